@@ -1,0 +1,107 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "serin",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "serin", targets: ["serin"]),
+        .library(name: "SerinCore", targets: ["SerinCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // The brain and the canonical model: no IO, no clock, no randomness.
+        .target(name: "SerinCore", swiftSettings: strictSettings),
+        // YAML (Istio, Kubernetes, Serin) into the canonical model, with file:line:col diagnostics.
+        .target(
+            name: "SerinManifests",
+            dependencies: ["SerinCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        // Small whole-message HTTP server and client on NIO: admin API, demo app, CLI, tests.
+        .target(
+            name: "SerinHTTP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The seed's "canarytester" page, v1 or v2, with knobs for errors and latency.
+        .target(
+            name: "SerinDemoApp",
+            dependencies: [
+                "SerinHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The SwiftNIO data plane: listeners, upstream pools, telemetry, admin endpoint.
+        .target(
+            name: "SerinGateway",
+            dependencies: [
+                "SerinCore", "SerinHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The commands, as a library so tests can drive them.
+        .target(
+            name: "SerinCLI",
+            dependencies: [
+                "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "serin",
+            dependencies: ["SerinCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+        // Helpers for tests: in-process backends and a small HTTP client.
+        .target(
+            name: "SerinTesting",
+            dependencies: [
+                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SerinManifestsTests",
+            dependencies: ["SerinManifests", "SerinCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SerinGatewayTests",
+            dependencies: ["SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SerinCLITests",
+            dependencies: [
+                "SerinCLI", "SerinTesting", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "serin",
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

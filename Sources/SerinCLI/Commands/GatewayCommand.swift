@@ -1,0 +1,67 @@
+import ArgumentParser
+import NIOCore
+import SerinGateway
+import SerinManifests
+
+/// `serin gateway`: serve manifests on Serin's own gateway until stopped.
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Serve Gateway and VirtualService manifests on Serin's SwiftNIO gateway.",
+        discussion: """
+            Each Gateway server port becomes a listener (plus --port-offset). ServiceEntry resources with
+            STATIC endpoints say where each destination host lives. The admin endpoint serves /healthz,
+            /config (the live routing table as JSON) and /metrics, and takes `serin apply`.
+            Example: serin gateway -f examples/seed --port-offset 8000
+            """
+    )
+
+    @OptionGroup var manifests: ManifestOptions
+    @OptionGroup var serving: ServingOptions
+
+    func run() async throws {
+        let (set, _, loadFailed) = manifests.load()
+        if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let runtime: GatewayRuntime
+        do {
+            runtime = try await serving.start(resources: set.resources)
+        } catch let error as GatewayRuntime.StartError {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
+        }
+        for (declared, bound) in runtime.gateway.boundPorts.sorted(by: { $0.key < $1.key }) {
+            Terminal.out("serin gateway: Gateway port \(declared) listening on \(serving.address):\(bound)")
+        }
+        Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /config, /metrics, POST /apply)")
+        let signal = await Signals.waitForTermination()
+        Terminal.out("serin gateway: signal \(signal), shutting down")
+        await runtime.shutdown()
+    }
+}
+
+/// Where and how the gateway listens: shared by `gateway` and `demo`.
+struct ServingOptions: ParsableArguments {
+    @Option(help: "Added to every Gateway server port: with 8000 the seed's port 80 listens on 8080.")
+    var portOffset: Int = 0
+
+    @Option(help: ArgumentHelp("The admin endpoint's address.", valueName: "host:port"))
+    var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
+
+    @Option(help: "Event-loop threads for the gateway (default: the number of cores).")
+    var threads: Int = System.coreCount
+
+    @Option(help: "The address Gateway listeners bind to (0.0.0.0 for every interface).")
+    var address: String = "127.0.0.1"
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
+    }
+
+    func start(resources: [SerinManifests.LocatedResource]) async throws -> GatewayRuntime {
+        try await GatewayRuntime.start(
+            resources: resources, threads: threads, bindHost: address, portMapping: .offset(portOffset),
+            adminHost: admin.host, adminPort: admin.port
+        )
+    }
+}

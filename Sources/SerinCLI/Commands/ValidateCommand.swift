@@ -1,0 +1,27 @@
+import ArgumentParser
+import SerinManifests
+
+/// `serin validate`: every problem in a set of manifests, located, before anything runs them.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check manifests and report every problem as path:line:column: error|warning: message.",
+        discussion: "Exit status 0 when there is no error (warnings allowed), 1 otherwise."
+    )
+
+    @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"))
+    var paths: [String]
+
+    @Flag(name: [.customShort("R"), .long], help: "Read directories recursively.")
+    var recursive = false
+
+    func run() throws {
+        let (set, _, loadFailed) = ManifestReading.read(paths: paths, recursive: recursive)
+        let errors = set.errors.count
+        let warnings = set.warnings.count
+        let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "
+            + "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
+        Terminal.out(summary)
+        if errors > 0 || loadFailed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+
+/// `HOST:PORT`, as `--admin` takes it.
+struct HostPort: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        let host = String(argument[..<colon])
+        self.host = host.isEmpty ? "127.0.0.1" : host
+        self.port = port
+    }
+
+    var description: String { "\(host):\(port)" }
+    var url: String { "http://\(host):\(port)" }
+
+    /// Parses `http://host:port` (a trailing slash is fine).
+    static func parse(url: String) -> HostPort? {
+        var rest = Substring(url)
+        if rest.hasPrefix("http://") { rest = rest.dropFirst("http://".count) }
+        while rest.hasSuffix("/") { rest = rest.dropLast() }
+        if !rest.contains(":") { return HostPort(host: String(rest), port: 80) }
+        return HostPort(argument: String(rest))
+    }
+}

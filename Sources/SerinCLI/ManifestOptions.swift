@@ -1,0 +1,33 @@
+import ArgumentParser
+import SerinManifests
+
+/// `-f FILE|DIR ... [-R]`, as kubectl takes manifests.
+struct ManifestOptions: ParsableArguments {
+    @Option(
+        name: [.customShort("f"), .customLong("filename")],
+        help: ArgumentHelp("A manifest file or directory (repeatable). A directory's .yaml/.yml/.json files are read.", valueName: "path")
+    )
+    var files: [String] = []
+
+    @Flag(name: [.customShort("R"), .long], help: "Read directories given with -f recursively.")
+    var recursive = false
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give manifests with -f FILE|DIR (for example: -f examples/seed)") }
+    }
+
+    /// Loads, decodes and validates; prints every diagnostic to standard error.
+    func load() -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
+        ManifestReading.read(paths: files, recursive: recursive)
+    }
+}
+
+/// Reads manifests and reports their diagnostics the same way for every command.
+enum ManifestReading {
+    static func read(paths: [String], recursive: Bool) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
+        let loaded = ManifestLoader.load(paths: paths, recursive: recursive)
+        let set = ManifestSet(sources: loaded.sources)
+        for diagnostic in loaded.diagnostics + set.diagnostics { Terminal.err(diagnostic.description) }
+        return (set, loaded.sources, loaded.diagnostics.containsErrors)
+    }
+}

@@ -1,0 +1,30 @@
+/// Where a route sends traffic: a service host, optionally one subset of it and one port.
+public struct Destination: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var host: String
+    public var subset: String?
+    public var port: Int?
+
+    public init(host: String, subset: String? = nil, port: Int? = nil) {
+        self.host = host
+        self.subset = subset
+        self.port = port
+    }
+
+    public var description: String {
+        var text = host
+        if let subset { text += " subset \(subset)" }
+        if let port { text += ":\(port)" }
+        return text
+    }
+}
+
+/// A destination with its share of a route's traffic, in percent.
+public struct WeightedDestination: Hashable, Sendable {
+    public var destination: Destination
+    public var weight: Int
+
+    public init(destination: Destination, weight: Int) {
+        self.destination = destination
+        self.weight = weight
+    }
+}

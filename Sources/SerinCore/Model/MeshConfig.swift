@@ -1,0 +1,32 @@
+/// Everything routing depends on, decoded from whatever YAML dialect it came from.
+public struct MeshConfig: Hashable, Sendable {
+    public var gateways: [Gateway]
+    public var virtualServices: [VirtualService]
+    public var destinationRules: [DestinationRule]
+    public var services: [MeshService]
+
+    public init(
+        gateways: [Gateway] = [], virtualServices: [VirtualService] = [],
+        destinationRules: [DestinationRule] = [], services: [MeshService] = []
+    ) {
+        self.gateways = gateways
+        self.virtualServices = virtualServices
+        self.destinationRules = destinationRules
+        self.services = services
+    }
+
+    /// The service a destination host names, by any of its host names (case-insensitive).
+    public func service(forHost host: String) -> MeshService? {
+        let wanted = host.lowercased()
+        return services.first { $0.hosts.contains { $0.lowercased() == wanted } }
+    }
+
+    /// The subset `name` of `host`, from the first DestinationRule for that host that defines it.
+    public func subset(named name: String, ofHost host: String) -> DestinationRule.Subset? {
+        let service = service(forHost: host)
+        for rule in destinationRules where rule.host == host || (service?.hosts.contains(rule.host) ?? false) {
+            if let subset = rule.subsets.first(where: { $0.name == name }) { return subset }
+        }
+        return nil
+    }
+}

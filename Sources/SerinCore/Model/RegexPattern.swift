@@ -1,0 +1,22 @@
+/// A compiled regular expression that compares and hashes by its source text,
+/// so route tables holding one stay `Hashable` values.
+public struct RegexPattern: Hashable, @unchecked Sendable {
+    // Regex<AnyRegexOutput> is immutable once compiled; matching does not mutate it,
+    // so sharing it across threads is safe even though the type is not declared Sendable.
+    private let compiled: Regex<AnyRegexOutput>
+    public let source: String
+
+    /// Compiles `source`; throws with the underlying parser's message when it is malformed.
+    public init(_ source: String) throws {
+        self.compiled = try Regex(source)
+        self.source = source
+    }
+
+    /// RE2 semantics as Istio uses them: the pattern must match the entire value.
+    public func matchesWhole(_ value: String) -> Bool {
+        (try? compiled.wholeMatch(in: value)) != nil
+    }
+
+    public static func == (lhs: RegexPattern, rhs: RegexPattern) -> Bool { lhs.source == rhs.source }
+    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
+}

@@ -1,0 +1,30 @@
+/// Identifies a namespaced resource the way Kubernetes does: `namespace/name`.
+public struct ResourceName: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public var namespace: String
+    public var name: String
+
+    public static let defaultNamespace = "default"
+
+    public init(namespace: String = ResourceName.defaultNamespace, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    /// Resolves a reference such as `web-gateway` or `istio-system/web-gateway`
+    /// written inside a resource living in `namespace`.
+    public init(reference: String, relativeTo namespace: String) {
+        if let slash = reference.firstIndex(of: "/") {
+            self.namespace = String(reference[..<slash])
+            self.name = String(reference[reference.index(after: slash)...])
+        } else {
+            self.namespace = namespace
+            self.name = reference
+        }
+    }
+
+    public var description: String { "\(namespace)/\(name)" }
+
+    public static func < (lhs: ResourceName, rhs: ResourceName) -> Bool {
+        (lhs.namespace, lhs.name) < (rhs.namespace, rhs.name)
+    }
+}

@@ -1,0 +1,33 @@
+/// A Canary's `analysis` block: how often to check, how many failures to tolerate, the weight steps,
+/// the metrics and the webhooks (field names follow Flagger's Canary).
+public struct AnalysisSpec: Hashable, Sendable, Codable {
+    /// Time between checks, e.g. `30s`.
+    public var interval: Duration
+    /// Failed checks after which the canary is rolled back.
+    public var threshold: Int
+    public var schedule: WeightSchedule
+    public var metrics: [MetricCheck]
+    public var webhooks: [WebhookSpec]
+    /// A rollout that neither advances nor finishes for this long fails (Flagger's `progressDeadlineSeconds`).
+    public var progressDeadline: Duration
+
+    /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
+    /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
+    public init(
+        interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
+        metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
+        progressDeadline: Duration = .seconds(600)
+    ) {
+        self.interval = interval
+        self.threshold = threshold
+        self.schedule = schedule
+        self.metrics = metrics
+        self.webhooks = webhooks
+        self.progressDeadline = progressDeadline
+    }
+
+    /// The webhooks of one type, in the order the spec lists them.
+    public func webhooks(ofType type: WebhookType) -> [WebhookSpec] {
+        webhooks.filter { $0.type == type }
+    }
+}

@@ -1,0 +1,75 @@
+extension CanarySpec {
+    /// Every problem that would make a rollout of this spec misbehave; empty when it is sound.
+    /// The weight schedule is already valid by construction (`WeightSchedule`'s initialisers throw).
+    public var problems: [CanarySpecError.Problem] {
+        var problems: [CanarySpecError.Problem] = []
+        func problem(_ field: String, _ message: String) {
+            problems.append(.init(field: field, message: message))
+        }
+
+        if canary.host.isEmpty { problem("canary.host", "is empty, expected a service host") }
+        if stable.host.isEmpty { problem("stable.host", "is empty, expected a service host") }
+        if canary == stable { problem("canary", "is \(canary), expected a destination other than stable") }
+
+        let analysis = self.analysis
+        if analysis.interval <= .zero {
+            problem("analysis.interval", "is \(Readable.duration(analysis.interval)), expected more than 0s")
+        }
+        if analysis.threshold < 1 {
+            problem("analysis.threshold", "is \(analysis.threshold), expected at least 1")
+        }
+        if analysis.progressDeadline <= analysis.interval {
+            problem("analysis.progressDeadline",
+                    "is \(Readable.duration(analysis.progressDeadline)), expected more than analysis.interval \(Readable.duration(analysis.interval))")
+        }
+
+        for (index, metric) in analysis.metrics.enumerated() {
+            let field = "analysis.metrics[\(index)]"
+            if metric.name.isEmpty { problem("\(field).name", "is empty, expected a metric name") }
+            if let first = analysis.metrics.firstIndex(where: { $0.name == metric.name }), first < index {
+                problem("\(field).name", "is \(metric.name), expected a name not already used by metrics[\(first)]")
+            }
+            if metric.interval <= .zero {
+                problem("\(field).interval", "is \(Readable.duration(metric.interval)), expected more than 0s")
+            }
+            if metric.minRequests < 0 {
+                problem("\(field).minRequests", "is \(metric.minRequests), expected 0 or more")
+            }
+            let range = metric.thresholdRange
+            switch (range.min, range.max) {
+            case (nil, nil):
+                problem("\(field).thresholdRange", "is empty, expected min, max or both")
+            case (let min?, let max?) where min > max:
+                problem("\(field).thresholdRange", "min \(Readable.trimmed(min)) is above max \(Readable.trimmed(max))")
+            default:
+                break
+            }
+            if metric.kind == .requestSuccessRate {
+                for (bound, value) in [("min", range.min), ("max", range.max)] {
+                    if let value, !(0...100).contains(value) {
+                        problem("\(field).thresholdRange.\(bound)", "is \(Readable.trimmed(value)), expected a percentage from 0 to 100")
+                    }
+                }
+            }
+        }
+
+        for (index, webhook) in analysis.webhooks.enumerated() {
+            let field = "analysis.webhooks[\(index)]"
+            if webhook.name.isEmpty { problem("\(field).name", "is empty, expected a webhook name") }
+            if let first = analysis.webhooks.firstIndex(where: { $0.name == webhook.name }), first < index {
+                problem("\(field).name", "is \(webhook.name), expected a name not already used by webhooks[\(first)]")
+            }
+            if webhook.url.isEmpty { problem("\(field).url", "is empty, expected a URL") }
+            if webhook.timeout <= .zero {
+                problem("\(field).timeout", "is \(Readable.duration(webhook.timeout)), expected more than 0s")
+            }
+        }
+        return problems
+    }
+
+    /// Throws every problem at once, so a person fixes the spec in one pass.
+    public func validate() throws(CanarySpecError) {
+        let problems = self.problems
+        if !problems.isEmpty { throw CanarySpecError(problems: problems) }
+    }
+}

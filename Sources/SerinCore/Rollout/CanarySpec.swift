@@ -1,0 +1,32 @@
+/// A `Canary` resource (`serin.dev/v1alpha1`): which VirtualService to drive, between which stable and
+/// canary destinations, and how to analyse the canary on the way.
+public struct CanarySpec: Hashable, Sendable, Codable {
+    /// The Canary's own name; events start with its `name` (`web: ...`).
+    public var name: ResourceName
+    /// The VirtualService whose route weights the rollout owns.
+    public var targetRef: ResourceName
+    public var stable: Destination
+    public var canary: Destination
+    public var analysis: AnalysisSpec
+    /// Promote without analysis once the confirm-rollout gate opens (Flagger's `skipAnalysis`).
+    public var skipAnalysis: Bool
+
+    public init(
+        name: ResourceName, targetRef: ResourceName, stable: Destination, canary: Destination,
+        analysis: AnalysisSpec, skipAnalysis: Bool = false
+    ) {
+        self.name = name
+        self.targetRef = targetRef
+        self.stable = stable
+        self.canary = canary
+        self.analysis = analysis
+        self.skipAnalysis = skipAnalysis
+    }
+
+    /// Whether moving from `self` to `other` is a new revision that restarts a rollout from the first step,
+    /// rather than analysis settings adopted in place.
+    public func isNewRevision(comparedTo other: CanarySpec) -> Bool {
+        name != other.name || targetRef != other.targetRef || stable != other.stable || canary != other.canary
+            || analysis.schedule != other.analysis.schedule
+    }
+}

@@ -1,0 +1,7 @@
+/// What was measured for one metric check: request traffic (built-ins) or a single value (custom queries).
+public enum MetricReading: Hashable, Sendable, Codable {
+    /// Canary traffic, and the stable side's over the same window as a baseline for people to compare.
+    case traffic(canary: MetricSample, stable: MetricSample?)
+    /// A custom query's result; nil is Flagger's "no values found", distinct from an error.
+    case value(Double?, window: Duration)
+}

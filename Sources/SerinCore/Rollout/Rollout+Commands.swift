@@ -1,0 +1,69 @@
+extension Rollout {
+    /// `promote`: skip the remaining steps and gates and send all traffic to the canary now.
+    /// A person's command overrides the confirm gates.
+    public mutating func promote(now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing) else {
+            return .rejected(.commandNotAllowed(.promote, phase: status.phase))
+        }
+        var actions: [RolloutAction] = []
+        promote(now: now, announcement: "promotion requested, promoting canary \(status.canary) to 100%", into: &actions)
+        return .accepted(actions)
+    }
+
+    /// `abort`: roll back now, from any live phase (a promotion still running its post-rollout hooks included).
+    public mutating func abort(now: RolloutInstant) -> RolloutOutcome {
+        switch status.phase {
+        case .progressing, .promoting, .paused:
+            var actions: [RolloutAction] = []
+            rollBack(now: now, reason: "abort requested", into: &actions)
+            return .accepted(actions)
+        case .initialized, .rollingBack, .succeeded, .failed:
+            return .rejected(.commandNotAllowed(.abort, phase: status.phase))
+        }
+    }
+
+    /// `pause`: hold a progressing or promoting rollout where it is. Nothing is checked while paused,
+    /// answers to requests in flight are refused as stale, and paused time does not count towards the
+    /// progress deadline. A rollback cannot be paused: it restores stable traffic and must finish.
+    public mutating func pause(now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase == .progressing || status.phase == .promoting else {
+            return .rejected(.commandNotAllowed(.pause, phase: status.phase))
+        }
+        var actions: [RolloutAction] = []
+        status.pausedFrom = status.phase
+        status.pending = nil
+        status.nextCheckAt = nil
+        transition(to: .paused, now: now, into: &actions)
+        record(.normal, "paused at canary weight \(status.canaryWeight)%", now: now, into: &actions)
+        return .accepted(actions)
+    }
+
+    /// `resume`: return to the phase the rollout paused from. The progress deadline starts afresh, an
+    /// analysis gets a full new interval of data, and a gate or hook that was waiting is asked again now.
+    public mutating func resume(now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase == .paused, let phase = status.pausedFrom else {
+            return .rejected(.commandNotAllowed(.resume, phase: status.phase))
+        }
+        var actions: [RolloutAction] = []
+        status.pausedFrom = nil
+        status.lastProgressAt = now
+        transition(to: phase, now: now, into: &actions)
+        record(.normal, "resumed at canary weight \(status.canaryWeight)%", now: now, into: &actions)
+        if status.stage == .analysis {
+            status.nextCheckAt = now + spec.analysis.interval
+        } else {
+            enter(status.stage, now: now, into: &actions)
+        }
+        return .accepted(actions)
+    }
+
+    /// `rollout`: start again from the first step with the current spec, from any phase
+    /// (a finished rollout included). Un-pauses: the person asked for a rollout now.
+    public mutating func restart(now: RolloutInstant) -> RolloutOutcome {
+        var actions: [RolloutAction] = []
+        let verb = status.phase == .initialized ? "started" : "restarted"
+        beginRollout(now: now, announcement: "rollout \(verb): canary \(spec.canary), stable \(spec.stable)",
+                     keepPaused: false, into: &actions)
+        return .accepted(actions)
+    }
+}

@@ -1,0 +1,221 @@
+// The moves the public events are made of. Each appends the actions it implies, in the order the caller
+// must run them, and leaves `status` describing exactly where the rollout now waits.
+extension Rollout {
+    /// Reset to the first step with the spec's destinations, weights 100/0, then enter the confirm-rollout
+    /// gate — or, when `keepPaused`, stay paused there until `resume`.
+    mutating func beginRollout(now: RolloutInstant, announcement: String, keepPaused: Bool, into actions: inout [RolloutAction]) {
+        if status.canary != spec.canary || status.stable != spec.stable {
+            // Drain the old canary while the route still names it, before the new pair replaces it.
+            applyWeight(canary: 0, into: &actions)
+            status.canary = spec.canary
+            status.stable = spec.stable
+        }
+        status.stepIndex = nil
+        status.failedChecks = 0
+        status.iteration = 0
+        status.pending = nil
+        status.nextCheckAt = nil
+        status.holdReason = nil
+        status.lastProgressAt = now
+        status.stage = .confirmRollout
+        if keepPaused {
+            status.pausedFrom = .progressing
+        } else {
+            status.pausedFrom = nil
+            transition(to: .progressing, now: now, into: &actions)
+        }
+        applyWeight(canary: 0, into: &actions)
+        record(.normal, announcement, now: now, into: &actions)
+        if !keepPaused {
+            enter(.confirmRollout, now: now, into: &actions)
+        }
+    }
+
+    /// Move to `stage` and ask for whatever it waits on; a gate or hook stage with no webhooks configured
+    /// passes straight through.
+    mutating func enter(_ stage: RolloutStage, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        status.stage = stage
+        switch stage {
+        case .notStarted, .finished:
+            break
+        case .confirmRollout:
+            if !requestWebhooks(.confirmRollout, into: &actions) {
+                enter(.preRollout, now: now, into: &actions)
+            }
+        case .preRollout:
+            if spec.skipAnalysis {
+                promote(now: now, announcement: "analysis skipped, promoting canary \(status.canary) to 100%", into: &actions)
+            } else if !requestWebhooks(.preRollout, into: &actions) {
+                setStep(0, now: now, into: &actions)
+            }
+        case .analysis:
+            status.nextCheckAt = now + spec.analysis.interval
+        case .confirmTrafficIncrease:
+            if !requestWebhooks(.confirmTrafficIncrease, into: &actions) {
+                setStep((status.stepIndex ?? -1) + 1, now: now, into: &actions)
+            }
+        case .confirmPromotion:
+            if !requestWebhooks(.confirmPromotion, into: &actions) {
+                promote(now: now, announcement: "all steps passed, promoting canary \(status.canary) to 100%", into: &actions)
+            }
+        case .postRollout:
+            if !requestWebhooks(.postRollout, into: &actions) {
+                finish(now: now, into: &actions)
+            }
+        }
+    }
+
+    /// The interval's work for the current stage: rollout hooks then analysis, or ask the waiting gate again.
+    mutating func runInterval(now: RolloutInstant, into actions: inout [RolloutAction]) {
+        switch status.stage {
+        case .analysis:
+            if !requestWebhooks(.rollout, into: &actions) {
+                requestAnalysis(into: &actions)
+            }
+        case .confirmRollout, .preRollout, .confirmTrafficIncrease, .confirmPromotion, .postRollout:
+            enter(status.stage, now: now, into: &actions)
+        case .notStarted, .finished:
+            break
+        }
+    }
+
+    /// Set the canary to step `index`'s weight and analyse it for a full interval; past the last step, promote.
+    mutating func setStep(_ index: Int, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        guard let weight = spec.analysis.schedule.weight(atStep: index) else {
+            enter(.confirmPromotion, now: now, into: &actions)
+            return
+        }
+        status.stepIndex = index
+        applyWeight(canary: weight, into: &actions)
+        markProgress(now: now)
+        record(.normal, "advance canary weight to \(weight)%", now: now, into: &actions)
+        enter(.analysis, now: now, into: &actions)
+    }
+
+    mutating func promote(now: RolloutInstant, announcement: String, into actions: inout [RolloutAction]) {
+        status.pausedFrom = nil
+        status.pending = nil
+        status.nextCheckAt = nil
+        transition(to: .promoting, now: now, into: &actions)
+        applyWeight(canary: 100, into: &actions)
+        markProgress(now: now)
+        record(.normal, announcement, now: now, into: &actions)
+        enter(.postRollout, now: now, into: &actions)
+    }
+
+    mutating func rollBack(now: RolloutInstant, reason: String, into actions: inout [RolloutAction]) {
+        status.pausedFrom = nil
+        status.pending = nil
+        status.nextCheckAt = nil
+        transition(to: .rollingBack, now: now, into: &actions)
+        applyWeight(canary: 0, into: &actions)
+        markProgress(now: now)
+        record(.warning, "rolled back: \(reason)", now: now, into: &actions)
+        enter(.postRollout, now: now, into: &actions)
+    }
+
+    /// Promoting ends in Succeeded, rolling back in Failed.
+    mutating func finish(now: RolloutInstant, into actions: inout [RolloutAction]) {
+        let final: RolloutPhase = status.phase == .promoting ? .succeeded : .failed
+        status.stage = .finished
+        status.pending = nil
+        status.nextCheckAt = nil
+        status.holdReason = nil
+        transition(to: final, now: now, into: &actions)
+        if final == .succeeded {
+            record(.normal, "promotion completed", now: now, into: &actions)
+        } else {
+            record(.warning, "rollout failed, all traffic on stable \(status.stable)", now: now, into: &actions)
+        }
+        actions.append(.finished(final))
+    }
+
+    /// One failed check; reaching the threshold rolls back. Passes in between do not reset the count
+    /// (Flagger's behaviour): a canary failing every other interval still rolls back.
+    mutating func failCheck(_ reason: String, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        status.iteration += 1
+        status.failedChecks += 1
+        let tally = "(\(status.failedChecks)/\(spec.analysis.threshold) failed checks)"
+        if status.failedChecks >= spec.analysis.threshold {
+            rollBack(now: now, reason: "\(reason) \(tally)", into: &actions)
+        } else {
+            hold(reason: reason, message: "halt: \(reason) \(tally)", severity: .warning, now: now, into: &actions)
+        }
+    }
+
+    /// Stay at this step until the next interval, saying why.
+    mutating func hold(
+        reason: String, message: String, severity: RolloutEvent.Severity = .normal,
+        now: RolloutInstant, into actions: inout [RolloutAction]
+    ) {
+        status.holdReason = reason
+        status.nextCheckAt = now + spec.analysis.interval
+        record(severity, message, now: now, into: &actions)
+    }
+
+    /// Ask for the webhooks of `type`; false (and nothing asked) when the spec has none.
+    mutating func requestWebhooks(_ type: WebhookType, into actions: inout [RolloutAction]) -> Bool {
+        let hooks = spec.analysis.webhooks(ofType: type)
+        guard !hooks.isEmpty else { return false }
+        let ticket = issueTicket(for: .webhooks(type))
+        actions.append(.runWebhooks(WebhookRun(ticket: ticket, type: type, calls: hooks.map { call($0, message: nil) })))
+        return true
+    }
+
+    mutating func requestAnalysis(into actions: inout [RolloutAction]) {
+        let ticket = issueTicket(for: .analysis)
+        actions.append(.analyze(AnalysisRequest(
+            ticket: ticket, canaryName: spec.name, canary: status.canary, stable: status.stable,
+            canaryWeight: status.canaryWeight, metrics: spec.analysis.metrics)))
+    }
+
+    mutating func issueTicket(for kind: RolloutStatus.Pending.Kind) -> RolloutTicket {
+        status.lastTicket += 1
+        let ticket = RolloutTicket(status.lastTicket)
+        status.pending = RolloutStatus.Pending(ticket: ticket, kind: kind)
+        status.nextCheckAt = nil
+        return ticket
+    }
+
+    mutating func applyWeight(canary weight: Int, into actions: inout [RolloutAction]) {
+        status.canaryWeight = weight
+        actions.append(.setWeights(
+            stable: WeightedDestination(destination: status.stable, weight: 100 - weight),
+            canary: WeightedDestination(destination: status.canary, weight: weight)))
+    }
+
+    mutating func transition(to phase: RolloutPhase, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        guard status.phase != phase else { return }
+        status.phase = phase
+        status.lastTransitionAt = now
+        actions.append(.phaseChanged(to: phase))
+    }
+
+    mutating func markProgress(now: RolloutInstant) {
+        status.lastProgressAt = now
+        status.holdReason = nil
+    }
+
+    func isPastDeadline(_ now: RolloutInstant) -> Bool {
+        guard let last = status.lastProgressAt else { return false }
+        return now >= last + spec.analysis.progressDeadline
+    }
+
+    /// Record an event as `<canary name>: <text>` and hand it to every `event` webhook.
+    mutating func record(_ severity: RolloutEvent.Severity, _ text: String, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        let message = "\(spec.name.name): \(text)"
+        status.message = message
+        actions.append(.record(RolloutEvent(instant: now, severity: severity, message: message)))
+        let hooks = spec.analysis.webhooks(ofType: .event)
+        if !hooks.isEmpty {
+            actions.append(.notifyWebhooks(hooks.map { call($0, message: message) }))
+        }
+    }
+
+    func call(_ webhook: WebhookSpec, message: String?) -> WebhookCall {
+        WebhookCall(webhook: webhook, payload: WebhookPayload(
+            name: spec.name.name, namespace: spec.name.namespace, phase: status.phase,
+            canaryWeight: status.canaryWeight, stableWeight: status.stableWeight,
+            type: webhook.type, metadata: webhook.metadata, message: message))
+    }
+}

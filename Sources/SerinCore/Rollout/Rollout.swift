@@ -1,0 +1,204 @@
+/// The rollout brain: a pure state machine that walks a canary through gates, weight steps and analysis
+/// to promotion or rollback.
+///
+/// Shaped like AsyncHTTPClient's connection-pool state machine: each `mutating` method is named after
+/// something that happened (a tick, a verdict, a webhook answer, a command) and returns the actions the
+/// caller must run (`setWeights`, `runWebhooks`, `analyze`, `record`...). It reads no clock (the caller
+/// passes `now`), does no IO and draws no random numbers, so tests drive it with plain values.
+///
+/// The flow follows Flagger: confirm-rollout gate → pre-rollout hooks → first weight → every interval:
+/// rollback hooks, rollout hooks, analysis; a pass goes through the confirm-traffic-increase gate to the
+/// next weight, a fail counts towards `threshold`; after the last step the confirm-promotion gate leads to
+/// promotion; post-rollout hooks run after promotion or rollback.
+public struct Rollout: Hashable, Sendable {
+    public internal(set) var spec: CanarySpec
+    public internal(set) var status: RolloutStatus
+
+    /// A rollout of `spec`, initialized and not started. Throws every problem of an invalid spec.
+    public init(spec: CanarySpec) throws(CanarySpecError) {
+        try spec.validate()
+        self.spec = spec
+        self.status = RolloutStatus(canary: spec.canary, stable: spec.stable)
+    }
+
+    /// When the caller should next call `tick`: the next interval's checks or the progress deadline,
+    /// whichever comes first; nil when only another event can move the rollout.
+    public var nextWakeUp: RolloutInstant? {
+        let deadline = status.lastProgressAt.map { $0 + spec.analysis.progressDeadline }
+        switch status.phase {
+        case .progressing:
+            let check = status.pending == nil ? status.nextCheckAt : nil
+            return [deadline, check].compactMap { $0 }.min()
+        case .promoting, .rollingBack:
+            return deadline
+        case .initialized, .succeeded, .failed, .paused:
+            return nil
+        }
+    }
+
+    // MARK: - Events
+
+    /// Begin the rollout: weights 100/0, then the confirm-rollout gate, pre-rollout hooks and the first step.
+    public mutating func start(now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase == .initialized else {
+            return .rejected(.commandNotAllowed(.start, phase: status.phase))
+        }
+        var actions: [RolloutAction] = []
+        beginRollout(now: now, announcement: "rollout started: canary \(spec.canary), stable \(spec.stable)",
+                     keepPaused: false, into: &actions)
+        return .accepted(actions)
+    }
+
+    /// Time passed: fail a rollout past its progress deadline, and start the interval's checks when due.
+    /// Safe to call as often as the caller likes; it does nothing until something is due.
+    public mutating func tick(now: RolloutInstant) -> RolloutOutcome {
+        var actions: [RolloutAction] = []
+        switch status.phase {
+        case .progressing:
+            if isPastDeadline(now) {
+                let weight = "at canary weight \(status.canaryWeight)%"
+                let last = status.holdReason.map { ": \($0)" } ?? ""
+                rollBack(now: now, reason: "no progress within the \(Readable.duration(spec.analysis.progressDeadline)) progress deadline \(weight)\(last)",
+                         into: &actions)
+            } else if status.pending == nil, let due = status.nextCheckAt, now >= due {
+                if !requestWebhooks(.rollback, into: &actions) {
+                    runInterval(now: now, into: &actions)
+                }
+            }
+        case .promoting, .rollingBack:
+            if isPastDeadline(now) {
+                record(.warning, "post-rollout hooks did not answer within the \(Readable.duration(spec.analysis.progressDeadline)) progress deadline",
+                       now: now, into: &actions)
+                finish(now: now, into: &actions)
+            }
+        case .initialized, .succeeded, .failed, .paused:
+            break
+        }
+        return .accepted(actions)
+    }
+
+    /// A judge decided. Accepted at any moment while the canary takes traffic, not only after an `analyze`
+    /// request: a judge may decide early. A pass advances (through the confirm gates), a fail counts
+    /// towards the threshold, inconclusive holds. While a gate decides, only a fail still counts.
+    public mutating func analysisCompleted(verdict: Verdict, now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase == .progressing else {
+            return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
+        }
+        var actions: [RolloutAction] = []
+        switch status.stage {
+        case .analysis:
+            // Whatever this interval was waiting for (rollback or rollout hooks, the analysis) is settled by the verdict.
+            status.pending = nil
+            switch verdict {
+            case .pass:
+                status.iteration += 1
+                status.holdReason = nil
+                let step = status.stepIndex ?? 0
+                enter(spec.analysis.schedule.isLastStep(step) ? .confirmPromotion : .confirmTrafficIncrease, now: now, into: &actions)
+            case .fail(let reason):
+                failCheck(reason, now: now, into: &actions)
+            case .inconclusive(let reason):
+                status.iteration += 1
+                hold(reason: reason, message: "hold: \(reason)", now: now, into: &actions)
+            }
+        case .confirmTrafficIncrease, .confirmPromotion:
+            guard case .fail(let reason) = verdict else {
+                return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
+            }
+            failCheck(reason, now: now, into: &actions)
+        case .notStarted, .confirmRollout, .preRollout, .postRollout, .finished:
+            return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
+        }
+        return .accepted(actions)
+    }
+
+    /// The webhooks of a `runWebhooks` action answered; `ticket` is that action's `WebhookRun.ticket`.
+    public mutating func webhookCompleted(ticket: RolloutTicket, result: WebhookResult, now: RolloutInstant) -> RolloutOutcome {
+        guard let pending = status.pending, pending.ticket == ticket, case .webhooks(let type) = pending.kind else {
+            return .rejected(.staleResult(ticket))
+        }
+        status.pending = nil
+        var actions: [RolloutAction] = []
+        switch (type, result) {
+        case (.rollback, .passed):
+            rollBack(now: now, reason: "a rollback webhook asked for it", into: &actions)
+        case (.rollback, .failed):
+            runInterval(now: now, into: &actions)
+        case (.confirmRollout, .passed):
+            markProgress(now: now)
+            enter(.preRollout, now: now, into: &actions)
+        case (.preRollout, .passed):
+            setStep(0, now: now, into: &actions)
+        case (.preRollout, .failed(let reason)):
+            failCheck("pre-rollout hook failed: \(reason)", now: now, into: &actions)
+        case (.rollout, .passed):
+            requestAnalysis(into: &actions)
+        case (.rollout, .failed(let reason)):
+            failCheck("rollout hook failed: \(reason)", now: now, into: &actions)
+        case (.confirmTrafficIncrease, .passed):
+            setStep((status.stepIndex ?? -1) + 1, now: now, into: &actions)
+        case (.confirmPromotion, .passed):
+            promote(now: now, announcement: "promotion confirmed, promoting canary \(status.canary) to 100%", into: &actions)
+        case (.confirmRollout, .failed(let reason)), (.confirmTrafficIncrease, .failed(let reason)),
+             (.confirmPromotion, .failed(let reason)):
+            hold(reason: "\(type) gate closed: \(reason)", message: "waiting for \(type) approval: \(reason)", now: now, into: &actions)
+        case (.postRollout, .passed):
+            finish(now: now, into: &actions)
+        case (.postRollout, .failed(let reason)):
+            record(.warning, "post-rollout hook failed: \(reason)", now: now, into: &actions)
+            finish(now: now, into: &actions)
+        case (.event, _):
+            // Event webhooks are notified, never awaited, so no ticket can name them.
+            break
+        }
+        return .accepted(actions)
+    }
+
+    /// The Canary spec changed. A new revision (other canary or stable destination, target or weight
+    /// schedule) restarts a live rollout at the first step with the new canary — staying paused if it was;
+    /// other changes (thresholds, metrics, hooks, interval) are adopted in place. A finished or
+    /// not-yet-started rollout only adopts the spec; `restart` rolls it out.
+    public mutating func specChanged(_ newSpec: CanarySpec, now: RolloutInstant) -> RolloutOutcome {
+        do {
+            try newSpec.validate()
+        } catch {
+            return .rejected(.invalidSpec(error))
+        }
+        guard newSpec != spec else { return .accepted([]) }
+        let oldSpec = spec
+        spec = newSpec
+        var actions: [RolloutAction] = []
+        switch status.phase {
+        case .initialized:
+            status.canary = newSpec.canary
+            status.stable = newSpec.stable
+        case .succeeded, .failed:
+            break
+        case .progressing, .promoting, .rollingBack, .paused:
+            if oldSpec.isNewRevision(comparedTo: newSpec) {
+                let change = oldSpec.canary != newSpec.canary ? "canary changed to \(newSpec.canary)" : "spec changed"
+                beginRollout(now: now, announcement: "\(change), restarting analysis at the first step",
+                             keepPaused: status.phase == .paused, into: &actions)
+            } else {
+                record(.normal, "analysis settings updated", now: now, into: &actions)
+            }
+        }
+        return .accepted(actions)
+    }
+
+    /// A controller restored this rollout from its store after a restart: re-apply the current weights
+    /// (the router may have been mid-update) and re-issue, with a new ticket, the request that was in flight.
+    public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase != .initialized else { return .accepted([]) }
+        var actions: [RolloutAction] = []
+        applyWeight(canary: status.canaryWeight, into: &actions)
+        if let pending = status.pending {
+            status.pending = nil
+            if pending.kind == .webhooks(.rollback) && requestWebhooks(.rollback, into: &actions) {
+                return .accepted(actions)
+            }
+            runInterval(now: now, into: &actions)
+        }
+        return .accepted(actions)
+    }
+}

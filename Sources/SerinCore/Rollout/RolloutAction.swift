@@ -1,0 +1,16 @@
+/// Work the caller performs for the rollout, in order; the state machine itself does no IO.
+public enum RolloutAction: Hashable, Sendable {
+    /// Set the target VirtualService's weights for these two destinations (they sum to 100).
+    case setWeights(stable: WeightedDestination, canary: WeightedDestination)
+    /// Call these webhooks and report the combined result with `webhookCompleted`.
+    case runWebhooks(WebhookRun)
+    /// Call these `event` webhooks; fire and forget, no result is expected.
+    case notifyWebhooks([WebhookCall])
+    /// Collect the readings the request lists, judge them, and report with `analysisCompleted`.
+    case analyze(AnalysisRequest)
+    /// Store and show this event.
+    case record(RolloutEvent)
+    case phaseChanged(to: RolloutPhase)
+    /// The rollout ended in Succeeded or Failed.
+    case finished(RolloutPhase)
+}

@@ -1,0 +1,65 @@
+/// Everything a rollout knows about its progress, readable by anyone and `Codable` so a store can persist
+/// it and a restarted controller resumes at the same step with the same weights.
+public struct RolloutStatus: Hashable, Sendable, Codable {
+    /// A request the rollout waits on; its answer must carry the same ticket.
+    public struct Pending: Hashable, Sendable, Codable {
+        /// What the rollout waits for: one type of webhooks, or an analysis verdict.
+        public enum Kind: Hashable, Sendable, Codable {
+            case webhooks(WebhookType)
+            case analysis
+        }
+
+        public var ticket: RolloutTicket
+        public var kind: Kind
+    }
+
+    public internal(set) var phase: RolloutPhase
+    public internal(set) var stage: RolloutStage
+    /// Index into the weight schedule; nil before the first weight is set.
+    public internal(set) var stepIndex: Int?
+    public internal(set) var canaryWeight: Int
+    /// Failed checks in this rollout. Like Flagger, a pass does not reset it.
+    public internal(set) var failedChecks: Int
+    /// Checks decided in this rollout: verdicts accepted plus failed rollout hooks.
+    public internal(set) var iteration: Int
+    /// When the phase last changed.
+    public internal(set) var lastTransitionAt: RolloutInstant?
+    /// When the rollout last advanced (started, a gate opened, a weight went up, it promoted or rolled back);
+    /// the progress deadline counts from here.
+    public internal(set) var lastProgressAt: RolloutInstant?
+    /// When the next interval's checks are due; nil while waiting on a request or not progressing.
+    public internal(set) var nextCheckAt: RolloutInstant?
+    /// The phase `resume` returns to.
+    public internal(set) var pausedFrom: RolloutPhase?
+    /// The destinations this rollout moves traffic between (the spec's, when it started).
+    public internal(set) var canary: Destination
+    public internal(set) var stable: Destination
+    /// The last event's message.
+    public internal(set) var message: String?
+    /// Why the rollout is not advancing right now (a closed gate, inconclusive data, a failed check).
+    public internal(set) var holdReason: String?
+    public internal(set) var pending: Pending?
+    /// Tickets are numbered from here, never reused, so an answer from before a restart cannot match.
+    public internal(set) var lastTicket: Int
+
+    public var stableWeight: Int { 100 - canaryWeight }
+
+    init(canary: Destination, stable: Destination) {
+        self.phase = .initialized
+        self.stage = .notStarted
+        self.stepIndex = nil
+        self.canaryWeight = 0
+        self.failedChecks = 0
+        self.iteration = 0
+        self.lastTransitionAt = nil
+        self.lastProgressAt = nil
+        self.nextCheckAt = nil
+        self.pausedFrom = nil
+        self.canary = canary
+        self.stable = stable
+        self.message = nil
+        self.holdReason = nil
+        self.pending = nil
+        self.lastTicket = 0
+    }
+}

@@ -1,0 +1,41 @@
+/// The endpoints one weighted destination sends to: a service port, narrowed to a subset when named.
+public struct Cluster: Hashable, Sendable {
+    /// Envoy-style name, `outbound|80|v1|web-v1-service`, stable across reconfigurations.
+    public let name: String
+    /// The service host as the route named it.
+    public let host: String
+    public let subset: String?
+    public let port: Int
+    /// The service the host resolved to; nil when it resolves to nothing (every request gets 503).
+    public let service: ResourceName?
+    public let endpoints: [Endpoint]
+
+    /// One address to open connections to.
+    public struct Endpoint: Hashable, Sendable, Codable {
+        public let address: String
+        public let port: Int
+        public let labels: [String: String]
+
+        public init(address: String, port: Int, labels: [String: String] = [:]) {
+            self.address = address
+            self.port = port
+            self.labels = labels
+        }
+    }
+
+    public init(host: String, subset: String?, port: Int, service: ResourceName?, endpoints: [Endpoint]) {
+        self.name = "outbound|\(port)|\(subset ?? "")|\(host)"
+        self.host = host
+        self.subset = subset
+        self.port = port
+        self.service = service
+        self.endpoints = endpoints
+    }
+
+    /// Round-robin choice: the caller owns the counter, so this stays a pure function.
+    public func endpoint(forTurn turn: Int) -> Endpoint? {
+        guard !endpoints.isEmpty else { return nil }
+        return endpoints[Int(turn.magnitude % UInt(endpoints.count))]
+    }
+}
+

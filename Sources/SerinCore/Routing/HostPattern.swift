@@ -1,0 +1,51 @@
+/// A host name as Istio writes it in Gateway servers and VirtualServices: exact, `*.suffix`, or `*`.
+public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
+    public let text: String
+    private let suffix: Substring?
+
+    public init(_ text: String) {
+        self.text = text.lowercased()
+        if self.text == "*" {
+            suffix = ""
+        } else if self.text.hasPrefix("*") {
+            suffix = self.text.dropFirst()
+        } else {
+            suffix = nil
+        }
+    }
+
+    public var isWildcard: Bool { suffix != nil }
+
+    /// Envoy's rule: `*.example.com` matches `a.example.com` and `a.b.example.com`, not `example.com`.
+    public func matches(_ host: String) -> Bool {
+        let host = host.lowercased()
+        guard let suffix else { return host == text }
+        if suffix.isEmpty { return true }
+        return host.count > suffix.count && host.hasSuffix(suffix)
+    }
+
+    /// Larger is more specific: exact names beat wildcards, longer wildcards beat shorter ones.
+    public var specificity: Int {
+        guard let suffix else { return Int.max }
+        return suffix.count
+    }
+
+    /// Whether some host could match both patterns (used to bind VirtualService hosts to Gateway servers).
+    public func overlaps(_ other: HostPattern) -> Bool {
+        switch (suffix, other.suffix) {
+        case (nil, nil): return text == other.text
+        case (nil, _): return other.matches(text)
+        case (_, nil): return matches(other.text)
+        case (let mine?, let theirs?): return mine.hasSuffix(theirs) || theirs.hasSuffix(mine)
+        }
+    }
+
+    public var description: String { text }
+
+    /// Strips a Gateway server host's `namespace/` prefix (`./*`, `prod/*.example.com`).
+    public static func gatewayServerHost(_ text: String) -> (namespace: String?, pattern: HostPattern) {
+        guard let slash = text.firstIndex(of: "/") else { return (nil, HostPattern(text)) }
+        let namespace = String(text[..<slash])
+        return (namespace, HostPattern(String(text[text.index(after: slash)...])))
+    }
+}

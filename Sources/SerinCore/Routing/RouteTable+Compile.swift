@@ -1,0 +1,100 @@
+extension RouteTable {
+    /// Protocols Serin's gateway serves on a Gateway server; others are reported by validation and skipped.
+    public static let servedProtocols: Set<String> = ["HTTP", "HTTP2", "GRPC"]
+
+    /// Compiles a mesh configuration into listeners and routes.
+    ///
+    /// Compilation never fails: references that do not resolve become clusters without endpoints
+    /// (requests get 503 with a reason). Validation reports those problems with their locations first.
+    public init(compiling config: MeshConfig) {
+        var servers: [Int: [ServerBinding]] = [:]
+        var gatewaysByName: [ResourceName: Gateway] = [:]
+        for gateway in config.gateways {
+            gatewaysByName[gateway.name] = gateway
+            for server in gateway.servers where Self.servedProtocols.contains(server.protocol.uppercased()) {
+                let hosts = server.hosts.map { HostPattern.gatewayServerHost($0).pattern }
+                servers[server.port, default: []].append(ServerBinding(gateway: gateway.name, hosts: hosts))
+            }
+        }
+
+        var hostsByPort: [Int: [(pattern: HostPattern, routes: [Route])]] = [:]
+        for virtualService in config.virtualServices {
+            let bound = virtualService.gateways.filter { gatewaysByName[$0] != nil }
+            guard !bound.isEmpty else { continue }
+            let routes = virtualService.http.enumerated().map { index, route in
+                Route(
+                    virtualService: virtualService.name, index: index, name: route.name,
+                    gateways: Set(bound), matches: route.matches,
+                    targets: route.destinations.map { Self.target(for: $0, in: config) }
+                )
+            }
+            var seen = Set<String>()
+            for gatewayName in bound {
+                guard let gateway = gatewaysByName[gatewayName] else { continue }
+                for server in gateway.servers where Self.servedProtocols.contains(server.protocol.uppercased()) {
+                    let serverHosts = server.hosts.map(HostPattern.gatewayServerHost)
+                    for host in virtualService.hosts.map(HostPattern.init) {
+                        let admitted = serverHosts.contains { namespace, pattern in
+                            (namespace == nil || namespace == "*" || namespace == virtualService.name.namespace
+                                || (namespace == "." && gateway.name.namespace == virtualService.name.namespace))
+                                && pattern.overlaps(host)
+                        }
+                        guard admitted, seen.insert("\(server.port) \(host.text)").inserted else { continue }
+                        if let slot = hostsByPort[server.port, default: []].firstIndex(where: { $0.pattern == host }) {
+                            hostsByPort[server.port]![slot].routes += routes
+                        } else {
+                            hostsByPort[server.port, default: []].append((host, routes))
+                        }
+                    }
+                }
+            }
+        }
+
+        var listeners: [Int: Listener] = [:]
+        for (port, bindings) in servers {
+            // Stable sort: equally specific patterns keep manifest order.
+            let virtualHosts = (hostsByPort[port] ?? []).enumerated()
+                .sorted { ($0.element.pattern.specificity, -$0.offset) > ($1.element.pattern.specificity, -$1.offset) }
+                .map { VirtualHost(pattern: $0.element.pattern, routes: $0.element.routes) }
+            listeners[port] = Listener(port: port, servers: bindings, virtualHosts: virtualHosts)
+        }
+        self.init(listeners: listeners)
+    }
+
+    /// Resolves a weighted destination to the endpoints it reaches.
+    static func target(for weighted: WeightedDestination, in config: MeshConfig) -> Target {
+        let destination = weighted.destination
+        let service = config.service(forHost: destination.host)
+        let servicePort = service.flatMap { Self.port(destination.port, of: $0) }
+        let port = servicePort?.number ?? destination.port ?? 80
+        var endpoints: [Cluster.Endpoint] = []
+        if let service, let servicePort {
+            let subsetLabels: [String: String]?
+            if let subset = destination.subset {
+                subsetLabels = config.subset(named: subset, ofHost: destination.host)?.labels
+            } else {
+                subsetLabels = [:]
+            }
+            if let subsetLabels {
+                endpoints = service.endpoints
+                    .filter { endpoint in subsetLabels.allSatisfy { endpoint.labels[$0.key] == $0.value } }
+                    .map { endpoint in
+                        let endpointPort = servicePort.name.flatMap { endpoint.ports[$0] }
+                            ?? servicePort.targetPort ?? servicePort.number
+                        return Cluster.Endpoint(address: endpoint.address, port: endpointPort, labels: endpoint.labels)
+                    }
+            }
+        }
+        let cluster = Cluster(
+            host: destination.host, subset: destination.subset, port: port,
+            service: service?.name, endpoints: endpoints
+        )
+        return Target(destination: destination, weight: weighted.weight, cluster: cluster)
+    }
+
+    /// The service port a destination addresses: the one numbered, or the only one when none is named.
+    public static func port(_ number: Int?, of service: MeshService) -> ServicePort? {
+        if let number { return service.ports.first { $0.number == number } }
+        return service.ports.count == 1 ? service.ports[0] : nil
+    }
+}

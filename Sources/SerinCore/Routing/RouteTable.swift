@@ -1,0 +1,129 @@
+/// The compiled, immutable routing state of the gateway: listeners by port, their hosts and ordered routes.
+///
+/// It is a plain value: the gateway reads one snapshot per request and a reconfiguration swaps
+/// in a new one, so a request in flight never sees half a change.
+public struct RouteTable: Sendable {
+    /// Listeners by the port their Gateway servers declare (before any `--port-offset`).
+    public let listeners: [Int: Listener]
+
+    public init(listeners: [Int: Listener]) {
+        self.listeners = listeners
+    }
+
+    public static let empty = RouteTable(listeners: [:])
+
+    /// One port: which gateways' servers listen there, and the virtual hosts bound to them.
+    public struct Listener: Sendable {
+        public let port: Int
+        public let servers: [ServerBinding]
+        /// Most specific host pattern first.
+        public let virtualHosts: [VirtualHost]
+    }
+
+    /// A Gateway server on a listener: the hosts it admits.
+    public struct ServerBinding: Sendable {
+        public let gateway: ResourceName
+        public let hosts: [HostPattern]
+    }
+
+    /// All routes for one host pattern, from every VirtualService that declares it, in manifest order.
+    public struct VirtualHost: Sendable {
+        public let pattern: HostPattern
+        public let routes: [Route]
+    }
+
+    /// A VirtualService HTTP route, with its destinations resolved to clusters.
+    public struct Route: Sendable {
+        public let virtualService: ResourceName
+        /// Position in the VirtualService's `http` list.
+        public let index: Int
+        public let name: String?
+        /// Gateways the VirtualService is bound to.
+        public let gateways: Set<ResourceName>
+        public let matches: [RequestMatch]
+        public let targets: [Target]
+        /// Running totals of `targets` weights, for the weighted pick.
+        let cumulativeWeights: [Int]
+
+        public init(
+            virtualService: ResourceName, index: Int, name: String?, gateways: Set<ResourceName>,
+            matches: [RequestMatch], targets: [Target]
+        ) {
+            self.virtualService = virtualService
+            self.index = index
+            self.name = name
+            self.gateways = gateways
+            self.matches = matches
+            self.targets = targets
+            var total = 0
+            // A lone destination takes all traffic whatever its weight says (Istio's rule).
+            let weights = targets.count == 1 ? [100] : targets.map { max(0, $0.weight) }
+            self.cumulativeWeights = weights.map { weight in
+                total += weight
+                return total
+            }
+        }
+
+        /// Sum of the weights; the range a caller draws from for `target(forRoll:)`.
+        public var totalWeight: Int { cumulativeWeights.last ?? 0 }
+
+        /// The target for a draw uniform in `0..<totalWeight`. Pure: the caller supplies the randomness.
+        public func target(forRoll roll: Int) -> Target? {
+            guard totalWeight > 0 else { return nil }
+            let roll = min(max(roll, 0), totalWeight - 1)
+            // Routes have a handful of targets: a linear scan beats a binary search here.
+            for (offset, bound) in cumulativeWeights.enumerated() where roll < bound {
+                return targets[offset]
+            }
+            return nil
+        }
+
+        /// Label for messages: `default/web-virtualservice http[0]` or the route's name.
+        public var label: String {
+            "\(virtualService) http[\(index)]" + (name.map { " (\($0))" } ?? "")
+        }
+    }
+
+    /// One weighted destination and the cluster it resolves to.
+    public struct Target: Sendable {
+        public let destination: Destination
+        public let weight: Int
+        public let cluster: Cluster
+    }
+
+    /// The outcome of routing one request.
+    public enum Resolution: Sendable {
+        case route(Route)
+        /// Nothing matched; the reason says what was looked at, for the 404 body.
+        case noRoute(reason: String)
+    }
+
+    /// Finds the route for a request arriving on the listener for `port`: first matching route wins.
+    public func resolve<H>(_ request: RequestAttributes<H>, port: Int) -> Resolution {
+        guard let listener = listeners[port] else {
+            return .noRoute(reason: "no gateway server listens on port \(port)")
+        }
+        let host = String(request.host)
+        var admitting = Set<ResourceName>()
+        for server in listener.servers where server.hosts.contains(where: { $0.matches(host) }) {
+            admitting.insert(server.gateway)
+        }
+        if admitting.isEmpty {
+            return .noRoute(reason: "no gateway server on port \(port) accepts host \"\(host)\"")
+        }
+        for virtualHost in listener.virtualHosts where virtualHost.pattern.matches(host) {
+            let bound = virtualHost.routes.filter { !$0.gateways.isDisjoint(with: admitting) }
+            guard !bound.isEmpty else { continue }
+            for route in bound where route.matches.isEmpty || route.matches.contains(where: {
+                $0.matches(request, gateways: admitting, port: port)
+            }) {
+                return .route(route)
+            }
+            return .noRoute(
+                reason: "no route of \(Set(bound.map(\.virtualService)).sorted().map(\.description).joined(separator: ", ")) "
+                    + "matches \(request.method) \(request.path) on host \"\(host)\""
+            )
+        }
+        return .noRoute(reason: "no VirtualService bound to \(admitting.sorted().map(\.description).joined(separator: ", ")) serves host \"\(host)\"")
+    }
+}

@@ -1,0 +1,87 @@
+import SerinCore
+
+/// The live routing table as JSON for `/config`: what a person debugging routing wants to see.
+public struct RouteTableDocument: Codable, Sendable, Equatable {
+    public var generation: Int
+    public var listeners: [ListenerDocument]
+
+    /// One listener: the declared port, where it is bound, and its virtual hosts in match order.
+    public struct ListenerDocument: Codable, Sendable, Equatable {
+        public var port: Int
+        public var boundPort: Int?
+        public var gateways: [String]
+        public var virtualHosts: [VirtualHostDocument]
+    }
+
+    /// A host pattern and its routes, in evaluation order.
+    public struct VirtualHostDocument: Codable, Sendable, Equatable {
+        public var host: String
+        public var routes: [RouteDocument]
+    }
+
+    /// One route: where it came from, what it matches, where it sends traffic.
+    public struct RouteDocument: Codable, Sendable, Equatable {
+        public var virtualService: String
+        public var index: Int
+        public var name: String?
+        public var matches: [String]
+        public var destinations: [DestinationDocument]
+    }
+
+    /// One weighted destination and the endpoints it resolved to.
+    public struct DestinationDocument: Codable, Sendable, Equatable {
+        public var host: String
+        public var subset: String?
+        public var port: Int
+        public var weight: Int
+        public var cluster: String
+        public var endpoints: [String]
+    }
+
+    public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:]) {
+        self.generation = generation
+        self.listeners = table.listeners.values.sorted { $0.port < $1.port }.map { listener in
+            ListenerDocument(
+                port: listener.port, boundPort: boundPorts[listener.port],
+                gateways: Array(Set(listener.servers.map(\.gateway.description))).sorted(),
+                virtualHosts: listener.virtualHosts.map { virtualHost in
+                    VirtualHostDocument(
+                        host: virtualHost.pattern.text,
+                        routes: virtualHost.routes.map(RouteDocument.init)
+                    )
+                }
+            )
+        }
+    }
+}
+
+extension RouteTableDocument.RouteDocument {
+    public init(_ route: RouteTable.Route) {
+        self.init(
+            virtualService: route.virtualService.description, index: route.index, name: route.name,
+            matches: route.matches.map(Self.describe),
+            destinations: route.targets.map { target in
+                RouteTableDocument.DestinationDocument(
+                    host: target.destination.host, subset: target.destination.subset, port: target.cluster.port,
+                    weight: route.targets.count == 1 ? 100 : target.weight, cluster: target.cluster.name,
+                    endpoints: target.cluster.endpoints.map { "\($0.address):\($0.port)" }
+                )
+            }
+        )
+    }
+
+    /// `uri exact /, header x-user exact beta`: a match in one line.
+    public static func describe(_ match: RequestMatch) -> String {
+        var parts: [String] = []
+        if let uri = match.uri { parts.append("uri \(uri)" + (match.ignoreUriCase ? " (ignore case)" : "")) }
+        if let scheme = match.scheme { parts.append("scheme \(scheme)") }
+        if let method = match.method { parts.append("method \(method)") }
+        if let authority = match.authority { parts.append("authority \(authority)") }
+        parts += match.headers.sorted { $0.key < $1.key }.map { "header \($0.key) \($0.value)" }
+        parts += match.withoutHeaders.sorted { $0.key < $1.key }.map { "without header \($0.key) \($0.value)" }
+        parts += match.queryParams.sorted { $0.key < $1.key }.map { "query \($0.key) \($0.value)" }
+        if !match.gateways.isEmpty { parts.append("gateways \(match.gateways.map(\.description).joined(separator: ","))") }
+        if let port = match.port { parts.append("port \(port)") }
+        return parts.isEmpty ? "any request" : parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,42 @@
+/// What the gateway counts for one traffic series: requests, their durations and body sizes.
+public struct TrafficCounters: Hashable, Sendable, Codable {
+    public var requests: Int = 0
+    public var duration = LatencyHistogram()
+    public var requestBytes: Int = 0
+    public var responseBytes: Int = 0
+
+    public init() {}
+
+    public mutating func merge(_ other: TrafficCounters) {
+        requests += other.requests
+        duration.merge(other.duration)
+        requestBytes += other.requestBytes
+        responseBytes += other.responseBytes
+    }
+}
+
+/// A point-in-time copy of every series the gateway has counted since it started.
+///
+/// Counters only grow; a reader that wants a window subtracts two snapshots, as Prometheus does.
+public struct TelemetrySnapshot: Sendable, Codable {
+    public var series: [TrafficKey: TrafficCounters]
+
+    public init(series: [TrafficKey: TrafficCounters] = [:]) {
+        self.series = series
+    }
+
+    public mutating func merge(_ other: TelemetrySnapshot) {
+        for (key, counters) in other.series { series[key, default: TrafficCounters()].merge(counters) }
+    }
+
+    /// Requests and 5xx answers for one destination host, summed over codes, subsets and versions.
+    public func totals(destinationService host: String) -> (requests: Int, serverErrors: Int) {
+        var requests = 0
+        var errors = 0
+        for (key, counters) in series where key.destinationService == host {
+            requests += counters.requests
+            if key.responseCode >= 500 { errors += counters.requests }
+        }
+        return (requests, errors)
+    }
+}

@@ -1,0 +1,119 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One keep-alive HTTP/1.1 connection that sends requests one after another and reads each answer whole.
+///
+/// Used by the CLI to talk to the admin API, by the demo's load generator and by tests.
+public final class SimpleHTTPClient: Sendable {
+    private let channel: any Channel
+    private let handler: NIOLoopBound<SimpleResponseHandler>
+    public let host: String
+    public let port: Int
+
+    private init(channel: any Channel, handler: NIOLoopBound<SimpleResponseHandler>, host: String, port: Int) {
+        self.channel = channel
+        self.handler = handler
+        self.host = host
+        self.port = port
+    }
+
+    /// Opens a connection to `host:port`.
+    public static func connect(
+        host: String, port: Int, group: any EventLoopGroup, timeout: TimeAmount = .seconds(5)
+    ) async throws -> SimpleHTTPClient {
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(SimpleResponseHandler())
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        let handler = try await channel.eventLoop.submit {
+            NIOLoopBound(
+                try channel.pipeline.syncOperations.handler(type: SimpleResponseHandler.self), eventLoop: channel.eventLoop
+            )
+        }.get()
+        return SimpleHTTPClient(channel: channel, handler: handler, host: host, port: port)
+    }
+
+    /// Sends one request and waits for the whole response. Throws if the connection closes first.
+    public func send(
+        _ method: HTTPMethod, _ uri: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil
+    ) async throws -> SimpleResponse {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(headers))
+        if !head.headers.contains(name: "host") { head.headers.add(name: "host", value: "\(host):\(port)") }
+        if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.count)) }
+        let requestHead = head
+        let handler = self.handler
+        let channel = self.channel
+        let promise = channel.eventLoop.makePromise(of: SimpleResponse.self)
+        channel.eventLoop.execute {
+            handler.value.expect(promise)
+            channel.write(HTTPClientRequestPart.head(requestHead), promise: nil)
+            if let body, !body.isEmpty {
+                channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: body))), promise: nil)
+            }
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        }
+        return try await promise.futureResult.get()
+    }
+
+    public var isActive: Bool { channel.isActive }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Error when a connection closes before its response is complete.
+public struct ConnectionClosedError: Error, CustomStringConvertible {
+    public var description: String { "connection closed before the response was complete" }
+}
+
+/// Assembles responses and completes the waiting requests in order.
+final class SimpleResponseHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private var waiting: [EventLoopPromise<SimpleResponse>] = []
+    private var current: SimpleResponse?
+
+    func expect(_ promise: EventLoopPromise<SimpleResponse>) {
+        waiting.append(promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            current = SimpleResponse(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) })
+        case .body(var buffer):
+            current?.body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            if let current, !waiting.isEmpty {
+                waiting.removeFirst().succeed(current)
+            }
+            current = nil
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(ConnectionClosedError())
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: any Error) {
+        let pending = waiting
+        waiting = []
+        for promise in pending { promise.fail(error) }
+    }
+}

@@ -1,0 +1,68 @@
+import SerinCore
+
+/// Builds the service list one resource at a time, merging entries that share a host.
+struct ServiceMerger {
+    private(set) var services: [MeshService] = []
+    /// Indexes of services whose ports and endpoints already come from a ServiceEntry.
+    private var fedByServiceEntry: Set<Int> = []
+
+    mutating func add(_ service: KubernetesService) {
+        let ports = service.ports.map { port -> ServicePort in
+            var targetPort: Int?
+            if case .number(let number) = port.targetPort { targetPort = number }
+            return ServicePort(number: port.port, name: port.name, targetPort: targetPort)
+        }
+        let hosts = MeshService.kubernetesHosts(name: service.name.name, namespace: service.name.namespace)
+        services.append(MeshService(name: service.name, hosts: hosts, ports: ports, endpoints: []))
+    }
+
+    mutating func add(_ entry: ServiceEntryResource) {
+        let wanted = Set(entry.hosts.map { $0.lowercased() })
+        let matching = services.indices.filter { index in
+            services[index].hosts.contains { wanted.contains($0.lowercased()) }
+        }
+        guard let target = matching.first else {
+            services.append(
+                MeshService(
+                    name: entry.name, hosts: entry.hosts, ports: entry.ports.map(\.servicePort), endpoints: entry.endpoints
+                )
+            )
+            fedByServiceEntry.insert(services.count - 1)
+            return
+        }
+        var merged = services[target]
+        // Further services sharing a host with this entry fold into the first, so no host is listed twice.
+        for other in matching.dropFirst() {
+            unite(&merged, with: services[other])
+        }
+        merged.hosts = united(merged.hosts, entry.hosts)
+        if fedByServiceEntry.contains(target) {
+            for port in entry.ports.map(\.servicePort) where !merged.ports.contains(where: { $0.number == port.number }) {
+                merged.ports.append(port)
+            }
+            merged.endpoints += entry.endpoints
+        } else {
+            merged.ports = entry.ports.map(\.servicePort)
+            merged.endpoints = entry.endpoints
+        }
+        services[target] = merged
+        fedByServiceEntry.insert(target)
+        for other in matching.dropFirst().reversed() {
+            services.remove(at: other)
+            fedByServiceEntry = Set(fedByServiceEntry.compactMap { $0 == other ? nil : ($0 > other ? $0 - 1 : $0) })
+        }
+    }
+
+    private func unite(_ service: inout MeshService, with other: MeshService) {
+        service.hosts = united(service.hosts, other.hosts)
+        service.endpoints += other.endpoints
+    }
+
+    private func united(_ hosts: [String], _ more: [String]) -> [String] {
+        var result = hosts
+        for host in more where !result.contains(where: { $0.lowercased() == host.lowercased() }) {
+            result.append(host)
+        }
+        return result
+    }
+}

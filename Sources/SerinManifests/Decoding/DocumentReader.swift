@@ -1,0 +1,185 @@
+import SerinCore
+import Yams
+
+/// Reads one YAML document into typed values, collecting located diagnostics and the location of every field.
+///
+/// A reference type because every decoding helper appends to the same diagnostics; it lives for one document.
+final class DocumentReader {
+    let file: String
+    private(set) var diagnostics: [Diagnostic] = []
+    private(set) var fieldLocations: [String: SourceLocation] = [:]
+    /// Set when the document is malformed (wrong type, missing field): its resource is then not produced,
+    /// so half-read values never reach validation or the gateway.
+    private(set) var isMalformed = false
+
+    init(file: String) {
+        self.file = file
+    }
+
+    func location(of node: Node) -> SourceLocation {
+        let mark = node.mark
+        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    }
+
+    // MARK: Reporting
+
+    /// A malformed document: the resource will not be produced.
+    func error(_ message: String, at node: Node) {
+        isMalformed = true
+        diagnostics.append(.error(message, at: location(of: node)))
+    }
+
+    /// A well-formed resource Serin cannot serve as written: reported as an error, but the value is kept
+    /// so cross-resource checks do not cascade ("gateway does not exist") from it.
+    func unsupported(_ message: String, at node: Node) {
+        diagnostics.append(.error(message, at: location(of: node)))
+    }
+
+    func warning(_ message: String, at node: Node) {
+        diagnostics.append(.warning(message, at: location(of: node)))
+    }
+
+    func typeMismatch(_ field: Field, expected: String) {
+        error("\(field.path): expected \(expected), got \(field.node.valueDescription)", at: field.node)
+    }
+
+    /// Drops a recorded location, for entries that have no counterpart in the decoded value.
+    func forgetLocation(of path: String) {
+        fieldLocations[path] = nil
+    }
+
+    // MARK: Structure
+
+    /// The children of a mapping, after warning about keys the schema does not know.
+    func mapping(_ field: Field, _ schema: Schema) -> Fields? {
+        guard case .mapping(let mapping) = field.node else {
+            typeMismatch(field, expected: "a mapping")
+            return nil
+        }
+        var children: [String: Field] = [:]
+        for (keyNode, value) in mapping {
+            guard let key = scalarText(keyNode) else {
+                error("\(field.path): expected field names, got \(keyNode.valueDescription)", at: keyNode)
+                continue
+            }
+            let child = field.child(key, value)
+            if schema.known.contains(key) {
+                fieldLocations[child.path] = location(of: value)
+                children[key] = child
+            } else if schema.notApplied.contains(key) {
+                warning("\(child.path) is not applied by the embedded gateway yet", at: keyNode)
+            } else if !schema.ignored.contains(key) {
+                warning("unknown field \(child.path)", at: keyNode)
+            }
+        }
+        return Fields(owner: field, children: children)
+    }
+
+    /// Every key and value of a mapping whose keys are data (labels, header names), not field names.
+    func entries(_ field: Field) -> [(key: String, field: Field)]? {
+        guard case .mapping(let mapping) = field.node else {
+            typeMismatch(field, expected: "a mapping")
+            return nil
+        }
+        var result: [(key: String, field: Field)] = []
+        for (keyNode, value) in mapping {
+            guard let key = scalarText(keyNode) else {
+                error("\(field.path): expected names as keys, got \(keyNode.valueDescription)", at: keyNode)
+                continue
+            }
+            let child = field.child(key, value)
+            fieldLocations[child.path] = location(of: value)
+            result.append((key, child))
+        }
+        return result
+    }
+
+    /// The entries of a list, each with its indexed path.
+    func list(_ field: Field) -> [Field]? {
+        guard case .sequence(let sequence) = field.node else {
+            typeMismatch(field, expected: "a list")
+            return nil
+        }
+        return sequence.enumerated().map { index, node in
+            let element = field.element(index, node)
+            fieldLocations[element.path] = location(of: node)
+            return element
+        }
+    }
+
+    /// The field `key`, or an error naming it when absent.
+    func required(_ key: String, in fields: Fields) -> Field? {
+        if let field = fields[key] { return field }
+        error("\(fields.owner.path(of: key)) is required", at: fields.owner.node)
+        return nil
+    }
+
+    // MARK: Scalars
+
+    func string(_ field: Field) -> String? {
+        guard case .scalar(let scalar) = field.node, field.node.tagName == .str else {
+            typeMismatch(field, expected: "a string")
+            return nil
+        }
+        return scalar.string
+    }
+
+    func int(_ field: Field) -> Int? {
+        guard field.node.tagName == .int, let value = field.node.int else {
+            typeMismatch(field, expected: "an integer")
+            return nil
+        }
+        return value
+    }
+
+    func bool(_ field: Field) -> Bool? {
+        guard field.node.tagName == .bool, let value = field.node.bool else {
+            typeMismatch(field, expected: "a boolean")
+            return nil
+        }
+        return value
+    }
+
+    /// A port number: an integer from 1 to 65535.
+    func port(_ field: Field) -> Int? {
+        guard let value = int(field) else { return nil }
+        guard (1...65535).contains(value) else {
+            error("\(field.path): expected a port from 1 to 65535, got \(value)", at: field.node)
+            return nil
+        }
+        return value
+    }
+
+    /// One of a closed set of words (`STATIC`, `DNS`...).
+    func choice<Value: RawRepresentable & CaseIterable>(_ field: Field, as type: Value.Type) -> Value?
+    where Value.RawValue == String {
+        guard let text = string(field) else { return nil }
+        if let value = Value(rawValue: text) { return value }
+        let options = Value.allCases.map(\.rawValue).joined(separator: ", ")
+        error("\(field.path): expected one of \(options), got \"\(text)\"", at: field.node)
+        return nil
+    }
+
+    func stringList(_ field: Field) -> [String]? {
+        guard let elements = list(field) else { return nil }
+        let values = elements.compactMap(string)
+        return values.count == elements.count ? values : nil
+    }
+
+    /// Labels, selectors: a mapping of strings to strings.
+    func stringMap(_ field: Field) -> [String: String]? {
+        guard let entries = entries(field) else { return nil }
+        var result: [String: String] = [:]
+        for (key, child) in entries {
+            guard let value = string(child) else { continue }
+            result[key] = value
+        }
+        return result
+    }
+
+    /// Key text of a mapping; keys are plain scalars in every format Serin reads.
+    private func scalarText(_ node: Node) -> String? {
+        guard case .scalar(let scalar) = node else { return nil }
+        return scalar.string
+    }
+}

@@ -1,0 +1,51 @@
+import Yams
+
+/// A YAML node and its field path (`spec.http[0].route`), the unit decoding works on.
+struct Field {
+    let node: Node
+    let path: String
+
+    /// The field for `key` of this mapping.
+    func child(_ key: String, _ node: Node) -> Field {
+        Field(node: node, path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    /// The field for entry `index` of this list.
+    func element(_ index: Int, _ node: Node) -> Field {
+        Field(node: node, path: "\(path)[\(index)]")
+    }
+
+    /// The path of a child that may not exist, for "is required" messages.
+    func path(of key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+}
+
+extension Node {
+    /// The resolved YAML tag (`str`, `int`, `bool`...): quoted scalars are always strings.
+    var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
+
+    /// What a value is, for "expected X, got Y" messages: `string "ten"`, `integer 5`, `a list`.
+    var valueDescription: String {
+        switch self {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let scalar):
+            switch tagName {
+            case .str: return "string \"\(scalar.string)\""
+            case .int: return "integer \(scalar.string)"
+            case .float: return "number \(scalar.string)"
+            case .bool: return "boolean \(scalar.string)"
+            case .null: return "null"
+            default: return "\"\(scalar.string)\""
+            }
+        }
+    }
+
+    /// Whether this is an empty document or an explicit `null`/`~` value.
+    var isNull: Bool {
+        if case .scalar = self { return tagName == .null }
+        return false
+    }
+}

@@ -1,0 +1,61 @@
+import SerinCore
+
+extension ManifestDecoder {
+    /// Protocols Istio allows on a Gateway server.
+    static let gatewayProtocols: Set<String> = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "TCP", "TLS"]
+
+    static func gateway(_ spec: Field, name: ResourceName, reader: DocumentReader) -> Gateway? {
+        guard let fields = reader.mapping(spec, Schema(known: ["selector", "servers"])) else { return nil }
+        let selector = fields["selector"].flatMap(reader.stringMap) ?? [:]
+        guard let serversField = reader.required("servers", in: fields), let servers = reader.list(serversField) else {
+            return nil
+        }
+        let decoded = servers.compactMap { gatewayServer($0, reader: reader) }
+        guard decoded.count == servers.count else { return nil }
+        return Gateway(name: name, selector: selector, servers: decoded)
+    }
+
+    private static func gatewayServer(_ field: Field, reader: DocumentReader) -> Gateway.Server? {
+        let schema = Schema(known: ["port", "hosts", "tls", "name"], notApplied: ["bind", "defaultEndpoint"])
+        guard let fields = reader.mapping(field, schema),
+            let portField = reader.required("port", in: fields),
+            let port = reader.mapping(portField, Schema(known: ["number", "name", "protocol"], ignored: ["targetPort"])),
+            let numberField = reader.required("number", in: port),
+            let number = reader.port(numberField),
+            let protocolField = reader.required("protocol", in: port),
+            let serverProtocol = reader.string(protocolField),
+            let hostsField = reader.required("hosts", in: fields),
+            let hosts = reader.stringList(hostsField)
+        else { return nil }
+        let portName = port["name"].flatMap(reader.string)
+        let upper = serverProtocol.uppercased()
+        if upper == "HTTPS" || upper == "TLS" {
+            reader.unsupported(
+                "\(protocolField.path): \(upper) servers are not supported: the embedded gateway does not terminate "
+                    + "or pass through TLS; use protocol HTTP",
+                at: protocolField.node
+            )
+        } else if !gatewayProtocols.contains(upper) {
+            reader.error(
+                "\(protocolField.path): expected one of \(gatewayProtocols.sorted().joined(separator: ", ")), got \"\(serverProtocol)\"",
+                at: protocolField.node
+            )
+        } else if !RouteTable.servedProtocols.contains(upper) {
+            reader.warning(
+                "\(protocolField.path): \(upper) servers are not served by the embedded gateway (it serves "
+                    + "\(RouteTable.servedProtocols.sorted().joined(separator: ", "))); this server is ignored",
+                at: protocolField.node
+            )
+        }
+        if let tls = fields["tls"] {
+            reader.unsupported(
+                "\(tls.path): TLS settings are not supported: the embedded gateway does not terminate or pass through TLS",
+                at: tls.node
+            )
+        }
+        if hosts.isEmpty {
+            reader.error("\(hostsField.path): expected at least one host", at: hostsField.node)
+        }
+        return Gateway.Server(port: number, portName: portName, protocol: serverProtocol, hosts: hosts)
+    }
+}

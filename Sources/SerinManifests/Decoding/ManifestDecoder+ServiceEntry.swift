@@ -1,0 +1,93 @@
+import SerinCore
+
+extension ManifestDecoder {
+    static func serviceEntry(_ spec: Field, name: ResourceName, reader: DocumentReader) -> ServiceEntryResource? {
+        let schema = Schema(
+            known: ["hosts", "addresses", "ports", "location", "resolution", "endpoints"],
+            ignored: ["exportTo", "subjectAltNames"], notApplied: ["workloadSelector"]
+        )
+        guard let fields = reader.mapping(spec, schema),
+            let hostsField = reader.required("hosts", in: fields),
+            let hosts = reader.stringList(hostsField)
+        else { return nil }
+        let addresses = fields["addresses"].flatMap(reader.stringList) ?? []
+        var ports: [ServiceEntryResource.Port] = []
+        if let portsField = fields["ports"] {
+            guard let entries = reader.list(portsField) else { return nil }
+            ports = entries.compactMap { serviceEntryPort($0, reader: reader) }
+            guard ports.count == entries.count else { return nil }
+        }
+        let location = fields["location"].flatMap { reader.choice($0, as: ServiceEntryResource.Location.self) }
+        let resolutionField = fields["resolution"]
+        var resolution = ServiceEntryResource.Resolution.none
+        if let resolutionField {
+            guard let value = reader.choice(resolutionField, as: ServiceEntryResource.Resolution.self) else { return nil }
+            resolution = value
+        }
+        var endpoints: [ServiceEndpoint] = []
+        if let endpointsField = fields["endpoints"] {
+            guard let entries = reader.list(endpointsField) else { return nil }
+            endpoints = entries.compactMap { endpoint($0, reader: reader) }
+            guard endpoints.count == entries.count else { return nil }
+        }
+        checkResolution(resolution, field: resolutionField ?? spec, hasEndpoints: !endpoints.isEmpty, reader: reader)
+        return ServiceEntryResource(
+            name: name, hosts: hosts, addresses: addresses, ports: ports, location: location ?? .meshExternal,
+            resolution: resolution, endpoints: endpoints
+        )
+    }
+
+    /// The embedded gateway has no DNS-based discovery: only STATIC endpoints tell it where to connect.
+    private static func checkResolution(
+        _ resolution: ServiceEntryResource.Resolution, field: Field, hasEndpoints: Bool, reader: DocumentReader
+    ) {
+        switch resolution {
+        case .static:
+            if !hasEndpoints {
+                reader.warning(
+                    "resolution STATIC without endpoints: the embedded gateway has nowhere to send this traffic",
+                    at: field.node
+                )
+            }
+        case .none where hasEndpoints:
+            reader.unsupported("resolution STATIC is required when endpoints are given, got NONE", at: field.node)
+        case .none, .dns, .dnsRoundRobin:
+            reader.warning(
+                "resolution \(resolution.rawValue) is not used by the embedded gateway: it needs STATIC endpoints",
+                at: field.node
+            )
+        }
+    }
+
+    private static func serviceEntryPort(_ field: Field, reader: DocumentReader) -> ServiceEntryResource.Port? {
+        guard let fields = reader.mapping(field, Schema(known: ["number", "name", "protocol", "targetPort"])),
+            let numberField = reader.required("number", in: fields),
+            let number = reader.port(numberField),
+            let nameField = reader.required("name", in: fields),
+            let name = reader.string(nameField)
+        else { return nil }
+        return ServiceEntryResource.Port(
+            number: number, name: name, protocol: fields["protocol"].flatMap(reader.string),
+            targetPort: fields["targetPort"].flatMap(reader.port)
+        )
+    }
+
+    private static func endpoint(_ field: Field, reader: DocumentReader) -> ServiceEndpoint? {
+        let schema = Schema(
+            known: ["address", "ports", "labels"], ignored: ["network", "locality", "serviceAccount"],
+            notApplied: ["weight"]
+        )
+        guard let fields = reader.mapping(field, schema),
+            let addressField = reader.required("address", in: fields),
+            let address = reader.string(addressField)
+        else { return nil }
+        var ports: [String: Int] = [:]
+        if let portsField = fields["ports"], let entries = reader.entries(portsField) {
+            for (name, child) in entries {
+                if let port = reader.port(child) { ports[name] = port }
+            }
+        }
+        let labels = fields["labels"].flatMap(reader.stringMap) ?? [:]
+        return ServiceEndpoint(address: address, ports: ports, labels: labels)
+    }
+}

@@ -1,0 +1,138 @@
+import SerinCore
+import Yams
+
+/// Turns manifest text (YAML or JSON, many documents per file) into typed resources, reporting every
+/// problem with its file, line and column instead of stopping at the first.
+public enum ManifestDecoder {
+    /// Decodes every document of every source, in order. Unknown kinds are skipped with a warning;
+    /// a malformed document yields diagnostics and no resource; a YAML syntax error ends its file.
+    public static func decode(_ sources: [ManifestSource]) -> (resources: [LocatedResource], diagnostics: [Diagnostic]) {
+        var resources: [LocatedResource] = []
+        var diagnostics: [Diagnostic] = []
+        for source in sources {
+            let (documents, syntaxError) = parse(source)
+            for document in documents where !document.isNull {
+                let (resource, found) = decodeDocument(document, file: source.path)
+                diagnostics += found
+                if let resource { resources.append(resource) }
+            }
+            if let syntaxError { diagnostics.append(syntaxError) }
+        }
+        return (resources, diagnostics)
+    }
+
+    /// The documents of a file up to the first syntax error, and that error.
+    static func parse(_ source: ManifestSource) -> (documents: [Node], error: Diagnostic?) {
+        var documents: [Node] = []
+        do {
+            let parser = try Parser(yaml: source.text)
+            while let document = try parser.nextRoot() {
+                documents.append(document)
+            }
+            return (documents, nil)
+        } catch let error as YamlError {
+            return (documents, syntaxDiagnostic(error, source: source))
+        } catch {
+            return (documents, .error("YAML syntax error: \(error)", at: SourceLocation(file: source.path, line: 1, column: 1)))
+        }
+    }
+
+    /// One document: header (apiVersion, kind, metadata), then the kind's spec.
+    static func decodeDocument(_ document: Node, file: String) -> (LocatedResource?, [Diagnostic]) {
+        let reader = DocumentReader(file: file)
+        let root = Field(node: document, path: "")
+        guard case .mapping = document else {
+            reader.error("expected a resource (a mapping with apiVersion and kind), got \(document.valueDescription)", at: document)
+            return (nil, reader.diagnostics)
+        }
+        guard let header = header(of: root, reader: reader) else { return (nil, reader.diagnostics) }
+        let fields = reader.mapping(root, Schema(known: ["apiVersion", "kind", "metadata", "spec"], ignored: ["status"]))
+        guard let fields, let name = metadataName(fields, reader: reader) else { return (nil, reader.diagnostics) }
+        if header.kind.legacyAPIVersions.contains(header.apiVersion), let current = header.kind.currentAPIVersions.first {
+            reader.warning(
+                "\(header.kind.rawValue) \(name.name) uses \(header.apiVersion), which Kubernetes removed in 1.16; use \(current)",
+                at: document
+            )
+        }
+        let resource = decodeSpec(header, name: name, fields: fields, reader: reader)
+        guard let resource, !reader.isMalformed else { return (nil, reader.diagnostics) }
+        let located = LocatedResource(
+            resource: resource, apiVersion: header.apiVersion, location: reader.location(of: document),
+            fieldLocations: reader.fieldLocations
+        )
+        return (located, reader.diagnostics)
+    }
+
+    /// apiVersion and kind, when Serin understands the pair; nil (with a diagnostic) otherwise.
+    private static func header(of root: Field, reader: DocumentReader) -> (kind: ResourceKind, apiVersion: String)? {
+        guard case .mapping(let mapping) = root.node else { return nil }
+        let apiVersionField = mapping["apiVersion"].map { root.child("apiVersion", $0) }
+        let kindField = mapping["kind"].map { root.child("kind", $0) }
+        guard let apiVersionField, let kindField else {
+            let missing = [apiVersionField == nil ? "apiVersion" : nil, kindField == nil ? "kind" : nil].compactMap { $0 }
+            reader.error("\(missing.joined(separator: " and ")) \(missing.count == 1 ? "is" : "are") required", at: root.node)
+            return nil
+        }
+        guard let apiVersion = reader.string(apiVersionField), let kindText = reader.string(kindField) else { return nil }
+        guard let kind = ResourceKind(rawValue: kindText), kind.accepts(apiVersion: apiVersion) else {
+            reader.warning(skipMessage(kind: kindText, apiVersion: apiVersion), at: root.node)
+            return nil
+        }
+        return (kind, apiVersion)
+    }
+
+    static func skipMessage(kind: String, apiVersion: String) -> String {
+        if kind == "Canary" && apiVersion.hasPrefix("serin.dev/") {
+            return "skipped: kind Canary (\(apiVersion)) is not handled by this version of Serin yet"
+        }
+        var message = "skipped: kind \(kind) (\(apiVersion)) is not understood by Serin"
+        if let known = ResourceKind(rawValue: kind) {
+            message += " (it reads \(kind) from \(known.currentAPIVersions.joined(separator: ", ")))"
+        }
+        return message
+    }
+
+    /// metadata.name and metadata.namespace (default `default`).
+    private static func metadataName(_ fields: Fields, reader: DocumentReader) -> ResourceName? {
+        guard let metadataField = reader.required("metadata", in: fields) else { return nil }
+        let schema = Schema(
+            known: ["name", "namespace"],
+            ignored: [
+                "labels", "annotations", "uid", "resourceVersion", "generation", "creationTimestamp",
+                "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "ownerReferences",
+                "finalizers", "generateName", "selfLink",
+            ]
+        )
+        guard let metadata = reader.mapping(metadataField, schema),
+            let nameField = reader.required("name", in: metadata),
+            let name = reader.string(nameField)
+        else { return nil }
+        guard !name.isEmpty else {
+            reader.error("metadata.name must not be empty", at: nameField.node)
+            return nil
+        }
+        let namespace = metadata["namespace"].flatMap(reader.string) ?? ResourceName.defaultNamespace
+        return ResourceName(namespace: namespace, name: name)
+    }
+
+    private static func decodeSpec(
+        _ header: (kind: ResourceKind, apiVersion: String), name: ResourceName, fields: Fields, reader: DocumentReader
+    ) -> Resource? {
+        guard let specField = reader.required("spec", in: fields) else { return nil }
+        switch header.kind {
+        case .gateway:
+            return gateway(specField, name: name, reader: reader).map(Resource.gateway)
+        case .virtualService:
+            return virtualService(specField, name: name, reader: reader).map(Resource.virtualService)
+        case .destinationRule:
+            return destinationRule(specField, name: name, reader: reader).map(Resource.destinationRule)
+        case .serviceEntry:
+            return serviceEntry(specField, name: name, reader: reader).map(Resource.serviceEntry)
+        case .service:
+            return service(specField, name: name, reader: reader).map(Resource.service)
+        case .deployment:
+            let legacy = header.kind.legacyAPIVersions.contains(header.apiVersion)
+            return deployment(specField, name: name, legacy: legacy, reader: reader).map(Resource.deployment)
+        }
+    }
+}

@@ -1,0 +1,9 @@
+/// The keys a mapping may hold, and what happens to each kind of key.
+struct Schema {
+    /// Keys Serin decodes.
+    var known: Set<String>
+    /// Keys accepted without a word: Kubernetes bookkeeping and settings that cannot change routing.
+    var ignored: Set<String> = []
+    /// Keys Istio understands but the embedded gateway does not apply yet: warned about, never silently dropped.
+    var notApplied: Set<String> = []
+}

@@ -1,0 +1,33 @@
+/// One problem found in manifests, with the place to fix it.
+///
+/// `description` is exactly `path:line:column: error: message` (or `warning`), or
+/// `error: message` when there is no location (a file that cannot be read).
+public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
+    public var severity: Severity
+    public var location: SourceLocation?
+    public var message: String
+
+    public init(severity: Severity, location: SourceLocation?, message: String) {
+        self.severity = severity
+        self.location = location
+        self.message = message
+    }
+
+    public static func error(_ message: String, at location: SourceLocation?) -> Diagnostic {
+        Diagnostic(severity: .error, location: location, message: message)
+    }
+
+    public static func warning(_ message: String, at location: SourceLocation?) -> Diagnostic {
+        Diagnostic(severity: .warning, location: location, message: message)
+    }
+
+    public var description: String {
+        let prefix = location.map { "\($0): " } ?? ""
+        return "\(prefix)\(severity.rawValue): \(message)"
+    }
+}
+
+extension Array where Element == Diagnostic {
+    /// Whether any diagnostic is an error.
+    public var containsErrors: Bool { contains { $0.severity == .error } }
+}

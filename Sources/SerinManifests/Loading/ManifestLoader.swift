@@ -1,0 +1,65 @@
+import Foundation
+
+/// Reads manifest files the way `kubectl apply -f` finds them, so users can point Serin at the same paths.
+public enum ManifestLoader {
+    /// Extensions kubectl reads from a directory.
+    public static let manifestExtensions: Set<String> = ["yaml", "yml", "json"]
+
+    /// A file is read whatever its name; a directory's `*.yaml`, `*.yml` and `*.json` files directly in it
+    /// are read, sorted by name; with `recursive`, its subdirectories too (in the same sorted walk).
+    /// A missing path or an unreadable file is an error diagnostic without location that names the path.
+    public static func load(paths: [String], recursive: Bool) -> (sources: [ManifestSource], diagnostics: [Diagnostic]) {
+        var sources: [ManifestSource] = []
+        var diagnostics: [Diagnostic] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                diagnostics.append(.error("cannot read \(path): no such file or directory", at: nil))
+                continue
+            }
+            if isDirectory.boolValue {
+                walk(directory: path, recursive: recursive, sources: &sources, diagnostics: &diagnostics)
+            } else {
+                read(file: path, sources: &sources, diagnostics: &diagnostics)
+            }
+        }
+        return (sources, diagnostics)
+    }
+
+    private static func walk(
+        directory: String, recursive: Bool, sources: inout [ManifestSource], diagnostics: inout [Diagnostic]
+    ) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        } catch {
+            diagnostics.append(.error("cannot read directory \(directory): \(error.localizedDescription)", at: nil))
+            return
+        }
+        let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        for name in names {
+            let path = "\(base)/\(name)"
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue {
+                if recursive { walk(directory: path, recursive: true, sources: &sources, diagnostics: &diagnostics) }
+            } else if let dot = name.lastIndex(of: "."),
+                manifestExtensions.contains(name[name.index(after: dot)...].lowercased())
+            {
+                read(file: path, sources: &sources, diagnostics: &diagnostics)
+            }
+        }
+    }
+
+    private static func read(file path: String, sources: inout [ManifestSource], diagnostics: inout [Diagnostic]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            diagnostics.append(.error("cannot read \(path): permission denied or not a regular file", at: nil))
+            return
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            diagnostics.append(.error("cannot read \(path): the file is not UTF-8 text", at: nil))
+            return
+        }
+        sources.append(ManifestSource(path: path, text: text))
+    }
+}

@@ -1,0 +1,49 @@
+/// The kinds of resource Serin reads, with the API versions it accepts for each.
+public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
+    case gateway = "Gateway"
+    case virtualService = "VirtualService"
+    case destinationRule = "DestinationRule"
+    case serviceEntry = "ServiceEntry"
+    case service = "Service"
+    case deployment = "Deployment"
+
+    /// The name kubectl prints in `virtualservice/web-virtualservice configured`.
+    public var kubectlName: String { rawValue.lowercased() }
+
+    /// The API group, empty for the core group (`Service`).
+    public var apiGroup: String {
+        switch self {
+        case .gateway, .virtualService, .destinationRule, .serviceEntry: return "networking.istio.io"
+        case .service: return ""
+        case .deployment: return "apps"
+        }
+    }
+
+    /// The group-qualified name kubectl prints for custom resources: `gateway.networking.istio.io`.
+    public var kubectlQualifiedName: String {
+        apiGroup.isEmpty ? kubectlName : "\(kubectlName).\(apiGroup)"
+    }
+
+    /// API versions decoded without complaint.
+    public var currentAPIVersions: [String] {
+        switch self {
+        case .gateway, .virtualService, .destinationRule, .serviceEntry:
+            return ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"]
+        case .service: return ["v1"]
+        case .deployment: return ["apps/v1"]
+        }
+    }
+
+    /// API versions Kubernetes no longer serves but whose shape Serin still reads, with a warning.
+    public var legacyAPIVersions: [String] {
+        switch self {
+        case .deployment: return ["extensions/v1beta1", "apps/v1beta1", "apps/v1beta2"]
+        default: return []
+        }
+    }
+
+    /// Whether Serin decodes this kind under `apiVersion`.
+    public func accepts(apiVersion: String) -> Bool {
+        currentAPIVersions.contains(apiVersion) || legacyAPIVersions.contains(apiVersion)
+    }
+}

@@ -1,0 +1,83 @@
+import SerinCore
+
+extension ManifestValidator {
+    /// Gateways a VirtualService names must exist, and must admit its hosts.
+    static func gatewayBindings(
+        of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext
+    ) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        if virtualService.gateways.isEmpty {
+            diagnostics.append(
+                .warning(
+                    "\(located.label) is bound to no gateway (only the mesh), so the embedded gateway does not serve it",
+                    at: located.location(of: "spec.gateways")
+                )
+            )
+            return diagnostics
+        }
+        let locations = located.entryLocations(of: "spec.gateways")
+        var bound: [Gateway] = []
+        for (index, name) in virtualService.gateways.enumerated() {
+            if let gateway = context.gateways[name] {
+                bound.append(gateway)
+            } else {
+                let location = index < locations.count ? locations[index] : located.location(of: "spec.gateways")
+                diagnostics.append(.error(missingGatewayMessage(name, context: context), at: location))
+            }
+        }
+        for (routeIndex, route) in virtualService.http.enumerated() {
+            for (matchIndex, match) in route.matches.enumerated() {
+                let path = "spec.http[\(routeIndex)].match[\(matchIndex)].gateways"
+                let matchLocations = located.entryLocations(of: path)
+                for (index, name) in match.gateways.enumerated()
+                where name.name != ManifestDecoder.meshGateway && context.gateways[name] == nil {
+                    let location = index < matchLocations.count ? matchLocations[index] : located.location(of: path)
+                    diagnostics.append(.error(missingGatewayMessage(name, context: context), at: location))
+                }
+            }
+        }
+        if !bound.isEmpty {
+            diagnostics += unadmittedHosts(of: virtualService, at: located, gateways: bound)
+        }
+        return diagnostics
+    }
+
+    private static func missingGatewayMessage(_ name: ResourceName, context: ValidationContext) -> String {
+        var message = "gateway \(name) does not exist"
+        if !context.gateways.isEmpty {
+            message += " (gateways: \(context.gateways.keys.sorted().map(\.description).joined(separator: ", ")))"
+        }
+        return message
+    }
+
+    /// A host no server of the bound gateways admits gets no traffic from them: Istio ignores it silently.
+    private static func unadmittedHosts(
+        of virtualService: VirtualService, at located: LocatedResource, gateways: [Gateway]
+    ) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for (index, host) in virtualService.hosts.enumerated() {
+            let pattern = HostPattern(host)
+            let admitted = gateways.contains { gateway in
+                gateway.servers.contains { server in
+                    server.hosts.contains { serverHost in
+                        let (namespace, serverPattern) = HostPattern.gatewayServerHost(serverHost)
+                        let namespaceAdmits = namespace == nil || namespace == "*"
+                            || namespace == virtualService.name.namespace
+                            || (namespace == "." && gateway.name.namespace == virtualService.name.namespace)
+                        return namespaceAdmits && serverPattern.overlaps(pattern)
+                    }
+                }
+            }
+            if !admitted {
+                let names = gateways.map(\.name.description).joined(separator: ", ")
+                diagnostics.append(
+                    .warning(
+                        "host \(host) is not admitted by any server of gateway \(names), so it gets no traffic there",
+                        at: located.location(of: "spec.hosts[\(index)]")
+                    )
+                )
+            }
+        }
+        return diagnostics
+    }
+}

@@ -1,0 +1,87 @@
+import SerinCore
+
+extension ManifestValidator {
+    /// Weights, and that every destination reaches a service port (and subset) that exists.
+    static func routes(
+        of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext,
+        warnedWithoutEndpoints: inout Set<ResourceName>
+    ) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for (routeIndex, route) in virtualService.http.enumerated() {
+            let routePath = "spec.http[\(routeIndex)].route"
+            for (index, weighted) in route.destinations.enumerated() {
+                let path = "\(routePath)[\(index)]"
+                if !(0...100).contains(weighted.weight) {
+                    diagnostics.append(
+                        .error(
+                            "\(path).weight: expected a weight from 0 to 100, got \(weighted.weight)",
+                            at: located.location(of: "\(path).weight")
+                        )
+                    )
+                }
+                diagnostics += destination(
+                    weighted.destination, path: "\(path).destination", at: located, context: context,
+                    warnedWithoutEndpoints: &warnedWithoutEndpoints
+                )
+            }
+            if route.destinations.count > 1 {
+                let sum = route.destinations.reduce(0) { $0 + $1.weight }
+                if sum != 100 {
+                    diagnostics.append(.error("weights sum to \(sum), expected 100", at: located.location(of: routePath)))
+                }
+            }
+        }
+        return diagnostics
+    }
+
+    private static func destination(
+        _ destination: Destination, path: String, at located: LocatedResource, context: ValidationContext,
+        warnedWithoutEndpoints: inout Set<ResourceName>
+    ) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        let hostLocation = located.location(of: "\(path).host")
+        if let subset = destination.subset, context.config.subset(named: subset, ofHost: destination.host) == nil {
+            diagnostics.append(
+                .error(
+                    "subset \(subset) of \(destination.host) is not defined by any DestinationRule for that host",
+                    at: located.location(of: "\(path).subset")
+                )
+            )
+        }
+        guard let service = context.config.service(forHost: destination.host) else {
+            diagnostics.append(
+                .error(
+                    "destination host \(destination.host) does not resolve to a Service or ServiceEntry", at: hostLocation
+                )
+            )
+            return diagnostics
+        }
+        let exposed = service.ports.map { String($0.number) }.joined(separator: ", ")
+        if let port = destination.port {
+            if RouteTable.port(port, of: service) == nil {
+                diagnostics.append(
+                    .error(
+                        "port \(port) is not exposed by \(destination.host) (it exposes \(exposed.isEmpty ? "no ports" : exposed))",
+                        at: located.location(of: "\(path).port.number")
+                    )
+                )
+            }
+        } else if service.ports.count > 1 {
+            diagnostics.append(
+                .error(
+                    "\(path).port is required: \(destination.host) exposes several ports (\(exposed))",
+                    at: located.location(of: path)
+                )
+            )
+        }
+        if service.endpoints.isEmpty, warnedWithoutEndpoints.insert(service.name).inserted {
+            diagnostics.append(
+                .warning(
+                    "\(destination.host) has no endpoints in embedded mode: add a ServiceEntry with STATIC endpoints",
+                    at: hostLocation
+                )
+            )
+        }
+        return diagnostics
+    }
+}

@@ -1,0 +1,36 @@
+import SerinCore
+
+/// Checks that need more than one resource (does this host resolve? does that gateway exist?) or the
+/// decoded values (do the weights add up?), each reported at the offending field.
+public enum ManifestValidator {
+    public static func validate(_ resources: [LocatedResource]) -> [Diagnostic] {
+        let context = ValidationContext(resources: resources)
+        var diagnostics = duplicates(in: resources)
+        var warnedWithoutEndpoints = Set<ResourceName>()
+        for located in resources {
+            guard case .virtualService(let virtualService) = located.resource else { continue }
+            diagnostics += gatewayBindings(of: virtualService, at: located, context: context)
+            diagnostics += routes(
+                of: virtualService, at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
+            )
+        }
+        return diagnostics
+    }
+
+    /// Two resources of one kind with one namespace/name: the second would silently replace the first.
+    static func duplicates(in resources: [LocatedResource]) -> [Diagnostic] {
+        var first: [String: LocatedResource] = [:]
+        var diagnostics: [Diagnostic] = []
+        for located in resources {
+            let key = "\(located.kind.rawValue) \(located.name)"
+            if let earlier = first[key] {
+                diagnostics.append(
+                    .error("duplicate \(located.label): already defined at \(earlier.location)", at: located.location)
+                )
+            } else {
+                first[key] = located
+            }
+        }
+        return diagnostics
+    }
+}

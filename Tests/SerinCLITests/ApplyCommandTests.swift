@@ -1,0 +1,125 @@
+import Foundation
+import SerinCLI
+import SerinDemoApp
+import SerinGateway
+import SerinHTTP
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// `serin apply` against a running gateway runtime, the seed's "edit the weights and apply" loop.
+@Suite("serin apply")
+struct ApplyCommandTests {
+    /// Seed manifests with the ServiceEntry pointed at real demo apps on ephemeral ports.
+    static func seedResources(v1: Int, v2: Int) throws -> [LocatedResource] {
+        let seed = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed").path
+        let loaded = ManifestLoader.load(paths: [seed], recursive: false)
+        let sources = loaded.sources.map { source in
+            var source = source
+            source.text = source.text.replacingOccurrences(of: "18081", with: String(v1))
+                .replacingOccurrences(of: "18082", with: String(v2))
+            return source
+        }
+        let set = ManifestSet(sources: sources)
+        #expect(!set.hasErrors, "\(set.errors)")
+        return set.resources
+    }
+
+    static func withRuntime(_ body: (GatewayRuntime, TestBackends) async throws -> Void) async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let runtime = try await GatewayRuntime.start(
+            resources: try seedResources(v1: v1.port, v2: v2.port), threads: 2, bindHost: "127.0.0.1",
+            portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
+        )
+        do {
+            try await body(runtime, backends)
+        } catch {
+            await runtime.shutdown()
+            throw error
+        }
+        await runtime.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
+    @Test("answers like kubectl and moves traffic to the new weights")
+    func appliesStep() async throws {
+        try await Self.withRuntime { runtime, backends in
+            let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+            let before = try await DemoTraffic.run(port: port, connections: 2, requestsPerConnection: 50, group: backends.group)
+            #expect(before.counts == ["v1": 100])
+
+            let result = try await SerinProcess.run([
+                "apply", "-f", "examples/seed/steps/web-gateway-virtualservice-0-100.yaml", "--server", runtime.adminURL,
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "gateway/web-gateway unchanged\nvirtualservice/web-virtualservice configured\n")
+
+            let after = try await DemoTraffic.run(port: port, connections: 2, requestsPerConnection: 50, group: backends.group)
+            #expect(after.counts == ["v2": 100])
+
+            let again = try await SerinProcess.run([
+                "apply", "-f", "examples/seed/steps/web-gateway-virtualservice-0-100.yaml", "--server", runtime.adminURL,
+            ])
+            #expect(again.stdout.contains("virtualservice/web-virtualservice unchanged"))
+        }
+    }
+
+    @Test("rejects an invalid change whole, with its location, and keeps serving the old routes")
+    func rejectsInvalid() async throws {
+        try await Self.withRuntime { runtime, backends in
+            let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+            let directory = try SerinProcess.temporaryDirectory()
+            let file = directory.appendingPathComponent("bad.yaml")
+            let seedStep = SerinProcess.repositoryRoot
+                .appendingPathComponent("examples/seed/steps/web-gateway-virtualservice-90-10.yaml")
+            let text = try String(contentsOf: seedStep, encoding: .utf8).replacingOccurrences(of: "weight: 10", with: "weight: 20")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+
+            let result = try await SerinProcess.run(["apply", "-f", file.path, "--server", runtime.adminURL])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("\(file.path):"))
+            #expect(result.stderr.contains("weights sum to 110, expected 100"))
+            #expect(result.stderr.contains("nothing applied"))
+
+            let tally = try await DemoTraffic.run(port: port, connections: 2, requestsPerConnection: 50, group: backends.group)
+            #expect(tally.counts == ["v1": 100])
+        }
+    }
+
+    @Test("loses no request while steps are applied back and forth under load")
+    func applyUnderLoad() async throws {
+        try await Self.withRuntime { runtime, backends in
+            let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+            let root = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed").path
+            let steps = [
+                "\(root)/steps/web-gateway-virtualservice-90-10.yaml", "\(root)/steps/web-gateway-virtualservice-0-100.yaml",
+                "\(root)/web-gateway-virtualservice.yaml",
+            ].map { ManifestLoader.load(paths: [$0], recursive: false).sources }
+            async let load = DemoTraffic.run(port: port, connections: 8, requestsPerConnection: 300, group: backends.group)
+            var applied = 0
+            for round in 0..<90 {
+                let report = await runtime.live.apply(steps[round % steps.count])
+                if report.applied { applied += 1 }
+                try await Task.sleep(for: .milliseconds(3))
+            }
+            let tally = try await load
+            #expect(applied == 90)
+            #expect(tally.failures.isEmpty, "\(tally.failures.count) failed: \(tally.failures.prefix(3))")
+            #expect(tally.total == 8 * 300)
+        }
+    }
+
+    @Test("says how to reach the gateway when nothing listens at --server")
+    func unreachableServer() async throws {
+        let port = try await TestBackends().closedPort()
+        let result = try await SerinProcess.run([
+            "apply", "-f", "examples/seed/steps/web-gateway-virtualservice-90-10.yaml", "--server", "http://127.0.0.1:\(port)",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot reach the gateway's admin endpoint at http://127.0.0.1:\(port)"))
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import SerinTesting
+import Testing
+
+@Suite("serin validate")
+struct ValidateCommandTests {
+    @Test("accepts the seed's manifests, warning about the legacy Deployment API")
+    func seedIsValid() async throws {
+        let result = try await SerinProcess.run(["validate", "examples/seed"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("0 errors"))
+        #expect(result.stderr.contains("examples/seed/web-v1-deployment.yaml:1:1: warning:"))
+        #expect(result.stderr.contains("apps/v1"))
+    }
+
+    @Test("reports a bad weight sum at its line and column and exits 1")
+    func badWeights() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let file = directory.appendingPathComponent("vs.yaml")
+        try """
+            apiVersion: networking.istio.io/v1beta1
+            kind: Gateway
+            metadata:
+              name: web-gateway
+            spec:
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata:
+              name: web-virtualservice
+            spec:
+              hosts: ["*"]
+              gateways: [web-gateway]
+              http:
+              - route:
+                - destination: {host: web-v1-service}
+                  weight: 90
+                - destination: {host: web-v3-service}
+                  weight: 20
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try await SerinProcess.run(["validate", file.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("\(file.path):19:5: error: weights sum to 110, expected 100"), "\(result.stderr)")
+        #expect(result.stderr.contains("web-v3-service"))
+    }
+
+    @Test("names a missing path and exits 1")
+    func missingPath() async throws {
+        let result = try await SerinProcess.run(["validate", "does/not/exist.yaml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("does/not/exist.yaml"))
+    }
+}

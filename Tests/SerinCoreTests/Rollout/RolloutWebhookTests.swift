@@ -1,0 +1,226 @@
+import Foundation
+import SerinCore
+import Testing
+
+@Suite("Rollout webhooks")
+struct RolloutWebhookTests {
+    @Test("each gate holds while it says no, is asked again next interval, and releases on yes", arguments: [
+        WebhookType.confirmRollout, .confirmTrafficIncrease, .confirmPromotion,
+    ])
+    func gates(gate: WebhookType) throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], webhooks: [Fixture.hook(gate)]))
+        driver.start(0)
+        var now = 0
+        if gate != .confirmRollout { now = try driver.completeInterval(with: .pass) }
+        if gate == .confirmPromotion { now = try driver.completeInterval(with: .pass) }
+        let weightBefore = driver.rollout.status.canaryWeight
+        #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 1)
+        #expect(driver.rollout.status.stage.rawValue == gate.rawValue)
+
+        let held = try driver.answer(gate, .failed(reason: "not approved yet"), now + 1)
+        #expect(held.actions.messages == ["web: waiting for \(gate) approval: not approved yet"])
+        #expect(driver.rollout.status.canaryWeight == weightBefore)
+        #expect(driver.rollout.status.holdReason == "\(gate) gate closed: not approved yet")
+        #expect(driver.rollout.status.failedChecks == 0, "a closed gate is not a failure")
+        driver.tick(now + 30)
+        #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 1, "not asked again before the interval")
+        driver.tick(now + 31)
+        #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 2)
+
+        try driver.answer(gate, .passed, now + 32)
+        switch gate {
+        case .confirmRollout:
+            #expect(driver.rollout.status.canaryWeight == 10)
+            #expect(driver.rollout.status.phase == .progressing)
+        case .confirmTrafficIncrease:
+            #expect(driver.rollout.status.canaryWeight == 50)
+            #expect(driver.rollout.status.phase == .progressing)
+        default:
+            #expect(driver.rollout.status.phase == .succeeded)
+            #expect(driver.log.messages.contains("web: promotion confirmed, promoting canary web-v2-service to 100%"))
+        }
+    }
+
+    @Test("confirm-traffic-increase gates every weight increase")
+    func trafficIncreaseGate() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 20, 30], webhooks: [Fixture.hook(.confirmTrafficIncrease)]))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 10)
+        try driver.answer(.confirmTrafficIncrease, .passed, 31)
+        #expect(driver.rollout.status.canaryWeight == 20)
+        try driver.completeInterval(with: .pass)
+        try driver.answer(.confirmTrafficIncrease, .passed, 62)
+        #expect(driver.rollout.status.canaryWeight == 30)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.log.webhookRuns.count == 2, "promotion after the last step does not ask confirm-traffic-increase")
+        #expect(driver.rollout.status.phase == .succeeded)
+    }
+
+    @Test("a closed gate is failed by the progress deadline")
+    func closedGateDeadline() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10], deadline: .seconds(90), webhooks: [Fixture.hook(.confirmPromotion)]))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        try driver.answer(.confirmPromotion, .failed(reason: "change freeze"), 30)
+        driver.tick(60)
+        try driver.answer(.confirmPromotion, .failed(reason: "change freeze"), 60)
+        driver.tick(90)
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.log.messages.contains(
+            "web: rolled back: no progress within the 1m30s progress deadline at canary weight 10%: confirm-promotion gate closed: change freeze"))
+    }
+
+    @Test("a failing pre-rollout hook counts as a failed check and is retried next interval", arguments: [1, 2, 3])
+    func preRolloutFailure(threshold: Int) throws {
+        var driver = Driver(try Fixture.rollout(threshold: threshold, webhooks: [Fixture.hook(.preRollout, name: "load-test")]))
+        driver.start(0)
+        #expect(driver.log.canaryWeights == [0], "no canary traffic before pre-rollout hooks pass")
+        for attempt in 1...threshold {
+            if attempt > 1 { driver.tick(30 * (attempt - 1)) }
+            try driver.answer(.preRollout, .failed(reason: "load-test: HTTP 500"), 30 * (attempt - 1))
+            #expect(driver.rollout.status.failedChecks == attempt)
+        }
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.log.webhookRuns.filter { $0.type == .preRollout }.count == threshold)
+        #expect(driver.log.messages.contains(
+            "web: rolled back: pre-rollout hook failed: load-test: HTTP 500 (\(threshold)/\(threshold) failed checks)"))
+        if threshold > 1 {
+            #expect(driver.log.messages.contains("web: halt: pre-rollout hook failed: load-test: HTTP 500 (1/\(threshold) failed checks)"))
+        }
+    }
+
+    @Test("pre-rollout hooks run once, then the first weight is set")
+    func preRolloutPasses() throws {
+        var driver = Driver(try Fixture.rollout(webhooks: [Fixture.hook(.preRollout)]))
+        driver.start(0)
+        try driver.answer(.preRollout, .passed, 5)
+        #expect(driver.log.canaryWeights == [0, 10])
+        try driver.completeInterval(with: .pass)
+        #expect(driver.log.webhookRuns.count == 1)
+    }
+
+    @Test("rollout hooks run before each analysis; a failure counts and skips that analysis", arguments: [
+        (WebhookResult.passed, 1, 0), (.failed(reason: "hey: connection refused"), 0, 1),
+    ])
+    func rolloutHooks(result: WebhookResult, analyses: Int, failedChecks: Int) throws {
+        var driver = Driver(try Fixture.rollout(threshold: 3, webhooks: [Fixture.hook(.rollout)]))
+        driver.start(0)
+        driver.tick(30)
+        #expect(driver.log.webhookRuns.map(\.type) == [.rollout])
+        #expect(driver.log.analysisRequests.isEmpty)
+        try driver.answer(.rollout, result, 31)
+        #expect(driver.log.analysisRequests.count == analyses)
+        #expect(driver.rollout.status.failedChecks == failedChecks)
+    }
+
+    @Test("a rollback hook that says yes rolls back; no lets the interval go on", arguments: [true, false])
+    func rollbackHook(says yes: Bool) throws {
+        var driver = Driver(try Fixture.rollout(webhooks: [Fixture.hook(.rollback), Fixture.hook(.rollout)]))
+        driver.start(0)
+        driver.tick(30)
+        #expect(driver.log.webhookRuns.map(\.type) == [.rollback], "the rollback switch is asked first")
+        try driver.answer(.rollback, yes ? .passed : .failed(reason: "HTTP 403"), 31)
+        if yes {
+            #expect(driver.rollout.status.phase == .failed)
+            #expect(driver.log.messages.contains("web: rolled back: a rollback webhook asked for it"))
+        } else {
+            #expect(driver.log.webhookRuns.map(\.type) == [.rollback, .rollout])
+            #expect(driver.rollout.status.phase == .progressing)
+            #expect(driver.rollout.status.failedChecks == 0)
+        }
+    }
+
+    @Test("post-rollout hooks run after promotion and after rollback; their failure does not change the outcome", arguments: [
+        (true, WebhookResult.passed, RolloutPhase.succeeded), (true, .failed(reason: "slack down"), .succeeded),
+        (false, .passed, .failed), (false, .failed(reason: "slack down"), .failed),
+    ])
+    func postRollout(promote: Bool, result: WebhookResult, final: RolloutPhase) throws {
+        var driver = Driver(try Fixture.rollout(webhooks: [Fixture.hook(.postRollout, metadata: ["channel": "#releases"])]))
+        driver.start(0)
+        driver.send { promote ? $0.promote(now: t(5)) : $0.abort(now: t(5)) }
+        let run = try #require(driver.log.webhookRuns.last)
+        #expect(run.type == .postRollout)
+        #expect(run.calls.map(\.payload) == [WebhookPayload(
+            name: "web", namespace: "shop", phase: promote ? .promoting : .rollingBack,
+            canaryWeight: promote ? 100 : 0, stableWeight: promote ? 0 : 100, type: .postRollout,
+            metadata: ["channel": "#releases"])])
+        #expect(driver.rollout.status.phase == (promote ? .promoting : .rollingBack))
+        try driver.answer(.postRollout, result, 6)
+        #expect(driver.rollout.status.phase == final)
+        #expect(driver.log.finished == [final])
+        if case .failed = result {
+            #expect(driver.log.messages.contains("web: post-rollout hook failed: slack down"))
+        }
+    }
+
+    @Test("post-rollout hooks that never answer still let the rollout finish at the deadline")
+    func postRolloutDeadline() throws {
+        var driver = Driver(try Fixture.rollout(deadline: .seconds(60), webhooks: [Fixture.hook(.postRollout)]))
+        driver.start(0)
+        driver.send { $0.promote(now: t(5)) }
+        #expect(driver.rollout.nextWakeUp == t(65))
+        driver.tick(64)
+        #expect(driver.rollout.status.phase == .promoting)
+        driver.tick(65)
+        #expect(driver.rollout.status.phase == .succeeded)
+        #expect(driver.log.messages.contains("web: post-rollout hooks did not answer within the 1m progress deadline"))
+    }
+
+    @Test("every event is sent to every event webhook, without waiting for an answer", arguments: [["slack"], ["slack", "audit"]])
+    func eventWebhooks(names: [String]) throws {
+        let hooks = names.map { Fixture.hook(.event, name: $0) }
+        var driver = Driver(try Fixture.rollout(webhooks: hooks))
+        driver.start(0)
+        try driver.completeInterval(with: .fail(reason: "slow"))
+        try driver.completeInterval(with: .pass)
+        #expect(driver.log.messages.count == 4)
+        #expect(driver.log.notifications.count == driver.log.messages.count)
+        for (calls, message) in zip(driver.log.notifications, driver.log.messages) {
+            #expect(calls.map(\.webhook.name) == names)
+            #expect(calls.allSatisfy { $0.payload.message == message && $0.payload.type == .event })
+        }
+        #expect(!driver.log.webhookRuns.contains { $0.type == .event }, "event webhooks are never awaited")
+    }
+
+    @Test("webhook answers with a ticket the rollout is not waiting for are refused as stale")
+    func staleTickets() throws {
+        var driver = Driver(try Fixture.rollout(webhooks: [Fixture.hook(.confirmRollout)]))
+        driver.start(0)
+        let first = try #require(driver.log.webhookRuns.last?.ticket)
+        try driver.answer(.confirmRollout, .failed(reason: "no"), 1)
+        driver.tick(31)
+        #expect(driver.send { $0.webhookCompleted(ticket: first, result: .passed, now: t(32)) } == .rejected(.staleResult(first)))
+        #expect(driver.rollout.status.canaryWeight == 0)
+        driver.send { $0.pause(now: t(33)) }
+        let second = try #require(driver.log.webhookRuns.last?.ticket)
+        #expect(second != first)
+        #expect(driver.send { $0.webhookCompleted(ticket: second, result: .passed, now: t(34)) } == .rejected(.staleResult(second)),
+                "pausing abandons the request in flight")
+        #expect(RolloutRejection.staleResult(second).description == "result for request \(second) arrived after the rollout moved on; ignored")
+    }
+
+    @Test("a webhook run combines its calls as Flagger does", arguments: [
+        (WebhookType.confirmPromotion, [WebhookResult.passed, .passed], WebhookResult.passed),
+        (.confirmPromotion, [.passed, .failed(reason: "b said no"), .failed(reason: "c said no")], .failed(reason: "b said no")),
+        (.preRollout, [], .passed),
+        (.rollback, [.failed(reason: "403"), .passed], .passed),
+        (.rollback, [.failed(reason: "403"), .failed(reason: "timeout")], .failed(reason: "403")),
+        (.rollback, [], .failed(reason: "no rollback webhook answered")),
+    ])
+    func combining(type: WebhookType, results: [WebhookResult], expected: WebhookResult) {
+        let run = WebhookRun(ticket: RolloutTicket(1), type: type, calls: [])
+        #expect(run.result(of: results) == expected)
+    }
+
+    @Test("the payload encodes to Flagger-shaped JSON")
+    func payloadJSON() throws {
+        let payload = WebhookPayload(name: "web", namespace: "shop", phase: .progressing, canaryWeight: 20, stableWeight: 80,
+                                     type: .confirmTrafficIncrease, metadata: ["cmd": "hey -z 1m http://web"], message: nil)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
+        #expect(json == #"{"canaryWeight":20,"metadata":{"cmd":"hey -z 1m http://web"},"name":"web","namespace":"shop","phase":"Progressing","stableWeight":80,"type":"confirm-traffic-increase"}"#)
+        #expect(try JSONDecoder().decode(WebhookPayload.self, from: Data(json.utf8)) == payload)
+    }
+}

@@ -1,0 +1,211 @@
+import NIOHTTP1
+import SerinCore
+import SerinGateway
+import SerinHTTP
+import SerinDemoApp
+import SerinTesting
+import Testing
+
+/// The gateway against real demo-app backends and real sockets on 127.0.0.1.
+@Suite("Gateway proxying")
+struct GatewayProxyTests {
+    /// A gateway on an ephemeral port serving `config`, plus a client connection to it.
+    static func withGateway<T>(
+        _ config: MeshConfig, threads: Int = 2, _ body: (GatewayServer, Int) async throws -> T
+    ) async throws -> T {
+        let gateway = GatewayServer(threads: threads, portMapping: .ephemeral)
+        do {
+            try await gateway.install(RouteTable(compiling: config))
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let result = try await body(gateway, port)
+            await gateway.shutdown()
+            return result
+        } catch {
+            await gateway.shutdown()
+            throw error
+        }
+    }
+
+    @Test("routes the seed's GET / to v1 and forwards proxy headers")
+    func routesToV1() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { _, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let page = try await client.send(.GET, "/")
+            #expect(page.status == 200)
+            #expect(page.header("x-serin-demo-version") == "v1")
+            #expect(page.bodyText.contains("This is v1"))
+
+            let echo = try await client.send(.GET, "/echo", headers: [("x-request-id", "abc-123")])
+            #expect(echo.bodyText.contains("x-forwarded-for: 127.0.0.1"))
+            #expect(echo.bodyText.contains("x-forwarded-proto: http"))
+            #expect(echo.bodyText.contains("x-request-id: abc-123"))
+
+            let generated = try await client.send(.GET, "/echo")
+            let idLine = generated.bodyText.split(separator: "\n").first { $0.hasPrefix("x-request-id: ") }
+            #expect(idLine.map { $0.dropFirst("x-request-id: ".count).count } == 32)
+            await client.close()
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("strips hop-by-hop headers, including those the Connection header names")
+    func stripsHopByHop() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { _, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let echo = try await client.send(
+                .GET, "/echo",
+                headers: [("connection", "keep-alive, x-hop"), ("x-hop", "secret"), ("x-kept", "yes"), ("te", "trailers")]
+            )
+            #expect(echo.status == 200)
+            #expect(!echo.bodyText.contains("x-hop"))
+            #expect(!echo.bodyText.contains("te: trailers"))
+            #expect(echo.bodyText.contains("x-kept: yes"))
+            await client.close()
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("answers 404 with the reason when no route matches")
+    func noRouteIs404() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port])) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let response = try await client.send(.GET, "/not-the-homepage")
+            #expect(response.status == 404)
+            #expect(response.bodyText.contains("no route of default/web-virtualservice matches GET /not-the-homepage"))
+            // The connection stays usable after a local answer.
+            #expect(try await client.send(.GET, "/").status == 200)
+            let counted = gateway.telemetry.snapshot().series.first { $0.key.responseFlags == "NR" }
+            #expect(counted?.value.requests == 1)
+            await client.close()
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("answers 503 when the destination has no endpoints or refuses connections")
+    func unreachableIs503() async throws {
+        let backends = TestBackends()
+        let closed = try await backends.closedPort()
+        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": closed], uriMatch: nil)) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let refused = try await client.send(.GET, "/")
+            #expect(refused.status == 503)
+            #expect(refused.bodyText.contains("upstream connect error"))
+            #expect(refused.bodyText.contains("web-v1-service"))
+            await client.close()
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == "UF" && $0.responseCode == 503 })
+        }
+        try await Self.withGateway(SeedMesh.config(endpoints: [:], uriMatch: nil)) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let empty = try await client.send(.GET, "/")
+            #expect(empty.status == 503)
+            #expect(empty.bodyText.contains("web-v1-service has no endpoints"))
+            await client.close()
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == "UH" })
+        }
+        await backends.shutdown()
+    }
+
+    @Test("splits traffic 90/10 within three standard deviations")
+    func weightedSplit() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let config = SeedMesh.config(v1Weight: 90, v2Weight: 10, endpoints: ["web-v1-service": v1.port, "web-v2-service": v2.port])
+        try await Self.withGateway(config) { gateway, port in
+            let tally = try await DemoTraffic.run(port: port, connections: 4, requestsPerConnection: 500, group: backends.group)
+            #expect(tally.failures.isEmpty, "\(tally.failures.prefix(3))")
+            let n = Double(tally.total)
+            let expected = n * 0.10
+            let sigma = (n * 0.10 * 0.90).squareRoot()
+            let v2Count = Double(tally.counts["v2"] ?? 0)
+            #expect(abs(v2Count - expected) <= 3 * sigma, "v2 got \(v2Count) of \(n), expected \(expected) ± \(3 * sigma)")
+            let totals = gateway.telemetry.snapshot().totals(destinationService: "web-v2-service")
+            #expect(totals.requests == tally.counts["v2"])
+        }
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
+    @Test("streams a large request body through to the backend")
+    func streamsRequestBody() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { _, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let body = [UInt8](repeating: 0x61, count: 3 << 20)
+            let response = try await client.send(.POST, "/echo", body: body)
+            #expect(response.status == 200)
+            #expect(response.bodyText.contains("body-bytes: \(body.count)"))
+            await client.close()
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("loses no request while weights flip between 100/0 and 0/100 under load")
+    func reconfigurationUnderLoad() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let endpoints = ["web-v1-service": v1.port, "web-v2-service": v2.port]
+        try await Self.withGateway(SeedMesh.config(endpoints: endpoints)) { gateway, port in
+            async let load = DemoTraffic.run(port: port, connections: 8, requestsPerConnection: 400, group: backends.group)
+            var flips = 0
+            for flip in 0..<200 {
+                let toV2 = flip % 2 == 0
+                let config = SeedMesh.config(v1Weight: toV2 ? 0 : 100, v2Weight: toV2 ? 100 : 0, endpoints: endpoints)
+                try await gateway.install(RouteTable(compiling: config))
+                flips += 1
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            let tally = try await load
+            #expect(flips == 200)
+            #expect(tally.failures.isEmpty, "\(tally.failures.count) failed: \(tally.failures.prefix(3))")
+            #expect(tally.total == 8 * 400)
+            #expect((tally.counts["v1"] ?? 0) > 0 && (tally.counts["v2"] ?? 0) > 0)
+        }
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
+    @Test("serves /metrics with Istio's metric names and labels")
+    func metricsExposition() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            for _ in 0..<3 { _ = try await client.send(.GET, "/") }
+            await client.close()
+            var router = SimpleRouter()
+            GatewayAdmin.register(gateway, on: &router)
+            let metrics = await router.handle(SimpleRequest(method: "GET", uri: "/metrics")).bodyText
+            #expect(metrics.contains("# TYPE istio_requests_total counter"))
+            #expect(metrics.contains(
+                "destination_service=\"web-v1-service.default.svc.cluster.local\",destination_service_name=\"web-v1-service\""
+            ))
+            let line = metrics.split(separator: "\n").first {
+                $0.hasPrefix("istio_requests_total{") && $0.contains("response_code=\"200\"")
+            }
+            #expect(line?.hasSuffix(" 3") == true)
+            #expect(metrics.contains("istio_request_duration_milliseconds_bucket{"))
+            #expect(metrics.contains("le=\"+Inf\"} 3"))
+
+            let config = await router.handle(SimpleRequest(method: "GET", uri: "/config")).bodyText
+            #expect(config.contains("\"cluster\" : \"outbound|80||web-v1-service\""))
+            #expect(config.contains("\"boundPort\" : \(port)"))
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+}

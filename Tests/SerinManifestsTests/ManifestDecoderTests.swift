@@ -1,0 +1,250 @@
+import Foundation
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("ManifestDecoder")
+struct ManifestDecoderTests {
+    private static func istioDocuments(apiVersion: String) -> String {
+        """
+        apiVersion: \(apiVersion)
+        kind: Gateway
+        metadata:
+          name: gw
+        spec:
+          servers:
+          - port: {number: 80, name: http, protocol: HTTP}
+            hosts: ["*"]
+        ---
+        apiVersion: \(apiVersion)
+        kind: VirtualService
+        metadata:
+          name: vs
+        spec:
+          hosts: ["*"]
+          gateways: [gw]
+          http:
+          - route:
+            - destination: {host: web}
+        ---
+        apiVersion: \(apiVersion)
+        kind: DestinationRule
+        metadata:
+          name: dr
+        spec:
+          host: web
+          subsets:
+          - name: v1
+            labels: {version: v1}
+        ---
+        apiVersion: \(apiVersion)
+        kind: ServiceEntry
+        metadata:
+          name: se
+        spec:
+          hosts: [web]
+          resolution: STATIC
+          ports:
+          - {number: 80, name: http}
+          endpoints:
+          - address: 127.0.0.1
+        """
+    }
+
+    @Test(
+        "decodes every Istio kind in each Istio API version",
+        arguments: ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"]
+    )
+    func istioVersions(apiVersion: String) {
+        let (resources, diagnostics) = Fixture.decode(Self.istioDocuments(apiVersion: apiVersion))
+        #expect(diagnostics.isEmpty, "\(Fixture.messages(diagnostics))")
+        #expect(resources.map(\.kind) == [.gateway, .virtualService, .destinationRule, .serviceEntry])
+        #expect(resources.allSatisfy { $0.apiVersion == apiVersion })
+    }
+
+    @Test("gives each document of a multi-document file its own start location")
+    func multiDocument() {
+        let (resources, _) = Fixture.decode(Self.istioDocuments(apiVersion: "networking.istio.io/v1"))
+        #expect(resources.map(\.location.line) == [1, 10, 21, 31])
+        #expect(resources.map(\.location.column) == [1, 1, 1, 1])
+        #expect(resources.map(\.name.name) == ["gw", "vs", "dr", "se"])
+    }
+
+    @Test("skips empty documents and comment-only documents")
+    func emptyDocuments() {
+        let yaml = """
+            ---
+            # nothing here
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web}
+            spec: {ports: [{port: 80}]}
+            ---
+            """
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(diagnostics.isEmpty)
+        #expect(resources.map(\.name) == [ResourceName(name: "web")])
+    }
+
+    @Test("reads JSON manifests")
+    func json() {
+        let text = #"{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"ports": [{"port": 8080, "targetPort": 80}]}}"#
+        let (resources, diagnostics) = Fixture.decode(text, path: "svc.json")
+        #expect(diagnostics.isEmpty)
+        let expected = KubernetesService(
+            name: ResourceName(namespace: "shop", name: "web"), ports: [.init(port: 8080, targetPort: .number(80))]
+        )
+        #expect(resources.map(\.resource) == [.service(expected)])
+    }
+
+    @Test("a missing namespace is the default namespace")
+    func defaultNamespace() {
+        let (resources, _) = Fixture.decode("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {}\n")
+        #expect(resources.first?.name == ResourceName(namespace: "default", name: "web"))
+    }
+
+    @Test(
+        "skips kinds it does not understand with a warning",
+        arguments: [
+            ("example.com/v1", "Foo", "skipped: kind Foo (example.com/v1) is not understood by Serin"),
+            ("serin.dev/v1alpha1", "Canary", "skipped: kind Canary (serin.dev/v1alpha1) is not handled by this version of Serin yet"),
+            (
+                "networking.istio.io/v2", "Gateway",
+                "skipped: kind Gateway (networking.istio.io/v2) is not understood by Serin (it reads Gateway from "
+                    + "networking.istio.io/v1alpha3, networking.istio.io/v1beta1, networking.istio.io/v1)"
+            ),
+        ]
+    )
+    func unknownKinds(apiVersion: String, kind: String, message: String) {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web}
+            spec: {}
+            ---
+            apiVersion: \(apiVersion)
+            kind: \(kind)
+            metadata: {name: x}
+            spec: {}
+            """
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics) == ["test.yaml:6:1: warning: \(message)"])
+        #expect(resources.map(\.kind) == [.service])
+    }
+
+    @Test("warns about an unknown field at its key, naming its path")
+    func unknownField() {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: vs}
+            spec:
+              hosts: ["*"]
+              http:
+              - rout:
+                - destination: {host: web}
+                route:
+                - destination: {host: web}
+            """
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics) == ["test.yaml:7:5: warning: unknown field spec.http[0].rout"])
+        #expect(resources.count == 1)
+    }
+
+    @Test(
+        "reports a value of the wrong type with expected and got, and produces no resource",
+        arguments: [
+            ("weight: ten", "test.yaml:9:15: error: spec.http[0].route[0].weight: expected an integer, got string \"ten\""),
+            ("weight: \"10\"", "test.yaml:9:15: error: spec.http[0].route[0].weight: expected an integer, got string \"10\""),
+            ("weight: [10]", "test.yaml:9:15: error: spec.http[0].route[0].weight: expected an integer, got a list"),
+            ("weight: 10.5", "test.yaml:9:15: error: spec.http[0].route[0].weight: expected an integer, got number 10.5"),
+        ]
+    )
+    func wrongType(weightLine: String, message: String) {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: vs}
+            spec:
+              hosts: ["*"]
+              http:
+              - route:
+                - destination: {host: web}
+                  \(weightLine)
+            """
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics) == [message])
+        #expect(resources.isEmpty)
+    }
+
+    @Test(
+        "reports a missing required field at the mapping that should hold it",
+        arguments: [
+            ("apiVersion: v1\nkind: Service\nspec: {}\n", "test.yaml:1:1: error: metadata is required"),
+            ("apiVersion: v1\nkind: Service\nmetadata:\n  namespace: x\nspec: {}\n", "test.yaml:4:3: error: metadata.name is required"),
+            ("kind: Service\nmetadata: {name: a}\n", "test.yaml:1:1: error: apiVersion is required"),
+            ("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n", "test.yaml:1:1: error: spec is required"),
+            (
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  http: []\n",
+                "test.yaml:5:3: error: spec.hosts is required"
+            ),
+            (
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {port: {number: 80}}\n",
+                "test.yaml:8:20: error: spec.http[0].route[0].destination.host is required"
+            ),
+        ]
+    )
+    func requiredFields(yaml: String, message: String) {
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics) == [message])
+        #expect(resources.isEmpty)
+    }
+
+    @Test("turns a YAML syntax error into a located error and keeps the documents before it")
+    func syntaxError() {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web}
+            spec: {}
+            ---
+            apiVersion: v1
+            kind: Service
+              metadata: {name: broken}
+            """
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(resources.map(\.name.name) == ["web"])
+        #expect(diagnostics.count == 1)
+        let diagnostic = diagnostics.first
+        #expect(diagnostic?.severity == .error)
+        #expect(diagnostic?.location == SourceLocation(file: "test.yaml", line: 8, column: 11))
+        #expect(diagnostic?.message.hasPrefix("YAML syntax error: ") == true)
+    }
+
+    @Test("reports a duplicated key as a located syntax error")
+    func duplicateKey() {
+        let (_, diagnostics) = Fixture.decode("apiVersion: v1\nkind: Service\nkind: Service\n")
+        #expect(Fixture.messages(diagnostics) == ["test.yaml:2:1: error: YAML syntax error: duplicate key \"kind\" in a mapping"])
+    }
+
+    @Test("a document that is not a mapping is an error")
+    func notAMapping() {
+        let (_, diagnostics) = Fixture.decode("- a\n- b\n")
+        #expect(
+            Fixture.messages(diagnostics)
+                == ["test.yaml:1:1: error: expected a resource (a mapping with apiVersion and kind), got a list"]
+        )
+    }
+
+    @Test("equal specs decode to equal resources whatever their location")
+    func equalityIgnoresLocation() {
+        let service = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
+        let first = Fixture.decode(service, path: "a.yaml").resources
+        let second = Fixture.decode("# moved down\n\n" + service, path: "b.yaml").resources
+        #expect(first.first?.resource == second.first?.resource)
+        #expect(first.first?.location != second.first?.location)
+        let changed = Fixture.decode(service.replacingOccurrences(of: "80", with: "81")).resources
+        #expect(first.first?.resource != changed.first?.resource)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import SerinManifests
+import Testing
+
+@Suite("ManifestLoader")
+struct ManifestLoaderTests {
+    /// A fresh directory: b.yaml, a.yml, c.json, notes.txt and sub/d.yaml.
+    private func makeTree() throws -> String {
+        let root = FileManager.default.temporaryDirectory
+            .appendingPathComponent("serin-loader-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/sub", withIntermediateDirectories: true)
+        for name in ["b.yaml", "a.yml", "c.json", "notes.txt", "sub/d.yaml"] {
+            try Data("# \(name)\n".utf8).write(to: URL(fileURLWithPath: "\(root)/\(name)"))
+        }
+        return root
+    }
+
+    @Test("reads a directory's manifest files sorted by name, without subdirectories")
+    func directory() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let loaded = ManifestLoader.load(paths: [root], recursive: false)
+        #expect(loaded.diagnostics.isEmpty)
+        #expect(loaded.sources.map(\.path) == ["\(root)/a.yml", "\(root)/b.yaml", "\(root)/c.json"])
+        #expect(loaded.sources.first?.text == "# a.yml\n")
+    }
+
+    @Test("reads subdirectories too when recursive")
+    func recursive() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let loaded = ManifestLoader.load(paths: [root], recursive: true)
+        #expect(
+            loaded.sources.map(\.path) == ["\(root)/a.yml", "\(root)/b.yaml", "\(root)/c.json", "\(root)/sub/d.yaml"]
+        )
+    }
+
+    @Test("reads a named file whatever its extension")
+    func namedFile() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let loaded = ManifestLoader.load(paths: ["\(root)/notes.txt"], recursive: false)
+        #expect(loaded.sources.map(\.path) == ["\(root)/notes.txt"])
+    }
+
+    @Test("a missing path is an error that names it, and other paths are still read")
+    func missingPath() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let loaded = ManifestLoader.load(paths: ["/nonexistent/vs.yaml", "\(root)/b.yaml"], recursive: false)
+        #expect(Fixture.messages(loaded.diagnostics) == ["error: cannot read /nonexistent/vs.yaml: no such file or directory"])
+        #expect(loaded.sources.map(\.path) == ["\(root)/b.yaml"])
+    }
+}

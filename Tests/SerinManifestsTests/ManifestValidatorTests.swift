@@ -1,0 +1,176 @@
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("ManifestValidator")
+struct ManifestValidatorTests {
+    /// Fixture.world plus a VirtualService bound to web-gateway whose first http entry is `http`.
+    private func validate(gateways: String = "[web-gateway]", _ http: String, more: String = "") -> [String] {
+        let yaml = Fixture.world + """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: vs}
+            spec:
+              hosts: ["*"]
+              gateways: \(gateways)
+              http:
+            \(http)
+            """ + more
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(diagnostics.isEmpty, "decoding: \(Fixture.messages(diagnostics))")
+        return Fixture.messages(ManifestValidator.validate(resources))
+    }
+
+    /// `test.yaml:L:C` for line `line` of the VirtualService appended to the world.
+    private func at(_ line: Int, _ column: Int) -> String {
+        "test.yaml:\(Fixture.worldLines + line):\(column)"
+    }
+
+    @Test("a well-formed canary split validates cleanly, weight 0 included")
+    func clean() {
+        let http = """
+              - route:
+                - destination: {host: web-v1-service, port: {number: 80}}
+                  weight: 0
+                - destination: {host: web-v2-service, port: {number: 80}}
+                  weight: 100
+            """
+        #expect(validate(http) == [])
+    }
+
+    @Test("weights of several destinations must sum to 100")
+    func weightSum() {
+        let http = """
+              - route:
+                - destination: {host: web-v1-service}
+                  weight: 90
+                - destination: {host: web-v2-service}
+                  weight: 20
+            """
+        #expect(validate(http) == ["\(at(9, 5)): error: weights sum to 110, expected 100"])
+    }
+
+    @Test("a weight must lie between 0 and 100", arguments: [120, -5])
+    func weightRange(weight: Int) {
+        let http = """
+              - route:
+                - destination: {host: web-v1-service}
+                  weight: \(weight)
+            """
+        #expect(validate(http) == ["\(at(10, 15)): error: spec.http[0].route[0].weight: expected a weight from 0 to 100, got \(weight)"])
+    }
+
+    @Test(
+        "every destination must reach a service, subset and port that exist",
+        arguments: [
+            ("{host: web-v3-service}", 27, "destination host web-v3-service does not resolve to a Service or ServiceEntry"),
+            ("{host: web-v1-service, subset: v3}", 51, "subset v3 of web-v1-service is not defined by any DestinationRule for that host"),
+            ("{host: web-v1-service, port: {number: 8080}}", 58, "port 8080 is not exposed by web-v1-service (it exposes 80)"),
+        ]
+    )
+    func destinations(destination: String, column: Int, message: String) {
+        let http = "  - route:\n    - destination: \(destination)"
+        #expect(validate(http) == ["\(at(9, column)): error: \(message)"])
+    }
+
+    @Test("a subset defined by a DestinationRule for the host is accepted")
+    func definedSubset() {
+        let rule = "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web-v1}\nspec:\n  host: web-v1-service\n  subsets:\n  - name: v1\n    labels: {version: v1}\n"
+        #expect(validate("  - route:\n    - destination: {host: web-v1-service, subset: v1}", more: rule) == [])
+    }
+
+    @Test("a gateway the VirtualService names must exist; the mesh gateway is never missing")
+    func missingGateway() {
+        let http = "  - route:\n    - destination: {host: web-v1-service}"
+        #expect(
+            validate(gateways: "[mesh, web-gatewy]", http)
+                == ["\(at(6, 20)): error: gateway default/web-gatewy does not exist (gateways: default/web-gateway)"]
+        )
+        #expect(validate(gateways: "[mesh, web-gateway]", http) == [])
+    }
+
+    @Test("a gateway a match names must exist")
+    func missingMatchGateway() {
+        let http = "  - match:\n    - gateways: [mesh, edge]\n    route:\n    - destination: {host: web-v1-service}"
+        #expect(validate(http) == ["\(at(9, 24)): error: gateway default/edge does not exist (gateways: default/web-gateway)"])
+    }
+
+    @Test("a VirtualService bound only to the mesh is served by no gateway")
+    func meshOnly() {
+        let http = "  - route:\n    - destination: {host: web-v1-service}"
+        #expect(
+            validate(gateways: "[mesh]", http) == [
+                "\(at(6, 13)): warning: VirtualService default/vs is bound to no gateway (only the mesh), "
+                    + "so the embedded gateway does not serve it"
+            ]
+        )
+    }
+
+    @Test("a Service without a ServiceEntry has no endpoints in embedded mode")
+    func noEndpoints() {
+        let service = "\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web-v3-service}\nspec:\n  ports: [{port: 80}]\n"
+        let http = "  - route:\n    - destination: {host: web-v3-service}"
+        #expect(
+            validate(http, more: service) == [
+                "\(at(9, 27)): warning: web-v3-service has no endpoints in embedded mode: add a ServiceEntry with STATIC endpoints"
+            ]
+        )
+    }
+
+    @Test("a destination of a service with several ports must name one")
+    func portRequired() {
+        let entry = """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: api}
+            spec:
+              hosts: [api]
+              resolution: STATIC
+              ports: [{number: 80, name: http}, {number: 8080, name: admin}]
+              endpoints: [{address: 127.0.0.1}]
+
+            """
+        let http = "  - route:\n    - destination: {host: api}"
+        #expect(
+            validate(http, more: entry)
+                == ["\(at(9, 20)): error: spec.http[0].route[0].destination.port is required: api exposes several ports (80, 8080)"]
+        )
+    }
+
+    @Test("two resources of one kind with one name are an error at the second")
+    func duplicates() {
+        let http = "  - route:\n    - destination: {host: web-v1-service}"
+        let again = "\n---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: vs}\nspec:\n  hosts: [a]\n  gateways: [web-gateway]\n  http: []\n"
+        #expect(validate(http, more: again) == ["\(at(11, 1)): error: duplicate VirtualService default/vs: already defined at \(at(1, 1))"])
+    }
+
+    @Test("warns about a host no server of the bound gateways admits")
+    func unadmittedHost() {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: shop}
+            spec:
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*.shop.example.com"]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: blog}
+            spec:
+              hosts: [www.shop.example.com, blog.example.com]
+              gateways: [shop]
+              http: []
+            """
+        let set = Fixture.set(yaml)
+        #expect(
+            Fixture.messages(set.diagnostics) == [
+                "test.yaml:13:33: warning: host blog.example.com is not admitted by any server of gateway default/shop, "
+                    + "so it gets no traffic there"
+            ]
+        )
+    }
+}

@@ -1,0 +1,81 @@
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("MeshConfig from resources")
+struct MeshConfigResourcesTests {
+    @Test("merges a Service and the ServiceEntry for its host into one service with endpoints")
+    func mergesServiceAndEntry() {
+        let config = MeshConfig(resources: Fixture.decode(Fixture.world).resources)
+        #expect(config.services.count == 2)
+        let web = config.service(forHost: "web-v1-service")
+        #expect(web?.name == ResourceName(name: "web-v1-service"))
+        #expect(web?.hosts == MeshService.kubernetesHosts(name: "web-v1-service", namespace: "default"))
+        #expect(web?.ports == [ServicePort(number: 80, name: "http")])
+        #expect(web?.endpoints == [ServiceEndpoint(address: "127.0.0.1", ports: ["http": 18081], labels: ["version": "v1"])])
+        #expect(config.service(forHost: "web-v1-service.default.svc.cluster.local") == web)
+        #expect(config.services.filter { $0.hosts.contains("web-v1-service") }.count == 1)
+    }
+
+    @Test("a ServiceEntry naming the Service's full name merges too, adding its hosts")
+    func mergesByFullName() {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: api, namespace: shop}
+            spec: {ports: [{name: http, port: 80}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: api-endpoints, namespace: shop}
+            spec:
+              hosts: [api.shop.svc.cluster.local, api.example.com]
+              resolution: STATIC
+              ports: [{number: 80, name: http, targetPort: 8080}]
+              endpoints: [{address: 10.0.0.7}]
+            """
+        let config = MeshConfig(resources: Fixture.decode(yaml).resources)
+        #expect(config.services.count == 1)
+        let api = config.services.first
+        #expect(api?.hosts == MeshService.kubernetesHosts(name: "api", namespace: "shop") + ["api.example.com"])
+        #expect(api?.ports == [ServicePort(number: 80, name: "http", targetPort: 8080)])
+        #expect(api?.endpoints.map(\.address) == ["10.0.0.7"])
+    }
+
+    @Test("a Service alone resolves its names and ports but has no endpoints")
+    func serviceAlone() {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: api}
+            spec:
+              ports:
+              - {name: http, port: 80, targetPort: 8080}
+              - {name: grpc, port: 90, targetPort: grpc-port}
+            """
+        let config = MeshConfig(resources: Fixture.decode(yaml).resources)
+        #expect(
+            config.services == [
+                MeshService(
+                    name: ResourceName(name: "api"), hosts: MeshService.kubernetesHosts(name: "api", namespace: "default"),
+                    ports: [ServicePort(number: 80, name: "http", targetPort: 8080), ServicePort(number: 90, name: "grpc")],
+                    endpoints: []
+                )
+            ]
+        )
+    }
+
+    @Test("gateways, virtual services and destination rules pass straight through in order")
+    func passThrough() {
+        let yaml = Fixture.world + """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: web}
+            spec: {host: web-v1-service}
+            """
+        let config = MeshConfig(resources: Fixture.decode(yaml).resources)
+        #expect(config.gateways.map(\.name.name) == ["web-gateway"])
+        #expect(config.destinationRules.map(\.host) == ["web-v1-service"])
+        #expect(config.virtualServices.isEmpty)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("ServiceEntry decoding")
+struct ServiceEntryDecodingTests {
+    private func entry(resolution: String, endpoints: Bool) -> String {
+        """
+        apiVersion: networking.istio.io/v1beta1
+        kind: ServiceEntry
+        metadata: {name: web-v1}
+        spec:
+          hosts: [web-v1-service]
+          location: MESH_INTERNAL
+          resolution: \(resolution)
+          ports:
+          - {number: 80, name: http, protocol: HTTP}
+        """ + (endpoints ? "\n  endpoints:\n  - address: 127.0.0.1\n    ports: {http: 18081}\n    labels: {version: v1}" : "")
+    }
+
+    @Test("decodes hosts, ports, location, resolution and STATIC endpoints")
+    func staticEntry() {
+        let (resources, diagnostics) = Fixture.decode(entry(resolution: "STATIC", endpoints: true))
+        #expect(diagnostics.isEmpty)
+        let expected = ServiceEntryResource(
+            name: ResourceName(name: "web-v1"), hosts: ["web-v1-service"],
+            ports: [.init(number: 80, name: "http", protocol: "HTTP")], location: .meshInternal, resolution: .static,
+            endpoints: [ServiceEndpoint(address: "127.0.0.1", ports: ["http": 18081], labels: ["version": "v1"])]
+        )
+        #expect(resources.map(\.resource) == [.serviceEntry(expected)])
+    }
+
+    @Test(
+        "says when the embedded gateway cannot use the entry's resolution",
+        arguments: [
+            ("DNS", false, "test.yaml:7:15: warning: resolution DNS is not used by the embedded gateway: it needs STATIC endpoints"),
+            ("NONE", false, "test.yaml:7:15: warning: resolution NONE is not used by the embedded gateway: it needs STATIC endpoints"),
+            ("NONE", true, "test.yaml:7:15: error: resolution STATIC is required when endpoints are given, got NONE"),
+            ("STATIC", false, "test.yaml:7:15: warning: resolution STATIC without endpoints: the embedded gateway has nowhere to send this traffic"),
+            ("SOMETIMES", false, "test.yaml:7:15: error: spec.resolution: expected one of NONE, STATIC, DNS, DNS_ROUND_ROBIN, got \"SOMETIMES\""),
+        ]
+    )
+    func resolutions(resolution: String, endpoints: Bool, message: String) {
+        let (_, diagnostics) = Fixture.decode(entry(resolution: resolution, endpoints: endpoints))
+        #expect(Fixture.messages(diagnostics) == [message])
+    }
+
+    @Test("requires a port name, which endpoints use to map ports")
+    func portNameRequired() {
+        let yaml = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(of: "name: http, ", with: "")
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics) == ["test.yaml:9:5: error: spec.ports[0].name is required"])
+        #expect(resources.isEmpty)
+    }
+}
