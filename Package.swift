@@ -27,6 +27,10 @@ let package = Package(
             dependencies: ["SerinCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // The system's SQLite (Debian: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
+        .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
         // Small whole-message HTTP server and client on NIO: admin API, demo app, CLI, tests.
         .target(
             name: "SerinHTTP",
@@ -48,6 +52,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The reconcile loop: drives Rollout state machines through router, metrics, webhooks and store.
+        .target(
+            name: "SerinController",
+            dependencies: [
+                "SerinCore", "SerinHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The SwiftNIO data plane: listeners, upstream pools, telemetry, admin endpoint.
         .target(
             name: "SerinGateway",
@@ -60,11 +75,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Embedded mode assembled: gateway + live configuration + controller with gateway metrics and SQLite.
+        .target(
+            name: "SerinEmbedded",
+            dependencies: [
+                "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The commands, as a library so tests can drive them.
         .target(
             name: "SerinCLI",
             dependencies: [
-                "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
+                "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
+                "SerinEmbedded",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -78,8 +104,9 @@ let package = Package(
         .target(
             name: "SerinTesting",
             dependencies: [
-                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp",
+                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -92,6 +119,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SerinEmbeddedTests",
+            dependencies: [
+                "SerinEmbedded", "SerinTesting", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
+                "SerinManifests", "SerinDemoApp",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "SerinStoreTests", dependencies: ["SerinStore", "SerinCore"], swiftSettings: strictSettings),
+        .testTarget(
             name: "SerinGatewayTests",
             dependencies: ["SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore"],
             swiftSettings: strictSettings
@@ -99,7 +135,8 @@ let package = Package(
         .testTarget(
             name: "SerinCLITests",
             dependencies: [
-                "SerinCLI", "SerinTesting", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "serin",
+                "SerinCLI", "SerinTesting", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
+                "SerinEmbedded", "SerinController", "SerinStore", "serin",
             ],
             swiftSettings: strictSettings
         ),

@@ -25,6 +25,13 @@ public struct LatencyHistogram: Hashable, Sendable, Codable {
         count += 1
     }
 
+    /// Removes `earlier`'s counts (a window: now minus then).
+    public mutating func subtract(_ earlier: LatencyHistogram) {
+        for index in counts.indices { counts[index] -= earlier.counts[index] }
+        sum -= earlier.sum
+        count -= earlier.count
+    }
+
     public mutating func merge(_ other: LatencyHistogram) {
         for index in counts.indices { counts[index] += other.counts[index] }
         sum += other.sum

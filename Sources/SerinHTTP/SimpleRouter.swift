@@ -1,6 +1,7 @@
 /// Dispatches whole requests by method and exact path; everything else is 404 or 405.
 public struct SimpleRouter: Sendable {
     private var routes: [String: [String: SimpleHTTPServer.Handler]] = [:]
+    private var prefixes: [(prefix: String, handler: SimpleHTTPServer.Handler)] = []
 
     public init() {}
 
@@ -9,8 +10,16 @@ public struct SimpleRouter: Sendable {
         routes[path, default: [:]][method] = handler
     }
 
+    /// Registers `handler` for every path under `prefix` (any method) that no exact route claims.
+    public mutating func addPrefix(_ prefix: String, _ handler: @escaping SimpleHTTPServer.Handler) {
+        prefixes.append((prefix, handler))
+    }
+
     public func handle(_ request: SimpleRequest) async -> SimpleResponse {
         guard let byMethod = routes[String(request.path)] else {
+            if let match = prefixes.first(where: { request.path.hasPrefix($0.prefix) }) {
+                return await match.handler(request)
+            }
             return .text("not found: \(request.path)\n", status: 404)
         }
         guard let handler = byMethod[request.method] else {

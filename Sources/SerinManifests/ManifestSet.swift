@@ -15,6 +15,9 @@ public struct ManifestSet: Sendable {
         config = MeshConfig(resources: decoded.resources)
     }
 
+    /// The Canary specs, for the controller; routing (`config`) does not depend on them.
+    public var canaries: [CanarySpec] { resources.canaries }
+
     public var hasErrors: Bool { diagnostics.containsErrors }
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }

@@ -52,6 +52,42 @@ public enum SerinProcess {
         )
     }
 
+    /// A `serin` process left running (e.g. `serin up`), killed by the test.
+    public final class Running: @unchecked Sendable {
+        // Only the test that launched it touches it, from one task at a time.
+        public let process: Process
+        private let output: Pipe
+
+        init(process: Process, output: Pipe) {
+            self.process = process
+            self.output = output
+        }
+
+        /// Sends `signal` (SIGKILL to simulate a crash) and waits for the process to end.
+        public func kill(_ signal: Int32 = SIGKILL) {
+            Foundation.kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+        }
+
+        /// Everything it printed (stdout and stderr); call after it ended.
+        public func outputText() -> String {
+            String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+    }
+
+    /// Starts `serin arguments...` and returns at once.
+    public static func launch(_ arguments: [String]) throws -> Running {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = repositoryRoot
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        return Running(process: process, output: output)
+    }
+
     private static func readToEnd(_ handle: FileHandle) async -> Data {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }

@@ -1,5 +1,5 @@
 import Foundation
-import SerinCLI
+import SerinEmbedded
 import SerinDemoApp
 import SerinGateway
 import SerinHTTP
@@ -120,6 +120,6 @@ struct ApplyCommandTests {
             "apply", "-f", "examples/seed/steps/web-gateway-virtualservice-90-10.yaml", "--server", "http://127.0.0.1:\(port)",
         ])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("cannot reach the gateway's admin endpoint at http://127.0.0.1:\(port)"))
+        #expect(result.stderr.contains("cannot reach Serin's admin endpoint at http://127.0.0.1:\(port)"))
     }
 }

@@ -108,7 +108,10 @@ struct ManifestDecoderTests {
         "skips kinds it does not understand with a warning",
         arguments: [
             ("example.com/v1", "Foo", "skipped: kind Foo (example.com/v1) is not understood by Serin"),
-            ("serin.dev/v1alpha1", "Canary", "skipped: kind Canary (serin.dev/v1alpha1) is not handled by this version of Serin yet"),
+            (
+                "serin.dev/v1", "Canary",
+                "skipped: kind Canary (serin.dev/v1) is not understood by Serin (it reads Canary from serin.dev/v1alpha1)"
+            ),
             (
                 "networking.istio.io/v2", "Gateway",
                 "skipped: kind Gateway (networking.istio.io/v2) is not understood by Serin (it reads Gateway from "

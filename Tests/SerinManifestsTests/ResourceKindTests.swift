@@ -12,6 +12,7 @@ struct ResourceKindTests {
             (.serviceEntry, "serviceentry", "serviceentry.networking.istio.io"),
             (.service, "service", "service"),
             (.deployment, "deployment", "deployment.apps"),
+            (.canary, "canary", "canary.serin.dev"),
         ]
     )
     func kubectlNames(kind: ResourceKind, name: String, qualified: String) {
@@ -30,6 +31,8 @@ struct ResourceKindTests {
             (.deployment, "apps/v1", true),
             (.deployment, "extensions/v1beta1", true),
             (.deployment, "v1", false),
+            (.canary, "serin.dev/v1alpha1", true),
+            (.canary, "flagger.app/v1beta1", false),
         ]
     )
     func acceptedVersions(kind: ResourceKind, apiVersion: String, accepted: Bool) {

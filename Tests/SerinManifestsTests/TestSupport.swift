@@ -26,6 +26,8 @@ enum Fixture {
 
     static let seedDirectory = repositoryRoot.appendingPathComponent("examples/seed").path
 
+    static let canaryDirectory = repositoryRoot.appendingPathComponent("examples/canary").path
+
     /// The seed's Gateway, the web-v1/web-v2 Services and their ServiceEntries: a world routes can resolve in.
     static let world = """
         apiVersion: networking.istio.io/v1beta1

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOHTTP1
-import NIOPosix
+import SerinEmbedded
 import SerinHTTP
 import SerinManifests
 
@@ -19,32 +19,22 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var manifests: ManifestOptions
 
-    @Option(help: ArgumentHelp("The gateway's admin endpoint.", valueName: "url"))
-    var server: String = "http://127.0.0.1:9900"
-
-    func validate() throws {
-        if HostPort.parse(url: server) == nil {
-            throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
-        }
-    }
+    @OptionGroup var server: ServerOption
 
     func run() async throws {
         let loaded = ManifestLoader.load(paths: manifests.files, recursive: manifests.recursive)
         for diagnostic in loaded.diagnostics { Terminal.err(diagnostic.description) }
         if loaded.diagnostics.containsErrors { throw ExitCode(1) }
-        let target = HostPort.parse(url: server)!
         let body = try JSONEncoder().encode(ApplyRequest(sources: loaded.sources))
         let response: SimpleResponse
         do {
-            let client = try await SimpleHTTPClient.connect(host: target.host, port: target.port, group: MultiThreadedEventLoopGroup.singleton)
-            response = try await client.send(.POST, "/apply", headers: [("content-type", "application/json")], body: Array(body))
-            await client.close()
+            response = try await server.client.send(.POST, "/apply", json: body)
         } catch {
-            Terminal.err("error: cannot reach the gateway's admin endpoint at \(server): \(error) (is `serin gateway` running? choose it with --server URL)")
+            Terminal.err("error: \(error)")
             throw ExitCode(1)
         }
         guard let report = try? JSONDecoder().decode(ApplyReport.self, from: Data(response.body)) else {
-            Terminal.err("error: \(server)/apply answered \(response.status): \(response.bodyText)")
+            Terminal.err("error: \(server.server)/apply answered \(response.status): \(response.bodyText)")
             throw ExitCode(1)
         }
         for line in report.results { Terminal.out(line) }

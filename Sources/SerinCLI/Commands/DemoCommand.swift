@@ -1,27 +1,42 @@
 import ArgumentParser
-import NIOCore
 import Foundation
+import NIOCore
 import NIOPosix
+import SerinController
 import SerinCore
 import SerinDemoApp
+import SerinEmbedded
 import SerinGateway
 import SerinHTTP
 import SerinManifests
 
-/// `serin demo`: the seed's canary release, end to end, on this machine.
+/// `serin demo`: the seed's canary release, automated, end to end on this machine.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the seed's canary release on this machine: v1, then 90/10, then all traffic on v2.",
+        abstract: "Run the seed's canary release, automated: v2 takes traffic step by step while Serin watches it.",
         discussion: """
-            Starts the demo app as v1 and v2 where examples/seed/web-serviceentry.yaml says they live,
-            Serin's gateway with the seed's Gateway and VirtualService, then applies the seed's edits
-            (examples/seed/steps/) one by one, sending traffic after each and printing the split it observed.
+            Starts the demo app as v1 and v2 where examples/seed/web-serviceentry.yaml says they live, Serin's \
+            gateway with the seed's Gateway and VirtualService, steady traffic, and the Canary in examples/canary: \
+            the canary weight rises step by step while its success rate and p99 are checked, then v2 is promoted. \
+            With --faulty-canary, v2 fails a share of its requests and Serin rolls back to v1 (exit status 1).
             """
     )
 
     @Option(help: ArgumentHelp("The directory holding the seed's manifests.", valueName: "dir"))
     var manifests: String = "examples/seed"
+
+    @Option(help: ArgumentHelp("The directory holding the Canary.", valueName: "dir"))
+    var canary: String = "examples/canary"
+
+    @Flag(help: "Make v2 fail a share of requests (--canary-error-rate) so the rollout is rolled back.")
+    var faultyCanary = false
+
+    @Option(help: "With --faulty-canary: share of v2's requests answered with 500.")
+    var canaryErrorRate: Double = 0.3
+
+    @Option(help: ArgumentHelp("With --faulty-canary: latency added to each v2 answer, e.g. 300ms.", valueName: "duration"))
+    var canaryLatency: DurationArgument = DurationArgument(.zero)
 
     @Option(help: "Added to every Gateway server port: the seed's port 80 listens on 80 + this.")
     var portOffset: Int = 8000
@@ -32,106 +47,121 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The admin endpoint's address.", valueName: "host:port"))
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
 
-    @Option(help: "Requests sent through the gateway after each step.")
-    var requests: Int = 1000
+    @Option(help: "Requests per second of generated traffic.")
+    var rate: Int = 200
 
     @Option(help: "Event-loop threads for the gateway (default: the number of cores).")
     var threads: Int = System.coreCount
 
+    @Option(help: ArgumentHelp("The SQLite state file (default: a fresh temporary file).", valueName: "path"))
+    var state: String?
+
+    @Option(help: ArgumentHelp("Give up after this long, e.g. 3m.", valueName: "duration"))
+    var timeout: DurationArgument = DurationArgument(.seconds(300))
+
     func validate() throws {
-        if requests < 4 { throw ValidationError("--requests must be at least 4, got \(requests)") }
+        if rate < 1 { throw ValidationError("--rate must be at least 1, got \(rate)") }
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if !(0...1).contains(canaryErrorRate) { throw ValidationError("--canary-error-rate must be between 0 and 1, got \(canaryErrorRate)") }
     }
 
-    /// The seed's story: its first VirtualService, then its two edits.
-    static let story: [(title: String, file: String?)] = [
-        ("all traffic on v1 (the seed's first VirtualService)", nil),
-        ("90/10 (the seed's first edit)", "steps/web-gateway-virtualservice-90-10.yaml"),
-        ("0/100 (the seed's last edit: fully migrated)", "steps/web-gateway-virtualservice-0-100.yaml"),
-    ]
-
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: manifests) else {
-            Terminal.err("error: \(manifests) not found: run from the repository root or pass --manifests DIR")
+        for directory in [manifests, canary] where !FileManager.default.fileExists(atPath: directory) {
+            Terminal.err("error: \(directory) not found: run from the repository root or pass --manifests DIR / --canary DIR")
             throw ExitCode(1)
         }
-        let (set, _, loadFailed) = ManifestReading.read(paths: [manifests], recursive: false)
+        let (set, _, loadFailed) = ManifestReading.read(paths: [manifests, canary], recursive: false)
         if set.hasErrors || loadFailed { throw ExitCode(1) }
+        guard let spec = set.resources.canaries.first else {
+            Terminal.err("error: no Canary resource in \(canary)")
+            throw ExitCode(1)
+        }
         let resources = set.resources.map { $0.shiftingEndpointPorts(by: appPortOffset) }
-        let config = MeshConfig(resources: resources)
-
-        let apps = try await startApps(for: config)
-        defer { Task { for app in apps { await app.close() } } }
+        let apps = try await startApps(for: MeshConfig(resources: resources), canaryHost: spec.canary.host)
+        let statePath = state ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("serin-demo-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+            .appendingPathComponent("state.sqlite").path
+        let view = DemoView(interactive: Terminal.isInteractive)
         let runtime: GatewayRuntime
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
-                adminHost: admin.host, adminPort: admin.port
+                adminHost: admin.host, adminPort: admin.port,
+                controller: .init(statePath: statePath, log: { view.log($0) })
             )
         } catch let error as GatewayRuntime.StartError {
             Terminal.err("error: \(error)")
             for app in apps { await app.close() }
             throw ExitCode(1)
         }
-        guard let port = runtime.gateway.boundPort(forDeclared: 80) else {
+        guard let port = runtime.gateway.boundPort(forDeclared: 80), let controller = runtime.controller else {
             Terminal.err("error: the seed's Gateway has no port 80 server in \(manifests)")
             await runtime.shutdown()
             throw ExitCode(1)
         }
-        Terminal.out("serin demo: gateway on http://127.0.0.1:\(port)/ (admin \(runtime.adminURL)); try it in a browser")
+        view.log("serin demo: gateway on http://127.0.0.1:\(port)/ · API and metrics on \(runtime.adminURL) · state in \(statePath)")
 
-        var failures = 0
-        var lastSplit: [String: Int] = [:]
-        for (index, step) in Self.story.enumerated() {
-            Terminal.out("")
-            Terminal.out("step \(index + 1)/\(Self.story.count): \(step.title)")
-            if let file = step.file {
-                let path = (manifests as NSString).appendingPathComponent(file)
-                let loaded = ManifestLoader.load(paths: [path], recursive: false)
-                for diagnostic in loaded.diagnostics { Terminal.err(diagnostic.description) }
-                Terminal.out("  $ serin apply -f \(path)")
-                let report = await runtime.live.apply(loaded.sources)
-                for line in report.results { Terminal.out("  \(line)") }
-                for line in report.diagnostics { Terminal.err("  \(line)") }
-                if !report.applied {
-                    await runtime.shutdown()
-                    throw ExitCode(1)
-                }
+        let load = SteadyLoad()
+        load.start(port: port, rate: rate, connections: 4, group: runtime.gateway.group)
+        let started = ContinuousClock.now
+        var final: CanaryStatus?
+        while ContinuousClock.now - started < timeout.duration {
+            try await Task.sleep(for: .seconds(1))
+            guard let status = await controller.status(of: spec.name) else { continue }
+            view.progress(status, traffic: runtime.history.window(.seconds(2)).counts, stable: spec.stable.host, canary: spec.canary.host)
+            if status.phase == .succeeded || status.phase == .failed {
+                final = status
+                break
             }
-            let weights = await Self.weights(in: runtime.live.config)
-            Terminal.out("  VirtualService weights: " + weights.map { "\($0.host) \($0.weight)%" }.joined(separator: ", "))
-            let perConnection = max(1, requests / 4)
-            let tally = try await DemoTraffic.run(
-                port: port, connections: 4, requestsPerConnection: perConnection, group: runtime.gateway.group
-            )
-            failures += tally.failures.count
-            lastSplit = tally.counts
-            Terminal.out("  observed over \(tally.total) requests: \(Self.describe(tally))")
         }
-        Terminal.out("")
-        let allOnV2 = lastSplit.keys.sorted() == ["v2"]
-        if failures == 0 && allOnV2 {
-            Terminal.out("serin demo: done — every request answered, all traffic now on v2")
-        } else {
-            Terminal.out("serin demo: finished with \(failures) failed request(s)\(allOnV2 ? "" : ", traffic not fully on v2")")
-        }
+        await load.stop()
+        view.finishProgress()
+        let events = (try? await controller.events(of: spec.name)) ?? []
+        let measurements = (try? await controller.measurements(of: spec.name)) ?? []
         await runtime.shutdown()
         for app in apps { await app.close() }
-        if failures > 0 || !allOnV2 { throw ExitCode(1) }
+        if state == nil { try? FileManager.default.removeItem(atPath: (statePath as NSString).deletingLastPathComponent) }
+
+        let tally = load.counts
+        let proxyFailures = load.failuresCausedByProxy
+        Terminal.out("")
+        Terminal.out("timeline:")
+        for line in DemoTimeline.lines(events: events, measurements: measurements) { Terminal.out("  \(line)") }
+        Terminal.out("")
+        Terminal.out("traffic: \(tally.total) requests — " + tally.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            + ", \(tally.failures.count - proxyFailures.count) answered 500 by the app, \(proxyFailures.count) failed by Serin")
+        guard let final else {
+            Terminal.out("serin demo: gave up after \(timeout): the rollout did not finish")
+            throw ExitCode(1)
+        }
+        Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(spec.stable.host) / \(final.canaryWeight)% \(spec.canary.host)")
+        if let message = final.message { Terminal.out("  \(message)") }
+        if !proxyFailures.isEmpty {
+            Terminal.out("  requests Serin failed: \(proxyFailures.prefix(3).joined(separator: "; "))")
+            throw ExitCode(1)
+        }
+        if final.phase != .succeeded { throw ExitCode(1) }
     }
 
-    /// One demo app per ServiceEntry endpoint, answering as the endpoint's `version` label.
-    private func startApps(for config: MeshConfig) async throws -> [SimpleHTTPServer] {
+    /// One demo app per ServiceEntry endpoint, answering as the endpoint's `version` label; the canary's
+    /// endpoints misbehave when asked to.
+    private func startApps(for config: MeshConfig, canaryHost: String) async throws -> [SimpleHTTPServer] {
         var apps: [SimpleHTTPServer] = []
         for service in config.services {
+            let isCanary = service.hosts.contains(canaryHost)
             for endpoint in service.endpoints {
                 let version = endpoint.labels["version"] ?? service.name.name
+                let configuration = DemoApp.Configuration(
+                    version: version, errorRate: faultyCanary && isCanary ? canaryErrorRate : 0,
+                    latency: faultyCanary && isCanary ? canaryLatency.duration : .zero
+                )
                 for port in Set(endpoint.ports.values) {
                     do {
-                        let app = try await DemoApp(.init(version: version))
+                        let app = try await DemoApp(configuration)
                             .serve(group: MultiThreadedEventLoopGroup.singleton, host: endpoint.address, port: port)
                         apps.append(app)
-                        Terminal.out("serin demo: \(version) of the demo app on http://\(endpoint.address):\(port) (\(service.hosts[0]))")
+                        let faults = configuration.errorRate > 0 ? " — failing \(Int(configuration.errorRate * 100))% of requests" : ""
+                        Terminal.out("serin demo: \(version) on http://\(endpoint.address):\(port) (\(service.hosts[0]))\(faults)")
                     } catch {
                         for app in apps { await app.close() }
                         Terminal.err(
@@ -144,25 +174,6 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         return apps
-    }
-
-    /// The destinations and weights of the seed's route (the first route of web-virtualservice).
-    static func weights(in config: MeshConfig) -> [(host: String, weight: Int)] {
-        guard let route = config.virtualServices.first(where: { $0.name.name == "web-virtualservice" })?.http.first else {
-            return []
-        }
-        let single = route.destinations.count == 1
-        return route.destinations.map { ($0.destination.host, single ? 100 : $0.weight) }
-    }
-
-    static func describe(_ tally: VersionTally) -> String {
-        let total = max(tally.total, 1)
-        var parts = ["v1", "v2"].map { version -> String in
-            let count = tally.counts[version] ?? 0
-            return "\(version) \(count) (\(String(format: "%.1f", Double(count) * 100 / Double(total)))%)"
-        }
-        parts.append("failed \(tally.failures.count)")
-        return parts.joined(separator: ", ")
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import NIOCore
 import SerinGateway
+import SerinEmbedded
 import SerinManifests
 
 /// `serin gateway`: serve manifests on Serin's own gateway until stopped.
@@ -22,16 +23,10 @@ struct GatewayCommand: AsyncParsableCommand {
     func run() async throws {
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
-        let runtime: GatewayRuntime
-        do {
-            runtime = try await serving.start(resources: set.resources)
-        } catch let error as GatewayRuntime.StartError {
-            Terminal.err("error: \(error)")
-            throw ExitCode(1)
+        if !set.resources.canaries.isEmpty {
+            Terminal.err("warning: Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }
-        for (declared, bound) in runtime.gateway.boundPorts.sorted(by: { $0.key < $1.key }) {
-            Terminal.out("serin gateway: Gateway port \(declared) listening on \(serving.address):\(bound)")
-        }
+        let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway")
         Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /config, /metrics, POST /apply)")
         let signal = await Signals.waitForTermination()
         Terminal.out("serin gateway: signal \(signal), shutting down")
@@ -58,10 +53,24 @@ struct ServingOptions: ParsableArguments {
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
     }
 
-    func start(resources: [SerinManifests.LocatedResource]) async throws -> GatewayRuntime {
-        try await GatewayRuntime.start(
-            resources: resources, threads: threads, bindHost: address, portMapping: .offset(portOffset),
-            adminHost: admin.host, adminPort: admin.port
-        )
+    /// Starts the runtime and prints where each Gateway port listens; a start failure is printed with
+    /// the flag that fixes it, and exits 1.
+    func startOrExit(
+        resources: [SerinManifests.LocatedResource], controller: GatewayRuntime.ControllerOptions? = nil, label: String
+    ) async throws -> GatewayRuntime {
+        let runtime: GatewayRuntime
+        do {
+            runtime = try await GatewayRuntime.start(
+                resources: resources, threads: threads, bindHost: address, portMapping: .offset(portOffset),
+                adminHost: admin.host, adminPort: admin.port, controller: controller
+            )
+        } catch let error as GatewayRuntime.StartError {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
+        }
+        for (declared, bound) in runtime.gateway.boundPorts.sorted(by: { $0.key < $1.key }) {
+            Terminal.out("\(label): Gateway port \(declared) listening on \(address):\(bound)")
+        }
+        return runtime
     }
 }

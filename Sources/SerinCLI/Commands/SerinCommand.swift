@@ -6,13 +6,17 @@ public struct SerinCommand: AsyncParsableCommand {
         commandName: "serin",
         abstract: "Canary releases, automated: Istio's Gateway and VirtualService, served by Serin's own gateway.",
         discussion: """
-            Start with `serin demo`: it runs the seed's canary release (v1 → 90/10 → v2) on this machine.
-            Then `serin gateway -f examples/seed` serves your manifests, `serin apply -f FILE` changes them live,
-            `serin route` explains a routing decision and `serin validate` checks manifests.
+            Start with `serin demo`: the seed's canary release, automated, on this machine.
+
+            `serin up -f DIR` serves manifests and runs their Canary resources; `serin status`, `promote`, \
+            `abort`, `pause`, `resume`, `rollout` and `history` steer them. `serin gateway` serves routes only, \
+            `serin apply -f FILE` changes them live, `serin route` explains a routing decision and \
+            `serin validate` checks manifests.
             """,
         subcommands: [
-            DemoCommand.self, GatewayCommand.self, ApplyCommand.self, ValidateCommand.self, RouteCommand.self,
-            DemoAppCommand.self,
+            DemoCommand.self, UpCommand.self, StatusCommand.self, PromoteCommand.self, AbortCommand.self,
+            PauseCommand.self, ResumeCommand.self, RolloutAgainCommand.self, HistoryCommand.self,
+            GatewayCommand.self, ApplyCommand.self, ValidateCommand.self, RouteCommand.self, DemoAppCommand.self,
         ]
     )
 

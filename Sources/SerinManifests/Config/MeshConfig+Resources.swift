@@ -20,7 +20,8 @@ extension MeshConfig {
             case .destinationRule(let value): destinationRules.append(value)
             case .service(let value): kubernetesServices.append(value)
             case .serviceEntry(let value): serviceEntries.append(value)
-            case .deployment: break
+            // Canaries drive weights through the controller; routing reads only the VirtualService.
+            case .deployment, .canary: break
             }
         }
         var merger = ServiceMerger()

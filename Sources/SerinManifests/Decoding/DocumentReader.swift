@@ -35,6 +35,22 @@ final class DocumentReader {
         diagnostics.append(.error(message, at: location(of: node)))
     }
 
+    /// A malformed document, reported at the field `path` or, when that was not written, at its nearest
+    /// written ancestor (`spec.analysis` for a defaulted `spec.analysis.metrics[0].interval`); at `fallback`
+    /// when none was.
+    func error(_ message: String, atPath path: String, fallback: Node) {
+        isMalformed = true
+        var candidate: String? = path
+        while let current = candidate, !current.isEmpty {
+            if let location = fieldLocations[current] {
+                diagnostics.append(.error(message, at: location))
+                return
+            }
+            candidate = Field.parent(of: current)
+        }
+        diagnostics.append(.error(message, at: location(of: fallback)))
+    }
+
     func warning(_ message: String, at node: Node) {
         diagnostics.append(.warning(message, at: location(of: node)))
     }
@@ -107,6 +123,14 @@ final class DocumentReader {
         }
     }
 
+    /// The entries of a list decoded one by one; nil when the field is not a list or any entry failed
+    /// (every entry is still read, so all their problems are reported).
+    func list<Value>(_ field: Field, each decode: (Field) -> Value?) -> [Value]? {
+        guard let elements = list(field) else { return nil }
+        let values = elements.compactMap(decode)
+        return values.count == elements.count ? values : nil
+    }
+
     /// The field `key`, or an error naming it when absent.
     func required(_ key: String, in fields: Fields) -> Field? {
         if let field = fields[key] { return field }
@@ -135,6 +159,31 @@ final class DocumentReader {
     func bool(_ field: Field) -> Bool? {
         guard field.node.tagName == .bool, let value = field.node.bool else {
             typeMismatch(field, expected: "a boolean")
+            return nil
+        }
+        return value
+    }
+
+    /// An integer or a decimal number (`99`, `99.5`).
+    func number(_ field: Field) -> Double? {
+        switch field.node.tagName {
+        case .int: if let value = field.node.int { return Double(value) }
+        case .float: if let value = field.node.float { return value }
+        default: break
+        }
+        typeMismatch(field, expected: "a number")
+        return nil
+    }
+
+    /// A duration as Flagger writes them: `500ms`, `30s`, `1m`, `1h`, `1m30s`.
+    func duration(_ field: Field) -> Duration? {
+        let expected = "a duration like 30s or 1m"
+        guard case .scalar(let scalar) = field.node, field.node.tagName == .str else {
+            typeMismatch(field, expected: expected)
+            return nil
+        }
+        guard let value = DurationText.parse(scalar.string) else {
+            error("\(field.path): expected \(expected), got \"\(scalar.string)\"", at: field.node)
             return nil
         }
         return value

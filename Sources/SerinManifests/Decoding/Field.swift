@@ -15,6 +15,15 @@ struct Field {
         Field(node: node, path: "\(path)[\(index)]")
     }
 
+    /// The path of the field holding the one at `path`: `spec.http[0]` for `spec.http[0].route`,
+    /// `spec.http` for `spec.http[0]`, empty for a top-level field, nil for the document itself.
+    static func parent(of path: String) -> String? {
+        guard !path.isEmpty else { return nil }
+        if path.hasSuffix("]"), let open = path.lastIndex(of: "[") { return String(path[..<open]) }
+        if let dot = path.lastIndex(of: ".") { return String(path[..<dot]) }
+        return ""
+    }
+
     /// The path of a child that may not exist, for "is required" messages.
     func path(of key: String) -> String {
         path.isEmpty ? key : "\(path).\(key)"

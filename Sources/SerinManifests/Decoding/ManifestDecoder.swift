@@ -82,9 +82,6 @@ public enum ManifestDecoder {
     }
 
     static func skipMessage(kind: String, apiVersion: String) -> String {
-        if kind == "Canary" && apiVersion.hasPrefix("serin.dev/") {
-            return "skipped: kind Canary (\(apiVersion)) is not handled by this version of Serin yet"
-        }
         var message = "skipped: kind \(kind) (\(apiVersion)) is not understood by Serin"
         if let known = ResourceKind(rawValue: kind) {
             message += " (it reads \(kind) from \(known.currentAPIVersions.joined(separator: ", ")))"
@@ -133,6 +130,8 @@ public enum ManifestDecoder {
         case .deployment:
             let legacy = header.kind.legacyAPIVersions.contains(header.apiVersion)
             return deployment(specField, name: name, legacy: legacy, reader: reader).map(Resource.deployment)
+        case .canary:
+            return canary(specField, name: name, reader: reader).map(Resource.canary)
         }
     }
 }

@@ -10,6 +10,7 @@ public enum Resource: Sendable, Hashable {
     case serviceEntry(ServiceEntryResource)
     case service(KubernetesService)
     case deployment(Deployment)
+    case canary(CanarySpec)
 
     public var kind: ResourceKind {
         switch self {
@@ -19,6 +20,7 @@ public enum Resource: Sendable, Hashable {
         case .serviceEntry: return .serviceEntry
         case .service: return .service
         case .deployment: return .deployment
+        case .canary: return .canary
         }
     }
 
@@ -30,6 +32,7 @@ public enum Resource: Sendable, Hashable {
         case .serviceEntry(let value): return value.name
         case .service(let value): return value.name
         case .deployment(let value): return value.name
+        case .canary(let value): return value.name
         }
     }
 }

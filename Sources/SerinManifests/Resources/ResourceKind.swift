@@ -6,6 +6,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
     case serviceEntry = "ServiceEntry"
     case service = "Service"
     case deployment = "Deployment"
+    case canary = "Canary"
 
     /// The name kubectl prints in `virtualservice/web-virtualservice configured`.
     public var kubectlName: String { rawValue.lowercased() }
@@ -16,6 +17,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
         case .gateway, .virtualService, .destinationRule, .serviceEntry: return "networking.istio.io"
         case .service: return ""
         case .deployment: return "apps"
+        case .canary: return "serin.dev"
         }
     }
 
@@ -31,6 +33,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
             return ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"]
         case .service: return ["v1"]
         case .deployment: return ["apps/v1"]
+        case .canary: return ["serin.dev/v1alpha1"]
         }
     }
 

@@ -20,8 +20,8 @@ extension ManifestValidator {
                     )
                 }
                 diagnostics += destination(
-                    weighted.destination, path: "\(path).destination", at: located, context: context,
-                    warnedWithoutEndpoints: &warnedWithoutEndpoints
+                    weighted.destination, path: "\(path).destination", portPath: "\(path).destination.port.number",
+                    at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
                 )
             }
             if route.destinations.count > 1 {
@@ -34,9 +34,11 @@ extension ManifestValidator {
         return diagnostics
     }
 
-    private static func destination(
-        _ destination: Destination, path: String, at located: LocatedResource, context: ValidationContext,
-        warnedWithoutEndpoints: inout Set<ResourceName>
+    /// That `destination`, written at `path` (its port number at `portPath`), reaches a service, subset and
+    /// port that exist. Shared by routes and Canaries, so both resolve hosts the way the gateway does.
+    static func destination(
+        _ destination: Destination, path: String, portPath: String, at located: LocatedResource,
+        context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         let hostLocation = located.location(of: "\(path).host")
@@ -62,7 +64,7 @@ extension ManifestValidator {
                 diagnostics.append(
                     .error(
                         "port \(port) is not exposed by \(destination.host) (it exposes \(exposed.isEmpty ? "no ports" : exposed))",
-                        at: located.location(of: "\(path).port.number")
+                        at: located.location(of: portPath)
                     )
                 )
             }

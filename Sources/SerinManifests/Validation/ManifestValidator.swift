@@ -14,6 +14,7 @@ public enum ManifestValidator {
                 of: virtualService, at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
         }
+        diagnostics += canaries(in: resources, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints)
         return diagnostics
     }
 

@@ -1,9 +1,10 @@
 import SerinCore
 
-/// What every check looks things up in: the built configuration and the gateways by name.
+/// What every check looks things up in: the built configuration, and the gateways and VirtualServices by name.
 struct ValidationContext {
     let config: MeshConfig
     let gateways: [ResourceName: Gateway]
+    let virtualServices: [ResourceName: VirtualService]
 
     init(resources: [LocatedResource]) {
         config = MeshConfig(resources: resources)
@@ -12,5 +13,11 @@ struct ValidationContext {
             gateways[gateway.name] = gateway
         }
         self.gateways = gateways
+        // The first of duplicates wins, as for gateways; the duplicate itself is reported separately.
+        var virtualServices: [ResourceName: VirtualService] = [:]
+        for virtualService in config.virtualServices where virtualServices[virtualService.name] == nil {
+            virtualServices[virtualService.name] = virtualService
+        }
+        self.virtualServices = virtualServices
     }
 }

@@ -3,14 +3,21 @@ import SerinGateway
 import SerinManifests
 
 /// The resources a running gateway serves, and `apply`: kubectl's upsert, validated as a whole
-/// before anything changes.
+/// before anything changes. The controller changes weights through it too, so both paths swap
+/// the routing table the same way.
 public actor LiveConfiguration {
-    private(set) var resources: [LocatedResource]
+    public private(set) var resources: [LocatedResource]
     private let gateway: GatewayServer
+    private var onApplied: (@Sendable ([CanarySpec]) async -> Void)?
 
     public init(gateway: GatewayServer, resources: [LocatedResource]) {
         self.gateway = gateway
         self.resources = resources
+    }
+
+    /// Called after each successful apply with every Canary now configured (the controller reconciles).
+    public func onApply(_ handler: @escaping @Sendable ([CanarySpec]) async -> Void) {
+        onApplied = handler
     }
 
     /// Installs the current resources on the gateway (start-up).
@@ -19,6 +26,9 @@ public actor LiveConfiguration {
     }
 
     public var config: MeshConfig { MeshConfig(resources: resources) }
+
+    /// The Canary resources among the current ones.
+    public var canaries: [CanarySpec] { resources.canaries }
 
     /// Creates or replaces the resources in `sources`, kubectl-style; others stay as they are.
     ///
@@ -55,7 +65,24 @@ public actor LiveConfiguration {
             return ApplyReport(applied: false, results: [], diagnostics: ["error: \(error)"])
         }
         resources = merged
+        await onApplied?(merged.canaries)
         return ApplyReport(applied: true, results: results, diagnostics: reported.map(\.description))
+    }
+
+    /// Sets a rollout's weights on the routes of `target` that lead to the stable destination.
+    public func setWeights(in target: ResourceName, stable: WeightedDestination, canary: WeightedDestination) async throws {
+        guard let index = resources.firstIndex(where: { $0.kind == .virtualService && $0.name == target }),
+            case .virtualService(var virtualService) = resources[index].resource
+        else {
+            throw TrafficRouterError.noVirtualService(target)
+        }
+        guard virtualService.setCanaryWeights(stable: stable, canary: canary) > 0 else {
+            throw TrafficRouterError.noRouteToStable(target, host: stable.destination.host)
+        }
+        var updated = resources
+        updated[index].resource = .virtualService(virtualService)
+        try await gateway.install(RouteTable(compiling: MeshConfig(resources: updated)))
+        resources = updated
     }
 }
 
@@ -69,4 +96,8 @@ public struct ApplyReport: Codable, Sendable, Equatable {
 /// The request body of `POST /apply`: the manifest files with the paths the client read them from.
 public struct ApplyRequest: Codable, Sendable {
     public var sources: [ManifestSource]
+
+    public init(sources: [ManifestSource]) {
+        self.sources = sources
+    }
 }

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import NIOPosix
+import SerinHTTP
+
+/// Talks to a running Serin's admin endpoint (`--server`), for `apply`, `status` and the commands.
+struct AdminClient {
+    let server: String
+
+    struct Unreachable: Error, CustomStringConvertible {
+        let server: String
+        let underlying: any Error
+        var description: String {
+            "cannot reach Serin's admin endpoint at \(server): \(underlying) (is `serin up` or `serin gateway` running? choose it with --server URL)"
+        }
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil) async throws -> SimpleResponse {
+        guard let target = HostPort.parse(url: server) else {
+            throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
+        }
+        do {
+            let client = try await SimpleHTTPClient.connect(host: target.host, port: target.port, group: MultiThreadedEventLoopGroup.singleton)
+            defer { Task { await client.close() } }
+            return try await client.send(method, path, headers: body == nil ? [] : [("content-type", "application/json")], body: body.map(Array.init))
+        } catch {
+            throw Unreachable(server: server, underlying: error)
+        }
+    }
+
+    /// Sends and decodes a JSON answer; an `{"error": ...}` answer or an unreachable server becomes a
+    /// printed error and exit status 1.
+    func decode<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String) async throws -> T {
+        let response: SimpleResponse
+        do {
+            response = try await send(method, path)
+        } catch let error as Unreachable {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
+        }
+        if let value = try? JSONDecoder().decode(T.self, from: Data(response.body)), (200..<300).contains(response.status) {
+            return value
+        }
+        if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)) {
+            Terminal.err("error: \(apiError.error)")
+        } else {
+            Terminal.err("error: \(server)\(path) answered \(response.status): \(response.bodyText)")
+        }
+        throw ExitCode(1)
+    }
+
+    struct ErrorBody: Decodable { var error: String }
+}
+
+/// `--server URL`, shared by every command that talks to a running Serin.
+struct ServerOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Serin's admin endpoint.", valueName: "url"))
+    var server: String = "http://127.0.0.1:9900"
+
+    func validate() throws {
+        if HostPort.parse(url: server) == nil {
+            throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
+        }
+    }
+
+    var client: AdminClient { AdminClient(server: server) }
+}

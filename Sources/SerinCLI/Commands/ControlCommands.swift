@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import SerinController
+import SerinCore
+import SerinEmbedded
+
+/// `serin status [NAME]`: every Canary's phase, weights, step and last verdicts.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show Canaries: phase, weights, step n/m, failed checks and the last verdicts."
+    )
+
+    @Argument(help: "One Canary's name; all when omitted.")
+    var name: String?
+
+    @Option(name: .shortAndLong, help: "Output format: table or json.")
+    var output: OutputFormat = .table
+
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let statuses: [CanaryStatus]
+        if let name {
+            statuses = [try await server.client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")]
+        } else {
+            statuses = try await server.client.decode([CanaryStatus].self, .GET, "/canaries")
+        }
+        switch output {
+        case .json:
+            Terminal.out(try JSONText.encode(name == nil ? AnyEncodable(statuses) : AnyEncodable(statuses[0])))
+        case .table:
+            if statuses.isEmpty {
+                Terminal.out("no Canaries (serin up -f ... with a Canary resource starts one)")
+                return
+            }
+            Terminal.out(StatusTable.render(statuses))
+        }
+    }
+}
+
+/// How `status` and `history` print.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+/// The arguments of `serin promote|abort|pause|resume|rollout NAME`: a person's decision, sent to the controller.
+struct CanaryActionCommand: ParsableArguments {
+    @Argument(help: "The Canary's name.")
+    var name: String
+
+    @OptionGroup var server: ServerOption
+
+    static func perform(_ command: RolloutCommand, name: String, server: ServerOption) async throws {
+        let status = try await server.client.decode(CanaryStatus.self, .POST, "/canaries/\(name)/\(command.rawValue)")
+        Terminal.out("canary/\(status.name) \(command.pastTense): \(status.phase), \(status.stableWeight)/\(status.canaryWeight)")
+        if let message = status.message { Terminal.out("  \(message)") }
+    }
+}
+
+/// A command that sends one `RolloutCommand` to the Canary named on the command line.
+protocol CanaryAction: AsyncParsableCommand {
+    static var action: RolloutCommand { get }
+    var target: CanaryActionCommand { get }
+}
+
+extension CanaryAction {
+    func run() async throws { try await CanaryActionCommand.perform(Self.action, name: target.name, server: target.server) }
+}
+
+struct PromoteCommand: CanaryAction {
+    static let configuration = CommandConfiguration(
+        commandName: "promote", abstract: "Skip the remaining steps and send all traffic to the canary."
+    )
+    static let action = RolloutCommand.promote
+    @OptionGroup var target: CanaryActionCommand
+}
+
+struct AbortCommand: CanaryAction {
+    static let configuration = CommandConfiguration(commandName: "abort", abstract: "Roll back now: all traffic to the stable version.")
+    static let action = RolloutCommand.abort
+    @OptionGroup var target: CanaryActionCommand
+}
+
+struct PauseCommand: CanaryAction {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Hold the rollout at its current weights until resumed.")
+    static let action = RolloutCommand.pause
+    @OptionGroup var target: CanaryActionCommand
+}
+
+struct ResumeCommand: CanaryAction {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Continue a paused rollout.")
+    static let action = RolloutCommand.resume
+    @OptionGroup var target: CanaryActionCommand
+}
+
+struct RolloutAgainCommand: CanaryAction {
+    static let configuration = CommandConfiguration(commandName: "rollout", abstract: "Start the Canary's rollout again from the first step.")
+    static let action = RolloutCommand.restart
+    @OptionGroup var target: CanaryActionCommand
+}
+
+/// `serin history NAME`: the Canary's events and measurements, oldest first.
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history", abstract: "Show a Canary's events and measurements, oldest first."
+    )
+
+    @Argument(help: "The Canary's name.")
+    var name: String
+
+    @Option(help: "Only the newest N events and measurements.")
+    var limit: Int?
+
+    @Option(name: .shortAndLong, help: "Output format: table or json.")
+    var output: OutputFormat = .table
+
+    @OptionGroup var server: ServerOption
+
+    func run() async throws {
+        let query = limit.map { "?limit=\($0)" } ?? ""
+        let history = try await server.client.decode(CanaryHistory.self, .GET, "/canaries/\(name)/history\(query)")
+        switch output {
+        case .json:
+            Terminal.out(try JSONText.encode(history))
+        case .table:
+            for event in history.events {
+                Terminal.out("\(Timestamp.format(event.time))  \(event.severity.padding(toLength: 7, withPad: " ", startingAt: 0))  \(event.message)")
+            }
+        }
+    }
+}
+
+extension RolloutCommand {
+    var pastTense: String {
+        switch self {
+        case .start: return "started"
+        case .promote: return "promoting"
+        case .abort: return "aborted"
+        case .pause: return "paused"
+        case .resume: return "resumed"
+        case .restart: return "restarted"
+        }
+    }
+}
+
+/// Pretty JSON for `-o json`.
+enum JSONText {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// Lets `status -o json` print one object or a list through the same path.
+struct AnyEncodable: Encodable {
+    let encodeValue: (any Encoder) throws -> Void
+    init<T: Encodable>(_ value: T) { encodeValue = value.encode(to:) }
+    func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}
+
+/// `HH:MM:SS` in local time, for log lines.
+enum Timestamp {
+    static func format(_ unixSeconds: Double) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: unixSeconds))
+    }
+
+    static var now: String { format(Date().timeIntervalSince1970) }
+}
+
+/// The `status` table.
+enum StatusTable {
+    static func render(_ statuses: [CanaryStatus]) -> String {
+        var rows = [["NAME", "PHASE", "STABLE/CANARY", "STEP", "FAILED", "LAST VERDICTS"]]
+        for status in statuses {
+            let step = status.step.map { "\($0)/\(status.steps)" } ?? "-/\(status.steps)"
+            let verdicts = status.lastMeasurements.map { measurement in
+                "\(measurement.metric) \(measurement.verdict.split(separator: ":").first ?? "")"
+            }.joined(separator: ", ")
+            rows.append([
+                status.name, status.phase.rawValue, "\(status.stableWeight)/\(status.canaryWeight)", step,
+                "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
+            ])
+        }
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var lines = rows.map { row in
+            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        for status in statuses where status.message != nil {
+            lines.append("\(status.name): \(status.message!)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import SerinEmbedded
+import SerinManifests
+
+/// `serin up`: gateway, canary controller and admin API together — the automated canary, embedded.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Serve manifests and run their Canary resources: weights move, analysis decides, state survives restarts.",
+        discussion: """
+            Each Canary names a VirtualService and its stable and canary destinations; Serin moves the weights \
+            step by step, checks the canary's success rate and p99 from the gateway's own counters, and promotes \
+            or rolls back. State lives in a SQLite file (--state); after a crash Serin resumes at the same step.
+
+            Steer it with `serin status`, `serin promote|abort|pause|resume|rollout NAME` and `serin history NAME`.
+            Example: serin up -f examples/seed -f examples/canary --port-offset 8000
+            """
+    )
+
+    @OptionGroup var manifests: ManifestOptions
+    @OptionGroup var serving: ServingOptions
+
+    @Option(help: ArgumentHelp("The SQLite state file.", valueName: "path"))
+    var state: String = ".serin/state.sqlite"
+
+    func run() async throws {
+        let (set, _, loadFailed) = manifests.load()
+        if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let runtime = try await serving.startOrExit(
+            resources: set.resources, controller: .init(statePath: state, log: { Terminal.out("\(Timestamp.now) \($0)") }),
+            label: "serin up"
+        )
+        Terminal.out("serin up: admin and API on \(runtime.adminURL); state in \(state)")
+        let signal = await Signals.waitForTermination()
+        Terminal.out("serin up: signal \(signal), shutting down")
+        await runtime.shutdown()
+    }
+}

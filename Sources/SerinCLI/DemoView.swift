@@ -1,0 +1,68 @@
+import Foundation
+import SerinController
+import SerinCore
+import SerinGateway
+
+/// What `serin demo` shows while it runs: event lines, and a live progress line on a terminal
+/// (plain timestamped lines instead when output goes to a file or CI log).
+final class DemoView: @unchecked Sendable {
+    // Called from the controller's log closure and the demo loop; every access holds `lock`.
+    private let lock = NSLock()
+    private let interactive: Bool
+    private var progressShown = false
+    private var lastPlain = ""
+
+    init(interactive: Bool) {
+        self.interactive = interactive
+    }
+
+    /// An event line, timestamped, above the progress line.
+    func log(_ line: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        clearProgress()
+        Terminal.out("\(Timestamp.now) \(line)")
+    }
+
+    /// The rollout's state and the last seconds of traffic per version.
+    func progress(_ status: CanaryStatus, traffic: TelemetrySnapshot, stable: String, canary: String) {
+        let bar = Self.bar(canaryWeight: status.canaryWeight)
+        let step = status.step.map { "step \($0)/\(status.steps)" } ?? "step -/\(status.steps)"
+        let sides = [("v1", stable), ("v2", canary)].map { label, host in
+            let counts = traffic.traffic(toHost: host)
+            let rate = Double(counts.requests) / 2
+            let success = counts.requests > 0 ? String(format: "%.1f%%", Double(counts.requests - counts.serverErrors) * 100 / Double(counts.requests)) : "-"
+            let p99 = counts.duration.quantile(0.99).map { String(format: "%.0fms", $0) } ?? "-"
+            return "\(host) \(String(format: "%.0f", rate))/s ok \(success) p99 \(p99)"
+        }
+        let line = "\(bar) canary \(status.canaryWeight)% · \(status.phase.rawValue) \(step) · failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"
+        lock.lock()
+        defer { lock.unlock() }
+        if interactive {
+            FileHandle.standardOutput.write(Data("\r\u{1B}[2K\(line)".utf8))
+            progressShown = true
+        } else if line != lastPlain {
+            lastPlain = line
+            Terminal.out("\(Timestamp.now) \(line)")
+        }
+    }
+
+    func finishProgress() {
+        lock.lock()
+        defer { lock.unlock() }
+        clearProgress()
+    }
+
+    private func clearProgress() {
+        if progressShown {
+            FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8))
+            progressShown = false
+        }
+    }
+
+    /// `[######..............]`: the canary's share of twenty cells.
+    static func bar(canaryWeight: Int) -> String {
+        let filled = max(0, min(20, canaryWeight / 5))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 20 - filled) + "]"
+    }
+}

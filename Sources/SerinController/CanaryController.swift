@@ -1,0 +1,338 @@
+import SerinCore
+
+/// Drives every Canary's `Rollout` state machine through the adapters: the reconcile loop.
+///
+/// Every event (a tick, a verdict, a webhook answer, a command, new specs) goes through one inbox and is
+/// handled to the end — state changed, state saved, side effects run — before the next, so the router
+/// and the store see one canary's changes in the order the state machine made them. Analyses and webhook
+/// calls run concurrently and come back as events.
+public actor CanaryController {
+    /// The adapters the controller works through.
+    public struct Adapters: Sendable {
+        public var router: any TrafficRouter
+        public var metrics: any MetricProvider
+        public var webhooks: any WebhookRunner
+        public var store: any RolloutStore
+        public var clock: any ControllerClock
+        public var judge: any Judge
+
+        public init(
+            router: any TrafficRouter, metrics: any MetricProvider, webhooks: any WebhookRunner,
+            store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = ThresholdJudge()
+        ) {
+            self.router = router
+            self.metrics = metrics
+            self.webhooks = webhooks
+            self.store = store
+            self.clock = clock
+            self.judge = judge
+        }
+    }
+
+    enum Message: Sendable {
+        case tick
+        case reconcile([CanarySpec], reply: CheckedContinuation<[String], Never>)
+        case command(RolloutCommand, ResourceName, reply: CheckedContinuation<CommandReply, Never>)
+        case analysisFinished(ResourceName, AnalysisRequest, AnalysisSamples)
+        case webhooksFinished(ResourceName, WebhookRun, WebhookResult)
+    }
+
+    private let adapters: Adapters
+    private let log: @Sendable (String) -> Void
+    private let tickInterval: Duration
+    private var rollouts: [ResourceName: Rollout] = [:]
+    private var latest: [ResourceName: [String: RecordedMeasurement]] = [:]
+    private var watchers: [Int: AsyncStream<ControllerUpdate>.Continuation] = [:]
+    private var nextWatcher = 0
+    private let inbox: AsyncStream<Message>
+    private let mailbox: AsyncStream<Message>.Continuation
+
+    /// - Parameters:
+    ///   - tickInterval: how often time is checked; analysis intervals are measured by the rollout itself.
+    ///   - log: where event lines go (`web: advance canary weight to 20%`).
+    public init(adapters: Adapters, tickInterval: Duration = .milliseconds(100), log: @escaping @Sendable (String) -> Void) {
+        self.adapters = adapters
+        self.tickInterval = tickInterval
+        self.log = log
+        (inbox, mailbox) = AsyncStream.makeStream(of: Message.self)
+    }
+
+    // MARK: Public API
+
+    /// Restores stored rollouts; call once before `run`.
+    public func restore() async throws {
+        rollouts = try await adapters.store.loadRollouts()
+    }
+
+    /// Handles events until the task is cancelled.
+    public func run() async {
+        let mailbox = self.mailbox
+        let clock = adapters.clock
+        let interval = tickInterval
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await clock.sleep(for: interval)
+                mailbox.yield(.tick)
+            }
+        }
+        defer { ticker.cancel() }
+        for await message in inbox {
+            if Task.isCancelled { break }
+            await handle(message)
+        }
+    }
+
+    /// Brings the rollouts in line with these Canary specs: new Canaries start a rollout, changed ones
+    /// are handed to their rollout (a new canary destination restarts it), removed ones are forgotten.
+    /// Returns problems (an invalid spec), one line each.
+    @discardableResult
+    public func reconcile(_ specs: [CanarySpec]) async -> [String] {
+        await withCheckedContinuation { continuation in
+            mailbox.yield(.reconcile(specs, reply: continuation))
+        }
+    }
+
+    /// A person's command: promote, abort, pause, resume, or start again (`rollout`).
+    public func execute(_ command: RolloutCommand, canary name: ResourceName) async -> CommandReply {
+        await withCheckedContinuation { continuation in
+            mailbox.yield(.command(command, name, reply: continuation))
+        }
+    }
+
+    public func statuses() -> [CanaryStatus] {
+        rollouts.keys.sorted().compactMap(status(of:))
+    }
+
+    public func status(of name: ResourceName) -> CanaryStatus? {
+        rollouts[name].map { CanaryStatus(rollout: $0, measurements: latest[name].map { Array($0.values).sorted { $0.metric < $1.metric } } ?? []) }
+    }
+
+    public func rollout(named name: ResourceName) -> Rollout? { rollouts[name] }
+
+    /// The Canary's recorded events, oldest first (the newest `limit` when given).
+    public func events(of name: ResourceName, limit: Int? = nil) async throws -> [RolloutEvent] {
+        try await adapters.store.events(for: name, limit: limit)
+    }
+
+    /// The Canary's recorded measurements, oldest first (the newest `limit` when given).
+    public func measurements(of name: ResourceName, limit: Int? = nil) async throws -> [RecordedMeasurement] {
+        try await adapters.store.measurements(for: name, limit: limit)
+    }
+
+    /// Finds a Canary by `name` or `namespace/name`.
+    public func resolve(_ reference: String) -> ResourceName? {
+        let wanted = ResourceName(reference: reference, relativeTo: ResourceName.defaultNamespace)
+        if rollouts[wanted] != nil { return wanted }
+        let byName = rollouts.keys.filter { $0.name == reference }
+        return byName.count == 1 ? byName[0] : nil
+    }
+
+    /// Updates as they happen, until the consumer stops listening.
+    public func updates() -> AsyncStream<ControllerUpdate> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ControllerUpdate.self, bufferingPolicy: .bufferingNewest(1024))
+        let id = nextWatcher
+        nextWatcher += 1
+        watchers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.removeWatcher(id) }
+        }
+        return stream
+    }
+
+    private func removeWatcher(_ id: Int) { watchers[id] = nil }
+
+    // MARK: Events
+
+    private func handle(_ message: Message) async {
+        let now = adapters.clock.now()
+        switch message {
+        case .tick:
+            for name in rollouts.keys.sorted() {
+                await step(name) { $0.tick(now: now) }
+            }
+        case .reconcile(let specs, let reply):
+            reply.resume(returning: await reconcileNow(specs, now: now))
+        case .command(let command, let name, let reply):
+            reply.resume(returning: await run(command, on: name, now: now))
+        case .analysisFinished(let name, let request, let samples):
+            guard rollouts[name] != nil else { return }
+            let verdict = adapters.judge.judge(samples, for: request)
+            let measurements = Self.measurements(of: samples, for: request, judge: adapters.judge, now: now)
+            for measurement in measurements {
+                latest[name, default: [:]][measurement.metric] = measurement
+                broadcast(.measured(measurement))
+            }
+            await step(name, measurements: measurements) { $0.analysisCompleted(verdict: verdict, now: now) }
+        case .webhooksFinished(let name, let run, let result):
+            await step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
+        }
+    }
+
+    private func reconcileNow(_ specs: [CanarySpec], now: RolloutInstant) async -> [String] {
+        var problems: [String] = []
+        let wanted = Set(specs.map(\.name))
+        for name in rollouts.keys where !wanted.contains(name) {
+            rollouts[name] = nil
+            latest[name] = nil
+            do { try await adapters.store.delete(name) } catch { log("\(name.name): cannot forget stored state: \(error)") }
+        }
+        for spec in specs {
+            if let existing = rollouts[spec.name] {
+                if existing.spec == spec {
+                    if existing.status.phase == .initialized {
+                        await step(spec.name) { $0.start(now: now) }
+                    } else if restoredThisRun.insert(spec.name).inserted {
+                        // First sight since start-up: the router lost the weights with the previous process.
+                        await step(spec.name) { $0.restored(now: now) }
+                    }
+                    continue
+                }
+                let firstSight = restoredThisRun.insert(spec.name).inserted
+                if let rejection = await step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
+                    problems.append("\(spec.name.name): \(rejection)")
+                } else if firstSight, existing.status.phase != .initialized, !existing.spec.isNewRevision(comparedTo: spec) {
+                    // Settings changed while Serin was down: adopt them, then put the weights back.
+                    await step(spec.name) { $0.restored(now: now) }
+                }
+            } else {
+                do {
+                    rollouts[spec.name] = try Rollout(spec: spec)
+                } catch {
+                    problems.append("\(spec.name.name): \(error)")
+                    continue
+                }
+                restoredThisRun.insert(spec.name)
+                await step(spec.name) { $0.start(now: now) }
+            }
+        }
+        return problems
+    }
+
+    private var restoredThisRun: Set<ResourceName> = []
+
+    private func run(_ command: RolloutCommand, on name: ResourceName, now: RolloutInstant) async -> CommandReply {
+        guard rollouts[name] != nil else {
+            return .notFound("no Canary named \(name.name) (known: \(rollouts.keys.sorted().map(\.name).joined(separator: ", ")))")
+        }
+        let outcome = await step(name) { rollout in
+            switch command {
+            case .start: return rollout.start(now: now)
+            case .promote: return rollout.promote(now: now)
+            case .abort: return rollout.abort(now: now)
+            case .pause: return rollout.pause(now: now)
+            case .resume: return rollout.resume(now: now)
+            case .restart: return rollout.restart(now: now)
+            }
+        }
+        if let rejection = outcome.rejection { return .rejected("\(name.name): \(rejection)") }
+        return status(of: name).map(CommandReply.accepted) ?? .notFound(name.name)
+    }
+
+    /// Applies one event to one rollout, saves the result with its new events, then runs the actions.
+    @discardableResult
+    private func step(
+        _ name: ResourceName, measurements: [RecordedMeasurement] = [], _ event: (inout Rollout) -> RolloutOutcome
+    ) async -> RolloutOutcome {
+        guard var rollout = rollouts[name] else { return .accepted([]) }
+        let outcome = event(&rollout)
+        guard case .accepted(let actions) = outcome else { return outcome }
+        rollouts[name] = rollout
+        let events = actions.compactMap { action -> RolloutEvent? in
+            if case .record(let event) = action { return event }
+            return nil
+        }
+        if !events.isEmpty || !measurements.isEmpty || !actions.isEmpty {
+            do {
+                try await adapters.store.save(rollout, events: events, measurements: measurements)
+            } catch {
+                log("\(name.name): cannot save rollout state: \(error)")
+            }
+        }
+        for event in events {
+            log(event.message)
+            broadcast(.event(canary: name, event))
+        }
+        await perform(actions, for: name, spec: rollout.spec)
+        return outcome
+    }
+
+    private func perform(_ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec) async {
+        let mailbox = self.mailbox
+        let adapters = self.adapters
+        for action in actions {
+            switch action {
+            case .setWeights(let stable, let canary):
+                do {
+                    try await adapters.router.setWeights(for: spec, stable: stable, canary: canary)
+                } catch {
+                    log("\(name.name): cannot set weights \(stable.weight)/\(canary.weight): \(error)")
+                }
+            case .runWebhooks(let run):
+                Task {
+                    let results = await withTaskGroup(of: (Int, WebhookResult).self) { tasks in
+                        for (index, call) in run.calls.enumerated() {
+                            tasks.addTask { (index, await adapters.webhooks.call(call)) }
+                        }
+                        var results: [(Int, WebhookResult)] = []
+                        for await result in tasks { results.append(result) }
+                        return results.sorted { $0.0 < $1.0 }.map(\.1)
+                    }
+                    mailbox.yield(.webhooksFinished(name, run, run.result(of: results)))
+                }
+            case .notifyWebhooks(let calls):
+                for call in calls {
+                    Task { _ = await adapters.webhooks.call(call) }
+                }
+            case .analyze(let request):
+                Task {
+                    let samples = await adapters.metrics.samples(for: request)
+                    mailbox.yield(.analysisFinished(name, request, samples))
+                }
+            case .record:
+                break
+            case .phaseChanged(let phase), .finished(let phase):
+                broadcast(.phase(canary: name, phase))
+            }
+        }
+    }
+
+    private func broadcast(_ update: ControllerUpdate) {
+        for watcher in watchers.values { watcher.yield(update) }
+    }
+
+    /// One measurement per metric check, with the check's own verdict, for history and display.
+    static func measurements(
+        of samples: AnalysisSamples, for request: AnalysisRequest, judge: any Judge, now: RolloutInstant
+    ) -> [RecordedMeasurement] {
+        request.metrics.map { check in
+            let reading = samples[metric: check.name]
+            let verdict = ThresholdJudge().evaluate(check, reading: reading, canary: request.canary)
+            var canaryValue: Double?
+            var stableValue: Double?
+            var canaryRequests = 0
+            var stableRequests = 0
+            switch reading {
+            case .traffic(let canary, let stable):
+                canaryRequests = canary.requests
+                stableRequests = stable?.requests ?? 0
+                switch check.kind {
+                case .requestSuccessRate:
+                    canaryValue = canary.successRate
+                    stableValue = stable?.successRate
+                case .requestDuration, .custom:
+                    canaryValue = canary.p99Milliseconds
+                    stableValue = stable?.p99Milliseconds
+                }
+            case .value(let value, _):
+                canaryValue = value
+            case nil:
+                break
+            }
+            return RecordedMeasurement(
+                canary: request.canaryName, instant: now, metric: check.name, canaryValue: canaryValue,
+                stableValue: stableValue, canaryRequests: canaryRequests, stableRequests: stableRequests,
+                canaryWeight: request.canaryWeight, verdict: verdict.description
+            )
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import SerinCore
+
+/// One Canary's state as the API, CLI and dashboard show it.
+public struct CanaryStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var namespace: String
+    public var phase: RolloutPhase
+    public var stage: String
+    public var canaryWeight: Int
+    public var stableWeight: Int
+    public var stable: String
+    public var canary: String
+    /// 1-based step of the weight schedule, nil before the first step.
+    public var step: Int?
+    public var steps: Int
+    public var failedChecks: Int
+    public var threshold: Int
+    public var iteration: Int
+    public var message: String?
+    /// Seconds since the Unix epoch of the last phase change.
+    public var lastTransition: Double?
+    /// The newest measurement of each metric, with its verdict.
+    public var lastMeasurements: [RecordedMeasurement]
+
+    init(rollout: Rollout, measurements: [RecordedMeasurement]) {
+        let status = rollout.status
+        name = rollout.spec.name.name
+        namespace = rollout.spec.name.namespace
+        phase = status.phase
+        stage = "\(status.stage)"
+        canaryWeight = status.canaryWeight
+        stableWeight = status.stableWeight
+        stable = status.stable.description
+        canary = status.canary.description
+        step = status.stepIndex.map { $0 + 1 }
+        steps = rollout.spec.analysis.schedule.steps
+        failedChecks = status.failedChecks
+        threshold = rollout.spec.analysis.threshold
+        iteration = status.iteration
+        message = status.message
+        lastTransition = status.lastTransitionAt.map { Double($0.sinceEpoch.components.seconds) }
+        lastMeasurements = measurements
+    }
+}
+
+/// What happened to a command sent to a Canary.
+public enum CommandReply: Sendable, Equatable {
+    case accepted(CanaryStatus)
+    case rejected(String)
+    case notFound(String)
+}
+
+/// A change a watcher (demo view, event stream) wants to hear about.
+public enum ControllerUpdate: Sendable, Equatable {
+    case event(canary: ResourceName, RolloutEvent)
+    case measured(RecordedMeasurement)
+    case phase(canary: ResourceName, RolloutPhase)
+}

@@ -1,0 +1,95 @@
+import Foundation
+import SerinController
+import SerinCore
+import SerinGateway
+import SerinHTTP
+
+/// The controller's HTTP API on the admin listener: list and inspect Canaries, read their history,
+/// and steer them (promote, abort, pause, resume, rollout).
+public enum ControllerAdmin {
+    public static func register(_ controller: CanaryController, on router: inout SimpleRouter) {
+        router.add("GET", "/canaries") { _ in
+            .json(await controller.statuses())
+        }
+        router.addPrefix("/canaries/") { request in
+            let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
+            guard let reference = parts.first, let name = await controller.resolve(reference) else {
+                return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
+            }
+            switch (request.method, parts.count > 1 ? parts[1] : nil) {
+            case ("GET", nil):
+                guard let status = await controller.status(of: name) else {
+                    return .json(APIError(error: "no Canary named \(reference)"), status: 404)
+                }
+                return .json(status)
+            case ("GET", "history"):
+                let limit = request.query("limit").flatMap(Int.init)
+                do {
+                    let events = try await controller.events(of: name, limit: limit)
+                    let measurements = try await controller.measurements(of: name, limit: limit)
+                    return .json(CanaryHistory(events: events.map(EventView.init), measurements: measurements.map(MeasurementView.init)))
+                } catch {
+                    return .json(APIError(error: "cannot read history of \(name.name): \(error)"), status: 500)
+                }
+            case ("POST", let action?):
+                guard let command = RolloutCommand(rawValue: action), command != .start else {
+                    return .json(APIError(error: "unknown action \(action); use promote, abort, pause, resume or rollout"), status: 404)
+                }
+                switch await controller.execute(command, canary: name) {
+                case .accepted(let status): return .json(status)
+                case .rejected(let reason): return .json(APIError(error: reason), status: 409)
+                case .notFound(let reason): return .json(APIError(error: reason), status: 404)
+                }
+            default:
+                return .json(APIError(error: "\(request.method) \(request.path) is not part of the API"), status: 405)
+            }
+        }
+    }
+}
+
+/// An API error body: `{"error": "..."}`.
+public struct APIError: Codable, Sendable {
+    public var error: String
+}
+
+/// A Canary's event history and measurements, as the API serves them.
+public struct CanaryHistory: Codable, Sendable {
+    public var events: [EventView]
+    public var measurements: [MeasurementView]
+}
+
+/// One event with a Unix timestamp.
+public struct EventView: Codable, Sendable, Equatable {
+    public var time: Double
+    public var severity: String
+    public var message: String
+
+    init(_ event: RolloutEvent) {
+        time = event.instant.unixSeconds
+        severity = event.severity.rawValue
+        message = event.message
+    }
+}
+
+/// One measurement with a Unix timestamp.
+public struct MeasurementView: Codable, Sendable, Equatable {
+    public var time: Double
+    public var metric: String
+    public var canary: Double?
+    public var stable: Double?
+    public var canaryRequests: Int
+    public var stableRequests: Int
+    public var canaryWeight: Int
+    public var verdict: String
+
+    init(_ measurement: RecordedMeasurement) {
+        time = measurement.instant.unixSeconds
+        metric = measurement.metric
+        canary = measurement.canaryValue
+        stable = measurement.stableValue
+        canaryRequests = measurement.canaryRequests
+        stableRequests = measurement.stableRequests
+        canaryWeight = measurement.canaryWeight
+        verdict = measurement.verdict
+    }
+}

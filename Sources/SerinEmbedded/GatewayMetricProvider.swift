@@ -1,0 +1,42 @@
+import SerinController
+import SerinCore
+import SerinGateway
+
+/// The built-in metrics from the gateway's own counters: success rate and p99 of the canary, and of the
+/// stable side as a baseline, each over its check's window.
+public struct GatewayMetricProvider: MetricProvider {
+    private let history: TelemetryHistory
+
+    public init(history: TelemetryHistory) {
+        self.history = history
+    }
+
+    public func samples(for request: AnalysisRequest) async -> AnalysisSamples {
+        var samples = AnalysisSamples()
+        for check in request.metrics {
+            switch check.kind {
+            case .requestSuccessRate, .requestDuration:
+                let (counts, covered) = history.window(check.interval)
+                // Snapshots are taken every 250ms, so a full window covers the interval give or take one;
+                // report the interval asked for then, and the real span only when history is shorter.
+                let window = covered * 10 >= check.interval * 9 ? check.interval : covered
+                samples[metric: check.name] = .traffic(
+                    canary: Self.sample(counts, request.canary, window: window),
+                    stable: Self.sample(counts, request.stable, window: window)
+                )
+            case .custom:
+                // Custom queries need a metrics backend; the gateway has no values for them.
+                samples[metric: check.name] = .value(nil, window: check.interval)
+            }
+        }
+        return samples
+    }
+
+    static func sample(_ counts: TelemetrySnapshot, _ destination: Destination, window: Duration) -> MetricSample {
+        let traffic = counts.traffic(toHost: destination.host, subset: destination.subset)
+        return MetricSample(
+            requests: traffic.requests, failures: traffic.serverErrors,
+            p99Milliseconds: traffic.duration.quantile(0.99), window: window
+        )
+    }
+}

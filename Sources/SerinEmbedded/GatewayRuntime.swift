@@ -1,0 +1,147 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SerinController
+import SerinCore
+import SerinGateway
+import SerinHTTP
+import SerinManifests
+import SerinStore
+
+/// Embedded mode, assembled: the gateway, its admin endpoint, the live configuration behind `apply`,
+/// and — for `serin up` — the canary controller with gateway metrics and a SQLite state file.
+public final class GatewayRuntime: Sendable {
+    public let gateway: GatewayServer
+    public let live: LiveConfiguration
+    public let admin: SimpleHTTPServer
+    public let controller: CanaryController?
+    public let history: TelemetryHistory
+    private let background: [Task<Void, Never>]
+
+    /// The controller's settings, for `serin up`.
+    public struct ControllerOptions: Sendable {
+        /// The SQLite state file (`./.serin/state.sqlite` by default).
+        public var statePath: String
+        public var tickInterval: Duration
+        /// Where event lines go.
+        public var log: @Sendable (String) -> Void
+
+        public init(statePath: String, tickInterval: Duration = .milliseconds(100), log: @escaping @Sendable (String) -> Void) {
+            self.statePath = statePath
+            self.tickInterval = tickInterval
+            self.log = log
+        }
+    }
+
+    private init(
+        gateway: GatewayServer, live: LiveConfiguration, admin: SimpleHTTPServer, controller: CanaryController?,
+        history: TelemetryHistory, background: [Task<Void, Never>]
+    ) {
+        self.gateway = gateway
+        self.live = live
+        self.admin = admin
+        self.controller = controller
+        self.history = history
+        self.background = background
+    }
+
+    /// Why the runtime did not start, with the flag that fixes it.
+    public enum StartError: Error, CustomStringConvertible {
+        case gateway(GatewayError)
+        case admin(address: String, underlying: any Error)
+        case state(any Error)
+
+        public var description: String {
+            switch self {
+            case .gateway(let error):
+                return "\(error); pick other ports with --port-offset N"
+            case .admin(let address, let underlying):
+                return "cannot serve the admin endpoint on \(address): \(underlying); pick another with --admin HOST:PORT"
+            case .state(let error):
+                return "\(error)"
+            }
+        }
+    }
+
+    /// Binds every Gateway port and the admin endpoint, and starts the controller when asked;
+    /// on failure nothing is left listening.
+    public static func start(
+        resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
+        adminHost: String, adminPort: Int, controller controllerOptions: ControllerOptions? = nil
+    ) async throws -> GatewayRuntime {
+        let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping)
+        let live = LiveConfiguration(gateway: gateway, resources: resources)
+        let history = TelemetryHistory(telemetry: gateway.telemetry)
+        do {
+            try await live.installCurrent()
+        } catch let error as GatewayError {
+            await gateway.shutdown()
+            throw StartError.gateway(error)
+        }
+        var router = SimpleRouter()
+        GatewayAdmin.register(gateway, on: &router)
+        router.add("POST", "/apply") { request in
+            do {
+                let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))
+                let report = await live.apply(applyRequest.sources)
+                return .json(report, status: report.applied ? 200 : 422)
+            } catch {
+                return .text("POST /apply expects JSON {\"sources\": [{\"path\", \"text\"}]}: \(error)\n", status: 400)
+            }
+        }
+
+        var controller: CanaryController?
+        var background: [Task<Void, Never>] = [Task { await history.sample(every: .milliseconds(250)) }]
+        if let options = controllerOptions {
+            let store: SQLiteRolloutStore
+            do {
+                store = try SQLiteRolloutStore(path: options.statePath)
+                let canary = CanaryController(
+                    adapters: .init(
+                        router: EmbeddedTrafficRouter(live: live), metrics: GatewayMetricProvider(history: history),
+                        webhooks: HTTPWebhookRunner(group: gateway.group), store: store
+                    ),
+                    tickInterval: options.tickInterval, log: options.log
+                )
+                try await canary.restore()
+                controller = canary
+            } catch {
+                for task in background { task.cancel() }
+                await gateway.shutdown()
+                throw StartError.state(error)
+            }
+            ControllerAdmin.register(controller!, on: &router)
+        }
+
+        let routes = router
+        let admin: SimpleHTTPServer
+        do {
+            admin = try await SimpleHTTPServer.start(group: gateway.group, host: adminHost, port: adminPort) { request in
+                await routes.handle(request)
+            }
+        } catch {
+            for task in background { task.cancel() }
+            await gateway.shutdown()
+            throw StartError.admin(address: "\(adminHost):\(adminPort)", underlying: error)
+        }
+        // Rollouts start only once everything listens, so a failed start changes no stored state.
+        if let canary = controller, let options = controllerOptions {
+            background.append(Task { await canary.run() })
+            for problem in await canary.reconcile(resources.canaries) { options.log("error: \(problem)") }
+            await live.onApply { specs in
+                for problem in await canary.reconcile(specs) { options.log("error: \(problem)") }
+            }
+        }
+        return GatewayRuntime(
+            gateway: gateway, live: live, admin: admin, controller: controller, history: history, background: background
+        )
+    }
+
+    public var adminURL: String { "http://\(admin.host):\(admin.port)" }
+
+    public func shutdown() async {
+        for task in background { task.cancel() }
+        await admin.close()
+        await gateway.shutdown()
+    }
+}

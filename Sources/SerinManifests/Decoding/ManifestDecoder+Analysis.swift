@@ -1,0 +1,147 @@
+import SerinCore
+
+extension ManifestDecoder {
+    /// A Canary's `analysis`: what is omitted takes `AnalysisSpec`'s defaults, and no `metrics` list
+    /// means the built-in checks (`MetricCheck.builtInDefaults`).
+    static func analysis(_ field: Field, namespace: String, reader: DocumentReader) -> AnalysisSpec? {
+        let schema = Schema(
+            known: ["interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "metrics", "webhooks"]
+        )
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        let schedule = weightSchedule(in: fields, reader: reader)
+        let interval = fields["interval"].flatMap(reader.duration)
+        let threshold = fields["threshold"].flatMap(reader.int)
+        let metrics = fields["metrics"].flatMap { metricsField in
+            reader.list(metricsField) { metric($0, namespace: namespace, reader: reader) }
+        }
+        let webhooks = fields["webhooks"].flatMap { webhooksField in
+            reader.list(webhooksField) { webhook($0, reader: reader) }
+        }
+        guard let schedule else { return nil }
+        var analysis = AnalysisSpec(schedule: schedule)
+        if let interval { analysis.interval = interval }
+        if let threshold { analysis.threshold = threshold }
+        if let metrics { analysis.metrics = metrics }
+        if let webhooks { analysis.webhooks = webhooks }
+        return analysis
+    }
+
+    /// Flagger's `stepWeight` with `maxWeight`, or its `stepWeights` list; never both, since which would win is a guess.
+    private static func weightSchedule(in fields: Fields, reader: DocumentReader) -> WeightSchedule? {
+        let analysis = fields.owner
+        let stepWeightField = fields["stepWeight"]
+        let maxWeightField = fields["maxWeight"]
+        if let listField = fields["stepWeights"] {
+            if stepWeightField != nil || maxWeightField != nil {
+                let other = stepWeightField != nil ? "stepWeight" : "maxWeight"
+                reader.error(
+                    "\(listField.path) cannot be combined with \(other): use stepWeights, or stepWeight with maxWeight",
+                    at: listField.node
+                )
+                return nil
+            }
+            guard let weights = reader.list(listField, each: reader.int) else { return nil }
+            return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
+                try WeightSchedule(stepWeights: weights)
+            }
+        }
+        guard let stepWeightField, let maxWeightField else {
+            let missing = stepWeightField == nil ? (maxWeightField == nil ? "neither" : "maxWeight alone") : "stepWeight alone"
+            reader.error("\(analysis.path): expected stepWeight with maxWeight, or stepWeights, got \(missing)", at: analysis.node)
+            return nil
+        }
+        guard let stepWeight = reader.int(stepWeightField), let maxWeight = reader.int(maxWeightField) else { return nil }
+        return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
+            try WeightSchedule(stepWeight: stepWeight, maxWeight: maxWeight)
+        }
+    }
+
+    /// Builds a schedule, reporting Core's refusal at the weight it names.
+    private static func schedule(
+        in analysis: Field, reader: DocumentReader, _ build: () throws(WeightScheduleError) -> WeightSchedule
+    ) -> WeightSchedule? {
+        do {
+            return try build()
+        } catch {
+            let key: String
+            switch error {
+            case .stepWeightOutOfRange: key = "stepWeight"
+            case .maxWeightOutOfRange, .maxWeightBelowStepWeight: key = "maxWeight"
+            case .noSteps: key = "stepWeights"
+            case .stepOutOfRange(let index, _), .notAscending(let index, _, _): key = "stepWeights[\(index)]"
+            }
+            // Core's text starts with the field it is about (`stepWeights[2] is 30, ...`): prefix it to a full path.
+            reader.error("\(analysis.path).\(error.description)", atPath: analysis.path(of: key), fallback: analysis.node)
+            return nil
+        }
+    }
+
+    /// One `metrics` entry: a built-in by name, taking that built-in's defaults for what it omits,
+    /// or a custom metric when it names a MetricTemplate.
+    private static func metric(_ field: Field, namespace: String, reader: DocumentReader) -> MetricCheck? {
+        let schema = Schema(known: ["name", "templateRef", "thresholdRange", "interval", "minRequests"])
+        guard let fields = reader.mapping(field, schema),
+            let nameField = reader.required("name", in: fields),
+            let name = reader.string(nameField)
+        else { return nil }
+        let range = fields["thresholdRange"].flatMap { thresholdRange($0, reader: reader) }
+        let interval = fields["interval"].flatMap(reader.duration)
+        let minRequests = fields["minRequests"].flatMap(reader.int)
+        var check: MetricCheck
+        if let templateField = fields["templateRef"] {
+            guard let template = templateReference(templateField, namespace: namespace, reader: reader) else { return nil }
+            reader.warning(
+                "metric \(name): Serin does not read MetricTemplates yet, so checks of \(template) stay inconclusive",
+                at: templateField.node
+            )
+            check = MetricCheck(name: name, kind: .custom(template: template.description), thresholdRange: ThresholdRange())
+        } else if let builtIn = MetricCheck.builtInDefaults.first(where: { $0.name == name }) {
+            check = builtIn
+        } else {
+            let builtIns = MetricCheck.builtInDefaults.map(\.name).joined(separator: " or ")
+            reader.error(
+                "metric \(name): custom metrics need a MetricTemplate (templateRef), which Serin does not read yet; use \(builtIns)",
+                at: nameField.node
+            )
+            return nil
+        }
+        if let range { check.thresholdRange = range }
+        if let interval { check.interval = interval }
+        if let minRequests { check.minRequests = minRequests }
+        return check
+    }
+
+    private static func thresholdRange(_ field: Field, reader: DocumentReader) -> ThresholdRange? {
+        guard let fields = reader.mapping(field, Schema(known: ["min", "max"])) else { return nil }
+        return ThresholdRange(min: fields["min"].flatMap(reader.number), max: fields["max"].flatMap(reader.number))
+    }
+
+    /// Flagger's `templateRef: {name, namespace}`; the namespace defaults to the Canary's.
+    private static func templateReference(_ field: Field, namespace: String, reader: DocumentReader) -> ResourceName? {
+        guard let fields = reader.mapping(field, Schema(known: ["name", "namespace"])),
+            let name = reader.required("name", in: fields).flatMap(reader.string)
+        else { return nil }
+        return ResourceName(namespace: fields["namespace"].flatMap(reader.string) ?? namespace, name: name)
+    }
+
+    /// One `webhooks` entry; without a `type` it is a rollout hook, as in Flagger.
+    private static func webhook(_ field: Field, reader: DocumentReader) -> WebhookSpec? {
+        guard let fields = reader.mapping(field, Schema(known: ["name", "type", "url", "timeout", "metadata"])) else {
+            return nil
+        }
+        let name = reader.required("name", in: fields).flatMap(reader.string)
+        let url = reader.required("url", in: fields).flatMap(reader.string)
+        let type: WebhookType? = if let typeField = fields["type"] {
+            reader.choice(typeField, as: WebhookType.self)
+        } else {
+            .rollout
+        }
+        let timeout = fields["timeout"].flatMap(reader.duration)
+        let metadata = fields["metadata"].flatMap(reader.stringMap)
+        guard let name, let url, let type else { return nil }
+        var webhook = WebhookSpec(name: name, type: type, url: url)
+        if let timeout { webhook.timeout = timeout }
+        if let metadata { webhook.metadata = metadata }
+        return webhook
+    }
+}

@@ -1,0 +1,67 @@
+import SerinCore
+
+extension ManifestValidator {
+    /// Each Canary's VirtualService exists and routes to its stable destination, its destinations resolve,
+    /// and no two Canaries drive one VirtualService (they would fight over its weights).
+    static func canaries(
+        in resources: [LocatedResource], context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>
+    ) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        var drivers: [ResourceName: LocatedResource] = [:]
+        for located in resources {
+            guard case .canary(let canary) = located.resource else { continue }
+            for (key, destination) in [("stable", canary.stable), ("canary", canary.canary)] {
+                diagnostics += self.destination(
+                    destination, path: "spec.\(key)", portPath: "spec.\(key).port", at: located, context: context,
+                    warnedWithoutEndpoints: &warnedWithoutEndpoints
+                )
+            }
+            let targetLocation = located.location(of: "spec.targetRef.name")
+            guard let virtualService = context.virtualServices[canary.targetRef] else {
+                diagnostics.append(.error(missingVirtualServiceMessage(canary.targetRef, context: context), at: targetLocation))
+                continue
+            }
+            if let driver = drivers[canary.targetRef] {
+                diagnostics.append(
+                    .error(
+                        "VirtualService \(canary.targetRef) is already driven by \(driver.label) at \(driver.location)",
+                        at: targetLocation
+                    )
+                )
+            } else {
+                drivers[canary.targetRef] = located
+            }
+            let routesToStable = virtualService.http.contains { route in
+                route.destinations.contains { sendsTo($0.destination, stable: canary.stable, config: context.config) }
+            }
+            if !routesToStable {
+                let stable = canary.stable.host + (canary.stable.subset.map { " subset \($0)" } ?? "")
+                diagnostics.append(
+                    .error(
+                        "VirtualService \(virtualService.name.name) has no route to \(stable)",
+                        at: located.location(of: "spec.stable.host")
+                    )
+                )
+            }
+        }
+        return diagnostics
+    }
+
+    private static func missingVirtualServiceMessage(_ name: ResourceName, context: ValidationContext) -> String {
+        var message = "VirtualService \(name) does not exist"
+        if !context.virtualServices.isEmpty {
+            message += " (VirtualServices: \(context.virtualServices.keys.sorted().map(\.description).joined(separator: ", ")))"
+        }
+        return message
+    }
+
+    /// Whether a route destination is the Canary's stable one, the route Serin owns: the same service (by any of
+    /// its host names) and subset, and the same port unless either leaves it to the service's only port.
+    static func sendsTo(_ destination: Destination, stable: Destination, config: MeshConfig) -> Bool {
+        guard destination.subset == stable.subset else { return false }
+        if let port = destination.port, let stablePort = stable.port, port != stablePort { return false }
+        if destination.host.lowercased() == stable.host.lowercased() { return true }
+        guard let service = config.service(forHost: stable.host) else { return false }
+        return config.service(forHost: destination.host) == service
+    }
+}

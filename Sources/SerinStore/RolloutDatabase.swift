@@ -1,0 +1,228 @@
+import CSQLite
+import Foundation
+import SerinCore
+
+/// The SQL behind `SQLiteRolloutStore`: one connection to one state file and the statements that read and
+/// write it. Not thread-safe; the store keeps it behind a mutex.
+final class RolloutDatabase {
+    let path: String
+    let connection: SQLiteConnection
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        // Stable bytes for the same state make the file diffable and easy to inspect with `sqlite3`.
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+    private let decoder = JSONDecoder()
+
+    /// Creates the parent directory, opens (or creates) the file and brings its schema up to date.
+    init(path: String) throws(StoreError) {
+        self.path = path
+        try Self.createParentDirectory(of: path)
+        do {
+            connection = try SQLiteConnection(path: path)
+        } catch {
+            throw .cannotOpen(path: path, reason: error.message)
+        }
+        try prepareFile()
+    }
+
+    func close() {
+        connection.close()
+    }
+
+    // MARK: - Rollouts
+
+    func save(_ rollout: Rollout, events: [RolloutEvent], measurements: [RecordedMeasurement]) throws(StoreError) {
+        let canary = rollout.spec.name
+        if let stray = measurements.first(where: { $0.canary != canary }) {
+            throw .measurementOfOtherCanary(measurement: stray.canary, rollout: canary)
+        }
+        let state: String
+        do {
+            state = String(decoding: try encoder.encode(rollout), as: UTF8.self)
+        } catch {
+            throw .cannotEncode(canary: canary, reason: String(describing: error))
+        }
+        // Everything is converted before BEGIN, so the transaction only fails for reasons SQLite gives.
+        let key: [SQLiteValue] = [.text(canary.namespace), .text(canary.name)]
+        let eventRows = try events.map { (event) throws(StoreError) -> [SQLiteValue] in
+            key + [.integer(try nanoseconds(event.instant, of: canary)), .text(event.severity.rawValue), .text(event.message)]
+        }
+        let measurementRows = try measurements.map { (measurement) throws(StoreError) -> [SQLiteValue] in
+            key + [
+                .integer(try nanoseconds(measurement.instant, of: canary)), .text(measurement.metric),
+                Self.reading(measurement.canaryValue), Self.reading(measurement.stableValue),
+                .integer(Int64(measurement.canaryRequests)), .integer(Int64(measurement.stableRequests)),
+                .integer(Int64(measurement.canaryWeight)), .text(measurement.verdict),
+            ]
+        }
+        let updatedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        do {
+            try connection.transaction { () throws(SQLiteFailure) in
+                // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the delete
+                // would cascade to the rollout's whole history.
+                try connection.execute(
+                    """
+                    INSERT INTO rollouts (namespace, name, state, updated_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (namespace, name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+                    """,
+                    key + [.text(state), .integer(updatedAt)])
+                try insert(eventRows, sql: """
+                    INSERT INTO events (namespace, name, instant_ns, severity, message) VALUES (?, ?, ?, ?, ?)
+                    """)
+                try insert(measurementRows, sql: """
+                    INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value,
+                        canary_requests, stable_requests, canary_weight, verdict)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            }
+        } catch {
+            throw .failed(path: path, operation: "save rollout \(canary)", reason: error.message)
+        }
+    }
+
+    func loadRollouts() throws(StoreError) -> [ResourceName: Rollout] {
+        var rollouts: [ResourceName: Rollout] = [:]
+        var failures: [ResourceName: String] = [:]
+        do {
+            let statement = try connection.prepare("SELECT namespace, name, state FROM rollouts")
+            while try statement.step() {
+                let canary = ResourceName(namespace: statement.text(0), name: statement.text(1))
+                do {
+                    let rollout = try decoder.decode(Rollout.self, from: Data(statement.text(2).utf8))
+                    if rollout.spec.name == canary {
+                        rollouts[canary] = rollout
+                    } else {
+                        failures[canary] = "its state belongs to \(rollout.spec.name)"
+                    }
+                } catch {
+                    failures[canary] = error.readableDecodingFailure
+                }
+            }
+        } catch {
+            throw .failed(path: path, operation: "load rollouts", reason: error.message)
+        }
+        guard failures.isEmpty else { throw .undecodableRollouts(path: path, failures: failures) }
+        return rollouts
+    }
+
+    func delete(_ canary: ResourceName) throws(StoreError) {
+        do {
+            // Its events and measurements go with it: ON DELETE CASCADE.
+            try connection.execute("DELETE FROM rollouts WHERE namespace = ? AND name = ?",
+                                   [.text(canary.namespace), .text(canary.name)])
+        } catch {
+            throw .failed(path: path, operation: "delete rollout \(canary)", reason: error.message)
+        }
+    }
+
+    // MARK: - History
+
+    func events(for canary: ResourceName, limit: Int?) throws(StoreError) -> [RolloutEvent] {
+        var events: [RolloutEvent] = []
+        do throws(SQLiteFailure) {
+            let statement = try newestFirst(
+                "SELECT id, instant_ns, severity, message FROM events", of: canary, limit: limit)
+            while try statement.step() {
+                let severityName = statement.text(2)
+                guard let severity = RolloutEvent.Severity(rawValue: severityName) else {
+                    throw SQLiteFailure(code: SQLITE_CORRUPT, message:
+                        "event \(statement.integer(0)) has severity '\(severityName)', expected Normal or Warning")
+                }
+                events.append(RolloutEvent(instant: RolloutInstant(nanoseconds: statement.integer(1)),
+                                           severity: severity, message: statement.text(3)))
+            }
+        } catch {
+            throw .failed(path: path, operation: "read the events of \(canary)", reason: error.message)
+        }
+        return events.reversed()
+    }
+
+    func measurements(for canary: ResourceName, limit: Int?) throws(StoreError) -> [RecordedMeasurement] {
+        var measurements: [RecordedMeasurement] = []
+        do {
+            let statement = try newestFirst(
+                """
+                SELECT instant_ns, metric, canary_value, stable_value, canary_requests, stable_requests,
+                    canary_weight, verdict
+                FROM measurements
+                """, of: canary, limit: limit)
+            while try statement.step() {
+                measurements.append(RecordedMeasurement(
+                    canary: canary, instant: RolloutInstant(nanoseconds: statement.integer(0)),
+                    metric: statement.text(1), canaryValue: Self.reading(statement, 2), stableValue: Self.reading(statement, 3),
+                    canaryRequests: Int(statement.integer(4)), stableRequests: Int(statement.integer(5)),
+                    canaryWeight: Int(statement.integer(6)), verdict: statement.text(7)))
+            }
+        } catch {
+            throw .failed(path: path, operation: "read the measurements of \(canary)", reason: error.message)
+        }
+        return measurements.reversed()
+    }
+
+    // MARK: - Helpers
+
+    /// `select` restricted to the Canary, newest first, at most `limit` rows (SQLite reads -1 as no limit).
+    /// Callers reverse the rows to return them oldest first.
+    private func newestFirst(_ select: String, of canary: ResourceName, limit: Int?) throws(SQLiteFailure) -> SQLiteStatement {
+        let statement = try connection.prepare("\(select) WHERE namespace = ? AND name = ? ORDER BY id DESC LIMIT ?")
+        try statement.bind([.text(canary.namespace), .text(canary.name), .integer(Int64(limit.map { max($0, 0) } ?? -1))])
+        return statement
+    }
+
+    private func insert(_ rows: [[SQLiteValue]], sql: String) throws(SQLiteFailure) {
+        guard !rows.isEmpty else { return }
+        let statement = try connection.prepare(sql)
+        for row in rows {
+            try statement.run(row)
+            statement.reset()
+        }
+    }
+
+    private func nanoseconds(_ instant: RolloutInstant, of canary: ResourceName) throws(StoreError) -> Int64 {
+        guard let nanoseconds = instant.nanoseconds else { throw .instantOutOfRange(canary: canary, instant: instant) }
+        return nanoseconds
+    }
+
+    /// SQLite stores a NaN REAL as NULL, which would turn "the query returned NaN" into "no value";
+    /// NaN is kept as the text `NaN` instead.
+    private static func reading(_ value: Double?) -> SQLiteValue {
+        guard let value else { return .null }
+        return value.isNaN ? .text("NaN") : .real(value)
+    }
+
+    private static func reading(_ statement: SQLiteStatement, _ column: Int32) -> Double? {
+        if statement.isNull(column) { return nil }
+        if statement.isText(column) { return Double(statement.text(column)) ?? .nan }
+        return statement.real(column)
+    }
+
+    private static func createParentDirectory(of path: String) throws(StoreError) {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let directory = String(path[..<slash])
+        guard !directory.isEmpty else { return }
+        let files = FileManager.default
+        var isDirectory: ObjCBool = false
+        if files.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue { return }
+        do {
+            try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .cannotCreateDirectory(directory: directory, path: path, reason: Self.whyNotCreated(directory, error))
+        }
+    }
+
+    /// Foundation's message for a file in the way is vague; name the file instead.
+    private static func whyNotCreated(_ directory: String, _ error: any Error) -> String {
+        var ancestor = directory
+        var isDirectory: ObjCBool = false
+        while !ancestor.isEmpty {
+            if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
+                return isDirectory.boolValue ? (error as NSError).localizedDescription : "\(ancestor) is a file, not a directory"
+            }
+            guard let slash = ancestor.lastIndex(of: "/") else { break }
+            ancestor = String(ancestor[..<slash])
+        }
+        return (error as NSError).localizedDescription
+    }
+}

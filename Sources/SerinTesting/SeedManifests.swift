@@ -1,0 +1,57 @@
+import Foundation
+import SerinManifests
+
+/// The seed's manifests from `examples/seed`, pointed at test backends, plus Canary YAML written for a test.
+public enum SeedManifests {
+    /// The seed directory's files with the ServiceEntry ports replaced by `v1` and `v2`.
+    public static func sources(v1: Int, v2: Int) -> [ManifestSource] {
+        let seed = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed").path
+        return ManifestLoader.load(paths: [seed], recursive: false).sources.map { source in
+            var source = source
+            source.text = source.text.replacingOccurrences(of: "18081", with: String(v1))
+                .replacingOccurrences(of: "18082", with: String(v2))
+            return source
+        }
+    }
+
+    /// A Canary `web` over the seed, with fast analysis for tests.
+    public static func canary(
+        interval: String = "400ms", threshold: Int = 2, stepWeights: [Int] = [20, 50], minRequests: Int = 5,
+        successRateMin: Double = 99, durationMax: Double = 500, canaryHost: String = "web-v2-service",
+        webhooks: String = "", progressDeadline: String = "30s"
+    ) -> ManifestSource {
+        ManifestSource(path: "test-canary.yaml", text: """
+            apiVersion: serin.dev/v1alpha1
+            kind: Canary
+            metadata:
+              name: web
+            spec:
+              targetRef:
+                kind: VirtualService
+                name: web-virtualservice
+              stable: {host: web-v1-service, port: 80}
+              canary: {host: \(canaryHost), port: 80}
+              progressDeadline: \(progressDeadline)
+              analysis:
+                interval: \(interval)
+                threshold: \(threshold)
+                stepWeights: [\(stepWeights.map(String.init).joined(separator: ", "))]
+                metrics:
+                - name: request-success-rate
+                  thresholdRange: {min: \(successRateMin)}
+                  interval: \(interval)
+                  minRequests: \(minRequests)
+                - name: request-duration
+                  thresholdRange: {max: \(durationMax)}
+                  interval: \(interval)
+                  minRequests: \(minRequests)
+            \(webhooks)
+            """)
+    }
+
+    /// Decoded and validated resources; fails the caller's expectations through the returned errors.
+    public static func resources(_ sources: [ManifestSource]) -> (resources: [LocatedResource], errors: [String]) {
+        let set = ManifestSet(sources: sources)
+        return (set.resources, set.errors.map(\.description))
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import NIOHTTP1
+import SerinController
+import SerinDemoApp
+import SerinCore
+import SerinHTTP
+import SerinManifests
+import SerinStore
+import SerinTesting
+import Testing
+
+/// `serin up` as a process: killed mid-rollout with SIGKILL and started again, it resumes where it was.
+@Suite("serin up")
+struct UpCommandTests {
+    static func status(adminPort: Int, group: TestBackends) async -> CanaryStatus? {
+        guard let client = try? await SimpleHTTPClient.connect(host: "127.0.0.1", port: adminPort, group: group.group) else { return nil }
+        defer { Task { await client.close() } }
+        guard let response = try? await client.send(.GET, "/canaries/web"), response.status == 200 else { return nil }
+        return try? JSONDecoder().decode(CanaryStatus.self, from: Data(response.body))
+    }
+
+    static func waitForStatus(
+        adminPort: Int, group: TestBackends, timeout: Duration = .seconds(30), _ condition: (CanaryStatus) -> Bool
+    ) async throws -> CanaryStatus {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = await status(adminPort: adminPort, group: group), condition(status) { return status }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CancellationError()
+    }
+
+    @Test("kill -9 mid-rollout, start again: same step, same weights, no event lost")
+    func resumesAfterCrash() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try SerinProcess.temporaryDirectory()
+        for source in SeedManifests.sources(v1: v1.port, v2: v2.port)
+            + [SeedManifests.canary(interval: "3s", stepWeights: [20, 40, 60, 80], progressDeadline: "2m")] {
+            let name = (source.path as NSString).lastPathComponent
+            try source.text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let state = directory.appendingPathComponent("state/state.sqlite").path
+        let adminPort = try await backends.closedPort()
+        let gatewayPort = try await backends.closedPort()
+        let arguments = [
+            "up", "-f", directory.path, "--port-offset", String(gatewayPort - 80), "--admin", "127.0.0.1:\(adminPort)",
+            "--state", state, "--threads", "1",
+        ]
+        let first = try SerinProcess.launch(arguments)
+        let load = SerinDemoLoad(port: gatewayPort, backends: backends)
+        _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 2 }
+        first.kill(SIGKILL)
+        let firstOutput = first.outputText()
+
+        // What the crashed process last committed is the truth to resume from.
+        let store = try SQLiteRolloutStore(path: state)
+        let stored = try #require(try store.loadRollouts()[ResourceName(name: "web")])
+        let storedEvents = try store.events(for: ResourceName(name: "web"), limit: nil)
+        #expect(stored.status.phase == .progressing, "\(firstOutput)")
+        #expect(stored.status.canaryWeight == 40)
+
+        let second = try SerinProcess.launch(arguments)
+        let resumed = try await Self.waitForStatus(adminPort: adminPort, group: backends) { _ in true }
+        #expect(resumed.phase == .progressing)
+        #expect(resumed.step == 2, "resumed at step \(String(describing: resumed.step)), weight \(resumed.canaryWeight)")
+        #expect(resumed.canaryWeight == 40)
+        let afterEvents = try store.events(for: ResourceName(name: "web"), limit: nil)
+        #expect(Array(afterEvents.prefix(storedEvents.count)) == storedEvents)
+        second.kill(SIGTERM)
+        await load.stop()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+}
+
+extension UpCommandTests {
+    @Test("status, pause, resume, promote and history steer a running rollout from the command line")
+    func steersFromTheCommandLine() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try SerinProcess.temporaryDirectory()
+        for source in SeedManifests.sources(v1: v1.port, v2: v2.port)
+            + [SeedManifests.canary(interval: "5s", stepWeights: [25, 50, 75], progressDeadline: "2m")] {
+            let name = (source.path as NSString).lastPathComponent
+            try source.text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let adminPort = try await backends.closedPort()
+        let gatewayPort = try await backends.closedPort()
+        let server = "http://127.0.0.1:\(adminPort)"
+        let up = try SerinProcess.launch([
+            "up", "-f", directory.path, "--port-offset", String(gatewayPort - 80), "--admin", "127.0.0.1:\(adminPort)",
+            "--state", directory.appendingPathComponent("state.sqlite").path, "--threads", "1",
+        ])
+        let load = SerinDemoLoad(port: gatewayPort, backends: backends)
+        _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 25 }
+
+        let status = try await SerinProcess.run(["status", "--server", server])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("NAME"))
+        #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix("web") && $0.contains("Progressing") && $0.contains("75/25") && $0.contains("1/3") },
+                "\(status.stdout)")
+
+        let json = try await SerinProcess.run(["status", "web", "-o", "json", "--server", server])
+        let decoded = try JSONDecoder().decode(CanaryStatus.self, from: Data(json.stdout.utf8))
+        #expect(decoded.canaryWeight == 25)
+
+        let pause = try await SerinProcess.run(["pause", "web", "--server", server])
+        #expect(pause.stdout.contains("canary/web paused: Paused"), "\(pause.stdout)\(pause.stderr)")
+        let pausedAgain = try await SerinProcess.run(["pause", "web", "--server", server])
+        #expect(pausedAgain.status == 1)
+        #expect(pausedAgain.stderr.contains("already paused"))
+        let resume = try await SerinProcess.run(["resume", "web", "--server", server])
+        #expect(resume.status == 0, "\(resume.stderr)")
+
+        let promote = try await SerinProcess.run(["promote", "web", "--server", server])
+        #expect(promote.status == 0, "\(promote.stderr)")
+        let done = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.phase == .succeeded }
+        #expect(done.canaryWeight == 100)
+
+        let history = try await SerinProcess.run(["history", "web", "--server", server])
+        #expect(history.stdout.contains("web: advance canary weight to 25%"), "\(history.stdout)")
+        #expect(history.stdout.lowercased().contains("promot"))
+
+        let missing = try await SerinProcess.run(["abort", "nope", "--server", server])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no Canary named nope"))
+
+        up.kill(SIGTERM)
+        await load.stop()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+}
+
+/// Steady traffic through the subprocess's gateway so analysis has requests to judge.
+struct SerinDemoLoad {
+    let load = SerinDemoApp.SteadyLoad()
+
+    init(port: Int, backends: TestBackends) {
+        load.start(port: port, rate: 200, connections: 2, group: backends.group)
+    }
+
+    func stop() async { await load.stop() }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import SerinController
+import SerinCore
+import SerinDemoApp
+import SerinEmbedded
+import SerinGateway
+import SerinHTTP
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// The automated canary on the embedded gateway, end to end: real demo apps, the real gateway and its
+/// counters, the real SQLite state file, steady traffic through 127.0.0.1.
+@Suite("Automated canary")
+struct CanaryRolloutTests {
+    /// Everything one rollout test runs against.
+    struct Harness {
+        let runtime: GatewayRuntime
+        let controller: CanaryController
+        let port: Int
+        let backends: TestBackends
+        let load: SteadyLoad
+        let name = ResourceName(name: "web")
+
+        func waitFor(
+            _ what: String, timeout: Duration = .seconds(30), _ condition: (CanaryStatus) -> Bool
+        ) async throws -> CanaryStatus {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if let status = await controller.status(of: name), condition(status) { return status }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let last = await controller.status(of: name)
+            Issue.record("timed out waiting for \(what); last status: \(String(describing: last))")
+            throw CancellationError()
+        }
+
+        /// The weights the live VirtualService gives the stable and canary hosts.
+        func liveWeights() async -> [String: Int] {
+            let config = await runtime.live.config
+            let route = config.virtualServices.first { $0.name.name == "web-virtualservice" }?.http.first
+            var weights: [String: Int] = [:]
+            for destination in route?.destinations ?? [] { weights[destination.destination.host] = destination.weight }
+            return weights
+        }
+    }
+
+    static func withHarness(
+        canary: ManifestSource, canaryErrorRate: Double = 0, rate: Int = 300, _ body: (Harness) async throws -> Void
+    ) async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2", errorRate: canaryErrorRate)
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: v1.port, v2: v2.port) + [canary])
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let runtime = try await GatewayRuntime.start(
+            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
+            adminHost: "127.0.0.1", adminPort: 0,
+            controller: .init(statePath: state, tickInterval: .milliseconds(50), log: { _ in })
+        )
+        let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+        let controller = try #require(runtime.controller)
+        let load = SteadyLoad()
+        load.start(port: port, rate: rate, connections: 4, group: backends.group)
+        let harness = Harness(runtime: runtime, controller: controller, port: port, backends: backends, load: load)
+        do {
+            try await body(harness)
+        } catch {
+            await load.stop()
+            await runtime.shutdown()
+            throw error
+        }
+        await load.stop()
+        await runtime.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
+    @Test("a healthy canary is promoted: Succeeded, all traffic on v2, no request failed by Serin")
+    func healthyRolloutSucceeds() async throws {
+        try await Self.withHarness(canary: SeedManifests.canary()) { harness in
+            let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }
+            #expect(final.phase == .succeeded, "\(final.message ?? "")")
+            #expect(final.canaryWeight == 100)
+            #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
+            let after = try await DemoTraffic.run(port: harness.port, connections: 2, requestsPerConnection: 50, group: harness.backends.group)
+            #expect(after.counts == ["v2": 100])
+            await harness.load.stop()
+            #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
+            let events = try await harness.controller.events(of: harness.name).map(\.message)
+            #expect(events.contains { $0.contains("advance canary weight to 20%") }, "\(events)")
+            #expect(events.contains { $0.contains("advance canary weight to 50%") })
+        }
+    }
+
+    @Test("a failing canary is rolled back within threshold intervals of its first failed check")
+    func faultyRolloutRollsBack() async throws {
+        let interval = Duration.milliseconds(400)
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "400ms", threshold: 2), canaryErrorRate: 0.5) { harness in
+            let final = try await harness.waitFor("Failed") { $0.phase == .failed || $0.phase == .succeeded }
+            #expect(final.phase == .failed)
+            #expect(final.canaryWeight == 0)
+            #expect(await harness.liveWeights()["web-v2-service"] == 0)
+            let events = try await harness.controller.events(of: harness.name)
+            let firstHalt = try #require(events.first { $0.message.contains("halt") })
+            let rollback = try #require(events.first { $0.message.contains("rolling back") || $0.message.contains("rolled back") })
+            #expect(firstHalt.message.contains("request-success-rate"), "\(firstHalt.message)")
+            // Threshold 2: the second failed check rolls back, one interval after the first (plus scheduling slack).
+            #expect(rollback.instant - firstHalt.instant <= interval * 2, "\(events.map(\.message))")
+            let after = try await DemoTraffic.run(port: harness.port, connections: 2, requestsPerConnection: 50, group: harness.backends.group)
+            #expect(after.counts["v2"] == nil)
+            await harness.load.stop()
+            #expect(harness.load.failuresCausedByProxy.isEmpty)
+        }
+    }
+
+    @Test("a closed confirm-promotion gate holds the last step until it opens")
+    func gateHolds() async throws {
+        let backends = TestBackends()
+        let gate = try await WebhookServer.start(group: backends.group, status: 403)
+        let webhooks = """
+                webhooks:
+                - name: approve
+                  type: confirm-promotion
+                  url: \(gate.url)
+                  timeout: 2s
+            """
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "300ms", webhooks: webhooks)) { harness in
+            let held = try await harness.waitFor("the gate to be asked") { $0.canaryWeight == 50 && !gate.calls.isEmpty }
+            #expect(held.phase == .progressing)
+            try await Task.sleep(for: .milliseconds(1200))
+            let still = try #require(await harness.controller.status(of: harness.name))
+            #expect(still.phase == .progressing)
+            #expect(still.canaryWeight == 50)
+            #expect(still.message?.contains("confirm-promotion") == true, "\(still.message ?? "")")
+            let payload = try #require(gate.calls.last).bodyText
+            #expect(payload.contains("\"type\":\"confirm-promotion\""), "\(payload)")
+            #expect(payload.contains("\"name\":\"web\""))
+            gate.answer(200)
+            let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded }
+            #expect(final.canaryWeight == 100)
+        }
+        await gate.close()
+        await backends.shutdown()
+    }
+
+    @Test("abort under load rolls back at once and fails no request")
+    func abortUnderLoad() async throws {
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "5s", stepWeights: [30, 60])) { harness in
+            _ = try await harness.waitFor("the first step") { $0.canaryWeight == 30 }
+            try await Task.sleep(for: .milliseconds(300))
+            guard case .accepted = await harness.controller.execute(.abort, canary: harness.name) else {
+                Issue.record("abort was not accepted")
+                return
+            }
+            let final = try await harness.waitFor("Failed") { $0.phase == .failed }
+            #expect(final.canaryWeight == 0)
+            #expect(await harness.liveWeights()["web-v2-service"] == 0)
+            try await Task.sleep(for: .milliseconds(300))
+            await harness.load.stop()
+            #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
+            #expect((harness.load.counts.counts["v2"] ?? 0) > 0)
+        }
+    }
+
+    @Test("promote under load skips the remaining steps and fails no request")
+    func promoteUnderLoad() async throws {
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "5s", stepWeights: [30, 60])) { harness in
+            _ = try await harness.waitFor("the first step") { $0.canaryWeight == 30 }
+            guard case .accepted = await harness.controller.execute(.promote, canary: harness.name) else {
+                Issue.record("promote was not accepted")
+                return
+            }
+            let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded }
+            #expect(final.canaryWeight == 100)
+            #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
+            await harness.load.stop()
+            #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
+        }
+    }
+
+    @Test("a command a phase does not allow is refused with the reason")
+    func refusedCommand() async throws {
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "5s", stepWeights: [30, 60])) { harness in
+            _ = try await harness.waitFor("the first step") { $0.canaryWeight == 30 }
+            let reply = await harness.controller.execute(.resume, canary: harness.name)
+            #expect(reply == .rejected("web: cannot resume while Progressing: not paused"))
+            let missing = await harness.controller.execute(.abort, canary: ResourceName(name: "nope"))
+            guard case .notFound(let reason) = missing else {
+                Issue.record("expected not found, got \(missing)")
+                return
+            }
+            #expect(reason.contains("no Canary named nope"))
+        }
+    }
+}

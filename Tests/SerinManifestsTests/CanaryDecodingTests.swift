@@ -1,0 +1,362 @@
+import Foundation
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("Canary decoding")
+struct CanaryDecodingTests {
+    /// A small valid Canary; the error table edits one line of it at a time, so lines and columns stay known.
+    private static let minimal = """
+        apiVersion: serin.dev/v1alpha1
+        kind: Canary
+        metadata: {name: web}
+        spec:
+          targetRef: {name: web-virtualservice}
+          stable: {host: web-v1-service, port: 80}
+          canary: {host: web-v2-service, port: 80}
+          analysis:
+            interval: 30s
+            stepWeight: 10
+            maxWeight: 50
+        """
+
+    private func decodeCanary(_ yaml: String) -> (spec: CanarySpec?, messages: [String]) {
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        let spec = resources.first.flatMap { located -> CanarySpec? in
+            guard case .canary(let spec) = located.resource else { return nil }
+            return spec
+        }
+        return (spec, Fixture.messages(diagnostics))
+    }
+
+    @Test("decodes every field of a full Canary")
+    func fullCanary() throws {
+        let yaml = """
+            apiVersion: serin.dev/v1alpha1
+            kind: Canary
+            metadata:
+              name: web
+              namespace: shop
+            spec:
+              targetRef:
+                apiVersion: networking.istio.io/v1beta1
+                kind: VirtualService
+                name: web-virtualservice
+              stable: {host: web-v1-service, subset: v1, port: 80}
+              canary: {host: web-v2-service, port: 80}
+              progressDeadlineSeconds: 120
+              skipAnalysis: true
+              analysis:
+                interval: 30s
+                threshold: 3
+                stepWeight: 10
+                maxWeight: 50
+                metrics:
+                - name: request-success-rate
+                  thresholdRange: {min: 99.5}
+                  interval: 1m
+                  minRequests: 20
+                - name: request-duration
+                  thresholdRange: {max: 500}
+                  interval: 1m30s
+                webhooks:
+                - name: load-test
+                  type: rollout
+                  url: http://127.0.0.1:8081/hook
+                  timeout: 500ms
+                  metadata: {cmd: "hey -z 1m http://web/"}
+                - name: gate
+                  type: confirm-promotion
+                  url: http://127.0.0.1:8081/gate
+            """
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        let analysis = AnalysisSpec(
+            interval: .seconds(30), threshold: 3, schedule: try WeightSchedule(stepWeight: 10, maxWeight: 50),
+            metrics: [
+                .requestSuccessRate(min: 99.5, interval: .seconds(60), minRequests: 20),
+                .requestDuration(maxMilliseconds: 500, interval: .seconds(90)),
+            ],
+            webhooks: [
+                WebhookSpec(
+                    name: "load-test", type: .rollout, url: "http://127.0.0.1:8081/hook", timeout: .milliseconds(500),
+                    metadata: ["cmd": "hey -z 1m http://web/"]
+                ),
+                WebhookSpec(name: "gate", type: .confirmPromotion, url: "http://127.0.0.1:8081/gate"),
+            ],
+            progressDeadline: .seconds(120)
+        )
+        let expected = CanarySpec(
+            name: ResourceName(namespace: "shop", name: "web"),
+            targetRef: ResourceName(namespace: "shop", name: "web-virtualservice"),
+            stable: Destination(host: "web-v1-service", subset: "v1", port: 80),
+            canary: Destination(host: "web-v2-service", port: 80), analysis: analysis, skipAnalysis: true
+        )
+        #expect(spec == expected)
+    }
+
+    @Test("reads an explicit stepWeights list")
+    func stepWeights() throws {
+        let yaml = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "stepWeights: [5, 10, 25, 50]")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.schedule == (try WeightSchedule(stepWeights: [5, 10, 25, 50])))
+        #expect(spec?.analysis.schedule.weights == [5, 10, 25, 50])
+    }
+
+    @Test("takes Core's defaults for every field left out")
+    func defaults() throws {
+        let yaml = """
+            apiVersion: serin.dev/v1alpha1
+            kind: Canary
+            metadata: {name: web}
+            spec:
+              targetRef: {name: web-virtualservice}
+              stable: {host: web-v1-service}
+              canary: {host: web-v2-service}
+              analysis:
+                stepWeight: 20
+                maxWeight: 60
+            """
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        let expected = CanarySpec(
+            name: ResourceName(name: "web"), targetRef: ResourceName(name: "web-virtualservice"),
+            stable: Destination(host: "web-v1-service"), canary: Destination(host: "web-v2-service"),
+            analysis: AnalysisSpec(schedule: try WeightSchedule(stepWeight: 20, maxWeight: 60))
+        )
+        #expect(spec == expected)
+        #expect(spec?.analysis.metrics == MetricCheck.builtInDefaults)
+        #expect(spec?.skipAnalysis == false)
+    }
+
+    @Test("a metric or webhook written in part keeps the defaults of the rest")
+    func partialDefaults() {
+        let yaml = Self.minimal + """
+
+                metrics:
+                - name: request-duration
+                  minRequests: 5
+                - name: request-success-rate
+                  thresholdRange: {min: 95}
+                webhooks:
+                - name: notify
+                  url: http://127.0.0.1:9000/
+            """
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.metrics == [.requestDuration(maxMilliseconds: 500, minRequests: 5), .requestSuccessRate(min: 95)])
+        // Flagger calls a webhook without a type a rollout hook.
+        #expect(spec?.analysis.webhooks == [WebhookSpec(name: "notify", type: .rollout, url: "http://127.0.0.1:9000/")])
+    }
+
+    @Test("an empty metrics list means no metric checks, not the defaults")
+    func emptyMetrics() {
+        let (spec, messages) = decodeCanary(Self.minimal + "\n    metrics: []")
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.metrics == [])
+    }
+
+    @Test(
+        "reads durations in every unit Flagger writes",
+        arguments: [
+            ("500ms", Duration.milliseconds(500)), ("30s", .seconds(30)), ("1m", .seconds(60)), ("1h", .seconds(3600)),
+            ("1m30s", .seconds(90)), ("1h0m5s", .seconds(3605)),
+        ]
+    )
+    func durations(text: String, duration: Duration) {
+        // A deadline long enough for the longest interval, so only the duration itself is under test.
+        let yaml = Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: \(text)")
+            .replacingOccurrences(of: "  analysis:", with: "  progressDeadline: 100h\n  analysis:")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.interval == duration)
+    }
+
+    @Test("rejects what is not a whole number with a unit", arguments: ["soon", "1.5m", "m", "30 s", "-1s", "1d", "\"\""])
+    func badDurations(text: String) {
+        let (spec, messages) = decodeCanary(Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: \(text)"))
+        let got = text.hasPrefix("\"") ? text : "\"\(text)\""
+        #expect(messages == ["test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got \(got)"])
+        #expect(spec == nil)
+    }
+
+    @Test("accepts progressDeadline as a duration beside Flagger's progressDeadlineSeconds")
+    func progressDeadline() {
+        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  progressDeadline: 2m\n  analysis:")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.progressDeadline == .seconds(120))
+    }
+
+    @Test("a targetRef written as namespace/name points into that namespace")
+    func qualifiedTarget() {
+        let yaml = Self.minimal.replacingOccurrences(of: "{name: web-virtualservice}", with: "{name: edge/web-virtualservice}")
+        let (spec, _) = decodeCanary(yaml)
+        #expect(spec?.targetRef == ResourceName(namespace: "edge", name: "web-virtualservice"))
+    }
+
+    @Test(
+        "reports each mistake at its field with expected and got, and produces no resource",
+        arguments: [
+            (
+                "interval: 30s", "interval: soon",
+                "test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got \"soon\""
+            ),
+            (
+                "interval: 30s", "interval: 30",
+                "test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got integer 30"
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    stepWeights: [5, 10]",
+                "test.yaml:12:18: error: spec.analysis.stepWeights cannot be combined with stepWeight: "
+                    + "use stepWeights, or stepWeight with maxWeight"
+            ),
+            (
+                "    stepWeight: 10\n    maxWeight: 50", "    threshold: 2",
+                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, or stepWeights, got neither"
+            ),
+            (
+                "    stepWeight: 10\n", "",
+                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, or stepWeights, got maxWeight alone"
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 100",
+                "test.yaml:11:16: error: spec.analysis.maxWeight is 100, expected 1 to 99 (promotion sends 100%)"
+            ),
+            (
+                "stepWeight: 10\n    maxWeight: 50", "stepWeights: [10, 30, 20]",
+                "test.yaml:10:27: error: spec.analysis.stepWeights[2] is 20, expected more than 30 (weights must ascend)"
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    metrics:\n    - name: error-rate",
+                "test.yaml:13:13: error: metric error-rate: custom metrics need a MetricTemplate (templateRef), "
+                    + "which Serin does not read yet; use request-success-rate or request-duration"
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: gate, type: confirm, url: http://x/}",
+                "test.yaml:13:26: error: spec.analysis.webhooks[0].type: expected one of confirm-rollout, pre-rollout, "
+                    + "rollout, confirm-traffic-increase, confirm-promotion, post-rollout, rollback, event, got \"confirm\""
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: gate, url: http://x/, timeout: 5}",
+                "test.yaml:13:45: error: spec.analysis.webhooks[0].timeout: expected a duration like 30s or 1m, got integer 5"
+            ),
+            (
+                "{name: web-virtualservice}", "{kind: Deployment, name: web}",
+                "test.yaml:5:21: error: spec.targetRef.kind: expected VirtualService (Serin drives the weights of its routes), "
+                    + "got \"Deployment\""
+            ),
+            (
+                "{name: web-virtualservice}", "{apiVersion: apps/v1, name: web}",
+                "test.yaml:5:27: error: spec.targetRef.apiVersion: expected one of networking.istio.io/v1alpha3, "
+                    + "networking.istio.io/v1beta1, networking.istio.io/v1, got \"apps/v1\""
+            ),
+            ("{host: web-v1-service, port: 80}", "{port: 80}", "test.yaml:6:11: error: spec.stable.host is required"),
+            ("{host: web-v2-service, port: 80}", "{port: 80}", "test.yaml:7:11: error: spec.canary.host is required"),
+            ("  canary: {host: web-v2-service, port: 80}\n", "", "test.yaml:5:3: error: spec.canary is required"),
+            (
+                "{host: web-v2-service, port: 80}", "{host: web-v2-service, port: 0}",
+                "test.yaml:7:40: error: spec.canary.port: expected a port from 1 to 65535, got 0"
+            ),
+            (
+                "  analysis:", "  progressDeadlineSeconds: 60\n  progressDeadline: 1m\n  analysis:",
+                "test.yaml:9:21: error: spec.progressDeadline cannot be combined with progressDeadlineSeconds: set one of them"
+            ),
+        ]
+    )
+    func decodingErrors(original: String, replacement: String, message: String) {
+        let yaml = Self.minimal.replacingOccurrences(of: original, with: replacement)
+        #expect(yaml != Self.minimal)
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages == [message])
+        #expect(spec == nil)
+    }
+
+    @Test(
+        "reports Core's spec problems at the field they name, and produces no resource",
+        arguments: [
+            (
+                "maxWeight: 50", "maxWeight: 50\n    threshold: 0",
+                "test.yaml:12:16: error: spec.analysis.threshold: is 0, expected at least 1"
+            ),
+            (
+                "  analysis:", "  progressDeadlineSeconds: 20\n  analysis:",
+                "test.yaml:8:28: error: spec.progressDeadlineSeconds: is 20s, expected more than analysis.interval 30s"
+            ),
+            (
+                "{host: web-v2-service, port: 80}", "{host: web-v1-service, port: 80}",
+                "test.yaml:7:11: error: spec.canary: is web-v1-service:80, expected a destination other than stable"
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    metrics:\n    - name: request-success-rate\n      thresholdRange: {min: 150}",
+                "test.yaml:14:29: error: spec.analysis.metrics[0].thresholdRange.min: is 150, expected a percentage from 0 to 100"
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: a, url: \"\"}",
+                "test.yaml:13:22: error: spec.analysis.webhooks[0].url: is empty, expected a URL"
+            ),
+        ]
+    )
+    func specProblems(original: String, replacement: String, message: String) {
+        let (spec, messages) = decodeCanary(Self.minimal.replacingOccurrences(of: original, with: replacement))
+        #expect(messages == [message])
+        #expect(spec == nil)
+    }
+
+    @Test("a problem in a defaulted field is reported at the nearest field written")
+    func problemInDefaultedField() {
+        // interval 2h outlasts the default 10m progress deadline, which nobody wrote: point at the spec.
+        let yaml = Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: 2h")
+        let (_, messages) = decodeCanary(yaml)
+        #expect(messages == ["test.yaml:5:3: error: spec.progressDeadlineSeconds: is 10m, expected more than analysis.interval 2h"])
+    }
+
+    @Test("a metric naming a MetricTemplate decodes as custom, with a warning that templates are not read yet")
+    func customMetric() {
+        let yaml = Self.minimal + """
+
+                metrics:
+                - name: error-budget
+                  templateRef: {name: budget, namespace: monitoring}
+                  thresholdRange: {max: 5}
+            """
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(
+            messages == [
+                "test.yaml:14:20: warning: metric error-budget: Serin does not read MetricTemplates yet, "
+                    + "so checks of monitoring/budget stay inconclusive"
+            ]
+        )
+        #expect(
+            spec?.analysis.metrics
+                == [MetricCheck(name: "error-budget", kind: .custom(template: "monitoring/budget"), thresholdRange: ThresholdRange(max: 5))]
+        )
+    }
+
+    @Test("warns about Flagger fields Serin does not read, and still decodes")
+    func unknownFlaggerField() {
+        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  provider: istio\n  analysis:")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages == ["test.yaml:8:3: warning: unknown field spec.provider"])
+        #expect(spec != nil)
+    }
+
+    @Test("decoding the same Canary again gives an equal resource; a changed weight does not")
+    func equality() {
+        let first = Fixture.decode(Self.minimal, path: "a.yaml").resources
+        let moved = Fixture.decode("# moved\n" + Self.minimal.replacingOccurrences(of: "30s", with: "0m30s"), path: "b.yaml")
+        #expect(first.count == 1)
+        #expect(first.first?.resource == moved.resources.first?.resource)
+        let changed = Fixture.decode(Self.minimal.replacingOccurrences(of: "stepWeight: 10", with: "stepWeight: 25")).resources
+        #expect(first.first?.resource != changed.first?.resource)
+    }
+
+    @Test("lists the Canary specs among decoded resources")
+    func canariesHelper() {
+        let set = Fixture.set(Fixture.world + Self.minimal)
+        #expect(set.resources.count == 5)
+        #expect(set.canaries.map(\.name) == [ResourceName(name: "web")])
+        #expect(set.resources.canaries == set.canaries)
+    }
+}

@@ -1,0 +1,37 @@
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("Canary example")
+struct CanaryExampleTests {
+    private static let seed = Fixture.seedDirectory
+    private static let canary = Fixture.canaryDirectory
+
+    @Test("the seed and the canary example load together with no errors; only the legacy Deployments are warned about")
+    func seedWithCanary() throws {
+        let loaded = ManifestLoader.load(paths: [Self.seed, Self.canary], recursive: false)
+        #expect(loaded.diagnostics.isEmpty)
+        let set = ManifestSet(sources: loaded.sources)
+        #expect(!set.hasErrors, "\(Fixture.messages(set.errors))")
+        #expect(
+            Fixture.messages(set.warnings) == [
+                "\(Self.seed)/web-v1-deployment.yaml:1:1: warning: Deployment web-v1 uses extensions/v1beta1, which Kubernetes removed in 1.16; use apps/v1",
+                "\(Self.seed)/web-v2-deployment.yaml:1:1: warning: Deployment web-v2 uses extensions/v1beta1, which Kubernetes removed in 1.16; use apps/v1",
+            ]
+        )
+        let expected = CanarySpec(
+            name: ResourceName(name: "web"), targetRef: ResourceName(name: "web-virtualservice"),
+            stable: Destination(host: "web-v1-service", port: 80), canary: Destination(host: "web-v2-service", port: 80),
+            analysis: AnalysisSpec(
+                interval: .seconds(8), threshold: 2, schedule: try WeightSchedule(stepWeight: 20, maxWeight: 80),
+                metrics: [
+                    .requestSuccessRate(min: 99, interval: .seconds(8), minRequests: 10),
+                    .requestDuration(maxMilliseconds: 250, interval: .seconds(8), minRequests: 10),
+                ],
+                progressDeadline: .seconds(60)
+            )
+        )
+        #expect(set.canaries == [expected])
+        #expect(set.canaries.first?.analysis.schedule.weights == [20, 40, 60, 80])
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("ManifestValidator: Canaries")
+struct ManifestValidatorCanaryTests {
+    /// The seed's VirtualService: one route, all traffic to web-v1-service on port 80.
+    private static let virtualService = """
+        apiVersion: networking.istio.io/v1alpha3
+        kind: VirtualService
+        metadata: {name: web-virtualservice}
+        spec:
+          hosts: ["*"]
+          gateways: [web-gateway]
+          http:
+          - route:
+            - destination: {host: web-v1-service, port: {number: 80}}
+        ---
+
+        """
+
+    private static func canary(
+        name: String = "web", namespace: String = "default", target: String = "web-virtualservice",
+        stable: String = "{host: web-v1-service, port: 80}", canary: String = "{host: web-v2-service, port: 80}"
+    ) -> String {
+        """
+        apiVersion: serin.dev/v1alpha1
+        kind: Canary
+        metadata: {name: \(name), namespace: \(namespace)}
+        spec:
+          targetRef: {name: \(target)}
+          stable: \(stable)
+          canary: \(canary)
+          analysis: {stepWeight: 10, maxWeight: 50}
+
+        """
+    }
+
+    /// Validation messages for the world, then `virtualService`, then `canaries`; decoding must be clean.
+    private func validate(virtualService: String = Self.virtualService, _ canaries: String...) -> [String] {
+        let yaml = Fixture.world + virtualService + canaries.joined(separator: "---\n")
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(diagnostics.isEmpty, "decoding: \(Fixture.messages(diagnostics))")
+        return Fixture.messages(ManifestValidator.validate(resources))
+    }
+
+    /// `test.yaml:L:C` for line `line` of the first Canary (after the world and the VirtualService).
+    private func at(_ line: Int, _ column: Int) -> String {
+        "test.yaml:\(Fixture.worldLines + 10 + line):\(column)"
+    }
+
+    @Test("a Canary whose VirtualService routes to its stable destination validates cleanly")
+    func clean() {
+        #expect(validate(Self.canary()) == [])
+    }
+
+    @Test("the stable host may be any name of the service the route sends to")
+    func stableByFullName() {
+        #expect(validate(Self.canary(stable: "{host: web-v1-service.default.svc.cluster.local, port: 80}")) == [])
+    }
+
+    @Test("the targetRef VirtualService must exist")
+    func missingVirtualService() {
+        #expect(
+            validate(Self.canary(target: "web-vs")) == [
+                "\(at(5, 21)): error: VirtualService default/web-vs does not exist (VirtualServices: default/web-virtualservice)"
+            ]
+        )
+    }
+
+    @Test("the targetRef is looked up in the Canary's namespace unless qualified")
+    func targetNamespace() {
+        #expect(
+            validate(Self.canary(namespace: "shop")) == [
+                "\(at(5, 21)): error: VirtualService shop/web-virtualservice does not exist (VirtualServices: default/web-virtualservice)"
+            ]
+        )
+        #expect(validate(Self.canary(namespace: "shop", target: "default/web-virtualservice")) == [])
+    }
+
+    @Test("the VirtualService must have a route to the stable destination")
+    func noRouteToStable() {
+        let virtualService = Self.virtualService.replacingOccurrences(of: "host: web-v1-service", with: "host: web-v2-service")
+        #expect(
+            validate(virtualService: virtualService, Self.canary())
+                == ["\(at(6, 18)): error: VirtualService web-virtualservice has no route to web-v1-service"]
+        )
+    }
+
+    @Test("a route to another port of the stable host is not the stable route")
+    func otherPort() {
+        let entry = Fixture.world.replacingOccurrences(of: "  - number: 80\n    name: http", with: "  - number: 80\n    name: http\n  - number: 81\n    name: admin")
+        let yaml = entry + Self.virtualService + Self.canary(stable: "{host: web-v1-service, port: 81}")
+        let messages = Fixture.messages(ManifestValidator.validate(Fixture.decode(yaml).resources))
+        #expect(messages.contains { $0.hasSuffix("error: VirtualService web-virtualservice has no route to web-v1-service") })
+    }
+
+    @Test("the canary host must resolve to a Service or ServiceEntry")
+    func unresolvableCanary() {
+        #expect(
+            validate(Self.canary(canary: "{host: web-v3-service, port: 80}")) == [
+                "\(at(7, 18)): error: destination host web-v3-service does not resolve to a Service or ServiceEntry"
+            ]
+        )
+    }
+
+    @Test("a stable subset must be defined by a DestinationRule, and be the subset the route sends to")
+    func missingSubset() {
+        #expect(
+            validate(Self.canary(stable: "{host: web-v1-service, subset: v1, port: 80}")) == [
+                "\(at(6, 42)): error: subset v1 of web-v1-service is not defined by any DestinationRule for that host",
+                "\(at(6, 18)): error: VirtualService web-virtualservice has no route to web-v1-service subset v1",
+            ]
+        )
+    }
+
+    @Test("a port the canary's service does not expose is an error at the port")
+    func wrongPort() {
+        #expect(
+            validate(Self.canary(canary: "{host: web-v2-service, port: 8080}"))
+                == ["\(at(7, 40)): error: port 8080 is not exposed by web-v2-service (it exposes 80)"]
+        )
+    }
+
+    @Test("two Canaries driving one VirtualService are an error at the second")
+    func twoCanaries() {
+        let second = Self.canary(name: "web-again")
+        #expect(
+            validate(Self.canary(), second) == [
+                "\(at(14, 21)): error: VirtualService default/web-virtualservice is already driven by "
+                    + "Canary default/web at \(at(1, 1))"
+            ]
+        )
+    }
+
+    @Test("two Canaries with one name are duplicates")
+    func duplicateCanary() {
+        let messages = validate(Self.canary(), Self.canary())
+        #expect(messages.first == "\(at(10, 1)): error: duplicate Canary default/web: already defined at \(at(1, 1))")
+    }
+
+    @Test("routing ignores Canary resources")
+    func meshConfigIgnoresCanaries() {
+        let withCanary = Fixture.decode(Fixture.world + Self.virtualService + Self.canary()).resources
+        let without = Fixture.decode(Fixture.world + Self.virtualService).resources
+        #expect(withCanary.count == without.count + 1)
+        #expect(MeshConfig(resources: withCanary) == MeshConfig(resources: without))
+    }
+}

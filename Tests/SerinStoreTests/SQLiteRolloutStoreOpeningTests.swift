@@ -1,0 +1,86 @@
+import Foundation
+import SerinCore
+@testable import SerinStore
+import Testing
+
+@Suite("Opening a SQLite state file")
+struct SQLiteRolloutStoreOpeningTests {
+    let directory: TemporaryDirectory
+
+    init() throws {
+        directory = try TemporaryDirectory()
+    }
+
+    @Test("missing parent directories are created and the file gets the current schema version")
+    func createsDirectoriesAndSchema() throws {
+        let path = directory.file("a/b/.serin/state.sqlite")
+        let store = try SQLiteRolloutStore(path: path)
+        store.close()
+
+        #expect(FileManager.default.fileExists(atPath: path))
+        let raw = try SQLiteConnection.raw(path)
+        #expect(try raw.integer("PRAGMA user_version") == 1)
+        #expect(try raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('rollouts', 'events', 'measurements')") == 3)
+    }
+
+    @Test("reopening a state file keeps its data and does not migrate again")
+    func reopeningKeepsData() throws {
+        let path = directory.file("state.sqlite")
+        try SQLiteRolloutStore(path: path).save(try Fixture.rollout(), events: [Fixture.event(at: 0, "created")], measurements: [])
+        for _ in 0..<2 {
+            let store = try SQLiteRolloutStore(path: path)
+            #expect(try store.loadRollouts().keys.sorted() == [Fixture.web])
+            #expect(try store.events(for: Fixture.web, limit: nil).count == 1)
+        }
+    }
+
+    @Test("a file that is not a database is a readable error naming the file")
+    func notADatabase() throws {
+        let path = directory.file("state.sqlite")
+        try Data(String(repeating: "these are not the rollouts you are looking for\n", count: 40).utf8)
+            .write(to: URL(fileURLWithPath: path))
+
+        let error = #expect(throws: StoreError.cannotOpen(path: path, reason: "file is not a database")) {
+            try SQLiteRolloutStore(path: path)
+        }
+        #expect(error?.description == "cannot open state file \(path): file is not a database (move it away or pass --state PATH)")
+    }
+
+    @Test("a directory that cannot be created is a readable error naming what is in the way")
+    func directoryCannotBeCreated() throws {
+        let blocker = directory.file("blocker")
+        try Data("a file, not a directory".utf8).write(to: URL(fileURLWithPath: blocker))
+        let path = blocker + "/.serin/state.sqlite"
+
+        let error = #expect(throws: StoreError.self) { try SQLiteRolloutStore(path: path) }
+        #expect(error == .cannotCreateDirectory(
+            directory: blocker + "/.serin", path: path, reason: "\(blocker) is a file, not a directory"))
+        #expect(error?.description == "cannot create directory \(blocker)/.serin for state file \(path): "
+            + "\(blocker) is a file, not a directory (pass --state PATH)")
+    }
+
+    @Test("another program's SQLite database is refused, not written into")
+    func foreignDatabase() throws {
+        let path = directory.file("state.sqlite")
+        try SQLiteConnection.raw(path).execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+
+        let error = #expect(throws: StoreError.notAStateFile(path: path, tables: ["invoices"])) {
+            try SQLiteRolloutStore(path: path)
+        }
+        #expect(error?.description.contains("it is a SQLite database but not Serin's (it has tables invoices)") == true)
+        #expect(try SQLiteConnection.raw(path).integer("SELECT count(*) FROM sqlite_schema WHERE name = 'rollouts'") == 0)
+    }
+
+    @Test("a schema version newer than this code knows is refused with what to do")
+    func newerSchema() throws {
+        let path = directory.file("state.sqlite")
+        try SQLiteRolloutStore(path: path).save(try Fixture.rollout(), events: [], measurements: [])
+        try SQLiteConnection.raw(path).execute("PRAGMA user_version = 7")
+
+        let error = #expect(throws: StoreError.newerSchema(path: path, found: 7, known: 1)) {
+            try SQLiteRolloutStore(path: path)
+        }
+        #expect(error?.description == "cannot open state file \(path): a newer Serin wrote it (schema version 7, "
+            + "this Serin knows up to 1); upgrade Serin or pass --state PATH")
+    }
+}
