@@ -190,6 +190,11 @@ public actor CanaryController {
                 let firstSight = restoredThisRun.insert(spec.name).inserted
                 if let rejection = await step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
                     problems.append("\(spec.name.name): \(rejection)")
+                } else if existing.spec.isNewRevision(comparedTo: spec),
+                    existing.status.phase == .succeeded || existing.status.phase == .failed
+                {
+                    // A finished rollout only adopts a new spec; a new canary is a new release to roll out.
+                    await step(spec.name) { $0.restart(now: now) }
                 } else if firstSight, existing.status.phase != .initialized, !existing.spec.isNewRevision(comparedTo: spec) {
                     // Settings changed while Serin was down: adopt them, then put the weights back.
                     await step(spec.name) { $0.restored(now: now) }

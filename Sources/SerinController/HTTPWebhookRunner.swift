@@ -46,7 +46,7 @@ public struct HTTPWebhookRunner: WebhookRunner {
                 return first
             }
             guard let response else {
-                return .failed(reason: "\(hook.name): no answer within \(hook.timeout)")
+                return .failed(reason: "\(hook.name): no answer within \(Readable.duration(hook.timeout))")
             }
             if (200..<300).contains(response.status) { return .passed }
             let text = response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)

@@ -196,3 +196,92 @@ struct CanaryRolloutTests {
         }
     }
 }
+
+extension CanaryRolloutTests {
+    @Test("applying a Canary with a new canary destination starts a new rollout from the first step")
+    func newCanaryDestinationRestarts() async throws {
+        let v3 = try await TestBackends().start("v3")
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "300ms")) { harness in
+            _ = try await harness.waitFor("v2 promoted") { $0.phase == .succeeded }
+            let next = SeedManifests.canary(interval: "300ms", canaryHost: "web-v3-service")
+            let v3Entry = ManifestSource(path: "v3.yaml", text: """
+                apiVersion: networking.istio.io/v1beta1
+                kind: ServiceEntry
+                metadata:
+                  name: web-v3-service
+                spec:
+                  hosts: [web-v3-service]
+                  location: MESH_INTERNAL
+                  resolution: STATIC
+                  ports:
+                  - {number: 80, name: http, protocol: HTTP}
+                  endpoints:
+                  - address: 127.0.0.1
+                    ports: {http: \(v3.port)}
+                    labels: {version: v3}
+                """)
+            // v2 is the stable version now: the new Canary moves traffic from v2 to v3.
+            var text = next.text.replacingOccurrences(of: "stable: {host: web-v1-service", with: "stable: {host: web-v2-service")
+            text = text.replacingOccurrences(of: "web-v1-service", with: "web-v2-service")
+            let report = await harness.runtime.live.apply([v3Entry, ManifestSource(path: next.path, text: text)])
+            #expect(report.applied, "\(report.diagnostics)")
+            #expect(report.results.contains("canary/web configured"))
+            let restarted = try await harness.waitFor("the new rollout's first step") { $0.canary.contains("web-v3-service") && $0.canaryWeight == 20 }
+            #expect(restarted.step == 1)
+            let final = try await harness.waitFor("v3 promoted") { $0.phase == .succeeded && $0.canary.contains("web-v3-service") }
+            #expect(final.canaryWeight == 100)
+            let after = try await DemoTraffic.run(port: harness.port, connections: 2, requestsPerConnection: 25, group: harness.backends.group)
+            #expect(after.counts == ["v3": 50])
+        }
+        await v3.close()
+    }
+}
+
+@Suite("HTTP webhooks")
+struct HTTPWebhookRunnerTests {
+    static func call(_ url: String, timeout: Duration = .seconds(2)) -> WebhookCall {
+        WebhookCall(
+            webhook: WebhookSpec(name: "gate", type: .confirmPromotion, url: url, timeout: timeout, metadata: ["team": "web"]),
+            payload: WebhookPayload(name: "web", namespace: "default", phase: .progressing, canaryWeight: 50, stableWeight: 50, type: .confirmPromotion, metadata: ["team": "web"])
+        )
+    }
+
+    @Test("posts the JSON payload and takes 2xx as yes, anything else as no with the answer")
+    func yesAndNo() async throws {
+        let backends = TestBackends()
+        let server = try await WebhookServer.start(group: backends.group, status: 200)
+        #expect(await HTTPWebhookRunner(group: backends.group).call(Self.call(server.url)) == .passed)
+        let body = try #require(server.calls.first)
+        #expect(body.method == "POST")
+        #expect(body.header("content-type") == "application/json")
+        #expect(body.bodyText.contains("\"canaryWeight\":50"))
+        #expect(body.bodyText.contains("\"metadata\":{\"team\":\"web\"}"))
+        server.answer(403)
+        #expect(await HTTPWebhookRunner(group: backends.group).call(Self.call(server.url)) == .failed(reason: "gate answered 403: not yet"))
+        await server.close()
+        await backends.shutdown()
+    }
+
+    @Test("a hook slower than its timeout is a no that says so")
+    func timeout() async throws {
+        let backends = TestBackends()
+        let slow = try await backends.start("slow", latency: .seconds(2))
+        let result = await HTTPWebhookRunner(group: backends.group).call(Self.call("http://127.0.0.1:\(slow.port)/hook", timeout: .milliseconds(200)))
+        #expect(result == .failed(reason: "gate: no answer within 200ms"))
+        await slow.close()
+        await backends.shutdown()
+    }
+
+    @Test("an unreachable hook or a malformed URL is a no, never a crash")
+    func unreachable() async throws {
+        let backends = TestBackends()
+        let port = try await backends.closedPort()
+        guard case .failed(let reason) = await HTTPWebhookRunner(group: backends.group).call(Self.call("http://127.0.0.1:\(port)/")) else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(reason.hasPrefix("gate: "))
+        #expect(await HTTPWebhookRunner(group: backends.group).call(Self.call("ftp://x")) == .failed(reason: "gate: url ftp://x is not http://host[:port][/path]"))
+        await backends.shutdown()
+    }
+}

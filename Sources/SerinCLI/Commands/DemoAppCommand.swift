@@ -1,5 +1,6 @@
 import ArgumentParser
 import NIOPosix
+import SerinCore
 import SerinDemoApp
 import SerinHTTP
 
@@ -53,7 +54,7 @@ struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertibl
 
     init(_ duration: Duration) {
         self.duration = duration
-        self.text = "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
+        self.text = Readable.duration(duration)
     }
 
     init?(argument: String) {

@@ -1,6 +1,6 @@
 /// Number and duration formatting for messages people read, without Foundation:
 /// `1,204`, `96.20`, `812.5`, `1m30s`.
-enum Readable {
+public enum Readable {
     /// An integer with thousands grouped by commas: `1,204`.
     static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)
@@ -31,7 +31,7 @@ enum Readable {
     }
 
     /// A duration the way Flagger specs write them: `30s`, `1m`, `1m30s`, `2h`, `500ms`.
-    static func duration(_ duration: Duration) -> String {
+    public static func duration(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         if seconds < 0 || attoseconds < 0 { return "-" + self.duration(.zero - duration) }
         let subSecondMilliseconds = Double(attoseconds) / 1e15
