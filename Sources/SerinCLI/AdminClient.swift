@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SerinHTTP
@@ -23,7 +24,10 @@ struct AdminClient {
         do {
             let client = try await SimpleHTTPClient.connect(host: target.host, port: target.port, group: MultiThreadedEventLoopGroup.singleton)
             defer { Task { await client.close() } }
-            return try await client.send(method, path, headers: body == nil ? [] : [("content-type", "application/json")], body: body.map(Array.init))
+            return try await client.send(
+                method, path, headers: body == nil ? [] : [("content-type", "application/json")], body: body.map(Array.init),
+                timeout: .seconds(30)
+            )
         } catch {
             throw Unreachable(server: server, underlying: error)
         }

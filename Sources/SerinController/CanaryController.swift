@@ -219,16 +219,7 @@ public actor CanaryController {
         guard rollouts[name] != nil else {
             return .notFound("no Canary named \(name.name) (known: \(rollouts.keys.sorted().map(\.name).joined(separator: ", ")))")
         }
-        let outcome = await step(name) { rollout in
-            switch command {
-            case .start: return rollout.start(now: now)
-            case .promote: return rollout.promote(now: now)
-            case .abort: return rollout.abort(now: now)
-            case .pause: return rollout.pause(now: now)
-            case .resume: return rollout.resume(now: now)
-            case .restart: return rollout.restart(now: now)
-            }
-        }
+        let outcome = await step(name) { $0.execute(command, now: now) }
         if let rejection = outcome.rejection { return .rejected("\(name.name): \(rejection)") }
         return status(of: name).map(CommandReply.accepted) ?? .notFound(name.name)
     }

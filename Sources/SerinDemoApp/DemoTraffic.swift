@@ -20,7 +20,7 @@ public enum DemoTraffic {
                     var client = try await SimpleHTTPClient.connect(host: host, port: port, group: group)
                     for _ in 0..<requestsPerConnection {
                         do {
-                            tally.add(try await client.send(.GET, path, headers: headers))
+                            tally.add(try await client.send(.GET, path, headers: headers, timeout: .seconds(10)))
                         } catch {
                             tally.failures.append("transport: \(error)")
                             await client.close()

@@ -30,7 +30,7 @@ public final class SteadyLoad: Sendable {
                                 if client == nil || client?.isActive == false {
                                     client = try await SimpleHTTPClient.connect(host: host, port: port, group: group)
                                 }
-                                let response = try await client!.send(.GET, path)
+                                let response = try await client!.send(.GET, path, timeout: .seconds(10))
                                 if response.header(DemoApp.versionHeader) == nil {
                                     proxyFailures.withLockedValue { $0.append("\(response.status): \(response.bodyText.prefix(120))") }
                                 }

@@ -63,7 +63,7 @@ final class ProxyHandler: ChannelDuplexHandler {
                 send(.end(trailers), for: exchange)
                 exchange.upstream?.flush()
             case .respondingLocally:
-                state = .idle
+                becomeIdle()
             case .idle:
                 break
             }
@@ -167,6 +167,15 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     // MARK: Backpressure
 
+    /// The exchange is over: a client read held back for a slow upstream must not outlive it.
+    private func becomeIdle() {
+        state = .idle
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
     func read(context: ChannelHandlerContext) {
         if case .proxying(let exchange) = state, let upstream = exchange.upstream, !upstream.isWritable {
             pendingRead = true
@@ -208,7 +217,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             requestBytes: exchange.requestBytes, responseBytes: 0, shard: loop.shard
         )
         let ended = exchange.requestEnded
-        state = ended ? .idle : .respondingLocally
+        if ended { becomeIdle() } else { state = .respondingLocally }
         writeLocalResponse(
             .serviceUnavailable, reason + "\n", version: exchange.downstreamVersion,
             keepAlive: exchange.keepAlive && ended
@@ -283,7 +292,7 @@ extension ProxyHandler: UpstreamDelegate {
             context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         case .end:
             exchange.upstream = nil
-            state = .idle
+            becomeIdle()
             if exchange.requestEnded {
                 loop.pool.release(connection)
             } else {
@@ -302,7 +311,7 @@ extension ProxyHandler: UpstreamDelegate {
         if exchange.responseStarted {
             // Part of the answer is out already: the only honest signal left is closing the client connection.
             record(exchange, code: exchange.responseCode, flags: "UC")
-            state = .idle
+            becomeIdle()
             context.close(promise: nil)
             return
         }

@@ -25,6 +25,8 @@ final class UpstreamPool {
         while let connection = idle[endpoint]?.popLast() {
             if connection.channel.isActive && !connection.isClosed {
                 connection.onIdleClose = nil
+                // A read held back for an earlier client must not leave this exchange waiting.
+                connection.resumeReading()
                 completion(.success(connection))
                 return
             }
@@ -43,6 +45,8 @@ final class UpstreamPool {
             return
         }
         connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
+        // Reads held back while the last client was slow: idle connections must keep reading to see a close.
+        connection.resumeReading()
         idle[connection.endpoint, default: []].append(connection)
     }
 

@@ -42,9 +42,11 @@ public final class SimpleHTTPClient: Sendable {
         return SimpleHTTPClient(channel: channel, handler: handler, host: host, port: port)
     }
 
-    /// Sends one request and waits for the whole response. Throws if the connection closes first.
+    /// Sends one request and waits for the whole response. Throws if the connection closes first, or
+    /// when `timeout` passes without a whole response (the connection is closed then).
     public func send(
-        _ method: HTTPMethod, _ uri: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil
+        _ method: HTTPMethod, _ uri: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
+        timeout: TimeAmount? = nil
     ) async throws -> SimpleResponse {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(headers))
         if !head.headers.contains(name: "host") { head.headers.add(name: "host", value: "\(host):\(port)") }
@@ -60,6 +62,13 @@ public final class SimpleHTTPClient: Sendable {
                 channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: body))), promise: nil)
             }
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            if let timeout {
+                let timer = channel.eventLoop.scheduleTask(in: timeout) {
+                    promise.fail(ResponseTimeoutError(timeout: timeout))
+                    channel.close(promise: nil)
+                }
+                promise.futureResult.whenComplete { _ in timer.cancel() }
+            }
         }
         return try await promise.futureResult.get()
     }
@@ -69,6 +78,12 @@ public final class SimpleHTTPClient: Sendable {
     public func close() async {
         try? await channel.close()
     }
+}
+
+/// Error when no whole response arrived within the time a caller allowed.
+public struct ResponseTimeoutError: Error, CustomStringConvertible {
+    public let timeout: TimeAmount
+    public var description: String { "no response within \(timeout.nanoseconds / 1_000_000)ms" }
 }
 
 /// Error when a connection closes before its response is complete.

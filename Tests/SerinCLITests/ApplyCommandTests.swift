@@ -8,7 +8,7 @@ import SerinTesting
 import Testing
 
 /// `serin apply` against a running gateway runtime, the seed's "edit the weights and apply" loop.
-@Suite("serin apply")
+@Suite("serin apply", .timeLimit(.minutes(2)))
 struct ApplyCommandTests {
     /// Seed manifests with the ServiceEntry pointed at real demo apps on ephemeral ports.
     static func seedResources(v1: Int, v2: Int) throws -> [LocatedResource] {

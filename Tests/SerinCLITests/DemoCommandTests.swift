@@ -4,7 +4,7 @@ import SerinTesting
 import Testing
 
 /// `serin demo` as a newcomer runs it: real processes, real ports on 127.0.0.1, the example Canary.
-@Suite("serin demo")
+@Suite("serin demo", .timeLimit(.minutes(5)))
 struct DemoCommandTests {
     @Test("promotes the healthy v2 step by step and ends Succeeded with all traffic on v2")
     func healthyDemoSucceeds() async throws {

@@ -1,7 +1,7 @@
 import SerinTesting
 import Testing
 
-@Suite("serin route")
+@Suite("serin route", .timeLimit(.minutes(2)))
 struct RouteCommandTests {
     @Test("explains that the seed sends GET / to web-v1-service at its ServiceEntry address")
     func explainsSeedRoute() async throws {

@@ -10,7 +10,7 @@ import SerinTesting
 import Testing
 
 /// `serin up` as a process: killed mid-rollout with SIGKILL and started again, it resumes where it was.
-@Suite("serin up")
+@Suite("serin up", .timeLimit(.minutes(3)))
 struct UpCommandTests {
     static func status(adminPort: Int, group: TestBackends) async -> CanaryStatus? {
         guard let client = try? await SimpleHTTPClient.connect(host: "127.0.0.1", port: adminPort, group: group.group) else { return nil }
@@ -30,24 +30,36 @@ struct UpCommandTests {
         throw CancellationError()
     }
 
+    /// The seed's manifests (pointed at `v1`/`v2`) and `canary` written to a fresh directory.
+    static func manifestDirectory(v1: Int, v2: Int, canary: ManifestSource) throws -> URL {
+        let directory = try SerinProcess.temporaryDirectory()
+        for source in SeedManifests.sources(v1: v1, v2: v2) + [canary] {
+            let name = (source.path as NSString).lastPathComponent
+            try source.text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    /// `serin up` arguments serving `directory` with the gateway's port 80 on `gatewayPort`.
+    static func upArguments(_ directory: URL, gatewayPort: Int, adminPort: Int, state: String) -> [String] {
+        [
+            "up", "-f", directory.path, "--port-offset", String(gatewayPort - 80), "--admin", "127.0.0.1:\(adminPort)",
+            "--state", state, "--threads", "1",
+        ]
+    }
+
     @Test("kill -9 mid-rollout, start again: same step, same weights, no event lost")
     func resumesAfterCrash() async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
-        let directory = try SerinProcess.temporaryDirectory()
-        for source in SeedManifests.sources(v1: v1.port, v2: v2.port)
-            + [SeedManifests.canary(interval: "3s", stepWeights: [20, 40, 60, 80], progressDeadline: "2m")] {
-            let name = (source.path as NSString).lastPathComponent
-            try source.text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "3s", stepWeights: [20, 40, 60, 80], progressDeadline: "2m")
+        )
         let state = directory.appendingPathComponent("state/state.sqlite").path
         let adminPort = try await backends.closedPort()
         let gatewayPort = try await backends.closedPort()
-        let arguments = [
-            "up", "-f", directory.path, "--port-offset", String(gatewayPort - 80), "--admin", "127.0.0.1:\(adminPort)",
-            "--state", state, "--threads", "1",
-        ]
+        let arguments = Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state)
         let first = try SerinProcess.launch(arguments)
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 2 }
@@ -82,19 +94,15 @@ extension UpCommandTests {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
-        let directory = try SerinProcess.temporaryDirectory()
-        for source in SeedManifests.sources(v1: v1.port, v2: v2.port)
-            + [SeedManifests.canary(interval: "5s", stepWeights: [25, 50, 75], progressDeadline: "2m")] {
-            let name = (source.path as NSString).lastPathComponent
-            try source.text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "5s", stepWeights: [25, 50, 75], progressDeadline: "2m")
+        )
         let adminPort = try await backends.closedPort()
         let gatewayPort = try await backends.closedPort()
         let server = "http://127.0.0.1:\(adminPort)"
-        let up = try SerinProcess.launch([
-            "up", "-f", directory.path, "--port-offset", String(gatewayPort - 80), "--admin", "127.0.0.1:\(adminPort)",
-            "--state", directory.appendingPathComponent("state.sqlite").path, "--threads", "1",
-        ])
+        let up = try SerinProcess.launch(Self.upArguments(
+            directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent("state.sqlite").path
+        ))
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 25 }
 

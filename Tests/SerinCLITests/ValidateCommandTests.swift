@@ -2,7 +2,7 @@ import Foundation
 import SerinTesting
 import Testing
 
-@Suite("serin validate")
+@Suite("serin validate", .timeLimit(.minutes(2)))
 struct ValidateCommandTests {
     @Test("accepts the seed's manifests, warning about the legacy Deployment API")
     func seedIsValid() async throws {

@@ -11,7 +11,7 @@ import Testing
 
 /// The automated canary on the embedded gateway, end to end: real demo apps, the real gateway and its
 /// counters, the real SQLite state file, steady traffic through 127.0.0.1.
-@Suite("Automated canary")
+@Suite("Automated canary", .timeLimit(.minutes(2)))
 struct CanaryRolloutTests {
     /// Everything one rollout test runs against.
     struct Harness {
@@ -237,7 +237,7 @@ extension CanaryRolloutTests {
     }
 }
 
-@Suite("HTTP webhooks")
+@Suite("HTTP webhooks", .timeLimit(.minutes(1)))
 struct HTTPWebhookRunnerTests {
     static func call(_ url: String, timeout: Duration = .seconds(2)) -> WebhookCall {
         WebhookCall(

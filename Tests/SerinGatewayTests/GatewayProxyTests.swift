@@ -7,7 +7,7 @@ import SerinTesting
 import Testing
 
 /// The gateway against real demo-app backends and real sockets on 127.0.0.1.
-@Suite("Gateway proxying")
+@Suite("Gateway proxying", .timeLimit(.minutes(2)))
 struct GatewayProxyTests {
     /// A gateway on an ephemeral port serving `config`, plus a client connection to it.
     static func withGateway<T>(

@@ -66,4 +66,16 @@ extension Rollout {
                      keepPaused: false, into: &actions)
         return .accepted(actions)
     }
+
+    /// A command by name, as the API and CLI send it.
+    public mutating func execute(_ command: RolloutCommand, now: RolloutInstant) -> RolloutOutcome {
+        switch command {
+        case .start: return start(now: now)
+        case .promote: return promote(now: now)
+        case .abort: return abort(now: now)
+        case .pause: return pause(now: now)
+        case .resume: return resume(now: now)
+        case .restart: return restart(now: now)
+        }
+    }
 }

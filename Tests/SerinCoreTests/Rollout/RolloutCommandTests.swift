@@ -55,14 +55,7 @@ struct RolloutCommandTests {
     }
 
     static func send(_ command: RolloutCommand, to rollout: inout Rollout, at now: RolloutInstant) -> RolloutOutcome {
-        switch command {
-        case .start: return rollout.start(now: now)
-        case .promote: return rollout.promote(now: now)
-        case .abort: return rollout.abort(now: now)
-        case .pause: return rollout.pause(now: now)
-        case .resume: return rollout.resume(now: now)
-        case .restart: return rollout.restart(now: now)
-        }
+        rollout.execute(command, now: now)
     }
 
     /// nil: the command is refused in that situation.
