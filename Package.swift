@@ -63,6 +63,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Metrics from Prometheus: Istio-vocabulary PromQL, query templates, response parsing, retries.
+        .target(
+            name: "SerinPrometheus",
+            dependencies: [
+                "SerinCore", "SerinHTTP", "SerinController",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The SwiftNIO data plane: listeners, upstream pools, telemetry, admin endpoint.
         .target(
             name: "SerinGateway",
@@ -80,6 +91,7 @@ let package = Package(
             name: "SerinEmbedded",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
+                "SerinPrometheus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -123,6 +135,18 @@ let package = Package(
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
                 "SerinManifests", "SerinDemoApp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SerinPrometheusTests",
+            dependencies: [
+                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -127,6 +127,9 @@ public actor CanaryController {
         return byName.count == 1 ? byName[0] : nil
     }
 
+    /// Verdict counts and analysis durations per Canary since start, for `/metrics`.
+    public func analysisTallies() -> [ResourceName: AnalysisTally] { analysisTally }
+
     /// Updates as they happen, until the consumer stops listening.
     public func updates() -> AsyncStream<ControllerUpdate> {
         let (stream, continuation) = AsyncStream.makeStream(of: ControllerUpdate.self, bufferingPolicy: .bufferingNewest(1024))
@@ -157,6 +160,7 @@ public actor CanaryController {
         case .analysisFinished(let name, let request, let samples):
             guard rollouts[name] != nil else { return }
             let verdict = adapters.judge.judge(samples, for: request)
+            analysisTally[name, default: AnalysisTally()].count(verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 })
             let measurements = Self.measurements(of: samples, for: request, judge: adapters.judge, now: now)
             for measurement in measurements {
                 latest[name, default: [:]][measurement.metric] = measurement
@@ -214,6 +218,8 @@ public actor CanaryController {
     }
 
     private var restoredThisRun: Set<ResourceName> = []
+    private var analysisTally: [ResourceName: AnalysisTally] = [:]
+    private var analysisStarted: [ResourceName: RolloutInstant] = [:]
 
     private func run(_ command: RolloutCommand, on name: ResourceName, now: RolloutInstant) async -> CommandReply {
         guard rollouts[name] != nil else {
@@ -280,6 +286,7 @@ public actor CanaryController {
                     Task { _ = await adapters.webhooks.call(call) }
                 }
             case .analyze(let request):
+                analysisStarted[name] = adapters.clock.now()
                 Task {
                     let samples = await adapters.metrics.samples(for: request)
                     mailbox.yield(.analysisFinished(name, request, samples))
@@ -321,7 +328,7 @@ public actor CanaryController {
                 }
             case .value(let value, _):
                 canaryValue = value
-            case nil:
+            case .unavailable, nil:
                 break
             }
             return RecordedMeasurement(

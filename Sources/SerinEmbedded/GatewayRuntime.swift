@@ -6,6 +6,7 @@ import SerinCore
 import SerinGateway
 import SerinHTTP
 import SerinManifests
+import SerinPrometheus
 import SerinStore
 
 /// Embedded mode, assembled: the gateway, its admin endpoint, the live configuration behind `apply`,
@@ -23,14 +24,28 @@ public final class GatewayRuntime: Sendable {
         /// The SQLite state file (`./.serin/state.sqlite` by default).
         public var statePath: String
         public var tickInterval: Duration
+        /// Where the built-in metrics come from.
+        public var metrics: MetricsSource
         /// Where event lines go.
         public var log: @Sendable (String) -> Void
 
-        public init(statePath: String, tickInterval: Duration = .milliseconds(100), log: @escaping @Sendable (String) -> Void) {
+        public init(
+            statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricsSource = .gateway,
+            log: @escaping @Sendable (String) -> Void
+        ) {
             self.statePath = statePath
             self.tickInterval = tickInterval
+            self.metrics = metrics
             self.log = log
         }
+    }
+
+    /// Where analysis reads request counts and latencies.
+    public enum MetricsSource: Sendable, Equatable {
+        /// The embedded gateway's own counters (no Prometheus needed).
+        case gateway
+        /// A Prometheus server scraping Istio-named metrics, e.g. `http://127.0.0.1:9090`.
+        case prometheus(address: String)
     }
 
     private init(
@@ -96,9 +111,16 @@ public final class GatewayRuntime: Sendable {
             let store: SQLiteRolloutStore
             do {
                 store = try SQLiteRolloutStore(path: options.statePath)
+                let metrics: any MetricProvider
+                switch options.metrics {
+                case .gateway:
+                    metrics = GatewayMetricProvider(history: history)
+                case .prometheus(let address):
+                    metrics = PrometheusMetricProvider(client: PrometheusClient(address: address, group: gateway.group))
+                }
                 let canary = CanaryController(
                     adapters: .init(
-                        router: EmbeddedTrafficRouter(live: live), metrics: GatewayMetricProvider(history: history),
+                        router: EmbeddedTrafficRouter(live: live), metrics: metrics,
                         webhooks: HTTPWebhookRunner(group: gateway.group), store: store
                     ),
                     tickInterval: options.tickInterval, log: options.log
@@ -111,6 +133,12 @@ public final class GatewayRuntime: Sendable {
                 throw StartError.state(error)
             }
             ControllerAdmin.register(controller!, on: &router)
+            let canary = controller!
+            router.add("GET", "/metrics") { _ in
+                let text = PrometheusExposition.render(gateway.telemetry.snapshot())
+                    + ControllerExposition.render(await canary.statuses(), tallies: await canary.analysisTallies())
+                return .content(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }
         }
 
         let routes = router

@@ -16,10 +16,12 @@ public final class GatewayTelemetry: Sendable {
         _ key: TrafficKey, milliseconds: Double, requestBytes: Int, responseBytes: Int, shard: Int
     ) {
         shards[shard % shards.count].withLockedValue { series in
-            series[key, default: TrafficCounters()].requests += 1
-            series[key]!.duration.record(milliseconds: milliseconds)
-            series[key]!.requestBytes += requestBytes
-            series[key]!.responseBytes += responseBytes
+            var counters = series[key, default: TrafficCounters()]
+            counters.requests += 1
+            counters.duration.record(milliseconds)
+            counters.requestSize.record(Double(requestBytes))
+            counters.responseSize.record(Double(responseBytes))
+            series[key] = counters
         }
     }
 

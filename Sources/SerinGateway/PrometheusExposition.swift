@@ -1,39 +1,53 @@
 /// Renders the gateway's counters in the Prometheus text format, named and labelled like Istio's
 /// standard metrics so existing Istio queries and dashboards read them unchanged.
+///
+/// The series carry `reporter="destination"`: the embedded gateway is the only proxy in front of each
+/// workload, so it reports what a destination sidecar would — the series Istio-era queries (Flagger's
+/// built-ins among them) filter on.
 public enum PrometheusExposition {
-    public static func render(_ snapshot: TelemetrySnapshot, reporter: String = "source") -> String {
+    public static func render(_ snapshot: TelemetrySnapshot) -> String {
+        let series = snapshot.series.map { (labels: labels(for: $0.key), counters: $0.value) }.sorted { $0.labels < $1.labels }
         var out = ""
-        let series = snapshot.series.sorted { labels(for: $0.key, reporter: reporter) < labels(for: $1.key, reporter: reporter) }
         out += "# HELP istio_requests_total Requests proxied by Serin's gateway.\n# TYPE istio_requests_total counter\n"
-        for (key, counters) in series {
-            out += "istio_requests_total{\(labels(for: key, reporter: reporter))} \(counters.requests)\n"
+        for (labels, counters) in series {
+            out += "istio_requests_total{\(labels)} \(counters.requests)\n"
         }
-        out += "# HELP istio_request_duration_milliseconds Request duration as seen by Serin's gateway.\n"
-        out += "# TYPE istio_request_duration_milliseconds histogram\n"
-        for (key, counters) in series {
-            let base = labels(for: key, reporter: reporter)
-            var cumulative = 0
-            for (index, bound) in LatencyHistogram.bounds.enumerated() {
-                cumulative += counters.duration.counts[index]
-                out += "istio_request_duration_milliseconds_bucket{\(base),le=\"\(format(bound))\"} \(cumulative)\n"
-            }
-            out += "istio_request_duration_milliseconds_bucket{\(base),le=\"+Inf\"} \(counters.duration.count)\n"
-            out += "istio_request_duration_milliseconds_sum{\(base)} \(format(counters.duration.sum))\n"
-            out += "istio_request_duration_milliseconds_count{\(base)} \(counters.duration.count)\n"
-        }
+        histogram(
+            "istio_request_duration_milliseconds", help: "Request duration as seen by Serin's gateway.",
+            series.map { ($0.labels, $0.counters.duration) }, into: &out
+        )
+        histogram("istio_request_bytes", help: "Request body sizes.", series.map { ($0.labels, $0.counters.requestSize) }, into: &out)
+        histogram("istio_response_bytes", help: "Response body sizes.", series.map { ($0.labels, $0.counters.responseSize) }, into: &out)
         return out
     }
 
-    static func labels(for key: TrafficKey, reporter: String) -> String {
+    /// One Prometheus histogram family: cumulative `_bucket` lines with `le`, then `_sum` and `_count`.
+    static func histogram(_ name: String, help: String, _ series: [(labels: String, histogram: Histogram)], into out: inout String) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for (labels, histogram) in series {
+            var cumulative = 0
+            for (index, bound) in histogram.bounds.enumerated() {
+                cumulative += histogram.counts[index]
+                out += "\(name)_bucket{\(labels),le=\"\(format(bound))\"} \(cumulative)\n"
+            }
+            out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(histogram.count)\n"
+            out += "\(name)_sum{\(labels)} \(format(histogram.sum))\n"
+            out += "\(name)_count{\(labels)} \(histogram.count)\n"
+        }
+    }
+
+    static func labels(for key: TrafficKey) -> String {
         let service = key.destinationService
+        let shortName = service.split(separator: ".").first.map(String.init) ?? service
         let fqdn = service.contains(".") || service == "unknown" ? service : "\(service).\(key.destinationNamespace).svc.cluster.local"
         let pairs: [(String, String)] = [
-            ("reporter", reporter),
+            ("reporter", "destination"),
             ("source_workload", "serin-gateway"),
+            ("source_workload_namespace", key.destinationNamespace),
             ("destination_service", fqdn),
-            ("destination_service_name", service.split(separator: ".").first.map(String.init) ?? service),
+            ("destination_service_name", shortName),
             ("destination_service_namespace", key.destinationNamespace),
-            ("destination_workload", key.version.map { "\(service.split(separator: ".").first ?? "")-\($0)" } ?? "unknown"),
+            ("destination_workload", key.workload ?? "unknown"),
             ("destination_workload_namespace", key.destinationNamespace),
             ("destination_version", key.version ?? "unknown"),
             ("destination_subset", key.subset ?? ""),
@@ -44,7 +58,8 @@ public enum PrometheusExposition {
         return pairs.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
     }
 
-    static func escape(_ value: String) -> String {
+    /// Label values escaped as the text format requires: backslash, double quote, newline.
+    public static func escape(_ value: String) -> String {
         var out = ""
         for character in value {
             switch character {
@@ -57,7 +72,8 @@ public enum PrometheusExposition {
         return out
     }
 
-    static func format(_ value: Double) -> String {
+    /// Whole numbers without a decimal point, as Prometheus prints bucket bounds.
+    public static func format(_ value: Double) -> String {
         value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 }

@@ -44,7 +44,7 @@ final class ProxyExchange {
         TrafficKey(
             destinationService: target.cluster.host,
             destinationNamespace: target.cluster.service?.namespace ?? ResourceName.defaultNamespace,
-            subset: target.cluster.subset, version: endpoint.labels["version"],
+            subset: target.cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
             responseCode: code, responseFlags: flags
         )
     }

@@ -62,10 +62,10 @@ extension TelemetrySnapshot {
 
     /// Requests, 5xx answers and the latency histogram for one destination host (optionally one subset),
     /// leaving out requests the client abandoned (`DC`), which say nothing about the destination.
-    public func traffic(toHost host: String, subset: String? = nil) -> (requests: Int, serverErrors: Int, duration: LatencyHistogram) {
+    public func traffic(toHost host: String, subset: String? = nil) -> (requests: Int, serverErrors: Int, duration: Histogram) {
         var requests = 0
         var errors = 0
-        var duration = LatencyHistogram()
+        var duration = Histogram(bounds: Histogram.durationBounds)
         for (key, counters) in series where key.destinationService == host && key.responseFlags != "DC" {
             if let subset, key.subset != subset { continue }
             requests += counters.requests
@@ -81,14 +81,14 @@ extension TrafficCounters {
         var result = TrafficCounters()
         result.requests = requests - earlier.requests
         result.duration = duration.subtracting(earlier.duration)
-        result.requestBytes = requestBytes - earlier.requestBytes
-        result.responseBytes = responseBytes - earlier.responseBytes
+        result.requestSize = requestSize.subtracting(earlier.requestSize)
+        result.responseSize = responseSize.subtracting(earlier.responseSize)
         return result
     }
 }
 
-extension LatencyHistogram {
-    func subtracting(_ earlier: LatencyHistogram) -> LatencyHistogram {
+extension Histogram {
+    func subtracting(_ earlier: Histogram) -> Histogram {
         var result = self
         result.subtract(earlier)
         return result
@@ -104,11 +104,11 @@ extension LatencyHistogram {
             let previous = cumulative
             cumulative += bucketCount
             guard Double(cumulative) >= rank, bucketCount > 0 else { continue }
-            guard index < Self.bounds.count else { return Self.bounds.last }
-            let lower = index == 0 ? 0 : Self.bounds[index - 1]
-            let upper = Self.bounds[index]
+            guard index < bounds.count else { return bounds.last }
+            let lower = index == 0 ? 0 : bounds[index - 1]
+            let upper = bounds[index]
             return lower + (upper - lower) * (rank - Double(previous)) / Double(bucketCount)
         }
-        return Self.bounds.last
+        return bounds.last
     }
 }

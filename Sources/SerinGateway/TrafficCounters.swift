@@ -1,17 +1,19 @@
 /// What the gateway counts for one traffic series: requests, their durations and body sizes.
 public struct TrafficCounters: Hashable, Sendable, Codable {
     public var requests: Int = 0
-    public var duration = LatencyHistogram()
-    public var requestBytes: Int = 0
-    public var responseBytes: Int = 0
+    /// Milliseconds from the request's head to the response's end.
+    public var duration = Histogram(bounds: Histogram.durationBounds)
+    /// Body bytes of each request and response.
+    public var requestSize = Histogram(bounds: Histogram.sizeBounds)
+    public var responseSize = Histogram(bounds: Histogram.sizeBounds)
 
     public init() {}
 
     public mutating func merge(_ other: TrafficCounters) {
         requests += other.requests
         duration.merge(other.duration)
-        requestBytes += other.requestBytes
-        responseBytes += other.responseBytes
+        requestSize.merge(other.requestSize)
+        responseSize.merge(other.responseSize)
     }
 }
 

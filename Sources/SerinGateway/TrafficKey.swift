@@ -6,6 +6,8 @@ public struct TrafficKey: Hashable, Sendable, Codable {
     public var subset: String?
     /// The endpoint's `version` label, when it has one.
     public var version: String?
+    /// The Deployment behind the endpoint, when the manifests say.
+    public var workload: String?
     public var responseCode: Int
     /// Envoy's response flags: `-` none, `NR` no route, `UH` no healthy upstream,
     /// `UF` upstream connection failure, `UC` upstream connection termination, `DC` downstream termination.
@@ -13,8 +15,9 @@ public struct TrafficKey: Hashable, Sendable, Codable {
 
     public init(
         destinationService: String, destinationNamespace: String = "default", subset: String? = nil,
-        version: String? = nil, responseCode: Int, responseFlags: String = "-"
+        version: String? = nil, workload: String? = nil, responseCode: Int, responseFlags: String = "-"
     ) {
+        self.workload = workload
         self.destinationService = destinationService
         self.destinationNamespace = destinationNamespace
         self.subset = subset

@@ -71,7 +71,10 @@ struct SeedExamplesTests {
         }
         #expect(route.virtualService == ResourceName(name: "web-virtualservice"))
         #expect(route.targets.map(\.destination.host) == ["web-v1-service"])
-        #expect(route.targets.first?.cluster.endpoints == [Cluster.Endpoint(address: "127.0.0.1", port: 18081, labels: ["app": "web", "version": "v1"])])
+        // The endpoint's workload is the seed's Deployment whose pod labels it carries.
+        #expect(route.targets.first?.cluster.endpoints == [
+            Cluster.Endpoint(address: "127.0.0.1", port: 18081, labels: ["app": "web", "version": "v1"], workload: "web-v1"),
+        ])
         let other = RequestAttributes(method: "GET", target: "/other", authority: "localhost", headers: HeaderList())
         guard case .noRoute = table.resolve(other, port: 80) else {
             Issue.record("GET /other should match no route: the seed matches exactly /")

@@ -23,11 +23,26 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The SQLite state file.", valueName: "path"))
     var state: String = ".serin/state.sqlite"
 
+    @Option(help: ArgumentHelp(
+        "Read the built-in metrics from this Prometheus (Istio's istio_requests_total and istio_request_duration_milliseconds) instead of the gateway's own counters.",
+        valueName: "url"
+    ))
+    var prometheus: String?
+
+    func validate() throws {
+        if let prometheus, !prometheus.hasPrefix("http://") {
+            throw ValidationError("--prometheus takes http://HOST:PORT, got \"\(prometheus)\"")
+        }
+    }
+
     func run() async throws {
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         let runtime = try await serving.startOrExit(
-            resources: set.resources, controller: .init(statePath: state, log: { Terminal.out("\(Timestamp.now) \($0)") }),
+            resources: set.resources, controller: .init(
+                statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
+                log: { Terminal.out("\(Timestamp.now) \($0)") }
+            ),
             label: "serin up"
         )
         Terminal.out("serin up: admin and API on \(runtime.adminURL); state in \(state)")

@@ -4,11 +4,14 @@ public struct ServiceEndpoint: Hashable, Sendable, Codable {
     /// Port name → port on this endpoint, overriding the service's target ports.
     public var ports: [String: Int]
     public var labels: [String: String]
+    /// The workload (Deployment) serving here, for telemetry's `destination_workload`; nil when unknown.
+    public var workload: String?
 
-    public init(address: String, ports: [String: Int] = [:], labels: [String: String] = [:]) {
+    public init(address: String, ports: [String: Int] = [:], labels: [String: String] = [:], workload: String? = nil) {
         self.address = address
         self.ports = ports
         self.labels = labels
+        self.workload = workload
     }
 }
 

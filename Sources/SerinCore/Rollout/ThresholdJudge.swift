@@ -26,6 +26,8 @@ public struct ThresholdJudge: Judge {
             return .inconclusive(reason: "\(check.name): no readings collected (canary \(canary))")
         }
         switch (check.kind, reading) {
+        case (_, .unavailable(let reason)):
+            return .fail(reason: "\(check.name): \(reason) (canary \(canary))")
         case (.requestSuccessRate, .traffic(let sample, _)), (.requestDuration, .traffic(let sample, _)):
             return evaluateTraffic(check, sample: sample, canary: canary)
         case (.custom, .value(let value, let window)):

@@ -15,11 +15,14 @@ public struct Cluster: Hashable, Sendable {
         public let address: String
         public let port: Int
         public let labels: [String: String]
+        /// The Deployment behind this endpoint, when the manifests say.
+        public let workload: String?
 
-        public init(address: String, port: Int, labels: [String: String] = [:]) {
+        public init(address: String, port: Int, labels: [String: String] = [:], workload: String? = nil) {
             self.address = address
             self.port = port
             self.labels = labels
+            self.workload = workload
         }
     }
 

@@ -81,7 +81,7 @@ extension RouteTable {
                     .map { endpoint in
                         let endpointPort = servicePort.name.flatMap { endpoint.ports[$0] }
                             ?? servicePort.targetPort ?? servicePort.number
-                        return Cluster.Endpoint(address: endpoint.address, port: endpointPort, labels: endpoint.labels)
+                        return Cluster.Endpoint(address: endpoint.address, port: endpointPort, labels: endpoint.labels, workload: endpoint.workload)
                     }
             }
         }

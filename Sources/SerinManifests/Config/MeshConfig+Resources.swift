@@ -13,6 +13,7 @@ extension MeshConfig {
         var destinationRules: [DestinationRule] = []
         var kubernetesServices: [KubernetesService] = []
         var serviceEntries: [ServiceEntryResource] = []
+        var deployments: [Deployment] = []
         for located in resources {
             switch located.resource {
             case .gateway(let value): gateways.append(value)
@@ -21,7 +22,8 @@ extension MeshConfig {
             case .service(let value): kubernetesServices.append(value)
             case .serviceEntry(let value): serviceEntries.append(value)
             // Canaries drive weights through the controller; routing reads only the VirtualService.
-            case .deployment, .canary: break
+            case .deployment(let value): deployments.append(value)
+            case .canary: break
             }
         }
         var merger = ServiceMerger()
@@ -29,7 +31,26 @@ extension MeshConfig {
         for entry in serviceEntries { merger.add(entry) }
         self.init(
             gateways: gateways, virtualServices: virtualServices, destinationRules: destinationRules,
-            services: merger.services
+            services: merger.services.map { $0.naming(workloadsFrom: deployments) }
         )
+    }
+}
+
+extension MeshService {
+    /// Names each endpoint's workload after the Deployment whose pod labels it carries (the seed's
+    /// `app: web, version: v2` endpoint is served by Deployment `web-v2`), so telemetry labels
+    /// `destination_workload` the way Istio does.
+    func naming(workloadsFrom deployments: [Deployment]) -> MeshService {
+        var service = self
+        service.endpoints = endpoints.map { endpoint in
+            guard endpoint.workload == nil, !endpoint.labels.isEmpty else { return endpoint }
+            var endpoint = endpoint
+            endpoint.workload = deployments.first { deployment in
+                deployment.name.namespace == name.namespace && !deployment.templateLabels.isEmpty
+                    && deployment.templateLabels.allSatisfy { endpoint.labels[$0.key] == $0.value }
+            }?.name.name
+            return endpoint
+        }
+        return service
     }
 }

@@ -117,3 +117,14 @@ struct ThresholdJudgeTests {
                         canaryWeight: 10, metrics: metrics)
     }
 }
+
+extension ThresholdJudgeTests {
+    @Test("a metrics backend nobody could reach fails the check with its reason")
+    func unavailableFails() {
+        let verdict = ThresholdJudge().evaluate(
+            .requestSuccessRate(min: 99), reading: .unavailable(reason: "Prometheus at http://127.0.0.1:9090 unreachable after 3 tries"),
+            canary: Destination(host: "web-v2-service")
+        )
+        #expect(verdict == .fail(reason: "request-success-rate: Prometheus at http://127.0.0.1:9090 unreachable after 3 tries (canary web-v2-service)"))
+    }
+}

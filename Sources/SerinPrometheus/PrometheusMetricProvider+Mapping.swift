@@ -1,0 +1,67 @@
+import SerinCore
+
+/// The pure half of the provider: query results to samples and readings.
+extension PrometheusMetricProvider {
+    /// One destination's sample from its three query results; any failure fails the whole sample.
+    static func sample(
+        requests: PrometheusQueryResult, serverErrors: PrometheusQueryResult, p99: PrometheusQueryResult,
+        window: Duration, label: String
+    ) -> Result<MetricSample, PrometheusError> {
+        let requestCount: Int, errorCount: Int, p99Value: Double?
+        switch (count(requests, "\(label) requests"), count(serverErrors, "\(label) server errors"), latency(p99, "\(label) p99")) {
+        case (.success(let r), .success(let e), .success(let p)):
+            (requestCount, errorCount, p99Value) = (r, e, p)
+        case (.failure(let error), _, _), (_, .failure(let error), _), (_, _, .failure(let error)):
+            return .failure(error)
+        }
+        // Both counts are extrapolated by increase() and rounded apart, so 5xx may come out one above
+        // the total on a tiny window; a success rate below zero would only confuse.
+        return .success(MetricSample(
+            requests: requestCount, failures: min(errorCount, requestCount), p99Milliseconds: p99Value, window: window
+        ))
+    }
+
+    /// A count from `sum(increase(...))`: no data or NaN is zero (the series has not appeared yet, as a
+    /// 5xx counter does not before the first error), anything not a finite non-negative number fails.
+    static func count(_ result: PrometheusQueryResult, _ label: String) -> Result<Int, PrometheusError> {
+        switch result {
+        case .noData, .notANumber:
+            return .success(0)
+        case .value(let value):
+            guard value.isFinite, value >= 0, value < 9.0e18 else {
+                return .failure(PrometheusError("\(label): query returned \(value), expected a count of requests"))
+            }
+            return .success(Int(value.rounded()))
+        case .multipleSeries(let series):
+            return .failure(multipleSeriesError(series.count, label))
+        case .failed(let reason):
+            return .failure(PrometheusError("\(label): \(reason)"))
+        }
+    }
+
+    /// A p99 in milliseconds: no data or NaN (no requests in the window) is no p99; `+Inf` is kept, since
+    /// it means requests slower than the largest histogram bucket and must fail a maximum.
+    static func latency(_ result: PrometheusQueryResult, _ label: String) -> Result<Double?, PrometheusError> {
+        switch result {
+        case .noData, .notANumber: return .success(nil)
+        case .value(let value): return .success(value)
+        case .multipleSeries(let series): return .failure(multipleSeriesError(series.count, label))
+        case .failed(let reason): return .failure(PrometheusError("\(label): \(reason)"))
+        }
+    }
+
+    /// A custom check's reading. NaN reads as "no values found", as in Flagger (a ratio over zero traffic
+    /// is NaN), so it is inconclusive rather than failed; ±Inf is passed on as a value to compare.
+    static func reading(custom result: PrometheusQueryResult, template: String, window: Duration) -> MetricReading {
+        switch result {
+        case .value(let value): .value(value, window: window)
+        case .noData, .notANumber: .value(nil, window: window)
+        case .multipleSeries(let series): .unavailable(reason: multipleSeriesError(series.count, "MetricTemplate \(template)").message)
+        case .failed(let reason): .unavailable(reason: "MetricTemplate \(template): \(reason)")
+        }
+    }
+
+    private static func multipleSeriesError(_ count: Int, _ label: String) -> PrometheusError {
+        PrometheusError("\(label): query returned \(count) series, expected one: add sum(...)")
+    }
+}

@@ -1,0 +1,39 @@
+/// The values a `QueryTemplate` may use, named as in Flagger's MetricTemplates.
+public struct QueryContext: Hashable, Sendable {
+    /// `{{ namespace }}`: the namespace of the measured service.
+    public var namespace: String
+    /// `{{ target }}`: the canary, as its destination's service name (`web-v2-service`).
+    public var target: String
+    /// `{{ service }}`: the measured destination's service name.
+    public var service: String
+    /// `{{ interval }}`: the check's window, rendered as a Prometheus duration (`1m30s`).
+    public var interval: Duration
+    /// `{{ variables.NAME }}`: user values (Flagger's `templateVariables`).
+    public var variables: [String: String]
+
+    public init(namespace: String, target: String, service: String, interval: Duration, variables: [String: String] = [:]) {
+        self.namespace = namespace
+        self.target = target
+        self.service = service
+        self.interval = interval
+        self.variables = variables
+    }
+
+    /// Every name a template may use here, for error messages: fixed names, then `variables.*` sorted.
+    public var knownNames: [String] {
+        ["namespace", "target", "service", "interval"] + variables.keys.sorted().map { "variables.\($0)" }
+    }
+
+    /// The rendered value of `name`, or nil when the context has no such variable.
+    func value(of name: String) -> String? {
+        switch name {
+        case "namespace": return namespace
+        case "target": return target
+        case "service": return service
+        case "interval": return PrometheusDuration.format(interval)
+        default:
+            guard name.hasPrefix("variables.") else { return nil }
+            return variables[String(name.dropFirst("variables.".count))]
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SerinHTTP
+
+/// A real Prometheus server (Debian's `prometheus` package) on 127.0.0.1 with a temporary data
+/// directory, scraping the given targets every second. Tests that need it run against the real thing:
+/// locally they are skipped with a reason when it is not installed; in CI (`CI=true`) a missing
+/// Prometheus is a failure.
+public final class PrometheusServer: @unchecked Sendable {
+    // The process handle and paths are set once in `start` and only read afterwards.
+    public static let binary = "/usr/bin/prometheus"
+    public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+    /// CI must run these tests; elsewhere they run when Prometheus is installed.
+    public static var shouldRun: Bool { isInstalled || ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    private let process: Process
+    private let directory: URL
+    public let port: Int
+    public var address: String { "http://127.0.0.1:\(port)" }
+
+    private init(process: Process, directory: URL, port: Int) {
+        self.process = process
+        self.directory = directory
+        self.port = port
+    }
+
+    public struct NotInstalled: Error, CustomStringConvertible {
+        public var description: String {
+            "Prometheus is not installed at \(PrometheusServer.binary) (apt-get install prometheus); CI=true requires it"
+        }
+    }
+
+    /// Starts Prometheus on `port`, scraping `targets` (`127.0.0.1:PORT`) every second, and waits until it is ready.
+    public static func start(port: Int, scraping targets: [String], group: any EventLoopGroup) async throws -> PrometheusServer {
+        guard isInstalled else { throw NotInstalled() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serin-prometheus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        let config = """
+            global:
+              scrape_interval: 1s
+              scrape_timeout: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+            - job_name: serin
+              metrics_path: /metrics
+              static_configs:
+              - targets: [\(targets.map { "\"\($0)\"" }.joined(separator: ", "))]
+
+            """
+        let configURL = directory.appendingPathComponent("prometheus.yml")
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "--config.file=\(configURL.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let server = PrometheusServer(process: process, directory: directory, port: port)
+        try await server.waitUntil(timeout: .seconds(30), group: group) { client in
+            (try? await client.send(.GET, "/-/ready", timeout: .seconds(2)).status) == 200
+        }
+        return server
+    }
+
+    /// Waits until every target has been scraped successfully at least once.
+    public func waitForFirstScrape(group: any EventLoopGroup, timeout: Duration = .seconds(30)) async throws {
+        try await waitUntil(timeout: timeout, group: group) { client in
+            guard let response = try? await client.send(.GET, "/api/v1/targets", timeout: .seconds(2)) else { return false }
+            let text = response.bodyText
+            return text.contains("\"health\":\"up\"") && !text.contains("\"health\":\"unknown\"") && !text.contains("\"health\":\"down\"")
+        }
+    }
+
+    /// Polls `condition` every 100ms (never a blind sleep) until it holds or `timeout` passes.
+    private func waitUntil(
+        timeout: Duration, group: any EventLoopGroup, _ condition: (SimpleHTTPClient) async -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let client = try? await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: group) {
+                let done = await condition(client)
+                await client.close()
+                if done { return }
+            }
+            guard process.isRunning else { throw StartFailed(reason: "prometheus exited with status \(process.terminationStatus)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw StartFailed(reason: "not ready within \(timeout)")
+    }
+
+    public struct StartFailed: Error, CustomStringConvertible {
+        public let reason: String
+        public var description: String { "Prometheus did not start: \(reason)" }
+    }
+
+    /// Stops the server (SIGTERM, then waits) and removes its data.
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SerinCore
+import SerinDemoApp
+import SerinEmbedded
+import SerinGateway
+import SerinHTTP
+import SerinTesting
+import Testing
+
+/// The gateway's `/metrics` scraped by a real Prometheus: Istio's metric names and labels, so queries
+/// written for Istio (Flagger's built-ins among them) answer about Serin's traffic.
+@Suite("Prometheus scraping the gateway", .timeLimit(.minutes(2)))
+struct PrometheusScrapeTests {
+    /// The value of an instant query, or nil when it has no sample yet.
+    static func query(_ promql: String, prometheus: PrometheusServer, group: TestBackends) async throws -> Double? {
+        let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: prometheus.port, group: group.group)
+        defer { Task { await client.close() } }
+        let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? promql
+        let response = try await client.send(.GET, "/api/v1/query?query=\(encoded)", timeout: .seconds(5))
+        let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        let data = json?["data"] as? [String: Any]
+        guard let result = (data?["result"] as? [[String: Any]])?.first, let value = result["value"] as? [Any],
+            let text = value.last as? String
+        else { return nil }
+        return Double(text)
+    }
+
+    /// Polls `promql` until it has a value (scrapes land every second), for at most 20 seconds.
+    static func eventually(_ promql: String, prometheus: PrometheusServer, group: TestBackends) async throws -> Double? {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let value = try await query(promql, prometheus: prometheus, group: group) { return value }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
+
+    @Test(
+        "Prometheus reads the gateway's counts, and Flagger's Istio queries answer for Serin's traffic",
+        .enabled(if: PrometheusServer.shouldRun, "Prometheus is not installed here (apt-get install prometheus); CI runs this")
+    )
+    func scrapedCountsMatch() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2", errorRate: 0.3)
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: v1.port, v2: v2.port))
+        let runtime = try await GatewayRuntime.start(
+            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
+            adminHost: "127.0.0.1", adminPort: 0
+        )
+        try await runtime.live.setWeights(
+            in: ResourceName(name: "web-virtualservice"),
+            stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 50),
+            canary: WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: 50)
+        )
+        let prometheusPort = try await backends.closedPort()
+        let prometheus = try await PrometheusServer.start(
+            port: prometheusPort, scraping: ["127.0.0.1:\(runtime.admin.port)"], group: backends.group
+        )
+        defer { prometheus.stop() }
+        try await prometheus.waitForFirstScrape(group: backends.group)
+
+        let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+        // Warm up so every series exists before the measured traffic: Prometheus counts increases only
+        // between scrapes of a series, never from a series' first sample.
+        _ = try await DemoTraffic.run(port: port, connections: 2, requestsPerConnection: 20, group: backends.group)
+        _ = try await Self.eventually(#"sum(istio_requests_total{destination_service_name="web-v2-service",response_code="500"})"#, prometheus: prometheus, group: backends)
+        let before = runtime.gateway.telemetry.snapshot()
+        let load = SteadyLoad()
+        load.start(port: port, rate: 300, connections: 4, group: backends.group)
+        try await Task.sleep(for: .seconds(4))
+        await load.stop()
+        #expect(load.failuresCausedByProxy.isEmpty)
+        let counted = runtime.gateway.telemetry.snapshot().traffic(toHost: "web-v2-service")
+        let measured = runtime.gateway.telemetry.snapshot().subtracting(before).traffic(toHost: "web-v2-service")
+
+        // Poll until a scrape after the traffic has landed (scrapes are every second).
+        let total = #"sum(istio_requests_total{reporter="destination",destination_service_name="web-v2-service"})"#
+        var scraped: Double?
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            scraped = try await Self.query(total, prometheus: prometheus, group: backends)
+            if scraped == Double(counted.requests) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(scraped == Double(counted.requests))
+        let errors = try await Self.query(
+            #"sum(istio_requests_total{destination_service_name="web-v2-service",response_code=~"5.*"})"#,
+            prometheus: prometheus, group: backends
+        )
+        #expect(errors == Double(counted.serverErrors))
+
+        // Flagger's Istio success-rate query, unchanged but for the workload the seed's Deployment names.
+        let flaggerSuccessRate = #"""
+            sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="default",destination_workload=~"web-v2",response_code!~"5.*"}[1m]))
+            / sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="default",destination_workload=~"web-v2"}[1m])) * 100
+            """#
+        // rate() needs two scrapes of a series; the series began with the traffic.
+        let rate = try #require(try await Self.eventually(flaggerSuccessRate, prometheus: prometheus, group: backends))
+        let expected = Double(measured.requests - measured.serverErrors) / Double(measured.requests) * 100
+        // rate() extrapolates each series to the window's edges; the share of non-5xx answers agrees
+        // with the gateway's exact count to within a few points.
+        #expect(abs(rate - expected) < 3.0, "Prometheus says \(rate)%, the gateway counted \(expected)%")
+        let p99 = try await Self.eventually(
+            #"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload=~"web-v2"}[1m])) by (le))"#,
+            prometheus: prometheus, group: backends
+        )
+        #expect(p99 != nil && p99! > 0)
+        let bytes = try await Self.query(#"sum(istio_response_bytes_count{destination_service_name="web-v1-service"})"#, prometheus: prometheus, group: backends)
+        #expect(bytes == Double(runtime.gateway.telemetry.snapshot().traffic(toHost: "web-v1-service").requests))
+
+        await runtime.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+}

@@ -1,0 +1,80 @@
+import NIOPosix
+import SerinController
+import SerinCore
+import SerinHTTP
+import SerinPrometheus
+import Testing
+
+/// Serves Istio-named counters that grow by a fixed step on every scrape.
+actor IstioExporter {
+    private var scrapes = 0
+
+    func scrape() -> String {
+        scrapes += 1
+        let n = scrapes * 1000
+        func labels(_ service: String, _ namespace: String, _ code: Int, reporter: String = "destination") -> String {
+            #"reporter="\#(reporter)",destination_service_name="\#(service)",destination_service_namespace="\#(namespace)",response_code="\#(code)""#
+        }
+        var text = "# TYPE istio_requests_total counter\n"
+        text += "istio_requests_total{\(labels("web-v2-service", "default", 200))} \(n * 9 / 10)\n"
+        text += "istio_requests_total{\(labels("web-v2-service", "default", 503))} \(n / 10)\n"
+        text += "istio_requests_total{\(labels("web-v1-service", "default", 200))} \(n)\n"
+        // Same service in another namespace, and the source side's view: both must be left out.
+        text += "istio_requests_total{\(labels("web-v2-service", "other", 500))} \(n)\n"
+        text += "istio_requests_total{\(labels("web-v2-service", "default", 500, reporter: "source"))} \(n)\n"
+        text += "# TYPE istio_request_duration_milliseconds histogram\n"
+        for (service, slowBound) in [("web-v2-service", 100), ("web-v1-service", 10)] {
+            let base = labels(service, "default", 200)
+            for bound in [10, 50, 100] {
+                let count = bound >= slowBound ? n : 0
+                text += "istio_request_duration_milliseconds_bucket{\(base),le=\"\(bound)\"} \(count)\n"
+            }
+            text += "istio_request_duration_milliseconds_bucket{\(base),le=\"+Inf\"} \(n)\n"
+            text += "istio_request_duration_milliseconds_count{\(base)} \(n)\n"
+        }
+        return text
+    }
+}
+
+@Suite("PrometheusMetricProvider against a real Prometheus", .enabled(if: PrometheusProcess.isInstalled, PrometheusProcess.skipReason))
+struct LivePrometheusMetricProviderTests {
+    @Test("measures canary and stable from Istio series that Prometheus scraped")
+    func endToEnd() async throws {
+        let exporter = IstioExporter()
+        let target = try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: "127.0.0.1", port: 0) { _ in
+            .content(await exporter.scrape(), contentType: "text/plain; version=0.0.4")
+        }
+        let prometheus = try await PrometheusProcess.start(scrapeTarget: "127.0.0.1:\(target.port)")
+        defer { prometheus.stop() }
+        let provider = PrometheusMetricProvider(client: PrometheusClient(address: prometheus.address))
+        let request = AnalysisRequest(
+            ticket: RolloutTicket(1), canaryName: ResourceName(namespace: "default", name: "web"),
+            canary: Destination(host: "web-v2-service.default.svc.cluster.local"), stable: Destination(host: "web-v1-service"),
+            canaryWeight: 10,
+            metrics: [.requestSuccessRate(min: 99, interval: .seconds(90)), .requestDuration(maxMilliseconds: 500, interval: .seconds(90))]
+        )
+        // increase() needs two scrapes a second apart: poll until both sides have counts, up to 30s.
+        var reading: MetricReading?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            reading = await provider.samples(for: request)[metric: "request-success-rate"]
+            if case .traffic(let canary, let stable?) = reading, canary.requests > 0, stable.requests > 0 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        await target.close()
+        guard case .traffic(let canary, let stable?) = reading, canary.requests > 0, stable.requests > 0 else {
+            Issue.record("no traffic measured within 30s: \(String(describing: reading))")
+            return
+        }
+        #expect(abs((canary.successRate ?? 0) - 90) < 0.5, "\(canary)")
+        #expect(abs((canary.p99Milliseconds ?? 0) - 99.5) < 0.01, "\(canary)")
+        #expect(stable.failures == 0 && abs((stable.p99Milliseconds ?? 0) - 9.9) < 0.01, "\(stable)")
+        #expect(canary.window == .seconds(90))
+        let verdict = ThresholdJudge().judge(AnalysisSamples(["request-success-rate": .traffic(canary: canary, stable: stable)]), for: request)
+        guard case .fail(let reason) = verdict else {
+            Issue.record("expected the 10% 5xx canary to fail, got \(verdict)")
+            return
+        }
+        #expect(reason.hasPrefix("request-success-rate ") && reason.contains("% < 99% (canary web-v2-service"), "\(reason)")
+    }
+}

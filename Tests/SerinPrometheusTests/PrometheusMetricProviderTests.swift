@@ -1,0 +1,192 @@
+import SerinController
+import SerinCore
+import SerinPrometheus
+import Testing
+
+/// Answers rendered queries from a table and logs them; a query missing from the table fails loudly.
+struct CannedPrometheus: PrometheusQuerying {
+    let answers: [String: PrometheusQueryResult]
+    let log = QueryLog()
+
+    func query(_ promql: String) async -> PrometheusQueryResult {
+        await log.record(promql)
+        return answers[promql] ?? .failed("unexpected query \(promql)")
+    }
+}
+
+actor QueryLog {
+    private(set) var queries: [String] = []
+    func record(_ query: String) { queries.append(query) }
+}
+
+@Suite("PrometheusMetricProvider")
+struct PrometheusMetricProviderTests {
+    static let canary = Destination(host: "web-v2-service.default.svc.cluster.local")
+    static let stable = Destination(host: "web-v1-service")
+
+    static func request(_ metrics: [MetricCheck]) -> AnalysisRequest {
+        AnalysisRequest(
+            ticket: RolloutTicket(7), canaryName: ResourceName(namespace: "default", name: "web"),
+            canary: canary, stable: stable, canaryWeight: 10, metrics: metrics
+        )
+    }
+
+    /// The three built-in queries for `service` over one minute, answered with the given results.
+    static func traffic(
+        _ service: String, requests: PrometheusQueryResult, errors: PrometheusQueryResult, p99: PrometheusQueryResult
+    ) -> [String: PrometheusQueryResult] {
+        let selector = #"reporter="destination",destination_service_namespace="default",destination_service_name="\#(service)""#
+        return [
+            "sum(increase(istio_requests_total{\(selector)}[1m]))": requests,
+            "sum(increase(istio_requests_total{\(selector),response_code=~\"5.*\"}[1m]))": errors,
+            "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{\(selector)}[1m])) by (le))": p99,
+        ]
+    }
+
+    static let quietStable = traffic("web-v1-service", requests: .value(3000), errors: .noData, p99: .value(20))
+
+    func samples(
+        _ answers: [String: PrometheusQueryResult], metrics: [MetricCheck] = MetricCheck.builtInDefaults,
+        templates: [String: QueryTemplate] = [:], variables: [String: String] = [:]
+    ) async -> (AnalysisSamples, CannedPrometheus) {
+        let prometheus = CannedPrometheus(answers: answers)
+        let provider = PrometheusMetricProvider(client: prometheus, templates: templates, variables: variables)
+        return (await provider.samples(for: Self.request(metrics)), prometheus)
+    }
+
+    @Test("builds canary and stable samples from rounded counts and p99")
+    func traffic() async {
+        let answers = Self.traffic("web-v2-service", requests: .value(1204.4), errors: .value(46.2), p99: .value(812.5))
+            .merging(Self.quietStable) { $1 }
+        let (samples, prometheus) = await samples(answers)
+        let expected = MetricReading.traffic(
+            canary: MetricSample(requests: 1204, failures: 46, p99Milliseconds: 812.5, window: .seconds(60)),
+            stable: MetricSample(requests: 3000, failures: 0, p99Milliseconds: 20, window: .seconds(60))
+        )
+        #expect(samples[metric: "request-success-rate"] == expected)
+        #expect(samples[metric: "request-duration"] == expected)
+        // Both built-in checks share a window, so each of the six queries runs once.
+        #expect(Set(await prometheus.log.queries) == Set(answers.keys))
+        #expect(await prometheus.log.queries.count == 6)
+        let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults))
+        #expect(verdict == .fail(reason:
+            "request-success-rate 96.18% < 99% (canary web-v2-service.default.svc.cluster.local, 1m, 1,204 requests); "
+                + "request-duration p99 812.5ms > 500ms (canary web-v2-service.default.svc.cluster.local, 1m, 1,204 requests)"))
+    }
+
+    @Test("reads no request data as zero requests, which the judge calls inconclusive")
+    func noRequests() async {
+        let answers = Self.traffic("web-v2-service", requests: .noData, errors: .noData, p99: .notANumber)
+            .merging(Self.quietStable) { $1 }
+        let (samples, _) = await samples(answers)
+        guard case .traffic(let canary, _) = samples[metric: "request-success-rate"] else {
+            Issue.record("expected traffic, got \(String(describing: samples[metric: "request-success-rate"]))")
+            return
+        }
+        #expect(canary == MetricSample(requests: 0, failures: 0, p99Milliseconds: nil, window: .seconds(60)))
+        let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults))
+        guard case .inconclusive = verdict else {
+            Issue.record("expected inconclusive, got \(verdict)")
+            return
+        }
+    }
+
+    @Test("reads a NaN p99 as no p99 and keeps +Inf so it fails a maximum", arguments: [
+        (PrometheusQueryResult.notANumber, nil as Double?),
+        (.noData, nil),
+        (.value(.infinity), .infinity),
+    ])
+    func p99(result: PrometheusQueryResult, expected: Double?) async {
+        let answers = Self.traffic("web-v2-service", requests: .value(100), errors: .value(0), p99: result)
+            .merging(Self.quietStable) { $1 }
+        let (samples, _) = await samples(answers)
+        guard case .traffic(let canary, _) = samples[metric: "request-duration"] else {
+            Issue.record("expected traffic, got \(String(describing: samples[metric: "request-duration"]))")
+            return
+        }
+        #expect(canary.p99Milliseconds == expected)
+    }
+
+    @Test("makes a failed query, on either side, an unavailable reading the judge fails")
+    func failedQuery() async {
+        let failure = "Prometheus at http://127.0.0.1:9090 unreachable after 3 attempts: connection refused"
+        let answers = Self.traffic("web-v2-service", requests: .value(100), errors: .value(0), p99: .value(5))
+            .merging(Self.traffic("web-v1-service", requests: .value(100), errors: .failed(failure), p99: .value(5))) { $1 }
+        let (samples, _) = await samples(answers)
+        #expect(samples[metric: "request-success-rate"] == .unavailable(reason: "stable default/web-v1-service server errors: \(failure)"))
+        let verdict = ThresholdJudge().judge(samples, for: Self.request([.requestSuccessRate(min: 99)]))
+        guard case .fail(let reason) = verdict else {
+            Issue.record("expected a failed verdict, got \(verdict)")
+            return
+        }
+        #expect(reason.contains(failure))
+    }
+
+    @Test("asks for a sum when a query returns several series")
+    func multipleSeries() async {
+        let answers = Self.traffic("web-v2-service", requests: .multipleSeries([["pod": "a"], ["pod": "b"]]), errors: .value(0), p99: .value(5))
+            .merging(Self.quietStable) { $1 }
+        let (samples, _) = await samples(answers)
+        #expect(samples[metric: "request-success-rate"]
+            == .unavailable(reason: "canary default/web-v2-service requests: query returned 2 series, expected one: add sum(...)"))
+    }
+
+    @Test("refuses counts that are not finite and non-negative", arguments: [Double.infinity, -3])
+    func badCounts(value: Double) async {
+        let answers = Self.traffic("web-v2-service", requests: .value(value), errors: .value(0), p99: .value(5))
+            .merging(Self.quietStable) { $1 }
+        let (samples, _) = await samples(answers)
+        #expect(samples[metric: "request-success-rate"]
+            == .unavailable(reason: "canary default/web-v2-service requests: query returned \(value), expected a count of requests"))
+    }
+
+    @Test("never reports more failures than requests")
+    func clampsFailures() async {
+        let answers = Self.traffic("web-v2-service", requests: .value(2.4), errors: .value(2.6), p99: .value(5))
+            .merging(Self.quietStable) { $1 }
+        let (samples, _) = await samples(answers)
+        guard case .traffic(let canary, _) = samples[metric: "request-success-rate"] else {
+            Issue.record("expected traffic")
+            return
+        }
+        #expect(canary.requests == 2 && canary.failures == 2)
+    }
+
+    static let errorRate = QueryTemplate(
+        #"sum(rate(http_errors{ns="{{ namespace }}",svc="{{ target }}",cluster="{{ variables.cluster }}"}[{{ interval }}]))"#
+    )
+    static let errorRateQuery = #"sum(rate(http_errors{ns="default",svc="web-v2-service",cluster="eu-1"}[30s]))"#
+    static let customCheck = MetricCheck(name: "error-rate", kind: .custom(template: "error-rate"), thresholdRange: ThresholdRange(max: 1), interval: .seconds(30))
+
+    @Test("renders a custom template for the canary and maps its result", arguments: [
+        (PrometheusQueryResult.value(0.5), MetricReading.value(0.5, window: .seconds(30))),
+        (.noData, .value(nil, window: .seconds(30))),
+        (.notANumber, .value(nil, window: .seconds(30))),
+        (.value(.infinity), .value(.infinity, window: .seconds(30))),
+        (.failed("bad_data: parse error"), .unavailable(reason: "MetricTemplate error-rate: bad_data: parse error")),
+        (.multipleSeries([[:], [:]]), .unavailable(reason: "MetricTemplate error-rate: query returned 2 series, expected one: add sum(...)")),
+    ])
+    func custom(result: PrometheusQueryResult, expected: MetricReading) async {
+        let (samples, prometheus) = await samples(
+            [Self.errorRateQuery: result], metrics: [Self.customCheck],
+            templates: ["error-rate": Self.errorRate], variables: ["cluster": "eu-1"]
+        )
+        #expect(samples[metric: "error-rate"] == expected)
+        #expect(await prometheus.log.queries == [Self.errorRateQuery])
+    }
+
+    @Test("reports a missing MetricTemplate by name without querying")
+    func missingTemplate() async {
+        let (samples, prometheus) = await samples([:], metrics: [Self.customCheck], templates: ["latency": Self.errorRate])
+        #expect(samples[metric: "error-rate"] == .unavailable(reason: "no MetricTemplate named error-rate; known: latency"))
+        #expect(await prometheus.log.queries.isEmpty)
+    }
+
+    @Test("reports a template's unknown variable without querying")
+    func unknownVariable() async {
+        let (samples, prometheus) = await samples([:], metrics: [Self.customCheck], templates: ["error-rate": Self.errorRate])
+        #expect(samples[metric: "error-rate"] == .unavailable(reason:
+            #"MetricTemplate error-rate: query template: unknown variable "variables.cluster", expected one of namespace, target, service, interval"#))
+        #expect(await prometheus.log.queries.isEmpty)
+    }
+}
