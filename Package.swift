@@ -134,7 +134,7 @@ let package = Package(
             name: "SerinEmbeddedTests",
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
-                "SerinManifests", "SerinDemoApp",
+                "SerinManifests", "SerinDemoApp", "SerinPrometheus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "SerinPrometheusTests",
             dependencies: [
-                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP",
+                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -25,12 +25,12 @@ public final class GatewayRuntime: Sendable {
         public var statePath: String
         public var tickInterval: Duration
         /// Where the built-in metrics come from.
-        public var metrics: MetricsSource
+        public var metrics: MetricSource
         /// Where event lines go.
         public var log: @Sendable (String) -> Void
 
         public init(
-            statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricsSource = .gateway,
+            statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricSource = .gateway,
             log: @escaping @Sendable (String) -> Void
         ) {
             self.statePath = statePath
@@ -40,13 +40,6 @@ public final class GatewayRuntime: Sendable {
         }
     }
 
-    /// Where analysis reads request counts and latencies.
-    public enum MetricsSource: Sendable, Equatable {
-        /// The embedded gateway's own counters (no Prometheus needed).
-        case gateway
-        /// A Prometheus server scraping Istio-named metrics, e.g. `http://127.0.0.1:9090`.
-        case prometheus(address: String)
-    }
 
     private init(
         gateway: GatewayServer, live: LiveConfiguration, admin: SimpleHTTPServer, controller: CanaryController?,
@@ -111,13 +104,10 @@ public final class GatewayRuntime: Sendable {
             let store: SQLiteRolloutStore
             do {
                 store = try SQLiteRolloutStore(path: options.statePath)
-                let metrics: any MetricProvider
-                switch options.metrics {
-                case .gateway:
-                    metrics = GatewayMetricProvider(history: history)
-                case .prometheus(let address):
-                    metrics = PrometheusMetricProvider(client: PrometheusClient(address: address, group: gateway.group))
-                }
+                let metrics = RoutedMetricProvider(
+                    defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history), group: gateway.group,
+                    templates: { await live.metricTemplates }
+                )
                 let canary = CanaryController(
                     adapters: .init(
                         router: EmbeddedTrafficRouter(live: live), metrics: metrics,

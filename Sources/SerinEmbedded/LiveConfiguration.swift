@@ -30,6 +30,9 @@ public actor LiveConfiguration {
     /// The Canary resources among the current ones.
     public var canaries: [CanarySpec] { resources.canaries }
 
+    /// The MetricTemplate resources among the current ones.
+    public var metricTemplates: [MetricTemplateSpec] { resources.metricTemplates }
+
     /// Creates or replaces the resources in `sources`, kubectl-style; others stay as they are.
     ///
     /// Nothing changes unless the whole resulting set validates and the gateway accepts it.

@@ -18,6 +18,9 @@ public struct ManifestSet: Sendable {
     /// The Canary specs, for the controller; routing (`config`) does not depend on them.
     public var canaries: [CanarySpec] { resources.canaries }
 
+    /// The MetricTemplates, for the controller's custom metrics.
+    public var metricTemplates: [MetricTemplateSpec] { resources.metricTemplates }
+
     public var hasErrors: Bool { diagnostics.containsErrors }
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }

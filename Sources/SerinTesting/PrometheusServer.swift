@@ -31,6 +31,15 @@ public final class PrometheusServer: @unchecked Sendable {
         }
     }
 
+    /// The reason printed when these tests are skipped locally.
+    public static let skipReason = "Prometheus is not installed at \(binary) (apt-get install prometheus); CI runs this"
+
+    /// Starts Prometheus on a free port, scraping `targets` (none is fine) every second, and waits until it is ready.
+    public static func start(scraping targets: [String] = [], group: any EventLoopGroup) async throws -> PrometheusServer {
+        let port = try await TestBackends.freePort(group: group)
+        return try await start(port: port, scraping: targets, group: group)
+    }
+
     /// Starts Prometheus on `port`, scraping `targets` (`127.0.0.1:PORT`) every second, and waits until it is ready.
     public static func start(port: Int, scraping targets: [String], group: any EventLoopGroup) async throws -> PrometheusServer {
         guard isInstalled else { throw NotInstalled() }

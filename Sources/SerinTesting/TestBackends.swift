@@ -17,8 +17,13 @@ public final class TestBackends: Sendable {
             .serve(group: group, host: "127.0.0.1", port: 0)
     }
 
-    /// A port nothing listens on: bound once, then released.
-    public func closedPort() async throws -> Int {
+    /// A port nothing listens on right now, for a server the test starts on it next.
+    /// For a port that must refuse connections, use `RefusingPort`.
+    public func freePort() async throws -> Int {
+        try await Self.freePort(group: group)
+    }
+
+    static func freePort(group: any EventLoopGroup) async throws -> Int {
         let server = try await SimpleHTTPServer.start(group: group, host: "127.0.0.1", port: 0) { _ in .text("") }
         let port = server.port
         await server.close()

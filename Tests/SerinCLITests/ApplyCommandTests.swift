@@ -115,11 +115,13 @@ struct ApplyCommandTests {
 
     @Test("says how to reach the gateway when nothing listens at --server")
     func unreachableServer() async throws {
-        let port = try await TestBackends().closedPort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let result = try await SerinProcess.run([
             "apply", "-f", "examples/seed/steps/web-gateway-virtualservice-90-10.yaml", "--server", "http://127.0.0.1:\(port)",
         ])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot reach Serin's admin endpoint at http://127.0.0.1:\(port)"))
+        withExtendedLifetime(refusing) {}
     }
 }

@@ -57,8 +57,8 @@ struct UpCommandTests {
             v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "3s", stepWeights: [20, 40, 60, 80], progressDeadline: "2m")
         )
         let state = directory.appendingPathComponent("state/state.sqlite").path
-        let adminPort = try await backends.closedPort()
-        let gatewayPort = try await backends.closedPort()
+        let adminPort = try await backends.freePort()
+        let gatewayPort = try await backends.freePort()
         let arguments = Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state)
         let first = try SerinProcess.launch(arguments)
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
@@ -97,8 +97,8 @@ extension UpCommandTests {
         let directory = try Self.manifestDirectory(
             v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "5s", stepWeights: [25, 50, 75], progressDeadline: "2m")
         )
-        let adminPort = try await backends.closedPort()
-        let gatewayPort = try await backends.closedPort()
+        let adminPort = try await backends.freePort()
+        let gatewayPort = try await backends.freePort()
         let server = "http://127.0.0.1:\(adminPort)"
         let up = try SerinProcess.launch(Self.upArguments(
             directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent("state.sqlite").path

@@ -47,7 +47,7 @@ struct CanaryRolloutTests {
 
     static func withHarness(
         canary: ManifestSource, canaryErrorRate: Double = 0, rate: Int = 300,
-        metrics: GatewayRuntime.MetricsSource = .gateway, adminPort: Int = 0, _ body: (Harness) async throws -> Void
+        metrics: MetricSource = .gateway, adminPort: Int = 0, _ body: (Harness) async throws -> Void
     ) async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
@@ -124,6 +124,26 @@ struct CanaryRolloutTests {
         }
     }
 
+    @Test("a metric's own provider overrides the controller's default source for that metric only")
+    func perMetricProvider() async throws {
+        let refusing = try RefusingPort()
+        let canary = SeedManifests.canary(interval: "400ms", threshold: 2).text.replacingOccurrences(
+            of: "- name: request-success-rate\n",
+            with: "- name: request-success-rate\n      provider: {type: prometheus, address: \"http://127.0.0.1:\(refusing.port)\"}\n"
+        )
+        #expect(canary.contains("provider: {type: prometheus"))
+        try await Self.withHarness(canary: ManifestSource(path: "test-canary.yaml", text: canary)) { harness in
+            let final = try await harness.waitFor("Failed") { $0.phase == .failed || $0.phase == .succeeded }
+            #expect(final.phase == .failed)
+            let measured = try await harness.controller.measurements(of: harness.name)
+            // The success rate went to the (unreachable) Prometheus; the duration stayed on the gateway's counters.
+            #expect(measured.contains { $0.metric == "request-success-rate" && $0.verdict.contains("unreachable after 3 attempts") },
+                    "\(measured.map(\.verdict))")
+            let durations = measured.filter { $0.metric == "request-duration" }
+            #expect(!durations.isEmpty && durations.allSatisfy { !$0.verdict.contains("Prometheus") }, "\(measured.map(\.verdict))")
+        }
+    }
+
     @Test("a closed confirm-promotion gate holds the last step until it opens")
     func gateHolds() async throws {
         let backends = TestBackends()
@@ -158,7 +178,11 @@ struct CanaryRolloutTests {
     func abortUnderLoad() async throws {
         try await Self.withHarness(canary: SeedManifests.canary(interval: "5s", stepWeights: [30, 60])) { harness in
             _ = try await harness.waitFor("the first step") { $0.canaryWeight == 30 }
-            try await Task.sleep(for: .milliseconds(300))
+            // Abort only once v2 is really serving, polled: a starved machine may take a while to send.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while (harness.load.counts.counts["v2"] ?? 0) < 10 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             guard case .accepted = await harness.controller.execute(.abort, canary: harness.name) else {
                 Issue.record("abort was not accepted")
                 return
@@ -283,8 +307,8 @@ struct HTTPWebhookRunnerTests {
     @Test("an unreachable hook or a malformed URL is a no, never a crash")
     func unreachable() async throws {
         let backends = TestBackends()
-        let port = try await backends.closedPort()
-        guard case .failed(let reason) = await HTTPWebhookRunner(group: backends.group).call(Self.call("http://127.0.0.1:\(port)/")) else {
+        let refusing = try RefusingPort()
+        guard case .failed(let reason) = await HTTPWebhookRunner(group: backends.group).call(Self.call("http://127.0.0.1:\(refusing.port)/")) else {
             Issue.record("expected a failure")
             return
         }

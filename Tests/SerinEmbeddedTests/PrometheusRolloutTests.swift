@@ -12,18 +12,20 @@ import Testing
     .enabled(if: PrometheusServer.shouldRun, "Prometheus is not installed here (apt-get install prometheus); CI runs this")
 )
 struct PrometheusRolloutTests {
-    /// Runs `body` with a harness whose controller reads `prometheus`, which scrapes the harness's admin port.
+    /// Runs `body` with a harness whose controller reads `prometheus` (or, with `controllerReadsPrometheus`
+    /// false, the gateway by default), while `prometheus` scrapes the harness's admin port.
     static func withPrometheus(
-        canary: ManifestSource, canaryErrorRate: Double = 0,
+        canary: (_ prometheusAddress: String) -> ManifestSource, canaryErrorRate: Double = 0, controllerReadsPrometheus: Bool = true,
         _ body: (CanaryRolloutTests.Harness, PrometheusServer, TestBackends) async throws -> Void
     ) async throws {
         let ports = TestBackends()
-        let adminPort = try await ports.closedPort()
-        let prometheusPort = try await ports.closedPort()
+        let adminPort = try await ports.freePort()
+        let prometheusPort = try await ports.freePort()
         let prometheus = try await PrometheusServer.start(port: prometheusPort, scraping: ["127.0.0.1:\(adminPort)"], group: ports.group)
         defer { prometheus.stop() }
         try await CanaryRolloutTests.withHarness(
-            canary: canary, canaryErrorRate: canaryErrorRate, metrics: .prometheus(address: prometheus.address), adminPort: adminPort
+            canary: canary(prometheus.address), canaryErrorRate: canaryErrorRate,
+            metrics: controllerReadsPrometheus ? .prometheus(address: prometheus.address) : .gateway, adminPort: adminPort
         ) { harness in
             try await body(harness, prometheus, ports)
         }
@@ -32,7 +34,7 @@ struct PrometheusRolloutTests {
 
     @Test("a healthy canary is promoted on Prometheus's numbers")
     func healthyPromoted() async throws {
-        try await Self.withPrometheus(canary: SeedManifests.canary(interval: "4s", threshold: 3, stepWeights: [50], progressDeadline: "1m")) { harness, _, _ in
+        try await Self.withPrometheus(canary: { _ in SeedManifests.canary(interval: "4s", threshold: 3, stepWeights: [50], progressDeadline: "1m") }) { harness, _, _ in
             let final = try await harness.waitFor("a verdict", timeout: .seconds(60)) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             let measurements = try await harness.controller.measurements(of: harness.name)
@@ -45,7 +47,7 @@ struct PrometheusRolloutTests {
     @Test("a failing canary is rolled back on Prometheus's numbers")
     func failingRolledBack() async throws {
         try await Self.withPrometheus(
-            canary: SeedManifests.canary(interval: "4s", threshold: 2, stepWeights: [50], progressDeadline: "1m"), canaryErrorRate: 0.5
+            canary: { _ in SeedManifests.canary(interval: "4s", threshold: 2, stepWeights: [50], progressDeadline: "1m") }, canaryErrorRate: 0.5
         ) { harness, _, _ in
             let final = try await harness.waitFor("a verdict", timeout: .seconds(60)) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .failed)
@@ -57,7 +59,7 @@ struct PrometheusRolloutTests {
     @Test("Prometheus stopped mid-rollout fails checks with the reason; the rollout goes on when it returns")
     func prometheusOutage() async throws {
         try await Self.withPrometheus(
-            canary: SeedManifests.canary(interval: "3s", threshold: 4, stepWeights: [25, 50], progressDeadline: "2m")
+            canary: { _ in SeedManifests.canary(interval: "3s", threshold: 4, stepWeights: [25, 50], progressDeadline: "2m") }
         ) { harness, prometheus, ports in
             _ = try await harness.waitFor("the first step", timeout: .seconds(30)) { $0.canaryWeight == 25 }
             prometheus.stop()
@@ -70,6 +72,72 @@ struct PrometheusRolloutTests {
             let final = try await harness.waitFor("promotion after the outage", timeout: .seconds(90)) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             #expect(final.failedChecks >= 1 && final.failedChecks < 4)
+        }
+    }
+
+    /// A Canary judged only by a custom metric: Flagger's MetricTemplate format, its query reading the
+    /// gateway's Istio series in Prometheus, with a template variable choosing the failing codes.
+    static func customMetricCanary(prometheusAddress: String) -> ManifestSource {
+        ManifestSource(path: "custom-metric.yaml", text: """
+            apiVersion: flagger.app/v1beta1
+            kind: MetricTemplate
+            metadata:
+              name: error-percentage
+            spec:
+              provider:
+                type: prometheus
+                address: \(prometheusAddress)
+              query: |
+                100 * (sum(rate(istio_requests_total{reporter="destination",destination_service_name="{{ target }}",response_code=~"{{ variables.codes }}"}[{{ interval }}])) or on() vector(0))
+                / sum(rate(istio_requests_total{reporter="destination",destination_service_name="{{ target }}"}[{{ interval }}]))
+            ---
+            apiVersion: serin.dev/v1alpha1
+            kind: Canary
+            metadata:
+              name: web
+            spec:
+              targetRef: {kind: VirtualService, name: web-virtualservice}
+              stable: {host: web-v1-service, port: 80}
+              canary: {host: web-v2-service, port: 80}
+              progressDeadline: 1m
+              analysis:
+                interval: 4s
+                threshold: 2
+                stepWeights: [50]
+                metrics:
+                - name: error-percentage
+                  templateRef: {name: error-percentage}
+                  templateVariables: {codes: "5.."}
+                  thresholdRange: {max: 5}
+                  interval: 4s
+            """)
+    }
+
+    @Test("a custom MetricTemplate on Prometheus rolls back a failing canary while the controller's default stays the gateway")
+    func customTemplateRollsBack() async throws {
+        try await Self.withPrometheus(
+            canary: { Self.customMetricCanary(prometheusAddress: $0) }, canaryErrorRate: 0.5, controllerReadsPrometheus: false
+        ) { harness, _, _ in
+            let final = try await harness.waitFor("a verdict", timeout: .seconds(60)) { $0.phase == .succeeded || $0.phase == .failed }
+            #expect(final.phase == .failed)
+            let events = try await harness.controller.events(of: harness.name).map(\.message)
+            #expect(events.contains { $0.contains("rolled back: error-percentage") }, "\(events)")
+            let measured = try await harness.controller.measurements(of: harness.name).filter { $0.metric == "error-percentage" }
+            let failed = try #require(measured.last { $0.verdict.hasPrefix("fail") }, "\(measured)")
+            // Half the canary's answers are 500s: the template's own arithmetic, done by Prometheus, says so.
+            #expect((30...70).contains(failed.canaryValue ?? -1), "\(failed)")
+        }
+    }
+
+    @Test("a custom MetricTemplate on Prometheus promotes a healthy canary")
+    func customTemplatePromotes() async throws {
+        try await Self.withPrometheus(
+            canary: { Self.customMetricCanary(prometheusAddress: $0) }, controllerReadsPrometheus: false
+        ) { harness, _, _ in
+            let final = try await harness.waitFor("a verdict", timeout: .seconds(60)) { $0.phase == .succeeded || $0.phase == .failed }
+            #expect(final.phase == .succeeded, "\(final.message ?? "")")
+            let measured = try await harness.controller.measurements(of: harness.name).filter { $0.metric == "error-percentage" }
+            #expect(measured.contains { $0.verdict == "pass" && $0.canaryValue == 0 }, "\(measured)")
         }
     }
 }

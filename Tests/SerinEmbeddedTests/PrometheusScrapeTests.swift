@@ -5,7 +5,9 @@ import SerinCore
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
+import SerinController
 import SerinHTTP
+import SerinPrometheus
 import SerinTesting
 import Testing
 
@@ -55,7 +57,7 @@ struct PrometheusScrapeTests {
             stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 50),
             canary: WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: 50)
         )
-        let prometheusPort = try await backends.closedPort()
+        let prometheusPort = try await backends.freePort()
         let prometheus = try await PrometheusServer.start(
             port: prometheusPort, scraping: ["127.0.0.1:\(runtime.admin.port)"], group: backends.group
         )
@@ -108,6 +110,26 @@ struct PrometheusScrapeTests {
             prometheus: prometheus, group: backends
         )
         #expect(p99 != nil && p99! > 0)
+        // Serin's own Prometheus provider and the gateway's counters, on the same traffic and window.
+        let request = AnalysisRequest(
+            ticket: RolloutTicket(1), canaryName: ResourceName(name: "web"), canary: Destination(host: "web-v2-service"),
+            stable: Destination(host: "web-v1-service"), canaryWeight: 50,
+            metrics: [.requestSuccessRate(min: 99, interval: .seconds(30)), .requestDuration(maxMilliseconds: 500, interval: .seconds(30))]
+        )
+        let fromPrometheus = await PrometheusMetricProvider(client: PrometheusClient(address: prometheus.address, group: backends.group))
+            .samples(for: request)[metric: "request-success-rate"]
+        let fromGateway = await GatewayMetricProvider(history: runtime.history).samples(for: request)[metric: "request-success-rate"]
+        guard case .traffic(let promCanary, let promStable?) = fromPrometheus, case .traffic(let gateCanary, let gateStable?) = fromGateway else {
+            Issue.record("expected traffic readings, got \(String(describing: fromPrometheus)) and \(String(describing: fromGateway))")
+            return
+        }
+        #expect(abs((promCanary.successRate ?? 0) - (gateCanary.successRate ?? 0)) < 3, "\(promCanary) vs \(gateCanary)")
+        #expect(abs(Double(promStable.requests - gateStable.requests)) <= Double(gateStable.requests) * 0.25, "\(promStable) vs \(gateStable)")
+        // Both estimate p99 from the same Istio buckets the same way (linear within the bucket).
+        let promP99 = try #require(promCanary.p99Milliseconds)
+        let gateP99 = try #require(gateCanary.p99Milliseconds)
+        #expect(Histogram.durationBounds.firstIndex { promP99 <= $0 } == Histogram.durationBounds.firstIndex { gateP99 <= $0 }, "\(promP99) vs \(gateP99)")
+
         let bytes = try await Self.query(#"sum(istio_response_bytes_count{destination_service_name="web-v1-service"})"#, prometheus: prometheus, group: backends)
         #expect(bytes == Double(runtime.gateway.telemetry.snapshot().traffic(toHost: "web-v1-service").requests))
 

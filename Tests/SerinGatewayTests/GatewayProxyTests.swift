@@ -93,8 +93,8 @@ struct GatewayProxyTests {
     @Test("answers 503 when the destination has no endpoints or refuses connections")
     func unreachableIs503() async throws {
         let backends = TestBackends()
-        let closed = try await backends.closedPort()
-        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": closed], uriMatch: nil)) { gateway, port in
+        let closed = try RefusingPort()
+        try await Self.withGateway(SeedMesh.config(endpoints: ["web-v1-service": closed.port], uriMatch: nil)) { gateway, port in
             let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
             let refused = try await client.send(.GET, "/")
             #expect(refused.status == 503)

@@ -230,8 +230,8 @@ struct CanaryDecodingTests {
             ),
             (
                 "maxWeight: 50", "maxWeight: 50\n    metrics:\n    - name: error-rate",
-                "test.yaml:13:13: error: metric error-rate: custom metrics need a MetricTemplate (templateRef), "
-                    + "which Serin does not read yet; use request-success-rate or request-duration"
+                "test.yaml:13:13: error: metric error-rate: custom metrics need a MetricTemplate (templateRef); "
+                    + "the built-in metrics are request-success-rate or request-duration"
             ),
             (
                 "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: gate, type: confirm, url: http://x/}",
@@ -312,25 +312,112 @@ struct CanaryDecodingTests {
         #expect(messages == ["test.yaml:5:3: error: spec.progressDeadlineSeconds: is 10m, expected more than analysis.interval 2h"])
     }
 
-    @Test("a metric naming a MetricTemplate decodes as custom, with a warning that templates are not read yet")
+    @Test("a metric naming a MetricTemplate decodes as custom, with its templateVariables")
     func customMetric() {
         let yaml = Self.minimal + """
 
                 metrics:
                 - name: error-budget
                   templateRef: {name: budget, namespace: monitoring}
+                  templateVariables: {app: web, "error.code": "5xx"}
                   thresholdRange: {max: 5}
+                - name: not-found
+                  templateRef: {name: not-found-percentage}
+                  thresholdRange: {max: 1}
+            """
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages == [])
+        #expect(
+            spec?.analysis.metrics == [
+                MetricCheck(
+                    name: "error-budget", kind: .custom(template: "monitoring/budget"), thresholdRange: ThresholdRange(max: 5),
+                    templateVariables: ["app": "web", "error.code": "5xx"]
+                ),
+                MetricCheck(
+                    name: "not-found", kind: .custom(template: "default/not-found-percentage"), thresholdRange: ThresholdRange(max: 1)
+                ),
+            ]
+        )
+    }
+
+    /// `minimal` with one request-success-rate metric reading from `provider`, on line 14.
+    private static func successRate(provider: String) -> String {
+        minimal + """
+
+                metrics:
+                - name: request-success-rate
+                  provider: \(provider)
+            """
+    }
+
+    @Test(
+        "a built-in metric reads its numbers from the provider it names",
+        arguments: [
+            ("{type: prometheus, address: \"http://127.0.0.1:9090\"}", MetricSource.prometheus(address: "http://127.0.0.1:9090")),
+            ("{type: gateway}", .gateway),
+        ]
+    )
+    func metricProvider(provider: String, expected: MetricSource) {
+        let (spec, messages) = decodeCanary(Self.successRate(provider: provider))
+        #expect(messages == [])
+        #expect(spec?.analysis.metrics.map(\.provider) == [expected])
+        #expect(spec?.analysis.metrics.first?.kind == .requestSuccessRate)
+    }
+
+    @Test(
+        "reports a metric's bad provider at its field, and produces no resource",
+        arguments: [
+            (
+                "{type: datadog}",
+                "test.yaml:14:24: error: spec.analysis.metrics[0].provider.type: provider datadog is not supported by Serin; "
+                    + "expected prometheus or gateway"
+            ),
+            (
+                "{type: prometheus}",
+                "test.yaml:14:17: error: spec.analysis.metrics[0].provider.address is required for provider prometheus, "
+                    + "e.g. http://127.0.0.1:9090"
+            ),
+            (
+                "{type: prometheus, address: \"localhost:9090\"}",
+                "test.yaml:14:45: error: spec.analysis.metrics[0].provider.address: expected an http:// URL like "
+                    + "http://127.0.0.1:9090, got \"localhost:9090\""
+            ),
+        ]
+    )
+    func badMetricProvider(provider: String, message: String) {
+        let (spec, messages) = decodeCanary(Self.successRate(provider: provider))
+        #expect(messages == [message])
+        #expect(spec == nil)
+    }
+
+    @Test("warns about templateVariables without a templateRef, and a provider beside one: neither is used")
+    func unusedMetricFields() {
+        let yaml = Self.minimal + """
+
+                metrics:
+                - name: request-duration
+                  templateVariables: {app: web}
+                - name: error-budget
+                  templateRef: {name: budget}
+                  provider: {type: gateway, address: "http://127.0.0.1:9090"}
+                  thresholdRange: {max: 1}
             """
         let (spec, messages) = decodeCanary(yaml)
         #expect(
             messages == [
-                "test.yaml:14:20: warning: metric error-budget: Serin does not read MetricTemplates yet, "
-                    + "so checks of monitoring/budget stay inconclusive"
+                "test.yaml:14:26: warning: metric request-duration: spec.analysis.metrics[0].templateVariables is not used: "
+                    + "only a templateRef's query has variables",
+                "test.yaml:17:42: warning: spec.analysis.metrics[1].provider.address is not used: "
+                    + "the gateway provider reads the gateway's own counters",
+                "test.yaml:17:17: warning: metric error-budget: spec.analysis.metrics[1].provider is not used: "
+                    + "the query runs on MetricTemplate default/budget's provider",
             ]
         )
         #expect(
-            spec?.analysis.metrics
-                == [MetricCheck(name: "error-budget", kind: .custom(template: "monitoring/budget"), thresholdRange: ThresholdRange(max: 5))]
+            spec?.analysis.metrics == [
+                .requestDuration(maxMilliseconds: 500),
+                MetricCheck(name: "error-budget", kind: .custom(template: "default/budget"), thresholdRange: ThresholdRange(max: 1)),
+            ]
         )
     }
 

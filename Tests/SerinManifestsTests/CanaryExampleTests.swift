@@ -7,7 +7,7 @@ struct CanaryExampleTests {
     private static let seed = Fixture.seedDirectory
     private static let canary = Fixture.canaryDirectory
 
-    @Test("the seed and the canary example load together with no errors; only the legacy Deployments are warned about")
+    @Test("the seed and the canary examples load together with no errors; only the legacy Deployments are warned about")
     func seedWithCanary() throws {
         let loaded = ManifestLoader.load(paths: [Self.seed, Self.canary], recursive: false)
         #expect(loaded.diagnostics.isEmpty)
@@ -33,5 +33,12 @@ struct CanaryExampleTests {
         )
         #expect(set.canaries == [expected])
         #expect(set.canaries.first?.analysis.schedule.weights == [20, 40, 60, 80])
+        // Flagger's format, read unchanged; web-canary.yaml does not use it, so the demo needs no Prometheus.
+        let template = try #require(set.metricTemplates.first)
+        #expect(set.metricTemplates.count == 1)
+        #expect(template.name == ResourceName(name: "not-found-percentage"))
+        #expect(template.source == .prometheus(address: "http://127.0.0.1:9090"))
+        #expect(template.query.contains(#"response_code!="404""#))
+        #expect(set.resources.first { $0.kind == .metricTemplate }?.apiVersion == "flagger.app/v1beta1")
     }
 }

@@ -5,20 +5,7 @@ import Testing
 
 @Suite("ManifestValidator: Canaries")
 struct ManifestValidatorCanaryTests {
-    /// The seed's VirtualService: one route, all traffic to web-v1-service on port 80.
-    private static let virtualService = """
-        apiVersion: networking.istio.io/v1alpha3
-        kind: VirtualService
-        metadata: {name: web-virtualservice}
-        spec:
-          hosts: ["*"]
-          gateways: [web-gateway]
-          http:
-          - route:
-            - destination: {host: web-v1-service, port: {number: 80}}
-        ---
-
-        """
+    private static let virtualService = Fixture.virtualService
 
     private static func canary(
         name: String = "web", namespace: String = "default", target: String = "web-virtualservice",

@@ -13,6 +13,7 @@ struct ResourceKindTests {
             (.service, "service", "service"),
             (.deployment, "deployment", "deployment.apps"),
             (.canary, "canary", "canary.serin.dev"),
+            (.metricTemplate, "metrictemplate", "metrictemplate.serin.dev"),
         ]
     )
     func kubectlNames(kind: ResourceKind, name: String, qualified: String) {
@@ -33,6 +34,9 @@ struct ResourceKindTests {
             (.deployment, "v1", false),
             (.canary, "serin.dev/v1alpha1", true),
             (.canary, "flagger.app/v1beta1", false),
+            (.metricTemplate, "serin.dev/v1alpha1", true),
+            (.metricTemplate, "flagger.app/v1beta1", true),
+            (.metricTemplate, "flagger.app/v1alpha1", false),
         ]
     )
     func acceptedVersions(kind: ResourceKind, apiVersion: String, accepted: Bool) {

@@ -93,6 +93,21 @@ enum Fixture {
 
         """
 
+    /// The seed's VirtualService, to append to `world`: one route, all traffic to web-v1-service on port 80.
+    static let virtualService = """
+        apiVersion: networking.istio.io/v1alpha3
+        kind: VirtualService
+        metadata: {name: web-virtualservice}
+        spec:
+          hosts: ["*"]
+          gateways: [web-gateway]
+          http:
+          - route:
+            - destination: {host: web-v1-service, port: {number: 80}}
+        ---
+
+        """
+
     /// Number of lines `world` takes, so tests can state the line of a field in text appended to it.
     static let worldLines = world.split(separator: "\n", omittingEmptySubsequences: false).count - 1
 }

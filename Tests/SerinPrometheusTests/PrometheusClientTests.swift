@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import SerinHTTP
 import SerinPrometheus
+import SerinTesting
 import Testing
 
 /// Counts requests a test server received, and what they asked for.
@@ -84,7 +85,8 @@ struct PrometheusClientTests {
 
     @Test("gives up on a closed port after every attempt")
     func closedPort() async throws {
-        let port = try await PrometheusProcess.freePort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let client = PrometheusClient(address: "http://127.0.0.1:\(port)", group: group, attempts: 3, backoff: .milliseconds(5))
         let result = await client.query("vector(1)")
         guard case .failed(let reason) = result else {
@@ -142,18 +144,18 @@ struct PrometheusInstallationTests {
     @Test("Prometheus is installed when CI is true; elsewhere its absence is printed")
     func installed() {
         let ci = ProcessInfo.processInfo.environment["CI"] == "true"
-        if !PrometheusProcess.isInstalled && !ci {
-            print("skipping tests against a real Prometheus: \(PrometheusProcess.skipReason)")
+        if !PrometheusServer.isInstalled && !ci {
+            print("skipping tests against a real Prometheus: \(PrometheusServer.skipReason)")
         }
-        #expect(PrometheusProcess.isInstalled || !ci, "CI=true but \(PrometheusProcess.skipReason)")
+        #expect(PrometheusServer.isInstalled || !ci, "CI=true but \(PrometheusServer.skipReason)")
     }
 }
 
-@Suite("PrometheusClient against a real Prometheus", .serialized, .enabled(if: PrometheusProcess.isInstalled, PrometheusProcess.skipReason))
+@Suite("PrometheusClient against a real Prometheus", .serialized, .enabled(if: PrometheusServer.shouldRun, Comment(rawValue: PrometheusServer.skipReason)))
 struct RealPrometheusClientTests {
     @Test("answers vector(42), percent-encodes operators and reports the server reachable")
     func vector42() async throws {
-        let prometheus = try await PrometheusProcess.start()
+        let prometheus = try await PrometheusServer.start(group: MultiThreadedEventLoopGroup.singleton)
         defer { prometheus.stop() }
         let client = PrometheusClient(address: prometheus.address, group: MultiThreadedEventLoopGroup.singleton)
         #expect(await client.query("vector(42)") == .value(42))
@@ -170,7 +172,7 @@ struct RealPrometheusClientTests {
 
     @Test("reports a bad query with Prometheus' message and sends it once")
     func badQuery() async throws {
-        let prometheus = try await PrometheusProcess.start()
+        let prometheus = try await PrometheusServer.start(group: MultiThreadedEventLoopGroup.singleton)
         defer { prometheus.stop() }
         let client = PrometheusClient(address: prometheus.address, group: MultiThreadedEventLoopGroup.singleton, backoff: .milliseconds(5))
         #expect(await client.query("foo{") == .failed(

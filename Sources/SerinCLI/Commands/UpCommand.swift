@@ -1,4 +1,5 @@
 import ArgumentParser
+import SerinCore
 import SerinEmbedded
 import SerinManifests
 

@@ -19,13 +19,39 @@ public struct MetricCheck: Hashable, Sendable, Codable {
     /// Below this many canary requests in the window the check is inconclusive, never a pass.
     /// Ignored for custom metrics, which carry no request count.
     public var minRequests: Int
+    /// Where this check's numbers come from; nil means the controller's default source.
+    public var provider: MetricSource?
+    /// `{{ variables.NAME }}` values for a custom metric's query (Flagger's `templateVariables`).
+    public var templateVariables: [String: String]
 
-    public init(name: String, kind: Kind, thresholdRange: ThresholdRange, interval: Duration = .seconds(60), minRequests: Int = 1) {
+    public init(
+        name: String, kind: Kind, thresholdRange: ThresholdRange, interval: Duration = .seconds(60), minRequests: Int = 1,
+        provider: MetricSource? = nil, templateVariables: [String: String] = [:]
+    ) {
         self.name = name
         self.kind = kind
         self.thresholdRange = thresholdRange
         self.interval = interval
         self.minRequests = minRequests
+        self.provider = provider
+        self.templateVariables = templateVariables
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, kind, thresholdRange, interval, minRequests, provider, templateVariables
+    }
+
+    /// Reads state files written before `provider` and `templateVariables` existed.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try container.decode(String.self, forKey: .name), kind: try container.decode(Kind.self, forKey: .kind),
+            thresholdRange: try container.decode(ThresholdRange.self, forKey: .thresholdRange),
+            interval: try container.decode(Duration.self, forKey: .interval),
+            minRequests: try container.decode(Int.self, forKey: .minRequests),
+            provider: try container.decodeIfPresent(MetricSource.self, forKey: .provider),
+            templateVariables: try container.decodeIfPresent([String: String].self, forKey: .templateVariables) ?? [:]
+        )
     }
 
     /// The built-in `request-success-rate`: at least `min` percent of requests succeed.

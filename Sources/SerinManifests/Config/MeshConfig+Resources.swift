@@ -21,9 +21,10 @@ extension MeshConfig {
             case .destinationRule(let value): destinationRules.append(value)
             case .service(let value): kubernetesServices.append(value)
             case .serviceEntry(let value): serviceEntries.append(value)
-            // Canaries drive weights through the controller; routing reads only the VirtualService.
             case .deployment(let value): deployments.append(value)
-            case .canary: break
+            // Canaries drive weights through the controller and MetricTemplates feed its analysis;
+            // routing reads only the VirtualService.
+            case .canary, .metricTemplate: break
             }
         }
         var merger = ServiceMerger()

@@ -79,7 +79,9 @@ extension ManifestDecoder {
     /// One `metrics` entry: a built-in by name, taking that built-in's defaults for what it omits,
     /// or a custom metric when it names a MetricTemplate.
     private static func metric(_ field: Field, namespace: String, reader: DocumentReader) -> MetricCheck? {
-        let schema = Schema(known: ["name", "templateRef", "thresholdRange", "interval", "minRequests"])
+        let schema = Schema(
+            known: ["name", "templateRef", "templateVariables", "provider", "thresholdRange", "interval", "minRequests"]
+        )
         guard let fields = reader.mapping(field, schema),
             let nameField = reader.required("name", in: fields),
             let name = reader.string(nameField)
@@ -87,20 +89,32 @@ extension ManifestDecoder {
         let range = fields["thresholdRange"].flatMap { thresholdRange($0, reader: reader) }
         let interval = fields["interval"].flatMap(reader.duration)
         let minRequests = fields["minRequests"].flatMap(reader.int)
+        let provider = fields["provider"].flatMap { metricSource($0, for: .metric, reader: reader) }
+        let variables = fields["templateVariables"].flatMap(reader.stringMap)
         var check: MetricCheck
         if let templateField = fields["templateRef"] {
             guard let template = templateReference(templateField, namespace: namespace, reader: reader) else { return nil }
-            reader.warning(
-                "metric \(name): Serin does not read MetricTemplates yet, so checks of \(template) stay inconclusive",
-                at: templateField.node
-            )
             check = MetricCheck(name: name, kind: .custom(template: template.description), thresholdRange: ThresholdRange())
+            if let variables { check.templateVariables = variables }
+            if let providerField = fields["provider"] {
+                reader.warning(
+                    "metric \(name): \(providerField.path) is not used: the query runs on MetricTemplate \(template)'s provider",
+                    at: providerField.node
+                )
+            }
         } else if let builtIn = MetricCheck.builtInDefaults.first(where: { $0.name == name }) {
             check = builtIn
+            check.provider = provider
+            if let variablesField = fields["templateVariables"] {
+                reader.warning(
+                    "metric \(name): \(variablesField.path) is not used: only a templateRef's query has variables",
+                    at: variablesField.node
+                )
+            }
         } else {
             let builtIns = MetricCheck.builtInDefaults.map(\.name).joined(separator: " or ")
             reader.error(
-                "metric \(name): custom metrics need a MetricTemplate (templateRef), which Serin does not read yet; use \(builtIns)",
+                "metric \(name): custom metrics need a MetricTemplate (templateRef); the built-in metrics are \(builtIns)",
                 at: nameField.node
             )
             return nil

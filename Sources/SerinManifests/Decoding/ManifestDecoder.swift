@@ -132,6 +132,8 @@ public enum ManifestDecoder {
             return deployment(specField, name: name, legacy: legacy, reader: reader).map(Resource.deployment)
         case .canary:
             return canary(specField, name: name, reader: reader).map(Resource.canary)
+        case .metricTemplate:
+            return metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate)
         }
     }
 }

@@ -6,4 +6,6 @@ struct Schema {
     var ignored: Set<String> = []
     /// Keys Istio understands but the embedded gateway does not apply yet: warned about, never silently dropped.
     var notApplied: Set<String> = []
+    /// Keys from other tools' formats that Serin accepts but does not read, each with the reason the warning gives.
+    var notRead: [String: String] = [:]
 }

@@ -11,6 +11,7 @@ public enum Resource: Sendable, Hashable {
     case service(KubernetesService)
     case deployment(Deployment)
     case canary(CanarySpec)
+    case metricTemplate(MetricTemplateSpec)
 
     public var kind: ResourceKind {
         switch self {
@@ -21,6 +22,7 @@ public enum Resource: Sendable, Hashable {
         case .service: return .service
         case .deployment: return .deployment
         case .canary: return .canary
+        case .metricTemplate: return .metricTemplate
         }
     }
 
@@ -33,6 +35,7 @@ public enum Resource: Sendable, Hashable {
         case .service(let value): return value.name
         case .deployment(let value): return value.name
         case .canary(let value): return value.name
+        case .metricTemplate(let value): return value.name
         }
     }
 }

@@ -7,6 +7,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
     case service = "Service"
     case deployment = "Deployment"
     case canary = "Canary"
+    case metricTemplate = "MetricTemplate"
 
     /// The name kubectl prints in `virtualservice/web-virtualservice configured`.
     public var kubectlName: String { rawValue.lowercased() }
@@ -17,7 +18,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
         case .gateway, .virtualService, .destinationRule, .serviceEntry: return "networking.istio.io"
         case .service: return ""
         case .deployment: return "apps"
-        case .canary: return "serin.dev"
+        case .canary, .metricTemplate: return "serin.dev"
         }
     }
 
@@ -34,6 +35,8 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
         case .service: return ["v1"]
         case .deployment: return ["apps/v1"]
         case .canary: return ["serin.dev/v1alpha1"]
+        // Flagger's MetricTemplate is read unchanged, so a Flagger user's custom metrics need no rewrite.
+        case .metricTemplate: return ["serin.dev/v1alpha1", "flagger.app/v1beta1"]
         }
     }
 

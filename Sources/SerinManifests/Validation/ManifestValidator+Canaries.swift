@@ -18,7 +18,8 @@ extension ManifestValidator {
             }
             let targetLocation = located.location(of: "spec.targetRef.name")
             guard let virtualService = context.virtualServices[canary.targetRef] else {
-                diagnostics.append(.error(missingVirtualServiceMessage(canary.targetRef, context: context), at: targetLocation))
+                let message = doesNotExist("VirtualService", canary.targetRef.description, known: context.virtualServices.keys)
+                diagnostics.append(.error(message, at: targetLocation))
                 continue
             }
             if let driver = drivers[canary.targetRef] {
@@ -45,14 +46,6 @@ extension ManifestValidator {
             }
         }
         return diagnostics
-    }
-
-    private static func missingVirtualServiceMessage(_ name: ResourceName, context: ValidationContext) -> String {
-        var message = "VirtualService \(name) does not exist"
-        if !context.virtualServices.isEmpty {
-            message += " (VirtualServices: \(context.virtualServices.keys.sorted().map(\.description).joined(separator: ", ")))"
-        }
-        return message
     }
 
     /// Whether a route destination is the Canary's stable one, the route Serin owns: the same service (by any of

@@ -22,7 +22,7 @@ extension ManifestValidator {
                 bound.append(gateway)
             } else {
                 let location = index < locations.count ? locations[index] : located.location(of: "spec.gateways")
-                diagnostics.append(.error(missingGatewayMessage(name, context: context), at: location))
+                diagnostics.append(.error(doesNotExist("gateway", name.description, known: context.gateways.keys), at: location))
             }
         }
         for (routeIndex, route) in virtualService.http.enumerated() {
@@ -32,7 +32,7 @@ extension ManifestValidator {
                 for (index, name) in match.gateways.enumerated()
                 where name.name != ManifestDecoder.meshGateway && context.gateways[name] == nil {
                     let location = index < matchLocations.count ? matchLocations[index] : located.location(of: path)
-                    diagnostics.append(.error(missingGatewayMessage(name, context: context), at: location))
+                    diagnostics.append(.error(doesNotExist("gateway", name.description, known: context.gateways.keys), at: location))
                 }
             }
         }
@@ -40,14 +40,6 @@ extension ManifestValidator {
             diagnostics += unadmittedHosts(of: virtualService, at: located, gateways: bound)
         }
         return diagnostics
-    }
-
-    private static func missingGatewayMessage(_ name: ResourceName, context: ValidationContext) -> String {
-        var message = "gateway \(name) does not exist"
-        if !context.gateways.isEmpty {
-            message += " (gateways: \(context.gateways.keys.sorted().map(\.description).joined(separator: ", ")))"
-        }
-        return message
     }
 
     /// A host no server of the bound gateways admits gets no traffic from them: Istio ignores it silently.

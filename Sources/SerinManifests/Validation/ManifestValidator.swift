@@ -15,6 +15,7 @@ public enum ManifestValidator {
             )
         }
         diagnostics += canaries(in: resources, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints)
+        diagnostics += metricTemplateReferences(in: resources, context: context)
         return diagnostics
     }
 
@@ -33,5 +34,15 @@ public enum ManifestValidator {
             }
         }
         return diagnostics
+    }
+
+    /// `VirtualService default/web-vs does not exist (VirtualServices: default/web-virtualservice)`: the names
+    /// that do exist are listed, so a typo or a wrong namespace is easy to spot.
+    static func doesNotExist(_ kind: String, _ name: String, known: some Collection<ResourceName>) -> String {
+        var message = "\(kind) \(name) does not exist"
+        if !known.isEmpty {
+            message += " (\(kind)s: \(known.sorted().map(\.description).joined(separator: ", ")))"
+        }
+        return message
     }
 }

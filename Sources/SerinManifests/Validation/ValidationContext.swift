@@ -1,10 +1,12 @@
 import SerinCore
 
-/// What every check looks things up in: the built configuration, and the gateways and VirtualServices by name.
+/// What every check looks things up in: the built configuration, and the gateways, VirtualServices and
+/// MetricTemplates by name.
 struct ValidationContext {
     let config: MeshConfig
     let gateways: [ResourceName: Gateway]
     let virtualServices: [ResourceName: VirtualService]
+    let metricTemplates: [ResourceName: MetricTemplateSpec]
 
     init(resources: [LocatedResource]) {
         config = MeshConfig(resources: resources)
@@ -19,5 +21,10 @@ struct ValidationContext {
             virtualServices[virtualService.name] = virtualService
         }
         self.virtualServices = virtualServices
+        var metricTemplates: [ResourceName: MetricTemplateSpec] = [:]
+        for template in resources.metricTemplates where metricTemplates[template.name] == nil {
+            metricTemplates[template.name] = template
+        }
+        self.metricTemplates = metricTemplates
     }
 }

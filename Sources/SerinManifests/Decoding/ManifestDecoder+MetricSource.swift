@@ -1,0 +1,83 @@
+import SerinCore
+
+extension ManifestDecoder {
+    /// The provider types Serin reads; Flagger's others (datadog, newrelic, cloudwatch...) are an error,
+    /// never a silent fallback to another source.
+    private enum ProviderType: String {
+        case prometheus
+        case gateway
+    }
+
+    /// Who a `provider` is for: a MetricTemplate's query needs a server that runs queries, which the
+    /// gateway is not; a built-in metric can be read from either.
+    enum ProviderUse {
+        case metric
+        case template
+
+        fileprivate var expected: String {
+            switch self {
+            case .metric: return "prometheus or gateway"
+            case .template: return "prometheus"
+            }
+        }
+    }
+
+    /// A `provider`: `{type: prometheus, address: http://...}`, or `{type: gateway}` for the embedded
+    /// gateway's own counters.
+    static func metricSource(_ field: Field, for use: ProviderUse, reader: DocumentReader) -> MetricSource? {
+        let schema = Schema(
+            known: ["type", "address"], notRead: ["secretRef": "Serin sends Prometheus queries without credentials"]
+        )
+        guard let fields = reader.mapping(field, schema),
+            let typeField = reader.required("type", in: fields),
+            let typeText = reader.string(typeField)
+        else { return nil }
+        guard let type = ProviderType(rawValue: typeText) else {
+            reader.error(
+                "\(typeField.path): provider \(typeText) is not supported by Serin; expected \(use.expected)",
+                at: typeField.node
+            )
+            return nil
+        }
+        switch type {
+        case .gateway:
+            if use == .template {
+                // Kept as a value so references to this template do not cascade into "does not exist".
+                reader.unsupported(
+                    "\(typeField.path): provider gateway cannot run a MetricTemplate's query (the gateway only counts "
+                        + "its own requests); expected prometheus",
+                    at: typeField.node
+                )
+            }
+            if let addressField = fields["address"] {
+                reader.warning(
+                    "\(addressField.path) is not used: the gateway provider reads the gateway's own counters",
+                    at: addressField.node
+                )
+            }
+            return .gateway
+        case .prometheus:
+            guard let addressField = fields["address"] else {
+                reader.error(
+                    "\(field.path(of: "address")) is required for provider prometheus, e.g. http://127.0.0.1:9090",
+                    at: field.node
+                )
+                return nil
+            }
+            return prometheusAddress(addressField, reader: reader).map { .prometheus(address: $0) }
+        }
+    }
+
+    /// A Prometheus server's URL; plain `http://`, the only scheme Serin's Prometheus client speaks.
+    private static func prometheusAddress(_ field: Field, reader: DocumentReader) -> String? {
+        guard let address = reader.string(field) else { return nil }
+        let scheme = "http://"
+        guard address.hasPrefix(scheme), address.count > scheme.count else {
+            reader.error(
+                "\(field.path): expected an http:// URL like http://127.0.0.1:9090, got \"\(address)\"", at: field.node
+            )
+            return nil
+        }
+        return address
+    }
+}

@@ -1,0 +1,36 @@
+import SerinCore
+
+extension ManifestValidator {
+    /// Each custom metric's templateRef names a MetricTemplate, and sets every `{{ variables.NAME }}` its
+    /// query uses: a variable left unset would fail every check of the rollout, not the manifest.
+    static func metricTemplateReferences(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for located in resources {
+            guard case .canary(let canary) = located.resource else { continue }
+            for (index, metric) in canary.analysis.metrics.enumerated() {
+                guard case .custom(let reference) = metric.kind else { continue }
+                let path = "spec.analysis.metrics[\(index)]"
+                guard let template = context.metricTemplates[ResourceName(reference: reference, relativeTo: canary.name.namespace)] else {
+                    diagnostics.append(
+                        .error(
+                            doesNotExist("MetricTemplate", reference, known: context.metricTemplates.keys),
+                            at: located.location(of: "\(path).templateRef")
+                        )
+                    )
+                    continue
+                }
+                let missing = template.variableNames.filter { metric.templateVariables[$0] == nil }
+                if !missing.isEmpty {
+                    diagnostics.append(
+                        .error(
+                            "metric \(metric.name): templateVariables must set \(missing.joined(separator: ", ")), "
+                                + "used by the query of MetricTemplate \(template.name)",
+                            at: located.location(of: path)
+                        )
+                    )
+                }
+            }
+        }
+        return diagnostics
+    }
+}

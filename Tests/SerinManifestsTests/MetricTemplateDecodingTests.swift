@@ -1,0 +1,239 @@
+import Foundation
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("MetricTemplate decoding")
+struct MetricTemplateDecodingTests {
+    /// Flagger's documented example, verbatim: a Flagger user's file must decode as it is.
+    private static let flagger = """
+        apiVersion: flagger.app/v1beta1
+        kind: MetricTemplate
+        metadata:
+          name: not-found-percentage
+          namespace: default
+        spec:
+          provider:
+            type: prometheus
+            address: http://127.0.0.1:9090
+          query: |
+            100 - sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload="{{ target }}",response_code!="404"}[{{ interval }}])) / sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload="{{ target }}"}[{{ interval }}])) * 100
+        """
+
+    private static let flaggerQuery = #"""
+        100 - sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload="{{ target }}",response_code!="404"}[{{ interval }}])) / sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload="{{ target }}"}[{{ interval }}])) * 100
+        """#
+
+    /// A small valid template; the error tables edit one line of it at a time, so lines and columns stay known.
+    private static let minimal = """
+        apiVersion: serin.dev/v1alpha1
+        kind: MetricTemplate
+        metadata: {name: errors}
+        spec:
+          provider:
+            type: prometheus
+            address: http://127.0.0.1:9090
+          query: sum(rate(errors{namespace="{{ namespace }}",app="{{variables.app}}"}[{{ interval }}]))
+        """
+
+    private static let minimalQuery = #"sum(rate(errors{namespace="{{ namespace }}",app="{{variables.app}}"}[{{ interval }}]))"#
+
+    private func decodeTemplate(_ yaml: String) -> (spec: MetricTemplateSpec?, messages: [String]) {
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        return (resources.metricTemplates.first, Fixture.messages(diagnostics))
+    }
+
+    @Test("decodes Flagger's MetricTemplate unchanged, under Flagger's and Serin's API versions alike")
+    func bothAPIVersions() throws {
+        let expected = MetricTemplateSpec(
+            name: ResourceName(name: "not-found-percentage"), source: .prometheus(address: "http://127.0.0.1:9090"),
+            query: Self.flaggerQuery
+        )
+        for apiVersion in ["flagger.app/v1beta1", "serin.dev/v1alpha1"] {
+            let yaml = Self.flagger.replacingOccurrences(of: "flagger.app/v1beta1", with: apiVersion)
+            let (resources, diagnostics) = Fixture.decode(yaml)
+            #expect(diagnostics.isEmpty, "\(Fixture.messages(diagnostics))")
+            let located = try #require(resources.first)
+            #expect(located.resource == .metricTemplate(expected))
+            #expect(located.kind == .metricTemplate)
+            #expect(located.apiVersion == apiVersion)
+            #expect(located.label == "MetricTemplate default/not-found-percentage")
+        }
+    }
+
+    @Test("decodes a template with a variable, and finds it in the resource list")
+    func minimalTemplate() {
+        let set = Fixture.set(Self.minimal)
+        #expect(set.diagnostics.isEmpty, "\(Fixture.messages(set.diagnostics))")
+        let expected = MetricTemplateSpec(
+            name: ResourceName(name: "errors"), source: .prometheus(address: "http://127.0.0.1:9090"), query: Self.minimalQuery
+        )
+        #expect(set.metricTemplates == [expected])
+        #expect(set.resources.metricTemplates == [expected])
+        #expect(set.canaries.isEmpty)
+    }
+
+    @Test(
+        "reports each malformed field at its location with expected and got, and produces no resource",
+        arguments: [
+            (
+                "type: prometheus", "type: datadog",
+                "test.yaml:6:11: error: spec.provider.type: provider datadog is not supported by Serin; expected prometheus"
+            ),
+            (
+                "type: prometheus", "type: newrelic",
+                "test.yaml:6:11: error: spec.provider.type: provider newrelic is not supported by Serin; expected prometheus"
+            ),
+            (
+                "    address: http://127.0.0.1:9090\n", "",
+                "test.yaml:6:5: error: spec.provider.address is required for provider prometheus, e.g. http://127.0.0.1:9090"
+            ),
+            (
+                "address: http://127.0.0.1:9090", "address: https://prometheus:9090",
+                "test.yaml:7:14: error: spec.provider.address: expected an http:// URL like http://127.0.0.1:9090, "
+                    + "got \"https://prometheus:9090\""
+            ),
+            (
+                "address: http://127.0.0.1:9090", "address: 127.0.0.1:9090",
+                "test.yaml:7:14: error: spec.provider.address: expected an http:// URL like http://127.0.0.1:9090, "
+                    + "got \"127.0.0.1:9090\""
+            ),
+            (
+                "address: http://127.0.0.1:9090", "address: \"http://\"",
+                "test.yaml:7:14: error: spec.provider.address: expected an http:// URL like http://127.0.0.1:9090, got \"http://\""
+            ),
+            (
+                "    type: prometheus\n", "",
+                "test.yaml:6:5: error: spec.provider.type is required"
+            ),
+            (
+                "type: prometheus", "type: 5",
+                "test.yaml:6:11: error: spec.provider.type: expected a string, got integer 5"
+            ),
+            (
+                "query: sum", "query: \"\"\n  unused: sum",
+                "test.yaml:8:10: error: spec.query: is empty, expected a PromQL query"
+            ),
+            (
+                "query: sum", "query: \"  \"\n  unused: sum",
+                "test.yaml:8:10: error: spec.query: is empty, expected a PromQL query"
+            ),
+            (
+                "  query: sum", "  unused: sum",
+                "test.yaml:5:3: error: spec.query is required"
+            ),
+        ]
+    )
+    func malformed(original: String, replacement: String, message: String) {
+        let yaml = Self.minimal.replacingOccurrences(of: original, with: replacement)
+        #expect(yaml != Self.minimal)
+        let (spec, messages) = decodeTemplate(yaml)
+        // `unused` only moves the rest of a replaced query line out of the way.
+        #expect(messages.filter { !$0.contains("unknown field spec.unused") } == [message])
+        #expect(spec == nil)
+    }
+
+    @Test(
+        "reports a template Serin cannot run at its field, keeping the resource so references do not cascade",
+        arguments: [
+            (
+                "type: prometheus\n    address: http://127.0.0.1:9090", "type: gateway",
+                "test.yaml:6:11: error: spec.provider.type: provider gateway cannot run a MetricTemplate's query "
+                    + "(the gateway only counts its own requests); expected prometheus"
+            ),
+            (
+                "{{ interval }}", "{{ window }}",
+                "test.yaml:8:10: error: spec.query: unknown variable {{ window }}; "
+                    + "expected namespace, target, service, interval or variables.NAME"
+            ),
+            (
+                "{{variables.app}}", "{{ vars.app }}",
+                "test.yaml:8:10: error: spec.query: unknown variable {{ vars.app }}; "
+                    + "expected namespace, target, service, interval or variables.NAME"
+            ),
+            (
+                "{{variables.app}}", "{{ variables. }}",
+                "test.yaml:8:10: error: spec.query: unknown variable {{ variables. }}; "
+                    + "expected namespace, target, service, interval or variables.NAME"
+            ),
+            (
+                "[{{ interval }}]", "[{{ interval ]",
+                "test.yaml:8:10: error: spec.query: a {{ is not closed by }}"
+            ),
+        ]
+    )
+    func unsupported(original: String, replacement: String, message: String) {
+        let yaml = Self.minimal.replacingOccurrences(of: original, with: replacement)
+        #expect(yaml != Self.minimal)
+        let (spec, messages) = decodeTemplate(yaml)
+        #expect(messages == [message])
+        #expect(spec != nil)
+    }
+
+    @Test("an unknown variable used twice is reported once; whitespace inside the braces is allowed")
+    func unknownVariableOnce() {
+        let yaml = Self.minimal.replacingOccurrences(
+            of: "{{ namespace }}", with: "{{pod}}{{   pod\t}}{{namespace}}{{target}}{{ service }}"
+        )
+        let (_, messages) = decodeTemplate(yaml)
+        #expect(
+            messages == [
+                "test.yaml:8:10: error: spec.query: unknown variable {{ pod }}; "
+                    + "expected namespace, target, service, interval or variables.NAME"
+            ]
+        )
+    }
+
+    @Test("warns about Flagger's provider fields Serin does not read, and still decodes")
+    func flaggerProviderFields() {
+        let yaml = Self.flagger.replacingOccurrences(
+            of: "    address: http://127.0.0.1:9090\n",
+            with: "    address: http://127.0.0.1:9090\n    secretRef:\n      name: prom-auth\n    insecureSkipVerify: true\n"
+        )
+        let (spec, messages) = decodeTemplate(yaml)
+        #expect(
+            messages == [
+                "test.yaml:10:5: warning: spec.provider.secretRef is not read: Serin sends Prometheus queries without credentials",
+                "test.yaml:12:5: warning: unknown field spec.provider.insecureSkipVerify",
+            ]
+        )
+        #expect(spec?.source == .prometheus(address: "http://127.0.0.1:9090"))
+    }
+
+    @Test("decoding the same template again gives an equal resource; a changed query or address does not")
+    func equality() {
+        let first = Fixture.decode(Self.flagger, path: "a.yaml").resources
+        let moved = Fixture.decode("# moved\n---\n" + Self.flagger, path: "b.yaml").resources
+        #expect(first.count == 1)
+        #expect(first.first?.resource == moved.first?.resource)
+        #expect(first.first != moved.first)
+        let serin = Fixture.decode(Self.flagger.replacingOccurrences(of: "flagger.app/v1beta1", with: "serin.dev/v1alpha1"))
+        #expect(first.first?.resource == serin.resources.first?.resource)
+        for (original, replacement) in [("404", "500"), ("127.0.0.1:9090", "127.0.0.1:9091")] {
+            let changed = Fixture.decode(Self.flagger.replacingOccurrences(of: original, with: replacement)).resources
+            #expect(changed.count == 1)
+            #expect(first.first?.resource != changed.first?.resource)
+        }
+    }
+
+    @Test("routing ignores MetricTemplates")
+    func meshConfigIgnoresTemplates() {
+        let with = Fixture.decode(Fixture.world + Self.flagger).resources
+        let without = Fixture.decode(Fixture.world).resources
+        #expect(with.count == without.count + 1)
+        #expect(MeshConfig(resources: with) == MeshConfig(resources: without))
+    }
+
+    @Test("MetricTemplate is read from Serin's and Flagger's API versions only")
+    func otherVersionSkipped() {
+        let yaml = Self.flagger.replacingOccurrences(of: "flagger.app/v1beta1", with: "flagger.app/v1alpha3")
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(resources.isEmpty)
+        #expect(
+            Fixture.messages(diagnostics) == [
+                "test.yaml:1:1: warning: skipped: kind MetricTemplate (flagger.app/v1alpha3) is not understood by Serin "
+                    + "(it reads MetricTemplate from serin.dev/v1alpha1, flagger.app/v1beta1)"
+            ]
+        )
+    }
+}
