@@ -75,9 +75,9 @@ public final class GatewayRuntime: Sendable {
     /// on failure nothing is left listening.
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
-        adminHost: String, adminPort: Int, controller controllerOptions: ControllerOptions? = nil
+        adminHost: String, adminPort: Int, limits: GatewayLimits = .default, controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
-        let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping)
+        let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: resources)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
         do {
@@ -157,9 +157,12 @@ public final class GatewayRuntime: Sendable {
 
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
 
-    public func shutdown() async {
+    /// Stops the controller and the admin endpoint, then the gateway: requests in flight get up to
+    /// `drainTimeout` to finish. Returns how many client connections had to be cut.
+    @discardableResult
+    public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
         for task in background { task.cancel() }
         await admin.close()
-        await gateway.shutdown()
+        return await gateway.shutdown(drainTimeout: drainTimeout)
     }
 }

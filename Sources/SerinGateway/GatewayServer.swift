@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SerinCore
+import Synchronization
 
 /// Serin's embedded data plane: listens on every Gateway server port and proxies by the live RouteTable.
 public final class GatewayServer: Sendable {
@@ -22,25 +23,30 @@ public final class GatewayServer: Sendable {
     private let loops: [ObjectIdentifier: LoopContext]
     private let listeners = NIOLockedValueBox<[Int: any Channel]>([:])
     private let ownsGroup: Bool
+    public let limits: GatewayLimits
+    private let openConnections = ConnectionCount()
 
     /// - Parameters:
     ///   - threads: event-loop threads (the CLI's `--threads`, default the number of cores).
     ///   - bindHost: address every listener binds to.
-    public convenience init(threads: Int, bindHost: String = "127.0.0.1", portMapping: PortMapping = .offset(0)) {
+    public convenience init(
+        threads: Int, bindHost: String = "127.0.0.1", portMapping: PortMapping = .offset(0), limits: GatewayLimits = .default
+    ) {
         self.init(
             group: MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads)), ownsGroup: true,
-            bindHost: bindHost, portMapping: portMapping
+            bindHost: bindHost, portMapping: portMapping, limits: limits
         )
     }
 
-    init(group: MultiThreadedEventLoopGroup, ownsGroup: Bool, bindHost: String, portMapping: PortMapping) {
+    init(group: MultiThreadedEventLoopGroup, ownsGroup: Bool, bindHost: String, portMapping: PortMapping, limits: GatewayLimits) {
         self.group = group
         self.ownsGroup = ownsGroup
         self.bindHost = bindHost
         self.portMapping = portMapping
+        self.limits = limits
         var loops: [ObjectIdentifier: LoopContext] = [:]
         for (index, loop) in group.makeIterator().enumerated() {
-            loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index)
+            loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout)
         }
         self.loops = loops
         self.telemetry = GatewayTelemetry(shardCount: loops.count)
@@ -92,6 +98,8 @@ public final class GatewayServer: Sendable {
         let routes = self.routes
         let telemetry = self.telemetry
         let loops = self.loops
+        let limits = self.limits
+        let openConnections = self.openConnections
         do {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -102,9 +110,19 @@ public final class GatewayServer: Sendable {
                         guard let loop = loops[ObjectIdentifier(channel.eventLoop)] else {
                             preconditionFailure("channel accepted on an event loop outside the gateway's group")
                         }
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(
-                            ProxyHandler(routes: routes, telemetry: telemetry, loop: loop, declaredPort: declaredPort)
+                        // Over the cap, the connection is closed as it is accepted (the failed initializer closes it).
+                        guard openConnections.acquire(limit: limits.maxConnections) else { throw ConnectionLimitReached() }
+                        channel.closeFuture.whenComplete { _ in openConnections.release() }
+                        let deadlines = ConnectionDeadlines(limits: limits)
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(deadlines)
+                        // Decoder errors reach the ProxyHandler, which answers 400 or 431 itself.
+                        try sync.configureHTTPServerPipeline(withErrorHandling: false)
+                        try sync.addHandler(
+                            ProxyHandler(
+                                routes: routes, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
+                                limits: limits, deadlines: deadlines
+                            )
                         )
                     }
                 }
@@ -117,19 +135,75 @@ public final class GatewayServer: Sendable {
         }
     }
 
-    /// Closes every listener and idle upstream connection, then stops the event loops.
-    public func shutdown() async {
+    /// Idle keep-alive connections to upstream endpoints, across every event loop.
+    public func idleUpstreamConnectionCount() async -> Int {
+        var total = 0
+        for (_, loop) in loops { total += (try? await loop.eventLoop.submit { loop.pool.idleCount }.get()) ?? 0 }
+        return total
+    }
+
+    /// Client connections open right now, across every listener.
+    public var openConnectionCount: Int { openConnections.current }
+
+    /// Stops accepting, lets requests in flight finish for up to `drainTimeout` (new responses say
+    /// `connection: close`; idle keep-alive connections close at once), closes whatever is left, closes
+    /// idle upstream connections, then stops the event loops. Returns how many client connections the
+    /// drain had to cut.
+    @discardableResult
+    public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
         let channels = listeners.withLockedValue { current -> [any Channel] in
             defer { current.removeAll() }
             return Array(current.values)
         }
         for channel in channels { try? await channel.close() }
+        let cut = await drain(timeout: drainTimeout)
         for (_, loop) in loops {
             try? await loop.pool.eventLoop.submit { loop.pool.closeAll() }.get()
         }
         if ownsGroup { try? await group.shutdownGracefully() }
+        return cut
+    }
+
+    private func drain(timeout: TimeAmount) async -> Int {
+        for (_, loop) in loops { try? await loop.eventLoop.submit { loop.beginDrain() }.get() }
+        let deadline = NIODeadline.now() + timeout
+        while await connectionsOnLoops() > 0, NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let remaining = await connectionsOnLoops()
+        for (_, loop) in loops { try? await loop.eventLoop.submit { loop.closeAllConnections() }.get() }
+        return remaining
+    }
+
+    private func connectionsOnLoops() async -> Int {
+        var total = 0
+        for (_, loop) in loops { total += (try? await loop.eventLoop.submit { loop.connectionCount }.get()) ?? 0 }
+        return total
     }
 }
+
+/// Client connections open across the gateway's loops, checked against `GatewayLimits.maxConnections`.
+final class ConnectionCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    var current: Int { count.load(ordering: .relaxed) }
+
+    /// Takes a slot unless `limit` are taken already.
+    func acquire(limit: Int) -> Bool {
+        var seen = count.load(ordering: .relaxed)
+        while seen < limit {
+            let (exchanged, original) = count.compareExchange(expected: seen, desired: seen + 1, ordering: .relaxed)
+            if exchanged { return true }
+            seen = original
+        }
+        return false
+    }
+
+    func release() { count.subtract(1, ordering: .relaxed) }
+}
+
+/// Thrown from the connection initializer to refuse a connection over the cap.
+struct ConnectionLimitReached: Error {}
 
 /// Why the gateway could not start or reconfigure, in words for the person running it.
 public enum GatewayError: Error, CustomStringConvertible, Equatable {

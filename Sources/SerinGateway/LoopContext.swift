@@ -1,6 +1,7 @@
 import NIOCore
 
-/// State the proxy keeps per event loop: the upstream pool and the telemetry shard index.
+/// State the proxy keeps per event loop: the upstream pool, the telemetry shard index, and the client
+/// connections open on the loop (so a drain can reach them).
 ///
 /// Each instance is touched only from its own event loop, which is what makes the
 /// `@unchecked Sendable` safe: it is created on the server's thread, then handed to the
@@ -8,9 +9,31 @@ import NIOCore
 final class LoopContext: @unchecked Sendable {
     let pool: UpstreamPool
     let shard: Int
+    let eventLoop: any EventLoop
+    private var connections: [ObjectIdentifier: ProxyHandler] = [:]
+    /// Set once a drain begins: every response from then on ends its connection.
+    private(set) var draining = false
 
-    init(eventLoop: any EventLoop, shard: Int) {
-        self.pool = UpstreamPool(eventLoop: eventLoop)
+    init(eventLoop: any EventLoop, shard: Int, connectTimeout: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.pool = UpstreamPool(eventLoop: eventLoop, connectTimeout: connectTimeout)
         self.shard = shard
+    }
+
+    var connectionCount: Int { connections.count }
+
+    func register(_ handler: ProxyHandler) { connections[ObjectIdentifier(handler)] = handler }
+
+    func unregister(_ handler: ProxyHandler) { connections[ObjectIdentifier(handler)] = nil }
+
+    /// Stops keep-alive: idle connections close now, busy ones after their response.
+    func beginDrain() {
+        draining = true
+        for handler in connections.values { handler.closeIfIdle() }
+    }
+
+    /// The drain timed out: whatever is still open is closed.
+    func closeAllConnections() {
+        for handler in connections.values { handler.closeNow() }
     }
 }

@@ -21,6 +21,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     private let routes: RouteTableBox
     private let telemetry: GatewayTelemetry
     private let loop: LoopContext
+    private let limits: GatewayLimits
+    private let deadlines: ConnectionDeadlines
     /// The port as the Gateway declares it, before `--port-offset`.
     private let declaredPort: Int
     private var random = FastRandom()
@@ -30,20 +32,37 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var pendingRead = false
     private var clientAddress: String?
 
-    init(routes: RouteTableBox, telemetry: GatewayTelemetry, loop: LoopContext, declaredPort: Int) {
+    init(
+        routes: RouteTableBox, telemetry: GatewayTelemetry, loop: LoopContext, declaredPort: Int,
+        limits: GatewayLimits, deadlines: ConnectionDeadlines
+    ) {
         self.routes = routes
         self.telemetry = telemetry
         self.loop = loop
         self.declaredPort = declaredPort
+        self.limits = limits
+        self.deadlines = deadlines
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientAddress = context.channel.remoteAddress?.ipAddress
+        loop.register(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        loop.unregister(self)
         self.context = nil
+    }
+
+    /// A drain began: a connection between requests closes now; one mid-exchange closes after its response.
+    func closeIfIdle() {
+        if case .idle = state { context?.close(promise: nil) }
+    }
+
+    /// The drain's time is up.
+    func closeNow() {
+        context?.close(promise: nil)
     }
 
     // MARK: Client → upstream
@@ -77,6 +96,14 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
+        deadlines.headReceived()
+        if let (status, reason) = exceededLimit(head) {
+            respondLocally(
+                status, reason, head: head, started: started, closing: true,
+                key: TrafficKey(destinationService: "unknown", responseCode: Int(status.code), responseFlags: "DPE")
+            )
+            return
+        }
         let attributes = RequestAttributes(
             method: head.method.rawValue, target: head.uri,
             authority: head.headers.first(name: "host") ?? "", headers: NIORequestHeaders(headers: head.headers)
@@ -125,6 +152,25 @@ final class ProxyHandler: ChannelDuplexHandler {
         connect(exchange)
     }
 
+    /// 414 or 431 with the reason when a request head is larger than the limits allow.
+    private func exceededLimit(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String)? {
+        if head.uri.utf8.count > limits.maxURIBytes {
+            return (.uriTooLong, "request target of \(head.uri.utf8.count) bytes exceeds the limit of \(limits.maxURIBytes)\n")
+        }
+        if head.headers.count > limits.maxHeaderCount {
+            return (
+                .requestHeaderFieldsTooLarge,
+                "\(head.headers.count) request header fields exceed the limit of \(limits.maxHeaderCount)\n"
+            )
+        }
+        var bytes = 0
+        for (name, value) in head.headers { bytes += name.utf8.count + value.utf8.count }
+        if bytes > limits.maxHeaderBytes {
+            return (.requestHeaderFieldsTooLarge, "request headers of \(bytes) bytes exceed the limit of \(limits.maxHeaderBytes)\n")
+        }
+        return nil
+    }
+
     /// Writes a request part upstream, or keeps it until the connection is ready.
     private func send(_ part: HTTPClientRequestPart, for exchange: ProxyExchange) {
         guard let upstream = exchange.upstream else {
@@ -170,6 +216,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// The exchange is over: a client read held back for a slow upstream must not outlive it.
     private func becomeIdle() {
         state = .idle
+        deadlines.exchangeEnded()
         if pendingRead, let context {
             pendingRead = false
             context.read()
@@ -206,26 +253,56 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The decoder rejected the request: answer it when no response is under way, then close.
+        guard let parseError = error as? HTTPParserError else {
+            context.close(promise: nil)
+            return
+        }
+        var answerable = false
+        switch state {
+        case .idle:
+            answerable = true
+        case .respondingLocally:
+            // The local answer is written already.
+            answerable = false
+        case .proxying(let exchange):
+            // A broken body: the upstream has part of a request it must never complete.
+            answerable = !exchange.responseStarted
+            exchange.abandoned = true
+            exchange.upstream?.delegate = nil
+            exchange.upstream?.close()
+            exchange.upstream = nil
+        }
+        if answerable {
+            let status: HTTPResponseStatus = parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            state = .respondingLocally
+            telemetry.record(
+                TrafficKey(destinationService: "unknown", responseCode: Int(status.code), responseFlags: "DPE"),
+                milliseconds: 0, requestBytes: 0, responseBytes: 0, shard: loop.shard
+            )
+            writeLocalResponse(status, "malformed request: \(parseError)\n", version: .http1_1, keepAlive: false)
+            return
+        }
         context.close(promise: nil)
     }
 
-    private func failBeforeResponse(_ exchange: ProxyExchange, flags: String, reason: String) {
+    private func failBeforeResponse(
+        _ exchange: ProxyExchange, status: HTTPResponseStatus = .serviceUnavailable, flags: String, reason: String
+    ) {
         exchange.upstream = nil
         // Counted before the answer goes out, so whoever reads the answer also sees it counted.
         telemetry.record(
-            exchange.trafficKey(code: 503, flags: flags), milliseconds: Self.milliseconds(since: exchange.started),
+            exchange.trafficKey(code: Int(status.code), flags: flags), milliseconds: Self.milliseconds(since: exchange.started),
             requestBytes: exchange.requestBytes, responseBytes: 0, shard: loop.shard
         )
         let ended = exchange.requestEnded
         if ended { becomeIdle() } else { state = .respondingLocally }
-        writeLocalResponse(
-            .serviceUnavailable, reason + "\n", version: exchange.downstreamVersion,
-            keepAlive: exchange.keepAlive && ended
-        )
+        writeLocalResponse(status, reason + "\n", version: exchange.downstreamVersion, keepAlive: exchange.keepAlive && ended)
     }
 
     private func respondLocally(
-        _ status: HTTPResponseStatus, _ body: String, head: HTTPRequestHead, started: NIODeadline, key: TrafficKey
+        _ status: HTTPResponseStatus, _ body: String, head: HTTPRequestHead, started: NIODeadline, closing: Bool = false,
+        key: TrafficKey
     ) {
         state = .respondingLocally
         telemetry.record(
@@ -235,11 +312,12 @@ final class ProxyHandler: ChannelDuplexHandler {
         // The request body, if any, is still coming: closing afterwards is simpler than draining it.
         let bodyExpected =
             head.headers.first(name: "content-length").map { $0 != "0" } ?? head.headers.contains(name: "transfer-encoding")
-        writeLocalResponse(status, body, version: head.version, keepAlive: head.isKeepAlive && !bodyExpected)
+        writeLocalResponse(status, body, version: head.version, keepAlive: head.isKeepAlive && !bodyExpected && !closing)
     }
 
     private func writeLocalResponse(_ status: HTTPResponseStatus, _ body: String, version: HTTPVersion, keepAlive: Bool) {
         guard let context else { return }
+        let keepAlive = keepAlive && !loop.draining
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.utf8.count))
@@ -251,7 +329,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func finishResponse(context: ChannelHandlerContext, keepAlive: Bool) {
-        if keepAlive {
+        if keepAlive && !loop.draining {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
@@ -284,7 +362,7 @@ extension ProxyHandler: UpstreamDelegate {
             exchange.responseStarted = true
             exchange.responseCode = Int(head.status.code)
             let response = ProxyHeaders.downstreamResponse(
-                head, version: exchange.downstreamVersion, keepAlive: exchange.keepAlive
+                head, version: exchange.downstreamVersion, keepAlive: exchange.keepAlive && !loop.draining
             )
             context.write(wrapOutboundOut(.head(response)), promise: nil)
         case .body(let body):
@@ -313,6 +391,15 @@ extension ProxyHandler: UpstreamDelegate {
             record(exchange, code: exchange.responseCode, flags: "UC")
             becomeIdle()
             context.close(promise: nil)
+            return
+        }
+        if let parseError = error as? HTTPParserError {
+            // The upstream answered, but not in HTTP: a bad gateway, not an unavailable one.
+            failBeforeResponse(
+                exchange, status: .badGateway, flags: "UPE",
+                reason: "upstream protocol error: \(exchange.endpointAddress) (\(exchange.target.cluster.host)) "
+                    + "sent a malformed response: \(parseError)"
+            )
             return
         }
         // A pooled connection the server closed while idle fails before any response byte;

@@ -63,10 +63,26 @@ public enum SerinProcess {
             self.output = output
         }
 
-        /// Sends `signal` (SIGKILL to simulate a crash) and waits for the process to end.
-        public func kill(_ signal: Int32 = SIGKILL) {
+        /// Sends `signal` (SIGKILL to simulate a crash) and waits for the process to end, without blocking
+        /// a thread of the cooperative pool.
+        public func kill(_ signal: Int32 = SIGKILL) async {
             Foundation.kill(process.processIdentifier, signal)
-            process.waitUntilExit()
+            _ = await waitForExit(timeout: .seconds(60))
+        }
+
+        /// Sends `signal` and returns at once.
+        public func signal(_ signal: Int32) {
+            Foundation.kill(process.processIdentifier, signal)
+        }
+
+        /// Waits, off the cooperative pool, until the process ends; its exit status, or nil after `timeout`.
+        public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning {
+                guard ContinuousClock.now < deadline else { return nil }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return process.terminationStatus
         }
 
         /// Everything it printed (stdout and stderr); call after it ended.

@@ -63,7 +63,7 @@ struct UpCommandTests {
         let first = try SerinProcess.launch(arguments)
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 2 }
-        first.kill(SIGKILL)
+        await first.kill(SIGKILL)
         let firstOutput = first.outputText()
 
         // What the crashed process last committed is the truth to resume from.
@@ -80,7 +80,7 @@ struct UpCommandTests {
         #expect(resumed.canaryWeight == 40)
         let afterEvents = try store.events(for: ResourceName(name: "web"), limit: nil)
         #expect(Array(afterEvents.prefix(storedEvents.count)) == storedEvents)
-        second.kill(SIGTERM)
+        await second.kill(SIGTERM)
         await load.stop()
         await v1.close()
         await v2.close()
@@ -137,7 +137,7 @@ extension UpCommandTests {
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("no Canary named nope"))
 
-        up.kill(SIGTERM)
+        await up.kill(SIGTERM)
         await load.stop()
         await v1.close()
         await v2.close()

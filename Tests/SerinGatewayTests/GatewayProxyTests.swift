@@ -11,9 +11,9 @@ import Testing
 struct GatewayProxyTests {
     /// A gateway on an ephemeral port serving `config`, plus a client connection to it.
     static func withGateway<T>(
-        _ config: MeshConfig, threads: Int = 2, _ body: (GatewayServer, Int) async throws -> T
+        _ config: MeshConfig, threads: Int = 2, limits: GatewayLimits = .default, _ body: (GatewayServer, Int) async throws -> T
     ) async throws -> T {
-        let gateway = GatewayServer(threads: threads, portMapping: .ephemeral)
+        let gateway = GatewayServer(threads: threads, portMapping: .ephemeral, limits: limits)
         do {
             try await gateway.install(RouteTable(compiling: config))
             let port = try #require(gateway.boundPort(forDeclared: 80))

@@ -29,8 +29,9 @@ struct GatewayCommand: AsyncParsableCommand {
         let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway")
         Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /config, /metrics, POST /apply)")
         let signal = await Signals.waitForTermination()
-        Terminal.out("serin gateway: signal \(signal), shutting down")
-        await runtime.shutdown()
+        Terminal.out("serin gateway: signal \(signal), draining for up to \(serving.drainTimeout)s")
+        let cut = await runtime.shutdown(drainTimeout: serving.drain)
+        Terminal.out("serin gateway: stopped" + (cut > 0 ? ", \(cut) connection(s) cut at the drain timeout" : ""))
     }
 }
 
@@ -48,8 +49,29 @@ struct ServingOptions: ParsableArguments {
     @Option(help: "The address Gateway listeners bind to (0.0.0.0 for every interface).")
     var address: String = "127.0.0.1"
 
+    @Option(help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish.", valueName: "seconds"))
+    var drainTimeout: Double = 15
+
+    @Option(help: "Open client connections allowed; more are closed as they are accepted.")
+    var maxConnections: Int = GatewayLimits.default.maxConnections
+
+    @Option(help: ArgumentHelp("A keep-alive client connection with no request in flight is closed after this.", valueName: "seconds"))
+    var idleTimeout: Double = 60
+
+    var limits: GatewayLimits {
+        var limits = GatewayLimits.default
+        limits.maxConnections = maxConnections
+        limits.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9))
+        return limits
+    }
+
+    var drain: TimeAmount { .nanoseconds(Int64(drainTimeout * 1e9)) }
+
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
+        if !(0.001...86400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
     }
 
@@ -62,7 +84,7 @@ struct ServingOptions: ParsableArguments {
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads, bindHost: address, portMapping: .offset(portOffset),
-                adminHost: admin.host, adminPort: admin.port, controller: controller
+                adminHost: admin.host, adminPort: admin.port, limits: limits, controller: controller
             )
         } catch let error as GatewayRuntime.StartError {
             Terminal.err("error: \(error)")

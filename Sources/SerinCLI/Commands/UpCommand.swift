@@ -48,7 +48,8 @@ struct UpCommand: AsyncParsableCommand {
         )
         Terminal.out("serin up: admin and API on \(runtime.adminURL); state in \(state)")
         let signal = await Signals.waitForTermination()
-        Terminal.out("serin up: signal \(signal), shutting down")
-        await runtime.shutdown()
+        Terminal.out("serin up: signal \(signal), draining for up to \(serving.drainTimeout)s")
+        let cut = await runtime.shutdown(drainTimeout: serving.drain)
+        Terminal.out("serin up: stopped" + (cut > 0 ? ", \(cut) connection(s) cut at the drain timeout" : ""))
     }
 }

@@ -1,0 +1,37 @@
+import NIOCore
+
+/// What one client may ask of the gateway and how long it may take: the protections a proxy in front of
+/// real traffic needs, with defaults in the spirit of Envoy's and nginx's.
+public struct GatewayLimits: Sendable, Hashable {
+    /// Longest request target (path and query), in bytes; a longer one is answered 414.
+    public var maxURIBytes: Int
+    /// Largest request header section (every name and value), in bytes; a larger one is answered 431.
+    public var maxHeaderBytes: Int
+    /// Most request header fields; more are answered 431.
+    public var maxHeaderCount: Int
+    /// From a request's first byte until its whole head has arrived; a slower client (slow-loris) gets 408
+    /// and the connection is closed.
+    public var requestHeaderTimeout: TimeAmount
+    /// A keep-alive client connection with no request in flight is closed after this long.
+    public var idleTimeout: TimeAmount
+    /// Open client connections across every listener; connections beyond it are closed as they are accepted.
+    public var maxConnections: Int
+    /// Time allowed to open a connection to an upstream endpoint.
+    public var upstreamConnectTimeout: TimeAmount
+
+    public init(
+        maxURIBytes: Int = 8 * 1024, maxHeaderBytes: Int = 60 * 1024, maxHeaderCount: Int = 100,
+        requestHeaderTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(60),
+        maxConnections: Int = 16_384, upstreamConnectTimeout: TimeAmount = .seconds(3)
+    ) {
+        self.maxURIBytes = maxURIBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+        self.requestHeaderTimeout = requestHeaderTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.upstreamConnectTimeout = upstreamConnectTimeout
+    }
+
+    public static let `default` = GatewayLimits()
+}

@@ -1,0 +1,129 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A TCP client that speaks bytes, not HTTP: for requests no well-behaved client would send (malformed,
+/// oversized, trickled a byte at a time) and for watching when the server closes the connection.
+public final class RawConnection: Sendable {
+    private let channel: any Channel
+    private let collector: Collector
+
+    private init(channel: any Channel, collector: Collector) {
+        self.channel = channel
+        self.collector = collector
+    }
+
+    /// Connects to `127.0.0.1:port`.
+    public static func connect(port: Int, group: any EventLoopGroup) async throws -> RawConnection {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectingHandler(collector)) }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        return RawConnection(channel: channel, collector: collector)
+    }
+
+    /// Writes `text` as it is; fails if the server already closed the connection.
+    public func send(_ text: String) async throws {
+        try await channel.writeAndFlush(channel.allocator.buffer(string: text)).get()
+    }
+
+    /// Everything received so far.
+    public var received: String { collector.text }
+
+    public var isClosed: Bool { collector.closed }
+
+    /// Waits until the server closes the connection; false if it is still open after `timeout`.
+    public func waitForClose(timeout: Duration = .seconds(5)) async -> Bool {
+        await poll(timeout) { self.collector.closed }
+    }
+
+    /// Waits until the received text contains `needle`; false if it does not within `timeout`.
+    public func waitFor(_ needle: String, timeout: Duration = .seconds(5)) async -> Bool {
+        await poll(timeout) { self.collector.text.contains(needle) }
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    private func poll(_ timeout: Duration, _ done: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !done() {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
+    final class Collector: Sendable {
+        private let state = NIOLockedValueBox((text: "", closed: false))
+        var text: String { state.withLockedValue { $0.text } }
+        var closed: Bool { state.withLockedValue { $0.closed } }
+        func append(_ text: String) { state.withLockedValue { $0.text += text } }
+        func markClosed() { state.withLockedValue { $0.closed = true } }
+    }
+
+    final class CollectingHandler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let collector: Collector
+        init(_ collector: Collector) { self.collector = collector }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            collector.append(buffer.readString(length: buffer.readableBytes) ?? "")
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            collector.markClosed()
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// A TCP server on 127.0.0.1 that misbehaves as an upstream can: answers every connection's first bytes
+/// with `reply` (garbage, half a response...) and then closes, or never answers at all.
+public final class RawServer: Sendable {
+    public let port: Int
+    private let channel: any Channel
+
+    private init(port: Int, channel: any Channel) {
+        self.port = port
+        self.channel = channel
+    }
+
+    /// `reply: nil` reads and never answers.
+    public static func start(group: any EventLoopGroup, reply: String?) async throws -> RawServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyingHandler(reply: reply)) }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return RawServer(port: channel.localAddress?.port ?? 0, channel: channel)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    final class ReplyingHandler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let reply: String?
+        init(reply: String?) { self.reply = reply }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard let reply else { return }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply))).assumeIsolated()
+                .whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import NIOCore
+import NIOHTTP1
+import SerinCore
+import SerinDemoApp
+import SerinGateway
+import SerinHTTP
+import SerinTesting
+import Testing
+
+/// What the gateway does with clients and upstreams that misbehave: real sockets on 127.0.0.1, raw bytes
+/// where a well-behaved HTTP client would not send them.
+@Suite("Gateway limits and failures", .timeLimit(.minutes(2)))
+struct GatewayLimitsTests {
+    static let get = "GET / HTTP/1.1\r\nhost: web\r\n\r\n"
+
+    /// A gateway with v1 behind it and tight limits, and a raw connection to it.
+    static func withRawClient(
+        limits: GatewayLimits = .default, endpoint: Int? = nil, _ body: (RawConnection, GatewayServer, TestBackends) async throws -> Void
+    ) async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await GatewayProxyTests.withGateway(
+            SeedMesh.config(endpoints: ["web-v1-service": endpoint ?? v1.port], uriMatch: nil), limits: limits
+        ) { gateway, port in
+            let raw = try await RawConnection.connect(port: port, group: backends.group)
+            try await body(raw, gateway, backends)
+            await raw.close()
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test(
+        "answers a head over the limits with 414 or 431 and the limit, then closes",
+        arguments: [
+            ("GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nhost: web\r\n\r\n", "414 URI Too Long", "exceeds the limit of 8192"),
+            ("GET / HTTP/1.1\r\nhost: web\r\nx-big: \(String(repeating: "b", count: 62000))\r\n\r\n",
+             "431 Request Header Fields Too Large", "exceed the limit of 61440"),
+            ("GET / HTTP/1.1\r\nhost: web\r\n" + (1...120).map { "x-h\($0): v\r\n" }.joined() + "\r\n",
+             "431 Request Header Fields Too Large", "121 request header fields exceed the limit of 100"),
+            // Past what the HTTP parser buffers at all (80 KiB): still a 431, never a hang.
+            ("GET / HTTP/1.1\r\nhost: web\r\nx-huge: \(String(repeating: "c", count: 100_000))\r\n\r\n",
+             "431 Request Header Fields Too Large", "malformed request"),
+        ]
+    )
+    func oversizedHead(request: String, status: String, reason: String) async throws {
+        try await Self.withRawClient { raw, gateway, _ in
+            try await raw.send(request)
+            #expect(await raw.waitForClose())
+            #expect(raw.received.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(raw.received.prefix(200))")
+            #expect(raw.received.contains(reason), "\(raw.received.prefix(300))")
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == "DPE" })
+        }
+    }
+
+    @Test(
+        "answers malformed requests 400 and closes, without touching the upstream",
+        arguments: [
+            "GARBAGE\r\n\r\n",
+            "GET / HTTP/9.9\r\nhost: web\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost web\r\n\r\n",
+            "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: abc\r\n\r\n",
+            "POST / HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+            "\u{0}\u{1}\u{2}\u{3}\r\n\r\n",
+        ]
+    )
+    func malformed(request: String) async throws {
+        try await Self.withRawClient { raw, _, _ in
+            try await raw.send(request)
+            #expect(await raw.waitForClose())
+            #expect(raw.received.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(raw.received.prefix(200))")
+        }
+    }
+
+    @Test("closes a slow-loris connection with 408 once the head takes longer than the header timeout")
+    func slowLoris() async throws {
+        var limits = GatewayLimits.default
+        limits.requestHeaderTimeout = .milliseconds(1500)
+        try await Self.withRawClient(limits: limits) { raw, _, _ in
+            // One complete request first: the timeout is per request head, not per connection.
+            try await raw.send(Self.get)
+            #expect(await raw.waitFor("This is v1"))
+            let trickleStarted = ContinuousClock.now
+            try await raw.send("GET / HTTP/1.1\r\n")
+            try await Task.sleep(for: .milliseconds(200))
+            // A starved machine may run this late, after the gateway gave up: the 408 below is what counts.
+            try? await raw.send("host: web\r\n")
+            #expect(await raw.waitForClose(timeout: .seconds(10)))
+            #expect(ContinuousClock.now - trickleStarted >= .milliseconds(1500))
+            #expect(raw.received.contains("HTTP/1.1 408 Request Timeout\r\n"))
+            #expect(raw.received.contains("did not arrive within 1500ms"))
+        }
+    }
+
+    @Test("closes a keep-alive connection idle past the idle timeout, and not before")
+    func idleTimeout() async throws {
+        var limits = GatewayLimits.default
+        limits.idleTimeout = .seconds(2)
+        try await Self.withRawClient(limits: limits) { raw, _, _ in
+            // Measured from the send: the gateway's idle clock starts after its answer, so a client that
+            // notices the answer late (a starved test machine) cannot make this bound fail.
+            let sent = ContinuousClock.now
+            try await raw.send(Self.get)
+            #expect(await raw.waitFor("This is v1"))
+            #expect(await raw.waitForClose(timeout: .seconds(10)))
+            #expect(ContinuousClock.now - sent >= .seconds(2))
+            #expect(!raw.received.contains("408"))
+        }
+    }
+
+    @Test("closes connections over the cap as they are accepted; the ones within it still work")
+    func connectionCap() async throws {
+        var limits = GatewayLimits.default
+        limits.maxConnections = 2
+        try await Self.withRawClient(limits: limits) { first, gateway, backends in
+            try await first.send(Self.get)
+            #expect(await first.waitFor("This is v1"))
+            let second = try await RawConnection.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group)
+            let third = try await RawConnection.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group)
+            #expect(await third.waitForClose())
+            try await second.send(Self.get)
+            #expect(await second.waitFor("This is v1"))
+            #expect(gateway.openConnectionCount == 2)
+            await second.close()
+            await third.close()
+        }
+    }
+
+    @Test(
+        "answers an upstream that breaks HTTP with 502, one that hangs up with 503, each counted with Envoy's flag",
+        arguments: [
+            ("this is not http\r\n\r\n", 502, "UPE", "sent a malformed response"),
+            ("", 503, "UC", "disconnect/reset before headers"),
+        ]
+    )
+    func brokenUpstream(reply: String, status: Int, flags: String, reason: String) async throws {
+        let backends = TestBackends()
+        let upstream = try await RawServer.start(group: backends.group, reply: reply)
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": upstream.port], uriMatch: nil)) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == status)
+            #expect(response.bodyText.contains(reason), "\(response.bodyText)")
+            await client.close()
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseCode == status && $0.responseFlags == flags })
+        }
+        await upstream.close()
+        await backends.shutdown()
+    }
+
+    @Test("a drain lets the request in flight finish with connection: close, closes idle connections, and cuts none")
+    func drainFinishesInFlight() async throws {
+        let backends = TestBackends()
+        // Slow enough that the drain surely begins while the request is in flight, even on a starved machine.
+        let slow = try await backends.start("v1", latency: .seconds(2))
+        let gateway = GatewayServer(threads: 2, portMapping: .ephemeral)
+        try await gateway.install(RouteTable(compiling: SeedMesh.config(endpoints: ["web-v1-service": slow.port], uriMatch: nil)))
+        let port = try #require(gateway.boundPort(forDeclared: 80))
+        let idle = try await RawConnection.connect(port: port, group: backends.group)
+        let busy = try await RawConnection.connect(port: port, group: backends.group)
+        try await busy.send(Self.get)
+        try await Task.sleep(for: .milliseconds(100))
+        async let cut = gateway.shutdown(drainTimeout: .seconds(10))
+        #expect(await idle.waitForClose(timeout: .seconds(2)))
+        #expect(!busy.isClosed)
+        #expect(await busy.waitForClose(timeout: .seconds(10)))
+        #expect(busy.received.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(busy.received.prefix(200))")
+        #expect(busy.received.lowercased().contains("connection: close"))
+        #expect(busy.received.contains("This is v1"))
+        #expect(await cut == 0)
+        await slow.close()
+        await backends.shutdown()
+    }
+
+    @Test("a drain that times out cuts the connections still busy and says how many")
+    func drainTimesOut() async throws {
+        let backends = TestBackends()
+        let slow = try await backends.start("v1", latency: .seconds(5))
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        try await gateway.install(RouteTable(compiling: SeedMesh.config(endpoints: ["web-v1-service": slow.port], uriMatch: nil)))
+        let busy = try await RawConnection.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group)
+        try await busy.send(Self.get)
+        try await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        #expect(await gateway.shutdown(drainTimeout: .milliseconds(300)) == 1)
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(await busy.waitForClose())
+        await slow.close()
+        await backends.shutdown()
+    }
+}
+
+@Suite("Gateway reconfiguration under load", .timeLimit(.minutes(2)))
+struct GatewayReconfigurationTests {
+    @Test("1,000 weight changes during a load fail no request and leak no connection")
+    func thousandWeightChanges() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let endpoints = ["web-v1-service": v1.port, "web-v2-service": v2.port]
+        try await GatewayProxyTests.withGateway(SeedMesh.config(v1Weight: 50, v2Weight: 50, endpoints: endpoints, uriMatch: nil)) {
+            gateway, port in
+            let connections = 4
+            async let traffic = DemoTraffic.run(port: port, connections: connections, requestsPerConnection: 500, group: backends.group)
+            for change in 0..<1000 {
+                let v2Weight = change % 101
+                try await gateway.install(
+                    RouteTable(compiling: SeedMesh.config(v1Weight: 100 - v2Weight, v2Weight: v2Weight, endpoints: endpoints, uriMatch: nil))
+                )
+                if change % 50 == 0 { await Task.yield() }
+            }
+            // The changes landed while the load was still running, not after it.
+            let servedDuringChanges = gateway.telemetry.snapshot().series.values.reduce(0) { $0 + $1.requests }
+            #expect(servedDuringChanges < connections * 500)
+            let tally = try await traffic
+            #expect(tally.failures.isEmpty, "\(tally.failures.count) failed: \(tally.failures.prefix(3))")
+            #expect(tally.total == connections * 500)
+            #expect((tally.counts["v1"] ?? 0) > 0 && (tally.counts["v2"] ?? 0) > 0, "\(tally)")
+            // Every client closed: none left open at the gateway, and at most one idle upstream connection
+            // per client connection per endpoint kept for reuse.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while gateway.openConnectionCount > 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(gateway.openConnectionCount == 0)
+            #expect(await gateway.idleUpstreamConnectionCount() <= connections * 2)
+        }
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+}
