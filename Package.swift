@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinManifestsTests",
-            dependencies: ["SerinManifests", "SerinCore"],
+            dependencies: ["SerinManifests", "SerinCore", "SerinTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -30,6 +30,11 @@ public final class RawConnection: Sendable {
         try await channel.writeAndFlush(channel.allocator.buffer(string: text)).get()
     }
 
+    /// Writes `bytes` as they are, valid UTF-8 or not.
+    public func send(bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(channel.allocator.buffer(bytes: bytes)).get()
+    }
+
     /// Everything received so far.
     public var received: String { collector.text }
 

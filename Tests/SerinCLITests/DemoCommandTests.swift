@@ -4,12 +4,14 @@ import SerinTesting
 import Testing
 
 /// `serin demo` as a newcomer runs it: real processes, real ports on 127.0.0.1, the example Canary.
+// Fixed ports stay below 32768, outside Linux's ephemeral range, so no client connection of a parallel
+// test can be holding one of them.
 @Suite("serin demo", .timeLimit(.minutes(5)))
 struct DemoCommandTests {
     @Test("promotes the healthy v2 step by step and ends Succeeded with all traffic on v2")
     func healthyDemoSucceeds() async throws {
         let result = try await SerinProcess.run(
-            ["demo", "--port-offset", "21000", "--app-port-offset", "31000", "--admin", "127.0.0.1:0"], timeout: .seconds(240)
+            ["demo", "--port-offset", "21000", "--app-port-offset", "1000", "--admin", "127.0.0.1:0"], timeout: .seconds(240)
         )
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         for weight in [20, 40, 60, 80] {
@@ -26,7 +28,7 @@ struct DemoCommandTests {
     @Test("rolls a faulty v2 back to v1, says why, and exits 1")
     func faultyDemoRollsBack() async throws {
         let result = try await SerinProcess.run(
-            ["demo", "--faulty-canary", "--port-offset", "23000", "--app-port-offset", "33000", "--admin", "127.0.0.1:0"],
+            ["demo", "--faulty-canary", "--port-offset", "23000", "--app-port-offset", "2000", "--admin", "127.0.0.1:0"],
             timeout: .seconds(240)
         )
         #expect(result.status == 1)
@@ -41,7 +43,7 @@ struct DemoCommandTests {
         let backends = TestBackends()
         let blocker = try await SimpleHTTPServer.start(group: backends.group, host: "127.0.0.1", port: 22080) { _ in .text("busy") }
         let result = try await SerinProcess.run([
-            "demo", "--port-offset", "22000", "--app-port-offset", "32000", "--admin", "127.0.0.1:0",
+            "demo", "--port-offset", "22000", "--app-port-offset", "3000", "--admin", "127.0.0.1:0",
         ])
         await blocker.close()
         await backends.shutdown()

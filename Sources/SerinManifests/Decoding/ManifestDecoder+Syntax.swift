@@ -3,8 +3,14 @@ import Yams
 extension ManifestDecoder {
     /// A Yams parse error as a located diagnostic: the problem text without Yams' echo of the input.
     static func syntaxDiagnostic(_ error: YamlError, source: ManifestSource) -> Diagnostic {
+        // libyaml reports an error at the end of input one line past a last line without a newline:
+        // point at the end of that last line instead, where an editor can go.
+        let lines = source.text.split(separator: "\n", omittingEmptySubsequences: false)
         func at(_ mark: Mark) -> SourceLocation {
-            SourceLocation(file: source.path, line: max(mark.line, 1), column: max(mark.column, 1))
+            if mark.line > lines.count, let last = lines.last {
+                return SourceLocation(file: source.path, line: lines.count, column: last.count + 1)
+            }
+            return SourceLocation(file: source.path, line: max(mark.line, 1), column: max(mark.column, 1))
         }
         switch error {
         case .scanner(let context, let problem, let mark, _),

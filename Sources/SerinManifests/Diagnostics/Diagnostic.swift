@@ -21,9 +21,11 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
         Diagnostic(severity: .warning, location: location, message: message)
     }
 
+    /// One line always, as editors and `grep` expect: line breaks quoted from the YAML are written `\n`.
     public var description: String {
         let prefix = location.map { "\($0): " } ?? ""
-        return "\(prefix)\(severity.rawValue): \(message)"
+        let oneLine = message.replacing("\r\n", with: "\\r\\n").replacing("\r", with: "\\r").replacing("\n", with: "\\n")
+        return "\(prefix)\(severity.rawValue): \(oneLine)"
     }
 }
 
