@@ -16,12 +16,10 @@ public final class GatewayTelemetry: Sendable {
         _ key: TrafficKey, milliseconds: Double, requestBytes: Int, responseBytes: Int, shard: Int
     ) {
         shards[shard % shards.count].withLockedValue { series in
-            var counters = series[key, default: TrafficCounters()]
-            counters.requests += 1
-            counters.duration.record(milliseconds)
-            counters.requestSize.record(Double(requestBytes))
-            counters.responseSize.record(Double(responseBytes))
-            series[key] = counters
+            // Mutated in place: copying the counters out and back would copy three histograms per request.
+            series[key, default: TrafficCounters()].record(
+                milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes
+            )
         }
     }
 

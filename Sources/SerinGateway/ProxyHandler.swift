@@ -367,7 +367,8 @@ extension ProxyHandler: UpstreamDelegate {
             context.write(wrapOutboundOut(.head(response)), promise: nil)
         case .body(let body):
             exchange.responseBytes += body.readableBytes
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            // Flushed when the upstream read completes: one write system call per read, not per part.
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         case .end:
             exchange.upstream = nil
             becomeIdle()
@@ -414,6 +415,11 @@ extension ProxyHandler: UpstreamDelegate {
             reason: "upstream connect error or disconnect/reset before headers: \(exchange.endpointAddress) "
                 + "(\(exchange.target.cluster.host))" + (error.map { ": \($0)" } ?? "")
         )
+    }
+
+    func upstreamReadComplete(_ connection: UpstreamConnection) {
+        guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
+        context.flush()
     }
 
     func upstreamWritabilityChanged(_ connection: UpstreamConnection) {

@@ -9,6 +9,13 @@ public struct TrafficCounters: Hashable, Sendable, Codable {
 
     public init() {}
 
+    mutating func record(milliseconds: Double, requestBytes: Int, responseBytes: Int) {
+        requests += 1
+        duration.record(milliseconds)
+        requestSize.record(Double(requestBytes))
+        responseSize.record(Double(responseBytes))
+    }
+
     public mutating func merge(_ other: TrafficCounters) {
         requests += other.requests
         duration.merge(other.duration)

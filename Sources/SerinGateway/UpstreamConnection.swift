@@ -6,6 +6,8 @@ protocol UpstreamDelegate: AnyObject {
     func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart)
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?)
     func upstreamWritabilityChanged(_ connection: UpstreamConnection)
+    /// The upstream delivered all it had for now: the moment to flush what went to the client.
+    func upstreamReadComplete(_ connection: UpstreamConnection)
     /// Whether the client side can take more bytes; the upstream stops reading while it cannot.
     var downstreamIsWritable: Bool { get }
 }
@@ -85,6 +87,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
             // Bytes on an idle connection mean the server broke HTTP framing; it cannot be reused.
             connection.close()
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        connection.delegate?.upstreamReadComplete(connection)
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

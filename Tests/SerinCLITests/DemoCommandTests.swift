@@ -3,9 +3,10 @@ import SerinHTTP
 import SerinTesting
 import Testing
 
-/// `serin demo` as a newcomer runs it: real processes, real ports on 127.0.0.1, the example Canary.
 // Fixed ports stay below 32768, outside Linux's ephemeral range, so no client connection of a parallel
 // test can be holding one of them.
+
+/// `serin demo` as a newcomer runs it: real processes, real ports on 127.0.0.1, the example Canary.
 @Suite("serin demo", .timeLimit(.minutes(5)))
 struct DemoCommandTests {
     @Test("promotes the healthy v2 step by step and ends Succeeded with all traffic on v2")

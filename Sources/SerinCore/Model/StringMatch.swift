@@ -7,15 +7,16 @@ public enum StringMatch: Hashable, Sendable {
     /// The attribute only has to be present (Istio: a header with an empty match).
     case present
 
-    /// Whether `value` satisfies the match; `ignoreCase` applies to exact and prefix, as in Envoy.
-    public func matches(_ value: String, ignoreCase: Bool = false) -> Bool {
+    /// Whether `value` satisfies the match, comparing bytes as Envoy does; `ignoreCase` (ASCII letters)
+    /// applies to exact and prefix, as in Envoy.
+    public func matches<S: StringProtocol>(_ value: S, ignoreCase: Bool = false) -> Bool {
         switch self {
         case .exact(let expected):
-            return ignoreCase ? value.lowercased() == expected.lowercased() : value == expected
+            return ASCII.equal(value.utf8, expected.utf8, ignoringCase: ignoreCase)
         case .prefix(let expected):
-            return ignoreCase ? value.lowercased().hasPrefix(expected.lowercased()) : value.hasPrefix(expected)
+            return ASCII.hasPrefix(value.utf8, expected.utf8, ignoringCase: ignoreCase)
         case .regex(let pattern):
-            return pattern.matchesWhole(value)
+            return pattern.matchesWhole(String(value))
         case .present:
             return true
         }

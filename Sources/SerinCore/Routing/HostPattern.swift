@@ -17,11 +17,10 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
     public var isWildcard: Bool { suffix != nil }
 
     /// Envoy's rule: `*.example.com` matches `a.example.com` and `a.b.example.com`, not `example.com`.
-    public func matches(_ host: String) -> Bool {
-        let host = host.lowercased()
-        guard let suffix else { return host == text }
+    public func matches<S: StringProtocol>(_ host: S) -> Bool {
+        guard let suffix else { return ASCII.equal(host.utf8, text.utf8, ignoringCase: true) }
         if suffix.isEmpty { return true }
-        return host.count > suffix.count && host.hasSuffix(suffix)
+        return host.utf8.count > suffix.utf8.count && ASCII.hasSuffix(host.utf8, suffix.utf8, ignoringCase: true)
     }
 
     /// Larger is more specific: exact names beat wildcards, longer wildcards beat shorter ones.

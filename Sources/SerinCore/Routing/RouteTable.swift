@@ -18,6 +18,26 @@ public struct RouteTable: Sendable {
         public let servers: [ServerBinding]
         /// Most specific host pattern first.
         public let virtualHosts: [VirtualHost]
+
+        public init(port: Int, servers: [ServerBinding], virtualHosts: [VirtualHost]) {
+            self.port = port
+            self.servers = servers
+            self.virtualHosts = virtualHosts.map { $0.bound(to: servers) }
+        }
+
+        /// Server `index`'s bit in an admission mask; servers past the 63rd share the top bit, which the
+        /// resolver then checks by gateway name.
+        static func bit(_ index: Int) -> UInt64 { 1 << UInt64(min(index, 63)) }
+        static let sharedBit = bit(63)
+
+        /// The servers that admit `host`, as a mask of `bit(index)`.
+        func admission<S: StringProtocol>(of host: S) -> UInt64 {
+            var mask: UInt64 = 0
+            for (index, server) in servers.enumerated() where server.hosts.contains(where: { $0.matches(host) }) {
+                mask |= Self.bit(index)
+            }
+            return mask
+        }
     }
 
     /// A Gateway server on a listener: the hosts it admits.
@@ -30,6 +50,36 @@ public struct RouteTable: Sendable {
     public struct VirtualHost: Sendable {
         public let pattern: HostPattern
         public let routes: [Route]
+        /// Per route, the bits of the listener's servers whose gateway the route is bound to: a request's
+        /// admission mask is tested against it with one AND, no set built per request.
+        let serverMasks: [UInt64]
+
+        public init(pattern: HostPattern, routes: [Route]) {
+            self.init(pattern: pattern, routes: routes, serverMasks: [])
+        }
+
+        private init(pattern: HostPattern, routes: [Route], serverMasks: [UInt64]) {
+            self.pattern = pattern
+            self.routes = routes
+            self.serverMasks = serverMasks
+        }
+
+        func bound(to servers: [ServerBinding]) -> VirtualHost {
+            let masks = routes.map { route in
+                servers.indices.reduce(UInt64(0)) { mask, index in
+                    route.gateways.contains(servers[index].gateway) ? mask | Listener.bit(index) : mask
+                }
+            }
+            return VirtualHost(pattern: pattern, routes: routes, serverMasks: masks)
+        }
+
+        /// Whether route `offset` is bound to a gateway that admitted the request.
+        func isBound(_ offset: Int, admission: UInt64, admits: (ResourceName) -> Bool) -> Bool {
+            guard offset < serverMasks.count else { return routes[offset].gateways.contains(where: admits) }
+            let shared = serverMasks[offset] & admission
+            if shared == 0 { return false }
+            return shared != Listener.sharedBit || routes[offset].gateways.contains(where: admits)
+        }
     }
 
     /// A VirtualService HTTP route, with its destinations resolved to clusters.
@@ -103,27 +153,31 @@ public struct RouteTable: Sendable {
         guard let listener = listeners[port] else {
             return .noRoute(reason: "no gateway server listens on port \(port)")
         }
-        let host = String(request.host)
-        var admitting = Set<ResourceName>()
-        for server in listener.servers where server.hosts.contains(where: { $0.matches(host) }) {
-            admitting.insert(server.gateway)
-        }
-        if admitting.isEmpty {
+        let host = request.host
+        let admission = listener.admission(of: host)
+        if admission == 0 {
             return .noRoute(reason: "no gateway server on port \(port) accepts host \"\(host)\"")
         }
+        // Exact, by name: needed only past 63 servers on a listener, or for a match's own `gateways`.
+        func admits(_ gateway: ResourceName) -> Bool {
+            listener.servers.contains { $0.gateway == gateway && $0.hosts.contains(where: { $0.matches(host) }) }
+        }
         for virtualHost in listener.virtualHosts where virtualHost.pattern.matches(host) {
-            let bound = virtualHost.routes.filter { !$0.gateways.isDisjoint(with: admitting) }
-            guard !bound.isEmpty else { continue }
-            for route in bound where route.matches.isEmpty || route.matches.contains(where: {
-                $0.matches(request, gateways: admitting, port: port)
-            }) {
-                return .route(route)
+            var anyBound = false
+            for (offset, route) in virtualHost.routes.enumerated() where virtualHost.isBound(offset, admission: admission, admits: admits) {
+                anyBound = true
+                if route.matches.isEmpty || route.matches.contains(where: { $0.matches(request, admits: admits, port: port) }) {
+                    return .route(route)
+                }
             }
+            guard anyBound else { continue }
+            let bound = virtualHost.routes.indices.filter { virtualHost.isBound($0, admission: admission, admits: admits) }
             return .noRoute(
-                reason: "no route of \(Set(bound.map(\.virtualService)).sorted().map(\.description).joined(separator: ", ")) "
+                reason: "no route of \(Set(bound.map { virtualHost.routes[$0].virtualService }).sorted().map(\.description).joined(separator: ", ")) "
                     + "matches \(request.method) \(request.path) on host \"\(host)\""
             )
         }
+        let admitting = Set(listener.servers.map(\.gateway).filter(admits))
         return .noRoute(reason: "no VirtualService bound to \(admitting.sorted().map(\.description).joined(separator: ", ")) serves host \"\(host)\"")
     }
 }
