@@ -124,6 +124,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinManifestsTests",

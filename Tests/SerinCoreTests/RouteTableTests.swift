@@ -25,7 +25,7 @@ struct RouteTableTests {
         ))
     }
 
-    static func get(_ path: String, host: String = "example.com", headers: [(String, String)] = []) -> RequestAttributes<HeaderList> {
+    static func get(_ path: String, host: String = "example.com", headers: [(String, String)] = []) -> RequestAttributes {
         RequestAttributes(method: "GET", target: path, authority: host, headers: HeaderList(headers.map { (name: $0.0, value: $0.1) }))
     }
 

@@ -73,6 +73,20 @@ struct ManifestValidatorTests {
         #expect(validate(http) == ["\(at(9, column)): error: \(message)"])
     }
 
+    @Test(
+        "a mirror must reach a service, subset and port that exist, like a destination",
+        arguments: [
+            ("{host: web-v3-service}", 20, "destination host web-v3-service does not resolve to a Service or ServiceEntry"),
+            ("{host: web-v2-service, subset: v9}", 44, "subset v9 of web-v2-service is not defined by any DestinationRule for that host"),
+            ("{host: web-v2-service, port: {number: 8080}}", 51, "port 8080 is not exposed by web-v2-service (it exposes 80)"),
+        ]
+    )
+    func mirrorDestination(mirror: String, column: Int, message: String) {
+        let http = "  - route:\n    - destination: {host: web-v1-service}\n    mirror: \(mirror)"
+        #expect(validate(http) == ["\(at(10, column)): error: \(message)"])
+        #expect(validate("  - route:\n    - destination: {host: web-v1-service}\n    mirror: {host: web-v2-service}") == [])
+    }
+
     @Test("a subset defined by a DestinationRule for the host is accepted")
     func definedSubset() {
         let rule = "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web-v1}\nspec:\n  host: web-v1-service\n  subsets:\n  - name: v1\n    labels: {version: v1}\n"

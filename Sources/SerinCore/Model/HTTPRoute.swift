@@ -1,13 +1,38 @@
-/// One entry of a VirtualService's `http` list: if any match holds, traffic goes to the weighted destinations.
+/// One entry of a VirtualService's `http` list: if any match holds, traffic goes to the weighted destinations,
+/// under the route's policies (timeout, retries, faults, header changes, rewrite, mirror); or the gateway
+/// answers itself with a redirect or a direct response, and `destinations` is empty.
 public struct HTTPRoute: Hashable, Sendable {
     public var name: String?
     /// OR of matches; empty matches every request.
     public var matches: [RequestMatch]
     public var destinations: [WeightedDestination]
+    /// How long the whole request may take, retries included; nil is no limit (Istio's default).
+    public var timeout: Duration?
+    /// The retry policy as written; nil when the route sets none (`RoutePolicy` then applies Istio's default).
+    public var retries: HTTPRetry?
+    public var fault: HTTPFaultInjection?
+    public var headers: RouteHeaders?
+    public var rewrite: HTTPRewrite?
+    public var redirect: HTTPRedirect?
+    public var directResponse: HTTPDirectResponse?
+    public var mirror: HTTPMirrorPolicy?
 
-    public init(name: String? = nil, matches: [RequestMatch] = [], destinations: [WeightedDestination]) {
+    public init(
+        name: String? = nil, matches: [RequestMatch] = [], destinations: [WeightedDestination],
+        timeout: Duration? = nil, retries: HTTPRetry? = nil, fault: HTTPFaultInjection? = nil,
+        headers: RouteHeaders? = nil, rewrite: HTTPRewrite? = nil, redirect: HTTPRedirect? = nil,
+        directResponse: HTTPDirectResponse? = nil, mirror: HTTPMirrorPolicy? = nil
+    ) {
         self.name = name
         self.matches = matches
         self.destinations = destinations
+        self.timeout = timeout
+        self.retries = retries
+        self.fault = fault
+        self.headers = headers
+        self.rewrite = rewrite
+        self.redirect = redirect
+        self.directResponse = directResponse
+        self.mirror = mirror
     }
 }

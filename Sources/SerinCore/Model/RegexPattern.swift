@@ -3,18 +3,25 @@
 public struct RegexPattern: Hashable, @unchecked Sendable {
     // Regex<AnyRegexOutput> is immutable once compiled; matching does not mutate it,
     // so sharing it across threads is safe even though the type is not declared Sendable.
-    private let compiled: Regex<AnyRegexOutput>
+    // Boxed: Regex comes from a resilient library, and holding it inline would make every `StringMatch`
+    // copy go through runtime value witnesses on the routing path.
+    private let compiled: Compiled
     public let source: String
+
+    private final class Compiled: @unchecked Sendable {
+        let regex: Regex<AnyRegexOutput>
+        init(_ regex: Regex<AnyRegexOutput>) { self.regex = regex }
+    }
 
     /// Compiles `source`; throws with the underlying parser's message when it is malformed.
     public init(_ source: String) throws {
-        self.compiled = try Regex(source)
+        self.compiled = Compiled(try Regex(source))
         self.source = source
     }
 
     /// RE2 semantics as Istio uses them: the pattern must match the entire value.
     public func matchesWhole(_ value: String) -> Bool {
-        (try? compiled.wholeMatch(in: value)) != nil
+        (try? compiled.regex.wholeMatch(in: value)) != nil
     }
 
     public static func == (lhs: RegexPattern, rhs: RegexPattern) -> Bool { lhs.source == rhs.source }

@@ -14,6 +14,13 @@ public enum ASCII {
 
     @inlinable
     public static func hasPrefix<A: Collection<UInt8>, B: Collection<UInt8>>(_ value: A, _ prefix: B, ignoringCase: Bool) -> Bool {
+        // Native strings expose their bytes: compare buffers rather than stepping string indices.
+        let contiguous = value.withContiguousStorageIfAvailable { valueBytes in
+            prefix.withContiguousStorageIfAvailable { prefixBytes in
+                hasPrefix(valueBytes, prefixBytes, ignoringCase: ignoringCase)
+            }
+        }
+        if let answer = contiguous ?? nil { return answer }
         var index = value.startIndex
         for expected in prefix {
             guard index != value.endIndex else { return false }
@@ -28,5 +35,16 @@ public enum ASCII {
     public static func hasSuffix<A: Collection<UInt8>, B: Collection<UInt8>>(_ value: A, _ suffix: B, ignoringCase: Bool) -> Bool {
         let extra = value.count - suffix.count
         return extra >= 0 && hasPrefix(value.dropFirst(extra), suffix, ignoringCase: ignoringCase)
+    }
+
+    @inlinable
+    public static func hasPrefix(_ value: UnsafeBufferPointer<UInt8>, _ prefix: UnsafeBufferPointer<UInt8>, ignoringCase: Bool) -> Bool {
+        guard value.count >= prefix.count else { return false }
+        for index in 0..<prefix.count {
+            let byte = value[index]
+            let expected = prefix[index]
+            if ignoringCase ? lower(byte) != lower(expected) : byte != expected { return false }
+        }
+        return true
     }
 }

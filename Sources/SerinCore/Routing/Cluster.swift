@@ -1,5 +1,6 @@
-/// The endpoints one weighted destination sends to: a service port, narrowed to a subset when named.
-public struct Cluster: Hashable, Sendable {
+/// The endpoints one weighted destination sends to: a service port, narrowed to a subset when named, with the
+/// traffic policy its DestinationRule sets for the connections to them.
+public struct Cluster: Hashable, Sendable, Codable {
     /// Envoy-style name, `outbound|80|v1|web-v1-service`, stable across reconfigurations.
     public let name: String
     /// The service host as the route named it.
@@ -9,6 +10,8 @@ public struct Cluster: Hashable, Sendable {
     /// The service the host resolved to; nil when it resolves to nothing (every request gets 503).
     public let service: ResourceName?
     public let endpoints: [Endpoint]
+    /// Connection limits and outlier detection: the subset's policy merged over its DestinationRule's.
+    public let trafficPolicy: TrafficPolicy
 
     /// One address to open connections to.
     public struct Endpoint: Hashable, Sendable, Codable {
@@ -26,13 +29,17 @@ public struct Cluster: Hashable, Sendable {
         }
     }
 
-    public init(host: String, subset: String?, port: Int, service: ResourceName?, endpoints: [Endpoint]) {
+    public init(
+        host: String, subset: String?, port: Int, service: ResourceName?, endpoints: [Endpoint],
+        trafficPolicy: TrafficPolicy = TrafficPolicy()
+    ) {
         self.name = "outbound|\(port)|\(subset ?? "")|\(host)"
         self.host = host
         self.subset = subset
         self.port = port
         self.service = service
         self.endpoints = endpoints
+        self.trafficPolicy = trafficPolicy
     }
 
     /// Round-robin choice: the caller owns the counter, so this stays a pure function.

@@ -16,36 +16,41 @@ public struct HeaderList: RequestHeaderLookup, Sendable {
 }
 
 /// What routing looks at in a request.
-public struct RequestAttributes<Headers: RequestHeaderLookup> {
-    public var method: String
+///
+/// Not generic over its headers: the gateway calls routing from another module, where a generic
+/// `resolve` would run unspecialized; one existential call per header lookup is far cheaper.
+/// Path and host are split out once, not once per route tried.
+public struct RequestAttributes {
+    public let method: String
     /// The request target as sent: path plus optional `?query`.
-    public var target: String
+    public let target: String
     /// The Host header (or HTTP/2 :authority), port included if the client sent it.
-    public var authority: String
-    public var scheme: String
-    public var headers: Headers
+    public let authority: String
+    public let scheme: String
+    public let headers: any RequestHeaderLookup
+    /// The path without the query string: what Envoy matches `uri` against.
+    public let path: Substring
+    /// The host without a port, for host matching.
+    public let host: Substring
 
-    public init(method: String, target: String, authority: String, scheme: String = "http", headers: Headers) {
+    public init(method: String, target: String, authority: String, scheme: String = "http", headers: any RequestHeaderLookup) {
         self.method = method
         self.target = target
         self.authority = authority
         self.scheme = scheme
         self.headers = headers
-    }
-
-    /// The path without the query string: what Envoy matches `uri` against.
-    public var path: Substring {
-        if let mark = target.firstIndex(of: "?") { return target[..<mark] }
-        return target[...]
-    }
-
-    /// The host without a port, for host matching.
-    public var host: Substring {
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            return authority[...close]
+        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = target[..<mark]
+        } else {
+            path = target[...]
         }
-        if let colon = authority.lastIndex(of: ":") { return authority[..<colon] }
-        return authority[...]
+        if authority.utf8.first == UInt8(ascii: "["), let close = authority.utf8.firstIndex(of: UInt8(ascii: "]")) {
+            host = authority[...close]
+        } else if let colon = authority.utf8.lastIndex(of: UInt8(ascii: ":")) {
+            host = authority[..<colon]
+        } else {
+            host = authority[...]
+        }
     }
 
     /// The first value of query parameter `name`, percent-decoding not applied (as Envoy).

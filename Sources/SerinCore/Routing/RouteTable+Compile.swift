@@ -25,7 +25,8 @@ extension RouteTable {
                 Route(
                     virtualService: virtualService.name, index: index, name: route.name,
                     gateways: Set(bound), matches: route.matches,
-                    targets: route.destinations.map { Self.target(for: $0, in: config) }
+                    targets: route.destinations.map { Self.target(for: $0, in: config) },
+                    policy: RoutePolicy(compiling: route, in: config)
                 )
             }
             var seen = Set<String>()
@@ -64,6 +65,11 @@ extension RouteTable {
     /// Resolves a weighted destination to the endpoints it reaches.
     static func target(for weighted: WeightedDestination, in config: MeshConfig) -> Target {
         let destination = weighted.destination
+        return Target(destination: destination, weight: weighted.weight, cluster: cluster(for: destination, in: config))
+    }
+
+    /// The endpoints a destination reaches, with the traffic policy its DestinationRule sets for them.
+    static func cluster(for destination: Destination, in config: MeshConfig) -> Cluster {
         let service = config.service(forHost: destination.host)
         let servicePort = service.flatMap { Self.port(destination.port, of: $0) }
         let port = servicePort?.number ?? destination.port ?? 80
@@ -85,11 +91,11 @@ extension RouteTable {
                     }
             }
         }
-        let cluster = Cluster(
+        return Cluster(
             host: destination.host, subset: destination.subset, port: port,
-            service: service?.name, endpoints: endpoints
+            service: service?.name, endpoints: endpoints,
+            trafficPolicy: config.trafficPolicy(forHost: destination.host, subset: destination.subset)
         )
-        return Target(destination: destination, weight: weighted.weight, cluster: cluster)
     }
 
     /// The service port a destination addresses: the one numbered, or the only one when none is named.

@@ -83,7 +83,10 @@ public struct RouteTable: Sendable {
     }
 
     /// A VirtualService HTTP route, with its destinations resolved to clusters.
-    public struct Route: Sendable {
+    ///
+    /// A class, immutable: the resolver hands one out per request, and a reference costs one retain
+    /// where copying this many fields would cost dozens.
+    public final class Route: Sendable {
         public let virtualService: ResourceName
         /// Position in the VirtualService's `http` list.
         public let index: Int
@@ -91,20 +94,26 @@ public struct RouteTable: Sendable {
         /// Gateways the VirtualService is bound to.
         public let gateways: Set<ResourceName>
         public let matches: [RequestMatch]
+        /// `matches`, prepared for evaluation per request.
+        let rules: [MatchRule]
         public let targets: [Target]
+        /// Timeout, retries, faults, header changes, rewrite, redirect or direct response, mirror.
+        public let policy: RoutePolicy
         /// Running totals of `targets` weights, for the weighted pick.
         let cumulativeWeights: [Int]
 
         public init(
             virtualService: ResourceName, index: Int, name: String?, gateways: Set<ResourceName>,
-            matches: [RequestMatch], targets: [Target]
+            matches: [RequestMatch], targets: [Target], policy: RoutePolicy = RoutePolicy()
         ) {
             self.virtualService = virtualService
             self.index = index
             self.name = name
             self.gateways = gateways
             self.matches = matches
+            self.rules = matches.map(MatchRule.init)
             self.targets = targets
+            self.policy = policy
             var total = 0
             // A lone destination takes all traffic whatever its weight says (Istio's rule).
             let weights = targets.count == 1 ? [100] : targets.map { max(0, $0.weight) }
@@ -134,11 +143,17 @@ public struct RouteTable: Sendable {
         }
     }
 
-    /// One weighted destination and the cluster it resolves to.
-    public struct Target: Sendable {
+    /// One weighted destination and the cluster it resolves to; a class for the same reason as `Route`.
+    public final class Target: Sendable {
         public let destination: Destination
         public let weight: Int
         public let cluster: Cluster
+
+        public init(destination: Destination, weight: Int, cluster: Cluster) {
+            self.destination = destination
+            self.weight = weight
+            self.cluster = cluster
+        }
     }
 
     /// The outcome of routing one request.
@@ -149,7 +164,7 @@ public struct RouteTable: Sendable {
     }
 
     /// Finds the route for a request arriving on the listener for `port`: first matching route wins.
-    public func resolve<H>(_ request: RequestAttributes<H>, port: Int) -> Resolution {
+    public func resolve(_ request: RequestAttributes, port: Int) -> Resolution {
         guard let listener = listeners[port] else {
             return .noRoute(reason: "no gateway server listens on port \(port)")
         }
@@ -166,7 +181,7 @@ public struct RouteTable: Sendable {
             var anyBound = false
             for (offset, route) in virtualHost.routes.enumerated() where virtualHost.isBound(offset, admission: admission, admits: admits) {
                 anyBound = true
-                if route.matches.isEmpty || route.matches.contains(where: { $0.matches(request, admits: admits, port: port) }) {
+                if route.rules.isEmpty || route.rules.contains(where: { $0.matches(request, admits: admits, port: port) }) {
                     return .route(route)
                 }
             }

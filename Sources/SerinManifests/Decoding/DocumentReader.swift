@@ -84,6 +84,8 @@ final class DocumentReader {
                 children[key] = child
             } else if schema.notApplied.contains(key) {
                 warning("\(child.path) is not applied by the embedded gateway yet", at: keyNode)
+            } else if schema.notSupported.contains(key) {
+                warning("\(child.path) is not supported by Serin's gateway, ignored", at: keyNode)
             } else if let reason = schema.notRead[key] {
                 warning("\(child.path) is not read: \(reason)", at: keyNode)
             } else if !schema.ignored.contains(key) {

@@ -6,10 +6,16 @@ extension ManifestDecoder {
     static let meshGateway = "mesh"
 
     /// HTTP route features Istio has and the embedded gateway does not apply yet.
-    static let httpRouteNotApplied: Set<String> = [
-        "redirect", "rewrite", "retries", "timeout", "fault", "mirror", "mirrors", "mirrorPercentage",
-        "mirrorPercent", "mirror_percent", "headers", "directResponse", "corsPolicy", "delegate",
+    static let httpRouteNotApplied: Set<String> = ["mirrors", "mirror_percent", "corsPolicy", "delegate"]
+
+    /// HTTP route fields Serin decodes: what to match, where to send, and how (`ManifestDecoder+HTTPRoutePolicy`).
+    static let httpRouteFields: Set<String> = [
+        "name", "match", "route", "timeout", "retries", "fault", "headers", "rewrite", "redirect", "directResponse",
+        "mirror", "mirrorPercentage", "mirrorPercent",
     ]
+
+    /// What a route does instead of forwarding to `route`: the gateway answers the request itself.
+    static let httpRouteAnswers = ["redirect", "directResponse"]
 
     static func virtualService(_ spec: Field, name: ResourceName, reader: DocumentReader) -> VirtualService? {
         let schema = Schema(known: ["hosts", "gateways", "http", "tcp", "tls"], ignored: ["exportTo"])
@@ -47,43 +53,82 @@ extension ManifestDecoder {
     }
 
     private static func httpRoute(_ field: Field, namespace: String, reader: DocumentReader) -> HTTPRoute? {
-        let schema = Schema(known: ["name", "match", "route"], notApplied: httpRouteNotApplied)
-        guard let fields = reader.mapping(field, schema) else { return nil }
-        let name = fields["name"].flatMap(reader.string)
-        var matches: [RequestMatch] = []
-        if let matchField = fields["match"] {
-            guard let entries = reader.list(matchField) else { return nil }
-            matches = entries.compactMap { requestMatch($0, namespace: namespace, reader: reader) }
-            guard matches.count == entries.count else { return nil }
-        }
-        guard let routeField = fields["route"] else {
-            // A redirect or direct response stands in for a route in Istio; it was warned about above.
-            let alternatives = ["redirect", "directResponse", "delegate"]
-            if let mapping = field.node.mapping, alternatives.contains(where: { mapping[$0] != nil }) {
-                return HTTPRoute(name: name, matches: matches, destinations: [])
-            }
-            reader.error("\(field.path(of: "route")) is required", at: field.node)
+        guard let fields = reader.mapping(field, Schema(known: httpRouteFields, notApplied: httpRouteNotApplied)) else {
             return nil
         }
-        guard let entries = reader.list(routeField) else { return nil }
-        guard !entries.isEmpty else {
-            reader.error("\(routeField.path): expected at least one destination", at: routeField.node)
+        let before = reader.isMalformed
+        var route = HTTPRoute(name: fields["name"].flatMap(reader.string), destinations: [])
+        if let matchField = fields["match"] {
+            route.matches = reader.list(matchField) { requestMatch($0, namespace: namespace, reader: reader) } ?? []
+        }
+        let answered = httpRouteAnswers.contains { fields[$0] != nil }
+        if let routeField = fields["route"] {
+            route.destinations = weightedDestinations(routeField, allowEmpty: answered, reader: reader) ?? []
+        }
+        decodePolicies(of: fields, into: &route, reader: reader)
+        checkAction(of: route, fields: fields, reader: reader)
+        // Every field is read before giving up, so one pass reports every problem of the route.
+        return reader.isMalformed && !before ? nil : route
+    }
+
+    /// `route`: the weighted destinations. Istio: a lone destination takes all traffic; among several, an unset
+    /// weight is 0. Empty only beside a redirect or direct response, which Istio reads as no route.
+    private static func weightedDestinations(
+        _ field: Field, allowEmpty: Bool, reader: DocumentReader
+    ) -> [WeightedDestination]? {
+        guard let entries = reader.list(field) else { return nil }
+        guard !entries.isEmpty || allowEmpty else {
+            reader.error("\(field.path): expected at least one destination", at: field.node)
             return nil
         }
         let destinations = entries.compactMap { weightedDestination($0, reader: reader) }
         guard destinations.count == entries.count else { return nil }
-        // Istio: a lone destination takes all traffic; among several, an unset weight is 0.
-        let defaulted = destinations.map { destination, weight in
+        return destinations.map { destination, weight in
             WeightedDestination(destination: destination, weight: weight ?? (entries.count == 1 ? 100 : 0))
         }
-        return HTTPRoute(name: name, matches: matches, destinations: defaulted)
+    }
+
+    /// Istio's rules for what a route does: forward to `route`, or answer with a redirect or a direct response;
+    /// never two of these, and an answered request is neither rewritten nor faulted.
+    private static func checkAction(of route: HTTPRoute, fields: Fields, reader: DocumentReader) {
+        let entry = fields.owner
+        let answers = httpRouteAnswers.compactMap { key in fields[key].map { (key: key, field: $0) } }
+        guard !answers.isEmpty else {
+            // A delegate stands in for a route in Istio; it was warned about as not applied.
+            if fields["route"] == nil && entry.node.mapping?["delegate"] == nil {
+                reader.error("\(entry.path): expected route, redirect or directResponse", at: entry.node)
+            }
+            return
+        }
+        for (index, answer) in answers.enumerated() {
+            var others = ["fault", "rewrite"] + answers.prefix(index).map(\.key)
+            if !route.destinations.isEmpty { others.insert("route", at: 0) }
+            for other in others where fields[other] != nil {
+                reader.error(
+                    "\(answer.field.path) cannot be combined with \(other): Istio rejects a route with both",
+                    at: answer.field.node
+                )
+            }
+        }
     }
 
     private static func weightedDestination(_ field: Field, reader: DocumentReader) -> (Destination, Int?)? {
         let schema = Schema(known: ["destination", "weight"], notApplied: ["headers"])
         guard let fields = reader.mapping(field, schema),
             let destinationField = reader.required("destination", in: fields),
-            let destination = reader.mapping(destinationField, Schema(known: ["host", "subset", "port"])),
+            let destination = destination(destinationField, reader: reader)
+        else { return nil }
+        var weight: Int?
+        if let weightField = fields["weight"] {
+            guard let value = reader.int(weightField) else { return nil }
+            weight = value
+        }
+        return (destination, weight)
+    }
+
+    /// Istio's `Destination`: a host, an optional subset, an optional `port: {number}`.
+    static func destination(_ field: Field, reader: DocumentReader) -> Destination? {
+        guard let destination = reader.mapping(field, Schema(known: ["host", "subset", "port"])),
             let hostField = reader.required("host", in: destination),
             let host = reader.string(hostField)
         else { return nil }
@@ -96,12 +141,7 @@ extension ManifestDecoder {
             port = number
         }
         let subset = destination["subset"].flatMap(reader.string)
-        var weight: Int?
-        if let weightField = fields["weight"] {
-            guard let value = reader.int(weightField) else { return nil }
-            weight = value
-        }
-        return (Destination(host: host, subset: subset, port: port), weight)
+        return Destination(host: host, subset: subset, port: port)
     }
 
     private static func requestMatch(_ field: Field, namespace: String, reader: DocumentReader) -> RequestMatch? {

@@ -1,7 +1,7 @@
 import SerinCore
 
 extension ManifestValidator {
-    /// Weights, and that every destination reaches a service port (and subset) that exists.
+    /// Weights, and that every destination, the mirror's included, reaches a service port (and subset) that exists.
     static func routes(
         of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext,
         warnedWithoutEndpoints: inout Set<ResourceName>
@@ -22,6 +22,13 @@ extension ManifestValidator {
                 diagnostics += destination(
                     weighted.destination, path: "\(path).destination", portPath: "\(path).destination.port.number",
                     at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
+                )
+            }
+            if let mirror = route.mirror {
+                let path = "spec.http[\(routeIndex)].mirror"
+                diagnostics += destination(
+                    mirror.destination, path: path, portPath: "\(path).port.number", at: located, context: context,
+                    warnedWithoutEndpoints: &warnedWithoutEndpoints
                 )
             }
             if route.destinations.count > 1 {

@@ -1,0 +1,63 @@
+/// Istio's `HTTPRetry`: how often the gateway tries a failed request again, on which failures, and how long
+/// each try may take.
+public struct HTTPRetry: Hashable, Sendable, Codable {
+    /// Retries after the first try; 0 means none. A route that sets no `retries` still retries under
+    /// `istioDefault`, as in Istio (see `RoutePolicy.retries`).
+    public var attempts: Int
+    /// The time limit of each try; nil leaves each try the route's `timeout`.
+    public var perTryTimeout: Duration?
+    /// The failures retried, in the order written.
+    public var retryOn: [RetryCondition]
+    /// Response statuses retried besides those `retryOn` covers: the numbers written in Istio's `retryOn`.
+    public var retriableStatusCodes: [Int]
+
+    public init(
+        attempts: Int, perTryTimeout: Duration? = nil, retryOn: [RetryCondition] = HTTPRetry.defaultRetryOn,
+        retriableStatusCodes: [Int] = HTTPRetry.defaultRetriableStatusCodes
+    ) {
+        self.attempts = attempts
+        self.perTryTimeout = perTryTimeout
+        self.retryOn = retryOn
+        self.retriableStatusCodes = retriableStatusCodes
+    }
+
+    /// What is retried when `retryOn` is not written. Istio's default is
+    /// `connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes` with status 503;
+    /// `unavailable` and `cancelled` are gRPC statuses, which Serin's gateway does not read, so
+    /// connect-failure, refused-stream and 503 remain.
+    public static let defaultRetryOn: [RetryCondition] = [.connectFailure, .refusedStream]
+    /// The statuses retried when `retryOn` is not written: Istio's 503.
+    public static let defaultRetriableStatusCodes: [Int] = [503]
+
+    /// Istio's policy for a route that sets no `retries`: 2 retries on the default conditions.
+    public static let istioDefault = HTTPRetry(attempts: 2)
+
+    /// Whether a response with `status` from the upstream is retried under this policy (attempts aside).
+    public func retries(status: Int) -> Bool {
+        if retriableStatusCodes.contains(status) { return true }
+        return retryOn.contains { $0.covers(status: status) }
+    }
+}
+
+/// A failure Istio's `retryOn` names, spelled as Envoy spells it; the ones Serin's gateway can tell apart.
+public enum RetryCondition: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Any 5xx response, or no response at all (connect failure, reset, refused stream, read timeout).
+    case serverError = "5xx"
+    /// A 502, 503 or 504 response, or no response at all.
+    case gatewayError = "gateway-error"
+    /// The connection to the upstream could not be opened (refused, or the connect timeout passed).
+    case connectFailure = "connect-failure"
+    /// The upstream refused the request before processing it (HTTP/2 REFUSED_STREAM).
+    case refusedStream = "refused-stream"
+    /// The upstream closed or reset the connection, or did not answer in time, before a response.
+    case reset
+
+    /// Whether a response with `status` is one of the failures this condition names.
+    public func covers(status: Int) -> Bool {
+        switch self {
+        case .serverError: return (500...599).contains(status)
+        case .gatewayError: return (502...504).contains(status)
+        case .connectFailure, .refusedStream, .reset: return false
+        }
+    }
+}

@@ -1,0 +1,93 @@
+/// Istio's `TrafficPolicy`, on a DestinationRule or one of its subsets: the limits and ejection rules for the
+/// connections the gateway opens to a cluster. A section left nil means the gateway's defaults.
+public struct TrafficPolicy: Hashable, Sendable, Codable {
+    public var connectionPool: ConnectionPoolSettings?
+    public var outlierDetection: OutlierDetection?
+
+    public init(connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil) {
+        self.connectionPool = connectionPool
+        self.outlierDetection = outlierDetection
+    }
+
+    /// Whether no section is set.
+    public var isEmpty: Bool { connectionPool == nil && outlierDetection == nil }
+
+    /// This policy (a subset's) over `base` (its DestinationRule's), as Istio merges them: each section this
+    /// policy sets replaces base's whole section; the others are base's.
+    public func merged(over base: TrafficPolicy) -> TrafficPolicy {
+        TrafficPolicy(
+            connectionPool: connectionPool ?? base.connectionPool,
+            outlierDetection: outlierDetection ?? base.outlierDetection
+        )
+    }
+}
+
+/// Istio's `ConnectionPoolSettings`: limits on a cluster's connections and queued requests. A limit left nil is
+/// the gateway's default: no limit for counts (Istio reads a written 0 as unset too), 10s to connect, 1h idle.
+public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
+    public var tcp: TCPSettings
+    public var http: HTTPSettings
+
+    public init(tcp: TCPSettings = TCPSettings(), http: HTTPSettings = HTTPSettings()) {
+        self.tcp = tcp
+        self.http = http
+    }
+
+    /// Istio's `connectionPool.tcp`.
+    public struct TCPSettings: Hashable, Sendable, Codable {
+        /// Connections open at once to the whole cluster.
+        public var maxConnections: Int?
+        /// How long opening one connection may take.
+        public var connectTimeout: Duration?
+
+        public init(maxConnections: Int? = nil, connectTimeout: Duration? = nil) {
+            self.maxConnections = maxConnections
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    /// Istio's `connectionPool.http`.
+    public struct HTTPSettings: Hashable, Sendable, Codable {
+        /// Requests waiting for a connection; more are answered 503 at once.
+        public var http1MaxPendingRequests: Int?
+        /// Requests sent on one connection before it is closed; 1 turns keep-alive off.
+        public var maxRequestsPerConnection: Int?
+        /// How long a connection may stay unused before it is closed.
+        public var idleTimeout: Duration?
+
+        public init(
+            http1MaxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, idleTimeout: Duration? = nil
+        ) {
+            self.http1MaxPendingRequests = http1MaxPendingRequests
+            self.maxRequestsPerConnection = maxRequestsPerConnection
+            self.idleTimeout = idleTimeout
+        }
+    }
+}
+
+/// Istio's `OutlierDetection`: endpoints that fail in a row are ejected from the cluster's load balancing for a
+/// while. Omitted fields take Istio's defaults, which the initializer's defaults are.
+public struct OutlierDetection: Hashable, Sendable, Codable {
+    /// 5xx responses (and connect failures) in a row that eject an endpoint; 0 turns this check off.
+    public var consecutive5xxErrors: Int
+    /// 502, 503 and 504 responses (and connect failures) in a row that eject an endpoint; 0, the default, turns
+    /// this check off.
+    public var consecutiveGatewayErrors: Int
+    /// How often ejections are decided.
+    public var interval: Duration
+    /// How long the first ejection lasts; each further ejection of the same endpoint lasts one more of these.
+    public var baseEjectionTime: Duration
+    /// The most endpoints of the cluster ejected at once, in percent.
+    public var maxEjectionPercent: Int
+
+    public init(
+        consecutive5xxErrors: Int = 5, consecutiveGatewayErrors: Int = 0, interval: Duration = .seconds(10),
+        baseEjectionTime: Duration = .seconds(30), maxEjectionPercent: Int = 10
+    ) {
+        self.consecutive5xxErrors = consecutive5xxErrors
+        self.consecutiveGatewayErrors = consecutiveGatewayErrors
+        self.interval = interval
+        self.baseEjectionTime = baseEjectionTime
+        self.maxEjectionPercent = maxEjectionPercent
+    }
+}

@@ -1,0 +1,330 @@
+import Foundation
+import SerinCore
+import Yams
+
+/// An HTTP route's policies, with Istio's field names, defaults and validation (Istio's rules are cited where
+/// Serin follows them; each problem is reported at its field).
+extension ManifestDecoder {
+    static func decodePolicies(of fields: Fields, into route: inout HTTPRoute, reader: DocumentReader) {
+        route.timeout = fields["timeout"].flatMap(reader.positiveDuration)
+        route.retries = fields["retries"].flatMap { retries($0, reader: reader) }
+        route.fault = fields["fault"].flatMap { fault($0, reader: reader) }
+        route.headers = fields["headers"].flatMap { headers($0, reader: reader) }
+        route.rewrite = fields["rewrite"].flatMap { rewrite($0, reader: reader) }
+        route.redirect = fields["redirect"].flatMap { redirect($0, reader: reader) }
+        route.directResponse = fields["directResponse"].flatMap { directResponse($0, reader: reader) }
+        route.mirror = mirror(in: fields, reader: reader)
+    }
+
+    // Each part reports its own problems; the route holding a malformed part is dropped as a whole
+    // (`httpRoute`), so the parts return what they could read.
+
+    // MARK: Retries
+
+    /// `retries`. An omitted `attempts` is 0, which turns retries off, as in Istio; Istio then rejects a
+    /// `retryOn` or `perTryTimeout`, which could never apply.
+    private static func retries(_ field: Field, reader: DocumentReader) -> HTTPRetry? {
+        let schema = Schema(
+            known: ["attempts", "perTryTimeout", "retryOn"],
+            notSupported: ["retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"]
+        )
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        let attemptsField = fields["attempts"]
+        let attempts: Int? = if let attemptsField { reader.count(attemptsField) } else { 0 }
+        let perTryTimeout = fields["perTryTimeout"].flatMap(reader.positiveDuration)
+        let retryOn = fields["retryOn"].flatMap { retryConditions($0, reader: reader) }
+        guard let attempts else { return nil }
+        if attempts == 0 {
+            let configured = ["retryOn", "perTryTimeout"].filter { fields[$0] != nil }
+            if !configured.isEmpty {
+                let zero = attemptsField == nil ? "attempts is not set, which" : "attempts 0"
+                reader.error(
+                    "\(field.path): \(configured.joined(separator: " and ")) \(configured.count == 1 ? "needs" : "need") "
+                        + "attempts above 0: \(zero) disables retries",
+                    at: attemptsField?.node ?? field.node
+                )
+            }
+        }
+        var retry = HTTPRetry(attempts: attempts, perTryTimeout: perTryTimeout)
+        if let retryOn {
+            retry.retryOn = retryOn.conditions
+            retry.retriableStatusCodes = retryOn.statusCodes
+        }
+        return retry
+    }
+
+    /// `retryOn`: comma-separated Envoy retry policies and HTTP statuses. Policies Serin's gateway cannot tell
+    /// apart are warned about and ignored; `retriable-status-codes` only says the listed statuses count.
+    private static func retryConditions(
+        _ field: Field, reader: DocumentReader
+    ) -> (conditions: [RetryCondition], statusCodes: [Int])? {
+        guard let text = reader.string(field) else { return nil }
+        var conditions: [RetryCondition] = []
+        var statusCodes: [Int] = []
+        var ignored: [String] = []
+        var valid = true
+        for part in text.split(separator: ",") {
+            let policy = part.trimmingCharacters(in: .whitespaces)
+            if policy.isEmpty || policy == "retriable-status-codes" { continue }
+            if let status = Int(policy) {
+                guard (100...599).contains(status) else {
+                    reader.error("\(field.path): expected HTTP statuses from 100 to 599, got \(status)", at: field.node)
+                    valid = false
+                    continue
+                }
+                if !statusCodes.contains(status) { statusCodes.append(status) }
+            } else if let condition = RetryCondition(rawValue: policy) {
+                if !conditions.contains(condition) { conditions.append(condition) }
+            } else {
+                ignored.append(policy)
+            }
+        }
+        if !ignored.isEmpty {
+            let supported = RetryCondition.allCases.map(\.rawValue).joined(separator: ", ")
+            reader.warning(
+                "\(field.path): \(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") not supported "
+                    + "by Serin's gateway, ignored (it retries on \(supported) and HTTP statuses)",
+                at: field.node
+            )
+        }
+        return valid ? (conditions, statusCodes) : nil
+    }
+
+    // MARK: Faults
+
+    /// `fault`: a delay, an abort or both; Istio rejects a fault with neither.
+    private static func fault(_ field: Field, reader: DocumentReader) -> HTTPFaultInjection? {
+        guard let fields = reader.mapping(field, Schema(known: ["delay", "abort"])) else { return nil }
+        guard fields["delay"] != nil || fields["abort"] != nil else {
+            reader.error("\(field.path): expected delay, abort or both", at: field.node)
+            return nil
+        }
+        let delay = fields["delay"].flatMap { faultDelay($0, reader: reader) }
+        let abort = fields["abort"].flatMap { faultAbort($0, reader: reader) }
+        return HTTPFaultInjection(delay: delay, abort: abort)
+    }
+
+    private static func faultDelay(_ field: Field, reader: DocumentReader) -> HTTPFaultInjection.Delay? {
+        let schema = Schema(known: ["fixedDelay", "percentage", "percent"], notSupported: ["exponentialDelay"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        let fixedDelay = reader.required("fixedDelay", in: fields).flatMap(reader.positiveDuration)
+        let percentage = faultPercentage(in: fields, outcome: "delayed", reader: reader)
+        guard let fixedDelay, let percentage else { return nil }
+        return HTTPFaultInjection.Delay(fixedDelay: fixedDelay, percentage: percentage)
+    }
+
+    /// An abort answers `httpStatus`; Serin's gateway has no gRPC or HTTP/2 error to answer with, so an abort
+    /// naming only those aborts nothing (like Istio's abort without an error type, a warning).
+    private static func faultAbort(_ field: Field, reader: DocumentReader) -> HTTPFaultInjection.Abort? {
+        let schema = Schema(known: ["httpStatus", "percentage"], notSupported: ["grpcStatus", "http2Error"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        guard let statusField = fields["httpStatus"] else {
+            // Still validated, as Istio does, though nothing is aborted.
+            _ = fields["percentage"].flatMap(reader.percentage)
+            reader.warning("\(field.path(of: "httpStatus")) is not set, so no request is aborted", at: field.node)
+            return nil
+        }
+        let status = reader.httpStatus(statusField)
+        let percentage = faultPercentage(in: fields, outcome: "aborted", reader: reader)
+        guard let status, let percentage else { return nil }
+        return HTTPFaultInjection.Abort(httpStatus: status, percentage: percentage)
+    }
+
+    /// `percentage: {value}`, or a delay's deprecated whole `percent`. Istio injects into no request when
+    /// neither is written, which is worth a warning: the fault looks configured but never happens.
+    private static func faultPercentage(in fields: Fields, outcome: String, reader: DocumentReader) -> Percent? {
+        switch (fields["percentage"], fields["percent"]) {
+        case (.some(let percentage), let percent):
+            if let percent {
+                reader.warning("\(percent.path) is ignored: percentage is set", at: percent.node)
+            }
+            return reader.percentage(percentage)
+        case (nil, .some(let percent)):
+            reader.warning("\(percent.path) is deprecated: use percentage: {value: N}", at: percent.node)
+            return reader.percent(percent).map { Percent(Double($0)) }
+        case (nil, nil):
+            reader.warning(
+                "\(fields.owner.path(of: "percentage")) is not set, so no request is \(outcome) (Istio's default)",
+                at: fields.owner.node
+            )
+            return Percent.none
+        }
+    }
+
+    // MARK: Headers
+
+    /// `headers: {request, response}`, each with `set`, `add` and `remove`.
+    private static func headers(_ field: Field, reader: DocumentReader) -> RouteHeaders? {
+        guard let fields = reader.mapping(field, Schema(known: ["request", "response"])) else { return nil }
+        return RouteHeaders(
+            request: fields["request"].flatMap { headerOperations($0, reader: reader) } ?? HeaderOperations(),
+            response: fields["response"].flatMap { headerOperations($0, reader: reader) } ?? HeaderOperations()
+        )
+    }
+
+    private static func headerOperations(_ field: Field, reader: DocumentReader) -> HeaderOperations? {
+        guard let fields = reader.mapping(field, Schema(known: ["set", "add", "remove"])) else { return nil }
+        let remove = fields["remove"].flatMap { removeField in
+            reader.list(removeField) { entry in
+                reader.string(entry).flatMap { headerName($0, at: entry, reader: reader) }
+            }
+        }
+        return HeaderOperations(
+            set: fields["set"].flatMap { headerValues($0, reader: reader) } ?? [:],
+            add: fields["add"].flatMap { headerValues($0, reader: reader) } ?? [:],
+            remove: remove ?? []
+        )
+    }
+
+    /// A `set` or `add` mapping: header name → value, names lower-cased.
+    private static func headerValues(_ field: Field, reader: DocumentReader) -> [String: String]? {
+        guard let entries = reader.entries(field) else { return nil }
+        var result: [String: String] = [:]
+        var complete = true
+        for (name, child) in entries {
+            guard let value = reader.string(child), let lowered = headerName(name, at: child, reader: reader) else {
+                complete = false
+                continue
+            }
+            result[lowered] = value
+        }
+        return complete ? result : nil
+    }
+
+    /// A header name as Istio accepts it in header operations (letters, digits, `-` and `_`), lower-cased.
+    private static func headerName(_ name: String, at field: Field, reader: DocumentReader) -> String? {
+        let valid = !name.isEmpty && name.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
+                || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_")
+        }
+        guard valid else {
+            reader.error(
+                "\(field.path): expected a header name of letters, digits, - and _, got \"\(name)\"", at: field.node
+            )
+            return nil
+        }
+        return name.lowercased()
+    }
+
+    // MARK: Rewrite, redirect, direct response
+
+    /// `rewrite`: Istio requires at least one part. A rewrite with only parts Serin ignores rewrites nothing.
+    private static func rewrite(_ field: Field, reader: DocumentReader) -> HTTPRewrite? {
+        let schema = Schema(known: ["uri", "authority"], notSupported: ["uriRegexRewrite"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        guard field.node.mapping?.isEmpty == false else {
+            reader.error("\(field.path): expected uri, authority or both", at: field.node)
+            return nil
+        }
+        let uri = fields["uri"].flatMap(reader.string)
+        let authority = fields["authority"].flatMap(reader.string)
+        guard uri != nil || authority != nil else { return nil }
+        return HTTPRewrite(uri: uri, authority: authority)
+    }
+
+    /// `redirect`: at least one part changes, and the code is one Envoy can answer with (Istio accepts any 3xx).
+    private static func redirect(_ field: Field, reader: DocumentReader) -> HTTPRedirect? {
+        let parts = ["uri", "authority", "scheme", "port", "derivePort"]
+        guard let fields = reader.mapping(field, Schema(known: Set(parts + ["redirectCode"]))) else { return nil }
+        var redirect = HTTPRedirect()
+        redirect.uri = fields["uri"].flatMap(reader.string)
+        redirect.authority = fields["authority"].flatMap(reader.string)
+        redirect.scheme = fields["scheme"].flatMap { reader.choice($0, as: HTTPRedirect.Scheme.self) }
+        redirect.port = fields["port"].flatMap(reader.port)
+        redirect.derivePort = fields["derivePort"].flatMap { reader.choice($0, as: HTTPRedirect.DerivePort.self) }
+        if let codeField = fields["redirectCode"], let code = reader.int(codeField) {
+            if HTTPRedirect.redirectCodes.contains(code) {
+                redirect.redirectCode = code
+            } else {
+                let codes = HTTPRedirect.redirectCodes.map(String.init).joined(separator: ", ")
+                reader.error("\(codeField.path): expected one of \(codes), got \(code)", at: codeField.node)
+            }
+        }
+        if fields["port"] != nil, let derivePort = fields["derivePort"] {
+            reader.error("\(derivePort.path) cannot be combined with port: set one of them", at: derivePort.node)
+        }
+        if !parts.contains(where: { fields[$0] != nil }) {
+            reader.error(
+                "\(field.path): expected at least one of \(parts.dropLast().joined(separator: ", ")) or derivePort",
+                at: field.node
+            )
+        }
+        return redirect
+    }
+
+    /// The body sizes Istio warns about and rejects: it keeps every body in every proxy's configuration.
+    static let directResponseBodyWarning = 100 * 1024
+    static let directResponseBodyLimit = 1024 * 1024
+
+    /// `directResponse: {status, body: {string} or {bytes}}`.
+    private static func directResponse(_ field: Field, reader: DocumentReader) -> HTTPDirectResponse? {
+        guard let fields = reader.mapping(field, Schema(known: ["status", "body"])) else { return nil }
+        let status = reader.required("status", in: fields).flatMap(reader.httpStatus)
+        let body = fields["body"].flatMap { responseBody($0, reader: reader) }
+        guard let status else { return nil }
+        return HTTPDirectResponse(status: status, body: body)
+    }
+
+    private static func responseBody(_ field: Field, reader: DocumentReader) -> HTTPDirectResponse.Body? {
+        guard let fields = reader.mapping(field, Schema(known: ["string", "bytes"])) else { return nil }
+        let set = ["string", "bytes"].compactMap { key in fields[key].map { (key, $0) } }
+        guard let (key, value) = set.first else {
+            reader.error("\(field.path): expected string or bytes", at: field.node)
+            return nil
+        }
+        guard set.count == 1 else {
+            reader.error("\(field.path): set only one of string or bytes, got string and bytes", at: field.node)
+            return nil
+        }
+        guard let text = reader.string(value) else { return nil }
+        let body: HTTPDirectResponse.Body
+        if key == "string" {
+            body = .string(text)
+        } else {
+            guard let data = Data(base64Encoded: text) else {
+                reader.error("\(value.path): expected base64, got \"\(text.prefix(20))\"", at: value.node)
+                return nil
+            }
+            body = .bytes(Array(data))
+        }
+        let size = body.contents.count
+        if size > directResponseBodyLimit {
+            reader.error("\(field.path): expected a body of at most 1MB, got \(size) bytes", at: field.node)
+            return nil
+        }
+        if size > directResponseBodyWarning {
+            reader.warning(
+                "\(field.path): a body of \(size) bytes (over 100KB) is held in every copy of the route table",
+                at: field.node
+            )
+        }
+        return body
+    }
+
+    // MARK: Mirror
+
+    /// `mirror` with `mirrorPercentage` (every request when omitted), or the deprecated whole `mirrorPercent`.
+    private static func mirror(in fields: Fields, reader: DocumentReader) -> HTTPMirrorPolicy? {
+        var percentage: Percent? = .all
+        switch (fields["mirrorPercentage"], fields["mirrorPercent"]) {
+        case (.some(let written), let deprecated):
+            if let deprecated {
+                reader.warning("\(deprecated.path) is ignored: mirrorPercentage is set", at: deprecated.node)
+            }
+            percentage = reader.percentage(written)
+        case (nil, .some(let deprecated)):
+            reader.warning("\(deprecated.path) is deprecated: use mirrorPercentage: {value: N}", at: deprecated.node)
+            percentage = reader.percent(deprecated).map { Percent(Double($0)) }
+        case (nil, nil):
+            break
+        }
+        guard let mirrorField = fields["mirror"] else {
+            if let share = fields["mirrorPercentage"] ?? fields["mirrorPercent"] {
+                reader.warning("\(share.path) has no effect without mirror", at: share.node)
+            }
+            return nil
+        }
+        guard let destination = destination(mirrorField, reader: reader), let percentage else { return nil }
+        return HTTPMirrorPolicy(destination: destination, percentage: percentage)
+    }
+}

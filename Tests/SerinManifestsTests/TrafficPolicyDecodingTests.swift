@@ -1,0 +1,212 @@
+import SerinCore
+import SerinManifests
+import Testing
+
+@Suite("DestinationRule traffic policy decoding")
+struct TrafficPolicyDecodingTests {
+    /// A DestinationRule for `web` whose spec continues with `rest` (indented as spec fields), from line 6 on.
+    private static func rule(_ rest: String, apiVersion: String = "networking.istio.io/v1") -> String {
+        """
+        apiVersion: \(apiVersion)
+        kind: DestinationRule
+        metadata: {name: web}
+        spec:
+          host: web
+        \(rest)
+        """
+    }
+
+    private static func decoded(_ rest: String, apiVersion: String = "networking.istio.io/v1") -> (DestinationRule?, [String]) {
+        let (resources, diagnostics) = Fixture.decode(rule(rest, apiVersion: apiVersion))
+        guard case .destinationRule(let value)? = resources.first?.resource else { return (nil, Fixture.messages(diagnostics)) }
+        return (value, Fixture.messages(diagnostics))
+    }
+
+    @Test(
+        "decodes the rule's traffic policy and each subset's, in each Istio API version",
+        arguments: ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"]
+    )
+    func policies(apiVersion: String) {
+        let rest = """
+              trafficPolicy:
+                connectionPool:
+                  tcp:
+                    maxConnections: 100
+                    connectTimeout: 250ms
+                  http:
+                    http1MaxPendingRequests: 10
+                    maxRequestsPerConnection: 1
+                    idleTimeout: 30s
+                outlierDetection:
+                  consecutive5xxErrors: 7
+                  consecutiveGatewayErrors: 3
+                  interval: 5s
+                  baseEjectionTime: 1m
+                  maxEjectionPercent: 50
+              subsets:
+              - name: v1
+                labels: {version: v1}
+              - name: v2
+                labels: {version: v2}
+                trafficPolicy:
+                  connectionPool:
+                    http: {http1MaxPendingRequests: 1}
+            """
+        let (rule, messages) = Self.decoded(rest, apiVersion: apiVersion)
+        #expect(messages.isEmpty, "\(messages)")
+        let topLevel = TrafficPolicy(
+            connectionPool: ConnectionPoolSettings(
+                tcp: .init(maxConnections: 100, connectTimeout: .milliseconds(250)),
+                http: .init(http1MaxPendingRequests: 10, maxRequestsPerConnection: 1, idleTimeout: .seconds(30))
+            ),
+            outlierDetection: OutlierDetection(
+                consecutive5xxErrors: 7, consecutiveGatewayErrors: 3, interval: .seconds(5), baseEjectionTime: .seconds(60),
+                maxEjectionPercent: 50
+            )
+        )
+        let expected = DestinationRule(
+            name: ResourceName(name: "web"), host: "web",
+            subsets: [
+                .init(name: "v1", labels: ["version": "v1"]),
+                .init(
+                    name: "v2", labels: ["version": "v2"],
+                    trafficPolicy: TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(http1MaxPendingRequests: 1)))
+                ),
+            ],
+            trafficPolicy: topLevel
+        )
+        #expect(rule == expected)
+    }
+
+    @Test(
+        "takes Istio's defaults for what a policy leaves out",
+        arguments: [
+            ("  trafficPolicy:\n    outlierDetection: {}", TrafficPolicy(outlierDetection: OutlierDetection())),
+            (
+                "  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 0, consecutiveGatewayErrors: 2}",
+                TrafficPolicy(outlierDetection: OutlierDetection(consecutive5xxErrors: 0, consecutiveGatewayErrors: 2))
+            ),
+            // Istio reads a limit of 0 as unset: no limit.
+            (
+                "  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 0}, http: {maxRequestsPerConnection: 0}}",
+                TrafficPolicy(connectionPool: ConnectionPoolSettings())
+            ),
+            ("  trafficPolicy:\n    connectionPool: {tcp: {}}", TrafficPolicy(connectionPool: ConnectionPoolSettings())),
+        ]
+    )
+    func defaults(rest: String, expected: TrafficPolicy) {
+        let (rule, messages) = Self.decoded(rest)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(rule?.trafficPolicy == expected)
+    }
+
+    @Test("OutlierDetection's defaults are Istio's: 5 errors in a row, every 10s, ejected 30s, at most 10%")
+    func outlierDefaults() {
+        let detection = OutlierDetection()
+        #expect(detection.consecutive5xxErrors == 5)
+        #expect(detection.consecutiveGatewayErrors == 0)
+        #expect(detection.interval == .seconds(10))
+        #expect(detection.baseEjectionTime == .seconds(30))
+        #expect(detection.maxEjectionPercent == 10)
+    }
+
+    @Test(
+        "warns about each traffic policy Serin's gateway does not support, and ignores it",
+        arguments: [
+            ("  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}", "test.yaml:7:5: warning: spec.trafficPolicy.tls"),
+            (
+                "  trafficPolicy:\n    portLevelSettings:\n    - port: {number: 80}\n      loadBalancer: {simple: RANDOM}",
+                "test.yaml:7:5: warning: spec.trafficPolicy.portLevelSettings"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {http2MaxRequests: 10}",
+                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.http2MaxRequests"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 10s}}",
+                "test.yaml:8:13: warning: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive"
+            ),
+            (
+                "  trafficPolicy:\n    outlierDetection: {minHealthPercent: 50}",
+                "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.minHealthPercent"
+            ),
+            (
+                "  subsets:\n  - name: v1\n    trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}",
+                "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.loadBalancer"
+            ),
+        ]
+    )
+    func unsupported(rest: String, message: String) {
+        let (rule, messages) = Self.decoded(rest)
+        #expect(rule != nil)
+        #expect(messages == [message + " is not supported by Serin's gateway, ignored"])
+    }
+
+    @Test(
+        "rejects invalid traffic policies at the field, as Istio does",
+        arguments: [
+            ("  trafficPolicy: {}", "test.yaml:6:18: error: spec.trafficPolicy: expected at least one policy"),
+            ("  trafficPolicy:\n    connectionPool: {}", "test.yaml:7:21: error: spec.trafficPolicy.connectionPool: expected tcp, http or both"),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: -1}",
+                "test.yaml:8:29: error: spec.trafficPolicy.connectionPool.tcp.maxConnections: expected 0 or more, got -1"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      tcp: {connectTimeout: 0s}",
+                "test.yaml:8:29: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: expected a duration of at least 1ms, "
+                    + "got \"0s\""
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {http1MaxPendingRequests: -5}",
+                "test.yaml:8:39: error: spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests: expected 0 or more, got -5"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {idleTimeout: 1}",
+                "test.yaml:8:27: error: spec.trafficPolicy.connectionPool.http.idleTimeout: expected a duration like 500ms, 0.5s or 1m, "
+                    + "got integer 1"
+            ),
+            (
+                "  trafficPolicy:\n    outlierDetection: {maxEjectionPercent: 101}",
+                "test.yaml:7:44: error: spec.trafficPolicy.outlierDetection.maxEjectionPercent: expected a percentage from 0 to 100, "
+                    + "got 101"
+            ),
+            (
+                "  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: -1}",
+                "test.yaml:7:46: error: spec.trafficPolicy.outlierDetection.consecutive5xxErrors: expected 0 or more, got -1"
+            ),
+            (
+                "  trafficPolicy:\n    outlierDetection: {interval: 0ms}",
+                "test.yaml:7:34: error: spec.trafficPolicy.outlierDetection.interval: expected a duration of at least 1ms, got \"0ms\""
+            ),
+            (
+                "  trafficPolicy:\n    outlierDetection: {baseEjectionTime: soon}",
+                "test.yaml:7:42: error: spec.trafficPolicy.outlierDetection.baseEjectionTime: expected a duration like 500ms, 0.5s or 1m, "
+                    + "got \"soon\""
+            ),
+            (
+                "  subsets:\n  - name: v1\n    trafficPolicy:\n      outlierDetection: {consecutiveGatewayErrors: -2}",
+                "test.yaml:9:52: error: spec.subsets[0].trafficPolicy.outlierDetection.consecutiveGatewayErrors: expected 0 or more, "
+                    + "got -2"
+            ),
+        ]
+    )
+    func invalid(rest: String, message: String) {
+        let (rule, messages) = Self.decoded(rest)
+        #expect(rule == nil)
+        #expect(messages == [message])
+    }
+
+    @Test("a subset's section replaces the rule's whole section; the sections it leaves out are the rule's")
+    func merge() {
+        let top = TrafficPolicy(
+            connectionPool: ConnectionPoolSettings(tcp: .init(maxConnections: 100), http: .init(http1MaxPendingRequests: 10)),
+            outlierDetection: OutlierDetection(consecutive5xxErrors: 3)
+        )
+        let subset = TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(idleTimeout: .seconds(5))))
+        let merged = subset.merged(over: top)
+        #expect(merged.connectionPool == ConnectionPoolSettings(http: .init(idleTimeout: .seconds(5))))
+        #expect(merged.outlierDetection == OutlierDetection(consecutive5xxErrors: 3))
+        #expect(TrafficPolicy().merged(over: top) == top)
+        #expect(top.merged(over: TrafficPolicy()) == top)
+    }
+}
