@@ -5,6 +5,8 @@ import NIOCore
 ///
 /// It sees raw bytes, before the HTTP decoder, so it knows when a request *starts* arriving; the proxy
 /// tells it when the head is complete (`headReceived`) and when the exchange is over (`exchangeEnded`).
+/// It arms no timer per request: it notes when its phase began, and its loop's sweep (`expire(now:)`,
+/// a few times per timeout) closes what has overstayed — per-request timers cost heap and timerfd work.
 final class ConnectionDeadlines: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -22,7 +24,7 @@ final class ConnectionDeadlines: ChannelInboundHandler {
 
     private let limits: GatewayLimits
     private var phase = Phase.idle
-    private var timer: Scheduled<Void>?
+    private var since = NIODeadline.now()
     private var context: ChannelHandlerContext?
 
     init(limits: GatewayLimits) {
@@ -31,29 +33,21 @@ final class ConnectionDeadlines: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { armIdle() }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        armIdle()
-        context.fireChannelActive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        disarm()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         phase = .closed
-        disarm()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .idle = phase {
             phase = .readingHead
-            arm(limits.requestHeaderTimeout) { deadlines in deadlines.headTimedOut() }
+            since = .now()
         }
         context.fireChannelRead(data)
     }
@@ -62,26 +56,30 @@ final class ConnectionDeadlines: ChannelInboundHandler {
     func headReceived() {
         if case .closed = phase { return }
         phase = .exchanging
-        disarm()
     }
 
     /// The proxy finished an exchange and keeps the connection for the next request.
     func exchangeEnded() {
         guard case .exchanging = phase else { return }
         phase = .idle
-        armIdle()
+        since = .now()
     }
 
-    private func armIdle() {
-        guard case .idle = phase else { return }
-        arm(limits.idleTimeout) { deadlines in
-            guard case .idle = deadlines.phase else { return }
-            deadlines.context?.close(promise: nil)
+    /// Called by the loop's sweep: closes the connection if its current phase has lasted too long.
+    func expire(now: NIODeadline) {
+        switch phase {
+        case .idle where now - since >= limits.idleTimeout:
+            phase = .closed
+            context?.close(promise: nil)
+        case .readingHead where now - since >= limits.requestHeaderTimeout:
+            headTimedOut()
+        default:
+            break
         }
     }
 
     private func headTimedOut() {
-        guard case .readingHead = phase, let context else { return }
+        guard let context else { return }
         phase = .closed
         // No response is in flight while a head is incomplete, so raw bytes here cannot interleave with one.
         let body = "request header timeout: the request head did not arrive within \(Self.describe(limits.requestHeaderTimeout))\n"
@@ -92,19 +90,10 @@ final class ConnectionDeadlines: ChannelInboundHandler {
             .whenComplete { _ in context.close(promise: nil) }
     }
 
-    private func arm(_ delay: TimeAmount, _ fire: @escaping (ConnectionDeadlines) -> Void) {
-        disarm()
-        guard let context else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self else { return }
-            self.timer = nil
-            fire(self)
-        }
-    }
-
-    private func disarm() {
-        timer?.cancel()
-        timer = nil
+    /// How often a loop sweeps its connections: a quarter of the shorter timeout, between 10ms and 1s.
+    static func sweepInterval(for limits: GatewayLimits) -> TimeAmount {
+        let shorter = min(limits.idleTimeout, limits.requestHeaderTimeout).nanoseconds / 4
+        return .nanoseconds(min(max(shorter, 10_000_000), 1_000_000_000))
     }
 
     static func describe(_ amount: TimeAmount) -> String {

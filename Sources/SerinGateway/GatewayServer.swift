@@ -51,6 +51,10 @@ public final class GatewayServer: Sendable {
         self.loops = loops
         self.telemetry = GatewayTelemetry(shardCount: loops.count)
         self.routes = RouteTableBox()
+        let sweepInterval = ConnectionDeadlines.sweepInterval(for: limits)
+        for (_, loop) in loops {
+            loop.eventLoop.scheduleRepeatedTask(initialDelay: sweepInterval, delay: sweepInterval) { _ in loop.sweep() }
+        }
     }
 
     /// Declared port → bound port, for every open listener.

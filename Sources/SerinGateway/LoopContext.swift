@@ -32,6 +32,12 @@ final class LoopContext: @unchecked Sendable {
         for handler in connections.values { handler.closeIfIdle() }
     }
 
+    /// Closes the connections whose idle or header time has run out (see `ConnectionDeadlines`).
+    func sweep() {
+        let now = NIODeadline.now()
+        for handler in connections.values { handler.deadlines.expire(now: now) }
+    }
+
     /// The drain timed out: whatever is still open is closed.
     func closeAllConnections() {
         for handler in connections.values { handler.closeNow() }

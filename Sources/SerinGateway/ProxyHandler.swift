@@ -22,7 +22,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     private let telemetry: GatewayTelemetry
     private let loop: LoopContext
     private let limits: GatewayLimits
-    private let deadlines: ConnectionDeadlines
+    let deadlines: ConnectionDeadlines
     /// The port as the Gateway declares it, before `--port-offset`.
     private let declaredPort: Int
     private var random = FastRandom()
@@ -74,12 +74,12 @@ final class ProxyHandler: ChannelDuplexHandler {
         case .body(let body):
             guard case .proxying(let exchange) = state else { return }
             exchange.requestBytes += body.readableBytes
-            send(.body(.byteBuffer(body)), for: exchange)
+            forward(.body(.byteBuffer(body)), for: exchange)
         case .end(let trailers):
             switch state {
             case .proxying(let exchange):
                 exchange.requestEnded = true
-                send(.end(trailers), for: exchange)
+                forward(.end(trailers), for: exchange)
                 exchange.upstream?.flush()
             case .respondingLocally:
                 becomeIdle()
@@ -119,6 +119,25 @@ final class ProxyHandler: ChannelDuplexHandler {
         case .route(let found):
             route = found
         }
+        let policy = route.policy
+        if let direct = policy.directResponse {
+            let body = direct.body?.contents ?? []
+            var contentType: String?
+            if case .string = direct.body { contentType = "text/plain; charset=utf-8" }
+            respondLocally(
+                HTTPResponseStatus(statusCode: direct.status), body: body, contentType: contentType, head: head, started: started,
+                key: TrafficKey(destinationService: "unknown", responseCode: direct.status)
+            )
+            return
+        }
+        if let redirect = policy.redirect {
+            respondLocally(
+                HTTPResponseStatus(statusCode: redirect.redirectCode), body: [], contentType: nil,
+                extraHeaders: [("location", RouteActions.location(for: redirect, request: head))], head: head, started: started,
+                key: TrafficKey(destinationService: "unknown", responseCode: redirect.redirectCode)
+            )
+            return
+        }
         let roll = Int(random.next() % UInt64(max(route.totalWeight, 1)))
         guard let target = route.target(forRoll: roll) else {
             respondLocally(
@@ -143,13 +162,78 @@ final class ProxyHandler: ChannelDuplexHandler {
             )
             return
         }
+        if let abort = policy.fault?.abort, abort.percentage.includes(draw: percentDraw()) {
+            respondLocally(
+                HTTPResponseStatus(statusCode: abort.httpStatus), "fault filter abort\n", head: head, started: started,
+                key: TrafficKey(
+                    destinationService: target.cluster.host, subset: target.cluster.subset,
+                    responseCode: abort.httpStatus, responseFlags: "FI"
+                )
+            )
+            return
+        }
+        var upstreamHead = ProxyHeaders.upstreamRequest(head, clientAddress: clientAddress) { random.requestID() }
+        if let rewrite = policy.rewrite {
+            RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: attributes.path))
+        }
+        if let operations = policy.headers?.request, !operations.isEmpty {
+            RouteActions.apply(operations, to: &upstreamHead.headers)
+        }
         let exchange = ProxyExchange(
-            upstreamHead: ProxyHeaders.upstreamRequest(head, clientAddress: clientAddress) { random.requestID() },
-            downstreamVersion: head.version, keepAlive: head.isKeepAlive,
-            target: target, endpoint: endpoint, started: started
+            upstreamHead: upstreamHead, downstreamVersion: head.version, keepAlive: head.isKeepAlive,
+            route: route, target: target, endpoint: endpoint, started: started
         )
         state = .proxying(exchange)
-        connect(exchange)
+        if let timeout = policy.timeout {
+            exchange.deadline = schedule(after: timeout) { handler in handler.timedOut(exchange) }
+        }
+        if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),
+            let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
+        {
+            exchange.mirror = startMirror(of: upstreamHead, to: mirror.cluster, endpoint: mirrorEndpoint, started: started)
+        }
+        if let delay = policy.fault?.delay, delay.percentage.includes(draw: percentDraw()) {
+            exchange.injectedFlag = "DI"
+            _ = schedule(after: delay.fixedDelay) { handler in
+                guard case .proxying(let current) = handler.state, current === exchange, !exchange.abandoned else { return }
+                handler.connect(exchange)
+            }
+        } else {
+            connect(exchange)
+        }
+    }
+
+    /// A uniform draw in 0..<100, for the percentages of faults and mirrors.
+    private func percentDraw() -> Double {
+        Double(random.next() >> 11) / Double(UInt64(1) << 53) * 100
+    }
+
+    /// Runs `body` on this loop after `delay`, unless the handler is gone by then.
+    @discardableResult
+    private func schedule(after delay: Duration, _ body: @escaping (ProxyHandler) -> Void) -> Scheduled<Void> {
+        let (seconds, attoseconds) = delay.components
+        let amount = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        return loop.eventLoop.assumeIsolated().scheduleTask(in: amount) { [weak self] in
+            if let self { body(self) }
+        }
+    }
+
+    private func startMirror(
+        of head: HTTPRequestHead, to cluster: Cluster, endpoint: Cluster.Endpoint, started: NIODeadline
+    ) -> MirrorExchange {
+        let telemetry = self.telemetry
+        let shard = loop.shard
+        return MirrorExchange(original: head, endpoint: endpoint, pool: loop.pool) { status, flags in
+            telemetry.record(
+                TrafficKey(
+                    destinationService: cluster.host,
+                    destinationNamespace: cluster.service?.namespace ?? ResourceName.defaultNamespace,
+                    subset: cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
+                    responseCode: status, responseFlags: flags
+                ),
+                milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: 0, shard: shard
+            )
+        }
     }
 
     /// 414 or 431 with the reason when a request head is larger than the limits allow.
@@ -169,6 +253,20 @@ final class ProxyHandler: ChannelDuplexHandler {
             return (.requestHeaderFieldsTooLarge, "request headers of \(bytes) bytes exceed the limit of \(limits.maxHeaderBytes)\n")
         }
         return nil
+    }
+
+    /// A part fresh from the client: kept for a possible retry, copied to the mirror, sent upstream.
+    private func forward(_ part: HTTPClientRequestPart, for exchange: ProxyExchange) {
+        if exchange.replay != nil {
+            if case .body(.byteBuffer(let buffer)) = part { exchange.replayBytes += buffer.readableBytes }
+            if exchange.replayBytes > ProxyExchange.maxReplayBytes {
+                exchange.replay = nil
+            } else {
+                exchange.replay?.append(part)
+            }
+        }
+        exchange.mirror?.send(part)
+        send(part, for: exchange)
     }
 
     /// Writes a request part upstream, or keeps it until the connection is ready.
@@ -195,6 +293,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
         switch result {
         case .failure(let error):
+            if retry(exchange, after: .connectFailure, code: 503, flags: "UF") { return }
             failBeforeResponse(
                 exchange, flags: "UF",
                 reason: "upstream connect error: \(exchange.endpointAddress) (\(exchange.target.cluster.host)): \(error)"
@@ -203,12 +302,110 @@ final class ProxyHandler: ChannelDuplexHandler {
             connection.delegate = self
             connection.requestsServed += 1
             exchange.upstream = connection
+            if let perTry = exchange.route.policy.retries?.perTryTimeout {
+                exchange.tryDeadline = schedule(after: perTry) { handler in handler.tryTimedOut(exchange) }
+            }
             connection.write(.head(exchange.upstreamHead))
             let buffered = exchange.buffered
             exchange.buffered = []
             for part in buffered { send(part, for: exchange) }
             connection.flush()
         }
+    }
+
+    // MARK: Retries and timeouts
+
+    /// What ended an attempt, for Istio's `retryOn`.
+    private enum RetryTrigger {
+        case connectFailure
+        case reset
+        case status(Int)
+        case perTryTimeout
+
+        func isCovered(by retries: HTTPRetry) -> Bool {
+            switch self {
+            case .connectFailure:
+                return retries.retryOn.contains(.connectFailure) || retries.retryOn.contains(.refusedStream)
+                    || retries.retryOn.contains(.serverError)
+            case .reset:
+                return retries.retryOn.contains(.reset) || retries.retryOn.contains(.serverError)
+            case .status(let status):
+                return retries.retries(status: status)
+            case .perTryTimeout:
+                return retries.retryOn.contains(.serverError) || retries.retryOn.contains(.gatewayError)
+                    || retries.retryOn.contains(.reset)
+            }
+        }
+    }
+
+    /// Starts another attempt when the route's retry policy covers `trigger`, a retry is left, and the
+    /// request can be sent again; the failed attempt is counted as the destination saw it.
+    private func retry(_ exchange: ProxyExchange, after trigger: RetryTrigger, code: Int, flags: String) -> Bool {
+        guard exchange.retriesLeft > 0, !exchange.responseStarted, let retries = exchange.route.policy.retries,
+            trigger.isCovered(by: retries), let replay = exchange.replay
+        else { return false }
+        record(exchange, code: code, flags: flags)
+        exchange.retriesLeft -= 1
+        if let upstream = exchange.upstream {
+            upstream.delegate = nil
+            upstream.close()
+        }
+        exchange.upstream = nil
+        exchange.tryDeadline?.cancel()
+        exchange.tryDeadline = nil
+        exchange.buffered = replay
+        exchange.bodyForwarded = false
+        endpointTurn &+= 1
+        if let next = exchange.target.cluster.endpoint(forTurn: endpointTurn) { exchange.endpoint = next }
+        // Envoy's backoff: 25ms doubling per retry, jittered, at most 250ms.
+        let attempt = retries.attempts - exchange.retriesLeft
+        let ceiling = min(25 << (attempt - 1), 250)
+        let backoff = Duration.milliseconds(Int(random.next() % UInt64(ceiling)) + 1)
+        schedule(after: backoff) { handler in
+            guard case .proxying(let current) = handler.state, current === exchange, !exchange.abandoned else { return }
+            handler.connect(exchange)
+        }
+        return true
+    }
+
+    /// The route's `timeout` passed: 504 if no answer started, else the client connection is cut.
+    private func timedOut(_ exchange: ProxyExchange) {
+        guard case .proxying(let current) = state, current === exchange, !exchange.abandoned else { return }
+        exchange.deadline = nil
+        guard exchange.responseStarted else {
+            failBeforeResponse(
+                exchange, status: .gatewayTimeout, flags: "UT",
+                reason: "upstream request timeout: \(exchange.target.cluster.host) did not answer within "
+                    + "\(exchange.route.policy.timeout.map(Self.describe) ?? "the route's timeout")"
+            )
+            return
+        }
+        exchange.cancelTimers()
+        if let upstream = exchange.upstream {
+            upstream.delegate = nil
+            upstream.close()
+        }
+        exchange.upstream = nil
+        record(exchange, code: exchange.responseCode, flags: "UT")
+        becomeIdle()
+        context?.close(promise: nil)
+    }
+
+    /// `retries.perTryTimeout` passed before the answer's head: retried if the policy allows, else 504.
+    private func tryTimedOut(_ exchange: ProxyExchange) {
+        guard case .proxying(let current) = state, current === exchange, !exchange.abandoned, !exchange.responseStarted else { return }
+        exchange.tryDeadline = nil
+        if retry(exchange, after: .perTryTimeout, code: 504, flags: "UT") { return }
+        failBeforeResponse(
+            exchange, status: .gatewayTimeout, flags: "UT",
+            reason: "upstream request timeout: \(exchange.endpointAddress) (\(exchange.target.cluster.host)) did not answer within "
+                + "\(exchange.route.policy.retries?.perTryTimeout.map(Self.describe) ?? "the per-try timeout")"
+        )
+    }
+
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 
     // MARK: Backpressure
@@ -243,6 +440,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if case .proxying(let exchange) = state {
             exchange.abandoned = true
+            exchange.cancelTimers()
             // The client left mid-exchange: the upstream connection is in an unknown state.
             exchange.upstream?.delegate = nil
             exchange.upstream?.close()
@@ -269,6 +467,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             // A broken body: the upstream has part of a request it must never complete.
             answerable = !exchange.responseStarted
             exchange.abandoned = true
+            exchange.cancelTimers()
             exchange.upstream?.delegate = nil
             exchange.upstream?.close()
             exchange.upstream = nil
@@ -289,6 +488,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func failBeforeResponse(
         _ exchange: ProxyExchange, status: HTTPResponseStatus = .serviceUnavailable, flags: String, reason: String
     ) {
+        exchange.cancelTimers()
+        if let upstream = exchange.upstream {
+            upstream.delegate = nil
+            upstream.close()
+        }
         exchange.upstream = nil
         // Counted before the answer goes out, so whoever reads the answer also sees it counted.
         telemetry.record(
@@ -304,27 +508,50 @@ final class ProxyHandler: ChannelDuplexHandler {
         _ status: HTTPResponseStatus, _ body: String, head: HTTPRequestHead, started: NIODeadline, closing: Bool = false,
         key: TrafficKey
     ) {
+        respondLocally(
+            status, body: Array(body.utf8), contentType: "text/plain; charset=utf-8", head: head, started: started,
+            closing: closing, key: key
+        )
+    }
+
+    private func respondLocally(
+        _ status: HTTPResponseStatus, body: [UInt8], contentType: String?, extraHeaders: [(String, String)] = [],
+        head: HTTPRequestHead, started: NIODeadline, closing: Bool = false, key: TrafficKey
+    ) {
         state = .respondingLocally
         telemetry.record(
-            key, milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: body.utf8.count,
+            key, milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: body.count,
             shard: loop.shard
         )
         // The request body, if any, is still coming: closing afterwards is simpler than draining it.
         let bodyExpected =
             head.headers.first(name: "content-length").map { $0 != "0" } ?? head.headers.contains(name: "transfer-encoding")
-        writeLocalResponse(status, body, version: head.version, keepAlive: head.isKeepAlive && !bodyExpected && !closing)
+        writeLocalResponse(
+            status, body: body, contentType: contentType, extraHeaders: extraHeaders, version: head.version,
+            keepAlive: head.isKeepAlive && !bodyExpected && !closing
+        )
     }
 
     private func writeLocalResponse(_ status: HTTPResponseStatus, _ body: String, version: HTTPVersion, keepAlive: Bool) {
+        writeLocalResponse(status, body: Array(body.utf8), contentType: "text/plain; charset=utf-8", version: version, keepAlive: keepAlive)
+    }
+
+    private func writeLocalResponse(
+        _ status: HTTPResponseStatus, body: [UInt8], contentType: String?, extraHeaders: [(String, String)] = [],
+        version: HTTPVersion, keepAlive: Bool
+    ) {
         guard let context else { return }
         let keepAlive = keepAlive && !loop.draining
         var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
-        headers.add(name: "content-length", value: String(body.utf8.count))
+        if let contentType { headers.add(name: "content-type", value: contentType) }
+        headers.add(name: "content-length", value: String(body.count))
         headers.add(name: "server", value: "serin")
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        if !body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        }
         finishResponse(context: context, keepAlive: keepAlive)
     }
 
@@ -359,17 +586,25 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
         switch part {
         case .head(let head):
+            exchange.tryDeadline?.cancel()
+            exchange.tryDeadline = nil
+            // A retriable answer is dropped and counted; the client sees only the last attempt's.
+            if retry(exchange, after: .status(Int(head.status.code)), code: Int(head.status.code), flags: "-") { return }
             exchange.responseStarted = true
             exchange.responseCode = Int(head.status.code)
-            let response = ProxyHeaders.downstreamResponse(
+            var response = ProxyHeaders.downstreamResponse(
                 head, version: exchange.downstreamVersion, keepAlive: exchange.keepAlive && !loop.draining
             )
+            if let operations = exchange.route.policy.headers?.response, !operations.isEmpty {
+                RouteActions.apply(operations, to: &response.headers)
+            }
             context.write(wrapOutboundOut(.head(response)), promise: nil)
         case .body(let body):
             exchange.responseBytes += body.readableBytes
             // Flushed when the upstream read completes: one write system call per read, not per part.
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         case .end:
+            exchange.cancelTimers()
             exchange.upstream = nil
             becomeIdle()
             if exchange.requestEnded {
@@ -388,6 +623,7 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
         exchange.upstream = nil
         if exchange.responseStarted {
+            exchange.cancelTimers()
             // Part of the answer is out already: the only honest signal left is closing the client connection.
             record(exchange, code: exchange.responseCode, flags: "UC")
             becomeIdle()
@@ -396,6 +632,7 @@ extension ProxyHandler: UpstreamDelegate {
         }
         if let parseError = error as? HTTPParserError {
             // The upstream answered, but not in HTTP: a bad gateway, not an unavailable one.
+            if retry(exchange, after: .status(502), code: 502, flags: "UPE") { return }
             failBeforeResponse(
                 exchange, status: .badGateway, flags: "UPE",
                 reason: "upstream protocol error: \(exchange.endpointAddress) (\(exchange.target.cluster.host)) "
@@ -410,6 +647,7 @@ extension ProxyHandler: UpstreamDelegate {
             connect(exchange)
             return
         }
+        if retry(exchange, after: .reset, code: 503, flags: "UC") { return }
         failBeforeResponse(
             exchange, flags: "UC",
             reason: "upstream connect error or disconnect/reset before headers: \(exchange.endpointAddress) "

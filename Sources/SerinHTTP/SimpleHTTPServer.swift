@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A small HTTP/1.1 server that reads each request whole and answers from an async handler.
 ///
@@ -14,7 +15,10 @@ public final class SimpleHTTPServer: Sendable {
     public let port: Int
     public let host: String
 
-    private init(channel: any Channel, host: String) {
+    private let inFlight: InFlightAnswers
+
+    private init(channel: any Channel, host: String, inFlight: InFlightAnswers) {
+        self.inFlight = inFlight
         self.channel = channel
         self.host = host
         self.port = channel.localAddress?.port ?? 0
@@ -25,6 +29,7 @@ public final class SimpleHTTPServer: Sendable {
         group: any EventLoopGroup, host: String, port: Int, maxBodyBytes: Int = 16 << 20,
         handler: @escaping Handler
     ) async throws -> SimpleHTTPServer {
+        let inFlight = InFlightAnswers()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -33,18 +38,53 @@ public final class SimpleHTTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        SimpleRequestHandler(handler: handler, maxBodyBytes: maxBodyBytes)
+                        SimpleRequestHandler(handler: handler, maxBodyBytes: maxBodyBytes, inFlight: inFlight)
                     )
                 }
             }
             .bind(host: host, port: port)
             .get()
-        return SimpleHTTPServer(channel: channel, host: host)
+        return SimpleHTTPServer(channel: channel, host: host, inFlight: inFlight)
     }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections, and cancels and waits out the answers still being computed, so none
+    /// completes on an event loop that its owner shuts down next.
     public func close() async {
         try? await channel.close()
+        await inFlight.cancelAndWait()
+    }
+}
+
+/// The handler tasks a server is running, so `close()` can end them.
+final class InFlightAnswers: Sendable {
+    private struct State {
+        var next: UInt64 = 0
+        var running: [UInt64: Task<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Runs `body` as a tracked task. The task is registered under the lock it must take to unregister,
+    /// so it can never finish before it is known.
+    func run(_ body: @escaping @Sendable () async -> Void) {
+        state.withLock { state in
+            let id = state.next
+            state.next += 1
+            state.running[id] = Task {
+                await body()
+                self.finished(id)
+            }
+        }
+    }
+
+    private func finished(_ id: UInt64) {
+        _ = state.withLock { $0.running.removeValue(forKey: id) }
+    }
+
+    func cancelAndWait() async {
+        let running = state.withLock { Array($0.running.values) }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
     }
 }
 
@@ -59,9 +99,12 @@ final class SimpleRequestHandler: ChannelInboundHandler {
     private var body: [UInt8] = []
     private var tooLarge = false
 
-    init(handler: @escaping SimpleHTTPServer.Handler, maxBodyBytes: Int) {
+    private let inFlight: InFlightAnswers
+
+    init(handler: @escaping SimpleHTTPServer.Handler, maxBodyBytes: Int, inFlight: InFlightAnswers) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
+        self.inFlight = inFlight
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -91,7 +134,7 @@ final class SimpleRequestHandler: ChannelInboundHandler {
             body = []
             let handler = self.handler
             let promise = context.eventLoop.makePromise(of: SimpleResponse.self)
-            promise.completeWithTask { await handler(request) }
+            inFlight.run { promise.succeed(await handler(request)) }
             promise.futureResult.assumeIsolated().whenSuccess { response in
                 self.write(response, head: head, keepAlive: keepAlive, context: context)
             }

@@ -36,6 +36,18 @@ struct CanaryRolloutTests {
         }
 
         /// The weights the live VirtualService gives the stable and canary hosts.
+        /// The live weights once they equal `expected`, or the last seen after 5s: the controller saves its
+        /// decision before it moves traffic, so status can run a moment ahead of the route.
+        func liveWeights(settlingOn expected: [String: Int]) async -> [String: Int] {
+            let deadline = ContinuousClock.now + .seconds(5)
+            var weights = await liveWeights()
+            while weights != expected, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+                weights = await liveWeights()
+            }
+            return weights
+        }
+
         func liveWeights() async -> [String: Int] {
             let config = await runtime.live.config
             let route = config.virtualServices.first { $0.name.name == "web-virtualservice" }?.http.first
@@ -85,7 +97,7 @@ struct CanaryRolloutTests {
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             #expect(final.canaryWeight == 100)
-            #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
+            #expect(await harness.liveWeights(settlingOn: ["web-v1-service": 0, "web-v2-service": 100]) == ["web-v1-service": 0, "web-v2-service": 100])
             let after = try await DemoTraffic.run(port: harness.port, connections: 2, requestsPerConnection: 50, group: harness.backends.group)
             #expect(after.counts == ["v2": 100])
             await harness.load.stop()
@@ -103,7 +115,7 @@ struct CanaryRolloutTests {
             let final = try await harness.waitFor("Failed") { $0.phase == .failed || $0.phase == .succeeded }
             #expect(final.phase == .failed)
             #expect(final.canaryWeight == 0)
-            #expect(await harness.liveWeights()["web-v2-service"] == 0)
+            #expect(await harness.liveWeights(settlingOn: ["web-v1-service": 100, "web-v2-service": 0])["web-v2-service"] == 0)
             let events = try await harness.controller.events(of: harness.name)
             let firstHalt = try #require(events.first { $0.message.contains("halt") })
             let rollback = try #require(events.first { $0.message.contains("rolling back") || $0.message.contains("rolled back") })
@@ -189,7 +201,7 @@ struct CanaryRolloutTests {
             }
             let final = try await harness.waitFor("Failed") { $0.phase == .failed }
             #expect(final.canaryWeight == 0)
-            #expect(await harness.liveWeights()["web-v2-service"] == 0)
+            #expect(await harness.liveWeights(settlingOn: ["web-v1-service": 100, "web-v2-service": 0])["web-v2-service"] == 0)
             try await Task.sleep(for: .milliseconds(300))
             await harness.load.stop()
             #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
@@ -207,7 +219,7 @@ struct CanaryRolloutTests {
             }
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded }
             #expect(final.canaryWeight == 100)
-            #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
+            #expect(await harness.liveWeights(settlingOn: ["web-v1-service": 0, "web-v2-service": 100]) == ["web-v1-service": 0, "web-v2-service": 100])
             await harness.load.stop()
             #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
         }
@@ -271,7 +283,7 @@ extension CanaryRolloutTests {
 
 @Suite("HTTP webhooks", .timeLimit(.minutes(1)))
 struct HTTPWebhookRunnerTests {
-    static func call(_ url: String, timeout: Duration = .seconds(2)) -> WebhookCall {
+    static func call(_ url: String, timeout: Duration = .seconds(10)) -> WebhookCall {
         WebhookCall(
             webhook: WebhookSpec(name: "gate", type: .confirmPromotion, url: url, timeout: timeout, metadata: ["team": "web"]),
             payload: WebhookPayload(name: "web", namespace: "default", phase: .progressing, canaryWeight: 50, stableWeight: 50, type: .confirmPromotion, metadata: ["team": "web"])

