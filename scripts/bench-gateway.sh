@@ -10,7 +10,7 @@ WRK_LUA="$SCRIPT_DIR/bench/wrk-result.lua"
 INVOCATION="$0${*:+ $*}"
 
 # Settings the caller gave explicitly, remembered before defaults are filled in (for "command:").
-SETTING_NAMES=(THREADS CONNECTIONS DURATION ROUNDS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
+SETTING_NAMES=(THREADS CONNECTIONS DURATION ROUNDS MEMORY_CONNECTIONS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
 GIVEN_SETTINGS=""
 for name in "${SETTING_NAMES[@]}"; do
     if [[ -n ${!name+x} ]]; then GIVEN_SETTINGS+="$name=$(printf '%q' "${!name}") "; fi
@@ -20,6 +20,7 @@ THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-"8 64"}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
+MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-1000}
 WRK_THREADS=${WRK_THREADS:-1}
 PROXIES=${PROXIES:-"direct serin envoy nginx haproxy"}
 RUN_STAMP=$(date +%Y%m%d-%H%M%S)
@@ -45,6 +46,8 @@ Environment:
   CONNECTIONS="8 64" wrk connection counts (each one is a separate measurement)
   DURATION=5         seconds per wrk measurement
   ROUNDS=3           interleaved rounds: round 1 runs every proxy at every connection count, then round 2...
+  MEMORY_CONNECTIONS=1000  then, per proxy: resident memory at start, while holding this many idle
+                     keep-alive client connections, and after each of ROUNDS rounds of load (0: skip)
   WRK_THREADS=1      wrk threads (each connection count must be >= this)
   PROXIES="direct serin envoy nginx haproxy"   which to run, in this order
   OUT=bench-results/gateway-DATE.csv           raw per-round numbers (CSV), under the repository
@@ -247,6 +250,7 @@ validate_settings() {
     for value in THREADS DURATION ROUNDS WRK_THREADS; do
         [[ ${!value} =~ ^[1-9][0-9]*$ ]] || die "$value must be a positive integer, got '${!value}'"
     done
+    [[ $MEMORY_CONNECTIONS =~ ^[0-9]+$ ]] || die "MEMORY_CONNECTIONS must be 0 or a positive integer, got '$MEMORY_CONNECTIONS'"
     [[ -n ${CONNECTIONS// /} ]] || die "CONNECTIONS is empty"
     for c in $CONNECTIONS; do
         [[ $c =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must hold positive integers, got '$c'"
@@ -567,6 +571,45 @@ bench_proxy() {  # bench_proxy ROUND PROXY: start it, warm it up, measure every 
     [[ $proxy == direct ]] || stop_group "$PROXY_PID"
 }
 
+memory_of() {  # memory_of PROXY: RSS at start, with MEMORY_CONNECTIONS idle keep-alive clients, after each load round
+    local proxy=$1 base idle round line
+    "start_$proxy"
+    wait_ready "$proxy" "$PROXY_PID" "$PROXY_PORT" / "<h1>v" "$PROXY_LOG"
+    base=$(python3 "$HELPER" rss "$PROXY_PID")
+    # The helper holds its connections until its stdin closes: a FIFO lets us measure in between.
+    local fifo="$WORK_DIR/idle-$proxy.fifo" ready="$WORK_DIR/idle-$proxy.out"
+    mkfifo "$fifo"
+    python3 "$HELPER" idle-connections "$PROXY_PORT" "$MEMORY_CONNECTIONS" <"$fifo" >"$ready" 2>&1 &
+    local holder=$!
+    exec {hold}>"$fifo"
+    local waited=0
+    until grep -q ready "$ready" 2>/dev/null; do
+        kill -0 "$holder" 2>/dev/null || { cat "$ready" >&2; die "could not hold $MEMORY_CONNECTIONS connections to $proxy"; }
+        ((waited++ < 600)) || die "$proxy: $MEMORY_CONNECTIONS connections not ready after 60 s"
+        sleep 0.1
+    done
+    idle=$(python3 "$HELPER" rss "$PROXY_PID")
+    exec {hold}>&-
+    wait "$holder" || true
+    line="$proxy $((base / 1024)) $((idle / 1024))"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        run_wrk 64 "$DURATION" "$WORK_DIR/memory-$proxy-$round.txt"
+        line+=" $(($(python3 "$HELPER" rss "$PROXY_PID") / 1024))"
+    done
+    stop_group "$PROXY_PID"
+    MEMORY_ROWS+=("$line")
+}
+
+print_memory() {
+    ((${#MEMORY_ROWS[@]})) || return 0
+    echo
+    echo "Resident memory (MiB, all the proxy's processes): at start; holding $MEMORY_CONNECTIONS idle keep-alive"
+    echo "client connections (each made one request); after each of $ROUNDS rounds of wrk -c 64 for ${DURATION}s."
+    local header="proxy start idle$MEMORY_CONNECTIONS" round
+    for ((round = 1; round <= ROUNDS; round++)); do header+=" round$round"; done
+    { echo "$header"; printf '%s\n' "${MEMORY_ROWS[@]}"; } | column -t
+}
+
 # --- report ------------------------------------------------------------------------------------------
 
 print_versions() {
@@ -627,8 +670,16 @@ main() {
         done
     done
 
+    MEMORY_ROWS=()
+    if ((MEMORY_CONNECTIONS > 0)); then
+        for proxy in $PROXIES; do
+            [[ $proxy == direct ]] || memory_of "$proxy"
+        done
+    fi
+
     print_header
     python3 "$HELPER" report "$OUT"
+    print_memory
 }
 
 main "$@"

@@ -246,12 +246,66 @@ def print_table(header, rows):
 
 # --- command line ------------------------------------------------------------------------------------
 
+def group_rss_kib(pgid):
+    """Resident memory (VmRSS, KiB) summed over the processes of process group PGID."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            if int(stat[stat.rindex(")") + 2:].split()[5 - 3]) != pgid:
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def idle_connections(port, count):
+    """Opens COUNT keep-alive connections to 127.0.0.1:PORT, makes one GET on each (so each has a real
+    exchange behind it), prints "ready" and holds them open until stdin closes."""
+    import resource
+    import socket
+    import sys
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count + 64)), hard))
+    sockets = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            body += s.recv(65536)
+        sockets.append(s)
+    print("ready", flush=True)
+    sys.stdin.read()
+    for s in sockets:
+        s.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("ports").add_argument("count", type=int)
     sub.add_parser("cputicks").add_argument("pgid", type=int)
+    sub.add_parser("rss").add_argument("pgid", type=int)
+    idle = sub.add_parser("idle-connections")
+    idle.add_argument("port", type=int)
+    idle.add_argument("count", type=int)
     sub.add_parser("nginx-counters").add_argument("port", type=int)
     sub.add_parser("init-csv").add_argument("csv")
     sub.add_parser("report").add_argument("csv")
@@ -269,6 +323,10 @@ def main():
         print("\n".join(str(p) for p in free_ports(args.count)))
     elif args.command == "cputicks":
         print(group_cpu_ticks(args.pgid))
+    elif args.command == "rss":
+        print(group_rss_kib(args.pgid))
+    elif args.command == "idle-connections":
+        idle_connections(args.port, args.count)
     elif args.command == "nginx-counters":
         print(*nginx_counters(args.port))
     elif args.command == "init-csv":
