@@ -175,7 +175,7 @@ struct GatewayLimitsTests {
     @Test("a drain that times out cuts the connections still busy and says how many")
     func drainTimesOut() async throws {
         let backends = TestBackends()
-        let slow = try await backends.start("v1", latency: .seconds(5))
+        let slow = try await backends.start("v1", latency: .seconds(30))
         let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
         try await gateway.install(RouteTable(compiling: SeedMesh.config(endpoints: ["web-v1-service": slow.port], uriMatch: nil)))
         let busy = try await RawConnection.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group)
@@ -183,7 +183,7 @@ struct GatewayLimitsTests {
         try await Task.sleep(for: .milliseconds(100))
         let started = ContinuousClock.now
         #expect(await gateway.shutdown(drainTimeout: .milliseconds(300)) == 1)
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(15), "the drain ended at its timeout, not with the 30 s upstream")
         #expect(await busy.waitForClose())
         await slow.close()
         await backends.shutdown()
