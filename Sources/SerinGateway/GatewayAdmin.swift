@@ -12,11 +12,13 @@ public enum GatewayAdmin {
             return .json(document)
         }
         router.add("GET", "/metrics") { _ in
-            .content(
-                PrometheusExposition.render(gateway.telemetry.snapshot()),
-                contentType: "text/plain; version=0.0.4; charset=utf-8"
-            )
+            .content(metricsText(gateway), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
+    }
+
+    /// What `/metrics` serves: Istio's standard metrics for the traffic, then the gateway's own.
+    public static func metricsText(_ gateway: GatewayServer) -> String {
+        PrometheusExposition.render(gateway.telemetry.snapshot()) + gateway.clusters.exposition()
     }
 }
 

@@ -18,6 +18,8 @@ public final class GatewayServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     public let telemetry: GatewayTelemetry
     public let routes: RouteTableBox
+    /// Outlier detection and connection budgets of the clusters whose DestinationRules set a traffic policy.
+    let clusters: UpstreamClusters
     private let bindHost: String
     private let portMapping: PortMapping
     private let loops: [ObjectIdentifier: LoopContext]
@@ -49,6 +51,7 @@ public final class GatewayServer: Sendable {
             loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout)
         }
         self.loops = loops
+        self.clusters = UpstreamClusters(loops: loops.values.sorted { $0.shard < $1.shard })
         self.telemetry = GatewayTelemetry(shardCount: loops.count)
         self.routes = RouteTableBox()
         let sweepInterval = ConnectionDeadlines.sweepInterval(for: limits)
@@ -81,6 +84,7 @@ public final class GatewayServer: Sendable {
             for channel in opened.values { try? await channel.close() }
             throw error
         }
+        clusters.reconcile(with: table)
         routes.replace(with: table)
         let closing = listeners.withLockedValue { current -> [any Channel] in
             current.merge(opened) { $1 }
@@ -100,6 +104,7 @@ public final class GatewayServer: Sendable {
             throw GatewayError.invalidPort(declared: declaredPort, actual: port)
         }
         let routes = self.routes
+        let clusters = self.clusters
         let telemetry = self.telemetry
         let loops = self.loops
         let limits = self.limits
@@ -124,7 +129,7 @@ public final class GatewayServer: Sendable {
                         try sync.configureHTTPServerPipeline(withErrorHandling: false)
                         try sync.addHandler(
                             ProxyHandler(
-                                routes: routes, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
+                                routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
                                 limits: limits, deadlines: deadlines
                             )
                         )

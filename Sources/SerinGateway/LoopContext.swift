@@ -18,6 +18,7 @@ final class LoopContext: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.pool = UpstreamPool(eventLoop: eventLoop, connectTimeout: connectTimeout)
         self.shard = shard
+        pool.loop = self
     }
 
     var connectionCount: Int { connections.count }

@@ -10,8 +10,13 @@ final class ProxyExchange {
     let keepAlive: Bool
     let route: RouteTable.Route
     let target: RouteTable.Target
-    /// The endpoint of the current attempt; a retry moves on to the next one.
+    /// The endpoint of the current attempt, and its index in the cluster; a retry moves on to the next one.
     var endpoint: Cluster.Endpoint
+    var endpointIndex: Int
+    /// The cluster's outlier detection and connection budget, when its DestinationRule sets a traffic policy.
+    let cluster: UpstreamCluster?
+    /// The place in the cluster's queue while the request waits for a connection.
+    var waiting: (id: UInt64, pool: UpstreamPool)?
     let started: NIODeadline
 
     var upstream: UpstreamConnection?
@@ -43,21 +48,27 @@ final class ProxyExchange {
 
     init(
         upstreamHead: HTTPRequestHead, downstreamVersion: HTTPVersion, keepAlive: Bool, route: RouteTable.Route,
-        target: RouteTable.Target, endpoint: Cluster.Endpoint, started: NIODeadline
+        target: RouteTable.Target, endpointIndex: Int, cluster: UpstreamCluster?, started: NIODeadline
     ) {
         self.upstreamHead = upstreamHead
         self.downstreamVersion = downstreamVersion
         self.keepAlive = keepAlive
         self.route = route
         self.target = target
-        self.endpoint = endpoint
+        self.endpoint = target.cluster.endpoints[endpointIndex]
+        self.endpointIndex = endpointIndex
+        self.cluster = cluster
         self.started = started
         self.retriesLeft = route.policy.retries?.attempts ?? 0
         if retriesLeft == 0 { replay = nil }
     }
 
-    /// Stops the timers: the exchange is over.
+    /// Stops the timers and leaves the queue for a connection: the exchange is over.
     func cancelTimers() {
+        if let waiting, let cluster {
+            waiting.pool.cancelWaiting(waiting.id, cluster: cluster)
+            self.waiting = nil
+        }
         deadline?.cancel()
         deadline = nil
         tryDeadline?.cancel()
@@ -65,6 +76,19 @@ final class ProxyExchange {
     }
 
     var endpointAddress: EndpointAddress { EndpointAddress(host: endpoint.address, port: endpoint.port) }
+
+    /// Moves the exchange to the endpoint at `index` of its cluster (a retry).
+    func move(toEndpoint index: Int) {
+        guard target.cluster.endpoints.indices.contains(index) else { return }
+        endpointIndex = index
+        endpoint = target.cluster.endpoints[index]
+    }
+
+    /// Counts how the current attempt went for outlier detection, when the cluster has it.
+    func observe(_ outcome: OutlierDetector.Outcome) {
+        guard let cluster, cluster.hasOutlierDetection else { return }
+        cluster.record(endpoint: endpointIndex, outcome: outcome, now: UpstreamCluster.now)
+    }
 
     func trafficKey(code: Int, flags: String) -> TrafficKey {
         let flags = flags == "-" ? injectedFlag ?? flags : flags

@@ -19,6 +19,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private let routes: RouteTableBox
+    private let clusters: UpstreamClusters
     private let telemetry: GatewayTelemetry
     private let loop: LoopContext
     private let limits: GatewayLimits
@@ -33,10 +34,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var clientAddress: String?
 
     init(
-        routes: RouteTableBox, telemetry: GatewayTelemetry, loop: LoopContext, declaredPort: Int,
-        limits: GatewayLimits, deadlines: ConnectionDeadlines
+        routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
+        declaredPort: Int, limits: GatewayLimits, deadlines: ConnectionDeadlines
     ) {
         self.routes = routes
+        self.clusters = clusters
         self.telemetry = telemetry
         self.loop = loop
         self.declaredPort = declaredPort
@@ -148,11 +150,14 @@ final class ProxyHandler: ChannelDuplexHandler {
             return
         }
         endpointTurn &+= 1
-        guard let endpoint = target.cluster.endpoint(forTurn: endpointTurn) else {
+        let shared = clusters.shared(for: target.cluster)
+        guard let endpointIndex = pickEndpoint(of: target.cluster, shared: shared) else {
             let why =
                 target.cluster.service == nil
                 ? "\(target.cluster.host) does not resolve to a Service or ServiceEntry"
-                : "\(target.cluster.host) has no endpoints (in embedded mode a ServiceEntry with STATIC endpoints says where it lives)"
+                : target.cluster.endpoints.isEmpty
+                    ? "\(target.cluster.host) has no endpoints (in embedded mode a ServiceEntry with STATIC endpoints says where it lives)"
+                    : "every endpoint of \(target.cluster.name) is ejected by outlier detection"
             respondLocally(
                 .serviceUnavailable, "no healthy upstream: \(why)\n", head: head, started: started,
                 key: TrafficKey(
@@ -181,7 +186,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
         let exchange = ProxyExchange(
             upstreamHead: upstreamHead, downstreamVersion: head.version, keepAlive: head.isKeepAlive,
-            route: route, target: target, endpoint: endpoint, started: started
+            route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
         )
         state = .proxying(exchange)
         if let timeout = policy.timeout {
@@ -201,6 +206,13 @@ final class ProxyHandler: ChannelDuplexHandler {
         } else {
             connect(exchange)
         }
+    }
+
+    /// The endpoint index for the next round-robin turn; outlier detection skips ejected endpoints.
+    private func pickEndpoint(of cluster: Cluster, shared: UpstreamCluster?) -> Int? {
+        if let shared { return shared.pick(forTurn: endpointTurn, now: UpstreamCluster.now) }
+        guard !cluster.endpoints.isEmpty else { return nil }
+        return Int(endpointTurn.magnitude % UInt(cluster.endpoints.count))
     }
 
     /// A uniform draw in 0..<100, for the percentages of faults and mirrors.
@@ -281,18 +293,25 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     private func connect(_ exchange: ProxyExchange) {
         exchange.attempts += 1
-        loop.pool.lease(exchange.endpointAddress) { result in
+        let pool = loop.pool
+        let waiting = pool.lease(exchange.endpointAddress, cluster: exchange.cluster) { result in
             self.connected(exchange, result)
         }
+        if let waiting { exchange.waiting = (waiting, pool) }
     }
 
     private func connected(_ exchange: ProxyExchange, _ result: Result<UpstreamConnection, any Error>) {
+        exchange.waiting = nil
         guard case .proxying(let current) = state, current === exchange, !exchange.abandoned else {
             if case .success(let connection) = result { loop.pool.release(connection) }
             return
         }
         switch result {
+        case .failure(let overflow as UpstreamOverflow):
+            // Envoy's circuit breaker: answered at once, never retried, and no mark against the endpoint.
+            failBeforeResponse(exchange, flags: "UO", reason: "\(overflow)")
         case .failure(let error):
+            exchange.observe(.connectFailure)
             if retry(exchange, after: .connectFailure, code: 503, flags: "UF") { return }
             failBeforeResponse(
                 exchange, flags: "UF",
@@ -356,7 +375,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.buffered = replay
         exchange.bodyForwarded = false
         endpointTurn &+= 1
-        if let next = exchange.target.cluster.endpoint(forTurn: endpointTurn) { exchange.endpoint = next }
+        if let next = pickEndpoint(of: exchange.target.cluster, shared: exchange.cluster) { exchange.move(toEndpoint: next) }
         // Envoy's backoff: 25ms doubling per retry, jittered, at most 250ms.
         let attempt = retries.attempts - exchange.retriesLeft
         let ceiling = min(25 << (attempt - 1), 250)
@@ -373,6 +392,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         guard case .proxying(let current) = state, current === exchange, !exchange.abandoned else { return }
         exchange.deadline = nil
         guard exchange.responseStarted else {
+            if exchange.upstream != nil { exchange.observe(.timeout) }
             failBeforeResponse(
                 exchange, status: .gatewayTimeout, flags: "UT",
                 reason: "upstream request timeout: \(exchange.target.cluster.host) did not answer within "
@@ -395,6 +415,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func tryTimedOut(_ exchange: ProxyExchange) {
         guard case .proxying(let current) = state, current === exchange, !exchange.abandoned, !exchange.responseStarted else { return }
         exchange.tryDeadline = nil
+        exchange.observe(.timeout)
         if retry(exchange, after: .perTryTimeout, code: 504, flags: "UT") { return }
         failBeforeResponse(
             exchange, status: .gatewayTimeout, flags: "UT",
@@ -588,6 +609,7 @@ extension ProxyHandler: UpstreamDelegate {
         case .head(let head):
             exchange.tryDeadline?.cancel()
             exchange.tryDeadline = nil
+            exchange.observe(.response(status: Int(head.status.code)))
             // A retriable answer is dropped and counted; the client sees only the last attempt's.
             if retry(exchange, after: .status(Int(head.status.code)), code: Int(head.status.code), flags: "-") { return }
             exchange.responseStarted = true
@@ -632,6 +654,7 @@ extension ProxyHandler: UpstreamDelegate {
         }
         if let parseError = error as? HTTPParserError {
             // The upstream answered, but not in HTTP: a bad gateway, not an unavailable one.
+            exchange.observe(.response(status: 502))
             if retry(exchange, after: .status(502), code: 502, flags: "UPE") { return }
             failBeforeResponse(
                 exchange, status: .badGateway, flags: "UPE",
@@ -647,6 +670,7 @@ extension ProxyHandler: UpstreamDelegate {
             connect(exchange)
             return
         }
+        exchange.observe(.reset)
         if retry(exchange, after: .reset, code: 503, flags: "UC") { return }
         failBeforeResponse(
             exchange, flags: "UC",

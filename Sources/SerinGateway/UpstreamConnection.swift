@@ -26,10 +26,15 @@ final class UpstreamConnection {
     var closeAfterResponse = false
     /// Called when the connection closes while idle, so the pool forgets it.
     var onIdleClose: ((UpstreamConnection) -> Void)?
+    /// The cluster whose traffic policy this connection counts against; nil for clusters without one.
+    let cluster: UpstreamCluster?
+    /// Closes the connection once it has been idle for the cluster's `idleTimeout`.
+    var idleTimer: Scheduled<Void>?
 
-    init(channel: any Channel, endpoint: EndpointAddress) {
+    init(channel: any Channel, endpoint: EndpointAddress, cluster: UpstreamCluster? = nil) {
         self.channel = channel
         self.endpoint = endpoint
+        self.cluster = cluster
     }
 
     var isWritable: Bool { channel.isWritable }

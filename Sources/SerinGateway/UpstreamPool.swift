@@ -1,17 +1,41 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SerinCore
 
-/// Idle keep-alive connections to upstream endpoints, for one event loop.
+/// Idle keep-alive connections to upstream endpoints, for one event loop, and the requests on this loop
+/// waiting for a connection their cluster's connection budget does not allow yet.
 ///
 /// Every method runs on `eventLoop`; connections are opened on the same loop as the client
-/// connection that needs them, so an exchange never hops threads.
+/// connection that needs them, so an exchange never hops threads. Connections of a cluster with a traffic
+/// policy are pooled apart from the same endpoint's other connections, since they count against its budget.
 final class UpstreamPool {
     let eventLoop: any EventLoop
-    private var idle: [EndpointAddress: [UpstreamConnection]] = [:]
+    private var idle: [Key: [UpstreamConnection]] = [:]
+    private var waiting: [Waiting: (Grant) -> Void] = [:]
+    /// The loop's context, which waiting requests are queued under.
+    weak var loop: LoopContext?
     /// Idle connections kept per endpoint; more are closed when released.
     let maxIdlePerEndpoint: Int
     let connectTimeout: TimeAmount
+
+    private struct Key: Hashable {
+        let endpoint: EndpointAddress
+        let cluster: ObjectIdentifier?
+    }
+
+    private struct Waiting: Hashable {
+        let cluster: ObjectIdentifier
+        let id: UInt64
+    }
+
+    /// What a waiting request is woken with.
+    enum Grant {
+        /// A slot in the budget: open a connection.
+        case open
+        /// A connection another request on this loop just finished with.
+        case connection(UpstreamConnection)
+    }
 
     init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 128, connectTimeout: TimeAmount = .seconds(3)) {
         self.eventLoop = eventLoop
@@ -19,35 +43,118 @@ final class UpstreamPool {
         self.connectTimeout = connectTimeout
     }
 
-    /// Hands an idle connection to `endpoint`, or a new one, to `completion` (on this loop).
-    func lease(_ endpoint: EndpointAddress, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+    /// Hands an idle connection to `endpoint`, or a new one, to `completion` (on this loop). With a `cluster`
+    /// whose budget is spent, the request waits: the returned id lets it leave the queue (`cancelWaiting`); a
+    /// full queue fails it with `UpstreamOverflow`.
+    @discardableResult
+    func lease(
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil,
+        _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
+    ) -> UInt64? {
         eventLoop.assertInEventLoop()
-        while let connection = idle[endpoint]?.popLast() {
+        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
+        while let connection = idle[key]?.popLast() {
             if connection.channel.isActive && !connection.isClosed {
                 connection.onIdleClose = nil
+                connection.idleTimer?.cancel()
+                connection.idleTimer = nil
                 // A read held back for an earlier client must not leave this exchange waiting.
                 connection.resumeReading()
                 completion(.success(connection))
-                return
+                return nil
             }
         }
-        connect(endpoint, completion)
+        guard let cluster, let loop else {
+            connect(endpoint, cluster: nil, completion)
+            return nil
+        }
+        switch cluster.requestConnection(on: loop, to: endpoint) {
+        case .open:
+            connect(endpoint, cluster: cluster, completion)
+            return nil
+        case .reject(let overflow):
+            completion(.failure(UpstreamOverflow(cluster: cluster.name, overflow: overflow)))
+            return nil
+        case .wait(let id):
+            waiting[Waiting(cluster: ObjectIdentifier(cluster), id: id)] = { [unowned self] grant in
+                switch grant {
+                case .open:
+                    self.connect(endpoint, cluster: cluster, completion)
+                case .connection(let connection) where connection.channel.isActive && !connection.isClosed:
+                    completion(.success(connection))
+                case .connection:
+                    // It closed on its way over; its slot went back to the budget, so ask again.
+                    self.lease(endpoint, cluster: cluster, completion)
+                }
+            }
+            return id
+        }
+    }
+
+    /// A waiting request gave up. Unless it was woken already, it leaves the queue.
+    func cancelWaiting(_ id: UInt64, cluster: UpstreamCluster) {
+        if cluster.cancelWaiting(id) { waiting[Waiting(cluster: ObjectIdentifier(cluster), id: id)] = nil }
+    }
+
+    /// Wakes a waiting request of this loop.
+    func wake(_ cluster: UpstreamCluster, waiter id: UInt64, with grant: Grant) {
+        eventLoop.assertInEventLoop()
+        guard let resume = waiting.removeValue(forKey: Waiting(cluster: ObjectIdentifier(cluster), id: id)) else {
+            // Only a cancelled waiter has no entry, and a cancelled waiter is never woken: keep the budget whole.
+            if case .connection(let connection) = grant { connection.close() } else { cluster.connectionClosed() }
+            return
+        }
+        resume(grant)
     }
 
     /// Returns a connection that finished its exchange cleanly.
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.delegate = nil
+        let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
         guard connection.channel.isActive, !connection.isClosed, !connection.closeAfterResponse,
-            idle[connection.endpoint, default: []].count < maxIdlePerEndpoint
+            idle[key, default: []].count < maxIdlePerEndpoint
         else {
             connection.close()
             return
         }
+        if let cluster = connection.cluster, let loop {
+            switch cluster.reuse(connection, on: loop) {
+            case .keep:
+                break
+            case .close:
+                connection.close()
+                return
+            case .handOff(let id):
+                // On the next turn of the loop: the releasing exchange finishes first.
+                eventLoop.assumeIsolated().execute { self.wake(cluster, waiter: id, with: .connection(connection)) }
+                return
+            }
+        }
         connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
         // Reads held back while the last client was slow: idle connections must keep reading to see a close.
         connection.resumeReading()
-        idle[connection.endpoint, default: []].append(connection)
+        if let timeout = connection.cluster?.idleTimeout {
+            connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { connection.close() }
+        }
+        idle[key, default: []].append(connection)
+    }
+
+    /// Closes one idle connection of `cluster`, so a request waiting on another loop may open one.
+    func closeOneIdle(of cluster: UpstreamCluster) {
+        let id = ObjectIdentifier(cluster)
+        guard let key = idle.first(where: { $0.key.cluster == id && !$0.value.isEmpty })?.key,
+            let connection = idle[key]?.popLast()
+        else { return }
+        connection.close()
+    }
+
+    /// Closes every idle connection of `cluster` (a reconfiguration replaced it).
+    func closeIdle(of cluster: UpstreamCluster) {
+        let id = ObjectIdentifier(cluster)
+        for key in idle.keys where key.cluster == id {
+            for connection in idle.removeValue(forKey: key) ?? [] { connection.close() }
+        }
     }
 
     /// Closes every idle connection (shutdown).
@@ -59,14 +166,17 @@ final class UpstreamPool {
     var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
 
     private func forget(_ connection: UpstreamConnection) {
-        idle[connection.endpoint]?.removeAll { $0 === connection }
+        idle[Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))]?.removeAll {
+            $0 === connection
+        }
     }
 
     private func connect(
-        _ endpoint: EndpointAddress, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster?,
+        _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
+            .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -80,12 +190,25 @@ final class UpstreamPool {
                 completion(
                     result.flatMap { channel in
                         Result {
-                            let connection = UpstreamConnection(channel: channel, endpoint: endpoint)
+                            let connection = UpstreamConnection(channel: channel, endpoint: endpoint, cluster: cluster)
                             try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self).connection = connection
+                            // The budget counted this connection when it allowed it; it gets the slot back once.
+                            if let cluster { channel.closeFuture.whenComplete { _ in cluster.connectionClosed() } }
                             return connection
                         }
+                    }.mapError { error in
+                        cluster?.connectionClosed()
+                        return error
                     }
                 )
             }
     }
+}
+
+/// A request turned away by its cluster's connection budget: every connection is busy and the queue is full.
+struct UpstreamOverflow: Error, CustomStringConvertible {
+    let cluster: String
+    let overflow: ConnectionBudget.Overflow
+
+    var description: String { "\(overflow) (\(cluster))" }
 }

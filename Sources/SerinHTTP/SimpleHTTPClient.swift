@@ -56,6 +56,11 @@ public final class SimpleHTTPClient: Sendable {
         let channel = self.channel
         let promise = channel.eventLoop.makePromise(of: SimpleResponse.self)
         channel.eventLoop.execute {
+            // A connection the server closed already would never answer.
+            guard channel.isActive else {
+                promise.fail(ConnectionClosedError())
+                return
+            }
             handler.value.expect(promise)
             channel.write(HTTPClientRequestPart.head(requestHead), promise: nil)
             if let body, !body.isEmpty {

@@ -13,8 +13,8 @@ import Testing
 @Suite("Route policies on the gateway", .timeLimit(.minutes(2)))
 struct RoutePolicyTests {
     /// A Gateway for every host on port 80, a VirtualService with `routes` (YAML list items under
-    /// `http:`), and a STATIC ServiceEntry per service listing its endpoint ports.
-    static func table(routes: String, services: [String: [Int]]) throws -> RouteTable {
+    /// `http:`), a STATIC ServiceEntry per service listing its endpoint ports, and `more` documents.
+    static func table(routes: String, services: [String: [Int]], more: String = "") throws -> RouteTable {
         var text = """
             apiVersion: networking.istio.io/v1beta1
             kind: Gateway
@@ -50,6 +50,7 @@ struct RoutePolicyTests {
                 """
             for port in ports { text += "\n      - {address: 127.0.0.1, ports: {http: \(port)}, labels: {version: \(name)}}" }
         }
+        if !more.isEmpty { text += "\n---\n" + more }
         let set = ManifestSet(sources: [ManifestSource(path: "policy.yaml", text: text)])
         #expect(set.errors.isEmpty, "\(set.errors)\n\(text)")
         return RouteTable(compiling: set.config)
@@ -57,9 +58,10 @@ struct RoutePolicyTests {
 
     /// Serves `table` and hands a client connection to `body`.
     static func withGateway(
-        _ table: RouteTable, group backends: TestBackends, _ body: (GatewayServer, SimpleHTTPClient) async throws -> Void
+        _ table: RouteTable, group backends: TestBackends, threads: Int = 1, limits: GatewayLimits = .default,
+        _ body: (GatewayServer, SimpleHTTPClient) async throws -> Void
     ) async throws {
-        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        let gateway = GatewayServer(threads: threads, portMapping: .ephemeral, limits: limits)
         try await gateway.install(table)
         let client = try await SimpleHTTPClient.connect(
             host: "127.0.0.1", port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group

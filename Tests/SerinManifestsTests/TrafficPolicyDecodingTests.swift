@@ -43,6 +43,7 @@ struct TrafficPolicyDecodingTests {
                   interval: 5s
                   baseEjectionTime: 1m
                   maxEjectionPercent: 50
+                  minHealthPercent: 30
               subsets:
               - name: v1
                 labels: {version: v1}
@@ -61,7 +62,7 @@ struct TrafficPolicyDecodingTests {
             ),
             outlierDetection: OutlierDetection(
                 consecutive5xxErrors: 7, consecutiveGatewayErrors: 3, interval: .seconds(5), baseEjectionTime: .seconds(60),
-                maxEjectionPercent: 50
+                maxEjectionPercent: 50, minHealthPercent: 30
             )
         )
         let expected = DestinationRule(
@@ -127,8 +128,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:8:13: warning: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive"
             ),
             (
-                "  trafficPolicy:\n    outlierDetection: {minHealthPercent: 50}",
-                "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.minHealthPercent"
+                "  trafficPolicy:\n    outlierDetection: {consecutiveLocalOriginFailures: 5}",
+                "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures"
             ),
             (
                 "  subsets:\n  - name: v1\n    trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}",

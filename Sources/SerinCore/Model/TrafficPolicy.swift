@@ -79,15 +79,19 @@ public struct OutlierDetection: Hashable, Sendable, Codable {
     public var baseEjectionTime: Duration
     /// The most endpoints of the cluster ejected at once, in percent.
     public var maxEjectionPercent: Int
+    /// Below this share of endpoints in, in percent, ejections are ignored and every endpoint takes requests
+    /// (Envoy's panic mode). Istio's default, 0, never ignores them: with every endpoint out, requests get 503.
+    public var minHealthPercent: Int
 
     public init(
         consecutive5xxErrors: Int = 5, consecutiveGatewayErrors: Int = 0, interval: Duration = .seconds(10),
-        baseEjectionTime: Duration = .seconds(30), maxEjectionPercent: Int = 10
+        baseEjectionTime: Duration = .seconds(30), maxEjectionPercent: Int = 10, minHealthPercent: Int = 0
     ) {
         self.consecutive5xxErrors = consecutive5xxErrors
         self.consecutiveGatewayErrors = consecutiveGatewayErrors
         self.interval = interval
         self.baseEjectionTime = baseEjectionTime
         self.maxEjectionPercent = maxEjectionPercent
+        self.minHealthPercent = minHealthPercent
     }
 }

@@ -58,10 +58,9 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "consecutive5xxErrors", "consecutiveGatewayErrors", "interval", "baseEjectionTime", "maxEjectionPercent",
+                "minHealthPercent",
             ],
-            notSupported: [
-                "consecutiveErrors", "splitExternalLocalOriginErrors", "consecutiveLocalOriginFailures", "minHealthPercent",
-            ]
+            notSupported: ["consecutiveErrors", "splitExternalLocalOriginErrors", "consecutiveLocalOriginFailures"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         var detection = OutlierDetection()
@@ -72,6 +71,7 @@ extension ManifestDecoder {
             detection.baseEjectionTime = value
         }
         if let value = fields["maxEjectionPercent"].flatMap(reader.percent) { detection.maxEjectionPercent = value }
+        if let value = fields["minHealthPercent"].flatMap(reader.percent) { detection.minHealthPercent = value }
         return detection
     }
 }

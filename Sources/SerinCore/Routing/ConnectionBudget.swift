@@ -1,0 +1,103 @@
+/// Istio's `connectionPool` circuit breaking for one cluster: how many upstream connections may be open, how many
+/// requests may wait for one, and how many requests one connection may carry. Pure bookkeeping: the gateway's pool
+/// asks before opening a connection and reports what became of it and of the requests that waited.
+///
+/// A limit left nil, 0 or negative is no limit: Istio writes 0 as unset and sets Envoy's thresholds to 2^32-1.
+public struct ConnectionBudget: Hashable, Sendable {
+    public let maxConnections: Int?
+    public let maxPendingRequests: Int?
+    public let maxRequestsPerConnection: Int?
+    /// Upstream connections open or being opened.
+    public private(set) var openConnections = 0
+    /// Requests waiting for a connection.
+    public private(set) var pendingRequests = 0
+
+    public init(maxConnections: Int? = nil, maxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil) {
+        self.maxConnections = Self.limit(maxConnections)
+        self.maxPendingRequests = Self.limit(maxPendingRequests)
+        self.maxRequestsPerConnection = Self.limit(maxRequestsPerConnection)
+    }
+
+    /// The budget a DestinationRule's `connectionPool` sets; none when it sets none.
+    public init(_ settings: ConnectionPoolSettings?) {
+        self.init(
+            maxConnections: settings?.tcp.maxConnections,
+            maxPendingRequests: settings?.http.http1MaxPendingRequests,
+            maxRequestsPerConnection: settings?.http.maxRequestsPerConnection
+        )
+    }
+
+    /// What to do with a request that found no idle connection.
+    public enum Decision: Hashable, Sendable {
+        /// Open a new connection for it; it counts as open from now on.
+        case open
+        /// Queue it until a connection frees up; it counts as pending from now on.
+        case wait
+        /// Answer it 503 at once.
+        case reject(Overflow)
+    }
+
+    /// A request turned away because too many already wait: Envoy's `upstream_rq_pending_overflow`, response
+    /// flag `UO`.
+    public struct Overflow: Hashable, Sendable, CustomStringConvertible {
+        public let maxPendingRequests: Int
+
+        public init(maxPendingRequests: Int) {
+            self.maxPendingRequests = maxPendingRequests
+        }
+
+        public var responseFlag: String { "UO" }
+        public var description: String {
+            "upstream overflow: \(maxPendingRequests) requests already wait for a connection"
+        }
+    }
+
+    /// Decides for a request that found no idle connection: a new connection while fewer than `maxConnections` are
+    /// open, else a place in the queue while fewer than `maxPendingRequests` wait, else overflow.
+    public mutating func requestConnection() -> Decision {
+        if openConnections < maxConnections ?? .max {
+            openConnections += 1
+            return .open
+        }
+        if let maxPendingRequests, pendingRequests >= maxPendingRequests {
+            return .reject(Overflow(maxPendingRequests: maxPendingRequests))
+        }
+        pendingRequests += 1
+        return .wait
+    }
+
+    /// A connection closed, or failed to open.
+    public mutating func connectionClosed() {
+        openConnections = max(openConnections - 1, 0)
+    }
+
+    /// A waiting request got a connection that another request left idle.
+    public mutating func pendingServed() {
+        pendingRequests = max(pendingRequests - 1, 0)
+    }
+
+    /// A waiting request gave up: its client went away or it timed out.
+    public mutating func pendingCancelled() {
+        pendingRequests = max(pendingRequests - 1, 0)
+    }
+
+    /// After a connection closed: whether the first waiting request may open a new one; if so it stops waiting
+    /// and the connection counts as open.
+    public mutating func openForPending() -> Bool {
+        guard pendingRequests > 0, openConnections < maxConnections ?? .max else { return false }
+        pendingRequests -= 1
+        openConnections += 1
+        return true
+    }
+
+    /// Whether a connection that has carried `served` requests must close rather than carry another.
+    public func shouldRetire(afterRequests served: Int) -> Bool {
+        guard let maxRequestsPerConnection else { return false }
+        return served >= maxRequestsPerConnection
+    }
+
+    private static func limit(_ value: Int?) -> Int? {
+        guard let value, value > 0 else { return nil }
+        return value
+    }
+}

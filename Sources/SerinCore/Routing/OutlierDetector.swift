@@ -1,0 +1,191 @@
+/// Envoy's outlier detection for one cluster, as Istio's `OutlierDetection` configures it: endpoints that fail
+/// several times in a row leave the cluster's load balancing for a while, longer each time they are ejected again.
+///
+/// Pure: the gateway reports each request's outcome and passes `now`, the time since it started, so the same calls
+/// always give the same answers. Endpoints are named by their index in the cluster's `endpoints`; a cluster with
+/// other endpoints gets a new detector. Ejections end exactly at their deadline, checked when asked, rather than at
+/// Envoy's next `interval` sweep, which would keep an endpoint out up to one interval longer.
+public struct OutlierDetector: Hashable, Sendable {
+    public let policy: OutlierDetection
+    /// Envoy's `healthy_panic_threshold`, in percent: when fewer of the endpoints than this are in, requests go to
+    /// every endpoint as if none were ejected. 0 never panics: with every endpoint ejected `pick` returns nil.
+    public let panicThreshold: Int
+    private var states: [EndpointState]
+
+    /// Envoy's `max_ejection_time`, which Istio leaves at its default: no ejection lasts longer than this, or than
+    /// the base ejection time when that is longer.
+    public static let defaultMaxEjectionTime: Duration = .seconds(300)
+
+    /// `panicThreshold` defaults to Envoy's 50%. Istio instead sets it to the DestinationRule's `minHealthPercent`,
+    /// whose default, 0, turns panic off.
+    public init(policy: OutlierDetection, endpointCount: Int, panicThreshold: Int = 50) {
+        self.policy = policy
+        self.panicThreshold = min(max(panicThreshold, 0), 100)
+        self.states = Array(repeating: EndpointState(), count: max(endpointCount, 0))
+    }
+
+    public var endpointCount: Int { states.count }
+
+    /// What happened to one request sent to an endpoint. The gateway's own failures count as the status Envoy
+    /// answers them with: a failed connect or a reset as 503, a timeout as 504.
+    public enum Outcome: Hashable, Sendable {
+        case response(status: Int)
+        case connectFailure
+        case reset
+        case timeout
+
+        var status: Int {
+            switch self {
+            case .response(let status): status
+            case .connectFailure, .reset: 503
+            case .timeout: 504
+            }
+        }
+    }
+
+    /// Why an endpoint was ejected, with the threshold it reached.
+    public enum Reason: Hashable, Sendable, CustomStringConvertible {
+        case consecutive5xx(Int)
+        case consecutiveGatewayErrors(Int)
+
+        public var description: String {
+            switch self {
+            case .consecutive5xx(let count): "\(count) consecutive 5xx"
+            case .consecutiveGatewayErrors(let count): "\(count) consecutive gateway errors"
+            }
+        }
+    }
+
+    /// One ejection, for the gateway's log.
+    public struct Ejection: Hashable, Sendable, CustomStringConvertible {
+        public let endpoint: Int
+        public let reason: Reason
+        public let since: Duration
+        /// When the endpoint is back in load balancing.
+        public let until: Duration
+        /// How many times this endpoint has been ejected, this one included (Envoy's `num_ejections`).
+        public let ejectionCount: Int
+
+        public var duration: Duration { until - since }
+
+        public var description: String {
+            "endpoint \(endpoint) ejected for \(Self.format(duration)) after \(reason) (ejection \(ejectionCount))"
+        }
+
+        private static func format(_ duration: Duration) -> String {
+            let (seconds, attoseconds) = duration.components
+            if attoseconds == 0 { return "\(seconds)s" }
+            return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
+        }
+    }
+
+    /// Counts one request's outcome against `endpoint`, and ejects it when a streak reaches its threshold. Returns
+    /// the ejection, if any. Outcomes for an endpoint out of range, or ejected (it can still get requests in panic),
+    /// are ignored: Envoy clears an endpoint's streaks when it comes back.
+    public mutating func record(endpoint: Int, outcome: Outcome, now: Duration) -> Ejection? {
+        guard states.indices.contains(endpoint), !states[endpoint].isEjected(at: now) else { return nil }
+        let status = outcome.status
+        guard (500..<600).contains(status) else {
+            states[endpoint].consecutive5xx = 0
+            states[endpoint].consecutiveGatewayErrors = 0
+            return nil
+        }
+        // Envoy checks the gateway streak first; a 5xx that is no gateway error breaks it.
+        if (502...504).contains(status) {
+            states[endpoint].consecutiveGatewayErrors += 1
+            let threshold = policy.consecutiveGatewayErrors
+            if threshold > 0, states[endpoint].consecutiveGatewayErrors >= threshold {
+                states[endpoint].consecutiveGatewayErrors = 0
+                if let ejection = eject(endpoint, for: .consecutiveGatewayErrors(threshold), now: now) {
+                    return ejection
+                }
+            }
+        } else {
+            states[endpoint].consecutiveGatewayErrors = 0
+        }
+        states[endpoint].consecutive5xx += 1
+        let threshold = policy.consecutive5xxErrors
+        if threshold > 0, states[endpoint].consecutive5xx >= threshold {
+            states[endpoint].consecutive5xx = 0
+            return eject(endpoint, for: .consecutive5xx(threshold), now: now)
+        }
+        return nil
+    }
+
+    public func isEjected(_ endpoint: Int, now: Duration) -> Bool {
+        states.indices.contains(endpoint) && states[endpoint].isEjected(at: now)
+    }
+
+    public func ejectedCount(now: Duration) -> Int {
+        states.reduce(0) { $0 + ($1.isEjected(at: now) ? 1 : 0) }
+    }
+
+    /// Whether so few endpoints are in that requests go to all of them.
+    public func isInPanic(now: Duration) -> Bool {
+        guard !states.isEmpty else { return false }
+        return 100 * (states.count - ejectedCount(now: now)) < panicThreshold * states.count
+    }
+
+    /// The endpoint for one round-robin turn: round robin over the endpoints that are in, or over all of them in
+    /// panic. Nil when the cluster has no endpoints, or every endpoint is ejected and the panic threshold is 0.
+    /// The caller owns the turn counter, as for `Cluster.endpoint(forTurn:)`.
+    public func pick(forTurn turn: Int, now: Duration) -> Int? {
+        let count = states.count
+        guard count > 0 else { return nil }
+        let healthy = count - ejectedCount(now: now)
+        if healthy == count || 100 * healthy < panicThreshold * count {
+            return Int(turn.magnitude % UInt(count))
+        }
+        guard healthy > 0 else { return nil }
+        var remaining = turn.magnitude % UInt(healthy)
+        for (index, state) in states.enumerated() where !state.isEjected(at: now) {
+            if remaining == 0 { return index }
+            remaining -= 1
+        }
+        return nil
+    }
+
+    /// Ejects `endpoint` unless that would put more than `maxEjectionPercent` of the endpoints out (Envoy since 1.27
+    /// counts the endpoint about to go: with the default 10%, a cluster needs 10 endpoints for one ejection).
+    private mutating func eject(_ endpoint: Int, for reason: Reason, now: Duration) -> Ejection? {
+        let maxPercent = min(max(policy.maxEjectionPercent, 0), 100)
+        guard 100 * (ejectedCount(now: now) + 1) <= maxPercent * states.count else { return nil }
+
+        let base = policy.baseEjectionTime
+        let maxTime = max(Self.defaultMaxEjectionTime, base)
+        var state = states[endpoint]
+        // Envoy's backoff: one step more per ejection, up to one past the cap, one step less per interval sweep
+        // the endpoint has been back for (Envoy returns endpoints at a sweep, so sweeps fall every full interval
+        // after the return).
+        var backoff = state.backoff
+        if let back = state.until {
+            let interval = max(policy.interval, .milliseconds(1))
+            let sweeps = ((now - back) / interval).rounded(.down)
+            backoff = sweeps >= Double(backoff) ? 0 : backoff - Int(sweeps)
+        }
+        if base * backoff < maxTime + base { backoff += 1 }
+        let until = now + min(base * backoff, maxTime)
+
+        state.backoff = backoff
+        state.until = until
+        state.ejections += 1
+        state.consecutive5xx = 0
+        state.consecutiveGatewayErrors = 0
+        states[endpoint] = state
+        return Ejection(endpoint: endpoint, reason: reason, since: now, until: until, ejectionCount: state.ejections)
+    }
+
+    private struct EndpointState: Hashable, Sendable {
+        var consecutive5xx = 0
+        var consecutiveGatewayErrors = 0
+        /// Envoy's `eject_time_backoff`, as it was when the last ejection began.
+        var backoff = 0
+        /// When the last ejection ends or ended.
+        var until: Duration?
+        var ejections = 0
+
+        func isEjected(at now: Duration) -> Bool {
+            until.map { now < $0 } ?? false
+        }
+    }
+}

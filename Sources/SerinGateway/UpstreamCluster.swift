@@ -1,0 +1,181 @@
+import NIOCore
+import SerinCore
+import Synchronization
+
+/// What a DestinationRule's `trafficPolicy` makes the gateway remember about one cluster across all its event
+/// loops: which endpoints outlier detection has ejected, and the connection budget with the requests waiting on
+/// it. Clusters without a policy have none of this and cost nothing per request.
+///
+/// The decisions are the pure `OutlierDetector` and `ConnectionBudget`; this class only shares them between
+/// loops under one lock and wakes a waiting request on its own loop.
+final class UpstreamCluster: Sendable {
+    let name: String
+    let policy: TrafficPolicy
+    let endpointCount: Int
+    let hasOutlierDetection: Bool
+    /// The pool's connect timeout for this cluster (`connectionPool.tcp.connectTimeout`), when set.
+    let connectTimeout: TimeAmount?
+    /// How long an upstream connection may sit idle in the pool (`connectionPool.http.idleTimeout`), when set.
+    let idleTimeout: TimeAmount?
+    let endpoints: [Cluster.Endpoint]
+    /// Every loop of the gateway: a request waiting on one loop may need an idle connection on another closed.
+    private let loops: [LoopContext]
+    private let state: Mutex<State>
+
+    private struct State {
+        var detector: OutlierDetector?
+        var budget: ConnectionBudget
+        var waiters: [Waiter] = []
+        var nextWaiter: UInt64 = 0
+        var ejections = 0
+        /// Set once a reconfiguration replaced this cluster: its connections close instead of going idle.
+        var retired = false
+    }
+
+    /// A request waiting for a connection: where it waits and for which endpoint.
+    struct Waiter: Sendable {
+        let id: UInt64
+        let loop: LoopContext
+        let endpoint: EndpointAddress
+    }
+
+    init(_ cluster: Cluster, loops: [LoopContext]) {
+        name = cluster.name
+        policy = cluster.trafficPolicy
+        endpoints = cluster.endpoints
+        endpointCount = cluster.endpoints.count
+        hasOutlierDetection = cluster.trafficPolicy.outlierDetection != nil
+        self.loops = loops
+        connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
+        idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
+        let detector = policy.outlierDetection.map {
+            OutlierDetector(policy: $0, endpointCount: cluster.endpoints.count, panicThreshold: $0.minHealthPercent)
+        }
+        state = Mutex(State(detector: detector, budget: ConnectionBudget(policy.connectionPool)))
+    }
+
+    // MARK: Outlier detection
+
+    /// The endpoint index for one round-robin turn, skipping ejected endpoints; nil when every endpoint is out.
+    func pick(forTurn turn: Int, now: Duration) -> Int? {
+        state.withLock { state in
+            guard let detector = state.detector else {
+                return endpointCount > 0 ? Int(turn.magnitude % UInt(endpointCount)) : nil
+            }
+            return detector.pick(forTurn: turn, now: now)
+        }
+    }
+
+    /// Counts one attempt's outcome against `endpoint`; returns the ejection it caused, if any.
+    @discardableResult
+    func record(endpoint: Int, outcome: OutlierDetector.Outcome, now: Duration) -> OutlierDetector.Ejection? {
+        state.withLock { state in
+            guard let ejection = state.detector?.record(endpoint: endpoint, outcome: outcome, now: now) else { return nil }
+            state.ejections += 1
+            return ejection
+        }
+    }
+
+    /// Ejections so far and endpoints out now, for `/metrics`.
+    func ejectionCounts(now: Duration) -> (total: Int, active: Int) {
+        state.withLock { ($0.ejections, $0.detector?.ejectedCount(now: now) ?? 0) }
+    }
+
+
+    /// The clock outlier detection runs on: time since the machine booted.
+    static var now: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
+
+    // MARK: Connection budget
+
+    /// What a request that found no idle connection may do.
+    enum Admission {
+        case open
+        case wait(UInt64)
+        case reject(ConnectionBudget.Overflow)
+    }
+
+    /// Asks the budget for a connection. A request told to wait is queued; every loop is then asked to close one
+    /// idle connection of this cluster, since an idle connection on another loop could otherwise hold the slot
+    /// the waiting request needs for as long as it stays idle.
+    func requestConnection(on loop: LoopContext, to endpoint: EndpointAddress) -> Admission {
+        let admission = state.withLock { state -> Admission in
+            switch state.budget.requestConnection() {
+            case .open:
+                return .open
+            case .reject(let overflow):
+                return .reject(overflow)
+            case .wait:
+                state.nextWaiter &+= 1
+                state.waiters.append(Waiter(id: state.nextWaiter, loop: loop, endpoint: endpoint))
+                return .wait(state.nextWaiter)
+            }
+        }
+        if case .wait = admission {
+            for other in loops {
+                other.eventLoop.execute { other.pool.closeOneIdle(of: self) }
+            }
+        }
+        return admission
+    }
+
+    /// A waiting request gave up (its client left, or its route timed out). False when it was already woken.
+    func cancelWaiting(_ id: UInt64) -> Bool {
+        state.withLock { state in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return false }
+            state.waiters.remove(at: index)
+            state.budget.pendingCancelled()
+            return true
+        }
+    }
+
+    /// What to do with a connection that finished an exchange cleanly.
+    enum Reuse {
+        /// Keep it idle in the pool.
+        case keep
+        /// Give it to this waiting request on the same loop.
+        case handOff(UInt64)
+        /// Close it, so a request waiting elsewhere (or for another endpoint) may open its own.
+        case close
+    }
+
+    func reuse(_ connection: UpstreamConnection, on loop: LoopContext) -> Reuse {
+        state.withLock { state in
+            if state.retired || state.budget.shouldRetire(afterRequests: connection.requestsServed) { return .close }
+            guard let first = state.waiters.first else { return .keep }
+            guard first.loop === loop, first.endpoint == connection.endpoint else { return .close }
+            state.waiters.removeFirst()
+            state.budget.pendingServed()
+            return .handOff(first.id)
+        }
+    }
+
+    /// A connection of this cluster closed (or failed to open): its slot goes to the first waiting request, which
+    /// is woken on its loop to open a connection of its own.
+    func connectionClosed() {
+        let woken: Waiter? = state.withLock { state in
+            state.budget.connectionClosed()
+            guard state.budget.openForPending() else { return nil }
+            return state.waiters.removeFirst()
+        }
+        if let woken {
+            woken.loop.eventLoop.execute { woken.loop.pool.wake(self, waiter: woken.id, with: .open) }
+        }
+    }
+
+    /// Connections open (or opening) and requests waiting for one, for `/metrics`.
+    var budgetCounts: (open: Int, pending: Int) {
+        state.withLock { ($0.budget.openConnections, $0.budget.pendingRequests) }
+    }
+
+    /// Replaced by a reconfiguration: connections close as they come back.
+    func retire() { state.withLock { $0.retired = true } }
+
+    var isRetired: Bool { state.withLock { $0.retired } }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,79 @@
+import NIOCore
+import SerinCore
+import Synchronization
+
+/// The gateway's `UpstreamCluster`s by cluster name: one for each cluster a DestinationRule gives a traffic
+/// policy. A reconfiguration keeps a cluster whose policy and endpoints did not change (with its ejections and
+/// open connections) and replaces the others.
+final class UpstreamClusters: Sendable {
+    private let clusters = Mutex<[String: UpstreamCluster]>([:])
+    private let loops: [LoopContext]
+
+    init(loops: [LoopContext]) {
+        self.loops = loops
+    }
+
+    /// The shared state for `cluster`, or nil when it has no traffic policy.
+    func shared(for cluster: Cluster) -> UpstreamCluster? {
+        guard !cluster.trafficPolicy.isEmpty else { return nil }
+        return clusters.withLock { $0[cluster.name] }
+    }
+
+    /// Brings the set in line with `table`, before the table goes live.
+    func reconcile(with table: RouteTable) {
+        var wanted: [String: Cluster] = [:]
+        for listener in table.listeners.values {
+            for host in listener.virtualHosts {
+                for route in host.routes {
+                    for target in route.targets where !target.cluster.trafficPolicy.isEmpty {
+                        wanted[target.cluster.name] = target.cluster
+                    }
+                }
+            }
+        }
+        let loops = self.loops
+        let replaced = clusters.withLock { current -> [UpstreamCluster] in
+            var next: [String: UpstreamCluster] = [:]
+            for (name, cluster) in wanted {
+                if let kept = current[name], kept.policy == cluster.trafficPolicy, kept.endpoints == cluster.endpoints {
+                    next[name] = kept
+                } else {
+                    next[name] = UpstreamCluster(cluster, loops: loops)
+                }
+            }
+            let gone = current.values.filter { next[$0.name] !== $0 }
+            current = next
+            return gone
+        }
+        for cluster in replaced {
+            cluster.retire()
+            for loop in loops {
+                loop.eventLoop.execute { loop.pool.closeIdle(of: cluster) }
+            }
+        }
+    }
+
+    /// Per cluster with a traffic policy: its connections and waiting requests, and with outlier detection its
+    /// ejections, as Prometheus text.
+    func exposition() -> String {
+        let now = UpstreamCluster.now
+        let all = clusters.withLock { Array($0.values) }.sorted { $0.name < $1.name }
+        var families: [(name: String, type: String, help: String, lines: String)] = [
+            ("serin_gateway_upstream_connections_active", "gauge", "Upstream connections open or opening, per cluster with a traffic policy.", ""),
+            ("serin_gateway_upstream_pending_requests", "gauge", "Requests waiting for a connection the cluster's connectionPool allows.", ""),
+            ("serin_gateway_outlier_ejections_total", "counter", "Endpoints ejected by outlier detection.", ""),
+            ("serin_gateway_outlier_ejections_active", "gauge", "Endpoints ejected right now.", ""),
+        ]
+        for cluster in all {
+            let label = "{cluster_name=\"\(PrometheusExposition.escape(cluster.name))\"}"
+            let budget = cluster.budgetCounts
+            families[0].lines += "\(families[0].name)\(label) \(budget.open)\n"
+            families[1].lines += "\(families[1].name)\(label) \(budget.pending)\n"
+            guard cluster.hasOutlierDetection else { continue }
+            let ejections = cluster.ejectionCounts(now: now)
+            families[2].lines += "\(families[2].name)\(label) \(ejections.total)\n"
+            families[3].lines += "\(families[3].name)\(label) \(ejections.active)\n"
+        }
+        return families.map { "# HELP \($0.name) \($0.help)\n# TYPE \($0.name) \($0.type)\n\($0.lines)" }.joined()
+    }
+}

@@ -1,0 +1,112 @@
+import SerinCore
+import Testing
+
+@Suite("ConnectionBudget")
+struct ConnectionBudgetTests {
+    @Test("opens connections, then queues, then overflows with Envoy's UO")
+    func openWaitReject() {
+        var budget = ConnectionBudget(maxConnections: 2, maxPendingRequests: 1)
+        let decisions = (0..<5).map { _ in budget.requestConnection() }
+        let overflow = ConnectionBudget.Overflow(maxPendingRequests: 1)
+        #expect(decisions == [.open, .open, .wait, .reject(overflow), .reject(overflow)])
+        #expect(budget.openConnections == 2)
+        #expect(budget.pendingRequests == 1)
+        #expect(overflow.responseFlag == "UO")
+        #expect(overflow.description == "upstream overflow: 1 requests already wait for a connection")
+    }
+
+    @Test(
+        "treats a limit left nil, 0 or negative as no limit",
+        arguments: [nil, 0, -1] as [Int?]
+    )
+    func unsetIsUnlimited(limit: Int?) {
+        var budget = ConnectionBudget(maxConnections: limit, maxPendingRequests: limit, maxRequestsPerConnection: limit)
+        let decisions = (0..<10_000).map { _ in budget.requestConnection() }
+        #expect(decisions.allSatisfy { $0 == .open })
+        #expect(budget.openConnections == 10_000)
+        #expect(!budget.shouldRetire(afterRequests: 1_000_000))
+    }
+
+    @Test("queues without limit when only connections are limited")
+    func unlimitedQueue() {
+        var budget = ConnectionBudget(maxConnections: 1)
+        #expect(budget.requestConnection() == .open)
+        let decisions = (0..<1000).map { _ in budget.requestConnection() }
+        #expect(decisions.allSatisfy { $0 == .wait })
+        #expect(budget.pendingRequests == 1000)
+    }
+
+    @Test("rejects every request that finds no idle connection once connections and queue are full")
+    func noQueueWhenFull() {
+        var budget = ConnectionBudget(maxConnections: 1, maxPendingRequests: 1)
+        #expect(budget.requestConnection() == .open)
+        #expect(budget.requestConnection() == .wait)
+        budget.pendingServed()
+        #expect(budget.requestConnection() == .wait)
+        budget.pendingCancelled()
+        #expect(budget.requestConnection() == .wait)
+        #expect(budget.requestConnection() == .reject(.init(maxPendingRequests: 1)))
+    }
+
+    @Test("lets the first waiting request open the connection a closed one freed")
+    func closedConnectionServesQueue() {
+        var budget = ConnectionBudget(maxConnections: 1, maxPendingRequests: 2)
+        #expect(budget.requestConnection() == .open)
+        #expect(budget.requestConnection() == .wait)
+        #expect(budget.requestConnection() == .wait)
+        #expect(budget.openForPending() == false)
+        budget.connectionClosed()
+        #expect(budget.openConnections == 0)
+        #expect(budget.openForPending() == true)
+        #expect(budget.openConnections == 1)
+        #expect(budget.pendingRequests == 1)
+        #expect(budget.openForPending() == false)
+        budget.connectionClosed()
+        budget.pendingCancelled()
+        #expect(budget.openForPending() == false)
+        #expect(budget.requestConnection() == .open)
+    }
+
+    @Test("never counts below zero")
+    func neverNegative() {
+        var budget = ConnectionBudget(maxConnections: 1, maxPendingRequests: 1)
+        budget.connectionClosed()
+        budget.pendingServed()
+        budget.pendingCancelled()
+        #expect(budget.openConnections == 0)
+        #expect(budget.pendingRequests == 0)
+        #expect(budget.openForPending() == false)
+        #expect(budget.requestConnection() == .open)
+        #expect(budget.requestConnection() == .wait)
+        for _ in 0..<3 {
+            budget.pendingServed()
+            budget.connectionClosed()
+        }
+        #expect(budget.openConnections == 0)
+        #expect(budget.pendingRequests == 0)
+    }
+
+    @Test(
+        "retires a connection after maxRequestsPerConnection requests",
+        arguments: [
+            (nil, 1_000, false), (0, 1_000, false), (1, 0, false), (1, 1, true), (3, 2, false), (3, 3, true),
+            (3, 4, true),
+        ] as [(Int?, Int, Bool)]
+    )
+    func retirement(maxRequests: Int?, served: Int, retire: Bool) {
+        #expect(ConnectionBudget(maxRequestsPerConnection: maxRequests).shouldRetire(afterRequests: served) == retire)
+    }
+
+    @Test("reads its limits from a DestinationRule's connectionPool")
+    func fromSettings() {
+        let settings = ConnectionPoolSettings(
+            tcp: .init(maxConnections: 10),
+            http: .init(http1MaxPendingRequests: 0, maxRequestsPerConnection: 1)
+        )
+        let budget = ConnectionBudget(settings)
+        #expect(budget.maxConnections == 10)
+        #expect(budget.maxPendingRequests == nil)
+        #expect(budget.maxRequestsPerConnection == 1)
+        #expect(ConnectionBudget(nil) == ConnectionBudget())
+    }
+}

@@ -1,0 +1,247 @@
+import NIOCore
+import NIOHTTP1
+import SerinCore
+import SerinGateway
+import SerinHTTP
+import SerinTesting
+import Testing
+
+/// A DestinationRule's `trafficPolicy` enforced by the real gateway against real backends on 127.0.0.1:
+/// connection pool limits (circuit breaking) and outlier detection.
+@Suite("DestinationRule traffic policy on the gateway", .timeLimit(.minutes(2)))
+struct TrafficPolicyTests {
+    static let route = "  - route: [{destination: {host: web-v1-service}}]"
+
+    static func rule(_ policy: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: web-v1}
+        spec:
+          host: web-v1-service
+          trafficPolicy:
+        \(policy)
+        """
+    }
+
+    static func client(_ gateway: GatewayServer, _ backends: TestBackends) async throws -> SimpleHTTPClient {
+        try await SimpleHTTPClient.connect(
+            host: "127.0.0.1", port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group
+        )
+    }
+
+    static func waitUntil(_ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return await condition()
+    }
+
+    @Test(
+        "maxConnections 1 and http1MaxPendingRequests 1: one request upstream at a time, one waits, the next gets 503 UO at once",
+        arguments: [1, 2]
+    )
+    func connectionPoolLimits(threads: Int) async throws {
+        let backends = TestBackends()
+        let backend = try await ObservedBackend.start(group: backends.group)
+        backend.hold()
+        let policy = "    connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}"
+        let table = try RoutePolicyTests.table(routes: Self.route, services: ["web-v1-service": [backend.port]], more: Self.rule(policy))
+        try await RoutePolicyTests.withGateway(table, group: backends, threads: threads) { gateway, first in
+            let second = try await Self.client(gateway, backends)
+            let third = try await Self.client(gateway, backends)
+            async let firstAnswer = first.send(.GET, "/", timeout: .seconds(20))
+            #expect(await Self.waitUntil { backend.heldRequests == 1 })
+            async let secondAnswer = second.send(.GET, "/", timeout: .seconds(20))
+            let pending = "serin_gateway_upstream_pending_requests{cluster_name=\"outbound|80||web-v1-service\"} 1"
+            #expect(await Self.waitUntil { GatewayAdmin.metricsText(gateway).contains(pending) })
+            // The second request waits in the gateway; the third finds the queue full.
+            let rejected = try await third.send(.GET, "/", timeout: .seconds(20))
+            #expect(rejected.status == 503)
+            #expect(rejected.bodyText.contains("upstream overflow"), "\(rejected.bodyText)")
+            #expect(rejected.bodyText.contains("outbound|80||web-v1-service"))
+            #expect(backend.requests == 1, "the waiting request must not reach the backend while the only connection is busy")
+            backend.release()
+            let answers = try await (firstAnswer.status, secondAnswer.status)
+            #expect(answers == (200, 200))
+            #expect(backend.requests == 2)
+            #expect(RoutePolicyTests.flags(gateway).contains("503 UO"))
+            // With the queue empty again, the limit admits the next request (the 503 closed the third connection).
+            let fourth = try await Self.client(gateway, backends)
+            let afterwards = try await fourth.send(.GET, "/", timeout: .seconds(20)).status
+            #expect(afterwards == 200)
+            await second.close()
+            await third.close()
+            await fourth.close()
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
+
+    @Test("a request that times out while waiting for a connection answers 504 and gives its place in the queue back")
+    func waitingRequestTimesOut() async throws {
+        let backends = TestBackends()
+        let backend = try await ObservedBackend.start(group: backends.group)
+        backend.hold()
+        let policy = "    connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}"
+        let table = try RoutePolicyTests.table(
+            routes: """
+                  - match: [{uri: {prefix: /held}}]
+                    route: [{destination: {host: web-v1-service}}]
+                  - route: [{destination: {host: web-v1-service}}]
+                    timeout: 500ms
+                """,
+            services: ["web-v1-service": [backend.port]], more: Self.rule(policy)
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, first in
+            async let firstAnswer = first.send(.GET, "/held", timeout: .seconds(20))
+            #expect(await Self.waitUntil { backend.heldRequests == 1 })
+            for _ in 0..<2 {
+                // Each waits alone in the queue, so neither is an overflow; each times out there.
+                let waiting = try await Self.client(gateway, backends)
+                let answer = try await waiting.send(.GET, "/", timeout: .seconds(20))
+                #expect(answer.status == 504)
+                #expect(answer.bodyText.contains("upstream request timeout"), "\(answer.bodyText)")
+                await waiting.close()
+            }
+            let empty = "serin_gateway_upstream_pending_requests{cluster_name=\"outbound|80||web-v1-service\"} 0"
+            #expect(GatewayAdmin.metricsText(gateway).contains(empty))
+            #expect(!RoutePolicyTests.flags(gateway).contains("503 UO"))
+            #expect(backend.requests == 1)
+            backend.release()
+            _ = try? await firstAnswer
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
+
+    @Test("maxRequestsPerConnection 1 opens a new upstream connection per request; without it one keep-alive connection serves all")
+    func maxRequestsPerConnection() async throws {
+        let backends = TestBackends()
+        let limited = try await ObservedBackend.start(group: backends.group)
+        let unlimited = try await ObservedBackend.start(group: backends.group)
+        let routes = """
+              - match: [{uri: {prefix: /limited}}]
+                route: [{destination: {host: web-v1-service}}]
+              - route: [{destination: {host: web-v2-service}}]
+            """
+        let table = try RoutePolicyTests.table(
+            routes: routes, services: ["web-v1-service": [limited.port], "web-v2-service": [unlimited.port]],
+            more: Self.rule("    connectionPool: {http: {maxRequestsPerConnection: 1}}")
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { _, client in
+            for _ in 0..<4 {
+                let limitedStatus = try await client.send(.GET, "/limited").status
+                let otherStatus = try await client.send(.GET, "/other").status
+                #expect(limitedStatus == 200 && otherStatus == 200)
+            }
+        }
+        #expect(limited.acceptedConnections == 4)
+        #expect(unlimited.acceptedConnections == 1)
+        await limited.close()
+        await unlimited.close()
+        await backends.shutdown()
+    }
+
+    @Test("idleTimeout closes an upstream connection left idle that long")
+    func idleTimeout() async throws {
+        let backends = TestBackends()
+        let backend = try await ObservedBackend.start(group: backends.group)
+        let table = try RoutePolicyTests.table(
+            routes: Self.route, services: ["web-v1-service": [backend.port]],
+            more: Self.rule("    connectionPool: {http: {idleTimeout: 1s}}")
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
+            let first = try await client.send(.GET, "/")
+            #expect(first.status == 200)
+            #expect(backend.acceptedConnections == 1)
+            #expect(await Self.waitUntil { backend.openConnections == 0 }, "the idle connection outlived its idleTimeout")
+            #expect(await gateway.idleUpstreamConnectionCount() == 0)
+            // The next request opens a fresh connection.
+            let second = try await client.send(.GET, "/")
+            #expect(second.status == 200)
+            #expect(backend.acceptedConnections == 2)
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
+
+    @Test("tcp.connectTimeout gives up on an endpoint that never completes the handshake, long before the gateway's default")
+    func connectTimeout() async throws {
+        let backends = TestBackends()
+        let silent = try SilentPort()
+        let table = try RoutePolicyTests.table(
+            routes: "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 0}",
+            services: ["web-v1-service": [silent.port]],
+            more: Self.rule("    connectionPool: {tcp: {connectTimeout: 300ms}}")
+        )
+        var limits = GatewayLimits.default
+        limits.upstreamConnectTimeout = .seconds(60)
+        try await RoutePolicyTests.withGateway(table, group: backends, limits: limits) { gateway, client in
+            let started = ContinuousClock.now
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == 503)
+            #expect(response.bodyText.contains("upstream connect error"), "\(response.bodyText)")
+            #expect(ContinuousClock.now - started < .seconds(30), "the answer came from the 300ms connectTimeout, not the 60 s default")
+            #expect(RoutePolicyTests.flags(gateway).contains("503 UF"))
+        }
+        await backends.shutdown()
+    }
+
+    @Test("outlier detection ejects an endpoint after consecutive 5xx: the healthy one takes all traffic, the metric says so")
+    func outlierEjection() async throws {
+        let backends = TestBackends()
+        let healthy = try await backends.start("v1")
+        let failing = try await backends.start("v1", errorRate: 1)
+        let policy = "    outlierDetection: {consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 5m, maxEjectionPercent: 100}"
+        let table = try RoutePolicyTests.table(
+            routes: "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 0}",
+            services: ["web-v1-service": [healthy.port, failing.port]], more: Self.rule(policy)
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
+            var statuses: [Int] = []
+            for _ in 0..<6 { statuses.append(try await client.send(.GET, "/").status) }
+            // Round robin: the failing endpoint answers every other request until its third 500 ejects it.
+            #expect(statuses.filter { $0 == 500 }.count == 3, "\(statuses)")
+            for _ in 0..<20 {
+                let status = try await client.send(.GET, "/").status
+                #expect(status == 200)
+            }
+            let metrics = GatewayAdmin.metricsText(gateway)
+            #expect(metrics.contains("serin_gateway_outlier_ejections_total{cluster_name=\"outbound|80||web-v1-service\"} 1"))
+            #expect(metrics.contains("serin_gateway_outlier_ejections_active{cluster_name=\"outbound|80||web-v1-service\"} 1"))
+        }
+        await healthy.close()
+        await failing.close()
+        await backends.shutdown()
+    }
+
+    @Test("with every endpoint ejected the gateway answers 503 UH and says why; minHealthPercent turns that into panic routing")
+    func everyEndpointEjected() async throws {
+        let backends = TestBackends()
+        let failing = try await backends.start("v1", errorRate: 1)
+        for (minHealth, expected) in [(0, 503), (50, 500)] {
+            let policy =
+                "    outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 5m, maxEjectionPercent: 100, minHealthPercent: \(minHealth)}"
+            let table = try RoutePolicyTests.table(
+                routes: "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 0}",
+                services: ["web-v1-service": [failing.port]], more: Self.rule(policy)
+            )
+            try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
+                let first = try await client.send(.GET, "/").status
+                let second = try await client.send(.GET, "/").status
+                #expect(first == 500 && second == 500)
+                let after = try await client.send(.GET, "/")
+                #expect(after.status == expected, "minHealthPercent \(minHealth)")
+                if expected == 503 {
+                    #expect(after.bodyText.contains("every endpoint of outbound|80||web-v1-service is ejected by outlier detection"))
+                    #expect(RoutePolicyTests.flags(gateway).contains("503 UH"))
+                }
+            }
+        }
+        await failing.close()
+        await backends.shutdown()
+    }
+}
