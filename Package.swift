@@ -74,6 +74,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Kubernetes mode: raw API objects, JSON Patch, and the VirtualService changes a rollout makes.
+        .target(name: "SerinKubernetes", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         // The SwiftNIO data plane: listeners, upstream pools, telemetry, admin endpoint.
         .target(
             name: "SerinGateway",
@@ -128,6 +130,11 @@ let package = Package(
         ),
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SerinKubernetesTests",
+            dependencies: ["SerinKubernetes", "SerinCore", "SerinManifests", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SerinManifestsTests",
             dependencies: ["SerinManifests", "SerinCore", "SerinTesting"],

@@ -51,10 +51,3 @@ extension VirtualService {
         return owned
     }
 }
-
-extension Destination {
-    /// Same host, and same subset when this one names a subset.
-    func sameService(as other: Destination) -> Bool {
-        host == other.host && (other.subset == nil || subset == other.subset)
-    }
-}

@@ -10,6 +10,11 @@ public struct Destination: Hashable, Sendable, Codable, CustomStringConvertible 
         self.port = port
     }
 
+    /// Same host, and same subset when `other` names one: how a Canary's destination finds the routes it owns.
+    public func sameService(as other: Destination) -> Bool {
+        host == other.host && (other.subset == nil || subset == other.subset)
+    }
+
     public var description: String {
         var text = host
         if let subset { text += " subset \(subset)" }

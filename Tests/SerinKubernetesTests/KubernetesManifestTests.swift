@@ -1,0 +1,129 @@
+import Foundation
+import SerinCore
+import SerinKubernetes
+import SerinManifests
+import Testing
+import Yams
+
+/// The manifests a Kubernetes user applies — `deploy/kubernetes/` and `examples/kubernetes/` — checked against
+/// each other and against the code: they decode, the CRD's schema accepts the example Canary and every field
+/// the decoder reads, and refuses what it should.
+@Suite("Kubernetes manifests")
+struct KubernetesManifestTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+    static func documents(_ relativePath: String) throws -> [JSONValue] {
+        let text = try String(contentsOf: root.appendingPathComponent(relativePath), encoding: .utf8)
+        return try Yams.load_all(yaml: text).map { try JSONValue(yaml: $0) }
+    }
+
+    static func canarySchema() throws -> StructuralSchema {
+        let crd = try #require(try documents("deploy/kubernetes/crd.yaml").first)
+        let version = try #require(crd["spec"]?["versions"]?[0])
+        return StructuralSchema(schema: try #require(version["schema"]?["openAPIV3Schema"]))
+    }
+
+    /// A Canary that sets every field Serin reads.
+    static let everyField = """
+        apiVersion: serin.dev/v1alpha1
+        kind: Canary
+        metadata: {name: web, namespace: default}
+        spec:
+          targetRef: {apiVersion: networking.istio.io/v1beta1, kind: VirtualService, name: web-virtualservice}
+          stable: {host: web-v1-service, subset: v1, port: 80}
+          canary: {host: web-v2-service, subset: v2, port: 80}
+          progressDeadline: 10m
+          skipAnalysis: false
+          analysis:
+            interval: 30s
+            threshold: 3
+            stepWeights: [5, 10, 25, 50]
+            metrics:
+            - name: request-success-rate
+              provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
+              thresholdRange: {min: 99}
+              interval: 1m
+              minRequests: 20
+            - name: not-found-percentage
+              templateRef: {name: not-found-percentage, namespace: default}
+              templateVariables: {route: web}
+              thresholdRange: {max: 5}
+              interval: 1m
+            webhooks:
+            - name: load-test
+              type: rollout
+              url: "http://tester.default/"
+              timeout: 5s
+              metadata: {cmd: "hey -z 1m http://web/"}
+        """
+
+    @Test("every manifest in examples/kubernetes decodes with no error")
+    func examplesDecode() throws {
+        let directory = Self.root.appendingPathComponent("examples/kubernetes")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count >= 6)
+        let sources = try files.map { name in
+            ManifestSource(path: name, text: try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8))
+        }
+        let set = ManifestSet(sources: sources)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        #expect(set.canaries.map(\.name.name) == ["web"])
+        // The apps/v1 Deployments draw no legacy-API warning; only embedded-mode endpoint hints remain.
+        #expect(set.warnings.allSatisfy { "\($0)".contains("no endpoints in embedded mode") }, "\(set.warnings)")
+    }
+
+    @Test("the CRD's schema accepts the example Canary and a Canary with every field Serin reads")
+    func schemaAcceptsCanaries() throws {
+        let schema = try Self.canarySchema()
+        let example = try #require(try Self.documents("examples/kubernetes/web-canary.yaml").first)
+        #expect(schema.problems(in: example).isEmpty, "\(schema.problems(in: example))")
+        let full = try JSONValue(yaml: try Yams.load(yaml: Self.everyField))
+        #expect(schema.problems(in: full).isEmpty, "\(schema.problems(in: full))")
+        // ... and the decoder reads all of it: no field unknown to one side.
+        let template = """
+            apiVersion: serin.dev/v1alpha1
+            kind: MetricTemplate
+            metadata: {name: not-found-percentage, namespace: default}
+            spec:
+              provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
+              query: "sum(rate(istio_requests_total{destination_workload='{{ target }}'}[{{ interval }}]))"
+            """
+        let set = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyField + "\n---\n" + template)])
+        // (Hosts and subsets resolve against Services and DestinationRules this set leaves out.)
+        let fieldProblems = set.diagnostics.filter { diagnostic in
+            ["unknown field", "is not read", "not supported", "not applied", "expected"].contains { "\(diagnostic)".contains($0) }
+        }
+        #expect(fieldProblems.isEmpty, "\(fieldProblems)")
+        #expect(set.canaries.count == 1)
+    }
+
+    @Test(
+        "the CRD's schema refuses a Canary the decoder would refuse, at the field",
+        arguments: [
+            ("threshold: 3", "threshold: three", ".spec.analysis.threshold: expected integer, got a string"),
+            ("port: 80}", "port: 70000}", ".spec.stable.port: 70000 is more than the maximum 65535"),
+            ("stepWeights: [5, 10, 25, 50]", "stepWeights: [5, 0]", ".spec.analysis.stepWeights[1]: 0 is less than the minimum 1"),
+            ("type: rollout", "type: sometimes", ".spec.analysis.webhooks[0].type: \"sometimes\" is not one of"),
+            ("skipAnalysis: false", "skipAnalysis: false\n  replicas: 3", ".spec.replicas: unknown field"),
+        ]
+    )
+    func schemaRefuses(original: String, replacement: String, problem: String) throws {
+        let schema = try Self.canarySchema()
+        let text = Self.everyField.replacingOccurrences(of: original, with: replacement)
+        #expect(text != Self.everyField)
+        let problems = schema.problems(in: try JSONValue(yaml: try Yams.load(yaml: text)))
+        #expect(problems.contains { $0.hasPrefix(problem) }, "\(problems)")
+    }
+
+    @Test("the CRD's status phases and printer columns are the rollout's")
+    func statusMatchesRollout() throws {
+        let crd = try #require(try Self.documents("deploy/kubernetes/crd.yaml").first)
+        let version = try #require(crd["spec"]?["versions"]?[0])
+        let phases = version["schema"]?["openAPIV3Schema"]?["properties"]?["status"]?["properties"]?["phase"]?["enum"]
+        #expect(phases == .array(RolloutPhase.allCases.map { .string($0.rawValue) }))
+        #expect(version["subresources"]?["status"] == [:])
+        let columns = version["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(columns == ["Phase", "Weight", "Step", "LastTransition"])
+        #expect(crd["metadata"]?["name"] == "canaries.serin.dev")
+    }
+}
