@@ -10,7 +10,7 @@ WRK_LUA="$SCRIPT_DIR/bench/wrk-result.lua"
 INVOCATION="$0${*:+ $*}"
 
 # Settings the caller gave explicitly, remembered before defaults are filled in (for "command:").
-SETTING_NAMES=(THREADS CONNECTIONS DURATION ROUNDS MEMORY_CONNECTIONS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
+SETTING_NAMES=(THREADS CONNECTIONS PACED DURATION ROUNDS MEMORY_CONNECTIONS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
 GIVEN_SETTINGS=""
 for name in "${SETTING_NAMES[@]}"; do
     if [[ -n ${!name+x} ]]; then GIVEN_SETTINGS+="$name=$(printf '%q' "${!name}") "; fi
@@ -18,6 +18,7 @@ done
 
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-"8 64"}
+PACED=${PACED-"64@2000"}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-1000}
@@ -44,6 +45,10 @@ Environment:
   THREADS=1          worker threads for every proxy: serin --threads, envoy --concurrency,
                      nginx worker_processes, haproxy nbthread
   CONNECTIONS="8 64" wrk connection counts (each one is a separate measurement)
+  PACED="64@2000"    paced loads, CONNECTIONS@REQUESTS_PER_SECOND: each connection waits
+                     CONNECTIONS/RATE s after every answer, so all proxies are compared at about the
+                     same rate (below every proxy's maximum) rather than each at its own saturation,
+                     where the faster proxy is handed more load and so more queueing; "" skips them
   DURATION=5         seconds per wrk measurement
   ROUNDS=3           interleaved rounds: round 1 runs every proxy at every connection count, then round 2...
   MEMORY_CONNECTIONS=1000  then, per proxy: resident memory at start, while holding this many idle
@@ -252,6 +257,9 @@ validate_settings() {
     done
     [[ $MEMORY_CONNECTIONS =~ ^[0-9]+$ ]] || die "MEMORY_CONNECTIONS must be 0 or a positive integer, got '$MEMORY_CONNECTIONS'"
     [[ -n ${CONNECTIONS// /} ]] || die "CONNECTIONS is empty"
+    for load in $PACED; do
+        [[ $load =~ ^[1-9][0-9]*@[1-9][0-9]*$ ]] || die "PACED must hold CONNECTIONS@RATE pairs like 64@5000, got '$load'"
+    done
     for c in $CONNECTIONS; do
         [[ $c =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must hold positive integers, got '$c'"
         ((c >= WRK_THREADS)) || die "wrk needs connections >= threads: $c < WRK_THREADS=$WRK_THREADS"
@@ -534,25 +542,26 @@ start_direct() {
 
 # --- measuring ---------------------------------------------------------------------------------------
 
-run_wrk() {  # run_wrk CONNECTIONS SECONDS OUTFILE
-    wrk -t "$WRK_THREADS" -c "$1" -d "${2}s" --latency -s "$WRK_LUA" "http://127.0.0.1:$PROXY_PORT/" >"$3" 2>&1 ||
-        { cat "$3" >&2; die "wrk failed against $PROXY_PORT"; }
+run_wrk() {  # run_wrk CONNECTIONS SECONDS OUTFILE [DELAY_MS]
+    BENCH_DELAY_MS=${4:-0} wrk -t "$WRK_THREADS" -c "$1" -d "${2}s" --latency -s "$WRK_LUA" \
+        "http://127.0.0.1:$PROXY_PORT/" >"$3" 2>&1 || { cat "$3" >&2; die "wrk failed against $PROXY_PORT"; }
 }
 
-measure() {  # measure ROUND PROXY CONNECTIONS
-    local round=$1 proxy=$2 conns=$3 out="$WORK_DIR/wrk-$1-$2-$3.txt"
+measure() {  # measure ROUND PROXY LOAD, LOAD being CONNECTIONS or CONNECTIONS@RATE (paced)
+    local round=$1 proxy=$2 load=$3 conns=${3%@*} delay_ms=0 out="$WORK_DIR/wrk-$1-$2-$3.txt"
+    [[ $load == *@* ]] && delay_ms=$((conns * 1000 / ${load#*@}))
     local cpu0 cpu1 acc1_0 req1_0 acc2_0 req2_0 acc1_1 req1_1 acc2_1 req2_1
     cpu0=$(python3 "$HELPER" cputicks "$PROXY_PID")
     read -r acc1_0 req1_0 < <(backend_counters "$PORT_V1")
     read -r acc2_0 req2_0 < <(backend_counters "$PORT_V2")
-    run_wrk "$conns" "$DURATION" "$out"
+    run_wrk "$conns" "$DURATION" "$out" "$delay_ms"
     cpu1=$(python3 "$HELPER" cputicks "$PROXY_PID")
     read -r acc1_1 req1_1 < <(backend_counters "$PORT_V1")
     read -r acc2_1 req2_1 < <(backend_counters "$PORT_V2")
     # Each backend counts our own stub_status reads too: the "after" read adds one connection and one
     # request to each delta. New connections show whether the proxy really kept its upstream ones alive.
     python3 "$HELPER" record --csv "$OUT" --wrk-output "$out" --round "$round" --proxy "$proxy" \
-        --connections "$conns" --threads "$THREADS" --wrk-threads "$WRK_THREADS" --duration "$DURATION" \
+        --load "$load" --threads "$THREADS" --wrk-threads "$WRK_THREADS" --duration "$DURATION" \
         --cpu-ticks $((cpu1 - cpu0)) --clk-tck "$CLK_TCK" \
         --v1 $((req1_1 - req1_0 - 1)) --v2 $((req2_1 - req2_0 - 1)) \
         --upstream-connections $((acc1_1 - acc1_0 - 1 + acc2_1 - acc2_0 - 1))
@@ -565,7 +574,7 @@ bench_proxy() {  # bench_proxy ROUND PROXY: start it, warm it up, measure every 
     for conns in $CONNECTIONS; do if ((conns > max_conns)); then max_conns=$conns; fi; done
     # Warm-up: opens the upstream pools and pages in the code paths before anything is measured.
     run_wrk "$max_conns" "$WARMUP_SECONDS" "$WORK_DIR/warmup.txt"
-    for conns in $CONNECTIONS; do
+    for conns in $CONNECTIONS $PACED; do
         measure "$round" "$proxy" "$conns"
     done
     [[ $proxy == direct ]] || stop_group "$PROXY_PID"
@@ -627,7 +636,7 @@ print_header() {
     # Other work on the machine skews every number: show how busy it was around the run.
     echo "load:    $LOAD_BEFORE before the run, $(cut -d' ' -f1-3 /proc/loadavg) after (1/5/15-minute averages)"
     echo "command: ${GIVEN_SETTINGS}${INVOCATION}"
-    echo "settings: THREADS=$THREADS CONNECTIONS=\"$CONNECTIONS\" DURATION=$DURATION ROUNDS=$ROUNDS" \
+    echo "settings: THREADS=$THREADS CONNECTIONS=\"$CONNECTIONS\" PACED=\"$PACED\" DURATION=$DURATION ROUNDS=$ROUNDS" \
         "WRK_THREADS=$WRK_THREADS PROXIES=\"$PROXIES\""
     echo "wrk:     wrk -t $WRK_THREADS -c CONNECTIONS -d ${DURATION}s --latency http://127.0.0.1:PORT/"
     print_versions

@@ -23,7 +23,7 @@ import sys
 import urllib.request
 
 COLUMNS = [
-    "round", "proxy", "connections", "threads", "wrk_threads", "duration_s",
+    "round", "proxy", "load", "threads", "wrk_threads", "duration_s",
     "requests", "rps", "p50_us", "p99_us", "mean_us", "max_us",
     "cpu_ticks", "clk_tck", "cpu_us_per_req",
     "v1_requests", "v2_requests", "v1_pct", "v2_pct", "upstream_connections",
@@ -123,7 +123,7 @@ def record(args):
     cpu_us = args.cpu_ticks * 1e6 / args.clk_tck
     socket_errors = wrk["connect"] + wrk["read"] + wrk["write"] + wrk["timeout"]
     row = {
-        "round": args.round, "proxy": args.proxy, "connections": args.connections,
+        "round": args.round, "proxy": args.proxy, "load": args.load,
         "threads": args.threads, "wrk_threads": args.wrk_threads, "duration_s": args.duration,
         "requests": requests, "rps": f"{requests / seconds:.1f}" if seconds > 0 else "0",
         "p50_us": wrk["p50_us"], "p99_us": wrk["p99_us"], "mean_us": wrk["mean_us"], "max_us": wrk["max_us"],
@@ -140,7 +140,7 @@ def record(args):
     with open(args.csv, "a", newline="") as f:
         csv.DictWriter(f, fieldnames=COLUMNS).writerow(row)
     # One progress line for the log.
-    print(f"{args.proxy:<8} c={args.connections:<4} {float(row['rps']):>10.0f} req/s  "
+    print(f"{args.proxy:<8} c={args.load:<9} {float(row['rps']):>10.0f} req/s  "
           f"p50 {wrk['p50_us'] / 1000:.3f} ms  p99 {wrk['p99_us'] / 1000:.3f} ms  "
           f"cpu {row['cpu_us_per_req'] or '-'} µs/req  split {row['v1_pct'] or '-'}/{row['v2_pct'] or '-'}  "
           f"non-2xx {wrk['status']}  socket errors {socket_errors}", file=sys.stderr)
@@ -169,9 +169,10 @@ def report(args):
 
     groups = {}
     for row in rows:
-        groups.setdefault((int(row["connections"]), row["proxy"]), []).append(row)
+        groups.setdefault((row["load"], row["proxy"]), []).append(row)
     proxies = [p for p in PROXY_ORDER if any(p == key[1] for key in groups)]
-    connections = sorted({key[0] for key in groups})
+    # Unpaced loads first, by connections; then paced ones ("64@5000") by connections and rate.
+    connections = sorted({key[0] for key in groups}, key=lambda load: ("@" in load, [int(n) for n in load.split("@")]))
 
     summary = {}
     for key, group in groups.items():
@@ -191,7 +192,7 @@ def report(args):
             "upstream": median_of(group, "upstream_connections"),
         }
 
-    header = ["proxy", "conns", "req/s", "req/s min-max", "p50 ms", "p99 ms", "CPU µs/req",
+    header = ["proxy", "load", "req/s", "req/s min-max", "p50 ms", "p99 ms", "CPU µs/req",
               "split v1/v2 %", "new upstr conns", "non-2xx", "sock err"]
     table = []
     for c in connections:
@@ -201,7 +202,7 @@ def report(args):
                 continue
             split = "-" if s["v1"] is None else f"{s['v1']:.1f}/{s['v2']:.1f}"
             table.append([
-                p, str(c), fmt(s["rps"], "{:.0f}"), f"{s['rps_min']:.0f}-{s['rps_max']:.0f}",
+                p, c, fmt(s["rps"], "{:.0f}"), f"{s['rps_min']:.0f}-{s['rps_max']:.0f}",
                 fmt(s["p50"] and s["p50"] / 1000, "{:.3f}"), fmt(s["p99"] and s["p99"] / 1000, "{:.3f}"),
                 fmt(s["cpu"], "{:.1f}"), split, fmt(s["upstream"], "{:.0f}"), str(s["non2xx"]), str(s["socket"]),
             ])
@@ -218,14 +219,15 @@ def report(args):
                 if serin is None or other is None:
                     continue
                 ratio_rows.append([
-                    peer, str(c),
+                    peer, c,
                     fmt(ratio(serin["rps"], other["rps"]), "{:.2f}"),
                     fmt(ratio(serin["cpu"], other["cpu"]), "{:.2f}"),
+                    fmt(ratio(serin["p99"], other["p99"]), "{:.2f}"),
                 ])
         if ratio_rows:
             print()
-            print("Serin ÷ peer (req/s: above 1 means Serin is faster; CPU/req: above 1 means Serin costs more)")
-            print_table(["peer", "conns", "req/s ratio", "CPU/req ratio"], ratio_rows)
+            print("Serin ÷ peer (req/s: above 1 means Serin is faster; CPU/req and p99: above 1 means Serin costs more)")
+            print_table(["peer", "load", "req/s ratio", "CPU/req ratio", "p99 ratio"], ratio_rows)
 
     if "direct" in proxies:
         print()
@@ -313,7 +315,8 @@ def main():
     rec = sub.add_parser("record")
     rec.add_argument("--csv", required=True)
     rec.add_argument("--wrk-output", required=True)
-    for name in ("round", "connections", "threads", "wrk-threads", "duration",
+    rec.add_argument("--load", required=True, help="CONNECTIONS, or CONNECTIONS@RATE for a paced load")
+    for name in ("round", "threads", "wrk-threads", "duration",
                  "cpu-ticks", "clk-tck", "v1", "v2", "upstream-connections"):
         rec.add_argument(f"--{name}", type=int, required=True)
     rec.add_argument("--proxy", required=True)

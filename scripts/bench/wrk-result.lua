@@ -4,6 +4,13 @@
 -- line after it with the exact numbers (integers, microseconds), which bench_gateway.py reads.
 -- summary.errors.status counts responses that were not 2xx/3xx; the other error fields are socket errors.
 
+-- BENCH_DELAY_MS paces the load: each connection waits that long after an answer before its next request,
+-- so every proxy is measured at (nearly) the same request rate instead of each at its own maximum.
+local pace = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if pace and pace > 0 then
+  delay = function() return pace end
+end
+
 done = function(summary, latency, requests)
   local errors = summary.errors
   io.write(string.format(
