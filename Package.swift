@@ -75,7 +75,9 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Kubernetes mode: raw API objects, JSON Patch, and the VirtualService changes a rollout makes.
-        .target(name: "SerinKubernetes", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        .target(
+            name: "SerinKubernetes", dependencies: ["SerinCore", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings
+        ),
         // The SwiftNIO data plane: listeners, upstream pools, telemetry, admin endpoint.
         .target(
             name: "SerinGateway",
