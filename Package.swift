@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Kubernetes mode's API client: TLS to the API server, streaming watches.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The brain and the canonical model: no IO, no clock, no randomness.
@@ -76,7 +79,15 @@ let package = Package(
         ),
         // Kubernetes mode: raw API objects, JSON Patch, and the VirtualService changes a rollout makes.
         .target(
-            name: "SerinKubernetes", dependencies: ["SerinCore", .product(name: "Yams", package: "Yams")], swiftSettings: strictSettings
+            name: "SerinKubernetes",
+            dependencies: [
+                "SerinCore", .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
         ),
         // The SwiftNIO data plane: listeners, upstream pools, telemetry, admin endpoint.
         .target(
@@ -122,7 +133,7 @@ let package = Package(
         .target(
             name: "SerinTesting",
             dependencies: [
-                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests",
+                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -134,7 +145,10 @@ let package = Package(
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinKubernetesTests",
-            dependencies: ["SerinKubernetes", "SerinCore", "SerinManifests", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "SerinKubernetes", "SerinCore", "SerinManifests", "SerinTesting", .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

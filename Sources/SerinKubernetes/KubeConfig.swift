@@ -54,6 +54,18 @@ public struct KubeConfig: Sendable, Equatable {
         public var credential: Credential?
         /// The context's namespace, or `default`.
         public var namespace: String
+
+        public init(
+            contextName: String, server: URL, certificateAuthority: Credential.Source? = nil, insecureSkipTLSVerify: Bool = false,
+            credential: Credential?, namespace: String = "default"
+        ) {
+            self.contextName = contextName
+            self.server = server
+            self.certificateAuthority = certificateAuthority
+            self.insecureSkipTLSVerify = insecureSkipTLSVerify
+            self.credential = credential
+            self.namespace = namespace
+        }
     }
 
     /// `--kubeconfig`, else the first file of `$KUBECONFIG`, else `~/.kube/config`.

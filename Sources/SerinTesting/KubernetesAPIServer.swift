@@ -1,0 +1,485 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SerinKubernetes
+
+/// An in-process Kubernetes API server on 127.0.0.1, for what cannot run on this machine: a cluster.
+///
+/// It models the semantics a controller relies on, not just storage: every write bumps a cluster-wide
+/// resourceVersion; an update with a stale resourceVersion is a 409 Conflict; a JSON Patch whose `test` fails
+/// is a 422 and changes nothing; resources with a status subresource keep `status` and the rest apart;
+/// watches stream ADDED/MODIFIED/DELETED (and BOOKMARK on request) from a resourceVersion, and a watch from
+/// before the last compaction gets a 410 Gone; without the bearer token every call is a 401. Tests can also
+/// edit objects as another client would, drop every watch, compact history, and fail the next calls.
+public final class KubernetesAPIServer: Sendable {
+    public let port: Int
+    public let token: String?
+    private let channel: any Channel
+    private let state: NIOLockedValueBox<State>
+
+    /// Resources (`group/version/plural`) whose `status` is a subresource.
+    public static let statusSubresources: Set<String> = ["serin.dev/v1alpha1/canaries", "apps/v1/deployments"]
+
+    /// Where an object lives: `apis/serin.dev/v1alpha1`, `canaries`, `default`, `web`.
+    public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
+        public let groupVersion: String
+        public let resource: String
+        public let namespace: String
+        public let name: String
+
+        public init(groupVersion: String, resource: String, namespace: String, name: String) {
+            self.groupVersion = groupVersion
+            self.resource = resource
+            self.namespace = namespace
+            self.name = name
+        }
+
+        public var description: String { "\(groupVersion)/namespaces/\(namespace)/\(resource)/\(name)" }
+    }
+
+    struct Change {
+        let revision: Int
+        let type: String
+        let key: ObjectKey
+        let object: JSONValue
+    }
+
+    struct Watcher {
+        let groupVersion: String
+        let resource: String
+        let namespace: String?
+        let bookmarks: Bool
+        let send: @Sendable (JSONValue) -> Void
+        let close: @Sendable () -> Void
+    }
+
+    struct State {
+        var objects: [ObjectKey: JSONValue] = [:]
+        var revision = 100
+        var history: [Change] = []
+        var compactedThrough = 0
+        var watchers: [UInt64: Watcher] = [:]
+        var nextWatcher: UInt64 = 0
+        var failures: [(status: Int, reason: String)] = []
+        var log: [String] = []
+    }
+
+    private init(port: Int, token: String?, channel: any Channel, state: NIOLockedValueBox<State>) {
+        self.port = port
+        self.token = token
+        self.channel = channel
+        self.state = state
+    }
+
+    /// Starts the server; with a `token`, every call must carry `Authorization: Bearer TOKEN`.
+    public static func start(group: any EventLoopGroup, token: String? = "test-token") async throws -> KubernetesAPIServer {
+        let state = NIOLockedValueBox(State())
+        let box = NIOLockedValueBox<KubernetesAPIServer?>(nil)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(RequestHandler(server: box))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        let server = KubernetesAPIServer(port: channel.localAddress?.port ?? 0, token: token, channel: channel, state: state)
+        box.withLockedValue { $0 = server }
+        return server
+    }
+
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    public func close() async {
+        dropWatches()
+        try? await channel.close()
+    }
+
+    // MARK: What tests do to it
+
+    /// Stores `object` as if another client created or replaced it (bumping its resourceVersion and notifying
+    /// watchers). Returns the stored object.
+    @discardableResult
+    public func put(_ object: JSONValue, at key: ObjectKey) -> JSONValue {
+        state.withLockedValue { state in
+            let existed = state.objects[key] != nil
+            return Self.store(object, at: key, type: existed ? "MODIFIED" : "ADDED", in: &state)
+        }
+    }
+
+    /// Changes a stored object as another client would.
+    @discardableResult
+    public func edit(_ key: ObjectKey, _ change: (inout JSONValue) -> Void) -> JSONValue? {
+        state.withLockedValue { state in
+            guard var object = state.objects[key] else { return nil }
+            change(&object)
+            return Self.store(object, at: key, type: "MODIFIED", in: &state)
+        }
+    }
+
+    public func object(_ key: ObjectKey) -> JSONValue? { state.withLockedValue { $0.objects[key] } }
+
+    /// Closes every open watch, as a restarted API server or a broken connection would.
+    public func dropWatches() {
+        let watchers = state.withLockedValue { state in
+            defer { state.watchers.removeAll() }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.close() }
+    }
+
+    /// Forgets history up to now: a watch from an older resourceVersion gets 410 Gone.
+    public func compact() {
+        state.withLockedValue { state in
+            state.compactedThrough = state.revision
+            state.history.removeAll()
+        }
+    }
+
+    /// Sends a BOOKMARK with the current resourceVersion to every watch that asked for bookmarks.
+    public func bookmark() {
+        let (watchers, revision) = state.withLockedValue { (Array($0.watchers.values), $0.revision) }
+        for watcher in watchers where watcher.bookmarks {
+            watcher.send(["type": "BOOKMARK", "object": ["metadata": ["resourceVersion": .string(String(revision))]]])
+        }
+    }
+
+    /// The next `count` calls fail with `status` (500, 503, 429...) before doing anything.
+    public func failNext(_ count: Int = 1, status: Int = 500, reason: String = "InternalError") {
+        state.withLockedValue { state in
+            for _ in 0..<count { state.failures.append((status, reason)) }
+        }
+    }
+
+    /// `METHOD path` of every call so far, in order.
+    public var requestLog: [String] { state.withLockedValue { $0.log } }
+
+    /// Open watches.
+    public var watchCount: Int { state.withLockedValue { $0.watchers.count } }
+
+    // MARK: Storage
+
+    private static func store(_ object: JSONValue, at key: ObjectKey, type: String, in state: inout State) -> JSONValue {
+        state.revision += 1
+        guard case .object(var fields) = object else { return object }
+        var metadata: [String: JSONValue] = ["name": .string(key.name), "namespace": .string(key.namespace)]
+        if case .object(let existing)? = fields["metadata"] { metadata.merge(existing) { $1 } }
+        metadata["name"] = .string(key.name)
+        metadata["namespace"] = .string(key.namespace)
+        metadata["resourceVersion"] = .string(String(state.revision))
+        let previous = state.objects[key]
+        metadata["uid"] = previous?["metadata"]?["uid"] ?? .string(UUID().uuidString.lowercased())
+        let oldGeneration = previous?["metadata"]?["generation"]?.intValue ?? 0
+        let specChanged = previous == nil || previous?["spec"] != fields["spec"]
+        metadata["generation"] = .number(Double(specChanged ? oldGeneration + 1 : oldGeneration))
+        fields["metadata"] = .object(metadata)
+        let stored = JSONValue.object(fields)
+        if type == "DELETED" {
+            state.objects[key] = nil
+        } else {
+            state.objects[key] = stored
+        }
+        state.history.append(Change(revision: state.revision, type: type, key: key, object: stored))
+        for watcher in state.watchers.values where watcher.matches(key) {
+            watcher.send(["type": .string(type), "object": stored])
+        }
+        return stored
+    }
+
+    // MARK: Requests
+
+    struct Request {
+        let method: HTTPMethod
+        let path: String
+        let query: [String: String]
+        let headers: HTTPHeaders
+        let body: Data
+    }
+
+    enum Reply {
+        case json(Int, JSONValue)
+        case watch(JSONValue?, register: ((@escaping @Sendable (JSONValue) -> Void, @escaping @Sendable () -> Void) -> UInt64)?)
+    }
+
+    /// `/api/v1/...` or `/apis/GROUP/VERSION/...`: group-version, then namespace, resource, name, subresource.
+    struct Route {
+        let groupVersion: String
+        let namespace: String?
+        let resource: String
+        let name: String?
+        let subresource: String?
+
+        init?(_ path: String) {
+            var parts = path.split(separator: "/").map(String.init)
+            if parts.first == "api", parts.count >= 2 {
+                groupVersion = parts[1]
+                parts.removeFirst(2)
+            } else if parts.first == "apis", parts.count >= 3 {
+                groupVersion = parts[1] + "/" + parts[2]
+                parts.removeFirst(3)
+            } else {
+                return nil
+            }
+            if parts.first == "namespaces", parts.count >= 3 {
+                namespace = parts[1]
+                parts.removeFirst(2)
+            } else {
+                namespace = nil
+            }
+            guard let resource = parts.first, parts.count <= 3 else { return nil }
+            self.resource = resource
+            name = parts.count > 1 ? parts[1] : nil
+            subresource = parts.count > 2 ? parts[2] : nil
+        }
+
+        func key(name: String) -> ObjectKey {
+            ObjectKey(groupVersion: groupVersion, resource: resource, namespace: namespace ?? "default", name: name)
+        }
+    }
+
+    static func status(_ code: Int, _ reason: String, _ message: String) -> Reply {
+        .json(
+            code,
+            [
+                "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure", "message": .string(message),
+                "reason": .string(reason), "code": .number(Double(code)),
+            ]
+        )
+    }
+
+    func handle(_ request: Request) -> Reply {
+        let failure: (status: Int, reason: String)? = state.withLockedValue { state in
+            state.log.append("\(request.method.rawValue) \(request.path)")
+            return state.failures.isEmpty ? nil : state.failures.removeFirst()
+        }
+        if let token, request.headers.first(name: "authorization") != "Bearer \(token)" {
+            return Self.status(401, "Unauthorized", "Unauthorized")
+        }
+        if let failure { return Self.status(failure.status, failure.reason, "injected failure") }
+        guard let route = Route(request.path) else { return Self.status(404, "NotFound", "the server could not find the requested resource") }
+        let statusOwned = Self.statusSubresources.contains(route.groupVersion + "/" + route.resource)
+        switch (request.method, route.name) {
+        case (.GET, nil):
+            return request.query["watch"] == "1" || request.query["watch"] == "true" ? watch(route, request.query) : list(route)
+        case (.GET, let name?):
+            guard let object = self.object(route.key(name: name)) else { return Self.notFound(route, name) }
+            return .json(200, object)
+        case (.POST, nil):
+            guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body),
+                let name = object["metadata"]?["name"]?.stringValue
+            else { return Self.status(400, "BadRequest", "the body must be an object with metadata.name") }
+            return state.withLockedValue { state in
+                let key = route.key(name: name)
+                guard state.objects[key] == nil else {
+                    return Self.status(409, "AlreadyExists", "\(route.resource) \"\(name)\" already exists")
+                }
+                return .json(201, Self.store(object, at: key, type: "ADDED", in: &state))
+            }
+        case (.PUT, let name?):
+            guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body) else {
+                return Self.status(400, "BadRequest", "the body is not JSON")
+            }
+            return state.withLockedValue { state in
+                let key = route.key(name: name)
+                guard let current = state.objects[key] else { return Self.notFound(route, name) }
+                if let sent = object["metadata"]?["resourceVersion"], sent != current["metadata"]?["resourceVersion"] {
+                    return Self.conflict(route, name)
+                }
+                let merged = statusOwned ? Self.splitStatus(written: object, current: current, toStatus: route.subresource == "status") : object
+                return .json(200, Self.store(merged, at: key, type: "MODIFIED", in: &state))
+            }
+        case (.PATCH, let name?):
+            guard request.headers.first(name: "content-type")?.hasPrefix("application/json-patch+json") == true else {
+                return Self.status(415, "UnsupportedMediaType", "only application/json-patch+json is modelled")
+            }
+            guard let operations = try? JSONDecoder().decode([JSONPatchOperation].self, from: request.body) else {
+                return Self.status(400, "BadRequest", "the body is not a JSON Patch")
+            }
+            return state.withLockedValue { state in
+                let key = route.key(name: name)
+                guard let current = state.objects[key] else { return Self.notFound(route, name) }
+                do {
+                    var patched = try current.applying(operations)
+                    if statusOwned {
+                        patched = Self.splitStatus(written: patched, current: current, toStatus: route.subresource == "status")
+                    }
+                    return .json(200, Self.store(patched, at: key, type: "MODIFIED", in: &state))
+                } catch JSONPatchError.testFailed(let path, _, _) {
+                    return Self.status(422, "Invalid", "the server rejected our request due to an error in our request: Testing value \(path) failed")
+                } catch {
+                    return Self.status(422, "Invalid", "the server rejected our request due to an error in our request: \(error)")
+                }
+            }
+        case (.DELETE, let name?):
+            return state.withLockedValue { state in
+                let key = route.key(name: name)
+                guard let current = state.objects[key] else { return Self.notFound(route, name) }
+                _ = Self.store(current, at: key, type: "DELETED", in: &state)
+                return .json(200, current)
+            }
+        default:
+            return Self.status(405, "MethodNotAllowed", "\(request.method.rawValue) is not supported on \(request.path)")
+        }
+    }
+
+    /// The status subresource splits writes: a write to /status changes only `status`, a write to the object
+    /// everything but `status`.
+    private static func splitStatus(written: JSONValue, current: JSONValue, toStatus: Bool) -> JSONValue {
+        guard case .object(var fields) = toStatus ? current : written else { return written }
+        fields["status"] = toStatus ? written["status"] : current["status"]
+        return .object(fields)
+    }
+
+    private static func notFound(_ route: Route, _ name: String) -> Reply {
+        status(404, "NotFound", "\(route.resource) \"\(name)\" not found")
+    }
+
+    private static func conflict(_ route: Route, _ name: String) -> Reply {
+        status(
+            409, "Conflict",
+            "Operation cannot be fulfilled on \(route.resource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again"
+        )
+    }
+
+    private func list(_ route: Route) -> Reply {
+        state.withLockedValue { state in
+            let items = state.objects.filter { key, _ in
+                key.groupVersion == route.groupVersion && key.resource == route.resource
+                    && (route.namespace == nil || key.namespace == route.namespace)
+            }.sorted { $0.key.description < $1.key.description }.map(\.value)
+            return .json(200, ["kind": "List", "metadata": ["resourceVersion": .string(String(state.revision))], "items": .array(items)])
+        }
+    }
+
+    private func watch(_ route: Route, _ query: [String: String]) -> Reply {
+        let from = query["resourceVersion"].flatMap(Int.init) ?? 0
+        let bookmarks = query["allowWatchBookmarks"] == "true"
+        let state = self.state
+        let compacted = state.withLockedValue { from > 0 && from < $0.compactedThrough }
+        if compacted {
+            let gone: JSONValue = [
+                "type": "ERROR",
+                "object": [
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410, "reason": "Expired",
+                    "message": .string("too old resource version: \(from)"),
+                ],
+            ]
+            return .watch(gone, register: nil)
+        }
+        return .watch(nil) { send, close in
+            state.withLockedValue { state in
+                let watcher = Watcher(
+                    groupVersion: route.groupVersion, resource: route.resource, namespace: route.namespace, bookmarks: bookmarks,
+                    send: send, close: close
+                )
+                // History first (from a resourceVersion), or the current objects as ADDED (from none), then live.
+                if from > 0 {
+                    for change in state.history where change.revision > from && watcher.matches(change.key) {
+                        send(["type": .string(change.type), "object": change.object])
+                    }
+                } else {
+                    for (key, object) in state.objects.sorted(by: { $0.key.description < $1.key.description }) where watcher.matches(key) {
+                        send(["type": "ADDED", "object": object])
+                    }
+                }
+                state.nextWatcher += 1
+                state.watchers[state.nextWatcher] = watcher
+                return state.nextWatcher
+            }
+        }
+    }
+
+    fileprivate func stopWatching(_ id: UInt64) {
+        _ = state.withLockedValue { $0.watchers.removeValue(forKey: id) }
+    }
+
+    /// Reads one request whole, answers it, or streams a watch until either side closes.
+    private final class RequestHandler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let server: NIOLockedValueBox<KubernetesAPIServer?>
+        private var head: HTTPRequestHead?
+        private var body = Data()
+        private var watcher: UInt64?
+
+        init(server: NIOLockedValueBox<KubernetesAPIServer?>) { self.server = server }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                body = Data()
+            case .body(var buffer):
+                body.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
+            case .end:
+                guard let head, let server = server.withLockedValue({ $0 }) else { return }
+                let components = URLComponents(string: head.uri)
+                var query: [String: String] = [:]
+                for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+                let request = Request(method: head.method, path: components?.path ?? head.uri, query: query, headers: head.headers, body: body)
+                respond(server.handle(request), server: server, keepAlive: head.isKeepAlive, context: context)
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            if let watcher, let server = server.withLockedValue({ $0 }) { server.stopWatching(watcher) }
+            context.fireChannelInactive()
+        }
+
+        private func respond(_ reply: Reply, server: KubernetesAPIServer, keepAlive: Bool, context: ChannelHandlerContext) {
+            switch reply {
+            case .json(let status, let value):
+                let bytes = (try? JSONEncoder().encode(value)) ?? Data()
+                var headers = HTTPHeaders()
+                headers.add(name: "content-type", value: "application/json")
+                headers.add(name: "content-length", value: String(bytes.count))
+                if !keepAlive { headers.add(name: "connection", value: "close") }
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+                let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+                if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+            case .watch(let only, let register):
+                var headers = HTTPHeaders()
+                headers.add(name: "content-type", value: "application/json")
+                headers.add(name: "transfer-encoding", value: "chunked")
+                // The stream's end closes the connection, so no client may pool it for another call.
+                headers.add(name: "connection", value: "close")
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                let loop = context.eventLoop
+                let bound = NIOLoopBound(context, eventLoop: loop)
+                let send: @Sendable (JSONValue) -> Void = { event in
+                    var line = (try? JSONEncoder().encode(event)) ?? Data()
+                    line.append(0x0A)
+                    loop.execute {
+                        let context = bound.value
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: nil)
+                    }
+                }
+                let close: @Sendable () -> Void = {
+                    loop.execute {
+                        let context = bound.value
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).assumeIsolated().whenComplete { _ in
+                            context.close(promise: nil)
+                        }
+                    }
+                }
+                if let only {
+                    send(only)
+                    close()
+                } else if let register {
+                    watcher = register(send, close)
+                }
+            }
+        }
+    }
+}
+
+extension KubernetesAPIServer.Watcher {
+    func matches(_ key: KubernetesAPIServer.ObjectKey) -> Bool {
+        key.groupVersion == groupVersion && key.resource == resource && (namespace == nil || key.namespace == namespace)
+    }
+}
