@@ -153,6 +153,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "SerinHTTPTests",
+            dependencies: [
+                "SerinHTTP", "SerinTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "SerinStoreTests", dependencies: ["SerinStore", "SerinCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinGatewayTests",

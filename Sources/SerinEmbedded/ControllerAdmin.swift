@@ -5,15 +5,18 @@ import SerinGateway
 import SerinHTTP
 
 /// The controller's HTTP API on the admin listener: list and inspect Canaries, read their history,
-/// and steer them (promote, abort, pause, resume, rollout).
+/// events and metric series, follow them live, and steer them (promote, abort, pause, resume, rollout).
 public enum ControllerAdmin {
-    public static func register(_ controller: CanaryController, on router: inout SimpleRouter) {
+    public static func register(_ controller: CanaryController, on router: inout SimpleRouter, keepAlive: Duration = .seconds(15)) {
         router.add("GET", "/canaries") { _ in
             .json(await controller.statuses())
         }
+        router.add("GET", "/events") { _ in
+            ControllerEventStream.response(controller, keepAlive: keepAlive)
+        }
         router.addPrefix("/canaries/") { request in
             let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
-            guard let reference = parts.first, let name = await controller.resolve(reference) else {
+            guard let reference = parts.first, parts.count <= 2, let name = await controller.resolve(reference) else {
                 return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
             }
             switch (request.method, parts.count > 1 ? parts[1] : nil) {
@@ -22,14 +25,29 @@ public enum ControllerAdmin {
                     return .json(APIError(error: "no Canary named \(reference)"), status: 404)
                 }
                 return .json(status)
-            case ("GET", "history"):
-                let limit = request.query("limit").flatMap(Int.init)
+            case ("GET", "history"), ("GET", "events"):
+                let limit: Int?
+                switch Self.limit(of: request) {
+                case .success(let value): limit = value
+                case .failure(let error): return .json(error, status: 400)
+                }
                 do {
-                    let events = try await controller.events(of: name, limit: limit)
+                    let events = try await controller.events(of: name, limit: limit).map(EventView.init)
+                    if parts[1] == "events" { return .json(events) }
                     let measurements = try await controller.measurements(of: name, limit: limit)
-                    return .json(CanaryHistory(events: events.map(EventView.init), measurements: measurements.map(MeasurementView.init)))
+                    return .json(CanaryHistory(events: events, measurements: measurements.map(MeasurementView.init)))
                 } catch {
                     return .json(APIError(error: "cannot read history of \(name.name): \(error)"), status: 500)
+                }
+            case ("GET", "metrics"):
+                do {
+                    let measurements = try await controller.measurements(of: name)
+                    guard let spec = await controller.rollout(named: name)?.spec, let status = await controller.status(of: name) else {
+                        return .json(APIError(error: "no Canary named \(reference)"), status: 404)
+                    }
+                    return .json(CanaryMetrics(spec: spec, status: status, measurements: measurements))
+                } catch {
+                    return .json(APIError(error: "cannot read measurements of \(name.name): \(error)"), status: 500)
                 }
             case ("POST", let action?):
                 guard let command = RolloutCommand(rawValue: action), command != .start else {
@@ -45,10 +63,19 @@ public enum ControllerAdmin {
             }
         }
     }
+
+    /// `?limit=N`: absent, or a whole number of at least 1.
+    static func limit(of request: SimpleRequest) -> Result<Int?, APIError> {
+        guard let text = request.query("limit") else { return .success(nil) }
+        guard let limit = Int(text), limit >= 1 else {
+            return .failure(APIError(error: "limit must be a whole number of at least 1, got \"\(text)\""))
+        }
+        return .success(limit)
+    }
 }
 
 /// An API error body: `{"error": "..."}`.
-public struct APIError: Codable, Sendable {
+public struct APIError: Codable, Sendable, Error {
     public var error: String
 }
 

@@ -18,6 +18,7 @@ public final class GatewayRuntime: Sendable {
     public let controller: CanaryController?
     public let history: TelemetryHistory
     private let background: [Task<Void, Never>]
+    private let readiness: Readiness
 
     /// The controller's settings, for `serin up`.
     public struct ControllerOptions: Sendable {
@@ -28,14 +29,17 @@ public final class GatewayRuntime: Sendable {
         public var metrics: MetricSource
         /// Where event lines go.
         public var log: @Sendable (String) -> Void
+        /// How often a quiet `/events` stream gets a comment line.
+        public var eventKeepAlive: Duration
 
         public init(
             statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricSource = .gateway,
-            log: @escaping @Sendable (String) -> Void
+            eventKeepAlive: Duration = .seconds(15), log: @escaping @Sendable (String) -> Void
         ) {
             self.statePath = statePath
             self.tickInterval = tickInterval
             self.metrics = metrics
+            self.eventKeepAlive = eventKeepAlive
             self.log = log
         }
     }
@@ -43,8 +47,9 @@ public final class GatewayRuntime: Sendable {
 
     private init(
         gateway: GatewayServer, live: LiveConfiguration, admin: SimpleHTTPServer, controller: CanaryController?,
-        history: TelemetryHistory, background: [Task<Void, Never>]
+        history: TelemetryHistory, background: [Task<Void, Never>], readiness: Readiness
     ) {
+        self.readiness = readiness
         self.gateway = gateway
         self.live = live
         self.admin = admin
@@ -87,7 +92,9 @@ public final class GatewayRuntime: Sendable {
             throw StartError.gateway(error)
         }
         var router = SimpleRouter()
+        let readiness = Readiness()
         GatewayAdmin.register(gateway, on: &router)
+        router.add("GET", "/readyz") { _ in readiness.response }
         router.add("POST", "/apply") { request in
             do {
                 let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))
@@ -122,7 +129,7 @@ public final class GatewayRuntime: Sendable {
                 await gateway.shutdown()
                 throw StartError.state(error)
             }
-            ControllerAdmin.register(controller!, on: &router)
+            ControllerAdmin.register(controller!, on: &router, keepAlive: options.eventKeepAlive)
             let canary = controller!
             router.add("GET", "/metrics") { _ in
                 let text = PrometheusExposition.render(gateway.telemetry.snapshot())
@@ -150,8 +157,10 @@ public final class GatewayRuntime: Sendable {
                 for problem in await canary.reconcile(specs) { options.log("error: \(problem)") }
             }
         }
+        readiness.markReady()
         return GatewayRuntime(
-            gateway: gateway, live: live, admin: admin, controller: controller, history: history, background: background
+            gateway: gateway, live: live, admin: admin, controller: controller, history: history, background: background,
+            readiness: readiness
         )
     }
 
@@ -161,6 +170,7 @@ public final class GatewayRuntime: Sendable {
     /// `drainTimeout` to finish. Returns how many client connections had to be cut.
     @discardableResult
     public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
+        readiness.markStopping()
         for task in background { task.cancel() }
         await admin.close()
         return await gateway.shutdown(drainTimeout: drainTimeout)
