@@ -8,6 +8,7 @@ import SerinHTTP
 /// Talks to a running Serin's admin endpoint (`--server`), for `apply`, `status` and the commands.
 struct AdminClient {
     let server: String
+    let token: AdminTokenOption
 
     struct Unreachable: Error, CustomStringConvertible {
         let server: String
@@ -21,13 +22,12 @@ struct AdminClient {
         guard let target = HostPort.parse(url: server) else {
             throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
         }
+        var headers: [(name: String, value: String)] = body == nil ? [] : [("content-type", "application/json")]
+        if let token = try token.resolve() { headers.append(("authorization", "Bearer \(token)")) }
         do {
             let client = try await SimpleHTTPClient.connect(host: target.host, port: target.port, group: MultiThreadedEventLoopGroup.singleton)
             defer { Task { await client.close() } }
-            return try await client.send(
-                method, path, headers: body == nil ? [] : [("content-type", "application/json")], body: body.map(Array.init),
-                timeout: .seconds(30)
-            )
+            return try await client.send(method, path, headers: headers, body: body.map(Array.init), timeout: .seconds(30))
         } catch {
             throw Unreachable(server: server, underlying: error)
         }
@@ -39,7 +39,7 @@ struct AdminClient {
         let response: SimpleResponse
         do {
             response = try await send(method, path)
-        } catch let error as Unreachable {
+        } catch {
             Terminal.err("error: \(error)")
             throw ExitCode(1)
         }
@@ -47,7 +47,8 @@ struct AdminClient {
             return value
         }
         if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)) {
-            Terminal.err("error: \(apiError.error)")
+            let hint = response.status == 401 ? " (pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)" : ""
+            Terminal.err("error: \(apiError.error)\(hint)")
         } else {
             Terminal.err("error: \(server)\(path) answered \(response.status): \(response.bodyText)")
         }
@@ -62,11 +63,13 @@ struct ServerOption: ParsableArguments {
     @Option(help: ArgumentHelp("Serin's admin endpoint.", valueName: "url"))
     var server: String = "http://127.0.0.1:9900"
 
+    @OptionGroup var adminToken: AdminTokenOption
+
     func validate() throws {
         if HostPort.parse(url: server) == nil {
             throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
         }
     }
 
-    var client: AdminClient { AdminClient(server: server) }
+    var client: AdminClient { AdminClient(server: server, token: adminToken) }
 }

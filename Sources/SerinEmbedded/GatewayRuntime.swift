@@ -63,6 +63,8 @@ public final class GatewayRuntime: Sendable {
         case gateway(GatewayError)
         case admin(address: String, underlying: any Error)
         case state(any Error)
+        /// Bound beyond loopback without a token.
+        case adminAccess(String)
 
         public var description: String {
             switch self {
@@ -72,6 +74,8 @@ public final class GatewayRuntime: Sendable {
                 return "cannot serve the admin endpoint on \(address): \(underlying); pick another with --admin HOST:PORT"
             case .state(let error):
                 return "\(error)"
+            case .adminAccess(let problem):
+                return problem
             }
         }
     }
@@ -80,8 +84,10 @@ public final class GatewayRuntime: Sendable {
     /// on failure nothing is left listening.
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
-        adminHost: String, adminPort: Int, limits: GatewayLimits = .default, controller controllerOptions: ControllerOptions? = nil
+        adminHost: String, adminPort: Int, adminAccess: AdminAccess = .open, limits: GatewayLimits = .default,
+        controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
+        if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: resources)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
@@ -142,7 +148,8 @@ public final class GatewayRuntime: Sendable {
         let admin: SimpleHTTPServer
         do {
             admin = try await SimpleHTTPServer.start(group: gateway.group, host: adminHost, port: adminPort) { request in
-                await routes.handle(request)
+                if let refusal = adminAccess.refusal(for: request) { return refusal }
+                return await routes.handle(request)
             }
         } catch {
             for task in background { task.cancel() }

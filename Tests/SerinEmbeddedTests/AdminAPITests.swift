@@ -4,6 +4,7 @@ import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinEmbedded
+import SerinGateway
 import SerinHTTP
 import SerinTesting
 import Testing
@@ -104,6 +105,35 @@ struct AdminAPITests {
             #expect(await eventually(.seconds(10)) { await harness.controller.watcherCount == before + 1 })
             await stream.close()
             #expect(await eventually(.seconds(20)) { await harness.controller.watcherCount == before }, "the subscription outlived its client")
+        }
+    }
+
+    @Test("with an admin token, steering needs Authorization: Bearer; reads stay open")
+    func tokenGuardsSteering() async throws {
+        let access = AdminAccess(token: "t0ken", readRequiresToken: false)
+        try await CanaryRolloutTests.withHarness(canary: SeedManifests.canary(interval: "5s"), adminAccess: access) { harness in
+            _ = try await harness.waitFor("first step") { $0.canaryWeight == 20 }
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: harness.runtime.admin.port, group: harness.backends.group)
+            let refused = try await client.send(.POST, "/canaries/web/pause", timeout: .seconds(20))
+            #expect(refused.status == 401)
+            #expect(refused.header("www-authenticate") == "Bearer realm=\"serin\"")
+            #expect(await harness.controller.status(of: harness.name)?.phase == .progressing)
+            let paused = try await client.send(.POST, "/canaries/web/pause", headers: [("authorization", "Bearer t0ken")], timeout: .seconds(20))
+            #expect(paused.status == 200, "\(paused.bodyText)")
+            #expect(await harness.controller.status(of: harness.name)?.phase == .paused)
+            #expect(try await client.send(.GET, "/canaries/web", timeout: .seconds(20)).status == 200)
+            await client.close()
+        }
+    }
+
+    @Test("an admin listener beyond loopback without a token refuses to start, before anything listens")
+    func refusesOpenListener() async throws {
+        await #expect {
+            _ = try await GatewayRuntime.start(
+                resources: [], threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "0.0.0.0", adminPort: 0
+            )
+        } throws: { error in
+            "\(error)".contains("--admin-token-file PATH or set SERIN_ADMIN_TOKEN")
         }
     }
 }

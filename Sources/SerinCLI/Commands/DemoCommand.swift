@@ -44,8 +44,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Added to every ServiceEntry endpoint port the demo apps listen on (18081, 18082).")
     var appPortOffset: Int = 0
 
-    @Option(help: ArgumentHelp("The admin endpoint's address.", valueName: "host:port"))
+    @Option(help: ArgumentHelp(
+        "The admin endpoint's address (dashboard, API, metrics). Anything but loopback needs --admin-token-file or SERIN_ADMIN_TOKEN.",
+        valueName: "host:port"
+    ))
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
+
+    @OptionGroup var adminToken: AdminTokenOption
 
     @Option(help: "Requests per second of generated traffic.")
     var rate: Int = 200
@@ -87,9 +92,10 @@ struct DemoCommand: AsyncParsableCommand {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
+                adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: false),
                 controller: .init(statePath: statePath, log: { view.log($0) })
             )
-        } catch let error as GatewayRuntime.StartError {
+        } catch {
             Terminal.err("error: \(error)")
             for app in apps { await app.close() }
             throw ExitCode(1)
