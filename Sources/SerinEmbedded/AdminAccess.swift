@@ -49,9 +49,8 @@ public struct AdminAccess: Sendable {
     }
 
     static func unauthorized(_ message: String, invalid: Bool) -> SimpleResponse {
-        var response = SimpleResponse.json(APIError(error: message), status: 401)
-        response.headers.append(("www-authenticate", invalid ? "Bearer realm=\"serin\", error=\"invalid_token\"" : "Bearer realm=\"serin\""))
-        return response
+        SimpleResponse.json(APIError(error: message), status: 401)
+            .adding(header: "www-authenticate", invalid ? "Bearer realm=\"serin\", error=\"invalid_token\"" : "Bearer realm=\"serin\"")
     }
 
     /// Compares every byte whatever the first difference, so the time taken tells nothing about the token.

@@ -16,16 +16,30 @@ public enum ControllerAdmin {
         }
         router.addPrefix("/canaries/") { request in
             let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
-            guard let reference = parts.first, parts.count <= 2, let name = await controller.resolve(reference) else {
+            let resource = parts.count > 1 ? parts[1] : nil
+            let command = resource.flatMap(RolloutCommand.init(rawValue:)).flatMap { $0 == .start ? nil : $0 }
+            let reads: Set<String?> = [nil, "history", "events", "metrics"]
+            guard parts.count <= 2, reads.contains(resource) || command != nil else {
+                return .json(APIError(error: "\(request.path) is not part of the API; after /canaries/NAME/ comes history, events, "
+                    + "metrics, or (POST) promote, abort, pause, resume or rollout"), status: 404)
+            }
+            let allowed = command == nil ? "GET" : "POST"
+            guard request.method == allowed else {
+                return SimpleResponse.json(APIError(error: "method \(request.method) not allowed on \(request.path); use \(allowed)"), status: 405)
+                    .adding(header: "allow", allowed)
+            }
+            guard let reference = parts.first, let name = await controller.resolve(reference) else {
                 return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
             }
-            switch (request.method, parts.count > 1 ? parts[1] : nil) {
-            case ("GET", nil):
-                guard let status = await controller.status(of: name) else {
-                    return .json(APIError(error: "no Canary named \(reference)"), status: 404)
+            if let command {
+                switch await controller.execute(command, canary: name) {
+                case .accepted(let status): return .json(status)
+                case .rejected(let reason): return .json(APIError(error: reason), status: 409)
+                case .notFound(let reason): return .json(APIError(error: reason), status: 404)
                 }
-                return .json(status)
-            case ("GET", "history"), ("GET", "events"):
+            }
+            switch resource {
+            case "history", "events":
                 let limit: Int?
                 switch Self.limit(of: request) {
                 case .success(let value): limit = value
@@ -33,13 +47,13 @@ public enum ControllerAdmin {
                 }
                 do {
                     let events = try await controller.events(of: name, limit: limit).map(EventView.init)
-                    if parts[1] == "events" { return .json(events) }
+                    if resource == "events" { return .json(events) }
                     let measurements = try await controller.measurements(of: name, limit: limit)
                     return .json(CanaryHistory(events: events, measurements: measurements.map(MeasurementView.init)))
                 } catch {
                     return .json(APIError(error: "cannot read history of \(name.name): \(error)"), status: 500)
                 }
-            case ("GET", "metrics"):
+            case "metrics":
                 do {
                     let measurements = try await controller.measurements(of: name)
                     guard let spec = await controller.rollout(named: name)?.spec, let status = await controller.status(of: name) else {
@@ -49,26 +63,20 @@ public enum ControllerAdmin {
                 } catch {
                     return .json(APIError(error: "cannot read measurements of \(name.name): \(error)"), status: 500)
                 }
-            case ("POST", let action?):
-                guard let command = RolloutCommand(rawValue: action), command != .start else {
-                    return .json(APIError(error: "unknown action \(action); use promote, abort, pause, resume or rollout"), status: 404)
-                }
-                switch await controller.execute(command, canary: name) {
-                case .accepted(let status): return .json(status)
-                case .rejected(let reason): return .json(APIError(error: reason), status: 409)
-                case .notFound(let reason): return .json(APIError(error: reason), status: 404)
-                }
             default:
-                return .json(APIError(error: "\(request.method) \(request.path) is not part of the API"), status: 405)
+                guard let status = await controller.status(of: name) else {
+                    return .json(APIError(error: "no Canary named \(reference)"), status: 404)
+                }
+                return .json(status)
             }
         }
     }
 
-    /// `?limit=N`: absent, or a whole number of at least 1.
+    /// `?limit=N`: absent, or a whole number from 1 to 1,000,000.
     static func limit(of request: SimpleRequest) -> Result<Int?, APIError> {
         guard let text = request.query("limit") else { return .success(nil) }
-        guard let limit = Int(text), limit >= 1 else {
-            return .failure(APIError(error: "limit must be a whole number of at least 1, got \"\(text)\""))
+        guard let limit = Int(text), (1...1_000_000).contains(limit) else {
+            return .failure(APIError(error: "limit must be a whole number from 1 to 1000000, got \"\(text)\""))
         }
         return .success(limit)
     }

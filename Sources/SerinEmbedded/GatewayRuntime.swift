@@ -101,6 +101,8 @@ public final class GatewayRuntime: Sendable {
         let readiness = Readiness()
         GatewayAdmin.register(gateway, on: &router)
         router.add("GET", "/readyz") { _ in readiness.response }
+        router.add("GET", "/openapi.json") { _ in .content(OpenAPIDocument.json, contentType: "application/json") }
+        router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
         router.add("POST", "/apply") { request in
             do {
                 let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))

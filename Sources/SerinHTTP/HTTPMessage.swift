@@ -76,6 +76,13 @@ public struct SimpleResponse: Sendable {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
+    /// The same response with one more header.
+    public func adding(header name: String, _ value: String) -> SimpleResponse {
+        var response = self
+        response.headers.append((name, value))
+        return response
+    }
+
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 

@@ -20,12 +20,14 @@ public enum SerinProcess {
         public var stderr: String
     }
 
-    /// Runs `serin arguments...` to completion (killed after `timeout`).
-    public static func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> Result {
+    /// Runs `serin arguments...` (or another `program`, in `directory`) to completion (killed after `timeout`).
+    public static func run(
+        _ arguments: [String], program: URL? = nil, in directory: URL? = nil, timeout: Duration = .seconds(120)
+    ) async throws -> Result {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program ?? executable
         process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
+        process.currentDirectoryURL = directory ?? repositoryRoot
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

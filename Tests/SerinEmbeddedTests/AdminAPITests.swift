@@ -35,7 +35,7 @@ struct AdminAPITests {
             #expect(newest == Array(all.suffix(2)))
             let bad = try await Self.get("/canaries/web/events?limit=zero", harness)
             #expect(bad.status == 400)
-            #expect(bad.bodyText.contains("limit must be a whole number of at least 1, got \\\"zero\\\""), "\(bad.bodyText)")
+            #expect(bad.bodyText.contains("limit must be a whole number from 1 to 1000000, got \\\"zero\\\""), "\(bad.bodyText)")
             #expect(try await Self.get("/canaries/nothing/events", harness).status == 404)
         }
     }
@@ -136,4 +136,23 @@ struct AdminAPITests {
             "\(error)".contains("--admin-token-file PATH or set SERIN_ADMIN_TOKEN")
         }
     }
+
+    @Test("GET / serves the dashboard: one self-contained HTML page under 60 KB, no external assets, with the hooks scripts query")
+    func dashboardPage() async throws {
+        try await CanaryRolloutTests.withHarness(canary: SeedManifests.canary()) { harness in
+            let page = try await Self.get("/", harness)
+            #expect(page.status == 200)
+            #expect(page.header("content-type") == "text/html; charset=utf-8")
+            #expect(page.body.count < 60_000, "\(page.body.count) bytes")
+            let html = page.bodyText
+            #expect(html.hasPrefix("<!doctype html>"))
+            for external in ["src=\"http", "href=\"http", "@import", "<link", "<script src"] {
+                #expect(!html.contains(external), "the page loads \(external)… from elsewhere; it must work offline")
+            }
+            for hook in ["\"data-canary\"", "data-phase", "dataset.canaryWeight", "\"data-chart\"", "data-action", "new EventSource(\"/events\")"] {
+                #expect(html.contains(hook), "\(hook)")
+            }
+        }
+    }
 }
+
