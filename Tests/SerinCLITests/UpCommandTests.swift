@@ -64,7 +64,7 @@ struct UpCommandTests {
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 2 }
         await first.kill(SIGKILL)
-        let firstOutput = first.outputText()
+        let firstOutput = await first.outputText()
 
         // What the crashed process last committed is the truth to resume from.
         let store = try SQLiteRolloutStore(path: state)

@@ -64,6 +64,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Give up after this long, e.g. 3m.", valueName: "duration"))
     var timeout: DurationArgument = DurationArgument(.seconds(300))
 
+    @Flag(help: "When the rollout ends, keep the dashboard and API up (with the rollout's story) until Ctrl-C or SIGTERM.")
+    var keepRunning = false
+
     func validate() throws {
         if rate < 1 { throw ValidationError("--rate must be at least 1, got \(rate)") }
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -106,6 +109,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         view.log("serin demo: gateway on http://127.0.0.1:\(port)/ · API and metrics on \(runtime.adminURL) · state in \(statePath)")
+        view.log("serin demo: dashboard on \(runtime.adminURL)/")
 
         let load = SteadyLoad()
         load.start(port: port, rate: rate, connections: 4, group: runtime.gateway.group)
@@ -124,10 +128,21 @@ struct DemoCommand: AsyncParsableCommand {
         view.finishProgress()
         let events = (try? await controller.events(of: spec.name)) ?? []
         let measurements = (try? await controller.measurements(of: spec.name)) ?? []
+        printSummary(final: final, spec: spec, load: load, events: events, measurements: measurements)
+        if keepRunning {
+            Terminal.out("serin demo: the dashboard stays up on \(runtime.adminURL)/ — Ctrl-C to stop")
+            _ = await Signals.waitForTermination()
+        }
         await runtime.shutdown()
         for app in apps { await app.close() }
         if state == nil { try? FileManager.default.removeItem(atPath: (statePath as NSString).deletingLastPathComponent) }
+        guard let final, load.failuresCausedByProxy.isEmpty, final.phase == .succeeded else { throw ExitCode(1) }
+    }
 
+    /// The timeline, the traffic tally and how the rollout ended.
+    private func printSummary(
+        final: CanaryStatus?, spec: CanarySpec, load: SteadyLoad, events: [RolloutEvent], measurements: [RecordedMeasurement]
+    ) {
         let tally = load.counts
         let proxyFailures = load.failuresCausedByProxy
         Terminal.out("")
@@ -138,15 +153,13 @@ struct DemoCommand: AsyncParsableCommand {
             + ", \(tally.failures.count - proxyFailures.count) answered 500 by the app, \(proxyFailures.count) failed by Serin")
         guard let final else {
             Terminal.out("serin demo: gave up after \(timeout): the rollout did not finish")
-            throw ExitCode(1)
+            return
         }
         Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(spec.stable.host) / \(final.canaryWeight)% \(spec.canary.host)")
         if let message = final.message { Terminal.out("  \(message)") }
         if !proxyFailures.isEmpty {
             Terminal.out("  requests Serin failed: \(proxyFailures.prefix(3).joined(separator: "; "))")
-            throw ExitCode(1)
         }
-        if final.phase != .succeeded { throw ExitCode(1) }
     }
 
     /// One demo app per ServiceEntry endpoint, answering as the endpoint's `version` label; the canary's

@@ -46,7 +46,7 @@ struct UpCommand: AsyncParsableCommand {
             ),
             label: "serin up"
         )
-        Terminal.out("serin up: admin and API on \(runtime.adminURL); state in \(state)")
+        Terminal.out("serin up: dashboard on \(runtime.adminURL)/ · API on \(runtime.adminURL); state in \(state)")
         let signal = await Signals.waitForTermination()
         Terminal.out("serin up: signal \(signal), draining for up to \(serving.drainTimeout)s")
         let cut = await runtime.shutdown(drainTimeout: serving.drain)
