@@ -114,7 +114,7 @@ let package = Package(
             dependencies: ["SerinCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings
         ),
-        // Helpers for tests: in-process backends and a small HTTP client.
+        // Helpers for tests: in-process backends, a small HTTP client, headless Chromium over DevTools.
         .target(
             name: "SerinTesting",
             dependencies: [
@@ -123,6 +123,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
