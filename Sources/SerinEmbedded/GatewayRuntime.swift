@@ -175,13 +175,16 @@ public final class GatewayRuntime: Sendable {
 
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
 
-    /// Stops the controller and the admin endpoint, then the gateway: requests in flight get up to
+    /// Stops the admin endpoint and the controller, then the gateway: requests in flight get up to
     /// `drainTimeout` to finish. Returns how many client connections had to be cut.
     @discardableResult
     public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
         readiness.markStopping()
-        for task in background { task.cancel() }
+        // The admin endpoint first: an answer in flight may wait on the controller, which still runs.
         await admin.close()
+        for task in background { task.cancel() }
+        // A step in progress may still move weights: let it end before the gateway's event loops go.
+        for task in background { await task.value }
         return await gateway.shutdown(drainTimeout: drainTimeout)
     }
 }
