@@ -60,7 +60,7 @@ struct AdminClient {
 
 /// `--server URL`, shared by every command that talks to a running Serin.
 struct ServerOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Serin's admin endpoint.", valueName: "url"))
+    @Option(help: ArgumentHelp("Serin's admin endpoint (its API; the dashboard is at the same address).", valueName: "url"))
     var server: String = "http://127.0.0.1:9900"
 
     @OptionGroup var adminToken: AdminTokenOption

@@ -20,6 +20,8 @@ struct DemoCommand: AsyncParsableCommand {
             gateway with the seed's Gateway and VirtualService, steady traffic, and the Canary in examples/canary: \
             the canary weight rises step by step while its success rate and p99 are checked, then v2 is promoted. \
             With --faulty-canary, v2 fails a share of its requests and Serin rolls back to v1 (exit status 1).
+            The dashboard on the admin address (http://127.0.0.1:9900/) shows it live; with --keep-running it \
+            stays up after the rollout ends, until Ctrl-C.
             """
     )
 

@@ -13,7 +13,8 @@ struct GatewayCommand: AsyncParsableCommand {
         discussion: """
             Each Gateway server port becomes a listener (plus --port-offset). ServiceEntry resources with
             STATIC endpoints say where each destination host lives. The admin endpoint serves /healthz,
-            /config (the live routing table as JSON) and /metrics, and takes `serin apply`.
+            /readyz, /config (the live routing table as JSON), /metrics and /openapi.json, and takes
+            `serin apply`. Bound beyond 127.0.0.1 it needs a token (--admin-token-file or SERIN_ADMIN_TOKEN).
             Example: serin gateway -f examples/seed --port-offset 8000
             """
     )
@@ -28,7 +29,7 @@ struct GatewayCommand: AsyncParsableCommand {
             Terminal.err("warning: Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }
         let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway")
-        Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /config, /metrics, POST /apply)")
+        Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /readyz, /config, /metrics, /openapi.json, POST /apply)")
         let signal = await Signals.waitForTermination()
         Terminal.out("serin gateway: signal \(signal), draining for up to \(serving.drainTimeout)s")
         let cut = await runtime.shutdown(drainTimeout: serving.drain)
