@@ -46,13 +46,18 @@ struct AdminClient {
         if let value = try? JSONDecoder().decode(T.self, from: Data(response.body)), (200..<300).contains(response.status) {
             return value
         }
+        Terminal.err(failure(response, path: path))
+        throw ExitCode(1)
+    }
+
+    /// The line to print for an answer that is not what the command wanted: the API's own error when it
+    /// sent one (with the way to pass a token after a 401), else the status and body.
+    func failure(_ response: SimpleResponse, path: String) -> String {
         if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)) {
             let hint = response.status == 401 ? " (pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)" : ""
-            Terminal.err("error: \(apiError.error)\(hint)")
-        } else {
-            Terminal.err("error: \(server)\(path) answered \(response.status): \(response.bodyText)")
+            return "error: \(apiError.error)\(hint)"
         }
-        throw ExitCode(1)
+        return "error: \(server)\(path) answered \(response.status): \(response.bodyText)"
     }
 
     struct ErrorBody: Decodable { var error: String }

@@ -31,7 +31,7 @@ struct AdminTokenTests {
         #expect(missing.stderr.contains("cannot read --admin-token-file"), "\(missing.stderr)")
     }
 
-    @Test("serin pause sends the token from --admin-token-file; without it the 401 is reported with the way to fix it")
+    @Test("serin pause sends the token from --admin-token-file; without it pause and apply report the 401 with the way to fix it")
     func steeringSendsToken() async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
@@ -54,6 +54,10 @@ struct AdminTokenTests {
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("POST /canaries/web/pause needs the admin token"), "\(refused.stderr)")
         #expect(refused.stderr.contains("--admin-token-file PATH or set SERIN_ADMIN_TOKEN"))
+        let apply = try await SerinProcess.run(["apply", "-f", directory.appendingPathComponent("test-canary.yaml").path, "--server", server])
+        #expect(apply.status == 1)
+        #expect(apply.stderr.contains("error: POST /apply needs the admin token"), "\(apply.stderr)")
+        #expect(apply.stderr.contains("(pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)"))
         let paused = try await SerinProcess.run(["pause", "web", "--server", server, "--admin-token-file", tokenFile])
         #expect(paused.status == 0, "\(paused.stderr)")
         #expect(paused.stdout.contains("canary/web paused: Paused"))
