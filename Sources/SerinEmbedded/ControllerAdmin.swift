@@ -15,60 +15,68 @@ public enum ControllerAdmin {
             ControllerEventStream.response(controller, keepAlive: keepAlive)
         }
         router.addPrefix("/canaries/") { request in
-            let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
-            let resource = parts.count > 1 ? parts[1] : nil
-            let command = resource.flatMap(RolloutCommand.init(rawValue:)).flatMap { $0 == .start ? nil : $0 }
-            let reads: Set<String?> = [nil, "history", "events", "metrics"]
-            guard parts.count <= 2, reads.contains(resource) || command != nil else {
-                return .json(APIError(error: "\(request.path) is not part of the API; after /canaries/NAME/ comes history, events, "
-                    + "metrics, or (POST) promote, abort, pause, resume or rollout"), status: 404)
+            await canary(request, controller: controller)
+        }
+    }
+
+    /// `/canaries/NAME[/RESOURCE]`: reads with GET, the steering commands with POST.
+    static func canary(_ request: SimpleRequest, controller: CanaryController) async -> SimpleResponse {
+        let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
+        let resource = parts.count > 1 ? parts[1] : nil
+        let command = resource.flatMap(RolloutCommand.init(rawValue:)).flatMap { $0 == .start ? nil : $0 }
+        let reads: Set<String?> = [nil, "history", "events", "metrics"]
+        guard parts.count <= 2, reads.contains(resource) || command != nil else {
+            return .json(APIError(error: "\(request.path) is not part of the API; after /canaries/NAME/ comes history, events, "
+                + "metrics, or (POST) promote, abort, pause, resume or rollout"), status: 404)
+        }
+        let allowed = command == nil ? "GET" : "POST"
+        guard request.method == allowed else {
+            return SimpleResponse.json(APIError(error: "method \(request.method) not allowed on \(request.path); use \(allowed)"), status: 405)
+                .adding(header: "allow", allowed)
+        }
+        guard let reference = parts.first, let name = await controller.resolve(reference) else {
+            return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
+        }
+        if let command {
+            switch await controller.execute(command, canary: name) {
+            case .accepted(let status): return .json(status)
+            case .rejected(let reason): return .json(APIError(error: reason), status: 409)
+            case .notFound(let reason): return .json(APIError(error: reason), status: 404)
             }
-            let allowed = command == nil ? "GET" : "POST"
-            guard request.method == allowed else {
-                return SimpleResponse.json(APIError(error: "method \(request.method) not allowed on \(request.path); use \(allowed)"), status: 405)
-                    .adding(header: "allow", allowed)
+        }
+        do {
+            return try await read(resource, of: name, request: request, controller: controller)
+        } catch {
+            return .json(APIError(error: "cannot read the stored history of \(name.name): \(error)"), status: 500)
+        }
+    }
+
+    /// The Canary's status, history, events or metric series.
+    static func read(
+        _ resource: String?, of name: ResourceName, request: SimpleRequest, controller: CanaryController
+    ) async throws -> SimpleResponse {
+        switch resource {
+        case "history", "events":
+            let limit: Int?
+            switch Self.limit(of: request) {
+            case .success(let value): limit = value
+            case .failure(let error): return .json(error, status: 400)
             }
-            guard let reference = parts.first, let name = await controller.resolve(reference) else {
-                return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
+            let events = try await controller.events(of: name, limit: limit).map(EventView.init)
+            if resource == "events" { return .json(events) }
+            let measurements = try await controller.measurements(of: name, limit: limit)
+            return .json(CanaryHistory(events: events, measurements: measurements.map(MeasurementView.init)))
+        case "metrics":
+            let measurements = try await controller.measurements(of: name)
+            guard let spec = await controller.rollout(named: name)?.spec, let status = await controller.status(of: name) else {
+                return .json(APIError(error: "no Canary named \(name.name)"), status: 404)
             }
-            if let command {
-                switch await controller.execute(command, canary: name) {
-                case .accepted(let status): return .json(status)
-                case .rejected(let reason): return .json(APIError(error: reason), status: 409)
-                case .notFound(let reason): return .json(APIError(error: reason), status: 404)
-                }
+            return .json(CanaryMetrics(spec: spec, status: status, measurements: measurements))
+        default:
+            guard let status = await controller.status(of: name) else {
+                return .json(APIError(error: "no Canary named \(name.name)"), status: 404)
             }
-            switch resource {
-            case "history", "events":
-                let limit: Int?
-                switch Self.limit(of: request) {
-                case .success(let value): limit = value
-                case .failure(let error): return .json(error, status: 400)
-                }
-                do {
-                    let events = try await controller.events(of: name, limit: limit).map(EventView.init)
-                    if resource == "events" { return .json(events) }
-                    let measurements = try await controller.measurements(of: name, limit: limit)
-                    return .json(CanaryHistory(events: events, measurements: measurements.map(MeasurementView.init)))
-                } catch {
-                    return .json(APIError(error: "cannot read history of \(name.name): \(error)"), status: 500)
-                }
-            case "metrics":
-                do {
-                    let measurements = try await controller.measurements(of: name)
-                    guard let spec = await controller.rollout(named: name)?.spec, let status = await controller.status(of: name) else {
-                        return .json(APIError(error: "no Canary named \(reference)"), status: 404)
-                    }
-                    return .json(CanaryMetrics(spec: spec, status: status, measurements: measurements))
-                } catch {
-                    return .json(APIError(error: "cannot read measurements of \(name.name): \(error)"), status: 500)
-                }
-            default:
-                guard let status = await controller.status(of: name) else {
-                    return .json(APIError(error: "no Canary named \(reference)"), status: 404)
-                }
-                return .json(status)
-            }
+            return .json(status)
         }
     }
 

@@ -154,5 +154,22 @@ struct AdminAPITests {
             }
         }
     }
-}
 
+    @Test("a method a canary path does not take gets 405 with Allow; a path the API does not have gets 404 with the choices")
+    func methodsAndPaths() async throws {
+        try await CanaryRolloutTests.withHarness(canary: SeedManifests.canary()) { harness in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: harness.runtime.admin.port, group: harness.backends.group)
+            let getAbort = try await client.send(.GET, "/canaries/web/abort", timeout: .seconds(20))
+            #expect(getAbort.status == 405)
+            #expect(getAbort.header("allow") == "POST")
+            let deleteStatus = try await client.send(.DELETE, "/canaries/web", timeout: .seconds(20))
+            #expect(deleteStatus.status == 405)
+            #expect(deleteStatus.header("allow") == "GET")
+            let unknown = try await client.send(.GET, "/canaries/web/everything", timeout: .seconds(20))
+            #expect(unknown.status == 404)
+            #expect(unknown.bodyText.contains("after /canaries/NAME/ comes history, events, metrics, or (POST) promote"), "\(unknown.bodyText)")
+            #expect(try await client.send(.PUT, "/readyz", timeout: .seconds(20)).header("allow") == "GET")
+            await client.close()
+        }
+    }
+}
