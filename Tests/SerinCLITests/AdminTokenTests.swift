@@ -18,6 +18,14 @@ struct AdminTokenTests {
         #expect(!result.stdout.contains("listening on"), "\(result.stdout)")
     }
 
+    @Test("--admin-read-requires-token without a token is refused before anything starts")
+    func readTokenNeedsToken() async throws {
+        let result = try await SerinProcess.run(["gateway", "-f", "examples/seed", "--admin", "127.0.0.1:0", "--admin-read-requires-token"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--admin-read-requires-token needs a token: pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN"),
+                "\(result.stderr)")
+    }
+
     @Test("an empty or missing token file is a clear error, not an open API")
     func badTokenFile() async throws {
         let directory = try SerinProcess.temporaryDirectory()

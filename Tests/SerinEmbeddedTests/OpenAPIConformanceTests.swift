@@ -20,7 +20,15 @@ struct OpenAPIConformanceTests {
             let file = try Data(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("docs/openapi.json"))
             #expect(served.status == 200)
             #expect(served.header("content-type") == "application/json")
-            #expect(served.body == Array(file), "docs/openapi.json and Sources/SerinEmbedded/OpenAPIDocument.swift differ: change both together")
+            let identical = served.body == Array(file)
+            let servedLines = served.bodyText.split(separator: "\n", omittingEmptySubsequences: false)
+            let fileLines = String(decoding: file, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let difference = zip(servedLines, fileLines).enumerated().first { $0.element.0 != $0.element.1 }
+            #expect(identical, """
+                docs/openapi.json and Sources/SerinEmbedded/OpenAPIDocument.swift differ (change both together): \
+                \(difference.map { "line \($0.offset + 1): served \($0.element.0), file \($0.element.1)" }
+                    ?? "served \(servedLines.count) lines, file \(fileLines.count)")
+                """)
             let document = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
             #expect(document["openapi"] as? String == "3.0.3")
         }
