@@ -26,9 +26,11 @@ public struct AdminAccess: Sendable {
             + "bearer token: pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN (or bind it to 127.0.0.1 with --admin 127.0.0.1:\(port))"
     }
 
-    /// `127.0.0.0/8`, `::1` and `localhost`.
+    /// `127.0.0.0/8` written as an address, `::1` and `localhost`; any other name may resolve elsewhere.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.split(separator: ".").first == "127"
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// The 401 to send instead of handling `request`, or nil when the request may go through.

@@ -51,7 +51,7 @@ struct AdminAccessTests {
         }
     }
 
-    @Test("a listener beyond loopback without a token is refused, naming both ways to give one", arguments: ["0.0.0.0", "192.168.1.10", "::"])
+    @Test("a listener beyond loopback without a token is refused, naming both ways to give one", arguments: ["0.0.0.0", "192.168.1.10", "::", "127.example.com", "127.0.0.256"])
     func nonLoopbackNeedsToken(host: String) throws {
         let problem = try #require(AdminAccess.open.problem(servingOn: host, port: 9900))
         #expect(problem.contains("--admin-token-file PATH"))
