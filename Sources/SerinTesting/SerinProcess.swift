@@ -89,6 +89,9 @@ public enum SerinProcess {
             return process.terminationStatus
         }
 
+        /// What it has printed so far (stdout and stderr).
+        public var printed: String { output.text }
+
         /// Waits until it has printed `text` (stdout or stderr); false if it has not within `timeout`.
         public func waitForOutput(_ text: String, timeout: Duration = .seconds(60)) async -> Bool {
             await eventually(timeout) { self.output.text.contains(text) }

@@ -49,12 +49,10 @@ struct AdminTokenTests {
         )
         let tokenFile = directory.appendingPathComponent("admin-token").path
         try "correct-horse-battery\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        let adminPort = try await backends.freePort()
-        let gatewayPort = try await backends.freePort()
+        let (up, adminPort, gatewayPort) = try await UpCommandTests.launchOnFreePorts(
+            directory, state: directory.appendingPathComponent("state.sqlite").path, extra: ["--admin-token-file", tokenFile]
+        )
         let server = "http://127.0.0.1:\(adminPort)"
-        let up = try SerinProcess.launch(UpCommandTests.upArguments(
-            directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent("state.sqlite").path
-        ) + ["--admin-token-file", tokenFile])
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await UpCommandTests.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 25 }
 
