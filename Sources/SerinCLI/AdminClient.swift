@@ -8,6 +8,7 @@ import SerinHTTP
 /// Talks to a running Serin's admin endpoint (`--server`), for `apply`, `status` and the commands.
 struct AdminClient {
     let server: String
+    let token: AdminTokenOption
 
     struct Unreachable: Error, CustomStringConvertible {
         let server: String
@@ -21,13 +22,12 @@ struct AdminClient {
         guard let target = HostPort.parse(url: server) else {
             throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
         }
+        var headers: [(name: String, value: String)] = body == nil ? [] : [("content-type", "application/json")]
+        if let token = try token.resolve() { headers.append(("authorization", "Bearer \(token)")) }
         do {
             let client = try await SimpleHTTPClient.connect(host: target.host, port: target.port, group: MultiThreadedEventLoopGroup.singleton)
             defer { Task { await client.close() } }
-            return try await client.send(
-                method, path, headers: body == nil ? [] : [("content-type", "application/json")], body: body.map(Array.init),
-                timeout: .seconds(30)
-            )
+            return try await client.send(method, path, headers: headers, body: body.map(Array.init), timeout: .seconds(30))
         } catch {
             throw Unreachable(server: server, underlying: error)
         }
@@ -39,19 +39,25 @@ struct AdminClient {
         let response: SimpleResponse
         do {
             response = try await send(method, path)
-        } catch let error as Unreachable {
+        } catch {
             Terminal.err("error: \(error)")
             throw ExitCode(1)
         }
         if let value = try? JSONDecoder().decode(T.self, from: Data(response.body)), (200..<300).contains(response.status) {
             return value
         }
-        if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)) {
-            Terminal.err("error: \(apiError.error)")
-        } else {
-            Terminal.err("error: \(server)\(path) answered \(response.status): \(response.bodyText)")
-        }
+        Terminal.err(failure(response, path: path))
         throw ExitCode(1)
+    }
+
+    /// The line to print for an answer that is not what the command wanted: the API's own error when it
+    /// sent one (with the way to pass a token after a 401), else the status and body.
+    func failure(_ response: SimpleResponse, path: String) -> String {
+        if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)) {
+            let hint = response.status == 401 ? " (pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)" : ""
+            return "error: \(apiError.error)\(hint)"
+        }
+        return "error: \(server)\(path) answered \(response.status): \(response.bodyText)"
     }
 
     struct ErrorBody: Decodable { var error: String }
@@ -59,8 +65,10 @@ struct AdminClient {
 
 /// `--server URL`, shared by every command that talks to a running Serin.
 struct ServerOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Serin's admin endpoint.", valueName: "url"))
+    @Option(help: ArgumentHelp("Serin's admin endpoint (its API; the dashboard is at the same address).", valueName: "url"))
     var server: String = "http://127.0.0.1:9900"
+
+    @OptionGroup var adminToken: AdminTokenOption
 
     func validate() throws {
         if HostPort.parse(url: server) == nil {
@@ -68,5 +76,5 @@ struct ServerOption: ParsableArguments {
         }
     }
 
-    var client: AdminClient { AdminClient(server: server) }
+    var client: AdminClient { AdminClient(server: server, token: adminToken) }
 }

@@ -42,8 +42,9 @@ public actor CanaryController {
     private let tickInterval: Duration
     private var rollouts: [ResourceName: Rollout] = [:]
     private var latest: [ResourceName: [String: RecordedMeasurement]] = [:]
-    private var watchers: [Int: AsyncStream<ControllerUpdate>.Continuation] = [:]
+    private var watchers: [Int: AsyncStream<SequencedUpdate>.Continuation] = [:]
     private var nextWatcher = 0
+    private var updateSequence = 0
     private let inbox: AsyncStream<Message>
     private let mailbox: AsyncStream<Message>.Continuation
 
@@ -130,9 +131,10 @@ public actor CanaryController {
     /// Verdict counts and analysis durations per Canary since start, for `/metrics`.
     public func analysisTallies() -> [ResourceName: AnalysisTally] { analysisTally }
 
-    /// Updates as they happen, until the consumer stops listening.
-    public func updates() -> AsyncStream<ControllerUpdate> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ControllerUpdate.self, bufferingPolicy: .bufferingNewest(1024))
+    /// Updates as they happen, numbered, until the consumer stops listening. A consumer more than 1,024
+    /// updates behind loses the oldest.
+    public func updates() -> AsyncStream<SequencedUpdate> {
+        let (stream, continuation) = AsyncStream.makeStream(of: SequencedUpdate.self, bufferingPolicy: .bufferingNewest(1024))
         let id = nextWatcher
         nextWatcher += 1
         watchers[id] = continuation
@@ -143,6 +145,9 @@ public actor CanaryController {
     }
 
     private func removeWatcher(_ id: Int) { watchers[id] = nil }
+
+    /// How many consumers of `updates()` are listening.
+    public var watcherCount: Int { watchers.count }
 
     // MARK: Events
 
@@ -266,6 +271,7 @@ public actor CanaryController {
             case .setWeights(let stable, let canary):
                 do {
                     try await adapters.router.setWeights(for: spec, stable: stable, canary: canary)
+                    broadcast(.weights(canary: name, stableWeight: stable.weight, canaryWeight: canary.weight))
                 } catch {
                     log("\(name.name): cannot set weights \(stable.weight)/\(canary.weight): \(error)")
                 }
@@ -300,7 +306,9 @@ public actor CanaryController {
     }
 
     private func broadcast(_ update: ControllerUpdate) {
-        for watcher in watchers.values { watcher.yield(update) }
+        updateSequence += 1
+        let sequenced = SequencedUpdate(sequence: updateSequence, update: update)
+        for watcher in watchers.values { watcher.yield(sequenced) }
     }
 
     /// One measurement per metric check, with the check's own verdict, for history and display.

@@ -50,9 +50,18 @@ public enum CommandReply: Sendable, Equatable {
     case notFound(String)
 }
 
-/// A change a watcher (demo view, event stream) wants to hear about.
+/// A change a watcher (the event stream, the dashboard) wants to hear about.
 public enum ControllerUpdate: Sendable, Equatable {
     case event(canary: ResourceName, RolloutEvent)
     case measured(RecordedMeasurement)
     case phase(canary: ResourceName, RolloutPhase)
+    /// The router now sends these percentages to stable and canary.
+    case weights(canary: ResourceName, stableWeight: Int, canaryWeight: Int)
+}
+
+/// A `ControllerUpdate` numbered in the order the controller made it (from 1 since start), so a reader
+/// can tell what it missed.
+public struct SequencedUpdate: Sendable, Equatable {
+    public var sequence: Int
+    public var update: ControllerUpdate
 }

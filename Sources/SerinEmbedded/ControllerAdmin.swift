@@ -5,50 +5,93 @@ import SerinGateway
 import SerinHTTP
 
 /// The controller's HTTP API on the admin listener: list and inspect Canaries, read their history,
-/// and steer them (promote, abort, pause, resume, rollout).
+/// events and metric series, follow them live, and steer them (promote, abort, pause, resume, rollout).
 public enum ControllerAdmin {
-    public static func register(_ controller: CanaryController, on router: inout SimpleRouter) {
+    public static func register(_ controller: CanaryController, on router: inout SimpleRouter, keepAlive: Duration = .seconds(15)) {
         router.add("GET", "/canaries") { _ in
             .json(await controller.statuses())
         }
+        router.add("GET", "/events") { _ in
+            ControllerEventStream.response(controller, keepAlive: keepAlive)
+        }
         router.addPrefix("/canaries/") { request in
-            let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
-            guard let reference = parts.first, let name = await controller.resolve(reference) else {
-                return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
-            }
-            switch (request.method, parts.count > 1 ? parts[1] : nil) {
-            case ("GET", nil):
-                guard let status = await controller.status(of: name) else {
-                    return .json(APIError(error: "no Canary named \(reference)"), status: 404)
-                }
-                return .json(status)
-            case ("GET", "history"):
-                let limit = request.query("limit").flatMap(Int.init)
-                do {
-                    let events = try await controller.events(of: name, limit: limit)
-                    let measurements = try await controller.measurements(of: name, limit: limit)
-                    return .json(CanaryHistory(events: events.map(EventView.init), measurements: measurements.map(MeasurementView.init)))
-                } catch {
-                    return .json(APIError(error: "cannot read history of \(name.name): \(error)"), status: 500)
-                }
-            case ("POST", let action?):
-                guard let command = RolloutCommand(rawValue: action), command != .start else {
-                    return .json(APIError(error: "unknown action \(action); use promote, abort, pause, resume or rollout"), status: 404)
-                }
-                switch await controller.execute(command, canary: name) {
-                case .accepted(let status): return .json(status)
-                case .rejected(let reason): return .json(APIError(error: reason), status: 409)
-                case .notFound(let reason): return .json(APIError(error: reason), status: 404)
-                }
-            default:
-                return .json(APIError(error: "\(request.method) \(request.path) is not part of the API"), status: 405)
+            await canary(request, controller: controller)
+        }
+    }
+
+    /// `/canaries/NAME[/RESOURCE]`: reads with GET, the steering commands with POST.
+    static func canary(_ request: SimpleRequest, controller: CanaryController) async -> SimpleResponse {
+        let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
+        let resource = parts.count > 1 ? parts[1] : nil
+        let command = resource.flatMap(RolloutCommand.init(rawValue:)).flatMap { $0 == .start ? nil : $0 }
+        let reads: Set<String?> = [nil, "history", "events", "metrics"]
+        guard parts.count <= 2, reads.contains(resource) || command != nil else {
+            return .json(APIError(error: "\(request.path) is not part of the API; after /canaries/NAME/ comes history, events, "
+                + "metrics, or (POST) promote, abort, pause, resume or rollout"), status: 404)
+        }
+        let allowed = command == nil ? "GET" : "POST"
+        guard request.method == allowed else {
+            return SimpleResponse.json(APIError(error: "method \(request.method) not allowed on \(request.path); use \(allowed)"), status: 405)
+                .adding(header: "allow", allowed)
+        }
+        guard let reference = parts.first, let name = await controller.resolve(reference) else {
+            return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
+        }
+        if let command {
+            switch await controller.execute(command, canary: name) {
+            case .accepted(let status): return .json(status)
+            case .rejected(let reason): return .json(APIError(error: reason), status: 409)
+            case .notFound(let reason): return .json(APIError(error: reason), status: 404)
             }
         }
+        do {
+            return try await read(resource, of: name, request: request, controller: controller)
+        } catch {
+            return .json(APIError(error: "cannot read the stored history of \(name.name): \(error)"), status: 500)
+        }
+    }
+
+    /// The Canary's status, history, events or metric series.
+    static func read(
+        _ resource: String?, of name: ResourceName, request: SimpleRequest, controller: CanaryController
+    ) async throws -> SimpleResponse {
+        switch resource {
+        case "history", "events":
+            let limit: Int?
+            switch Self.limit(of: request) {
+            case .success(let value): limit = value
+            case .failure(let error): return .json(error, status: 400)
+            }
+            let events = try await controller.events(of: name, limit: limit).map(EventView.init)
+            if resource == "events" { return .json(events) }
+            let measurements = try await controller.measurements(of: name, limit: limit)
+            return .json(CanaryHistory(events: events, measurements: measurements.map(MeasurementView.init)))
+        case "metrics":
+            let measurements = try await controller.measurements(of: name)
+            guard let spec = await controller.rollout(named: name)?.spec, let status = await controller.status(of: name) else {
+                return .json(APIError(error: "no Canary named \(name.name)"), status: 404)
+            }
+            return .json(CanaryMetrics(spec: spec, status: status, measurements: measurements))
+        default:
+            guard let status = await controller.status(of: name) else {
+                return .json(APIError(error: "no Canary named \(name.name)"), status: 404)
+            }
+            return .json(status)
+        }
+    }
+
+    /// `?limit=N`: absent, or a whole number from 1 to 1,000,000.
+    static func limit(of request: SimpleRequest) -> Result<Int?, APIError> {
+        guard let text = request.query("limit") else { return .success(nil) }
+        guard let limit = Int(text), (1...1_000_000).contains(limit) else {
+            return .failure(APIError(error: "limit must be a whole number from 1 to 1000000, got \"\(text)\""))
+        }
+        return .success(limit)
     }
 }
 
 /// An API error body: `{"error": "..."}`.
-public struct APIError: Codable, Sendable {
+public struct APIError: Codable, Sendable, Error {
     public var error: String
 }
 

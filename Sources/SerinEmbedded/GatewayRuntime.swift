@@ -18,6 +18,7 @@ public final class GatewayRuntime: Sendable {
     public let controller: CanaryController?
     public let history: TelemetryHistory
     private let background: [Task<Void, Never>]
+    private let readiness: Readiness
 
     /// The controller's settings, for `serin up`.
     public struct ControllerOptions: Sendable {
@@ -28,14 +29,17 @@ public final class GatewayRuntime: Sendable {
         public var metrics: MetricSource
         /// Where event lines go.
         public var log: @Sendable (String) -> Void
+        /// How often a quiet `/events` stream gets a comment line.
+        public var eventKeepAlive: Duration
 
         public init(
             statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricSource = .gateway,
-            log: @escaping @Sendable (String) -> Void
+            eventKeepAlive: Duration = .seconds(15), log: @escaping @Sendable (String) -> Void
         ) {
             self.statePath = statePath
             self.tickInterval = tickInterval
             self.metrics = metrics
+            self.eventKeepAlive = eventKeepAlive
             self.log = log
         }
     }
@@ -43,8 +47,9 @@ public final class GatewayRuntime: Sendable {
 
     private init(
         gateway: GatewayServer, live: LiveConfiguration, admin: SimpleHTTPServer, controller: CanaryController?,
-        history: TelemetryHistory, background: [Task<Void, Never>]
+        history: TelemetryHistory, background: [Task<Void, Never>], readiness: Readiness
     ) {
+        self.readiness = readiness
         self.gateway = gateway
         self.live = live
         self.admin = admin
@@ -58,6 +63,8 @@ public final class GatewayRuntime: Sendable {
         case gateway(GatewayError)
         case admin(address: String, underlying: any Error)
         case state(any Error)
+        /// Bound beyond loopback without a token.
+        case adminAccess(String)
 
         public var description: String {
             switch self {
@@ -67,6 +74,8 @@ public final class GatewayRuntime: Sendable {
                 return "cannot serve the admin endpoint on \(address): \(underlying); pick another with --admin HOST:PORT"
             case .state(let error):
                 return "\(error)"
+            case .adminAccess(let problem):
+                return problem
             }
         }
     }
@@ -75,8 +84,10 @@ public final class GatewayRuntime: Sendable {
     /// on failure nothing is left listening.
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
-        adminHost: String, adminPort: Int, limits: GatewayLimits = .default, controller controllerOptions: ControllerOptions? = nil
+        adminHost: String, adminPort: Int, adminAccess: AdminAccess = .open, limits: GatewayLimits = .default,
+        controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
+        if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: resources)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
@@ -87,7 +98,11 @@ public final class GatewayRuntime: Sendable {
             throw StartError.gateway(error)
         }
         var router = SimpleRouter()
+        let readiness = Readiness()
         GatewayAdmin.register(gateway, on: &router)
+        router.add("GET", "/readyz") { _ in readiness.response }
+        router.add("GET", "/openapi.json") { _ in .content(OpenAPIDocument.json, contentType: "application/json") }
+        router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
         router.add("POST", "/apply") { request in
             do {
                 let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))
@@ -122,7 +137,7 @@ public final class GatewayRuntime: Sendable {
                 await gateway.shutdown()
                 throw StartError.state(error)
             }
-            ControllerAdmin.register(controller!, on: &router)
+            ControllerAdmin.register(controller!, on: &router, keepAlive: options.eventKeepAlive)
             let canary = controller!
             router.add("GET", "/metrics") { _ in
                 let text = PrometheusExposition.render(gateway.telemetry.snapshot())
@@ -135,7 +150,8 @@ public final class GatewayRuntime: Sendable {
         let admin: SimpleHTTPServer
         do {
             admin = try await SimpleHTTPServer.start(group: gateway.group, host: adminHost, port: adminPort) { request in
-                await routes.handle(request)
+                if let refusal = adminAccess.refusal(for: request) { return refusal }
+                return await routes.handle(request)
             }
         } catch {
             for task in background { task.cancel() }
@@ -150,19 +166,25 @@ public final class GatewayRuntime: Sendable {
                 for problem in await canary.reconcile(specs) { options.log("error: \(problem)") }
             }
         }
+        readiness.markReady()
         return GatewayRuntime(
-            gateway: gateway, live: live, admin: admin, controller: controller, history: history, background: background
+            gateway: gateway, live: live, admin: admin, controller: controller, history: history, background: background,
+            readiness: readiness
         )
     }
 
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
 
-    /// Stops the controller and the admin endpoint, then the gateway: requests in flight get up to
+    /// Stops the admin endpoint and the controller, then the gateway: requests in flight get up to
     /// `drainTimeout` to finish. Returns how many client connections had to be cut.
     @discardableResult
     public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
-        for task in background { task.cancel() }
+        readiness.markStopping()
+        // The admin endpoint first: an answer in flight may wait on the controller, which still runs.
         await admin.close()
+        for task in background { task.cancel() }
+        // A step in progress may still move weights: let it end before the gateway's event loops go.
+        for task in background { await task.value }
         return await gateway.shutdown(drainTimeout: drainTimeout)
     }
 }

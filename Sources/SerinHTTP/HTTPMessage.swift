@@ -34,16 +34,30 @@ public struct SimpleRequest: Sendable {
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// A whole HTTP response.
+/// A whole HTTP response, or (on a server) the head of one whose body is written over time.
 public struct SimpleResponse: Sendable {
+    /// Writes a streamed body until it returns; the server then ends the response and closes the connection.
+    public typealias BodyStream = @Sendable (ResponseBodyWriter) async -> Void
+
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// Set for a streamed body (server-sent events): the head goes out without a length, `body` is ignored.
+    public var stream: BodyStream?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// A response whose body `produce` writes piece by piece, for as long as it runs.
+    public static func streaming(
+        status: Int = 200, headers: [(name: String, value: String)], _ produce: @escaping BodyStream
+    ) -> SimpleResponse {
+        var response = SimpleResponse(status: status, headers: headers)
+        response.stream = produce
+        return response
     }
 
     /// A plain-text response.
@@ -60,6 +74,13 @@ public struct SimpleResponse: Sendable {
 
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// The same response with one more header.
+    public func adding(header name: String, _ value: String) -> SimpleResponse {
+        var response = self
+        response.headers.append((name, value))
+        return response
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }

@@ -24,10 +24,11 @@ public final class SimpleHTTPServer: Sendable {
         self.port = channel.localAddress?.port ?? 0
     }
 
-    /// Binds `host:port` and serves `handler`. Bodies larger than `maxBodyBytes` get 413.
+    /// Binds `host:port` and serves `handler`. Bodies larger than `maxBodyBytes` get 413. A streamed
+    /// response's client that falls more than `maxUnflushedStreamBytes` behind is disconnected.
     public static func start(
         group: any EventLoopGroup, host: String, port: Int, maxBodyBytes: Int = 16 << 20,
-        handler: @escaping Handler
+        maxUnflushedStreamBytes: Int = 256 << 10, handler: @escaping Handler
     ) async throws -> SimpleHTTPServer {
         let inFlight = InFlightAnswers()
         let channel = try await ServerBootstrap(group: group)
@@ -38,7 +39,10 @@ public final class SimpleHTTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        SimpleRequestHandler(handler: handler, maxBodyBytes: maxBodyBytes, inFlight: inFlight)
+                        SimpleRequestHandler(
+                            handler: handler, maxBodyBytes: maxBodyBytes, maxUnflushedStreamBytes: maxUnflushedStreamBytes,
+                            inFlight: inFlight
+                        )
                     )
                 }
             }
@@ -95,15 +99,17 @@ final class SimpleRequestHandler: ChannelInboundHandler {
 
     private let handler: SimpleHTTPServer.Handler
     private let maxBodyBytes: Int
+    private let maxUnflushedStreamBytes: Int
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
 
     private let inFlight: InFlightAnswers
 
-    init(handler: @escaping SimpleHTTPServer.Handler, maxBodyBytes: Int, inFlight: InFlightAnswers) {
+    init(handler: @escaping SimpleHTTPServer.Handler, maxBodyBytes: Int, maxUnflushedStreamBytes: Int, inFlight: InFlightAnswers) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
+        self.maxUnflushedStreamBytes = maxUnflushedStreamBytes
         self.inFlight = inFlight
     }
 
@@ -133,12 +139,34 @@ final class SimpleRequestHandler: ChannelInboundHandler {
             )
             body = []
             let handler = self.handler
+            let channel = context.channel
+            let maxUnflushed = maxUnflushedStreamBytes
             let promise = context.eventLoop.makePromise(of: SimpleResponse.self)
-            inFlight.run { promise.succeed(await handler(request)) }
+            let headWritten = context.eventLoop.makePromise(of: Void.self)
+            inFlight.run {
+                let response = await handler(request)
+                promise.succeed(response)
+                // A streamed body runs as part of the same tracked answer, so closing the server ends it too.
+                guard let produce = response.stream, (try? await headWritten.futureResult.get()) != nil else { return }
+                await ResponseBodyWriter.run(produce, on: channel, maxUnflushedBytes: maxUnflushed)
+            }
             promise.futureResult.assumeIsolated().whenSuccess { response in
-                self.write(response, head: head, keepAlive: keepAlive, context: context)
+                if response.stream != nil {
+                    self.writeStreamHead(response, head: head, context: context)
+                } else {
+                    self.write(response, head: head, keepAlive: keepAlive, context: context)
+                }
+                headWritten.succeed()
             }
         }
+    }
+
+    /// The head of a streamed response: no length, so HTTP/1.1 clients get it chunked.
+    private func writeStreamHead(_ response: SimpleResponse, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders(response.headers)
+        headers.remove(name: "content-length")
+        let status = HTTPResponseStatus(statusCode: response.status)
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
     }
 
     private func write(_ response: SimpleResponse, head: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext) {

@@ -13,10 +13,12 @@ public final class RawConnection: Sendable {
         self.collector = collector
     }
 
-    /// Connects to `127.0.0.1:port`.
-    public static func connect(port: Int, group: any EventLoopGroup) async throws -> RawConnection {
+    /// Connects to `127.0.0.1:port`. With `reading: false` it never reads what the server sends: a client
+    /// that stalls, whose socket buffers fill up.
+    public static func connect(port: Int, group: any EventLoopGroup, reading: Bool = true) async throws -> RawConnection {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: group)
+            .channelOption(.autoRead, value: reading)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectingHandler(collector)) }
             }
@@ -42,25 +44,16 @@ public final class RawConnection: Sendable {
 
     /// Waits until the server closes the connection; false if it is still open after `timeout`.
     public func waitForClose(timeout: Duration = .seconds(5)) async -> Bool {
-        await poll(timeout) { self.collector.closed }
+        await eventually(timeout) { self.collector.closed }
     }
 
     /// Waits until the received text contains `needle`; false if it does not within `timeout`.
     public func waitFor(_ needle: String, timeout: Duration = .seconds(5)) async -> Bool {
-        await poll(timeout) { self.collector.text.contains(needle) }
+        await eventually(timeout) { self.collector.text.contains(needle) }
     }
 
     public func close() async {
         try? await channel.close()
-    }
-
-    private func poll(_ timeout: Duration, _ done: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while !done() {
-            guard ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return true
     }
 
     final class Collector: Sendable {

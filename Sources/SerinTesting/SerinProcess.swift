@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Runs the built `serin` executable as a user would, from the repository root.
 public enum SerinProcess {
@@ -20,12 +21,14 @@ public enum SerinProcess {
         public var stderr: String
     }
 
-    /// Runs `serin arguments...` to completion (killed after `timeout`).
-    public static func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> Result {
+    /// Runs `serin arguments...` (or another `program`, in `directory`) to completion (killed after `timeout`).
+    public static func run(
+        _ arguments: [String], program: URL? = nil, in directory: URL? = nil, timeout: Duration = .seconds(120)
+    ) async throws -> Result {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program ?? executable
         process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
+        process.currentDirectoryURL = directory ?? repositoryRoot
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -54,11 +57,12 @@ public enum SerinProcess {
 
     /// A `serin` process left running (e.g. `serin up`), killed by the test.
     public final class Running: @unchecked Sendable {
-        // Only the test that launched it touches it, from one task at a time.
+        // Only the test that launched it touches `process`, from one task at a time; the output is
+        // collected under its own lock.
         public let process: Process
-        private let output: Pipe
+        private let output: ProcessOutput
 
-        init(process: Process, output: Pipe) {
+        init(process: Process, output: ProcessOutput) {
             self.process = process
             self.output = output
         }
@@ -85,9 +89,18 @@ public enum SerinProcess {
             return process.terminationStatus
         }
 
+        /// What it has printed so far (stdout and stderr).
+        public var printed: String { output.text }
+
+        /// Waits until it has printed `text` (stdout or stderr); false if it has not within `timeout`.
+        public func waitForOutput(_ text: String, timeout: Duration = .seconds(60)) async -> Bool {
+            await eventually(timeout) { self.output.text.contains(text) }
+        }
+
         /// Everything it printed (stdout and stderr); call after it ended.
-        public func outputText() -> String {
-            String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        public func outputText() async -> String {
+            _ = await eventually(.seconds(10)) { self.output.ended }
+            return output.text
         }
     }
 
@@ -97,9 +110,16 @@ public enum SerinProcess {
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = repositoryRoot
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        let pipe = Pipe()
+        let output = ProcessOutput()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        // Read as it comes, on Foundation's own thread, so a test can wait for a line while it runs.
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
+            output.append(data)
+        }
         try process.run()
         return Running(process: process, output: output)
     }
@@ -116,4 +136,19 @@ public enum SerinProcess {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
+}
+
+/// What a running process printed so far, and whether its output has ended.
+final class ProcessOutput: Sendable {
+    private let state = Mutex((text: "", ended: false))
+
+    /// Appends a chunk; an empty one is the end of the output.
+    func append(_ data: Data) {
+        state.withLock { state in
+            if data.isEmpty { state.ended = true } else { state.text += String(decoding: data, as: UTF8.self) }
+        }
+    }
+
+    var text: String { state.withLock { $0.text } }
+    var ended: Bool { state.withLock { $0.ended } }
 }

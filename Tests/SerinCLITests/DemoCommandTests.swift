@@ -1,5 +1,10 @@
 import Foundation
+import NIOCore
+import NIOHTTP1
+import SerinController
+import SerinCore
 import SerinHTTP
+import SerinManifests
 import SerinTesting
 import Testing
 
@@ -54,4 +59,42 @@ struct DemoCommandTests {
         #expect(result.stderr.contains("--port-offset"))
         #expect(!result.stderr.contains("Fatal error"))
     }
+
+    @Test("with --keep-running the dashboard and the finished rollout's story stay up until SIGTERM")
+    func keepRunning() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let canary = SeedManifests.canary(interval: "1s", stepWeights: [50])
+        try canary.text.write(to: directory.appendingPathComponent("canary.yaml"), atomically: true, encoding: .utf8)
+        let demo = try SerinProcess.launch([
+            "demo", "--canary", directory.path, "--keep-running", "--port-offset", "25000", "--app-port-offset", "7000",
+            "--admin", "127.0.0.1:25900", "--rate", "100",
+        ])
+        let backends = TestBackends()
+        let waiting = await demo.waitForOutput("serin demo: the dashboard stays up on http://127.0.0.1:25900/ — Ctrl-C to stop", timeout: .seconds(120))
+        if !waiting {
+            await demo.kill(SIGKILL)
+            let output = await demo.outputText()
+            Issue.record("the demo never said it keeps running:\n\(output)")
+            return
+        }
+        let finished = try await UpCommandTests.waitForStatus(adminPort: 25900, group: backends) { _ in true }
+        #expect(finished.phase == .succeeded)
+        // Still serving after the rollout ended and its summary printed: the page, and the rollout's series for its charts.
+        let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: 25900, group: backends.group)
+        let page = try await client.send(.GET, "/", timeout: .seconds(20))
+        #expect(page.status == 200)
+        #expect(page.bodyText.contains("<title>Serin"))
+        let metrics = try await client.send(.GET, "/canaries/web/metrics", timeout: .seconds(20))
+        #expect(metrics.bodyText.contains("\"verdict\" : \"pass\""), "\(metrics.bodyText.prefix(500))")
+        await client.close()
+        #expect(demo.process.isRunning)
+        demo.signal(SIGTERM)
+        let status = await demo.waitForExit(timeout: .seconds(60))
+        let output = await demo.outputText()
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("serin demo: dashboard on http://127.0.0.1:25900/"))
+        #expect(output.contains("serin demo: Succeeded"))
+        await backends.shutdown()
+    }
 }
+

@@ -38,7 +38,7 @@ struct GatewayCommandTests {
         #expect(await busy.waitForClose())
         #expect(busy.received.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(busy.received.prefix(200))")
         #expect(busy.received.contains("This is v1"))
-        let output = gateway.outputText()
+        let output = await gateway.outputText()
         #expect(output.contains("draining for up to 10.0s"), "\(output)")
         #expect(output.contains("serin gateway: stopped\n"), "\(output)")
         #expect((try? await RawConnection.connect(port: gatewayPort, group: backends.group)) == nil)

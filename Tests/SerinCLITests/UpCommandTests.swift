@@ -48,6 +48,29 @@ struct UpCommandTests {
         ]
     }
 
+    /// Starts `serin up` on ports the system picks (admin `127.0.0.1:0`, the Gateway's port 80 moved to 0)
+    /// and reads the ports it bound from what it prints, so no other test can take a port chosen in advance.
+    static func launchOnFreePorts(
+        _ directory: URL, state: String, extra: [String] = []
+    ) async throws -> (up: SerinProcess.Running, admin: Int, gateway: Int) {
+        let up = try SerinProcess.launch(
+            ["up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0", "--state", state, "--threads", "1"] + extra
+        )
+        let started = await eventually(.seconds(60)) { up.printed.contains("serin up: dashboard on") || !up.process.isRunning }
+        func port(after marker: String) -> Int? {
+            guard let range = up.printed.range(of: marker) else { return nil }
+            return Int(up.printed[range.upperBound...].prefix { $0.isNumber })
+        }
+        guard started, let admin = port(after: "serin up: dashboard on http://127.0.0.1:"),
+            let gateway = port(after: "serin up: Gateway port 80 listening on 127.0.0.1:")
+        else {
+            await up.kill(SIGKILL)
+            struct NotStarted: Error, CustomStringConvertible { let description: String }
+            throw NotStarted(description: "serin up did not start:\n\(await up.outputText())")
+        }
+        return (up, admin, gateway)
+    }
+
     @Test("kill -9 mid-rollout, start again: same step, same weights, no event lost")
     func resumesAfterCrash() async throws {
         let backends = TestBackends(threads: 2)
@@ -64,7 +87,7 @@ struct UpCommandTests {
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 2 }
         await first.kill(SIGKILL)
-        let firstOutput = first.outputText()
+        let firstOutput = await first.outputText()
 
         // What the crashed process last committed is the truth to resume from.
         let store = try SQLiteRolloutStore(path: state)
@@ -97,12 +120,8 @@ extension UpCommandTests {
         let directory = try Self.manifestDirectory(
             v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "5s", stepWeights: [25, 50, 75], progressDeadline: "2m")
         )
-        let adminPort = try await backends.freePort()
-        let gatewayPort = try await backends.freePort()
+        let (up, adminPort, gatewayPort) = try await Self.launchOnFreePorts(directory, state: directory.appendingPathComponent("state.sqlite").path)
         let server = "http://127.0.0.1:\(adminPort)"
-        let up = try SerinProcess.launch(Self.upArguments(
-            directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent("state.sqlite").path
-        ))
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 25 }
 

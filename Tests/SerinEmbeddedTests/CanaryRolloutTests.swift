@@ -59,7 +59,8 @@ struct CanaryRolloutTests {
 
     static func withHarness(
         canary: ManifestSource, canaryErrorRate: Double = 0, rate: Int = 300,
-        metrics: MetricSource = .gateway, adminPort: Int = 0, _ body: (Harness) async throws -> Void
+        metrics: MetricSource = .gateway, adminPort: Int = 0, adminAccess: AdminAccess = .open, eventKeepAlive: Duration = .seconds(15),
+        _ body: (Harness) async throws -> Void
     ) async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
@@ -69,8 +70,8 @@ struct CanaryRolloutTests {
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let runtime = try await GatewayRuntime.start(
             resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
-            adminHost: "127.0.0.1", adminPort: adminPort,
-            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, log: { _ in })
+            adminHost: "127.0.0.1", adminPort: adminPort, adminAccess: adminAccess,
+            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, eventKeepAlive: eventKeepAlive, log: { _ in })
         )
         let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
         let controller = try #require(runtime.controller)

@@ -34,7 +34,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         guard let report = try? JSONDecoder().decode(ApplyReport.self, from: Data(response.body)) else {
-            Terminal.err("error: \(server.server)/apply answered \(response.status): \(response.bodyText)")
+            Terminal.err(server.client.failure(response, path: "/apply"))
             throw ExitCode(1)
         }
         for line in report.results { Terminal.out(line) }

@@ -20,6 +20,8 @@ struct DemoCommand: AsyncParsableCommand {
             gateway with the seed's Gateway and VirtualService, steady traffic, and the Canary in examples/canary: \
             the canary weight rises step by step while its success rate and p99 are checked, then v2 is promoted. \
             With --faulty-canary, v2 fails a share of its requests and Serin rolls back to v1 (exit status 1).
+            The dashboard on the admin address (http://127.0.0.1:9900/) shows it live; with --keep-running it \
+            stays up after the rollout ends, until Ctrl-C.
             """
     )
 
@@ -44,8 +46,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Added to every ServiceEntry endpoint port the demo apps listen on (18081, 18082).")
     var appPortOffset: Int = 0
 
-    @Option(help: ArgumentHelp("The admin endpoint's address.", valueName: "host:port"))
+    @Option(help: ArgumentHelp(
+        "The admin endpoint's address (dashboard, API, metrics). Anything but loopback needs --admin-token-file or SERIN_ADMIN_TOKEN.",
+        valueName: "host:port"
+    ))
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
+
+    @OptionGroup var adminToken: AdminTokenOption
 
     @Option(help: "Requests per second of generated traffic.")
     var rate: Int = 200
@@ -58,6 +65,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Give up after this long, e.g. 3m.", valueName: "duration"))
     var timeout: DurationArgument = DurationArgument(.seconds(300))
+
+    @Flag(help: "When the rollout ends, keep the dashboard and API up (with the rollout's story) until Ctrl-C or SIGTERM.")
+    var keepRunning = false
 
     func validate() throws {
         if rate < 1 { throw ValidationError("--rate must be at least 1, got \(rate)") }
@@ -87,9 +97,10 @@ struct DemoCommand: AsyncParsableCommand {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
+                adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: false),
                 controller: .init(statePath: statePath, log: { view.log($0) })
             )
-        } catch let error as GatewayRuntime.StartError {
+        } catch {
             Terminal.err("error: \(error)")
             for app in apps { await app.close() }
             throw ExitCode(1)
@@ -100,6 +111,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         view.log("serin demo: gateway on http://127.0.0.1:\(port)/ · API and metrics on \(runtime.adminURL) · state in \(statePath)")
+        view.log("serin demo: dashboard on \(runtime.adminURL)/")
 
         let load = SteadyLoad()
         load.start(port: port, rate: rate, connections: 4, group: runtime.gateway.group)
@@ -118,10 +130,21 @@ struct DemoCommand: AsyncParsableCommand {
         view.finishProgress()
         let events = (try? await controller.events(of: spec.name)) ?? []
         let measurements = (try? await controller.measurements(of: spec.name)) ?? []
+        printSummary(final: final, spec: spec, load: load, events: events, measurements: measurements)
+        if keepRunning {
+            Terminal.out("serin demo: the dashboard stays up on \(runtime.adminURL)/ — Ctrl-C to stop")
+            _ = await Signals.waitForTermination()
+        }
         await runtime.shutdown()
         for app in apps { await app.close() }
         if state == nil { try? FileManager.default.removeItem(atPath: (statePath as NSString).deletingLastPathComponent) }
+        guard let final, load.failuresCausedByProxy.isEmpty, final.phase == .succeeded else { throw ExitCode(1) }
+    }
 
+    /// The timeline, the traffic tally and how the rollout ended.
+    private func printSummary(
+        final: CanaryStatus?, spec: CanarySpec, load: SteadyLoad, events: [RolloutEvent], measurements: [RecordedMeasurement]
+    ) {
         let tally = load.counts
         let proxyFailures = load.failuresCausedByProxy
         Terminal.out("")
@@ -132,15 +155,13 @@ struct DemoCommand: AsyncParsableCommand {
             + ", \(tally.failures.count - proxyFailures.count) answered 500 by the app, \(proxyFailures.count) failed by Serin")
         guard let final else {
             Terminal.out("serin demo: gave up after \(timeout): the rollout did not finish")
-            throw ExitCode(1)
+            return
         }
         Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(spec.stable.host) / \(final.canaryWeight)% \(spec.canary.host)")
         if let message = final.message { Terminal.out("  \(message)") }
         if !proxyFailures.isEmpty {
             Terminal.out("  requests Serin failed: \(proxyFailures.prefix(3).joined(separator: "; "))")
-            throw ExitCode(1)
         }
-        if final.phase != .succeeded { throw ExitCode(1) }
     }
 
     /// One demo app per ServiceEntry endpoint, answering as the endpoint's `version` label; the canary's

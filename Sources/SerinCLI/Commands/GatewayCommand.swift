@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NIOCore
 import SerinGateway
 import SerinEmbedded
@@ -12,7 +13,8 @@ struct GatewayCommand: AsyncParsableCommand {
         discussion: """
             Each Gateway server port becomes a listener (plus --port-offset). ServiceEntry resources with
             STATIC endpoints say where each destination host lives. The admin endpoint serves /healthz,
-            /config (the live routing table as JSON) and /metrics, and takes `serin apply`.
+            /readyz, /config (the live routing table as JSON), /metrics and /openapi.json, and takes
+            `serin apply`. Bound beyond 127.0.0.1 it needs a token (--admin-token-file or SERIN_ADMIN_TOKEN).
             Example: serin gateway -f examples/seed --port-offset 8000
             """
     )
@@ -27,7 +29,7 @@ struct GatewayCommand: AsyncParsableCommand {
             Terminal.err("warning: Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }
         let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway")
-        Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /config, /metrics, POST /apply)")
+        Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /readyz, /config, /metrics, /openapi.json, POST /apply)")
         let signal = await Signals.waitForTermination()
         Terminal.out("serin gateway: signal \(signal), draining for up to \(serving.drainTimeout)s")
         let cut = await runtime.shutdown(drainTimeout: serving.drain)
@@ -40,8 +42,16 @@ struct ServingOptions: ParsableArguments {
     @Option(help: "Added to every Gateway server port: with 8000 the seed's port 80 listens on 8080.")
     var portOffset: Int = 0
 
-    @Option(help: ArgumentHelp("The admin endpoint's address.", valueName: "host:port"))
+    @Option(help: ArgumentHelp(
+        "The admin endpoint's address (API, dashboard, metrics). Anything but loopback needs --admin-token-file or SERIN_ADMIN_TOKEN.",
+        valueName: "host:port"
+    ))
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
+
+    @OptionGroup var adminToken: AdminTokenOption
+
+    @Flag(help: "Reads of the admin API need the bearer token too (health checks, the page and /openapi.json stay open).")
+    var adminReadRequiresToken = false
 
     @Option(help: "Event-loop threads for the gateway (default: the number of cores).")
     var threads: Int = System.coreCount
@@ -68,6 +78,9 @@ struct ServingOptions: ParsableArguments {
     var drain: TimeAmount { .nanoseconds(Int64(drainTimeout * 1e9)) }
 
     func validate() throws {
+        if adminReadRequiresToken, adminToken.adminTokenFile == nil, ProcessInfo.processInfo.environment[AdminTokenOption.environmentVariable] == nil {
+            throw ValidationError("--admin-read-requires-token needs a token: pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN")
+        }
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
@@ -84,9 +97,14 @@ struct ServingOptions: ParsableArguments {
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads, bindHost: address, portMapping: .offset(portOffset),
-                adminHost: admin.host, adminPort: admin.port, limits: limits, controller: controller
+                adminHost: admin.host, adminPort: admin.port,
+                adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: adminReadRequiresToken),
+                limits: limits, controller: controller
             )
         } catch let error as GatewayRuntime.StartError {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
+        } catch let error as AdminTokenOption.Unreadable {
             Terminal.err("error: \(error)")
             throw ExitCode(1)
         }

@@ -13,7 +13,10 @@ struct UpCommand: AsyncParsableCommand {
             step by step, checks the canary's success rate and p99 from the gateway's own counters, and promotes \
             or rolls back. State lives in a SQLite file (--state); after a crash Serin resumes at the same step.
 
-            Steer it with `serin status`, `serin promote|abort|pause|resume|rollout NAME` and `serin history NAME`.
+            Watch and steer it on the dashboard at the admin address (http://127.0.0.1:9900/ by default), over \
+            the HTTP API (/canaries, /events, /openapi.json), or with `serin status`, \
+            `serin promote|abort|pause|resume|rollout NAME` and `serin history NAME`. An admin address beyond \
+            127.0.0.1 needs a token for every POST: --admin-token-file PATH or SERIN_ADMIN_TOKEN.
             Example: serin up -f examples/seed -f examples/canary --port-offset 8000
             """
     )
@@ -46,7 +49,7 @@ struct UpCommand: AsyncParsableCommand {
             ),
             label: "serin up"
         )
-        Terminal.out("serin up: admin and API on \(runtime.adminURL); state in \(state)")
+        Terminal.out("serin up: dashboard on \(runtime.adminURL)/ · API on \(runtime.adminURL); state in \(state)")
         let signal = await Signals.waitForTermination()
         Terminal.out("serin up: signal \(signal), draining for up to \(serving.drainTimeout)s")
         let cut = await runtime.shutdown(drainTimeout: serving.drain)

@@ -1,0 +1,149 @@
+import Foundation
+import NIOPosix
+import SerinController
+import SerinCore
+import SerinEmbedded
+import SerinHTTP
+import SerinTesting
+import Testing
+
+/// Headless Chromium installed in CI (the browser test must run there), reported when it is missing locally.
+@Suite("Chromium installation")
+struct ChromiumInstallationTests {
+    @Test("Chromium is installed when CI is true; elsewhere its absence is printed")
+    func installed() {
+        let ci = ProcessInfo.processInfo.environment["CI"] == "true"
+        if HeadlessChromium.binary == nil && !ci { print("skipping the dashboard browser test: \(HeadlessChromium.skipReason)") }
+        #expect(HeadlessChromium.binary != nil || !ci, "CI=true but \(HeadlessChromium.skipReason)")
+    }
+}
+
+/// The dashboard in a real browser during a rollout: the card shows phase and weights, the charts are
+/// drawn, it follows the rollout live, and Abort (confirmed) rolls the canary back.
+@Suite(
+    "Dashboard in a browser", .timeLimit(.minutes(4)),
+    .enabled(if: HeadlessChromium.shouldRun, Comment(rawValue: HeadlessChromium.skipReason))
+)
+struct DashboardBrowserTests {
+    /// What the test reads from the page's DOM.
+    struct CardState: Decodable, Equatable {
+        var phase: String?
+        var canaryWeight: Int?
+        var stableWeight: Int?
+        var step: String?
+        var connection: String?
+        var paths: Int
+        var thresholds: Int
+        var verdictMarks: Int
+        var events: Int
+    }
+
+    static let readCard = """
+        (() => {
+          const card = document.querySelector('[data-canary="web"]');
+          const bar = card?.querySelector('[data-weights]');
+          return {
+            phase: card?.querySelector('[data-phase]')?.dataset.phase ?? null,
+            canaryWeight: bar ? Number(bar.dataset.canaryWeight) : null,
+            stableWeight: bar ? Number(bar.dataset.stableWeight) : null,
+            step: card?.querySelector('[data-step]')?.textContent ?? null,
+            connection: document.getElementById('connection').dataset.connection,
+            paths: card ? card.querySelectorAll('svg[data-chart] path[data-series]').length : 0,
+            thresholds: card ? card.querySelectorAll('svg[data-chart] line[data-threshold]').length : 0,
+            verdictMarks: card ? card.querySelectorAll('svg[data-chart] circle[data-verdict]').length : 0,
+            events: card ? card.querySelectorAll('[data-events] li').length : 0,
+          };
+        })()
+        """
+
+    /// Polls the page until `condition` holds; fails with the last state seen after `timeout`.
+    static func waitForCard(
+        _ browser: HeadlessChromium, _ what: String, timeout: Duration = .seconds(60), _ condition: (CardState) -> Bool
+    ) async throws -> CardState {
+        var last: CardState?
+        let seen = await eventually(timeout) {
+            last = try? await browser.page.evaluate(readCard, as: CardState.self)
+            return last.map(condition) ?? false
+        }
+        guard seen, let last else {
+            Issue.record("the dashboard never showed \(what); last seen: \(String(describing: last))")
+            throw CancellationError()
+        }
+        return last
+    }
+
+    /// Saves a screenshot under .build/test-artifacts (printed), and as docs/dashboard.png when
+    /// SERIN_UPDATE_SCREENSHOT=1.
+    static func saveScreenshot(_ png: Data, named name: String, updatingDocs: Bool) throws {
+        let artifacts = SerinProcess.repositoryRoot.appendingPathComponent(".build/test-artifacts")
+        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        let file = artifacts.appendingPathComponent(name)
+        try png.write(to: file)
+        print("dashboard screenshot: \(file.path)")
+        if updatingDocs, ProcessInfo.processInfo.environment["SERIN_UPDATE_SCREENSHOT"] == "1" {
+            let docs = SerinProcess.repositoryRoot.appendingPathComponent("docs/dashboard.png")
+            try png.write(to: docs)
+            print("updated \(docs.path)")
+        }
+    }
+
+    @Test("shows the canary's phase, weights and charts, follows the rollout live, and Abort rolls it back")
+    func watchAndAbort() async throws {
+        // Chromium starts before the rollout does, so a slow start never eats into the rollout's steps.
+        let browser = try await HeadlessChromium.start(group: MultiThreadedEventLoopGroup.singleton)
+        do {
+            try await watchAndAbort(in: browser)
+        } catch {
+            await browser.stop()
+            throw error
+        }
+        await browser.stop()
+    }
+
+    func watchAndAbort(in browser: HeadlessChromium) async throws {
+        // 19 steps of 2s: long enough to watch several checks and still abort mid-rollout on a slow machine.
+        let canary = SeedManifests.canary(interval: "2s", stepWeights: Array(stride(from: 5, through: 95, by: 5)), progressDeadline: "2m")
+        try await CanaryRolloutTests.withHarness(canary: canary, rate: 150) { harness in
+            try await browser.page.setViewport(width: 1280, height: 1000)
+            try await browser.page.navigate(to: harness.runtime.adminURL + "/")
+
+            let first = try await Self.waitForCard(browser, "the canary progressing with weights") {
+                $0.phase == "Progressing" && ($0.canaryWeight ?? 0) >= 5
+            }
+            #expect(first.canaryWeight.map { 100 - $0 } == first.stableWeight)
+            #expect(first.step?.hasSuffix("/19") == true, "\(first)")
+
+            // Live: later steps show up without reloading, with their checks drawn on the charts.
+            let later = try await Self.waitForCard(browser, "later steps with charts and verdict marks") {
+                ($0.canaryWeight ?? 0) >= 20 && $0.paths >= 6 && $0.thresholds >= 2 && $0.verdictMarks >= 6 && $0.connection == "live"
+            }
+            #expect(later.events >= 4)
+            let status = try #require(await harness.controller.status(of: harness.name))
+            #expect(status.phase == .progressing, "the rollout ended before the test could abort it")
+            try Self.saveScreenshot(try await browser.page.screenshot(), named: "dashboard.png", updatingDocs: true)
+
+            let clicked = try await browser.page.evaluate(
+                "(() => { const b = document.querySelector('[data-canary=\"web\"] [data-action=\"abort\"]'); b.click(); return !b.disabled; })()",
+                as: Bool.self
+            )
+            #expect(clicked)
+            let rolledBack = try await Self.waitForCard(browser, "the rollback after Abort") {
+                ($0.phase == "RollingBack" || $0.phase == "Failed") && $0.canaryWeight == 0
+            }
+            #expect(rolledBack.stableWeight == 100)
+            #expect(browser.page.acceptedDialogs.contains { $0.hasPrefix("Abort canary web?") }, "\(browser.page.acceptedDialogs)")
+            let final = try await harness.waitFor("Failed after abort") { $0.phase.isFinished }
+            #expect(final.phase == .failed)
+            try Self.saveScreenshot(try await browser.page.screenshot(), named: "dashboard-after-abort.png", updatingDocs: false)
+
+            // A phone: the card fits the screen, nothing scrolls sideways.
+            try await browser.page.setViewport(width: 390, height: 844, mobile: true)
+            let fits = try await browser.page.evaluate(
+                "document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('[data-canary=\"web\"]').getBoundingClientRect().width <= window.innerWidth",
+                as: Bool.self
+            )
+            #expect(fits, "the dashboard overflows a 390px-wide phone screen")
+            try Self.saveScreenshot(try await browser.page.screenshot(), named: "dashboard-phone.png", updatingDocs: false)
+        }
+    }
+}
