@@ -35,9 +35,18 @@ public final class PrometheusServer: @unchecked Sendable {
     public static let skipReason = "Prometheus is not installed at \(binary) (apt-get install prometheus); CI runs this"
 
     /// Starts Prometheus on a free port, scraping `targets` (none is fine) every second, and waits until it is ready.
+    /// A port found free can be taken by another test before Prometheus binds it; Prometheus then exits, and
+    /// another port is tried.
     public static func start(scraping targets: [String] = [], group: any EventLoopGroup) async throws -> PrometheusServer {
-        let port = try await TestBackends.freePort(group: group)
-        return try await start(port: port, scraping: targets, group: group)
+        var attempt = 1
+        while true {
+            let port = try await TestBackends.freePort(group: group)
+            do {
+                return try await start(port: port, scraping: targets, group: group)
+            } catch let failure as StartFailed where failure.exited && attempt < 3 {
+                attempt += 1
+            }
+        }
     }
 
     /// Starts Prometheus on `port`, scraping `targets` (`127.0.0.1:PORT`) every second, and waits until it is ready.
@@ -69,8 +78,13 @@ public final class PrometheusServer: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         let server = PrometheusServer(process: process, directory: directory, port: port)
-        try await server.waitUntil(timeout: .seconds(30), group: group) { client in
-            (try? await client.send(.GET, "/-/ready", timeout: .seconds(2)).status) == 200
+        do {
+            try await server.waitUntil(timeout: .seconds(30), group: group) { client in
+                (try? await client.send(.GET, "/-/ready", timeout: .seconds(2)).status) == 200
+            }
+        } catch {
+            server.stop()
+            throw error
         }
         return server
     }
@@ -95,7 +109,9 @@ public final class PrometheusServer: @unchecked Sendable {
                 await client.close()
                 if done { return }
             }
-            guard process.isRunning else { throw StartFailed(reason: "prometheus exited with status \(process.terminationStatus)") }
+            guard process.isRunning else {
+                throw StartFailed(reason: "prometheus exited with status \(process.terminationStatus)", exited: true)
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw StartFailed(reason: "not ready within \(timeout)")
@@ -103,6 +119,8 @@ public final class PrometheusServer: @unchecked Sendable {
 
     public struct StartFailed: Error, CustomStringConvertible {
         public let reason: String
+        /// Prometheus exited while starting (most often: its port was taken).
+        public var exited = false
         public var description: String { "Prometheus did not start: \(reason)" }
     }
 

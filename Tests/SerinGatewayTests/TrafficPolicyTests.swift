@@ -30,15 +30,6 @@ struct TrafficPolicyTests {
         )
     }
 
-    static func waitUntil(_ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return await condition()
-    }
-
     @Test(
         "maxConnections 1 and http1MaxPendingRequests 1: one request upstream at a time, one waits, the next gets 503 UO at once",
         arguments: [1, 2]
@@ -53,10 +44,10 @@ struct TrafficPolicyTests {
             let second = try await Self.client(gateway, backends)
             let third = try await Self.client(gateway, backends)
             async let firstAnswer = first.send(.GET, "/", timeout: .seconds(20))
-            #expect(await Self.waitUntil { backend.heldRequests == 1 })
+            #expect(await eventually(.seconds(20)) { backend.heldRequests == 1 })
             async let secondAnswer = second.send(.GET, "/", timeout: .seconds(20))
             let pending = "serin_gateway_upstream_pending_requests{cluster_name=\"outbound|80||web-v1-service\"} 1"
-            #expect(await Self.waitUntil { GatewayAdmin.metricsText(gateway).contains(pending) })
+            #expect(await eventually(.seconds(20)) { GatewayAdmin.metricsText(gateway).contains(pending) })
             // The second request waits in the gateway; the third finds the queue full.
             let rejected = try await third.send(.GET, "/", timeout: .seconds(20))
             #expect(rejected.status == 503)
@@ -97,7 +88,7 @@ struct TrafficPolicyTests {
         )
         try await RoutePolicyTests.withGateway(table, group: backends) { gateway, first in
             async let firstAnswer = first.send(.GET, "/held", timeout: .seconds(20))
-            #expect(await Self.waitUntil { backend.heldRequests == 1 })
+            #expect(await eventually(.seconds(20)) { backend.heldRequests == 1 })
             for _ in 0..<2 {
                 // Each waits alone in the queue, so neither is an overflow; each times out there.
                 let waiting = try await Self.client(gateway, backends)
@@ -157,7 +148,7 @@ struct TrafficPolicyTests {
             let first = try await client.send(.GET, "/")
             #expect(first.status == 200)
             #expect(backend.acceptedConnections == 1)
-            #expect(await Self.waitUntil { backend.openConnections == 0 }, "the idle connection outlived its idleTimeout")
+            #expect(await eventually(.seconds(20)) { backend.openConnections == 0 }, "the idle connection outlived its idleTimeout")
             #expect(await gateway.idleUpstreamConnectionCount() == 0)
             // The next request opens a fresh connection.
             let second = try await client.send(.GET, "/")

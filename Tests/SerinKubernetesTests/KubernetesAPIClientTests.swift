@@ -135,7 +135,7 @@ struct KubernetesAPIClientTests {
             let key = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "web")
             let collection = ResourcePath.canaries(namespace: nil)
             var events = api.watch(collection, from: nil).makeAsyncIterator()
-            #expect(try await KubernetesAPIServerWait.until { server.watchCount == 1 })
+            #expect(await eventually(.seconds(20)) { server.watchCount == 1 })
             server.put(Self.canaryObject, at: key)
             guard case .added(let added)? = try await events.next() else { throw TestFailure("expected ADDED") }
             server.edit(key) { $0 = (try? $0.applying([.replace(path: ["spec", "canary", "host"], value: "web-v3-service")])) ?? $0 }
@@ -193,12 +193,4 @@ struct KubernetesAPIClientTests {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-enum KubernetesAPIServerWait {
-    static func until(_ condition: () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        return condition()
-    }
 }
