@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "SerinKubernetes",
             dependencies: [
-                "SerinCore", .product(name: "Yams", package: "Yams"),
+                "SerinCore", "SerinController", .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

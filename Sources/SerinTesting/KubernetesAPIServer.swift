@@ -63,6 +63,7 @@ public final class KubernetesAPIServer: Sendable {
         var watchers: [UInt64: Watcher] = [:]
         var nextWatcher: UInt64 = 0
         var failures: [(status: Int, reason: String)] = []
+        var hooks: [(method: String, action: @Sendable () -> Void)] = []
         var log: [String] = []
     }
 
@@ -153,6 +154,12 @@ public final class KubernetesAPIServer: Sendable {
         state.withLockedValue { state in
             for _ in 0..<count { state.failures.append((status, reason)) }
         }
+    }
+
+    /// Runs `action` just before the next `method` call is handled: another client's write landing between
+    /// a controller's read and its write, at exactly that moment.
+    public func beforeNext(_ method: String, _ action: @escaping @Sendable () -> Void) {
+        state.withLockedValue { $0.hooks.append((method, action)) }
     }
 
     /// `METHOD path` of every call so far, in order.
@@ -252,6 +259,11 @@ public final class KubernetesAPIServer: Sendable {
     }
 
     func handle(_ request: Request) -> Reply {
+        let hook = state.withLockedValue { state -> (@Sendable () -> Void)? in
+            guard let index = state.hooks.firstIndex(where: { $0.method == request.method.rawValue }) else { return nil }
+            return state.hooks.remove(at: index).action
+        }
+        hook?()
         let failure: (status: Int, reason: String)? = state.withLockedValue { state in
             state.log.append("\(request.method.rawValue) \(request.path)")
             return state.failures.isEmpty ? nil : state.failures.removeFirst()
