@@ -37,17 +37,7 @@ struct KubernetesTrafficRouterTests {
     }
 
     static func withRouter(_ body: (KubernetesAPIServer, KubernetesTrafficRouter) async throws -> Void) async throws {
-        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
-        let api = try HTTPKubernetesAPI(connection: KubeConfig.Connection(contextName: "test", server: server.url, credential: .bearerToken("test-token")))
-        do {
-            try await body(server, KubernetesTrafficRouter(api: api))
-        } catch {
-            await api.shutdown()
-            await server.close()
-            throw error
-        }
-        await api.shutdown()
-        await server.close()
+        try await KubernetesAPIClientTests.withServer { server, api in try await body(server, KubernetesTrafficRouter(api: api)) }
     }
 
     @Test("sets the weights on the route to stable and leaves the other route, labels and gateways as they were")
