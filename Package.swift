@@ -186,7 +186,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "SerinStoreTests", dependencies: ["SerinStore", "SerinCore"], swiftSettings: strictSettings),
+        .testTarget(name: "SerinStoreTests", dependencies: ["SerinStore", "SerinCore", "SerinTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinGatewayTests",
             dependencies: ["SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests"],

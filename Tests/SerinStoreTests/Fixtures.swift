@@ -1,6 +1,7 @@
 import Foundation
 import SerinCore
 @testable import SerinStore
+import SerinTesting
 import Testing
 
 /// An instant `seconds` after the test epoch.
@@ -14,29 +15,12 @@ enum Fixture {
     static let api = ResourceName(namespace: "shop", name: "api")
 
     static func rollout(_ name: ResourceName = web, weights: [Int] = [10, 50, 80], threshold: Int = 3) throws -> Rollout {
-        try Rollout(spec: CanarySpec(
-            name: name, targetRef: ResourceName(namespace: name.namespace, name: "\(name.name)-virtualservice"),
-            stable: Destination(host: "\(name.name)-v1-service"), canary: Destination(host: "\(name.name)-v2-service"),
-            analysis: AnalysisSpec(
-                interval: .seconds(30), threshold: threshold, schedule: try WeightSchedule(stepWeights: weights),
-                metrics: MetricCheck.builtInDefaults, webhooks: [], progressDeadline: .seconds(600)),
-            skipAnalysis: false))
+        try RolloutFixture.rollout(name, weights: weights, threshold: threshold)
     }
 
     /// A rollout at 50% with one failed check behind it and an analysis in flight, plus the events it recorded.
     static func midRollout(_ name: ResourceName = web) throws -> (rollout: Rollout, events: [RolloutEvent]) {
-        var rollout = try rollout(name)
-        var events: [RolloutEvent] = []
-        func run(_ outcome: RolloutOutcome) {
-            events += outcome.actions.compactMap { if case .record(let event) = $0 { event } else { nil } }
-        }
-        run(rollout.start(now: t(0)))
-        run(rollout.tick(now: t(30)))
-        run(rollout.analysisCompleted(verdict: .fail(reason: "request-success-rate 97.00 < 99"), now: t(31)))
-        run(rollout.tick(now: t(61)))
-        run(rollout.analysisCompleted(verdict: .pass, now: t(62)))
-        run(rollout.tick(now: t(92)))
-        return (rollout, events)
+        try RolloutFixture.midRollout(name, start: t(0))
     }
 
     static func measurement(

@@ -1,0 +1,103 @@
+import Foundation
+import SerinCore
+import SerinKubernetes
+import SerinTesting
+import Testing
+
+/// Rollout state kept where Kubernetes keeps it: in the Canary's status subresource and in Events, through the
+/// API-server double.
+@Suite("Kubernetes rollout store", .timeLimit(.minutes(2)))
+struct KubernetesRolloutStoreTests {
+    static let web = ResourceName(namespace: "shop", name: "web")
+    static let key = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "shop", name: "web")
+
+    static func t(_ seconds: Int) -> RolloutInstant { RolloutInstant(sinceEpoch: .seconds(1_800_000_000 + seconds)) }
+
+    /// A rollout at its second step with one failed check, and the events it recorded on the way.
+    static func midRollout() throws -> (Rollout, [RolloutEvent]) {
+        try RolloutFixture.midRollout(web, start: t(0))
+    }
+
+    static let canaryObject: JSONValue = [
+        "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "shop"],
+        "spec": ["canary": ["host": "web-v2-service"]],
+    ]
+
+    @Test("a save writes the status people read and the state a restarted controller resumes from, and posts Events")
+    func saveAndRestore() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            server.put(Self.canaryObject, at: Self.key)
+            let store = KubernetesRolloutStore(api: api)
+            let (rollout, events) = try Self.midRollout()
+            let measurement = RecordedMeasurement(
+                canary: Self.web, instant: Self.t(62), metric: "request-success-rate", canaryValue: 99.5, stableValue: 99.9,
+                canaryRequests: 120, stableRequests: 1_080, canaryWeight: 50, verdict: "pass"
+            )
+            try await store.save(rollout, events: events, measurements: [measurement])
+
+            let status = try #require(server.object(Self.key)?["status"])
+            #expect(status["phase"] == .string(rollout.status.phase.rawValue))
+            #expect(status["canaryWeight"] == .number(Double(rollout.status.canaryWeight)))
+            #expect(status["step"] == .string("\((rollout.status.stepIndex ?? -1) + 1)/3"))
+            #expect(status["failedChecks"] == 1)
+            #expect(status["conditions"]?[0]?["type"] == "Promoted")
+            #expect(status["conditions"]?[0]?["status"] == "Unknown")
+            #expect(status["lastMeasurements"]?[0]?["metric"] == "request-success-rate")
+            #expect(server.object(Self.key)?["spec"] == Self.canaryObject["spec"], "a status write leaves the spec alone")
+            // What the store writes is what the CRD's status schema allows (the API server would prune the rest).
+            var written = try #require(server.object(Self.key))
+            if case .object(var fields) = written {
+                fields["spec"] = try #require(try KubernetesManifestTests.documents("examples/kubernetes/web-canary.yaml").first?["spec"])
+                written = .object(fields)
+            }
+            let problems = try KubernetesManifestTests.canarySchema().problems(in: written)
+            #expect(problems.isEmpty, "\(problems)")
+
+            // A new controller (a restart, or another leader) reads the same rollout back.
+            let restarted = KubernetesRolloutStore(api: api)
+            #expect(try await restarted.loadRollouts() == [Self.web: rollout])
+            let stored = try await restarted.events(for: Self.web, limit: nil)
+            #expect(stored.map(\.message) == events.map(\.message))
+            #expect(stored.map(\.severity) == events.map(\.severity))
+            #expect(try await restarted.events(for: Self.web, limit: 2).map(\.message) == events.suffix(2).map(\.message))
+            #expect(try await store.measurements(for: Self.web, limit: nil) == [measurement])
+        }
+    }
+
+    @Test("a Canary edited while the status is written gets the status on its new version; its edit stands")
+    func statusConflictRetried() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            server.put(Self.canaryObject, at: Self.key)
+            let store = KubernetesRolloutStore(api: api)
+            server.beforeNext("PUT") {
+                server.edit(Self.key) { object in
+                    object = (try? object.applying([.replace(path: ["spec", "canary", "host"], value: "web-v3-service")])) ?? object
+                }
+            }
+            let (rollout, events) = try Self.midRollout()
+            try await store.save(rollout, events: events, measurements: [])
+            let stored = server.object(Self.key)
+            #expect(stored?["spec"]?["canary"]?["host"] == "web-v3-service")
+            #expect(stored?["status"]?["phase"] == .string(rollout.status.phase.rawValue))
+            #expect(server.requestLog.filter { $0.hasPrefix("PUT") }.count == 2, "one conflict, one write")
+        }
+    }
+
+    @Test("a status state Serin cannot read is an error that names the Canary, not a silent fresh start")
+    func unreadableState() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            var broken = Self.canaryObject
+            if case .object(var fields) = broken {
+                fields["status"] = ["phase": "Progressing", "state": "{not a rollout"]
+                broken = .object(fields)
+            }
+            server.put(broken, at: Self.key)
+            do {
+                _ = try await KubernetesRolloutStore(api: api).loadRollouts()
+                Issue.record("an unreadable state must be an error")
+            } catch let failure as KubernetesRolloutStore.Failure {
+                #expect(failure.message.hasPrefix("shop/web: status.state is not a rollout Serin can read"), "\(failure)")
+            }
+        }
+    }
+}
