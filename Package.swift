@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "SerinKubernetes",
             dependencies: [
-                "SerinCore", "SerinController", .product(name: "Yams", package: "Yams"),
+                "SerinCore", "SerinController", "SerinManifests", .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -147,8 +147,10 @@ let package = Package(
         .testTarget(
             name: "SerinKubernetesTests",
             dependencies: [
-                "SerinKubernetes", "SerinCore", "SerinManifests", "SerinTesting", .product(name: "Yams", package: "Yams"),
+                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -78,8 +78,20 @@ public actor CanaryController {
         }
         defer { ticker.cancel() }
         for await message in inbox {
-            if Task.isCancelled { break }
+            if Task.isCancelled {
+                refuse(message)
+                break
+            }
             await handle(message)
+        }
+    }
+
+    /// Answers a message that arrived as the controller stopped, so its sender does not wait forever.
+    private func refuse(_ message: Message) {
+        switch message {
+        case .reconcile(_, let reply): reply.resume(returning: ["the controller is stopping"])
+        case .command(_, _, let reply): reply.resume(returning: .rejected("the controller is stopping"))
+        case .tick, .analysisFinished, .webhooksFinished: break
         }
     }
 

@@ -1,0 +1,129 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOPosix
+import SerinController
+import SerinCore
+import SerinKubernetes
+import SerinTesting
+import Testing
+
+/// The controller on Kubernetes, end to end against the API-server double: Canaries come from a watch, the
+/// weights move in the cluster's VirtualService, the story lands in the Canary's status and in Events. The
+/// same `CanaryController` as embedded mode; only the adapters differ.
+@Suite("Rollouts on Kubernetes", .timeLimit(.minutes(2)))
+struct KubernetesRolloutTests {
+    static let vsKey = KubernetesAPIServer.ObjectKey(
+        groupVersion: "networking.istio.io/v1beta1", resource: "virtualservices", namespace: "default", name: "web-virtualservice"
+    )
+    static let canaryKey = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "web")
+
+    /// These scenarios decide before any analysis: a metrics query would be a bug.
+    struct NoAnalysisExpected: MetricProvider {
+        func samples(for request: AnalysisRequest) async -> AnalysisSamples {
+            Issue.record("no analysis was expected, got one for \(request.canary)")
+            return AnalysisSamples()
+        }
+    }
+
+    static func canary(_ analysis: JSONValue, skipAnalysis: Bool = false) -> JSONValue {
+        [
+            "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "default"],
+            "spec": [
+                "targetRef": ["apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "name": "web-virtualservice"],
+                "stable": ["host": "web-v1-service", "port": 80], "canary": ["host": "web-v2-service", "port": 80],
+                "skipAnalysis": .bool(skipAnalysis), "analysis": analysis,
+            ],
+        ]
+    }
+
+    /// The seed's VirtualService in the double, a controller with Kubernetes adapters, and its Canary watcher.
+    static func withController(
+        _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
+    ) async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            server.put(
+                [
+                    "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": ["name": "web-virtualservice"],
+                    "spec": [
+                        "hosts": ["*"], "gateways": ["web-gateway"],
+                        "http": [["match": [["uri": ["exact": "/"]]], "route": [["destination": ["host": "web-v1-service", "port": ["number": 80]]]]]],
+                    ],
+                ],
+                at: Self.vsKey
+            )
+            let lines = NIOLockedValueBox<[String]>([])
+            let log: @Sendable (String) -> Void = { line in lines.withLockedValue { $0.append(line) } }
+            let controller = CanaryController(
+                adapters: .init(
+                    router: KubernetesTrafficRouter(api: api), metrics: NoAnalysisExpected(), webhooks: HTTPWebhookRunner(),
+                    store: KubernetesRolloutStore(api: api)
+                ),
+                log: log
+            )
+            try await controller.restore()
+            let watcher = CanaryWatcher(api: api, namespace: nil, log: log) { specs in await controller.reconcile(specs) }
+            let running = Task { await controller.run() }
+            let watching = Task { await watcher.run() }
+            // The watcher stops first, so it never waits on a controller that has stopped.
+            func stop() async {
+                watching.cancel()
+                await watching.value
+                running.cancel()
+                await running.value
+            }
+            do {
+                try await body(server, lines)
+            } catch {
+                await stop()
+                throw error
+            }
+            await stop()
+        }
+    }
+
+    static func weights(_ server: KubernetesAPIServer) -> [Int] {
+        server.object(vsKey)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
+    }
+
+    static func phase(_ server: KubernetesAPIServer) -> String? {
+        server.object(canaryKey)?["status"]?["phase"]?.stringValue
+    }
+
+    @Test("a Canary applied while the watch is down is picked up when it resumes, and promoted: weights, status and Events")
+    func promotes() async throws {
+        try await Self.withController { server, lines in
+            #expect(await eventually(.seconds(20)) { server.watchCount == 1 })
+            // The watch drops; the Canary arrives before the controller watches again.
+            server.dropWatches()
+            server.put(Self.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50]], skipAnalysis: true), at: Self.canaryKey)
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            // The controller saves each decision before it moves traffic: the weights follow the status.
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(Self.weights(server))")
+            let status = server.object(Self.canaryKey)?["status"]
+            #expect(status?["canaryWeight"] == 100)
+            #expect(status?["conditions"]?[0]?["status"] == "True")
+            #expect(server.object(Self.canaryKey)?["spec"]?["skipAnalysis"] == true, "the spec is untouched")
+            let events = server.requestLog.filter { $0.hasPrefix("POST /api/v1/namespaces/default/events") }
+            #expect(!events.isEmpty, "the story is told as Kubernetes Events")
+        }
+    }
+
+    @Test("a failing pre-rollout webhook rolls the canary back: weights return to stable, status Failed with the reason")
+    func rollsBack() async throws {
+        let hook = try await WebhookServer.start(group: MultiThreadedEventLoopGroup.singleton, status: 500)
+        try await Self.withController { server, lines in
+            let analysis: JSONValue = [
+                "interval": "500ms", "threshold": 2, "stepWeights": [50],
+                "webhooks": [["name": "smoke-test", "type": "pre-rollout", "url": .string(hook.url), "timeout": "2s"]],
+            ]
+            server.put(Self.canary(analysis), at: Self.canaryKey)
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [100, 0] }, "all traffic on stable: \(Self.weights(server))")
+            let status = server.object(Self.canaryKey)?["status"]
+            #expect(status?["failedChecks"] == 2)
+            #expect(status?["conditions"]?[0]?["status"] == "False")
+            #expect(hook.calls.count >= 2)
+        }
+        await hook.close()
+    }
+}
