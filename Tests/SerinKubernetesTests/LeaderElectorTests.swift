@@ -1,0 +1,85 @@
+import Foundation
+import NIOConcurrencyHelpers
+import SerinKubernetes
+import SerinTesting
+import Testing
+
+/// Two controller replicas against the API-server double: only the one holding the Lease acts, and the other
+/// takes over when the leader stops (released at once) or dies (after the Lease expires).
+@Suite("Leader election against the API", .timeLimit(.minutes(2)))
+struct LeaderElectorTests {
+    static func elector(_ identity: String, _ api: any KubernetesAPI, leaseDuration: TimeInterval = 30) -> LeaderElector {
+        LeaderElector(
+            api: api,
+            election: LeaderElection(identity: identity, leaseDuration: leaseDuration, renewDeadline: leaseDuration * 0.75, retryPeriod: 0.1),
+            namespace: "serin-system", name: "serin-controller", log: { _ in }
+        )
+    }
+
+    @Test("of two replicas one leads; stopped, it releases the Lease and the other takes over at once")
+    func oneLeaderThenHandover() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let acting = NIOLockedValueBox<[String]>([])
+            func replica(_ identity: String) -> (LeaderElector, Task<Void, Never>) {
+                let elector = Self.elector(identity, api)
+                let task = Task {
+                    await elector.run {
+                        acting.withLockedValue { $0.append(identity) }
+                        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                        acting.withLockedValue { $0.removeAll { $0 == identity } }
+                    }
+                }
+                return (elector, task)
+            }
+            let (a, taskA) = replica("serin-a")
+            let (b, taskB) = replica("serin-b")
+            #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0.count } == 1 })
+            // For a while, still exactly one acts.
+            for _ in 0..<10 {
+                try await Task.sleep(for: .milliseconds(50))
+                #expect(acting.withLockedValue { $0.count } == 1)
+            }
+            let leaderIsA = await a.isLeading
+            #expect(leaderIsA != (await b.isLeading))
+            let lease = KubernetesAPIServer.ObjectKey(
+                groupVersion: "coordination.k8s.io/v1", resource: "leases", namespace: "serin-system", name: "serin-controller"
+            )
+            #expect(server.object(lease)?["spec"]?["holderIdentity"] == .string(leaderIsA ? "serin-a" : "serin-b"))
+
+            // The leader shuts down gracefully; the other takes over long before the 30 s Lease would expire.
+            let (leaderTask, successor) = leaderIsA ? (taskA, "serin-b") : (taskB, "serin-a")
+            let stopped = ContinuousClock.now
+            leaderTask.cancel()
+            await leaderTask.value
+            #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0 } == [successor] })
+            #expect(ContinuousClock.now - stopped < .seconds(20), "the released Lease was taken without waiting for expiry")
+            #expect(server.object(lease)?["spec"]?["holderIdentity"] == .string(successor))
+            #expect(server.object(lease)?["spec"]?["leaseTransitions"] == 1)
+            taskA.cancel()
+            taskB.cancel()
+            await taskA.value
+            await taskB.value
+        }
+    }
+
+    @Test("a leader that cannot renew stops acting before its Lease expires")
+    func stopsWhenRenewalsFail() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let acting = NIOLockedValueBox(false)
+            let elector = Self.elector("serin-a", api, leaseDuration: 2)
+            let task = Task {
+                await elector.run {
+                    acting.withLockedValue { $0 = true }
+                    while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                    acting.withLockedValue { $0 = false }
+                }
+            }
+            #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0 } })
+            // The API server fails every call for a while: renewals are overdue after 1.5 s.
+            server.failNext(1_000, status: 503, reason: "ServiceUnavailable")
+            #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
+            task.cancel()
+            await task.value
+        }
+    }
+}
