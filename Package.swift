@@ -119,7 +119,7 @@ let package = Package(
             name: "SerinCLI",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
-                "SerinEmbedded",
+                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -198,7 +198,8 @@ let package = Package(
             name: "SerinCLITests",
             dependencies: [
                 "SerinCLI", "SerinTesting", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
-                "SerinEmbedded", "SerinController", "SerinStore", "serin",
+                "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin",
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

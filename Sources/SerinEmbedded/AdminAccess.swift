@@ -34,7 +34,7 @@ public struct AdminAccess: Sendable {
     }
 
     /// The 401 to send instead of handling `request`, or nil when the request may go through.
-    func refusal(for request: SimpleRequest) -> SimpleResponse? {
+    public func refusal(for request: SimpleRequest) -> SimpleResponse? {
         guard let token else { return nil }
         let reads = request.method == "GET" || request.method == "HEAD"
         if reads && (!readRequiresToken || Self.openPaths.contains(request.path)) { return nil }

@@ -4,8 +4,8 @@
 ///
 /// Elements carry stable `data-*` attributes (`data-canary`, `data-phase`, `data-canary-weight`,
 /// `data-chart`, `data-action`...) that scripts and the browser test query.
-enum DashboardPage {
-    static let html = ##"""
+public enum DashboardPage {
+    public static let html = ##"""
 <!doctype html>
 <html lang="en">
 <head>

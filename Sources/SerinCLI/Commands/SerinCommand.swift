@@ -14,7 +14,7 @@ public struct SerinCommand: AsyncParsableCommand {
             `serin validate` checks manifests.
             """,
         subcommands: [
-            DemoCommand.self, UpCommand.self, StatusCommand.self, PromoteCommand.self, AbortCommand.self,
+            DemoCommand.self, UpCommand.self, ControllerCommand.self, StatusCommand.self, PromoteCommand.self, AbortCommand.self,
             PauseCommand.self, ResumeCommand.self, RolloutAgainCommand.self, HistoryCommand.self,
             GatewayCommand.self, ApplyCommand.self, ValidateCommand.self, RouteCommand.self, DemoAppCommand.self,
         ]

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import SerinController
+import SerinCore
+import SerinEmbedded
+import SerinHTTP
+import SerinKubernetes
+import SerinPrometheus
+import NIOPosix
+
+/// `serin controller`: the canary controller in a Kubernetes cluster — Istio's gateway and sidecars move the
+/// bytes, Prometheus holds the metrics, the Canary's status holds the state.
+struct ControllerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "controller",
+        abstract: "Run Canary resources in a Kubernetes cluster with Istio: weights in VirtualServices, state in Canary status.",
+        discussion: """
+            Watches Canaries (serin.dev/v1alpha1; install the CRD from deploy/kubernetes/), moves the weights of \
+            the routes each one owns in its VirtualService with guarded JSON Patches (a concurrent edit is kept, \
+            never overwritten), judges the canary from Istio's metrics in Prometheus, and writes phase, weight and \
+            the rollout itself to the Canary's status, with Kubernetes Events for the story. A restarted \
+            controller continues from the status.
+
+            Inside a pod it uses the service account (KUBERNETES_SERVICE_HOST); elsewhere --kubeconfig \
+            ($KUBECONFIG or ~/.kube/config) and --context. With --leader-elect, replicas share a Lease and only \
+            the holder acts. The admin address serves the API, the dashboard and /metrics.
+            Example: serin controller --context kind-istio --prometheus http://127.0.0.1:9090
+            """
+    )
+
+    @Option(help: ArgumentHelp("The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config; in a pod: the service account).", valueName: "path"))
+    var kubeconfig: String?
+
+    @Option(help: ArgumentHelp("The kubeconfig context (default: its current-context).", valueName: "name"))
+    var context: String?
+
+    @Option(name: [.customShort("n"), .long], help: ArgumentHelp("Watch Canaries in this namespace only (default: all).", valueName: "namespace"))
+    var namespace: String?
+
+    @Option(help: ArgumentHelp("The Prometheus holding Istio's metrics.", valueName: "url"))
+    var prometheus: String = "http://prometheus.istio-system:9090"
+
+    @Option(help: ArgumentHelp("Where the API, the dashboard and /metrics listen.", valueName: "host:port"))
+    var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
+
+    @OptionGroup var adminToken: AdminTokenOption
+
+    @Flag(help: "Share a coordination.k8s.io/v1 Lease with other replicas; only the holder acts.")
+    var leaderElect = false
+
+    @Option(help: ArgumentHelp("The Lease's namespace (default: the context's or the pod's namespace).", valueName: "namespace"))
+    var leaseNamespace: String?
+
+    @Option(help: ArgumentHelp("The Lease's name.", valueName: "name"))
+    var leaseName: String = "serin-controller"
+
+    @Option(help: ArgumentHelp("This replica's name in the Lease (default: the host name, which is the pod's name).", valueName: "name"))
+    var identity: String = ProcessInfo.processInfo.hostName
+
+    func validate() throws {
+        guard prometheus.hasPrefix("http://") else { throw ValidationError("--prometheus takes http://HOST:PORT, got \"\(prometheus)\"") }
+    }
+
+    func run() async throws {
+        let connection: KubeConfig.Connection
+        do {
+            connection = try Self.connection(kubeconfig: kubeconfig, context: context)
+        } catch {
+            Terminal.err("serin controller: \(error)")
+            throw ExitCode(1)
+        }
+        let token: String?
+        do {
+            token = try adminToken.resolve()
+        } catch {
+            Terminal.err("serin controller: \(error)")
+            throw ExitCode(1)
+        }
+        let access = AdminAccess(token: token, readRequiresToken: false)
+        if let problem = access.problem(servingOn: admin.host, port: admin.port) {
+            Terminal.err("serin controller: \(problem)")
+            throw ExitCode(1)
+        }
+        let api = try HTTPKubernetesAPI(connection: connection)
+        let log: @Sendable (String) -> Void = { Terminal.out("\(Timestamp.now) \($0)") }
+        let controller = CanaryController(
+            adapters: .init(
+                router: KubernetesTrafficRouter(api: api),
+                metrics: PrometheusMetricProvider(client: PrometheusClient(address: prometheus), namespace: connection.namespace),
+                webhooks: HTTPWebhookRunner(), store: KubernetesRolloutStore(api: api)
+            ),
+            log: log
+        )
+        var router = SimpleRouter()
+        router.add("GET", "/healthz") { _ in .text("ok\n") }
+        router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
+        ControllerAdmin.register(controller, on: &router)
+        router.add("GET", "/metrics") { _ in
+            .content(
+                ControllerExposition.render(await controller.statuses(), tallies: await controller.analysisTallies()),
+                contentType: "text/plain; version=0.0.4; charset=utf-8"
+            )
+        }
+        let routes = router
+        let server: SimpleHTTPServer
+        do {
+            server = try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: admin.host, port: admin.port) { request in
+                if let refusal = access.refusal(for: request) { return refusal }
+                return await routes.handle(request)
+            }
+        } catch {
+            Terminal.err("serin controller: cannot listen on \(admin) for the admin API: \(error) (pick another with --admin)")
+            throw ExitCode(1)
+        }
+        Terminal.out(
+            "serin controller: \(connection.server.absoluteString) (context \(connection.contextName)), watching Canaries in "
+                + (namespace.map { "namespace \($0)" } ?? "every namespace") + "; dashboard on http://\(admin)/"
+        )
+        let watchNamespace = namespace
+        let lead: @Sendable () async -> Void = {
+            do {
+                try await controller.restore()
+            } catch {
+                log("error: cannot read the rollouts from Canary status: \(error)")
+                return
+            }
+            let watcher = CanaryWatcher(api: api, namespace: watchNamespace, log: log) { specs in await controller.reconcile(specs) }
+            let watching = Task { await watcher.run() }
+            let running = Task { await controller.run() }
+            await withTaskCancellationHandler {
+                await watching.value
+            } onCancel: {
+                watching.cancel()
+            }
+            running.cancel()
+            await running.value
+        }
+        let work: Task<Void, Never>
+        if leaderElect {
+            let elector = LeaderElector(
+                api: api, election: LeaderElection(identity: identity),
+                namespace: leaseNamespace ?? connection.namespace, name: leaseName, log: log
+            )
+            work = Task { await elector.run(lead: lead) }
+        } else {
+            work = Task { await lead() }
+        }
+        let signal = await Signals.waitForTermination()
+        Terminal.out("serin controller: signal \(signal), stopping")
+        work.cancel()
+        await work.value
+        await server.close()
+        await api.shutdown()
+        Terminal.out("serin controller: stopped")
+    }
+
+    /// In a pod without --kubeconfig: the service account; otherwise the kubeconfig's context.
+    static func connection(kubeconfig: String?, context: String?) throws -> KubeConfig.Connection {
+        let environment = ProcessInfo.processInfo.environment
+        if kubeconfig == nil, context == nil, environment["KUBERNETES_SERVICE_HOST"] != nil {
+            return try InClusterConfig.connection(environment: environment)
+        }
+        let path = kubeconfig ?? KubeConfig.defaultPath(environment: environment)
+        return try KubeConfig.load(path: path).connection(context: context, path: path)
+    }
+}

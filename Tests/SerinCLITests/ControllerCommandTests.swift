@@ -1,0 +1,93 @@
+import Foundation
+import NIOPosix
+import SerinKubernetes
+import SerinTesting
+import Testing
+
+/// `serin controller` as a process against the Kubernetes API-server double: what a user runs in a cluster.
+@Suite("serin controller", .timeLimit(.minutes(2)))
+struct ControllerCommandTests {
+    static func kubeconfig(server: KubernetesAPIServer, in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent("kubeconfig").path
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: double
+            clusters:
+            - name: double
+              cluster: {server: "\(server.url.absoluteString)"}
+            users:
+            - name: serin
+              user: {token: test-token}
+            contexts:
+            - name: double
+              context: {cluster: double, user: serin, namespace: default}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("runs a Canary on the cluster: the VirtualService reaches 0/100 and the status Succeeded; SIGTERM hands the Lease back, exit 0")
+    func runsCanary() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        let directory = try SerinProcess.temporaryDirectory()
+        let vs = KubernetesAPIServer.ObjectKey(
+            groupVersion: "networking.istio.io/v1beta1", resource: "virtualservices", namespace: "default", name: "web-virtualservice"
+        )
+        server.put(
+            [
+                "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": ["name": "web-virtualservice"],
+                "spec": ["hosts": ["*"], "http": [["route": [["destination": ["host": "web-v1-service", "port": ["number": 80]]]]]]],
+            ],
+            at: vs
+        )
+        let canary = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "web")
+        server.put(
+            [
+                "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "default"],
+                "spec": [
+                    "targetRef": ["name": "web-virtualservice"], "stable": ["host": "web-v1-service"], "canary": ["host": "web-v2-service"],
+                    "skipAnalysis": true, "analysis": ["interval": "1s", "threshold": 2, "stepWeights": [50]],
+                ],
+            ],
+            at: canary
+        )
+        let backends = TestBackends()
+        let adminPort = try await backends.freePort()
+        let controller = try SerinProcess.launch([
+            "controller", "--kubeconfig", try Self.kubeconfig(server: server, in: directory), "--admin", "127.0.0.1:\(adminPort)",
+            "--prometheus", "http://127.0.0.1:9", "--leader-elect", "--identity", "serin-test",
+        ])
+        let weights = {
+            server.object(vs)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
+        }
+        let promoted = await eventually(.seconds(60)) { weights() == [0, 100] }
+        let early = promoted ? "" : await controller.outputText()
+        #expect(promoted, "\(early)")
+        #expect(server.object(canary)?["status"]?["phase"] == "Succeeded")
+        let lease = KubernetesAPIServer.ObjectKey(
+            groupVersion: "coordination.k8s.io/v1", resource: "leases", namespace: "default", name: "serin-controller"
+        )
+        #expect(server.object(lease)?["spec"]?["holderIdentity"] == "serin-test")
+        controller.signal(SIGTERM)
+        #expect(await controller.waitForExit() == 0)
+        let output = await controller.outputText()
+        #expect(output.contains("serin controller: \(server.url.absoluteString) (context double), watching Canaries in every namespace"), "\(output)")
+        #expect(output.contains("web: promotion completed"), "\(output)")
+        #expect(output.contains("serin-test released the Lease"), "\(output)")
+        #expect(server.object(lease)?["spec"]?["holderIdentity"] == .null)
+        await server.close()
+        await backends.shutdown()
+    }
+
+    @Test("a kubeconfig context that does not exist is refused with the contexts there are; exit 1")
+    func unknownContext() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        let directory = try SerinProcess.temporaryDirectory()
+        let path = try Self.kubeconfig(server: server, in: directory)
+        let controller = try SerinProcess.launch(["controller", "--kubeconfig", path, "--context", "prod"])
+        #expect(await controller.waitForExit() == 1)
+        let output = await controller.outputText()
+        #expect(output.contains("serin controller: \(path): context \"prod\" not found; contexts: double"), "\(output)")
+        await server.close()
+    }
+}
