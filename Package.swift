@@ -200,6 +200,8 @@ let package = Package(
                 "SerinCLI", "SerinTesting", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
                 "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),

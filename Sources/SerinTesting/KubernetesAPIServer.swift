@@ -162,7 +162,7 @@ public final class KubernetesAPIServer: Sendable {
         state.withLockedValue { $0.hooks.append((method, action)) }
     }
 
-    /// `METHOD path` of every call so far, in order.
+    /// `METHOD path` of every call so far, in order; watches end in `?watch`.
     public var requestLog: [String] { state.withLockedValue { $0.log } }
 
     /// Open watches.
@@ -265,7 +265,8 @@ public final class KubernetesAPIServer: Sendable {
         }
         hook?()
         let failure: (status: Int, reason: String)? = state.withLockedValue { state in
-            state.log.append("\(request.method.rawValue) \(request.path)")
+            let watching = request.query["watch"] == "1" || request.query["watch"] == "true"
+            state.log.append("\(request.method.rawValue) \(request.path)\(watching ? "?watch" : "")")
             return state.failures.isEmpty ? nil : state.failures.removeFirst()
         }
         if let token, request.headers.first(name: "authorization") != "Bearer \(token)" {

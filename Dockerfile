@@ -1,0 +1,23 @@
+# serin in a slim image: `docker build -t serin .`, then deploy/kubernetes/ runs `serin controller` from it.
+#
+# Build stage: the Swift toolchain compiles the release binary with the Swift runtime linked in statically.
+FROM swift:6.3-noble AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev pkg-config && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product serin --static-swift-stdlib \
+    && cp "$(swift build -c release --product serin --show-bin-path)/serin" /usr/local/bin/serin
+
+# Runtime stage: the binary, SQLite (embedded mode's state file), CA certificates (the API server, webhooks), and a
+# user that is not root.
+FROM ubuntu:noble
+RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-0 ca-certificates tzdata \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --uid 65532 --no-create-home --shell /usr/sbin/nologin serin
+COPY --from=build /usr/local/bin/serin /usr/local/bin/serin
+USER 65532
+EXPOSE 9900
+ENTRYPOINT ["/usr/local/bin/serin"]
+CMD ["controller"]

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+@testable import SerinCLI
+import Testing
+import Yams
+
+/// `deploy/kubernetes/` and the `Dockerfile` agree with the code: the image runs `serin`, the Deployment's
+/// arguments are ones `serin controller` accepts, and the names the manifests share line up.
+@Suite("Kubernetes deployment manifests")
+struct DeployManifestTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+    static func documents(_ path: String) throws -> [[String: Any]] {
+        let text = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+        return try Yams.load_all(yaml: text).compactMap { $0 as? [String: Any] }
+    }
+
+    static func container() throws -> [String: Any] {
+        let deployment = try #require(try documents("deploy/kubernetes/controller.yaml").first { $0["kind"] as? String == "Deployment" })
+        let spec = try #require((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])
+        let pod = try #require(spec["spec"] as? [String: Any])
+        return try #require((pod["containers"] as? [[String: Any]])?.first)
+    }
+
+    @Test("the Deployment runs serin controller with arguments the command accepts")
+    func argumentsParse() throws {
+        let arguments = try #require(try Self.container()["args"] as? [String])
+        #expect(arguments.first == "controller")
+        let command = try ControllerCommand.parse(Array(arguments.dropFirst()))
+        #expect(command.leaderElect)
+        #expect(command.admin.port == 9900)
+        #expect(command.admin.host == "0.0.0.0")
+        #expect(command.adminToken.adminTokenFile == "/var/run/serin/token")
+    }
+
+    @Test("the admin port, the service account and the Lease namespace line up across Deployment, Service and RBAC")
+    func namesLineUp() throws {
+        let container = try Self.container()
+        let port = try #require((container["ports"] as? [[String: Any]])?.first)
+        #expect(port["containerPort"] as? Int == 9900)
+        let service = try #require(try Self.documents("deploy/kubernetes/controller.yaml").first { $0["kind"] as? String == "Service" })
+        let servicePort = try #require(((service["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first)
+        #expect(servicePort["targetPort"] as? String == port["name"] as? String)
+
+        let rbac = try Self.documents("deploy/kubernetes/rbac.yaml")
+        let account = try #require(rbac.first { $0["kind"] as? String == "ServiceAccount" })
+        let accountName = (account["metadata"] as? [String: Any])?["name"] as? String
+        let deployment = try #require(try Self.documents("deploy/kubernetes/controller.yaml").first { $0["kind"] as? String == "Deployment" })
+        let pod = ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
+        #expect(pod?["serviceAccountName"] as? String == accountName)
+        let leaseRole = try #require(rbac.first { $0["kind"] as? String == "Role" })
+        let arguments = try #require(container["args"] as? [String])
+        let leaseNamespace = arguments.first { $0.hasPrefix("--lease-namespace=") }.map { String($0.dropFirst("--lease-namespace=".count)) }
+        #expect((leaseRole["metadata"] as? [String: Any])?["namespace"] as? String == leaseNamespace)
+    }
+
+    @Test("kustomization.yaml lists every manifest in deploy/kubernetes")
+    func kustomizationComplete() throws {
+        let kustomization = try #require(try Self.documents("deploy/kubernetes/kustomization.yaml").first)
+        let listed = Set(try #require(kustomization["resources"] as? [String]))
+        let files = Set(
+            try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("deploy/kubernetes").path)
+                .filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }
+        )
+        #expect(listed == files)
+    }
+
+    @Test("the Dockerfile builds the serin product and makes it the entrypoint the Deployment's arguments extend")
+    func dockerfile() throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("Dockerfile"), encoding: .utf8)
+        #expect(text.contains("swift build -c release --product serin"))
+        #expect(text.contains(#"ENTRYPOINT ["/usr/local/bin/serin"]"#))
+        // The runtime user is the one the Deployment's securityContext asks for.
+        let deployment = try #require(try Self.documents("deploy/kubernetes/controller.yaml").first { $0["kind"] as? String == "Deployment" })
+        let pod = ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
+        let user = (pod?["securityContext"] as? [String: Any])?["runAsUser"] as? Int
+        #expect(text.contains("USER \(try #require(user))"))
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import NIOConcurrencyHelpers
+import SerinCore
+import SerinKubernetes
+import SerinTesting
+import Testing
+import Yams
+
+/// `deploy/kubernetes/rbac.yaml` grants exactly what the controller calls: every call a rollout, its history
+/// and leader election make against the API-server double is allowed, and every rule is used.
+@Suite("Controller RBAC", .timeLimit(.minutes(2)))
+struct KubernetesRBACTests {
+    /// `group/resource verb` (the core group written as empty) for an API call in the double's log.
+    static func permission(_ call: String) -> String? {
+        let parts = call.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        let watch = parts[1].hasSuffix("?watch")
+        var segments = parts[1].replacingOccurrences(of: "?watch", with: "").split(separator: "/").map(String.init)
+        let group: String
+        if segments.first == "api" {
+            group = ""
+            segments.removeFirst(2)
+        } else {
+            group = segments[1]
+            segments.removeFirst(3)
+        }
+        if segments.first == "namespaces" { segments.removeFirst(2) }
+        guard let resource = segments.first else { return nil }
+        let named = segments.count > 1
+        let full = segments.count > 2 ? "\(resource)/\(segments[2])" : resource
+        let verb: String
+        switch parts[0] {
+        case "GET": verb = named ? "get" : (watch ? "watch" : "list")
+        case "POST": verb = "create"
+        case "PUT": verb = "update"
+        case "PATCH": verb = "patch"
+        case "DELETE": verb = "delete"
+        default: return nil
+        }
+        return "\(group)/\(full) \(verb)"
+    }
+
+    static func granted() throws -> Set<String> {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/kubernetes/rbac.yaml")
+        let documents = try Yams.load_all(yaml: try String(contentsOf: url, encoding: .utf8)).compactMap { $0 as? [String: Any] }
+        var granted: Set<String> = []
+        for document in documents where ["ClusterRole", "Role"].contains(document["kind"] as? String) {
+            for rule in document["rules"] as? [[String: Any]] ?? [] {
+                for group in rule["apiGroups"] as? [String] ?? [] {
+                    for resource in rule["resources"] as? [String] ?? [] {
+                        for verb in rule["verbs"] as? [String] ?? [] { granted.insert("\(group)/\(resource) \(verb)") }
+                    }
+                }
+            }
+        }
+        return granted
+    }
+
+    @Test("every call of a rollout, its history and leader election is granted, and every grant is used")
+    func exactlyWhatIsUsed() async throws {
+        let calls = NIOLockedValueBox<[String]>([])
+        try await KubernetesRolloutTests.withController { server, _ in
+            server.put(KubernetesRolloutTests.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50]], skipAnalysis: true), at: KubernetesRolloutTests.canaryKey)
+            #expect(await eventually(.seconds(30)) { KubernetesRolloutTests.weights(server) == [0, 100] })
+            let api = try HTTPKubernetesAPI(connection: KubeConfig.Connection(contextName: "t", server: server.url, credential: .bearerToken("test-token")))
+            // History (the API's and `serin history`'s), and a leader election round with its release.
+            _ = try await KubernetesRolloutStore(api: api).events(for: ResourceName(name: "web"), limit: nil)
+            let elector = LeaderElector(
+                api: api, election: LeaderElection(identity: "a", leaseDuration: 30, renewDeadline: 20, retryPeriod: 0.1),
+                namespace: "serin-system", name: "serin-controller", log: { _ in }
+            )
+            let leading = NIOLockedValueBox(false)
+            let election = Task { await elector.run { leading.withLockedValue { $0 = true } } }
+            #expect(await eventually(.seconds(20)) { leading.withLockedValue { $0 } })
+            try await Task.sleep(for: .milliseconds(300))  // a few renewals: get + update
+            election.cancel()
+            await election.value
+            await api.shutdown()
+            calls.withLockedValue { $0 = server.requestLog }
+        }
+        let used = Set(calls.withLockedValue { $0 }.compactMap(Self.permission))
+        let granted = try Self.granted()
+        #expect(used.subtracting(granted).isEmpty, "called without a grant: \(used.subtracting(granted).sorted())")
+        #expect(granted.subtracting(used).isEmpty, "granted but never called: \(granted.subtracting(used).sorted())")
+    }
+}
