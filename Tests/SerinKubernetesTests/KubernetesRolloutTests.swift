@@ -36,41 +36,49 @@ struct KubernetesRolloutTests {
         ]
     }
 
-    /// The seed's VirtualService in the double, a controller with Kubernetes adapters, and its Canary watcher.
+    /// A controller with Kubernetes adapters and its Canary watcher, running until the returned stop is called.
+    static func startController(api: any KubernetesAPI, log: @escaping @Sendable (String) -> Void) async throws -> @Sendable () async -> Void {
+        let controller = CanaryController(
+            adapters: .init(
+                router: KubernetesTrafficRouter(api: api), metrics: NoAnalysisExpected(), webhooks: HTTPWebhookRunner(),
+                store: KubernetesRolloutStore(api: api)
+            ),
+            tickInterval: .milliseconds(50), log: log
+        )
+        try await controller.restore()
+        let watcher = CanaryWatcher(api: api, namespace: nil, log: log) { specs in await controller.reconcile(specs) }
+        let running = Task { await controller.run() }
+        let watching = Task { await watcher.run() }
+        // The watcher stops first, so it never waits on a controller that has stopped.
+        return {
+            watching.cancel()
+            await watching.value
+            running.cancel()
+            await running.value
+        }
+    }
+
+    static func putSeedVirtualService(_ server: KubernetesAPIServer) {
+        server.put(
+            [
+                "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": ["name": "web-virtualservice"],
+                "spec": [
+                    "hosts": ["*"], "gateways": ["web-gateway"],
+                    "http": [["match": [["uri": ["exact": "/"]]], "route": [["destination": ["host": "web-v1-service", "port": ["number": 80]]]]]],
+                ],
+            ],
+            at: vsKey
+        )
+    }
+
+    /// The seed's VirtualService in the double, and a controller running against it.
     static func withController(
         _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
     ) async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
-            server.put(
-                [
-                    "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": ["name": "web-virtualservice"],
-                    "spec": [
-                        "hosts": ["*"], "gateways": ["web-gateway"],
-                        "http": [["match": [["uri": ["exact": "/"]]], "route": [["destination": ["host": "web-v1-service", "port": ["number": 80]]]]]],
-                    ],
-                ],
-                at: Self.vsKey
-            )
+            putSeedVirtualService(server)
             let lines = NIOLockedValueBox<[String]>([])
-            let log: @Sendable (String) -> Void = { line in lines.withLockedValue { $0.append(line) } }
-            let controller = CanaryController(
-                adapters: .init(
-                    router: KubernetesTrafficRouter(api: api), metrics: NoAnalysisExpected(), webhooks: HTTPWebhookRunner(),
-                    store: KubernetesRolloutStore(api: api)
-                ),
-                log: log
-            )
-            try await controller.restore()
-            let watcher = CanaryWatcher(api: api, namespace: nil, log: log) { specs in await controller.reconcile(specs) }
-            let running = Task { await controller.run() }
-            let watching = Task { await watcher.run() }
-            // The watcher stops first, so it never waits on a controller that has stopped.
-            func stop() async {
-                watching.cancel()
-                await watching.value
-                running.cancel()
-                await running.value
-            }
+            let stop = try await startController(api: api) { line in lines.withLockedValue { $0.append(line) } }
             do {
                 try await body(server, lines)
             } catch {
@@ -125,5 +133,34 @@ struct KubernetesRolloutTests {
             #expect(hook.calls.count >= 2)
         }
         await hook.close()
+    }
+
+    @Test("a controller restarted mid-rollout continues from the Canary's status: the rollout is not started again")
+    func restartContinues() async throws {
+        let gate = try await WebhookServer.start(group: MultiThreadedEventLoopGroup.singleton, status: 403)
+        try await KubernetesAPIClientTests.withServer { server, api in
+            Self.putSeedVirtualService(server)
+            let lines = NIOLockedValueBox<[String]>([])
+            let log: @Sendable (String) -> Void = { line in lines.withLockedValue { $0.append(line) } }
+            let analysis: JSONValue = [
+                "interval": "200ms", "threshold": 2, "stepWeights": [50],
+                "webhooks": [["name": "release-window", "type": "confirm-rollout", "url": .string(gate.url), "timeout": "2s"]],
+            ]
+            server.put(Self.canary(analysis, skipAnalysis: true), at: Self.canaryKey)
+            // The first controller holds at the closed gate, its state in the status, and stops.
+            let stopFirst = try await Self.startController(api: api, log: log)
+            #expect(await eventually(.seconds(30)) { gate.calls.count >= 2 && Self.phase(server) != nil })
+            await stopFirst()
+            #expect(Self.weights(server) == [100, 0], "all traffic stays on stable while the gate is closed")
+            // A new controller (restarted, or a new leader) reads the status and goes on when the gate opens.
+            let stopSecond = try await Self.startController(api: api, log: log)
+            gate.answer(200)
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(lines.withLockedValue { $0 })")
+            await stopSecond()
+            let all = lines.withLockedValue { $0 }
+            #expect(all.filter { $0.contains("rollout started") }.count == 1, "\(all)")
+            #expect(Self.phase(server) == "Succeeded")
+        }
+        await gate.close()
     }
 }
