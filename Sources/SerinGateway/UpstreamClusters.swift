@@ -13,10 +13,14 @@ final class UpstreamClusters: Sendable {
         self.loops = loops
     }
 
-    /// The shared state for `cluster`, or nil when it has no traffic policy.
+    /// The shared state for `cluster`, or nil when it has no traffic policy. A request that resolved its route
+    /// in the table a reconfiguration just replaced may name a cluster whose endpoints changed: it gets no shared
+    /// state rather than one whose endpoint indices do not match its own.
     func shared(for cluster: Cluster) -> UpstreamCluster? {
-        guard !cluster.trafficPolicy.isEmpty else { return nil }
-        return clusters.withLock { $0[cluster.name] }
+        guard !cluster.trafficPolicy.isEmpty, let shared = clusters.withLock({ $0[cluster.name] }),
+            shared.endpointCount == cluster.endpoints.count
+        else { return nil }
+        return shared
     }
 
     /// Brings the set in line with `table`, before the table goes live.

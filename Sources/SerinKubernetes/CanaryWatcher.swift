@@ -41,7 +41,9 @@ public actor CanaryWatcher {
                     version = list.resourceVersion
                     await sync()
                 }
+                var delivered = false
                 for try await event in api.watch(collection, from: version) {
+                    delivered = true
                     switch event {
                     case .added(let object), .modified(let object):
                         if let name = Self.name(of: object) { objects[name] = object }
@@ -54,6 +56,11 @@ public actor CanaryWatcher {
                     if case .bookmark = event { continue }
                     backoff = .milliseconds(200)
                     await sync()
+                }
+                // A watch the server ends at once, again and again, must not become a busy loop.
+                if !delivered {
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(30))
                 }
             } catch let error as KubernetesAPIError where error.isGone {
                 log("canaries: \(error.message); listing them again")
