@@ -8,15 +8,7 @@ import Testing
 struct UpstreamClustersTests {
     static func table(endpoints: Int, consecutive5xx: Int = 3) throws -> RouteTable {
         let services = ["web-v1-service": Array(repeating: 1, count: endpoints).enumerated().map { 20_000 + $0.offset }]
-        let rule = """
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: web-v1}
-            spec:
-              host: web-v1-service
-              trafficPolicy:
-                outlierDetection: {consecutive5xxErrors: \(consecutive5xx)}
-            """
+        let rule = TrafficPolicyTests.rule("    outlierDetection: {consecutive5xxErrors: \(consecutive5xx)}")
         return try RoutePolicyTests.table(routes: "  - route: [{destination: {host: web-v1-service}}]", services: services, more: rule)
     }
 
