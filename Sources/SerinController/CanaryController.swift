@@ -15,10 +15,12 @@ public actor CanaryController {
         public var store: any RolloutStore
         public var clock: any ControllerClock
         public var judge: any Judge
+        public var workloads: any WorkloadReadiness
 
         public init(
             router: any TrafficRouter, metrics: any MetricProvider, webhooks: any WebhookRunner,
-            store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = ThresholdJudge()
+            store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = ThresholdJudge(),
+            workloads: any WorkloadReadiness = NoWorkloads()
         ) {
             self.router = router
             self.metrics = metrics
@@ -26,6 +28,7 @@ public actor CanaryController {
             self.store = store
             self.clock = clock
             self.judge = judge
+            self.workloads = workloads
         }
     }
 
@@ -35,6 +38,7 @@ public actor CanaryController {
         case command(RolloutCommand, ResourceName, reply: CheckedContinuation<CommandReply, Never>)
         case analysisFinished(ResourceName, AnalysisRequest, AnalysisSamples)
         case webhooksFinished(ResourceName, WebhookRun, WebhookResult)
+        case workloadChecked(ResourceName, WorkloadCheck, WorkloadState)
     }
 
     private let adapters: Adapters
@@ -91,7 +95,7 @@ public actor CanaryController {
         switch message {
         case .reconcile(_, let reply): reply.resume(returning: ["the controller is stopping"])
         case .command(_, _, let reply): reply.resume(returning: .rejected("the controller is stopping"))
-        case .tick, .analysisFinished, .webhooksFinished: break
+        case .tick, .analysisFinished, .webhooksFinished, .workloadChecked: break
         }
     }
 
@@ -186,6 +190,8 @@ public actor CanaryController {
             await step(name, measurements: measurements) { $0.analysisCompleted(verdict: verdict, now: now) }
         case .webhooksFinished(let name, let run, let result):
             await step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
+        case .workloadChecked(let name, let check, let state):
+            await step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, now: now) }
         }
     }
 
@@ -308,6 +314,11 @@ public actor CanaryController {
                 Task {
                     let samples = await adapters.metrics.samples(for: request)
                     mailbox.yield(.analysisFinished(name, request, samples))
+                }
+            case .checkWorkload(let check):
+                Task {
+                    let state = await adapters.workloads.readiness(of: check.deployment)
+                    mailbox.yield(.workloadChecked(name, check, state))
                 }
             case .record:
                 break

@@ -34,6 +34,7 @@ struct KubernetesManifestTests {
           canary: {host: web-v2-service, subset: v2, port: 80}
           progressDeadline: 10m
           skipAnalysis: false
+          canaryDeployment: web-v2
           analysis:
             interval: 30s
             threshold: 3

@@ -65,6 +65,8 @@ struct KubernetesRBACTests {
             let api = try HTTPKubernetesAPI(connection: KubeConfig.Connection(contextName: "t", server: server.url, credential: .bearerToken("test-token")))
             // History (the API's and `serin history`'s), and a leader election round with its release.
             _ = try await KubernetesRolloutStore(api: api).events(for: ResourceName(name: "web"), limit: nil)
+            // The readiness check a Canary naming its canary Deployment makes before each step.
+            _ = await KubernetesWorkloadReadiness(api: api).readiness(of: ResourceName(name: "web-v2"))
             let elector = LeaderElector(
                 api: api, election: LeaderElection(identity: "a", leaseDuration: 30, renewDeadline: 20, retryPeriod: 0.1),
                 namespace: "serin-system", name: "serin-controller", log: { _ in }

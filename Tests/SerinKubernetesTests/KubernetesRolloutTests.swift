@@ -25,23 +25,29 @@ struct KubernetesRolloutTests {
         }
     }
 
-    static func canary(_ analysis: JSONValue, skipAnalysis: Bool = false) -> JSONValue {
-        [
-            "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "default"],
-            "spec": [
-                "targetRef": ["apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "name": "web-virtualservice"],
-                "stable": ["host": "web-v1-service", "port": 80], "canary": ["host": "web-v2-service", "port": 80],
-                "skipAnalysis": .bool(skipAnalysis), "analysis": analysis,
-            ],
+    /// Prometheus before its first scrape of the canary: no series yet, so every check is inconclusive.
+    struct NoDataYet: MetricProvider {
+        func samples(for request: AnalysisRequest) async -> AnalysisSamples { AnalysisSamples() }
+    }
+
+    static func canary(_ analysis: JSONValue, skipAnalysis: Bool = false, deployment: String? = nil) -> JSONValue {
+        var spec: [String: JSONValue] = [
+            "targetRef": ["apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "name": "web-virtualservice"],
+            "stable": ["host": "web-v1-service", "port": 80], "canary": ["host": "web-v2-service", "port": 80],
+            "skipAnalysis": .bool(skipAnalysis), "analysis": analysis,
         ]
+        if let deployment { spec["canaryDeployment"] = .string(deployment) }
+        return ["apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "default"], "spec": .object(spec)]
     }
 
     /// A controller with Kubernetes adapters and its Canary watcher, running until the returned stop is called.
-    static func startController(api: any KubernetesAPI, log: @escaping @Sendable (String) -> Void) async throws -> @Sendable () async -> Void {
+    static func startController(
+        api: any KubernetesAPI, metrics: any MetricProvider = NoAnalysisExpected(), log: @escaping @Sendable (String) -> Void
+    ) async throws -> @Sendable () async -> Void {
         let controller = CanaryController(
             adapters: .init(
-                router: KubernetesTrafficRouter(api: api), metrics: NoAnalysisExpected(), webhooks: HTTPWebhookRunner(),
-                store: KubernetesRolloutStore(api: api)
+                router: KubernetesTrafficRouter(api: api), metrics: metrics, webhooks: HTTPWebhookRunner(),
+                store: KubernetesRolloutStore(api: api), workloads: KubernetesWorkloadReadiness(api: api)
             ),
             tickInterval: .milliseconds(50), log: log
         )
@@ -162,5 +168,30 @@ struct KubernetesRolloutTests {
             #expect(Self.phase(server) == "Succeeded")
         }
         await gate.close()
+    }
+
+    @Test("no step before the canary Deployment is rolled out: the status says what it waits for, then the weight moves")
+    func waitsForTheCanaryDeployment() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            Self.putSeedVirtualService(server)
+            let deployment = KubernetesAPIServer.ObjectKey(groupVersion: "apps/v1", resource: "deployments", namespace: "default", name: "web-v2")
+            server.put(
+                ["metadata": ["name": "web-v2"], "spec": ["replicas": 2], "status": ["observedGeneration": 1, "updatedReplicas": 0, "replicas": 2]],
+                at: deployment
+            )
+            let lines = NIOLockedValueBox<[String]>([])
+            let stop = try await Self.startController(api: api, metrics: NoDataYet()) { line in lines.withLockedValue { $0.append(line) } }
+            server.put(Self.canary(["interval": "200ms", "threshold": 2, "stepWeights": [50]], deployment: "web-v2"), at: Self.canaryKey)
+            let waiting = "waiting for canary Deployment web-v2: 0 of 2 new replicas have been updated"
+            #expect(await eventually(.seconds(30)) { lines.withLockedValue { $0.filter { $0.contains(waiting) }.count >= 2 } })
+            #expect(Self.weights(server) == [100, 0], "no canary traffic while the Deployment rolls out")
+            server.edit(deployment) { object in
+                object = (try? object.applying([
+                    .replace(path: ["status"], value: ["observedGeneration": 1, "updatedReplicas": 2, "replicas": 2, "availableReplicas": 2]),
+                ])) ?? object
+            }
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [50, 50] }, "\(lines.withLockedValue { $0 })")
+            await stop()
+        }
     }
 }

@@ -87,7 +87,8 @@ struct ControllerCommand: AsyncParsableCommand {
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
                 metrics: PrometheusMetricProvider(client: PrometheusClient(address: prometheus), namespace: connection.namespace),
-                webhooks: HTTPWebhookRunner(), store: KubernetesRolloutStore(api: api)
+                webhooks: HTTPWebhookRunner(), store: KubernetesRolloutStore(api: api),
+                workloads: KubernetesWorkloadReadiness(api: api)
             ),
             log: log
         )

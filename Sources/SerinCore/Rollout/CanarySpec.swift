@@ -10,10 +10,13 @@ public struct CanarySpec: Hashable, Sendable, Codable {
     public var analysis: AnalysisSpec
     /// Promote without analysis once the confirm-rollout gate opens (Flagger's `skipAnalysis`).
     public var skipAnalysis: Bool
+    /// The Deployment (in the Canary's namespace) behind the canary destination: before each step it must be
+    /// fully rolled out and available. Nil: nothing to wait for.
+    public var canaryDeployment: String?
 
     public init(
         name: ResourceName, targetRef: ResourceName, stable: Destination, canary: Destination,
-        analysis: AnalysisSpec, skipAnalysis: Bool = false
+        analysis: AnalysisSpec, skipAnalysis: Bool = false, canaryDeployment: String? = nil
     ) {
         self.name = name
         self.targetRef = targetRef
@@ -21,6 +24,7 @@ public struct CanarySpec: Hashable, Sendable, Codable {
         self.canary = canary
         self.analysis = analysis
         self.skipAnalysis = skipAnalysis
+        self.canaryDeployment = canaryDeployment
     }
 
     /// Whether moving from `self` to `other` is a new revision that restarts a rollout from the first step,

@@ -80,9 +80,15 @@ extension Rollout {
     }
 
     /// Set the canary to step `index`'s weight and analyse it for a full interval; past the last step, promote.
-    mutating func setStep(_ index: Int, now: RolloutInstant, into actions: inout [RolloutAction]) {
+    /// With a canary Deployment named, its readiness is asked first (`checked` once it answered yes).
+    mutating func setStep(_ index: Int, now: RolloutInstant, checked: Bool = false, into actions: inout [RolloutAction]) {
         guard let weight = spec.analysis.schedule.weight(atStep: index) else {
             enter(.confirmPromotion, now: now, into: &actions)
+            return
+        }
+        if let deployment = spec.canaryDeployment, !checked {
+            let ticket = issueTicket(for: .workload(step: index))
+            actions.append(.checkWorkload(WorkloadCheck(ticket: ticket, deployment: ResourceName(namespace: spec.name.namespace, name: deployment))))
             return
         }
         status.stepIndex = index

@@ -112,6 +112,28 @@ public struct Rollout: Hashable, Sendable {
         return .accepted(actions)
     }
 
+    /// The platform answered a `checkWorkload`: ready, the step is taken; not ready, the rollout holds until the
+    /// next interval asks again (the progress deadline still counts), saying why.
+    public mutating func workloadChecked(ticket: RolloutTicket, ready: Bool, reason: String, now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase == .progressing, let pending = status.pending, pending.ticket == ticket,
+            case .workload(let step) = pending.kind
+        else {
+            return .rejected(.staleResult(ticket))
+        }
+        status.pending = nil
+        var actions: [RolloutAction] = []
+        if ready {
+            setStep(step, now: now, checked: true, into: &actions)
+        } else {
+            let deployment = spec.canaryDeployment ?? "the canary Deployment"
+            hold(
+                reason: "canary Deployment \(deployment) is not ready: \(reason)",
+                message: "waiting for canary Deployment \(deployment): \(reason)", now: now, into: &actions
+            )
+        }
+        return .accepted(actions)
+    }
+
     /// The webhooks of a `runWebhooks` action answered; `ticket` is that action's `WebhookRun.ticket`.
     public mutating func webhookCompleted(ticket: RolloutTicket, result: WebhookResult, now: RolloutInstant) -> RolloutOutcome {
         guard let pending = status.pending, pending.ticket == ticket, case .webhooks(let type) = pending.kind else {

@@ -8,6 +8,8 @@ public enum RolloutAction: Hashable, Sendable {
     case notifyWebhooks([WebhookCall])
     /// Collect the readings the request lists, judge them, and report with `analysisCompleted`.
     case analyze(AnalysisRequest)
+    /// Check that the canary Deployment is fully rolled out and available; report with `workloadChecked`.
+    case checkWorkload(WorkloadCheck)
     /// Store and show this event.
     case record(RolloutEvent)
     case phaseChanged(to: RolloutPhase)

@@ -7,6 +7,8 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         public enum Kind: Hashable, Sendable, Codable {
             case webhooks(WebhookType)
             case analysis
+            /// Whether the canary Deployment is ready for step `step`.
+            case workload(step: Int)
         }
 
         public var ticket: RolloutTicket

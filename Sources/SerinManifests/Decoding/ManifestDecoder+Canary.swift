@@ -7,6 +7,7 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "targetRef", "stable", "canary", "progressDeadlineSeconds", "progressDeadline", "skipAnalysis", "analysis",
+                "canaryDeployment",
             ]
         )
         guard let fields = reader.mapping(spec, schema) else { return nil }
@@ -18,6 +19,7 @@ extension ManifestDecoder {
         let canary = reader.required("canary", in: fields).flatMap { rolloutDestination($0, reader: reader) }
         let progressDeadline = progressDeadline(in: fields, reader: reader)
         let skipAnalysis = fields["skipAnalysis"].flatMap(reader.bool)
+        let canaryDeployment = fields["canaryDeployment"].flatMap(reader.string)
         let analysis = reader.required("analysis", in: fields).flatMap {
             self.analysis($0, namespace: name.namespace, reader: reader)
         }
@@ -25,7 +27,7 @@ extension ManifestDecoder {
         if let progressDeadline { analysis.progressDeadline = progressDeadline }
         let decoded = CanarySpec(
             name: name, targetRef: targetRef, stable: stable, canary: canary, analysis: analysis,
-            skipAnalysis: skipAnalysis ?? false
+            skipAnalysis: skipAnalysis ?? false, canaryDeployment: canaryDeployment
         )
         let deadlineKey = fields["progressDeadline"] == nil ? "progressDeadlineSeconds" : "progressDeadline"
         for problem in decoded.problems {
