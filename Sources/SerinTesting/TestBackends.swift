@@ -23,11 +23,26 @@ public final class TestBackends: Sendable {
         try await Self.freePort(group: group)
     }
 
+    /// Chosen at random below the kernel's ephemeral range (32768 and up on Linux) and below the fixed ports
+    /// some tests use (25080 and up): a port from the ephemeral range,
+    /// free a moment ago, can become the local port of any outgoing connection before the test binds it.
     static func freePort(group: any EventLoopGroup) async throws -> Int {
-        let server = try await SimpleHTTPServer.start(group: group, host: "127.0.0.1", port: 0) { _ in .text("") }
-        let port = server.port
-        await server.close()
-        return port
+        var lastError: (any Error)?
+        for _ in 0..<50 {
+            let candidate = Int.random(in: 20_000..<25_000)
+            do {
+                let server = try await SimpleHTTPServer.start(group: group, host: "127.0.0.1", port: candidate) { _ in .text("") }
+                await server.close()
+                return candidate
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? PortsExhausted()
+    }
+
+    struct PortsExhausted: Error, CustomStringConvertible {
+        var description: String { "no free port found in 20000-24999 after 50 tries" }
     }
 
     public func shutdown() async {

