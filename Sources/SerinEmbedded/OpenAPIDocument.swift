@@ -498,14 +498,7 @@ enum OpenAPIDocument {
         ],
         "responses": {
           "200": {
-            "description": "Accepted: the new status",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CanaryStatus"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Accepted"
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
@@ -514,14 +507,7 @@ enum OpenAPIDocument {
             "$ref": "#/components/responses/NotFound"
           },
           "409": {
-            "description": "The phase does not allow it; the reason says why",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Refused"
           }
         }
       }
@@ -545,14 +531,7 @@ enum OpenAPIDocument {
         ],
         "responses": {
           "200": {
-            "description": "Accepted: the new status",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CanaryStatus"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Accepted"
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
@@ -561,14 +540,7 @@ enum OpenAPIDocument {
             "$ref": "#/components/responses/NotFound"
           },
           "409": {
-            "description": "The phase does not allow it; the reason says why",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Refused"
           }
         }
       }
@@ -592,14 +564,7 @@ enum OpenAPIDocument {
         ],
         "responses": {
           "200": {
-            "description": "Accepted: the new status",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CanaryStatus"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Accepted"
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
@@ -608,14 +573,7 @@ enum OpenAPIDocument {
             "$ref": "#/components/responses/NotFound"
           },
           "409": {
-            "description": "The phase does not allow it; the reason says why",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Refused"
           }
         }
       }
@@ -639,14 +597,7 @@ enum OpenAPIDocument {
         ],
         "responses": {
           "200": {
-            "description": "Accepted: the new status",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CanaryStatus"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Accepted"
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
@@ -655,14 +606,7 @@ enum OpenAPIDocument {
             "$ref": "#/components/responses/NotFound"
           },
           "409": {
-            "description": "The phase does not allow it; the reason says why",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Refused"
           }
         }
       }
@@ -686,14 +630,7 @@ enum OpenAPIDocument {
         ],
         "responses": {
           "200": {
-            "description": "Accepted: the new status",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CanaryStatus"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Accepted"
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
@@ -702,14 +639,7 @@ enum OpenAPIDocument {
             "$ref": "#/components/responses/NotFound"
           },
           "409": {
-            "description": "The phase does not allow it; the reason says why",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Refused"
           }
         }
       }
@@ -775,6 +705,26 @@ enum OpenAPIDocument {
       },
       "BadRequest": {
         "description": "A parameter is out of range; the error says which and what was expected",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "Accepted": {
+        "description": "Accepted: the new status",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/CanaryStatus"
+            }
+          }
+        }
+      },
+      "Refused": {
+        "description": "The phase does not allow it; the reason says why",
         "content": {
           "application/json": {
             "schema": {
