@@ -74,9 +74,6 @@ public actor CanaryWatcher {
         }
     }
 
-    /// The Canaries as last seen, decoded; for tests and the API.
-    public var specs: [CanarySpec] { objects.values.compactMap { try? Self.spec(from: $0).get() } }
-
     private func sync() async {
         var specs: [CanarySpec] = []
         var problems: [String] = []

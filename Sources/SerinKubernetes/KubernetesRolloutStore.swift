@@ -13,6 +13,9 @@ public actor KubernetesRolloutStore: RolloutStore {
     private let api: any KubernetesAPI
     private let component: String
     private var measurementLog: [ResourceName: [RecordedMeasurement]] = [:]
+    /// Each Canary as the last status write returned it: the next write starts from it instead of reading the
+    /// Canary again; if someone changed it since, the write is refused (409) and the Canary is read afresh.
+    private var lastWritten: [ResourceName: JSONValue] = [:]
     private let keptMeasurements = 500
     private let attempts = 5
 
@@ -52,7 +55,8 @@ public actor KubernetesRolloutStore: RolloutStore {
             measurementLog[name] = log
         }
         let path = ResourcePath.canaries(namespace: name.namespace, name: name.name)
-        var canary = try await api.get(path)
+        var canary: JSONValue
+        if let known = lastWritten[name] { canary = known } else { canary = try await api.get(path) }
         for attempt in 1...attempts {
             var written = canary
             guard case .object(var fields) = written else { throw Failure(message: "Canary \(name) is not an object") }
@@ -66,6 +70,7 @@ public actor KubernetesRolloutStore: RolloutStore {
                 canary = try await api.get(path)
             }
         }
+        lastWritten[name] = canary
         for (index, event) in events.enumerated() {
             do {
                 _ = try await api.create(
@@ -95,6 +100,7 @@ public actor KubernetesRolloutStore: RolloutStore {
     public func delete(_ canary: ResourceName) async throws {
         // Its status went with the Canary; its Events expire on the API server's own schedule.
         measurementLog[canary] = nil
+        lastWritten[canary] = nil
     }
 
     /// Why a rollout could not be loaded or saved.

@@ -213,14 +213,17 @@ public final class KubernetesAPIServer: Sendable {
     }
 
     /// `/api/v1/...` or `/apis/GROUP/VERSION/...`: group-version, then namespace, resource, name, subresource.
-    struct Route {
-        let groupVersion: String
-        let namespace: String?
-        let resource: String
-        let name: String?
-        let subresource: String?
+    public struct Route: Sendable {
+        public let groupVersion: String
+        public let namespace: String?
+        public let resource: String
+        public let name: String?
+        public let subresource: String?
 
-        init?(_ path: String) {
+        /// The API group as RBAC names it: empty for the core group.
+        public var group: String { groupVersion.contains("/") ? String(groupVersion.split(separator: "/")[0]) : "" }
+
+        public init?(_ path: String) {
             var parts = path.split(separator: "/").map(String.init)
             if parts.first == "api", parts.count >= 2 {
                 groupVersion = parts[1]

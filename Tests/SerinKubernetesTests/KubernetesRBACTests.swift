@@ -1,54 +1,43 @@
-import Foundation
 import NIOConcurrencyHelpers
 import SerinCore
 import SerinKubernetes
 import SerinTesting
 import Testing
-import Yams
 
 /// `deploy/kubernetes/rbac.yaml` grants exactly what the controller calls: every call a rollout, its history
 /// and leader election make against the API-server double is allowed, and every rule is used.
 @Suite("Controller RBAC", .timeLimit(.minutes(2)))
 struct KubernetesRBACTests {
-    /// `group/resource verb` (the core group written as empty) for an API call in the double's log.
+    /// `group/resource verb` (the core group written as empty) for an API call in the double's log, parsed by
+    /// the double's own router.
     static func permission(_ call: String) -> String? {
         let parts = call.split(separator: " ", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         let watch = parts[1].hasSuffix("?watch")
-        var segments = parts[1].replacingOccurrences(of: "?watch", with: "").split(separator: "/").map(String.init)
-        let group: String
-        if segments.first == "api" {
-            group = ""
-            segments.removeFirst(2)
-        } else {
-            group = segments[1]
-            segments.removeFirst(3)
-        }
-        if segments.first == "namespaces" { segments.removeFirst(2) }
-        guard let resource = segments.first else { return nil }
-        let named = segments.count > 1
-        let full = segments.count > 2 ? "\(resource)/\(segments[2])" : resource
+        guard let route = KubernetesAPIServer.Route(watch ? String(parts[1].dropLast("?watch".count)) : parts[1]) else { return nil }
+        let resource = route.subresource.map { "\(route.resource)/\($0)" } ?? route.resource
         let verb: String
         switch parts[0] {
-        case "GET": verb = named ? "get" : (watch ? "watch" : "list")
+        case "GET": verb = route.name != nil ? "get" : (watch ? "watch" : "list")
         case "POST": verb = "create"
         case "PUT": verb = "update"
         case "PATCH": verb = "patch"
         case "DELETE": verb = "delete"
         default: return nil
         }
-        return "\(group)/\(full) \(verb)"
+        return "\(route.group)/\(resource) \(verb)"
     }
 
     static func granted() throws -> Set<String> {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/kubernetes/rbac.yaml")
-        let documents = try Yams.load_all(yaml: try String(contentsOf: url, encoding: .utf8)).compactMap { $0 as? [String: Any] }
         var granted: Set<String> = []
-        for document in documents where ["ClusterRole", "Role"].contains(document["kind"] as? String) {
-            for rule in document["rules"] as? [[String: Any]] ?? [] {
-                for group in rule["apiGroups"] as? [String] ?? [] {
-                    for resource in rule["resources"] as? [String] ?? [] {
-                        for verb in rule["verbs"] as? [String] ?? [] { granted.insert("\(group)/\(resource) \(verb)") }
+        for document in try KubernetesManifestTests.documents("deploy/kubernetes/rbac.yaml")
+        where ["ClusterRole", "Role"].contains(document["kind"]?.stringValue) {
+            for rule in document["rules"]?.arrayValue ?? [] {
+                for group in rule["apiGroups"]?.arrayValue ?? [] {
+                    for resource in rule["resources"]?.arrayValue ?? [] {
+                        for verb in rule["verbs"]?.arrayValue ?? [] {
+                            granted.insert("\(group.stringValue ?? "")/\(resource.stringValue ?? "") \(verb.stringValue ?? "")")
+                        }
                     }
                 }
             }

@@ -18,12 +18,7 @@ struct VirtualServiceWeightPatchTests {
 
     /// The seed's VirtualService, as the API server would hand it back (JSON from its YAML).
     static func seedVirtualService() throws -> JSONValue {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "../../examples/seed/web-gateway-virtualservice.yaml"
-        )
-        let text = try String(contentsOf: url, encoding: .utf8)
-        let documents = try Yams.load_all(yaml: text).map { try JSONValue(yaml: $0) }
-        return try #require(documents.first { $0["kind"] == "VirtualService" })
+        try #require(try KubernetesManifestTests.documents("examples/seed/web-gateway-virtualservice.yaml").first { $0["kind"] == "VirtualService" })
     }
 
     static func patched(_ document: JSONValue, _ stable: Int, _ canary: Int) throws -> JSONValue {
