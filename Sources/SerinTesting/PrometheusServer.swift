@@ -75,7 +75,10 @@ public final class PrometheusServer: @unchecked Sendable {
             "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
         ]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        // Its log says why it stopped, should it exit while starting.
+        let logURL = directory.appendingPathComponent("prometheus.log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: logURL)
         try process.run()
         let server = PrometheusServer(process: process, directory: directory, port: port)
         do {
@@ -110,7 +113,9 @@ public final class PrometheusServer: @unchecked Sendable {
                 if done { return }
             }
             guard process.isRunning else {
-                throw StartFailed(reason: "prometheus exited with status \(process.terminationStatus)", exited: true)
+                let log = (try? String(contentsOf: directory.appendingPathComponent("prometheus.log"), encoding: .utf8)) ?? ""
+                let last = log.split(separator: "\n").suffix(2).joined(separator: " / ")
+                throw StartFailed(reason: "prometheus exited with status \(process.terminationStatus)" + (last.isEmpty ? "" : ": \(last)"), exited: true)
             }
             try await Task.sleep(for: .milliseconds(100))
         }

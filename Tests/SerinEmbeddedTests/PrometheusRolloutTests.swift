@@ -20,8 +20,7 @@ struct PrometheusRolloutTests {
     ) async throws {
         let ports = TestBackends()
         let adminPort = try await ports.freePort()
-        let prometheusPort = try await ports.freePort()
-        let prometheus = try await PrometheusServer.start(port: prometheusPort, scraping: ["127.0.0.1:\(adminPort)"], group: ports.group)
+        let prometheus = try await PrometheusServer.start(scraping: ["127.0.0.1:\(adminPort)"], group: ports.group)
         defer { prometheus.stop() }
         try await CanaryRolloutTests.withHarness(
             canary: canary(prometheus.address), canaryErrorRate: canaryErrorRate,

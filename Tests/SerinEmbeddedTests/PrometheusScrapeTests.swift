@@ -57,10 +57,7 @@ struct PrometheusScrapeTests {
             stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 50),
             canary: WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: 50)
         )
-        let prometheusPort = try await backends.freePort()
-        let prometheus = try await PrometheusServer.start(
-            port: prometheusPort, scraping: ["127.0.0.1:\(runtime.admin.port)"], group: backends.group
-        )
+        let prometheus = try await PrometheusServer.start(scraping: ["127.0.0.1:\(runtime.admin.port)"], group: backends.group)
         defer { prometheus.stop() }
         try await prometheus.waitForFirstScrape(group: backends.group)
 
