@@ -1,3 +1,4 @@
+import Synchronization
 import NIOCore
 import NIOPosix
 import SerinDemoApp
@@ -23,13 +24,14 @@ public final class TestBackends: Sendable {
         try await Self.freePort(group: group)
     }
 
-    /// Chosen at random below the kernel's ephemeral range (32768 and up on Linux) and below the fixed ports
-    /// some tests use (25080 and up): a port from the ephemeral range,
-    /// free a moment ago, can become the local port of any outgoing connection before the test binds it.
+    /// Taken in turn, from a random start, below the kernel's ephemeral range (32768 and up on Linux) and below
+    /// the fixed ports some tests use (25080 and up): a port from the ephemeral range, free a moment ago, can
+    /// become the local port of any outgoing connection before the test binds it; and taking them in turn, never
+    /// at random, keeps two tests from being handed the same port before either has bound it.
     static func freePort(group: any EventLoopGroup) async throws -> Int {
         var lastError: (any Error)?
         for _ in 0..<50 {
-            let candidate = Int.random(in: 20_000..<25_000)
+            let candidate = 20_000 + nextPort.add(1, ordering: .relaxed).oldValue % 5_000
             do {
                 let server = try await SimpleHTTPServer.start(group: group, host: "127.0.0.1", port: candidate) { _ in .text("") }
                 await server.close()
@@ -40,6 +42,8 @@ public final class TestBackends: Sendable {
         }
         throw lastError ?? PortsExhausted()
     }
+
+    private static let nextPort = Atomic<Int>(Int.random(in: 0..<5_000))
 
     struct PortsExhausted: Error, CustomStringConvertible {
         var description: String { "no free port found in 20000-24999 after 50 tries" }
