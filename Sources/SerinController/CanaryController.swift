@@ -2,10 +2,11 @@ import SerinCore
 
 /// Drives every Canary's `Rollout` state machine through the adapters: the reconcile loop.
 ///
-/// Every event (a tick, a verdict, a webhook answer, a command, new specs) goes through one inbox and is
-/// handled to the end — state changed, state saved, side effects run — before the next, so the router
-/// and the store see one canary's changes in the order the state machine made them. Analyses and webhook
-/// calls run concurrently and come back as events.
+/// Every event (a tick, a verdict, a webhook answer, a command, new specs) goes through one inbox, which
+/// changes the rollout's state at once; the side effects — save, then weights, analyses, checks — go to the
+/// Canary's own `EffectLane`, so the router and the store see one Canary's changes in the order the state
+/// machine made them while a slow call for one Canary never holds up another. Analyses and webhook calls
+/// run concurrently and come back as events.
 public actor CanaryController {
     /// The adapters the controller works through.
     public struct Adapters: Sendable {
@@ -51,6 +52,9 @@ public actor CanaryController {
     private var updateSequence = 0
     private let inbox: AsyncStream<Message>
     private let mailbox: AsyncStream<Message>.Continuation
+    private var lanes: [ResourceName: EffectLane] = [:]
+    /// Lanes of deleted Canaries still forgetting their state; a Canary created again waits for its old lane.
+    private var retiring: [ResourceName: EffectLane] = [:]
 
     /// - Parameters:
     ///   - tickInterval: how often time is checked; analysis intervals are measured by the rollout itself.
@@ -80,14 +84,18 @@ public actor CanaryController {
                 mailbox.yield(.tick)
             }
         }
-        defer { ticker.cancel() }
         for await message in inbox {
             if Task.isCancelled {
                 refuse(message)
                 break
             }
-            await handle(message)
+            handle(message)
         }
+        ticker.cancel()
+        // What was decided is carried out — saved and routed — before the controller stops.
+        let draining = lanes.values
+        lanes = [:]
+        for lane in draining { await lane.finish() }
     }
 
     /// Answers a message that arrived as the controller stopped, so its sender does not wait forever.
@@ -128,12 +136,22 @@ public actor CanaryController {
 
     /// The Canary's recorded events, oldest first (the newest `limit` when given).
     public func events(of name: ResourceName, limit: Int? = nil) async throws -> [RolloutEvent] {
-        try await adapters.store.events(for: name, limit: limit)
+        await pendingWorkDone(for: name)
+        return try await adapters.store.events(for: name, limit: limit)
     }
 
     /// The Canary's recorded measurements, oldest first (the newest `limit` when given).
     public func measurements(of name: ResourceName, limit: Int? = nil) async throws -> [RecordedMeasurement] {
-        try await adapters.store.measurements(for: name, limit: limit)
+        await pendingWorkDone(for: name)
+        return try await adapters.store.measurements(for: name, limit: limit)
+    }
+
+    /// Returns once the Canary's effects queued so far are carried out, so what its status shows is in the store.
+    private func pendingWorkDone(for name: ResourceName) async {
+        guard let lane = lanes[name] else { return }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            lane.enqueue { done.resume() }
+        }
     }
 
     /// Finds a Canary by `name` or `namespace/name`.
@@ -167,17 +185,17 @@ public actor CanaryController {
 
     // MARK: Events
 
-    private func handle(_ message: Message) async {
+    private func handle(_ message: Message) {
         let now = adapters.clock.now()
         switch message {
         case .tick:
             for name in rollouts.keys.sorted() {
-                await step(name) { $0.tick(now: now) }
+                step(name) { $0.tick(now: now) }
             }
         case .reconcile(let specs, let reply):
-            reply.resume(returning: await reconcileNow(specs, now: now))
+            reply.resume(returning: reconcileNow(specs, now: now))
         case .command(let command, let name, let reply):
-            reply.resume(returning: await run(command, on: name, now: now))
+            reply.resume(returning: run(command, on: name, now: now))
         case .analysisFinished(let name, let request, let samples):
             guard rollouts[name] != nil else { return }
             let verdict = adapters.judge.judge(samples, for: request)
@@ -187,44 +205,54 @@ public actor CanaryController {
                 latest[name, default: [:]][measurement.metric] = measurement
                 broadcast(.measured(measurement))
             }
-            await step(name, measurements: measurements) { $0.analysisCompleted(verdict: verdict, now: now) }
+            step(name, measurements: measurements) { $0.analysisCompleted(verdict: verdict, now: now) }
         case .webhooksFinished(let name, let run, let result):
-            await step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
+            step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
         case .workloadChecked(let name, let check, let state):
-            await step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, now: now) }
+            step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, now: now) }
         }
     }
 
-    private func reconcileNow(_ specs: [CanarySpec], now: RolloutInstant) async -> [String] {
+    private func reconcileNow(_ specs: [CanarySpec], now: RolloutInstant) -> [String] {
         var problems: [String] = []
         let wanted = Set(specs.map(\.name))
         for name in rollouts.keys where !wanted.contains(name) {
             rollouts[name] = nil
             latest[name] = nil
-            do { try await adapters.store.delete(name) } catch { log("\(name.name): cannot forget stored state: \(error)") }
+            let (store, log) = (adapters.store, log)
+            let lane = lanes.removeValue(forKey: name) ?? EffectLane()
+            // After the Canary's pending saves, so none of them brings its state back.
+            lane.enqueue {
+                do { try await store.delete(name) } catch { log("\(name.name): cannot forget stored state: \(error)") }
+            }
+            retiring[name] = lane
+            Task {
+                await lane.finish()
+                await self.retired(lane, of: name)
+            }
         }
         for spec in specs {
             if let existing = rollouts[spec.name] {
                 if existing.spec == spec {
                     if existing.status.phase == .initialized {
-                        await step(spec.name) { $0.start(now: now) }
+                        step(spec.name) { $0.start(now: now) }
                     } else if restoredThisRun.insert(spec.name).inserted {
                         // First sight since start-up: the router lost the weights with the previous process.
-                        await step(spec.name) { $0.restored(now: now) }
+                        step(spec.name) { $0.restored(now: now) }
                     }
                     continue
                 }
                 let firstSight = restoredThisRun.insert(spec.name).inserted
-                if let rejection = await step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
+                if let rejection = step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
                     problems.append("\(spec.name.name): \(rejection)")
                 } else if existing.spec.isNewRevision(comparedTo: spec),
                     existing.status.phase == .succeeded || existing.status.phase == .failed
                 {
                     // A finished rollout only adopts a new spec; a new canary is a new release to roll out.
-                    await step(spec.name) { $0.restart(now: now) }
+                    step(spec.name) { $0.restart(now: now) }
                 } else if firstSight, existing.status.phase != .initialized, !existing.spec.isNewRevision(comparedTo: spec) {
                     // Settings changed while Serin was down: adopt them, then put the weights back.
-                    await step(spec.name) { $0.restored(now: now) }
+                    step(spec.name) { $0.restored(now: now) }
                 }
             } else {
                 do {
@@ -234,34 +262,51 @@ public actor CanaryController {
                     continue
                 }
                 restoredThisRun.insert(spec.name)
-                await step(spec.name) { $0.start(now: now) }
+                step(spec.name) { $0.start(now: now) }
             }
         }
         return problems
+    }
+
+    private func retired(_ lane: EffectLane, of name: ResourceName) {
+        if retiring[name] === lane { retiring[name] = nil }
     }
 
     private var restoredThisRun: Set<ResourceName> = []
     private var analysisTally: [ResourceName: AnalysisTally] = [:]
     private var analysisStarted: [ResourceName: RolloutInstant] = [:]
 
-    private func run(_ command: RolloutCommand, on name: ResourceName, now: RolloutInstant) async -> CommandReply {
+    private func run(_ command: RolloutCommand, on name: ResourceName, now: RolloutInstant) -> CommandReply {
         guard rollouts[name] != nil else {
             return .notFound("no Canary named \(name.name) (known: \(rollouts.keys.sorted().map(\.name).joined(separator: ", ")))")
         }
-        let outcome = await step(name) { $0.execute(command, now: now) }
+        let outcome = step(name) { $0.execute(command, now: now) }
         if let rejection = outcome.rejection { return .rejected("\(name.name): \(rejection)") }
         return status(of: name).map(CommandReply.accepted) ?? .notFound(name.name)
     }
 
-    /// Applies one event to one rollout, saves the result with its new events, then runs the actions.
+    /// Applies one event to one rollout and queues its effects on the Canary's lane: save the result with its
+    /// new events, then run the actions.
     @discardableResult
     private func step(
         _ name: ResourceName, measurements: [RecordedMeasurement] = [], _ event: (inout Rollout) -> RolloutOutcome
-    ) async -> RolloutOutcome {
+    ) -> RolloutOutcome {
         guard var rollout = rollouts[name] else { return .accepted([]) }
         let outcome = event(&rollout)
         guard case .accepted(let actions) = outcome else { return outcome }
         rollouts[name] = rollout
+        if actions.contains(where: { if case .analyze = $0 { true } else { false } }) {
+            analysisStarted[name] = adapters.clock.now()
+        }
+        let lane = lanes[name] ?? EffectLane(after: retiring.removeValue(forKey: name))
+        lanes[name] = lane
+        lane.enqueue { [self, rollout] in await self.carryOut(actions, of: rollout, measurements: measurements) }
+        return outcome
+    }
+
+    /// Saves the rollout with the events its actions record, tells the log and watchers, then runs the rest.
+    private nonisolated func carryOut(_ actions: [RolloutAction], of rollout: Rollout, measurements: [RecordedMeasurement]) async {
+        let name = rollout.spec.name
         let events = actions.compactMap { action -> RolloutEvent? in
             if case .record(let event) = action { return event }
             return nil
@@ -275,13 +320,12 @@ public actor CanaryController {
         }
         for event in events {
             log(event.message)
-            broadcast(.event(canary: name, event))
+            await broadcast(.event(canary: name, event))
         }
         await perform(actions, for: name, spec: rollout.spec)
-        return outcome
     }
 
-    private func perform(_ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec) async {
+    private nonisolated func perform(_ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec) async {
         let mailbox = self.mailbox
         let adapters = self.adapters
         for action in actions {
@@ -289,7 +333,7 @@ public actor CanaryController {
             case .setWeights(let stable, let canary):
                 do {
                     try await adapters.router.setWeights(for: spec, stable: stable, canary: canary)
-                    broadcast(.weights(canary: name, stableWeight: stable.weight, canaryWeight: canary.weight))
+                    await broadcast(.weights(canary: name, stableWeight: stable.weight, canaryWeight: canary.weight))
                 } catch {
                     log("\(name.name): cannot set weights \(stable.weight)/\(canary.weight): \(error)")
                 }
@@ -310,7 +354,6 @@ public actor CanaryController {
                     Task { _ = await adapters.webhooks.call(call) }
                 }
             case .analyze(let request):
-                analysisStarted[name] = adapters.clock.now()
                 Task {
                     let samples = await adapters.metrics.samples(for: request)
                     mailbox.yield(.analysisFinished(name, request, samples))
@@ -323,7 +366,7 @@ public actor CanaryController {
             case .record:
                 break
             case .phaseChanged(let phase), .finished(let phase):
-                broadcast(.phase(canary: name, phase))
+                await broadcast(.phase(canary: name, phase))
             }
         }
     }

@@ -42,11 +42,12 @@ struct KubernetesRolloutTests {
 
     /// A controller with Kubernetes adapters and its Canary watcher, running until the returned stop is called.
     static func startController(
-        api: any KubernetesAPI, metrics: any MetricProvider = NoAnalysisExpected(), log: @escaping @Sendable (String) -> Void
+        api: any KubernetesAPI, metrics: any MetricProvider = NoAnalysisExpected(), router: (any TrafficRouter)? = nil,
+        log: @escaping @Sendable (String) -> Void
     ) async throws -> @Sendable () async -> Void {
         let controller = CanaryController(
             adapters: .init(
-                router: KubernetesTrafficRouter(api: api), metrics: metrics, webhooks: HTTPWebhookRunner(),
+                router: router ?? KubernetesTrafficRouter(api: api), metrics: metrics, webhooks: HTTPWebhookRunner(),
                 store: KubernetesRolloutStore(api: api), workloads: KubernetesWorkloadReadiness(api: api)
             ),
             tickInterval: .milliseconds(50), log: log
@@ -191,6 +192,59 @@ struct KubernetesRolloutTests {
                 ])) ?? object
             }
             #expect(await eventually(.seconds(30)) { Self.weights(server) == [50, 50] }, "\(lines.withLockedValue { $0 })")
+            await stop()
+        }
+    }
+
+    /// The cluster's router, except that weight changes for one Canary wait until released: an API server
+    /// slow to answer for that Canary's VirtualService.
+    final class HeldRouter: TrafficRouter {
+        let inner: any TrafficRouter
+        let held: String
+        let release = AsyncGate()
+
+        init(_ inner: any TrafficRouter, holding canary: String) {
+            self.inner = inner
+            self.held = canary
+        }
+
+        func setWeights(for canary: CanarySpec, stable: WeightedDestination, canary destination: WeightedDestination) async throws {
+            if canary.name.name == held { await release.wait() }
+            try await inner.setWeights(for: canary, stable: stable, canary: destination)
+        }
+    }
+
+    @Test("one Canary whose VirtualService writes hang does not hold up another: each runs in its own lane")
+    func slowCanaryDoesNotStallAnother() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            Self.putSeedVirtualService(server)
+            let slowService = try #require(server.object(Self.vsKey)).applying([
+                .replace(path: ["metadata"], value: ["name": "slow-virtualservice", "namespace": "default"]),
+            ])
+            let slowServiceKey = KubernetesAPIServer.ObjectKey(
+                groupVersion: "networking.istio.io/v1beta1", resource: "virtualservices", namespace: "default", name: "slow-virtualservice"
+            )
+            server.put(slowService, at: slowServiceKey)
+            let router = HeldRouter(KubernetesTrafficRouter(api: api), holding: "slow")
+            let lines = NIOLockedValueBox<[String]>([])
+            let stop = try await Self.startController(api: api, router: router) { line in lines.withLockedValue { $0.append(line) } }
+            let analysis: JSONValue = ["interval": "200ms", "threshold": 2, "stepWeights": [20, 50]]
+            let slow = try Self.canary(analysis, skipAnalysis: true).applying([
+                .replace(path: ["metadata"], value: ["name": "slow", "namespace": "default"]),
+                .replace(path: ["spec", "targetRef", "name"], value: "slow-virtualservice"),
+            ])
+            let slowKey = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "slow")
+            server.put(slow, at: slowKey)
+            server.put(Self.canary(analysis, skipAnalysis: true), at: Self.canaryKey)
+            // web goes all the way while slow's first weight change still hangs.
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(lines.withLockedValue { $0 })")
+            #expect(Self.phase(server) == "Succeeded")
+            let slowWeights = { server.object(slowServiceKey)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? [] }
+            #expect(slowWeights() == [], "slow's VirtualService is untouched while its write hangs: \(slowWeights())")
+            // Released, slow's queued changes land in order and it finishes too.
+            router.release.open()
+            #expect(await eventually(.seconds(30)) { slowWeights() == [0, 100] }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { server.object(slowKey)?["status"]?["phase"] == "Succeeded" })
             await stop()
         }
     }

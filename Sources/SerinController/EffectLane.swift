@@ -1,0 +1,31 @@
+/// One Canary's side effects — saves, weight changes, the analyses and checks they start — run one after
+/// another in the order its rollout decided them. Every Canary has its own lane, so a slow API server call
+/// or store write for one Canary never delays another's.
+final class EffectLane: Sendable {
+    typealias Work = @Sendable () async -> Void
+
+    private let continuation: AsyncStream<Work>.Continuation
+    private let task: Task<Void, Never>
+
+    /// - Parameter predecessor: a lane of the same Canary that is finishing (it was deleted and is back);
+    ///   this lane starts once its work is done.
+    init(after predecessor: EffectLane? = nil) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Work.self)
+        self.continuation = continuation
+        task = Task {
+            await predecessor?.task.value
+            for await work in stream { await work() }
+        }
+    }
+
+    func enqueue(_ work: @escaping Work) {
+        // A lane that has finished runs late work on its own rather than dropping it (and whoever awaits it).
+        if case .terminated = continuation.yield(work) { Task { await work() } }
+    }
+
+    /// Takes no more work and returns once the work already queued is done.
+    func finish() async {
+        continuation.finish()
+        await task.value
+    }
+}
