@@ -65,16 +65,20 @@ struct AdminClient {
 
 /// `--server URL`, shared by every command that talks to a running Serin.
 struct ServerOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Serin's admin endpoint (its API; the dashboard is at the same address).", valueName: "url"))
-    var server: String = "http://127.0.0.1:9900"
+    static let defaultURL = "http://127.0.0.1:9900"
+
+    @Option(help: ArgumentHelp(
+        "Serin's admin endpoint (its API; the dashboard is at the same address). Default: \(ServerOption.defaultURL).", valueName: "url"
+    ))
+    var server: String?
 
     @OptionGroup var adminToken: AdminTokenOption
 
     func validate() throws {
-        if HostPort.parse(url: server) == nil {
+        if let server, HostPort.parse(url: server) == nil {
             throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
         }
     }
 
-    var client: AdminClient { AdminClient(server: server, token: adminToken) }
+    var client: AdminClient { AdminClient(server: server ?? Self.defaultURL, token: adminToken) }
 }

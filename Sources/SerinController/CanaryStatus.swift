@@ -22,7 +22,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// The newest measurement of each metric, with its verdict.
     public var lastMeasurements: [RecordedMeasurement]
 
-    init(rollout: Rollout, measurements: [RecordedMeasurement]) {
+    public init(rollout: Rollout, measurements: [RecordedMeasurement]) {
         let status = rollout.status
         name = rollout.spec.name.name
         namespace = rollout.spec.name.namespace

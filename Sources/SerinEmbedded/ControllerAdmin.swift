@@ -99,6 +99,11 @@ public struct APIError: Codable, Sendable, Error {
 public struct CanaryHistory: Codable, Sendable {
     public var events: [EventView]
     public var measurements: [MeasurementView]
+
+    public init(events: [EventView], measurements: [MeasurementView]) {
+        self.events = events
+        self.measurements = measurements
+    }
 }
 
 /// One event with a Unix timestamp.
@@ -107,7 +112,7 @@ public struct EventView: Codable, Sendable, Equatable {
     public var severity: String
     public var message: String
 
-    init(_ event: RolloutEvent) {
+    public init(_ event: RolloutEvent) {
         time = event.instant.unixSeconds
         severity = event.severity.rawValue
         message = event.message
@@ -125,7 +130,7 @@ public struct MeasurementView: Codable, Sendable, Equatable {
     public var canaryWeight: Int
     public var verdict: String
 
-    init(_ measurement: RecordedMeasurement) {
+    public init(_ measurement: RecordedMeasurement) {
         time = measurement.instant.unixSeconds
         metric = measurement.metric
         canary = measurement.canaryValue

@@ -6,24 +6,31 @@ import SerinManifests
 /// resourceVersion and hands the whole current set to the controller after every change. A watch that ends
 /// or drops resumes from the last resourceVersion it saw, so no change is missed; a 410 Gone (that version was
 /// compacted away) lists again; any other failure is retried with backoff, without losing what is known.
+/// Commands people write on a Canary (`CanaryCommandChannel`) are handed over once each, after the specs.
 public actor CanaryWatcher {
     private let api: any KubernetesAPI
     private let namespace: String?
     private let log: @Sendable (String) -> Void
     private let apply: @Sendable ([CanarySpec]) async -> [String]
+    private let command: (@Sendable (CanaryCommandChannel.Request) async -> Void)?
     private var objects: [ResourceName: JSONValue] = [:]
     private var reported: Set<String> = []
+    /// The last request handed over per Canary, so one whose answer is still being written is not run twice.
+    private var handedOver: [ResourceName: String] = [:]
 
     /// - Parameters:
     ///   - namespace: the namespace to watch; nil for all.
     ///   - apply: gives the controller the current specs (`CanaryController.reconcile`) and returns its problems.
+    ///   - command: carries out a person's command and answers it (`CanaryCommandChannel.handler`); nil ignores them.
     public init(
         api: any KubernetesAPI, namespace: String?, log: @escaping @Sendable (String) -> Void,
+        command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
         apply: @escaping @Sendable ([CanarySpec]) async -> [String]
     ) {
         self.api = api
         self.namespace = namespace
         self.log = log
+        self.command = command
         self.apply = apply
     }
 
@@ -87,6 +94,13 @@ public actor CanaryWatcher {
         // Each problem is said once, not after every change of another Canary.
         for problem in problems where !reported.contains(problem) { log(problem) }
         reported = Set(problems)
+        guard let command else { return }
+        for (name, object) in objects.sorted(by: { $0.key.description < $1.key.description }) {
+            guard let request = CanaryCommandChannel.pendingRequest(in: object), handedOver[name] != request.id else { continue }
+            handedOver[name] = request.id
+            await command(request)
+        }
+        handedOver = handedOver.filter { objects[$0.key] != nil }
     }
 
     static func name(of object: JSONValue) -> ResourceName? {
@@ -97,6 +111,8 @@ public actor CanaryWatcher {
     /// Why a Canary in the cluster could not be read, with its name and the field.
     public struct Problem: Error, Equatable {
         public let message: String
+
+        public init(message: String) { self.message = message }
     }
 
     /// The spec of a Canary object, decoded by the same decoder as the YAML files of embedded mode.

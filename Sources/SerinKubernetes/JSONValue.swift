@@ -36,6 +36,11 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let fields) = self { return fields }
+        return nil
+    }
+
     /// Compact JSON, for messages.
     public var description: String {
         switch self {

@@ -74,6 +74,18 @@ public struct KubeConfig: Sendable, Equatable {
         return (environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config"
     }
 
+    /// How a Serin process reaches its cluster: in a pod, given neither a kubeconfig nor a context, the service
+    /// account; otherwise the kubeconfig's context (`--context`, else its current-context).
+    public static func connection(
+        kubeconfig: String?, context: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Connection {
+        if kubeconfig == nil, context == nil, environment["KUBERNETES_SERVICE_HOST"] != nil {
+            return try InClusterConfig.connection(environment: environment)
+        }
+        let path = kubeconfig ?? defaultPath(environment: environment)
+        return try load(path: path).connection(context: context, path: path)
+    }
+
     /// Reads and decodes the file at `path`; relative paths inside it are relative to its directory, as kubectl
     /// resolves them.
     public static func load(path: String) throws -> KubeConfig {

@@ -54,23 +54,13 @@ public actor KubernetesRolloutStore: RolloutStore {
             if log.count > keptMeasurements { log.removeFirst(log.count - keptMeasurements) }
             measurementLog[name] = log
         }
-        let path = ResourcePath.canaries(namespace: name.namespace, name: name.name)
-        var canary: JSONValue
-        if let known = lastWritten[name] { canary = known } else { canary = try await api.get(path) }
-        for attempt in 1...attempts {
-            var written = canary
-            guard case .object(var fields) = written else { throw Failure(message: "Canary \(name) is not an object") }
-            fields["status"] = try Self.status(of: rollout, measurements: measurementLog[name] ?? [])
-            written = .object(fields)
-            do {
-                canary = try await api.replace(path.status, written)
-                break
-            } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
-                // The Canary changed (a spec edit, a label): write the status onto the fresh object.
-                canary = try await api.get(path)
-            }
+        let status = try Self.status(of: rollout, measurements: measurementLog[name] ?? [])
+        let canary = try await writeStatus(of: name) { current in
+            // The answer to the last command stays: it belongs to whoever sent it.
+            var fields = status.objectValue ?? [:]
+            if let answer = current?["lastCommand"] { fields["lastCommand"] = answer }
+            return .object(fields)
         }
-        lastWritten[name] = canary
         for (index, event) in events.enumerated() {
             do {
                 _ = try await api.create(
@@ -80,6 +70,36 @@ public actor KubernetesRolloutStore: RolloutStore {
                 // Posted already by an earlier attempt at this save.
             }
         }
+    }
+
+    /// Writes the answer to a person's command (`CanaryCommandChannel`) into the Canary's status, keeping the rest.
+    public func recordAnswer(_ answer: CanaryCommandChannel.Answer, for name: ResourceName) async throws {
+        _ = try await writeStatus(of: name) { current in
+            var fields = current?.objectValue ?? [:]
+            fields["lastCommand"] = answer.json
+            return .object(fields)
+        }
+    }
+
+    /// Replaces the Canary's status with `change(current status)`, starting from the Canary as last written; a
+    /// 409 (someone changed the Canary since) reads it again and recomputes. Returns the Canary as written.
+    private func writeStatus(of name: ResourceName, _ change: (JSONValue?) throws -> JSONValue) async throws -> JSONValue {
+        let path = ResourcePath.canaries(namespace: name.namespace, name: name.name)
+        var canary: JSONValue
+        if let known = lastWritten[name] { canary = known } else { canary = try await api.get(path) }
+        for attempt in 1...attempts {
+            guard case .object(var fields) = canary else { throw Failure(message: "Canary \(name) is not an object") }
+            fields["status"] = try change(fields["status"])
+            do {
+                canary = try await api.replace(path.status, .object(fields))
+                break
+            } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
+                // The Canary changed (a spec edit, a label, a command): write onto the fresh object.
+                canary = try await api.get(path)
+            }
+        }
+        lastWritten[name] = canary
+        return canary
     }
 
     public func events(for canary: ResourceName, limit: Int?) async throws -> [RolloutEvent] {
@@ -145,7 +165,13 @@ public actor KubernetesRolloutStore: RolloutStore {
         if !latest.isEmpty {
             fields["lastMeasurements"] = .array(
                 latest.values.sorted { $0.metric < $1.metric }.map { measurement in
-                    var entry: [String: JSONValue] = ["metric": .string(measurement.metric), "verdict": .string(measurement.verdict)]
+                    var entry: [String: JSONValue] = [
+                        "metric": .string(measurement.metric), "verdict": .string(measurement.verdict),
+                        "time": .string(Self.timestamp(measurement.instant)),
+                        "canaryRequests": .number(Double(measurement.canaryRequests)),
+                        "stableRequests": .number(Double(measurement.stableRequests)),
+                        "canaryWeight": .number(Double(measurement.canaryWeight)),
+                    ]
                     if let value = measurement.canaryValue { entry["canary"] = .number(value) }
                     if let value = measurement.stableValue { entry["stable"] = .number(value) }
                     return .object(entry)
@@ -194,6 +220,21 @@ public actor KubernetesRolloutStore: RolloutStore {
         }
         let severity = event["type"]?.stringValue.flatMap(RolloutEvent.Severity.init(rawValue:)) ?? .normal
         return (RolloutEvent(instant: instant, severity: severity, message: message), instant, number)
+    }
+
+    /// The measurements `status.lastMeasurements` keeps, for readers of the status (`serin status --kubeconfig`).
+    public static func lastMeasurements(in canary: JSONValue) -> [RecordedMeasurement] {
+        guard let name = CanaryWatcher.name(of: canary) else { return [] }
+        return (canary["status"]?["lastMeasurements"]?.arrayValue ?? []).compactMap { entry in
+            guard let metric = entry["metric"]?.stringValue, let verdict = entry["verdict"]?.stringValue else { return nil }
+            let seconds = entry["time"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) }?.timeIntervalSince1970 ?? 0
+            func number(_ key: String) -> Double? { if case .number(let value)? = entry[key] { value } else { nil } }
+            return RecordedMeasurement(
+                canary: name, instant: RolloutInstant(sinceEpoch: .seconds(Int64(seconds))), metric: metric,
+                canaryValue: number("canary"), stableValue: number("stable"), canaryRequests: entry["canaryRequests"]?.intValue ?? 0,
+                stableRequests: entry["stableRequests"]?.intValue ?? 0, canaryWeight: entry["canaryWeight"]?.intValue ?? 0, verdict: verdict
+            )
+        }
     }
 
     static func timestamp(_ instant: RolloutInstant) -> String {

@@ -95,6 +95,26 @@ public final class KubernetesAPIServer: Sendable {
 
     public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
+    /// A kubeconfig for this server (context `double`, namespace `default`, its token) in `directory`; returns its path.
+    public func writeKubeconfig(in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent("kubeconfig").path
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: double
+            clusters:
+            - name: double
+              cluster: {server: "\(url.absoluteString)"}
+            users:
+            - name: serin
+              user: {token: \(token ?? "none")}
+            contexts:
+            - name: double
+              context: {cluster: double, user: serin, namespace: default}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     public func close() async {
         dropWatches()
         try? await channel.close()

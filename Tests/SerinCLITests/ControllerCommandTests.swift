@@ -7,25 +7,6 @@ import Testing
 /// `serin controller` as a process against the Kubernetes API-server double: what a user runs in a cluster.
 @Suite("serin controller", .timeLimit(.minutes(2)))
 struct ControllerCommandTests {
-    static func kubeconfig(server: KubernetesAPIServer, in directory: URL) throws -> String {
-        let path = directory.appendingPathComponent("kubeconfig").path
-        try """
-            apiVersion: v1
-            kind: Config
-            current-context: double
-            clusters:
-            - name: double
-              cluster: {server: "\(server.url.absoluteString)"}
-            users:
-            - name: serin
-              user: {token: test-token}
-            contexts:
-            - name: double
-              context: {cluster: double, user: serin, namespace: default}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     @Test("runs a Canary on the cluster: the VirtualService reaches 0/100 and the status Succeeded; SIGTERM hands the Lease back, exit 0")
     func runsCanary() async throws {
         let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
@@ -54,7 +35,7 @@ struct ControllerCommandTests {
         let backends = TestBackends()
         let adminPort = try await backends.freePort()
         let controller = try SerinProcess.launch([
-            "controller", "--kubeconfig", try Self.kubeconfig(server: server, in: directory), "--admin", "127.0.0.1:\(adminPort)",
+            "controller", "--kubeconfig", try server.writeKubeconfig(in: directory), "--admin", "127.0.0.1:\(adminPort)",
             "--prometheus", "http://127.0.0.1:9", "--leader-elect", "--identity", "serin-test",
         ])
         let weights = {
@@ -83,7 +64,7 @@ struct ControllerCommandTests {
     func unknownContext() async throws {
         let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
         let directory = try SerinProcess.temporaryDirectory()
-        let path = try Self.kubeconfig(server: server, in: directory)
+        let path = try server.writeKubeconfig(in: directory)
         let controller = try SerinProcess.launch(["controller", "--kubeconfig", path, "--context", "prod"])
         #expect(await controller.waitForExit() == 1)
         let output = await controller.outputText()

@@ -28,10 +28,11 @@ struct KubernetesRBACTests {
         return "\(route.group)/\(resource) \(verb)"
     }
 
-    static func granted() throws -> Set<String> {
+    /// The grants of the roles in `file` (only the role named `role`, when given).
+    static func granted(file: String = "deploy/kubernetes/rbac.yaml", role: String? = nil) throws -> Set<String> {
         var granted: Set<String> = []
-        for document in try KubernetesManifestTests.documents("deploy/kubernetes/rbac.yaml")
-        where ["ClusterRole", "Role"].contains(document["kind"]?.stringValue) {
+        for document in try KubernetesManifestTests.documents(file)
+        where ["ClusterRole", "Role"].contains(document["kind"]?.stringValue) && (role == nil || document["metadata"]?["name"]?.stringValue == role) {
             for rule in document["rules"]?.arrayValue ?? [] {
                 for group in rule["apiGroups"]?.arrayValue ?? [] {
                     for resource in rule["resources"]?.arrayValue ?? [] {
@@ -73,5 +74,25 @@ struct KubernetesRBACTests {
         let granted = try Self.granted()
         #expect(used.subtracting(granted).isEmpty, "called without a grant: \(used.subtracting(granted).sorted())")
         #expect(granted.subtracting(used).isEmpty, "granted but never called: \(granted.subtracting(used).sorted())")
+    }
+
+    @Test("people's roles grant exactly what serin status and history (viewer) and the steering commands (operator) call")
+    func peopleRoles() async throws {
+        try await KubernetesAPIClientTests.withServer { server, _ in
+            server.put(KubernetesRolloutTests.canary(["interval": "1m", "threshold": 2, "stepWeights": [50]]), at: KubernetesRolloutTests.canaryKey)
+            let kubeconfig = try server.writeKubeconfig(in: try SerinProcess.temporaryDirectory())
+            func calls(_ arguments: [String]) async throws -> Set<String> {
+                let before = server.requestLog.count
+                let result = try await SerinProcess.run(arguments + ["--kubeconfig", kubeconfig])
+                #expect(result.status == (arguments[0] == "pause" ? 1 : 0), "\(arguments): \(result.stderr)")
+                return Set(server.requestLog.dropFirst(before).compactMap(Self.permission))
+            }
+            let reading = try await calls(["status"]).union(try await calls(["status", "web"])).union(try await calls(["history", "web"]))
+            // No controller runs: the command is written, and the wait for an answer ends after --timeout.
+            let steering = try await calls(["pause", "web", "--timeout", "500ms"])
+            let file = "deploy/kubernetes/people-rbac.yaml"
+            #expect(reading == (try Self.granted(file: file, role: "serin-canary-viewer")))
+            #expect(reading.union(steering) == (try Self.granted(file: file, role: "serin-canary-operator")))
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SerinCore
 import SerinKubernetes
+import SerinController
 import SerinTesting
 import Testing
 
@@ -33,9 +34,16 @@ struct KubernetesRolloutStoreTests {
                 canary: Self.web, instant: Self.t(62), metric: "request-success-rate", canaryValue: 99.5, stableValue: 99.9,
                 canaryRequests: 120, stableRequests: 1_080, canaryWeight: 50, verdict: "pass"
             )
+            // A person's command answered before the save: the save keeps the answer.
+            let request = try #require(
+                CanaryCommandChannel.pendingRequest(in: try Self.canaryObject.applying(CanaryCommandChannel.request(.pause, id: "c1", on: Self.canaryObject)))
+            )
+            let answer = CanaryCommandChannel.Answer(to: request, reply: .rejected("web: not now"))
+            try await store.recordAnswer(answer, for: Self.web)
             try await store.save(rollout, events: events, measurements: [measurement])
 
             let status = try #require(server.object(Self.key)?["status"])
+            #expect(status["lastCommand"].flatMap(CanaryCommandChannel.Answer.init(json:)) == answer)
             #expect(status["phase"] == .string(rollout.status.phase.rawValue))
             #expect(status["canaryWeight"] == .number(Double(rollout.status.canaryWeight)))
             #expect(status["step"] == .string("\((rollout.status.stepIndex ?? -1) + 1)/3"))

@@ -45,15 +45,18 @@ struct KubernetesRolloutTests {
         api: any KubernetesAPI, metrics: any MetricProvider = NoAnalysisExpected(), router: (any TrafficRouter)? = nil,
         log: @escaping @Sendable (String) -> Void
     ) async throws -> @Sendable () async -> Void {
+        let store = KubernetesRolloutStore(api: api)
         let controller = CanaryController(
             adapters: .init(
                 router: router ?? KubernetesTrafficRouter(api: api), metrics: metrics, webhooks: HTTPWebhookRunner(),
-                store: KubernetesRolloutStore(api: api), workloads: KubernetesWorkloadReadiness(api: api)
+                store: store, workloads: KubernetesWorkloadReadiness(api: api)
             ),
             tickInterval: .milliseconds(50), log: log
         )
         try await controller.restore()
-        let watcher = CanaryWatcher(api: api, namespace: nil, log: log) { specs in await controller.reconcile(specs) }
+        let watcher = CanaryWatcher(
+            api: api, namespace: nil, log: log, command: CanaryCommandChannel.handler(controller: controller, store: store, log: log)
+        ) { specs in await controller.reconcile(specs) }
         let running = Task { await controller.run() }
         let watching = Task { await watcher.run() }
         // The watcher stops first, so it never waits on a controller that has stopped.

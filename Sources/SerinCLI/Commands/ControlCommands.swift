@@ -4,12 +4,18 @@ import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinEmbedded
+import SerinKubernetes
 
 /// `serin status [NAME]`: every Canary's phase, weights, step and last verdicts.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show Canaries: phase, weights, step n/m, failed checks and the last verdicts."
+        abstract: "Show Canaries: phase, weights, step n/m, failed checks and the last verdicts.",
+        discussion: """
+            From a running Serin (--server, default http://127.0.0.1:9900) or from a Kubernetes cluster's \
+            Canary resources (--kubeconfig, --context or -n; -A for every namespace).
+            Examples: serin status    serin status web -o json    serin status -n default
+            """
     )
 
     @Argument(help: "One Canary's name; all when omitted.")
@@ -18,21 +24,36 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
 
-    @OptionGroup var server: ServerOption
+    @Flag(name: [.customShort("A"), .long], help: "With the cluster options: Canaries in every namespace.")
+    var allNamespaces = false
+
+    @OptionGroup var endpoint: CanaryEndpoint
+
+    func validate() throws {
+        if allNamespaces, !endpoint.cluster.isSelected {
+            throw ValidationError("-A lists the Canaries of every namespace of a cluster; name the cluster with --kubeconfig or --context")
+        }
+    }
 
     func run() async throws {
         let statuses: [CanaryStatus]
-        if let name {
-            statuses = [try await server.client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")]
+        if let cluster = try endpoint.clusterCanaries() {
+            statuses = try await cluster.use { try await $0.statuses(name: name, allNamespaces: allNamespaces) }
+        } else if let name {
+            statuses = [try await endpoint.server.client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")]
         } else {
-            statuses = try await server.client.decode([CanaryStatus].self, .GET, "/canaries")
+            statuses = try await endpoint.server.client.decode([CanaryStatus].self, .GET, "/canaries")
         }
         switch output {
         case .json:
             Terminal.out(try JSONText.encode(name == nil ? AnyEncodable(statuses) : AnyEncodable(statuses[0])))
         case .table:
             if statuses.isEmpty {
-                Terminal.out("no Canaries (serin up -f ... with a Canary resource starts one)")
+                Terminal.out(
+                    endpoint.cluster.isSelected
+                        ? "no Canaries (kubectl apply -f a Canary resource; examples/kubernetes/ has one)"
+                        : "no Canaries (serin up -f ... with a Canary resource starts one)"
+                )
                 return
             }
             Terminal.out(StatusTable.render(statuses))
@@ -50,12 +71,26 @@ struct CanaryActionCommand: ParsableArguments {
     @Argument(help: "The Canary's name.")
     var name: String
 
-    @OptionGroup var server: ServerOption
+    @Option(help: ArgumentHelp("With the cluster options: how long to wait for the controller's answer.", valueName: "duration"))
+    var timeout: DurationArgument = DurationArgument(.seconds(30))
 
-    static func perform(_ command: RolloutCommand, name: String, server: ServerOption) async throws {
-        let status = try await server.client.decode(CanaryStatus.self, .POST, "/canaries/\(name)/\(command.rawValue)")
-        Terminal.out("canary/\(status.name) \(command.pastTense): \(status.phase), \(status.stableWeight)/\(status.canaryWeight)")
-        if let message = status.message { Terminal.out("  \(message)") }
+    @OptionGroup var endpoint: CanaryEndpoint
+
+    func perform(_ command: RolloutCommand) async throws {
+        guard let cluster = try endpoint.clusterCanaries() else {
+            let status = try await endpoint.server.client.decode(CanaryStatus.self, .POST, "/canaries/\(name)/\(command.rawValue)")
+            Terminal.out("canary/\(status.name) \(command.pastTense): \(status.phase), \(status.stableWeight)/\(status.canaryWeight)")
+            if let message = status.message { Terminal.out("  \(message)") }
+            return
+        }
+        let (answer, status) = try await cluster.use { try await $0.send(command, to: name, timeout: timeout.duration) }
+        guard answer.accepted else {
+            Terminal.err("error: \(answer.message)")
+            throw ExitCode(1)
+        }
+        let weights = answer.canaryWeight.map { ", \(100 - $0)/\($0)" } ?? ""
+        Terminal.out("canary/\(name) \(command.pastTense): \(answer.phase ?? status?.phase.rawValue ?? "?")\(weights)")
+        if !answer.message.isEmpty { Terminal.out("  \(answer.message)") }
     }
 }
 
@@ -66,7 +101,7 @@ protocol CanaryAction: AsyncParsableCommand {
 }
 
 extension CanaryAction {
-    func run() async throws { try await CanaryActionCommand.perform(Self.action, name: target.name, server: target.server) }
+    func run() async throws { try await target.perform(Self.action) }
 }
 
 struct PromoteCommand: CanaryAction {
@@ -116,11 +151,16 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
 
-    @OptionGroup var server: ServerOption
+    @OptionGroup var endpoint: CanaryEndpoint
 
     func run() async throws {
-        let query = limit.map { "?limit=\($0)" } ?? ""
-        let history = try await server.client.decode(CanaryHistory.self, .GET, "/canaries/\(name)/history\(query)")
+        let history: CanaryHistory
+        if let cluster = try endpoint.clusterCanaries() {
+            history = try await cluster.use { try await $0.history(of: name, limit: limit) }
+        } else {
+            let query = limit.map { "?limit=\($0)" } ?? ""
+            history = try await endpoint.server.client.decode(CanaryHistory.self, .GET, "/canaries/\(name)/history\(query)")
+        }
         switch output {
         case .json:
             Terminal.out(try JSONText.encode(history))

@@ -23,7 +23,9 @@ struct ControllerCommand: AsyncParsableCommand {
 
             Inside a pod it uses the service account (KUBERNETES_SERVICE_HOST); elsewhere --kubeconfig \
             ($KUBECONFIG or ~/.kube/config) and --context. With --leader-elect, replicas share a Lease and only \
-            the holder acts. The admin address serves the API, the dashboard and /metrics.
+            the holder acts. The admin address serves the API, the dashboard and /metrics. People steer \
+            Canaries through the cluster too: `serin promote web -n default` writes the command on the Canary \
+            and the leader answers it in the Canary's status.
             Example: serin controller --context kind-istio --prometheus http://127.0.0.1:9090
             """
     )
@@ -64,7 +66,7 @@ struct ControllerCommand: AsyncParsableCommand {
     func run() async throws {
         let connection: KubeConfig.Connection
         do {
-            connection = try Self.connection(kubeconfig: kubeconfig, context: context)
+            connection = try KubeConfig.connection(kubeconfig: kubeconfig, context: context)
         } catch {
             Terminal.err("serin controller: \(error)")
             throw ExitCode(1)
@@ -83,11 +85,12 @@ struct ControllerCommand: AsyncParsableCommand {
         }
         let api = try HTTPKubernetesAPI(connection: connection)
         let log: @Sendable (String) -> Void = { Terminal.out("\(Timestamp.now) \($0)") }
+        let store = KubernetesRolloutStore(api: api)
         let controller = CanaryController(
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
                 metrics: PrometheusMetricProvider(client: PrometheusClient(address: prometheus), namespace: connection.namespace),
-                webhooks: HTTPWebhookRunner(), store: KubernetesRolloutStore(api: api),
+                webhooks: HTTPWebhookRunner(), store: store,
                 workloads: KubernetesWorkloadReadiness(api: api)
             ),
             log: log
@@ -125,7 +128,10 @@ struct ControllerCommand: AsyncParsableCommand {
                 log("error: cannot read the rollouts from Canary status: \(error)")
                 return
             }
-            let watcher = CanaryWatcher(api: api, namespace: watchNamespace, log: log) { specs in await controller.reconcile(specs) }
+            let watcher = CanaryWatcher(
+                api: api, namespace: watchNamespace, log: log,
+                command: CanaryCommandChannel.handler(controller: controller, store: store, log: log)
+            ) { specs in await controller.reconcile(specs) }
             let watching = Task { await watcher.run() }
             let running = Task { await controller.run() }
             await withTaskCancellationHandler {
@@ -153,15 +159,5 @@ struct ControllerCommand: AsyncParsableCommand {
         await server.close()
         await api.shutdown()
         Terminal.out("serin controller: stopped")
-    }
-
-    /// In a pod without --kubeconfig: the service account; otherwise the kubeconfig's context.
-    static func connection(kubeconfig: String?, context: String?) throws -> KubeConfig.Connection {
-        let environment = ProcessInfo.processInfo.environment
-        if kubeconfig == nil, context == nil, environment["KUBERNETES_SERVICE_HOST"] != nil {
-            return try InClusterConfig.connection(environment: environment)
-        }
-        let path = kubeconfig ?? KubeConfig.defaultPath(environment: environment)
-        return try KubeConfig.load(path: path).connection(context: context, path: path)
     }
 }

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import SerinController
+import SerinCore
+import SerinEmbedded
+import SerinKubernetes
+
+/// `--kubeconfig`, `--context`, `-n`: talk to Canaries through a Kubernetes cluster's API instead of a Serin's
+/// admin address. Any of the three selects the cluster.
+struct ClusterOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Work on Canaries in a Kubernetes cluster, through this kubeconfig.", valueName: "path"))
+    var kubeconfig: String?
+
+    @Option(help: ArgumentHelp("The kubeconfig context (default: its current-context); selects the cluster.", valueName: "name"))
+    var context: String?
+
+    @Option(
+        name: [.customShort("n"), .long],
+        help: ArgumentHelp("The Canaries' namespace (default: the context's); selects the cluster.", valueName: "namespace")
+    )
+    var namespace: String?
+
+    var isSelected: Bool { kubeconfig != nil || context != nil || namespace != nil }
+}
+
+/// `--server` or the cluster options, for the commands that read and steer Canaries wherever they run.
+struct CanaryEndpoint: ParsableArguments {
+    @OptionGroup var server: ServerOption
+    @OptionGroup var cluster: ClusterOption
+
+    func validate() throws {
+        if cluster.isSelected, server.server != nil {
+            throw ValidationError("--server talks to a Serin's admin address, --kubeconfig/--context/-n to a cluster; give one or the other")
+        }
+    }
+
+    /// The cluster's Canaries when cluster options are given, else nil (use `server`).
+    func clusterCanaries() throws -> ClusterCanaries? {
+        guard cluster.isSelected else { return nil }
+        do {
+            return try ClusterCanaries(option: cluster)
+        } catch {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `status`, `history` and the steering commands against Canaries in a Kubernetes cluster. Reads come from
+/// each Canary's status (which the controller keeps) and its Events; a command is written on the Canary
+/// (`CanaryCommandChannel`) and the controller's answer awaited in its status.
+struct ClusterCanaries {
+    let api: HTTPKubernetesAPI
+    let namespace: String
+    let endpoint: String
+
+    init(option: ClusterOption) throws {
+        let connection = try KubeConfig.connection(kubeconfig: option.kubeconfig, context: option.context)
+        api = try HTTPKubernetesAPI(connection: connection)
+        namespace = option.namespace ?? connection.namespace
+        endpoint = "\(connection.server.absoluteString) (context \(connection.contextName))"
+    }
+
+    /// Runs `body`, then closes the connection; an API failure becomes a printed error and exit status 1.
+    func use<T>(_ body: (ClusterCanaries) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await api.shutdown()
+            return result
+        } catch let exit as ExitCode {
+            await api.shutdown()
+            throw exit
+        } catch {
+            await api.shutdown()
+            Terminal.err("error: \(explain(error))")
+            throw ExitCode(1)
+        }
+    }
+
+    private func explain(_ error: any Error) -> String {
+        guard let apiError = error as? KubernetesAPIError else { return "cannot reach the Kubernetes API at \(endpoint): \(error)" }
+        switch apiError.code {
+        case 401, 403: return "the Kubernetes API at \(endpoint) refused: \(apiError.message) (check the context's credentials and RBAC)"
+        default: return "the Kubernetes API at \(endpoint) answered \(apiError)"
+        }
+    }
+
+    /// One Canary, or every one in the namespace (all namespaces with `allNamespaces`).
+    func statuses(name: String?, allNamespaces: Bool) async throws -> [CanaryStatus] {
+        let objects: [JSONValue]
+        if let name {
+            objects = [try await canary(name)]
+        } else {
+            objects = try await api.list(.canaries(namespace: allNamespaces ? nil : namespace)).items
+        }
+        return objects.compactMap { object in
+            switch Self.status(of: object) {
+            case .success(let status): return status
+            case .failure(let problem):
+                Terminal.err("warning: \(problem.message)")
+                return nil
+            }
+        }
+    }
+
+    /// The Canary as the status shows it; one no controller has picked up yet, as its spec starts.
+    static func status(of canary: JSONValue) -> Result<CanaryStatus, CanaryWatcher.Problem> {
+        let measurements = KubernetesRolloutStore.lastMeasurements(in: canary)
+        if let state = canary["status"]?["state"]?.stringValue,
+            let rollout = try? JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
+        {
+            return .success(CanaryStatus(rollout: rollout, measurements: measurements))
+        }
+        return CanaryWatcher.spec(from: canary).flatMap { spec in
+            do {
+                var status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: measurements)
+                status.message = "no controller has picked it up yet (is serin controller running?)"
+                return .success(status)
+            } catch {
+                return .failure(CanaryWatcher.Problem(message: "Canary \(spec.name): \(error)"))
+            }
+        }
+    }
+
+    /// Writes `command` on the Canary and waits up to `timeout` for the controller's answer.
+    func send(_ command: RolloutCommand, to name: String, timeout: Duration) async throws -> (CanaryCommandChannel.Answer, CanaryStatus?) {
+        let id = UUID().uuidString.lowercased()
+        let path = ResourcePath.canaries(namespace: namespace, name: name)
+        var attempt = 0
+        while true {
+            let current = try await canary(name)
+            do {
+                _ = try await api.patch(path, CanaryCommandChannel.request(command, id: id, on: current))
+                break
+            } catch let error as KubernetesAPIError where error.isConflict && attempt < 5 {
+                attempt += 1  // The Canary changed between our read and write (the controller writing status): again.
+            }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let current = try await canary(name)
+            if let answer = CanaryCommandChannel.answer(in: current), answer.id == id {
+                return (answer, try? Self.status(of: current).get())
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Terminal.err(
+            "error: \(command) is written on canary/\(name) in namespace \(namespace), but no controller answered within "
+                + "\(Readable.duration(timeout)); is serin controller running and watching this namespace? "
+                + "(kubectl -n serin-system logs deploy/serin-controller). It will be carried out when one does."
+        )
+        throw ExitCode(1)
+    }
+
+    /// The Canary's Events (Serin's, oldest first) and the measurements its status keeps.
+    func history(of name: String, limit: Int?) async throws -> CanaryHistory {
+        let object = try await canary(name)
+        let store = KubernetesRolloutStore(api: api)
+        let events = try await store.events(for: ResourceName(namespace: namespace, name: name), limit: limit)
+        var measurements = KubernetesRolloutStore.lastMeasurements(in: object)
+        if let limit { measurements = Array(measurements.suffix(limit)) }
+        return CanaryHistory(events: events.map(EventView.init), measurements: measurements.map(MeasurementView.init))
+    }
+
+    private func canary(_ name: String) async throws -> JSONValue {
+        do {
+            return try await api.get(.canaries(namespace: namespace, name: name))
+        } catch let error as KubernetesAPIError where error.isNotFound {
+            let known = (try? await api.list(.canaries(namespace: namespace)).items.compactMap { $0["metadata"]?["name"]?.stringValue }) ?? []
+            Terminal.err(
+                "error: no Canary \(name) in namespace \(namespace)"
+                    + (known.isEmpty ? " (it has none; -n chooses another)" : " (it has: \(known.sorted().joined(separator: ", ")))")
+            )
+            throw ExitCode(1)
+        }
+    }
+}

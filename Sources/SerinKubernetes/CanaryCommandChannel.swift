@@ -1,0 +1,133 @@
+import Foundation
+import SerinController
+import SerinCore
+
+/// How people steer a Canary in a cluster without reaching the controller's address: `serin promote web
+/// --kubeconfig ...` (or `kubectl annotate`) writes the command and a fresh id into the Canary's annotations;
+/// the leading controller sees it through its watch, carries it out once, and answers in
+/// `status.lastCommand` under the same id. A person needs only `get` and `patch` on canaries.
+public enum CanaryCommandChannel {
+    /// The command: `promote`, `abort`, `pause`, `resume` or `rollout`.
+    public static let commandAnnotation = "serin.dev/command"
+    /// Tells one request from the next; the answer carries it back.
+    public static let idAnnotation = "serin.dev/command-id"
+
+    /// The commands a person may write (`start` is the controller's own).
+    public static let commands: [RolloutCommand] = [.promote, .abort, .pause, .resume, .restart]
+
+    /// A command written on a Canary and not answered yet.
+    public struct Request: Sendable, Equatable {
+        public var canary: ResourceName
+        public var id: String
+        /// As written; not necessarily a command Serin knows.
+        public var command: String
+    }
+
+    /// The controller's answer to one request, kept in `status.lastCommand`.
+    public struct Answer: Sendable, Equatable {
+        public var id: String
+        public var command: String
+        public var accepted: Bool
+        /// The refusal's reason, or the rollout's message after the command.
+        public var message: String
+        /// The rollout's phase and weight right after an accepted command.
+        public var phase: String?
+        public var canaryWeight: Int?
+        public var time: String
+
+        public var json: JSONValue {
+            var fields: [String: JSONValue] = [
+                "id": .string(id), "command": .string(command), "accepted": .bool(accepted), "message": .string(message),
+                "time": .string(time),
+            ]
+            if let phase { fields["phase"] = .string(phase) }
+            if let canaryWeight { fields["canaryWeight"] = .number(Double(canaryWeight)) }
+            return .object(fields)
+        }
+
+        public init?(json: JSONValue) {
+            guard let id = json["id"]?.stringValue, let command = json["command"]?.stringValue,
+                case .bool(let accepted)? = json["accepted"]
+            else { return nil }
+            self.id = id
+            self.command = command
+            self.accepted = accepted
+            message = json["message"]?.stringValue ?? ""
+            phase = json["phase"]?.stringValue
+            canaryWeight = json["canaryWeight"]?.intValue
+            time = json["time"]?.stringValue ?? ""
+        }
+
+        /// What the controller says to `request` after `reply`.
+        public init(to request: Request, reply: CommandReply, at date: Date = Date()) {
+            id = request.id
+            command = request.command
+            time = ISO8601DateFormatter().string(from: date)
+            switch reply {
+            case .accepted(let status):
+                accepted = true
+                message = status.message ?? ""
+                phase = status.phase.rawValue
+                canaryWeight = status.canaryWeight
+            case .rejected(let reason), .notFound(let reason):
+                accepted = false
+                message = reason
+            }
+        }
+    }
+
+    /// The Canary's request when one is written and not yet answered.
+    public static func pendingRequest(in canary: JSONValue) -> Request? {
+        let annotations = canary["metadata"]?["annotations"]
+        guard let name = CanaryWatcher.name(of: canary), let id = annotations?[idAnnotation]?.stringValue, !id.isEmpty,
+            answer(in: canary)?.id != id
+        else { return nil }
+        return Request(canary: name, id: id, command: annotations?[commandAnnotation]?.stringValue ?? "")
+    }
+
+    /// The answer in the Canary's status, if it has one.
+    public static func answer(in canary: JSONValue) -> Answer? {
+        canary["status"]?["lastCommand"].flatMap(Answer.init(json:))
+    }
+
+    /// The patch that writes `command` under `id` on the Canary as read: guarded by its resourceVersion, so a
+    /// concurrent request is never silently replaced.
+    public static func request(_ command: RolloutCommand, id: String, on canary: JSONValue) -> [JSONPatchOperation] {
+        var operations: [JSONPatchOperation] = []
+        if let version = canary["metadata"]?["resourceVersion"] {
+            operations.append(.test(path: ["metadata", "resourceVersion"], value: version))
+        }
+        if case .object(var annotations)? = canary["metadata"]?["annotations"] {
+            annotations[commandAnnotation] = .string(command.rawValue)
+            annotations[idAnnotation] = .string(id)
+            operations.append(.replace(path: ["metadata", "annotations"], value: .object(annotations)))
+        } else {
+            operations.append(
+                .add(path: ["metadata", "annotations"], value: [commandAnnotation: .string(command.rawValue), idAnnotation: .string(id)])
+            )
+        }
+        return operations
+    }
+
+    /// Carries out requests with `controller` and writes each answer into the Canary's status through `store`.
+    public static func handler(
+        controller: CanaryController, store: KubernetesRolloutStore, log: @escaping @Sendable (String) -> Void
+    ) -> @Sendable (Request) async -> Void {
+        { request in
+            let reply: CommandReply
+            if let command = RolloutCommand(rawValue: request.command), commands.contains(command) {
+                reply = await controller.execute(command, canary: request.canary)
+            } else {
+                let known = commands.map(\.rawValue).joined(separator: ", ")
+                reply = .rejected("\(commandAnnotation) is \"\(request.command)\"; expected one of \(known)")
+            }
+            let answer = Answer(to: request, reply: reply)
+            log("\(request.canary.name): command \(request.command) (\(request.id)) \(answer.accepted ? "accepted" : "refused: \(answer.message)")")
+            do {
+                try await store.recordAnswer(answer, for: request.canary)
+            } catch {
+                log("\(request.canary.name): cannot write the answer to command \(request.id) into the status: \(error)")
+            }
+        }
+    }
+}

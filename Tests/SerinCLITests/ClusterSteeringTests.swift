@@ -1,0 +1,158 @@
+import Foundation
+import NIOPosix
+import SerinKubernetes
+import SerinTesting
+import Testing
+
+/// `serin status|pause|resume|promote|abort|history --kubeconfig`: people steering Canaries in a cluster, with
+/// `serin controller` running against the Kubernetes API-server double — processes end to end, as a user runs them.
+@Suite("serin status and commands on a cluster", .timeLimit(.minutes(3)))
+struct ClusterSteeringTests {
+    static let vsKey = KubernetesAPIServer.ObjectKey(
+        groupVersion: "networking.istio.io/v1beta1", resource: "virtualservices", namespace: "default", name: "web-virtualservice"
+    )
+    static let canaryKey = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "web")
+
+    /// The seed's VirtualService and a Canary whose first analysis is an hour away: it holds at its first step
+    /// until someone steers it.
+    static func putSeed(_ server: KubernetesAPIServer) {
+        server.put(
+            [
+                "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": ["name": "web-virtualservice"],
+                "spec": ["hosts": ["*"], "http": [["route": [["destination": ["host": "web-v1-service", "port": ["number": 80]]]]]]],
+            ],
+            at: vsKey
+        )
+        server.put(
+            [
+                "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "default"],
+                "spec": [
+                    "targetRef": ["name": "web-virtualservice"], "stable": ["host": "web-v1-service"], "canary": ["host": "web-v2-service"],
+                    "progressDeadlineSeconds": 7200, "analysis": ["interval": "1h", "threshold": 2, "stepWeights": [20, 50]],
+                ],
+            ],
+            at: canaryKey
+        )
+    }
+
+    static func weights(_ server: KubernetesAPIServer) -> [Int] {
+        server.object(vsKey)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
+    }
+
+    /// The double with the seed, a kubeconfig for it and `serin controller` running against it.
+    static func withCluster(
+        _ body: (KubernetesAPIServer, _ kubeconfig: String, SerinProcess.Running) async throws -> Void
+    ) async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        putSeed(server)
+        let kubeconfig = try server.writeKubeconfig(in: try SerinProcess.temporaryDirectory())
+        let backends = TestBackends()
+        let controller = try SerinProcess.launch([
+            "controller", "--kubeconfig", kubeconfig, "--admin", "127.0.0.1:\(try await backends.freePort())",
+            "--prometheus", "http://127.0.0.1:9",
+        ])
+        do {
+            try await body(server, kubeconfig, controller)
+        } catch {
+            await controller.kill()
+            await server.close()
+            await backends.shutdown()
+            throw error
+        }
+        await controller.kill()
+        await server.close()
+        await backends.shutdown()
+    }
+
+    @Test("status reads the cluster; pause, resume and promote are carried out by the controller and answered; a refused command says why")
+    func steersThroughTheCluster() async throws {
+        try await Self.withCluster { server, kubeconfig, controller in
+            let started = await eventually(.seconds(60)) { Self.weights(server) == [80, 20] }
+            let early = started ? "" : await controller.outputText()
+            #expect(started, "\(early)")
+
+            let status = try await SerinProcess.run(["status", "--kubeconfig", kubeconfig])
+            #expect(status.status == 0, "\(status.stderr)")
+            let row = status.stdout.split(separator: "\n").first { $0.hasPrefix("web ") }.map(String.init) ?? ""
+            #expect(row.contains("Progressing") && row.contains("80/20") && row.contains("1/2"), "\(status.stdout)")
+
+            let pause = try await SerinProcess.run(["pause", "web", "--kubeconfig", kubeconfig])
+            #expect(pause.status == 0, "\(pause.stderr)")
+            #expect(pause.stdout.contains("canary/web paused: Paused, 80/20"), "\(pause.stdout)")
+            let annotations = server.object(Self.canaryKey)?["metadata"]?["annotations"]
+            #expect(annotations?[CanaryCommandChannel.commandAnnotation] == "pause")
+            #expect(
+                server.object(Self.canaryKey)?["status"]?["lastCommand"]?["id"] == annotations?[CanaryCommandChannel.idAnnotation],
+                "the answer carries the request's id"
+            )
+
+            // -n picks the namespace (and the cluster, with the current kubeconfig); -o json gives the same fields.
+            let json = try await SerinProcess.run(["status", "web", "-n", "default", "--kubeconfig", kubeconfig, "-o", "json"])
+            #expect(json.stdout.contains("\"phase\" : \"Paused\""), "\(json.stdout)")
+
+            let resume = try await SerinProcess.run(["resume", "web", "--kubeconfig", kubeconfig])
+            #expect(resume.status == 0, "\(resume.stderr)")
+            let promote = try await SerinProcess.run(["promote", "web", "--kubeconfig", kubeconfig])
+            #expect(promote.status == 0, "\(promote.stderr)")
+            #expect(promote.stdout.contains("canary/web promoting: "), "\(promote.stdout)")
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(Self.weights(server))")
+            #expect(await eventually(.seconds(30)) { server.object(Self.canaryKey)?["status"]?["phase"] == "Succeeded" })
+
+            let abort = try await SerinProcess.run(["abort", "web", "--kubeconfig", kubeconfig])
+            #expect(abort.status == 1)
+            #expect(abort.stderr.contains("web: ") && abort.stderr.contains("Succeeded"), "the refusal says why: \(abort.stderr)")
+            #expect(Self.weights(server) == [0, 100], "a refused command changes nothing")
+
+            let history = try await SerinProcess.run(["history", "web", "--kubeconfig", kubeconfig])
+            #expect(history.status == 0, "\(history.stderr)")
+            for line in ["rollout started", "paused", "promotion completed"] {
+                #expect(history.stdout.contains(line), "history tells \"\(line)\": \(history.stdout)")
+            }
+        }
+    }
+
+    @Test("a command no controller answers fails after --timeout and says where it waits; one already answered is not run again after a restart")
+    func unansweredAndRestarted() async throws {
+        try await Self.withCluster { server, kubeconfig, controller in
+            let started = await eventually(.seconds(60)) { Self.weights(server) == [80, 20] }
+            let early = started ? "" : await controller.outputText()
+            #expect(started, "\(early)")
+            let pause = try await SerinProcess.run(["pause", "web", "--kubeconfig", kubeconfig])
+            #expect(pause.status == 0, "\(pause.stderr)")
+            await controller.kill()
+
+            let unanswered = try await SerinProcess.run(["resume", "web", "--kubeconfig", kubeconfig, "--timeout", "1s"])
+            #expect(unanswered.status == 1)
+            #expect(unanswered.stderr.contains("resume is written on canary/web in namespace default, but no controller answered within 1s"), "\(unanswered.stderr)")
+
+            // A new controller answers the waiting resume once, and does not pause again.
+            let second = try SerinProcess.launch([
+                "controller", "--kubeconfig", kubeconfig, "--admin", "127.0.0.1:\(try await TestBackends().freePort())",
+                "--prometheus", "http://127.0.0.1:9",
+            ])
+            let answered = await eventually(.seconds(60)) {
+                server.object(Self.canaryKey)?["status"]?["lastCommand"]?["command"] == "resume"
+            }
+            let output = await second.outputText()
+            #expect(answered, "\(output)")
+            #expect(server.object(Self.canaryKey)?["status"]?["phase"] == "Progressing")
+            #expect(!output.contains("command pause"), "the answered pause is not carried out again: \(output)")
+            await second.kill()
+        }
+    }
+
+    @Test("an unknown Canary names the ones there are; --server and --kubeconfig together are refused")
+    func clearErrors() async throws {
+        try await Self.withCluster { _, kubeconfig, _ in
+            let missing = try await SerinProcess.run(["promote", "nosuch", "--kubeconfig", kubeconfig])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("no Canary nosuch in namespace default (it has: web)"), "\(missing.stderr)")
+            let both = try await SerinProcess.run(["status", "--server", "http://127.0.0.1:9900", "--kubeconfig", kubeconfig])
+            #expect(both.status != 0)
+            #expect(both.stderr.contains("give one or the other"), "\(both.stderr)")
+            let badConfig = try await SerinProcess.run(["status", "--kubeconfig", "/nonexistent/kubeconfig"])
+            #expect(badConfig.status == 1)
+            #expect(badConfig.stderr.contains("/nonexistent/kubeconfig"), "\(badConfig.stderr)")
+        }
+    }
+}
