@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "SerinKubernetesTests",
             dependencies: [
-                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting",
+                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinEmbedded",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

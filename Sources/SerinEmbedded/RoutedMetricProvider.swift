@@ -6,15 +6,17 @@ import SerinPrometheus
 /// Sends each metric check to the source that answers it: the check's own `provider`, else the
 /// controller's default; a custom check to its MetricTemplate's source with the template's query.
 ///
-/// Templates are read live, so a MetricTemplate changed with `serin apply` is used from the next analysis.
+/// Templates are read live, so a MetricTemplate changed with `serin apply` (or kubectl, on Kubernetes) is used
+/// from the next analysis.
 public struct RoutedMetricProvider: MetricProvider {
     private let defaultSource: MetricSource
-    private let gateway: GatewayMetricProvider
+    /// Nil where there is no embedded gateway (`serin controller`): a check asking for it is unavailable.
+    private let gateway: GatewayMetricProvider?
     private let templates: @Sendable () async -> [MetricTemplateSpec]
     private let group: any EventLoopGroup
 
     public init(
-        defaultSource: MetricSource, gateway: GatewayMetricProvider, group: any EventLoopGroup,
+        defaultSource: MetricSource, gateway: GatewayMetricProvider?, group: any EventLoopGroup,
         templates: @escaping @Sendable () async -> [MetricTemplateSpec]
     ) {
         self.defaultSource = defaultSource
@@ -31,16 +33,22 @@ public struct RoutedMetricProvider: MetricProvider {
             for check in request.metrics {
                 var single = request
                 single.metrics = [check]
-                let provider: any MetricProvider
+                let chosen: (any MetricProvider)?
                 switch check.kind {
                 case .custom(let template):
                     guard let spec = known[template] else {
                         samples[metric: check.name] = .unavailable(reason: "no MetricTemplate named \(template)")
                         continue
                     }
-                    provider = source(spec.source, templates: [template: QueryTemplate(spec.query)], variables: check.templateVariables)
+                    chosen = source(spec.source, templates: [template: QueryTemplate(spec.query)], variables: check.templateVariables)
                 case .requestSuccessRate, .requestDuration:
-                    provider = source(check.provider ?? defaultSource, templates: [:], variables: [:])
+                    chosen = source(check.provider ?? defaultSource, templates: [:], variables: [:])
+                }
+                guard let provider = chosen else {
+                    samples[metric: check.name] = .unavailable(
+                        reason: "provider gateway counts the requests of Serin's own gateway, which does not run here; use provider prometheus"
+                    )
+                    continue
                 }
                 tasks.addTask { (check.name, await provider.samples(for: single)[metric: check.name]) }
             }
@@ -51,7 +59,8 @@ public struct RoutedMetricProvider: MetricProvider {
         return samples
     }
 
-    private func source(_ source: MetricSource, templates: [String: QueryTemplate], variables: [String: String]) -> any MetricProvider {
+    /// Nil for the gateway where there is none.
+    private func source(_ source: MetricSource, templates: [String: QueryTemplate], variables: [String: String]) -> (any MetricProvider)? {
         switch source {
         case .gateway:
             return gateway

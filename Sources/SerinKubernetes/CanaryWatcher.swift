@@ -2,10 +2,8 @@ import Foundation
 import SerinCore
 import SerinManifests
 
-/// Keeps the controller's Canaries in step with the cluster's: lists them, then watches from the list's
-/// resourceVersion and hands the whole current set to the controller after every change. A watch that ends
-/// or drops resumes from the last resourceVersion it saw, so no change is missed; a 410 Gone (that version was
-/// compacted away) lists again; any other failure is retried with backoff, without losing what is known.
+/// Keeps the controller's Canaries in step with the cluster's (a `ResourceWatch` of canaries.serin.dev) and
+/// hands the whole current set to the controller after every change.
 /// Commands people write on a Canary (`CanaryCommandChannel`) are handed over once each, after the specs.
 public actor CanaryWatcher {
     private let api: any KubernetesAPI
@@ -36,49 +34,13 @@ public actor CanaryWatcher {
 
     /// Lists and watches until the task is cancelled.
     public func run() async {
-        var version: String?
-        var backoff = Duration.milliseconds(200)
-        let collection = ResourcePath.canaries(namespace: namespace)
-        while !Task.isCancelled {
-            do {
-                if version == nil {
-                    let list = try await api.list(collection)
-                    objects = [:]
-                    for item in list.items { if let name = Self.name(of: item) { objects[name] = item } }
-                    version = list.resourceVersion
-                    await sync()
-                }
-                var delivered = false
-                for try await event in api.watch(collection, from: version) {
-                    delivered = true
-                    switch event {
-                    case .added(let object), .modified(let object):
-                        if let name = Self.name(of: object) { objects[name] = object }
-                    case .deleted(let object):
-                        if let name = Self.name(of: object) { objects[name] = nil }
-                    case .bookmark:
-                        break
-                    }
-                    version = event.resourceVersion ?? version
-                    if case .bookmark = event { continue }
-                    backoff = .milliseconds(200)
-                    await sync()
-                }
-                // A watch the server ends at once, again and again, must not become a busy loop.
-                if !delivered {
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(30))
-                }
-            } catch let error as KubernetesAPIError where error.isGone {
-                log("canaries: \(error.message); listing them again")
-                version = nil
-            } catch {
-                if Task.isCancelled { return }
-                log("canaries: watch failed (\(error)); trying again in \(Readable.duration(backoff))")
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(30))
-            }
-        }
+        let watch = ResourceWatch(api: api, collection: .canaries(namespace: namespace), label: "canaries", log: log)
+        await watch.run { objects in await self.changed(objects) }
+    }
+
+    private func changed(_ objects: [ResourceName: JSONValue]) async {
+        self.objects = objects
+        await sync()
     }
 
     private func sync() async {
@@ -103,10 +65,7 @@ public actor CanaryWatcher {
         handedOver = handedOver.filter { objects[$0.key] != nil }
     }
 
-    static func name(of object: JSONValue) -> ResourceName? {
-        guard let name = object["metadata"]?["name"]?.stringValue else { return nil }
-        return ResourceName(namespace: object["metadata"]?["namespace"]?.stringValue ?? ResourceName.defaultNamespace, name: name)
-    }
+    static func name(of object: JSONValue) -> ResourceName? { ResourceWatch.name(of: object) }
 
     /// Why a Canary in the cluster could not be read, with its name and the field.
     public struct Problem: Error, Equatable {
@@ -117,19 +76,27 @@ public actor CanaryWatcher {
 
     /// The spec of a Canary object, decoded by the same decoder as the YAML files of embedded mode.
     public static func spec(from object: JSONValue) -> Result<CanarySpec, Problem> {
-        guard let name = name(of: object) else { return .failure(Problem(message: "a Canary without metadata.name")) }
+        decode(object, kind: "Canary", defaultAPIVersion: "serin.dev/v1alpha1") { $0.canaries.first }
+    }
+
+    /// An API object of `kind` read by the manifest decoder, as `serin validate` reads the same resource in a file;
+    /// the problem names the object and the fields.
+    static func decode<Value>(
+        _ object: JSONValue, kind: String, defaultAPIVersion: String, _ pick: ([LocatedResource]) -> Value?
+    ) -> Result<Value, Problem> {
+        guard let name = name(of: object) else { return .failure(Problem(message: "a \(kind) without metadata.name")) }
         let document: JSONValue = [
-            "apiVersion": object["apiVersion"] ?? "serin.dev/v1alpha1", "kind": "Canary",
+            "apiVersion": object["apiVersion"] ?? .string(defaultAPIVersion), "kind": .string(kind),
             "metadata": ["name": .string(name.name), "namespace": .string(name.namespace)], "spec": object["spec"] ?? [:],
         ]
         let text = String(decoding: (try? JSONEncoder().encode(document)) ?? Data(), as: UTF8.self)
-        let source = "Canary \(name)"
+        let source = "\(kind) \(name)"
         let (resources, diagnostics) = ManifestDecoder.decode([ManifestSource(path: source, text: text)])
         let errors = diagnostics.filter { $0.severity == .error }
-        guard errors.isEmpty, let spec = resources.canaries.first else {
+        guard errors.isEmpty, let value = pick(resources) else {
             let reasons = errors.map(\.message).joined(separator: "; ")
             return .failure(Problem(message: "\(source) is not valid: \(reasons.isEmpty ? "it could not be decoded" : reasons)"))
         }
-        return .success(spec)
+        return .success(value)
     }
 }

@@ -116,6 +116,22 @@ struct KubernetesManifestTests {
         #expect(problems.contains { $0.hasPrefix(problem) }, "\(problems)")
     }
 
+    @Test("the MetricTemplate CRD's schema accepts the example template and refuses a provider that cannot run its query")
+    func metricTemplateSchema() throws {
+        let crd = try #require(try Self.documents("deploy/kubernetes/metrictemplate-crd.yaml").first)
+        #expect(crd["metadata"]?["name"] == "metrictemplates.serin.dev")
+        let version = try #require(crd["spec"]?["versions"]?[0])
+        #expect(version["name"] == "v1alpha1")
+        let schema = StructuralSchema(schema: try #require(version["schema"]?["openAPIV3Schema"]))
+        let example = try #require(try Self.documents("examples/kubernetes/web-metric-template.yaml").first)
+        #expect(example["apiVersion"] == "serin.dev/v1alpha1")
+        #expect(schema.problems(in: example).isEmpty, "\(schema.problems(in: example))")
+        let gateway = try example.applying([.replace(path: ["spec", "provider"], value: ["type": "gateway"])])
+        #expect(schema.problems(in: gateway).contains { $0.hasPrefix(".spec.provider.type: \"gateway\" is not one of") }, "\(schema.problems(in: gateway))")
+        let noQuery = try example.applying([.remove(path: ["spec", "query"])])
+        #expect(schema.problems(in: noQuery).contains(".spec: query is required"))
+    }
+
     @Test("the CRD's status phases and printer columns are the rollout's")
     func statusMatchesRollout() throws {
         let crd = try #require(try Self.documents("deploy/kubernetes/crd.yaml").first)

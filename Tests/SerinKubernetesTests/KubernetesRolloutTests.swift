@@ -41,14 +41,16 @@ struct KubernetesRolloutTests {
     }
 
     /// A controller with Kubernetes adapters and its Canary watcher, running until the returned stop is called.
+    /// - Parameter metrics: the metric provider, given the cluster's MetricTemplates (which are always watched).
     static func startController(
-        api: any KubernetesAPI, metrics: any MetricProvider = NoAnalysisExpected(), router: (any TrafficRouter)? = nil,
-        log: @escaping @Sendable (String) -> Void
+        api: any KubernetesAPI, metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() },
+        router: (any TrafficRouter)? = nil, log: @escaping @Sendable (String) -> Void
     ) async throws -> @Sendable () async -> Void {
         let store = KubernetesRolloutStore(api: api)
+        let templates = ClusterMetricTemplates(api: api, namespace: nil, log: log)
         let controller = CanaryController(
             adapters: .init(
-                router: router ?? KubernetesTrafficRouter(api: api), metrics: metrics, webhooks: HTTPWebhookRunner(),
+                router: router ?? KubernetesTrafficRouter(api: api), metrics: metrics(templates), webhooks: HTTPWebhookRunner(),
                 store: store, workloads: KubernetesWorkloadReadiness(api: api)
             ),
             tickInterval: .milliseconds(50), log: log
@@ -59,10 +61,13 @@ struct KubernetesRolloutTests {
         ) { specs in await controller.reconcile(specs) }
         let running = Task { await controller.run() }
         let watching = Task { await watcher.run() }
-        // The watcher stops first, so it never waits on a controller that has stopped.
+        let watchingTemplates = Task { await templates.run() }
+        // The watchers stop first, so they never wait on a controller that has stopped.
         return {
             watching.cancel()
+            watchingTemplates.cancel()
             await watching.value
+            await watchingTemplates.value
             running.cancel()
             await running.value
         }
@@ -110,7 +115,8 @@ struct KubernetesRolloutTests {
     @Test("a Canary applied while the watch is down is picked up when it resumes, and promoted: weights, status and Events")
     func promotes() async throws {
         try await Self.withController { server, lines in
-            #expect(await eventually(.seconds(20)) { server.watchCount == 1 })
+            // Watching: the Canaries, and MetricTemplates of serin.dev and flagger.app.
+            #expect(await eventually(.seconds(20)) { server.watchCount == 3 })
             // The watch drops; the Canary arrives before the controller watches again.
             server.dropWatches()
             server.put(Self.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50]], skipAnalysis: true), at: Self.canaryKey)
@@ -184,7 +190,7 @@ struct KubernetesRolloutTests {
                 at: deployment
             )
             let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await Self.startController(api: api, metrics: NoDataYet()) { line in lines.withLockedValue { $0.append(line) } }
+            let stop = try await Self.startController(api: api, metrics: { _ in NoDataYet() }) { line in lines.withLockedValue { $0.append(line) } }
             server.put(Self.canary(["interval": "200ms", "threshold": 2, "stepWeights": [50]], deployment: "web-v2"), at: Self.canaryKey)
             let waiting = "waiting for canary Deployment web-v2: 0 of 2 new replicas have been updated"
             #expect(await eventually(.seconds(30)) { lines.withLockedValue { $0.filter { $0.contains(waiting) }.count >= 2 } })

@@ -23,7 +23,8 @@ struct ControllerCommand: AsyncParsableCommand {
 
             Inside a pod it uses the service account (KUBERNETES_SERVICE_HOST); elsewhere --kubeconfig \
             ($KUBECONFIG or ~/.kube/config) and --context. With --leader-elect, replicas share a Lease and only \
-            the holder acts. The admin address serves the API, the dashboard and /metrics. People steer \
+            the holder acts. Custom metrics use the MetricTemplates in the cluster (serin.dev or Flagger's \
+            flagger.app), read live. The admin address serves the API, the dashboard and /metrics. People steer \
             Canaries through the cluster too: `serin promote web -n default` writes the command on the Canary \
             and the leader answers it in the Canary's status.
             Example: serin controller --context kind-istio --prometheus http://127.0.0.1:9090
@@ -86,10 +87,14 @@ struct ControllerCommand: AsyncParsableCommand {
         let api = try HTTPKubernetesAPI(connection: connection)
         let log: @Sendable (String) -> Void = { Terminal.out("\(Timestamp.now) \($0)") }
         let store = KubernetesRolloutStore(api: api)
+        let templates = ClusterMetricTemplates(api: api, namespace: namespace, log: log)
         let controller = CanaryController(
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
-                metrics: PrometheusMetricProvider(client: PrometheusClient(address: prometheus), namespace: connection.namespace),
+                metrics: RoutedMetricProvider(
+                    defaultSource: .prometheus(address: prometheus), gateway: nil, group: MultiThreadedEventLoopGroup.singleton,
+                    templates: { await templates.templates }
+                ),
                 webhooks: HTTPWebhookRunner(), store: store,
                 workloads: KubernetesWorkloadReadiness(api: api)
             ),
@@ -133,12 +138,15 @@ struct ControllerCommand: AsyncParsableCommand {
                 command: CanaryCommandChannel.handler(controller: controller, store: store, log: log)
             ) { specs in await controller.reconcile(specs) }
             let watching = Task { await watcher.run() }
+            let watchingTemplates = Task { await templates.run() }
             let running = Task { await controller.run() }
             await withTaskCancellationHandler {
                 await watching.value
             } onCancel: {
                 watching.cancel()
+                watchingTemplates.cancel()
             }
+            await watchingTemplates.value
             running.cancel()
             await running.value
         }

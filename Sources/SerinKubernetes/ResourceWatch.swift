@@ -1,0 +1,70 @@
+import SerinCore
+
+/// One collection of the cluster kept in step: lists it, then watches from the list's resourceVersion and
+/// hands over the whole current set after every change. A watch that ends or drops resumes from the last
+/// resourceVersion it saw, so no change is missed; a 410 Gone (that version was compacted away) lists again;
+/// any other failure is retried with backoff, without losing what is known, and said once until it changes.
+struct ResourceWatch: Sendable {
+    let api: any KubernetesAPI
+    let collection: ResourcePath
+    /// What the log calls the collection: `canaries`.
+    let label: String
+    let log: @Sendable (String) -> Void
+
+    /// Lists and watches until the task is cancelled; `changed` gets every object by name after each change.
+    func run(_ changed: @Sendable ([ResourceName: JSONValue]) async -> Void) async {
+        var objects: [ResourceName: JSONValue] = [:]
+        var version: String?
+        var backoff = Duration.milliseconds(200)
+        var lastFailure: String?
+        while !Task.isCancelled {
+            do {
+                if version == nil {
+                    let list = try await api.list(collection)
+                    objects = [:]
+                    for item in list.items { if let name = Self.name(of: item) { objects[name] = item } }
+                    version = list.resourceVersion
+                    lastFailure = nil
+                    await changed(objects)
+                }
+                var delivered = false
+                for try await event in api.watch(collection, from: version) {
+                    delivered = true
+                    lastFailure = nil
+                    switch event {
+                    case .added(let object), .modified(let object):
+                        if let name = Self.name(of: object) { objects[name] = object }
+                    case .deleted(let object):
+                        if let name = Self.name(of: object) { objects[name] = nil }
+                    case .bookmark:
+                        break
+                    }
+                    version = event.resourceVersion ?? version
+                    if case .bookmark = event { continue }
+                    backoff = .milliseconds(200)
+                    await changed(objects)
+                }
+                // A watch the server ends at once, again and again, must not become a busy loop.
+                if !delivered {
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(30))
+                }
+            } catch let error as KubernetesAPIError where error.isGone {
+                log("\(label): \(error.message); listing them again")
+                version = nil
+            } catch {
+                if Task.isCancelled { return }
+                let failure = "\(label): watch failed (\(error))"
+                if failure != lastFailure { log("\(failure); trying again with backoff up to 30s") }
+                lastFailure = failure
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(30))
+            }
+        }
+    }
+
+    static func name(of object: JSONValue) -> ResourceName? {
+        guard let name = object["metadata"]?["name"]?.stringValue else { return nil }
+        return ResourceName(namespace: object["metadata"]?["namespace"]?.stringValue ?? ResourceName.defaultNamespace, name: name)
+    }
+}
