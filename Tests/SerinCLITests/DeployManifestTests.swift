@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 @testable import SerinCLI
+import SerinKubernetes
 import Testing
 import Yams
 
@@ -52,6 +53,22 @@ struct DeployManifestTests {
         let arguments = try #require(container["args"] as? [String])
         let leaseNamespace = arguments.first { $0.hasPrefix("--lease-namespace=") }.map { String($0.dropFirst("--lease-namespace=".count)) }
         #expect((leaseRole["metadata"] as? [String: Any])?["namespace"] as? String == leaseNamespace)
+    }
+
+    @Test("the Service selects only the leading replica: the label the leader sets, and each pod knows its own name")
+    func serviceSelectsTheLeader() throws {
+        let service = try #require(try Self.documents("deploy/kubernetes/controller.yaml").first { $0["kind"] as? String == "Service" })
+        let selector = try #require((service["spec"] as? [String: Any])?["selector"] as? [String: String])
+        #expect(selector[LeaderPodLabel.key] == "true")
+        let env = try #require(try Self.container()["env"] as? [[String: Any]])
+        func field(_ name: String) -> String? {
+            let entry = env.first { $0["name"] as? String == name }
+            return ((entry?["valueFrom"] as? [String: Any])?["fieldRef"] as? [String: Any])?["fieldPath"] as? String
+        }
+        #expect(field("POD_NAME") == "metadata.name")
+        #expect(field("POD_NAMESPACE") == "metadata.namespace")
+        let arguments = try #require(try Self.container()["args"] as? [String])
+        #expect(arguments.contains("--leader-elect"), "the label is set only under leader election")
     }
 
     @Test("kustomization.yaml lists every manifest in deploy/kubernetes")

@@ -61,8 +61,19 @@ struct KubernetesRBACTests {
                 api: api, election: LeaderElection(identity: "a", leaseDuration: 30, renewDeadline: 20, retryPeriod: 0.1),
                 namespace: "serin-system", name: "serin-controller", log: { _ in }
             )
+            // ... whose leader labels its pod for the Service, and unlabels it when it stops.
+            server.put(
+                ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "serin-a", "labels": ["app": "serin-controller"]]],
+                at: KubernetesAPIServer.ObjectKey(groupVersion: "v1", resource: "pods", namespace: "serin-system", name: "serin-a")
+            )
+            let label = LeaderPodLabel(api: api, namespace: "serin-system", name: "serin-a", log: { _ in })
             let leading = NIOLockedValueBox(false)
-            let election = Task { await elector.run { leading.withLockedValue { $0 = true } } }
+            let election = Task {
+                await elector.run(lead: label.whileLeading {
+                    leading.withLockedValue { $0 = true }
+                    while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                })
+            }
             #expect(await eventually(.seconds(20)) { leading.withLockedValue { $0 } })
             try await Task.sleep(for: .milliseconds(300))  // a few renewals: get + update
             election.cancel()

@@ -82,4 +82,40 @@ struct LeaderElectorTests {
             await task.value
         }
     }
+
+    @Test("the leader's pod carries serin.dev/leader for the Service; when it stops, the label moves to the new leader's pod")
+    func leaderLabelFollowsTheLease() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            func pod(_ name: String) -> KubernetesAPIServer.ObjectKey {
+                KubernetesAPIServer.ObjectKey(groupVersion: "v1", resource: "pods", namespace: "serin-system", name: name)
+            }
+            server.put(["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "serin-a", "labels": ["app": "serin-controller"]]], at: pod("serin-a"))
+            // A pod with no labels at all gets the label map made for it.
+            server.put(["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "serin-b"]], at: pod("serin-b"))
+            func labelled(_ name: String) -> Bool { server.object(pod(name))?["metadata"]?["labels"]?[LeaderPodLabel.key] == "true" }
+            func replica(_ identity: String) -> Task<Void, Never> {
+                let label = LeaderPodLabel(api: api, namespace: "serin-system", name: identity, log: { _ in })
+                let elector = Self.elector(identity, api)
+                return Task {
+                    await elector.run(lead: label.whileLeading {
+                        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                    })
+                }
+            }
+            let taskA = replica("serin-a")
+            let taskB = replica("serin-b")
+            #expect(await eventually(.seconds(20)) { labelled("serin-a") != labelled("serin-b") })
+            let leaderIsA = labelled("serin-a")
+            let (leaderTask, follower) = leaderIsA ? (taskA, "serin-b") : (taskB, "serin-a")
+            leaderTask.cancel()
+            await leaderTask.value
+            #expect(!labelled(leaderIsA ? "serin-a" : "serin-b"), "a stopped leader takes its label off")
+            #expect(await eventually(.seconds(20)) { labelled(follower) })
+            #expect(server.object(pod("serin-a"))?["metadata"]?["labels"]?["app"] == "serin-controller", "other labels stay")
+            taskA.cancel()
+            taskB.cancel()
+            await taskA.value
+            await taskB.value
+        }
+    }
 }

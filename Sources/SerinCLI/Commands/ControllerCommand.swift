@@ -23,7 +23,8 @@ struct ControllerCommand: AsyncParsableCommand {
 
             Inside a pod it uses the service account (KUBERNETES_SERVICE_HOST); elsewhere --kubeconfig \
             ($KUBECONFIG or ~/.kube/config) and --context. With --leader-elect, replicas share a Lease and only \
-            the holder acts. Custom metrics use the MetricTemplates in the cluster (serin.dev or Flagger's \
+            the holder acts; in a pod with POD_NAME and POD_NAMESPACE set, the holder labels its pod \
+            serin.dev/leader=true, which the controller's Service selects. Custom metrics use the MetricTemplates in the cluster (serin.dev or Flagger's \
             flagger.app), read live. The admin address serves the API, the dashboard and /metrics. People steer \
             Canaries through the cluster too: `serin promote web -n default` writes the command on the Canary \
             and the leader answers it in the Canary's status.
@@ -156,7 +157,14 @@ struct ControllerCommand: AsyncParsableCommand {
                 api: api, election: LeaderElection(identity: identity),
                 namespace: leaseNamespace ?? connection.namespace, name: leaseName, log: log
             )
-            work = Task { await elector.run(lead: lead) }
+            // In a pod (POD_NAME and POD_NAMESPACE from the downward API), the leader labels its pod for the Service.
+            let environment = ProcessInfo.processInfo.environment
+            if let pod = environment["POD_NAME"], let podNamespace = environment["POD_NAMESPACE"] {
+                let label = LeaderPodLabel(api: api, namespace: podNamespace, name: pod, log: log)
+                work = Task { await elector.run(lead: label.whileLeading(lead)) }
+            } else {
+                work = Task { await elector.run(lead: lead) }
+            }
         } else {
             work = Task { await lead() }
         }
