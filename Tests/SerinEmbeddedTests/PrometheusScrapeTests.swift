@@ -29,6 +29,10 @@ struct PrometheusScrapeTests {
         return Double(text)
     }
 
+    /// How far a success rate from Prometheus's rate()/increase() may be from the gateway's exact count, in points
+    /// (see where it is used).
+    static let rateTolerance = 8.0
+
     /// Polls `promql` until it has a value (scrapes land every second), for at most 20 seconds.
     static func eventually(_ promql: String, prometheus: PrometheusServer, group: TestBackends) async throws -> Double? {
         let deadline = ContinuousClock.now + .seconds(20)
@@ -99,10 +103,12 @@ struct PrometheusScrapeTests {
         // rate() needs two scrapes of a series; the series began with the traffic.
         let rate = try #require(try await Self.eventually(flaggerSuccessRate, prometheus: prometheus, group: backends))
         let expected = Double(measured.requests - measured.serverErrors) / Double(measured.requests) * 100
-        // rate() extrapolates each series to the window's edges, and the 5xx series begins at a different scrape
-        // than the others, so with four seconds of traffic the share of non-5xx answers agrees with the gateway's
-        // exact count to within a few points (3.2 seen on a loaded machine); the exact counts are checked above.
-        #expect(abs(rate - expected) < 5.0, "Prometheus says \(rate)%, the gateway counted \(expected)%")
+        // rate() extrapolates each series to the window's edges by up to half a scrape interval, and the 5xx
+        // series begins at a different scrape than the others, so over ten seconds of series life the share of
+        // non-5xx answers is off the gateway's exact count by a few points (3.2 and 5.1 seen on a loaded
+        // machine); the exact counts are checked above. Counting the wrong series is off by far more: v1's
+        // answers (all 2xx, half the traffic) taken in would read about 85% for this canary's 70%.
+        #expect(abs(rate - expected) < Self.rateTolerance, "Prometheus says \(rate)%, the gateway counted \(expected)%")
         let p99 = try await Self.eventually(
             #"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload=~"web-v2"}[1m])) by (le))"#,
             prometheus: prometheus, group: backends
@@ -121,7 +127,7 @@ struct PrometheusScrapeTests {
             Issue.record("expected traffic readings, got \(String(describing: fromPrometheus)) and \(String(describing: fromGateway))")
             return
         }
-        #expect(abs((promCanary.successRate ?? 0) - (gateCanary.successRate ?? 0)) < 3, "\(promCanary) vs \(gateCanary)")
+        #expect(abs((promCanary.successRate ?? 0) - (gateCanary.successRate ?? 0)) < Self.rateTolerance, "\(promCanary) vs \(gateCanary)")
         #expect(abs(Double(promStable.requests - gateStable.requests)) <= Double(gateStable.requests) * 0.25, "\(promStable) vs \(gateStable)")
         // Both estimate p99 from the same Istio buckets the same way (linear within the bucket).
         let promP99 = try #require(promCanary.p99Milliseconds)
