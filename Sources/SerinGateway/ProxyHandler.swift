@@ -32,6 +32,12 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var clientAddress: String?
+    /// Parts of requests that arrived while the previous one was still being answered (HTTP/1.1 pipelining),
+    /// in order; each waits its turn, so responses go out in request order. Reads stop while any wait.
+    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    /// A decoder error that came after the current request was complete: it belongs to the next one.
+    private var pipelinedError: (any Error)?
+    private var replaying = false
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
@@ -70,7 +76,36 @@ final class ProxyHandler: ChannelDuplexHandler {
     // MARK: Client → upstream
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // Reads go on while a response is under way (no read-interest toggling per request); a request that
+        // starts before the previous one is answered waits.
+        if !pipelined.isEmpty || pipelinedError != nil {
+            pipelined.append(part)
+            return
+        }
+        if case .head = part, !isIdle {
+            pipelined.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private var isIdle: Bool {
+        if case .idle = state { return true }
+        return false
+    }
+
+    /// The current request has been read to its end (or there is none): what comes next is another request's.
+    private var currentRequestEnded: Bool {
+        switch state {
+        case .idle: return true
+        case .proxying(let exchange): return exchange.requestEnded
+        case .respondingLocally: return false
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             begin(head, context: context)
         case .body(let body):
@@ -435,13 +470,38 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func becomeIdle() {
         state = .idle
         deadlines.exchangeEnded()
-        if pendingRead, let context {
-            pendingRead = false
-            context.read()
+        replayPipelined()
+        resumeHeldRead()
+    }
+
+    /// Starts the requests that waited their turn, in order, until one is under way again.
+    private func replayPipelined() {
+        guard !replaying, let context else { return }
+        replaying = true
+        defer { replaying = false }
+        defer { if case .proxying(let exchange) = state { exchange.upstream?.flush() } }
+        while let part = pipelined.first {
+            if case .head = part, !isIdle { return }
+            pipelined.removeFirst()
+            handle(part, context: context)
+        }
+        if isIdle, let error = pipelinedError {
+            pipelinedError = nil
+            handleError(error, context: context)
         }
     }
 
+    private func resumeHeldRead() {
+        guard pendingRead, pipelined.isEmpty, pipelinedError == nil, !replaying, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
     func read(context: ChannelHandlerContext) {
+        if !pipelined.isEmpty || pipelinedError != nil {
+            pendingRead = true
+            return
+        }
         if case .proxying(let exchange) = state, let upstream = exchange.upstream, !upstream.isWritable {
             pendingRead = true
             return
@@ -468,10 +528,21 @@ final class ProxyHandler: ChannelDuplexHandler {
             record(exchange, code: exchange.responseStarted ? exchange.responseCode : 0, flags: "DC")
         }
         state = .idle
+        pipelined.removeAll()
+        pipelinedError = nil
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After a complete request, the error is the next request's: it waits its turn like that request would.
+        if !pipelined.isEmpty || (currentRequestEnded && !isIdle) {
+            pipelinedError = error
+            return
+        }
+        handleError(error, context: context)
+    }
+
+    private func handleError(_ error: any Error, context: ChannelHandlerContext) {
         // The decoder rejected the request: answer it when no response is under way, then close.
         guard let parseError = error as? HTTPParserError else {
             context.close(promise: nil)

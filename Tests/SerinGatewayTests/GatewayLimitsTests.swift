@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinCore
@@ -28,6 +29,35 @@ struct GatewayLimitsTests {
         }
         await v1.close()
         await backends.shutdown()
+    }
+
+    @Test("pipelined requests, sent in one write, are each proxied and answered in the order they were sent")
+    func pipelinedInOrder() async throws {
+        try await Self.withRawClient { raw, _, _ in
+            try await raw.send(
+                "GET /echo?n=1 HTTP/1.1\r\nhost: web\r\n\r\n"
+                    + "POST /echo?n=2 HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\n\r\nhello"
+                    + "GET /echo?n=3 HTTP/1.1\r\nhost: web\r\n\r\n"
+            )
+            #expect(await raw.waitFor("GET /echo?n=3"), "\(raw.received)")
+            let text = raw.received
+            let order = ["GET /echo?n=1", "POST /echo?n=2", "body-bytes: 5", "GET /echo?n=3"].map { text.range(of: $0)?.lowerBound }
+            #expect(order.allSatisfy { $0 != nil } && order == order.sorted { $0! < $1! }, "\(text)")
+            #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 3, "\(text)")
+            #expect(!raw.isClosed, "the connection stays open for more")
+        }
+    }
+
+    @Test("a malformed request pipelined behind a good one: the good one is answered first, then 400, then the connection closes")
+    func pipelinedGarbageAfterGoodRequest() async throws {
+        try await Self.withRawClient { raw, _, _ in
+            try await raw.send("GET /echo?n=1 HTTP/1.1\r\nhost: web\r\n\r\nGARBAGE\r\n\r\n")
+            #expect(await raw.waitForClose())
+            let text = raw.received
+            let good = text.range(of: "GET /echo?n=1")?.lowerBound
+            let bad = text.range(of: "HTTP/1.1 400 Bad Request")?.lowerBound
+            #expect(good != nil && bad != nil && good! < bad!, "\(text)")
+        }
     }
 
     @Test(
