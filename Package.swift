@@ -24,6 +24,11 @@ let package = Package(
     targets: [
         // The brain and the canonical model: no IO, no clock, no randomness.
         .target(name: "SerinCore", swiftSettings: strictSettings),
+        // posix_spawn for the programs Serin starts (Foundation's Process.run crashes now and then on Linux).
+        .target(
+            name: "SerinSpawn", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         // YAML (Istio, Kubernetes, Serin) into the canonical model, with file:line:col diagnostics.
         .target(
             name: "SerinManifests",
@@ -81,7 +86,7 @@ let package = Package(
         .target(
             name: "SerinKubernetes",
             dependencies: [
-                "SerinCore", "SerinController", "SerinManifests", .product(name: "Yams", package: "Yams"),
+                "SerinCore", "SerinController", "SerinManifests", "SerinSpawn", .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -133,7 +138,7 @@ let package = Package(
         .target(
             name: "SerinTesting",
             dependencies: [
-                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes",
+                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -143,6 +148,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
+        .testTarget(name: "SerinSpawnTests", dependencies: ["SerinSpawn"], swiftSettings: strictSettings),
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinKubernetesTests",

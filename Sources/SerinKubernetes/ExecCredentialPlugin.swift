@@ -1,4 +1,5 @@
 import Foundation
+import SerinSpawn
 
 /// A kubeconfig `exec` credential plugin (`aws eks get-token`, `gke-gcloud-auth-plugin`, `kubelogin`...): a
 /// command that prints an `ExecCredential` with a token. Its token is kept until it expires, so the plugin
@@ -81,46 +82,48 @@ public actor ExecCredentialPlugin {
         let configuration = self.configuration
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         return try await withCheckedThrowingContinuation { continuation in
-            // Process and its pipes block: they run on a Dispatch thread, never on Swift's cooperative pool.
+            // The child's pipes and its wait block: they run on a Dispatch thread, never on Swift's cooperative pool.
             DispatchQueue.global().async {
-                let process = Process()
-                if configuration.command.contains("/") {
-                    process.executableURL = URL(fileURLWithPath: configuration.command)
-                    process.arguments = configuration.arguments
-                } else {
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    process.arguments = [configuration.command] + configuration.arguments
-                }
+                // A bare command name is looked up on PATH by env, as kubectl does.
+                let (executable, arguments) =
+                    configuration.command.contains("/")
+                    ? (configuration.command, configuration.arguments)
+                    : ("/usr/bin/env", [configuration.command] + configuration.arguments)
                 var environment = ProcessInfo.processInfo.environment.merging(configuration.environment) { $1 }
                 environment["KUBERNETES_EXEC_INFO"] =
                     #"{"apiVersion":"\#(configuration.apiVersion)","kind":"ExecCredential","spec":{"interactive":false}}"#
-                process.environment = environment
                 let output = Pipe()
                 let errors = Pipe()
-                process.standardOutput = output
-                process.standardError = errors
-                process.standardInput = FileHandle.nullDevice
+                let process: ChildProcess
                 do {
-                    try process.run()
+                    process = try ChildProcess.spawn(
+                        executable, arguments: arguments, environment: environment,
+                        stdout: .descriptor(output.fileHandleForWriting.fileDescriptor),
+                        stderr: .descriptor(errors.fileHandleForWriting.fileDescriptor)
+                    )
                 } catch {
-                    continuation.resume(throwing: Failure(message: "exec plugin \(configuration.command) could not start: \(error.localizedDescription)"))
+                    continuation.resume(throwing: Failure(message: "exec plugin \(configuration.command) could not start: \(error)"))
                     return
                 }
-                let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+                try? output.fileHandleForWriting.close()
+                try? errors.fileHandleForWriting.close()
+                let killer = DispatchWorkItem { process.terminate() }
                 DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
                 let errorData = Locked(Data())
                 let errorReader = DispatchWorkItem { errorData.set(errors.fileHandleForReading.readDataToEndOfFile()) }
                 DispatchQueue.global().async(execute: errorReader)
                 let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
+                let termination = process.waitUntilExit()
                 errorReader.wait()
                 killer.cancel()
-                guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+                guard termination == .exited(0) else {
                     let stderr = String(decoding: errorData.get(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    let how =
-                        process.terminationReason == .exit
-                        ? (process.terminationStatus == 127 ? "was not found (exit status 127)" : "exited with status \(process.terminationStatus)")
-                        : "was stopped after \(Int(seconds)) s"
+                    let how: String
+                    switch termination {
+                    case .exited(127): how = "was not found (exit status 127)"
+                    case .exited(let status): how = "exited with status \(status)"
+                    case .signalled: how = "was stopped after \(Int(seconds)) s"
+                    }
                     continuation.resume(
                         throwing: Failure(message: "exec plugin \(configuration.command) \(how)" + (stderr.isEmpty ? "" : ": \(stderr)"))
                     )

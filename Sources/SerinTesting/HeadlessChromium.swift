@@ -2,12 +2,13 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinHTTP
+import SerinSpawn
 import Synchronization
 
 /// A real headless Chromium (Debian's `chromium` package) with a temporary profile, driven over the
 /// DevTools protocol on 127.0.0.1. Tests that need it are skipped with a reason when it is not installed
 /// and fail when `CI=true`.
-public final class HeadlessChromium: Sendable {
+public final class HeadlessChromium: @unchecked Sendable {
     /// Where Debian and Ubuntu install it.
     public static let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
     public static var binary: String? { candidates.first { FileManager.default.isExecutableFile(atPath: $0) } }
@@ -16,14 +17,17 @@ public final class HeadlessChromium: Sendable {
     /// The reason printed when these tests are skipped locally.
     public static let skipReason = "Chromium is not installed at \(candidates.joined(separator: " or ")) (apt-get install chromium); CI runs this"
 
-    private let process: Process
+    // `stderr` is only kept alive (its read end closes when it is freed); everything else is Sendable.
+    private let process: ChildProcess
+    private let stderr: Pipe
     private let profile: URL
     private let output: ChromiumOutput
     /// The page every call drives.
     public let page: DevToolsConnection
 
-    private init(process: Process, profile: URL, output: ChromiumOutput, page: DevToolsConnection) {
+    private init(process: ChildProcess, stderr: Pipe, profile: URL, output: ChromiumOutput, page: DevToolsConnection) {
         self.process = process
+        self.stderr = stderr
         self.profile = profile
         self.output = output
         self.page = page
@@ -38,28 +42,28 @@ public final class HeadlessChromium: Sendable {
         guard let binary else { throw StartFailed(description: skipReason) }
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("serin-chromium-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        process.arguments = [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "about:blank",
-        ]
         let output = ChromiumOutput()
         let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
+        // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+        let process = try ChildProcess.spawn(
+            binary,
+            arguments: [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "about:blank",
+            ],
+            stderr: .descriptor(stderr.fileHandleForWriting.fileDescriptor)
+        )
+        try? stderr.fileHandleForWriting.close()
         // Drained for the whole life of the process, so Chromium never blocks on a full pipe.
         stderr.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil }
             output.append(data)
         }
-        try process.run()
         do {
             let browserURL = try await waitForDevTools(output, process: process, timeout: timeout)
             let page = try await DevToolsConnection.connect(to: try await pageURL(browserURL: browserURL, group: group), group: group)
-            return HeadlessChromium(process: process, profile: profile, output: output, page: page)
+            return HeadlessChromium(process: process, stderr: stderr, profile: profile, output: output, page: page)
         } catch {
             process.terminate()
             try? FileManager.default.removeItem(at: profile)
@@ -68,7 +72,7 @@ public final class HeadlessChromium: Sendable {
     }
 
     /// The `ws://` URL Chromium prints on stderr once it listens: `DevTools listening on ws://...`.
-    private static func waitForDevTools(_ output: ChromiumOutput, process: Process, timeout: Duration) async throws -> URL {
+    private static func waitForDevTools(_ output: ChromiumOutput, process: ChildProcess, timeout: Duration) async throws -> URL {
         var found: URL?
         let listening = await eventually(timeout) {
             found = output.devToolsURL

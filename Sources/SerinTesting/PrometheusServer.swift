@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinHTTP
+import SerinSpawn
 
 /// A real Prometheus server (Debian's `prometheus` package) on 127.0.0.1 with a temporary data
 /// directory, scraping the given targets every second. Tests that need it run against the real thing:
@@ -14,12 +15,12 @@ public final class PrometheusServer: @unchecked Sendable {
     /// CI must run these tests; elsewhere they run when Prometheus is installed.
     public static var shouldRun: Bool { isInstalled || ProcessInfo.processInfo.environment["CI"] == "true" }
 
-    private let process: Process
+    private let process: ChildProcess
     private let directory: URL
     public let port: Int
     public var address: String { "http://127.0.0.1:\(port)" }
 
-    private init(process: Process, directory: URL, port: Int) {
+    private init(process: ChildProcess, directory: URL, port: Int) {
         self.process = process
         self.directory = directory
         self.port = port
@@ -68,18 +69,19 @@ public final class PrometheusServer: @unchecked Sendable {
             """
         let configURL = directory.appendingPathComponent("prometheus.yml")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "--config.file=\(configURL.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
-            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
-        ]
-        process.standardOutput = FileHandle.nullDevice
         // Its log says why it stopped, should it exit while starting.
         let logURL = directory.appendingPathComponent("prometheus.log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: logURL)
-        try process.run()
+        let log = try FileHandle(forWritingTo: logURL)
+        defer { try? log.close() }
+        let process = try ChildProcess.spawn(
+            binary,
+            arguments: [
+                "--config.file=\(configURL.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+                "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+            ],
+            stderr: .descriptor(log.fileDescriptor)
+        )
         let server = PrometheusServer(process: process, directory: directory, port: port)
         do {
             try await server.waitUntil(timeout: .seconds(30), group: group) { client in
@@ -115,7 +117,7 @@ public final class PrometheusServer: @unchecked Sendable {
             guard process.isRunning else {
                 let log = (try? String(contentsOf: directory.appendingPathComponent("prometheus.log"), encoding: .utf8)) ?? ""
                 let last = log.split(separator: "\n").suffix(2).joined(separator: " / ")
-                throw StartFailed(reason: "prometheus exited with status \(process.terminationStatus)" + (last.isEmpty ? "" : ": \(last)"), exited: true)
+                throw StartFailed(reason: "prometheus exited with status \(process.termination?.status ?? -1)" + (last.isEmpty ? "" : ": \(last)"), exited: true)
             }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SerinSpawn
 import Synchronization
 
 /// Runs the built `serin` executable as a user would, from the repository root.
@@ -25,15 +26,15 @@ public enum SerinProcess {
     public static func run(
         _ arguments: [String], program: URL? = nil, in directory: URL? = nil, timeout: Duration = .seconds(120)
     ) async throws -> Result {
-        let process = Process()
-        process.executableURL = program ?? executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory ?? repositoryRoot
         let out = Pipe()
         let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
+        let process = try ChildProcess.spawn(
+            (program ?? executable).path, arguments: arguments, directory: (directory ?? repositoryRoot).path,
+            stdout: .descriptor(out.fileHandleForWriting.fileDescriptor), stderr: .descriptor(err.fileHandleForWriting.fileDescriptor)
+        )
+        // The child has its copies; ours closed, the reads below end when the child does.
+        try? out.fileHandleForWriting.close()
+        try? err.fileHandleForWriting.close()
         // Drain both pipes concurrently so a chatty command never blocks on a full pipe. The reads block,
         // so they run on Dispatch threads: blocking Swift's cooperative pool (two threads on two cores)
         // would stall every other test.
@@ -47,9 +48,9 @@ public enum SerinProcess {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        process.waitUntilExit()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return Result(
-            status: process.terminationStatus,
+            status: process.termination?.status ?? -1,
             stdout: String(decoding: await stdout, as: UTF8.self),
             stderr: String(decoding: await stderr, as: UTF8.self)
         )
@@ -57,26 +58,29 @@ public enum SerinProcess {
 
     /// A `serin` process left running (e.g. `serin up`), killed by the test.
     public final class Running: @unchecked Sendable {
-        // Only the test that launched it touches `process`, from one task at a time; the output is
-        // collected under its own lock.
-        public let process: Process
+        // `pipe` is only kept alive (its read end closes when it is freed); everything else is Sendable.
+        private let process: ChildProcess
         private let output: ProcessOutput
+        private let pipe: Pipe
 
-        init(process: Process, output: ProcessOutput) {
+        public var isRunning: Bool { process.isRunning }
+
+        init(process: ChildProcess, output: ProcessOutput, pipe: Pipe) {
             self.process = process
             self.output = output
+            self.pipe = pipe
         }
 
         /// Sends `signal` (SIGKILL to simulate a crash) and waits for the process to end, without blocking
         /// a thread of the cooperative pool.
         public func kill(_ signal: Int32 = SIGKILL) async {
-            Foundation.kill(process.processIdentifier, signal)
+            process.signal(signal)
             _ = await waitForExit(timeout: .seconds(60))
         }
 
         /// Sends `signal` and returns at once.
         public func signal(_ signal: Int32) {
-            Foundation.kill(process.processIdentifier, signal)
+            process.signal(signal)
         }
 
         /// Waits, off the cooperative pool, until the process ends; its exit status, or nil after `timeout`.
@@ -86,7 +90,7 @@ public enum SerinProcess {
                 guard ContinuousClock.now < deadline else { return nil }
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            return process.terminationStatus
+            return process.termination?.status
         }
 
         /// What it has printed so far (stdout and stderr).
@@ -106,22 +110,20 @@ public enum SerinProcess {
 
     /// Starts `serin arguments...` and returns at once.
     public static func launch(_ arguments: [String]) throws -> Running {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
         let pipe = Pipe()
         let output = ProcessOutput()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let process = try ChildProcess.spawn(
+            executable.path, arguments: arguments, directory: repositoryRoot.path,
+            stdout: .descriptor(pipe.fileHandleForWriting.fileDescriptor), stderr: .descriptor(pipe.fileHandleForWriting.fileDescriptor)
+        )
+        try? pipe.fileHandleForWriting.close()
         // Read as it comes, on Foundation's own thread, so a test can wait for a line while it runs.
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil }
             output.append(data)
         }
-        try process.run()
-        return Running(process: process, output: output)
+        return Running(process: process, output: output, pipe: pipe)
     }
 
     private static func readToEnd(_ handle: FileHandle) async -> Data {

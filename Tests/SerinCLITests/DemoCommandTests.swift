@@ -87,7 +87,7 @@ struct DemoCommandTests {
         let metrics = try await client.send(.GET, "/canaries/web/metrics", timeout: .seconds(20))
         #expect(metrics.bodyText.contains("\"verdict\" : \"pass\""), "\(metrics.bodyText.prefix(500))")
         await client.close()
-        #expect(demo.process.isRunning)
+        #expect(demo.isRunning)
         demo.signal(SIGTERM)
         let status = await demo.waitForExit(timeout: .seconds(60))
         let output = await demo.outputText()

@@ -56,7 +56,7 @@ struct UpCommandTests {
         let up = try SerinProcess.launch(
             ["up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0", "--state", state, "--threads", "1"] + extra
         )
-        let started = await eventually(.seconds(60)) { up.printed.contains("serin up: dashboard on") || !up.process.isRunning }
+        let started = await eventually(.seconds(60)) { up.printed.contains("serin up: dashboard on") || !up.isRunning }
         func port(after marker: String) -> Int? {
             guard let range = up.printed.range(of: marker) else { return nil }
             return Int(up.printed[range.upperBound...].prefix { $0.isNumber })
