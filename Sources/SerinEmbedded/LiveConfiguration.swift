@@ -5,10 +5,16 @@ import SerinManifests
 /// The resources a running gateway serves, and `apply`: kubectl's upsert, validated as a whole
 /// before anything changes. The controller changes weights through it too, so both paths swap
 /// the routing table the same way.
+///
+/// Each change reads the resources, installs a new table (which waits) and writes them back; changes take
+/// turns, so an apply and a weight change made meanwhile never start from the same resources and lose one
+/// another's work (an actor alone would let the second in while the first waits on the install).
 public actor LiveConfiguration {
     public private(set) var resources: [LocatedResource]
     private let gateway: GatewayServer
     private var onApplied: (@Sendable ([CanarySpec]) async -> Void)?
+    private var changing = false
+    private var waitingToChange: [CheckedContinuation<Void, Never>] = []
 
     public init(gateway: GatewayServer, resources: [LocatedResource]) {
         self.gateway = gateway
@@ -22,7 +28,27 @@ public actor LiveConfiguration {
 
     /// Installs the current resources on the gateway (start-up).
     public func installCurrent() async throws {
+        await beginChange()
+        defer { endChange() }
         try await gateway.install(RouteTable(compiling: MeshConfig(resources: resources)))
+    }
+
+    /// Waits for this change's turn.
+    private func beginChange() async {
+        if changing {
+            await withCheckedContinuation { waitingToChange.append($0) }
+        } else {
+            changing = true
+        }
+    }
+
+    /// Hands the turn to the next change waiting, if any.
+    private func endChange() {
+        if waitingToChange.isEmpty {
+            changing = false
+        } else {
+            waitingToChange.removeFirst().resume()
+        }
     }
 
     public var config: MeshConfig { MeshConfig(resources: resources) }
@@ -37,6 +63,8 @@ public actor LiveConfiguration {
     ///
     /// Nothing changes unless the whole resulting set validates and the gateway accepts it.
     public func apply(_ sources: [ManifestSource]) async -> ApplyReport {
+        await beginChange()
+        defer { endChange() }
         let decoded = ManifestDecoder.decode(sources)
         let appliedPaths = Set(sources.map(\.path))
         if decoded.diagnostics.containsErrors {
@@ -74,6 +102,8 @@ public actor LiveConfiguration {
 
     /// Sets a rollout's weights on the routes of `target` that lead to the stable destination.
     public func setWeights(in target: ResourceName, stable: WeightedDestination, canary: WeightedDestination) async throws {
+        await beginChange()
+        defer { endChange() }
         guard let index = resources.firstIndex(where: { $0.kind == .virtualService && $0.name == target }),
             case .virtualService(var virtualService) = resources[index].resource
         else {
