@@ -249,22 +249,7 @@ extension CanaryRolloutTests {
         try await Self.withHarness(canary: SeedManifests.canary(interval: "300ms")) { harness in
             _ = try await harness.waitFor("v2 promoted") { $0.phase == .succeeded }
             let next = SeedManifests.canary(interval: "300ms", canaryHost: "web-v3-service")
-            let v3Entry = ManifestSource(path: "v3.yaml", text: """
-                apiVersion: networking.istio.io/v1beta1
-                kind: ServiceEntry
-                metadata:
-                  name: web-v3-service
-                spec:
-                  hosts: [web-v3-service]
-                  location: MESH_INTERNAL
-                  resolution: STATIC
-                  ports:
-                  - {number: 80, name: http, protocol: HTTP}
-                  endpoints:
-                  - address: 127.0.0.1
-                    ports: {http: \(v3.port)}
-                    labels: {version: v3}
-                """)
+            let v3Entry = LiveConfigurationTests.serviceEntry("web-v3-service", port: v3.port)
             // v2 is the stable version now: the new Canary moves traffic from v2 to v3.
             var text = next.text.replacingOccurrences(of: "stable: {host: web-v1-service", with: "stable: {host: web-v2-service")
             text = text.replacingOccurrences(of: "web-v1-service", with: "web-v2-service")

@@ -9,7 +9,8 @@ import Testing
 /// changes both read the resources, install a new routing table (which waits) and write them back.
 @Suite("Live configuration", .timeLimit(.minutes(1)))
 struct LiveConfigurationTests {
-    static func serviceEntry(_ name: String) -> ManifestSource {
+    /// A ServiceEntry for host `name` with one endpoint on 127.0.0.1:`port`.
+    static func serviceEntry(_ name: String, port: Int = 9) -> ManifestSource {
         ManifestSource(path: "\(name).yaml", text: """
             apiVersion: networking.istio.io/v1beta1
             kind: ServiceEntry
@@ -23,7 +24,7 @@ struct LiveConfigurationTests {
               - {number: 80, name: http, protocol: HTTP}
               endpoints:
               - address: 127.0.0.1
-                ports: {http: 9}
+                ports: {http: \(port)}
             """)
     }
 
