@@ -79,7 +79,7 @@ public enum CanaryCommandChannel {
     /// The Canary's request when one is written and not yet answered.
     public static func pendingRequest(in canary: JSONValue) -> Request? {
         let annotations = canary["metadata"]?["annotations"]
-        guard let name = CanaryWatcher.name(of: canary), let id = annotations?[idAnnotation]?.stringValue, !id.isEmpty,
+        guard let name = ResourceWatch.name(of: canary), let id = annotations?[idAnnotation]?.stringValue, !id.isEmpty,
             answer(in: canary)?.id != id
         else { return nil }
         return Request(canary: name, id: id, command: annotations?[commandAnnotation]?.stringValue ?? "")

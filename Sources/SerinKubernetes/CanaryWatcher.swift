@@ -44,9 +44,10 @@ public actor CanaryWatcher {
     }
 
     private func sync() async {
+        let current = objects.sorted(by: { $0.key.description < $1.key.description })
         var specs: [CanarySpec] = []
         var problems: [String] = []
-        for (_, object) in objects.sorted(by: { $0.key.description < $1.key.description }) {
+        for (_, object) in current {
             switch Self.spec(from: object) {
             case .success(let spec): specs.append(spec)
             case .failure(let failure): problems.append(failure.message)
@@ -57,15 +58,13 @@ public actor CanaryWatcher {
         for problem in problems where !reported.contains(problem) { log(problem) }
         reported = Set(problems)
         guard let command else { return }
-        for (name, object) in objects.sorted(by: { $0.key.description < $1.key.description }) {
+        for (name, object) in current {
             guard let request = CanaryCommandChannel.pendingRequest(in: object), handedOver[name] != request.id else { continue }
             handedOver[name] = request.id
             await command(request)
         }
         handedOver = handedOver.filter { objects[$0.key] != nil }
     }
-
-    static func name(of object: JSONValue) -> ResourceName? { ResourceWatch.name(of: object) }
 
     /// Why a Canary in the cluster could not be read, with its name and the field.
     public struct Problem: Error, Equatable {
@@ -84,7 +83,7 @@ public actor CanaryWatcher {
     static func decode<Value>(
         _ object: JSONValue, kind: String, defaultAPIVersion: String, _ pick: ([LocatedResource]) -> Value?
     ) -> Result<Value, Problem> {
-        guard let name = name(of: object) else { return .failure(Problem(message: "a \(kind) without metadata.name")) }
+        guard let name = ResourceWatch.name(of: object) else { return .failure(Problem(message: "a \(kind) without metadata.name")) }
         let document: JSONValue = [
             "apiVersion": object["apiVersion"] ?? .string(defaultAPIVersion), "kind": .string(kind),
             "metadata": ["name": .string(name.name), "namespace": .string(name.namespace)], "spec": object["spec"] ?? [:],

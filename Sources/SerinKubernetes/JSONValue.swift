@@ -31,6 +31,11 @@ public enum JSONValue: Hashable, Sendable, CustomStringConvertible {
         return Int(value)
     }
 
+    public var numberValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
     public var arrayValue: [JSONValue]? {
         if case .array(let items) = self { return items }
         return nil

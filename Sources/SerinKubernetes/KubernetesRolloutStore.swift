@@ -208,10 +208,9 @@ public actor KubernetesRolloutStore: RolloutStore {
     }
 
     static func rolloutEvent(_ event: JSONValue) -> (event: RolloutEvent, instant: RolloutInstant, number: Int)? {
-        guard let message = event["message"]?.stringValue, let time = event["firstTimestamp"]?.stringValue,
-            let date = ISO8601DateFormatter().date(from: time)
+        guard let message = event["message"]?.stringValue,
+            var instant = event["firstTimestamp"]?.stringValue.flatMap(instant(ofTimestamp:))
         else { return nil }
-        var instant = RolloutInstant(sinceEpoch: .seconds(Int64(date.timeIntervalSince1970)))
         var number = 0
         if let name = event["metadata"]?["name"]?.stringValue, let suffix = name.split(separator: ".").last {
             let parts = suffix.split(separator: "-")
@@ -224,17 +223,21 @@ public actor KubernetesRolloutStore: RolloutStore {
 
     /// The measurements `status.lastMeasurements` keeps, for readers of the status (`serin status --kubeconfig`).
     public static func lastMeasurements(in canary: JSONValue) -> [RecordedMeasurement] {
-        guard let name = CanaryWatcher.name(of: canary) else { return [] }
+        guard let name = ResourceWatch.name(of: canary) else { return [] }
         return (canary["status"]?["lastMeasurements"]?.arrayValue ?? []).compactMap { entry in
             guard let metric = entry["metric"]?.stringValue, let verdict = entry["verdict"]?.stringValue else { return nil }
-            let seconds = entry["time"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) }?.timeIntervalSince1970 ?? 0
-            func number(_ key: String) -> Double? { if case .number(let value)? = entry[key] { value } else { nil } }
             return RecordedMeasurement(
-                canary: name, instant: RolloutInstant(sinceEpoch: .seconds(Int64(seconds))), metric: metric,
-                canaryValue: number("canary"), stableValue: number("stable"), canaryRequests: entry["canaryRequests"]?.intValue ?? 0,
+                canary: name, instant: entry["time"]?.stringValue.flatMap(instant(ofTimestamp:)) ?? RolloutInstant(sinceEpoch: .zero),
+                metric: metric, canaryValue: entry["canary"]?.numberValue, stableValue: entry["stable"]?.numberValue,
+                canaryRequests: entry["canaryRequests"]?.intValue ?? 0,
                 stableRequests: entry["stableRequests"]?.intValue ?? 0, canaryWeight: entry["canaryWeight"]?.intValue ?? 0, verdict: verdict
             )
         }
+    }
+
+    /// The whole second a `timestamp` names.
+    static func instant(ofTimestamp text: String) -> RolloutInstant? {
+        ISO8601DateFormatter().date(from: text).map { RolloutInstant(sinceEpoch: .seconds(Int64($0.timeIntervalSince1970))) }
     }
 
     static func timestamp(_ instant: RolloutInstant) -> String {

@@ -5,7 +5,6 @@ import SerinCore
 import SerinEmbedded
 import SerinHTTP
 import SerinKubernetes
-import SerinPrometheus
 import NIOPosix
 
 /// `serin controller`: the canary controller in a Kubernetes cluster — Istio's gateway and sidecars move the
@@ -24,8 +23,9 @@ struct ControllerCommand: AsyncParsableCommand {
             Inside a pod it uses the service account (KUBERNETES_SERVICE_HOST); elsewhere --kubeconfig \
             ($KUBECONFIG or ~/.kube/config) and --context. With --leader-elect, replicas share a Lease and only \
             the holder acts; in a pod with POD_NAME and POD_NAMESPACE set, the holder labels its pod \
-            serin.dev/leader=true, which the controller's Service selects. Custom metrics use the MetricTemplates in the cluster (serin.dev or Flagger's \
-            flagger.app), read live. The admin address serves the API, the dashboard and /metrics. People steer \
+            serin.dev/leader=true, which the controller's Service selects. Custom metrics use the \
+            MetricTemplates in the cluster (serin.dev or Flagger's flagger.app), read live. The admin address \
+            serves the API, the dashboard and /metrics. People steer \
             Canaries through the cluster too: `serin promote web -n default` writes the command on the Canary \
             and the leader answers it in the Canary's status.
             Example: serin controller --context kind-istio --prometheus http://127.0.0.1:9090
