@@ -39,7 +39,8 @@ struct ClusterSteeringTests {
         server.object(vsKey)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
     }
 
-    /// The double with the seed, a kubeconfig for it and `serin controller` running against it.
+    /// The double with the seed, a kubeconfig for it and `serin controller` running against it, the Canary at
+    /// its first step.
     static func withCluster(
         _ body: (KubernetesAPIServer, _ kubeconfig: String, SerinProcess.Running) async throws -> Void
     ) async throws {
@@ -52,6 +53,9 @@ struct ClusterSteeringTests {
             "--prometheus", "http://127.0.0.1:9",
         ])
         do {
+            let started = await eventually(.seconds(60)) { Self.weights(server) == [80, 20] }
+            let early = started ? "" : await controller.outputText()
+            #expect(started, "\(early)")
             try await body(server, kubeconfig, controller)
         } catch {
             await controller.kill()
@@ -66,11 +70,7 @@ struct ClusterSteeringTests {
 
     @Test("status reads the cluster; pause, resume and promote are carried out by the controller and answered; a refused command says why")
     func steersThroughTheCluster() async throws {
-        try await Self.withCluster { server, kubeconfig, controller in
-            let started = await eventually(.seconds(60)) { Self.weights(server) == [80, 20] }
-            let early = started ? "" : await controller.outputText()
-            #expect(started, "\(early)")
-
+        try await Self.withCluster { server, kubeconfig, _ in
             let status = try await SerinProcess.run(["status", "--kubeconfig", kubeconfig])
             #expect(status.status == 0, "\(status.stderr)")
             let row = status.stdout.split(separator: "\n").first { $0.hasPrefix("web ") }.map(String.init) ?? ""
@@ -114,9 +114,6 @@ struct ClusterSteeringTests {
     @Test("a command no controller answers fails after --timeout and says where it waits; one already answered is not run again after a restart")
     func unansweredAndRestarted() async throws {
         try await Self.withCluster { server, kubeconfig, controller in
-            let started = await eventually(.seconds(60)) { Self.weights(server) == [80, 20] }
-            let early = started ? "" : await controller.outputText()
-            #expect(started, "\(early)")
             let pause = try await SerinProcess.run(["pause", "web", "--kubeconfig", kubeconfig])
             #expect(pause.status == 0, "\(pause.stderr)")
             await controller.kill()
