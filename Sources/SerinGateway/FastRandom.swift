@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A small, fast generator for per-request choices (weighted split, request ids).
 ///
 /// SplitMix64: statistically sound for load balancing and far cheaper than a `getrandom`
@@ -18,6 +20,18 @@ struct FastRandom: RandomNumberGenerator {
     }
 
     /// 32 hex digits, the shape of a UUID without dashes: enough for a request id.
+    mutating func writeRequestID(to buffer: inout ByteBuffer) {
+        for _ in 0..<2 {
+            let value = next()
+            for shift in stride(from: 60, through: 0, by: -4) {
+                buffer.writeInteger(Self.hexDigits[Int((value >> UInt64(shift)) & 0xF)])
+            }
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `writeRequestID`'s digits as a string.
     mutating func requestID() -> String {
         let high = String(next(), radix: 16)
         let low = String(next(), radix: 16)

@@ -125,10 +125,7 @@ public final class GatewayServer: Sendable {
                         let deadlines = ConnectionDeadlines(limits: limits)
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(deadlines)
-                        // Decoder errors reach the ProxyHandler, which answers 400 or 431 itself, and which orders
-                        // pipelined requests itself: NIO's pipelining assistance pauses reading during every
-                        // response, two epoll_ctl calls per request.
-                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+                        // The ProxyHandler reads HTTP/1 itself: heads parsed in place, bodies forwarded as they came.
                         try sync.addHandler(
                             ProxyHandler(
                                 routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,

@@ -1,16 +1,16 @@
 import NIOCore
-import NIOHTTP1
 import SerinCore
 
 /// A shadow copy of one request sent to a VirtualService's `mirror`: its answer is read and dropped, and
 /// it never slows the real request — a mirror that cannot keep up is abandoned, not waited for.
 final class MirrorExchange {
     private let pool: UpstreamPool
-    private let head: HTTPRequestHead
+    private let head: ByteBuffer
+    private let isHEAD: Bool
     private let endpoint: EndpointAddress
     private let onEnd: (_ status: Int, _ flags: String) -> Void
     private var upstream: UpstreamConnection?
-    private var pending: [HTTPClientRequestPart] = []
+    private var pending: [ByteBuffer] = []
     private var pendingBytes = 0
     private var requestEnded = false
     private var status = 0
@@ -22,31 +22,39 @@ final class MirrorExchange {
     /// Starts mirroring `original` (already rewritten for the upstream) to `endpoint`; Envoy's convention
     /// marks the copy by appending `-shadow` to its Host.
     init(
-        original: HTTPRequestHead, endpoint: Cluster.Endpoint, pool: UpstreamPool,
+        original: RequestHead, clientAddress: String?, endpoint: Cluster.Endpoint, pool: UpstreamPool,
         onEnd: @escaping (_ status: Int, _ flags: String) -> Void
     ) {
         var head = original
-        if let host = head.headers.first(name: "host") { head.headers.replaceOrAdd(name: "host", value: host + "-shadow") }
-        self.head = head
+        if let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: host + "-shadow") }
+        var encoded = ByteBuffer()
+        var random = FastRandom()
+        ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, random: &random, to: &encoded)
+        self.head = encoded
+        self.isHEAD = head.isHEAD
         self.pool = pool
         self.endpoint = EndpointAddress(host: endpoint.address, port: endpoint.port)
         self.onEnd = onEnd
         pool.lease(self.endpoint) { result in self.connected(result) }
     }
 
-    /// A part of the real request, copied; dropped with the whole mirror when it falls behind.
-    func send(_ part: HTTPClientRequestPart) {
+    /// Body bytes of the real request, copied; dropped with the whole mirror when it falls behind.
+    func send(body: ByteBuffer) {
         guard !finished else { return }
-        if case .end = part { requestEnded = true }
         guard let upstream else {
-            if case .body(.byteBuffer(let buffer)) = part { pendingBytes += buffer.readableBytes }
+            pendingBytes += body.readableBytes
             guard pendingBytes <= Self.maxPendingBytes else { return abandon() }
-            pending.append(part)
+            pending.append(body)
             return
         }
         guard upstream.isWritable else { return abandon() }
-        upstream.write(part)
+        upstream.write(body)
         upstream.flush()
+    }
+
+    /// The real request is complete.
+    func endRequest() {
+        requestEnded = true
     }
 
     private func connected(_ result: Result<UpstreamConnection, any Error>) {
@@ -61,7 +69,7 @@ final class MirrorExchange {
             connection.delegate = self
             connection.requestsServed += 1
             upstream = connection
-            connection.write(.head(head))
+            connection.send(head: head, isHEAD: isHEAD)
             for part in pending { connection.write(part) }
             pending = []
             connection.flush()
@@ -87,20 +95,19 @@ extension MirrorExchange: UpstreamDelegate {
     // The answer goes nowhere, so it is always read as fast as it comes.
     var downstreamIsWritable: Bool { true }
 
-    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart) {
-        switch part {
-        case .head(let response):
-            status = Int(response.status.code)
-        case .body:
-            break
-        case .end:
-            upstream = nil
-            if requestEnded { pool.release(connection) } else {
-                connection.delegate = nil
-                connection.close()
-            }
-            finish(status: status, flags: "-")
+    func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
+        if !head.isInformational { status = head.status }
+    }
+
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer) {}
+
+    func upstreamEnded(_ connection: UpstreamConnection) {
+        upstream = nil
+        if requestEnded { pool.release(connection) } else {
+            connection.delegate = nil
+            connection.close()
         }
+        finish(status: status, flags: "-")
     }
 
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {

@@ -4,8 +4,9 @@ import SerinCore
 
 /// One request on its way through the proxy: where it goes and how far it got.
 final class ProxyExchange {
-    /// The request as it is sent upstream.
-    let upstreamHead: HTTPRequestHead
+    /// The request head as it is sent upstream, encoded once for every attempt.
+    let upstreamHead: ByteBuffer
+    let isHEAD: Bool
     let downstreamVersion: HTTPVersion
     let keepAlive: Bool
     let route: RouteTable.Route
@@ -20,8 +21,8 @@ final class ProxyExchange {
     let started: NIODeadline
 
     var upstream: UpstreamConnection?
-    /// Parts that arrived before the upstream connection was ready.
-    var buffered: [HTTPClientRequestPart] = []
+    /// Body bytes that arrived before the upstream connection was ready.
+    var buffered: [ByteBuffer] = []
     var requestEnded = false
     /// Whether any request body bytes went upstream: after that a retry could duplicate them.
     var bodyForwarded = false
@@ -32,13 +33,17 @@ final class ProxyExchange {
     var attempts = 0
     /// The client went away; nothing more is written for this exchange.
     var abandoned = false
-    /// Request body parts and end kept for a retry; nil once the body outgrew `maxReplayBytes`.
-    var replay: [HTTPClientRequestPart]? = []
+    /// Request body bytes kept for a retry; nil once the body outgrew `maxReplayBytes`.
+    var replay: [ByteBuffer]? = []
     var replayBytes = 0
     var retriesLeft: Int
     /// The route's `timeout` and `retries.perTryTimeout` timers.
     var deadline: Scheduled<Void>?
     var tryDeadline: Scheduled<Void>?
+    /// The response ends by closing, or its body is decoded for an HTTP/1.0 client: the client connection ends with it.
+    var closesClient = false
+    /// Whether the client connection stays open after this exchange.
+    var keepsClientAlive: Bool { keepAlive && !closesClient }
     /// `DI` when a fault delay was injected: Envoy's flag, kept on the finished request's series.
     var injectedFlag: String?
     var mirror: MirrorExchange?
@@ -47,10 +52,11 @@ final class ProxyExchange {
     static let maxReplayBytes = 64 * 1024
 
     init(
-        upstreamHead: HTTPRequestHead, downstreamVersion: HTTPVersion, keepAlive: Bool, route: RouteTable.Route,
+        upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, keepAlive: Bool, route: RouteTable.Route,
         target: RouteTable.Target, endpointIndex: Int, cluster: UpstreamCluster?, started: NIODeadline
     ) {
         self.upstreamHead = upstreamHead
+        self.isHEAD = isHEAD
         self.downstreamVersion = downstreamVersion
         self.keepAlive = keepAlive
         self.route = route
@@ -99,10 +105,4 @@ final class ProxyExchange {
             responseCode: code, responseFlags: flags
         )
     }
-}
-
-/// Lets routing read NIO's headers in place.
-struct NIORequestHeaders: RequestHeaderLookup {
-    let headers: HTTPHeaders
-    func firstValue(forHeader lowercasedName: String) -> String? { headers.first(name: lowercasedName) }
 }

@@ -2,20 +2,30 @@ import NIOCore
 import NIOHTTP1
 import SerinCore
 
-/// Proxies the requests of one client connection: routes each, streams it to a pooled upstream
-/// connection and streams the answer back, with backpressure in both directions.
+/// Proxies the requests of one client connection: reads each request head from the bytes the client
+/// sends, routes it, forwards it and its body to a pooled upstream connection and streams the answer back,
+/// with backpressure in both directions. Bodies pass through as they came (chunked framing included);
+/// only heads are parsed and rewritten.
 ///
 /// Runs on the client channel's event loop; its upstream connections live on the same loop.
 final class ProxyHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         case idle
         case proxying(ProxyExchange)
         /// Answering locally (404, 503...); the rest of the request body is discarded.
         case respondingLocally
+    }
+
+    /// What is left to read of the current request's body.
+    private enum BodyRemaining {
+        /// Nothing: the next bytes start another request.
+        case none
+        case length(Int)
+        case chunked(ChunkedScanner)
     }
 
     private let routes: RouteTableBox
@@ -29,15 +39,20 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var random = FastRandom()
     private var endpointTurn = 0
     private var state = State.idle
+    private var body = BodyRemaining.none
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var clientAddress: String?
-    /// Parts of requests that arrived while the previous one was still being answered (HTTP/1.1 pipelining),
-    /// in order; each waits its turn, so responses go out in request order. Reads stop while any wait.
-    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
-    /// A decoder error that came after the current request was complete: it belongs to the next one.
-    private var pipelinedError: (any Error)?
-    private var replaying = false
+    /// Bytes received and not yet handled: part of a head, or requests pipelined behind the one being
+    /// answered (HTTP/1.1 pipelining), which wait their turn so responses go out in request order.
+    private var inbound: ByteBuffer?
+    /// How far the search for the end of a partly received head got.
+    private var headScanned = 0
+    private var processing = false
+    /// A response that ends the connection is under way: nothing more is read.
+    private var closing = false
+    /// Whether the current request has a body (local answers then close rather than drain it).
+    private var bodyExpected = false
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
@@ -76,18 +91,14 @@ final class ProxyHandler: ChannelDuplexHandler {
     // MARK: Client → upstream
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        // Reads go on while a response is under way (no read-interest toggling per request); a request that
-        // starts before the previous one is answered waits.
-        if !pipelined.isEmpty || pipelinedError != nil {
-            pipelined.append(part)
-            return
+        guard !closing else { return }
+        let bytes = unwrapInboundIn(data)
+        if inbound == nil {
+            inbound = bytes
+        } else {
+            inbound!.writeImmutableBuffer(bytes)
         }
-        if case .head = part, !isIdle {
-            pipelined.append(part)
-            return
-        }
-        handle(part, context: context)
+        processInbound()
     }
 
     private var isIdle: Bool {
@@ -95,34 +106,94 @@ final class ProxyHandler: ChannelDuplexHandler {
         return false
     }
 
-    /// The current request has been read to its end (or there is none): what comes next is another request's.
-    private var currentRequestEnded: Bool {
-        switch state {
-        case .idle: return true
-        case .proxying(let exchange): return exchange.requestEnded
-        case .respondingLocally: return false
+    /// Handles the bytes received so far: body bytes of the current request, or, once no exchange is under
+    /// way, the next request's head. Stops at an incomplete head or a request that must wait its turn.
+    private func processInbound() {
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
+        while !closing, var buffer = inbound, buffer.readableBytes > 0 {
+            inbound = nil
+            switch body {
+            case .length(let remaining):
+                let take = min(remaining, buffer.readableBytes)
+                let slice = buffer.readSlice(length: take)!
+                body = take == remaining ? .none : .length(remaining - take)
+                keep(buffer)
+                requestBody(slice)
+                if case .none = body { requestEnded() }
+            case .chunked(var scanner):
+                let consumed: Int
+                do {
+                    consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in try scanner.scan(bytes) }
+                } catch {
+                    return malformedBody(error)
+                }
+                let slice = buffer.readSlice(length: consumed)!
+                body = scanner.ended ? .none : .chunked(scanner)
+                keep(buffer)
+                requestBody(slice)
+                if scanner.ended { requestEnded() }
+            case .none:
+                guard isIdle else {
+                    keep(buffer)
+                    return
+                }
+                let blank = buffer.withUnsafeReadableBytes { HTTP1HeadParser.leadingEmptyLines($0) }
+                buffer.moveReaderIndex(forwardBy: blank)
+                let scanned = headScanned
+                guard let end = buffer.withUnsafeReadableBytes({ HTTP1HeadParser.headEnd($0, from: scanned) }) else {
+                    if let tooLarge = buffer.withUnsafeReadableBytes({ HTTP1HeadParser.incompleteHeadTooLarge($0, limits: limits) }) {
+                        return reject(tooLarge)
+                    }
+                    headScanned = HTTP1HeadParser.resumePoint(afterSearching: buffer.readableBytes)
+                    keep(buffer)
+                    return
+                }
+                headScanned = 0
+                let headBytes = buffer.readSlice(length: end)!
+                keep(buffer)
+                let head: RequestHead
+                let framing: BodyFraming
+                do {
+                    head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits)
+                    framing = try BodyFraming.ofRequest(head)
+                } catch {
+                    return reject(error)
+                }
+                switch framing {
+                case .length(let length): body = .length(length)
+                case .chunked: body = .chunked(ChunkedScanner())
+                case .none, .untilClose: body = .none
+                }
+                begin(head, bodyExpected: framing.hasBody)
+                if case .none = body { requestEnded() }
+            }
         }
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
-        case .head(let head):
-            begin(head, context: context)
-        case .body(let body):
-            guard case .proxying(let exchange) = state else { return }
-            exchange.requestBytes += body.readableBytes
-            forward(.body(.byteBuffer(body)), for: exchange)
-        case .end(let trailers):
-            switch state {
-            case .proxying(let exchange):
-                exchange.requestEnded = true
-                forward(.end(trailers), for: exchange)
-                exchange.upstream?.flush()
-            case .respondingLocally:
-                becomeIdle()
-            case .idle:
-                break
-            }
+    /// Puts back what is left of `buffer` for later.
+    private func keep(_ buffer: ByteBuffer) {
+        inbound = buffer.readableBytes > 0 ? buffer : nil
+    }
+
+    private func requestBody(_ bytes: ByteBuffer) {
+        guard case .proxying(let exchange) = state else { return }
+        exchange.requestBytes += bytes.readableBytes
+        forward(bytes, for: exchange)
+    }
+
+    /// The current request has been read to its end.
+    private func requestEnded() {
+        switch state {
+        case .proxying(let exchange):
+            exchange.requestEnded = true
+            exchange.mirror?.endRequest()
+            exchange.upstream?.flush()
+        case .respondingLocally:
+            becomeIdle()
+        case .idle:
+            break
         }
     }
 
@@ -131,19 +202,12 @@ final class ProxyHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func begin(_ head: RequestHead, bodyExpected: Bool) {
         let started = NIODeadline.now()
         deadlines.headReceived()
-        if let (status, reason) = exceededLimit(head) {
-            respondLocally(
-                status, reason, head: head, started: started, closing: true,
-                key: TrafficKey(destinationService: "unknown", responseCode: Int(status.code), responseFlags: "DPE")
-            )
-            return
-        }
+        self.bodyExpected = bodyExpected
         let attributes = RequestAttributes(
-            method: head.method.rawValue, target: head.uri,
-            authority: head.headers.first(name: "host") ?? "", headers: NIORequestHeaders(headers: head.headers)
+            method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: head.fields
         )
         let route: RouteTable.Route
         switch routes.table.resolve(attributes, port: declaredPort) {
@@ -212,25 +276,35 @@ final class ProxyHandler: ChannelDuplexHandler {
             )
             return
         }
-        var upstreamHead = ProxyHeaders.upstreamRequest(head, clientAddress: clientAddress) { random.requestID() }
+        // The common request is forwarded as it came, less hop-by-hop fields, plus the forwarding fields,
+        // written straight from the bytes read; rewrites and header edits work on a copy first.
+        var upstreamHead = head
         if let rewrite = policy.rewrite {
             RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: attributes.path))
         }
         if let operations = policy.headers?.request, !operations.isEmpty {
-            RouteActions.apply(operations, to: &upstreamHead.headers)
+            RouteActions.apply(operations, to: &upstreamHead.fields)
         }
+        var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint)?
+        if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),
+            let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
+        {
+            mirrorTo = (mirror.cluster, mirrorEndpoint)
+            // The shadow carries the same request id as the real request.
+            if !upstreamHead.fields.contains(.xRequestID) { upstreamHead.fields.add(name: "x-request-id", value: random.requestID()) }
+        }
+        var encodedHead = context?.channel.allocator.buffer(capacity: 256 + head.target.utf8.count) ?? ByteBuffer()
+        ProxyHeaders.writeUpstreamRequest(upstreamHead, clientAddress: clientAddress, random: &random, to: &encodedHead)
         let exchange = ProxyExchange(
-            upstreamHead: upstreamHead, downstreamVersion: head.version, keepAlive: head.isKeepAlive,
+            upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version, keepAlive: head.isKeepAlive,
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
         )
         state = .proxying(exchange)
         if let timeout = policy.timeout {
             exchange.deadline = schedule(after: timeout) { handler in handler.timedOut(exchange) }
         }
-        if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),
-            let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
-        {
-            exchange.mirror = startMirror(of: upstreamHead, to: mirror.cluster, endpoint: mirrorEndpoint, started: started)
+        if let mirrorTo {
+            exchange.mirror = startMirror(of: upstreamHead, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
         }
         if let delay = policy.fault?.delay, delay.percentage.includes(draw: percentDraw()) {
             exchange.injectedFlag = "DI"
@@ -266,11 +340,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func startMirror(
-        of head: HTTPRequestHead, to cluster: Cluster, endpoint: Cluster.Endpoint, started: NIODeadline
+        of head: RequestHead, to cluster: Cluster, endpoint: Cluster.Endpoint, started: NIODeadline
     ) -> MirrorExchange {
         let telemetry = self.telemetry
         let shard = loop.shard
-        return MirrorExchange(original: head, endpoint: endpoint, pool: loop.pool) { status, flags in
+        return MirrorExchange(original: head, clientAddress: clientAddress, endpoint: endpoint, pool: loop.pool) { status, flags in
             telemetry.record(
                 TrafficKey(
                     destinationService: cluster.host,
@@ -283,47 +357,28 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
     }
 
-    /// 414 or 431 with the reason when a request head is larger than the limits allow.
-    private func exceededLimit(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String)? {
-        if head.uri.utf8.count > limits.maxURIBytes {
-            return (.uriTooLong, "request target of \(head.uri.utf8.count) bytes exceeds the limit of \(limits.maxURIBytes)\n")
-        }
-        if head.headers.count > limits.maxHeaderCount {
-            return (
-                .requestHeaderFieldsTooLarge,
-                "\(head.headers.count) request header fields exceed the limit of \(limits.maxHeaderCount)\n"
-            )
-        }
-        var bytes = 0
-        for (name, value) in head.headers { bytes += name.utf8.count + value.utf8.count }
-        if bytes > limits.maxHeaderBytes {
-            return (.requestHeaderFieldsTooLarge, "request headers of \(bytes) bytes exceed the limit of \(limits.maxHeaderBytes)\n")
-        }
-        return nil
-    }
-
-    /// A part fresh from the client: kept for a possible retry, copied to the mirror, sent upstream.
-    private func forward(_ part: HTTPClientRequestPart, for exchange: ProxyExchange) {
+    /// Body bytes fresh from the client: kept for a possible retry, copied to the mirror, sent upstream.
+    private func forward(_ bytes: ByteBuffer, for exchange: ProxyExchange) {
         if exchange.replay != nil {
-            if case .body(.byteBuffer(let buffer)) = part { exchange.replayBytes += buffer.readableBytes }
+            exchange.replayBytes += bytes.readableBytes
             if exchange.replayBytes > ProxyExchange.maxReplayBytes {
                 exchange.replay = nil
             } else {
-                exchange.replay?.append(part)
+                exchange.replay?.append(bytes)
             }
         }
-        exchange.mirror?.send(part)
-        send(part, for: exchange)
+        exchange.mirror?.send(body: bytes)
+        send(bytes, for: exchange)
     }
 
-    /// Writes a request part upstream, or keeps it until the connection is ready.
-    private func send(_ part: HTTPClientRequestPart, for exchange: ProxyExchange) {
+    /// Writes body bytes upstream, or keeps them until the connection is ready.
+    private func send(_ bytes: ByteBuffer, for exchange: ProxyExchange) {
         guard let upstream = exchange.upstream else {
-            exchange.buffered.append(part)
+            exchange.buffered.append(bytes)
             return
         }
-        if case .body = part { exchange.bodyForwarded = true }
-        upstream.write(part)
+        exchange.bodyForwarded = true
+        upstream.write(bytes)
     }
 
     private func connect(_ exchange: ProxyExchange) {
@@ -359,7 +414,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             if let perTry = exchange.route.policy.retries?.perTryTimeout {
                 exchange.tryDeadline = schedule(after: perTry) { handler in handler.tryTimedOut(exchange) }
             }
-            connection.write(.head(exchange.upstreamHead))
+            connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD)
             let buffered = exchange.buffered
             exchange.buffered = []
             for part in buffered { send(part, for: exchange) }
@@ -442,7 +497,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
         exchange.upstream = nil
         record(exchange, code: exchange.responseCode, flags: "UT")
-        becomeIdle()
+        closing = true
+        state = .idle
         context?.close(promise: nil)
     }
 
@@ -466,43 +522,43 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     // MARK: Backpressure
 
-    /// The exchange is over: a client read held back for a slow upstream must not outlive it.
+    /// The exchange is over: requests that waited their turn start, and a held read resumes.
     private func becomeIdle() {
         state = .idle
         deadlines.exchangeEnded()
-        replayPipelined()
+        guard !closing else { return }
+        processInbound()
+        if case .proxying(let exchange) = state { exchange.upstream?.flush() }
         resumeHeldRead()
     }
 
-    /// Starts the requests that waited their turn, in order, until one is under way again.
-    private func replayPipelined() {
-        guard !replaying, let context else { return }
-        replaying = true
-        defer { replaying = false }
-        defer { if case .proxying(let exchange) = state { exchange.upstream?.flush() } }
-        while let part = pipelined.first {
-            if case .head = part, !isIdle { return }
-            pipelined.removeFirst()
-            handle(part, context: context)
-        }
-        if isIdle, let error = pipelinedError {
-            pipelinedError = nil
-            handleError(error, context: context)
-        }
-    }
-
     private func resumeHeldRead() {
-        guard pendingRead, pipelined.isEmpty, pipelinedError == nil, !replaying, let context else { return }
+        guard pendingRead, !holdsReads, let context else { return }
         pendingRead = false
         context.read()
     }
 
-    func read(context: ChannelHandlerContext) {
-        if !pipelined.isEmpty || pipelinedError != nil {
-            pendingRead = true
-            return
+    /// Reads wait while a pipelined request waits its turn, or while the upstream cannot take more.
+    private var holdsReads: Bool {
+        switch state {
+        case .idle:
+            return false
+        case .respondingLocally:
+            return inbound != nil && isBetweenRequests
+        case .proxying(let exchange):
+            if inbound != nil && isBetweenRequests { return true }
+            if let upstream = exchange.upstream, !upstream.isWritable { return true }
+            return false
         }
-        if case .proxying(let exchange) = state, let upstream = exchange.upstream, !upstream.isWritable {
+    }
+
+    private var isBetweenRequests: Bool {
+        if case .none = body { return true }
+        return false
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if holdsReads {
             pendingRead = true
             return
         }
@@ -528,53 +584,48 @@ final class ProxyHandler: ChannelDuplexHandler {
             record(exchange, code: exchange.responseStarted ? exchange.responseCode : 0, flags: "DC")
         }
         state = .idle
-        pipelined.removeAll()
-        pipelinedError = nil
+        closing = true
+        inbound = nil
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // After a complete request, the error is the next request's: it waits its turn like that request would.
-        if !pipelined.isEmpty || (currentRequestEnded && !isIdle) {
-            pipelinedError = error
-            return
-        }
-        handleError(error, context: context)
+        context.close(promise: nil)
     }
 
-    private func handleError(_ error: any Error, context: ChannelHandlerContext) {
-        // The decoder rejected the request: answer it when no response is under way, then close.
-        guard let parseError = error as? HTTPParserError else {
-            context.close(promise: nil)
-            return
-        }
-        var answerable = false
-        switch state {
-        case .idle:
-            answerable = true
-        case .respondingLocally:
-            // The local answer is written already.
-            answerable = false
-        case .proxying(let exchange):
-            // A broken body: the upstream has part of a request it must never complete.
+    /// A request head the gateway will not forward (malformed, or over the limits): answered, then closed.
+    private func reject(_ error: MalformedMessage) {
+        inbound = nil
+        telemetry.record(
+            TrafficKey(destinationService: "unknown", responseCode: Int(error.status.code), responseFlags: "DPE"),
+            milliseconds: 0, requestBytes: 0, responseBytes: 0, shard: loop.shard
+        )
+        state = .respondingLocally
+        writeLocalResponse(error.status, error.reason + "\n", version: .http1_1, keepAlive: false)
+    }
+
+    /// A request body broke its framing: the upstream has part of a request it must never complete.
+    private func malformedBody(_ error: MalformedMessage) {
+        inbound = nil
+        var answerable = true
+        if case .proxying(let exchange) = state {
             answerable = !exchange.responseStarted
             exchange.abandoned = true
             exchange.cancelTimers()
+            exchange.mirror = nil
             exchange.upstream?.delegate = nil
             exchange.upstream?.close()
             exchange.upstream = nil
+        } else if case .respondingLocally = state {
+            // The local answer is written already.
+            answerable = false
         }
-        if answerable {
-            let status: HTTPResponseStatus = parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
-            state = .respondingLocally
-            telemetry.record(
-                TrafficKey(destinationService: "unknown", responseCode: Int(status.code), responseFlags: "DPE"),
-                milliseconds: 0, requestBytes: 0, responseBytes: 0, shard: loop.shard
-            )
-            writeLocalResponse(status, "malformed request: \(parseError)\n", version: .http1_1, keepAlive: false)
+        guard answerable else {
+            closing = true
+            context?.close(promise: nil)
             return
         }
-        context.close(promise: nil)
+        reject(error)
     }
 
     private func failBeforeResponse(
@@ -592,23 +643,22 @@ final class ProxyHandler: ChannelDuplexHandler {
             requestBytes: exchange.requestBytes, responseBytes: 0, shard: loop.shard
         )
         let ended = exchange.requestEnded
-        if ended { becomeIdle() } else { state = .respondingLocally }
+        state = .respondingLocally
         writeLocalResponse(status, reason + "\n", version: exchange.downstreamVersion, keepAlive: exchange.keepAlive && ended)
+        if ended { becomeIdle() }
     }
 
     private func respondLocally(
-        _ status: HTTPResponseStatus, _ body: String, head: HTTPRequestHead, started: NIODeadline, closing: Bool = false,
-        key: TrafficKey
+        _ status: HTTPResponseStatus, _ body: String, head: RequestHead, started: NIODeadline, key: TrafficKey
     ) {
         respondLocally(
-            status, body: Array(body.utf8), contentType: "text/plain; charset=utf-8", head: head, started: started,
-            closing: closing, key: key
+            status, body: Array(body.utf8), contentType: "text/plain; charset=utf-8", head: head, started: started, key: key
         )
     }
 
     private func respondLocally(
         _ status: HTTPResponseStatus, body: [UInt8], contentType: String?, extraHeaders: [(String, String)] = [],
-        head: HTTPRequestHead, started: NIODeadline, closing: Bool = false, key: TrafficKey
+        head: RequestHead, started: NIODeadline, key: TrafficKey
     ) {
         state = .respondingLocally
         telemetry.record(
@@ -616,11 +666,9 @@ final class ProxyHandler: ChannelDuplexHandler {
             shard: loop.shard
         )
         // The request body, if any, is still coming: closing afterwards is simpler than draining it.
-        let bodyExpected =
-            head.headers.first(name: "content-length").map { $0 != "0" } ?? head.headers.contains(name: "transfer-encoding")
         writeLocalResponse(
             status, body: body, contentType: contentType, extraHeaders: extraHeaders, version: head.version,
-            keepAlive: head.isKeepAlive && !bodyExpected && !closing
+            keepAlive: head.isKeepAlive && !bodyExpected
         )
     }
 
@@ -634,24 +682,32 @@ final class ProxyHandler: ChannelDuplexHandler {
     ) {
         guard let context else { return }
         let keepAlive = keepAlive && !loop.draining
-        var headers = HTTPHeaders()
-        if let contentType { headers.add(name: "content-type", value: contentType) }
-        headers.add(name: "content-length", value: String(body.count))
-        headers.add(name: "server", value: "serin")
-        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-        if !body.isEmpty {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        var fields = HeaderFields()
+        if let contentType { fields.add(name: "content-type", value: contentType) }
+        fields.add(name: "content-length", value: String(body.count))
+        fields.add(name: "server", value: "serin")
+        for (name, value) in extraHeaders { fields.add(name: name, value: value) }
+        if !keepAlive {
+            fields.add(name: "connection", value: "close")
+        } else if version == .http1_0 {
+            fields.add(name: "connection", value: "keep-alive")
         }
+        let head = ResponseHead(version: version, status: Int(status.code), reason: status.reasonPhrase, fields: fields, isKeepAlive: keepAlive)
+        var bytes = context.channel.allocator.buffer(capacity: 128 + body.count)
+        head.write(to: &bytes, version: version)
+        bytes.writeBytes(body)
+        context.write(wrapOutboundOut(bytes), promise: nil)
         finishResponse(context: context, keepAlive: keepAlive)
     }
 
+    /// The response's last bytes are written: flushed, and the connection closed unless it is kept alive.
     private func finishResponse(context: ChannelHandlerContext, keepAlive: Bool) {
         if keepAlive && !loop.draining {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.flush()
         } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            closing = true
+            inbound = nil
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
         }
@@ -674,42 +730,61 @@ final class ProxyHandler: ChannelDuplexHandler {
 extension ProxyHandler: UpstreamDelegate {
     var downstreamIsWritable: Bool { context?.channel.isWritable ?? false }
 
-    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart) {
+    func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
         guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
-        switch part {
-        case .head(let head):
-            exchange.tryDeadline?.cancel()
-            exchange.tryDeadline = nil
-            exchange.observe(.response(status: Int(head.status.code)))
-            // A retriable answer is dropped and counted; the client sees only the last attempt's.
-            if retry(exchange, after: .status(Int(head.status.code)), code: Int(head.status.code), flags: "-") { return }
-            exchange.responseStarted = true
-            exchange.responseCode = Int(head.status.code)
-            var response = ProxyHeaders.downstreamResponse(
-                head, version: exchange.downstreamVersion, keepAlive: exchange.keepAlive && !loop.draining
-            )
-            if let operations = exchange.route.policy.headers?.response, !operations.isEmpty {
-                RouteActions.apply(operations, to: &response.headers)
-            }
-            context.write(wrapOutboundOut(.head(response)), promise: nil)
-        case .body(let body):
-            exchange.responseBytes += body.readableBytes
-            // Flushed when the upstream read completes: one write system call per read, not per part.
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        case .end:
-            exchange.cancelTimers()
-            exchange.upstream = nil
-            becomeIdle()
-            if exchange.requestEnded {
-                loop.pool.release(connection)
-            } else {
-                // The upstream answered before the whole request arrived; the connection's framing is unknowable.
-                connection.delegate = nil
-                connection.close()
-            }
-            record(exchange, code: exchange.responseCode, flags: "-")
-            finishResponse(context: context, keepAlive: exchange.keepAlive && exchange.requestEnded)
+        var bytes = context.channel.allocator.buffer(capacity: 256)
+        if head.isInformational {
+            // `100 Continue` and friends go to the client as they are; the final answer follows.
+            guard exchange.downstreamVersion != .http1_0 else { return }
+            ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: true, decodedBody: false, to: &bytes)
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            return
         }
+        exchange.tryDeadline?.cancel()
+        exchange.tryDeadline = nil
+        exchange.observe(.response(status: head.status))
+        // A retriable answer is dropped and counted; the client sees only the last attempt's.
+        if retry(exchange, after: .status(head.status), code: head.status, flags: "-") { return }
+        exchange.responseStarted = true
+        exchange.responseCode = head.status
+        // An HTTP/1.0 client cannot read chunks: it gets the data, and the end of the body is the close.
+        let decoded = exchange.downstreamVersion == .http1_0 && head.fields.contains(.transferEncoding)
+        connection.decodesChunks = decoded
+        if decoded || connection.responseEndsWithClose { exchange.closesClient = true }
+        var response = head
+        if let operations = exchange.route.policy.headers?.response, !operations.isEmpty {
+            RouteActions.apply(operations, to: &response.fields)
+        }
+        ProxyHeaders.writeDownstreamResponse(
+            response, version: exchange.downstreamVersion, keepAlive: exchange.keepsClientAlive && !loop.draining,
+            decodedBody: decoded, to: &bytes
+        )
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer) {
+        guard let context, case .proxying(let exchange) = state, exchange.upstream === connection, exchange.responseStarted else {
+            return
+        }
+        exchange.responseBytes += bytes.readableBytes
+        // Flushed when the upstream read completes: one write system call per read, not per part.
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func upstreamEnded(_ connection: UpstreamConnection) {
+        guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
+        exchange.cancelTimers()
+        exchange.upstream = nil
+        if exchange.requestEnded {
+            loop.pool.release(connection)
+        } else {
+            // The upstream answered before the whole request arrived; the connection's framing is unknowable.
+            connection.delegate = nil
+            connection.close()
+        }
+        record(exchange, code: exchange.responseCode, flags: "-")
+        finishResponse(context: context, keepAlive: exchange.keepsClientAlive && exchange.requestEnded)
+        becomeIdle()
     }
 
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
@@ -719,25 +794,26 @@ extension ProxyHandler: UpstreamDelegate {
             exchange.cancelTimers()
             // Part of the answer is out already: the only honest signal left is closing the client connection.
             record(exchange, code: exchange.responseCode, flags: "UC")
-            becomeIdle()
+            closing = true
+            state = .idle
             context.close(promise: nil)
             return
         }
-        if let parseError = error as? HTTPParserError {
+        if let malformed = error as? MalformedMessage {
             // The upstream answered, but not in HTTP: a bad gateway, not an unavailable one.
             exchange.observe(.response(status: 502))
             if retry(exchange, after: .status(502), code: 502, flags: "UPE") { return }
             failBeforeResponse(
                 exchange, status: .badGateway, flags: "UPE",
                 reason: "upstream protocol error: \(exchange.endpointAddress) (\(exchange.target.cluster.host)) "
-                    + "sent a malformed response: \(parseError)"
+                    + "sent a malformed response: \(malformed.reason)"
             )
             return
         }
         // A pooled connection the server closed while idle fails before any response byte;
         // resending is safe as long as no body bytes went out.
         if connection.requestsServed > 1, !exchange.bodyForwarded, exchange.attempts < 3 {
-            exchange.buffered = exchange.requestEnded ? [.end(nil)] : []
+            exchange.buffered = []
             connect(exchange)
             return
         }

@@ -1,82 +1,76 @@
+import NIOCore
 import NIOHTTP1
 import SerinCore
 
-/// Header rewriting a reverse proxy owes both sides: hop-by-hop removal and forwarding headers.
+/// The heads a reverse proxy sends on: hop-by-hop fields removed, forwarding fields added, written
+/// straight from the bytes that arrived.
 enum ProxyHeaders {
-    /// RFC 9110 §7.6.1: connection-specific headers apply to one hop only and must not be forwarded.
-    /// `proxy-connection` is not standard but old clients send it; `transfer-encoding` is re-derived by
-    /// NIO's encoders from the body we actually stream.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-        "te", "trailer", "transfer-encoding", "upgrade",
-    ]
+    /// Fields the `Connection` header may not remove: they frame or address the message.
+    private static let framing: Set<String> = ["content-length", "transfer-encoding", "host"]
 
-    /// Removes hop-by-hop headers, including any the `Connection` header names.
-    ///
-    /// The common request has none: one pass of byte comparisons finds that, with no copy and no
-    /// `lowercased()` per header.
-    static func stripHopByHop(_ headers: inout HTTPHeaders) {
-        guard headers.contains(where: { isHopByHop($0.name) }) else { return }
-        var named: [String] = []
-        for value in headers[canonicalForm: "connection"] {
-            named.append(value.lowercased())
-        }
-        headers.remove(where: { isHopByHop($0.name) || named.contains($0.name.lowercased()) })
-    }
-
-    /// Whether `name` is one of `hopByHop`, compared without allocating.
-    static func isHopByHop(_ name: String) -> Bool {
-        let length = name.utf8.count
-        guard length >= 2 && length <= 19 else { return false }
-        return hopByHopNames.contains { $0.count == length && ASCII.equal(name.utf8, $0, ignoringCase: true) }
-    }
-
-    private static let hopByHopNames: [[UInt8]] = hopByHop.map { Array($0.utf8) }
-
-    /// The request as it goes upstream: hop-by-hop stripped, `x-forwarded-for` appended,
-    /// `x-forwarded-proto` set, and an `x-request-id` generated when the client sent none.
-    static func upstreamRequest(
-        _ head: HTTPRequestHead, clientAddress: String?, requestID: () -> String
-    ) -> HTTPRequestHead {
-        var head = head
-        stripHopByHop(&head.headers)
+    /// The request as it goes upstream, always HTTP/1.1 (upstream connections are pooled and kept alive):
+    /// hop-by-hop fields removed (and any `Connection` names), `x-forwarded-for` extended with the client's
+    /// address, `x-forwarded-proto` set, and an `x-request-id` generated when the client sent none.
+    static func writeUpstreamRequest(
+        _ head: RequestHead, clientAddress: String?, random: inout FastRandom, to buffer: inout ByteBuffer
+    ) {
+        buffer.writeString(head.method)
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(head.target)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        let fields = head.fields
+        let skipping = KnownField.hopByHop | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
+        fields.write(to: &buffer, skipping: skipping, skippingNames: namedByConnection(fields))
         if let clientAddress {
-            if let existing = head.headers.first(name: "x-forwarded-for") {
-                head.headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing), \(clientAddress)")
-            } else {
-                head.headers.add(name: "x-forwarded-for", value: clientAddress)
+            buffer.writeStaticString("x-forwarded-for: ")
+            for value in fields.values(.xForwardedFor) {
+                buffer.writeString(value)
+                buffer.writeStaticString(", ")
+            }
+            buffer.writeString(clientAddress)
+            buffer.writeStaticString("\r\n")
+        }
+        if !fields.contains(.xForwardedProto) { buffer.writeStaticString("x-forwarded-proto: http\r\n") }
+        if !fields.contains(.xRequestID) {
+            buffer.writeStaticString("x-request-id: ")
+            random.writeRequestID(to: &buffer)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// The response as it goes back to the client: hop-by-hop fields removed, keep-alive as the client
+    /// wants, and without `transfer-encoding` when the body is handed over decoded (an HTTP/1.0 client).
+    static func writeDownstreamResponse(
+        _ head: ResponseHead, version: HTTPVersion, keepAlive: Bool, decodedBody: Bool, to buffer: inout ByteBuffer
+    ) {
+        buffer.writeStaticString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeString(String(head.status))
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(head.reason)
+        buffer.writeStaticString("\r\n")
+        let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit : 0)
+        head.fields.write(to: &buffer, skipping: skipping, skippingNames: namedByConnection(head.fields))
+        if !keepAlive {
+            buffer.writeStaticString("connection: close\r\n")
+        } else if version == .http1_0 {
+            buffer.writeStaticString("connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// Further hop-by-hop fields the `Connection` header names (RFC 9110 §7.6.1), lower-case.
+    static func namedByConnection(_ fields: HeaderFields) -> [String] {
+        guard fields.contains(.connection) else { return [] }
+        var named: [String] = []
+        for value in fields.values(.connection) {
+            for option in value.split(separator: ",") {
+                let name = String(option).trimmingBlanks.lowercased()
+                guard !name.isEmpty, !framing.contains(name) else { continue }
+                let known = KnownField.classify(name)
+                if known == .other || KnownField.hopByHop & known.bit == 0 { named.append(name) }
             }
         }
-        if !head.headers.contains(name: "x-forwarded-proto") {
-            head.headers.add(name: "x-forwarded-proto", value: "http")
-        }
-        if !head.headers.contains(name: "x-request-id") {
-            head.headers.add(name: "x-request-id", value: requestID())
-        }
-        // Upstream connections are pooled and kept alive whatever the client asked for.
-        head.version = .http1_1
-        return head
-    }
-
-    /// The response as it goes back to the client: hop-by-hop stripped, keep-alive as the client wants.
-    static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
-        var head = head
-        stripHopByHop(&head.headers)
-        head.version = version
-        if !keepAlive {
-            head.headers.add(name: "connection", value: "close")
-        } else if version == .http1_0 {
-            head.headers.add(name: "connection", value: "keep-alive")
-        }
-        return head
-    }
-}
-
-extension HTTPHeaders {
-    /// NIO's `HTTPHeaders` has no predicate removal; this keeps the rest in order.
-    mutating func remove(where shouldRemove: (_ header: (name: String, value: String)) -> Bool) {
-        let kept = self.filter { !shouldRemove($0) }
-        guard kept.count != self.count else { return }
-        self = HTTPHeaders(kept)
+        return named
     }
 }

@@ -1,28 +1,27 @@
-import NIOHTTP1
 import SerinCore
 
 /// The request and response edits a VirtualService route asks for (Istio's `headers`, `rewrite`,
-/// `redirect`), as pure functions on NIO's heads so they are tested without sockets.
+/// `redirect`), as pure functions on request heads and header fields so they are tested without sockets.
 enum RouteActions {
     /// Istio's header manipulation: `set` replaces, `add` appends, `remove` deletes, in that order.
-    static func apply(_ operations: HeaderOperations, to headers: inout HTTPHeaders) {
-        for name in operations.remove { headers.remove(name: name) }
+    static func apply(_ operations: HeaderOperations, to headers: inout HeaderFields) {
+        for name in operations.remove { headers.remove(name.lowercased()) }
         for (name, value) in operations.set.sorted(by: { $0.key < $1.key }) { headers.replaceOrAdd(name: name, value: value) }
         for (name, value) in operations.add.sorted(by: { $0.key < $1.key }) { headers.add(name: name, value: value) }
     }
 
     /// Istio's `rewrite`: `uri` replaces the prefix the route matched on (the whole path when it matched
     /// otherwise), keeping the query; `authority` replaces the Host header.
-    static func rewrite(_ rewrite: HTTPRewrite, head: inout HTTPRequestHead, matchedPrefix: String?) {
+    static func rewrite(_ rewrite: HTTPRewrite, head: inout RequestHead, matchedPrefix: String?) {
         if let uri = rewrite.uri {
-            let (path, query) = split(head.uri)
+            let (path, query) = split(head.target)
             let rest = matchedPrefix.map { path.dropFirst($0.utf8.count) } ?? ""
             var rewritten = uri + rest
             if rewritten.isEmpty { rewritten = "/" }
-            head.uri = rewritten + query
+            head.target = rewritten + query
         }
         if let authority = rewrite.authority {
-            head.headers.replaceOrAdd(name: "host", value: authority)
+            head.fields.replaceOrAdd(name: "host", value: authority)
         }
     }
 
@@ -36,9 +35,9 @@ enum RouteActions {
     }
 
     /// The `location` of Istio's `redirect`: each part the redirect names replaces the request's own.
-    static func location(for redirect: HTTPRedirect, request: HTTPRequestHead, scheme: String = "http") -> String {
+    static func location(for redirect: HTTPRedirect, request: RequestHead, scheme: String = "http") -> String {
         let scheme = redirect.scheme?.rawValue ?? scheme
-        let requested = request.headers.first(name: "host") ?? ""
+        let requested = request.fields.first(.host) ?? ""
         var (host, port) = splitPort(redirect.authority ?? requested)
         if redirect.authority != nil, redirect.port == nil, redirect.derivePort == nil { port = splitPort(requested).port }
         if let explicit = redirect.port {
@@ -48,7 +47,7 @@ enum RouteActions {
         } else if redirect.derivePort == .fromRequestPort {
             port = splitPort(requested).port
         }
-        let (path, query) = split(request.uri)
+        let (path, query) = split(request.target)
         let target: String
         if let uri = redirect.uri {
             target = uri.contains("?") ? uri : uri + query

@@ -1,9 +1,13 @@
 import NIOCore
-import NIOHTTP1
 
 /// Receives what happens on an upstream connection while it carries one exchange.
 protocol UpstreamDelegate: AnyObject {
-    func upstream(_ connection: UpstreamConnection, received part: HTTPClientResponsePart)
+    /// A response head: a 1xx (`100 Continue`) may come before the final one.
+    func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead)
+    /// Body bytes, chunked framing included unless the connection `decodesChunks`.
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer)
+    /// The response is complete.
+    func upstreamEnded(_ connection: UpstreamConnection)
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?)
     func upstreamWritabilityChanged(_ connection: UpstreamConnection)
     /// The upstream delivered all it had for now: the moment to flush what went to the client.
@@ -12,7 +16,9 @@ protocol UpstreamDelegate: AnyObject {
     var downstreamIsWritable: Bool { get }
 }
 
-/// One pooled HTTP/1.1 connection to an endpoint. Used only on its channel's event loop.
+/// One pooled HTTP/1.1 connection to an endpoint: sends a request's bytes and reads the response's framing
+/// (head, then a body by length, by chunks or until close) without copying the body. Used only on its
+/// channel's event loop.
 final class UpstreamConnection {
     let channel: any Channel
     let endpoint: EndpointAddress
@@ -22,7 +28,7 @@ final class UpstreamConnection {
     /// server while idle, which makes a failure before any response byte safe to retry.
     var requestsServed = 0
     fileprivate(set) var isClosed = false
-    /// Whether the server said it will close after this response.
+    /// Whether the server said it will close after this response, or the response ends only by closing.
     var closeAfterResponse = false
     /// Called when the connection closes while idle, so the pool forgets it.
     var onIdleClose: ((UpstreamConnection) -> Void)?
@@ -30,6 +36,25 @@ final class UpstreamConnection {
     let cluster: UpstreamCluster?
     /// Closes the connection once it has been idle for the cluster's `idleTimeout`.
     var idleTimer: Scheduled<Void>?
+    /// Hand over only the data of a chunked body (for an HTTP/1.0 client), not its framing.
+    var decodesChunks = false
+
+    private enum Phase {
+        /// No request outstanding: any byte now is a broken server.
+        case idle
+        case head(toHEAD: Bool)
+        case length(remaining: Int)
+        case chunked(ChunkedScanner)
+        case untilClose
+    }
+
+    private var phase = Phase.idle
+    /// Bytes of a response head that is not complete yet, and how far the search for its end got.
+    private var partialHead: ByteBuffer?
+    private var headScanned = 0
+
+    /// The most bytes a response head may take, as Envoy's default `max_response_headers_kb`.
+    static let maxResponseHeadBytes = 60 * 1024
 
     init(channel: any Channel, endpoint: EndpointAddress, cluster: UpstreamCluster? = nil) {
         self.channel = channel
@@ -39,8 +64,22 @@ final class UpstreamConnection {
 
     var isWritable: Bool { channel.isWritable }
 
-    func write(_ part: HTTPClientRequestPart) {
-        channel.write(part, promise: nil)
+    /// Whether the response under way ends only when the upstream closes.
+    var responseEndsWithClose: Bool {
+        if case .untilClose = phase { return true }
+        return false
+    }
+
+    /// Writes a request head; the next bytes read are its response.
+    func send(head: ByteBuffer, isHEAD: Bool) {
+        phase = .head(toHEAD: isHEAD)
+        decodesChunks = false
+        channel.write(head, promise: nil)
+    }
+
+    /// Writes request body bytes, framing included.
+    func write(_ bytes: ByteBuffer) {
+        channel.write(bytes, promise: nil)
     }
 
     func flush() {
@@ -61,6 +100,144 @@ final class UpstreamConnection {
     fileprivate func markClosed() {
         isClosed = true
     }
+
+    // MARK: Reading the response
+
+    fileprivate func received(_ bytes: ByteBuffer) {
+        var buffer = bytes
+        if var partial = partialHead {
+            partialHead = nil
+            partial.writeImmutableBuffer(bytes)
+            buffer = partial
+        }
+        while buffer.readableBytes > 0 {
+            guard let delegate else {
+                // Bytes on an idle connection mean the server broke HTTP framing; it cannot be reused.
+                close()
+                return
+            }
+            switch phase {
+            case .idle:
+                close()
+                return
+            case .head(let toHEAD):
+                let scanned = headScanned
+                guard let end = buffer.withUnsafeReadableBytes({ HTTP1HeadParser.headEnd($0, from: scanned) }) else {
+                    guard buffer.readableBytes <= Self.maxResponseHeadBytes else {
+                        return fail(MalformedMessage(reason: "a response head longer than \(Self.maxResponseHeadBytes) bytes"))
+                    }
+                    headScanned = HTTP1HeadParser.resumePoint(afterSearching: buffer.readableBytes)
+                    partialHead = buffer
+                    return
+                }
+                headScanned = 0
+                let head: ResponseHead
+                let framing: BodyFraming
+                do {
+                    head = try HTTP1HeadParser.parseResponse(buffer.readSlice(length: end)!)
+                    framing = try BodyFraming.ofResponse(head, toHEAD: toHEAD)
+                } catch {
+                    return fail(error)
+                }
+                if head.isInformational {
+                    delegate.upstream(self, receivedHead: head)
+                    continue
+                }
+                if !head.isKeepAlive { closeAfterResponse = true }
+                switch framing {
+                case .none:
+                    phase = .idle
+                    if buffer.readableBytes > 0 { closeAfterResponse = true }
+                    delegate.upstream(self, receivedHead: head)
+                    self.delegate?.upstreamEnded(self)
+                    return
+                case .length(let length):
+                    phase = .length(remaining: length)
+                case .chunked:
+                    phase = .chunked(ChunkedScanner())
+                case .untilClose:
+                    phase = .untilClose
+                    closeAfterResponse = true
+                }
+                delegate.upstream(self, receivedHead: head)
+            case .length(let remaining):
+                let take = min(remaining, buffer.readableBytes)
+                let body = buffer.readSlice(length: take)!
+                guard take == remaining else {
+                    phase = .length(remaining: remaining - take)
+                    delegate.upstream(self, receivedBody: body)
+                    return
+                }
+                phase = .idle
+                if buffer.readableBytes > 0 { closeAfterResponse = true }
+                delegate.upstream(self, receivedBody: body)
+                self.delegate?.upstreamEnded(self)
+                return
+            case .chunked(var scanner):
+                let consumed: Int
+                var data: [Range<Int>] = []
+                do {
+                    let decoding = decodesChunks
+                    consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
+                        try scanner.scan(bytes) { range in if decoding { data.append(range) } }
+                    }
+                } catch {
+                    return fail(error)
+                }
+                let body: ByteBuffer
+                if decodesChunks {
+                    var decoded = channel.allocator.buffer(capacity: data.reduce(0) { $0 + $1.count })
+                    for range in data {
+                        decoded.writeImmutableBuffer(buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!)
+                    }
+                    body = decoded
+                    buffer.moveReaderIndex(forwardBy: consumed)
+                } else {
+                    body = buffer.readSlice(length: consumed)!
+                }
+                guard scanner.ended else {
+                    phase = .chunked(scanner)
+                    if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body) }
+                    return
+                }
+                phase = .idle
+                if buffer.readableBytes > 0 { closeAfterResponse = true }
+                if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body) }
+                self.delegate?.upstreamEnded(self)
+                return
+            case .untilClose:
+                delegate.upstream(self, receivedBody: buffer)
+                return
+            }
+        }
+    }
+
+    /// The upstream broke HTTP: the exchange hears why, and the connection is closed.
+    private func fail(_ error: MalformedMessage) {
+        markClosed()
+        phase = .idle
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.upstreamClosed(self, error: error)
+        channel.close(promise: nil)
+    }
+
+    /// The channel closed: a body that ends with the connection is complete now; anything else was cut.
+    fileprivate func closed() {
+        markClosed()
+        let endedResponse = responseEndsWithClose
+        phase = .idle
+        guard let delegate else {
+            onIdleClose?(self)
+            return
+        }
+        if endedResponse {
+            delegate.upstreamEnded(self)
+        } else {
+            self.delegate = nil
+            delegate.upstreamClosed(self, error: nil)
+        }
+    }
 }
 
 /// `address:port` of an endpoint: the key upstream pools are kept under.
@@ -70,28 +247,19 @@ struct EndpointAddress: Hashable, Sendable, CustomStringConvertible {
     var description: String { "\(host):\(port)" }
 }
 
-/// The last handler on an upstream channel: hands response parts to the exchange and holds reads
-/// while the client cannot keep up (backpressure, as swift-nio-examples' GlueHandler does).
+/// The only handler on an upstream channel: hands the bytes read to the connection and holds reads while
+/// the client cannot keep up (backpressure, as swift-nio-examples' GlueHandler does).
 final class UpstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     // Strong: the pipeline is torn down when the channel closes, which breaks the cycle.
     var connection: UpstreamConnection!
     private var pendingRead = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if case .head(let head) = part, !head.isKeepAlive {
-            connection.closeAfterResponse = true
-        }
-        if let delegate = connection.delegate {
-            delegate.upstream(connection, received: part)
-        } else {
-            // Bytes on an idle connection mean the server broke HTTP framing; it cannot be reused.
-            connection.close()
-        }
+        connection.received(unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -100,13 +268,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connection.markClosed()
-        if let delegate = connection.delegate {
-            connection.delegate = nil
-            delegate.upstreamClosed(connection, error: nil)
-        } else {
-            connection.onIdleClose?(connection)
-        }
+        connection.closed()
         context.fireChannelInactive()
     }
 

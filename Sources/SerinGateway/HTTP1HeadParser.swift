@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOHTTP1
+
+/// Reads HTTP/1.0 and 1.1 message heads (RFC 9112) straight from the bytes a connection received.
+///
+/// Strict where a proxy must be (no whitespace before a field's colon, no folded lines, no control bytes,
+/// one version it knows), since whatever it lets through, it forwards. Stateless: the caller finds where a
+/// head ends (`headEnd`, resumable as bytes trickle in), then parses it once.
+enum HTTP1HeadParser {
+    /// Bytes of empty lines before a request line, which RFC 9112 §2.2 says to ignore.
+    static func leadingEmptyLines(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\n") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") {
+                index += 2
+            } else {
+                break
+            }
+        }
+        return index
+    }
+
+    /// Just past the empty line that ends the head in `bytes`, searching from `from` (where a previous search
+    /// stopped); nil while the head is incomplete.
+    static func headEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
+        var index = max(from, 0)
+        while index < bytes.count {
+            guard let found = memchr(base + index, Int32(UInt8(ascii: "\n")), bytes.count - index) else { return nil }
+            let lineFeed = base.distance(to: UnsafeRawPointer(found))
+            if lineFeed + 1 < bytes.count, bytes[lineFeed + 1] == UInt8(ascii: "\n") { return lineFeed + 2 }
+            if lineFeed + 2 < bytes.count, bytes[lineFeed + 1] == UInt8(ascii: "\r"), bytes[lineFeed + 2] == UInt8(ascii: "\n") {
+                return lineFeed + 3
+            }
+            index = lineFeed + 1
+        }
+        return nil
+    }
+
+    /// Where a search that found nothing in `count` bytes resumes: a terminator may straddle the boundary.
+    static func resumePoint(afterSearching count: Int) -> Int { max(count - 3, 0) }
+
+    /// A 414 or 431 when an incomplete head is already past what the limits allow.
+    static func incompleteHeadTooLarge(_ bytes: UnsafeRawBufferPointer, limits: GatewayLimits) -> MalformedMessage? {
+        let lineLimit = limits.maxURIBytes + 64
+        if bytes.count > lineLimit, !bytes.prefix(lineLimit).contains(UInt8(ascii: "\n")) {
+            return MalformedMessage(
+                status: .uriTooLong, reason: "request target of more than \(limits.maxURIBytes) bytes exceeds the limit of \(limits.maxURIBytes)"
+            )
+        }
+        if bytes.count > lineLimit + limits.maxHeaderBytes + 4 * (limits.maxHeaderCount + 1) {
+            return MalformedMessage(
+                status: .requestHeaderFieldsTooLarge,
+                reason: "request headers of more than \(limits.maxHeaderBytes) bytes exceed the limit of \(limits.maxHeaderBytes)"
+            )
+        }
+        return nil
+    }
+
+    // MARK: Requests
+
+    /// Parses the request head that is all of `head` (up to and including its empty line).
+    static func parseRequest(_ head: ByteBuffer, limits: GatewayLimits) throws(MalformedMessage) -> RequestHead {
+        try head.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
+            let lineEnd = lineEnd(bytes, from: 0)
+            var cursor = 0
+            let methodEnd = try token(bytes, from: 0, to: lineEnd.content, what: "method")
+            guard methodEnd < lineEnd.content, bytes[methodEnd] == UInt8(ascii: " ") else {
+                throw MalformedMessage(reason: "malformed request: the request line is not METHOD TARGET HTTP/1.x")
+            }
+            cursor = methodEnd + 1
+            var targetEnd = cursor
+            while targetEnd < lineEnd.content, bytes[targetEnd] != UInt8(ascii: " ") {
+                let byte = bytes[targetEnd]
+                guard byte > 0x20, byte < 0x7F else {
+                    throw MalformedMessage(reason: "malformed request: byte \(byte) in the request target")
+                }
+                targetEnd += 1
+            }
+            guard targetEnd > cursor, targetEnd < lineEnd.content else {
+                throw MalformedMessage(reason: "malformed request: the request line is not METHOD TARGET HTTP/1.x")
+            }
+            if targetEnd - cursor > limits.maxURIBytes {
+                throw MalformedMessage(
+                    status: .uriTooLong,
+                    reason: "request target of \(targetEnd - cursor) bytes exceeds the limit of \(limits.maxURIBytes)"
+                )
+            }
+            guard let version = version(bytes, from: targetEnd + 1, to: lineEnd.content) else {
+                throw MalformedMessage(reason: "malformed request: the version is not HTTP/1.0 or HTTP/1.1")
+            }
+            let method = string(bytes, 0..<methodEnd)
+            let target = string(bytes, cursor..<targetEnd)
+            let fields: HeaderFields
+            do throws(MalformedMessage) {
+                fields = try parseFields(bytes, from: lineEnd.next, storage: head, capacity: 8)
+            } catch {
+                throw MalformedMessage(reason: "malformed request: \(error.reason)")
+            }
+            if fields.count > limits.maxHeaderCount {
+                throw MalformedMessage(
+                    status: .requestHeaderFieldsTooLarge,
+                    reason: "\(fields.count) request header fields exceed the limit of \(limits.maxHeaderCount)"
+                )
+            }
+            let size = fields.byteCount
+            if size > limits.maxHeaderBytes {
+                throw MalformedMessage(
+                    status: .requestHeaderFieldsTooLarge,
+                    reason: "request headers of \(size) bytes exceed the limit of \(limits.maxHeaderBytes)"
+                )
+            }
+            return RequestHead(
+                method: method, target: target, version: version, fields: fields,
+                isKeepAlive: keepAlive(fields, version: version)
+            )
+        }
+    }
+
+    // MARK: Responses
+
+    /// Parses the response head that is all of `head`.
+    static func parseResponse(_ head: ByteBuffer) throws(MalformedMessage) -> ResponseHead {
+        try head.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
+            let lineEnd = lineEnd(bytes, from: 0)
+            guard lineEnd.content >= 12, let version = version(bytes, from: 0, to: 8), bytes[8] == UInt8(ascii: " ") else {
+                throw MalformedMessage(reason: "the status line is not HTTP/1.x CODE REASON")
+            }
+            var status = 0
+            for index in 9..<12 {
+                let digit = bytes[index] &- UInt8(ascii: "0")
+                guard digit < 10 else { throw MalformedMessage(reason: "the status code is not three digits") }
+                status = status * 10 + Int(digit)
+            }
+            guard status >= 100 else { throw MalformedMessage(reason: "status code \(status) is below 100") }
+            var reason = ""
+            if lineEnd.content > 12 {
+                guard bytes[12] == UInt8(ascii: " ") else { throw MalformedMessage(reason: "the status code is not three digits") }
+                reason = string(bytes, 13..<lineEnd.content)
+            }
+            let fields = try parseFields(bytes, from: lineEnd.next, storage: head, capacity: 8)
+            return ResponseHead(
+                version: version, status: status, reason: reason, fields: fields, isKeepAlive: keepAlive(fields, version: version)
+            )
+        }
+    }
+
+    // MARK: Pieces
+
+    /// The end of the line starting at `from`: where its content stops (before CR LF or LF) and where the
+    /// next line starts.
+    private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> (content: Int, next: Int) {
+        var index = from
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+        let content = index > from && bytes[index - 1] == UInt8(ascii: "\r") ? index - 1 : index
+        return (content, min(index + 1, bytes.count))
+    }
+
+    /// The end of the token starting at `from` (RFC 9110 tchar); it must not be empty.
+    private static func token(
+        _ bytes: UnsafeRawBufferPointer, from: Int, to end: Int, what: String
+    ) throws(MalformedMessage) -> Int {
+        var index = from
+        while index < end, isTokenByte(bytes[index]) { index += 1 }
+        guard index > from else { throw MalformedMessage(reason: "malformed request: the \(what) is empty or not a token") }
+        return index
+    }
+
+    private static func version(_ bytes: UnsafeRawBufferPointer, from: Int, to end: Int) -> HTTPVersion? {
+        guard end - from == 8 else { return nil }
+        let prefix: StaticString = "HTTP/1."
+        for offset in 0..<7 where bytes[from + offset] != prefix.utf8Start[offset] { return nil }
+        switch bytes[from + 7] {
+        case UInt8(ascii: "1"): return .http1_1
+        case UInt8(ascii: "0"): return .http1_0
+        default: return nil
+        }
+    }
+
+    private static func parseFields(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, storage: ByteBuffer, capacity: Int
+    ) throws(MalformedMessage) -> HeaderFields {
+        var fields = HeaderFields(storage: storage, capacity: capacity)
+        let base = storage.readerIndex
+        var lineStart = start
+        while lineStart < bytes.count {
+            let line = lineEnd(bytes, from: lineStart)
+            if line.content == lineStart { break }  // the empty line: the head ends
+            let first = bytes[lineStart]
+            guard first != UInt8(ascii: " "), first != 9 else {
+                throw MalformedMessage(reason: "a folded header line (obsolete line folding)")
+            }
+            var colon = lineStart
+            while colon < line.content, isTokenByte(bytes[colon]) { colon += 1 }
+            guard colon > lineStart, colon < line.content, bytes[colon] == UInt8(ascii: ":") else {
+                throw MalformedMessage(
+                    reason: "header line \(fields.count + 1) is not NAME: VALUE (\(string(bytes, lineStart..<min(line.content, lineStart + 40))))"
+                )
+            }
+            var valueStart = colon + 1
+            var valueEnd = line.content
+            while valueStart < valueEnd, bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == 9 { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == 9 { valueEnd -= 1 }
+            for index in valueStart..<valueEnd {
+                let byte = bytes[index]
+                guard byte >= 0x20 || byte == 9, byte != 0x7F else {
+                    throw MalformedMessage(reason: "control byte \(byte) in header \(string(bytes, lineStart..<colon))")
+                }
+            }
+            fields.appendParsed(
+                nameStart: base + lineStart, nameLength: colon - lineStart, valueStart: base + valueStart,
+                valueLength: valueEnd - valueStart,
+                kind: KnownField.classify(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<colon]))
+            )
+            lineStart = line.next
+        }
+        return fields
+    }
+
+    private static func keepAlive(_ fields: HeaderFields, version: HTTPVersion) -> Bool {
+        var close = version == .http1_0
+        for value in fields.values(.connection) {
+            for option in value.split(separator: ",") {
+                let option = String(option).trimmingBlanks.lowercased()
+                if option == "close" { return false }
+                if option == "keep-alive" { close = false }
+            }
+        }
+        return !close
+    }
+
+    private static func string(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+
+    /// RFC 9110 §5.6.2 tchar.
+    @inline(__always)
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        tokenBytes[Int(byte)]
+    }
+
+    private static let tokenBytes: [Bool] = (0..<256).map { value in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}

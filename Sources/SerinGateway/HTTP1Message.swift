@@ -1,0 +1,220 @@
+import NIOCore
+import NIOHTTP1
+
+/// A request head as the client sent it: the request line's parts and the header fields.
+struct RequestHead {
+    var method: String
+    /// The request target as sent: path plus optional `?query`.
+    var target: String
+    var version: HTTPVersion
+    var fields: HeaderFields
+    /// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes unless told `keep-alive`.
+    var isKeepAlive: Bool
+
+    var isHEAD: Bool { method == "HEAD" }
+}
+
+/// A response head as an upstream sent it.
+struct ResponseHead {
+    var version: HTTPVersion
+    var status: Int
+    var reason: String
+    var fields: HeaderFields
+    var isKeepAlive: Bool
+
+    /// A 1xx answer (`100 Continue`): the final one follows it.
+    var isInformational: Bool { (100..<200).contains(status) }
+
+    /// The head as it goes to a client speaking `version`.
+    func write(to buffer: inout ByteBuffer, version: HTTPVersion) {
+        buffer.writeStaticString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeString(String(status))
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(reason)
+        buffer.writeStaticString("\r\n")
+        fields.write(to: &buffer)
+        buffer.writeStaticString("\r\n")
+    }
+}
+
+/// Why a message could not be read: the status a client is answered with, and what was wrong, and where.
+struct MalformedMessage: Error, CustomStringConvertible {
+    var status: HTTPResponseStatus = .badRequest
+    var reason: String
+
+    var description: String { reason }
+}
+
+/// How a message's body ends (RFC 9112 §6.3).
+enum BodyFraming {
+    case none
+    case length(Int)
+    case chunked
+    /// A response with neither length nor chunking: its body ends when the upstream closes.
+    case untilClose
+
+    var hasBody: Bool {
+        if case .none = self { return false }
+        return true
+    }
+
+    /// The framing of a request body; ambiguous framing (both a length and chunking, two lengths) is refused,
+    /// as a proxy must, since the next hop might read the request's end elsewhere (request smuggling).
+    static func ofRequest(_ head: RequestHead) throws(MalformedMessage) -> BodyFraming {
+        let fields = head.fields
+        if fields.contains(.transferEncoding) {
+            guard !fields.contains(.contentLength) else {
+                throw MalformedMessage(reason: "malformed request: both transfer-encoding and content-length are set")
+            }
+            let codings = fields.values(.transferEncoding)
+            guard head.version != .http1_0, endsWithChunked(codings) else {
+                throw MalformedMessage(
+                    reason: "malformed request: transfer-encoding \(codings.joined(separator: ", ")) does not end with chunked"
+                )
+            }
+            return .chunked
+        }
+        let lengths = fields.values(.contentLength)
+        guard let first = lengths.first else { return .none }
+        guard let length = parseLength(first), lengths.allSatisfy({ parseLength($0) == length }) else {
+            throw MalformedMessage(reason: "malformed request: content-length \(lengths.joined(separator: ", ")) is not one number")
+        }
+        return length == 0 ? .none : .length(length)
+    }
+
+    /// The framing of a response to a request whose method was HEAD or not (RFC 9112 §6.3).
+    static func ofResponse(_ head: ResponseHead, toHEAD: Bool) throws(MalformedMessage) -> BodyFraming {
+        if toHEAD || head.isInformational || head.status == 204 || head.status == 304 { return .none }
+        let fields = head.fields
+        if fields.contains(.transferEncoding) {
+            return endsWithChunked(fields.values(.transferEncoding)) ? .chunked : .untilClose
+        }
+        let lengths = fields.values(.contentLength)
+        guard let first = lengths.first else { return .untilClose }
+        guard let length = parseLength(first), lengths.allSatisfy({ parseLength($0) == length }) else {
+            throw MalformedMessage(reason: "content-length \(lengths.joined(separator: ", ")) is not one number")
+        }
+        return length == 0 ? .none : .length(length)
+    }
+
+    private static func endsWithChunked(_ values: [String]) -> Bool {
+        guard let last = values.last?.split(separator: ",").last else { return false }
+        return String(last).trimmingBlanks.lowercased() == "chunked"
+    }
+
+    private static func parseLength(_ value: String) -> Int? {
+        let digits = value.trimmingBlanks
+        guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 &- 48 < 10 }) else { return nil }
+        return Int(digits)
+    }
+}
+
+/// Follows a chunked body (RFC 9112 §7.1) byte by byte to find where it ends, without copying it: the proxy
+/// forwards the chunked bytes as they are, or just the data when the client cannot read chunks.
+struct ChunkedScanner {
+    private enum State {
+        case size
+        case extensions
+        case sizeLineFeed
+        case data(remaining: Int)
+        case dataCarriageReturn
+        case dataLineFeed
+        /// After the last chunk: trailer fields, then an empty line.
+        case trailerLineStart
+        case trailerLine
+        case trailerEndLineFeed
+        case ended
+    }
+
+    private var state = State.size
+    private var size = 0
+    private var sizeDigits = 0
+
+    var ended: Bool {
+        if case .ended = state { return true }
+        return false
+    }
+
+    /// Reads as much of `bytes` as belongs to the body. Returns how many bytes that was (less than all only
+    /// when the body ended inside them); `data` gets the ranges of chunk data among them.
+    mutating func scan(
+        _ bytes: UnsafeRawBufferPointer, data: (Range<Int>) -> Void = { _ in }
+    ) throws(MalformedMessage) -> Int {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch state {
+            case .size:
+                if let digit = Self.hexValue(byte) {
+                    sizeDigits += 1
+                    guard sizeDigits <= 15 else { throw MalformedMessage(reason: "malformed chunked body: chunk size too large") }
+                    size = size << 4 | digit
+                } else if sizeDigits > 0 && (byte == UInt8(ascii: ";") || byte == UInt8(ascii: " ") || byte == 9) {
+                    state = .extensions
+                } else if sizeDigits > 0 && byte == UInt8(ascii: "\r") {
+                    state = .sizeLineFeed
+                } else if sizeDigits > 0 && byte == UInt8(ascii: "\n") {
+                    endSizeLine()
+                } else {
+                    throw MalformedMessage(reason: "malformed chunked body: expected a hexadecimal chunk size")
+                }
+            case .extensions:
+                if byte == UInt8(ascii: "\n") { endSizeLine() } else if byte == UInt8(ascii: "\r") { state = .sizeLineFeed }
+            case .sizeLineFeed:
+                guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
+                endSizeLine()
+            case .data(let remaining):
+                let take = min(remaining, bytes.count - index)
+                data(index..<index + take)
+                index += take
+                state = remaining == take ? .dataCarriageReturn : .data(remaining: remaining - take)
+                continue
+            case .dataCarriageReturn:
+                if byte == UInt8(ascii: "\r") {
+                    state = .dataLineFeed
+                } else if byte == UInt8(ascii: "\n") {
+                    state = .size
+                } else {
+                    throw MalformedMessage(reason: "malformed chunked body: chunk data longer than its size")
+                }
+            case .dataLineFeed:
+                guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
+                state = .size
+            case .trailerLineStart:
+                if byte == UInt8(ascii: "\r") {
+                    state = .trailerEndLineFeed
+                } else if byte == UInt8(ascii: "\n") {
+                    state = .ended
+                    return index + 1
+                } else {
+                    state = .trailerLine
+                }
+            case .trailerLine:
+                if byte == UInt8(ascii: "\n") { state = .trailerLineStart }
+            case .trailerEndLineFeed:
+                guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
+                state = .ended
+                return index + 1
+            case .ended:
+                return index
+            }
+            index += 1
+        }
+        return index
+    }
+
+    private mutating func endSizeLine() {
+        state = size == 0 ? .trailerLineStart : .data(remaining: size)
+        size = 0
+        sizeDigits = 0
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
+    }
+}

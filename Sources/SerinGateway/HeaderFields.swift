@@ -1,0 +1,217 @@
+import NIOCore
+import SerinCore
+
+/// The header fields the proxy itself reads or writes, recognised once when a head is parsed so that
+/// every later question ("is there a `connection` field?") is a bit test, not a search.
+enum KnownField: UInt8, CaseIterable {
+    case other = 0
+    case host, connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade
+    case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID
+
+    var name: String {
+        switch self {
+        case .other: return ""
+        case .host: return "host"
+        case .connection: return "connection"
+        case .keepAlive: return "keep-alive"
+        case .proxyConnection: return "proxy-connection"
+        case .proxyAuthenticate: return "proxy-authenticate"
+        case .proxyAuthorization: return "proxy-authorization"
+        case .te: return "te"
+        case .trailer: return "trailer"
+        case .upgrade: return "upgrade"
+        case .transferEncoding: return "transfer-encoding"
+        case .contentLength: return "content-length"
+        case .xForwardedFor: return "x-forwarded-for"
+        case .xForwardedProto: return "x-forwarded-proto"
+        case .xRequestID: return "x-request-id"
+        }
+    }
+
+    var bit: UInt32 { 1 << UInt32(rawValue) }
+
+    /// RFC 9110 §7.6.1: fields for one connection only, never forwarded. (`proxy-connection` is not
+    /// standard but old clients send it.) `transfer-encoding` is not among them here: bodies are forwarded
+    /// with the framing they came with.
+    static let hopByHop: UInt32 = [connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade]
+        .reduce(0) { $0 | $1.bit }
+
+    private static let byLength: [[(bytes: [UInt8], field: KnownField)]] = {
+        var table = [[(bytes: [UInt8], field: KnownField)]](repeating: [], count: 20)
+        for field in allCases where field != .other {
+            table[field.name.utf8.count].append((Array(field.name.utf8), field))
+        }
+        return table
+    }()
+
+    /// Which field `name` is, compared without regard to case.
+    static func classify(_ name: UnsafeRawBufferPointer) -> KnownField {
+        guard name.count < byLength.count else { return .other }
+        candidates: for candidate in byLength[name.count] {
+            for index in 0..<name.count where ASCII.lower(name[index]) != candidate.bytes[index] { continue candidates }
+            return candidate.field
+        }
+        return .other
+    }
+
+    static func classify(_ name: String) -> KnownField {
+        var name = name
+        return name.withUTF8 { classify(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// The header fields of one HTTP/1 message, in wire order, kept as the bytes they arrived in.
+///
+/// The proxy forwards most fields untouched, so they are never turned into strings: a field is two ranges
+/// in `storage`, lookups compare bytes, and writing the head out copies the bytes. Fields added later (a
+/// route's `headers.set`, a local answer's) are appended to `storage`.
+struct HeaderFields {
+    private struct Field {
+        var nameStart: Int32
+        var nameLength: Int32
+        var valueStart: Int32
+        var valueLength: Int32
+        var kind: KnownField
+    }
+
+    private var storage: ByteBuffer
+    private var fields: [Field] = []
+    /// One bit per `KnownField` present.
+    private(set) var present: UInt32 = 0
+
+    /// Fields parsed out of `storage`, whose indices are positions in it.
+    init(storage: ByteBuffer, capacity: Int = 0) {
+        self.storage = storage
+        fields.reserveCapacity(capacity)
+    }
+
+    init() {
+        self.init(storage: ByteBufferAllocator().buffer(capacity: 64))
+    }
+
+    var count: Int { fields.count }
+
+    /// Every name's and value's bytes together: what `GatewayLimits.maxHeaderBytes` limits.
+    var byteCount: Int { fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) } }
+
+    /// Records a field the parser found at these positions of `storage`.
+    mutating func appendParsed(nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int, kind: KnownField) {
+        fields.append(
+            Field(
+                nameStart: Int32(nameStart), nameLength: Int32(nameLength), valueStart: Int32(valueStart),
+                valueLength: Int32(valueLength), kind: kind
+            )
+        )
+        present |= kind.bit
+    }
+
+    // MARK: Reading
+
+    func contains(_ field: KnownField) -> Bool { present & field.bit != 0 }
+
+    func first(_ field: KnownField) -> String? {
+        guard contains(field) else { return nil }
+        return fields.firstIndex { $0.kind == field }.map(value(at:))
+    }
+
+    func values(_ field: KnownField) -> [String] {
+        guard contains(field) else { return [] }
+        return fields.indices.filter { fields[$0].kind == field }.map(value(at:))
+    }
+
+    /// The first value of the field named `lowercasedName` (compared without regard to case).
+    func first(_ lowercasedName: String) -> String? {
+        let known = KnownField.classify(lowercasedName)
+        if known != .other { return first(known) }
+        return fields.indices.first { nameEquals(at: $0, lowercasedName) }.map(value(at:))
+    }
+
+    func value(at index: Int) -> String {
+        storage.getString(at: Int(fields[index].valueStart), length: Int(fields[index].valueLength)) ?? ""
+    }
+
+    /// Whether field `index` is named `lowercasedName`, compared in place.
+    private func nameEquals(at index: Int, _ lowercasedName: String) -> Bool {
+        let field = fields[index]
+        var lowercasedName = lowercasedName
+        return lowercasedName.withUTF8 { wanted in
+            guard wanted.count == Int(field.nameLength) else { return false }
+            return storage.withUnsafeReadableBytes { bytes in
+                let start = Int(field.nameStart) - storage.readerIndex
+                for offset in 0..<wanted.count where ASCII.lower(bytes[start + offset]) != wanted[offset] {
+                    return false
+                }
+                return true
+            }
+        }
+    }
+
+    // MARK: Changing
+
+    /// Appends a field. Line breaks in `value` (which would end the field early) become spaces.
+    mutating func add(name: String, value: String) {
+        let nameStart = storage.writerIndex
+        let nameLength = storage.writeString(name)
+        let valueStart = storage.writerIndex
+        var valueLength = 0
+        for byte in value.utf8 {
+            valueLength += storage.writeInteger(byte == 0x0D || byte == 0x0A || byte == 0 ? UInt8(ascii: " ") : byte)
+        }
+        appendParsed(
+            nameStart: nameStart, nameLength: nameLength, valueStart: valueStart, valueLength: valueLength,
+            kind: KnownField.classify(name)
+        )
+    }
+
+    /// Removes every field named `lowercasedName`.
+    mutating func remove(_ lowercasedName: String) {
+        let known = KnownField.classify(lowercasedName)
+        if known != .other {
+            guard contains(known) else { return }
+            fields.removeAll { $0.kind == known }
+            present &= ~known.bit
+            return
+        }
+        var index = 0
+        while index < fields.count {
+            if nameEquals(at: index, lowercasedName) { fields.remove(at: index) } else { index += 1 }
+        }
+    }
+
+    mutating func replaceOrAdd(name: String, value: String) {
+        remove(name.lowercased())
+        add(name: name, value: value)
+    }
+
+    // MARK: Writing
+
+    /// `name: value\r\n` for each field in order, but those whose kind is in `skipping` or whose name is in
+    /// `skippingNames` (lower-case).
+    func write(to buffer: inout ByteBuffer, skipping: UInt32 = 0, skippingNames: [String] = []) {
+        storage.withUnsafeReadableBytes { bytes in
+            let base = storage.readerIndex
+            for (index, field) in fields.enumerated() where field.kind.bit & skipping == 0 {
+                if !skippingNames.isEmpty, skippingNames.contains(where: { nameEquals(at: index, $0) }) { continue }
+                let nameStart = Int(field.nameStart) - base
+                let valueStart = Int(field.valueStart) - base
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + Int(field.nameLength)]))
+                buffer.writeStaticString(": ")
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + Int(field.valueLength)]))
+                buffer.writeStaticString("\r\n")
+            }
+        }
+    }
+}
+
+extension HeaderFields: RequestHeaderLookup {
+    func firstValue(forHeader lowercasedName: String) -> String? { first(lowercasedName) }
+}
+
+extension String {
+    /// Without the spaces and tabs HTTP allows around a field value.
+    var trimmingBlanks: Substring {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let start = firstIndex(where: { !blank($0) }), let end = lastIndex(where: { !blank($0) }) else { return "" }
+        return self[start...end]
+    }
+}

@@ -1,0 +1,102 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A backend on 127.0.0.1 that speaks bytes, not HTTP: it answers exactly what a test scripts, so a test can
+/// send what a well-behaved server library would not (a chunked body, an answer that ends by closing,
+/// `100 Continue`) and see byte for byte what a proxy sent it.
+public final class ScriptedBackend: Sendable {
+    /// What to send once the bytes received on a connection (since its last answer) are `received`; nil waits
+    /// for more. `close` ends the connection after the answer.
+    public struct Answer: Sendable {
+        public var bytes: String
+        public var close: Bool
+        /// Keeps what was received for the next answer instead of starting afresh (a `100 Continue`, say).
+        public var keepReceived: Bool
+        /// Sends the answer in this many writes, 30 ms apart, so the reader sees it split anywhere.
+        public var pieces: Int
+
+        public init(_ bytes: String, close: Bool = false, keepReceived: Bool = false, pieces: Int = 1) {
+            self.bytes = bytes
+            self.close = close
+            self.keepReceived = keepReceived
+            self.pieces = max(pieces, 1)
+        }
+    }
+
+    public let port: Int
+    private let channel: any Channel
+    private let log: NIOLockedValueBox<String>
+
+    private init(port: Int, channel: any Channel, log: NIOLockedValueBox<String>) {
+        self.port = port
+        self.channel = channel
+        self.log = log
+    }
+
+    public static func start(
+        group: any EventLoopGroup, answer: @escaping @Sendable (_ received: String) -> Answer?
+    ) async throws -> ScriptedBackend {
+        let log = NIOLockedValueBox("")
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Script(answer: answer, log: log))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return ScriptedBackend(port: channel.localAddress?.port ?? 0, channel: channel, log: log)
+    }
+
+    /// Every byte received on every connection so far, in order of arrival.
+    public var received: String { log.withLockedValue { $0 } }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    private final class Script: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let answer: @Sendable (String) -> Answer?
+        let log: NIOLockedValueBox<String>
+        var pending = ""
+
+        init(answer: @escaping @Sendable (String) -> Answer?, log: NIOLockedValueBox<String>) {
+            self.answer = answer
+            self.log = log
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let text = String(buffer: unwrapInboundIn(data))
+            log.withLockedValue { $0 += text }
+            pending += text
+            guard let reply = answer(pending) else { return }
+            if !reply.keepReceived { pending = "" }
+            let bytes = Array(reply.bytes.utf8)
+            let size = (bytes.count + reply.pieces - 1) / reply.pieces
+            let pieces = stride(from: 0, to: bytes.count, by: max(size, 1)).map { Array(bytes[$0..<min($0 + size, bytes.count)]) }
+            write(pieces[...], close: reply.close, context: context)
+        }
+
+        private func write(_ pieces: ArraySlice<[UInt8]>, close: Bool, context: ChannelHandlerContext) {
+            guard let first = pieces.first else {
+                if close { context.close(promise: nil) }
+                return
+            }
+            let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: first)))
+            let rest = pieces.dropFirst()
+            written.assumeIsolated().whenComplete { _ in
+                guard !rest.isEmpty else {
+                    if close { context.close(promise: nil) }
+                    return
+                }
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(30)) {
+                    self.write(rest, close: close, context: context)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import NIOCore
+import SerinGateway
+import SerinTesting
+import Testing
+
+/// How the gateway frames what it forwards: bodies pass through with the framing they came with, answers
+/// end where HTTP says they end, and framing a next hop might read differently is refused. Real sockets on
+/// 127.0.0.1: raw clients on one side, a scripted backend that answers byte for byte on the other.
+@Suite("HTTP/1 framing through the gateway", .timeLimit(.minutes(2)))
+struct HTTP1FramingTests {
+    static let ok = "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n"
+
+    /// Opens raw connections to a gateway in front of a scripted backend.
+    struct Setup {
+        let port: Int
+        let group: any EventLoopGroup
+        let backend: ScriptedBackend
+
+        func connect() async throws -> RawConnection { try await RawConnection.connect(port: port, group: group) }
+    }
+
+    static func withScriptedBackend(
+        answer: @escaping @Sendable (String) -> ScriptedBackend.Answer?, _ body: (Setup) async throws -> Void
+    ) async throws {
+        let backends = TestBackends()
+        let backend = try await ScriptedBackend.start(group: backends.group, answer: answer)
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": backend.port], uriMatch: nil)) { _, port in
+            try await body(Setup(port: port, group: backends.group, backend: backend))
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
+
+    /// Answers once a whole head has arrived.
+    static func afterHead(_ reply: String, close: Bool = false) -> @Sendable (String) -> ScriptedBackend.Answer? {
+        { $0.contains("\r\n\r\n") ? .init(reply, close: close) : nil }
+    }
+
+    @Test("a chunked request body reaches the upstream byte for byte, and the connection serves the next request")
+    func chunkedRequestBody() async throws {
+        try await Self.withScriptedBackend(answer: { $0.contains("0\r\n\r\n") || $0.hasPrefix("GET") ? .init(Self.ok) : nil }) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("POST /upload HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            try await raw.send("6;note=x\r\n world\r\n0\r\n\r\n")
+            #expect(await raw.waitFor("ok\n"), "\(raw.received)")
+            let upstream = setup.backend.received
+            #expect(upstream.lowercased().contains("transfer-encoding: chunked\r\n"), "\(upstream)")
+            #expect(upstream.hasSuffix("\r\n\r\n5\r\nhello\r\n6;note=x\r\n world\r\n0\r\n\r\n"), "\(upstream)")
+            try await raw.send("GET /next HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await eventually(.seconds(5)) { raw.received.components(separatedBy: "200 OK").count == 3 }, "\(raw.received)")
+            #expect(!raw.isClosed)
+            await raw.close()
+        }
+    }
+
+    @Test("a chunked answer reaches an HTTP/1.1 client chunked on a kept connection, an HTTP/1.0 client as plain data and a close")
+    func chunkedAnswer() async throws {
+        let chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"
+        try await Self.withScriptedBackend(answer: Self.afterHead(chunked)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await raw.waitFor("0\r\n\r\n"), "\(raw.received)")
+            #expect(raw.received.hasSuffix("\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"), "\(raw.received)")
+            #expect(raw.received.lowercased().contains("transfer-encoding: chunked"))
+            try await raw.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await eventually(.seconds(5)) { raw.received.components(separatedBy: "200 OK").count == 3 }, "the connection serves the next request")
+            await raw.close()
+
+            let old = try await setup.connect()
+            try await old.send("GET / HTTP/1.0\r\nhost: web\r\n\r\n")
+            #expect(await old.waitForClose(), "an HTTP/1.0 client reads a body of unknown length to the close")
+            #expect(old.received.hasPrefix("HTTP/1.0 200 OK\r\n"), "\(old.received)")
+            #expect(old.received.hasSuffix("\r\n\r\nhello, world"), "\(old.received)")
+            #expect(!old.received.lowercased().contains("transfer-encoding"), "\(old.received)")
+        }
+    }
+
+    @Test("an answer with neither length nor chunks ends when the upstream closes, and the client connection closes with it")
+    func answerUntilClose() async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead("HTTP/1.1 200 OK\r\n\r\nbody until close", close: true)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await raw.waitForClose())
+            #expect(raw.received.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(raw.received)")
+            #expect(raw.received.lowercased().contains("connection: close"), "\(raw.received)")
+            #expect(raw.received.hasSuffix("\r\n\r\nbody until close"), "\(raw.received)")
+        }
+    }
+
+    @Test("the answer to HEAD carries a length but no body, and the connection serves the next request")
+    func headRequest() async throws {
+        let answer: @Sendable (String) -> ScriptedBackend.Answer? = { received in
+            guard received.contains("\r\n\r\n") else { return nil }
+            return .init(received.hasPrefix("HEAD") ? "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n" : Self.ok)
+        }
+        try await Self.withScriptedBackend(answer: answer) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("HEAD / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await raw.waitFor("content-length: 1000\r\n"), "\(raw.received)")
+            try await raw.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await raw.waitFor("ok\n"), "\(raw.received)")
+            #expect(raw.received.hasSuffix("content-length: 1000\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n"), "\(raw.received)")
+            await raw.close()
+        }
+    }
+
+    @Test("an upstream's 100 Continue reaches the client before the final answer")
+    func continueBeforeAnswer() async throws {
+        let answer: @Sendable (String) -> ScriptedBackend.Answer? = { received in
+            if received.hasSuffix("\r\n\r\n") { return .init("HTTP/1.1 100 Continue\r\n\r\n", keepReceived: true) }
+            return received.hasSuffix("hello") ? .init(Self.ok) : nil
+        }
+        try await Self.withScriptedBackend(answer: answer) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("POST / HTTP/1.1\r\nhost: web\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n")
+            #expect(await raw.waitFor("HTTP/1.1 100 Continue\r\n\r\n"), "\(raw.received)")
+            try await raw.send("hello")
+            #expect(await raw.waitFor("ok\n"), "\(raw.received)")
+            #expect(raw.received.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(raw.received)")
+            await raw.close()
+        }
+    }
+
+    @Test(
+        "framing a next hop could read differently is answered 400 and never reaches the upstream",
+        arguments: [
+            "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!",
+            "POST / HTTP/1.1\r\nhost: web\r\ntransfer-encoding: gzip\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nhost: web\r\ncontent-length : 5\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nhost: web\r\n x-folded: yes\r\ncontent-length: 5\r\n\r\nhello",
+        ]
+    )
+    func ambiguousFraming(request: String) async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send(request)
+            #expect(await raw.waitForClose())
+            #expect(raw.received.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(raw.received)")
+            #expect(setup.backend.received.isEmpty, "\(setup.backend.received)")
+        }
+    }
+
+    @Test("a Connection header cannot make the gateway drop a request's content-length")
+    func connectionCannotRemoveFraming() async throws {
+        try await Self.withScriptedBackend(answer: { $0.hasSuffix("hello") ? .init(Self.ok) : nil }) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("POST / HTTP/1.1\r\nhost: web\r\nconnection: content-length, x-hop\r\nx-hop: 1\r\ncontent-length: 5\r\n\r\nhello")
+            #expect(await raw.waitFor("ok\n"), "\(raw.received)")
+            let upstream = setup.backend.received.lowercased()
+            #expect(upstream.contains("content-length: 5\r\n"), "\(upstream)")
+            #expect(!upstream.contains("x-hop"), "\(upstream)")
+            await raw.close()
+        }
+    }
+
+    @Test("a request head that arrives a few bytes at a time, and an answer split anywhere, are each read whole")
+    func splitHeads() async throws {
+        let answer = "HTTP/1.1 200 OK\r\nx-long: \(String(repeating: "z", count: 200))\r\ncontent-length: 40\r\n\r\n"
+            + String(repeating: "b", count: 40)
+        try await Self.withScriptedBackend(answer: { $0.contains("\r\n\r\n") ? .init(answer, pieces: 7) : nil }) { setup in
+            let raw = try await setup.connect()
+            for piece in ["GE", "T /slow HT", "TP/1.1\r", "\nhost: w", "eb\r\nx-a: 1\r\n", "\r", "\n"] {
+                try await raw.send(piece)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(await raw.waitFor(String(repeating: "b", count: 40)), "\(raw.received)")
+            #expect(setup.backend.received.hasPrefix("GET /slow HTTP/1.1\r\nhost: web\r\nx-a: 1\r\n"), "\(setup.backend.received)")
+            #expect(raw.received.hasPrefix("HTTP/1.1 200 OK\r\nx-long: zzz"), "\(raw.received)")
+            try await raw.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await eventually(.seconds(5)) { raw.received.components(separatedBy: "200 OK").count == 3 }, "\(raw.received)")
+            await raw.close()
+        }
+    }
+}
