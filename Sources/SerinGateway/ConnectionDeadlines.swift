@@ -1,17 +1,13 @@
 import NIOCore
 
-/// The first handler of a client connection: closes connections that sit idle too long between requests,
-/// and answers 408 to a request whose head trickles in slower than the header timeout (slow-loris).
+/// The clocks of a client connection: closes connections that sit idle too long between requests, and
+/// answers 408 to a request whose head trickles in slower than the header timeout (slow-loris).
 ///
-/// It sees raw bytes, before the HTTP decoder, so it knows when a request *starts* arriving; the proxy
-/// tells it when the head is complete (`headReceived`) and when the exchange is over (`exchangeEnded`).
+/// The proxy tells it when bytes arrive (`bytesArrived`: the first ones after an exchange start a request),
+/// when the head is complete (`headReceived`) and when the exchange is over (`exchangeEnded`).
 /// It arms no timer per request: it notes when its phase began, and its loop's sweep (`expire(now:)`,
 /// a few times per timeout) closes what has overstayed — per-request timers cost heap and timerfd work.
-final class ConnectionDeadlines: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
+final class ConnectionDeadlines {
     private enum Phase {
         /// No request in flight: waiting for the first byte of the next one.
         case idle
@@ -31,25 +27,21 @@ final class ConnectionDeadlines: ChannelInboundHandler {
         self.limits = limits
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    /// The connection's handler context, while the connection is open.
+    func attach(_ context: ChannelHandlerContext?) {
         self.context = context
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
+    func connectionClosed() {
         phase = .closed
-        context.fireChannelInactive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    /// Bytes arrived from the client: the first after an exchange (or on a new connection) start a request.
+    func bytesArrived() {
         if case .idle = phase {
             phase = .readingHead
             since = .now()
         }
-        context.fireChannelRead(data)
     }
 
     /// The proxy has a complete request head.
@@ -86,7 +78,7 @@ final class ConnectionDeadlines: ChannelInboundHandler {
         let response =
             "HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n"
             + "connection: close\r\nserver: serin\r\n\r\n" + body
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response))).assumeIsolated()
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: response))).assumeIsolated()
             .whenComplete { _ in context.close(promise: nil) }
     }
 

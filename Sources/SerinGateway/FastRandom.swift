@@ -21,15 +21,22 @@ struct FastRandom: RandomNumberGenerator {
 
     /// 32 hex digits, the shape of a UUID without dashes: enough for a request id.
     mutating func writeRequestID(to buffer: inout ByteBuffer) {
-        for _ in 0..<2 {
-            let value = next()
-            for shift in stride(from: 60, through: 0, by: -4) {
-                buffer.writeInteger(Self.hexDigits[Int((value >> UInt64(shift)) & 0xF)])
+        let high = next()
+        let low = next()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { bytes in
+            for index in 0..<16 {
+                bytes[index] = Self.hexDigit(high >> UInt64(60 - 4 * index))
+                bytes[16 + index] = Self.hexDigit(low >> UInt64(60 - 4 * index))
             }
+            return 32
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    @inline(__always)
+    private static func hexDigit(_ value: UInt64) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+        return nibble < 10 ? nibble + UInt8(ascii: "0") : nibble - 10 + UInt8(ascii: "a")
+    }
 
     /// `writeRequestID`'s digits as a string.
     mutating func requestID() -> String {

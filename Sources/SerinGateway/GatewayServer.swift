@@ -124,7 +124,6 @@ public final class GatewayServer: Sendable {
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
                         let deadlines = ConnectionDeadlines(limits: limits)
                         let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(deadlines)
                         // The ProxyHandler reads HTTP/1 itself: heads parsed in place, bodies forwarded as they came.
                         try sync.addHandler(
                             ProxyHandler(

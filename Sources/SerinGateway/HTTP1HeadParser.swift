@@ -159,8 +159,12 @@ enum HTTP1HeadParser {
     /// The end of the line starting at `from`: where its content stops (before CR LF or LF) and where the
     /// next line starts.
     private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> (content: Int, next: Int) {
-        var index = from
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+        var index = bytes.count
+        if let base = bytes.baseAddress, from < bytes.count,
+            let found = memchr(base + from, Int32(UInt8(ascii: "\n")), bytes.count - from)
+        {
+            index = base.distance(to: UnsafeRawPointer(found))
+        }
         let content = index > from && bytes[index - 1] == UInt8(ascii: "\r") ? index - 1 : index
         return (content, min(index + 1, bytes.count))
     }
@@ -227,15 +231,9 @@ enum HTTP1HeadParser {
     }
 
     private static func keepAlive(_ fields: HeaderFields, version: HTTPVersion) -> Bool {
-        var close = version == .http1_0
-        for value in fields.values(.connection) {
-            for option in value.split(separator: ",") {
-                let option = String(option).trimmingBlanks.lowercased()
-                if option == "close" { return false }
-                if option == "keep-alive" { close = false }
-            }
-        }
-        return !close
+        let options = fields.connectionOptions
+        if options.close { return false }
+        return version == .http1_1 || options.keepAlive
     }
 
     private static func string(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {

@@ -74,12 +74,14 @@ enum BodyFraming {
             }
             return .chunked
         }
-        let lengths = fields.values(.contentLength)
-        guard let first = lengths.first else { return .none }
-        guard let length = parseLength(first), lengths.allSatisfy({ parseLength($0) == length }) else {
-            throw MalformedMessage(reason: "malformed request: content-length \(lengths.joined(separator: ", ")) is not one number")
+        switch fields.contentLength {
+        case .absent, .value(0): return .none
+        case .value(let length): return .length(length)
+        case .invalid:
+            throw MalformedMessage(
+                reason: "malformed request: content-length \(fields.values(.contentLength).joined(separator: ", ")) is not one number"
+            )
         }
-        return length == 0 ? .none : .length(length)
     }
 
     /// The framing of a response to a request whose method was HEAD or not (RFC 9112 §6.3).
@@ -89,23 +91,18 @@ enum BodyFraming {
         if fields.contains(.transferEncoding) {
             return endsWithChunked(fields.values(.transferEncoding)) ? .chunked : .untilClose
         }
-        let lengths = fields.values(.contentLength)
-        guard let first = lengths.first else { return .untilClose }
-        guard let length = parseLength(first), lengths.allSatisfy({ parseLength($0) == length }) else {
-            throw MalformedMessage(reason: "content-length \(lengths.joined(separator: ", ")) is not one number")
+        switch fields.contentLength {
+        case .absent: return .untilClose
+        case .value(0): return .none
+        case .value(let length): return .length(length)
+        case .invalid:
+            throw MalformedMessage(reason: "content-length \(fields.values(.contentLength).joined(separator: ", ")) is not one number")
         }
-        return length == 0 ? .none : .length(length)
     }
 
     private static func endsWithChunked(_ values: [String]) -> Bool {
         guard let last = values.last?.split(separator: ",").last else { return false }
         return String(last).trimmingBlanks.lowercased() == "chunked"
-    }
-
-    private static func parseLength(_ value: String) -> Int? {
-        let digits = value.trimmingBlanks
-        guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 &- 48 < 10 }) else { return nil }
-        return Int(digits)
     }
 }
 

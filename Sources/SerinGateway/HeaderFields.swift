@@ -119,6 +119,90 @@ struct HeaderFields {
         return fields.indices.filter { fields[$0].kind == field }.map(value(at:))
     }
 
+    /// What the `connection` fields say, read from their bytes.
+    struct ConnectionOptions {
+        var close = false
+        var keepAlive = false
+        /// Names other than `close`, `keep-alive` and the standard hop-by-hop fields: more fields to drop.
+        var namesOthers = false
+    }
+
+    var connectionOptions: ConnectionOptions {
+        var options = ConnectionOptions()
+        guard contains(.connection) else { return options }
+        storage.withUnsafeReadableBytes { bytes in
+            let base = storage.readerIndex
+            for field in fields where field.kind == .connection {
+                var index = Int(field.valueStart) - base
+                let end = index + Int(field.valueLength)
+                while index < end {
+                    var tokenEnd = index
+                    while tokenEnd < end, bytes[tokenEnd] != UInt8(ascii: ",") { tokenEnd += 1 }
+                    var start = index
+                    var stop = tokenEnd
+                    while start < stop, bytes[start] == UInt8(ascii: " ") || bytes[start] == 9 { start += 1 }
+                    while stop > start, bytes[stop - 1] == UInt8(ascii: " ") || bytes[stop - 1] == 9 { stop -= 1 }
+                    if stop > start {
+                        let token = UnsafeRawBufferPointer(rebasing: bytes[start..<stop])
+                        if ASCII.equal(token, Self.close, ignoringCase: true) {
+                            options.close = true
+                        } else {
+                            let known = KnownField.classify(token)
+                            if known == .keepAlive {
+                                options.keepAlive = true
+                            } else if known == .other || KnownField.hopByHop & known.bit == 0 {
+                                options.namesOthers = true
+                            }
+                        }
+                    }
+                    index = tokenEnd + 1
+                }
+            }
+        }
+        return options
+    }
+
+    private static let close: [UInt8] = Array("close".utf8)
+
+    /// The value of the `content-length` fields: nil without one, `.invalid` unless every one is the same
+    /// decimal number.
+    enum Length: Equatable {
+        case absent
+        case value(Int)
+        case invalid
+    }
+
+    var contentLength: Length {
+        guard contains(.contentLength) else { return .absent }
+        var result = Length.absent
+        storage.withUnsafeReadableBytes { bytes in
+            let base = storage.readerIndex
+            for field in fields where field.kind == .contentLength {
+                let start = Int(field.valueStart) - base
+                let count = Int(field.valueLength)
+                guard count > 0, count <= 18 else {
+                    result = .invalid
+                    return
+                }
+                var value = 0
+                for index in start..<start + count {
+                    let digit = bytes[index] &- UInt8(ascii: "0")
+                    guard digit < 10 else {
+                        result = .invalid
+                        return
+                    }
+                    value = value * 10 + Int(digit)
+                }
+                if case .value(let earlier) = result, earlier != value {
+                    result = .invalid
+                    return
+                }
+                result = .value(value)
+            }
+        }
+        return result
+    }
+
     /// The first value of the field named `lowercasedName` (compared without regard to case).
     func first(_ lowercasedName: String) -> String? {
         let known = KnownField.classify(lowercasedName)

@@ -51,6 +51,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var processing = false
     /// A response that ends the connection is under way: nothing more is read.
     private var closing = false
+    /// Whether response bytes were written to the client since the last flush.
+    private var unflushedToClient = false
+    /// A response head not written yet: the body's first bytes join it.
+    private var heldHead: ByteBuffer?
     /// Whether the current request has a body (local answers then close rather than drain it).
     private var bodyExpected = false
 
@@ -69,12 +73,14 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        deadlines.attach(context)
         clientAddress = context.channel.remoteAddress?.ipAddress
         loop.register(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.unregister(self)
+        deadlines.attach(nil)
         self.context = nil
     }
 
@@ -92,6 +98,7 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
+        deadlines.bytesArrived()
         let bytes = unwrapInboundIn(data)
         if inbound == nil {
             inbound = bytes
@@ -586,6 +593,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         state = .idle
         closing = true
         inbound = nil
+        deadlines.connectionClosed()
         context.fireChannelInactive()
     }
 
@@ -702,6 +710,8 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     /// The response's last bytes are written: flushed, and the connection closed unless it is kept alive.
     private func finishResponse(context: ChannelHandlerContext, keepAlive: Bool) {
+        unflushedToClient = false
+        writeHeldHead(context: context)
         if keepAlive && !loop.draining {
             context.flush()
         } else {
@@ -732,7 +742,9 @@ extension ProxyHandler: UpstreamDelegate {
 
     func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
         guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
-        var bytes = context.channel.allocator.buffer(capacity: 256)
+        var expectedBody = 0
+        if case .value(let length) = head.fields.contentLength, length <= Self.coalescedBodyBytes { expectedBody = length }
+        var bytes = context.channel.allocator.buffer(capacity: 384 + expectedBody)
         if head.isInformational {
             // `100 Continue` and friends go to the client as they are; the final answer follows.
             guard exchange.downstreamVersion != .http1_0 else { return }
@@ -759,7 +771,9 @@ extension ProxyHandler: UpstreamDelegate {
             response, version: exchange.downstreamVersion, keepAlive: exchange.keepsClientAlive && !loop.draining,
             decodedBody: decoded, to: &bytes
         )
-        context.write(wrapOutboundOut(bytes), promise: nil)
+        // Held until the first body bytes, which usually came in the same read: one buffer, one write.
+        heldHead = bytes
+        unflushedToClient = true
     }
 
     func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer) {
@@ -768,7 +782,24 @@ extension ProxyHandler: UpstreamDelegate {
         }
         exchange.responseBytes += bytes.readableBytes
         // Flushed when the upstream read completes: one write system call per read, not per part.
-        context.write(wrapOutboundOut(bytes), promise: nil)
+        if var head = heldHead, bytes.readableBytes <= Self.coalescedBodyBytes {
+            heldHead = nil
+            head.writeImmutableBuffer(bytes)
+            context.write(wrapOutboundOut(head), promise: nil)
+        } else {
+            writeHeldHead(context: context)
+            context.write(wrapOutboundOut(bytes), promise: nil)
+        }
+        unflushedToClient = true
+    }
+
+    /// Body bytes up to this size are copied behind the response head rather than written apart.
+    private static let coalescedBodyBytes = 4096
+
+    private func writeHeldHead(context: ChannelHandlerContext) {
+        guard let head = heldHead else { return }
+        heldHead = nil
+        context.write(wrapOutboundOut(head), promise: nil)
     }
 
     func upstreamEnded(_ connection: UpstreamConnection) {
@@ -794,6 +825,8 @@ extension ProxyHandler: UpstreamDelegate {
             exchange.cancelTimers()
             // Part of the answer is out already: the only honest signal left is closing the client connection.
             record(exchange, code: exchange.responseCode, flags: "UC")
+            writeHeldHead(context: context)
+            context.flush()
             closing = true
             state = .idle
             context.close(promise: nil)
@@ -827,7 +860,9 @@ extension ProxyHandler: UpstreamDelegate {
     }
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {
-        guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
+        guard unflushedToClient, let context else { return }
+        unflushedToClient = false
+        writeHeldHead(context: context)
         context.flush()
     }
 

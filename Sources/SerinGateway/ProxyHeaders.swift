@@ -61,7 +61,7 @@ enum ProxyHeaders {
 
     /// Further hop-by-hop fields the `Connection` header names (RFC 9110 §7.6.1), lower-case.
     static func namedByConnection(_ fields: HeaderFields) -> [String] {
-        guard fields.contains(.connection) else { return [] }
+        guard fields.connectionOptions.namesOthers else { return [] }
         var named: [String] = []
         for value in fields.values(.connection) {
             for option in value.split(separator: ",") {

@@ -49,6 +49,10 @@ final class UpstreamConnection {
     }
 
     private var phase = Phase.idle
+    /// The upstream handler's context, while the channel is open: writes start there, not at the tail of the pipeline.
+    fileprivate var context: ChannelHandlerContext?
+    /// Whether bytes were written since the last flush.
+    private var unflushed = false
     /// Bytes of a response head that is not complete yet, and how far the search for its end got.
     private var partialHead: ByteBuffer?
     private var headScanned = 0
@@ -74,21 +78,34 @@ final class UpstreamConnection {
     func send(head: ByteBuffer, isHEAD: Bool) {
         phase = .head(toHEAD: isHEAD)
         decodesChunks = false
-        channel.write(head, promise: nil)
+        write(head)
     }
 
     /// Writes request body bytes, framing included.
     func write(_ bytes: ByteBuffer) {
-        channel.write(bytes, promise: nil)
+        unflushed = true
+        if let context {
+            context.write(NIOAny(bytes), promise: nil)
+        } else {
+            channel.write(bytes, promise: nil)
+        }
     }
 
+    /// Sends what was written, if anything was.
     func flush() {
-        channel.flush()
+        guard unflushed else { return }
+        unflushed = false
+        if let context { context.flush() } else { channel.flush() }
     }
 
-    /// Asks for more response bytes after the client caught up.
+    /// A read the handler held back while the client could not keep up.
+    fileprivate var readHeld = false
+
+    /// Asks for more response bytes after the client caught up, if a read was held back.
     func resumeReading() {
-        channel.read()
+        guard readHeld else { return }
+        readHeld = false
+        if let context { context.read() } else { channel.read() }
     }
 
     func close() {
@@ -255,8 +272,20 @@ final class UpstreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     // Strong: the pipeline is torn down when the channel closes, which breaks the cycle.
-    var connection: UpstreamConnection!
-    private var pendingRead = false
+    var connection: UpstreamConnection! {
+        didSet { connection?.context = context }
+    }
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        connection?.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        connection?.context = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection.received(unwrapInboundIn(data))
@@ -268,6 +297,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        connection.context = nil
         connection.closed()
         context.fireChannelInactive()
     }
@@ -287,11 +317,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if let delegate = connection?.delegate, !delegate.downstreamIsWritable {
-            pendingRead = true
+        if let connection, let delegate = connection.delegate, !delegate.downstreamIsWritable {
+            connection.readHeld = true
             return
         }
-        pendingRead = false
+        connection?.readHeld = false
         context.read()
     }
 }
