@@ -287,8 +287,12 @@ struct HeaderFields {
     }
 }
 
-extension HeaderFields: RequestHeaderLookup {
-    func firstValue(forHeader lowercasedName: String) -> String? { first(lowercasedName) }
+/// The current request's fields as routing sees them; one per connection, refilled per request, so the
+/// routing attributes hold a reference instead of boxing the fields each time.
+final class HeaderLookup: RequestHeaderLookup {
+    var fields = HeaderFields()
+
+    func firstValue(forHeader lowercasedName: String) -> String? { fields.first(lowercasedName) }
 }
 
 extension String {

@@ -55,6 +55,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var unflushedToClient = false
     /// A response head not written yet: the body's first bytes join it.
     private var heldHead: ByteBuffer?
+    /// The last heads written each way, whose memory the next ones reuse (see `reuse`).
+    private var upstreamHeadBuffer: ByteBuffer?
+    private var responseHeadBuffer: ByteBuffer?
+    /// Routing reads the request's fields through this one object per connection: no box per request.
+    private let headerLookup = HeaderLookup()
     /// Whether the current request has a body (local answers then close rather than drain it).
     private var bodyExpected = false
 
@@ -213,8 +218,9 @@ final class ProxyHandler: ChannelDuplexHandler {
         let started = NIODeadline.now()
         deadlines.headReceived()
         self.bodyExpected = bodyExpected
+        headerLookup.fields = head.fields
         let attributes = RequestAttributes(
-            method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: head.fields
+            method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: headerLookup
         )
         let route: RouteTable.Route
         switch routes.table.resolve(attributes, port: declaredPort) {
@@ -256,8 +262,8 @@ final class ProxyHandler: ChannelDuplexHandler {
             return
         }
         endpointTurn &+= 1
-        let shared = clusters.shared(for: target.cluster)
-        guard let endpointIndex = pickEndpoint(of: target.cluster, shared: shared) else {
+        let shared = clusters.shared(for: target)
+        guard let endpointIndex = pickEndpoint(of: target, shared: shared) else {
             let why =
                 target.cluster.service == nil
                 ? "\(target.cluster.host) does not resolve to a Service or ServiceEntry"
@@ -285,23 +291,33 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
         // The common request is forwarded as it came, less hop-by-hop fields, plus the forwarding fields,
         // written straight from the bytes read; rewrites and header edits work on a copy first.
-        var upstreamHead = head
-        if let rewrite = policy.rewrite {
-            RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: attributes.path))
+        var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
+        var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
+        let editsRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true)
+        if !editsRequest && policy.mirror == nil {
+            ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, random: &random, to: &encodedHead)
+        } else {
+            var upstreamHead = head
+            if let rewrite = policy.rewrite {
+                RouteActions.rewrite(
+                    rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: attributes.path)
+                )
+            }
+            if let operations = policy.headers?.request, !operations.isEmpty {
+                RouteActions.apply(operations, to: &upstreamHead.fields)
+            }
+            if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),
+                let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
+            {
+                // The shadow carries the same request id as the real request.
+                if !upstreamHead.fields.contains(.xRequestID) {
+                    upstreamHead.fields.add(name: "x-request-id", value: random.requestID())
+                }
+                mirrorTo = (mirror.cluster, mirrorEndpoint, upstreamHead)
+            }
+            ProxyHeaders.writeUpstreamRequest(upstreamHead, clientAddress: clientAddress, random: &random, to: &encodedHead)
         }
-        if let operations = policy.headers?.request, !operations.isEmpty {
-            RouteActions.apply(operations, to: &upstreamHead.fields)
-        }
-        var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint)?
-        if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),
-            let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
-        {
-            mirrorTo = (mirror.cluster, mirrorEndpoint)
-            // The shadow carries the same request id as the real request.
-            if !upstreamHead.fields.contains(.xRequestID) { upstreamHead.fields.add(name: "x-request-id", value: random.requestID()) }
-        }
-        var encodedHead = context?.channel.allocator.buffer(capacity: 256 + head.target.utf8.count) ?? ByteBuffer()
-        ProxyHeaders.writeUpstreamRequest(upstreamHead, clientAddress: clientAddress, random: &random, to: &encodedHead)
+        upstreamHeadBuffer = encodedHead
         let exchange = ProxyExchange(
             upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version, keepAlive: head.isKeepAlive,
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
@@ -311,7 +327,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             exchange.deadline = schedule(after: timeout) { handler in handler.timedOut(exchange) }
         }
         if let mirrorTo {
-            exchange.mirror = startMirror(of: upstreamHead, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
+            exchange.mirror = startMirror(of: mirrorTo.head, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
         }
         if let delay = policy.fault?.delay, delay.percentage.includes(draw: percentDraw()) {
             exchange.injectedFlag = "DI"
@@ -325,10 +341,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     /// The endpoint index for the next round-robin turn; outlier detection skips ejected endpoints.
-    private func pickEndpoint(of cluster: Cluster, shared: UpstreamCluster?) -> Int? {
+    private func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?) -> Int? {
         if let shared { return shared.pick(forTurn: endpointTurn, now: UpstreamCluster.now) }
-        guard !cluster.endpoints.isEmpty else { return nil }
-        return Int(endpointTurn.magnitude % UInt(cluster.endpoints.count))
+        let count = target.cluster.endpoints.count
+        guard count > 0 else { return nil }
+        return Int(endpointTurn.magnitude % UInt(count))
     }
 
     /// A uniform draw in 0..<100, for the percentages of faults and mirrors.
@@ -391,7 +408,12 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func connect(_ exchange: ProxyExchange) {
         exchange.attempts += 1
         let pool = loop.pool
-        let waiting = pool.lease(exchange.endpointAddress, cluster: exchange.cluster) { result in
+        let endpoint = exchange.endpointAddress
+        if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster) {
+            connected(exchange, .success(idle))
+            return
+        }
+        let waiting = pool.lease(endpoint, cluster: exchange.cluster) { result in
             self.connected(exchange, result)
         }
         if let waiting { exchange.waiting = (waiting, pool) }
@@ -472,7 +494,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.buffered = replay
         exchange.bodyForwarded = false
         endpointTurn &+= 1
-        if let next = pickEndpoint(of: exchange.target.cluster, shared: exchange.cluster) { exchange.move(toEndpoint: next) }
+        if let next = pickEndpoint(of: exchange.target, shared: exchange.cluster) { exchange.move(toEndpoint: next) }
         // Envoy's backoff: 25ms doubling per retry, jittered, at most 250ms.
         let attempt = retries.attempts - exchange.retriesLeft
         let ceiling = min(25 << (attempt - 1), 250)
@@ -744,7 +766,7 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, case .proxying(let exchange) = state, exchange.upstream === connection else { return }
         var expectedBody = 0
         if case .value(let length) = head.fields.contentLength, length <= Self.coalescedBodyBytes { expectedBody = length }
-        var bytes = context.channel.allocator.buffer(capacity: 384 + expectedBody)
+        var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
         if head.isInformational {
             // `100 Continue` and friends go to the client as they are; the final answer follows.
             guard exchange.downstreamVersion != .http1_0 else { return }
@@ -763,16 +785,17 @@ extension ProxyHandler: UpstreamDelegate {
         let decoded = exchange.downstreamVersion == .http1_0 && head.fields.contains(.transferEncoding)
         connection.decodesChunks = decoded
         if decoded || connection.responseEndsWithClose { exchange.closesClient = true }
-        var response = head
+        let keepAlive = exchange.keepsClientAlive && !loop.draining
         if let operations = exchange.route.policy.headers?.response, !operations.isEmpty {
+            var response = head
             RouteActions.apply(operations, to: &response.fields)
+            ProxyHeaders.writeDownstreamResponse(response, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decoded, to: &bytes)
+        } else {
+            ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decoded, to: &bytes)
         }
-        ProxyHeaders.writeDownstreamResponse(
-            response, version: exchange.downstreamVersion, keepAlive: exchange.keepsClientAlive && !loop.draining,
-            decodedBody: decoded, to: &bytes
-        )
         // Held until the first body bytes, which usually came in the same read: one buffer, one write.
         heldHead = bytes
+        responseHeadBuffer = nil
         unflushedToClient = true
     }
 
@@ -786,6 +809,7 @@ extension ProxyHandler: UpstreamDelegate {
             heldHead = nil
             head.writeImmutableBuffer(bytes)
             context.write(wrapOutboundOut(head), promise: nil)
+            responseHeadBuffer = head
         } else {
             writeHeldHead(context: context)
             context.write(wrapOutboundOut(bytes), promise: nil)
@@ -800,6 +824,17 @@ extension ProxyHandler: UpstreamDelegate {
         guard let head = heldHead else { return }
         heldHead = nil
         context.write(wrapOutboundOut(head), promise: nil)
+        responseHeadBuffer = head
+    }
+
+    /// A buffer for the next head: the last head's memory once the socket has taken its bytes (nothing else
+    /// holds it then, so clearing it allocates nothing), else a new one.
+    private func reuse(_ slot: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
+        guard var buffer = slot.take() else {
+            return context?.channel.allocator.buffer(capacity: capacity) ?? ByteBufferAllocator().buffer(capacity: capacity)
+        }
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
     }
 
     func upstreamEnded(_ connection: UpstreamConnection) {

@@ -16,9 +16,9 @@ final class UpstreamClusters: Sendable {
     /// The shared state for `cluster`, or nil when it has no traffic policy. A request that resolved its route
     /// in the table a reconfiguration just replaced may name a cluster whose endpoints changed: it gets no shared
     /// state rather than one whose endpoint indices do not match its own.
-    func shared(for cluster: Cluster) -> UpstreamCluster? {
-        guard !cluster.trafficPolicy.isEmpty, let shared = clusters.withLock({ $0[cluster.name] }),
-            shared.endpointCount == cluster.endpoints.count
+    func shared(for target: RouteTable.Target) -> UpstreamCluster? {
+        guard !target.cluster.trafficPolicy.isEmpty, let shared = clusters.withLock({ $0[target.cluster.name] }),
+            shared.endpointCount == target.cluster.endpoints.count
         else { return nil }
         return shared
     }

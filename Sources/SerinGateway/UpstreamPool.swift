@@ -10,7 +10,7 @@ import SerinCore
 /// policy are pooled apart from the same endpoint's other connections, since they count against its budget.
 final class UpstreamPool {
     let eventLoop: any EventLoop
-    private var idle: [Key: [UpstreamConnection]] = [:]
+    private var idle: [Key: IdleConnections] = [:]
     private var waiting: [Waiting: (Grant) -> Void] = [:]
     /// The loop's context, which waiting requests are queued under.
     weak var loop: LoopContext?
@@ -21,6 +21,12 @@ final class UpstreamPool {
     private struct Key: Hashable {
         let endpoint: EndpointAddress
         let cluster: ObjectIdentifier?
+    }
+
+    /// One endpoint's idle connections, a class so taking and returning one changes it in place (a
+    /// dictionary value array would be copied out and back).
+    private final class IdleConnections {
+        var connections: [UpstreamConnection] = []
     }
 
     private struct Waiting: Hashable {
@@ -50,18 +56,9 @@ final class UpstreamPool {
         _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) -> UInt64? {
-        eventLoop.assertInEventLoop()
-        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
-        while let connection = idle[key]?.popLast() {
-            if connection.channel.isActive && !connection.isClosed {
-                connection.onIdleClose = nil
-                connection.idleTimer?.cancel()
-                connection.idleTimer = nil
-                // A read held back for an earlier client must not leave this exchange waiting.
-                connection.resumeReading()
-                completion(.success(connection))
-                return nil
-            }
+        if let connection = takeIdle(endpoint, cluster: cluster) {
+            completion(.success(connection))
+            return nil
         }
         guard let cluster, let loop else {
             connect(endpoint, cluster: nil, completion)
@@ -90,6 +87,25 @@ final class UpstreamPool {
         }
     }
 
+    /// An idle connection to `endpoint` (pooled apart for `cluster`), if there is one: what most requests get,
+    /// with no waiting and no callback.
+    func takeIdle(_ endpoint: EndpointAddress, cluster: UpstreamCluster?) -> UpstreamConnection? {
+        eventLoop.assertInEventLoop()
+        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
+        guard let bucket = idle[key] else { return nil }
+        while let connection = bucket.connections.popLast() {
+            if connection.channel.isActive && !connection.isClosed {
+                connection.onIdleClose = nil
+                connection.idleTimer?.cancel()
+                connection.idleTimer = nil
+                // A read held back for an earlier client must not leave this exchange waiting.
+                connection.resumeReading()
+                return connection
+            }
+        }
+        return nil
+    }
+
     /// A waiting request gave up. Unless it was woken already, it leaves the queue.
     func cancelWaiting(_ id: UInt64, cluster: UpstreamCluster) {
         if cluster.cancelWaiting(id) { waiting[Waiting(cluster: ObjectIdentifier(cluster), id: id)] = nil }
@@ -112,7 +128,7 @@ final class UpstreamPool {
         connection.delegate = nil
         let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
         guard connection.channel.isActive, !connection.isClosed, !connection.closeAfterResponse,
-            idle[key, default: []].count < maxIdlePerEndpoint
+            (idle[key]?.connections.count ?? 0) < maxIdlePerEndpoint
         else {
             connection.close()
             return
@@ -136,14 +152,20 @@ final class UpstreamPool {
         if let timeout = connection.cluster?.idleTimeout {
             connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { connection.close() }
         }
-        idle[key, default: []].append(connection)
+        if let bucket = idle[key] {
+            bucket.connections.append(connection)
+        } else {
+            let bucket = IdleConnections()
+            bucket.connections.append(connection)
+            idle[key] = bucket
+        }
     }
 
     /// Closes one idle connection of `cluster`, so a request waiting on another loop may open one.
     func closeOneIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
-        guard let key = idle.first(where: { $0.key.cluster == id && !$0.value.isEmpty })?.key,
-            let connection = idle[key]?.popLast()
+        guard let bucket = idle.first(where: { $0.key.cluster == id && !$0.value.connections.isEmpty })?.value,
+            let connection = bucket.connections.popLast()
         else { return }
         connection.close()
     }
@@ -152,20 +174,20 @@ final class UpstreamPool {
     func closeIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
         for key in idle.keys where key.cluster == id {
-            for connection in idle.removeValue(forKey: key) ?? [] { connection.close() }
+            for connection in idle.removeValue(forKey: key)?.connections ?? [] { connection.close() }
         }
     }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
-        for connections in idle.values { for connection in connections { connection.close() } }
+        for bucket in idle.values { for connection in bucket.connections { connection.close() } }
         idle.removeAll()
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
 
     private func forget(_ connection: UpstreamConnection) {
-        idle[Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))]?.removeAll {
+        idle[Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))]?.connections.removeAll {
             $0 === connection
         }
     }

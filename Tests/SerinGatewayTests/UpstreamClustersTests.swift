@@ -12,8 +12,9 @@ struct UpstreamClustersTests {
         return try RoutePolicyTests.table(routes: "  - route: [{destination: {host: web-v1-service}}]", services: services, more: rule)
     }
 
-    static func cluster(_ table: RouteTable) throws -> Cluster {
-        try #require(table.listeners[80]?.virtualHosts.first?.routes.first?.targets.first?.cluster)
+    /// The first route's first destination: what a request resolved against `table` goes to.
+    static func target(_ table: RouteTable) throws -> RouteTable.Target {
+        try #require(table.listeners[80]?.virtualHosts.first?.routes.first?.targets.first)
     }
 
     @Test("kept while policy and endpoints stay; a request from the replaced table with other endpoints gets none")
@@ -21,19 +22,19 @@ struct UpstreamClustersTests {
         let clusters = UpstreamClusters(loops: [])
         let two = try Self.table(endpoints: 2)
         clusters.reconcile(with: two)
-        let first = try #require(clusters.shared(for: try Self.cluster(two)))
+        let first = try #require(clusters.shared(for: try Self.target(two)))
         clusters.reconcile(with: try Self.table(endpoints: 2))
-        #expect(clusters.shared(for: try Self.cluster(two)) === first, "same policy and endpoints: the same state, ejections kept")
+        #expect(clusters.shared(for: try Self.target(two)) === first, "same policy and endpoints: the same state, ejections kept")
         let three = try Self.table(endpoints: 3)
         clusters.reconcile(with: three)
         #expect(first.isRetired)
-        #expect(clusters.shared(for: try Self.cluster(three))?.endpointCount == 3)
+        #expect(clusters.shared(for: try Self.target(three))?.endpointCount == 3)
         // A request that resolved its route just before the swap still names two endpoints.
-        #expect(clusters.shared(for: try Self.cluster(two)) == nil)
+        #expect(clusters.shared(for: try Self.target(two)) == nil)
         let stricter = try Self.table(endpoints: 3, consecutive5xx: 7)
-        let before = try #require(clusters.shared(for: try Self.cluster(three)))
+        let before = try #require(clusters.shared(for: try Self.target(three)))
         clusters.reconcile(with: stricter)
         #expect(before.isRetired, "a changed policy starts from fresh state")
-        #expect(clusters.shared(for: try Self.cluster(stricter))?.policy.outlierDetection?.consecutive5xxErrors == 7)
+        #expect(clusters.shared(for: try Self.target(stricter))?.policy.outlierDetection?.consecutive5xxErrors == 7)
     }
 }
