@@ -99,7 +99,7 @@ extension MirrorExchange: UpstreamDelegate {
         if !head.isInformational { status = head.status }
     }
 
-    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer) {}
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int) {}
 
     func upstreamEnded(_ connection: UpstreamConnection) {
         upstream = nil

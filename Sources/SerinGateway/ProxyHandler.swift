@@ -132,19 +132,22 @@ final class ProxyHandler: ChannelDuplexHandler {
                 let slice = buffer.readSlice(length: take)!
                 body = take == remaining ? .none : .length(remaining - take)
                 keep(buffer)
-                requestBody(slice)
+                requestBody(slice, dataBytes: take)
                 if case .none = body { requestEnded() }
             case .chunked(var scanner):
                 let consumed: Int
+                var dataBytes = 0
                 do {
-                    consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in try scanner.scan(bytes) }
+                    consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
+                        try scanner.scan(bytes) { dataBytes += $0.count }
+                    }
                 } catch {
                     return malformedBody(error)
                 }
                 let slice = buffer.readSlice(length: consumed)!
                 body = scanner.ended ? .none : .chunked(scanner)
                 keep(buffer)
-                requestBody(slice)
+                requestBody(slice, dataBytes: dataBytes)
                 if scanner.ended { requestEnded() }
             case .none:
                 guard isIdle else {
@@ -189,9 +192,11 @@ final class ProxyHandler: ChannelDuplexHandler {
         inbound = buffer.readableBytes > 0 ? buffer : nil
     }
 
-    private func requestBody(_ bytes: ByteBuffer) {
+    /// Body bytes as they came (chunk framing included), of which `dataBytes` are the body itself: what
+    /// `istio_request_bytes` counts.
+    private func requestBody(_ bytes: ByteBuffer, dataBytes: Int) {
         guard case .proxying(let exchange) = state else { return }
-        exchange.requestBytes += bytes.readableBytes
+        exchange.requestBytes += dataBytes
         forward(bytes, for: exchange)
     }
 
@@ -799,11 +804,11 @@ extension ProxyHandler: UpstreamDelegate {
         unflushedToClient = true
     }
 
-    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer) {
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int) {
         guard let context, case .proxying(let exchange) = state, exchange.upstream === connection, exchange.responseStarted else {
             return
         }
-        exchange.responseBytes += bytes.readableBytes
+        exchange.responseBytes += dataBytes
         // Flushed when the upstream read completes: one write system call per read, not per part.
         if var head = heldHead, bytes.readableBytes <= Self.coalescedBodyBytes {
             heldHead = nil
@@ -849,6 +854,9 @@ extension ProxyHandler: UpstreamDelegate {
             connection.close()
         }
         record(exchange, code: exchange.responseCode, flags: "-")
+        // Over before the answer's last bytes are flushed: a close that follows them (synchronously, when the
+        // socket takes them at once) is the end of this exchange, not a client that went away mid-answer.
+        state = .idle
         finishResponse(context: context, keepAlive: exchange.keepsClientAlive && exchange.requestEnded)
         becomeIdle()
     }

@@ -4,8 +4,9 @@ import NIOCore
 protocol UpstreamDelegate: AnyObject {
     /// A response head: a 1xx (`100 Continue`) may come before the final one.
     func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead)
-    /// Body bytes, chunked framing included unless the connection `decodesChunks`.
-    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer)
+    /// Body bytes, chunked framing included unless the connection `decodesChunks`; `dataBytes` of them are
+    /// the body itself.
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int)
     /// The response is complete.
     func upstreamEnded(_ connection: UpstreamConnection)
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?)
@@ -182,21 +183,25 @@ final class UpstreamConnection {
                 let body = buffer.readSlice(length: take)!
                 guard take == remaining else {
                     phase = .length(remaining: remaining - take)
-                    delegate.upstream(self, receivedBody: body)
+                    delegate.upstream(self, receivedBody: body, dataBytes: take)
                     return
                 }
                 phase = .idle
                 if buffer.readableBytes > 0 { closeAfterResponse = true }
-                delegate.upstream(self, receivedBody: body)
+                delegate.upstream(self, receivedBody: body, dataBytes: take)
                 self.delegate?.upstreamEnded(self)
                 return
             case .chunked(var scanner):
                 let consumed: Int
                 var data: [Range<Int>] = []
+                var dataBytes = 0
                 do {
                     let decoding = decodesChunks
                     consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
-                        try scanner.scan(bytes) { range in if decoding { data.append(range) } }
+                        try scanner.scan(bytes) { range in
+                            dataBytes += range.count
+                            if decoding { data.append(range) }
+                        }
                     }
                 } catch {
                     return fail(error)
@@ -214,16 +219,16 @@ final class UpstreamConnection {
                 }
                 guard scanner.ended else {
                     phase = .chunked(scanner)
-                    if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body) }
+                    if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body, dataBytes: dataBytes) }
                     return
                 }
                 phase = .idle
                 if buffer.readableBytes > 0 { closeAfterResponse = true }
-                if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body) }
+                if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body, dataBytes: dataBytes) }
                 self.delegate?.upstreamEnded(self)
                 return
             case .untilClose:
-                delegate.upstream(self, receivedBody: buffer)
+                delegate.upstream(self, receivedBody: buffer, dataBytes: buffer.readableBytes)
                 return
             }
         }

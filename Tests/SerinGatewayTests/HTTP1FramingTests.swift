@@ -13,11 +13,22 @@ struct HTTP1FramingTests {
 
     /// Opens raw connections to a gateway in front of a scripted backend.
     struct Setup {
+        let gateway: GatewayServer
         let port: Int
         let group: any EventLoopGroup
         let backend: ScriptedBackend
 
         func connect() async throws -> RawConnection { try await RawConnection.connect(port: port, group: group) }
+
+        /// Body bytes counted so far for answers with `status`, as `istio_request_bytes` and
+        /// `istio_response_bytes` sum them.
+        func bodyBytes(status: Int = 200) -> (request: Double, response: Double, count: Int) {
+            let series = gateway.telemetry.snapshot().series.filter { $0.key.responseCode == status }.map(\.value)
+            return (
+                series.reduce(0) { $0 + $1.requestSize.sum }, series.reduce(0) { $0 + $1.responseSize.sum },
+                series.reduce(0) { $0 + $1.requests }
+            )
+        }
     }
 
     static func withScriptedBackend(
@@ -25,8 +36,8 @@ struct HTTP1FramingTests {
     ) async throws {
         let backends = TestBackends()
         let backend = try await ScriptedBackend.start(group: backends.group, answer: answer)
-        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": backend.port], uriMatch: nil)) { _, port in
-            try await body(Setup(port: port, group: backends.group, backend: backend))
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": backend.port], uriMatch: nil)) { gateway, port in
+            try await body(Setup(gateway: gateway, port: port, group: backends.group, backend: backend))
         }
         await backend.close()
         await backends.shutdown()
@@ -51,6 +62,9 @@ struct HTTP1FramingTests {
             try await raw.send("GET /next HTTP/1.1\r\nhost: web\r\n\r\n")
             #expect(await eventually(.seconds(5)) { raw.received.components(separatedBy: "200 OK").count == 3 }, "\(raw.received)")
             #expect(!raw.isClosed)
+            // The body is 11 bytes, whatever its chunk framing; the second request had none.
+            let counted = setup.bodyBytes()
+            #expect(counted.count == 2 && counted.request == 11, "\(counted)")
             await raw.close()
         }
     }
@@ -74,6 +88,12 @@ struct HTTP1FramingTests {
             #expect(old.received.hasPrefix("HTTP/1.0 200 OK\r\n"), "\(old.received)")
             #expect(old.received.hasSuffix("\r\n\r\nhello, world"), "\(old.received)")
             #expect(!old.received.lowercased().contains("transfer-encoding"), "\(old.received)")
+            // Three answers of 12 body bytes each, chunked on the wire or not.
+            let counted = setup.bodyBytes()
+            // Counted once each: the HTTP/1.0 answer's close is its end, not a client going away (flag DC).
+            let series = setup.gateway.telemetry.snapshot().series
+            #expect(counted.count == 3 && counted.response == 36, "\(series)")
+            #expect(!series.keys.contains { $0.responseFlags == "DC" }, "\(series)")
         }
     }
 
