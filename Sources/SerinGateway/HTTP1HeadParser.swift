@@ -12,7 +12,7 @@ import NIOHTTP1
 ///
 /// Strict where a proxy must be (no whitespace before a field's colon, no folded lines, no control bytes,
 /// one version it knows), since whatever it lets through, it forwards. Stateless: the caller finds where a
-/// head ends (`headEnd`, resumable as bytes trickle in), then parses it once.
+/// head ends (`HeadEndSearch`, resumable as bytes trickle in), then parses it once.
 enum HTTP1HeadParser {
     /// Bytes of empty lines before a request line, which RFC 9112 §2.2 says to ignore.
     static func leadingEmptyLines(_ bytes: UnsafeRawBufferPointer) -> Int {
@@ -29,25 +29,13 @@ enum HTTP1HeadParser {
         return index
     }
 
-    /// Just past the empty line that ends the head in `bytes`, searching from `from` (where a previous search
-    /// stopped); nil while the head is incomplete.
-    static func headEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
-        var index = max(from, 0)
-        while index < bytes.count {
-            guard let found = memchr(base + index, Int32(UInt8(ascii: "\n")), bytes.count - index) else { return nil }
-            let lineFeed = base.distance(to: UnsafeRawPointer(found))
-            if lineFeed + 1 < bytes.count, bytes[lineFeed + 1] == UInt8(ascii: "\n") { return lineFeed + 2 }
-            if lineFeed + 2 < bytes.count, bytes[lineFeed + 1] == UInt8(ascii: "\r"), bytes[lineFeed + 2] == UInt8(ascii: "\n") {
-                return lineFeed + 3
-            }
-            index = lineFeed + 1
-        }
-        return nil
+    /// Where the next line feed at or after `from` is, if there is one.
+    static func lineFeed(in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = bytes.baseAddress, from < bytes.count,
+            let found = memchr(base + from, Int32(UInt8(ascii: "\n")), bytes.count - from)
+        else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
-
-    /// Where a search that found nothing in `count` bytes resumes: a terminator may straddle the boundary.
-    static func resumePoint(afterSearching count: Int) -> Int { max(count - 3, 0) }
 
     /// A 414 or 431 when an incomplete head is already past what the limits allow.
     static func incompleteHeadTooLarge(_ bytes: UnsafeRawBufferPointer, limits: GatewayLimits) -> MalformedMessage? {
@@ -159,12 +147,7 @@ enum HTTP1HeadParser {
     /// The end of the line starting at `from`: where its content stops (before CR LF or LF) and where the
     /// next line starts.
     private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> (content: Int, next: Int) {
-        var index = bytes.count
-        if let base = bytes.baseAddress, from < bytes.count,
-            let found = memchr(base + from, Int32(UInt8(ascii: "\n")), bytes.count - from)
-        {
-            index = base.distance(to: UnsafeRawPointer(found))
-        }
+        let index = lineFeed(in: bytes, from: from) ?? bytes.count
         let content = index > from && bytes[index - 1] == UInt8(ascii: "\r") ? index - 1 : index
         return (content, min(index + 1, bytes.count))
     }
@@ -254,5 +237,31 @@ enum HTTP1HeadParser {
         default:
             return "!#$%&'*+-.^_`|~".utf8.contains(byte)
         }
+    }
+}
+
+/// Finds the empty line that ends a head in bytes that arrive a piece at a time, resuming where the last
+/// search stopped, so a head trickled in a byte at a time is not searched from its start again and again.
+struct HeadEndSearch {
+    private var searched = 0
+
+    /// Just past the head's empty line in `buffer`'s readable bytes, or nil while the head is incomplete;
+    /// once found, the next search starts afresh (for the next head).
+    mutating func find(in buffer: ByteBuffer) -> Int? {
+        let from = searched
+        let end: Int? = buffer.withUnsafeReadableBytes { bytes in
+            var index = max(from, 0)
+            while let lineFeed = HTTP1HeadParser.lineFeed(in: bytes, from: index) {
+                if lineFeed + 1 < bytes.count, bytes[lineFeed + 1] == UInt8(ascii: "\n") { return lineFeed + 2 }
+                if lineFeed + 2 < bytes.count, bytes[lineFeed + 1] == UInt8(ascii: "\r"), bytes[lineFeed + 2] == UInt8(ascii: "\n") {
+                    return lineFeed + 3
+                }
+                index = lineFeed + 1
+            }
+            return nil
+        }
+        // A terminator may straddle the boundary: the next search backs up three bytes.
+        searched = end == nil ? max(buffer.readableBytes - 3, 0) : 0
+        return end
     }
 }

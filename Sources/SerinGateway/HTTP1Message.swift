@@ -14,7 +14,7 @@ struct RequestHead {
     var isHEAD: Bool { method == "HEAD" }
 }
 
-/// A response head as an upstream sent it.
+/// A response head: an upstream's, or one the gateway answers with itself.
 struct ResponseHead {
     var version: HTTPVersion
     var status: Int
@@ -24,17 +24,6 @@ struct ResponseHead {
 
     /// A 1xx answer (`100 Continue`): the final one follows it.
     var isInformational: Bool { (100..<200).contains(status) }
-
-    /// The head as it goes to a client speaking `version`.
-    func write(to buffer: inout ByteBuffer, version: HTTPVersion) {
-        buffer.writeStaticString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        buffer.writeString(String(status))
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(reason)
-        buffer.writeStaticString("\r\n")
-        fields.write(to: &buffer)
-        buffer.writeStaticString("\r\n")
-    }
 }
 
 /// Why a message could not be read: the status a client is answered with, and what was wrong, and where.
@@ -212,6 +201,53 @@ struct ChunkedScanner {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a") + 10)
         case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A") + 10)
         default: return nil
+        }
+    }
+}
+
+/// What is left of a body framed by a length or by chunks, taken off the front of the bytes received as they
+/// arrive: the client's request body and the upstream's answer are read alike.
+enum BodyReader {
+    case length(remaining: Int)
+    case chunked(ChunkedScanner)
+
+    /// A reader for `framing`; nil when the body is empty or runs until the connection closes.
+    init?(_ framing: BodyFraming) {
+        switch framing {
+        case .length(let length): self = .length(remaining: length)
+        case .chunked: self = .chunked(ChunkedScanner())
+        case .none, .untilClose: return nil
+        }
+    }
+
+    /// The body's next bytes, taken off `buffer`: as they came (chunk framing included), or, `decoding`, only
+    /// a chunked body's data; `dataBytes` of them are the body itself; `ended` once the body is complete, when
+    /// what is left in `buffer` belongs to the next message.
+    mutating func read(
+        from buffer: inout ByteBuffer, decoding: Bool = false
+    ) throws(MalformedMessage) -> (bytes: ByteBuffer, dataBytes: Int, ended: Bool) {
+        switch self {
+        case .length(let remaining):
+            let take = min(remaining, buffer.readableBytes)
+            self = .length(remaining: remaining - take)
+            return (buffer.readSlice(length: take)!, take, take == remaining)
+        case .chunked(var scanner):
+            var data: [Range<Int>] = []
+            var dataBytes = 0
+            let consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
+                try scanner.scan(bytes) { range in
+                    dataBytes += range.count
+                    if decoding { data.append(range) }
+                }
+            }
+            self = .chunked(scanner)
+            guard decoding else { return (buffer.readSlice(length: consumed)!, dataBytes, scanner.ended) }
+            var decoded = ByteBufferAllocator().buffer(capacity: dataBytes)
+            for range in data {
+                decoded.writeImmutableBuffer(buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!)
+            }
+            buffer.moveReaderIndex(forwardBy: consumed)
+            return (decoded, dataBytes, scanner.ended)
         }
     }
 }

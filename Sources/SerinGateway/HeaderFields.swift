@@ -123,13 +123,15 @@ struct HeaderFields {
     struct ConnectionOptions {
         var close = false
         var keepAlive = false
-        /// Names other than `close`, `keep-alive` and the standard hop-by-hop fields: more fields to drop.
-        var namesOthers = false
+        /// Further fields the `connection` fields name (RFC 9110 §7.6.1), lower-case, to be dropped with the
+        /// standard hop-by-hop ones; never the fields that frame or address the message.
+        var namedFields: [String] = []
     }
 
     var connectionOptions: ConnectionOptions {
         var options = ConnectionOptions()
         guard contains(.connection) else { return options }
+        var namesOthers = false
         storage.withUnsafeReadableBytes { bytes in
             let base = storage.readerIndex
             for field in fields where field.kind == .connection {
@@ -142,25 +144,32 @@ struct HeaderFields {
                     var stop = tokenEnd
                     while start < stop, bytes[start] == UInt8(ascii: " ") || bytes[start] == 9 { start += 1 }
                     while stop > start, bytes[stop - 1] == UInt8(ascii: " ") || bytes[stop - 1] == 9 { stop -= 1 }
-                    if stop > start {
-                        let token = UnsafeRawBufferPointer(rebasing: bytes[start..<stop])
-                        if ASCII.equal(token, Self.close, ignoringCase: true) {
-                            options.close = true
-                        } else {
-                            let known = KnownField.classify(token)
-                            if known == .keepAlive {
-                                options.keepAlive = true
-                            } else if known == .other || KnownField.hopByHop & known.bit == 0 {
-                                options.namesOthers = true
-                            }
-                        }
-                    }
                     index = tokenEnd + 1
+                    guard stop > start else { continue }
+                    let token = UnsafeRawBufferPointer(rebasing: bytes[start..<stop])
+                    let known = KnownField.classify(token)
+                    if ASCII.equal(token, Self.close, ignoringCase: true) {
+                        options.close = true
+                        continue
+                    }
+                    if known == .keepAlive {
+                        options.keepAlive = true
+                    } else if known == .other || KnownField.hopByHop & known.bit == 0 {
+                        namesOthers = true
+                    }
+                    if known == .other || KnownField.hopByHop & known.bit == 0 && Self.framing & known.bit == 0 {
+                        options.namedFields.append(String(decoding: token, as: UTF8.self).lowercased())
+                    }
                 }
             }
         }
+        // Beside other names, `close` counts as one too (as a field to drop, should one be called that).
+        if namesOthers && options.close { options.namedFields.append("close") }
         return options
     }
+
+    /// Fields `connection` may not name for removal: they frame or address the message.
+    private static let framing = KnownField.contentLength.bit | KnownField.transferEncoding.bit | KnownField.host.bit
 
     private static let close: [UInt8] = Array("close".utf8)
 

@@ -20,13 +20,6 @@ final class ProxyHandler: ChannelDuplexHandler {
         case respondingLocally
     }
 
-    /// What is left to read of the current request's body.
-    private enum BodyRemaining {
-        /// Nothing: the next bytes start another request.
-        case none
-        case length(Int)
-        case chunked(ChunkedScanner)
-    }
 
     private let routes: RouteTableBox
     private let clusters: UpstreamClusters
@@ -39,15 +32,16 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var random = FastRandom()
     private var endpointTurn = 0
     private var state = State.idle
-    private var body = BodyRemaining.none
+    /// What is left to read of the current request's body; nil between requests (the next bytes start one).
+    private var body: BodyReader?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var clientAddress: String?
     /// Bytes received and not yet handled: part of a head, or requests pipelined behind the one being
     /// answered (HTTP/1.1 pipelining), which wait their turn so responses go out in request order.
     private var inbound: ByteBuffer?
-    /// How far the search for the end of a partly received head got.
-    private var headScanned = 0
+    /// Where the next request head ends, searched for as its bytes arrive.
+    private var headEnd = HeadEndSearch()
     private var processing = false
     /// A response that ends the connection is under way: nothing more is read.
     private var closing = false
@@ -126,64 +120,45 @@ final class ProxyHandler: ChannelDuplexHandler {
         defer { processing = false }
         while !closing, var buffer = inbound, buffer.readableBytes > 0 {
             inbound = nil
-            switch body {
-            case .length(let remaining):
-                let take = min(remaining, buffer.readableBytes)
-                let slice = buffer.readSlice(length: take)!
-                body = take == remaining ? .none : .length(remaining - take)
-                keep(buffer)
-                requestBody(slice, dataBytes: take)
-                if case .none = body { requestEnded() }
-            case .chunked(var scanner):
-                let consumed: Int
-                var dataBytes = 0
+            if var reader = body {
+                let part: (bytes: ByteBuffer, dataBytes: Int, ended: Bool)
                 do {
-                    consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
-                        try scanner.scan(bytes) { dataBytes += $0.count }
-                    }
+                    part = try reader.read(from: &buffer)
                 } catch {
                     return malformedBody(error)
                 }
-                let slice = buffer.readSlice(length: consumed)!
-                body = scanner.ended ? .none : .chunked(scanner)
+                body = part.ended ? nil : reader
                 keep(buffer)
-                requestBody(slice, dataBytes: dataBytes)
-                if scanner.ended { requestEnded() }
-            case .none:
-                guard isIdle else {
-                    keep(buffer)
-                    return
-                }
-                let blank = buffer.withUnsafeReadableBytes { HTTP1HeadParser.leadingEmptyLines($0) }
-                buffer.moveReaderIndex(forwardBy: blank)
-                let scanned = headScanned
-                guard let end = buffer.withUnsafeReadableBytes({ HTTP1HeadParser.headEnd($0, from: scanned) }) else {
-                    if let tooLarge = buffer.withUnsafeReadableBytes({ HTTP1HeadParser.incompleteHeadTooLarge($0, limits: limits) }) {
-                        return reject(tooLarge)
-                    }
-                    headScanned = HTTP1HeadParser.resumePoint(afterSearching: buffer.readableBytes)
-                    keep(buffer)
-                    return
-                }
-                headScanned = 0
-                let headBytes = buffer.readSlice(length: end)!
-                keep(buffer)
-                let head: RequestHead
-                let framing: BodyFraming
-                do {
-                    head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits)
-                    framing = try BodyFraming.ofRequest(head)
-                } catch {
-                    return reject(error)
-                }
-                switch framing {
-                case .length(let length): body = .length(length)
-                case .chunked: body = .chunked(ChunkedScanner())
-                case .none, .untilClose: body = .none
-                }
-                begin(head, bodyExpected: framing.hasBody)
-                if case .none = body { requestEnded() }
+                requestBody(part.bytes, dataBytes: part.dataBytes)
+                if part.ended { requestEnded() }
+                continue
             }
+            guard isIdle else {
+                keep(buffer)
+                return
+            }
+            let blank = buffer.withUnsafeReadableBytes { HTTP1HeadParser.leadingEmptyLines($0) }
+            buffer.moveReaderIndex(forwardBy: blank)
+            guard let end = headEnd.find(in: buffer) else {
+                if let tooLarge = buffer.withUnsafeReadableBytes({ HTTP1HeadParser.incompleteHeadTooLarge($0, limits: limits) }) {
+                    return reject(tooLarge)
+                }
+                keep(buffer)
+                return
+            }
+            let headBytes = buffer.readSlice(length: end)!
+            keep(buffer)
+            let head: RequestHead
+            let framing: BodyFraming
+            do {
+                head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits)
+                framing = try BodyFraming.ofRequest(head)
+            } catch {
+                return reject(error)
+            }
+            body = BodyReader(framing)
+            begin(head, bodyExpected: framing.hasBody)
+            if body == nil { requestEnded() }
         }
     }
 
@@ -586,10 +561,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
     }
 
-    private var isBetweenRequests: Bool {
-        if case .none = body { return true }
-        return false
-    }
+    private var isBetweenRequests: Bool { body == nil }
 
     func read(context: ChannelHandlerContext) {
         if holdsReads {
@@ -722,14 +694,9 @@ final class ProxyHandler: ChannelDuplexHandler {
         fields.add(name: "content-length", value: String(body.count))
         fields.add(name: "server", value: "serin")
         for (name, value) in extraHeaders { fields.add(name: name, value: value) }
-        if !keepAlive {
-            fields.add(name: "connection", value: "close")
-        } else if version == .http1_0 {
-            fields.add(name: "connection", value: "keep-alive")
-        }
         let head = ResponseHead(version: version, status: Int(status.code), reason: status.reasonPhrase, fields: fields, isKeepAlive: keepAlive)
         var bytes = context.channel.allocator.buffer(capacity: 128 + body.count)
-        head.write(to: &bytes, version: version)
+        ProxyHeaders.writeDownstreamResponse(head, version: version, keepAlive: keepAlive, decodedBody: false, to: &bytes)
         bytes.writeBytes(body)
         context.write(wrapOutboundOut(bytes), promise: nil)
         finishResponse(context: context, keepAlive: keepAlive)

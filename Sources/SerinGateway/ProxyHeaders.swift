@@ -5,9 +5,6 @@ import SerinCore
 /// The heads a reverse proxy sends on: hop-by-hop fields removed, forwarding fields added, written
 /// straight from the bytes that arrived.
 enum ProxyHeaders {
-    /// Fields the `Connection` header may not remove: they frame or address the message.
-    private static let framing: Set<String> = ["content-length", "transfer-encoding", "host"]
-
     /// The request as it goes upstream, always HTTP/1.1 (upstream connections are pooled and kept alive):
     /// hop-by-hop fields removed (and any `Connection` names), `x-forwarded-for` extended with the client's
     /// address, `x-forwarded-proto` set, and an `x-request-id` generated when the client sent none.
@@ -20,7 +17,7 @@ enum ProxyHeaders {
         buffer.writeStaticString(" HTTP/1.1\r\n")
         let fields = head.fields
         let skipping = KnownField.hopByHop | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
-        fields.write(to: &buffer, skipping: skipping, skippingNames: namedByConnection(fields))
+        fields.write(to: &buffer, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
         if let clientAddress {
             buffer.writeStaticString("x-forwarded-for: ")
             for value in fields.values(.xForwardedFor) {
@@ -50,27 +47,12 @@ enum ProxyHeaders {
         buffer.writeString(head.reason)
         buffer.writeStaticString("\r\n")
         let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit : 0)
-        head.fields.write(to: &buffer, skipping: skipping, skippingNames: namedByConnection(head.fields))
+        head.fields.write(to: &buffer, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
         if !keepAlive {
             buffer.writeStaticString("connection: close\r\n")
         } else if version == .http1_0 {
             buffer.writeStaticString("connection: keep-alive\r\n")
         }
         buffer.writeStaticString("\r\n")
-    }
-
-    /// Further hop-by-hop fields the `Connection` header names (RFC 9110 §7.6.1), lower-case.
-    static func namedByConnection(_ fields: HeaderFields) -> [String] {
-        guard fields.connectionOptions.namesOthers else { return [] }
-        var named: [String] = []
-        for value in fields.values(.connection) {
-            for option in value.split(separator: ",") {
-                let name = String(option).trimmingBlanks.lowercased()
-                guard !name.isEmpty, !framing.contains(name) else { continue }
-                let known = KnownField.classify(name)
-                if known == .other || KnownField.hopByHop & known.bit == 0 { named.append(name) }
-            }
-        }
-        return named
     }
 }

@@ -44,8 +44,7 @@ final class UpstreamConnection {
         /// No request outstanding: any byte now is a broken server.
         case idle
         case head(toHEAD: Bool)
-        case length(remaining: Int)
-        case chunked(ChunkedScanner)
+        case body(BodyReader)
         case untilClose
     }
 
@@ -54,9 +53,9 @@ final class UpstreamConnection {
     fileprivate var context: ChannelHandlerContext?
     /// Whether bytes were written since the last flush.
     private var unflushed = false
-    /// Bytes of a response head that is not complete yet, and how far the search for its end got.
+    /// Bytes of a response head that is not complete yet, and where it ends, searched for as they arrive.
     private var partialHead: ByteBuffer?
-    private var headScanned = 0
+    private var headEnd = HeadEndSearch()
 
     /// The most bytes a response head may take, as Envoy's default `max_response_headers_kb`.
     static let maxResponseHeadBytes = 60 * 1024
@@ -139,16 +138,13 @@ final class UpstreamConnection {
                 close()
                 return
             case .head(let toHEAD):
-                let scanned = headScanned
-                guard let end = buffer.withUnsafeReadableBytes({ HTTP1HeadParser.headEnd($0, from: scanned) }) else {
+                guard let end = headEnd.find(in: buffer) else {
                     guard buffer.readableBytes <= Self.maxResponseHeadBytes else {
                         return fail(MalformedMessage(reason: "a response head longer than \(Self.maxResponseHeadBytes) bytes"))
                     }
-                    headScanned = HTTP1HeadParser.resumePoint(afterSearching: buffer.readableBytes)
                     partialHead = buffer
                     return
                 }
-                headScanned = 0
                 let head: ResponseHead
                 let framing: BodyFraming
                 do {
@@ -162,69 +158,35 @@ final class UpstreamConnection {
                     continue
                 }
                 if !head.isKeepAlive { closeAfterResponse = true }
-                switch framing {
-                case .none:
+                if let reader = BodyReader(framing) {
+                    phase = .body(reader)
+                } else if case .untilClose = framing {
+                    phase = .untilClose
+                    closeAfterResponse = true
+                } else {
                     phase = .idle
                     if buffer.readableBytes > 0 { closeAfterResponse = true }
                     delegate.upstream(self, receivedHead: head)
                     self.delegate?.upstreamEnded(self)
                     return
-                case .length(let length):
-                    phase = .length(remaining: length)
-                case .chunked:
-                    phase = .chunked(ChunkedScanner())
-                case .untilClose:
-                    phase = .untilClose
-                    closeAfterResponse = true
                 }
                 delegate.upstream(self, receivedHead: head)
-            case .length(let remaining):
-                let take = min(remaining, buffer.readableBytes)
-                let body = buffer.readSlice(length: take)!
-                guard take == remaining else {
-                    phase = .length(remaining: remaining - take)
-                    delegate.upstream(self, receivedBody: body, dataBytes: take)
-                    return
-                }
-                phase = .idle
-                if buffer.readableBytes > 0 { closeAfterResponse = true }
-                delegate.upstream(self, receivedBody: body, dataBytes: take)
-                self.delegate?.upstreamEnded(self)
-                return
-            case .chunked(var scanner):
-                let consumed: Int
-                var data: [Range<Int>] = []
-                var dataBytes = 0
+            case .body(var reader):
+                let part: (bytes: ByteBuffer, dataBytes: Int, ended: Bool)
                 do {
-                    let decoding = decodesChunks
-                    consumed = try buffer.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
-                        try scanner.scan(bytes) { range in
-                            dataBytes += range.count
-                            if decoding { data.append(range) }
-                        }
-                    }
+                    part = try reader.read(from: &buffer, decoding: decodesChunks)
                 } catch {
                     return fail(error)
                 }
-                let body: ByteBuffer
-                if decodesChunks {
-                    var decoded = channel.allocator.buffer(capacity: data.reduce(0) { $0 + $1.count })
-                    for range in data {
-                        decoded.writeImmutableBuffer(buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!)
-                    }
-                    body = decoded
-                    buffer.moveReaderIndex(forwardBy: consumed)
-                } else {
-                    body = buffer.readSlice(length: consumed)!
-                }
-                guard scanner.ended else {
-                    phase = .chunked(scanner)
-                    if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body, dataBytes: dataBytes) }
+                guard part.ended else {
+                    // The body goes on in the next read: everything read so far was its.
+                    phase = .body(reader)
+                    if part.bytes.readableBytes > 0 { delegate.upstream(self, receivedBody: part.bytes, dataBytes: part.dataBytes) }
                     return
                 }
                 phase = .idle
                 if buffer.readableBytes > 0 { closeAfterResponse = true }
-                if body.readableBytes > 0 { delegate.upstream(self, receivedBody: body, dataBytes: dataBytes) }
+                if part.bytes.readableBytes > 0 { delegate.upstream(self, receivedBody: part.bytes, dataBytes: part.dataBytes) }
                 self.delegate?.upstreamEnded(self)
                 return
             case .untilClose:
