@@ -113,7 +113,9 @@ struct ClusterCanaries {
         }
         return CanaryWatcher.spec(from: canary).flatMap { spec in
             do {
-                var status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: measurements)
+                // What serves is the controller's to find; until it has, a stable not written is unknown.
+                let stable = spec.stable ?? Destination(host: "unknown")
+                var status = CanaryStatus(rollout: try Rollout(spec: spec, stable: stable), measurements: measurements)
                 status.message = "no controller has picked it up yet (is serin controller running?)"
                 return .success(status)
             } catch {
@@ -159,7 +161,8 @@ struct ClusterCanaries {
         let events = try await store.events(for: ResourceName(namespace: namespace, name: name), limit: limit)
         var measurements = KubernetesRolloutStore.lastMeasurements(in: object)
         if let limit { measurements = Array(measurements.suffix(limit)) }
-        return CanaryHistory(events: events.map(EventView.init), measurements: measurements.map(MeasurementView.init))
+        let releases = (try? Self.status(of: object).get())?.releases ?? []
+        return CanaryHistory(releases: releases, events: events.map(EventView.init), measurements: measurements.map(MeasurementView.init))
     }
 
     private func canary(_ name: String) async throws -> JSONValue {

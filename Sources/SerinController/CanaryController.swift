@@ -1,5 +1,15 @@
 import SerinCore
 
+/// What the controller makes of a set of Canaries before they are applied (`CanaryController.admission`).
+public struct CanaryAdmission: Sendable, Equatable {
+    /// Canaries that would be refused, with why.
+    public var refused: [ResourceName: String] = [:]
+    /// The routes each live rollout owns, by its VirtualService's name.
+    public var routing: [ResourceName: TrafficSplit] = [:]
+
+    public init() {}
+}
+
 /// Drives every Canary's `Rollout` state machine through the adapters: the reconcile loop.
 ///
 /// Every event (a tick, a verdict, a webhook answer, a command, new specs) goes through one inbox, which
@@ -35,7 +45,7 @@ public actor CanaryController {
 
     enum Message: Sendable {
         case tick
-        case reconcile([CanarySpec], reply: CheckedContinuation<[String], Never>)
+        case reconcile([CanarySpec], routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>], reply: CheckedContinuation<[String], Never>)
         case command(RolloutCommand, ResourceName, reply: CheckedContinuation<CommandReply, Never>)
         case analysisFinished(ResourceName, AnalysisRequest, AnalysisSamples)
         case webhooksFinished(ResourceName, WebhookRun, WebhookResult)
@@ -101,20 +111,55 @@ public actor CanaryController {
     /// Answers a message that arrived as the controller stopped, so its sender does not wait forever.
     private func refuse(_ message: Message) {
         switch message {
-        case .reconcile(_, let reply): reply.resume(returning: ["the controller is stopping"])
+        case .reconcile(_, _, let reply): reply.resume(returning: ["the controller is stopping"])
         case .command(_, _, let reply): reply.resume(returning: .rejected("the controller is stopping"))
         case .tick, .analysisFinished, .webhooksFinished, .workloadChecked: break
         }
     }
 
-    /// Brings the rollouts in line with these Canary specs: new Canaries start a rollout, changed ones
-    /// are handed to their rollout (a new canary destination restarts it), removed ones are forgotten.
-    /// Returns problems (an invalid spec), one line each.
+    /// Brings the rollouts in line with these Canary specs: new Canaries start a rollout from what their routes
+    /// serve now, changed ones are handed to their rollout (a new canary starts a new release), removed ones are
+    /// forgotten. Returns problems (an invalid spec, a stable that does not serve), one line each; a Canary with
+    /// a problem keeps its rollout as it was.
     @discardableResult
     public func reconcile(_ specs: [CanarySpec]) async -> [String] {
-        await withCheckedContinuation { continuation in
-            mailbox.yield(.reconcile(specs, reply: continuation))
+        // What serves is read for Canaries without a rollout, before the inbox decides anything.
+        var routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>] = [:]
+        for spec in specs where rollouts[spec.name] == nil {
+            do {
+                routes[spec.name] = .success(try await adapters.router.servingRoutes(for: spec))
+            } catch {
+                routes[spec.name] = .failure(RouteReadFailure(message: "\(error)"))
+            }
         }
+        return await withCheckedContinuation { continuation in
+            mailbox.yield(.reconcile(specs, routes: routes, reply: continuation))
+        }
+    }
+
+    /// Why the routes of a Canary's VirtualService could not be read.
+    struct RouteReadFailure: Error {
+        var message: String
+    }
+
+    /// What `reconcile` would make of these specs, without changing anything: the Canaries it would refuse, and
+    /// the routes every live rollout owns. `routes` are the VirtualServices' routes as they would be (by
+    /// VirtualService name), for Canaries that have no rollout yet. Embedded mode's `apply` asks first, so a
+    /// refused Canary leaves every resource as it was, and a VirtualService applied again keeps the rollout's
+    /// weights instead of sending traffic back to a version a promotion retired.
+    public func admission(of specs: [CanarySpec], routes: [ResourceName: ServingRoutes]) -> CanaryAdmission {
+        var admission = CanaryAdmission()
+        for spec in specs {
+            if let rollout = rollouts[spec.name] {
+                if let conflict = rollout.conflict(with: spec) { admission.refused[spec.name] = conflict.description }
+            } else if let serving = routes[spec.targetRef], case .failure(let conflict) = serving.stable(for: spec) {
+                admission.refused[spec.name] = conflict.description
+            }
+        }
+        for rollout in rollouts.values where rollout.status.phase != .initialized {
+            admission.routing[rollout.spec.targetRef] = rollout.split
+        }
+        return admission
     }
 
     /// A person's command: promote, abort, pause, resume, or start again (`rollout`).
@@ -192,8 +237,8 @@ public actor CanaryController {
             for name in rollouts.keys.sorted() {
                 step(name) { $0.tick(now: now) }
             }
-        case .reconcile(let specs, let reply):
-            reply.resume(returning: reconcileNow(specs, now: now))
+        case .reconcile(let specs, let routes, let reply):
+            reply.resume(returning: reconcileNow(specs, routes: routes, now: now))
         case .command(let command, let name, let reply):
             reply.resume(returning: run(command, on: name, now: now))
         case .analysisFinished(let name, let request, let samples):
@@ -213,7 +258,9 @@ public actor CanaryController {
         }
     }
 
-    private func reconcileNow(_ specs: [CanarySpec], now: RolloutInstant) -> [String] {
+    private func reconcileNow(
+        _ specs: [CanarySpec], routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>], now: RolloutInstant
+    ) -> [String] {
         var problems: [String] = []
         let wanted = Set(specs.map(\.name))
         for name in rollouts.keys where !wanted.contains(name) {
@@ -245,18 +292,41 @@ public actor CanaryController {
                 let firstSight = restoredThisRun.insert(spec.name).inserted
                 if let rejection = step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
                     problems.append("\(spec.name.name): \(rejection)")
-                } else if existing.spec.isNewRevision(comparedTo: spec),
-                    existing.status.phase == .succeeded || existing.status.phase == .failed
+                } else if existing.spec.isNewRevision(comparedTo: spec), existing.status.phase.isFinished,
+                    existing.status.phase == .failed || !spec.canary.isSameVersion(as: existing.status.canary)
                 {
-                    // A finished rollout only adopts a new spec; a new canary is a new release to roll out.
+                    // A finished rollout only adopts a new spec; a new canary is a new release to roll out, and a
+                    // failed one is tried again with its new schedule. A promoted canary is not released again.
                     step(spec.name) { $0.restart(now: now) }
                 } else if firstSight, existing.status.phase != .initialized, !existing.spec.isNewRevision(comparedTo: spec) {
                     // Settings changed while Serin was down: adopt them, then put the weights back.
                     step(spec.name) { $0.restored(now: now) }
                 }
             } else {
+                let stable: Destination?
+                switch routes[spec.name] {
+                case .success(let serving)?:
+                    switch serving.stable(for: spec) {
+                    case .success(let found):
+                        stable = found
+                    case .failure(let conflict):
+                        problems.append("\(spec.name.name): \(conflict)")
+                        continue
+                    }
+                case .failure(let failure)?:
+                    // A written stable still starts; setting the weights will say what is wrong with the routes.
+                    guard spec.stable != nil else {
+                        problems.append("\(spec.name.name): cannot tell what serves now: \(failure.message); write spec.stable")
+                        continue
+                    }
+                    stable = spec.stable
+                case nil:
+                    // Created meanwhile by another reconcile, or removed again: the next reconcile reads its routes.
+                    guard spec.stable != nil else { continue }
+                    stable = spec.stable
+                }
                 do {
-                    rollouts[spec.name] = try Rollout(spec: spec)
+                    rollouts[spec.name] = try Rollout(spec: spec, stable: stable)
                 } catch {
                     problems.append("\(spec.name.name): \(error)")
                     continue
@@ -330,12 +400,12 @@ public actor CanaryController {
         let adapters = self.adapters
         for action in actions {
             switch action {
-            case .setWeights(let stable, let canary):
+            case .setWeights(let split):
                 do {
-                    try await adapters.router.setWeights(for: spec, stable: stable, canary: canary)
-                    await broadcast(.weights(canary: name, stableWeight: stable.weight, canaryWeight: canary.weight))
+                    try await adapters.router.setWeights(for: spec, split)
+                    await broadcast(.weights(canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight))
                 } catch {
-                    log("\(name.name): cannot set weights \(stable.weight)/\(canary.weight): \(error)")
+                    log("\(name.name): cannot set weights \(split.stable.weight)/\(split.canary.weight): \(error)")
                 }
             case .runWebhooks(let run):
                 Task {

@@ -8,8 +8,12 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var stage: String
     public var canaryWeight: Int
     public var stableWeight: Int
+    /// What serves the traffic the canary does not take: the stable, or the canary once promoted.
     public var stable: String
+    /// The release in flight, or the last one.
     public var canary: String
+    /// The Canary's train, oldest first: each release's stable and canary, and how it ended.
+    public var releases: [ReleaseStatus]
     /// 1-based step of the weight schedule, nil before the first step.
     public var step: Int?
     public var steps: Int
@@ -30,8 +34,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         stage = "\(status.stage)"
         canaryWeight = status.canaryWeight
         stableWeight = status.stableWeight
-        stable = status.stable.description
+        stable = status.servingStable.description
         canary = status.canary.description
+        releases = status.releases.map(ReleaseStatus.init)
         step = status.stepIndex.map { $0 + 1 }
         steps = rollout.spec.analysis.schedule.steps
         failedChecks = status.failedChecks
@@ -40,6 +45,27 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         message = status.message
         lastTransition = status.lastTransitionAt.map { Double($0.sinceEpoch.components.seconds) }
         lastMeasurements = measurements
+    }
+}
+
+/// One release of a Canary's train as the API shows it.
+public struct ReleaseStatus: Codable, Sendable, Equatable {
+    public var stable: String
+    public var canary: String
+    /// `Progressing`, `Promoted`, `RolledBack` or `Superseded`.
+    public var outcome: String
+    public var reason: String?
+    /// Seconds since the Unix epoch.
+    public var started: Double
+    public var ended: Double?
+
+    public init(_ release: Release) {
+        stable = release.stable.description
+        canary = release.canary.description
+        outcome = release.outcome.rawValue
+        reason = release.reason
+        started = release.startedAt.unixSeconds
+        ended = release.endedAt?.unixSeconds
     }
 }
 

@@ -65,7 +65,8 @@ public enum ControllerAdmin {
             let events = try await controller.events(of: name, limit: limit).map(EventView.init)
             if resource == "events" { return .json(events) }
             let measurements = try await controller.measurements(of: name, limit: limit)
-            return .json(CanaryHistory(events: events, measurements: measurements.map(MeasurementView.init)))
+            let releases = await controller.status(of: name)?.releases ?? []
+            return .json(CanaryHistory(releases: releases, events: events, measurements: measurements.map(MeasurementView.init)))
         case "metrics":
             let measurements = try await controller.measurements(of: name)
             guard let spec = await controller.rollout(named: name)?.spec, let status = await controller.status(of: name) else {
@@ -95,12 +96,15 @@ public struct APIError: Codable, Sendable, Error {
     public var error: String
 }
 
-/// A Canary's event history and measurements, as the API serves them.
+/// A Canary's train of releases, event history and measurements, as the API serves them.
 public struct CanaryHistory: Codable, Sendable {
+    /// The newest releases, oldest first: v1 → v2 promoted, v2 → v3 rolled back...
+    public var releases: [ReleaseStatus]
     public var events: [EventView]
     public var measurements: [MeasurementView]
 
-    public init(events: [EventView], measurements: [MeasurementView]) {
+    public init(releases: [ReleaseStatus], events: [EventView], measurements: [MeasurementView]) {
+        self.releases = releases
         self.events = events
         self.measurements = measurements
     }

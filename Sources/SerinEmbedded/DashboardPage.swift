@@ -69,6 +69,11 @@ summary { cursor: pointer; font-size: .9rem; }
 .events li { display: grid; grid-template-columns: 4.6rem 1fr; gap: .5rem; padding: .2rem 0; border-bottom: 1px solid var(--bg); }
 .events li[data-severity="Warning"] { color: #9c2323; }
 .events time { color: var(--muted); font-variant-numeric: tabular-nums; }
+.releases { list-style: none; padding: 0; margin: .4rem 0; font-size: .82rem; }
+.releases li { padding: .2rem 0; border-bottom: 1px solid var(--bg); }
+.releases time { color: var(--muted); margin-right: .5rem; font-variant-numeric: tabular-nums; }
+.releases li[data-outcome="Promoted"] b { color: var(--pass); }
+.releases li[data-outcome="RolledBack"] b { color: var(--fail); }
 #empty { padding: 2rem; color: var(--muted); }
 @media (max-width: 700px) { .charts { grid-template-columns: 1fr; } main { padding: .5rem; } }
 </style>
@@ -166,6 +171,7 @@ function card(name) {
       <button data-action="resume">Resume</button><button data-action="abort">Abort</button></div>
     <div class="legend"><span class="stable">stable</span> <span class="canary">canary</span> <span class="threshold">threshold</span> · dots: verdict per check</div>
     <div class="charts" data-charts></div>
+    <details open data-train><summary>Releases</summary><ol class="releases" data-releases></ol></details>
     <details open><summary>Events</summary><ol class="events" data-events></ol></details>`;
   element.querySelector("[data-name]").textContent = short;
   for (const button of element.querySelectorAll("[data-action]")) button.addEventListener("click", () => steer(name, button.dataset.action));
@@ -201,6 +207,11 @@ function render(name, status, metrics, events) {
   phase.dataset.phase = status.phase;
   element.dataset.phase = status.phase;
   element.querySelector("[data-destinations]").textContent = "stable " + status.stable + " · canary " + status.canary;
+  element.dataset.stable = status.stable;
+  element.querySelector("[data-releases]").replaceChildren(...(status.releases || []).slice().reverse().map((release) =>
+    $("li", { "data-outcome": release.outcome }, $("time", {}, clock(release.started)),
+      $("span", {}, release.stable + " → " + release.canary + " "), $("b", {}, release.outcome),
+      $("span", {}, release.reason ? ": " + release.reason : ""))));
   const bar = element.querySelector("[data-weights]");
   bar.dataset.canaryWeight = status.canaryWeight;
   bar.dataset.stableWeight = status.stableWeight;

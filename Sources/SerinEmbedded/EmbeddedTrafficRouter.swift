@@ -10,8 +10,12 @@ public struct EmbeddedTrafficRouter: TrafficRouter {
         self.live = live
     }
 
-    public func setWeights(for canary: CanarySpec, stable: WeightedDestination, canary canaryWeight: WeightedDestination) async throws {
-        try await live.setWeights(in: canary.targetRef, stable: stable, canary: canaryWeight)
+    public func setWeights(for canary: CanarySpec, _ split: TrafficSplit) async throws {
+        try await live.setWeights(in: canary.targetRef, split)
+    }
+
+    public func servingRoutes(for canary: CanarySpec) async throws -> ServingRoutes {
+        try await live.servingRoutes(of: canary.targetRef)
     }
 }
 
@@ -31,23 +35,19 @@ public enum TrafficRouterError: Error, CustomStringConvertible, Equatable {
 }
 
 extension VirtualService {
-    /// Sets the weights on every HTTP route that sends to the stable destination: those routes are the
-    /// Canary's, and their destinations become exactly stable and canary. Other routes are left alone.
-    /// Returns how many routes changed.
-    mutating func setCanaryWeights(stable: WeightedDestination, canary: WeightedDestination) -> Int {
+    /// Gives every HTTP route the split owns exactly its stable and canary destinations; other routes are left
+    /// alone. Returns how many routes changed.
+    mutating func apply(_ split: TrafficSplit) -> Int {
         var owned = 0
-        for index in http.indices {
-            guard let current = http[index].destinations.first(where: { $0.destination.sameService(as: stable.destination) }) else {
-                continue
-            }
-            var stable = stable
-            var canary = canary
-            // Keep the port the user wrote when the Canary does not name one.
-            if stable.destination.port == nil { stable.destination.port = current.destination.port }
-            if canary.destination.port == nil { canary.destination.port = current.destination.port }
-            http[index].destinations = [stable, canary]
+        for index in http.indices where split.owns(http[index].destinations.map(\.destination)) {
+            http[index].destinations = split.destinations(replacing: http[index].destinations)
             owned += 1
         }
         return owned
+    }
+
+    /// The HTTP routes' destinations and weights, as the core reads what serves.
+    var servingRoutes: ServingRoutes {
+        ServingRoutes(virtualService: name, routes: http.filter { !$0.destinations.isEmpty }.map(\.destinations))
     }
 }

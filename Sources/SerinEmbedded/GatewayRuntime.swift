@@ -88,8 +88,21 @@ public final class GatewayRuntime: Sendable {
         controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
         if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
+        // The stored rollouts' weights are in the first routing table the gateway serves: the files may still
+        // route to a version a promotion retired, and not one request may reach it before the controller runs.
+        var store: SQLiteRolloutStore?
+        var served = resources
+        if let options = controllerOptions {
+            do {
+                let opened = try SQLiteRolloutStore(path: options.statePath)
+                served = LiveConfiguration.routing(resources, as: Array(try opened.loadRollouts().values))
+                store = opened
+            } catch {
+                throw StartError.state(error)
+            }
+        }
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
-        let live = LiveConfiguration(gateway: gateway, resources: resources)
+        let live = LiveConfiguration(gateway: gateway, resources: served)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
         do {
             try await live.installCurrent()
@@ -115,10 +128,8 @@ public final class GatewayRuntime: Sendable {
 
         var controller: CanaryController?
         var background: [Task<Void, Never>] = [Task { await history.sample(every: .milliseconds(250)) }]
-        if let options = controllerOptions {
-            let store: SQLiteRolloutStore
+        if let options = controllerOptions, let store {
             do {
-                store = try SQLiteRolloutStore(path: options.statePath)
                 let metrics = RoutedMetricProvider(
                     defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history), group: gateway.group,
                     templates: { await live.metricTemplates }
@@ -162,6 +173,7 @@ public final class GatewayRuntime: Sendable {
         if let canary = controller, let options = controllerOptions {
             background.append(Task { await canary.run() })
             for problem in await canary.reconcile(resources.canaries) { options.log("error: \(problem)") }
+            await live.admit { specs, routes in await canary.admission(of: specs, routes: routes) }
             await live.onApply { specs in
                 for problem in await canary.reconcile(specs) { options.log("error: \(problem)") }
             }

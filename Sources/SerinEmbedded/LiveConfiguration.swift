@@ -1,3 +1,4 @@
+import SerinController
 import SerinCore
 import SerinGateway
 import SerinManifests
@@ -13,6 +14,7 @@ public actor LiveConfiguration {
     public private(set) var resources: [LocatedResource]
     private let gateway: GatewayServer
     private var onApplied: (@Sendable ([CanarySpec]) async -> Void)?
+    private var admission: (@Sendable ([CanarySpec], [ResourceName: ServingRoutes]) async -> CanaryAdmission)?
     private var changing = false
     private var waitingToChange: [CheckedContinuation<Void, Never>] = []
 
@@ -24,6 +26,13 @@ public actor LiveConfiguration {
     /// Called after each successful apply with every Canary now configured (the controller reconciles).
     public func onApply(_ handler: @escaping @Sendable ([CanarySpec]) async -> Void) {
         onApplied = handler
+    }
+
+    /// Asked before each apply with every Canary it would leave configured and the routes of every
+    /// VirtualService as they would be; a Canary it refuses (with why) fails the apply, which then changes
+    /// nothing, and the routes live rollouts own keep the rollouts' weights in the VirtualServices applied.
+    public func admit(with check: @escaping @Sendable ([CanarySpec], [ResourceName: ServingRoutes]) async -> CanaryAdmission) {
+        admission = check
     }
 
     /// Installs the current resources on the gateway (start-up).
@@ -67,6 +76,7 @@ public actor LiveConfiguration {
         defer { endChange() }
         let decoded = ManifestDecoder.decode(sources)
         let appliedPaths = Set(sources.map(\.path))
+        let appliedNames = Set(decoded.resources.filter { $0.kind == .virtualService }.map(\.name))
         if decoded.diagnostics.containsErrors {
             return ApplyReport(applied: false, results: [], diagnostics: decoded.diagnostics.map(\.description))
         }
@@ -90,6 +100,18 @@ public actor LiveConfiguration {
         if validation.containsErrors {
             return ApplyReport(applied: false, results: [], diagnostics: reported.map(\.description))
         }
+        if let admission {
+            let admitted = await admission(merged.canaries, Self.servingRoutes(in: merged))
+            let refusals = merged.compactMap { located -> Diagnostic? in
+                guard case .canary(let spec) = located.resource, let why = admitted.refused[spec.name] else { return nil }
+                let field = spec.stable != nil && why.hasPrefix("spec.stable") ? "spec.stable.host" : "spec.canary.host"
+                return .error("Canary \(spec.name.name): \(why)", at: located.location(of: field))
+            }
+            if !refusals.isEmpty {
+                return ApplyReport(applied: false, results: [], diagnostics: (reported + refusals).map(\.description))
+            }
+            merged = Self.routing(merged, keeping: admitted.routing, in: appliedNames)
+        }
         do {
             try await gateway.install(RouteTable(compiling: MeshConfig(resources: merged)))
         } catch {
@@ -100,8 +122,8 @@ public actor LiveConfiguration {
         return ApplyReport(applied: true, results: results, diagnostics: reported.map(\.description))
     }
 
-    /// Sets a rollout's weights on the routes of `target` that lead to the stable destination.
-    public func setWeights(in target: ResourceName, stable: WeightedDestination, canary: WeightedDestination) async throws {
+    /// Applies a rollout's split to the routes of `target` that it owns.
+    public func setWeights(in target: ResourceName, _ split: TrafficSplit) async throws {
         await beginChange()
         defer { endChange() }
         guard let index = resources.firstIndex(where: { $0.kind == .virtualService && $0.name == target }),
@@ -109,13 +131,62 @@ public actor LiveConfiguration {
         else {
             throw TrafficRouterError.noVirtualService(target)
         }
-        guard virtualService.setCanaryWeights(stable: stable, canary: canary) > 0 else {
-            throw TrafficRouterError.noRouteToStable(target, host: stable.destination.host)
+        guard virtualService.apply(split) > 0 else {
+            throw TrafficRouterError.noRouteToStable(target, host: split.stable.destination.host)
         }
         var updated = resources
         updated[index].resource = .virtualService(virtualService)
         try await gateway.install(RouteTable(compiling: MeshConfig(resources: updated)))
         resources = updated
+    }
+
+    /// The routes of `target` as the gateway serves them now.
+    public func servingRoutes(of target: ResourceName) throws -> ServingRoutes {
+        guard let virtualService = Self.virtualService(target, in: resources) else {
+            throw TrafficRouterError.noVirtualService(target)
+        }
+        return virtualService.servingRoutes
+    }
+
+    /// `resources` with the routes each live rollout owns as the rollout has them, for a VirtualService loaded
+    /// again from its file (start-up after a crash): it may still send traffic to a version a promotion retired.
+    public static func routing(_ resources: [LocatedResource], as rollouts: [Rollout]) -> [LocatedResource] {
+        var splits: [ResourceName: TrafficSplit] = [:]
+        for rollout in rollouts where rollout.status.phase != .initialized {
+            // Only while the Canary still drives the same VirtualService.
+            guard resources.canaries.contains(where: { $0.name == rollout.spec.name && $0.targetRef == rollout.spec.targetRef }) else { continue }
+            splits[rollout.spec.targetRef] = rollout.split
+        }
+        return routing(resources, keeping: splits, in: Set(splits.keys))
+    }
+
+    /// `resources` with `splits` applied to the VirtualServices named in `names`.
+    static func routing(
+        _ resources: [LocatedResource], keeping splits: [ResourceName: TrafficSplit], in names: Set<ResourceName>
+    ) -> [LocatedResource] {
+        var resources = resources
+        for index in resources.indices where names.contains(resources[index].name) {
+            guard case .virtualService(var virtualService) = resources[index].resource,
+                let split = splits[virtualService.name], virtualService.apply(split) > 0
+            else { continue }
+            resources[index].resource = .virtualService(virtualService)
+        }
+        return resources
+    }
+
+    static func servingRoutes(in resources: [LocatedResource]) -> [ResourceName: ServingRoutes] {
+        var routes: [ResourceName: ServingRoutes] = [:]
+        for located in resources {
+            if case .virtualService(let virtualService) = located.resource { routes[virtualService.name] = virtualService.servingRoutes }
+        }
+        return routes
+    }
+
+    static func virtualService(_ name: ResourceName, in resources: [LocatedResource]) -> VirtualService? {
+        for located in resources where located.kind == .virtualService && located.name == name {
+            if case .virtualService(let virtualService) = located.resource { return virtualService }
+        }
+        return nil
     }
 }
 

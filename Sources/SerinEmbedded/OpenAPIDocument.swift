@@ -788,7 +788,8 @@ enum OpenAPIDocument {
           "failedChecks",
           "threshold",
           "iteration",
-          "lastMeasurements"
+          "lastMeasurements",
+          "releases"
         ],
         "properties": {
           "name": {
@@ -815,11 +816,11 @@ enum OpenAPIDocument {
           },
           "stable": {
             "type": "string",
-            "description": "host:port of the stable destination"
+            "description": "host:port of what serves the traffic the canary does not take: the stable, or the canary once promoted"
           },
           "canary": {
             "type": "string",
-            "description": "host:port of the canary destination"
+            "description": "host:port of the canary of the release in flight, or of the last release"
           },
           "step": {
             "type": "integer",
@@ -849,6 +850,13 @@ enum OpenAPIDocument {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/RecordedMeasurement"
+            }
+          },
+          "releases": {
+            "type": "array",
+            "description": "the Canary's train, oldest first (the newest 20 releases)",
+            "items": {
+              "$ref": "#/components/schemas/Release"
             }
           }
         }
@@ -958,13 +966,60 @@ enum OpenAPIDocument {
           }
         }
       },
+      "Release": {
+        "type": "object",
+        "required": [
+          "stable",
+          "canary",
+          "outcome",
+          "started"
+        ],
+        "properties": {
+          "stable": {
+            "type": "string",
+            "description": "host:port of what served when the release began"
+          },
+          "canary": {
+            "type": "string",
+            "description": "host:port of the version the release moves traffic to"
+          },
+          "outcome": {
+            "type": "string",
+            "enum": [
+              "Progressing",
+              "Promoted",
+              "RolledBack",
+              "Superseded"
+            ]
+          },
+          "reason": {
+            "type": "string",
+            "description": "why it rolled back or was superseded"
+          },
+          "started": {
+            "type": "number",
+            "description": "seconds since the Unix epoch"
+          },
+          "ended": {
+            "type": "number",
+            "description": "seconds since the Unix epoch"
+          }
+        }
+      },
       "CanaryHistory": {
         "type": "object",
         "required": [
+          "releases",
           "events",
           "measurements"
         ],
         "properties": {
+          "releases": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Release"
+            }
+          },
           "events": {
             "type": "array",
             "items": {

@@ -21,7 +21,18 @@ public struct KubernetesTrafficRouter: TrafficRouter {
         public var description: String { message }
     }
 
-    public func setWeights(for canary: CanarySpec, stable: WeightedDestination, canary canaryWeight: WeightedDestination) async throws {
+    public func servingRoutes(for canary: CanarySpec) async throws -> ServingRoutes {
+        let path = ResourcePath.virtualService(namespace: canary.targetRef.namespace, name: canary.targetRef.name)
+        do {
+            return try VirtualServiceWeightPatch.servingRoutes(of: try await api.get(path), name: canary.targetRef)
+        } catch let error as KubernetesAPIError where error.isNotFound {
+            throw Failure(message: "VirtualService \(canary.targetRef) does not exist")
+        } catch let failure as VirtualServiceWeightPatch.Failure {
+            throw Failure(message: failure.description)
+        }
+    }
+
+    public func setWeights(for canary: CanarySpec, _ split: TrafficSplit) async throws {
         let path = ResourcePath.virtualService(namespace: canary.targetRef.namespace, name: canary.targetRef.name)
         for attempt in 1...attempts {
             let current: JSONValue
@@ -32,7 +43,7 @@ public struct KubernetesTrafficRouter: TrafficRouter {
             }
             let operations: [JSONPatchOperation]
             do {
-                operations = try VirtualServiceWeightPatch.operations(for: current, stable: stable, canary: canaryWeight)
+                operations = try VirtualServiceWeightPatch.operations(for: current, split: split)
             } catch let failure as VirtualServiceWeightPatch.Failure {
                 throw Failure(message: failure.description)
             }

@@ -19,12 +19,11 @@ public enum VirtualServiceWeightPatch {
         }
     }
 
-    /// The operations that give every route sending to `stable.destination` exactly two destinations, stable
-    /// and canary, with their weights. Empty when the weights are already so. A route's destination entries
-    /// keep their other fields (`headers`...), and a destination without a port keeps the port the route had.
-    public static func operations(
-        for virtualService: JSONValue, stable: WeightedDestination, canary: WeightedDestination
-    ) throws -> [JSONPatchOperation] {
+    /// The operations that give every route the split owns exactly two destinations, stable and canary, with
+    /// their weights. Empty when the routes are already so. A route's destination entries keep their other
+    /// fields (`headers`...) — the new stable's from its own entry, or else from the entry that made the route
+    /// the Canary's — and a destination without a port keeps the port the route had.
+    public static func operations(for virtualService: JSONValue, split: TrafficSplit) throws -> [JSONPatchOperation] {
         let name = virtualService["metadata"]?["name"]?.stringValue ?? "(unnamed)"
         guard let routes = virtualService["spec"]?["http"]?.arrayValue else {
             throw Failure.notAVirtualService("\(name) has no spec.http list")
@@ -32,25 +31,45 @@ public enum VirtualServiceWeightPatch {
         var operations: [JSONPatchOperation] = []
         var owned = 0
         for (routeIndex, route) in routes.enumerated() {
-            guard let entries = route["route"]?.arrayValue,
-                let stableIndex = entries.firstIndex(where: { Self.destination(of: $0)?.sameService(as: stable.destination) == true })
-            else { continue }
+            guard let entries = route["route"]?.arrayValue else { continue }
+            let weighted = Self.weighted(entries)
+            guard split.owns(weighted.map(\.destination)) else { continue }
             owned += 1
             let path: JSONPointer = ["spec", "http", String(routeIndex), "route"]
-            let current = entries[stableIndex]
-            let canaryIndex = entries.firstIndex { Self.destination(of: $0)?.sameService(as: canary.destination) == true }
+            let owner = entries[weighted.firstIndex { split.owns([$0.destination]) } ?? 0]
+            func entry(of version: Destination) -> JSONValue? {
+                weighted.firstIndex { $0.destination.sameService(as: version) }.map { entries[$0] }
+            }
+            let targets = split.destinations(replacing: weighted)
             let wanted: [JSONValue] = [
-                Self.entry(for: stable, keeping: current, portFrom: current),
-                Self.entry(for: canary, keeping: canaryIndex.map { entries[$0] } ?? [:], portFrom: current),
+                Self.entry(for: targets[0], keeping: entry(of: split.stable.destination) ?? owner),
+                Self.entry(for: targets[1], keeping: entry(of: split.canary.destination) ?? [:]),
             ]
             guard wanted != entries else { continue }
             operations.append(.test(path: path, value: .array(entries)))
             operations.append(.replace(path: path, value: .array(wanted)))
         }
         guard owned > 0 else {
-            throw Failure.noRouteToStable(virtualService: name, host: stable.destination.description)
+            throw Failure.noRouteToStable(virtualService: name, host: split.stable.destination.description)
         }
         return operations
+    }
+
+    /// The routes' destinations and weights, as the core reads what serves.
+    public static func servingRoutes(of virtualService: JSONValue, name: ResourceName) throws -> ServingRoutes {
+        guard let routes = virtualService["spec"]?["http"]?.arrayValue else {
+            throw Failure.notAVirtualService("\(name.name) has no spec.http list")
+        }
+        return ServingRoutes(virtualService: name, routes: routes.compactMap { $0["route"]?.arrayValue }.map(weighted).filter { !$0.isEmpty })
+    }
+
+    /// A route's entries with their weights as Istio reads them: a lone destination without a weight takes all.
+    static func weighted(_ entries: [JSONValue]) -> [WeightedDestination] {
+        entries.compactMap { entry in
+            destination(of: entry).map {
+                WeightedDestination(destination: $0, weight: entry["weight"]?.intValue ?? (entries.count == 1 ? 100 : 0))
+            }
+        }
     }
 
     /// The destination a route entry sends to: `{destination: {host, subset, port: {number}}}`.
@@ -59,20 +78,20 @@ public enum VirtualServiceWeightPatch {
         return Destination(host: host, subset: destination["subset"]?.stringValue, port: destination["port"]?["number"]?.intValue)
     }
 
-    /// `entry` (the route's own entry for this destination, or empty) pointing at `weighted` with its weight.
-    private static func entry(for weighted: WeightedDestination, keeping entry: JSONValue, portFrom route: JSONValue) -> JSONValue {
+    /// `entry` (the route's own entry for this destination, or another to take fields from) pointing at `weighted`.
+    private static func entry(for weighted: WeightedDestination, keeping entry: JSONValue) -> JSONValue {
         guard case .object(var fields) = entry else { return entry }
-        var destination: [String: JSONValue] = ["host": .string(weighted.destination.host)]
-        if case .object(let existing)? = fields["destination"] {
+        var destination: [String: JSONValue] = [:]
+        // Another version's entry lends its other fields, never its subset.
+        if case .object(let existing)? = fields["destination"], existing["host"]?.stringValue == weighted.destination.host {
             destination = existing
-            destination["host"] = .string(weighted.destination.host)
+        } else if case .object(var existing)? = fields["destination"] {
+            existing["subset"] = nil
+            destination = existing
         }
+        destination["host"] = .string(weighted.destination.host)
         if let subset = weighted.destination.subset { destination["subset"] = .string(subset) }
-        if let port = weighted.destination.port {
-            destination["port"] = ["number": .number(Double(port))]
-        } else if destination["port"] == nil, let port = route["destination"]?["port"] {
-            destination["port"] = port
-        }
+        if let port = weighted.destination.port { destination["port"] = ["number": .number(Double(port))] }
         fields["destination"] = .object(destination)
         fields["weight"] = .number(Double(weighted.weight))
         return .object(fields)

@@ -14,13 +14,14 @@ public enum SeedManifests {
         }
     }
 
-    /// A Canary `web` over the seed, with fast analysis for tests.
+    /// A Canary `web` over the seed, with fast analysis for tests; `stableHost` nil leaves `stable` out.
     public static func canary(
         interval: String = "400ms", threshold: Int = 2, stepWeights: [Int] = [20, 50], minRequests: Int = 5,
         successRateMin: Double = 99, durationMax: Double = 500, canaryHost: String = "web-v2-service",
-        webhooks: String = "", progressDeadline: String = "30s"
+        stableHost: String? = "web-v1-service", webhooks: String = "", progressDeadline: String = "30s"
     ) -> ManifestSource {
-        ManifestSource(path: "test-canary.yaml", text: """
+        let stable = stableHost.map { "stable: {host: \($0), port: 80}" } ?? "# no stable: Serin releases from what serves"
+        return ManifestSource(path: "test-canary.yaml", text: """
             apiVersion: serin.dev/v1alpha1
             kind: Canary
             metadata:
@@ -29,7 +30,7 @@ public enum SeedManifests {
               targetRef:
                 kind: VirtualService
                 name: web-virtualservice
-              stable: {host: web-v1-service, port: 80}
+              \(stable)
               canary: {host: \(canaryHost), port: 80}
               progressDeadline: \(progressDeadline)
               analysis:
@@ -46,6 +47,26 @@ public enum SeedManifests {
                   interval: \(interval)
                   minRequests: \(minRequests)
             \(webhooks)
+            """)
+    }
+
+    /// A ServiceEntry `name` for a version of the web page served on 127.0.0.1:`port`.
+    public static func serviceEntry(_ name: String, port: Int, version: String) -> ManifestSource {
+        ManifestSource(path: "\(name).yaml", text: """
+            apiVersion: networking.istio.io/v1beta1
+            kind: ServiceEntry
+            metadata:
+              name: \(name)
+            spec:
+              hosts: [\(name)]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports:
+              - {number: 80, name: http, protocol: HTTP}
+              endpoints:
+              - address: 127.0.0.1
+                ports: {http: \(port)}
+                labels: {app: web, version: \(version)}
             """)
     }
 

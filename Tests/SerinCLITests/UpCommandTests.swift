@@ -174,3 +174,54 @@ struct SerinDemoLoad {
 
     func stop() async { await load.stop() }
 }
+
+extension UpCommandTests {
+    @Test("kill -9 at the handover, start again from the same files: no request reaches the version the promotion retired")
+    func handoverSurvivesCrash() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let v3 = try await backends.start("v3")
+        // A post-rollout hook that answers only after a minute holds the rollout at the handover: Promoting, v2 at 100%.
+        let slowHook = try await backends.start("hook", latency: .seconds(60))
+        let hooks = """
+                webhooks:
+                - {name: notify, type: post-rollout, url: "http://127.0.0.1:\(slowHook.port)/", timeout: 90s}
+            """
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port,
+            canary: SeedManifests.canary(interval: "400ms", stepWeights: [50], stableHost: nil, webhooks: hooks, progressDeadline: "2m")
+        )
+        let entry = SeedManifests.serviceEntry("web-v3-service", port: v3.port, version: "v3")
+        try entry.text.write(to: directory.appendingPathComponent(entry.path), atomically: true, encoding: .utf8)
+        let state = directory.appendingPathComponent("state/state.sqlite").path
+        let first = try await Self.launchOnFreePorts(directory, state: state)
+        let load = SerinDemoLoad(port: first.gateway, backends: backends)
+        let handover = try await Self.waitForStatus(adminPort: first.admin, group: backends) { $0.phase == .promoting }
+        #expect(handover.stable == "web-v2-service:80")
+        await first.up.kill(SIGKILL)
+        await load.stop()
+
+        // The files still route everything to v1; the state says v2 serves. Traffic from the first moment the
+        // gateway listens, before the controller has run, reaches only v2.
+        let second = try await Self.launchOnFreePorts(directory, state: state)
+        let afterRestart = try await DemoTraffic.run(port: second.gateway, connections: 2, requestsPerConnection: 40, group: backends.group)
+        #expect(afterRestart.counts == ["v2": 80], "\(afterRestart.counts) \(afterRestart.failures.prefix(3))")
+        let resumed = try await Self.waitForStatus(adminPort: second.admin, group: backends) { _ in true }
+        #expect(resumed.phase == .promoting)
+
+        // The next release, written as a user would: no stable, the new canary.
+        let next = SeedManifests.canary(interval: "400ms", stepWeights: [50], canaryHost: "web-v3-service", stableHost: nil)
+        let file = directory.appendingPathComponent("next-canary.yaml")
+        try next.text.write(to: file, atomically: true, encoding: .utf8)
+        let applied = try await SerinProcess.run(["apply", "-f", file.path, "--server", "http://127.0.0.1:\(second.admin)"])
+        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+        _ = try await Self.waitForStatus(adminPort: second.admin, group: backends) { $0.canary == "web-v3-service:80" && $0.canaryWeight == 50 }
+        let during = try await DemoTraffic.run(port: second.gateway, connections: 2, requestsPerConnection: 40, group: backends.group)
+        #expect(during.counts["v1"] == nil, "\(during.counts)")
+        #expect(Set(during.counts.keys).isSubset(of: ["v2", "v3"]), "\(during.counts)")
+        await second.up.kill(SIGTERM)
+        for server in [v1, v2, v3, slowHook] { await server.close() }
+        await backends.shutdown()
+    }
+}

@@ -58,14 +58,14 @@ struct CanaryRolloutTests {
     }
 
     static func withHarness(
-        canary: ManifestSource, canaryErrorRate: Double = 0, rate: Int = 300,
+        canary: ManifestSource, extra: [ManifestSource] = [], canaryErrorRate: Double = 0, rate: Int = 300,
         metrics: MetricSource = .gateway, adminPort: Int = 0, adminAccess: AdminAccess = .open, eventKeepAlive: Duration = .seconds(15),
         _ body: (Harness) async throws -> Void
     ) async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2", errorRate: canaryErrorRate)
-        let decoded = SeedManifests.resources(SeedManifests.sources(v1: v1.port, v2: v2.port) + [canary])
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: v1.port, v2: v2.port) + extra + [canary])
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let runtime = try await GatewayRuntime.start(
@@ -249,7 +249,7 @@ extension CanaryRolloutTests {
         try await Self.withHarness(canary: SeedManifests.canary(interval: "300ms")) { harness in
             _ = try await harness.waitFor("v2 promoted") { $0.phase == .succeeded }
             let next = SeedManifests.canary(interval: "300ms", canaryHost: "web-v3-service")
-            let v3Entry = LiveConfigurationTests.serviceEntry("web-v3-service", port: v3.port)
+            let v3Entry = SeedManifests.serviceEntry("web-v3-service", port: v3.port, version: "v3")
             // v2 is the stable version now: the new Canary moves traffic from v2 to v3.
             var text = next.text.replacingOccurrences(of: "stable: {host: web-v1-service", with: "stable: {host: web-v2-service")
             text = text.replacingOccurrences(of: "web-v1-service", with: "web-v2-service")

@@ -23,9 +23,9 @@ struct CanaryWeightsTests {
     @Test("sets stable and canary weights on the route to stable, adding the canary destination")
     func setsOwnedRoute() {
         var virtualService = Self.virtualService()
-        let changed = virtualService.setCanaryWeights(
-            stable: WeightedDestination(destination: Self.stable, weight: 80),
-            canary: WeightedDestination(destination: Self.canary, weight: 20)
+        let changed = virtualService.apply(
+            TrafficSplit(stable: WeightedDestination(destination: Self.stable, weight: 80),
+            canary: WeightedDestination(destination: Self.canary, weight: 20))
         )
         #expect(changed == 1)
         #expect(virtualService.http[1].destinations == [
@@ -38,9 +38,9 @@ struct CanaryWeightsTests {
     @Test("leaves every other route exactly as written")
     func leavesOtherRoutes() {
         var virtualService = Self.virtualService()
-        _ = virtualService.setCanaryWeights(
-            stable: WeightedDestination(destination: Self.stable, weight: 0),
-            canary: WeightedDestination(destination: Self.canary, weight: 100)
+        _ = virtualService.apply(
+            TrafficSplit(stable: WeightedDestination(destination: Self.stable, weight: 0),
+            canary: WeightedDestination(destination: Self.canary, weight: 100))
         )
         #expect(virtualService.http[0] == Self.virtualService().http[0])
         #expect(virtualService.hosts == ["*"])
@@ -50,15 +50,15 @@ struct CanaryWeightsTests {
     @Test("keeps the port the user wrote when the Canary names none, and reports when no route is owned")
     func portsAndMissingRoute() {
         var virtualService = Self.virtualService()
-        _ = virtualService.setCanaryWeights(
-            stable: WeightedDestination(destination: Destination(host: "web-v1-service"), weight: 50),
-            canary: WeightedDestination(destination: Destination(host: "web-v2-service"), weight: 50)
+        _ = virtualService.apply(
+            TrafficSplit(stable: WeightedDestination(destination: Destination(host: "web-v1-service"), weight: 50),
+            canary: WeightedDestination(destination: Destination(host: "web-v2-service"), weight: 50))
         )
         #expect(virtualService.http[1].destinations.map(\.destination.port) == [80, 80])
         var other = Self.virtualService()
-        #expect(other.setCanaryWeights(
-            stable: WeightedDestination(destination: Destination(host: "elsewhere"), weight: 50),
-            canary: WeightedDestination(destination: Self.canary, weight: 50)
+        #expect(other.apply(
+            TrafficSplit(stable: WeightedDestination(destination: Destination(host: "elsewhere"), weight: 50),
+            canary: WeightedDestination(destination: Self.canary, weight: 50))
         ) == 0)
     }
 }

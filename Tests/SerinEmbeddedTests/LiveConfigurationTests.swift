@@ -9,25 +9,6 @@ import Testing
 /// changes both read the resources, install a new routing table (which waits) and write them back.
 @Suite("Live configuration", .timeLimit(.minutes(1)))
 struct LiveConfigurationTests {
-    /// A ServiceEntry for host `name` with one endpoint on 127.0.0.1:`port`.
-    static func serviceEntry(_ name: String, port: Int = 9) -> ManifestSource {
-        ManifestSource(path: "\(name).yaml", text: """
-            apiVersion: networking.istio.io/v1beta1
-            kind: ServiceEntry
-            metadata:
-              name: \(name)
-            spec:
-              hosts: [\(name)]
-              location: MESH_INTERNAL
-              resolution: STATIC
-              ports:
-              - {number: 80, name: http, protocol: HTTP}
-              endpoints:
-              - address: 127.0.0.1
-                ports: {http: \(port)}
-            """)
-    }
-
     @Test("applies and weight changes made at the same time all land: none starts from resources another is replacing")
     func overlappingChangesAllLand() async throws {
         let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9))
@@ -39,14 +20,14 @@ struct LiveConfigurationTests {
         await withTaskGroup(of: Void.self) { changes in
             for index in 0..<20 {
                 changes.addTask {
-                    let report = await live.apply([Self.serviceEntry("extra-\(index)")])
+                    let report = await live.apply([SeedManifests.serviceEntry("extra-\(index)", port: 9, version: "extra")])
                     #expect(report.applied, "\(report.diagnostics)")
                 }
                 changes.addTask {
                     try? await live.setWeights(
                         in: target,
-                        stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 100 - index),
-                        canary: WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: index)
+                        TrafficSplit(stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 100 - index),
+                        canary: WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: index))
                     )
                 }
             }
@@ -62,5 +43,28 @@ struct LiveConfigurationTests {
         let weights = service.http.first?.destinations.map(\.weight) ?? []
         #expect(weights.count == 2 && weights.reduce(0, +) == 100, "\(weights)")
         await runtime.shutdown()
+    }
+}
+
+extension LiveConfigurationTests {
+    @Test("at start-up the files' VirtualService takes the stored rollout's routes: a version a promotion retired gets none")
+    func startUpKeepsStoredRoutes() throws {
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9) + [SeedManifests.canary(stableHost: nil)])
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        let spec = try #require(decoded.resources.canaries.first)
+        var rollout = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
+        _ = rollout.start(now: RolloutInstant(sinceEpoch: .zero))
+        _ = rollout.promote(now: RolloutInstant(sinceEpoch: .seconds(1)))
+        func route(_ resources: [LocatedResource]) -> [String: Int] {
+            let virtualService = MeshConfig(resources: resources).virtualServices.first { $0.name.name == "web-virtualservice" }
+            var weights: [String: Int] = [:]
+            for entry in virtualService?.http.first?.destinations ?? [] { weights[entry.destination.host] = entry.weight }
+            return weights
+        }
+        #expect(route(decoded.resources) == ["web-v1-service": 100])
+        #expect(route(LiveConfiguration.routing(decoded.resources, as: [rollout])) == ["web-v1-service": 0, "web-v2-service": 100])
+        // A rollout not yet started owns nothing.
+        let unstarted = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
+        #expect(route(LiveConfiguration.routing(decoded.resources, as: [unstarted])) == ["web-v1-service": 100])
     }
 }

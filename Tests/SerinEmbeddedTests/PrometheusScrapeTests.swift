@@ -58,8 +58,8 @@ struct PrometheusScrapeTests {
         )
         try await runtime.live.setWeights(
             in: ResourceName(name: "web-virtualservice"),
-            stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 50),
-            canary: WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: 50)
+            TrafficSplit(stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 50),
+            canary: WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: 50))
         )
         let prometheus = try await PrometheusServer.start(scraping: ["127.0.0.1:\(runtime.admin.port)"], group: backends.group)
         defer { prometheus.stop() }

@@ -83,7 +83,7 @@ struct KubernetesAPIClientTests {
             let read = try await api.get(path)
             let stable = WeightedDestination(destination: Destination(host: "web-v1-service"), weight: 90)
             let canary = WeightedDestination(destination: Destination(host: "web-v2-service"), weight: 10)
-            let operations = try VirtualServiceWeightPatch.operations(for: read, stable: stable, canary: canary)
+            let operations = try VirtualServiceWeightPatch.operations(for: read, split: TrafficSplit(stable: stable, canary: canary))
             // Another client adds a mirror destination to the route in between.
             server.edit(key) { object in
                 object = (try? object.applying([
@@ -99,7 +99,7 @@ struct KubernetesAPIClientTests {
             }
             #expect(server.object(key)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.count == 2, "the refused patch changed nothing")
             let fresh = try await api.get(path)
-            let patched = try await api.patch(path, try VirtualServiceWeightPatch.operations(for: fresh, stable: stable, canary: canary))
+            let patched = try await api.patch(path, try VirtualServiceWeightPatch.operations(for: fresh, split: TrafficSplit(stable: stable, canary: canary)))
             #expect(patched["spec"]?["http"]?[0]?["route"]?[1]?["weight"] == 10)
             #expect(patched["metadata"]?["annotations"] == ["owner": "team-web"])
         }

@@ -140,7 +140,7 @@ struct KubernetesManifestTests {
         #expect(phases == .array(RolloutPhase.allCases.map { .string($0.rawValue) }))
         #expect(version["subresources"]?["status"] == [:])
         let columns = version["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-        #expect(columns == ["Phase", "Weight", "Step", "LastTransition"])
+        #expect(columns == ["Phase", "Stable", "Weight", "Step", "LastTransition"])
         #expect(crd["metadata"]?["name"] == "canaries.serin.dev")
     }
 }

@@ -217,9 +217,13 @@ struct KubernetesRolloutTests {
             self.held = canary
         }
 
-        func setWeights(for canary: CanarySpec, stable: WeightedDestination, canary destination: WeightedDestination) async throws {
+        func setWeights(for canary: CanarySpec, _ split: TrafficSplit) async throws {
             if canary.name.name == held { await release.wait() }
-            try await inner.setWeights(for: canary, stable: stable, canary: destination)
+            try await inner.setWeights(for: canary, split)
+        }
+
+        func servingRoutes(for canary: CanarySpec) async throws -> ServingRoutes {
+            try await inner.servingRoutes(for: canary)
         }
     }
 

@@ -44,7 +44,7 @@ struct KubernetesTrafficRouterTests {
     func setsWeights() async throws {
         try await Self.withRouter { server, router in
             server.put(Self.virtualService, at: Self.key)
-            try await router.setWeights(for: Self.canary, stable: Self.stable90, canary: Self.canary10)
+            try await router.setWeights(for: Self.canary, TrafficSplit(stable: Self.stable90, canary: Self.canary10))
             let stored = server.object(Self.key)
             #expect(Self.weights(stored) == [90, 10])
             #expect(stored?["spec"]?["http"]?[1]?["route"]?[1]?["destination"] == ["host": "web-v2-service", "port": ["number": 80]])
@@ -52,7 +52,7 @@ struct KubernetesTrafficRouterTests {
             #expect(stored?["metadata"]?["labels"] == ["app": "web"])
             // The same weights again: nothing to write.
             let writes = server.requestLog.filter { $0.hasPrefix("PATCH") }.count
-            try await router.setWeights(for: Self.canary, stable: Self.stable90, canary: Self.canary10)
+            try await router.setWeights(for: Self.canary, TrafficSplit(stable: Self.stable90, canary: Self.canary10))
             #expect(server.requestLog.filter { $0.hasPrefix("PATCH") }.count == writes)
         }
     }
@@ -67,7 +67,7 @@ struct KubernetesTrafficRouterTests {
                     object = (try? object.applying([.add(path: ["spec", "http", "1", "timeout"], value: "5s")])) ?? object
                 }
             }
-            try await router.setWeights(for: Self.canary, stable: Self.stable90, canary: Self.canary10)
+            try await router.setWeights(for: Self.canary, TrafficSplit(stable: Self.stable90, canary: Self.canary10))
             #expect(Self.weights(server.object(Self.key)) == [90, 10])
             #expect(server.object(Self.key)?["spec"]?["http"]?[1]?["timeout"] == "5s")
             #expect(server.requestLog.filter { $0.hasPrefix("PATCH") }.count == 1)
@@ -81,8 +81,8 @@ struct KubernetesTrafficRouterTests {
                 }
             }
             try await router.setWeights(
-                for: Self.canary, stable: WeightedDestination(destination: Self.stable90.destination, weight: 50),
-                canary: WeightedDestination(destination: Self.canary10.destination, weight: 50)
+                for: Self.canary, TrafficSplit(stable: WeightedDestination(destination: Self.stable90.destination, weight: 50),
+                canary: WeightedDestination(destination: Self.canary10.destination, weight: 50))
             )
             let stored = server.object(Self.key)
             #expect(Self.weights(stored) == [50, 50])
@@ -95,14 +95,14 @@ struct KubernetesTrafficRouterTests {
     func failures() async throws {
         try await Self.withRouter { server, router in
             await #expect(throws: KubernetesTrafficRouter.Failure(message: "VirtualService default/web-virtualservice does not exist")) {
-                try await router.setWeights(for: Self.canary, stable: Self.stable90, canary: Self.canary10)
+                try await router.setWeights(for: Self.canary, TrafficSplit(stable: Self.stable90, canary: Self.canary10))
             }
             var other = Self.canary
             other.stable = Destination(host: "web-v7-service")
             server.put(Self.virtualService, at: Self.key)
             await #expect(throws: KubernetesTrafficRouter.Failure(message: "VirtualService web-virtualservice has no route to web-v7-service")) {
                 try await router.setWeights(
-                    for: other, stable: WeightedDestination(destination: other.stable, weight: 90), canary: Self.canary10
+                    for: other, TrafficSplit(stable: WeightedDestination(destination: try #require(other.stable), weight: 90), canary: Self.canary10)
                 )
             }
             for round in 0..<5 {
@@ -114,7 +114,7 @@ struct KubernetesTrafficRouterTests {
                 }
             }
             do {
-                try await router.setWeights(for: Self.canary, stable: Self.stable90, canary: Self.canary10)
+                try await router.setWeights(for: Self.canary, TrafficSplit(stable: Self.stable90, canary: Self.canary10))
                 Issue.record("five conflicts in a row must give up")
             } catch let failure as KubernetesTrafficRouter.Failure {
                 #expect(failure.message.hasPrefix("VirtualService default/web-virtualservice changed under every one of 5 attempts"), "\(failure)")

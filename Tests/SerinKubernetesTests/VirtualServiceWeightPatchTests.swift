@@ -23,14 +23,14 @@ struct VirtualServiceWeightPatchTests {
 
     static func patched(_ document: JSONValue, _ stable: Int, _ canary: Int) throws -> JSONValue {
         let (stable, canary) = weights(stable, canary)
-        return try document.applying(VirtualServiceWeightPatch.operations(for: document, stable: stable, canary: canary))
+        return try document.applying(VirtualServiceWeightPatch.operations(for: document, split: TrafficSplit(stable: stable, canary: canary)))
     }
 
     @Test("the seed's 90/10 step puts web-v2-service beside web-v1-service on port 80, guarded by a test of the route as read")
     func seedFirstStep() throws {
         let original = try Self.seedVirtualService()
         let (stable, canary) = Self.weights(90, 10)
-        let operations = try VirtualServiceWeightPatch.operations(for: original, stable: stable, canary: canary)
+        let operations = try VirtualServiceWeightPatch.operations(for: original, split: TrafficSplit(stable: stable, canary: canary))
         let route: JSONPointer = ["spec", "http", "0", "route"]
         #expect(operations.map(\.path) == [route, route])
         guard case .test(_, let tested) = operations.first else {
@@ -84,12 +84,12 @@ struct VirtualServiceWeightPatchTests {
     func concurrentEditDetected() throws {
         let original = try Self.seedVirtualService()
         let (stable, canary) = Self.weights(90, 10)
-        let operations = try VirtualServiceWeightPatch.operations(for: original, stable: stable, canary: canary)
+        let operations = try VirtualServiceWeightPatch.operations(for: original, split: TrafficSplit(stable: stable, canary: canary))
         // Someone else edits the route between Serin's read and its write.
         let edited = try Self.patched(original, 50, 50)
         #expect(throws: JSONPatchError.self) { try edited.applying(operations) }
         // Recomputed from a fresh read, the change goes through.
-        let retried = try VirtualServiceWeightPatch.operations(for: edited, stable: stable, canary: canary)
+        let retried = try VirtualServiceWeightPatch.operations(for: edited, split: TrafficSplit(stable: stable, canary: canary))
         #expect(try edited.applying(retried).value(at: ["spec", "http", "0", "route", "1", "weight"]) == 10)
     }
 
@@ -97,7 +97,7 @@ struct VirtualServiceWeightPatchTests {
     func nothingToDo() throws {
         let at90 = try Self.patched(try Self.seedVirtualService(), 90, 10)
         let (stable, canary) = Self.weights(90, 10)
-        #expect(try VirtualServiceWeightPatch.operations(for: at90, stable: stable, canary: canary).isEmpty)
+        #expect(try VirtualServiceWeightPatch.operations(for: at90, split: TrafficSplit(stable: stable, canary: canary)).isEmpty)
     }
 
     @Test("a VirtualService with no route to stable is an error that names both")
@@ -105,10 +105,10 @@ struct VirtualServiceWeightPatchTests {
         let document: JSONValue = ["metadata": ["name": "web"], "spec": ["http": [["route": [["destination": ["host": "other"]]]]]]]
         let (stable, canary) = Self.weights(90, 10)
         #expect(throws: VirtualServiceWeightPatch.Failure.noRouteToStable(virtualService: "web", host: "web-v1-service")) {
-            try VirtualServiceWeightPatch.operations(for: document, stable: stable, canary: canary)
+            try VirtualServiceWeightPatch.operations(for: document, split: TrafficSplit(stable: stable, canary: canary))
         }
         #expect(throws: VirtualServiceWeightPatch.Failure.self) {
-            try VirtualServiceWeightPatch.operations(for: ["metadata": ["name": "web"]], stable: stable, canary: canary)
+            try VirtualServiceWeightPatch.operations(for: ["metadata": ["name": "web"]], split: TrafficSplit(stable: stable, canary: canary))
         }
     }
 

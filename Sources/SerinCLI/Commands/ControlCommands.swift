@@ -139,7 +139,7 @@ struct RolloutAgainCommand: CanaryAction {
 /// `serin history NAME`: the Canary's events and measurements, oldest first.
 struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "history", abstract: "Show a Canary's events and measurements, oldest first."
+        commandName: "history", abstract: "Show a Canary's releases (v1 → v2 promoted, v2 → v3 rolled back...) and events, oldest first."
     )
 
     @Argument(help: "The Canary's name.")
@@ -165,6 +165,14 @@ struct HistoryCommand: AsyncParsableCommand {
         case .json:
             Terminal.out(try JSONText.encode(history))
         case .table:
+            if !history.releases.isEmpty {
+                Terminal.out("releases:")
+                for release in history.releases {
+                    let reason = release.reason.map { ": \($0)" } ?? ""
+                    Terminal.out("  \(Timestamp.format(release.started))  \(release.stable) → \(release.canary)  \(release.outcome)\(reason)")
+                }
+                Terminal.out("events:")
+            }
             for event in history.events {
                 Terminal.out("\(Timestamp.format(event.time))  \(event.severity.padding(toLength: 7, withPad: " ", startingAt: 0))  \(event.message)")
             }
@@ -215,14 +223,14 @@ enum Timestamp {
 /// The `status` table.
 enum StatusTable {
     static func render(_ statuses: [CanaryStatus]) -> String {
-        var rows = [["NAME", "PHASE", "STABLE/CANARY", "STEP", "FAILED", "LAST VERDICTS"]]
+        var rows = [["NAME", "PHASE", "STABLE", "CANARY", "STABLE/CANARY", "STEP", "FAILED", "LAST VERDICTS"]]
         for status in statuses {
             let step = status.step.map { "\($0)/\(status.steps)" } ?? "-/\(status.steps)"
             let verdicts = status.lastMeasurements.map { measurement in
                 "\(measurement.metric) \(measurement.verdict.split(separator: ":").first ?? "")"
             }.joined(separator: ", ")
             rows.append([
-                status.name, status.phase.rawValue, "\(status.stableWeight)/\(status.canaryWeight)", step,
+                status.name, status.phase.rawValue, status.stable, status.canary, "\(status.stableWeight)/\(status.canaryWeight)", step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
             ])
         }

@@ -120,7 +120,7 @@ struct DemoCommand: AsyncParsableCommand {
         while ContinuousClock.now - started < timeout.duration {
             try await Task.sleep(for: .seconds(1))
             guard let status = await controller.status(of: spec.name) else { continue }
-            view.progress(status, traffic: runtime.history.window(.seconds(2)).counts, stable: spec.stable.host, canary: spec.canary.host)
+            view.progress(status, traffic: runtime.history.window(.seconds(2)).counts, stable: status.releases.last.map { Self.host($0.stable) } ?? status.stable, canary: spec.canary.host)
             if status.phase == .succeeded || status.phase == .failed {
                 final = status
                 break
@@ -141,6 +141,11 @@ struct DemoCommand: AsyncParsableCommand {
         guard let final, load.failuresCausedByProxy.isEmpty, final.phase == .succeeded else { throw ExitCode(1) }
     }
 
+    /// `web-v1-service` of `web-v1-service:80`.
+    private static func host(_ destination: String) -> String {
+        String(destination.prefix { $0 != ":" && $0 != " " })
+    }
+
     /// The timeline, the traffic tally and how the rollout ended.
     private func printSummary(
         final: CanaryStatus?, spec: CanarySpec, load: SteadyLoad, events: [RolloutEvent], measurements: [RecordedMeasurement]
@@ -157,7 +162,8 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.out("serin demo: gave up after \(timeout): the rollout did not finish")
             return
         }
-        Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(spec.stable.host) / \(final.canaryWeight)% \(spec.canary.host)")
+        let stable = final.releases.last.map { Self.host($0.stable) } ?? final.stable
+        Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(stable) / \(final.canaryWeight)% \(spec.canary.host)")
         if let message = final.message { Terminal.out("  \(message)") }
         if !proxyFailures.isEmpty {
             Terminal.out("  requests Serin failed: \(proxyFailures.prefix(3).joined(separator: "; "))")

@@ -15,6 +15,11 @@ public struct Destination: Hashable, Sendable, Codable, CustomStringConvertible 
         host == other.host && (other.subset == nil || subset == other.subset)
     }
 
+    /// Same host and same subset: the same version of a service, whichever port a route names.
+    public func isSameVersion(as other: Destination) -> Bool {
+        host.lowercased() == other.host.lowercased() && subset == other.subset
+    }
+
     public var description: String {
         var text = host
         if let subset { text += " subset \(subset)" }

@@ -8,8 +8,12 @@ extension CanarySpec {
         }
 
         if canary.host.isEmpty { problem("canary.host", "is empty, expected a service host") }
-        if stable.host.isEmpty { problem("stable.host", "is empty, expected a service host") }
-        if canary == stable { problem("canary", "is \(canary), expected a destination other than stable") }
+        if let stable {
+            if stable.host.isEmpty { problem("stable.host", "is empty, expected a service host") }
+            if canary.isSameVersion(as: stable) {
+                problem("canary", "is \(canary), expected a destination other than stable")
+            }
+        }
 
         let analysis = self.analysis
         if analysis.interval <= .zero {

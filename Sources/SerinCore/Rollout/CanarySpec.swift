@@ -1,11 +1,14 @@
-/// A `Canary` resource (`serin.dev/v1alpha1`): which VirtualService to drive, between which stable and
-/// canary destinations, and how to analyse the canary on the way.
+/// A `Canary` resource (`serin.dev/v1alpha1`): which VirtualService to drive, which new version to release
+/// into it, and how to analyse the canary on the way.
 public struct CanarySpec: Hashable, Sendable, Codable {
     /// The Canary's own name; events start with its `name` (`web: ...`).
     public var name: ResourceName
     /// The VirtualService whose route weights the rollout owns.
     public var targetRef: ResourceName
-    public var stable: Destination
+    /// What serves before the first release, when written; optional. Serin reads what serves from the routes and,
+    /// once releases promote, from the rollout's own state: a written stable must be that destination.
+    public var stable: Destination?
+    /// The version to release; a new one starts a new release against whatever serves now.
     public var canary: Destination
     public var analysis: AnalysisSpec
     /// Promote without analysis once the confirm-rollout gate opens (Flagger's `skipAnalysis`).
@@ -15,7 +18,7 @@ public struct CanarySpec: Hashable, Sendable, Codable {
     public var canaryDeployment: String?
 
     public init(
-        name: ResourceName, targetRef: ResourceName, stable: Destination, canary: Destination,
+        name: ResourceName, targetRef: ResourceName, stable: Destination?, canary: Destination,
         analysis: AnalysisSpec, skipAnalysis: Bool = false, canaryDeployment: String? = nil
     ) {
         self.name = name
@@ -28,9 +31,10 @@ public struct CanarySpec: Hashable, Sendable, Codable {
     }
 
     /// Whether moving from `self` to `other` is a new revision that restarts a rollout from the first step,
-    /// rather than analysis settings adopted in place.
+    /// rather than analysis settings adopted in place. `stable` is not part of it: a written stable only
+    /// confirms what serves (`Rollout.conflict(with:)` refuses one that does not).
     public func isNewRevision(comparedTo other: CanarySpec) -> Bool {
-        name != other.name || targetRef != other.targetRef || stable != other.stable || canary != other.canary
+        name != other.name || targetRef != other.targetRef || canary != other.canary
             || analysis.schedule != other.analysis.schedule
     }
 }

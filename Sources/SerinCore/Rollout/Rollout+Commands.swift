@@ -59,10 +59,15 @@ extension Rollout {
 
     /// `rollout`: start again from the first step with the current spec, from any phase
     /// (a finished rollout included). Un-pauses: the person asked for a rollout now.
+    /// Refused once the canary serves all traffic as the promoted stable: releasing it again would send traffic
+    /// back to the version it replaced.
     public mutating func restart(now: RolloutInstant) -> RolloutOutcome {
+        if status.isPromoted && spec.canary.isSameVersion(as: status.canary) {
+            return .rejected(.releaseConflict(.canaryAlreadyServes(spec.canary)))
+        }
         var actions: [RolloutAction] = []
         let verb = status.phase == .initialized ? "started" : "restarted"
-        beginRollout(now: now, announcement: "rollout \(verb): canary \(spec.canary), stable \(spec.stable)",
+        beginRollout(now: now, announcement: "rollout \(verb): canary \(spec.canary), stable \(status.servingStable)",
                      keepPaused: false, into: &actions)
         return .accepted(actions)
     }

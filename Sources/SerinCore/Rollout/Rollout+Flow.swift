@@ -1,15 +1,20 @@
 // The moves the public events are made of. Each appends the actions it implies, in the order the caller
 // must run them, and leaves `status` describing exactly where the rollout now waits.
 extension Rollout {
-    /// Reset to the first step with the spec's destinations, weights 100/0, then enter the confirm-rollout
-    /// gate — or, when `keepPaused`, stay paused there until `resume`.
+    /// Begin a release of the spec's canary against what serves now, at the first step with weights 100/0, then
+    /// enter the confirm-rollout gate — or, when `keepPaused`, stay paused there until `resume`. After a
+    /// promotion the promoted canary is the stable, and the version it replaced leaves the routes in the same
+    /// weight change; a release still in flight is superseded.
     mutating func beginRollout(now: RolloutInstant, announcement: String, keepPaused: Bool, into actions: inout [RolloutAction]) {
-        if status.canary != spec.canary || status.stable != spec.stable {
-            // Drain the old canary while the route still names it, before the new pair replaces it.
-            applyWeight(canary: 0, into: &actions)
-            status.canary = spec.canary
-            status.stable = spec.stable
+        if status.isPromoted && !status.canary.isSameVersion(as: status.stable) {
+            status.retiredStable = status.stable
+            status.stable = status.canary
         }
+        endRelease(.superseded, reason: "replaced by canary \(spec.canary)", now: now)
+        status.canary = spec.canary
+        var releases = status.releases
+        releases.append(Release(stable: status.stable, canary: status.canary, startedAt: now))
+        status.releaseLog = Array(releases.suffix(Release.kept))
         status.stepIndex = nil
         status.failedChecks = 0
         status.iteration = 0
@@ -29,6 +34,16 @@ extension Rollout {
         if !keepPaused {
             enter(.confirmRollout, now: now, into: &actions)
         }
+    }
+
+    /// Ends the release in flight, if one is, with `outcome`.
+    mutating func endRelease(_ outcome: Release.Outcome, reason: String?, now: RolloutInstant) {
+        guard var releases = status.releaseLog, var last = releases.last, last.outcome == .progressing else { return }
+        last.outcome = outcome
+        last.reason = reason
+        last.endedAt = now
+        releases[releases.count - 1] = last
+        status.releaseLog = releases
     }
 
     /// Move to `stage` and ask for whatever it waits on; a gate or hook stage with no webhooks configured
@@ -104,6 +119,7 @@ extension Rollout {
         status.nextCheckAt = nil
         transition(to: .promoting, now: now, into: &actions)
         applyWeight(canary: 100, into: &actions)
+        endRelease(.promoted, reason: nil, now: now)
         markProgress(now: now)
         record(.normal, announcement, now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
@@ -115,6 +131,7 @@ extension Rollout {
         status.nextCheckAt = nil
         transition(to: .rollingBack, now: now, into: &actions)
         applyWeight(canary: 0, into: &actions)
+        rolledBack(reason: reason, now: now)
         markProgress(now: now)
         record(.warning, "rolled back: \(reason)", now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
@@ -183,11 +200,19 @@ extension Rollout {
         return ticket
     }
 
+    /// Records the rollback on the release; an abort after promotion takes back the release's promotion too.
+    mutating func rolledBack(reason: String, now: RolloutInstant) {
+        if var releases = status.releaseLog, var last = releases.last, last.outcome == .promoted {
+            last.outcome = .progressing
+            releases[releases.count - 1] = last
+            status.releaseLog = releases
+        }
+        endRelease(.rolledBack, reason: reason, now: now)
+    }
+
     mutating func applyWeight(canary weight: Int, into actions: inout [RolloutAction]) {
         status.canaryWeight = weight
-        actions.append(.setWeights(
-            stable: WeightedDestination(destination: status.stable, weight: 100 - weight),
-            canary: WeightedDestination(destination: status.canary, weight: weight)))
+        actions.append(.setWeights(split))
     }
 
     mutating func transition(to phase: RolloutPhase, now: RolloutInstant, into actions: inout [RolloutAction]) {

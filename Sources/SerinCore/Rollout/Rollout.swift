@@ -14,11 +14,42 @@ public struct Rollout: Hashable, Sendable {
     public internal(set) var spec: CanarySpec
     public internal(set) var status: RolloutStatus
 
-    /// A rollout of `spec`, initialized and not started. Throws every problem of an invalid spec.
-    public init(spec: CanarySpec) throws(CanarySpecError) {
+    /// A rollout of `spec`, initialized and not started, releasing from `stable` — what serves now, as
+    /// `ServingRoutes.stable(for:)` found it — or from the spec's written stable. Throws every problem of an
+    /// invalid spec, and when neither names a stable.
+    public init(spec: CanarySpec, stable: Destination? = nil) throws(CanarySpecError) {
         try spec.validate()
+        guard let serving = stable ?? spec.stable else {
+            throw CanarySpecError(problems: [
+                .init(field: "stable", message: "is not written and nothing says what serves now; write the destination the canary replaces")
+            ])
+        }
         self.spec = spec
-        self.status = RolloutStatus(canary: spec.canary, stable: spec.stable)
+        self.status = RolloutStatus(canary: spec.canary, stable: serving)
+    }
+
+    /// Why `newSpec` cannot be taken as it stands, judged against what serves now; nil when it can. A written
+    /// stable must be what serves, and a new release must name a version other than the one that serves.
+    public func conflict(with newSpec: CanarySpec) -> ReleaseConflict? {
+        let serving = status.servingStable
+        if let written = newSpec.stable, !written.isSameVersion(as: serving) {
+            return .stableNotServing(written: written, serving: serving)
+        }
+        // The promoted canary named again is the same release; any other canary that serves is nothing to release.
+        let promotedAgain = status.isPromoted && newSpec.canary.isSameVersion(as: status.canary)
+        if newSpec.canary.isSameVersion(as: serving) && !promotedAgain {
+            return .canaryAlreadyServes(newSpec.canary)
+        }
+        return nil
+    }
+
+    /// The routes as this rollout's state has them: what a router that lost them (a restart, a VirtualService
+    /// applied again from its file) must put back.
+    public var split: TrafficSplit {
+        TrafficSplit(
+            stable: WeightedDestination(destination: status.stable, weight: status.stableWeight),
+            canary: WeightedDestination(destination: status.canary, weight: status.canaryWeight),
+            retiring: status.retiredStable.map { [$0] } ?? [])
     }
 
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,
@@ -44,7 +75,7 @@ public struct Rollout: Hashable, Sendable {
             return .rejected(.commandNotAllowed(.start, phase: status.phase))
         }
         var actions: [RolloutAction] = []
-        beginRollout(now: now, announcement: "rollout started: canary \(spec.canary), stable \(spec.stable)",
+        beginRollout(now: now, announcement: "rollout started: canary \(spec.canary), stable \(status.servingStable)",
                      keepPaused: false, into: &actions)
         return .accepted(actions)
     }
@@ -176,16 +207,18 @@ public struct Rollout: Hashable, Sendable {
         return .accepted(actions)
     }
 
-    /// The Canary spec changed. A new revision (other canary or stable destination, target or weight
-    /// schedule) restarts a live rollout at the first step with the new canary — staying paused if it was;
+    /// The Canary spec changed. A new revision (another canary, target or weight schedule) restarts a live
+    /// rollout at the first step with the new canary, against what serves now — staying paused if it was;
     /// other changes (thresholds, metrics, hooks, interval) are adopted in place. A finished or
-    /// not-yet-started rollout only adopts the spec; `restart` rolls it out.
+    /// not-yet-started rollout only adopts the spec; `restart` rolls it out. A spec in conflict with what serves
+    /// (`conflict(with:)`) is refused whole.
     public mutating func specChanged(_ newSpec: CanarySpec, now: RolloutInstant) -> RolloutOutcome {
         do {
             try newSpec.validate()
         } catch {
             return .rejected(.invalidSpec(error))
         }
+        if let conflict = conflict(with: newSpec) { return .rejected(.releaseConflict(conflict)) }
         guard newSpec != spec else { return .accepted([]) }
         let oldSpec = spec
         spec = newSpec
@@ -193,13 +226,12 @@ public struct Rollout: Hashable, Sendable {
         switch status.phase {
         case .initialized:
             status.canary = newSpec.canary
-            status.stable = newSpec.stable
         case .succeeded, .failed:
             break
         case .progressing, .promoting, .rollingBack, .paused:
             if oldSpec.isNewRevision(comparedTo: newSpec) {
                 let change = oldSpec.canary != newSpec.canary ? "canary changed to \(newSpec.canary)" : "spec changed"
-                beginRollout(now: now, announcement: "\(change), restarting analysis at the first step",
+                beginRollout(now: now, announcement: "\(change), releasing it against \(status.servingStable) from the first step",
                              keepPaused: status.phase == .paused, into: &actions)
             } else {
                 record(.normal, "analysis settings updated", now: now, into: &actions)

@@ -1,7 +1,7 @@
 /// Work the caller performs for the rollout, in order; the state machine itself does no IO.
 public enum RolloutAction: Hashable, Sendable {
-    /// Set the target VirtualService's weights for these two destinations (they sum to 100).
-    case setWeights(stable: WeightedDestination, canary: WeightedDestination)
+    /// Give the target VirtualService's routes that the split owns these two destinations (weights sum to 100).
+    case setWeights(TrafficSplit)
     /// Call these webhooks and report the combined result with `webhookCompleted`.
     case runWebhooks(WebhookRun)
     /// Call these `event` webhooks; fire and forget, no result is expected.

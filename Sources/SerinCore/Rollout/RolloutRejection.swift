@@ -7,6 +7,8 @@ public enum RolloutRejection: Error, Hashable, Sendable, CustomStringConvertible
     /// A verdict where none can count: no canary traffic yet, not progressing, or a pass while a gate decides.
     case verdictNotExpected(phase: RolloutPhase, stage: RolloutStage)
     case invalidSpec(CanarySpecError)
+    /// The spec or command would release from something other than what serves now.
+    case releaseConflict(ReleaseConflict)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum RolloutRejection: Error, Hashable, Sendable, CustomStringConvertible
             }
         case .invalidSpec(let error):
             return "invalid Canary spec: \(error)"
+        case .releaseConflict(let conflict):
+            return conflict.description
         }
     }
 
@@ -37,7 +41,7 @@ public enum RolloutRejection: Error, Hashable, Sendable, CustomStringConvertible
         case (.promote, .promoting), (.promote, .paused): return "already promoting"
         case (.abort, .rollingBack): return "already rolling back"
         case (_, .rollingBack): return "a rollback always runs to the end"
-        case (_, .succeeded): return "already promoted; use `rollout` to start again"
+        case (_, .succeeded): return "already promoted; set a new spec.canary to release the next version"
         case (_, .failed): return "already rolled back; use `rollout` to start again"
         default: return "not possible in this phase"
         }

@@ -33,7 +33,8 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     public internal(set) var nextCheckAt: RolloutInstant?
     /// The phase `resume` returns to.
     public internal(set) var pausedFrom: RolloutPhase?
-    /// The destinations this rollout moves traffic between (the spec's, when it started).
+    /// The release in flight (or the last one): the version it moves traffic to, and what served when it began.
+    /// Once it promotes, the canary is what serves: see `servingStable`.
     public internal(set) var canary: Destination
     public internal(set) var stable: Destination
     /// The last event's message.
@@ -44,7 +45,26 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// Tickets are numbered from here, never reused, so an answer from before a restart cannot match.
     public internal(set) var lastTicket: Int
 
+    /// The newest releases of this Canary, oldest first (at most `Release.kept`); nil in state stored before
+    /// releases were recorded.
+    var releaseLog: [Release]?
+    /// The stable the last promotion replaced: routes that still name it are the Canary's, and lose it.
+    public internal(set) var retiredStable: Destination?
+
     public var stableWeight: Int { 100 - canaryWeight }
+
+    /// The newest releases of this Canary, oldest first.
+    public var releases: [Release] { releaseLog ?? [] }
+
+    /// Whether the release handed the stable role to its canary: promotion moved all traffic to it, in the same
+    /// step that set the last weight, so there is no moment where state and routes disagree about it.
+    public var isPromoted: Bool {
+        phase == .promoting || phase == .succeeded || (phase == .paused && pausedFrom == .promoting)
+    }
+
+    /// What serves the traffic the canary does not take, and what the next release starts from: the stable, or
+    /// the canary once it was promoted.
+    public var servingStable: Destination { isPromoted ? canary : stable }
 
     init(canary: Destination, stable: Destination) {
         self.phase = .initialized
@@ -63,5 +83,7 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         self.holdReason = nil
         self.pending = nil
         self.lastTicket = 0
+        self.releaseLog = nil
+        self.retiredStable = nil
     }
 }

@@ -15,7 +15,7 @@ extension ManifestDecoder {
         let targetRef = reader.required("targetRef", in: fields).flatMap {
             canaryTarget($0, namespace: name.namespace, reader: reader)
         }
-        let stable = reader.required("stable", in: fields).flatMap { rolloutDestination($0, reader: reader) }
+        let stable = fields["stable"].flatMap { rolloutDestination($0, reader: reader) }
         let canary = reader.required("canary", in: fields).flatMap { rolloutDestination($0, reader: reader) }
         let progressDeadline = progressDeadline(in: fields, reader: reader)
         let skipAnalysis = fields["skipAnalysis"].flatMap(reader.bool)
@@ -23,7 +23,7 @@ extension ManifestDecoder {
         let analysis = reader.required("analysis", in: fields).flatMap {
             self.analysis($0, namespace: name.namespace, reader: reader)
         }
-        guard let targetRef, let stable, let canary, var analysis, !reader.isMalformed else { return nil }
+        guard let targetRef, let canary, var analysis, !reader.isMalformed else { return nil }
         if let progressDeadline { analysis.progressDeadline = progressDeadline }
         let decoded = CanarySpec(
             name: name, targetRef: targetRef, stable: stable, canary: canary, analysis: analysis,

@@ -1,7 +1,7 @@
 import SerinCore
 
 extension ManifestValidator {
-    /// Each Canary's VirtualService exists and routes to its stable destination, its destinations resolve,
+    /// Each Canary's VirtualService exists and routes to its written stable destination, its destinations resolve,
     /// and no two Canaries drive one VirtualService (they would fight over its weights).
     static func canaries(
         in resources: [LocatedResource], context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>
@@ -11,6 +11,7 @@ extension ManifestValidator {
         for located in resources {
             guard case .canary(let canary) = located.resource else { continue }
             for (key, destination) in [("stable", canary.stable), ("canary", canary.canary)] {
+                guard let destination else { continue }
                 diagnostics += self.destination(
                     destination, path: "spec.\(key)", portPath: "spec.\(key).port", at: located, context: context,
                     warnedWithoutEndpoints: &warnedWithoutEndpoints
@@ -32,11 +33,13 @@ extension ManifestValidator {
             } else {
                 drivers[canary.targetRef] = located
             }
+            // Without a written stable the controller finds what serves, from the routes and the rollout's state.
+            guard let stable = canary.stable else { continue }
             let routesToStable = virtualService.http.contains { route in
-                route.destinations.contains { sendsTo($0.destination, stable: canary.stable, config: context.config) }
+                route.destinations.contains { sendsTo($0.destination, stable: stable, config: context.config) }
             }
             if !routesToStable {
-                let stable = canary.stable.host + (canary.stable.subset.map { " subset \($0)" } ?? "")
+                let stable = stable.host + (stable.subset.map { " subset \($0)" } ?? "")
                 diagnostics.append(
                     .error(
                         "VirtualService \(virtualService.name.name) has no route to \(stable)",

@@ -31,7 +31,7 @@ struct CanarySpecTests {
         case "interval": spec.analysis.interval = .zero
         case "threshold": spec.analysis.threshold = 0
         case "deadline": spec.analysis.progressDeadline = .seconds(30)
-        case "same": spec.canary = spec.stable
+        case "same": spec.canary = Fixture.stable
         case "emptyHost": spec.canary = Destination(host: "")
         case "metricName": spec.analysis.metrics = [.requestSuccessRate(min: 99), .requestSuccessRate(min: 95)]
         case "range": spec.analysis.metrics[0].thresholdRange = ThresholdRange()
@@ -51,7 +51,7 @@ struct CanarySpecTests {
     func allAtOnce() throws {
         var spec = try Fixture.spec()
         spec.analysis.threshold = 0
-        spec.canary = spec.stable
+        spec.canary = Fixture.stable
         let error = CanarySpecError(problems: spec.problems)
         #expect(error.description == "canary: is web-v1-service, expected a destination other than stable; analysis.threshold: is 0, expected at least 1")
     }

@@ -40,6 +40,13 @@ enum Fixture {
     }
 }
 
+extension RolloutAction {
+    /// `setWeights` of a split with nothing retiring, as most tests expect it.
+    static func setWeights(stable: WeightedDestination, canary: WeightedDestination) -> RolloutAction {
+        .setWeights(TrafficSplit(stable: stable, canary: canary))
+    }
+}
+
 extension [RolloutAction] {
     var phases: [RolloutPhase] {
         compactMap { if case .phaseChanged(let phase) = $0 { return phase } else { return nil } }
@@ -55,7 +62,7 @@ extension [RolloutAction] {
 
     /// Canary weights in the order they were set.
     var canaryWeights: [Int] {
-        compactMap { if case .setWeights(_, let canary) = $0 { return canary.weight } else { return nil } }
+        compactMap { if case .setWeights(let split) = $0 { return split.canary.weight } else { return nil } }
     }
 
     var webhookRuns: [WebhookRun] {

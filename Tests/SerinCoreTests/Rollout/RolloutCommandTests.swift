@@ -70,16 +70,16 @@ struct RolloutCommandTests {
         (.pausedProgressing, .pause, nil), (.pausedProgressing, .resume, .progressing), (.pausedProgressing, .restart, .progressing),
 
         (.pausedPromoting, .start, nil), (.pausedPromoting, .promote, nil), (.pausedPromoting, .abort, .rollingBack),
-        (.pausedPromoting, .pause, nil), (.pausedPromoting, .resume, .promoting), (.pausedPromoting, .restart, .progressing),
+        (.pausedPromoting, .pause, nil), (.pausedPromoting, .resume, .promoting), (.pausedPromoting, .restart, nil),
 
         (.promoting, .start, nil), (.promoting, .promote, nil), (.promoting, .abort, .rollingBack),
-        (.promoting, .pause, .paused), (.promoting, .resume, nil), (.promoting, .restart, .progressing),
+        (.promoting, .pause, .paused), (.promoting, .resume, nil), (.promoting, .restart, nil),
 
         (.rollingBack, .start, nil), (.rollingBack, .promote, nil), (.rollingBack, .abort, nil),
         (.rollingBack, .pause, nil), (.rollingBack, .resume, nil), (.rollingBack, .restart, .progressing),
 
         (.succeeded, .start, nil), (.succeeded, .promote, nil), (.succeeded, .abort, nil),
-        (.succeeded, .pause, nil), (.succeeded, .resume, nil), (.succeeded, .restart, .progressing),
+        (.succeeded, .pause, nil), (.succeeded, .resume, nil), (.succeeded, .restart, nil),
 
         (.failed, .start, nil), (.failed, .promote, nil), (.failed, .abort, nil),
         (.failed, .pause, nil), (.failed, .resume, nil), (.failed, .restart, .progressing),
@@ -94,6 +94,10 @@ struct RolloutCommandTests {
         if let expected {
             #expect(outcome.rejection == nil)
             #expect(driver.rollout.status.phase == expected)
+        } else if command == .restart {
+            // Once promoted, the canary serves everything: there is nothing to roll out again.
+            #expect(outcome == .rejected(.releaseConflict(.canaryAlreadyServes(Fixture.canary))))
+            #expect(driver.rollout == before, "a refused command changes nothing")
         } else {
             #expect(outcome == .rejected(.commandNotAllowed(command, phase: situation.phase)))
             #expect(driver.rollout == before, "a refused command changes nothing")
@@ -112,7 +116,7 @@ struct RolloutCommandTests {
     @Test("refusals explain themselves", arguments: [
         (RolloutRejection.commandNotAllowed(.pause, phase: .rollingBack), "cannot pause while RollingBack: a rollback always runs to the end"),
         (.commandNotAllowed(.abort, phase: .initialized), "cannot abort while Initialized: the rollout has not started"),
-        (.commandNotAllowed(.promote, phase: .succeeded), "cannot promote while Succeeded: already promoted; use `rollout` to start again"),
+        (.commandNotAllowed(.promote, phase: .succeeded), "cannot promote while Succeeded: already promoted; set a new spec.canary to release the next version"),
         (.commandNotAllowed(.abort, phase: .failed), "cannot abort while Failed: already rolled back; use `rollout` to start again"),
         (.commandNotAllowed(.resume, phase: .progressing), "cannot resume while Progressing: not paused"),
         (.commandNotAllowed(.start, phase: .progressing), "cannot start while Progressing: already started; use `rollout` to start again"),

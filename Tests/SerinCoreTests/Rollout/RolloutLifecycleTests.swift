@@ -88,7 +88,8 @@ struct RolloutLifecycleTests {
             case .abortWhilePaused: return [.progressing, .paused, .rollingBack, .failed]
             case .promoteWhilePaused: return [.progressing, .paused, .promoting, .succeeded]
             case .abortWhilePromoting: return [.progressing, .promoting, .rollingBack, .failed]
-            case .restartAfterSuccess: return [.progressing, .promoting, .succeeded, .progressing]
+            // The promoted canary serves everything: releasing it again is refused.
+            case .restartAfterSuccess: return [.progressing, .promoting, .succeeded]
             case .restartAfterFailure: return [.progressing, .rollingBack, .failed, .progressing]
             case .skipAnalysis: return [.progressing, .promoting, .succeeded]
             case .progressDeadline: return [.progressing, .rollingBack, .failed]
@@ -156,14 +157,15 @@ struct RolloutLifecycleTests {
         let driver = try scenario.run()
         #expect(driver.log.phases == scenario.expectedPhases)
         #expect(driver.rollout.status.phase == scenario.expectedPhases.last)
-        #expect(driver.rejections.isEmpty)
+        #expect(driver.rejections == (scenario == .restartAfterSuccess
+            ? [.releaseConflict(.canaryAlreadyServes(Fixture.canary))] : []))
         let finished = scenario.expectedPhases.last.map { $0.isFinished ? [$0] : [] } ?? []
         #expect(driver.log.finished.suffix(finished.count) == finished[...])
     }
 
     @Test("final weights match the outcome", arguments: [
         (Scenario.promoteAfterAllSteps, 100), (.rollBackAfterThreshold, 0), (.abortWhilePromoting, 0), (.skipAnalysis, 100),
-        (.restartAfterSuccess, 10), (.pauseAndResume, 10),
+        (.restartAfterSuccess, 100), (.restartAfterFailure, 10), (.pauseAndResume, 10),
     ])
     func finalWeights(scenario: Scenario, canaryWeight: Int) throws {
         let driver = try scenario.run()

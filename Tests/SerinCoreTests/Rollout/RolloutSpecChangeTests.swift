@@ -14,13 +14,12 @@ struct RolloutSpecChangeTests {
 
         let newSpec = try Fixture.spec(weights: [10, 20, 30], threshold: 3, canary: Fixture.nextCanary)
         let outcome = driver.send { $0.specChanged(newSpec, now: t(70)) }
+        // One weight change takes v2 out of the route and puts v3 in at 0%: v1 never loses its share in between.
         #expect(outcome.actions == [
-            .setWeights(stable: WeightedDestination(destination: Fixture.stable, weight: 100),
-                        canary: WeightedDestination(destination: Fixture.canary, weight: 0)),
             .setWeights(stable: WeightedDestination(destination: Fixture.stable, weight: 100),
                         canary: WeightedDestination(destination: Fixture.nextCanary, weight: 0)),
             .record(RolloutEvent(instant: t(70), severity: .normal,
-                                 message: "web: canary changed to web-v3-service, restarting analysis at the first step")),
+                                 message: "web: canary changed to web-v3-service, releasing it against web-v1-service from the first step")),
             .setWeights(stable: WeightedDestination(destination: Fixture.stable, weight: 90),
                         canary: WeightedDestination(destination: Fixture.nextCanary, weight: 10)),
             .record(RolloutEvent(instant: t(70), severity: .normal, message: "web: advance canary weight to 10%")),
@@ -63,7 +62,8 @@ struct RolloutSpecChangeTests {
     }
 
     @Test("what counts as a new revision", arguments: [
-        ("canary", true), ("stable", true), ("target", true), ("schedule", true), ("threshold", false), ("hooks", false), ("skip", false),
+        // A written stable only confirms what serves; changing it never starts a release.
+        ("canary", true), ("stable", false), ("target", true), ("schedule", true), ("threshold", false), ("hooks", false), ("skip", false),
     ])
     func newRevision(field: String, expected: Bool) throws {
         let spec = try Fixture.spec()
@@ -130,11 +130,15 @@ struct RolloutSpecChangeTests {
             driver.start(0)
             driver.send { phase == .succeeded ? $0.promote(now: t(1)) : $0.abort(now: t(1)) }
         }
-        let outcome = driver.send { $0.specChanged(try! Fixture.spec(canary: Fixture.nextCanary), now: t(5)) }
+        // After a promotion v2 serves, so the next spec names no stable (or v2).
+        var next = try Fixture.spec(canary: Fixture.nextCanary)
+        if phase == .succeeded { next.stable = nil }
+        let outcome = driver.send { $0.specChanged(next, now: t(5)) }
         #expect(outcome == .accepted([]))
         #expect(driver.rollout.status.phase == phase)
         driver.send { $0.restart(now: t(6)) }
         #expect(driver.rollout.status.canary == Fixture.nextCanary)
+        #expect(driver.rollout.status.stable == (phase == .succeeded ? Fixture.canary : Fixture.stable))
         #expect(driver.rollout.status.canaryWeight == 10)
     }
 }

@@ -1,0 +1,45 @@
+/// One release of a Canary's train: from the version that served to the canary, and how it ended. The rollout
+/// keeps the newest ones, so `serin history` and the dashboard show v1 → v2 promoted, v2 → v3 rolled back.
+public struct Release: Hashable, Sendable, Codable {
+    /// How a release ended, or that it has not yet.
+    public enum Outcome: String, Hashable, Sendable, Codable, CustomStringConvertible {
+        case progressing = "Progressing"
+        /// All traffic moved to the canary, which became the stable.
+        case promoted = "Promoted"
+        /// All traffic went back to the stable.
+        case rolledBack = "RolledBack"
+        /// A newer canary replaced this one before it finished.
+        case superseded = "Superseded"
+
+        public var description: String { rawValue }
+    }
+
+    /// How many releases a rollout remembers.
+    public static let kept = 20
+
+    /// What served when the release began.
+    public var stable: Destination
+    public var canary: Destination
+    public var outcome: Outcome
+    /// Why it rolled back or was superseded.
+    public var reason: String?
+    public var startedAt: RolloutInstant
+    public var endedAt: RolloutInstant?
+
+    public init(
+        stable: Destination, canary: Destination, outcome: Outcome = .progressing, reason: String? = nil,
+        startedAt: RolloutInstant, endedAt: RolloutInstant? = nil
+    ) {
+        self.stable = stable
+        self.canary = canary
+        self.outcome = outcome
+        self.reason = reason
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+    }
+
+    /// `web-v1-service:80 → web-v2-service:80 Promoted`, with the reason when there is one.
+    public var summary: String {
+        "\(stable) → \(canary) \(outcome)" + (reason.map { ": \($0)" } ?? "")
+    }
+}

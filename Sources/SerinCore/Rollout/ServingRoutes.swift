@@ -1,0 +1,97 @@
+/// The HTTP routes of a Canary's VirtualService as a router reads them — each route's destinations with the
+/// share of traffic each takes — so the core can tell what serves now without knowing where the routes live.
+public struct ServingRoutes: Hashable, Sendable {
+    public var virtualService: ResourceName
+    /// One entry per HTTP route, in order: its destinations with their weights (a lone destination takes 100).
+    public var routes: [[WeightedDestination]]
+
+    public init(virtualService: ResourceName, routes: [[WeightedDestination]]) {
+        self.virtualService = virtualService
+        self.routes = routes
+    }
+
+    /// The stable a new Canary's first release starts from: what its routes send traffic to now.
+    ///
+    /// The routes that matter are those that already name the canary, or every route when none does. A written
+    /// `stable` must take traffic in them; without one, exactly one version other than the canary must.
+    public func stable(for spec: CanarySpec) -> Result<Destination, ReleaseConflict> {
+        let naming = routes.filter { route in route.contains { $0.destination.isSameVersion(as: spec.canary) } }
+        let considered = naming.isEmpty ? routes : naming
+        let serving = Self.versions(considered.flatMap { $0.filter { $0.weight > 0 } }.map(\.destination))
+        if let written = spec.stable {
+            let named = routes.contains { route in route.contains { $0.destination.isSameVersion(as: written) } }
+            guard named else { return .failure(.noRoute(to: written, virtualService: virtualService)) }
+            if serving.contains(where: { $0.isSameVersion(as: written) }) { return .success(written) }
+            if let now = serving.first(where: { !$0.isSameVersion(as: spec.canary) }) {
+                return .failure(.stableNotServing(written: written, serving: now))
+            }
+            if serving.contains(where: { $0.isSameVersion(as: spec.canary) }) {
+                return .failure(.canaryAlreadyServes(spec.canary))
+            }
+            return .success(written)
+        }
+        let candidates = serving.filter { !$0.isSameVersion(as: spec.canary) }
+        switch candidates.count {
+        case 1:
+            return .success(candidates[0])
+        case 0 where serving.contains { $0.isSameVersion(as: spec.canary) }:
+            return .failure(.canaryAlreadyServes(spec.canary))
+        case 0:
+            return .failure(.noTraffic(virtualService: virtualService))
+        default:
+            return .failure(.ambiguousStable(candidates, virtualService: virtualService))
+        }
+    }
+
+    /// One destination per version, first seen first.
+    private static func versions(_ destinations: [Destination]) -> [Destination] {
+        var versions: [Destination] = []
+        for destination in destinations where !versions.contains(where: { $0.isSameVersion(as: destination) }) {
+            versions.append(destination)
+        }
+        return versions
+    }
+}
+
+/// Why a release cannot start from what serves now. Nothing moves when one is found: the person fixes the
+/// Canary, and the message says what to write.
+public enum ReleaseConflict: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The written `stable` is not what serves (a release promoted since, or the routes send elsewhere).
+    case stableNotServing(written: Destination, serving: Destination)
+    /// The canary is the version that already serves all traffic: there is nothing to release.
+    case canaryAlreadyServes(Destination)
+    /// Several versions other than the canary take traffic, and no `stable` says which one the canary replaces.
+    case ambiguousStable([Destination], virtualService: ResourceName)
+    /// The routes send no traffic anywhere but to the canary, and no `stable` is written.
+    case noTraffic(virtualService: ResourceName)
+    /// The written `stable` appears in no route of the VirtualService.
+    case noRoute(to: Destination, virtualService: ResourceName)
+
+    public var description: String {
+        switch self {
+        case .stableNotServing(let written, let serving):
+            return "spec.stable is \(written), but \(serving) serves now; remove spec.stable (Serin releases from "
+                + "what serves) or write stable: {\(Self.yaml(serving))}; nothing was changed"
+        case .canaryAlreadyServes(let canary):
+            return "spec.canary \(canary) is the version that serves now; to release a new version, "
+                + "set spec.canary to it; nothing was changed"
+        case .ambiguousStable(let candidates, let virtualService):
+            return "VirtualService \(virtualService.name) sends traffic to "
+                + candidates.map(\.description).joined(separator: " and ")
+                + "; write spec.stable to say which one the canary replaces; nothing was changed"
+        case .noTraffic(let virtualService):
+            return "VirtualService \(virtualService.name) sends no traffic to any version but the canary; "
+                + "write spec.stable to say what the canary replaces; nothing was changed"
+        case .noRoute(let destination, let virtualService):
+            return "VirtualService \(virtualService.name) has no route to \(destination)"
+        }
+    }
+
+    /// `host: web-v2-service, port: 80` — the destination as a person writes it in a Canary.
+    private static func yaml(_ destination: Destination) -> String {
+        var fields = ["host: \(destination.host)"]
+        if let subset = destination.subset { fields.append("subset: \(subset)") }
+        if let port = destination.port { fields.append("port: \(port)") }
+        return fields.joined(separator: ", ")
+    }
+}

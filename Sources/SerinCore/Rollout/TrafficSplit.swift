@@ -1,0 +1,44 @@
+/// The weights a rollout gives the routes it owns, and which routes those are: one pure rule that the embedded
+/// router applies to the typed VirtualService and the Kubernetes router renders as a guarded JSON Patch.
+///
+/// A route is the Canary's when it sends to the stable or to a version a promotion retired (the routes may
+/// still name it: a VirtualService reloaded from its file after a restart, a weight change that failed). Routes
+/// that send only to the canary — a testers' header route — are the user's and stay as written.
+public struct TrafficSplit: Hashable, Sendable {
+    public var stable: WeightedDestination
+    public var canary: WeightedDestination
+    /// Versions that served before the stable and leave every route that still names them.
+    public var retiring: [Destination]
+
+    public init(stable: WeightedDestination, canary: WeightedDestination, retiring: [Destination] = []) {
+        self.stable = stable
+        self.canary = canary
+        self.retiring = retiring
+    }
+
+    /// Whether a route sending to these destinations is the Canary's.
+    public func owns(_ destinations: [Destination]) -> Bool {
+        destinations.contains { destination in
+            destination.sameService(as: stable.destination) || retiring.contains { destination.isSameVersion(as: $0) }
+        }
+    }
+
+    /// The destinations an owned route gets: exactly stable and canary with their weights. A destination the
+    /// Canary names without a port keeps the port the route had for it, or else the port of the entry that
+    /// made the route the Canary's.
+    public func destinations(replacing route: [WeightedDestination]) -> [WeightedDestination] {
+        let owner = route.first { owns([$0.destination]) }?.destination
+        func port(for weighted: WeightedDestination) -> WeightedDestination {
+            var weighted = weighted
+            if weighted.destination.port == nil {
+                let same = route.first { $0.destination.sameService(as: weighted.destination) }?.destination
+                weighted.destination.port = same?.port ?? owner?.port
+            }
+            return weighted
+        }
+        return [port(for: stable), port(for: canary)]
+    }
+
+    /// The canary's share, in percent.
+    public var canaryWeight: Int { canary.weight }
+}
