@@ -132,7 +132,8 @@ public final class GatewayRuntime: Sendable {
             do {
                 let metrics = RoutedMetricProvider(
                     defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history), group: gateway.group,
-                    templates: { await live.metricTemplates }
+                    templates: { await live.metricTemplates },
+                    workload: { await live.config.workload(serving: $0) }
                 )
                 let canary = CanaryController(
                     adapters: .init(

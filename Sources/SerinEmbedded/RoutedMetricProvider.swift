@@ -13,19 +13,26 @@ public struct RoutedMetricProvider: MetricProvider {
     /// Nil where there is no embedded gateway (`serin controller`): a check asking for it is unavailable.
     private let gateway: GatewayMetricProvider?
     private let templates: @Sendable () async -> [MetricTemplateSpec]
+    private let workload: @Sendable (Destination) async -> String?
     private let group: any EventLoopGroup
 
+    /// - Parameter workload: the workload serving a destination, for `{{ target }}` when the Canary names no
+    ///   `canaryDeployment` (embedded mode: the Deployment the gateway's telemetry names for its endpoints).
     public init(
         defaultSource: MetricSource, gateway: GatewayMetricProvider?, group: any EventLoopGroup,
-        templates: @escaping @Sendable () async -> [MetricTemplateSpec]
+        templates: @escaping @Sendable () async -> [MetricTemplateSpec],
+        workload: @escaping @Sendable (Destination) async -> String? = { _ in nil }
     ) {
         self.defaultSource = defaultSource
         self.gateway = gateway
         self.group = group
         self.templates = templates
+        self.workload = workload
     }
 
     public func samples(for request: AnalysisRequest) async -> AnalysisSamples {
+        var request = request
+        if request.canaryWorkload == nil { request.canaryWorkload = await workload(request.canary) }
         let known = Dictionary(await templates().map { ($0.name.description, $0) }, uniquingKeysWith: { first, _ in first })
         var samples = AnalysisSamples()
         // One sub-request per check keeps each check's source and template variables its own.

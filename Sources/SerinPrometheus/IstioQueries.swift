@@ -81,15 +81,16 @@ public enum IstioQueries {
         return String(labels[1])
     }
 
-    /// The context the built-in queries render with for one destination: its service and namespace,
-    /// with the canary's service name as `target`.
+    /// The context the built-in queries render with for one destination: its service and namespace, with
+    /// the canary's workload as `target`, as Flagger renders it (`destination_workload` is the Deployment's
+    /// name); the canary's service name when its workload is not known.
     public static func context(
-        for destination: Destination, canary: Destination, canaryNamespace: String, interval: Duration,
-        variables: [String: String] = [:]
+        for destination: Destination, canary: Destination, canaryWorkload: String? = nil, canaryNamespace: String,
+        interval: Duration, variables: [String: String] = [:]
     ) -> QueryContext {
         QueryContext(
             namespace: namespace(ofHost: destination.host, fallback: canaryNamespace),
-            target: serviceName(ofHost: canary.host),
+            target: canaryWorkload ?? serviceName(ofHost: canary.host),
             service: serviceName(ofHost: destination.host),
             interval: interval,
             variables: variables

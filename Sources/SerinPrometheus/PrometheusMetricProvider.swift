@@ -72,7 +72,7 @@ public struct PrometheusMetricProvider: MetricProvider {
         of destination: Destination, side: String, request: AnalysisRequest, interval: Duration
     ) async -> Result<MetricSample, PrometheusError> {
         let context = IstioQueries.context(
-            for: destination, canary: request.canary, canaryNamespace: canaryNamespace(request), interval: interval
+            for: destination, canary: request.canary, canaryWorkload: request.canaryWorkload, canaryNamespace: canaryNamespace(request), interval: interval
         )
         async let requests = run(IstioQueries.requests, context)
         async let errors = run(IstioQueries.serverErrors, context)
@@ -99,7 +99,7 @@ public struct PrometheusMetricProvider: MetricProvider {
                 + (known.isEmpty ? "" : "; known: \(known.joined(separator: ", "))"))
         }
         let context = IstioQueries.context(
-            for: request.canary, canary: request.canary, canaryNamespace: canaryNamespace(request), interval: interval,
+            for: request.canary, canary: request.canary, canaryWorkload: request.canaryWorkload, canaryNamespace: canaryNamespace(request), interval: interval,
             variables: variables
         )
         let query: String

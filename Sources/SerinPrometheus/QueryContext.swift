@@ -2,7 +2,8 @@
 public struct QueryContext: Hashable, Sendable {
     /// `{{ namespace }}`: the namespace of the measured service.
     public var namespace: String
-    /// `{{ target }}`: the canary, as its destination's service name (`web-v2-service`).
+    /// `{{ target }}`: the canary's workload, as Flagger fills it (`web-v2`, Istio's `destination_workload`), or
+    /// its service name (`web-v2-service`) when the workload is not known.
     public var target: String
     /// `{{ service }}`: the measured destination's service name.
     public var service: String

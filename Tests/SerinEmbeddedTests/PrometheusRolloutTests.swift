@@ -78,7 +78,8 @@ struct PrometheusRolloutTests {
     }
 
     /// A Canary judged only by a custom metric: Flagger's MetricTemplate format, its query reading the
-    /// gateway's Istio series in Prometheus, with a template variable choosing the failing codes.
+    /// gateway's Istio series in Prometheus the way Flagger's own templates do (`destination_workload` is the
+    /// canary's workload, `{{ target }}`), with a template variable choosing the failing codes.
     static func customMetricCanary(prometheusAddress: String) -> ManifestSource {
         ManifestSource(path: "custom-metric.yaml", text: """
             apiVersion: flagger.app/v1beta1
@@ -90,8 +91,8 @@ struct PrometheusRolloutTests {
                 type: prometheus
                 address: \(prometheusAddress)
               query: |
-                100 * (sum(rate(istio_requests_total{reporter="destination",destination_service_name="{{ target }}",response_code=~"{{ variables.codes }}"}[{{ interval }}])) or on() vector(0))
-                / sum(rate(istio_requests_total{reporter="destination",destination_service_name="{{ target }}"}[{{ interval }}]))
+                100 * (sum(rate(istio_requests_total{reporter="destination",destination_workload=~"{{ target }}",response_code=~"{{ variables.codes }}"}[{{ interval }}])) or on() vector(0))
+                / sum(rate(istio_requests_total{reporter="destination",destination_workload=~"{{ target }}"}[{{ interval }}]))
             ---
             apiVersion: serin.dev/v1alpha1
             kind: Canary

@@ -134,6 +134,30 @@ struct PrometheusScrapeTests {
         let gateP99 = try #require(gateCanary.p99Milliseconds)
         #expect(Histogram.durationBounds.firstIndex { promP99 <= $0 } == Histogram.durationBounds.firstIndex { gateP99 <= $0 }, "\(promP99) vs \(gateP99)")
 
+        // Flagger's documented Istio templates, unchanged: `{{ target }}` is the canary's workload, the Deployment
+        // the gateway's telemetry names for its endpoints — not its service, which selects no series.
+        let workload = await runtime.live.config.workload(serving: Destination(host: "web-v2-service"))
+        #expect(workload == "web-v2")
+        var flagger = request
+        flagger.canaryWorkload = workload
+        flagger.metrics = [
+            MetricCheck(name: "flagger-success-rate", kind: .custom(template: "flagger-success-rate"), thresholdRange: ThresholdRange(min: 99), interval: .seconds(30)),
+            MetricCheck(name: "flagger-duration", kind: .custom(template: "flagger-duration"), thresholdRange: ThresholdRange(max: 500), interval: .seconds(30)),
+        ]
+        let flaggerProvider = PrometheusMetricProvider(
+            client: PrometheusClient(address: prometheus.address, group: backends.group),
+            templates: ["flagger-success-rate": IstioQueries.flaggerRequestSuccessRate, "flagger-duration": IstioQueries.flaggerRequestDuration]
+        )
+        let flaggerSamples = await flaggerProvider.samples(for: flagger)
+        guard case .value(let flaggerRate?, _) = flaggerSamples[metric: "flagger-success-rate"],
+            case .value(let flaggerP99?, _) = flaggerSamples[metric: "flagger-duration"]
+        else {
+            Issue.record("Flagger's templates found no data for target \(String(describing: workload)): \(flaggerSamples)")
+            return
+        }
+        #expect(abs(flaggerRate - expected) < Self.rateTolerance, "Flagger's template says \(flaggerRate)%, the gateway counted \(expected)%")
+        #expect(flaggerP99 > 0)
+
         let bytes = try await Self.query(#"sum(istio_response_bytes_count{destination_service_name="web-v1-service"})"#, prometheus: prometheus, group: backends)
         #expect(bytes == Double(runtime.gateway.telemetry.snapshot().traffic(toHost: "web-v1-service").requests))
 

@@ -21,7 +21,8 @@ struct CanaryExampleTests {
         )
         let expected = CanarySpec(
             name: ResourceName(name: "web"), targetRef: ResourceName(name: "web-virtualservice"),
-            stable: Destination(host: "web-v1-service", port: 80), canary: Destination(host: "web-v2-service", port: 80),
+            // No stable written: the example releases from what the route serves.
+            stable: nil, canary: Destination(host: "web-v2-service", port: 80),
             analysis: AnalysisSpec(
                 interval: .seconds(8), threshold: 2, schedule: try WeightSchedule(stepWeight: 20, maxWeight: 80),
                 metrics: [

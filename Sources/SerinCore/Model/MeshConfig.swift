@@ -21,6 +21,12 @@ public struct MeshConfig: Hashable, Sendable {
         return services.first { $0.hosts.contains { $0.lowercased() == wanted } }
     }
 
+    /// The workload serving `destination` (the Deployment its endpoints' labels name, as telemetry's
+    /// `destination_workload` reports it): Flagger's `{{ target }}`. Nil when no endpoint names one.
+    public func workload(serving destination: Destination) -> String? {
+        service(forHost: destination.host)?.endpoints.lazy.compactMap(\.workload).first
+    }
+
     /// The subset `name` of `host`, from the first DestinationRule for that host that defines it.
     public func subset(named name: String, ofHost host: String) -> DestinationRule.Subset? {
         let service = service(forHost: host)

@@ -4,6 +4,9 @@ public struct AnalysisRequest: Hashable, Sendable {
     /// The Canary being analysed.
     public var canaryName: ResourceName
     public var canary: Destination
+    /// The workload serving the canary (a Deployment's name), as Istio's `destination_workload` names it and
+    /// Flagger's `{{ target }}` renders; nil when not known yet (a metric provider may find it).
+    public var canaryWorkload: String?
     public var stable: Destination
     public var canaryWeight: Int
     /// Each with its own window; collect one `MetricReading` per check, keyed by its name.
@@ -11,8 +14,9 @@ public struct AnalysisRequest: Hashable, Sendable {
 
     public init(
         ticket: RolloutTicket, canaryName: ResourceName, canary: Destination, stable: Destination,
-        canaryWeight: Int, metrics: [MetricCheck]
+        canaryWeight: Int, metrics: [MetricCheck], canaryWorkload: String? = nil
     ) {
+        self.canaryWorkload = canaryWorkload
         self.ticket = ticket
         self.canaryName = canaryName
         self.canary = canary

@@ -189,7 +189,7 @@ extension Rollout {
         let ticket = issueTicket(for: .analysis)
         actions.append(.analyze(AnalysisRequest(
             ticket: ticket, canaryName: spec.name, canary: status.canary, stable: status.stable,
-            canaryWeight: status.canaryWeight, metrics: spec.analysis.metrics)))
+            canaryWeight: status.canaryWeight, metrics: spec.analysis.metrics, canaryWorkload: spec.canaryDeployment)))
     }
 
     mutating func issueTicket(for kind: RolloutStatus.Pending.Kind) -> RolloutTicket {
