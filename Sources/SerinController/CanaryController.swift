@@ -27,12 +27,15 @@ public actor CanaryController {
         public var clock: any ControllerClock
         public var judge: any Judge
         public var workloads: any WorkloadReadiness
+        /// Flagger's shape: scaling the target and promoting into the primary.
+        public var deployments: any WorkloadManager
 
         public init(
             router: any TrafficRouter, metrics: any MetricProvider, webhooks: any WebhookRunner,
             store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = ThresholdJudge(),
-            workloads: any WorkloadReadiness = NoWorkloads()
+            workloads: any WorkloadReadiness = NoWorkloads(), deployments: any WorkloadManager = NoWorkloads()
         ) {
+            self.deployments = deployments
             self.router = router
             self.metrics = metrics
             self.webhooks = webhooks
@@ -50,6 +53,7 @@ public actor CanaryController {
         case analysisFinished(ResourceName, AnalysisRequest, AnalysisSamples)
         case webhooksFinished(ResourceName, WebhookRun, WebhookResult)
         case workloadChecked(ResourceName, WorkloadCheck, WorkloadState)
+        case primaryUpdated(ResourceName, WorkloadPromotion, WorkloadState)
     }
 
     private let adapters: Adapters
@@ -113,7 +117,7 @@ public actor CanaryController {
         switch message {
         case .reconcile(_, _, let reply): reply.resume(returning: ["the controller is stopping"])
         case .command(_, _, let reply): reply.resume(returning: .rejected("the controller is stopping"))
-        case .tick, .analysisFinished, .webhooksFinished, .workloadChecked: break
+        case .tick, .analysisFinished, .webhooksFinished, .workloadChecked, .primaryUpdated: break
         }
     }
 
@@ -255,6 +259,8 @@ public actor CanaryController {
             step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
         case .workloadChecked(let name, let check, let state):
             step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, now: now) }
+        case .primaryUpdated(let name, let promotion, let state):
+            step(name) { $0.primaryUpdated(ticket: promotion.ticket, ready: state.ready, reason: state.reason, now: now) }
         }
     }
 
@@ -292,8 +298,8 @@ public actor CanaryController {
                 let firstSight = restoredThisRun.insert(spec.name).inserted
                 if let rejection = step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
                     problems.append("\(spec.name.name): \(rejection)")
-                } else if existing.spec.isNewRevision(comparedTo: spec), existing.status.phase.isFinished,
-                    existing.status.phase == .failed || !spec.canary.isSameVersion(as: existing.status.canary)
+                } else if existing.spec.isNewRevision(comparedTo: spec), existing.status.phase.isFinished || existing.status.isBaseline,
+                    existing.status.phase == .failed || spec.workload != nil || !spec.canary.isSameVersion(as: existing.status.canary)
                 {
                     // A finished rollout only adopts a new spec; a new canary is a new release to roll out, and a
                     // failed one is tried again with its new schedule. A promoted canary is not released again.
@@ -432,6 +438,17 @@ public actor CanaryController {
                 Task {
                     let state = await adapters.workloads.readiness(of: check.deployment)
                     mailbox.yield(.workloadChecked(name, check, state))
+                }
+            case .scaleWorkload(let scaling):
+                do {
+                    try await adapters.deployments.scale(scaling)
+                } catch {
+                    log("\(name.name): cannot scale Deployment \(scaling.target.name): \(error)")
+                }
+            case .promoteWorkload(let promotion):
+                Task {
+                    let state = await adapters.deployments.promote(promotion)
+                    mailbox.yield(.primaryUpdated(name, promotion, state))
                 }
             case .record:
                 break

@@ -36,11 +36,30 @@ public struct WorkloadState: Hashable, Sendable {
     }
 }
 
-/// Embedded mode: no Deployment runs, so every one is as ready as it will get.
-public struct NoWorkloads: WorkloadReadiness {
+/// Flagger's shape on the platform: scales the target Deployment and copies its pod template to the primary.
+public protocol WorkloadManager: Sendable {
+    func scale(_ scaling: WorkloadScaling) async throws
+    /// Copies the target's pod template to the primary; says whether the primary has rolled it out yet.
+    func promote(_ promotion: WorkloadPromotion) async -> WorkloadState
+}
+
+/// Embedded mode: no Deployment runs, so every one is as ready as it will get, and none can be managed.
+public struct NoWorkloads: WorkloadReadiness, WorkloadManager {
     public init() {}
     public func readiness(of deployment: ResourceName) async -> WorkloadState {
         WorkloadState(ready: true, reason: "embedded mode runs no Deployments")
+    }
+
+    public func scale(_ scaling: WorkloadScaling) async throws {
+        throw NoDeployments()
+    }
+
+    public func promote(_ promotion: WorkloadPromotion) async -> WorkloadState {
+        WorkloadState(ready: false, reason: "embedded mode runs no Deployments; a Canary on a Deployment needs serin controller")
+    }
+
+    struct NoDeployments: Error, CustomStringConvertible {
+        var description: String { "embedded mode runs no Deployments; a Canary on a Deployment needs serin controller" }
     }
 }
 

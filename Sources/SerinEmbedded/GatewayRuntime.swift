@@ -173,10 +173,14 @@ public final class GatewayRuntime: Sendable {
         // Rollouts start only once everything listens, so a failed start changes no stored state.
         if let canary = controller, let options = controllerOptions {
             background.append(Task { await canary.run() })
-            for problem in await canary.reconcile(resources.canaries) { options.log("error: \(problem)") }
-            await live.admit { specs, routes in await canary.admission(of: specs, routes: routes) }
+            for problem in await canary.reconcile(Self.embeddable(resources.canaries, log: options.log)) { options.log("error: \(problem)") }
+            await live.admit { specs, routes in
+                var admission = await canary.admission(of: specs, routes: routes)
+                for spec in specs where spec.workload != nil { admission.refused[spec.name] = Self.workloadRefusal(spec) }
+                return admission
+            }
             await live.onApply { specs in
-                for problem in await canary.reconcile(specs) { options.log("error: \(problem)") }
+                for problem in await canary.reconcile(Self.embeddable(specs, log: options.log)) { options.log("error: \(problem)") }
             }
         }
         readiness.markReady()
@@ -187,6 +191,17 @@ public final class GatewayRuntime: Sendable {
     }
 
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
+
+    /// The Canaries embedded mode can run: one on a Deployment (Flagger's shape) needs Kubernetes, and is said so.
+    static func embeddable(_ specs: [CanarySpec], log: @Sendable (String) -> Void) -> [CanarySpec] {
+        for spec in specs where spec.workload != nil { log("error: Canary \(spec.name.name): \(workloadRefusal(spec))") }
+        return specs.filter { $0.workload == nil }
+    }
+
+    static func workloadRefusal(_ spec: CanarySpec) -> String {
+        "targetRef is Deployment \(spec.workload?.deployment ?? ""): Serin creates and scales Deployments only on Kubernetes "
+            + "(serin controller); on this gateway, point targetRef at a VirtualService with stable and canary destinations"
+    }
 
     /// Stops the admin endpoint and the controller, then the gateway: requests in flight get up to
     /// `drainTimeout` to finish. Returns how many client connections had to be cut.

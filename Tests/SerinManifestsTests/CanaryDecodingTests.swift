@@ -243,9 +243,9 @@ struct CanaryDecodingTests {
                 "test.yaml:13:45: error: spec.analysis.webhooks[0].timeout: expected a duration like 30s or 1m, got integer 5"
             ),
             (
-                "{name: web-virtualservice}", "{kind: Deployment, name: web}",
-                "test.yaml:5:21: error: spec.targetRef.kind: expected VirtualService (Serin drives the weights of its routes), "
-                    + "got \"Deployment\""
+                "{name: web-virtualservice}", "{kind: StatefulSet, name: web}",
+                "test.yaml:5:21: error: spec.targetRef.kind: expected VirtualService (Serin drives its routes' weights) or "
+                    + "Deployment (Serin creates the primary, Services and VirtualService), got \"StatefulSet\""
             ),
             (
                 "{name: web-virtualservice}", "{apiVersion: apps/v1, name: web}",
@@ -421,12 +421,80 @@ struct CanaryDecodingTests {
         )
     }
 
-    @Test("warns about Flagger fields Serin does not read, and still decodes")
+    @Test("warns about fields Serin's Canary does not know, and still decodes")
     func unknownFlaggerField() {
-        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  provider: istio\n  analysis:")
+        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  ingressRef: {name: web}\n  analysis:")
         let (spec, messages) = decodeCanary(yaml)
-        #expect(messages == ["test.yaml:8:3: warning: unknown field spec.provider"])
+        #expect(messages == ["test.yaml:8:3: warning: unknown field spec.ingressRef"])
         #expect(spec != nil)
+    }
+
+    /// Flagger's podinfo Canary, as Flagger's Istio docs write it.
+    static let flaggerCanary = """
+        apiVersion: flagger.app/v1beta1
+        kind: Canary
+        metadata: {name: podinfo, namespace: test}
+        spec:
+          provider: istio
+          targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+          autoscalerRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: podinfo}
+          progressDeadlineSeconds: 60
+          service:
+            port: 9898
+            targetPort: 9898
+            gateways: [istio-system/public-gateway]
+            hosts: [app.example.com]
+            retries: {attempts: 3, perTryTimeout: 1s, retryOn: "gateway-error,connect-failure,refused-stream"}
+          analysis:
+            interval: 1m
+            threshold: 5
+            maxWeight: 50
+            stepWeight: 10
+            metrics:
+            - name: request-success-rate
+              thresholdRange: {min: 99}
+              interval: 1m
+            - name: request-duration
+              thresholdRange: {max: 500}
+              interval: 30s
+        """
+
+    @Test("Flagger's own Canary on a Deployment is read unchanged: Serin routes between NAME-primary and NAME-canary")
+    func flaggerCanaryOnDeployment() throws {
+        let (spec, messages) = decodeCanary(Self.flaggerCanary)
+        #expect(messages == [])
+        let decoded = try #require(spec)
+        #expect(decoded.workload == CanaryWorkload(deployment: "podinfo", port: 9898, autoscaler: "podinfo"))
+        #expect(decoded.targetRef == ResourceName(namespace: "test", name: "podinfo"))
+        #expect(decoded.stable == Destination(host: "podinfo-primary", port: 9898))
+        #expect(decoded.canary == Destination(host: "podinfo-canary", port: 9898))
+        #expect(decoded.canaryDeployment == "podinfo")
+        #expect(decoded.analysis.schedule.weights == [10, 20, 30, 40, 50])
+        // Flagger's deadline is for the Deployments' progress; Serin counts from the last step, so one interval more.
+        #expect(decoded.analysis.progressDeadline == .seconds(120))
+    }
+
+    @Test("a Flagger field Serin does not act on is an error naming it, never a silent skip", arguments: [
+        ("  provider: istio", "  provider: linkerd", "test.yaml:5:13: error: spec.provider: expected istio (Serin routes through Istio's VirtualService), got \"linkerd\""),
+        ("    stepWeight: 10", "    stepWeight: 10\n    iterations: 10", "test.yaml:20:5: error: spec.analysis.iterations is not supported by Serin yet"),
+        ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}", "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet"),
+    ])
+    func flaggerFieldNotSupported(original: String, replacement: String, message: String) {
+        let (spec, messages) = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: original, with: replacement))
+        #expect(messages == [message])
+        #expect(spec == nil)
+    }
+
+    @Test("a Deployment target needs a service port and takes no stable or canary")
+    func deploymentTargetShape() {
+        let yaml = Self.minimal.replacingOccurrences(of: "{name: web-virtualservice}", with: "{kind: Deployment, name: web}")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(spec == nil)
+        #expect(messages == [
+            "test.yaml:6:11: error: spec.stable is not used with a targetRef of kind Deployment: Serin routes between web-primary and web-canary",
+            "test.yaml:7:11: error: spec.canary is not used with a targetRef of kind Deployment: Serin routes between web-primary and web-canary",
+            "test.yaml:5:3: error: spec.service is required",
+        ])
     }
 
     @Test("decoding the same Canary again gives an equal resource; a changed weight does not")

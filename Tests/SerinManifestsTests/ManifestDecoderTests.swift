@@ -110,7 +110,7 @@ struct ManifestDecoderTests {
             ("example.com/v1", "Foo", "skipped: kind Foo (example.com/v1) is not understood by Serin"),
             (
                 "serin.dev/v1", "Canary",
-                "skipped: kind Canary (serin.dev/v1) is not understood by Serin (it reads Canary from serin.dev/v1alpha1)"
+                "skipped: kind Canary (serin.dev/v1) is not understood by Serin (it reads Canary from serin.dev/v1alpha1, flagger.app/v1beta1)"
             ),
             (
                 "networking.istio.io/v2", "Gateway",

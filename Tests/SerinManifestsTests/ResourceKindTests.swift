@@ -33,7 +33,7 @@ struct ResourceKindTests {
             (.deployment, "extensions/v1beta1", true),
             (.deployment, "v1", false),
             (.canary, "serin.dev/v1alpha1", true),
-            (.canary, "flagger.app/v1beta1", false),
+            (.canary, "flagger.app/v1beta1", true),
             (.metricTemplate, "serin.dev/v1alpha1", true),
             (.metricTemplate, "flagger.app/v1beta1", true),
             (.metricTemplate, "flagger.app/v1alpha1", false),

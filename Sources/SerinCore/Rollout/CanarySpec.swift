@@ -16,11 +16,15 @@ public struct CanarySpec: Hashable, Sendable, Codable {
     /// The Deployment (in the Canary's namespace) behind the canary destination: before each step it must be
     /// fully rolled out and available. Nil: nothing to wait for.
     public var canaryDeployment: String?
+    /// Flagger's shape: the Canary targets a Deployment and Serin owns the primary, Services and VirtualService
+    /// (`stable` is then `NAME-primary`, `canary` `NAME-canary`, `targetRef` the VirtualService `NAME`).
+    public var workload: CanaryWorkload?
 
     public init(
         name: ResourceName, targetRef: ResourceName, stable: Destination?, canary: Destination,
-        analysis: AnalysisSpec, skipAnalysis: Bool = false, canaryDeployment: String? = nil
+        analysis: AnalysisSpec, skipAnalysis: Bool = false, canaryDeployment: String? = nil, workload: CanaryWorkload? = nil
     ) {
+        self.workload = workload
         self.name = name
         self.targetRef = targetRef
         self.stable = stable
@@ -35,6 +39,6 @@ public struct CanarySpec: Hashable, Sendable, Codable {
     /// confirms what serves (`Rollout.conflict(with:)` refuses one that does not).
     public func isNewRevision(comparedTo other: CanarySpec) -> Bool {
         name != other.name || targetRef != other.targetRef || canary != other.canary
-            || analysis.schedule != other.analysis.schedule
+            || analysis.schedule != other.analysis.schedule || workload?.revision != other.workload?.revision
     }
 }

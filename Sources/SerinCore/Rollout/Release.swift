@@ -25,11 +25,16 @@ public struct Release: Hashable, Sendable, Codable {
     public var reason: String?
     public var startedAt: RolloutInstant
     public var endedAt: RolloutInstant?
+    /// Flagger's shape: the workload revisions the release moves between (primary's, target's).
+    public var stableRevision: String?
+    public var canaryRevision: String?
 
     public init(
         stable: Destination, canary: Destination, outcome: Outcome = .progressing, reason: String? = nil,
-        startedAt: RolloutInstant, endedAt: RolloutInstant? = nil
+        startedAt: RolloutInstant, endedAt: RolloutInstant? = nil, stableRevision: String? = nil, canaryRevision: String? = nil
     ) {
+        self.stableRevision = stableRevision
+        self.canaryRevision = canaryRevision
         self.stable = stable
         self.canary = canary
         self.outcome = outcome
@@ -40,6 +45,8 @@ public struct Release: Hashable, Sendable, Codable {
 
     /// `web-v1-service:80 → web-v2-service:80 Promoted`, with the reason when there is one.
     public var summary: String {
-        "\(stable) → \(canary) \(outcome)" + (reason.map { ": \($0)" } ?? "")
+        let from = stableRevision.map { "\(stable) (\($0))" } ?? stable.description
+        let to = canaryRevision.map { "\(canary) (\($0))" } ?? canary.description
+        return "\(from) → \(to) \(outcome)" + (reason.map { ": \($0)" } ?? "")
     }
 }

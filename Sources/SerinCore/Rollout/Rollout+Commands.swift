@@ -65,6 +65,9 @@ extension Rollout {
         if status.isPromoted && spec.canary.isSameVersion(as: status.canary) {
             return .rejected(.releaseConflict(.canaryAlreadyServes(spec.canary)))
         }
+        if let workload = spec.workload, workload.revision != nil, workload.revision == status.stableRevision {
+            return .rejected(.releaseConflict(.revisionAlreadyServes(deployment: workload.deployment, revision: workload.revision ?? "")))
+        }
         var actions: [RolloutAction] = []
         let verb = status.phase == .initialized ? "started" : "restarted"
         beginRollout(now: now, announcement: "rollout \(verb): canary \(spec.canary), stable \(status.servingStable)",

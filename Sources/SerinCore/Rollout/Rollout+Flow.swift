@@ -10,10 +10,12 @@ extension Rollout {
             status.retiredStable = status.stable
             status.stable = status.canary
         }
-        endRelease(.superseded, reason: "replaced by canary \(spec.canary)", now: now)
+        endRelease(.superseded, reason: "replaced by canary \(spec.workload?.revision.map { "revision \($0)" } ?? spec.canary.description)", now: now)
         status.canary = spec.canary
         var releases = status.releases
-        releases.append(Release(stable: status.stable, canary: status.canary, startedAt: now))
+        releases.append(Release(
+            stable: status.stable, canary: status.canary, startedAt: now,
+            stableRevision: spec.workload == nil ? nil : status.stableRevision, canaryRevision: spec.workload?.revision))
         status.releaseLog = Array(releases.suffix(Release.kept))
         status.stepIndex = nil
         status.failedChecks = 0
@@ -30,6 +32,7 @@ extension Rollout {
             transition(to: .progressing, now: now, into: &actions)
         }
         applyWeight(canary: 0, into: &actions)
+        if spec.workload != nil { actions.append(.scaleWorkload(scaling(.likePrimary))) }
         record(.normal, announcement, now: now, into: &actions)
         if !keepPaused {
             enter(.confirmRollout, now: now, into: &actions)
@@ -53,6 +56,12 @@ extension Rollout {
         switch stage {
         case .notStarted, .finished:
             break
+        case .primaryRollout:
+            guard let workload = spec.workload else { break }
+            let ticket = issueTicket(for: .primaryRollout)
+            actions.append(.promoteWorkload(WorkloadPromotion(
+                ticket: ticket, target: ResourceName(namespace: spec.name.namespace, name: workload.deployment),
+                primary: ResourceName(namespace: spec.name.namespace, name: workload.primary))))
         case .confirmRollout:
             if !requestWebhooks(.confirmRollout, into: &actions) {
                 enter(.preRollout, now: now, into: &actions)
@@ -87,7 +96,7 @@ extension Rollout {
             if !requestWebhooks(.rollout, into: &actions) {
                 requestAnalysis(into: &actions)
             }
-        case .confirmRollout, .preRollout, .confirmTrafficIncrease, .confirmPromotion, .postRollout:
+        case .confirmRollout, .preRollout, .confirmTrafficIncrease, .confirmPromotion, .primaryRollout, .postRollout:
             enter(status.stage, now: now, into: &actions)
         case .notStarted, .finished:
             break
@@ -113,11 +122,20 @@ extension Rollout {
         enter(.analysis, now: now, into: &actions)
     }
 
+    /// All traffic to the canary, which takes the stable role; in Flagger's shape, the canary's template is
+    /// copied to the primary first and traffic moves back to the primary once it has rolled it out.
     mutating func promote(now: RolloutInstant, announcement: String, into actions: inout [RolloutAction]) {
         status.pausedFrom = nil
         status.pending = nil
         status.nextCheckAt = nil
         transition(to: .promoting, now: now, into: &actions)
+        if let workload = spec.workload {
+            markProgress(now: now)
+            record(.normal, "\(announcement): copying \(workload.deployment) revision \(workload.revision ?? "unknown") to \(workload.primary)",
+                   now: now, into: &actions)
+            enter(.primaryRollout, now: now, into: &actions)
+            return
+        }
         applyWeight(canary: 100, into: &actions)
         endRelease(.promoted, reason: nil, now: now)
         markProgress(now: now)
@@ -131,6 +149,7 @@ extension Rollout {
         status.nextCheckAt = nil
         transition(to: .rollingBack, now: now, into: &actions)
         applyWeight(canary: 0, into: &actions)
+        if spec.workload != nil { actions.append(.scaleWorkload(scaling(.zero))) }
         rolledBack(reason: reason, now: now)
         markProgress(now: now)
         record(.warning, "rolled back: \(reason)", now: now, into: &actions)
@@ -174,6 +193,14 @@ extension Rollout {
         status.holdReason = reason
         status.nextCheckAt = now + spec.analysis.interval
         record(severity, message, now: now, into: &actions)
+    }
+
+    /// Scaling the workload target, in Flagger's shape.
+    func scaling(_ size: WorkloadScaling.Size) -> WorkloadScaling {
+        let workload = spec.workload
+        return WorkloadScaling(
+            target: ResourceName(namespace: spec.name.namespace, name: workload?.deployment ?? ""),
+            primary: ResourceName(namespace: spec.name.namespace, name: workload?.primary ?? ""), size: size)
     }
 
     /// Ask for the webhooks of `type`; false (and nothing asked) when the spec has none.

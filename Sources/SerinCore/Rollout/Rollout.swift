@@ -26,6 +26,7 @@ public struct Rollout: Hashable, Sendable {
         }
         self.spec = spec
         self.status = RolloutStatus(canary: spec.canary, stable: serving)
+        if spec.workload != nil { status.primaryServes = true }
     }
 
     /// Why `newSpec` cannot be taken as it stands, judged against what serves now; nil when it can. A written
@@ -61,7 +62,9 @@ public struct Rollout: Hashable, Sendable {
             let check = status.pending == nil ? status.nextCheckAt : nil
             return [deadline, check].compactMap { $0 }.min()
         case .promoting, .rollingBack:
-            return deadline
+            // A primary still rolling out the promoted template is asked again each interval.
+            let check = status.pending == nil ? status.nextCheckAt : nil
+            return [deadline, check].compactMap { $0 }.min()
         case .initialized, .succeeded, .failed, .paused:
             return nil
         }
@@ -70,11 +73,23 @@ public struct Rollout: Hashable, Sendable {
     // MARK: - Events
 
     /// Begin the rollout: weights 100/0, then the confirm-rollout gate, pre-rollout hooks and the first step.
+    /// A workload Canary (Flagger's shape) seen for the first time has nothing to release: the primary serves
+    /// the target's revision, all traffic goes to it and the target is scaled to zero; a new revision releases.
     public mutating func start(now: RolloutInstant) -> RolloutOutcome {
         guard status.phase == .initialized else {
             return .rejected(.commandNotAllowed(.start, phase: status.phase))
         }
+        if status.isBaseline { return .accepted([]) }
         var actions: [RolloutAction] = []
+        if let workload = spec.workload {
+            status.stableRevision = workload.revision
+            status.stage = .finished
+            applyWeight(canary: 0, into: &actions)
+            actions.append(.scaleWorkload(scaling(.zero)))
+            record(.normal, "initialized: \(workload.primary) serves \(workload.deployment) revision \(workload.revision ?? "unknown")",
+                   now: now, into: &actions)
+            return .accepted(actions)
+        }
         beginRollout(now: now, announcement: "rollout started: canary \(spec.canary), stable \(status.servingStable)",
                      keepPaused: false, into: &actions)
         return .accepted(actions)
@@ -95,6 +110,14 @@ public struct Rollout: Hashable, Sendable {
                 if !requestWebhooks(.rollback, into: &actions) {
                     runInterval(now: now, into: &actions)
                 }
+            }
+        case .promoting where status.stage == .primaryRollout:
+            if isPastDeadline(now) {
+                let last = status.holdReason.map { ": \($0)" } ?? ""
+                rollBack(now: now, reason: "the primary did not roll out the promoted revision within the \(Readable.duration(spec.analysis.progressDeadline)) progress deadline\(last)",
+                         into: &actions)
+            } else if status.pending == nil, let due = status.nextCheckAt, now >= due {
+                enter(.primaryRollout, now: now, into: &actions)
             }
         case .promoting, .rollingBack:
             if isPastDeadline(now) {
@@ -137,7 +160,7 @@ public struct Rollout: Hashable, Sendable {
                 return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
             }
             failCheck(reason, now: now, into: &actions)
-        case .notStarted, .confirmRollout, .preRollout, .postRollout, .finished:
+        case .notStarted, .confirmRollout, .preRollout, .primaryRollout, .postRollout, .finished:
             return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
         }
         return .accepted(actions)
@@ -162,6 +185,33 @@ public struct Rollout: Hashable, Sendable {
                 message: "waiting for canary Deployment \(deployment): \(reason)", now: now, into: &actions
             )
         }
+        return .accepted(actions)
+    }
+
+    /// The platform answered a `promoteWorkload`: once the primary has rolled out the canary's template, all
+    /// traffic goes to it, the target is scaled to zero and the release is promoted; until then the rollout
+    /// holds at its weights and asks again each interval (the progress deadline still counts).
+    public mutating func primaryUpdated(ticket: RolloutTicket, ready: Bool, reason: String, now: RolloutInstant) -> RolloutOutcome {
+        guard status.phase == .promoting, let pending = status.pending, pending.ticket == ticket, pending.kind == .primaryRollout,
+            let workload = spec.workload
+        else {
+            return .rejected(.staleResult(ticket))
+        }
+        status.pending = nil
+        var actions: [RolloutAction] = []
+        guard ready else {
+            hold(reason: "\(workload.primary) is rolling out the promoted revision: \(reason)",
+                 message: "waiting for \(workload.primary): \(reason)", now: now, into: &actions)
+            return .accepted(actions)
+        }
+        applyWeight(canary: 0, into: &actions)
+        status.stableRevision = workload.revision
+        endRelease(.promoted, reason: nil, now: now)
+        actions.append(.scaleWorkload(scaling(.zero)))
+        markProgress(now: now)
+        record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"), all traffic on it; \(workload.deployment) scaled to zero",
+               now: now, into: &actions)
+        enter(.postRollout, now: now, into: &actions)
         return .accepted(actions)
     }
 
@@ -243,7 +293,7 @@ public struct Rollout: Hashable, Sendable {
     /// A controller restored this rollout from its store after a restart: re-apply the current weights
     /// (the router may have been mid-update) and re-issue, with a new ticket, the request that was in flight.
     public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
-        guard status.phase != .initialized else { return .accepted([]) }
+        guard status.phase != .initialized || status.isBaseline else { return .accepted([]) }
         var actions: [RolloutAction] = []
         applyWeight(canary: status.canaryWeight, into: &actions)
         if let pending = status.pending {

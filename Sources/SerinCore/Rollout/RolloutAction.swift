@@ -10,6 +10,10 @@ public enum RolloutAction: Hashable, Sendable {
     case analyze(AnalysisRequest)
     /// Check that the canary Deployment is fully rolled out and available; report with `workloadChecked`.
     case checkWorkload(WorkloadCheck)
+    /// Scale the target Deployment (Flagger's shape); fire and forget, a failure is logged.
+    case scaleWorkload(WorkloadScaling)
+    /// Copy the target's template to the primary and report its rollout with `primaryUpdated`.
+    case promoteWorkload(WorkloadPromotion)
     /// Store and show this event.
     case record(RolloutEvent)
     case phaseChanged(to: RolloutPhase)

@@ -11,6 +11,8 @@ public enum RolloutStage: String, Hashable, Sendable, Codable, CaseIterable, Cus
     case confirmTrafficIncrease = "confirm-traffic-increase"
     /// The last step passed; waiting for the confirm-promotion gate.
     case confirmPromotion = "confirm-promotion"
+    /// Flagger's shape: the canary's template is being copied to the primary, which rolls it out.
+    case primaryRollout = "primary-rollout"
     /// Promoted or rolled back; running post-rollout hooks.
     case postRollout = "post-rollout"
     case finished

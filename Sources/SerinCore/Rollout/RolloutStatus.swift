@@ -9,6 +9,8 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
             case analysis
             /// Whether the canary Deployment is ready for step `step`.
             case workload(step: Int)
+            /// Whether the primary has rolled out the promoted template.
+            case primaryRollout
         }
 
         public var ticket: RolloutTicket
@@ -50,6 +52,13 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     var releaseLog: [Release]?
     /// The stable the last promotion replaced: routes that still name it are the Canary's, and lose it.
     public internal(set) var retiredStable: Destination?
+    /// Flagger's shape (`CanaryWorkload`): the primary always serves, and promotion copies the canary into it
+    /// instead of handing the stable role over.
+    public internal(set) var primaryServes: Bool?
+    /// In Flagger's shape, the workload revision the primary serves.
+    public internal(set) var stableRevision: String?
+    /// A workload Canary seen for the first time: the primary serves the target's revision, nothing to release.
+    public var isBaseline: Bool { phase == .initialized && stage == .finished }
 
     public var stableWeight: Int { 100 - canaryWeight }
 
@@ -59,7 +68,8 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// Whether the release handed the stable role to its canary: promotion moved all traffic to it, in the same
     /// step that set the last weight, so there is no moment where state and routes disagree about it.
     public var isPromoted: Bool {
-        phase == .promoting || phase == .succeeded || (phase == .paused && pausedFrom == .promoting)
+        guard primaryServes != true else { return false }
+        return phase == .promoting || phase == .succeeded || (phase == .paused && pausedFrom == .promoting)
     }
 
     /// What serves the traffic the canary does not take, and what the next release starts from: the stable, or
@@ -85,5 +95,7 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         self.lastTicket = 0
         self.releaseLog = nil
         self.retiredStable = nil
+        self.primaryServes = nil
+        self.stableRevision = nil
     }
 }

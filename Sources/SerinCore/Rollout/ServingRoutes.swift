@@ -66,6 +66,8 @@ public enum ReleaseConflict: Error, Hashable, Sendable, CustomStringConvertible 
     case noTraffic(virtualService: ResourceName)
     /// The written `stable` appears in no route of the VirtualService.
     case noRoute(to: Destination, virtualService: ResourceName)
+    /// Flagger's shape: the target runs the revision the primary already serves.
+    case revisionAlreadyServes(deployment: String, revision: String)
 
     public var description: String {
         switch self {
@@ -84,6 +86,9 @@ public enum ReleaseConflict: Error, Hashable, Sendable, CustomStringConvertible 
                 + "write spec.stable to say what the canary replaces; nothing was changed"
         case .noRoute(let destination, let virtualService):
             return "VirtualService \(virtualService.name) has no route to \(destination)"
+        case .revisionAlreadyServes(let deployment, let revision):
+            return "\(deployment)-primary already serves \(deployment) revision \(revision); change the Deployment's pod "
+                + "template to release a new version; nothing was changed"
         }
     }
 

@@ -11,6 +11,9 @@ final class DocumentReader {
     /// Set when the document is malformed (wrong type, missing field): its resource is then not produced,
     /// so half-read values never reach validation or the gateway.
     private(set) var isMalformed = false
+    /// Unknown fields are errors, not warnings: a format Serin reads as another tool's (Flagger's Canary), where a
+    /// field silently skipped would change what the release does.
+    var unknownFieldsAreErrors = false
 
     init(file: String) {
         self.file = file
@@ -87,9 +90,17 @@ final class DocumentReader {
             } else if schema.notSupported.contains(key) {
                 warning("\(child.path) is not supported by Serin's gateway, ignored", at: keyNode)
             } else if let reason = schema.notRead[key] {
-                warning("\(child.path) is not read: \(reason)", at: keyNode)
+                if unknownFieldsAreErrors {
+                    error("\(child.path) is not supported by Serin yet: \(reason)", at: keyNode)
+                } else {
+                    warning("\(child.path) is not read: \(reason)", at: keyNode)
+                }
             } else if !schema.ignored.contains(key) {
-                warning("unknown field \(child.path)", at: keyNode)
+                if unknownFieldsAreErrors {
+                    error("\(child.path) is not supported by Serin yet", at: keyNode)
+                } else {
+                    warning("unknown field \(child.path)", at: keyNode)
+                }
             }
         }
         return Fields(owner: field, children: children)

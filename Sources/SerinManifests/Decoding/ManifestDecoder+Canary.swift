@@ -1,33 +1,73 @@
 import SerinCore
 
 extension ManifestDecoder {
-    /// Serin's Canary (`serin.dev/v1alpha1`): field names follow Flagger's Canary where the idea is the same.
-    /// Flagger fields Serin has no use for (`service`, `provider`, `autoscalerRef`...) are warned about as unknown.
+    /// Serin's Canary (`serin.dev/v1alpha1`), and Flagger's (`flagger.app/v1beta1`) read unchanged: field names
+    /// follow Flagger's where the idea is the same. `targetRef` is a VirtualService (two destinations Serin moves
+    /// weight between) or a Deployment (Flagger's shape: Serin creates the primary, Services and VirtualService).
     static func canary(_ spec: Field, name: ResourceName, reader: DocumentReader) -> CanarySpec? {
         let schema = Schema(
             known: [
                 "targetRef", "stable", "canary", "progressDeadlineSeconds", "progressDeadline", "skipAnalysis", "analysis",
-                "canaryDeployment",
-            ]
+                "canaryDeployment", "service", "autoscalerRef", "provider",
+            ],
+            ignored: ["revertOnDeletion", "suspend"]
         )
         guard let fields = reader.mapping(spec, schema) else { return nil }
         // Every part is read before any is given up on, so one pass reports every problem.
-        let targetRef = reader.required("targetRef", in: fields).flatMap {
+        let target = reader.required("targetRef", in: fields).flatMap {
             canaryTarget($0, namespace: name.namespace, reader: reader)
         }
-        let stable = fields["stable"].flatMap { rolloutDestination($0, reader: reader) }
-        let canary = reader.required("canary", in: fields).flatMap { rolloutDestination($0, reader: reader) }
+        var stable = fields["stable"].flatMap { rolloutDestination($0, reader: reader) }
+        var canary = fields["canary"].flatMap { rolloutDestination($0, reader: reader) }
         let progressDeadline = progressDeadline(in: fields, reader: reader)
         let skipAnalysis = fields["skipAnalysis"].flatMap(reader.bool)
-        let canaryDeployment = fields["canaryDeployment"].flatMap(reader.string)
+        var canaryDeployment = fields["canaryDeployment"].flatMap(reader.string)
+        if let provider = fields["provider"], let value = reader.string(provider), value != "istio" {
+            reader.error("\(provider.path): expected istio (Serin routes through Istio's VirtualService), got \"\(value)\"", at: provider.node)
+        }
         let analysis = reader.required("analysis", in: fields).flatMap {
             self.analysis($0, namespace: name.namespace, reader: reader)
         }
+        var targetRef: ResourceName?
+        var workload: CanaryWorkload?
+        switch target {
+        case .virtualService(let reference)?:
+            targetRef = reference
+            if canary == nil { _ = reader.required("canary", in: fields) }
+            for key in ["service", "autoscalerRef"] {
+                if let field = fields[key] {
+                    reader.error("\(field.path) is only for a targetRef of kind Deployment, where Serin creates the Services", at: field.node)
+                }
+            }
+        case .deployment(let deployment)?:
+            // Flagger's shape: Serin creates NAME-primary, NAME-canary and the VirtualService NAME, and routes between them.
+            for key in ["stable", "canary", "canaryDeployment"] {
+                if let field = fields[key] {
+                    reader.error("\(field.path) is not used with a targetRef of kind Deployment: Serin routes between \(deployment)-primary and \(deployment)-canary", at: field.node)
+                }
+            }
+            let service = reader.required("service", in: fields).flatMap { workloadService($0, reader: reader) }
+            let autoscaler = fields["autoscalerRef"].flatMap { autoscalerTarget($0, reader: reader) }
+            if let port = service {
+                let found = CanaryWorkload(deployment: deployment, port: port, autoscaler: autoscaler)
+                workload = found
+                targetRef = ResourceName(namespace: name.namespace, name: deployment)
+                stable = Destination(host: found.primary, port: port)
+                canary = Destination(host: found.canaryService, port: port)
+                canaryDeployment = deployment
+            }
+        case nil:
+            break
+        }
         guard let targetRef, let canary, var analysis, !reader.isMalformed else { return nil }
-        if let progressDeadline { analysis.progressDeadline = progressDeadline }
+        if let progressDeadline {
+            // Flagger's shape: the deadline is for the Deployments to make progress, as in Flagger; Serin counts it
+            // from the rollout's last progress, so an analysis interval is added.
+            analysis.progressDeadline = workload == nil ? progressDeadline : progressDeadline + analysis.interval
+        }
         let decoded = CanarySpec(
             name: name, targetRef: targetRef, stable: stable, canary: canary, analysis: analysis,
-            skipAnalysis: skipAnalysis ?? false, canaryDeployment: canaryDeployment
+            skipAnalysis: skipAnalysis ?? false, canaryDeployment: canaryDeployment, workload: workload
         )
         let deadlineKey = fields["progressDeadline"] == nil ? "progressDeadlineSeconds" : "progressDeadline"
         for problem in decoded.problems {
@@ -38,19 +78,57 @@ extension ManifestDecoder {
         return decoded
     }
 
-    /// `targetRef`: the VirtualService whose weights the rollout drives, `namespace/name` or a name in the
-    /// Canary's namespace. Flagger points it at a Deployment; Serin owns routes, not workloads.
-    private static func canaryTarget(_ field: Field, namespace: String, reader: DocumentReader) -> ResourceName? {
+    /// What a Canary's `targetRef` names: the VirtualService whose weights Serin drives (Serin's shape), or the
+    /// Deployment people change (Flagger's shape).
+    enum CanaryTargetRef {
+        case virtualService(ResourceName)
+        case deployment(String)
+    }
+
+    /// Flagger's `service` block: the port the generated Services and VirtualService use. `targetPort`,
+    /// `portName`, `hosts`, `gateways`, `match`, `retries`, `timeout` and `headers` are copied as written into
+    /// the objects Serin creates on Kubernetes.
+    private static func workloadService(_ field: Field, reader: DocumentReader) -> Int? {
+        let schema = Schema(known: ["port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        for key in ["hosts", "gateways"] { _ = fields[key].flatMap(reader.stringList) }
+        if let timeout = fields["timeout"] { _ = reader.duration(timeout) }
+        if let match = fields["match"] { _ = reader.list(match) }
+        for key in ["retries", "headers"] {
+            if let value = fields[key] { _ = reader.mapping(value, Schema(known: [], ignored: ["attempts", "perTryTimeout", "retryOn", "request", "response"])) }
+        }
+        return reader.required("port", in: fields).flatMap(reader.port)
+    }
+
+    /// `autoscalerRef`: a HorizontalPodAutoscaler (autoscaling/v2) in the Canary's namespace.
+    private static func autoscalerTarget(_ field: Field, reader: DocumentReader) -> String? {
         guard let fields = reader.mapping(field, Schema(known: ["apiVersion", "kind", "name"])) else { return nil }
-        let target = ResourceKind.virtualService
-        if let kindField = fields["kind"], let kind = reader.string(kindField), kind != target.rawValue {
-            reader.error(
-                "\(kindField.path): expected \(target.rawValue) (Serin drives the weights of its routes), got \"\(kind)\"",
-                at: kindField.node
-            )
+        if let kindField = fields["kind"], let kind = reader.string(kindField), kind != "HorizontalPodAutoscaler" {
+            reader.error("\(kindField.path): expected HorizontalPodAutoscaler, got \"\(kind)\"", at: kindField.node)
+        }
+        if let versionField = fields["apiVersion"], let version = reader.string(versionField), version != "autoscaling/v2" {
+            reader.error("\(versionField.path): expected autoscaling/v2, got \"\(version)\"", at: versionField.node)
+        }
+        return reader.required("name", in: fields).flatMap(reader.string)
+    }
+
+    /// `targetRef`: the VirtualService whose weights the rollout drives (`namespace/name` or a name in the Canary's
+    /// namespace), or — Flagger's shape — an `apps/v1` Deployment in the Canary's namespace.
+    private static func canaryTarget(_ field: Field, namespace: String, reader: DocumentReader) -> CanaryTargetRef? {
+        guard let fields = reader.mapping(field, Schema(known: ["apiVersion", "kind", "name"])) else { return nil }
+        let kind = fields["kind"].flatMap(reader.string) ?? ResourceKind.virtualService.rawValue
+        let target: ResourceKind
+        switch kind {
+        case ResourceKind.virtualService.rawValue: target = .virtualService
+        case ResourceKind.deployment.rawValue: target = .deployment
+        default:
+            if let kindField = fields["kind"] {
+                reader.error("\(kindField.path): expected VirtualService (Serin drives its routes' weights) or Deployment (Serin creates the primary, Services and VirtualService), got \"\(kind)\"", at: kindField.node)
+            }
+            return nil
         }
         if let versionField = fields["apiVersion"], let version = reader.string(versionField),
-            !target.accepts(apiVersion: version)
+            !target.currentAPIVersions.contains(version)
         {
             let versions = target.currentAPIVersions.joined(separator: ", ")
             reader.error("\(versionField.path): expected one of \(versions), got \"\(version)\"", at: versionField.node)
@@ -62,7 +140,8 @@ extension ManifestDecoder {
             reader.error("\(nameField.path) must not be empty", at: nameField.node)
             return nil
         }
-        return ResourceName(reference: reference, relativeTo: namespace)
+        if target == .deployment { return .deployment(reference) }
+        return .virtualService(ResourceName(reference: reference, relativeTo: namespace))
     }
 
     /// `stable` and `canary`: a host with an optional subset and port (a plain number, unlike a route's `port.number`).

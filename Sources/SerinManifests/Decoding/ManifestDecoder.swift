@@ -131,6 +131,9 @@ public enum ManifestDecoder {
             let legacy = header.kind.legacyAPIVersions.contains(header.apiVersion)
             return deployment(specField, name: name, legacy: legacy, reader: reader).map(Resource.deployment)
         case .canary:
+            // Flagger's own Canary is read unchanged, and a field Serin does not act on is an error, never skipped.
+            reader.unknownFieldsAreErrors = header.apiVersion == "flagger.app/v1beta1"
+            defer { reader.unknownFieldsAreErrors = false }
             return canary(specField, name: name, reader: reader).map(Resource.canary)
         case .metricTemplate:
             return metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate)

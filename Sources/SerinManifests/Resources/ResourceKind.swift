@@ -34,7 +34,8 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
             return ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"]
         case .service: return ["v1"]
         case .deployment: return ["apps/v1"]
-        case .canary: return ["serin.dev/v1alpha1"]
+        // Flagger's Canary is read unchanged too, so a Flagger user can switch controllers without editing YAML.
+        case .canary: return ["serin.dev/v1alpha1", "flagger.app/v1beta1"]
         // Flagger's MetricTemplate is read unchanged, so a Flagger user's custom metrics need no rewrite.
         case .metricTemplate: return ["serin.dev/v1alpha1", "flagger.app/v1beta1"]
         }

@@ -10,6 +10,8 @@ extension ManifestValidator {
         var drivers: [ResourceName: LocatedResource] = [:]
         for located in resources {
             guard case .canary(let canary) = located.resource else { continue }
+            // Flagger's shape: Serin creates the VirtualService and Services itself (on Kubernetes).
+            guard canary.workload == nil else { continue }
             for (key, destination) in [("stable", canary.stable), ("canary", canary.canary)] {
                 guard let destination else { continue }
                 diagnostics += self.destination(

@@ -1,65 +1,103 @@
 import SerinCore
 import Testing
 
-/// A Canary naming its canary Deployment: no step before the Deployment is rolled out and available.
-@Suite("Rollout waits for the canary Deployment")
+/// Flagger's shape: the Canary targets a Deployment; the primary always serves and promotion copies into it.
+@Suite("Workload releases")
 struct RolloutWorkloadTests {
-    static func rollout(deadline: Duration = .seconds(600)) throws -> Rollout {
-        var spec = try Fixture.spec(weights: [10, 50], deadline: deadline)
-        spec.canaryDeployment = "web-v2"
-        return try Rollout(spec: spec)
+    static let target = ResourceName(namespace: "shop", name: "podinfo")
+    static let primary = ResourceName(namespace: "shop", name: "podinfo-primary")
+
+    static func spec(revision: String) throws -> CanarySpec {
+        CanarySpec(
+            name: ResourceName(namespace: "shop", name: "podinfo"), targetRef: target,
+            stable: Destination(host: "podinfo-primary", port: 9898), canary: Destination(host: "podinfo-canary", port: 9898),
+            analysis: AnalysisSpec(
+                interval: .seconds(30), threshold: 2, schedule: try WeightSchedule(stepWeights: [10, 50]),
+                metrics: MetricCheck.builtInDefaults, progressDeadline: .seconds(600)),
+            canaryDeployment: "podinfo",
+            workload: CanaryWorkload(deployment: "podinfo", revision: revision, port: 9898))
     }
 
-    static func checks(_ log: [RolloutAction]) -> [WorkloadCheck] {
-        log.compactMap { if case .checkWorkload(let check) = $0 { check } else { nil } }
+    var scalings: (Driver) -> [WorkloadScaling.Size] = { driver in
+        driver.log.compactMap { if case .scaleWorkload(let scaling) = $0 { return scaling.size } else { return nil } }
     }
 
-    @Test("each step asks first; not ready holds with the reason and asks again next interval; ready takes the step")
-    func waitsBeforeEachStep() throws {
-        var driver = Driver(try Self.rollout())
+    /// Answers the readiness check the step asked for.
+    static func ready(_ driver: inout Driver, _ at: Int) throws {
+        let check = try #require(driver.log.compactMap { action -> WorkloadCheck? in
+            if case .checkWorkload(let check) = action { return check } else { return nil }
+        }.last)
+        driver.send { $0.workloadChecked(ticket: check.ticket, ready: true, reason: "ready", now: t(at)) }
+    }
+
+    static func promotion(_ driver: Driver) throws -> WorkloadPromotion {
+        try #require(driver.log.compactMap { action -> WorkloadPromotion? in
+            if case .promoteWorkload(let promotion) = action { return promotion } else { return nil }
+        }.last)
+    }
+
+    @Test("first sight is no release: all traffic on the primary, the target scaled to zero, and it stays so")
+    func firstSightIsBaseline() throws {
+        var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
         driver.start(0)
-        #expect(driver.log.canaryWeights == [0], "only the initial 100/0 before the Deployment answered")
-        let first = try #require(Self.checks(driver.log).last)
-        #expect(first.deployment == ResourceName(namespace: "shop", name: "web-v2"))
+        #expect(driver.rollout.status.phase == .initialized)
+        #expect(driver.rollout.status.isBaseline)
+        #expect(driver.log.canaryWeights == [0])
+        #expect(scalings(driver) == [.zero])
+        #expect(driver.rollout.status.stableRevision == "r1")
+        #expect(driver.send { $0.start(now: t(1)) } == .accepted([]))
+        #expect(driver.rollout.status.releases.isEmpty)
+    }
 
-        let held = driver.send { $0.workloadChecked(ticket: first.ticket, ready: false, reason: "0 of 2 new replicas have been updated", now: t(1)) }
-        #expect(held.actions.messages == ["web: waiting for canary Deployment web-v2: 0 of 2 new replicas have been updated"])
-        #expect(driver.rollout.status.holdReason == "canary Deployment web-v2 is not ready: 0 of 2 new replicas have been updated")
-        #expect(driver.rollout.status.canaryWeight == 0)
-        #expect(driver.rollout.status.failedChecks == 0, "waiting is not a failed check")
-        driver.tick(30)
-        #expect(Self.checks(driver.log).count == 1, "not asked again before the interval")
-        driver.tick(31)
-        let second = try #require(Self.checks(driver.log).last)
-        #expect(Self.checks(driver.log).count == 2)
-
-        driver.send { $0.workloadChecked(ticket: second.ticket, ready: true, reason: "2 of 2 replicas available", now: t(32)) }
+    @Test("a new revision scales the target up, waits for it, shifts weight, copies it to the primary and routes back")
+    func newRevisionPromotes() throws {
+        var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
+        driver.start(0)
+        driver.send { $0.specChanged(try! Self.spec(revision: "r2"), now: t(10)) }
+        driver.send { $0.restart(now: t(10)) }
+        #expect(scalings(driver) == [.zero, .likePrimary])
+        try Self.ready(&driver, 11)
         #expect(driver.rollout.status.canaryWeight == 10)
-        #expect(driver.log.messages.last == "web: advance canary weight to 10%")
-
-        // The next step asks again before its weight goes up.
         try driver.completeInterval(with: .pass)
-        let third = try #require(Self.checks(driver.log).last)
-        #expect(Self.checks(driver.log).count == 3)
-        #expect(driver.rollout.status.canaryWeight == 10)
-        driver.send { $0.workloadChecked(ticket: third.ticket, ready: true, reason: "ok", now: t(70)) }
+        try Self.ready(&driver, 45)
+        try driver.completeInterval(with: .pass)
+        // Promotion: the weights stay while the primary rolls the new template out.
+        #expect(driver.rollout.status.phase == .promoting)
         #expect(driver.rollout.status.canaryWeight == 50)
+        let promotion = try Self.promotion(driver)
+        #expect(promotion.target == Self.target && promotion.primary == Self.primary)
+        driver.send { $0.primaryUpdated(ticket: promotion.ticket, ready: false, reason: "1 of 2 new replicas have been updated", now: t(80)) }
+        #expect(driver.rollout.status.phase == .promoting)
+        #expect(driver.rollout.status.message == "podinfo: waiting for podinfo-primary: 1 of 2 new replicas have been updated")
+        driver.tick(111)
+        let again = try Self.promotion(driver)
+        #expect(again.ticket != promotion.ticket)
+        driver.send { $0.primaryUpdated(ticket: again.ticket, ready: true, reason: "2 of 2 replicas available", now: t(112)) }
+        #expect(driver.rollout.status.phase == .succeeded)
+        #expect(driver.log.canaryWeights.last == 0)
+        #expect(scalings(driver).last == .zero)
+        #expect(driver.rollout.status.stableRevision == "r2")
+        // The primary stays the stable.
+        #expect(driver.rollout.status.servingStable == Destination(host: "podinfo-primary", port: 9898))
+        #expect(driver.rollout.status.releases.map(\.summary) == [
+            "podinfo-primary:9898 (r1) → podinfo-canary:9898 (r2) Promoted",
+        ])
+        // Rolling the same revision out again is refused: the primary already serves it.
+        #expect(driver.send { $0.restart(now: t(200)) }.rejection == .releaseConflict(.revisionAlreadyServes(deployment: "podinfo", revision: "r2")))
     }
 
-    @Test("a Deployment that never gets ready fails the rollout at the progress deadline; a stale answer is refused")
-    func deadlineAndStaleAnswers() throws {
-        var driver = Driver(try Self.rollout(deadline: .seconds(90)))
+    @Test("a rollback routes everything to the primary and scales the target to zero; the primary keeps its revision")
+    func rollbackScalesDown() throws {
+        var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
         driver.start(0)
-        let first = try #require(Self.checks(driver.log).last)
-        driver.send { $0.workloadChecked(ticket: first.ticket, ready: false, reason: "0 of 1 updated replicas are available", now: t(1)) }
-        driver.tick(31)
-        let second = try #require(Self.checks(driver.log).last)
-        // The first question's answer comes late: it no longer counts.
-        let stale = driver.send { $0.workloadChecked(ticket: first.ticket, ready: true, reason: "late", now: t(32)) }
-        #expect(stale == .rejected(.staleResult(first.ticket)))
-        driver.send { $0.workloadChecked(ticket: second.ticket, ready: false, reason: "0 of 1 updated replicas are available", now: t(33)) }
-        driver.tick(91)
-        #expect(driver.rollout.status.phase == .failed || driver.rollout.status.phase == .rollingBack)
-        #expect(driver.log.messages.contains { $0.contains("no progress within the 1m30s progress deadline") && $0.contains("canary Deployment web-v2 is not ready") })
+        driver.send { $0.specChanged(try! Self.spec(revision: "r2"), now: t(10)) }
+        driver.send { $0.restart(now: t(10)) }
+        try Self.ready(&driver, 11)
+        try driver.completeInterval(with: .fail(reason: "request-success-rate 60% < 99%"))
+        try driver.completeInterval(with: .fail(reason: "request-success-rate 55% < 99%"))
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.log.canaryWeights.last == 0)
+        #expect(scalings(driver).last == .zero)
+        #expect(driver.rollout.status.stableRevision == "r1")
     }
 }

@@ -1,0 +1,59 @@
+/// Flagger's shape of a Canary: it targets a Deployment people change, and Serin owns `NAME-primary` (a copy of
+/// its pod template that serves), the Services `NAME`, `NAME-primary`, `NAME-canary` and the VirtualService
+/// `NAME`. A change of the target's pod template — or of a ConfigMap or Secret it uses — is a new release;
+/// promotion copies the template to the primary, which stays the stable.
+public struct CanaryWorkload: Hashable, Sendable, Codable {
+    /// The target Deployment, in the Canary's namespace.
+    public var deployment: String
+    /// What the target runs: a digest of its pod template and the ConfigMaps and Secrets it references. Nil until
+    /// the controller has read the Deployment; a new value starts a release.
+    public var revision: String?
+    /// The port the generated Services and VirtualService route to (`service.port`).
+    public var port: Int
+    /// The HorizontalPodAutoscaler that scales the target (`autoscalerRef`), copied for the primary.
+    public var autoscaler: String?
+
+    public init(deployment: String, revision: String? = nil, port: Int, autoscaler: String? = nil) {
+        self.deployment = deployment
+        self.revision = revision
+        self.port = port
+        self.autoscaler = autoscaler
+    }
+
+    /// `podinfo-primary`: the Deployment and Service that serve the stable.
+    public var primary: String { "\(deployment)-primary" }
+    /// `podinfo-canary`: the Service in front of the target's own pods.
+    public var canaryService: String { "\(deployment)-canary" }
+}
+
+/// Scale the target Deployment up (to the primary's size) before a release, or to zero after one.
+public struct WorkloadScaling: Hashable, Sendable {
+    public enum Size: String, Hashable, Sendable {
+        case likePrimary
+        case zero
+    }
+
+    public let target: ResourceName
+    public let primary: ResourceName
+    public let size: Size
+
+    public init(target: ResourceName, primary: ResourceName, size: Size) {
+        self.target = target
+        self.primary = primary
+        self.size = size
+    }
+}
+
+/// Copy the target's pod template to the primary and say whether the primary has rolled it out; report with
+/// `Rollout.primaryUpdated`.
+public struct WorkloadPromotion: Hashable, Sendable {
+    public let ticket: RolloutTicket
+    public let target: ResourceName
+    public let primary: ResourceName
+
+    public init(ticket: RolloutTicket, target: ResourceName, primary: ResourceName) {
+        self.ticket = ticket
+        self.target = target
+        self.primary = primary
+    }
+}
