@@ -11,18 +11,22 @@ import SerinKubernetes
 /// resourceVersion; an update with a stale resourceVersion is a 409 Conflict; a JSON Patch whose `test` fails
 /// is a 422 and changes nothing; resources with a status subresource keep `status` and the rest apart;
 /// watches stream ADDED/MODIFIED/DELETED (and BOOKMARK on request) from a resourceVersion, and a watch from
-/// before the last compaction gets a 410 Gone; without the bearer token every call is a 401. Tests can also
-/// edit objects as another client would, drop every watch, compact history, and fail the next calls.
+/// before the last compaction gets a 410 Gone; without the bearer token every call is a 401. The served
+/// versions of a group share one storage (`networking.istio.io/v1beta1` and `v1` are the same objects); a delete
+/// cascades to what the deleted object owns (`+GarbageCollection`), and Deployments roll out as their controller
+/// would (`+Deployments`). Tests can also edit objects as another client would, drop every watch, compact
+/// history, and fail the next calls.
 public final class KubernetesAPIServer: Sendable {
     public let port: Int
     public let token: String?
     private let channel: any Channel
-    private let state: NIOLockedValueBox<State>
+    let state: NIOLockedValueBox<State>
 
     /// Resources (`group/version/plural`) whose `status` is a subresource.
     public static let statusSubresources: Set<String> = ["serin.dev/v1alpha1/canaries", "apps/v1/deployments"]
 
-    /// Where an object lives: `apis/serin.dev/v1alpha1`, `canaries`, `default`, `web`.
+    /// Where an object lives: `apis/serin.dev/v1alpha1`, `canaries`, `default`, `web`. Keys equal across the
+    /// versions of one group: Kubernetes serves every version of a resource from the same stored object.
     public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
         public let groupVersion: String
         public let resource: String
@@ -37,6 +41,41 @@ public final class KubernetesAPIServer: Sendable {
         }
 
         public var description: String { "\(groupVersion)/namespaces/\(namespace)/\(resource)/\(name)" }
+
+        /// The API group: empty for the core group.
+        var group: String { KubernetesAPIServer.group(of: groupVersion) }
+
+        /// Same group, resource, namespace and name: a `v1beta1` key and a `v1` key name one stored object.
+        public static func == (left: ObjectKey, right: ObjectKey) -> Bool {
+            left.group == right.group && left.resource == right.resource && left.namespace == right.namespace && left.name == right.name
+        }
+
+        /// Hashes what `==` compares, so every version's key finds the one stored object.
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(group)
+            hasher.combine(resource)
+            hasher.combine(namespace)
+            hasher.combine(name)
+        }
+
+        /// The order lists and initial watch events come in, whichever version stored the object.
+        static func ordered(_ left: ObjectKey, _ right: ObjectKey) -> Bool {
+            (left.group, left.resource, left.namespace, left.name) < (right.group, right.resource, right.namespace, right.name)
+        }
+    }
+
+    /// `apps` for `apps/v1`, empty for the core group's `v1`.
+    static func group(of groupVersion: String) -> String {
+        groupVersion.contains("/") ? String(groupVersion.split(separator: "/")[0]) : ""
+    }
+
+    /// `object` as it is served through `groupVersion`: the stored object with that version in `apiVersion`.
+    static func served(_ object: JSONValue, as groupVersion: String) -> JSONValue {
+        guard case .object(var fields) = object, case .string(let written)? = fields["apiVersion"], written != groupVersion else {
+            return object
+        }
+        fields["apiVersion"] = .string(groupVersion)
+        return .object(fields)
     }
 
     struct Change {
@@ -65,6 +104,10 @@ public final class KubernetesAPIServer: Sendable {
         var failures: [(status: Int, reason: String)] = []
         var hooks: [(method: String, action: @Sendable () -> Void)] = []
         var log: [String] = []
+        /// Deployment spec changes wait for `completeDeploymentRollouts()` while set.
+        var holdingRollouts = false
+        /// Deployments whose latest spec is not rolled out yet.
+        var heldRollouts: Set<ObjectKey> = []
     }
 
     private init(port: Int, token: String?, channel: any Channel, state: NIOLockedValueBox<State>) {
@@ -123,23 +166,34 @@ public final class KubernetesAPIServer: Sendable {
     // MARK: What tests do to it
 
     /// Stores `object` as if another client created or replaced it (bumping its resourceVersion and notifying
-    /// watchers). Returns the stored object.
+    /// watchers). Returns the stored object. A `status` that differs from the stored one is kept as given, so a
+    /// test can stage a Deployment mid-rollout; otherwise a Deployment spec change rolls out (`+Deployments`).
     @discardableResult
     public func put(_ object: JSONValue, at key: ObjectKey) -> JSONValue {
         state.withLockedValue { state in
-            let existed = state.objects[key] != nil
-            return Self.store(object, at: key, type: existed ? "MODIFIED" : "ADDED", in: &state)
+            let previous = state.objects[key]
+            return Self.write(
+                object, at: key, type: previous == nil ? "ADDED" : "MODIFIED", settingStatus: object["status"] != previous?["status"], in: &state
+            )
         }
     }
 
-    /// Changes a stored object as another client would.
+    /// Changes a stored object as another client would; like `put`, a changed `status` is kept as given.
     @discardableResult
     public func edit(_ key: ObjectKey, _ change: (inout JSONValue) -> Void) -> JSONValue? {
         state.withLockedValue { state in
-            guard var object = state.objects[key] else { return nil }
+            guard let previous = state.objects[key] else { return nil }
+            var object = previous
             change(&object)
-            return Self.store(object, at: key, type: "MODIFIED", in: &state)
+            return Self.write(object, at: key, type: "MODIFIED", settingStatus: object["status"] != previous["status"], in: &state)
         }
+    }
+
+    /// Deletes an object as another client would (`kubectl delete`): watchers see DELETED, and what it owns is
+    /// collected after it (`+GarbageCollection`). Returns the deleted object, nil if there was none.
+    @discardableResult
+    public func delete(_ key: ObjectKey) -> JSONValue? {
+        state.withLockedValue { Self.remove(key, in: &$0) }
     }
 
     public func object(_ key: ObjectKey) -> JSONValue? { state.withLockedValue { $0.objects[key] } }
@@ -190,7 +244,9 @@ public final class KubernetesAPIServer: Sendable {
 
     // MARK: Storage
 
-    private static func store(_ object: JSONValue, at key: ObjectKey, type: String, in state: inout State) -> JSONValue {
+    /// Every change to the objects goes through here: a new resourceVersion, the generation bumped when `spec`
+    /// changed, the history a watch resumes from, and the watchers told.
+    static func store(_ object: JSONValue, at key: ObjectKey, type: String, in state: inout State) -> JSONValue {
         state.revision += 1
         guard case .object(var fields) = object else { return object }
         var metadata: [String: JSONValue] = ["name": .string(key.name), "namespace": .string(key.namespace)]
@@ -212,7 +268,7 @@ public final class KubernetesAPIServer: Sendable {
         }
         state.history.append(Change(revision: state.revision, type: type, key: key, object: stored))
         for watcher in state.watchers.values where watcher.matches(key) {
-            watcher.send(["type": .string(type), "object": stored])
+            watcher.send(["type": .string(type), "object": served(stored, as: watcher.groupVersion)])
         }
         return stored
     }
@@ -241,7 +297,7 @@ public final class KubernetesAPIServer: Sendable {
         public let subresource: String?
 
         /// The API group as RBAC names it: empty for the core group.
-        public var group: String { groupVersion.contains("/") ? String(groupVersion.split(separator: "/")[0]) : "" }
+        public var group: String { KubernetesAPIServer.group(of: groupVersion) }
 
         public init?(_ path: String) {
             var parts = path.split(separator: "/").map(String.init)
@@ -303,7 +359,7 @@ public final class KubernetesAPIServer: Sendable {
             return request.query["watch"] == "1" || request.query["watch"] == "true" ? watch(route, request.query) : list(route)
         case (.GET, let name?):
             guard let object = self.object(route.key(name: name)) else { return Self.notFound(route, name) }
-            return .json(200, object)
+            return .json(200, Self.served(object, as: route.groupVersion))
         case (.POST, nil):
             guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body),
                 let name = object["metadata"]?["name"]?.stringValue
@@ -313,7 +369,7 @@ public final class KubernetesAPIServer: Sendable {
                 guard state.objects[key] == nil else {
                     return Self.status(409, "AlreadyExists", "\(route.resource) \"\(name)\" already exists")
                 }
-                return .json(201, Self.store(object, at: key, type: "ADDED", in: &state))
+                return .json(201, Self.served(Self.write(object, at: key, type: "ADDED", in: &state), as: route.groupVersion))
             }
         case (.PUT, let name?):
             guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body) else {
@@ -326,7 +382,7 @@ public final class KubernetesAPIServer: Sendable {
                     return Self.conflict(route, name)
                 }
                 let merged = statusOwned ? Self.splitStatus(written: object, current: current, toStatus: route.subresource == "status") : object
-                return .json(200, Self.store(merged, at: key, type: "MODIFIED", in: &state))
+                return .json(200, Self.served(Self.write(merged, at: key, type: "MODIFIED", in: &state), as: route.groupVersion))
             }
         case (.PATCH, let name?):
             guard request.headers.first(name: "content-type")?.hasPrefix("application/json-patch+json") == true else {
@@ -343,7 +399,7 @@ public final class KubernetesAPIServer: Sendable {
                     if statusOwned {
                         patched = Self.splitStatus(written: patched, current: current, toStatus: route.subresource == "status")
                     }
-                    return .json(200, Self.store(patched, at: key, type: "MODIFIED", in: &state))
+                    return .json(200, Self.served(Self.write(patched, at: key, type: "MODIFIED", in: &state), as: route.groupVersion))
                 } catch JSONPatchError.testFailed(let path, _, _) {
                     return Self.status(422, "Invalid", "the server rejected our request due to an error in our request: Testing value \(path) failed")
                 } catch {
@@ -352,10 +408,8 @@ public final class KubernetesAPIServer: Sendable {
             }
         case (.DELETE, let name?):
             return state.withLockedValue { state in
-                let key = route.key(name: name)
-                guard let current = state.objects[key] else { return Self.notFound(route, name) }
-                _ = Self.store(current, at: key, type: "DELETED", in: &state)
-                return .json(200, current)
+                guard let deleted = Self.remove(route.key(name: name), in: &state) else { return Self.notFound(route, name) }
+                return .json(200, Self.served(deleted, as: route.groupVersion))
             }
         default:
             return Self.status(405, "MethodNotAllowed", "\(request.method.rawValue) is not supported on \(request.path)")
@@ -384,9 +438,8 @@ public final class KubernetesAPIServer: Sendable {
     private func list(_ route: Route) -> Reply {
         state.withLockedValue { state in
             let items = state.objects.filter { key, _ in
-                key.groupVersion == route.groupVersion && key.resource == route.resource
-                    && (route.namespace == nil || key.namespace == route.namespace)
-            }.sorted { $0.key.description < $1.key.description }.map(\.value)
+                key.group == route.group && key.resource == route.resource && (route.namespace == nil || key.namespace == route.namespace)
+            }.sorted { ObjectKey.ordered($0.key, $1.key) }.map { Self.served($0.value, as: route.groupVersion) }
             return .json(200, ["kind": "List", "metadata": ["resourceVersion": .string(String(state.revision))], "items": .array(items)])
         }
     }
@@ -415,11 +468,11 @@ public final class KubernetesAPIServer: Sendable {
                 // History first (from a resourceVersion), or the current objects as ADDED (from none), then live.
                 if from > 0 {
                     for change in state.history where change.revision > from && watcher.matches(change.key) {
-                        send(["type": .string(change.type), "object": change.object])
+                        send(["type": .string(change.type), "object": Self.served(change.object, as: route.groupVersion)])
                     }
                 } else {
-                    for (key, object) in state.objects.sorted(by: { $0.key.description < $1.key.description }) where watcher.matches(key) {
-                        send(["type": "ADDED", "object": object])
+                    for (key, object) in state.objects.sorted(by: { ObjectKey.ordered($0.key, $1.key) }) where watcher.matches(key) {
+                        send(["type": "ADDED", "object": Self.served(object, as: route.groupVersion)])
                     }
                 }
                 state.nextWatcher += 1
@@ -516,6 +569,6 @@ public final class KubernetesAPIServer: Sendable {
 
 extension KubernetesAPIServer.Watcher {
     func matches(_ key: KubernetesAPIServer.ObjectKey) -> Bool {
-        key.groupVersion == groupVersion && key.resource == resource && (namespace == nil || key.namespace == namespace)
+        key.group == KubernetesAPIServer.group(of: groupVersion) && key.resource == resource && (namespace == nil || key.namespace == namespace)
     }
 }

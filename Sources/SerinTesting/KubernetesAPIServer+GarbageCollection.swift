@@ -1,0 +1,40 @@
+import SerinKubernetes
+
+/// Kubernetes' background cascading deletion: an object goes at once, then the garbage collector deletes what it
+/// owned (objects whose `metadata.ownerReferences` name its uid), and what those owned, each a delete of its
+/// own. A dependent that still has an owner alive stays; the collector only drops its reference to the gone one.
+extension KubernetesAPIServer {
+    /// Deletes the object at `key` and collects its dependents; returns the object as it was, nil if absent.
+    static func remove(_ key: ObjectKey, in state: inout State) -> JSONValue? {
+        guard let deleted = state.objects[key] else { return nil }
+        _ = store(deleted, at: key, type: "DELETED", in: &state)
+        state.heldRollouts.remove(key)
+        var gone = [deleted["metadata"]?["uid"]?.stringValue].compactMap { $0 }
+        while !gone.isEmpty {
+            let owner = gone.removeFirst()
+            let dependents = state.objects.filter { ownerUIDs(of: $0.value).contains(owner) }.sorted { ObjectKey.ordered($0.key, $1.key) }
+            for (dependentKey, _) in dependents {
+                // Read again: collecting an earlier dependent may have changed or removed this one.
+                guard let dependent = state.objects[dependentKey] else { continue }
+                let living = Set(state.objects.values.compactMap { $0["metadata"]?["uid"]?.stringValue })
+                let references = dependent["metadata"]?["ownerReferences"]?.arrayValue ?? []
+                let remaining = references.filter { reference in reference["uid"]?.stringValue.map(living.contains) ?? false }
+                if remaining.isEmpty {
+                    _ = store(dependent, at: dependentKey, type: "DELETED", in: &state)
+                    state.heldRollouts.remove(dependentKey)
+                    if let uid = dependent["metadata"]?["uid"]?.stringValue { gone.append(uid) }
+                } else if case .object(var fields) = dependent, case .object(var metadata)? = fields["metadata"] {
+                    metadata["ownerReferences"] = .array(remaining)
+                    fields["metadata"] = .object(metadata)
+                    _ = store(.object(fields), at: dependentKey, type: "MODIFIED", in: &state)
+                }
+            }
+        }
+        return deleted
+    }
+
+    /// The uids `object`'s owner references name.
+    static func ownerUIDs(of object: JSONValue) -> [String] {
+        (object["metadata"]?["ownerReferences"]?.arrayValue ?? []).compactMap { $0["uid"]?.stringValue }
+    }
+}
