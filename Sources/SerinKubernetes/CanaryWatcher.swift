@@ -11,6 +11,7 @@ public actor CanaryWatcher {
     private let log: @Sendable (String) -> Void
     private let apply: @Sendable ([CanarySpec]) async -> [String]
     private let command: (@Sendable (CanaryCommandChannel.Request) async -> Void)?
+    private let workloads: KubernetesWorkloads?
     private var objects: [ResourceName: JSONValue] = [:]
     private var reported: Set<String> = []
     /// The last request handed over per Canary, so one whose answer is still being written is not run twice.
@@ -20,12 +21,16 @@ public actor CanaryWatcher {
     ///   - namespace: the namespace to watch; nil for all.
     ///   - apply: gives the controller the current specs (`CanaryController.reconcile`) and returns its problems.
     ///   - command: carries out a person's command and answers it (`CanaryCommandChannel.handler`); nil ignores them.
+    ///   - workloads: prepares Canaries on a Deployment (Flagger's shape) and watches Deployments for new revisions;
+    ///     nil leaves such Canaries out, with a problem.
     public init(
         api: any KubernetesAPI, namespace: String?, log: @escaping @Sendable (String) -> Void,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
+        workloads: KubernetesWorkloads? = nil,
         apply: @escaping @Sendable ([CanarySpec]) async -> [String]
     ) {
         self.api = api
+        self.workloads = workloads
         self.namespace = namespace
         self.log = log
         self.command = command
@@ -35,7 +40,15 @@ public actor CanaryWatcher {
     /// Lists and watches until the task is cancelled.
     public func run() async {
         let watch = ResourceWatch(api: api, collection: .canaries(namespace: namespace), label: "canaries", log: log)
-        await watch.run { objects in await self.changed(objects) }
+        guard workloads != nil else {
+            await watch.run { objects in await self.changed(objects) }
+            return
+        }
+        // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
+        let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", log: log)
+        async let canaries: Void = watch.run { objects in await self.changed(objects) }
+        async let targets: Void = deployments.run { _ in await self.sync() }
+        _ = await (canaries, targets)
     }
 
     private func changed(_ objects: [ResourceName: JSONValue]) async {
@@ -43,12 +56,39 @@ public actor CanaryWatcher {
         await sync()
     }
 
+    /// Syncs one at a time, newest state last: a change that arrives while a sync awaits the API (preparing a
+    /// workload Canary) is synced again after it, never handed over before an older one.
     private func sync() async {
+        if syncing {
+            syncAgain = true
+            return
+        }
+        syncing = true
+        repeat {
+            syncAgain = false
+            await syncOnce()
+        } while syncAgain
+        syncing = false
+    }
+
+    private var syncing = false
+    private var syncAgain = false
+
+    private func syncOnce() async {
         let current = objects.sorted(by: { $0.key.description < $1.key.description })
         var specs: [CanarySpec] = []
         var problems: [String] = []
         for (_, object) in current {
             switch Self.spec(from: object) {
+            case .success(let spec) where spec.workload != nil:
+                guard let workloads else {
+                    problems.append("Canary \(spec.name): a targetRef of kind Deployment needs the controller's Deployment support")
+                    continue
+                }
+                switch await workloads.prepare(spec, canary: object) {
+                case .success(let prepared): specs.append(prepared)
+                case .failure(let failure): problems.append(failure.message)
+                }
             case .success(let spec): specs.append(spec)
             case .failure(let failure): problems.append(failure.message)
             }

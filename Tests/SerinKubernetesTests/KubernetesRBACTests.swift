@@ -81,6 +81,15 @@ struct KubernetesRBACTests {
             await api.shutdown()
             calls.withLockedValue { $0 = server.requestLog }
         }
+        // A Canary on a Deployment (Flagger's shape): first sight creates the primary, Services, VirtualService and
+        // HPA; a new image is released into the primary.
+        try await KubernetesWorkloadRolloutTests.withWorkloadController(healthy: NIOLockedValueBox(true)) { server, _ in
+            server.put(KubernetesWorkloadRolloutTests.canary, at: KubernetesWorkloadRolloutTests.canaryKey)
+            #expect(await eventually(.seconds(20)) { KubernetesWorkloadRolloutTests.phase(server) == "Initialized" })
+            KubernetesWorkloadRolloutTests.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(await eventually(.seconds(30)) { KubernetesWorkloadRolloutTests.phase(server) == "Succeeded" })
+            calls.withLockedValue { $0 += server.requestLog }
+        }
         let used = Set(calls.withLockedValue { $0 }.compactMap(Self.permission))
         let granted = try Self.granted()
         #expect(used.subtracting(granted).isEmpty, "called without a grant: \(used.subtracting(granted).sorted())")

@@ -44,20 +44,22 @@ struct KubernetesRolloutTests {
     /// - Parameter metrics: the metric provider, given the cluster's MetricTemplates (which are always watched).
     static func startController(
         api: any KubernetesAPI, metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() },
-        router: (any TrafficRouter)? = nil, log: @escaping @Sendable (String) -> Void
+        router: (any TrafficRouter)? = nil, workloads: Bool = false, log: @escaping @Sendable (String) -> Void
     ) async throws -> @Sendable () async -> Void {
         let store = KubernetesRolloutStore(api: api)
         let templates = ClusterMetricTemplates(api: api, namespace: nil, log: log)
         let controller = CanaryController(
             adapters: .init(
                 router: router ?? KubernetesTrafficRouter(api: api), metrics: metrics(templates), webhooks: HTTPWebhookRunner(),
-                store: store, workloads: KubernetesWorkloadReadiness(api: api)
+                store: store, workloads: KubernetesWorkloadReadiness(api: api),
+                deployments: workloads ? KubernetesWorkloads(api: api) : NoWorkloads()
             ),
             tickInterval: .milliseconds(50), log: log
         )
         try await controller.restore()
         let watcher = CanaryWatcher(
-            api: api, namespace: nil, log: log, command: CanaryCommandChannel.handler(controller: controller, store: store, log: log)
+            api: api, namespace: nil, log: log, command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
+            workloads: workloads ? KubernetesWorkloads(api: api) : nil
         ) { specs in await controller.reconcile(specs) }
         let running = Task { await controller.run() }
         let watching = Task { await watcher.run() }

@@ -97,7 +97,7 @@ struct ControllerCommand: AsyncParsableCommand {
                     templates: { await templates.templates }
                 ),
                 webhooks: HTTPWebhookRunner(), store: store,
-                workloads: KubernetesWorkloadReadiness(api: api)
+                workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api)
             ),
             log: log
         )
@@ -136,7 +136,8 @@ struct ControllerCommand: AsyncParsableCommand {
             }
             let watcher = CanaryWatcher(
                 api: api, namespace: watchNamespace, log: log,
-                command: CanaryCommandChannel.handler(controller: controller, store: store, log: log)
+                command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
+                workloads: KubernetesWorkloads(api: api)
             ) { specs in await controller.reconcile(specs) }
             let watching = Task { await watcher.run() }
             let watchingTemplates = Task { await templates.run() }

@@ -1,0 +1,186 @@
+import Foundation
+import SerinCore
+
+/// The objects Serin owns for a Canary in Flagger's shape, computed from the Canary and its target Deployment:
+/// `NAME-primary` (the target's pod template under primary labels), the Services `NAME` and `NAME-primary`
+/// (the primary's pods) and `NAME-canary` (the target's), the VirtualService `NAME` sending everything to the
+/// primary, and a primary HorizontalPodAutoscaler when the Canary names one. Each carries an owner reference to
+/// the Canary, so deleting the Canary deletes them, and so Serin can tell its own objects from a user's.
+public enum WorkloadObjects {
+    /// One object to create when missing.
+    public struct Desired: Sendable, Equatable {
+        public var path: ResourcePath
+        public var object: JSONValue
+    }
+
+    /// Everything the Canary needs besides the target, in creation order (the primary first, the routes last).
+    /// `service` is the Canary's `spec.service` as written; `autoscaler` the target's HPA, when named.
+    public static func desired(
+        canary: JSONValue, workload: CanaryWorkload, target: JSONValue, service: JSONValue, autoscaler: JSONValue?
+    ) -> [Desired] {
+        let namespace = canary["metadata"]?["namespace"]?.stringValue ?? ResourceName.defaultNamespace
+        let owner = ownerReference(of: canary)
+        let name = workload.deployment
+        func metadata(_ objectName: String) -> JSONValue {
+            ["name": .string(objectName), "namespace": .string(namespace), "ownerReferences": [owner]]
+        }
+        let selector = target["spec"]?["selector"]?["matchLabels"]?.objectValue ?? ["app": .string(name)]
+        let primarySelector = JSONValue.object(primaryLabels(selector))
+        var objects: [Desired] = []
+
+        var primary = primaryTemplate(of: target)
+        primary["metadata"] = metadata(workload.primary)
+        var spec = primary["spec"]?.objectValue ?? [:]
+        spec["selector"] = ["matchLabels": primarySelector]
+        // The primary serves from the start: never zero replicas, whatever the target is scaled to.
+        spec["replicas"] = .number(Double(max(1, target["spec"]?["replicas"]?.intValue ?? 1)))
+        primary["spec"] = .object(spec)
+        objects.append(Desired(path: .deployment(namespace: namespace, name: workload.primary), object: .object(primary)))
+
+        if let autoscaler, var hpaSpec = autoscaler["spec"]?.objectValue {
+            var scaleTarget = hpaSpec["scaleTargetRef"]?.objectValue ?? [:]
+            scaleTarget["name"] = .string(workload.primary)
+            hpaSpec["scaleTargetRef"] = .object(scaleTarget)
+            let hpa: JSONValue = [
+                "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": metadata(workload.primary), "spec": .object(hpaSpec),
+            ]
+            objects.append(Desired(path: .autoscaler(namespace: namespace, name: workload.primary), object: hpa))
+        }
+
+        let port = JSONValue.object([
+            "name": service["portName"] ?? "http", "port": .number(Double(workload.port)),
+            "targetPort": service["targetPort"] ?? .number(Double(workload.port)), "protocol": "TCP",
+        ])
+        for (serviceName, selects) in [(name, primarySelector), (workload.primary, primarySelector), (workload.canaryService, .object(selector))] {
+            let object: JSONValue = [
+                "apiVersion": "v1", "kind": "Service", "metadata": metadata(serviceName),
+                "spec": ["type": "ClusterIP", "selector": selects, "ports": [port]],
+            ]
+            objects.append(Desired(path: .service(namespace: namespace, name: serviceName), object: object))
+        }
+
+        var route: [String: JSONValue] = [
+            "route": [
+                ["destination": ["host": .string(workload.primary), "port": ["number": .number(Double(workload.port))]], "weight": 100],
+                ["destination": ["host": .string(workload.canaryService), "port": ["number": .number(Double(workload.port))]], "weight": 0],
+            ]
+        ]
+        for key in ["match", "retries", "timeout", "headers"] { route[key] = service[key] }
+        var virtualServiceSpec: [String: JSONValue] = [
+            "hosts": .array([.string(name)] + (service["hosts"]?.arrayValue ?? [])), "http": [.object(route)],
+        ]
+        if let gateways = service["gateways"]?.arrayValue, !gateways.isEmpty {
+            // Gateways named: the routes serve them and, as in Flagger, the mesh's own callers too.
+            virtualServiceSpec["gateways"] = .array(gateways + ["mesh"])
+        }
+        let virtualService: JSONValue = [
+            "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": metadata(name),
+            "spec": .object(virtualServiceSpec),
+        ]
+        objects.append(Desired(path: .virtualService(namespace: namespace, name: name), object: virtualService))
+        return objects
+    }
+
+    /// The owner reference every object Serin creates for the Canary carries.
+    public static func ownerReference(of canary: JSONValue) -> JSONValue {
+        [
+            "apiVersion": canary["apiVersion"] ?? "serin.dev/v1alpha1", "kind": "Canary",
+            "name": canary["metadata"]?["name"] ?? "", "uid": canary["metadata"]?["uid"] ?? "",
+            "controller": true, "blockOwnerDeletion": true,
+        ]
+    }
+
+    /// Whether `object` was created by Serin for the Canary with `uid`.
+    public static func isOwned(_ object: JSONValue, byCanaryWithUID uid: String) -> Bool {
+        object["metadata"]?["ownerReferences"]?.arrayValue?.contains { $0["kind"] == "Canary" && $0["uid"]?.stringValue == uid } == true
+    }
+
+    /// The primary's labels for the target's selector labels: each value gets `-primary` (`app: podinfo` →
+    /// `app: podinfo-primary`), so the primary's pods and the target's never select each other.
+    static func primaryLabels(_ selector: [String: JSONValue]) -> [String: JSONValue] {
+        selector.mapValues { value in value.stringValue.map { .string("\($0)-primary") } ?? value }
+    }
+
+    /// The target's pod template as the primary runs it: the same containers and volumes, under primary labels.
+    public static func primaryTemplate(of target: JSONValue) -> [String: JSONValue] {
+        let selector = target["spec"]?["selector"]?["matchLabels"]?.objectValue ?? [:]
+        var template = target["spec"]?["template"]?.objectValue ?? [:]
+        var templateMetadata = template["metadata"]?.objectValue ?? [:]
+        var labels = templateMetadata["labels"]?.objectValue ?? [:]
+        labels.merge(primaryLabels(selector)) { $1 }
+        templateMetadata["labels"] = .object(labels)
+        template["metadata"] = .object(templateMetadata)
+        return [
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "spec": ["template": .object(template)],
+        ]
+    }
+
+    /// The ConfigMaps and Secrets a pod template reads (volumes, `envFrom`, `env[].valueFrom`), by name.
+    public static func referencedConfigs(of target: JSONValue) -> (configMaps: [String], secrets: [String]) {
+        var configMaps: Set<String> = []
+        var secrets: Set<String> = []
+        let podSpec = target["spec"]?["template"]?["spec"]
+        for volume in podSpec?["volumes"]?.arrayValue ?? [] {
+            if let name = volume["configMap"]?["name"]?.stringValue { configMaps.insert(name) }
+            if let name = volume["secret"]?["secretName"]?.stringValue { secrets.insert(name) }
+        }
+        let containers = (podSpec?["containers"]?.arrayValue ?? []) + (podSpec?["initContainers"]?.arrayValue ?? [])
+        for container in containers {
+            for source in container["envFrom"]?.arrayValue ?? [] {
+                if let name = source["configMapRef"]?["name"]?.stringValue { configMaps.insert(name) }
+                if let name = source["secretRef"]?["name"]?.stringValue { secrets.insert(name) }
+            }
+            for variable in container["env"]?.arrayValue ?? [] {
+                if let name = variable["valueFrom"]?["configMapKeyRef"]?["name"]?.stringValue { configMaps.insert(name) }
+                if let name = variable["valueFrom"]?["secretKeyRef"]?["name"]?.stringValue { secrets.insert(name) }
+            }
+        }
+        return (configMaps.sorted(), secrets.sorted())
+    }
+
+    /// What the target runs, as a short digest: its pod template and the data of the ConfigMaps and Secrets it
+    /// reads (`configs`, by kind and name; a missing one counts as missing). Equal content, equal revision.
+    public static func revision(of target: JSONValue, configs: [String: JSONValue?]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var text = (try? encoder.encode(target["spec"]?["template"] ?? .null)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        for key in configs.keys.sorted() {
+            let data = configs[key].flatMap { $0 }.map { config -> JSONValue in
+                ["data": config["data"] ?? .null, "binaryData": config["binaryData"] ?? .null]
+            }
+            text += "\n\(key)=" + ((try? encoder.encode(data ?? "missing")).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        }
+        // FNV-1a, 64 bits: a change detector, not a security boundary.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+extension ResourcePath {
+    public static func service(namespace: String, name: String? = nil) -> ResourcePath {
+        ResourcePath(groupVersion: "v1", resource: "services", namespace: namespace, name: name)
+    }
+
+    public static func configMap(namespace: String, name: String) -> ResourcePath {
+        ResourcePath(groupVersion: "v1", resource: "configmaps", namespace: namespace, name: name)
+    }
+
+    public static func secret(namespace: String, name: String) -> ResourcePath {
+        ResourcePath(groupVersion: "v1", resource: "secrets", namespace: namespace, name: name)
+    }
+
+    public static func autoscaler(namespace: String, name: String) -> ResourcePath {
+        ResourcePath(groupVersion: "autoscaling/v2", resource: "horizontalpodautoscalers", namespace: namespace, name: name)
+    }
+
+    /// Every Deployment, in one namespace or all: what a workload Canary's target is watched through.
+    public static func deployments(namespace: String?) -> ResourcePath {
+        ResourcePath(groupVersion: "apps/v1", resource: "deployments", namespace: namespace)
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import NIOConcurrencyHelpers
+import SerinController
+import SerinCore
+import SerinKubernetes
+import SerinTesting
+import Testing
+
+/// Flagger's shape on Kubernetes, end to end against the API-server double: a Canary on a Deployment, released
+/// by changing the Deployment's image, with the primary, Services, VirtualService and HPA Serin creates.
+@Suite("Workload rollouts on Kubernetes", .timeLimit(.minutes(2)))
+struct KubernetesWorkloadRolloutTests {
+    static func key(_ groupVersion: String, _ resource: String, _ name: String) -> KubernetesAPIServer.ObjectKey {
+        KubernetesAPIServer.ObjectKey(groupVersion: groupVersion, resource: resource, namespace: "default", name: name)
+    }
+
+    static let target = key("apps/v1", "deployments", "podinfo")
+    static let primary = key("apps/v1", "deployments", "podinfo-primary")
+    static let virtualService = key("networking.istio.io/v1beta1", "virtualservices", "podinfo")
+    static let canaryKey = key("serin.dev/v1alpha1", "canaries", "podinfo")
+    static let services = ["podinfo", "podinfo-primary", "podinfo-canary"].map { key("v1", "services", $0) }
+    static let primaryHPA = key("autoscaling/v2", "horizontalpodautoscalers", "podinfo-primary")
+
+    /// Every check passes while `healthy`, fails otherwise, with plenty of requests either way.
+    struct ScriptedMetrics: MetricProvider {
+        let healthy: NIOLockedValueBox<Bool>
+        func samples(for request: AnalysisRequest) async -> AnalysisSamples {
+            let failures = healthy.withLockedValue { $0 } ? 0 : 40
+            var samples = AnalysisSamples()
+            for check in request.metrics {
+                samples[metric: check.name] = .traffic(
+                    canary: MetricSample(requests: 100, failures: failures, p99Milliseconds: 20, window: check.interval),
+                    stable: MetricSample(requests: 400, failures: 0, p99Milliseconds: 20, window: check.interval))
+            }
+            return samples
+        }
+    }
+
+    /// Flagger's podinfo: a Deployment reading a ConfigMap and a Secret, scaled by an HPA.
+    static func putWorkload(_ server: KubernetesAPIServer, image: String = "ghcr.io/stefanprodan/podinfo:6.0.0") {
+        server.put([
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "podinfo"],
+            "spec": [
+                "replicas": 2, "selector": ["matchLabels": ["app": "podinfo"]],
+                "template": [
+                    "metadata": ["labels": ["app": "podinfo"]],
+                    "spec": [
+                        "containers": [[
+                            "name": "podinfod", "image": .string(image), "envFrom": [["configMapRef": ["name": "podinfo-config"]]],
+                        ]],
+                        "volumes": [["name": "tls", "secret": ["secretName": "podinfo-tls"]]],
+                    ],
+                ],
+            ],
+        ], at: target)
+        server.put(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "podinfo-config"], "data": ["color": "blue"]],
+                   at: key("v1", "configmaps", "podinfo-config"))
+        server.put(["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "podinfo-tls"], "data": ["tls.crt": "Y2VydA=="]],
+                   at: key("v1", "secrets", "podinfo-tls"))
+        server.put([
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": ["name": "podinfo"],
+            "spec": ["scaleTargetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"], "minReplicas": 2, "maxReplicas": 4],
+        ], at: key("autoscaling/v2", "horizontalpodautoscalers", "podinfo"))
+    }
+
+    /// The Canary as a Flagger user writes it (Serin's group; the same fields).
+    static let canary: JSONValue = [
+        "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "podinfo", "namespace": "default"],
+        "spec": [
+            "targetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"],
+            "autoscalerRef": ["apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "podinfo"],
+            "service": ["port": 9898, "targetPort": 9898, "gateways": ["public-gateway"], "hosts": ["app.example.com"]],
+            "analysis": [
+                "interval": "300ms", "threshold": 2, "stepWeights": [20, 50],
+                "metrics": [["name": "request-success-rate", "thresholdRange": ["min": 99], "interval": "1m"]],
+            ],
+        ],
+    ]
+
+    static func image(_ server: KubernetesAPIServer, _ key: KubernetesAPIServer.ObjectKey) -> String? {
+        server.object(key)?["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"]?.stringValue
+    }
+
+    static func replicas(_ server: KubernetesAPIServer, _ key: KubernetesAPIServer.ObjectKey) -> Int? {
+        server.object(key)?["spec"]?["replicas"]?.intValue
+    }
+
+    static func weights(_ server: KubernetesAPIServer) -> [Int] {
+        server.object(virtualService)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
+    }
+
+    static func phase(_ server: KubernetesAPIServer) -> String? {
+        server.object(canaryKey)?["status"]?["phase"]?.stringValue
+    }
+
+    static func setImage(_ server: KubernetesAPIServer, _ image: String) {
+        server.edit(target) { object in
+            object = (try? object.applying([
+                .replace(path: ["spec", "template", "spec", "containers", "0", "image"], value: .string(image)),
+            ])) ?? object
+        }
+    }
+
+    static func withWorkloadController(
+        healthy: NIOLockedValueBox<Bool>, prepare: (KubernetesAPIServer) -> Void = { putWorkload($0) },
+        _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
+    ) async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            prepare(server)
+            let lines = NIOLockedValueBox<[String]>([])
+            let stop = try await KubernetesRolloutTests.startController(
+                api: api, metrics: { _ in ScriptedMetrics(healthy: healthy) }, workloads: true
+            ) { line in lines.withLockedValue { $0.append(line) } }
+            do {
+                try await body(server, lines)
+            } catch {
+                await stop()
+                throw error
+            }
+            await stop()
+        }
+    }
+
+    @Test("two releases by image change: the first promoted into the primary, the second rolled back; deleting the Canary removes what Serin created")
+    func twoReleasesByImageChange() async throws {
+        let healthy = NIOLockedValueBox(true)
+        try await Self.withWorkloadController(healthy: healthy) { server, lines in
+            server.put(Self.canary, at: Self.canaryKey)
+            // First sight: the primary serves the target's template, the target is scaled to zero.
+            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.withLockedValue { $0 })")
+            let uid = try #require(server.object(Self.canaryKey)?["metadata"]?["uid"]?.stringValue)
+            for owned in [Self.primary, Self.virtualService, Self.primaryHPA] + Self.services {
+                let object = try #require(server.object(owned), "\(owned) was not created")
+                #expect(WorkloadObjects.isOwned(object, byCanaryWithUID: uid), "\(owned) has no owner reference to the Canary")
+            }
+            #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.0")
+            #expect(server.object(Self.primary)?["spec"]?["template"]?["metadata"]?["labels"]?["app"] == "podinfo-primary")
+            #expect(server.object(Self.services[2])?["spec"]?["selector"] == ["app": "podinfo"])
+            #expect(server.object(Self.services[0])?["spec"]?["selector"] == ["app": "podinfo-primary"])
+            #expect(server.object(Self.primaryHPA)?["spec"]?["scaleTargetRef"]?["name"] == "podinfo-primary")
+            #expect(server.object(Self.virtualService)?["spec"]?["hosts"] == ["podinfo", "app.example.com"])
+            #expect(server.object(Self.virtualService)?["spec"]?["gateways"] == ["public-gateway", "mesh"])
+            #expect(Self.weights(server) == [100, 0])
+            #expect(Self.phase(server) == "Initialized")
+
+            // Release 1: a new image. The target is scaled up to the primary's size, weight moves, then promotion.
+            Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Progressing" })
+            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 2 })
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
+            // The status is saved before the weights move: the route follows a moment later.
+            #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
+            #expect(await eventually(.seconds(10)) { Self.replicas(server, Self.target) == 0 })
+
+            // Release 2: another image, failing its checks: rolled back, the primary keeps 6.0.1.
+            healthy.withLockedValue { $0 = false }
+            Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.2")
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
+            #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
+            #expect(await eventually(.seconds(10)) { Self.replicas(server, Self.target) == 0 })
+            let state = try #require(server.object(Self.canaryKey)?["status"]?["state"]?.stringValue)
+            let rollout = try JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
+            #expect(rollout.status.releases.map(\.outcome) == [.promoted, .rolledBack])
+
+            // Deleting the Canary deletes what Serin created for it; the target stays.
+            _ = server.delete(Self.canaryKey)
+            for owned in [Self.primary, Self.virtualService, Self.primaryHPA] + Self.services {
+                #expect(server.object(owned) == nil, "\(owned) outlived its Canary")
+            }
+            #expect(server.object(Self.target) != nil)
+        }
+    }
+
+    @Test("an object of the same name Serin did not create is never overwritten: the Canary is refused, naming it")
+    func foreignObjectRefused() async throws {
+        let healthy = NIOLockedValueBox(true)
+        let usersService: JSONValue = [
+            "apiVersion": "v1", "kind": "Service", "metadata": ["name": "podinfo"],
+            "spec": ["selector": ["app": "podinfo"], "ports": [["port": 80]]],
+        ]
+        try await Self.withWorkloadController(healthy: healthy, prepare: { server in
+            Self.putWorkload(server)
+            server.put(usersService, at: Self.services[0])
+        }) { server, lines in
+            server.put(Self.canary, at: Self.canaryKey)
+            let expected = "Canary default/podinfo: Service default/podinfo exists and was not created by Serin for this Canary; "
+                + "Serin never overwrites it (delete or rename it)"
+            #expect(await eventually(.seconds(20)) { lines.withLockedValue { $0.contains(expected) } }, "\(lines.withLockedValue { $0 })")
+            #expect(server.object(Self.services[0])?["spec"]?["selector"] == ["app": "podinfo"])
+            #expect(server.object(Self.services[0])?["metadata"]?["ownerReferences"] == nil)
+            #expect(Self.replicas(server, Self.target) == 2, "the target must keep serving while the Canary is refused")
+        }
+    }
+}
+
+@Suite("Workload objects")
+struct WorkloadObjectsTests {
+    @Test("a workload's revision changes with its pod template and with the data of a ConfigMap or Secret it reads")
+    func revisionFollowsConfig() {
+        let target: JSONValue = ["spec": ["template": ["spec": ["containers": [["image": "a:1", "envFrom": [["configMapRef": ["name": "c"]]]]]]]]]
+        #expect(WorkloadObjects.referencedConfigs(of: target).configMaps == ["c"])
+        let blue = WorkloadObjects.revision(of: target, configs: ["ConfigMap/c": .some(["data": ["color": "blue"]])])
+        let green = WorkloadObjects.revision(of: target, configs: ["ConfigMap/c": .some(["data": ["color": "green"]])])
+        let missing = WorkloadObjects.revision(of: target, configs: ["ConfigMap/c": .some(nil)])
+        #expect(Set([blue, green, missing]).count == 3)
+        #expect(blue == WorkloadObjects.revision(of: target, configs: ["ConfigMap/c": .some(["data": ["color": "blue"]])]))
+        let otherImage = (try? target.applying([.replace(path: ["spec", "template", "spec", "containers", "0", "image"], value: "a:2")])) ?? target
+        #expect(WorkloadObjects.revision(of: otherImage, configs: ["ConfigMap/c": .some(["data": ["color": "blue"]])]) != blue)
+    }
+}
