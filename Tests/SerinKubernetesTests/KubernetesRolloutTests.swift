@@ -88,14 +88,18 @@ struct KubernetesRolloutTests {
         )
     }
 
-    /// The seed's VirtualService in the double, and a controller running against it.
+    /// The seed's VirtualService (or what `prepare` puts) in the double, and a controller running against it.
     static func withController(
+        prepare: (KubernetesAPIServer) -> Void = { putSeedVirtualService($0) },
+        metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() }, workloads: Bool = false,
         _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
     ) async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
-            putSeedVirtualService(server)
+            prepare(server)
             let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await startController(api: api) { line in lines.withLockedValue { $0.append(line) } }
+            let stop = try await startController(api: api, metrics: metrics, workloads: workloads) { line in
+                lines.withLockedValue { $0.append(line) }
+            }
             do {
                 try await body(server, lines)
             } catch {

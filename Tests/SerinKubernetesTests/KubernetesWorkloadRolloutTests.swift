@@ -105,20 +105,9 @@ struct KubernetesWorkloadRolloutTests {
         healthy: NIOLockedValueBox<Bool>, prepare: (KubernetesAPIServer) -> Void = { putWorkload($0) },
         _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
     ) async throws {
-        try await KubernetesAPIClientTests.withServer { server, api in
-            prepare(server)
-            let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await KubernetesRolloutTests.startController(
-                api: api, metrics: { _ in ScriptedMetrics(healthy: healthy) }, workloads: true
-            ) { line in lines.withLockedValue { $0.append(line) } }
-            do {
-                try await body(server, lines)
-            } catch {
-                await stop()
-                throw error
-            }
-            await stop()
-        }
+        try await KubernetesRolloutTests.withController(
+            prepare: prepare, metrics: { _ in ScriptedMetrics(healthy: healthy) }, workloads: true, body
+        )
     }
 
     @Test("two releases by image change: the first promoted into the primary, the second rolled back; deleting the Canary removes what Serin created")
