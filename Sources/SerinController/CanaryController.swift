@@ -160,7 +160,7 @@ public actor CanaryController {
                 admission.refused[spec.name] = conflict.description
             }
         }
-        for rollout in rollouts.values where rollout.status.phase != .initialized {
+        for rollout in rollouts.values where rollout.ownsRoutes {
             admission.routing[rollout.spec.targetRef] = rollout.split
         }
         return admission

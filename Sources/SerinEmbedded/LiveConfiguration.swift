@@ -152,7 +152,7 @@ public actor LiveConfiguration {
     /// again from its file (start-up after a crash): it may still send traffic to a version a promotion retired.
     public static func routing(_ resources: [LocatedResource], as rollouts: [Rollout]) -> [LocatedResource] {
         var splits: [ResourceName: TrafficSplit] = [:]
-        for rollout in rollouts where rollout.status.phase != .initialized {
+        for rollout in rollouts where rollout.ownsRoutes {
             // Only while the Canary still drives the same VirtualService.
             guard resources.canaries.contains(where: { $0.name == rollout.spec.name && $0.targetRef == rollout.spec.targetRef }) else { continue }
             splits[rollout.spec.targetRef] = rollout.split

@@ -206,7 +206,7 @@ struct KubernetesAPIDoubleTests {
             let apiSet = Self.putOwned(server, replicaSet("api-7c4b"), kind: "ReplicaSet", owners: [other])
             Self.putOwned(server, pod("api-7c4b-a"), kind: "Pod", owners: [apiSet])
             Self.putOwned(server, pod("standalone"), kind: "Pod")
-            let deploymentsPath = ResourcePath(groupVersion: "apps/v1", resource: "deployments", namespace: "default")
+            let deploymentsPath = ResourcePath.deployments(namespace: "default")
             let before = try await api.list(deploymentsPath).resourceVersion
 
             let answer = try await Self.delete(server, .deployment(namespace: "default", name: "web"))
@@ -291,7 +291,7 @@ struct KubernetesAPIDoubleTests {
             let path = ResourcePath.deployment(namespace: "default", name: "web")
             let readiness = KubernetesWorkloadReadiness(api: api)
             let name = ResourceName(namespace: "default", name: "web")
-            let collection = ResourcePath(groupVersion: "apps/v1", resource: "deployments", namespace: "default")
+            let collection = ResourcePath.deployments(namespace: "default")
             var events = api.watch(collection, from: nil).makeAsyncIterator()
             #expect(await eventually(.seconds(20)) { server.watchCount == 1 })
 
@@ -346,7 +346,7 @@ struct KubernetesAPIDoubleTests {
             let readiness = KubernetesWorkloadReadiness(api: api)
             let web = ResourceName(namespace: "default", name: "web")
             let canary = ResourceName(namespace: "default", name: "web-canary")
-            let collection = ResourcePath(groupVersion: "apps/v1", resource: "deployments", namespace: "default")
+            let collection = ResourcePath.deployments(namespace: "default")
             _ = try await api.create(collection, Self.deployment("web"))
             #expect(await readiness.readiness(of: web).ready)
 
@@ -383,7 +383,7 @@ struct KubernetesAPIDoubleTests {
             let path = ResourcePath.deployment(namespace: "default", name: "web")
             let readiness = KubernetesWorkloadReadiness(api: api)
             let web = ResourceName(namespace: "default", name: "web")
-            _ = try await api.create(ResourcePath(groupVersion: "apps/v1", resource: "deployments", namespace: "default"), Self.deployment("web"))
+            _ = try await api.create(ResourcePath.deployments(namespace: "default"), Self.deployment("web"))
             server.holdDeploymentRollouts()
             _ = try await api.patch(path, [.replace(path: ["spec", "template", "spec", "containers", "0", "image"], value: "web:broken")])
 
@@ -406,7 +406,7 @@ struct KubernetesAPIDoubleTests {
             let path = ResourcePath.deployment(namespace: "default", name: "web")
             let readiness = KubernetesWorkloadReadiness(api: api)
             let web = ResourceName(namespace: "default", name: "web")
-            let created = try await api.create(ResourcePath(groupVersion: "apps/v1", resource: "deployments", namespace: "default"), Self.deployment("web"))
+            let created = try await api.create(ResourcePath.deployments(namespace: "default"), Self.deployment("web"))
             let current = try await api.get(path)
             let written: JSONValue = ["observedGeneration": 1, "replicas": 2, "updatedReplicas": 0]
             let afterStatus = try await api.replace(path.status, try current.applying([.replace(path: ["status"], value: written)]))

@@ -117,10 +117,13 @@ struct DemoCommand: AsyncParsableCommand {
         load.start(port: port, rate: rate, connections: 4, group: runtime.gateway.group)
         let started = ContinuousClock.now
         var final: CanaryStatus?
+        // The release's stable — what served when it began, v1 — even once the promoted canary serves.
+        var stableHost = spec.stable?.host ?? "stable"
         while ContinuousClock.now - started < timeout.duration {
             try await Task.sleep(for: .seconds(1))
             guard let status = await controller.status(of: spec.name) else { continue }
-            view.progress(status, traffic: runtime.history.window(.seconds(2)).counts, stable: status.releases.last.map { Self.host($0.stable) } ?? status.stable, canary: spec.canary.host)
+            if let rollout = await controller.rollout(named: spec.name) { stableHost = rollout.status.stable.host }
+            view.progress(status, traffic: runtime.history.window(.seconds(2)).counts, stable: stableHost, canary: spec.canary.host)
             if status.phase == .succeeded || status.phase == .failed {
                 final = status
                 break
@@ -130,7 +133,7 @@ struct DemoCommand: AsyncParsableCommand {
         view.finishProgress()
         let events = (try? await controller.events(of: spec.name)) ?? []
         let measurements = (try? await controller.measurements(of: spec.name)) ?? []
-        printSummary(final: final, spec: spec, load: load, events: events, measurements: measurements)
+        printSummary(final: final, stableHost: stableHost, spec: spec, load: load, events: events, measurements: measurements)
         if keepRunning {
             Terminal.out("serin demo: the dashboard stays up on \(runtime.adminURL)/ — Ctrl-C to stop")
             _ = await Signals.waitForTermination()
@@ -141,14 +144,10 @@ struct DemoCommand: AsyncParsableCommand {
         guard let final, load.failuresCausedByProxy.isEmpty, final.phase == .succeeded else { throw ExitCode(1) }
     }
 
-    /// `web-v1-service` of `web-v1-service:80`.
-    private static func host(_ destination: String) -> String {
-        String(destination.prefix { $0 != ":" && $0 != " " })
-    }
-
     /// The timeline, the traffic tally and how the rollout ended.
     private func printSummary(
-        final: CanaryStatus?, spec: CanarySpec, load: SteadyLoad, events: [RolloutEvent], measurements: [RecordedMeasurement]
+        final: CanaryStatus?, stableHost: String, spec: CanarySpec, load: SteadyLoad, events: [RolloutEvent],
+        measurements: [RecordedMeasurement]
     ) {
         let tally = load.counts
         let proxyFailures = load.failuresCausedByProxy
@@ -162,8 +161,7 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.out("serin demo: gave up after \(timeout): the rollout did not finish")
             return
         }
-        let stable = final.releases.last.map { Self.host($0.stable) } ?? final.stable
-        Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(stable) / \(final.canaryWeight)% \(spec.canary.host)")
+        Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(stableHost) / \(final.canaryWeight)% \(spec.canary.host)")
         if let message = final.message { Terminal.out("  \(message)") }
         if !proxyFailures.isEmpty {
             Terminal.out("  requests Serin failed: \(proxyFailures.prefix(3).joined(separator: "; "))")

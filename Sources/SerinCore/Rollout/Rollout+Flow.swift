@@ -32,16 +32,21 @@ extension Rollout {
             transition(to: .progressing, now: now, into: &actions)
         }
         applyWeight(canary: 0, into: &actions)
-        if spec.workload != nil { actions.append(.scaleWorkload(scaling(.likePrimary))) }
+        if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .likePrimary))) }
         record(.normal, announcement, now: now, into: &actions)
         if !keepPaused {
             enter(.confirmRollout, now: now, into: &actions)
         }
     }
 
-    /// Ends the release in flight, if one is, with `outcome`.
-    mutating func endRelease(_ outcome: Release.Outcome, reason: String?, now: RolloutInstant) {
-        guard var releases = status.releaseLog, var last = releases.last, last.outcome == .progressing else { return }
+    /// Ends the release in flight, if one is, with `outcome`; `overriding` also ends one that already ended so
+    /// (a rollback after promotion, by `abort` while the post-rollout hooks run, takes the promotion back).
+    mutating func endRelease(
+        _ outcome: Release.Outcome, reason: String?, now: RolloutInstant, overriding ended: Release.Outcome? = nil
+    ) {
+        guard var releases = status.releaseLog, var last = releases.last,
+            last.outcome == .progressing || last.outcome == ended
+        else { return }
         last.outcome = outcome
         last.reason = reason
         last.endedAt = now
@@ -149,8 +154,8 @@ extension Rollout {
         status.nextCheckAt = nil
         transition(to: .rollingBack, now: now, into: &actions)
         applyWeight(canary: 0, into: &actions)
-        if spec.workload != nil { actions.append(.scaleWorkload(scaling(.zero))) }
-        rolledBack(reason: reason, now: now)
+        if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .zero))) }
+        endRelease(.rolledBack, reason: reason, now: now, overriding: .promoted)
         markProgress(now: now)
         record(.warning, "rolled back: \(reason)", now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
@@ -196,11 +201,10 @@ extension Rollout {
     }
 
     /// Scaling the workload target, in Flagger's shape.
-    func scaling(_ size: WorkloadScaling.Size) -> WorkloadScaling {
-        let workload = spec.workload
-        return WorkloadScaling(
-            target: ResourceName(namespace: spec.name.namespace, name: workload?.deployment ?? ""),
-            primary: ResourceName(namespace: spec.name.namespace, name: workload?.primary ?? ""), size: size)
+    func scaling(_ workload: CanaryWorkload, to size: WorkloadScaling.Size) -> WorkloadScaling {
+        WorkloadScaling(
+            target: ResourceName(namespace: spec.name.namespace, name: workload.deployment),
+            primary: ResourceName(namespace: spec.name.namespace, name: workload.primary), size: size)
     }
 
     /// Ask for the webhooks of `type`; false (and nothing asked) when the spec has none.
@@ -225,16 +229,6 @@ extension Rollout {
         status.pending = RolloutStatus.Pending(ticket: ticket, kind: kind)
         status.nextCheckAt = nil
         return ticket
-    }
-
-    /// Records the rollback on the release; an abort after promotion takes back the release's promotion too.
-    mutating func rolledBack(reason: String, now: RolloutInstant) {
-        if var releases = status.releaseLog, var last = releases.last, last.outcome == .promoted {
-            last.outcome = .progressing
-            releases[releases.count - 1] = last
-            status.releaseLog = releases
-        }
-        endRelease(.rolledBack, reason: reason, now: now)
     }
 
     mutating func applyWeight(canary weight: Int, into actions: inout [RolloutAction]) {

@@ -44,6 +44,10 @@ public struct Rollout: Hashable, Sendable {
         return nil
     }
 
+    /// Whether the routes are this rollout's to set: it has started, or (Flagger's shape) its baseline sent all
+    /// traffic to the primary. Until then they are as the user wrote them.
+    public var ownsRoutes: Bool { status.phase != .initialized || status.isBaseline }
+
     /// The routes as this rollout's state has them: what a router that lost them (a restart, a VirtualService
     /// applied again from its file) must put back.
     public var split: TrafficSplit {
@@ -85,7 +89,7 @@ public struct Rollout: Hashable, Sendable {
             status.stableRevision = workload.revision
             status.stage = .finished
             applyWeight(canary: 0, into: &actions)
-            actions.append(.scaleWorkload(scaling(.zero)))
+            actions.append(.scaleWorkload(scaling(workload, to: .zero)))
             record(.normal, "initialized: \(workload.primary) serves \(workload.deployment) revision \(workload.revision ?? "unknown")",
                    now: now, into: &actions)
             return .accepted(actions)
@@ -207,7 +211,7 @@ public struct Rollout: Hashable, Sendable {
         applyWeight(canary: 0, into: &actions)
         status.stableRevision = workload.revision
         endRelease(.promoted, reason: nil, now: now)
-        actions.append(.scaleWorkload(scaling(.zero)))
+        actions.append(.scaleWorkload(scaling(workload, to: .zero)))
         markProgress(now: now)
         record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"), all traffic on it; \(workload.deployment) scaled to zero",
                now: now, into: &actions)
@@ -293,7 +297,7 @@ public struct Rollout: Hashable, Sendable {
     /// A controller restored this rollout from its store after a restart: re-apply the current weights
     /// (the router may have been mid-update) and re-issue, with a new ticket, the request that was in flight.
     public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
-        guard status.phase != .initialized || status.isBaseline else { return .accepted([]) }
+        guard ownsRoutes else { return .accepted([]) }
         var actions: [RolloutAction] = []
         applyWeight(canary: status.canaryWeight, into: &actions)
         if let pending = status.pending {

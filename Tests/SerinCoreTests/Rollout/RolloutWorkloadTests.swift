@@ -18,8 +18,20 @@ struct RolloutWorkloadTests {
             workload: CanaryWorkload(deployment: "podinfo", revision: revision, port: 9898))
     }
 
-    var scalings: (Driver) -> [WorkloadScaling.Size] = { driver in
+    /// The sizes the target was scaled to, in order.
+    static func scalings(_ driver: Driver) -> [WorkloadScaling.Size] {
         driver.log.compactMap { if case .scaleWorkload(let scaling) = $0 { return scaling.size } else { return nil } }
+    }
+
+    /// Revision r1 seen first (the baseline), then r2 released as the controller does it: the new spec, then
+    /// `rollout` of the settled Canary; the target is ready for the first step.
+    static func releasingR2() throws -> Driver {
+        var driver = Driver(try Rollout(spec: spec(revision: "r1")))
+        driver.start(0)
+        driver.send { $0.specChanged(try! spec(revision: "r2"), now: t(10)) }
+        driver.send { $0.restart(now: t(10)) }
+        try ready(&driver, 11)
+        return driver
     }
 
     /// Answers the readiness check the step asked for.
@@ -43,7 +55,7 @@ struct RolloutWorkloadTests {
         #expect(driver.rollout.status.phase == .initialized)
         #expect(driver.rollout.status.isBaseline)
         #expect(driver.log.canaryWeights == [0])
-        #expect(scalings(driver) == [.zero])
+        #expect(Self.scalings(driver) == [.zero])
         #expect(driver.rollout.status.stableRevision == "r1")
         #expect(driver.send { $0.start(now: t(1)) } == .accepted([]))
         #expect(driver.rollout.status.releases.isEmpty)
@@ -51,12 +63,8 @@ struct RolloutWorkloadTests {
 
     @Test("a new revision scales the target up, waits for it, shifts weight, copies it to the primary and routes back")
     func newRevisionPromotes() throws {
-        var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
-        driver.start(0)
-        driver.send { $0.specChanged(try! Self.spec(revision: "r2"), now: t(10)) }
-        driver.send { $0.restart(now: t(10)) }
-        #expect(scalings(driver) == [.zero, .likePrimary])
-        try Self.ready(&driver, 11)
+        var driver = try Self.releasingR2()
+        #expect(Self.scalings(driver) == [.zero, .likePrimary])
         #expect(driver.rollout.status.canaryWeight == 10)
         try driver.completeInterval(with: .pass)
         try Self.ready(&driver, 45)
@@ -75,7 +83,7 @@ struct RolloutWorkloadTests {
         driver.send { $0.primaryUpdated(ticket: again.ticket, ready: true, reason: "2 of 2 replicas available", now: t(112)) }
         #expect(driver.rollout.status.phase == .succeeded)
         #expect(driver.log.canaryWeights.last == 0)
-        #expect(scalings(driver).last == .zero)
+        #expect(Self.scalings(driver).last == .zero)
         #expect(driver.rollout.status.stableRevision == "r2")
         // The primary stays the stable.
         #expect(driver.rollout.status.servingStable == Destination(host: "podinfo-primary", port: 9898))
@@ -88,16 +96,12 @@ struct RolloutWorkloadTests {
 
     @Test("a rollback routes everything to the primary and scales the target to zero; the primary keeps its revision")
     func rollbackScalesDown() throws {
-        var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
-        driver.start(0)
-        driver.send { $0.specChanged(try! Self.spec(revision: "r2"), now: t(10)) }
-        driver.send { $0.restart(now: t(10)) }
-        try Self.ready(&driver, 11)
+        var driver = try Self.releasingR2()
         try driver.completeInterval(with: .fail(reason: "request-success-rate 60% < 99%"))
         try driver.completeInterval(with: .fail(reason: "request-success-rate 55% < 99%"))
         #expect(driver.rollout.status.phase == .failed)
         #expect(driver.log.canaryWeights.last == 0)
-        #expect(scalings(driver).last == .zero)
+        #expect(Self.scalings(driver).last == .zero)
         #expect(driver.rollout.status.stableRevision == "r1")
     }
 }
