@@ -287,7 +287,7 @@ public actor CanaryController {
         for spec in specs {
             if let existing = rollouts[spec.name] {
                 if existing.spec == spec {
-                    if existing.status.phase == .initialized {
+                    if existing.status.phase == .initialized && !existing.status.isBaseline {
                         step(spec.name) { $0.start(now: now) }
                     } else if restoredThisRun.insert(spec.name).inserted {
                         // First sight since start-up: the router lost the weights with the previous process.

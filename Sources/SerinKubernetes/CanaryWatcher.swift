@@ -12,6 +12,7 @@ public actor CanaryWatcher {
     private let apply: @Sendable ([CanarySpec]) async -> [String]
     private let command: (@Sendable (CanaryCommandChannel.Request) async -> Void)?
     private let workloads: KubernetesWorkloads?
+    private let configResync: Duration
     private var objects: [ResourceName: JSONValue] = [:]
     private var reported: Set<String> = []
     /// The last request handed over per Canary, so one whose answer is still being written is not run twice.
@@ -23,14 +24,17 @@ public actor CanaryWatcher {
     ///   - command: carries out a person's command and answers it (`CanaryCommandChannel.handler`); nil ignores them.
     ///   - workloads: prepares Canaries on a Deployment (Flagger's shape) and watches Deployments for new revisions;
     ///     nil leaves such Canaries out, with a problem.
+    ///   - configResync: how often the ConfigMaps and Secrets such a Deployment reads are read again for a new
+    ///     revision. Read, not watched: watching every Secret in the cluster would put them all in this process.
     public init(
         api: any KubernetesAPI, namespace: String?, log: @escaping @Sendable (String) -> Void,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
-        workloads: KubernetesWorkloads? = nil,
+        workloads: KubernetesWorkloads? = nil, configResync: Duration = .seconds(15),
         apply: @escaping @Sendable ([CanarySpec]) async -> [String]
     ) {
         self.api = api
         self.workloads = workloads
+        self.configResync = configResync
         self.namespace = namespace
         self.log = log
         self.command = command
@@ -48,7 +52,11 @@ public actor CanaryWatcher {
         let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", log: log)
         async let canaries: Void = watch.run { objects in await self.changed(objects) }
         async let targets: Void = deployments.run { _ in await self.sync() }
-        _ = await (canaries, targets)
+        // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then.
+        async let configs: Void = {
+            while (try? await Task.sleep(for: configResync)) != nil { await self.sync() }
+        }()
+        _ = await (canaries, targets, configs)
     }
 
     private func changed(_ objects: [ResourceName: JSONValue]) async {

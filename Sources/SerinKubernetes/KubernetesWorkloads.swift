@@ -89,26 +89,43 @@ public struct KubernetesWorkloads: WorkloadManager {
             .deployment(namespace: scaling.target.namespace, name: scaling.target.name),
             [.add(path: ["spec", "replicas"], value: .number(Double(replicas)))]
         )
+        guard scaling.size == .zero else { return }
+        // The release is over: the primary forgets the count, its autoscaler gets its own floor back.
+        let primaryPath = ResourcePath.deployment(namespace: scaling.primary.namespace, name: scaling.primary.name)
+        let primary = try await api.get(primaryPath)
+        if let needed = primary["metadata"]?["annotations"]?[Self.neededAnnotation] {
+            let path: JSONPointer = ["metadata", "annotations", Self.neededAnnotation]
+            _ = try await api.patch(primaryPath, [.test(path: path, value: needed), .remove(path: path)])
+        }
+        if let autoscaler = scaling.primaryAutoscaler { try await restoreFloor(of: autoscaler) }
     }
 
     public func promote(_ promotion: WorkloadPromotion) async -> WorkloadState {
         let primaryPath = ResourcePath.deployment(namespace: promotion.primary.namespace, name: promotion.primary.name)
         do {
+            guard promotion.purpose == .promotion else {
+                return Self.readiness(of: try await api.get(primaryPath))
+            }
             let target = try await api.get(.deployment(namespace: promotion.target.namespace, name: promotion.target.name))
             let template = WorkloadObjects.primaryTemplate(of: target)["spec"]?["template"] ?? [:]
             for attempt in 1...attempts {
                 var primary = try await api.get(primaryPath)
-                guard primary["spec"]?["template"] != template else {
-                    return KubernetesWorkloadReadiness.state(of: primary)
-                }
+                guard primary["spec"]?["template"] != template else { return Self.readiness(of: primary) }
                 guard case .object(var fields) = primary, case .object(var spec)? = fields["spec"] else {
                     return WorkloadState(ready: false, reason: "Deployment \(promotion.primary) has no spec")
                 }
                 spec["template"] = template
+                if let autoscaler = promotion.primaryAutoscaler {
+                    // Traffic returns to the primary all at once; its autoscaler scaled it for its share alone.
+                    let needed = try await raiseFloor(
+                        of: autoscaler, to: Self.readyReplicas(of: primary) + Self.readyReplicas(of: target))
+                    spec["replicas"] = .number(Double(max(spec["replicas"]?.intValue ?? 1, needed)))
+                    fields["metadata"] = Self.annotating(fields["metadata"], Self.neededAnnotation, String(needed))
+                }
                 fields["spec"] = .object(spec)
                 do {
                     primary = try await api.replace(primaryPath, .object(fields))
-                    return KubernetesWorkloadReadiness.state(of: primary)
+                    return Self.readiness(of: primary)
                 } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
                     continue
                 }
@@ -118,6 +135,96 @@ public struct KubernetesWorkloads: WorkloadManager {
             return WorkloadState(ready: false, reason: "cannot copy \(promotion.target.name)'s template to \(promotion.primary.name): \(error)")
         }
     }
+
+    /// On the primary: the ready replicas it must have before all traffic returns to it, when it has an autoscaler.
+    static let neededAnnotation = "serin.dev/promotion-ready-replicas"
+    /// On the primary's HorizontalPodAutoscaler: its `minReplicas` before a promotion raised it.
+    static let floorAnnotation = "serin.dev/min-replicas"
+
+    /// Ready to take all traffic: rolled out (`kubectl rollout status`'s rules) and, after a promotion with an
+    /// autoscaler, at least as many ready replicas as primary and target served together.
+    static func readiness(of primary: JSONValue) -> WorkloadState {
+        let state = KubernetesWorkloadReadiness.state(of: primary)
+        guard state.ready, let needed = primary["metadata"]?["annotations"]?[neededAnnotation]?.stringValue.flatMap({ Int($0) }) else {
+            return state
+        }
+        let ready = readyReplicas(of: primary)
+        guard ready >= needed else {
+            return WorkloadState(ready: false, reason: "\(ready) of \(needed) replicas ready, as many as the primary and the canary served together")
+        }
+        return state
+    }
+
+    static func readyReplicas(of deployment: JSONValue) -> Int { deployment["status"]?["readyReplicas"]?.intValue ?? 0 }
+
+    /// Raises the primary autoscaler's `minReplicas` to `wanted` (at most its `maxReplicas`), remembering the floor
+    /// it had; returns the floor now in force.
+    private func raiseFloor(of autoscaler: ResourceName, to wanted: Int) async throws -> Int {
+        let path = ResourcePath.autoscaler(namespace: autoscaler.namespace, name: autoscaler.name)
+        for attempt in 1...attempts {
+            let hpa = try await api.get(path)
+            guard case .object(var fields) = hpa, case .object(var spec)? = fields["spec"] else {
+                throw KubernetesWorkloadsError(message: "HorizontalPodAutoscaler \(autoscaler) has no spec")
+            }
+            let floor = spec["minReplicas"]?.intValue ?? 1
+            let needed = min(max(floor, wanted), spec["maxReplicas"]?.intValue ?? wanted)
+            guard needed > floor else { return floor }
+            if hpa["metadata"]?["annotations"]?[Self.floorAnnotation] == nil {
+                fields["metadata"] = Self.annotating(fields["metadata"], Self.floorAnnotation, String(floor))
+            }
+            spec["minReplicas"] = .number(Double(needed))
+            fields["spec"] = .object(spec)
+            do {
+                _ = try await api.replace(path, .object(fields))
+                return needed
+            } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
+                continue
+            }
+        }
+        throw KubernetesWorkloadsError(message: "HorizontalPodAutoscaler \(autoscaler) kept changing while its floor was raised")
+    }
+
+    /// Gives the primary's autoscaler back the `minReplicas` it had before a promotion raised it.
+    private func restoreFloor(of autoscaler: ResourceName) async throws {
+        let path = ResourcePath.autoscaler(namespace: autoscaler.namespace, name: autoscaler.name)
+        for attempt in 1...attempts {
+            let hpa: JSONValue
+            do {
+                hpa = try await api.get(path)
+            } catch let error as KubernetesAPIError where error.isNotFound {
+                return
+            }
+            guard case .object(var fields) = hpa, case .object(var metadata)? = fields["metadata"],
+                case .object(var annotations)? = metadata["annotations"],
+                let floor = annotations.removeValue(forKey: Self.floorAnnotation)?.stringValue.flatMap({ Int($0) }),
+                case .object(var spec)? = fields["spec"]
+            else { return }
+            metadata["annotations"] = .object(annotations)
+            fields["metadata"] = .object(metadata)
+            spec["minReplicas"] = .number(Double(floor))
+            fields["spec"] = .object(spec)
+            do {
+                _ = try await api.replace(path, .object(fields))
+                return
+            } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
+                continue
+            }
+        }
+    }
+
+    static func annotating(_ metadata: JSONValue?, _ key: String, _ value: String) -> JSONValue {
+        var fields = metadata?.objectValue ?? [:]
+        var annotations = fields["annotations"]?.objectValue ?? [:]
+        annotations[key] = .string(value)
+        fields["annotations"] = .object(annotations)
+        return .object(fields)
+    }
+}
+
+/// A workload object Serin cannot change as a release needs.
+struct KubernetesWorkloadsError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
 
 extension ResourcePath {

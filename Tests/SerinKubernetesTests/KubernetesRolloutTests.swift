@@ -59,7 +59,7 @@ struct KubernetesRolloutTests {
         try await controller.restore()
         let watcher = CanaryWatcher(
             api: api, namespace: nil, log: log, command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
-            workloads: workloads ? KubernetesWorkloads(api: api) : nil
+            workloads: workloads ? KubernetesWorkloads(api: api) : nil, configResync: .milliseconds(200)
         ) { specs in await controller.reconcile(specs) }
         let running = Task { await controller.run() }
         let watching = Task { await watcher.run() }

@@ -162,6 +162,52 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
+    @Test("with an autoscaler, traffic returns to the primary only once it has as many ready replicas as primary and canary served together")
+    func promotionWaitsForPrimaryCapacity() async throws {
+        let healthy = NIOLockedValueBox(true)
+        try await Self.withWorkloadController(healthy: healthy) { server, lines in
+            server.put(Self.canary, at: Self.canaryKey)
+            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.withLockedValue { $0 })")
+            Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            // The canary (2 replicas, like the primary) takes its first step; then no new pod becomes ready.
+            #expect(await eventually(.seconds(20)) { Self.weights(server) == [80, 20] }, "\(lines.withLockedValue { $0 })")
+            server.holdDeploymentRollouts()
+            #expect(await eventually(.seconds(30)) { Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1" })
+            // 2 + 2 replicas served; the primary's autoscaler (max 4) may not scale it below that now.
+            #expect(server.object(Self.primaryHPA)?["spec"]?["minReplicas"] == 4)
+            #expect(Self.replicas(server, Self.primary) == 4)
+            // Held for three intervals: the canary keeps its share, nothing is routed to pods that are not there.
+            for _ in 0..<3 {
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(Self.weights(server) == [50, 50])
+                #expect(Self.phase(server) == "Promoting")
+            }
+            #expect(server.object(Self.canaryKey)?["status"]?["message"]?.stringValue?.contains("waiting for podinfo-primary") == true)
+            server.completeDeploymentRollouts()
+            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
+            #expect(await eventually(.seconds(10)) { Self.replicas(server, Self.target) == 0 })
+            // The release is over: the autoscaler has its own floor back and the primary forgets the count.
+            #expect(await eventually(.seconds(10)) { server.object(Self.primaryHPA)?["spec"]?["minReplicas"] == 2 })
+            #expect(server.object(Self.primaryHPA)?["metadata"]?["annotations"]?["serin.dev/min-replicas"] == nil)
+            #expect(server.object(Self.primary)?["metadata"]?["annotations"]?["serin.dev/promotion-ready-replicas"] == nil)
+        }
+    }
+
+    @Test("new content in a ConfigMap the target reads is a new release, though the Deployment did not change")
+    func configMapChangeReleases() async throws {
+        let healthy = NIOLockedValueBox(true)
+        try await Self.withWorkloadController(healthy: healthy) { server, lines in
+            server.put(Self.canary, at: Self.canaryKey)
+            #expect(await eventually(.seconds(20)) { server.object(Self.target)?["status"]?["replicas"] == 0 }, "\(lines.withLockedValue { $0 })")
+            // Settled: no watch event is on its way that would make the controller look again anyway.
+            try await Task.sleep(for: .milliseconds(500))
+            server.edit(Self.key("v1", "configmaps", "podinfo-config")) { $0 = (try? $0.applying([.replace(path: ["data", "color"], value: "green")])) ?? $0 }
+            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Progressing" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+        }
+    }
+
     @Test("an object of the same name Serin did not create is never overwritten: the Canary is refused, naming it")
     func foreignObjectRefused() async throws {
         let healthy = NIOLockedValueBox(true)

@@ -24,6 +24,8 @@ public struct CanaryWorkload: Hashable, Sendable, Codable {
     public var primary: String { "\(deployment)-primary" }
     /// `podinfo-canary`: the Service in front of the target's own pods.
     public var canaryService: String { "\(deployment)-canary" }
+    /// `podinfo-primary`: the HorizontalPodAutoscaler Serin creates for the primary, when the Canary names one.
+    public var primaryAutoscaler: String? { autoscaler.map { _ in primary } }
 }
 
 /// Scale the target Deployment up (to the primary's size) before a release, or to zero after one.
@@ -36,24 +38,46 @@ public struct WorkloadScaling: Hashable, Sendable {
     public let target: ResourceName
     public let primary: ResourceName
     public let size: Size
+    /// The primary's HorizontalPodAutoscaler, when the Canary names an `autoscalerRef`: scaling to zero after a
+    /// release gives back the floor a promotion raised on it.
+    public let primaryAutoscaler: ResourceName?
 
-    public init(target: ResourceName, primary: ResourceName, size: Size) {
+    public init(target: ResourceName, primary: ResourceName, size: Size, primaryAutoscaler: ResourceName? = nil) {
         self.target = target
         self.primary = primary
         self.size = size
+        self.primaryAutoscaler = primaryAutoscaler
     }
 }
 
-/// Copy the target's pod template to the primary and say whether the primary has rolled it out; report with
+/// Make the primary serve the target's revision and say when it is ready to take all traffic; report with
 /// `Rollout.primaryUpdated`.
 public struct WorkloadPromotion: Hashable, Sendable {
+    /// What the primary is asked for.
+    public enum Purpose: String, Hashable, Sendable {
+        /// First sight: the primary was created from the target's template; only its readiness is asked, before
+        /// the target is scaled to zero. Nothing is copied: a revision that arrives meanwhile is a release.
+        case baseline
+        /// Copy the target's pod template to the primary; ready once the primary has rolled it out and, with an
+        /// autoscaler, has at least as many ready replicas as primary and target served together.
+        case promotion
+    }
+
     public let ticket: RolloutTicket
     public let target: ResourceName
     public let primary: ResourceName
+    public let purpose: Purpose
+    /// The primary's HorizontalPodAutoscaler, when the Canary names an `autoscalerRef`.
+    public let primaryAutoscaler: ResourceName?
 
-    public init(ticket: RolloutTicket, target: ResourceName, primary: ResourceName) {
+    public init(
+        ticket: RolloutTicket, target: ResourceName, primary: ResourceName, purpose: Purpose = .promotion,
+        primaryAutoscaler: ResourceName? = nil
+    ) {
         self.ticket = ticket
         self.target = target
         self.primary = primary
+        self.purpose = purpose
+        self.primaryAutoscaler = primaryAutoscaler
     }
 }

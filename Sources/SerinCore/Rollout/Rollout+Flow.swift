@@ -64,9 +64,12 @@ extension Rollout {
         case .primaryRollout:
             guard let workload = spec.workload else { break }
             let ticket = issueTicket(for: .primaryRollout)
+            let namespace = spec.name.namespace
             actions.append(.promoteWorkload(WorkloadPromotion(
-                ticket: ticket, target: ResourceName(namespace: spec.name.namespace, name: workload.deployment),
-                primary: ResourceName(namespace: spec.name.namespace, name: workload.primary))))
+                ticket: ticket, target: ResourceName(namespace: namespace, name: workload.deployment),
+                primary: ResourceName(namespace: namespace, name: workload.primary),
+                purpose: status.phase == .initialized ? .baseline : .promotion,
+                primaryAutoscaler: workload.primaryAutoscaler.map { ResourceName(namespace: namespace, name: $0) })))
         case .confirmRollout:
             if !requestWebhooks(.confirmRollout, into: &actions) {
                 enter(.preRollout, now: now, into: &actions)
@@ -202,9 +205,11 @@ extension Rollout {
 
     /// Scaling the workload target, in Flagger's shape.
     func scaling(_ workload: CanaryWorkload, to size: WorkloadScaling.Size) -> WorkloadScaling {
-        WorkloadScaling(
-            target: ResourceName(namespace: spec.name.namespace, name: workload.deployment),
-            primary: ResourceName(namespace: spec.name.namespace, name: workload.primary), size: size)
+        let namespace = spec.name.namespace
+        return WorkloadScaling(
+            target: ResourceName(namespace: namespace, name: workload.deployment),
+            primary: ResourceName(namespace: namespace, name: workload.primary), size: size,
+            primaryAutoscaler: workload.primaryAutoscaler.map { ResourceName(namespace: namespace, name: $0) })
     }
 
     /// Ask for the webhooks of `type`; false (and nothing asked) when the spec has none.

@@ -69,6 +69,8 @@ public struct Rollout: Hashable, Sendable {
             // A primary still rolling out the promoted template is asked again each interval.
             let check = status.pending == nil ? status.nextCheckAt : nil
             return [deadline, check].compactMap { $0 }.min()
+        case .initialized where status.stage == .primaryRollout:
+            return status.pending == nil ? status.nextCheckAt : nil
         case .initialized, .succeeded, .failed, .paused:
             return nil
         }
@@ -86,12 +88,10 @@ public struct Rollout: Hashable, Sendable {
         if status.isBaseline { return .accepted([]) }
         var actions: [RolloutAction] = []
         if let workload = spec.workload {
+            // The target keeps its pods until the primary is ready to serve them all.
             status.stableRevision = workload.revision
-            status.stage = .finished
             applyWeight(canary: 0, into: &actions)
-            actions.append(.scaleWorkload(scaling(workload, to: .zero)))
-            record(.normal, "initialized: \(workload.primary) serves \(workload.deployment) revision \(workload.revision ?? "unknown")",
-                   now: now, into: &actions)
+            enter(.primaryRollout, now: now, into: &actions)
             return .accepted(actions)
         }
         beginRollout(now: now, announcement: "rollout started: canary \(spec.canary), stable \(status.servingStable)",
@@ -121,6 +121,11 @@ public struct Rollout: Hashable, Sendable {
                 rollBack(now: now, reason: "the primary did not roll out the promoted revision within the \(Readable.duration(spec.analysis.progressDeadline)) progress deadline\(last)",
                          into: &actions)
             } else if status.pending == nil, let due = status.nextCheckAt, now >= due {
+                enter(.primaryRollout, now: now, into: &actions)
+            }
+        case .initialized where status.stage == .primaryRollout:
+            // The baseline waits for the primary without a deadline: nothing is released, the target still serves.
+            if status.pending == nil, let due = status.nextCheckAt, now >= due {
                 enter(.primaryRollout, now: now, into: &actions)
             }
         case .promoting, .rollingBack:
@@ -194,15 +199,31 @@ public struct Rollout: Hashable, Sendable {
 
     /// The platform answered a `promoteWorkload`: once the primary has rolled out the canary's template, all
     /// traffic goes to it, the target is scaled to zero and the release is promoted; until then the rollout
-    /// holds at its weights and asks again each interval (the progress deadline still counts).
+    /// holds at its weights and asks again each interval (the progress deadline still counts). At first sight
+    /// (the baseline) the target is scaled to zero once the primary is ready.
     public mutating func primaryUpdated(ticket: RolloutTicket, ready: Bool, reason: String, now: RolloutInstant) -> RolloutOutcome {
-        guard status.phase == .promoting, let pending = status.pending, pending.ticket == ticket, pending.kind == .primaryRollout,
-            let workload = spec.workload
+        guard status.phase == .promoting || status.phase == .initialized, let pending = status.pending, pending.ticket == ticket,
+            pending.kind == .primaryRollout, let workload = spec.workload
         else {
             return .rejected(.staleResult(ticket))
         }
         status.pending = nil
         var actions: [RolloutAction] = []
+        if status.phase == .initialized {
+            guard ready else {
+                hold(reason: "\(workload.primary) is not ready yet: \(reason)",
+                     message: "waiting for \(workload.primary) to be ready before scaling \(workload.deployment) to zero: \(reason)",
+                     now: now, into: &actions)
+                return .accepted(actions)
+            }
+            status.stage = .finished
+            status.holdReason = nil
+            status.nextCheckAt = nil
+            actions.append(.scaleWorkload(scaling(workload, to: .zero)))
+            record(.normal, "initialized: \(workload.primary) serves \(workload.deployment) revision \(workload.revision ?? "unknown")",
+                   now: now, into: &actions)
+            return .accepted(actions)
+        }
         guard ready else {
             hold(reason: "\(workload.primary) is rolling out the promoted revision: \(reason)",
                  message: "waiting for \(workload.primary): \(reason)", now: now, into: &actions)
@@ -302,6 +323,11 @@ public struct Rollout: Hashable, Sendable {
         applyWeight(canary: status.canaryWeight, into: &actions)
         if let pending = status.pending {
             status.pending = nil
+            if pending.kind == .primaryRollout {
+                // The primary was being asked (baseline or promotion): ask again.
+                enter(.primaryRollout, now: now, into: &actions)
+                return .accepted(actions)
+            }
             if pending.kind == .webhooks(.rollback) && requestWebhooks(.rollback, into: &actions) {
                 return .accepted(actions)
             }

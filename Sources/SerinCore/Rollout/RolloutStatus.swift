@@ -57,8 +57,9 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     public internal(set) var primaryServes: Bool?
     /// In Flagger's shape, the workload revision the primary serves.
     public internal(set) var stableRevision: String?
-    /// A workload Canary seen for the first time: the primary serves the target's revision, nothing to release.
-    public var isBaseline: Bool { phase == .initialized && stage == .finished }
+    /// A workload Canary seen for the first time: the primary serves the target's revision, nothing to release
+    /// (while `stage` is `.primaryRollout`, the target is scaled to zero once the primary is ready).
+    public var isBaseline: Bool { phase == .initialized && (stage == .finished || stage == .primaryRollout) }
 
     public var stableWeight: Int { 100 - canaryWeight }
 

@@ -28,6 +28,7 @@ struct RolloutWorkloadTests {
     static func releasingR2() throws -> Driver {
         var driver = Driver(try Rollout(spec: spec(revision: "r1")))
         driver.start(0)
+        try primaryAnswers(&driver, ready: true, at: 1)
         driver.send { $0.specChanged(try! spec(revision: "r2"), now: t(10)) }
         driver.send { $0.restart(now: t(10)) }
         try ready(&driver, 11)
@@ -42,23 +43,61 @@ struct RolloutWorkloadTests {
         driver.send { $0.workloadChecked(ticket: check.ticket, ready: true, reason: "ready", now: t(at)) }
     }
 
+    /// Answers the newest `promoteWorkload`.
+    static func primaryAnswers(_ driver: inout Driver, ready: Bool, reason: String = "ready", at: Int) throws {
+        let promotion = try promotion(driver)
+        driver.send { $0.primaryUpdated(ticket: promotion.ticket, ready: ready, reason: reason, now: t(at)) }
+    }
+
     static func promotion(_ driver: Driver) throws -> WorkloadPromotion {
         try #require(driver.log.compactMap { action -> WorkloadPromotion? in
             if case .promoteWorkload(let promotion) = action { return promotion } else { return nil }
         }.last)
     }
 
-    @Test("first sight is no release: all traffic on the primary, the target scaled to zero, and it stays so")
+    @Test("first sight is no release: all traffic on the primary, the target scaled to zero once it is ready, and it stays so")
     func firstSightIsBaseline() throws {
         var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
         driver.start(0)
         #expect(driver.rollout.status.phase == .initialized)
         #expect(driver.rollout.status.isBaseline)
         #expect(driver.log.canaryWeights == [0])
+        // The target keeps its pods until the primary, created from its template, is ready.
+        #expect(try Self.promotion(driver).purpose == .baseline)
+        #expect(Self.scalings(driver).isEmpty)
+        try Self.primaryAnswers(&driver, ready: false, reason: "0 of 2 new replicas have been updated", at: 5)
+        #expect(Self.scalings(driver).isEmpty)
+        #expect(driver.rollout.status.message
+            == "podinfo: waiting for podinfo-primary to be ready before scaling podinfo to zero: 0 of 2 new replicas have been updated")
+        #expect(driver.rollout.nextWakeUp == t(35))
+        driver.tick(35)
+        try Self.primaryAnswers(&driver, ready: true, at: 36)
         #expect(Self.scalings(driver) == [.zero])
+        #expect(driver.rollout.status.isBaseline)
+        #expect(driver.rollout.nextWakeUp == nil)
         #expect(driver.rollout.status.stableRevision == "r1")
         #expect(driver.send { $0.start(now: t(1)) } == .accepted([]))
         #expect(driver.rollout.status.releases.isEmpty)
+    }
+
+    @Test("a controller restarted while the primary is asked for (baseline or promotion) asks again, never forgets")
+    func restartWhilePrimaryIsAskedAsksAgain() throws {
+        var baseline = Driver(try Rollout(spec: Self.spec(revision: "r1")))
+        baseline.start(0)
+        var promoting = try Self.releasingR2()
+        try promoting.completeInterval(with: .pass)
+        try Self.ready(&promoting, 45)
+        try promoting.completeInterval(with: .pass)
+        for (driver, purpose) in [(baseline, WorkloadPromotion.Purpose.baseline), (promoting, .promotion)] {
+            let asked = try Self.promotion(driver)
+            var restarted = Driver(driver.rollout)
+            restarted.send { $0.restored(now: t(100)) }
+            let again = try Self.promotion(restarted)
+            #expect(again.ticket != asked.ticket)
+            #expect(again.purpose == purpose)
+            try Self.primaryAnswers(&restarted, ready: true, at: 101)
+            #expect(Self.scalings(restarted).last == .zero)
+        }
     }
 
     @Test("a new revision scales the target up, waits for it, shifts weight, copies it to the primary and routes back")
