@@ -91,7 +91,7 @@ struct ClusterCanaries {
         if let name {
             objects = [try await canary(name)]
         } else {
-            objects = try await api.list(.canaries(namespace: allNamespaces ? nil : namespace)).items
+            objects = try await list(namespace: allNamespaces ? nil : namespace)
         }
         return objects.compactMap { object in
             switch Self.status(of: object) {
@@ -106,7 +106,7 @@ struct ClusterCanaries {
     /// The Canary as the status shows it; one no controller has picked up yet, as its spec starts.
     static func status(of canary: JSONValue) -> Result<CanaryStatus, CanaryWatcher.Problem> {
         let measurements = KubernetesRolloutStore.lastMeasurements(in: canary)
-        if let state = canary["status"]?["state"]?.stringValue,
+        if let state = CanaryGroup.of(canary).state(in: canary),
             let rollout = try? JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
         {
             return .success(CanaryStatus(rollout: rollout, measurements: measurements))
@@ -116,7 +116,8 @@ struct ClusterCanaries {
                 // What serves is the controller's to find; until it has, a stable not written is unknown.
                 let stable = spec.stable ?? Destination(host: "unknown")
                 var status = CanaryStatus(rollout: try Rollout(spec: spec, stable: stable), measurements: measurements)
-                status.message = "no controller has picked it up yet (is serin controller running?)"
+                status.message = KubernetesRolloutStore.refusal(in: canary).map { "refused: \($0)" }
+                    ?? "no controller has picked it up yet (is serin controller running?)"
                 return .success(status)
             } catch {
                 return .failure(CanaryWatcher.Problem(message: "Canary \(spec.name): \(error)"))
@@ -127,11 +128,11 @@ struct ClusterCanaries {
     /// Writes `command` on the Canary and waits up to `timeout` for the controller's answer.
     func send(_ command: RolloutCommand, to name: String, timeout: Duration) async throws -> (CanaryCommandChannel.Answer, CanaryStatus?) {
         let id = UUID().uuidString.lowercased()
-        let path = ResourcePath.canaries(namespace: namespace, name: name)
         var attempt = 0
         while true {
             let current = try await canary(name)
             do {
+                let path = CanaryGroup.of(current).path(namespace: namespace, name: name)
                 _ = try await api.patch(path, CanaryCommandChannel.request(command, id: id, on: current))
                 break
             } catch let error as KubernetesAPIError where error.isConflict && attempt < 5 {
@@ -165,16 +166,41 @@ struct ClusterCanaries {
         return CanaryHistory(releases: releases, events: events.map(EventView.init), measurements: measurements.map(MeasurementView.init))
     }
 
-    private func canary(_ name: String) async throws -> JSONValue {
-        do {
-            return try await api.get(.canaries(namespace: namespace, name: name))
-        } catch let error as KubernetesAPIError where error.isNotFound {
-            let known = (try? await api.list(.canaries(namespace: namespace)).items.compactMap { $0["metadata"]?["name"]?.stringValue }) ?? []
-            Terminal.err(
-                "error: no Canary \(name) in namespace \(namespace)"
-                    + (known.isEmpty ? " (it has none; -n chooses another)" : " (it has: \(known.sorted().joined(separator: ", ")))")
-            )
-            throw ExitCode(1)
+    /// Serin's Canaries, and Flagger's where the cluster has that resource (the first wins a shared name, as in
+    /// the controller).
+    private func list(namespace: String?) async throws -> [JSONValue] {
+        var found: [ResourceName: JSONValue] = [:]
+        for group in CanaryGroup.allCases {
+            let items: [JSONValue]
+            do {
+                items = try await api.list(group.path(namespace: namespace)).items
+            } catch let error as KubernetesAPIError where (error.isNotFound || error.code == 403) && group != .serin {
+                continue  // Flagger's CRD is not installed, or this person may not read it.
+            }
+            for item in items {
+                guard let name = item["metadata"]?["name"]?.stringValue, case .object(var fields) = item else { continue }
+                let key = ResourceName(namespace: item["metadata"]?["namespace"]?.stringValue ?? ResourceName.defaultNamespace, name: name)
+                guard found[key] == nil else { continue }
+                if fields["apiVersion"] == nil { fields["apiVersion"] = .string(group.groupVersion) }
+                found[key] = .object(fields)
+            }
         }
+        return found.sorted { $0.key.description < $1.key.description }.map(\.value)
+    }
+
+    private func canary(_ name: String) async throws -> JSONValue {
+        for group in CanaryGroup.allCases {
+            do {
+                return try await api.get(group.path(namespace: namespace, name: name))
+            } catch let error as KubernetesAPIError where error.isNotFound {
+                continue
+            }
+        }
+        let known = (try? await list(namespace: namespace).compactMap { $0["metadata"]?["name"]?.stringValue }) ?? []
+        Terminal.err(
+            "error: no Canary \(name) in namespace \(namespace)"
+                + (known.isEmpty ? " (it has none; -n chooses another)" : " (it has: \(known.sorted().joined(separator: ", ")))")
+        )
+        throw ExitCode(1)
     }
 }

@@ -48,7 +48,7 @@ public actor CanaryController {
 
     enum Message: Sendable {
         case tick
-        case reconcile([CanarySpec], routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>], reply: CheckedContinuation<[String], Never>)
+        case reconcile([CanarySpec], routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>], reply: CheckedContinuation<[CanaryProblem], Never>)
         case command(RolloutCommand, ResourceName, reply: CheckedContinuation<CommandReply, Never>)
         case analysisFinished(ResourceName, AnalysisRequest, AnalysisSamples)
         case webhooksFinished(ResourceName, WebhookRun, WebhookResult)
@@ -115,7 +115,8 @@ public actor CanaryController {
     /// Answers a message that arrived as the controller stopped, so its sender does not wait forever.
     private func refuse(_ message: Message) {
         switch message {
-        case .reconcile(_, _, let reply): reply.resume(returning: ["the controller is stopping"])
+        case .reconcile(let specs, _, let reply):
+            reply.resume(returning: specs.map { CanaryProblem(canary: $0.name, message: "\($0.name.name): the controller is stopping") })
         case .command(_, _, let reply): reply.resume(returning: .rejected("the controller is stopping"))
         case .tick, .analysisFinished, .webhooksFinished, .workloadChecked, .primaryUpdated: break
         }
@@ -123,10 +124,10 @@ public actor CanaryController {
 
     /// Brings the rollouts in line with these Canary specs: new Canaries start a rollout from what their routes
     /// serve now, changed ones are handed to their rollout (a new canary starts a new release), removed ones are
-    /// forgotten. Returns problems (an invalid spec, a stable that does not serve), one line each; a Canary with
+    /// forgotten. Returns problems (an invalid spec, a stable that does not serve), one per Canary; a Canary with
     /// a problem keeps its rollout as it was.
     @discardableResult
-    public func reconcile(_ specs: [CanarySpec]) async -> [String] {
+    public func reconcile(_ specs: [CanarySpec]) async -> [CanaryProblem] {
         // What serves is read for Canaries without a rollout, before the inbox decides anything.
         var routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>] = [:]
         for spec in specs where rollouts[spec.name] == nil {
@@ -266,8 +267,8 @@ public actor CanaryController {
 
     private func reconcileNow(
         _ specs: [CanarySpec], routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>], now: RolloutInstant
-    ) -> [String] {
-        var problems: [String] = []
+    ) -> [CanaryProblem] {
+        var problems: [CanaryProblem] = []
         let wanted = Set(specs.map(\.name))
         for name in rollouts.keys where !wanted.contains(name) {
             rollouts[name] = nil
@@ -297,7 +298,7 @@ public actor CanaryController {
                 }
                 let firstSight = restoredThisRun.insert(spec.name).inserted
                 if let rejection = step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
-                    problems.append("\(spec.name.name): \(rejection)")
+                    problems.append(CanaryProblem(canary: spec.name, message: "\(spec.name.name): \(rejection)"))
                 } else if existing.spec.isNewRevision(comparedTo: spec), existing.status.phase.isFinished || existing.status.isBaseline,
                     existing.status.phase == .failed || spec.workload != nil || !spec.canary.isSameVersion(as: existing.status.canary)
                 {
@@ -316,13 +317,14 @@ public actor CanaryController {
                     case .success(let found):
                         stable = found
                     case .failure(let conflict):
-                        problems.append("\(spec.name.name): \(conflict)")
+                        problems.append(CanaryProblem(canary: spec.name, message: "\(spec.name.name): \(conflict)"))
                         continue
                     }
                 case .failure(let failure)?:
                     // A written stable still starts; setting the weights will say what is wrong with the routes.
                     guard spec.stable != nil else {
-                        problems.append("\(spec.name.name): cannot tell what serves now: \(failure.message); write spec.stable")
+                        problems.append(CanaryProblem(
+                            canary: spec.name, message: "\(spec.name.name): cannot tell what serves now: \(failure.message); write spec.stable"))
                         continue
                     }
                     stable = spec.stable
@@ -334,7 +336,7 @@ public actor CanaryController {
                 do {
                     rollouts[spec.name] = try Rollout(spec: spec, stable: stable)
                 } catch {
-                    problems.append("\(spec.name.name): \(error)")
+                    problems.append(CanaryProblem(canary: spec.name, message: "\(spec.name.name): \(error)"))
                     continue
                 }
                 restoredThisRun.insert(spec.name)
@@ -500,3 +502,4 @@ public actor CanaryController {
         }
     }
 }
+

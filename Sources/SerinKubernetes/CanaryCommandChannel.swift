@@ -5,7 +5,8 @@ import SerinCore
 /// How people steer a Canary in a cluster without reaching the controller's address: `serin promote web
 /// --kubeconfig ...` (or `kubectl annotate`) writes the command and a fresh id into the Canary's annotations;
 /// the leading controller sees it through its watch, carries it out once, and answers in
-/// `status.lastCommand` under the same id. A person needs only `get` and `patch` on canaries.
+/// `status.lastCommand` (on Flagger's Canary, the `serin.dev/last-command` annotation) under the same id. A
+/// person needs only `get` and `patch` on canaries.
 public enum CanaryCommandChannel {
     /// The command: `promote`, `abort`, `pause`, `resume` or `rollout`.
     public static let commandAnnotation = "serin.dev/command"
@@ -85,9 +86,9 @@ public enum CanaryCommandChannel {
         return Request(canary: name, id: id, command: annotations?[commandAnnotation]?.stringValue ?? "")
     }
 
-    /// The answer in the Canary's status, if it has one.
+    /// The answer written on the Canary (`status.lastCommand`; an annotation on Flagger's), if it has one.
     public static func answer(in canary: JSONValue) -> Answer? {
-        canary["status"]?["lastCommand"].flatMap(Answer.init(json:))
+        CanaryGroup.of(canary).answer(in: canary).flatMap(Answer.init(json:))
     }
 
     /// The patch that writes `command` under `id` on the Canary as read: guarded by its resourceVersion, so a

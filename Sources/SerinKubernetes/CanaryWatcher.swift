@@ -2,40 +2,50 @@ import Foundation
 import SerinCore
 import SerinManifests
 
-/// Keeps the controller's Canaries in step with the cluster's (a `ResourceWatch` of canaries.serin.dev) and
-/// hands the whole current set to the controller after every change.
+/// Keeps the controller's Canaries in step with the cluster's (a `ResourceWatch` of canaries.serin.dev, and of
+/// Flagger's canaries.flagger.app when asked) and hands the whole current set to the controller after every
+/// change.
 /// Commands people write on a Canary (`CanaryCommandChannel`) are handed over once each, after the specs.
 public actor CanaryWatcher {
     private let api: any KubernetesAPI
     private let namespace: String?
     private let log: @Sendable (String) -> Void
-    private let apply: @Sendable ([CanarySpec]) async -> [String]
+    private let apply: @Sendable ([CanarySpec]) async -> [CanaryProblem]
     private let command: (@Sendable (CanaryCommandChannel.Request) async -> Void)?
     private let workloads: KubernetesWorkloads?
     private let configResync: Duration
-    private var objects: [ResourceName: JSONValue] = [:]
-    private var reported: Set<String> = []
+    private let groups: [CanaryGroup]
+    private var objects: [CanaryGroup: [ResourceName: JSONValue]] = [:]
+    private let refused: (@Sendable (ResourceName, String?) async -> Void)?
+    /// The problem said for each Canary, so each is said (and written on the Canary) once, and cleared once.
+    private var reported: [ResourceName: String] = [:]
     /// The last request handed over per Canary, so one whose answer is still being written is not run twice.
     private var handedOver: [ResourceName: String] = [:]
 
     /// - Parameters:
     ///   - namespace: the namespace to watch; nil for all.
+    ///   - groups: the Canary resources to run, the first winning when a namespace has one name in both.
     ///   - apply: gives the controller the current specs (`CanaryController.reconcile`) and returns its problems.
+    ///   - refused: shows a Canary's problem where its owner looks (`KubernetesRolloutStore.recordRefusal`), and
+    ///     clears it (nil) once the Canary is accepted.
     ///   - command: carries out a person's command and answers it (`CanaryCommandChannel.handler`); nil ignores them.
     ///   - workloads: prepares Canaries on a Deployment (Flagger's shape) and watches Deployments for new revisions;
     ///     nil leaves such Canaries out, with a problem.
     ///   - configResync: how often the ConfigMaps and Secrets such a Deployment reads are read again for a new
     ///     revision. Read, not watched: watching every Secret in the cluster would put them all in this process.
     public init(
-        api: any KubernetesAPI, namespace: String?, log: @escaping @Sendable (String) -> Void,
+        api: any KubernetesAPI, namespace: String?, groups: [CanaryGroup] = [.serin], log: @escaping @Sendable (String) -> Void,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
         workloads: KubernetesWorkloads? = nil, configResync: Duration = .seconds(15),
-        apply: @escaping @Sendable ([CanarySpec]) async -> [String]
+        refused: (@Sendable (ResourceName, String?) async -> Void)? = nil,
+        apply: @escaping @Sendable ([CanarySpec]) async -> [CanaryProblem]
     ) {
+        self.refused = refused
         self.api = api
         self.workloads = workloads
         self.configResync = configResync
         self.namespace = namespace
+        self.groups = groups
         self.log = log
         self.command = command
         self.apply = apply
@@ -43,30 +53,56 @@ public actor CanaryWatcher {
 
     /// Lists and watches until the task is cancelled.
     public func run() async {
-        let watch = ResourceWatch(api: api, collection: .canaries(namespace: namespace), label: "canaries", log: log)
-        guard workloads != nil else {
-            await watch.run { objects in await self.changed(objects) }
-            return
+        await withTaskGroup(of: Void.self) { tasks in
+            for group in groups {
+                let watch = ResourceWatch(api: api, collection: group.path(namespace: namespace), label: group.resourceName, log: log)
+                tasks.addTask { await watch.run { objects in await self.changed(group, objects) } }
+            }
+            guard workloads != nil else { return }
+            // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
+            let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", log: log)
+            tasks.addTask { await deployments.run { _ in await self.sync() } }
+            // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then.
+            tasks.addTask {
+                while (try? await Task.sleep(for: self.configResync)) != nil { await self.sync() }
+            }
         }
-        // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
-        let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", log: log)
-        async let canaries: Void = watch.run { objects in await self.changed(objects) }
-        async let targets: Void = deployments.run { _ in await self.sync() }
-        // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then.
-        async let configs: Void = {
-            while (try? await Task.sleep(for: configResync)) != nil { await self.sync() }
-        }()
-        _ = await (canaries, targets, configs)
     }
 
-    private func changed(_ objects: [ResourceName: JSONValue]) async {
-        self.objects = objects
+    private func changed(_ group: CanaryGroup, _ objects: [ResourceName: JSONValue]) async {
+        // A list's items may come without apiVersion; the group they were listed from is theirs.
+        self.objects[group] = objects.mapValues { object in
+            guard object["apiVersion"] == nil, case .object(var fields) = object else { return object }
+            fields["apiVersion"] = .string(group.groupVersion)
+            return .object(fields)
+        }
         await sync()
+    }
+
+    /// Every Canary to run, by name: the first group's where two share a name, and a problem for the other.
+    private func current() -> (canaries: [(ResourceName, JSONValue)], problems: [CanaryProblem]) {
+        var canaries: [ResourceName: JSONValue] = [:]
+        var problems: [CanaryProblem] = []
+        for group in groups {
+            for (name, object) in objects[group] ?? [:] {
+                if let first = canaries[name] {
+                    problems.append(CanaryProblem(
+                        canary: name,
+                        message: "Canary \(name) exists as both \(CanaryGroup.of(first).resourceName) and \(group.resourceName); "
+                            + "Serin runs the \(CanaryGroup.of(first).resourceName) one (delete the other)"))
+                } else {
+                    canaries[name] = object
+                }
+            }
+        }
+        return (canaries.sorted(by: { $0.key.description < $1.key.description }), problems)
     }
 
     /// Syncs one at a time, newest state last: a change that arrives while a sync awaits the API (preparing a
     /// workload Canary) is synced again after it, never handed over before an older one.
     private func sync() async {
+        // Until every group has listed, a Canary not seen yet is not a deleted one: nothing is handed over.
+        guard objects.count == groups.count else { return }
         if syncing {
             syncAgain = true
             return
@@ -83,35 +119,44 @@ public actor CanaryWatcher {
     private var syncAgain = false
 
     private func syncOnce() async {
-        let current = objects.sorted(by: { $0.key.description < $1.key.description })
+        var (current, problems) = self.current()
         var specs: [CanarySpec] = []
-        var problems: [String] = []
-        for (_, object) in current {
+        for (name, object) in current {
             switch Self.spec(from: object) {
             case .success(let spec) where spec.workload != nil:
                 guard let workloads else {
-                    problems.append("Canary \(spec.name): a targetRef of kind Deployment needs the controller's Deployment support")
+                    problems.append(CanaryProblem(
+                        canary: name, message: "Canary \(spec.name): a targetRef of kind Deployment needs the controller's Deployment support"))
                     continue
                 }
                 switch await workloads.prepare(spec, canary: object) {
                 case .success(let prepared): specs.append(prepared)
-                case .failure(let failure): problems.append(failure.message)
+                case .failure(let failure): problems.append(CanaryProblem(canary: name, message: failure.message))
                 }
             case .success(let spec): specs.append(spec)
-            case .failure(let failure): problems.append(failure.message)
+            case .failure(let failure): problems.append(CanaryProblem(canary: name, message: failure.message))
             }
         }
         problems += await apply(specs)
-        // Each problem is said once, not after every change of another Canary.
-        for problem in problems where !reported.contains(problem) { log(problem) }
-        reported = Set(problems)
+        // Each problem is said once, not after every change of another Canary, and cleared once it is solved.
+        var now: [ResourceName: String] = [:]
+        for problem in problems { now[problem.canary] = now[problem.canary].map { "\($0); \(problem.message)" } ?? problem.message }
+        for (name, message) in now.sorted(by: { $0.key.description < $1.key.description }) where reported[name] != message {
+            log(message)
+            await refused?(name, message)
+        }
+        for name in reported.keys.sorted(by: { $0.description < $1.description }) where now[name] == nil && objects.values.contains(where: { $0[name] != nil }) {
+            await refused?(name, nil)
+        }
+        reported = now
         guard let command else { return }
         for (name, object) in current {
             guard let request = CanaryCommandChannel.pendingRequest(in: object), handedOver[name] != request.id else { continue }
             handedOver[name] = request.id
             await command(request)
         }
-        handedOver = handedOver.filter { objects[$0.key] != nil }
+        let names = Set(current.map(\.0))
+        handedOver = handedOver.filter { names.contains($0.key) }
     }
 
     /// Why a Canary in the cluster could not be read, with its name and the field.

@@ -35,8 +35,9 @@ public struct ResourcePath: Hashable, Sendable, CustomStringConvertible {
         self.subresource = subresource
     }
 
+    /// Serin's own Canaries (`CanaryGroup.serin`).
     public static func canaries(namespace: String?, name: String? = nil) -> ResourcePath {
-        ResourcePath(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: namespace, name: name)
+        CanaryGroup.serin.path(namespace: namespace, name: name)
     }
 
     public static func virtualService(namespace: String, name: String) -> ResourcePath {

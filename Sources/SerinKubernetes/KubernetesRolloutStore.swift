@@ -5,42 +5,48 @@ import SerinCore
 /// that restarts (or a new leader) continues from the status; its events become Kubernetes Events on the
 /// Canary (`kubectl describe canary`, `kubectl get events`). The status carries what people read — phase,
 /// weight, step, failed checks, a `Promoted` condition — and, in `state`, the whole rollout for the next
-/// controller.
+/// controller. On Flagger's Canary, whose CRD keeps only Flagger's status fields, the status has those and the
+/// rollout lives in an annotation (`CanaryGroup`).
 ///
 /// Measurements are kept in memory for the API and dashboard (the newest few per metric also go to the
 /// status); Kubernetes has no place for a time series, which is Prometheus's job.
 public actor KubernetesRolloutStore: RolloutStore {
     private let api: any KubernetesAPI
     private let component: String
+    private let groups: [CanaryGroup]
     private var measurementLog: [ResourceName: [RecordedMeasurement]] = [:]
-    /// Each Canary as the last status write returned it: the next write starts from it instead of reading the
+    /// Each Canary as the last write returned it: the next write starts from it instead of reading the
     /// Canary again; if someone changed it since, the write is refused (409) and the Canary is read afresh.
     private var lastWritten: [ResourceName: JSONValue] = [:]
+    /// Why the controller refused each Canary as now written (`recordRefusal`), kept in its status through saves.
+    private var refusals: [ResourceName: String] = [:]
     private let keptMeasurements = 500
     private let attempts = 5
 
-    public init(api: any KubernetesAPI, component: String = "serin") {
+    /// - Parameter groups: the Canary resources the controller runs, in order of precedence when a namespace
+    ///   has a Canary of the same name in both.
+    public init(api: any KubernetesAPI, component: String = "serin", groups: [CanaryGroup] = [.serin]) {
         self.api = api
         self.component = component
+        self.groups = groups
     }
 
     public func loadRollouts() async throws -> [ResourceName: Rollout] {
         var rollouts: [ResourceName: Rollout] = [:]
         var failures: [String] = []
-        for canary in try await api.list(.canaries(namespace: nil)).items {
-            guard let name = canary["metadata"]?["name"]?.stringValue, let namespace = canary["metadata"]?["namespace"]?.stringValue,
-                let state = canary["status"]?["state"]?.stringValue
-            else { continue }
-            let key = ResourceName(namespace: namespace, name: name)
-            do {
-                let rollout = try JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
-                guard rollout.spec.name == key else {
-                    failures.append("\(key): its status.state belongs to \(rollout.spec.name)")
-                    continue
+        for group in groups {
+            for canary in try await api.list(group.path(namespace: nil)).items {
+                guard let key = ResourceWatch.name(of: canary), rollouts[key] == nil, let state = group.state(in: canary) else { continue }
+                do {
+                    let rollout = try JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
+                    guard rollout.spec.name == key else {
+                        failures.append("\(key): its \(group.stateLocation) belongs to \(rollout.spec.name)")
+                        continue
+                    }
+                    rollouts[key] = rollout
+                } catch {
+                    failures.append("\(key): \(group.stateLocation) is not a rollout Serin can read: \(error)")
                 }
-                rollouts[key] = rollout
-            } catch {
-                failures.append("\(key): status.state is not a rollout Serin can read: \(error)")
             }
         }
         guard failures.isEmpty else { throw Failure(message: failures.joined(separator: "; ")) }
@@ -55,11 +61,29 @@ public actor KubernetesRolloutStore: RolloutStore {
             measurementLog[name] = log
         }
         let status = try Self.status(of: rollout, measurements: measurementLog[name] ?? [])
-        let canary = try await writeStatus(of: name) { current in
-            // The answer to the last command stays: it belongs to whoever sent it.
-            var fields = status.objectValue ?? [:]
-            if let answer = current?["lastCommand"] { fields["lastCommand"] = answer }
+        // Read as the write is made (a refusal may be cleared while this save awaits the API).
+        let withRefusal = { [self] (status: JSONValue) -> JSONValue in
+            guard let refusal = refusals[name], case .object(var fields) = status else { return status }
+            fields["conditions"] = .array((fields["conditions"]?.arrayValue ?? []) + [Self.refusedCondition(refusal)])
             return .object(fields)
+        }
+        let group = try await group(of: name)
+        let canary: JSONValue
+        switch group {
+        case .serin:
+            canary = try await write(name, in: group, status: true) { fields in
+                // The answer to the last command stays: it belongs to whoever sent it.
+                var written = withRefusal(status).objectValue ?? [:]
+                if let answer = fields["status"]?["lastCommand"] { written["lastCommand"] = answer }
+                fields["status"] = .object(written)
+            }
+        case .flagger:
+            // The rollout first: it is what the next controller continues from; the status only tells people.
+            let state = String(decoding: try JSONEncoder().encode(rollout), as: UTF8.self)
+            _ = try await write(name, in: group, status: false) { fields in
+                fields["metadata"] = KubernetesWorkloads.annotating(fields["metadata"], CanaryGroup.stateAnnotation, state)
+            }
+            canary = try await write(name, in: group, status: true) { fields in fields["status"] = Self.flaggerStatus(withRefusal(status), of: rollout) }
         }
         for (index, event) in events.enumerated() {
             do {
@@ -72,26 +96,78 @@ public actor KubernetesRolloutStore: RolloutStore {
         }
     }
 
-    /// Writes the answer to a person's command (`CanaryCommandChannel`) into the Canary's status, keeping the rest.
+    /// Writes the answer to a person's command (`CanaryCommandChannel`) into the Canary, keeping the rest: in
+    /// `status.lastCommand`, or on Flagger's Canary in an annotation.
     public func recordAnswer(_ answer: CanaryCommandChannel.Answer, for name: ResourceName) async throws {
-        _ = try await writeStatus(of: name) { current in
-            var fields = current?.objectValue ?? [:]
-            fields["lastCommand"] = answer.json
-            return .object(fields)
+        let group = try await group(of: name)
+        switch group {
+        case .serin:
+            _ = try await write(name, in: group, status: true) { fields in
+                var status = fields["status"]?.objectValue ?? [:]
+                status["lastCommand"] = answer.json
+                fields["status"] = .object(status)
+            }
+        case .flagger:
+            let text = String(decoding: try JSONEncoder().encode(answer.json), as: UTF8.self)
+            _ = try await write(name, in: group, status: false) { fields in
+                fields["metadata"] = KubernetesWorkloads.annotating(fields["metadata"], CanaryGroup.answerAnnotation, text)
+            }
         }
     }
 
-    /// Replaces the Canary's status with `change(current status)`, starting from the Canary as last written; a
-    /// 409 (someone changed the Canary since) reads it again and recomputes. Returns the Canary as written.
-    private func writeStatus(of name: ResourceName, _ change: (JSONValue?) throws -> JSONValue) async throws -> JSONValue {
-        let path = ResourcePath.canaries(namespace: name.namespace, name: name.name)
+    /// Shows why the controller refused the Canary as written — condition `Accepted` False, reason `Refused`,
+    /// with the message — so `kubectl describe` says it; nil clears it once the Canary is accepted.
+    public func recordRefusal(_ message: String?, for name: ResourceName) async throws {
+        refusals[name] = message
+        let group = try await group(of: name)
+        _ = try await write(name, in: group, status: true) { fields in
+            var status = fields["status"]?.objectValue ?? [:]
+            var conditions = (status["conditions"]?.arrayValue ?? []).filter { $0["type"] != "Accepted" }
+            if let message { conditions.append(Self.refusedCondition(message)) }
+            status["conditions"] = .array(conditions)
+            fields["status"] = .object(status)
+        }
+    }
+
+    static func refusedCondition(_ message: String) -> JSONValue {
+        [
+            "type": "Accepted", "status": "False", "reason": "Refused", "message": .string(message),
+            "lastTransitionTime": .string(ISO8601DateFormatter().string(from: Date())),
+        ]
+    }
+
+    /// The refusal written on a Canary, if the controller refused it as written.
+    public static func refusal(in canary: JSONValue) -> String? {
+        canary["status"]?["conditions"]?.arrayValue?.first { $0["type"] == "Accepted" && $0["status"] == "False" }?["message"]?.stringValue
+    }
+
+    /// Which group's Canary `name` is: the first of `groups` that has it.
+    private func group(of name: ResourceName) async throws -> CanaryGroup {
+        if let known = lastWritten[name] { return CanaryGroup.of(known) }
+        for group in groups {
+            do {
+                lastWritten[name] = try await api.get(group.path(namespace: name.namespace, name: name.name))
+                return group
+            } catch let error as KubernetesAPIError where error.isNotFound && group != groups.last {
+                continue
+            }
+        }
+        throw Failure(message: "Canary \(name) does not exist")
+    }
+
+    /// Replaces the Canary (or its status) after `change`, starting from the Canary as last written; a 409
+    /// (someone changed the Canary since) reads it again and recomputes. Returns the Canary as written.
+    private func write(
+        _ name: ResourceName, in group: CanaryGroup, status: Bool, _ change: (inout [String: JSONValue]) throws -> Void
+    ) async throws -> JSONValue {
+        let path = group.path(namespace: name.namespace, name: name.name)
         var canary: JSONValue
         if let known = lastWritten[name] { canary = known } else { canary = try await api.get(path) }
         for attempt in 1...attempts {
             guard case .object(var fields) = canary else { throw Failure(message: "Canary \(name) is not an object") }
-            fields["status"] = try change(fields["status"])
+            try change(&fields)
             do {
-                canary = try await api.replace(path.status, .object(fields))
+                canary = try await api.replace(status ? path.status : path, .object(fields))
                 break
             } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
                 // The Canary changed (a spec edit, a label, a command): write onto the fresh object.
@@ -121,6 +197,7 @@ public actor KubernetesRolloutStore: RolloutStore {
         // Its status went with the Canary; its Events expire on the API server's own schedule.
         measurementLog[canary] = nil
         lastWritten[canary] = nil
+        refusals[canary] = nil
     }
 
     /// Why a rollout could not be loaded or saved.
@@ -183,6 +260,16 @@ public actor KubernetesRolloutStore: RolloutStore {
         return .object(fields)
     }
 
+    /// The status Flagger's CRD keeps, from Serin's: Flagger's phase; the weight, counts, transition time and
+    /// the `Promoted` condition (which says RollingBack, and carries the message).
+    static func flaggerStatus(_ status: JSONValue, of rollout: Rollout) -> JSONValue {
+        var fields = (status.objectValue ?? [:]).filter {
+            ["canaryWeight", "failedChecks", "iterations", "lastTransitionTime", "conditions"].contains($0.key)
+        }
+        fields["phase"] = .string(CanaryGroup.flaggerPhase(of: rollout.status))
+        return .object(fields)
+    }
+
     /// A core/v1 Event about the Canary, Normal or Warning as the rollout event is.
     /// Named `CANARY.NANOSECONDS-NUMBER` (hex nanoseconds, the event's place in its save), so names never collide
     /// and the order survives Events' whole-second timestamps.
@@ -196,7 +283,8 @@ public actor KubernetesRolloutStore: RolloutStore {
             "apiVersion": "v1", "kind": "Event",
             "metadata": ["name": .string("\(name).\(String(nanos, radix: 16))-\(number)"), "namespace": .string(namespace)],
             "involvedObject": [
-                "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "name": .string(name), "namespace": .string(namespace),
+                "apiVersion": .string(CanaryGroup.of(canary).groupVersion), "kind": "Canary", "name": .string(name),
+                "namespace": .string(namespace),
                 "uid": canary["metadata"]?["uid"] ?? .null, "resourceVersion": canary["metadata"]?["resourceVersion"] ?? .null,
             ],
             // Flagger's reason for every rollout event; the type tells warnings apart.

@@ -23,7 +23,9 @@ public final class KubernetesAPIServer: Sendable {
     let state: NIOLockedValueBox<State>
 
     /// Resources (`group/version/plural`) whose `status` is a subresource.
-    public static let statusSubresources: Set<String> = ["serin.dev/v1alpha1/canaries", "apps/v1/deployments"]
+    public static let statusSubresources: Set<String> = [
+        "serin.dev/v1alpha1/canaries", "flagger.app/v1beta1/canaries", "apps/v1/deployments",
+    ]
 
     /// Where an object lives: `apis/serin.dev/v1alpha1`, `canaries`, `default`, `web`. Keys equal across the
     /// versions of one group: Kubernetes serves every version of a resource from the same stored object.
@@ -369,7 +371,12 @@ public final class KubernetesAPIServer: Sendable {
                 guard state.objects[key] == nil else {
                     return Self.status(409, "AlreadyExists", "\(route.resource) \"\(name)\" already exists")
                 }
-                return .json(201, Self.served(Self.write(object, at: key, type: "ADDED", in: &state), as: route.groupVersion))
+                switch Self.admitted(object, at: route) {
+                case .success(let object):
+                    return .json(201, Self.served(Self.write(object, at: key, type: "ADDED", in: &state), as: route.groupVersion))
+                case .failure(let refusal):
+                    return refusal.reply
+                }
             }
         case (.PUT, let name?):
             guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body) else {
@@ -382,7 +389,12 @@ public final class KubernetesAPIServer: Sendable {
                     return Self.conflict(route, name)
                 }
                 let merged = statusOwned ? Self.splitStatus(written: object, current: current, toStatus: route.subresource == "status") : object
-                return .json(200, Self.served(Self.write(merged, at: key, type: "MODIFIED", in: &state), as: route.groupVersion))
+                switch Self.admitted(merged, at: route) {
+                case .success(let object):
+                    return .json(200, Self.served(Self.write(object, at: key, type: "MODIFIED", in: &state), as: route.groupVersion))
+                case .failure(let refusal):
+                    return refusal.reply
+                }
             }
         case (.PATCH, let name?):
             guard request.headers.first(name: "content-type")?.hasPrefix("application/json-patch+json") == true else {
@@ -399,7 +411,10 @@ public final class KubernetesAPIServer: Sendable {
                     if statusOwned {
                         patched = Self.splitStatus(written: patched, current: current, toStatus: route.subresource == "status")
                     }
+                    patched = try Self.admitted(patched, at: route).get()
                     return .json(200, Self.served(Self.write(patched, at: key, type: "MODIFIED", in: &state), as: route.groupVersion))
+                } catch let refusal as ReplyError {
+                    return refusal.reply
                 } catch JSONPatchError.testFailed(let path, _, _) {
                     return Self.status(422, "Invalid", "the server rejected our request due to an error in our request: Testing value \(path) failed")
                 } catch {

@@ -153,3 +153,95 @@ struct ClusterSteeringTests {
         }
     }
 }
+
+/// `serin controller --flagger-canaries`: a Flagger user's Canary on a Deployment, unchanged, run by Serin,
+/// steered with Serin's commands, and continued by a restarted controller — processes end to end.
+@Suite("Flagger's Canaries under serin controller", .timeLimit(.minutes(3)))
+struct FlaggerCanaryControllerTests {
+    static let canaryKey = PodinfoKeys.flaggerCanary
+    static let target = PodinfoKeys.target
+    static let primary = PodinfoKeys.primary
+    static let virtualService = PodinfoKeys.virtualService
+
+    static func weights(_ server: KubernetesAPIServer) -> [Int] {
+        server.object(virtualService)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
+    }
+
+    static func status(_ server: KubernetesAPIServer) -> JSONValue? { server.object(canaryKey)?["status"] }
+
+    static func image(_ server: KubernetesAPIServer, _ key: KubernetesAPIServer.ObjectKey) -> String? {
+        server.object(key)?["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"]?.stringValue
+    }
+
+    static func launchController(_ kubeconfig: String) async throws -> SerinProcess.Running {
+        try SerinProcess.launch([
+            "controller", "--kubeconfig", kubeconfig, "--admin", "127.0.0.1:\(try await TestBackends().freePort())",
+            "--prometheus", "http://127.0.0.1:9", "--flagger-canaries",
+        ])
+    }
+
+    @Test("Flagger's status fields, Serin's commands answered in an annotation, and a restarted controller continues from it")
+    func flaggerCanaryRunsAndIsSteered() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        defer { Task { await server.close() } }
+        server.put([
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "podinfo"],
+            "spec": [
+                "replicas": 2, "selector": ["matchLabels": ["app": "podinfo"]],
+                "template": ["metadata": ["labels": ["app": "podinfo"]], "spec": ["containers": [["name": "podinfod", "image": "podinfo:6.0.0"]]]],
+            ],
+        ], at: Self.target)
+        let kubeconfig = try server.writeKubeconfig(in: try SerinProcess.temporaryDirectory())
+        var controller = try await Self.launchController(kubeconfig)
+        server.put([
+            "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": ["name": "podinfo", "namespace": "default"],
+            "spec": [
+                "provider": "istio", "targetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"],
+                "progressDeadlineSeconds": 7200, "service": ["port": 9898],
+                // The first analysis is an hour away: the release holds at its first step until someone steers it.
+                "analysis": ["interval": "1h", "threshold": 2, "maxWeight": 40, "stepWeight": 20],
+            ],
+        ], at: Self.canaryKey)
+        let initialized = await eventually(.seconds(60)) { Self.status(server)?["phase"] == "Initialized" }
+        let early = initialized ? "" : await controller.outputText()
+        #expect(initialized, "\(early)")
+        server.edit(Self.target) { object in
+            object = (try? object.applying([
+                .replace(path: ["spec", "template", "spec", "containers", "0", "image"], value: "podinfo:6.0.1"),
+            ])) ?? object
+        }
+        let stepped = await eventually(.seconds(30)) { Self.weights(server) == [80, 20] }
+        let steppedOutput = stepped ? "" : await controller.outputText()
+        #expect(stepped, "\(steppedOutput)")
+        // What Flagger's CRD keeps, in Flagger's words; Serin's rollout in its annotation.
+        #expect(await eventually(.seconds(10)) { Self.status(server)?["phase"] == "Progressing" && Self.status(server)?["canaryWeight"] == 20 })
+        #expect(server.object(Self.canaryKey)?["metadata"]?["annotations"]?[CanaryGroup.stateAnnotation] != nil)
+
+        let status = try await SerinProcess.run(["status", "--kubeconfig", kubeconfig])
+        let row = status.stdout.split(separator: "\n").first { $0.hasPrefix("podinfo ") }.map(String.init) ?? ""
+        #expect(row.contains("Progressing") && row.contains("80/20"), "\(status.stdout) \(status.stderr)")
+
+        let pause = try await SerinProcess.run(["pause", "podinfo", "--kubeconfig", kubeconfig])
+        #expect(pause.status == 0, "\(pause.stderr)")
+        #expect(await eventually(.seconds(10)) { Self.status(server)?["phase"] == "Waiting" })
+        let answer = server.object(Self.canaryKey).flatMap(CanaryCommandChannel.answer(in:))
+        #expect(answer?.command == "pause" && answer?.accepted == true)
+
+        // Another controller takes over from the annotation: the release goes on where it was, not from the start.
+        await controller.kill()
+        controller = try await Self.launchController(kubeconfig)
+        let resume = try await SerinProcess.run(["resume", "podinfo", "--kubeconfig", kubeconfig, "--timeout", "60s"])
+        let output = await controller.outputText()
+        #expect(resume.status == 0, "\(resume.stderr) \(output)")
+        #expect(await eventually(.seconds(10)) { Self.status(server)?["phase"] == "Progressing" })
+        #expect(Self.weights(server) == [80, 20])
+        let promote = try await SerinProcess.run(["promote", "podinfo", "--kubeconfig", kubeconfig])
+        #expect(promote.status == 0, "\(promote.stderr)")
+        let succeeded = await eventually(.seconds(30)) { Self.status(server)?["phase"] == "Succeeded" }
+        let succeededOutput = succeeded ? "" : await controller.outputText()
+        #expect(succeeded, "\(succeededOutput)")
+        #expect(Self.image(server, Self.primary) == "podinfo:6.0.1")
+        #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
+        await controller.kill()
+    }
+}

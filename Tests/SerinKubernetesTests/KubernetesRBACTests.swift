@@ -81,13 +81,16 @@ struct KubernetesRBACTests {
             await api.shutdown()
             calls.withLockedValue { $0 = server.requestLog }
         }
-        // A Canary on a Deployment (Flagger's shape): first sight creates the primary, Services, VirtualService and
-        // HPA; a new image is released into the primary.
+        // Flagger's own Canary on a Deployment: first sight creates the primary, Services, VirtualService and HPA;
+        // a new image is released into the primary.
         try await KubernetesWorkloadRolloutTests.withWorkloadController(healthy: NIOLockedValueBox(true)) { server, _ in
-            server.put(KubernetesWorkloadRolloutTests.canary, at: KubernetesWorkloadRolloutTests.canaryKey)
-            #expect(await eventually(.seconds(20)) { KubernetesWorkloadRolloutTests.phase(server) == "Initialized" })
+            let key = KubernetesWorkloadRolloutTests.flaggerCanaryKey
+            server.put(KubernetesWorkloadRolloutTests.flaggerCanary, at: key)
+            #expect(await eventually(.seconds(20)) { KubernetesWorkloadRolloutTests.phase(server, key) == "Initialized" })
             KubernetesWorkloadRolloutTests.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
-            #expect(await eventually(.seconds(30)) { KubernetesWorkloadRolloutTests.phase(server) == "Succeeded" })
+            #expect(await eventually(.seconds(30)) { KubernetesWorkloadRolloutTests.phase(server, key) == "Succeeded" })
+            // Its watch starts after the list, which may be all this short release needed.
+            #expect(await eventually(.seconds(10)) { server.requestLog.contains("GET /apis/flagger.app/v1beta1/canaries?watch") })
             calls.withLockedValue { $0 += server.requestLog }
         }
         let used = Set(calls.withLockedValue { $0 }.compactMap(Self.permission))
@@ -100,6 +103,7 @@ struct KubernetesRBACTests {
     func peopleRoles() async throws {
         try await KubernetesAPIClientTests.withServer { server, _ in
             server.put(KubernetesRolloutTests.canary(["interval": "1m", "threshold": 2, "stepWeights": [50]]), at: KubernetesRolloutTests.canaryKey)
+            server.put(KubernetesWorkloadRolloutTests.flaggerCanary, at: KubernetesWorkloadRolloutTests.flaggerCanaryKey)
             let kubeconfig = try server.writeKubeconfig(in: try SerinProcess.temporaryDirectory())
             func calls(_ arguments: [String]) async throws -> Set<String> {
                 let before = server.requestLog.count
@@ -107,9 +111,11 @@ struct KubernetesRBACTests {
                 #expect(result.status == (arguments[0] == "pause" ? 1 : 0), "\(arguments): \(result.stderr)")
                 return Set(server.requestLog.dropFirst(before).compactMap(Self.permission))
             }
-            let reading = try await calls(["status"]).union(try await calls(["status", "web"])).union(try await calls(["history", "web"]))
+            var reading = try await calls(["status"]).union(try await calls(["status", "web"])).union(try await calls(["history", "web"]))
+            // Flagger's Canary, run by serin controller --flagger-canaries.
+            reading.formUnion(try await calls(["status", "podinfo"]).union(try await calls(["history", "podinfo"])))
             // No controller runs: the command is written, and the wait for an answer ends after --timeout.
-            let steering = try await calls(["pause", "web", "--timeout", "500ms"])
+            let steering = try await calls(["pause", "web", "--timeout", "500ms"]).union(try await calls(["pause", "podinfo", "--timeout", "500ms"]))
             let file = "deploy/kubernetes/people-rbac.yaml"
             #expect(reading == (try Self.granted(file: file, role: "serin-canary-viewer")))
             #expect(reading.union(steering) == (try Self.granted(file: file, role: "serin-canary-operator")))

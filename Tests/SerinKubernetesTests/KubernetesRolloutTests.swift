@@ -44,9 +44,10 @@ struct KubernetesRolloutTests {
     /// - Parameter metrics: the metric provider, given the cluster's MetricTemplates (which are always watched).
     static func startController(
         api: any KubernetesAPI, metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() },
-        router: (any TrafficRouter)? = nil, workloads: Bool = false, log: @escaping @Sendable (String) -> Void
+        router: (any TrafficRouter)? = nil, workloads: Bool = false, groups: [CanaryGroup] = [.serin],
+        log: @escaping @Sendable (String) -> Void
     ) async throws -> @Sendable () async -> Void {
-        let store = KubernetesRolloutStore(api: api)
+        let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: nil, log: log)
         let controller = CanaryController(
             adapters: .init(
@@ -58,8 +59,9 @@ struct KubernetesRolloutTests {
         )
         try await controller.restore()
         let watcher = CanaryWatcher(
-            api: api, namespace: nil, log: log, command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
-            workloads: workloads ? KubernetesWorkloads(api: api) : nil, configResync: .milliseconds(200)
+            api: api, namespace: nil, groups: groups, log: log, command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
+            workloads: workloads ? KubernetesWorkloads(api: api) : nil, configResync: .milliseconds(200),
+            refused: { name, message in try? await store.recordRefusal(message, for: name) }
         ) { specs in await controller.reconcile(specs) }
         let running = Task { await controller.run() }
         let watching = Task { await watcher.run() }
@@ -92,12 +94,12 @@ struct KubernetesRolloutTests {
     static func withController(
         prepare: (KubernetesAPIServer) -> Void = { putSeedVirtualService($0) },
         metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() }, workloads: Bool = false,
-        _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
+        groups: [CanaryGroup] = [.serin], _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
     ) async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
             prepare(server)
             let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await startController(api: api, metrics: metrics, workloads: workloads) { line in
+            let stop = try await startController(api: api, metrics: metrics, workloads: workloads, groups: groups) { line in
                 lines.withLockedValue { $0.append(line) }
             }
             do {
@@ -135,6 +137,30 @@ struct KubernetesRolloutTests {
             #expect(server.object(Self.canaryKey)?["spec"]?["skipAnalysis"] == true, "the spec is untouched")
             let events = server.requestLog.filter { $0.hasPrefix("POST /api/v1/namespaces/default/events") }
             #expect(!events.isEmpty, "the story is told as Kubernetes Events")
+        }
+    }
+
+    @Test("a Canary refused as written says why in its status (condition Accepted False) and nothing moves; fixed, it is accepted and runs")
+    func refusalIsOnTheCanary() async throws {
+        try await Self.withController { server, lines in
+            // The seed serves web-v1-service; this Canary says web-v3-service is the stable.
+            var canary = Self.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50]], skipAnalysis: true)
+            canary = try canary.applying([.replace(path: ["spec", "stable", "host"], value: "web-v3-service")])
+            server.put(canary, at: Self.canaryKey)
+            let refused = await eventually(.seconds(20)) {
+                server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) != nil
+            }
+            #expect(refused, "\(lines.withLockedValue { $0 })")
+            let message = server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) ?? ""
+            #expect(message.contains("web-v3-service"), "names the stable written: \(message)")
+            #expect(Self.weights(server) == [], "nothing moved: \(Self.weights(server))")
+            #expect(server.object(Self.canaryKey)?["status"]?["phase"] == nil)
+
+            server.edit(Self.canaryKey) { object in
+                object = (try? object.applying([.replace(path: ["spec", "stable", "host"], value: "web-v1-service")])) ?? object
+            }
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) == nil, "the refusal is cleared: \(server.object(Self.canaryKey)?["status"] ?? nil) \(server.requestLog.suffix(30))")
         }
     }
 

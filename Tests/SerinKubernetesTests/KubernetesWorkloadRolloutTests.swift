@@ -10,14 +10,12 @@ import Testing
 /// by changing the Deployment's image, with the primary, Services, VirtualService and HPA Serin creates.
 @Suite("Workload rollouts on Kubernetes", .timeLimit(.minutes(2)))
 struct KubernetesWorkloadRolloutTests {
-    static func key(_ groupVersion: String, _ resource: String, _ name: String) -> KubernetesAPIServer.ObjectKey {
-        KubernetesAPIServer.ObjectKey(groupVersion: groupVersion, resource: resource, namespace: "default", name: name)
-    }
-
-    static let target = key("apps/v1", "deployments", "podinfo")
-    static let primary = key("apps/v1", "deployments", "podinfo-primary")
-    static let virtualService = key("networking.istio.io/v1beta1", "virtualservices", "podinfo")
-    static let canaryKey = key("serin.dev/v1alpha1", "canaries", "podinfo")
+    static let key = PodinfoKeys.key
+    static let target = PodinfoKeys.target
+    static let primary = PodinfoKeys.primary
+    static let virtualService = PodinfoKeys.virtualService
+    static let canaryKey = PodinfoKeys.serinCanary
+    static let flaggerCanaryKey = PodinfoKeys.flaggerCanary
     static let services = ["podinfo", "podinfo-primary", "podinfo-canary"].map { key("v1", "services", $0) }
     static let primaryHPA = key("autoscaling/v2", "horizontalpodautoscalers", "podinfo-primary")
 
@@ -77,6 +75,22 @@ struct KubernetesWorkloadRolloutTests {
         ],
     ]
 
+    /// Flagger's own Canary for podinfo, as its docs write it: read unchanged.
+    static let flaggerCanary: JSONValue = [
+        "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": ["name": "podinfo", "namespace": "default"],
+        "spec": [
+            "provider": "istio",
+            "targetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"],
+            "autoscalerRef": ["apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "podinfo"],
+            "progressDeadlineSeconds": 60,
+            "service": ["port": 9898, "targetPort": 9898, "gateways": ["public-gateway"], "hosts": ["app.example.com"]],
+            "analysis": [
+                "interval": "300ms", "threshold": 2, "maxWeight": 50, "stepWeight": 30,
+                "metrics": [["name": "request-success-rate", "thresholdRange": ["min": 99], "interval": "1m"]],
+            ],
+        ],
+    ]
+
     static func image(_ server: KubernetesAPIServer, _ key: KubernetesAPIServer.ObjectKey) -> String? {
         server.object(key)?["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"]?.stringValue
     }
@@ -89,8 +103,8 @@ struct KubernetesWorkloadRolloutTests {
         server.object(virtualService)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
     }
 
-    static func phase(_ server: KubernetesAPIServer) -> String? {
-        server.object(canaryKey)?["status"]?["phase"]?.stringValue
+    static func phase(_ server: KubernetesAPIServer, _ key: KubernetesAPIServer.ObjectKey = canaryKey) -> String? {
+        server.object(key)?["status"]?["phase"]?.stringValue
     }
 
     static func setImage(_ server: KubernetesAPIServer, _ image: String) {
@@ -106,18 +120,22 @@ struct KubernetesWorkloadRolloutTests {
         _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
     ) async throws {
         try await KubernetesRolloutTests.withController(
-            prepare: prepare, metrics: { _ in ScriptedMetrics(healthy: healthy) }, workloads: true, body
+            prepare: prepare, metrics: { _ in ScriptedMetrics(healthy: healthy) }, workloads: true, groups: [.serin, .flagger], body
         )
     }
 
-    @Test("two releases by image change: the first promoted into the primary, the second rolled back; deleting the Canary removes what Serin created")
-    func twoReleasesByImageChange() async throws {
+    @Test(
+        "two releases by image change: the first promoted into the primary, the second rolled back; deleting the Canary removes what Serin created",
+        arguments: [CanaryGroup.serin, .flagger])
+    func twoReleasesByImageChange(group: CanaryGroup) async throws {
         let healthy = NIOLockedValueBox(true)
+        let canaryKey = group == .serin ? Self.canaryKey : Self.flaggerCanaryKey
+        func phase(_ server: KubernetesAPIServer) -> String? { Self.phase(server, canaryKey) }
         try await Self.withWorkloadController(healthy: healthy) { server, lines in
-            server.put(Self.canary, at: Self.canaryKey)
+            server.put(group == .serin ? Self.canary : Self.flaggerCanary, at: canaryKey)
             // First sight: the primary serves the target's template, the target is scaled to zero.
             #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.withLockedValue { $0 })")
-            let uid = try #require(server.object(Self.canaryKey)?["metadata"]?["uid"]?.stringValue)
+            let uid = try #require(server.object(canaryKey)?["metadata"]?["uid"]?.stringValue)
             for owned in [Self.primary, Self.virtualService, Self.primaryHPA] + Self.services {
                 let object = try #require(server.object(owned), "\(owned) was not created")
                 #expect(WorkloadObjects.isOwned(object, byCanaryWithUID: uid), "\(owned) has no owner reference to the Canary")
@@ -130,13 +148,13 @@ struct KubernetesWorkloadRolloutTests {
             #expect(server.object(Self.virtualService)?["spec"]?["hosts"] == ["podinfo", "app.example.com"])
             #expect(server.object(Self.virtualService)?["spec"]?["gateways"] == ["public-gateway", "mesh"])
             #expect(Self.weights(server) == [100, 0])
-            #expect(Self.phase(server) == "Initialized")
+            #expect(phase(server) == "Initialized")
 
             // Release 1: a new image. The target is scaled up to the primary's size, weight moves, then promotion.
             Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
-            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Progressing" })
+            #expect(await eventually(.seconds(20)) { phase(server) == "Progressing" })
             #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 2 })
-            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
             #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
             // The status is saved before the weights move: the route follows a moment later.
             #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
@@ -145,16 +163,22 @@ struct KubernetesWorkloadRolloutTests {
             // Release 2: another image, failing its checks: rolled back, the primary keeps 6.0.1.
             healthy.withLockedValue { $0 = false }
             Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.2")
-            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
             #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
             #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
             #expect(await eventually(.seconds(10)) { Self.replicas(server, Self.target) == 0 })
-            let state = try #require(server.object(Self.canaryKey)?["status"]?["state"]?.stringValue)
+            let canary = try #require(server.object(canaryKey))
+            let state = try #require(group.state(in: canary))
             let rollout = try JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
             #expect(rollout.status.releases.map(\.outcome) == [.promoted, .rolledBack])
+            // Flagger's status, in Flagger's words: the condition carries the reason.
+            #expect(canary["status"]?["canaryWeight"] == 0)
+            #expect(canary["status"]?["conditions"]?[0]?["type"] == "Promoted")
+            #expect(canary["status"]?["conditions"]?[0]?["status"] == "False")
+            #expect(canary["status"]?["conditions"]?[0]?["message"]?.stringValue?.isEmpty == false)
 
             // Deleting the Canary deletes what Serin created for it; the target stays.
-            _ = server.delete(Self.canaryKey)
+            _ = server.delete(canaryKey)
             for owned in [Self.primary, Self.virtualService, Self.primaryHPA] + Self.services {
                 #expect(server.object(owned) == nil, "\(owned) outlived its Canary")
             }

@@ -28,6 +28,8 @@ struct ControllerCommand: AsyncParsableCommand {
             serves the API, the dashboard and /metrics. People steer \
             Canaries through the cluster too: `serin promote web -n default` writes the command on the Canary \
             and the leader answers it in the Canary's status.
+
+            --flagger-canaries runs Flagger's Canaries (flagger.app/v1beta1) too, read unchanged: stop Flagger             first, two controllers on one Canary fight. Their status holds Flagger's fields; Serin's rollout and             command answers go in the serin.dev/state and serin.dev/last-command annotations.
             Example: serin controller --context kind-istio --prometheus http://127.0.0.1:9090
             """
     )
@@ -48,6 +50,9 @@ struct ControllerCommand: AsyncParsableCommand {
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
 
     @OptionGroup var adminToken: AdminTokenOption
+
+    @Flag(help: "Also run Flagger's Canaries (canaries.flagger.app), unchanged. Stop Flagger first.")
+    var flaggerCanaries = false
 
     @Flag(help: "Share a coordination.k8s.io/v1 Lease with other replicas; only the holder acts.")
     var leaderElect = false
@@ -87,7 +92,8 @@ struct ControllerCommand: AsyncParsableCommand {
         }
         let api = try HTTPKubernetesAPI(connection: connection)
         let log: @Sendable (String) -> Void = { Terminal.out("\(Timestamp.now) \($0)") }
-        let store = KubernetesRolloutStore(api: api)
+        let groups: [CanaryGroup] = flaggerCanaries ? [.serin, .flagger] : [.serin]
+        let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: namespace, log: log)
         let controller = CanaryController(
             adapters: .init(
@@ -135,9 +141,12 @@ struct ControllerCommand: AsyncParsableCommand {
                 return
             }
             let watcher = CanaryWatcher(
-                api: api, namespace: watchNamespace, log: log,
+                api: api, namespace: watchNamespace, groups: groups, log: log,
                 command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
-                workloads: KubernetesWorkloads(api: api)
+                workloads: KubernetesWorkloads(api: api),
+                refused: { name, message in
+                    do { try await store.recordRefusal(message, for: name) } catch { log("\(name.name): cannot write why it was refused: \(error)") }
+                }
             ) { specs in await controller.reconcile(specs) }
             let watching = Task { await watcher.run() }
             let watchingTemplates = Task { await templates.run() }

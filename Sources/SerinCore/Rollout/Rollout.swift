@@ -197,6 +197,10 @@ public struct Rollout: Hashable, Sendable {
         return .accepted(actions)
     }
 
+    /// How soon a primary that is not ready yet is asked again: a rollout of pods takes seconds to minutes, and
+    /// nothing is judged meanwhile, so waiting a whole analysis interval (an hour, for some) would only delay.
+    static func primaryPoll(_ interval: Duration) -> Duration { min(interval, .seconds(10)) }
+
     /// The platform answered a `promoteWorkload`: once the primary has rolled out the canary's template, all
     /// traffic goes to it, the target is scaled to zero and the release is promoted; until then the rollout
     /// holds at its weights and asks again each interval (the progress deadline still counts). At first sight
@@ -214,6 +218,7 @@ public struct Rollout: Hashable, Sendable {
                 hold(reason: "\(workload.primary) is not ready yet: \(reason)",
                      message: "waiting for \(workload.primary) to be ready before scaling \(workload.deployment) to zero: \(reason)",
                      now: now, into: &actions)
+                status.nextCheckAt = now + Self.primaryPoll(spec.analysis.interval)
                 return .accepted(actions)
             }
             status.stage = .finished
@@ -227,6 +232,7 @@ public struct Rollout: Hashable, Sendable {
         guard ready else {
             hold(reason: "\(workload.primary) is rolling out the promoted revision: \(reason)",
                  message: "waiting for \(workload.primary): \(reason)", now: now, into: &actions)
+            status.nextCheckAt = now + Self.primaryPoll(spec.analysis.interval)
             return .accepted(actions)
         }
         applyWeight(canary: 0, into: &actions)

@@ -1,0 +1,73 @@
+import Foundation
+import SerinCore
+
+/// The two Canary resources `serin controller` runs: its own (`canaries.serin.dev`) and Flagger's
+/// (`canaries.flagger.app`), read unchanged so a Flagger user switches controllers without editing YAML.
+/// Flagger's CRD keeps only Flagger's status fields (the API server prunes the rest), so on a Flagger Canary the
+/// status says what Flagger's would, in Flagger's words, and Serin's own state and command answers live in
+/// annotations.
+public enum CanaryGroup: String, CaseIterable, Sendable {
+    case serin = "serin.dev/v1alpha1"
+    case flagger = "flagger.app/v1beta1"
+
+    /// On a Flagger Canary: the whole rollout, as `status.state` holds it on Serin's.
+    public static let stateAnnotation = "serin.dev/state"
+    /// On a Flagger Canary: the answer to the last command, as `status.lastCommand` holds it on Serin's.
+    public static let answerAnnotation = "serin.dev/last-command"
+
+    public var groupVersion: String { rawValue }
+
+    /// `canaries.serin.dev`: how RBAC and people name the resource.
+    public var resourceName: String { "canaries.\(groupVersion.split(separator: "/")[0])" }
+
+    public func path(namespace: String?, name: String? = nil) -> ResourcePath {
+        ResourcePath(groupVersion: groupVersion, resource: "canaries", namespace: namespace, name: name)
+    }
+
+    /// The group a Canary object belongs to, by its apiVersion (Serin's when it has none).
+    public static func of(_ canary: JSONValue) -> CanaryGroup {
+        canary["apiVersion"]?.stringValue.flatMap(CanaryGroup.init(rawValue:)) ?? .serin
+    }
+
+    /// Where the rollout is stored on the Canary, for messages.
+    public var stateLocation: String {
+        switch self {
+        case .serin: "status.state"
+        case .flagger: "the \(Self.stateAnnotation) annotation"
+        }
+    }
+
+    /// The rollout Serin stored on the Canary, as JSON text.
+    public func state(in canary: JSONValue) -> String? {
+        switch self {
+        case .serin: canary["status"]?["state"]?.stringValue
+        case .flagger: canary["metadata"]?["annotations"]?[Self.stateAnnotation]?.stringValue
+        }
+    }
+
+    /// The controller's answer to the last command written on the Canary.
+    public func answer(in canary: JSONValue) -> JSONValue? {
+        switch self {
+        case .serin:
+            return canary["status"]?["lastCommand"]
+        case .flagger:
+            guard let text = canary["metadata"]?["annotations"]?[Self.answerAnnotation]?.stringValue else { return nil }
+            return try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        }
+    }
+
+    /// Flagger's phase for a rollout: its enum has no rolling back (that is still Progressing, the condition
+    /// says RollingBack) and no pause (Waiting, as at a gate), and tells the confirm gates apart.
+    static func flaggerPhase(of status: RolloutStatus) -> String {
+        switch status.phase {
+        case .initialized: return status.stage == .primaryRollout ? "Initializing" : "Initialized"
+        case .progressing where status.stage == .confirmRollout: return "Waiting"
+        case .progressing where status.stage == .confirmPromotion: return "WaitingPromotion"
+        case .progressing, .rollingBack: return "Progressing"
+        case .promoting: return "Promoting"
+        case .succeeded: return "Succeeded"
+        case .failed: return "Failed"
+        case .paused: return "Waiting"
+        }
+    }
+}
