@@ -60,13 +60,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The reconcile loop: drives Rollout state machines through router, metrics, webhooks and store.
+        // The reconcile loop: drives Rollout state machines through the core's ports (router, metrics, webhooks,
+        // workloads, store). It imports only the core: adapters are handed in by the commands.
+        .target(name: "SerinController", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        // WebhookRunner over HTTP(S), on AsyncHTTPClient.
         .target(
-            name: "SerinController",
+            name: "SerinWebhooks",
             dependencies: [
-                "SerinCore", "SerinHTTP",
+                "SerinCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
@@ -75,7 +78,7 @@ let package = Package(
         .target(
             name: "SerinPrometheus",
             dependencies: [
-                "SerinCore", "SerinHTTP", "SerinController",
+                "SerinCore", "SerinHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -86,7 +89,7 @@ let package = Package(
         .target(
             name: "SerinKubernetes",
             dependencies: [
-                "SerinCore", "SerinController", "SerinManifests", "SerinSpawn", .product(name: "Yams", package: "Yams"),
+                "SerinCore", "SerinManifests", "SerinSpawn", .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -113,7 +116,7 @@ let package = Package(
             name: "SerinEmbedded",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
-                "SerinPrometheus",
+                "SerinPrometheus", "SerinWebhooks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -124,7 +127,7 @@ let package = Package(
             name: "SerinCLI",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
-                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus",
+                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -153,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "SerinKubernetesTests",
             dependencies: [
-                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinEmbedded",
+                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinEmbedded", "SerinWebhooks",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -169,7 +172,7 @@ let package = Package(
             name: "SerinEmbeddedTests",
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
-                "SerinManifests", "SerinDemoApp", "SerinPrometheus",
+                "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -13,10 +13,3 @@ public struct WallClock: ControllerClock {
         try await Task.sleep(for: duration)
     }
 }
-
-extension RolloutInstant {
-    /// Seconds since the Unix epoch, for instants taken by `WallClock`.
-    public var unixSeconds: Double {
-        Double(sinceEpoch.components.seconds) + Double(sinceEpoch.components.attoseconds) / 1e18
-    }
-}

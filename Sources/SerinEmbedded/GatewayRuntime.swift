@@ -8,6 +8,7 @@ import SerinHTTP
 import SerinManifests
 import SerinPrometheus
 import SerinStore
+import SerinWebhooks
 
 /// Embedded mode, assembled: the gateway, its admin endpoint, the live configuration behind `apply`,
 /// and — for `serin up` — the canary controller with gateway metrics and a SQLite state file.
@@ -138,7 +139,7 @@ public final class GatewayRuntime: Sendable {
                 let canary = CanaryController(
                     adapters: .init(
                         router: EmbeddedTrafficRouter(live: live), metrics: metrics,
-                        webhooks: HTTPWebhookRunner(group: gateway.group), store: store
+                        webhooks: HTTPWebhookRunner(), store: store
                     ),
                     tickInterval: options.tickInterval, log: options.log
                 )

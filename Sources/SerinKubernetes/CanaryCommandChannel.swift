@@ -1,5 +1,4 @@
 import Foundation
-import SerinController
 import SerinCore
 
 /// How people steer a Canary in a cluster without reaching the controller's address: `serin promote web
@@ -110,14 +109,15 @@ public enum CanaryCommandChannel {
         return operations
     }
 
-    /// Carries out requests with `controller` and writes each answer into the Canary's status through `store`.
+    /// Carries out requests with `execute` (`CanaryController.execute`) and writes each answer into the Canary's status through `store`.
     public static func handler(
-        controller: CanaryController, store: KubernetesRolloutStore, log: @escaping @Sendable (String) -> Void
+        execute: @escaping @Sendable (RolloutCommand, ResourceName) async -> CommandReply, store: KubernetesRolloutStore,
+        log: @escaping @Sendable (String) -> Void
     ) -> @Sendable (Request) async -> Void {
         { request in
             let reply: CommandReply
             if let command = RolloutCommand(rawValue: request.command), commands.contains(command) {
-                reply = await controller.execute(command, canary: request.canary)
+                reply = await execute(command, request.canary)
             } else {
                 let known = commands.map(\.rawValue).joined(separator: ", ")
                 reply = .rejected("\(commandAnnotation) is \"\(request.command)\"; expected one of \(known)")

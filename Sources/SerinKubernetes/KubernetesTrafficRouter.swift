@@ -1,4 +1,3 @@
-import SerinController
 import SerinCore
 
 /// Moves a rollout's weights in Istio's VirtualService through the Kubernetes API: reads the object, computes

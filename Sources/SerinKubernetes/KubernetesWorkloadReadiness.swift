@@ -1,4 +1,3 @@
-import SerinController
 import SerinCore
 
 /// The controller's `WorkloadReadiness` port on Kubernetes: a Deployment is ready when its controller has

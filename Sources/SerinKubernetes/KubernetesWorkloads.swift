@@ -1,4 +1,3 @@
-import SerinController
 import SerinCore
 
 /// Flagger's shape on a cluster: before the controller sees a Canary on a Deployment, its revision is read from

@@ -1,4 +1,3 @@
-import SerinController
 import SerinCore
 
 /// Measures a canary from Prometheus: the built-in checks from Istio's request counts and latency

@@ -1,5 +1,6 @@
 import Foundation
 import SerinController
+import SerinCore
 import SerinHTTP
 import SerinTesting
 import Testing

@@ -7,6 +7,7 @@ import SerinGateway
 import SerinHTTP
 import SerinManifests
 import SerinTesting
+import SerinWebhooks
 import Testing
 
 /// The automated canary on the embedded gateway, end to end: real demo apps, the real gateway and its
@@ -280,14 +281,14 @@ struct HTTPWebhookRunnerTests {
     func yesAndNo() async throws {
         let backends = TestBackends()
         let server = try await WebhookServer.start(group: backends.group, status: 200)
-        #expect(await HTTPWebhookRunner(group: backends.group).call(Self.call(server.url)) == .passed)
+        #expect(await HTTPWebhookRunner().call(Self.call(server.url)) == .passed)
         let body = try #require(server.calls.first)
         #expect(body.method == "POST")
         #expect(body.header("content-type") == "application/json")
         #expect(body.bodyText.contains("\"canaryWeight\":50"))
         #expect(body.bodyText.contains("\"metadata\":{\"team\":\"web\"}"))
         server.answer(403)
-        #expect(await HTTPWebhookRunner(group: backends.group).call(Self.call(server.url)) == .failed(reason: "gate answered 403: not yet"))
+        #expect(await HTTPWebhookRunner().call(Self.call(server.url)) == .failed(reason: "gate answered 403: not yet"))
         await server.close()
         await backends.shutdown()
     }
@@ -296,7 +297,7 @@ struct HTTPWebhookRunnerTests {
     func timeout() async throws {
         let backends = TestBackends()
         let slow = try await backends.start("slow", latency: .seconds(2))
-        let result = await HTTPWebhookRunner(group: backends.group).call(Self.call("http://127.0.0.1:\(slow.port)/hook", timeout: .milliseconds(200)))
+        let result = await HTTPWebhookRunner().call(Self.call("http://127.0.0.1:\(slow.port)/hook", timeout: .milliseconds(200)))
         #expect(result == .failed(reason: "gate: no answer within 200ms"))
         await slow.close()
         await backends.shutdown()
@@ -306,12 +307,12 @@ struct HTTPWebhookRunnerTests {
     func unreachable() async throws {
         let backends = TestBackends()
         let refusing = try RefusingPort()
-        guard case .failed(let reason) = await HTTPWebhookRunner(group: backends.group).call(Self.call("http://127.0.0.1:\(refusing.port)/")) else {
+        guard case .failed(let reason) = await HTTPWebhookRunner().call(Self.call("http://127.0.0.1:\(refusing.port)/")) else {
             Issue.record("expected a failure")
             return
         }
         #expect(reason.hasPrefix("gate: "))
-        #expect(await HTTPWebhookRunner(group: backends.group).call(Self.call("ftp://x")) == .failed(reason: "gate: url ftp://x is not http://host[:port][/path]"))
+        #expect(await HTTPWebhookRunner().call(Self.call("ftp://x")) == .failed(reason: "gate: url ftp://x is not http(s)://host[:port][/path]"))
         await backends.shutdown()
     }
 }

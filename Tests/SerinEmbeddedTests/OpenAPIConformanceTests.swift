@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinController
+import SerinCore
 import SerinEmbedded
 import SerinHTTP
 import SerinTesting

@@ -5,6 +5,7 @@ import SerinController
 import SerinCore
 import SerinKubernetes
 import SerinTesting
+import SerinWebhooks
 import Testing
 
 /// The controller on Kubernetes, end to end against the API-server double: Canaries come from a watch, the
@@ -59,7 +60,7 @@ struct KubernetesRolloutTests {
         )
         try await controller.restore()
         let watcher = CanaryWatcher(
-            api: api, namespace: nil, groups: groups, log: log, command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
+            api: api, namespace: nil, groups: groups, log: log, command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, log: log),
             workloads: workloads ? KubernetesWorkloads(api: api) : nil, configResync: .milliseconds(200),
             refused: { name, message in try? await store.recordRefusal(message, for: name) }
         ) { specs in await controller.reconcile(specs) }

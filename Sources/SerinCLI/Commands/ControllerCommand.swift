@@ -5,6 +5,7 @@ import SerinCore
 import SerinEmbedded
 import SerinHTTP
 import SerinKubernetes
+import SerinWebhooks
 import NIOPosix
 
 /// `serin controller`: the canary controller in a Kubernetes cluster — Istio's gateway and sidecars move the
@@ -142,7 +143,7 @@ struct ControllerCommand: AsyncParsableCommand {
             }
             let watcher = CanaryWatcher(
                 api: api, namespace: watchNamespace, groups: groups, log: log,
-                command: CanaryCommandChannel.handler(controller: controller, store: store, log: log),
+                command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, log: log),
                 workloads: KubernetesWorkloads(api: api),
                 refused: { name, message in
                     do { try await store.recordRefusal(message, for: name) } catch { log("\(name.name): cannot write why it was refused: \(error)") }

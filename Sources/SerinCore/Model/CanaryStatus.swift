@@ -1,5 +1,3 @@
-import SerinCore
-
 /// One Canary's state as the API, CLI and dashboard show it.
 public struct CanaryStatus: Codable, Sendable, Equatable {
     public var name: String
@@ -90,4 +88,16 @@ public enum ControllerUpdate: Sendable, Equatable {
 public struct SequencedUpdate: Sendable, Equatable {
     public var sequence: Int
     public var update: ControllerUpdate
+
+    public init(sequence: Int, update: ControllerUpdate) {
+        self.sequence = sequence
+        self.update = update
+    }
+}
+
+extension RolloutInstant {
+    /// Seconds since the Unix epoch, for instants taken by `WallClock`.
+    public var unixSeconds: Double {
+        Double(sinceEpoch.components.seconds) + Double(sinceEpoch.components.attoseconds) / 1e18
+    }
 }

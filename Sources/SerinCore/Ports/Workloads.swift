@@ -1,24 +1,3 @@
-import SerinCore
-
-/// Moves traffic for a rollout: gives the routes the Canary owns their stable and canary destinations and
-/// weights, and reads the routes to tell what serves. Embedded: the gateway's VirtualService; Kubernetes: Istio's.
-public protocol TrafficRouter: Sendable {
-    /// Applies `split` to the routes of the Canary's VirtualService that it owns (`TrafficSplit.owns`).
-    func setWeights(for canary: CanarySpec, _ split: TrafficSplit) async throws
-    /// The HTTP routes of the Canary's VirtualService as they are now.
-    func servingRoutes(for canary: CanarySpec) async throws -> ServingRoutes
-}
-
-/// Collects the readings an analysis asks for (each metric over its own window).
-public protocol MetricProvider: Sendable {
-    func samples(for request: AnalysisRequest) async -> AnalysisSamples
-}
-
-/// Calls one webhook and says what it answered.
-public protocol WebhookRunner: Sendable {
-    func call(_ call: WebhookCall) async -> WebhookResult
-}
-
 /// Whether a canary Deployment is fully rolled out and available, before the rollout gives it more traffic.
 /// Kubernetes: the Deployment's status; embedded mode runs no Deployments, so there is nothing to wait for.
 public protocol WorkloadReadiness: Sendable {
@@ -61,10 +40,4 @@ public struct NoWorkloads: WorkloadReadiness, WorkloadManager {
     struct NoDeployments: Error, CustomStringConvertible {
         var description: String { "embedded mode runs no Deployments; a Canary on a Deployment needs serin controller" }
     }
-}
-
-/// The controller's time: `now` for the state machine, and sleeping between ticks.
-public protocol ControllerClock: Sendable {
-    func now() -> RolloutInstant
-    func sleep(for duration: Duration) async throws
 }
