@@ -111,12 +111,19 @@ let package = Package(
             // per-request state cost ~3% of CPU in release builds and guard nothing the loops don't.
             swiftSettings: strictSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        // The admin surface both modes serve: the HTTP API, dashboard, event stream, admin token, /readyz,
+        // /openapi.json and the controller's metrics.
+        .target(
+            name: "SerinServer",
+            dependencies: ["SerinCore", "SerinController", "SerinHTTP"],
+            swiftSettings: strictSettings
+        ),
         // Embedded mode assembled: gateway + live configuration + controller with gateway metrics and SQLite.
         .target(
             name: "SerinEmbedded",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
-                "SerinPrometheus", "SerinWebhooks",
+                "SerinPrometheus", "SerinWebhooks", "SerinServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -127,7 +134,7 @@ let package = Package(
             name: "SerinCLI",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
-                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks",
+                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -156,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "SerinKubernetesTests",
             dependencies: [
-                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinEmbedded", "SerinWebhooks",
+                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinServer", "SerinEmbedded", "SerinWebhooks", "SerinPrometheus",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -171,8 +178,8 @@ let package = Package(
         .testTarget(
             name: "SerinEmbeddedTests",
             dependencies: [
-                "SerinEmbedded", "SerinTesting", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
-                "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks",
+                "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
+                "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -206,9 +213,10 @@ let package = Package(
         .testTarget(
             name: "SerinCLITests",
             dependencies: [
-                "SerinCLI", "SerinTesting", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
+                "SerinCLI", "SerinTesting", "SerinServer", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
                 "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

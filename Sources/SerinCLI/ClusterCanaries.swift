@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SerinController
 import SerinCore
-import SerinEmbedded
+import SerinServer
 import SerinKubernetes
 
 /// `--kubeconfig`, `--context`, `-n`: talk to Canaries through a Kubernetes cluster's API instead of a Serin's

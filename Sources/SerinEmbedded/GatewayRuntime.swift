@@ -6,6 +6,7 @@ import SerinCore
 import SerinGateway
 import SerinHTTP
 import SerinManifests
+import SerinServer
 import SerinPrometheus
 import SerinStore
 import SerinWebhooks
@@ -115,8 +116,6 @@ public final class GatewayRuntime: Sendable {
         let readiness = Readiness()
         GatewayAdmin.register(gateway, on: &router)
         router.add("GET", "/readyz") { _ in readiness.response }
-        router.add("GET", "/openapi.json") { _ in .content(OpenAPIDocument.json, contentType: "application/json") }
-        router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
         router.add("POST", "/apply") { request in
             do {
                 let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))
@@ -150,13 +149,9 @@ public final class GatewayRuntime: Sendable {
                 await gateway.shutdown()
                 throw StartError.state(error)
             }
-            ControllerAdmin.register(controller!, on: &router, keepAlive: options.eventKeepAlive)
-            let canary = controller!
-            router.add("GET", "/metrics") { _ in
-                let text = PrometheusExposition.render(gateway.telemetry.snapshot())
-                    + ControllerExposition.render(await canary.statuses(), tallies: await canary.analysisTallies())
-                return .content(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
-            }
+            AdminSurface.register(
+                controller!, readiness: readiness, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
+                metricsBefore: { PrometheusExposition.render(gateway.telemetry.snapshot()) })
         }
 
         let routes = router

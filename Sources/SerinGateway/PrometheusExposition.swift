@@ -1,3 +1,4 @@
+import SerinHTTP
 /// Renders the gateway's counters in the Prometheus text format, named and labelled like Istio's
 /// standard metrics so existing Istio queries and dashboards read them unchanged.
 ///
@@ -55,22 +56,9 @@ public enum PrometheusExposition {
             ("response_code", String(key.responseCode)),
             ("response_flags", key.responseFlags),
         ]
-        return pairs.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+        return pairs.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",")
     }
 
-    /// Label values escaped as the text format requires: backslash, double quote, newline.
-    public static func escape(_ value: String) -> String {
-        var out = ""
-        for character in value {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
 
     /// Whole numbers without a decimal point, as Prometheus prints bucket bounds.
     public static func format(_ value: Double) -> String {

@@ -1,5 +1,6 @@
 import NIOCore
 import SerinCore
+import SerinHTTP
 import Synchronization
 
 /// The gateway's `UpstreamCluster`s by cluster name: one for each cluster a DestinationRule gives a traffic
@@ -69,7 +70,7 @@ final class UpstreamClusters: Sendable {
             ("serin_gateway_outlier_ejections_active", "gauge", "Endpoints ejected right now.", ""),
         ]
         for cluster in all {
-            let label = "{cluster_name=\"\(PrometheusExposition.escape(cluster.name))\"}"
+            let label = "{cluster_name=\"\(PrometheusText.escape(cluster.name))\"}"
             let budget = cluster.budgetCounts
             families[0].lines += "\(families[0].name)\(label) \(budget.open)\n"
             families[1].lines += "\(families[1].name)\(label) \(budget.pending)\n"

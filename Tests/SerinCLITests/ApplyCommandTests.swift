@@ -1,5 +1,6 @@
 import Foundation
 import SerinEmbedded
+import SerinServer
 import SerinDemoApp
 import SerinGateway
 import SerinHTTP

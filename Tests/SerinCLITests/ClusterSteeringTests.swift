@@ -1,5 +1,7 @@
 import Foundation
+import NIOHTTP1
 import NIOPosix
+import SerinHTTP
 import SerinKubernetes
 import SerinTesting
 import Testing
@@ -109,6 +111,32 @@ struct ClusterSteeringTests {
                 #expect(history.stdout.contains(line), "history tells \"\(line)\": \(history.stdout)")
             }
         }
+    }
+
+    @Test("serin controller serves the documented API embedded mode serves: /readyz, /openapi.json without the gateway's paths, /canaries, /metrics")
+    func sameAdminSurfaceAsEmbedded() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        Self.putSeed(server)
+        let kubeconfig = try server.writeKubeconfig(in: try SerinProcess.temporaryDirectory())
+        let backends = TestBackends()
+        let port = try await backends.freePort()
+        let controller = try SerinProcess.launch([
+            "controller", "--kubeconfig", kubeconfig, "--admin", "127.0.0.1:\(port)", "--prometheus", "http://127.0.0.1:9",
+        ])
+        defer { Task { await controller.kill(); await server.close(); await backends.shutdown() } }
+        #expect(await eventually(.seconds(60)) { Self.weights(server) == [80, 20] })
+        let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+        let ready = try await client.send(.GET, "/readyz")
+        #expect(ready.status == 200, "\(ready.bodyText)")
+        let document = try await client.send(.GET, "/openapi.json")
+        let paths = try #require(try JSONSerialization.jsonObject(with: Data(document.body)) as? [String: Any])["paths"] as? [String: Any]
+        #expect(paths?["/canaries/{name}/promote"] != nil)
+        #expect(paths?["/apply"] == nil && paths?["/config"] == nil, "the gateway's paths are not documented where they are not served")
+        let canaries = try await client.send(.GET, "/canaries")
+        #expect(canaries.status == 200 && canaries.bodyText.contains("\"web\""), "\(canaries.bodyText)")
+        let metrics = try await client.send(.GET, "/metrics")
+        #expect(metrics.bodyText.contains("serin_canary_weight{name=\"web\",namespace=\"default\"} 20"), "\(metrics.bodyText)")
+        await client.close()
     }
 
     @Test("a command no controller answers fails after --timeout and says where it waits; one already answered is not run again after a restart")

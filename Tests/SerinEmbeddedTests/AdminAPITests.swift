@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import SerinController
 import SerinCore
+import SerinServer
 import SerinEmbedded
 import SerinGateway
 import SerinHTTP

@@ -1,3 +1,4 @@
+@testable import SerinServer
 @testable import SerinEmbedded
 import SerinHTTP
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import SerinController
 import SerinCore
+import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway

@@ -2,6 +2,7 @@ import Foundation
 import NIOPosix
 import SerinController
 import SerinCore
+import SerinServer
 import SerinEmbedded
 import SerinHTTP
 import SerinTesting

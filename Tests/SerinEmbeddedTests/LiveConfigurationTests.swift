@@ -1,4 +1,5 @@
 import SerinCore
+import SerinServer
 import SerinEmbedded
 import SerinGateway
 import SerinManifests

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinCore
+import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway

@@ -1,5 +1,6 @@
 import SerinController
 import SerinCore
+import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinHTTP

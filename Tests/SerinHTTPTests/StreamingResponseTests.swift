@@ -55,7 +55,7 @@ struct StreamingResponseTests {
         let server = try await Self.startServer(group: group, record: record, chunks: 200, chunkBytes: 1000, pause: .milliseconds(2))
         let client = try await RawConnection.connect(port: server.port, group: group)
         try await client.send("GET / HTTP/1.1\r\nhost: test\r\n\r\n")
-        #expect(await client.waitForClose(timeout: .seconds(20)), "still open after \(client.received.count) bytes")
+        #expect(await client.waitForClose(timeout: .seconds(50)), "still open after \(client.received.count) bytes")
         #expect(record.error == nil)
         #expect(record.written == 200_000)
         #expect(client.received.hasPrefix("HTTP/1.1 200 OK"))

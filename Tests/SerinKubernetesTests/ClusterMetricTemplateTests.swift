@@ -2,8 +2,10 @@ import NIOConcurrencyHelpers
 import NIOPosix
 import SerinController
 import SerinCore
+import SerinServer
 import SerinEmbedded
 import SerinKubernetes
+import SerinPrometheus
 import SerinTesting
 import Testing
 

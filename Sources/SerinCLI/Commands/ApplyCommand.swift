@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOHTTP1
 import SerinEmbedded
+import SerinServer
 import SerinHTTP
 import SerinManifests
 

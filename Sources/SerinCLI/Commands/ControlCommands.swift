@@ -3,7 +3,7 @@ import Foundation
 import NIOHTTP1
 import SerinController
 import SerinCore
-import SerinEmbedded
+import SerinServer
 import SerinKubernetes
 
 /// `serin status [NAME]`: every Canary's phase, weights, step and last verdicts.

@@ -2,9 +2,10 @@ import ArgumentParser
 import Foundation
 import SerinController
 import SerinCore
-import SerinEmbedded
 import SerinHTTP
 import SerinKubernetes
+import SerinPrometheus
+import SerinServer
 import SerinWebhooks
 import NIOPosix
 
@@ -109,15 +110,8 @@ struct ControllerCommand: AsyncParsableCommand {
             log: log
         )
         var router = SimpleRouter()
-        router.add("GET", "/healthz") { _ in .text("ok\n") }
-        router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
-        ControllerAdmin.register(controller, on: &router)
-        router.add("GET", "/metrics") { _ in
-            .content(
-                ControllerExposition.render(await controller.statuses(), tallies: await controller.analysisTallies()),
-                contentType: "text/plain; version=0.0.4; charset=utf-8"
-            )
-        }
+        let readiness = Readiness()
+        AdminSurface.register(controller, readiness: readiness, on: &router, servesGateway: false)
         let routes = router
         let server: SimpleHTTPServer
         do {
@@ -179,7 +173,11 @@ struct ControllerCommand: AsyncParsableCommand {
         } else {
             work = Task { await lead() }
         }
+        // Ready once the API listens: a standby replica is ready too (the Service finds the leader by its label),
+        // so a rolling update of the controller's Deployment never waits on an election.
+        readiness.markReady()
         let signal = await Signals.waitForTermination()
+        readiness.markStopping()
         Terminal.out("serin controller: signal \(signal), stopping")
         work.cancel()
         await work.value

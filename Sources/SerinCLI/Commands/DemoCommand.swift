@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SerinController
 import SerinCore
+import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import SerinGateway
+import SerinServer
 import SerinEmbedded
 import SerinManifests
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SerinCore
+import SerinServer
 import SerinEmbedded
 import SerinManifests
 

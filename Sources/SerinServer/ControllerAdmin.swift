@@ -1,7 +1,6 @@
 import Foundation
 import SerinController
 import SerinCore
-import SerinGateway
 import SerinHTTP
 
 /// The controller's HTTP API on the admin listener: list and inspect Canaries, read their history,

@@ -1,7 +1,5 @@
 import NIOCore
-import SerinController
 import SerinCore
-import SerinPrometheus
 
 /// Sends each metric check to the source that answers it: the check's own `provider`, else the
 /// controller's default; a custom check to its MetricTemplate's source with the template's query.
@@ -11,7 +9,7 @@ import SerinPrometheus
 public struct RoutedMetricProvider: MetricProvider {
     private let defaultSource: MetricSource
     /// Nil where there is no embedded gateway (`serin controller`): a check asking for it is unavailable.
-    private let gateway: GatewayMetricProvider?
+    private let gateway: (any MetricProvider)?
     private let templates: @Sendable () async -> [MetricTemplateSpec]
     private let workload: @Sendable (Destination) async -> String?
     private let group: any EventLoopGroup
@@ -19,7 +17,7 @@ public struct RoutedMetricProvider: MetricProvider {
     /// - Parameter workload: the workload serving a destination, for `{{ target }}` when the Canary names no
     ///   `canaryDeployment` (embedded mode: the Deployment the gateway's telemetry names for its endpoints).
     public init(
-        defaultSource: MetricSource, gateway: GatewayMetricProvider?, group: any EventLoopGroup,
+        defaultSource: MetricSource, gateway: (any MetricProvider)?, group: any EventLoopGroup,
         templates: @escaping @Sendable () async -> [MetricTemplateSpec],
         workload: @escaping @Sendable (Destination) async -> String? = { _ in nil }
     ) {

@@ -1,4 +1,3 @@
-import SerinGateway
 import SerinHTTP
 
 /// Who may use the admin API. With a token configured, every mutating call (and, when asked, every read

@@ -1,18 +1,19 @@
-import SerinGateway
 import SerinHTTP
 import Synchronization
 
 /// What `/readyz` answers: not ready until the gateway listens and the controller has loaded its state
 /// and taken up the configured Canaries; not ready again once shutdown begins, so a load balancer
 /// stops sending before the listeners close.
-final class Readiness: Sendable {
+public final class Readiness: Sendable {
     private let notReadyReason = Mutex<String?>("starting: loading state and configuring rollouts")
 
-    func markReady() { notReadyReason.withLock { $0 = nil } }
+    public init() {}
 
-    func markStopping() { notReadyReason.withLock { $0 = "shutting down" } }
+    public func markReady() { notReadyReason.withLock { $0 = nil } }
 
-    var response: SimpleResponse {
+    public func markStopping() { notReadyReason.withLock { $0 = "shutting down" } }
+
+    public var response: SimpleResponse {
         if let reason = notReadyReason.withLock({ $0 }) {
             return .json(ReadinessView(ready: false, reason: reason), status: 503)
         }

@@ -1,0 +1,46 @@
+import Foundation
+import SerinController
+import SerinCore
+import SerinHTTP
+
+/// The admin listener's routes as both modes serve them, so `serin up` and `serin controller` answer the same
+/// documented API: `/healthz`, `/readyz`, `/openapi.json`, the dashboard, the controller's API and event stream,
+/// and `/metrics`. A mode adds its own routes before (the embedded gateway's `/config` and `/apply`); the
+/// OpenAPI document then lists only the paths this listener serves.
+public enum AdminSurface {
+    /// Paths only embedded mode serves (its gateway's configuration, and applying files to it).
+    public static let gatewayPaths: Set<String> = ["/config", "/apply"]
+
+    /// Adds the shared routes to `router`. `metricsBefore` is exposition text served ahead of the controller's
+    /// own families on `/metrics` (the gateway's, in embedded mode); `servesGateway` keeps the gateway's paths
+    /// in the OpenAPI document.
+    public static func register(
+        _ controller: CanaryController, readiness: Readiness, on router: inout SimpleRouter, servesGateway: Bool,
+        eventKeepAlive: Duration = .seconds(15), metricsBefore: @escaping @Sendable () async -> String = { "" }
+    ) {
+        let document = servesGateway ? OpenAPIDocument.json : OpenAPIDocument.json(omitting: gatewayPaths)
+        router.add("GET", "/healthz") { _ in .text("ok\n") }
+        router.add("GET", "/readyz") { _ in readiness.response }
+        router.add("GET", "/openapi.json") { _ in .content(document, contentType: "application/json") }
+        router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
+        ControllerAdmin.register(controller, on: &router, keepAlive: eventKeepAlive)
+        router.add("GET", "/metrics") { _ in
+            let text = await metricsBefore()
+                + ControllerExposition.render(await controller.statuses(), tallies: await controller.analysisTallies())
+            return .content(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+    }
+}
+
+extension OpenAPIDocument {
+    /// The document without `paths`: what a listener that does not serve them documents.
+    static func json(omitting paths: Set<String>) -> String {
+        guard var document = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+            let all = document["paths"] as? [String: Any]
+        else { return json }
+        document["paths"] = all.filter { !paths.contains($0.key) }
+        guard let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return json }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
