@@ -116,8 +116,13 @@ let package = Package(
         .target(
             name: "SerinServer",
             dependencies: ["SerinCore", "SerinController", "SerinHTTP"],
-            swiftSettings: strictSettings
+            exclude: ["dashboard.html"],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedText"]
         ),
+        // Files people edit (docs/openapi.json, the dashboard page) built into SerinServer as strings.
+        .executableTarget(name: "serin-embed-text", path: "Sources/SerinEmbedText", swiftSettings: strictSettings),
+        .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["serin-embed-text"]),
         // Embedded mode assembled: gateway + live configuration + controller with gateway metrics and SQLite.
         .target(
             name: "SerinEmbedded",

@@ -27,7 +27,7 @@ struct OpenAPIConformanceTests {
             let fileLines = String(decoding: file, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             let difference = zip(servedLines, fileLines).enumerated().first { $0.element.0 != $0.element.1 }
             #expect(identical, """
-                docs/openapi.json and Sources/SerinEmbedded/OpenAPIDocument.swift differ (change both together): \
+                docs/openapi.json and what /openapi.json serves differ (the EmbedText plugin builds the file in): \
                 \(difference.map { "line \($0.offset + 1): served \($0.element.0), file \($0.element.1)" }
                     ?? "served \(servedLines.count) lines, file \(fileLines.count)")
                 """)
