@@ -8,6 +8,7 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Plugins ./Plugins
 COPY docs/openapi.json ./docs/openapi.json
+COPY examples ./examples
 COPY Tests ./Tests
 # Run outside Docker (Debian 12, Swift 6.3.1), this command gives a binary that links only libc, libm, libstdc++,
 # libgcc_s, zlib and SQLite; stripped, 79 MB instead of 148. Runtime exclusivity checks are off in every module of

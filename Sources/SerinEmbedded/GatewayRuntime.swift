@@ -115,6 +115,7 @@ public final class GatewayRuntime: Sendable {
         var router = SimpleRouter()
         let readiness = Readiness()
         GatewayAdmin.register(gateway, on: &router)
+        router.add("GET", "/version") { _ in .json(SerinVersion.view) }
         router.add("GET", "/readyz") { _ in readiness.response }
         router.add("POST", "/apply") { request in
             do {

@@ -4,7 +4,7 @@ import SerinCore
 import SerinHTTP
 
 /// The admin listener's routes as both modes serve them, so `serin up` and `serin controller` answer the same
-/// documented API: `/healthz`, `/readyz`, `/openapi.json`, the dashboard, the controller's API and event stream,
+/// documented API: `/healthz`, `/version`, `/readyz`, `/openapi.json`, the dashboard, the controller's API and event stream,
 /// and `/metrics`. A mode adds its own routes before (the embedded gateway's `/config` and `/apply`); the
 /// OpenAPI document then lists only the paths this listener serves.
 public enum AdminSurface {
@@ -20,6 +20,7 @@ public enum AdminSurface {
     ) {
         let document = servesGateway ? OpenAPIDocument.json : OpenAPIDocument.json(omitting: gatewayPaths)
         router.add("GET", "/healthz") { _ in .text("ok\n") }
+        router.add("GET", "/version") { _ in .json(SerinVersion.view) }
         router.add("GET", "/readyz") { _ in readiness.response }
         router.add("GET", "/openapi.json") { _ in .content(document, contentType: "application/json") }
         router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }

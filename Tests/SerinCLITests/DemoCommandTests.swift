@@ -14,10 +14,12 @@ import Testing
 /// `serin demo` as a newcomer runs it: real processes, real ports on 127.0.0.1, the example Canary.
 @Suite("serin demo", .timeLimit(.minutes(5)))
 struct DemoCommandTests {
-    @Test("promotes the healthy v2 step by step and ends Succeeded with all traffic on v2")
+    @Test("promotes the healthy v2 step by step and ends Succeeded with all traffic on v2, run from outside the checkout")
     func healthyDemoSucceeds() async throws {
+        // An empty directory: the seed and the Canary are the ones built into serin.
         let result = try await SerinProcess.run(
-            ["demo", "--port-offset", "21000", "--app-port-offset", "1000", "--admin", "127.0.0.1:0"], timeout: .seconds(240)
+            ["demo", "--port-offset", "21000", "--app-port-offset", "1000", "--admin", "127.0.0.1:0"],
+            in: try SerinProcess.temporaryDirectory(), timeout: .seconds(240)
         )
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         for weight in [20, 40, 60, 80] {
@@ -29,6 +31,26 @@ struct DemoCommandTests {
         #expect(result.stdout.contains(", 0 failed by Serin"))
         // Not a terminal: plain timestamped progress lines, no cursor control.
         #expect(!result.stdout.contains("\u{1B}["))
+    }
+
+    @Test("--write-manifests writes the seed and the Canary built into serin, as the repository has them, and never overwrites")
+    func writesBuiltInManifests() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let result = try await SerinProcess.run(["demo", "--write-manifests", directory.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        for folder in ["seed", "canary"] {
+            let repository = SerinProcess.repositoryRoot.appendingPathComponent("examples/\(folder)")
+            let expected = try FileManager.default.contentsOfDirectory(atPath: repository.path).filter { $0.hasSuffix(".yaml") }.sorted()
+            let written = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent(folder).path).sorted()
+            #expect(written == expected)
+            for name in expected {
+                let original = try Data(contentsOf: repository.appendingPathComponent(name))
+                #expect(try Data(contentsOf: directory.appendingPathComponent("\(folder)/\(name)")) == original, "\(folder)/\(name)")
+            }
+        }
+        let again = try await SerinProcess.run(["demo", "--write-manifests", directory.path])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("never overwrites"), "\(again.stderr)")
     }
 
     @Test("rolls a faulty v2 back to v1, says why, and exits 1")

@@ -21,16 +21,20 @@ struct DemoCommand: AsyncParsableCommand {
             gateway with the seed's Gateway and VirtualService, steady traffic, and the Canary in examples/canary: \
             the canary weight rises step by step while its success rate and p99 are checked, then v2 is promoted. \
             With --faulty-canary, v2 fails a share of its requests and Serin rolls back to v1 (exit status 1).
+            The seed's manifests and the Canary are built into serin, so the demo runs from any directory;             --write-manifests DIR writes them out as a starting point, and --manifests/--canary run your own.
             The dashboard on the admin address (http://127.0.0.1:9900/) shows it live; with --keep-running it \
             stays up after the rollout ends, until Ctrl-C.
             """
     )
 
-    @Option(help: ArgumentHelp("The directory holding the seed's manifests.", valueName: "dir"))
-    var manifests: String = "examples/seed"
+    @Option(help: ArgumentHelp("The directory holding the seed's manifests (default: the seed built into serin).", valueName: "dir"))
+    var manifests: String?
 
-    @Option(help: ArgumentHelp("The directory holding the Canary.", valueName: "dir"))
-    var canary: String = "examples/canary"
+    @Option(help: ArgumentHelp("The directory holding the Canary (default: the example built into serin).", valueName: "dir"))
+    var canary: String?
+
+    @Option(help: ArgumentHelp("Write the built-in manifests to DIR/seed and DIR/canary, and stop.", valueName: "dir"))
+    var writeManifests: String?
 
     @Flag(help: "Make v2 fail a share of requests (--canary-error-rate) so the rollout is rolled back.")
     var faultyCanary = false
@@ -77,8 +81,23 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let writeManifests {
+            let written = try Self.writeBuiltIn(to: URL(fileURLWithPath: writeManifests))
+            Terminal.out("serin demo: wrote \(written.seed) and \(written.canary); run them with "
+                + "serin demo --manifests \(written.seed) --canary \(written.canary)")
+            return
+        }
+        var builtIn: URL?
+        if manifests == nil || canary == nil {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serin-demo-manifests-\(UUID().uuidString.prefix(8))")
+            builtIn = directory
+            _ = try Self.writeBuiltIn(to: directory)
+        }
+        defer { if let builtIn { try? FileManager.default.removeItem(at: builtIn) } }
+        let manifests = self.manifests ?? builtIn!.appendingPathComponent("seed").path
+        let canary = self.canary ?? builtIn!.appendingPathComponent("canary").path
         for directory in [manifests, canary] where !FileManager.default.fileExists(atPath: directory) {
-            Terminal.err("error: \(directory) not found: run from the repository root or pass --manifests DIR / --canary DIR")
+            Terminal.err("error: \(directory) not found (leave out --manifests/--canary to run the seed built into serin)")
             throw ExitCode(1)
         }
         let (set, _, loadFailed) = ManifestReading.read(paths: [manifests, canary], recursive: false)
@@ -215,5 +234,27 @@ extension LocatedResource {
         var copy = self
         copy.resource = .serviceEntry(entry)
         return copy
+    }
+}
+
+extension DemoCommand {
+    /// Writes the seed's manifests and the example Canary built into serin to `directory/seed` and
+    /// `directory/canary`; refuses to overwrite a file that is there.
+    static func writeBuiltIn(to directory: URL) throws -> (seed: String, canary: String) {
+        var paths: [String] = []
+        for (folder, files) in [("seed", EmbeddedText.seed), ("canary", EmbeddedText.canary)] {
+            let target = directory.appendingPathComponent(folder)
+            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            for (name, text) in files {
+                let file = target.appendingPathComponent(name)
+                guard !FileManager.default.fileExists(atPath: file.path) else {
+                    Terminal.err("error: \(file.path) exists; serin demo --write-manifests never overwrites (pick an empty directory)")
+                    throw ExitCode(1)
+                }
+                try Data(text.utf8).write(to: file)
+            }
+            paths.append(target.path)
+        }
+        return (paths[0], paths[1])
     }
 }

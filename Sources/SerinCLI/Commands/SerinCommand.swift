@@ -1,4 +1,5 @@
 import ArgumentParser
+import SerinServer
 
 /// `serin`: automated canary releases on Serin's own gateway, from Istio's YAML.
 public struct SerinCommand: AsyncParsableCommand {
@@ -13,6 +14,7 @@ public struct SerinCommand: AsyncParsableCommand {
             `serin apply -f FILE` changes them live, `serin route` explains a routing decision and \
             `serin validate` checks manifests.
             """,
+        version: "serin \(SerinVersion.description)",
         subcommands: [
             DemoCommand.self, UpCommand.self, ControllerCommand.self, StatusCommand.self, PromoteCommand.self, AbortCommand.self,
             PauseCommand.self, ResumeCommand.self, RolloutAgainCommand.self, HistoryCommand.self,
