@@ -55,7 +55,9 @@ public actor CanaryWatcher {
     public func run() async {
         await withTaskGroup(of: Void.self) { tasks in
             for group in groups {
-                let watch = ResourceWatch(api: api, collection: group.path(namespace: namespace), label: group.resourceName, log: log)
+                let watch = ResourceWatch(
+                    api: api, collection: group.path(namespace: namespace), label: group.resourceName, log: log,
+                    missingIsEmpty: group == .flagger)
                 tasks.addTask { await watch.run { objects in await self.changed(group, objects) } }
             }
             guard workloads != nil else { return }

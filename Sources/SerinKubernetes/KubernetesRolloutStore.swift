@@ -35,7 +35,13 @@ public actor KubernetesRolloutStore: RolloutStore {
         var rollouts: [ResourceName: Rollout] = [:]
         var failures: [String] = []
         for group in groups {
-            for canary in try await api.list(group.path(namespace: nil)).items {
+            let canaries: [JSONValue]
+            do {
+                canaries = try await api.list(group.path(namespace: nil)).items
+            } catch let error as KubernetesAPIError where error.isNotFound && group == .flagger {
+                continue  // Flagger's CRD is not installed: no Flagger Canary to continue.
+            }
+            for canary in canaries {
                 guard let key = ResourceWatch.name(of: canary), rollouts[key] == nil, let state = group.state(in: canary) else { continue }
                 do {
                     let rollout = try JSONDecoder().decode(Rollout.self, from: Data(state.utf8))

@@ -10,6 +10,9 @@ struct ResourceWatch: Sendable {
     /// What the log calls the collection: `canaries`.
     let label: String
     let log: @Sendable (String) -> Void
+    /// A collection whose resource is not installed (a 404 on the list: Flagger's CRD in a cluster without
+    /// Flagger) counts as empty, and is listed again now and then, instead of holding up everything else.
+    var missingIsEmpty = false
 
     /// Lists and watches until the task is cancelled; `changed` gets every object by name after each change.
     func run(_ changed: @Sendable ([ResourceName: JSONValue]) async -> Void) async {
@@ -49,6 +52,15 @@ struct ResourceWatch: Sendable {
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(30))
                 }
+            } catch let error as KubernetesAPIError where error.isNotFound && missingIsEmpty && version == nil {
+                let failure = "\(label): not installed in this cluster (\(error.message)); none to run, looking again every 30s"
+                if failure != lastFailure {
+                    log(failure)
+                    await changed([:])
+                }
+                lastFailure = failure
+                objects = [:]
+                try? await Task.sleep(for: .seconds(30))
             } catch let error as KubernetesAPIError where error.isGone {
                 log("\(label): \(error.message); listing them again")
                 version = nil

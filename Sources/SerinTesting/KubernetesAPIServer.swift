@@ -108,6 +108,8 @@ public final class KubernetesAPIServer: Sendable {
         var log: [String] = []
         /// Deployment spec changes wait for `completeDeploymentRollouts()` while set.
         var holdingRollouts = false
+        /// `group/version/resource`s whose CRD is not installed: every call on them is a 404.
+        var notInstalled: Set<String> = []
         /// Deployments whose latest spec is not rolled out yet.
         var heldRollouts: Set<ObjectKey> = []
     }
@@ -223,6 +225,12 @@ public final class KubernetesAPIServer: Sendable {
         for watcher in watchers where watcher.bookmarks {
             watcher.send(["type": "BOOKMARK", "object": ["metadata": ["resourceVersion": .string(String(revision))]]])
         }
+    }
+
+    /// Makes a resource (`flagger.app/v1beta1/canaries`) one this cluster does not have, as when its CRD is not
+    /// installed: every call on it answers 404, as the API server does for an unknown resource.
+    public func uninstall(_ groupVersionResource: String) {
+        state.withLockedValue { _ = $0.notInstalled.insert(groupVersionResource) }
     }
 
     /// The next `count` calls fail with `status` (500, 503, 429...) before doing anything.
@@ -354,7 +362,9 @@ public final class KubernetesAPIServer: Sendable {
             return Self.status(401, "Unauthorized", "Unauthorized")
         }
         if let failure { return Self.status(failure.status, failure.reason, "injected failure") }
-        guard let route = Route(request.path) else { return Self.status(404, "NotFound", "the server could not find the requested resource") }
+        guard let route = Route(request.path),
+            !state.withLockedValue({ $0.notInstalled.contains(route.groupVersion + "/" + route.resource) })
+        else { return Self.status(404, "NotFound", "the server could not find the requested resource") }
         let statusOwned = Self.statusSubresources.contains(route.groupVersion + "/" + route.resource)
         switch (request.method, route.name) {
         case (.GET, nil):

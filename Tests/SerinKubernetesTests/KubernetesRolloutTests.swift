@@ -165,6 +165,18 @@ struct KubernetesRolloutTests {
         }
     }
 
+    @Test("with Flagger's Canaries asked for in a cluster without Flagger's CRD, Serin's own Canaries still run, and the log says why none of Flagger's")
+    func flaggerCRDMissing() async throws {
+        try await Self.withController(prepare: { server in
+            Self.putSeedVirtualService(server)
+            server.uninstall("flagger.app/v1beta1/canaries")
+        }, groups: [.serin, .flagger]) { server, lines in
+            server.put(Self.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50]], skipAnalysis: true), at: Self.canaryKey)
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(lines.withLockedValue { $0.contains { $0.hasPrefix("canaries.flagger.app: not installed in this cluster") } })
+        }
+    }
+
     @Test("a failing pre-rollout webhook rolls the canary back: weights return to stable, status Failed with the reason")
     func rollsBack() async throws {
         let hook = try await WebhookServer.start(group: MultiThreadedEventLoopGroup.singleton, status: 500)
