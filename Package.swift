@@ -150,7 +150,8 @@ let package = Package(
             dependencies: ["SerinCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings
         ),
-        // Helpers for tests: in-process backends, a small HTTP client, headless Chromium over DevTools.
+        // Helpers for tests: a manual clock and scripted ports, in-process backends, a small HTTP client, headless
+        // Chromium over DevTools.
         .target(
             name: "SerinTesting",
             dependencies: [
@@ -166,6 +167,10 @@ let package = Package(
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
         .testTarget(name: "SerinSpawnTests", dependencies: ["SerinSpawn"], swiftSettings: strictSettings),
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        // The reconcile loop on a manual clock and scripted ports: no sockets, no sleeps.
+        .testTarget(
+            name: "SerinControllerTests", dependencies: ["SerinController", "SerinCore", "SerinTesting"], swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SerinKubernetesTests",
             dependencies: [

@@ -54,6 +54,8 @@ public actor CanaryController {
         case webhooksFinished(ResourceName, WebhookRun, WebhookResult)
         case workloadChecked(ResourceName, WorkloadCheck, WorkloadState)
         case primaryUpdated(ResourceName, WorkloadPromotion, WorkloadState)
+        /// `settled()`'s marker: every message sent before it has been handled.
+        case settle(CheckedContinuation<Void, Never>)
     }
 
     private let adapters: Adapters
@@ -118,6 +120,7 @@ public actor CanaryController {
         case .reconcile(let specs, _, let reply):
             reply.resume(returning: specs.map { CanaryProblem(canary: $0.name, message: "\($0.name.name): the controller is stopping") })
         case .command(_, _, let reply): reply.resume(returning: .rejected("the controller is stopping"))
+        case .settle(let done): done.resume()
         case .tick, .analysisFinished, .webhooksFinished, .workloadChecked, .primaryUpdated: break
         }
     }
@@ -198,9 +201,28 @@ public actor CanaryController {
 
     /// Returns once the Canary's effects queued so far are carried out, so what its status shows is in the store.
     private func pendingWorkDone(for name: ResourceName) async {
-        guard let lane = lanes[name] else { return }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            lane.enqueue { done.resume() }
+        await lanes[name]?.drained()
+    }
+
+    /// Returns once the controller has nothing left to do until time passes or someone asks for something: every
+    /// message sent so far is handled, every Canary's effects are carried out (saved, routed, forgotten), and every
+    /// analysis, webhook run and workload check they started has answered and been handled in turn, with its own
+    /// effects. Event webhooks, fired and forgotten, are not waited for.
+    ///
+    /// For tests on a manual clock: move time, await this, then look at the ports — no sleeping, no polling. Call it
+    /// while `run` runs; an adapter call that never returns keeps it waiting. On the wall clock it returns at the
+    /// first quiet moment between ticks.
+    public func settled() async {
+        while true {
+            let queued = effectsQueued
+            await withCheckedContinuation { mailbox.yield(.settle($0)) }
+            for lane in Array(lanes.values) { await lane.drained() }
+            for lane in Array(retiring.values) { await lane.finish() }
+            if answersOwed > 0 {
+                await withCheckedContinuation { answerWaiters.append($0) }
+            } else if effectsQueued == queued {
+                return
+            }
         }
     }
 
@@ -247,6 +269,7 @@ public actor CanaryController {
         case .command(let command, let name, let reply):
             reply.resume(returning: run(command, on: name, now: now))
         case .analysisFinished(let name, let request, let samples):
+            answerArrived()
             guard rollouts[name] != nil else { return }
             let verdict = adapters.judge.judge(samples, for: request)
             analysisTally[name, default: AnalysisTally()].count(verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 })
@@ -257,11 +280,16 @@ public actor CanaryController {
             }
             step(name, measurements: measurements) { $0.analysisCompleted(verdict: verdict, now: now) }
         case .webhooksFinished(let name, let run, let result):
+            answerArrived()
             step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
         case .workloadChecked(let name, let check, let state):
+            answerArrived()
             step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, now: now) }
         case .primaryUpdated(let name, let promotion, let state):
+            answerArrived()
             step(name) { $0.primaryUpdated(ticket: promotion.ticket, ready: state.ready, reason: state.reason, now: now) }
+        case .settle(let done):
+            done.resume()
         }
     }
 
@@ -276,6 +304,7 @@ public actor CanaryController {
             let (store, log) = (adapters.store, log)
             let lane = lanes.removeValue(forKey: name) ?? EffectLane()
             // After the Canary's pending saves, so none of them brings its state back.
+            effectsQueued += 1
             lane.enqueue {
                 do { try await store.delete(name) } catch { log("\(name.name): cannot forget stored state: \(error)") }
             }
@@ -354,6 +383,18 @@ public actor CanaryController {
     private var analysisTally: [ResourceName: AnalysisTally] = [:]
     private var analysisStarted: [ResourceName: RolloutInstant] = [:]
 
+    // What `settled()` waits for: effects queued on lanes so far, and answers to actions not handled yet.
+    private var effectsQueued = 0
+    private var answersOwed = 0
+    private var answerWaiters: [CheckedContinuation<Void, Never>] = []
+
+    private func answerArrived() {
+        answersOwed -= 1
+        let waiters = answerWaiters
+        answerWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
     private func run(_ command: RolloutCommand, on name: ResourceName, now: RolloutInstant) -> CommandReply {
         guard rollouts[name] != nil else {
             return .notFound("no Canary named \(name.name) (known: \(rollouts.keys.sorted().map(\.name).joined(separator: ", ")))")
@@ -376,6 +417,8 @@ public actor CanaryController {
         if actions.contains(where: { if case .analyze = $0 { true } else { false } }) {
             analysisStarted[name] = adapters.clock.now()
         }
+        answersOwed += actions.count(where: \.isAnswered)
+        effectsQueued += 1
         let lane = lanes[name] ?? EffectLane(after: retiring.removeValue(forKey: name))
         lanes[name] = lane
         lane.enqueue { [self, rollout] in await self.carryOut(actions, of: rollout, measurements: measurements) }
@@ -503,3 +546,13 @@ public actor CanaryController {
     }
 }
 
+extension RolloutAction {
+    /// Whether carrying it out sends an answer back to the inbox (an analysis, a webhook run, a workload check or
+    /// promotion), which `settled()` waits for.
+    fileprivate var isAnswered: Bool {
+        switch self {
+        case .analyze, .runWebhooks, .checkWorkload, .promoteWorkload: true
+        case .setWeights, .notifyWebhooks, .scaleWorkload, .record, .phaseChanged, .finished: false
+        }
+    }
+}

@@ -23,6 +23,13 @@ final class EffectLane: Sendable {
         if case .terminated = continuation.yield(work) { Task { await work() } }
     }
 
+    /// Returns once the work queued before this call is done.
+    func drained() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            enqueue { done.resume() }
+        }
+    }
+
     /// Takes no more work and returns once the work already queued is done.
     func finish() async {
         continuation.finish()

@@ -1,20 +1,38 @@
 import SerinCore
 
-/// Rollouts part-way through, for the stores' tests: the same story whatever holds the state.
+/// The seed's story as Canaries and rollouts part-way through, for the stores' and the controller's tests: the
+/// same story whatever holds the state or drives it.
 public enum RolloutFixture {
+    /// The seed's web service as a Canary named `name`: `NAME-v2-service` released into `NAME-virtualservice`
+    /// against `NAME-v1-service` (written as the stable when `writesStable`), analysed every 30s.
+    public static func spec(
+        _ name: ResourceName, weights: [Int] = [10, 50, 80], threshold: Int = 3, webhooks: [WebhookSpec] = [],
+        canary: String = "v2", writesStable: Bool = true
+    ) throws -> CanarySpec {
+        CanarySpec(
+            name: name, targetRef: virtualService(of: name),
+            stable: writesStable ? destination(of: name, "v1") : nil, canary: destination(of: name, canary),
+            analysis: AnalysisSpec(
+                interval: .seconds(30), threshold: threshold, schedule: try WeightSchedule(stepWeights: weights),
+                metrics: MetricCheck.builtInDefaults, webhooks: webhooks, progressDeadline: .seconds(600)
+            ),
+            skipAnalysis: false
+        )
+    }
+
+    /// `NAME-virtualservice`, the VirtualService a fixture Canary drives.
+    public static func virtualService(of name: ResourceName) -> ResourceName {
+        ResourceName(namespace: name.namespace, name: "\(name.name)-virtualservice")
+    }
+
+    /// `NAME-VERSION-service`, one version of the fixture's service.
+    public static func destination(of name: ResourceName, _ version: String) -> Destination {
+        Destination(host: "\(name.name)-\(version)-service")
+    }
+
     /// The seed's web service (v1 stable, v2 canary) as a Canary named `name`, not started.
     public static func rollout(_ name: ResourceName, weights: [Int] = [10, 50, 80], threshold: Int = 3) throws -> Rollout {
-        try Rollout(
-            spec: CanarySpec(
-                name: name, targetRef: ResourceName(namespace: name.namespace, name: "\(name.name)-virtualservice"),
-                stable: Destination(host: "\(name.name)-v1-service"), canary: Destination(host: "\(name.name)-v2-service"),
-                analysis: AnalysisSpec(
-                    interval: .seconds(30), threshold: threshold, schedule: try WeightSchedule(stepWeights: weights),
-                    metrics: MetricCheck.builtInDefaults, webhooks: [], progressDeadline: .seconds(600)
-                ),
-                skipAnalysis: false
-            )
-        )
+        try Rollout(spec: spec(name, weights: weights, threshold: threshold))
     }
 
     /// A rollout at 50% with one failed check behind it and an analysis in flight, plus the events it recorded;

@@ -1,0 +1,116 @@
+import SerinController
+import SerinCore
+import SerinTesting
+import Testing
+
+extension CanaryControllerTests {
+    @Test("a controller restored from the store puts the weights back and continues from its step, not from the start")
+    func restoredContinues() async throws {
+        let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
+        let store = MemoryRolloutStore()
+        let spec = try Self.spec()
+        try await ControllerHarness.run(store: store, clock: clock) { first in
+            await first.reconcile([spec])
+            await first.advance(by: .seconds(30))
+            #expect(first.weights() == [0, 10, 50])
+        }
+        // The new process's router serves the VirtualService as its file writes it: all on v1.
+        try await ControllerHarness.run(store: store, clock: clock) { second in
+            let restored = try await second.status()
+            #expect(restored.canaryWeight == 50, "restored before any reconcile")
+            await second.reconcile([spec])
+            #expect(second.weights() == [50], "the weights are put back, with no 100/0 first")
+            #expect(second.router.routes(of: Self.virtualService) == [Self.route((Self.v1, 50), (Self.v2, 50))])
+            await second.advance(by: .seconds(30))
+            #expect(second.metrics.requests.map(\.canaryWeight) == [50])
+            #expect(second.weights() == [50, 80])
+            let events = try await second.events()
+            #expect(events.filter { $0.contains("rollout started") }.count == 1, "\(events)")
+        }
+    }
+
+    @Test("a controller stopped at a closed gate asks it again once restored, and goes on when it opens")
+    func restoredAtClosedGate() async throws {
+        let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
+        let store = MemoryRolloutStore()
+        let spec = try Self.spec(webhooks: [WebhookSpec(name: "release-window", type: .confirmRollout, url: "http://hooks.shop/window")])
+        let closed = ScriptedWebhooks()
+        closed.answer("release-window", with: .failed(reason: "outside the release window"))
+        try await ControllerHarness.run(store: store, clock: clock, webhooks: closed) { first in
+            await first.reconcile([spec])
+            #expect(first.weights() == [0])
+            let held = try await first.status()
+            #expect(held.message?.contains("outside the release window") == true, "\(held.message ?? "")")
+        }
+        try await ControllerHarness.run(store: store, clock: clock) { second in
+            await second.reconcile([spec])
+            #expect(second.weights() == [0])
+            await second.advance(by: .seconds(30))
+            #expect(second.webhooks.calls(of: "release-window").count == 1)
+            #expect(second.weights() == [0, 10])
+            let events = try await second.events()
+            #expect(events.filter { $0.contains("rollout started") }.count == 1, "\(events)")
+        }
+    }
+
+    @Test("after a promotion, a new canary is released against the promoted version, and the retired one leaves the routes")
+    func nextReleaseFromWhatServes() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            for _ in 1...3 { await harness.advance(by: .seconds(30)) }
+            var next = try Self.spec()
+            next.canary = Self.v3
+            #expect(await harness.reconcile([next]) == [])
+            let split = try #require(harness.router.splits(of: Self.web).last)
+            #expect(split.stable == WeightedDestination(destination: Self.v2, weight: 90))
+            #expect(split.canary == WeightedDestination(destination: Self.v3, weight: 10))
+            #expect(harness.router.routes(of: Self.virtualService) == [Self.route((Self.v2, 90), (Self.v3, 10))])
+            await harness.advance(by: .seconds(30))
+            #expect(harness.metrics.requests.last?.stable == Self.v2)
+            #expect(try await harness.status().releases.map(\.outcome) == ["Promoted", "Progressing"])
+        }
+    }
+
+    @Test("a new spec whose stable no longer serves is refused with what to write, and nothing moves")
+    func staleStableRefused() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec(writesStable: true)])
+            for _ in 1...3 { await harness.advance(by: .seconds(30)) }
+            var stale = try Self.spec(writesStable: true)
+            stale.canary = Self.v3
+            let problems = await harness.reconcile([stale])
+            #expect(problems.map(\.message) == [
+                "web: spec.stable is web-v1-service, but web-v2-service serves now; remove spec.stable (Serin releases from what "
+                    + "serves) or write stable: {host: web-v2-service}; nothing was changed"
+            ])
+            #expect(harness.weights() == [0, 10, 50, 80, 100])
+            let status = try await harness.status()
+            #expect(status.phase == .succeeded)
+            #expect(status.canary == "web-v2-service")
+            // `rollout` of the promoted canary is refused the same way: it already serves everything.
+            #expect(await harness.execute(.restart) == .rejected(
+                "web: spec.canary web-v2-service is the version that serves now; to release a new version, set spec.canary to it; nothing was changed"))
+        }
+    }
+
+    @Test("a closed confirm-promotion gate holds the last step, asked every interval, until it opens")
+    func promotionGateHolds() async throws {
+        let gate = WebhookSpec(name: "approve", type: .confirmPromotion, url: "http://hooks.shop/approve")
+        try await ControllerHarness.run { harness in
+            harness.webhooks.answer("approve", with: .failed(reason: "approve answered 403: not yet"))
+            await harness.reconcile([try Self.spec(weights: [20, 50], webhooks: [gate])])
+            for _ in 1...4 { await harness.advance(by: .seconds(30)) }
+            #expect(harness.weights() == [0, 20, 50])
+            let held = try await harness.status()
+            #expect(held.phase == .progressing)
+            #expect(held.message?.contains("confirm-promotion") == true, "\(held.message ?? "")")
+            let asked = harness.webhooks.calls(of: "approve")
+            #expect(asked.count == 3, "asked after the last step's analysis, then once an interval")
+            #expect(asked.allSatisfy { $0.payload.type == .confirmPromotion && $0.payload.name == "web" && $0.payload.canaryWeight == 50 })
+            harness.webhooks.answer("approve", with: .passed)
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights() == [0, 20, 50, 100])
+            #expect(try await harness.status().phase == .succeeded)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import SerinController
+import SerinCore
+import SerinTesting
+import Testing
+
+/// The reconcile loop on a manual clock: what reaches the router, the store and the hooks, and when. No sockets,
+/// no sleeps — time passes only when a test advances it.
+@Suite("Canary controller", .timeLimit(.minutes(1)))
+struct CanaryControllerTests {
+    static let web = ControllerHarness.web
+    static let (v1, v2, v3) = (ControllerHarness.v1, ControllerHarness.v2, ControllerHarness.v3)
+    static let virtualService = RolloutFixture.virtualService(of: web)
+
+    static func spec(weights: [Int] = [10, 50, 80], threshold: Int = 3, webhooks: [WebhookSpec] = [], writesStable: Bool = false) throws -> CanarySpec {
+        try RolloutFixture.spec(web, weights: weights, threshold: threshold, webhooks: webhooks, writesStable: writesStable)
+    }
+
+    static func route(_ weights: (Destination, Int)...) -> [WeightedDestination] {
+        weights.map { WeightedDestination(destination: $0.0, weight: $0.1) }
+    }
+
+    @Test("a new Canary starts from what its routes serve: the router gets 100/0, then the first step")
+    func startsFromWhatServes() async throws {
+        try await ControllerHarness.run { harness in
+            #expect(await harness.reconcile([try Self.spec()]) == [])
+            #expect(harness.router.splits(of: Self.web).map(\.stable.destination) == [Self.v1, Self.v1])
+            #expect(harness.weights() == [0, 10])
+            #expect(harness.router.routes(of: Self.virtualService) == [Self.route((Self.v1, 90), (Self.v2, 10))])
+            let status = try await harness.status()
+            #expect(status.phase == .progressing)
+            #expect(status.step == 1)
+            #expect(status.stable == "web-v1-service")
+            #expect(try await harness.events() == [
+                "web: rollout started: canary web-v2-service, stable web-v1-service", "web: advance canary weight to 10%",
+            ])
+            #expect(harness.metrics.requests.isEmpty, "no analysis before an interval has passed")
+        }
+    }
+
+    @Test("a Canary whose written stable has no route is refused with the reason, and nothing moves")
+    func refusedWhenStableHasNoRoute() async throws {
+        let routes = [Self.virtualService: [Self.route((Destination(host: "web-v0-service"), 100))]]
+        try await ControllerHarness.run(routes: routes) { harness in
+            let problems = await harness.reconcile([try Self.spec(writesStable: true)])
+            #expect(problems == [CanaryProblem(canary: Self.web, message: "web: VirtualService web-virtualservice has no route to web-v1-service")])
+            #expect(harness.weights().isEmpty)
+            #expect(await harness.controller.status(of: Self.web) == nil)
+            #expect(harness.store.saves == 0)
+        }
+    }
+
+    @Test("the analysis runs once the interval has passed, at the step's weight; a pass moves to the next weight")
+    func passAdvances() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            await harness.advance(by: .seconds(29))
+            #expect(harness.metrics.requests.isEmpty, "29s into a 30s interval nothing is analysed")
+            #expect(harness.weights() == [0, 10])
+            await harness.advance(by: .seconds(1))
+            #expect(harness.metrics.requests.map(\.canaryWeight) == [10])
+            #expect(harness.metrics.requests.map(\.stable) == [Self.v1])
+            #expect(harness.weights() == [0, 10, 50])
+            let status = try await harness.status()
+            #expect(status.step == 2)
+            #expect(status.lastMeasurements.map(\.metric) == ["request-duration", "request-success-rate"])
+            #expect(status.lastMeasurements.allSatisfy { $0.verdict == "pass" && $0.canaryWeight == 10 }, "\(status.lastMeasurements)")
+            #expect(await harness.controller.analysisTallies()[Self.web]?.passed == 1)
+        }
+    }
+
+    @Test("after the last step passes the canary is promoted: 0/100, Succeeded, and it takes the stable role")
+    func promotes() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            for _ in 1...3 { await harness.advance(by: .seconds(30)) }
+            #expect(harness.weights() == [0, 10, 50, 80, 100])
+            #expect(harness.router.routes(of: Self.virtualService) == [Self.route((Self.v1, 0), (Self.v2, 100))])
+            let status = try await harness.status()
+            #expect(status.phase == .succeeded)
+            #expect(status.stable == "web-v2-service", "the promoted canary serves as the stable")
+            #expect(status.releases.map(\.outcome) == ["Promoted"])
+            #expect(try await harness.events().suffix(2) == [
+                "web: all steps passed, promoting canary web-v2-service to 100%", "web: promotion completed",
+            ])
+            await harness.advance(by: .seconds(300))
+            #expect(harness.metrics.requests.count == 3, "a finished rollout is not analysed again")
+        }
+    }
+
+    @Test("failed checks up to the threshold roll back to 100/0, saying which check failed")
+    func rollsBackAtThreshold() async throws {
+        try await ControllerHarness.run { harness in
+            harness.metrics.answer(ScriptedMetrics.failing)
+            await harness.reconcile([try Self.spec(threshold: 2)])
+            await harness.advance(by: .seconds(30))
+            let halted = try await harness.status()
+            #expect(halted.phase == .progressing)
+            #expect(halted.failedChecks == 1)
+            #expect(harness.weights() == [0, 10], "a first failed check holds the weight")
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights() == [0, 10, 0])
+            let failed = try await harness.status()
+            #expect(failed.phase == .failed)
+            #expect(failed.stable == "web-v1-service")
+            let rollback = try #require(try await harness.events().first { $0.contains("rolled back") })
+            #expect(rollback.contains("request-success-rate 60.00"), "\(rollback)")
+            #expect(rollback.hasSuffix("(2/2 failed checks)"), "\(rollback)")
+            let measured = try await harness.controller.measurements(of: Self.web)
+            #expect(measured.filter { $0.metric == "request-success-rate" }.map { $0.verdict.hasPrefix("fail") } == [true, true])
+        }
+    }
+
+    @Test("each decision is saved before the router moves the weights")
+    func savesBeforeMoving() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            await harness.advance(by: .seconds(30))
+            #expect(harness.calls.entries == [
+                "save web: Progressing at 10%", "setWeights web: 100/0", "setWeights web: 90/10",
+                // The analysis request, then its verdict.
+                "save web: Progressing at 10%",
+                "save web: Progressing at 50%", "setWeights web: 50/50",
+            ])
+        }
+    }
+
+    @Test("a save the store refuses is logged and the weights still move; the next save stores the state")
+    func refusedSave() async throws {
+        try await ControllerHarness.run { harness in
+            harness.store.failNextSave(with: PortFailure("disk full"))
+            await harness.reconcile([try Self.spec()])
+            #expect(harness.lines.entries.contains("web: cannot save rollout state: disk full"), "\(harness.lines.entries)")
+            #expect(harness.store.rollout(Self.web) == nil)
+            #expect(harness.weights() == [0, 10])
+            await harness.advance(by: .seconds(30))
+            #expect(harness.store.rollout(Self.web)?.status.canaryWeight == 50)
+        }
+    }
+
+    @Test("a weight change the router refuses is logged with the weights; the rollout goes on as decided")
+    func refusedWeights() async throws {
+        try await ControllerHarness.run { harness in
+            harness.router.failWeights(with: PortFailure("the API server said no"))
+            await harness.reconcile([try Self.spec()])
+            #expect(harness.lines.entries.filter { $0.contains("cannot set weights") } == [
+                "web: cannot set weights 100/0: the API server said no", "web: cannot set weights 90/10: the API server said no",
+            ])
+            #expect(harness.weights().isEmpty)
+            #expect(try await harness.status().canaryWeight == 10)
+            harness.router.failWeights(with: nil)
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights() == [50])
+        }
+    }
+
+    @Test("a spec removed from reconcile forgets the rollout: the store deletes it and the weights stay")
+    func removedSpecIsForgotten() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            #expect(await harness.reconcile([]) == [])
+            #expect(harness.store.deleted == [Self.web])
+            #expect(harness.store.rollout(Self.web) == nil)
+            #expect(harness.calls.entries.last == "delete web")
+            #expect(await harness.controller.status(of: Self.web) == nil)
+            #expect(try await harness.store.events(for: Self.web, limit: nil).isEmpty)
+            await harness.advance(by: .seconds(30))
+            #expect(harness.metrics.requests.isEmpty)
+            #expect(harness.weights() == [0, 10])
+        }
+    }
+
+    @Test("one Canary whose weight changes hang does not hold up another: each has its own lane")
+    func laneIsolation() async throws {
+        let api = ResourceName(namespace: "shop", name: "api")
+        try await ControllerHarness.run(routes: ControllerHarness.seedRoutes(of: [Self.web, api])) { harness in
+            let gate = AsyncGate()
+            harness.router.hold(api, at: gate)
+            var fast = try Self.spec()
+            fast.skipAnalysis = true
+            var slow = try RolloutFixture.spec(api)
+            slow.skipAnalysis = true
+            _ = await harness.controller.reconcile([slow, fast])
+            // Events are read once the Canary's own effects are carried out: web's, while api's still hang.
+            _ = try await harness.events(Self.web)
+            #expect(harness.weights(Self.web) == [0, 100])
+            #expect(harness.weights(api).isEmpty)
+            gate.open()
+            await harness.controller.settled()
+            #expect(harness.weights(api) == [0, 100])
+        }
+    }
+}
