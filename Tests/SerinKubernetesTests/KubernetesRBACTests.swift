@@ -83,7 +83,7 @@ struct KubernetesRBACTests {
         }
         // Flagger's own Canary on a Deployment: first sight creates the primary, Services, VirtualService and HPA;
         // a new image is released into the primary.
-        try await KubernetesWorkloadRolloutTests.withWorkloadController(healthy: NIOLockedValueBox(true)) { server, _ in
+        try await KubernetesWorkloadRolloutTests.withWorkloadController() { server, _ in
             let key = KubernetesWorkloadRolloutTests.flaggerCanaryKey
             server.put(KubernetesWorkloadRolloutTests.flaggerCanary, at: key)
             #expect(await eventually(.seconds(20)) { KubernetesWorkloadRolloutTests.phase(server, key) == "Initialized" })

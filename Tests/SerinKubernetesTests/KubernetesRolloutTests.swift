@@ -26,11 +26,6 @@ struct KubernetesRolloutTests {
         }
     }
 
-    /// Prometheus before its first scrape of the canary: no series yet, so every check is inconclusive.
-    struct NoDataYet: MetricProvider {
-        func samples(for request: AnalysisRequest) async -> AnalysisSamples { AnalysisSamples() }
-    }
-
     static func canary(_ analysis: JSONValue, skipAnalysis: Bool = false, deployment: String? = nil) -> JSONValue {
         var spec: [String: JSONValue] = [
             "targetRef": ["apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "name": "web-virtualservice"],
@@ -45,14 +40,14 @@ struct KubernetesRolloutTests {
     /// - Parameter metrics: the metric provider, given the cluster's MetricTemplates (which are always watched).
     static func startController(
         api: any KubernetesAPI, metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() },
-        router: (any TrafficRouter)? = nil, workloads: Bool = false, groups: [CanaryGroup] = [.serin],
+        workloads: Bool = false, groups: [CanaryGroup] = [.serin],
         log: @escaping @Sendable (String) -> Void
     ) async throws -> @Sendable () async -> Void {
         let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: nil, log: log)
         let controller = CanaryController(
             adapters: .init(
-                router: router ?? KubernetesTrafficRouter(api: api), metrics: metrics(templates), webhooks: HTTPWebhookRunner(),
+                router: KubernetesTrafficRouter(api: api), metrics: metrics(templates), webhooks: HTTPWebhookRunner(),
                 store: store, workloads: KubernetesWorkloadReadiness(api: api),
                 deployments: workloads ? KubernetesWorkloads(api: api) : NoWorkloads()
             ),
@@ -235,7 +230,7 @@ struct KubernetesRolloutTests {
                 at: deployment
             )
             let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await Self.startController(api: api, metrics: { _ in NoDataYet() }) { line in lines.withLockedValue { $0.append(line) } }
+            let stop = try await Self.startController(api: api, metrics: { _ in ScriptedMetrics(ScriptedMetrics.noData) }) { line in lines.withLockedValue { $0.append(line) } }
             server.put(Self.canary(["interval": "200ms", "threshold": 2, "stepWeights": [50]], deployment: "web-v2"), at: Self.canaryKey)
             let waiting = "waiting for canary Deployment web-v2: 0 of 2 new replicas have been updated"
             #expect(await eventually(.seconds(30)) { lines.withLockedValue { $0.filter { $0.contains(waiting) }.count >= 2 } })
@@ -246,63 +241,6 @@ struct KubernetesRolloutTests {
                 ])) ?? object
             }
             #expect(await eventually(.seconds(30)) { Self.weights(server) == [50, 50] }, "\(lines.withLockedValue { $0 })")
-            await stop()
-        }
-    }
-
-    /// The cluster's router, except that weight changes for one Canary wait until released: an API server
-    /// slow to answer for that Canary's VirtualService.
-    final class HeldRouter: TrafficRouter {
-        let inner: any TrafficRouter
-        let held: String
-        let release = AsyncGate()
-
-        init(_ inner: any TrafficRouter, holding canary: String) {
-            self.inner = inner
-            self.held = canary
-        }
-
-        func setWeights(for canary: CanarySpec, _ split: TrafficSplit) async throws {
-            if canary.name.name == held { await release.wait() }
-            try await inner.setWeights(for: canary, split)
-        }
-
-        func servingRoutes(for canary: CanarySpec) async throws -> ServingRoutes {
-            try await inner.servingRoutes(for: canary)
-        }
-    }
-
-    @Test("one Canary whose VirtualService writes hang does not hold up another: each runs in its own lane")
-    func slowCanaryDoesNotStallAnother() async throws {
-        try await KubernetesAPIClientTests.withServer { server, api in
-            Self.putSeedVirtualService(server)
-            let slowService = try #require(server.object(Self.vsKey)).applying([
-                .replace(path: ["metadata"], value: ["name": "slow-virtualservice", "namespace": "default"]),
-            ])
-            let slowServiceKey = KubernetesAPIServer.ObjectKey(
-                groupVersion: "networking.istio.io/v1beta1", resource: "virtualservices", namespace: "default", name: "slow-virtualservice"
-            )
-            server.put(slowService, at: slowServiceKey)
-            let router = HeldRouter(KubernetesTrafficRouter(api: api), holding: "slow")
-            let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await Self.startController(api: api, router: router) { line in lines.withLockedValue { $0.append(line) } }
-            let analysis: JSONValue = ["interval": "200ms", "threshold": 2, "stepWeights": [20, 50]]
-            let slow = try Self.canary(analysis, skipAnalysis: true).applying([
-                .replace(path: ["metadata"], value: ["name": "slow", "namespace": "default"]),
-                .replace(path: ["spec", "targetRef", "name"], value: "slow-virtualservice"),
-            ])
-            let slowKey = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "slow")
-            server.put(slow, at: slowKey)
-            server.put(Self.canary(analysis, skipAnalysis: true), at: Self.canaryKey)
-            // web goes all the way while slow's first weight change still hangs.
-            #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(lines.withLockedValue { $0 })")
-            #expect(Self.phase(server) == "Succeeded")
-            let slowWeights = { server.object(slowServiceKey)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? [] }
-            #expect(slowWeights() == [], "slow's VirtualService is untouched while its write hangs: \(slowWeights())")
-            // Released, slow's queued changes land in order and it finishes too.
-            router.release.open()
-            #expect(await eventually(.seconds(30)) { slowWeights() == [0, 100] }, "\(lines.withLockedValue { $0 })")
-            #expect(await eventually(.seconds(30)) { server.object(slowKey)?["status"]?["phase"] == "Succeeded" })
             await stop()
         }
     }

@@ -19,21 +19,6 @@ struct KubernetesWorkloadRolloutTests {
     static let services = ["podinfo", "podinfo-primary", "podinfo-canary"].map { key("v1", "services", $0) }
     static let primaryHPA = key("autoscaling/v2", "horizontalpodautoscalers", "podinfo-primary")
 
-    /// Every check passes while `healthy`, fails otherwise, with plenty of requests either way.
-    struct ScriptedMetrics: MetricProvider {
-        let healthy: NIOLockedValueBox<Bool>
-        func samples(for request: AnalysisRequest) async -> AnalysisSamples {
-            let failures = healthy.withLockedValue { $0 } ? 0 : 40
-            var samples = AnalysisSamples()
-            for check in request.metrics {
-                samples[metric: check.name] = .traffic(
-                    canary: MetricSample(requests: 100, failures: failures, p99Milliseconds: 20, window: check.interval),
-                    stable: MetricSample(requests: 400, failures: 0, p99Milliseconds: 20, window: check.interval))
-            }
-            return samples
-        }
-    }
-
     /// Flagger's podinfo: a Deployment reading a ConfigMap and a Secret, scaled by an HPA.
     static func putWorkload(_ server: KubernetesAPIServer, image: String = "ghcr.io/stefanprodan/podinfo:6.0.0") {
         server.put([
@@ -115,12 +100,13 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
+    /// - Parameter metrics: every check passes until a test tells them to fail, with plenty of requests either way.
     static func withWorkloadController(
-        healthy: NIOLockedValueBox<Bool>, prepare: (KubernetesAPIServer) -> Void = { putWorkload($0) },
+        metrics: ScriptedMetrics = ScriptedMetrics(), prepare: (KubernetesAPIServer) -> Void = { putWorkload($0) },
         _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
     ) async throws {
         try await KubernetesRolloutTests.withController(
-            prepare: prepare, metrics: { _ in ScriptedMetrics(healthy: healthy) }, workloads: true, groups: [.serin, .flagger], body
+            prepare: prepare, metrics: { _ in metrics }, workloads: true, groups: [.serin, .flagger], body
         )
     }
 
@@ -128,10 +114,10 @@ struct KubernetesWorkloadRolloutTests {
         "two releases by image change: the first promoted into the primary, the second rolled back; deleting the Canary removes what Serin created",
         arguments: [CanaryGroup.serin, .flagger])
     func twoReleasesByImageChange(group: CanaryGroup) async throws {
-        let healthy = NIOLockedValueBox(true)
+        let metrics = ScriptedMetrics()
         let canaryKey = group == .serin ? Self.canaryKey : Self.flaggerCanaryKey
         func phase(_ server: KubernetesAPIServer) -> String? { Self.phase(server, canaryKey) }
-        try await Self.withWorkloadController(healthy: healthy) { server, lines in
+        try await Self.withWorkloadController(metrics: metrics) { server, lines in
             server.put(group == .serin ? Self.canary : Self.flaggerCanary, at: canaryKey)
             // First sight: the primary serves the target's template, the target is scaled to zero.
             #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.withLockedValue { $0 })")
@@ -161,7 +147,7 @@ struct KubernetesWorkloadRolloutTests {
             #expect(await eventually(.seconds(10)) { Self.replicas(server, Self.target) == 0 })
 
             // Release 2: another image, failing its checks: rolled back, the primary keeps 6.0.1.
-            healthy.withLockedValue { $0 = false }
+            metrics.answer(ScriptedMetrics.failing)
             Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.2")
             #expect(await eventually(.seconds(30)) { phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
             #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
@@ -188,8 +174,7 @@ struct KubernetesWorkloadRolloutTests {
 
     @Test("with an autoscaler, traffic returns to the primary only once it has as many ready replicas as primary and canary served together")
     func promotionWaitsForPrimaryCapacity() async throws {
-        let healthy = NIOLockedValueBox(true)
-        try await Self.withWorkloadController(healthy: healthy) { server, lines in
+        try await Self.withWorkloadController { server, lines in
             server.put(Self.canary, at: Self.canaryKey)
             #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.withLockedValue { $0 })")
             Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
@@ -220,8 +205,7 @@ struct KubernetesWorkloadRolloutTests {
 
     @Test("new content in a ConfigMap the target reads is a new release, though the Deployment did not change")
     func configMapChangeReleases() async throws {
-        let healthy = NIOLockedValueBox(true)
-        try await Self.withWorkloadController(healthy: healthy) { server, lines in
+        try await Self.withWorkloadController { server, lines in
             server.put(Self.canary, at: Self.canaryKey)
             #expect(await eventually(.seconds(20)) { server.object(Self.target)?["status"]?["replicas"] == 0 }, "\(lines.withLockedValue { $0 })")
             // Settled: no watch event is on its way that would make the controller look again anyway.
@@ -234,12 +218,11 @@ struct KubernetesWorkloadRolloutTests {
 
     @Test("an object of the same name Serin did not create is never overwritten: the Canary is refused, naming it")
     func foreignObjectRefused() async throws {
-        let healthy = NIOLockedValueBox(true)
         let usersService: JSONValue = [
             "apiVersion": "v1", "kind": "Service", "metadata": ["name": "podinfo"],
             "spec": ["selector": ["app": "podinfo"], "ports": [["port": 80]]],
         ]
-        try await Self.withWorkloadController(healthy: healthy, prepare: { server in
+        try await Self.withWorkloadController(prepare: { server in
             Self.putWorkload(server)
             server.put(usersService, at: Self.services[0])
         }) { server, lines in
