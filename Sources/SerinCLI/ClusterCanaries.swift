@@ -178,11 +178,9 @@ struct ClusterCanaries {
                 continue  // Flagger's CRD is not installed, or this person may not read it.
             }
             for item in items {
-                guard let name = item["metadata"]?["name"]?.stringValue, case .object(var fields) = item else { continue }
+                guard let name = item["metadata"]?["name"]?.stringValue else { continue }
                 let key = ResourceName(namespace: item["metadata"]?["namespace"]?.stringValue ?? ResourceName.defaultNamespace, name: name)
-                guard found[key] == nil else { continue }
-                if fields["apiVersion"] == nil { fields["apiVersion"] = .string(group.groupVersion) }
-                found[key] = .object(fields)
+                if found[key] == nil { found[key] = group.stamped(item) }
             }
         }
         return found.sorted { $0.key.description < $1.key.description }.map(\.value)

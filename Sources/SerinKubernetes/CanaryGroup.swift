@@ -29,6 +29,13 @@ public enum CanaryGroup: String, CaseIterable, Sendable {
         canary["apiVersion"]?.stringValue.flatMap(CanaryGroup.init(rawValue:)) ?? .serin
     }
 
+    /// `canary` as listed from this group: a list's items may come without apiVersion, and this group's is theirs.
+    public func stamped(_ canary: JSONValue) -> JSONValue {
+        guard canary["apiVersion"] == nil, case .object(var fields) = canary else { return canary }
+        fields["apiVersion"] = .string(groupVersion)
+        return .object(fields)
+    }
+
     /// Where the rollout is stored on the Canary, for messages.
     public var stateLocation: String {
         switch self {

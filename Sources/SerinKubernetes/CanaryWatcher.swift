@@ -72,12 +72,7 @@ public actor CanaryWatcher {
     }
 
     private func changed(_ group: CanaryGroup, _ objects: [ResourceName: JSONValue]) async {
-        // A list's items may come without apiVersion; the group they were listed from is theirs.
-        self.objects[group] = objects.mapValues { object in
-            guard object["apiVersion"] == nil, case .object(var fields) = object else { return object }
-            fields["apiVersion"] = .string(group.groupVersion)
-            return .object(fields)
-        }
+        self.objects[group] = objects.mapValues(group.stamped)
         await sync()
     }
 
@@ -147,7 +142,8 @@ public actor CanaryWatcher {
             log(message)
             await refused?(name, message)
         }
-        for name in reported.keys.sorted(by: { $0.description < $1.description }) where now[name] == nil && objects.values.contains(where: { $0[name] != nil }) {
+        let names = Set(current.map(\.0))
+        for name in reported.keys.sorted(by: { $0.description < $1.description }) where now[name] == nil && names.contains(name) {
             await refused?(name, nil)
         }
         reported = now
@@ -157,7 +153,6 @@ public actor CanaryWatcher {
             handedOver[name] = request.id
             await command(request)
         }
-        let names = Set(current.map(\.0))
         handedOver = handedOver.filter { names.contains($0.key) }
     }
 

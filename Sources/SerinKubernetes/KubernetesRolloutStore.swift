@@ -21,7 +21,6 @@ public actor KubernetesRolloutStore: RolloutStore {
     /// Why the controller refused each Canary as now written (`recordRefusal`), kept in its status through saves.
     private var refusals: [ResourceName: String] = [:]
     private let keptMeasurements = 500
-    private let attempts = 5
 
     /// - Parameter groups: the Canary resources the controller runs, in order of precedence when a namespace
     ///   has a Canary of the same name in both.
@@ -67,12 +66,8 @@ public actor KubernetesRolloutStore: RolloutStore {
             measurementLog[name] = log
         }
         let status = try Self.status(of: rollout, measurements: measurementLog[name] ?? [])
-        // Read as the write is made (a refusal may be cleared while this save awaits the API).
-        let withRefusal = { [self] (status: JSONValue) -> JSONValue in
-            guard let refusal = refusals[name], case .object(var fields) = status else { return status }
-            fields["conditions"] = .array((fields["conditions"]?.arrayValue ?? []) + [Self.refusedCondition(refusal)])
-            return .object(fields)
-        }
+        // The refusal is read as the write is made (it may be cleared while this save awaits the API).
+        let withRefusal = { [self] (status: JSONValue) in Self.status(status, refusal: refusals[name]) }
         let group = try await group(of: name)
         let canary: JSONValue
         switch group {
@@ -87,7 +82,7 @@ public actor KubernetesRolloutStore: RolloutStore {
             // The rollout first: it is what the next controller continues from; the status only tells people.
             let state = String(decoding: try JSONEncoder().encode(rollout), as: UTF8.self)
             _ = try await write(name, in: group, status: false) { fields in
-                fields["metadata"] = KubernetesWorkloads.annotating(fields["metadata"], CanaryGroup.stateAnnotation, state)
+                fields["metadata"] = JSONValue.annotating(fields["metadata"], CanaryGroup.stateAnnotation, state)
             }
             canary = try await write(name, in: group, status: true) { fields in fields["status"] = Self.flaggerStatus(withRefusal(status), of: rollout) }
         }
@@ -116,7 +111,7 @@ public actor KubernetesRolloutStore: RolloutStore {
         case .flagger:
             let text = String(decoding: try JSONEncoder().encode(answer.json), as: UTF8.self)
             _ = try await write(name, in: group, status: false) { fields in
-                fields["metadata"] = KubernetesWorkloads.annotating(fields["metadata"], CanaryGroup.answerAnnotation, text)
+                fields["metadata"] = JSONValue.annotating(fields["metadata"], CanaryGroup.answerAnnotation, text)
             }
         }
     }
@@ -126,20 +121,21 @@ public actor KubernetesRolloutStore: RolloutStore {
     public func recordRefusal(_ message: String?, for name: ResourceName) async throws {
         refusals[name] = message
         let group = try await group(of: name)
-        _ = try await write(name, in: group, status: true) { fields in
-            var status = fields["status"]?.objectValue ?? [:]
-            var conditions = (status["conditions"]?.arrayValue ?? []).filter { $0["type"] != "Accepted" }
-            if let message { conditions.append(Self.refusedCondition(message)) }
-            status["conditions"] = .array(conditions)
-            fields["status"] = .object(status)
-        }
+        _ = try await write(name, in: group, status: true) { fields in fields["status"] = Self.status(fields["status"] ?? [:], refusal: message) }
     }
 
-    static func refusedCondition(_ message: String) -> JSONValue {
-        [
-            "type": "Accepted", "status": "False", "reason": "Refused", "message": .string(message),
-            "lastTransitionTime": .string(ISO8601DateFormatter().string(from: Date())),
-        ]
+    /// `status` with its `Accepted` condition saying `refusal` (False, reason Refused), or without one for nil.
+    static func status(_ status: JSONValue, refusal: String?) -> JSONValue {
+        var fields = status.objectValue ?? [:]
+        var conditions = (fields["conditions"]?.arrayValue ?? []).filter { $0["type"] != "Accepted" }
+        if let refusal {
+            conditions.append([
+                "type": "Accepted", "status": "False", "reason": "Refused", "message": .string(refusal),
+                "lastTransitionTime": .string(ISO8601DateFormatter().string(from: Date())),
+            ])
+        }
+        fields["conditions"] = .array(conditions)
+        return .object(fields)
     }
 
     /// The refusal written on a Canary, if the controller refused it as written.
@@ -161,24 +157,14 @@ public actor KubernetesRolloutStore: RolloutStore {
         throw Failure(message: "Canary \(name) does not exist")
     }
 
-    /// Replaces the Canary (or its status) after `change`, starting from the Canary as last written; a 409
-    /// (someone changed the Canary since) reads it again and recomputes. Returns the Canary as written.
+    /// Replaces the Canary (or its status) after `change`, starting from the Canary as last written (see
+    /// `KubernetesAPI.update`). Returns the Canary as written.
     private func write(
         _ name: ResourceName, in group: CanaryGroup, status: Bool, _ change: (inout [String: JSONValue]) throws -> Void
     ) async throws -> JSONValue {
-        let path = group.path(namespace: name.namespace, name: name.name)
-        var canary: JSONValue
-        if let known = lastWritten[name] { canary = known } else { canary = try await api.get(path) }
-        for attempt in 1...attempts {
-            guard case .object(var fields) = canary else { throw Failure(message: "Canary \(name) is not an object") }
-            try change(&fields)
-            do {
-                canary = try await api.replace(status ? path.status : path, .object(fields))
-                break
-            } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
-                // The Canary changed (a spec edit, a label, a command): write onto the fresh object.
-                canary = try await api.get(path)
-            }
+        let canary = try await api.update(group.path(namespace: name.namespace, name: name.name), status: status, from: lastWritten[name]) {
+            try change(&$0)
+            return true
         }
         lastWritten[name] = canary
         return canary

@@ -7,7 +7,6 @@ import SerinCore
 /// naming it.
 public struct KubernetesWorkloads: WorkloadManager {
     private let api: any KubernetesAPI
-    private let attempts = 5
 
     public init(api: any KubernetesAPI) {
         self.api = api
@@ -107,29 +106,23 @@ public struct KubernetesWorkloads: WorkloadManager {
             }
             let target = try await api.get(.deployment(namespace: promotion.target.namespace, name: promotion.target.name))
             let template = WorkloadObjects.primaryTemplate(of: target)["spec"]?["template"] ?? [:]
-            for attempt in 1...attempts {
-                var primary = try await api.get(primaryPath)
-                guard primary["spec"]?["template"] != template else { return Self.readiness(of: primary) }
-                guard case .object(var fields) = primary, case .object(var spec)? = fields["spec"] else {
-                    return WorkloadState(ready: false, reason: "Deployment \(promotion.primary) has no spec")
+            let primary = try await api.update(primaryPath) { fields in
+                guard case .object(var spec)? = fields["spec"] else {
+                    throw KubernetesWorkloadsError(message: "Deployment \(promotion.primary) has no spec")
                 }
+                guard spec["template"] != template else { return false }
                 spec["template"] = template
                 if let autoscaler = promotion.primaryAutoscaler {
                     // Traffic returns to the primary all at once; its autoscaler scaled it for its share alone.
                     let needed = try await raiseFloor(
-                        of: autoscaler, to: Self.readyReplicas(of: primary) + Self.readyReplicas(of: target))
+                        of: autoscaler, to: Self.readyReplicas(of: .object(fields)) + Self.readyReplicas(of: target))
                     spec["replicas"] = .number(Double(max(spec["replicas"]?.intValue ?? 1, needed)))
-                    fields["metadata"] = Self.annotating(fields["metadata"], Self.neededAnnotation, String(needed))
+                    fields["metadata"] = .annotating(fields["metadata"], Self.neededAnnotation, String(needed))
                 }
                 fields["spec"] = .object(spec)
-                do {
-                    primary = try await api.replace(primaryPath, .object(fields))
-                    return Self.readiness(of: primary)
-                } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
-                    continue
-                }
+                return true
             }
-            return WorkloadState(ready: false, reason: "Deployment \(promotion.primary) kept changing while its template was copied")
+            return Self.readiness(of: primary)
         } catch {
             return WorkloadState(ready: false, reason: "cannot copy \(promotion.target.name)'s template to \(promotion.primary.name): \(error)")
         }
@@ -159,64 +152,44 @@ public struct KubernetesWorkloads: WorkloadManager {
     /// Raises the primary autoscaler's `minReplicas` to `wanted` (at most its `maxReplicas`), remembering the floor
     /// it had; returns the floor now in force.
     private func raiseFloor(of autoscaler: ResourceName, to wanted: Int) async throws -> Int {
-        let path = ResourcePath.autoscaler(namespace: autoscaler.namespace, name: autoscaler.name)
-        for attempt in 1...attempts {
-            let hpa = try await api.get(path)
-            guard case .object(var fields) = hpa, case .object(var spec)? = fields["spec"] else {
+        var inForce = wanted
+        _ = try await api.update(.autoscaler(namespace: autoscaler.namespace, name: autoscaler.name)) { fields in
+            guard case .object(var spec)? = fields["spec"] else {
                 throw KubernetesWorkloadsError(message: "HorizontalPodAutoscaler \(autoscaler) has no spec")
             }
             let floor = spec["minReplicas"]?.intValue ?? 1
-            let needed = min(max(floor, wanted), spec["maxReplicas"]?.intValue ?? wanted)
-            guard needed > floor else { return floor }
-            if hpa["metadata"]?["annotations"]?[Self.floorAnnotation] == nil {
-                fields["metadata"] = Self.annotating(fields["metadata"], Self.floorAnnotation, String(floor))
+            inForce = min(max(floor, wanted), spec["maxReplicas"]?.intValue ?? wanted)
+            guard inForce > floor else {
+                inForce = floor
+                return false
             }
-            spec["minReplicas"] = .number(Double(needed))
+            if fields["metadata"]?["annotations"]?[Self.floorAnnotation] == nil {
+                fields["metadata"] = .annotating(fields["metadata"], Self.floorAnnotation, String(floor))
+            }
+            spec["minReplicas"] = .number(Double(inForce))
             fields["spec"] = .object(spec)
-            do {
-                _ = try await api.replace(path, .object(fields))
-                return needed
-            } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
-                continue
-            }
+            return true
         }
-        throw KubernetesWorkloadsError(message: "HorizontalPodAutoscaler \(autoscaler) kept changing while its floor was raised")
+        return inForce
     }
 
     /// Gives the primary's autoscaler back the `minReplicas` it had before a promotion raised it.
     private func restoreFloor(of autoscaler: ResourceName) async throws {
-        let path = ResourcePath.autoscaler(namespace: autoscaler.namespace, name: autoscaler.name)
-        for attempt in 1...attempts {
-            let hpa: JSONValue
-            do {
-                hpa = try await api.get(path)
-            } catch let error as KubernetesAPIError where error.isNotFound {
-                return
+        do {
+            _ = try await api.update(.autoscaler(namespace: autoscaler.namespace, name: autoscaler.name)) { fields in
+                guard case .object(var metadata)? = fields["metadata"], case .object(var annotations)? = metadata["annotations"],
+                    let floor = annotations.removeValue(forKey: Self.floorAnnotation)?.stringValue.flatMap({ Int($0) }),
+                    case .object(var spec)? = fields["spec"]
+                else { return false }
+                metadata["annotations"] = .object(annotations)
+                fields["metadata"] = .object(metadata)
+                spec["minReplicas"] = .number(Double(floor))
+                fields["spec"] = .object(spec)
+                return true
             }
-            guard case .object(var fields) = hpa, case .object(var metadata)? = fields["metadata"],
-                case .object(var annotations)? = metadata["annotations"],
-                let floor = annotations.removeValue(forKey: Self.floorAnnotation)?.stringValue.flatMap({ Int($0) }),
-                case .object(var spec)? = fields["spec"]
-            else { return }
-            metadata["annotations"] = .object(annotations)
-            fields["metadata"] = .object(metadata)
-            spec["minReplicas"] = .number(Double(floor))
-            fields["spec"] = .object(spec)
-            do {
-                _ = try await api.replace(path, .object(fields))
-                return
-            } catch let error as KubernetesAPIError where error.isConflict && attempt < attempts {
-                continue
-            }
+        } catch let error as KubernetesAPIError where error.isNotFound {
+            // The autoscaler is gone (its Canary was deleted): nothing to give back.
         }
-    }
-
-    static func annotating(_ metadata: JSONValue?, _ key: String, _ value: String) -> JSONValue {
-        var fields = metadata?.objectValue ?? [:]
-        var annotations = fields["annotations"]?.objectValue ?? [:]
-        annotations[key] = .string(value)
-        fields["annotations"] = .object(annotations)
-        return .object(fields)
     }
 }
 

@@ -64,12 +64,10 @@ extension Rollout {
         case .primaryRollout:
             guard let workload = spec.workload else { break }
             let ticket = issueTicket(for: .primaryRollout)
-            let namespace = spec.name.namespace
+            let names = workloadNames(workload)
             actions.append(.promoteWorkload(WorkloadPromotion(
-                ticket: ticket, target: ResourceName(namespace: namespace, name: workload.deployment),
-                primary: ResourceName(namespace: namespace, name: workload.primary),
-                purpose: status.phase == .initialized ? .baseline : .promotion,
-                primaryAutoscaler: workload.primaryAutoscaler.map { ResourceName(namespace: namespace, name: $0) })))
+                ticket: ticket, target: names.target, primary: names.primary,
+                purpose: status.phase == .initialized ? .baseline : .promotion, primaryAutoscaler: names.primaryAutoscaler)))
         case .confirmRollout:
             if !requestWebhooks(.confirmRollout, into: &actions) {
                 enter(.preRollout, now: now, into: &actions)
@@ -195,21 +193,27 @@ extension Rollout {
 
     /// Stay at this step until the next interval, saying why.
     mutating func hold(
-        reason: String, message: String, severity: RolloutEvent.Severity = .normal,
+        reason: String, message: String, severity: RolloutEvent.Severity = .normal, checkAgainIn: Duration? = nil,
         now: RolloutInstant, into actions: inout [RolloutAction]
     ) {
         status.holdReason = reason
-        status.nextCheckAt = now + spec.analysis.interval
+        status.nextCheckAt = now + (checkAgainIn ?? spec.analysis.interval)
         record(severity, message, now: now, into: &actions)
     }
 
     /// Scaling the workload target, in Flagger's shape.
     func scaling(_ workload: CanaryWorkload, to size: WorkloadScaling.Size) -> WorkloadScaling {
+        let names = workloadNames(workload)
+        return WorkloadScaling(target: names.target, primary: names.primary, size: size, primaryAutoscaler: names.primaryAutoscaler)
+    }
+
+    /// The target, the primary and the primary's autoscaler, in the Canary's namespace.
+    func workloadNames(_ workload: CanaryWorkload) -> (target: ResourceName, primary: ResourceName, primaryAutoscaler: ResourceName?) {
         let namespace = spec.name.namespace
-        return WorkloadScaling(
-            target: ResourceName(namespace: namespace, name: workload.deployment),
-            primary: ResourceName(namespace: namespace, name: workload.primary), size: size,
-            primaryAutoscaler: workload.primaryAutoscaler.map { ResourceName(namespace: namespace, name: $0) })
+        return (
+            ResourceName(namespace: namespace, name: workload.deployment), ResourceName(namespace: namespace, name: workload.primary),
+            workload.primaryAutoscaler.map { ResourceName(namespace: namespace, name: $0) }
+        )
     }
 
     /// Ask for the webhooks of `type`; false (and nothing asked) when the spec has none.

@@ -217,8 +217,7 @@ public struct Rollout: Hashable, Sendable {
             guard ready else {
                 hold(reason: "\(workload.primary) is not ready yet: \(reason)",
                      message: "waiting for \(workload.primary) to be ready before scaling \(workload.deployment) to zero: \(reason)",
-                     now: now, into: &actions)
-                status.nextCheckAt = now + Self.primaryPoll(spec.analysis.interval)
+                     checkAgainIn: Self.primaryPoll(spec.analysis.interval), now: now, into: &actions)
                 return .accepted(actions)
             }
             status.stage = .finished
@@ -231,8 +230,8 @@ public struct Rollout: Hashable, Sendable {
         }
         guard ready else {
             hold(reason: "\(workload.primary) is rolling out the promoted revision: \(reason)",
-                 message: "waiting for \(workload.primary): \(reason)", now: now, into: &actions)
-            status.nextCheckAt = now + Self.primaryPoll(spec.analysis.interval)
+                 message: "waiting for \(workload.primary): \(reason)", checkAgainIn: Self.primaryPoll(spec.analysis.interval),
+                 now: now, into: &actions)
             return .accepted(actions)
         }
         applyWeight(canary: 0, into: &actions)
