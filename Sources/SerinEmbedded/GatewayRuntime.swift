@@ -115,8 +115,7 @@ public final class GatewayRuntime: Sendable {
         var router = SimpleRouter()
         let readiness = Readiness()
         GatewayAdmin.register(gateway, on: &router)
-        router.add("GET", "/version") { _ in .json(SerinVersion.view) }
-        router.add("GET", "/readyz") { _ in readiness.response }
+        AdminSurface.registerProbes(readiness: readiness, on: &router)
         router.add("POST", "/apply") { request in
             do {
                 let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))
@@ -151,8 +150,8 @@ public final class GatewayRuntime: Sendable {
                 throw StartError.state(error)
             }
             AdminSurface.register(
-                controller!, readiness: readiness, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
-                metricsBefore: { PrometheusExposition.render(gateway.telemetry.snapshot()) })
+                controller!, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
+                metricsBefore: { GatewayAdmin.metricsText(gateway) })
         }
 
         let routes = router

@@ -11,17 +11,21 @@ public enum AdminSurface {
     /// Paths only embedded mode serves (its gateway's configuration, and applying files to it).
     public static let gatewayPaths: Set<String> = ["/config", "/apply"]
 
-    /// Adds the shared routes to `router`. `metricsBefore` is exposition text served ahead of the controller's
-    /// own families on `/metrics` (the gateway's, in embedded mode); `servesGateway` keeps the gateway's paths
-    /// in the OpenAPI document.
-    public static func register(
-        _ controller: CanaryController, readiness: Readiness, on router: inout SimpleRouter, servesGateway: Bool,
-        eventKeepAlive: Duration = .seconds(15), metricsBefore: @escaping @Sendable () async -> String = { "" }
-    ) {
-        let document = servesGateway ? OpenAPIDocument.json : OpenAPIDocument.json(omitting: gatewayPaths)
+    /// The probes every admin listener answers, with a controller or without (`serin gateway`).
+    public static func registerProbes(readiness: Readiness, on router: inout SimpleRouter) {
         router.add("GET", "/healthz") { _ in .text("ok\n") }
         router.add("GET", "/version") { _ in .json(SerinVersion.view) }
         router.add("GET", "/readyz") { _ in readiness.response }
+    }
+
+    /// Adds the controller's routes to `router` (the probes are `registerProbes`'). `metricsBefore` is exposition
+    /// text served ahead of the controller's own families on `/metrics` (the gateway's, in embedded mode);
+    /// `servesGateway` keeps the gateway's paths in the OpenAPI document.
+    public static func register(
+        _ controller: CanaryController, on router: inout SimpleRouter, servesGateway: Bool,
+        eventKeepAlive: Duration = .seconds(15), metricsBefore: @escaping @Sendable () async -> String = { "" }
+    ) {
+        let document = servesGateway ? OpenAPIDocument.json : OpenAPIDocument.json(omitting: gatewayPaths)
         router.add("GET", "/openapi.json") { _ in .content(document, contentType: "application/json") }
         router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
         ControllerAdmin.register(controller, on: &router, keepAlive: eventKeepAlive)

@@ -41,6 +41,17 @@ struct AdminAPITests {
         }
     }
 
+    @Test("GET /metrics serves the gateway's traffic, its upstream clusters and the controller's rollouts together")
+    func metricsExposition() async throws {
+        try await CanaryRolloutTests.withHarness(canary: SeedManifests.canary()) { harness in
+            _ = try await harness.waitFor("Succeeded") { $0.phase.isFinished }
+            let text = try await Self.get("/metrics", harness).bodyText
+            for family in ["istio_requests_total", "serin_gateway_outlier_ejections_total", "serin_canary_weight"] {
+                #expect(text.contains("# TYPE \(family) "), "no \(family) in:\n\(text)")
+            }
+        }
+    }
+
     @Test("GET /canaries/NAME/metrics gives each metric's canary and stable series with its threshold, a verdict per check, and the weight over time")
     func metricsEndpoint() async throws {
         try await CanaryRolloutTests.withHarness(canary: SeedManifests.canary(successRateMin: 98.5, durationMax: 400)) { harness in

@@ -111,7 +111,8 @@ struct ControllerCommand: AsyncParsableCommand {
         )
         var router = SimpleRouter()
         let readiness = Readiness()
-        AdminSurface.register(controller, readiness: readiness, on: &router, servesGateway: false)
+        AdminSurface.registerProbes(readiness: readiness, on: &router)
+        AdminSurface.register(controller, on: &router, servesGateway: false)
         let routes = router
         let server: SimpleHTTPServer
         do {
