@@ -64,9 +64,12 @@ public actor CanaryWatcher {
             // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
             let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", log: log)
             tasks.addTask { await deployments.run { _ in await self.sync() } }
-            // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then.
+            // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then,
+            // while there is a Canary on a Deployment to read it for.
             tasks.addTask {
-                while (try? await Task.sleep(for: self.configResync)) != nil { await self.sync() }
+                while (try? await Task.sleep(for: self.configResync)) != nil {
+                    if await self.runsWorkloads { await self.sync() }
+                }
             }
         }
     }
@@ -114,13 +117,18 @@ public actor CanaryWatcher {
 
     private var syncing = false
     private var syncAgain = false
+    /// Whether the last sync saw a Canary on a Deployment (Flagger's shape), prepared or refused: both are
+    /// looked at again when the resync comes (new config content; a refusal's cause removed).
+    private var runsWorkloads = false
 
     private func syncOnce() async {
         var (current, problems) = self.current()
         var specs: [CanarySpec] = []
+        runsWorkloads = false
         for (name, object) in current {
             switch Self.spec(from: object) {
             case .success(let spec) where spec.workload != nil:
+                runsWorkloads = true
                 guard let workloads else {
                     problems.append(CanaryProblem(
                         canary: name, message: "Canary \(spec.name): a targetRef of kind Deployment needs the controller's Deployment support"))
