@@ -20,6 +20,9 @@ let package = Package(
         // Kubernetes mode's API client: TLS to the API server, streaming watches.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The controller's own metrics: recorded through swift-metrics, exposed on /metrics by swift-prometheus.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The brain and the canonical model: no IO, no clock, no randomness.
@@ -61,8 +64,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The reconcile loop: drives Rollout state machines through the core's ports (router, metrics, webhooks,
-        // workloads, store). It imports only the core: adapters are handed in by the commands.
-        .target(name: "SerinController", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        // workloads, store). It imports only the core and swift-metrics' API: adapters are handed in by the commands.
+        .target(
+            name: "SerinController", dependencies: ["SerinCore", .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: strictSettings
+        ),
         // WebhookRunner over HTTP(S), on AsyncHTTPClient.
         .target(
             name: "SerinWebhooks",
@@ -115,7 +121,11 @@ let package = Package(
         // /openapi.json and the controller's metrics.
         .target(
             name: "SerinServer",
-            dependencies: ["SerinCore", "SerinController", "SerinHTTP"],
+            dependencies: [
+                "SerinCore", "SerinController", "SerinHTTP",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             exclude: ["dashboard.html"],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -169,7 +179,9 @@ let package = Package(
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         // The reconcile loop on a manual clock and scripted ports: no sockets, no sleeps.
         .testTarget(
-            name: "SerinControllerTests", dependencies: ["SerinController", "SerinCore", "SerinTesting"], swiftSettings: strictSettings
+            name: "SerinControllerTests",
+            dependencies: ["SerinController", "SerinCore", "SerinTesting", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SerinKubernetesTests",
@@ -191,6 +203,7 @@ let package = Package(
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
                 "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -97,6 +97,7 @@ struct ControllerCommand: AsyncParsableCommand {
         let groups: [CanaryGroup] = flaggerCanaries ? [.serin, .flagger] : [.serin]
         let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: namespace, log: log)
+        let ownMetrics = ControllerMetricsRegistry()
         let controller = CanaryController(
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
@@ -107,12 +108,12 @@ struct ControllerCommand: AsyncParsableCommand {
                 webhooks: HTTPWebhookRunner(), store: store,
                 workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api)
             ),
-            log: log
+            metricsFactory: ownMetrics.factory, log: log
         )
         var router = SimpleRouter()
         let readiness = Readiness()
         AdminSurface.registerProbes(readiness: readiness, on: &router)
-        AdminSurface.register(controller, on: &router, servesGateway: false)
+        AdminSurface.register(controller, metrics: ownMetrics, on: &router, servesGateway: false)
         let routes = router
         let server: SimpleHTTPServer
         do {
