@@ -6,7 +6,7 @@ import SerinCore
 /// write it. Not thread-safe; the store keeps it behind a mutex.
 ///
 /// Why SQLite's C API and not GRDB (decided 2026-12, measured then): the store is one connection behind one
-/// mutex, one table of JSON rollout blobs, two append-only history tables, six statements and a `user_version`
+/// mutex, one table of JSON rollout blobs, two append-only history tables, about a dozen statements and a `user_version`
 /// migration. GRDB's strengths — pools and WAL readers, observation, record types, a migrator — are ones this
 /// store does not use: one process writes, its few readers (the admin API's history and events) share the
 /// connection for one short query each, a rollout is stored whole as JSON, and the schema has one migration. What it would cost: a 167-file dependency (about 35 s of CPU to build in debug here,
