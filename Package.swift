@@ -20,13 +20,18 @@ let package = Package(
         // Kubernetes mode's API client: TLS to the API server, streaming watches.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // Logarithms and log-gamma for the core's analysis statistics.
+        .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
         // The controller's own metrics: recorded through swift-metrics, exposed on /metrics by swift-prometheus.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // The brain and the canonical model: no IO, no clock, no randomness.
-        .target(name: "SerinCore", swiftSettings: strictSettings),
+        // The brain and the canonical model: no IO, no clock, no randomness. Its one import is swift-numerics'
+        // RealModule, for the logarithms and log-gamma the analysis statistics need (the standard library has none).
+        .target(
+            name: "SerinCore", dependencies: [.product(name: "RealModule", package: "swift-numerics")], swiftSettings: strictSettings
+        ),
         // posix_spawn for the programs Serin starts (Foundation's Process.run crashes now and then on Linux).
         .target(
             name: "SerinSpawn", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
@@ -176,7 +181,8 @@ let package = Package(
         ),
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
         .testTarget(name: "SerinSpawnTests", dependencies: ["SerinSpawn"], swiftSettings: strictSettings),
-        .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        // SerinTesting for its seeded random source and scipy, which computes the statistics' reference values.
+        .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore", "SerinTesting"], swiftSettings: strictSettings),
         // The reconcile loop on a manual clock and scripted ports: no sockets, no sleeps.
         .testTarget(
             name: "SerinControllerTests",
