@@ -55,6 +55,7 @@ let package = Package(
             name: "SerinDemoApp",
             dependencies: [
                 "SerinHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -74,13 +75,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Metrics from Prometheus: Istio-vocabulary PromQL, query templates, response parsing, retries.
+        // Metrics from Prometheus: Istio-vocabulary PromQL, query templates, response parsing, retries; over
+        // http(s) on AsyncHTTPClient, with a MetricTemplate's credentials.
         .target(
             name: "SerinPrometheus",
             dependencies: [
-                "SerinCore", "SerinHTTP",
+                "SerinCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
@@ -141,6 +143,10 @@ let package = Package(
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -156,6 +162,7 @@ let package = Package(
             name: "SerinTesting",
             dependencies: [
                 "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -200,6 +207,8 @@ let package = Package(
             name: "SerinPrometheusTests",
             dependencies: [
                 "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

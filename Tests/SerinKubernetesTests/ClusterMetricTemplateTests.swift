@@ -47,7 +47,7 @@ struct ClusterMetricTemplateTests {
                 api: api,
                 metrics: { templates in
                     RoutedMetricProvider(
-                        defaultSource: .prometheus(address: prometheus.address), gateway: nil, group: MultiThreadedEventLoopGroup.singleton,
+                        defaultSource: .prometheus(address: prometheus.address), gateway: nil,
                         templates: { await templates.templates }
                     )
                 },

@@ -101,7 +101,7 @@ struct ControllerCommand: AsyncParsableCommand {
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
                 metrics: RoutedMetricProvider(
-                    defaultSource: .prometheus(address: prometheus), gateway: nil, group: MultiThreadedEventLoopGroup.singleton,
+                    defaultSource: .prometheus(address: prometheus), gateway: nil,
                     templates: { await templates.templates }
                 ),
                 webhooks: HTTPWebhookRunner(), store: store,
