@@ -39,7 +39,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
         .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
-        // Small whole-message HTTP server and client on NIO: admin API, demo app, CLI, tests.
+        // Small whole-message HTTP server on NIO: admin API, demo app, tests.
         .target(
             name: "SerinHTTP",
             dependencies: [

@@ -27,6 +27,7 @@ extension ClusterMetricTemplates {
             guard let encoded = value.stringValue, let data = Data(base64Encoded: encoded) else {
                 return .failure(.init("provider.secretRef: Secret \(name) key \(key) is not base64 data"))
             }
+            // A trailing newline is what `echo VALUE | base64` leaves; no token, password or URL ends with one.
             values[key] = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
         }
         for key in ["token", "username", "password", "address"] where values[key]?.isEmpty == true {
