@@ -47,7 +47,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
         .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
-        // Small whole-message HTTP server and client on NIO: admin API, demo app, CLI, tests.
+        // Small whole-message HTTP server on NIO: admin API, demo app, tests.
         .target(
             name: "SerinHTTP",
             dependencies: [
@@ -63,6 +63,7 @@ let package = Package(
             name: "SerinDemoApp",
             dependencies: [
                 "SerinHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -85,13 +86,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Metrics from Prometheus: Istio-vocabulary PromQL, query templates, response parsing, retries.
+        // Metrics from Prometheus: Istio-vocabulary PromQL, query templates, response parsing, retries; over
+        // http(s) on AsyncHTTPClient, with a MetricTemplate's credentials.
         .target(
             name: "SerinPrometheus",
             dependencies: [
-                "SerinCore", "SerinHTTP",
+                "SerinCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
@@ -156,6 +158,10 @@ let package = Package(
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -171,6 +177,7 @@ let package = Package(
             name: "SerinTesting",
             dependencies: [
                 "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -219,6 +226,8 @@ let package = Package(
             name: "SerinPrometheusTests",
             dependencies: [
                 "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

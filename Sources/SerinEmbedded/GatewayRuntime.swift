@@ -132,7 +132,7 @@ public final class GatewayRuntime: Sendable {
         if let options = controllerOptions, let store {
             do {
                 let metrics = RoutedMetricProvider(
-                    defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history), group: gateway.group,
+                    defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history),
                     templates: { await live.metricTemplates },
                     workload: { await live.config.workload(serving: $0) }
                 )

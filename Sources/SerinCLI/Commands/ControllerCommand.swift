@@ -45,7 +45,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(name: [.customShort("n"), .long], help: ArgumentHelp("Watch Canaries in this namespace only (default: all).", valueName: "namespace"))
     var namespace: String?
 
-    @Option(help: ArgumentHelp("The Prometheus holding Istio's metrics.", valueName: "url"))
+    @Option(help: ArgumentHelp("The Prometheus holding Istio's metrics: http:// or https://, with a path prefix if it has one.", valueName: "url"))
     var prometheus: String = "http://prometheus.istio-system:9090"
 
     @Option(help: ArgumentHelp("Where the API, the dashboard and /metrics listen.", valueName: "host:port"))
@@ -69,7 +69,9 @@ struct ControllerCommand: AsyncParsableCommand {
     var identity: String = ProcessInfo.processInfo.hostName
 
     func validate() throws {
-        guard prometheus.hasPrefix("http://") else { throw ValidationError("--prometheus takes http://HOST:PORT, got \"\(prometheus)\"") }
+        guard prometheus.hasPrefix("http://") || prometheus.hasPrefix("https://") else {
+            throw ValidationError("--prometheus takes http[s]://HOST[:PORT][/PATH], got \"\(prometheus)\"")
+        }
     }
 
     func run() async throws {
@@ -102,8 +104,8 @@ struct ControllerCommand: AsyncParsableCommand {
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
                 metrics: RoutedMetricProvider(
-                    defaultSource: .prometheus(address: prometheus), gateway: nil, group: MultiThreadedEventLoopGroup.singleton,
-                    templates: { await templates.templates }
+                    defaultSource: .prometheus(address: prometheus), gateway: nil,
+                    templates: { await templates.templates }, credentials: { await templates.credentials(for: $0) }
                 ),
                 webhooks: HTTPWebhookRunner(), store: store,
                 workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api)
