@@ -20,6 +20,9 @@ let package = Package(
         // Kubernetes mode's API client: TLS to the API server, streaming watches.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // Structured logs (text or JSON lines) and one graceful-shutdown story for every long-running command.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The brain and the canonical model: no IO, no clock, no randomness.
@@ -61,8 +64,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The reconcile loop: drives Rollout state machines through the core's ports (router, metrics, webhooks,
-        // workloads, store). It imports only the core: adapters are handed in by the commands.
-        .target(name: "SerinController", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        // workloads, store).
+        // It imports only the core and swift-log's API: adapters and log handlers are handed in by the commands.
+        .target(
+            name: "SerinController", dependencies: ["SerinCore", .product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings
+        ),
+        // Serin's log handlers: today's `HH:mm:ss message` lines for a terminal, JSON lines for a log pipeline.
+        .target(name: "SerinLogging", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings),
+        // The pieces of a long-running command as ServiceLifecycle services: loops cancelled on shutdown, listeners stopped.
+        .target(
+            name: "SerinLifecycle",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // WebhookRunner over HTTP(S), on AsyncHTTPClient.
         .target(
             name: "SerinWebhooks",
@@ -90,6 +106,7 @@ let package = Package(
             name: "SerinKubernetes",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinSpawn", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,7 +145,9 @@ let package = Package(
             name: "SerinEmbedded",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
-                "SerinPrometheus", "SerinWebhooks", "SerinServer",
+                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -139,8 +158,12 @@ let package = Package(
             name: "SerinCLI",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
-                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer",
+                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLogging",
+                "SerinLifecycle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -161,15 +184,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
+        .testTarget(
+            name: "SerinLoggingTests", dependencies: ["SerinLogging", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "SerinSpawnTests", dependencies: ["SerinSpawn"], swiftSettings: strictSettings),
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         // The reconcile loop on a manual clock and scripted ports: no sockets, no sleeps.
         .testTarget(
-            name: "SerinControllerTests", dependencies: ["SerinController", "SerinCore", "SerinTesting"], swiftSettings: strictSettings
+            name: "SerinControllerTests",
+            dependencies: ["SerinController", "SerinCore", "SerinTesting", .product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SerinKubernetesTests",
@@ -178,6 +207,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -191,6 +221,7 @@ let package = Package(
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
                 "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -230,6 +261,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -26,7 +26,7 @@ struct ControllerHarness {
     /// Store and router calls, in the order they came.
     let calls: CallLog
     /// The controller's log lines.
-    let lines: CallLog
+    let lines: LogRecorder
     let controller: CanaryController
 
     /// Runs `body` against a controller restored from `store`, started and stopped around it. A restart is a
@@ -40,10 +40,10 @@ struct ControllerHarness {
         let store = store ?? MemoryRolloutStore(log: calls)
         let router = RecordingRouter(serving: routes, log: calls)
         let metrics = ScriptedMetrics()
-        let lines = CallLog()
+        let lines = LogRecorder()
         let controller = CanaryController(
             adapters: .init(router: router, metrics: metrics, webhooks: webhooks, store: store, clock: clock),
-            tickInterval: .seconds(1), log: { lines.record($0) }
+            tickInterval: .seconds(1), logger: lines.logger()
         )
         try await controller.restore()
         let running = Task { await controller.run() }
