@@ -99,22 +99,14 @@ public final class GatewayRuntime: Service, Sendable {
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: served)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
-        do {
-            try await live.installCurrent()
-        } catch let error as GatewayError {
-            await gateway.shutdown()
-            throw StartError.gateway(error)
-        }
+        do { try await live.installCurrent() } catch let error as GatewayError { throw await unbound(gateway, .gateway(error)) }
         let readiness = Readiness()
         var router = adminRoutes(gateway: gateway, live: live, readiness: readiness)
         var controller: CanaryController?
         if let options = controllerOptions, let store {
             do {
                 controller = try await restoredController(options, store: store, gateway: gateway, live: live, history: history)
-            } catch {
-                await gateway.shutdown()
-                throw StartError.state(error)
-            }
+            } catch { throw await unbound(gateway, .state(error)) }
             AdminSurface.register(
                 controller!, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
                 metricsBefore: { GatewayAdmin.metricsText(gateway) })
@@ -122,10 +114,7 @@ public final class GatewayRuntime: Service, Sendable {
         let admin: SimpleHTTPServer
         do {
             admin = try await serveAdmin(router, access: adminAccess, host: adminHost, port: adminPort, group: gateway.group)
-        } catch {
-            await gateway.shutdown()
-            throw StartError.admin(address: "\(adminHost):\(adminPort)", underlying: error)
-        }
+        } catch { throw await unbound(gateway, .admin(address: "\(adminHost):\(adminPort)", underlying: error)) }
         // Listed in start order; graceful shutdown stops them last first.
         let pieces: [ServicePiece] = [
             .stopping("gateway listeners") {
@@ -144,9 +133,17 @@ public final class GatewayRuntime: Service, Sendable {
             gateway: gateway, live: live, admin: admin, controller: controller, history: history, pieces: pieces, logger: logger
         )
         // Rollouts start only once everything listens, so a failed start changes no stored state.
-        if let canary = controller, let options = controllerOptions { await admitCanaries(to: canary, live: live, resources: resources, logger: options.logger) }
+        if let canary = controller, let options = controllerOptions {
+            await admitCanaries(to: canary, live: live, resources: resources, logger: options.logger)
+        }
         readiness.markReady()
         return runtime
+    }
+
+    /// Stops the gateway so a failed start leaves nothing listening, and hands back why it failed.
+    private static func unbound(_ gateway: GatewayServer, _ failure: StartError) async -> StartError {
+        await gateway.shutdown()
+        return failure
     }
 
     /// The stored rollouts' weights are in the first routing table the gateway serves: the files may still

@@ -79,10 +79,34 @@ struct ControllerCommand: AsyncParsableCommand {
         let logger = logging.logger("controller")
         let (connection, access) = try settings()
         let api = try HTTPKubernetesAPI(connection: connection)
-        let groups: [CanaryGroup] = flaggerCanaries ? [.serin, .flagger] : [.serin]
         let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: namespace, logger: logger)
-        let controller = CanaryController(
+        let controller = canaryController(api: api, store: store, templates: templates, logger: logger)
+        let readiness = Readiness()
+        let server = try await serveAdmin(controller, readiness: readiness, access: access)
+        // Ready once the API listens: a standby replica is ready too (the Service finds the leader by its label),
+        // so a rolling update of the controller's Deployment never waits on an election.
+        readiness.markReady()
+        let lead = leading(controller, api: api, store: store, templates: templates, logger: logger)
+        let watching = namespace.map { "namespace \($0)" } ?? "every namespace"
+        // Stopped last first: not ready, no more leading (the watchers, then the controller), the admin API, the client.
+        try await SignalledGroup.run([
+            ServicePiece.stopping("Kubernetes client") { await api.shutdown() },
+            ServicePiece.stopping("admin endpoint") { await server.close() },
+            ServicePiece.loop("leadership", leadership(api: api, connection: connection, logger: logger, lead: lead)),
+            ServicePiece.stopping("readiness") { readiness.markStopping() },
+        ], label: "serin controller", logger: logger, ready: "serin controller: \(connection.server.absoluteString) "
+            + "(context \(connection.contextName)), watching Canaries in \(watching); dashboard on http://\(admin)/")
+    }
+
+    private var groups: [CanaryGroup] { flaggerCanaries ? [.serin, .flagger] : [.serin] }
+
+    /// The reconcile loop on the cluster: weights in VirtualServices, metrics from Prometheus (and the cluster's
+    /// MetricTemplates), state in Canary status.
+    private func canaryController(
+        api: HTTPKubernetesAPI, store: KubernetesRolloutStore, templates: ClusterMetricTemplates, logger: Logger
+    ) -> CanaryController {
+        CanaryController(
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
                 metrics: RoutedMetricProvider(
@@ -94,10 +118,17 @@ struct ControllerCommand: AsyncParsableCommand {
             ),
             logger: logger
         )
-        let namespace = self.namespace
-        // Only the leader acts. Its pieces stop last first: the watchers, then the controller, which ends the
-        // step it is in, so no write is left half done.
-        let lead: @Sendable () async -> Void = {
+    }
+
+    /// What the leader runs, until its term ends: the rollouts from Canary status, then the controller, the
+    /// MetricTemplates and the Canaries. They stop last first: the watchers, then the controller, which ends the
+    /// step it is in, so no write is left half done.
+    private func leading(
+        _ controller: CanaryController, api: HTTPKubernetesAPI, store: KubernetesRolloutStore, templates: ClusterMetricTemplates,
+        logger: Logger
+    ) -> @Sendable () async -> Void {
+        let (namespace, groups) = (self.namespace, self.groups)
+        return {
             do {
                 try await controller.restore()
             } catch {
@@ -121,22 +152,6 @@ struct ControllerCommand: AsyncParsableCommand {
                 .loop("canary watcher") { await watcher.run() },
             ], logger: logger).runUntilCancelled()
         }
-        let readiness = Readiness()
-        let server = try await serveAdmin(controller, readiness: readiness, access: access)
-        // Ready once the API listens: a standby replica is ready too (the Service finds the leader by its label),
-        // so a rolling update of the controller's Deployment never waits on an election.
-        readiness.markReady()
-        let leadership = leadership(api: api, connection: connection, logger: logger, lead: lead)
-        let watching = namespace.map { "namespace \($0)" } ?? "every namespace"
-        let ready = "serin controller: \(connection.server.absoluteString) (context \(connection.contextName)), watching Canaries in "
-            + "\(watching); dashboard on http://\(admin)/"
-        // Stopped last first: not ready, no more leading (the watchers, then the controller), the admin API, the client.
-        try await SignalledGroup.run([
-            ServicePiece.stopping("Kubernetes client") { await api.shutdown() },
-            ServicePiece.stopping("admin endpoint") { await server.close() },
-            ServicePiece.loop("leadership", leadership),
-            ServicePiece.stopping("readiness") { readiness.markStopping() },
-        ], label: "serin controller", logger: logger, ready: ready)
     }
 
     /// The kubeconfig's connection and who may use the admin API; a problem with either is said and exits 1.
