@@ -193,6 +193,10 @@ let package = Package(
             name: "SerinLoggingTests", dependencies: ["SerinLogging", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "SerinLifecycleTests", dependencies: ["SerinLifecycle", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "SerinSpawnTests", dependencies: ["SerinSpawn"], swiftSettings: strictSettings),
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
         // The reconcile loop on a manual clock and scripted ports: no sockets, no sleeps.
