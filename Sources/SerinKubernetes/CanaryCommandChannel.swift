@@ -130,7 +130,7 @@ public enum CanaryCommandChannel {
             do {
                 try await store.recordAnswer(answer, for: request.canary)
             } catch {
-                logger.error("\(request.canary.name): cannot write the answer to command \(request.id) into the status: \(error)")
+                logger.error("\(request.canary.name): cannot write the answer to command \(request.id) into the status: \(error)", error: error)
             }
         }
     }

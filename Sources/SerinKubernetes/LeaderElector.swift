@@ -83,7 +83,7 @@ public actor LeaderElector {
         } catch let error as KubernetesAPIError where error.code == 409 {
             // Another replica wrote first: it leads, or this replica's Lease changed under it.
         } catch {
-            logger.warning("\(election.identity): Lease \(path): \(error)")
+            logger.warning("\(election.identity): Lease \(path): \(error)", error: error)
         }
     }
 

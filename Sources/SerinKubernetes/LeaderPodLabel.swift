@@ -54,7 +54,7 @@ public struct LeaderPodLabel: Sendable {
             // The pod changed between the read and the write (the kubelet writes its status): again.
             await set(leading, attempt: attempt + 1)
         } catch {
-            logger.warning("cannot \(leading ? "set" : "remove") label \(Self.key) on pod \(pod.namespace ?? "")/\(pod.name ?? ""): \(error)")
+            logger.warning("cannot \(leading ? "set" : "remove") label \(Self.key) on pod \(pod.namespace ?? "")/\(pod.name ?? ""): \(error)", error: error)
         }
     }
 }

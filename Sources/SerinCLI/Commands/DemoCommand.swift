@@ -197,7 +197,8 @@ struct DemoCommand: AsyncParsableCommand {
         Terminal.out("traffic: \(tally.total) requests — " + tally.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + ", \(tally.failures.count - proxyFailures.count) answered 500 by the app, \(proxyFailures.count) failed by Serin")
         guard let final else {
-            Terminal.out("serin demo: gave up after \(timeout): the rollout did not finish")
+            // Stopped by SIGTERM or Ctrl-C (the rollout piece is cancelled), or out of time.
+            Terminal.out(Task.isCancelled ? "serin demo: stopped before the rollout finished" : "serin demo: gave up after \(timeout): the rollout did not finish")
             return
         }
         Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(stableHost) / \(final.canaryWeight)% \(spec.canary.host)")
