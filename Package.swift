@@ -25,6 +25,9 @@ let package = Package(
         // The controller's own metrics: recorded through swift-metrics, exposed on /metrics by swift-prometheus.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Structured logs (text or JSON lines) and one graceful-shutdown story for every long-running command.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The brain and the canonical model: no IO, no clock, no randomness. Its one import is swift-numerics'
@@ -70,9 +73,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The reconcile loop: drives Rollout state machines through the core's ports (router, metrics, webhooks,
-        // workloads, store). It imports only the core and swift-metrics' API: adapters are handed in by the commands.
+        // workloads, store). It imports only the core and the APIs of swift-metrics and swift-log: adapters, log
+        // handlers and the metrics backend are handed in by the commands.
         .target(
-            name: "SerinController", dependencies: ["SerinCore", .product(name: "CoreMetrics", package: "swift-metrics")],
+            name: "SerinController",
+            dependencies: [
+                "SerinCore", .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Serin's log handlers: today's `HH:mm:ss message` lines for a terminal, JSON lines for a log pipeline.
+        .target(name: "SerinLogging", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings),
+        // The pieces of a long-running command as ServiceLifecycle services: loops cancelled on shutdown, listeners stopped.
+        .target(
+            name: "SerinLifecycle",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // WebhookRunner over HTTP(S), on AsyncHTTPClient.
@@ -103,6 +120,7 @@ let package = Package(
             name: "SerinKubernetes",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinSpawn", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -145,7 +163,9 @@ let package = Package(
             name: "SerinEmbedded",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
-                "SerinPrometheus", "SerinWebhooks", "SerinServer",
+                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -156,12 +176,16 @@ let package = Package(
             name: "SerinCLI",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
-                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer",
+                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLogging",
+                "SerinLifecycle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -183,17 +207,29 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
+        .testTarget(
+            name: "SerinLoggingTests", dependencies: ["SerinLogging", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SerinLifecycleTests", dependencies: ["SerinLifecycle", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "SerinSpawnTests", dependencies: ["SerinSpawn"], swiftSettings: strictSettings),
         // SerinTesting for its seeded random source and scipy, which computes the statistics' reference values.
         .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore", "SerinTesting"], swiftSettings: strictSettings),
         // The reconcile loop on a manual clock and scripted ports: no sockets, no sleeps.
         .testTarget(
             name: "SerinControllerTests",
-            dependencies: ["SerinController", "SerinCore", "SerinTesting", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            dependencies: [
+                "SerinController", "SerinCore", "SerinTesting", .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -203,6 +239,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -217,6 +254,7 @@ let package = Package(
                 "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
                 "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -258,6 +296,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -2,11 +2,12 @@ import Foundation
 import SerinController
 import SerinCore
 import SerinGateway
+import SerinLogging
 
 /// What `serin demo` shows while it runs: event lines, and a live progress line on a terminal
 /// (plain timestamped lines instead when output goes to a file or CI log).
-final class DemoView: @unchecked Sendable {
-    // Called from the controller's log closure and the demo loop; every access holds `lock`.
+final class DemoView: LogOutput, @unchecked Sendable {
+    // Called from the controller's logger and the demo loop; every access holds `lock`.
     private let lock = NSLock()
     private let interactive: Bool
     private var progressShown = false
@@ -16,12 +17,12 @@ final class DemoView: @unchecked Sendable {
         self.interactive = interactive
     }
 
-    /// An event line, timestamped, above the progress line.
-    func log(_ line: String) {
+    /// A log line (timestamped by its handler), above the progress line.
+    func write(line: String) {
         lock.lock()
         defer { lock.unlock() }
         clearProgress()
-        Terminal.out("\(Timestamp.now) \(line)")
+        Terminal.out(line)
     }
 
     /// The rollout's state and the last seconds of traffic per version.

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Logging
 import SerinCore
 
 /// What the controller makes of a set of Canaries before they are applied (`CanaryController.admission`).
@@ -60,7 +61,7 @@ public actor CanaryController {
     }
 
     private let adapters: Adapters
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private let tickInterval: Duration
     private var rollouts: [ResourceName: Rollout] = [:]
     private var latest: [ResourceName: [String: RecordedMeasurement]] = [:]
@@ -77,15 +78,16 @@ public actor CanaryController {
     ///   - tickInterval: how often time is checked; analysis intervals are measured by the rollout itself.
     ///   - metricsFactory: where the controller's own metrics go (`serin_canary_weight`...); swift-metrics' global
     ///     factory unless a server exposes them itself.
-    ///   - log: where event lines go (`web: advance canary weight to 20%`).
+    ///   - logger: where event lines go (`web: advance canary weight to 20%`); each Canary's lines carry
+    ///     `canary: namespace/name`, its events the phase and canary weight too.
     public init(
         adapters: Adapters, tickInterval: Duration = .milliseconds(100), metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        log: @escaping @Sendable (String) -> Void
+        logger: Logger
     ) {
         self.adapters = adapters
         self.tickInterval = tickInterval
         metrics = ControllerMetrics(factory: metricsFactory)
-        self.log = log
+        self.logger = logger
         (inbox, mailbox) = AsyncStream.makeStream(of: Message.self)
     }
 
@@ -307,12 +309,12 @@ public actor CanaryController {
             rollouts[name] = nil
             latest[name] = nil
             metrics.forget(name)
-            let (store, log) = (adapters.store, log)
+            let (store, logger) = (adapters.store, logger(for: name))
             let lane = lanes.removeValue(forKey: name) ?? EffectLane()
             // After the Canary's pending saves, so none of them brings its state back.
             effectsQueued += 1
             lane.enqueue {
-                do { try await store.delete(name) } catch { log("\(name.name): cannot forget stored state: \(error)") }
+                do { try await store.delete(name) } catch { logger.error("\(name.name): cannot forget stored state: \(error)", error: error) }
             }
             retiring[name] = lane
             Task {
@@ -435,6 +437,7 @@ public actor CanaryController {
     /// Saves the rollout with the events its actions record, tells the log and watchers, then runs the rest.
     private nonisolated func carryOut(_ actions: [RolloutAction], of rollout: Rollout, measurements: [RecordedMeasurement]) async {
         let name = rollout.spec.name
+        let logger = logger(for: name)
         let events = actions.compactMap { action -> RolloutEvent? in
             if case .record(let event) = action { return event }
             return nil
@@ -443,14 +446,24 @@ public actor CanaryController {
             do {
                 try await adapters.store.save(rollout, events: events, measurements: measurements)
             } catch {
-                log("\(name.name): cannot save rollout state: \(error)")
+                logger.error("\(name.name): cannot save rollout state: \(error)", error: error)
             }
         }
+        var rolloutLogger = logger
+        rolloutLogger[metadataKey: "phase"] = "\(rollout.status.phase.rawValue)"
+        rolloutLogger[metadataKey: "canaryWeight"] = "\(rollout.status.canaryWeight)"
         for event in events {
-            log(event.message)
+            rolloutLogger.log(level: event.severity == .warning ? .warning : .info, "\(event.message)")
             await broadcast(.event(canary: name, event))
         }
         await perform(actions, for: name, spec: rollout.spec)
+    }
+
+    /// The controller's logger for one Canary: every line carries `canary: namespace/name`.
+    nonisolated func logger(for name: ResourceName) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: "canary"] = "\(name)"
+        return logger
     }
 
     private nonisolated func perform(_ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec) async {
@@ -463,7 +476,8 @@ public actor CanaryController {
                     try await adapters.router.setWeights(for: spec, split)
                     await broadcast(.weights(canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight))
                 } catch {
-                    log("\(name.name): cannot set weights \(split.stable.weight)/\(split.canary.weight): \(error)")
+                    logger(for: name).error(
+                        "\(name.name): cannot set weights \(split.stable.weight)/\(split.canary.weight): \(error)", error: error)
                 }
             case .runWebhooks(let run):
                 Task {
@@ -495,7 +509,7 @@ public actor CanaryController {
                 do {
                     try await adapters.deployments.scale(scaling)
                 } catch {
-                    log("\(name.name): cannot scale Deployment \(scaling.target.name): \(error)")
+                    logger(for: name).error("\(name.name): cannot scale Deployment \(scaling.target.name): \(error)", error: error)
                 }
             case .promoteWorkload(let promotion):
                 Task {

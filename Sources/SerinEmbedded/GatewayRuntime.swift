@@ -1,26 +1,32 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinGateway
+import SerinLifecycle
 import SerinHTTP
 import SerinManifests
 import SerinServer
 import SerinPrometheus
 import SerinStore
 import SerinWebhooks
+import ServiceLifecycle
 
 /// Embedded mode, assembled: the gateway, its admin endpoint, the live configuration behind `apply`,
 /// and — for `serin up` — the canary controller with gateway metrics and a SQLite state file.
-public final class GatewayRuntime: Sendable {
+///
+/// `start` binds everything or nothing; the pieces then run as a `ServiceGroup`, and graceful shutdown (the
+/// runtime is itself a `Service`, or `shutdown()`) stops them in reverse order: the admin endpoint, the
+/// controller (the step in progress ends first), the telemetry sampler, then the gateway, which drains.
+public final class GatewayRuntime: Service, Sendable {
     public let gateway: GatewayServer
     public let live: LiveConfiguration
     public let admin: SimpleHTTPServer
     public let controller: CanaryController?
     public let history: TelemetryHistory
-    private let background: [Task<Void, Never>]
-    private let readiness: Readiness
+    private let pieces: PieceGroup
 
     /// The controller's settings, for `serin up`.
     public struct ControllerOptions: Sendable {
@@ -29,35 +35,33 @@ public final class GatewayRuntime: Sendable {
         public var tickInterval: Duration
         /// Where the built-in metrics come from.
         public var metrics: MetricSource
-        /// Where event lines go.
-        public var log: @Sendable (String) -> Void
+        /// Where event lines go; each Canary's carry its name.
+        public var logger: Logger
         /// How often a quiet `/events` stream gets a comment line.
         public var eventKeepAlive: Duration
 
         public init(
             statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricSource = .gateway,
-            eventKeepAlive: Duration = .seconds(15), log: @escaping @Sendable (String) -> Void
+            eventKeepAlive: Duration = .seconds(15), logger: Logger
         ) {
             self.statePath = statePath
             self.tickInterval = tickInterval
             self.metrics = metrics
             self.eventKeepAlive = eventKeepAlive
-            self.log = log
+            self.logger = logger
         }
     }
 
-
     private init(
         gateway: GatewayServer, live: LiveConfiguration, admin: SimpleHTTPServer, controller: CanaryController?,
-        history: TelemetryHistory, background: [Task<Void, Never>], readiness: Readiness
+        history: TelemetryHistory, pieces: [ServicePiece], logger: Logger
     ) {
-        self.readiness = readiness
         self.gateway = gateway
         self.live = live
         self.admin = admin
         self.controller = controller
         self.history = history
-        self.background = background
+        self.pieces = PieceGroup(pieces, logger: logger)
     }
 
     /// Why the runtime did not start, with the flag that fixes it.
@@ -82,38 +86,85 @@ public final class GatewayRuntime: Sendable {
         }
     }
 
-    /// Binds every Gateway port and the admin endpoint, and starts the controller when asked;
-    /// on failure nothing is left listening.
+    /// Binds every Gateway port and the admin endpoint, and starts the controller when asked; on failure nothing
+    /// is left listening. On shutdown, requests in flight get up to `drainTimeout` to finish.
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
         adminHost: String, adminPort: Int, adminAccess: AdminAccess = .open, limits: GatewayLimits = .default,
+        drainTimeout: TimeAmount = .zero, logger: Logger = Logger(label: "serin.gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
         controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
         if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
-        // The stored rollouts' weights are in the first routing table the gateway serves: the files may still
-        // route to a version a promotion retired, and not one request may reach it before the controller runs.
-        var store: SQLiteRolloutStore?
-        var served = resources
-        if let options = controllerOptions {
-            do {
-                let opened = try SQLiteRolloutStore(path: options.statePath)
-                served = LiveConfiguration.routing(resources, as: Array(try opened.loadRollouts().values))
-                store = opened
-            } catch {
-                throw StartError.state(error)
-            }
-        }
+        let (store, served) = try openState(controllerOptions, resources: resources)
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: served)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
-        do {
-            try await live.installCurrent()
-        } catch let error as GatewayError {
-            await gateway.shutdown()
-            throw StartError.gateway(error)
-        }
-        var router = SimpleRouter()
+        do { try await live.installCurrent() } catch let error as GatewayError { throw await unbound(gateway, .gateway(error)) }
         let readiness = Readiness()
+        var router = adminRoutes(gateway: gateway, live: live, readiness: readiness)
+        var controller: CanaryController?
+        let ownMetrics = ControllerMetricsRegistry()
+        if let options = controllerOptions, let store {
+            do {
+                controller = try await restoredController(
+                    options, store: store, gateway: gateway, live: live, history: history, metrics: ownMetrics)
+            } catch { throw await unbound(gateway, .state(error)) }
+            AdminSurface.register(
+                controller!, metrics: ownMetrics, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
+                metricsBefore: { GatewayAdmin.metricsText(gateway) })
+        }
+        let admin: SimpleHTTPServer
+        do {
+            admin = try await serveAdmin(router, access: adminAccess, host: adminHost, port: adminPort, group: gateway.group)
+        } catch { throw await unbound(gateway, .admin(address: "\(adminHost):\(adminPort)", underlying: error)) }
+        // Listed in start order; graceful shutdown stops them last first.
+        let pieces: [ServicePiece] = [
+            .stopping("gateway listeners") {
+                let cut = await gateway.shutdown(drainTimeout: drainTimeout)
+                if cut > 0 { logger.warning("\(cut) connection(s) cut at the drain timeout") }
+            },
+            .loop("telemetry sampler") { await history.sample(every: .milliseconds(250)) },
+        ] + (controller.map { canary in [.loop("canary controller") { await canary.run() }] } ?? []) + [
+            // The admin endpoint first: an answer in flight may wait on the controller, which still runs.
+            .stopping("admin endpoint") {
+                readiness.markStopping()
+                await admin.close()
+            },
+        ]
+        let runtime = GatewayRuntime(
+            gateway: gateway, live: live, admin: admin, controller: controller, history: history, pieces: pieces, logger: logger
+        )
+        // Rollouts start only once everything listens, so a failed start changes no stored state.
+        if let canary = controller, let options = controllerOptions {
+            await admitCanaries(to: canary, live: live, resources: resources, logger: options.logger)
+        }
+        readiness.markReady()
+        return runtime
+    }
+
+    /// Stops the gateway so a failed start leaves nothing listening, and hands back why it failed.
+    private static func unbound(_ gateway: GatewayServer, _ failure: StartError) async -> StartError {
+        await gateway.shutdown()
+        return failure
+    }
+
+    /// The stored rollouts' weights are in the first routing table the gateway serves: the files may still
+    /// route to a version a promotion retired, and not one request may reach it before the controller runs.
+    private static func openState(
+        _ options: ControllerOptions?, resources: [LocatedResource]
+    ) throws -> (SQLiteRolloutStore?, [LocatedResource]) {
+        guard let options else { return (nil, resources) }
+        do {
+            let opened = try SQLiteRolloutStore(path: options.statePath)
+            return (opened, LiveConfiguration.routing(resources, as: Array(try opened.loadRollouts().values)))
+        } catch {
+            throw StartError.state(error)
+        }
+    }
+
+    /// The gateway's own admin routes: its metrics and configuration, the probes, and `POST /apply`.
+    private static func adminRoutes(gateway: GatewayServer, live: LiveConfiguration, readiness: Readiness) -> SimpleRouter {
+        var router = SimpleRouter()
         GatewayAdmin.register(gateway, on: &router)
         AdminSurface.registerProbes(readiness: readiness, on: &router)
         router.add("POST", "/apply") { request in
@@ -125,73 +176,66 @@ public final class GatewayRuntime: Sendable {
                 return .text("POST /apply expects JSON {\"sources\": [{\"path\", \"text\"}]}: \(error)\n", status: 400)
             }
         }
+        return router
+    }
 
-        var controller: CanaryController?
-        let ownMetrics = ControllerMetricsRegistry()
-        var background: [Task<Void, Never>] = [Task { await history.sample(every: .milliseconds(250)) }]
-        if let options = controllerOptions, let store {
-            do {
-                let metrics = RoutedMetricProvider(
-                    defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history),
-                    templates: { await live.metricTemplates },
-                    workload: { await live.config.workload(serving: $0) }
-                )
-                let canary = CanaryController(
-                    adapters: .init(
-                        router: EmbeddedTrafficRouter(live: live), metrics: metrics,
-                        webhooks: HTTPWebhookRunner(), store: store
-                    ),
-                    tickInterval: options.tickInterval, metricsFactory: ownMetrics.factory, log: options.log
-                )
-                try await canary.restore()
-                controller = canary
-            } catch {
-                for task in background { task.cancel() }
-                await gateway.shutdown()
-                throw StartError.state(error)
-            }
-            AdminSurface.register(
-                controller!, metrics: ownMetrics, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
-                metricsBefore: { GatewayAdmin.metricsText(gateway) })
+    private static func serveAdmin(
+        _ routes: SimpleRouter, access: AdminAccess, host: String, port: Int, group: any EventLoopGroup
+    ) async throws -> SimpleHTTPServer {
+        try await SimpleHTTPServer.start(group: group, host: host, port: port) { request in
+            if let refusal = access.refusal(for: request) { return refusal }
+            return await routes.handle(request)
         }
+    }
 
-        let routes = router
-        let admin: SimpleHTTPServer
-        do {
-            admin = try await SimpleHTTPServer.start(group: gateway.group, host: adminHost, port: adminPort) { request in
-                if let refusal = adminAccess.refusal(for: request) { return refusal }
-                return await routes.handle(request)
-            }
-        } catch {
-            for task in background { task.cancel() }
-            await gateway.shutdown()
-            throw StartError.admin(address: "\(adminHost):\(adminPort)", underlying: error)
-        }
-        // Rollouts start only once everything listens, so a failed start changes no stored state.
-        if let canary = controller, let options = controllerOptions {
-            background.append(Task { await canary.run() })
-            for problem in await canary.reconcile(Self.embeddable(resources.canaries, log: options.log)) { options.log("error: \(problem)") }
-            await live.admit { specs, routes in
-                var admission = await canary.admission(of: specs, routes: routes)
-                for spec in specs where spec.workload != nil { admission.refused[spec.name] = Self.workloadRefusal(spec) }
-                return admission
-            }
-            await live.onApply { specs in
-                for problem in await canary.reconcile(Self.embeddable(specs, log: options.log)) { options.log("error: \(problem)") }
-            }
-        }
-        readiness.markReady()
-        return GatewayRuntime(
-            gateway: gateway, live: live, admin: admin, controller: controller, history: history, background: background,
-            readiness: readiness
+    /// The controller on gateway metrics (or Prometheus) and the SQLite store, with the stored rollouts loaded.
+    private static func restoredController(
+        _ options: ControllerOptions, store: SQLiteRolloutStore, gateway: GatewayServer, live: LiveConfiguration,
+        history: TelemetryHistory, metrics ownMetrics: ControllerMetricsRegistry
+    ) async throws -> CanaryController {
+        let metrics = RoutedMetricProvider(
+            defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history),
+            templates: { await live.metricTemplates },
+            workload: { await live.config.workload(serving: $0) }
         )
+        let canary = CanaryController(
+            adapters: .init(router: EmbeddedTrafficRouter(live: live), metrics: metrics, webhooks: HTTPWebhookRunner(), store: store),
+            tickInterval: options.tickInterval, metricsFactory: ownMetrics.factory, logger: options.logger
+        )
+        try await canary.restore()
+        return canary
+    }
+
+    /// Hands the files' Canaries to the controller, and every applied set after them.
+    private static func admitCanaries(to canary: CanaryController, live: LiveConfiguration, resources: [LocatedResource], logger: Logger) async {
+        let reconcile: @Sendable ([CanarySpec]) async -> Void = { specs in
+            for problem in await canary.reconcile(Self.embeddable(specs, logger: logger)) {
+                logger.error("\(problem)", metadata: ["canary": "\(problem.canary)"])
+            }
+        }
+        await reconcile(resources.canaries)
+        await live.admit { specs, routes in
+            var admission = await canary.admission(of: specs, routes: routes)
+            for spec in specs where spec.workload != nil { admission.refused[spec.name] = Self.workloadRefusal(spec) }
+            return admission
+        }
+        await live.onApply(reconcile)
+    }
+
+    /// Waits for graceful shutdown (or cancellation), then stops every piece: `serin up` and `serin demo` run
+    /// the runtime as one service of their own group.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
     }
 
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
 
     /// The Canaries embedded mode can run: one on a Deployment (Flagger's shape) needs Kubernetes, and is said so.
-    static func embeddable(_ specs: [CanarySpec], log: @Sendable (String) -> Void) -> [CanarySpec] {
-        for spec in specs where spec.workload != nil { log("error: Canary \(spec.name.name): \(workloadRefusal(spec))") }
+    static func embeddable(_ specs: [CanarySpec], logger: Logger) -> [CanarySpec] {
+        for spec in specs where spec.workload != nil {
+            logger.error("Canary \(spec.name.name): \(workloadRefusal(spec))", metadata: ["canary": "\(spec.name)"])
+        }
         return specs.filter { $0.workload == nil }
     }
 
@@ -200,16 +244,9 @@ public final class GatewayRuntime: Sendable {
             + "(serin controller); on this gateway, point targetRef at a VirtualService with stable and canary destinations"
     }
 
-    /// Stops the admin endpoint and the controller, then the gateway: requests in flight get up to
-    /// `drainTimeout` to finish. Returns how many client connections had to be cut.
-    @discardableResult
-    public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
-        readiness.markStopping()
-        // The admin endpoint first: an answer in flight may wait on the controller, which still runs.
-        await admin.close()
-        for task in background { task.cancel() }
-        // A step in progress may still move weights: let it end before the gateway's event loops go.
-        for task in background { await task.value }
-        return await gateway.shutdown(drainTimeout: drainTimeout)
+    /// Stops the admin endpoint and the controller, then the gateway: requests in flight get up to the
+    /// `drainTimeout` given to `start` to finish.
+    public func shutdown() async {
+        await pieces.stop()
     }
 }

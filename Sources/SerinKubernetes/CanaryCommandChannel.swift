@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 import SerinCore
 
@@ -112,7 +113,7 @@ public enum CanaryCommandChannel {
     /// Carries out requests with `execute` (`CanaryController.execute`) and writes each answer into the Canary's status through `store`.
     public static func handler(
         execute: @escaping @Sendable (RolloutCommand, ResourceName) async -> CommandReply, store: KubernetesRolloutStore,
-        log: @escaping @Sendable (String) -> Void
+        logger: Logger
     ) -> @Sendable (Request) async -> Void {
         { request in
             let reply: CommandReply
@@ -123,11 +124,13 @@ public enum CanaryCommandChannel {
                 reply = .rejected("\(commandAnnotation) is \"\(request.command)\"; expected one of \(known)")
             }
             let answer = Answer(to: request, reply: reply)
-            log("\(request.canary.name): command \(request.command) (\(request.id)) \(answer.accepted ? "accepted" : "refused: \(answer.message)")")
+            var logger = logger
+            logger[metadataKey: "canary"] = "\(request.canary)"
+            logger.log(level: answer.accepted ? .info : .warning, "\(request.canary.name): command \(request.command) (\(request.id)) \(answer.accepted ? "accepted" : "refused: \(answer.message)")")
             do {
                 try await store.recordAnswer(answer, for: request.canary)
             } catch {
-                log("\(request.canary.name): cannot write the answer to command \(request.id) into the status: \(error)")
+                logger.error("\(request.canary.name): cannot write the answer to command \(request.id) into the status: \(error)", error: error)
             }
         }
     }

@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 import SerinCore
 import SerinManifests
@@ -9,7 +10,7 @@ import SerinManifests
 public actor CanaryWatcher {
     private let api: any KubernetesAPI
     private let namespace: String?
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private let apply: @Sendable ([CanarySpec]) async -> [CanaryProblem]
     private let command: (@Sendable (CanaryCommandChannel.Request) async -> Void)?
     private let workloads: KubernetesWorkloads?
@@ -34,7 +35,7 @@ public actor CanaryWatcher {
     ///   - configResync: how often the ConfigMaps and Secrets such a Deployment reads are read again for a new
     ///     revision. Read, not watched: watching every Secret in the cluster would put them all in this process.
     public init(
-        api: any KubernetesAPI, namespace: String?, groups: [CanaryGroup] = [.serin], log: @escaping @Sendable (String) -> Void,
+        api: any KubernetesAPI, namespace: String?, groups: [CanaryGroup] = [.serin], logger: Logger,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
         workloads: KubernetesWorkloads? = nil, configResync: Duration = .seconds(15),
         refused: (@Sendable (ResourceName, String?) async -> Void)? = nil,
@@ -46,7 +47,7 @@ public actor CanaryWatcher {
         self.configResync = configResync
         self.namespace = namespace
         self.groups = groups
-        self.log = log
+        self.logger = logger
         self.command = command
         self.apply = apply
     }
@@ -56,13 +57,13 @@ public actor CanaryWatcher {
         await withTaskGroup(of: Void.self) { tasks in
             for group in groups {
                 let watch = ResourceWatch(
-                    api: api, collection: group.path(namespace: namespace), label: group.resourceName, log: log,
+                    api: api, collection: group.path(namespace: namespace), label: group.resourceName, logger: logger,
                     missingIsEmpty: group == .flagger)
                 tasks.addTask { await watch.run { objects in await self.changed(group, objects) } }
             }
             guard workloads != nil else { return }
             // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
-            let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", log: log)
+            let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", logger: logger)
             tasks.addTask { await deployments.run { _ in await self.sync() } }
             // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then,
             // while there is a Canary on a Deployment to read it for.
@@ -147,7 +148,7 @@ public actor CanaryWatcher {
         var now: [ResourceName: String] = [:]
         for problem in problems { now[problem.canary] = now[problem.canary].map { "\($0); \(problem.message)" } ?? problem.message }
         for (name, message) in now.sorted(by: { $0.key.description < $1.key.description }) where reported[name] != message {
-            log(message)
+            logger.warning("\(message)", metadata: ["canary": "\(name)"])
             await refused?(name, message)
         }
         let names = Set(current.map(\.0))

@@ -1,3 +1,4 @@
+import Logging
 import SerinCore
 import SerinManifests
 
@@ -13,15 +14,15 @@ public actor ClusterMetricTemplates {
 
     let api: any KubernetesAPI
     private let namespace: String?
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private var byGroup: [String: [MetricTemplateSpec]] = [:]
     private var reported: [String: Set<String>] = [:]
 
     /// - Parameter namespace: where to read templates; nil for every namespace.
-    public init(api: any KubernetesAPI, namespace: String?, log: @escaping @Sendable (String) -> Void) {
+    public init(api: any KubernetesAPI, namespace: String?, logger: Logger) {
         self.api = api
         self.namespace = namespace
-        self.log = log
+        self.logger = logger
     }
 
     /// The templates now, Serin's before Flagger's.
@@ -33,7 +34,7 @@ public actor ClusterMetricTemplates {
     public func run() async {
         await withTaskGroup(of: Void.self) { watches in
             for (groupVersion, label) in Self.collections {
-                let watch = ResourceWatch(api: api, collection: Self.path(groupVersion, namespace: namespace), label: label, log: log)
+                let watch = ResourceWatch(api: api, collection: Self.path(groupVersion, namespace: namespace), label: label, logger: logger)
                 watches.addTask {
                     await watch.run { objects in await self.update(groupVersion, objects) }
                 }
@@ -56,7 +57,7 @@ public actor ClusterMetricTemplates {
         }
         byGroup[groupVersion] = templates
         // Each problem is said once, not after every change of another template.
-        for problem in problems.subtracting(reported[groupVersion] ?? []).sorted() { log(problem) }
+        for problem in problems.subtracting(reported[groupVersion] ?? []).sorted() { logger.warning("\(problem)") }
         reported[groupVersion] = problems
     }
 }

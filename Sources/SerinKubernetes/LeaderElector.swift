@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 
 /// Runs the controller only while this replica holds the Lease: tries to acquire or renew it every
@@ -8,15 +9,15 @@ public actor LeaderElector {
     private let api: any KubernetesAPI
     private let election: LeaderElection
     private let path: ResourcePath
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private var leading: Task<Void, Never>?
     private var lastRenewal: Date?
 
-    public init(api: any KubernetesAPI, election: LeaderElection, namespace: String, name: String, log: @escaping @Sendable (String) -> Void) {
+    public init(api: any KubernetesAPI, election: LeaderElection, namespace: String, name: String, logger: Logger) {
         self.api = api
         self.election = election
         self.path = .lease(namespace: namespace, name: name)
-        self.log = log
+        self.logger = logger
     }
 
     /// Whether this replica leads right now.
@@ -29,11 +30,11 @@ public actor LeaderElector {
             let now = Date()
             if let lastRenewal, election.mayAct(lastRenewal: lastRenewal, now: now) {
                 if leading == nil {
-                    log("\(election.identity) leads (Lease \(path.namespace ?? "")/\(path.name ?? ""))")
+                    logger.notice("\(election.identity) leads (Lease \(path.namespace ?? "")/\(path.name ?? ""))")
                     leading = Task { await lead() }
                 }
             } else if let task = leading {
-                log("\(election.identity) lost the Lease; stopping")
+                logger.warning("\(election.identity) lost the Lease; stopping")
                 task.cancel()
                 await task.value
                 leading = nil
@@ -82,7 +83,7 @@ public actor LeaderElector {
         } catch let error as KubernetesAPIError where error.code == 409 {
             // Another replica wrote first: it leads, or this replica's Lease changed under it.
         } catch {
-            log("\(election.identity): Lease \(path): \(error)")
+            logger.warning("\(election.identity): Lease \(path): \(error)", error: error)
         }
     }
 
@@ -92,7 +93,7 @@ public actor LeaderElector {
         else { return }
         fields["spec"] = released.json
         if (try? await api.replace(path, .object(fields))) != nil {
-            log("\(election.identity) released the Lease")
+            logger.notice("\(election.identity) released the Lease")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 /// Marks the pod of the replica that leads with `serin.dev/leader: "true"` and unmarks it when it stops
 /// leading. The controller's Service selects that label, so the API, the dashboard and `/metrics` always come
 /// from the one replica that has the Canaries in hand, never from a follower that knows none.
@@ -6,13 +7,13 @@ public struct LeaderPodLabel: Sendable {
 
     private let api: any KubernetesAPI
     private let pod: ResourcePath
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
 
     /// - Parameters: namespace, name: this replica's pod (the downward API's `metadata.namespace` and `metadata.name`).
-    public init(api: any KubernetesAPI, namespace: String, name: String, log: @escaping @Sendable (String) -> Void) {
+    public init(api: any KubernetesAPI, namespace: String, name: String, logger: Logger) {
         self.api = api
         self.pod = ResourcePath(groupVersion: "v1", resource: "pods", namespace: namespace, name: name)
-        self.log = log
+        self.logger = logger
     }
 
     /// `lead` with the label set while it runs: before it starts, and removed after it stops (also when cancelled).
@@ -53,7 +54,7 @@ public struct LeaderPodLabel: Sendable {
             // The pod changed between the read and the write (the kubelet writes its status): again.
             await set(leading, attempt: attempt + 1)
         } catch {
-            log("cannot \(leading ? "set" : "remove") label \(Self.key) on pod \(pod.namespace ?? "")/\(pod.name ?? ""): \(error)")
+            logger.warning("cannot \(leading ? "set" : "remove") label \(Self.key) on pod \(pod.namespace ?? "")/\(pod.name ?? ""): \(error)", error: error)
         }
     }
 }

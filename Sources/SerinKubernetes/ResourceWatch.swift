@@ -1,3 +1,4 @@
+import Logging
 import SerinCore
 
 /// One collection of the cluster kept in step: lists it, then watches from the list's resourceVersion and
@@ -9,7 +10,7 @@ struct ResourceWatch: Sendable {
     let collection: ResourcePath
     /// What the log calls the collection: `canaries`.
     let label: String
-    let log: @Sendable (String) -> Void
+    let logger: Logger
     /// A collection whose resource is not installed (a 404 on the list: Flagger's CRD in a cluster without
     /// Flagger) counts as empty, and is listed again now and then, instead of holding up everything else.
     var missingIsEmpty = false
@@ -55,19 +56,19 @@ struct ResourceWatch: Sendable {
             } catch let error as KubernetesAPIError where error.isNotFound && missingIsEmpty && version == nil {
                 let failure = "\(label): not installed in this cluster (\(error.message)); none to run, looking again every 30s"
                 if failure != lastFailure {
-                    log(failure)
+                    logger.notice("\(failure)")
                     await changed([:])
                 }
                 lastFailure = failure
                 objects = [:]
                 try? await Task.sleep(for: .seconds(30))
             } catch let error as KubernetesAPIError where error.isGone {
-                log("\(label): \(error.message); listing them again")
+                logger.info("\(label): \(error.message); listing them again")
                 version = nil
             } catch {
                 if Task.isCancelled { return }
                 let failure = "\(label): watch failed (\(error))"
-                if failure != lastFailure { log("\(failure); trying again with backoff up to 30s") }
+                if failure != lastFailure { logger.warning("\(failure); trying again with backoff up to 30s") }
                 lastFailure = failure
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(30))

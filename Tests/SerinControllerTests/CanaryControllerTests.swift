@@ -1,3 +1,4 @@
+import Logging
 import SerinController
 import SerinCore
 import SerinTesting
@@ -109,6 +110,24 @@ struct CanaryControllerTests {
         }
     }
 
+    @Test("each rollout event is logged with its Canary, phase and canary weight: a step at info, a rollback at warning")
+    func eventsCarryTheCanary() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            _ = await harness.execute(.abort)
+            let step = try #require(harness.lines.entries.first { $0.message == "web: advance canary weight to 10%" }, "\(harness.lines.entries)")
+            #expect(step.level == .info)
+            #expect(step.metadata["canary"] == "shop/web")
+            #expect(step.metadata["phase"] == "Progressing")
+            #expect(step.metadata["canaryWeight"] == "10")
+            let rollback = try #require(harness.lines.entries.first { $0.message.contains("rolled back") }, "\(harness.lines.entries)")
+            #expect(rollback.level == .warning)
+            #expect(rollback.metadata["canary"] == "shop/web")
+            #expect(rollback.metadata["phase"] == "Failed")
+            #expect(rollback.metadata["canaryWeight"] == "0")
+        }
+    }
+
     @Test("each decision is saved before the router moves the weights")
     func savesBeforeMoving() async throws {
         try await ControllerHarness.run { harness in
@@ -123,12 +142,14 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("a save the store refuses is logged and the weights still move; the next save stores the state")
+    @Test("a save the store refuses is logged as an error of that Canary and the weights still move; the next save stores the state")
     func refusedSave() async throws {
         try await ControllerHarness.run { harness in
             harness.store.failNextSave(with: PortFailure("disk full"))
             await harness.reconcile([try Self.spec()])
-            #expect(harness.lines.entries.contains("web: cannot save rollout state: disk full"), "\(harness.lines.entries)")
+            let failed = harness.lines.entries.first { $0.message == "web: cannot save rollout state: disk full" }
+            #expect(failed?.level == .error, "\(harness.lines.entries)")
+            #expect(failed?.metadata["canary"] == "shop/web")
             #expect(harness.store.rollout(Self.web) == nil)
             #expect(harness.weights() == [0, 10])
             await harness.advance(by: .seconds(30))
@@ -141,7 +162,7 @@ struct CanaryControllerTests {
         try await ControllerHarness.run { harness in
             harness.router.failWeights(with: PortFailure("the API server said no"))
             await harness.reconcile([try Self.spec()])
-            #expect(harness.lines.entries.filter { $0.contains("cannot set weights") } == [
+            #expect(harness.lines.messages.filter { $0.contains("cannot set weights") } == [
                 "web: cannot set weights 100/0: the API server said no", "web: cannot set weights 90/10: the API server said no",
             ])
             #expect(harness.weights().isEmpty)

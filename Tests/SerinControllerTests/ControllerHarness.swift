@@ -27,7 +27,7 @@ struct ControllerHarness {
     /// Store and router calls, in the order they came.
     let calls: CallLog
     /// The controller's log lines.
-    let lines: CallLog
+    let lines: LogRecorder
     /// The controller's own metrics (`serin_canary_weight`...), as it records them.
     let ownMetrics: TestMetrics
     let controller: CanaryController
@@ -43,11 +43,11 @@ struct ControllerHarness {
         let store = store ?? MemoryRolloutStore(log: calls)
         let router = RecordingRouter(serving: routes, log: calls)
         let metrics = ScriptedMetrics()
-        let lines = CallLog()
+        let lines = LogRecorder()
         let ownMetrics = TestMetrics()
         let controller = CanaryController(
             adapters: .init(router: router, metrics: metrics, webhooks: webhooks, store: store, clock: clock),
-            tickInterval: .seconds(1), metricsFactory: ownMetrics, log: { lines.record($0) }
+            tickInterval: .seconds(1), metricsFactory: ownMetrics, logger: lines.logger()
         )
         try await controller.restore()
         let running = Task { await controller.run() }

@@ -73,7 +73,7 @@ struct CanaryRolloutTests {
         let runtime = try await GatewayRuntime.start(
             resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
             adminHost: "127.0.0.1", adminPort: adminPort, adminAccess: adminAccess,
-            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, eventKeepAlive: eventKeepAlive, log: { _ in })
+            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, eventKeepAlive: eventKeepAlive, logger: .discarding)
         )
         let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
         let controller = try #require(runtime.controller)

@@ -46,15 +46,15 @@ struct ClusterMetricTemplateTests {
     }
 
     static func withController(
-        _ body: (KubernetesAPIServer, PrometheusServer, NIOLockedValueBox<[String]>) async throws -> Void
+        _ body: (KubernetesAPIServer, PrometheusServer, LogRecorder) async throws -> Void
     ) async throws {
         let prometheus = try await PrometheusServer.start(group: MultiThreadedEventLoopGroup.singleton)
         defer { prometheus.stop() }
         try await KubernetesAPIClientTests.withServer { server, api in
             KubernetesRolloutTests.putSeedVirtualService(server)
-            let lines = NIOLockedValueBox<[String]>([])
+            let lines = LogRecorder()
             let stop = try await KubernetesRolloutTests.startController(
-                api: api, metrics: Self.metrics(defaultPrometheus: prometheus.address), log: { line in lines.withLockedValue { $0.append(line) } }
+                api: api, metrics: Self.metrics(defaultPrometheus: prometheus.address), logger: lines.logger()
             )
             do {
                 try await body(server, prometheus, lines)
@@ -72,12 +72,10 @@ struct ClusterMetricTemplateTests {
             let (template, key) = Self.template("flagger.app/v1beta1", query: "vector(42)", prometheus: prometheus.address)
             server.put(template, at: key)
             server.put(Self.canary(threshold: 1), at: KubernetesRolloutTests.canaryKey)
-            #expect(await eventually(.seconds(60)) { KubernetesRolloutTests.phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(60)) { KubernetesRolloutTests.phase(server) == "Failed" }, "\(lines.messages)")
             // The status is saved before the log says it.
-            let told = await eventually(.seconds(30)) {
-                lines.withLockedValue { $0 }.contains { $0.contains("rolled back") && $0.contains("error-budget") && $0.contains("42") }
-            }
-            #expect(told, "\(lines.withLockedValue { $0 })")
+            let told = await lines.eventuallyLogs("rolled back", "error-budget", "42")
+            #expect(told, "\(lines.messages)")
             // The status is saved before traffic moves: the weights follow.
             #expect(await eventually(.seconds(30)) { KubernetesRolloutTests.weights(server) == [100, 0] })
         }
@@ -90,11 +88,11 @@ struct ClusterMetricTemplateTests {
             server.put(template, at: key)
             server.put(Self.canary(threshold: 20), at: KubernetesRolloutTests.canaryKey)
             let failedChecks = { server.object(KubernetesRolloutTests.canaryKey)?["status"]?["failedChecks"]?.intValue ?? 0 }
-            #expect(await eventually(.seconds(60)) { failedChecks() >= 1 }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(60)) { failedChecks() >= 1 }, "\(lines.messages)")
             server.edit(key) { object in
                 object = (try? object.applying([.replace(path: ["spec", "query"], value: "vector(1)")])) ?? object
             }
-            #expect(await eventually(.seconds(60)) { KubernetesRolloutTests.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(60)) { KubernetesRolloutTests.phase(server) == "Succeeded" }, "\(lines.messages)")
             #expect(failedChecks() < 20)
             #expect(await eventually(.seconds(30)) { KubernetesRolloutTests.weights(server) == [0, 100] })
         }
@@ -108,13 +106,11 @@ struct ClusterMetricTemplateTests {
             template = try template.applying([.replace(path: ["spec", "provider"], value: ["type": "datadog"])])
             server.put(template, at: key)
             server.put(Self.canary(threshold: 1), at: KubernetesRolloutTests.canaryKey)
-            #expect(await eventually(.seconds(60)) { KubernetesRolloutTests.phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
-            let told = await eventually(.seconds(30)) {
-                lines.withLockedValue { $0 }.contains { $0.contains("rolled back") && $0.contains("no MetricTemplate named default/budget") }
-            }
-            #expect(told, "\(lines.withLockedValue { $0 })")
-            let said = lines.withLockedValue { $0 }.filter { $0.contains("MetricTemplate default/budget is not valid") && $0.contains("datadog") }
-            #expect(said.count == 1, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(60)) { KubernetesRolloutTests.phase(server) == "Failed" }, "\(lines.messages)")
+            let told = await lines.eventuallyLogs("rolled back", "no MetricTemplate named default/budget")
+            #expect(told, "\(lines.messages)")
+            let said = lines.messages.filter { $0.contains("MetricTemplate default/budget is not valid") && $0.contains("datadog") }
+            #expect(said.count == 1, "\(lines.messages)")
         }
     }
 }

@@ -59,14 +59,14 @@ struct KubernetesRBACTests {
             _ = await KubernetesWorkloadReadiness(api: api).readiness(of: ResourceName(name: "web-v2"))
             let elector = LeaderElector(
                 api: api, election: LeaderElection(identity: "a", leaseDuration: 30, renewDeadline: 20, retryPeriod: 0.1),
-                namespace: "serin-system", name: "serin-controller", log: { _ in }
+                namespace: "serin-system", name: "serin-controller", logger: .discarding
             )
             // ... whose leader labels its pod for the Service, and unlabels it when it stops.
             server.put(
                 ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "serin-a", "labels": ["app": "serin-controller"]]],
                 at: KubernetesAPIServer.ObjectKey(groupVersion: "v1", resource: "pods", namespace: "serin-system", name: "serin-a")
             )
-            let label = LeaderPodLabel(api: api, namespace: "serin-system", name: "serin-a", log: { _ in })
+            let label = LeaderPodLabel(api: api, namespace: "serin-system", name: "serin-a", logger: .discarding)
             let leading = NIOLockedValueBox(false)
             let election = Task {
                 await elector.run(lead: label.whileLeading {

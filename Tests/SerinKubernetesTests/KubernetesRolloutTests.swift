@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
+import Logging
 import SerinController
 import SerinCore
 import SerinKubernetes
@@ -41,21 +42,21 @@ struct KubernetesRolloutTests {
     static func startController(
         api: any KubernetesAPI, metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() },
         workloads: Bool = false, groups: [CanaryGroup] = [.serin],
-        log: @escaping @Sendable (String) -> Void
+        logger: Logger
     ) async throws -> @Sendable () async -> Void {
         let store = KubernetesRolloutStore(api: api, groups: groups)
-        let templates = ClusterMetricTemplates(api: api, namespace: nil, log: log)
+        let templates = ClusterMetricTemplates(api: api, namespace: nil, logger: logger)
         let controller = CanaryController(
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api), metrics: metrics(templates), webhooks: HTTPWebhookRunner(),
                 store: store, workloads: KubernetesWorkloadReadiness(api: api),
                 deployments: workloads ? KubernetesWorkloads(api: api) : NoWorkloads()
             ),
-            tickInterval: .milliseconds(50), log: log
+            tickInterval: .milliseconds(50), logger: logger
         )
         try await controller.restore()
         let watcher = CanaryWatcher(
-            api: api, namespace: nil, groups: groups, log: log, command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, log: log),
+            api: api, namespace: nil, groups: groups, logger: logger, command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, logger: logger),
             workloads: workloads ? KubernetesWorkloads(api: api) : nil, configResync: .milliseconds(200),
             refused: { name, message in try? await store.recordRefusal(message, for: name) }
         ) { specs in await controller.reconcile(specs) }
@@ -90,14 +91,12 @@ struct KubernetesRolloutTests {
     static func withController(
         prepare: (KubernetesAPIServer) -> Void = { putSeedVirtualService($0) },
         metrics: (ClusterMetricTemplates) -> any MetricProvider = { _ in NoAnalysisExpected() }, workloads: Bool = false,
-        groups: [CanaryGroup] = [.serin], _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
+        groups: [CanaryGroup] = [.serin], _ body: (KubernetesAPIServer, LogRecorder) async throws -> Void
     ) async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
             prepare(server)
-            let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await startController(api: api, metrics: metrics, workloads: workloads, groups: groups) { line in
-                lines.withLockedValue { $0.append(line) }
-            }
+            let lines = LogRecorder()
+            let stop = try await startController(api: api, metrics: metrics, workloads: workloads, groups: groups, logger: lines.logger())
             do {
                 try await body(server, lines)
             } catch {
@@ -124,7 +123,7 @@ struct KubernetesRolloutTests {
             // The watch drops; the Canary arrives before the controller watches again.
             server.dropWatches()
             server.put(Self.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50]], skipAnalysis: true), at: Self.canaryKey)
-            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.messages)")
             // The controller saves each decision before it moves traffic: the weights follow the status.
             #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(Self.weights(server))")
             let status = server.object(Self.canaryKey)?["status"]
@@ -146,7 +145,7 @@ struct KubernetesRolloutTests {
             let refused = await eventually(.seconds(20)) {
                 server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) != nil
             }
-            #expect(refused, "\(lines.withLockedValue { $0 })")
+            #expect(refused, "\(lines.messages)")
             let message = server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) ?? ""
             #expect(message.contains("web-v3-service"), "names the stable written: \(message)")
             #expect(Self.weights(server) == [], "nothing moved: \(Self.weights(server))")
@@ -155,7 +154,7 @@ struct KubernetesRolloutTests {
             server.edit(Self.canaryKey) { object in
                 object = (try? object.applying([.replace(path: ["spec", "stable", "host"], value: "web-v1-service")])) ?? object
             }
-            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.messages)")
             #expect(server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) == nil, "the refusal is cleared: \(server.object(Self.canaryKey)?["status"] ?? nil) \(server.requestLog.suffix(30))")
         }
     }
@@ -167,8 +166,8 @@ struct KubernetesRolloutTests {
             server.uninstall("flagger.app/v1beta1/canaries")
         }, groups: [.serin, .flagger]) { server, lines in
             server.put(Self.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50]], skipAnalysis: true), at: Self.canaryKey)
-            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
-            #expect(lines.withLockedValue { $0.contains { $0.hasPrefix("canaries.flagger.app: not installed in this cluster") } })
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.messages)")
+            #expect(lines.messages.contains { $0.hasPrefix("canaries.flagger.app: not installed in this cluster") })
         }
     }
 
@@ -181,7 +180,7 @@ struct KubernetesRolloutTests {
                 "webhooks": [["name": "smoke-test", "type": "pre-rollout", "url": .string(hook.url), "timeout": "2s"]],
             ]
             server.put(Self.canary(analysis), at: Self.canaryKey)
-            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Failed" }, "\(lines.messages)")
             #expect(await eventually(.seconds(30)) { Self.weights(server) == [100, 0] }, "all traffic on stable: \(Self.weights(server))")
             let status = server.object(Self.canaryKey)?["status"]
             #expect(status?["failedChecks"] == 2)
@@ -196,24 +195,23 @@ struct KubernetesRolloutTests {
         let gate = try await WebhookServer.start(group: MultiThreadedEventLoopGroup.singleton, status: 403)
         try await KubernetesAPIClientTests.withServer { server, api in
             Self.putSeedVirtualService(server)
-            let lines = NIOLockedValueBox<[String]>([])
-            let log: @Sendable (String) -> Void = { line in lines.withLockedValue { $0.append(line) } }
+            let lines = LogRecorder()
             let analysis: JSONValue = [
                 "interval": "200ms", "threshold": 2, "stepWeights": [50],
                 "webhooks": [["name": "release-window", "type": "confirm-rollout", "url": .string(gate.url), "timeout": "2s"]],
             ]
             server.put(Self.canary(analysis, skipAnalysis: true), at: Self.canaryKey)
             // The first controller holds at the closed gate, its state in the status, and stops.
-            let stopFirst = try await Self.startController(api: api, log: log)
+            let stopFirst = try await Self.startController(api: api, logger: lines.logger())
             #expect(await eventually(.seconds(30)) { gate.calls.count >= 2 && Self.phase(server) != nil })
             await stopFirst()
             #expect(Self.weights(server) == [100, 0], "all traffic stays on stable while the gate is closed")
             // A new controller (restarted, or a new leader) reads the status and goes on when the gate opens.
-            let stopSecond = try await Self.startController(api: api, log: log)
+            let stopSecond = try await Self.startController(api: api, logger: lines.logger())
             gate.answer(200)
-            #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(lines.messages)")
             await stopSecond()
-            let all = lines.withLockedValue { $0 }
+            let all = lines.messages
             #expect(all.filter { $0.contains("rollout started") }.count == 1, "\(all)")
             #expect(Self.phase(server) == "Succeeded")
         }
@@ -229,18 +227,18 @@ struct KubernetesRolloutTests {
                 ["metadata": ["name": "web-v2"], "spec": ["replicas": 2], "status": ["observedGeneration": 1, "updatedReplicas": 0, "replicas": 2]],
                 at: deployment
             )
-            let lines = NIOLockedValueBox<[String]>([])
-            let stop = try await Self.startController(api: api, metrics: { _ in ScriptedMetrics(ScriptedMetrics.noData) }) { line in lines.withLockedValue { $0.append(line) } }
+            let lines = LogRecorder()
+            let stop = try await Self.startController(api: api, metrics: { _ in ScriptedMetrics(ScriptedMetrics.noData) }, logger: lines.logger())
             server.put(Self.canary(["interval": "200ms", "threshold": 2, "stepWeights": [50]], deployment: "web-v2"), at: Self.canaryKey)
             let waiting = "waiting for canary Deployment web-v2: 0 of 2 new replicas have been updated"
-            #expect(await eventually(.seconds(30)) { lines.withLockedValue { $0.filter { $0.contains(waiting) }.count >= 2 } })
+            #expect(await lines.eventuallyLogs(waiting, times: 2))
             #expect(Self.weights(server) == [100, 0], "no canary traffic while the Deployment rolls out")
             server.edit(deployment) { object in
                 object = (try? object.applying([
                     .replace(path: ["status"], value: ["observedGeneration": 1, "updatedReplicas": 2, "replicas": 2, "availableReplicas": 2]),
                 ])) ?? object
             }
-            #expect(await eventually(.seconds(30)) { Self.weights(server) == [50, 50] }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { Self.weights(server) == [50, 50] }, "\(lines.messages)")
             await stop()
         }
     }

@@ -103,7 +103,7 @@ struct KubernetesWorkloadRolloutTests {
     /// - Parameter metrics: every check passes until a test tells them to fail, with plenty of requests either way.
     static func withWorkloadController(
         metrics: ScriptedMetrics = ScriptedMetrics(), prepare: (KubernetesAPIServer) -> Void = { putWorkload($0) },
-        _ body: (KubernetesAPIServer, NIOLockedValueBox<[String]>) async throws -> Void
+        _ body: (KubernetesAPIServer, LogRecorder) async throws -> Void
     ) async throws {
         try await KubernetesRolloutTests.withController(
             prepare: prepare, metrics: { _ in metrics }, workloads: true, groups: [.serin, .flagger], body
@@ -120,7 +120,7 @@ struct KubernetesWorkloadRolloutTests {
         try await Self.withWorkloadController(metrics: metrics) { server, lines in
             server.put(group == .serin ? Self.canary : Self.flaggerCanary, at: canaryKey)
             // First sight: the primary serves the target's template, the target is scaled to zero.
-            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.messages)")
             let uid = try #require(server.object(canaryKey)?["metadata"]?["uid"]?.stringValue)
             for owned in [Self.primary, Self.virtualService, Self.primaryHPA] + Self.services {
                 let object = try #require(server.object(owned), "\(owned) was not created")
@@ -140,7 +140,7 @@ struct KubernetesWorkloadRolloutTests {
             Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
             #expect(await eventually(.seconds(20)) { phase(server) == "Progressing" })
             #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 2 })
-            #expect(await eventually(.seconds(30)) { phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { phase(server) == "Succeeded" }, "\(lines.messages)")
             #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
             // The status is saved before the weights move: the route follows a moment later.
             #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
@@ -149,7 +149,7 @@ struct KubernetesWorkloadRolloutTests {
             // Release 2: another image, failing its checks: rolled back, the primary keeps 6.0.1.
             metrics.answer(ScriptedMetrics.failing)
             Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.2")
-            #expect(await eventually(.seconds(30)) { phase(server) == "Failed" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(30)) { phase(server) == "Failed" }, "\(lines.messages)")
             #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
             #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
             #expect(await eventually(.seconds(10)) { Self.replicas(server, Self.target) == 0 })
@@ -176,10 +176,10 @@ struct KubernetesWorkloadRolloutTests {
     func promotionWaitsForPrimaryCapacity() async throws {
         try await Self.withWorkloadController { server, lines in
             server.put(Self.canary, at: Self.canaryKey)
-            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.messages)")
             Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
             // The canary (2 replicas, like the primary) takes its first step; then no new pod becomes ready.
-            #expect(await eventually(.seconds(20)) { Self.weights(server) == [80, 20] }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(20)) { Self.weights(server) == [80, 20] }, "\(lines.messages)")
             server.holdDeploymentRollouts()
             #expect(await eventually(.seconds(30)) { Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1" })
             // 2 + 2 replicas served; the primary's autoscaler (max 4) may not scale it below that now.
@@ -193,7 +193,7 @@ struct KubernetesWorkloadRolloutTests {
             }
             #expect(server.object(Self.canaryKey)?["status"]?["message"]?.stringValue?.contains("waiting for podinfo-primary") == true)
             server.completeDeploymentRollouts()
-            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Succeeded" }, "\(lines.messages)")
             #expect(await eventually(.seconds(10)) { Self.weights(server) == [100, 0] })
             #expect(await eventually(.seconds(10)) { Self.replicas(server, Self.target) == 0 })
             // The release is over: the autoscaler has its own floor back and the primary forgets the count.
@@ -207,12 +207,12 @@ struct KubernetesWorkloadRolloutTests {
     func configMapChangeReleases() async throws {
         try await Self.withWorkloadController { server, lines in
             server.put(Self.canary, at: Self.canaryKey)
-            #expect(await eventually(.seconds(20)) { server.object(Self.target)?["status"]?["replicas"] == 0 }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(20)) { server.object(Self.target)?["status"]?["replicas"] == 0 }, "\(lines.messages)")
             // Settled: no watch event is on its way that would make the controller look again anyway.
             try await Task.sleep(for: .milliseconds(500))
             server.edit(Self.key("v1", "configmaps", "podinfo-config")) { $0 = (try? $0.applying([.replace(path: ["data", "color"], value: "green")])) ?? $0 }
-            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Progressing" }, "\(lines.withLockedValue { $0 })")
-            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(20)) { Self.phase(server) == "Progressing" }, "\(lines.messages)")
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.messages)")
         }
     }
 
@@ -229,7 +229,7 @@ struct KubernetesWorkloadRolloutTests {
             server.put(Self.canary, at: Self.canaryKey)
             let expected = "Canary default/podinfo: Service default/podinfo exists and was not created by Serin for this Canary; "
                 + "Serin never overwrites it (delete or rename it)"
-            #expect(await eventually(.seconds(20)) { lines.withLockedValue { $0.contains(expected) } }, "\(lines.withLockedValue { $0 })")
+            #expect(await eventually(.seconds(20)) { lines.messages.contains(expected) }, "\(lines.messages)")
             #expect(server.object(Self.services[0])?["spec"]?["selector"] == ["app": "podinfo"])
             #expect(server.object(Self.services[0])?["metadata"]?["ownerReferences"] == nil)
             #expect(Self.replicas(server, Self.target) == 2, "the target must keep serving while the Canary is refused")

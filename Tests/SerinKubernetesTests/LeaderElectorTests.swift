@@ -12,7 +12,7 @@ struct LeaderElectorTests {
         LeaderElector(
             api: api,
             election: LeaderElection(identity: identity, leaseDuration: leaseDuration, renewDeadline: leaseDuration * 0.75, retryPeriod: 0.1),
-            namespace: "serin-system", name: "serin-controller", log: { _ in }
+            namespace: "serin-system", name: "serin-controller", logger: .discarding
         )
     }
 
@@ -94,7 +94,7 @@ struct LeaderElectorTests {
             server.put(["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "serin-b"]], at: pod("serin-b"))
             func labelled(_ name: String) -> Bool { server.object(pod(name))?["metadata"]?["labels"]?[LeaderPodLabel.key] == "true" }
             func replica(_ identity: String) -> Task<Void, Never> {
-                let label = LeaderPodLabel(api: api, namespace: "serin-system", name: identity, log: { _ in })
+                let label = LeaderPodLabel(api: api, namespace: "serin-system", name: identity, logger: .discarding)
                 let elector = Self.elector(identity, api)
                 return Task {
                     await elector.run(lead: label.whileLeading {

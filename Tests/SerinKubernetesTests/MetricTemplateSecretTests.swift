@@ -35,7 +35,7 @@ struct MetricTemplateSecretTests {
         try await KubernetesAPIClientTests.withServer { server, api in
             let (secret, key) = Self.secret("prom-auth", data)
             server.put(secret, at: key)
-            let templates = ClusterMetricTemplates(api: api, namespace: nil, log: { _ in })
+            let templates = ClusterMetricTemplates(api: api, namespace: nil, logger: .discarding)
             #expect(await templates.credentials(for: Self.template) == .success(expected))
         }
     }
@@ -55,7 +55,7 @@ struct MetricTemplateSecretTests {
                 let (secret, key) = Self.secret("prom-auth", data)
                 server.put(secret, at: key)
             }
-            let templates = ClusterMetricTemplates(api: api, namespace: nil, log: { _ in })
+            let templates = ClusterMetricTemplates(api: api, namespace: nil, logger: .discarding)
             #expect(await templates.credentials(for: Self.template) == .failure(.init(message)))
         }
     }
@@ -77,23 +77,22 @@ struct MetricTemplateSecretTests {
                     let (secret, key) = Self.secret("prom-auth", ["token": "s3cret", "address": prometheus.address])
                     server.put(secret, at: key)
                 }
-                let lines = NIOLockedValueBox<[String]>([])
+                let lines = LogRecorder()
                 let stop = try await KubernetesRolloutTests.startController(
-                    api: api, metrics: ClusterMetricTemplateTests.metrics(defaultPrometheus: prometheus.address),
-                    log: { line in lines.withLockedValue { $0.append(line) } }
+                    api: api, metrics: ClusterMetricTemplateTests.metrics(defaultPrometheus: prometheus.address), logger: lines.logger()
                 )
                 server.put(ClusterMetricTemplateTests.canary(threshold: 1), at: KubernetesRolloutTests.canaryKey)
                 let ended = await eventually(.seconds(60)) { ["Succeeded", "Failed"].contains(KubernetesRolloutTests.phase(server)) }
                 await stop()
                 withExtendedLifetime(refusing) {}
-                #expect(ended, "\(lines.withLockedValue { $0 })")
+                #expect(ended, "\(lines.messages)")
                 if secretExists {
-                    #expect(KubernetesRolloutTests.phase(server) == "Succeeded", "\(lines.withLockedValue { $0 })")
+                    #expect(KubernetesRolloutTests.phase(server) == "Succeeded", "\(lines.messages)")
                     #expect(!prometheus.requests.isEmpty && prometheus.requests.allSatisfy { $0.authorization == "Bearer s3cret" })
                 } else {
                     #expect(KubernetesRolloutTests.phase(server) == "Failed")
-                    let said = lines.withLockedValue { $0 }.contains { $0.contains("Secret default/prom-auth does not exist") }
-                    #expect(said, "\(lines.withLockedValue { $0 })")
+                    let said = await lines.eventuallyLogs("Secret default/prom-auth does not exist")
+                    #expect(said, "\(lines.messages)")
                 }
             }
         }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SerinController
 import SerinCore
 import SerinHTTP
 import SerinKubernetes
+import SerinLifecycle
 import SerinPrometheus
 import SerinServer
 import SerinWebhooks
@@ -52,6 +54,7 @@ struct ControllerCommand: AsyncParsableCommand {
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
 
     @OptionGroup var adminToken: AdminTokenOption
+    @OptionGroup var logging: LogOptions
 
     @Flag(help: "Also run Flagger's Canaries (canaries.flagger.app), unchanged. Stop Flagger first.")
     var flaggerCanaries = false
@@ -75,32 +78,39 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let connection: KubeConfig.Connection
-        do {
-            connection = try KubeConfig.connection(kubeconfig: kubeconfig, context: context)
-        } catch {
-            Terminal.err("serin controller: \(error)")
-            throw ExitCode(1)
-        }
-        let token: String?
-        do {
-            token = try adminToken.resolve()
-        } catch {
-            Terminal.err("serin controller: \(error)")
-            throw ExitCode(1)
-        }
-        let access = AdminAccess(token: token, readRequiresToken: false)
-        if let problem = access.problem(servingOn: admin.host, port: admin.port) {
-            Terminal.err("serin controller: \(problem)")
-            throw ExitCode(1)
-        }
+        let logger = logging.logger("controller")
+        let (connection, access) = try settings()
         let api = try HTTPKubernetesAPI(connection: connection)
-        let log: @Sendable (String) -> Void = { Terminal.out("\(Timestamp.now) \($0)") }
-        let groups: [CanaryGroup] = flaggerCanaries ? [.serin, .flagger] : [.serin]
         let store = KubernetesRolloutStore(api: api, groups: groups)
-        let templates = ClusterMetricTemplates(api: api, namespace: namespace, log: log)
+        let templates = ClusterMetricTemplates(api: api, namespace: namespace, logger: logger)
         let ownMetrics = ControllerMetricsRegistry()
-        let controller = CanaryController(
+        let controller = canaryController(api: api, store: store, templates: templates, metrics: ownMetrics, logger: logger)
+        let readiness = Readiness()
+        let server = try await serveAdmin(controller, metrics: ownMetrics, readiness: readiness, access: access)
+        // Ready once the API listens: a standby replica is ready too (the Service finds the leader by its label),
+        // so a rolling update of the controller's Deployment never waits on an election.
+        readiness.markReady()
+        let lead = leading(controller, api: api, store: store, templates: templates, logger: logger)
+        let watching = namespace.map { "namespace \($0)" } ?? "every namespace"
+        // Stopped last first: not ready, no more leading (the watchers, then the controller), the admin API, the client.
+        try await SignalledGroup.run([
+            ServicePiece.stopping("Kubernetes client") { await api.shutdown() },
+            ServicePiece.stopping("admin endpoint") { await server.close() },
+            ServicePiece.loop("leadership", leadership(api: api, connection: connection, logger: logger, lead: lead)),
+            ServicePiece.stopping("readiness") { readiness.markStopping() },
+        ], label: "serin controller", logger: logger, ready: "serin controller: \(connection.server.absoluteString) "
+            + "(context \(connection.contextName)), watching Canaries in \(watching); dashboard on http://\(admin)/")
+    }
+
+    private var groups: [CanaryGroup] { flaggerCanaries ? [.serin, .flagger] : [.serin] }
+
+    /// The reconcile loop on the cluster: weights in VirtualServices, metrics from Prometheus (and the cluster's
+    /// MetricTemplates), state in Canary status.
+    private func canaryController(
+        api: HTTPKubernetesAPI, store: KubernetesRolloutStore, templates: ClusterMetricTemplates,
+        metrics: ControllerMetricsRegistry, logger: Logger
+    ) -> CanaryController {
+        CanaryController(
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
                 metrics: RoutedMetricProvider(
@@ -110,16 +120,85 @@ struct ControllerCommand: AsyncParsableCommand {
                 webhooks: HTTPWebhookRunner(), store: store,
                 workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api)
             ),
-            metricsFactory: ownMetrics.factory, log: log
+            metricsFactory: metrics.factory, logger: logger
         )
-        var router = SimpleRouter()
-        let readiness = Readiness()
-        AdminSurface.registerProbes(readiness: readiness, on: &router)
-        AdminSurface.register(controller, metrics: ownMetrics, on: &router, servesGateway: false)
-        let routes = router
-        let server: SimpleHTTPServer
+    }
+
+    /// What the leader runs, until its term ends: the rollouts from Canary status, then the controller, the
+    /// MetricTemplates and the Canaries. They stop last first: the watchers, then the controller, which ends the
+    /// step it is in, so no write is left half done.
+    private func leading(
+        _ controller: CanaryController, api: HTTPKubernetesAPI, store: KubernetesRolloutStore, templates: ClusterMetricTemplates,
+        logger: Logger
+    ) -> @Sendable () async -> Void {
+        let (namespace, groups) = (self.namespace, self.groups)
+        return {
+            do {
+                try await controller.restore()
+            } catch {
+                logger.error("cannot read the rollouts from Canary status: \(error)", error: error)
+                return
+            }
+            // A new term starts afresh: what the last one said and handed over may have changed since.
+            let watcher = CanaryWatcher(
+                api: api, namespace: namespace, groups: groups, logger: logger,
+                command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, logger: logger),
+                workloads: KubernetesWorkloads(api: api),
+                refused: { name, message in
+                    do { try await store.recordRefusal(message, for: name) } catch {
+                        logger.error("\(name.name): cannot write why it was refused: \(error)", error: error, metadata: ["canary": "\(name)"])
+                    }
+                }
+            ) { specs in await controller.reconcile(specs) }
+            await PieceGroup([
+                .loop("canary controller") { await controller.run() },
+                .loop("metric templates") { await templates.run() },
+                .loop("canary watcher") { await watcher.run() },
+            ], logger: logger).runUntilCancelled()
+        }
+    }
+
+    /// The kubeconfig's connection and who may use the admin API; a problem with either is said and exits 1.
+    private func settings() throws -> (KubeConfig.Connection, AdminAccess) {
         do {
-            server = try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: admin.host, port: admin.port) { request in
+            let connection = try KubeConfig.connection(kubeconfig: kubeconfig, context: context)
+            let access = AdminAccess(token: try adminToken.resolve(), readRequiresToken: false)
+            if let problem = access.problem(servingOn: admin.host, port: admin.port) { throw ValidationError(problem) }
+            return (connection, access)
+        } catch {
+            Terminal.err("serin controller: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// `lead` at once, or — with --leader-elect — while this replica holds the Lease; in a pod (POD_NAME and
+    /// POD_NAMESPACE from the downward API) the leader labels its pod for the Service.
+    private func leadership(
+        api: HTTPKubernetesAPI, connection: KubeConfig.Connection, logger: Logger, lead: @escaping @Sendable () async -> Void
+    ) -> @Sendable () async -> Void {
+        guard leaderElect else { return lead }
+        let elector = LeaderElector(
+            api: api, election: LeaderElection(identity: identity), namespace: leaseNamespace ?? connection.namespace, name: leaseName,
+            logger: logger
+        )
+        let environment = ProcessInfo.processInfo.environment
+        guard let pod = environment["POD_NAME"], let podNamespace = environment["POD_NAMESPACE"] else {
+            return { await elector.run(lead: lead) }
+        }
+        let label = LeaderPodLabel(api: api, namespace: podNamespace, name: pod, logger: logger)
+        return { await elector.run(lead: label.whileLeading(lead)) }
+    }
+
+    /// The API, the dashboard and /metrics on --admin.
+    private func serveAdmin(
+        _ controller: CanaryController, metrics: ControllerMetricsRegistry, readiness: Readiness, access: AdminAccess
+    ) async throws -> SimpleHTTPServer {
+        var router = SimpleRouter()
+        AdminSurface.registerProbes(readiness: readiness, on: &router)
+        AdminSurface.register(controller, metrics: metrics, on: &router, servesGateway: false)
+        let routes = router
+        do {
+            return try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: admin.host, port: admin.port) { request in
                 if let refusal = access.refusal(for: request) { return refusal }
                 return await routes.handle(request)
             }
@@ -127,66 +206,5 @@ struct ControllerCommand: AsyncParsableCommand {
             Terminal.err("serin controller: cannot listen on \(admin) for the admin API: \(error) (pick another with --admin)")
             throw ExitCode(1)
         }
-        Terminal.out(
-            "serin controller: \(connection.server.absoluteString) (context \(connection.contextName)), watching Canaries in "
-                + (namespace.map { "namespace \($0)" } ?? "every namespace") + "; dashboard on http://\(admin)/"
-        )
-        let watchNamespace = namespace
-        let lead: @Sendable () async -> Void = {
-            do {
-                try await controller.restore()
-            } catch {
-                log("error: cannot read the rollouts from Canary status: \(error)")
-                return
-            }
-            let watcher = CanaryWatcher(
-                api: api, namespace: watchNamespace, groups: groups, log: log,
-                command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, log: log),
-                workloads: KubernetesWorkloads(api: api),
-                refused: { name, message in
-                    do { try await store.recordRefusal(message, for: name) } catch { log("\(name.name): cannot write why it was refused: \(error)") }
-                }
-            ) { specs in await controller.reconcile(specs) }
-            let watching = Task { await watcher.run() }
-            let watchingTemplates = Task { await templates.run() }
-            let running = Task { await controller.run() }
-            await withTaskCancellationHandler {
-                await watching.value
-            } onCancel: {
-                watching.cancel()
-                watchingTemplates.cancel()
-            }
-            await watchingTemplates.value
-            running.cancel()
-            await running.value
-        }
-        let work: Task<Void, Never>
-        if leaderElect {
-            let elector = LeaderElector(
-                api: api, election: LeaderElection(identity: identity),
-                namespace: leaseNamespace ?? connection.namespace, name: leaseName, log: log
-            )
-            // In a pod (POD_NAME and POD_NAMESPACE from the downward API), the leader labels its pod for the Service.
-            let environment = ProcessInfo.processInfo.environment
-            if let pod = environment["POD_NAME"], let podNamespace = environment["POD_NAMESPACE"] {
-                let label = LeaderPodLabel(api: api, namespace: podNamespace, name: pod, log: log)
-                work = Task { await elector.run(lead: label.whileLeading(lead)) }
-            } else {
-                work = Task { await elector.run(lead: lead) }
-            }
-        } else {
-            work = Task { await lead() }
-        }
-        // Ready once the API listens: a standby replica is ready too (the Service finds the leader by its label),
-        // so a rolling update of the controller's Deployment never waits on an election.
-        readiness.markReady()
-        let signal = await Signals.waitForTermination()
-        readiness.markStopping()
-        Terminal.out("serin controller: signal \(signal), stopping")
-        work.cancel()
-        await work.value
-        await server.close()
-        await api.shutdown()
-        Terminal.out("serin controller: stopped")
     }
 }

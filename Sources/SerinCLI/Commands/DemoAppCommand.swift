@@ -1,8 +1,10 @@
 import ArgumentParser
 import NIOPosix
+import Logging
 import SerinCore
 import SerinDemoApp
 import SerinHTTP
+import SerinLifecycle
 
 /// `serin demo-app`: one version of the seed's canary-tester page, to put behind the gateway.
 struct DemoAppCommand: AsyncParsableCommand {
@@ -27,6 +29,8 @@ struct DemoAppCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Added to every answer, e.g. 150ms or 1s.", valueName: "duration"))
     var latency: DurationArgument = DurationArgument(.zero)
 
+    @OptionGroup var logging: LogOptions
+
     func validate() throws {
         if !(0...1).contains(errorRate) { throw ValidationError("--error-rate must be between 0 and 1, got \(errorRate)") }
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535, got \(port)") }
@@ -41,9 +45,11 @@ struct DemoAppCommand: AsyncParsableCommand {
             Terminal.err("error: cannot listen on \(address):\(port): \(error); pick another with --port N")
             throw ExitCode(1)
         }
-        Terminal.out("serin demo-app: \(version) on http://\(address):\(server.port) (error rate \(errorRate), latency \(latency))")
-        _ = await Signals.waitForTermination()
-        await server.close()
+        let logger = logging.logger("demo-app")
+        try await SignalledGroup.run(
+            [ServicePiece.stopping("demo app") { await server.close() }], label: "serin demo-app", logger: logger,
+            ready: "serin demo-app: \(version) on http://\(address):\(server.port) (error rate \(errorRate), latency \(latency))"
+        )
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import Logging
 import SerinController
 import SerinCore
 import SerinServer
@@ -10,6 +11,9 @@ import SerinEmbedded
 import SerinGateway
 import SerinHTTP
 import SerinManifests
+import SerinLifecycle
+import SerinLogging
+import ServiceLifecycle
 
 /// `serin demo`: the seed's canary release, automated, end to end on this machine.
 struct DemoCommand: AsyncParsableCommand {
@@ -112,13 +116,15 @@ struct DemoCommand: AsyncParsableCommand {
             .appendingPathComponent("serin-demo-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
             .appendingPathComponent("state.sqlite").path
         let view = DemoView(interactive: Terminal.isInteractive)
+        // The controller's lines above the progress line, as `serin up` prints them.
+        let logger = LogSettings(output: view).logger(label: "serin.demo")
         let runtime: GatewayRuntime
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
                 adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: false),
-                controller: .init(statePath: statePath, log: { view.log($0) })
+                logger: logger, controller: .init(statePath: statePath, logger: logger)
             )
         } catch {
             Terminal.err("error: \(error)")
@@ -130,38 +136,51 @@ struct DemoCommand: AsyncParsableCommand {
             await runtime.shutdown()
             throw ExitCode(1)
         }
-        view.log("serin demo: gateway on http://127.0.0.1:\(port)/ · API and metrics on \(runtime.adminURL) · state in \(statePath)")
-        view.log("serin demo: dashboard on \(runtime.adminURL)/")
+        logger.info("serin demo: gateway on http://127.0.0.1:\(port)/ · API and metrics on \(runtime.adminURL) · state in \(statePath)")
+        logger.info("serin demo: dashboard on \(runtime.adminURL)/")
 
         let load = SteadyLoad()
         load.start(port: port, rate: rate, connections: 4, group: runtime.gateway.group)
+        let demo = self
+        let outcome = DemoOutcome()
+        // The rollout ends the demo (with --keep-running, the next signal does); a signal ends it early too.
+        let rollout = ServicePiece.loop("rollout") {
+            let (final, stableHost) = await demo.watch(spec, controller: controller, runtime: runtime, view: view)
+            await load.stop()
+            view.finishProgress()
+            await outcome.finished(final)
+            let events = (try? await controller.events(of: spec.name)) ?? []
+            let measurements = (try? await controller.measurements(of: spec.name)) ?? []
+            demo.printSummary(final: final, stableHost: stableHost, spec: spec, load: load, events: events, measurements: measurements)
+            if demo.keepRunning, !Task.isCancelled {
+                Terminal.out("serin demo: the dashboard stays up on \(runtime.adminURL)/ — Ctrl-C to stop")
+                try? await gracefulShutdown()
+            }
+        }
+        try await SignalledGroup.run(
+            apps.map { app in ServicePiece.stopping("demo app on port \(app.port)") { await app.close() } } + [runtime],
+            until: rollout, label: nil, logger: logger
+        )
+        if state == nil { try? FileManager.default.removeItem(atPath: (statePath as NSString).deletingLastPathComponent) }
+        guard let final = await outcome.final, load.failuresCausedByProxy.isEmpty, final.phase == .succeeded else { throw ExitCode(1) }
+    }
+
+    /// Shows the rollout's progress each second until it succeeds or fails, --timeout passes or the task is
+    /// cancelled; returns how it ended and the release's stable — what served when it began, v1 — even once the
+    /// promoted canary serves.
+    private func watch(
+        _ spec: CanarySpec, controller: CanaryController, runtime: GatewayRuntime, view: DemoView
+    ) async -> (CanaryStatus?, String) {
         let started = ContinuousClock.now
-        var final: CanaryStatus?
-        // The release's stable — what served when it began, v1 — even once the promoted canary serves.
         var stableHost = spec.stable?.host ?? "stable"
-        while ContinuousClock.now - started < timeout.duration {
-            try await Task.sleep(for: .seconds(1))
+        while ContinuousClock.now - started < timeout.duration, !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
             guard let status = await controller.status(of: spec.name) else { continue }
             if let rollout = await controller.rollout(named: spec.name) { stableHost = rollout.status.stable.host }
             view.progress(status, traffic: runtime.history.window(.seconds(2)).counts, stable: stableHost, canary: spec.canary.host)
-            if status.phase == .succeeded || status.phase == .failed {
-                final = status
-                break
-            }
+            if status.phase == .succeeded || status.phase == .failed { return (status, stableHost) }
         }
-        await load.stop()
-        view.finishProgress()
-        let events = (try? await controller.events(of: spec.name)) ?? []
-        let measurements = (try? await controller.measurements(of: spec.name)) ?? []
-        printSummary(final: final, stableHost: stableHost, spec: spec, load: load, events: events, measurements: measurements)
-        if keepRunning {
-            Terminal.out("serin demo: the dashboard stays up on \(runtime.adminURL)/ — Ctrl-C to stop")
-            _ = await Signals.waitForTermination()
-        }
-        await runtime.shutdown()
-        for app in apps { await app.close() }
-        if state == nil { try? FileManager.default.removeItem(atPath: (statePath as NSString).deletingLastPathComponent) }
-        guard let final, load.failuresCausedByProxy.isEmpty, final.phase == .succeeded else { throw ExitCode(1) }
+        return (nil, stableHost)
     }
 
     /// The timeline, the traffic tally and how the rollout ended.
@@ -178,7 +197,8 @@ struct DemoCommand: AsyncParsableCommand {
         Terminal.out("traffic: \(tally.total) requests — " + tally.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + ", \(tally.failures.count - proxyFailures.count) answered 500 by the app, \(proxyFailures.count) failed by Serin")
         guard let final else {
-            Terminal.out("serin demo: gave up after \(timeout): the rollout did not finish")
+            // Stopped by SIGTERM or Ctrl-C (the rollout piece is cancelled), or out of time.
+            Terminal.out(Task.isCancelled ? "serin demo: stopped before the rollout finished" : "serin demo: gave up after \(timeout): the rollout did not finish")
             return
         }
         Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(stableHost) / \(final.canaryWeight)% \(spec.canary.host)")
@@ -220,6 +240,13 @@ struct DemoCommand: AsyncParsableCommand {
         }
         return apps
     }
+}
+
+/// How the demo's rollout ended, kept for the exit status once every piece has stopped.
+private actor DemoOutcome {
+    private(set) var final: CanaryStatus?
+
+    func finished(_ status: CanaryStatus?) { final = status }
 }
 
 extension LocatedResource {

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NIOCore
 import SerinGateway
 import SerinServer
 import SerinEmbedded
 import SerinManifests
+import ServiceLifecycle
 
 /// `serin gateway`: serve manifests on Serin's own gateway until stopped.
 struct GatewayCommand: AsyncParsableCommand {
@@ -22,6 +24,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @OptionGroup var manifests: ManifestOptions
     @OptionGroup var serving: ServingOptions
+    @OptionGroup var logging: LogOptions
 
     func run() async throws {
         let (set, _, loadFailed) = manifests.load()
@@ -29,12 +32,12 @@ struct GatewayCommand: AsyncParsableCommand {
         if !set.resources.canaries.isEmpty {
             Terminal.err("warning: Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }
-        let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway")
-        Terminal.out("serin gateway: admin on \(runtime.adminURL) (/healthz, /readyz, /config, /metrics, /openapi.json, POST /apply)")
-        let signal = await Signals.waitForTermination()
-        Terminal.out("serin gateway: signal \(signal), draining for up to \(serving.drainTimeout)s")
-        let cut = await runtime.shutdown(drainTimeout: serving.drain)
-        Terminal.out("serin gateway: stopped" + (cut > 0 ? ", \(cut) connection(s) cut at the drain timeout" : ""))
+        let logger = logging.logger("gateway")
+        let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway", logger: logger)
+        try await serving.runUntilSignalled(
+            [runtime], label: "serin gateway", logger: logger,
+            ready: "serin gateway: admin on \(runtime.adminURL) (/healthz, /readyz, /config, /metrics, /openapi.json, POST /apply)"
+        )
     }
 }
 
@@ -92,7 +95,7 @@ struct ServingOptions: ParsableArguments {
     /// Starts the runtime and prints where each Gateway port listens; a start failure is printed with
     /// the flag that fixes it, and exits 1.
     func startOrExit(
-        resources: [SerinManifests.LocatedResource], controller: GatewayRuntime.ControllerOptions? = nil, label: String
+        resources: [SerinManifests.LocatedResource], controller: GatewayRuntime.ControllerOptions? = nil, label: String, logger: Logger
     ) async throws -> GatewayRuntime {
         let runtime: GatewayRuntime
         do {
@@ -100,7 +103,7 @@ struct ServingOptions: ParsableArguments {
                 resources: resources, threads: threads, bindHost: address, portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
                 adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: adminReadRequiresToken),
-                limits: limits, controller: controller
+                limits: limits, drainTimeout: drain, logger: logger, controller: controller
             )
         } catch let error as GatewayRuntime.StartError {
             Terminal.err("error: \(error)")
@@ -110,8 +113,14 @@ struct ServingOptions: ParsableArguments {
             throw ExitCode(1)
         }
         for (declared, bound) in runtime.gateway.boundPorts.sorted(by: { $0.key < $1.key }) {
-            Terminal.out("\(label): Gateway port \(declared) listening on \(address):\(bound)")
+            logger.info("\(label): Gateway port \(declared) listening on \(address):\(bound)")
         }
         return runtime
+    }
+
+    /// Runs `services` until SIGTERM or Ctrl-C, then stops them last first: for the runtime, the admin
+    /// endpoint, the controller, then the gateway, which drains for up to `--drain-timeout`.
+    func runUntilSignalled(_ services: [any Service], label: String, logger: Logger, ready: String) async throws {
+        try await SignalledGroup.run(services, label: label, logger: logger, ready: ready, stopping: "draining for up to \(drainTimeout)s")
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Logging
 import SerinCore
 import SerinServer
 import SerinEmbedded
 import SerinManifests
+import ServiceLifecycle
 
 /// `serin up`: gateway, canary controller and admin API together — the automated canary, embedded.
 struct UpCommand: AsyncParsableCommand {
@@ -24,6 +26,7 @@ struct UpCommand: AsyncParsableCommand {
 
     @OptionGroup var manifests: ManifestOptions
     @OptionGroup var serving: ServingOptions
+    @OptionGroup var logging: LogOptions
 
     @Option(help: ArgumentHelp("The SQLite state file.", valueName: "path"))
     var state: String = ".serin/state.sqlite"
@@ -43,17 +46,14 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let logger = logging.logger("up")
         let runtime = try await serving.startOrExit(
-            resources: set.resources, controller: .init(
-                statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
-                log: { Terminal.out("\(Timestamp.now) \($0)") }
-            ),
-            label: "serin up"
+            resources: set.resources, controller: .init(statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway, logger: logger),
+            label: "serin up", logger: logger
         )
-        Terminal.out("serin up: dashboard on \(runtime.adminURL)/ · API on \(runtime.adminURL); state in \(state)")
-        let signal = await Signals.waitForTermination()
-        Terminal.out("serin up: signal \(signal), draining for up to \(serving.drainTimeout)s")
-        let cut = await runtime.shutdown(drainTimeout: serving.drain)
-        Terminal.out("serin up: stopped" + (cut > 0 ? ", \(cut) connection(s) cut at the drain timeout" : ""))
+        try await serving.runUntilSignalled(
+            [runtime], label: "serin up", logger: logger,
+            ready: "serin up: dashboard on \(runtime.adminURL)/ · API on \(runtime.adminURL); state in \(state)"
+        )
     }
 }

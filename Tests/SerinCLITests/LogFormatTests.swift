@@ -1,0 +1,71 @@
+import Foundation
+import SerinCore
+import SerinHTTP
+import SerinTesting
+import Testing
+
+/// `--log-format` and `--log-level` on a real `serin up`: what a log pipeline and an operator read.
+@Suite("log format and level", .timeLimit(.minutes(2)))
+struct LogFormatTests {
+    /// The output's lines that are log lines, not a manifest file's diagnostics (those go to stderr as text).
+    static func logLines(_ output: String) -> [String] {
+        output.split(separator: "\n").map(String.init).filter { !$0.contains(": warning: ") }
+    }
+
+    /// The seed served by two backends, with a Canary whose first step is at once and second a minute later.
+    static func withSeed(_ body: (URL, TestBackends) async throws -> Void) async throws {
+        let backends = TestBackends(threads: 1)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try UpCommandTests.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "1m", stepWeights: [20, 60], progressDeadline: "2m")
+        )
+        try await body(directory, backends)
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
+    @Test("--log-format json: every line is a JSON object; a rollout event names its Canary, phase and weight; SIGTERM exits 0")
+    func jsonLines() async throws {
+        try await Self.withSeed { directory, _ in try await Self.checkJSONLines(directory) }
+    }
+
+    static func checkJSONLines(_ directory: URL) async throws {
+        let (up, _, _) = try await UpCommandTests.launchOnFreePorts(
+            directory, state: directory.appendingPathComponent("state.sqlite").path, extra: ["--log-format", "json"]
+        )
+        #expect(await up.waitForOutput("advance canary weight to 20%", timeout: .seconds(30)), "\(up.printed)")
+        up.signal(SIGTERM)
+        #expect(await up.waitForExit() == 0)
+        let objects = try logLines(await up.outputText()).map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+        }
+        #expect(objects.allSatisfy { $0["time"] is String && $0["level"] is String && $0["logger"] as? String == "serin.up" })
+        let step = try #require(objects.first { ($0["message"] as? String) == "web: advance canary weight to 20%" }, "\(objects)")
+        #expect(step["level"] as? String == "info")
+        #expect(step["canary"] as? String == "default/web")
+        #expect(step["phase"] as? String == "Progressing")
+        #expect(step["canaryWeight"] as? String == "20")
+        #expect(objects.last?["message"] as? String == "serin up: stopped")
+    }
+
+    @Test("--log-level warning leaves out the info lines: where it listens, each step, stopping")
+    func levelWarning() async throws {
+        try await Self.withSeed { directory, backends in try await Self.checkLevelWarning(directory, backends: backends) }
+    }
+
+    static func checkLevelWarning(_ directory: URL, backends: TestBackends) async throws {
+        let adminPort = try await backends.freePort()
+        let gatewayPort = try await backends.freePort()
+        let up = try SerinProcess.launch(
+            UpCommandTests.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent("state.sqlite").path)
+                + ["--log-level", "warning"]
+        )
+        _ = try await UpCommandTests.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 20 }
+        up.signal(SIGTERM)
+        #expect(await up.waitForExit() == 0)
+        let lines = logLines(await up.outputText())
+        #expect(lines.isEmpty, "\(lines)")
+    }
+}
