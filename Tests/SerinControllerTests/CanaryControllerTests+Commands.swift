@@ -55,4 +55,24 @@ extension CanaryControllerTests {
             #expect(harness.weights() == [0, 10], "a refused command moves nothing")
         }
     }
+
+    @Test("after `rollout` starts a release again, its status shows no verdicts until the new release's first check")
+    func rolloutAgainClearsTheLastVerdicts() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec(weights: [10, 50], threshold: 1)])
+            harness.metrics.answer(ScriptedMetrics.failing)
+            await harness.advance(by: .seconds(30))
+            #expect(try await harness.status().phase == .failed)
+            #expect(try await harness.status().lastMeasurements.contains { $0.verdict.hasPrefix("fail") })
+            harness.metrics.answer(ScriptedMetrics.healthy)
+            guard case .accepted(let restarted) = await harness.execute(.restart) else {
+                Issue.record("rollout was not accepted")
+                return
+            }
+            #expect(restarted.lastMeasurements.isEmpty, "\(restarted.lastMeasurements)")
+            await harness.advance(by: .seconds(30))
+            let checked = try await harness.status().lastMeasurements
+            #expect(!checked.isEmpty && checked.allSatisfy { $0.verdict == "pass" }, "\(checked)")
+        }
+    }
 }

@@ -11,9 +11,10 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Create or replace resources on a running gateway, live, and report what changed like kubectl.",
         discussion: """
-            Example: serin apply -f examples/seed/steps/web-gateway-virtualservice-90-10.yaml
-            prints `gateway/web-gateway unchanged` and `virtualservice/web-virtualservice configured`.
             Nothing changes unless the resulting configuration validates as a whole.
+
+            Example: serin apply -f examples/seed/steps/web-gateway-virtualservice-90-10.yaml
+            (prints `gateway/web-gateway unchanged` and `virtualservice/web-virtualservice configured`)
             """
     )
 

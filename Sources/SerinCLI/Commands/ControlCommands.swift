@@ -239,8 +239,10 @@ enum StatusTable {
             row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
-        for status in statuses where status.message != nil {
-            lines.append("\(status.name): \(status.message!)")
+        for status in statuses {
+            guard let message = status.message else { continue }
+            // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").
+            lines.append(message.hasPrefix("\(status.name): ") ? message : "\(status.name): \(message)")
         }
         return lines.joined(separator: "\n")
     }

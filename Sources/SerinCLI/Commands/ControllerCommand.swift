@@ -33,7 +33,10 @@ struct ControllerCommand: AsyncParsableCommand {
             Canaries through the cluster too: `serin promote web -n default` writes the command on the Canary \
             and the leader answers it in the Canary's status.
 
-            --flagger-canaries runs Flagger's Canaries (flagger.app/v1beta1) too, read unchanged: stop Flagger             first, two controllers on one Canary fight. Their status holds Flagger's fields; Serin's rollout and             command answers go in the serin.dev/state and serin.dev/last-command annotations.
+            --flagger-canaries runs Flagger's Canaries (flagger.app/v1beta1) too, read unchanged: stop Flagger \
+            first, two controllers on one Canary fight. Their status holds Flagger's fields; Serin's rollout and \
+            command answers go in the serin.dev/state and serin.dev/last-command annotations.
+
             Example: serin controller --context kind-istio --prometheus http://127.0.0.1:9090
             """
     )

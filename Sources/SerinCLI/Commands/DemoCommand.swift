@@ -25,7 +25,10 @@ struct DemoCommand: AsyncParsableCommand {
             gateway with the seed's Gateway and VirtualService, steady traffic, and the Canary in examples/canary: \
             the canary weight rises step by step while its success rate and p99 are checked, then v2 is promoted. \
             With --faulty-canary, v2 fails a share of its requests and Serin rolls back to v1 (exit status 1).
-            The seed's manifests and the Canary are built into serin, so the demo runs from any directory;             --write-manifests DIR writes them out as a starting point, and --manifests/--canary run your own.
+
+            The seed's manifests and the Canary are built into serin, so the demo runs from any directory; \
+            --write-manifests DIR writes them out as a starting point, and --manifests/--canary run your own.
+
             The dashboard on the admin address (http://127.0.0.1:9900/) shows it live; with --keep-running it \
             stays up after the rollout ends, until Ctrl-C.
             """
@@ -66,8 +69,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Requests per second of generated traffic.")
     var rate: Int = 200
 
-    @Option(help: "Event-loop threads for the gateway (default: the number of cores).")
-    var threads: Int = System.coreCount
+    @Option(help: ArgumentHelp("Event-loop threads for the gateway (default: one per core).", valueName: "n"))
+    var threads: Int?
 
     @Option(help: ArgumentHelp("The SQLite state file (default: a fresh temporary file).", valueName: "path"))
     var state: String?
@@ -80,7 +83,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func validate() throws {
         if rate < 1 { throw ValidationError("--rate must be at least 1, got \(rate)") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(0...1).contains(canaryErrorRate) { throw ValidationError("--canary-error-rate must be between 0 and 1, got \(canaryErrorRate)") }
     }
 
@@ -121,7 +124,7 @@ struct DemoCommand: AsyncParsableCommand {
         let runtime: GatewayRuntime
         do {
             runtime = try await GatewayRuntime.start(
-                resources: resources, threads: threads, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
+                resources: resources, threads: threads ?? System.coreCount, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
                 adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: false),
                 logger: logger, controller: .init(statePath: statePath, logger: logger)

@@ -14,10 +14,11 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "Serve Gateway and VirtualService manifests on Serin's SwiftNIO gateway.",
         discussion: """
-            Each Gateway server port becomes a listener (plus --port-offset). ServiceEntry resources with
-            STATIC endpoints say where each destination host lives. The admin endpoint serves /healthz,
-            /readyz, /config (the live routing table as JSON), /metrics and /openapi.json, and takes
+            Each Gateway server port becomes a listener (plus --port-offset). ServiceEntry resources with \
+            STATIC endpoints say where each destination host lives. The admin endpoint serves /healthz, \
+            /readyz, /config (the live routing table as JSON), /metrics and /openapi.json, and takes \
             `serin apply`. Bound beyond 127.0.0.1 it needs a token (--admin-token-file or SERIN_ADMIN_TOKEN).
+
             Example: serin gateway -f examples/seed --port-offset 8000
             """
     )
@@ -57,8 +58,8 @@ struct ServingOptions: ParsableArguments {
     @Flag(help: "Reads of the admin API need the bearer token too (health checks, the page and /openapi.json stay open).")
     var adminReadRequiresToken = false
 
-    @Option(help: "Event-loop threads for the gateway (default: the number of cores).")
-    var threads: Int = System.coreCount
+    @Option(help: ArgumentHelp("Event-loop threads for the gateway (default: one per core).", valueName: "n"))
+    var threads: Int?
 
     @Option(help: "The address Gateway listeners bind to (0.0.0.0 for every interface).")
     var address: String = "127.0.0.1"
@@ -85,7 +86,7 @@ struct ServingOptions: ParsableArguments {
         if adminReadRequiresToken, adminToken.adminTokenFile == nil, ProcessInfo.processInfo.environment[AdminTokenOption.environmentVariable] == nil {
             throw ValidationError("--admin-read-requires-token needs a token: pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN")
         }
-        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         if !(0.001...86400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
@@ -100,7 +101,7 @@ struct ServingOptions: ParsableArguments {
         let runtime: GatewayRuntime
         do {
             runtime = try await GatewayRuntime.start(
-                resources: resources, threads: threads, bindHost: address, portMapping: .offset(portOffset),
+                resources: resources, threads: threads ?? System.coreCount, bindHost: address, portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
                 adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: adminReadRequiresToken),
                 limits: limits, drainTimeout: drain, logger: logger, controller: controller

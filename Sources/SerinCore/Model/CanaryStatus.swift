@@ -21,7 +21,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var message: String?
     /// Seconds since the Unix epoch of the last phase change.
     public var lastTransition: Double?
-    /// The newest measurement of each metric, with its verdict.
+    /// The newest measurement of each metric in the current release, with its verdict (none yet right after
+    /// `rollout` starts a new release: the last one's verdicts are in its history, not here).
     public var lastMeasurements: [RecordedMeasurement]
 
     public init(rollout: Rollout, measurements: [RecordedMeasurement]) {
@@ -42,7 +43,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         iteration = status.iteration
         message = status.message
         lastTransition = status.lastTransitionAt.map { Double($0.sinceEpoch.components.seconds) }
-        lastMeasurements = measurements
+        // A release's first check comes an interval after it starts; one at its very start belongs to the last.
+        let releaseStart = status.releases.last?.startedAt
+        lastMeasurements = measurements.filter { measurement in releaseStart.map { measurement.instant > $0 } ?? true }
     }
 }
 
