@@ -45,7 +45,7 @@ final class ProxyExchange {
     /// Whether the client connection stays open after this exchange.
     var keepsClientAlive: Bool { keepAlive && !closesClient }
     /// `DI` when a fault delay was injected: Envoy's flag, kept on the finished request's series.
-    var injectedFlag: String?
+    var injectedFlag: ResponseFlag?
     var mirror: MirrorExchange?
 
     /// The most request body kept for retries, as Envoy's per-request buffer limit.
@@ -96,8 +96,8 @@ final class ProxyExchange {
         cluster.record(endpoint: endpointIndex, outcome: outcome, now: UpstreamCluster.now)
     }
 
-    func trafficKey(code: Int, flags: String) -> TrafficKey {
-        let flags = flags == "-" ? injectedFlag ?? flags : flags
+    func trafficKey(code: Int, flags: ResponseFlag) -> TrafficKey {
+        let flags = flags == .noFlag ? injectedFlag ?? flags : flags
         return TrafficKey(
             destinationService: target.cluster.host,
             destinationNamespace: target.cluster.service?.namespace ?? ResourceName.defaultNamespace,

@@ -207,7 +207,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         case .noRoute(let reason):
             respondLocally(
                 .notFound, "no route: \(reason)\n", head: head, started: started,
-                key: TrafficKey(destinationService: "unknown", responseCode: 404, responseFlags: "NR")
+                key: TrafficKey(destinationService: "unknown", responseCode: 404, responseFlags: .noRoute)
             )
             return
         case .route(let found):
@@ -237,7 +237,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             respondLocally(
                 .serviceUnavailable, "no healthy upstream: route \(route.label) has no weighted destination\n",
                 head: head, started: started,
-                key: TrafficKey(destinationService: "unknown", responseCode: 503, responseFlags: "UH")
+                key: TrafficKey(destinationService: "unknown", responseCode: 503, responseFlags: .noHealthyUpstream)
             )
             return
         }
@@ -254,7 +254,7 @@ final class ProxyHandler: ChannelDuplexHandler {
                 .serviceUnavailable, "no healthy upstream: \(why)\n", head: head, started: started,
                 key: TrafficKey(
                     destinationService: target.cluster.host, subset: target.cluster.subset,
-                    responseCode: 503, responseFlags: "UH"
+                    responseCode: 503, responseFlags: .noHealthyUpstream
                 )
             )
             return
@@ -264,7 +264,7 @@ final class ProxyHandler: ChannelDuplexHandler {
                 HTTPResponseStatus(statusCode: abort.httpStatus), "fault filter abort\n", head: head, started: started,
                 key: TrafficKey(
                     destinationService: target.cluster.host, subset: target.cluster.subset,
-                    responseCode: abort.httpStatus, responseFlags: "FI"
+                    responseCode: abort.httpStatus, responseFlags: .faultInjected
                 )
             )
             return
@@ -310,7 +310,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             exchange.mirror = startMirror(of: mirrorTo.head, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
         }
         if let delay = policy.fault?.delay, delay.percentage.includes(draw: percentDraw()) {
-            exchange.injectedFlag = "DI"
+            exchange.injectedFlag = .delayInjected
             _ = schedule(after: delay.fixedDelay) { handler in
                 guard case .proxying(let current) = handler.state, current === exchange, !exchange.abandoned else { return }
                 handler.connect(exchange)
@@ -408,12 +408,12 @@ final class ProxyHandler: ChannelDuplexHandler {
         switch result {
         case .failure(let overflow as UpstreamOverflow):
             // Envoy's circuit breaker: answered at once, never retried, and no mark against the endpoint.
-            failBeforeResponse(exchange, flags: "UO", reason: "\(overflow)")
+            failBeforeResponse(exchange, flags: .upstreamOverflow, reason: "\(overflow)")
         case .failure(let error):
             exchange.observe(.connectFailure)
-            if retry(exchange, after: .connectFailure, code: 503, flags: "UF") { return }
+            if retry(exchange, after: .connectFailure, code: 503, flags: .upstreamConnectionFailure) { return }
             failBeforeResponse(
-                exchange, flags: "UF",
+                exchange, flags: .upstreamConnectionFailure,
                 reason: "upstream connect error: \(exchange.endpointAddress) (\(exchange.target.cluster.host)): \(error)"
             )
         case .success(let connection):
@@ -458,7 +458,7 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     /// Starts another attempt when the route's retry policy covers `trigger`, a retry is left, and the
     /// request can be sent again; the failed attempt is counted as the destination saw it.
-    private func retry(_ exchange: ProxyExchange, after trigger: RetryTrigger, code: Int, flags: String) -> Bool {
+    private func retry(_ exchange: ProxyExchange, after trigger: RetryTrigger, code: Int, flags: ResponseFlag) -> Bool {
         guard exchange.retriesLeft > 0, !exchange.responseStarted, let retries = exchange.route.policy.retries,
             trigger.isCovered(by: retries), let replay = exchange.replay
         else { return false }
@@ -493,7 +493,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         guard exchange.responseStarted else {
             if exchange.upstream != nil { exchange.observe(.timeout) }
             failBeforeResponse(
-                exchange, status: .gatewayTimeout, flags: "UT",
+                exchange, status: .gatewayTimeout, flags: .upstreamRequestTimeout,
                 reason: "upstream request timeout: \(exchange.target.cluster.host) did not answer within "
                     + "\(exchange.route.policy.timeout.map(Self.describe) ?? "the route's timeout")"
             )
@@ -505,7 +505,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             upstream.close()
         }
         exchange.upstream = nil
-        record(exchange, code: exchange.responseCode, flags: "UT")
+        record(exchange, code: exchange.responseCode, flags: .upstreamRequestTimeout)
         closing = true
         state = .idle
         context?.close(promise: nil)
@@ -516,9 +516,9 @@ final class ProxyHandler: ChannelDuplexHandler {
         guard case .proxying(let current) = state, current === exchange, !exchange.abandoned, !exchange.responseStarted else { return }
         exchange.tryDeadline = nil
         exchange.observe(.timeout)
-        if retry(exchange, after: .perTryTimeout, code: 504, flags: "UT") { return }
+        if retry(exchange, after: .perTryTimeout, code: 504, flags: .upstreamRequestTimeout) { return }
         failBeforeResponse(
-            exchange, status: .gatewayTimeout, flags: "UT",
+            exchange, status: .gatewayTimeout, flags: .upstreamRequestTimeout,
             reason: "upstream request timeout: \(exchange.endpointAddress) (\(exchange.target.cluster.host)) did not answer within "
                 + "\(exchange.route.policy.retries?.perTryTimeout.map(Self.describe) ?? "the per-try timeout")"
         )
@@ -587,7 +587,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             // The client left mid-exchange: the upstream connection is in an unknown state.
             exchange.upstream?.delegate = nil
             exchange.upstream?.close()
-            record(exchange, code: exchange.responseStarted ? exchange.responseCode : 0, flags: "DC")
+            record(exchange, code: exchange.responseStarted ? exchange.responseCode : 0, flags: .downstreamConnectionTermination)
         }
         state = .idle
         closing = true
@@ -604,7 +604,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func reject(_ error: MalformedMessage) {
         inbound = nil
         telemetry.record(
-            TrafficKey(destinationService: "unknown", responseCode: Int(error.status.code), responseFlags: "DPE"),
+            TrafficKey(destinationService: "unknown", responseCode: Int(error.status.code), responseFlags: .downstreamProtocolError),
             milliseconds: 0, requestBytes: 0, responseBytes: 0, shard: loop.shard
         )
         state = .respondingLocally
@@ -636,7 +636,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func failBeforeResponse(
-        _ exchange: ProxyExchange, status: HTTPResponseStatus = .serviceUnavailable, flags: String, reason: String
+        _ exchange: ProxyExchange, status: HTTPResponseStatus = .serviceUnavailable, flags: ResponseFlag, reason: String
     ) {
         exchange.cancelTimers()
         if let upstream = exchange.upstream {
@@ -717,7 +717,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
     }
 
-    private func record(_ exchange: ProxyExchange, code: Int, flags: String) {
+    private func record(_ exchange: ProxyExchange, code: Int, flags: ResponseFlag) {
         telemetry.record(
             exchange.trafficKey(code: code, flags: flags), milliseconds: Self.milliseconds(since: exchange.started),
             requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes, shard: loop.shard
@@ -750,7 +750,7 @@ extension ProxyHandler: UpstreamDelegate {
         exchange.tryDeadline = nil
         exchange.observe(.response(status: head.status))
         // A retriable answer is dropped and counted; the client sees only the last attempt's.
-        if retry(exchange, after: .status(head.status), code: head.status, flags: "-") { return }
+        if retry(exchange, after: .status(head.status), code: head.status, flags: .noFlag) { return }
         exchange.responseStarted = true
         exchange.responseCode = head.status
         // An HTTP/1.0 client cannot read chunks: it gets the data, and the end of the body is the close.
@@ -820,7 +820,7 @@ extension ProxyHandler: UpstreamDelegate {
             connection.delegate = nil
             connection.close()
         }
-        record(exchange, code: exchange.responseCode, flags: "-")
+        record(exchange, code: exchange.responseCode, flags: .noFlag)
         // Over before the answer's last bytes are flushed: a close that follows them (synchronously, when the
         // socket takes them at once) is the end of this exchange, not a client that went away mid-answer.
         state = .idle
@@ -834,7 +834,7 @@ extension ProxyHandler: UpstreamDelegate {
         if exchange.responseStarted {
             exchange.cancelTimers()
             // Part of the answer is out already: the only honest signal left is closing the client connection.
-            record(exchange, code: exchange.responseCode, flags: "UC")
+            record(exchange, code: exchange.responseCode, flags: .upstreamConnectionTermination)
             writeHeldHead(context: context)
             context.flush()
             closing = true
@@ -845,9 +845,9 @@ extension ProxyHandler: UpstreamDelegate {
         if let malformed = error as? MalformedMessage {
             // The upstream answered, but not in HTTP: a bad gateway, not an unavailable one.
             exchange.observe(.response(status: 502))
-            if retry(exchange, after: .status(502), code: 502, flags: "UPE") { return }
+            if retry(exchange, after: .status(502), code: 502, flags: .upstreamProtocolError) { return }
             failBeforeResponse(
-                exchange, status: .badGateway, flags: "UPE",
+                exchange, status: .badGateway, flags: .upstreamProtocolError,
                 reason: "upstream protocol error: \(exchange.endpointAddress) (\(exchange.target.cluster.host)) "
                     + "sent a malformed response: \(malformed.reason)"
             )
@@ -861,9 +861,9 @@ extension ProxyHandler: UpstreamDelegate {
             return
         }
         exchange.observe(.reset)
-        if retry(exchange, after: .reset, code: 503, flags: "UC") { return }
+        if retry(exchange, after: .reset, code: 503, flags: .upstreamConnectionTermination) { return }
         failBeforeResponse(
-            exchange, flags: "UC",
+            exchange, flags: .upstreamConnectionTermination,
             reason: "upstream connect error or disconnect/reset before headers: \(exchange.endpointAddress) "
                 + "(\(exchange.target.cluster.host))" + (error.map { ": \($0)" } ?? "")
         )
