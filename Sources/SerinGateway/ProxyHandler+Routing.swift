@@ -71,12 +71,13 @@ extension ProxyHandler {
             exchange.mirror = startMirror(of: mirrorTo.head, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
         }
         let delayed = policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
-        run(machine.routedUpstream(retries: policy.retries?.attempts ?? 0, delayed: delayed))
+        run(machine.routedUpstream(retries: policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
 
     /// The request head as it goes upstream, and where a mirror sends its copy. The common request is
     /// forwarded as it came, less hop-by-hop fields, plus the forwarding fields, written straight from the
     /// bytes read; rewrites and header edits work on a copy first.
+    @inline(__always)
     private func upstreamRequest(
         for head: RequestHead, route: RouteTable.Route, path: Substring
     ) -> (ByteBuffer, mirror: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?) {

@@ -39,7 +39,7 @@ extension ProxyHandler: UpstreamDelegate {
             unflushedToClient = true
         default:
             // A retriable answer is dropped and counted; the client sees only the last attempt's.
-            run(action)
+            run(action, for: exchange)
         }
     }
 
@@ -73,7 +73,12 @@ extension ProxyHandler: UpstreamDelegate {
 
     func upstreamEnded(_ connection: UpstreamConnection) {
         guard let exchange, exchange.upstream === connection else { return }
-        run(machine.upstreamEnded())
+        let action = machine.upstreamEnded()
+        if case .finishResponse(let code, let flag, let keepAlive, let reuseUpstream) = action {
+            finish(exchange, from: connection, code: code, flag: flag, keepAlive: keepAlive, reuseUpstream: reuseUpstream)
+        } else {
+            run(action, for: exchange)
+        }
     }
 
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
@@ -83,7 +88,7 @@ extension ProxyHandler: UpstreamDelegate {
             machine.upstreamClosed(
                 malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.route.policy.retries
             ),
-            error: error
+            for: exchange, error: error
         )
     }
 

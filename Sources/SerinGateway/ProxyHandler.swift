@@ -118,7 +118,7 @@ final class ProxyHandler: ChannelDuplexHandler {
                 body = part.ended ? nil : reader
                 keep(buffer)
                 requestBody(part.bytes, dataBytes: part.dataBytes)
-                if part.ended { run(machine.requestEnded()) }
+                if part.ended { run(machine.requestEnded(), for: exchange) }
                 continue
             }
             guard machine.mayStartRequest else {
@@ -146,7 +146,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             }
             body = BodyReader(framing)
             begin(head, hasBody: framing.hasBody)
-            if body == nil { run(machine.requestEnded()) }
+            if body == nil { run(machine.requestEnded(), for: exchange) }
         }
     }
 
@@ -182,20 +182,22 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     // MARK: Running the machine's actions
 
-    /// Runs what the machine decided for the exchange under way (or for the connection, when none is).
+    /// Runs what the machine decided for `exchange`, the one under way (or for the connection, when none is).
     /// Actions that need an event's own data (a response head, a parse error) run where that event arrives.
-    func run(_ action: Action, error: (any Error)? = nil) {
+    /// The caller hands over the exchange it holds: reading `self.exchange` again would cost a retain per action.
+    func run(_ action: Action, for exchange: ProxyExchange?, error: (any Error)? = nil) {
         switch action {
         case .none, .route, .answerLocally, .forwardBody, .discardBody, .passInformational, .startResponse, .reject, .close:
             break
         case .becomeIdle:
             becomeIdle()
         case .endRequest:
-            exchange?.mirror?.endRequest()
-            exchange?.upstream?.flush()
+            guard let exchange else { return }
+            exchange.mirror?.endRequest()
+            exchange.upstream?.flush()
         case .waitInjectedDelay:
             guard let exchange, let delay = exchange.route.policy.fault?.delay else { return }
-            schedule(after: delay.fixedDelay, for: exchange) { handler in handler.run(handler.machine.delayElapsed()) }
+            schedule(after: delay.fixedDelay, for: exchange) { handler in handler.run(handler.machine.delayElapsed(), for: exchange) }
         case .connect:
             if let exchange { connect(exchange) }
         case .reconnect:
@@ -203,22 +205,15 @@ final class ProxyHandler: ChannelDuplexHandler {
             exchange.buffered = []
             connect(exchange)
         case .sendRequest:
-            if let exchange { sendRequest(exchange) }
+            if let exchange, let connection = exchange.upstream { sendRequest(exchange, on: connection) }
         case .retry(let trigger, let code, let flag, let backoff):
             if let exchange { retry(exchange, after: trigger, code: code, flag: flag, backoff: backoff) }
         case .fail(let failure, let keepAlive):
             if let exchange { fail(exchange, failure, keepAlive: keepAlive, error: error) }
         case .finishResponse(let code, let flag, let keepAlive, let reuseUpstream):
-            guard let exchange, let context else { return }
-            let connection = exchange.upstream
-            exchange.upstream = nil
-            endExchange(exchange)
-            if let connection {
-                if reuseUpstream { loop.pool.release(connection) } else { close(connection) }
+            if let exchange, let connection = exchange.upstream {
+                finish(exchange, from: connection, code: code, flag: flag, keepAlive: keepAlive, reuseUpstream: reuseUpstream)
             }
-            record(exchange, code: code, flag: flag)
-            finishResponse(context: context, keepAlive: keepAlive)
-            becomeIdle()
         case .cutResponse(let code, let flag):
             guard let exchange else { return }
             endExchange(exchange)
@@ -236,13 +231,29 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The exchange is over: its timers stop, its connection (if it still has one) closes, and the handler
-    /// forgets it.
+    /// The answer's last bytes came from `connection`: it goes back to the pool or is closed, the request is
+    /// counted, and the client connection is kept or closed.
+    func finish(
+        _ exchange: ProxyExchange, from connection: UpstreamConnection, code: Int, flag: ResponseFlag, keepAlive: Bool,
+        reuseUpstream: Bool
+    ) {
+        exchange.upstream = nil
+        endExchange(exchange)
+        if reuseUpstream { loop.pool.release(connection) } else { close(connection) }
+        record(exchange, code: code, flag: flag)
+        // Over before the answer's last bytes are flushed: a close that follows them (synchronously, when the
+        // socket takes them at once) is the end of this exchange, not a client that went away mid-answer.
+        if let context { finishResponse(context: context, keepAlive: keepAlive) }
+        becomeIdle()
+    }
+
+    /// The exchange under way is over: its timers stop, its connection (if it still has one) closes, and the
+    /// handler forgets it.
     private func endExchange(_ exchange: ProxyExchange) {
         exchange.cancelTimers()
         if let upstream = exchange.upstream { close(upstream) }
         exchange.upstream = nil
-        if self.exchange === exchange { self.exchange = nil }
+        self.exchange = nil
     }
 
     /// Closes an upstream connection whose state is unknown, so no later callback reaches this handler.
@@ -272,22 +283,23 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
         switch result {
         case .failure(let error):
-            run(machine.upstreamFailed(overflow: error is UpstreamOverflow, retries: exchange.route.policy.retries), error: error)
+            run(machine.upstreamFailed(overflow: error is UpstreamOverflow, retries: exchange.route.policy.retries), for: exchange, error: error)
         case .success(let connection):
             connection.delegate = self
             connection.requestsServed += 1
             exchange.upstream = connection
-            run(machine.upstreamConnected())
+            // Sent with the connection in hand rather than read back from the exchange.
+            let action = machine.upstreamConnected()
+            if case .sendRequest = action { sendRequest(exchange, on: connection) } else { run(action, for: exchange) }
         }
     }
 
     /// The head, and the body received so far, go out on the connection just made.
-    private func sendRequest(_ exchange: ProxyExchange) {
-        guard let connection = exchange.upstream else { return }
+    private func sendRequest(_ exchange: ProxyExchange, on connection: UpstreamConnection) {
         if let perTry = exchange.route.policy.retries?.perTryTimeout {
             exchange.tryDeadline = schedule(after: perTry, for: exchange) { handler in
                 exchange.tryDeadline = nil
-                handler.run(handler.machine.tryTimedOut(retries: exchange.route.policy.retries))
+                handler.run(handler.machine.tryTimedOut(retries: exchange.route.policy.retries), for: exchange)
             }
         }
         connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD)
@@ -301,7 +313,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     func timedOut(_ exchange: ProxyExchange) {
         guard self.exchange === exchange else { return }
         exchange.deadline = nil
-        run(machine.timedOut())
+        run(machine.timedOut(), for: exchange)
     }
 
     /// Another attempt: the failed one is counted as the destination saw it, its connection dropped, and the
@@ -316,7 +328,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.buffered = exchange.replay
         endpointTurn &+= 1
         if let next = pickEndpoint(of: exchange.target, shared: exchange.cluster) { exchange.move(toEndpoint: next) }
-        schedule(after: backoff, for: exchange) { handler in handler.run(handler.machine.backoffElapsed()) }
+        schedule(after: backoff, for: exchange) { handler in handler.run(handler.machine.backoffElapsed(), for: exchange) }
     }
 
     /// No answer started and none will come: the gateway answers with the failure's status.
@@ -413,7 +425,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     // MARK: Endings
 
     func channelInactive(context: ChannelHandlerContext) {
-        run(machine.clientClosed())
+        run(machine.clientClosed(), for: exchange)
         inbound = nil
         deadlines.connectionClosed()
         context.fireChannelInactive()
