@@ -20,10 +20,18 @@ let package = Package(
         // Kubernetes mode's API client: TLS to the API server, streaming watches.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // Logarithms and log-gamma for the core's analysis statistics.
+        .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
+        // The controller's own metrics: recorded through swift-metrics, exposed on /metrics by swift-prometheus.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // The brain and the canonical model: no IO, no clock, no randomness.
-        .target(name: "SerinCore", swiftSettings: strictSettings),
+        // The brain and the canonical model: no IO, no clock, no randomness. Its one import is swift-numerics'
+        // RealModule, for the logarithms and log-gamma the analysis statistics need (the standard library has none).
+        .target(
+            name: "SerinCore", dependencies: [.product(name: "RealModule", package: "swift-numerics")], swiftSettings: strictSettings
+        ),
         // posix_spawn for the programs Serin starts (Foundation's Process.run crashes now and then on Linux).
         .target(
             name: "SerinSpawn", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
@@ -39,7 +47,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
         .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
-        // Small whole-message HTTP server and client on NIO: admin API, demo app, CLI, tests.
+        // Small whole-message HTTP server on NIO: admin API, demo app, tests.
         .target(
             name: "SerinHTTP",
             dependencies: [
@@ -55,14 +63,18 @@ let package = Package(
             name: "SerinDemoApp",
             dependencies: [
                 "SerinHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
         // The reconcile loop: drives Rollout state machines through the core's ports (router, metrics, webhooks,
-        // workloads, store). It imports only the core: adapters are handed in by the commands.
-        .target(name: "SerinController", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        // workloads, store). It imports only the core and swift-metrics' API: adapters are handed in by the commands.
+        .target(
+            name: "SerinController", dependencies: ["SerinCore", .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: strictSettings
+        ),
         // WebhookRunner over HTTP(S), on AsyncHTTPClient.
         .target(
             name: "SerinWebhooks",
@@ -74,13 +86,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Metrics from Prometheus: Istio-vocabulary PromQL, query templates, response parsing, retries.
+        // Metrics from Prometheus: Istio-vocabulary PromQL, query templates, response parsing, retries; over
+        // http(s) on AsyncHTTPClient, with a MetricTemplate's credentials.
         .target(
             name: "SerinPrometheus",
             dependencies: [
-                "SerinCore", "SerinHTTP",
+                "SerinCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
@@ -115,7 +128,11 @@ let package = Package(
         // /openapi.json and the controller's metrics.
         .target(
             name: "SerinServer",
-            dependencies: ["SerinCore", "SerinController", "SerinHTTP"],
+            dependencies: [
+                "SerinCore", "SerinController", "SerinHTTP",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             exclude: ["dashboard.html"],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -141,6 +158,10 @@ let package = Package(
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -156,6 +177,7 @@ let package = Package(
             name: "SerinTesting",
             dependencies: [
                 "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -166,10 +188,13 @@ let package = Package(
         ),
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
         .testTarget(name: "SerinSpawnTests", dependencies: ["SerinSpawn"], swiftSettings: strictSettings),
-        .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore"], swiftSettings: strictSettings),
+        // SerinTesting for its seeded random source and scipy, which computes the statistics' reference values.
+        .testTarget(name: "SerinCoreTests", dependencies: ["SerinCore", "SerinTesting"], swiftSettings: strictSettings),
         // The reconcile loop on a manual clock and scripted ports: no sockets, no sleeps.
         .testTarget(
-            name: "SerinControllerTests", dependencies: ["SerinController", "SerinCore", "SerinTesting"], swiftSettings: strictSettings
+            name: "SerinControllerTests",
+            dependencies: ["SerinController", "SerinCore", "SerinTesting", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SerinKubernetesTests",
@@ -191,6 +216,7 @@ let package = Package(
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
                 "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -200,6 +226,8 @@ let package = Package(
             name: "SerinPrometheusTests",
             dependencies: [
                 "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,7 +2,7 @@ import Foundation
 import SerinCore
 
 // Micro-benchmarks for the gateway's per-request decisions, without sockets: route matching in a table of
-// 100 routes, and the weighted choice of a destination. Run in release mode:
+// 100 routes, host lookup among 2,000 VirtualServices, and the weighted choice of a destination. Run in release mode:
 //
 //     swift run -c release serin-bench [--iterations N] [--rounds R]
 //
@@ -60,6 +60,25 @@ func hundredRouteTable() -> RouteTable {
     return RouteTable(compiling: MeshConfig(gateways: [gateway], virtualServices: [virtualService], services: services))
 }
 
+/// Many tenants on one gateway: 2,000 VirtualServices, each for its own host, and one wildcard.
+func thousandsOfHostsTable() -> RouteTable {
+    let gatewayName = ResourceName(name: "edge")
+    let gateway = Gateway(
+        name: gatewayName, selector: ["istio": "ingressgateway"],
+        servers: [Gateway.Server(port: 80, portName: "http", protocol: "HTTP", hosts: ["*"])]
+    )
+    let destination = WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 100)
+    var virtualServices = (0..<2_000).map { index in
+        VirtualService(
+            name: ResourceName(name: "tenant\(index)"), hosts: ["tenant\(index).example.com"], gateways: [gatewayName],
+            http: [HTTPRoute(name: "t\(index)", matches: [], destinations: [destination])])
+    }
+    virtualServices.append(VirtualService(
+        name: ResourceName(name: "catch-all"), hosts: ["*.example.org"], gateways: [gatewayName],
+        http: [HTTPRoute(name: "catch-all", matches: [], destinations: [destination])]))
+    return RouteTable(compiling: MeshConfig(gateways: [gateway], virtualServices: virtualServices, services: []))
+}
+
 /// Nanoseconds per call of `body`, the median over rounds.
 func measure(_ options: Options, _ body: () -> Int) -> (nanoseconds: Double, checksum: Int) {
     var samples: [Double] = []
@@ -93,6 +112,20 @@ print("route matching, 100 routes:")
 for (label, attributes) in cases {
     let (nanoseconds, checksum) = measure(options) {
         if case .route(let route) = table.resolve(attributes, port: 80) { return route.index }
+        return -1
+    }
+    print("  \(label.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", nanoseconds)) ns  (\(checksum / options.rounds / options.iterations))")
+}
+
+let hosts = thousandsOfHostsTable()
+print("host lookup, 2,000 VirtualServices of distinct hosts:")
+for (label, host) in [
+    ("first host", "tenant0.example.com"), ("last host", "tenant1999.example.com"),
+    ("last host, upper case", "TENANT1999.example.com"), ("wildcard after all", "shop.example.org"),
+] {
+    let attributes = request("/", host: host)
+    let (nanoseconds, checksum) = measure(options) {
+        if case .route(let route) = hosts.resolve(attributes, port: 80) { return route.name?.utf8.count ?? 0 }
         return -1
     }
     print("  \(label.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", nanoseconds)) ns  (\(checksum / options.rounds / options.iterations))")

@@ -1,49 +1,90 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import SerinHTTP
 
 /// Talks to a running Serin's admin endpoint (`--server`), for `apply`, `status` and the commands.
 struct AdminClient {
+    /// The admin endpoint's base URL, `http[s]://host:port[/prefix]` without a trailing slash.
     let server: String
     let token: AdminTokenOption
 
-    struct Unreachable: Error, CustomStringConvertible {
+    /// Nothing answered at the address: no process listens there, or none could be reached.
+    struct NoSerinAnswering: Error, CustomStringConvertible {
         let server: String
-        let underlying: any Error
         var description: String {
-            "cannot reach Serin's admin endpoint at \(server): \(underlying) (is `serin up` or `serin gateway` running? choose it with --server URL)"
+            "no Serin answering at \(server): is `serin up` running? pass --server URL or set \(ServerOption.environmentVariable)"
         }
     }
 
-    func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil) async throws -> SimpleResponse {
-        guard let target = HostPort.parse(url: server) else {
-            throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
+    /// Something listens but the exchange failed (it hung up, timed out, or TLS failed): said with the cause.
+    struct ExchangeFailed: Error, CustomStringConvertible {
+        let server: String
+        let cause: String
+        var description: String { "Serin at \(server) did not answer: \(cause)" }
+    }
+
+    /// An answer, read whole: the admin API's are small.
+    struct Response {
+        var status: Int
+        var body: Data
+        var bodyText: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// How long a command waits for its answer.
+    static let timeout = TimeAmount.seconds(30)
+
+    func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil) async throws -> Response {
+        var request = HTTPClientRequest(url: server + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
         }
-        var headers: [(name: String, value: String)] = body == nil ? [] : [("content-type", "application/json")]
-        if let token = try token.resolve() { headers.append(("authorization", "Bearer \(token)")) }
+        if let token = try token.resolve() { request.headers.add(name: "authorization", value: "Bearer \(token)") }
+        var configuration = HTTPClient.Configuration()
+        // Nothing listening is said at once, instead of connecting again until the deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
         do {
-            let client = try await SimpleHTTPClient.connect(host: target.host, port: target.port, group: MultiThreadedEventLoopGroup.singleton)
-            defer { Task { await client.close() } }
-            return try await client.send(method, path, headers: headers, body: body.map(Array.init), timeout: .seconds(30))
+            return try await HTTPClient.withHTTPClient(configuration: configuration) { client in
+                let response = try await client.execute(request, timeout: Self.timeout)
+                let answer = try await response.body.collect(upTo: 64 * 1024 * 1024)
+                return Response(status: Int(response.status.code), body: Data(answer.readableBytesView))
+            }
         } catch {
-            throw Unreachable(server: server, underlying: error)
+            throw Self.explain(error, server: server)
+        }
+    }
+
+    /// Connection failures (refused, unresolvable, no answer to connect) mean nothing is there; anything else
+    /// happened after something answered and is said with its cause.
+    static func explain(_ error: any Error, server: String) -> any Error {
+        switch error {
+        case is NIOConnectionError, is IOError, ChannelError.connectTimeout:
+            return NoSerinAnswering(server: server)
+        case let error as HTTPClientError where error == .connectTimeout:
+            return NoSerinAnswering(server: server)
+        case let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout:
+            return ExchangeFailed(server: server, cause: "no answer within \(timeout.nanoseconds / 1_000_000_000)s")
+        default:
+            return ExchangeFailed(server: server, cause: "\(error)")
         }
     }
 
     /// Sends and decodes a JSON answer; an `{"error": ...}` answer or an unreachable server becomes a
     /// printed error and exit status 1.
     func decode<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String) async throws -> T {
-        let response: SimpleResponse
+        let response: Response
         do {
             response = try await send(method, path)
         } catch {
             Terminal.err("error: \(error)")
             throw ExitCode(1)
         }
-        if let value = try? JSONDecoder().decode(T.self, from: Data(response.body)), (200..<300).contains(response.status) {
+        if let value = try? JSONDecoder().decode(T.self, from: response.body), (200..<300).contains(response.status) {
             return value
         }
         Terminal.err(failure(response, path: path))
@@ -52,8 +93,8 @@ struct AdminClient {
 
     /// The line to print for an answer that is not what the command wanted: the API's own error when it
     /// sent one (with the way to pass a token after a 401), else the status and body.
-    func failure(_ response: SimpleResponse, path: String) -> String {
-        if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)) {
+    func failure(_ response: Response, path: String) -> String {
+        if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: response.body) {
             let hint = response.status == 401 ? " (pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)" : ""
             return "error: \(apiError.error)\(hint)"
         }
@@ -63,22 +104,47 @@ struct AdminClient {
     struct ErrorBody: Decodable { var error: String }
 }
 
-/// `--server URL`, shared by every command that talks to a running Serin.
+/// `--server URL` (else `SERIN_SERVER`), shared by every command that talks to a running Serin.
 struct ServerOption: ParsableArguments {
     static let defaultURL = "http://127.0.0.1:9900"
+    static let environmentVariable = "SERIN_SERVER"
 
     @Option(help: ArgumentHelp(
-        "Serin's admin endpoint (its API; the dashboard is at the same address). Default: \(ServerOption.defaultURL).", valueName: "url"
+        "Serin's admin endpoint (its API; the dashboard is at the same address). Default: $\(ServerOption.environmentVariable), "
+            + "else \(ServerOption.defaultURL).",
+        valueName: "url"
     ))
     var server: String?
 
     @OptionGroup var adminToken: AdminTokenOption
 
     func validate() throws {
-        if let server, HostPort.parse(url: server) == nil {
+        if let server, Self.baseURL(server) == nil {
             throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
+        }
+        if server == nil, let fromEnvironment = Self.environment, Self.baseURL(fromEnvironment) == nil {
+            throw ValidationError("\(Self.environmentVariable) takes http://HOST:PORT, got \"\(fromEnvironment)\"")
         }
     }
 
-    var client: AdminClient { AdminClient(server: server ?? Self.defaultURL, token: adminToken) }
+    private static var environment: String? {
+        ProcessInfo.processInfo.environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// `http[s]://host[:port][/prefix]` without its trailing slashes; `host:port` alone is read as http. Nil when
+    /// it is not such a URL.
+    static func baseURL(_ text: String) -> String? {
+        var url = text.contains("://") ? text : "http://" + text
+        while url.hasSuffix("/") { url.removeLast() }
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme), parsed.host?.isEmpty == false,
+            parsed.query == nil, parsed.user == nil
+        else { return nil }
+        return url
+    }
+
+    var client: AdminClient {
+        // validate() has checked what is given: the fallback never applies to a value given.
+        let given = server ?? Self.environment ?? Self.defaultURL
+        return AdminClient(server: Self.baseURL(given) ?? given, token: adminToken)
+    }
 }

@@ -21,13 +21,4 @@ struct HostPort: ExpressibleByArgument, Sendable, CustomStringConvertible {
 
     var description: String { "\(host):\(port)" }
     var url: String { "http://\(host):\(port)" }
-
-    /// Parses `http://host:port` (a trailing slash is fine).
-    static func parse(url: String) -> HostPort? {
-        var rest = Substring(url)
-        if rest.hasPrefix("http://") { rest = rest.dropFirst("http://".count) }
-        while rest.hasSuffix("/") { rest = rest.dropLast() }
-        if !rest.contains(":") { return HostPort(host: String(rest), port: 80) }
-        return HostPort(argument: String(rest))
-    }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import SerinCore
 
 /// What the controller makes of a set of Canaries before they are applied (`CanaryController.admission`).
@@ -74,10 +75,16 @@ public actor CanaryController {
 
     /// - Parameters:
     ///   - tickInterval: how often time is checked; analysis intervals are measured by the rollout itself.
+    ///   - metricsFactory: where the controller's own metrics go (`serin_canary_weight`...); swift-metrics' global
+    ///     factory unless a server exposes them itself.
     ///   - log: where event lines go (`web: advance canary weight to 20%`).
-    public init(adapters: Adapters, tickInterval: Duration = .milliseconds(100), log: @escaping @Sendable (String) -> Void) {
+    public init(
+        adapters: Adapters, tickInterval: Duration = .milliseconds(100), metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.adapters = adapters
         self.tickInterval = tickInterval
+        metrics = ControllerMetrics(factory: metricsFactory)
         self.log = log
         (inbox, mailbox) = AsyncStream.makeStream(of: Message.self)
     }
@@ -87,6 +94,7 @@ public actor CanaryController {
     /// Restores stored rollouts; call once before `run`.
     public func restore() async throws {
         rollouts = try await adapters.store.loadRollouts()
+        for rollout in rollouts.values { metrics.observe(rollout) }
     }
 
     /// Handles events until the task is cancelled.
@@ -234,9 +242,6 @@ public actor CanaryController {
         return byName.count == 1 ? byName[0] : nil
     }
 
-    /// Verdict counts and analysis durations per Canary since start, for `/metrics`.
-    public func analysisTallies() -> [ResourceName: AnalysisTally] { analysisTally }
-
     /// Updates as they happen, numbered, until the consumer stops listening. A consumer more than 1,024
     /// updates behind loses the oldest.
     public func updates() -> AsyncStream<SequencedUpdate> {
@@ -272,7 +277,7 @@ public actor CanaryController {
             answerArrived()
             guard rollouts[name] != nil else { return }
             let verdict = adapters.judge.judge(samples, for: request)
-            analysisTally[name, default: AnalysisTally()].count(verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 })
+            metrics.analysed(name, verdict: verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 })
             let measurements = Self.measurements(of: samples, for: request, judge: adapters.judge, now: now)
             for measurement in measurements {
                 latest[name, default: [:]][measurement.metric] = measurement
@@ -301,6 +306,7 @@ public actor CanaryController {
         for name in rollouts.keys where !wanted.contains(name) {
             rollouts[name] = nil
             latest[name] = nil
+            metrics.forget(name)
             let (store, log) = (adapters.store, log)
             let lane = lanes.removeValue(forKey: name) ?? EffectLane()
             // After the Canary's pending saves, so none of them brings its state back.
@@ -380,7 +386,7 @@ public actor CanaryController {
     }
 
     private var restoredThisRun: Set<ResourceName> = []
-    private var analysisTally: [ResourceName: AnalysisTally] = [:]
+    private var metrics: ControllerMetrics
     private var analysisStarted: [ResourceName: RolloutInstant] = [:]
 
     // What `settled()` waits for: effects queued on lanes so far, and answers to actions not handled yet.
@@ -414,6 +420,7 @@ public actor CanaryController {
         let outcome = event(&rollout)
         guard case .accepted(let actions) = outcome else { return outcome }
         rollouts[name] = rollout
+        metrics.observe(rollout)
         if actions.contains(where: { if case .analyze = $0 { true } else { false } }) {
             analysisStarted[name] = adapters.clock.now()
         }

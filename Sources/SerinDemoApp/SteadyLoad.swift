@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
-import SerinHTTP
 
 /// Steady background traffic at a target rate, as real users would send during a rollout.
 ///
@@ -11,54 +11,61 @@ import SerinHTTP
 public final class SteadyLoad: Sendable {
     private let tally = NIOLockedValueBox(VersionTally())
     private let proxyFailures = NIOLockedValueBox<[String]>([])
-    private let task: NIOLockedValueBox<Task<Void, Never>?> = NIOLockedValueBox(nil)
+    private let running: NIOLockedValueBox<(task: Task<Void, Never>, client: HTTPClient)?> = NIOLockedValueBox(nil)
+    /// Set by `stop()`: each sender finishes the request it has in flight, then stops. (Cancelling would cut
+    /// requests mid-answer, which the gateway rightly counts as clients gone away.)
+    private let stopping = NIOLockedValueBox(false)
 
     public init() {}
 
     /// Sends about `rate` requests per second over `connections` keep-alive connections until `stop()`.
     public func start(host: String = "127.0.0.1", port: Int, path: String = "/", rate: Int, connections: Int, group: any EventLoopGroup) {
         let pause = Duration.milliseconds(max(1, 1000 * connections / max(rate, 1)))
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
+        // A gateway that is down counts as a failure now, not after reconnecting until the deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroup: group, configuration: configuration)
+        let url = "http://\(host):\(port)\(path)"
         let tally = self.tally
         let proxyFailures = self.proxyFailures
-        let running = Task {
-            await withTaskGroup(of: Void.self) { tasks in
+        let stopping = self.stopping
+        stopping.withLockedValue { $0 = false }
+        let task = Task {
+            await withTaskGroup(of: Void.self) { senders in
                 for _ in 0..<connections {
-                    tasks.addTask {
-                        var client: SimpleHTTPClient?
-                        while !Task.isCancelled {
+                    senders.addTask {
+                        while !stopping.withLockedValue({ $0 }) {
                             do {
-                                if client == nil || client?.isActive == false {
-                                    client = try await SimpleHTTPClient.connect(host: host, port: port, group: group)
+                                let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+                                let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                                let version = response.headers.first(name: DemoApp.versionHeader)
+                                if version == nil {
+                                    proxyFailures.withLockedValue { $0.append("\(response.status.code): \(body.prefix(120))") }
                                 }
-                                let response = try await client!.send(.GET, path, timeout: .seconds(10))
-                                if response.header(DemoApp.versionHeader) == nil {
-                                    proxyFailures.withLockedValue { $0.append("\(response.status): \(response.bodyText.prefix(120))") }
-                                }
-                                tally.withLockedValue { $0.add(response) }
+                                tally.withLockedValue { $0.add(status: Int(response.status.code), version: version, body: body) }
                             } catch {
-                                if Task.isCancelled { break }
                                 proxyFailures.withLockedValue { $0.append("transport: \(error)") }
-                                await client?.close()
-                                client = nil
                             }
                             try? await Task.sleep(for: pause)
                         }
-                        await client?.close()
                     }
                 }
             }
         }
-        task.withLockedValue { $0 = running }
+        running.withLockedValue { $0 = (task, client) }
     }
 
     /// Stops sending and waits for the connections to close.
     public func stop() async {
-        let running = task.withLockedValue { current -> Task<Void, Never>? in
+        let current = running.withLockedValue { current in
             defer { current = nil }
             return current
         }
-        running?.cancel()
-        await running?.value
+        guard let (task, client) = current else { return }
+        stopping.withLockedValue { $0 = true }
+        await task.value
+        try? await client.shutdown()
     }
 
     /// Answers so far, by version (500s from a version count as that version's failures).

@@ -127,11 +127,12 @@ public final class GatewayRuntime: Sendable {
         }
 
         var controller: CanaryController?
+        let ownMetrics = ControllerMetricsRegistry()
         var background: [Task<Void, Never>] = [Task { await history.sample(every: .milliseconds(250)) }]
         if let options = controllerOptions, let store {
             do {
                 let metrics = RoutedMetricProvider(
-                    defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history), group: gateway.group,
+                    defaultSource: options.metrics, gateway: GatewayMetricProvider(history: history),
                     templates: { await live.metricTemplates },
                     workload: { await live.config.workload(serving: $0) }
                 )
@@ -140,7 +141,7 @@ public final class GatewayRuntime: Sendable {
                         router: EmbeddedTrafficRouter(live: live), metrics: metrics,
                         webhooks: HTTPWebhookRunner(), store: store
                     ),
-                    tickInterval: options.tickInterval, log: options.log
+                    tickInterval: options.tickInterval, metricsFactory: ownMetrics.factory, log: options.log
                 )
                 try await canary.restore()
                 controller = canary
@@ -150,7 +151,7 @@ public final class GatewayRuntime: Sendable {
                 throw StartError.state(error)
             }
             AdminSurface.register(
-                controller!, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
+                controller!, metrics: ownMetrics, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
                 metricsBefore: { GatewayAdmin.metricsText(gateway) })
         }
 

@@ -11,7 +11,7 @@ public actor ClusterMetricTemplates {
         ("serin.dev/v1alpha1", "metrictemplates.serin.dev"), ("flagger.app/v1beta1", "metrictemplates.flagger.app"),
     ]
 
-    private let api: any KubernetesAPI
+    let api: any KubernetesAPI
     private let namespace: String?
     private let log: @Sendable (String) -> Void
     private var byGroup: [String: [MetricTemplateSpec]] = [:]

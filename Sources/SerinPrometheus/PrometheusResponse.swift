@@ -5,31 +5,47 @@ import Foundation
 public enum PrometheusResponse {
     /// Parses a whole response body (any HTTP status: error bodies carry `errorType` and `error`).
     public static func parse(_ body: [UInt8]) -> PrometheusQueryResult {
-        parse(String(decoding: body, as: UTF8.self))
+        parse(Data(body), text: { String(decoding: body, as: UTF8.self) })
     }
 
     /// Parses a whole response body given as text.
     public static func parse(_ text: String) -> PrometheusQueryResult {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
-              let root = object as? [String: Any], let status = root["status"] as? String
-        else {
-            return .failed("malformed response, expected Prometheus API JSON: \(excerpt(text))")
+        parse(Data(text.utf8), text: { text })
+    }
+
+    /// The message of an error body (`bad_data: invalid parameter ...`), else an excerpt of the body as text:
+    /// for HTTP errors, where proxies in front of Prometheus answer in HTML or plain text.
+    public static func errorDescription(_ body: [UInt8]) -> String {
+        if let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)), envelope.status == "error" {
+            return envelope.errorText
         }
-        if status == "error" { return .failed(errorText(root)) }
-        guard status == "success" else {
-            return .failed("response status \"\(status)\", expected \"success\" or \"error\"")
+        let trimmed = excerpt(String(decoding: body, as: UTF8.self))
+        return trimmed.isEmpty ? "empty body" : trimmed
+    }
+
+    private static func parse(_ data: Data, text: () -> String) -> PrometheusQueryResult {
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data) else {
+            return .failed("malformed response, expected Prometheus API JSON: \(excerpt(text()))")
         }
-        guard let data = root["data"] as? [String: Any], let resultType = data["resultType"] as? String else {
-            return .failed("response has no data.resultType: \(excerpt(text))")
+        if envelope.status == "error" { return .failed(envelope.errorText) }
+        guard envelope.status == "success" else {
+            return .failed("response status \"\(envelope.status)\", expected \"success\" or \"error\"")
         }
+        guard let resultType = envelope.data?.resultType else {
+            return .failed("response has no data.resultType: \(excerpt(text()))")
+        }
+        // The result's shape depends on its type, so it is decoded a second time once the type is known.
         switch resultType {
         case "vector":
-            guard let elements = data["result"] as? [[String: Any]] else {
-                return .failed("vector result is not a list of samples: \(excerpt(text))")
+            guard let vector = try? JSONDecoder().decode(Result<[Series]>.self, from: data) else {
+                return .failed("vector result is not a list of samples: \(excerpt(text()))")
             }
-            return vector(elements)
+            return self.vector(vector.data.result)
         case "scalar":
-            return sample(data["result"])
+            guard let scalar = try? JSONDecoder().decode(Result<Sample>.self, from: data) else {
+                return .failed("sample is not [time, \"value\"]: \(excerpt(text()))")
+            }
+            return scalar.data.result.reading
         case "matrix":
             return .failed("query returned a range vector (matrix), expected an instant vector or scalar: aggregate the range, e.g. rate(...[1m])")
         default:
@@ -37,54 +53,80 @@ public enum PrometheusResponse {
         }
     }
 
-    /// The message of an error body (`bad_data: invalid parameter ...`), else an excerpt of the body as text:
-    /// for HTTP errors, where proxies in front of Prometheus answer in HTML or plain text.
-    public static func errorDescription(_ body: [UInt8]) -> String {
-        let text = String(decoding: body, as: UTF8.self)
-        if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
-           let root = object as? [String: Any], root["status"] as? String == "error" {
-            return errorText(root)
-        }
-        let trimmed = excerpt(text)
-        return trimmed.isEmpty ? "empty body" : trimmed
-    }
-
-    private static func vector(_ elements: [[String: Any]]) -> PrometheusQueryResult {
-        switch elements.count {
+    private static func vector(_ series: [Series]) -> PrometheusQueryResult {
+        switch series.count {
         case 0: return .noData
-        case 1: return sample(elements[0]["value"])
-        default:
-            return .multipleSeries(elements.map { element in
-                (element["metric"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
-            })
+        case 1: return series[0].value.reading
+        default: return .multipleSeries(series.map(\.metric))
         }
-    }
-
-    /// One `[<unix time>, "<value>"]` pair; Prometheus writes values as strings so NaN and ±Inf survive JSON.
-    private static func sample(_ pair: Any?) -> PrometheusQueryResult {
-        guard let pair = pair as? [Any], pair.count == 2, let text = pair[1] as? String else {
-            return .failed("sample is not [time, \"value\"]: \(String(describing: pair ?? "nothing"))")
-        }
-        switch text {
-        case "NaN": return .notANumber
-        case "+Inf": return .value(.infinity)
-        case "-Inf": return .value(-.infinity)
-        default:
-            guard let value = Double(text), value.isFinite else {
-                return .failed("sample value \"\(text)\" is not a number")
-            }
-            return .value(value)
-        }
-    }
-
-    private static func errorText(_ root: [String: Any]) -> String {
-        let type = root["errorType"] as? String ?? "error"
-        let message = root["error"] as? String ?? "no error message"
-        return "\(type): \(message)"
     }
 
     private static func excerpt(_ text: String) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.count > 200 ? String(trimmed.prefix(200)) + "..." : trimmed
+    }
+
+    /// What every answer has: its status, an error's type and message, and the result's type.
+    private struct Envelope: Decodable {
+        struct Data: Decodable {
+            var resultType: String?
+        }
+
+        var status: String
+        var errorType: String?
+        var error: String?
+        var data: Data?
+
+        var errorText: String { "\(errorType ?? "error"): \(error ?? "no error message")" }
+    }
+
+    /// `data.result` once its type is known.
+    private struct Result<Value: Decodable>: Decodable {
+        struct Data: Decodable {
+            var result: Value
+        }
+
+        var data: Data
+    }
+
+    /// One element of an instant vector: its labels and its sample.
+    private struct Series: Decodable {
+        var metric: [String: String]
+        var value: Sample
+
+        private enum CodingKeys: String, CodingKey { case metric, value }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            metric = try container.decodeIfPresent([String: String].self, forKey: .metric) ?? [:]
+            value = try container.decode(Sample.self, forKey: .value)
+        }
+    }
+
+    /// One `[<unix time>, "<value>"]` pair; Prometheus writes values as strings so NaN and ±Inf survive JSON.
+    private struct Sample: Decodable {
+        var text: String
+
+        init(from decoder: any Decoder) throws {
+            var pair = try decoder.unkeyedContainer()
+            _ = try pair.decode(Double.self)
+            text = try pair.decode(String.self)
+            guard pair.isAtEnd else {
+                throw DecodingError.dataCorruptedError(in: pair, debugDescription: "a sample is [time, \"value\"], got more")
+            }
+        }
+
+        var reading: PrometheusQueryResult {
+            switch text {
+            case "NaN": return .notANumber
+            case "+Inf": return .value(.infinity)
+            case "-Inf": return .value(-.infinity)
+            default:
+                guard let value = Double(text), value.isFinite else {
+                    return .failed("sample value \"\(text)\" is not a number")
+                }
+                return .value(value)
+            }
+        }
     }
 }

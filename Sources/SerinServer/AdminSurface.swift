@@ -18,11 +18,11 @@ public enum AdminSurface {
         router.add("GET", "/readyz") { _ in readiness.response }
     }
 
-    /// Adds the controller's routes to `router` (the probes are `registerProbes`'). `metricsBefore` is exposition
-    /// text served ahead of the controller's own families on `/metrics` (the gateway's, in embedded mode);
+    /// Adds the controller's routes to `router` (the probes are `registerProbes`'). `/metrics` serves `metrics`, the
+    /// registry the controller records into, after `metricsBefore` (the gateway's families, in embedded mode);
     /// `servesGateway` keeps the gateway's paths in the OpenAPI document.
     public static func register(
-        _ controller: CanaryController, on router: inout SimpleRouter, servesGateway: Bool,
+        _ controller: CanaryController, metrics: ControllerMetricsRegistry, on router: inout SimpleRouter, servesGateway: Bool,
         eventKeepAlive: Duration = .seconds(15), metricsBefore: @escaping @Sendable () async -> String = { "" }
     ) {
         let document = servesGateway ? OpenAPIDocument.json : OpenAPIDocument.json(omitting: gatewayPaths)
@@ -30,8 +30,7 @@ public enum AdminSurface {
         router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
         ControllerAdmin.register(controller, on: &router, keepAlive: eventKeepAlive)
         router.add("GET", "/metrics") { _ in
-            let text = await metricsBefore()
-                + ControllerExposition.render(await controller.statuses(), tallies: await controller.analysisTallies())
+            let text = await metricsBefore() + metrics.exposition()
             return .content(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
     }

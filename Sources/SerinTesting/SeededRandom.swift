@@ -1,14 +1,15 @@
 import Foundation
+import SerinCore
 
 /// A reproducible random source for fuzz tests (SplitMix64): the same seed gives the same cases, so a
 /// failure reported with its seed can be replayed with `SERIN_FUZZ_SEED=<seed> swift test --filter ...`.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     public let seed: UInt64
-    private var state: UInt64
+    private var generator: SimulationRandom
 
     public init(seed: UInt64) {
         self.seed = seed
-        self.state = seed
+        generator = SimulationRandom(seed: seed)
     }
 
     /// The seed from `SERIN_FUZZ_SEED`, else `fallback` (fixed, so CI runs are repeatable).
@@ -16,11 +17,6 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         SeededRandom(seed: ProcessInfo.processInfo.environment["SERIN_FUZZ_SEED"].flatMap(UInt64.init) ?? fallback)
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    /// The core's SplitMix64, which `serin simulate` draws from too.
+    public mutating func next() -> UInt64 { generator.next() }
 }

@@ -22,14 +22,17 @@ public enum SerinProcess {
         public var stderr: String
     }
 
-    /// Runs `serin arguments...` (or another `program`, in `directory`) to completion (killed after `timeout`).
+    /// Runs `serin arguments...` (or another `program`, in `directory`) to completion (killed after `timeout`), with
+    /// `environment` added to ours.
     public static func run(
-        _ arguments: [String], program: URL? = nil, in directory: URL? = nil, timeout: Duration = .seconds(120)
+        _ arguments: [String], program: URL? = nil, in directory: URL? = nil, environment: [String: String] = [:],
+        timeout: Duration = .seconds(120)
     ) async throws -> Result {
         let out = Pipe()
         let err = Pipe()
         let process = try ChildProcess.spawn(
             (program ?? executable).path, arguments: arguments, directory: (directory ?? repositoryRoot).path,
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
             stdout: .descriptor(out.fileHandleForWriting.fileDescriptor), stderr: .descriptor(err.fileHandleForWriting.fileDescriptor)
         )
         // The child has its copies; ours closed, the reads below end when the child does.

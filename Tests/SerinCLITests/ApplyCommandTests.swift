@@ -122,7 +122,11 @@ struct ApplyCommandTests {
             "apply", "-f", "examples/seed/steps/web-gateway-virtualservice-90-10.yaml", "--server", "http://127.0.0.1:\(port)",
         ])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("cannot reach Serin's admin endpoint at http://127.0.0.1:\(port)"))
+        #expect(
+            result.stderr.contains(
+                "no Serin answering at http://127.0.0.1:\(port): is `serin up` running? pass --server URL or set SERIN_SERVER"
+            ), "\(result.stderr)"
+        )
         withExtendedLifetime(refusing) {}
     }
 }

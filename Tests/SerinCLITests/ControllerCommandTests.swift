@@ -71,4 +71,21 @@ struct ControllerCommandTests {
         #expect(output.contains("serin controller: \(path): context \"prod\" not found; contexts: double"), "\(output)")
         await server.close()
     }
+
+    @Test("--prometheus takes an https:// address with a path prefix; another scheme is refused naming the option")
+    func prometheusAddress() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        let path = try server.writeKubeconfig(in: directory)
+        // A context that does not exist stops it right after the options are accepted.
+        let https = try await SerinProcess.run(
+            ["controller", "--kubeconfig", path, "--context", "prod", "--prometheus", "https://prometheus.example/prometheus"]
+        )
+        let ftp = try await SerinProcess.run(["controller", "--kubeconfig", path, "--prometheus", "ftp://prometheus:9090"])
+        await server.close()
+        #expect(https.status == 1)
+        #expect((https.stdout + https.stderr).contains("context \"prod\" not found"), "\(https.stderr)")
+        #expect(ftp.status != 0 && ftp.status != 1)
+        #expect(ftp.stderr.contains(#"--prometheus takes http[s]://HOST[:PORT][/PATH], got "ftp://prometheus:9090""#), "\(ftp.stderr)")
+    }
 }

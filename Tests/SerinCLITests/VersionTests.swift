@@ -22,7 +22,7 @@ struct VersionTests {
         let up = try SerinProcess.launch(["up", "-f", "examples/seed", "-f", "examples/canary", "--admin", "127.0.0.1:\(port)", "--port-offset", "26000",
                                           "--state", try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path])
         defer { Task { await up.kill(); await backends.shutdown() } }
-        var answer: SimpleResponse?
+        var answer: SimpleHTTPClient.Response?
         for _ in 0..<100 where answer == nil {
             if let client = try? await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group) {
                 answer = try? await client.send(.GET, "/version")

@@ -1,3 +1,4 @@
+import MetricsTestKit
 import SerinController
 import SerinCore
 import SerinTesting
@@ -27,6 +28,8 @@ struct ControllerHarness {
     let calls: CallLog
     /// The controller's log lines.
     let lines: CallLog
+    /// The controller's own metrics (`serin_canary_weight`...), as it records them.
+    let ownMetrics: TestMetrics
     let controller: CanaryController
 
     /// Runs `body` against a controller restored from `store`, started and stopped around it. A restart is a
@@ -41,9 +44,10 @@ struct ControllerHarness {
         let router = RecordingRouter(serving: routes, log: calls)
         let metrics = ScriptedMetrics()
         let lines = CallLog()
+        let ownMetrics = TestMetrics()
         let controller = CanaryController(
             adapters: .init(router: router, metrics: metrics, webhooks: webhooks, store: store, clock: clock),
-            tickInterval: .seconds(1), log: { lines.record($0) }
+            tickInterval: .seconds(1), metricsFactory: ownMetrics, log: { lines.record($0) }
         )
         try await controller.restore()
         let running = Task { await controller.run() }
@@ -52,7 +56,7 @@ struct ControllerHarness {
         await clock.sleepers(1)
         let harness = ControllerHarness(
             clock: clock, router: router, metrics: metrics, webhooks: webhooks, store: store, calls: calls, lines: lines,
-            controller: controller)
+            ownMetrics: ownMetrics, controller: controller)
         do {
             try await body(harness)
         } catch {

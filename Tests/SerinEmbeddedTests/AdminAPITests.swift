@@ -14,13 +14,13 @@ import Testing
 /// series with thresholds, readiness and the live event stream.
 @Suite("Admin API", .timeLimit(.minutes(2)))
 struct AdminAPITests {
-    static func get(_ path: String, _ harness: CanaryRolloutTests.Harness) async throws -> SimpleResponse {
+    static func get(_ path: String, _ harness: CanaryRolloutTests.Harness) async throws -> SimpleHTTPClient.Response {
         let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: harness.runtime.admin.port, group: harness.backends.group)
         defer { Task { await client.close() } }
         return try await client.send(.GET, path, timeout: .seconds(20))
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ response: SimpleResponse) throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ response: SimpleHTTPClient.Response) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(response.body))
     }
 

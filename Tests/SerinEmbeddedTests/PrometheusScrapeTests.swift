@@ -121,7 +121,7 @@ struct PrometheusScrapeTests {
             stable: Destination(host: "web-v1-service"), canaryWeight: 50,
             metrics: [.requestSuccessRate(min: 99, interval: .seconds(30)), .requestDuration(maxMilliseconds: 500, interval: .seconds(30))]
         )
-        let fromPrometheus = await PrometheusMetricProvider(client: PrometheusClient(address: prometheus.address, group: backends.group))
+        let fromPrometheus = await PrometheusMetricProvider(client: PrometheusClient(address: prometheus.address))
             .samples(for: request)[metric: "request-success-rate"]
         let fromGateway = await GatewayMetricProvider(history: runtime.history).samples(for: request)[metric: "request-success-rate"]
         guard case .traffic(let promCanary, let promStable?) = fromPrometheus, case .traffic(let gateCanary, let gateStable?) = fromGateway else {
@@ -146,7 +146,7 @@ struct PrometheusScrapeTests {
             MetricCheck(name: "flagger-duration", kind: .custom(template: "flagger-duration"), thresholdRange: ThresholdRange(max: 500), interval: .seconds(30)),
         ]
         let flaggerProvider = PrometheusMetricProvider(
-            client: PrometheusClient(address: prometheus.address, group: backends.group),
+            client: PrometheusClient(address: prometheus.address),
             templates: ["flagger-success-rate": IstioQueries.flaggerRequestSuccessRate, "flagger-duration": IstioQueries.flaggerRequestDuration]
         )
         let flaggerSamples = await flaggerProvider.samples(for: flagger)

@@ -35,6 +35,16 @@ struct ClusterMetricTemplateTests {
         ])
     }
 
+    /// The controller's metrics as `serin controller` wires them: the cluster's templates, signed in with their Secrets.
+    static func metrics(defaultPrometheus: String) -> (ClusterMetricTemplates) -> any MetricProvider {
+        { templates in
+            RoutedMetricProvider(
+                defaultSource: .prometheus(address: defaultPrometheus), gateway: nil,
+                templates: { await templates.templates }, credentials: { await templates.credentials(for: $0) }
+            )
+        }
+    }
+
     static func withController(
         _ body: (KubernetesAPIServer, PrometheusServer, NIOLockedValueBox<[String]>) async throws -> Void
     ) async throws {
@@ -44,14 +54,7 @@ struct ClusterMetricTemplateTests {
             KubernetesRolloutTests.putSeedVirtualService(server)
             let lines = NIOLockedValueBox<[String]>([])
             let stop = try await KubernetesRolloutTests.startController(
-                api: api,
-                metrics: { templates in
-                    RoutedMetricProvider(
-                        defaultSource: .prometheus(address: prometheus.address), gateway: nil, group: MultiThreadedEventLoopGroup.singleton,
-                        templates: { await templates.templates }
-                    )
-                },
-                log: { line in lines.withLockedValue { $0.append(line) } }
+                api: api, metrics: Self.metrics(defaultPrometheus: prometheus.address), log: { line in lines.withLockedValue { $0.append(line) } }
             )
             do {
                 try await body(server, prometheus, lines)

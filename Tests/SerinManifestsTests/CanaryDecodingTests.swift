@@ -379,7 +379,7 @@ struct CanaryDecodingTests {
             ),
             (
                 "{type: prometheus, address: \"localhost:9090\"}",
-                "test.yaml:14:45: error: spec.analysis.metrics[0].provider.address: expected an http:// URL like "
+                "test.yaml:14:45: error: spec.analysis.metrics[0].provider.address: expected an http:// or https:// URL like "
                     + "http://127.0.0.1:9090, got \"localhost:9090\""
             ),
         ]

@@ -89,18 +89,26 @@ struct MetricTemplateDecodingTests {
                 "test.yaml:6:5: error: spec.provider.address is required for provider prometheus, e.g. http://127.0.0.1:9090"
             ),
             (
-                "address: http://127.0.0.1:9090", "address: https://prometheus:9090",
-                "test.yaml:7:14: error: spec.provider.address: expected an http:// URL like http://127.0.0.1:9090, "
-                    + "got \"https://prometheus:9090\""
+                "address: http://127.0.0.1:9090", "address: ftp://prometheus:9090",
+                "test.yaml:7:14: error: spec.provider.address: expected an http:// or https:// URL like http://127.0.0.1:9090, "
+                    + "got \"ftp://prometheus:9090\""
             ),
             (
                 "address: http://127.0.0.1:9090", "address: 127.0.0.1:9090",
-                "test.yaml:7:14: error: spec.provider.address: expected an http:// URL like http://127.0.0.1:9090, "
+                "test.yaml:7:14: error: spec.provider.address: expected an http:// or https:// URL like http://127.0.0.1:9090, "
                     + "got \"127.0.0.1:9090\""
             ),
             (
                 "address: http://127.0.0.1:9090", "address: \"http://\"",
-                "test.yaml:7:14: error: spec.provider.address: expected an http:// URL like http://127.0.0.1:9090, got \"http://\""
+                "test.yaml:7:14: error: spec.provider.address: expected an http:// or https:// URL like http://127.0.0.1:9090, got \"http://\""
+            ),
+            (
+                "address: http://127.0.0.1:9090", "address: http://127.0.0.1:9090\n    secretRef: {}",
+                "test.yaml:8:16: error: spec.provider.secretRef.name is required"
+            ),
+            (
+                "address: http://127.0.0.1:9090", "address: http://127.0.0.1:9090\n    secretRef: {name: \"\"}",
+                "test.yaml:8:23: error: spec.provider.secretRef.name: is empty, expected the name of a Secret in the template's namespace"
             ),
             (
                 "    type: prometheus\n", "",
@@ -184,20 +192,32 @@ struct MetricTemplateDecodingTests {
         )
     }
 
-    @Test("warns about Flagger's provider fields Serin does not read, and still decodes")
+    @Test("reads Flagger's provider.secretRef and an https address, and warns about provider fields Serin does not read")
     func flaggerProviderFields() {
         let yaml = Self.flagger.replacingOccurrences(
             of: "    address: http://127.0.0.1:9090\n",
-            with: "    address: http://127.0.0.1:9090\n    secretRef:\n      name: prom-auth\n    insecureSkipVerify: true\n"
+            with: "    address: https://prometheus.example/prometheus\n    secretRef:\n      name: prom-auth\n    insecureSkipVerify: true\n"
         )
         let (spec, messages) = decodeTemplate(yaml)
+        #expect(messages == ["test.yaml:12:5: warning: unknown field spec.provider.insecureSkipVerify"])
+        #expect(spec?.source == .prometheus(address: "https://prometheus.example/prometheus"))
+        #expect(spec?.secretRef == "prom-auth")
+    }
+
+    @Test("warns where Secrets are not read that a template with secretRef fails its checks, naming the Secret")
+    func secretRefInFiles() {
+        let yaml = Self.flagger.replacingOccurrences(
+            of: "    address: http://127.0.0.1:9090\n", with: "    address: http://127.0.0.1:9090\n    secretRef: {name: prom-auth}\n"
+        )
+        let set = Fixture.set(yaml)
         #expect(
-            messages == [
-                "test.yaml:10:5: warning: spec.provider.secretRef is not read: Serin sends Prometheus queries without credentials",
-                "test.yaml:12:5: warning: unknown field spec.provider.insecureSkipVerify",
+            Fixture.messages(set.diagnostics) == [
+                "test.yaml:10:16: warning: MetricTemplate default/not-found-percentage: provider.secretRef names Secret prom-auth, "
+                    + "which only serin controller reads (from its cluster); serin up and serin gateway fail this template's checks "
+                    + "instead of querying without it"
             ]
         )
-        #expect(spec?.source == .prometheus(address: "http://127.0.0.1:9090"))
+        #expect(set.errors.isEmpty)
     }
 
     @Test("decoding the same template again gives an equal resource; a changed query or address does not")

@@ -45,7 +45,7 @@ struct PrometheusClientTests {
             await counter.record(request.uri)
             return .content(#"{"status":"error","errorType":"unavailable","error":"TSDB not ready"}"#, contentType: "application/json", status: 503)
         }
-        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)", group: group, attempts: 3, backoff: .milliseconds(5))
+        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)", attempts: 3, backoff: .milliseconds(5))
         let result = await client.query("vector(1)")
         await server.close()
         #expect(result == .failed("Prometheus at http://127.0.0.1:\(server.port) unreachable after 3 attempts: HTTP 503: unavailable: TSDB not ready"))
@@ -60,7 +60,7 @@ struct PrometheusClientTests {
             if await counter.uris.count == 1 { return .text("bad gateway", status: 502) }
             return .content(RecordedResponses.vectorQuarter, contentType: "application/json")
         }
-        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)/", group: group, backoff: .milliseconds(5))
+        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)/", backoff: .milliseconds(5))
         let result = await client.query("vector(0.25)")
         await server.close()
         #expect(result == .value(0.25))
@@ -74,7 +74,7 @@ struct PrometheusClientTests {
             await counter.record(request.uri)
             return .content(RecordedResponses.parseError, contentType: "application/json", status: 400)
         }
-        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)/prometheus", group: group, backoff: .milliseconds(5))
+        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)/prometheus", backoff: .milliseconds(5))
         let result = await client.query("foo{")
         await server.close()
         #expect(result == .failed(
@@ -87,7 +87,7 @@ struct PrometheusClientTests {
     func closedPort() async throws {
         let refusing = try RefusingPort()
         let port = refusing.port
-        let client = PrometheusClient(address: "http://127.0.0.1:\(port)", group: group, attempts: 3, backoff: .milliseconds(5))
+        let client = PrometheusClient(address: "http://127.0.0.1:\(port)", attempts: 3, backoff: .milliseconds(5))
         let result = await client.query("vector(1)")
         guard case .failed(let reason) = result else {
             Issue.record("expected a failure, got \(result)")
@@ -113,7 +113,7 @@ struct PrometheusClientTests {
             return .text("too late", status: 500)
         }
         let client = PrometheusClient(
-            address: "http://127.0.0.1:\(server.port)", group: group, timeout: .milliseconds(200), attempts: 2, backoff: .milliseconds(5)
+            address: "http://127.0.0.1:\(server.port)", timeout: .milliseconds(200), attempts: 2, backoff: .milliseconds(5)
         )
         let result = await client.query("vector(1)")
         await gate.release()
@@ -122,16 +122,19 @@ struct PrometheusClientTests {
         #expect(await counter.uris.count == 2)
     }
 
-    @Test("refuses an address that is not http://host[:port]", arguments: ["https://prometheus:9090", "prometheus:9090", "http://:9090", "http://host:http"])
+    @Test(
+        "refuses an address that is not http[s]://host[:port]",
+        arguments: ["ftp://prometheus:9090", "prometheus:9090", "http://:9090", "http://host:http", "https://user@host"]
+    )
     func badAddress(address: String) async {
-        let client = PrometheusClient(address: address, group: group)
-        #expect(await client.query("vector(1)") == .failed("Prometheus address \"\(address)\" is not http://host[:port][/path]"))
+        let client = PrometheusClient(address: address)
+        #expect(await client.query("vector(1)") == .failed("Prometheus address \"\(address)\" is not http[s]://host[:port][/path]"))
     }
 
     @Test("fails on a 200 whose body is not Prometheus JSON, naming the query")
     func malformedBody() async throws {
         let server = try await server { _ in .text("<html>login</html>") }
-        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)", group: group)
+        let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)")
         let result = await client.query("up")
         await server.close()
         #expect(result == .failed(
@@ -157,7 +160,7 @@ struct RealPrometheusClientTests {
     func vector42() async throws {
         let prometheus = try await PrometheusServer.start(group: MultiThreadedEventLoopGroup.singleton)
         defer { prometheus.stop() }
-        let client = PrometheusClient(address: prometheus.address, group: MultiThreadedEventLoopGroup.singleton)
+        let client = PrometheusClient(address: prometheus.address)
         #expect(await client.query("vector(42)") == .value(42))
         // Unencoded, `+` would arrive as a space and `&` would end the parameter.
         #expect(await client.query(#"vector(1)+vector(2) and on() vector(1) + 0*count(label_replace(vector(1),"a","b&c","",""))"#) == .value(3))
@@ -174,7 +177,7 @@ struct RealPrometheusClientTests {
     func badQuery() async throws {
         let prometheus = try await PrometheusServer.start(group: MultiThreadedEventLoopGroup.singleton)
         defer { prometheus.stop() }
-        let client = PrometheusClient(address: prometheus.address, group: MultiThreadedEventLoopGroup.singleton, backoff: .milliseconds(5))
+        let client = PrometheusClient(address: prometheus.address, backoff: .milliseconds(5))
         #expect(await client.query("foo{") == .failed(
             "Prometheus at \(prometheus.address) rejected query foo{: bad_data: invalid parameter \"query\": "
                 + "1:5: parse error: unexpected end of input inside braces (HTTP 400)"))

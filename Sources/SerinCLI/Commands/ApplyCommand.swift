@@ -3,7 +3,6 @@ import Foundation
 import NIOHTTP1
 import SerinEmbedded
 import SerinServer
-import SerinHTTP
 import SerinManifests
 
 /// `serin apply`: the seed's "edit the weights and kubectl apply" loop, against a running gateway.
@@ -27,14 +26,14 @@ struct ApplyCommand: AsyncParsableCommand {
         for diagnostic in loaded.diagnostics { Terminal.err(diagnostic.description) }
         if loaded.diagnostics.containsErrors { throw ExitCode(1) }
         let body = try JSONEncoder().encode(ApplyRequest(sources: loaded.sources))
-        let response: SimpleResponse
+        let response: AdminClient.Response
         do {
             response = try await server.client.send(.POST, "/apply", json: body)
         } catch {
             Terminal.err("error: \(error)")
             throw ExitCode(1)
         }
-        guard let report = try? JSONDecoder().decode(ApplyReport.self, from: Data(response.body)) else {
+        guard let report = try? JSONDecoder().decode(ApplyReport.self, from: response.body) else {
             Terminal.err(server.client.failure(response, path: "/apply"))
             throw ExitCode(1)
         }

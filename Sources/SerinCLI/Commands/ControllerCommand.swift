@@ -45,7 +45,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(name: [.customShort("n"), .long], help: ArgumentHelp("Watch Canaries in this namespace only (default: all).", valueName: "namespace"))
     var namespace: String?
 
-    @Option(help: ArgumentHelp("The Prometheus holding Istio's metrics.", valueName: "url"))
+    @Option(help: ArgumentHelp("The Prometheus holding Istio's metrics: http:// or https://, with a path prefix if it has one.", valueName: "url"))
     var prometheus: String = "http://prometheus.istio-system:9090"
 
     @Option(help: ArgumentHelp("Where the API, the dashboard and /metrics listen.", valueName: "host:port"))
@@ -69,7 +69,9 @@ struct ControllerCommand: AsyncParsableCommand {
     var identity: String = ProcessInfo.processInfo.hostName
 
     func validate() throws {
-        guard prometheus.hasPrefix("http://") else { throw ValidationError("--prometheus takes http://HOST:PORT, got \"\(prometheus)\"") }
+        guard prometheus.hasPrefix("http://") || prometheus.hasPrefix("https://") else {
+            throw ValidationError("--prometheus takes http[s]://HOST[:PORT][/PATH], got \"\(prometheus)\"")
+        }
     }
 
     func run() async throws {
@@ -97,22 +99,23 @@ struct ControllerCommand: AsyncParsableCommand {
         let groups: [CanaryGroup] = flaggerCanaries ? [.serin, .flagger] : [.serin]
         let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: namespace, log: log)
+        let ownMetrics = ControllerMetricsRegistry()
         let controller = CanaryController(
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api),
                 metrics: RoutedMetricProvider(
-                    defaultSource: .prometheus(address: prometheus), gateway: nil, group: MultiThreadedEventLoopGroup.singleton,
-                    templates: { await templates.templates }
+                    defaultSource: .prometheus(address: prometheus), gateway: nil,
+                    templates: { await templates.templates }, credentials: { await templates.credentials(for: $0) }
                 ),
                 webhooks: HTTPWebhookRunner(), store: store,
                 workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api)
             ),
-            log: log
+            metricsFactory: ownMetrics.factory, log: log
         )
         var router = SimpleRouter()
         let readiness = Readiness()
         AdminSurface.registerProbes(readiness: readiness, on: &router)
-        AdminSurface.register(controller, on: &router, servesGateway: false)
+        AdminSurface.register(controller, metrics: ownMetrics, on: &router, servesGateway: false)
         let routes = router
         let server: SimpleHTTPServer
         do {

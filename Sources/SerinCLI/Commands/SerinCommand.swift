@@ -18,7 +18,7 @@ public struct SerinCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, UpCommand.self, ControllerCommand.self, StatusCommand.self, PromoteCommand.self, AbortCommand.self,
             PauseCommand.self, ResumeCommand.self, RolloutAgainCommand.self, HistoryCommand.self,
-            GatewayCommand.self, ApplyCommand.self, ValidateCommand.self, RouteCommand.self, DemoAppCommand.self,
+            GatewayCommand.self, ApplyCommand.self, ValidateCommand.self, RouteCommand.self, SimulateCommand.self, DemoAppCommand.self,
         ]
     )
 

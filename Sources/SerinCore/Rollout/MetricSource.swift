@@ -2,7 +2,7 @@
 public enum MetricSource: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The embedded gateway's own counters.
     case gateway
-    /// A Prometheus server's HTTP API, e.g. `http://127.0.0.1:9090`.
+    /// A Prometheus server's HTTP API, e.g. `http://127.0.0.1:9090` or `https://host/prometheus`.
     case prometheus(address: String)
 
     public var description: String {
@@ -19,10 +19,14 @@ public struct MetricTemplateSpec: Hashable, Sendable, Codable {
     public var source: MetricSource
     /// PromQL with Flagger's variables: `{{ namespace }}`, `{{ target }}`, `{{ service }}`, `{{ interval }}`, `{{ variables.NAME }}`.
     public var query: String
+    /// `provider.secretRef.name` (Flagger's field): a Secret in the template's namespace with the credentials
+    /// (`token`, or `username` and `password`) and perhaps the `address`. Only Kubernetes mode reads Secrets.
+    public var secretRef: String?
 
-    public init(name: ResourceName, source: MetricSource, query: String) {
+    public init(name: ResourceName, source: MetricSource, query: String, secretRef: String? = nil) {
         self.name = name
         self.source = source
         self.query = query
+        self.secretRef = secretRef
     }
 }

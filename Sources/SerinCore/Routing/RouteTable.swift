@@ -18,11 +18,21 @@ public struct RouteTable: Sendable {
         public let servers: [ServerBinding]
         /// Most specific host pattern first.
         public let virtualHosts: [VirtualHost]
+        /// The exact host names' virtual hosts by `HostKey` of the name, so thousands of hosts cost one lookup, not
+        /// a scan; a key shared by two names holds both, and the name is compared after. Nil for a handful of names,
+        /// where comparing them is cheaper than hashing the request's host: the resolver scans all in order. (An
+        /// exact name sorts before every wildcard, so either way the exact one is tried first.)
+        let exactHosts: [HostKey: [Int]]?
+        /// The wildcard patterns' virtual hosts, most specific first; few on any real gateway, so scanned.
+        let wildcardHosts: [Int]
 
         public init(port: Int, servers: [ServerBinding], virtualHosts: [VirtualHost]) {
             self.port = port
             self.servers = servers
             self.virtualHosts = virtualHosts.map { $0.bound(to: servers) }
+            let exact = virtualHosts.indices.filter { !virtualHosts[$0].pattern.isWildcard }
+            wildcardHosts = virtualHosts.indices.filter { virtualHosts[$0].pattern.isWildcard }
+            exactHosts = exact.count > 8 ? Dictionary(grouping: exact) { HostKey(virtualHosts[$0].pattern.text) } : nil
         }
 
         /// Server `index`'s bit in an admission mask; servers past the 63rd share the top bit, which the
@@ -38,6 +48,7 @@ public struct RouteTable: Sendable {
             }
             return mask
         }
+
     }
 
     /// A Gateway server on a listener: the hosts it admits.
@@ -177,7 +188,8 @@ public struct RouteTable: Sendable {
         func admits(_ gateway: ResourceName) -> Bool {
             listener.servers.contains { $0.gateway == gateway && $0.hosts.contains(where: { $0.matches(host) }) }
         }
-        for virtualHost in listener.virtualHosts where virtualHost.pattern.matches(host) {
+        // The exact name's routes, then each matching wildcard's, until one has a route bound to this listener.
+        func attempt(_ virtualHost: VirtualHost) -> Resolution? {
             var anyBound = false
             for (offset, route) in virtualHost.routes.enumerated() where virtualHost.isBound(offset, admission: admission, admits: admits) {
                 anyBound = true
@@ -185,14 +197,40 @@ public struct RouteTable: Sendable {
                     return .route(route)
                 }
             }
-            guard anyBound else { continue }
+            guard anyBound else { return nil }
             let bound = virtualHost.routes.indices.filter { virtualHost.isBound($0, admission: admission, admits: admits) }
             return .noRoute(
                 reason: "no route of \(Set(bound.map { virtualHost.routes[$0].virtualService }).sorted().map(\.description).joined(separator: ", ")) "
                     + "matches \(request.method) \(request.path) on host \"\(host)\""
             )
         }
+        if let exactHosts = listener.exactHosts {
+            for index in exactHosts[HostKey(host)] ?? [] where listener.virtualHosts[index].pattern.matches(host) {
+                if let found = attempt(listener.virtualHosts[index]) { return found }
+            }
+            for index in listener.wildcardHosts where listener.virtualHosts[index].pattern.matches(host) {
+                if let found = attempt(listener.virtualHosts[index]) { return found }
+            }
+        } else {
+            for virtualHost in listener.virtualHosts where virtualHost.pattern.matches(host) {
+                if let found = attempt(virtualHost) { return found }
+            }
+        }
         let admitting = Set(listener.servers.map(\.gateway).filter(admits))
         return .noRoute(reason: "no VirtualService bound to \(admitting.sorted().map(\.description).joined(separator: ", ")) serves host \"\(host)\"")
+    }
+}
+
+/// A host name's hash with ASCII case folded, computed from its bytes (FNV-1a), so looking a request's host up
+/// builds no lowercased copy of it.
+struct HostKey: Hashable, Sendable {
+    let hash: UInt64
+
+    init<S: StringProtocol>(_ host: S) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in host.utf8 {
+            hash = (hash ^ UInt64(ASCII.lower(byte))) &* 0x0000_0100_0000_01B3
+        }
+        self.hash = hash
     }
 }

@@ -25,13 +25,39 @@ extension ManifestDecoder {
     /// A `provider`: `{type: prometheus, address: http://...}`, or `{type: gateway}` for the embedded
     /// gateway's own counters.
     static func metricSource(_ field: Field, for use: ProviderUse, reader: DocumentReader) -> MetricSource? {
-        let schema = Schema(
-            known: ["type", "address"], notRead: ["secretRef": "Serin sends Prometheus queries without credentials"]
-        )
+        provider(field, for: use, reader: reader)?.source
+    }
+
+    /// A `provider` with a MetricTemplate's `secretRef: {name: SECRET}` (Flagger's field), whose Secret holds the
+    /// credentials; a Canary metric's provider has none.
+    static func provider(_ field: Field, for use: ProviderUse, reader: DocumentReader) -> (source: MetricSource, secretRef: String?)? {
+        let schema = use == .template
+            ? Schema(known: ["type", "address", "secretRef"])
+            : Schema(known: ["type", "address"], notRead: ["secretRef": "credentials belong in a MetricTemplate's provider"])
         guard let fields = reader.mapping(field, schema),
             let typeField = reader.required("type", in: fields),
             let typeText = reader.string(typeField)
         else { return nil }
+        let secretRef = fields["secretRef"].flatMap { secretName($0, reader: reader) }
+        return source(type: typeText, typeField: typeField, fields: fields, in: field, for: use, reader: reader).map { ($0, secretRef) }
+    }
+
+    /// `secretRef: {name: SECRET}`.
+    private static func secretName(_ field: Field, reader: DocumentReader) -> String? {
+        guard let fields = reader.mapping(field, Schema(known: ["name"])),
+            let nameField = reader.required("name", in: fields),
+            let name = reader.string(nameField)
+        else { return nil }
+        guard !name.isEmpty else {
+            reader.error("\(nameField.path): is empty, expected the name of a Secret in the template's namespace", at: nameField.node)
+            return nil
+        }
+        return name
+    }
+
+    private static func source(
+        type typeText: String, typeField: Field, fields: Fields, in field: Field, for use: ProviderUse, reader: DocumentReader
+    ) -> MetricSource? {
         guard let type = ProviderType(rawValue: typeText) else {
             reader.error(
                 "\(typeField.path): provider \(typeText) is not supported by Serin; expected \(use.expected)",
@@ -68,13 +94,12 @@ extension ManifestDecoder {
         }
     }
 
-    /// A Prometheus server's URL; plain `http://`, the only scheme Serin's Prometheus client speaks.
+    /// A Prometheus server's URL: `http://` or `https://`, with a path prefix if it has one.
     private static func prometheusAddress(_ field: Field, reader: DocumentReader) -> String? {
         guard let address = reader.string(field) else { return nil }
-        let scheme = "http://"
-        guard address.hasPrefix(scheme), address.count > scheme.count else {
+        guard let scheme = ["http://", "https://"].first(where: address.hasPrefix), address.count > scheme.count else {
             reader.error(
-                "\(field.path): expected an http:// URL like http://127.0.0.1:9090, got \"\(address)\"", at: field.node
+                "\(field.path): expected an http:// or https:// URL like http://127.0.0.1:9090, got \"\(address)\"", at: field.node
             )
             return nil
         }

@@ -2,13 +2,14 @@ import SerinCore
 
 extension ManifestDecoder {
     /// A MetricTemplate (`serin.dev/v1alpha1`, or Flagger's `flagger.app/v1beta1` read unchanged): a query
-    /// and the Prometheus server that runs it, named by Canary metrics' `templateRef`.
+    /// and the Prometheus server that runs it (with the Secret holding its credentials), named by Canary metrics'
+    /// `templateRef`.
     static func metricTemplate(_ spec: Field, name: ResourceName, reader: DocumentReader) -> MetricTemplateSpec? {
         guard let fields = reader.mapping(spec, Schema(known: ["provider", "query"])) else { return nil }
-        let source = reader.required("provider", in: fields).flatMap { metricSource($0, for: .template, reader: reader) }
+        let provider = reader.required("provider", in: fields).flatMap { self.provider($0, for: .template, reader: reader) }
         let query = reader.required("query", in: fields).flatMap { templateQuery($0, reader: reader) }
-        guard let source, let query else { return nil }
-        return MetricTemplateSpec(name: name, source: source, query: query)
+        guard let provider, let query else { return nil }
+        return MetricTemplateSpec(name: name, source: provider.source, query: query, secretRef: provider.secretRef)
     }
 
     /// A non-empty query whose `{{ ... }}` all name something a check can fill in.

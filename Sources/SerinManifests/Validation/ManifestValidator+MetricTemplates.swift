@@ -33,4 +33,18 @@ extension ManifestValidator {
         }
         return diagnostics
     }
+
+    /// A template whose credentials are in a Secret: files name no Secrets and the embedded gateway reads none,
+    /// so its checks will fail saying why. A warning, not an error: the same files may be meant for a cluster,
+    /// where serin controller reads the Secret (as a Canary on a Deployment is refused only when it runs here).
+    static func metricTemplateSecrets(in resources: [LocatedResource]) -> [Diagnostic] {
+        resources.compactMap { located in
+            guard case .metricTemplate(let template) = located.resource, let secret = template.secretRef else { return nil }
+            return .warning(
+                "MetricTemplate \(template.name): provider.secretRef names Secret \(secret), which only serin controller reads "
+                    + "(from its cluster); serin up and serin gateway fail this template's checks instead of querying without it",
+                at: located.location(of: "spec.provider.secretRef")
+            )
+        }
+    }
 }

@@ -1,12 +1,11 @@
 import NIOCore
 import NIOHTTP1
-import SerinHTTP
+import SerinDemoApp
 
-
-/// Steady demo traffic: requests over several keep-alive connections, tallied by the version that answered.
+/// Demo traffic in bursts: requests over several keep-alive connections, tallied by the version that answered.
 ///
-/// `serin demo` drives the gateway with it, and tests use it to prove that reconfiguring under
-/// load fails no request.
+/// Tests use it to prove that reconfiguring under load fails no request: each connection is its own, so a
+/// connection the gateway dropped shows as a failure instead of being retried on another.
 public enum DemoTraffic {
     /// Runs `requestsPerConnection` sequential GETs on each of `connections` connections.
     public static func run(
@@ -41,25 +40,9 @@ public enum DemoTraffic {
     }
 }
 
-/// Counts how often each demo version answered.
-public struct VersionTally: Sendable, Equatable, CustomStringConvertible {
-    public var counts: [String: Int] = [:]
-    public var failures: [String] = []
-
-    public init() {}
-
-    public mutating func add(_ response: SimpleResponse) {
-        if response.status == 200, let version = response.header(DemoApp.versionHeader) {
-            counts[version, default: 0] += 1
-        } else {
-            failures.append("\(response.status): \(response.bodyText.prefix(200))")
-        }
-    }
-
-    public var total: Int { counts.values.reduce(0, +) + failures.count }
-
-    public var description: String {
-        counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            + (failures.isEmpty ? "" : " failures=\(failures.count)")
+extension VersionTally {
+    /// One answer of the demo app, or of the gateway in front of it.
+    mutating func add(_ response: SimpleHTTPClient.Response) {
+        add(status: response.status, version: response.header(DemoApp.versionHeader), body: response.bodyText)
     }
 }

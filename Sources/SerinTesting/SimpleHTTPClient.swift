@@ -3,10 +3,26 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One keep-alive HTTP/1.1 connection that sends requests one after another and reads each answer whole.
+/// One keep-alive HTTP/1.1 connection that sends requests one after another and reads each answer whole: a
+/// test's client.
 ///
-/// Used by the CLI to talk to the admin API, by the demo's load generator and by tests.
+/// Product code talks HTTP through AsyncHTTPClient. Tests keep this one because they pin what a pooled client
+/// hides: that requests share exactly one connection (keep-alive, reuse across a configuration swap), when the
+/// server closes it (`isActive`), the Host header as written, and a deadline that closes the connection.
 public final class SimpleHTTPClient: Sendable {
+    /// A whole answer, as tests read it.
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8] = []
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    }
+
     private let channel: any Channel
     private let handler: NIOLoopBound<SimpleResponseHandler>
     public let host: String
@@ -47,14 +63,14 @@ public final class SimpleHTTPClient: Sendable {
     public func send(
         _ method: HTTPMethod, _ uri: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
         timeout: TimeAmount? = nil
-    ) async throws -> SimpleResponse {
-        var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(headers))
+    ) async throws -> Response {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(headers.map { ($0.name, $0.value) }))
         if !head.headers.contains(name: "host") { head.headers.add(name: "host", value: "\(host):\(port)") }
         if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.count)) }
         let requestHead = head
         let handler = self.handler
         let channel = self.channel
-        let promise = channel.eventLoop.makePromise(of: SimpleResponse.self)
+        let promise = channel.eventLoop.makePromise(of: Response.self)
         channel.eventLoop.execute {
             // A connection the server closed already would never answer.
             guard channel.isActive else {
@@ -100,17 +116,17 @@ public struct ConnectionClosedError: Error, CustomStringConvertible {
 final class SimpleResponseHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    private var waiting: [EventLoopPromise<SimpleResponse>] = []
-    private var current: SimpleResponse?
+    private var waiting: [EventLoopPromise<SimpleHTTPClient.Response>] = []
+    private var current: SimpleHTTPClient.Response?
 
-    func expect(_ promise: EventLoopPromise<SimpleResponse>) {
+    func expect(_ promise: EventLoopPromise<SimpleHTTPClient.Response>) {
         waiting.append(promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            current = SimpleResponse(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) })
+            current = SimpleHTTPClient.Response(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) })
         case .body(var buffer):
             current?.body += buffer.readBytes(length: buffer.readableBytes) ?? []
         case .end:

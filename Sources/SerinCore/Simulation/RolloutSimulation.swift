@@ -1,0 +1,122 @@
+/// A Canary's rollout run over synthetic traffic on a simulated clock: the real state machine and judge, every
+/// analysis answered from `SimulatedTraffic`, webhooks passing and workloads ready at once. Thousands of releases a
+/// minute, so a schedule and its thresholds can be tried before they meet a real release.
+public struct RolloutSimulation: Sendable {
+    /// How one simulated release ended.
+    public struct Outcome: Sendable, Equatable {
+        /// `succeeded` (promoted), `failed` (rolled back), or nil when it had not finished within the time limit.
+        public var phase: RolloutPhase?
+        /// Simulated time from the start to the finish (or to the limit).
+        public var elapsed: Duration
+        /// Analyses run.
+        public var analyses: Int
+    }
+
+    public var spec: CanarySpec
+    public var traffic: SimulatedTraffic
+    public var judge: any Judge
+    /// A release still running after this long is counted as undecided.
+    public var timeLimit: Duration
+
+    public init(spec: CanarySpec, traffic: SimulatedTraffic, judge: any Judge = ThresholdJudge(), timeLimit: Duration = .seconds(24 * 3_600)) {
+        self.spec = spec
+        self.traffic = traffic
+        self.judge = judge
+        self.timeLimit = timeLimit
+    }
+
+    /// One release with the draws of `seed`.
+    public func run(seed: UInt64) throws(CanarySpecError) -> Outcome {
+        var generator = SimulationRandom(seed: seed)
+        let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
+        var rollout = try Rollout(spec: spec, stable: spec.stable ?? Destination(host: "stable"))
+        var now = start
+        var analyses = 0
+        var queue = rollout.start(now: now).actions
+        while now - start < timeLimit {
+            // Answer what the rollout asked for at this instant, and whatever that answer leads to.
+            while !queue.isEmpty {
+                let action = queue.removeFirst()
+                switch action {
+                case .analyze(let request):
+                    analyses += 1
+                    let verdict = judge.judge(samples(for: request, using: &generator), for: request)
+                    queue += rollout.analysisCompleted(verdict: verdict, now: now).actions
+                case .runWebhooks(let run):
+                    queue += rollout.webhookCompleted(ticket: run.ticket, result: .passed, now: now).actions
+                case .checkWorkload(let check):
+                    queue += rollout.workloadChecked(ticket: check.ticket, ready: true, reason: "", now: now).actions
+                case .promoteWorkload(let promotion):
+                    queue += rollout.primaryUpdated(ticket: promotion.ticket, ready: true, reason: "", now: now).actions
+                case .finished(let phase):
+                    return Outcome(phase: phase, elapsed: now - start, analyses: analyses)
+                case .setWeights, .notifyWebhooks, .scaleWorkload, .record, .phaseChanged:
+                    break
+                }
+            }
+            // On to the next moment the rollout has something to do.
+            let due = rollout.status.nextCheckAt.map { max($0, now + .seconds(1)) } ?? now + .seconds(1)
+            now = due
+            queue = rollout.tick(now: now).actions
+        }
+        return Outcome(phase: nil, elapsed: now - start, analyses: analyses)
+    }
+
+    /// How `trials` releases went, seeds `seed`, `seed + 1`, ...
+    public func run(trials: Int, seed: UInt64) throws(CanarySpecError) -> Summary {
+        var outcomes: [Outcome] = []
+        for trial in 0..<trials { outcomes.append(try run(seed: seed &+ UInt64(trial))) }
+        return Summary(outcomes)
+    }
+
+    /// Each check's reading over its own window at the request's weight; custom queries have no simulated value.
+    func samples(for request: AnalysisRequest, using generator: inout SimulationRandom) -> AnalysisSamples {
+        var samples = AnalysisSamples()
+        // Checks over the same window read the same requests, as they would from one gateway or Prometheus.
+        var byWindow: [Duration: MetricReading] = [:]
+        for check in request.metrics {
+            switch check.kind {
+            case .requestSuccessRate, .requestDuration:
+                let reading = byWindow[check.interval] ?? .traffic(
+                    canary: traffic.sample(traffic.canary, percent: request.canaryWeight, window: check.interval, using: &generator),
+                    stable: traffic.sample(traffic.stable, percent: 100 - request.canaryWeight, window: check.interval, using: &generator))
+                byWindow[check.interval] = reading
+                samples[metric: check.name] = reading
+            case .custom:
+                samples[metric: check.name] = .value(nil, window: check.interval)
+            }
+        }
+        return samples
+    }
+}
+
+extension RolloutSimulation {
+    /// Many releases in numbers: how often each ending came, and how long decisions took.
+    public struct Summary: Sendable, Equatable, Codable {
+        public var trials: Int
+        public var promoted: Int
+        public var rolledBack: Int
+        public var undecided: Int
+        /// Seconds from start to promotion or rollback, over the releases that finished.
+        public var secondsToDecision: Percentiles?
+
+        public struct Percentiles: Sendable, Equatable, Codable {
+            public var p50: Double
+            public var p90: Double
+        }
+
+        public init(_ outcomes: [Outcome]) {
+            trials = outcomes.count
+            promoted = outcomes.count { $0.phase == .succeeded }
+            rolledBack = outcomes.count { $0.phase == .failed }
+            undecided = trials - promoted - rolledBack
+            let decided = outcomes.filter { $0.phase != nil }.map { Double($0.elapsed.components.seconds) }.sorted()
+            secondsToDecision = decided.isEmpty ? nil : Percentiles(p50: Self.percentile(0.5, of: decided), p90: Self.percentile(0.9, of: decided))
+        }
+
+        /// The nearest-rank percentile of sorted values.
+        static func percentile(_ fraction: Double, of sorted: [Double]) -> Double {
+            sorted[max(0, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+        }
+    }
+}

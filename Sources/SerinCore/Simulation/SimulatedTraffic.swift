@@ -1,0 +1,105 @@
+import RealModule
+
+/// Synthetic traffic for trying a Canary before it meets real traffic: how many requests arrive, how many of each
+/// version's fail, and how long they take, drawn from a seeded generator so a run can be repeated exactly.
+public struct SimulatedTraffic: Sendable, Equatable {
+    /// How one version behaves.
+    public struct Version: Sendable, Equatable {
+        /// The fraction of requests that fail (0.05 = 5%).
+        public var errorRate: Double
+        /// The median request duration; durations are log-normal around it.
+        public var medianMilliseconds: Double
+        /// The spread of log durations: 0.5 puts p99 near 3.2× the median, a typical service tail.
+        public var logSpread: Double
+
+        public init(errorRate: Double, medianMilliseconds: Double, logSpread: Double = 0.5) {
+            self.errorRate = errorRate
+            self.medianMilliseconds = medianMilliseconds
+            self.logSpread = logSpread
+        }
+    }
+
+    /// Requests a second to the service, split between the versions by the canary weight.
+    public var requestsPerSecond: Double
+    public var stable: Version
+    public var canary: Version
+
+    public init(requestsPerSecond: Double, stable: Version, canary: Version) {
+        self.requestsPerSecond = requestsPerSecond
+        self.stable = stable
+        self.canary = canary
+    }
+
+    /// What one version served over `window` while it had `percent` of the traffic.
+    public func sample(
+        _ version: Version, percent: Int, window: Duration, using generator: inout SimulationRandom
+    ) -> MetricSample {
+        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let requests = generator.poisson(mean: requestsPerSecond * Double(percent) / 100 * seconds)
+        let failures = generator.binomial(trials: requests, probability: version.errorRate)
+        let p99 = requests > 0 ? version.medianMilliseconds * .exp(version.logSpread * Self.normalP99(of: requests, using: &generator)) : nil
+        return MetricSample(requests: requests, failures: failures, p99Milliseconds: p99, window: window)
+    }
+
+    /// The 99th percentile of `count` standard normal draws. Few are drawn and sorted; for many, the percentile is
+    /// itself close to normal around z₀.₉₉ with sd √(0.99·0.01/n) / φ(z₀.₉₉), drawn at once.
+    static func normalP99(of count: Int, using generator: inout SimulationRandom) -> Double {
+        guard count > 200 else {
+            let draws = (0..<count).map { _ in generator.standardNormal() }.sorted()
+            return draws[Int((Double(count) * 0.99).rounded(.up)) - 1]
+        }
+        let (z, density) = (2.326_347_874_040_841, 0.026_652_142_203_458_05)
+        return z + (0.99 * 0.01 / Double(count)).squareRoot() / density * generator.standardNormal()
+    }
+}
+
+/// SplitMix64 with the draws the simulation needs. Seeded, so the same seed gives the same rollouts.
+public struct SimulationRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1).
+    public mutating func uniform() -> Double {
+        (Double(next() >> 11) + 0.5) / Double(1 << 53)
+    }
+
+    /// Box–Muller.
+    public mutating func standardNormal() -> Double {
+        (-2 * .log(uniform())).squareRoot() * .cos(2 * .pi * uniform())
+    }
+
+    /// Knuth's product method for small means; a rounded normal beyond, where the two agree closely.
+    mutating func poisson(mean: Double) -> Int {
+        guard mean > 0 else { return 0 }
+        if mean > 50 { return max(0, Int((mean + mean.squareRoot() * standardNormal()).rounded())) }
+        let limit = Double.exp(-mean)
+        var (count, product) = (0, uniform())
+        while product > limit {
+            count += 1
+            product *= uniform()
+        }
+        return count
+    }
+
+    /// Exact for few trials; normal where the variance is large, Poisson where failures are rare.
+    mutating func binomial(trials: Int, probability: Double) -> Int {
+        guard trials > 0, probability > 0 else { return 0 }
+        guard probability < 1 else { return trials }
+        if probability > 0.5 { return trials - binomial(trials: trials, probability: 1 - probability) }
+        if trials <= 200 { return (0..<trials).count { _ in uniform() < probability } }
+        let (n, p) = (Double(trials), probability)
+        if n * p * (1 - p) > 25 {
+            return min(trials, max(0, Int((n * p + (n * p * (1 - p)).squareRoot() * standardNormal()).rounded())))
+        }
+        return min(trials, poisson(mean: n * p))
+    }
+}

@@ -1,0 +1,50 @@
+import NIOPosix
+import SerinHTTP
+import SerinTesting
+import Testing
+
+/// Where the steering commands find a running Serin: `--server`, else `SERIN_SERVER`, else the default
+/// address; and what they say when nothing answers there.
+@Suite("--server and SERIN_SERVER")
+struct ServerOptionTests {
+    @Test(
+        "says no Serin is answering, and how to point at one, when nothing listens at the address",
+        arguments: [["status"], ["promote", "web"], ["history", "web"]]
+    )
+    func nothingListening(command: [String]) async throws {
+        let refusing = try RefusingPort()
+        let server = "http://127.0.0.1:\(refusing.port)"
+        let result = try await SerinProcess.run(command + ["--server", server])
+        withExtendedLifetime(refusing) {}
+        #expect(result.status == 1)
+        #expect(
+            result.stderr == "error: no Serin answering at \(server): is `serin up` running? pass --server URL or set SERIN_SERVER\n",
+            "\(result.stderr)"
+        )
+    }
+
+    @Test("reads SERIN_SERVER when --server is not given, and --server wins over it")
+    func environment() async throws {
+        let answering = try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: "127.0.0.1", port: 0) { request in
+            request.path == "/canaries" ? .content("[]", contentType: "application/json") : .text("not found", status: 404)
+        }
+        let refusing = try RefusingPort()
+        let fromEnvironment = try await SerinProcess.run(["status"], environment: ["SERIN_SERVER": "http://127.0.0.1:\(answering.port)/"])
+        let overridden = try await SerinProcess.run(
+            ["status", "--server", "http://127.0.0.1:\(refusing.port)"], environment: ["SERIN_SERVER": "http://127.0.0.1:\(answering.port)"]
+        )
+        await answering.close()
+        withExtendedLifetime(refusing) {}
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        #expect(fromEnvironment.stdout.hasPrefix("no Canaries"), "\(fromEnvironment.stdout)")
+        #expect(overridden.status == 1)
+        #expect(overridden.stderr.contains("no Serin answering at http://127.0.0.1:\(refusing.port):"), "\(overridden.stderr)")
+    }
+
+    @Test("refuses a SERIN_SERVER that is not a URL, naming the variable")
+    func badEnvironment() async throws {
+        let result = try await SerinProcess.run(["status"], environment: ["SERIN_SERVER": "ftp://serin:9900"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(#"SERIN_SERVER takes http://HOST:PORT, got "ftp://serin:9900""#), "\(result.stderr)")
+    }
+}

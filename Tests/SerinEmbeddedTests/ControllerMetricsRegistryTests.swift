@@ -1,0 +1,90 @@
+import CoreMetrics
+import Foundation
+import SerinController
+import SerinCore
+import SerinServer
+import SerinSpawn
+import SerinTesting
+import Testing
+
+/// The controller's `/metrics`, as swift-prometheus writes what the controller records through swift-metrics: every
+/// family's samples together after its HELP and TYPE, with two Canaries in the set (the text format forbids one
+/// family's lines among another's), and clean for Prometheus's own checker.
+@Suite("Controller metrics registry")
+struct ControllerMetricsRegistryTests {
+    static let promtool = "/usr/bin/promtool"
+
+    /// Two Canaries' series, recorded in turn as two rollouts would, one sample of each family apiece.
+    static func exposition() -> String {
+        let registry = ControllerMetricsRegistry()
+        for (name, namespace) in [("web", "default"), ("cart", "shop")] {
+            let labels = [("name", name), ("namespace", namespace)]
+            Gauge(label: ControllerMetricFamily.weight.rawValue, dimensions: labels, factory: registry.factory).record(20)
+            for phase in RolloutPhase.allCases {
+                Gauge(label: ControllerMetricFamily.phase.rawValue, dimensions: labels + [("phase", phase.rawValue)], factory: registry.factory)
+                    .record(phase == .progressing ? 1 : 0)
+            }
+            Gauge(label: ControllerMetricFamily.failedChecks.rawValue, dimensions: labels, factory: registry.factory).record(1)
+            Counter(label: ControllerMetricFamily.analyses.rawValue, dimensions: labels + [("result", "pass")], factory: registry.factory)
+                .increment()
+            Timer(label: ControllerMetricFamily.analysisDuration.rawValue, dimensions: labels, factory: registry.factory)
+                .recordMilliseconds(40)
+        }
+        return registry.exposition()
+    }
+
+    @Test("every family has its HELP and TYPE, and the samples say what was recorded")
+    func familiesAreDescribed() {
+        let text = Self.exposition()
+        for family in ControllerMetricFamily.allCases {
+            #expect(text.contains("# HELP \(family.rawValue) \(family.help)\n"), "\(family.rawValue):\n\(text)")
+        }
+        #expect(text.contains("# TYPE serin_canary_analysis_duration_seconds histogram"))
+        #expect(text.contains(#"serin_canary_weight{name="cart",namespace="shop"} 20"#), "\(text)")
+        #expect(text.contains(#"serin_canary_phase{name="web",namespace="default",phase="Progressing"} 1"#), "\(text)")
+        #expect(text.contains(#"serin_canary_analysis_duration_seconds_bucket{name="web",namespace="default",le="0.05"} 1"#), "\(text)")
+    }
+
+    @Test("each metric family's lines come together, after its HELP and TYPE")
+    func familiesAreNotInterleaved() {
+        let text = Self.exposition()
+        var seen: [String] = []
+        for line in text.split(separator: "\n") {
+            let family: String
+            if line.hasPrefix("# ") {
+                family = String(line.split(separator: " ")[2])
+            } else {
+                let name = String(line.prefix { $0 != "{" && $0 != " " })
+                family = ["_sum", "_count", "_bucket"].reduce(name) { $0.hasSuffix($1) ? String($0.dropLast($1.count)) : $0 }
+            }
+            if seen.last != family {
+                #expect(!seen.contains(family), "\(family) comes back after \(seen.last ?? ""):\n\(text)")
+                seen.append(family)
+            }
+        }
+        #expect(seen.count == 5, "\(seen)")
+    }
+
+    @Test(
+        "promtool check metrics finds nothing wrong with the controller's families",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: promtool) || ProcessInfo.processInfo.environment["CI"] == "true",
+                 "promtool is not installed here (apt-get install prometheus); CI runs this")
+    )
+    func promtoolIsClean() throws {
+        let text = Self.exposition()
+        let directory = try SerinProcess.temporaryDirectory()
+        let input = directory.appendingPathComponent("metrics.txt")
+        let output = directory.appendingPathComponent("promtool.txt")
+        try Data(text.utf8).write(to: input)
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let stdin = open(input.path, O_RDONLY)
+        let stdout = open(output.path, O_WRONLY)
+        defer { close(stdin); close(stdout) }
+        let process = try ChildProcess.spawn(
+            Self.promtool, arguments: ["check", "metrics"], stdin: .descriptor(stdin), stdout: .descriptor(stdout), stderr: .descriptor(stdout))
+        let exit = process.waitUntilExit()
+        let said = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        #expect(exit == .exited(0), "promtool: \(said)\n\(text)")
+        #expect(said.isEmpty, "promtool: \(said)")
+    }
+}
