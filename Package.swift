@@ -284,7 +284,10 @@ let package = Package(
         .testTarget(name: "SerinStoreTests", dependencies: ["SerinStore", "SerinCore", "SerinTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinGatewayTests",
-            dependencies: ["SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests"],
+            dependencies: [
+                "SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -8,7 +8,7 @@ final class MirrorExchange {
     private let head: ByteBuffer
     private let isHEAD: Bool
     private let endpoint: EndpointAddress
-    private let onEnd: (_ status: Int, _ flags: String) -> Void
+    private let onEnd: (_ status: Int, _ flags: ResponseFlag) -> Void
     private var upstream: UpstreamConnection?
     private var pending: [ByteBuffer] = []
     private var pendingBytes = 0
@@ -23,7 +23,7 @@ final class MirrorExchange {
     /// marks the copy by appending `-shadow` to its Host.
     init(
         original: RequestHead, clientAddress: String?, endpoint: Cluster.Endpoint, pool: UpstreamPool,
-        onEnd: @escaping (_ status: Int, _ flags: String) -> Void
+        onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
         var head = original
         if let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: host + "-shadow") }
@@ -64,7 +64,7 @@ final class MirrorExchange {
         }
         switch result {
         case .failure:
-            finish(status: 0, flags: "UF")
+            finish(status: 0, flags: .upstreamConnectionFailure)
         case .success(let connection):
             connection.delegate = self
             connection.requestsServed += 1
@@ -80,10 +80,10 @@ final class MirrorExchange {
         upstream?.delegate = nil
         upstream?.close()
         upstream = nil
-        finish(status: status, flags: "DC")
+        finish(status: status, flags: .downstreamConnectionTermination)
     }
 
-    private func finish(status: Int, flags: String) {
+    private func finish(status: Int, flags: ResponseFlag) {
         guard !finished else { return }
         finished = true
         pending = []
@@ -107,12 +107,12 @@ extension MirrorExchange: UpstreamDelegate {
             connection.delegate = nil
             connection.close()
         }
-        finish(status: status, flags: "-")
+        finish(status: status, flags: .noFlag)
     }
 
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
         upstream = nil
-        finish(status: status, flags: "UC")
+        finish(status: status, flags: .upstreamConnectionTermination)
     }
 
     func upstreamWritabilityChanged(_ connection: UpstreamConnection) {}

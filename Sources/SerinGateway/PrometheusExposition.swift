@@ -54,7 +54,7 @@ public enum PrometheusExposition {
             ("destination_subset", key.subset ?? ""),
             ("request_protocol", "http"),
             ("response_code", String(key.responseCode)),
-            ("response_flags", key.responseFlags),
+            ("response_flags", key.responseFlags.rawValue),
         ]
         return pairs.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",")
     }

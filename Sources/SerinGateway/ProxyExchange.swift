@@ -2,13 +2,13 @@ import NIOCore
 import NIOHTTP1
 import SerinCore
 
-/// One request on its way through the proxy: where it goes and how far it got.
+/// The IO side of one request on its way through the proxy: where it goes, the connection and timers it
+/// holds, the bytes kept for it. How far it got is `ProxyStateMachine.Exchange`'s to know.
 final class ProxyExchange {
     /// The request head as it is sent upstream, encoded once for every attempt.
     let upstreamHead: ByteBuffer
     let isHEAD: Bool
     let downstreamVersion: HTTPVersion
-    let keepAlive: Bool
     let route: RouteTable.Route
     let target: RouteTable.Target
     /// The endpoint of the current attempt, and its index in the cluster; a retry moves on to the next one.
@@ -23,52 +23,29 @@ final class ProxyExchange {
     var upstream: UpstreamConnection?
     /// Body bytes that arrived before the upstream connection was ready.
     var buffered: [ByteBuffer] = []
-    var requestEnded = false
-    /// Whether any request body bytes went upstream: after that a retry could duplicate them.
-    var bodyForwarded = false
-    var responseStarted = false
-    var responseCode = 0
     var requestBytes = 0
     var responseBytes = 0
-    var attempts = 0
-    /// The client went away; nothing more is written for this exchange.
-    var abandoned = false
-    /// Request body bytes kept for a retry; nil once the body outgrew `maxReplayBytes`.
-    var replay: [ByteBuffer]? = []
-    var replayBytes = 0
-    var retriesLeft: Int
+    /// Request body bytes kept for a retry, while the machine says the body can be replayed.
+    var replay: [ByteBuffer] = []
     /// The route's `timeout` and `retries.perTryTimeout` timers.
     var deadline: Scheduled<Void>?
     var tryDeadline: Scheduled<Void>?
-    /// The response ends by closing, or its body is decoded for an HTTP/1.0 client: the client connection ends with it.
-    var closesClient = false
-    /// Whether the client connection stays open after this exchange.
-    var keepsClientAlive: Bool { keepAlive && !closesClient }
-    /// `DI` when a fault delay was injected: Envoy's flag, kept on the finished request's series.
-    var injectedFlag: String?
     var mirror: MirrorExchange?
 
-    /// The most request body kept for retries, as Envoy's per-request buffer limit.
-    static let maxReplayBytes = 64 * 1024
-
     init(
-        upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, keepAlive: Bool, route: RouteTable.Route,
+        upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, route: RouteTable.Route,
         target: RouteTable.Target, endpointIndex: Int, cluster: UpstreamCluster?, started: NIODeadline
     ) {
         self.upstreamHead = upstreamHead
         self.isHEAD = isHEAD
         self.downstreamVersion = downstreamVersion
-        self.keepAlive = keepAlive
         self.route = route
         self.target = target
         self.endpoint = target.cluster.endpoints[endpointIndex]
         self.endpointIndex = endpointIndex
         self.cluster = cluster
         self.started = started
-        self.retriesLeft = route.policy.retries?.attempts ?? 0
-        if retriesLeft == 0 { replay = nil }
     }
-
     /// Stops the timers and leaves the queue for a connection: the exchange is over.
     func cancelTimers() {
         if let waiting, let cluster {
@@ -96,13 +73,12 @@ final class ProxyExchange {
         cluster.record(endpoint: endpointIndex, outcome: outcome, now: UpstreamCluster.now)
     }
 
-    func trafficKey(code: Int, flags: String) -> TrafficKey {
-        let flags = flags == "-" ? injectedFlag ?? flags : flags
-        return TrafficKey(
+    func trafficKey(code: Int, flag: ResponseFlag) -> TrafficKey {
+        TrafficKey(
             destinationService: target.cluster.host,
             destinationNamespace: target.cluster.service?.namespace ?? ResourceName.defaultNamespace,
             subset: target.cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
-            responseCode: code, responseFlags: flags
+            responseCode: code, responseFlags: flag
         )
     }
 }

@@ -66,7 +66,7 @@ extension TelemetrySnapshot {
         var requests = 0
         var errors = 0
         var duration = Histogram(bounds: Histogram.durationBounds)
-        for (key, counters) in series where key.destinationService == host && key.responseFlags != "DC" {
+        for (key, counters) in series where key.destinationService == host && key.responseFlags != .downstreamConnectionTermination {
             if let subset, key.subset != subset { continue }
             requests += counters.requests
             if key.responseCode >= 500 { errors += counters.requests }

@@ -9,13 +9,12 @@ public struct TrafficKey: Hashable, Sendable, Codable {
     /// The Deployment behind the endpoint, when the manifests say.
     public var workload: String?
     public var responseCode: Int
-    /// Envoy's response flags: `-` none, `NR` no route, `UH` no healthy upstream,
-    /// `UF` upstream connection failure, `UC` upstream connection termination, `DC` downstream termination.
-    public var responseFlags: String
+    /// How the request ended, as Envoy flags it (`-`, `NR`, `UF`…).
+    public var responseFlags: ResponseFlag
 
     public init(
         destinationService: String, destinationNamespace: String = "default", subset: String? = nil,
-        version: String? = nil, workload: String? = nil, responseCode: Int, responseFlags: String = "-"
+        version: String? = nil, workload: String? = nil, responseCode: Int, responseFlags: ResponseFlag = .noFlag
     ) {
         self.workload = workload
         self.destinationService = destinationService

@@ -79,7 +79,7 @@ struct GatewayLimitsTests {
             #expect(await raw.waitForClose())
             #expect(raw.received.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(raw.received.prefix(200))")
             #expect(raw.received.contains(reason), "\(raw.received.prefix(300))")
-            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == "DPE" })
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == .downstreamProtocolError })
         }
     }
 
@@ -172,7 +172,7 @@ struct GatewayLimitsTests {
             #expect(response.status == status)
             #expect(response.bodyText.contains(reason), "\(response.bodyText)")
             await client.close()
-            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseCode == status && $0.responseFlags == flags })
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseCode == status && $0.responseFlags.rawValue == flags })
         }
         await upstream.close()
         await backends.shutdown()

@@ -82,7 +82,7 @@ struct GatewayProxyTests {
             #expect(response.bodyText.contains("no route of default/web-virtualservice matches GET /not-the-homepage"))
             // The connection stays usable after a local answer.
             #expect(try await client.send(.GET, "/").status == 200)
-            let counted = gateway.telemetry.snapshot().series.first { $0.key.responseFlags == "NR" }
+            let counted = gateway.telemetry.snapshot().series.first { $0.key.responseFlags == .noRoute }
             #expect(counted?.value.requests == 1)
             await client.close()
         }
@@ -101,7 +101,7 @@ struct GatewayProxyTests {
             #expect(refused.bodyText.contains("upstream connect error"))
             #expect(refused.bodyText.contains("web-v1-service"))
             await client.close()
-            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == "UF" && $0.responseCode == 503 })
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == .upstreamConnectionFailure && $0.responseCode == 503 })
         }
         try await Self.withGateway(SeedMesh.config(endpoints: [:], uriMatch: nil)) { gateway, port in
             let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
@@ -109,7 +109,7 @@ struct GatewayProxyTests {
             #expect(empty.status == 503)
             #expect(empty.bodyText.contains("web-v1-service has no endpoints"))
             await client.close()
-            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == "UH" })
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == .noHealthyUpstream })
         }
         await backends.shutdown()
     }

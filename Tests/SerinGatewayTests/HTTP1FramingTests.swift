@@ -93,7 +93,7 @@ struct HTTP1FramingTests {
             // Counted once each: the HTTP/1.0 answer's close is its end, not a client going away (flag DC).
             let series = setup.gateway.telemetry.snapshot().series
             #expect(counted.count == 3 && counted.response == 36, "\(series)")
-            #expect(!series.keys.contains { $0.responseFlags == "DC" }, "\(series)")
+            #expect(!series.keys.contains { $0.responseFlags == .downstreamConnectionTermination }, "\(series)")
         }
     }
 

@@ -1,0 +1,181 @@
+import NIOCore
+import NIOHTTP1
+import SerinCore
+
+// MARK: Routing a request head
+
+extension ProxyHandler {
+    /// Routes a request head just read: the gateway answers it itself (no route, a direct response or redirect,
+    /// nowhere healthy to send it, a fault abort), or an exchange starts towards the chosen endpoint.
+    func begin(_ head: RequestHead, hasBody: Bool) {
+        let started = NIODeadline.now()
+        deadlines.headReceived()
+        guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody) else { return }
+        headerLookup.fields = head.fields
+        let attributes = RequestAttributes(
+            method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: headerLookup
+        )
+        let route: RouteTable.Route
+        switch routes.table.resolve(attributes, port: declaredPort) {
+        case .noRoute(let reason):
+            return answer(.noRoute, "no route: \(reason)", head: head, started: started)
+        case .route(let found):
+            route = found
+        }
+        let policy = route.policy
+        if let direct = policy.directResponse {
+            var contentType: String?
+            if case .string = direct.body { contentType = Self.plainText }
+            return answer(
+                .direct(status: direct.status), body: direct.body?.contents ?? [], contentType: contentType, head: head, started: started
+            )
+        }
+        if let redirect = policy.redirect {
+            return answer(
+                .redirect(status: redirect.redirectCode), body: [], contentType: nil,
+                extraHeaders: [("location", RouteActions.location(for: redirect, request: head))], head: head, started: started
+            )
+        }
+        let roll = Int(random.next() % UInt64(max(route.totalWeight, 1)))
+        guard let target = route.target(forRoll: roll) else {
+            return answer(
+                .noHealthyUpstream, "no healthy upstream: route \(route.label) has no weighted destination", head: head, started: started
+            )
+        }
+        endpointTurn &+= 1
+        let shared = clusters.shared(for: target)
+        guard let endpointIndex = pickEndpoint(of: target, shared: shared) else {
+            let why =
+                target.cluster.service == nil
+                ? "\(target.cluster.host) does not resolve to a Service or ServiceEntry"
+                : target.cluster.endpoints.isEmpty
+                    ? "\(target.cluster.host) has no endpoints (in embedded mode a ServiceEntry with STATIC endpoints says where it lives)"
+                    : "every endpoint of \(target.cluster.name) is ejected by outlier detection"
+            return answer(.noHealthyUpstream, "no healthy upstream: \(why)", head: head, started: started, destination: target.cluster)
+        }
+        if let abort = policy.fault?.abort, abort.percentage.includes(draw: percentDraw()) {
+            return answer(
+                .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster
+            )
+        }
+        let (encodedHead, mirrorTo) = upstreamRequest(for: head, route: route, path: attributes.path)
+        let exchange = ProxyExchange(
+            upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version,
+            route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
+        )
+        self.exchange = exchange
+        if let timeout = policy.timeout {
+            exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
+        }
+        if let mirrorTo {
+            exchange.mirror = startMirror(of: mirrorTo.head, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
+        }
+        let delayed = policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
+        run(machine.routedUpstream(retries: policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
+    }
+
+    /// The request head as it goes upstream, and where a mirror sends its copy. The common request is
+    /// forwarded as it came, less hop-by-hop fields, plus the forwarding fields, written straight from the
+    /// bytes read; rewrites and header edits work on a copy first.
+    @inline(__always)
+    private func upstreamRequest(
+        for head: RequestHead, route: RouteTable.Route, path: Substring
+    ) -> (ByteBuffer, mirror: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?) {
+        let policy = route.policy
+        var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
+        var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
+        let editsRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true)
+        if !editsRequest && policy.mirror == nil {
+            ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, random: &random, to: &encodedHead)
+        } else {
+            var upstreamHead = head
+            if let rewrite = policy.rewrite {
+                RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: path))
+            }
+            if let operations = policy.headers?.request, !operations.isEmpty {
+                RouteActions.apply(operations, to: &upstreamHead.fields)
+            }
+            if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),
+                let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
+            {
+                // The shadow carries the same request id as the real request.
+                if !upstreamHead.fields.contains(.xRequestID) {
+                    upstreamHead.fields.add(name: "x-request-id", value: random.requestID())
+                }
+                mirrorTo = (mirror.cluster, mirrorEndpoint, upstreamHead)
+            }
+            ProxyHeaders.writeUpstreamRequest(upstreamHead, clientAddress: clientAddress, random: &random, to: &encodedHead)
+        }
+        upstreamHeadBuffer = encodedHead
+        return (encodedHead, mirrorTo)
+    }
+
+    private func answer(
+        _ answer: ProxyStateMachine.LocalAnswer, _ text: String, head: RequestHead, started: NIODeadline, destination: Cluster? = nil
+    ) {
+        self.answer(
+            answer, body: Array((text + "\n").utf8), contentType: Self.plainText, head: head, started: started, destination: destination
+        )
+    }
+
+    /// The gateway's own answer to a request it routed, counted under `destination` (`unknown` when the
+    /// request got no further than its route).
+    private func answer(
+        _ answer: ProxyStateMachine.LocalAnswer, body: [UInt8], contentType: String?, extraHeaders: [(String, String)] = [],
+        head: RequestHead, started: NIODeadline, destination: Cluster? = nil
+    ) {
+        guard case .answerLocally(let status, let flag, let keepAlive) = machine.routed(answer) else { return }
+        telemetry.record(
+            TrafficKey(
+                destinationService: destination?.host ?? "unknown", subset: destination?.subset, responseCode: status,
+                responseFlags: flag
+            ),
+            milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: body.count, shard: loop.shard
+        )
+        writeLocalResponse(
+            HTTPResponseStatus(statusCode: status), body: body, contentType: contentType, extraHeaders: extraHeaders,
+            version: head.version, keepAlive: keepAlive
+        )
+    }
+
+    /// The endpoint index for the next round-robin turn; outlier detection skips ejected endpoints.
+    func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?) -> Int? {
+        if let shared { return shared.pick(forTurn: endpointTurn, now: UpstreamCluster.now) }
+        let count = target.cluster.endpoints.count
+        guard count > 0 else { return nil }
+        return Int(endpointTurn.magnitude % UInt(count))
+    }
+
+    /// A uniform draw in 0..<100, for the percentages of faults and mirrors.
+    private func percentDraw() -> Double {
+        Double(random.next() >> 11) / Double(UInt64(1) << 53) * 100
+    }
+
+    private func startMirror(
+        of head: RequestHead, to cluster: Cluster, endpoint: Cluster.Endpoint, started: NIODeadline
+    ) -> MirrorExchange {
+        let telemetry = self.telemetry
+        let shard = loop.shard
+        return MirrorExchange(original: head, clientAddress: clientAddress, endpoint: endpoint, pool: loop.pool) { status, flag in
+            telemetry.record(
+                TrafficKey(
+                    destinationService: cluster.host,
+                    destinationNamespace: cluster.service?.namespace ?? ResourceName.defaultNamespace,
+                    subset: cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
+                    responseCode: status, responseFlags: flag
+                ),
+                milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: 0, shard: shard
+            )
+        }
+    }
+
+    /// A buffer for the next head: the last head's memory once the socket has taken its bytes (nothing else
+    /// holds it then, so clearing it allocates nothing), else a new one.
+    func reuse(_ slot: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
+        guard var buffer = slot.take() else {
+            return context?.channel.allocator.buffer(capacity: capacity) ?? ByteBufferAllocator().buffer(capacity: capacity)
+        }
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
+    }
+}

@@ -1,0 +1,101 @@
+import NIOCore
+import NIOHTTP1
+import SerinCore
+
+// MARK: Upstream → client
+
+extension ProxyHandler: UpstreamDelegate {
+    var downstreamIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
+        guard let context, let exchange, exchange.upstream === connection else { return }
+        let action = machine.responseHead(
+            status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
+            endsWithClose: connection.responseEndsWithClose, retries: exchange.route.policy.retries
+        )
+        var expectedBody = 0
+        if case .value(let length) = head.fields.contentLength, length <= Self.coalescedBodyBytes { expectedBody = length }
+        switch action {
+        case .passInformational:
+            var bytes = reuse(&responseHeadBuffer, capacity: 384)
+            ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: true, decodedBody: false, to: &bytes)
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        case .startResponse(let keepAlive, let decode):
+            exchange.tryDeadline?.cancel()
+            exchange.tryDeadline = nil
+            exchange.observe(.response(status: head.status))
+            connection.decodesChunks = decode
+            var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
+            let keepAlive = keepAlive && !loop.draining
+            if let operations = exchange.route.policy.headers?.response, !operations.isEmpty {
+                var response = head
+                RouteActions.apply(operations, to: &response.fields)
+                ProxyHeaders.writeDownstreamResponse(response, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)
+            } else {
+                ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)
+            }
+            // Held until the first body bytes, which usually came in the same read: one buffer, one write.
+            heldHead = bytes
+            unflushedToClient = true
+        default:
+            // A retriable answer is dropped and counted; the client sees only the last attempt's.
+            run(action, for: exchange)
+        }
+    }
+
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int) {
+        guard let context, let exchange, exchange.upstream === connection, machine.responseStarted else {
+            return
+        }
+        exchange.responseBytes += dataBytes
+        // Flushed when the upstream read completes: one write system call per read, not per part.
+        if var head = heldHead, bytes.readableBytes <= Self.coalescedBodyBytes {
+            heldHead = nil
+            head.writeImmutableBuffer(bytes)
+            context.write(wrapOutboundOut(head), promise: nil)
+            responseHeadBuffer = head
+        } else {
+            writeHeldHead(context: context)
+            context.write(wrapOutboundOut(bytes), promise: nil)
+        }
+        unflushedToClient = true
+    }
+
+    /// Body bytes up to this size are copied behind the response head rather than written apart.
+    private static let coalescedBodyBytes = 4096
+
+    func writeHeldHead(context: ChannelHandlerContext) {
+        guard let head = heldHead else { return }
+        heldHead = nil
+        context.write(wrapOutboundOut(head), promise: nil)
+        responseHeadBuffer = head
+    }
+
+    func upstreamEnded(_ connection: UpstreamConnection) {
+        guard let exchange, exchange.upstream === connection else { return }
+        let action = machine.upstreamEnded()
+        if case .finishResponse(let code, let flag, let keepAlive, let reuseUpstream) = action {
+            finish(exchange, from: connection, code: code, flag: flag, keepAlive: keepAlive, reuseUpstream: reuseUpstream)
+        } else {
+            run(action, for: exchange)
+        }
+    }
+
+    func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
+        guard let exchange, exchange.upstream === connection else { return }
+        exchange.upstream = nil
+        run(
+            machine.upstreamClosed(
+                malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.route.policy.retries
+            ),
+            for: exchange, error: error
+        )
+    }
+
+    func upstreamReadComplete(_ connection: UpstreamConnection) {
+        guard unflushedToClient, let context else { return }
+        unflushedToClient = false
+        writeHeldHead(context: context)
+        context.flush()
+    }
+}

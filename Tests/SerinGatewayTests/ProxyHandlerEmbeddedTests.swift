@@ -1,0 +1,137 @@
+import NIOCore
+import NIOEmbedded
+import SerinCore
+@testable import SerinGateway
+import SerinTesting
+import Testing
+
+/// The proxy handler with bytes in and bytes out on NIO's `EmbeddedChannel`: the answers the gateway gives
+/// itself, which need no upstream.
+@Suite("Proxy handler on an embedded channel")
+struct ProxyHandlerEmbeddedTests {
+    /// A client connection to a handler serving `table`.
+    final class Client {
+        let channel = EmbeddedChannel()
+        let telemetry = GatewayTelemetry(shardCount: 1)
+
+        init(_ table: RouteTable, limits: GatewayLimits = .default) throws {
+            let loop = LoopContext(eventLoop: channel.embeddedEventLoop, shard: 0, connectTimeout: .seconds(1))
+            let handler = ProxyHandler(
+                routes: RouteTableBox(table), clusters: UpstreamClusters(loops: [loop]), telemetry: telemetry, loop: loop,
+                declaredPort: 80, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
+            )
+            try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
+        }
+
+        func send(_ text: String) throws {
+            try channel.writeInbound(ByteBuffer(string: text))
+        }
+
+        /// Every byte the handler wrote to the client so far.
+        func received() throws -> String {
+            var text = ""
+            while let bytes = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: bytes) }
+            return text
+        }
+
+        var flags: Set<String> {
+            Set(telemetry.snapshot().series.keys.map { "\($0.responseCode) \($0.responseFlags)" })
+        }
+    }
+
+    static func table() throws -> RouteTable {
+        try RoutePolicyTests.table(
+            routes: """
+                  - match: [{uri: {prefix: /old}}]
+                    redirect: {uri: /new, redirectCode: 302}
+                  - match: [{uri: {exact: /maintenance}}]
+                    directResponse: {status: 503, body: {string: "down for maintenance"}}
+                """,
+            services: [:]
+        )
+    }
+
+    @Test("a request no route matches is answered 404, counted NR, and the connection stays open")
+    func noRoute() throws {
+        let client = try Client(try Self.table())
+        try client.send("GET /nowhere HTTP/1.1\r\nHost: shop\r\n\r\n")
+        let answer = try client.received()
+        #expect(answer.hasPrefix("HTTP/1.1 404 Not Found\r\n"), "\(answer)")
+        #expect(answer.contains("\r\n\r\nno route: "), "\(answer)")
+        #expect(client.flags == ["404 NR"])
+        #expect(client.channel.isActive)
+    }
+
+    @Test("pipelined requests sent in one write are answered in order, each in full")
+    func pipelined() throws {
+        let client = try Client(try Self.table())
+        try client.send(
+            "GET /old HTTP/1.1\r\nHost: shop\r\n\r\nGET /maintenance HTTP/1.1\r\nHost: shop\r\n\r\nGET /nowhere HTTP/1.1\r\nHost: shop\r\n\r\n"
+        )
+        let answer = try client.received()
+        let statuses = answer.split(separator: "HTTP/1.1 ").map { String($0.prefix(3)) }
+        #expect(statuses == ["302", "503", "404"], "\(answer)")
+        #expect(answer.contains("location: http://shop/new\r\n"))
+        #expect(answer.contains("down for maintenance"))
+        #expect(client.channel.isActive)
+    }
+
+    @Test(
+        "a request that ends its connection gets its answer, then the connection closes and the request behind it is not read",
+        arguments: [
+            // Connection: close.
+            ("GET /nowhere HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"),
+            // HTTP/1.0 without keep-alive.
+            ("GET /maintenance HTTP/1.0\r\n\r\n", "HTTP/1.0 503 Service Unavailable\r\n"),
+            // A body the gateway does not read: closing is simpler than draining it.
+            ("POST /nowhere HTTP/1.1\r\nHost: shop\r\nContent-Length: 100\r\n\r\nabc", "HTTP/1.1 404 Not Found\r\n"),
+        ])
+    func answeredThenClosed(request: String, statusLine: String) throws {
+        let client = try Client(try Self.table())
+        try client.send(request + "GET /old HTTP/1.1\r\nHost: shop\r\n\r\n")
+        let answer = try client.received()
+        #expect(answer.hasPrefix(statusLine), "\(answer)")
+        #expect(answer.contains("connection: close\r\n") || statusLine.hasPrefix("HTTP/1.0"), "\(answer)")
+        #expect(!answer.contains("302"), "the request behind is never answered")
+        #expect(!client.channel.isActive)
+    }
+
+    @Test("a route whose service has no endpoints is answered 503 UH")
+    func noHealthyUpstream() throws {
+        let client = try Client(RouteTable(compiling: SeedMesh.config(endpoints: [:], uriMatch: nil)))
+        try client.send("GET / HTTP/1.1\r\nHost: shop\r\n\r\n")
+        let answer = try client.received()
+        #expect(answer.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), "\(answer)")
+        #expect(answer.contains("no healthy upstream: web-v1-service has no endpoints"))
+        #expect(client.flags == ["503 UH"])
+        #expect(client.channel.isActive)
+    }
+
+    @Test(
+        "a malformed or oversized head is answered with its status, counted DPE, and closed",
+        arguments: [
+            ("GET / HTTP/1.1\r\nHost shop\r\n\r\n", 400),
+            ("GET /\(String(repeating: "a", count: 300)) HTTP/1.1\r\nHost: shop\r\n\r\n", 414),
+            ("GET / HTTP/1.1\r\nHost: shop\r\nx-big: \(String(repeating: "b", count: 300))\r\n\r\n", 431),
+        ])
+    func rejected(request: String, status: Int) throws {
+        let client = try Client(try Self.table(), limits: GatewayLimits(maxURIBytes: 200, maxHeaderBytes: 200))
+        try client.send(request)
+        let answer = try client.received()
+        #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(answer)")
+        #expect(answer.contains("connection: close\r\n"))
+        #expect(client.flags == ["\(status) DPE"])
+        #expect(!client.channel.isActive)
+    }
+
+    @Test("a head that arrives in pieces is answered once it is complete")
+    func headInPieces() throws {
+        let client = try Client(try Self.table())
+        try client.send("GET /mainten")
+        try client.send("ance HTTP/1.1\r\nHo")
+        #expect(try client.received().isEmpty)
+        try client.send("st: shop\r\n\r\n")
+        #expect(try client.received().hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+    }
+}
