@@ -6,6 +6,12 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// What a module that serves HTTP imports: Hummingbird and the HTTP types its requests and responses use.
+let serving: [Target.Dependency] = [
+    .product(name: "Hummingbird", package: "hummingbird"),
+    .product(name: "HTTPTypes", package: "swift-http-types"),
+]
+
 let package = Package(
     name: "serin",
     platforms: [.macOS(.v14)],
@@ -20,6 +26,13 @@ let package = Package(
         // Kubernetes mode's API client: TLS to the API server, streaming watches.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The admin API, its event stream and the demo app: typed routes, one router, middleware.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Merges the event stream's updates with its keep-alive ticks.
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // The brain and the canonical model: no IO, no clock, no randomness.
@@ -39,7 +52,19 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
         .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
-        // Small whole-message HTTP server and client on NIO: admin API, demo app, CLI, tests.
+        // Hummingbird as Serin serves with it: a listener started in the background with its bound port, text and
+        // JSON answers as users read them, requests collected whole. The admin API, the demo app, test servers.
+        .target(
+            name: "SerinListener",
+            dependencies: serving + [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Small whole-message HTTP client on NIO and the Prometheus text format's escaping.
         .target(
             name: "SerinHTTP",
             dependencies: [
@@ -53,8 +78,8 @@ let package = Package(
         // The seed's "canarytester" page, v1 or v2, with knobs for errors and latency.
         .target(
             name: "SerinDemoApp",
-            dependencies: [
-                "SerinHTTP",
+            dependencies: serving + [
+                "SerinHTTP", "SerinListener",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -115,7 +140,13 @@ let package = Package(
         // /openapi.json and the controller's metrics.
         .target(
             name: "SerinServer",
-            dependencies: ["SerinCore", "SerinController", "SerinHTTP"],
+            dependencies: serving + [
+                "SerinCore", "SerinController", "SerinListener",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             exclude: ["dashboard.html"],
             swiftSettings: strictSettings,
             plugins: ["EmbedText"]
@@ -126,9 +157,9 @@ let package = Package(
         // Embedded mode assembled: gateway + live configuration + controller with gateway metrics and SQLite.
         .target(
             name: "SerinEmbedded",
-            dependencies: [
+            dependencies: serving + [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
-                "SerinPrometheus", "SerinWebhooks", "SerinServer",
+                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinListener",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -139,7 +170,7 @@ let package = Package(
             name: "SerinCLI",
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
-                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer",
+                "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinListener",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings,
@@ -156,6 +187,7 @@ let package = Package(
             name: "SerinTesting",
             dependencies: [
                 "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
+                "SerinListener", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -174,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "SerinKubernetesTests",
             dependencies: [
-                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinServer", "SerinEmbedded", "SerinWebhooks", "SerinPrometheus",
+                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinListener", "SerinServer", "SerinEmbedded", "SerinWebhooks", "SerinPrometheus",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -190,7 +222,8 @@ let package = Package(
             name: "SerinEmbeddedTests",
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
-                "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn",
+                "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -199,33 +232,29 @@ let package = Package(
         .testTarget(
             name: "SerinPrometheusTests",
             dependencies: [
-                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting",
+                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(
-            name: "SerinHTTPTests",
-            dependencies: [
-                "SerinHTTP", "SerinTesting",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strictSettings
-        ),
         .testTarget(name: "SerinStoreTests", dependencies: ["SerinStore", "SerinCore", "SerinTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinGatewayTests",
-            dependencies: ["SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests"],
+            dependencies: [
+                "SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SerinCLITests",
             dependencies: [
                 "SerinCLI", "SerinTesting", "SerinServer", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
-                "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin",
+                "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),

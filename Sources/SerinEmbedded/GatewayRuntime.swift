@@ -4,7 +4,7 @@ import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinGateway
-import SerinHTTP
+import SerinListener
 import SerinManifests
 import SerinServer
 import SerinPrometheus
@@ -16,7 +16,7 @@ import SerinWebhooks
 public final class GatewayRuntime: Sendable {
     public let gateway: GatewayServer
     public let live: LiveConfiguration
-    public let admin: SimpleHTTPServer
+    public let admin: HTTPListener
     public let controller: CanaryController?
     public let history: TelemetryHistory
     private let background: [Task<Void, Never>]
@@ -48,7 +48,7 @@ public final class GatewayRuntime: Sendable {
 
 
     private init(
-        gateway: GatewayServer, live: LiveConfiguration, admin: SimpleHTTPServer, controller: CanaryController?,
+        gateway: GatewayServer, live: LiveConfiguration, admin: HTTPListener, controller: CanaryController?,
         history: TelemetryHistory, background: [Task<Void, Never>], readiness: Readiness
     ) {
         self.readiness = readiness
@@ -112,19 +112,10 @@ public final class GatewayRuntime: Sendable {
             await gateway.shutdown()
             throw StartError.gateway(error)
         }
-        var router = SimpleRouter()
+        let routes = AdminRoutes(access: adminAccess)
         let readiness = Readiness()
-        GatewayAdmin.register(gateway, on: &router)
-        AdminSurface.registerProbes(readiness: readiness, on: &router)
-        router.add("POST", "/apply") { request in
-            do {
-                let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))
-                let report = await live.apply(applyRequest.sources)
-                return .json(report, status: report.applied ? 200 : 422)
-            } catch {
-                return .text("POST /apply expects JSON {\"sources\": [{\"path\", \"text\"}]}: \(error)\n", status: 400)
-            }
-        }
+        GatewayAdminRoutes.register(gateway, live: live, on: routes, servesMetrics: controllerOptions == nil)
+        AdminSurface.registerProbes(readiness: readiness, on: routes)
 
         var controller: CanaryController?
         var background: [Task<Void, Never>] = [Task { await history.sample(every: .milliseconds(250)) }]
@@ -150,17 +141,13 @@ public final class GatewayRuntime: Sendable {
                 throw StartError.state(error)
             }
             AdminSurface.register(
-                controller!, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
+                controller!, on: routes, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
                 metricsBefore: { GatewayAdmin.metricsText(gateway) })
         }
 
-        let routes = router
-        let admin: SimpleHTTPServer
+        let admin: HTTPListener
         do {
-            admin = try await SimpleHTTPServer.start(group: gateway.group, host: adminHost, port: adminPort) { request in
-                if let refusal = adminAccess.refusal(for: request) { return refusal }
-                return await routes.handle(request)
-            }
+            admin = try await routes.start(host: adminHost, port: adminPort, group: gateway.group)
         } catch {
             for task in background { task.cancel() }
             await gateway.shutdown()

@@ -4,6 +4,7 @@ import NIOPosix
 import SerinController
 import SerinCore
 import SerinKubernetes
+import SerinListener
 import SerinTesting
 import SerinWebhooks
 import Testing

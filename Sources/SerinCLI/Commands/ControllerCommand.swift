@@ -4,6 +4,7 @@ import SerinController
 import SerinCore
 import SerinHTTP
 import SerinKubernetes
+import SerinListener
 import SerinPrometheus
 import SerinServer
 import SerinWebhooks
@@ -109,17 +110,13 @@ struct ControllerCommand: AsyncParsableCommand {
             ),
             log: log
         )
-        var router = SimpleRouter()
+        let routes = AdminRoutes(access: access)
         let readiness = Readiness()
-        AdminSurface.registerProbes(readiness: readiness, on: &router)
-        AdminSurface.register(controller, on: &router, servesGateway: false)
-        let routes = router
-        let server: SimpleHTTPServer
+        AdminSurface.registerProbes(readiness: readiness, on: routes)
+        AdminSurface.register(controller, on: routes, servesGateway: false)
+        let server: HTTPListener
         do {
-            server = try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: admin.host, port: admin.port) { request in
-                if let refusal = access.refusal(for: request) { return refusal }
-                return await routes.handle(request)
-            }
+            server = try await routes.start(host: admin.host, port: admin.port, group: MultiThreadedEventLoopGroup.singleton)
         } catch {
             Terminal.err("serin controller: cannot listen on \(admin) for the admin API: \(error) (pick another with --admin)")
             throw ExitCode(1)

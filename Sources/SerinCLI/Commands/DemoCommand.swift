@@ -9,6 +9,7 @@ import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
 import SerinHTTP
+import SerinListener
 import SerinManifests
 
 /// `serin demo`: the seed's canary release, automated, end to end on this machine.
@@ -190,8 +191,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// One demo app per ServiceEntry endpoint, answering as the endpoint's `version` label; the canary's
     /// endpoints misbehave when asked to.
-    private func startApps(for config: MeshConfig, canaryHost: String) async throws -> [SimpleHTTPServer] {
-        var apps: [SimpleHTTPServer] = []
+    private func startApps(for config: MeshConfig, canaryHost: String) async throws -> [HTTPListener] {
+        var apps: [HTTPListener] = []
         for service in config.services {
             let isCanary = service.hosts.contains(canaryHost)
             for endpoint in service.endpoints {
