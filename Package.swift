@@ -224,6 +224,7 @@ let package = Package(
                 "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
                 "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn", "SerinListener",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

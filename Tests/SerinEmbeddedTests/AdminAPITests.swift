@@ -130,8 +130,8 @@ struct AdminAPITests {
             let closing = Task { await harness.runtime.admin.close() }
             #expect(await stream.waitForClose(timeout: .seconds(20)), "the stream outlived its listener: \(stream.received)")
             #expect(stream.received.hasSuffix("0\r\n\r\n"), "\(stream.received)")
-            await closing.value
             await stream.close()
+            await closing.value
         }
     }
 
