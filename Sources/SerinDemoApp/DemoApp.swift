@@ -34,21 +34,21 @@ public struct DemoApp: Sendable {
     /// Answers one request: `/healthz`, `/echo` (the request as the app saw it), or the page.
     public func respond(to request: CollectedRequest) async -> Response {
         let version = configuration.version
-        let versionField = HTTPFields([HTTPField(name: Self.versionField, value: version)])
+        let versioned = HTTPFields([HTTPField(name: Self.versionField, value: version)])
         if request.path == "/healthz" {
-            return .text("ok\n", headers: versionField)
+            return .text("ok\n", headers: versioned)
         }
         if configuration.latency > .zero {
             try? await Task.sleep(for: configuration.latency)
         }
         if configuration.errorRate > 0, Double.random(in: 0..<1) < configuration.errorRate {
-            return .text("\(version) failed this request (injected error)\n", status: 500, headers: versionField)
+            return .text("\(version) failed this request (injected error)\n", status: 500, headers: versioned)
         }
         if request.path == "/echo" {
             var lines = ["\(request.method) \(request.uri)"]
             lines += request.headers.map { "\($0.name.lowercased()): \($0.value)" }
             lines.append("body-bytes: \(request.body.count)")
-            return .text(lines.joined(separator: "\n") + "\n", headers: versionField)
+            return .text(lines.joined(separator: "\n") + "\n", headers: versioned)
         }
         var response = Response.content(page, contentType: "text/html; charset=utf-8")
         response.headers[Self.versionField] = version
@@ -71,18 +71,9 @@ public struct DemoApp: Sendable {
 
     /// Serves the app on `host:port` until the returned server is closed.
     public func serve(group: any EventLoopGroup, host: String, port: Int) async throws -> HTTPListener {
-        try await HTTPListener.start(responder, host: host, port: port, group: group)
-    }
-
-    /// Every method on every path, answered by `respond(to:)`: the app has no routes, only knobs.
-    public var responder: CallbackResponder<BasicRequestContext> {
         let app = self
-        return CallbackResponder { request, _ in
-            do {
-                return await app.respond(to: try await CollectedRequest(collecting: request))
-            } catch {
-                return .text("request body larger than 16 MiB\n", status: 413)
-            }
+        return try await HTTPListener.start(host: host, port: port, group: group) { request in
+            await app.respond(to: request)
         }
     }
 }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// A request with its body read whole, for handlers that look at everything a client sent: the demo app's
 /// `/echo`, and test servers that record what reached them.
@@ -19,7 +20,7 @@ public struct CollectedRequest: Sendable {
         self.body = body
     }
 
-    /// Reads `request`'s body, up to `maxBodyBytes` (beyond that it throws Hummingbird's 413).
+    /// Reads `request`'s body, up to `maxBodyBytes` (beyond that it throws).
     public init(collecting request: Request, maxBodyBytes: Int = 16 << 20) async throws {
         var request = request
         let buffer = try await request.collectBody(upTo: maxBodyBytes)
@@ -36,4 +37,23 @@ public struct CollectedRequest: Sendable {
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension HTTPListener {
+    /// Bodies a listener `answering` reads whole: far more than any test or demo request.
+    public static let maxCollectedBodyBytes = 16 << 20
+
+    /// Serves every method on every path with `answer`, each request read whole first (a larger body than
+    /// `maxCollectedBodyBytes` gets 413): for servers with no routes, such as the demo app and test fakes.
+    public static func start(
+        host: String, port: Int, group: any EventLoopGroup, answering answer: @escaping @Sendable (CollectedRequest) async -> Response
+    ) async throws -> HTTPListener {
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            guard let collected = try? await CollectedRequest(collecting: request, maxBodyBytes: maxCollectedBodyBytes) else {
+                return .text("request body larger than \(maxCollectedBodyBytes) bytes\n", status: 413)
+            }
+            return await answer(collected)
+        }
+        return try await start(responder, host: host, port: port, group: group)
+    }
 }
