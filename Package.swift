@@ -6,6 +6,12 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// What a module that serves HTTP imports: Hummingbird and the HTTP types its requests and responses use.
+let serving: [Target.Dependency] = [
+    .product(name: "Hummingbird", package: "hummingbird"),
+    .product(name: "HTTPTypes", package: "swift-http-types"),
+]
+
 let package = Package(
     name: "serin",
     platforms: [.macOS(.v14)],
@@ -28,6 +34,11 @@ let package = Package(
         // Structured logs (text or JSON lines) and one graceful-shutdown story for every long-running command.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The admin API, its event stream and the demo app: typed routes, one router, middleware.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // Merges the event stream's updates with its keep-alive ticks.
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // The brain and the canonical model: no IO, no clock, no randomness. Its one import is swift-numerics'
@@ -50,7 +61,19 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
         .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
-        // Small whole-message HTTP server on NIO: admin API, demo app, tests.
+        // Hummingbird as Serin serves with it: a listener started in the background with its bound port, text and
+        // JSON answers as users read them, requests collected whole. The admin API, the demo app, test servers.
+        .target(
+            name: "SerinListener",
+            dependencies: serving + [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Small whole-message HTTP client on NIO and the Prometheus text format's escaping.
         .target(
             name: "SerinHTTP",
             dependencies: [
@@ -64,8 +87,8 @@ let package = Package(
         // The seed's "canarytester" page, v1 or v2, with knobs for errors and latency.
         .target(
             name: "SerinDemoApp",
-            dependencies: [
-                "SerinHTTP",
+            dependencies: serving + [
+                "SerinHTTP", "SerinListener",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -146,10 +169,14 @@ let package = Package(
         // /openapi.json and the controller's metrics.
         .target(
             name: "SerinServer",
-            dependencies: [
-                "SerinCore", "SerinController", "SerinHTTP",
+            dependencies: serving + [
+                "SerinCore", "SerinController", "SerinListener",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["dashboard.html"],
             swiftSettings: strictSettings,
@@ -161,9 +188,9 @@ let package = Package(
         // Embedded mode assembled: gateway + live configuration + controller with gateway metrics and SQLite.
         .target(
             name: "SerinEmbedded",
-            dependencies: [
+            dependencies: serving + [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
-                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle",
+                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle", "SerinListener",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,7 +204,7 @@ let package = Package(
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLogging",
-                "SerinLifecycle",
+                "SerinLifecycle", "SerinListener",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -201,6 +228,7 @@ let package = Package(
             name: "SerinTesting",
             dependencies: [
                 "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
+                "SerinListener", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -235,7 +263,7 @@ let package = Package(
         .testTarget(
             name: "SerinKubernetesTests",
             dependencies: [
-                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinServer", "SerinEmbedded", "SerinWebhooks", "SerinPrometheus",
+                "SerinKubernetes", "SerinCore", "SerinController", "SerinManifests", "SerinTesting", "SerinListener", "SerinServer", "SerinEmbedded", "SerinWebhooks", "SerinPrometheus",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -252,7 +280,9 @@ let package = Package(
             name: "SerinEmbeddedTests",
             dependencies: [
                 "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
-                "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn",
+                "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -263,7 +293,8 @@ let package = Package(
         .testTarget(
             name: "SerinPrometheusTests",
             dependencies: [
-                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting",
+                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -272,20 +303,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(
-            name: "SerinHTTPTests",
-            dependencies: [
-                "SerinHTTP", "SerinTesting",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strictSettings
-        ),
         .testTarget(name: "SerinStoreTests", dependencies: ["SerinStore", "SerinCore", "SerinTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "SerinGatewayTests",
             dependencies: [
-                "SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests",
+                "SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
@@ -294,7 +317,8 @@ let package = Package(
             name: "SerinCLITests",
             dependencies: [
                 "SerinCLI", "SerinTesting", "SerinServer", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
-                "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin",
+                "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin", "SerinListener",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),

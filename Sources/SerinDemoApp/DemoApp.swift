@@ -1,5 +1,7 @@
+import HTTPTypes
+import Hummingbird
 import NIOCore
-import SerinHTTP
+import SerinListener
 
 /// The seed's "canarytester" web page in one version (v1, v2...), with knobs to stage a bad release.
 ///
@@ -27,27 +29,29 @@ public struct DemoApp: Sendable {
     }
 
     public static let versionHeader = "x-serin-demo-version"
+    static let versionField = HTTPField.Name(versionHeader)!
 
     /// Answers one request: `/healthz`, `/echo` (the request as the app saw it), or the page.
-    public func respond(to request: SimpleRequest) async -> SimpleResponse {
+    public func respond(to request: CollectedRequest) async -> Response {
         let version = configuration.version
+        let versioned = HTTPFields([HTTPField(name: Self.versionField, value: version)])
         if request.path == "/healthz" {
-            return .text("ok\n", headers: [(Self.versionHeader, version)])
+            return .text("ok\n", headers: versioned)
         }
         if configuration.latency > .zero {
             try? await Task.sleep(for: configuration.latency)
         }
         if configuration.errorRate > 0, Double.random(in: 0..<1) < configuration.errorRate {
-            return .text("\(version) failed this request (injected error)\n", status: 500, headers: [(Self.versionHeader, version)])
+            return .text("\(version) failed this request (injected error)\n", status: 500, headers: versioned)
         }
         if request.path == "/echo" {
             var lines = ["\(request.method) \(request.uri)"]
             lines += request.headers.map { "\($0.name.lowercased()): \($0.value)" }
             lines.append("body-bytes: \(request.body.count)")
-            return .text(lines.joined(separator: "\n") + "\n", headers: [(Self.versionHeader, version)])
+            return .text(lines.joined(separator: "\n") + "\n", headers: versioned)
         }
-        var response = SimpleResponse.content(page, contentType: "text/html; charset=utf-8")
-        response.headers.append((Self.versionHeader, version))
+        var response = Response.content(page, contentType: "text/html; charset=utf-8")
+        response.headers[Self.versionField] = version
         return response
     }
 
@@ -66,9 +70,9 @@ public struct DemoApp: Sendable {
     }
 
     /// Serves the app on `host:port` until the returned server is closed.
-    public func serve(group: any EventLoopGroup, host: String, port: Int) async throws -> SimpleHTTPServer {
+    public func serve(group: any EventLoopGroup, host: String, port: Int) async throws -> HTTPListener {
         let app = self
-        return try await SimpleHTTPServer.start(group: group, host: host, port: port) { request in
+        return try await HTTPListener.start(host: host, port: port, group: group) { request in
             await app.respond(to: request)
         }
     }

@@ -6,7 +6,7 @@ import SerinController
 import SerinCore
 import SerinGateway
 import SerinLifecycle
-import SerinHTTP
+import SerinListener
 import SerinManifests
 import SerinServer
 import SerinPrometheus
@@ -23,7 +23,7 @@ import ServiceLifecycle
 public final class GatewayRuntime: Service, Sendable {
     public let gateway: GatewayServer
     public let live: LiveConfiguration
-    public let admin: SimpleHTTPServer
+    public let admin: HTTPListener
     public let controller: CanaryController?
     public let history: TelemetryHistory
     private let pieces: PieceGroup
@@ -53,7 +53,7 @@ public final class GatewayRuntime: Service, Sendable {
     }
 
     private init(
-        gateway: GatewayServer, live: LiveConfiguration, admin: SimpleHTTPServer, controller: CanaryController?,
+        gateway: GatewayServer, live: LiveConfiguration, admin: HTTPListener, controller: CanaryController?,
         history: TelemetryHistory, pieces: [ServicePiece], logger: Logger
     ) {
         self.gateway = gateway
@@ -101,7 +101,8 @@ public final class GatewayRuntime: Service, Sendable {
         let history = TelemetryHistory(telemetry: gateway.telemetry)
         do { try await live.installCurrent() } catch let error as GatewayError { throw await unbound(gateway, .gateway(error)) }
         let readiness = Readiness()
-        var router = adminRoutes(gateway: gateway, live: live, readiness: readiness)
+        let routes = adminRoutes(
+            gateway: gateway, live: live, readiness: readiness, access: adminAccess, servesMetrics: controllerOptions == nil)
         var controller: CanaryController?
         let ownMetrics = ControllerMetricsRegistry()
         if let options = controllerOptions, let store {
@@ -110,12 +111,12 @@ public final class GatewayRuntime: Service, Sendable {
                     options, store: store, gateway: gateway, live: live, history: history, metrics: ownMetrics)
             } catch { throw await unbound(gateway, .state(error)) }
             AdminSurface.register(
-                controller!, metrics: ownMetrics, on: &router, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
+                controller!, metrics: ownMetrics, on: routes, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
                 metricsBefore: { GatewayAdmin.metricsText(gateway) })
         }
-        let admin: SimpleHTTPServer
+        let admin: HTTPListener
         do {
-            admin = try await serveAdmin(router, access: adminAccess, host: adminHost, port: adminPort, group: gateway.group)
+            admin = try await routes.start(host: adminHost, port: adminPort, group: gateway.group)
         } catch { throw await unbound(gateway, .admin(address: "\(adminHost):\(adminPort)", underlying: error)) }
         // Listed in start order; graceful shutdown stops them last first.
         let pieces: [ServicePiece] = [
@@ -162,30 +163,15 @@ public final class GatewayRuntime: Service, Sendable {
         }
     }
 
-    /// The gateway's own admin routes: its metrics and configuration, the probes, and `POST /apply`.
-    private static func adminRoutes(gateway: GatewayServer, live: LiveConfiguration, readiness: Readiness) -> SimpleRouter {
-        var router = SimpleRouter()
-        GatewayAdmin.register(gateway, on: &router)
-        AdminSurface.registerProbes(readiness: readiness, on: &router)
-        router.add("POST", "/apply") { request in
-            do {
-                let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(request.body))
-                let report = await live.apply(applyRequest.sources)
-                return .json(report, status: report.applied ? 200 : 422)
-            } catch {
-                return .text("POST /apply expects JSON {\"sources\": [{\"path\", \"text\"}]}: \(error)\n", status: 400)
-            }
-        }
-        return router
-    }
-
-    private static func serveAdmin(
-        _ routes: SimpleRouter, access: AdminAccess, host: String, port: Int, group: any EventLoopGroup
-    ) async throws -> SimpleHTTPServer {
-        try await SimpleHTTPServer.start(group: group, host: host, port: port) { request in
-            if let refusal = access.refusal(for: request) { return refusal }
-            return await routes.handle(request)
-        }
+    /// The gateway's own admin routes behind the admin token: its configuration, `POST /apply`, the probes, and its
+    /// metrics when no controller serves `/metrics` with them in front.
+    private static func adminRoutes(
+        gateway: GatewayServer, live: LiveConfiguration, readiness: Readiness, access: AdminAccess, servesMetrics: Bool
+    ) -> AdminRoutes {
+        let routes = AdminRoutes(access: access)
+        GatewayAdminRoutes.register(gateway, live: live, on: routes, servesMetrics: servesMetrics)
+        AdminSurface.registerProbes(readiness: readiness, on: routes)
+        return routes
     }
 
     /// The controller on gateway metrics (or Prometheus) and the SQLite store, with the stored rollouts loaded.

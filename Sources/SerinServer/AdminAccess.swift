@@ -1,4 +1,6 @@
-import SerinHTTP
+import HTTPTypes
+import Hummingbird
+import SerinListener
 
 /// Who may use the admin API. With a token configured, every mutating call (and, when asked, every read
 /// of data) needs `Authorization: Bearer TOKEN`; a listener reachable from other machines must have one.
@@ -32,26 +34,37 @@ public struct AdminAccess: Sendable {
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
-    /// The 401 to send instead of handling `request`, or nil when the request may go through.
-    public func refusal(for request: SimpleRequest) -> SimpleResponse? {
+    /// Why `method path` may not go through with `authorization` (the header's value), or nil when it may.
+    public func refusal(method: String, path: some StringProtocol, authorization: String?) -> Refusal? {
         guard let token else { return nil }
-        let reads = request.method == "GET" || request.method == "HEAD"
-        if reads && (!readRequiresToken || Self.openPaths.contains(request.path)) { return nil }
-        guard let authorization = request.header("authorization") else {
-            return Self.unauthorized("\(request.method) \(request.path) needs the admin token: send Authorization: Bearer TOKEN", invalid: false)
+        let reads = method == "GET" || method == "HEAD"
+        if reads && (!readRequiresToken || Self.openPaths.contains(Substring(path))) { return nil }
+        guard let authorization else {
+            return Refusal(message: "\(method) \(path) needs the admin token: send Authorization: Bearer TOKEN", invalidToken: false)
         }
         let scheme = "bearer "
         guard authorization.count > scheme.count, authorization.prefix(scheme.count).lowercased() == scheme,
             Self.constantTimeEqual(Array(authorization.dropFirst(scheme.count).utf8), Array(token.utf8))
         else {
-            return Self.unauthorized("the bearer token sent with \(request.method) \(request.path) is not the admin token", invalid: true)
+            return Refusal(message: "the bearer token sent with \(method) \(path) is not the admin token", invalidToken: true)
         }
         return nil
     }
 
-    static func unauthorized(_ message: String, invalid: Bool) -> SimpleResponse {
-        SimpleResponse.json(APIError(error: message), status: 401)
-            .adding(header: "www-authenticate", invalid ? "Bearer realm=\"serin\", error=\"invalid_token\"" : "Bearer realm=\"serin\"")
+    /// A request the token keeps out: answered 401 with a JSON error and a Bearer challenge.
+    public struct Refusal: Sendable, Equatable {
+        public var message: String
+        /// A token was sent, but not the right one (or not as a bearer token).
+        public var invalidToken: Bool
+
+        /// The `WWW-Authenticate` challenge.
+        public var challenge: String {
+            invalidToken ? "Bearer realm=\"serin\", error=\"invalid_token\"" : "Bearer realm=\"serin\""
+        }
+
+        public var response: Response {
+            .json(APIError(error: message), status: 401, headers: [.wwwAuthenticate: challenge])
+        }
     }
 
     /// Compares every byte whatever the first difference, so the time taken tells nothing about the token.
@@ -61,5 +74,18 @@ public struct AdminAccess: Sendable {
             difference |= Int((index < given.count ? given[index] : 0) ^ expected[index])
         }
         return difference == 0
+    }
+}
+
+/// `AdminAccess` in front of every route: a refused request gets its 401 and reaches no handler.
+struct AdminAccessMiddleware: RouterMiddleware {
+    typealias Context = AdminRoutes.Context
+    let access: AdminAccess
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let refusal = access.refusal(method: request.method.rawValue, path: request.uri.path, authorization: request.headers[.authorization]) {
+            return refusal.response
+        }
+        return try await next(request, context)
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
 import SerinController
 import SerinCore
-import SerinHTTP
+import SerinListener
 
 /// The admin listener's routes as both modes serve them, so `serin up` and `serin controller` answer the same
 /// documented API: `/healthz`, `/version`, `/readyz`, `/openapi.json`, the dashboard, the controller's API and event stream,
@@ -12,24 +14,24 @@ public enum AdminSurface {
     public static let gatewayPaths: Set<String> = ["/config", "/apply"]
 
     /// The probes every admin listener answers, with a controller or without (`serin gateway`).
-    public static func registerProbes(readiness: Readiness, on router: inout SimpleRouter) {
-        router.add("GET", "/healthz") { _ in .text("ok\n") }
-        router.add("GET", "/version") { _ in .json(SerinVersion.view) }
-        router.add("GET", "/readyz") { _ in readiness.response }
+    public static func registerProbes(readiness: Readiness, on routes: AdminRoutes) {
+        routes.add(.get, "/healthz") { _, _ in .text("ok\n") }
+        routes.add(.get, "/version") { _, _ in .json(SerinVersion.view) }
+        routes.add(.get, "/readyz") { _, _ in readiness.response }
     }
 
-    /// Adds the controller's routes to `router` (the probes are `registerProbes`'). `/metrics` serves `metrics`, the
+    /// Adds the controller's routes to `routes` (the probes are `registerProbes`'). `/metrics` serves `metrics`, the
     /// registry the controller records into, after `metricsBefore` (the gateway's families, in embedded mode);
     /// `servesGateway` keeps the gateway's paths in the OpenAPI document.
     public static func register(
-        _ controller: CanaryController, metrics: ControllerMetricsRegistry, on router: inout SimpleRouter, servesGateway: Bool,
+        _ controller: CanaryController, metrics: ControllerMetricsRegistry, on routes: AdminRoutes, servesGateway: Bool,
         eventKeepAlive: Duration = .seconds(15), metricsBefore: @escaping @Sendable () async -> String = { "" }
     ) {
         let document = servesGateway ? OpenAPIDocument.json : OpenAPIDocument.json(omitting: gatewayPaths)
-        router.add("GET", "/openapi.json") { _ in .content(document, contentType: "application/json") }
-        router.add("GET", "/") { _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
-        ControllerAdmin.register(controller, on: &router, keepAlive: eventKeepAlive)
-        router.add("GET", "/metrics") { _ in
+        routes.add(.get, "/openapi.json") { _, _ in .content(document, contentType: "application/json") }
+        routes.add(.get, "/") { _, _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
+        ControllerAdmin.register(controller, on: routes, keepAlive: eventKeepAlive)
+        routes.add(.get, "/metrics") { _, _ in
             let text = await metricsBefore() + metrics.exposition()
             return .content(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }

@@ -1,63 +1,84 @@
 import Foundation
 import SerinController
 import SerinCore
-import SerinHTTP
+import HTTPTypes
+import Hummingbird
+import SerinListener
 
 /// The controller's HTTP API on the admin listener: list and inspect Canaries, read their history,
 /// events and metric series, follow them live, and steer them (promote, abort, pause, resume, rollout).
 public enum ControllerAdmin {
-    public static func register(_ controller: CanaryController, on router: inout SimpleRouter, keepAlive: Duration = .seconds(15)) {
-        router.add("GET", "/canaries") { _ in
-            .json(await controller.statuses())
-        }
-        router.add("GET", "/events") { _ in
-            ControllerEventStream.response(controller, keepAlive: keepAlive)
-        }
-        router.addPrefix("/canaries/") { request in
-            await canary(request, controller: controller)
-        }
-    }
+    /// What may follow `/canaries/NAME/`: the reads (GET) and the steering commands (POST).
+    static let reads = ["history", "events", "metrics"]
+    static let commands = RolloutCommand.allCases.filter { $0 != .start }
 
-    /// `/canaries/NAME[/RESOURCE]`: reads with GET, the steering commands with POST.
-    static func canary(_ request: SimpleRequest, controller: CanaryController) async -> SimpleResponse {
-        let parts = request.path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
-        let resource = parts.count > 1 ? parts[1] : nil
-        let command = resource.flatMap(RolloutCommand.init(rawValue:)).flatMap { $0 == .start ? nil : $0 }
-        let reads: Set<String?> = [nil, "history", "events", "metrics"]
-        guard parts.count <= 2, reads.contains(resource) || command != nil else {
-            return .json(APIError(error: "\(request.path) is not part of the API; after /canaries/NAME/ comes history, events, "
-                + "metrics, or (POST) promote, abort, pause, resume or rollout"), status: 404)
+    public static func register(_ controller: CanaryController, on routes: AdminRoutes, keepAlive: Duration = .seconds(15)) {
+        routes.add(.get, "/canaries") { _, _ in .json(await controller.statuses()) }
+        routes.add(.get, "/events") { _, _ in ControllerEventStream.response(controller, keepAlive: keepAlive) }
+        routes.add(.get, "/canaries/:name") { request, context in
+            await answer(named: context, controller: controller) { try await read(nil, of: $0, request: request, controller: controller) }
         }
-        let allowed = command == nil ? "GET" : "POST"
-        guard request.method == allowed else {
-            return SimpleResponse.json(APIError(error: "method \(request.method) not allowed on \(request.path); use \(allowed)"), status: 405)
-                .adding(header: "allow", allowed)
-        }
-        guard let reference = parts.first, let name = await controller.resolve(reference) else {
-            return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
-        }
-        if let command {
-            switch await controller.execute(command, canary: name) {
-            case .accepted(let status): return .json(status)
-            case .rejected(let reason): return .json(APIError(error: reason), status: 409)
-            case .notFound(let reason): return .json(APIError(error: reason), status: 404)
+        for resource in reads {
+            routes.add(.get, "/canaries/:name/\(resource)") { request, context in
+                await answer(named: context, controller: controller) {
+                    try await read(resource, of: $0, request: request, controller: controller)
+                }
             }
         }
+        for command in commands {
+            routes.add(.post, "/canaries/:name/\(command.rawValue)") { _, context in
+                await answer(named: context, controller: controller) { name in
+                    switch await controller.execute(command, canary: name) {
+                    case .accepted(let status): return .json(status)
+                    case .rejected(let reason): return .json(APIError(error: reason), status: 409)
+                    case .notFound(let reason): return .json(APIError(error: reason), status: 404)
+                    }
+                }
+            }
+        }
+        routes.fallback(under: "/canaries/") { request in misrouted(method: request.method.rawValue, path: request.uri.path) }
+    }
+
+    /// The answer for the Canary the path names, or 404 when there is none.
+    static func answer(
+        named context: AdminRoutes.Context, controller: CanaryController, _ body: (ResourceName) async throws -> Response
+    ) async -> Response {
+        let reference = context.parameters.get("name") ?? ""
+        guard let name = await controller.resolve(reference) else {
+            return .json(APIError(error: "no Canary named \(reference)"), status: 404)
+        }
         do {
-            return try await read(resource, of: name, request: request, controller: controller)
+            return try await body(name)
         } catch {
             return .json(APIError(error: "cannot read the stored history of \(name.name): \(error)"), status: 500)
         }
     }
 
+    /// `/canaries/...` that no route takes: an unknown resource (404 with the choices), or a method the
+    /// resource does not take (405 with `Allow`).
+    static func misrouted(method: String, path: String) -> Response {
+        let parts = path.dropFirst("/canaries/".count).split(separator: "/").map(String.init)
+        let resource = parts.count > 1 ? parts[1] : nil
+        let isCommand = commands.contains { $0.rawValue == resource }
+        guard parts.count <= 2, resource.map(reads.contains) ?? true || isCommand else {
+            return .json(APIError(error: "\(path) is not part of the API; after /canaries/NAME/ comes history, events, "
+                + "metrics, or (POST) promote, abort, pause, resume or rollout"), status: 404)
+        }
+        let allowed = isCommand ? "POST" : "GET"
+        guard method == allowed else {
+            return .json(APIError(error: "method \(method) not allowed on \(path); use \(allowed)"), status: 405, headers: [.allow: allowed])
+        }
+        return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
+    }
+
     /// The Canary's status, history, events or metric series.
     static func read(
-        _ resource: String?, of name: ResourceName, request: SimpleRequest, controller: CanaryController
-    ) async throws -> SimpleResponse {
+        _ resource: String?, of name: ResourceName, request: Request, controller: CanaryController
+    ) async throws -> Response {
         switch resource {
         case "history", "events":
             let limit: Int?
-            switch Self.limit(of: request) {
+            switch Self.limit(of: request.uri.queryParameters.get("limit")) {
             case .success(let value): limit = value
             case .failure(let error): return .json(error, status: 400)
             }
@@ -81,8 +102,8 @@ public enum ControllerAdmin {
     }
 
     /// `?limit=N`: absent, or a whole number from 1 to 1,000,000.
-    static func limit(of request: SimpleRequest) -> Result<Int?, APIError> {
-        guard let text = request.query("limit") else { return .success(nil) }
+    static func limit(of text: String?) -> Result<Int?, APIError> {
+        guard let text else { return .success(nil) }
         guard let limit = Int(text), (1...1_000_000).contains(limit) else {
             return .failure(APIError(error: "limit must be a whole number from 1 to 1000000, got \"\(text)\""))
         }

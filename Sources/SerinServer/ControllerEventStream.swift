@@ -1,7 +1,11 @@
+import AsyncAlgorithms
 import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
 import SerinController
 import SerinCore
-import SerinHTTP
+import ServiceLifecycle
 
 /// `GET /events`: every Canary's rollout events, phase and weight changes and measurements as
 /// server-sent events, so the dashboard and scripts follow a rollout without polling.
@@ -10,29 +14,27 @@ import SerinHTTP
 /// `weights`, `measurement`) and one JSON `data:` line; a comment line every `keepAlive` keeps proxies
 /// from closing a quiet stream and finds clients that went away.
 public enum ControllerEventStream {
-    public static func response(_ controller: CanaryController, keepAlive: Duration) -> SimpleResponse {
-        .streaming(headers: [("content-type", "text/event-stream"), ("cache-control", "no-cache")]) { writer in
-            let updates = await controller.updates()
-            // Whichever ends first (the client went away, the server closes) ends both.
-            await withTaskGroup(of: Void.self) { tasks in
-                tasks.addTask {
-                    do {
-                        // Opens the stream at once, so a client knows it is subscribed before anything happens.
-                        try writer.write(": serin events\nretry: 2000\n\n")
-                        for await update in updates { try writer.write(message(update)) }
-                    } catch {
-                        return
-                    }
+    public static func response(_ controller: CanaryController, keepAlive: Duration) -> Response {
+        let body = ResponseBody { writer in
+            let updates = await controller.updates().map { Optional(message($0)) }
+            let keepAlives = AsyncTimerSequence(interval: keepAlive, clock: .continuous).map { _ in Optional(": keep-alive\n\n") }
+            // nil: the server is shutting down; the stream ends so the shutdown need not wait for the client.
+            let (shutdown, shuttingDown) = AsyncStream.makeStream(of: String?.self)
+            // Opens the stream at once, so a client knows it is subscribed before anything happens.
+            try await writer.write(ByteBuffer(string: ": serin events\nretry: 2000\n\n"))
+            // A write to a client that went away throws, which ends the stream and drops the subscription; the
+            // keep-alive comments find such a client on a quiet stream.
+            try await withGracefulShutdownHandler {
+                for await text in merge(updates, keepAlives, shutdown) {
+                    guard let text else { break }
+                    try await writer.write(ByteBuffer(string: text))
                 }
-                tasks.addTask {
-                    while (try? await Task.sleep(for: keepAlive)) != nil {
-                        do { try writer.write(": keep-alive\n\n") } catch { return }
-                    }
-                }
-                await tasks.next()
-                tasks.cancelAll()
+            } onGracefulShutdown: {
+                shuttingDown.yield(nil)
             }
+            try await writer.finish(nil)
         }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 
     /// One update as a server-sent event.

@@ -1,4 +1,5 @@
-import SerinHTTP
+import Hummingbird
+import SerinListener
 import Synchronization
 
 /// What `/readyz` answers: not ready until the gateway listens and the controller has loaded its state
@@ -13,7 +14,7 @@ public final class Readiness: Sendable {
 
     public func markStopping() { notReadyReason.withLock { $0 = "shutting down" } }
 
-    public var response: SimpleResponse {
+    public var response: Response {
         if let reason = notReadyReason.withLock({ $0 }) {
             return .json(ReadinessView(ready: false, reason: reason), status: 503)
         }

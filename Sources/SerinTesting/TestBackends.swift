@@ -2,7 +2,7 @@ import Synchronization
 import NIOCore
 import NIOPosix
 import SerinDemoApp
-import SerinHTTP
+import SerinListener
 
 /// Real demo-app backends on 127.0.0.1 ephemeral ports, closed together at the end of a test.
 public final class TestBackends: Sendable {
@@ -13,7 +13,7 @@ public final class TestBackends: Sendable {
     }
 
     /// Starts one demo app answering as `version`.
-    public func start(_ version: String, errorRate: Double = 0, latency: Duration = .zero) async throws -> SimpleHTTPServer {
+    public func start(_ version: String, errorRate: Double = 0, latency: Duration = .zero) async throws -> HTTPListener {
         try await DemoApp(.init(version: version, errorRate: errorRate, latency: latency))
             .serve(group: group, host: "127.0.0.1", port: 0)
     }
@@ -33,8 +33,8 @@ public final class TestBackends: Sendable {
         for _ in 0..<50 {
             let candidate = 20_000 + nextPort.add(1, ordering: .relaxed).oldValue % 5_000
             do {
-                let server = try await SimpleHTTPServer.start(group: group, host: "127.0.0.1", port: candidate) { _ in .text("") }
-                await server.close()
+                let listener = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: candidate).get()
+                try await listener.close()
                 return candidate
             } catch {
                 lastError = error

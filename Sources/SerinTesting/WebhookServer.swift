@@ -1,14 +1,15 @@
+import Hummingbird
 import NIOConcurrencyHelpers
 import NIOCore
-import SerinHTTP
+import SerinListener
 
 /// A real HTTP webhook receiver on 127.0.0.1 whose answer a test can switch, recording every call.
 public final class WebhookServer: Sendable {
-    private let server: SimpleHTTPServer
+    private let server: HTTPListener
     private let answer: NIOLockedValueBox<Int>
-    private let received: NIOLockedValueBox<[SimpleRequest]>
+    private let received: NIOLockedValueBox<[CollectedRequest]>
 
-    private init(server: SimpleHTTPServer, answer: NIOLockedValueBox<Int>, received: NIOLockedValueBox<[SimpleRequest]>) {
+    private init(server: HTTPListener, answer: NIOLockedValueBox<Int>, received: NIOLockedValueBox<[CollectedRequest]>) {
         self.server = server
         self.answer = answer
         self.received = received
@@ -17,8 +18,8 @@ public final class WebhookServer: Sendable {
     /// Starts answering every POST with `status`.
     public static func start(group: any EventLoopGroup, status: Int) async throws -> WebhookServer {
         let answer = NIOLockedValueBox(status)
-        let received = NIOLockedValueBox<[SimpleRequest]>([])
-        let server = try await SimpleHTTPServer.start(group: group, host: "127.0.0.1", port: 0) { request in
+        let received = NIOLockedValueBox<[CollectedRequest]>([])
+        let server = try await TestHTTPServer.start(group: group) { request in
             received.withLockedValue { $0.append(request) }
             let status = answer.withLockedValue { $0 }
             return .text(status < 300 ? "ok\n" : "not yet\n", status: status)
@@ -31,7 +32,7 @@ public final class WebhookServer: Sendable {
     /// From now on, answer with `status`.
     public func answer(_ status: Int) { answer.withLockedValue { $0 = status } }
 
-    public var calls: [SimpleRequest] { received.withLockedValue { $0 } }
+    public var calls: [CollectedRequest] { received.withLockedValue { $0 } }
 
     public func close() async { await server.close() }
 }

@@ -2,6 +2,7 @@ import Foundation
 import SerinController
 import SerinCore
 import SerinHTTP
+import SerinListener
 import SerinTesting
 import Testing
 

@@ -1,10 +1,11 @@
 import Foundation
-import SerinEmbedded
-import SerinServer
 import SerinDemoApp
+import SerinEmbedded
 import SerinGateway
 import SerinHTTP
+import SerinListener
 import SerinManifests
+import SerinServer
 import SerinTesting
 import Testing
 

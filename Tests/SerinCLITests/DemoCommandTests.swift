@@ -1,9 +1,11 @@
 import Foundation
+import Hummingbird
 import NIOCore
 import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinHTTP
+import SerinListener
 import SerinManifests
 import SerinTesting
 import Testing
@@ -69,7 +71,7 @@ struct DemoCommandTests {
     @Test("reports a port already in use with the flag that picks another")
     func portInUse() async throws {
         let backends = TestBackends()
-        let blocker = try await SimpleHTTPServer.start(group: backends.group, host: "127.0.0.1", port: 22080) { _ in .text("busy") }
+        let blocker = try await TestHTTPServer.start(group: backends.group, port: 22080) { _ in .text("busy") }
         let result = try await SerinProcess.run([
             "demo", "--port-offset", "22000", "--app-port-offset", "3000", "--admin", "127.0.0.1:0",
         ])

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SerinHTTP
+import SerinListener
 import SerinManifests
 import SerinTesting
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import SerinCore
 import SerinHTTP
+import SerinListener
 import SerinTesting
 import Testing
 

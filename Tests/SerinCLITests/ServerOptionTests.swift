@@ -1,5 +1,6 @@
 import NIOPosix
 import SerinHTTP
+import SerinListener
 import SerinTesting
 import Testing
 
@@ -25,7 +26,7 @@ struct ServerOptionTests {
 
     @Test("reads SERIN_SERVER when --server is not given, and --server wins over it")
     func environment() async throws {
-        let answering = try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: "127.0.0.1", port: 0) { request in
+        let answering = try await TestHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton) { request in
             request.path == "/canaries" ? .content("[]", contentType: "application/json") : .text("not found", status: 404)
         }
         let refusing = try RefusingPort()

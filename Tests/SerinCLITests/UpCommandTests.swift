@@ -1,9 +1,10 @@
 import Foundation
 import NIOHTTP1
 import SerinController
-import SerinDemoApp
 import SerinCore
+import SerinDemoApp
 import SerinHTTP
+import SerinListener
 import SerinManifests
 import SerinStore
 import SerinTesting

@@ -3,10 +3,11 @@ import NIOCore
 import NIOHTTP1
 import SerinController
 import SerinCore
-import SerinServer
 import SerinEmbedded
 import SerinGateway
 import SerinHTTP
+import SerinListener
+import SerinServer
 import SerinTesting
 import Testing
 
@@ -120,6 +121,20 @@ struct AdminAPITests {
         }
     }
 
+    @Test("closing the admin listener ends an open event stream with its last chunk instead of waiting for the client")
+    func closeEndsEventStream() async throws {
+        try await CanaryRolloutTests.withHarness(canary: SeedManifests.canary()) { harness in
+            let stream = try await RawConnection.connect(port: harness.runtime.admin.port, group: harness.backends.group)
+            try await stream.send("GET /events HTTP/1.1\r\nhost: test\r\n\r\n")
+            #expect(await stream.waitFor(": serin events\nretry: 2000\n\n", timeout: .seconds(20)), "\(stream.received)")
+            let closing = Task { await harness.runtime.admin.close() }
+            #expect(await stream.waitForClose(timeout: .seconds(20)), "the stream outlived its listener: \(stream.received)")
+            #expect(stream.received.hasSuffix("0\r\n\r\n"), "\(stream.received)")
+            await stream.close()
+            await closing.value
+        }
+    }
+
     @Test("with an admin token, steering needs Authorization: Bearer; reads stay open")
     func tokenGuardsSteering() async throws {
         let access = AdminAccess(token: "t0ken", readRequiresToken: false)
@@ -129,6 +144,8 @@ struct AdminAPITests {
             let refused = try await client.send(.POST, "/canaries/web/pause", timeout: .seconds(20))
             #expect(refused.status == 401)
             #expect(refused.header("www-authenticate") == "Bearer realm=\"serin\"")
+            #expect(refused.header("content-type") == "application/json")
+            #expect(refused.bodyText.contains("\"error\" : \"POST /canaries/web/pause needs the admin token"), "\(refused.bodyText)")
             #expect(await harness.controller.status(of: harness.name)?.phase == .progressing)
             let paused = try await client.send(.POST, "/canaries/web/pause", headers: [("authorization", "Bearer t0ken")], timeout: .seconds(20))
             #expect(paused.status == 200, "\(paused.bodyText)")
@@ -180,7 +197,14 @@ struct AdminAPITests {
             let unknown = try await client.send(.GET, "/canaries/web/everything", timeout: .seconds(20))
             #expect(unknown.status == 404)
             #expect(unknown.bodyText.contains("after /canaries/NAME/ comes history, events, metrics, or (POST) promote"), "\(unknown.bodyText)")
-            #expect(try await client.send(.PUT, "/readyz", timeout: .seconds(20)).header("allow") == "GET")
+            let putReady = try await client.send(.PUT, "/readyz", timeout: .seconds(20))
+            #expect(putReady.status == 405)
+            #expect(putReady.header("allow") == "GET")
+            #expect(putReady.bodyText == "method PUT not allowed on /readyz; use GET\n")
+            let elsewhere = try await client.send(.GET, "/nothing/here?x=1", timeout: .seconds(20))
+            #expect(elsewhere.status == 404)
+            #expect(elsewhere.header("content-type") == "text/plain; charset=utf-8")
+            #expect(elsewhere.bodyText == "not found: /nothing/here\n")
             await client.close()
         }
     }

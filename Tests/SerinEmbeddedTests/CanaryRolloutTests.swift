@@ -1,12 +1,13 @@
 import Foundation
 import SerinController
 import SerinCore
-import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
 import SerinHTTP
+import SerinListener
 import SerinManifests
+import SerinServer
 import SerinTesting
 import SerinWebhooks
 import Testing

@@ -3,9 +3,10 @@ import NIOCore
 import NIOHTTP1
 import SerinController
 import SerinCore
-import SerinServer
 import SerinEmbedded
 import SerinHTTP
+import SerinListener
+import SerinServer
 import SerinTesting
 import Testing
 

@@ -1,9 +1,10 @@
 import SerinController
 import SerinCore
-import SerinServer
 import SerinEmbedded
 import SerinHTTP
+import SerinListener
 import SerinManifests
+import SerinServer
 import SerinTesting
 import Testing
 

@@ -1,14 +1,15 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SerinController
 import SerinCore
-import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
-import SerinController
 import SerinHTTP
+import SerinListener
 import SerinPrometheus
+import SerinServer
 import SerinTesting
 import Testing
 

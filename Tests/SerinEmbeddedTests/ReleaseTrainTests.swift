@@ -1,10 +1,11 @@
 import SerinController
 import SerinCore
-import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinHTTP
+import SerinListener
 import SerinManifests
+import SerinServer
 import SerinTesting
 import Testing
 

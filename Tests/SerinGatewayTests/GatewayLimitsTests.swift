@@ -5,6 +5,7 @@ import SerinCore
 import SerinDemoApp
 import SerinGateway
 import SerinHTTP
+import SerinListener
 import SerinTesting
 import Testing
 

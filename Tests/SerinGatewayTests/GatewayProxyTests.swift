@@ -1,8 +1,9 @@
 import NIOHTTP1
 import SerinCore
+import SerinDemoApp
 import SerinGateway
 import SerinHTTP
-import SerinDemoApp
+import SerinListener
 import SerinTesting
 import Testing
 
@@ -187,9 +188,7 @@ struct GatewayProxyTests {
             let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
             for _ in 0..<3 { _ = try await client.send(.GET, "/") }
             await client.close()
-            var router = SimpleRouter()
-            GatewayAdmin.register(gateway, on: &router)
-            let metrics = await router.handle(SimpleRequest(method: "GET", uri: "/metrics")).bodyText
+            let metrics = GatewayAdmin.metricsText(gateway)
             #expect(metrics.contains("# TYPE istio_requests_total counter"))
             #expect(metrics.contains(
                 "destination_service=\"web-v1-service.default.svc.cluster.local\",destination_service_name=\"web-v1-service\""
@@ -201,9 +200,10 @@ struct GatewayProxyTests {
             #expect(metrics.contains("istio_request_duration_milliseconds_bucket{"))
             #expect(metrics.contains("le=\"+Inf\"} 3"))
 
-            let config = await router.handle(SimpleRequest(method: "GET", uri: "/config")).bodyText
-            #expect(config.contains("\"cluster\" : \"outbound|80||web-v1-service\""))
-            #expect(config.contains("\"boundPort\" : \(port)"))
+            let config = GatewayAdmin.configDocument(gateway)
+            let clusters = config.listeners.flatMap(\.virtualHosts).flatMap(\.routes).flatMap(\.destinations).map(\.cluster)
+            #expect(clusters.contains("outbound|80||web-v1-service"), "\(config)")
+            #expect(config.listeners.contains { $0.boundPort == port }, "\(config)")
         }
         await v1.close()
         await backends.shutdown()

@@ -1,8 +1,10 @@
+import Hummingbird
 import NIOConcurrencyHelpers
 import NIOHTTP1
 import SerinCore
 import SerinGateway
 import SerinHTTP
+import SerinListener
 import SerinManifests
 import SerinTesting
 import Testing
@@ -294,7 +296,7 @@ struct RoutePolicyTests {
         // The shadow holds every answer until the test lets go, so a real request that waited for it could not finish.
         let released = NIOLockedValueBox(false)
         let answered = NIOLockedValueBox(0)
-        let shadow = try await SimpleHTTPServer.start(group: backends.group, host: "127.0.0.1", port: 0) { request in
+        let shadow = try await TestHTTPServer.start(group: backends.group) { request in
             seen.withLockedValue { $0.append(request.header("host") ?? "") }
             let deadline = ContinuousClock.now + .seconds(30)
             while !released.withLockedValue({ $0 }) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }

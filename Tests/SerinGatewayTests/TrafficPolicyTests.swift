@@ -3,6 +3,7 @@ import NIOHTTP1
 import SerinCore
 import SerinGateway
 import SerinHTTP
+import SerinListener
 import SerinTesting
 import Testing
 

@@ -5,6 +5,7 @@ import Logging
 import SerinController
 import SerinCore
 import SerinKubernetes
+import SerinListener
 import SerinTesting
 import SerinWebhooks
 import Testing

@@ -1,7 +1,9 @@
+import Hummingbird
 import NIOPosix
 import SerinController
 import SerinCore
 import SerinHTTP
+import SerinListener
 import SerinPrometheus
 import SerinTesting
 import Testing
@@ -42,7 +44,7 @@ struct LivePrometheusMetricProviderTests {
     @Test("measures canary and stable from Istio series that Prometheus scraped")
     func endToEnd() async throws {
         let exporter = IstioExporter()
-        let target = try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: "127.0.0.1", port: 0) { _ in
+        let target = try await TestHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton) { _ in
             .content(await exporter.scrape(), contentType: "text/plain; version=0.0.4")
         }
         let prometheus = try await PrometheusServer.start(scraping: ["127.0.0.1:\(target.port)"], group: MultiThreadedEventLoopGroup.singleton)

@@ -1,8 +1,10 @@
 import Foundation
+import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SerinHTTP
+import SerinListener
 import SerinPrometheus
 import SerinTesting
 import Testing
@@ -34,8 +36,8 @@ actor Gate {
 struct PrometheusClientTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
-    func server(_ handler: @escaping SimpleHTTPServer.Handler) async throws -> SimpleHTTPServer {
-        try await SimpleHTTPServer.start(group: group, host: "127.0.0.1", port: 0, handler: handler)
+    func server(_ handler: @escaping @Sendable (CollectedRequest) async -> Response) async throws -> HTTPListener {
+        try await TestHTTPServer.start(group: group, handler)
     }
 
     @Test("retries 503 up to the attempt limit, then says where and what it got")

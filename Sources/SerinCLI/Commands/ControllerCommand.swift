@@ -6,6 +6,7 @@ import SerinCore
 import SerinHTTP
 import SerinKubernetes
 import SerinLifecycle
+import SerinListener
 import SerinPrometheus
 import SerinServer
 import SerinWebhooks
@@ -195,16 +196,12 @@ struct ControllerCommand: AsyncParsableCommand {
     /// The API, the dashboard and /metrics on --admin.
     private func serveAdmin(
         _ controller: CanaryController, metrics: ControllerMetricsRegistry, readiness: Readiness, access: AdminAccess
-    ) async throws -> SimpleHTTPServer {
-        var router = SimpleRouter()
-        AdminSurface.registerProbes(readiness: readiness, on: &router)
-        AdminSurface.register(controller, metrics: metrics, on: &router, servesGateway: false)
-        let routes = router
+    ) async throws -> HTTPListener {
+        let routes = AdminRoutes(access: access)
+        AdminSurface.registerProbes(readiness: readiness, on: routes)
+        AdminSurface.register(controller, metrics: metrics, on: routes, servesGateway: false)
         do {
-            return try await SimpleHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton, host: admin.host, port: admin.port) { request in
-                if let refusal = access.refusal(for: request) { return refusal }
-                return await routes.handle(request)
-            }
+            return try await routes.start(host: admin.host, port: admin.port, group: MultiThreadedEventLoopGroup.singleton)
         } catch {
             Terminal.err("serin controller: cannot listen on \(admin) for the admin API: \(error) (pick another with --admin)")
             throw ExitCode(1)

@@ -3,8 +3,8 @@ import NIOPosix
 import Logging
 import SerinCore
 import SerinDemoApp
-import SerinHTTP
 import SerinLifecycle
+import SerinListener
 
 /// `serin demo-app`: one version of the seed's canary-tester page, to put behind the gateway.
 struct DemoAppCommand: AsyncParsableCommand {
@@ -38,7 +38,7 @@ struct DemoAppCommand: AsyncParsableCommand {
 
     func run() async throws {
         let app = DemoApp(.init(version: version, errorRate: errorRate, latency: latency.duration))
-        let server: SerinHTTP.SimpleHTTPServer
+        let server: HTTPListener
         do {
             server = try await app.serve(group: MultiThreadedEventLoopGroup.singleton, host: address, port: port)
         } catch {

@@ -10,6 +10,7 @@ import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
 import SerinHTTP
+import SerinListener
 import SerinManifests
 import SerinLifecycle
 import SerinLogging
@@ -213,8 +214,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// One demo app per ServiceEntry endpoint, answering as the endpoint's `version` label; the canary's
     /// endpoints misbehave when asked to.
-    private func startApps(for config: MeshConfig, canaryHost: String) async throws -> [SimpleHTTPServer] {
-        var apps: [SimpleHTTPServer] = []
+    private func startApps(for config: MeshConfig, canaryHost: String) async throws -> [HTTPListener] {
+        var apps: [HTTPListener] = []
         for service in config.services {
             let isCanary = service.hosts.contains(canaryHost)
             for endpoint in service.endpoints {
