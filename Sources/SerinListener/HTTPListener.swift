@@ -6,9 +6,9 @@ import ServiceLifecycle
 /// A Hummingbird responder serving on `host:port` in the background, for the commands and tests that start a
 /// listener, need the port it bound (port 0 picks one) and close it later, without running a ServiceGroup.
 ///
-/// Closing shuts the application down gracefully: it stops accepting, answers in flight finish (an event
-/// stream ends at once, see `ControllerEventStream`), and `close()` returns once every connection is gone, so
-/// none outlives the event loops its owner shuts down next.
+/// Closing shuts the application down gracefully: it stops accepting, answers in flight get up to `gracePeriod`
+/// to finish (an event stream ends at once, see `ControllerEventStream`) before the rest are cut, and `close()`
+/// returns once every connection is gone, so none outlives the event loops its owner shuts down next.
 public final class HTTPListener: Sendable {
     public let host: String
     /// The port actually bound.
@@ -25,7 +25,8 @@ public final class HTTPListener: Sendable {
 
     /// Binds `host:port` and serves `responder` until `close()`; throws what binding threw.
     public static func start<Responder: HTTPResponder>(
-        _ responder: Responder, host: String, port: Int, group: any EventLoopGroup, logger: Logger = HTTPListener.quietLogger
+        _ responder: Responder, host: String, port: Int, group: any EventLoopGroup, gracePeriod: Duration = .seconds(5),
+        logger: Logger = HTTPListener.quietLogger
     ) async throws -> HTTPListener where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
         let (bound, reportBound) = AsyncStream.makeStream(of: Int.self)
         let application = Application(
@@ -36,7 +37,10 @@ public final class HTTPListener: Sendable {
             },
             eventLoopGroupProvider: .shared(group), logger: logger
         )
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: logger))
+        var configuration = ServiceGroupConfiguration(services: [application], logger: logger)
+        // A slow answer (a webhook that takes a minute, a client that stopped reading) must not hold a close forever.
+        configuration.maximumGracefulShutdownDuration = gracePeriod
+        let services = ServiceGroup(configuration: configuration)
         let running = Task {
             defer { reportBound.finish() }
             try await services.run()
@@ -50,7 +54,8 @@ public final class HTTPListener: Sendable {
         return HTTPListener(host: host, port: boundPort, services: services, running: running)
     }
 
-    /// Stops listening, lets the answers in flight finish, and waits until every connection is gone.
+    /// Stops listening, lets the answers in flight finish (cutting those still running after the grace period), and
+    /// waits until every connection is gone.
     public func close() async {
         await services.triggerGracefulShutdown()
         _ = await running.result
