@@ -73,22 +73,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Small whole-message HTTP client on NIO and the Prometheus text format's escaping.
-        .target(
-            name: "SerinHTTP",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ],
-            swiftSettings: strictSettings
-        ),
         // The seed's "canarytester" page, v1 or v2, with knobs for errors and latency.
         .target(
             name: "SerinDemoApp",
             dependencies: serving + [
-                "SerinHTTP", "SerinListener",
+                "SerinListener",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -155,7 +144,7 @@ let package = Package(
         .target(
             name: "SerinGateway",
             dependencies: [
-                "SerinCore", "SerinHTTP",
+                "SerinCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -189,7 +178,7 @@ let package = Package(
         .target(
             name: "SerinEmbedded",
             dependencies: serving + [
-                "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinController", "SerinStore",
+                "SerinCore", "SerinManifests", "SerinGateway", "SerinController", "SerinStore",
                 "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle", "SerinListener",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -202,7 +191,7 @@ let package = Package(
         .target(
             name: "SerinCLI",
             dependencies: [
-                "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinController",
+                "SerinCore", "SerinManifests", "SerinGateway", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLogging",
                 "SerinLifecycle", "SerinListener",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -227,7 +216,7 @@ let package = Package(
         .target(
             name: "SerinTesting",
             dependencies: [
-                "SerinCore", "SerinGateway", "SerinHTTP", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
+                "SerinCore", "SerinGateway", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
                 "SerinListener", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -279,7 +268,7 @@ let package = Package(
         .testTarget(
             name: "SerinEmbeddedTests",
             dependencies: [
-                "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway", "SerinHTTP",
+                "SerinEmbedded", "SerinTesting", "SerinServer", "SerinController", "SerinCore", "SerinGateway",
                 "SerinManifests", "SerinDemoApp", "SerinPrometheus", "SerinWebhooks", "SerinSpawn", "SerinListener",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -293,7 +282,7 @@ let package = Package(
         .testTarget(
             name: "SerinPrometheusTests",
             dependencies: [
-                "SerinPrometheus", "SerinCore", "SerinController", "SerinHTTP", "SerinTesting", "SerinListener",
+                "SerinPrometheus", "SerinCore", "SerinController", "SerinTesting", "SerinListener",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -307,7 +296,7 @@ let package = Package(
         .testTarget(
             name: "SerinGatewayTests",
             dependencies: [
-                "SerinGateway", "SerinTesting", "SerinHTTP", "SerinDemoApp", "SerinCore", "SerinManifests", "SerinListener",
+                "SerinGateway", "SerinTesting", "SerinDemoApp", "SerinCore", "SerinManifests", "SerinListener",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -316,7 +305,7 @@ let package = Package(
         .testTarget(
             name: "SerinCLITests",
             dependencies: [
-                "SerinCLI", "SerinTesting", "SerinServer", "SerinCore", "SerinManifests", "SerinGateway", "SerinHTTP", "SerinDemoApp",
+                "SerinCLI", "SerinTesting", "SerinServer", "SerinCore", "SerinManifests", "SerinGateway", "SerinDemoApp",
                 "SerinEmbedded", "SerinController", "SerinStore", "SerinKubernetes", "serin", "SerinListener",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,3 @@
-import SerinHTTP
 /// Renders the gateway's counters in the Prometheus text format, named and labelled like Istio's
 /// standard metrics so existing Istio queries and dashboards read them unchanged.
 ///

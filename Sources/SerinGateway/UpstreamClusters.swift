@@ -1,6 +1,5 @@
 import NIOCore
 import SerinCore
-import SerinHTTP
 import Synchronization
 
 /// The gateway's `UpstreamCluster`s by cluster name: one for each cluster a DestinationRule gives a traffic

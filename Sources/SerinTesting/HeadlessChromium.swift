@@ -1,7 +1,6 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SerinHTTP
 import SerinSpawn
 import Synchronization
 

@@ -1,7 +1,6 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SerinHTTP
 import SerinSpawn
 
 /// A real Prometheus server (Debian's `prometheus` package) on 127.0.0.1 with a temporary data

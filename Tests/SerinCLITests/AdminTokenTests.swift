@@ -1,7 +1,6 @@
 import Foundation
 import SerinController
 import SerinCore
-import SerinHTTP
 import SerinListener
 import SerinTesting
 import Testing

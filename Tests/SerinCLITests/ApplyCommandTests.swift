@@ -2,7 +2,6 @@ import Foundation
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinServer

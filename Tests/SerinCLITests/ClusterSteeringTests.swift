@@ -1,7 +1,6 @@
 import Foundation
 import NIOHTTP1
 import NIOPosix
-import SerinHTTP
 import SerinKubernetes
 import SerinTesting
 import Testing

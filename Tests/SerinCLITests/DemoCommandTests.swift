@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import SerinController
 import SerinCore
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinTesting

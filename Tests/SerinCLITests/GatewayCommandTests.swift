@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinTesting

@@ -1,6 +1,5 @@
 import Foundation
 import SerinCore
-import SerinHTTP
 import SerinListener
 import SerinTesting
 import Testing

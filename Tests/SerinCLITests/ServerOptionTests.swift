@@ -1,5 +1,4 @@
 import NIOPosix
-import SerinHTTP
 import SerinListener
 import SerinTesting
 import Testing

@@ -3,7 +3,6 @@ import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinDemoApp
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinStore

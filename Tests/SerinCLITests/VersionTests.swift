@@ -1,6 +1,5 @@
 import Foundation
 import NIOHTTP1
-import SerinHTTP
 import SerinServer
 import SerinTesting
 import Testing

@@ -5,7 +5,6 @@ import SerinController
 import SerinCore
 import SerinEmbedded
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinServer
 import SerinTesting

@@ -1,7 +1,6 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import SerinHTTP
 import SerinListener
 import SerinServer
 import SerinTesting

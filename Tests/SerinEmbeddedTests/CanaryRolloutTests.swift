@@ -4,7 +4,6 @@ import SerinCore
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinServer

@@ -4,7 +4,6 @@ import SerinController
 import SerinCore
 import SerinServer
 import SerinEmbedded
-import SerinHTTP
 import SerinTesting
 import Testing
 

@@ -4,7 +4,6 @@ import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinEmbedded
-import SerinHTTP
 import SerinListener
 import SerinServer
 import SerinTesting

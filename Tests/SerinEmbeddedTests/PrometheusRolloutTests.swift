@@ -1,7 +1,6 @@
 import SerinController
 import SerinCore
 import SerinEmbedded
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinServer

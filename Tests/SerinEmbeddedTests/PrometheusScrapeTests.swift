@@ -6,7 +6,6 @@ import SerinCore
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinPrometheus
 import SerinServer

@@ -2,7 +2,6 @@ import SerinController
 import SerinCore
 import SerinDemoApp
 import SerinEmbedded
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinServer

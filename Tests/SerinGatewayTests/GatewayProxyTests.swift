@@ -2,7 +2,6 @@ import NIOHTTP1
 import SerinCore
 import SerinDemoApp
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinTesting
 import Testing

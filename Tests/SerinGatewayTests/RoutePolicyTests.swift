@@ -3,7 +3,6 @@ import NIOConcurrencyHelpers
 import NIOHTTP1
 import SerinCore
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinTesting

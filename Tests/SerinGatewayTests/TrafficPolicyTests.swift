@@ -2,7 +2,6 @@ import NIOCore
 import NIOHTTP1
 import SerinCore
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinTesting
 import Testing

@@ -2,7 +2,6 @@ import Hummingbird
 import NIOPosix
 import SerinController
 import SerinCore
-import SerinHTTP
 import SerinListener
 import SerinPrometheus
 import SerinTesting

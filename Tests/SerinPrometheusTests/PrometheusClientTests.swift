@@ -3,7 +3,6 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import SerinHTTP
 import SerinListener
 import SerinPrometheus
 import SerinTesting

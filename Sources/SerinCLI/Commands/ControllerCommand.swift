@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import SerinController
 import SerinCore
-import SerinHTTP
 import SerinKubernetes
 import SerinLifecycle
 import SerinListener

@@ -9,7 +9,6 @@ import SerinServer
 import SerinDemoApp
 import SerinEmbedded
 import SerinGateway
-import SerinHTTP
 import SerinListener
 import SerinManifests
 import SerinLifecycle

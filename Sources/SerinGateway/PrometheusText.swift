@@ -1,8 +1,8 @@
-/// The Prometheus text exposition format's one rule every writer of it shares, for the gateway's and the
-/// controller's `/metrics`.
-public enum PrometheusText {
+/// The Prometheus text format's escaping, for the gateway's hand-written `/metrics` (the controller's families go
+/// through swift-prometheus, which escapes its own).
+enum PrometheusText {
     /// Label values escaped as the text format requires: backslash, double quote, newline.
-    public static func escape(_ value: String) -> String {
+    static func escape(_ value: String) -> String {
         var out = ""
         for character in value {
             switch character {

@@ -1,6 +1,6 @@
 import NIOHTTP1
 
-/// A whole HTTP response, as the client reads it.
+/// A whole HTTP response, as `SimpleHTTPClient` reads it.
 public struct SimpleResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
