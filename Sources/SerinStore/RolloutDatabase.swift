@@ -16,6 +16,8 @@ import SerinCore
 final class RolloutDatabase {
     let path: String
     let connection: SQLiteConnection
+    /// Held from open to close: no second process drives these rollouts.
+    private let lock: StateFileLock
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         // Stable bytes for the same state make the file diffable and easy to inspect with `sqlite3`.
@@ -28,6 +30,8 @@ final class RolloutDatabase {
     init(path: String) throws(StoreError) {
         self.path = path
         try Self.createParentDirectory(of: path)
+        // Before SQLite opens the file: a second process must not so much as bring its schema up to date.
+        lock = try StateFileLock(statePath: path)
         do {
             connection = try SQLiteConnection(path: path)
         } catch {
@@ -38,6 +42,11 @@ final class RolloutDatabase {
 
     func close() {
         connection.close()
+        lock.release()
+    }
+
+    func releaseLock() {
+        lock.release()
     }
 
     // MARK: - Rollouts

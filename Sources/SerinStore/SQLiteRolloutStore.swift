@@ -28,6 +28,12 @@ public final class SQLiteRolloutStore: RolloutStore {
         self.database = Mutex(try RolloutDatabase(path: path))
     }
 
+    /// What a killed process leaves behind: its connection never closed, its lock let go by the kernel. Tests use it
+    /// to open the file again in the same process, as the next Serin would after a `kill -9`.
+    func releaseLockAsAfterACrash() {
+        database.withLock { $0?.releaseLock() }
+    }
+
     /// Closes the file; later calls throw `StoreError.closed`. Releasing the store closes it too.
     public func close() {
         database.withLock { database in

@@ -23,6 +23,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case instantOutOfRange(canary: ResourceName, instant: RolloutInstant)
     /// The store was used after `close()`.
     case closed(path: String)
+    /// Another process holds the state file (its pid, when it wrote one).
+    case inUse(path: String, pid: Int32?)
 
     public var description: String {
         switch self {
@@ -51,6 +53,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "cannot save rollout \(canary): instant \(instant) does not fit in 64-bit nanoseconds since the epoch"
         case .closed(let path):
             return "state file \(path) is already closed"
+        case .inUse(let path, let pid):
+            return "another serin\(pid.map { " (pid \($0))" } ?? "") is using \(path); stop it or pass --state PATH"
         }
     }
 }

@@ -67,6 +67,8 @@ public enum SerinProcess {
         private let pipe: Pipe
 
         public var isRunning: Bool { process.isRunning }
+        /// The process's id, as the process itself reports it.
+        public var pid: Int32 { process.pid }
 
         init(process: ChildProcess, output: ProcessOutput, pipe: Pipe) {
             self.process = process

@@ -95,15 +95,18 @@ struct UpCommandTests {
         let storedEvents = try store.events(for: ResourceName(name: "web"), limit: nil)
         #expect(stored.status.phase == .progressing, "\(firstOutput)")
         #expect(stored.status.canaryWeight == 40)
+        // One Serin per state file: the test lets go of it before the next serin takes it.
+        store.close()
 
         let second = try SerinProcess.launch(arguments)
         let resumed = try await Self.waitForStatus(adminPort: adminPort, group: backends) { _ in true }
         #expect(resumed.phase == .progressing)
         #expect(resumed.step == 2, "resumed at step \(String(describing: resumed.step)), weight \(resumed.canaryWeight)")
         #expect(resumed.canaryWeight == 40)
-        let afterEvents = try store.events(for: ResourceName(name: "web"), limit: nil)
-        #expect(Array(afterEvents.prefix(storedEvents.count)) == storedEvents)
         await second.kill(SIGTERM)
+        let reopened = try SQLiteRolloutStore(path: state)
+        let afterEvents = try reopened.events(for: ResourceName(name: "web"), limit: nil)
+        #expect(Array(afterEvents.prefix(storedEvents.count)) == storedEvents)
         await load.stop()
         await v1.close()
         await v2.close()
@@ -176,6 +179,30 @@ struct SerinDemoLoad {
 }
 
 extension UpCommandTests {
+    @Test("a second serin up on the same state file is refused at once, naming the first; after kill -9 the file is free")
+    func oneSerinPerStateFile() async throws {
+        let backends = TestBackends(threads: 1)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "30s", stepWeights: [20], progressDeadline: "2m"))
+        let state = directory.appendingPathComponent("state/state.sqlite").path
+        let first = try await Self.launchOnFreePorts(directory, state: state)
+        let second = try await SerinProcess.run(
+            ["up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0", "--state", state, "--threads", "1"],
+            timeout: .seconds(30))
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another serin (pid \(first.up.pid)) is using \(state); stop it or pass --state PATH"), "\(second.stderr)")
+        #expect(try await Self.waitForStatus(adminPort: first.admin, group: backends) { _ in true }.phase == .progressing,
+                "the first one goes on")
+        await first.up.kill(SIGKILL)
+        let third = try await Self.launchOnFreePorts(directory, state: state)
+        #expect(try await Self.waitForStatus(adminPort: third.admin, group: backends) { _ in true }.canaryWeight == 20)
+        await third.up.kill(SIGTERM)
+        for server in [v1, v2] { await server.close() }
+        await backends.shutdown()
+    }
+
     @Test("kill -9 at the handover, start again from the same files: no request reaches the version the promotion retired")
     func handoverSurvivesCrash() async throws {
         let backends = TestBackends(threads: 2)

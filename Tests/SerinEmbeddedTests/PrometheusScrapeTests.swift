@@ -130,10 +130,14 @@ struct PrometheusScrapeTests {
         }
         #expect(abs((promCanary.successRate ?? 0) - (gateCanary.successRate ?? 0)) < Self.rateTolerance, "\(promCanary) vs \(gateCanary)")
         #expect(abs(Double(promStable.requests - gateStable.requests)) <= Double(gateStable.requests) * 0.25, "\(promStable) vs \(gateStable)")
-        // Both estimate p99 from the same Istio buckets the same way (linear within the bucket).
+        // Both estimate p99 from the same Istio buckets the same way (linear within the bucket). Prometheus reads the
+        // counters at its scrapes and the gateway at this moment, so the windows differ by up to a scrape: near a
+        // bucket's edge the two may land in neighbouring buckets, never further apart.
         let promP99 = try #require(promCanary.p99Milliseconds)
         let gateP99 = try #require(gateCanary.p99Milliseconds)
-        #expect(Histogram.durationBounds.firstIndex { promP99 <= $0 } == Histogram.durationBounds.firstIndex { gateP99 <= $0 }, "\(promP99) vs \(gateP99)")
+        let promBucket = try #require(Histogram.durationBounds.firstIndex { promP99 <= $0 })
+        let gateBucket = try #require(Histogram.durationBounds.firstIndex { gateP99 <= $0 })
+        #expect(abs(promBucket - gateBucket) <= 1, "\(promP99) vs \(gateP99)")
 
         // Flagger's documented Istio templates, unchanged: `{{ target }}` is the canary's workload, the Deployment
         // the gateway's telemetry names for its endpoints — not its service, which selects no series.

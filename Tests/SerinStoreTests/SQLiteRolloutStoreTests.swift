@@ -122,6 +122,7 @@ struct SQLiteRolloutStoreTests {
         let (rollout, events) = try Fixture.midRollout()
         let crashed = try SQLiteRolloutStore(path: path)
         try crashed.save(rollout, events: events, measurements: [Fixture.measurement(at: 31)])
+        crashed.releaseLockAsAfterACrash()
 
         try withExtendedLifetime(crashed) {
             // The commit sits in the write-ahead log, not yet checkpointed into the main file.
@@ -207,5 +208,18 @@ struct SQLiteRolloutStoreTests {
         store.close()
         #expect(throws: StoreError.closed(path: path)) { try store.loadRollouts() }
         #expect(throws: StoreError.closed(path: path)) { try store.save(try Fixture.rollout(), events: [], measurements: []) }
+    }
+
+    @Test("one Serin per state file: a second store is refused naming the holder's pid and changes nothing; after close it opens")
+    func secondStoreIsRefused() throws {
+        let first = try SQLiteRolloutStore(path: path)
+        try first.save(try Fixture.rollout(), events: [], measurements: [])
+        #expect(throws: StoreError.inUse(path: path, pid: getpid())) { try SQLiteRolloutStore(path: path) }
+        #expect(
+            StoreError.inUse(path: path, pid: 42).description == "another serin (pid 42) is using \(path); stop it or pass --state PATH")
+        #expect(try first.loadRollouts().count == 1, "the refused store wrote nothing")
+        first.close()
+        let second = try SQLiteRolloutStore(path: path)
+        #expect(try second.loadRollouts().count == 1)
     }
 }
