@@ -1,23 +1,19 @@
 import NIOCore
+import SerinCore
 
 /// A small, fast generator for per-request choices (weighted split, request ids).
 ///
-/// SplitMix64: statistically sound for load balancing and far cheaper than a `getrandom`
+/// The core's SplitMix64: statistically sound for load balancing and far cheaper than a `getrandom`
 /// call per request. Seeded once from the system generator; not for anything secret.
 struct FastRandom: RandomNumberGenerator {
-    private var state: UInt64
+    private var generator: SplitMix64
 
     init(seed: UInt64 = UInt64.random(in: .min ... .max)) {
-        state = seed
+        generator = SplitMix64(seed: seed)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    @inline(__always)
+    mutating func next() -> UInt64 { generator.next() }
 
     /// 32 hex digits, the shape of a UUID without dashes: enough for a request id.
     mutating func writeRequestID(to buffer: inout ByteBuffer) {

@@ -21,7 +21,7 @@ public struct CollectedRequest: Sendable {
     }
 
     /// Reads `request`'s body, up to `maxBodyBytes` (beyond that it throws).
-    public init(collecting request: Request, maxBodyBytes: Int = 16 << 20) async throws {
+    public init(collecting request: Request, maxBodyBytes: Int = HTTPListener.maxCollectedBodyBytes) async throws {
         var request = request
         let buffer = try await request.collectBody(upTo: maxBodyBytes)
         var headers: [(name: String, value: String)] = []

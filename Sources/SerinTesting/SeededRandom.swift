@@ -5,11 +5,11 @@ import SerinCore
 /// failure reported with its seed can be replayed with `SERIN_FUZZ_SEED=<seed> swift test --filter ...`.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     public let seed: UInt64
-    private var generator: SimulationRandom
+    private var generator: SplitMix64
 
     public init(seed: UInt64) {
         self.seed = seed
-        generator = SimulationRandom(seed: seed)
+        generator = SplitMix64(seed: seed)
     }
 
     /// The seed from `SERIN_FUZZ_SEED`, else `fallback` (fixed, so CI runs are repeatable).
@@ -17,6 +17,6 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         SeededRandom(seed: ProcessInfo.processInfo.environment["SERIN_FUZZ_SEED"].flatMap(UInt64.init) ?? fallback)
     }
 
-    /// The core's SplitMix64, which `serin simulate` draws from too.
+    /// The core's SplitMix64, which the gateway and `serin simulate` draw from too.
     public mutating func next() -> UInt64 { generator.next() }
 }

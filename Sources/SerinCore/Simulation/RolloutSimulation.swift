@@ -27,7 +27,7 @@ public struct RolloutSimulation: Sendable {
 
     /// One release with the draws of `seed`.
     public func run(seed: UInt64) throws(CanarySpecError) -> Outcome {
-        var generator = SimulationRandom(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
         var rollout = try Rollout(spec: spec, stable: spec.stable ?? Destination(host: "stable"))
         var now = start
@@ -70,7 +70,7 @@ public struct RolloutSimulation: Sendable {
     }
 
     /// Each check's reading over its own window at the request's weight; custom queries have no simulated value.
-    func samples(for request: AnalysisRequest, using generator: inout SimulationRandom) -> AnalysisSamples {
+    func samples(for request: AnalysisRequest, using generator: inout SplitMix64) -> AnalysisSamples {
         var samples = AnalysisSamples()
         // Checks over the same window read the same requests, as they would from one gateway or Prometheus.
         var byWindow: [Duration: MetricReading] = [:]

@@ -32,7 +32,7 @@ public struct SimulatedTraffic: Sendable, Equatable {
 
     /// What one version served over `window` while it had `percent` of the traffic.
     public func sample(
-        _ version: Version, percent: Int, window: Duration, using generator: inout SimulationRandom
+        _ version: Version, percent: Int, window: Duration, using generator: inout SplitMix64
     ) -> MetricSample {
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
         let requests = generator.poisson(mean: requestsPerSecond * Double(percent) / 100 * seconds)
@@ -43,7 +43,7 @@ public struct SimulatedTraffic: Sendable, Equatable {
 
     /// The 99th percentile of `count` standard normal draws. Few are drawn and sorted; for many, the percentile is
     /// itself close to normal around z₀.₉₉ with sd √(0.99·0.01/n) / φ(z₀.₉₉), drawn at once.
-    static func normalP99(of count: Int, using generator: inout SimulationRandom) -> Double {
+    static func normalP99(of count: Int, using generator: inout SplitMix64) -> Double {
         guard count > 200 else {
             let draws = (0..<count).map { _ in generator.standardNormal() }.sorted()
             return draws[Int((Double(count) * 0.99).rounded(.up)) - 1]
@@ -53,20 +53,8 @@ public struct SimulatedTraffic: Sendable, Equatable {
     }
 }
 
-/// SplitMix64 with the draws the simulation needs. Seeded, so the same seed gives the same rollouts.
-public struct SimulationRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// The draws the simulation needs, from one seeded generator, so the same seed gives the same rollouts.
+extension SplitMix64 {
     /// Uniform in (0, 1).
     public mutating func uniform() -> Double {
         (Double(next() >> 11) + 0.5) / Double(1 << 53)

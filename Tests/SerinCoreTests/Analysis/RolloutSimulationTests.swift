@@ -56,7 +56,7 @@ struct RolloutSimulationTests {
 
     @Test("drawn traffic has the rates asked for: requests, failures and the log-normal p99")
     func trafficHasTheGivenShape() {
-        var generator = SimulationRandom(seed: 9)
+        var generator = SplitMix64(seed: 9)
         let traffic = Self.traffic(rps: 1_000, canaryErrorRate: 0.05)
         var (requests, failures, p99Sum) = (0, 0, 0.0)
         for _ in 0..<200 {
