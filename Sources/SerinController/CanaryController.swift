@@ -95,7 +95,10 @@ public actor CanaryController {
 
     /// Restores stored rollouts; call once before `run`.
     public func restore() async throws {
-        rollouts = try await adapters.store.loadRollouts()
+        let stored = try await adapters.store.loadRollouts()
+        // A new leader's term restores again: series of Canaries the store no longer holds go with them.
+        for name in rollouts.keys where stored[name] == nil { metrics.forget(name) }
+        rollouts = stored
         for rollout in rollouts.values { metrics.observe(rollout) }
     }
 

@@ -66,4 +66,15 @@ struct ControllerMetricsTests {
             #expect(progressing == 1)
         }
     }
+
+    @Test("restoring again (a new leader's term) drops the series of a Canary the store no longer holds")
+    func restoreDropsForgottenCanaries() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try RolloutFixture.spec(Self.web, weights: [10, 50], threshold: 3)])
+            #expect(!harness.ownMetrics.recorders(label: ControllerMetricFamily.weight.rawValue).isEmpty)
+            try await harness.store.delete(Self.web)
+            try await harness.controller.restore()
+            #expect(harness.ownMetrics.recorders(label: ControllerMetricFamily.weight.rawValue).isEmpty)
+        }
+    }
 }
