@@ -5,13 +5,16 @@ public struct MetricSample: Hashable, Sendable, Codable {
     public var failures: Int
     /// 99th percentile request duration in milliseconds; nil when the provider had no histogram data.
     public var p99Milliseconds: Double?
+    /// How the durations spread, for judges that compare distributions; nil when the provider had no buckets.
+    public var latency: LatencyHistogram?
     /// The window the numbers cover, e.g. the last `1m`.
     public var window: Duration
 
-    public init(requests: Int, failures: Int, p99Milliseconds: Double? = nil, window: Duration) {
+    public init(requests: Int, failures: Int, p99Milliseconds: Double? = nil, latency: LatencyHistogram? = nil, window: Duration) {
         self.requests = requests
         self.failures = failures
         self.p99Milliseconds = p99Milliseconds
+        self.latency = latency
         self.window = window
     }
 
