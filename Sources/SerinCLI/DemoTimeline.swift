@@ -23,7 +23,6 @@ enum DemoTimeline {
             guard let value else { return "-" }
             return unit == "%" ? String(format: "%.2f%%", value) : String(format: "%.0fms", value)
         }
-        let verdict = measurement.verdict.split(separator: ":").first.map(String.init) ?? measurement.verdict
-        return "\(measurement.metric) \(format(measurement.canaryValue)) (stable \(format(measurement.stableValue))) \(verdict)"
+        return "\(measurement.metric) \(format(measurement.canaryValue)) (stable \(format(measurement.stableValue))) \(measurement.verdict.outcome.rawValue)"
     }
 }

@@ -34,7 +34,7 @@ public actor CanaryController {
 
         public init(
             router: any TrafficRouter, metrics: any MetricProvider, webhooks: any WebhookRunner,
-            store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = ThresholdJudge(),
+            store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = CanaryJudge(),
             workloads: any WorkloadReadiness = NoWorkloads(), deployments: any WorkloadManager = NoWorkloads()
         ) {
             self.deployments = deployments
@@ -281,14 +281,14 @@ public actor CanaryController {
         case .analysisFinished(let name, let request, let samples):
             answerArrived()
             guard rollouts[name] != nil else { return }
-            let verdict = adapters.judge.judge(samples, for: request)
-            metrics.analysed(name, verdict: verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 })
-            let measurements = Self.measurements(of: samples, for: request, judge: adapters.judge, now: now)
+            let judgement = adapters.judge.judge(samples, for: request)
+            metrics.analysed(name, verdict: judgement.verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 })
+            let measurements = Self.measurements(of: samples, judged: judgement, for: request, now: now)
             for measurement in measurements {
                 latest[name, default: [:]][measurement.metric] = measurement
                 broadcast(.measured(measurement))
             }
-            step(name, measurements: measurements) { $0.analysisCompleted(verdict: verdict, now: now) }
+            step(name, measurements: measurements) { $0.analysisCompleted(judgement, now: now) }
         case .webhooksFinished(let name, let run, let result):
             answerArrived()
             step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
@@ -533,13 +533,15 @@ public actor CanaryController {
         for watcher in watchers.values { watcher.yield(sequenced) }
     }
 
-    /// One measurement per metric check, with the check's own verdict, for history and display.
+    /// One measurement per metric check, with the verdict and comparison the judge gave that check, for history
+    /// and display.
     static func measurements(
-        of samples: AnalysisSamples, for request: AnalysisRequest, judge: any Judge, now: RolloutInstant
+        of samples: AnalysisSamples, judged judgement: Judgement, for request: AnalysisRequest, now: RolloutInstant
     ) -> [RecordedMeasurement] {
         request.metrics.map { check in
             let reading = samples[metric: check.name]
-            let verdict = ThresholdJudge().evaluate(check, reading: reading, canary: request.canary)
+            let judged = judgement.checks.first { $0.metric == check.name }
+            let verdict = judged?.verdict ?? judgement.verdict
             var canaryValue: Double?
             var stableValue: Double?
             var canaryRequests = 0
@@ -564,7 +566,7 @@ public actor CanaryController {
             return RecordedMeasurement(
                 canary: request.canaryName, instant: now, metric: check.name, canaryValue: canaryValue,
                 stableValue: stableValue, canaryRequests: canaryRequests, stableRequests: stableRequests,
-                canaryWeight: request.canaryWeight, verdict: verdict.description
+                canaryWeight: request.canaryWeight, verdict: verdict, comparison: judged?.comparison
             )
         }
     }

@@ -237,12 +237,13 @@ public actor KubernetesRolloutStore: RolloutStore {
             fields["lastMeasurements"] = .array(
                 latest.values.sorted { $0.metric < $1.metric }.map { measurement in
                     var entry: [String: JSONValue] = [
-                        "metric": .string(measurement.metric), "verdict": .string(measurement.verdict),
+                        "metric": .string(measurement.metric), "verdict": .string(measurement.verdict.outcome.rawValue),
                         "time": .string(Self.timestamp(measurement.instant)),
                         "canaryRequests": .number(Double(measurement.canaryRequests)),
                         "stableRequests": .number(Double(measurement.stableRequests)),
                         "canaryWeight": .number(Double(measurement.canaryWeight)),
                     ]
+                    if let reason = measurement.verdict.reason { entry["reason"] = .string(reason) }
                     if let value = measurement.canaryValue { entry["canary"] = .number(value) }
                     if let value = measurement.stableValue { entry["stable"] = .number(value) }
                     return .object(entry)
@@ -307,7 +308,15 @@ public actor KubernetesRolloutStore: RolloutStore {
     public static func lastMeasurements(in canary: JSONValue) -> [RecordedMeasurement] {
         guard let name = ResourceWatch.name(of: canary) else { return [] }
         return (canary["status"]?["lastMeasurements"]?.arrayValue ?? []).compactMap { entry in
-            guard let metric = entry["metric"]?.stringValue, let verdict = entry["verdict"]?.stringValue else { return nil }
+            guard let metric = entry["metric"]?.stringValue, let written = entry["verdict"]?.stringValue else { return nil }
+            let verdict: Verdict
+            if let outcome = Verdict.Outcome(rawValue: written) {
+                verdict = Verdict(outcome: outcome, reason: entry["reason"]?.stringValue)
+            } else {
+                // Written by a Serin before verdicts were data: "fail: REASON".
+                let parts = written.split(separator: ": ", maxSplits: 1).map(String.init)
+                verdict = Verdict(outcome: parts.first.flatMap(Verdict.Outcome.init(rawValue:)) ?? .inconclusive, reason: parts.count > 1 ? parts[1] : written)
+            }
             return RecordedMeasurement(
                 canary: name, instant: entry["time"]?.stringValue.flatMap(instant(ofTimestamp:)) ?? RolloutInstant(sinceEpoch: .zero),
                 metric: metric, canaryValue: entry["canary"]?.numberValue, stableValue: entry["stable"]?.numberValue,

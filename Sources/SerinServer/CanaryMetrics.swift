@@ -17,7 +17,7 @@ public struct CanaryMetrics: Codable, Sendable, Equatable {
         /// The check passes while the canary's value stays within these bounds (a chart draws them as lines).
         public var thresholdMin: Double?
         public var thresholdMax: Double?
-        /// Every check of the metric, oldest first, with its verdict (`pass`, `fail: why`, `inconclusive: why`).
+        /// Every check of the metric, oldest first, with its verdict (`pass`, `fail`, `inconclusive`), reason and comparison.
         public var points: [MeasurementView]
     }
 

@@ -152,7 +152,11 @@ public struct MeasurementView: Codable, Sendable, Equatable {
     public var canaryRequests: Int
     public var stableRequests: Int
     public var canaryWeight: Int
-    public var verdict: String
+    public var verdict: Verdict.Outcome
+    /// Why, for a fail or an inconclusive verdict.
+    public var reason: String?
+    /// The canary against the stable, when the statistical judge compared them.
+    public var comparison: Comparison?
 
     public init(_ measurement: RecordedMeasurement) {
         time = measurement.instant.unixSeconds
@@ -162,6 +166,8 @@ public struct MeasurementView: Codable, Sendable, Equatable {
         canaryRequests = measurement.canaryRequests
         stableRequests = measurement.stableRequests
         canaryWeight = measurement.canaryWeight
-        verdict = measurement.verdict
+        verdict = measurement.verdict.outcome
+        reason = measurement.verdict.reason
+        comparison = measurement.comparison
     }
 }

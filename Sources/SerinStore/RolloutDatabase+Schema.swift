@@ -1,6 +1,6 @@
 extension RolloutDatabase {
     /// The newest layout this code writes; `PRAGMA user_version` holds the file's.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     /// Each migration brings the file from version `index` to `index + 1`. Add new ones at the end;
     /// never edit a released one, since files out there were made by it.
@@ -38,6 +38,14 @@ extension RolloutDatabase {
             FOREIGN KEY (namespace, name) REFERENCES rollouts (namespace, name) ON DELETE CASCADE
         );
         CREATE INDEX measurements_by_canary ON measurements (namespace, name, id);
+        """,
+        // 2: verdicts as data. `verdict` keeps only pass, fail or inconclusive; the reason moves to its own column
+        // (split off rows written as "fail: REASON"), and a statistical judge's comparison is kept as JSON.
+        """
+        ALTER TABLE measurements ADD COLUMN reason TEXT;
+        ALTER TABLE measurements ADD COLUMN comparison TEXT;
+        UPDATE measurements SET verdict = substr(verdict, 1, instr(verdict, ': ') - 1), reason = substr(verdict, instr(verdict, ': ') + 2)
+            WHERE instr(verdict, ': ') > 0;
         """,
     ]
 

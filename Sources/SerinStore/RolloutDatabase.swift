@@ -68,11 +68,20 @@ final class RolloutDatabase {
             key + [.integer(try nanoseconds(event.instant, of: canary)), .text(event.severity.rawValue), .text(event.message)]
         }
         let measurementRows = try measurements.map { (measurement) throws(StoreError) -> [SQLiteValue] in
-            key + [
+            var comparison = SQLiteValue.null
+            if let compared = measurement.comparison {
+                do {
+                    comparison = .text(String(decoding: try encoder.encode(compared), as: UTF8.self))
+                } catch {
+                    throw .cannotEncode(canary: canary, reason: String(describing: error))
+                }
+            }
+            return key + [
                 .integer(try nanoseconds(measurement.instant, of: canary)), .text(measurement.metric),
                 Self.reading(measurement.canaryValue), Self.reading(measurement.stableValue),
                 .integer(Int64(measurement.canaryRequests)), .integer(Int64(measurement.stableRequests)),
-                .integer(Int64(measurement.canaryWeight)), .text(measurement.verdict),
+                .integer(Int64(measurement.canaryWeight)), .text(measurement.verdict.outcome.rawValue),
+                measurement.verdict.reason.map { .text($0) } ?? .null, comparison,
             ]
         }
         let updatedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
@@ -91,8 +100,8 @@ final class RolloutDatabase {
                     """)
                 try insert(measurementRows, sql: """
                     INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value,
-                        canary_requests, stable_requests, canary_weight, verdict)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        canary_requests, stable_requests, canary_weight, verdict, reason, comparison)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             }
         } catch {
@@ -163,7 +172,7 @@ final class RolloutDatabase {
             let statement = try newestFirst(
                 """
                 SELECT instant_ns, metric, canary_value, stable_value, canary_requests, stable_requests,
-                    canary_weight, verdict
+                    canary_weight, verdict, reason, comparison
                 FROM measurements
                 """, of: canary, limit: limit)
             while try statement.step() {
@@ -171,7 +180,10 @@ final class RolloutDatabase {
                     canary: canary, instant: RolloutInstant(nanoseconds: statement.integer(0)),
                     metric: statement.text(1), canaryValue: Self.reading(statement, 2), stableValue: Self.reading(statement, 3),
                     canaryRequests: Int(statement.integer(4)), stableRequests: Int(statement.integer(5)),
-                    canaryWeight: Int(statement.integer(6)), verdict: statement.text(7)))
+                    canaryWeight: Int(statement.integer(6)),
+                    verdict: Verdict(outcome: Verdict.Outcome(rawValue: statement.text(7)) ?? .inconclusive,
+                                     reason: statement.isNull(8) ? nil : statement.text(8)),
+                    comparison: statement.isNull(9) ? nil : try? decoder.decode(Comparison.self, from: Data(statement.text(9).utf8))))
             }
         } catch {
             throw .failed(path: path, operation: "read the measurements of \(canary)", reason: error.message)

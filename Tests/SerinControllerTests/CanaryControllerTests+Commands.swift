@@ -63,7 +63,7 @@ extension CanaryControllerTests {
             harness.metrics.answer(ScriptedMetrics.failing)
             await harness.advance(by: .seconds(30))
             #expect(try await harness.status().phase == .failed)
-            #expect(try await harness.status().lastMeasurements.contains { $0.verdict.hasPrefix("fail") })
+            #expect(try await harness.status().lastMeasurements.contains { $0.verdict.outcome == .fail })
             harness.metrics.answer(ScriptedMetrics.healthy)
             guard case .accepted(let restarted) = await harness.execute(.restart) else {
                 Issue.record("rollout was not accepted")
@@ -72,7 +72,7 @@ extension CanaryControllerTests {
             #expect(restarted.lastMeasurements.isEmpty, "\(restarted.lastMeasurements)")
             await harness.advance(by: .seconds(30))
             let checked = try await harness.status().lastMeasurements
-            #expect(!checked.isEmpty && checked.allSatisfy { $0.verdict == "pass" }, "\(checked)")
+            #expect(!checked.isEmpty && checked.allSatisfy { $0.verdict == .pass }, "\(checked)")
         }
     }
 }

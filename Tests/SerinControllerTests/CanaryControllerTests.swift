@@ -64,7 +64,7 @@ struct CanaryControllerTests {
             let status = try await harness.status()
             #expect(status.step == 2)
             #expect(status.lastMeasurements.map(\.metric) == ["request-duration", "request-success-rate"])
-            #expect(status.lastMeasurements.allSatisfy { $0.verdict == "pass" && $0.canaryWeight == 10 }, "\(status.lastMeasurements)")
+            #expect(status.lastMeasurements.allSatisfy { $0.verdict == .pass && $0.canaryWeight == 10 }, "\(status.lastMeasurements)")
         }
     }
 
@@ -106,7 +106,7 @@ struct CanaryControllerTests {
             #expect(rollback.contains("request-success-rate 60.00"), "\(rollback)")
             #expect(rollback.hasSuffix("(2/2 failed checks)"), "\(rollback)")
             let measured = try await harness.controller.measurements(of: Self.web)
-            #expect(measured.filter { $0.metric == "request-success-rate" }.map { $0.verdict.hasPrefix("fail") } == [true, true])
+            #expect(measured.filter { $0.metric == "request-success-rate" }.map { $0.verdict.outcome == .fail } == [true, true])
         }
     }
 

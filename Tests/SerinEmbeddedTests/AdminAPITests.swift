@@ -65,11 +65,11 @@ struct AdminAPITests {
             let duration = try #require(metrics.metrics.first { $0.name == "request-duration" })
             #expect(duration.unit == "ms")
             #expect(duration.thresholdMax == 400)
-            let passed = success.points.filter { $0.verdict == "pass" }
+            let passed = success.points.filter { $0.verdict == .pass }
             #expect(passed.count >= 2, "\(success.points)")
             #expect(passed.allSatisfy { $0.canary != nil && $0.stable != nil && $0.metric == "request-success-rate" })
-            // Anything else says why: "inconclusive: 3 requests < minRequests 5".
-            #expect(success.points.filter { $0.verdict != "pass" }.allSatisfy { $0.verdict.hasPrefix("fail: ") || $0.verdict.hasPrefix("inconclusive: ") })
+            // Anything else says why: "3 requests < minRequests 5".
+            #expect(success.points.filter { $0.verdict != .pass }.allSatisfy { !($0.reason ?? "").isEmpty })
             // 20%, 50%, then promotion to 100%.
             let weights = metrics.weights.map(\.canaryWeight)
             #expect(weights.contains(20) && weights.contains(50), "\(weights)")

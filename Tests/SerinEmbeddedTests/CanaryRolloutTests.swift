@@ -128,7 +128,7 @@ struct CanaryRolloutTests {
             // requests), which holds without counting.
             let checks = Dictionary(grouping: try await harness.controller.measurements(of: harness.name), by: \.instant)
                 .filter { $0.key >= firstHalt.instant && $0.key <= rollback.instant }
-            let failed = checks.values.filter { group in group.contains { $0.verdict.hasPrefix("fail") } }
+            let failed = checks.values.filter { group in group.contains { $0.verdict.outcome == .fail } }
             #expect(failed.count == 2, "\(events.map(\.message))")
             #expect(rollback.message.contains("(2/2 failed checks)"), "\(rollback.message)")
             #expect(rollback.instant - firstHalt.instant >= interval / 2)
@@ -152,10 +152,10 @@ struct CanaryRolloutTests {
             #expect(final.phase == .failed)
             let measured = try await harness.controller.measurements(of: harness.name)
             // The success rate went to the (unreachable) Prometheus; the duration stayed on the gateway's counters.
-            #expect(measured.contains { $0.metric == "request-success-rate" && $0.verdict.contains("unreachable after 3 attempts") },
+            #expect(measured.contains { $0.metric == "request-success-rate" && ($0.verdict.reason ?? "").contains("unreachable after 3 attempts") },
                     "\(measured.map(\.verdict))")
             let durations = measured.filter { $0.metric == "request-duration" }
-            #expect(!durations.isEmpty && durations.allSatisfy { !$0.verdict.contains("Prometheus") }, "\(measured.map(\.verdict))")
+            #expect(!durations.isEmpty && durations.allSatisfy { !($0.verdict.reason ?? "").contains("Prometheus") }, "\(measured.map(\.verdict))")
         }
     }
 

@@ -38,7 +38,7 @@ struct PrometheusRolloutTests {
             let final = try await harness.waitFor("a verdict", timeout: .seconds(60)) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             let measurements = try await harness.controller.measurements(of: harness.name)
-            let successRate = try #require(measurements.last { $0.metric == "request-success-rate" && $0.verdict == "pass" })
+            let successRate = try #require(measurements.last { $0.metric == "request-success-rate" && $0.verdict == .pass })
             #expect(successRate.canaryValue == 100)
             #expect(successRate.canaryRequests > 0)
         }
@@ -127,7 +127,7 @@ struct PrometheusRolloutTests {
             let events = try await harness.controller.events(of: harness.name).map(\.message)
             #expect(events.contains { $0.contains("rolled back: error-percentage") }, "\(events)")
             let measured = try await harness.controller.measurements(of: harness.name).filter { $0.metric == "error-percentage" }
-            let failed = try #require(measured.last { $0.verdict.hasPrefix("fail") }, "\(measured)")
+            let failed = try #require(measured.last { $0.verdict.outcome == .fail }, "\(measured)")
             // Half the canary's answers are 500s: the template's own arithmetic, done by Prometheus, says so.
             #expect((30...70).contains(failed.canaryValue ?? -1), "\(failed)")
         }
@@ -141,7 +141,7 @@ struct PrometheusRolloutTests {
             let final = try await harness.waitFor("a verdict", timeout: .seconds(60)) { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             let measured = try await harness.controller.measurements(of: harness.name).filter { $0.metric == "error-percentage" }
-            #expect(measured.contains { $0.verdict == "pass" && $0.canaryValue == 0 }, "\(measured)")
+            #expect(measured.contains { $0.verdict == .pass && $0.canaryValue == 0 }, "\(measured)")
         }
     }
 }

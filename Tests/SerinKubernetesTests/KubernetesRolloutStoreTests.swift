@@ -32,7 +32,7 @@ struct KubernetesRolloutStoreTests {
             let (rollout, events) = try Self.midRollout()
             let measurement = RecordedMeasurement(
                 canary: Self.web, instant: Self.t(62), metric: "request-success-rate", canaryValue: 99.5, stableValue: 99.9,
-                canaryRequests: 120, stableRequests: 1_080, canaryWeight: 50, verdict: "pass"
+                canaryRequests: 120, stableRequests: 1_080, canaryWeight: 50, verdict: .pass
             )
             // A person's command answered before the save: the save keeps the answer.
             let request = try #require(

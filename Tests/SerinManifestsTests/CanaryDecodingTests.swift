@@ -189,6 +189,43 @@ struct CanaryDecodingTests {
         #expect(spec?.analysis.progressDeadline == .seconds(120))
     }
 
+    @Test("judge: statistical with its settings, each omitted one at its default, and a 5s look interval unless one is written")
+    func statisticalJudge() throws {
+        let statistical = Self.minimal.replacingOccurrences(
+            of: "    interval: 30s\n",
+            with: "    judge: statistical\n    statistical:\n      confidence: 99.9\n      errorRateIncrease: 0.2\n      maxStepDuration: 15m\n")
+        let (spec, messages) = decodeCanary(statistical)
+        #expect(messages.isEmpty, "\(messages)")
+        let analysis = try #require(spec?.analysis)
+        #expect(analysis.judge == JudgeSettings(
+            kind: .statistical, confidence: 99.9, errorRateIncrease: 0.2, latencyIncrease: 20, minStepDuration: .seconds(10),
+            maxStepDuration: .seconds(900)))
+        #expect(analysis.interval == .seconds(5))
+        let written = decodeCanary(Self.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n    judge: statistical\n"))
+        #expect(written.spec?.analysis.interval == .seconds(30))
+        #expect(decodeCanary(Self.minimal).spec?.analysis.judge == .threshold)
+    }
+
+    @Test("a judge Serin does not have, settings for a judge not chosen, and settings out of range are refused at their field", arguments: [
+        ("    judge: bayesian\n", "test.yaml:10:12: error: spec.analysis.judge is bayesian, expected threshold or statistical"),
+        ("    statistical: {confidence: 95}\n",
+         "test.yaml:10:18: error: spec.analysis.statistical is set but spec.analysis.judge is threshold: set judge: statistical, or remove it"),
+        ("    judge: statistical\n    statistical: {confidence: 100}\n",
+         "test.yaml:11:31: error: spec.analysis.statistical.confidence: is 100, expected a percentage from 50 up to (not including) 100, like 99"),
+        ("    judge: statistical\n    statistical: {errorRateIncrease: -1}\n",
+         "test.yaml:11:38: error: spec.analysis.statistical.errorRateIncrease: is -1, expected percentage points from 0 to 100, like 1"),
+        ("    judge: statistical\n    statistical: {minStepDuration: 1m, maxStepDuration: 30s}\n",
+         "test.yaml:11:57: error: spec.analysis.statistical.maxStepDuration: is 30s, expected more than minStepDuration 1m and at least analysis.interval 30s"),
+        ("    judge: statistical\n    statistical: {minStepDuration: soon}\n",
+         "test.yaml:11:36: error: spec.analysis.statistical.minStepDuration: expected a duration like 30s or 1m, got \"soon\""),
+    ])
+    func badJudgeSettings(lines: String, expected: String) {
+        let yaml = Self.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n" + lines)
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(spec == nil)
+        #expect(messages == [expected])
+    }
+
     @Test("a targetRef written as namespace/name points into that namespace")
     func qualifiedTarget() {
         let yaml = Self.minimal.replacingOccurrences(of: "{name: web-virtualservice}", with: "{name: edge/web-virtualservice}")

@@ -80,7 +80,7 @@ struct LivePrometheusMetricProviderTests {
         #expect(abs((canary.p99Milliseconds ?? 0) - 99.5) < 0.01, "\(canary)")
         #expect(stable.failures == 0 && abs((stable.p99Milliseconds ?? 0) - 9.9) < 0.01, "\(stable)")
         #expect(canary.window == .seconds(90))
-        let verdict = ThresholdJudge().judge(AnalysisSamples(["request-success-rate": .traffic(canary: canary, stable: stable)]), for: request)
+        let verdict = ThresholdJudge().judge(AnalysisSamples(["request-success-rate": .traffic(canary: canary, stable: stable)]), for: request).verdict
         guard case .fail(let reason) = verdict else {
             Issue.record("expected the 10% 5xx canary to fail, got \(verdict)")
             return

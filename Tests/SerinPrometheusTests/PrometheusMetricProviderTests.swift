@@ -68,7 +68,7 @@ struct PrometheusMetricProviderTests {
         // Both built-in checks share a window, so each of the six queries runs once.
         #expect(Set(await prometheus.log.queries) == Set(answers.keys))
         #expect(await prometheus.log.queries.count == 6)
-        let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults))
+        let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults)).verdict
         #expect(verdict == .fail(reason:
             "request-success-rate 96.18% < 99% (canary web-v2-service.default.svc.cluster.local, 1m, 1,204 requests); "
                 + "request-duration p99 812.5ms > 500ms (canary web-v2-service.default.svc.cluster.local, 1m, 1,204 requests)"))
@@ -84,7 +84,7 @@ struct PrometheusMetricProviderTests {
             return
         }
         #expect(canary == MetricSample(requests: 0, failures: 0, p99Milliseconds: nil, window: .seconds(60)))
-        let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults))
+        let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults)).verdict
         guard case .inconclusive = verdict else {
             Issue.record("expected inconclusive, got \(verdict)")
             return
@@ -114,7 +114,7 @@ struct PrometheusMetricProviderTests {
             .merging(Self.traffic("web-v1-service", requests: .value(100), errors: .failed(failure), p99: .value(5))) { $1 }
         let (samples, _) = await samples(answers)
         #expect(samples[metric: "request-success-rate"] == .unavailable(reason: "stable default/web-v1-service server errors: \(failure)"))
-        let verdict = ThresholdJudge().judge(samples, for: Self.request([.requestSuccessRate(min: 99)]))
+        let verdict = ThresholdJudge().judge(samples, for: Self.request([.requestSuccessRate(min: 99)])).verdict
         guard case .fail(let reason) = verdict else {
             Issue.record("expected a failed verdict, got \(verdict)")
             return

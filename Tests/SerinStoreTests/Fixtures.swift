@@ -25,7 +25,7 @@ enum Fixture {
 
     static func measurement(
         _ canary: ResourceName = web, at seconds: Int, metric: String = "request-success-rate",
-        canaryValue: Double? = 99.5, verdict: String = "pass"
+        canaryValue: Double? = 99.5, verdict: Verdict = .pass
     ) -> RecordedMeasurement {
         RecordedMeasurement(
             canary: canary, instant: t(seconds), metric: metric, canaryValue: canaryValue, stableValue: 99.9,

@@ -19,7 +19,7 @@ struct SQLiteRolloutStoreOpeningTests {
 
         #expect(FileManager.default.fileExists(atPath: path))
         let raw = try SQLiteConnection.raw(path)
-        #expect(try raw.integer("PRAGMA user_version") == 1)
+        #expect(try raw.integer("PRAGMA user_version") == 2)
         #expect(try raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('rollouts', 'events', 'measurements')") == 3)
     }
 
@@ -71,16 +71,37 @@ struct SQLiteRolloutStoreOpeningTests {
         #expect(try SQLiteConnection.raw(path).integer("SELECT count(*) FROM sqlite_schema WHERE name = 'rollouts'") == 0)
     }
 
+    @Test("a version 1 file's verdicts, written as \"fail: REASON\", read back as data after the upgrade to version 2")
+    func upgradesVerdictsToData() async throws {
+        let path = directory.file("state.sqlite")
+        let raw = try SQLiteConnection.raw(path)
+        try raw.executeScript(RolloutDatabase.migrations[0])
+        try raw.execute("PRAGMA user_version = 1")
+        try raw.execute("INSERT INTO rollouts (namespace, name, state, updated_at) VALUES ('default', 'web', '{}', 0)")
+        for (index, verdict) in ["pass", "fail: request-success-rate 96.18% < 99%", "inconclusive: 3 requests < 5 minimum"].enumerated() {
+            try raw.execute("""
+                INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value, canary_requests,
+                    stable_requests, canary_weight, verdict) VALUES ('default', 'web', ?, 'request-success-rate', 99, 99, 10, 90, 10, ?)
+                """, [.integer(Int64(index)), .text(verdict)])
+        }
+
+        let store = try SQLiteRolloutStore(path: path)
+        defer { store.close() }
+        let verdicts = try await store.measurements(for: ResourceName(namespace: "default", name: "web"), limit: nil).map(\.verdict)
+        #expect(verdicts == [.pass, .fail(reason: "request-success-rate 96.18% < 99%"), .inconclusive(reason: "3 requests < 5 minimum")])
+        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 2)
+    }
+
     @Test("a schema version newer than this code knows is refused with what to do")
     func newerSchema() throws {
         let path = directory.file("state.sqlite")
         try SQLiteRolloutStore(path: path).save(try Fixture.rollout(), events: [], measurements: [])
         try SQLiteConnection.raw(path).execute("PRAGMA user_version = 7")
 
-        let error = #expect(throws: StoreError.newerSchema(path: path, found: 7, known: 1)) {
+        let error = #expect(throws: StoreError.newerSchema(path: path, found: 7, known: 2)) {
             try SQLiteRolloutStore(path: path)
         }
         #expect(error?.description == "cannot open state file \(path): a newer Serin wrote it (schema version 7, "
-            + "this Serin knows up to 1); upgrade Serin or pass --state PATH")
+            + "this Serin knows up to 2); upgrade Serin or pass --state PATH")
     }
 }

@@ -227,7 +227,7 @@ enum StatusTable {
         for status in statuses {
             let step = status.step.map { "\($0)/\(status.steps)" } ?? "-/\(status.steps)"
             let verdicts = status.lastMeasurements.map { measurement in
-                "\(measurement.metric) \(measurement.verdict.split(separator: ":").first ?? "")"
+                "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
             }.joined(separator: ", ")
             rows.append([
                 status.name, status.phase.rawValue, status.stable, status.canary, "\(status.stableWeight)/\(status.canaryWeight)", step,

@@ -117,7 +117,9 @@ struct SimulateCommand: ParsableCommand {
         var lines = [
             "\(spec.name.name): \(summary.trials) simulated releases",
             "  promoted:    \(share(summary.promoted))",
-            "  rolled back: \(share(summary.rolledBack))",
+            "  rolled back: \(share(summary.rolledBack))"
+                + (summary.rolledBackUndecided > 0
+                    ? ", \(summary.rolledBackUndecided) of them undecided: not enough traffic to decide before the deadline" : ""),
             "  undecided:   \(share(summary.undecided)), still running after a day",
         ]
         if let times = summary.secondsToDecision {

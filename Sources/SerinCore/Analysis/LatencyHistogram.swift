@@ -10,6 +10,11 @@ public struct LatencyHistogram: Hashable, Sendable, Codable {
     /// the last entry (`counts[bounds.count]`) took longer than every bound.
     public private(set) var counts: [Int]
 
+    /// Istio's default bounds for `istio_request_duration_milliseconds`, which Serin's gateway exports too.
+    public static let istioBounds: [Double] = [
+        0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1_800_000, 3_600_000,
+    ]
+
     /// Nil when the counts do not fit the bounds (one more count than bounds, none negative) or the bounds do not
     /// ascend: a provider's malformed answer, which the judge treats as no histogram.
     public init?(bounds: [Double], counts: [Int]) {

@@ -20,7 +20,8 @@ public protocol RolloutStore: Sendable {
     func delete(_ canary: ResourceName) async throws
 }
 
-/// One metric as analysis saw it: the canary's value beside the stable side's, and the verdict.
+/// One metric as analysis saw it: the canary's value beside the stable side's, the check's verdict, and the
+/// comparison behind it when the judge made one.
 public struct RecordedMeasurement: Hashable, Sendable, Codable {
     public var canary: ResourceName
     public var instant: RolloutInstant
@@ -32,12 +33,14 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
     public var canaryRequests: Int
     public var stableRequests: Int
     public var canaryWeight: Int
-    /// `pass`, `fail` or `inconclusive`, with the judge's reason for the last two.
-    public var verdict: String
+    /// The check's own verdict, as its judge gave it.
+    public var verdict: Verdict
+    /// The canary against the stable, with the interval and the rule's decision (statistical judge).
+    public var comparison: Comparison?
 
     public init(
         canary: ResourceName, instant: RolloutInstant, metric: String, canaryValue: Double?, stableValue: Double?,
-        canaryRequests: Int, stableRequests: Int, canaryWeight: Int, verdict: String
+        canaryRequests: Int, stableRequests: Int, canaryWeight: Int, verdict: Verdict, comparison: Comparison? = nil
     ) {
         self.canary = canary
         self.instant = instant
@@ -48,5 +51,41 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
         self.stableRequests = stableRequests
         self.canaryWeight = canaryWeight
         self.verdict = verdict
+        self.comparison = comparison
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case canary, instant, metric, canaryValue, stableValue, canaryRequests, stableRequests, canaryWeight, verdict, reason, comparison
+    }
+
+    /// The verdict is flat beside the numbers: `"verdict": "fail", "reason": "..."`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            canary: try container.decode(ResourceName.self, forKey: .canary), instant: try container.decode(RolloutInstant.self, forKey: .instant),
+            metric: try container.decode(String.self, forKey: .metric),
+            canaryValue: try container.decodeIfPresent(Double.self, forKey: .canaryValue),
+            stableValue: try container.decodeIfPresent(Double.self, forKey: .stableValue),
+            canaryRequests: try container.decode(Int.self, forKey: .canaryRequests),
+            stableRequests: try container.decode(Int.self, forKey: .stableRequests),
+            canaryWeight: try container.decode(Int.self, forKey: .canaryWeight),
+            verdict: Verdict(outcome: try container.decode(Verdict.Outcome.self, forKey: .verdict),
+                             reason: try container.decodeIfPresent(String.self, forKey: .reason)),
+            comparison: try container.decodeIfPresent(Comparison.self, forKey: .comparison))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(canary, forKey: .canary)
+        try container.encode(instant, forKey: .instant)
+        try container.encode(metric, forKey: .metric)
+        try container.encodeIfPresent(canaryValue, forKey: .canaryValue)
+        try container.encodeIfPresent(stableValue, forKey: .stableValue)
+        try container.encode(canaryRequests, forKey: .canaryRequests)
+        try container.encode(stableRequests, forKey: .stableRequests)
+        try container.encode(canaryWeight, forKey: .canaryWeight)
+        try container.encode(verdict.outcome, forKey: .verdict)
+        try container.encodeIfPresent(verdict.reason, forKey: .reason)
+        try container.encodeIfPresent(comparison, forKey: .comparison)
     }
 }

@@ -11,11 +11,14 @@ public struct AnalysisRequest: Hashable, Sendable {
     public var canaryWeight: Int
     /// Each with its own window; collect one `MetricReading` per check, keyed by its name.
     public var metrics: [MetricCheck]
+    /// The judge the Canary names; with `statistical`, each traffic check's window is the whole step so far.
+    public var judge: JudgeSettings
 
     public init(
         ticket: RolloutTicket, canaryName: ResourceName, canary: Destination, stable: Destination,
-        canaryWeight: Int, metrics: [MetricCheck], canaryWorkload: String? = nil
+        canaryWeight: Int, metrics: [MetricCheck], canaryWorkload: String? = nil, judge: JudgeSettings = .threshold
     ) {
+        self.judge = judge
         self.canaryWorkload = canaryWorkload
         self.ticket = ticket
         self.canaryName = canaryName

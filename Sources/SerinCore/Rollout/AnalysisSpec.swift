@@ -10,13 +10,15 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var webhooks: [WebhookSpec]
     /// A rollout that neither advances nor finishes for this long fails (Flagger's `progressDeadlineSeconds`).
     public var progressDeadline: Duration
+    /// Which judge decides each analysis, and its settings (`analysis.judge`, `analysis.statistical`).
+    public var judge: JudgeSettings
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
     public init(
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
-        progressDeadline: Duration = .seconds(600)
+        progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -24,6 +26,25 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.metrics = metrics
         self.webhooks = webhooks
         self.progressDeadline = progressDeadline
+        self.judge = judge
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge
+    }
+
+    /// Reads state files written before `judge` existed as the threshold judge's.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            interval: try container.decode(Duration.self, forKey: .interval),
+            threshold: try container.decode(Int.self, forKey: .threshold),
+            schedule: try container.decode(WeightSchedule.self, forKey: .schedule),
+            metrics: try container.decode([MetricCheck].self, forKey: .metrics),
+            webhooks: try container.decode([WebhookSpec].self, forKey: .webhooks),
+            progressDeadline: try container.decode(Duration.self, forKey: .progressDeadline),
+            judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold
+        )
     }
 
     /// The webhooks of one type, in the order the spec lists them.

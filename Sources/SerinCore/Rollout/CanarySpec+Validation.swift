@@ -27,6 +27,27 @@ extension CanarySpec {
                     "is \(Readable.duration(analysis.progressDeadline)), expected more than analysis.interval \(Readable.duration(analysis.interval))")
         }
 
+        let judge = analysis.judge
+        if judge.kind == .statistical {
+            let field = "analysis.statistical"
+            if !(judge.confidence >= 50 && judge.confidence < 100) {
+                problem("\(field).confidence", "is \(Readable.trimmed(judge.confidence)), expected a percentage from 50 up to (not including) 100, like 99")
+            }
+            if !(judge.errorRateIncrease >= 0 && judge.errorRateIncrease <= 100) {
+                problem("\(field).errorRateIncrease", "is \(Readable.trimmed(judge.errorRateIncrease)), expected percentage points from 0 to 100, like 1")
+            }
+            if !(judge.latencyIncrease >= 0 && judge.latencyIncrease.isFinite) {
+                problem("\(field).latencyIncrease", "is \(Readable.trimmed(judge.latencyIncrease)), expected a percentage of 0 or more, like 20")
+            }
+            if judge.minStepDuration < .zero {
+                problem("\(field).minStepDuration", "is \(Readable.duration(judge.minStepDuration)), expected 0s or more")
+            }
+            if let longest = judge.maxStepDuration, longest <= judge.minStepDuration || longest < analysis.interval {
+                problem("\(field).maxStepDuration",
+                        "is \(Readable.duration(longest)), expected more than minStepDuration \(Readable.duration(judge.minStepDuration)) and at least analysis.interval \(Readable.duration(analysis.interval))")
+            }
+        }
+
         for (index, metric) in analysis.metrics.enumerated() {
             let field = "analysis.metrics[\(index)]"
             if metric.name.isEmpty { problem("\(field).name", "is empty, expected a metric name") }

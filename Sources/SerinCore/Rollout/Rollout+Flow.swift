@@ -100,7 +100,7 @@ extension Rollout {
         switch status.stage {
         case .analysis:
             if !requestWebhooks(.rollout, into: &actions) {
-                requestAnalysis(into: &actions)
+                requestAnalysis(now: now, into: &actions)
             }
         case .confirmRollout, .preRollout, .confirmTrafficIncrease, .confirmPromotion, .primaryRollout, .postRollout:
             enter(status.stage, now: now, into: &actions)
@@ -122,6 +122,7 @@ extension Rollout {
             return
         }
         status.stepIndex = index
+        status.stepStartedAt = now
         applyWeight(canary: weight, into: &actions)
         markProgress(now: now)
         record(.normal, "advance canary weight to \(weight)%", now: now, into: &actions)
@@ -191,6 +192,15 @@ extension Rollout {
         }
     }
 
+    /// Stay at this step while the evidence gathers: the reason is kept in the status, but only the first wait of
+    /// a step is an event, so a statistical judge looking every few seconds does not flood the history.
+    mutating func holdQuietly(reason: String, checkAgainIn: Duration, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        let first = status.holdReason == nil
+        status.holdReason = reason
+        status.nextCheckAt = now + checkAgainIn
+        if first { record(.normal, "waiting for evidence: \(reason)", now: now, into: &actions) }
+    }
+
     /// Stay at this step until the next interval, saying why.
     mutating func hold(
         reason: String, message: String, severity: RolloutEvent.Severity = .normal, checkAgainIn: Duration? = nil,
@@ -225,11 +235,20 @@ extension Rollout {
         return true
     }
 
-    mutating func requestAnalysis(into actions: inout [RolloutAction]) {
+    /// Ask for this interval's analysis. The statistical judge reads each traffic check over the whole step so
+    /// far, whose counts only grow, so every look weighs all the evidence the step has gathered.
+    mutating func requestAnalysis(now: RolloutInstant, into actions: inout [RolloutAction]) {
         let ticket = issueTicket(for: .analysis)
+        var metrics = spec.analysis.metrics
+        if spec.analysis.judge.kind == .statistical, let start = status.stepStartedAt {
+            let step = max(now - start, .seconds(1))
+            let window = Duration.seconds(step.components.seconds)
+            for index in metrics.indices where !metrics[index].isCustom { metrics[index].interval = window }
+        }
         actions.append(.analyze(AnalysisRequest(
             ticket: ticket, canaryName: spec.name, canary: status.canary, stable: status.stable,
-            canaryWeight: status.canaryWeight, metrics: spec.analysis.metrics, canaryWorkload: spec.canaryDeployment)))
+            canaryWeight: status.canaryWeight, metrics: metrics, canaryWorkload: spec.canaryDeployment,
+            judge: spec.analysis.judge)))
     }
 
     mutating func issueTicket(for kind: RolloutStatus.Pending.Kind) -> RolloutTicket {

@@ -142,8 +142,10 @@ public struct Rollout: Hashable, Sendable {
 
     /// A judge decided. Accepted at any moment while the canary takes traffic, not only after an `analyze`
     /// request: a judge may decide early. A pass advances (through the confirm gates), a fail counts
-    /// towards the threshold, inconclusive holds. While a gate decides, only a fail still counts.
-    public mutating func analysisCompleted(verdict: Verdict, now: RolloutInstant) -> RolloutOutcome {
+    /// towards the threshold — or, when conclusive, rolls back at once — and inconclusive holds. While a gate
+    /// decides, only a fail still counts. With the statistical judge a step lasts at least `minStepDuration`,
+    /// and one still undecided after `maxStepDuration` rolls back.
+    public mutating func analysisCompleted(_ judgement: Judgement, now: RolloutInstant) -> RolloutOutcome {
         guard status.phase == .progressing else {
             return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
         }
@@ -152,7 +154,18 @@ public struct Rollout: Hashable, Sendable {
         case .analysis:
             // Whatever this interval was waiting for (rollback or rollout hooks, the analysis) is settled by the verdict.
             status.pending = nil
-            switch verdict {
+            let settings = spec.analysis.judge
+            let stepTime = status.stepStartedAt.map { now - $0 } ?? .zero
+            switch judgement.verdict {
+            case .fail(let reason) where judgement.isConclusive:
+                status.iteration += 1
+                status.failedChecks += 1
+                rollBack(now: now, reason: reason, into: &actions)
+            case .pass where settings.kind == .statistical && stepTime < settings.minStepDuration:
+                status.iteration += 1
+                let remaining = settings.minStepDuration - stepTime
+                holdQuietly(reason: "shown no worse; the step lasts at least \(Readable.duration(settings.minStepDuration))",
+                            checkAgainIn: min(remaining, spec.analysis.interval), now: now, into: &actions)
             case .pass:
                 status.iteration += 1
                 status.holdReason = nil
@@ -160,19 +173,38 @@ public struct Rollout: Hashable, Sendable {
                 enter(spec.analysis.schedule.isLastStep(step) ? .confirmPromotion : .confirmTrafficIncrease, now: now, into: &actions)
             case .fail(let reason):
                 failCheck(reason, now: now, into: &actions)
+            case .inconclusive(let reason) where settings.kind == .statistical:
+                status.iteration += 1
+                if let longest = settings.maxStepDuration, stepTime >= longest {
+                    rollBack(now: now, reason: "undecided after \(Readable.duration(stepTime)) at canary weight \(status.canaryWeight)%, the \(Readable.duration(longest)) maxStepDuration: \(reason)",
+                             into: &actions)
+                } else {
+                    holdQuietly(reason: reason, checkAgainIn: spec.analysis.interval, now: now, into: &actions)
+                }
             case .inconclusive(let reason):
                 status.iteration += 1
                 hold(reason: reason, message: "hold: \(reason)", now: now, into: &actions)
             }
         case .confirmTrafficIncrease, .confirmPromotion:
-            guard case .fail(let reason) = verdict else {
+            guard case .fail(let reason) = judgement.verdict else {
                 return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
             }
-            failCheck(reason, now: now, into: &actions)
+            if judgement.isConclusive {
+                status.iteration += 1
+                status.failedChecks += 1
+                rollBack(now: now, reason: reason, into: &actions)
+            } else {
+                failCheck(reason, now: now, into: &actions)
+            }
         case .notStarted, .confirmRollout, .preRollout, .primaryRollout, .postRollout, .finished:
             return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
         }
         return .accepted(actions)
+    }
+
+    /// A verdict with no per-check detail, never conclusive: what tests and simple judges report.
+    public mutating func analysisCompleted(verdict: Verdict, now: RolloutInstant) -> RolloutOutcome {
+        analysisCompleted(Judgement(verdict: verdict, checks: []), now: now)
     }
 
     /// The platform answered a `checkWorkload`: ready, the step is taken; not ready, the rollout holds until the
@@ -265,7 +297,7 @@ public struct Rollout: Hashable, Sendable {
         case (.preRollout, .failed(let reason)):
             failCheck("pre-rollout hook failed: \(reason)", now: now, into: &actions)
         case (.rollout, .passed):
-            requestAnalysis(into: &actions)
+            requestAnalysis(now: now, into: &actions)
         case (.rollout, .failed(let reason)):
             failCheck("rollout hook failed: \(reason)", now: now, into: &actions)
         case (.confirmTrafficIncrease, .passed):

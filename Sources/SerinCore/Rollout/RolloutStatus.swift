@@ -46,6 +46,8 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     public internal(set) var pending: Pending?
     /// Tickets are numbered from here, never reused, so an answer from before a restart cannot match.
     public internal(set) var lastTicket: Int
+    /// When the current step's weight was set: the statistical judge reads the whole step from here.
+    public internal(set) var stepStartedAt: RolloutInstant?
 
     /// The newest releases of this Canary, oldest first (at most `Release.kept`); nil in state stored before
     /// releases were recorded.
@@ -94,6 +96,7 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         self.holdReason = nil
         self.pending = nil
         self.lastTicket = 0
+        self.stepStartedAt = nil
         self.releaseLog = nil
         self.retiredStable = nil
         self.primaryServes = nil

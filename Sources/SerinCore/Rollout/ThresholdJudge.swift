@@ -5,19 +5,11 @@ public struct ThresholdJudge: Judge {
 
     /// Fail if any check fails (reasons joined by `; `), else inconclusive if any check is, else pass.
     /// A clear failure outranks missing data elsewhere, so a broken canary is not shielded by a quiet metric.
-    public func judge(_ samples: AnalysisSamples, for request: AnalysisRequest) -> Verdict {
-        var failures: [String] = []
-        var unknowns: [String] = []
-        for check in request.metrics {
-            switch evaluate(check, reading: samples[metric: check.name], canary: request.canary) {
-            case .pass: break
-            case .fail(let reason): failures.append(reason)
-            case .inconclusive(let reason): unknowns.append(reason)
-            }
-        }
-        if !failures.isEmpty { return .fail(reason: failures.joined(separator: "; ")) }
-        if !unknowns.isEmpty { return .inconclusive(reason: unknowns.joined(separator: "; ")) }
-        return .pass
+    /// Never conclusive: failures count towards `threshold`.
+    public func judge(_ samples: AnalysisSamples, for request: AnalysisRequest) -> Judgement {
+        Judgement(combining: request.metrics.map { check in
+            CheckJudgement(metric: check.name, verdict: evaluate(check, reading: samples[metric: check.name], canary: request.canary))
+        })
     }
 
     /// The verdict of a single check, e.g. `request-success-rate 96.18% < 99% (canary web-v2-service, 1m, 1,204 requests)`.

@@ -10,6 +10,9 @@ public struct RolloutSimulation: Sendable {
         public var elapsed: Duration
         /// Analyses run.
         public var analyses: Int
+        /// Rolled back because nothing decided in time (the progress deadline, or `maxStepDuration` with the
+        /// evidence still undecided), not because the canary was judged worse.
+        public var timedOut: Bool = false
     }
 
     public var spec: CanarySpec
@@ -18,7 +21,7 @@ public struct RolloutSimulation: Sendable {
     /// A release still running after this long is counted as undecided.
     public var timeLimit: Duration
 
-    public init(spec: CanarySpec, traffic: SimulatedTraffic, judge: any Judge = ThresholdJudge(), timeLimit: Duration = .seconds(24 * 3_600)) {
+    public init(spec: CanarySpec, traffic: SimulatedTraffic, judge: any Judge = CanaryJudge(), timeLimit: Duration = .seconds(24 * 3_600)) {
         self.spec = spec
         self.traffic = traffic
         self.judge = judge
@@ -33,6 +36,7 @@ public struct RolloutSimulation: Sendable {
         var now = start
         var analyses = 0
         var queue = rollout.start(now: now).actions
+        var timedOut = false
         while now - start < timeLimit {
             // Answer what the rollout asked for at this instant, and whatever that answer leads to.
             while !queue.isEmpty {
@@ -40,16 +44,20 @@ public struct RolloutSimulation: Sendable {
                 switch action {
                 case .analyze(let request):
                     analyses += 1
-                    let verdict = judge.judge(samples(for: request, using: &generator), for: request)
-                    queue += rollout.analysisCompleted(verdict: verdict, now: now).actions
+                    let judgement = judge.judge(samples(for: request, using: &generator), for: request)
+                    let actions = rollout.analysisCompleted(judgement, now: now).actions
+                    if case .inconclusive = judgement.verdict, actions.contains(.phaseChanged(to: .rollingBack)) { timedOut = true }
+                    queue += actions
                 case .runWebhooks(let run):
-                    queue += rollout.webhookCompleted(ticket: run.ticket, result: .passed, now: now).actions
+                    // Gates open and hooks pass; a rollback hook passing would mean "roll back", so it says no.
+                    let result: WebhookResult = run.type == .rollback ? .failed(reason: "no rollback asked for") : .passed
+                    queue += rollout.webhookCompleted(ticket: run.ticket, result: result, now: now).actions
                 case .checkWorkload(let check):
                     queue += rollout.workloadChecked(ticket: check.ticket, ready: true, reason: "", now: now).actions
                 case .promoteWorkload(let promotion):
                     queue += rollout.primaryUpdated(ticket: promotion.ticket, ready: true, reason: "", now: now).actions
                 case .finished(let phase):
-                    return Outcome(phase: phase, elapsed: now - start, analyses: analyses)
+                    return Outcome(phase: phase, elapsed: now - start, analyses: analyses, timedOut: timedOut)
                 case .setWeights, .notifyWebhooks, .scaleWorkload, .record, .phaseChanged:
                     break
                 }
@@ -58,6 +66,7 @@ public struct RolloutSimulation: Sendable {
             let due = rollout.status.nextCheckAt.map { max($0, now + .seconds(1)) } ?? now + .seconds(1)
             now = due
             queue = rollout.tick(now: now).actions
+            if queue.contains(.phaseChanged(to: .rollingBack)) { timedOut = true }
         }
         return Outcome(phase: nil, elapsed: now - start, analyses: analyses)
     }
@@ -97,6 +106,9 @@ extension RolloutSimulation {
         public var promoted: Int
         public var rolledBack: Int
         public var undecided: Int
+        /// Of the rollbacks, those for want of evidence in time (the progress deadline or `maxStepDuration`),
+        /// not because the canary was judged worse.
+        public var rolledBackUndecided: Int
         /// Seconds from start to promotion or rollback, over the releases that finished.
         public var secondsToDecision: Percentiles?
 
@@ -110,6 +122,7 @@ extension RolloutSimulation {
             promoted = outcomes.count { $0.phase == .succeeded }
             rolledBack = outcomes.count { $0.phase == .failed }
             undecided = trials - promoted - rolledBack
+            rolledBackUndecided = outcomes.count { $0.phase == .failed && $0.timedOut }
             let decided = outcomes.filter { $0.phase != nil }.map { Double($0.elapsed.components.seconds) }.sorted()
             secondsToDecision = decided.isEmpty ? nil : Percentiles(p50: Self.percentile(0.5, of: decided), p90: Self.percentile(0.9, of: decided))
         }

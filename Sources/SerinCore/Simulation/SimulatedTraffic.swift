@@ -38,7 +38,30 @@ public struct SimulatedTraffic: Sendable, Equatable {
         let requests = generator.poisson(mean: requestsPerSecond * Double(percent) / 100 * seconds)
         let failures = generator.binomial(trials: requests, probability: version.errorRate)
         let p99 = requests > 0 ? version.medianMilliseconds * .exp(version.logSpread * Self.normalP99(of: requests, using: &generator)) : nil
-        return MetricSample(requests: requests, failures: failures, p99Milliseconds: p99, window: window)
+        let latency = LatencyHistogram(
+            bounds: LatencyHistogram.istioBounds, counts: Self.bucketCounts(version, requests: requests, using: &generator))
+        return MetricSample(requests: requests, failures: failures, p99Milliseconds: p99, latency: latency, window: window)
+    }
+
+    /// `requests` log-normal durations counted into Istio's buckets: one binomial draw per bucket for its share of
+    /// what the buckets below left (a multinomial, drawn in order).
+    static func bucketCounts(_ version: Version, requests: Int, using generator: inout SplitMix64) -> [Int] {
+        var counts: [Int] = []
+        var (left, below) = (requests, 0.0)
+        for bound in LatencyHistogram.istioBounds {
+            let cumulative = standardNormalCDF(.log(bound / version.medianMilliseconds) / version.logSpread)
+            let share = below < 1 ? min(1, max(0, (cumulative - below) / (1 - below))) : 0
+            let count = generator.binomial(trials: left, probability: share)
+            counts.append(count)
+            left -= count
+            below = cumulative
+        }
+        counts.append(left)
+        return counts
+    }
+
+    static func standardNormalCDF(_ x: Double) -> Double {
+        0.5 * .erfc(-x / 2.0.squareRoot())
     }
 
     /// The 99th percentile of `count` standard normal draws. Few are drawn and sorted; for many, the percentile is

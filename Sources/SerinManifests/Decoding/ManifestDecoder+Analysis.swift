@@ -5,7 +5,7 @@ extension ManifestDecoder {
     /// means the built-in checks (`MetricCheck.builtInDefaults`).
     static func analysis(_ field: Field, namespace: String, reader: DocumentReader) -> AnalysisSpec? {
         let schema = Schema(
-            known: ["interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "metrics", "webhooks"]
+            known: ["interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "metrics", "webhooks", "judge", "statistical"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         let schedule = weightSchedule(in: fields, reader: reader)
@@ -17,13 +17,50 @@ extension ManifestDecoder {
         let webhooks = fields["webhooks"].flatMap { webhooksField in
             reader.list(webhooksField) { webhook($0, reader: reader) }
         }
-        guard let schedule else { return nil }
-        var analysis = AnalysisSpec(schedule: schedule)
-        if let interval { analysis.interval = interval }
+        let judge = judgeSettings(in: fields, reader: reader)
+        guard let schedule, let judge else { return nil }
+        var analysis = AnalysisSpec(schedule: schedule, judge: judge)
+        // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
+        analysis.interval = interval ?? (judge.kind == .statistical ? .seconds(5) : analysis.interval)
         if let threshold { analysis.threshold = threshold }
         if let metrics { analysis.metrics = metrics }
         if let webhooks { analysis.webhooks = webhooks }
         return analysis
+    }
+
+    /// `judge: threshold | statistical` and the statistical judge's `statistical` settings; what is omitted takes
+    /// `JudgeSettings`' defaults. Settings without `judge: statistical` are refused: they would silently do nothing.
+    private static func judgeSettings(in fields: Fields, reader: DocumentReader) -> JudgeSettings? {
+        var settings = JudgeSettings.threshold
+        if let judgeField = fields["judge"] {
+            guard let name = reader.string(judgeField) else { return nil }
+            guard let kind = JudgeSettings.Kind(rawValue: name) else {
+                reader.error("\(judgeField.path) is \(name), expected threshold or statistical", at: judgeField.node)
+                return nil
+            }
+            settings.kind = kind
+        }
+        guard let statisticalField = fields["statistical"] else { return settings }
+        guard settings.kind == .statistical else {
+            reader.error("\(statisticalField.path) is set but \(fields.owner.path(of: "judge")) is threshold: set judge: statistical, or remove it",
+                         at: statisticalField.node)
+            return nil
+        }
+        let schema = Schema(known: ["confidence", "errorRateIncrease", "latencyIncrease", "minStepDuration", "maxStepDuration"])
+        guard let statistical = reader.mapping(statisticalField, schema) else { return nil }
+        var valid = true
+        func read<Value>(_ key: String, _ parse: (Field) -> Value?, into path: WritableKeyPath<JudgeSettings, Value>) {
+            guard let field = statistical[key] else { return }
+            if let value = parse(field) { settings[keyPath: path] = value } else { valid = false }
+        }
+        read("confidence", reader.number, into: \.confidence)
+        read("errorRateIncrease", reader.number, into: \.errorRateIncrease)
+        read("latencyIncrease", reader.number, into: \.latencyIncrease)
+        read("minStepDuration", reader.duration, into: \.minStepDuration)
+        if let field = statistical["maxStepDuration"] {
+            if let value = reader.duration(field) { settings.maxStepDuration = value } else { valid = false }
+        }
+        return valid ? settings : nil
     }
 
     /// Flagger's `stepWeight` with `maxWeight`, or its `stepWeights` list; never both, since which would win is a guess.

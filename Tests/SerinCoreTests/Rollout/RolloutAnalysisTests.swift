@@ -49,7 +49,7 @@ struct RolloutAnalysisTests {
         for at in [30, 60] {
             driver.tick(at)
             let request = try #require(driver.log.analysisRequests.last)
-            driver.send { $0.analysisCompleted(verdict: ThresholdJudge().judge(samples, for: request), now: t(at)) }
+            driver.send { $0.analysisCompleted(verdict: ThresholdJudge().judge(samples, for: request).verdict, now: t(at)) }
         }
         #expect(driver.log.events.suffix(3) == [
             RolloutEvent(instant: t(30), severity: .warning,

@@ -64,7 +64,7 @@ struct ThresholdJudgeTests {
     @Test("a missing reading is inconclusive")
     func missingReading() {
         let request = request(metrics: [Self.duration])
-        #expect(judge.judge(AnalysisSamples(), for: request)
+        #expect(judge.judge(AnalysisSamples(), for: request).verdict
             == .inconclusive(reason: "request-duration: no readings collected (canary web-v2-service)"))
     }
 
@@ -79,12 +79,12 @@ struct ThresholdJudgeTests {
     ])
     func combining(readings: [(String, MetricReading)], expected: Verdict) {
         let samples = AnalysisSamples(Dictionary(uniqueKeysWithValues: readings))
-        #expect(judge.judge(samples, for: request(metrics: [Self.successRate, Self.duration])) == expected)
+        #expect(judge.judge(samples, for: request(metrics: [Self.successRate, Self.duration])).verdict == expected)
     }
 
     @Test("no metric checks pass, as in Flagger")
     func noMetrics() {
-        #expect(judge.judge(AnalysisSamples(), for: request(metrics: [])) == .pass)
+        #expect(judge.judge(AnalysisSamples(), for: request(metrics: [])).verdict == .pass)
     }
 
     @Test("stable readings are for display: they never change the canary's verdict", arguments: [
@@ -94,7 +94,7 @@ struct ThresholdJudgeTests {
     ])
     func stableIgnored(canarySample: MetricSample, stableSample: MetricSample, expected: Verdict) {
         let samples = AnalysisSamples(["request-success-rate": .traffic(canary: canarySample, stable: stableSample)])
-        #expect(judge.judge(samples, for: request(metrics: [Self.successRate])) == expected)
+        #expect(judge.judge(samples, for: request(metrics: [Self.successRate])).verdict == expected)
     }
 
     @Test("the canary is named with its subset and port when it has them")
@@ -108,7 +108,7 @@ struct ThresholdJudgeTests {
     func asExistential() {
         let judges: [any Judge] = [ThresholdJudge()]
         let samples = AnalysisSamples(["request-success-rate": Self.traffic(10, failures: 10)])
-        #expect(judges[0].judge(samples, for: request(metrics: [Self.successRate]))
+        #expect(judges[0].judge(samples, for: request(metrics: [Self.successRate])).verdict
             == .fail(reason: "request-success-rate 0.00% < 99% (canary web-v2-service, 1m, 10 requests)"))
     }
 
