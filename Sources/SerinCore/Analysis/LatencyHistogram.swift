@@ -25,6 +25,19 @@ public struct LatencyHistogram: Hashable, Sendable, Codable {
         self.counts = counts
     }
 
+    /// Decodes what `init?(bounds:counts:)` accepts and nothing else, so a stored or received histogram cannot
+    /// index past its counts.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let bounds = try container.decode([Double].self, forKey: .bounds)
+        let counts = try container.decode([Int].self, forKey: .counts)
+        guard let histogram = LatencyHistogram(bounds: bounds, counts: counts) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .counts, in: container, debugDescription: "not a histogram: \(bounds) with counts \(counts)")
+        }
+        self = histogram
+    }
+
     /// Requests counted.
     public var total: Int { counts.reduce(0, +) }
 
@@ -37,10 +50,9 @@ public struct LatencyHistogram: Hashable, Sendable, Codable {
         var lower = 0.0
         for (index, upper) in bounds.enumerated() {
             let count = Double(counts[index])
-            if milliseconds <= lower {
-                above += count
-            } else if milliseconds < upper {
-                above += count * Self.shareAbove(milliseconds, lower: lower, upper: upper)
+            // Nothing of a bucket at or below `milliseconds`, checked first so that one bounded at 0 ms is not above 0.
+            if milliseconds < upper {
+                above += milliseconds <= lower ? count : count * Self.shareAbove(milliseconds, lower: lower, upper: upper)
             }
             lower = upper
         }
