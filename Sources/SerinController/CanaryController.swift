@@ -546,8 +546,10 @@ public actor CanaryController {
             var stableValue: Double?
             var canaryRequests = 0
             var stableRequests = 0
+            var window: Duration?
             switch reading {
             case .traffic(let canary, let stable):
+                window = canary.window
                 canaryRequests = canary.requests
                 stableRequests = stable?.requests ?? 0
                 switch check.kind {
@@ -558,15 +560,16 @@ public actor CanaryController {
                     canaryValue = canary.p99Milliseconds
                     stableValue = stable?.p99Milliseconds
                 }
-            case .value(let value, _):
+            case .value(let value, let span):
                 canaryValue = value
+                window = span
             case .unavailable, nil:
                 break
             }
             return RecordedMeasurement(
                 canary: request.canaryName, instant: now, metric: check.name, canaryValue: canaryValue,
                 stableValue: stableValue, canaryRequests: canaryRequests, stableRequests: stableRequests,
-                canaryWeight: request.canaryWeight, verdict: verdict, comparison: judged?.comparison
+                canaryWeight: request.canaryWeight, window: window, verdict: verdict, comparison: judged?.comparison
             )
         }
     }

@@ -152,6 +152,8 @@ public struct MeasurementView: Codable, Sendable, Equatable {
     public var canaryRequests: Int
     public var stableRequests: Int
     public var canaryWeight: Int
+    /// Seconds the numbers cover (the check's window; with the statistical judge, the step so far).
+    public var window: Double?
     public var verdict: Verdict.Outcome
     /// Why, for a fail or an inconclusive verdict.
     public var reason: String?
@@ -166,6 +168,7 @@ public struct MeasurementView: Codable, Sendable, Equatable {
         canaryRequests = measurement.canaryRequests
         stableRequests = measurement.stableRequests
         canaryWeight = measurement.canaryWeight
+        window = measurement.window.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
         verdict = measurement.verdict.outcome
         reason = measurement.verdict.reason
         comparison = measurement.comparison

@@ -40,10 +40,12 @@ extension RolloutDatabase {
         CREATE INDEX measurements_by_canary ON measurements (namespace, name, id);
         """,
         // 2: verdicts as data. `verdict` keeps only pass, fail or inconclusive; the reason moves to its own column
-        // (split off rows written as "fail: REASON"), and a statistical judge's comparison is kept as JSON.
+        // (split off rows written as "fail: REASON"), a statistical judge's comparison is kept as JSON, and the span
+        // the numbers cover is kept (unknown in older rows).
         """
         ALTER TABLE measurements ADD COLUMN reason TEXT;
         ALTER TABLE measurements ADD COLUMN comparison TEXT;
+        ALTER TABLE measurements ADD COLUMN window_ms INTEGER;
         UPDATE measurements SET verdict = substr(verdict, 1, instr(verdict, ': ') - 1), reason = substr(verdict, instr(verdict, ': ') + 2)
             WHERE instr(verdict, ': ') > 0;
         """,

@@ -82,6 +82,7 @@ final class RolloutDatabase {
                 .integer(Int64(measurement.canaryRequests)), .integer(Int64(measurement.stableRequests)),
                 .integer(Int64(measurement.canaryWeight)), .text(measurement.verdict.outcome.rawValue),
                 measurement.verdict.reason.map { .text($0) } ?? .null, comparison,
+                measurement.window.map { .integer(Int64($0 / .milliseconds(1))) } ?? .null,
             ]
         }
         let updatedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
@@ -100,8 +101,8 @@ final class RolloutDatabase {
                     """)
                 try insert(measurementRows, sql: """
                     INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value,
-                        canary_requests, stable_requests, canary_weight, verdict, reason, comparison)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        canary_requests, stable_requests, canary_weight, verdict, reason, comparison, window_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             }
         } catch {
@@ -172,7 +173,7 @@ final class RolloutDatabase {
             let statement = try newestFirst(
                 """
                 SELECT instant_ns, metric, canary_value, stable_value, canary_requests, stable_requests,
-                    canary_weight, verdict, reason, comparison
+                    canary_weight, verdict, reason, comparison, window_ms
                 FROM measurements
                 """, of: canary, limit: limit)
             while try statement.step() {
@@ -181,6 +182,7 @@ final class RolloutDatabase {
                     metric: statement.text(1), canaryValue: Self.reading(statement, 2), stableValue: Self.reading(statement, 3),
                     canaryRequests: Int(statement.integer(4)), stableRequests: Int(statement.integer(5)),
                     canaryWeight: Int(statement.integer(6)),
+                    window: statement.isNull(10) ? nil : .milliseconds(statement.integer(10)),
                     verdict: Verdict(outcome: Verdict.Outcome(rawValue: statement.text(7)) ?? .inconclusive,
                                      reason: statement.isNull(8) ? nil : statement.text(8)),
                     comparison: statement.isNull(9) ? nil : try? decoder.decode(Comparison.self, from: Data(statement.text(9).utf8))))

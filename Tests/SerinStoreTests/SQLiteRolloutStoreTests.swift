@@ -172,6 +172,22 @@ struct SQLiteRolloutStoreTests {
         #expect(read[3] == 0)
     }
 
+    @Test("a verdict, its reason, the statistical comparison and the window come back as the data they were")
+    func verdictsAsData() throws {
+        let store = try SQLiteRolloutStore(path: path)
+        var measurement = Fixture.measurement(at: 5, verdict: .fail(reason: "request-success-rate: error rate canary 5% vs stable 0.4%: worse"))
+        measurement.window = .milliseconds(42_500)
+        measurement.comparison = Comparison(
+            quantity: .slowerThan(milliseconds: 50, stableMilliseconds: 50 / 1.2), canaryRate: 0.81, stableRate: 0.72,
+            difference: 0.02...0.15, tolerance: 0, confidence: 99.5, canaryRequests: 900, stableRequests: 8_100, decision: .worse)
+        let passed = Fixture.measurement(at: 6)
+        try store.save(try Fixture.rollout(), events: [], measurements: [measurement, passed])
+
+        store.close()
+        let reopened = try SQLiteRolloutStore(path: path)
+        #expect(try reopened.measurements(for: Fixture.web, limit: nil) == [measurement, passed])
+    }
+
     @Test("a measurement of another canary is refused before anything is written")
     func strayMeasurementIsRefused() throws {
         let store = try SQLiteRolloutStore(path: path)

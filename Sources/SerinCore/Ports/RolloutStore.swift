@@ -33,6 +33,9 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
     public var canaryRequests: Int
     public var stableRequests: Int
     public var canaryWeight: Int
+    /// The span the numbers cover (the check's window; with the statistical judge, the step so far); nil in
+    /// history recorded before it was kept.
+    public var window: Duration?
     /// The check's own verdict, as its judge gave it.
     public var verdict: Verdict
     /// The canary against the stable, with the interval and the rule's decision (statistical judge).
@@ -40,8 +43,9 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
 
     public init(
         canary: ResourceName, instant: RolloutInstant, metric: String, canaryValue: Double?, stableValue: Double?,
-        canaryRequests: Int, stableRequests: Int, canaryWeight: Int, verdict: Verdict, comparison: Comparison? = nil
+        canaryRequests: Int, stableRequests: Int, canaryWeight: Int, window: Duration? = nil, verdict: Verdict, comparison: Comparison? = nil
     ) {
+        self.window = window
         self.canary = canary
         self.instant = instant
         self.metric = metric
@@ -55,7 +59,7 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case canary, instant, metric, canaryValue, stableValue, canaryRequests, stableRequests, canaryWeight, verdict, reason, comparison
+        case canary, instant, metric, canaryValue, stableValue, canaryRequests, stableRequests, canaryWeight, window, verdict, reason, comparison
     }
 
     /// The verdict is flat beside the numbers: `"verdict": "fail", "reason": "..."`.
@@ -69,6 +73,7 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
             canaryRequests: try container.decode(Int.self, forKey: .canaryRequests),
             stableRequests: try container.decode(Int.self, forKey: .stableRequests),
             canaryWeight: try container.decode(Int.self, forKey: .canaryWeight),
+            window: try container.decodeIfPresent(Duration.self, forKey: .window),
             verdict: Verdict(outcome: try container.decode(Verdict.Outcome.self, forKey: .verdict),
                              reason: try container.decodeIfPresent(String.self, forKey: .reason)),
             comparison: try container.decodeIfPresent(Comparison.self, forKey: .comparison))
@@ -84,6 +89,7 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
         try container.encode(canaryRequests, forKey: .canaryRequests)
         try container.encode(stableRequests, forKey: .stableRequests)
         try container.encode(canaryWeight, forKey: .canaryWeight)
+        try container.encodeIfPresent(window, forKey: .window)
         try container.encode(verdict.outcome, forKey: .verdict)
         try container.encodeIfPresent(verdict.reason, forKey: .reason)
         try container.encodeIfPresent(comparison, forKey: .comparison)
