@@ -67,6 +67,22 @@ struct DemoCommandTests {
         #expect(result.stdout.contains(", 0 failed by Serin"))
     }
 
+    @Test("--judge statistical rolls a faulty v2 back at its first look, the rates and interval in the reason, without a halt first")
+    func statisticalDemoRollsBackAtOnce() async throws {
+        let result = try await SerinProcess.run(
+            ["demo", "--judge", "statistical", "--faulty-canary", "--port-offset", "23100", "--app-port-offset", "2100", "--admin", "127.0.0.1:0"],
+            timeout: .seconds(120)
+        )
+        #expect(result.status == 1)
+        #expect(!result.stdout.contains("web: halt:"), "\(result.stdout)")
+        let rollback = try #require(result.stdout.split(separator: "\n").first { $0.contains("web: rolled back:") }, "\(result.stdout)")
+        #expect(rollback.contains("request-success-rate: error rate canary ") && rollback.contains("% CI ["), "\(rollback)")
+        #expect(result.stdout.contains("serin demo: Failed, 100% web-v1-service / 0% web-v2-service"))
+        #expect(result.stdout.contains(", 0 failed by Serin"))
+        let bad = try await SerinProcess.run(["demo", "--judge", "bayesian"])
+        #expect(bad.status != 0 && bad.stderr.contains("bayesian"), "\(bad.stderr)")
+    }
+
     @Test("reports a port already in use with the flag that picks another")
     func portInUse() async throws {
         let backends = TestBackends()

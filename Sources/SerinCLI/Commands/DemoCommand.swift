@@ -26,6 +26,8 @@ struct DemoCommand: AsyncParsableCommand {
             the canary weight rises step by step while its success rate and p99 are checked, then v2 is promoted. \
             With --faulty-canary, v2 fails a share of its requests and Serin rolls back to v1 (exit status 1).
 
+            With --judge statistical the Canary is judged against v1 over the same moments instead of by fixed             thresholds: it looks every 2s and decides as soon as the evidence does (demo tolerances: 2 points of             errors, 50% of latency), so a faulty v2 is rolled back within seconds, the numbers on the dashboard.
+
             The seed's manifests and the Canary are built into serin, so the demo runs from any directory; \
             --write-manifests DIR writes them out as a starting point, and --manifests/--canary run your own.
 
@@ -48,6 +50,10 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(help: "With --faulty-canary: share of v2's requests answered with 500.")
     var canaryErrorRate: Double = 0.3
+
+    @Option(help: ArgumentHelp("How the canary is judged: threshold (Flagger's fixed bounds) or statistical (canary against stable).",
+                               valueName: "judge"))
+    var judge: JudgeSettings.Kind?
 
     @Option(help: ArgumentHelp("With --faulty-canary: latency added to each v2 answer, e.g. 300ms.", valueName: "duration"))
     var canaryLatency: DurationArgument = DurationArgument(.zero)
@@ -113,7 +119,7 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.err("error: no Canary resource in \(canary)")
             throw ExitCode(1)
         }
-        let resources = set.resources.map { $0.shiftingEndpointPorts(by: appPortOffset) }
+        let resources = set.resources.map { $0.shiftingEndpointPorts(by: appPortOffset).judged(by: judge) }
         let apps = try await startApps(for: MeshConfig(resources: resources), canaryHost: spec.canary.host)
         let statePath = state ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("serin-demo-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
@@ -254,6 +260,23 @@ private actor DemoOutcome {
 
 extension LocatedResource {
     /// The same resource with every ServiceEntry endpoint port moved by `offset` (`--app-port-offset`).
+    /// The Canary judged by `kind`: with `statistical`, settings that decide within the demo's traffic (looks every
+    /// 2s, tolerances of 2 points of errors and 50% of latency, 5s at least per step, 2m to decide one).
+    func judged(by kind: JudgeSettings.Kind?) -> LocatedResource {
+        guard let kind, case .canary(var spec) = resource, spec.analysis.judge.kind != kind else { return self }
+        switch kind {
+        case .threshold:
+            spec.analysis.judge = .threshold
+        case .statistical:
+            spec.analysis.judge = JudgeSettings(kind: .statistical, errorRateIncrease: 2, latencyIncrease: 50, minStepDuration: .seconds(5))
+            spec.analysis.interval = .seconds(2)
+            spec.analysis.progressDeadline = max(spec.analysis.progressDeadline, .seconds(120))
+        }
+        var copy = self
+        copy.resource = .canary(spec)
+        return copy
+    }
+
     func shiftingEndpointPorts(by offset: Int) -> LocatedResource {
         guard offset != 0, case .serviceEntry(var entry) = resource else { return self }
         entry.endpoints = entry.endpoints.map { endpoint in
@@ -288,3 +311,5 @@ extension DemoCommand {
         return (paths[0], paths[1])
     }
 }
+
+extension JudgeSettings.Kind: ExpressibleByArgument {}
