@@ -38,6 +38,8 @@ struct KubernetesManifestTests {
           analysis:
             interval: 30s
             threshold: 3
+            judge: statistical
+            statistical: {confidence: 99.5, errorRateIncrease: 0.5, latencyIncrease: 20, minStepDuration: 30s, maxStepDuration: 20m}
             stepWeights: [5, 10, 25, 50]
             metrics:
             - name: request-success-rate
