@@ -207,7 +207,7 @@ struct CanaryDecodingTests {
     }
 
     @Test("a judge Serin does not have, settings for a judge not chosen, and settings out of range are refused at their field", arguments: [
-        ("    judge: bayesian\n", "test.yaml:10:12: error: spec.analysis.judge is bayesian, expected threshold or statistical"),
+        ("    judge: bayesian\n", "test.yaml:10:12: error: spec.analysis.judge is bayesian, expected threshold, statistical or mannWhitney"),
         ("    statistical: {confidence: 95}\n",
          "test.yaml:10:18: error: spec.analysis.statistical is set but spec.analysis.judge is threshold: set judge: statistical, or remove it"),
         ("    judge: statistical\n    statistical: {confidence: 100}\n",

@@ -51,7 +51,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "With --faulty-canary: share of v2's requests answered with 500.")
     var canaryErrorRate: Double = 0.3
 
-    @Option(help: ArgumentHelp("How the canary is judged: threshold (Flagger's fixed bounds) or statistical (canary against stable).",
+    @Option(help: ArgumentHelp(
+        "How the canary is judged: threshold (Flagger's fixed bounds), statistical (canary against stable, sequentially) or mannWhitney (Kayenta's fixed-window latency test).",
                                valueName: "judge"))
     var judge: JudgeSettings.Kind?
 
@@ -265,8 +266,8 @@ extension LocatedResource {
     func judged(by kind: JudgeSettings.Kind?) -> LocatedResource {
         guard let kind, case .canary(var spec) = resource, spec.analysis.judge.kind != kind else { return self }
         switch kind {
-        case .threshold:
-            spec.analysis.judge = .threshold
+        case .threshold, .mannWhitney:
+            spec.analysis.judge = JudgeSettings(kind: kind)
         case .statistical:
             spec.analysis.judge = JudgeSettings(kind: .statistical, errorRateIncrease: 2, latencyIncrease: 50, minStepDuration: .seconds(5))
             spec.analysis.interval = .seconds(2)

@@ -28,7 +28,7 @@ extension CanarySpec {
         }
 
         let judge = analysis.judge
-        if judge.kind == .statistical {
+        if judge.kind != .threshold {
             let field = "analysis.statistical"
             if !(judge.confidence >= 50 && judge.confidence < 100) {
                 problem("\(field).confidence", "is \(Readable.trimmed(judge.confidence)), expected a percentage from 50 up to (not including) 100, like 99")

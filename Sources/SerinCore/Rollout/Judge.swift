@@ -15,6 +15,7 @@ public struct CanaryJudge: Judge {
         switch request.judge.kind {
         case .threshold: ThresholdJudge().judge(samples, for: request)
         case .statistical: StatisticalJudge().judge(samples, for: request)
+        case .mannWhitney: MannWhitneyJudge().judge(samples, for: request)
         }
     }
 }

@@ -9,6 +9,11 @@ public struct JudgeSettings: Hashable, Sendable, Codable {
         /// Canary against stable over the same moments with anytime-valid tests: a step advances as soon as the
         /// canary is shown no worse, and the release rolls back as soon as it is shown worse.
         case statistical
+        /// Kayenta's method, the benchmark the statistical judge is measured against: each interval, the canary's
+        /// request durations against the stable's over that interval's window by a Mann-Whitney U test; slower at
+        /// `confidence` and by more than `latencyIncrease` at the median is a failed check, counted towards
+        /// `threshold`. Other checks are judged as `threshold` judges them.
+        case mannWhitney
     }
 
     public var kind: Kind

@@ -35,13 +35,13 @@ extension ManifestDecoder {
         if let judgeField = fields["judge"] {
             guard let name = reader.string(judgeField) else { return nil }
             guard let kind = JudgeSettings.Kind(rawValue: name) else {
-                reader.error("\(judgeField.path) is \(name), expected threshold or statistical", at: judgeField.node)
+                reader.error("\(judgeField.path) is \(name), expected threshold, statistical or mannWhitney", at: judgeField.node)
                 return nil
             }
             settings.kind = kind
         }
         guard let statisticalField = fields["statistical"] else { return settings }
-        guard settings.kind == .statistical else {
+        guard settings.kind != .threshold else {
             reader.error("\(statisticalField.path) is set but \(fields.owner.path(of: "judge")) is threshold: set judge: statistical, or remove it",
                          at: statisticalField.node)
             return nil

@@ -157,3 +157,30 @@ struct StatisticalJudgeTests {
         #expect(CanaryJudge().judge(samples, for: Self.request()).isConclusive)
     }
 }
+
+@Suite("MannWhitneyJudge")
+struct MannWhitneyJudgeTests {
+    static let settings = JudgeSettings(kind: .mannWhitney)
+
+    @Test("a canary slower beyond the tolerance fails the check, counted towards the threshold, with the medians and p in the reason")
+    func slowerCanaryFails() {
+        let request = StatisticalJudgeTests.request([.requestDuration(maxMilliseconds: 10_000)], settings: Self.settings)
+        let judgement = MannWhitneyJudge().judge(StatisticalJudgeTests.durations(canaryMedian: 30, stableMedian: 20), for: request)
+        #expect(judgement.verdict.outcome == .fail && !judgement.isConclusive, "\(judgement.verdict)")
+        #expect(judgement.verdict.reason?.contains("Mann-Whitney p = ") == true, "\(judgement.verdict)")
+        #expect(CanaryJudge().judge(StatisticalJudgeTests.durations(canaryMedian: 30, stableMedian: 20), for: request) == judgement)
+    }
+
+    @Test("a canary as fast, or slower only within the tolerance, passes", arguments: [20.0, 22.0])
+    func withinTolerancePasses(canaryMedian: Double) {
+        let request = StatisticalJudgeTests.request([.requestDuration(maxMilliseconds: 10_000)], settings: Self.settings)
+        #expect(MannWhitneyJudge().judge(StatisticalJudgeTests.durations(canaryMedian: canaryMedian, stableMedian: 20), for: request).verdict == .pass)
+    }
+
+    @Test("error rates are judged by their thresholdRange, as the threshold judge does")
+    func errorRatesUseThresholds() {
+        let request = StatisticalJudgeTests.request(settings: Self.settings)
+        let samples = StatisticalJudgeTests.errors(canary: (50, 1_000), stable: (40, 9_000))
+        #expect(MannWhitneyJudge().judge(samples, for: request) == ThresholdJudge().judge(samples, for: request))
+    }
+}
