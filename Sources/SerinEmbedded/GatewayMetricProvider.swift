@@ -2,8 +2,8 @@ import SerinController
 import SerinCore
 import SerinGateway
 
-/// The built-in metrics from the gateway's own counters: success rate and p99 of the canary, and of the
-/// stable side as a baseline, each over its check's window.
+/// The built-in metrics from the gateway's own counters: success rate, p99 and the latency histogram (Istio's
+/// buckets) of the canary, and of the stable side as a baseline, each over its check's window.
 public struct GatewayMetricProvider: MetricProvider {
     private let history: TelemetryHistory
 
@@ -34,9 +34,12 @@ public struct GatewayMetricProvider: MetricProvider {
 
     static func sample(_ counts: TelemetrySnapshot, _ destination: Destination, window: Duration) -> MetricSample {
         let traffic = counts.traffic(toHost: destination.host, subset: destination.subset)
+        // No histogram without requests, as there is no p99 and as Prometheus' buckets give none.
+        let latency = traffic.duration.count > 0
+            ? LatencyHistogram(bounds: traffic.duration.bounds, counts: traffic.duration.counts) : nil
         return MetricSample(
             requests: traffic.requests, failures: traffic.serverErrors,
-            p99Milliseconds: traffic.duration.quantile(0.99), window: window
+            p99Milliseconds: traffic.duration.quantile(0.99), latency: latency, window: window
         )
     }
 }

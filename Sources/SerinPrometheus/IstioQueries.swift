@@ -23,6 +23,12 @@ public enum IstioQueries {
         #"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_service_namespace="{{ namespace }}",destination_service_name="{{ service }}"}[{{ interval }}])) by (le))"#
     )
 
+    /// The window's request durations per bucket, one series per `le` bound (cumulative, `+Inf` last, fractional
+    /// by increase()'s extrapolation), for judges that compare canary and stable distributions.
+    public static let requestDurationBuckets = QueryTemplate(
+        #"sum by (le) (increase(istio_request_duration_milliseconds_bucket{reporter="destination",destination_service_namespace="{{ namespace }}",destination_service_name="{{ service }}"}[{{ interval }}]))"#
+    )
+
     /// Flagger's own Istio `request-success-rate` query (percent of non-5xx requests to the `target`
     /// workload), for users who want Flagger's exact number in a MetricTemplate. It returns NaN on no traffic
     /// and carries no request count, so the minimum-request rule cannot apply to it.

@@ -2,10 +2,11 @@ import SerinCore
 
 /// The pure half of the provider: query results to samples and readings.
 extension PrometheusMetricProvider {
-    /// One destination's sample from its three query results; any failure fails the whole sample.
+    /// One destination's sample from its query results: a failed count or p99 fails the whole sample; the
+    /// buckets only fill `latency` when they can (see `histogram(buckets:)`).
     static func sample(
         requests: PrometheusQueryResult, serverErrors: PrometheusQueryResult, p99: PrometheusQueryResult,
-        window: Duration, label: String
+        buckets: PrometheusQueryResult, window: Duration, label: String
     ) -> Result<MetricSample, PrometheusError> {
         let requestCount: Int, errorCount: Int, p99Value: Double?
         switch (count(requests, "\(label) requests"), count(serverErrors, "\(label) server errors"), latency(p99, "\(label) p99")) {
@@ -17,8 +18,42 @@ extension PrometheusMetricProvider {
         // Both counts are extrapolated by increase() and rounded apart, so 5xx may come out one above
         // the total on a tiny window; a success rate below zero would only confuse.
         return .success(MetricSample(
-            requests: requestCount, failures: min(errorCount, requestCount), p99Milliseconds: p99Value, window: window
+            requests: requestCount, failures: min(errorCount, requestCount), p99Milliseconds: p99Value,
+            latency: histogram(buckets: buckets), window: window
         ))
+    }
+
+    /// The histogram in a `sum by (le) (increase(..._bucket[...]))` answer: one series per `le` bound, cumulative,
+    /// `+Inf` the largest. Each bucket's count is its cumulative count less the one below, rounded.
+    ///
+    /// increase() extrapolates every series on its own, so a cumulative count can come out a little below the
+    /// bound under it; a running maximum keeps every bucket at zero or more. Nil when there is nothing to
+    /// compare: no data or no requests in the window (as for p99), a failed query (the counts still decide the
+    /// error rate), or an answer that is not a histogram (a single series, an `le` that is missing or not a
+    /// number, no `+Inf` bucket, a count that is not a finite number of zero or more).
+    static func histogram(buckets result: PrometheusQueryResult) -> LatencyHistogram? {
+        guard case .multipleSeries(let series) = result else { return nil }
+        var cumulative: [(bound: Double, count: Double)] = []
+        for one in series {
+            guard let text = one.labels["le"], let bound = Double(text), !bound.isNaN,
+                one.value.isFinite, one.value >= 0, one.value < 9.0e18
+            else { return nil }
+            cumulative.append((bound, one.value))
+        }
+        cumulative.sort { $0.bound < $1.bound }
+        guard cumulative.last?.bound == .infinity else { return nil }
+        var highest = 0.0
+        var below = 0
+        var counts: [Int] = []
+        for bucket in cumulative {
+            highest = max(highest, bucket.count)
+            let upTo = Int(highest.rounded())
+            counts.append(upTo - below)
+            below = upTo
+        }
+        guard below > 0 else { return nil }
+        // The bounds must ascend and be finite; a repeated `le` (or two `+Inf`) fails there.
+        return LatencyHistogram(bounds: cumulative.dropLast().map(\.bound), counts: counts)
     }
 
     /// A count from `sum(increase(...))`: no data or NaN is zero (the series has not appeared yet, as a

@@ -5,7 +5,9 @@ import SerinCore
 ///
 /// Outcomes map to readings so the judge's rules hold: "no values found" for counts means zero requests
 /// (inconclusive, never a pass); NaN or no data for p99 means no p99; a failed query means `.unavailable`,
-/// a failed check, because a rollout must not advance on data nobody could read.
+/// a failed check, because a rollout must not advance on data nobody could read. The latency buckets are the
+/// exception: without them the counts still decide, so a failed or malformed bucket query only leaves the
+/// sample's `latency` nil.
 public struct PrometheusMetricProvider: MetricProvider {
     private let client: any PrometheusQuerying
     private let namespace: String
@@ -29,7 +31,7 @@ public struct PrometheusMetricProvider: MetricProvider {
 
     public func samples(for request: AnalysisRequest) async -> AnalysisSamples {
         var samples = AnalysisSamples()
-        // Success rate and duration over the same window read the same three queries per side: ask once.
+        // Success rate and duration over the same window read the same four queries per side: ask once.
         var traffic: [Duration: MetricReading] = [:]
         for check in request.metrics {
             switch check.kind {
@@ -66,7 +68,7 @@ public struct PrometheusMetricProvider: MetricProvider {
         }
     }
 
-    /// Requests, 5xx and p99 of one destination, queried together.
+    /// Requests, 5xx, p99 and the latency buckets of one destination, queried together.
     private func sample(
         of destination: Destination, side: String, request: AnalysisRequest, interval: Duration
     ) async -> Result<MetricSample, PrometheusError> {
@@ -76,10 +78,11 @@ public struct PrometheusMetricProvider: MetricProvider {
         async let requests = run(IstioQueries.requests, context)
         async let errors = run(IstioQueries.serverErrors, context)
         async let p99 = run(IstioQueries.p99Milliseconds, context)
-        let (requestsResult, errorsResult, p99Result) = await (requests, errors, p99)
+        async let buckets = run(IstioQueries.requestDurationBuckets, context)
+        let (requestsResult, errorsResult, p99Result, bucketsResult) = await (requests, errors, p99, buckets)
         let label = "\(side) \(context.namespace)/\(context.service)"
         return PrometheusMetricProvider.sample(
-            requests: requestsResult, serverErrors: errorsResult, p99: p99Result, window: interval, label: label
+            requests: requestsResult, serverErrors: errorsResult, p99: p99Result, buckets: bucketsResult, window: interval, label: label
         )
     }
 

@@ -8,8 +8,9 @@ public enum PrometheusQueryResult: Hashable, Sendable, CustomStringConvertible {
     case noData
     /// Prometheus answered `NaN`, e.g. a ratio or `histogram_quantile` over zero traffic.
     case notANumber
-    /// An instant vector with more than one element, each series' labels: the query needs a `sum(...)`.
-    case multipleSeries([[String: String]])
+    /// An instant vector with more than one element, each series with its labels and value: a query that
+    /// selects one number needs a `sum(...)`; a histogram's buckets (`sum by (le)`) come this way.
+    case multipleSeries([PrometheusSeries])
     /// Prometheus refused or failed the query, answered something other than an instant vector or scalar,
     /// or could not be reached; the text says which.
     case failed(String)

@@ -57,7 +57,16 @@ public enum PrometheusResponse {
         switch series.count {
         case 0: return .noData
         case 1: return series[0].value.reading
-        default: return .multipleSeries(series.map(\.metric))
+        default:
+            var read: [PrometheusSeries] = []
+            for one in series {
+                switch one.value.reading {
+                case .value(let value): read.append(PrometheusSeries(labels: one.metric, value: value))
+                case .notANumber: read.append(PrometheusSeries(labels: one.metric, value: .nan))
+                case let failure: return failure
+                }
+            }
+            return .multipleSeries(read)
         }
     }
 

@@ -27,7 +27,7 @@ struct IstioQueriesTests {
         #expect(IstioQueries.namespace(ofHost: host, fallback: "shop") == expected)
     }
 
-    @Test("renders the canary's request, 5xx and p99 queries")
+    @Test("renders the canary's request, 5xx, p99 and latency bucket queries")
     func canaryQueries() throws {
         let context = IstioQueries.context(for: canary, canary: canary, canaryNamespace: "default", interval: .seconds(60))
         let selector = #"reporter="destination",destination_service_namespace="shop",destination_service_name="web-v2-service""#
@@ -36,6 +36,8 @@ struct IstioQueriesTests {
             == "sum(increase(istio_requests_total{\(selector),response_code=~\"5.*\"}[1m]))")
         #expect(try IstioQueries.p99Milliseconds.render(context)
             == "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{\(selector)}[1m])) by (le))")
+        #expect(try IstioQueries.requestDurationBuckets.render(context)
+            == "sum by (le) (increase(istio_request_duration_milliseconds_bucket{\(selector)}[1m]))")
     }
 
     @Test("renders the stable side in the Canary's namespace with the canary as target")

@@ -40,6 +40,14 @@ actor IstioExporter {
 
 @Suite("PrometheusMetricProvider against a real Prometheus", .enabled(if: PrometheusServer.shouldRun, Comment(rawValue: PrometheusServer.skipReason)))
 struct LivePrometheusMetricProviderTests {
+    /// Whether a sample's histogram counts as many requests as its request query, give or take rounding: the
+    /// exporter's counters and buckets come in the same scrapes, so increase() extrapolates them alike, unless
+    /// the two queries ran on either side of a scrape.
+    static func sameScrapes(_ sample: MetricSample) -> Bool {
+        guard let total = sample.latency?.total else { return false }
+        return abs(total - sample.requests) <= 1
+    }
+
     @Test("measures canary and stable from Istio series that Prometheus scraped")
     func endToEnd() async throws {
         let exporter = IstioExporter()
@@ -55,22 +63,27 @@ struct LivePrometheusMetricProviderTests {
             canaryWeight: 10,
             metrics: [.requestSuccessRate(min: 99, interval: .seconds(90)), .requestDuration(maxMilliseconds: 500, interval: .seconds(90))]
         )
-        // increase() and rate() need two scrapes of each series, and the six queries run concurrently:
-        // poll until every series has answered (errors counted, both p99s known), up to 30s. The counters grow
-        // at every scrape, so queries that straddle one (the machine is busy) see different scrapes — their
-        // success rate is off by several points; such a reading is taken again. A provider that counted the
-        // wrong series (another namespace, the source reporter) is off every time and fails below.
+        // increase() and rate() need two scrapes of each series, and the eight queries run concurrently:
+        // poll until every series has answered (errors counted, both p99s and histograms known), up to 30s. The
+        // counters grow at every scrape, so queries that straddle one (the machine is busy) see different scrapes —
+        // their success rate is off by several points, their histogram's total by a thousand requests; such a
+        // reading is taken again. A provider that counted the wrong series (another namespace, the source
+        // reporter) is off every time and fails below.
         var reading: MetricReading?
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             reading = await provider.samples(for: request)[metric: "request-success-rate"]
             if case .traffic(let canary, let stable?) = reading, canary.requests > 0, stable.requests > 0, canary.failures > 0,
-                canary.p99Milliseconds != nil, stable.p99Milliseconds != nil, abs((canary.successRate ?? 0) - 90) < 2
+                canary.p99Milliseconds != nil, stable.p99Milliseconds != nil, abs((canary.successRate ?? 0) - 90) < 2,
+                Self.sameScrapes(canary), Self.sameScrapes(stable)
             {
                 break
             }
             try await Task.sleep(for: .milliseconds(200))
         }
+        // Kubernetes mode's path to the same queries: the controller's routed provider, its default source Prometheus.
+        let routed = await RoutedMetricProvider(defaultSource: .prometheus(address: prometheus.address), gateway: nil, templates: { [] })
+            .samples(for: request)[metric: "request-duration"]
         await target.close()
         guard case .traffic(let canary, let stable?) = reading, canary.requests > 0, stable.requests > 0 else {
             Issue.record("no traffic measured within 30s: \(String(describing: reading))")
@@ -80,6 +93,17 @@ struct LivePrometheusMetricProviderTests {
         #expect(abs((canary.p99Milliseconds ?? 0) - 99.5) < 0.01, "\(canary)")
         #expect(stable.failures == 0 && abs((stable.p99Milliseconds ?? 0) - 9.9) < 0.01, "\(stable)")
         #expect(canary.window == .seconds(90))
+        // Every canary request took (50, 100] ms in the exporter's histogram, every stable one at most 10 ms.
+        #expect(Self.sameScrapes(canary) && Self.sameScrapes(stable), "\(canary) vs \(stable)")
+        let (canaryTotal, stableTotal) = (canary.latency?.total ?? 0, stable.latency?.total ?? 0)
+        #expect(canary.latency == LatencyHistogram(bounds: [10, 50, 100], counts: [0, 0, canaryTotal, 0]), "\(canary)")
+        #expect(stable.latency == LatencyHistogram(bounds: [10, 50, 100], counts: [stableTotal, 0, 0, 0]), "\(stable)")
+        guard case .traffic(let routedCanary, let routedStable?) = routed else {
+            Issue.record("expected traffic through the routed provider, got \(String(describing: routed))")
+            return
+        }
+        #expect(routedCanary.latency?.counts.dropLast(2).allSatisfy { $0 == 0 } == true && (routedCanary.latency?.total ?? 0) > 0, "\(routedCanary)")
+        #expect(routedStable.latency?.counts.dropFirst().allSatisfy { $0 == 0 } == true && (routedStable.latency?.total ?? 0) > 0, "\(routedStable)")
         let verdict = ThresholdJudge().judge(AnalysisSamples(["request-success-rate": .traffic(canary: canary, stable: stable)]), for: request).verdict
         guard case .fail(let reason) = verdict else {
             Issue.record("expected the 10% 5xx canary to fail, got \(verdict)")

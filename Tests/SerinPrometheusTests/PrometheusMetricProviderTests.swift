@@ -31,16 +31,23 @@ struct PrometheusMetricProviderTests {
         )
     }
 
-    /// The three built-in queries for `service` over one minute, answered with the given results.
+    /// The four built-in queries for `service` over one minute, answered with the given results.
     static func traffic(
-        _ service: String, requests: PrometheusQueryResult, errors: PrometheusQueryResult, p99: PrometheusQueryResult
+        _ service: String, requests: PrometheusQueryResult, errors: PrometheusQueryResult, p99: PrometheusQueryResult,
+        buckets: PrometheusQueryResult = .noData
     ) -> [String: PrometheusQueryResult] {
         let selector = #"reporter="destination",destination_service_namespace="default",destination_service_name="\#(service)""#
         return [
             "sum(increase(istio_requests_total{\(selector)}[1m]))": requests,
             "sum(increase(istio_requests_total{\(selector),response_code=~\"5.*\"}[1m]))": errors,
             "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{\(selector)}[1m])) by (le))": p99,
+            "sum by (le) (increase(istio_request_duration_milliseconds_bucket{\(selector)}[1m]))": buckets,
         ]
+    }
+
+    /// A `sum by (le)` answer: one series per bound, cumulative counts, `+Inf` last.
+    static func buckets(_ cumulative: [(le: String, count: Double)]) -> PrometheusQueryResult {
+        .multipleSeries(cumulative.map { PrometheusSeries(labels: ["le": $0.le], value: $0.count) })
     }
 
     static let quietStable = traffic("web-v1-service", requests: .value(3000), errors: .noData, p99: .value(20))
@@ -65,9 +72,9 @@ struct PrometheusMetricProviderTests {
         )
         #expect(samples[metric: "request-success-rate"] == expected)
         #expect(samples[metric: "request-duration"] == expected)
-        // Both built-in checks share a window, so each of the six queries runs once.
+        // Both built-in checks share a window, so each of the eight queries runs once.
         #expect(Set(await prometheus.log.queries) == Set(answers.keys))
-        #expect(await prometheus.log.queries.count == 6)
+        #expect(await prometheus.log.queries.count == 8)
         let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults)).verdict
         #expect(verdict == .fail(reason:
             "request-success-rate 96.18% < 99% (canary web-v2-service.default.svc.cluster.local, 1m, 1,204 requests); "
@@ -107,6 +114,37 @@ struct PrometheusMetricProviderTests {
         #expect(canary.p99Milliseconds == expected)
     }
 
+    @Test("fills each side's latency histogram from its bucket query")
+    func latencyHistograms() async throws {
+        let canaryBuckets = Self.buckets([("25", 10.2), ("50", 1150.7), ("100", 1204.4), ("+Inf", 1204.4)])
+        let stableBuckets = Self.buckets([("25", 2990), ("50", 3000), ("100", 3000), ("+Inf", 3000)])
+        let answers = Self.traffic("web-v2-service", requests: .value(1204.4), errors: .value(0), p99: .value(98), buckets: canaryBuckets)
+            .merging(Self.traffic("web-v1-service", requests: .value(3000), errors: .noData, p99: .value(20), buckets: stableBuckets)) { $1 }
+        let (samples, _) = await samples(answers)
+        guard case .traffic(let canary, let stable?) = samples[metric: "request-duration"] else {
+            Issue.record("expected traffic, got \(String(describing: samples[metric: "request-duration"]))")
+            return
+        }
+        #expect(canary.latency == LatencyHistogram(bounds: [25, 50, 100], counts: [10, 1141, 53, 0]))
+        #expect(canary.latency?.total == canary.requests)
+        #expect(stable.latency == LatencyHistogram(bounds: [25, 50, 100], counts: [2990, 10, 0, 0]))
+    }
+
+    @Test("keeps the counts when the bucket query fails or answers no histogram, with no latency histogram", arguments: [
+        PrometheusQueryResult.failed("Prometheus at http://127.0.0.1:9090 rejected query: bad_data (HTTP 400)"),
+        .noData,
+        PrometheusMetricProviderTests.buckets([("fast", 3), ("+Inf", 5)]),
+    ])
+    func bucketQueryWithoutHistogram(buckets: PrometheusQueryResult) async {
+        let answers = Self.traffic("web-v2-service", requests: .value(100), errors: .value(2), p99: .value(5), buckets: buckets)
+            .merging(Self.quietStable) { $1 }
+        let (samples, _) = await samples(answers)
+        #expect(samples[metric: "request-success-rate"] == .traffic(
+            canary: MetricSample(requests: 100, failures: 2, p99Milliseconds: 5, window: .seconds(60)),
+            stable: MetricSample(requests: 3000, failures: 0, p99Milliseconds: 20, window: .seconds(60))
+        ))
+    }
+
     @Test("makes a failed query, on either side, an unavailable reading the judge fails")
     func failedQuery() async {
         let failure = "Prometheus at http://127.0.0.1:9090 unreachable after 3 attempts: connection refused"
@@ -124,7 +162,9 @@ struct PrometheusMetricProviderTests {
 
     @Test("asks for a sum when a query returns several series")
     func multipleSeries() async {
-        let answers = Self.traffic("web-v2-service", requests: .multipleSeries([["pod": "a"], ["pod": "b"]]), errors: .value(0), p99: .value(5))
+        let answers = Self.traffic("web-v2-service", requests: .multipleSeries([
+            PrometheusSeries(labels: ["pod": "a"], value: 1), PrometheusSeries(labels: ["pod": "b"], value: 2),
+        ]), errors: .value(0), p99: .value(5))
             .merging(Self.quietStable) { $1 }
         let (samples, _) = await samples(answers)
         #expect(samples[metric: "request-success-rate"]
@@ -164,7 +204,7 @@ struct PrometheusMetricProviderTests {
         (.notANumber, .value(nil, window: .seconds(30))),
         (.value(.infinity), .value(.infinity, window: .seconds(30))),
         (.failed("bad_data: parse error"), .unavailable(reason: "MetricTemplate error-rate: bad_data: parse error")),
-        (.multipleSeries([[:], [:]]), .unavailable(reason: "MetricTemplate error-rate: query returned 2 series, expected one: add sum(...)")),
+        (.multipleSeries([PrometheusSeries(labels: [:], value: 1), PrometheusSeries(labels: [:], value: 2)]), .unavailable(reason: "MetricTemplate error-rate: query returned 2 series, expected one: add sum(...)")),
     ])
     func custom(result: PrometheusQueryResult, expected: MetricReading) async {
         let (samples, prometheus) = await samples(

@@ -24,9 +24,19 @@ struct PrometheusResponseTests {
         #expect(PrometheusResponse.parse(body) == .notANumber)
     }
 
-    @Test("reports every series' labels when a vector has more than one")
+    @Test("keeps every series' labels and value when a vector has more than one")
     func multipleSeries() {
-        #expect(PrometheusResponse.parse(RecordedResponses.twoSeries) == .multipleSeries([[:], ["pod": "b"]]))
+        #expect(PrometheusResponse.parse(RecordedResponses.twoSeries) == .multipleSeries([
+            PrometheusSeries(labels: [:], value: 1), PrometheusSeries(labels: ["pod": "b"], value: 2),
+        ]))
+    }
+
+    @Test("reads a histogram's buckets as one series per le bound, +Inf included")
+    func histogramBuckets() {
+        #expect(PrometheusResponse.parse(RecordedResponses.durationBuckets) == .multipleSeries([
+            PrometheusSeries(labels: ["le": "25"], value: 10.2), PrometheusSeries(labels: ["le": "50"], value: 1150.7),
+            PrometheusSeries(labels: ["le": "+Inf"], value: 1204.4),
+        ]))
     }
 
     @Test("fails with the error type and message of an error body", arguments: [
@@ -58,6 +68,7 @@ struct PrometheusResponseTests {
         #"{"data":{}}"#,
         #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1, "many"]}]}}"#,
         #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1]}]}}"#,
+        #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"le":"1"},"value":[1,"2"]},{"metric":{"le":"+Inf"},"value":[1,"many"]}]}}"#,
     ])
     func malformed(body: String) {
         let result = PrometheusResponse.parse(body)

@@ -15,6 +15,9 @@ enum RecordedResponses {
     static let emptySum = #"{"status":"success","data":{"resultType":"vector","result":[]}}"#
     /// `vector(1) or label_replace(vector(2),"pod","b","","")`, 200.
     static let twoSeries = #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1795714724.602,"1"]},{"metric":{"pod":"b"},"value":[1795714724.602,"2"]}]}}"#
+    /// `sum by (le) (label_replace(vector(10.2),"le","25","","") or label_replace(vector(1150.7),"le","50","","")
+    /// or label_replace(vector(1204.4),"le","+Inf","",""))`, 200: the shape of a histogram's buckets by `le`.
+    static let durationBuckets = #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"le":"25"},"value":[1796164461.429,"10.2"]},{"metric":{"le":"50"},"value":[1796164461.429,"1150.7"]},{"metric":{"le":"+Inf"},"value":[1796164461.429,"1204.4"]}]}}"#
     /// `1/0`, 200.
     static let scalarPlusInfinity = #"{"status":"success","data":{"resultType":"scalar","result":[1795714724.539,"+Inf"]}}"#
     /// `-1/0`, 200.
