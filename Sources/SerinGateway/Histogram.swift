@@ -1,11 +1,10 @@
+import SerinCore
+
 /// A cumulative histogram with Istio's default buckets, so exported series line up with
 /// `istio_request_duration_milliseconds` and `istio_request_bytes` queries and dashboards.
 public struct Histogram: Hashable, Sendable, Codable {
-    /// Request duration bounds in milliseconds (Istio's defaults).
-    public static let durationBounds: [Double] = [
-        0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
-        1_800_000, 3_600_000,
-    ]
+    /// Request duration bounds in milliseconds (Istio's defaults), the ones the judges' histograms use.
+    public static let durationBounds = LatencyHistogram.istioBounds
     /// Request and response size bounds in bytes (Istio's defaults: powers of ten up to 10^8).
     public static let sizeBounds: [Double] = [1, 10, 100, 1000, 10000, 100_000, 1_000_000, 10_000_000, 100_000_000]
 
