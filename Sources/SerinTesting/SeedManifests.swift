@@ -18,7 +18,7 @@ public enum SeedManifests {
     public static func canary(
         interval: String = "400ms", threshold: Int = 2, stepWeights: [Int] = [20, 50], minRequests: Int = 5,
         successRateMin: Double = 99, durationMax: Double = 500, canaryHost: String = "web-v2-service",
-        stableHost: String? = "web-v1-service", webhooks: String = "", progressDeadline: String = "30s"
+        stableHost: String? = "web-v1-service", webhooks: String = "", progressDeadline: String = "30s", judge: String = ""
     ) -> ManifestSource {
         let stable = stableHost.map { "stable: {host: \($0), port: 80}" } ?? "# no stable: Serin releases from what serves"
         return ManifestSource(path: "test-canary.yaml", text: """
@@ -35,7 +35,7 @@ public enum SeedManifests {
               progressDeadline: \(progressDeadline)
               analysis:
                 interval: \(interval)
-                threshold: \(threshold)
+                threshold: \(threshold)\(judge.isEmpty ? "" : "\n    " + judge)
                 stepWeights: [\(stepWeights.map(String.init).joined(separator: ", "))]
                 metrics:
                 - name: request-success-rate

@@ -59,6 +59,46 @@ struct PrometheusRolloutTests {
         }
     }
 
+    /// The statistical judge with loose tolerances, so the test's few requests a second can decide; the success-rate
+    /// floor at 0 leaves the comparison with the stable, not the hard limit, to judge.
+    static func statisticalCanary(_ prometheusAddress: String) -> ManifestSource {
+        SeedManifests.canary(
+            interval: "3s", threshold: 5, stepWeights: [30, 60], successRateMin: 0, durationMax: 5_000, progressDeadline: "1m",
+            judge: "judge: statistical\n    statistical: {errorRateIncrease: 20, latencyIncrease: 100, minStepDuration: 2s}")
+    }
+
+    @Test("the statistical judge on Prometheus's counts rolls a failing canary back at its first conclusive look, against the stable")
+    func statisticalRollsBackOnPrometheusCounts() async throws {
+        try await Self.withPrometheus(canary: Self.statisticalCanary, canaryErrorRate: 0.6) { harness, _, _ in
+            let final = try await harness.waitFor("a verdict", timeout: .seconds(60)) { $0.phase == .succeeded || $0.phase == .failed }
+            #expect(final.phase == .failed)
+            let events = try await harness.controller.events(of: harness.name).map(\.message)
+            let rollback = try #require(events.first { $0.contains("rolled back:") }, "\(events)")
+            #expect(rollback.contains("request-success-rate: error rate canary ") && rollback.contains("vs stable 0%"), "\(rollback)")
+            #expect(!events.contains { $0.contains("halt:") }, "a conclusive failure rolls back without counting towards the threshold: \(events)")
+            let measured = try await harness.controller.measurements(of: harness.name)
+            let failed = try #require(measured.last { $0.metric == "request-success-rate" && $0.verdict.outcome == .fail })
+            #expect(failed.comparison?.decision == .worse && failed.comparison?.quantity == .errorRate, "\(failed)")
+        }
+    }
+
+    @Test("the statistical judge on Prometheus's counts and buckets promotes a healthy canary, each step shown no worse")
+    func statisticalPromotesOnPrometheusCounts() async throws {
+        try await Self.withPrometheus(canary: Self.statisticalCanary) { harness, _, _ in
+            let final = try await harness.waitFor("a verdict", timeout: .seconds(90)) { $0.phase == .succeeded || $0.phase == .failed }
+            #expect(final.phase == .succeeded, "\(final.message ?? "")")
+            let measured = try await harness.controller.measurements(of: harness.name)
+            let passes = measured.filter { $0.verdict == .pass }
+            #expect(passes.contains { $0.metric == "request-success-rate" && $0.comparison?.decision == .noWorse }, "\(measured)")
+            // Latency was compared from Prometheus's buckets, not only checked against its p99 bound.
+            let latency = passes.first { $0.metric == "request-duration" }?.comparison?.quantity
+            guard case .slowerThan? = latency else {
+                Issue.record("expected a latency comparison from Prometheus's buckets, got \(String(describing: latency))")
+                return
+            }
+        }
+    }
+
     @Test("Prometheus stopped mid-rollout fails checks with the reason; the rollout goes on when it returns")
     func prometheusOutage() async throws {
         try await Self.withPrometheus(

@@ -12,10 +12,14 @@
 /// The error budget (`confidence`) is split evenly over the traffic checks, so the verdict as a whole keeps it.
 /// Custom metrics are judged as the threshold judge does, and a failing one counts towards `threshold`.
 public struct StatisticalJudge: Judge {
-    public var sequence: FailureRateSequence
+    /// The intervals for rates near zero: failed requests, and requests beyond a p99 limit.
+    public var rareRates: FailureRateSequence
+    /// The intervals for rates anywhere in [0, 1]: the share of requests slower than the stable's median.
+    public var anyRates: FailureRateSequence
 
-    public init(sequence: FailureRateSequence = FailureRateSequence()) {
-        self.sequence = sequence
+    public init(rareRates: FailureRateSequence = .rareEvents, anyRates: FailureRateSequence = FailureRateSequence()) {
+        self.rareRates = rareRates
+        self.anyRates = anyRates
     }
 
     public func judge(_ samples: AnalysisSamples, for request: AnalysisRequest) -> Judgement {
@@ -71,7 +75,7 @@ public struct StatisticalJudge: Judge {
         }
         let tolerance = settings.errorRateIncrease / 100
         let result = FailureRateComparison(
-            canary: counts, stable: (stable.failures, stable.requests), tolerance: tolerance, confidence: 1 - alpha, sequence: sequence)
+            canary: counts, stable: (stable.failures, stable.requests), tolerance: tolerance, confidence: 1 - alpha, sequence: rareRates)
         let comparison = Comparison(
             quantity: .errorRate, canaryRate: result.canaryRate, stableRate: result.stableRate, difference: result.difference,
             tolerance: tolerance, confidence: (1 - alpha) * 100, canaryRequests: canary.requests, stableRequests: stable.requests,
@@ -100,7 +104,7 @@ public struct StatisticalJudge: Judge {
         let canarySlow = Int(canary.countAbove(reference).rounded())
         let stableSlow = min(stableTotal, Int(stable.countAbove(shrunk).rounded()))
         let result = FailureRateComparison(
-            canary: (canarySlow, canaryTotal), stable: (stableSlow, stableTotal), tolerance: 0, confidence: 1 - alpha, sequence: sequence)
+            canary: (canarySlow, canaryTotal), stable: (stableSlow, stableTotal), tolerance: 0, confidence: 1 - alpha, sequence: anyRates)
         let comparison = Comparison(
             quantity: .slowerThan(milliseconds: reference, stableMilliseconds: shrunk), canaryRate: result.canaryRate,
             stableRate: result.stableRate, difference: result.difference, tolerance: 0, confidence: (1 - alpha) * 100,
@@ -116,7 +120,7 @@ public struct StatisticalJudge: Judge {
     private func limit(
         _ limit: Double, _ counts: (failures: Int, requests: Int), alpha: Double, label: String, check: MetricCheck, window: String
     ) -> (Verdict, Comparison?, Bool)? {
-        let range = sequence.interval(failures: counts.failures, requests: counts.requests, confidence: 1 - alpha / 2)
+        let range = rareRates.interval(failures: counts.failures, requests: counts.requests, confidence: 1 - alpha / 2)
         guard range.lowerBound > limit else { return nil }
         let rate = Double(counts.failures) / Double(counts.requests)
         let comparison = Comparison(
