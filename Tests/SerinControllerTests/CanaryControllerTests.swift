@@ -87,6 +87,36 @@ struct CanaryControllerTests {
         }
     }
 
+    /// A judge of the test's own: passes request-duration, calls request-success-rate inconclusive with a comparison.
+    struct OwnJudge: Judge {
+        static let comparison = Comparison(
+            quantity: .errorRate, canaryRate: 0.01, stableRate: 0.009, difference: -0.02...0.03, tolerance: 0.005, confidence: 99,
+            canaryRequests: 100, stableRequests: 900, decision: .undecided)
+
+        func judge(_ samples: AnalysisSamples, for request: AnalysisRequest) -> Judgement {
+            Judgement(combining: [
+                CheckJudgement(metric: "request-duration", verdict: .pass),
+                CheckJudgement(metric: "request-success-rate", verdict: .inconclusive(reason: "own judge: wait"), comparison: Self.comparison),
+            ])
+        }
+    }
+
+    @Test("the injected judge's own per-check verdicts and comparisons are what history records, not the threshold judge's")
+    func injectedJudgeVerdictsAreRecorded() async throws {
+        try await ControllerHarness.run(judge: OwnJudge()) { harness in
+            harness.metrics.answer(ScriptedMetrics.failing)
+            await harness.reconcile([try Self.spec(threshold: 1)])
+            await harness.advance(by: .seconds(30))
+            #expect(try await harness.status().phase == .progressing, "the threshold judge would have rolled this back")
+            let measured = try await harness.controller.measurements(of: Self.web)
+            let byMetric = Dictionary(uniqueKeysWithValues: measured.map { ($0.metric, $0) })
+            #expect(byMetric["request-duration"]?.verdict == .pass)
+            #expect(byMetric["request-success-rate"]?.verdict == .inconclusive(reason: "own judge: wait"))
+            #expect(byMetric["request-success-rate"]?.comparison == OwnJudge.comparison)
+            #expect(byMetric["request-success-rate"]?.window == .seconds(60))
+        }
+    }
+
     @Test("failed checks up to the threshold roll back to 100/0, saying which check failed")
     func rollsBackAtThreshold() async throws {
         try await ControllerHarness.run { harness in
