@@ -193,7 +193,7 @@ let package = Package(
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLogging",
-                "SerinLifecycle", "SerinListener",
+                "SerinLifecycle", "SerinListener", "SerinStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

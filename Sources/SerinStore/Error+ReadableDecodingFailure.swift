@@ -3,13 +3,15 @@ import Foundation
 extension Error {
     /// A decoding failure as one line a person can act on (`status.canaryWeight: canaryWeight is 140,
     /// expected 0 to 100`), instead of Foundation's nested dump of coding paths.
-    var readableDecodingFailure: String {
+    public var readableDecodingFailure: String {
         guard let error = self as? DecodingError else { return String(describing: self) }
         func at(_ context: DecodingError.Context, _ extra: (any CodingKey)? = nil) -> String {
-            let keys = (context.codingPath + [extra].compactMap { $0 }).map { key in
-                key.intValue.map { "[\($0)]" } ?? key.stringValue
+            let keys = context.codingPath + [extra].compactMap { $0 }
+            // `releases[0].canary`: an index follows its array without a dot.
+            let path = keys.enumerated().map { index, key in
+                key.intValue.map { "[\($0)]" } ?? (index == 0 ? key.stringValue : ".\(key.stringValue)")
             }
-            return keys.isEmpty ? "the top level" : keys.joined(separator: ".")
+            return keys.isEmpty ? "the top level" : path.joined()
         }
         switch error {
         case .keyNotFound(let key, let context):

@@ -53,4 +53,106 @@ struct SimulateCommandTests {
         #expect(percent.status != 0)
         #expect(percent.stderr.contains("--canary-error-rate is a fraction between 0 and 1 (0.05 = 5%), got 5.0"), "\(percent.stderr)")
     }
+
+    /// A bad release as `serin history web -o json` prints it: for 14 minutes the canary failed 5% of its
+    /// requests (100 a second in all), a check every 30 s; the Canary of the day allowed that and promoted it.
+    static func badRelease() throws -> URL {
+        let start = 1_700_000_000.0
+        let measurements = (1...28).flatMap { look in
+            let (time, weight) = (start + Double(look) * 30, min(50, look * 10))
+            let (canary, stable) = (30 * weight, 30 * (100 - weight))
+            return [
+                ["time": time, "metric": "request-success-rate", "canary": 95.0, "stable": 99.9, "canaryRequests": canary,
+                 "stableRequests": stable, "canaryWeight": weight, "window": 30.0, "verdict": "pass"],
+                ["time": time, "metric": "request-duration", "canary": 70.0, "stable": 64.0, "canaryRequests": canary,
+                 "stableRequests": stable, "canaryWeight": weight, "window": 30.0, "verdict": "pass"],
+            ] as [[String: Any]]
+        }
+        let history: [String: Any] = [
+            "releases": [["stable": "web-v1-service:80", "canary": "web-v2-service:80", "outcome": "Promoted", "started": start, "ended": start + 850]],
+            "events": [], "measurements": measurements,
+        ]
+        let file = try SerinProcess.temporaryDirectory().appendingPathComponent("web-history.json")
+        try JSONSerialization.data(withJSONObject: history).write(to: file)
+        return file
+    }
+
+    /// The example Canary (success rate at least 99%, checks every 8 s) with a looser success rate.
+    static func lenientCanary(minimumSuccessRate: Int, beside file: URL) throws -> URL {
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent(Self.canary), encoding: .utf8)
+        let lenient = example.replacingOccurrences(of: "min: 99", with: "min: \(minimumSuccessRate)")
+        #expect(lenient != example)
+        let url = file.deletingLastPathComponent().appendingPathComponent("lenient-canary.yaml")
+        try lenient.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    @Test("--replay: the recorded bad release is promoted by a Canary allowing 10% failures and rolled back by one allowing 1%")
+    func replayThroughChangedCanaries() async throws {
+        let history = try Self.badRelease()
+        let lenient = try Self.lenientCanary(minimumSuccessRate: 90, beside: history)
+        let promoted = try await SerinProcess.run(["simulate", "-f", lenient.path, "--replay", history.path, "--trials", "200", "-o", "json"])
+        #expect(promoted.status == 0, "\(promoted.stderr)")
+        let allowed = try JSONDecoder().decode(Summary.self, from: Data(promoted.stdout.utf8))
+        #expect(allowed.trials == 200 && allowed.promoted == 200, "\(promoted.stdout)")
+
+        let strict = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", history.path, "--trials", "200", "-o", "json"])
+        #expect(strict.status == 0, "\(strict.stderr)")
+        let caught = try JSONDecoder().decode(Summary.self, from: Data(strict.stdout.utf8))
+        #expect(caught.trials == 200 && caught.rolledBack == 200 && caught.undecided == 0, "\(strict.stdout)")
+    }
+
+    @Test("--replay's table says what was replayed; - reads the history from standard input")
+    func replayTableAndStandardInput() async throws {
+        let history = try Self.badRelease()
+        let table = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", history.path, "--trials", "50"])
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.hasPrefix(
+            "replaying release web-v2-service:80 of \(history.path): 14m of recorded traffic, 28 segments\nweb: 50 simulated releases\n"),
+            "\(table.stdout)")
+        #expect(table.stdout.contains("  rolled back: 50 (100.0%)"), "\(table.stdout)")
+
+        let piped = try await SerinProcess.run(
+            ["-c", #"exec "$0" simulate -f "$1" --replay - --trials 50 < "$2""#, SerinProcess.executable.path, Self.canary, history.path],
+            program: URL(fileURLWithPath: "/bin/sh"))
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout.hasPrefix("replaying release web-v2-service:80 of standard input: 14m"), "\(piped.stdout)")
+        #expect(piped.stdout.components(separatedBy: "\n").dropFirst() == table.stdout.components(separatedBy: "\n").dropFirst())
+    }
+
+    @Test("--replay refuses traffic flags beside it, a missing file, malformed JSON and a history without request counts")
+    func replayRefusals() async throws {
+        let history = try Self.badRelease()
+        let both = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", history.path, "--canary-error-rate", "0.05"])
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("--replay and --canary-error-rate cannot be used together"), "\(both.stderr)")
+
+        let missing = history.deletingLastPathComponent().appendingPathComponent("nothing.json").path
+        let absent = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", missing])
+        #expect(absent.status == 1)
+        #expect(absent.stderr.contains("serin simulate: --replay \(missing): no such file"), "\(absent.stderr)")
+
+        let malformed = history.deletingLastPathComponent().appendingPathComponent("malformed.json")
+        try Data(#"{"releases": [{"stable": "web-v1-service:80"}], "events": [], "measurements": []}"#.utf8).write(to: malformed)
+        let unreadable = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", malformed.path])
+        #expect(unreadable.status == 1)
+        #expect(unreadable.stderr.contains(
+            "serin simulate: --replay \(malformed.path) is not a Canary's history (serin history NAME -o json): releases[0].canary is missing"),
+            "\(unreadable.stderr)")
+        try Data("{\"releases\": [".utf8).write(to: malformed)
+        let truncated = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", malformed.path])
+        #expect(truncated.status == 1)
+        // Foundation's words differ between platforms; both say it is not valid JSON.
+        #expect(truncated.stderr.contains("\(malformed.path) is not a Canary's history (serin history NAME -o json): ")
+            && truncated.stderr.contains("not valid JSON"), "\(truncated.stderr)")
+
+        let countless = history.deletingLastPathComponent().appendingPathComponent("countless.json")
+        try Data(#"{"releases": [{"stable": "a", "canary": "b", "outcome": "Promoted", "started": 1}], "events": [], "measurements": []}"#.utf8)
+            .write(to: countless)
+        let noCounts = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", countless.path])
+        #expect(noCounts.status == 1)
+        #expect(noCounts.stderr.contains(
+            "serin simulate: --replay: \(countless.path) holds no request-success-rate measurements for the last release; replay needs request counts"),
+            "\(noCounts.stderr)")
+    }
 }

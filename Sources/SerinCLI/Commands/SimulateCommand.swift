@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SerinCore
 import SerinManifests
+import SerinServer
+import SerinStore
 
 /// `serin simulate`: a Canary's schedule and checks tried on synthetic traffic before they meet a real release.
 struct SimulateCommand: ParsableCommand {
@@ -16,9 +18,16 @@ struct SimulateCommand: ParsableCommand {
             (--stable-latency-ms, --canary-latency-ms). Webhooks pass and workloads are ready at once. Custom \
             metric templates have no simulated value and read as "no values found".
 
+            --replay FILE replays a recorded release instead: FILE is a Canary's history (serin history NAME -o \
+            json, or - for standard input), and its last release's request rate, error rates and p99 latencies, \
+            measurement by measurement, become the traffic (after the last measurement it stays as it was then). \
+            The weights come from the Canary given with -f, not from the record: would this Canary have caught \
+            that release? --replay takes the place of --rps and the error-rate and latency flags.
+
             Prints how many of --trials releases were promoted, rolled back or still undecided after a day, and \
             the median and 90th percentile time to a decision. The same --seed gives the same releases.
             Example: serin simulate -f examples/canary/web-canary.yaml --canary-error-rate 0.05 -o json
+            Example: serin history web -o json > web.json; serin simulate -f stricter-canary.yaml --replay web.json
             """
     )
 
@@ -27,20 +36,24 @@ struct SimulateCommand: ParsableCommand {
     @Argument(help: "The Canary's name, when the files hold more than one.")
     var name: String?
 
-    @Option(help: ArgumentHelp("Requests a second to the service, both versions together.", valueName: "n"))
-    var rps: Double = 100
+    @Option(help: ArgumentHelp("Requests a second to the service, both versions together (default: 100).", valueName: "n"))
+    var rps: Double?
 
-    @Option(help: ArgumentHelp("The stable's share of failed requests (0.001 = 0.1%).", valueName: "fraction"))
-    var stableErrorRate: Double = 0.001
+    @Option(help: ArgumentHelp("The stable's share of failed requests (0.001 = 0.1%; default: 0.001).", valueName: "fraction"))
+    var stableErrorRate: Double?
 
     @Option(help: ArgumentHelp("The canary's share of failed requests (default: the stable's).", valueName: "fraction"))
     var canaryErrorRate: Double?
 
-    @Option(help: ArgumentHelp("The stable's median request duration.", valueName: "ms"))
-    var stableLatencyMs: Double = 20
+    @Option(help: ArgumentHelp("The stable's median request duration (default: 20).", valueName: "ms"))
+    var stableLatencyMs: Double?
 
     @Option(help: ArgumentHelp("The canary's median request duration (default: the stable's).", valueName: "ms"))
     var canaryLatencyMs: Double?
+
+    @Option(help: ArgumentHelp(
+        "Replay a recorded release: a Canary's history (serin history NAME -o json), or - for standard input.", valueName: "file"))
+    var replay: String?
 
     @Option(help: ArgumentHelp("How many releases to simulate.", valueName: "n"))
     var trials: Int = 1_000
@@ -51,12 +64,23 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
 
+    /// What the traffic is without a flag for it.
+    static let defaultTraffic = SimulatedTraffic.Version(errorRate: 0.001, medianMilliseconds: 20)
+    static let defaultRequestsPerSecond = 100.0
+
     func validate() throws {
-        if !(rps > 0) { throw ValidationError("--rps must be above 0, got \(rps)") }
-        for (flag, rate) in [("--stable-error-rate", stableErrorRate), ("--canary-error-rate", canaryErrorRate ?? 0)] where !(0...1).contains(rate) {
+        let trafficFlags = [
+            ("--rps", rps), ("--stable-error-rate", stableErrorRate), ("--canary-error-rate", canaryErrorRate),
+            ("--stable-latency-ms", stableLatencyMs), ("--canary-latency-ms", canaryLatencyMs),
+        ]
+        if replay != nil, let given = trafficFlags.first(where: { $0.1 != nil }) {
+            throw ValidationError("--replay and \(given.0) cannot be used together: the replayed release gives the traffic")
+        }
+        if let rps, !(rps > 0) { throw ValidationError("--rps must be above 0, got \(rps)") }
+        for case let (flag, rate?) in [("--stable-error-rate", stableErrorRate), ("--canary-error-rate", canaryErrorRate)] where !(0...1).contains(rate) {
             throw ValidationError("\(flag) is a fraction between 0 and 1 (0.05 = 5%), got \(rate)")
         }
-        for (flag, ms) in [("--stable-latency-ms", stableLatencyMs), ("--canary-latency-ms", canaryLatencyMs ?? 1)] where !(ms > 0) {
+        for case let (flag, ms?) in [("--stable-latency-ms", stableLatencyMs), ("--canary-latency-ms", canaryLatencyMs)] where !(ms > 0) {
             throw ValidationError("\(flag) must be above 0, got \(ms)")
         }
         if !(1...1_000_000).contains(trials) { throw ValidationError("--trials must be between 1 and 1000000, got \(trials)") }
@@ -69,10 +93,8 @@ struct SimulateCommand: ParsableCommand {
         for diagnostic in loaded.diagnostics + decoded.diagnostics { Terminal.err(diagnostic.description) }
         if (loaded.diagnostics + decoded.diagnostics).containsErrors { throw ExitCode(1) }
         let spec = try canary(in: decoded.resources.canaries)
-        let traffic = SimulatedTraffic(
-            requestsPerSecond: rps,
-            stable: .init(errorRate: stableErrorRate, medianMilliseconds: stableLatencyMs),
-            canary: .init(errorRate: canaryErrorRate ?? stableErrorRate, medianMilliseconds: canaryLatencyMs ?? stableLatencyMs))
+        let replayed = try replay.map(Self.readReplay)
+        let traffic = replayed?.traffic ?? syntheticTraffic
         let summary: RolloutSimulation.Summary
         do {
             summary = try RolloutSimulation(spec: spec, traffic: traffic).run(trials: trials, seed: seed)
@@ -86,8 +108,56 @@ struct SimulateCommand: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             Terminal.out(String(decoding: try encoder.encode(summary), as: UTF8.self))
         case .table:
+            if let replay, let replayed {
+                let segments = replayed.traffic.segments.count
+                Terminal.out("replaying release \(replayed.release) of \(Self.name(ofReplay: replay)): "
+                    + "\(Self.duration(Double(replayed.recorded.components.seconds))) of recorded traffic, \(segments) segment\(segments == 1 ? "" : "s")")
+            }
             Terminal.out(Self.describe(summary, of: spec))
         }
+    }
+
+    /// The constant traffic the flags describe.
+    var syntheticTraffic: SimulatedTraffic {
+        let stable = SimulatedTraffic.Version(
+            errorRate: stableErrorRate ?? Self.defaultTraffic.errorRate, medianMilliseconds: stableLatencyMs ?? Self.defaultTraffic.medianMilliseconds)
+        return SimulatedTraffic(
+            requestsPerSecond: rps ?? Self.defaultRequestsPerSecond, stable: stable,
+            canary: .init(errorRate: canaryErrorRate ?? stable.errorRate, medianMilliseconds: canaryLatencyMs ?? stable.medianMilliseconds))
+    }
+
+    /// The history at `path` (`-`: standard input) as traffic; what is wrong with it on standard error.
+    static func readReplay(_ path: String) throws -> HistoryReplay {
+        let name = name(ofReplay: path)
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard FileManager.default.fileExists(atPath: path) else {
+                Terminal.err("serin simulate: --replay \(path): no such file; expected the output of serin history NAME -o json")
+                throw ExitCode(1)
+            }
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                Terminal.err("serin simulate: --replay \(path): cannot read it: \(error.localizedDescription)")
+                throw ExitCode(1)
+            }
+        }
+        do {
+            let history = try JSONDecoder().decode(CanaryHistory.self, from: data)
+            return try HistoryReplay(history, source: name, defaultLatency: defaultTraffic)
+        } catch let failure as HistoryReplay.Failure {
+            Terminal.err("serin simulate: --replay: \(failure)")
+            throw ExitCode(1)
+        } catch {
+            Terminal.err("serin simulate: --replay \(name) is not a Canary's history (serin history NAME -o json): \(error.readableDecodingFailure)")
+            throw ExitCode(1)
+        }
+    }
+
+    static func name(ofReplay path: String) -> String {
+        path == "-" ? "standard input" : path
     }
 
     /// The one Canary to run: named, or the only one in the files.

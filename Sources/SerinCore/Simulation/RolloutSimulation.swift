@@ -44,7 +44,7 @@ public struct RolloutSimulation: Sendable {
                 switch action {
                 case .analyze(let request):
                     analyses += 1
-                    let judgement = judge.judge(samples(for: request, using: &generator), for: request)
+                    let judgement = judge.judge(samples(for: request, at: now - start, using: &generator), for: request)
                     let actions = rollout.analysisCompleted(judgement, now: now).actions
                     if case .inconclusive = judgement.verdict, actions.contains(.phaseChanged(to: .rollingBack)) { timedOut = true }
                     queue += actions
@@ -78,8 +78,9 @@ public struct RolloutSimulation: Sendable {
         return Summary(outcomes)
     }
 
-    /// Each check's reading over its own window at the request's weight; custom queries have no simulated value.
-    func samples(for request: AnalysisRequest, using generator: inout SplitMix64) -> AnalysisSamples {
+    /// Each check's reading over its own window ending `elapsed` after the start, at the request's weight; custom
+    /// queries have no simulated value.
+    func samples(for request: AnalysisRequest, at elapsed: Duration, using generator: inout SplitMix64) -> AnalysisSamples {
         var samples = AnalysisSamples()
         // Checks over the same window read the same requests, as they would from one gateway or Prometheus.
         var byWindow: [Duration: MetricReading] = [:]
@@ -87,8 +88,8 @@ public struct RolloutSimulation: Sendable {
             switch check.kind {
             case .requestSuccessRate, .requestDuration:
                 let reading = byWindow[check.interval] ?? .traffic(
-                    canary: traffic.sample(traffic.canary, percent: request.canaryWeight, window: check.interval, using: &generator),
-                    stable: traffic.sample(traffic.stable, percent: 100 - request.canaryWeight, window: check.interval, using: &generator))
+                    canary: traffic.sample(.canary, percent: request.canaryWeight, window: check.interval, endingAt: elapsed, using: &generator),
+                    stable: traffic.sample(.stable, percent: 100 - request.canaryWeight, window: check.interval, endingAt: elapsed, using: &generator))
                 byWindow[check.interval] = reading
                 samples[metric: check.name] = reading
             case .custom:

@@ -1,7 +1,8 @@
 import RealModule
 
 /// Synthetic traffic for trying a Canary before it meets real traffic: how many requests arrive, how many of each
-/// version's fail, and how long they take, drawn from a seeded generator so a run can be repeated exactly.
+/// version's fail, and how long they take, drawn from a seeded generator so a run can be repeated exactly. Constant
+/// by default; a list of segments makes it change over the release, as a recorded rollout's traffic did.
 public struct SimulatedTraffic: Sendable, Equatable {
     /// How one version behaves.
     public struct Version: Sendable, Equatable {
@@ -17,25 +18,64 @@ public struct SimulatedTraffic: Sendable, Equatable {
             self.medianMilliseconds = medianMilliseconds
             self.logSpread = logSpread
         }
+
+        /// The median whose log-normal durations with `logSpread` have `p99Milliseconds` as their 99th
+        /// percentile: a measured p99 turned into this model's terms.
+        public static func median(p99Milliseconds: Double, logSpread: Double) -> Double {
+            p99Milliseconds / .exp(logSpread * SimulatedTraffic.p99Score)
+        }
     }
 
-    /// Requests a second to the service, split between the versions by the canary weight.
-    public var requestsPerSecond: Double
-    public var stable: Version
-    public var canary: Version
+    /// The traffic from `from` (time since the release started) until the next segment's.
+    public struct Segment: Sendable, Equatable {
+        public var from: Duration
+        /// Requests a second to the service, split between the versions by the canary weight.
+        public var requestsPerSecond: Double
+        public var stable: Version
+        public var canary: Version
 
+        public init(from: Duration, requestsPerSecond: Double, stable: Version, canary: Version) {
+            self.from = from
+            self.requestsPerSecond = requestsPerSecond
+            self.stable = stable
+            self.canary = canary
+        }
+    }
+
+    /// Which version a sample is drawn for.
+    public enum Side: Sendable {
+        case stable, canary
+    }
+
+    /// Oldest first. The first is in force from the start whatever its `from`, the last until the end.
+    public private(set) var segments: [Segment]
+
+    /// The same traffic all along.
     public init(requestsPerSecond: Double, stable: Version, canary: Version) {
-        self.requestsPerSecond = requestsPerSecond
-        self.stable = stable
-        self.canary = canary
+        segments = [Segment(from: .zero, requestsPerSecond: requestsPerSecond, stable: stable, canary: canary)]
     }
 
-    /// What one version served over `window` while it had `percent` of the traffic.
+    /// Traffic that changes at each segment's `from`, in any order (of two from the same time, the later in the
+    /// list); nil without segments.
+    public init?(segments: [Segment]) {
+        guard !segments.isEmpty else { return nil }
+        self.segments = segments.enumerated().sorted { ($0.element.from, $0.offset) < ($1.element.from, $1.offset) }.map(\.element)
+    }
+
+    /// The segment in force `elapsed` after the start.
+    public func segment(at elapsed: Duration) -> Segment {
+        segments.last { $0.from <= elapsed } ?? segments[0]
+    }
+
+    /// What one version served over the `window` ending `elapsed` after the start, while it had `percent` of the
+    /// traffic; the whole window is drawn from the segment in force at its end.
     public func sample(
-        _ version: Version, percent: Int, window: Duration, using generator: inout SplitMix64
+        _ side: Side, percent: Int, window: Duration, endingAt elapsed: Duration, using generator: inout SplitMix64
     ) -> MetricSample {
+        let segment = segment(at: elapsed)
+        let version = side == .canary ? segment.canary : segment.stable
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
-        let requests = generator.poisson(mean: requestsPerSecond * Double(percent) / 100 * seconds)
+        let requests = generator.poisson(mean: segment.requestsPerSecond * Double(percent) / 100 * seconds)
         let failures = generator.binomial(trials: requests, probability: version.errorRate)
         let p99 = requests > 0 ? version.medianMilliseconds * .exp(version.logSpread * Self.normalP99(of: requests, using: &generator)) : nil
         let latency = LatencyHistogram(
@@ -60,6 +100,9 @@ public struct SimulatedTraffic: Sendable, Equatable {
         return counts
     }
 
+    /// z₀.₉₉, the standard normal's 99th percentile.
+    static let p99Score = 2.326_347_874_040_841
+
     static func standardNormalCDF(_ x: Double) -> Double {
         0.5 * .erfc(-x / 2.0.squareRoot())
     }
@@ -71,7 +114,7 @@ public struct SimulatedTraffic: Sendable, Equatable {
             let draws = (0..<count).map { _ in generator.standardNormal() }.sorted()
             return draws[Int((Double(count) * 0.99).rounded(.up)) - 1]
         }
-        let (z, density) = (2.326_347_874_040_841, 0.026_652_142_203_458_05)
+        let (z, density) = (p99Score, 0.026_652_142_203_458_05)
         return z + (0.99 * 0.01 / Double(count)).squareRoot() / density * generator.standardNormal()
     }
 }

@@ -47,6 +47,55 @@ struct RolloutSimulationTests {
         #expect(try simulation.run(trials: 20, seed: 3).rolledBack == 20)
     }
 
+    /// Healthy for `healthyFor`, then failing 20% of the canary's requests.
+    static func turningBad(after healthyFor: Duration) -> SimulatedTraffic? {
+        let healthy = Self.traffic(rps: 100, canaryErrorRate: 0.001)
+        var failing = healthy.segments[0]
+        failing.from = healthyFor
+        failing.canary.errorRate = 0.2
+        return SimulatedTraffic(segments: healthy.segments + [failing])
+    }
+
+    @Test("a canary that turns bad after two minutes is rolled back five failed checks after the change, not before")
+    func trafficTurningBadIsRolledBackAfterTheChange() throws {
+        let spec = try Self.flaggerDefaults()
+        let turning = try #require(Self.turningBad(after: .seconds(120)))
+        let summary = try RolloutSimulation(spec: spec, traffic: turning).run(trials: 50, seed: 1)
+        #expect(summary.rolledBack == 50, "\(summary)")
+        // The check at 60 s passes (healthy); those at 120, 180, 240, 300 and 360 s fail.
+        #expect(summary.secondsToDecision?.p50 == 360 && summary.secondsToDecision?.p90 == 360, "\(summary)")
+        // Turning bad only after the promotion at 300 s changes nothing.
+        let late = try #require(Self.turningBad(after: .seconds(600)))
+        #expect(try RolloutSimulation(spec: spec, traffic: late).run(trials: 50, seed: 1).promoted == 50)
+    }
+
+    @Test("the segment in force is the last one begun: the first before it begins, the last after the end")
+    func segmentInForce() throws {
+        let version = SimulatedTraffic.Version(errorRate: 0.001, medianMilliseconds: 20)
+        let segment = { (from: Int, rps: Double) in
+            SimulatedTraffic.Segment(from: .seconds(from), requestsPerSecond: rps, stable: version, canary: version)
+        }
+        #expect(SimulatedTraffic(segments: []) == nil)
+        // Given out of order; of two at the same time, the later in the list.
+        let traffic = try #require(SimulatedTraffic(segments: [segment(60, 2), segment(10, 1), segment(60, 3)]))
+        #expect(traffic.segments.map(\.requestsPerSecond) == [1, 2, 3])
+        #expect(traffic.segment(at: .zero).requestsPerSecond == 1)
+        #expect(traffic.segment(at: .seconds(59)).requestsPerSecond == 1)
+        #expect(traffic.segment(at: .seconds(60)).requestsPerSecond == 3)
+        #expect(traffic.segment(at: .seconds(86_400)).requestsPerSecond == 3)
+        // A window is drawn from the segment in force at its end: no requests before 10 s, many after.
+        var generator = SplitMix64(seed: 1)
+        let quiet = try #require(SimulatedTraffic(segments: [segment(0, 0), segment(10, 1_000)]))
+        #expect(quiet.sample(.canary, percent: 50, window: .seconds(5), endingAt: .seconds(9), using: &generator).requests == 0)
+        #expect(quiet.sample(.canary, percent: 50, window: .seconds(5), endingAt: .seconds(10), using: &generator).requests > 2_000)
+    }
+
+    @Test("a measured p99 turns into the median whose log-normal tail has it")
+    func medianFromP99() {
+        // e^(2.326·0.5) ≈ 3.2: a 64 ms p99 is a 20 ms median.
+        #expect(abs(SimulatedTraffic.Version.median(p99Milliseconds: 64, logSpread: 0.5) - 20) < 0.05)
+    }
+
     @Test("the same seed gives the same releases")
     func seedsRepeat() throws {
         let simulation = RolloutSimulation(spec: try Self.flaggerDefaults(), traffic: Self.traffic(rps: 2, canaryErrorRate: 0.01))
@@ -60,7 +109,7 @@ struct RolloutSimulationTests {
         let traffic = Self.traffic(rps: 1_000, canaryErrorRate: 0.05)
         var (requests, failures, p99Sum) = (0, 0, 0.0)
         for _ in 0..<200 {
-            let sample = traffic.sample(traffic.canary, percent: 10, window: .seconds(10), using: &generator)
+            let sample = traffic.sample(.canary, percent: 10, window: .seconds(10), endingAt: .seconds(10), using: &generator)
             requests += sample.requests
             failures += sample.failures
             p99Sum += sample.p99Milliseconds ?? 0
