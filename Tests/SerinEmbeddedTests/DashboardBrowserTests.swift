@@ -146,4 +146,35 @@ struct DashboardBrowserTests {
             try Self.saveScreenshot(try await browser.page.screenshot(), named: "dashboard-phone.png", updatingDocs: false)
         }
     }
+
+    @Test("a statistical rollback shows its numbers on the card: the verdict, both rates, the interval and the counts")
+    func statisticalNumbers() async throws {
+        let browser = try await HeadlessChromium.start(group: MultiThreadedEventLoopGroup.singleton)
+        do {
+            // A floor of 0 leaves the comparison with the stable, not the hard limit, to roll back the failing canary.
+            let canary = SeedManifests.canary(
+                interval: "1s", threshold: 5, stepWeights: [50], successRateMin: 0, progressDeadline: "1m",
+                judge: "judge: statistical\n    statistical: {errorRateIncrease: 5}")
+            try await CanaryRolloutTests.withHarness(canary: canary, canaryErrorRate: 0.5, rate: 150) { harness in
+                try await browser.page.navigate(to: harness.runtime.adminURL + "/")
+                _ = try await harness.waitFor("the rollback") { $0.phase == .failed }
+                let readFailure = """
+                    (() => [...document.querySelectorAll('[data-canary="web"] [data-verdicts] li[data-verdict="fail"]')]
+                      .map((li) => li.textContent).join("\\n"))()
+                    """
+                var text = ""
+                let shown = await eventually(.seconds(20)) {
+                    text = (try? await browser.page.evaluate(readFailure, as: String.self)) ?? ""
+                    return text.contains("error rate canary")
+                }
+                #expect(shown, "the card's failed verdicts: \(text)")
+                #expect(text.hasPrefix("request-success-rate: fail: request-success-rate: error rate canary "), "\(text)")
+                #expect(text.contains("vs stable ") && text.contains("% CI [") && text.contains("worse beyond the +5 pts tolerance"), "\(text)")
+            }
+        } catch {
+            await browser.stop()
+            throw error
+        }
+        await browser.stop()
+    }
 }
