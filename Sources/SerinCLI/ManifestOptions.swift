@@ -24,9 +24,11 @@ struct ManifestOptions: ParsableArguments {
 
 /// Reads manifests and reports their diagnostics the same way for every command.
 enum ManifestReading {
-    static func read(paths: [String], recursive: Bool) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
+    /// - Parameter strict: a document of a kind Serin does not read is an error, not a warning.
+    static func read(paths: [String], recursive: Bool, strict: Bool = false) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
         let loaded = ManifestLoader.load(paths: paths, recursive: recursive)
-        let set = ManifestSet(sources: loaded.sources)
+        var set = ManifestSet(sources: loaded.sources)
+        if strict { set.diagnostics = set.diagnostics.skippedKindsAsErrors }
         for diagnostic in loaded.diagnostics + set.diagnostics { Terminal.err(diagnostic.description) }
         return (set, loaded.sources, loaded.diagnostics.containsErrors)
     }

@@ -179,6 +179,20 @@ struct SerinDemoLoad {
 }
 
 extension UpCommandTests {
+    @Test("with no Gateway to serve, serin up refuses to start, naming what it read and what it skipped, and writes no state")
+    func refusesWithNothingToServe() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let file = directory.appendingPathComponent("only.yaml")
+        try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n".write(to: file, atomically: true, encoding: .utf8)
+        let state = directory.appendingPathComponent("state/state.sqlite").path
+        let result = try await SerinProcess.run(["up", "-f", file.path, "--admin", "127.0.0.1:0", "--state", state], timeout: .seconds(30))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(
+            "error: nothing to serve: \(file.path) holds nothing Serin reads and no Gateway; skipped 1 document Serin does not read "
+                + "(kind ConfigMap at \(file.path):1:1)"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state))
+    }
+
     @Test("a second serin up on the same state file is refused at once, naming the first; after kill -9 the file is free")
     func oneSerinPerStateFile() async throws {
         let backends = TestBackends(threads: 1)
@@ -188,6 +202,10 @@ extension UpCommandTests {
             v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "30s", stepWeights: [20], progressDeadline: "2m"))
         let state = directory.appendingPathComponent("state/state.sqlite").path
         let first = try await Self.launchOnFreePorts(directory, state: state)
+        // It says what it serves.
+        let said = await first.up.waitForOutput("serin up: serving 1 Gateway, 1 VirtualService, 2 ServiceEntries, 2 Services, 2 Deployments, 1 Canary", timeout: .seconds(10))
+        let printed = await first.up.outputText()
+        #expect(said, "\(printed)")
         let second = try await SerinProcess.run(
             ["up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0", "--state", state, "--threads", "1"],
             timeout: .seconds(30))

@@ -54,4 +54,18 @@ struct ValidateCommandTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("does/not/exist.yaml"))
     }
+
+    @Test("a document of a kind Serin does not read is a warning at its line; with --strict it is an error and the exit status 1")
+    func strictRefusesSkippedKinds() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let file = directory.appendingPathComponent("extra.yaml")
+        try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n".write(to: file, atomically: true, encoding: .utf8)
+        let lenient = try await SerinProcess.run(["validate", "examples/seed", file.path])
+        #expect(lenient.status == 0, "\(lenient.stderr)")
+        #expect(lenient.stderr.contains("\(file.path):1:1: warning: skipped: kind ConfigMap (v1) is not understood by Serin"), "\(lenient.stderr)")
+        let strict = try await SerinProcess.run(["validate", "--strict", "examples/seed", file.path])
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains("\(file.path):1:1: error: skipped: kind ConfigMap (v1) is not understood by Serin"), "\(strict.stderr)")
+        #expect(strict.stdout.contains("1 error"), "\(strict.stdout)")
+    }
 }

@@ -37,6 +37,14 @@ struct UpCommand: AsyncParsableCommand {
     ))
     var prometheus: String?
 
+    /// `2 documents (kind Foo at a.yaml:3:1, kind Bar at b.yaml:1:1)`.
+    static func skippedSummary(_ skipped: [Diagnostic]) -> String {
+        let each = skipped.map { diagnostic in
+            "kind \(diagnostic.skippedKind ?? "?")" + (diagnostic.location.map { " at \($0)" } ?? "")
+        }
+        return "\(skipped.count) document\(skipped.count == 1 ? "" : "s") Serin does not read (\(each.joined(separator: ", ")))"
+    }
+
     func validate() throws {
         if let prometheus, !prometheus.hasPrefix("http://") {
             throw ValidationError("--prometheus takes http://HOST:PORT, got \"\(prometheus)\"")
@@ -46,7 +54,14 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
+        guard set.resources.contains(where: { $0.kind == .gateway }) else {
+            Terminal.err("error: nothing to serve: \(manifests.files.joined(separator: ", ")) hold\(manifests.files.count == 1 ? "s" : "") "
+                + "\(set.contents) and no Gateway\(skipped); give the Gateway with -f (for example: -f examples/seed)")
+            throw ExitCode(1)
+        }
         let logger = logging.logger("up")
+        logger.info("serin up: serving \(set.contents)\(skipped)")
         let runtime = try await serving.startOrExit(
             resources: set.resources, controller: .init(statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway, logger: logger),
             label: "serin up", logger: logger

@@ -6,7 +6,10 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check manifests and report every problem as path:line:column: error|warning: message.",
-        discussion: "Exit status 0 when there is no error (warnings allowed), 1 otherwise."
+        discussion: """
+            Exit status 0 when there is no error (warnings allowed), 1 otherwise. A document of a kind Serin does not \
+            read is skipped with a warning; --strict makes it an error, so a typo in a kind cannot pass unnoticed.
+            """
     )
 
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"))
@@ -15,8 +18,11 @@ struct ValidateCommand: ParsableCommand {
     @Flag(name: [.customShort("R"), .long], help: "Read directories recursively.")
     var recursive = false
 
+    @Flag(help: "Make a document of a kind Serin does not read an error instead of a warning.")
+    var strict = false
+
     func run() throws {
-        let (set, _, loadFailed) = ManifestReading.read(paths: paths, recursive: recursive)
+        let (set, _, loadFailed) = ManifestReading.read(paths: paths, recursive: recursive, strict: strict)
         let errors = set.errors.count
         let warnings = set.warnings.count
         let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "

@@ -58,6 +58,11 @@ final class DocumentReader {
         diagnostics.append(.warning(message, at: location(of: node)))
     }
 
+    /// A document of a kind Serin does not read: a warning that says so, marked so commands can list or refuse it.
+    func skipped(kind: String, _ message: String, at node: Node) {
+        diagnostics.append(Diagnostic(severity: .warning, location: location(of: node), message: message, skippedKind: kind))
+    }
+
     func typeMismatch(_ field: Field, expected: String) {
         error("\(field.path): expected \(expected), got \(field.node.valueDescription)", at: field.node)
     }

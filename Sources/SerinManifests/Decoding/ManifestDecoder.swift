@@ -75,7 +75,7 @@ public enum ManifestDecoder {
         }
         guard let apiVersion = reader.string(apiVersionField), let kindText = reader.string(kindField) else { return nil }
         guard let kind = ResourceKind(rawValue: kindText), kind.accepts(apiVersion: apiVersion) else {
-            reader.warning(skipMessage(kind: kindText, apiVersion: apiVersion), at: root.node)
+            reader.skipped(kind: kindText, skipMessage(kind: kindText, apiVersion: apiVersion), at: root.node)
             return nil
         }
         return (kind, apiVersion)

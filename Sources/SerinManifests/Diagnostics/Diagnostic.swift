@@ -6,11 +6,15 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     public var severity: Severity
     public var location: SourceLocation?
     public var message: String
+    /// The kind of a document Serin skipped because it does not understand it (`kind: Foo`), nil otherwise: what
+    /// `serin up` lists and `serin validate --strict` refuses.
+    public var skippedKind: String?
 
-    public init(severity: Severity, location: SourceLocation?, message: String) {
+    public init(severity: Severity, location: SourceLocation?, message: String, skippedKind: String? = nil) {
         self.severity = severity
         self.location = location
         self.message = message
+        self.skippedKind = skippedKind
     }
 
     public static func error(_ message: String, at location: SourceLocation?) -> Diagnostic {
@@ -32,4 +36,13 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
 extension Array where Element == Diagnostic {
     /// Whether any diagnostic is an error.
     public var containsErrors: Bool { contains { $0.severity == .error } }
+
+    /// The same diagnostics with every skipped document an error: `--strict`.
+    public var skippedKindsAsErrors: [Diagnostic] {
+        map { diagnostic in
+            var strict = diagnostic
+            if diagnostic.skippedKind != nil { strict.severity = .error }
+            return strict
+        }
+    }
 }
