@@ -39,11 +39,14 @@ public final class GatewayRuntime: Service, Sendable {
         public var logger: Logger
         /// How often a quiet `/events` stream gets a comment line.
         public var eventKeepAlive: Duration
+        /// How much of each Canary's history the state file keeps.
+        public var retention: HistoryRetention
 
         public init(
             statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricSource = .gateway,
-            eventKeepAlive: Duration = .seconds(15), logger: Logger
+            eventKeepAlive: Duration = .seconds(15), retention: HistoryRetention = .unlimited, logger: Logger
         ) {
+            self.retention = retention
             self.statePath = statePath
             self.tickInterval = tickInterval
             self.metrics = metrics
@@ -156,7 +159,7 @@ public final class GatewayRuntime: Service, Sendable {
     ) throws -> (SQLiteRolloutStore?, [LocatedResource]) {
         guard let options else { return (nil, resources) }
         do {
-            let opened = try SQLiteRolloutStore(path: options.statePath)
+            let opened = try SQLiteRolloutStore(path: options.statePath, retention: options.retention)
             return (opened, LiveConfiguration.routing(resources, as: Array(try opened.loadRollouts().values)))
         } catch {
             throw StartError.state(error)

@@ -71,6 +71,42 @@ public enum ControllerAdmin {
         return .json(APIError(error: "no Canary named \(parts.first ?? "")"), status: 404)
     }
 
+    /// Why `?rollout=` names no release, and the status that says so.
+    struct ReleaseRefusal: Error {
+        var status: Int
+        var error: APIError
+    }
+
+    /// The measurements of one release: `current` (the default) or nothing given, the newest; `N`, the one N
+    /// releases back (0 is the current one); `all`, every one the state file still keeps.
+    static func release(
+        _ query: String?, of measurements: [RecordedMeasurement], releases: [Release]
+    ) -> Result<[RecordedMeasurement], ReleaseRefusal> {
+        let back: Int
+        switch query {
+        case nil, "current": back = 0
+        case "all": return .success(measurements)
+        case let text?:
+            guard let number = Int(text), number >= 0 else {
+                return .failure(ReleaseRefusal(status: 400, error: APIError(
+                    error: "rollout=\(text): expected current, all, or how many releases back (0 is the current one)")))
+            }
+            back = number
+        }
+        guard !releases.isEmpty else { return .success(back == 0 ? measurements : []) }
+        guard back < releases.count else {
+            // A well-formed number past the releases kept names nothing there is: not found, not a bad request.
+            return .failure(ReleaseRefusal(status: 404, error: APIError(
+                error: "rollout=\(back): the Canary remembers \(releases.count) release\(releases.count == 1 ? "" : "s") (0 is the current one)")))
+        }
+        let index = releases.count - 1 - back
+        let start = releases[index].startedAt
+        let end = index + 1 < releases.count ? releases[index + 1].startedAt : nil
+        return .success(measurements.filter { measurement in
+            measurement.instant >= start && (end.map { measurement.instant < $0 } ?? true)
+        })
+    }
+
     /// The Canary's status, history, events or metric series.
     static func read(
         _ resource: String?, of name: ResourceName, request: Request, controller: CanaryController
@@ -89,10 +125,13 @@ public enum ControllerAdmin {
             return .json(CanaryHistory(releases: releases, events: events, measurements: measurements.map(MeasurementView.init)))
         case "metrics":
             let measurements = try await controller.measurements(of: name)
-            guard let spec = await controller.rollout(named: name)?.spec, let status = await controller.status(of: name) else {
+            guard let rollout = await controller.rollout(named: name), let status = await controller.status(of: name) else {
                 return .json(APIError(error: "no Canary named \(name.name)"), status: 404)
             }
-            return .json(CanaryMetrics(spec: spec, status: status, measurements: measurements))
+            switch Self.release(request.uri.queryParameters.get("rollout"), of: measurements, releases: rollout.status.releases) {
+            case .success(let chosen): return .json(CanaryMetrics(spec: rollout.spec, status: status, measurements: chosen))
+            case .failure(let refusal): return .json(refusal.error, status: refusal.status)
+            }
         default:
             guard let status = await controller.status(of: name) else {
                 return .json(APIError(error: "no Canary named \(name.name)"), status: 404)

@@ -27,6 +27,9 @@ final class RolloutDatabase {
     private let decoder = JSONDecoder()
 
     /// Creates the parent directory, opens (or creates) the file and brings its schema up to date.
+    /// How much history each save leaves behind.
+    var retention = HistoryRetention.unlimited
+
     init(path: String) throws(StoreError) {
         self.path = path
         try Self.createParentDirectory(of: path)
@@ -86,6 +89,9 @@ final class RolloutDatabase {
             ]
         }
         let updatedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        // Ages count back from the newest entry of this save, on the rollout's own clock.
+        let newest = (events.map(\.instant) + measurements.map(\.instant)).max()
+        let keptFrom = retention.cutoff(for: rollout, newest: newest).flatMap(\.nanoseconds)
         do {
             try connection.transaction { () throws(SQLiteFailure) in
                 // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the delete
@@ -104,6 +110,12 @@ final class RolloutDatabase {
                         canary_requests, stable_requests, canary_weight, verdict, reason, comparison, window_ms)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
+                // Retention in the same transaction: the file never holds more than it keeps plus one save.
+                if let cutoff = keptFrom {
+                    for table in ["events", "measurements"] {
+                        try connection.execute("DELETE FROM \(table) WHERE namespace = ? AND name = ? AND instant_ns < ?", key + [.integer(cutoff)])
+                    }
+                }
             }
         } catch {
             throw .failed(path: path, operation: "save rollout \(canary)", reason: error.message)

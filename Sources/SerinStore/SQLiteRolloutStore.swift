@@ -23,9 +23,12 @@ public final class SQLiteRolloutStore: RolloutStore {
     /// Opens the state file at `path`, creating it and its directory when missing, and brings its tables
     /// up to date. Throws, naming the file, when it is not a database, belongs to another program or was
     /// written by a newer Serin.
-    public init(path: String) throws(StoreError) {
+    /// - Parameter retention: how much of each Canary's history a save leaves behind (all, unless told).
+    public init(path: String, retention: HistoryRetention = .unlimited) throws(StoreError) {
         self.path = path
-        self.database = Mutex(try RolloutDatabase(path: path))
+        let database = try RolloutDatabase(path: path)
+        database.retention = retention
+        self.database = Mutex(database)
     }
 
     /// What a killed process leaves behind: its connection never closed, its lock let go by the kernel. Tests use it

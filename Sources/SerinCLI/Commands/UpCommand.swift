@@ -4,6 +4,7 @@ import SerinCore
 import SerinServer
 import SerinEmbedded
 import SerinManifests
+import SerinStore
 import ServiceLifecycle
 
 /// `serin up`: gateway, canary controller and admin API together — the automated canary, embedded.
@@ -37,6 +38,12 @@ struct UpCommand: AsyncParsableCommand {
     ))
     var prometheus: String?
 
+    @Option(help: ArgumentHelp(
+        "How much history each Canary keeps: a number of releases (10, at most 20), an age (168h, 7d), or both (10,7d); older events and measurements are deleted. Default: all.",
+        valueName: "releases,age"
+    ))
+    var historyRetention: String?
+
     /// `2 documents (kind Foo at a.yaml:3:1, kind Bar at b.yaml:1:1)`.
     static func skippedSummary(_ skipped: [Diagnostic]) -> String {
         let each = skipped.map { diagnostic in
@@ -46,6 +53,13 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if let historyRetention {
+            do {
+                _ = try HistoryRetention(parsing: historyRetention)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         if let prometheus, !prometheus.hasPrefix("http://") {
             throw ValidationError("--prometheus takes http://HOST:PORT, got \"\(prometheus)\"")
         }
@@ -63,7 +77,9 @@ struct UpCommand: AsyncParsableCommand {
         let logger = logging.logger("up")
         logger.info("serin up: serving \(set.contents)\(skipped)")
         let runtime = try await serving.startOrExit(
-            resources: set.resources, controller: .init(statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway, logger: logger),
+            resources: set.resources, controller: .init(
+                statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
+                retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
             label: "serin up", logger: logger
         )
         try await serving.runUntilSignalled(
