@@ -41,6 +41,7 @@ extension VirtualService {
         var owned = 0
         for index in http.indices where split.owns(http[index].destinations.map(\.destination)) {
             http[index].destinations = split.destinations(replacing: http[index].destinations)
+            http[index].stickiness = split.stickiness
             owned += 1
         }
         return owned

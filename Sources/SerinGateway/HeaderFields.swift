@@ -223,6 +223,35 @@ struct HeaderFields {
         storage.getString(at: Int(fields[index].valueStart), length: Int(fields[index].valueLength)) ?? ""
     }
 
+    /// The point (`StickyPoint`) of a sticky route's key in these fields, hashed from the bytes in place: no
+    /// String is built per request. Nil when the request lacks the header, or the cookie in every `cookie` field.
+    func stickyPoint(_ stickiness: Stickiness) -> Int? {
+        switch stickiness {
+        case .header(let name):
+            guard let index = fields.indices.first(where: { nameEquals(at: $0, name) }) else { return nil }
+            return withValueBytes(at: index) { StickyPoint.of($0) }
+        case .cookie(let name):
+            var name = name
+            return name.withUTF8 { wanted in
+                for index in fields.indices where nameEquals(at: index, "cookie") {
+                    let point: Int? = withValueBytes(at: index) { value in
+                        StickyPoint.cookieValue(named: wanted, in: value).map { StickyPoint.of(value[$0]) }
+                    }
+                    if let point { return point }
+                }
+                return nil
+            }
+        }
+    }
+
+    private func withValueBytes<Result>(at index: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let field = fields[index]
+        return storage.withUnsafeReadableBytes { bytes in
+            let start = Int(field.valueStart) - storage.readerIndex
+            return body(UnsafeRawBufferPointer(rebasing: bytes[start..<start + Int(field.valueLength)]))
+        }
+    }
+
     /// Whether field `index` is named `lowercasedName`, compared in place.
     private func nameEquals(at index: Int, _ lowercasedName: String) -> Bool {
         let field = fields[index]

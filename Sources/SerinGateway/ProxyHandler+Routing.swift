@@ -36,8 +36,13 @@ extension ProxyHandler {
                 extraHeaders: [("location", RouteActions.location(for: redirect, request: head))], head: head, started: started
             )
         }
-        let roll = Int(random.next() % UInt64(max(route.totalWeight, 1)))
-        guard let target = route.target(forRoll: roll) else {
+        let picked: RouteTable.Target?
+        if let stickiness = route.stickiness, let point = head.fields.stickyPoint(stickiness) {
+            picked = route.target(forPoint: point)
+        } else {
+            picked = route.target(forRoll: Int(random.next() % UInt64(max(route.totalWeight, 1))))
+        }
+        guard let target = picked else {
             return answer(
                 .noHealthyUpstream, "no healthy upstream: route \(route.label) has no weighted destination", head: head, started: started
             )

@@ -128,6 +128,8 @@ public actor CanaryWatcher {
         runsWorkloads = false
         for (name, object) in current {
             switch Self.spec(from: object) {
+            case .success(let spec) where spec.analysis.stickiness != nil:
+                problems.append(CanaryProblem(canary: name, message: Self.stickinessRefusal(spec)))
             case .success(let spec) where spec.workload != nil:
                 runsWorkloads = true
                 guard let workloads else {
@@ -170,6 +172,13 @@ public actor CanaryWatcher {
         public let message: String
 
         public init(message: String) { self.message = message }
+    }
+
+    /// Why a Canary with `analysis.stickiness` does not run in Kubernetes mode: Istio cannot keep its promise.
+    static func stickinessRefusal(_ spec: CanarySpec) -> String {
+        "Canary \(spec.name): analysis.stickiness (\(spec.analysis.stickiness.map(String.init(describing:)) ?? "")) cannot be expressed in Istio: "
+            + "Envoy picks the weighted destination before any hash, so a key could move back from canary to stable; "
+            + "run this Canary on Serin's gateway (serin up), or remove analysis.stickiness; nothing was changed"
     }
 
     /// The spec of a Canary object, decoded by the same decoder as the YAML files of embedded mode.

@@ -15,4 +15,16 @@ struct StatusTableTests {
         status.message = "waiting for the primary"
         #expect(StatusTable.render([status]).split(separator: "\n").last == "web: waiting for the primary")
     }
+
+    @Test("a sticky Canary's split says which request key pins each client")
+    func stickinessBesideTheWeights() throws {
+        let name = ResourceName(name: "web")
+        #expect(!StatusTable.render([CanaryStatus(rollout: try RolloutFixture.rollout(name), measurements: [])]).contains(" by "))
+        var spec = try RolloutFixture.spec(name)
+        spec.analysis.stickiness = .header("x-user-id")
+        let status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        #expect(status.stickiness == "header x-user-id")
+        let row = StatusTable.render([status]).split(separator: "\n")[1]
+        #expect(row.contains("\(status.stableWeight)/\(status.canaryWeight) by header x-user-id"), "\(row)")
+    }
 }

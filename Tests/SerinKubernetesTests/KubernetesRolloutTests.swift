@@ -160,6 +160,33 @@ struct KubernetesRolloutTests {
         }
     }
 
+    @Test("a Canary with analysis.stickiness is refused before anything moves, saying Istio cannot express it and what to do; without it, it runs")
+    func stickinessIsRefused() async throws {
+        try await Self.withController { server, lines in
+            server.put(
+                Self.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50], "stickiness": ["header": "x-user-id"]], skipAnalysis: true),
+                at: Self.canaryKey)
+            let refused = await eventually(.seconds(20)) {
+                server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) != nil
+            }
+            #expect(refused, "\(lines.messages)")
+            let message = server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) ?? ""
+            #expect(message == "Canary default/web: analysis.stickiness (header x-user-id) cannot be expressed in Istio: "
+                + "Envoy picks the weighted destination before any hash, so a key could move back from canary to stable; "
+                + "run this Canary on Serin's gateway (serin up), or remove analysis.stickiness; nothing was changed")
+            #expect(lines.messages.contains(message), "the log says it too: \(lines.messages)")
+            #expect(Self.weights(server) == [], "nothing moved: \(Self.weights(server))")
+            #expect(server.object(Self.canaryKey)?["status"]?["phase"] == nil)
+            #expect(!server.requestLog.contains { $0.hasPrefix("PATCH") && $0.contains("virtualservices") }, "the VirtualService was never patched")
+
+            server.edit(Self.canaryKey) { object in
+                object = (try? object.applying([.remove(path: ["spec", "analysis", "stickiness"])])) ?? object
+            }
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.messages)")
+            #expect(server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) == nil)
+        }
+    }
+
     @Test("with Flagger's Canaries asked for in a cluster without Flagger's CRD, Serin's own Canaries still run, and the log says why none of Flagger's")
     func flaggerCRDMissing() async throws {
         try await Self.withController(prepare: { server in

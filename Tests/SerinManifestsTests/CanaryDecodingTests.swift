@@ -226,6 +226,36 @@ struct CanaryDecodingTests {
         #expect(messages == [expected])
     }
 
+    @Test("stickiness: a header name (kept lower-cased) or a cookie name (kept as written); none written is none")
+    func stickiness() {
+        func decoded(_ line: String) -> (spec: CanarySpec?, messages: [String]) {
+            decodeCanary(Self.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n" + line))
+        }
+        let header = decoded("    stickiness: {header: X-User-Id}\n")
+        #expect(header.messages.isEmpty, "\(header.messages)")
+        #expect(header.spec?.analysis.stickiness == .header("x-user-id"))
+        let cookie = decoded("    stickiness:\n      cookie: Session\n")
+        #expect(cookie.messages.isEmpty, "\(cookie.messages)")
+        #expect(cookie.spec?.analysis.stickiness == .cookie("Session"))
+        #expect(decodeCanary(Self.minimal).spec?.analysis.stickiness == nil)
+    }
+
+    @Test("stickiness with both keys, neither, or a name that is no HTTP token is refused at its field", arguments: [
+        ("    stickiness: {header: x-user-id, cookie: session}\n",
+         "test.yaml:10:17: error: spec.analysis.stickiness: expected header or cookie (one request key to stick on), got both"),
+        ("    stickiness: {}\n",
+         "test.yaml:10:17: error: spec.analysis.stickiness: expected header or cookie (one request key to stick on), got neither"),
+        ("    stickiness: {header: \"user id\"}\n",
+         "test.yaml:10:26: error: spec.analysis.stickiness.header is \"user id\", expected a header name (letters, digits and -._~!#$%&'*+^`|)"),
+        ("    stickiness: {cookie: 42}\n",
+         "test.yaml:10:26: error: spec.analysis.stickiness.cookie: expected a string, got integer 42"),
+    ])
+    func badStickiness(line: String, expected: String) {
+        let (spec, messages) = decodeCanary(Self.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n" + line))
+        #expect(spec == nil)
+        #expect(messages == [expected])
+    }
+
     @Test("a targetRef written as namespace/name points into that namespace")
     func qualifiedTarget() {
         let yaml = Self.minimal.replacingOccurrences(of: "{name: web-virtualservice}", with: "{name: edge/web-virtualservice}")

@@ -230,7 +230,7 @@ enum StatusTable {
                 "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
             }.joined(separator: ", ")
             rows.append([
-                status.name, status.phase.rawValue, status.stable, status.canary, "\(status.stableWeight)/\(status.canaryWeight)", step,
+                status.name, status.phase.rawValue, status.stable, status.canary, "\(status.stableWeight)/\(status.canaryWeight)" + (status.stickiness.map { " by \($0)" } ?? ""), step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
             ])
         }

@@ -21,6 +21,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var message: String?
     /// Seconds since the Unix epoch of the last phase change.
     public var lastTransition: Double?
+    /// The request key that pins each client to one side (`analysis.stickiness`), e.g. `header x-user-id`.
+    public var stickiness: String?
     /// The newest measurement of each metric in the current release, with its verdict (none yet right after
     /// `rollout` starts a new release: the last one's verdicts are in its history, not here).
     public var lastMeasurements: [RecordedMeasurement]
@@ -43,6 +45,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         iteration = status.iteration
         message = status.message
         lastTransition = status.lastTransitionAt.map { Double($0.sinceEpoch.components.seconds) }
+        stickiness = rollout.spec.analysis.stickiness?.description
         // A release's first check comes an interval after it starts; one at its very start belongs to the last.
         let releaseStart = status.releases.last?.startedAt
         lastMeasurements = measurements.filter { measurement in releaseStart.map { measurement.instant > $0 } ?? true }

@@ -16,6 +16,9 @@ public struct HTTPRoute: Hashable, Sendable {
     public var redirect: HTTPRedirect?
     public var directResponse: HTTPDirectResponse?
     public var mirror: HTTPMirrorPolicy?
+    /// Set by a Canary's rollout (`analysis.stickiness`), never written in a VirtualService: the request key
+    /// whose point picks the destination, the last destination taking the lowest points.
+    public var stickiness: Stickiness?
 
     public init(
         name: String? = nil, matches: [RequestMatch] = [], destinations: [WeightedDestination],

@@ -12,13 +12,16 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var progressDeadline: Duration
     /// Which judge decides each analysis, and its settings (`analysis.judge`, `analysis.statistical`).
     public var judge: JudgeSettings
+    /// Which request key pins a client to stable or canary (`analysis.stickiness`); nil: each request is drawn.
+    public var stickiness: Stickiness?
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
     public init(
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
-        progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold
+        progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
+        stickiness: Stickiness? = nil
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -27,13 +30,14 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.webhooks = webhooks
         self.progressDeadline = progressDeadline
         self.judge = judge
+        self.stickiness = stickiness
     }
 
     private enum CodingKeys: String, CodingKey {
-        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge
+        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness
     }
 
-    /// Reads state files written before `judge` existed as the threshold judge's.
+    /// Reads state files written before `judge` existed as the threshold judge's, and before `stickiness` as none.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -43,7 +47,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             metrics: try container.decode([MetricCheck].self, forKey: .metrics),
             webhooks: try container.decode([WebhookSpec].self, forKey: .webhooks),
             progressDeadline: try container.decode(Duration.self, forKey: .progressDeadline),
-            judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold
+            judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold,
+            stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness)
         )
     }
 

@@ -27,6 +27,15 @@ extension CanarySpec {
                     "is \(Readable.duration(analysis.progressDeadline)), expected more than analysis.interval \(Readable.duration(analysis.interval))")
         }
 
+        switch analysis.stickiness {
+        case .header(let name)? where name.isEmpty:
+            problem("analysis.stickiness.header", "is empty, expected a header name")
+        case .cookie(let name)? where name.isEmpty:
+            problem("analysis.stickiness.cookie", "is empty, expected a cookie name")
+        default:
+            break
+        }
+
         let judge = analysis.judge
         if judge.kind != .threshold {
             let field = "analysis.statistical"

@@ -54,7 +54,7 @@ public struct Rollout: Hashable, Sendable {
         TrafficSplit(
             stable: WeightedDestination(destination: status.stable, weight: status.stableWeight),
             canary: WeightedDestination(destination: status.canary, weight: status.canaryWeight),
-            retiring: status.retiredStable.map { [$0] } ?? [])
+            retiring: status.retiredStable.map { [$0] } ?? [], stickiness: spec.analysis.stickiness)
     }
 
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,

@@ -9,11 +9,16 @@ public struct TrafficSplit: Hashable, Sendable {
     public var canary: WeightedDestination
     /// Versions that served before the stable and leave every route that still names them.
     public var retiring: [Destination]
+    /// The Canary's `analysis.stickiness`, which every owned route takes with the weights; nil: drawn per request.
+    public var stickiness: Stickiness?
 
-    public init(stable: WeightedDestination, canary: WeightedDestination, retiring: [Destination] = []) {
+    public init(
+        stable: WeightedDestination, canary: WeightedDestination, retiring: [Destination] = [], stickiness: Stickiness? = nil
+    ) {
         self.stable = stable
         self.canary = canary
         self.retiring = retiring
+        self.stickiness = stickiness
     }
 
     /// Whether a route sending to these destinations is the Canary's.
@@ -23,7 +28,8 @@ public struct TrafficSplit: Hashable, Sendable {
         }
     }
 
-    /// The destinations an owned route gets: exactly stable and canary with their weights. A destination the
+    /// The destinations an owned route gets: exactly stable and canary with their weights, the canary last (a
+    /// sticky route gives its last destination the lowest points). A destination the
     /// Canary names without a port keeps the port the route had for it, or else the port of the entry that
     /// made the route the Canary's.
     public func destinations(replacing route: [WeightedDestination]) -> [WeightedDestination] {

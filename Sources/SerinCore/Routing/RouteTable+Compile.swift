@@ -26,7 +26,7 @@ extension RouteTable {
                     virtualService: virtualService.name, index: index, name: route.name,
                     gateways: Set(bound), matches: route.matches,
                     targets: route.destinations.map { Self.target(for: $0, in: config) },
-                    policy: RoutePolicy(compiling: route, in: config)
+                    policy: RoutePolicy(compiling: route, in: config), stickiness: route.stickiness
                 )
             }
             var seen = Set<String>()

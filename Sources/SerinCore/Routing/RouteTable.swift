@@ -112,11 +112,14 @@ public struct RouteTable: Sendable {
         public let policy: RoutePolicy
         /// Running totals of `targets` weights, for the weighted pick.
         let cumulativeWeights: [Int]
+        /// The request key whose point picks the target (`target(forPoint:)`); nil: every request is drawn.
+        public let stickiness: Stickiness?
 
         public init(
             virtualService: ResourceName, index: Int, name: String?, gateways: Set<ResourceName>,
-            matches: [RequestMatch], targets: [Target], policy: RoutePolicy = RoutePolicy()
+            matches: [RequestMatch], targets: [Target], policy: RoutePolicy = RoutePolicy(), stickiness: Stickiness? = nil
         ) {
+            self.stickiness = stickiness
             self.virtualService = virtualService
             self.index = index
             self.name = name
@@ -146,6 +149,16 @@ public struct RouteTable: Sendable {
                 return targets[offset]
             }
             return nil
+        }
+
+        /// The target for a sticky key's point in `0..<StickyPoint.scale`: the last target takes the lowest points,
+        /// as many as its share of the weight, the one before it the next, and so on. So the canary (last in a route
+        /// a rollout owns) keeps every point it had as its weight rises: a key never moves back to the stable.
+        public func target(forPoint point: Int) -> Target? {
+            let total = totalWeight
+            guard total > 0 else { return nil }
+            let point = min(max(point, 0), StickyPoint.scale - 1)
+            return target(forRoll: total - 1 - point * total / StickyPoint.scale)
         }
 
         /// Label for messages: `default/web-virtualservice http[0]` or the route's name.

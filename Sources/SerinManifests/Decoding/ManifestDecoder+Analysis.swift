@@ -5,7 +5,7 @@ extension ManifestDecoder {
     /// means the built-in checks (`MetricCheck.builtInDefaults`).
     static func analysis(_ field: Field, namespace: String, reader: DocumentReader) -> AnalysisSpec? {
         let schema = Schema(
-            known: ["interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "metrics", "webhooks", "judge", "statistical"]
+            known: ["interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "metrics", "webhooks", "judge", "statistical", "stickiness"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         let schedule = weightSchedule(in: fields, reader: reader)
@@ -18,14 +18,38 @@ extension ManifestDecoder {
             reader.list(webhooksField) { webhook($0, reader: reader) }
         }
         let judge = judgeSettings(in: fields, reader: reader)
-        guard let schedule, let judge else { return nil }
+        let stickinessField = fields["stickiness"]
+        let stickiness = stickinessField.flatMap { stickyKey($0, reader: reader) }
+        guard let schedule, let judge, stickinessField == nil || stickiness != nil else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
         analysis.interval = interval ?? (judge.kind == .statistical ? .seconds(5) : analysis.interval)
         if let threshold { analysis.threshold = threshold }
         if let metrics { analysis.metrics = metrics }
         if let webhooks { analysis.webhooks = webhooks }
+        analysis.stickiness = stickiness
         return analysis
+    }
+
+    /// `stickiness: {header: NAME}` or `{cookie: NAME}`: exactly one, named by an HTTP token. A header name is
+    /// kept lower-cased (header names ignore case); a cookie name as written (cookie names do not).
+    private static func stickyKey(_ field: Field, reader: DocumentReader) -> Stickiness? {
+        guard let fields = reader.mapping(field, Schema(known: ["header", "cookie"])) else { return nil }
+        let written = ["header", "cookie"].compactMap { key in fields[key].map { (key, $0) } }
+        guard written.count == 1, let (key, nameField) = written.first else {
+            let got = written.isEmpty ? "neither" : "both"
+            reader.error("\(field.path): expected header or cookie (one request key to stick on), got \(got)", at: field.node)
+            return nil
+        }
+        guard let name = reader.string(nameField) else { return nil }
+        let token = !name.isEmpty && name.utf8.allSatisfy { byte in
+            byte > 0x20 && byte < 0x7F && !#"()<>@,;:\"/[]?={}"#.utf8.contains(byte)
+        }
+        guard token else {
+            reader.error("\(nameField.path) is \"\(name)\", expected a \(key) name (letters, digits and -._~!#$%&'*+^`|)", at: nameField.node)
+            return nil
+        }
+        return key == "header" ? .header(name.lowercased()) : .cookie(name)
     }
 
     /// `judge: threshold | statistical` and the statistical judge's `statistical` settings; what is omitted takes
