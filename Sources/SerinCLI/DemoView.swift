@@ -28,7 +28,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
     /// The rollout's state and the last seconds of traffic per version.
     func progress(_ status: CanaryStatus, traffic: TelemetrySnapshot, stable: String, canary: String) {
         let bar = Self.bar(canaryWeight: status.canaryWeight)
-        let step = status.step.map { "step \($0)/\(status.steps)" } ?? "step -/\(status.steps)"
+        let step = status.stepLabel
         let sides = [("v1", stable), ("v2", canary)].map { label, host in
             let counts = traffic.traffic(toHost: host)
             let rate = Double(counts.requests) / 2

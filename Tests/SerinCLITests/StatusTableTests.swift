@@ -27,4 +27,17 @@ struct StatusTableTests {
         let row = StatusTable.render([status]).split(separator: "\n")[1]
         #expect(row.contains("\(status.stableWeight)/\(status.canaryWeight) by header x-user-id"), "\(row)")
     }
+
+    @Test("a blue/green Canary's step reads as an iteration; a weight step keeps the plain count")
+    func blueGreenIteration() throws {
+        var spec = try RolloutFixture.spec(ResourceName(name: "web"))
+        var weighted = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        weighted.step = 2
+        #expect(StatusTable.render([weighted]).contains("  2/3  "))
+        spec.analysis.schedule = try WeightSchedule(iterations: 10)
+        var blueGreen = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        blueGreen.step = 4
+        #expect(blueGreen.stepLabel == "iteration 4/10")
+        #expect(StatusTable.render([blueGreen]).contains("  iteration 4/10  "))
+    }
 }

@@ -104,6 +104,17 @@ struct CanaryDecodingTests {
         #expect(spec?.analysis.schedule.weights == [5, 10, 25, 50])
     }
 
+    @Test("reads Flagger's blue/green iterations: every step at canary weight 0, one per passing analysis")
+    func blueGreenIterations() throws {
+        let yaml = Self.flaggerCanary.replacingOccurrences(of: "    maxWeight: 50\n    stepWeight: 10\n", with: "    iterations: 10\n")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        let schedule = try #require(spec?.analysis.schedule)
+        #expect(schedule == (try WeightSchedule(iterations: 10)))
+        #expect(schedule.isBlueGreen)
+        #expect(schedule.weights == Array(repeating: 0, count: 10))
+    }
+
     @Test("takes Core's defaults for every field left out")
     func defaults() throws {
         let yaml = """
@@ -271,6 +282,10 @@ struct CanaryDecodingTests {
                 "test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got \"soon\""
             ),
             (
+                "    stepWeight: 10\n    maxWeight: 50", "    iterations: 0",
+                "test.yaml:10:17: error: spec.analysis.iterations is 0, expected at least 1"
+            ),
+            (
                 "interval: 30s", "interval: 30",
                 "test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got integer 30"
             ),
@@ -281,11 +296,11 @@ struct CanaryDecodingTests {
             ),
             (
                 "    stepWeight: 10\n    maxWeight: 50", "    threshold: 2",
-                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, or stepWeights, got neither"
+                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, stepWeights, or iterations (blue/green), got neither"
             ),
             (
                 "    stepWeight: 10\n", "",
-                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, or stepWeights, got maxWeight alone"
+                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, stepWeights, or iterations (blue/green), got maxWeight alone"
             ),
             (
                 "maxWeight: 50", "maxWeight: 100",
@@ -541,9 +556,16 @@ struct CanaryDecodingTests {
         #expect(decoded.analysis.progressDeadline == .seconds(120))
     }
 
-    @Test("a Flagger field Serin does not act on is an error naming it, never a silent skip", arguments: [
+    @Test("a Flagger field Serin does not act on, or iterations beside weights, is an error naming the fields, never a silent skip", arguments: [
+        ("    stepWeight: 10", "    stepWeight: 10\n    iterations: 10",
+         "test.yaml:20:17: error: spec.analysis.iterations cannot be combined with stepWeight: iterations is blue/green "
+            + "(the canary takes no live traffic until promotion), stepWeight shifts traffic step by step; write one of them"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    stepWeights: [10, 50]",
+         "test.yaml:18:17: error: spec.analysis.iterations cannot be combined with stepWeights: iterations is blue/green "
+            + "(the canary takes no live traffic until promotion), stepWeights shifts traffic step by step; write one of them"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: [{headers: {x-canary: {exact: insider}}}]",
+         "test.yaml:19:12: error: spec.analysis.match (A/B testing) is not supported yet"),
         ("  provider: istio", "  provider: linkerd", "test.yaml:5:13: error: spec.provider: expected istio (Serin routes through Istio's VirtualService), got \"linkerd\""),
-        ("    stepWeight: 10", "    stepWeight: 10\n    iterations: 10", "test.yaml:20:5: error: spec.analysis.iterations is not supported by Serin yet"),
         ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}", "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet"),
     ])
     func flaggerFieldNotSupported(original: String, replacement: String, message: String) {

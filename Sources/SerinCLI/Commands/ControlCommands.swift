@@ -225,7 +225,8 @@ enum StatusTable {
     static func render(_ statuses: [CanaryStatus]) -> String {
         var rows = [["NAME", "PHASE", "STABLE", "CANARY", "STABLE/CANARY", "STEP", "FAILED", "LAST VERDICTS"]]
         for status in statuses {
-            let step = status.step.map { "\($0)/\(status.steps)" } ?? "-/\(status.steps)"
+            // A weight step is the column's default; blue/green's iterations say so.
+            let step = status.isBlueGreen ? status.stepLabel : status.stepProgress
             let verdicts = status.lastMeasurements.map { measurement in
                 "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
             }.joined(separator: ", ")

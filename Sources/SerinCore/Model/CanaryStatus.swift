@@ -15,6 +15,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// 1-based step of the weight schedule, nil before the first step.
     public var step: Int?
     public var steps: Int
+    /// `blueGreen` when the steps are `analysis.iterations` at canary weight 0, `canary` for weight steps; nil
+    /// from a server that predates strategies (read as `canary`).
+    public var strategy: String?
     public var failedChecks: Int
     public var threshold: Int
     public var iteration: Int
@@ -40,6 +43,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         releases = status.releases.map(ReleaseStatus.init)
         step = status.stepIndex.map { $0 + 1 }
         steps = rollout.spec.analysis.schedule.steps
+        strategy = rollout.spec.analysis.schedule.isBlueGreen ? "blueGreen" : "canary"
         failedChecks = status.failedChecks
         threshold = rollout.spec.analysis.threshold
         iteration = status.iteration
@@ -50,6 +54,16 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         let releaseStart = status.releases.last?.startedAt
         lastMeasurements = measurements.filter { measurement in releaseStart.map { measurement.instant > $0 } ?? true }
     }
+}
+
+extension CanaryStatus {
+    public var isBlueGreen: Bool { strategy == "blueGreen" }
+
+    /// The step out of all of them: `2/5`, `-/5` before the first.
+    public var stepProgress: String { "\(step.map(String.init) ?? "-")/\(steps)" }
+
+    /// Where the rollout is as people read it: `step 2/5`, or `iteration 3/10` for blue/green.
+    public var stepLabel: String { "\(isBlueGreen ? "iteration" : "step") \(stepProgress)" }
 }
 
 /// One release of a Canary's train as the API shows it.

@@ -86,7 +86,8 @@ extension Rollout {
             }
         case .confirmPromotion:
             if !requestWebhooks(.confirmPromotion, into: &actions) {
-                promote(now: now, announcement: "all steps passed, promoting canary \(status.canary) to 100%", into: &actions)
+                let passed = spec.analysis.schedule.isBlueGreen ? "all \(spec.analysis.schedule.steps) iterations" : "all steps"
+                promote(now: now, announcement: "\(passed) passed, promoting canary \(status.canary) to 100%", into: &actions)
             }
         case .postRollout:
             if !requestWebhooks(.postRollout, into: &actions) {
@@ -110,6 +111,7 @@ extension Rollout {
     }
 
     /// Set the canary to step `index`'s weight and analyse it for a full interval; past the last step, promote.
+    /// In blue/green each step is an iteration at weight 0.
     /// With a canary Deployment named, its readiness is asked first (`checked` once it answered yes).
     mutating func setStep(_ index: Int, now: RolloutInstant, checked: Bool = false, into actions: inout [RolloutAction]) {
         guard let weight = spec.analysis.schedule.weight(atStep: index) else {
@@ -123,9 +125,14 @@ extension Rollout {
         }
         status.stepIndex = index
         status.stepStartedAt = now
-        applyWeight(canary: weight, into: &actions)
+        let schedule = spec.analysis.schedule
+        // Blue/green's routes stay 100/0 from the start: an iteration changes no weight.
+        if !schedule.isBlueGreen || status.canaryWeight != weight { applyWeight(canary: weight, into: &actions) }
         markProgress(now: now)
-        record(.normal, "advance canary weight to \(weight)%", now: now, into: &actions)
+        let news = schedule.isBlueGreen
+            ? "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, only the webhooks' tests"
+            : "advance canary weight to \(weight)%"
+        record(.normal, news, now: now, into: &actions)
         enter(.analysis, now: now, into: &actions)
     }
 

@@ -9,7 +9,8 @@
 /// The flow follows Flagger: confirm-rollout gate → pre-rollout hooks → first weight → every interval:
 /// rollback hooks, rollout hooks, analysis; a pass goes through the confirm-traffic-increase gate to the
 /// next weight, a fail counts towards `threshold`; after the last step the confirm-promotion gate leads to
-/// promotion; post-rollout hooks run after promotion or rollback.
+/// promotion; post-rollout hooks run after promotion or rollback. Blue/green (`iterations`) keeps the canary at
+/// weight 0 while each pass counts one iteration, then promotes 0 → 100 at once.
 public struct Rollout: Hashable, Sendable {
     public internal(set) var spec: CanarySpec
     public internal(set) var status: RolloutStatus
@@ -170,7 +171,13 @@ public struct Rollout: Hashable, Sendable {
                 status.iteration += 1
                 status.holdReason = nil
                 let step = status.stepIndex ?? 0
-                enter(spec.analysis.schedule.isLastStep(step) ? .confirmPromotion : .confirmTrafficIncrease, now: now, into: &actions)
+                if spec.analysis.schedule.isLastStep(step) {
+                    enter(.confirmPromotion, now: now, into: &actions)
+                } else if spec.analysis.schedule.isBlueGreen {
+                    setStep(step + 1, now: now, into: &actions)
+                } else {
+                    enter(.confirmTrafficIncrease, now: now, into: &actions)
+                }
             case .fail(let reason):
                 failCheck(reason, now: now, into: &actions)
             case .inconclusive(let reason) where settings.kind == .statistical:

@@ -1,16 +1,19 @@
 /// The canary weights a rollout walks through, one per step, before promotion sends 100%.
 ///
-/// Built from Flagger's `stepWeight` + `maxWeight` (10/50 → 10, 20, 30, 40, 50) or from an explicit
-/// `stepWeights` list; either way it is validated once, so a rollout never meets a bad step.
+/// Built from Flagger's `stepWeight` + `maxWeight` (10/50 → 10, 20, 30, 40, 50), from an explicit
+/// `stepWeights` list, or from `iterations` (blue/green: every step at weight 0, each one passing analysis);
+/// either way it is validated once, so a rollout never meets a bad step. A step ends when an analysis passes.
 public struct WeightSchedule: Hashable, Sendable {
     /// How the schedule was written, kept so it can be rendered back the way the user wrote it.
     public enum Source: Hashable, Sendable, Codable {
         case linear(stepWeight: Int, maxWeight: Int)
         case explicit([Int])
+        /// Blue/green: this many passing analyses with no live traffic on the canary, then 0 → 100 at once.
+        case iterations(Int)
     }
 
     public let source: Source
-    /// Canary weight in percent at each step, strictly ascending, each in 1...99.
+    /// Canary weight in percent at each step: strictly ascending, each in 1...99; or, for iterations, all 0.
     public let weights: [Int]
 
     /// Flagger's `stepWeight`/`maxWeight`: add `stepWeight` until `maxWeight`; a last step that would
@@ -36,15 +39,34 @@ public struct WeightSchedule: Hashable, Sendable {
         self.weights = stepWeights
     }
 
+    /// Flagger's `iterations` (blue/green): `count` steps at canary weight 0; only the webhooks' tests reach the
+    /// canary until all of them pass.
+    public init(iterations count: Int) throws(WeightScheduleError) {
+        guard count >= 1 else { throw .iterationsOutOfRange(count) }
+        self.source = .iterations(count)
+        self.weights = Array(repeating: 0, count: count)
+    }
+
     public init(_ source: Source) throws(WeightScheduleError) {
         switch source {
         case .linear(let stepWeight, let maxWeight): try self.init(stepWeight: stepWeight, maxWeight: maxWeight)
         case .explicit(let weights): try self.init(stepWeights: weights)
+        case .iterations(let count): try self.init(iterations: count)
         }
     }
 
     /// Number of steps before promotion.
     public var steps: Int { weights.count }
+
+    /// Whether the canary takes no live traffic before promotion (blue/green): steps are iterations, and
+    /// passing one raises no weight, so no confirm-traffic-increase gate stands between them.
+    public var isBlueGreen: Bool {
+        if case .iterations = source { return true }
+        return false
+    }
+
+    /// What one step is called where people read it: `iteration` for blue/green, `step` otherwise.
+    public var stepNoun: String { isBlueGreen ? "iteration" : "step" }
 
     /// The canary weight at step `index` (0-based), or nil past either end.
     public func weight(atStep index: Int) -> Int? {

@@ -1,4 +1,4 @@
-/// Why a `stepWeight`/`maxWeight` pair or a `stepWeights` list cannot be a schedule, said the way a person fixes it.
+/// Why a `stepWeight`/`maxWeight` pair, a `stepWeights` list or an `iterations` count cannot be a schedule, said the way a person fixes it.
 public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConvertible {
     case stepWeightOutOfRange(Int)
     case maxWeightOutOfRange(Int)
@@ -6,6 +6,7 @@ public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConverti
     case noSteps
     case stepOutOfRange(index: Int, weight: Int)
     case notAscending(index: Int, weight: Int, previous: Int)
+    case iterationsOutOfRange(Int)
 
     public var description: String {
         switch self {
@@ -21,6 +22,8 @@ public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConverti
             return "stepWeights[\(index)] is \(weight), expected 1 to 99 (promotion sends 100%)"
         case .notAscending(let index, let weight, let previous):
             return "stepWeights[\(index)] is \(weight), expected more than \(previous) (weights must ascend)"
+        case .iterationsOutOfRange(let count):
+            return "iterations is \(count), expected at least 1"
         }
     }
 }

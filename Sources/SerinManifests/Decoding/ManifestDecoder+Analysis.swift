@@ -5,9 +5,17 @@ extension ManifestDecoder {
     /// means the built-in checks (`MetricCheck.builtInDefaults`).
     static func analysis(_ field: Field, namespace: String, reader: DocumentReader) -> AnalysisSpec? {
         let schema = Schema(
-            known: ["interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "metrics", "webhooks", "judge", "statistical", "stickiness"]
+            known: [
+                "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
+                "judge", "statistical", "stickiness",
+            ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
+        if let matchField = fields["match"] {
+            // Flagger's A/B testing (iterations with match); refused rather than run as blue/green, which it is not.
+            reader.error("\(matchField.path) (A/B testing) is not supported yet", at: matchField.node)
+            return nil
+        }
         let schedule = weightSchedule(in: fields, reader: reader)
         let interval = fields["interval"].flatMap(reader.duration)
         let threshold = fields["threshold"].flatMap(reader.int)
@@ -87,11 +95,26 @@ extension ManifestDecoder {
         return valid ? settings : nil
     }
 
-    /// Flagger's `stepWeight` with `maxWeight`, or its `stepWeights` list; never both, since which would win is a guess.
+    /// Flagger's `stepWeight` with `maxWeight`, its `stepWeights` list, or its blue/green `iterations`; never two of
+    /// them, since which would win is a guess.
     private static func weightSchedule(in fields: Fields, reader: DocumentReader) -> WeightSchedule? {
         let analysis = fields.owner
         let stepWeightField = fields["stepWeight"]
         let maxWeightField = fields["maxWeight"]
+        if let iterationsField = fields["iterations"] {
+            if let other = ["stepWeight", "maxWeight", "stepWeights"].first(where: { fields[$0] != nil }) {
+                reader.error(
+                    "\(iterationsField.path) cannot be combined with \(other): iterations is blue/green (the canary takes no "
+                        + "live traffic until promotion), \(other) shifts traffic step by step; write one of them",
+                    at: iterationsField.node
+                )
+                return nil
+            }
+            guard let count = reader.int(iterationsField) else { return nil }
+            return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
+                try WeightSchedule(iterations: count)
+            }
+        }
         if let listField = fields["stepWeights"] {
             if stepWeightField != nil || maxWeightField != nil {
                 let other = stepWeightField != nil ? "stepWeight" : "maxWeight"
@@ -108,7 +131,9 @@ extension ManifestDecoder {
         }
         guard let stepWeightField, let maxWeightField else {
             let missing = stepWeightField == nil ? (maxWeightField == nil ? "neither" : "maxWeight alone") : "stepWeight alone"
-            reader.error("\(analysis.path): expected stepWeight with maxWeight, or stepWeights, got \(missing)", at: analysis.node)
+            reader.error(
+                "\(analysis.path): expected stepWeight with maxWeight, stepWeights, or iterations (blue/green), got \(missing)",
+                at: analysis.node)
             return nil
         }
         guard let stepWeight = reader.int(stepWeightField), let maxWeight = reader.int(maxWeightField) else { return nil }
@@ -130,6 +155,7 @@ extension ManifestDecoder {
             case .maxWeightOutOfRange, .maxWeightBelowStepWeight: key = "maxWeight"
             case .noSteps: key = "stepWeights"
             case .stepOutOfRange(let index, _), .notAscending(let index, _, _): key = "stepWeights[\(index)]"
+            case .iterationsOutOfRange: key = "iterations"
             }
             // Core's text starts with the field it is about (`stepWeights[2] is 30, ...`): prefix it to a full path.
             reader.error("\(analysis.path).\(error.description)", atPath: analysis.path(of: key), fallback: analysis.node)
