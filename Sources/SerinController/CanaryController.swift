@@ -71,6 +71,9 @@ public actor CanaryController {
     private let inbox: AsyncStream<Message>
     private let mailbox: AsyncStream<Message>.Continuation
     private var lanes: [ResourceName: EffectLane] = [:]
+    /// Each Canary's `event` webhook deliveries, in the order its rollout recorded the events, apart from its
+    /// effects so a slow or failing receiver never holds the rollout up.
+    private var notices: [ResourceName: EffectLane] = [:]
     /// Lanes of deleted Canaries still forgetting their state; a Canary created again waits for its old lane.
     private var retiring: [ResourceName: EffectLane] = [:]
 
@@ -125,6 +128,9 @@ public actor CanaryController {
         let draining = lanes.values
         lanes = [:]
         for lane in draining { await lane.finish() }
+        let delivering = notices.values
+        notices = [:]
+        for lane in delivering { await lane.finish() }
     }
 
     /// Answers a message that arrived as the controller stopped, so its sender does not wait forever.
@@ -313,6 +319,7 @@ public actor CanaryController {
             latest[name] = nil
             metrics.forget(name)
             let (store, logger) = (adapters.store, logger(for: name))
+            if let delivering = notices.removeValue(forKey: name) { Task { await delivering.finish() } }
             let lane = lanes.removeValue(forKey: name) ?? EffectLane()
             // After the Canary's pending saves, so none of them brings its state back.
             effectsQueued += 1
@@ -433,12 +440,16 @@ public actor CanaryController {
         effectsQueued += 1
         let lane = lanes[name] ?? EffectLane(after: retiring.removeValue(forKey: name))
         lanes[name] = lane
-        lane.enqueue { [self, rollout] in await self.carryOut(actions, of: rollout, measurements: measurements) }
+        let noticeLane = notices[name] ?? EffectLane()
+        notices[name] = noticeLane
+        lane.enqueue { [self, rollout] in await self.carryOut(actions, of: rollout, measurements: measurements, notices: noticeLane) }
         return outcome
     }
 
     /// Saves the rollout with the events its actions record, tells the log and watchers, then runs the rest.
-    private nonisolated func carryOut(_ actions: [RolloutAction], of rollout: Rollout, measurements: [RecordedMeasurement]) async {
+    private nonisolated func carryOut(
+        _ actions: [RolloutAction], of rollout: Rollout, measurements: [RecordedMeasurement], notices: EffectLane
+    ) async {
         let name = rollout.spec.name
         let logger = logger(for: name)
         let events = actions.compactMap { action -> RolloutEvent? in
@@ -459,7 +470,7 @@ public actor CanaryController {
             rolloutLogger.log(level: event.severity == .warning ? .warning : .info, "\(event.message)")
             await broadcast(.event(canary: name, event))
         }
-        await perform(actions, for: name, spec: rollout.spec)
+        await perform(actions, for: name, spec: rollout.spec, notices: notices)
     }
 
     /// The controller's logger for one Canary: every line carries `canary: namespace/name`.
@@ -469,7 +480,7 @@ public actor CanaryController {
         return logger
     }
 
-    private nonisolated func perform(_ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec) async {
+    private nonisolated func perform(_ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec, notices: EffectLane) async {
         let mailbox = self.mailbox
         let adapters = self.adapters
         for action in actions {
@@ -495,8 +506,10 @@ public actor CanaryController {
                     mailbox.yield(.webhooksFinished(name, run, run.result(of: results)))
                 }
             case .notifyWebhooks(let calls):
-                for call in calls {
-                    Task { _ = await adapters.webhooks.call(call) }
+                let runner = adapters.webhooks
+                let logger = logger(for: name)
+                notices.enqueue {
+                    for call in calls { await Self.deliver(call, via: runner, logger: logger) }
                 }
             case .analyze(let request):
                 Task {
@@ -524,6 +537,24 @@ public actor CanaryController {
             case .phaseChanged(let phase), .finished(let phase):
                 await broadcast(.phase(canary: name, phase))
             }
+        }
+    }
+
+    /// How often an `event` webhook is tried, and the wait before the first retry (doubled after each).
+    static let deliveryAttempts = 3
+    static let firstRetryDelay = Duration.milliseconds(500)
+
+    /// One `event` notification: tried again with backoff while the receiver fails, then given up with a warning.
+    static func deliver(_ call: WebhookCall, via runner: any WebhookRunner, logger: Logger) async {
+        var delay = firstRetryDelay
+        for attempt in 1...deliveryAttempts {
+            guard case .failed(let reason) = await runner.call(call) else { return }
+            if attempt == deliveryAttempts {
+                logger.warning("event webhook \(call.webhook.name) not delivered after \(attempt) attempts: \(reason)")
+                return
+            }
+            try? await Task.sleep(for: delay)
+            delay *= 2
         }
     }
 
