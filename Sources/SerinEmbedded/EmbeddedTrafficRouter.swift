@@ -35,16 +35,12 @@ public enum TrafficRouterError: Error, CustomStringConvertible, Equatable {
 }
 
 extension VirtualService {
-    /// Gives every HTTP route the split owns exactly its stable and canary destinations; other routes are left
-    /// alone. Returns how many routes changed.
+    /// Gives every HTTP route the split owns exactly its stable and canary destinations, and A/B testing's
+    /// route ahead of it while the split has one (`TrafficSplit.routes(replacing:)`); other routes are left
+    /// alone. Returns how many routes the split owns.
     mutating func apply(_ split: TrafficSplit) -> Int {
-        var owned = 0
-        for index in http.indices where split.owns(http[index].destinations.map(\.destination)) {
-            http[index].destinations = split.destinations(replacing: http[index].destinations)
-            http[index].stickiness = split.stickiness
-            owned += 1
-        }
-        return owned
+        http = split.routes(replacing: http)
+        return http.count { !split.isMatchRoute(named: $0.name) && split.owns($0.destinations.map(\.destination)) }
     }
 
     /// The HTTP routes' destinations and weights, as the core reads what serves.

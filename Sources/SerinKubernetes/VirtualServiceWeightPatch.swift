@@ -20,7 +20,8 @@ public enum VirtualServiceWeightPatch {
     }
 
     /// The operations that give every route the split owns exactly two destinations, stable and canary, with
-    /// their weights. Empty when the routes are already so. A route's destination entries keep their other
+    /// their weights, and, while the split has A/B matches, a route ahead of it to the canary for those; the
+    /// split's A/B route goes once it has none. Empty when the routes are already so. A route's destination entries keep their other
     /// fields (`headers`...) — the new stable's from its own entry, or else from the entry that made the route
     /// the Canary's — and a destination without a port keeps the port the route had.
     public static func operations(for virtualService: JSONValue, split: TrafficSplit) throws -> [JSONPatchOperation] {
@@ -30,10 +31,18 @@ public enum VirtualServiceWeightPatch {
         }
         var operations: [JSONPatchOperation] = []
         var owned = 0
+        // What the list becomes (`TrafficSplit.routes(replacing:)`), and what the per-route changes alone make it.
+        var desired: [JSONValue] = []
+        var patched = routes
         for (routeIndex, route) in routes.enumerated() {
-            guard let entries = route["route"]?.arrayValue else { continue }
+            if split.isMatchRoute(named: route["name"]?.stringValue) { continue }
+            guard let entries = route["route"]?.arrayValue, case .object(var fields) = route,
+                split.owns(Self.weighted(entries).map(\.destination))
+            else {
+                desired.append(route)
+                continue
+            }
             let weighted = Self.weighted(entries)
-            guard split.owns(weighted.map(\.destination)) else { continue }
             owned += 1
             let path: JSONPointer = ["spec", "http", String(routeIndex), "route"]
             let owner = entries[weighted.firstIndex { split.owns([$0.destination]) } ?? 0]
@@ -45,12 +54,22 @@ public enum VirtualServiceWeightPatch {
                 Self.entry(for: targets[0], keeping: entry(of: split.stable.destination) ?? owner),
                 Self.entry(for: targets[1], keeping: entry(of: split.canary.destination) ?? [:]),
             ]
+            fields["route"] = .array(wanted)
+            if let matchRoute = VirtualServiceMatchRoute.route(ahead: route, canaryEntry: wanted[1], split: split) {
+                desired.append(matchRoute)
+            }
+            desired.append(.object(fields))
             guard wanted != entries else { continue }
+            patched[routeIndex] = .object(fields)
             operations.append(.test(path: path, value: .array(entries)))
             operations.append(.replace(path: path, value: .array(wanted)))
         }
         guard owned > 0 else {
             throw Failure.noRouteToStable(virtualService: name, host: split.stable.destination.description)
+        }
+        // A/B testing's route comes or goes: the whole list changes, guarded by all of it as read.
+        guard desired == patched else {
+            return [.test(path: ["spec", "http"], value: .array(routes)), .replace(path: ["spec", "http"], value: .array(desired))]
         }
         return operations
     }

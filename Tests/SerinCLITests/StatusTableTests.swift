@@ -40,4 +40,16 @@ struct StatusTableTests {
         #expect(blueGreen.stepLabel == "iteration 4/10")
         #expect(StatusTable.render([blueGreen]).contains("  iteration 4/10  "))
     }
+
+    @Test("an A/B test shows its iterations and, on a line of its own, who reaches the canary")
+    func abTestingMatch() throws {
+        var spec = try RolloutFixture.spec(ResourceName(name: "web"))
+        spec.analysis.schedule = try WeightSchedule(iterations: 10)
+        spec.analysis.match = [RequestMatch(headers: ["x-canary": .exact("insider")])]
+        var status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        status.step = 2
+        let table = StatusTable.render([status])
+        #expect(table.contains("  iteration 2/10  "))
+        #expect(table.contains("\nweb: A/B: header x-canary = insider"), "\(table)")
+    }
 }

@@ -15,13 +15,14 @@ import Testing
 /// v1 while a load-test webhook alone sends v2 requests through the gateway by v2's test host, then all of it moves.
 @Suite("Blue/green rollout", .timeLimit(.minutes(2)))
 struct BlueGreenRolloutTests {
-    /// A rollout webhook that, like Flagger's load tester, sends the canary test requests before answering 200.
+    /// A rollout webhook that, like Flagger's load tester, sends the canary test requests before answering 200:
+    /// by default to the canary's test host, or with the `headers` given.
     final class LoadTester: Sendable {
         private let gatewayPort = NIOLockedValueBox<Int?>(nil)
         private let sent = NIOLockedValueBox(VersionTally())
         let server: HTTPListener
 
-        init(group: any EventLoopGroup) async throws {
+        init(group: any EventLoopGroup, headers: [(name: String, value: String)] = [("Host", "web-v2.test")]) async throws {
             let port = gatewayPort
             let sent = sent
             server = try await TestHTTPServer.start(group: group) { _ in
@@ -34,7 +35,7 @@ struct BlueGreenRolloutTests {
                 }
                 guard let gateway else { return .text("no gateway yet\n", status: 503) }
                 let tally = try? await DemoTraffic.run(
-                    port: gateway, connections: 1, requestsPerConnection: 40, group: group, headers: [("Host", "web-v2.test")])
+                    port: gateway, connections: 1, requestsPerConnection: 40, group: group, headers: headers)
                 sent.withLockedValue { total in
                     total.counts.merge(tally?.counts ?? [:], uniquingKeysWith: +)
                     total.failures += tally?.failures ?? ["transport failed"]
@@ -78,8 +79,18 @@ struct BlueGreenRolloutTests {
         gate status: Int, canaryErrorRate: Double = 0,
         _ body: (CanaryRolloutTests.Harness, LoadTester, WebhookServer) async throws -> Void
     ) async throws {
+        try await withLoadTester(gate: status, canaryErrorRate: canaryErrorRate, sources: { try Self.canary(loadTester: $0, gate: $1) }, body)
+    }
+
+    /// The Canary and manifests `sources` makes from the load tester's and the gate's URLs (the Canary first) on the
+    /// embedded gateway, with a load tester sending `headers` and a confirm-promotion gate answering `gate`.
+    static func withLoadTester(
+        headers: [(name: String, value: String)] = [("Host", "web-v2.test")], gate status: Int, canaryErrorRate: Double,
+        sources: (_ loadTester: String, _ gate: String) throws -> [ManifestSource],
+        _ body: (CanaryRolloutTests.Harness, LoadTester, WebhookServer) async throws -> Void
+    ) async throws {
         let helpers = TestBackends()
-        let loadTester = try await LoadTester(group: helpers.group)
+        let loadTester = try await LoadTester(group: helpers.group, headers: headers)
         let gate = try await WebhookServer.start(group: helpers.group, status: status)
         let closeAll = {
             await gate.close()
@@ -87,8 +98,8 @@ struct BlueGreenRolloutTests {
             await helpers.shutdown()
         }
         do {
-            let sources = try Self.canary(loadTester: loadTester.url, gate: gate.url)
-            try await CanaryRolloutTests.withHarness(canary: sources[0], extra: [sources[1]], canaryErrorRate: canaryErrorRate) { harness in
+            let sources = try sources(loadTester.url, gate.url)
+            try await CanaryRolloutTests.withHarness(canary: sources[0], extra: Array(sources.dropFirst()), canaryErrorRate: canaryErrorRate) { harness in
                 loadTester.aim(at: harness.port)
                 try await body(harness, loadTester, gate)
             }

@@ -16,15 +16,25 @@ struct KubernetesBlueGreenTests {
         _ script: @escaping ScriptedMetrics.Script, until final: String,
         _ check: ([[Int]], [AnalysisRequest], KubernetesAPIServer) async -> Void
     ) async throws {
-        let seen = NIOLockedValueBox<[[Int]]>([])
+        try await rollOut(["interval": "300ms", "threshold": 2, "iterations": 3], observing: Rollouts.weights, script, until: final, check)
+    }
+
+    /// Applies a Canary with `analysis` whose analyses read `script` and waits for phase `final`; `check` gets what
+    /// `observe` read of the double as each analysis began, the analyses asked for, and the double.
+    static func rollOut<Seen: Sendable>(
+        _ analysis: JSONValue, observing observe: @escaping @Sendable (KubernetesAPIServer) -> Seen,
+        _ script: @escaping ScriptedMetrics.Script, until final: String,
+        _ check: ([Seen], [AnalysisRequest], KubernetesAPIServer) async -> Void
+    ) async throws {
+        let seen = NIOLockedValueBox<[Seen]>([])
         let cluster = NIOLockedValueBox<KubernetesAPIServer?>(nil)
         let metrics = ScriptedMetrics { request in
-            if let server = cluster.withLockedValue({ $0 }) { seen.withLockedValue { $0.append(Rollouts.weights(server)) } }
+            if let server = cluster.withLockedValue({ $0 }) { seen.withLockedValue { $0.append(observe(server)) } }
             return script(request)
         }
         try await Rollouts.withController(metrics: { _ in metrics }) { server, lines in
             cluster.withLockedValue { $0 = server }
-            server.put(Rollouts.canary(["interval": "300ms", "threshold": 2, "iterations": 3]), at: Rollouts.canaryKey)
+            server.put(Rollouts.canary(analysis), at: Rollouts.canaryKey)
             #expect(await eventually(.seconds(30)) { Rollouts.phase(server) == final }, "\(lines.messages)")
             await check(seen.withLockedValue { $0 }, metrics.requests, server)
         }

@@ -60,6 +60,26 @@ struct KubernetesManifestTests {
               metadata: {cmd: "hey -z 1m http://web/"}
         """
 
+    /// The fields A/B testing adds, which replace the weight steps: `iterations` with `match`.
+    static let everyABField = everyField.replacingOccurrences(of: "    stepWeights: [5, 10, 25, 50]\n", with: """
+            iterations: 10
+            match:
+            - name: insiders
+              headers:
+                x-canary: {exact: insider}
+                cookie: {regex: "^(.*?;)?(canary=always)(;.*)?$"}
+              withoutHeaders: {x-bot: {prefix: "yes"}}
+              queryParams: {variant: {exact: b}}
+              uri: {prefix: /shop}
+              method: {exact: GET}
+              authority: {exact: web.example.com}
+              scheme: {exact: https}
+              ignoreUriCase: true
+              gateways: [default/web-gateway]
+              port: 80
+
+        """)
+
     @Test("every manifest in examples/kubernetes decodes with no error")
     func examplesDecode() throws {
         let directory = Self.root.appendingPathComponent("examples/kubernetes")
@@ -82,6 +102,8 @@ struct KubernetesManifestTests {
         #expect(schema.problems(in: example).isEmpty, "\(schema.problems(in: example))")
         let full = try JSONValue(yaml: try Yams.load(yaml: Self.everyField))
         #expect(schema.problems(in: full).isEmpty, "\(schema.problems(in: full))")
+        let abTesting = try JSONValue(yaml: try Yams.load(yaml: Self.everyABField))
+        #expect(Self.everyABField.contains("match:") && schema.problems(in: abTesting).isEmpty, "\(schema.problems(in: abTesting))")
         // ... and the decoder reads all of it: no field unknown to one side.
         let template = """
             apiVersion: serin.dev/v1alpha1
@@ -91,13 +113,17 @@ struct KubernetesManifestTests {
               provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
               query: "sum(rate(istio_requests_total{destination_workload='{{ target }}'}[{{ interval }}]))"
             """
-        let set = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyField + "\n---\n" + template)])
-        // (Hosts and subsets resolve against Services and DestinationRules this set leaves out.)
-        let fieldProblems = set.diagnostics.filter { diagnostic in
-            ["unknown field", "is not read", "not supported", "not applied", "expected"].contains { "\(diagnostic)".contains($0) }
+        for canary in [Self.everyField, Self.everyABField] {
+            let set = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: canary + "\n---\n" + template)])
+            // (Hosts and subsets resolve against Services and DestinationRules this set leaves out.)
+            let fieldProblems = set.diagnostics.filter { diagnostic in
+                ["unknown field", "is not read", "not supported", "not applied", "expected"].contains { "\(diagnostic)".contains($0) }
+            }
+            #expect(fieldProblems.isEmpty, "\(fieldProblems)")
+            #expect(set.canaries.count == 1)
         }
-        #expect(fieldProblems.isEmpty, "\(fieldProblems)")
-        #expect(set.canaries.count == 1)
+        let ab = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyABField)])
+        #expect(ab.canaries.first?.analysis.match.first?.queryParams == ["variant": .exact("b")])
     }
 
     @Test(

@@ -115,6 +115,31 @@ struct CanaryDecodingTests {
         #expect(schedule.weights == Array(repeating: 0, count: 10))
     }
 
+    @Test("reads Flagger's A/B testing: iterations with match, in the VirtualService match vocabulary")
+    func abTesting() throws {
+        let yaml = Self.flaggerCanary.replacingOccurrences(of: "    maxWeight: 50\n    stepWeight: 10\n", with: """
+                iterations: 10
+                match:
+                - headers:
+                    x-canary: {exact: "insider"}
+                - headers:
+                    cookie: {regex: "^(.*?;)?(canary=always)(;.*)?$"}
+                - queryParams:
+                    variant: {exact: b}
+                  uri: {prefix: /shop}
+
+            """)
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        let analysis = try #require(spec?.analysis)
+        #expect(analysis.schedule == (try WeightSchedule(iterations: 10)))
+        #expect(analysis.match == [
+            RequestMatch(headers: ["x-canary": .exact("insider")]),
+            RequestMatch(headers: ["cookie": .regex(try RegexPattern("^(.*?;)?(canary=always)(;.*)?$"))]),
+            RequestMatch(uri: .prefix("/shop"), queryParams: ["variant": .exact("b")]),
+        ])
+    }
+
     @Test("takes Core's defaults for every field left out")
     func defaults() throws {
         let yaml = """
@@ -563,8 +588,11 @@ struct CanaryDecodingTests {
         ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    stepWeights: [10, 50]",
          "test.yaml:18:17: error: spec.analysis.iterations cannot be combined with stepWeights: iterations is blue/green "
             + "(the canary takes no live traffic until promotion), stepWeights shifts traffic step by step; write one of them"),
-        ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: [{headers: {x-canary: {exact: insider}}}]",
-         "test.yaml:19:12: error: spec.analysis.match (A/B testing) is not supported yet"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    maxWeight: 50\n    stepWeight: 10\n    match: [{headers: {x-canary: {exact: insider}}}]",
+         "test.yaml:20:12: error: spec.analysis.match (A/B testing) needs spec.analysis.iterations: matching requests reach the "
+            + "canary for that many analyses, the rest stay on stable; stepWeight, maxWeight and stepWeights shift all traffic instead"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: []",
+         "test.yaml:19:12: error: spec.analysis.match is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)"),
         ("  provider: istio", "  provider: linkerd", "test.yaml:5:13: error: spec.provider: expected istio (Serin routes through Istio's VirtualService), got \"linkerd\""),
         ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}", "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet"),
     ])

@@ -240,6 +240,8 @@ enum StatusTable {
             row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
+        // A/B testing's match: who reaches the canary besides the weights.
+        lines += statuses.compactMap { status in status.abMatch.map { "\(status.name): A/B: \($0)" } }
         for status in statuses {
             guard let message = status.message else { continue }
             // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").

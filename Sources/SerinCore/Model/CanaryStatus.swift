@@ -15,8 +15,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// 1-based step of the weight schedule, nil before the first step.
     public var step: Int?
     public var steps: Int
-    /// `blueGreen` when the steps are `analysis.iterations` at canary weight 0, `canary` for weight steps; nil
-    /// from a server that predates strategies (read as `canary`).
+    /// `blueGreen` when the steps are `analysis.iterations` at canary weight 0, `abTesting` when matching
+    /// requests reach the canary meanwhile (`analysis.match`), `canary` for weight steps; nil from a server that
+    /// predates strategies (read as `canary`).
     public var strategy: String?
     public var failedChecks: Int
     public var threshold: Int
@@ -26,6 +27,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var lastTransition: Double?
     /// The request key that pins each client to one side (`analysis.stickiness`), e.g. `header x-user-id`.
     public var stickiness: String?
+    /// A/B testing's match as people read it (`header x-canary = insider`, several joined by `or`); nil otherwise.
+    public var abMatch: String?
     /// The newest measurement of each metric in the current release, with its verdict (none yet right after
     /// `rollout` starts a new release: the last one's verdicts are in its history, not here).
     public var lastMeasurements: [RecordedMeasurement]
@@ -43,7 +46,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         releases = status.releases.map(ReleaseStatus.init)
         step = status.stepIndex.map { $0 + 1 }
         steps = rollout.spec.analysis.schedule.steps
-        strategy = rollout.spec.analysis.schedule.isBlueGreen ? "blueGreen" : "canary"
+        let analysis = rollout.spec.analysis
+        strategy = analysis.isABTesting ? "abTesting" : analysis.schedule.isBlueGreen ? "blueGreen" : "canary"
+        abMatch = analysis.isABTesting ? rollout.abSummary : nil
         failedChecks = status.failedChecks
         threshold = rollout.spec.analysis.threshold
         iteration = status.iteration
@@ -57,7 +62,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
 }
 
 extension CanaryStatus {
-    public var isBlueGreen: Bool { strategy == "blueGreen" }
+    /// Whether the steps are iterations at canary weight 0: blue/green, or A/B testing.
+    public var isBlueGreen: Bool { strategy == "blueGreen" || strategy == "abTesting" }
 
     /// The step out of all of them: `2/5`, `-/5` before the first.
     public var stepProgress: String { "\(step.map(String.init) ?? "-")/\(steps)" }

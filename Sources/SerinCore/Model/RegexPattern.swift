@@ -27,3 +27,20 @@ public struct RegexPattern: Hashable, @unchecked Sendable {
     public static func == (lhs: RegexPattern, rhs: RegexPattern) -> Bool { lhs.source == rhs.source }
     public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 }
+
+extension RegexPattern: Codable {
+    /// Stored as its source text and compiled again on reading.
+    public init(from decoder: any Decoder) throws {
+        let source = try decoder.singleValueContainer().decode(String.self)
+        do {
+            try self.init(source)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid regex \"\(source)\": \(error)"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(source)
+    }
+}

@@ -1,5 +1,5 @@
 /// One `match` entry of an Istio HTTP route: every condition set in it must hold (AND).
-public struct RequestMatch: Hashable, Sendable {
+public struct RequestMatch: Hashable, Sendable, Codable {
     public var name: String?
     public var uri: StringMatch?
     public var scheme: StringMatch?

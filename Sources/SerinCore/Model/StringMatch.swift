@@ -1,5 +1,5 @@
 /// How one request attribute (path, method, a header...) must look, as Istio's `StringMatch`.
-public enum StringMatch: Hashable, Sendable {
+public enum StringMatch: Hashable, Sendable, Codable {
     case exact(String)
     case prefix(String)
     /// RE2-style pattern that must match the whole value.

@@ -14,6 +14,9 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var judge: JudgeSettings
     /// Which request key pins a client to stable or canary (`analysis.stickiness`); nil: each request is drawn.
     public var stickiness: Stickiness?
+    /// A/B testing (`analysis.match`, with `iterations`): requests matching any of these reach the canary while
+    /// it is analysed, all others stay on stable; empty: no A/B testing.
+    public var match: [RequestMatch]
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
@@ -21,7 +24,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
-        stickiness: Stickiness? = nil
+        stickiness: Stickiness? = nil, match: [RequestMatch] = []
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -31,13 +34,14 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.progressDeadline = progressDeadline
         self.judge = judge
         self.stickiness = stickiness
+        self.match = match
     }
 
     private enum CodingKeys: String, CodingKey {
-        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness
+        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match
     }
 
-    /// Reads state files written before `judge` existed as the threshold judge's, and before `stickiness` as none.
+    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none, and before `match` as no A/B testing.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -48,9 +52,13 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             webhooks: try container.decode([WebhookSpec].self, forKey: .webhooks),
             progressDeadline: try container.decode(Duration.self, forKey: .progressDeadline),
             judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold,
-            stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness)
+            stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness),
+            match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? []
         )
     }
+
+    /// Whether this is A/B testing: iterations with matching requests on the canary.
+    public var isABTesting: Bool { !match.isEmpty }
 
     /// The webhooks of one type, in the order the spec lists them.
     public func webhooks(ofType type: WebhookType) -> [WebhookSpec] {

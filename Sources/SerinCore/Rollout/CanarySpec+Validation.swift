@@ -36,6 +36,10 @@ extension CanarySpec {
             break
         }
 
+        if analysis.isABTesting && !analysis.schedule.isBlueGreen {
+            problem("analysis.match", "is set but the steps are weights: A/B testing runs analysis.iterations with only matching requests on the canary; write iterations")
+        }
+
         let judge = analysis.judge
         if judge.kind != .threshold {
             let field = "analysis.statistical"

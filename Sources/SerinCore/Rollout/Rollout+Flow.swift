@@ -123,18 +123,28 @@ extension Rollout {
             actions.append(.checkWorkload(WorkloadCheck(ticket: ticket, deployment: ResourceName(namespace: spec.name.namespace, name: deployment))))
             return
         }
+        let before = split
         status.stepIndex = index
         status.stepStartedAt = now
         let schedule = spec.analysis.schedule
-        // Blue/green's routes stay 100/0 from the start: an iteration changes no weight.
-        if !schedule.isBlueGreen || status.canaryWeight != weight { applyWeight(canary: weight, into: &actions) }
+        // Blue/green's routes stay 100/0 from the start: an iteration changes no weight. A/B testing's first
+        // iteration adds the route sending matching requests to the canary.
+        status.canaryWeight = weight
+        if !schedule.isBlueGreen || split != before { actions.append(.setWeights(split)) }
         markProgress(now: now)
-        let news = schedule.isBlueGreen
-            ? "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, only the webhooks' tests"
-            : "advance canary weight to \(weight)%"
+        let news = if spec.analysis.isABTesting {
+            "iteration \(schedule.label(atStep: index)): requests matching \(abSummary) reach canary \(status.canary), all others stable"
+        } else if schedule.isBlueGreen {
+            "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, only the webhooks' tests"
+        } else {
+            "advance canary weight to \(weight)%"
+        }
         record(.normal, news, now: now, into: &actions)
         enter(.analysis, now: now, into: &actions)
     }
+
+    /// The A/B match as people read it: each match's summary, joined by `or`.
+    var abSummary: String { spec.analysis.match.map(\.summary).joined(separator: " or ") }
 
     /// All traffic to the canary, which takes the stable role; in Flagger's shape, the canary's template is
     /// copied to the primary first and traffic moves back to the primary once it has rolled it out.

@@ -10,7 +10,8 @@
 /// rollback hooks, rollout hooks, analysis; a pass goes through the confirm-traffic-increase gate to the
 /// next weight, a fail counts towards `threshold`; after the last step the confirm-promotion gate leads to
 /// promotion; post-rollout hooks run after promotion or rollback. Blue/green (`iterations`) keeps the canary at
-/// weight 0 while each pass counts one iteration, then promotes 0 → 100 at once.
+/// weight 0 while each pass counts one iteration, then promotes 0 → 100 at once; A/B testing (`iterations` with
+/// `match`) does the same while the matching requests go to the canary.
 public struct Rollout: Hashable, Sendable {
     public internal(set) var spec: CanarySpec
     public internal(set) var status: RolloutStatus
@@ -55,7 +56,16 @@ public struct Rollout: Hashable, Sendable {
         TrafficSplit(
             stable: WeightedDestination(destination: status.stable, weight: status.stableWeight),
             canary: WeightedDestination(destination: status.canary, weight: status.canaryWeight),
-            retiring: status.retiredStable.map { [$0] } ?? [], stickiness: spec.analysis.stickiness)
+            retiring: status.retiredStable.map { [$0] } ?? [], stickiness: spec.analysis.stickiness,
+            canaryMatch: isAnalysingABTest ? spec.analysis.match : [],
+            matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil)
+    }
+
+    /// Whether matching requests reach the canary now (A/B testing): from the first iteration until promotion or
+    /// rollback, paused or not.
+    var isAnalysingABTest: Bool {
+        let analysing = status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing)
+        return spec.analysis.isABTesting && analysing && status.stepIndex != nil
     }
 
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,
@@ -328,7 +338,7 @@ public struct Rollout: Hashable, Sendable {
 
     /// The Canary spec changed. A new revision (another canary, target or weight schedule) restarts a live
     /// rollout at the first step with the new canary, against what serves now — staying paused if it was;
-    /// other changes (thresholds, metrics, hooks, interval) are adopted in place. A finished or
+    /// other changes (thresholds, metrics, hooks, interval, the A/B match) are adopted in place. A finished or
     /// not-yet-started rollout only adopts the spec; `restart` rolls it out. A spec in conflict with what serves
     /// (`conflict(with:)`) is refused whole.
     public mutating func specChanged(_ newSpec: CanarySpec, now: RolloutInstant) -> RolloutOutcome {
@@ -340,6 +350,7 @@ public struct Rollout: Hashable, Sendable {
         if let conflict = conflict(with: newSpec) { return .rejected(.releaseConflict(conflict)) }
         guard newSpec != spec else { return .accepted([]) }
         let oldSpec = spec
+        let oldSplit = split
         spec = newSpec
         var actions: [RolloutAction] = []
         switch status.phase {
@@ -353,6 +364,8 @@ public struct Rollout: Hashable, Sendable {
                 beginRollout(now: now, announcement: "\(change), releasing it against \(status.servingStable) from the first step",
                              keepPaused: status.phase == .paused, into: &actions)
             } else {
+                // A new A/B match or stickiness changes the routes now, not at the next step.
+                if split != oldSplit { actions.append(.setWeights(split)) }
                 record(.normal, "analysis settings updated", now: now, into: &actions)
             }
         }

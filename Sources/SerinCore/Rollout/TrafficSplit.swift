@@ -3,7 +3,8 @@
 ///
 /// A route is the Canary's when it sends to the stable or to a version a promotion retired (the routes may
 /// still name it: a VirtualService reloaded from its file after a restart, a weight change that failed). Routes
-/// that send only to the canary — a testers' header route — are the user's and stay as written.
+/// that send only to the canary — a testers' header route — are the user's and stay as written, except the route
+/// named `matchRouteName`, which is the Canary's own A/B route (`TrafficSplit+Match.swift`).
 public struct TrafficSplit: Hashable, Sendable {
     public var stable: WeightedDestination
     public var canary: WeightedDestination
@@ -11,14 +12,22 @@ public struct TrafficSplit: Hashable, Sendable {
     public var retiring: [Destination]
     /// The Canary's `analysis.stickiness`, which every owned route takes with the weights; nil: drawn per request.
     public var stickiness: Stickiness?
+    /// A/B testing while the release is analysed: requests matching any of these take a route of their own to
+    /// the canary, ahead of each owned route; empty: no such route, and any left from before is removed.
+    public var canaryMatch: [RequestMatch]
+    /// The name that marks the Canary's A/B route (`NAME-canary-match`); nil: the split has none to look after.
+    public var matchRouteName: String?
 
     public init(
-        stable: WeightedDestination, canary: WeightedDestination, retiring: [Destination] = [], stickiness: Stickiness? = nil
+        stable: WeightedDestination, canary: WeightedDestination, retiring: [Destination] = [], stickiness: Stickiness? = nil,
+        canaryMatch: [RequestMatch] = [], matchRouteName: String? = nil
     ) {
         self.stable = stable
         self.canary = canary
         self.retiring = retiring
         self.stickiness = stickiness
+        self.canaryMatch = canaryMatch
+        self.matchRouteName = matchRouteName
     }
 
     /// Whether a route sending to these destinations is the Canary's.

@@ -11,12 +11,9 @@ extension ManifestDecoder {
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
-        if let matchField = fields["match"] {
-            // Flagger's A/B testing (iterations with match); refused rather than run as blue/green, which it is not.
-            reader.error("\(matchField.path) (A/B testing) is not supported yet", at: matchField.node)
-            return nil
-        }
         let schedule = weightSchedule(in: fields, reader: reader)
+        let matchField = fields["match"]
+        let match = matchField.flatMap { abMatch($0, in: fields, namespace: namespace, reader: reader) }
         let interval = fields["interval"].flatMap(reader.duration)
         let threshold = fields["threshold"].flatMap(reader.int)
         let metrics = fields["metrics"].flatMap { metricsField in
@@ -28,7 +25,7 @@ extension ManifestDecoder {
         let judge = judgeSettings(in: fields, reader: reader)
         let stickinessField = fields["stickiness"]
         let stickiness = stickinessField.flatMap { stickyKey($0, reader: reader) }
-        guard let schedule, let judge, stickinessField == nil || stickiness != nil else { return nil }
+        guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
         analysis.interval = interval ?? (judge.kind == .statistical ? .seconds(5) : analysis.interval)
@@ -36,7 +33,25 @@ extension ManifestDecoder {
         if let metrics { analysis.metrics = metrics }
         if let webhooks { analysis.webhooks = webhooks }
         analysis.stickiness = stickiness
+        analysis.match = match ?? []
         return analysis
+    }
+
+    /// Flagger's A/B testing: `match`, a non-empty list in a VirtualService's match vocabulary, beside `iterations`.
+    private static func abMatch(_ field: Field, in fields: Fields, namespace: String, reader: DocumentReader) -> [RequestMatch]? {
+        guard fields["iterations"] != nil else {
+            reader.error(
+                "\(field.path) (A/B testing) needs \(fields.owner.path(of: "iterations")): matching requests reach the canary "
+                    + "for that many analyses, the rest stay on stable; stepWeight, maxWeight and stepWeights shift all traffic instead",
+                at: field.node)
+            return nil
+        }
+        guard let matches = reader.list(field, each: { requestMatch($0, namespace: namespace, reader: reader) }) else { return nil }
+        guard !matches.isEmpty else {
+            reader.error("\(field.path) is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)", at: field.node)
+            return nil
+        }
+        return matches
     }
 
     /// `stickiness: {header: NAME}` or `{cookie: NAME}`: exactly one, named by an HTTP token. A header name is

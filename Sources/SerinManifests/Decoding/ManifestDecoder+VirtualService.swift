@@ -144,7 +144,7 @@ extension ManifestDecoder {
         return Destination(host: host, subset: subset, port: port)
     }
 
-    private static func requestMatch(_ field: Field, namespace: String, reader: DocumentReader) -> RequestMatch? {
+    static func requestMatch(_ field: Field, namespace: String, reader: DocumentReader) -> RequestMatch? {
         let schema = Schema(
             known: [
                 "name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams",

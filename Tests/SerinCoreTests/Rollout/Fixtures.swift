@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import Testing
 
@@ -103,6 +104,13 @@ struct Driver {
     }
 
     @discardableResult mutating func start(_ at: Int) -> RolloutOutcome { send { $0.start(now: t(at)) } }
+
+    /// The rollout as a controller restores it from its store: encoded and decoded again, expected unchanged.
+    func storedAndRestored() throws -> Rollout {
+        let restored = try JSONDecoder().decode(Rollout.self, from: JSONEncoder().encode(rollout))
+        #expect(restored == rollout)
+        return restored
+    }
     @discardableResult mutating func tick(_ at: Int) -> RolloutOutcome { send { $0.tick(now: t(at)) } }
     @discardableResult mutating func verdict(_ verdict: Verdict, _ at: Int) -> RolloutOutcome {
         send { $0.analysisCompleted(verdict: verdict, now: t(at)) }
