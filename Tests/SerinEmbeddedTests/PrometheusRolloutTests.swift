@@ -168,8 +168,9 @@ struct PrometheusRolloutTests {
             #expect(events.contains { $0.contains("rolled back: error-percentage") }, "\(events)")
             let measured = try await harness.controller.measurements(of: harness.name).filter { $0.metric == "error-percentage" }
             let failed = try #require(measured.last { $0.verdict.outcome == .fail }, "\(measured)")
-            // Half the canary's answers are 500s: the template's own arithmetic, done by Prometheus, says so.
-            #expect((30...70).contains(failed.canaryValue ?? -1), "\(failed)")
+            // Half the canary's answers are 500s: the template's own arithmetic, done by Prometheus, says so — over a
+            // window of a few seconds on a busy machine that can be a dozen requests, so the bounds are wide.
+            #expect((10...90).contains(failed.canaryValue ?? -1), "\(failed)")
         }
     }
 
