@@ -1,3 +1,4 @@
+import Foundation
 import SerinTesting
 import Testing
 
@@ -28,5 +29,82 @@ struct RouteCommandTests {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--path", "/other"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("404, no route of default/web-virtualservice matches GET /other"))
+    }
+
+    /// The seed's Gateway and services with one VirtualService whose routes each do something besides forwarding.
+    static func policyManifests() throws -> URL {
+        let directory = try SerinProcess.temporaryDirectory()
+        for name in ["web-serviceentry.yaml", "web-v1-service.yaml", "web-v2-service.yaml"] {
+            let source = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed/\(name)")
+            try FileManager.default.copyItem(at: source, to: directory.appendingPathComponent(name))
+        }
+        try """
+            apiVersion: networking.istio.io/v1beta1
+            kind: Gateway
+            metadata: {name: web-gateway}
+            spec:
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: web}
+            spec:
+              hosts: ["*"]
+              gateways: [web-gateway]
+              http:
+              - match: [{uri: {prefix: /down}}]
+                fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+                route: [{destination: {host: web-v1-service}}]
+              - match: [{uri: {prefix: /old}}]
+                redirect: {uri: /new, authority: new.example.com, redirectCode: 302}
+              - match: [{uri: {prefix: /ping}}]
+                directResponse: {status: 200, body: {string: pong}}
+              - match: [{uri: {prefix: /api}}]
+                rewrite: {uri: /v2}
+                timeout: 3s
+                retries: {attempts: 4, perTryTimeout: 1s, retryOn: "5xx,reset"}
+                fault: {delay: {fixedDelay: 2s, percentage: {value: 10}}}
+                headers: {request: {set: {x-env: prod}, remove: [x-debug]}}
+                mirror: {host: web-v2-service}
+                mirrorPercentage: {value: 25}
+                route: [{destination: {host: web-v1-service}, weight: 90}, {destination: {host: web-v2-service}, weight: 10}]
+
+            """.write(to: directory.appendingPathComponent("web-vs.yaml"), atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    @Test("a route that aborts every request, redirects or answers itself says so instead of listing destinations", arguments: [
+        ("/down", "result:  every request is answered 503 by the route's fault; nothing is forwarded"),
+        ("/old", "result:  redirects with 302 to host new.example.com, path /new; nothing is forwarded"),
+        ("/ping", "result:  answers 200 with a 4-byte body itself; nothing is forwarded"),
+    ])
+    func localAnswers(path: String, expected: String) async throws {
+        let directory = try Self.policyManifests()
+        let result = try await SerinProcess.run(["route", "-f", directory.path, "--path", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains(expected), "\(result.stdout)")
+        #expect(!result.stdout.contains("destinations:"), "\(result.stdout)")
+    }
+
+    @Test("a forwarding route shows its fault, rewrite, headers, timeout, retries and mirror before its destinations")
+    func policySteps() async throws {
+        let directory = try Self.policyManifests()
+        let result = try await SerinProcess.run(["route", "-f", directory.path, "--path", "/api/users"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for line in [
+            "fault:   10% of requests held 2s first",
+            "rewrite: the matched path prefix becomes /v2",
+            "headers: request: set x-env: prod, remove x-debug",
+            "timeout: 3s for the whole request, retries included",
+            "retries: up to 4 on 5xx, reset, 1s a try",
+            "mirror:  25% copied to web-v2-service; its answers are discarded",
+            " 90%  web-v1-service:80",
+        ] {
+            #expect(result.stdout.contains(line), "missing \(line) in:\n\(result.stdout)")
+        }
+        let seed = try await SerinProcess.run(["route", "-f", "examples/seed", "--path", "/"])
+        #expect(seed.stdout.contains("retries: up to 2 on connect-failure, refused-stream, 503"), "Istio's default: \(seed.stdout)")
     }
 }

@@ -7,7 +7,12 @@ import SerinManifests
 struct RouteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "route",
-        abstract: "Explain which route a request would take and its weighted destinations, without sending it."
+        abstract: "Explain which route a request would take and what the gateway would do with it, without sending it.",
+        discussion: """
+            Prints the route and the match that took the request; then what the route does besides forwarding: a \
+            direct response or redirect (nothing forwarded), a fault (abort or delay), a rewrite, header changes, \
+            the timeout, the retries, the mirror and stickiness; then the weighted destinations and their endpoints.
+            """
     )
 
     @OptionGroup var manifests: ManifestOptions
@@ -54,6 +59,13 @@ struct RouteCommand: ParsableCommand {
                 Terminal.out("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")
             } else {
                 Terminal.out("match:   any request (the route has no match conditions)")
+            }
+            if let answer = RouteExplanation.localAnswer(route.policy) {
+                Terminal.out("result:  \(answer)")
+                return
+            }
+            for (label, text) in RouteExplanation.steps(route.policy, stickiness: route.stickiness) {
+                Terminal.out("\(label + ":")\(String(repeating: " ", count: max(1, 9 - label.count - 1)))\(text)")
             }
             Terminal.out("destinations:")
             for destination in RouteTableDocument.RouteDocument(route).destinations {
