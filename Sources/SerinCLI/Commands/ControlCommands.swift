@@ -14,7 +14,11 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             From a running Serin (--server, default http://127.0.0.1:9900) or from a Kubernetes cluster's \
             Canary resources (--kubeconfig, --context or -n; -A for every namespace).
-            Examples: serin status    serin status web -o json    serin status -n default
+            With -w/--watch and a Canary's name, follows that Canary live from the running Serin's event stream: \
+            a line with its weight bar, phase, step, both sides' request rate, success rate and p99, and the last \
+            verdicts, redrawn in place on a terminal and printed anew when it changes on a pipe; it ends when the \
+            rollout does (exit status 1 if it failed).
+            Examples: serin status    serin status web -o json    serin status -n default    serin status web -w
             """
     )
 
@@ -27,15 +31,30 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("A"), .long], help: "With the cluster options: Canaries in every namespace.")
     var allNamespaces = false
 
+    @Flag(name: [.customShort("w"), .long], help: "Follow one Canary live until its rollout ends.")
+    var watch = false
+
     @OptionGroup var endpoint: CanaryEndpoint
 
     func validate() throws {
+        if watch {
+            guard name != nil else { throw ValidationError("--watch follows one Canary: name it (serin status web -w)") }
+            guard output == .table else { throw ValidationError("--watch draws a live line; leave out -o json") }
+            guard !endpoint.cluster.isSelected else {
+                throw ValidationError("--watch follows a running Serin's event stream (--server); on a cluster use kubectl get canary -w")
+            }
+        }
         if allNamespaces, !endpoint.cluster.isSelected {
             throw ValidationError("-A lists the Canaries of every namespace of a cluster; name the cluster with --kubeconfig or --context")
         }
     }
 
     func run() async throws {
+        if watch, let name {
+            let final = try await StatusWatch(client: endpoint.server.client, name: name).run(interactive: Terminal.isInteractive)
+            if final.phase == .failed { throw ExitCode(1) }
+            return
+        }
         let statuses: [CanaryStatus]
         if let cluster = try endpoint.clusterCanaries() {
             statuses = try await cluster.use { try await $0.statuses(name: name, allNamespaces: allNamespaces) }

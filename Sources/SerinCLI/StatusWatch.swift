@@ -1,0 +1,98 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SerinCore
+
+/// `serin status NAME --watch`: one Canary followed live from its running Serin's event stream — the demo's line
+/// (weight bar, phase, step, each side's rate, success and p99, the last verdicts), redrawn in place on a terminal
+/// and printed as a new line whenever it changes on a pipe. It ends when the rollout does.
+struct StatusWatch {
+    let client: AdminClient
+    let name: String
+
+    /// The line for `status`: what both sides served over the last check's window, from its measurements.
+    static func line(_ status: CanaryStatus) -> String {
+        let rate = status.lastMeasurements.first { $0.metric == "request-success-rate" }
+        let duration = status.lastMeasurements.first { $0.metric == "request-duration" }
+        let seconds = rate?.window.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        func side(_ label: String, requests: Int?, success: Double?, p99: Double?) -> String {
+            var perSecond = "-/s"
+            if let requests, let seconds, seconds > 0 { perSecond = String(format: "%.0f/s", Double(requests) / seconds) }
+            let ok = success.map { String(format: "ok %.1f%%", $0) } ?? "ok -"
+            let tail = p99.map { String(format: "p99 %.0fms", $0) } ?? "p99 -"
+            return "\(label) \(perSecond) \(ok) \(tail)"
+        }
+        let stable = side(status.stable, requests: rate?.stableRequests, success: rate?.stableValue, p99: duration?.stableValue)
+        let canary = side(status.canary, requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
+        let verdicts = status.lastMeasurements.map { "\($0.metric) \($0.verdict.outcome.rawValue)" }.joined(separator: ", ")
+        return "\(DemoView.bar(canaryWeight: status.canaryWeight)) canary \(status.canaryWeight)% · \(status.phase.rawValue) "
+            + "\(status.stepLabel) · failed \(status.failedChecks)/\(status.threshold) · \(stable) | \(canary)"
+            + (verdicts.isEmpty ? "" : " · \(verdicts)")
+    }
+
+    /// Follows the Canary until its rollout finishes; returns its final status.
+    func run(interactive: Bool) async throws -> CanaryStatus {
+        var status = try await client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")
+        var shown = ""
+        func show(_ status: CanaryStatus) {
+            let line = Self.line(status)
+            guard line != shown else { return }
+            shown = line
+            if interactive {
+                // Back to the line's start, clear it, draw: the line stays in place as the rollout moves.
+                FileHandle.standardOutput.write(Data("\r\u{1B}[2K\(line)".utf8))
+            } else {
+                Terminal.out("\(Timestamp.now) \(line)")
+            }
+        }
+        show(status)
+        while !status.phase.isFinished {
+            // Every update of any Canary is a cue to read this one again; the stream's own content is not needed.
+            try await client.follow("/events") { _ in
+                status = try await client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")
+                show(status)
+                return !status.phase.isFinished
+            }
+        }
+        if interactive { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        return status
+    }
+}
+
+extension AdminClient {
+    /// Reads a server-sent event stream, handing `onEvent` each event's text (and each keep-alive comment), until it
+    /// returns false or the server ends the stream.
+    func follow(_ path: String, onEvent: (String) async throws -> Bool) async throws {
+        var request = HTTPClientRequest(url: server + path)
+        request.headers.add(name: "accept", value: "text/event-stream")
+        if let token = try token.resolve() { request.headers.add(name: "authorization", value: "Bearer \(token)") }
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        do {
+            try await HTTPClient.withHTTPClient(configuration: configuration) { client in
+                let response = try await client.execute(request, timeout: .hours(24))
+                guard response.status.code == 200 else {
+                    throw ExchangeFailed(server: server, cause: "\(path) answered \(response.status.code)")
+                }
+                var pending = ""
+                for try await chunk in response.body {
+                    pending += String(buffer: chunk)
+                    // Events end with a blank line; comment lines (`: keep-alive`) are not events.
+                    while let end = pending.range(of: "\n\n") {
+                        let event = String(pending[..<end.lowerBound])
+                        pending.removeSubrange(..<end.upperBound)
+                        // A keep-alive comment is handed on too: a caller that missed an event before the stream
+                        // opened looks again within one keep-alive period.
+                        if try await !onEvent(event) { return }
+                    }
+                }
+            }
+        } catch let error as ExchangeFailed {
+            throw error
+        } catch {
+            throw Self.explain(error, server: server)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import SerinTesting
+import Testing
+
+/// `serin status NAME --watch` against a running `serin demo`: plain lines on a pipe, one line redrawn in place on a
+/// terminal, both ending with the rollout.
+@Suite("serin status --watch", .timeLimit(.minutes(3)))
+struct StatusWatchTests {
+    @Test("follows the demo's rollout step by step to Succeeded: a new line per change on a pipe, one line redrawn on a terminal")
+    func followsTheRollout() async throws {
+        let demo = try SerinProcess.launch([
+            "demo", "--keep-running", "--admin", "127.0.0.1:0", "--port-offset", "24100", "--app-port-offset", "2500",
+        ])
+        let marker = "serin demo: dashboard on "
+        let started = await eventually(.seconds(60)) { demo.printed.contains(marker) || !demo.isRunning }
+        guard started, let range = demo.printed.range(of: marker) else {
+            await demo.kill(SIGKILL)
+            Issue.record("the demo did not start: \(await demo.outputText())")
+            return
+        }
+        let server = String(demo.printed[range.upperBound...].prefix { !$0.isWhitespace }).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        // The same watch twice at once: on a pipe, and on a terminal `script` gives it.
+        async let piped = SerinProcess.run(["status", "web", "-w", "--server", server], timeout: .seconds(120))
+        let command = [SerinProcess.executable.path, "status", "web", "-w", "--server", server].joined(separator: " ")
+        async let terminal = SerinProcess.run(
+            ["-qfec", command, "/dev/null"], program: URL(fileURLWithPath: "/usr/bin/script"), timeout: .seconds(120))
+        let (plain, drawn) = try await (piped, terminal)
+        await demo.kill(SIGTERM)
+
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let lines = plain.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("canary 20% · Progressing step 1/4") }, "\(plain.stdout)")
+        #expect(lines.last?.contains("canary 100% · Succeeded") == true, "\(plain.stdout)")
+        #expect(lines.contains { $0.contains("ok 100.0%") && $0.contains("request-success-rate pass") }, "\(plain.stdout)")
+        #expect(!plain.stdout.contains("\u{1B}["), "no terminal codes on a pipe")
+
+        #expect(drawn.status == 0, "\(drawn.stderr)")
+        #expect(drawn.stdout.contains("\r\u{1B}[2K"), "redrawn in place: \(drawn.stdout.debugDescription)")
+        #expect(drawn.stdout.contains("Succeeded"), "\(drawn.stdout)")
+    }
+
+    @Test("--watch needs one Canary's name and a table, and refuses the cluster options")
+    func refusals() async throws {
+        let unnamed = try await SerinProcess.run(["status", "-w"])
+        #expect(unnamed.status != 0 && unnamed.stderr.contains("--watch follows one Canary: name it"), "\(unnamed.stderr)")
+        let json = try await SerinProcess.run(["status", "web", "-w", "-o", "json"])
+        #expect(json.status != 0 && json.stderr.contains("leave out -o json"), "\(json.stderr)")
+    }
+}
