@@ -179,6 +179,25 @@ struct SerinDemoLoad {
 }
 
 extension UpCommandTests {
+    @Test("on a terminal, serin up draws the rollout's live line under its log, and clears it when it stops")
+    func liveLineOnATerminal() async throws {
+        let backends = TestBackends(threads: 1)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "30s", stepWeights: [20], progressDeadline: "2m"))
+        let state = directory.appendingPathComponent("state.sqlite").path
+        let up = [SerinProcess.executable.path, "up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0",
+                  "--state", state, "--threads", "1"].joined(separator: " ")
+        // `script` gives serin up a terminal; SIGINT after a few seconds stops it as Ctrl-C would.
+        let result = try await SerinProcess.run(
+            ["-qfec", "timeout -s INT 6 \(up)", "/dev/null"], program: URL(fileURLWithPath: "/usr/bin/script"), timeout: .seconds(60))
+        for server in [v1, v2] { await server.close() }
+        await backends.shutdown()
+        #expect(result.stdout.contains("\r\u{1B}[2K[####................] canary 20% · Progressing step 1/1"), "\(result.stdout.debugDescription)")
+        #expect(result.stdout.contains("web: advance canary weight to 20%"), "log lines still go above it")
+    }
+
     @Test("with no Gateway to serve, serin up refuses to start, naming what it read and what it skipped, and writes no state")
     func refusesWithNothingToServe() async throws {
         let directory = try SerinProcess.temporaryDirectory()

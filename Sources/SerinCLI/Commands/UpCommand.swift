@@ -5,6 +5,10 @@ import SerinServer
 import SerinEmbedded
 import SerinManifests
 import SerinStore
+import SerinController
+import SerinGateway
+import SerinLifecycle
+import SerinLogging
 import ServiceLifecycle
 
 /// `serin up`: gateway, canary controller and admin API together — the automated canary, embedded.
@@ -74,7 +78,10 @@ struct UpCommand: AsyncParsableCommand {
                 + "\(set.contents) and no Gateway\(skipped); give the Gateway with -f (for example: -f examples/seed)")
             throw ExitCode(1)
         }
-        let logger = logging.logger("up")
+        // On a terminal, with text logs, a live line per rollout sits under the log, as `serin demo` shows it.
+        let view = Terminal.isInteractive && logging.logFormat == .text ? DemoView(interactive: true) : nil
+        let logger = view.map { LogSettings(format: .text, level: logging.logLevel.level, output: $0).logger(label: "serin.up") }
+            ?? logging.logger("up")
         logger.info("serin up: serving \(set.contents)\(skipped)")
         let runtime = try await serving.startOrExit(
             resources: set.resources, controller: .init(
@@ -82,8 +89,25 @@ struct UpCommand: AsyncParsableCommand {
                 retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
             label: "serin up", logger: logger
         )
+        var pieces: [any Service] = [runtime]
+        if let view, let controller = runtime.controller {
+            pieces.append(ServicePiece.loop("live view") {
+                while !Task.isCancelled {
+                    // The rollout in flight, else the newest one to finish.
+                    let statuses = await controller.statuses()
+                    if let status = statuses.first(where: { !$0.phase.isFinished && $0.phase != .initialized }) ?? statuses.first,
+                        let rollout = await controller.rollout(named: ResourceName(namespace: status.namespace, name: status.name))
+                    {
+                        view.progress(status, traffic: runtime.history.window(.seconds(2)).counts,
+                                      stable: rollout.status.stable.host, canary: rollout.status.canary.host)
+                    }
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+                view.finishProgress()
+            })
+        }
         try await serving.runUntilSignalled(
-            [runtime], label: "serin up", logger: logger,
+            pieces, label: "serin up", logger: logger,
             ready: "serin up: dashboard on \(runtime.adminURL)/ · API on \(runtime.adminURL); state in \(state)"
         )
     }
