@@ -17,6 +17,14 @@ extension Rollout {
         }
     }
 
+    /// Whether a step that passed its analysis is held only for `serin promote` (its pause is `promote`).
+    public var isWaitingForPromote: Bool {
+        guard status.phase == .progressing, status.stage == .analysis, let step = status.stepIndex,
+            spec.analysis.schedule.pause(atStep: step) == .promote, let started = status.stepStartedAt
+        else { return false }
+        return status.holdReason == pauseHolding(now: started)?.reason
+    }
+
     /// Hold a step that passed its analysis until its pause is over, still analysing each interval (a timed pause's
     /// end wakes the rollout). A passing step waits by design, so this counts as progress towards the deadline; the
     /// event is recorded when the hold begins or after a failed check changed the reason, not at every pass.

@@ -29,6 +29,7 @@ struct RolloutPacedTests {
             #expect(driver.rollout.status.phase == .progressing)
         }
         #expect(driver.rollout.status.holdReason == "paused at 25% until 00:10:00 UTC (step 1/2 holds 10m)")
+        #expect(!driver.rollout.isWaitingForPromote)
         #expect(driver.log.messages.filter { $0.contains("paused at 25%") }.count == 1)
         // The 10m pause is as long as the progress deadline: passing while paused is progress.
         #expect(try driver.completeInterval(with: .pass) == 600)
@@ -76,6 +77,7 @@ struct RolloutPacedTests {
         #expect(driver.rollout.status.phase == .progressing)
         #expect(driver.rollout.status.canaryWeight == 50)
         #expect(driver.rollout.status.holdReason == "waiting for serin promote at 50%")
+        #expect(driver.rollout.isWaitingForPromote)
         #expect(driver.rollout.status.message == "web: waiting for serin promote at 50%")
         #expect(driver.log.analysisRequests.count == 21)
         driver.send { $0.promote(now: t(at + 5)) }
