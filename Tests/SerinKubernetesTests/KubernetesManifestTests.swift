@@ -40,7 +40,7 @@ struct KubernetesManifestTests {
             threshold: 3
             judge: statistical
             statistical: {confidence: 99.5, errorRateIncrease: 0.5, latencyIncrease: 20, minStepDuration: 30s, maxStepDuration: 20m}
-            stepWeights: [5, 10, 25, 50]
+            stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]
             metrics:
             - name: request-success-rate
               provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
@@ -131,7 +131,7 @@ struct KubernetesManifestTests {
         arguments: [
             ("threshold: 3", "threshold: three", ".spec.analysis.threshold: expected integer, got a string"),
             ("port: 80}", "port: 70000}", ".spec.stable.port: 70000 is more than the maximum 65535"),
-            ("stepWeights: [5, 10, 25, 50]", "stepWeights: [5, 0]", ".spec.analysis.stepWeights[1]: 0 is less than the minimum 1"),
+            ("minRequests: 20", "minRequests: -1", ".spec.analysis.metrics[0].minRequests: -1 is less than the minimum 0"),
             ("type: rollout", "type: sometimes", ".spec.analysis.webhooks[0].type: \"sometimes\" is not one of"),
             ("skipAnalysis: false", "skipAnalysis: false\n  replicas: 3", ".spec.replicas: unknown field"),
         ]

@@ -292,6 +292,50 @@ struct CanaryDecodingTests {
         #expect(messages == [expected])
     }
 
+    @Test("reads paced stepWeights: a weight, or a weight with a pause of a duration or promote")
+    func pacedStepWeights() throws {
+        let yaml = Self.minimal.replacingOccurrences(
+            of: "stepWeight: 10\n    maxWeight: 50", with: "stepWeights: [10, {weight: 25, pause: 10m}, {weight: 50, pause: promote}]")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        let schedule = try #require(spec?.analysis.schedule)
+        #expect(schedule.weights == [10, 25, 50])
+        #expect(schedule.pauses == [nil, .duration(.seconds(600)), .promote])
+    }
+
+    @Test(
+        "a paced step's mistake is reported at its field with expected and got",
+        arguments: [
+            (
+                "stepWeights: [10, {weight: 30, pause: soon}]",
+                "test.yaml:10:43: error: spec.analysis.stepWeights[1].pause: expected a duration like 10m or \"promote\", got \"soon\""
+            ),
+            (
+                "stepWeights: [10, {weight: 30, pause: 10}]",
+                "test.yaml:10:43: error: spec.analysis.stepWeights[1].pause: expected a duration like 10m or \"promote\", got integer 10"
+            ),
+            (
+                "stepWeights: [10, {weight: 30, pause: 0s}]",
+                "test.yaml:10:43: error: spec.analysis.stepWeights[1].pause: expected a duration like 10m or \"promote\", got \"0s\""
+            ),
+            ("stepWeights: [10, {pause: 1m}]", "test.yaml:10:23: error: spec.analysis.stepWeights[1].weight is required"),
+            (
+                "stepWeights: [10, {weight: 5, pause: 1m}]",
+                "test.yaml:10:23: error: spec.analysis.stepWeights[1] is 5, expected more than 10 (weights must ascend)"
+            ),
+            (
+                "stepWeights: [10, [30]]",
+                "test.yaml:10:23: error: spec.analysis.stepWeights[1]: expected an integer, got a list"
+            ),
+        ]
+    )
+    func pacedStepErrors(replacement: String, message: String) {
+        let yaml = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: replacement)
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages == [message])
+        #expect(spec == nil)
+    }
+
     @Test("a targetRef written as namespace/name points into that namespace")
     func qualifiedTarget() {
         let yaml = Self.minimal.replacingOccurrences(of: "{name: web-virtualservice}", with: "{name: edge/web-virtualservice}")

@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import SerinManifests
 import Testing
@@ -41,5 +42,18 @@ struct CanaryExampleTests {
         #expect(template.source == .prometheus(address: "http://127.0.0.1:9090"))
         #expect(template.query.contains(#"response_code!="404""#))
         #expect(set.resources.first { $0.kind == .metricTemplate }?.apiVersion == "flagger.app/v1beta1")
+    }
+
+    @Test("examples/strategies/paced-canary.yaml loads with the seed: a plain step, a 1m pause, a promote pause, a plain step")
+    func pacedExample() throws {
+        let paced = Fixture.repositoryRoot.appendingPathComponent("examples/strategies/paced-canary.yaml").path
+        let loaded = ManifestLoader.load(paths: [Self.seed, paced], recursive: false)
+        #expect(loaded.diagnostics.isEmpty)
+        let set = ManifestSet(sources: loaded.sources)
+        #expect(!set.hasErrors, "\(Fixture.messages(set.errors))")
+        let schedule = try #require(set.canaries.first?.analysis.schedule)
+        #expect(schedule == (try WeightSchedule(pacedSteps: [
+            .init(weight: 10), .init(weight: 25, pause: .duration(.seconds(60))), .init(weight: 50, pause: .promote), .init(weight: 80),
+        ])))
     }
 }

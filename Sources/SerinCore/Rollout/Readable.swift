@@ -48,6 +48,14 @@ public enum Readable {
         return text
     }
 
+    /// The time of day of `instant`, read as time since the Unix epoch (as the controller's clock counts): `12:40:00`.
+    static func clock(_ instant: RolloutInstant) -> String {
+        let seconds = instant.sinceEpoch.components.seconds
+        let ofDay = ((seconds % 86_400) + 86_400) % 86_400
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(two(ofDay / 3600)):\(two(ofDay % 3600 / 60)):\(two(ofDay % 60))"
+    }
+
     /// `count` followed by `noun`, pluralised with an `s` unless it is exactly one: `1,204 requests`.
     static func counted(_ count: Int, _ noun: String) -> String {
         "\(grouped(count)) \(noun)\(count == 1 ? "" : "s")"

@@ -1,11 +1,25 @@
 extension Rollout {
     /// `promote`: skip the remaining steps and gates and send all traffic to the canary now.
-    /// A person's command overrides the confirm gates.
+    /// A person's command overrides the confirm gates. At a step paced with `pause: promote`, it only releases
+    /// that pause: the step ends at once, as a passing analysis would end it (through the confirm-traffic-increase
+    /// gate to the next step, or, at the last step, through the confirm-promotion gate to promotion).
     public mutating func promote(now: RolloutInstant) -> RolloutOutcome {
         guard status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing) else {
             return .rejected(.commandNotAllowed(.promote, phase: status.phase))
         }
         var actions: [RolloutAction] = []
+        if status.phase == .progressing, status.stage == .analysis, let step = status.stepIndex,
+            spec.analysis.schedule.pause(atStep: step) == .promote
+        {
+            // An analysis or rollout hook in flight is for a step that is over: its answer is refused as stale.
+            status.pending = nil
+            markProgress(now: now)
+            let next = spec.analysis.schedule.isLastStep(step) ? "the last step, promoting" : "moving to the next step"
+            record(.normal, "serin promote released the pause at canary weight \(status.canaryWeight)%: \(next)",
+                   now: now, into: &actions)
+            endStep(now: now, into: &actions)
+            return .accepted(actions)
+        }
         promote(now: now, announcement: "promotion requested, promoting canary \(status.canary) to 100%", into: &actions)
         return .accepted(actions)
     }

@@ -155,7 +155,8 @@ public struct Rollout: Hashable, Sendable {
     /// request: a judge may decide early. A pass advances (through the confirm gates), a fail counts
     /// towards the threshold — or, when conclusive, rolls back at once — and inconclusive holds. While a gate
     /// decides, only a fail still counts. With the statistical judge a step lasts at least `minStepDuration`,
-    /// and one still undecided after `maxStepDuration` rolls back.
+    /// and one still undecided after `maxStepDuration` rolls back. A paced step's pass holds it until its pause is
+    /// over (both that and `minStepDuration` must be satisfied): see `StepPause`.
     public mutating func analysisCompleted(_ judgement: Judgement, now: RolloutInstant) -> RolloutOutcome {
         guard status.phase == .progressing else {
             return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
@@ -179,14 +180,11 @@ public struct Rollout: Hashable, Sendable {
                             checkAgainIn: min(remaining, spec.analysis.interval), now: now, into: &actions)
             case .pass:
                 status.iteration += 1
-                status.holdReason = nil
-                let step = status.stepIndex ?? 0
-                if spec.analysis.schedule.isLastStep(step) {
-                    enter(.confirmPromotion, now: now, into: &actions)
-                } else if spec.analysis.schedule.isBlueGreen {
-                    setStep(step + 1, now: now, into: &actions)
+                if let pause = pauseHolding(now: now) {
+                    holdForPause(pause, now: now, into: &actions)
                 } else {
-                    enter(.confirmTrafficIncrease, now: now, into: &actions)
+                    status.holdReason = nil
+                    endStep(now: now, into: &actions)
                 }
             case .fail(let reason):
                 failCheck(reason, now: now, into: &actions)

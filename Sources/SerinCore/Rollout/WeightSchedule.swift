@@ -2,7 +2,8 @@
 ///
 /// Built from Flagger's `stepWeight` + `maxWeight` (10/50 → 10, 20, 30, 40, 50), from an explicit
 /// `stepWeights` list, or from `iterations` (blue/green: every step at weight 0, each one passing analysis);
-/// either way it is validated once, so a rollout never meets a bad step. A step ends when an analysis passes.
+/// either way it is validated once, so a rollout never meets a bad step. A step ends when an analysis passes,
+/// and, for a paced step (`{weight: 25, pause: 10m}` or `pause: promote`), once its pause is over too.
 public struct WeightSchedule: Hashable, Sendable {
     /// How the schedule was written, kept so it can be rendered back the way the user wrote it.
     public enum Source: Hashable, Sendable, Codable {
@@ -10,11 +11,26 @@ public struct WeightSchedule: Hashable, Sendable {
         case explicit([Int])
         /// Blue/green: this many passing analyses with no live traffic on the canary, then 0 → 100 at once.
         case iterations(Int)
+        /// `stepWeights` with at least one `{weight, pause}` entry (stored apart so older state reads unchanged).
+        case paced([PacedStep])
+    }
+
+    /// One `stepWeights` entry: a weight, and the pause that holds it once its analysis passes (nil: none).
+    public struct PacedStep: Hashable, Sendable, Codable {
+        public var weight: Int
+        public var pause: StepPause?
+
+        public init(weight: Int, pause: StepPause? = nil) {
+            self.weight = weight
+            self.pause = pause
+        }
     }
 
     public let source: Source
     /// Canary weight in percent at each step: strictly ascending, each in 1...99; or, for iterations, all 0.
     public let weights: [Int]
+    /// The pause of each step, as many as `weights`; nil where a step ends at its first passing analysis.
+    public let pauses: [StepPause?]
 
     /// Flagger's `stepWeight`/`maxWeight`: add `stepWeight` until `maxWeight`; a last step that would
     /// overshoot is capped at `maxWeight`, as Flagger does (10/45 → 10, 20, 30, 40, 45).
@@ -24,10 +40,33 @@ public struct WeightSchedule: Hashable, Sendable {
         guard maxWeight >= stepWeight else { throw .maxWeightBelowStepWeight(maxWeight: maxWeight, stepWeight: stepWeight) }
         self.source = .linear(stepWeight: stepWeight, maxWeight: maxWeight)
         self.weights = Array(stride(from: stepWeight, to: maxWeight, by: stepWeight)) + [maxWeight]
+        self.pauses = Array(repeating: nil, count: weights.count)
     }
 
     /// Flagger's `stepWeights`: the weights exactly as listed.
     public init(stepWeights: [Int]) throws(WeightScheduleError) {
+        try Self.validate(stepWeights)
+        self.source = .explicit(stepWeights)
+        self.weights = stepWeights
+        self.pauses = Array(repeating: nil, count: stepWeights.count)
+    }
+
+    /// Flagger's `stepWeights` with pauses: each weight as listed, held after its analysis passes for its pause.
+    /// Without any pause it is the plain list, stored as such.
+    public init(pacedSteps steps: [PacedStep]) throws(WeightScheduleError) {
+        try Self.validate(steps.map(\.weight))
+        for (index, step) in steps.enumerated() {
+            if case .duration(let duration) = step.pause, duration <= .zero {
+                throw .pauseNotPositive(index: index, pause: duration)
+            }
+        }
+        let paced = steps.contains { $0.pause != nil }
+        self.source = paced ? .paced(steps) : .explicit(steps.map(\.weight))
+        self.weights = steps.map(\.weight)
+        self.pauses = steps.map(\.pause)
+    }
+
+    private static func validate(_ stepWeights: [Int]) throws(WeightScheduleError) {
         guard !stepWeights.isEmpty else { throw .noSteps }
         for (index, weight) in stepWeights.enumerated() {
             guard (1...99).contains(weight) else { throw .stepOutOfRange(index: index, weight: weight) }
@@ -35,8 +74,6 @@ public struct WeightSchedule: Hashable, Sendable {
                 throw .notAscending(index: index, weight: weight, previous: stepWeights[index - 1])
             }
         }
-        self.source = .explicit(stepWeights)
-        self.weights = stepWeights
     }
 
     /// Flagger's `iterations` (blue/green): `count` steps at canary weight 0; only the webhooks' tests reach the
@@ -45,6 +82,7 @@ public struct WeightSchedule: Hashable, Sendable {
         guard count >= 1 else { throw .iterationsOutOfRange(count) }
         self.source = .iterations(count)
         self.weights = Array(repeating: 0, count: count)
+        self.pauses = Array(repeating: nil, count: count)
     }
 
     public init(_ source: Source) throws(WeightScheduleError) {
@@ -52,6 +90,7 @@ public struct WeightSchedule: Hashable, Sendable {
         case .linear(let stepWeight, let maxWeight): try self.init(stepWeight: stepWeight, maxWeight: maxWeight)
         case .explicit(let weights): try self.init(stepWeights: weights)
         case .iterations(let count): try self.init(iterations: count)
+        case .paced(let steps): try self.init(pacedSteps: steps)
         }
     }
 
@@ -71,6 +110,11 @@ public struct WeightSchedule: Hashable, Sendable {
     /// The canary weight at step `index` (0-based), or nil past either end.
     public func weight(atStep index: Int) -> Int? {
         weights.indices.contains(index) ? weights[index] : nil
+    }
+
+    /// The pause that holds step `index` once its analysis passes; nil when it has none, or past either end.
+    public func pause(atStep index: Int) -> StepPause? {
+        pauses.indices.contains(index) ? pauses[index] : nil
     }
 
     /// Whether `index` is the final step, after which only promotion remains.

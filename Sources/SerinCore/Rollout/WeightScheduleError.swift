@@ -7,6 +7,7 @@ public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConverti
     case stepOutOfRange(index: Int, weight: Int)
     case notAscending(index: Int, weight: Int, previous: Int)
     case iterationsOutOfRange(Int)
+    case pauseNotPositive(index: Int, pause: Duration)
 
     public var description: String {
         switch self {
@@ -24,6 +25,8 @@ public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConverti
             return "stepWeights[\(index)] is \(weight), expected more than \(previous) (weights must ascend)"
         case .iterationsOutOfRange(let count):
             return "iterations is \(count), expected at least 1"
+        case .pauseNotPositive(let index, let pause):
+            return "stepWeights[\(index)].pause is \(Readable.duration(pause)), expected a duration above 0s, or promote"
         }
     }
 }

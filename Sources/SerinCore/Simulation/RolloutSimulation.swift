@@ -1,5 +1,5 @@
 /// A Canary's rollout run over synthetic traffic on a simulated clock: the real state machine and judge, every
-/// analysis answered from `SimulatedTraffic`, webhooks passing and workloads ready at once. Thousands of releases a
+/// analysis answered from `SimulatedTraffic`, webhooks passing, workloads ready and `pause: promote` steps promoted at once. Thousands of releases a
 /// minute, so a schedule and its thresholds can be tried before they meet a real release.
 public struct RolloutSimulation: Sendable {
     /// How one simulated release ended.
@@ -61,6 +61,11 @@ public struct RolloutSimulation: Sendable {
                 case .setWeights, .notifyWebhooks, .scaleWorkload, .record, .phaseChanged:
                     break
                 }
+            }
+            // A person runs `serin promote` as soon as a `pause: promote` step waits for it.
+            if rollout.isWaitingForPromote {
+                queue = rollout.promote(now: now).actions
+                continue
             }
             // On to the next moment the rollout has something to do.
             let due = rollout.status.nextCheckAt.map { max($0, now + .seconds(1)) } ?? now + .seconds(1)

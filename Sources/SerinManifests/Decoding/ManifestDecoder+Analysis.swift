@@ -1,4 +1,5 @@
 import SerinCore
+import Yams
 
 extension ManifestDecoder {
     /// A Canary's `analysis`: what is omitted takes `AnalysisSpec`'s defaults, and no `metrics` list
@@ -139,9 +140,9 @@ extension ManifestDecoder {
                 )
                 return nil
             }
-            guard let weights = reader.list(listField, each: reader.int) else { return nil }
+            guard let steps = reader.list(listField, each: { pacedStep($0, reader: reader) }) else { return nil }
             return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
-                try WeightSchedule(stepWeights: weights)
+                try WeightSchedule(pacedSteps: steps)
             }
         }
         guard let stepWeightField, let maxWeightField else {
@@ -155,6 +156,35 @@ extension ManifestDecoder {
         return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
             try WeightSchedule(stepWeight: stepWeight, maxWeight: maxWeight)
         }
+    }
+
+    /// One `stepWeights` entry: a weight (`25`), or a paced step (`{weight: 25, pause: 10m}`, `{weight: 50, pause: promote}`).
+    private static func pacedStep(_ field: Field, reader: DocumentReader) -> WeightSchedule.PacedStep? {
+        guard case .mapping = field.node else {
+            return reader.int(field).map { WeightSchedule.PacedStep(weight: $0) }
+        }
+        guard let fields = reader.mapping(field, Schema(known: ["weight", "pause"])),
+            let weightField = reader.required("weight", in: fields)
+        else { return nil }
+        let weight = reader.int(weightField)
+        let pause = fields["pause"].map { stepPause($0, reader: reader) }
+        guard let weight, pause != .some(nil) else { return nil }
+        return WeightSchedule.PacedStep(weight: weight, pause: pause ?? nil)
+    }
+
+    /// A step's `pause`: a duration above zero (`10m`), or `promote` (hold until `serin promote`).
+    private static func stepPause(_ field: Field, reader: DocumentReader) -> StepPause? {
+        let expected = "expected a duration like 10m or \"promote\""
+        guard case .scalar(let scalar) = field.node, field.node.tagName == .str else {
+            reader.error("\(field.path): \(expected), got \(field.node.valueDescription)", at: field.node)
+            return nil
+        }
+        if scalar.string == "promote" { return .promote }
+        guard let duration = DurationText.parse(scalar.string), duration > .zero else {
+            reader.error("\(field.path): \(expected), got \"\(scalar.string)\"", at: field.node)
+            return nil
+        }
+        return .duration(duration)
     }
 
     /// Builds a schedule, reporting Core's refusal at the weight it names.
@@ -171,6 +201,7 @@ extension ManifestDecoder {
             case .noSteps: key = "stepWeights"
             case .stepOutOfRange(let index, _), .notAscending(let index, _, _): key = "stepWeights[\(index)]"
             case .iterationsOutOfRange: key = "iterations"
+            case .pauseNotPositive(let index, _): key = "stepWeights[\(index)].pause"
             }
             // Core's text starts with the field it is about (`stepWeights[2] is 30, ...`): prefix it to a full path.
             reader.error("\(analysis.path).\(error.description)", atPath: analysis.path(of: key), fallback: analysis.node)

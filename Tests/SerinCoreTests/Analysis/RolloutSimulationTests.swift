@@ -31,6 +31,18 @@ struct RolloutSimulationTests {
         #expect(summary.secondsToDecision?.p50 == 300, "\(summary)")
     }
 
+    @Test("paced steps: a 10m pause holds its step to ten minutes, and a promote pause is promoted as soon as it waits")
+    func pacedStepsArePromoted() throws {
+        var spec = try Self.flaggerDefaults()
+        spec.analysis.schedule = try WeightSchedule(pacedSteps: [
+            .init(weight: 10, pause: .duration(.seconds(600))), .init(weight: 30, pause: .promote), .init(weight: 50),
+        ])
+        let summary = try RolloutSimulation(spec: spec, traffic: Self.traffic(rps: 100, canaryErrorRate: 0.001)).run(trials: 10, seed: 1)
+        #expect(summary.promoted == 10, "\(summary)")
+        // Ten minutes at 10%, one passing minute at 30% (then promote), one at 50%.
+        #expect(summary.secondsToDecision?.p50 == 720, "\(summary)")
+    }
+
     @Test("a canary failing 40% of requests is rolled back every time, after five failed checks")
     func failingCanaryIsRolledBack() throws {
         let simulation = RolloutSimulation(spec: try Self.flaggerDefaults(), traffic: Self.traffic(rps: 100, canaryErrorRate: 0.4))

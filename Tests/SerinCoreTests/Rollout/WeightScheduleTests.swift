@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import Testing
 
@@ -72,5 +73,41 @@ struct WeightScheduleTests {
         let schedule = try WeightSchedule(stepWeights: [5, 10, 25, 50])
         #expect(schedule.label(atStep: index) == label)
         #expect(schedule.isLastStep(index) == isLast)
+    }
+}
+
+@Suite("WeightSchedule pauses")
+struct WeightSchedulePauseTests {
+    @Test("paced steps keep each step's pause; a list without pauses is the plain stepWeights list")
+    func pacedSteps() throws {
+        let schedule = try WeightSchedule(pacedSteps: [
+            .init(weight: 10), .init(weight: 25, pause: .duration(.seconds(600))), .init(weight: 50, pause: .promote),
+        ])
+        #expect(schedule.weights == [10, 25, 50])
+        #expect(schedule.pauses == [nil, .duration(.seconds(600)), .promote])
+        #expect(schedule.pause(atStep: 2) == .promote)
+        #expect(schedule.pause(atStep: 3) == nil)
+        #expect(try WeightSchedule(pacedSteps: [.init(weight: 10), .init(weight: 50)]) == WeightSchedule(stepWeights: [10, 50]))
+    }
+
+    @Test("paced steps are refused like stepWeights, and a pause of zero is refused at its index")
+    func invalidPacedSteps() {
+        #expect(throws: WeightScheduleError.notAscending(index: 1, weight: 10, previous: 25)) {
+            try WeightSchedule(pacedSteps: [.init(weight: 25, pause: .promote), .init(weight: 10)])
+        }
+        #expect(throws: WeightScheduleError.pauseNotPositive(index: 0, pause: .zero)) {
+            try WeightSchedule(pacedSteps: [.init(weight: 25, pause: .duration(.zero))])
+        }
+        #expect(WeightScheduleError.pauseNotPositive(index: 0, pause: .zero).description
+            == "stepWeights[0].pause is 0s, expected a duration above 0s, or promote")
+    }
+
+    @Test("a schedule stored before pauses existed still reads, with no pauses; a paced one round-trips")
+    func storedSchedules() throws {
+        let old = try JSONDecoder().decode(WeightSchedule.self, from: Data(#"{"explicit":{"_0":[10,50]}}"#.utf8))
+        #expect(old == (try WeightSchedule(stepWeights: [10, 50])))
+        #expect(old.pauses == [nil, nil])
+        let paced = try WeightSchedule(pacedSteps: [.init(weight: 25, pause: .duration(.seconds(600))), .init(weight: 50, pause: .promote)])
+        #expect(try JSONDecoder().decode(WeightSchedule.self, from: JSONEncoder().encode(paced)) == paced)
     }
 }
