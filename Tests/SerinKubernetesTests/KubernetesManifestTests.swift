@@ -61,7 +61,7 @@ struct KubernetesManifestTests {
         """
 
     /// The fields A/B testing adds, which replace the weight steps: `iterations` with `match`.
-    static let everyABField = everyField.replacingOccurrences(of: "    stepWeights: [5, 10, 25, 50]\n", with: """
+    static let everyABField = everyField.replacingOccurrences(of: "    stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]\n", with: """
             iterations: 10
             match:
             - name: insiders
