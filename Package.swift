@@ -213,10 +213,13 @@ let package = Package(
         ),
         // Helpers for tests: a manual clock and scripted ports, in-process backends, a small HTTP client, headless
         // Chromium over DevTools.
+        // Linked into the test bundle only: caps how many tests run at once (four per core), so tests that start
+        // servers and processes do not starve each other of threads on a small machine.
+        .target(name: "CTestWidth"),
         .target(
             name: "SerinTesting",
             dependencies: [
-                "SerinCore", "SerinGateway", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
+                "CTestWidth", "SerinCore", "SerinGateway", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
                 "SerinListener", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -22,6 +22,11 @@ public actor CanaryWatcher {
     private var reported: [ResourceName: String] = [:]
     /// The last request handed over per Canary, so one whose answer is still being written is not run twice.
     private var handedOver: [ResourceName: String] = [:]
+    /// Asks the one syncing task to sync again; requests made while it syncs fold into one (newest state last).
+    /// A watch only asks: it never waits for a sync, so a long sync (preparing a workload, a command) never holds
+    /// up the watch that asked for it.
+    private let syncRequests: AsyncStream<Void>
+    private let requestSync: AsyncStream<Void>.Continuation
 
     /// - Parameters:
     ///   - namespace: the namespace to watch; nil for all.
@@ -50,11 +55,15 @@ public actor CanaryWatcher {
         self.logger = logger
         self.command = command
         self.apply = apply
+        (syncRequests, requestSync) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Lists and watches until the task is cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                for await _ in self.syncRequests { await self.sync() }
+            }
             for group in groups {
                 let watch = ResourceWatch(
                     api: api, collection: group.path(namespace: namespace), label: group.resourceName, logger: logger,
@@ -64,12 +73,12 @@ public actor CanaryWatcher {
             guard workloads != nil else { return }
             // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
             let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", logger: logger)
-            tasks.addTask { await deployments.run { _ in await self.sync() } }
+            tasks.addTask { await deployments.run { _ in self.requestSync.yield() } }
             // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then,
             // while there is a Canary on a Deployment to read it for.
             tasks.addTask {
                 while (try? await Task.sleep(for: self.configResync)) != nil {
-                    if await self.runsWorkloads { await self.sync() }
+                    if await self.runsWorkloads { self.requestSync.yield() }
                 }
             }
         }
@@ -77,7 +86,7 @@ public actor CanaryWatcher {
 
     private func changed(_ group: CanaryGroup, _ objects: [ResourceName: JSONValue]) async {
         self.objects[group] = objects.mapValues(group.stamped)
-        await sync()
+        requestSync.yield()
     }
 
     /// Every Canary to run, by name: the first group's where two share a name, and a problem for the other.
@@ -99,25 +108,13 @@ public actor CanaryWatcher {
         return (canaries.sorted(by: { $0.key.description < $1.key.description }), problems)
     }
 
-    /// Syncs one at a time, newest state last: a change that arrives while a sync awaits the API (preparing a
-    /// workload Canary) is synced again after it, never handed over before an older one.
+    /// Hands the current Canaries over; run by the one syncing task only, so syncs never overlap.
     private func sync() async {
         // Until every group has listed, a Canary not seen yet is not a deleted one: nothing is handed over.
         guard objects.count == groups.count else { return }
-        if syncing {
-            syncAgain = true
-            return
-        }
-        syncing = true
-        repeat {
-            syncAgain = false
-            await syncOnce()
-        } while syncAgain
-        syncing = false
+        await syncOnce()
     }
 
-    private var syncing = false
-    private var syncAgain = false
     /// Whether the last sync saw a Canary on a Deployment (Flagger's shape), prepared or refused: both are
     /// looked at again when the resync comes (new config content; a refusal's cause removed).
     private var runsWorkloads = false

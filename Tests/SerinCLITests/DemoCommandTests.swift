@@ -60,7 +60,7 @@ struct DemoCommandTests {
             ["demo", "--faulty-canary", "--port-offset", "23000", "--app-port-offset", "2000", "--admin", "127.0.0.1:0"],
             timeout: .seconds(240)
         )
-        #expect(result.status == 1)
+        #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stdout.contains("web: halt: request-success-rate"), "\(result.stdout)")
         #expect(result.stdout.contains("web: rolled back: request-success-rate"))
         #expect(result.stdout.contains("serin demo: Failed, 100% web-v1-service / 0% web-v2-service"))
@@ -73,7 +73,7 @@ struct DemoCommandTests {
             ["demo", "--judge", "statistical", "--faulty-canary", "--port-offset", "23100", "--app-port-offset", "2100", "--admin", "127.0.0.1:0"],
             timeout: .seconds(120)
         )
-        #expect(result.status == 1)
+        #expect(result.status == 1, "\(result.stderr)")
         #expect(!result.stdout.contains("web: halt:"), "\(result.stdout)")
         let rollback = try #require(result.stdout.split(separator: "\n").first { $0.contains("web: rolled back:") }, "\(result.stdout)")
         #expect(rollback.contains("request-success-rate: error rate canary ") && rollback.contains("% CI ["), "\(rollback)")

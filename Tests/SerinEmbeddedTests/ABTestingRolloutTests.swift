@@ -23,6 +23,8 @@ struct ABTestingRolloutTests {
             .replacingOccurrences(of: "      interval: 1m\n", with: "      interval: 2s\n")
             .replacingOccurrences(of: "    interval: 1m\n", with: "    interval: 500ms\n")
             .replacingOccurrences(of: "iterations: 10", with: "iterations: 3")
+            // Latency is not what this test is about: a healthy backend's p99 passes a second on a busy 2-core machine.
+            .replacingOccurrences(of: "thresholdRange: {max: 500}", with: "thresholdRange: {max: 5000}")
         #expect(!text.contains("1m") && text.contains("iterations: 3"))
         let hooks = """
                 webhooks:

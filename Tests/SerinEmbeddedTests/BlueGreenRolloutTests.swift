@@ -60,6 +60,8 @@ struct BlueGreenRolloutTests {
             .replacingOccurrences(of: "    interval: 1m\n", with: "    interval: 500ms\n")
             .replacingOccurrences(of: "iterations: 10", with: "iterations: 3")
             .replacingOccurrences(of: "http://loadtester.test/", with: loadTester)
+            // Latency is not what this test is about: a healthy backend's p99 passes a second on a busy 2-core machine.
+            .replacingOccurrences(of: "thresholdRange: {max: 500}", with: "thresholdRange: {max: 5000}")
             .components(separatedBy: "\n---\n")
         #expect(documents.count == 2 && !documents[0].contains("1m") && documents[0].contains(loadTester))
         let confirm = "    - {name: release-manager, type: confirm-promotion, url: \"\(gate)\"}\n"

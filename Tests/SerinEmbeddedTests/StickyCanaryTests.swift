@@ -24,6 +24,8 @@ struct StickyCanaryTests {
         let text = try String(contentsOfFile: path, encoding: .utf8)
             .replacingOccurrences(of: "8s", with: "400ms")
             .replacingOccurrences(of: "minRequests: 10", with: "minRequests: 5")
+            // Latency is not what this test is about: a healthy backend's p99 passes a second on a busy 2-core machine.
+            .replacingOccurrences(of: "max: 250", with: "max: 5000")
         return ManifestSource(path: path, text: text)
     }
 

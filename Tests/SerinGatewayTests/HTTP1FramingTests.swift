@@ -32,11 +32,12 @@ struct HTTP1FramingTests {
     }
 
     static func withScriptedBackend(
-        answer: @escaping @Sendable (String) -> ScriptedBackend.Answer?, _ body: (Setup) async throws -> Void
+        limits: GatewayLimits = .default, answer: @escaping @Sendable (String) -> ScriptedBackend.Answer?, _ body: (Setup) async throws -> Void
     ) async throws {
         let backends = TestBackends()
         let backend = try await ScriptedBackend.start(group: backends.group, answer: answer)
-        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": backend.port], uriMatch: nil)) { gateway, port in
+        let config = SeedMesh.config(endpoints: ["web-v1-service": backend.port], uriMatch: nil)
+        try await GatewayProxyTests.withGateway(config, limits: limits) { gateway, port in
             try await body(Setup(gateway: gateway, port: port, group: backends.group, backend: backend))
         }
         await backend.close()
@@ -180,7 +181,10 @@ struct HTTP1FramingTests {
     func splitHeads() async throws {
         let answer = "HTTP/1.1 200 OK\r\nx-long: \(String(repeating: "z", count: 200))\r\ncontent-length: 40\r\n\r\n"
             + String(repeating: "b", count: 40)
-        try await Self.withScriptedBackend(answer: { $0.contains("\r\n\r\n") ? .init(answer, pieces: 7) : nil }) { setup in
+        // What is pinned here is reassembly, not the head deadline: a test process slow to send the next piece
+        // must not see the head dropped.
+        let patient = GatewayLimits(requestHeaderTimeout: .seconds(60))
+        try await Self.withScriptedBackend(limits: patient, answer: { $0.contains("\r\n\r\n") ? .init(answer, pieces: 7) : nil }) { setup in
             let raw = try await setup.connect()
             for piece in ["GE", "T /slow HT", "TP/1.1\r", "\nhost: w", "eb\r\nx-a: 1\r\n", "\r", "\n"] {
                 try await raw.send(piece)
