@@ -36,20 +36,30 @@ struct AdminClient {
     /// How long a command waits for its answer.
     static let timeout = TimeAmount.seconds(30)
 
-    func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil) async throws -> Response {
+    /// A request to `path` on the server, with the admin token when one is configured.
+    func request(_ path: String) throws -> HTTPClientRequest {
         var request = HTTPClientRequest(url: server + path)
+        if let token = try token.resolve() { request.headers.add(name: "authorization", value: "Bearer \(token)") }
+        return request
+    }
+
+    /// The client every call uses: nothing listening is said at once, instead of connecting again until the deadline.
+    static var configuration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return configuration
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil) async throws -> Response {
+        var request = try request(path)
         request.method = method
         if let body {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        if let token = try token.resolve() { request.headers.add(name: "authorization", value: "Bearer \(token)") }
-        var configuration = HTTPClient.Configuration()
-        // Nothing listening is said at once, instead of connecting again until the deadline.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(5)
         do {
-            return try await HTTPClient.withHTTPClient(configuration: configuration) { client in
+            return try await HTTPClient.withHTTPClient(configuration: Self.configuration) { client in
                 let response = try await client.execute(request, timeout: Self.timeout)
                 let answer = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 return Response(status: Int(response.status.code), body: Data(answer.readableBytesView))

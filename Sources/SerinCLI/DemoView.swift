@@ -27,8 +27,6 @@ final class DemoView: LogOutput, @unchecked Sendable {
 
     /// The rollout's state and the last seconds of traffic per version.
     func progress(_ status: CanaryStatus, traffic: TelemetrySnapshot, stable: String, canary: String) {
-        let bar = Self.bar(canaryWeight: status.canaryWeight)
-        let step = status.stepLabel
         let sides = [("v1", stable), ("v2", canary)].map { label, host in
             let counts = traffic.traffic(toHost: host)
             let rate = Double(counts.requests) / 2
@@ -36,7 +34,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
             let p99 = counts.duration.quantile(0.99).map { String(format: "%.0fms", $0) } ?? "-"
             return "\(host) \(String(format: "%.0f", rate))/s ok \(success) p99 \(p99)"
         }
-        let line = "\(bar) canary \(status.canaryWeight)% · \(status.phase.rawValue) \(step) · failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"
+        let line = Self.line(status, sides: sides)
         lock.lock()
         defer { lock.unlock() }
         if interactive {
@@ -59,6 +57,13 @@ final class DemoView: LogOutput, @unchecked Sendable {
             FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8))
             progressShown = false
         }
+    }
+
+    /// `[####....] canary 20% · Progressing step 1/4 · failed 0/2 · SIDES`: the line `serin demo`, `serin up` and
+    /// `serin status -w` draw, each with its own account of the two sides' traffic.
+    static func line(_ status: CanaryStatus, sides: [String]) -> String {
+        "\(bar(canaryWeight: status.canaryWeight)) canary \(status.canaryWeight)% · \(status.phase.rawValue) \(status.stepLabel) · "
+            + "failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"
     }
 
     /// `[######..............]`: the canary's share of twenty cells.

@@ -26,9 +26,7 @@ struct StatusWatch {
         let stable = side(status.stable, requests: rate?.stableRequests, success: rate?.stableValue, p99: duration?.stableValue)
         let canary = side(status.canary, requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
         let verdicts = status.lastMeasurements.map { "\($0.metric) \($0.verdict.outcome.rawValue)" }.joined(separator: ", ")
-        return "\(DemoView.bar(canaryWeight: status.canaryWeight)) canary \(status.canaryWeight)% · \(status.phase.rawValue) "
-            + "\(status.stepLabel) · failed \(status.failedChecks)/\(status.threshold) · \(stable) | \(canary)"
-            + (verdicts.isEmpty ? "" : " · \(verdicts)")
+        return DemoView.line(status, sides: [stable, canary]) + (verdicts.isEmpty ? "" : " · \(verdicts)")
     }
 
     /// Follows the Canary until its rollout finishes; returns its final status.
@@ -64,14 +62,10 @@ extension AdminClient {
     /// Reads a server-sent event stream, handing `onEvent` each event's text (and each keep-alive comment), until it
     /// returns false or the server ends the stream.
     func follow(_ path: String, onEvent: (String) async throws -> Bool) async throws {
-        var request = HTTPClientRequest(url: server + path)
+        var request = try request(path)
         request.headers.add(name: "accept", value: "text/event-stream")
-        if let token = try token.resolve() { request.headers.add(name: "authorization", value: "Bearer \(token)") }
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(5)
         do {
-            try await HTTPClient.withHTTPClient(configuration: configuration) { client in
+            try await HTTPClient.withHTTPClient(configuration: Self.configuration) { client in
                 let response = try await client.execute(request, timeout: .hours(24))
                 guard response.status.code == 200 else {
                     throw ExchangeFailed(server: server, cause: "\(path) answered \(response.status.code)")

@@ -196,11 +196,16 @@ extension Rollout {
         actions.append(.finished(final))
     }
 
-    /// One failed check; reaching the threshold rolls back. Passes in between do not reset the count
-    /// (Flagger's behaviour): a canary failing every other interval still rolls back.
-    mutating func failCheck(_ reason: String, now: RolloutInstant, into actions: inout [RolloutAction]) {
+    /// One failed check; reaching the threshold rolls back. Passes in between do not reset the count (Flagger's
+    /// behaviour): a canary failing every other interval still rolls back. A conclusive one (a judge showed the
+    /// canary worse at its confidence) rolls back at once, its reason standing without a tally.
+    mutating func failCheck(_ reason: String, conclusive: Bool = false, now: RolloutInstant, into actions: inout [RolloutAction]) {
         status.iteration += 1
         status.failedChecks += 1
+        if conclusive {
+            rollBack(now: now, reason: reason, into: &actions)
+            return
+        }
         let tally = "(\(status.failedChecks)/\(spec.analysis.threshold) failed checks)"
         if status.failedChecks >= spec.analysis.threshold {
             rollBack(now: now, reason: "\(reason) \(tally)", into: &actions)

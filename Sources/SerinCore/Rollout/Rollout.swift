@@ -169,10 +169,6 @@ public struct Rollout: Hashable, Sendable {
             let settings = spec.analysis.judge
             let stepTime = status.stepStartedAt.map { now - $0 } ?? .zero
             switch judgement.verdict {
-            case .fail(let reason) where judgement.isConclusive:
-                status.iteration += 1
-                status.failedChecks += 1
-                rollBack(now: now, reason: reason, into: &actions)
             case .pass where settings.kind == .statistical && stepTime < settings.minStepDuration:
                 status.iteration += 1
                 let remaining = settings.minStepDuration - stepTime
@@ -187,7 +183,7 @@ public struct Rollout: Hashable, Sendable {
                     endStep(now: now, into: &actions)
                 }
             case .fail(let reason):
-                failCheck(reason, now: now, into: &actions)
+                failCheck(reason, conclusive: judgement.isConclusive, now: now, into: &actions)
             case .inconclusive(let reason) where settings.kind == .statistical:
                 status.iteration += 1
                 if let longest = settings.maxStepDuration, stepTime >= longest {
@@ -204,13 +200,7 @@ public struct Rollout: Hashable, Sendable {
             guard case .fail(let reason) = judgement.verdict else {
                 return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
             }
-            if judgement.isConclusive {
-                status.iteration += 1
-                status.failedChecks += 1
-                rollBack(now: now, reason: reason, into: &actions)
-            } else {
-                failCheck(reason, now: now, into: &actions)
-            }
+            failCheck(reason, conclusive: judgement.isConclusive, now: now, into: &actions)
         case .notStarted, .confirmRollout, .preRollout, .primaryRollout, .postRollout, .finished:
             return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
         }

@@ -39,12 +39,7 @@ public enum StickyPoint {
     /// The point of `bytes`.
     @inlinable
     public static func of<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Int {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        hash = (hash ^ (hash >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        hash = (hash ^ (hash >> 27)) &* 0x94D0_49BB_1331_11EB
-        hash ^= hash >> 31
-        return Int(hash % UInt64(scale))
+        Int(SplitMix64.mix(FNV1a.hash(bytes)) % UInt64(scale))
     }
 
     /// Where the value of cookie `name` lies in a `cookie` header's bytes (`a=1; name=value; b=2`), or nil when

@@ -240,10 +240,6 @@ struct HostKey: Hashable, Sendable {
     let hash: UInt64
 
     init<S: StringProtocol>(_ host: S) {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in host.utf8 {
-            hash = (hash ^ UInt64(ASCII.lower(byte))) &* 0x0000_0100_0000_01B3
-        }
-        self.hash = hash
+        hash = FNV1a.hash(host.utf8.lazy.map(ASCII.lower))
     }
 }
