@@ -40,3 +40,25 @@ extension CanaryControllerTests {
         }
     }
 }
+
+extension CanaryControllerTests {
+    @Test("stepWeightPromotion: the router gets each promotion step an interval apart, and the status says Promoting until 100%")
+    func promotionSteps() async throws {
+        try await ControllerHarness.run { harness in
+            var spec = try Self.spec(weights: [10, 50])
+            spec.analysis.stepWeightPromotion = 20
+            await harness.reconcile([spec])
+            while harness.weights().last != 70 { await harness.advance(by: .seconds(30)) }
+            let promoting = try await harness.status()
+            #expect(promoting.phase == .promoting && promoting.stage == "promotion-steps")
+            let analyses = harness.metrics.requests.count
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights().suffix(2) == [70, 90])
+            #expect(try await harness.status().phase == .promoting)
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights().suffix(3) == [70, 90, 100])
+            #expect(try await harness.status().phase == .succeeded)
+            #expect(harness.metrics.requests.count == analyses, "nothing is analysed while promoting")
+        }
+    }
+}

@@ -41,6 +41,7 @@ struct KubernetesManifestTests {
             judge: statistical
             statistical: {confidence: 99.5, errorRateIncrease: 0.5, latencyIncrease: 20, minStepDuration: 30s, maxStepDuration: 20m}
             stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]
+            stepWeightPromotion: 25
             metrics:
             - name: request-success-rate
               provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}

@@ -115,6 +115,15 @@ struct CanaryDecodingTests {
         #expect(schedule.weights == Array(repeating: 0, count: 10))
     }
 
+    @Test("reads Flagger's stepWeightPromotion: promotion by that many percent per interval; none written is all at once")
+    func stepWeightPromotion() throws {
+        let yaml = Self.flaggerCanary.replacingOccurrences(of: "    stepWeight: 10\n", with: "    stepWeight: 10\n    stepWeightPromotion: 25\n")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.stepWeightPromotion == 25)
+        #expect(decodeCanary(Self.flaggerCanary).0?.analysis.stepWeightPromotion == nil)
+    }
+
     @Test("reads Flagger's A/B testing: iterations with match, in the VirtualService match vocabulary")
     func abTesting() throws {
         let yaml = Self.flaggerCanary.replacingOccurrences(of: "    maxWeight: 50\n    stepWeight: 10\n", with: """
@@ -430,6 +439,10 @@ struct CanaryDecodingTests {
             (
                 "maxWeight: 50", "maxWeight: 50\n    threshold: 0",
                 "test.yaml:12:16: error: spec.analysis.threshold: is 0, expected at least 1"
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    stepWeightPromotion: 0",
+                "test.yaml:12:26: error: spec.analysis.stepWeightPromotion: is 0, expected a percentage from 1 to 100"
             ),
             (
                 "  analysis:", "  progressDeadlineSeconds: 20\n  analysis:",

@@ -44,7 +44,7 @@ struct CanaryExampleTests {
         #expect(set.resources.first { $0.kind == .metricTemplate }?.apiVersion == "flagger.app/v1beta1")
     }
 
-    @Test("examples/strategies/paced-canary.yaml loads with the seed: a plain step, a 1m pause, a promote pause, a plain step")
+    @Test("examples/strategies/paced-canary.yaml loads with the seed: a plain step, a 1m pause, a promote pause, a plain step, promotion by 10%")
     func pacedExample() throws {
         let paced = Fixture.repositoryRoot.appendingPathComponent("examples/strategies/paced-canary.yaml").path
         let loaded = ManifestLoader.load(paths: [Self.seed, paced], recursive: false)
@@ -55,5 +55,6 @@ struct CanaryExampleTests {
         #expect(schedule == (try WeightSchedule(pacedSteps: [
             .init(weight: 10), .init(weight: 25, pause: .duration(.seconds(60))), .init(weight: 50, pause: .promote), .init(weight: 80),
         ])))
+        #expect(set.canaries.first?.analysis.stepWeightPromotion == 10)
     }
 }

@@ -17,6 +17,9 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     /// A/B testing (`analysis.match`, with `iterations`): requests matching any of these reach the canary while
     /// it is analysed, all others stay on stable; empty: no A/B testing.
     public var match: [RequestMatch]
+    /// Flagger's `stepWeightPromotion`: once analysis passes, traffic moves to the promoted version this many
+    /// percent per interval instead of all at once; nil: all at once.
+    public var stepWeightPromotion: Int?
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
@@ -24,7 +27,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
-        stickiness: Stickiness? = nil, match: [RequestMatch] = []
+        stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -35,13 +38,15 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.judge = judge
         self.stickiness = stickiness
         self.match = match
+        self.stepWeightPromotion = stepWeightPromotion
     }
 
     private enum CodingKeys: String, CodingKey {
-        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match
+        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, stepWeightPromotion
     }
 
-    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none, and before `match` as no A/B testing.
+    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none, and before `match` as no A/B testing, and before
+    /// `stepWeightPromotion` as promotion all at once.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -53,7 +58,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             progressDeadline: try container.decode(Duration.self, forKey: .progressDeadline),
             judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold,
             stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness),
-            match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? []
+            match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? [],
+            stepWeightPromotion: try container.decodeIfPresent(Int.self, forKey: .stepWeightPromotion)
         )
     }
 

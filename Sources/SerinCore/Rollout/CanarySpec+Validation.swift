@@ -27,6 +27,10 @@ extension CanarySpec {
                     "is \(Readable.duration(analysis.progressDeadline)), expected more than analysis.interval \(Readable.duration(analysis.interval))")
         }
 
+        if let step = analysis.stepWeightPromotion, !(1...100).contains(step) {
+            problem("analysis.stepWeightPromotion", "is \(step), expected a percentage from 1 to 100")
+        }
+
         switch analysis.stickiness {
         case .header(let name)? where name.isEmpty:
             problem("analysis.stickiness.header", "is empty, expected a header name")

@@ -3,7 +3,14 @@ extension Rollout {
     /// A person's command overrides the confirm gates. At a step paced with `pause: promote`, it only releases
     /// that pause: the step ends at once, as a passing analysis would end it (through the confirm-traffic-increase
     /// gate to the next step, or, at the last step, through the confirm-promotion gate to promotion).
+    /// During a gradual promotion (`stepWeightPromotion`) it takes the remaining steps at once.
     public mutating func promote(now: RolloutInstant) -> RolloutOutcome {
+        if status.phase == .promoting, status.stage == .promotionSteps {
+            var actions: [RolloutAction] = []
+            record(.normal, "serin promote: the remaining promotion steps are taken at once", now: now, into: &actions)
+            stepPromotion(now: now, by: 100, into: &actions)
+            return .accepted(actions)
+        }
         guard status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing) else {
             return .rejected(.commandNotAllowed(.promote, phase: status.phase))
         }

@@ -89,6 +89,8 @@ extension Rollout {
                 let passed = spec.analysis.schedule.isBlueGreen ? "all \(spec.analysis.schedule.steps) iterations" : "all steps"
                 promote(now: now, announcement: "\(passed) passed, promoting canary \(status.canary) to 100%", into: &actions)
             }
+        case .promotionSteps:
+            stepPromotion(now: now, into: &actions)
         case .postRollout:
             if !requestWebhooks(.postRollout, into: &actions) {
                 finish(now: now, into: &actions)
@@ -103,7 +105,7 @@ extension Rollout {
             if !requestWebhooks(.rollout, into: &actions) {
                 requestAnalysis(now: now, into: &actions)
             }
-        case .confirmRollout, .preRollout, .confirmTrafficIncrease, .confirmPromotion, .primaryRollout, .postRollout:
+        case .confirmRollout, .preRollout, .confirmTrafficIncrease, .confirmPromotion, .primaryRollout, .promotionSteps, .postRollout:
             enter(status.stage, now: now, into: &actions)
         case .notStarted, .finished:
             break
@@ -160,10 +162,57 @@ extension Rollout {
             enter(.primaryRollout, now: now, into: &actions)
             return
         }
+        markProgress(now: now)
+        if let step = spec.analysis.stepWeightPromotion, status.canaryWeight + step < 100 {
+            record(.normal, "\(announcement), \(step)% per \(Readable.duration(spec.analysis.interval))", now: now, into: &actions)
+            enter(.promotionSteps, now: now, into: &actions)
+            return
+        }
         applyWeight(canary: 100, into: &actions)
         endRelease(.promoted, reason: nil, now: now)
-        markProgress(now: now)
         record(.normal, announcement, now: now, into: &actions)
+        enter(.postRollout, now: now, into: &actions)
+    }
+
+    /// One step of a gradual promotion (`stepWeightPromotion`), one per interval: the canary's weight rises by
+    /// the step (in Flagger's shape, where the primary already serves the promoted revision, the canary's falls
+    /// and the primary's rises); the last step completes the promotion.
+    /// `by` overrides the step (`serin promote` takes the rest at once).
+    mutating func stepPromotion(now: RolloutInstant, by override: Int? = nil, into actions: inout [RolloutAction]) {
+        let step = override ?? spec.analysis.stepWeightPromotion ?? 100
+        markProgress(now: now)
+        if let workload = spec.workload {
+            let canary = max(0, status.canaryWeight - step)
+            guard canary > 0 else {
+                completePrimaryPromotion(workload, now: now, into: &actions)
+                return
+            }
+            applyWeight(canary: canary, into: &actions)
+            record(.normal, "promotion: \(workload.primary) weight \(100 - canary)%", now: now, into: &actions)
+        } else {
+            let canary = min(100, status.canaryWeight + step)
+            applyWeight(canary: canary, into: &actions)
+            guard canary < 100 else {
+                endRelease(.promoted, reason: nil, now: now)
+                record(.normal, "promotion completed its steps: all traffic on canary \(status.canary)", now: now, into: &actions)
+                enter(.postRollout, now: now, into: &actions)
+                return
+            }
+            record(.normal, "promotion: canary weight \(canary)%", now: now, into: &actions)
+        }
+        status.nextCheckAt = now + spec.analysis.interval
+    }
+
+    /// Flagger's shape, once the primary serves the promoted revision and takes all traffic back: the release is
+    /// promoted and the target scaled to zero.
+    mutating func completePrimaryPromotion(_ workload: CanaryWorkload, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        applyWeight(canary: 0, into: &actions)
+        status.stableRevision = workload.revision
+        endRelease(.promoted, reason: nil, now: now)
+        actions.append(.scaleWorkload(scaling(workload, to: .zero)))
+        markProgress(now: now)
+        record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"), all traffic on it; \(workload.deployment) scaled to zero",
+               now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
     }
 

@@ -134,6 +134,10 @@ public struct Rollout: Hashable, Sendable {
             } else if status.pending == nil, let due = status.nextCheckAt, now >= due {
                 enter(.primaryRollout, now: now, into: &actions)
             }
+        case .promoting where status.stage == .promotionSteps:
+            if let due = status.nextCheckAt, now >= due {
+                stepPromotion(now: now, into: &actions)
+            }
         case .initialized where status.stage == .primaryRollout:
             // The baseline waits for the primary without a deadline: nothing is released, the target still serves.
             if status.pending == nil, let due = status.nextCheckAt, now >= due {
@@ -201,7 +205,7 @@ public struct Rollout: Hashable, Sendable {
                 return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
             }
             failCheck(reason, conclusive: judgement.isConclusive, now: now, into: &actions)
-        case .notStarted, .confirmRollout, .preRollout, .primaryRollout, .postRollout, .finished:
+        case .notStarted, .confirmRollout, .preRollout, .primaryRollout, .promotionSteps, .postRollout, .finished:
             return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
         }
         return .accepted(actions)
@@ -271,14 +275,13 @@ public struct Rollout: Hashable, Sendable {
                  now: now, into: &actions)
             return .accepted(actions)
         }
-        applyWeight(canary: 0, into: &actions)
-        status.stableRevision = workload.revision
-        endRelease(.promoted, reason: nil, now: now)
-        actions.append(.scaleWorkload(scaling(workload, to: .zero)))
-        markProgress(now: now)
-        record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"), all traffic on it; \(workload.deployment) scaled to zero",
-               now: now, into: &actions)
-        enter(.postRollout, now: now, into: &actions)
+        if let step = spec.analysis.stepWeightPromotion, status.canaryWeight > step {
+            record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"); traffic moves back to it \(step)% per \(Readable.duration(spec.analysis.interval))",
+                   now: now, into: &actions)
+            enter(.promotionSteps, now: now, into: &actions)
+        } else {
+            completePrimaryPromotion(workload, now: now, into: &actions)
+        }
         return .accepted(actions)
     }
 

@@ -13,6 +13,8 @@ public enum RolloutStage: String, Hashable, Sendable, Codable, CaseIterable, Cus
     case confirmPromotion = "confirm-promotion"
     /// Flagger's shape: the canary's template is being copied to the primary, which rolls it out.
     case primaryRollout = "primary-rollout"
+    /// Promoted: traffic moves to the promoted version `stepWeightPromotion` percent per interval.
+    case promotionSteps = "promotion-steps"
     /// Promoted or rolled back; running post-rollout hooks.
     case postRollout = "post-rollout"
     case finished

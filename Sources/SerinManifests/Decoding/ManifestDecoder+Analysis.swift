@@ -8,7 +8,7 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
-                "judge", "statistical", "stickiness",
+                "judge", "statistical", "stickiness", "stepWeightPromotion",
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -17,6 +17,7 @@ extension ManifestDecoder {
         let match = matchField.flatMap { abMatch($0, in: fields, namespace: namespace, reader: reader) }
         let interval = fields["interval"].flatMap(reader.duration)
         let threshold = fields["threshold"].flatMap(reader.int)
+        let stepWeightPromotion = fields["stepWeightPromotion"].flatMap(reader.int)
         let metrics = fields["metrics"].flatMap { metricsField in
             reader.list(metricsField) { metric($0, namespace: namespace, reader: reader) }
         }
@@ -35,6 +36,7 @@ extension ManifestDecoder {
         if let webhooks { analysis.webhooks = webhooks }
         analysis.stickiness = stickiness
         analysis.match = match ?? []
+        analysis.stepWeightPromotion = stepWeightPromotion
         return analysis
     }
 
