@@ -15,7 +15,7 @@ struct StatusWatch {
     static func line(_ status: CanaryStatus) -> String {
         let rate = status.lastMeasurements.first { $0.metric == "request-success-rate" }
         let duration = status.lastMeasurements.first { $0.metric == "request-duration" }
-        let seconds = rate?.window.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        let seconds = rate?.window?.inSeconds
         func side(_ label: String, requests: Int?, success: Double?, p99: Double?) -> String {
             var perSecond = "-/s"
             if let requests, let seconds, seconds > 0 { perSecond = String(format: "%.0f/s", Double(requests) / seconds) }

@@ -1,4 +1,5 @@
 import Foundation
+import SerinCore
 import SerinSpawn
 
 /// A kubeconfig `exec` credential plugin (`aws eks get-token`, `gke-gcloud-auth-plugin`, `kubelogin`...): a
@@ -80,7 +81,7 @@ public actor ExecCredentialPlugin {
 
     private func run() async throws -> Data {
         let configuration = self.configuration
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let seconds = timeout.inSeconds
         return try await withCheckedThrowingContinuation { continuation in
             // The child's pipes and its wait block: they run on a Dispatch thread, never on Swift's cooperative pool.
             DispatchQueue.global().async {

@@ -23,7 +23,7 @@ public struct CanaryMetrics: Codable, Sendable, Equatable {
 
     /// The canary's share of traffic from a moment on.
     public struct WeightPoint: Codable, Sendable, Equatable {
-        public var time: Double
+        @RFC3339Time public var time: Double
         public var canaryWeight: Int
     }
 

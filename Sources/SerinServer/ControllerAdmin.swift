@@ -169,9 +169,9 @@ public struct CanaryHistory: Codable, Sendable {
     }
 }
 
-/// One event with a Unix timestamp.
+/// One event with its time (RFC 3339 in JSON).
 public struct EventView: Codable, Sendable, Equatable {
-    public var time: Double
+    @RFC3339Time public var time: Double
     public var severity: String
     public var message: String
 
@@ -182,9 +182,9 @@ public struct EventView: Codable, Sendable, Equatable {
     }
 }
 
-/// One measurement with a Unix timestamp.
+/// One measurement with its time (RFC 3339 in JSON).
 public struct MeasurementView: Codable, Sendable, Equatable {
-    public var time: Double
+    @RFC3339Time public var time: Double
     public var metric: String
     public var canary: Double?
     public var stable: Double?
@@ -207,7 +207,7 @@ public struct MeasurementView: Codable, Sendable, Equatable {
         canaryRequests = measurement.canaryRequests
         stableRequests = measurement.stableRequests
         canaryWeight = measurement.canaryWeight
-        window = measurement.window.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        window = measurement.window?.inSeconds
         verdict = measurement.verdict.outcome
         reason = measurement.verdict.reason
         comparison = measurement.comparison

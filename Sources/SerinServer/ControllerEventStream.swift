@@ -65,7 +65,7 @@ public enum ControllerEventStream {
     struct RolloutEventMessage: Encodable {
         var canary: String
         var namespace: String
-        var time: Double
+        @RFC3339Time var time: Double
         var severity: String
         var message: String
 

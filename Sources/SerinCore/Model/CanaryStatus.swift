@@ -23,8 +23,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var threshold: Int
     public var iteration: Int
     public var message: String?
-    /// Seconds since the Unix epoch of the last phase change.
-    public var lastTransition: Double?
+    /// Seconds since the Unix epoch of the last phase change (RFC 3339 in JSON).
+    @OptionalRFC3339Time public var lastTransition: Double?
     /// The request key that pins each client to one side (`analysis.stickiness`), e.g. `header x-user-id`.
     public var stickiness: String?
     /// A/B testing's match as people read it (`header x-canary = insider`, several joined by `or`); nil otherwise.
@@ -79,9 +79,9 @@ public struct ReleaseStatus: Codable, Sendable, Equatable {
     /// `Progressing`, `Promoted`, `RolledBack` or `Superseded`.
     public var outcome: String
     public var reason: String?
-    /// Seconds since the Unix epoch.
-    public var started: Double
-    public var ended: Double?
+    /// Seconds since the Unix epoch (RFC 3339 in JSON).
+    @RFC3339Time public var started: Double
+    @OptionalRFC3339Time public var ended: Double?
 
     public init(_ release: Release) {
         stable = release.stable.description
@@ -124,6 +124,6 @@ public struct SequencedUpdate: Sendable, Equatable {
 extension RolloutInstant {
     /// Seconds since the Unix epoch, for instants taken by `WallClock`.
     public var unixSeconds: Double {
-        Double(sinceEpoch.components.seconds) + Double(sinceEpoch.components.attoseconds) / 1e18
+        sinceEpoch.inSeconds
     }
 }

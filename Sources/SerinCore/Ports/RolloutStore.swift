@@ -62,18 +62,30 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
         case canary, instant, metric, canaryValue, stableValue, canaryRequests, stableRequests, canaryWeight, window, verdict, reason, comparison
     }
 
-    /// The verdict is flat beside the numbers: `"verdict": "fail", "reason": "..."`.
+    /// The verdict is flat beside the numbers: `"verdict": "fail", "reason": "..."`; the instant is RFC 3339 and the
+    /// window seconds (what servers before wrote, Swift's `Duration` and `RolloutInstant` as they encode, is read too).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        let instant: RolloutInstant
+        if let text = try? container.decode(String.self, forKey: .instant) {
+            guard let parsed = RFC3339.instant(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .instant, in: container, debugDescription: "expected an RFC 3339 time, got \"\(text)\"")
+            }
+            instant = parsed
+        } else {
+            instant = try container.decode(RolloutInstant.self, forKey: .instant)
+        }
+        let window = try (try? container.decodeIfPresent(Double.self, forKey: .window)).map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
+            ?? container.decodeIfPresent(Duration.self, forKey: .window)
         self.init(
-            canary: try container.decode(ResourceName.self, forKey: .canary), instant: try container.decode(RolloutInstant.self, forKey: .instant),
+            canary: try container.decode(ResourceName.self, forKey: .canary), instant: instant,
             metric: try container.decode(String.self, forKey: .metric),
             canaryValue: try container.decodeIfPresent(Double.self, forKey: .canaryValue),
             stableValue: try container.decodeIfPresent(Double.self, forKey: .stableValue),
             canaryRequests: try container.decode(Int.self, forKey: .canaryRequests),
             stableRequests: try container.decode(Int.self, forKey: .stableRequests),
             canaryWeight: try container.decode(Int.self, forKey: .canaryWeight),
-            window: try container.decodeIfPresent(Duration.self, forKey: .window),
+            window: window,
             verdict: Verdict(outcome: try container.decode(Verdict.Outcome.self, forKey: .verdict),
                              reason: try container.decodeIfPresent(String.self, forKey: .reason)),
             comparison: try container.decodeIfPresent(Comparison.self, forKey: .comparison))
@@ -82,14 +94,14 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(canary, forKey: .canary)
-        try container.encode(instant, forKey: .instant)
+        try container.encode(RFC3339.format(instant), forKey: .instant)
         try container.encode(metric, forKey: .metric)
         try container.encodeIfPresent(canaryValue, forKey: .canaryValue)
         try container.encodeIfPresent(stableValue, forKey: .stableValue)
         try container.encode(canaryRequests, forKey: .canaryRequests)
         try container.encode(stableRequests, forKey: .stableRequests)
         try container.encode(canaryWeight, forKey: .canaryWeight)
-        try container.encodeIfPresent(window, forKey: .window)
+        try container.encodeIfPresent(window?.inSeconds, forKey: .window)
         try container.encode(verdict.outcome, forKey: .verdict)
         try container.encodeIfPresent(verdict.reason, forKey: .reason)
         try container.encodeIfPresent(comparison, forKey: .comparison)

@@ -74,7 +74,7 @@ public struct SimulatedTraffic: Sendable, Equatable {
     ) -> MetricSample {
         let segment = segment(at: elapsed)
         let version = side == .canary ? segment.canary : segment.stable
-        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let seconds = window.inSeconds
         let requests = generator.poisson(mean: segment.requestsPerSecond * Double(percent) / 100 * seconds)
         let failures = generator.binomial(trials: requests, probability: version.errorRate)
         let p99 = requests > 0 ? version.medianMilliseconds * .exp(version.logSpread * Self.normalP99(of: requests, using: &generator)) : nil
