@@ -17,6 +17,9 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     /// A/B testing (`analysis.match`, with `iterations`): requests matching any of these reach the canary while
     /// it is analysed, all others stay on stable; empty: no A/B testing.
     public var match: [RequestMatch]
+    /// Blue/green with mirroring (`analysis.mirror` with `mirrorWeight`, with `iterations`): this share of the
+    /// requests is copied to the canary while it is analysed, its answers dropped; nil: no mirroring.
+    public var mirror: Percent?
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
@@ -24,7 +27,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
-        stickiness: Stickiness? = nil, match: [RequestMatch] = []
+        stickiness: Stickiness? = nil, match: [RequestMatch] = [], mirror: Percent? = nil
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -35,13 +38,15 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.judge = judge
         self.stickiness = stickiness
         self.match = match
+        self.mirror = mirror
     }
 
     private enum CodingKeys: String, CodingKey {
-        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match
+        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, mirror
     }
 
-    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none, and before `match` as no A/B testing.
+    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
+    /// before `match` as no A/B testing, and before `mirror` as no mirroring.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -53,12 +58,16 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             progressDeadline: try container.decode(Duration.self, forKey: .progressDeadline),
             judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold,
             stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness),
-            match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? []
+            match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? [],
+            mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror)
         )
     }
 
     /// Whether this is A/B testing: iterations with matching requests on the canary.
     public var isABTesting: Bool { !match.isEmpty }
+
+    /// Whether this is blue/green with mirroring: iterations while a copy of the requests goes to the canary.
+    public var isMirroring: Bool { mirror != nil }
 
     /// The webhooks of one type, in the order the spec lists them.
     public func webhooks(ofType type: WebhookType) -> [WebhookSpec] {
