@@ -36,7 +36,8 @@ public enum TrafficRouterError: Error, CustomStringConvertible, Equatable {
 
 extension VirtualService {
     /// Gives every HTTP route the split owns exactly its stable and canary destinations, and A/B testing's
-    /// route ahead of it while the split has one (`TrafficSplit.routes(replacing:)`); other routes are left
+    /// route ahead of it while the split has one, and blue/green's mirror to the canary while it mirrors
+    /// (`TrafficSplit.routes(replacing:)`); other routes are left
     /// alone. Returns how many routes the split owns.
     mutating func apply(_ split: TrafficSplit) -> Int {
         http = split.routes(replacing: http)

@@ -3,7 +3,8 @@ import SerinCore
 import SerinGateway
 
 /// The built-in metrics from the gateway's own counters: success rate, p99 and the latency histogram (Istio's
-/// buckets) of the canary, and of the stable side as a baseline, each over its check's window.
+/// buckets) of the canary, and of the stable side as a baseline, each over its check's window. While a blue/green
+/// Canary mirrors, the canary is judged on the copies mirrored to it, counted apart from live requests.
 public struct GatewayMetricProvider: MetricProvider {
     private let history: TelemetryHistory
 
@@ -21,7 +22,7 @@ public struct GatewayMetricProvider: MetricProvider {
                 // report the interval asked for then, and the real span only when history is shorter.
                 let window = covered * 10 >= check.interval * 9 ? check.interval : covered
                 samples[metric: check.name] = .traffic(
-                    canary: Self.sample(counts, request.canary, window: window),
+                    canary: Self.sample(counts, request.canary, mirrored: request.canaryMirrored, window: window),
                     stable: Self.sample(counts, request.stable, window: window)
                 )
             case .custom:
@@ -32,8 +33,9 @@ public struct GatewayMetricProvider: MetricProvider {
         return samples
     }
 
-    static func sample(_ counts: TelemetrySnapshot, _ destination: Destination, window: Duration) -> MetricSample {
-        let traffic = counts.traffic(toHost: destination.host, subset: destination.subset)
+    /// One side's numbers: its live requests, or (a mirroring blue/green's canary) the copies mirrored to it.
+    static func sample(_ counts: TelemetrySnapshot, _ destination: Destination, mirrored: Bool = false, window: Duration) -> MetricSample {
+        let traffic = counts.traffic(toHost: destination.host, subset: destination.subset, mirrored: mirrored)
         // No histogram without requests, as there is no p99 and as Prometheus' buckets give none.
         let latency = traffic.duration.count > 0
             ? LatencyHistogram(bounds: traffic.duration.bounds, counts: traffic.duration.counts) : nil

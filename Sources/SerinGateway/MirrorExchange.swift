@@ -15,6 +15,10 @@ final class MirrorExchange {
     private var requestEnded = false
     private var status = 0
     private var finished = false
+    /// The mirror holds itself until it finishes: the real exchange lets go of it as soon as its client has its
+    /// answer, and the upstream connection's delegate is weak, so a copy slower than the real request would
+    /// otherwise vanish mid-flight, uncounted.
+    private var inFlight: MirrorExchange?
 
     /// The most request body a mirror buffers while its connection opens.
     static let maxPendingBytes = 64 * 1024
@@ -35,6 +39,7 @@ final class MirrorExchange {
         self.pool = pool
         self.endpoint = EndpointAddress(host: endpoint.address, port: endpoint.port)
         self.onEnd = onEnd
+        inFlight = self
         pool.lease(self.endpoint) { result in self.connected(result) }
     }
 
@@ -88,6 +93,7 @@ final class MirrorExchange {
         finished = true
         pending = []
         onEnd(status, flags)
+        inFlight = nil
     }
 }
 

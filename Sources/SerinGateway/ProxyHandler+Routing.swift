@@ -167,7 +167,7 @@ extension ProxyHandler {
                     destinationService: cluster.host,
                     destinationNamespace: cluster.service?.namespace ?? ResourceName.defaultNamespace,
                     subset: cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
-                    responseCode: status, responseFlags: flag
+                    responseCode: status, responseFlags: flag, mirrored: true
                 ),
                 milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: 0, shard: shard
             )

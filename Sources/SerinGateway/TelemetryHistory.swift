@@ -61,12 +61,17 @@ extension TelemetrySnapshot {
     }
 
     /// Requests, 5xx answers and the latency histogram for one destination host (optionally one subset),
-    /// leaving out requests the client abandoned (`DC`), which say nothing about the destination.
-    public func traffic(toHost host: String, subset: String? = nil) -> (requests: Int, serverErrors: Int, duration: Histogram) {
+    /// leaving out requests the client abandoned (`DC`), which say nothing about the destination: the live
+    /// requests, or with `mirrored` the copies a route's `mirror` sent there (a mirror abandoned as it fell
+    /// behind is `DC` too).
+    public func traffic(
+        toHost host: String, subset: String? = nil, mirrored: Bool = false
+    ) -> (requests: Int, serverErrors: Int, duration: Histogram) {
         var requests = 0
         var errors = 0
         var duration = Histogram(bounds: Histogram.durationBounds)
-        for (key, counters) in series where key.destinationService == host && key.responseFlags != .downstreamConnectionTermination {
+        for (key, counters) in series
+        where key.destinationService == host && key.mirrored == mirrored && key.responseFlags != .downstreamConnectionTermination {
             if let subset, key.subset != subset { continue }
             requests += counters.requests
             if key.responseCode >= 500 { errors += counters.requests }

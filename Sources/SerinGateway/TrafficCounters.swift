@@ -38,11 +38,11 @@ public struct TelemetrySnapshot: Sendable, Codable {
         for (key, counters) in other.series { series[key, default: TrafficCounters()].merge(counters) }
     }
 
-    /// Requests and 5xx answers for one destination host, summed over codes, subsets and versions.
+    /// Live requests and 5xx answers for one destination host, summed over codes, subsets and versions.
     public func totals(destinationService host: String) -> (requests: Int, serverErrors: Int) {
         var requests = 0
         var errors = 0
-        for (key, counters) in series where key.destinationService == host {
+        for (key, counters) in series where key.destinationService == host && !key.mirrored {
             requests += counters.requests
             if key.responseCode >= 500 { errors += counters.requests }
         }

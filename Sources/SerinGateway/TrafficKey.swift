@@ -11,11 +11,16 @@ public struct TrafficKey: Hashable, Sendable, Codable {
     public var responseCode: Int
     /// How the request ended, as Envoy flags it (`-`, `NR`, `UF`…).
     public var responseFlags: ResponseFlag
+    /// A copy sent by a route's `mirror` (its answer dropped, no client waiting), counted apart from live
+    /// requests: `request_kind="mirror"` in Prometheus.
+    public var mirrored: Bool
 
     public init(
         destinationService: String, destinationNamespace: String = "default", subset: String? = nil,
-        version: String? = nil, workload: String? = nil, responseCode: Int, responseFlags: ResponseFlag = .noFlag
+        version: String? = nil, workload: String? = nil, responseCode: Int, responseFlags: ResponseFlag = .noFlag,
+        mirrored: Bool = false
     ) {
+        self.mirrored = mirrored
         self.workload = workload
         self.destinationService = destinationService
         self.destinationNamespace = destinationNamespace

@@ -21,7 +21,8 @@ public enum VirtualServiceWeightPatch {
 
     /// The operations that give every route the split owns exactly two destinations, stable and canary, with
     /// their weights, and, while the split has A/B matches, a route ahead of it to the canary for those; the
-    /// split's A/B route goes once it has none. Empty when the routes are already so. A route's destination entries keep their other
+    /// split's A/B route goes once it has none; while the split mirrors, `mirror` and `mirrorPercentage` to the
+    /// canary, which go once it does not. Empty when the routes are already so. A route's destination entries keep their other
     /// fields (`headers`...) — the new stable's from its own entry, or else from the entry that made the route
     /// the Canary's — and a destination without a port keeps the port the route had.
     public static func operations(for virtualService: JSONValue, split: TrafficSplit) throws -> [JSONPatchOperation] {
@@ -58,9 +59,17 @@ public enum VirtualServiceWeightPatch {
             if let matchRoute = VirtualServiceMatchRoute.route(ahead: route, canaryEntry: wanted[1], split: split) {
                 desired.append(matchRoute)
             }
+            let mirrorChanged = VirtualServiceMirror.apply(split, canaryEntry: wanted[1], to: &fields)
             desired.append(.object(fields))
-            guard wanted != entries else { continue }
+            guard wanted != entries || mirrorChanged else { continue }
             patched[routeIndex] = .object(fields)
+            if mirrorChanged {
+                // The mirror comes or goes beside the weights: the whole route changes, guarded by all of it.
+                let routePath: JSONPointer = ["spec", "http", String(routeIndex)]
+                operations.append(.test(path: routePath, value: route))
+                operations.append(.replace(path: routePath, value: .object(fields)))
+                continue
+            }
             operations.append(.test(path: path, value: .array(entries)))
             operations.append(.replace(path: path, value: .array(wanted)))
         }
@@ -93,7 +102,12 @@ public enum VirtualServiceWeightPatch {
 
     /// The destination a route entry sends to: `{destination: {host, subset, port: {number}}}`.
     static func destination(of entry: JSONValue) -> Destination? {
-        guard let destination = entry["destination"], let host = destination["host"]?.stringValue else { return nil }
+        entry["destination"].flatMap(destination(ofTarget:))
+    }
+
+    /// The destination an Istio `Destination` object names: `{host, subset, port: {number}}` (a route's `mirror`).
+    static func destination(ofTarget destination: JSONValue) -> Destination? {
+        guard let host = destination["host"]?.stringValue else { return nil }
         return Destination(host: host, subset: destination["subset"]?.stringValue, port: destination["port"]?["number"]?.intValue)
     }
 

@@ -52,4 +52,16 @@ struct StatusTableTests {
         #expect(table.contains("  iteration 2/10  "))
         #expect(table.contains("\nweb: A/B: header x-canary = insider"), "\(table)")
     }
+
+    @Test("a mirroring blue/green shows its iterations and, on a line of its own, the share copied to the canary")
+    func mirroringShare() throws {
+        var spec = try RolloutFixture.spec(ResourceName(name: "web"))
+        spec.analysis.schedule = try WeightSchedule(iterations: 10)
+        spec.analysis.mirror = Percent(50)
+        var status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        status.step = 3
+        let table = StatusTable.render([status])
+        #expect(table.contains("  iteration 3/10  "))
+        #expect(table.contains("\nweb: mirror: 50% of requests copied to the canary"), "\(table)")
+    }
 }

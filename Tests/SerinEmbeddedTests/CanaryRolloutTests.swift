@@ -62,11 +62,13 @@ struct CanaryRolloutTests {
     static func withHarness(
         canary: ManifestSource, extra: [ManifestSource] = [], canaryErrorRate: Double = 0, rate: Int = 300,
         metrics: MetricSource = .gateway, adminPort: Int = 0, adminAccess: AdminAccess = .open, eventKeepAlive: Duration = .seconds(15),
+        canaryBackend: ((TestBackends) async throws -> HTTPListener)? = nil,
         _ body: (Harness) async throws -> Void
     ) async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
-        let v2 = try await backends.start("v2", errorRate: canaryErrorRate)
+        // v2 as the test builds it (one that records what reaches it), or the demo app failing canaryErrorRate of requests.
+        let v2 = if let canaryBackend { try await canaryBackend(backends) } else { try await backends.start("v2", errorRate: canaryErrorRate) }
         let decoded = SeedManifests.resources(SeedManifests.sources(v1: v1.port, v2: v2.port) + extra + [canary])
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path

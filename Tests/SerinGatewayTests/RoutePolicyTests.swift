@@ -325,4 +325,41 @@ struct RoutePolicyTests {
         await v1.close()
         await backends.shutdown()
     }
+
+    @Test("mirrored copies are counted apart: request_kind=\"mirror\" in /metrics, never in the mirror host's live traffic")
+    func mirrorCountedApart() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let shadow = try await backends.start("v2", errorRate: 1)
+        let route = """
+              - route: [{destination: {host: web-v1-service}}]
+                mirror: {host: web-v2-service}
+            """
+        try await Self.withGateway(
+            try Self.table(routes: route, services: ["web-v1-service": [v1.port], "web-v2-service": [shadow.port]]), group: backends
+        ) { gateway, client in
+            for _ in 0..<6 {
+                #expect(try await client.send(.GET, "/", headers: [("host", "web")]).status == 200)
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            var snapshot = gateway.telemetry.snapshot()
+            while snapshot.traffic(toHost: "web-v2-service", mirrored: true).requests < 6 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                snapshot = gateway.telemetry.snapshot()
+            }
+            let mirrored = snapshot.traffic(toHost: "web-v2-service", mirrored: true)
+            #expect(mirrored.requests == 6 && mirrored.serverErrors == 6)
+            #expect(snapshot.traffic(toHost: "web-v2-service").requests == 0, "a copy is no live request")
+            #expect(snapshot.totals(destinationService: "web-v2-service").requests == 0)
+            #expect(snapshot.traffic(toHost: "web-v1-service").requests == 6)
+            let text = PrometheusExposition.render(snapshot)
+            let lines = text.split(separator: "\n").filter { $0.hasPrefix("istio_requests_total{") }
+            #expect(lines.contains { $0.contains("destination_service_name=\"web-v2-service\"") && $0.contains("request_kind=\"mirror\"") && $0.hasSuffix(" 6") }, "\(lines)")
+            #expect(lines.contains { $0.contains("destination_service_name=\"web-v1-service\"") && $0.contains("request_kind=\"live\"") }, "\(lines)")
+            #expect(!lines.contains { $0.contains("web-v2-service") && $0.contains("request_kind=\"live\"") }, "\(lines)")
+        }
+        await shadow.close()
+        await v1.close()
+        await backends.shutdown()
+    }
 }

@@ -81,6 +81,11 @@ struct KubernetesManifestTests {
 
         """)
 
+    /// The fields blue/green with mirroring adds, which replace the weight steps: `iterations` with `mirror` and `mirrorWeight`.
+    static let everyMirrorField = everyField.replacingOccurrences(
+        of: "    stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]\n",
+        with: "    iterations: 10\n    mirror: true\n    mirrorWeight: 50\n")
+
     @Test("every manifest in examples/kubernetes decodes with no error")
     func examplesDecode() throws {
         let directory = Self.root.appendingPathComponent("examples/kubernetes")
@@ -105,6 +110,8 @@ struct KubernetesManifestTests {
         #expect(schema.problems(in: full).isEmpty, "\(schema.problems(in: full))")
         let abTesting = try JSONValue(yaml: try Yams.load(yaml: Self.everyABField))
         #expect(Self.everyABField.contains("match:") && schema.problems(in: abTesting).isEmpty, "\(schema.problems(in: abTesting))")
+        let mirroring = try JSONValue(yaml: try Yams.load(yaml: Self.everyMirrorField))
+        #expect(Self.everyMirrorField.contains("mirrorWeight:") && schema.problems(in: mirroring).isEmpty, "\(schema.problems(in: mirroring))")
         // ... and the decoder reads all of it: no field unknown to one side.
         let template = """
             apiVersion: serin.dev/v1alpha1
@@ -114,7 +121,7 @@ struct KubernetesManifestTests {
               provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
               query: "sum(rate(istio_requests_total{destination_workload='{{ target }}'}[{{ interval }}]))"
             """
-        for canary in [Self.everyField, Self.everyABField] {
+        for canary in [Self.everyField, Self.everyABField, Self.everyMirrorField] {
             let set = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: canary + "\n---\n" + template)])
             // (Hosts and subsets resolve against Services and DestinationRules this set leaves out.)
             let fieldProblems = set.diagnostics.filter { diagnostic in
@@ -125,6 +132,8 @@ struct KubernetesManifestTests {
         }
         let ab = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyABField)])
         #expect(ab.canaries.first?.analysis.match.first?.queryParams == ["variant": .exact("b")])
+        let mirror = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyMirrorField)])
+        #expect(mirror.canaries.first?.analysis.mirror == Percent(50))
     }
 
     @Test(

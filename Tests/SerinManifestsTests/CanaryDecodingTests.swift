@@ -149,6 +149,20 @@ struct CanaryDecodingTests {
         ])
     }
 
+    @Test("reads Flagger's blue/green with mirroring: iterations with mirror and mirrorWeight, every request when no weight is written")
+    func blueGreenMirroring() throws {
+        let weighted = Self.flaggerCanary.replacingOccurrences(
+            of: "    maxWeight: 50\n    stepWeight: 10\n", with: "    iterations: 10\n    mirror: true\n    mirrorWeight: 40\n")
+        let (spec, messages) = decodeCanary(weighted)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.mirror == Percent(40))
+        #expect(spec?.analysis.schedule == (try WeightSchedule(iterations: 10)))
+        let every = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    maxWeight: 50\n    stepWeight: 10\n", with: "    iterations: 10\n    mirror: true\n"))
+        #expect(every.0?.analysis.mirror == .all)
+        let off = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    maxWeight: 50\n    stepWeight: 10\n", with: "    iterations: 10\n    mirror: false\n"))
+        #expect(off.1.isEmpty && off.0?.analysis.mirror == nil)
+    }
+
     @Test("takes Core's defaults for every field left out")
     func defaults() throws {
         let yaml = """
@@ -650,6 +664,16 @@ struct CanaryDecodingTests {
             + "canary for that many analyses, the rest stay on stable; stepWeight, maxWeight and stepWeights shift all traffic instead"),
         ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: []",
          "test.yaml:19:12: error: spec.analysis.match is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    maxWeight: 50\n    stepWeight: 10\n    mirror: true",
+         "test.yaml:20:13: error: spec.analysis.mirror needs spec.analysis.iterations (blue/green): requests are copied to the canary "
+            + "before any live traffic shifts; stepWeight, maxWeight and stepWeights shift live traffic instead"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: [{headers: {x-canary: {exact: insider}}}]\n    mirror: true",
+         "test.yaml:20:13: error: spec.analysis.mirror cannot be beside spec.analysis.match: A/B testing sends the matching requests "
+            + "themselves to the canary, mirroring sends copies; write one of them"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    mirrorWeight: 50",
+         "test.yaml:19:19: error: spec.analysis.mirrorWeight is set without spec.analysis.mirror: true; write mirror: true to copy requests to the canary"),
+        ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    mirror: true\n    mirrorWeight: 0",
+         "test.yaml:20:19: error: spec.analysis.mirrorWeight is 0, expected a percentage of requests from 1 to 100"),
         ("  provider: istio", "  provider: linkerd", "test.yaml:5:13: error: spec.provider: expected istio (Serin routes through Istio's VirtualService), got \"linkerd\""),
         ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}", "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet"),
     ])

@@ -261,6 +261,10 @@ enum StatusTable {
         }
         // A/B testing's match: who reaches the canary besides the weights.
         lines += statuses.compactMap { status in status.abMatch.map { "\(status.name): A/B: \($0)" } }
+        // Blue/green with mirroring: the copy the canary is judged on.
+        lines += statuses.compactMap { status in
+            status.mirrorWeight.map { "\(status.name): mirror: \(String(format: "%g", $0))% of requests copied to the canary" }
+        }
         for status in statuses {
             guard let message = status.message else { continue }
             // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").

@@ -16,8 +16,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var step: Int?
     public var steps: Int
     /// `blueGreen` when the steps are `analysis.iterations` at canary weight 0, `abTesting` when matching
-    /// requests reach the canary meanwhile (`analysis.match`), `canary` for weight steps; nil from a server that
-    /// predates strategies (read as `canary`).
+    /// requests reach the canary meanwhile (`analysis.match`), `blueGreenMirroring` when a copy of the requests
+    /// goes to it (`analysis.mirror`), `canary` for weight steps; nil from a server that predates strategies (read
+    /// as `canary`).
     public var strategy: String?
     public var failedChecks: Int
     public var threshold: Int
@@ -29,6 +30,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var stickiness: String?
     /// A/B testing's match as people read it (`header x-canary = insider`, several joined by `or`); nil otherwise.
     public var abMatch: String?
+    /// Blue/green with mirroring's `mirrorWeight`: the percentage of requests copied to the canary; nil otherwise.
+    public var mirrorWeight: Double?
     /// The newest measurement of each metric in the current release, with its verdict (none yet right after
     /// `rollout` starts a new release: the last one's verdicts are in its history, not here).
     public var lastMeasurements: [RecordedMeasurement]
@@ -47,7 +50,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         step = status.stepIndex.map { $0 + 1 }
         steps = rollout.spec.analysis.schedule.steps
         let analysis = rollout.spec.analysis
-        strategy = analysis.isABTesting ? "abTesting" : analysis.schedule.isBlueGreen ? "blueGreen" : "canary"
+        strategy = analysis.isABTesting ? "abTesting" : analysis.isMirroring ? "blueGreenMirroring"
+            : analysis.schedule.isBlueGreen ? "blueGreen" : "canary"
+        mirrorWeight = analysis.mirror?.value
         abMatch = analysis.isABTesting ? rollout.abSummary : nil
         failedChecks = status.failedChecks
         threshold = rollout.spec.analysis.threshold
@@ -62,8 +67,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
 }
 
 extension CanaryStatus {
-    /// Whether the steps are iterations at canary weight 0: blue/green, or A/B testing.
-    public var isBlueGreen: Bool { strategy == "blueGreen" || strategy == "abTesting" }
+    /// Whether the steps are iterations at canary weight 0: blue/green (with mirroring or not), or A/B testing.
+    public var isBlueGreen: Bool { ["blueGreen", "blueGreenMirroring", "abTesting"].contains(strategy) }
 
     /// The step out of all of them: `2/5`, `-/5` before the first.
     public var stepProgress: String { "\(step.map(String.init) ?? "-")/\(steps)" }

@@ -13,11 +13,16 @@ public struct AnalysisRequest: Hashable, Sendable {
     public var metrics: [MetricCheck]
     /// The judge the Canary names; with `statistical`, each traffic check's window is the whole step so far.
     public var judge: JudgeSettings
+    /// Blue/green with mirroring: the canary serves only copies of requests, so its numbers are its mirrored
+    /// traffic's (the gateway counts those apart from live requests).
+    public var canaryMirrored: Bool
 
     public init(
         ticket: RolloutTicket, canaryName: ResourceName, canary: Destination, stable: Destination,
-        canaryWeight: Int, metrics: [MetricCheck], canaryWorkload: String? = nil, judge: JudgeSettings = .threshold
+        canaryWeight: Int, metrics: [MetricCheck], canaryWorkload: String? = nil, judge: JudgeSettings = .threshold,
+        canaryMirrored: Bool = false
     ) {
+        self.canaryMirrored = canaryMirrored
         self.judge = judge
         self.canaryWorkload = canaryWorkload
         self.ticket = ticket

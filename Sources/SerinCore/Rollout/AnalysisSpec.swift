@@ -20,6 +20,9 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     /// Flagger's `stepWeightPromotion`: once analysis passes, traffic moves to the promoted version this many
     /// percent per interval instead of all at once; nil: all at once.
     public var stepWeightPromotion: Int?
+    /// Blue/green with mirroring (`analysis.mirror` with `mirrorWeight`, with `iterations`): this share of the
+    /// requests is copied to the canary while it is analysed, its answers dropped; nil: no mirroring.
+    public var mirror: Percent?
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
@@ -27,7 +30,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
-        stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil
+        stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil, mirror: Percent? = nil
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -39,14 +42,16 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.stickiness = stickiness
         self.match = match
         self.stepWeightPromotion = stepWeightPromotion
+        self.mirror = mirror
     }
 
     private enum CodingKeys: String, CodingKey {
-        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, stepWeightPromotion
+        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, stepWeightPromotion, mirror
     }
 
-    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none, and before `match` as no A/B testing, and before
-    /// `stepWeightPromotion` as promotion all at once.
+    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
+    /// before `match` as no A/B testing, before `stepWeightPromotion` as promotion all at once, and before `mirror`
+    /// as no mirroring.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -59,12 +64,16 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold,
             stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness),
             match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? [],
-            stepWeightPromotion: try container.decodeIfPresent(Int.self, forKey: .stepWeightPromotion)
+            stepWeightPromotion: try container.decodeIfPresent(Int.self, forKey: .stepWeightPromotion),
+            mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror)
         )
     }
 
     /// Whether this is A/B testing: iterations with matching requests on the canary.
     public var isABTesting: Bool { !match.isEmpty }
+
+    /// Whether this is blue/green with mirroring: iterations while a copy of the requests goes to the canary.
+    public var isMirroring: Bool { mirror != nil }
 
     /// The webhooks of one type, in the order the spec lists them.
     public func webhooks(ofType type: WebhookType) -> [WebhookSpec] {

@@ -44,6 +44,17 @@ extension CanarySpec {
             problem("analysis.match", "is set but the steps are weights: A/B testing runs analysis.iterations with only matching requests on the canary; write iterations")
         }
 
+        if let mirror = analysis.mirror {
+            if !analysis.schedule.isBlueGreen {
+                problem("analysis.mirror", "is set but the steps are weights: mirroring copies requests to the canary during analysis.iterations (blue/green), before any live traffic shifts; write iterations")
+            } else if analysis.isABTesting {
+                problem("analysis.mirror", "is set beside analysis.match: mirroring is blue/green's, A/B testing sends the matching requests themselves; write one of them")
+            }
+            if !(mirror.value > 0 && mirror.value <= 100) {
+                problem("analysis.mirrorWeight", "is \(Readable.trimmed(mirror.value)), expected a percentage of requests above 0 and at most 100")
+            }
+        }
+
         let judge = analysis.judge
         if judge.kind != .threshold {
             let field = "analysis.statistical"

@@ -130,11 +130,13 @@ extension Rollout {
         status.stepStartedAt = now
         let schedule = spec.analysis.schedule
         // Blue/green's routes stay 100/0 from the start: an iteration changes no weight. A/B testing's first
-        // iteration adds the route sending matching requests to the canary.
+        // iteration adds the route sending matching requests to the canary, mirroring's the copy to it.
         status.canaryWeight = weight
         if !schedule.isBlueGreen || split != before { actions.append(.setWeights(split)) }
         markProgress(now: now)
-        let news = if spec.analysis.isABTesting {
+        let news = if let mirror = spec.analysis.mirror {
+            "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, a copy of \(Readable.trimmed(mirror.value))% of requests is mirrored to it"
+        } else if spec.analysis.isABTesting {
             "iteration \(schedule.label(atStep: index)): requests matching \(abSummary) reach canary \(status.canary), all others stable"
         } else if schedule.isBlueGreen {
             "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, only the webhooks' tests"
@@ -319,7 +321,7 @@ extension Rollout {
         actions.append(.analyze(AnalysisRequest(
             ticket: ticket, canaryName: spec.name, canary: status.canary, stable: status.stable,
             canaryWeight: status.canaryWeight, metrics: metrics, canaryWorkload: spec.canaryDeployment,
-            judge: spec.analysis.judge)))
+            judge: spec.analysis.judge, canaryMirrored: split.mirror != nil)))
     }
 
     mutating func issueTicket(for kind: RolloutStatus.Pending.Kind) -> RolloutTicket {

@@ -11,7 +11,8 @@
 /// next weight, a fail counts towards `threshold`; after the last step the confirm-promotion gate leads to
 /// promotion; post-rollout hooks run after promotion or rollback. Blue/green (`iterations`) keeps the canary at
 /// weight 0 while each pass counts one iteration, then promotes 0 → 100 at once; A/B testing (`iterations` with
-/// `match`) does the same while the matching requests go to the canary.
+/// `match`) does the same while the matching requests go to the canary, and blue/green with mirroring (`mirror`)
+/// while a copy of the requests goes to it.
 public struct Rollout: Hashable, Sendable {
     public internal(set) var spec: CanarySpec
     public internal(set) var status: RolloutStatus
@@ -58,14 +59,19 @@ public struct Rollout: Hashable, Sendable {
             canary: WeightedDestination(destination: status.canary, weight: status.canaryWeight),
             retiring: status.retiredStable.map { [$0] } ?? [], stickiness: spec.analysis.stickiness,
             canaryMatch: isAnalysingABTest ? spec.analysis.match : [],
-            matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil)
+            matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil,
+            mirror: isAnalysingSteps ? spec.analysis.mirror : nil)
     }
 
     /// Whether matching requests reach the canary now (A/B testing): from the first iteration until promotion or
     /// rollback, paused or not.
-    var isAnalysingABTest: Bool {
+    var isAnalysingABTest: Bool { spec.analysis.isABTesting && isAnalysingSteps }
+
+    /// Whether the steps are under analysis: from the first step until promotion or rollback, paused or not —
+    /// while A/B testing's route and blue/green's mirror stand.
+    var isAnalysingSteps: Bool {
         let analysing = status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing)
-        return spec.analysis.isABTesting && analysing && status.stepIndex != nil
+        return analysing && status.stepIndex != nil
     }
 
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,

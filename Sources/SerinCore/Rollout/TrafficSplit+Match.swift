@@ -19,7 +19,7 @@ extension TrafficSplit {
     }
 
     /// What a VirtualService's HTTP routes become: the split's A/B routes removed, each owned route given the
-    /// split's destinations and stickiness, and, while `canaryMatch` is set, preceded by its A/B route.
+    /// split's destinations, stickiness and mirror, and, while `canaryMatch` is set, preceded by its A/B route.
     public func routes(replacing http: [HTTPRoute]) -> [HTTPRoute] {
         var result: [HTTPRoute] = []
         for route in http where !isMatchRoute(named: route.name) {
@@ -31,6 +31,7 @@ extension TrafficSplit {
             var owned = route
             owned.destinations = destinations(replacing: route.destinations)
             owned.stickiness = stickiness
+            owned.mirror = mirrorPolicy(replacing: route.mirror, canary: owned.destinations[1].destination)
             result.append(owned)
         }
         return result

@@ -17,10 +17,13 @@ public struct TrafficSplit: Hashable, Sendable {
     public var canaryMatch: [RequestMatch]
     /// The name that marks the Canary's A/B route (`NAME-canary-match`); nil: the split has none to look after.
     public var matchRouteName: String?
+    /// Blue/green with mirroring: each owned route copies this share of its requests to the canary; nil: no
+    /// such copy, and one the Canary set before is removed (`TrafficSplit+Mirror.swift`).
+    public var mirror: Percent?
 
     public init(
         stable: WeightedDestination, canary: WeightedDestination, retiring: [Destination] = [], stickiness: Stickiness? = nil,
-        canaryMatch: [RequestMatch] = [], matchRouteName: String? = nil
+        canaryMatch: [RequestMatch] = [], matchRouteName: String? = nil, mirror: Percent? = nil
     ) {
         self.stable = stable
         self.canary = canary
@@ -28,6 +31,7 @@ public struct TrafficSplit: Hashable, Sendable {
         self.stickiness = stickiness
         self.canaryMatch = canaryMatch
         self.matchRouteName = matchRouteName
+        self.mirror = mirror
     }
 
     /// Whether a route sending to these destinations is the Canary's.

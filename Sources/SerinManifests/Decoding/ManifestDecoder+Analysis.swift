@@ -8,7 +8,7 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
-                "judge", "statistical", "stickiness", "stepWeightPromotion",
+                "judge", "statistical", "stickiness", "stepWeightPromotion", "mirror", "mirrorWeight",
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -27,7 +27,10 @@ extension ManifestDecoder {
         let judge = judgeSettings(in: fields, reader: reader)
         let stickinessField = fields["stickiness"]
         let stickiness = stickinessField.flatMap { stickyKey($0, reader: reader) }
-        guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil else { return nil }
+        let mirror = mirrorShare(in: fields, reader: reader)
+        guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil,
+            let mirror
+        else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
         analysis.interval = interval ?? (judge.kind == .statistical ? .seconds(5) : analysis.interval)
@@ -37,7 +40,51 @@ extension ManifestDecoder {
         analysis.stickiness = stickiness
         analysis.match = match ?? []
         analysis.stepWeightPromotion = stepWeightPromotion
+        analysis.mirror = mirror
         return analysis
+    }
+
+    /// Flagger's blue/green with mirroring: `mirror: true` beside `iterations` (not `match`), and `mirrorWeight`,
+    /// the percentage of requests copied to the canary (1-100, default 100). nil: refused, said where;
+    /// `.some(nil)`: no mirroring.
+    private static func mirrorShare(in fields: Fields, reader: DocumentReader) -> Percent?? {
+        let weightField = fields["mirrorWeight"]
+        guard let mirrorField = fields["mirror"] else {
+            if let weightField {
+                reader.error("\(weightField.path) is set without \(fields.owner.path(of: "mirror")): true; write mirror: true to copy requests to the canary", at: weightField.node)
+                return nil
+            }
+            return .some(nil)
+        }
+        guard let on = reader.bool(mirrorField) else { return nil }
+        guard on else {
+            if let weightField {
+                reader.error("\(weightField.path) is set but \(mirrorField.path) is false; remove mirrorWeight or write mirror: true", at: weightField.node)
+                return nil
+            }
+            return .some(nil)
+        }
+        guard fields["iterations"] != nil else {
+            reader.error(
+                "\(mirrorField.path) needs \(fields.owner.path(of: "iterations")) (blue/green): requests are copied to the canary "
+                    + "before any live traffic shifts; stepWeight, maxWeight and stepWeights shift live traffic instead",
+                at: mirrorField.node)
+            return nil
+        }
+        if fields["match"] != nil {
+            reader.error(
+                "\(mirrorField.path) cannot be beside \(fields.owner.path(of: "match")): A/B testing sends the matching requests "
+                    + "themselves to the canary, mirroring sends copies; write one of them",
+                at: mirrorField.node)
+            return nil
+        }
+        guard let weightField else { return Percent.all }
+        guard let weight = reader.int(weightField) else { return nil }
+        guard (1...100).contains(weight) else {
+            reader.error("\(weightField.path) is \(weight), expected a percentage of requests from 1 to 100", at: weightField.node)
+            return nil
+        }
+        return Percent(Double(weight))
     }
 
     /// Flagger's A/B testing: `match`, a non-empty list in a VirtualService's match vocabulary, beside `iterations`.
