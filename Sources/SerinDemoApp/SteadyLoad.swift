@@ -18,8 +18,12 @@ public final class SteadyLoad: Sendable {
 
     public init() {}
 
-    /// Sends about `rate` requests per second over `connections` keep-alive connections until `stop()`.
-    public func start(host: String = "127.0.0.1", port: Int, path: String = "/", rate: Int, connections: Int, group: any EventLoopGroup) {
+    /// Sends about `rate` requests per second over `connections` keep-alive connections until `stop()`; `authority`,
+    /// when given, is the `Host` each request names (a service, as clients of the mesh listener send it).
+    public func start(
+        host: String = "127.0.0.1", port: Int, path: String = "/", authority: String? = nil, rate: Int, connections: Int,
+        group: any EventLoopGroup
+    ) {
         let pause = Duration.milliseconds(max(1, 1000 * connections / max(rate, 1)))
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
@@ -37,7 +41,9 @@ public final class SteadyLoad: Sendable {
                     senders.addTask {
                         while !stopping.withLockedValue({ $0 }) {
                             do {
-                                let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+                                var request = HTTPClientRequest(url: url)
+                                if let authority { request.headers.replaceOrAdd(name: "host", value: authority) }
+                                let response = try await client.execute(request, timeout: .seconds(10))
                                 let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
                                 let version = response.headers.first(name: DemoApp.versionHeader)
                                 if version == nil {

@@ -70,6 +70,7 @@ public final class GatewayRuntime: Service, Sendable {
     /// Why the runtime did not start, with the flag that fixes it.
     public enum StartError: Error, CustomStringConvertible {
         case gateway(GatewayError)
+        case mesh(any Error)
         case admin(address: String, underlying: any Error)
         case state(any Error)
         /// Bound beyond loopback without a token.
@@ -79,6 +80,8 @@ public final class GatewayRuntime: Service, Sendable {
             switch self {
             case .gateway(let error):
                 return "\(error); pick other ports with --port-offset N"
+            case .mesh(let error):
+                return "\(error); pick another with --mesh HOST:PORT"
             case .admin(let address, let underlying):
                 return "cannot serve the admin endpoint on \(address): \(underlying); pick another with --admin HOST:PORT"
             case .state(let error):
@@ -89,10 +92,12 @@ public final class GatewayRuntime: Service, Sendable {
         }
     }
 
-    /// Binds every Gateway port and the admin endpoint, and starts the controller when asked; on failure nothing
-    /// is left listening. On shutdown, requests in flight get up to `drainTimeout` to finish.
+    /// Binds every Gateway port, the mesh listener when asked (`mesh`: host and port, 0 for a free one) and the
+    /// admin endpoint, and starts the controller when asked; on failure nothing is left listening. On shutdown,
+    /// requests in flight get up to `drainTimeout` to finish.
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
+        mesh: (host: String, port: Int)? = nil,
         adminHost: String, adminPort: Int, adminAccess: AdminAccess = .open, limits: GatewayLimits = .default,
         drainTimeout: TimeAmount = .zero, logger: Logger = Logger(label: "serin.gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
         controller controllerOptions: ControllerOptions? = nil
@@ -103,6 +108,9 @@ public final class GatewayRuntime: Service, Sendable {
         let live = LiveConfiguration(gateway: gateway, resources: served)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
         do { try await live.installCurrent() } catch let error as GatewayError { throw await unbound(gateway, .gateway(error)) }
+        if let mesh {
+            do { try await gateway.openMesh(host: mesh.host, port: mesh.port) } catch { throw await unbound(gateway, .mesh(error)) }
+        }
         let readiness = Readiness()
         let routes = adminRoutes(
             gateway: gateway, live: live, readiness: readiness, access: adminAccess, servesMetrics: controllerOptions == nil)

@@ -1,10 +1,14 @@
+import NIOCore
+
 /// What the gateway's admin endpoints serve (`/config`, `/metrics`); the admin listener's routes are
 /// SerinEmbedded's, so the data plane needs no HTTP server library.
 public enum GatewayAdmin {
-    /// What `/config` serves: the routing table in use, its generation and the ports bound.
+    /// What `/config` serves: the routing table in use, its generation and the ports bound, and the mesh's routes
+    /// when the mesh listener is open.
     public static func configDocument(_ gateway: GatewayServer) -> RouteTableDocument {
         let current = gateway.routes.versioned
-        return RouteTableDocument(current.table, generation: current.generation, boundPorts: gateway.boundPorts)
+        return RouteTableDocument(current.table, generation: current.generation, boundPorts: gateway.boundPorts,
+            meshPort: gateway.meshAddress?.port)
     }
 
     /// What `/metrics` serves: Istio's standard metrics for the traffic, then the gateway's own.

@@ -24,6 +24,7 @@ public final class GatewayServer: Sendable {
     private let portMapping: PortMapping
     private let loops: [ObjectIdentifier: LoopContext]
     private let listeners = NIOLockedValueBox<[Int: any Channel]>([:])
+    private let meshListener = NIOLockedValueBox<(any Channel)?>(nil)
     private let ownsGroup: Bool
     public let limits: GatewayLimits
     private let openConnections = ConnectionCount()
@@ -65,6 +66,9 @@ public final class GatewayServer: Sendable {
         listeners.withLockedValue { $0.compactMapValues { $0.localAddress?.port } }
     }
 
+    /// The `--mesh` listener's address, once open.
+    public var meshAddress: SocketAddress? { meshListener.withLockedValue { $0?.localAddress } }
+
     /// The bound port for a declared Gateway port.
     public func boundPort(forDeclared port: Int) -> Int? { boundPorts[port] }
 
@@ -94,6 +98,25 @@ public final class GatewayServer: Sendable {
         for channel in closing { try? await channel.close() }
     }
 
+    /// Opens the mesh's outbound listener on `host:port` (0: a free port), the role a sidecar plays for its
+    /// workload: clients reach services through it by `Host: reviews:9080`, or use it as their HTTP proxy, and it
+    /// routes by the table's mesh routes. It stays open, whatever tables are installed, until shutdown.
+    public func openMesh(host: String, port: Int) async throws {
+        let channel: any Channel
+        do {
+            channel = try await bind(host: host, port: port, declaredPort: port, inMesh: true)
+        } catch GatewayError.portInUse {
+            throw GatewayError.meshUnavailable(address: host, port: port, reason: "address already in use")
+        } catch GatewayError.permissionDenied {
+            throw GatewayError.meshUnavailable(address: host, port: port, reason: "permission denied (ports below 1024 need root)")
+        }
+        let previous = meshListener.withLockedValue { current -> (any Channel)? in
+            defer { current = channel }
+            return current
+        }
+        try? await previous?.close()
+    }
+
     private func bind(declaredPort: Int) async throws -> any Channel {
         let port: Int
         switch portMapping {
@@ -103,6 +126,10 @@ public final class GatewayServer: Sendable {
         guard (0...65535).contains(port) else {
             throw GatewayError.invalidPort(declared: declaredPort, actual: port)
         }
+        return try await bind(host: bindHost, port: port, declaredPort: declaredPort, inMesh: false)
+    }
+
+    private func bind(host bindHost: String, port: Int, declaredPort: Int, inMesh: Bool) async throws -> any Channel {
         let routes = self.routes
         let clusters = self.clusters
         let telemetry = self.telemetry
@@ -128,7 +155,7 @@ public final class GatewayServer: Sendable {
                         try sync.addHandler(
                             ProxyHandler(
                                 routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
-                                limits: limits, deadlines: deadlines
+                                inMesh: inMesh, limits: limits, deadlines: deadlines
                             )
                         )
                     }
@@ -158,10 +185,14 @@ public final class GatewayServer: Sendable {
     /// drain had to cut.
     @discardableResult
     public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
+        let mesh = meshListener.withLockedValue { current -> (any Channel)? in
+            defer { current = nil }
+            return current
+        }
         let channels = listeners.withLockedValue { current -> [any Channel] in
             defer { current.removeAll() }
             return Array(current.values)
-        }
+        } + (mesh.map { [$0] } ?? [])
         for channel in channels { try? await channel.close() }
         let cut = await drain(timeout: drainTimeout)
         for (_, loop) in loops {
@@ -217,6 +248,7 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
     case portInUse(address: String, port: Int, declared: Int)
     case permissionDenied(address: String, port: Int, declared: Int)
     case invalidPort(declared: Int, actual: Int)
+    case meshUnavailable(address: String, port: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -226,6 +258,8 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
             return "cannot listen on \(address):\(port) for Gateway port \(declared): permission denied (ports below 1024 need root)"
         case .invalidPort(let declared, let actual):
             return "Gateway port \(declared) maps to \(actual), outside 0-65535"
+        case .meshUnavailable(let address, let port, let reason):
+            return "cannot listen on \(address):\(port) for the mesh (--mesh): \(reason)"
         }
     }
 }

@@ -7,8 +7,9 @@ import SerinCore
 extension ProxyHandler {
     /// Routes a request head just read: the gateway answers it itself (no route, a direct response or redirect,
     /// nowhere healthy to send it, a fault abort), or an exchange starts towards the chosen endpoint.
-    func begin(_ head: RequestHead, hasBody: Bool) {
+    func begin(_ received: RequestHead, hasBody: Bool) {
         let started = NIODeadline.now()
+        let head = received.inOriginForm()
         deadlines.headReceived()
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody) else { return }
         headerLookup.fields = head.fields
@@ -16,7 +17,7 @@ extension ProxyHandler {
             method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: headerLookup
         )
         let route: RouteTable.Route
-        switch routes.table.resolve(attributes, port: declaredPort) {
+        switch inMesh ? routes.table.resolveMesh(attributes) : routes.table.resolve(attributes, port: declaredPort) {
         case .noRoute(let reason):
             return answer(.noRoute, "no route: \(reason)", head: head, started: started)
         case .route(let found):

@@ -22,8 +22,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     let loop: LoopContext
     private let limits: GatewayLimits
     let deadlines: ConnectionDeadlines
-    /// The port as the Gateway declares it, before `--port-offset`.
+    /// The port as the Gateway declares it, before `--port-offset`; unused on the mesh listener.
     let declaredPort: Int
+    /// On the `--mesh` listener: requests route as a sidecar routes them, by the port their authority names.
+    let inMesh: Bool
     var random = FastRandom()
     var endpointTurn = 0
     var machine = ProxyStateMachine()
@@ -52,8 +54,9 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
-        declaredPort: Int, limits: GatewayLimits, deadlines: ConnectionDeadlines
+        declaredPort: Int, inMesh: Bool = false, limits: GatewayLimits, deadlines: ConnectionDeadlines
     ) {
+        self.inMesh = inMesh
         self.routes = routes
         self.clusters = clusters
         self.telemetry = telemetry

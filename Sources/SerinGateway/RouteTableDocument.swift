@@ -4,6 +4,8 @@ import SerinCore
 public struct RouteTableDocument: Codable, Sendable, Equatable {
     public var generation: Int
     public var listeners: [ListenerDocument]
+    /// The mesh's listeners by service port, when the `--mesh` listener is open (its `boundPort` on each).
+    public var mesh: [ListenerDocument]?
 
     /// One listener: the declared port, where it is bound, and its virtual hosts in match order.
     public struct ListenerDocument: Codable, Sendable, Equatable {
@@ -38,12 +40,17 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         public var endpoints: [String]
     }
 
-    public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:]) {
+    public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:], meshPort: Int? = nil) {
         self.generation = generation
-        self.listeners = table.listeners.values.sorted { $0.port < $1.port }.map { listener in
+        self.listeners = Self.documents(table.listeners) { boundPorts[$0] }
+        self.mesh = meshPort.map { bound in Self.documents(table.mesh) { _ in bound } }
+    }
+
+    private static func documents(_ listeners: [Int: RouteTable.Listener], boundPort: (Int) -> Int?) -> [ListenerDocument] {
+        listeners.values.sorted { $0.port < $1.port }.map { listener in
             ListenerDocument(
-                port: listener.port, boundPort: boundPorts[listener.port],
-                gateways: Array(Set(listener.servers.map(\.gateway.description))).sorted(),
+                port: listener.port, boundPort: boundPort(listener.port),
+                gateways: Array(Set(listener.servers.map { $0.gateway == .mesh ? "mesh" : $0.gateway.description })).sorted(),
                 virtualHosts: listener.virtualHosts.map { virtualHost in
                     VirtualHostDocument(
                         host: virtualHost.pattern.text,

@@ -26,7 +26,7 @@ final class UpstreamClusters: Sendable {
     /// Brings the set in line with `table`, before the table goes live.
     func reconcile(with table: RouteTable) {
         var wanted: [String: Cluster] = [:]
-        for listener in table.listeners.values {
+        for listener in Array(table.listeners.values) + Array(table.mesh.values) {
             for host in listener.virtualHosts {
                 for route in host.routes {
                     for target in route.targets where !target.cluster.trafficPolicy.isEmpty {

@@ -31,6 +31,22 @@ struct RouteCommandTests {
         #expect(result.stdout.contains("404, no route of default/web-virtualservice matches GET /other"))
     }
 
+    @Test("with --mesh, explains the sidecar's routing: reviews:9080 takes the mesh VirtualService, a Gateway port does not")
+    func explainsMeshRoute() async throws {
+        let mesh = try await SerinProcess.run(["route", "-f", "examples/mesh", "--mesh", "--host", "reviews:9080"])
+        #expect(mesh.status == 0, "\(mesh.stderr)")
+        #expect(mesh.stdout.contains("request: GET / host \"reviews:9080\" through the mesh"), "\(mesh.stdout)")
+        #expect(mesh.stdout.contains("route:   default/reviews http[0]"))
+        #expect(mesh.stdout.contains("100%  reviews-v1:9080 → 127.0.0.1:19081"))
+        // --port names the service port when --host does not.
+        let byPort = try await SerinProcess.run(["route", "-f", "examples/mesh", "--mesh", "--host", "reviews-v2", "--port", "9080"])
+        #expect(byPort.stdout.contains("route:   default/reviews-v2 http[0] (no VirtualService: straight to the service)"), "\(byPort.stdout)")
+        #expect(byPort.stdout.contains("100%  reviews-v2:9080 → 127.0.0.1:19082"))
+        let gateway = try await SerinProcess.run(["route", "-f", "examples/mesh", "--host", "reviews"])
+        #expect(gateway.status == 1)
+        #expect(gateway.stdout.contains("404, no gateway server listens on port 80"))
+    }
+
     /// The seed's Gateway and services with one VirtualService whose routes each do something besides forwarding.
     static func policyManifests() throws -> URL {
         let directory = try SerinProcess.temporaryDirectory()

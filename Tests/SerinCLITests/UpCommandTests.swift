@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import SerinController
 import SerinCore
@@ -198,6 +199,37 @@ extension UpCommandTests {
         #expect(result.stdout.contains("web: advance canary weight to 20%"), "log lines still go above it")
     }
 
+    @Test("serin up --mesh serves a mesh of services alone: no Gateway, a client reaches reviews:9080 through the mesh port")
+    func servesMeshWithoutGateway() async throws {
+        let backends = TestBackends(threads: 1)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try SerinProcess.temporaryDirectory()
+        for source in SeedManifests.mesh(v1: v1.port, v2: v2.port) {
+            try source.text.write(to: directory.appendingPathComponent((source.path as NSString).lastPathComponent), atomically: true, encoding: .utf8)
+        }
+        let up = try SerinProcess.launch([
+            "up", "-f", directory.path, "--mesh", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+            "--state", directory.appendingPathComponent("state.sqlite").path, "--threads", "1",
+        ])
+        let marker = "serin up: mesh listening on 127.0.0.1:"
+        let started = await up.waitForOutput(marker)
+        let printed = up.printed
+        let port = printed.range(of: marker).flatMap { Int(printed[$0.upperBound...].prefix { $0.isNumber }) }
+        #expect(started, "\(printed)")
+        if let port {
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let response = try await client.send(.GET, "/", headers: [("host", "reviews:9080")], timeout: .seconds(10))
+            #expect(response.header(DemoApp.versionHeader) == "v1")
+            await client.close()
+        }
+        #expect(!printed.contains("Gateway port"), "\(printed)")
+        await up.kill(SIGTERM)
+        _ = await up.outputText()
+        for server in [v1, v2] { await server.close() }
+        await backends.shutdown()
+    }
+
     @Test("with no Gateway to serve, serin up refuses to start, naming what it read and what it skipped, and writes no state")
     func refusesWithNothingToServe() async throws {
         let directory = try SerinProcess.temporaryDirectory()
@@ -208,7 +240,8 @@ extension UpCommandTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains(
             "error: nothing to serve: \(file.path) holds nothing Serin reads and no Gateway; skipped 1 document Serin does not read "
-                + "(kind ConfigMap at \(file.path):1:1)"), "\(result.stderr)")
+                + "(kind ConfigMap at \(file.path):1:1); give the Gateway with -f (for example: -f examples/seed), "
+                + "or serve the mesh with --mesh HOST:PORT"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: state))
     }
 

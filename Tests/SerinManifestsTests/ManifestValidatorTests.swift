@@ -109,13 +109,13 @@ struct ManifestValidatorTests {
         #expect(validate(http) == ["\(at(9, 24)): error: gateway default/edge does not exist (gateways: default/web-gateway)"])
     }
 
-    @Test("a VirtualService bound only to the mesh is served by no gateway")
+    @Test("a VirtualService bound only to the mesh is served by no gateway, and the warning points to --mesh")
     func meshOnly() {
         let http = "  - route:\n    - destination: {host: web-v1-service}"
         #expect(
             validate(gateways: "[mesh]", http) == [
                 "\(at(6, 13)): warning: VirtualService default/vs is bound to no gateway (only the mesh), "
-                    + "so the embedded gateway does not serve it"
+                    + "so only the mesh listener serves it: run serin up|gateway with --mesh HOST:PORT and reach it through that"
             ]
         )
     }

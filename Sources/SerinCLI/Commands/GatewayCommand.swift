@@ -64,6 +64,12 @@ struct ServingOptions: ParsableArguments {
     @Option(help: "The address Gateway listeners bind to (0.0.0.0 for every interface).")
     var address: String = "127.0.0.1"
 
+    @Option(help: ArgumentHelp(
+        "Also listen here as the mesh's sidecar: clients reach services through it by Host (reviews:9080) or as HTTP_PROXY, routed by the VirtualServices bound to the mesh.",
+        valueName: "host:port"
+    ))
+    var mesh: HostPort?
+
     @Option(help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish.", valueName: "seconds"))
     var drainTimeout: Double = 15
 
@@ -102,7 +108,7 @@ struct ServingOptions: ParsableArguments {
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: address, portMapping: .offset(portOffset),
-                adminHost: admin.host, adminPort: admin.port,
+                mesh: mesh.map { (host: $0.host, port: $0.port) }, adminHost: admin.host, adminPort: admin.port,
                 adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: adminReadRequiresToken),
                 limits: limits, drainTimeout: drain, logger: logger, controller: controller
             )
@@ -115,6 +121,9 @@ struct ServingOptions: ParsableArguments {
         }
         for (declared, bound) in runtime.gateway.boundPorts.sorted(by: { $0.key < $1.key }) {
             logger.info("\(label): Gateway port \(declared) listening on \(address):\(bound)")
+        }
+        if let mesh, let bound = runtime.gateway.meshAddress?.port {
+            logger.info("\(label): mesh listening on \(mesh.host):\(bound) (Host: SERVICE:PORT, or HTTP_PROXY=http://\(mesh.host):\(bound))")
         }
         return runtime
     }

@@ -29,8 +29,11 @@ struct RouteCommand: ParsableCommand {
     @Option(help: "The request method.")
     var method: String = "GET"
 
-    @Option(help: "The Gateway server port the request arrives on.")
+    @Option(help: "The Gateway server port the request arrives on; with --mesh, the service port (unless --host names one).")
     var port: Int = 80
+
+    @Flag(help: "Route as the mesh's sidecars do (serin up|gateway --mesh): by host and service port, with the VirtualServices bound to the mesh.")
+    var mesh = false
 
     func validate() throws {
         for header in headers where !header.contains("=") {
@@ -45,16 +48,25 @@ struct RouteCommand: ParsableCommand {
             let parts = header.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (String(parts[0]).lowercased(), String(parts[1]))
         })
-        let request = RequestAttributes(method: method.uppercased(), target: path, authority: host, headers: headerList)
+        let authority = mesh && !host.contains(":") ? "\(host):\(port)" : host
+        let request = RequestAttributes(method: method.uppercased(), target: path, authority: authority, headers: headerList)
         let table = RouteTable(compiling: set.config)
-        Terminal.out("request: \(request.method) \(path) host \"\(host)\" port \(port)")
-        switch table.resolve(request, port: port) {
+        if mesh {
+            Terminal.out("request: \(request.method) \(path) host \"\(authority)\" through the mesh")
+        } else {
+            Terminal.out("request: \(request.method) \(path) host \"\(host)\" port \(port)")
+        }
+        let port = mesh ? (request.port ?? 80) : self.port
+        switch mesh ? table.resolveMesh(request) : table.resolve(request, port: port) {
         case .noRoute(let reason):
             Terminal.out("result:  404, \(reason)")
             throw ExitCode(1)
         case .route(let route):
             Terminal.out("route:   \(route.label)")
-            let admitting = Set(table.listeners[port]?.servers.map(\.gateway) ?? [])
+            // In the mesh, a match's `mesh` (in whatever namespace it was written) admits the request.
+            let admitting = mesh
+                ? Set(route.matches.flatMap(\.gateways).filter { $0.name == ResourceName.mesh.name })
+                : Set(table.listeners[port]?.servers.map(\.gateway) ?? [])
             if let matched = route.matches.firstIndex(where: { $0.matches(request, gateways: admitting, port: port) }) {
                 Terminal.out("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")
             } else {

@@ -73,9 +73,10 @@ struct UpCommand: AsyncParsableCommand {
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
-        guard set.resources.contains(where: { $0.kind == .gateway }) else {
+        guard serving.mesh != nil || set.resources.contains(where: { $0.kind == .gateway }) else {
             Terminal.err("error: nothing to serve: \(manifests.files.joined(separator: ", ")) hold\(manifests.files.count == 1 ? "s" : "") "
-                + "\(set.contents) and no Gateway\(skipped); give the Gateway with -f (for example: -f examples/seed)")
+                + "\(set.contents) and no Gateway\(skipped); give the Gateway with -f (for example: -f examples/seed), "
+                + "or serve the mesh with --mesh HOST:PORT")
             throw ExitCode(1)
         }
         // On a terminal, with text logs, a live line per rollout sits under the log, as `serin demo` shows it.

@@ -28,3 +28,9 @@ public struct ResourceName: Hashable, Sendable, Comparable, CustomStringConverti
         (lhs.namespace, lhs.name) < (rhs.namespace, rhs.name)
     }
 }
+
+extension ResourceName {
+    /// Istio's reserved gateway name for the sidecars of every workload: a VirtualService or match listing it
+    /// applies inside the mesh.
+    public static let mesh = ResourceName(namespace: "", name: "mesh")
+}

@@ -2,14 +2,18 @@
 public struct VirtualService: Hashable, Sendable {
     public var name: ResourceName
     public var hosts: [String]
-    /// Gateways this applies to; empty means the mesh only (sidecars), never Serin's gateway.
+    /// Gateways this applies to (`mesh` is not one of them: see `appliesToMesh`).
     public var gateways: [ResourceName]
+    /// Whether the mesh's sidecars (Serin's `--mesh` listener) route by it: no `gateways` at all, or `mesh` listed.
+    public var appliesToMesh: Bool
     public var http: [HTTPRoute]
 
-    public init(name: ResourceName, hosts: [String], gateways: [ResourceName], http: [HTTPRoute]) {
+    /// `appliesToMesh` defaults to Istio's rule for a VirtualService that lists no gateways.
+    public init(name: ResourceName, hosts: [String], gateways: [ResourceName], appliesToMesh: Bool? = nil, http: [HTTPRoute]) {
         self.name = name
         self.hosts = hosts
         self.gateways = gateways
+        self.appliesToMesh = appliesToMesh ?? gateways.isEmpty
         self.http = http
     }
 }

@@ -53,6 +53,13 @@ public struct RequestAttributes {
         }
     }
 
+    /// The port the authority names, if it names one: the service port a mesh request is for.
+    public var port: Int? {
+        let rest = authority[host.endIndex...]
+        guard rest.utf8.first == UInt8(ascii: ":") else { return nil }
+        return Int(rest.dropFirst())
+    }
+
     /// The first value of query parameter `name`, percent-decoding not applied (as Envoy).
     public func queryValue(_ name: String) -> String? {
         guard let mark = target.firstIndex(of: "?") else { return nil }

@@ -17,18 +17,11 @@ extension RouteTable {
             }
         }
 
-        var hostsByPort: [Int: [(pattern: HostPattern, routes: [Route])]] = [:]
+        var hostsByPort = VirtualHostCollector()
         for virtualService in config.virtualServices {
             let bound = virtualService.gateways.filter { gatewaysByName[$0] != nil }
             guard !bound.isEmpty else { continue }
-            let routes = virtualService.http.enumerated().map { index, route in
-                Route(
-                    virtualService: virtualService.name, index: index, name: route.name,
-                    gateways: Set(bound), matches: route.matches,
-                    targets: route.destinations.map { Self.target(for: $0, in: config) },
-                    policy: RoutePolicy(compiling: route, in: config), stickiness: route.stickiness
-                )
-            }
+            let routes = Self.routes(of: virtualService, boundTo: Set(bound), in: config)
             var seen = Set<String>()
             for gatewayName in bound {
                 guard let gateway = gatewaysByName[gatewayName] else { continue }
@@ -41,11 +34,7 @@ extension RouteTable {
                                 && pattern.overlaps(host)
                         }
                         guard admitted, seen.insert("\(server.port) \(host.text)").inserted else { continue }
-                        if let slot = hostsByPort[server.port, default: []].firstIndex(where: { $0.pattern == host }) {
-                            hostsByPort[server.port]![slot].routes += routes
-                        } else {
-                            hostsByPort[server.port, default: []].append((host, routes))
-                        }
+                        hostsByPort.add(routes, host: host, port: server.port)
                     }
                 }
             }
@@ -53,13 +42,21 @@ extension RouteTable {
 
         var listeners: [Int: Listener] = [:]
         for (port, bindings) in servers {
-            // Stable sort: equally specific patterns keep manifest order.
-            let virtualHosts = (hostsByPort[port] ?? []).enumerated()
-                .sorted { ($0.element.pattern.specificity, -$0.offset) > ($1.element.pattern.specificity, -$1.offset) }
-                .map { VirtualHost(pattern: $0.element.pattern, routes: $0.element.routes) }
-            listeners[port] = Listener(port: port, servers: bindings, virtualHosts: virtualHosts)
+            listeners[port] = Listener(port: port, servers: bindings, virtualHosts: hostsByPort.virtualHosts(onPort: port))
         }
-        self.init(listeners: listeners)
+        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config))
+    }
+
+    /// A VirtualService's HTTP routes, bound to `gateways`.
+    static func routes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
+        virtualService.http.enumerated().map { index, route in
+            Route(
+                virtualService: virtualService.name, index: index, name: route.name,
+                gateways: gateways, matches: route.matches,
+                targets: route.destinations.map { Self.target(for: $0, in: config) },
+                policy: RoutePolicy(compiling: route, in: config), stickiness: route.stickiness
+            )
+        }
     }
 
     /// Resolves a weighted destination to the endpoints it reaches.

@@ -5,9 +5,13 @@
 public struct RouteTable: Sendable {
     /// Listeners by the port their Gateway servers declare (before any `--port-offset`).
     public let listeners: [Int: Listener]
+    /// The mesh's outbound routes by service port, as a sidecar holds them: the VirtualServices bound to the mesh,
+    /// and each known service's own port straight to its endpoints. Served by the `--mesh` listener.
+    public let mesh: [Int: Listener]
 
-    public init(listeners: [Int: Listener]) {
+    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:]) {
         self.listeners = listeners
+        self.mesh = mesh
     }
 
     public static let empty = RouteTable(listeners: [:])
@@ -15,6 +19,9 @@ public struct RouteTable: Sendable {
     /// One port: which gateways' servers listen there, and the virtual hosts bound to them.
     public struct Listener: Sendable {
         public let port: Int
+        /// A mesh port's listener: its one server is `ResourceName.mesh`, admitting every host, and a match's
+        /// `gateways` admits the request when it lists `mesh`.
+        public var isMesh: Bool { servers.count == 1 && servers[0].gateway == .mesh }
         public let servers: [ServerBinding]
         /// Most specific host pattern first.
         public let virtualHosts: [VirtualHost]
@@ -197,40 +204,65 @@ public struct RouteTable: Sendable {
         if admission == 0 {
             return .noRoute(reason: "no gateway server on port \(port) accepts host \"\(host)\"")
         }
-        // Exact, by name: needed only past 63 servers on a listener, or for a match's own `gateways`.
-        func admits(_ gateway: ResourceName) -> Bool {
-            listener.servers.contains { $0.gateway == gateway && $0.hosts.contains(where: { $0.matches(host) }) }
+        if let found = listener.resolve(request, admission: admission) { return found }
+        let admitting = Set(listener.servers.map(\.gateway).filter { listener.admits($0, host: host) })
+        return .noRoute(reason: "no VirtualService bound to \(admitting.sorted().map(\.description).joined(separator: ", ")) serves host \"\(host)\"")
+    }
+
+    /// Finds the route for a request sent through the mesh, as a sidecar would: by the host and the port its
+    /// authority names (80 when it names none), among the VirtualServices bound to the mesh, then the service itself.
+    public func resolveMesh(_ request: RequestAttributes) -> Resolution {
+        let port = request.port ?? 80
+        guard let listener = mesh[port] else {
+            return .noRoute(reason: "no service in the mesh has port \(port) (host \"\(request.authority)\")")
         }
-        // The exact name's routes, then each matching wildcard's, until one has a route bound to this listener.
-        func attempt(_ virtualHost: VirtualHost) -> Resolution? {
+        if let found = listener.resolve(request, admission: Listener.bit(0)) { return found }
+        return .noRoute(reason: "no VirtualService bound to the mesh and no service serves host \"\(request.host)\" on port \(port)")
+    }
+}
+
+extension RouteTable.Listener {
+    /// Whether `gateway` admitted a request for `host` here: exact, by name, needed only past 63 servers on a
+    /// listener, or for a match's own `gateways` (where the mesh listener admits `mesh` in any namespace).
+    func admits<S: StringProtocol>(_ gateway: ResourceName, host: S) -> Bool {
+        if isMesh { return gateway.name == ResourceName.mesh.name }
+        return servers.contains { $0.gateway == gateway && $0.hosts.contains(where: { $0.matches(host) }) }
+    }
+
+    /// The first matching route of the virtual hosts for the request's host: the exact name's routes, then each
+    /// matching wildcard's, until one has a route bound to this listener. Nil when no virtual host has one.
+    /// `admission` is `admission(of:)` the request's host, which the caller has checked.
+    func resolve(_ request: RequestAttributes, admission: UInt64) -> RouteTable.Resolution? {
+        let host = request.host
+        func admitted(_ gateway: ResourceName) -> Bool { admits(gateway, host: host) }
+        func attempt(_ virtualHost: RouteTable.VirtualHost) -> RouteTable.Resolution? {
             var anyBound = false
-            for (offset, route) in virtualHost.routes.enumerated() where virtualHost.isBound(offset, admission: admission, admits: admits) {
+            for (offset, route) in virtualHost.routes.enumerated() where virtualHost.isBound(offset, admission: admission, admits: admitted) {
                 anyBound = true
-                if route.rules.isEmpty || route.rules.contains(where: { $0.matches(request, admits: admits, port: port) }) {
+                if route.rules.isEmpty || route.rules.contains(where: { $0.matches(request, admits: admitted, port: port) }) {
                     return .route(route)
                 }
             }
             guard anyBound else { return nil }
-            let bound = virtualHost.routes.indices.filter { virtualHost.isBound($0, admission: admission, admits: admits) }
+            let bound = virtualHost.routes.indices.filter { virtualHost.isBound($0, admission: admission, admits: admitted) }
             return .noRoute(
                 reason: "no route of \(Set(bound.map { virtualHost.routes[$0].virtualService }).sorted().map(\.description).joined(separator: ", ")) "
                     + "matches \(request.method) \(request.path) on host \"\(host)\""
             )
         }
-        if let exactHosts = listener.exactHosts {
-            for index in exactHosts[HostKey(host)] ?? [] where listener.virtualHosts[index].pattern.matches(host) {
-                if let found = attempt(listener.virtualHosts[index]) { return found }
+        if let exactHosts {
+            for index in exactHosts[HostKey(host)] ?? [] where virtualHosts[index].pattern.matches(host) {
+                if let found = attempt(virtualHosts[index]) { return found }
             }
-            for index in listener.wildcardHosts where listener.virtualHosts[index].pattern.matches(host) {
-                if let found = attempt(listener.virtualHosts[index]) { return found }
+            for index in wildcardHosts where virtualHosts[index].pattern.matches(host) {
+                if let found = attempt(virtualHosts[index]) { return found }
             }
         } else {
-            for virtualHost in listener.virtualHosts where virtualHost.pattern.matches(host) {
+            for virtualHost in virtualHosts where virtualHost.pattern.matches(host) {
                 if let found = attempt(virtualHost) { return found }
             }
         }
-        let admitting = Set(listener.servers.map(\.gateway).filter(admits))
-        return .noRoute(reason: "no VirtualService bound to \(admitting.sorted().map(\.description).joined(separator: ", ")) serves host \"\(host)\"")
+        return nil
     }
 }
 

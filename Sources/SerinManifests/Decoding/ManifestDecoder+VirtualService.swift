@@ -31,10 +31,12 @@ extension ManifestDecoder {
             )
         }
         var gateways: [ResourceName] = []
+        var appliesToMesh = true
         if let gatewaysField = fields["gateways"], let references = reader.stringList(gatewaysField) {
             gateways = references.filter { $0 != meshGateway }.map {
                 ResourceName(reference: $0, relativeTo: name.namespace)
             }
+            appliesToMesh = gateways.isEmpty || references.contains(meshGateway)
             // Entry locations stay one-to-one with `gateways`, so validation can point at each reference.
             for (index, reference) in references.enumerated() where reference == meshGateway {
                 reader.forgetLocation(of: gatewaysField.path + "[\(index)]")
@@ -49,7 +51,7 @@ extension ManifestDecoder {
             reader.error("spec.http is required", at: spec.node)
             return nil
         }
-        return VirtualService(name: name, hosts: hosts, gateways: gateways, http: routes)
+        return VirtualService(name: name, hosts: hosts, gateways: gateways, appliesToMesh: appliesToMesh, http: routes)
     }
 
     private static func httpRoute(_ field: Field, namespace: String, reader: DocumentReader) -> HTTPRoute? {

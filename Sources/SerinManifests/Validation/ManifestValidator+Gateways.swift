@@ -9,7 +9,8 @@ extension ManifestValidator {
         if virtualService.gateways.isEmpty {
             diagnostics.append(
                 .warning(
-                    "\(located.label) is bound to no gateway (only the mesh), so the embedded gateway does not serve it",
+                    "\(located.label) is bound to no gateway (only the mesh), so only the mesh listener serves it: "
+                        + "run serin up|gateway with --mesh HOST:PORT and reach it through that",
                     at: located.location(of: "spec.gateways")
                 )
             )

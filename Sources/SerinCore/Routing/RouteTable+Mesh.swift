@@ -1,0 +1,70 @@
+extension RouteTable {
+    /// The mesh's listeners, one per service port, as Istio's sidecars build their outbound routes: a VirtualService
+    /// bound to the mesh serves its hosts (and every name of the service a host names) on each port of that service,
+    /// or on port 80 when the host names no known service; any other name and port of a known service goes straight
+    /// to the service's endpoints.
+    static func meshListeners(compiling config: MeshConfig) -> [Int: Listener] {
+        var hosts = VirtualHostCollector()
+        for virtualService in config.virtualServices where virtualService.appliesToMesh {
+            let routes = Self.routes(of: virtualService, boundTo: [.mesh], in: config)
+            var seen = Set<String>()
+            for host in virtualService.hosts.map(HostPattern.init) {
+                let services = config.services.filter { $0.hosts.contains { host.matches($0) } }
+                let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.map(\.number) }).sorted()
+                // An exact host names a service, which answers to all its names; a wildcard is its own name.
+                let names = host.isWildcard ? [host] : [host] + services.flatMap { $0.hosts.map(HostPattern.init) }
+                for port in ports {
+                    for name in names where seen.insert("\(port) \(name.text)").inserted {
+                        hosts.add(routes, host: name, port: port)
+                    }
+                }
+            }
+        }
+        for service in config.services {
+            guard let primary = service.hosts.first else { continue }
+            for port in service.ports {
+                let names = service.hosts.map(HostPattern.init).filter { !hosts.contains($0, port: port.number) }
+                guard !names.isEmpty else { continue }
+                let direct = Route(
+                    virtualService: service.name, index: 0, name: Self.directRouteName, gateways: [.mesh], matches: [],
+                    targets: [Self.target(for: WeightedDestination(destination: Destination(host: primary, port: port.number), weight: 100), in: config)]
+                )
+                for name in names { hosts.add([direct], host: name, port: port.number) }
+            }
+        }
+        let mesh = [ServerBinding(gateway: .mesh, hosts: [HostPattern("*")])]
+        return Dictionary(uniqueKeysWithValues: hosts.ports.map { port in
+            (port, Listener(port: port, servers: mesh, virtualHosts: hosts.virtualHosts(onPort: port)))
+        })
+    }
+
+    /// The name of a mesh route no VirtualService wrote: a known service's port, straight to its endpoints.
+    public static let directRouteName = "no VirtualService: straight to the service"
+}
+
+/// Virtual hosts gathered per port while compiling: the routes of every VirtualService that declares a host, in
+/// manifest order, found by host in one lookup however many there are.
+struct VirtualHostCollector {
+    private var entries: [Int: [(pattern: HostPattern, routes: [RouteTable.Route])]] = [:]
+    private var slots: [Int: [HostPattern: Int]] = [:]
+
+    var ports: Dictionary<Int, [(pattern: HostPattern, routes: [RouteTable.Route])]>.Keys { entries.keys }
+
+    func contains(_ host: HostPattern, port: Int) -> Bool { slots[port]?[host] != nil }
+
+    mutating func add(_ routes: [RouteTable.Route], host: HostPattern, port: Int) {
+        if let slot = slots[port]?[host] {
+            entries[port]![slot].routes += routes
+        } else {
+            slots[port, default: [:]][host] = entries[port, default: []].count
+            entries[port, default: []].append((host, routes))
+        }
+    }
+
+    /// Most specific pattern first; a stable sort, so equally specific patterns keep manifest order.
+    func virtualHosts(onPort port: Int) -> [RouteTable.VirtualHost] {
+        (entries[port] ?? []).enumerated()
+            .sorted { ($0.element.pattern.specificity, -$0.offset) > ($1.element.pattern.specificity, -$1.offset) }
+            .map { RouteTable.VirtualHost(pattern: $0.element.pattern, routes: $0.element.routes) }
+    }
+}

@@ -1,0 +1,22 @@
+import SerinCore
+
+extension RequestHead {
+    /// The head as an origin server takes it: an absolute-form target (`GET http://reviews:9080/x`, what a client
+    /// sends to an HTTP proxy) becomes its path, and its authority replaces any `Host` field (RFC 9112 §3.2.2).
+    /// Any other target is returned as it came.
+    func inOriginForm() -> RequestHead {
+        let scheme = "http://"
+        guard target.utf8.first != UInt8(ascii: "/"), target.utf8.count >= scheme.utf8.count,
+            ASCII.equal(target.utf8.prefix(scheme.utf8.count), scheme.utf8, ignoringCase: true)
+        else { return self }
+        let rest = target.dropFirst(scheme.count)
+        let pathStart = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        var authority = rest[..<pathStart]
+        if let userinfo = authority.lastIndex(of: "@") { authority = authority[authority.index(after: userinfo)...] }
+        var head = self
+        let path = rest[pathStart...]
+        head.target = path.first == "/" ? String(path) : "/" + path
+        head.fields.replaceOrAdd(name: "host", value: String(authority))
+        return head
+    }
+}

@@ -1,0 +1,98 @@
+import SerinCore
+import Testing
+
+/// The mesh's routes, as Istio's sidecars hold them: VirtualServices bound to the mesh, by host and service port.
+@Suite("RouteTable in the mesh")
+struct MeshRouteTableTests {
+    static func service(_ name: String, port: Int, endpoint: Int) -> MeshService {
+        MeshService(
+            name: ResourceName(name: name), hosts: MeshService.kubernetesHosts(name: name, namespace: "default"),
+            ports: [ServicePort(number: port, name: "http")],
+            endpoints: [ServiceEndpoint(address: "127.0.0.1", ports: ["http": endpoint], labels: ["version": name])]
+        )
+    }
+
+    static let services = [
+        service("reviews", port: 9080, endpoint: 1000), service("reviews-v1", port: 9080, endpoint: 1001),
+        service("reviews-v2", port: 9080, endpoint: 1002),
+    ]
+
+    static func reviews(gateways: [ResourceName] = [], appliesToMesh: Bool? = nil, matches: [RequestMatch] = []) -> VirtualService {
+        VirtualService(
+            name: ResourceName(name: "reviews"), hosts: ["reviews"], gateways: gateways, appliesToMesh: appliesToMesh,
+            http: [HTTPRoute(matches: matches, destinations: [WeightedDestination(destination: Destination(host: "reviews-v2", port: 9080), weight: 100)])]
+        )
+    }
+
+    static func table(_ virtualServices: [VirtualService], gateways: [Gateway] = []) -> RouteTable {
+        RouteTable(compiling: MeshConfig(gateways: gateways, virtualServices: virtualServices, services: services))
+    }
+
+    static func through(_ table: RouteTable, host: String) -> String {
+        switch table.resolveMesh(RequestAttributes(method: "GET", target: "/", authority: host, headers: HeaderList())) {
+        case .route(let route): return route.targets.map { "\($0.destination.host) \($0.cluster.endpoints.map(\.port))" }.joined()
+        case .noRoute(let reason): return "404: \(reason)"
+        }
+    }
+
+    @Test("a VirtualService with no gateways routes its service's host on the service's port, under every name of the service")
+    func meshVirtualServiceRoutesByHostAndPort() {
+        let table = Self.table([Self.reviews()])
+        #expect(Self.through(table, host: "reviews:9080") == "reviews-v2 [1002]")
+        #expect(Self.through(table, host: "reviews.default.svc.cluster.local:9080") == "reviews-v2 [1002]")
+        #expect(Self.through(table, host: "REVIEWS:9080") == "reviews-v2 [1002]")
+        // A Host without a port means port 80, where reviews does not listen.
+        #expect(Self.through(table, host: "reviews") == "404: no service in the mesh has port 80 (host \"reviews\")")
+        #expect(Self.through(table, host: "ratings:9080")
+            == "404: no VirtualService bound to the mesh and no service serves host \"ratings\" on port 9080")
+        #expect(table.listeners.isEmpty, "a mesh of services alone opens no gateway port")
+    }
+
+    @Test("a service no VirtualService names goes straight to its endpoints")
+    func serviceWithoutVirtualServiceGoesToItsEndpoints() {
+        let table = Self.table([Self.reviews()])
+        #expect(Self.through(table, host: "reviews-v1:9080") == "reviews-v1 [1001]")
+        #expect(Self.through(table, host: "reviews-v1.default:9080") == "reviews-v1 [1001]")
+        #expect(Self.through(Self.table([]), host: "reviews:9080") == "reviews [1000]")
+    }
+
+    @Test("the mesh takes VirtualServices listing mesh, with or without a gateway, and never one bound to a gateway only")
+    func meshBindingFollowsGatewaysField() {
+        let edge = ResourceName(name: "edge")
+        let gateway = Gateway(name: edge, servers: [.init(port: 80, protocol: "HTTP", hosts: ["*"])])
+        let both = Self.table([Self.reviews(gateways: [edge], appliesToMesh: true)], gateways: [gateway])
+        #expect(Self.through(both, host: "reviews:9080") == "reviews-v2 [1002]")
+        let request = RequestAttributes(method: "GET", target: "/", authority: "reviews", headers: HeaderList())
+        guard case .route = both.resolve(request, port: 80) else {
+            Issue.record("a VirtualService bound to a gateway and the mesh is served by the gateway too")
+            return
+        }
+        let gatewayOnly = Self.table([Self.reviews(gateways: [edge])], gateways: [gateway])
+        #expect(Self.through(gatewayOnly, host: "reviews:9080") == "reviews [1000]", "the service itself, not the gateway's route")
+    }
+
+    @Test("a match naming mesh applies in the mesh; one naming a gateway does not")
+    func matchGatewaysInTheMesh() {
+        let forMesh = Self.table([Self.reviews(matches: [RequestMatch(gateways: [ResourceName(name: "mesh")])])])
+        #expect(Self.through(forMesh, host: "reviews:9080") == "reviews-v2 [1002]")
+        let forGateway = Self.table([Self.reviews(matches: [RequestMatch(gateways: [ResourceName(name: "edge")])])])
+        #expect(Self.through(forGateway, host: "reviews:9080") == "404: no route of default/reviews matches GET / on host \"reviews\"")
+    }
+
+    @Test("a match's port is the service port the request names")
+    func matchPortIsServicePort() {
+        let table = Self.table([Self.reviews(matches: [RequestMatch(port: 9080)])])
+        #expect(Self.through(table, host: "reviews:9080") == "reviews-v2 [1002]")
+        let other = Self.table([Self.reviews(matches: [RequestMatch(port: 9081)])])
+        #expect(Self.through(other, host: "reviews:9080").hasPrefix("404: no route of default/reviews"))
+    }
+
+    @Test("a mesh VirtualService for a host no service has routes it on port 80")
+    func unknownHostOnPort80() {
+        var external = Self.reviews()
+        external.hosts = ["api.example.com"]
+        let table = Self.table([external])
+        #expect(Self.through(table, host: "api.example.com") == "reviews-v2 [1002]")
+        #expect(Self.through(table, host: "api.example.com:80") == "reviews-v2 [1002]")
+    }
+}

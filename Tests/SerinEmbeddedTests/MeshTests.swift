@@ -1,0 +1,138 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SerinController
+import SerinCore
+import SerinDemoApp
+import SerinEmbedded
+import SerinGateway
+import SerinListener
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// The mesh on one machine: the `--mesh` listener in the role of a sidecar, with examples/mesh (reviews v1 and v2
+/// as ServiceEntries, a VirtualService with no gateways, no Gateway at all) and real backends on 127.0.0.1.
+@Suite("The mesh listener", .timeLimit(.minutes(2)))
+struct MeshTests {
+    /// Runs `body` with the example's mesh served on a free port; `canary` as for `SeedManifests.mesh`.
+    static func withMesh(
+        canary: [(of: String, with: String)]? = nil, canaryErrorRate: Double = 0,
+        _ body: (_ runtime: GatewayRuntime, _ meshPort: Int, _ backends: TestBackends) async throws -> Void
+    ) async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2", errorRate: canaryErrorRate)
+        let decoded = SeedManifests.resources(SeedManifests.mesh(v1: v1.port, v2: v2.port, canary: canary))
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let runtime = try await GatewayRuntime.start(
+            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, mesh: ("127.0.0.1", 0),
+            adminHost: "127.0.0.1", adminPort: 0,
+            controller: canary == nil ? nil : .init(statePath: state, tickInterval: .milliseconds(50), logger: .discarding)
+        )
+        let meshPort = try #require(runtime.gateway.meshAddress?.port)
+        // Everything stops whether the body passed or threw; then its error, if any, is the test's.
+        let outcome: Result<Void, any Error>
+        do { outcome = .success(try await body(runtime, meshPort, backends)) } catch { outcome = .failure(error) }
+        await runtime.shutdown()
+        for server in [v1, v2] { await server.close() }
+        await backends.shutdown()
+        try outcome.get()
+    }
+
+    static func get(_ target: String, host: String, port: Int, group: any EventLoopGroup) async throws -> SimpleHTTPClient.Response {
+        let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: group)
+        defer { Task { await client.close() } }
+        return try await client.send(.GET, target, headers: [("host", host)], timeout: .seconds(10))
+    }
+
+    @Test("a plain client reaches reviews by Host reviews:9080 through the mesh listener, with no Gateway at all")
+    func plainClientByHost() async throws {
+        try await Self.withMesh { runtime, port, backends in
+            #expect(runtime.gateway.boundPorts.isEmpty, "no Gateway, no gateway port")
+            // /config shows the mesh's routes, on the service port, bound where the mesh listens.
+            let mesh = try #require(GatewayAdmin.configDocument(runtime.gateway).mesh?.first)
+            #expect(mesh.port == 9080 && mesh.boundPort == port && mesh.gateways == ["mesh"])
+            #expect(mesh.virtualHosts.first { $0.host == "reviews" }?.routes.first?.virtualService == "default/reviews")
+            let reviews = try await Self.get("/", host: "reviews:9080", port: port, group: backends.group)
+            #expect(reviews.status == 200)
+            #expect(reviews.header(DemoApp.versionHeader) == "v1", "the VirtualService's route: reviews-v1")
+            // A service no VirtualService names is reached straight at its endpoints.
+            let v2 = try await Self.get("/", host: "reviews-v2:9080", port: port, group: backends.group)
+            #expect(v2.header(DemoApp.versionHeader) == "v2")
+            // No port in Host means port 80, where reviews does not listen: the 404 says so.
+            let portless = try await Self.get("/", host: "reviews", port: port, group: backends.group)
+            #expect(portless.status == 404)
+            #expect(portless.bodyText.contains("no service in the mesh has port 80"), "\(portless.bodyText)")
+            // Traffic through the mesh is counted by destination like traffic through a gateway.
+            #expect(await eventually(.seconds(10)) { runtime.gateway.telemetry.snapshot().totals(destinationService: "reviews-v1").requests == 1 })
+        }
+    }
+
+    @Test("curl with -x uses the mesh listener as its HTTP proxy: absolute-form targets route by their authority")
+    func curlAsHTTPProxy() async throws {
+        try await Self.withMesh { _, port, backends in
+            let curl = URL(fileURLWithPath: "/usr/bin/curl")
+            let proxied = try await SerinProcess.run(
+                ["-sS", "-D", "-", "-x", "http://127.0.0.1:\(port)", "http://reviews:9080/"], program: curl, timeout: .seconds(30))
+            #expect(proxied.status == 0, "\(proxied.stderr)")
+            #expect(proxied.stdout.lowercased().contains("\(DemoApp.versionHeader.lowercased()): v1"), "\(proxied.stdout)")
+            // HTTP_PROXY in the environment does the same for any client that honours it.
+            let environment = try await SerinProcess.run(
+                ["-sS", "-D", "-", "http://reviews-v2:9080/"], program: curl, environment: ["http_proxy": "http://127.0.0.1:\(port)"],
+                timeout: .seconds(30))
+            #expect(environment.stdout.lowercased().contains("\(DemoApp.versionHeader.lowercased()): v2"), "\(environment.stdout)")
+            // The target's authority wins over a Host field that disagrees (RFC 9112 §3.2.2).
+            let absolute = try await Self.get("http://reviews-v2:9080/", host: "reviews:9080", port: port, group: backends.group)
+            #expect(absolute.header(DemoApp.versionHeader) == "v2")
+        }
+    }
+
+    @Test("a canary of a mesh service is promoted by the same Canary semantics: all traffic through the mesh on v2")
+    func meshCanaryPromoted() async throws {
+        try await Self.withMesh(canary: SeedManifests.fastMeshCanary) { runtime, port, backends in
+            let controller = try #require(runtime.controller)
+            let load = SteadyLoad()
+            load.start(port: port, authority: "reviews:9080", rate: 300, connections: 4, group: backends.group)
+            let final = try await Self.waitForFinish(controller)
+            await load.stop()
+            #expect(final.phase == .succeeded, "\(final.message ?? "")")
+            #expect(load.failuresCausedByProxy.isEmpty, "\(load.failuresCausedByProxy.prefix(3))")
+            let events = try await controller.events(of: ResourceName(name: "reviews")).map(\.message)
+            #expect(events.contains { $0.contains("advance canary weight to 40%") }, "\(events)")
+            let after = try await DemoTraffic.run(
+                port: port, connections: 2, requestsPerConnection: 25, group: backends.group, headers: [("host", "reviews:9080")])
+            #expect(after.counts == ["v2": 50])
+        }
+    }
+
+    @Test("a failing canary of a mesh service is rolled back: its checks read the mesh's own counters")
+    func meshCanaryRolledBack() async throws {
+        try await Self.withMesh(canary: SeedManifests.fastMeshCanary, canaryErrorRate: 0.5) { runtime, port, backends in
+            let controller = try #require(runtime.controller)
+            let load = SteadyLoad()
+            load.start(port: port, authority: "reviews:9080", rate: 300, connections: 4, group: backends.group)
+            let final = try await Self.waitForFinish(controller)
+            await load.stop()
+            #expect(final.phase == .failed)
+            #expect(final.canaryWeight == 0)
+            let events = try await controller.events(of: ResourceName(name: "reviews")).map(\.message)
+            #expect(events.contains { $0.contains("request-success-rate") }, "\(events)")
+            let after = try await DemoTraffic.run(
+                port: port, connections: 2, requestsPerConnection: 25, group: backends.group, headers: [("host", "reviews:9080")])
+            #expect(after.counts == ["v1": 50])
+        }
+    }
+
+    static func waitForFinish(_ controller: CanaryController) async throws -> CanaryStatus {
+        let name = ResourceName(name: "reviews")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let status = await controller.status(of: name), status.phase == .succeeded || status.phase == .failed { return status }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("the rollout did not finish; last status: \(String(describing: await controller.status(of: name)))")
+        throw CancellationError()
+    }
+}

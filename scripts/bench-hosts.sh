@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Thousands of hosts: is host lookup flat? Serin's gateway and mesh listener serving N VirtualServices of distinct
+# hosts, wrk against the first host and the last, for each N. On 127.0.0.1 only; prints one line per run.
+#
+#   scripts/bench-hosts.sh                 # N = 2000 and 10000, 5 s per run, 8 connections
+#   COUNTS="2000" DURATION=10 CONNECTIONS=64 SERIN_BIN=.build/release/serin scripts/bench-hosts.sh
+#
+# Each VirtualService routes its host to the seed's web-v1-service (examples/seed, whose Gateway it binds to as
+# well as to the mesh), served by `serin demo-app` on the seed's port 18081. Needs wrk and a release build
+# (swift build -c release --product serin), which it builds when SERIN_BIN is not given.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+COUNTS=${COUNTS:-"2000 10000"}
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-8}
+BACKEND_PORT=18081   # examples/seed/web-serviceentry.yaml
+GATEWAY_OFFSET=${GATEWAY_OFFSET:-28100}   # the Gateway's port 80 listens on 80 + this
+MESH_PORT=${MESH_PORT:-28202}
+ADMIN_PORT=${ADMIN_PORT:-28203}
+
+command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+if [[ -z ${SERIN_BIN:-} ]]; then
+    (cd "$REPO_ROOT" && swift build -c release --product serin >&2)
+    SERIN_BIN="$REPO_ROOT/.build/release/serin"
+fi
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_for() { # URL HOST
+    for _ in $(seq 1 300); do
+        if curl -fsS -o /dev/null -H "Host: $2" "$1" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "error: nothing answered $1 (Host: $2)" >&2
+    exit 1
+}
+
+manifests() { # COUNT DIR
+    local count=$1 dir=$2
+    mkdir -p "$dir"
+    awk -v n="$count" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            printf "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: host-%d}\n", i
+            printf "spec:\n  hosts: [h%d.example.com]\n  gateways: [web-gateway, mesh]\n", i
+            printf "  http:\n  - route:\n    - destination: {host: web-v1-service, port: {number: 80}}\n"
+        }
+    }' >"$dir/virtualservices.yaml"
+}
+
+run_wrk() { # LABEL URL HOST
+    local out
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: $3" "$2")
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    printf '%-32s %-22s req/s %10s   p50 %8s   p99 %8s\n' "$1" "$3" "$rps" "$p50" "$p99"
+}
+
+"$SERIN_BIN" demo-app --app-version v1 --port "$BACKEND_PORT" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$BACKEND_PORT/" localhost
+
+for count in $COUNTS; do
+    dir="$WORK/$count"
+    manifests "$count" "$dir"
+    "$SERIN_BIN" gateway -f "$REPO_ROOT/examples/seed" -f "$dir" --port-offset "$GATEWAY_OFFSET" --mesh "127.0.0.1:$MESH_PORT" \
+        --admin "127.0.0.1:$ADMIN_PORT" --threads 1 --log-level warning >"$WORK/gateway-$count.log" 2>&1 &
+    gateway=$!
+    PIDS+=("$gateway")
+    wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" h0.example.com
+    wait_for "http://127.0.0.1:$MESH_PORT/" h0.example.com
+    last=$((count - 1))
+    for host in h0.example.com "h$last.example.com"; do
+        run_wrk "$count hosts, gateway" "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" "$host"
+        run_wrk "$count hosts, mesh" "http://127.0.0.1:$MESH_PORT/" "$host"
+    done
+    kill "$gateway"
+    wait "$gateway" 2>/dev/null || true
+done
