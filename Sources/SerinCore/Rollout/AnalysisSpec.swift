@@ -17,6 +17,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     /// A/B testing (`analysis.match`, with `iterations`): requests matching any of these reach the canary while
     /// it is analysed, all others stay on stable; empty: no A/B testing.
     public var match: [RequestMatch]
+    /// Cookie-sticky canary (`analysis.sessionAffinity`); nil: clients are not pinned by a cookie the gateway sets.
+    public var sessionAffinity: SessionAffinity?
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
@@ -24,7 +26,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
-        stickiness: Stickiness? = nil, match: [RequestMatch] = []
+        stickiness: Stickiness? = nil, match: [RequestMatch] = [], sessionAffinity: SessionAffinity? = nil
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -35,13 +37,14 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.judge = judge
         self.stickiness = stickiness
         self.match = match
+        self.sessionAffinity = sessionAffinity
     }
 
     private enum CodingKeys: String, CodingKey {
-        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match
+        case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, sessionAffinity
     }
 
-    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none, and before `match` as no A/B testing.
+    /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none, before `match` as no A/B testing, and before `sessionAffinity` as none.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -53,7 +56,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             progressDeadline: try container.decode(Duration.self, forKey: .progressDeadline),
             judge: try container.decodeIfPresent(JudgeSettings.self, forKey: .judge) ?? .threshold,
             stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness),
-            match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? []
+            match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? [],
+            sessionAffinity: try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity)
         )
     }
 

@@ -58,14 +58,26 @@ public struct Rollout: Hashable, Sendable {
             canary: WeightedDestination(destination: status.canary, weight: status.canaryWeight),
             retiring: status.retiredStable.map { [$0] } ?? [], stickiness: spec.analysis.stickiness,
             canaryMatch: isAnalysingABTest ? spec.analysis.match : [],
-            matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil)
+            matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil,
+            affinity: affinity)
     }
 
     /// Whether matching requests reach the canary now (A/B testing): from the first iteration until promotion or
     /// rollback, paused or not.
-    var isAnalysingABTest: Bool {
+    var isAnalysingABTest: Bool { spec.analysis.isABTesting && isAnalysing }
+
+    /// From the first step or iteration until promotion or rollback, paused or not.
+    var isAnalysing: Bool {
         let analysing = status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing)
-        return spec.analysis.isABTesting && analysing && status.stepIndex != nil
+        return analysing && status.stepIndex != nil
+    }
+
+    /// The sticky canary's cookies for the newest release: pinning while it is analysed, expiring after it; nil
+    /// without `sessionAffinity` or before the first release.
+    var affinity: TrafficSplit.Affinity? {
+        guard let sessionAffinity = spec.analysis.sessionAffinity, let release = status.releases.last else { return nil }
+        let value = TrafficSplit.Affinity.value(canary: spec.name, release: "\(release.canary)@\(release.startedAt.sinceEpoch)")
+        return TrafficSplit.Affinity(sessionAffinity, canary: spec.name, value: value, pins: isAnalysing)
     }
 
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,
