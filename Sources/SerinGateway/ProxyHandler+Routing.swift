@@ -64,7 +64,7 @@ extension ProxyHandler {
                 .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster
             )
         }
-        let (encodedHead, mirrorTo) = upstreamRequest(for: head, route: route, path: attributes.path)
+        let (encodedHead, mirrorTo) = upstreamRequest(for: head, route: route, target: target, path: attributes.path)
         let exchange = ProxyExchange(
             upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version,
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
@@ -85,12 +85,12 @@ extension ProxyHandler {
     /// bytes read; rewrites and header edits work on a copy first.
     @inline(__always)
     private func upstreamRequest(
-        for head: RequestHead, route: RouteTable.Route, path: Substring
+        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring
     ) -> (ByteBuffer, mirror: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?) {
         let policy = route.policy
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
-        let editsRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true)
+        let editsRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || !(target.headers?.request.isEmpty ?? true)
         if !editsRequest && policy.mirror == nil {
             ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, random: &random, to: &encodedHead)
         } else {
@@ -98,7 +98,7 @@ extension ProxyHandler {
             if let rewrite = policy.rewrite {
                 RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: path))
             }
-            if let operations = policy.headers?.request, !operations.isEmpty {
+            for operations in [policy.headers?.request, target.headers?.request].compactMap({ $0 }) {
                 RouteActions.apply(operations, to: &upstreamHead.fields)
             }
             if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),

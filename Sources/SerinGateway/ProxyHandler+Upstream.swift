@@ -27,9 +27,10 @@ extension ProxyHandler: UpstreamDelegate {
             connection.decodesChunks = decode
             var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
             let keepAlive = keepAlive && !loop.draining
-            if let operations = exchange.route.policy.headers?.response, !operations.isEmpty {
+            let routeEdits = exchange.route.policy.headers?.response, targetEdits = exchange.target.headers?.response
+            if !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) {
                 var response = head
-                RouteActions.apply(operations, to: &response.fields)
+                for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) }
                 ProxyHeaders.writeDownstreamResponse(response, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)
             } else {
                 ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)

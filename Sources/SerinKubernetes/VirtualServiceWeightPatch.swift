@@ -22,7 +22,8 @@ public enum VirtualServiceWeightPatch {
     /// The operations that give every route the split owns exactly two destinations, stable and canary, with
     /// their weights, and, while the split has A/B matches, a route ahead of it to the canary for those; the
     /// split's A/B route goes once it has none; while the split mirrors, `mirror` and `mirrorPercentage` to the
-    /// canary, which go once it does not. Empty when the routes are already so. A route's destination entries keep their other
+    /// canary, which go once it does not. A sticky canary's cookies and routes are rendered the same way
+    /// (`VirtualServiceAffinityRoute`). Empty when the routes are already so. A route's destination entries keep their other
     /// fields (`headers`...) — the new stable's from its own entry, or else from the entry that made the route
     /// the Canary's — and a destination without a port keeps the port the route had.
     public static func operations(for virtualService: JSONValue, split: TrafficSplit) throws -> [JSONPatchOperation] {
@@ -36,7 +37,7 @@ public enum VirtualServiceWeightPatch {
         var desired: [JSONValue] = []
         var patched = routes
         for (routeIndex, route) in routes.enumerated() {
-            if split.isMatchRoute(named: route["name"]?.stringValue) { continue }
+            if split.isMatchRoute(named: route["name"]?.stringValue) || split.isAffinityRoute(named: route["name"]?.stringValue) { continue }
             guard let entries = route["route"]?.arrayValue, case .object(var fields) = route,
                 split.owns(Self.weighted(entries).map(\.destination))
             else {
@@ -51,14 +52,15 @@ public enum VirtualServiceWeightPatch {
                 weighted.firstIndex { $0.destination.sameService(as: version) }.map { entries[$0] }
             }
             let targets = split.destinations(replacing: weighted)
-            let wanted: [JSONValue] = [
+            let wanted = VirtualServiceAffinityRoute.withCookies([
                 Self.entry(for: targets[0], keeping: entry(of: split.stable.destination) ?? owner),
                 Self.entry(for: targets[1], keeping: entry(of: split.canary.destination) ?? [:]),
-            ]
+            ], split: split)
             fields["route"] = .array(wanted)
             if let matchRoute = VirtualServiceMatchRoute.route(ahead: route, canaryEntry: wanted[1], split: split) {
                 desired.append(matchRoute)
             }
+            desired += VirtualServiceAffinityRoute.routes(ahead: .object(fields), split: split)
             let mirrorChanged = VirtualServiceMirror.apply(split, canaryEntry: wanted[1], to: &fields)
             desired.append(.object(fields))
             guard wanted != entries || mirrorChanged else { continue }
@@ -76,7 +78,7 @@ public enum VirtualServiceWeightPatch {
         guard owned > 0 else {
             throw Failure.noRouteToStable(virtualService: name, host: split.stable.destination.description)
         }
-        // A/B testing's route comes or goes: the whole list changes, guarded by all of it as read.
+        // A/B testing's or affinity's routes come or go: the whole list changes, guarded by all of it as read.
         guard desired == patched else {
             return [.test(path: ["spec", "http"], value: .array(routes)), .replace(path: ["spec", "http"], value: .array(desired))]
         }

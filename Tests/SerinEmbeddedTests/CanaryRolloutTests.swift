@@ -52,7 +52,8 @@ struct CanaryRolloutTests {
 
         func liveWeights() async -> [String: Int] {
             let config = await runtime.live.config
-            let route = config.virtualServices.first { $0.name.name == "web-virtualservice" }?.http.first
+            // The weighted route: a sticky canary's affinity routes go ahead of it.
+            let route = config.virtualServices.first { $0.name.name == "web-virtualservice" }?.http.first { $0.name?.hasSuffix("-affinity") != true }
             var weights: [String: Int] = [:]
             for destination in route?.destinations ?? [] { weights[destination.destination.host] = destination.weight }
             return weights

@@ -18,9 +18,10 @@ import Testing
 struct StickyCanaryTests {
     static let keys = (0..<1_000).map { "user-\($0)" }
 
-    /// `examples/strategies/sticky-canary.yaml`, with the analysis made fast enough for a test.
-    static func example() throws -> ManifestSource {
-        let path = SerinProcess.repositoryRoot.appendingPathComponent("examples/strategies/sticky-canary.yaml").path
+    /// `examples/strategies/sticky-canary.yaml` (or another strategy's example written the same way), with the
+    /// analysis made fast enough for a test.
+    static func example(_ file: String = "sticky-canary.yaml") throws -> ManifestSource {
+        let path = SerinProcess.repositoryRoot.appendingPathComponent("examples/strategies/\(file)").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
             .replacingOccurrences(of: "8s", with: "400ms")
             .replacingOccurrences(of: "minRequests: 10", with: "minRequests: 5")

@@ -42,6 +42,7 @@ struct KubernetesManifestTests {
             statistical: {confidence: 99.5, errorRateIncrease: 0.5, latencyIncrease: 20, minStepDuration: 30s, maxStepDuration: 20m}
             stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]
             stepWeightPromotion: 25
+            sessionAffinity: {cookieName: flagger-cookie, maxAge: 21600, primaryCookieName: flagger-primary-cookie}
             metrics:
             - name: request-success-rate
               provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
@@ -61,8 +62,10 @@ struct KubernetesManifestTests {
               metadata: {cmd: "hey -z 1m http://web/"}
         """
 
-    /// The fields A/B testing adds, which replace the weight steps: `iterations` with `match`.
-    static let everyABField = everyField.replacingOccurrences(of: "    stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]\n", with: """
+    /// The fields A/B testing adds, which replace the weight steps (and the sticky canary's cookie, which A/B
+    /// testing refuses): `iterations` with `match`.
+    static let everyABField = everyField.replacingOccurrences(of: "    sessionAffinity: {cookieName: flagger-cookie, maxAge: 21600, primaryCookieName: flagger-primary-cookie}\n", with: "")
+        .replacingOccurrences(of: "    stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]\n", with: """
             iterations: 10
             match:
             - name: insiders

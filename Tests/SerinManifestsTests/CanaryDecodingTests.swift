@@ -6,7 +6,7 @@ import Testing
 @Suite("Canary decoding")
 struct CanaryDecodingTests {
     /// A small valid Canary; the error table edits one line of it at a time, so lines and columns stay known.
-    private static let minimal = """
+    static let minimal = """
         apiVersion: serin.dev/v1alpha1
         kind: Canary
         metadata: {name: web}

@@ -28,13 +28,17 @@ public struct Destination: Hashable, Sendable, Codable, CustomStringConvertible 
     }
 }
 
-/// A destination with its share of a route's traffic, in percent.
+/// A destination with its share of a route's traffic, in percent, and the header changes Istio applies when a
+/// request goes there (`route[].headers`: a sticky canary's `Set-Cookie` lives here).
 public struct WeightedDestination: Hashable, Sendable {
     public var destination: Destination
     public var weight: Int
+    /// Header changes for requests sent to this destination and their responses; nil: none.
+    public var headers: RouteHeaders?
 
-    public init(destination: Destination, weight: Int) {
+    public init(destination: Destination, weight: Int, headers: RouteHeaders? = nil) {
         self.destination = destination
         self.weight = weight
+        self.headers = headers
     }
 }

@@ -23,6 +23,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     /// Blue/green with mirroring (`analysis.mirror` with `mirrorWeight`, with `iterations`): this share of the
     /// requests is copied to the canary while it is analysed, its answers dropped; nil: no mirroring.
     public var mirror: Percent?
+    /// Cookie-sticky canary (`analysis.sessionAffinity`); nil: clients are not pinned by a cookie the gateway sets.
+    public var sessionAffinity: SessionAffinity?
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
@@ -30,7 +32,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
-        stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil, mirror: Percent? = nil
+        stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil, mirror: Percent? = nil,
+        sessionAffinity: SessionAffinity? = nil
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -43,15 +46,17 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.match = match
         self.stepWeightPromotion = stepWeightPromotion
         self.mirror = mirror
+        self.sessionAffinity = sessionAffinity
     }
 
     private enum CodingKeys: String, CodingKey {
         case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, stepWeightPromotion, mirror
+        case sessionAffinity
     }
 
     /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
-    /// before `match` as no A/B testing, before `stepWeightPromotion` as promotion all at once, and before `mirror`
-    /// as no mirroring.
+    /// before `match` as no A/B testing, before `stepWeightPromotion` as promotion all at once, before `mirror`
+    /// as no mirroring, and before `sessionAffinity` as none.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -65,7 +70,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             stickiness: try container.decodeIfPresent(Stickiness.self, forKey: .stickiness),
             match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? [],
             stepWeightPromotion: try container.decodeIfPresent(Int.self, forKey: .stepWeightPromotion),
-            mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror)
+            mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror),
+            sessionAffinity: try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity)
         )
     }
 

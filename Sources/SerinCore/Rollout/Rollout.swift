@@ -60,7 +60,7 @@ public struct Rollout: Hashable, Sendable {
             retiring: status.retiredStable.map { [$0] } ?? [], stickiness: spec.analysis.stickiness,
             canaryMatch: isAnalysingABTest ? spec.analysis.match : [],
             matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil,
-            mirror: isAnalysingSteps ? spec.analysis.mirror : nil)
+            mirror: isAnalysingSteps ? spec.analysis.mirror : nil, affinity: affinity)
     }
 
     /// Whether matching requests reach the canary now (A/B testing): from the first iteration until promotion or
@@ -68,10 +68,18 @@ public struct Rollout: Hashable, Sendable {
     var isAnalysingABTest: Bool { spec.analysis.isABTesting && isAnalysingSteps }
 
     /// Whether the steps are under analysis: from the first step until promotion or rollback, paused or not —
-    /// while A/B testing's route and blue/green's mirror stand.
+    /// while A/B testing's route, blue/green's mirror and the sticky canary's pinning cookies stand.
     var isAnalysingSteps: Bool {
         let analysing = status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing)
         return analysing && status.stepIndex != nil
+    }
+
+    /// The sticky canary's cookies for the newest release: pinning while it is analysed, expiring after it; nil
+    /// without `sessionAffinity` or before the first release.
+    var affinity: TrafficSplit.Affinity? {
+        guard let sessionAffinity = spec.analysis.sessionAffinity, let release = status.releases.last else { return nil }
+        let value = TrafficSplit.Affinity.value(canary: spec.name, release: "\(release.canary)@\(release.startedAt.sinceEpoch)")
+        return TrafficSplit.Affinity(sessionAffinity, canary: spec.name, value: value, pins: isAnalysingSteps)
     }
 
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,

@@ -18,19 +18,21 @@ extension TrafficSplit {
         return scopes.flatMap { scope in canaryMatch.map { $0.narrowed(to: scope) } }
     }
 
-    /// What a VirtualService's HTTP routes become: the split's A/B routes removed, each owned route given the
-    /// split's destinations, stickiness and mirror, and, while `canaryMatch` is set, preceded by its A/B route.
+    /// What a VirtualService's HTTP routes become: the split's A/B and affinity routes removed, each owned route
+    /// given the split's destinations, cookies, stickiness and mirror, and preceded by its A/B route while
+    /// `canaryMatch` is set and by its affinity routes while the split has `affinity`.
     public func routes(replacing http: [HTTPRoute]) -> [HTTPRoute] {
         var result: [HTTPRoute] = []
-        for route in http where !isMatchRoute(named: route.name) {
+        for route in http where !isMatchRoute(named: route.name) && !isAffinityRoute(named: route.name) {
             guard owns(route.destinations.map(\.destination)) else {
                 result.append(route)
                 continue
             }
             if let matchRoute = matchRoute(ahead: route) { result.append(matchRoute) }
             var owned = route
-            owned.destinations = destinations(replacing: route.destinations)
+            owned.destinations = withAffinityCookies(destinations(replacing: route.destinations))
             owned.stickiness = stickiness
+            result += affinityRoutes(ahead: owned)
             owned.mirror = mirrorPolicy(replacing: route.mirror, canary: owned.destinations[1].destination)
             result.append(owned)
         }

@@ -20,10 +20,12 @@ public struct TrafficSplit: Hashable, Sendable {
     /// Blue/green with mirroring: each owned route copies this share of its requests to the canary; nil: no
     /// such copy, and one the Canary set before is removed (`TrafficSplit+Mirror.swift`).
     public var mirror: Percent?
+    /// The sticky canary's cookies (`TrafficSplit+Affinity.swift`); nil: the split sets none and has no affinity routes.
+    public var affinity: Affinity?
 
     public init(
         stable: WeightedDestination, canary: WeightedDestination, retiring: [Destination] = [], stickiness: Stickiness? = nil,
-        canaryMatch: [RequestMatch] = [], matchRouteName: String? = nil, mirror: Percent? = nil
+        canaryMatch: [RequestMatch] = [], matchRouteName: String? = nil, mirror: Percent? = nil, affinity: Affinity? = nil
     ) {
         self.stable = stable
         self.canary = canary
@@ -32,6 +34,7 @@ public struct TrafficSplit: Hashable, Sendable {
         self.canaryMatch = canaryMatch
         self.matchRouteName = matchRouteName
         self.mirror = mirror
+        self.affinity = affinity
     }
 
     /// Whether a route sending to these destinations is the Canary's.
@@ -44,18 +47,20 @@ public struct TrafficSplit: Hashable, Sendable {
     /// The destinations an owned route gets: exactly stable and canary with their weights, the canary last (a
     /// sticky route gives its last destination the lowest points). A destination the
     /// Canary names without a port keeps the port the route had for it, or else the port of the entry that
-    /// made the route the Canary's.
+    /// made the route the Canary's; it keeps the header changes the route had for it, the stable those of the
+    /// entry that made the route the Canary's when the route had none for it (as the Kubernetes patch does).
     public func destinations(replacing route: [WeightedDestination]) -> [WeightedDestination] {
-        let owner = route.first { owns([$0.destination]) }?.destination
-        func port(for weighted: WeightedDestination) -> WeightedDestination {
+        let owner = route.first { owns([$0.destination]) }
+        func port(for weighted: WeightedDestination, lender: WeightedDestination?) -> WeightedDestination {
             var weighted = weighted
+            let same = route.first { $0.destination.sameService(as: weighted.destination) }
             if weighted.destination.port == nil {
-                let same = route.first { $0.destination.sameService(as: weighted.destination) }?.destination
-                weighted.destination.port = same?.port ?? owner?.port
+                weighted.destination.port = same?.destination.port ?? owner?.destination.port
             }
+            weighted.headers = weighted.headers ?? (same ?? lender)?.headers
             return weighted
         }
-        return [port(for: stable), port(for: canary)]
+        return [port(for: stable, lender: owner), port(for: canary, lender: nil)]
     }
 
     /// The canary's share, in percent.

@@ -62,7 +62,9 @@ extension RouteTable {
     /// Resolves a weighted destination to the endpoints it reaches.
     static func target(for weighted: WeightedDestination, in config: MeshConfig) -> Target {
         let destination = weighted.destination
-        return Target(destination: destination, weight: weighted.weight, cluster: cluster(for: destination, in: config))
+        return Target(
+            destination: destination, weight: weighted.weight, cluster: cluster(for: destination, in: config), headers: weighted.headers
+        )
     }
 
     /// The endpoints a destination reaches, with the traffic policy its DestinationRule sets for them.

@@ -179,11 +179,14 @@ public struct RouteTable: Sendable {
         public let destination: Destination
         public let weight: Int
         public let cluster: Cluster
+        /// Istio's `route[].headers`: applied after the route's own when a request goes to this destination.
+        public let headers: RouteHeaders?
 
-        public init(destination: Destination, weight: Int, cluster: Cluster) {
+        public init(destination: Destination, weight: Int, cluster: Cluster, headers: RouteHeaders? = nil) {
             self.destination = destination
             self.weight = weight
             self.cluster = cluster
+            self.headers = headers
         }
     }
 

@@ -8,7 +8,7 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
-                "judge", "statistical", "stickiness", "stepWeightPromotion", "mirror", "mirrorWeight",
+                "judge", "statistical", "stickiness", "stepWeightPromotion", "mirror", "mirrorWeight", "sessionAffinity",
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -28,8 +28,10 @@ extension ManifestDecoder {
         let stickinessField = fields["stickiness"]
         let stickiness = stickinessField.flatMap { stickyKey($0, reader: reader) }
         let mirror = mirrorShare(in: fields, reader: reader)
+        let affinityField = fields["sessionAffinity"]
+        let affinity = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
         guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil,
-            let mirror
+            let mirror, affinityField == nil || affinity != nil
         else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
@@ -41,6 +43,7 @@ extension ManifestDecoder {
         analysis.match = match ?? []
         analysis.stepWeightPromotion = stepWeightPromotion
         analysis.mirror = mirror
+        analysis.sessionAffinity = affinity
         return analysis
     }
 
@@ -114,15 +117,50 @@ extension ManifestDecoder {
             reader.error("\(field.path): expected header or cookie (one request key to stick on), got \(got)", at: field.node)
             return nil
         }
-        guard let name = reader.string(nameField) else { return nil }
+        guard let name = token(nameField, naming: key, reader: reader) else { return nil }
+        return key == "header" ? .header(name.lowercased()) : .cookie(name)
+    }
+
+    /// A header or cookie name: an HTTP token, reported with where it is when it is not one.
+    private static func token(_ field: Field, naming what: String, reader: DocumentReader) -> String? {
+        guard let name = reader.string(field) else { return nil }
         let token = !name.isEmpty && name.utf8.allSatisfy { byte in
             byte > 0x20 && byte < 0x7F && !#"()<>@,;:\"/[]?={}"#.utf8.contains(byte)
         }
         guard token else {
-            reader.error("\(nameField.path) is \"\(name)\", expected a \(key) name (letters, digits and -._~!#$%&'*+^`|)", at: nameField.node)
+            reader.error("\(field.path) is \"\(name)\", expected a \(what) name (letters, digits and -._~!#$%&'*+^`|)", at: field.node)
             return nil
         }
-        return key == "header" ? .header(name.lowercased()) : .cookie(name)
+        return name
+    }
+
+    /// Flagger's `sessionAffinity: {cookieName, maxAge, primaryCookieName}`. Refused beside `stickiness` (two rules
+    /// would pin the same client) and beside `match` (A/B testing sends by request, not by weight).
+    private static func sessionAffinity(_ field: Field, in analysis: Fields, reader: DocumentReader) -> SessionAffinity? {
+        guard let fields = reader.mapping(field, Schema(known: ["cookieName", "maxAge", "primaryCookieName"])) else { return nil }
+        for (other, why) in [
+            ("stickiness", "stickiness pins clients by a key they already send, sessionAffinity by a cookie the gateway sets; keep one"),
+            ("match", "A/B testing sends requests to the canary by what they match, not by weight, so there is no cohort to keep"),
+        ] where analysis[other] != nil {
+            reader.error("\(field.path) cannot be combined with \(analysis.owner.path(of: other)): \(why)", at: field.node)
+            return nil
+        }
+        guard let cookieField = reader.required("cookieName", in: fields) else { return nil }
+        let cookieName = token(cookieField, naming: "cookie", reader: reader)
+        let primaryCookieName = fields["primaryCookieName"].flatMap { token($0, naming: "cookie", reader: reader) }
+        let maxAge = fields["maxAge"].flatMap(reader.int)
+        if let maxAgeField = fields["maxAge"], let maxAge, maxAge <= 0 {
+            reader.error("\(maxAgeField.path) is \(maxAge), expected seconds a client keeps the cookie (above 0; default 86400)", at: maxAgeField.node)
+            return nil
+        }
+        guard let cookieName, fields["primaryCookieName"] == nil || primaryCookieName != nil, fields["maxAge"] == nil || maxAge != nil else {
+            return nil
+        }
+        if let primaryCookieName, primaryCookieName == cookieName, let primaryField = fields["primaryCookieName"] {
+            reader.error("\(primaryField.path) is \"\(cookieName)\", the same as cookieName: the stable's cookie needs a name of its own", at: primaryField.node)
+            return nil
+        }
+        return SessionAffinity(cookieName: cookieName, maxAge: maxAge ?? SessionAffinity.defaultMaxAge, primaryCookieName: primaryCookieName)
     }
 
     /// `judge: threshold | statistical` and the statistical judge's `statistical` settings; what is omitted takes

@@ -153,8 +153,8 @@ extension ManifestDecoder {
 
     // MARK: Headers
 
-    /// `headers: {request, response}`, each with `set`, `add` and `remove`.
-    private static func headers(_ field: Field, reader: DocumentReader) -> RouteHeaders? {
+    /// `headers: {request, response}`, each with `set`, `add` and `remove`: a route's, or one destination's.
+    static func headers(_ field: Field, reader: DocumentReader) -> RouteHeaders? {
         guard let fields = reader.mapping(field, Schema(known: ["request", "response"])) else { return nil }
         return RouteHeaders(
             request: fields["request"].flatMap { headerOperations($0, reader: reader) } ?? HeaderOperations(),

@@ -85,8 +85,8 @@ extension ManifestDecoder {
         }
         let destinations = entries.compactMap { weightedDestination($0, reader: reader) }
         guard destinations.count == entries.count else { return nil }
-        return destinations.map { destination, weight in
-            WeightedDestination(destination: destination, weight: weight ?? (entries.count == 1 ? 100 : 0))
+        return destinations.map { destination, weight, headers in
+            WeightedDestination(destination: destination, weight: weight ?? (entries.count == 1 ? 100 : 0), headers: headers)
         }
     }
 
@@ -114,8 +114,9 @@ extension ManifestDecoder {
         }
     }
 
-    private static func weightedDestination(_ field: Field, reader: DocumentReader) -> (Destination, Int?)? {
-        let schema = Schema(known: ["destination", "weight"], notApplied: ["headers"])
+    /// One `route` entry: its destination, weight, and `headers` (applied when a request goes there).
+    private static func weightedDestination(_ field: Field, reader: DocumentReader) -> (Destination, Int?, RouteHeaders?)? {
+        let schema = Schema(known: ["destination", "weight", "headers"])
         guard let fields = reader.mapping(field, schema),
             let destinationField = reader.required("destination", in: fields),
             let destination = destination(destinationField, reader: reader)
@@ -125,7 +126,12 @@ extension ManifestDecoder {
             guard let value = reader.int(weightField) else { return nil }
             weight = value
         }
-        return (destination, weight)
+        var headers: RouteHeaders?
+        if let headersField = fields["headers"] {
+            guard let value = Self.headers(headersField, reader: reader) else { return nil }
+            headers = value
+        }
+        return (destination, weight, headers)
     }
 
     /// Istio's `Destination`: a host, an optional subset, an optional `port: {number}`.

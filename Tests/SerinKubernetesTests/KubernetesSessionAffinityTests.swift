@@ -1,0 +1,96 @@
+import SerinCore
+import SerinKubernetes
+import SerinTesting
+import Testing
+
+/// The sticky canary on Kubernetes against the API-server double, in Flagger's Istio shape: while analysed, the
+/// canary's route entry adds `Set-Cookie` to its responses (the stable's its own cookie) and a route ahead of the
+/// weighted one sends requests carrying a cookie to its version; promotion and rollback turn those routes into ones
+/// that follow the weights and expire the cookies.
+@Suite("Sticky canary on Kubernetes", .timeLimit(.minutes(2)))
+struct KubernetesSessionAffinityTests {
+    typealias Rollouts = KubernetesRolloutTests
+
+    static let affinity: JSONValue = ["cookieName": "flagger-cookie", "maxAge": 21600, "primaryCookieName": "flagger-primary-cookie"]
+
+    static func rollOut(
+        _ script: @escaping ScriptedMetrics.Script, until final: String, _ check: ([[JSONValue]], KubernetesAPIServer) async -> Void
+    ) async throws {
+        let analysis: JSONValue = ["interval": "300ms", "threshold": 2, "stepWeights": [20, 60], "sessionAffinity": affinity]
+        try await KubernetesBlueGreenTests.rollOut(analysis, observing: KubernetesABTestingTests.routes, script, until: final) { seen, _, server in
+            await check(seen, server)
+        }
+    }
+
+    /// The release's cookie value, read from the canary entry's `Set-Cookie`.
+    static func value(in routes: [JSONValue]) -> String? {
+        let entry = routes.last?["route"]?[1]
+        let setCookie = entry?["headers"]?["response"]?["add"]?["Set-Cookie"]?.stringValue
+        return setCookie?.split(separator: ";").first?.split(separator: "=").last.map(String.init)
+    }
+
+    static func entry(_ host: String, weight: Int, setCookie: String? = nil) -> JSONValue {
+        var fields: [String: JSONValue] = ["destination": ["host": .string(host), "port": ["number": 80]], "weight": .number(Double(weight))]
+        if let setCookie { fields["headers"] = ["response": ["add": ["Set-Cookie": .string(setCookie)]]] }
+        return .object(fields)
+    }
+
+    static func affinityRoute(_ name: String, cookie: String, value: String, to route: [JSONValue]) -> JSONValue {
+        [
+            "name": .string(name),
+            "match": [["uri": ["exact": "/"], "headers": ["cookie": ["regex": .string(".*flagger-\(cookie)=\(value).*")]]]],
+            "route": .array(route),
+        ]
+    }
+
+    static func owned(_ entries: [JSONValue]) -> JSONValue {
+        ["match": [["uri": ["exact": "/"]]], "route": .array(entries)]
+    }
+
+    /// What the routes are while the release is analysed at `canary` percent.
+    static func pinned(canary weight: Int, value: String) -> [JSONValue] {
+        let canaryCookie = "flagger-cookie=\(value); Max-Age=21600; Path=/"
+        let primaryCookie = "flagger-primary-cookie=\(value); Max-Age=21600; Path=/"
+        return [
+            affinityRoute("web-canary-affinity", cookie: "cookie", value: value, to: [entry("web-v2-service", weight: 100, setCookie: canaryCookie)]),
+            affinityRoute("web-primary-affinity", cookie: "primary-cookie", value: value, to: [entry("web-v1-service", weight: 100, setCookie: primaryCookie)]),
+            owned([entry("web-v1-service", weight: 100 - weight, setCookie: primaryCookie), entry("web-v2-service", weight: weight, setCookie: canaryCookie)]),
+        ]
+    }
+
+    /// What the routes are once the release ended with the canary at `canary` percent: the cookies expire.
+    static func expired(canary weight: Int, value: String) -> [JSONValue] {
+        let expire = { (cookie: String) in
+            [entry("web-v1-service", weight: 100 - weight, setCookie: "\(cookie)=\(value); Max-Age=-1; Path=/"),
+             entry("web-v2-service", weight: weight, setCookie: "\(cookie)=\(value); Max-Age=-1; Path=/")]
+        }
+        return [
+            affinityRoute("web-canary-affinity", cookie: "cookie", value: value, to: expire("flagger-cookie")),
+            affinityRoute("web-primary-affinity", cookie: "primary-cookie", value: value, to: expire("flagger-primary-cookie")),
+            owned([entry("web-v1-service", weight: 100 - weight), entry("web-v2-service", weight: weight)]),
+        ]
+    }
+
+    @Test("each step's routes pin both cookies' holders; promotion turns the affinity routes to the canary and expires both cookies")
+    func pinsThenPromotion() async throws {
+        try await Self.rollOut(ScriptedMetrics.healthy, until: "Succeeded") { analysed, server in
+            let value = try? #require(analysed.first.flatMap(Self.value))
+            guard let value else { return }
+            #expect(analysed.count == 2)
+            #expect(analysed == [Self.pinned(canary: 20, value: value), Self.pinned(canary: 60, value: value)], "\(analysed)")
+            #expect(await eventually(.seconds(10)) { KubernetesABTestingTests.routes(server) == Self.expired(canary: 100, value: value) },
+                    "\(KubernetesABTestingTests.routes(server))")
+        }
+    }
+
+    @Test("a rollback sends the canary cookie's holders to stable and expires the cookie")
+    func rollbackExpires() async throws {
+        try await Self.rollOut(ScriptedMetrics.failing, until: "Failed") { analysed, server in
+            let value = try? #require(analysed.first.flatMap(Self.value))
+            guard let value else { return }
+            #expect(analysed.allSatisfy { $0 == Self.pinned(canary: 20, value: value) }, "\(analysed)")
+            #expect(await eventually(.seconds(10)) { KubernetesABTestingTests.routes(server) == Self.expired(canary: 0, value: value) },
+                    "\(KubernetesABTestingTests.routes(server))")
+        }
+    }
+}

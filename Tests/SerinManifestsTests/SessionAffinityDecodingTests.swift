@@ -1,0 +1,76 @@
+import Foundation
+import SerinCore
+import SerinManifests
+import Testing
+
+/// `analysis.sessionAffinity` as Flagger writes it, and per-destination `headers` in a VirtualService route (where
+/// a sticky canary's `Set-Cookie` lives in Istio).
+@Suite("Session affinity decoding")
+struct SessionAffinityDecodingTests {
+    private func decodeCanary(adding line: String, to yaml: String = CanaryDecodingTests.minimal) -> (spec: CanarySpec?, messages: [String]) {
+        let (resources, diagnostics) = Fixture.decode(yaml.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n" + line))
+        let spec = resources.first.flatMap { located -> CanarySpec? in
+            guard case .canary(let spec) = located.resource else { return nil }
+            return spec
+        }
+        return (spec, Fixture.messages(diagnostics))
+    }
+
+    @Test("sessionAffinity reads Flagger's cookieName, maxAge and primaryCookieName; maxAge defaults to a day")
+    func decodes() {
+        let full = decodeCanary(adding: "    sessionAffinity: {cookieName: flagger-cookie, maxAge: 21600, primaryCookieName: flagger-primary-cookie}\n")
+        #expect(full.messages.isEmpty, "\(full.messages)")
+        #expect(full.spec?.analysis.sessionAffinity
+            == SessionAffinity(cookieName: "flagger-cookie", maxAge: 21_600, primaryCookieName: "flagger-primary-cookie"))
+        let short = decodeCanary(adding: "    sessionAffinity:\n      cookieName: Canary\n")
+        #expect(short.messages.isEmpty, "\(short.messages)")
+        #expect(short.spec?.analysis.sessionAffinity == SessionAffinity(cookieName: "Canary", maxAge: 86_400))
+        #expect(decodeCanary(adding: "").spec?.analysis.sessionAffinity == nil)
+    }
+
+    @Test("a sessionAffinity Serin cannot keep is refused at its field, saying why", arguments: [
+        ("    sessionAffinity: {maxAge: 60}\n",
+         "test.yaml:10:22: error: spec.analysis.sessionAffinity.cookieName is required"),
+        ("    sessionAffinity: {cookieName: \"my cookie\"}\n",
+         "test.yaml:10:35: error: spec.analysis.sessionAffinity.cookieName is \"my cookie\", expected a cookie name (letters, digits and -._~!#$%&'*+^`|)"),
+        ("    sessionAffinity: {cookieName: c, maxAge: 0}\n",
+         "test.yaml:10:46: error: spec.analysis.sessionAffinity.maxAge is 0, expected seconds a client keeps the cookie (above 0; default 86400)"),
+        ("    sessionAffinity: {cookieName: c, primaryCookieName: c}\n",
+         "test.yaml:10:57: error: spec.analysis.sessionAffinity.primaryCookieName is \"c\", the same as cookieName: the stable's cookie needs a name of its own"),
+        ("    sessionAffinity: {cookieName: c}\n    stickiness: {header: x-user-id}\n",
+         "test.yaml:10:22: error: spec.analysis.sessionAffinity cannot be combined with spec.analysis.stickiness: stickiness pins clients by a key they already send, sessionAffinity by a cookie the gateway sets; keep one"),
+    ])
+    func refused(line: String, expected: String) {
+        let (spec, messages) = decodeCanary(adding: line)
+        #expect(spec == nil)
+        #expect(messages == [expected])
+    }
+
+    @Test("a VirtualService route entry's headers are read (no longer reported as not applied)")
+    func destinationHeaders() throws {
+        let yaml = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: web}
+            spec:
+              hosts: [web.example.com]
+              gateways: [web-gateway]
+              http:
+              - route:
+                - {destination: {host: web-v1-service}, weight: 90}
+                - destination: {host: web-v2-service}
+                  weight: 10
+                  headers: {response: {add: {Set-Cookie: "canary=1; Max-Age=60"}}, request: {set: {x-version: v2}}}
+            """
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics).isEmpty, "\(Fixture.messages(diagnostics))")
+        guard case .virtualService(let service)? = resources.first?.resource else {
+            Issue.record("no VirtualService decoded")
+            return
+        }
+        let entries = try #require(service.http.first?.destinations)
+        #expect(entries[0].headers == nil)
+        #expect(entries[1].headers?.response.add == ["set-cookie": "canary=1; Max-Age=60"])
+        #expect(entries[1].headers?.request.set == ["x-version": "v2"])
+    }
+}
