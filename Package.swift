@@ -303,6 +303,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            // The conformance corpus is data the differential test reads at run time.
+            exclude: ["Conformance/corpus.jsonl"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -69,7 +69,8 @@ enum HTTP1HeadParser {
             var targetEnd = cursor
             while targetEnd < lineEnd.content, bytes[targetEnd] != UInt8(ascii: " ") {
                 let byte = bytes[targetEnd]
-                guard byte > 0x20, byte < 0x7F else {
+                // A fragment never goes in a request target (RFC 9112 §3.2).
+                guard byte > 0x20, byte < 0x7F, byte != UInt8(ascii: "#") else {
                     throw MalformedMessage(reason: "malformed request: byte \(byte) in the request target")
                 }
                 targetEnd += 1
@@ -84,10 +85,20 @@ enum HTTP1HeadParser {
                 )
             }
             guard let version = version(bytes, from: targetEnd + 1, to: lineEnd.content) else {
+                if let major = otherMajorVersion(bytes, from: targetEnd + 1, to: lineEnd.content) {
+                    throw MalformedMessage(
+                        status: .httpVersionNotSupported, reason: "HTTP/\(major).x is not supported: this gateway speaks HTTP/1.0 and HTTP/1.1"
+                    )
+                }
                 throw MalformedMessage(reason: "malformed request: the version is not HTTP/1.0 or HTTP/1.1")
             }
             let method = string(bytes, 0..<methodEnd)
             let target = string(bytes, cursor..<targetEnd)
+            // RFC 9112 §3.2: origin-form starts with a slash; `*` is for OPTIONS only; absolute-form (with a
+            // scheme) and CONNECT's authority-form are left to routing.
+            if !target.hasPrefix("/") && !(target == "*" ? method == "OPTIONS" : target.contains("://") || method == "CONNECT") {
+                throw MalformedMessage(reason: "malformed request: target \(target.prefix(40)) is not origin-form, absolute-form or * for OPTIONS")
+            }
             let fields: HeaderFields
             do throws(MalformedMessage) {
                 fields = try parseFields(bytes, from: lineEnd.next, storage: head, capacity: 8)
@@ -98,6 +109,20 @@ enum HTTP1HeadParser {
                 throw MalformedMessage(
                     status: .requestHeaderFieldsTooLarge,
                     reason: "\(fields.count) request header fields exceed the limit of \(limits.maxHeaderCount)"
+                )
+            }
+            // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without exactly one host, and
+            // to any request with more than one. An HTTP/1.0 request needs one too here: it goes upstream as
+            // HTTP/1.1 (as Envoy refuses one without `default_host_for_http_10`).
+            let hosts = fields.count(of: .host)
+            if hosts != 1 {
+                throw MalformedMessage(
+                    reason: "malformed request: \(hosts) host header fields; a request needs exactly one (RFC 9112 §3.2)"
+                )
+            }
+            if let host = fields.first(.host), let bad = host.utf8.first(where: { !isAuthorityByte($0) }) {
+                throw MalformedMessage(
+                    reason: "malformed request: byte \(bad) in host \(host.debugDescription) is not part of a host and port (RFC 9112 §3.2)"
                 )
             }
             let size = fields.byteCount
@@ -167,10 +192,22 @@ enum HTTP1HeadParser {
         let prefix: StaticString = "HTTP/1."
         for offset in 0..<7 where bytes[from + offset] != prefix.utf8Start[offset] { return nil }
         switch bytes[from + 7] {
-        case UInt8(ascii: "1"): return .http1_1
         case UInt8(ascii: "0"): return .http1_0
+        // RFC 9112 §2.3: a higher minor version of a major version it speaks is read as the highest it knows.
+        case UInt8(ascii: "1")...UInt8(ascii: "9"): return .http1_1
         default: return nil
         }
+    }
+
+    /// The major version of a well-formed `HTTP/D.D` other than 1, which is answered 505 (RFC 9110 §15.6.6).
+    private static func otherMajorVersion(_ bytes: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int? {
+        guard end - from == 8 else { return nil }
+        let prefix: StaticString = "HTTP/"
+        for offset in 0..<5 where bytes[from + offset] != prefix.utf8Start[offset] { return nil }
+        let major = bytes[from + 5] &- UInt8(ascii: "0")
+        let minor = bytes[from + 7] &- UInt8(ascii: "0")
+        guard major < 10, major != 1, minor < 10, bytes[from + 6] == UInt8(ascii: ".") else { return nil }
+        return Int(major)
     }
 
     private static func parseFields(
@@ -225,8 +262,18 @@ enum HTTP1HeadParser {
 
     /// RFC 9110 §5.6.2 tchar.
     @inline(__always)
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
+    static func isTokenByte(_ byte: UInt8) -> Bool {
         tokenBytes[Int(byte)]
+    }
+
+    /// RFC 3986 bytes of `uri-host [ ":" port ]` (reg-name, IP literal or address; no userinfo, path or space).
+    private static func isAuthorityByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "-._~%!$&'()*+,;=:[]".utf8.contains(byte)
+        }
     }
 
     private static let tokenBytes: [Bool] = (0..<256).map { value in

@@ -1,4 +1,5 @@
 import NIOCore
+import SerinCore
 import NIOHTTP1
 
 /// A request head as the client sent it: the request line's parts and the header fields.
@@ -56,9 +57,23 @@ enum BodyFraming {
                 throw MalformedMessage(reason: "malformed request: both transfer-encoding and content-length are set")
             }
             let codings = fields.values(.transferEncoding)
-            guard head.version != .http1_0, endsWithChunked(codings) else {
+            guard head.version != .http1_0 else {
+                throw MalformedMessage(reason: "malformed request: transfer-encoding in an HTTP/1.0 request")
+            }
+            // RFC 9112 §6.1: a transfer coding the gateway does not understand is answered 501; chunked is
+            // the one it reads, and it must come once and last (§6.3), or where the body ends is not known.
+            let list: [String] = codings.flatMap { value -> [String] in
+                value.split(separator: ",", omittingEmptySubsequences: false).map { String(String($0).trimmingBlanks) }
+            }
+            if let unknown = list.first(where: { !isChunked($0) }) {
                 throw MalformedMessage(
-                    reason: "malformed request: transfer-encoding \(codings.joined(separator: ", ")) does not end with chunked"
+                    status: .notImplemented,
+                    reason: "transfer coding \"\(unknown)\" is not implemented (transfer-encoding: \(codings.joined(separator: ", ")))"
+                )
+            }
+            guard list.count == 1 else {
+                throw MalformedMessage(
+                    reason: "malformed request: transfer-encoding \(codings.joined(separator: ", ")) applies chunked more than once"
                 )
             }
             return .chunked
@@ -78,6 +93,8 @@ enum BodyFraming {
         if toHEAD || head.isInformational || head.status == 204 || head.status == 304 { return .none }
         let fields = head.fields
         if fields.contains(.transferEncoding) {
+            // RFC 9112 §6.3: both framings at once may be an attempt at response splitting; answered 502, as Envoy does.
+            guard !fields.contains(.contentLength) else { throw MalformedMessage(reason: "both transfer-encoding and content-length are set") }
             return endsWithChunked(fields.values(.transferEncoding)) ? .chunked : .untilClose
         }
         switch fields.contentLength {
@@ -91,12 +108,22 @@ enum BodyFraming {
 
     private static func endsWithChunked(_ values: [String]) -> Bool {
         guard let last = values.last?.split(separator: ",").last else { return false }
-        return String(last).trimmingBlanks.lowercased() == "chunked"
+        return isChunked(String(last).trimmingBlanks)
+    }
+
+    /// Compared byte for byte, ASCII letters without regard to case: Unicode lower-casing would read
+    /// `chunKed` with a Kelvin sign as chunked, which the next hop does not.
+    private static func isChunked<S: StringProtocol>(_ coding: S) -> Bool {
+        ASCII.equal(coding.utf8, "chunked".utf8, ignoringCase: true)
     }
 }
 
 /// Follows a chunked body (RFC 9112 §7.1) byte by byte to find where it ends, without copying it: the proxy
 /// forwards the chunked bytes as they are, or just the data when the client cannot read chunks.
+///
+/// Since the bytes are forwarded as they came, the framing must read one way only: every line ends CR LF
+/// (a bare LF is refused, as Envoy does), sizes are hexadecimal with any number of leading zeros but no more
+/// than 15 significant digits, and trailer lines are `NAME: VALUE` without control bytes or folding.
 struct ChunkedScanner {
     private enum State {
         case size
@@ -107,14 +134,17 @@ struct ChunkedScanner {
         case dataLineFeed
         /// After the last chunk: trailer fields, then an empty line.
         case trailerLineStart
-        case trailerLine
+        case trailerName
+        case trailerValue
+        case trailerLineFeed
         case trailerEndLineFeed
         case ended
     }
 
     private var state = State.size
     private var size = 0
-    private var sizeDigits = 0
+    private var sawDigit = false
+    private var significantDigits = 0
 
     var ended: Bool {
         if case .ended = state { return true }
@@ -132,20 +162,23 @@ struct ChunkedScanner {
             switch state {
             case .size:
                 if let digit = Self.hexValue(byte) {
-                    sizeDigits += 1
-                    guard sizeDigits <= 15 else { throw MalformedMessage(reason: "malformed chunked body: chunk size too large") }
+                    sawDigit = true
+                    if significantDigits > 0 || digit != 0 { significantDigits += 1 }
+                    guard significantDigits <= 15 else { throw MalformedMessage(reason: "malformed chunked body: chunk size too large") }
                     size = size << 4 | digit
-                } else if sizeDigits > 0 && (byte == UInt8(ascii: ";") || byte == UInt8(ascii: " ") || byte == 9) {
+                } else if sawDigit && (byte == UInt8(ascii: ";") || byte == UInt8(ascii: " ") || byte == 9) {
                     state = .extensions
-                } else if sizeDigits > 0 && byte == UInt8(ascii: "\r") {
+                } else if sawDigit && byte == UInt8(ascii: "\r") {
                     state = .sizeLineFeed
-                } else if sizeDigits > 0 && byte == UInt8(ascii: "\n") {
-                    endSizeLine()
                 } else {
-                    throw MalformedMessage(reason: "malformed chunked body: expected a hexadecimal chunk size")
+                    throw MalformedMessage(reason: "malformed chunked body: expected a hexadecimal chunk size and CR LF")
                 }
             case .extensions:
-                if byte == UInt8(ascii: "\n") { endSizeLine() } else if byte == UInt8(ascii: "\r") { state = .sizeLineFeed }
+                if byte == UInt8(ascii: "\r") {
+                    state = .sizeLineFeed
+                } else if byte == UInt8(ascii: "\n") {
+                    throw MalformedMessage(reason: "malformed chunked body: a bare LF in a chunk extension")
+                }
             case .sizeLineFeed:
                 guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
                 endSizeLine()
@@ -156,27 +189,36 @@ struct ChunkedScanner {
                 state = remaining == take ? .dataCarriageReturn : .data(remaining: remaining - take)
                 continue
             case .dataCarriageReturn:
-                if byte == UInt8(ascii: "\r") {
-                    state = .dataLineFeed
-                } else if byte == UInt8(ascii: "\n") {
-                    state = .size
-                } else {
-                    throw MalformedMessage(reason: "malformed chunked body: chunk data longer than its size")
+                guard byte == UInt8(ascii: "\r") else {
+                    throw MalformedMessage(reason: "malformed chunked body: chunk data not followed by CR LF (longer than its size?)")
                 }
+                state = .dataLineFeed
             case .dataLineFeed:
                 guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
                 state = .size
             case .trailerLineStart:
                 if byte == UInt8(ascii: "\r") {
                     state = .trailerEndLineFeed
-                } else if byte == UInt8(ascii: "\n") {
-                    state = .ended
-                    return index + 1
+                } else if HTTP1HeadParser.isTokenByte(byte) {
+                    state = .trailerName
                 } else {
-                    state = .trailerLine
+                    throw MalformedMessage(reason: "malformed chunked body: a trailer line that is not NAME: VALUE")
                 }
-            case .trailerLine:
-                if byte == UInt8(ascii: "\n") { state = .trailerLineStart }
+            case .trailerName:
+                if byte == UInt8(ascii: ":") {
+                    state = .trailerValue
+                } else if !HTTP1HeadParser.isTokenByte(byte) {
+                    throw MalformedMessage(reason: "malformed chunked body: a trailer line that is not NAME: VALUE")
+                }
+            case .trailerValue:
+                if byte == UInt8(ascii: "\r") {
+                    state = .trailerLineFeed
+                } else if byte < 0x20 && byte != 9 || byte == 0x7F {
+                    throw MalformedMessage(reason: "malformed chunked body: control byte \(byte) in a trailer field")
+                }
+            case .trailerLineFeed:
+                guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
+                state = .trailerLineStart
             case .trailerEndLineFeed:
                 guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
                 state = .ended
@@ -192,7 +234,8 @@ struct ChunkedScanner {
     private mutating func endSizeLine() {
         state = size == 0 ? .trailerLineStart : .data(remaining: size)
         size = 0
-        sizeDigits = 0
+        sawDigit = false
+        significantDigits = 0
     }
 
     private static func hexValue(_ byte: UInt8) -> Int? {

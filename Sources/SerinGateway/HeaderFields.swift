@@ -114,6 +114,12 @@ struct HeaderFields {
         return fields.firstIndex { $0.kind == field }.map(value(at:))
     }
 
+    /// How many fields are `field`.
+    func count(of field: KnownField) -> Int {
+        guard contains(field) else { return 0 }
+        return fields.reduce(0) { $0 + ($1.kind == field ? 1 : 0) }
+    }
+
     func values(_ field: KnownField) -> [String] {
         guard contains(field) else { return [] }
         return fields.indices.filter { fields[$0].kind == field }.map(value(at:))

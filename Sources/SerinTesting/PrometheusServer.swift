@@ -66,12 +66,7 @@ public final class PrometheusServer: @unchecked Sendable {
               - targets: [\(targets.map { "\"\($0)\"" }.joined(separator: ", "))]
 
             """
-        let configURL = directory.appendingPathComponent("prometheus.yml")
-        try config.write(to: configURL, atomically: true, encoding: .utf8)
-        // Its log says why it stopped, should it exit while starting.
-        let logURL = directory.appendingPathComponent("prometheus.log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
+        let (configURL, log) = try ChildServer.prepare(in: directory, config: config, configName: "prometheus.yml", logName: "prometheus.log")
         defer { try? log.close() }
         let process = try ChildProcess.spawn(
             binary,
@@ -106,21 +101,12 @@ public final class PrometheusServer: @unchecked Sendable {
     private func waitUntil(
         timeout: Duration, group: any EventLoopGroup, _ condition: (SimpleHTTPClient) async -> Bool
     ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let client = try? await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: group) {
-                let done = await condition(client)
-                await client.close()
-                if done { return }
-            }
-            guard process.isRunning else {
-                let log = (try? String(contentsOf: directory.appendingPathComponent("prometheus.log"), encoding: .utf8)) ?? ""
-                let last = log.split(separator: "\n").suffix(2).joined(separator: " / ")
-                throw StartFailed(reason: "prometheus exited with status \(process.termination?.status ?? -1)" + (last.isEmpty ? "" : ": \(last)"), exited: true)
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        let log = directory.appendingPathComponent("prometheus.log")
+        switch try await ChildServer.poll(port: port, process: process, log: log, lines: 2, timeout: timeout, group: group, condition) {
+        case .ready: return
+        case .exited(let status, let last): throw StartFailed(reason: "prometheus exited with status \(status)\(last)", exited: true)
+        case .timedOut: throw StartFailed(reason: "not ready within \(timeout)")
         }
-        throw StartFailed(reason: "not ready within \(timeout)")
     }
 
     public struct StartFailed: Error, CustomStringConvertible {
@@ -132,10 +118,6 @@ public final class PrometheusServer: @unchecked Sendable {
 
     /// Stops the server (SIGTERM, then waits) and removes its data.
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: directory)
+        ChildServer.stop(process, removing: directory)
     }
 }

@@ -26,7 +26,7 @@ struct ChunkedScannerTests {
             ("5\r\nhello\r\n0\r\n\r\n", "hello"),
             ("5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world"),
             ("A\r\n0123456789\r\n0\r\nx-trailer: yes\r\n\r\n", "0123456789"),
-            ("3\nabc\n0\n\n", "abc"),
+            ("00000000000000000003\r\nabc\r\n0\r\n\r\n", "abc"),
             ("0\r\n\r\n", ""),
         ]
     )
@@ -49,8 +49,12 @@ struct ChunkedScannerTests {
     }
 
     @Test(
-        "broken framing is an error",
-        arguments: ["zz\r\n", "\r\n", "5\r\nhelloX\r\n0\r\n\r\n", "5\rX", "1234567890abcdef0\r\n", "-1\r\n"]
+        "broken framing is an error: a bad size, data longer than its size, a bare LF, a trailer that is not NAME: VALUE",
+        arguments: [
+            "zz\r\n", "\r\n", "5\r\nhelloX\r\n0\r\n\r\n", "5\rX", "1234567890abcdef0\r\n", "-1\r\n", "3\nabc\r\n0\r\n\r\n",
+            "3\r\nabc\n0\r\n\r\n", "3;a\nb\r\n", "0\r\nbad trailer\r\n\r\n", "0\r\nx-t : 1\r\n\r\n", "0\r\nx-t: 1\r\n 2\r\n\r\n",
+            "0\r\nx-t: 1\u{0}2\r\n\r\n", "0\n\n",
+        ]
     )
     func broken(body: String) {
         #expect(throws: MalformedMessage.self) { try Self.scan(Array(body.utf8), splitAt: 0) }

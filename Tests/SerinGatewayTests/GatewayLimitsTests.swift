@@ -87,7 +87,7 @@ struct GatewayLimitsTests {
         "answers malformed requests 400 and closes, without touching the upstream",
         arguments: [
             "GARBAGE\r\n\r\n",
-            "GET / HTTP/9.9\r\nhost: web\r\n\r\n",
+            "GET / HTTP/X.9\r\nhost: web\r\n\r\n",
             "GET / HTTP/1.1\r\nhost web\r\n\r\n",
             "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: abc\r\n\r\n",
             "POST / HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",

@@ -149,7 +149,6 @@ struct HTTP1FramingTests {
         arguments: [
             "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
             "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!",
-            "POST / HTTP/1.1\r\nhost: web\r\ntransfer-encoding: gzip\r\n\r\nhello",
             "POST / HTTP/1.1\r\nhost: web\r\ncontent-length : 5\r\n\r\nhello",
             "POST / HTTP/1.1\r\nhost: web\r\n x-folded: yes\r\ncontent-length: 5\r\n\r\nhello",
         ]
@@ -196,6 +195,59 @@ struct HTTP1FramingTests {
             try await raw.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
             #expect(await eventually(.seconds(5)) { raw.received.components(separatedBy: "200 OK").count == 3 }, "\(raw.received)")
             await raw.close()
+        }
+    }
+
+    @Test(
+        "a request without exactly one host, or with one that is not a host and port, is answered 400 and closed, and never reaches the upstream (RFC 9112 §3.2; HTTP/1.0 too: it goes upstream as HTTP/1.1)",
+        arguments: [
+            "GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n", "GET / HTTP/1.1\r\nhost: web\r\nHost: web\r\n\r\n",
+            "GET / HTTP/1.0\r\nhost: a\r\nhost: b\r\n\r\n", "GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nhost: a b\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: a/b\r\n\r\n", "GET / HTTP/1.1\r\nhost: user@a\r\n\r\n",
+        ]
+    )
+    func hostCount(request: String) async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send(request)
+            #expect(await raw.waitForClose())
+            #expect(raw.received.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(raw.received)")
+            #expect(raw.received.contains("(RFC 9112 §3.2)"), "\(raw.received)")
+            #expect(setup.backend.received.isEmpty, "\(setup.backend.received)")
+        }
+    }
+
+    @Test(
+        "a request transfer coding other than one chunked is answered 501 (RFC 9112 §6.1), chunked twice 400, and either is closed and never reaches the upstream",
+        arguments: [
+            ("gzip, chunked", "501 Not Implemented"), ("gzip", "501 Not Implemented"), ("chunked, gzip", "501 Not Implemented"),
+            ("identity", "501 Not Implemented"), ("gzip\r\ntransfer-encoding: chunked", "501 Not Implemented"),
+            ("chun\u{212A}ed", "501 Not Implemented"), ("chunked, chunked", "400 Bad Request"),
+        ]
+    )
+    func unknownTransferCoding(codings: String, status: String) async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("POST / HTTP/1.1\r\nhost: web\r\ntransfer-encoding: \(codings)\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            #expect(await raw.waitForClose())
+            #expect(raw.received.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(raw.received)")
+            #expect(setup.backend.received.isEmpty, "\(setup.backend.received)")
+        }
+    }
+
+    @Test("a request in another major version is answered 505, and one in a higher HTTP/1 minor version is served as HTTP/1.1 (RFC 9112 §2.3)")
+    func versions() async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let newer = try await setup.connect()
+            try await newer.send("GET /minor HTTP/1.2\r\nhost: web\r\n\r\n")
+            #expect(await newer.waitFor("ok\n"), "\(newer.received)")
+            #expect(newer.received.hasPrefix("HTTP/1.1 200 OK\r\n") && !newer.isClosed, "\(newer.received)")
+            #expect(setup.backend.received.hasPrefix("GET /minor HTTP/1.1\r\n"), "\(setup.backend.received)")
+            let other = try await setup.connect()
+            try await other.send("GET /major HTTP/2.0\r\nhost: web\r\n\r\n")
+            #expect(await other.waitForClose())
+            #expect(other.received.hasPrefix("HTTP/1.1 505 HTTP Version Not Supported\r\n"), "\(other.received)")
+            #expect(!setup.backend.received.contains("/major"))
         }
     }
 }

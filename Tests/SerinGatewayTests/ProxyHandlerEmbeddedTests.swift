@@ -83,7 +83,7 @@ struct ProxyHandlerEmbeddedTests {
             // Connection: close.
             ("GET /nowhere HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", "HTTP/1.1 404 Not Found\r\n"),
             // HTTP/1.0 without keep-alive.
-            ("GET /maintenance HTTP/1.0\r\n\r\n", "HTTP/1.0 503 Service Unavailable\r\n"),
+            ("GET /maintenance HTTP/1.0\r\nHost: shop\r\n\r\n", "HTTP/1.0 503 Service Unavailable\r\n"),
             // A body the gateway does not read: closing is simpler than draining it.
             ("POST /nowhere HTTP/1.1\r\nHost: shop\r\nContent-Length: 100\r\n\r\nabc", "HTTP/1.1 404 Not Found\r\n"),
         ])
