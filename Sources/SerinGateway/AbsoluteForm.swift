@@ -5,11 +5,8 @@ extension RequestHead {
     /// sends to an HTTP proxy) becomes its path, and its authority replaces any `Host` field (RFC 9112 §3.2.2).
     /// Any other target is returned as it came.
     func inOriginForm() -> RequestHead {
-        let scheme = "http://"
-        guard target.utf8.first != UInt8(ascii: "/"), target.utf8.count >= scheme.utf8.count,
-            ASCII.equal(target.utf8.prefix(scheme.utf8.count), scheme.utf8, ignoringCase: true)
-        else { return self }
-        let rest = target.dropFirst(scheme.count)
+        guard let schemeLength = Self.httpSchemeLength(of: target) else { return self }
+        let rest = target.dropFirst(schemeLength)
         let pathStart = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
         var authority = rest[..<pathStart]
         if let userinfo = authority.lastIndex(of: "@") { authority = authority[authority.index(after: userinfo)...] }
@@ -18,5 +15,15 @@ extension RequestHead {
         head.target = path.first == "/" ? String(path) : "/" + path
         head.fields.replaceOrAdd(name: "host", value: String(authority))
         return head
+    }
+
+    /// The length of `http://` or `https://` (any case) at the start of an absolute-form target; nil for any other
+    /// target. Other schemes are not HTTP's to route (RFC 9110 §4.2).
+    static func httpSchemeLength(of target: String) -> Int? {
+        for scheme in ["http://", "https://"] where target.utf8.count >= scheme.utf8.count
+            && ASCII.equal(target.utf8.prefix(scheme.utf8.count), scheme.utf8, ignoringCase: true) {
+            return scheme.utf8.count
+        }
+        return nil
     }
 }

@@ -94,10 +94,14 @@ enum HTTP1HeadParser {
             }
             let method = string(bytes, 0..<methodEnd)
             let target = string(bytes, cursor..<targetEnd)
-            // RFC 9112 §3.2: origin-form starts with a slash; `*` is for OPTIONS only; absolute-form (with a
-            // scheme) and CONNECT's authority-form are left to routing.
-            if !target.hasPrefix("/") && !(target == "*" ? method == "OPTIONS" : target.contains("://") || method == "CONNECT") {
-                throw MalformedMessage(reason: "malformed request: target \(target.prefix(40)) is not origin-form, absolute-form or * for OPTIONS")
+            // RFC 9110 §9.3.6: CONNECT asks for a tunnel, which this gateway does not open; §15.6.2: not implemented.
+            if method == "CONNECT" {
+                throw MalformedMessage(status: .notImplemented, reason: "CONNECT is not implemented: this gateway opens no tunnels")
+            }
+            // RFC 9112 §3.2: origin-form starts with a slash; `*` is for OPTIONS only; absolute-form (http or https,
+            // RFC 9110 §4.2) is left to routing, which takes its authority.
+            if !target.hasPrefix("/") && !(target == "*" ? method == "OPTIONS" : RequestHead.httpSchemeLength(of: target) != nil) {
+                throw MalformedMessage(reason: "malformed request: target \(target.prefix(40)) is not origin-form, http(s) absolute-form or * for OPTIONS")
             }
             let fields: HeaderFields
             do throws(MalformedMessage) {
