@@ -46,8 +46,10 @@ public enum ManifestDecoder {
             return (nil, reader.diagnostics)
         }
         guard let header = header(of: root, reader: reader) else { return (nil, reader.diagnostics) }
-        let fields = reader.mapping(root, Schema(known: ["apiVersion", "kind", "metadata", "spec"], ignored: ["status"]))
-        guard let fields, let name = metadataName(fields, reader: reader) else { return (nil, reader.diagnostics) }
+        let schema = header.kind == .secret ? secretSchema : Schema(known: ["apiVersion", "kind", "metadata", "spec"], ignored: ["status"])
+        guard let fields = reader.mapping(root, schema), let name = metadataName(fields, reader: reader) else {
+            return (nil, reader.diagnostics)
+        }
         if header.kind.legacyAPIVersions.contains(header.apiVersion), let current = header.kind.currentAPIVersions.first {
             reader.warning(
                 "\(header.kind.rawValue) \(name.name) uses \(header.apiVersion), which Kubernetes removed in 1.16; use \(current)",
@@ -115,8 +117,10 @@ public enum ManifestDecoder {
     private static func decodeSpec(
         _ header: (kind: ResourceKind, apiVersion: String), name: ResourceName, fields: Fields, reader: DocumentReader
     ) -> Resource? {
+        if header.kind == .secret { return secret(fields, name: name, reader: reader).map(Resource.secret) }
         guard let specField = reader.required("spec", in: fields) else { return nil }
         switch header.kind {
+        case .secret: return nil
         case .gateway:
             return gateway(specField, name: name, reader: reader).map(Resource.gateway)
         case .virtualService:

@@ -12,6 +12,7 @@ public enum Resource: Sendable, Hashable {
     case deployment(Deployment)
     case canary(CanarySpec)
     case metricTemplate(MetricTemplateSpec)
+    case secret(KubernetesSecret)
 
     public var kind: ResourceKind {
         switch self {
@@ -23,6 +24,7 @@ public enum Resource: Sendable, Hashable {
         case .deployment: return .deployment
         case .canary: return .canary
         case .metricTemplate: return .metricTemplate
+        case .secret: return .secret
         }
     }
 
@@ -36,6 +38,7 @@ public enum Resource: Sendable, Hashable {
         case .deployment(let value): return value.name
         case .canary(let value): return value.name
         case .metricTemplate(let value): return value.name
+        case .secret(let value): return value.name
         }
     }
 }

@@ -8,6 +8,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
     case deployment = "Deployment"
     case canary = "Canary"
     case metricTemplate = "MetricTemplate"
+    case secret = "Secret"
 
     /// The name kubectl prints in `virtualservice/web-virtualservice configured`.
     public var kubectlName: String { rawValue.lowercased() }
@@ -16,7 +17,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
     public var apiGroup: String {
         switch self {
         case .gateway, .virtualService, .destinationRule, .serviceEntry: return "networking.istio.io"
-        case .service: return ""
+        case .service, .secret: return ""
         case .deployment: return "apps"
         case .canary, .metricTemplate: return "serin.dev"
         }
@@ -32,7 +33,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .gateway, .virtualService, .destinationRule, .serviceEntry:
             return ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"]
-        case .service: return ["v1"]
+        case .service, .secret: return ["v1"]
         case .deployment: return ["apps/v1"]
         // Flagger's Canary is read unchanged too, so a Flagger user can switch controllers without editing YAML.
         case .canary: return ["serin.dev/v1alpha1", "flagger.app/v1beta1"]
