@@ -371,6 +371,10 @@ public struct Rollout: Hashable, Sendable {
             } else {
                 // A new A/B match or stickiness changes the routes now, not at the next step.
                 if split != oldSplit { actions.append(.setWeights(split)) }
+                // A new synthetic load (or none) applies from now, as the settings do.
+                if status.phase == .progressing, oldSpec.analysis.load != newSpec.analysis.load || oldSpec.analysis.interval != newSpec.analysis.interval {
+                    if newSpec.analysis.load == nil { actions.append(.stopLoad(spec.name)) } else { sendLoad(into: &actions) }
+                }
                 record(.normal, "analysis settings updated", now: now, into: &actions)
             }
         }
@@ -378,11 +382,13 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// A controller restored this rollout from its store after a restart: re-apply the current weights
-    /// (the router may have been mid-update) and re-issue, with a new ticket, the request that was in flight.
+    /// (the router may have been mid-update), send the synthetic load again while the canary is analysed, and
+    /// re-issue, with a new ticket, the request that was in flight.
     public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
         guard ownsRoutes else { return .accepted([]) }
         var actions: [RolloutAction] = []
         applyWeight(canary: status.canaryWeight, into: &actions)
+        if status.phase == .progressing { sendLoad(into: &actions) }
         if let pending = status.pending {
             status.pending = nil
             if pending.kind == .primaryRollout {
