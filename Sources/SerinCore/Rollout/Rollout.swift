@@ -82,6 +82,17 @@ public struct Rollout: Hashable, Sendable {
         return TrafficSplit.Affinity(sessionAffinity, canary: spec.name, value: value, pins: isAnalysingSteps)
     }
 
+    /// Flagger's `status.sessionAffinityCookie`: the sticky canary's cookie (`name=value`) while it pins clients.
+    public var sessionAffinityCookie: String? {
+        affinity.flatMap { $0.pins ? "\($0.cookieName)=\($0.value)" : nil }
+    }
+
+    /// Flagger's `status.previousSessionAffinityCookie`: the last release's cookie once it pins nobody (its routes
+    /// expire it).
+    public var previousSessionAffinityCookie: String? {
+        affinity.flatMap { $0.pins ? nil : "\($0.cookieName)=\($0.value)" }
+    }
+
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,
     /// whichever comes first; nil when only another event can move the rollout.
     public var nextWakeUp: RolloutInstant? {
