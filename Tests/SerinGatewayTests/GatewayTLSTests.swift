@@ -4,6 +4,7 @@ import SerinGateway
 import SerinListener
 import SerinManifests
 import SerinTesting
+import Synchronization
 import Testing
 
 /// HTTPS on the gateway, end to end: certificates made by openssl, manifests written beside them, curl as the
@@ -227,6 +228,74 @@ struct GatewayTLSTests {
             #expect(redirect.header("location") == "https://web.example.com/shop?item=1")
         }
     }
+
+    @Test("a replaced certificate file serves new handshakes within a poll while an open connection keeps its own")
+    func reload() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let first = try await certificates.server("web", hosts: ["web.example.com"])
+        let next = try await TestCertificates.make(caName: "Next CA")
+        defer { next.remove() }
+        let replacement = try await next.server("web", hosts: ["web.example.com"])
+        let yaml = Self.gateway(Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: web.key}"))
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let reloads = ReloadLog()
+            let watcher = Task { await gateway.watchCertificates(every: .milliseconds(100)) { reloads.add($0) } }
+            defer { watcher.cancel() }
+            // Two requests 5 s apart on one keep-alive connection (num_connects 0 on the second: no new handshake).
+            async let kept = SerinProcess.run(
+                [
+                    "-sS", "--rate", "12/m", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n",
+                    "--cacert", certificates.ca.certificate, "--resolve", "web.example.com:\(port):127.0.0.1",
+                    "https://web.example.com:\(port)/", "https://web.example.com:\(port)/",
+                ],
+                program: URL(fileURLWithPath: Curl.path)
+            )
+            #expect(await eventually(.seconds(20)) { gateway.openConnectionCount > 0 }, "curl never connected")
+            try await Task.sleep(for: .milliseconds(500))
+            for (from, to) in [(replacement.certificate, first.certificate), (replacement.key, first.key)] {
+                try FileManager.default.removeItem(atPath: to)
+                try FileManager.default.copyItem(atPath: from, toPath: to)
+            }
+            let reloaded = await eventually(.seconds(20)) { reloads.outcomes.contains { if case .reloaded = $0 { true } else { false } } }
+            #expect(reloaded, "\(reloads.outcomes)")
+            let fresh = try await Self.https("web.example.com", port: port, ca: next.ca.certificate)
+            #expect(fresh.status == 200, "\(fresh.stderr)")
+            let stale = try await Self.https("web.example.com", port: port, ca: certificates.ca.certificate)
+            #expect(stale.status == 0)
+            let transfers = try await kept.stdout.split(separator: "\n")
+            #expect(transfers == ["200 1", "200 0"], "\(transfers)")
+        }
+    }
+
+    @Test("a key that does not match its certificate stops the install with the server named, and nothing listens")
+    func mismatchedKey() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        _ = try await certificates.server("other", hosts: ["other.example.com"])
+        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+        try (Self.gateway(Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: other.key}")) + "\n" + Self.world(backend: 9))
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        await #expect {
+            try await gateway.install(RouteTable(compiling: set.config))
+        } throws: { error in
+            "\(error)".hasPrefix("Gateway default/web-gateway port 443 (hosts web.example.com): cannot set up TLS")
+        }
+        #expect(gateway.boundPorts.isEmpty)
+        await gateway.shutdown()
+    }
+}
+
+/// What a test's certificate watcher reported.
+final class ReloadLog: Sendable {
+    private let log = Mutex<[CertificateReload]>([])
+    var outcomes: [CertificateReload] { log.withLock { $0 } }
+    func add(_ outcome: CertificateReload) { log.withLock { $0.append(outcome) } }
 }
 
 /// examples/tls as its README runs it, with certificates made where the manifest names them.
