@@ -136,3 +136,28 @@ extension GatewayTLS {
         try sync.addHandler(sni, position: .before(proxy))
     }
 }
+
+extension GatewayTLS {
+    /// The context for a cluster's upstream connections from its traffic policy's `tls`; nil for DISABLE.
+    static func clientContext(for tls: ClientTLS, cluster: String) throws(GatewayError) -> NIOSSLContext? {
+        guard tls.mode != .disable else { return nil }
+        let label = "DestinationRule tls for \(cluster)"
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.applicationProtocols = ["http/1.1"]
+        if let caPath = tls.caCertificates {
+            configuration.trustRoots = .certificates(try load("caCertificates \(caPath)", server: label) { try NIOSSLCertificate.fromPEMFile(caPath) })
+        }
+        // Envoy checks the chain, and names only against subjectAltNames (refused when decoded): no hostname check.
+        configuration.certificateVerification = tls.insecureSkipVerify ? .none : .noHostnameVerification
+        if tls.mode == .mutual, let chainPath = tls.clientCertificate, let keyPath = tls.privateKey {
+            let chain = try load("clientCertificate \(chainPath)", server: label) { try NIOSSLCertificate.fromPEMFile(chainPath) }
+            configuration.certificateChain = chain.map { .certificate($0) }
+            configuration.privateKey = .privateKey(try load("privateKey \(keyPath)", server: label) { try NIOSSLPrivateKey(file: keyPath, format: .pem) })
+        }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw .tls("\(label): cannot set up TLS: \(error)")
+        }
+    }
+}

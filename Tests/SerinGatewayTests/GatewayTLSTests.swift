@@ -64,7 +64,7 @@ struct GatewayTLSTests {
 
     static func httpsServer(hosts: [String] = ["web.example.com"], port: Int = 443, tls: String) -> String {
         """
-          - port: {number: \(port), name: https-\(port)-\(hosts[0]), protocol: HTTPS}
+          - port: {number: \(port), name: https-\(port)-\(hosts[0].filter { $0.isLetter || $0 == "." }), protocol: HTTPS}
             hosts: [\(hosts.joined(separator: ", "))]
             tls: \(tls)
         """
@@ -288,6 +288,62 @@ struct GatewayTLSTests {
         }
         #expect(gateway.boundPorts.isEmpty)
         await gateway.shutdown()
+    }
+
+    @Test("a DestinationRule's tls SIMPLE reaches an HTTPS endpoint it verifies against caCertificates; plain HTTP to it fails")
+    func upstreamTLS() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("backend", hosts: ["backend.internal"])
+        // An HTTPS endpoint: a second gateway terminating TLS in front of the v1 demo app.
+        let front = Self.gateway(Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}"))
+        try await Self.withGateway(front, certificates: certificates) { backend in
+            let tlsPort = try #require(backend.boundPort(forDeclared: 443))
+            let edge = """
+                apiVersion: networking.istio.io/v1beta1
+                kind: Gateway
+                metadata: {name: edge}
+                spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+                ---
+                apiVersion: networking.istio.io/v1beta1
+                kind: VirtualService
+                metadata: {name: edge}
+                spec:
+                  hosts: ["*"]
+                  gateways: [edge]
+                  http:
+                  - match: [{uri: {prefix: /plain}}]
+                    route: [{destination: {host: plain-backend}}]
+                  - route: [{destination: {host: secure-backend}}]
+                ---
+                apiVersion: networking.istio.io/v1beta1
+                kind: DestinationRule
+                metadata: {name: secure-backend}
+                spec:
+                  host: secure-backend
+                  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}}
+                ---
+
+                """ + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text + "\n---\n"
+                + SeedManifests.serviceEntry("plain-backend", port: tlsPort, version: "v1").text
+            let file = certificates.directory.appendingPathComponent("edge.yaml").path
+            try edge.write(toFile: file, atomically: true, encoding: .utf8)
+            let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+            #expect(set.errors.isEmpty, "\(set.errors)")
+            let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+            do {
+                try await gateway.install(RouteTable(compiling: set.config))
+                let port = try #require(gateway.boundPort(forDeclared: 80))
+                let secure = try await Curl.get("http://127.0.0.1:\(port)/")
+                #expect(secure.status == 200, "\(secure.body)")
+                #expect(secure.body.contains("This is v1"))
+                let plain = try await Curl.get("http://127.0.0.1:\(port)/plain")
+                #expect(plain.status >= 500, "\(plain.status) \(plain.body)")
+            } catch {
+                Issue.record(error)
+            }
+            await gateway.shutdown()
+        }
     }
 }
 

@@ -107,20 +107,7 @@ extension ManifestDecoder {
     /// Files or a Secret, never both; MUTUAL needs CA certificates (a file, or the Secret's `ca.crt` or its
     /// `NAME-cacert` Secret, checked once the Secrets are known).
     private static func credential(_ fields: Fields, in tlsField: Field, mode: ServerTLS.Mode, reader: DocumentReader) -> TLSCredential? {
-        let directory = manifestDirectory(of: reader.file)
-        func path(_ key: String) -> String? {
-            guard let field = fields[key], let text = reader.string(field) else { return nil }
-            guard !text.isEmpty else {
-                reader.unsupported("\(field.path): expected a file path, got an empty string", at: field.node)
-                return nil
-            }
-            let resolved = text.hasPrefix("/") ? text : directory + text
-            if !FileManager.default.fileExists(atPath: resolved) {
-                let shown = resolved == text ? text : "\(text) (\(resolved), relative to the manifest's directory)"
-                reader.unsupported("\(field.path): cannot read \(shown): no such file", at: field.node)
-            }
-            return resolved
-        }
+        func path(_ key: String) -> String? { fields[key].flatMap { certificatePath($0, reader: reader) } }
         let certificate = path("serverCertificate")
         let key = path("privateKey")
         let ca = path("caCertificates")
@@ -148,6 +135,22 @@ extension ManifestDecoder {
         }
         guard let certificate, let key else { return nil }
         return .files(certificateChain: certificate, privateKey: key, caCertificates: ca)
+    }
+
+    /// A certificate or key file's path, resolved against the manifest's directory when relative; a file that does
+    /// not exist is reported at the field.
+    static func certificatePath(_ field: Field, reader: DocumentReader) -> String? {
+        guard let text = reader.string(field) else { return nil }
+        guard !text.isEmpty else {
+            reader.unsupported("\(field.path): expected a file path, got an empty string", at: field.node)
+            return nil
+        }
+        let resolved = text.hasPrefix("/") ? text : manifestDirectory(of: reader.file) + text
+        if !FileManager.default.fileExists(atPath: resolved) {
+            let shown = resolved == text ? text : "\(text) (\(resolved), relative to the manifest's directory)"
+            reader.unsupported("\(field.path): cannot read \(shown): no such file", at: field.node)
+        }
+        return resolved
     }
 
     /// The directory of a manifest file, with its trailing slash, made absolute: a certificate path relative to
