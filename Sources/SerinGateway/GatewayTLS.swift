@@ -38,8 +38,8 @@ enum GatewayTLS {
             var entries: [PortTLS.Entry] = []
             for server in listener.servers {
                 guard let tls = server.tls else { continue }
-                let where_ = "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))"
-                entries.append(PortTLS.Entry(hosts: server.hosts, context: try context(for: tls, server: where_)))
+                let label = "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))"
+                entries.append(PortTLS.Entry(hosts: server.hosts, context: try context(for: tls, server: label)))
             }
             ports[port] = PortTLS(entries: entries)
         }
