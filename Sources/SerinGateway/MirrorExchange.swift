@@ -28,7 +28,7 @@ final class MirrorExchange {
     /// marks the copy by appending `-shadow` to its Host (`marksShadow`; a synthetic request is no copy).
     init(
         original: RequestHead, clientAddress: String?, overTLS: Bool, endpoint: Cluster.Endpoint, pool: UpstreamPool,
-        marksShadow: Bool = true,
+        cluster: UpstreamCluster? = nil, marksShadow: Bool = true,
         onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
         var head = original
@@ -42,7 +42,8 @@ final class MirrorExchange {
         self.endpoint = EndpointAddress(host: endpoint.address, port: endpoint.port)
         self.onEnd = onEnd
         inFlight = self
-        pool.lease(self.endpoint) { result in self.connected(result) }
+        // With the cluster's shared state, its connection budget and upstream TLS apply.
+        pool.lease(self.endpoint, cluster: cluster) { result in self.connected(result) }
     }
 
     /// Body bytes of the real request, copied; dropped with the whole mirror when it falls behind.
