@@ -80,12 +80,46 @@ struct KubectlScenarioTests {
             #expect(controller.contains("serin-controller"), "\(controller)")
             #expect(try await Self.succeeds(kubectl, ["get", "canary", "web", "-o", "jsonpath={.metadata.managedFields[*].manager}"]) == "kubectl")
 
+            // A field another manager changed is a conflict for the next apply, until it is forced back.
+            let vs = "examples/kubernetes/web-gateway-virtualservice.yaml"
+            try await Self.succeeds(kubectl, ["patch", "vs", "web-virtualservice", "--type=merge", "-p", #"{"spec":{"http":[]}}"#])
+            let conflicting = try await kubectl.run(["apply", "--server-side", "-f", vs])
+            #expect(conflicting.stderr.contains(#"conflict with "kubectl-patch" using networking.istio.io/v1: .spec.http"#), "\(conflicting.stderr)")
+            try await Self.succeeds(kubectl, ["apply", "--server-side", "--force-conflicts", "-f", vs])
+            let route = try await Self.succeeds(kubectl, ["get", "vs", "web-virtualservice", "-o", "jsonpath={.spec.http[0].route[0].destination.host}"])
+            #expect(route == "web-v1-service")
+
             // Applying again changes nothing; a kind the cluster does not serve is kubectl's own error.
             let again = try await Self.succeeds(kubectl, ["apply", "--server-side", "-k", "deploy/kubernetes"])
             #expect(again.contains("serverside-applied"))
             let unknown = try await kubectl.run(["get", "rollouts"])
             #expect(unknown.status != 0 && unknown.stderr.contains("the server doesn't have a resource type \"rollouts\""), "\(unknown.stderr)")
             #expect(server.object(KubernetesRolloutTests.canaryKey)?["spec"]?["analysis"]?["stepWeight"] == 10)
+        }
+    }
+
+    @Test("the status subresource takes only status; a path the API does not serve is a 404 and a verb it does not allow a 405, as kubectl reports them")
+    func subresourcesAndRefusals() async throws {
+        try await Self.withInstalledCluster { _, kubectl, directory in
+            try await Self.succeeds(kubectl, ["apply", "--server-side", "-f", "examples/kubernetes/web-canary.yaml"])
+            try await Self.succeeds(kubectl, [
+                "patch", "canary", "web", "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"Waiting"},"spec":{"skipAnalysis":true}}"#,
+            ])
+            #expect(try await Self.succeeds(kubectl, ["get", "canary", "web", "-o", "jsonpath={.status.phase}/{.spec.skipAnalysis}"]) == "Waiting/")
+            #expect(try await Self.succeeds(kubectl, ["get", "canary", "web", "--subresource=status", "-o", "jsonpath={.status.phase}"]) == "Waiting")
+            // The object's own writes leave status alone.
+            try await Self.succeeds(kubectl, ["patch", "canary", "web", "--type=merge", "-p", #"{"status":{"phase":"Failed"},"spec":{"skipAnalysis":true}}"#])
+            #expect(try await Self.succeeds(kubectl, ["get", "canary", "web", "-o", "jsonpath={.status.phase}/{.spec.skipAnalysis}"]) == "Waiting/true")
+
+            let scale = try await kubectl.run(["get", "--raw", "/apis/serin.dev/v1alpha1/namespaces/default/canaries/web/scale"])
+            #expect(scale.status != 0 && scale.stderr.contains("Error from server (NotFound)"), "\(scale.stderr)")
+            let body = directory.appendingPathComponent("body.json")
+            try #"{"apiVersion":"serin.dev/v1alpha1","kind":"Canary","metadata":{"name":"web"}}"#.write(to: body, atomically: true, encoding: .utf8)
+            let posted = try await kubectl.run(["create", "--raw", "/apis/serin.dev/v1alpha1/namespaces/default/canaries/web", "-f", body.path])
+            #expect(posted.status != 0 && posted.stderr.contains("Error from server (MethodNotAllowed)"), "\(posted.stderr)")
+            // Strategic merge is for built-in kinds only; a custom resource refuses it as the API server does.
+            let strategic = try await kubectl.run(["patch", "canary", "web", "--type=strategic", "-p", #"{"spec":{"skipAnalysis":false}}"#])
+            #expect(strategic.status != 0 && strategic.stderr.contains("is not supported by serin.dev/v1alpha1, Kind=Canary"), "\(strategic.stderr)")
         }
     }
 
@@ -137,12 +171,19 @@ struct KubectlScenarioTests {
                     ])
                     #expect(route == "5s 0 100 web", "both changes: \(route)")
 
+                    // Serin's weights are its own field now: applying the example again is a conflict that names it.
+                    let reapplied = try await kubectl.run(["apply", "--server-side", "-f", "examples/kubernetes/web-gateway-virtualservice.yaml"])
+                    #expect(reapplied.status != 0, "\(reapplied.stdout)")
+                    #expect(reapplied.stderr.contains(#"conflict with "serin" using networking.istio.io/v1beta1: .spec.http"#), "\(reapplied.stderr)")
+                    let events = try await Self.succeeds(kubectl, ["get", "events", "--field-selector", "involvedObject.name=web"])
+                    #expect(events.hasPrefix("LAST SEEN") && events.contains("canary/web"), "\(events)")
+
                     let yaml = try await Self.succeeds(kubectl, ["get", "canary", "web", "-o", "yaml"])
                     #expect(yaml.contains("phase: Succeeded") && yaml.contains("canaryWeight: 100"), "\(yaml)")
                     let described = try await Self.succeeds(kubectl, ["describe", "canary", "web"])
-                    let events = described.components(separatedBy: "Events:").last ?? ""
-                    #expect(events.contains("Synced") && events.contains("serin"), "\(described)")
-                    #expect(events.split(separator: "\n").count > 3, "\(described)")
+                    let story = described.components(separatedBy: "Events:").last ?? ""
+                    #expect(story.contains("Synced") && story.contains("serin"), "\(described)")
+                    #expect(story.split(separator: "\n").count > 3, "\(described)")
 
                     // The watch printed each step's phase and weight, in the CRD's columns.
                     let watched = watch.printed
@@ -183,12 +224,13 @@ struct KubectlScenarioTests {
         #expect(ready == expected, "kubectl get deploy: \(ready)", sourceLocation: sourceLocation)
     }
 
-    @Test("kubectl set image on a Canary's Deployment starts a release: kubectl get deploy shows the canary scaled up beside the primary, then the primary on the new image with both shares' replicas and the canary at zero")
+    @Test("kubectl set image on a Canary's Deployment starts a release run with the controller's service account (no call outside rbac.yaml): kubectl get deploy shows the canary scaled up beside the primary, then the primary on the new image with both shares' replicas and the canary at zero")
     func deploymentWorkflow() async throws {
         typealias Workloads = KubernetesWorkloadRolloutTests
-        try await Self.withCluster(assumingCRDs: true) { server, kubectl, _ in
+        try await Self.withInstalledCluster { server, kubectl, _ in
           Workloads.putWorkload(server)
-          try await Self.withController(server, workloads: true) { lines in
+          let token = server.serviceAccountToken(namespace: "serin-system", name: "serin-controller")
+          try await Self.withController(server, token: token, workloads: true) { lines in
             server.put(Workloads.canary, at: Workloads.canaryKey)
             #expect(await eventually(.seconds(20)) { Workloads.phase(server) == "Initialized" }, "\(lines.messages)")
             #expect(await eventually(.seconds(20)) { Workloads.replicas(server, Workloads.target) == 0 }, "\(lines.messages)")
@@ -209,6 +251,7 @@ struct KubectlScenarioTests {
             try await Self.expectReadiness(kubectl, ["podinfo": "0/0", "podinfo-primary": "4/4"])
             let wide = try await Self.succeeds(kubectl, ["get", "deploy", "podinfo-primary", "-o", "wide", "--no-headers"])
             #expect(wide.contains("ghcr.io/stefanprodan/podinfo:6.0.1"), "\(wide)")
+            #expect(server.forbiddenCalls.isEmpty, "RBAC refused: \(server.forbiddenCalls)")
           }
         }
     }
