@@ -123,6 +123,33 @@ struct KubectlScenarioTests {
         }
     }
 
+    @Test("RBAC from rbac.yaml for the controller's service account: its Role grants leases in serin-system only, and only the verbs named; the rest is Kubernetes' 403")
+    func serviceAccountRoles() async throws {
+        try await Self.withInstalledCluster { server, kubectl, directory in
+            let controller = try Kubectl(kubeconfig: try server.writeKubeconfig(in: directory, asServiceAccount: "serin-system", "serin-controller"))
+            let lease = directory.appendingPathComponent("lease.yaml")
+            try """
+                apiVersion: coordination.k8s.io/v1
+                kind: Lease
+                metadata: {name: serin-controller}
+                spec: {holderIdentity: a, leaseDurationSeconds: 15}
+                """.write(to: lease, atomically: true, encoding: .utf8)
+            try await Self.succeeds(controller, ["create", "-n", "serin-system", "-f", lease.path])
+            #expect(try await Self.succeeds(controller, ["get", "lease", "serin-controller", "-n", "serin-system", "-o", "jsonpath={.spec.holderIdentity}"]) == "a")
+            let elsewhere = try await controller.run(["create", "-n", "default", "-f", lease.path])
+            #expect(elsewhere.stderr.contains(
+                #"User "system:serviceaccount:serin-system:serin-controller" cannot create resource "leases" in API group "coordination.k8s.io" in the namespace "default""#),
+                "\(elsewhere.stderr)")
+            let listed = try await controller.run(["get", "leases", "-n", "serin-system"])
+            #expect(listed.stderr.contains(#"cannot list resource "leases" in API group "coordination.k8s.io" in the namespace "serin-system""#), "\(listed.stderr)")
+            let crds = try await controller.run(["get", "crd"])
+            #expect(crds.stderr.contains(#"cannot list resource "customresourcedefinitions" in API group "apiextensions.k8s.io" at the cluster scope"#), "\(crds.stderr)")
+            #expect(server.forbiddenCalls.count == 3, "\(server.forbiddenCalls)")
+            // The admin's token can do everything.
+            try await Self.succeeds(kubectl, ["get", "leases", "-A"])
+        }
+    }
+
     static let canaryManifest = """
         apiVersion: serin.dev/v1alpha1
         kind: Canary
@@ -231,7 +258,8 @@ struct KubectlScenarioTests {
           Workloads.putWorkload(server)
           let token = server.serviceAccountToken(namespace: "serin-system", name: "serin-controller")
           try await Self.withController(server, token: token, workloads: true) { lines in
-            server.put(Workloads.canary, at: Workloads.canaryKey)
+            // Steps of 3 s: long enough to read the Deployments mid-release on a loaded machine.
+            server.put(try Workloads.canary.applying([.replace(path: ["spec", "analysis", "interval"], value: "3s")]), at: Workloads.canaryKey)
             #expect(await eventually(.seconds(20)) { Workloads.phase(server) == "Initialized" }, "\(lines.messages)")
             #expect(await eventually(.seconds(20)) { Workloads.replicas(server, Workloads.target) == 0 }, "\(lines.messages)")
             try await Self.expectReadiness(kubectl, ["podinfo": "0/0", "podinfo-primary": "2/2"])
