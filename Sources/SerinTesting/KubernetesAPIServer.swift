@@ -16,7 +16,9 @@ import SerinKubernetes
 /// versions of a group share one storage (`networking.istio.io/v1beta1` and `v1` are the same objects); a delete
 /// cascades to what the deleted object owns (`+GarbageCollection`), and Deployments roll out as their controller
 /// would (`+Deployments`). Tests can also edit objects as another client would, drop every watch, compact
-/// history, and fail the next calls.
+/// history, and fail the next calls. It answers the real kubectl too (`KubectlScenarioTests`): discovery and the
+/// CRDs created (`+Discovery`), Tables (`+Table`), merge, strategic merge and server-side apply with managed
+/// fields (`+Apply`), selectors (`+Selectors`), RBAC for service-account tokens (`+RBAC`), over TLS when asked.
 public final class KubernetesAPIServer: Sendable {
     public let port: Int
     public let token: String?
