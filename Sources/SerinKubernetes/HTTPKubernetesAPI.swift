@@ -122,6 +122,8 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
             var request = HTTPClientRequest(url: connection.server.absoluteString.trimmingSuffix("/") + target)
             request.method = method
             request.headers.add(name: "accept", value: "application/json")
+            // The API server records Serin's writes in managedFields under the User-Agent's program: `serin`.
+            request.headers.add(name: "user-agent", value: "serin")
             if let contentType { request.headers.add(name: "content-type", value: contentType) }
             if let token = try await bearerToken() { request.headers.add(name: "authorization", value: "Bearer \(token)") }
             if let body { request.body = .bytes(ByteBuffer(bytes: body)) }

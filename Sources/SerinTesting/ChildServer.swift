@@ -5,6 +5,17 @@ import SerinSpawn
 /// How a real server the tests start (Prometheus, Envoy) got on while it started: the polling and the
 /// stopping are the same whichever server it is.
 enum ChildServer {
+    /// The executable `name` on PATH, if there is one.
+    static func onPath(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Whether tests of a tool run: CI must run them; elsewhere they run when the tool is installed.
+    static func shouldRun(installed: Bool) -> Bool {
+        installed || ProcessInfo.processInfo.environment["CI"] == "true"
+    }
+
     enum Readiness {
         case ready
         /// It exited; the last lines of its log, ready to append to a message.

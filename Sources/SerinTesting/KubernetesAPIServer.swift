@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import SerinKubernetes
 
 /// An in-process Kubernetes API server on 127.0.0.1, for what cannot run on this machine: a cluster.
@@ -15,17 +16,17 @@ import SerinKubernetes
 /// versions of a group share one storage (`networking.istio.io/v1beta1` and `v1` are the same objects); a delete
 /// cascades to what the deleted object owns (`+GarbageCollection`), and Deployments roll out as their controller
 /// would (`+Deployments`). Tests can also edit objects as another client would, drop every watch, compact
-/// history, and fail the next calls.
+/// history, and fail the next calls. It answers the real kubectl too (`KubectlScenarioTests`): discovery and the
+/// CRDs created (`+Discovery`), Tables (`+Table`), merge, strategic merge and server-side apply with managed
+/// fields (`+Apply`), selectors (`+Selectors`), RBAC for service-account tokens (`+RBAC`), over TLS when asked.
 public final class KubernetesAPIServer: Sendable {
     public let port: Int
     public let token: String?
+    /// The server's self-signed certificate (PEM) when it speaks TLS, as kubectl needs: it sends no credentials
+    /// to an `http://` server.
+    public let certificatePEM: String?
     private let channel: any Channel
     let state: NIOLockedValueBox<State>
-
-    /// Resources (`group/version/plural`) whose `status` is a subresource.
-    public static let statusSubresources: Set<String> = [
-        "serin.dev/v1alpha1/canaries", "flagger.app/v1beta1/canaries", "apps/v1/deployments",
-    ]
 
     /// Where an object lives: `apis/serin.dev/v1alpha1`, `canaries`, `default`, `web`. Keys equal across the
     /// versions of one group: Kubernetes serves every version of a resource from the same stored object.
@@ -92,6 +93,10 @@ public final class KubernetesAPIServer: Sendable {
         let resource: String
         let namespace: String?
         let bookmarks: Bool
+        let selector: Selector
+        /// Set when the client asked for Tables: each event's object is a one-row Table of this resource.
+        let table: ServedResource?
+        let includeObject: String?
         let send: @Sendable (JSONValue) -> Void
         let close: @Sendable () -> Void
     }
@@ -112,38 +117,73 @@ public final class KubernetesAPIServer: Sendable {
         var notInstalled: Set<String> = []
         /// Deployments whose latest spec is not rolled out yet.
         var heldRollouts: Set<ObjectKey> = []
+        /// Serin's and Flagger's resources are served before any CRD defines them (`+Discovery`).
+        var assumingCRDs = true
+        /// Service-account tokens, authorized by RBAC (`+RBAC`).
+        var serviceAccounts: [String: (namespace: String, name: String)] = [:]
+        /// `METHOD path` of every call RBAC refused.
+        var forbidden: [String] = []
     }
 
-    private init(port: Int, token: String?, channel: any Channel, state: NIOLockedValueBox<State>) {
+    private init(port: Int, token: String?, certificatePEM: String?, channel: any Channel, state: NIOLockedValueBox<State>) {
         self.port = port
         self.token = token
+        self.certificatePEM = certificatePEM
         self.channel = channel
         self.state = state
     }
 
-    /// Starts the server; with a `token`, every call must carry `Authorization: Bearer TOKEN`.
-    public static func start(group: any EventLoopGroup, token: String? = "test-token") async throws -> KubernetesAPIServer {
-        let state = NIOLockedValueBox(State())
+    /// Starts the server; with a `token`, every call must carry `Authorization: Bearer TOKEN` (or a service
+    /// account's token, `+RBAC`). `assumingCRDs`: Serin's and Flagger's resources are served as if their CRDs were
+    /// installed; without, they are served once a CustomResourceDefinition for them is created, as in a new cluster.
+    /// `tls`: HTTPS with a self-signed certificate for 127.0.0.1 (`certificatePEM`), which kubectl needs.
+    public static func start(
+        group: any EventLoopGroup, token: String? = "test-token", assumingCRDs: Bool = true, tls: Bool = false
+    ) async throws -> KubernetesAPIServer {
+        let certificate = tls ? try SelfSignedCertificate.make() : nil
+        let context = try certificate.map { certificate in
+            try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.certificatePEM.utf8)).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.keyPEM.utf8), format: .pem))
+            ))
+        }
+        var initial = State()
+        initial.assumingCRDs = assumingCRDs
+        let state = NIOLockedValueBox(initial)
         let box = NIOLockedValueBox<KubernetesAPIServer?>(nil)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(RequestHandler(server: box))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        let server = KubernetesAPIServer(port: channel.localAddress?.port ?? 0, token: token, channel: channel, state: state)
+        let server = KubernetesAPIServer(
+            port: channel.localAddress?.port ?? 0, token: token, certificatePEM: certificate?.certificatePEM, channel: channel, state: state)
         box.withLockedValue { $0 = server }
         return server
     }
 
-    public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    public var url: URL { URL(string: "\(certificatePEM == nil ? "http" : "https")://127.0.0.1:\(port)")! }
+
+    /// A client's connection to this server: its URL, its certificate as the authority, and `token` (the admin's
+    /// by default).
+    public func connection(token: String? = nil) -> KubeConfig.Connection {
+        KubeConfig.Connection(
+            contextName: "double", server: url, certificateAuthority: certificatePEM.map { .data(Data($0.utf8)) },
+            credential: (token ?? self.token).map { .bearerToken($0) })
+    }
 
     /// A kubeconfig for this server (context `double`, namespace `default`, its token) in `directory`; returns its path.
     public func writeKubeconfig(in directory: URL) throws -> String {
+        try writeKubeconfig(in: directory, token: token)
+    }
+
+    func writeKubeconfig(in directory: URL, token: String?) throws -> String {
         let path = directory.appendingPathComponent("kubeconfig").path
         try """
             apiVersion: v1
@@ -151,7 +191,7 @@ public final class KubernetesAPIServer: Sendable {
             current-context: double
             clusters:
             - name: double
-              cluster: {server: "\(url.absoluteString)"}
+              cluster: {server: "\(url.absoluteString)"\(certificatePEM.map { ", certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? "")}
             users:
             - name: serin
               user: {token: \(token ?? "none")}
@@ -249,6 +289,9 @@ public final class KubernetesAPIServer: Sendable {
     /// `METHOD path` of every call so far, in order; watches end in `?watch`.
     public var requestLog: [String] { state.withLockedValue { $0.log } }
 
+    /// `METHOD path` of every call a service account made that RBAC refused with a 403.
+    public var forbiddenCalls: [String] { state.withLockedValue { $0.forbidden } }
+
     /// Open watches.
     public var watchCount: Int { state.withLockedValue { $0.watchers.count } }
 
@@ -265,7 +308,10 @@ public final class KubernetesAPIServer: Sendable {
         metadata["namespace"] = .string(key.namespace)
         metadata["resourceVersion"] = .string(String(state.revision))
         let previous = state.objects[key]
+        if key.namespace.isEmpty { metadata["namespace"] = nil }
         metadata["uid"] = previous?["metadata"]?["uid"] ?? .string(UUID().uuidString.lowercased())
+        metadata["creationTimestamp"] =
+            previous?["metadata"]?["creationTimestamp"] ?? metadata["creationTimestamp"] ?? .string(ISO8601DateFormatter().string(from: Date()))
         let oldGeneration = previous?["metadata"]?["generation"]?.intValue ?? 0
         let specChanged = previous == nil || previous?["spec"] != fields["spec"]
         metadata["generation"] = .number(Double(specChanged ? oldGeneration + 1 : oldGeneration))
@@ -278,7 +324,7 @@ public final class KubernetesAPIServer: Sendable {
         }
         state.history.append(Change(revision: state.revision, type: type, key: key, object: stored))
         for watcher in state.watchers.values where watcher.matches(key) {
-            watcher.send(["type": .string(type), "object": served(stored, as: watcher.groupVersion)])
+            if let event = watcher.event(type, stored) { watcher.send(event) }
         }
         return stored
     }
@@ -335,6 +381,11 @@ public final class KubernetesAPIServer: Sendable {
         func key(name: String) -> ObjectKey {
             ObjectKey(groupVersion: groupVersion, resource: resource, namespace: namespace ?? "default", name: name)
         }
+
+        /// The key of `name` for a resource that is namespaced or not: cluster-scoped objects have no namespace.
+        func key(name: String, namespaced: Bool) -> ObjectKey {
+            namespaced ? key(name: name) : ObjectKey(groupVersion: groupVersion, resource: resource, namespace: "", name: name)
+        }
     }
 
     static func status(_ code: Int, _ reason: String, _ message: String) -> Reply {
@@ -353,91 +404,158 @@ public final class KubernetesAPIServer: Sendable {
             return state.hooks.remove(at: index).action
         }
         hook?()
+        let watching = request.query["watch"] == "1" || request.query["watch"] == "true"
         let failure: (status: Int, reason: String)? = state.withLockedValue { state in
-            let watching = request.query["watch"] == "1" || request.query["watch"] == "true"
             state.log.append("\(request.method.rawValue) \(request.path)\(watching ? "?watch" : "")")
             return state.failures.isEmpty ? nil : state.failures.removeFirst()
         }
-        if let token, request.headers.first(name: "authorization") != "Bearer \(token)" {
-            return Self.status(401, "Unauthorized", "Unauthorized")
+        var account: (namespace: String, name: String)?
+        if let token {
+            let sent = request.headers.first(name: "authorization") ?? ""
+            if sent != "Bearer \(token)" {
+                account = state.withLockedValue { $0.serviceAccounts[String(sent.dropFirst("Bearer ".count))] }
+                guard account != nil, sent.hasPrefix("Bearer ") else { return Self.status(401, "Unauthorized", "Unauthorized") }
+            }
         }
         if let failure { return Self.status(failure.status, failure.reason, "injected failure") }
-        guard let route = Route(request.path),
-            !state.withLockedValue({ $0.notInstalled.contains(route.groupVersion + "/" + route.resource) })
-        else { return Self.status(404, "NotFound", "the server could not find the requested resource") }
-        let statusOwned = Self.statusSubresources.contains(route.groupVersion + "/" + route.resource)
+        if let reply = discovery(request.path) {
+            return request.method == .GET ? reply : Self.status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        }
+        guard let route = Route(request.path), let resource = state.withLockedValue({ Self.resource(route, in: $0) }) else {
+            return Self.notFoundPath()
+        }
+        if let subresource = route.subresource, subresource != "status" || !resource.hasStatus {
+            return Self.status(404, "NotFound", "the server could not find the requested resource (\(subresource) of \(resource.qualifiedName))")
+        }
+        if let account, let refusal = state.withLockedValue({ state in
+            Self.forbidden(
+                serviceAccount: account, verb: Self.verb(request.method.rawValue, named: route.name != nil, watching: watching), route: route,
+                resource: resource, in: state)
+        }) {
+            state.withLockedValue { $0.forbidden.append("\(request.method.rawValue) \(request.path)") }
+            return refusal
+        }
+        let writer = ManagedEntry(
+            manager: Self.fieldManager(request), operation: "Update", apiVersion: route.groupVersion, subresource: route.subresource, paths: [])
         switch (request.method, route.name) {
         case (.GET, nil):
-            return request.query["watch"] == "1" || request.query["watch"] == "true" ? watch(route, request.query) : list(route)
+            return watching ? watch(route, resource, request) : list(route, resource, request)
         case (.GET, let name?):
-            guard let object = self.object(route.key(name: name)) else { return Self.notFound(route, name) }
-            return .json(200, Self.served(object, as: route.groupVersion))
+            guard let object = self.object(route.key(name: name, namespaced: resource.namespaced)) else { return Self.notFound(resource, name) }
+            let served = Self.served(object, as: route.groupVersion)
+            if Self.wantsTable(request.headers["accept"]) {
+                return .json(200, Self.table([served], of: resource, includeObject: request.query["includeObject"], resourceVersion: nil))
+            }
+            return .json(200, served)
         case (.POST, nil):
             guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body),
                 let name = object["metadata"]?["name"]?.stringValue
             else { return Self.status(400, "BadRequest", "the body must be an object with metadata.name") }
-            return state.withLockedValue { state in
-                let key = route.key(name: name)
-                guard state.objects[key] == nil else {
-                    return Self.status(409, "AlreadyExists", "\(route.resource) \"\(name)\" already exists")
-                }
-                switch Self.admitted(object, at: route) {
-                case .success(let object):
-                    return .json(201, Self.served(Self.write(object, at: key, type: "ADDED", in: &state), as: route.groupVersion))
-                case .failure(let refusal):
-                    return refusal.reply
-                }
+            return change(route, resource, name: name, creating: .only) { _ in
+                Self.recordingUpdate(by: writer, from: nil, to: object)
             }
         case (.PUT, let name?):
             guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body) else {
                 return Self.status(400, "BadRequest", "the body is not JSON")
             }
-            return state.withLockedValue { state in
-                let key = route.key(name: name)
-                guard let current = state.objects[key] else { return Self.notFound(route, name) }
-                if let sent = object["metadata"]?["resourceVersion"], sent != current["metadata"]?["resourceVersion"] {
-                    return Self.conflict(route, name)
+            return change(route, resource, name: name) { current in
+                if let sent = object["metadata"]?["resourceVersion"], sent != current?["metadata"]?["resourceVersion"] {
+                    throw ReplyError(reply: Self.conflict(resource, name))
                 }
-                let merged = statusOwned ? Self.splitStatus(written: object, current: current, toStatus: route.subresource == "status") : object
-                switch Self.admitted(merged, at: route) {
-                case .success(let object):
-                    return .json(200, Self.served(Self.write(object, at: key, type: "MODIFIED", in: &state), as: route.groupVersion))
-                case .failure(let refusal):
-                    return refusal.reply
-                }
+                return Self.recordingUpdate(by: writer, from: current, to: object)
             }
         case (.PATCH, let name?):
-            guard request.headers.first(name: "content-type")?.hasPrefix("application/json-patch+json") == true else {
-                return Self.status(415, "UnsupportedMediaType", "only application/json-patch+json is modelled")
-            }
-            guard let operations = try? JSONDecoder().decode([JSONPatchOperation].self, from: request.body) else {
-                return Self.status(400, "BadRequest", "the body is not a JSON Patch")
-            }
-            return state.withLockedValue { state in
-                let key = route.key(name: name)
-                guard let current = state.objects[key] else { return Self.notFound(route, name) }
-                do {
-                    var patched = try current.applying(operations)
-                    if statusOwned {
-                        patched = Self.splitStatus(written: patched, current: current, toStatus: route.subresource == "status")
-                    }
-                    patched = try Self.admitted(patched, at: route).get()
-                    return .json(200, Self.served(Self.write(patched, at: key, type: "MODIFIED", in: &state), as: route.groupVersion))
-                } catch let refusal as ReplyError {
-                    return refusal.reply
-                } catch JSONPatchError.testFailed(let path, _, _) {
-                    return Self.status(422, "Invalid", "the server rejected our request due to an error in our request: Testing value \(path) failed")
-                } catch {
-                    return Self.status(422, "Invalid", "the server rejected our request due to an error in our request: \(error)")
-                }
-            }
+            return patch(route, resource, name: name, request, writer: writer)
         case (.DELETE, let name?):
             return state.withLockedValue { state in
-                guard let deleted = Self.remove(route.key(name: name), in: &state) else { return Self.notFound(route, name) }
+                guard let deleted = Self.remove(route.key(name: name, namespaced: resource.namespaced), in: &state) else {
+                    return Self.notFound(resource, name)
+                }
                 return .json(200, Self.served(deleted, as: route.groupVersion))
             }
         default:
-            return Self.status(405, "MethodNotAllowed", "\(request.method.rawValue) is not supported on \(request.path)")
+            return Self.status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        }
+    }
+
+    /// The four kinds of PATCH, by content type; others are a 415 as the API server answers them.
+    private func patch(_ route: Route, _ resource: ServedResource, name: String, _ request: Request, writer: ManagedEntry) -> Reply {
+        let contentType = request.headers.first(name: "content-type")?.split(separator: ";").first.map(String.init) ?? ""
+        let builtIn = ["", "apps", "autoscaling", "coordination.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io"].contains(resource.group)
+        let accepted = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
+            + (builtIn ? ["application/strategic-merge-patch+json"] : [])
+        guard accepted.contains(contentType) else {
+            return Self.status(
+                415, "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: \(accepted.joined(separator: ", "))")
+        }
+        if contentType == "application/json-patch+json" {
+            guard let operations = try? JSONDecoder().decode([JSONPatchOperation].self, from: request.body) else {
+                return Self.status(400, "BadRequest", "the body is not a JSON Patch")
+            }
+            return change(route, resource, name: name) { current in
+                do {
+                    return Self.recordingUpdate(by: writer, from: current, to: try (current ?? [:]).applying(operations))
+                } catch JSONPatchError.testFailed(let path, _, _) {
+                    throw ReplyError(reply: Self.status(
+                        422, "Invalid", "the server rejected our request due to an error in our request: Testing value \(path) failed"))
+                } catch {
+                    throw ReplyError(reply: Self.status(422, "Invalid", "the server rejected our request due to an error in our request: \(error)"))
+                }
+            }
+        }
+        guard let body = try? JSONDecoder().decode(JSONValue.self, from: request.body), body.objectValue != nil else {
+            // kubectl sends JSON; YAML, which the real server also takes for apply, is not modelled.
+            return Self.status(400, "BadRequest", "the body of a \(contentType) patch must be a JSON object")
+        }
+        switch contentType {
+        case "application/apply-patch+yaml":
+            guard request.query["fieldManager"]?.isEmpty == false else {
+                return Self.status(400, "BadRequest", "PATCH requests with apply content type must have a fieldManager")
+            }
+            var applier = writer
+            applier.operation = "Apply"
+            return change(route, resource, name: name, creating: .allowed) { current in
+                try Self.applying(body, by: applier, onto: current, force: request.query["force"] == "true").get()
+            }
+        case "application/merge-patch+json":
+            return change(route, resource, name: name) { current in
+                Self.recordingUpdate(by: writer, from: current, to: Self.mergePatch(current, body))
+            }
+        default:
+            return change(route, resource, name: name) { current in
+                Self.recordingUpdate(by: writer, from: current, to: Self.mergePatch(current, body, strategic: true))
+            }
+        }
+    }
+
+    enum Creating { case never, allowed, only }
+
+    /// One write of the object `name`: `make` turns the stored object (nil if none) into the new one; the status
+    /// subresource splits it, the schema admits it, and it is stored. 201 when it created the object.
+    private func change(
+        _ route: Route, _ resource: ServedResource, name: String, creating: Creating = .never, _ make: (JSONValue?) throws -> JSONValue
+    ) -> Reply {
+        state.withLockedValue { state in
+            let key = route.key(name: name, namespaced: resource.namespaced)
+            let current = state.objects[key]
+            if current == nil, creating == .never { return Self.notFound(resource, name) }
+            if current != nil, creating == .only {
+                return Self.status(409, "AlreadyExists", "\(resource.qualifiedName) \"\(name)\" already exists")
+            }
+            do {
+                var object = try make(current)
+                if resource.hasStatus, let current {
+                    object = Self.splitStatus(written: object, current: current, toStatus: route.subresource == "status")
+                }
+                object = try Self.admitted(object, at: route).get()
+                let stored = Self.write(object, at: key, type: current == nil ? "ADDED" : "MODIFIED", in: &state)
+                return .json(current == nil ? 201 : 200, Self.served(stored, as: route.groupVersion))
+            } catch let refusal as ReplyError {
+                return refusal.reply
+            } catch {
+                return Self.status(500, "InternalError", "\(error)")
+            }
         }
     }
 
@@ -449,27 +567,38 @@ public final class KubernetesAPIServer: Sendable {
         return .object(fields)
     }
 
-    private static func notFound(_ route: Route, _ name: String) -> Reply {
-        status(404, "NotFound", "\(route.resource) \"\(name)\" not found")
+    private static func notFound(_ resource: ServedResource, _ name: String) -> Reply {
+        status(404, "NotFound", "\(resource.qualifiedName) \"\(name)\" not found")
     }
 
-    private static func conflict(_ route: Route, _ name: String) -> Reply {
+    private static func conflict(_ resource: ServedResource, _ name: String) -> Reply {
         status(
             409, "Conflict",
-            "Operation cannot be fulfilled on \(route.resource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again"
+            "Operation cannot be fulfilled on \(resource.qualifiedName) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again"
         )
     }
 
-    private func list(_ route: Route) -> Reply {
-        state.withLockedValue { state in
-            let items = state.objects.filter { key, _ in
+    private func list(_ route: Route, _ resource: ServedResource, _ request: Request) -> Reply {
+        let selector = Selector(query: request.query)
+        return state.withLockedValue { state in
+            let items = state.objects.filter { key, object in
                 key.group == route.group && key.resource == route.resource && (route.namespace == nil || key.namespace == route.namespace)
+                    && selector.matches(object)
             }.sorted { ObjectKey.ordered($0.key, $1.key) }.map { Self.served($0.value, as: route.groupVersion) }
-            return .json(200, ["kind": "List", "metadata": ["resourceVersion": .string(String(state.revision))], "items": .array(items)])
+            let revision = String(state.revision)
+            if Self.wantsTable(request.headers["accept"]) {
+                return .json(200, Self.table(items, of: resource, includeObject: request.query["includeObject"], resourceVersion: revision))
+            }
+            return .json(200, [
+                "kind": .string(resource.kind + "List"), "apiVersion": .string(route.groupVersion), "metadata": ["resourceVersion": .string(revision)],
+                "items": .array(items),
+            ])
         }
     }
 
-    private func watch(_ route: Route, _ query: [String: String]) -> Reply {
+    private func watch(_ route: Route, _ resource: ServedResource, _ request: Request) -> Reply {
+        let query = request.query
+        let table = Self.wantsTable(request.headers["accept"]) ? resource : nil
         let from = query["resourceVersion"].flatMap(Int.init) ?? 0
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let state = self.state
@@ -488,16 +617,16 @@ public final class KubernetesAPIServer: Sendable {
             state.withLockedValue { state in
                 let watcher = Watcher(
                     groupVersion: route.groupVersion, resource: route.resource, namespace: route.namespace, bookmarks: bookmarks,
-                    send: send, close: close
+                    selector: Selector(query: query), table: table, includeObject: query["includeObject"], send: send, close: close
                 )
                 // History first (from a resourceVersion), or the current objects as ADDED (from none), then live.
                 if from > 0 {
                     for change in state.history where change.revision > from && watcher.matches(change.key) {
-                        send(["type": .string(change.type), "object": Self.served(change.object, as: route.groupVersion)])
+                        if let event = watcher.event(change.type, change.object) { send(event) }
                     }
                 } else {
                     for (key, object) in state.objects.sorted(by: { ObjectKey.ordered($0.key, $1.key) }) where watcher.matches(key) {
-                        send(["type": "ADDED", "object": Self.served(object, as: route.groupVersion)])
+                        if let event = watcher.event("ADDED", object) { send(event) }
                     }
                 }
                 state.nextWatcher += 1
@@ -595,5 +724,14 @@ public final class KubernetesAPIServer: Sendable {
 extension KubernetesAPIServer.Watcher {
     func matches(_ key: KubernetesAPIServer.ObjectKey) -> Bool {
         key.group == KubernetesAPIServer.group(of: groupVersion) && key.resource == resource && (namespace == nil || key.namespace == namespace)
+    }
+
+    /// The watch event for a change to `object`, served in the watch's version (a one-row Table if asked for);
+    /// nil when the watch's selectors leave it out.
+    func event(_ type: String, _ object: JSONValue) -> JSONValue? {
+        guard selector.matches(object) else { return nil }
+        let served = KubernetesAPIServer.served(object, as: groupVersion)
+        guard let table else { return ["type": .string(type), "object": served] }
+        return ["type": .string(type), "object": KubernetesAPIServer.table([served], of: table, includeObject: includeObject, resourceVersion: nil)]
     }
 }

@@ -113,12 +113,12 @@ public enum SerinProcess {
         }
     }
 
-    /// Starts `serin arguments...` and returns at once.
-    public static func launch(_ arguments: [String]) throws -> Running {
+    /// Starts `serin arguments...` (or another `program`) and returns at once.
+    public static func launch(_ arguments: [String], program: URL? = nil) throws -> Running {
         let pipe = Pipe()
         let output = ProcessOutput()
         let process = try ChildProcess.spawn(
-            executable.path, arguments: arguments, directory: repositoryRoot.path,
+            (program ?? executable).path, arguments: arguments, directory: repositoryRoot.path,
             stdout: .descriptor(pipe.fileHandleForWriting.fileDescriptor), stderr: .descriptor(pipe.fileHandleForWriting.fileDescriptor)
         )
         try? pipe.fileHandleForWriting.close()

@@ -60,7 +60,7 @@ struct KubernetesAPIClientTests {
                 Issue.record("a missing object must be a 404")
             } catch let error as KubernetesAPIError {
                 #expect(error.isNotFound)
-                #expect(error.message == "canaries \"missing\" not found")
+                #expect(error.message == "canaries.serin.dev \"missing\" not found", "as the API server names a resource of a group")
             }
         }
     }
