@@ -82,13 +82,17 @@ public actor LiveConfiguration {
         }
         var merged = resources
         var results: [String] = []
+        // By kind and name, so applying thousands of resources beside thousands costs each one a lookup, not a scan.
+        var places: [ResourceKey: Int] = [:]
+        for (index, located) in merged.enumerated() { places[ResourceKey(located)] = index }
         for resource in decoded.resources {
             let label = "\(resource.kind.kubectlName)/\(resource.name.name)"
-            if let index = merged.firstIndex(where: { $0.kind == resource.kind && $0.name == resource.name }) {
+            if let index = places[ResourceKey(resource)] {
                 results.append(merged[index].resource == resource.resource ? "\(label) unchanged" : "\(label) configured")
                 merged[index] = resource
             } else {
                 results.append("\(label) created")
+                places[ResourceKey(resource)] = merged.count
                 merged.append(resource)
             }
         }
@@ -187,6 +191,17 @@ public actor LiveConfiguration {
             if case .virtualService(let virtualService) = located.resource { return virtualService }
         }
         return nil
+    }
+}
+
+/// A resource's identity in a set: its kind and its namespaced name.
+private struct ResourceKey: Hashable {
+    let kind: ResourceKind
+    let name: ResourceName
+
+    init(_ located: LocatedResource) {
+        kind = located.kind
+        name = located.name
     }
 }
 

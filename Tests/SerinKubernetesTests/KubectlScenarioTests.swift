@@ -150,6 +150,8 @@ struct KubectlScenarioTests {
         }
     }
 
+    /// Steps 6s apart: the pause kubectl sends once the first step shows lands inside the release even when kubectl
+    /// takes seconds to start on a loaded machine.
     static let canaryManifest = """
         apiVersion: serin.dev/v1alpha1
         kind: Canary
@@ -158,7 +160,7 @@ struct KubectlScenarioTests {
           targetRef: {apiVersion: networking.istio.io/v1alpha3, kind: VirtualService, name: web-virtualservice}
           stable: {host: web-v1-service, port: 80}
           canary: {host: web-v2-service, port: 80}
-          analysis: {interval: 1s, threshold: 2, stepWeights: [20, 50]}
+          analysis: {interval: 6s, threshold: 2, stepWeights: [20, 50]}
         """
 
     @Test("a rollout run with the controller's service account (no call outside rbac.yaml), watched, paused and resumed with kubectl, described with its Events, beside another client's patch to the VirtualService")
