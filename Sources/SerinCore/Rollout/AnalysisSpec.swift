@@ -25,6 +25,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var mirror: Percent?
     /// Cookie-sticky canary (`analysis.sessionAffinity`); nil: clients are not pinned by a cookie the gateway sets.
     public var sessionAffinity: SessionAffinity?
+    /// Flagger's `analysis.alerts`: the AlertProviders that hear this Canary's events, each from its severity on.
+    public var alerts: [AlertSpec]
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
@@ -33,7 +35,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
         stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil, mirror: Percent? = nil,
-        sessionAffinity: SessionAffinity? = nil
+        sessionAffinity: SessionAffinity? = nil, alerts: [AlertSpec] = []
     ) {
         self.interval = interval
         self.threshold = threshold
@@ -47,16 +49,18 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.stepWeightPromotion = stepWeightPromotion
         self.mirror = mirror
         self.sessionAffinity = sessionAffinity
+        self.alerts = alerts
     }
 
     private enum CodingKeys: String, CodingKey {
         case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, stepWeightPromotion, mirror
         case sessionAffinity
+        case alerts
     }
 
     /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
     /// before `match` as no A/B testing, before `stepWeightPromotion` as promotion all at once, before `mirror`
-    /// as no mirroring, and before `sessionAffinity` as none.
+    /// as no mirroring, before `sessionAffinity` as none, and before `alerts` as none.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -71,7 +75,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             match: try container.decodeIfPresent([RequestMatch].self, forKey: .match) ?? [],
             stepWeightPromotion: try container.decodeIfPresent(Int.self, forKey: .stepWeightPromotion),
             mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror),
-            sessionAffinity: try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity)
+            sessionAffinity: try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity),
+            alerts: try container.decodeIfPresent([AlertSpec].self, forKey: .alerts) ?? []
         )
     }
 
