@@ -9,6 +9,7 @@ extension ManifestDecoder {
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
                 "judge", "statistical", "stickiness", "stepWeightPromotion", "mirror", "mirrorWeight", "sessionAffinity",
+                "alerts",
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -25,13 +26,15 @@ extension ManifestDecoder {
             reader.list(webhooksField) { webhook($0, reader: reader) }
         }
         let judge = judgeSettings(in: fields, reader: reader)
+        let alertsField = fields["alerts"]
+        let alerts = alertsField.flatMap { reader.list($0) { alert($0, namespace: namespace, reader: reader) } }
         let stickinessField = fields["stickiness"]
         let stickiness = stickinessField.flatMap { stickyKey($0, reader: reader) }
         let mirror = mirrorShare(in: fields, reader: reader)
         let affinityField = fields["sessionAffinity"]
         let affinity = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
         guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil,
-            let mirror, affinityField == nil || affinity != nil
+            let mirror, affinityField == nil || affinity != nil, alertsField == nil || alerts != nil
         else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
@@ -44,6 +47,7 @@ extension ManifestDecoder {
         analysis.stepWeightPromotion = stepWeightPromotion
         analysis.mirror = mirror
         analysis.sessionAffinity = affinity
+        analysis.alerts = alerts ?? []
         return analysis
     }
 
