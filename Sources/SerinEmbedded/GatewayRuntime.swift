@@ -196,7 +196,9 @@ public final class GatewayRuntime: Service, Sendable {
             workload: { await live.config.workload(serving: $0) }
         )
         let canary = CanaryController(
-            adapters: .init(router: EmbeddedTrafficRouter(live: live), metrics: metrics, webhooks: HTTPWebhookRunner(), store: store),
+            adapters: .init(
+                router: EmbeddedTrafficRouter(live: live), metrics: metrics, webhooks: HTTPWebhookRunner(), store: store,
+                alerts: HTTPAlertSender(endpoints: FileAlertEndpoints { await live.resources })),
             tickInterval: options.tickInterval, metricsFactory: ownMetrics.factory, logger: options.logger
         )
         try await canary.restore()
