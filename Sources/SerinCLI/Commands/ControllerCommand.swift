@@ -121,7 +121,8 @@ struct ControllerCommand: AsyncParsableCommand {
                     templates: { await templates.templates }, credentials: { await templates.credentials(for: $0) }
                 ),
                 webhooks: HTTPWebhookRunner(), store: store,
-                workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api)
+                workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api),
+                alerts: HTTPAlertSender(endpoints: ClusterAlertEndpoints(api: api))
             ),
             metricsFactory: metrics.factory, logger: logger
         )
