@@ -1,8 +1,10 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SerinController
 import SerinCore
+import SerinListener
 import SerinManifests
 import SerinTesting
 import SerinWebhooks
@@ -97,6 +99,27 @@ struct AlertDeliveryTests {
             #expect(await Self.sender(.slack, address: receiver.url("slack"), token: "xoxb-1").send(Self.rollback) == .passed)
             #expect(receiver.messages.first?.authorization == "Bearer xoxb-1")
         }
+    }
+
+    @Test("a provider's proxy is posted through: it is asked to tunnel to the provider's host, and its refusal does not reveal the URL")
+    func proxy() async throws {
+        let asked = NIOLockedValueBox<[String]>([])
+        // A proxy that refuses every tunnel: what the sender asked of it is the point.
+        let proxy = try await TestHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton) { request in
+            asked.withLockedValue { $0.append("\(request.method) \(request.header("host") ?? "")") }
+            return .text("no\n", status: 403)
+        }
+        let provider = AlertProvider(name: Self.providerName, type: .slack, proxy: "http://127.0.0.1:\(proxy.port)")
+        // A host no resolver knows: only the proxy can reach it.
+        let endpoint = AlertEndpoint(provider: provider, address: "http://chat.invalid/hooks/T0/B0")
+        let result = await HTTPAlertSender(endpoints: Endpoints(table: [Self.providerName: endpoint]), timeout: .seconds(2)).send(Self.rollback)
+        await proxy.close()
+        // (A refused tunnel is a failed connection, which the client tries again until the post's time is up.)
+        let tunnels = asked.withLockedValue { $0 }
+        #expect(!tunnels.isEmpty && tunnels.allSatisfy { $0 == "CONNECT chat.invalid" }, "\(tunnels)")
+        guard case .failed(let reason) = result else { Issue.record("posted through a proxy that refused"); return }
+        #expect(reason.hasPrefix("slack provider 'shop/on-call': "))
+        #expect(!reason.contains("chat.invalid") && !reason.contains("hooks/T0"), "\(reason)")
     }
 
     @Test("a failed post names the provider and the answer, never the address")
