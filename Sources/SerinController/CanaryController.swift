@@ -33,13 +33,17 @@ public actor CanaryController {
         public var deployments: any WorkloadManager
         /// Where `analysis.alerts` are posted.
         public var alerts: any AlertSender
+        /// Sends `analysis.load`'s synthetic requests.
+        public var load: any SyntheticTraffic
 
         public init(
             router: any TrafficRouter, metrics: any MetricProvider, webhooks: any WebhookRunner,
             store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = CanaryJudge(),
             workloads: any WorkloadReadiness = NoWorkloads(), deployments: any WorkloadManager = NoWorkloads(),
-            alerts: any AlertSender = NoAlerts()
+            alerts: any AlertSender = NoAlerts(),
+            load: any SyntheticTraffic = NoSyntheticTraffic()
         ) {
+            self.load = load
             self.deployments = deployments
             self.router = router
             self.metrics = metrics
@@ -320,6 +324,8 @@ public actor CanaryController {
         let wanted = Set(specs.map(\.name))
         for name in rollouts.keys where !wanted.contains(name) {
             rollouts[name] = nil
+            let load = adapters.load
+            Task { await load.stop(name) }
             latest[name] = nil
             metrics.forget(name)
             let (store, logger) = (adapters.store, logger(for: name))
@@ -546,6 +552,10 @@ public actor CanaryController {
                     let state = await adapters.deployments.promote(promotion)
                     mailbox.yield(.primaryUpdated(name, promotion, state))
                 }
+            case .sendLoad(let plan):
+                await adapters.load.start(plan)
+            case .stopLoad(let canary):
+                await adapters.load.stop(canary)
             case .record:
                 break
             case .phaseChanged(let phase), .finished(let phase):
@@ -627,7 +637,7 @@ extension RolloutAction {
     fileprivate var isAnswered: Bool {
         switch self {
         case .analyze, .runWebhooks, .checkWorkload, .promoteWorkload: true
-        case .setWeights, .notifyWebhooks, .sendAlerts, .scaleWorkload, .record, .phaseChanged, .finished: false
+        case .setWeights, .notifyWebhooks, .sendAlerts, .scaleWorkload, .sendLoad, .stopLoad, .record, .phaseChanged, .finished: false
         }
     }
 }

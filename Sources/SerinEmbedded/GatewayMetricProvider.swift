@@ -3,8 +3,10 @@ import SerinCore
 import SerinGateway
 
 /// The built-in metrics from the gateway's own counters: success rate, p99 and the latency histogram (Istio's
-/// buckets) of the canary, and of the stable side as a baseline, each over its check's window. While a blue/green
-/// Canary mirrors, the canary is judged on the copies mirrored to it, counted apart from live requests.
+/// buckets) of the canary, and of the stable side as a baseline, each over its check's window. Each side is judged
+/// on its live requests and Serin's synthetic load (`analysis.load`) together; while a blue/green Canary mirrors,
+/// the canary is judged on the copies mirrored to it (and its synthetic load) instead, counted apart from live
+/// requests.
 public struct GatewayMetricProvider: MetricProvider {
     private let history: TelemetryHistory
 
@@ -33,9 +35,11 @@ public struct GatewayMetricProvider: MetricProvider {
         return samples
     }
 
-    /// One side's numbers: its live requests, or (a mirroring blue/green's canary) the copies mirrored to it.
+    /// One side's numbers: its live requests, or (a mirroring blue/green's canary) the copies mirrored to it, with
+    /// the synthetic load sent to it.
     static func sample(_ counts: TelemetrySnapshot, _ destination: Destination, mirrored: Bool = false, window: Duration) -> MetricSample {
-        let traffic = counts.traffic(toHost: destination.host, subset: destination.subset, mirrored: mirrored)
+        let kinds: Set<RequestKind> = [mirrored ? .mirror : .live, .synthetic]
+        let traffic = counts.traffic(toHost: destination.host, subset: destination.subset, kinds: kinds)
         // No histogram without requests, as there is no p99 and as Prometheus' buckets give none.
         let latency = traffic.duration.count > 0
             ? LatencyHistogram(bounds: traffic.duration.bounds, counts: traffic.duration.counts) : nil

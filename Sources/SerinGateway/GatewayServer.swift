@@ -28,6 +28,10 @@ public final class GatewayServer: Sendable {
     private let ownsGroup: Bool
     public let limits: GatewayLimits
     private let openConnections = ConnectionCount()
+    /// Every loop's context, by shard: where synthetic requests take turns.
+    let loopsInShardOrder: [LoopContext]
+    /// The next synthetic request's turn (its loop and endpoint).
+    let syntheticTurn = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - threads: event-loop threads (the CLI's `--threads`, default the number of cores).
@@ -52,7 +56,8 @@ public final class GatewayServer: Sendable {
             loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout)
         }
         self.loops = loops
-        self.clusters = UpstreamClusters(loops: loops.values.sorted { $0.shard < $1.shard })
+        self.loopsInShardOrder = loops.values.sorted { $0.shard < $1.shard }
+        self.clusters = UpstreamClusters(loops: loopsInShardOrder)
         self.telemetry = GatewayTelemetry(shardCount: loops.count)
         self.routes = RouteTableBox()
         let sweepInterval = ConnectionDeadlines.sweepInterval(for: limits)

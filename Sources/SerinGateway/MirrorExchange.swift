@@ -2,7 +2,8 @@ import NIOCore
 import SerinCore
 
 /// A shadow copy of one request sent to a VirtualService's `mirror`: its answer is read and dropped, and
-/// it never slows the real request — a mirror that cannot keep up is abandoned, not waited for.
+/// it never slows the real request — a mirror that cannot keep up is abandoned, not waited for. Serin's synthetic
+/// load (`analysis.load`) is sent the same way: a request no client waits for.
 final class MirrorExchange {
     private let pool: UpstreamPool
     private let head: ByteBuffer
@@ -24,13 +25,13 @@ final class MirrorExchange {
     static let maxPendingBytes = 64 * 1024
 
     /// Starts mirroring `original` (already rewritten for the upstream) to `endpoint`; Envoy's convention
-    /// marks the copy by appending `-shadow` to its Host.
+    /// marks the copy by appending `-shadow` to its Host (`marksShadow`; a synthetic request is no copy).
     init(
-        original: RequestHead, clientAddress: String?, endpoint: Cluster.Endpoint, pool: UpstreamPool,
+        original: RequestHead, clientAddress: String?, endpoint: Cluster.Endpoint, pool: UpstreamPool, marksShadow: Bool = true,
         onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
         var head = original
-        if let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: host + "-shadow") }
+        if marksShadow, let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: host + "-shadow") }
         var encoded = ByteBuffer()
         var random = FastRandom()
         ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, random: &random, to: &encoded)

@@ -3,8 +3,9 @@
 ///
 /// The series carry `reporter="destination"`: the embedded gateway is the only proxy in front of each
 /// workload, so it reports what a destination sidecar would — the series Istio-era queries (Flagger's
-/// built-ins among them) filter on. Copies a route's `mirror` sends are their own series, `request_kind="mirror"`
-/// (live requests are `request_kind="live"`), so a mirrored canary's numbers never pass for answers clients got.
+/// built-ins among them) filter on. Copies a route's `mirror` sends are their own series, `request_kind="mirror"`,
+/// and so is Serin's synthetic load, `request_kind="synthetic"` (live requests are `request_kind="live"`), so
+/// neither passes for answers clients got.
 public enum PrometheusExposition {
     public static func render(_ snapshot: TelemetrySnapshot) -> String {
         let series = snapshot.series.map { (labels: labels(for: $0.key), counters: $0.value) }.sorted { $0.labels < $1.labels }
@@ -55,7 +56,7 @@ public enum PrometheusExposition {
             ("request_protocol", "http"),
             ("response_code", String(key.responseCode)),
             ("response_flags", key.responseFlags.rawValue),
-            ("request_kind", key.mirrored ? "mirror" : "live"),
+            ("request_kind", key.kind.rawValue),
         ]
         return pairs.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",")
     }

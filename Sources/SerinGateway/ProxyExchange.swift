@@ -74,11 +74,6 @@ final class ProxyExchange {
     }
 
     func trafficKey(code: Int, flag: ResponseFlag) -> TrafficKey {
-        TrafficKey(
-            destinationService: target.cluster.host,
-            destinationNamespace: target.cluster.service?.namespace ?? ResourceName.defaultNamespace,
-            subset: target.cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
-            responseCode: code, responseFlags: flag
-        )
+        TrafficKey(cluster: target.cluster, endpoint: endpoint, responseCode: code, responseFlags: flag)
     }
 }

@@ -164,12 +164,7 @@ extension ProxyHandler {
         let shard = loop.shard
         return MirrorExchange(original: head, clientAddress: clientAddress, endpoint: endpoint, pool: loop.pool) { status, flag in
             telemetry.record(
-                TrafficKey(
-                    destinationService: cluster.host,
-                    destinationNamespace: cluster.service?.namespace ?? ResourceName.defaultNamespace,
-                    subset: cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
-                    responseCode: status, responseFlags: flag, mirrored: true
-                ),
+                TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),
                 milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: 0, shard: shard
             )
         }

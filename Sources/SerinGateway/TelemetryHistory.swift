@@ -61,17 +61,17 @@ extension TelemetrySnapshot {
     }
 
     /// Requests, 5xx answers and the latency histogram for one destination host (optionally one subset),
-    /// leaving out requests the client abandoned (`DC`), which say nothing about the destination: the live
-    /// requests, or with `mirrored` the copies a route's `mirror` sent there (a mirror abandoned as it fell
-    /// behind is `DC` too).
+    /// leaving out requests the client abandoned (`DC`), which say nothing about the destination: by default the
+    /// live requests; `kinds` may add Serin's synthetic load, or ask for the copies a route's `mirror` sent there
+    /// (a mirror abandoned as it fell behind is `DC` too).
     public func traffic(
-        toHost host: String, subset: String? = nil, mirrored: Bool = false
+        toHost host: String, subset: String? = nil, kinds: Set<RequestKind> = [.live]
     ) -> (requests: Int, serverErrors: Int, duration: Histogram) {
         var requests = 0
         var errors = 0
         var duration = Histogram(bounds: Histogram.durationBounds)
         for (key, counters) in series
-        where key.destinationService == host && key.mirrored == mirrored && key.responseFlags != .downstreamConnectionTermination {
+        where key.destinationService == host && kinds.contains(key.kind) && key.responseFlags != .downstreamConnectionTermination {
             if let subset, key.subset != subset { continue }
             requests += counters.requests
             if key.responseCode >= 500 { errors += counters.requests }

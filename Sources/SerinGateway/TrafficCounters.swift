@@ -38,11 +38,12 @@ public struct TelemetrySnapshot: Sendable, Codable {
         for (key, counters) in other.series { series[key, default: TrafficCounters()].merge(counters) }
     }
 
-    /// Live requests and 5xx answers for one destination host, summed over codes, subsets and versions.
+    /// Live requests and 5xx answers for one destination host, summed over codes, subsets and versions (neither
+    /// mirrored copies nor synthetic load: what clients got).
     public func totals(destinationService host: String) -> (requests: Int, serverErrors: Int) {
         var requests = 0
         var errors = 0
-        for (key, counters) in series where key.destinationService == host && !key.mirrored {
+        for (key, counters) in series where key.destinationService == host && key.kind == .live {
             requests += counters.requests
             if key.responseCode >= 500 { errors += counters.requests }
         }

@@ -1,3 +1,5 @@
+import SerinCore
+
 /// The identity of one proxied-traffic series: where it went and how it ended, as Istio labels it.
 public struct TrafficKey: Hashable, Sendable, Codable {
     /// The destination host as the route named it (`web-v1-service`); `unknown` when no route matched.
@@ -11,16 +13,15 @@ public struct TrafficKey: Hashable, Sendable, Codable {
     public var responseCode: Int
     /// How the request ended, as Envoy flags it (`-`, `NR`, `UF`…).
     public var responseFlags: ResponseFlag
-    /// A copy sent by a route's `mirror` (its answer dropped, no client waiting), counted apart from live
-    /// requests: `request_kind="mirror"` in Prometheus.
-    public var mirrored: Bool
+    /// Who sent the request: a client, a route's `mirror`, or Serin's synthetic load (`request_kind` in Prometheus).
+    public var kind: RequestKind
 
     public init(
         destinationService: String, destinationNamespace: String = "default", subset: String? = nil,
         version: String? = nil, workload: String? = nil, responseCode: Int, responseFlags: ResponseFlag = .noFlag,
-        mirrored: Bool = false
+        kind: RequestKind = .live
     ) {
-        self.mirrored = mirrored
+        self.kind = kind
         self.workload = workload
         self.destinationService = destinationService
         self.destinationNamespace = destinationNamespace
@@ -29,4 +30,25 @@ public struct TrafficKey: Hashable, Sendable, Codable {
         self.responseCode = responseCode
         self.responseFlags = responseFlags
     }
+}
+
+extension TrafficKey {
+    /// The series of a request `cluster`'s `endpoint` answered: the destination as the route named it, and the
+    /// endpoint's version and workload.
+    init(cluster: Cluster, endpoint: Cluster.Endpoint, responseCode: Int, responseFlags: ResponseFlag, kind: RequestKind = .live) {
+        self.init(
+            destinationService: cluster.host, destinationNamespace: cluster.service?.namespace ?? ResourceName.defaultNamespace,
+            subset: cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
+            responseCode: responseCode, responseFlags: responseFlags, kind: kind
+        )
+    }
+}
+
+/// Who sent a proxied request, counted apart because each says something different about a destination: live
+/// requests are what clients got; a `mirror` copy's answer was dropped (no client waited); `synthetic` requests
+/// are Serin's own `analysis.load`, sent to judge a quiet canary.
+public enum RequestKind: String, Hashable, Sendable, Codable, CaseIterable {
+    case live
+    case mirror
+    case synthetic
 }

@@ -218,6 +218,9 @@ public actor KubernetesRolloutStore: RolloutStore {
         if let transition = status.lastTransitionAt {
             fields["lastTransitionTime"] = .string(Self.timestamp(transition))
         }
+        // Flagger's fields for the sticky canary's cookie, as its users' tooling reads them.
+        if let cookie = rollout.sessionAffinityCookie { fields["sessionAffinityCookie"] = .string(cookie) }
+        if let cookie = rollout.previousSessionAffinityCookie { fields["previousSessionAffinityCookie"] = .string(cookie) }
         let promoted: String
         switch status.phase {
         case .succeeded: promoted = "True"
@@ -253,11 +256,12 @@ public actor KubernetesRolloutStore: RolloutStore {
         return .object(fields)
     }
 
-    /// The status Flagger's CRD keeps, from Serin's: Flagger's phase; the weight, counts, transition time and
-    /// the `Promoted` condition (which says RollingBack, and carries the message).
+    /// The status Flagger's CRD keeps, from Serin's: Flagger's phase; the weight, counts, transition time, the
+    /// sticky canary's cookies and the `Promoted` condition (which says RollingBack, and carries the message).
     static func flaggerStatus(_ status: JSONValue, of rollout: Rollout) -> JSONValue {
         var fields = (status.objectValue ?? [:]).filter {
-            ["canaryWeight", "failedChecks", "iterations", "lastTransitionTime", "conditions"].contains($0.key)
+            ["canaryWeight", "failedChecks", "iterations", "lastTransitionTime", "conditions", "sessionAffinityCookie",
+             "previousSessionAffinityCookie"].contains($0.key)
         }
         fields["phase"] = .string(CanaryGroup.flaggerPhase(of: rollout.status))
         return .object(fields)

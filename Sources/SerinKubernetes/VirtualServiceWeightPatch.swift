@@ -93,11 +93,18 @@ public enum VirtualServiceWeightPatch {
         return ServingRoutes(virtualService: name, routes: routes.compactMap { $0["route"]?.arrayValue }.map(weighted).filter { !$0.isEmpty })
     }
 
-    /// A route's entries with their weights as Istio reads them: a lone destination without a weight takes all.
+    /// A route's entries with their weights as Istio reads them: a lone destination without a weight takes all. A
+    /// `Set-Cookie` the entry adds to responses comes along (a sticky canary needs that header for its own cookie).
     static func weighted(_ entries: [JSONValue]) -> [WeightedDestination] {
         entries.compactMap { entry in
             destination(of: entry).map {
-                WeightedDestination(destination: $0, weight: entry["weight"]?.intValue ?? (entries.count == 1 ? 100 : 0))
+                var weighted = WeightedDestination(destination: $0, weight: entry["weight"]?.intValue ?? (entries.count == 1 ? 100 : 0))
+                if case .object(let add)? = entry["headers"]?["response"]?["add"],
+                    let cookie = add.first(where: { $0.key.lowercased() == TrafficSplit.setCookie })?.value.stringValue
+                {
+                    weighted.headers = RouteHeaders(response: HeaderOperations(add: [TrafficSplit.setCookie: cookie]))
+                }
+                return weighted
             }
         }
     }

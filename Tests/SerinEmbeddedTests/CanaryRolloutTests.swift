@@ -82,7 +82,8 @@ struct CanaryRolloutTests {
         let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
         let controller = try #require(runtime.controller)
         let load = SteadyLoad()
-        load.start(port: port, rate: rate, connections: 4, group: backends.group)
+        // rate 0: no client at all, a quiet service.
+        if rate > 0 { load.start(port: port, rate: rate, connections: 4, group: backends.group) }
         let harness = Harness(runtime: runtime, controller: controller, port: port, backends: backends, load: load)
         do {
             try await body(harness)

@@ -54,7 +54,7 @@ struct MirroringRolloutTests {
 
     /// Requests the gateway counted to the canary's host over everything it remembers: live, or mirrored copies.
     static func gatewayRequests(toCanary harness: CanaryRolloutTests.Harness, mirrored: Bool) -> Int {
-        harness.runtime.history.window(.seconds(900)).counts.traffic(toHost: "web-v2-service", mirrored: mirrored).requests
+        harness.runtime.history.window(.seconds(900)).counts.traffic(toHost: "web-v2-service", kinds: [mirrored ? .mirror : .live]).requests
     }
 
     @Test("mirrored requests reach the canary and never change the client's answer; a slow canary never slows a client; promotion ends the mirror")

@@ -343,11 +343,11 @@ struct RoutePolicyTests {
             }
             let deadline = ContinuousClock.now + .seconds(10)
             var snapshot = gateway.telemetry.snapshot()
-            while snapshot.traffic(toHost: "web-v2-service", mirrored: true).requests < 6 && ContinuousClock.now < deadline {
+            while snapshot.traffic(toHost: "web-v2-service", kinds: [.mirror]).requests < 6 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
                 snapshot = gateway.telemetry.snapshot()
             }
-            let mirrored = snapshot.traffic(toHost: "web-v2-service", mirrored: true)
+            let mirrored = snapshot.traffic(toHost: "web-v2-service", kinds: [.mirror])
             #expect(mirrored.requests == 6 && mirrored.serverErrors == 6)
             #expect(snapshot.traffic(toHost: "web-v2-service").requests == 0, "a copy is no live request")
             #expect(snapshot.totals(destinationService: "web-v2-service").requests == 0)

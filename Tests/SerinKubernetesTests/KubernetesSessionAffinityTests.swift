@@ -93,4 +93,30 @@ struct KubernetesSessionAffinityTests {
                     "\(KubernetesABTestingTests.routes(server))")
         }
     }
+
+    @Test("a VirtualService entry adding its own Set-Cookie is read with it, so a sticky canary on that route is refused before anything changes")
+    func ownSetCookieRead() throws {
+        let virtualService: JSONValue = ["spec": ["http": [Self.owned([Self.entry("web-v1-service", weight: 100, setCookie: "session=abc"), Self.entry("web-v2-service", weight: 0)])]]]
+        let name = ResourceName(name: "web-virtualservice")
+        let serving = try VirtualServiceWeightPatch.servingRoutes(of: virtualService, name: name)
+        var spec = CanarySpec(
+            name: ResourceName(name: "web"), targetRef: name, stable: nil, canary: Destination(host: "web-v2-service", port: 80),
+            analysis: AnalysisSpec(schedule: try WeightSchedule(stepWeights: [20, 60])))
+        spec.analysis.sessionAffinity = SessionAffinity(cookieName: "flagger-cookie")
+        #expect(serving.stable(for: spec) == .failure(.setCookieInUse(Destination(host: "web-v1-service", port: 80), virtualService: name)))
+    }
+
+    @Test("status carries Flagger's sessionAffinityCookie while the canary pins clients, and previousSessionAffinityCookie once the release ended")
+    func statusCookies() async throws {
+        let analysis: JSONValue = ["interval": "300ms", "threshold": 2, "stepWeights": [20, 60], "sessionAffinity": Self.affinity]
+        let observe: @Sendable (KubernetesAPIServer) -> [String?] = { server in
+            let status = server.object(Rollouts.canaryKey)?["status"]
+            return [status?["sessionAffinityCookie"]?.stringValue, status?["previousSessionAffinityCookie"]?.stringValue]
+        }
+        try await KubernetesBlueGreenTests.rollOut(analysis, observing: observe, ScriptedMetrics.failing, until: "Failed") { seen, _, server in
+            let pinning = seen.compactMap { $0.first ?? nil }
+            #expect(!pinning.isEmpty && pinning.allSatisfy { $0.hasPrefix("flagger-cookie=") } && Set(pinning).count == 1, "\(seen)")
+            #expect(await eventually(.seconds(10)) { observe(server) == [nil, pinning.first] }, "\(observe(server))")
+        }
+    }
 }

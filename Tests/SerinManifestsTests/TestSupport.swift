@@ -111,3 +111,17 @@ enum Fixture {
     /// Number of lines `world` takes, so tests can state the line of a field in text appended to it.
     static let worldLines = world.split(separator: "\n", omittingEmptySubsequences: false).count - 1
 }
+
+extension Fixture {
+    /// `CanaryDecodingTests.minimal` with `lines` added to its analysis after `interval: 30s`: the Canary decoded
+    /// (nil when refused) and the messages a user reads.
+    static func canary(analysis lines: String) -> (spec: CanarySpec?, messages: [String]) {
+        let yaml = CanaryDecodingTests.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n" + lines)
+        let (resources, diagnostics) = decode(yaml)
+        let spec = resources.first.flatMap { located -> CanarySpec? in
+            guard case .canary(let spec) = located.resource else { return nil }
+            return spec
+        }
+        return (spec, messages(diagnostics))
+    }
+}

@@ -32,6 +32,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var abMatch: String?
     /// Blue/green with mirroring's `mirrorWeight`: the percentage of requests copied to the canary; nil otherwise.
     public var mirrorWeight: Double?
+    /// `analysis.load` as people read it (`10 req/s for 8s of every 10s to each of canary and stable, GET /`);
+    /// nil when the Canary sends none.
+    public var syntheticLoad: String?
     /// The newest measurement of each metric in the current release, with its verdict (none yet right after
     /// `rollout` starts a new release: the last one's verdicts are in its history, not here).
     public var lastMeasurements: [RecordedMeasurement]
@@ -53,6 +56,10 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         strategy = analysis.isABTesting ? "abTesting" : analysis.isMirroring ? "blueGreenMirroring"
             : analysis.schedule.isBlueGreen ? "blueGreen" : "canary"
         mirrorWeight = analysis.mirror?.value
+        syntheticLoad = analysis.load.map { load in
+            let share = load.duration.map { "for \(Readable.duration($0)) of every \(Readable.duration(analysis.interval))" } ?? "throughout the analysis"
+            return "\(Readable.trimmed(load.rps)) req/s \(share) to each of canary and stable, GET \(load.path)"
+        }
         abMatch = analysis.isABTesting ? rollout.abSummary : nil
         failedChecks = status.failedChecks
         threshold = rollout.spec.analysis.threshold

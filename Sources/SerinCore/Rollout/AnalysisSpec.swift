@@ -27,16 +27,22 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var sessionAffinity: SessionAffinity?
     /// Flagger's `analysis.alerts`: the AlertProviders that hear this Canary's events, each from its severity on.
     public var alerts: [AlertSpec]
+    /// Synthetic traffic to canary and stable while the canary is analysed (`analysis.load`); nil: none.
+    public var load: SyntheticLoad?
+
+    /// How often a rollout checks when the Canary does not say (the threshold judge's; the statistical judge looks every 5s).
+    public static let defaultInterval: Duration = .seconds(60)
 
     /// Defaults: checks every 1m, rolls back after 5 failed checks, fails after 10m without progress,
     /// and checks the built-in metrics (`MetricCheck.builtInDefaults`) when none are listed.
     public init(
-        interval: Duration = .seconds(60), threshold: Int = 5, schedule: WeightSchedule,
+        interval: Duration = AnalysisSpec.defaultInterval, threshold: Int = 5, schedule: WeightSchedule,
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
         stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil, mirror: Percent? = nil,
-        sessionAffinity: SessionAffinity? = nil, alerts: [AlertSpec] = []
+        sessionAffinity: SessionAffinity? = nil, load: SyntheticLoad? = nil, alerts: [AlertSpec] = []
     ) {
+        self.load = load
         self.interval = interval
         self.threshold = threshold
         self.schedule = schedule
@@ -55,12 +61,13 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     private enum CodingKeys: String, CodingKey {
         case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, stepWeightPromotion, mirror
         case sessionAffinity
+        case load
         case alerts
     }
 
     /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
     /// before `match` as no A/B testing, before `stepWeightPromotion` as promotion all at once, before `mirror`
-    /// as no mirroring, before `sessionAffinity` as none, and before `alerts` as none.
+    /// as no mirroring, and before `sessionAffinity`, `load` and `alerts` as none.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -76,6 +83,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             stepWeightPromotion: try container.decodeIfPresent(Int.self, forKey: .stepWeightPromotion),
             mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror),
             sessionAffinity: try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity),
+            load: try container.decodeIfPresent(SyntheticLoad.self, forKey: .load),
             alerts: try container.decodeIfPresent([AlertSpec].self, forKey: .alerts) ?? []
         )
     }

@@ -20,7 +20,7 @@ public enum Readable {
     }
 
     /// `value` with at most `maxDecimals` places and no trailing zeros: `99`, `99.5`, `812.46`.
-    static func trimmed(_ value: Double, maxDecimals: Int = 2) -> String {
+    public static func trimmed(_ value: Double, maxDecimals: Int = 2) -> String {
         guard value.isFinite, let (integer, fraction, negative) = split(value, decimals: maxDecimals) else {
             return "\(value)"
         }

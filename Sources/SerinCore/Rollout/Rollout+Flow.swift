@@ -80,6 +80,7 @@ extension Rollout {
             }
         case .analysis:
             status.nextCheckAt = now + spec.analysis.interval
+            sendLoad(into: &actions)
         case .confirmTrafficIncrease:
             if !requestWebhooks(.confirmTrafficIncrease, into: &actions) {
                 setStep((status.stepIndex ?? -1) + 1, now: now, into: &actions)
@@ -337,11 +338,28 @@ extension Rollout {
         actions.append(.setWeights(split))
     }
 
+    /// Changes phase. Synthetic load runs exactly while the rollout progresses: it stops when the rollout leaves
+    /// `progressing` (promotion, rollback, pause) and starts again when a paused analysis resumes.
     mutating func transition(to phase: RolloutPhase, now: RolloutInstant, into actions: inout [RolloutAction]) {
         guard status.phase != phase else { return }
+        let was = status.phase
         status.phase = phase
         status.lastTransitionAt = now
         actions.append(.phaseChanged(to: phase))
+        if was == .progressing, spec.analysis.load != nil {
+            actions.append(.stopLoad(spec.name))
+        } else if phase == .progressing, status.stage == .analysis {
+            sendLoad(into: &actions)
+        }
+    }
+
+    /// Ask for the synthetic load (`analysis.load`) the canary is analysed with, from now on.
+    func sendLoad(into actions: inout [RolloutAction]) {
+        guard let load = spec.analysis.load else { return }
+        let interval = spec.analysis.interval
+        actions.append(.sendLoad(LoadPlan(
+            canaryName: spec.name, canary: status.canary, stable: status.stable, load: load, interval: interval,
+            duration: min(load.duration ?? interval, interval))))
     }
 
     mutating func markProgress(now: RolloutInstant) {

@@ -82,6 +82,17 @@ public struct Rollout: Hashable, Sendable {
         return TrafficSplit.Affinity(sessionAffinity, canary: spec.name, value: value, pins: isAnalysingSteps)
     }
 
+    /// Flagger's `status.sessionAffinityCookie`: the sticky canary's cookie (`name=value`) while it pins clients.
+    public var sessionAffinityCookie: String? {
+        affinity.flatMap { $0.pins ? "\($0.cookieName)=\($0.value)" : nil }
+    }
+
+    /// Flagger's `status.previousSessionAffinityCookie`: the last release's cookie once it pins nobody (its routes
+    /// expire it).
+    public var previousSessionAffinityCookie: String? {
+        affinity.flatMap { $0.pins ? nil : "\($0.cookieName)=\($0.value)" }
+    }
+
     /// When the caller should next call `tick`: the next interval's checks or the progress deadline,
     /// whichever comes first; nil when only another event can move the rollout.
     public var nextWakeUp: RolloutInstant? {
@@ -371,6 +382,10 @@ public struct Rollout: Hashable, Sendable {
             } else {
                 // A new A/B match or stickiness changes the routes now, not at the next step.
                 if split != oldSplit { actions.append(.setWeights(split)) }
+                // A new synthetic load (or none) applies from now, as the settings do.
+                if status.phase == .progressing, oldSpec.analysis.load != newSpec.analysis.load || oldSpec.analysis.interval != newSpec.analysis.interval {
+                    if newSpec.analysis.load == nil { actions.append(.stopLoad(spec.name)) } else { sendLoad(into: &actions) }
+                }
                 record(.normal, "analysis settings updated", now: now, into: &actions)
             }
         }
@@ -378,11 +393,13 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// A controller restored this rollout from its store after a restart: re-apply the current weights
-    /// (the router may have been mid-update) and re-issue, with a new ticket, the request that was in flight.
+    /// (the router may have been mid-update), send the synthetic load again while the canary is analysed, and
+    /// re-issue, with a new ticket, the request that was in flight.
     public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
         guard ownsRoutes else { return .accepted([]) }
         var actions: [RolloutAction] = []
         applyWeight(canary: status.canaryWeight, into: &actions)
+        if status.phase == .progressing { sendLoad(into: &actions) }
         if let pending = status.pending {
             status.pending = nil
             if pending.kind == .primaryRollout {

@@ -16,6 +16,10 @@ public enum RolloutAction: Hashable, Sendable {
     case scaleWorkload(WorkloadScaling)
     /// Copy the target's template to the primary and report its rollout with `primaryUpdated`.
     case promoteWorkload(WorkloadPromotion)
+    /// Send this interval's synthetic load (`analysis.load`), replacing the Canary's earlier plan; fire and forget.
+    case sendLoad(LoadPlan)
+    /// Stop the Canary's synthetic load: the canary is no longer analysed.
+    case stopLoad(ResourceName)
     /// Store and show this event.
     case record(RolloutEvent)
     case phaseChanged(to: RolloutPhase)

@@ -17,6 +17,14 @@ public struct ServingRoutes: Hashable, Sendable {
     public func stable(for spec: CanarySpec) -> Result<Destination, ReleaseConflict> {
         let naming = routes.filter { route in route.contains { $0.destination.isSameVersion(as: spec.canary) } }
         let considered = naming.isEmpty ? routes : naming
+        if let affinity = spec.analysis.sessionAffinity {
+            for route in considered {
+                for weighted in route {
+                    guard let written = weighted.headers?.response.add[TrafficSplit.setCookie], !affinity.sets(written) else { continue }
+                    return .failure(.setCookieInUse(weighted.destination, virtualService: virtualService))
+                }
+            }
+        }
         let serving = Self.versions(considered.flatMap { $0.filter { $0.weight > 0 } }.map(\.destination))
         if let written = spec.stable {
             let named = routes.contains { route in route.contains { $0.destination.isSameVersion(as: written) } }
@@ -68,6 +76,9 @@ public enum ReleaseConflict: Error, Hashable, Sendable, CustomStringConvertible 
     case noRoute(to: Destination, virtualService: ResourceName)
     /// Flagger's shape: the target runs the revision the primary already serves.
     case revisionAlreadyServes(deployment: String, revision: String)
+    /// `sessionAffinity` needs a route entry's `headers.response.add` `Set-Cookie`, and the VirtualService already
+    /// adds a cookie of its own there (Istio's `add` holds one value per header: one would replace the other).
+    case setCookieInUse(Destination, virtualService: ResourceName)
 
     public var description: String {
         switch self {
@@ -89,6 +100,10 @@ public enum ReleaseConflict: Error, Hashable, Sendable, CustomStringConvertible 
         case .revisionAlreadyServes(let deployment, let revision):
             return "\(deployment)-primary already serves \(deployment) revision \(revision); change the Deployment's pod "
                 + "template to release a new version; nothing was changed"
+        case .setCookieInUse(let destination, let virtualService):
+            return "VirtualService \(virtualService.name)'s route to \(destination) already adds a Set-Cookie response header "
+                + "(headers.response.add), which analysis.sessionAffinity needs for its cookie (Istio adds one value per "
+                + "header); set that cookie in the application, or drop sessionAffinity; nothing was changed"
         }
     }
 

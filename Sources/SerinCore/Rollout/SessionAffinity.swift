@@ -12,6 +12,11 @@ public struct SessionAffinity: Hashable, Sendable, Codable {
     /// The cookie that pins a client to the stable; nil: stable clients are drawn again on each request.
     public var primaryCookieName: String?
 
+    /// Whether a `Set-Cookie` value sets one of these cookies (any release's): Serin's own, which it replaces.
+    public func sets(_ setCookie: String) -> Bool {
+        [cookieName, primaryCookieName].compactMap { $0 }.contains { setCookie.hasPrefix("\($0)=") }
+    }
+
     public init(cookieName: String, maxAge: Int = SessionAffinity.defaultMaxAge, primaryCookieName: String? = nil) {
         self.cookieName = cookieName
         self.maxAge = maxAge

@@ -45,7 +45,7 @@ extension TrafficSplit {
 
         /// Whether a `Set-Cookie` value is one of these cookies' (any release's), which Serin replaces.
         public func isOwn(setCookie: String) -> Bool {
-            [cookieName, primaryCookieName].compactMap { $0 }.contains { setCookie.hasPrefix("\($0)=") }
+            SessionAffinity(cookieName: cookieName, primaryCookieName: primaryCookieName).sets(setCookie)
         }
 
         /// The release's cookie value: a hash of what tells releases apart, as 16 hexadecimal digits.

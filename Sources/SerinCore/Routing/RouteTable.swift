@@ -278,3 +278,24 @@ struct HostKey: Hashable, Sendable {
         hash = FNV1a.hash(host.utf8.lazy.map(ASCII.lower))
     }
 }
+
+extension RouteTable {
+    /// Where the routes send `destination`'s traffic (host and subset, and port when it names one): the target of
+    /// the first route, on any listener or in the mesh, with that destination. Synthetic load finds its endpoints
+    /// this way, so it reaches exactly what live traffic to the same destination would. Nil when no route names it.
+    public func target(for destination: Destination) -> Target? {
+        for listener in listeners.keys.sorted().compactMap({ listeners[$0] }) + mesh.keys.sorted().compactMap({ mesh[$0] }) {
+            for host in listener.virtualHosts {
+                for route in host.routes {
+                    if let target = route.targets.first(where: { $0.destination.host == destination.host
+                        && $0.destination.subset == destination.subset
+                        && (destination.port == nil || $0.cluster.port == destination.port) })
+                    {
+                        return target
+                    }
+                }
+            }
+        }
+        return nil
+    }
+}

@@ -9,7 +9,7 @@ extension ManifestDecoder {
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
                 "judge", "statistical", "stickiness", "stepWeightPromotion", "mirror", "mirrorWeight", "sessionAffinity",
-                "alerts",
+                "load", "alerts",
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -33,8 +33,11 @@ extension ManifestDecoder {
         let mirror = mirrorShare(in: fields, reader: reader)
         let affinityField = fields["sessionAffinity"]
         let affinity = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
+        let loadField = fields["load"]
+        let everyInterval = interval ?? (judge?.kind == .statistical ? .seconds(5) : AnalysisSpec.defaultInterval)
+        let load = loadField.flatMap { syntheticLoad($0, interval: everyInterval, reader: reader) }
         guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil,
-            let mirror, affinityField == nil || affinity != nil, alertsField == nil || alerts != nil
+            let mirror, affinityField == nil || affinity != nil, loadField == nil || load != nil, alertsField == nil || alerts != nil
         else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
@@ -47,6 +50,7 @@ extension ManifestDecoder {
         analysis.stepWeightPromotion = stepWeightPromotion
         analysis.mirror = mirror
         analysis.sessionAffinity = affinity
+        analysis.load = load
         analysis.alerts = alerts ?? []
         return analysis
     }
@@ -125,13 +129,15 @@ extension ManifestDecoder {
         return key == "header" ? .header(name.lowercased()) : .cookie(name)
     }
 
+    /// Whether `name` is an HTTP token (RFC 9110 §5.6.2), as header and cookie names must be.
+    static func isToken(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in byte > 0x20 && byte < 0x7F && !#"()<>@,;:\"/[]?={}"#.utf8.contains(byte) }
+    }
+
     /// A header or cookie name: an HTTP token, reported with where it is when it is not one.
     private static func token(_ field: Field, naming what: String, reader: DocumentReader) -> String? {
         guard let name = reader.string(field) else { return nil }
-        let token = !name.isEmpty && name.utf8.allSatisfy { byte in
-            byte > 0x20 && byte < 0x7F && !#"()<>@,;:\"/[]?={}"#.utf8.contains(byte)
-        }
-        guard token else {
+        guard isToken(name) else {
             reader.error("\(field.path) is \"\(name)\", expected a \(what) name (letters, digits and -._~!#$%&'*+^`|)", at: field.node)
             return nil
         }

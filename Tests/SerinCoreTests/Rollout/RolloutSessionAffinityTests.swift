@@ -128,4 +128,24 @@ struct RolloutSessionAffinityTests {
         let nextValue = try #require(driver.rollout.split.affinity?.value)
         #expect(nextValue != value)
     }
+
+    @Test("a route the Canary owns that adds a Set-Cookie of its own refuses the sticky canary, saying why; an earlier release's Serin cookie does not")
+    func ownSetCookieRefused() throws {
+        let spec = try Self.rollout().spec
+        func routes(stableCookie: String) -> ServingRoutes {
+            let headers = RouteHeaders(response: HeaderOperations(add: ["set-cookie": stableCookie]))
+            return ServingRoutes(virtualService: Fixture.target, routes: [[
+                WeightedDestination(destination: Fixture.stable, weight: 100, headers: headers),
+                WeightedDestination(destination: Fixture.canary, weight: 0),
+            ]])
+        }
+        let refused = routes(stableCookie: "session=abc; Path=/").stable(for: spec)
+        #expect(refused == .failure(.setCookieInUse(Fixture.stable, virtualService: Fixture.target)))
+        if case .failure(let conflict) = refused {
+            #expect(conflict.description == "VirtualService web-virtualservice's route to web-v1-service already adds a Set-Cookie "
+                + "response header (headers.response.add), which analysis.sessionAffinity needs for its cookie (Istio adds one "
+                + "value per header); set that cookie in the application, or drop sessionAffinity; nothing was changed")
+        }
+        #expect(routes(stableCookie: "flagger-primary-cookie=0123; Max-Age=-1; Path=/").stable(for: spec) == .success(Fixture.stable))
+    }
 }
