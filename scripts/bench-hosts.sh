@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Thousands of hosts: is host lookup flat? Serin's gateway and mesh listener serving N VirtualServices of distinct
-# hosts, wrk against the first host and the last, for each N. On 127.0.0.1 only; prints one line per run.
+# hosts, wrk against the first host and the last, for each N. On 127.0.0.1 only; prints one line per run. For each N
+# it also measures what N costs: the gateway's resident memory (and per VirtualService, against the seed alone), how
+# long it takes to start serving, and an apply of one new VirtualService beside the N (serin apply to the admin
+# listener, until the new host answers) and of all N again unchanged.
 #
 #   scripts/bench-hosts.sh                 # N = 2000 and 10000, 5 s per run, 8 connections
 #   COUNTS="2000" DURATION=10 CONNECTIONS=64 SERIN_BIN=.build/release/serin scripts/bench-hosts.sh
@@ -64,24 +67,53 @@ run_wrk() { # LABEL URL HOST
     printf '%-32s %-22s req/s %10s   p50 %8s   p99 %8s\n' "$1" "$3" "$rps" "$p50" "$p99"
 }
 
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+now_ms() { date +%s%3N; }
+
 "$SERIN_BIN" demo-app --app-version v1 --port "$BACKEND_PORT" >/dev/null 2>&1 &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$BACKEND_PORT/" localhost
 
+# The seed alone: what the per-VirtualService memory is measured against (after the same warm-up traffic).
+"$SERIN_BIN" gateway -f "$REPO_ROOT/examples/seed" --port-offset "$GATEWAY_OFFSET" --threads 1 --log-level warning \
+    --admin "127.0.0.1:$ADMIN_PORT" >"$WORK/gateway-seed.log" 2>&1 &
+gateway=$!
+PIDS+=("$gateway")
+wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" localhost
+wrk -t1 -c"$CONNECTIONS" -d1s "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" >/dev/null
+BASE_RSS=$(rss_kib "$gateway")
+printf '%-32s rss %8s KiB\n' "seed only" "$BASE_RSS"
+kill "$gateway"
+wait "$gateway" 2>/dev/null || true
+
 for count in $COUNTS; do
     dir="$WORK/$count"
     manifests "$count" "$dir"
+    started=$(now_ms)
     "$SERIN_BIN" gateway -f "$REPO_ROOT/examples/seed" -f "$dir" --port-offset "$GATEWAY_OFFSET" --mesh "127.0.0.1:$MESH_PORT" \
         --admin "127.0.0.1:$ADMIN_PORT" --threads 1 --log-level warning >"$WORK/gateway-$count.log" 2>&1 &
     gateway=$!
     PIDS+=("$gateway")
-    wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" h0.example.com
-    wait_for "http://127.0.0.1:$MESH_PORT/" h0.example.com
     last=$((count - 1))
+    wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" "h$last.example.com"
+    printf '%-32s starts serving in %6s ms\n' "$count hosts" "$(( $(now_ms) - started ))"
+    wait_for "http://127.0.0.1:$MESH_PORT/" h0.example.com
     for host in h0.example.com "h$last.example.com"; do
         run_wrk "$count hosts, gateway" "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" "$host"
         run_wrk "$count hosts, mesh" "http://127.0.0.1:$MESH_PORT/" "$host"
     done
+    rss=$(rss_kib "$gateway")
+    printf '%-32s rss %8s KiB   per VirtualService %6s bytes\n' "$count hosts" "$rss" "$(( (rss - BASE_RSS) * 1024 / count ))"
+
+    # One more VirtualService, applied live beside the N: until the gateway answers for its host.
+    printf -- "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: host-new}\nspec:\n  hosts: [new.example.com]\n  gateways: [web-gateway]\n  http:\n  - route:\n    - destination: {host: web-v1-service, port: {number: 80}}\n" >"$WORK/new-$count.yaml"
+    started=$(now_ms)
+    "$SERIN_BIN" apply -f "$WORK/new-$count.yaml" --server "http://127.0.0.1:$ADMIN_PORT" >/dev/null
+    wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" new.example.com
+    printf '%-32s apply of 1 new VirtualService, serving in %6s ms\n' "$count hosts" "$(( $(now_ms) - started ))"
+    started=$(now_ms)
+    "$SERIN_BIN" apply -f "$dir" --server "http://127.0.0.1:$ADMIN_PORT" >/dev/null
+    printf '%-32s apply of all %s again (unchanged) in %6s ms\n' "$count hosts" "$count" "$(( $(now_ms) - started ))"
     kill "$gateway"
     wait "$gateway" 2>/dev/null || true
 done

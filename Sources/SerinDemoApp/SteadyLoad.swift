@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Steady background traffic at a target rate, as real users would send during a rollout.
 ///
@@ -19,18 +20,20 @@ public final class SteadyLoad: Sendable {
     public init() {}
 
     /// Sends about `rate` requests per second over `connections` keep-alive connections until `stop()`; `authority`,
-    /// when given, is the `Host` each request names (a service, as clients of the mesh listener send it).
+    /// when given, is the `Host` each request names (a service, as clients of the mesh listener send it). With `tls`
+    /// the requests go over https with that client configuration.
     public func start(
         host: String = "127.0.0.1", port: Int, path: String = "/", authority: String? = nil, rate: Int, connections: Int,
-        group: any EventLoopGroup
+        group: any EventLoopGroup, tls: TLSConfiguration? = nil
     ) {
         let pause = Duration.milliseconds(max(1, 1000 * connections / max(rate, 1)))
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
         // A gateway that is down counts as a failure now, not after reconnecting until the deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.tlsConfiguration = tls
         let client = HTTPClient(eventLoopGroup: group, configuration: configuration)
-        let url = "http://\(host):\(port)\(path)"
+        let url = "\(tls == nil ? "http" : "https")://\(host):\(port)\(path)"
         let tally = self.tally
         let proxyFailures = self.proxyFailures
         let stopping = self.stopping

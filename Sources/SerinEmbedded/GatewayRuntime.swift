@@ -136,6 +136,15 @@ public final class GatewayRuntime: Service, Sendable {
                 if cut > 0 { logger.warning("\(cut) connection(s) cut at the drain timeout") }
             },
             .loop("telemetry sampler") { await history.sample(every: .milliseconds(250)) },
+            .loop("certificate reload") {
+                await gateway.watchCertificates(every: .seconds(2)) { outcome in
+                    switch outcome {
+                    case .reloaded(let files): logger.info("TLS certificates reloaded: \(files.joined(separator: ", "))")
+                    case .failed(let error): logger.error("TLS certificates not reloaded, the ones in use stay: \(error)")
+                    case .unchanged: break
+                    }
+                }
+            },
         ] + (controller.map { canary in [.loop("canary controller") { await canary.run() }] } ?? []) + [
             // The admin endpoint first: an answer in flight may wait on the controller, which still runs.
             .stopping("admin endpoint") {

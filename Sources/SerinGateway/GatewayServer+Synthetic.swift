@@ -32,7 +32,7 @@ extension GatewayServer {
             for (name, value) in headers { fields.add(name: name, value: value) }
             let head = RequestHead(method: "GET", target: path, version: .http1_1, fields: fields, isKeepAlive: true)
             let exchange = MirrorExchange(
-                original: head, clientAddress: nil, endpoint: endpoint, pool: loop.pool, marksShadow: false
+                original: head, clientAddress: nil, overTLS: false, endpoint: endpoint, pool: loop.pool, marksShadow: false
             ) { status, flag in
                 telemetry.record(
                     TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .synthetic),

@@ -2,6 +2,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import SerinCore
 import Synchronization
 
@@ -25,6 +27,9 @@ public final class GatewayServer: Sendable {
     private let loops: [ObjectIdentifier: LoopContext]
     private let listeners = NIOLockedValueBox<[Int: any Channel]>([:])
     private let meshListener = NIOLockedValueBox<(any Channel)?>(nil)
+    /// HTTPS ports' TLS contexts by declared port, read as each connection is accepted: a new table or a reloaded
+    /// certificate serves new handshakes while open connections keep the context they began with.
+    let certificates = CertificateStore()
     private let ownsGroup: Bool
     public let limits: GatewayLimits
     private let openConnections = ConnectionCount()
@@ -82,6 +87,8 @@ public final class GatewayServer: Sendable {
     /// New listeners are bound before the table is swapped, so a bind failure (port in use) changes nothing.
     /// Closing a listener stops new connections only; connections already open finish their requests.
     public func install(_ table: RouteTable) async throws {
+        // Certificates are read before anything changes, so one that cannot be read leaves the gateway as it was.
+        let contexts = try certificates.load(for: table)
         let wanted = Set(table.listeners.keys)
         let open = Set(listeners.withLockedValue { $0.keys })
         var opened: [Int: any Channel] = [:]
@@ -94,6 +101,7 @@ public final class GatewayServer: Sendable {
             throw error
         }
         clusters.reconcile(with: table)
+        certificates.install(contexts)
         routes.replace(with: table)
         let closing = listeners.withLockedValue { current -> [any Channel] in
             current.merge(opened) { $1 }
@@ -141,6 +149,7 @@ public final class GatewayServer: Sendable {
         let loops = self.loops
         let limits = self.limits
         let openConnections = self.openConnections
+        let certificates = self.certificates
         do {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -156,13 +165,14 @@ public final class GatewayServer: Sendable {
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
                         let deadlines = ConnectionDeadlines(limits: limits)
                         let sync = channel.pipeline.syncOperations
+                        let tls = inMesh ? nil : certificates.port(declaredPort)
                         // The ProxyHandler reads HTTP/1 itself: heads parsed in place, bodies forwarded as they came.
-                        try sync.addHandler(
-                            ProxyHandler(
-                                routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
-                                inMesh: inMesh, limits: limits, deadlines: deadlines
-                            )
+                        let proxy = ProxyHandler(
+                            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
+                            inMesh: inMesh, overTLS: tls != nil, limits: limits, deadlines: deadlines
                         )
+                        try sync.addHandler(proxy)
+                        if let tls { try GatewayTLS.terminate(on: channel, before: proxy, with: tls) }
                     }
                 }
                 .bind(host: bindHost, port: port)
@@ -171,6 +181,16 @@ public final class GatewayServer: Sendable {
             throw GatewayError.portInUse(address: bindHost, port: port, declared: declaredPort)
         } catch let error as IOError where error.errnoCode == EACCES {
             throw GatewayError.permissionDenied(address: bindHost, port: port, declared: declaredPort)
+        }
+    }
+
+    /// Polls the HTTPS servers' certificate files every `interval` until cancelled, reloading them when one
+    /// changes (new handshakes use them; open connections keep theirs), and tells `report` each reload or failure.
+    public func watchCertificates(every interval: Duration, report: @Sendable (CertificateReload) -> Void) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            let outcome = certificates.reloadIfChanged()
+            if outcome != .unchanged { report(outcome) }
         }
     }
 
@@ -254,6 +274,8 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
     case permissionDenied(address: String, port: Int, declared: Int)
     case invalidPort(declared: Int, actual: Int)
     case meshUnavailable(address: String, port: Int, reason: String)
+    /// An HTTPS server's certificate, key or TLS settings cannot be used; the message names the server and file.
+    case tls(String)
 
     public var description: String {
         switch self {
@@ -265,6 +287,8 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
             return "Gateway port \(declared) maps to \(actual), outside 0-65535"
         case .meshUnavailable(let address, let port, let reason):
             return "cannot listen on \(address):\(port) for the mesh (--mesh): \(reason)"
+        case .tls(let message):
+            return message
         }
     }
 }

@@ -27,14 +27,15 @@ final class MirrorExchange {
     /// Starts mirroring `original` (already rewritten for the upstream) to `endpoint`; Envoy's convention
     /// marks the copy by appending `-shadow` to its Host (`marksShadow`; a synthetic request is no copy).
     init(
-        original: RequestHead, clientAddress: String?, endpoint: Cluster.Endpoint, pool: UpstreamPool, marksShadow: Bool = true,
+        original: RequestHead, clientAddress: String?, overTLS: Bool, endpoint: Cluster.Endpoint, pool: UpstreamPool,
+        marksShadow: Bool = true,
         onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
         var head = original
         if marksShadow, let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: host + "-shadow") }
         var encoded = ByteBuffer()
         var random = FastRandom()
-        ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, random: &random, to: &encoded)
+        ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encoded)
         self.head = encoded
         self.isHEAD = head.isHEAD
         self.pool = pool

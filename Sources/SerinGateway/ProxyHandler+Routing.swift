@@ -34,7 +34,7 @@ extension ProxyHandler {
         if let redirect = policy.redirect {
             return answer(
                 .redirect(status: redirect.redirectCode), body: [], contentType: nil,
-                extraHeaders: [("location", RouteActions.location(for: redirect, request: head))], head: head, started: started
+                extraHeaders: [("location", RouteActions.location(for: redirect, request: head, scheme: overTLS ? "https" : "http"))], head: head, started: started
             )
         }
         let picked: RouteTable.Target?
@@ -92,7 +92,7 @@ extension ProxyHandler {
         var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
         let editsRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || !(target.headers?.request.isEmpty ?? true)
         if !editsRequest && policy.mirror == nil {
-            ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, random: &random, to: &encodedHead)
+            ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encodedHead)
         } else {
             var upstreamHead = head
             if let rewrite = policy.rewrite {
@@ -110,7 +110,7 @@ extension ProxyHandler {
                 }
                 mirrorTo = (mirror.cluster, mirrorEndpoint, upstreamHead)
             }
-            ProxyHeaders.writeUpstreamRequest(upstreamHead, clientAddress: clientAddress, random: &random, to: &encodedHead)
+            ProxyHeaders.writeUpstreamRequest(upstreamHead, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encodedHead)
         }
         upstreamHeadBuffer = encodedHead
         return (encodedHead, mirrorTo)
@@ -162,7 +162,7 @@ extension ProxyHandler {
     ) -> MirrorExchange {
         let telemetry = self.telemetry
         let shard = loop.shard
-        return MirrorExchange(original: head, clientAddress: clientAddress, endpoint: endpoint, pool: loop.pool) { status, flag in
+        return MirrorExchange(original: head, clientAddress: clientAddress, overTLS: overTLS, endpoint: endpoint, pool: loop.pool) { status, flag in
             telemetry.record(
                 TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),
                 milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: 0, shard: shard

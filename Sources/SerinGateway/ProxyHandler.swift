@@ -26,6 +26,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     let declaredPort: Int
     /// On the `--mesh` listener: requests route as a sidecar routes them, by the port their authority names.
     let inMesh: Bool
+    /// The client's connection is TLS, terminated before this handler: upstream requests say `x-forwarded-proto: https`.
+    let overTLS: Bool
     var random = FastRandom()
     var endpointTurn = 0
     var machine = ProxyStateMachine()
@@ -54,9 +56,10 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
-        declaredPort: Int, inMesh: Bool = false, limits: GatewayLimits, deadlines: ConnectionDeadlines
+        declaredPort: Int, inMesh: Bool = false, overTLS: Bool = false, limits: GatewayLimits, deadlines: ConnectionDeadlines
     ) {
         self.inMesh = inMesh
+        self.overTLS = overTLS
         self.routes = routes
         self.clusters = clusters
         self.telemetry = telemetry

@@ -7,9 +7,10 @@ import SerinCore
 enum ProxyHeaders {
     /// The request as it goes upstream, always HTTP/1.1 (upstream connections are pooled and kept alive):
     /// hop-by-hop fields removed (and any `Connection` names), `x-forwarded-for` extended with the client's
-    /// address, `x-forwarded-proto` set, and an `x-request-id` generated when the client sent none.
+    /// address, `x-forwarded-proto` set (`https` when the client's connection is TLS), and an `x-request-id`
+    /// generated when the client sent none.
     static func writeUpstreamRequest(
-        _ head: RequestHead, clientAddress: String?, random: inout FastRandom, to buffer: inout ByteBuffer
+        _ head: RequestHead, clientAddress: String?, overTLS: Bool, random: inout FastRandom, to buffer: inout ByteBuffer
     ) {
         buffer.writeString(head.method)
         buffer.writeInteger(UInt8(ascii: " "))
@@ -27,7 +28,9 @@ enum ProxyHeaders {
             buffer.writeString(clientAddress)
             buffer.writeStaticString("\r\n")
         }
-        if !fields.contains(.xForwardedProto) { buffer.writeStaticString("x-forwarded-proto: http\r\n") }
+        if !fields.contains(.xForwardedProto) {
+            buffer.writeStaticString(overTLS ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n")
+        }
         if !fields.contains(.xRequestID) {
             buffer.writeStaticString("x-request-id: ")
             random.writeRequestID(to: &buffer)

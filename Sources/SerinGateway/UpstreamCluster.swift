@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import SerinCore
 import Synchronization
 
@@ -18,6 +19,11 @@ final class UpstreamCluster: Sendable {
     /// How long an upstream connection may sit idle in the pool (`connectionPool.http.idleTimeout`), when set.
     let idleTimeout: TimeAmount?
     let endpoints: [Cluster.Endpoint]
+    /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
+    /// fails with it); nil for plain TCP.
+    let tls: Result<NIOSSLContext, GatewayError>?
+    /// The server name the ClientHello sends (`tls.sni`).
+    let sni: String?
     /// Every loop of the gateway: a request waiting on one loop may need an idle connection on another closed.
     private let loops: [LoopContext]
     private let state: Mutex<State>
@@ -48,6 +54,16 @@ final class UpstreamCluster: Sendable {
         self.loops = loops
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
+        sni = policy.tls?.sni
+        if let settings = policy.tls {
+            do throws(GatewayError) {
+                tls = try GatewayTLS.clientContext(for: settings, cluster: cluster.name).map { .success($0) }
+            } catch {
+                tls = .failure(error)
+            }
+        } else {
+            tls = nil
+        }
         let detector = policy.outlierDetection.map {
             OutlierDetector(policy: $0, endpointCount: cluster.endpoints.count, panicThreshold: $0.minHealthPercent)
         }

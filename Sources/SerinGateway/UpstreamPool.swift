@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SerinCore
 
 /// Idle keep-alive connections to upstream endpoints, for one event loop, and the requests on this loop
@@ -196,11 +197,21 @@ final class UpstreamPool {
         _ endpoint: EndpointAddress, cluster: UpstreamCluster?,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
+        let tls: NIOSSLContext?
+        switch cluster?.tls {
+        case .failure(let error):
+            cluster?.connectionClosed()
+            return completion(.failure(error))
+        case .success(let context): tls = context
+        case nil: tls = nil
+        }
+        let sni = cluster?.sni
         ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni)) }
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }

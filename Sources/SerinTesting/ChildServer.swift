@@ -41,7 +41,8 @@ enum ChildServer {
         let configURL = directory.appendingPathComponent(configName)
         try config.write(to: configURL, atomically: true, encoding: .utf8)
         let logURL = directory.appendingPathComponent(logName)
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        // A file that cannot be created makes FileHandle(forWritingTo:) throw just below, with the reason.
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         return (configURL, try FileHandle(forWritingTo: logURL))
     }
 

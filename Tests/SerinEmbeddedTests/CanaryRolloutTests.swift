@@ -64,14 +64,15 @@ struct CanaryRolloutTests {
     static func withHarness(
         canary: ManifestSource, extra: [ManifestSource] = [], canaryErrorRate: Double = 0, rate: Int = 300,
         metrics: MetricSource = .gateway, adminPort: Int = 0, adminAccess: AdminAccess = .open, eventKeepAlive: Duration = .seconds(15),
-        canaryBackend: ((TestBackends) async throws -> HTTPListener)? = nil, logger: Logger = .discarding,
+        canaryBackend: ((TestBackends) async throws -> HTTPListener)? = nil, https: HTTPSGateway? = nil, logger: Logger = .discarding,
         _ body: (Harness) async throws -> Void
     ) async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1")
         // v2 as the test builds it (one that records what reaches it), or the demo app failing canaryErrorRate of requests.
         let v2 = if let canaryBackend { try await canaryBackend(backends) } else { try await backends.start("v2", errorRate: canaryErrorRate) }
-        let decoded = SeedManifests.resources(SeedManifests.sources(v1: v1.port, v2: v2.port) + extra + [canary])
+        let seed = SeedManifests.sources(v1: v1.port, v2: v2.port)
+        let decoded = SeedManifests.resources((https.map { SeedManifests.overHTTPS(seed, certificate: $0.certificate) } ?? seed) + extra + [canary])
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let runtime = try await GatewayRuntime.start(
@@ -79,11 +80,11 @@ struct CanaryRolloutTests {
             adminHost: "127.0.0.1", adminPort: adminPort, adminAccess: adminAccess,
             controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, eventKeepAlive: eventKeepAlive, logger: logger)
         )
-        let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+        let port = try #require(runtime.gateway.boundPort(forDeclared: https == nil ? 80 : 443))
         let controller = try #require(runtime.controller)
         let load = SteadyLoad()
         // rate 0: no client at all, a quiet service.
-        if rate > 0 { load.start(port: port, rate: rate, connections: 4, group: backends.group) }
+        if rate > 0 { load.start(port: port, rate: rate, connections: 4, group: backends.group, tls: https?.client) }
         let harness = Harness(runtime: runtime, controller: controller, port: port, backends: backends, load: load)
         do {
             try await body(harness)

@@ -46,29 +46,116 @@ struct GatewayDecodingTests {
     }
 
     @Test(
-        "rejects TLS servers, which the embedded gateway cannot serve",
+        "refuses what the gateway cannot terminate, each at its field with what it expected",
         arguments: [
             (
                 "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]",
-                "test.yaml:8:48: error: spec.servers[0].port.protocol: HTTPS servers are not supported: the embedded "
-                    + "gateway does not terminate or pass through TLS; use protocol HTTP"
+                "test.yaml:8:48: error: spec.servers[0].port.protocol: an HTTPS server needs tls (mode SIMPLE or MUTUAL, "
+                    + "with serverCertificate and privateKey or credentialName)"
             ),
             (
                 "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: [\"*\"]",
-                "test.yaml:8:46: error: spec.servers[0].port.protocol: TLS servers are not supported: the embedded "
-                    + "gateway does not terminate or pass through TLS; use protocol HTTP"
+                "test.yaml:8:46: error: spec.servers[0].port.protocol: TLS servers are not supported: the embedded gateway "
+                    + "does not pass TLS through to TCP upstreams by SNI; use protocol HTTPS to terminate TLS at the gateway"
             ),
             (
-                "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n    tls: {httpsRedirect: true}",
-                "test.yaml:10:10: error: spec.servers[0].tls: TLS settings are not supported: the embedded gateway "
-                    + "does not terminate or pass through TLS"
+                "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: ISTIO_MUTUAL}",
+                "test.yaml:10:17: error: spec.servers[0].tls.mode: mode ISTIO_MUTUAL is not supported: it uses the mesh's "
+                    + "Istio-issued certificates, which the embedded gateway has none of; use SIMPLE, MUTUAL or OPTIONAL_MUTUAL"
+            ),
+            (
+                "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: PASSTHROUGH}",
+                "test.yaml:10:17: error: spec.servers[0].tls.mode: mode PASSTHROUGH is not supported: the embedded gateway "
+                    + "terminates TLS and does not route by SNI to TCP upstreams; use SIMPLE, MUTUAL or OPTIONAL_MUTUAL"
+            ),
+            (
+                "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n"
+                    + "    tls: {mode: MUTUAL, serverCertificate: /etc/hosts, privateKey: /etc/hosts}",
+                "test.yaml:10:10: error: spec.servers[0].tls: mode MUTUAL needs caCertificates (or credentialName), missing"
+            ),
+            (
+                "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n"
+                    + "    tls: {credentialName: web, subjectAltNames: [client.example.com]}",
+                "test.yaml:10:49: error: spec.servers[0].tls.subjectAltNames is not supported by the embedded gateway: "
+                    + "client certificates are verified against caCertificates only"
+            ),
+            (
+                "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n    tls: {mode: SIMPLE, credentialName: web}",
+                "test.yaml:10:10: error: spec.servers[0].tls: credentialName, mode apply to an HTTPS server; this server's "
+                    + "protocol is HTTP, where tls takes httpsRedirect only"
+            ),
+            (
+                "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n"
+                    + "    tls: {credentialName: web, minProtocolVersion: TLSV1_3, maxProtocolVersion: TLSV1_2}",
+                "test.yaml:10:81: error: spec.servers[0].tls.maxProtocolVersion: expected a version at or above "
+                    + "minProtocolVersion TLSV1_3, got TLSV1_2"
             ),
         ]
     )
-    func rejectsTLS(server: String, message: String) {
+    func refusesTLS(server: String, message: String) {
         let set = Fixture.set(gatewayYAML(server: server))
-        #expect(Fixture.messages(set.diagnostics) == [message])
+        #expect(Fixture.messages(set.errors).first == message)
         #expect(set.hasErrors)
+    }
+
+    @Test("reads an HTTPS server's files relative to the manifest's directory, and its versions and ciphers")
+    func decodesHTTPS() throws {
+        let yaml = gatewayYAML(
+            server: """
+                  - port: {number: 443, name: https, protocol: HTTPS}
+                    hosts: [web.example.com]
+                    tls:
+                      mode: MUTUAL
+                      serverCertificate: certs/web.crt
+                      privateKey: /etc/serin/web.key
+                      caCertificates: ../ca.crt
+                      minProtocolVersion: TLSV1_2
+                      maxProtocolVersion: TLSV1_3
+                      cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256]
+                """
+        )
+        let (resources, _) = Fixture.decode(yaml, path: "/srv/edge/gateway.yaml")
+        guard case .gateway(let gateway) = try #require(resources.first?.resource) else { Issue.record("not a Gateway"); return }
+        let server = try #require(gateway.servers.first)
+        #expect(server.terminatesTLS)
+        #expect(
+            server.tls
+                == ServerTLS(
+                    mode: .mutual,
+                    credential: .files(certificateChain: "/srv/edge/certs/web.crt", privateKey: "/etc/serin/web.key", caCertificates: "/srv/edge/../ca.crt"),
+                    minProtocolVersion: .tls1_2, maxProtocolVersion: .tls1_3, cipherSuites: ["ECDHE-ECDSA-AES128-GCM-SHA256"]
+                )
+        )
+    }
+
+    @Test("a certificate file that does not exist is an error naming the path as given and as resolved")
+    func missingFile() {
+        let yaml = gatewayYAML(
+            server: """
+                  - port: {number: 443, name: https, protocol: HTTPS}
+                    hosts: [web.example.com]
+                    tls: {serverCertificate: /no/such/web.crt, privateKey: web.key}
+                """
+        )
+        let (_, diagnostics) = Fixture.decode(yaml, path: "/srv/edge/gateway.yaml")
+        #expect(
+            Fixture.messages(diagnostics) == [
+                "/srv/edge/gateway.yaml:10:30: error: spec.servers[0].tls.serverCertificate: cannot read /no/such/web.crt: no such file",
+                "/srv/edge/gateway.yaml:10:60: error: spec.servers[0].tls.privateKey: cannot read web.key "
+                    + "(/srv/edge/web.key, relative to the manifest's directory): no such file",
+            ]
+        )
+    }
+
+    @Test("an HTTP server's httpsRedirect is read")
+    func httpsRedirect() throws {
+        let (resources, diagnostics) = Fixture.decode(
+            gatewayYAML(server: "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n    tls: {httpsRedirect: true}")
+        )
+        #expect(diagnostics.isEmpty)
+        guard case .gateway(let gateway) = try #require(resources.first?.resource) else { Issue.record("not a Gateway"); return }
+        #expect(gateway.servers.first?.httpsRedirect == true)
+        #expect(gateway.servers.first?.tls == nil)
     }
 
     @Test("warns that a TCP server is not served")
@@ -79,7 +166,7 @@ struct GatewayDecodingTests {
         #expect(
             Fixture.messages(diagnostics) == [
                 "test.yaml:8:46: warning: spec.servers[0].port.protocol: TCP servers are not served by the embedded "
-                    + "gateway (it serves GRPC, HTTP, HTTP2); this server is ignored"
+                    + "gateway (it serves GRPC, HTTP, HTTP2, HTTPS); this server is ignored"
             ]
         )
         #expect(resources.count == 1)

@@ -111,10 +111,23 @@ struct TrafficPolicyDecodingTests {
         #expect(detection.maxEjectionPercent == 10)
     }
 
+    @Test("reads tls to the cluster's endpoints, paths relative to the manifest; ISTIO_MUTUAL is refused at its field")
+    func clientTLS() {
+        let (rule, messages) = Self.decoded("  trafficPolicy:\n    tls: {mode: SIMPLE, caCertificates: /etc/hosts, sni: web.internal}")
+        #expect(messages.isEmpty)
+        #expect(rule?.trafficPolicy.tls == ClientTLS(mode: .simple, caCertificates: "/etc/hosts", sni: "web.internal"))
+        let (_, refused) = Self.decoded("  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}")
+        #expect(
+            refused == [
+                "test.yaml:7:17: error: spec.trafficPolicy.tls.mode: mode ISTIO_MUTUAL is not supported: it uses the mesh's "
+                    + "Istio-issued certificates, which the embedded gateway has none of; use SIMPLE or MUTUAL with certificate files"
+            ]
+        )
+    }
+
     @Test(
         "warns about each traffic policy Serin's gateway does not support, and ignores it",
         arguments: [
-            ("  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}", "test.yaml:7:5: warning: spec.trafficPolicy.tls"),
             (
                 "  trafficPolicy:\n    portLevelSettings:\n    - port: {number: 80}\n      loadBalancer: {simple: RANDOM}",
                 "test.yaml:7:5: warning: spec.trafficPolicy.portLevelSettings"

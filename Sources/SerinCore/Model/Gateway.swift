@@ -10,13 +10,25 @@ public struct Gateway: Hashable, Sendable {
         public var portName: String?
         public var `protocol`: String
         public var hosts: [String]
+        /// How an HTTPS server terminates TLS; nil on a plaintext server.
+        public var tls: ServerTLS?
+        /// An HTTP server's `tls.httpsRedirect`: every request it admits is answered 301 to `https://` the same
+        /// host (without its port) and path.
+        public var httpsRedirect: Bool
 
-        public init(port: Int, portName: String? = nil, protocol: String, hosts: [String]) {
+        public init(
+            port: Int, portName: String? = nil, protocol: String, hosts: [String], tls: ServerTLS? = nil, httpsRedirect: Bool = false
+        ) {
             self.port = port
             self.portName = portName
             self.protocol = `protocol`
             self.hosts = hosts
+            self.tls = tls
+            self.httpsRedirect = httpsRedirect
         }
+
+        /// Whether the gateway terminates TLS on this server.
+        public var terminatesTLS: Bool { tls != nil && `protocol`.uppercased() == "HTTPS" }
     }
 
     public init(name: ResourceName, selector: [String: String] = [:], servers: [Server]) {

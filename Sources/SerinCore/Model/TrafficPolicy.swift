@@ -3,21 +3,25 @@
 public struct TrafficPolicy: Hashable, Sendable, Codable {
     public var connectionPool: ConnectionPoolSettings?
     public var outlierDetection: OutlierDetection?
+    /// How the gateway's connections to the cluster use TLS; nil: plain TCP.
+    public var tls: ClientTLS?
 
-    public init(connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil) {
+    public init(connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil, tls: ClientTLS? = nil) {
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
+        self.tls = tls
     }
 
     /// Whether no section is set.
-    public var isEmpty: Bool { connectionPool == nil && outlierDetection == nil }
+    public var isEmpty: Bool { connectionPool == nil && outlierDetection == nil && tls == nil }
 
     /// This policy (a subset's) over `base` (its DestinationRule's), as Istio merges them: each section this
     /// policy sets replaces base's whole section; the others are base's.
     public func merged(over base: TrafficPolicy) -> TrafficPolicy {
         TrafficPolicy(
             connectionPool: connectionPool ?? base.connectionPool,
-            outlierDetection: outlierDetection ?? base.outlierDetection
+            outlierDetection: outlierDetection ?? base.outlierDetection,
+            tls: tls ?? base.tls
         )
     }
 }

@@ -1,6 +1,6 @@
 extension RouteTable {
     /// Protocols Serin's gateway serves on a Gateway server; others are reported by validation and skipped.
-    public static let servedProtocols: Set<String> = ["HTTP", "HTTP2", "GRPC"]
+    public static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "HTTP2", "GRPC"]
 
     /// Compiles a mesh configuration into listeners and routes.
     ///
@@ -13,7 +13,11 @@ extension RouteTable {
             gatewaysByName[gateway.name] = gateway
             for server in gateway.servers where Self.servedProtocols.contains(server.protocol.uppercased()) {
                 let hosts = server.hosts.map { HostPattern.gatewayServerHost($0).pattern }
-                servers[server.port, default: []].append(ServerBinding(gateway: gateway.name, hosts: hosts))
+                servers[server.port, default: []].append(
+                    ServerBinding(
+                        gateway: gateway.name, hosts: hosts, tls: server.terminatesTLS ? server.tls : nil, httpsRedirect: server.httpsRedirect
+                    )
+                )
             }
         }
 

@@ -33,9 +33,17 @@ public struct RouteTable: Sendable {
         /// The wildcard patterns' virtual hosts, most specific first; few on any real gateway, so scanned.
         let wildcardHosts: [Int]
 
+        /// Whether the listener terminates TLS: its servers are HTTPS servers (validation refuses a port mixing
+        /// HTTPS with plaintext).
+        public let terminatesTLS: Bool
+        /// The bits of the servers that redirect to https; a request admitted by one of them is redirected.
+        let httpsRedirectMask: UInt64
+
         public init(port: Int, servers: [ServerBinding], virtualHosts: [VirtualHost]) {
             self.port = port
             self.servers = servers
+            terminatesTLS = servers.contains { $0.tls != nil }
+            httpsRedirectMask = servers.indices.reduce(0) { mask, index in servers[index].httpsRedirect == nil ? mask : mask | Self.bit(index) }
             self.virtualHosts = virtualHosts.map { $0.bound(to: servers) }
             let exact = virtualHosts.indices.filter { !virtualHosts[$0].pattern.isWildcard }
             wildcardHosts = virtualHosts.indices.filter { virtualHosts[$0].pattern.isWildcard }
@@ -58,10 +66,27 @@ public struct RouteTable: Sendable {
 
     }
 
-    /// A Gateway server on a listener: the hosts it admits.
+    /// A Gateway server on a listener: the hosts it admits, and how it terminates TLS.
     public struct ServerBinding: Sendable {
         public let gateway: ResourceName
         public let hosts: [HostPattern]
+        /// An HTTPS server's TLS settings; nil on a plaintext server.
+        public let tls: ServerTLS?
+        /// An HTTP server with `tls.httpsRedirect`: the route that answers every request it admits with a 301 to
+        /// the same URL over https, on the protocol's default port.
+        public let httpsRedirect: Route?
+
+        public init(gateway: ResourceName, hosts: [HostPattern], tls: ServerTLS? = nil, httpsRedirect: Bool = false) {
+            self.gateway = gateway
+            self.hosts = hosts
+            self.tls = tls
+            self.httpsRedirect =
+                httpsRedirect
+                ? Route(
+                    virtualService: gateway, index: 0, name: "tls.httpsRedirect", gateways: [gateway], matches: [], targets: [],
+                    policy: RoutePolicy(redirect: HTTPRedirect(scheme: .https, derivePort: .fromProtocolDefault, redirectCode: 301))
+                ) : nil
+        }
     }
 
     /// All routes for one host pattern, from every VirtualService that declares it, in manifest order.
@@ -206,6 +231,12 @@ public struct RouteTable: Sendable {
         let admission = listener.admission(of: host)
         if admission == 0 {
             return .noRoute(reason: "no gateway server on port \(port) accepts host \"\(host)\"")
+        }
+        if admission & listener.httpsRedirectMask != 0,
+            let redirect = listener.servers.indices.lazy.filter({ admission & Listener.bit($0) != 0 })
+                .compactMap({ listener.servers[$0].httpsRedirect }).first
+        {
+            return .route(redirect)
         }
         if let found = listener.resolve(request, admission: admission) { return found }
         let admitting = Set(listener.servers.map(\.gateway).filter { listener.admits($0, host: host) })

@@ -30,8 +30,9 @@ extension MeshConfig {
         var merger = ServiceMerger()
         for service in kubernetesServices { merger.add(service) }
         for entry in serviceEntries { merger.add(entry) }
+        let secrets = TLSSecretLookup(secrets: resources.secrets)
         self.init(
-            gateways: gateways, virtualServices: virtualServices, destinationRules: destinationRules,
+            gateways: gateways.map(secrets.resolving), virtualServices: virtualServices, destinationRules: destinationRules,
             services: merger.services.map { $0.naming(workloadsFrom: deployments) }
         )
     }

@@ -29,10 +29,10 @@ extension ManifestDecoder {
         else { return nil }
         let portName = port["name"].flatMap(reader.string)
         let upper = serverProtocol.uppercased()
-        if upper == "HTTPS" || upper == "TLS" {
+        if upper == "TLS" {
             reader.unsupported(
-                "\(protocolField.path): \(upper) servers are not supported: the embedded gateway does not terminate "
-                    + "or pass through TLS; use protocol HTTP",
+                "\(protocolField.path): TLS servers are not supported: the embedded gateway does not pass TLS through to "
+                    + "TCP upstreams by SNI; use protocol HTTPS to terminate TLS at the gateway",
                 at: protocolField.node
             )
         } else if !gatewayProtocols.contains(upper) {
@@ -47,15 +47,13 @@ extension ManifestDecoder {
                 at: protocolField.node
             )
         }
-        if let tls = fields["tls"] {
-            reader.unsupported(
-                "\(tls.path): TLS settings are not supported: the embedded gateway does not terminate or pass through TLS",
-                at: tls.node
-            )
-        }
+        guard let (tls, httpsRedirect) = serverTLS(fields["tls"], serverProtocol: upper, protocolField: protocolField, reader: reader)
+        else { return nil }
         if hosts.isEmpty {
             reader.error("\(hostsField.path): expected at least one host", at: hostsField.node)
         }
-        return Gateway.Server(port: number, portName: portName, protocol: serverProtocol, hosts: hosts)
+        return Gateway.Server(
+            port: number, portName: portName, protocol: serverProtocol, hosts: hosts, tls: tls, httpsRedirect: httpsRedirect
+        )
     }
 }

@@ -5,11 +5,11 @@ import Yams
 /// Istio policies Serin's gateway has no counterpart for are warned about and ignored, never refused.
 extension ManifestDecoder {
     static let trafficPolicyNotSupported: Set<String> = [
-        "loadBalancer", "tls", "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget",
+        "loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget",
     ]
 
     static func trafficPolicy(_ field: Field, reader: DocumentReader) -> TrafficPolicy? {
-        let schema = Schema(known: ["connectionPool", "outlierDetection"], notSupported: trafficPolicyNotSupported)
+        let schema = Schema(known: ["connectionPool", "outlierDetection", "tls"], notSupported: trafficPolicyNotSupported)
         guard let fields = reader.mapping(field, schema) else { return nil }
         // Istio: "traffic policy must have at least one field".
         guard field.node.mapping?.isEmpty == false else {
@@ -18,7 +18,8 @@ extension ManifestDecoder {
         }
         return TrafficPolicy(
             connectionPool: fields["connectionPool"].flatMap { connectionPool($0, reader: reader) },
-            outlierDetection: fields["outlierDetection"].flatMap { outlierDetection($0, reader: reader) }
+            outlierDetection: fields["outlierDetection"].flatMap { outlierDetection($0, reader: reader) },
+            tls: fields["tls"].flatMap { clientTLS($0, reader: reader) }
         )
     }
 

@@ -17,6 +17,7 @@ public enum ManifestValidator {
         diagnostics += canaries(in: resources, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints)
         diagnostics += metricTemplateReferences(in: resources, context: context)
         diagnostics += metricTemplateSecrets(in: resources)
+        diagnostics += serverTLS(in: resources)
         diagnostics += alertReferences(in: resources)
         diagnostics += alertProviderSecrets(in: resources)
         return diagnostics

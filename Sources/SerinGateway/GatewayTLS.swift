@@ -1,0 +1,163 @@
+import NIOCore
+import NIOSSL
+import NIOTLS
+import SerinCore
+
+/// The TLS contexts of one HTTPS port: one per server, chosen by the ClientHello's server name (SNI) the way
+/// Envoy picks a filter chain. A client that sends no name, or one no server's hosts match, gets the first
+/// server's certificate. The Host of the requests that follow is routed by the listener's usual host rules.
+struct PortTLS: Sendable {
+    struct Entry: Sendable {
+        let hosts: [HostPattern]
+        let context: NIOSSLContext
+    }
+
+    let entries: [Entry]
+
+    /// The context for a ClientHello naming `serverName`: the first server whose hosts match it exactly, else the
+    /// first whose wildcard matches, else the first server's.
+    func context(forServerName serverName: String?) -> NIOSSLContext {
+        if let serverName {
+            if let exact = entries.first(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(serverName) } }) { return exact.context }
+            if let wildcard = entries.first(where: { $0.hosts.contains { $0.matches(serverName) } }) { return wildcard.context }
+        }
+        return entries[0].context
+    }
+
+    /// Whether one context serves every name, so no ClientHello needs reading first.
+    var isSingle: Bool { entries.count == 1 }
+}
+
+/// Builds NIOSSL contexts from a server's `tls`: certificate files or a Secret's PEM, client verification for
+/// MUTUAL and OPTIONAL_MUTUAL, protocol versions and TLS 1.2 cipher suites. Errors name the server and the file.
+enum GatewayTLS {
+    /// Every HTTPS listener's contexts, by declared port.
+    static func contexts(for table: RouteTable) throws(GatewayError) -> [Int: PortTLS] {
+        var ports: [Int: PortTLS] = [:]
+        for (port, listener) in table.listeners where listener.terminatesTLS {
+            var entries: [PortTLS.Entry] = []
+            for server in listener.servers {
+                guard let tls = server.tls else { continue }
+                let label = "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))"
+                entries.append(PortTLS.Entry(hosts: server.hosts, context: try context(for: tls, server: label)))
+            }
+            ports[port] = PortTLS(entries: entries)
+        }
+        return ports
+    }
+
+    static func context(for tls: ServerTLS, server: String) throws(GatewayError) -> NIOSSLContext {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        var ca: [NIOSSLCertificate]?
+        switch tls.credential {
+        case .files(let chainPath, let keyPath, let caPath):
+            chain = try load("serverCertificate \(chainPath)", server: server) { try NIOSSLCertificate.fromPEMFile(chainPath) }
+            key = try load("privateKey \(keyPath)", server: server) { try NIOSSLPrivateKey(file: keyPath, format: .pem) }
+            if let caPath {
+                ca = try load("caCertificates \(caPath)", server: server) { try NIOSSLCertificate.fromPEMFile(caPath) }
+            }
+        case .secret(let name, let material):
+            guard let material else {
+                throw .tls("\(server): credentialName \(name): no Secret \(name) with tls.crt and tls.key was given with -f")
+            }
+            chain = try load("tls.crt of \(material.source)", server: server) { try NIOSSLCertificate.fromPEMBytes(material.certificateChain) }
+            key = try load("tls.key of \(material.source)", server: server) { try NIOSSLPrivateKey(bytes: material.privateKey, format: .pem) }
+            if let bytes = material.caCertificates {
+                ca = try load("ca.crt of \(material.source)", server: server) { try NIOSSLCertificate.fromPEMBytes(bytes) }
+            }
+        }
+        guard !chain.isEmpty else { throw .tls("\(server): the server certificate holds no PEM certificate") }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // The gateway speaks HTTP/1.1: saying so keeps HTTP/2-capable clients from expecting h2.
+        configuration.applicationProtocols = ["http/1.1"]
+        if let minimum = tls.minProtocolVersion { configuration.minimumTLSVersion = minimum.nioVersion }
+        if let maximum = tls.maxProtocolVersion { configuration.maximumTLSVersion = maximum.nioVersion }
+        if !tls.cipherSuites.isEmpty { configuration.cipherSuites = tls.cipherSuites.joined(separator: ":") }
+        if tls.mode.verifiesClients {
+            guard let ca, !ca.isEmpty else {
+                throw .tls("\(server): mode \(tls.mode.rawValue) needs caCertificates to verify clients, none given")
+            }
+            configuration.trustRoots = .certificates(ca)
+            configuration.certificateVerification = tls.mode == .mutual ? .noHostnameVerification : .optionalVerification
+            // Clients (curl, browsers) pick which certificate to present from the CA names the server sends.
+            configuration.sendCANameList = true
+        }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            let hint = tls.cipherSuites.isEmpty ? "" : " (check cipherSuites: \(tls.cipherSuites.joined(separator: ", ")))"
+            throw .tls("\(server): cannot set up TLS: \(error)\(hint)")
+        }
+    }
+
+    private static func load<Value>(_ what: String, server: String, _ body: () throws -> Value) throws(GatewayError) -> Value {
+        do {
+            return try body()
+        } catch {
+            throw .tls("\(server): cannot read \(what): \(error)")
+        }
+    }
+}
+
+extension TLSProtocolVersion {
+    var nioVersion: TLSVersion {
+        switch self {
+        case .tls1_0: .tlsv1
+        case .tls1_1: .tlsv11
+        case .tls1_2: .tlsv12
+        case .tls1_3: .tlsv13
+        }
+    }
+}
+
+extension GatewayTLS {
+    /// Puts TLS in front of `proxy` on a new connection: at once when the port has one certificate, else once the
+    /// ClientHello's server name has picked one (NIO's SNIHandler reads it, then hands the bytes on unchanged).
+    static func terminate(on channel: any Channel, before proxy: ProxyHandler, with tls: PortTLS) throws {
+        let sync = channel.pipeline.syncOperations
+        if tls.isSingle {
+            try sync.addHandler(NIOSSLServerHandler(context: tls.entries[0].context), position: .before(proxy))
+            return
+        }
+        let sni = ByteToMessageHandler(
+            SNIHandler { result in
+                let serverName: String?
+                switch result {
+                case .hostname(let name): serverName = name
+                case .fallback: serverName = nil
+                }
+                let context = tls.context(forServerName: serverName)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .before(proxy))
+                }
+            }
+        )
+        try sync.addHandler(sni, position: .before(proxy))
+    }
+}
+
+extension GatewayTLS {
+    /// The context for a cluster's upstream connections from its traffic policy's `tls`; nil for DISABLE.
+    static func clientContext(for tls: ClientTLS, cluster: String) throws(GatewayError) -> NIOSSLContext? {
+        guard tls.mode != .disable else { return nil }
+        let label = "DestinationRule tls for \(cluster)"
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.applicationProtocols = ["http/1.1"]
+        if let caPath = tls.caCertificates {
+            configuration.trustRoots = .certificates(try load("caCertificates \(caPath)", server: label) { try NIOSSLCertificate.fromPEMFile(caPath) })
+        }
+        // Envoy checks the chain, and names only against subjectAltNames (refused when decoded): no hostname check.
+        configuration.certificateVerification = tls.insecureSkipVerify ? .none : .noHostnameVerification
+        if tls.mode == .mutual, let chainPath = tls.clientCertificate, let keyPath = tls.privateKey {
+            let chain = try load("clientCertificate \(chainPath)", server: label) { try NIOSSLCertificate.fromPEMFile(chainPath) }
+            configuration.certificateChain = chain.map { .certificate($0) }
+            configuration.privateKey = .privateKey(try load("privateKey \(keyPath)", server: label) { try NIOSSLPrivateKey(file: keyPath, format: .pem) })
+        }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw .tls("\(label): cannot set up TLS: \(error)")
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import SerinCore
+
+/// A traffic policy's `tls`: Istio's ClientTLSSettings, TLS on the gateway's connections to a cluster.
+extension ManifestDecoder {
+    static func clientTLS(_ field: Field, reader: DocumentReader) -> ClientTLS? {
+        let schema = Schema(
+            known: ["mode", "caCertificates", "clientCertificate", "privateKey", "sni", "insecureSkipVerify", "credentialName", "subjectAltNames"]
+        )
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        for key in ["credentialName", "subjectAltNames"] {
+            guard let refused = fields[key] else { continue }
+            let why = key == "credentialName" ? "give clientCertificate, privateKey and caCertificates files" : "the endpoint's certificate is verified against caCertificates only"
+            reader.unsupported("\(refused.path) is not supported by the embedded gateway: \(why)", at: refused.node)
+        }
+        guard let modeField = reader.required("mode", in: fields), let text = reader.string(modeField) else { return nil }
+        guard let mode = ClientTLS.Mode(rawValue: text) else {
+            if text == "ISTIO_MUTUAL" {
+                reader.unsupported(
+                    "\(modeField.path): mode ISTIO_MUTUAL is not supported: it uses the mesh's Istio-issued certificates, which the "
+                        + "embedded gateway has none of; use SIMPLE or MUTUAL with certificate files",
+                    at: modeField.node
+                )
+            } else {
+                reader.error("\(modeField.path): expected one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, got \"\(text)\"", at: modeField.node)
+            }
+            return nil
+        }
+        func path(_ key: String) -> String? { fields[key].flatMap { certificatePath($0, reader: reader) } }
+        let tls = ClientTLS(
+            mode: mode, caCertificates: path("caCertificates"), clientCertificate: path("clientCertificate"), privateKey: path("privateKey"),
+            sni: fields["sni"].flatMap(reader.string), insecureSkipVerify: fields["insecureSkipVerify"].flatMap(reader.bool) ?? false
+        )
+        if mode == .mutual, tls.clientCertificate == nil || tls.privateKey == nil {
+            reader.unsupported("\(field.path): mode MUTUAL needs clientCertificate and privateKey", at: field.node)
+        }
+        return tls
+    }
+}

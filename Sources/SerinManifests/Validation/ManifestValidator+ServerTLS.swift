@@ -1,0 +1,37 @@
+import SerinCore
+
+extension ManifestValidator {
+    /// Every HTTPS server's `credentialName` must name a Secret given with `-f` that holds a certificate and key
+    /// (and CA certificates for MUTUAL), and a port must be all HTTPS or all plaintext: one listener either
+    /// terminates TLS or does not.
+    static func serverTLS(in resources: [LocatedResource]) -> [Diagnostic] {
+        let lookup = TLSSecretLookup(secrets: resources.secrets)
+        var diagnostics: [Diagnostic] = []
+        var portKinds: [Int: (terminatesTLS: Bool, label: String)] = [:]
+        for located in resources {
+            guard case .gateway(let gateway) = located.resource else { continue }
+            for (index, server) in gateway.servers.enumerated() {
+                let path = "spec.servers[\(index)]"
+                if let tls = server.tls, case .secret(let name, _) = tls.credential,
+                    case .failure(let problem) = lookup.material(named: name, namespace: gateway.name.namespace, mode: tls.mode)
+                {
+                    diagnostics.append(.error("\(path).tls.credentialName: \(problem.message)", at: located.location(of: "\(path).tls.credentialName")))
+                }
+                guard RouteTable.servedProtocols.contains(server.protocol.uppercased()) else { continue }
+                let label = "\(located.label) \(path) (\(server.protocol))"
+                if let earlier = portKinds[server.port], earlier.terminatesTLS != server.terminatesTLS {
+                    diagnostics.append(
+                        .error(
+                            "\(path).port.protocol: port \(server.port) is served by \(earlier.label) already; one port either "
+                                + "terminates TLS or does not, so HTTPS and plaintext servers need different ports",
+                            at: located.location(of: "\(path).port.protocol")
+                        )
+                    )
+                } else if portKinds[server.port] == nil {
+                    portKinds[server.port] = (server.terminatesTLS, label)
+                }
+            }
+        }
+        return diagnostics
+    }
+}

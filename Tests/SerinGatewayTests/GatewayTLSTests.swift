@@ -1,0 +1,395 @@
+import Foundation
+import SerinCore
+import SerinGateway
+import SerinListener
+import SerinManifests
+import SerinTesting
+import Synchronization
+import Testing
+
+/// HTTPS on the gateway, end to end: certificates made by openssl, manifests written beside them, curl as the
+/// client on 127.0.0.1 checking certificates and sending SNI as a user's client does.
+@Suite(
+    "Gateway TLS", .enabled(if: TestCertificates.shouldRun, "openssl is not installed; CI runs this"), .timeLimit(.minutes(2))
+)
+struct GatewayTLSTests {
+    /// A VirtualService sending every host on `web-gateway` to `web-v1-service`, which lives on 127.0.0.1:`backend`.
+    static func world(backend: Int) -> String {
+        """
+        ---
+        apiVersion: networking.istio.io/v1beta1
+        kind: VirtualService
+        metadata: {name: web}
+        spec: {hosts: ["*"], gateways: [web-gateway], http: [{route: [{destination: {host: web-v1-service}}]}]}
+        ---
+
+        """ + SeedManifests.serviceEntry("web-v1-service", port: backend, version: "v1").text
+    }
+
+    /// Writes `gateway` (a Gateway named web-gateway, and anything else) plus the world to `gateway.yaml` in the
+    /// certificates' directory, loads it as `serin` would with `-f`, and serves it on ephemeral ports.
+    static func withGateway(
+        _ gateway: String, certificates: TestCertificates, _ body: (GatewayServer) async throws -> Void
+    ) async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+        try (gateway + "\n" + world(backend: v1.port)).write(toFile: file, atomically: true, encoding: .utf8)
+        let loaded = ManifestLoader.load(paths: [file], recursive: false)
+        let set = ManifestSet(sources: loaded.sources)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let server = GatewayServer(threads: 2, portMapping: .ephemeral)
+        do {
+            try await server.install(RouteTable(compiling: set.config))
+            try await body(server)
+        } catch {
+            await server.shutdown()
+            await v1.close()
+            await backends.shutdown()
+            throw error
+        }
+        await server.shutdown()
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    /// curl to `https://host:port/path` on 127.0.0.1, trusting `ca`.
+    static func https(
+        _ host: String, port: Int, path: String = "/", ca: String, _ arguments: [String] = []
+    ) async throws -> Curl.Outcome {
+        try await Curl.get(
+            "https://\(host):\(port)\(path)", ["--cacert", ca, "--resolve", "\(host):\(port):127.0.0.1"] + arguments
+        )
+    }
+
+    static func httpsServer(hosts: [String] = ["web.example.com"], port: Int = 443, tls: String) -> String {
+        """
+          - port: {number: \(port), name: https-\(port)-\(hosts[0].filter { $0.isLetter || $0 == "." }), protocol: HTTPS}
+            hosts: [\(hosts.joined(separator: ", "))]
+            tls: \(tls)
+        """
+    }
+
+    static func gateway(_ servers: String...) -> String {
+        """
+        apiVersion: networking.istio.io/v1beta1
+        kind: Gateway
+        metadata: {name: web-gateway}
+        spec:
+          servers:
+        \(servers.joined(separator: "\n"))
+        """
+    }
+
+    @Test("serves HTTPS with certificate files named relative to the manifest, and tells the backend it was https")
+    func simpleWithFiles() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let yaml = Self.gateway(Self.httpsServer(tls: "{mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key}"))
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let page = try await Self.https("web.example.com", port: port, ca: certificates.ca.certificate)
+            #expect(page.status == 200, "\(page.stderr)")
+            #expect(page.body.contains("This is v1"))
+            let echo = try await Self.https("web.example.com", port: port, path: "/echo", ca: certificates.ca.certificate)
+            #expect(echo.body.contains("x-forwarded-proto: https"))
+            let plaintext = try await Curl.get("http://127.0.0.1:\(port)/")
+            #expect(plaintext.status != 200)
+        }
+    }
+
+    @Test("serves the certificate of a kubernetes.io/tls Secret named by credentialName")
+    func credentialName() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let pem = try await certificates.server("web", hosts: ["web.example.com"]).pem()
+        let yaml = Self.gateway(Self.httpsServer(tls: "{mode: SIMPLE, credentialName: web-credential}")) + """
+
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: web-credential}
+            type: kubernetes.io/tls
+            data:
+              tls.crt: \(Data(pem.certificate.utf8).base64EncodedString())
+              tls.key: \(Data(pem.key.utf8).base64EncodedString())
+            """
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let page = try await Self.https("web.example.com", port: port, ca: certificates.ca.certificate)
+            #expect(page.status == 200, "\(page.stderr)")
+        }
+    }
+
+    @Test("MUTUAL admits a client certificate the CA signed and refuses none or another CA's")
+    func mutual() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let client = try await certificates.client("client", commonName: "client.example.com")
+        let stranger = try await TestCertificates.make(caName: "Someone Else's CA")
+        defer { stranger.remove() }
+        let strangerClient = try await stranger.client("client", commonName: "client.example.com")
+        let yaml = Self.gateway(
+            Self.httpsServer(tls: "{mode: MUTUAL, serverCertificate: web.crt, privateKey: web.key, caCertificates: ca.crt}")
+        )
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            let admitted = try await Self.https("web.example.com", port: port, ca: ca, ["--cert", client.certificate, "--key", client.key])
+            #expect(admitted.status == 200, "\(admitted.stderr)")
+            let without = try await Self.https("web.example.com", port: port, ca: ca)
+            #expect(without.status == 0)
+            #expect(without.exitCode != 0)
+            let foreign = try await Self.https(
+                "web.example.com", port: port, ca: ca, ["--cert", strangerClient.certificate, "--key", strangerClient.key]
+            )
+            #expect(foreign.status == 0)
+            #expect(foreign.exitCode != 0)
+        }
+    }
+
+    @Test("several HTTPS servers on one port: the ClientHello's server name picks each one's certificate")
+    func sni() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("a", hosts: ["a.example.com"])
+        let b = try await certificates.server("b", hosts: ["b.example.com"]).pem()
+        let yaml = Self.gateway(
+            Self.httpsServer(hosts: ["a.example.com"], tls: "{serverCertificate: a.crt, privateKey: a.key}"),
+            Self.httpsServer(hosts: ["b.example.com"], tls: "{credentialName: b-credential}")
+        ) + """
+
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: b-credential}
+            type: kubernetes.io/tls
+            stringData:
+              tls.crt: |
+            \(b.certificate.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+              tls.key: |
+            \(b.key.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            """
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            // curl checks the certificate's name against the host: a wrong certificate fails the request.
+            for host in ["a.example.com", "b.example.com"] {
+                let page = try await Self.https(host, port: port, ca: ca, ["-v"])
+                #expect(page.status == 200, "\(host): \(page.stderr)")
+                #expect(page.stderr.contains("subject: CN=\(host)"), "\(page.stderr)")
+            }
+            // A name no server has: the first server's certificate, which the client then refuses or not itself.
+            let other = try await Self.https("c.example.com", port: port, ca: ca, ["-v", "--insecure"])
+            #expect(other.stderr.contains("subject: CN=a.example.com"), "\(other.stderr)")
+        }
+    }
+
+    @Test("minProtocolVersion TLSV1_3 refuses a TLS 1.2 client and serves a TLS 1.3 one")
+    func minimumVersion() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let yaml = Self.gateway(
+            Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: web.key, minProtocolVersion: TLSV1_3}")
+        )
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            let old = try await Self.https("web.example.com", port: port, ca: ca, ["--tlsv1.2", "--tls-max", "1.2"])
+            #expect(old.status == 0)
+            #expect(old.exitCode != 0)
+            let current = try await Self.https("web.example.com", port: port, ca: ca, ["--tlsv1.3"])
+            #expect(current.status == 200, "\(current.stderr)")
+        }
+    }
+
+    @Test("an HTTP server with httpsRedirect answers 301 to the https URL of the same host and path")
+    func httpsRedirect() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let yaml = Self.gateway(
+            """
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: [web.example.com]
+                tls: {httpsRedirect: true}
+            """,
+            Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: web.key}")
+        )
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let redirect = try await Curl.get(
+                "http://web.example.com:\(port)/shop?item=1", ["--resolve", "web.example.com:\(port):127.0.0.1"]
+            )
+            #expect(redirect.status == 301)
+            #expect(redirect.header("location") == "https://web.example.com/shop?item=1")
+        }
+    }
+
+    @Test("a replaced certificate file serves new handshakes within a poll while an open connection keeps its own")
+    func reload() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let first = try await certificates.server("web", hosts: ["web.example.com"])
+        let next = try await TestCertificates.make(caName: "Next CA")
+        defer { next.remove() }
+        let replacement = try await next.server("web", hosts: ["web.example.com"])
+        let yaml = Self.gateway(Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: web.key}"))
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let reloads = ReloadLog()
+            let watcher = Task { await gateway.watchCertificates(every: .milliseconds(100)) { reloads.add($0) } }
+            defer { watcher.cancel() }
+            // Two requests 5 s apart on one keep-alive connection (num_connects 0 on the second: no new handshake).
+            async let kept = SerinProcess.run(
+                [
+                    "-sS", "--rate", "12/m", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n",
+                    "--cacert", certificates.ca.certificate, "--resolve", "web.example.com:\(port):127.0.0.1",
+                    "https://web.example.com:\(port)/", "https://web.example.com:\(port)/",
+                ],
+                program: URL(fileURLWithPath: Curl.path)
+            )
+            #expect(await eventually(.seconds(20)) { gateway.openConnectionCount > 0 }, "curl never connected")
+            try await Task.sleep(for: .milliseconds(500))
+            for (from, to) in [(replacement.certificate, first.certificate), (replacement.key, first.key)] {
+                try FileManager.default.removeItem(atPath: to)
+                try FileManager.default.copyItem(atPath: from, toPath: to)
+            }
+            let reloaded = await eventually(.seconds(20)) { reloads.outcomes.contains { if case .reloaded = $0 { true } else { false } } }
+            #expect(reloaded, "\(reloads.outcomes)")
+            let fresh = try await Self.https("web.example.com", port: port, ca: next.ca.certificate)
+            #expect(fresh.status == 200, "\(fresh.stderr)")
+            let stale = try await Self.https("web.example.com", port: port, ca: certificates.ca.certificate)
+            #expect(stale.status == 0)
+            let transfers = try await kept.stdout.split(separator: "\n")
+            #expect(transfers == ["200 1", "200 0"], "\(transfers)")
+        }
+    }
+
+    @Test("a key that does not match its certificate stops the install with the server named, and nothing listens")
+    func mismatchedKey() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        _ = try await certificates.server("other", hosts: ["other.example.com"])
+        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+        try (Self.gateway(Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: other.key}")) + "\n" + Self.world(backend: 9))
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        await #expect {
+            try await gateway.install(RouteTable(compiling: set.config))
+        } throws: { error in
+            "\(error)".hasPrefix("Gateway default/web-gateway port 443 (hosts web.example.com): cannot set up TLS")
+        }
+        #expect(gateway.boundPorts.isEmpty)
+        await gateway.shutdown()
+    }
+
+    @Test("a DestinationRule's tls SIMPLE reaches an HTTPS endpoint it verifies against caCertificates; plain HTTP to it fails")
+    func upstreamTLS() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("backend", hosts: ["backend.internal"])
+        // An HTTPS endpoint: a second gateway terminating TLS in front of the v1 demo app.
+        let front = Self.gateway(Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}"))
+        try await Self.withGateway(front, certificates: certificates) { backend in
+            let tlsPort = try #require(backend.boundPort(forDeclared: 443))
+            let edge = """
+                apiVersion: networking.istio.io/v1beta1
+                kind: Gateway
+                metadata: {name: edge}
+                spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+                ---
+                apiVersion: networking.istio.io/v1beta1
+                kind: VirtualService
+                metadata: {name: edge}
+                spec:
+                  hosts: ["*"]
+                  gateways: [edge]
+                  http:
+                  - match: [{uri: {prefix: /plain}}]
+                    route: [{destination: {host: plain-backend}}]
+                  - route: [{destination: {host: secure-backend}}]
+                ---
+                apiVersion: networking.istio.io/v1beta1
+                kind: DestinationRule
+                metadata: {name: secure-backend}
+                spec:
+                  host: secure-backend
+                  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}}
+                ---
+
+                """ + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text + "\n---\n"
+                + SeedManifests.serviceEntry("plain-backend", port: tlsPort, version: "v1").text
+            let file = certificates.directory.appendingPathComponent("edge.yaml").path
+            try edge.write(toFile: file, atomically: true, encoding: .utf8)
+            let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+            #expect(set.errors.isEmpty, "\(set.errors)")
+            let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+            do {
+                try await gateway.install(RouteTable(compiling: set.config))
+                let port = try #require(gateway.boundPort(forDeclared: 80))
+                let secure = try await Curl.get("http://127.0.0.1:\(port)/")
+                #expect(secure.status == 200, "\(secure.body)")
+                #expect(secure.body.contains("This is v1"))
+                let plain = try await Curl.get("http://127.0.0.1:\(port)/plain")
+                #expect(plain.status >= 500, "\(plain.status) \(plain.body)")
+            } catch {
+                Issue.record(error)
+            }
+            await gateway.shutdown()
+        }
+    }
+}
+
+/// What a test's certificate watcher reported.
+final class ReloadLog: Sendable {
+    private let log = Mutex<[CertificateReload]>([])
+    var outcomes: [CertificateReload] { log.withLock { $0 } }
+    func add(_ outcome: CertificateReload) { log.withLock { $0.append(outcome) } }
+}
+
+/// examples/tls as its README runs it, with certificates made where the manifest names them.
+@Suite(
+    "TLS example", .enabled(if: TestCertificates.shouldRun, "openssl is not installed; CI runs this"), .timeLimit(.minutes(2))
+)
+struct TLSExampleTests {
+    @Test("examples/tls serves web.example.com over HTTPS with certs/ beside it and redirects its HTTP port")
+    func example() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serin-tls-example-\(UUID().uuidString)")
+        let certificates = try await TestCertificates.make(in: directory.appendingPathComponent("certs"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let example = SerinProcess.repositoryRoot.appendingPathComponent("examples/tls/web-gateway-https.yaml")
+        try FileManager.default.copyItem(at: example, to: directory.appendingPathComponent("web-gateway-https.yaml"))
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let entries = SeedManifests.sources(v1: v1.port, v2: v2.port).filter { $0.path.hasSuffix("web-serviceentry.yaml") }
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [directory.path], recursive: false).sources + entries)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: 2, portMapping: .ephemeral)
+        do {
+            try await gateway.install(RouteTable(compiling: set.config))
+            let https = try #require(gateway.boundPort(forDeclared: 443))
+            let http = try #require(gateway.boundPort(forDeclared: 80))
+            let page = try await GatewayTLSTests.https("web.example.com", port: https, ca: certificates.ca.certificate)
+            #expect(page.status == 200, "\(page.stderr)")
+            #expect(page.body.contains("This is v1"))
+            let redirect = try await Curl.get("http://web.example.com:\(http)/", ["--resolve", "web.example.com:\(http):127.0.0.1"])
+            #expect(redirect.status == 301)
+            #expect(redirect.header("location") == "https://web.example.com/")
+        } catch {
+            Issue.record(error)
+        }
+        await gateway.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+}

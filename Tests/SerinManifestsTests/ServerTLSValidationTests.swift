@@ -1,0 +1,112 @@
+import SerinCore
+import SerinManifests
+import Testing
+
+/// An HTTPS server's `credentialName` is looked up among the Secrets given with `-f`, as Istio's ingress gateway
+/// looks it up in its namespace; what cannot be found is an error at the field.
+@Suite("Server TLS validation")
+struct ServerTLSValidationTests {
+    private func gateway(mode: String = "SIMPLE", credential: String = "web-credential", extraServer: String = "") -> String {
+        """
+        apiVersion: networking.istio.io/v1beta1
+        kind: Gateway
+        metadata: {name: web-gateway, namespace: edge}
+        spec:
+          servers:
+          - port: {number: 443, name: https, protocol: HTTPS}
+            hosts: [web.example.com]
+            tls: {mode: \(mode), credentialName: \(credential)}
+        \(extraServer)
+        """
+    }
+
+    private func secret(_ name: String, type: String = "kubernetes.io/tls", _ data: [String: String]) -> String {
+        """
+
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: \(name), namespace: edge}
+        type: \(type)
+        stringData:
+        \(data.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
+        """
+    }
+
+    private func material(_ set: ManifestSet) -> TLSMaterial? {
+        guard case .secret(_, let material) = set.config.gateways.first?.servers.first?.tls?.credential else { return nil }
+        return material
+    }
+
+    @Test("a kubernetes.io/tls Secret in the Gateway's namespace gives the certificate and key; its description shows no bytes")
+    func resolvesSecret() throws {
+        let set = Fixture.set(gateway() + secret("web-credential", ["tls.crt": "CERT-PEM", "tls.key": "KEY-PEM"]))
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let found = try #require(material(set))
+        #expect(found.certificateChain == Array("CERT-PEM".utf8))
+        #expect(found.privateKey == Array("KEY-PEM".utf8))
+        #expect(found.caCertificates == nil)
+        #expect("\(found)" == "TLS material from Secret edge/web-credential")
+        #expect(!String(reflecting: set.config.gateways).contains("KEY-PEM"))
+    }
+
+    @Test("MUTUAL takes the CA from ca.crt, or from the NAME-cacert Secret as Istio documents")
+    func mutualCA() throws {
+        let inOne = Fixture.set(gateway(mode: "MUTUAL") + secret("web-credential", ["tls.crt": "C", "tls.key": "K", "ca.crt": "CA1"]))
+        #expect(inOne.errors.isEmpty, "\(inOne.errors)")
+        #expect(material(inOne)?.caCertificates == Array("CA1".utf8))
+        let split = Fixture.set(
+            gateway(mode: "MUTUAL") + secret("web-credential", ["tls.crt": "C", "tls.key": "K"])
+                + secret("web-credential-cacert", type: "Opaque", ["cacert": "CA2"])
+        )
+        #expect(split.errors.isEmpty, "\(split.errors)")
+        #expect(material(split)?.caCertificates == Array("CA2".utf8))
+    }
+
+    @Test(
+        "what a credentialName lacks is an error at the field that names the Secret and the keys, never the values",
+        arguments: [
+            (
+                "",
+                "test.yaml:8:41: error: spec.servers[0].tls.credentialName: Secret edge/web-credential does not exist "
+                    + "(give it with -f beside the Gateway)"
+            ),
+            (
+                "\n" + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-credential, namespace: edge}\nstringData: {tls.crt: SECRET-C}",
+                "test.yaml:8:41: error: spec.servers[0].tls.credentialName: Secret edge/web-credential needs tls.crt and "
+                    + "tls.key (or cert and key), has tls.crt"
+            ),
+        ]
+    )
+    func missingCredential(secretYAML: String, message: String) {
+        let set = Fixture.set(gateway() + secretYAML)
+        #expect(Fixture.messages(set.errors) == [message])
+        #expect(!Fixture.messages(set.diagnostics).joined().contains("SECRET-C"))
+    }
+
+    @Test("MUTUAL with no CA anywhere is an error naming both places it looked")
+    func mutualWithoutCA() {
+        let set = Fixture.set(gateway(mode: "MUTUAL") + secret("web-credential", ["tls.crt": "C", "tls.key": "K"]))
+        #expect(
+            Fixture.messages(set.errors) == [
+                "test.yaml:8:41: error: spec.servers[0].tls.credentialName: mode MUTUAL needs CA certificates: Secret "
+                    + "edge/web-credential has no ca.crt and Secret edge/web-credential-cacert does not exist"
+            ]
+        )
+    }
+
+    @Test("one port is HTTPS or plaintext, not both")
+    func mixedPort() {
+        let set = Fixture.set(
+            gateway(extraServer: "  - port: {number: 443, name: http, protocol: HTTP}\n    hosts: [other.example.com]")
+                + secret("web-credential", ["tls.crt": "C", "tls.key": "K"])
+        )
+        #expect(
+            Fixture.messages(set.errors) == [
+                "test.yaml:9:47: error: spec.servers[1].port.protocol: port 443 is served by Gateway edge/web-gateway "
+                    + "spec.servers[0] (HTTPS) already; one port either terminates TLS or does not, so HTTPS and plaintext "
+                    + "servers need different ports"
+            ]
+        )
+    }
+}
