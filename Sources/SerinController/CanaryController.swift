@@ -31,6 +31,8 @@ public actor CanaryController {
         public var workloads: any WorkloadReadiness
         /// Flagger's shape: scaling the target and promoting into the primary.
         public var deployments: any WorkloadManager
+        /// Where `analysis.alerts` are posted.
+        public var alerts: any AlertSender
         /// Sends `analysis.load`'s synthetic requests.
         public var load: any SyntheticTraffic
 
@@ -38,6 +40,7 @@ public actor CanaryController {
             router: any TrafficRouter, metrics: any MetricProvider, webhooks: any WebhookRunner,
             store: any RolloutStore, clock: any ControllerClock = WallClock(), judge: any Judge = CanaryJudge(),
             workloads: any WorkloadReadiness = NoWorkloads(), deployments: any WorkloadManager = NoWorkloads(),
+            alerts: any AlertSender = NoAlerts(),
             load: any SyntheticTraffic = NoSyntheticTraffic()
         ) {
             self.load = load
@@ -49,6 +52,7 @@ public actor CanaryController {
             self.clock = clock
             self.judge = judge
             self.workloads = workloads
+            self.alerts = alerts
         }
     }
 
@@ -515,7 +519,17 @@ public actor CanaryController {
                 let runner = adapters.webhooks
                 let logger = logger(for: name)
                 notices.enqueue {
-                    for call in calls { await Self.deliver(call, via: runner, logger: logger) }
+                    for call in calls {
+                        await Self.deliver("event webhook \(call.webhook.name)", logger: logger) { await runner.call(call) }
+                    }
+                }
+            case .sendAlerts(let calls):
+                let sender = adapters.alerts
+                let logger = logger(for: name)
+                notices.enqueue {
+                    for call in calls {
+                        await Self.deliver("alert '\(call.alert.name)'", logger: logger) { await sender.send(call) }
+                    }
                 }
             case .analyze(let request):
                 Task {
@@ -550,17 +564,18 @@ public actor CanaryController {
         }
     }
 
-    /// How often an `event` webhook is tried, and the wait before the first retry (doubled after each).
+    /// How often an `event` webhook or an alert is tried, and the wait before the first retry (doubled after each).
     static let deliveryAttempts = 3
     static let firstRetryDelay = Duration.milliseconds(500)
 
-    /// One `event` notification: tried again with backoff while the receiver fails, then given up with a warning.
-    static func deliver(_ call: WebhookCall, via runner: any WebhookRunner, logger: Logger) async {
+    /// One notification (an `event` webhook call, an alert): tried again with backoff while the receiver fails,
+    /// then given up with a warning naming `what` and the last reason.
+    static func deliver(_ what: String, logger: Logger, _ attempt: () async -> WebhookResult) async {
         var delay = firstRetryDelay
-        for attempt in 1...deliveryAttempts {
-            guard case .failed(let reason) = await runner.call(call) else { return }
-            if attempt == deliveryAttempts {
-                logger.warning("event webhook \(call.webhook.name) not delivered after \(attempt) attempts: \(reason)")
+        for tried in 1...deliveryAttempts {
+            guard case .failed(let reason) = await attempt() else { return }
+            if tried == deliveryAttempts {
+                logger.warning("\(what) not delivered after \(tried) attempts: \(reason)")
                 return
             }
             try? await Task.sleep(for: delay)
@@ -622,7 +637,7 @@ extension RolloutAction {
     fileprivate var isAnswered: Bool {
         switch self {
         case .analyze, .runWebhooks, .checkWorkload, .promoteWorkload: true
-        case .setWeights, .notifyWebhooks, .scaleWorkload, .sendLoad, .stopLoad, .record, .phaseChanged, .finished: false
+        case .setWeights, .notifyWebhooks, .sendAlerts, .scaleWorkload, .sendLoad, .stopLoad, .record, .phaseChanged, .finished: false
         }
     }
 }

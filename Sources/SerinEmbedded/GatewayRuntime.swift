@@ -207,6 +207,7 @@ public final class GatewayRuntime: Service, Sendable {
         let canary = CanaryController(
             adapters: .init(
                 router: EmbeddedTrafficRouter(live: live), metrics: metrics, webhooks: HTTPWebhookRunner(), store: store,
+                alerts: HTTPAlertSender(endpoints: FileAlertEndpoints { await live.resources }),
                 load: PacedSyntheticLoad(sender: GatewaySyntheticRequests(gateway: gateway), logger: options.logger)
             ),
             tickInterval: options.tickInterval, metricsFactory: ownMetrics.factory, logger: options.logger

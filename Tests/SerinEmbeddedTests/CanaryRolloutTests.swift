@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SerinController
 import SerinCore
 import SerinDemoApp
@@ -63,7 +64,7 @@ struct CanaryRolloutTests {
     static func withHarness(
         canary: ManifestSource, extra: [ManifestSource] = [], canaryErrorRate: Double = 0, rate: Int = 300,
         metrics: MetricSource = .gateway, adminPort: Int = 0, adminAccess: AdminAccess = .open, eventKeepAlive: Duration = .seconds(15),
-        canaryBackend: ((TestBackends) async throws -> HTTPListener)? = nil, https: HTTPSGateway? = nil,
+        canaryBackend: ((TestBackends) async throws -> HTTPListener)? = nil, https: HTTPSGateway? = nil, logger: Logger = .discarding,
         _ body: (Harness) async throws -> Void
     ) async throws {
         let backends = TestBackends(threads: 2)
@@ -77,7 +78,7 @@ struct CanaryRolloutTests {
         let runtime = try await GatewayRuntime.start(
             resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
             adminHost: "127.0.0.1", adminPort: adminPort, adminAccess: adminAccess,
-            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, eventKeepAlive: eventKeepAlive, logger: .discarding)
+            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, eventKeepAlive: eventKeepAlive, logger: logger)
         )
         let port = try #require(runtime.gateway.boundPort(forDeclared: https == nil ? 80 : 443))
         let controller = try #require(runtime.controller)

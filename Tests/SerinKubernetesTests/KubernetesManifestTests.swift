@@ -60,6 +60,8 @@ struct KubernetesManifestTests {
               url: "http://tester.default/"
               timeout: 5s
               metadata: {cmd: "hey -z 1m http://web/"}
+            alerts:
+            - {name: on-call, severity: error, providerRef: {name: on-call, namespace: default}}
         """
 
     /// The fields A/B testing adds, which replace the weight steps (and the sticky canary's cookie, which A/B
@@ -123,6 +125,11 @@ struct KubernetesManifestTests {
             spec:
               provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
               query: "sum(rate(istio_requests_total{destination_workload='{{ target }}'}[{{ interval }}]))"
+            ---
+            apiVersion: serin.dev/v1alpha1
+            kind: AlertProvider
+            metadata: {name: on-call, namespace: default}
+            spec: {type: slack, address: "https://hooks.slack.com/services/T/B/X"}
             """
         for canary in [Self.everyField, Self.everyABField, Self.everyMirrorField] {
             let set = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: canary + "\n---\n" + template)])
@@ -171,6 +178,31 @@ struct KubernetesManifestTests {
         #expect(schema.problems(in: gateway).contains { $0.hasPrefix(".spec.provider.type: \"gateway\" is not one of") }, "\(schema.problems(in: gateway))")
         let noQuery = try example.applying([.remove(path: ["spec", "query"])])
         #expect(schema.problems(in: noQuery).contains(".spec: query is required"))
+    }
+
+    @Test("the AlertProvider CRD's schema accepts the example's providers and every field the decoder reads, and refuses an unknown type")
+    func alertProviderSchema() throws {
+        let crd = try #require(try Self.documents("deploy/kubernetes/alertprovider-crd.yaml").first)
+        #expect(crd["metadata"]?["name"] == "alertproviders.serin.dev")
+        let version = try #require(crd["spec"]?["versions"]?[0])
+        let schema = StructuralSchema(schema: try #require(version["schema"]?["openAPIV3Schema"]))
+        let providers = try Self.documents("examples/alerts/providers.yaml").filter { $0["kind"] == "AlertProvider" }
+        #expect(providers.count == 2)
+        for provider in providers {
+            #expect(schema.problems(in: provider).isEmpty, "\(schema.problems(in: provider))")
+        }
+        let every = """
+            apiVersion: serin.dev/v1alpha1
+            kind: AlertProvider
+            metadata: {name: on-call, namespace: default}
+            spec: {type: rocket, channel: ops, username: serin, address: "https://chat.example/hooks/x", proxy: "http://proxy:3128", secretRef: {name: url}}
+            """
+        let full = try JSONValue(yaml: try Yams.load(yaml: every))
+        #expect(schema.problems(in: full).isEmpty, "\(schema.problems(in: full))")
+        let decoded = ManifestSet(sources: [ManifestSource(path: "provider.yaml", text: every)])
+        #expect(decoded.errors.isEmpty && decoded.resources.alertProviders.count == 1, "\(decoded.diagnostics)")
+        let unknown = try full.applying([.replace(path: ["spec", "type"], value: "pagerduty")])
+        #expect(schema.problems(in: unknown).contains { $0.hasPrefix(".spec.type: \"pagerduty\" is not one of") }, "\(schema.problems(in: unknown))")
     }
 
     @Test("the CRD's status phases and printer columns are the rollout's")

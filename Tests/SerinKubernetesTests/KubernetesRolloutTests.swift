@@ -51,7 +51,8 @@ struct KubernetesRolloutTests {
             adapters: .init(
                 router: KubernetesTrafficRouter(api: api), metrics: metrics(templates), webhooks: HTTPWebhookRunner(),
                 store: store, workloads: KubernetesWorkloadReadiness(api: api),
-                deployments: workloads ? KubernetesWorkloads(api: api) : NoWorkloads()
+                deployments: workloads ? KubernetesWorkloads(api: api) : NoWorkloads(),
+                alerts: HTTPAlertSender(endpoints: ClusterAlertEndpoints(api: api))
             ),
             tickInterval: .milliseconds(50), logger: logger
         )

@@ -14,6 +14,7 @@ struct ResourceKindTests {
             (.deployment, "deployment", "deployment.apps"),
             (.canary, "canary", "canary.serin.dev"),
             (.metricTemplate, "metrictemplate", "metrictemplate.serin.dev"),
+            (.alertProvider, "alertprovider", "alertprovider.serin.dev"),
         ]
     )
     func kubectlNames(kind: ResourceKind, name: String, qualified: String) {
@@ -37,6 +38,8 @@ struct ResourceKindTests {
             (.metricTemplate, "serin.dev/v1alpha1", true),
             (.metricTemplate, "flagger.app/v1beta1", true),
             (.metricTemplate, "flagger.app/v1alpha1", false),
+            (.alertProvider, "serin.dev/v1alpha1", true),
+            (.alertProvider, "flagger.app/v1beta1", true),
         ]
     )
     func acceptedVersions(kind: ResourceKind, apiVersion: String, accepted: Bool) {

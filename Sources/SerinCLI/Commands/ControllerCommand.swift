@@ -122,6 +122,7 @@ struct ControllerCommand: AsyncParsableCommand {
                 ),
                 webhooks: HTTPWebhookRunner(), store: store,
                 workloads: KubernetesWorkloadReadiness(api: api), deployments: KubernetesWorkloads(api: api),
+                alerts: HTTPAlertSender(endpoints: ClusterAlertEndpoints(api: api)),
                 load: PacedSyntheticLoad(sender: HTTPSyntheticRequests(), logger: logger)
             ),
             metricsFactory: metrics.factory, logger: logger

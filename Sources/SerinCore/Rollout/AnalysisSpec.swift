@@ -25,6 +25,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var mirror: Percent?
     /// Cookie-sticky canary (`analysis.sessionAffinity`); nil: clients are not pinned by a cookie the gateway sets.
     public var sessionAffinity: SessionAffinity?
+    /// Flagger's `analysis.alerts`: the AlertProviders that hear this Canary's events, each from its severity on.
+    public var alerts: [AlertSpec]
     /// Synthetic traffic to canary and stable while the canary is analysed (`analysis.load`); nil: none.
     public var load: SyntheticLoad?
 
@@ -38,7 +40,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
         stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil, mirror: Percent? = nil,
-        sessionAffinity: SessionAffinity? = nil, load: SyntheticLoad? = nil
+        sessionAffinity: SessionAffinity? = nil, load: SyntheticLoad? = nil, alerts: [AlertSpec] = []
     ) {
         self.load = load
         self.interval = interval
@@ -53,17 +55,19 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         self.stepWeightPromotion = stepWeightPromotion
         self.mirror = mirror
         self.sessionAffinity = sessionAffinity
+        self.alerts = alerts
     }
 
     private enum CodingKeys: String, CodingKey {
         case interval, threshold, schedule, metrics, webhooks, progressDeadline, judge, stickiness, match, stepWeightPromotion, mirror
         case sessionAffinity
         case load
+        case alerts
     }
 
     /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
     /// before `match` as no A/B testing, before `stepWeightPromotion` as promotion all at once, before `mirror`
-    /// as no mirroring, and before `sessionAffinity` and `load` as none.
+    /// as no mirroring, and before `sessionAffinity`, `load` and `alerts` as none.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -79,7 +83,8 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             stepWeightPromotion: try container.decodeIfPresent(Int.self, forKey: .stepWeightPromotion),
             mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror),
             sessionAffinity: try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity),
-            load: try container.decodeIfPresent(SyntheticLoad.self, forKey: .load)
+            load: try container.decodeIfPresent(SyntheticLoad.self, forKey: .load),
+            alerts: try container.decodeIfPresent([AlertSpec].self, forKey: .alerts) ?? []
         )
     }
 

@@ -228,7 +228,7 @@ extension Rollout {
         if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .zero))) }
         endRelease(.rolledBack, reason: reason, now: now, overriding: .promoted)
         markProgress(now: now)
-        record(.warning, "rolled back: \(reason)", now: now, into: &actions)
+        record(.warning, "rolled back: \(reason)", alerting: .error, now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
     }
 
@@ -372,8 +372,13 @@ extension Rollout {
         return now >= last + spec.analysis.progressDeadline
     }
 
-    /// Record an event as `<canary name>: <text>` and hand it to every `event` webhook.
-    mutating func record(_ severity: RolloutEvent.Severity, _ text: String, now: RolloutInstant, into actions: inout [RolloutAction]) {
+    /// Record an event as `<canary name>: <text>` and hand it to every `event` webhook and to every alert whose
+    /// severity admits it: a Warning event is a `warn` alert, a Normal one `info`, unless `alerting` says otherwise
+    /// (a rollback is an `error`).
+    mutating func record(
+        _ severity: RolloutEvent.Severity, _ text: String, alerting: AlertSeverity? = nil, now: RolloutInstant,
+        into actions: inout [RolloutAction]
+    ) {
         let message = "\(spec.name.name): \(text)"
         status.message = message
         actions.append(.record(RolloutEvent(instant: now, severity: severity, message: message)))
@@ -381,6 +386,18 @@ extension Rollout {
         if !hooks.isEmpty {
             actions.append(.notifyWebhooks(hooks.map { call($0, message: message) }))
         }
+        let level = alerting ?? (severity == .warning ? .warn : .info)
+        let alerts = spec.analysis.alerts.filter { $0.severity.admits(level) }
+        if !alerts.isEmpty {
+            actions.append(.sendAlerts(alerts.map { alert($0, severity: level, message: message, now: now) }))
+        }
+    }
+
+    func alert(_ alert: AlertSpec, severity: AlertSeverity, message: String, now: RolloutInstant) -> AlertCall {
+        AlertCall(
+            alert: alert, severity: severity, canary: spec.name, message: message, instant: now, phase: status.phase,
+            canaryWeight: status.canaryWeight, stableWeight: status.stableWeight, canaryDestination: status.canary,
+            stableDestination: status.stable, failedChecks: status.failedChecks, threshold: spec.analysis.threshold)
     }
 
     func call(_ webhook: WebhookSpec, message: String?) -> WebhookCall {

@@ -6,6 +6,8 @@ public enum RolloutAction: Hashable, Sendable {
     case runWebhooks(WebhookRun)
     /// Call these `event` webhooks; fire and forget, no result is expected.
     case notifyWebhooks([WebhookCall])
+    /// Post these alerts (`analysis.alerts` whose severity admits the event); fire and forget, like event webhooks.
+    case sendAlerts([AlertCall])
     /// Collect the readings the request lists, judge them, and report with `analysisCompleted`.
     case analyze(AnalysisRequest)
     /// Check that the canary Deployment is fully rolled out and available; report with `workloadChecked`.

@@ -58,7 +58,7 @@ public struct RolloutSimulation: Sendable {
                     queue += rollout.primaryUpdated(ticket: promotion.ticket, ready: true, reason: "", now: now).actions
                 case .finished(let phase):
                     return Outcome(phase: phase, elapsed: now - start, analyses: analyses, timedOut: timedOut)
-                case .setWeights, .notifyWebhooks, .scaleWorkload, .sendLoad, .stopLoad, .record, .phaseChanged:
+                case .setWeights, .notifyWebhooks, .sendAlerts, .scaleWorkload, .sendLoad, .stopLoad, .record, .phaseChanged:
                     break
                 }
             }

@@ -24,7 +24,7 @@ extension MeshConfig {
             case .deployment(let value): deployments.append(value)
             // Canaries drive weights through the controller and MetricTemplates feed its analysis;
             // routing reads only the VirtualService.
-            case .canary, .metricTemplate, .secret: break
+            case .canary, .metricTemplate, .secret, .alertProvider: break
             }
         }
         var merger = ServiceMerger()

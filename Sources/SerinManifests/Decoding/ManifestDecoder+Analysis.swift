@@ -9,7 +9,7 @@ extension ManifestDecoder {
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
                 "judge", "statistical", "stickiness", "stepWeightPromotion", "mirror", "mirrorWeight", "sessionAffinity",
-                "load",
+                "load", "alerts",
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -26,6 +26,8 @@ extension ManifestDecoder {
             reader.list(webhooksField) { webhook($0, reader: reader) }
         }
         let judge = judgeSettings(in: fields, reader: reader)
+        let alertsField = fields["alerts"]
+        let alerts = alertsField.flatMap { reader.list($0) { alert($0, namespace: namespace, reader: reader) } }
         let stickinessField = fields["stickiness"]
         let stickiness = stickinessField.flatMap { stickyKey($0, reader: reader) }
         let mirror = mirrorShare(in: fields, reader: reader)
@@ -35,7 +37,7 @@ extension ManifestDecoder {
         let everyInterval = interval ?? (judge?.kind == .statistical ? .seconds(5) : AnalysisSpec.defaultInterval)
         let load = loadField.flatMap { syntheticLoad($0, interval: everyInterval, reader: reader) }
         guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil,
-            let mirror, affinityField == nil || affinity != nil, loadField == nil || load != nil
+            let mirror, affinityField == nil || affinity != nil, loadField == nil || load != nil, alertsField == nil || alerts != nil
         else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
@@ -49,6 +51,7 @@ extension ManifestDecoder {
         analysis.mirror = mirror
         analysis.sessionAffinity = affinity
         analysis.load = load
+        analysis.alerts = alerts ?? []
         return analysis
     }
 

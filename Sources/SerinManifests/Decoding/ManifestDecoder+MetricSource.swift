@@ -42,14 +42,14 @@ extension ManifestDecoder {
         return source(type: typeText, typeField: typeField, fields: fields, in: field, for: use, reader: reader).map { ($0, secretRef) }
     }
 
-    /// `secretRef: {name: SECRET}`.
-    private static func secretName(_ field: Field, reader: DocumentReader) -> String? {
+    /// `secretRef: {name: SECRET}`, a Secret in the namespace of the `owner` (a template, a provider).
+    static func secretName(_ field: Field, owner: String = "template", reader: DocumentReader) -> String? {
         guard let fields = reader.mapping(field, Schema(known: ["name"])),
             let nameField = reader.required("name", in: fields),
             let name = reader.string(nameField)
         else { return nil }
         guard !name.isEmpty else {
-            reader.error("\(nameField.path): is empty, expected the name of a Secret in the template's namespace", at: nameField.node)
+            reader.error("\(nameField.path): is empty, expected the name of a Secret in the \(owner)'s namespace", at: nameField.node)
             return nil
         }
         return name

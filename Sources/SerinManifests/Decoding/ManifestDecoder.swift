@@ -141,6 +141,8 @@ public enum ManifestDecoder {
             return canary(specField, name: name, reader: reader).map(Resource.canary)
         case .metricTemplate:
             return metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate)
+        case .alertProvider:
+            return alertProvider(specField, name: name, reader: reader).map(Resource.alertProvider)
         }
     }
 }

@@ -13,6 +13,7 @@ public enum Resource: Sendable, Hashable {
     case canary(CanarySpec)
     case metricTemplate(MetricTemplateSpec)
     case secret(KubernetesSecret)
+    case alertProvider(AlertProvider)
 
     public var kind: ResourceKind {
         switch self {
@@ -25,6 +26,7 @@ public enum Resource: Sendable, Hashable {
         case .canary: return .canary
         case .metricTemplate: return .metricTemplate
         case .secret: return .secret
+        case .alertProvider: return .alertProvider
         }
     }
 
@@ -39,6 +41,7 @@ public enum Resource: Sendable, Hashable {
         case .canary(let value): return value.name
         case .metricTemplate(let value): return value.name
         case .secret(let value): return value.name
+        case .alertProvider(let value): return value.name
         }
     }
 }

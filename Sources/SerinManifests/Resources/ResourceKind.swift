@@ -9,6 +9,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
     case canary = "Canary"
     case metricTemplate = "MetricTemplate"
     case secret = "Secret"
+    case alertProvider = "AlertProvider"
 
     /// The name kubectl prints in `virtualservice/web-virtualservice configured`.
     public var kubectlName: String { rawValue.lowercased() }
@@ -19,7 +20,7 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
         case .gateway, .virtualService, .destinationRule, .serviceEntry: return "networking.istio.io"
         case .service, .secret: return ""
         case .deployment: return "apps"
-        case .canary, .metricTemplate: return "serin.dev"
+        case .canary, .metricTemplate, .alertProvider: return "serin.dev"
         }
     }
 
@@ -39,6 +40,8 @@ public enum ResourceKind: String, Sendable, Hashable, CaseIterable {
         case .canary: return ["serin.dev/v1alpha1", "flagger.app/v1beta1"]
         // Flagger's MetricTemplate is read unchanged, so a Flagger user's custom metrics need no rewrite.
         case .metricTemplate: return ["serin.dev/v1alpha1", "flagger.app/v1beta1"]
+        // Flagger's AlertProvider is read unchanged, so a Flagger user's alerts need no rewrite.
+        case .alertProvider: return ["serin.dev/v1alpha1", "flagger.app/v1beta1"]
         }
     }
 

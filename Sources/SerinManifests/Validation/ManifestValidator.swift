@@ -18,6 +18,8 @@ public enum ManifestValidator {
         diagnostics += metricTemplateReferences(in: resources, context: context)
         diagnostics += metricTemplateSecrets(in: resources)
         diagnostics += serverTLS(in: resources)
+        diagnostics += alertReferences(in: resources)
+        diagnostics += alertProviderSecrets(in: resources)
         return diagnostics
     }
 

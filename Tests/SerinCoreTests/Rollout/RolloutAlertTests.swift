@@ -1,0 +1,76 @@
+import SerinCore
+import Testing
+
+@Suite("Rollout alerts")
+struct RolloutAlertTests {
+    @Test("an alert hears events at its severity and above, as Flagger filters them", arguments: [
+        (AlertSeverity.info, AlertSeverity.info, true), (.info, .warn, true), (.info, .error, true),
+        (.warn, .info, false), (.warn, .warn, true), (.warn, .error, true),
+        (.error, .info, false), (.error, .warn, false), (.error, .error, true),
+    ])
+    func severityFilter(alert: AlertSeverity, event: AlertSeverity, admitted: Bool) {
+        #expect(alert.admits(event) == admitted)
+    }
+
+    static func rollout(_ alerts: [AlertSpec]) throws -> Rollout {
+        var spec = try Fixture.spec(threshold: 2)
+        spec.analysis.alerts = alerts
+        return try Rollout(spec: spec)
+    }
+
+    static let provider = ResourceName(namespace: "shop", name: "on-call")
+
+    /// Every alert posted, in order, as (alert name, event severity, message).
+    static func sent(_ driver: Driver) -> [(String, AlertSeverity, String)] {
+        driver.log.flatMap { action -> [(String, AlertSeverity, String)] in
+            guard case .sendAlerts(let calls) = action else { return [] }
+            return calls.map { ($0.alert.name, $0.severity, $0.message) }
+        }
+    }
+
+    @Test("a rollback is an error, a halt a warning, the rest info; each alert gets only what its severity admits")
+    func severities() throws {
+        let alerts = [
+            AlertSpec(name: "team", severity: .info, provider: Self.provider),
+            AlertSpec(name: "qa", severity: .warn, provider: Self.provider),
+            AlertSpec(name: "pager", severity: .error, provider: Self.provider),
+        ]
+        var driver = Driver(try Self.rollout(alerts))
+        driver.start(0)
+        try driver.completeInterval(with: .fail(reason: "request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests)"))
+        try driver.completeInterval(with: .fail(reason: "request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests)"))
+        let sent = Self.sent(driver)
+        let messages = driver.log.messages
+        #expect(sent.filter { $0.0 == "team" }.map(\.2) == messages, "info hears every event")
+        let rollback = "web: rolled back: request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests) (2/2 failed checks)"
+        #expect(sent.filter { $0.0 == "pager" }.map(\.2) == [rollback])
+        #expect(sent.filter { $0.0 == "pager" }.map(\.1) == [.error])
+        #expect(sent.filter { $0.0 == "qa" }.map(\.1) == [.warn, .error, .warn])
+        #expect(sent.filter { $0.0 == "qa" }.map(\.2).first?.hasPrefix("web: halt: request-success-rate 67.90% < 99%") == true)
+    }
+
+    @Test("an alert carries the release, the weights and the failed checks beside the message")
+    func numbers() throws {
+        var driver = Driver(try Self.rollout([AlertSpec(name: "pager", severity: .error, provider: Self.provider)]))
+        driver.start(0)
+        try driver.completeInterval(with: .fail(reason: "slow"))
+        try driver.completeInterval(with: .fail(reason: "slow"))
+        let call = try #require(driver.log.compactMap { action -> AlertCall? in
+            if case .sendAlerts(let calls) = action { calls.first } else { nil }
+        }.first)
+        #expect(call.canary == Fixture.name)
+        #expect(call.alert.provider == Self.provider)
+        #expect(call.phase == .rollingBack)
+        #expect(call.canaryWeight == 0 && call.stableWeight == 100)
+        #expect(call.failedChecks == 2 && call.threshold == 2)
+        #expect(call.facts.map(\.value) == ["web-v2-service", "web-v1-service", "RollingBack", "canary 0%, stable 100%", "2/2"])
+    }
+
+    @Test("a Canary without alerts sends none")
+    func none() throws {
+        var driver = Driver(try Self.rollout([]))
+        driver.start(0)
+        try driver.completeInterval(with: .fail(reason: "slow"))
+        #expect(Self.sent(driver).isEmpty)
+    }
+}
