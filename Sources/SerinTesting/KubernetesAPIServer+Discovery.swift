@@ -77,6 +77,8 @@ extension KubernetesAPIServer {
         ServedResource(group: "serin.dev", versions: ["v1alpha1"], plural: "metrictemplates", singular: "metrictemplate", kind: "MetricTemplate", namespaced: true),
         ServedResource(group: "flagger.app", versions: ["v1beta1"], plural: "canaries", singular: "canary", kind: "Canary", namespaced: true, hasStatus: true),
         ServedResource(group: "flagger.app", versions: ["v1beta1"], plural: "metrictemplates", singular: "metrictemplate", kind: "MetricTemplate", namespaced: true),
+        ServedResource(group: "serin.dev", versions: ["v1alpha1"], plural: "alertproviders", singular: "alertprovider", kind: "AlertProvider", namespaced: true),
+        ServedResource(group: "flagger.app", versions: ["v1beta1"], plural: "alertproviders", singular: "alertprovider", kind: "AlertProvider", namespaced: true),
     ]
 
     /// A stored CustomResourceDefinition as the resource it defines; nil when its spec says too little.

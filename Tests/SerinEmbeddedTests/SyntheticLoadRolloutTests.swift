@@ -90,7 +90,8 @@ struct SyntheticLoadRolloutTests {
             #expect(final.phase == .failed)
             let failed = final.lastMeasurements.first { $0.metric == "request-success-rate" }
             #expect(failed?.canaryValue == 0 && (failed?.canaryRequests ?? 0) > 0, "\(final.lastMeasurements)")
-            #expect(await harness.liveWeights() == ["web-v1-service": 100, "web-v2-service": 0])
+            let settled = ["web-v1-service": 100, "web-v2-service": 0]
+            #expect(await harness.liveWeights(settlingOn: settled) == settled)
         }
     }
 }
