@@ -43,7 +43,7 @@ struct StickyCanaryTests {
                     var seen: [String: String] = [:]
                     for key in stride(from: connection, to: keys.count, by: connections).map({ keys[$0] }) {
                         let field = header.map { ($0, key) } ?? ("cookie", "theme=dark; session=\(key)")
-                        let response = try await client.send(.GET, "/", headers: [field], timeout: .seconds(5))
+                        let response = try await client.send(.GET, "/", headers: [field], timeout: .seconds(30))
                         seen[key] = response.header(DemoApp.versionHeader) ?? "status \(response.status)"
                     }
                     await client.close()
