@@ -14,11 +14,10 @@ extension GatewayServer {
         let shared = clusters.shared(for: target)
         let telemetry = self.telemetry
         loop.eventLoop.execute {
-            let count = target.cluster.endpoints.count
-            let index = shared.map { $0.pick(forTurn: turn, now: UpstreamCluster.now) } ?? (count > 0 ? turn % count : nil)
+            let index = ProxyHandler.pickEndpoint(of: target, shared: shared, turn: turn)
             let cluster = target.cluster
             let started = NIODeadline.now()
-            guard let index, index < count else {
+            guard let index, index < cluster.endpoints.count else {
                 telemetry.record(
                     TrafficKey(destinationService: cluster.host, subset: cluster.subset, responseCode: 503, responseFlags: .noHealthyUpstream,
                                kind: .synthetic),

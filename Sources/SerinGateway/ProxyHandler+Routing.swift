@@ -146,10 +146,16 @@ extension ProxyHandler {
 
     /// The endpoint index for the next round-robin turn; outlier detection skips ejected endpoints.
     func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?) -> Int? {
-        if let shared { return shared.pick(forTurn: endpointTurn, now: UpstreamCluster.now) }
+        Self.pickEndpoint(of: target, shared: shared, turn: endpointTurn)
+    }
+
+    /// The endpoint index for round-robin turn `turn`, skipping what outlier detection ejected: live requests and
+    /// synthetic ones pick alike.
+    static func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?, turn: Int) -> Int? {
+        if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now) }
         let count = target.cluster.endpoints.count
         guard count > 0 else { return nil }
-        return Int(endpointTurn.magnitude % UInt(count))
+        return Int(turn.magnitude % UInt(count))
     }
 
     /// A uniform draw in 0..<100, for the percentages of faults and mirrors.

@@ -34,14 +34,14 @@ extension ManifestDecoder {
         let affinityField = fields["sessionAffinity"]
         let affinity = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
         let loadField = fields["load"]
+        // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
         let everyInterval = interval ?? (judge?.kind == .statistical ? .seconds(5) : AnalysisSpec.defaultInterval)
         let load = loadField.flatMap { syntheticLoad($0, interval: everyInterval, reader: reader) }
         guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil,
             let mirror, affinityField == nil || affinity != nil, loadField == nil || load != nil, alertsField == nil || alerts != nil
         else { return nil }
         var analysis = AnalysisSpec(schedule: schedule, judge: judge)
-        // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
-        analysis.interval = interval ?? (judge.kind == .statistical ? .seconds(5) : analysis.interval)
+        analysis.interval = everyInterval
         if let threshold { analysis.threshold = threshold }
         if let metrics { analysis.metrics = metrics }
         if let webhooks { analysis.webhooks = webhooks }
