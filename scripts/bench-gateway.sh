@@ -10,13 +10,15 @@ WRK_LUA="$SCRIPT_DIR/bench/wrk-result.lua"
 INVOCATION="$0${*:+ $*}"
 
 # Settings the caller gave explicitly, remembered before defaults are filled in (for "command:").
-SETTING_NAMES=(THREADS CONNECTIONS PACED DURATION ROUNDS MEMORY_CONNECTIONS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
+SETTING_NAMES=(THREADS MODES H2_LOAD CONNECTIONS PACED DURATION ROUNDS MEMORY_CONNECTIONS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
 GIVEN_SETTINGS=""
 for name in "${SETTING_NAMES[@]}"; do
     if [[ -n ${!name+x} ]]; then GIVEN_SETTINGS+="$name=$(printf '%q' "${!name}") "; fi
 done
 
 THREADS=${THREADS:-1}
+MODES=${MODES:-http}
+H2_LOAD=${H2_LOAD:-8x10}
 CONNECTIONS=${CONNECTIONS:-"8 64"}
 PACED=${PACED-"64@2000"}
 DURATION=${DURATION:-5}
@@ -43,7 +45,18 @@ own instances from a temp dir on free ports, and stops every process it started 
 
 Environment:
   THREADS=1          worker threads for every proxy: serin --threads, envoy --concurrency,
-                     nginx worker_processes, haproxy nbthread
+                     nginx worker_processes, haproxy nbthread; "1 2" measures each count in turn
+                     and adds a table of each proxy's req/s at the higher count ÷ at the first
+  MODES=http         what the clients speak to the proxies (the backends always get HTTP/1.1):
+                       http       HTTP/1.1, keep-alive (wrk), the backends' small page
+                       https      HTTP/1.1 over TLS 1.3, keep-alive (wrk), a 1 KB page
+                       handshake  HTTP/1.1 over TLS, "connection: close" on every request, so every
+                                  request is a new connection and a full TLS handshake: req/s is
+                                  handshakes/s (wrk)
+                       h2         HTTP/2 with prior knowledge on plaintext (h2c, h2load), the small page
+                     e.g. MODES="http https handshake h2"; the certificate is made with openssl
+  H2_LOAD=8x10       h2 mode's load, CONNECTIONSxSTREAMS: h2load -c 8 -m 10 (CONNECTIONS and PACED
+                     apply to the other modes)
   CONNECTIONS="8 64" wrk connection counts (each one is a separate measurement)
   PACED="64@2000"    paced loads, CONNECTIONS@REQUESTS_PER_SECOND: each connection waits
                      CONNECTIONS/RATE s after every answer, so all proxies are compared at about the
@@ -130,15 +143,20 @@ trap 'exit 143' TERM
 
 # Waits until http://127.0.0.1:PORT/PATH answers 200 with a body containing WANT, by polling — the
 # server may take a while to start (Envoy), and a blind sleep is either too short or wasted time.
-wait_ready() {  # wait_ready NAME PID PORT PATH WANT LOGFILE
-    local name=$1 pid=$2 port=$3 path=$4 want=$5 logfile=$6 deadline body
+wait_ready() {  # wait_ready NAME PID PORT PATH WANT LOGFILE [MODE]: MODE (default http) as the clients will speak
+    local name=$1 pid=$2 port=$3 path=$4 want=$5 logfile=$6 mode=${7:-http} deadline body
+    local client=(curl -fsS --max-time 1) url="http://127.0.0.1:$port$path"
+    case $mode in
+    https | handshake) client+=(--insecure) url="https://127.0.0.1:$port$path" ;;
+    h2) client+=(--http2-prior-knowledge) ;;
+    esac
     deadline=$((SECONDS + READY_TIMEOUT))
     while ((SECONDS < deadline)); do
         if ! kill -0 "$pid" 2>/dev/null; then
             tail -n 20 "$logfile" >&2 || true
             die "$name exited during start-up (log above)"
         fi
-        body=$(curl -fsS --max-time 1 "http://127.0.0.1:$port$path" 2>/dev/null || true)
+        body=$("${client[@]}" "$url" 2>/dev/null || true)
         if [[ $body == *"$want"* ]]; then
             check_own_group "$name" "$pid"
             return 0
@@ -192,9 +210,13 @@ stop_new_services() {  # stop_new_services "PIDS BEFORE"
 }
 
 ensure_tools() {
-    local apt_missing=() missing=() tool
-    for tool in nginx haproxy wrk curl python3; do
-        find_bin "$tool" >/dev/null || apt_missing+=("$tool")
+    local apt_missing=() missing=() tool package
+    # TOOL:PACKAGE, for the tools this run's modes need.
+    local wanted=(nginx:nginx haproxy:haproxy wrk:wrk curl:curl python3:python3)
+    [[ " $MODES " == *" https "* || " $MODES " == *" handshake "* ]] && wanted+=(openssl:openssl)
+    [[ " $MODES " == *" h2 "* ]] && wanted+=(h2load:nghttp2-client)
+    for tool in "${wanted[@]}"; do
+        find_bin "${tool%%:*}" >/dev/null || apt_missing+=("${tool#*:}")
     done
     for tool in setsid getconf pgrep; do
         find_bin "$tool" >/dev/null || missing+=("$tool (util-linux/libc-bin/procps)")
@@ -213,8 +235,9 @@ ensure_tools() {
         elif [[ $(id -u) != 0 ]]; then
             log "not root: cannot apt-get install ${apt_missing[*]}"
         fi
-        for tool in "${apt_missing[@]}"; do
-            find_bin "$tool" >/dev/null || missing+=("$tool (apt-get install $tool)")
+        for tool in "${wanted[@]}"; do
+            package=${tool#*:}
+            find_bin "${tool%%:*}" >/dev/null || missing+=("${tool%%:*} (apt-get install $package)")
         done
     fi
 
@@ -256,9 +279,18 @@ build_serin() {
 
 validate_settings() {
     local value c
-    for value in THREADS DURATION ROUNDS WRK_THREADS; do
+    for value in DURATION ROUNDS WRK_THREADS; do
         [[ ${!value} =~ ^[1-9][0-9]*$ ]] || die "$value must be a positive integer, got '${!value}'"
     done
+    [[ -n ${THREADS// /} ]] || die "THREADS is empty"
+    for value in $THREADS; do
+        [[ $value =~ ^[1-9][0-9]*$ ]] || die "THREADS must hold positive integers, got '$value'"
+    done
+    [[ -n ${MODES// /} ]] || die "MODES is empty"
+    for value in $MODES; do
+        [[ " http https handshake h2 " == *" $value "* ]] || die "unknown mode '$value' in MODES (http, https, handshake, h2)"
+    done
+    [[ $H2_LOAD =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]] || die "H2_LOAD must be CONNECTIONSxSTREAMS like 8x10, got '$H2_LOAD'"
     [[ $MEMORY_CONNECTIONS =~ ^[0-9]+$ ]] || die "MEMORY_CONNECTIONS must be 0 or a positive integer, got '$MEMORY_CONNECTIONS'"
     [[ -n ${CONNECTIONS// /} ]] || die "CONNECTIONS is empty"
     for load in $PACED; do
@@ -312,12 +344,23 @@ $(nginx_common_http "$dir")
             default_type text/html;
             return 200 "<h1>$version</h1>\n";
         }
+        # The TLS modes' page: 1 KB, as a small real page is.
+        location = /1k {
+            default_type text/html;
+            return 200 "$(kilobyte_page "$version")";
+        }
     }
 }
 EOF
     start_group "$dir/stdout.log" "$NGINX" -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf"
     BACKEND_PID=$STARTED_PID
     wait_ready "backend $version" "$BACKEND_PID" "$port" / "<h1>$version</h1>" "$dir/error.log"
+}
+
+kilobyte_page() {  # kilobyte_page VERSION: exactly 1024 bytes, starting "<h1>VERSION</h1>"
+    local head="<h1>$1</h1>" pad
+    printf -v pad '%*s' $((1024 - ${#head} - 1)) ''
+    printf '%s%s\\n' "$head" "${pad// /x}"
 }
 
 backend_counters() {  # backend_counters PORT: "ACCEPTS REQUESTS" the backend has seen so far
@@ -331,7 +374,7 @@ backend_counters() {  # backend_counters PORT: "ACCEPTS REQUESTS" the backend ha
 start_serin() {
     local dir="$WORK_DIR/serin"
     mkdir -p "$dir/manifests"
-    cat >"$dir/manifests/gateway.yaml" <<'EOF'
+    cat >"$dir/manifests/gateway.yaml" <<EOF
 apiVersion: networking.istio.io/v1beta1
 kind: Gateway
 metadata:
@@ -340,12 +383,7 @@ spec:
   selector:
     istio: ingressgateway
   servers:
-  - port:
-      number: 80
-      name: http
-      protocol: HTTP
-    hosts:
-    - "*"
+$(serin_server)
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -397,12 +435,40 @@ EOF
     done
     "$SERIN" validate "$dir/manifests" >"$dir/validate.log" 2>&1 ||
         { cat "$dir/validate.log" >&2; die "serin validate rejected the generated manifests"; }
-    # The Gateway declares port 80; --port-offset moves it to our free port.
+    # The Gateway declares port 80 (443 over TLS); --port-offset moves it to our free port.
+    local declared=80
+    tls_mode && declared=443
     PROXY_PORT=$PORT_SERIN
     PROXY_LOG="$dir/serin.log"
-    start_group "$PROXY_LOG" "$SERIN" gateway -f "$dir/manifests" --threads "$THREADS" \
-        --port-offset $((PORT_SERIN - 80)) --admin "127.0.0.1:$PORT_SERIN_ADMIN"
+    start_group "$PROXY_LOG" "$SERIN" gateway -f "$dir/manifests" --threads "$PROXY_THREADS" \
+        --port-offset $((PORT_SERIN - declared)) --admin "127.0.0.1:$PORT_SERIN_ADMIN"
     PROXY_PID=$STARTED_PID
+}
+
+serin_server() {  # the Gateway server for this mode
+    if tls_mode; then
+        cat <<EOF
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    hosts:
+    - "*"
+    tls:
+      mode: SIMPLE
+      serverCertificate: $CERT
+      privateKey: $KEY
+EOF
+    else
+        cat <<'EOF'
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "*"
+EOF
+    fi
 }
 
 start_envoy() {
@@ -424,7 +490,7 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: bench
-          codec_type: HTTP1
+          codec_type: $(if [[ $MODE == h2 ]]; then echo AUTO; else echo HTTP1; fi)
           route_config:
             name: bench
             virtual_hosts:
@@ -441,6 +507,7 @@ static_resources:
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+$(envoy_tls)
   # STATIC clusters; HTTP/1.1 upstream connections are pooled and kept alive by default.
   clusters:
 $(envoy_cluster web_v1 "$PORT_V1")
@@ -449,9 +516,24 @@ EOF
     PROXY_PORT=$PORT_ENVOY
     PROXY_LOG="$dir/envoy.log"
     # --base-id from our PID: two Envoys on one machine must not share one; hot restart is off anyway.
-    start_group "$PROXY_LOG" "$ENVOY" -c "$dir/envoy.yaml" --concurrency "$THREADS" \
+    start_group "$PROXY_LOG" "$ENVOY" -c "$dir/envoy.yaml" --concurrency "$PROXY_THREADS" \
         --disable-hot-restart --base-id $((10000 + $$ % 50000)) -l warning
     PROXY_PID=$STARTED_PID
+}
+
+envoy_tls() {  # the listener's TLS in the TLS modes: HTTP/1.1 by ALPN, as the others offer
+    tls_mode || return 0
+    cat <<EOF
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          common_tls_context:
+            alpn_protocols: ["http/1.1"]
+            tls_certificates:
+            - certificate_chain: { filename: "$CERT" }
+              private_key: { filename: "$KEY" }
+EOF
 }
 
 envoy_cluster() {  # envoy_cluster NAME PORT
@@ -474,7 +556,7 @@ start_nginx() {
     local dir="$WORK_DIR/nginx"
     mkdir -p "$dir"
     cat >"$dir/nginx.conf" <<EOF
-worker_processes $THREADS;
+worker_processes $PROXY_THREADS;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
@@ -484,11 +566,12 @@ $(nginx_common_http "$dir")
     upstream web {
         server 127.0.0.1:$PORT_V1 weight=9;
         server 127.0.0.1:$PORT_V2 weight=1;
-        keepalive 64;              # idle upstream connections kept per worker
+        keepalive 256;             # idle upstream connections kept per worker (h2: 80 streams at once)
         keepalive_requests 1000000;
     }
     server {
-        listen 127.0.0.1:$PORT_NGINX;
+        listen 127.0.0.1:$PORT_NGINX$(nginx_listen_options);
+$(nginx_tls)
         location / {
             proxy_pass http://web;
             proxy_http_version 1.1;        # keep-alive upstream needs HTTP/1.1...
@@ -503,13 +586,29 @@ EOF
     PROXY_PID=$STARTED_PID
 }
 
+nginx_listen_options() {  # h2c with prior knowledge, or TLS
+    case $MODE in
+    h2) echo " http2" ;;
+    https | handshake) echo " ssl" ;;
+    esac
+}
+
+nginx_tls() {
+    tls_mode || return 0
+    cat <<EOF
+        ssl_certificate $CERT;
+        ssl_certificate_key $KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+EOF
+}
+
 start_haproxy() {
     local dir="$WORK_DIR/haproxy"
     mkdir -p "$dir"
     cat >"$dir/haproxy.cfg" <<EOF
 # No "log" lines: HAProxy logs nothing.
 global
-    nbthread $THREADS
+    nbthread $PROXY_THREADS
     maxconn 4096
 
 defaults
@@ -522,7 +621,7 @@ defaults
     timeout http-keep-alive 30s
 
 frontend bench
-    bind 127.0.0.1:$PORT_HAPROXY
+    bind 127.0.0.1:$PORT_HAPROXY$(haproxy_bind_options)
     default_backend web
 
 backend web
@@ -537,6 +636,13 @@ EOF
     PROXY_PID=$STARTED_PID
 }
 
+haproxy_bind_options() {  # h2c with prior knowledge, or TLS (HAProxy reads the key from the certificate file)
+    case $MODE in
+    h2) echo " proto h2" ;;
+    https | handshake) echo " ssl crt $CERT_AND_KEY alpn http/1.1" ;;
+    esac
+}
+
 # "direct" starts nothing: wrk talks to backend v1, whose CPU is measured instead.
 start_direct() {
     PROXY_PORT=$PORT_V1
@@ -546,40 +652,77 @@ start_direct() {
 
 # --- measuring ---------------------------------------------------------------------------------------
 
-run_wrk() {  # run_wrk CONNECTIONS SECONDS OUTFILE [DELAY_MS]
-    BENCH_DELAY_MS=${4:-0} wrk -t "$WRK_THREADS" -c "$1" -d "${2}s" --latency -s "$WRK_LUA" \
-        "http://127.0.0.1:$PROXY_PORT/" >"$3" 2>&1 || { cat "$3" >&2; die "wrk failed against $PROXY_PORT"; }
+tls_mode() { [[ $MODE == https || $MODE == handshake ]]; }
+
+mode_url() {  # the URL clients load in this mode, on PROXY_PORT
+    if tls_mode; then echo "https://127.0.0.1:$PROXY_PORT/1k"; else echo "http://127.0.0.1:$PROXY_PORT/"; fi
 }
 
-measure() {  # measure ROUND PROXY LOAD, LOAD being CONNECTIONS or CONNECTIONS@RATE (paced)
-    local round=$1 proxy=$2 load=$3 conns=${3%@*} delay_ms=0 out="$WORK_DIR/wrk-$1-$2-$3.txt"
-    [[ $load == *@* ]] && delay_ms=$((conns * 1000 / ${load#*@}))
+# The loads measured in this mode, as the CSV's load column names them: the plain HTTP loads keep their
+# names ("8", "64@2000"); the others say their mode ("https:8", "handshake:64", "h2:8x10").
+mode_loads() {
+    local load
+    case $MODE in
+    http) echo $CONNECTIONS $PACED ;;
+    https) for load in $CONNECTIONS $PACED; do echo "https:$load"; done ;;
+    handshake) for load in $CONNECTIONS; do echo "handshake:$load"; done ;;
+    h2) echo "h2:$H2_LOAD" ;;
+    esac
+}
+
+run_wrk() {  # run_wrk CONNECTIONS SECONDS OUTFILE [DELAY_MS]
+    local headers=()
+    # Every answer then closes its connection, and wrk opens a new one (a new TLS handshake) for the next.
+    [[ $MODE == handshake ]] && headers=(-H "connection: close")
+    BENCH_DELAY_MS=${4:-0} wrk -t "$WRK_THREADS" -c "$1" -d "${2}s" --latency -s "$WRK_LUA" \
+        "${headers[@]+"${headers[@]}"}" "$(mode_url)" >"$3" 2>&1 || { cat "$3" >&2; die "wrk failed against $PROXY_PORT"; }
+}
+
+run_h2load() {  # run_h2load CONNECTIONSxSTREAMS SECONDS OUTFILE: h2c with prior knowledge, one client thread
+    local conns=${1%x*} streams=${1#*x}
+    h2load -t 1 -c "$conns" -m "$streams" -D "$2" "$(mode_url)" >"$3" 2>&1 ||
+        { cat "$3" >&2; die "h2load failed against $PROXY_PORT"; }
+    python3 "$HELPER" h2load-result "$3" >>"$3" || die "could not read h2load's results in $3"
+}
+
+run_load() {  # run_load LOAD SECONDS OUTFILE [DELAY_MS]: the mode's client at LOAD (without its mode prefix)
+    if [[ $MODE == h2 ]]; then run_h2load "$1" "$2" "$3"; else run_wrk "$@"; fi
+}
+
+measure() {  # measure ROUND PROXY LOAD, LOAD as mode_loads names it: CONNECTIONS, CONNECTIONS@RATE (paced)...
+    local round=$1 proxy=$2 load=$3 bare=${3#*:} delay_ms=0
+    local conns=${bare%@*} out="$WORK_DIR/load-$1-$2-$PROXY_THREADS-${3/:/-}.txt"
+    [[ $bare == *@* ]] && delay_ms=$((conns * 1000 / ${bare#*@}))
     local cpu0 cpu1 acc1_0 req1_0 acc2_0 req2_0 acc1_1 req1_1 acc2_1 req2_1
     cpu0=$(python3 "$HELPER" cputicks "$PROXY_PID")
     read -r acc1_0 req1_0 < <(backend_counters "$PORT_V1")
     read -r acc2_0 req2_0 < <(backend_counters "$PORT_V2")
-    run_wrk "$conns" "$DURATION" "$out" "$delay_ms"
+    run_load "$conns" "$DURATION" "$out" "$delay_ms"
     cpu1=$(python3 "$HELPER" cputicks "$PROXY_PID")
     read -r acc1_1 req1_1 < <(backend_counters "$PORT_V1")
     read -r acc2_1 req2_1 < <(backend_counters "$PORT_V2")
     # Each backend counts our own stub_status reads too: the "after" read adds one connection and one
     # request to each delta. New connections show whether the proxy really kept its upstream ones alive.
     python3 "$HELPER" record --csv "$OUT" --wrk-output "$out" --round "$round" --proxy "$proxy" \
-        --load "$load" --threads "$THREADS" --wrk-threads "$WRK_THREADS" --duration "$DURATION" \
+        --load "$load" --threads "$PROXY_THREADS" --wrk-threads "$WRK_THREADS" --duration "$DURATION" \
         --cpu-ticks $((cpu1 - cpu0)) --clk-tck "$CLK_TCK" \
         --v1 $((req1_1 - req1_0 - 1)) --v2 $((req2_1 - req2_0 - 1)) \
         --upstream-connections $((acc1_1 - acc1_0 - 1 + acc2_1 - acc2_0 - 1))
 }
 
-bench_proxy() {  # bench_proxy ROUND PROXY: start it, warm it up, measure every connection count, stop it
-    local round=$1 proxy=$2 conns max_conns=0
+bench_proxy() {  # bench_proxy ROUND PROXY: start it, warm it up, measure every load of this mode, stop it
+    local round=$1 proxy=$2 conns max_conns=0 load
     "start_$proxy"
-    wait_ready "$proxy" "$PROXY_PID" "$PROXY_PORT" / "<h1>v" "$PROXY_LOG"
+    wait_ready "$proxy" "$PROXY_PID" "$PROXY_PORT" / "<h1>v" "$PROXY_LOG" "$MODE"
     for conns in $CONNECTIONS; do if ((conns > max_conns)); then max_conns=$conns; fi; done
     # Warm-up: opens the upstream pools and pages in the code paths before anything is measured.
-    run_wrk "$max_conns" "$WARMUP_SECONDS" "$WORK_DIR/warmup.txt"
-    for conns in $CONNECTIONS $PACED; do
-        measure "$round" "$proxy" "$conns"
+    if [[ $MODE == h2 ]]; then
+        run_h2load "$H2_LOAD" "$WARMUP_SECONDS" "$WORK_DIR/warmup.txt"
+    else
+        run_wrk "$max_conns" "$WARMUP_SECONDS" "$WORK_DIR/warmup.txt"
+    fi
+    for load in $(mode_loads); do
+        measure "$round" "$proxy" "$load"
     done
     [[ $proxy == direct ]] || stop_group "$PROXY_PID"
 }
@@ -623,6 +766,15 @@ print_memory() {
     { echo "$header"; printf '%s\n' "${MEMORY_ROWS[@]}"; } | column -t
 }
 
+# One self-signed certificate for every proxy's TLS modes (clients do not verify it: wrk never does).
+make_certificate() {
+    CERT="$WORK_DIR/bench.crt" KEY="$WORK_DIR/bench.key" CERT_AND_KEY="$WORK_DIR/bench.pem"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=bench.serin.test" \
+        -addext "subjectAltName=DNS:bench.serin.test,IP:127.0.0.1" -keyout "$KEY" -out "$CERT" >"$WORK_DIR/openssl.log" 2>&1 ||
+        { cat "$WORK_DIR/openssl.log" >&2; die "openssl could not make the benchmark's certificate"; }
+    cat "$CERT" "$KEY" >"$CERT_AND_KEY"
+}
+
 # --- report ------------------------------------------------------------------------------------------
 
 print_versions() {
@@ -640,9 +792,14 @@ print_header() {
     # Other work on the machine skews every number: show how busy it was around the run.
     echo "load:    $LOAD_BEFORE before the run, $(cut -d' ' -f1-3 /proc/loadavg) after (1/5/15-minute averages)"
     echo "command: ${GIVEN_SETTINGS}${INVOCATION}"
-    echo "settings: THREADS=$THREADS CONNECTIONS=\"$CONNECTIONS\" PACED=\"$PACED\" DURATION=$DURATION ROUNDS=$ROUNDS" \
-        "WRK_THREADS=$WRK_THREADS PROXIES=\"$PROXIES\""
+    echo "settings: THREADS=\"$THREADS\" MODES=\"$MODES\" CONNECTIONS=\"$CONNECTIONS\" PACED=\"$PACED\" H2_LOAD=$H2_LOAD" \
+        "DURATION=$DURATION ROUNDS=$ROUNDS WRK_THREADS=$WRK_THREADS PROXIES=\"$PROXIES\""
     echo "wrk:     wrk -t $WRK_THREADS -c CONNECTIONS -d ${DURATION}s --latency http://127.0.0.1:PORT/"
+    [[ " $MODES " == *" https "* ]] && echo "https:   the same wrk at https://127.0.0.1:PORT/1k (TLS, 1 KB page, keep-alive)"
+    [[ " $MODES " == *" handshake "* ]] && echo "handshake: wrk -H 'connection: close' at https://127.0.0.1:PORT/1k (a TLS handshake per request)"
+    [[ " $MODES " == *" h2 "* ]] && echo "h2:      h2load -t 1 -c ${H2_LOAD%x*} -m ${H2_LOAD#*x} -D $DURATION http://127.0.0.1:PORT/ (h2c, prior knowledge)"
+    [[ " $MODES " == *" h2 "* ]] && echo "h2load:  $(h2load --version 2>&1 | head -n 1)"
+    echo "openssl: $(openssl version 2>&1)"
     print_versions
     echo "raw CSV: $OUT"
     echo
@@ -675,15 +832,25 @@ main() {
     start_backend v2 "$PORT_V2"
     log "backends: v1 on 127.0.0.1:$PORT_V1, v2 on 127.0.0.1:$PORT_V2; work dir $WORK_DIR"
 
+    if [[ " $MODES " == *" https "* || " $MODES " == *" handshake "* ]]; then make_certificate; fi
+
     local round proxy
-    for ((round = 1; round <= ROUNDS; round++)); do
-        log "round $round of $ROUNDS"
-        for proxy in $PROXIES; do
-            bench_proxy "$round" "$proxy"
+    for PROXY_THREADS in $THREADS; do
+        for MODE in $MODES; do
+            for ((round = 1; round <= ROUNDS; round++)); do
+                log "threads $PROXY_THREADS, $MODE: round $round of $ROUNDS"
+                for proxy in $PROXIES; do
+                    # The backends speak plain HTTP/1.1 only: "direct" is measured in the http mode.
+                    [[ $proxy == direct && $MODE != http ]] && continue
+                    bench_proxy "$round" "$proxy"
+                done
+            done
         done
     done
 
+    # Memory with the first thread count, over plain HTTP/1.1.
     MEMORY_ROWS=()
+    PROXY_THREADS=${THREADS%% *} MODE=http
     if ((MEMORY_CONNECTIONS > 0)); then
         for proxy in $PROXIES; do
             [[ $proxy == direct ]] || memory_of "$proxy"

@@ -8,6 +8,7 @@ The shell script orchestrates processes; this file does what shell arithmetic ca
   nginx-counters PORT     print "ACCEPTS REQUESTS": connections accepted and requests served so far by the
                           nginx backend on PORT (stub_status)
   init-csv PATH           create (or truncate) the results CSV with its header
+  h2load-result PATH      print h2load's results in PATH as the BENCH_RESULT line record reads
   record ...              read one wrk output, derive the metrics, append a row to the CSV
   report PATH             print the summary table (medians across rounds) and Serin's ratios
 """
@@ -113,6 +114,30 @@ def parse_wrk(path):
     raise SystemExit(f"bench_gateway.py: no BENCH_RESULT line in {path} (did wrk fail?)")
 
 
+def h2load_result(path):
+    """h2load's summary as a BENCH_RESULT line. h2load reports no percentiles, so p50/p99 are left out;
+    failed, errored and timed-out requests count as read errors, 4xx and 5xx answers as non-2xx."""
+    with open(path) as f:
+        text = f.read()
+    finished = re.search(r"finished in ([\d.]+)(m?s)", text)
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    timing = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", text)
+    if not (finished and done and codes and timing):
+        raise SystemExit(f"bench_gateway.py: no h2load summary in {path}")
+
+    def micros(value):
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+        return float(number) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+
+    seconds = float(finished.group(1)) / (1000 if finished.group(2) == "ms" else 1)
+    _done, succeeded, failed, errored, timeouts = (int(x) for x in done.groups())
+    print(f"BENCH_RESULT requests={succeeded} duration_us={seconds * 1e6:.0f} bytes=0 "
+          f"mean_us={micros(timing.group(3)):.0f} max_us={micros(timing.group(2)):.0f} "
+          f"connect=0 read={failed + errored} write=0 timeout={timeouts} "
+          f"status={int(codes.group(3)) + int(codes.group(4))}")
+
+
 def record(args):
     wrk = parse_wrk(args.wrk_output)
     requests = wrk["requests"]
@@ -126,7 +151,8 @@ def record(args):
         "round": args.round, "proxy": args.proxy, "load": args.load,
         "threads": args.threads, "wrk_threads": args.wrk_threads, "duration_s": args.duration,
         "requests": requests, "rps": f"{requests / seconds:.1f}" if seconds > 0 else "0",
-        "p50_us": wrk["p50_us"], "p99_us": wrk["p99_us"], "mean_us": wrk["mean_us"], "max_us": wrk["max_us"],
+        "p50_us": wrk.get("p50_us", ""), "p99_us": wrk.get("p99_us", ""),
+        "mean_us": wrk["mean_us"], "max_us": wrk["max_us"],
         "cpu_ticks": args.cpu_ticks, "clk_tck": args.clk_tck,
         "cpu_us_per_req": f"{cpu_us / requests:.2f}" if requests else "",
         "v1_requests": v1, "v2_requests": v2,
@@ -140,8 +166,10 @@ def record(args):
     with open(args.csv, "a", newline="") as f:
         csv.DictWriter(f, fieldnames=COLUMNS).writerow(row)
     # One progress line for the log.
-    print(f"{args.proxy:<8} c={args.load:<9} {float(row['rps']):>10.0f} req/s  "
-          f"p50 {wrk['p50_us'] / 1000:.3f} ms  p99 {wrk['p99_us'] / 1000:.3f} ms  "
+    def ms(key):
+        return f"{wrk[key] / 1000:.3f} ms" if key in wrk else "-"
+    print(f"{args.proxy:<8} t={args.threads} c={args.load:<12} {float(row['rps']):>10.0f} req/s  "
+          f"p50 {ms('p50_us')}  p99 {ms('p99_us')}  mean {ms('mean_us')}  "
           f"cpu {row['cpu_us_per_req'] or '-'} µs/req  split {row['v1_pct'] or '-'}/{row['v2_pct'] or '-'}  "
           f"non-2xx {wrk['status']}  socket errors {socket_errors}", file=sys.stderr)
 
@@ -167,12 +195,16 @@ def report(args):
     if not rows:
         raise SystemExit("bench_gateway.py: no results to report")
 
+    # A load is keyed with the proxies' thread count: "8" at 1 thread, "t2 8" at 2 (when several were run).
+    thread_counts = sorted({int(row["threads"]) for row in rows})
+    def load_key(row):
+        return row["load"] if len(thread_counts) == 1 else f"t{row['threads']} {row['load']}"
+
     groups = {}
     for row in rows:
-        groups.setdefault((row["load"], row["proxy"]), []).append(row)
+        groups.setdefault((load_key(row), row["proxy"]), []).append(row)
     proxies = [p for p in PROXY_ORDER if any(p == key[1] for key in groups)]
-    # Unpaced loads first, by connections; then paced ones ("64@5000") by connections and rate.
-    connections = sorted({key[0] for key in groups}, key=lambda load: ("@" in load, [int(n) for n in load.split("@")]))
+    connections = sorted({key[0] for key in groups}, key=load_order)
 
     summary = {}
     for key, group in groups.items():
@@ -229,10 +261,43 @@ def report(args):
             print("Serin ÷ peer (req/s: above 1 means Serin is faster; CPU/req and p99: above 1 means Serin costs more)")
             print_table(["peer", "load", "req/s ratio", "CPU/req ratio", "p99 ratio"], ratio_rows)
 
+    if len(thread_counts) > 1:
+        print_scaling(summary, proxies, thread_counts)
+
     if "direct" in proxies:
         print()
         print("direct: wrk straight at the v1 backend; its CPU column is that nginx backend's own cost per request,")
         print("        and its new connections are wrk's own.")
+
+
+MODE_ORDER = ["", "https", "handshake", "h2"]
+
+
+def load_order(key):
+    """Thread count, then mode (plain HTTP/1.1 first), then unpaced loads by connections, then paced
+    ones ("64@5000") by connections and rate."""
+    threads, _, load = key.rpartition(" ")
+    mode, _, bare = load.rpartition(":")
+    numbers = [int(n) for n in re.split(r"[@x]", bare)]
+    return (int(threads[1:]) if threads else 0, MODE_ORDER.index(mode), "@" in bare, numbers)
+
+
+def print_scaling(summary, proxies, thread_counts):
+    """Each proxy's req/s at every higher thread count ÷ its req/s at the first, load by load."""
+    first, rows = thread_counts[0], []
+    for key in sorted({k for k, _ in summary if k.startswith(f"t{first} ")}, key=load_order):
+        load = key.split(" ", 1)[1]
+        for threads in thread_counts[1:]:
+            for p in proxies:
+                base, more = summary.get((key, p)), summary.get((f"t{threads} {load}", p))
+                if base is None or more is None:
+                    continue
+                rows.append([p, load, f"{threads} ÷ {first}", fmt(ratio(more["rps"], base["rps"]), "{:.2f}"),
+                             fmt(ratio(more["cpu"], base["cpu"]), "{:.2f}")])
+    if rows:
+        print()
+        print("Threads: req/s and CPU/req at more threads ÷ at the first count (the same proxy, the same load)")
+        print_table(["proxy", "load", "threads", "req/s ratio", "CPU/req ratio"], rows)
 
 
 def print_table(header, rows):
@@ -311,6 +376,7 @@ def main():
     sub.add_parser("nginx-counters").add_argument("port", type=int)
     sub.add_parser("init-csv").add_argument("csv")
     sub.add_parser("report").add_argument("csv")
+    sub.add_parser("h2load-result").add_argument("path")
 
     rec = sub.add_parser("record")
     rec.add_argument("--csv", required=True)
@@ -335,6 +401,8 @@ def main():
     elif args.command == "init-csv":
         with open(args.csv, "w", newline="") as f:
             csv.DictWriter(f, fieldnames=COLUMNS).writeheader()
+    elif args.command == "h2load-result":
+        h2load_result(args.path)
     elif args.command == "record":
         record(args)
     elif args.command == "report":
