@@ -63,7 +63,7 @@ public enum CanaryCommandChannel {
         public init(to request: Request, reply: CommandReply, at date: Date = Date()) {
             id = request.id
             command = request.command
-            time = ISO8601DateFormatter().string(from: date)
+            time = RFC3339.format(seconds: Int64(date.timeIntervalSince1970.rounded(.down)))
             switch reply {
             case .accepted(let status):
                 accepted = true

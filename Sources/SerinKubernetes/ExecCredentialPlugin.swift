@@ -71,7 +71,7 @@ public actor ExecCredentialPlugin {
         }
         var expires: Date?
         if let text = credential.status?.expirationTimestamp {
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            guard let date = RFC3339.unixSeconds(text).map(Date.init(timeIntervalSince1970:)) else {
                 throw Failure(message: "exec plugin \(command): expirationTimestamp \"\(text)\" is not an RFC 3339 time")
             }
             expires = date

@@ -131,7 +131,7 @@ public actor KubernetesRolloutStore: RolloutStore {
         if let refusal {
             conditions.append([
                 "type": "Accepted", "status": "False", "reason": "Refused", "message": .string(refusal),
-                "lastTransitionTime": .string(ISO8601DateFormatter().string(from: Date())),
+                "lastTransitionTime": .string(RFC3339.format(seconds: Int64(Date().timeIntervalSince1970))),
             ])
         }
         fields["conditions"] = .array(conditions)
@@ -330,12 +330,14 @@ public actor KubernetesRolloutStore: RolloutStore {
         }
     }
 
-    /// The whole second a `timestamp` names.
+    /// The whole second a `timestamp` (RFC 3339, any offset) names.
     static func instant(ofTimestamp text: String) -> RolloutInstant? {
-        ISO8601DateFormatter().date(from: text).map { RolloutInstant(sinceEpoch: .seconds(Int64($0.timeIntervalSince1970))) }
+        RFC3339.parse(text).map { RolloutInstant(sinceEpoch: .seconds($0.seconds)) }
     }
 
+    /// An instant as Kubernetes writes a `Time`: RFC 3339 in UTC, whole seconds.
     static func timestamp(_ instant: RolloutInstant) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(instant.sinceEpoch.components.seconds)))
+        let (seconds, attoseconds) = instant.sinceEpoch.components
+        return RFC3339.format(seconds: attoseconds < 0 ? seconds - 1 : seconds)
     }
 }

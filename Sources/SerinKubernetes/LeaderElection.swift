@@ -1,4 +1,5 @@
 import Foundation
+import SerinCore
 
 /// Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leaderelection does it, decided as a pure
 /// function: two controller replicas read the same Lease, and only the one whose write wins (the API server's
@@ -116,25 +117,16 @@ extension LeaderElection.Lease {
         )
     }
 
+    /// A `MicroTime` as Kubernetes writes it: RFC 3339 in UTC with exactly six fractional digits.
     static func microTime(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        // ISO8601DateFormatter writes milliseconds; MicroTime has six digits.
-        let text = formatter.string(from: date)
-        guard let dot = text.firstIndex(of: "."), let zone = text.lastIndex(of: "Z") else { return text }
-        let micros = Int((date.timeIntervalSince1970 * 1_000_000).rounded()) % 1_000_000
-        return text[..<dot] + "." + String(format: "%06d", micros) + text[zone...]
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = String(micros - seconds * 1_000_000)
+        return RFC3339.format(seconds: seconds).dropLast() + "." + String(repeating: "0", count: 6 - fraction.count) + fraction + "Z"
     }
 
+    /// A `MicroTime` (or any RFC 3339 time) as a date, with its fraction.
     static func parseMicroTime(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        // Fractional digits (MicroTime has six) are split off and added back: the formatter keeps only three.
-        guard let dot = text.firstIndex(of: ".") else { return formatter.date(from: text) }
-        let zone = text[dot...].firstIndex { $0 == "Z" || $0 == "+" || $0 == "-" } ?? text.endIndex
-        guard let whole = formatter.date(from: String(text[..<dot]) + String(text[zone...])),
-            let fraction = Double("0" + text[dot..<zone])
-        else { return nil }
-        return whole.addingTimeInterval(fraction)
+        RFC3339.unixSeconds(text).map { Date(timeIntervalSince1970: $0) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SerinCore
 import SerinKubernetes
 
 /// `kubectl get` asks for `application/json;as=Table;v=v1;g=meta.k8s.io` and prints the columns the server
@@ -142,7 +143,8 @@ extension KubernetesAPIServer {
 
     /// How long ago `timestamp` (RFC 3339) was, as Kubernetes' `duration.HumanDuration` writes it.
     static func age(of timestamp: JSONValue?, now: Date) -> String {
-        guard let text = timestamp?.stringValue, let date = ISO8601DateFormatter().date(from: text) else { return "<unknown>" }
+        guard let text = timestamp?.stringValue, let seconds = RFC3339.unixSeconds(text) else { return "<unknown>" }
+        let date = Date(timeIntervalSince1970: seconds)
         return humanDuration(now.timeIntervalSince(date))
     }
 

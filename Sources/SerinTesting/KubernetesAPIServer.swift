@@ -339,9 +339,9 @@ public final class KubernetesAPIServer: Sendable {
         let body: Data
     }
 
-    enum Reply {
+    enum Reply: Sendable {
         case json(Int, JSONValue)
-        case watch(JSONValue?, register: ((@escaping @Sendable (JSONValue) -> Void, @escaping @Sendable () -> Void) -> UInt64)?)
+        case watch(JSONValue?, register: (@Sendable (@escaping @Sendable (JSONValue) -> Void, @escaping @Sendable () -> Void) -> UInt64)?)
     }
 
     /// `/api/v1/...` or `/apis/GROUP/VERSION/...`: group-version, then namespace, resource, name, subresource.
@@ -695,8 +695,9 @@ public final class KubernetesAPIServer: Sendable {
                 let loop = context.eventLoop
                 let bound = NIOLoopBound(context, eventLoop: loop)
                 let send: @Sendable (JSONValue) -> Void = { event in
-                    var line = (try? JSONEncoder().encode(event)) ?? Data()
-                    line.append(0x0A)
+                    var encoded = (try? JSONEncoder().encode(event)) ?? Data()
+                    encoded.append(0x0A)
+                    let line = encoded
                     loop.execute {
                         let context = bound.value
                         context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: nil)
