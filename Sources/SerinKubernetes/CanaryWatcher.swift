@@ -108,20 +108,27 @@ public actor CanaryWatcher {
         return (canaries.sorted(by: { $0.key.description < $1.key.description }), problems)
     }
 
-    /// Hands the current Canaries over; run by the one syncing task only, so syncs never overlap.
-    private func sync() async {
-        // Until every group has listed, a Canary not seen yet is not a deleted one: nothing is handed over.
-        guard objects.count == groups.count else { return }
-        await syncOnce()
-    }
-
     /// Whether the last sync saw a Canary on a Deployment (Flagger's shape), prepared or refused: both are
     /// looked at again when the resync comes (new config content; a refusal's cause removed).
     private var runsWorkloads = false
 
-    private func syncOnce() async {
+    /// Hands the current Canaries over, says what is wrong with the others, and passes on the commands
+    /// written on them. Run by the one syncing task only, so syncs never overlap.
+    private func sync() async {
+        // Until every group has listed, a Canary not seen yet is not a deleted one: nothing is handed over.
+        guard objects.count == groups.count else { return }
         var (current, problems) = self.current()
+        let (specs, refused) = await runnableSpecs(current)
+        problems += refused
+        problems += await apply(specs)
+        await report(problems, present: Set(current.map(\.0)))
+        await handOverCommands(current)
+    }
+
+    /// The spec of every Canary that can run (its Deployment's revision prepared), and why each other cannot.
+    private func runnableSpecs(_ current: [(ResourceName, JSONValue)]) async -> ([CanarySpec], [CanaryProblem]) {
         var specs: [CanarySpec] = []
+        var problems: [CanaryProblem] = []
         runsWorkloads = false
         for (name, object) in current {
             switch Self.spec(from: object) {
@@ -142,25 +149,32 @@ public actor CanaryWatcher {
             case .failure(let failure): problems.append(CanaryProblem(canary: name, message: failure.message))
             }
         }
-        problems += await apply(specs)
-        // Each problem is said once, not after every change of another Canary, and cleared once it is solved.
+        return (specs, problems)
+    }
+
+    /// Says each problem once, not after every change of another Canary, and clears it once it is solved.
+    private func report(_ problems: [CanaryProblem], present names: Set<ResourceName>) async {
         var now: [ResourceName: String] = [:]
         for problem in problems { now[problem.canary] = now[problem.canary].map { "\($0); \(problem.message)" } ?? problem.message }
         for (name, message) in now.sorted(by: { $0.key.description < $1.key.description }) where reported[name] != message {
             logger.warning("\(message)", metadata: ["canary": "\(name)"])
             await refused?(name, message)
         }
-        let names = Set(current.map(\.0))
         for name in reported.keys.sorted(by: { $0.description < $1.description }) where now[name] == nil && names.contains(name) {
             await refused?(name, nil)
         }
         reported = now
+    }
+
+    /// Passes each command written on a Canary (`serin.dev/command`) to the controller once.
+    private func handOverCommands(_ current: [(ResourceName, JSONValue)]) async {
         guard let command else { return }
         for (name, object) in current {
             guard let request = CanaryCommandChannel.pendingRequest(in: object), handedOver[name] != request.id else { continue }
             handedOver[name] = request.id
             await command(request)
         }
+        let names = Set(current.map(\.0))
         handedOver = handedOver.filter { names.contains($0.key) }
     }
 

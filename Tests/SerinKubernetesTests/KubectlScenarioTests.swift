@@ -182,8 +182,13 @@ struct KubectlScenarioTests {
                     // Paused as the README says: the answer in status.lastCommand.
                     try await Self.succeeds(kubectl, ["annotate", "canary", "web", "serin.dev/command=pause", "serin.dev/command-id=k1"])
                     #expect(await eventually(.seconds(30)) { KubernetesRolloutTests.phase(server) == "Paused" }, "\(lines.messages)")
-                    let answer = try await Self.succeeds(kubectl, ["get", "canary", "web", "-o", "jsonpath={.status.lastCommand.id} {.status.lastCommand.accepted}"])
-                    #expect(answer == "k1 true", "\(answer)")
+                    // The answer is its own status write, just after the phase's.
+                    var answer = ""
+                    let answered = await eventually(.seconds(30)) {
+                        answer = (try? await kubectl.run(["get", "canary", "web", "-o", "jsonpath={.status.lastCommand.id} {.status.lastCommand.accepted}"]))?.stdout ?? ""
+                        return answer == "k1 true"
+                    }
+                    #expect(answered, "\(answer)")
 
                     // Another client's edit of the route Serin moves: kept through every later step.
                     try await Self.succeeds(kubectl, [
