@@ -1,0 +1,98 @@
+import Foundation
+import SerinGateway
+import SerinTesting
+import Testing
+
+/// The TLS settings beyond SIMPLE and MUTUAL with files, end to end with curl: OPTIONAL_MUTUAL, a MUTUAL
+/// credential whose CA is in Istio's separate `NAME-cacert` Secret, and `cipherSuites`.
+@Suite(
+    "Gateway TLS modes", .enabled(if: TestCertificates.shouldRun, "openssl is not installed; CI runs this"), .timeLimit(.minutes(2))
+)
+struct GatewayTLSModesTests {
+    typealias TLS = GatewayTLSTests
+
+    static func secret(_ name: String, type: String = "kubernetes.io/tls", _ data: [String: String]) -> String {
+        let fields = data.sorted { $0.key < $1.key }.map { "  \($0.key): \(Data($0.value.utf8).base64EncodedString())" }
+        return """
+
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: \(name)}
+            type: \(type)
+            data:
+            \(fields.joined(separator: "\n"))
+            """
+    }
+
+    @Test("OPTIONAL_MUTUAL serves clients without a certificate and with the CA's, and refuses another CA's")
+    func optionalMutual() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let client = try await certificates.client("client", commonName: "client.example.com")
+        let stranger = try await TestCertificates.make(caName: "Someone Else's CA")
+        defer { stranger.remove() }
+        let strangerClient = try await stranger.client("client", commonName: "client.example.com")
+        let yaml = TLS.gateway(
+            TLS.httpsServer(tls: "{mode: OPTIONAL_MUTUAL, serverCertificate: web.crt, privateKey: web.key, caCertificates: ca.crt}")
+        )
+        try await TLS.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            let without = try await TLS.https("web.example.com", port: port, ca: ca)
+            #expect(without.status == 200, "\(without.stderr)")
+            let admitted = try await TLS.https("web.example.com", port: port, ca: ca, ["--cert", client.certificate, "--key", client.key])
+            #expect(admitted.status == 200, "\(admitted.stderr)")
+            let foreign = try await TLS.https(
+                "web.example.com", port: port, ca: ca, ["--cert", strangerClient.certificate, "--key", strangerClient.key]
+            )
+            #expect(foreign.status == 0)
+            #expect(foreign.exitCode != 0)
+        }
+    }
+
+    @Test("MUTUAL with credentialName verifies clients against the CA in the NAME-cacert Secret, as Istio's gateways do")
+    func mutualCredentialWithSeparateCA() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        let pem = try await certificates.server("web", hosts: ["web.example.com"]).pem()
+        let client = try await certificates.client("client", commonName: "client.example.com")
+        let caPEM = try String(contentsOfFile: certificates.ca.certificate, encoding: .utf8)
+        let yaml = TLS.gateway(TLS.httpsServer(tls: "{mode: MUTUAL, credentialName: web-credential}"))
+            + Self.secret("web-credential", ["tls.crt": pem.certificate, "tls.key": pem.key])
+            + Self.secret("web-credential-cacert", type: "Opaque", ["cacert": caPEM])
+        try await TLS.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            let admitted = try await TLS.https("web.example.com", port: port, ca: ca, ["--cert", client.certificate, "--key", client.key])
+            #expect(admitted.status == 200, "\(admitted.stderr)")
+            let without = try await TLS.https("web.example.com", port: port, ca: ca)
+            #expect(without.status == 0)
+            #expect(without.exitCode != 0)
+        }
+    }
+
+    @Test("cipherSuites limits TLS 1.2 to the suites listed: a client offering only another is refused, one offering a listed one is served")
+    func cipherSuites() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let yaml = TLS.gateway(TLS.httpsServer(tls: """
+            {mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key, maxProtocolVersion: TLSV1_2,
+                  cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256]}
+            """))
+        try await TLS.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            let listed = try await TLS.https("web.example.com", port: port, ca: ca, ["--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"])
+            #expect(listed.status == 200, "\(listed.stderr)")
+            let other = try await TLS.https("web.example.com", port: port, ca: ca, ["--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384"])
+            #expect(other.status == 0)
+            #expect(other.exitCode != 0)
+            // TLS 1.3 is not offered at all above the maximum.
+            let modern = try await TLS.https("web.example.com", port: port, ca: ca, ["--tlsv1.3"])
+            #expect(modern.status == 0)
+        }
+    }
+}
