@@ -168,7 +168,11 @@ extension ProxyHandler {
     ) -> MirrorExchange {
         let telemetry = self.telemetry
         let shard = loop.shard
-        return MirrorExchange(original: head, clientAddress: clientAddress, overTLS: overTLS, endpoint: endpoint, pool: loop.pool) { status, flag in
+        // With the mirror cluster's shared state, its connection budget and upstream TLS apply to the copy.
+        return MirrorExchange(
+            original: head, clientAddress: clientAddress, overTLS: overTLS, endpoint: endpoint, pool: loop.pool,
+            cluster: clusters.shared(for: cluster)
+        ) { status, flag in
             telemetry.record(
                 TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),
                 milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: 0, shard: shard

@@ -17,8 +17,12 @@ final class UpstreamClusters: Sendable {
     /// in the table a reconfiguration just replaced may name a cluster whose endpoints changed: it gets no shared
     /// state rather than one whose endpoint indices do not match its own.
     func shared(for target: RouteTable.Target) -> UpstreamCluster? {
-        guard !target.cluster.trafficPolicy.isEmpty, let shared = clusters.withLock({ $0[target.cluster.name] }),
-            shared.endpointCount == target.cluster.endpoints.count
+        shared(for: target.cluster)
+    }
+
+    func shared(for cluster: Cluster) -> UpstreamCluster? {
+        guard !cluster.trafficPolicy.isEmpty, let shared = clusters.withLock({ $0[cluster.name] }),
+            shared.endpointCount == cluster.endpoints.count
         else { return nil }
         return shared
     }

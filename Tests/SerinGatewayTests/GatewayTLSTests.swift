@@ -293,7 +293,7 @@ struct GatewayTLSTests {
         await gateway.shutdown()
     }
 
-    @Test("a DestinationRule's tls SIMPLE reaches an HTTPS endpoint it verifies against caCertificates; plain HTTP to it fails")
+    @Test("a DestinationRule's tls SIMPLE reaches an HTTPS endpoint it verifies against caCertificates, for routes and mirrors alike; plain HTTP to it fails")
     func upstreamTLS() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
@@ -317,6 +317,9 @@ struct GatewayTLSTests {
                   http:
                   - match: [{uri: {prefix: /plain}}]
                     route: [{destination: {host: plain-backend}}]
+                  - match: [{uri: {prefix: /mirrored}}]
+                    route: [{destination: {host: secure-backend}}]
+                    mirror: {host: mirror-backend}
                   - route: [{destination: {host: secure-backend}}]
                 ---
                 apiVersion: networking.istio.io/v1beta1
@@ -326,8 +329,16 @@ struct GatewayTLSTests {
                   host: secure-backend
                   trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}}
                 ---
+                apiVersion: networking.istio.io/v1beta1
+                kind: DestinationRule
+                metadata: {name: mirror-backend}
+                spec:
+                  host: mirror-backend
+                  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}}
+                ---
 
                 """ + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text + "\n---\n"
+                + SeedManifests.serviceEntry("mirror-backend", port: tlsPort, version: "v1").text + "\n---\n"
                 + SeedManifests.serviceEntry("plain-backend", port: tlsPort, version: "v1").text
             let file = certificates.directory.appendingPathComponent("edge.yaml").path
             try edge.write(toFile: file, atomically: true, encoding: .utf8)
@@ -342,6 +353,15 @@ struct GatewayTLSTests {
                 #expect(secure.body.contains("This is v1"))
                 let plain = try await Curl.get("http://127.0.0.1:\(port)/plain")
                 #expect(plain.status >= 500, "\(plain.status) \(plain.body)")
+                // The shadow copy goes over TLS too: the mirror's answer, counted apart, is the backend's 200.
+                let mirrored = try await Curl.get("http://127.0.0.1:\(port)/mirrored")
+                #expect(mirrored.status == 200, "\(mirrored.body)")
+                let shadowAnswered = await eventually(.seconds(10)) {
+                    gateway.telemetry.snapshot().series.contains { key, counters in
+                        key.kind == .mirror && key.destinationService == "mirror-backend" && key.responseCode == 200 && counters.requests == 1
+                    }
+                }
+                #expect(shadowAnswered, "\(gateway.telemetry.snapshot().series.keys.filter { $0.kind == .mirror })")
             } catch {
                 Issue.record(error)
             }
