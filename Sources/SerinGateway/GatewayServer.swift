@@ -184,13 +184,15 @@ public final class GatewayServer: Sendable {
         }
     }
 
-    /// Polls the HTTPS servers' certificate files every `interval` until cancelled, reloading them when one
-    /// changes (new handshakes use them; open connections keep theirs), and tells `report` each reload or failure.
+    /// Polls the certificate files every `interval` until cancelled — the HTTPS servers' and the DestinationRules'
+    /// upstream `tls` files — reloading them when one changes (new handshakes use them; open connections keep
+    /// theirs), and tells `report` each reload or failure.
     public func watchCertificates(every interval: Duration, report: @Sendable (CertificateReload) -> Void) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
             let outcome = certificates.reloadIfChanged()
             if outcome != .unchanged { report(outcome) }
+            for upstream in clusters.reloadClientCertificatesIfChanged() { report(upstream) }
         }
     }
 

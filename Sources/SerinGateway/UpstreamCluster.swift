@@ -20,8 +20,9 @@ final class UpstreamCluster: Sendable {
     let idleTimeout: TimeAmount?
     let endpoints: [Cluster.Endpoint]
     /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
-    /// fails with it); nil for plain TCP.
-    let tls: Result<NIOSSLContext, GatewayError>?
+    /// fails with it); nil for plain TCP. Read at each connect: a reload serves new connections only.
+    var tls: Result<NIOSSLContext, GatewayError>? { clientTLS.withLock { $0.context } }
+    private let clientTLS: Mutex<ClientTLSState>
     /// The server name the ClientHello sends (`tls.sni`).
     let sni: String?
     /// Every loop of the gateway: a request waiting on one loop may need an idle connection on another closed.
@@ -55,19 +56,17 @@ final class UpstreamCluster: Sendable {
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
         sni = policy.tls?.sni
-        if let settings = policy.tls {
-            do throws(GatewayError) {
-                tls = try GatewayTLS.clientContext(for: settings, cluster: cluster.name).map { .success($0) }
-            } catch {
-                tls = .failure(error)
-            }
-        } else {
-            tls = nil
-        }
+        clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name))
         let detector = policy.outlierDetection.map {
             OutlierDetector(policy: $0, endpointCount: cluster.endpoints.count, panicThreshold: $0.minHealthPercent)
         }
         state = Mutex(State(detector: detector, budget: ConnectionBudget(policy.connectionPool)))
+    }
+
+    /// Builds the client context again when one of its files (caCertificates, clientCertificate, privateKey)
+    /// changed since it was built; connections open keep theirs. A failed reload keeps the context in use.
+    func reloadTLSIfChanged() -> CertificateReload {
+        clientTLS.withLock { $0.reloadIfChanged(policy.tls, cluster: name) }
     }
 
     // MARK: Outlier detection
@@ -193,5 +192,48 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// A cluster's client TLS context and the stamps of the files it was built from.
+private struct ClientTLSState {
+    var context: Result<NIOSSLContext, GatewayError>?
+    var stamps: [String: FileStamp]
+    var lastFailure: String?
+
+    init(_ settings: ClientTLS?, cluster: String) {
+        stamps = Self.stamps(settings)
+        context = Self.build(settings, cluster: cluster)
+    }
+
+    static func build(_ settings: ClientTLS?, cluster: String) -> Result<NIOSSLContext, GatewayError>? {
+        guard let settings else { return nil }
+        do throws(GatewayError) {
+            return try GatewayTLS.clientContext(for: settings, cluster: cluster).map { .success($0) }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func stamps(_ settings: ClientTLS?) -> [String: FileStamp] {
+        guard let settings, settings.mode != .disable else { return [:] }
+        let files = [settings.caCertificates, settings.clientCertificate, settings.privateKey].compactMap { $0 }
+        return Dictionary(files.map { ($0, FileStamp(path: $0)) }) { first, _ in first }
+    }
+
+    mutating func reloadIfChanged(_ settings: ClientTLS?, cluster: String) -> CertificateReload {
+        let now = Self.stamps(settings)
+        guard !now.isEmpty, now != stamps else { return .unchanged }
+        switch Self.build(settings, cluster: cluster) {
+        case .failure(let error):
+            guard error.description != lastFailure else { return .unchanged }
+            lastFailure = error.description
+            return .failed(error)
+        case let built:
+            context = built
+            stamps = now
+            lastFailure = nil
+            return .reloaded(now.keys.sorted())
+        }
     }
 }

@@ -33,8 +33,10 @@ final class UpstreamClusters: Sendable {
         for listener in Array(table.listeners.values) + Array(table.mesh.values) {
             for host in listener.virtualHosts {
                 for route in host.routes {
-                    for target in route.targets where !target.cluster.trafficPolicy.isEmpty {
-                        wanted[target.cluster.name] = target.cluster
+                    // Mirrors' clusters too: their copies honour the same TLS and connection budget.
+                    for cluster in route.targets.map(\.cluster) + [route.policy.mirror?.cluster].compactMap({ $0 })
+                    where !cluster.trafficPolicy.isEmpty {
+                        wanted[cluster.name] = cluster
                     }
                 }
             }
@@ -59,6 +61,11 @@ final class UpstreamClusters: Sendable {
                 loop.eventLoop.execute { loop.pool.closeIdle(of: cluster) }
             }
         }
+    }
+
+    /// Reloads every cluster's client TLS whose files changed; only what was reloaded or failed is returned.
+    func reloadClientCertificatesIfChanged() -> [CertificateReload] {
+        clusters.withLock { Array($0.values) }.map { $0.reloadTLSIfChanged() }.filter { $0 != .unchanged }
     }
 
     /// Per cluster with a traffic policy: its connections and waiting requests, and with outlier detection its

@@ -1,5 +1,7 @@
 import Foundation
+import SerinCore
 import SerinGateway
+import SerinManifests
 import SerinTesting
 import Testing
 
@@ -71,6 +73,52 @@ struct GatewayTLSModesTests {
             // TLS 1.3 is not offered at all above the maximum.
             let modern = try await TLS.https("web.example.com", port: port, ca: ca, ["--tlsv1.3"])
             #expect(modern.status == 0)
+        }
+    }
+
+    @Test("a DestinationRule's MUTUAL client certificate replaced on disk is presented by new upstream connections within a poll")
+    func upstreamClientCertificateReload() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("backend", hosts: ["backend.internal"])
+        let trusted = try await certificates.client("trusted-client", commonName: "edge.internal")
+        let stranger = try await TestCertificates.make(caName: "Someone Else's CA")
+        defer { stranger.remove() }
+        let untrusted = try await stranger.client("client", commonName: "edge.internal")
+        // The edge starts with a certificate the backend does not trust.
+        let clientCertificate = certificates.directory.appendingPathComponent("edge-client.crt").path
+        let clientKey = certificates.directory.appendingPathComponent("edge-client.key").path
+        try FileManager.default.copyItem(atPath: untrusted.certificate, toPath: clientCertificate)
+        try FileManager.default.copyItem(atPath: untrusted.key, toPath: clientKey)
+        // The backend: a second gateway that admits only clients with the CA's certificates.
+        let front = TLS.gateway(TLS.httpsServer(
+            hosts: ["\"*\""], tls: "{mode: MUTUAL, serverCertificate: backend.crt, privateKey: backend.key, caCertificates: ca.crt}"))
+        try await TLS.withGateway(front, certificates: certificates) { backend in
+            let tlsPort = try #require(backend.boundPort(forDeclared: 443))
+            let more = TLS.destinationRule(
+                "secure-backend",
+                tls: "{mode: MUTUAL, caCertificates: ca.crt, clientCertificate: edge-client.crt, privateKey: edge-client.key, sni: backend.internal}"
+            ) + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text
+            let routes = "      - route: [{destination: {host: secure-backend}}]"
+            try await TLS.withEdge(routes: routes, more, certificates: certificates) { gateway, port in
+                let refused = try await Curl.get("http://127.0.0.1:\(port)/")
+                #expect(refused.status >= 500, "\(refused.status) \(refused.body)")
+
+                let reloads = ReloadLog()
+                let watcher = Task { await gateway.watchCertificates(every: .milliseconds(100)) { reloads.add($0) } }
+                defer { watcher.cancel() }
+                for (from, to) in [(trusted.certificate, clientCertificate), (trusted.key, clientKey)] {
+                    try FileManager.default.removeItem(atPath: to)
+                    try FileManager.default.copyItem(atPath: from, toPath: to)
+                }
+                let reloaded = await eventually(.seconds(20)) {
+                    reloads.outcomes.contains { if case .reloaded(let files) = $0 { files.contains(clientCertificate) } else { false } }
+                }
+                #expect(reloaded, "\(reloads.outcomes)")
+                let admitted = try await Curl.get("http://127.0.0.1:\(port)/")
+                #expect(admitted.status == 200, "\(admitted.status) \(admitted.body)")
+                #expect(admitted.body.contains("This is v1"))
+            }
         }
     }
 }

@@ -293,6 +293,55 @@ struct GatewayTLSTests {
         await gateway.shutdown()
     }
 
+    /// A DestinationRule for `host` whose traffic policy is `tls` (YAML flow mapping), with its document separator.
+    static func destinationRule(_ host: String, tls: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1beta1
+        kind: DestinationRule
+        metadata: {name: \(host)}
+        spec: {host: \(host), trafficPolicy: {tls: \(tls)}}
+        ---
+
+        """
+    }
+
+    /// An HTTP gateway `edge` on port 80 for every host, its VirtualService's `http` list `routes` (YAML, indented
+    /// as list items under `http:`), and `more` (DestinationRules, ServiceEntries), written beside the certificates
+    /// so relative paths resolve there; `body` gets the gateway and its bound port.
+    static func withEdge(
+        routes: String, _ more: String, certificates: TestCertificates, _ body: (GatewayServer, Int) async throws -> Void
+    ) async throws {
+        let edge = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: Gateway
+            metadata: {name: edge}
+            spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: edge}
+            spec:
+              hosts: ["*"]
+              gateways: [edge]
+              http:
+            \(routes)
+            ---
+
+            """ + more
+        let file = certificates.directory.appendingPathComponent("edge.yaml").path
+        try edge.write(toFile: file, atomically: true, encoding: .utf8)
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        do {
+            try await gateway.install(RouteTable(compiling: set.config))
+            try await body(gateway, try #require(gateway.boundPort(forDeclared: 80)))
+        } catch {
+            Issue.record(error)
+        }
+        await gateway.shutdown()
+    }
+
     @Test("a DestinationRule's tls SIMPLE reaches an HTTPS endpoint it verifies against caCertificates, for routes and mirrors alike; plain HTTP to it fails")
     func upstreamTLS() async throws {
         let certificates = try await TestCertificates.make()
@@ -302,52 +351,20 @@ struct GatewayTLSTests {
         let front = Self.gateway(Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}"))
         try await Self.withGateway(front, certificates: certificates) { backend in
             let tlsPort = try #require(backend.boundPort(forDeclared: 443))
-            let edge = """
-                apiVersion: networking.istio.io/v1beta1
-                kind: Gateway
-                metadata: {name: edge}
-                spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
-                ---
-                apiVersion: networking.istio.io/v1beta1
-                kind: VirtualService
-                metadata: {name: edge}
-                spec:
-                  hosts: ["*"]
-                  gateways: [edge]
-                  http:
+            let tls = "{mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}"
+            let more = Self.destinationRule("secure-backend", tls: tls) + Self.destinationRule("mirror-backend", tls: tls)
+                + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text + "\n---\n"
+                + SeedManifests.serviceEntry("mirror-backend", port: tlsPort, version: "v1").text + "\n---\n"
+                + SeedManifests.serviceEntry("plain-backend", port: tlsPort, version: "v1").text
+            let routes = """
                   - match: [{uri: {prefix: /plain}}]
                     route: [{destination: {host: plain-backend}}]
                   - match: [{uri: {prefix: /mirrored}}]
                     route: [{destination: {host: secure-backend}}]
                     mirror: {host: mirror-backend}
                   - route: [{destination: {host: secure-backend}}]
-                ---
-                apiVersion: networking.istio.io/v1beta1
-                kind: DestinationRule
-                metadata: {name: secure-backend}
-                spec:
-                  host: secure-backend
-                  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}}
-                ---
-                apiVersion: networking.istio.io/v1beta1
-                kind: DestinationRule
-                metadata: {name: mirror-backend}
-                spec:
-                  host: mirror-backend
-                  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}}
-                ---
-
-                """ + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text + "\n---\n"
-                + SeedManifests.serviceEntry("mirror-backend", port: tlsPort, version: "v1").text + "\n---\n"
-                + SeedManifests.serviceEntry("plain-backend", port: tlsPort, version: "v1").text
-            let file = certificates.directory.appendingPathComponent("edge.yaml").path
-            try edge.write(toFile: file, atomically: true, encoding: .utf8)
-            let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
-            #expect(set.errors.isEmpty, "\(set.errors)")
-            let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
-            do {
-                try await gateway.install(RouteTable(compiling: set.config))
-                let port = try #require(gateway.boundPort(forDeclared: 80))
+                """
+            try await Self.withEdge(routes: routes, more, certificates: certificates) { gateway, port in
                 let secure = try await Curl.get("http://127.0.0.1:\(port)/")
                 #expect(secure.status == 200, "\(secure.body)")
                 #expect(secure.body.contains("This is v1"))
@@ -362,10 +379,7 @@ struct GatewayTLSTests {
                     }
                 }
                 #expect(shadowAnswered, "\(gateway.telemetry.snapshot().series.keys.filter { $0.kind == .mirror })")
-            } catch {
-                Issue.record(error)
             }
-            await gateway.shutdown()
         }
     }
 }
