@@ -221,7 +221,10 @@ public final class GatewayServer: Sendable {
         for channel in channels { try? await channel.close() }
         let cut = await drain(timeout: drainTimeout)
         for (_, loop) in loops {
-            try? await loop.pool.eventLoop.submit { loop.pool.closeAll() }.get()
+            try? await loop.pool.eventLoop.submit {
+                loop.pool.closeAll()
+                loop.http2.closeAll()
+            }.get()
         }
         if ownsGroup { try? await group.shutdownGracefully() }
         return cut

@@ -57,7 +57,7 @@ final class UpstreamCluster: Sendable {
         sni = policy.tls?.sni
         if let settings = policy.tls {
             do throws(GatewayError) {
-                tls = try GatewayTLS.clientContext(for: settings, cluster: cluster.name).map { .success($0) }
+                tls = try GatewayTLS.clientContext(for: settings, cluster: cluster.name, http2: cluster.speaksHTTP2).map { .success($0) }
             } catch {
                 tls = .failure(error)
             }
