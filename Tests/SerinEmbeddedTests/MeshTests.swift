@@ -125,8 +125,8 @@ struct MeshTests {
         }
     }
 
-    static func waitForFinish(_ controller: CanaryController) async throws -> CanaryStatus {
-        let name = ResourceName(name: "reviews")
+    static func waitForFinish(_ controller: CanaryController, canary: String = "reviews") async throws -> CanaryStatus {
+        let name = ResourceName(name: canary)
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let status = await controller.status(of: name), status.phase == .succeeded || status.phase == .failed { return status }
