@@ -133,4 +133,33 @@ struct GatewayHTTP2Tests {
             #expect(snapshot.totals(destinationService: "grpc-echo").serverErrors == 1)
         }
     }
+
+    @Test(
+        "h2load's 400 gRPC calls on 4 connections reach the grpcio server over at most one HTTP/2 connection per gateway thread",
+        .enabled(if: GRPCPeers.shouldRun && H2Load.shouldRun, Comment(rawValue: GRPCPeers.skipReason + "; " + H2Load.skipReason))
+    )
+    func upstreamMultiplexed() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await backend.stop() } }
+        let directory = try SerinProcess.temporaryDirectory()
+        // One length-prefixed gRPC message: not compressed, 5 bytes, "hello".
+        let message = directory.appendingPathComponent("call.bin")
+        try Data([0, 0, 0, 0, 5] + Array("hello".utf8)).write(to: message)
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let result = try await SerinProcess.run(
+                [
+                    "-n", "400", "-c", "4", "-m", "10", "-d", message.path, "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    "-H", ":authority: grpc-echo", "http://127.0.0.1:\(port)/serin.test.Echo/Say",
+                ],
+                program: URL(fileURLWithPath: H2Load.path), timeout: .seconds(60)
+            )
+            #expect(result.stdout.contains("400 succeeded, 0 failed, 0 errored"), "\(result.stdout)")
+            #expect(result.stdout.contains("status codes: 400 2xx"), "\(result.stdout)")
+            let upstream = await server.http2UpstreamConnectionCount()
+            #expect((1...2).contains(upstream), "\(upstream) upstream connections for 2 threads")
+            let snapshot = server.telemetry.snapshot()
+            let ok = snapshot.series.filter { $0.key.destinationService == "grpc-echo" && $0.key.grpcStatus == "0" }.map(\.value.requests).reduce(0, +)
+            #expect(ok == 400)
+        }
+    }
 }
