@@ -21,6 +21,8 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
     private var responseStarted = false
     /// The answer's `grpc-status`, once seen; read by the proxy when it counts the request.
     private(set) var grpcStatus: String?
+    /// The `grpc-status` of an answer that is its headers alone (trailers-only): what gRPC retry conditions read.
+    private(set) var trailersOnlyStatus: Int?
 
     init(overTLS: Bool) {
         self.scheme = overTLS ? "https" : "http"
@@ -84,6 +86,7 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
                 bytes.writeString("\(name): \(value)\r\n")
             }
             if frame.endStream {
+                trailersOnlyStatus = grpcStatus.flatMap { Int($0) }
                 if !hasLength && status != 204 && status != 304 { bytes.writeStaticString("content-length: 0\r\n") }
             } else if !hasLength {
                 responseChunked = true

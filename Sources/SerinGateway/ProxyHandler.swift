@@ -353,7 +353,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// request sent again to the next endpoint after `backoff`, with the body kept for it.
     private func retry(_ exchange: ProxyExchange, after trigger: ProxyStateMachine.RetryTrigger, code: Int, flag: ResponseFlag, backoff: Duration) {
         exchange.observe(trigger.outlierOutcome)
+        if case .grpcStatus(let status) = trigger { exchange.grpcStatus = String(status) }
         record(exchange, code: code, flag: flag)
+        exchange.grpcStatus = nil
         if let upstream = exchange.upstream { close(upstream) }
         exchange.upstream = nil
         exchange.tryDeadline?.cancel()

@@ -17,6 +17,27 @@ struct GatewayHTTP2Tests {
         return [ManifestSource(path: "gateway.yaml", text: gateway + "\n" + GatewayTLSTests.world(backend: backend))]
     }
 
+    /// grpc-echo with two endpoints (`ports`), its route retrying as `retries` says (YAML; empty: Istio's default).
+    static func grpcEntry(ports: [Int], retries: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1beta1
+        kind: VirtualService
+        metadata: {name: echo}
+        spec: {hosts: [grpc-echo], gateways: [web-gateway], http: [{\(retries) route: [{destination: {host: grpc-echo}}]}]}
+        ---
+        apiVersion: networking.istio.io/v1beta1
+        kind: ServiceEntry
+        metadata: {name: grpc-echo}
+        spec:
+          hosts: [grpc-echo]
+          location: MESH_INTERNAL
+          resolution: STATIC
+          ports: [{number: 9000, name: grpc, protocol: GRPC}]
+          endpoints:
+        \(ports.map { "  - {address: 127.0.0.1, ports: {grpc: \($0)}}" }.joined(separator: "\n"))
+        """
+    }
+
     static func grpcEntry(port: Int) -> String {
         """
         apiVersion: networking.istio.io/v1beta1
@@ -116,7 +137,7 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
-        "a gRPC failure passes through with its status, message and trailing metadata, and is counted by its status",
+        "a gRPC failure passes through with its status, message and trailing metadata, and each try is counted by its status",
         .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
     )
     func grpcFailure() async throws {
@@ -130,7 +151,8 @@ struct GatewayHTTP2Tests {
             let snapshot = server.telemetry.snapshot()
             let metrics = PrometheusExposition.render(snapshot)
             #expect(metrics.contains("grpc_response_status=\"14\""), "\(metrics)")
-            #expect(snapshot.totals(destinationService: "grpc-echo").serverErrors == 1)
+            // Istio's default retryOn has unavailable: the first try and two retries, each counted as a failure.
+            #expect(snapshot.totals(destinationService: "grpc-echo").serverErrors == 3)
         }
     }
 
@@ -160,6 +182,33 @@ struct GatewayHTTP2Tests {
             let snapshot = server.telemetry.snapshot()
             let ok = snapshot.series.filter { $0.key.destinationService == "grpc-echo" && $0.key.grpcStatus == "0" }.map(\.value.requests).reduce(0, +)
             #expect(ok == 400)
+        }
+    }
+
+    @Test(
+        "a trailers-only UNAVAILABLE is retried on the next endpoint under Istio's default retryOn and retryOn unavailable, not under 5xx",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcRetries() async throws {
+        let healthy = try await GRPCPeers.startServer(version: "v1")
+        let failing = try await GRPCPeers.startServer(version: "v2", failing: "UNAVAILABLE")
+        defer { Task { await healthy.stop(); await failing.stop() } }
+        for (retries, retried) in [("", true), ("retries: {attempts: 2, retryOn: unavailable},", true), ("retries: {attempts: 2, retryOn: 5xx},", false)] {
+            try await ServedGateway.serve({ backend in
+                Self.plaintext(backend: backend)
+                    + [ManifestSource(path: "grpc.yaml", text: Self.grpcEntry(ports: [healthy.port, failing.port], retries: retries))]
+            }) { server in
+                let port = try #require(server.boundPort(forDeclared: 80))
+                var codes: [String] = []
+                for _ in 0..<4 { codes.append(try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo").code) }
+                if retried {
+                    #expect(codes == ["OK", "OK", "OK", "OK"], "\(retries): \(codes)")
+                } else {
+                    #expect(codes.contains("UNAVAILABLE"), "\(retries): \(codes)")
+                }
+                let unavailable = server.telemetry.snapshot().series.filter { $0.key.grpcStatus == "14" }.map(\.value.requests).reduce(0, +)
+                #expect(unavailable >= 1, "each attempt on the failing endpoint is counted with its status")
+            }
         }
     }
 }

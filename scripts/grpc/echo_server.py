@@ -16,10 +16,11 @@ def main():
     args = parser.parse_args()
 
     def say(request, context):
-        context.send_initial_metadata((("serin-version", args.version),))
         if args.fail:
-            context.set_trailing_metadata((("serin-version", args.version), ("retry-after-ms", "50")))
+            # No initial metadata: the answer is trailers-only, the kind gRPC retry conditions apply to.
+            context.set_trailing_metadata((("serin-version", args.version),))
             context.abort(grpc.StatusCode[args.fail], f"{args.version} says {args.fail}")
+        context.send_initial_metadata((("serin-version", args.version),))
         context.set_trailing_metadata((("serin-version", args.version),))
         return args.version.encode() + b": " + request
 
