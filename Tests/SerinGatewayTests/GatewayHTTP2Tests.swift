@@ -38,24 +38,7 @@ struct GatewayHTTP2Tests {
         """
     }
 
-    static func grpcEntry(port: Int) -> String {
-        """
-        apiVersion: networking.istio.io/v1beta1
-        kind: VirtualService
-        metadata: {name: echo}
-        spec: {hosts: [grpc-echo], gateways: [web-gateway], http: [{route: [{destination: {host: grpc-echo}}]}]}
-        ---
-        apiVersion: networking.istio.io/v1beta1
-        kind: ServiceEntry
-        metadata: {name: grpc-echo}
-        spec:
-          hosts: [grpc-echo]
-          location: MESH_INTERNAL
-          resolution: STATIC
-          ports: [{number: 9000, name: grpc, protocol: GRPC}]
-          endpoints: [{address: 127.0.0.1, ports: {grpc: \(port)}, labels: {version: v1}}]
-        """
-    }
+    static func grpcEntry(port: Int) -> String { grpcEntry(ports: [port], retries: "") }
 
     /// The gateway on an ephemeral port in front of the demo app's v1 (and, given `grpcPort`, a gRPC server).
     static func withGateway(grpcPort: Int? = nil, _ body: (GatewayServer, Int) async throws -> Void) async throws {
