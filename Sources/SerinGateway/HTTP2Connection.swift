@@ -45,6 +45,7 @@ enum HTTP2Connection {
                     try stream.pipeline.syncOperations.addHandlers([HTTP2ServerStream(), parent.value.forStream()])
                 }
             }
+            try context.pipeline.syncOperations.addHandler(HTTP2ConnectionErrors(), position: .last)
         } catch {
             context.close(promise: nil)
             return
@@ -62,5 +63,15 @@ extension ProxyHandler: RemovableChannelHandler {
             routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, inMesh: inMesh,
             overTLS: overTLS, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
         )
+    }
+}
+
+/// Last on an HTTP/2 connection: a protocol error NIOHTTP2 reports (after its GOAWAY or RST_STREAM went out) closes
+/// the connection, as the HTTP/1 proxy closes on errors, so a client that broke the protocol is not left waiting.
+final class HTTP2ConnectionErrors: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Never
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 }
