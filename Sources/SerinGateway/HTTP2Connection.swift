@@ -37,9 +37,10 @@ enum HTTP2Connection {
         let parent = NIOLoopBound(proxy, eventLoop: context.eventLoop)
         let configuration = Self.configuration
         do {
+            let idle = HTTP2IdleConnection(channel: context.channel, timeout: proxy.limits.idleTimeout)
             _ = try context.pipeline.syncOperations.configureHTTP2Pipeline(
                 mode: .server, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream,
-                position: .last
+                streamDelegate: idle, position: .last
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandlers([HTTP2ServerStream(), parent.value.forStream()])
@@ -73,5 +74,37 @@ final class HTTP2ConnectionErrors: ChannelInboundHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// Closes an HTTP/2 client connection that has had no stream open for the gateway's idle timeout, as an HTTP/1
+/// connection between requests closes: a stream keeps it open however long the stream lasts.
+/// `@unchecked Sendable` safe: NIOHTTP2 calls it on the connection's event loop only, where it is made.
+final class HTTP2IdleConnection: NIOHTTP2StreamDelegate, @unchecked Sendable {
+    private let channel: any Channel
+    private let timeout: TimeAmount
+    private var open = 0
+    private var timer: Scheduled<Void>?
+
+    init(channel: any Channel, timeout: TimeAmount) {
+        self.channel = channel
+        self.timeout = timeout
+        arm()
+    }
+
+    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
+        open += 1
+        timer?.cancel()
+        timer = nil
+    }
+
+    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
+        open -= 1
+        if open == 0 { arm() }
+    }
+
+    private func arm() {
+        let channel = self.channel
+        timer = channel.eventLoop.assumeIsolated().scheduleTask(in: timeout) { channel.close(promise: nil) }
     }
 }

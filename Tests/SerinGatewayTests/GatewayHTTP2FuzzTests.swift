@@ -103,4 +103,22 @@ struct GatewayHTTP2FuzzTests {
             #expect(gateway.openConnectionCount == 1)
         }
     }
+
+    @Test("an HTTP/2 connection with no stream open closes after the idle timeout, as an idle HTTP/1 connection does")
+    func idleConnectionCloses() async throws {
+        var limits = GatewayLimits.default
+        // Long enough that a loaded machine still delivers the request inside it.
+        limits.idleTimeout = .seconds(3)
+        try await GatewayLimitsTests.withRawClient(limits: limits) { _, gateway, backends in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let raw = try await RawConnection.connect(port: port, group: backends.group)
+            try await raw.send(
+                bytes: Self.preface + Self.frame(type: 4, flags: 0, stream: 0, payload: [])
+                    + Self.frame(type: 1, flags: 0x5, stream: 1, payload: Self.getHeaders)
+            )
+            #expect(await raw.waitFor("This is v1"), "the request is answered first: \(raw.received)")
+            #expect(await raw.waitForClose(timeout: .seconds(20)))
+            await raw.close()
+        }
+    }
 }
