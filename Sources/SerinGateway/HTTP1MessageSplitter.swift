@@ -202,7 +202,17 @@ enum HTTP2Bridging {
     static func appendTrailers(_ trailers: HPACKHeaders, chunked: Bool, to bytes: inout ByteBuffer) {
         guard chunked else { return }
         bytes.writeStaticString("0\r\n")
-        for (name, value, _) in trailers where !name.hasPrefix(":") { bytes.writeString("\(name): \(value)\r\n") }
+        for (name, value, _) in trailers where !name.hasPrefix(":") { bytes.writeField(name, value) }
         bytes.writeStaticString("\r\n")
+    }
+}
+
+extension ByteBuffer {
+    /// `name: value` and CR LF, written without building a string first.
+    mutating func writeField(_ name: String, _ value: String) {
+        writeString(name)
+        writeStaticString(": ")
+        writeString(value)
+        writeStaticString("\r\n")
     }
 }

@@ -83,7 +83,7 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
             for (name, value, _) in frame.headers where !name.hasPrefix(":") {
                 if name == "content-length" { hasLength = true }
                 if name == "grpc-status" { grpcStatus = value }
-                bytes.writeString("\(name): \(value)\r\n")
+                bytes.writeField(name, value)
             }
             if frame.endStream {
                 trailersOnlyStatus = grpcStatus.flatMap { Int($0) }

@@ -60,7 +60,7 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
         requestIsHEAD = method == "HEAD"
         bytes.writeString("\(method) \(path) HTTP/1.1\r\n")
         let authority = headers.first(name: ":authority")
-        if let authority { bytes.writeString("host: \(authority)\r\n") }
+        if let authority { bytes.writeField("host", authority) }
         var cookies: [String] = []
         var hasLength = false
         for (name, value, _) in headers {
@@ -72,7 +72,7 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
             case "content-length": hasLength = true
             default: break
             }
-            bytes.writeString("\(name): \(value)\r\n")
+            bytes.writeField(name, value)
         }
         if !cookies.isEmpty { bytes.writeString("cookie: \(cookies.joined(separator: "; "))\r\n") }
         if !endStream && !hasLength {

@@ -121,4 +121,28 @@ struct GatewayHTTP2FuzzTests {
             await raw.close()
         }
     }
+
+    @Test("a client that stops opening its stream's window holds the upstream: the gateway reads a few MB of a 256 MB body, not all")
+    func slowClientHoldsUpstream() async throws {
+        let backends = TestBackends()
+        let flood = try await FloodingBackend.start(group: backends.group, bodyBytes: 256 << 20)
+        try await GatewayLimitsTests.withRawClient(endpoint: flood.port) { _, gateway, _ in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let raw = try await RawConnection.connect(port: port, group: backends.group)
+            // The default 64 KiB windows, never opened further: the client reads what it gets and grants no more.
+            try await raw.send(
+                bytes: Self.preface + Self.frame(type: 4, flags: 0, stream: 0, payload: [])
+                    + Self.frame(type: 1, flags: 0x5, stream: 1, payload: Self.getHeaders)
+            )
+            #expect(await eventually(.seconds(20)) { flood.bodyBytesWritten > 0 })
+            try await Task.sleep(for: .seconds(2))
+            let held = flood.bodyBytesWritten
+            try await Task.sleep(for: .seconds(1))
+            #expect(flood.bodyBytesWritten == held, "the upstream is no longer read")
+            #expect(held < 32 << 20, "\(held) bytes of the upstream's body were read for a client that took 64 KiB")
+            await raw.close()
+        }
+        await flood.close()
+        await backends.shutdown()
+    }
 }
