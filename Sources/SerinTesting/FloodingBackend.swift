@@ -21,15 +21,7 @@ public final class FloodingBackend: Sendable {
 
     public static func start(group: any EventLoopGroup, bodyBytes: Int) async throws -> FloodingBackend {
         let written = Box()
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Flooder(bodyBytes: bodyBytes, written: written))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
+        let channel = try await LocalServer.bind(group: group) { Flooder(bodyBytes: bodyBytes, written: written) }
         return FloodingBackend(port: channel.localAddress?.port ?? 0, channel: channel, box: written)
     }
 
@@ -75,5 +67,20 @@ public final class FloodingBackend: Sendable {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(repeating: UInt8(ascii: "x"), count: size)), promise: promise)
             }
         }
+    }
+}
+
+/// A test server's listener on a free port of 127.0.0.1, each accepted connection served by a new handler.
+enum LocalServer {
+    static func bind<Handler: ChannelHandler>(
+        group: any EventLoopGroup, _ makeHandler: @escaping @Sendable () -> Handler
+    ) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(makeHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
     }
 }
