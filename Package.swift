@@ -26,6 +26,8 @@ let package = Package(
         // Kubernetes mode's API client: TLS to the API server, streaming watches.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // HTTP/2 framing, HPACK and flow control for the gateway's h2 and gRPC traffic, downstream and upstream.
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         // Logarithms and log-gamma for the core's analysis statistics.
         .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
         // The controller's own metrics: recorded through swift-metrics, exposed on /metrics by swift-prometheus.
@@ -153,6 +155,8 @@ let package = Package(
                 // TLS on HTTPS servers' ports: the ClientHello's SNI picks the server, NIOSSL terminates.
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             // The data plane runs each connection on one event loop; dynamic exclusivity checks on its
             // per-request state cost ~3% of CPU in release builds and guard nothing the loops don't.

@@ -203,6 +203,13 @@ public final class GatewayServer: Sendable {
         return total
     }
 
+    /// HTTP/2 connections open to upstream endpoints, across every event loop (each carries many streams).
+    public func http2UpstreamConnectionCount() async -> Int {
+        var total = 0
+        for (_, loop) in loops { total += (try? await loop.eventLoop.submit { loop.http2.connectionCount }.get()) ?? 0 }
+        return total
+    }
+
     /// Client connections open right now, across every listener.
     public var openConnectionCount: Int { openConnections.current }
 
@@ -223,7 +230,10 @@ public final class GatewayServer: Sendable {
         for channel in channels { try? await channel.close() }
         let cut = await drain(timeout: drainTimeout)
         for (_, loop) in loops {
-            try? await loop.pool.eventLoop.submit { loop.pool.closeAll() }.get()
+            try? await loop.pool.eventLoop.submit {
+                loop.pool.closeAll()
+                loop.http2.closeAll()
+            }.get()
         }
         if ownsGroup { try? await group.shutdownGracefully() }
         return cut

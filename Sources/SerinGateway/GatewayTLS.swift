@@ -69,8 +69,8 @@ enum GatewayTLS {
         }
         guard !chain.isEmpty else { throw .tls("\(server): the server certificate holds no PEM certificate") }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        // The gateway speaks HTTP/1.1: saying so keeps HTTP/2-capable clients from expecting h2.
-        configuration.applicationProtocols = ["http/1.1"]
+        // HTTP/2 for the clients that offer it (the proxy hands such a connection to NIOHTTP2), else HTTP/1.1.
+        configuration.applicationProtocols = ["h2", "http/1.1"]
         if let minimum = tls.minProtocolVersion { configuration.minimumTLSVersion = minimum.nioVersion }
         if let maximum = tls.maxProtocolVersion { configuration.maximumTLSVersion = maximum.nioVersion }
         if !tls.cipherSuites.isEmpty { configuration.cipherSuites = tls.cipherSuites.joined(separator: ":") }
@@ -139,11 +139,12 @@ extension GatewayTLS {
 
 extension GatewayTLS {
     /// The context for a cluster's upstream connections from its traffic policy's `tls`; nil for DISABLE.
-    static func clientContext(for tls: ClientTLS, cluster: String) throws(GatewayError) -> NIOSSLContext? {
+    static func clientContext(for tls: ClientTLS, cluster: String, http2: Bool = false) throws(GatewayError) -> NIOSSLContext? {
         guard tls.mode != .disable else { return nil }
         let label = "DestinationRule tls for \(cluster)"
         var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.applicationProtocols = ["http/1.1"]
+        // ALPN says which protocol the cluster's connections speak: h2 for an HTTP/2 or gRPC port.
+        configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
         if let caPath = tls.caCertificates {
             configuration.trustRoots = .certificates(try load("caCertificates \(caPath)", server: label) { try NIOSSLCertificate.fromPEMFile(caPath) })
         }

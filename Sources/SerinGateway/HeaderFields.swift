@@ -311,6 +311,21 @@ struct HeaderFields {
         add(name: name, value: value)
     }
 
+    /// Each field's name (lower-cased, as HTTP/2 writes names), value and kind, in order: what an HTTP/2 stream
+    /// turns into its header block.
+    func forEachLowercased(_ body: (_ name: String, _ value: String, _ kind: KnownField) -> Void) {
+        storage.withUnsafeReadableBytes { bytes in
+            let base = storage.readerIndex
+            for field in fields {
+                let nameStart = Int(field.nameStart) - base
+                let valueStart = Int(field.valueStart) - base
+                let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + Int(field.nameLength)]), as: UTF8.self)
+                let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + Int(field.valueLength)]), as: UTF8.self)
+                body(field.kind == .other ? name.lowercased() : field.kind.name, value, field.kind)
+            }
+        }
+    }
+
     // MARK: Writing
 
     /// `name: value\r\n` for each field in order, but those whose kind is in `skipping` or whose name is in

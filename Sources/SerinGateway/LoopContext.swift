@@ -8,6 +8,8 @@ import NIOCore
 /// loop's child channels and used there only (`pool` asserts it).
 final class LoopContext: @unchecked Sendable {
     let pool: UpstreamPool
+    /// The loop's HTTP/2 connections to endpoints whose port speaks HTTP/2 or gRPC.
+    let http2: HTTP2UpstreamSessions
     let shard: Int
     let eventLoop: any EventLoop
     private var connections: [ObjectIdentifier: ProxyHandler] = [:]
@@ -17,6 +19,7 @@ final class LoopContext: @unchecked Sendable {
     init(eventLoop: any EventLoop, shard: Int, connectTimeout: TimeAmount) {
         self.eventLoop = eventLoop
         self.pool = UpstreamPool(eventLoop: eventLoop, connectTimeout: connectTimeout)
+        self.http2 = HTTP2UpstreamSessions(eventLoop: eventLoop, connectTimeout: connectTimeout)
         self.shard = shard
         pool.loop = self
     }

@@ -53,8 +53,9 @@ public enum PrometheusExposition {
             ("destination_workload_namespace", key.destinationNamespace),
             ("destination_version", key.version ?? "unknown"),
             ("destination_subset", key.subset ?? ""),
-            ("request_protocol", "http"),
+            ("request_protocol", key.grpcStatus == nil ? "http" : "grpc"),
             ("response_code", String(key.responseCode)),
+            ("grpc_response_status", key.grpcStatus ?? ""),
             ("response_flags", key.responseFlags.rawValue),
             ("request_kind", key.kind.rawValue),
         ]

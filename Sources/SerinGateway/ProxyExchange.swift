@@ -31,6 +31,8 @@ final class ProxyExchange {
     var deadline: Scheduled<Void>?
     var tryDeadline: Scheduled<Void>?
     var mirror: MirrorExchange?
+    /// The answer's `grpc-status`, read off an HTTP/2 upstream stream as the exchange finishes.
+    var grpcStatus: String?
 
     init(
         upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, route: RouteTable.Route,
@@ -74,6 +76,8 @@ final class ProxyExchange {
     }
 
     func trafficKey(code: Int, flag: ResponseFlag) -> TrafficKey {
-        TrafficKey(cluster: target.cluster, endpoint: endpoint, responseCode: code, responseFlags: flag)
+        var key = TrafficKey(cluster: target.cluster, endpoint: endpoint, responseCode: code, responseFlags: flag)
+        key.grpcStatus = grpcStatus
+        return key
     }
 }

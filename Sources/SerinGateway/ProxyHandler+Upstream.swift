@@ -11,7 +11,8 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, let exchange, exchange.upstream === connection else { return }
         let action = machine.responseHead(
             status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
-            endsWithClose: connection.responseEndsWithClose, retries: exchange.route.policy.retries
+            endsWithClose: connection.responseEndsWithClose, retries: exchange.route.policy.retries,
+            trailersOnlyGRPCStatus: connection.http2Stream?.trailersOnlyStatus
         )
         var expectedBody = 0
         if case .value(let length) = head.fields.contentLength, length <= Self.coalescedBodyBytes { expectedBody = length }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOTLS
 import SerinCore
 
 /// Proxies the requests of one client connection: reads each request head from the bytes the client
@@ -20,7 +21,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     let clusters: UpstreamClusters
     let telemetry: GatewayTelemetry
     let loop: LoopContext
-    private let limits: GatewayLimits
+    let limits: GatewayLimits
     let deadlines: ConnectionDeadlines
     /// The port as the Gateway declares it, before `--port-offset`; unused on the mesh listener.
     let declaredPort: Int
@@ -53,6 +54,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     var responseHeadBuffer: ByteBuffer?
     /// Routing reads the request's fields through this one object per connection: no box per request.
     let headerLookup = HeaderLookup()
+    /// Whether a request head was read on this connection: only its first bytes may be an HTTP/2 preface.
+    private var sawRequestHead = false
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
@@ -148,11 +151,31 @@ final class ProxyHandler: ChannelDuplexHandler {
                 head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits)
                 framing = try BodyFraming.ofRequest(head)
             } catch {
+                if !sawRequestHead, HTTP2Connection.beginsWithPreface(headBytes) { return switchToHTTP2(receivedFirst: headBytes) }
                 return reject(error, machine.malformedHead())
             }
+            sawRequestHead = true
             body = BodyReader(framing)
             begin(head, hasBody: framing.hasBody)
             if body == nil { run(machine.requestEnded(), for: exchange) }
+        }
+    }
+
+    /// The connection's first bytes are HTTP/2's preface (h2c with prior knowledge): NIOHTTP2 takes the
+    /// connection over from here, with what arrived so far.
+    private func switchToHTTP2(receivedFirst head: ByteBuffer) {
+        var bytes = head
+        if let rest = inbound { bytes.writeImmutableBuffer(rest) }
+        inbound = nil
+        guard let context else { return }
+        HTTP2Connection.serve(on: context, replacing: self, replaying: bytes)
+    }
+
+    /// TLS chose HTTP/2 by ALPN: NIOHTTP2 takes the connection over before its first byte.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent, negotiated == "h2", !sawRequestHead {
+            HTTP2Connection.serve(on: context, replacing: self, replaying: nil)
         }
     }
 
@@ -244,6 +267,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         reuseUpstream: Bool
     ) {
         exchange.upstream = nil
+        exchange.grpcStatus = connection.http2Stream?.grpcStatus
         endExchange(exchange)
         if reuseUpstream { loop.pool.release(connection) } else { close(connection) }
         record(exchange, code: code, flag: flag)
@@ -271,6 +295,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func connect(_ exchange: ProxyExchange) {
         let pool = loop.pool
         let endpoint = exchange.endpointAddress
+        if exchange.target.cluster.speaksHTTP2 {
+            return loop.http2.lease(endpoint, cluster: exchange.cluster) { result in self.connected(exchange, result) }
+        }
         if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster) {
             connected(exchange, .success(idle))
             return
@@ -326,7 +353,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// request sent again to the next endpoint after `backoff`, with the body kept for it.
     private func retry(_ exchange: ProxyExchange, after trigger: ProxyStateMachine.RetryTrigger, code: Int, flag: ResponseFlag, backoff: Duration) {
         exchange.observe(trigger.outlierOutcome)
+        if case .grpcStatus(let status) = trigger { exchange.grpcStatus = String(status) }
         record(exchange, code: code, flag: flag)
+        exchange.grpcStatus = nil
         if let upstream = exchange.upstream { close(upstream) }
         exchange.upstream = nil
         exchange.tryDeadline?.cancel()

@@ -19,6 +19,10 @@ enum ProxyHeaders {
         let fields = head.fields
         let skipping = KnownField.hopByHop | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
         fields.write(to: &buffer, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
+        // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
+        if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {
+            buffer.writeStaticString("te: trailers\r\n")
+        }
         if let clientAddress {
             buffer.writeStaticString("x-forwarded-for: ")
             for value in fields.values(.xForwardedFor) {

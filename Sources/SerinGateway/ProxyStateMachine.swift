@@ -144,6 +144,8 @@ struct ProxyStateMachine {
         case connectFailure
         case reset
         case status(Int)
+        /// A gRPC answer without a body (trailers-only) and a status other than OK.
+        case grpcStatus(Int)
         case perTryTimeout
 
         /// What outlier detection counts against the endpoint of the failed attempt.
@@ -152,6 +154,7 @@ struct ProxyStateMachine {
             case .connectFailure: .connectFailure
             case .reset: .reset
             case .status(let status): .response(status: status)
+            case .grpcStatus: .response(status: 200)
             case .perTryTimeout: .timeout
             }
         }
@@ -165,6 +168,8 @@ struct ProxyStateMachine {
                 return retries.retryOn.contains(.reset) || retries.retryOn.contains(.serverError)
             case .status(let status):
                 return retries.retries(status: status)
+            case .grpcStatus(let status):
+                return retries.retries(grpcStatus: status)
             case .perTryTimeout:
                 return retries.retryOn.contains(.serverError) || retries.retryOn.contains(.gatewayError)
                     || retries.retryOn.contains(.reset)
@@ -421,11 +426,12 @@ struct ProxyStateMachine {
     /// The upstream's answer began; a retriable status is dropped and counted, and the client sees only the
     /// last attempt's answer.
     mutating func responseHead(
-        status: Int, informational: Bool, chunked: Bool, endsWithClose: Bool, retries: HTTPRetry?
+        status: Int, informational: Bool, chunked: Bool, endsWithClose: Bool, retries: HTTPRetry?, trailersOnlyGRPCStatus: Int? = nil
     ) -> Action {
         guard case .proxying(var exchange) = state else { return .none }
         if informational { return exchange.request.version == .http1_0 ? .none : .passInformational }
-        if let retry = retry(&exchange, after: .status(status), code: status, flag: .noFlag, retries: retries) { return retry }
+        let trigger = trailersOnlyGRPCStatus.map { $0 == 0 ? RetryTrigger.status(status) : .grpcStatus($0) } ?? .status(status)
+        if let retry = retry(&exchange, after: trigger, code: status, flag: .noFlag, retries: retries) { return retry }
         exchange.responseStarted = true
         exchange.responseCode = status
         // An HTTP/1.0 client cannot read chunks: it gets the data, and the end of the body is the close.

@@ -74,7 +74,7 @@ extension TelemetrySnapshot {
         where key.destinationService == host && kinds.contains(key.kind) && key.responseFlags != .downstreamConnectionTermination {
             if let subset, key.subset != subset { continue }
             requests += counters.requests
-            if key.responseCode >= 500 { errors += counters.requests }
+            if key.isServerError { errors += counters.requests }
             duration.merge(counters.duration)
         }
         return (requests, errors, duration)

@@ -45,7 +45,7 @@ public struct TelemetrySnapshot: Sendable, Codable {
         var errors = 0
         for (key, counters) in series where key.destinationService == host && key.kind == .live {
             requests += counters.requests
-            if key.responseCode >= 500 { errors += counters.requests }
+            if key.isServerError { errors += counters.requests }
         }
         return (requests, errors)
     }

@@ -15,13 +15,17 @@ public struct TrafficKey: Hashable, Sendable, Codable {
     public var responseFlags: ResponseFlag
     /// Who sent the request: a client, a route's `mirror`, or Serin's synthetic load (`request_kind` in Prometheus).
     public var kind: RequestKind
+    /// A gRPC answer's `grpc-status` (from its trailers, or its headers when it had no body): Istio's
+    /// `grpc_response_status`; nil for requests that are not gRPC.
+    public var grpcStatus: String?
 
     public init(
         destinationService: String, destinationNamespace: String = "default", subset: String? = nil,
         version: String? = nil, workload: String? = nil, responseCode: Int, responseFlags: ResponseFlag = .noFlag,
-        kind: RequestKind = .live
+        kind: RequestKind = .live, grpcStatus: String? = nil
     ) {
         self.kind = kind
+        self.grpcStatus = grpcStatus
         self.workload = workload
         self.destinationService = destinationService
         self.destinationNamespace = destinationNamespace
@@ -33,6 +37,17 @@ public struct TrafficKey: Hashable, Sendable, Codable {
 }
 
 extension TrafficKey {
+    /// gRPC statuses counted as failures: those gRPC's HTTP mapping answers with a 5xx (UNKNOWN 2,
+    /// DEADLINE_EXCEEDED 4, UNIMPLEMENTED 12, INTERNAL 13, UNAVAILABLE 14, DATA_LOSS 15) — server faults, as an
+    /// HTTP 5xx is. A client's own mistakes (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED…) are answers, as
+    /// a 4xx is, and CANCELLED is the client's doing.
+    public static let failingGRPCStatuses: Set<String> = ["2", "4", "12", "13", "14", "15"]
+
+    /// Whether the request failed as the success rate counts it: a 5xx, or a gRPC status a 5xx stands for.
+    public var isServerError: Bool {
+        responseCode >= 500 || grpcStatus.map(Self.failingGRPCStatuses.contains) == true
+    }
+
     /// The series of a request `cluster`'s `endpoint` answered: the destination as the route named it, and the
     /// endpoint's version and workload.
     init(cluster: Cluster, endpoint: Cluster.Endpoint, responseCode: Int, responseFlags: ResponseFlag, kind: RequestKind = .live) {

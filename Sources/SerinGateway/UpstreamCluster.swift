@@ -56,7 +56,8 @@ final class UpstreamCluster: Sendable {
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
         sni = policy.tls?.sni
-        clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name))
+        // Over HTTP/2 (the port's protocol or h2UpgradePolicy), the ClientHello offers h2 by ALPN.
+        clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name, http2: cluster.speaksHTTP2))
         let detector = policy.outlierDetection.map {
             OutlierDetector(policy: $0, endpointCount: cluster.endpoints.count, panicThreshold: $0.minHealthPercent)
         }
@@ -200,16 +201,19 @@ private struct ClientTLSState {
     var context: Result<NIOSSLContext, GatewayError>?
     var stamps: [String: FileStamp]
     var lastFailure: String?
+    /// Whether the context offers h2 by ALPN.
+    let http2: Bool
 
-    init(_ settings: ClientTLS?, cluster: String) {
+    init(_ settings: ClientTLS?, cluster: String, http2: Bool) {
+        self.http2 = http2
         stamps = Self.stamps(settings)
-        context = Self.build(settings, cluster: cluster)
+        context = Self.build(settings, cluster: cluster, http2: http2)
     }
 
-    static func build(_ settings: ClientTLS?, cluster: String) -> Result<NIOSSLContext, GatewayError>? {
+    static func build(_ settings: ClientTLS?, cluster: String, http2: Bool) -> Result<NIOSSLContext, GatewayError>? {
         guard let settings else { return nil }
         do throws(GatewayError) {
-            return try GatewayTLS.clientContext(for: settings, cluster: cluster).map { .success($0) }
+            return try GatewayTLS.clientContext(for: settings, cluster: cluster, http2: http2).map { .success($0) }
         } catch {
             return .failure(error)
         }
@@ -224,7 +228,7 @@ private struct ClientTLSState {
     mutating func reloadIfChanged(_ settings: ClientTLS?, cluster: String) -> CertificateReload {
         let now = Self.stamps(settings)
         guard !now.isEmpty, now != stamps else { return .unchanged }
-        switch Self.build(settings, cluster: cluster) {
+        switch Self.build(settings, cluster: cluster, http2: http2) {
         case .failure(let error):
             guard error.description != lastFailure else { return .unchanged }
             lastFailure = error.description

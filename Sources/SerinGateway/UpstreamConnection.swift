@@ -39,6 +39,8 @@ final class UpstreamConnection {
     var idleTimer: Scheduled<Void>?
     /// Hand over only the data of a chunked body (for an HTTP/1.0 client), not its framing.
     var decodesChunks = false
+    /// The HTTP/2 stream this connection is, when its endpoint speaks HTTP/2: where a gRPC status is read.
+    var http2Stream: HTTP2ClientStream?
 
     private enum Phase {
         /// No request outstanding: any byte now is a broken server.

@@ -38,15 +38,7 @@ public final class ScriptedBackend: Sendable {
         group: any EventLoopGroup, answer: @escaping @Sendable (_ received: String) -> Answer?
     ) async throws -> ScriptedBackend {
         let log = NIOLockedValueBox("")
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Script(answer: answer, log: log))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
+        let channel = try await LocalServer.bind(group: group) { Script(answer: answer, log: log) }
         return ScriptedBackend(port: channel.localAddress?.port ?? 0, channel: channel, log: log)
     }
 

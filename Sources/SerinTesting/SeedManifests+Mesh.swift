@@ -5,16 +5,27 @@ extension SeedManifests {
     /// `examples/mesh` pointed at test backends (reviews-v1 on `v1`, reviews-v2 on `v2`), without its Canary unless
     /// `canary` gives its text edits: each `(of, with)` is replaced in the example's Canary (a test's faster interval).
     public static func mesh(v1: Int, v2: Int, canary: [(of: String, with: String)]? = nil) -> [ManifestSource] {
-        let directory = SerinProcess.repositoryRoot.appendingPathComponent("examples/mesh").path
+        example("mesh", ports: ["19081": v1, "19082": v2], canaryFile: "reviews-canary.yaml", canary: canary)
+    }
+
+    /// `examples/grpc` pointed at gRPC servers (echo-v1 on `v1`, echo-v2 on `v2`), its Canary as for `mesh`.
+    public static func grpc(v1: Int, v2: Int, canary: [(of: String, with: String)]? = nil) -> [ManifestSource] {
+        example("grpc", ports: ["19091": v1, "19092": v2], canaryFile: "echo-canary.yaml", canary: canary)
+    }
+
+    /// An example directory's manifests with its ports replaced (`ports`: the example's → the test's), without its
+    /// Canary unless `canary` gives its text edits.
+    private static func example(
+        _ name: String, ports: [String: Int], canaryFile: String, canary: [(of: String, with: String)]?
+    ) -> [ManifestSource] {
+        let directory = SerinProcess.repositoryRoot.appendingPathComponent("examples/\(name)").path
         return ManifestLoader.load(paths: [directory], recursive: false).sources.compactMap { source in
             var source = source
-            let isCanary = source.path.hasSuffix("reviews-canary.yaml")
-            if isCanary {
+            if source.path.hasSuffix(canaryFile) {
                 guard let canary else { return nil }
                 for (of, with) in canary { source.text = source.text.replacingOccurrences(of: of, with: with) }
             }
-            source.text = source.text.replacingOccurrences(of: "19081", with: String(v1))
-                .replacingOccurrences(of: "19082", with: String(v2))
+            for (example, port) in ports { source.text = source.text.replacingOccurrences(of: example, with: String(port)) }
             return source
         }
     }

@@ -121,6 +121,6 @@ struct RouteCommandTests {
             #expect(result.stdout.contains(line), "missing \(line) in:\n\(result.stdout)")
         }
         let seed = try await SerinProcess.run(["route", "-f", "examples/seed", "--path", "/"])
-        #expect(seed.stdout.contains("retries: up to 2 on connect-failure, refused-stream, 503"), "Istio's default: \(seed.stdout)")
+        #expect(seed.stdout.contains("retries: up to 2 on connect-failure, refused-stream, unavailable, cancelled, 503"), "Istio's default: \(seed.stdout)")
     }
 }

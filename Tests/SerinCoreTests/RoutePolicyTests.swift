@@ -44,7 +44,7 @@ struct RoutePolicyTests {
     @Test("a route without retries retries as Istio does by default; attempts 0 turns retries off")
     func retryDefaults() {
         #expect(Self.compiled(HTTPRoute(destinations: Self.toA())).policy.retries == .istioDefault)
-        #expect(HTTPRetry.istioDefault == HTTPRetry(attempts: 2, retryOn: [.connectFailure, .refusedStream], retriableStatusCodes: [503]))
+        #expect(HTTPRetry.istioDefault == HTTPRetry(attempts: 2, retryOn: [.connectFailure, .refusedStream, .unavailable, .cancelled], retriableStatusCodes: [503]))
         #expect(Self.compiled(HTTPRoute(destinations: Self.toA(), retries: HTTPRetry(attempts: 0))).policy.retries == nil)
     }
 

@@ -89,6 +89,16 @@ struct MeshTests {
         }
     }
 
+    @Test("an HTTP/2 client (h2c with prior knowledge) reaches reviews through the mesh listener by its authority")
+    func http2ClientByAuthority() async throws {
+        try await Self.withMesh { _, port, _ in
+            let reviews = try await Curl.get("http://127.0.0.1:\(port)/", ["--http2-prior-knowledge", "-H", "host: reviews:9080"])
+            #expect(reviews.status == 200, "\(reviews.stderr)")
+            #expect(reviews.headers.first?.hasPrefix("HTTP/2 200") == true, "\(reviews.headers)")
+            #expect(reviews.header(DemoApp.versionHeader) == "v1")
+        }
+    }
+
     @Test("a canary of a mesh service is promoted by the same Canary semantics: all traffic through the mesh on v2")
     func meshCanaryPromoted() async throws {
         try await Self.withMesh(canary: SeedManifests.fastMeshCanary) { runtime, port, backends in
@@ -125,8 +135,8 @@ struct MeshTests {
         }
     }
 
-    static func waitForFinish(_ controller: CanaryController) async throws -> CanaryStatus {
-        let name = ResourceName(name: "reviews")
+    static func waitForFinish(_ controller: CanaryController, canary: String = "reviews") async throws -> CanaryStatus {
+        let name = ResourceName(name: canary)
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let status = await controller.status(of: name), status.phase == .succeeded || status.phase == .failed { return status }

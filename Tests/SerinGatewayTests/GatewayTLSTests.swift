@@ -31,26 +31,11 @@ struct GatewayTLSTests {
     static func withGateway(
         _ gateway: String, certificates: TestCertificates, _ body: (GatewayServer) async throws -> Void
     ) async throws {
-        let backends = TestBackends()
-        let v1 = try await backends.start("v1")
-        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
-        try (gateway + "\n" + world(backend: v1.port)).write(toFile: file, atomically: true, encoding: .utf8)
-        let loaded = ManifestLoader.load(paths: [file], recursive: false)
-        let set = ManifestSet(sources: loaded.sources)
-        #expect(set.errors.isEmpty, "\(set.errors)")
-        let server = GatewayServer(threads: 2, portMapping: .ephemeral)
-        do {
-            try await server.install(RouteTable(compiling: set.config))
-            try await body(server)
-        } catch {
-            await server.shutdown()
-            await v1.close()
-            await backends.shutdown()
-            throw error
-        }
-        await server.shutdown()
-        await v1.close()
-        await backends.shutdown()
+        try await ServedGateway.serve({ backend in
+            let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+            try (gateway + "\n" + world(backend: backend)).write(toFile: file, atomically: true, encoding: .utf8)
+            return ManifestLoader.load(paths: [file], recursive: false).sources
+        }, body)
     }
 
     /// curl to `https://host:port/path` on 127.0.0.1, trusting `ca`.

@@ -146,7 +146,7 @@ struct HTTPRoutePolicyDecodingTests {
                 "    retries: {attempts: 2}",
                 HTTPRoute(
                     destinations: toA,
-                    retries: HTTPRetry(attempts: 2, retryOn: [.connectFailure, .refusedStream], retriableStatusCodes: [503])
+                    retries: HTTPRetry(attempts: 2, retryOn: [.connectFailure, .refusedStream, .unavailable, .cancelled], retriableStatusCodes: [503])
                 )
             ),
             // Statuses in retryOn are retried as written; retriable-status-codes only says so; spaces are trimmed.
@@ -223,12 +223,13 @@ struct HTTPRoutePolicyDecodingTests {
                 ]
             ),
             (
-                "    retries: {attempts: 2, retryOn: \"5xx,unavailable,cancelled\", retryRemoteLocalities: true}",
-                HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 2, retryOn: [.serverError], retriableStatusCodes: [])),
+                "    retries: {attempts: 2, retryOn: \"5xx,unavailable,retriable-4xx\", retryRemoteLocalities: true}",
+                HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 2, retryOn: [.serverError, .unavailable], retriableStatusCodes: [])),
                 [
-                    "test.yaml:10:66: warning: spec.http[0].retries.retryRemoteLocalities is not supported by Serin's gateway, ignored",
-                    "test.yaml:10:37: warning: spec.http[0].retries.retryOn: unavailable, cancelled are not supported by Serin's "
-                        + "gateway, ignored (it retries on 5xx, gateway-error, connect-failure, refused-stream, reset and HTTP statuses)",
+                    "test.yaml:10:70: warning: spec.http[0].retries.retryRemoteLocalities is not supported by Serin's gateway, ignored",
+                    "test.yaml:10:37: warning: spec.http[0].retries.retryOn: retriable-4xx is not supported by Serin's gateway, ignored "
+                        + "(it retries on 5xx, gateway-error, connect-failure, refused-stream, reset, cancelled, deadline-exceeded, "
+                        + "resource-exhausted, internal, unavailable and HTTP statuses)",
                 ]
             ),
             (

@@ -42,7 +42,7 @@ struct MeshConfigResourcesTests {
         #expect(api?.endpoints.map(\.address) == ["10.0.0.7"])
     }
 
-    @Test("a Service alone resolves its names and ports but has no endpoints")
+    @Test("a Service alone resolves its names and ports (a port named grpc speaks HTTP/2, as Istio selects) but has no endpoints")
     func serviceAlone() {
         let yaml = """
             apiVersion: v1
@@ -58,7 +58,7 @@ struct MeshConfigResourcesTests {
             config.services == [
                 MeshService(
                     name: ResourceName(name: "api"), hosts: MeshService.kubernetesHosts(name: "api", namespace: "default"),
-                    ports: [ServicePort(number: 80, name: "http", targetPort: 8080), ServicePort(number: 90, name: "grpc")],
+                    ports: [ServicePort(number: 80, name: "http", targetPort: 8080), ServicePort(number: 90, name: "grpc", speaksHTTP2: true)],
                     endpoints: []
                 )
             ]

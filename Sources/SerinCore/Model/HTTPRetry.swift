@@ -21,11 +21,9 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
         self.retriableStatusCodes = retriableStatusCodes
     }
 
-    /// What is retried when `retryOn` is not written. Istio's default is
-    /// `connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes` with status 503;
-    /// `unavailable` and `cancelled` are gRPC statuses, which Serin's gateway does not read, so
-    /// connect-failure, refused-stream and 503 remain.
-    public static let defaultRetryOn: [RetryCondition] = [.connectFailure, .refusedStream]
+    /// What is retried when `retryOn` is not written: Istio's default,
+    /// `connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes` with status 503.
+    public static let defaultRetryOn: [RetryCondition] = [.connectFailure, .refusedStream, .unavailable, .cancelled]
     /// The statuses retried when `retryOn` is not written: Istio's 503.
     public static let defaultRetriableStatusCodes: [Int] = [503]
 
@@ -36,6 +34,12 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
     public func retries(status: Int) -> Bool {
         if retriableStatusCodes.contains(status) { return true }
         return retryOn.contains { $0.covers(status: status) }
+    }
+
+    /// Whether a gRPC answer without a body (trailers-only) with `grpcStatus` is retried, as Envoy's gRPC
+    /// conditions retry only such answers.
+    public func retries(grpcStatus: Int) -> Bool {
+        retryOn.contains { $0.grpcStatus == grpcStatus }
     }
 }
 
@@ -51,13 +55,33 @@ public enum RetryCondition: String, Hashable, Sendable, Codable, CaseIterable {
     case refusedStream = "refused-stream"
     /// The upstream closed or reset the connection, or did not answer in time, before a response.
     case reset
+    /// gRPC answers without a body whose `grpc-status` is CANCELLED (1), DEADLINE_EXCEEDED (4),
+    /// RESOURCE_EXHAUSTED (8), INTERNAL (13) or UNAVAILABLE (14).
+    case cancelled
+    case deadlineExceeded = "deadline-exceeded"
+    case resourceExhausted = "resource-exhausted"
+    case `internal`
+    case unavailable
+
+    /// The gRPC status a gRPC condition names; nil for the HTTP ones.
+    public var grpcStatus: Int? {
+        switch self {
+        case .cancelled: 1
+        case .deadlineExceeded: 4
+        case .resourceExhausted: 8
+        case .internal: 13
+        case .unavailable: 14
+        case .serverError, .gatewayError, .connectFailure, .refusedStream, .reset: nil
+        }
+    }
 
     /// Whether a response with `status` is one of the failures this condition names.
     public func covers(status: Int) -> Bool {
         switch self {
         case .serverError: return (500...599).contains(status)
         case .gatewayError: return (502...504).contains(status)
-        case .connectFailure, .refusedStream, .reset: return false
+        case .connectFailure, .refusedStream, .reset, .cancelled, .deadlineExceeded, .resourceExhausted, .internal, .unavailable:
+            return false
         }
     }
 }

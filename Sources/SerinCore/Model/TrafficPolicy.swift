@@ -58,13 +58,18 @@ public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
         public var maxRequestsPerConnection: Int?
         /// How long a connection may stay unused before it is closed.
         public var idleTimeout: Duration?
+        /// `h2UpgradePolicy`: `true` for UPGRADE (requests go upstream over HTTP/2), `false` for DO_NOT_UPGRADE,
+        /// nil for DEFAULT (the port's protocol decides).
+        public var upgradesToHTTP2: Bool?
 
         public init(
-            http1MaxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, idleTimeout: Duration? = nil
+            http1MaxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, idleTimeout: Duration? = nil,
+            upgradesToHTTP2: Bool? = nil
         ) {
             self.http1MaxPendingRequests = http1MaxPendingRequests
             self.maxRequestsPerConnection = maxRequestsPerConnection
             self.idleTimeout = idleTimeout
+            self.upgradesToHTTP2 = upgradesToHTTP2
         }
     }
 }

@@ -12,6 +12,9 @@ public struct Cluster: Hashable, Sendable, Codable {
     public let endpoints: [Endpoint]
     /// Connection limits and outlier detection: the subset's policy merged over its DestinationRule's.
     public let trafficPolicy: TrafficPolicy
+    /// Whether requests go to the endpoints over HTTP/2: the port speaks it (HTTP2, GRPC), or the DestinationRule
+    /// says `h2UpgradePolicy: UPGRADE` (and DO_NOT_UPGRADE keeps HTTP/1.1 even on such a port).
+    public let speaksHTTP2: Bool
 
     /// One address to open connections to.
     public struct Endpoint: Hashable, Sendable, Codable {
@@ -31,7 +34,7 @@ public struct Cluster: Hashable, Sendable, Codable {
 
     public init(
         host: String, subset: String?, port: Int, service: ResourceName?, endpoints: [Endpoint],
-        trafficPolicy: TrafficPolicy = TrafficPolicy()
+        trafficPolicy: TrafficPolicy = TrafficPolicy(), portSpeaksHTTP2: Bool = false
     ) {
         self.name = "outbound|\(port)|\(subset ?? "")|\(host)"
         self.host = host
@@ -40,6 +43,7 @@ public struct Cluster: Hashable, Sendable, Codable {
         self.service = service
         self.endpoints = endpoints
         self.trafficPolicy = trafficPolicy
+        self.speaksHTTP2 = trafficPolicy.connectionPool?.http.upgradesToHTTP2 ?? portSpeaksHTTP2
     }
 
     /// Round-robin choice: the caller owns the counter, so this stays a pure function.

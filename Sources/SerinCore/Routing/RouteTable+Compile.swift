@@ -97,7 +97,8 @@ extension RouteTable {
         return Cluster(
             host: destination.host, subset: destination.subset, port: port,
             service: service?.name, endpoints: endpoints,
-            trafficPolicy: config.trafficPolicy(forHost: destination.host, subset: destination.subset)
+            trafficPolicy: config.trafficPolicy(forHost: destination.host, subset: destination.subset),
+            portSpeaksHTTP2: servicePort?.speaksHTTP2 ?? false
         )
     }
 

@@ -10,7 +10,9 @@ struct ServiceMerger {
         let ports = service.ports.map { port -> ServicePort in
             var targetPort: Int?
             if case .number(let number) = port.targetPort { targetPort = number }
-            return ServicePort(number: port.port, name: port.name, targetPort: targetPort)
+            // A Service's `protocol` is the transport (TCP, UDP); appProtocol and the name say HTTP/2.
+            let http2 = ServicePort.selectsHTTP2(protocol: nil, appProtocol: port.appProtocol, name: port.name)
+            return ServicePort(number: port.port, name: port.name, targetPort: targetPort, speaksHTTP2: http2)
         }
         let hosts = MeshService.kubernetesHosts(name: service.name.name, namespace: service.name.namespace)
         services.append(MeshService(name: service.name, hosts: hosts, ports: ports, endpoints: []))

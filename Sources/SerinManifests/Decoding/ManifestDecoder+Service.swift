@@ -25,7 +25,7 @@ extension ManifestDecoder {
     }
 
     private static func servicePort(_ field: Field, reader: DocumentReader) -> KubernetesService.Port? {
-        let schema = Schema(known: ["name", "port", "targetPort", "protocol"], ignored: ["nodePort", "appProtocol"])
+        let schema = Schema(known: ["name", "port", "targetPort", "protocol", "appProtocol"], ignored: ["nodePort"])
         guard let fields = reader.mapping(field, schema),
             let portField = reader.required("port", in: fields),
             let port = reader.port(portField)
@@ -41,7 +41,7 @@ extension ManifestDecoder {
         }
         return KubernetesService.Port(
             name: fields["name"].flatMap(reader.string), port: port, targetPort: targetPort,
-            protocol: fields["protocol"].flatMap(reader.string) ?? "TCP"
+            protocol: fields["protocol"].flatMap(reader.string) ?? "TCP", appProtocol: fields["appProtocol"].flatMap(reader.string)
         )
     }
 }

@@ -43,13 +43,24 @@ extension ManifestDecoder {
             pool.tcp.connectTimeout = tcp["connectTimeout"].flatMap(reader.positiveDuration)
         }
         let httpSchema = Schema(
-            known: ["http1MaxPendingRequests", "maxRequestsPerConnection", "idleTimeout"],
-            notSupported: ["http2MaxRequests", "maxRetries", "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"]
+            known: ["http1MaxPendingRequests", "maxRequestsPerConnection", "idleTimeout", "h2UpgradePolicy"],
+            notSupported: ["http2MaxRequests", "maxRetries", "useClientProtocol", "maxConcurrentStreams"]
         )
         if let httpField = fields["http"], let http = reader.mapping(httpField, httpSchema) {
             pool.http.http1MaxPendingRequests = limit(http["http1MaxPendingRequests"])
             pool.http.maxRequestsPerConnection = limit(http["maxRequestsPerConnection"])
             pool.http.idleTimeout = http["idleTimeout"].flatMap(reader.positiveDuration)
+            if let policyField = http["h2UpgradePolicy"], let policy = reader.string(policyField) {
+                switch policy {
+                case "UPGRADE": pool.http.upgradesToHTTP2 = true
+                case "DO_NOT_UPGRADE": pool.http.upgradesToHTTP2 = false
+                case "DEFAULT": break
+                default:
+                    reader.error(
+                        "\(policyField.path): expected one of DEFAULT, DO_NOT_UPGRADE, UPGRADE, got \"\(policy)\"", at: policyField.node
+                    )
+                }
+            }
         }
         return pool
     }

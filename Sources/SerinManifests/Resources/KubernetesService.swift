@@ -13,12 +13,15 @@ public struct KubernetesService: Hashable, Sendable {
         public var port: Int
         public var targetPort: TargetPort?
         public var `protocol`: String
+        /// Kubernetes' `appProtocol` (`kubernetes.io/h2c`, `grpc`…), which Istio reads first to pick the protocol.
+        public var appProtocol: String?
 
-        public init(name: String? = nil, port: Int, targetPort: TargetPort? = nil, protocol: String = "TCP") {
+        public init(name: String? = nil, port: Int, targetPort: TargetPort? = nil, protocol: String = "TCP", appProtocol: String? = nil) {
             self.name = name
             self.port = port
             self.targetPort = targetPort
             self.protocol = `protocol`
+            self.appProtocol = appProtocol
         }
     }
 

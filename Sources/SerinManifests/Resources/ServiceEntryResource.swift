@@ -26,7 +26,12 @@ public struct ServiceEntryResource: Hashable, Sendable {
         }
 
         /// The canonical model's view of this port.
-        public var servicePort: ServicePort { ServicePort(number: number, name: name, targetPort: targetPort) }
+        public var servicePort: ServicePort {
+            ServicePort(
+                number: number, name: name, targetPort: targetPort,
+                speaksHTTP2: ServicePort.selectsHTTP2(protocol: self.protocol, appProtocol: nil, name: name)
+            )
+        }
     }
 
     /// Whether the service is part of the mesh (Istio's `location`).

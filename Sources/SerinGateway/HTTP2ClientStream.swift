@@ -1,0 +1,109 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+
+/// One stream of a shared upstream HTTP/2 connection under an `UpstreamConnection`: the proxy's HTTP/1.1
+/// request bytes become HEADERS, DATA and trailing HEADERS (Host as `:authority`, chunked trailers as HTTP/2
+/// trailers, `te: trailers` kept for gRPC), and the server's frames become HTTP/1.1 response bytes the
+/// connection reads as it reads any upstream's (a body chunked unless its length is known, trailers as chunked
+/// trailers). A gRPC answer's `grpc-status` is noted on the way, from trailers or a trailers-only response.
+final class HTTP2ClientStream: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private let scheme: String
+    private var request = HTTP1MessageSplitter()
+    private var requestEnded = false
+    private var responseChunked = false
+    private var responseStarted = false
+    /// The answer's `grpc-status`, once seen; read by the proxy when it counts the request.
+    private(set) var grpcStatus: String?
+    /// The `grpc-status` of an answer that is its headers alone (trailers-only): what gRPC retry conditions read.
+    private(set) var trailersOnlyStatus: Int?
+
+    init(overTLS: Bool) {
+        self.scheme = overTLS ? "https" : "http"
+    }
+
+    // MARK: Request: HTTP/1.1 bytes to frames
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard !requestEnded else {
+            promise?.succeed()
+            return
+        }
+        request.append(unwrapOutboundIn(data))
+        let frames: [HTTP2Frame.FramePayload]
+        do {
+            (frames, requestEnded) = try HTTP2Bridging.frames(from: &request, allocator: context.channel.allocator) { bytes throws(MalformedMessage) in
+                let head = try HTTP1HeadParser.parseRequest(bytes, limits: .default)
+                return (requestHeaders(head), try BodyFraming.ofRequest(head))
+            }
+        } catch {
+            promise?.fail(error)
+            context.fireErrorCaught(error)
+            return
+        }
+        if !HTTP2Bridging.write(frames, on: context, promise: promise) { promise?.succeed() }
+    }
+
+    private func requestHeaders(_ head: RequestHead) -> HPACKHeaders {
+        var headers: HPACKHeaders = [":method": head.method, ":scheme": scheme]
+        if let host = head.fields.first(.host) { headers.add(name: ":authority", value: host) }
+        headers.add(name: ":path", value: head.target)
+        let options = head.fields.connectionOptions.namedFields
+        head.fields.forEachLowercased { name, value, kind in
+            switch kind {
+            case .host, .transferEncoding, .connection, .keepAlive, .proxyConnection, .upgrade, .trailer: return
+            case .te where value != "trailers": return
+            default:
+                guard !options.contains(name) else { return }
+                headers.add(name: name, value: value)
+            }
+        }
+        return headers
+    }
+
+    // MARK: Response: frames to HTTP/1.1 bytes
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = context.channel.allocator.buffer(capacity: 0)
+        switch unwrapInboundIn(data) {
+        case .headers(let frame) where !responseStarted:
+            guard let status = frame.headers.first(name: ":status").flatMap(Int.init), (100...999).contains(status) else {
+                return context.fireErrorCaught(MalformedMessage(reason: "an HTTP/2 response without a valid :status"))
+            }
+            if (100..<200).contains(status) { return }
+            responseStarted = true
+            bytes.writeString("HTTP/1.1 \(status) \(HTTPResponseStatus(statusCode: status).reasonPhrase)\r\n")
+            var hasLength = false
+            for (name, value, _) in frame.headers where !name.hasPrefix(":") {
+                if name == "content-length" { hasLength = true }
+                if name == "grpc-status" { grpcStatus = value }
+                bytes.writeField(name, value)
+            }
+            if frame.endStream {
+                trailersOnlyStatus = grpcStatus.flatMap { Int($0) }
+                if !hasLength && status != 204 && status != 304 { bytes.writeStaticString("content-length: 0\r\n") }
+            } else if !hasLength {
+                responseChunked = true
+                bytes.writeStaticString("transfer-encoding: chunked\r\n")
+            }
+            bytes.writeStaticString("\r\n")
+        case .headers(let trailers):
+            for (name, value, _) in trailers.headers where name == "grpc-status" { grpcStatus = value }
+            HTTP2Bridging.appendTrailers(trailers.headers, chunked: responseChunked, to: &bytes)
+        case .data(let frame):
+            guard responseStarted else { return }
+            HTTP2Bridging.appendBody(frame, chunked: responseChunked, to: &bytes)
+        case .rstStream(let code):
+            return context.fireErrorCaught(MalformedMessage(reason: "the upstream reset the HTTP/2 stream (\(code))"))
+        default:
+            return
+        }
+        if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+    }
+}

@@ -1,0 +1,110 @@
+import NIOCore
+import NIOHTTP2
+
+/// A client connection that speaks HTTP/2 — chosen by ALPN on TLS, or by the client's preface on a plaintext
+/// port (h2c with prior knowledge) — served by NIOHTTP2 with one `ProxyHandler` per stream behind an
+/// `HTTP2ServerStream`. HTTP/1 connections never reach this: the proxy hands a connection over only when its
+/// first bytes fail to parse as HTTP/1 and are the preface, so the HTTP/1 path costs nothing more.
+enum HTTP2Connection {
+    /// RFC 9113 §3.4: the client connection preface's first line, which HTTP/1 parses as method `PRI`.
+    static let prefaceStart = Array("PRI * HTTP/2.0\r\n\r\n".utf8)
+
+    /// Whether `head` (a complete HTTP/1 head as the proxy found it) is the preface's first part.
+    static func beginsWithPreface(_ head: ByteBuffer) -> Bool {
+        head.readableBytes >= prefaceStart.count && head.readableBytesView.prefix(prefaceStart.count).elementsEqual(prefaceStart)
+    }
+
+    /// Windows as Envoy opens them by default (256 MiB is Envoy's; 1 MiB per stream keeps a slow client's
+    /// stream from holding much), and streams per connection as Envoy's default allows.
+    static var configuration: NIOHTTP2Handler.Configuration {
+        var configuration = NIOHTTP2Handler.Configuration()
+        configuration.connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1024),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 60 * 1024),
+        ]
+        configuration.connection.targetWindowSize = 1 << 24
+        configuration.stream.targetWindowSize = 1 << 20
+        configuration.stream.outboundBufferSizeHighWatermark = 64 * 1024
+        configuration.stream.outboundBufferSizeLowWatermark = 16 * 1024
+        return configuration
+    }
+
+    /// Puts NIOHTTP2 where `proxy` was on its connection (the pipeline's last handler), and hands it `bytes` already read (the preface's
+    /// start); every stream the client opens gets its own proxy with the connection's settings.
+    static func serve(on context: ChannelHandlerContext, replacing proxy: ProxyHandler, replaying bytes: ByteBuffer?) {
+        // Streams start on the connection's loop, where the proxy it replaces may be read.
+        let parent = NIOLoopBound(proxy, eventLoop: context.eventLoop)
+        let configuration = Self.configuration
+        do {
+            let idle = HTTP2IdleConnection(channel: context.channel, timeout: proxy.limits.idleTimeout)
+            _ = try context.pipeline.syncOperations.configureHTTP2Pipeline(
+                mode: .server, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream,
+                streamDelegate: idle, position: .last
+            ) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandlers([HTTP2ServerStream(), parent.value.forStream()])
+                }
+            }
+            try context.pipeline.syncOperations.addHandler(HTTP2ConnectionErrors(), position: .last)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        if let bytes { context.fireChannelRead(NIOAny(bytes)) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// A connection that turns out to speak HTTP/2 takes its proxy out of the pipeline.
+extension ProxyHandler: RemovableChannelHandler {
+    /// A proxy for one HTTP/2 stream of this connection: the same listener, routes and limits, its own deadlines.
+    func forStream() -> ProxyHandler {
+        ProxyHandler(
+            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, inMesh: inMesh,
+            overTLS: overTLS, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
+        )
+    }
+}
+
+/// Last on an HTTP/2 connection: a protocol error NIOHTTP2 reports (after its GOAWAY or RST_STREAM went out) closes
+/// the connection, as the HTTP/1 proxy closes on errors, so a client that broke the protocol is not left waiting.
+final class HTTP2ConnectionErrors: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Never
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Closes an HTTP/2 client connection that has had no stream open for the gateway's idle timeout, as an HTTP/1
+/// connection between requests closes: a stream keeps it open however long the stream lasts.
+/// `@unchecked Sendable` safe: NIOHTTP2 calls it on the connection's event loop only, where it is made.
+final class HTTP2IdleConnection: NIOHTTP2StreamDelegate, @unchecked Sendable {
+    private let channel: any Channel
+    private let timeout: TimeAmount
+    private var open = 0
+    private var timer: Scheduled<Void>?
+
+    init(channel: any Channel, timeout: TimeAmount) {
+        self.channel = channel
+        self.timeout = timeout
+        arm()
+    }
+
+    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
+        open += 1
+        timer?.cancel()
+        timer = nil
+    }
+
+    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
+        open -= 1
+        if open == 0 { arm() }
+    }
+
+    private func arm() {
+        let channel = self.channel
+        timer = channel.eventLoop.assumeIsolated().scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+}

@@ -1,0 +1,156 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+
+/// One client HTTP/2 stream in front of a `ProxyHandler`: the stream's request frames become HTTP/1.1 request
+/// bytes (`:authority` as Host, a body without content-length chunked, trailers as chunked trailers), and the
+/// proxy's HTTP/1.1 response bytes become HEADERS, DATA and trailing HEADERS. So one proxy — routing, retries,
+/// timeouts, mirrors, telemetry — serves both protocols. Flow control stays NIOHTTP2's: the proxy holds reads
+/// while its upstream cannot take more (the stream's window then stays closed), and reads the upstream only
+/// while this stream's channel is writable.
+final class HTTP2ServerStream: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private var sawRequestHead = false
+    private var requestChunked = false
+    private var requestEnded = false
+    private var requestIsHEAD = false
+    private var response = HTTP1MessageSplitter()
+    private var responseEnded = false
+    /// Promises of writes that produced no frame, completed once what came before them is flushed.
+    private var pendingPromises: [EventLoopPromise<Void>] = []
+
+    // MARK: Request: frames to HTTP/1.1 bytes
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !requestEnded else { return }
+        var bytes = context.channel.allocator.buffer(capacity: 0)
+        switch unwrapInboundIn(data) {
+        case .headers(let headers) where !sawRequestHead:
+            sawRequestHead = true
+            do {
+                try writeRequestHead(headers.headers, endStream: headers.endStream, to: &bytes)
+            } catch {
+                return refuse(context: context, error)
+            }
+            requestEnded = headers.endStream
+        case .headers(let trailers):
+            requestEnded = true
+            HTTP2Bridging.appendTrailers(trailers.headers, chunked: requestChunked, to: &bytes)
+        case .data(let frame):
+            guard sawRequestHead else { return }
+            requestEnded = frame.endStream
+            HTTP2Bridging.appendBody(frame, chunked: requestChunked, to: &bytes)
+        default:
+            return
+        }
+        if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+    }
+
+    private func writeRequestHead(_ headers: HPACKHeaders, endStream: Bool, to bytes: inout ByteBuffer) throws(MalformedMessage) {
+        guard let method = headers.first(name: ":method") else { throw MalformedMessage(reason: "malformed request: no :method") }
+        guard method != "CONNECT" else {
+            throw MalformedMessage(status: .methodNotAllowed, reason: "CONNECT over HTTP/2 is not supported by the gateway")
+        }
+        guard let path = headers.first(name: ":path"), !path.isEmpty else { throw MalformedMessage(reason: "malformed request: no :path") }
+        requestIsHEAD = method == "HEAD"
+        bytes.writeString("\(method) \(path) HTTP/1.1\r\n")
+        let authority = headers.first(name: ":authority")
+        if let authority { bytes.writeField("host", authority) }
+        var cookies: [String] = []
+        var hasLength = false
+        for (name, value, _) in headers {
+            if name.hasPrefix(":") { continue }
+            switch name {
+            case "host" where authority != nil: continue
+            // RFC 9113 §8.2.3: cookies split into several fields are joined again for HTTP/1.
+            case "cookie": cookies.append(value); continue
+            case "content-length": hasLength = true
+            default: break
+            }
+            bytes.writeField(name, value)
+        }
+        if !cookies.isEmpty { bytes.writeString("cookie: \(cookies.joined(separator: "; "))\r\n") }
+        if !endStream && !hasLength {
+            requestChunked = true
+            bytes.writeStaticString("transfer-encoding: chunked\r\n")
+        }
+        bytes.writeStaticString("\r\n")
+    }
+
+    /// A request the gateway cannot turn into HTTP/1: answered on the stream, which then ends.
+    private func refuse(context: ChannelHandlerContext, _ error: MalformedMessage) {
+        requestEnded = true
+        let body = context.channel.allocator.buffer(string: error.reason + "\n")
+        let headers: HPACKHeaders = [
+            ":status": String(error.status.code), "content-type": "text/plain; charset=utf-8",
+            "content-length": String(body.readableBytes), "server": "serin",
+        ]
+        context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))), promise: nil)
+        responseEnded = true
+    }
+
+    // MARK: Response: HTTP/1.1 bytes to frames
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard !responseEnded else {
+            promise?.succeed()
+            return
+        }
+        response.append(unwrapOutboundIn(data))
+        let isHEAD = requestIsHEAD
+        let frames: [HTTP2Frame.FramePayload]
+        do {
+            (frames, responseEnded) = try HTTP2Bridging.frames(from: &response, allocator: context.channel.allocator) { bytes throws(MalformedMessage) in
+                let head = try HTTP1HeadParser.parseResponse(bytes)
+                if head.isInformational { return nil }
+                return (Self.responseHeaders(head), try BodyFraming.ofResponse(head, toHEAD: isHEAD))
+            }
+        } catch {
+            // The proxy wrote what is not HTTP/1: the stream cannot be answered properly any more.
+            responseEnded = true
+            context.close(promise: nil)
+            promise?.fail(error)
+            return
+        }
+        if !HTTP2Bridging.write(frames, on: context, promise: promise), let promise { pendingPromises.append(promise) }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        guard !pendingPromises.isEmpty else { return }
+        let promises = pendingPromises
+        pendingPromises = []
+        for promise in promises { promise.succeed() }
+    }
+
+    /// A body that ends with the connection ends with the stream: the proxy's close becomes END_STREAM.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if !responseEnded, response.endsWithClose {
+            responseEnded = true
+            context.writeAndFlush(wrapOutboundOut(HTTP2Bridging.endOfStream(context.channel.allocator)), promise: nil)
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        for promise in pendingPromises { promise.succeed() }
+        pendingPromises = []
+    }
+
+    /// The status and fields, without HTTP/1's connection-specific ones (RFC 9113 §8.2.2 forbids them).
+    static func responseHeaders(_ head: ResponseHead) -> HPACKHeaders {
+        var headers: HPACKHeaders = [":status": String(head.status)]
+        let options = head.fields.connectionOptions.namedFields
+        head.fields.forEachLowercased { name, value, kind in
+            guard kind.bit & (KnownField.hopByHop | KnownField.transferEncoding.bit) == 0, !options.contains(name) else { return }
+            headers.add(name: name, value: value)
+        }
+        return headers
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import SerinController
+import SerinCore
+import SerinEmbedded
+import SerinGateway
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// A Canary of a gRPC service (examples/grpc) with real grpcio servers behind the gateway and a grpcio client
+/// calling through it: promoted when v2 answers, rolled back when v2 answers UNAVAILABLE, whose calls count as
+/// failures in the success rate though their HTTP status is 200.
+@Suite("Canary of a gRPC service", .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason)), .timeLimit(.minutes(3)))
+struct GRPCCanaryTests {
+    static func withRollout(
+        v2Failing: String? = nil, _ body: (_ runtime: GatewayRuntime, _ port: Int, _ load: GRPCPeers.Load) async throws -> Void
+    ) async throws {
+        let v1 = try await GRPCPeers.startServer(version: "v1")
+        let v2 = try await GRPCPeers.startServer(version: "v2", failing: v2Failing)
+        let decoded = SeedManifests.resources(SeedManifests.grpc(v1: v1.port, v2: v2.port, canary: SeedManifests.fastMeshCanary))
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let outcome: Result<Void, any Error>
+        do {
+            let runtime = try await GatewayRuntime.start(
+                resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
+                adminHost: "127.0.0.1", adminPort: 0,
+                controller: .init(statePath: state, tickInterval: .milliseconds(50), logger: .discarding)
+            )
+            let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+            let load = try GRPCPeers.startLoad(target: "127.0.0.1:\(port)", authority: "echo", rate: 100)
+            do { outcome = .success(try await body(runtime, port, load)) } catch { outcome = .failure(error) }
+            await runtime.shutdown()
+        } catch {
+            outcome = .failure(error)
+        }
+        await v1.stop()
+        await v2.stop()
+        try outcome.get()
+    }
+
+    @Test("a healthy gRPC canary is promoted: Succeeded, every call answered OK, then all calls on v2")
+    func promoted() async throws {
+        try await Self.withRollout { runtime, port, load in
+            let controller = try #require(runtime.controller)
+            let final = try await MeshTests.waitForFinish(controller, canary: "echo")
+            let codes = try await load.stop()
+            #expect(final.phase == .succeeded, "\(final.message ?? "")")
+            #expect(Set(codes.keys) == ["OK"], "\(codes)")
+            let after = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "echo")
+            #expect(after.code == "OK" && after.body == "v2: hello", "\(after)")
+        }
+    }
+
+    @Test("a gRPC canary answering UNAVAILABLE is rolled back: its failures count against the success rate")
+    func rolledBack() async throws {
+        try await Self.withRollout(v2Failing: "UNAVAILABLE") { runtime, port, load in
+            let controller = try #require(runtime.controller)
+            let final = try await MeshTests.waitForFinish(controller, canary: "echo")
+            let codes = try await load.stop()
+            #expect(final.phase == .failed)
+            #expect(final.canaryWeight == 0)
+            #expect((codes["UNAVAILABLE"] ?? 0) > 0, "\(codes)")
+            let events = try await controller.events(of: ResourceName(name: "echo")).map(\.message)
+            #expect(events.contains { $0.contains("request-success-rate") }, "\(events)")
+            let metrics = PrometheusExposition.render(runtime.gateway.telemetry.snapshot())
+            #expect(metrics.contains("grpc_response_status=\"14\""))
+            let after = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "echo")
+            #expect(after.code == "OK" && after.body == "v1: hello", "\(after)")
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import SerinCore
+import SerinGateway
+import SerinListener
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// HTTP/2 through the gateway with real clients on 127.0.0.1: curl with prior knowledge (h2c) and over TLS
+/// (ALPN), h2load multiplexing streams on one connection, and Python grpcio calling a grpcio server behind the
+/// gateway, trailers and all.
+@Suite("Gateway HTTP/2 and gRPC", .timeLimit(.minutes(3)))
+struct GatewayHTTP2Tests {
+    /// A plaintext Gateway port 80 sending every host to v1 (`GatewayTLSTests.world`).
+    static func plaintext(backend: Int) -> [ManifestSource] {
+        let gateway = GatewayTLSTests.gateway("  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]")
+        return [ManifestSource(path: "gateway.yaml", text: gateway + "\n" + GatewayTLSTests.world(backend: backend))]
+    }
+
+    /// grpc-echo with two endpoints (`ports`), its route retrying as `retries` says (YAML; empty: Istio's default).
+    static func grpcEntry(ports: [Int], retries: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1beta1
+        kind: VirtualService
+        metadata: {name: echo}
+        spec: {hosts: [grpc-echo], gateways: [web-gateway], http: [{\(retries) route: [{destination: {host: grpc-echo}}]}]}
+        ---
+        apiVersion: networking.istio.io/v1beta1
+        kind: ServiceEntry
+        metadata: {name: grpc-echo}
+        spec:
+          hosts: [grpc-echo]
+          location: MESH_INTERNAL
+          resolution: STATIC
+          ports: [{number: 9000, name: grpc, protocol: GRPC}]
+          endpoints:
+        \(ports.map { "  - {address: 127.0.0.1, ports: {grpc: \($0)}}" }.joined(separator: "\n"))
+        """
+    }
+
+    static func grpcEntry(port: Int) -> String { grpcEntry(ports: [port], retries: "") }
+
+    /// The gateway on an ephemeral port in front of the demo app's v1 (and, given `grpcPort`, a gRPC server).
+    static func withGateway(grpcPort: Int? = nil, _ body: (GatewayServer, Int) async throws -> Void) async throws {
+        try await ServedGateway.serve({ backend in
+            plaintext(backend: backend) + (grpcPort.map { [ManifestSource(path: "grpc.yaml", text: grpcEntry(port: $0))] } ?? [])
+        }) { server in
+            try await body(server, try #require(server.boundPort(forDeclared: 80)))
+        }
+    }
+
+    @Test("curl with HTTP/2 prior knowledge gets the page over h2c, and HTTP/1.1 on the same port still works")
+    func priorKnowledge() async throws {
+        try await Self.withGateway { _, port in
+            let page = try await Curl.get("http://127.0.0.1:\(port)/", ["--http2-prior-knowledge"])
+            #expect(page.status == 200, "\(page.stderr)")
+            #expect(page.headers.first?.hasPrefix("HTTP/2 200") == true, "\(page.headers)")
+            #expect(page.body.contains("This is v1"))
+            let posted = try await Curl.get("http://127.0.0.1:\(port)/echo", ["--http2-prior-knowledge", "--data-binary", "ping"])
+            #expect(posted.status == 200, "\(posted.stderr)")
+            #expect(posted.body.contains("host: 127.0.0.1:\(port)"), "\(posted.body)")
+            let http1 = try await Curl.get("http://127.0.0.1:\(port)/", ["--http1.1"])
+            #expect(http1.status == 200)
+            #expect(http1.headers.first?.hasPrefix("HTTP/1.1 200") == true)
+        }
+    }
+
+    @Test(
+        "curl over TLS negotiates h2 by ALPN; a client offering only http/1.1 gets HTTP/1.1",
+        .enabled(if: TestCertificates.shouldRun, "openssl is not installed; CI runs this")
+    )
+    func alpn() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let yaml = GatewayTLSTests.gateway(GatewayTLSTests.httpsServer(tls: "{mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key}"))
+        try await GatewayTLSTests.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            let h2 = try await GatewayTLSTests.https("web.example.com", port: port, ca: ca, ["--http2"])
+            #expect(h2.status == 200, "\(h2.stderr)")
+            #expect(h2.headers.first?.hasPrefix("HTTP/2 200") == true, "\(h2.headers)")
+            #expect(h2.body.contains("This is v1"))
+            let echo = try await GatewayTLSTests.https("web.example.com", port: port, path: "/echo", ca: ca, ["--http2"])
+            #expect(echo.body.contains("x-forwarded-proto: https"), "\(echo.body)")
+            let http1 = try await GatewayTLSTests.https("web.example.com", port: port, ca: ca, ["--http1.1"])
+            #expect(http1.headers.first?.hasPrefix("HTTP/1.1 200") == true, "\(http1.headers)")
+        }
+    }
+
+    @Test("h2load's 400 requests, 10 streams at a time on one connection, all succeed", .enabled(if: H2Load.shouldRun, Comment(rawValue: H2Load.skipReason)))
+    func multiplexed() async throws {
+        try await Self.withGateway { _, port in
+            let result = try await SerinProcess.run(
+                ["-n", "400", "-c", "1", "-m", "10", "http://127.0.0.1:\(port)/"], program: URL(fileURLWithPath: H2Load.path), timeout: .seconds(60)
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored"), "\(result.stdout)")
+            #expect(result.stdout.contains("status codes: 400 2xx"), "\(result.stdout)")
+            #expect(result.stdout.contains("Application protocol: h2c"), "\(result.stdout)")
+        }
+    }
+
+    @Test(
+        "a gRPC call through the gateway reaches a grpcio server over HTTP/2: OK with its body and trailing metadata",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcOK() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await backend.stop() } }
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let outcome = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo", message: "hi")
+            #expect(outcome.code == "OK", "\(outcome)")
+            #expect(outcome.body == "v1: hi")
+            #expect(outcome.trailing["serin-version"] == "v1", "\(outcome.trailing)")
+            let metrics = PrometheusExposition.render(server.telemetry.snapshot())
+            #expect(metrics.contains("grpc_response_status=\"0\""), "\(metrics)")
+            #expect(metrics.contains("request_protocol=\"grpc\""))
+        }
+    }
+
+    @Test(
+        "a gRPC failure passes through with its status, message and trailing metadata, and each try is counted by its status",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcFailure() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v2", failing: "UNAVAILABLE")
+        defer { Task { await backend.stop() } }
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let outcome = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo")
+            #expect(outcome.code == "UNAVAILABLE", "\(outcome)")
+            #expect(outcome.details == "v2 says UNAVAILABLE")
+            #expect(outcome.trailing["serin-version"] == "v2", "\(outcome.trailing)")
+            let snapshot = server.telemetry.snapshot()
+            let metrics = PrometheusExposition.render(snapshot)
+            #expect(metrics.contains("grpc_response_status=\"14\""), "\(metrics)")
+            // Istio's default retryOn has unavailable: the first try and two retries, each counted as a failure.
+            #expect(snapshot.totals(destinationService: "grpc-echo").serverErrors == 3)
+        }
+    }
+
+    @Test(
+        "h2load's 400 gRPC calls on 4 connections reach the grpcio server over at most one HTTP/2 connection per gateway thread",
+        .enabled(if: GRPCPeers.shouldRun && H2Load.shouldRun, Comment(rawValue: GRPCPeers.skipReason + "; " + H2Load.skipReason))
+    )
+    func upstreamMultiplexed() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await backend.stop() } }
+        let directory = try SerinProcess.temporaryDirectory()
+        // One length-prefixed gRPC message: not compressed, 5 bytes, "hello".
+        let message = directory.appendingPathComponent("call.bin")
+        try Data([0, 0, 0, 0, 5] + Array("hello".utf8)).write(to: message)
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let result = try await SerinProcess.run(
+                [
+                    "-n", "400", "-c", "4", "-m", "10", "-d", message.path, "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    "-H", ":authority: grpc-echo", "http://127.0.0.1:\(port)/serin.test.Echo/Say",
+                ],
+                program: URL(fileURLWithPath: H2Load.path), timeout: .seconds(60)
+            )
+            #expect(result.stdout.contains("400 succeeded, 0 failed, 0 errored"), "\(result.stdout)")
+            #expect(result.stdout.contains("status codes: 400 2xx"), "\(result.stdout)")
+            let upstream = await server.http2UpstreamConnectionCount()
+            #expect((1...2).contains(upstream), "\(upstream) upstream connections for 2 threads")
+            let snapshot = server.telemetry.snapshot()
+            let ok = snapshot.series.filter { $0.key.destinationService == "grpc-echo" && $0.key.grpcStatus == "0" }.map(\.value.requests).reduce(0, +)
+            #expect(ok == 400)
+        }
+    }
+
+    @Test(
+        "a trailers-only UNAVAILABLE is retried on the next endpoint under Istio's default retryOn and retryOn unavailable, not under 5xx",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcRetries() async throws {
+        let healthy = try await GRPCPeers.startServer(version: "v1")
+        let failing = try await GRPCPeers.startServer(version: "v2", failing: "UNAVAILABLE")
+        defer { Task { await healthy.stop(); await failing.stop() } }
+        for (retries, retried) in [("", true), ("retries: {attempts: 2, retryOn: unavailable},", true), ("retries: {attempts: 2, retryOn: 5xx},", false)] {
+            try await ServedGateway.serve({ backend in
+                Self.plaintext(backend: backend)
+                    + [ManifestSource(path: "grpc.yaml", text: Self.grpcEntry(ports: [healthy.port, failing.port], retries: retries))]
+            }) { server in
+                let port = try #require(server.boundPort(forDeclared: 80))
+                var codes: [String] = []
+                for _ in 0..<4 { codes.append(try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo").code) }
+                if retried {
+                    #expect(codes == ["OK", "OK", "OK", "OK"], "\(retries): \(codes)")
+                } else {
+                    #expect(codes.contains("UNAVAILABLE"), "\(retries): \(codes)")
+                }
+                let unavailable = server.telemetry.snapshot().series.filter { $0.key.grpcStatus == "14" }.map(\.value.requests).reduce(0, +)
+                #expect(unavailable >= 1, "each attempt on the failing endpoint is counted with its status")
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import SerinCore
+import SerinManifests
+import Testing
+
+/// Which destinations the gateway speaks HTTP/2 to, chosen from the manifests as Istio's protocol selection does.
+@Suite("Upstream protocol selection")
+struct UpstreamProtocolTests {
+    static func world(port: String, service: String = "", rule: String = "") -> String {
+        """
+        apiVersion: networking.istio.io/v1beta1
+        kind: Gateway
+        metadata: {name: gw}
+        spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+        ---
+        apiVersion: networking.istio.io/v1beta1
+        kind: VirtualService
+        metadata: {name: echo}
+        spec: {hosts: ["*"], gateways: [gw], http: [{route: [{destination: {host: echo}}]}]}
+        ---
+        apiVersion: networking.istio.io/v1beta1
+        kind: ServiceEntry
+        metadata: {name: echo}
+        spec:
+          hosts: [echo]
+          location: MESH_INTERNAL
+          resolution: STATIC
+          ports: [\(port)]
+          endpoints: [{address: 127.0.0.1}]
+        \(service)\(rule)
+        """
+    }
+
+    static func speaksHTTP2(_ yaml: String) throws -> Bool {
+        let set = Fixture.set(yaml)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let table = RouteTable(compiling: set.config)
+        let request = RequestAttributes(method: "GET", target: "/", authority: "echo", headers: HeaderList())
+        guard case .route(let route) = table.resolve(request, port: 80) else { throw UnexpectedRoute() }
+        return try #require(route.targets.first).cluster.speaksHTTP2
+    }
+
+    struct UnexpectedRoute: Error {}
+
+    @Test(
+        "a ServiceEntry port speaks HTTP/2 by protocol HTTP2 or GRPC, or by a grpc-/http2- name when its protocol says nothing",
+        arguments: [
+            ("{number: 80, name: grpc-api, protocol: GRPC}", true), ("{number: 80, name: web, protocol: HTTP2}", true),
+            ("{number: 80, name: http2-web}", true), ("{number: 80, name: grpc}", true), ("{number: 80, name: http, protocol: HTTP}", false),
+            ("{number: 80, name: grpc-web, protocol: HTTP}", false), ("{number: 80, name: grpcish}", false),
+        ]
+    )
+    func serviceEntryPorts(port: String, http2: Bool) throws {
+        #expect(try Self.speaksHTTP2(Self.world(port: port)) == http2)
+    }
+
+    @Test("h2UpgradePolicy UPGRADE makes an HTTP port HTTP/2; DO_NOT_UPGRADE keeps a GRPC port on HTTP/1.1")
+    func upgradePolicy() throws {
+        func rule(_ policy: String) -> String {
+            """
+
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: DestinationRule
+            metadata: {name: echo}
+            spec: {host: echo, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: \(policy)}}}}
+            """
+        }
+        #expect(try Self.speaksHTTP2(Self.world(port: "{number: 80, name: http, protocol: HTTP}", rule: rule("UPGRADE"))))
+        #expect(try !Self.speaksHTTP2(Self.world(port: "{number: 80, name: grpc, protocol: GRPC}", rule: rule("DO_NOT_UPGRADE"))))
+        #expect(try Self.speaksHTTP2(Self.world(port: "{number: 80, name: grpc, protocol: GRPC}", rule: rule("DEFAULT"))))
+    }
+
+    @Test("an h2UpgradePolicy Istio does not know is an error at the field that lists the values")
+    func unknownUpgradePolicy() {
+        let set = Fixture.set("""
+            apiVersion: networking.istio.io/v1beta1
+            kind: DestinationRule
+            metadata: {name: echo}
+            spec: {host: echo, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: ALWAYS}}}}
+            """)
+        #expect(Fixture.messages(set.diagnostics).contains {
+            $0.contains("spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: expected one of DEFAULT, DO_NOT_UPGRADE, UPGRADE, got \"ALWAYS\"")
+        }, "\(Fixture.messages(set.diagnostics))")
+    }
+
+    @Test("a Kubernetes Service port speaks HTTP/2 by appProtocol kubernetes.io/h2c or grpc, or by its name")
+    func kubernetesServicePorts() {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: api}
+            spec:
+              ports:
+              - {name: web, port: 80, appProtocol: kubernetes.io/h2c}
+              - {name: rpc, port: 81, appProtocol: grpc}
+              - {name: grpc-api, port: 82}
+              - {name: grpc-but-http, port: 83, appProtocol: http}
+              - {name: http, port: 84}
+            """
+        let config = MeshConfig(resources: Fixture.decode(yaml).resources)
+        #expect(config.services.first?.ports.map(\.speaksHTTP2) == [true, true, true, false, false])
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""A gRPC server for Serin's tests (Python grpcio, no generated stubs): /serin.test.Echo/Say answers
+"<version>: <request>" with status OK, or, with --fail CODE, that status, a message and trailing metadata.
+Binds 127.0.0.1 on a free port, prints "PORT <n>" and serves until killed."""
+import argparse
+import signal
+from concurrent import futures
+
+import grpc
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--version", default="v1")
+    parser.add_argument("--fail", default="", help="a grpc.StatusCode name (UNAVAILABLE...) to answer every call with")
+    args = parser.parse_args()
+
+    def say(request, context):
+        if args.fail:
+            # No initial metadata: the answer is trailers-only, the kind gRPC retry conditions apply to.
+            context.set_trailing_metadata((("serin-version", args.version),))
+            context.abort(grpc.StatusCode[args.fail], f"{args.version} says {args.fail}")
+        context.send_initial_metadata((("serin-version", args.version),))
+        context.set_trailing_metadata((("serin-version", args.version),))
+        return args.version.encode() + b": " + request
+
+    handler = grpc.method_handlers_generic_handler(
+        "serin.test.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"PORT {port}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
