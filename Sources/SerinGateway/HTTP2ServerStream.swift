@@ -23,6 +23,8 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
     private var responseEnded = false
     /// Promises of writes that produced no frame, completed once what came before them is flushed.
     private var pendingPromises: [EventLoopPromise<Void>] = []
+    /// The response's last frame's write, while it is under way.
+    private var responseWritten: EventLoopFuture<Void>?
 
     // MARK: Request: frames to HTTP/1.1 bytes
 
@@ -99,7 +101,8 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard !responseEnded else {
-            promise?.succeed()
+            // Settled at the next flush, after what came before it: a close that waits on it loses nothing.
+            if let promise { pendingPromises.append(promise) }
             return
         }
         response.append(unwrapOutboundIn(data))
@@ -118,6 +121,14 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
             promise?.fail(error)
             return
         }
+        var promise = promise
+        if responseEnded, !frames.isEmpty {
+            // The response's last frame: a close waits until it is written (NIOHTTP2 drops DATA a reset overtakes).
+            let ended = context.eventLoop.makePromise(of: Void.self)
+            if let promise { ended.futureResult.cascade(to: promise) }
+            awaitWritten(ended.futureResult)
+            promise = ended
+        }
         if !HTTP2Bridging.write(frames, on: context, promise: promise), let promise { pendingPromises.append(promise) }
     }
 
@@ -129,13 +140,26 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
         for promise in promises { promise.succeed() }
     }
 
-    /// A body that ends with the connection ends with the stream: the proxy's close becomes END_STREAM.
+    /// A body that ends with the connection ends with the stream: the proxy's close becomes END_STREAM. A close
+    /// after a whole response waits for its last frame to be written, so the client gets all of it.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         if !responseEnded, response.endsWithClose {
             responseEnded = true
-            context.writeAndFlush(wrapOutboundOut(HTTP2Bridging.endOfStream(context.channel.allocator)), promise: nil)
+            let ended = context.eventLoop.makePromise(of: Void.self)
+            awaitWritten(ended.futureResult)
+            context.writeAndFlush(wrapOutboundOut(HTTP2Bridging.endOfStream(context.channel.allocator)), promise: ended)
+        }
+        if let responseWritten {
+            responseWritten.assumeIsolated().whenComplete { _ in context.close(mode: mode, promise: promise) }
+            return
         }
         context.close(mode: mode, promise: promise)
+    }
+
+    /// Remembers the response's last write until it completes.
+    private func awaitWritten(_ written: EventLoopFuture<Void>) {
+        responseWritten = written
+        written.assumeIsolated().whenComplete { [weak self] _ in self?.responseWritten = nil }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

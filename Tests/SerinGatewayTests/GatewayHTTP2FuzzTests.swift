@@ -145,4 +145,22 @@ struct GatewayHTTP2FuzzTests {
         await flood.close()
         await backends.shutdown()
     }
+
+    @Test("a request over the gateway's limits (a long :path) is answered 414 on its stream with the reason, not cut")
+    func refusedRequestIsAnswered() async throws {
+        var limits = GatewayLimits.default
+        limits.maxURIBytes = 16
+        try await GatewayLimitsTests.withRawClient(limits: limits) { _, gateway, backends in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let raw = try await RawConnection.connect(port: port, group: backends.group)
+            // :method GET, :scheme http, :path of 40 bytes (a literal with the indexed name :path), :authority web.
+            let headers: [UInt8] = [0x82, 0x86, 0x04, 40] + Array(("/" + String(repeating: "a", count: 39)).utf8) + [0x41, 3] + Array("web".utf8)
+            try await raw.send(
+                bytes: Self.preface + Self.frame(type: 4, flags: 0, stream: 0, payload: [])
+                    + Self.frame(type: 1, flags: 0x5, stream: 1, payload: headers)
+            )
+            #expect(await raw.waitFor("limit"), "\(Array(raw.received.utf8))")
+            await raw.close()
+        }
+    }
 }

@@ -102,7 +102,7 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
-        "a gRPC call through the gateway reaches a grpcio server over HTTP/2: OK with its body and trailing metadata",
+        "a gRPC call through the gateway reaches a grpcio server over HTTP/2: OK with its body and trailing metadata, as trailers to an HTTP/1.1 client too",
         .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
     )
     func grpcOK() async throws {
@@ -113,6 +113,18 @@ struct GatewayHTTP2Tests {
             #expect(outcome.code == "OK", "\(outcome)")
             #expect(outcome.body == "v1: hi")
             #expect(outcome.trailing["serin-version"] == "v1", "\(outcome.trailing)")
+            // An HTTP/1.1 client gets the HTTP/2 server's trailers as chunked trailers.
+            let message = try SerinProcess.temporaryDirectory().appendingPathComponent("call.bin")
+            try Data([0, 0, 0, 0, 2] + Array("hi".utf8)).write(to: message)
+            let http1 = try await Curl.get(
+                "http://127.0.0.1:\(port)/serin.test.Echo/Say",
+                [
+                    "--http1.1", "--raw", "--data-binary", "@\(message.path)", "-H", "host: grpc-echo", "-H", "content-type: application/grpc",
+                    "-H", "te: trailers",
+                ]
+            )
+            #expect(http1.header("transfer-encoding") == "chunked", "\(http1.headers)")
+            #expect(http1.body.contains("grpc-status: 0") && http1.body.contains("serin-version: v1"), "\(http1.body)")
             let metrics = PrometheusExposition.render(server.telemetry.snapshot())
             #expect(metrics.contains("grpc_response_status=\"0\""), "\(metrics)")
             #expect(metrics.contains("request_protocol=\"grpc\""))

@@ -5,29 +5,15 @@ import Testing
 /// Which destinations the gateway speaks HTTP/2 to, chosen from the manifests as Istio's protocol selection does.
 @Suite("Upstream protocol selection")
 struct UpstreamProtocolTests {
-    static func world(port: String, service: String = "", rule: String = "") -> String {
-        """
-        apiVersion: networking.istio.io/v1beta1
-        kind: Gateway
-        metadata: {name: gw}
-        spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
-        ---
-        apiVersion: networking.istio.io/v1beta1
-        kind: VirtualService
-        metadata: {name: echo}
-        spec: {hosts: ["*"], gateways: [gw], http: [{route: [{destination: {host: echo}}]}]}
-        ---
-        apiVersion: networking.istio.io/v1beta1
-        kind: ServiceEntry
-        metadata: {name: echo}
-        spec:
-          hosts: [echo]
-          location: MESH_INTERNAL
-          resolution: STATIC
-          ports: [\(port)]
-          endpoints: [{address: 127.0.0.1}]
-        \(service)\(rule)
-        """
+    /// A gateway route to `echo`, a ServiceEntry for it with `port`, and anything else (`extra`: YAML documents).
+    static func world(port: String, rule: String = "") -> String {
+        let documents = [
+            "kind: Gateway\nmetadata: {name: gw}\nspec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*\"]}]}",
+            "kind: VirtualService\nmetadata: {name: echo}\nspec: {hosts: [\"*\"], gateways: [gw], http: [{route: [{destination: {host: echo}}]}]}",
+            "kind: ServiceEntry\nmetadata: {name: echo}\n"
+                + "spec: {hosts: [echo], location: MESH_INTERNAL, resolution: STATIC, ports: [\(port)], endpoints: [{address: 127.0.0.1}]}",
+        ]
+        return documents.map { "apiVersion: networking.istio.io/v1beta1\n" + $0 }.joined(separator: "\n---\n") + rule
     }
 
     static func speaksHTTP2(_ yaml: String) throws -> Bool {
@@ -85,18 +71,11 @@ struct UpstreamProtocolTests {
 
     @Test("a Kubernetes Service port speaks HTTP/2 by appProtocol kubernetes.io/h2c or grpc, or by its name")
     func kubernetesServicePorts() {
-        let yaml = """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: api}
-            spec:
-              ports:
-              - {name: web, port: 80, appProtocol: kubernetes.io/h2c}
-              - {name: rpc, port: 81, appProtocol: grpc}
-              - {name: grpc-api, port: 82}
-              - {name: grpc-but-http, port: 83, appProtocol: http}
-              - {name: http, port: 84}
-            """
+        let ports = [
+            "{name: web, port: 80, appProtocol: kubernetes.io/h2c}", "{name: rpc, port: 81, appProtocol: grpc}", "{name: grpc-api, port: 82}",
+            "{name: grpc-but-http, port: 83, appProtocol: http}", "{name: http, port: 84}",
+        ]
+        let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec: {ports: [\(ports.joined(separator: ", "))]}"
         let config = MeshConfig(resources: Fixture.decode(yaml).resources)
         #expect(config.services.first?.ports.map(\.speaksHTTP2) == [true, true, true, false, false])
     }
