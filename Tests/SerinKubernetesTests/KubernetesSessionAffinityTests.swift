@@ -74,8 +74,10 @@ struct KubernetesSessionAffinityTests {
     @Test("each step's routes pin both cookies' holders; promotion turns the affinity routes to the canary and expires both cookies")
     func pinsThenPromotion() async throws {
         try await Self.rollOut(ScriptedMetrics.healthy, until: "Succeeded") { analysed, server in
-            let value = try? #require(analysed.first.flatMap(Self.value))
-            guard let value else { return }
+            guard let value = analysed.first.flatMap(Self.value) else {
+                Issue.record("no affinity cookie in \(analysed)")
+                return
+            }
             #expect(analysed.count == 2)
             #expect(analysed == [Self.pinned(canary: 20, value: value), Self.pinned(canary: 60, value: value)], "\(analysed)")
             #expect(await eventually(.seconds(10)) { KubernetesABTestingTests.routes(server) == Self.expired(canary: 100, value: value) },
@@ -86,8 +88,10 @@ struct KubernetesSessionAffinityTests {
     @Test("a rollback sends the canary cookie's holders to stable and expires the cookie")
     func rollbackExpires() async throws {
         try await Self.rollOut(ScriptedMetrics.failing, until: "Failed") { analysed, server in
-            let value = try? #require(analysed.first.flatMap(Self.value))
-            guard let value else { return }
+            guard let value = analysed.first.flatMap(Self.value) else {
+                Issue.record("no affinity cookie in \(analysed)")
+                return
+            }
             #expect(analysed.allSatisfy { $0 == Self.pinned(canary: 20, value: value) }, "\(analysed)")
             #expect(await eventually(.seconds(10)) { KubernetesABTestingTests.routes(server) == Self.expired(canary: 0, value: value) },
                     "\(KubernetesABTestingTests.routes(server))")

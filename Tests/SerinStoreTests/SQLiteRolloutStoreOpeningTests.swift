@@ -87,7 +87,7 @@ struct SQLiteRolloutStoreOpeningTests {
 
         let store = try SQLiteRolloutStore(path: path)
         defer { store.close() }
-        let verdicts = try await store.measurements(for: ResourceName(namespace: "default", name: "web"), limit: nil).map(\.verdict)
+        let verdicts = try store.measurements(for: ResourceName(namespace: "default", name: "web"), limit: nil).map(\.verdict)
         #expect(verdicts == [.pass, .fail(reason: "request-success-rate 96.18% < 99%"), .inconclusive(reason: "3 requests < 5 minimum")])
         #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 2)
     }
