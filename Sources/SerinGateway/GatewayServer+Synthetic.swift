@@ -31,7 +31,8 @@ extension GatewayServer {
             for (name, value) in headers { fields.add(name: name, value: value) }
             let head = RequestHead(method: "GET", target: path, version: .http1_1, fields: fields, isKeepAlive: true)
             let exchange = MirrorExchange(
-                original: head, clientAddress: nil, overTLS: false, endpoint: endpoint, pool: loop.pool, cluster: shared,
+                original: head, clientAddress: nil, overTLS: false, endpoint: endpoint, loop: loop, http2: cluster.speaksHTTP2,
+                cluster: shared,
                 marksShadow: false
             ) { status, flag in
                 telemetry.record(

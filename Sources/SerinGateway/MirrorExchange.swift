@@ -25,10 +25,11 @@ final class MirrorExchange {
     static let maxPendingBytes = 64 * 1024
 
     /// Starts mirroring `original` (already rewritten for the upstream) to `endpoint`; Envoy's convention
-    /// marks the copy by appending `-shadow` to its Host (`marksShadow`; a synthetic request is no copy).
+    /// marks the copy by appending `-shadow` to its Host (`marksShadow`; a synthetic request is no copy). To a
+    /// cluster that speaks HTTP/2 (`http2`, e.g. gRPC) the copy goes as a stream of the loop's connection to it.
     init(
-        original: RequestHead, clientAddress: String?, overTLS: Bool, endpoint: Cluster.Endpoint, pool: UpstreamPool,
-        cluster: UpstreamCluster? = nil, marksShadow: Bool = true,
+        original: RequestHead, clientAddress: String?, overTLS: Bool, endpoint: Cluster.Endpoint, loop: LoopContext,
+        http2: Bool, cluster: UpstreamCluster? = nil, marksShadow: Bool = true,
         onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
         var head = original
@@ -38,12 +39,16 @@ final class MirrorExchange {
         ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encoded)
         self.head = encoded
         self.isHEAD = head.isHEAD
-        self.pool = pool
+        self.pool = loop.pool
         self.endpoint = EndpointAddress(host: endpoint.address, port: endpoint.port)
         self.onEnd = onEnd
         inFlight = self
         // With the cluster's shared state, its connection budget and upstream TLS apply.
-        pool.lease(self.endpoint, cluster: cluster) { result in self.connected(result) }
+        if http2 {
+            loop.http2.lease(self.endpoint, cluster: cluster) { result in self.connected(result) }
+        } else {
+            pool.lease(self.endpoint, cluster: cluster) { result in self.connected(result) }
+        }
     }
 
     /// Body bytes of the real request, copied; dropped with the whole mirror when it falls behind.

@@ -170,8 +170,8 @@ extension ProxyHandler {
         let shard = loop.shard
         // With the mirror cluster's shared state, its connection budget and upstream TLS apply to the copy.
         return MirrorExchange(
-            original: head, clientAddress: clientAddress, overTLS: overTLS, endpoint: endpoint, pool: loop.pool,
-            cluster: clusters.shared(for: cluster)
+            original: head, clientAddress: clientAddress, overTLS: overTLS, endpoint: endpoint, loop: loop,
+            http2: cluster.speaksHTTP2, cluster: clusters.shared(for: cluster)
         ) { status, flag in
             telemetry.record(
                 TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),

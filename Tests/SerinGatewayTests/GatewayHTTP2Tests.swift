@@ -206,4 +206,44 @@ struct GatewayHTTP2Tests {
             }
         }
     }
+
+    @Test(
+        "a mirror of gRPC calls reaches a gRPC mirror over HTTP/2 and its answers are counted apart; the client gets only the real server's",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcMirror() async throws {
+        let real = try await GRPCPeers.startServer(version: "v1")
+        let shadow = try await GRPCPeers.startServer(version: "v2")
+        defer { Task { await real.stop(); await shadow.stop() } }
+        let shadowEntry = """
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: ServiceEntry
+            metadata: {name: grpc-shadow}
+            spec:
+              hosts: [grpc-shadow]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 9000, name: grpc, protocol: GRPC}]
+              endpoints: [{address: 127.0.0.1, ports: {grpc: \(shadow.port)}}]
+            """
+        try await ServedGateway.serve({ backend in
+            Self.plaintext(backend: backend) + [
+                ManifestSource(
+                    path: "grpc.yaml", text: Self.grpcEntry(ports: [real.port], retries: "mirror: {host: grpc-shadow},") + "\n" + shadowEntry)
+            ]
+        }) { server in
+            let port = try #require(server.boundPort(forDeclared: 80))
+            for index in 0..<3 {
+                let outcome = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo", message: "m\(index)")
+                #expect(outcome.code == "OK" && outcome.body == "v1: m\(index)", "\(outcome)")
+            }
+            let mirrored = await eventually(.seconds(10)) {
+                server.telemetry.snapshot().series.filter { key, _ in
+                    key.kind == .mirror && key.destinationService == "grpc-shadow" && key.responseCode == 200
+                }.map(\.value.requests).reduce(0, +) == 3
+            }
+            #expect(mirrored, "\(server.telemetry.snapshot().series.filter { $0.key.kind == .mirror })")
+        }
+    }
 }
