@@ -25,11 +25,18 @@ struct GatewayHTTP2Tests {
         metadata: {name: echo}
         spec: {hosts: [grpc-echo], gateways: [web-gateway], http: [{\(retries) route: [{destination: {host: grpc-echo}}]}]}
         ---
+        \(grpcService("grpc-echo", ports: ports))
+        """
+    }
+
+    /// A ServiceEntry `name` on port 9000 speaking gRPC, its endpoints on 127.0.0.1 at `ports`.
+    static func grpcService(_ name: String, ports: [Int]) -> String {
+        """
         apiVersion: networking.istio.io/v1beta1
         kind: ServiceEntry
-        metadata: {name: grpc-echo}
+        metadata: {name: \(name)}
         spec:
-          hosts: [grpc-echo]
+          hosts: [\(name)]
           location: MESH_INTERNAL
           resolution: STATIC
           ports: [{number: 9000, name: grpc, protocol: GRPC}]
@@ -215,18 +222,7 @@ struct GatewayHTTP2Tests {
         let real = try await GRPCPeers.startServer(version: "v1")
         let shadow = try await GRPCPeers.startServer(version: "v2")
         defer { Task { await real.stop(); await shadow.stop() } }
-        let shadowEntry = """
-            ---
-            apiVersion: networking.istio.io/v1beta1
-            kind: ServiceEntry
-            metadata: {name: grpc-shadow}
-            spec:
-              hosts: [grpc-shadow]
-              location: MESH_INTERNAL
-              resolution: STATIC
-              ports: [{number: 9000, name: grpc, protocol: GRPC}]
-              endpoints: [{address: 127.0.0.1, ports: {grpc: \(shadow.port)}}]
-            """
+        let shadowEntry = "---\n" + Self.grpcService("grpc-shadow", ports: [shadow.port])
         try await ServedGateway.serve({ backend in
             Self.plaintext(backend: backend) + [
                 ManifestSource(
