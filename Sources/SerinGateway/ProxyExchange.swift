@@ -31,6 +31,8 @@ final class ProxyExchange {
     var deadline: Scheduled<Void>?
     var tryDeadline: Scheduled<Void>?
     var mirror: MirrorExchange?
+    /// The protocol the client asked to switch to (`websocket`), passed upstream with the request.
+    var upgrade: String?
 
     init(
         upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, route: RouteTable.Route,

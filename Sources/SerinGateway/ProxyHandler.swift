@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOTLS
 import SerinCore
 
 /// Proxies the requests of one client connection: reads each request head from the bytes the client
@@ -34,13 +35,13 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// The IO side of the exchange under way (connection, timers, buffers); nil whenever the machine is not proxying.
     var exchange: ProxyExchange?
     /// What is left to read of the current request's body; nil between requests (the next bytes start one).
-    private var body: BodyReader?
+    var body: BodyReader?
     var context: ChannelHandlerContext?
-    private var pendingRead = false
+    var pendingRead = false
     var clientAddress: String?
     /// Bytes received and not yet handled: part of a head, or requests pipelined behind the one being
     /// answered (HTTP/1.1 pipelining), which wait their turn so responses go out in request order.
-    private var inbound: ByteBuffer?
+    var inbound: ByteBuffer?
     /// Where the next request head ends, searched for as its bytes arrive.
     private var headEnd = HeadEndSearch()
     private var processing = false
@@ -95,6 +96,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     // MARK: Client → upstream
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if machine.isTunnelling { return tunnel(unwrapInboundIn(data)) }
         guard !machine.closing else { return }
         deadlines.bytesArrived()
         let bytes = unwrapInboundIn(data)
@@ -193,8 +195,13 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// The caller hands over the exchange it holds: reading `self.exchange` again would cost a retain per action.
     func run(_ action: Action, for exchange: ProxyExchange?, error: (any Error)? = nil) {
         switch action {
-        case .none, .route, .answerLocally, .forwardBody, .discardBody, .passInformational, .startResponse, .reject, .close:
+        case .none, .route, .answerLocally, .forwardBody, .discardBody, .passInformational, .startResponse, .reject, .close,
+            .startTunnel:
             break
+        case .finishSending(let toUpstream):
+            finishSending(toUpstream: toUpstream)
+        case .endTunnel:
+            endTunnel()
         case .becomeIdle:
             becomeIdle()
         case .endRequest:
@@ -308,7 +315,7 @@ final class ProxyHandler: ChannelDuplexHandler {
                 handler.run(handler.machine.tryTimedOut(retries: exchange.route.policy.retries), for: exchange)
             }
         }
-        connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD)
+        connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD, upgrade: exchange.upgrade != nil)
         let buffered = exchange.buffered
         exchange.buffered = []
         for part in buffered { connection.write(part) }
@@ -399,7 +406,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         resumeHeldRead()
     }
 
-    private func resumeHeldRead() {
+    func resumeHeldRead() {
         guard pendingRead, !holdsReads, let context else { return }
         pendingRead = false
         context.read()
@@ -439,6 +446,15 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            run(machine.tunnelSideFinished(fromClient: true), for: exchange)
+        } else if case TLSUserEvent.handshakeCompleted = event {
+            deadlines.handshakeCompleted()
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// A request the gateway will not forward (malformed, or over the limits): answered, then closed; a
