@@ -29,7 +29,8 @@ struct GatewayTLSTests {
     /// Writes `gateway` (a Gateway named web-gateway, and anything else) plus the world to `gateway.yaml` in the
     /// certificates' directory, loads it as `serin` would with `-f`, and serves it on ephemeral ports.
     static func withGateway(
-        _ gateway: String, certificates: TestCertificates, _ body: (GatewayServer) async throws -> Void
+        _ gateway: String, certificates: TestCertificates, limits: GatewayLimits = .default,
+        _ body: (GatewayServer) async throws -> Void
     ) async throws {
         let backends = TestBackends()
         let v1 = try await backends.start("v1")
@@ -38,7 +39,7 @@ struct GatewayTLSTests {
         let loaded = ManifestLoader.load(paths: [file], recursive: false)
         let set = ManifestSet(sources: loaded.sources)
         #expect(set.errors.isEmpty, "\(set.errors)")
-        let server = GatewayServer(threads: 2, portMapping: .ephemeral)
+        let server = GatewayServer(threads: 2, portMapping: .ephemeral, limits: limits)
         do {
             try await server.install(RouteTable(compiling: set.config))
             try await body(server)
