@@ -212,6 +212,34 @@ struct GatewayWebSocketTests {
         }
     }
 
+    @Test("examples/websocket: the chat example's 90/10 split serves WebSockets from both versions through the gateway")
+    func example() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await WebSocketEchoServer.start(name: "chat-v1", group: group)
+        let v2 = try await WebSocketEchoServer.start(name: "chat-v2", group: group)
+        let path = SerinProcess.repositoryRoot.appendingPathComponent("examples/websocket/chat.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "http: 9101", with: "http: \(v1.port)")
+            .replacingOccurrences(of: "http: 9102", with: "http: \(v2.port)")
+        let set = ManifestSet(sources: [ManifestSource(path: "chat.yaml", text: text)])
+        #expect(set.errors.isEmpty && set.warnings.isEmpty, "\(set.errors) \(set.warnings)")
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        try await gateway.install(RouteTable(compiling: set.config))
+        let port = try #require(gateway.boundPort(forDeclared: 80))
+        var reached: Set<String> = []
+        for _ in 0..<100 where reached.count < 2 {
+            let client = try await Self.chat(port, group)
+            try await client.send(text: "hi")
+            if case .text(let reply) = await client.next() { reached.insert(String(reply.prefix { $0 != ":" })) }
+            await client.close()
+        }
+        #expect(reached == ["chat-v1", "chat-v2"])
+        await gateway.shutdown()
+        await v1.close()
+        await v2.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test("a drain on shutdown lets a tunnel live until the drain's deadline, then closes it")
     func drainClosesTunnels() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
