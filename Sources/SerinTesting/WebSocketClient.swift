@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// A WebSocket client on NIOWebSocket's client upgrader (no WebSocket client is installable for the tests'
@@ -33,14 +34,23 @@ public final class WebSocketClient: Sendable {
         case notUpgraded
     }
 
-    /// Opens a WebSocket to `127.0.0.1:port` for `host` and `path`; throws `NotUpgraded` when the server declines.
+    /// Opens a WebSocket to `127.0.0.1:port` for `host` and `path` (over TLS trusting `trusting`, a CA file, when
+    /// given, with `host` as the server name); throws `NotUpgraded` when the server declines.
     public static func connect(
-        port: Int, host: String, path: String = "/", headers extra: [(String, String)] = [], group: any EventLoopGroup
+        port: Int, host: String, path: String = "/", headers extra: [(String, String)] = [], trusting: String? = nil,
+        group: any EventLoopGroup
     ) async throws -> WebSocketClient {
+        var tls: NIOSSLContext?
+        if let trusting {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .file(trusting)
+            tls = try NIOSSLContext(configuration: configuration)
+        }
         let inbox = Inbox()
         let upgraded: EventLoopFuture<Outcome> = try await ClientBootstrap(group: group)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host)) }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Outcome>(
                         maxFrameSize: WebSocketEchoServer.maxFrameSize,
                         upgradePipelineHandler: { channel, _ in

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import SerinCore
 import SerinGateway
 import SerinListener
@@ -392,5 +394,38 @@ struct TLSExampleTests {
         await v1.close()
         await v2.close()
         await backends.shutdown()
+    }
+
+    @Test("a WebSocket over HTTPS: the handshake and messages pass through the TLS-terminating gateway, and the client's close ends the tunnel")
+    func webSocketOverHTTPS() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com", "chat.example.com"])
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let chat = try await WebSocketEchoServer.start(name: "chat", group: group)
+        let yaml = GatewayTLSTests.gateway(GatewayTLSTests.httpsServer(hosts: ["web.example.com", "chat.example.com"], tls: "{mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key}")) + """
+
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: chat}
+            spec: {hosts: [chat.example.com], gateways: [web-gateway], http: [{route: [{destination: {host: chat}}]}]}
+            ---
+
+            """ + SeedManifests.serviceEntry("chat", port: chat.port, version: "v1").text
+        try await GatewayTLSTests.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let client = try await WebSocketClient.connect(
+                port: port, host: "chat.example.com", trusting: certificates.ca.certificate, group: group
+            )
+            try await client.send(text: "over tls")
+            #expect(await client.next() == .text("chat: over tls"))
+            try await client.sendClose()
+            #expect(await client.next() == .close(code: 1000))
+            #expect(await client.waitForClose())
+            #expect(await eventually(.seconds(20)) { gateway.openConnectionCount == 0 && chat.openConnections == 0 })
+        }
+        await chat.close()
+        try await group.shutdownGracefully()
     }
 }
