@@ -1,7 +1,9 @@
 import NIOCore
 
 /// The clocks of a client connection: closes connections that sit idle too long between requests, and
-/// answers 408 to a request whose head trickles in slower than the header timeout (slow-loris).
+/// answers 408 to a request whose head trickles in slower than the header timeout (slow-loris). A TLS handshake
+/// must finish within the header timeout too, and an upgraded tunnel (WebSocket) with no bytes either way for the
+/// idle timeout is closed.
 ///
 /// The proxy tells it when bytes arrive (`bytesArrived`: the first ones after an exchange start a request),
 /// when the head is complete (`headReceived`) and when the exchange is over (`exchangeEnded`).
@@ -9,12 +11,16 @@ import NIOCore
 /// a few times per timeout) closes what has overstayed — per-request timers cost heap and timerfd work.
 final class ConnectionDeadlines {
     private enum Phase {
+        /// A TLS connection's handshake is under way: no request can start before it ends.
+        case handshaking
         /// No request in flight: waiting for the first byte of the next one.
         case idle
         /// A request's first bytes arrived; its head is not complete yet.
         case readingHead
         /// The head arrived; the proxy owns the connection until the exchange ends.
         case exchanging
+        /// The connection switched protocols; `since` is when bytes last passed either way, noted by the sweep.
+        case tunnelling
         case closed
     }
 
@@ -22,9 +28,33 @@ final class ConnectionDeadlines {
     private var phase = Phase.idle
     private var since = NIODeadline.now()
     private var context: ChannelHandlerContext?
+    /// Bytes passed through the tunnel since the last sweep: the sweep moves `since` rather than every read
+    /// reading the clock.
+    private var trafficSinceSweep = false
 
-    init(limits: GatewayLimits) {
+    /// `handshaking` for a TLS connection, whose first bytes are a handshake the proxy never sees.
+    init(limits: GatewayLimits, handshaking: Bool = false) {
         self.limits = limits
+        if handshaking { phase = .handshaking }
+    }
+
+    /// The TLS handshake finished: the connection waits for its first request.
+    func handshakeCompleted() {
+        guard case .handshaking = phase else { return }
+        phase = .idle
+        since = .now()
+    }
+
+    /// The exchange under way became a tunnel: from now on only silence in both directions ends it.
+    func tunnelStarted() {
+        guard case .exchanging = phase else { return }
+        phase = .tunnelling
+        since = .now()
+    }
+
+    /// Bytes passed through the tunnel.
+    func trafficPassed() {
+        trafficSinceSweep = true
     }
 
     /// The connection's handler context, while the connection is open.
@@ -38,9 +68,12 @@ final class ConnectionDeadlines {
 
     /// Bytes arrived from the client: the first after an exchange (or on a new connection) start a request.
     func bytesArrived() {
-        if case .idle = phase {
+        switch phase {
+        case .idle, .handshaking:
             phase = .readingHead
             since = .now()
+        case .readingHead, .exchanging, .tunnelling, .closed:
+            break
         }
     }
 
@@ -60,7 +93,14 @@ final class ConnectionDeadlines {
     /// Called by the loop's sweep: closes the connection if its current phase has lasted too long.
     func expire(now: NIODeadline) {
         switch phase {
-        case .idle where now - since >= limits.idleTimeout:
+        case .tunnelling where trafficSinceSweep:
+            trafficSinceSweep = false
+            since = now
+        case .idle where now - since >= limits.idleTimeout, .tunnelling where now - since >= limits.idleTimeout:
+            phase = .closed
+            context?.close(promise: nil)
+        case .handshaking where now - since >= limits.requestHeaderTimeout:
+            // Nothing can be answered before the handshake: the connection just closes.
             phase = .closed
             context?.close(promise: nil)
         case .readingHead where now - since >= limits.requestHeaderTimeout:

@@ -163,9 +163,9 @@ public final class GatewayServer: Sendable {
                         // Over the cap, the connection is closed as it is accepted (the failed initializer closes it).
                         guard openConnections.acquire(limit: limits.maxConnections) else { throw ConnectionLimitReached() }
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
-                        let deadlines = ConnectionDeadlines(limits: limits)
                         let sync = channel.pipeline.syncOperations
                         let tls = inMesh ? nil : certificates.port(declaredPort)
+                        let deadlines = ConnectionDeadlines(limits: limits, handshaking: tls != nil)
                         // The ProxyHandler reads HTTP/1 itself: heads parsed in place, bodies forwarded as they came.
                         let proxy = ProxyHandler(
                             routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,

@@ -129,6 +129,8 @@ struct HeaderFields {
     struct ConnectionOptions {
         var close = false
         var keepAlive = false
+        /// `connection: upgrade`: the message asks to switch protocols (RFC 9110 §7.8).
+        var upgrade = false
         /// Further fields the `connection` fields name (RFC 9110 §7.6.1), lower-case, to be dropped with the
         /// standard hop-by-hop ones; never the fields that frame or address the message.
         var namedFields: [String] = []
@@ -160,6 +162,8 @@ struct HeaderFields {
                     }
                     if known == .keepAlive {
                         options.keepAlive = true
+                    } else if known == .upgrade {
+                        options.upgrade = true
                     } else if known == .other || KnownField.hopByHop & known.bit == 0 {
                         namesOthers = true
                     }

@@ -33,6 +33,8 @@ final class ProxyExchange {
     var mirror: MirrorExchange?
     /// The answer's `grpc-status`, read off an HTTP/2 upstream stream as the exchange finishes.
     var grpcStatus: String?
+    /// The protocol the client asked to switch to (`websocket`), passed upstream with the request.
+    var upgrade: String?
 
     init(
         upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, route: RouteTable.Route,

@@ -11,7 +11,9 @@ extension ProxyHandler {
         let started = NIODeadline.now()
         let head = received.inOriginForm()
         deadlines.headReceived()
-        guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody) else { return }
+        let upgrade = head.passedUpgrade
+        guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
+        else { return }
         headerLookup.fields = head.fields
         let attributes = RequestAttributes(
             method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: headerLookup
@@ -64,11 +66,12 @@ extension ProxyHandler {
                 .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster
             )
         }
-        let (encodedHead, mirrorTo) = upstreamRequest(for: head, route: route, target: target, path: attributes.path)
+        let (encodedHead, mirrorTo) = upstreamRequest(for: head, route: route, target: target, path: attributes.path, upgrade: upgrade)
         let exchange = ProxyExchange(
             upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version,
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
         )
+        exchange.upgrade = upgrade
         self.exchange = exchange
         if let timeout = policy.timeout {
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
@@ -85,14 +88,16 @@ extension ProxyHandler {
     /// bytes read; rewrites and header edits work on a copy first.
     @inline(__always)
     private func upstreamRequest(
-        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring
+        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?
     ) -> (ByteBuffer, mirror: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?) {
         let policy = route.policy
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
         let editsRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || !(target.headers?.request.isEmpty ?? true)
         if !editsRequest && policy.mirror == nil {
-            ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encodedHead)
+            ProxyHeaders.writeUpstreamRequest(
+                head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
+            )
         } else {
             var upstreamHead = head
             if let rewrite = policy.rewrite {
@@ -110,7 +115,9 @@ extension ProxyHandler {
                 }
                 mirrorTo = (mirror.cluster, mirrorEndpoint, upstreamHead)
             }
-            ProxyHeaders.writeUpstreamRequest(upstreamHead, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encodedHead)
+            ProxyHeaders.writeUpstreamRequest(
+                upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
+            )
         }
         upstreamHeadBuffer = encodedHead
         return (encodedHead, mirrorTo)

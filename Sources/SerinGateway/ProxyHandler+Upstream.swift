@@ -21,6 +21,8 @@ extension ProxyHandler: UpstreamDelegate {
             var bytes = reuse(&responseHeadBuffer, capacity: 384)
             ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: true, decodedBody: false, to: &bytes)
             context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        case .startTunnel(let flag):
+            startTunnel(exchange, on: connection, head: head, flag: flag, context: context)
         case .startResponse(let keepAlive, let decode):
             exchange.tryDeadline?.cancel()
             exchange.tryDeadline = nil
@@ -49,6 +51,7 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, let exchange, exchange.upstream === connection, machine.responseStarted else {
             return
         }
+        deadlines.trafficPassed()
         exchange.responseBytes += dataBytes
         // Flushed when the upstream read completes: one write system call per read, not per part.
         if var head = heldHead, bytes.readableBytes <= Self.coalescedBodyBytes {

@@ -35,13 +35,13 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// The IO side of the exchange under way (connection, timers, buffers); nil whenever the machine is not proxying.
     var exchange: ProxyExchange?
     /// What is left to read of the current request's body; nil between requests (the next bytes start one).
-    private var body: BodyReader?
+    var body: BodyReader?
     var context: ChannelHandlerContext?
-    private var pendingRead = false
+    var pendingRead = false
     var clientAddress: String?
     /// Bytes received and not yet handled: part of a head, or requests pipelined behind the one being
     /// answered (HTTP/1.1 pipelining), which wait their turn so responses go out in request order.
-    private var inbound: ByteBuffer?
+    var inbound: ByteBuffer?
     /// Where the next request head ends, searched for as its bytes arrive.
     private var headEnd = HeadEndSearch()
     private var processing = false
@@ -98,6 +98,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     // MARK: Client → upstream
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if machine.isTunnelling { return tunnel(unwrapInboundIn(data)) }
         guard !machine.closing else { return }
         deadlines.bytesArrived()
         let bytes = unwrapInboundIn(data)
@@ -171,12 +172,18 @@ final class ProxyHandler: ChannelDuplexHandler {
         HTTP2Connection.serve(on: context, replacing: self, replaying: bytes)
     }
 
-    /// TLS chose HTTP/2 by ALPN: NIOHTTP2 takes the connection over before its first byte.
+    /// The client half-closed (a tunnel passes it on), or TLS finished its handshake: the handshake's deadline
+    /// ends, and when ALPN chose HTTP/2, NIOHTTP2 takes the connection over before its first byte.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        context.fireUserInboundEventTriggered(event)
-        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent, negotiated == "h2", !sawRequestHead {
-            HTTP2Connection.serve(on: context, replacing: self, replaying: nil)
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            run(machine.tunnelSideFinished(fromClient: true), for: exchange)
+        } else if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
+            deadlines.handshakeCompleted()
+            context.fireUserInboundEventTriggered(event)
+            if negotiated == "h2", !sawRequestHead { HTTP2Connection.serve(on: context, replacing: self, replaying: nil) }
+            return
         }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// Puts back what is left of `buffer` for later.
@@ -216,8 +223,13 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// The caller hands over the exchange it holds: reading `self.exchange` again would cost a retain per action.
     func run(_ action: Action, for exchange: ProxyExchange?, error: (any Error)? = nil) {
         switch action {
-        case .none, .route, .answerLocally, .forwardBody, .discardBody, .passInformational, .startResponse, .reject, .close:
+        case .none, .route, .answerLocally, .forwardBody, .discardBody, .passInformational, .startResponse, .reject, .close,
+            .startTunnel:
             break
+        case .finishSending(let toUpstream):
+            finishSending(toUpstream: toUpstream)
+        case .endTunnel:
+            endTunnel()
         case .becomeIdle:
             becomeIdle()
         case .endRequest:
@@ -335,7 +347,7 @@ final class ProxyHandler: ChannelDuplexHandler {
                 handler.run(handler.machine.tryTimedOut(retries: exchange.route.policy.retries), for: exchange)
             }
         }
-        connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD)
+        connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD, upgrade: exchange.upgrade != nil)
         let buffered = exchange.buffered
         exchange.buffered = []
         for part in buffered { connection.write(part) }
@@ -428,7 +440,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         resumeHeldRead()
     }
 
-    private func resumeHeldRead() {
+    func resumeHeldRead() {
         guard pendingRead, !holdsReads, let context else { return }
         pendingRead = false
         context.read()

@@ -10,7 +10,8 @@ enum ProxyHeaders {
     /// address, `x-forwarded-proto` set (`https` when the client's connection is TLS), and an `x-request-id`
     /// generated when the client sent none.
     static func writeUpstreamRequest(
-        _ head: RequestHead, clientAddress: String?, overTLS: Bool, random: inout FastRandom, to buffer: inout ByteBuffer
+        _ head: RequestHead, clientAddress: String?, overTLS: Bool, upgrade: String? = nil, random: inout FastRandom,
+        to buffer: inout ByteBuffer
     ) {
         buffer.writeString(head.method)
         buffer.writeInteger(UInt8(ascii: " "))
@@ -40,6 +41,25 @@ enum ProxyHeaders {
             random.writeRequestID(to: &buffer)
             buffer.writeStaticString("\r\n")
         }
+        if let upgrade { writeUpgrade(upgrade, to: &buffer) }
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// The two hop-by-hop fields a protocol switch keeps on both hops (RFC 9110 §7.8).
+    private static func writeUpgrade(_ upgrade: String, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("connection: upgrade\r\nupgrade: ")
+        buffer.writeString(upgrade)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// The upstream's `101 Switching Protocols` as it goes to the client: hop-by-hop fields removed but the
+    /// protocol switch itself, which the client's tunnel starts from.
+    static func writeSwitchingProtocols(_ head: ResponseHead, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("HTTP/1.1 101 ")
+        buffer.writeString(head.reason)
+        buffer.writeStaticString("\r\n")
+        head.fields.write(to: &buffer, skipping: KnownField.hopByHop, skippingNames: head.fields.connectionOptions.namedFields)
+        if let upgrade = head.fields.first(.upgrade) { writeUpgrade(upgrade, to: &buffer) }
         buffer.writeStaticString("\r\n")
     }
 

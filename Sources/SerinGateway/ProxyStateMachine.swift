@@ -20,6 +20,14 @@ struct ProxyStateMachine {
         case proxying(Exchange)
         /// The gateway answered itself (404, 503...); the rest of the request body is discarded.
         case respondingLocally
+        /// The upstream switched protocols (`101`): bytes pass both ways unread until either side closes.
+        case tunnelling(Tunnel)
+    }
+
+    /// Which ends of an upgraded connection have finished sending (a half-close each).
+    struct Tunnel: Equatable {
+        var clientFinished = false
+        var upstreamFinished = false
     }
 
     /// What the client asked for, as far as the machine's decisions go.
@@ -29,6 +37,8 @@ struct ProxyStateMachine {
         var keepAlive: Bool
         var version: HTTPVersion
         var hasBody: Bool
+        /// The client asked to switch protocols (`Connection: upgrade` and an `Upgrade` the gateway passes on).
+        var upgrade = false
     }
 
     /// How far one proxied request got.
@@ -231,6 +241,13 @@ struct ProxyStateMachine {
         /// Close the client connection without a word (an answer already started), dropping the exchange when
         /// `abandonExchange`.
         case close(abandonExchange: Bool)
+        /// The upstream switched protocols: count the request as `101`, stop its timers, relay the answer's head
+        /// and from then on pass bytes both ways.
+        case startTunnel(flag: ResponseFlag)
+        /// One side of the tunnel finished sending: finish sending to the other side too (a half-close).
+        case finishSending(toUpstream: Bool)
+        /// The tunnel is over: close both connections; it was counted when it started.
+        case endTunnel
     }
 
     /// The most request body kept for retries, as Envoy's per-request buffer limit.
@@ -250,6 +267,12 @@ struct ProxyStateMachine {
 
     var isIdle: Bool { state == .idle }
 
+    /// Whether the connection is an upgraded tunnel: bytes pass unread.
+    var isTunnelling: Bool {
+        if case .tunnelling = state { return true }
+        return false
+    }
+
     /// Whether the next request head may be read now: pipelined requests wait until the one before is answered,
     /// so answers go out in request order.
     var mayStartRequest: Bool { state == .idle && !closing }
@@ -260,8 +283,8 @@ struct ProxyStateMachine {
         return nil
     }
 
-    /// Whether the current exchange's answer has begun (its head is on its way to the client).
-    var responseStarted: Bool { exchange?.responseStarted ?? false }
+    /// Whether the current exchange's answer has begun (its head is on its way to the client); a tunnel's has.
+    var responseStarted: Bool { isTunnelling || (exchange?.responseStarted ?? false) }
 
     /// Whether reads from the client wait: while a pipelined request waits its turn, or while the upstream
     /// cannot take more of the body (backpressure).
@@ -274,16 +297,18 @@ struct ProxyStateMachine {
             return pipelined
         case .proxying(let exchange):
             return pipelined || (exchange.upstreamAttached && !upstreamWritable)
+        case .tunnelling:
+            return !upstreamWritable
         }
     }
 
     // MARK: Client events
 
-    /// A request head was read (only asked for when `mayStartRequest`).
-    mutating func requestHead(keepAlive: Bool, version: HTTPVersion, hasBody: Bool) -> Action {
+    /// A request head was read (only asked for when `mayStartRequest`); `upgrade` when it asks to switch protocols.
+    mutating func requestHead(keepAlive: Bool, version: HTTPVersion, hasBody: Bool, upgrade: Bool = false) -> Action {
         guard mayStartRequest else { return .none }
         readingBody = hasBody
-        state = .routing(Request(keepAlive: keepAlive, version: version, hasBody: hasBody))
+        state = .routing(Request(keepAlive: keepAlive, version: version, hasBody: hasBody, upgrade: upgrade))
         return .route
     }
 
@@ -339,7 +364,7 @@ struct ProxyStateMachine {
         case .respondingLocally:
             state = .idle
             return .becomeIdle
-        case .idle, .routing:
+        case .idle, .routing, .tunnelling:
             return .none
         }
     }
@@ -366,7 +391,7 @@ struct ProxyStateMachine {
         case .respondingLocally:
             // The local answer is written already.
             return .close(abandonExchange: false)
-        case .idle, .routing:
+        case .idle, .routing, .tunnelling:
             state = .respondingLocally
             return .reject(abandonExchange: false)
         }
@@ -379,6 +404,7 @@ struct ProxyStateMachine {
             closing = true
             readingBody = false
         }
+        if isTunnelling { return .endTunnel }
         guard case .proxying(let exchange) = state else { return .none }
         return .abandon(code: exchange.responseStarted ? exchange.responseCode : 0, flag: .downstreamConnectionTermination)
     }
@@ -429,6 +455,14 @@ struct ProxyStateMachine {
         status: Int, informational: Bool, chunked: Bool, endsWithClose: Bool, retries: HTTPRetry?, trailersOnlyGRPCStatus: Int? = nil
     ) -> Action {
         guard case .proxying(var exchange) = state else { return .none }
+        if status == 101 {
+            // Switching protocols answers only a request that asked to; to any other it is not HTTP.
+            guard exchange.request.upgrade else { return fail(exchange, .protocolError) }
+            closing = true
+            readingBody = false
+            state = .tunnelling(Tunnel())
+            return .startTunnel(flag: exchange.recorded(.noFlag))
+        }
         if informational { return exchange.request.version == .http1_0 ? .none : .passInformational }
         let trigger = trailersOnlyGRPCStatus.map { $0 == 0 ? RetryTrigger.status(status) : .grpcStatus($0) } ?? .status(status)
         if let retry = retry(&exchange, after: trigger, code: status, flag: .noFlag, retries: retries) { return retry }
@@ -454,9 +488,13 @@ struct ProxyStateMachine {
         )
     }
 
-    /// The upstream connection closed before the answer ended; `malformed` when what it sent was not HTTP,
-    /// `reused` when it had served a request before this one.
+    /// The upstream connection closed before the answer ended (or a tunnel's upstream closed); `malformed` when
+    /// what it sent was not HTTP, `reused` when it had served a request before this one.
     mutating func upstreamClosed(malformed: Bool, reused: Bool, retries: HTTPRetry?) -> Action {
+        if isTunnelling {
+            state = .idle
+            return .endTunnel
+        }
         guard case .proxying(var exchange) = state else { return .none }
         exchange.upstreamAttached = false
         if exchange.responseStarted {
@@ -501,6 +539,21 @@ struct ProxyStateMachine {
             return retry
         }
         return fail(exchange, .perTryTimeout)
+    }
+
+    // MARK: Tunnel events
+
+    /// One side of the tunnel finished sending (`fromClient`, else the upstream): the other side is told the same;
+    /// once both have, the tunnel is over.
+    mutating func tunnelSideFinished(fromClient: Bool) -> Action {
+        guard case .tunnelling(var tunnel) = state else { return .none }
+        if fromClient { tunnel.clientFinished = true } else { tunnel.upstreamFinished = true }
+        guard !(tunnel.clientFinished && tunnel.upstreamFinished) else {
+            state = .idle
+            return .endTunnel
+        }
+        state = .tunnelling(tunnel)
+        return .finishSending(toUpstream: fromClient)
     }
 
     // MARK: Decisions

@@ -15,6 +15,12 @@ protocol UpstreamDelegate: AnyObject {
     func upstreamReadComplete(_ connection: UpstreamConnection)
     /// Whether the client side can take more bytes; the upstream stops reading while it cannot.
     var downstreamIsWritable: Bool { get }
+    /// A tunnel's upstream finished sending (half-closed) and may still read.
+    func upstreamFinishedSending(_ connection: UpstreamConnection)
+}
+
+extension UpstreamDelegate {
+    func upstreamFinishedSending(_ connection: UpstreamConnection) {}
 }
 
 /// One pooled HTTP/1.1 connection to an endpoint: sends a request's bytes and reads the response's framing
@@ -45,9 +51,13 @@ final class UpstreamConnection {
     private enum Phase {
         /// No request outstanding: any byte now is a broken server.
         case idle
-        case head(toHEAD: Bool)
+        /// The response head is awaited; `upgrade` when the request asked to switch protocols.
+        case head(toHEAD: Bool, upgrade: Bool)
         case body(BodyReader)
         case untilClose
+        /// The upstream switched protocols (`101`): every byte belongs to the tunnel, and the connection never
+        /// goes back to the pool.
+        case tunnel
     }
 
     private var phase = Phase.idle
@@ -76,9 +86,9 @@ final class UpstreamConnection {
         return false
     }
 
-    /// Writes a request head; the next bytes read are its response.
-    func send(head: ByteBuffer, isHEAD: Bool) {
-        phase = .head(toHEAD: isHEAD)
+    /// Writes a request head; the next bytes read are its response (a `101` starts a tunnel when `upgrade`).
+    func send(head: ByteBuffer, isHEAD: Bool, upgrade: Bool = false) {
+        phase = .head(toHEAD: isHEAD, upgrade: upgrade)
         decodesChunks = false
         write(head)
     }
@@ -116,6 +126,27 @@ final class UpstreamConnection {
         channel.close(promise: nil)
     }
 
+    /// A tunnel's client finished sending: the upstream is told so once what was written has gone out.
+    func finishSending() {
+        flush()
+        channel.close(mode: .output, promise: nil)
+    }
+
+    /// Closes a tunnel's connection once what was written to it has gone out.
+    func closeAfterWrites() {
+        guard !isClosed else { return }
+        isClosed = true
+        let channel = self.channel
+        channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Reads the end of a half-closed upstream as an event, not a close: a tunnel may still send to it.
+    func allowHalfClosure() {
+        // Over TLS the upstream's end is its close_notify, which ends the tunnel.
+        if cluster?.tls != nil { return }
+        try? channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+    }
+
     fileprivate func markClosed() {
         isClosed = true
     }
@@ -139,7 +170,7 @@ final class UpstreamConnection {
             case .idle:
                 close()
                 return
-            case .head(let toHEAD):
+            case .head(let toHEAD, let upgrade):
                 guard let end = headEnd.find(in: buffer) else {
                     guard buffer.readableBytes <= Self.maxResponseHeadBytes else {
                         return fail(MalformedMessage(reason: "a response head longer than \(Self.maxResponseHeadBytes) bytes"))
@@ -154,6 +185,11 @@ final class UpstreamConnection {
                     framing = try BodyFraming.ofResponse(head, toHEAD: toHEAD)
                 } catch {
                     return fail(error)
+                }
+                if upgrade && head.status == 101 {
+                    phase = .tunnel
+                    delegate.upstream(self, receivedHead: head)
+                    continue
                 }
                 if head.isInformational {
                     delegate.upstream(self, receivedHead: head)
@@ -191,7 +227,7 @@ final class UpstreamConnection {
                 if part.bytes.readableBytes > 0 { delegate.upstream(self, receivedBody: part.bytes, dataBytes: part.dataBytes) }
                 self.delegate?.upstreamEnded(self)
                 return
-            case .untilClose:
+            case .untilClose, .tunnel:
                 delegate.upstream(self, receivedBody: buffer, dataBytes: buffer.readableBytes)
                 return
             }
@@ -283,6 +319,13 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         connection.delegate?.upstreamWritabilityChanged(connection)
         context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            connection.delegate?.upstreamFinishedSending(connection)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func read(context: ChannelHandlerContext) {

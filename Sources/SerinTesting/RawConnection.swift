@@ -56,6 +56,11 @@ public final class RawConnection: Sendable {
         try? await channel.close()
     }
 
+    /// Half-closes: the server reads the end of what was sent, and may still answer.
+    public func finishSending() async throws {
+        try await channel.close(mode: .output)
+    }
+
     final class Collector: Sendable {
         private let state = NIOLockedValueBox((text: "", closed: false))
         var text: String { state.withLockedValue { $0.text } }

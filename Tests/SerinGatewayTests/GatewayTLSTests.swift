@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import SerinCore
 import SerinGateway
 import SerinListener
@@ -29,13 +31,14 @@ struct GatewayTLSTests {
     /// Writes `gateway` (a Gateway named web-gateway, and anything else) plus the world to `gateway.yaml` in the
     /// certificates' directory, loads it as `serin` would with `-f`, and serves it on ephemeral ports.
     static func withGateway(
-        _ gateway: String, certificates: TestCertificates, _ body: (GatewayServer) async throws -> Void
+        _ gateway: String, certificates: TestCertificates, limits: GatewayLimits = .default,
+        _ body: (GatewayServer) async throws -> Void
     ) async throws {
         try await ServedGateway.serve({ backend in
             let file = certificates.directory.appendingPathComponent("gateway.yaml").path
             try (gateway + "\n" + world(backend: backend)).write(toFile: file, atomically: true, encoding: .utf8)
             return ManifestLoader.load(paths: [file], recursive: false).sources
-        }, body)
+        }, limits: limits, body)
     }
 
     /// curl to `https://host:port/path` on 127.0.0.1, trusting `ca`.
@@ -413,5 +416,38 @@ struct TLSExampleTests {
         await v1.close()
         await v2.close()
         await backends.shutdown()
+    }
+
+    @Test("a WebSocket over HTTPS: the handshake and messages pass through the TLS-terminating gateway, and the client's close ends the tunnel")
+    func webSocketOverHTTPS() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com", "chat.example.com"])
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let chat = try await WebSocketEchoServer.start(name: "chat", group: group)
+        let yaml = GatewayTLSTests.gateway(GatewayTLSTests.httpsServer(hosts: ["web.example.com", "chat.example.com"], tls: "{mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key}")) + """
+
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: chat}
+            spec: {hosts: [chat.example.com], gateways: [web-gateway], http: [{route: [{destination: {host: chat}}]}]}
+            ---
+
+            """ + SeedManifests.serviceEntry("chat", port: chat.port, version: "v1").text
+        try await GatewayTLSTests.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let client = try await WebSocketClient.connect(
+                port: port, host: "chat.example.com", trusting: certificates.ca.certificate, group: group
+            )
+            try await client.send(text: "over tls")
+            #expect(await client.next() == .text("chat: over tls"))
+            try await client.sendClose()
+            #expect(await client.next() == .close(code: 1000))
+            #expect(await client.waitForClose())
+            #expect(await eventually(.seconds(20)) { gateway.openConnectionCount == 0 && chat.openConnections == 0 })
+        }
+        await chat.close()
+        try await group.shutdownGracefully()
     }
 }

@@ -1,0 +1,99 @@
+import NIOCore
+import NIOHTTP1
+import SerinCore
+
+// MARK: Upgraded connections (WebSocket)
+//
+// As Envoy's `upgrade_configs`: a request with `Connection: upgrade` is routed like any other and sent on with
+// its `Upgrade`; an upstream that answers `101 Switching Protocols` turns both connections into one byte tunnel
+// until either side closes. The request is counted once, as `101`, when the tunnel starts (its duration is the
+// time to the upgrade), and the route's `timeout` covers the wait for that answer only: a live tunnel is ended by
+// the gateway's idle timeout (no bytes either way), a drain's deadline, or either side closing.
+
+extension RequestHead {
+    /// The protocols an HTTP/1.1 request asks to switch to, when the gateway passes the switch on: `Connection:
+    /// upgrade` with an `Upgrade` field. `h2c` is never tunnelled (as Envoy refuses it): that request goes on as
+    /// plain HTTP/1.1 without the fields.
+    var passedUpgrade: String? {
+        guard fields.contains(.upgrade), version == .http1_1, fields.connectionOptions.upgrade,
+            let value = fields.first(.upgrade)
+        else { return nil }
+        let protocols = value.split(separator: ",").map { $0.trimmingCharacters(in: " \t").lowercased() }
+        guard !protocols.contains(where: { $0 == "h2c" || $0.hasPrefix("h2c/") }) else { return nil }
+        return value
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in blanks: String) -> Substring {
+        var text = self
+        while let first = text.first, blanks.contains(first) { text = text.dropFirst() }
+        while let last = text.last, blanks.contains(last) { text = text.dropLast() }
+        return text
+    }
+}
+
+extension ProxyHandler {
+    /// The upstream switched protocols: the request is counted, its timers stop, the `101` goes to the client,
+    /// and bytes the client sent early follow the request upstream.
+    func startTunnel(_ exchange: ProxyExchange, on connection: UpstreamConnection, head: ResponseHead, flag: ResponseFlag, context: ChannelHandlerContext) {
+        exchange.cancelTimers()
+        exchange.observe(.response(status: 101))
+        exchange.mirror = nil
+        record(exchange, code: 101, flag: flag)
+        deadlines.tunnelStarted()
+        body = nil
+        // A half-close from either side is passed on rather than ending the tunnel. Over TLS the client's end is
+        // its close_notify, which ends the tunnel.
+        if !overTLS { try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true) }
+        connection.allowHalfClosure()
+        var bytes = reuse(&responseHeadBuffer, capacity: 384)
+        ProxyHeaders.writeSwitchingProtocols(head, to: &bytes)
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        unflushedToClient = true
+        if let early = inbound {
+            inbound = nil
+            connection.write(early)
+            connection.flush()
+        }
+        resumeHeldRead()
+    }
+
+    /// Client bytes on an upgraded connection: straight to the upstream (flushed when the read completes).
+    func tunnel(_ bytes: ByteBuffer) {
+        deadlines.trafficPassed()
+        exchange?.upstream?.write(bytes)
+    }
+
+    /// One side finished sending: the other is told once what it was sent has gone out.
+    func finishSending(toUpstream: Bool) {
+        if toUpstream {
+            exchange?.upstream?.finishSending()
+        } else if let context {
+            context.flush()
+            context.close(mode: .output, promise: nil)
+        }
+    }
+
+    /// The tunnel is over: both connections close once what was written to them has gone out.
+    func endTunnel() {
+        if let exchange {
+            self.exchange = nil
+            exchange.cancelTimers()
+            if let upstream = exchange.upstream {
+                exchange.upstream = nil
+                upstream.delegate = nil
+                upstream.closeAfterWrites()
+            }
+        }
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func upstreamFinishedSending(_ connection: UpstreamConnection) {
+        guard let exchange, exchange.upstream === connection else { return }
+        run(machine.tunnelSideFinished(fromClient: false), for: exchange)
+    }
+}
