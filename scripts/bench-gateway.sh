@@ -862,4 +862,5 @@ main() {
     print_memory
 }
 
-main "$@"
+# Run as a script; sourced (scripts/profile-gateway.sh), only the functions above are defined.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
