@@ -38,6 +38,7 @@ enum HTTP2Connection {
         let configuration = Self.configuration
         do {
             let idle = HTTP2IdleConnection(channel: context.channel, timeout: proxy.limits.idleTimeout)
+            try context.pipeline.syncOperations.addHandler(FlushCoalescer(), position: .last)
             _ = try context.pipeline.syncOperations.configureHTTP2Pipeline(
                 mode: .server, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream,
                 streamDelegate: idle, position: .last

@@ -353,9 +353,17 @@ struct HeaderFields {
 /// The current request's fields as routing sees them; one per connection, refilled per request, so the
 /// routing attributes hold a reference instead of boxing the fields each time.
 final class HeaderLookup: RequestHeaderLookup {
-    var fields = HeaderFields()
+    var fields: HeaderFields
+    /// Empty fields, kept to let go of a request's once it is routed (see `release`).
+    private let none = HeaderFields()
+
+    init() { fields = none }
 
     func firstValue(forHeader lowercasedName: String) -> String? { fields.first(lowercasedName) }
+
+    /// Drops the routed request's fields. They share the memory the request was read into; while anything holds
+    /// it, the next read cannot reuse that buffer (NIO allocates another; NIOSSL copies its plaintext buffer).
+    func release() { fields = none }
 }
 
 extension String {

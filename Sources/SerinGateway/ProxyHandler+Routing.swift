@@ -18,8 +18,10 @@ extension ProxyHandler {
         let attributes = RequestAttributes(
             method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: headerLookup
         )
+        let resolution = inMesh ? routes.table.resolveMesh(attributes) : routes.table.resolve(attributes, port: declaredPort)
+        headerLookup.release()
         let route: RouteTable.Route
-        switch inMesh ? routes.table.resolveMesh(attributes) : routes.table.resolve(attributes, port: declaredPort) {
+        switch resolution {
         case .noRoute(let reason):
             return answer(.noRoute, "no route: \(reason)", head: head, started: started)
         case .route(let found):
