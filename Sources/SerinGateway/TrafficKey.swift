@@ -37,15 +37,9 @@ public struct TrafficKey: Hashable, Sendable, Codable {
 }
 
 extension TrafficKey {
-    /// gRPC statuses counted as failures: those gRPC's HTTP mapping answers with a 5xx (UNKNOWN 2,
-    /// DEADLINE_EXCEEDED 4, UNIMPLEMENTED 12, INTERNAL 13, UNAVAILABLE 14, DATA_LOSS 15) — server faults, as an
-    /// HTTP 5xx is. A client's own mistakes (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED…) are answers, as
-    /// a 4xx is, and CANCELLED is the client's doing.
-    public static let failingGRPCStatuses: Set<String> = ["2", "4", "12", "13", "14", "15"]
-
     /// Whether the request failed as the success rate counts it: a 5xx, or a gRPC status a 5xx stands for.
     public var isServerError: Bool {
-        responseCode >= 500 || grpcStatus.map(Self.failingGRPCStatuses.contains) == true
+        responseCode >= 500 || grpcStatus.map(GRPCStatusCodes.serverFaults.contains) == true
     }
 
     /// The series of a request `cluster`'s `endpoint` answered: the destination as the route named it, and the

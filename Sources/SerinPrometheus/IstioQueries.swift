@@ -13,9 +13,14 @@ public enum IstioQueries {
         #"sum(increase(istio_requests_total{reporter="destination",destination_service_namespace="{{ namespace }}",destination_service_name="{{ service }}"}[{{ interval }}]))"#
     )
 
-    /// Of those, the ones answered 5xx.
+    /// Of those, the ones that failed as the gateway's own success rate counts them: answered 5xx, or — gRPC calls,
+    /// whose failures mostly come with HTTP 200 — ending in a `grpc_response_status` that stands for a server fault
+    /// (`GRPCStatusCodes`). Each half is 0 when its series does not exist yet, so a service whose only failures are
+    /// gRPC statuses is not read as error-free for want of a 5xx series.
     public static let serverErrors = QueryTemplate(
-        #"sum(increase(istio_requests_total{reporter="destination",destination_service_namespace="{{ namespace }}",destination_service_name="{{ service }}",response_code=~"5.*"}[{{ interval }}]))"#
+        #"(sum(increase(istio_requests_total{reporter="destination",destination_service_namespace="{{ namespace }}",destination_service_name="{{ service }}",response_code=~"5.*"}[{{ interval }}])) or vector(0))"#
+            + #" + (sum(increase(istio_requests_total{reporter="destination",destination_service_namespace="{{ namespace }}",destination_service_name="{{ service }}",response_code!~"5.*",grpc_response_status=~""#
+            + GRPCStatusCodes.serverFaultPattern + #""}[{{ interval }}])) or vector(0))"#
     )
 
     /// 99th percentile request duration in milliseconds; NaN when the window saw no requests.

@@ -12,20 +12,24 @@ import Testing
 /// failures in the success rate though their HTTP status is 200.
 @Suite("Canary of a gRPC service", .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason)), .timeLimit(.minutes(3)))
 struct GRPCCanaryTests {
+    /// Runs `body` with the example's Canary under way. `metrics` is where its analysis reads (the gateway's own
+    /// counters, or a real Prometheus scraping the gateway's admin port, which `adminPort` must then be).
     static func withRollout(
-        v2Failing: String? = nil, _ body: (_ runtime: GatewayRuntime, _ port: Int, _ load: GRPCPeers.Load) async throws -> Void
+        v2Failing: String? = nil, canary: [(of: String, with: String)] = SeedManifests.fastMeshCanary,
+        metrics: MetricSource = .gateway, adminPort: Int = 0,
+        _ body: (_ runtime: GatewayRuntime, _ port: Int, _ load: GRPCPeers.Load) async throws -> Void
     ) async throws {
         let v1 = try await GRPCPeers.startServer(version: "v1")
         let v2 = try await GRPCPeers.startServer(version: "v2", failing: v2Failing)
-        let decoded = SeedManifests.resources(SeedManifests.grpc(v1: v1.port, v2: v2.port, canary: SeedManifests.fastMeshCanary))
+        let decoded = SeedManifests.resources(SeedManifests.grpc(v1: v1.port, v2: v2.port, canary: canary))
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let outcome: Result<Void, any Error>
         do {
             let runtime = try await GatewayRuntime.start(
                 resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
-                adminHost: "127.0.0.1", adminPort: 0,
-                controller: .init(statePath: state, tickInterval: .milliseconds(50), logger: .discarding)
+                adminHost: "127.0.0.1", adminPort: adminPort,
+                controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, logger: .discarding)
             )
             let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
             let load = try GRPCPeers.startLoad(target: "127.0.0.1:\(port)", authority: "echo", rate: 100)
@@ -68,5 +72,37 @@ struct GRPCCanaryTests {
             let after = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "echo")
             #expect(after.code == "OK" && after.body == "v1: hello", "\(after)")
         }
+    }
+
+    /// Analysis windows a Prometheus scraping every second can fill: a few scrapes each.
+    static let prometheusCanary: [(of: String, with: String)] = [
+        ("interval: 8s", "interval: 4s"), ("minRequests: 10", "minRequests: 5"), ("max: 250", "max: 5000"),
+        ("stepWeight: 20", "stepWeight: 40"), ("progressDeadlineSeconds: 60", "progressDeadlineSeconds: 90"),
+    ]
+
+    @Test(
+        "judged through a real Prometheus, a gRPC canary answering UNAVAILABLE (HTTP 200) is rolled back: the built-in query counts grpc_response_status",
+        .enabled(if: PrometheusServer.shouldRun, Comment(rawValue: PrometheusServer.skipReason))
+    )
+    func rolledBackOnPrometheusNumbers() async throws {
+        let ports = TestBackends()
+        let adminPort = try await ports.freePort()
+        let prometheus = try await PrometheusServer.start(scraping: ["127.0.0.1:\(adminPort)"], group: ports.group)
+        defer { prometheus.stop() }
+        try await Self.withRollout(
+            v2Failing: "UNAVAILABLE", canary: Self.prometheusCanary, metrics: .prometheus(address: prometheus.address),
+            adminPort: adminPort
+        ) { runtime, _, load in
+            let controller = try #require(runtime.controller)
+            let final = try await MeshTests.waitForFinish(controller, canary: "echo")
+            let codes = try await load.stop()
+            #expect(final.phase == .failed, "\(final.message ?? "")")
+            #expect((codes["UNAVAILABLE"] ?? 0) > 0, "\(codes)")
+            let measured = try await controller.measurements(of: ResourceName(name: "echo"))
+            let failed = try #require(measured.last { $0.metric == "request-success-rate" && $0.verdict.outcome == .fail }, "\(measured)")
+            // Every canary call failed with UNAVAILABLE: a query counting only 5xx would read 100% here.
+            #expect((failed.canaryValue ?? 100) < 50, "\(failed)")
+        }
+        await ports.shutdown()
     }
 }

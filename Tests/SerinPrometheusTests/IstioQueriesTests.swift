@@ -27,13 +27,15 @@ struct IstioQueriesTests {
         #expect(IstioQueries.namespace(ofHost: host, fallback: "shop") == expected)
     }
 
-    @Test("renders the canary's request, 5xx, p99 and latency bucket queries")
+    @Test("renders the canary's request, failure (5xx or a server-fault gRPC status), p99 and latency bucket queries")
     func canaryQueries() throws {
         let context = IstioQueries.context(for: canary, canary: canary, canaryNamespace: "default", interval: .seconds(60))
         let selector = #"reporter="destination",destination_service_namespace="shop",destination_service_name="web-v2-service""#
         #expect(try IstioQueries.requests.render(context) == "sum(increase(istio_requests_total{\(selector)}[1m]))")
         #expect(try IstioQueries.serverErrors.render(context)
-            == "sum(increase(istio_requests_total{\(selector),response_code=~\"5.*\"}[1m]))")
+            == "(sum(increase(istio_requests_total{\(selector),response_code=~\"5.*\"}[1m])) or vector(0))"
+            + " + (sum(increase(istio_requests_total{\(selector),response_code!~\"5.*\",grpc_response_status=~\"2|4|12|13|14|15\"}[1m]))"
+            + " or vector(0))")
         #expect(try IstioQueries.p99Milliseconds.render(context)
             == "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{\(selector)}[1m])) by (le))")
         #expect(try IstioQueries.requestDurationBuckets.render(context)

@@ -39,7 +39,8 @@ struct PrometheusMetricProviderTests {
         let selector = #"reporter="destination",destination_service_namespace="default",destination_service_name="\#(service)""#
         return [
             "sum(increase(istio_requests_total{\(selector)}[1m]))": requests,
-            "sum(increase(istio_requests_total{\(selector),response_code=~\"5.*\"}[1m]))": errors,
+            "(sum(increase(istio_requests_total{\(selector),response_code=~\"5.*\"}[1m])) or vector(0)) + (sum(increase("
+                + "istio_requests_total{\(selector),response_code!~\"5.*\",grpc_response_status=~\"2|4|12|13|14|15\"}[1m])) or vector(0))": errors,
             "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{\(selector)}[1m])) by (le))": p99,
             "sum by (le) (increase(istio_request_duration_milliseconds_bucket{\(selector)}[1m]))": buckets,
         ]
