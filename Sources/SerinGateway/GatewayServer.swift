@@ -163,6 +163,12 @@ public final class GatewayServer: Sendable {
                         // Over the cap, the connection is closed as it is accepted (the failed initializer closes it).
                         guard openConnections.acquire(limit: limits.maxConnections) else { throw ConnectionLimitReached() }
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
+                        if !inMesh, routes.table.listeners[declaredPort]?.passesThrough == true {
+                            return try PassthroughHandler.install(
+                                on: channel, routes: routes, clusters: clusters, telemetry: telemetry, loop: loop,
+                                declaredPort: declaredPort, limits: limits
+                            )
+                        }
                         let sync = channel.pipeline.syncOperations
                         let tls = inMesh ? nil : certificates.port(declaredPort)
                         let deadlines = ConnectionDeadlines(limits: limits, handshaking: tls != nil)

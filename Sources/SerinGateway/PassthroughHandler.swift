@@ -1,0 +1,310 @@
+import NIOCore
+import NIOTLS
+import SerinCore
+
+/// One client connection on a PASSTHROUGH port: NIO's `SNIHandler` reads the ClientHello's server name, the live
+/// table's tls routes pick a destination by weight, and once a connection to one of its endpoints is open the
+/// buffered ClientHello goes first and bytes then pass both ways untouched — the destination terminates TLS.
+///
+/// The splice is swift-nio-examples' GlueHandler shape over the gateway's `UpstreamConnection` in its tunnel phase
+/// (the one WebSocket tunnels use): each side reads only while the other can take its bytes, a half-close is passed
+/// on, and either side closing closes the other once what it was sent has gone out. Envoy's behaviour where it
+/// decides: no server name or no route closes the connection (`NR`), a destination that cannot be reached closes it
+/// (`UF`, or `UO` over the connection budget).
+final class PassthroughHandler: ChannelDuplexHandler, LoopConnection, UpstreamDelegate {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let routes: RouteTableBox
+    private let clusters: UpstreamClusters
+    private let telemetry: GatewayTelemetry
+    private let loop: LoopContext
+    private let declaredPort: Int
+    let deadlines: ConnectionDeadlines
+    var context: ChannelHandlerContext?
+    private var random = FastRandom()
+    /// The destination's connection, once open.
+    private var upstream: UpstreamConnection?
+    /// The budget queue entry while the destination's cluster has no connection to spare.
+    private var waiting: (id: UInt64, cluster: UpstreamCluster)?
+    /// The series this connection counts in, once routed (or refused).
+    private var key: TrafficKey?
+    /// Bytes passed since they were last added to the telemetry, added once per read rather than per buffer.
+    private var uncounted = TCPEvent()
+    /// A client read held back while the destination cannot take more.
+    private var readHeld = false
+    /// Bytes handed over before the destination's connection was open.
+    private var early: ByteBuffer?
+    /// Whether routing began: the ClientHello was read, or was found not to be one.
+    private var routing = false
+    /// Whether the ClientHello the SNIHandler held went on to the destination.
+    private var handedOver = false
+    private var clientFinished = false
+    private var upstreamFinished = false
+
+    private init(
+        routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext, declaredPort: Int,
+        deadlines: ConnectionDeadlines
+    ) {
+        self.routes = routes
+        self.clusters = clusters
+        self.telemetry = telemetry
+        self.loop = loop
+        self.declaredPort = declaredPort
+        self.deadlines = deadlines
+    }
+
+    /// Sets a new connection on `channel` up to read its server name, then pass it through.
+    static func install(
+        on channel: any Channel, routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry,
+        loop: LoopContext, declaredPort: Int, limits: GatewayLimits
+    ) throws {
+        // The ClientHello must arrive within the header timeout, as a terminated handshake must finish in it.
+        let handler = PassthroughHandler(
+            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
+            deadlines: ConnectionDeadlines(limits: limits, handshaking: true)
+        )
+        // A client's half-close is passed on to the destination, not read as the end of the connection.
+        try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(handler)
+        let sni = SNIHandler { [unowned handler] result in
+            switch result {
+            case .hostname(let name): handler.route(serverName: name)
+            case .fallback: handler.route(serverName: nil)
+            }
+        }
+        try sync.addHandler(ByteToMessageHandler(sni), position: .before(handler))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        join(loop, context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        leave(loop)
+    }
+
+    /// A drain began: a connection still choosing its destination closes now; a splice runs until the drain's end.
+    func closeIfIdle() {
+        if upstream == nil { context?.close(promise: nil) }
+    }
+
+    // MARK: Choosing the destination
+
+    /// Routes by the server name; the returned future succeeds once the destination's connection is open, which
+    /// lets the SNIHandler hand the buffered ClientHello on. A refused connection's future never succeeds: it closes.
+    private func route(serverName: String?) -> EventLoopFuture<Void> {
+        routing = true
+        let promise = loop.eventLoop.makePromise(of: Void.self)
+        guard case .route(let route) = routes.table.resolvePassthrough(serverName: serverName, port: declaredPort) else {
+            refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noRoute), promise)
+            return promise.futureResult
+        }
+        guard let target = route.target(forRoll: Int(random.next() % UInt64(max(route.totalWeight, 1)))) else {
+            refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noHealthyUpstream), promise)
+            return promise.futureResult
+        }
+        let shared = clusters.shared(for: target)
+        guard let index = ProxyHandler.pickEndpoint(of: target, shared: shared, turn: Int(truncatingIfNeeded: random.next())) else {
+            refuse(
+                TrafficKey(
+                    destinationService: target.cluster.host, destinationNamespace: target.cluster.service?.namespace ?? ResourceName.defaultNamespace,
+                    subset: target.cluster.subset, responseCode: 0, responseFlags: .noHealthyUpstream
+                ),
+                promise
+            )
+            return promise.futureResult
+        }
+        let endpoint = target.cluster.endpoints[index]
+        let key = TrafficKey(cluster: target.cluster, endpoint: endpoint, responseCode: 0, responseFlags: .noFlag)
+        let address = EndpointAddress(host: endpoint.address, port: endpoint.port)
+        let id = loop.pool.lease(address, cluster: shared, fresh: true) { [self] result in
+            waiting = nil
+            switch result {
+            case .success(let connection):
+                shared?.record(endpoint: index, outcome: .response(status: 200), now: UpstreamCluster.now)
+                splice(to: connection, key: key, promise)
+            case .failure(let error):
+                if !(error is UpstreamOverflow) {
+                    shared?.record(endpoint: index, outcome: .connectFailure, now: UpstreamCluster.now)
+                }
+                var refused = key
+                refused.responseFlags = error is UpstreamOverflow ? .upstreamOverflow : .upstreamConnectionFailure
+                refuse(refused, promise)
+            }
+        }
+        if let id, let shared { waiting = (id, shared) }
+        return promise.futureResult
+    }
+
+    /// Counts the connection in `key`'s series as opened and closed, and closes it.
+    private func refuse(_ key: TrafficKey, _ promise: EventLoopPromise<Void>) {
+        self.key = key
+        uncounted.opened += 1
+        promise.fail(ChannelError.ioOnClosedChannel)
+        context?.close(promise: nil)
+    }
+
+    private func splice(to connection: UpstreamConnection, key: TrafficKey, _ promise: EventLoopPromise<Void>) {
+        guard let context, context.channel.isActive else {
+            connection.close()
+            promise.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        self.key = key
+        uncounted.opened += 1
+        countPassedBytes()
+        upstream = connection
+        connection.delegate = self
+        connection.beginTunnel()
+        connection.allowHalfClosure()
+        deadlines.headReceived()
+        deadlines.tunnelStarted()
+        if let early {
+            self.early = nil
+            handedOver = true
+            uncounted.received += early.readableBytes
+            connection.write(early)
+            connection.flush()
+        }
+        if clientFinished { connection.finishSending() }
+        promise.succeed()
+    }
+
+    // MARK: Client → destination
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        guard let upstream else {
+            // The SNIHandler holds every byte until a destination is chosen, unless the client half-closes first:
+            // then it hands them over at once, and they wait here.
+            early.setOrWriteImmutableBuffer(bytes)
+            return
+        }
+        deadlines.trafficPassed()
+        uncounted.received += bytes.readableBytes
+        upstream.write(bytes)
+        // The SNIHandler hands the buffered ClientHello on as it leaves, outside any read: no read completes after it.
+        if !handedOver {
+            handedOver = true
+            upstream.flush()
+            countPassedBytes()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        upstream?.flush()
+        countPassedBytes()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let upstream, !upstream.isWritable {
+            readHeld = true
+            return
+        }
+        readHeld = false
+        context.read()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, event == .inputClosed else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        clientFinished = true
+        guard let upstream else {
+            // Before a destination is chosen: the end is passed on once it is (`splice`), unless no ClientHello came.
+            if !routing { context.close(promise: nil) }
+            return
+        }
+        upstream.finishSending()
+        if upstreamFinished { closeBoth() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let upstream {
+            self.upstream = nil
+            upstream.delegate = nil
+            upstream.closeAfterWrites()
+        }
+        if let waiting {
+            self.waiting = nil
+            loop.pool.cancelWaiting(waiting.id, cluster: waiting.cluster)
+        }
+        if key != nil { uncounted.closed += 1 }
+        countPassedBytes()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Destination → client
+
+    var downstreamIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int) {
+        guard let context else { return }
+        deadlines.trafficPassed()
+        uncounted.sent += bytes.readableBytes
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func upstreamReadComplete(_ connection: UpstreamConnection) {
+        context?.flush()
+        countPassedBytes()
+    }
+
+    func upstreamWritabilityChanged(_ connection: UpstreamConnection) {
+        guard readHeld, connection.isWritable, let context else { return }
+        readHeld = false
+        context.read()
+    }
+
+    func upstreamFinishedSending(_ connection: UpstreamConnection) {
+        upstreamFinished = true
+        guard let context else { return }
+        context.flush()
+        context.close(mode: .output, promise: nil)
+        if clientFinished { closeBoth() }
+    }
+
+    func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
+        upstream = nil
+        closeBoth()
+    }
+
+    /// The tunnel carries no HTTP: a head or an end never arrives on it.
+    func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {}
+
+    func upstreamEnded(_ connection: UpstreamConnection) {
+        upstreamClosed(connection, error: nil)
+    }
+
+    /// Both connections close once what was written to them has gone out.
+    private func closeBoth() {
+        if let upstream {
+            self.upstream = nil
+            upstream.delegate = nil
+            upstream.closeAfterWrites()
+        }
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private func countPassedBytes() {
+        guard let key, uncounted.opened + uncounted.closed + uncounted.sent + uncounted.received > 0 else { return }
+        telemetry.recordTCP(key, uncounted, shard: loop.shard)
+        uncounted = TCPEvent()
+    }
+}
