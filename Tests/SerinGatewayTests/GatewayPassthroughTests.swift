@@ -38,8 +38,9 @@ struct GatewayPassthroughTests {
         }
 
         /// The Gateway, the db split `v1`/`v2`, *.apps to v2, raw.example.com to the half-close backend.
-        func manifests(v1 weight1: Int = 100, v2 weight2: Int = 0) -> ManifestSet {
-            let yaml = SeedManifests.passthroughGateway(hosts: ["db.example.com", "*.apps.example.com", "raw.example.com"]) + """
+        func manifests(v1 weight1: Int = 100, v2 weight2: Int = 0, adding extra: [ManifestSource] = []) -> ManifestSet {
+            let hosts = ["db.example.com", "*.apps.example.com", "raw.example.com", "slow.example.com", "flood.example.com"]
+            let yaml = SeedManifests.passthroughGateway(hosts: hosts) + """
 
                 ---
                 apiVersion: networking.istio.io/v1
@@ -69,15 +70,15 @@ struct GatewayPassthroughTests {
             return ManifestSet(sources: [
                 ManifestSource(path: "passthrough.yaml", text: yaml), SeedManifests.serviceEntry("db-v1", port: v1.port, version: "v1"),
                 SeedManifests.serviceEntry("db-v2", port: v2.port, version: "v2"), SeedManifests.serviceEntry("raw", port: raw.port, version: "v1"),
-            ])
+            ] + extra)
         }
 
         /// Serves the manifests on an ephemeral port; `body` gets the gateway and the bound port of 443.
         func serve(
-            limits: GatewayLimits = .default, v1 weight1: Int = 100, v2 weight2: Int = 0,
+            limits: GatewayLimits = .default, v1 weight1: Int = 100, v2 weight2: Int = 0, adding extra: [ManifestSource] = [],
             _ body: (GatewayServer, Int) async throws -> Void
         ) async throws {
-            let set = manifests(v1: weight1, v2: weight2)
+            let set = manifests(v1: weight1, v2: weight2, adding: extra)
             #expect(set.errors.isEmpty, "\(set.errors)")
             let gateway = GatewayServer(threads: 2, portMapping: .ephemeral, limits: limits)
             do {
@@ -105,37 +106,49 @@ struct GatewayPassthroughTests {
         }
     }
 
+    /// Makes the world, serves it (with `limits`, the db weights `v1`/`v2`), runs `body`, and tears it all down.
+    static func withWorld(
+        limits: GatewayLimits = .default, v1: Int = 100, v2: Int = 0, _ body: (World, GatewayServer, Int) async throws -> Void
+    ) async throws {
+        let world = try await World.make()
+        try await world.serve(limits: limits, v1: v1, v2: v2) { gateway, port in try await body(world, gateway, port) }
+        await world.close()
+    }
+
+    /// A VirtualService `name` on `edge` passing NAME.example.com through to the service `name`.
+    static func virtualService(to name: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: \(name)}
+        spec:
+          hosts: [\(name).example.com]
+          gateways: [edge]
+          tls: [{match: [{sniHosts: [\(name).example.com]}], route: [{destination: {host: \(name)}}]}]
+        """
+    }
+
     static func tcp(_ gateway: GatewayServer, service: String, flag: ResponseFlag = .noFlag) -> TCPCounters? {
         gateway.telemetry.tcpSnapshot().first { $0.key.destinationService == service && $0.key.responseFlags == flag }?.value
     }
 
-    @Test("routes by the exact server name to the backend, whose own certificate curl verifies")
-    func exactServerName() async throws {
-        let world = try await World.make()
-        try await world.serve { _, port in
-            let page = try await world.curl("db.example.com", port: port)
+    @Test(
+        "routes by the server name, exact or under a wildcard sniHost, to a backend whose own certificate curl verifies",
+        arguments: [("db.example.com", "v1"), ("shop.apps.example.com", "v2")]
+    )
+    func routesByServerName(host: String, version: String) async throws {
+        try await Self.withWorld { world, _, port in
+            let page = try await world.curl(host, port: port)
             #expect(page.status == 200, "\(page.stderr)")
-            #expect(page.body == "backend v1")
-            #expect(world.v1.connections == 1 && world.v2.connections == 0)
+            #expect(page.body == "backend \(version)")
+            let connections: [Int] = version == "v1" ? [1, 0] : [0, 1]
+            #expect([world.v1.connections, world.v2.connections] == connections)
         }
-        await world.close()
-    }
-
-    @Test("routes a name under a wildcard sniHost to its route's destination")
-    func wildcardServerName() async throws {
-        let world = try await World.make()
-        try await world.serve { _, port in
-            let page = try await world.curl("shop.apps.example.com", port: port)
-            #expect(page.status == 200, "\(page.stderr)")
-            #expect(page.body == "backend v2")
-        }
-        await world.close()
     }
 
     @Test("weights 100/0 then 0/100 after a reconfiguration, while a splice opened before it carries on")
     func reconfiguration() async throws {
-        let world = try await World.make()
-        try await world.serve(v1: 100, v2: 0) { gateway, port in
+        try await Self.withWorld(v1: 100, v2: 0) { world, gateway, port in
             #expect(try await world.curl("db.example.com", port: port).body == "backend v1")
             let hello = ClientHello.bytes(serverName: "raw.example.com")
             let open = try await RawConnection.connect(port: port, group: world.group)
@@ -148,13 +161,11 @@ struct GatewayPassthroughTests {
             #expect(await open.waitFor("received \(hello.count + "before after".utf8.count) bytes"), "\(open.received)")
             await open.close()
         }
-        await world.close()
     }
 
     @Test("a server name no route takes is closed, never reaches a backend, and is counted with NR")
     func unknownServerName() async throws {
-        let world = try await World.make()
-        try await world.serve { gateway, port in
+        try await Self.withWorld { world, gateway, port in
             let refused = try await world.curl("unknown.example.com", port: port)
             #expect(refused.status == 0 && refused.exitCode != 0, "\(refused.stderr)")
             #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "unknown", flag: .noRoute)?.connectionsClosed == 1 })
@@ -164,27 +175,23 @@ struct GatewayPassthroughTests {
             #expect(metrics.contains("istio_tcp_connections_opened_total{"), "\(metrics)")
             #expect(metrics.contains("response_flags=\"NR\"} 1"), "\(metrics)")
         }
-        await world.close()
     }
 
     @Test("a ClientHello without a server name is closed: there is nothing to route by")
     func noServerName() async throws {
-        let world = try await World.make()
-        try await world.serve { gateway, port in
+        try await Self.withWorld { world, gateway, port in
             // curl sends no SNI to an IP address.
             let refused = try await Curl.get("https://127.0.0.1:\(port)/", ["--cacert", world.certificates.ca.certificate])
             #expect(refused.status == 0 && refused.exitCode != 0, "\(refused.stderr)")
             #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "unknown", flag: .noRoute)?.connectionsClosed == 1 })
             #expect(world.v1.connections + world.v2.connections == 0)
         }
-        await world.close()
     }
 
     @Test("8 MB each way through a slow reader arrive whole: each side reads only as fast as the other takes")
     func largeBodies() async throws {
-        let world = try await World.make()
         let size = 8 * 1024 * 1024
-        try await world.serve { _, port in
+        try await Self.withWorld { world, _, port in
             let download = try await world.curl("db.example.com", port: port, path: "/bytes/\(size)", ["--limit-rate", "8M"])
             #expect(download.status == 200, "\(download.stderr)")
             #expect(download.body.utf8.count == size && download.body.utf8.allSatisfy { $0 == UInt8(ascii: "x") })
@@ -194,13 +201,39 @@ struct GatewayPassthroughTests {
             #expect(upload.status == 200, "\(upload.stderr)")
             #expect(upload.body == "v1 received \(size) bytes")
         }
+    }
+
+    @Test("a client that stops reading holds the destination: the gateway reads a few MB of a 256 MB flood, not all")
+    func slowClientHoldsDestination() async throws {
+        let world = try await World.make()
+        let flood = try await FloodingBackend.start(group: world.group, bodyBytes: 256 << 20)
+        let extra = [
+            ManifestSource(path: "flood.yaml", text: Self.virtualService(to: "flood")),
+            SeedManifests.serviceEntry("flood", port: flood.port, version: "v1"),
+        ]
+        try await world.serve(adding: extra) { _, port in
+            let client = try await RawConnection.connect(port: port, group: world.group, reading: false)
+            // The flood starts at the first bytes it reads: the ClientHello the gateway passes on.
+            try await client.send(bytes: ClientHello.bytes(serverName: "flood.example.com"))
+            #expect(await eventually(.seconds(20)) { flood.bodyBytesWritten > 0 })
+            // Polled until two readings 300 ms apart agree: the destination's writes have stopped.
+            var readings = [-1, flood.bodyBytesWritten]
+            let deadline = ContinuousClock.now + .seconds(20)
+            while readings[0] != readings[1], ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(300))
+                readings = [readings[1], flood.bodyBytesWritten]
+            }
+            #expect(readings[0] == readings[1], "the destination is still being read")
+            #expect(flood.bodyBytesWritten < 32 << 20, "\(flood.bodyBytesWritten) bytes were read for a client that reads nothing")
+            await client.close()
+        }
+        await flood.close()
         await world.close()
     }
 
     @Test("a client's half-close reaches the destination, whose answer still comes back before both close")
     func halfClose() async throws {
-        let world = try await World.make()
-        try await world.serve { gateway, port in
+        try await Self.withWorld { world, gateway, port in
             let hello = ClientHello.bytes(serverName: "raw.example.com")
             let connection = try await RawConnection.connect(port: port, group: world.group)
             try await connection.send(bytes: hello)
@@ -213,26 +246,22 @@ struct GatewayPassthroughTests {
             #expect(counted?.receivedBytes == hello.count + 4)
             #expect(counted?.sentBytes == "received \(hello.count + 4) bytes".utf8.count)
         }
-        await world.close()
     }
 
     @Test("a splice with no bytes either way for the idle timeout is closed")
     func idleTimeout() async throws {
-        let world = try await World.make()
-        try await world.serve(limits: GatewayLimits(idleTimeout: .milliseconds(300))) { gateway, port in
+        try await Self.withWorld(limits: GatewayLimits(idleTimeout: .milliseconds(300))) { world, gateway, port in
             let connection = try await RawConnection.connect(port: port, group: world.group)
             try await connection.send(bytes: ClientHello.bytes(serverName: "raw.example.com"))
             #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "raw")?.connectionsOpened == 1 })
             #expect(await connection.waitForClose(timeout: .seconds(5)))
             #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "raw")?.connectionsClosed == 1 })
         }
-        await world.close()
     }
 
     @Test("opened, closed and bytes both ways are counted with the destination's labels")
     func tcpMetrics() async throws {
-        let world = try await World.make()
-        try await world.serve { gateway, port in
+        try await Self.withWorld { world, gateway, port in
             for _ in 0..<2 { #expect(try await world.curl("db.example.com", port: port).body == "backend v1") }
             #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "db-v1")?.connectionsClosed == 2 })
             let counted = try #require(Self.tcp(gateway, service: "db-v1"))
@@ -244,6 +273,33 @@ struct GatewayPassthroughTests {
             #expect(line.contains("destination_service_name=\"db-v1\"") && line.contains("destination_version=\"v1\""), "\(line)")
             #expect(line.contains("request_protocol=\"tcp\"") && line.hasSuffix("} 2"), "\(line)")
             #expect(metrics.contains("istio_tcp_sent_bytes_total{") && metrics.contains("istio_tcp_received_bytes_total{"))
+        }
+    }
+
+    @Test("a destination that never answers the connect is given up after its DestinationRule's connectTimeout, counted UF")
+    func connectTimeout() async throws {
+        let world = try await World.make()
+        let silent = try SilentPort()
+        let slow = Self.virtualService(to: "slow") + """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: slow}
+            spec:
+              host: slow
+              trafficPolicy: {connectionPool: {tcp: {connectTimeout: 200ms}}}
+            """
+        let extra = [ManifestSource(path: "slow.yaml", text: slow), SeedManifests.serviceEntry("slow", port: silent.port, version: "v1")]
+        // The gateway's own connect timeout is 3s: closing well before it is the DestinationRule's doing.
+        try await world.serve(adding: extra) { gateway, port in
+            let started = ContinuousClock.now
+            let connection = try await RawConnection.connect(port: port, group: world.group)
+            try await connection.send(bytes: ClientHello.bytes(serverName: "slow.example.com"))
+            #expect(await connection.waitForClose(timeout: .seconds(5)))
+            #expect(ContinuousClock.now - started < .milliseconds(2500))
+            let counted = Self.tcp(gateway, service: "slow", flag: .upstreamConnectionFailure)
+            #expect(counted?.connectionsOpened == 1 && counted?.connectionsClosed == 1, "\(gateway.telemetry.tcpSnapshot())")
         }
         await world.close()
     }
