@@ -146,6 +146,18 @@ struct GatewayPassthroughTests {
         }
     }
 
+    @Test("/config shows the PASSTHROUGH port with its server names and tls routes")
+    func configDocument() async throws {
+        try await Self.withWorld(v1: 90, v2: 10) { _, gateway, _ in
+            let listener = try #require(GatewayAdmin.configDocument(gateway).listeners.first { $0.port == 443 })
+            #expect(listener.passthrough == true)
+            #expect(listener.virtualHosts.map(\.host) == ["db.example.com", "raw.example.com", "*.apps.example.com"])
+            let db = try #require(listener.virtualHosts.first?.routes.first)
+            #expect(db.section == "tls" && db.virtualService == "default/db" && db.matches == ["port 443"])
+            #expect(db.destinations.map(\.weight) == [90, 10])
+        }
+    }
+
     @Test("weights 100/0 then 0/100 after a reconfiguration, while a splice opened before it carries on")
     func reconfiguration() async throws {
         try await Self.withWorld(v1: 100, v2: 0) { world, gateway, port in
