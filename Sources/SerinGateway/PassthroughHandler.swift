@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import NIOTLS
 import SerinCore
 
@@ -11,7 +12,7 @@ import SerinCore
 /// on, and either side closing closes the other once what it was sent has gone out. Envoy's behaviour where it
 /// decides: no server name or no route closes the connection (`NR`), a destination that cannot be reached closes it
 /// (`UF`, or `UO` over the connection budget).
-final class PassthroughHandler: ChannelDuplexHandler, LoopConnection, UpstreamDelegate {
+final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopConnection, UpstreamDelegate {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -21,6 +22,10 @@ final class PassthroughHandler: ChannelDuplexHandler, LoopConnection, UpstreamDe
     private let telemetry: GatewayTelemetry
     private let loop: LoopContext
     private let declaredPort: Int
+    private let limits: GatewayLimits
+    /// The port's HTTPS servers, when it has any beside its PASSTHROUGH ones: a server name none of the latter
+    /// lists is terminated here, as on a port of HTTPS servers only.
+    private let terminating: PortTLS?
     let deadlines: ConnectionDeadlines
     var context: ChannelHandlerContext?
     private var random = FastRandom()
@@ -45,25 +50,27 @@ final class PassthroughHandler: ChannelDuplexHandler, LoopConnection, UpstreamDe
 
     private init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext, declaredPort: Int,
-        deadlines: ConnectionDeadlines
+        limits: GatewayLimits, terminating: PortTLS?
     ) {
         self.routes = routes
         self.clusters = clusters
         self.telemetry = telemetry
         self.loop = loop
         self.declaredPort = declaredPort
-        self.deadlines = deadlines
+        self.limits = limits
+        self.terminating = terminating
+        // The ClientHello must arrive within the header timeout, as a terminated handshake must finish in it.
+        self.deadlines = ConnectionDeadlines(limits: limits, handshaking: true)
     }
 
     /// Sets a new connection on `channel` up to read its server name, then pass it through.
     static func install(
         on channel: any Channel, routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry,
-        loop: LoopContext, declaredPort: Int, limits: GatewayLimits
+        loop: LoopContext, declaredPort: Int, limits: GatewayLimits, terminating: PortTLS?
     ) throws {
-        // The ClientHello must arrive within the header timeout, as a terminated handshake must finish in it.
         let handler = PassthroughHandler(
-            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort,
-            deadlines: ConnectionDeadlines(limits: limits, handshaking: true)
+            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, limits: limits,
+            terminating: terminating
         )
         // A client's half-close is passed on to the destination, not read as the end of the connection.
         try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
@@ -98,7 +105,12 @@ final class PassthroughHandler: ChannelDuplexHandler, LoopConnection, UpstreamDe
     private func route(serverName: String?) -> EventLoopFuture<Void> {
         routing = true
         let promise = loop.eventLoop.makePromise(of: Void.self)
-        guard case .route(let route) = routes.table.resolvePassthrough(serverName: serverName, port: declaredPort) else {
+        let table = routes.table
+        if let terminating, !table.passesThrough(serverName: serverName, port: declaredPort) {
+            terminate(with: terminating.context(forServerName: serverName), promise)
+            return promise.futureResult
+        }
+        guard case .route(let route) = table.resolvePassthrough(serverName: serverName, port: declaredPort) else {
             refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noRoute), promise)
             return promise.futureResult
         }
@@ -137,6 +149,28 @@ final class PassthroughHandler: ChannelDuplexHandler, LoopConnection, UpstreamDe
         }
         if let id, let shared { waiting = (id, shared) }
         return promise.futureResult
+    }
+
+    /// Hands the connection to TLS termination and the HTTP proxy, as an HTTPS port's connection: the SNIHandler
+    /// then replays the ClientHello to NIOSSL, and this handler leaves.
+    private func terminate(with tls: NIOSSLContext, _ promise: EventLoopPromise<Void>) {
+        guard let context else { return promise.fail(ChannelError.ioOnClosedChannel) }
+        let proxy = ProxyHandler(
+            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, overTLS: true,
+            limits: limits, deadlines: ConnectionDeadlines(limits: limits, handshaking: true)
+        )
+        do {
+            // Over TLS the client's end is its close_notify: its FIN ends the connection, as on an HTTPS port.
+            try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)
+            let sync = context.pipeline.syncOperations
+            try sync.addHandler(proxy, position: .after(self))
+            try sync.addHandler(NIOSSLServerHandler(context: tls), position: .before(proxy))
+            sync.removeHandler(self, promise: nil)
+            promise.succeed()
+        } catch {
+            promise.fail(error)
+            context.close(promise: nil)
+        }
     }
 
     /// Counts the connection in `key`'s series as opened and closed, and closes it.

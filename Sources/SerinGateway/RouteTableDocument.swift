@@ -47,7 +47,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
 
     public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:], meshPort: Int? = nil) {
         self.generation = generation
-        self.listeners = Self.documents(table.listeners) { boundPorts[$0] }
+        self.listeners = (Self.documents(table.listeners) { boundPorts[$0] } + Self.documents(table.passthrough) { boundPorts[$0] })
+            .sorted { ($0.port, $0.passthrough ?? false ? 1 : 0) < ($1.port, $1.passthrough ?? false ? 1 : 0) }
         self.mesh = meshPort.map { bound in Self.documents(table.mesh) { _ in bound } }
     }
 

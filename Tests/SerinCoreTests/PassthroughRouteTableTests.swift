@@ -42,7 +42,7 @@ struct PassthroughRouteTableTests {
             Self.virtualService("apps", hosts: ["*.apps.example.com"], tls: [Self.tlsRoute(["*.apps.example.com"], to: [("b", 100)])]),
             Self.virtualService("db", hosts: ["db.example.com"], tls: [Self.tlsRoute(["db.example.com"], to: [("a", 100)])]),
         ])
-        #expect(table.listeners[443]?.passesThrough == true)
+        #expect(table.passthrough[443]?.passesThrough == true && table.listeners[443] == nil)
         #expect(Self.destination(table.resolvePassthrough(serverName: "db.example.com", port: 443)) == "a")
         #expect(Self.destination(table.resolvePassthrough(serverName: "DB.Example.com", port: 443)) == "a")
         #expect(Self.destination(table.resolvePassthrough(serverName: "web.apps.example.com", port: 443)) == "b")
@@ -103,7 +103,7 @@ struct PassthroughRouteTableTests {
             http: [RouteTableTests.route("c")], tls: [Self.tlsRoute(["db.example.com"], to: [("a", 100)])]
         )
         let table = Self.table([virtualService])
-        #expect(table.listeners[443]?.virtualHosts.flatMap(\.routes).map(\.section) == ["tls"])
+        #expect(table.passthrough[443]?.virtualHosts.flatMap(\.routes).map(\.section) == ["tls"])
         #expect(RouteTableTests.destination(table.resolve(RouteTableTests.get("/", host: "db.example.com"), port: 80)) == "c")
         #expect(table.listeners[80]?.passesThrough == false)
     }

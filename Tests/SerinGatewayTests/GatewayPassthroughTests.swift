@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import SerinCore
 import SerinGateway
+import SerinListener
 import SerinManifests
 import SerinTesting
 import Testing
@@ -313,6 +314,39 @@ struct GatewayPassthroughTests {
             let counted = Self.tcp(gateway, service: "slow", flag: .upstreamConnectionFailure)
             #expect(counted?.connectionsOpened == 1 && counted?.connectionsClosed == 1, "\(gateway.telemetry.tcpSnapshot())")
         }
+        await world.close()
+    }
+
+    @Test("one port, two kinds of server: names a PASSTHROUGH server lists pass through, others an HTTPS server terminates")
+    func passthroughBesideHTTPS() async throws {
+        let world = try await World.make()
+        let web = try await world.certificates.server("web", hosts: ["web.example.com"])
+        let backends = TestBackends()
+        let plain = try await backends.start("v1")
+        let https = ManifestSource(path: "web.yaml", text: """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: web-edge}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [web.example.com]
+                tls: {mode: SIMPLE, serverCertificate: \(web.certificate), privateKey: \(web.key)}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: web}
+            spec: {hosts: [web.example.com], gateways: [web-edge], http: [{route: [{destination: {host: web-v1-service}}]}]}
+            """)
+        try await world.serve(adding: [https, SeedManifests.serviceEntry("web-v1-service", port: plain.port, version: "v1")]) { _, port in
+            // The plain-HTTP backend answers only through the gateway's own TLS; the TLS backend only through passthrough.
+            let terminated = try await world.curl("web.example.com", port: port)
+            #expect(terminated.status == 200, "\(terminated.stderr)")
+            #expect(terminated.body.contains("This is v1"))
+            #expect(try await world.curl("db.example.com", port: port).body == "backend v1")
+        }
+        await plain.close()
+        await backends.shutdown()
         await world.close()
     }
 

@@ -135,7 +135,7 @@ struct TLSRouteDecodingTests {
         )
     }
 
-    @Test("one port is PASSTHROUGH or HTTPS, not both")
+    @Test("one port is TLS (PASSTHROUGH, HTTPS) or plaintext, not both")
     func mixedPort() {
         let gateway = Self.gateway.replacingOccurrences(
             of: "    tls: {mode: PASSTHROUGH}",
@@ -145,10 +145,23 @@ struct TLSRouteDecodingTests {
         #expect(
             Fixture.messages(set.errors) == [
                 "test.yaml:9:47: error: spec.servers[1].port.protocol: port 443 is served by Gateway default/edge "
-                    + "spec.servers[0] (TLS) already, which passes TLS through; this server serves plaintext. One port does "
-                    + "one of these, so HTTPS, plaintext and PASSTHROUGH servers need different ports"
+                    + "spec.servers[0] (TLS) already, which passes TLS through; this server serves plaintext. A port serves "
+                    + "TLS or plaintext, so plaintext servers and HTTPS or PASSTHROUGH servers need different ports"
             ]
         )
+    }
+
+    @Test("a PASSTHROUGH server and an HTTPS server share a port: the ClientHello's server name tells them apart")
+    func besideHTTPS() {
+        let gateway = Self.gateway.replacingOccurrences(
+            of: "    tls: {mode: PASSTHROUGH}",
+            with: "    tls: {mode: PASSTHROUGH}\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [web.example.com]\n"
+                + "    tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}"
+        )
+        let set = Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        let table = RouteTable(compiling: set.config)
+        #expect(table.listeners[443]?.terminatesTLS == true && table.passthrough[443] != nil)
     }
 
     @Test("a Canary on a VirtualService with only tls routes is refused: the judge needs HTTP metrics")

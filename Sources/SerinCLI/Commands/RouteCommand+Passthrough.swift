@@ -6,7 +6,11 @@ extension RouteCommand {
     /// (and by which sniHost), and the destinations it is passed through to, still encrypted.
     func explainPassthrough(_ table: RouteTable, serverName: String) throws {
         Terminal.out("connection: TLS to port \(port), server name \"\(serverName)\" (passed through: the destination terminates TLS)")
-        let listener = table.listeners[port]
+        let listener = table.passthrough[port]
+        if !table.passesThrough(serverName: serverName, port: port), table.listeners[port]?.terminatesTLS == true {
+            Terminal.out("result:  no PASSTHROUGH server lists it: the HTTPS server on port \(port) terminates TLS, and its requests route by Host (--host)")
+            return
+        }
         if let server = listener?.servers.first(where: { $0.passesThrough && $0.hosts.contains { $0.matches(serverName) } }) {
             Terminal.out("server:  Gateway \(server.gateway) PASSTHROUGH (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
         }

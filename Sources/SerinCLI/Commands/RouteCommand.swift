@@ -56,7 +56,7 @@ struct RouteCommand: ParsableCommand {
         let authority = mesh && !host.contains(":") ? "\(host):\(port)" : host
         let request = RequestAttributes(method: method.uppercased(), target: path, authority: authority, headers: headerList)
         let table = RouteTable(compiling: set.config)
-        if !mesh, sni != nil || table.listeners[port]?.passesThrough == true {
+        if !mesh, sni != nil || (table.passthrough[port] != nil && table.listeners[port] == nil) {
             return try explainPassthrough(table, serverName: sni ?? host)
         }
         if mesh {

@@ -8,11 +8,16 @@ extension RouteTable {
     /// (requests get 503 with a reason). Validation reports those problems with their locations first.
     public init(compiling config: MeshConfig) {
         var servers: [Int: [ServerBinding]] = [:]
+        var passthroughServers: [Int: [ServerBinding]] = [:]
         var gatewaysByName: [ResourceName: Gateway] = [:]
         for gateway in config.gateways {
             gatewaysByName[gateway.name] = gateway
             for server in gateway.servers where Self.servedProtocols.contains(server.protocol.uppercased()) {
                 let hosts = server.hosts.map { HostPattern.gatewayServerHost($0).pattern }
+                if server.passesThrough {
+                    passthroughServers[server.port, default: []].append(ServerBinding(gateway: gateway.name, hosts: hosts, passesThrough: true))
+                    continue
+                }
                 servers[server.port, default: []].append(
                     ServerBinding(
                         gateway: gateway.name, hosts: hosts, tls: server.terminatesTLS ? server.tls : nil, httpsRedirect: server.httpsRedirect,
@@ -23,6 +28,7 @@ extension RouteTable {
         }
 
         var hostsByPort = VirtualHostCollector()
+        var serverNamesByPort = VirtualHostCollector()
         for virtualService in config.virtualServices {
             let bound = virtualService.gateways.filter { gatewaysByName[$0] != nil }
             guard !bound.isEmpty else { continue }
@@ -44,7 +50,7 @@ extension RouteTable {
                         // A server name's virtual host holds the tls routes whose matches name it, in order.
                         for (offset, sni) in sniRoutes.enumerated() where admits(sni.host) {
                             guard seen.insert("\(server.port) tls \(offset)").inserted else { continue }
-                            hostsByPort.add([sni.route], host: sni.host, port: server.port)
+                            serverNamesByPort.add([sni.route], host: sni.host, port: server.port)
                         }
                         continue
                     }
@@ -60,7 +66,11 @@ extension RouteTable {
         for (port, bindings) in servers {
             listeners[port] = Listener(port: port, servers: bindings, virtualHosts: hostsByPort.virtualHosts(onPort: port))
         }
-        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config))
+        var passthrough: [Int: Listener] = [:]
+        for (port, bindings) in passthroughServers {
+            passthrough[port] = Listener(port: port, servers: bindings, virtualHosts: serverNamesByPort.virtualHosts(onPort: port))
+        }
+        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config), passthrough: passthrough)
     }
 
     /// A VirtualService's HTTP routes, bound to `gateways`.

@@ -5,12 +5,16 @@
 public struct RouteTable: Sendable {
     /// Listeners by the port their Gateway servers declare (before any `--port-offset`).
     public let listeners: [Int: Listener]
+    /// The PASSTHROUGH servers' listeners by port: server names (SNI) and `tls` routes. A port may have one here
+    /// and an HTTPS one in `listeners`: a connection whose server name no PASSTHROUGH server lists is terminated.
+    public let passthrough: [Int: Listener]
     /// The mesh's outbound routes by service port, as a sidecar holds them: the VirtualServices bound to the mesh,
     /// and each known service's own port straight to its endpoints. Served by the `--mesh` listener.
     public let mesh: [Int: Listener]
 
-    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:]) {
+    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:]) {
         self.listeners = listeners
+        self.passthrough = passthrough
         self.mesh = mesh
     }
 
@@ -37,8 +41,7 @@ public struct RouteTable: Sendable {
         /// HTTPS with plaintext).
         public let terminatesTLS: Bool
         /// Whether the listener passes TLS through: its servers are PASSTHROUGH servers, its virtual hosts are server
-        /// names (SNI) and its routes a VirtualService's `tls` routes (validation refuses a port mixing them with
-        /// servers that speak HTTP).
+        /// names (SNI) and its routes a VirtualService's `tls` routes (`RouteTable.passthrough`).
         public let passesThrough: Bool
         /// The bits of the servers that redirect to https; a request admitted by one of them is redirected.
         let httpsRedirectMask: UInt64

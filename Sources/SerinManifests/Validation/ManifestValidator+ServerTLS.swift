@@ -2,8 +2,8 @@ import SerinCore
 
 extension ManifestValidator {
     /// Every HTTPS server's `credentialName` must name a Secret given with `-f` that holds a certificate and key
-    /// (and CA certificates for MUTUAL), and a port must be all HTTPS, all plaintext or all PASSTHROUGH: one listener
-    /// terminates TLS, serves plaintext, or passes TLS through by server name.
+    /// (and CA certificates for MUTUAL), and a port serves TLS (HTTPS or PASSTHROUGH servers, told apart by the
+    /// ClientHello's server name) or plaintext, not both.
     static func serverTLS(in resources: [LocatedResource]) -> [Diagnostic] {
         let lookup = TLSSecretLookup(secrets: resources.secrets)
         var diagnostics: [Diagnostic] = []
@@ -20,12 +20,12 @@ extension ManifestValidator {
                 guard RouteTable.servedProtocols.contains(server.protocol.uppercased()) else { continue }
                 let label = "\(located.label) \(path) (\(server.protocol))"
                 let kind = server.passesThrough ? "passes TLS through" : server.terminatesTLS ? "terminates TLS" : "serves plaintext"
-                if let earlier = portKinds[server.port], earlier.kind != kind {
+                if let earlier = portKinds[server.port], (earlier.kind == "serves plaintext") != (kind == "serves plaintext") {
                     diagnostics.append(
                         .error(
                             "\(path).port.protocol: port \(server.port) is served by \(earlier.label) already, which "
-                                + "\(earlier.kind); this server \(kind). One port does one of these, so HTTPS, plaintext and "
-                                + "PASSTHROUGH servers need different ports",
+                                + "\(earlier.kind); this server \(kind). A port serves TLS or plaintext, so plaintext servers "
+                                + "and HTTPS or PASSTHROUGH servers need different ports",
                             at: located.location(of: "\(path).port.protocol")
                         )
                     )
