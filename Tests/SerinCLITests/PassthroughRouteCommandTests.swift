@@ -48,4 +48,29 @@ struct PassthroughRouteCommandTests {
             "\(refused.stdout)\(refused.stderr)"
         )
     }
+
+    @Test("on a port shared with an HTTPS server, a name no PASSTHROUGH server lists is said to be terminated there")
+    func sharedPort() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/passthrough/db-passthrough.yaml"), encoding: .utf8)
+        let https = """
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: web-edge}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [web.example.com]
+                tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}
+            """
+        let file = directory.appendingPathComponent("shared.yaml")
+        try (example + https).write(to: file, atomically: true, encoding: .utf8)
+        let web = try await SerinProcess.run(["route", "-f", file.path, "--port", "443", "--sni", "web.example.com"])
+        #expect(web.status == 0, "\(web.stderr)")
+        #expect(web.stdout.contains("result:  no PASSTHROUGH server lists it: the HTTPS server on port 443 terminates TLS"), "\(web.stdout)")
+        let db = try await SerinProcess.run(["route", "-f", file.path, "--port", "443", "--sni", "db.example.com"])
+        #expect(db.stdout.contains("route:   default/db tls[0]"), "\(db.stdout)")
+    }
 }

@@ -26,9 +26,9 @@ struct GatewayPassthroughTests {
 
         static func make() async throws -> World {
             let certificates = try await TestCertificates.make()
-            let hosts = ["db.example.com", "*.apps.example.com"]
-            let v1Pair = try await certificates.server("db-v1", hosts: hosts)
-            let v2Pair = try await certificates.server("db-v2", hosts: hosts)
+            // The subjects differ (CN is the first host), so a client can tell which backend's certificate it saw.
+            let v1Pair = try await certificates.server("db-v1", hosts: ["db.example.com", "*.apps.example.com"])
+            let v2Pair = try await certificates.server("db-v2", hosts: ["*.apps.example.com", "db.example.com"])
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             return World(
                 certificates: certificates, group: group,
@@ -144,6 +144,22 @@ struct GatewayPassthroughTests {
             #expect(page.body == "backend \(version)")
             let connections: [Int] = version == "v1" ? [1, 0] : [0, 1]
             #expect([world.v1.connections, world.v2.connections] == connections)
+        }
+    }
+
+    @Test(
+        "openssl s_client's -servername picks the backend, whose certificate it verifies",
+        arguments: [("db.example.com", "CN = db.example.com"), ("x.apps.example.com", "CN = *.apps.example.com")]
+    )
+    func openSSLClient(serverName: String, subject: String) async throws {
+        try await Self.withWorld { world, _, port in
+            // stdin is empty: s_client ends right after the handshake, having printed what it verified.
+            let command = "openssl s_client -brief -connect 127.0.0.1:\(port) -servername \(serverName) "
+                + "-CAfile \(world.certificates.ca.certificate) -verify_return_error < /dev/null"
+            let result = try await SerinProcess.run(["-c", command], program: URL(fileURLWithPath: "/bin/sh"), timeout: .seconds(30))
+            let output = result.stdout + result.stderr
+            #expect(output.contains("Verification: OK"), "\(output)")
+            #expect(output.contains("Peer certificate: \(subject)"), "\(output)")
         }
     }
 
