@@ -54,17 +54,7 @@ struct PassthroughRouteCommandTests {
         let directory = try SerinProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/passthrough/db-passthrough.yaml"), encoding: .utf8)
-        let https = """
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: web-edge}
-            spec:
-              servers:
-              - port: {number: 443, name: https, protocol: HTTPS}
-                hosts: [web.example.com]
-                tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}
-            """
+        let https = "---\n" + SeedManifests.httpsGateway(host: "web.example.com", certificate: "/etc/hosts", key: "/etc/hosts")
         let file = directory.appendingPathComponent("shared.yaml")
         try (example + https).write(to: file, atomically: true, encoding: .utf8)
         let web = try await SerinProcess.run(["route", "-f", file.path, "--port", "443", "--sni", "web.example.com"])

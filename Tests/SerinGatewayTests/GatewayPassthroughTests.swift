@@ -339,15 +339,8 @@ struct GatewayPassthroughTests {
         let web = try await world.certificates.server("web", hosts: ["web.example.com"])
         let backends = TestBackends()
         let plain = try await backends.start("v1")
-        let https = ManifestSource(path: "web.yaml", text: """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: web-edge}
-            spec:
-              servers:
-              - port: {number: 443, name: https, protocol: HTTPS}
-                hosts: [web.example.com]
-                tls: {mode: SIMPLE, serverCertificate: \(web.certificate), privateKey: \(web.key)}
+        let https = ManifestSource(path: "web.yaml", text: SeedManifests.httpsGateway(host: "web.example.com", certificate: web.certificate, key: web.key) + """
+
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
