@@ -114,16 +114,17 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
             refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noRoute), promise)
             return promise.futureResult
         }
-        guard let target = route.target(forRoll: Int(random.next() % UInt64(max(route.totalWeight, 1)))) else {
+        guard let (target, shared, picked) = pick(route) else {
             refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noHealthyUpstream), promise)
             return promise.futureResult
         }
-        let shared = clusters.shared(for: target)
-        guard let index = ProxyHandler.pickEndpoint(of: target, shared: shared, turn: Int(truncatingIfNeeded: random.next())) else {
+        guard let index = picked else {
+            let cluster = target.cluster
+            let namespace = cluster.service?.namespace ?? ResourceName.defaultNamespace
             refuse(
                 TrafficKey(
-                    destinationService: target.cluster.host, destinationNamespace: target.cluster.service?.namespace ?? ResourceName.defaultNamespace,
-                    subset: target.cluster.subset, responseCode: 0, responseFlags: .noHealthyUpstream
+                    destinationService: cluster.host, destinationNamespace: namespace, subset: cluster.subset, responseCode: 0,
+                    responseFlags: .noHealthyUpstream
                 ),
                 promise
             )
@@ -149,6 +150,14 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         }
         if let id, let shared { waiting = (id, shared) }
         return promise.futureResult
+    }
+
+    /// The destination by the route's weights and its endpoint by round robin, skipping what outlier detection
+    /// ejected: nil when the route has no weight, a nil endpoint when the destination has none left (Envoy's `UH`).
+    private func pick(_ route: RouteTable.Route) -> (target: RouteTable.Target, shared: UpstreamCluster?, endpoint: Int?)? {
+        guard let target = route.target(forRoll: Int(random.next() % UInt64(max(route.totalWeight, 1)))) else { return nil }
+        let shared = clusters.shared(for: target)
+        return (target, shared, ProxyHandler.pickEndpoint(of: target, shared: shared, turn: Int(truncatingIfNeeded: random.next())))
     }
 
     /// Hands the connection to TLS termination and the HTTP proxy, as an HTTPS port's connection: the SNIHandler

@@ -40,7 +40,7 @@ struct GatewayPassthroughTests {
 
         /// The Gateway, the db split `v1`/`v2`, *.apps to v2, raw.example.com to the half-close backend.
         func manifests(v1 weight1: Int = 100, v2 weight2: Int = 0, adding extra: [ManifestSource] = []) -> ManifestSet {
-            let hosts = ["db.example.com", "*.apps.example.com", "raw.example.com", "slow.example.com", "flood.example.com"]
+            let hosts = ["db.example.com", "*.apps.example.com", "raw.example.com", "slow.example.com", "flood.example.com", "empty.example.com"]
             let yaml = SeedManifests.passthroughGateway(hosts: hosts) + """
 
                 ---
@@ -356,6 +356,26 @@ struct GatewayPassthroughTests {
         }
         await plain.close()
         await backends.shutdown()
+        await world.close()
+    }
+
+    @Test("a destination with no endpoints closes the connection, counted UH with its labels")
+    func noEndpoints() async throws {
+        let world = try await World.make()
+        let empty = ManifestSource(path: "empty.yaml", text: Self.virtualService(to: "empty") + """
+
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: empty}
+            spec: {ports: [{port: 443, name: tls}]}
+            """)
+        try await world.serve(adding: [empty]) { gateway, port in
+            let connection = try await RawConnection.connect(port: port, group: world.group)
+            try await connection.send(bytes: ClientHello.bytes(serverName: "empty.example.com"))
+            #expect(await connection.waitForClose())
+            #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "empty", flag: .noHealthyUpstream)?.connectionsClosed == 1 })
+        }
         await world.close()
     }
 
