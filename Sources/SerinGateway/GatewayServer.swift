@@ -165,10 +165,11 @@ public final class GatewayServer: Sendable {
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
                         let tls = inMesh ? nil : certificates.port(declaredPort)
                         if !inMesh, routes.table.passthrough[declaredPort] != nil {
-                            return try PassthroughHandler.install(
-                                on: channel, routes: routes, clusters: clusters, telemetry: telemetry, loop: loop,
-                                declaredPort: declaredPort, limits: limits, terminating: tls
+                            let passthroughPort = PassthroughPort(
+                                routes: routes, clusters: clusters, telemetry: telemetry, declaredPort: declaredPort, limits: limits,
+                                terminating: tls
                             )
+                            return try PassthroughHandler.install(on: channel, port: passthroughPort, loop: loop)
                         }
                         let sync = channel.pipeline.syncOperations
                         let deadlines = ConnectionDeadlines(limits: limits, handshaking: tls != nil)

@@ -17,15 +17,8 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let routes: RouteTableBox
-    private let clusters: UpstreamClusters
-    private let telemetry: GatewayTelemetry
+    private let port: PassthroughPort
     private let loop: LoopContext
-    private let declaredPort: Int
-    private let limits: GatewayLimits
-    /// The port's HTTPS servers, when it has any beside its PASSTHROUGH ones: a server name none of the latter
-    /// lists is terminated here, as on a port of HTTPS servers only.
-    private let terminating: PortTLS?
     let deadlines: ConnectionDeadlines
     var context: ChannelHandlerContext?
     private var random = FastRandom()
@@ -48,30 +41,16 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     private var clientFinished = false
     private var upstreamFinished = false
 
-    private init(
-        routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext, declaredPort: Int,
-        limits: GatewayLimits, terminating: PortTLS?
-    ) {
-        self.routes = routes
-        self.clusters = clusters
-        self.telemetry = telemetry
+    private init(port: PassthroughPort, loop: LoopContext) {
+        self.port = port
         self.loop = loop
-        self.declaredPort = declaredPort
-        self.limits = limits
-        self.terminating = terminating
         // The ClientHello must arrive within the header timeout, as a terminated handshake must finish in it.
-        self.deadlines = ConnectionDeadlines(limits: limits, handshaking: true)
+        deadlines = ConnectionDeadlines(limits: port.limits, handshaking: true)
     }
 
-    /// Sets a new connection on `channel` up to read its server name, then pass it through.
-    static func install(
-        on channel: any Channel, routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry,
-        loop: LoopContext, declaredPort: Int, limits: GatewayLimits, terminating: PortTLS?
-    ) throws {
-        let handler = PassthroughHandler(
-            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, limits: limits,
-            terminating: terminating
-        )
+    /// Sets a new connection on `channel` up to read its server name, then pass it through (or terminate it).
+    static func install(on channel: any Channel, port: PassthroughPort, loop: LoopContext) throws {
+        let handler = PassthroughHandler(port: port, loop: loop)
         // A client's half-close is passed on to the destination, not read as the end of the connection.
         try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
         let sync = channel.pipeline.syncOperations
@@ -105,12 +84,12 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     private func route(serverName: String?) -> EventLoopFuture<Void> {
         routing = true
         let promise = loop.eventLoop.makePromise(of: Void.self)
-        let table = routes.table
-        if let terminating, !table.passesThrough(serverName: serverName, port: declaredPort) {
+        let table = port.routes.table
+        if let terminating = port.terminating, !table.passesThrough(serverName: serverName, port: port.declaredPort) {
             terminate(with: terminating.context(forServerName: serverName), promise)
             return promise.futureResult
         }
-        guard case .route(let route) = table.resolvePassthrough(serverName: serverName, port: declaredPort) else {
+        guard case .route(let route) = table.resolvePassthrough(serverName: serverName, port: port.declaredPort) else {
             refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noRoute), promise)
             return promise.futureResult
         }
@@ -156,7 +135,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     /// ejected: nil when the route has no weight, a nil endpoint when the destination has none left (Envoy's `UH`).
     private func pick(_ route: RouteTable.Route) -> (target: RouteTable.Target, shared: UpstreamCluster?, endpoint: Int?)? {
         guard let target = route.target(forRoll: Int(random.next() % UInt64(max(route.totalWeight, 1)))) else { return nil }
-        let shared = clusters.shared(for: target)
+        let shared = port.clusters.shared(for: target)
         return (target, shared, ProxyHandler.pickEndpoint(of: target, shared: shared, turn: Int(truncatingIfNeeded: random.next())))
     }
 
@@ -165,8 +144,8 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     private func terminate(with tls: NIOSSLContext, _ promise: EventLoopPromise<Void>) {
         guard let context else { return promise.fail(ChannelError.ioOnClosedChannel) }
         let proxy = ProxyHandler(
-            routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, overTLS: true,
-            limits: limits, deadlines: ConnectionDeadlines(limits: limits, handshaking: true)
+            routes: port.routes, clusters: port.clusters, telemetry: port.telemetry, loop: loop, declaredPort: port.declaredPort,
+            overTLS: true, limits: port.limits, deadlines: ConnectionDeadlines(limits: port.limits, handshaking: true)
         )
         do {
             // Over TLS the client's end is its close_notify: its FIN ends the connection, as on an HTTPS port.
@@ -347,7 +326,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
 
     private func countPassedBytes() {
         guard let key, uncounted.opened + uncounted.closed + uncounted.sent + uncounted.received > 0 else { return }
-        telemetry.recordTCP(key, uncounted, shard: loop.shard)
+        port.telemetry.recordTCP(key, uncounted, shard: loop.shard)
         uncounted = TCPEvent()
     }
 }
