@@ -164,6 +164,24 @@ struct TLSRouteDecodingTests {
         #expect(table.listeners[443]?.terminatesTLS == true && table.passthrough[443] != nil)
     }
 
+    @Test("an HTTPS server's host that a PASSTHROUGH server on its port also lists is warned about: it is never terminated")
+    func shadowedHost() {
+        let gateway = Self.gateway.replacingOccurrences(
+            of: "    tls: {mode: PASSTHROUGH}",
+            with: "    tls: {mode: PASSTHROUGH}\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [web.apps.example.com]\n"
+                + "    tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}"
+        )
+        let set = Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        #expect(
+            Fixture.messages(set.diagnostics).contains(
+                "test.yaml:10:13: warning: host web.apps.example.com is also listed by the PASSTHROUGH server Gateway default/edge "
+                    + "spec.servers[0] on port 443: connections naming it are passed through, never terminated by this HTTPS server"
+            ),
+            "\(Fixture.messages(set.diagnostics))"
+        )
+    }
+
     @Test("a Canary on a VirtualService with only tls routes is refused: the judge needs HTTP metrics")
     func canaryOnTLSRoutes() {
         let canary = """

@@ -64,4 +64,35 @@ extension ManifestValidator {
         }
         return diagnostics
     }
+
+    /// An HTTPS server's host that a PASSTHROUGH server on the same port also lists: the ClientHello naming it is
+    /// passed through, so the HTTPS server never terminates it.
+    static func shadowedHTTPSHosts(in resources: [LocatedResource]) -> [Diagnostic] {
+        var passthroughHosts: [Int: [(pattern: HostPattern, label: String)]] = [:]
+        for located in resources {
+            guard case .gateway(let gateway) = located.resource else { continue }
+            for (index, server) in gateway.servers.enumerated() where server.passesThrough {
+                let label = "\(located.label) spec.servers[\(index)]"
+                passthroughHosts[server.port, default: []] += server.hosts.map { (HostPattern.gatewayServerHost($0).pattern, label) }
+            }
+        }
+        var diagnostics: [Diagnostic] = []
+        for located in resources {
+            guard case .gateway(let gateway) = located.resource else { continue }
+            for (serverIndex, server) in gateway.servers.enumerated() where server.terminatesTLS {
+                for (hostIndex, host) in server.hosts.enumerated() {
+                    let pattern = HostPattern.gatewayServerHost(host).pattern
+                    guard let shadow = passthroughHosts[server.port]?.first(where: { $0.pattern.covers(pattern) }) else { continue }
+                    diagnostics.append(
+                        .warning(
+                            "host \(host) is also listed by the PASSTHROUGH server \(shadow.label) on port \(server.port): "
+                                + "connections naming it are passed through, never terminated by this HTTPS server",
+                            at: located.location(of: "spec.servers[\(serverIndex)].hosts[\(hostIndex)]")
+                        )
+                    )
+                }
+            }
+        }
+        return diagnostics
+    }
 }

@@ -20,6 +20,7 @@ public enum ManifestValidator {
         diagnostics += metricTemplateSecrets(in: resources)
         diagnostics += serverTLS(in: resources)
         diagnostics += unroutedPassthroughHosts(in: resources, context: context)
+        diagnostics += shadowedHTTPSHosts(in: resources)
         diagnostics += alertReferences(in: resources)
         diagnostics += alertProviderSecrets(in: resources)
         return diagnostics
