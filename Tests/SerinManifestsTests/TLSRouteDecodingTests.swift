@@ -135,13 +135,20 @@ struct TLSRouteDecodingTests {
         )
     }
 
+    /// The gateway, the db VirtualService and the services, with `server` added to the gateway after its PASSTHROUGH one.
+    static func set(addingServer server: String) -> ManifestSet {
+        let gateway = Self.gateway.replacingOccurrences(of: "    tls: {mode: PASSTHROUGH}", with: "    tls: {mode: PASSTHROUGH}\n" + server)
+        return Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+    }
+
+    static func httpsServer(host: String) -> String {
+        "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\(host)]\n"
+            + "    tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}"
+    }
+
     @Test("one port is TLS (PASSTHROUGH, HTTPS) or plaintext, not both")
     func mixedPort() {
-        let gateway = Self.gateway.replacingOccurrences(
-            of: "    tls: {mode: PASSTHROUGH}",
-            with: "    tls: {mode: PASSTHROUGH}\n  - port: {number: 443, name: http, protocol: HTTP}\n    hosts: [web.example.com]"
-        )
-        let set = Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+        let set = Self.set(addingServer: "  - port: {number: 443, name: http, protocol: HTTP}\n    hosts: [web.example.com]")
         #expect(
             Fixture.messages(set.errors) == [
                 "test.yaml:9:47: error: spec.servers[1].port.protocol: port 443 is served by Gateway default/edge "
@@ -153,12 +160,7 @@ struct TLSRouteDecodingTests {
 
     @Test("a PASSTHROUGH server and an HTTPS server share a port: the ClientHello's server name tells them apart")
     func besideHTTPS() {
-        let gateway = Self.gateway.replacingOccurrences(
-            of: "    tls: {mode: PASSTHROUGH}",
-            with: "    tls: {mode: PASSTHROUGH}\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [web.example.com]\n"
-                + "    tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}"
-        )
-        let set = Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+        let set = Self.set(addingServer: Self.httpsServer(host: "web.example.com"))
         #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
         let table = RouteTable(compiling: set.config)
         #expect(table.listeners[443]?.terminatesTLS == true && table.passthrough[443] != nil)
@@ -166,12 +168,7 @@ struct TLSRouteDecodingTests {
 
     @Test("an HTTPS server's host that a PASSTHROUGH server on its port also lists is warned about: it is never terminated")
     func shadowedHost() {
-        let gateway = Self.gateway.replacingOccurrences(
-            of: "    tls: {mode: PASSTHROUGH}",
-            with: "    tls: {mode: PASSTHROUGH}\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [web.apps.example.com]\n"
-                + "    tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}"
-        )
-        let set = Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+        let set = Self.set(addingServer: Self.httpsServer(host: "web.apps.example.com"))
         #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
         #expect(
             Fixture.messages(set.diagnostics).contains(
