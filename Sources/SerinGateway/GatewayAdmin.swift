@@ -13,6 +13,7 @@ public enum GatewayAdmin {
 
     /// What `/metrics` serves: Istio's standard metrics for the traffic, then the gateway's own.
     public static func metricsText(_ gateway: GatewayServer) -> String {
-        PrometheusExposition.render(gateway.telemetry.snapshot()) + gateway.clusters.exposition()
+        PrometheusExposition.render(gateway.telemetry.snapshot())
+            + PrometheusExposition.renderTCP(gateway.telemetry.tcpSnapshot()) + gateway.clusters.exposition()
     }
 }

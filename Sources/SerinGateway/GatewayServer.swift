@@ -89,7 +89,7 @@ public final class GatewayServer: Sendable {
     public func install(_ table: RouteTable) async throws {
         // Certificates are read before anything changes, so one that cannot be read leaves the gateway as it was.
         let contexts = try certificates.load(for: table)
-        let wanted = Set(table.listeners.keys)
+        let wanted = Set(table.listeners.keys).union(table.passthrough.keys)
         let open = Set(listeners.withLockedValue { $0.keys })
         var opened: [Int: any Channel] = [:]
         do {
@@ -163,8 +163,15 @@ public final class GatewayServer: Sendable {
                         // Over the cap, the connection is closed as it is accepted (the failed initializer closes it).
                         guard openConnections.acquire(limit: limits.maxConnections) else { throw ConnectionLimitReached() }
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
-                        let sync = channel.pipeline.syncOperations
                         let tls = inMesh ? nil : certificates.port(declaredPort)
+                        if !inMesh, routes.table.passthrough[declaredPort] != nil {
+                            let passthroughPort = PassthroughPort(
+                                routes: routes, clusters: clusters, telemetry: telemetry, declaredPort: declaredPort, limits: limits,
+                                terminating: tls
+                            )
+                            return try PassthroughHandler.install(on: channel, port: passthroughPort, loop: loop)
+                        }
+                        let sync = channel.pipeline.syncOperations
                         let deadlines = ConnectionDeadlines(limits: limits, handshaking: tls != nil)
                         // The ProxyHandler reads HTTP/1 itself: heads parsed in place, bodies forwarded as they came.
                         let proxy = ProxyHandler(

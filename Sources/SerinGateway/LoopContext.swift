@@ -12,7 +12,7 @@ final class LoopContext: @unchecked Sendable {
     let http2: HTTP2UpstreamSessions
     let shard: Int
     let eventLoop: any EventLoop
-    private var connections: [ObjectIdentifier: ProxyHandler] = [:]
+    private var connections: [ObjectIdentifier: any LoopConnection] = [:]
     /// Set once a drain begins: every response from then on ends its connection.
     private(set) var draining = false
 
@@ -26,9 +26,9 @@ final class LoopContext: @unchecked Sendable {
 
     var connectionCount: Int { connections.count }
 
-    func register(_ handler: ProxyHandler) { connections[ObjectIdentifier(handler)] = handler }
+    func register(_ handler: any LoopConnection) { connections[ObjectIdentifier(handler)] = handler }
 
-    func unregister(_ handler: ProxyHandler) { connections[ObjectIdentifier(handler)] = nil }
+    func unregister(_ handler: any LoopConnection) { connections[ObjectIdentifier(handler)] = nil }
 
     /// Stops keep-alive: idle connections close now, busy ones after their response.
     func beginDrain() {
@@ -45,5 +45,35 @@ final class LoopContext: @unchecked Sendable {
     /// The drain timed out: whatever is still open is closed.
     func closeAllConnections() {
         for handler in connections.values { handler.closeNow() }
+    }
+}
+
+/// A client connection a loop keeps track of: its clocks are swept, and a drain closes it.
+protocol LoopConnection: AnyObject {
+    var deadlines: ConnectionDeadlines { get }
+    /// The connection's handler context, while its handler is in the pipeline.
+    var context: ChannelHandlerContext? { get set }
+    /// A drain began: close now if nothing is under way.
+    func closeIfIdle()
+}
+
+extension LoopConnection {
+    /// The handler joined its pipeline: the loop sweeps its clocks and can drain it.
+    func join(_ loop: LoopContext, context: ChannelHandlerContext) {
+        self.context = context
+        deadlines.attach(context)
+        loop.register(self)
+    }
+
+    /// The handler left its pipeline.
+    func leave(_ loop: LoopContext) {
+        loop.unregister(self)
+        deadlines.attach(nil)
+        context = nil
+    }
+
+    /// The drain's time is up.
+    func closeNow() {
+        context?.close(promise: nil)
     }
 }

@@ -38,7 +38,38 @@ public enum PrometheusExposition {
         }
     }
 
+    /// Istio's TCP metrics for passed-through connections: the destination labels of the request series, with
+    /// `request_protocol="tcp"` and no response code.
+    public static func renderTCP(_ series: [TrafficKey: TCPCounters]) -> String {
+        let rows = series.map { (labels: tcpLabels(for: $0.key), counters: $0.value) }.sorted { $0.labels < $1.labels }
+        guard !rows.isEmpty else { return "" }
+        let families: [(String, String, (TCPCounters) -> Int)] = [
+            ("istio_tcp_connections_opened_total", "Connections the gateway passed through, opened.", \.connectionsOpened),
+            ("istio_tcp_connections_closed_total", "Connections the gateway passed through, closed.", \.connectionsClosed),
+            ("istio_tcp_sent_bytes_total", "Bytes sent to clients on passed-through connections.", \.sentBytes),
+            ("istio_tcp_received_bytes_total", "Bytes received from clients on passed-through connections.", \.receivedBytes),
+        ]
+        var out = ""
+        for (name, help, value) in families {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
+            for (labels, counters) in rows { out += "\(name){\(labels)} \(value(counters))\n" }
+        }
+        return out
+    }
+
+    static func tcpLabels(for key: TrafficKey) -> String {
+        let dropped: Set<String> = ["response_code", "grpc_response_status", "request_kind"]
+        return labelPairs(for: key).compactMap { name, value in
+            guard !dropped.contains(name) else { return nil }
+            return "\(name)=\"\(PrometheusText.escape(name == "request_protocol" ? "tcp" : value))\""
+        }.joined(separator: ",")
+    }
+
     static func labels(for key: TrafficKey) -> String {
+        labelPairs(for: key).map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",")
+    }
+
+    private static func labelPairs(for key: TrafficKey) -> [(String, String)] {
         let service = key.destinationService
         let shortName = service.split(separator: ".").first.map(String.init) ?? service
         let fqdn = service.contains(".") || service == "unknown" ? service : "\(service).\(key.destinationNamespace).svc.cluster.local"
@@ -59,7 +90,7 @@ public enum PrometheusExposition {
             ("response_flags", key.responseFlags.rawValue),
             ("request_kind", key.kind.rawValue),
         ]
-        return pairs.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",")
+        return pairs
     }
 
 

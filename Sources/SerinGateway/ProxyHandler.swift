@@ -11,7 +11,7 @@ import SerinCore
 /// A thin executor over `ProxyStateMachine`: it turns what happens on its sockets and timers into the
 /// machine's events and runs the action each returns; the machine decides, the handler does the IO.
 /// Runs on the client channel's event loop; its upstream connections live on the same loop.
-final class ProxyHandler: ChannelDuplexHandler {
+final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -73,26 +73,17 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        deadlines.attach(context)
         clientAddress = context.channel.remoteAddress?.ipAddress
-        loop.register(self)
+        join(loop, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        loop.unregister(self)
-        deadlines.attach(nil)
-        self.context = nil
+        leave(loop)
     }
 
     /// A drain began: a connection between requests closes now; one mid-exchange closes after its response.
     func closeIfIdle() {
         if machine.isIdle { context?.close(promise: nil) }
-    }
-
-    /// The drain's time is up.
-    func closeNow() {
-        context?.close(promise: nil)
     }
 
     // MARK: Client → upstream

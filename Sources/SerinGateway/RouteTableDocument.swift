@@ -12,6 +12,9 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         public var port: Int
         public var boundPort: Int?
         public var gateways: [String]
+        /// True on a PASSTHROUGH port, whose virtual hosts are server names (SNI) and routes `tls` routes; absent
+        /// elsewhere.
+        public var passthrough: Bool?
         public var virtualHosts: [VirtualHostDocument]
     }
 
@@ -24,6 +27,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
     /// One route: where it came from, what it matches, where it sends traffic.
     public struct RouteDocument: Codable, Sendable, Equatable {
         public var virtualService: String
+        /// `tls` for a VirtualService's tls route; absent for an http route.
+        public var section: String?
         public var index: Int
         public var name: String?
         public var matches: [String]
@@ -42,7 +47,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
 
     public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:], meshPort: Int? = nil) {
         self.generation = generation
-        self.listeners = Self.documents(table.listeners) { boundPorts[$0] }
+        self.listeners = (Self.documents(table.listeners) { boundPorts[$0] } + Self.documents(table.passthrough) { boundPorts[$0] })
+            .sorted { ($0.port, $0.passthrough ?? false ? 1 : 0) < ($1.port, $1.passthrough ?? false ? 1 : 0) }
         self.mesh = meshPort.map { bound in Self.documents(table.mesh) { _ in bound } }
     }
 
@@ -51,6 +57,7 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
             ListenerDocument(
                 port: listener.port, boundPort: boundPort(listener.port),
                 gateways: Array(Set(listener.servers.map { $0.gateway == .mesh ? "mesh" : $0.gateway.description })).sorted(),
+                passthrough: listener.passesThrough ? true : nil,
                 virtualHosts: listener.virtualHosts.map { virtualHost in
                     VirtualHostDocument(
                         host: virtualHost.pattern.text,
@@ -65,7 +72,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
 extension RouteTableDocument.RouteDocument {
     public init(_ route: RouteTable.Route) {
         self.init(
-            virtualService: route.virtualService.description, index: route.index, name: route.name,
+            virtualService: route.virtualService.description, section: route.section == "http" ? nil : route.section,
+            index: route.index, name: route.name,
             matches: route.matches.map(Self.describe),
             destinations: route.targets.map { target in
                 RouteTableDocument.DestinationDocument(

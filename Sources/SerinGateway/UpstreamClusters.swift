@@ -30,7 +30,7 @@ final class UpstreamClusters: Sendable {
     /// Brings the set in line with `table`, before the table goes live.
     func reconcile(with table: RouteTable) {
         var wanted: [String: Cluster] = [:]
-        for listener in Array(table.listeners.values) + Array(table.mesh.values) {
+        for listener in Array(table.listeners.values) + Array(table.mesh.values) + Array(table.passthrough.values) {
             for host in listener.virtualHosts {
                 for route in host.routes {
                     // Mirrors' clusters too: their copies honour the same TLS and connection budget.

@@ -93,6 +93,11 @@ final class UpstreamConnection {
         write(head)
     }
 
+    /// A passed-through connection: no HTTP at all, every byte read belongs to the tunnel from the start.
+    func beginTunnel() {
+        phase = .tunnel
+    }
+
     /// Writes request body bytes, framing included.
     func write(_ bytes: ByteBuffer) {
         unflushed = true

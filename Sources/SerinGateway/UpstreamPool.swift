@@ -51,13 +51,14 @@ final class UpstreamPool {
 
     /// Hands an idle connection to `endpoint`, or a new one, to `completion` (on this loop). With a `cluster`
     /// whose budget is spent, the request waits: the returned id lets it leave the queue (`cancelWaiting`); a
-    /// full queue fails it with `UpstreamOverflow`.
+    /// full queue fails it with `UpstreamOverflow`. `fresh`: never an idle connection (a passed-through connection
+    /// carries no HTTP, so it needs its own).
     @discardableResult
     func lease(
-        _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil,
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil, fresh: Bool = false,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) -> UInt64? {
-        if let connection = takeIdle(endpoint, cluster: cluster) {
+        if !fresh, let connection = takeIdle(endpoint, cluster: cluster) {
             completion(.success(connection))
             return nil
         }
@@ -77,11 +78,15 @@ final class UpstreamPool {
                 switch grant {
                 case .open:
                     self.connect(endpoint, cluster: cluster, completion)
-                case .connection(let connection) where connection.channel.isActive && !connection.isClosed:
+                case .connection(let connection) where connection.channel.isActive && !connection.isClosed && !fresh:
                     completion(.success(connection))
+                case .connection(let connection) where fresh:
+                    // A pooled HTTP connection is no use to a tunnel: its slot opens a new one.
+                    connection.close()
+                    self.lease(endpoint, cluster: cluster, fresh: true, completion)
                 case .connection:
                     // It closed on its way over; its slot went back to the budget, so ask again.
-                    self.lease(endpoint, cluster: cluster, completion)
+                    self.lease(endpoint, cluster: cluster, fresh: fresh, completion)
                 }
             }
             return id

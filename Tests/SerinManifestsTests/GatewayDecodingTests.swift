@@ -55,18 +55,24 @@ struct GatewayDecodingTests {
             ),
             (
                 "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: [\"*\"]",
-                "test.yaml:8:46: error: spec.servers[0].port.protocol: TLS servers are not supported: the embedded gateway "
-                    + "does not pass TLS through to TCP upstreams by SNI; use protocol HTTPS to terminate TLS at the gateway"
+                "test.yaml:8:46: error: spec.servers[0].port.protocol: a TLS server needs tls.mode PASSTHROUGH (the embedded "
+                    + "gateway passes TLS through by SNI; to terminate TLS use protocol HTTPS)"
             ),
             (
                 "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: ISTIO_MUTUAL}",
                 "test.yaml:10:17: error: spec.servers[0].tls.mode: mode ISTIO_MUTUAL is not supported: it uses the mesh's "
-                    + "Istio-issued certificates, which the embedded gateway has none of; use SIMPLE, MUTUAL or OPTIONAL_MUTUAL"
+                    + "Istio-issued certificates, which the embedded gateway has none of; use SIMPLE, MUTUAL, OPTIONAL_MUTUAL or "
+                    + "PASSTHROUGH"
             ),
             (
-                "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: PASSTHROUGH}",
-                "test.yaml:10:17: error: spec.servers[0].tls.mode: mode PASSTHROUGH is not supported: the embedded gateway "
-                    + "terminates TLS and does not route by SNI to TCP upstreams; use SIMPLE, MUTUAL or OPTIONAL_MUTUAL"
+                "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: [\"*\"]\n    tls: {mode: SIMPLE, credentialName: web}",
+                "test.yaml:10:17: error: spec.servers[0].tls.mode: a TLS server with mode SIMPLE would terminate TLS and forward "
+                    + "plain TCP, which the embedded gateway does not; use mode PASSTHROUGH, or protocol HTTPS to terminate TLS"
+            ),
+            (
+                "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: [\"*\"]\n    tls: {mode: PASSTHROUGH, credentialName: web}",
+                "test.yaml:10:10: error: spec.servers[0].tls: credentialName do not apply to mode PASSTHROUGH: the gateway does "
+                    + "not terminate TLS, the destination presents its own certificate"
             ),
             (
                 "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n"
@@ -166,7 +172,7 @@ struct GatewayDecodingTests {
         #expect(
             Fixture.messages(diagnostics) == [
                 "test.yaml:8:46: warning: spec.servers[0].port.protocol: TCP servers are not served by the embedded "
-                    + "gateway (it serves GRPC, HTTP, HTTP2, HTTPS); this server is ignored"
+                    + "gateway (it serves GRPC, HTTP, HTTP2, HTTPS, TLS); this server is ignored"
             ]
         )
         #expect(resources.count == 1)

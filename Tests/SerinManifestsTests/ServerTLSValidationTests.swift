@@ -104,8 +104,8 @@ struct ServerTLSValidationTests {
         #expect(
             Fixture.messages(set.errors) == [
                 "test.yaml:9:47: error: spec.servers[1].port.protocol: port 443 is served by Gateway edge/web-gateway "
-                    + "spec.servers[0] (HTTPS) already; one port either terminates TLS or does not, so HTTPS and plaintext "
-                    + "servers need different ports"
+                    + "spec.servers[0] (HTTPS) already, which terminates TLS; this server serves plaintext. A port serves TLS "
+                    + "or plaintext, so plaintext servers and HTTPS or PASSTHROUGH servers need different ports"
             ]
         )
     }

@@ -166,15 +166,13 @@ struct VirtualServiceDecodingTests {
         )
     }
 
-    @Test(
-        "rejects TCP and TLS routes, which the embedded gateway does not serve",
-        arguments: ["tcp", "tls"]
-    )
-    func streamRoutes(key: String) {
-        let (_, messages) = decodedRoute("  - route:\n    - destination: {host: a}\n  \(key):\n  - route:\n    - destination: {host: a}")
+    @Test("rejects TCP routes, saying why: plain TCP has no server name to route by")
+    func tcpRoutes() {
+        let (_, messages) = decodedRoute("  - route:\n    - destination: {host: a}\n  tcp:\n  - route:\n    - destination: {host: a}")
         #expect(
             messages == [
-                "test.yaml:13:3: error: spec.\(key): \(key.uppercased()) routes are not supported: the embedded gateway routes HTTP only"
+                "test.yaml:13:3: error: spec.tcp: TCP routes are not supported: plain TCP carries no server name to route by, "
+                    + "and the embedded gateway serves no TCP servers; for TLS traffic use tls routes with a PASSTHROUGH Gateway server"
             ]
         )
     }

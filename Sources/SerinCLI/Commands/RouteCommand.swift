@@ -11,7 +11,9 @@ struct RouteCommand: ParsableCommand {
         discussion: """
             Prints the route and the match that took the request; then what the route does besides forwarding: a \
             direct response or redirect (nothing forwarded), a fault (abort or delay), a rewrite, header changes, \
-            the timeout, the retries, the mirror and stickiness; then the weighted destinations and their endpoints.
+            the timeout, the retries, the mirror and stickiness; then the weighted destinations and their endpoints. \
+            On a PASSTHROUGH port it explains a TLS connection instead: which server and tls route its server name \
+            (--sni) takes, and the destinations it is passed through to.
             """
     )
 
@@ -32,6 +34,9 @@ struct RouteCommand: ParsableCommand {
     @Option(help: "The Gateway server port the request arrives on; with --mesh, the service port (unless --host names one).")
     var port: Int = 80
 
+    @Option(help: "The ClientHello's server name, for a connection to a PASSTHROUGH port (default: --host there).")
+    var sni: String?
+
     @Flag(help: "Route as the mesh's sidecars do (serin up|gateway --mesh): by host and service port, with the VirtualServices bound to the mesh.")
     var mesh = false
 
@@ -51,6 +56,9 @@ struct RouteCommand: ParsableCommand {
         let authority = mesh && !host.contains(":") ? "\(host):\(port)" : host
         let request = RequestAttributes(method: method.uppercased(), target: path, authority: authority, headers: headerList)
         let table = RouteTable(compiling: set.config)
+        if !mesh, sni != nil || (table.passthrough[port] != nil && table.listeners[port] == nil) {
+            return try explainPassthrough(table, serverName: sni ?? host)
+        }
         if mesh {
             Terminal.out("request: \(request.method) \(path) host \"\(authority)\" through the mesh")
         } else {
@@ -79,12 +87,18 @@ struct RouteCommand: ParsableCommand {
             for (label, text) in RouteExplanation.steps(route.policy, stickiness: route.stickiness) {
                 Terminal.out("\(label + ":")\(String(repeating: " ", count: max(1, 9 - label.count - 1)))\(text)")
             }
-            Terminal.out("destinations:")
-            for destination in RouteTableDocument.RouteDocument(route).destinations {
-                let endpoints = destination.endpoints.isEmpty ? "no endpoints: 503" : destination.endpoints.joined(separator: ", ")
-                let subset = destination.subset.map { " subset \($0)" } ?? ""
-                Terminal.out("  \(String(destination.weight).leftPadded(to: 3))%  \(destination.host)\(subset):\(destination.port) → \(endpoints)")
-            }
+            Self.printDestinations(of: route, withoutEndpoints: "503")
+        }
+    }
+
+    /// The route's weighted destinations and their endpoints; `withoutEndpoints` says what a destination with none
+    /// does to traffic.
+    static func printDestinations(of route: RouteTable.Route, withoutEndpoints: String) {
+        Terminal.out("destinations:")
+        for destination in RouteTableDocument.RouteDocument(route).destinations {
+            let endpoints = destination.endpoints.isEmpty ? "no endpoints: \(withoutEndpoints)" : destination.endpoints.joined(separator: ", ")
+            let subset = destination.subset.map { " subset \($0)" } ?? ""
+            Terminal.out("  \(String(destination.weight).leftPadded(to: 3))%  \(destination.host)\(subset):\(destination.port) → \(endpoints)")
         }
     }
 }

@@ -15,9 +15,13 @@ public struct Gateway: Hashable, Sendable {
         /// An HTTP server's `tls.httpsRedirect`: every request it admits is answered 301 to `https://` the same
         /// host (without its port) and path.
         public var httpsRedirect: Bool
+        /// `tls.mode: PASSTHROUGH` (protocol TLS or HTTPS): connections go on still encrypted, routed by the
+        /// ClientHello's server name through VirtualService `tls` routes.
+        public var passesThrough: Bool
 
         public init(
-            port: Int, portName: String? = nil, protocol: String, hosts: [String], tls: ServerTLS? = nil, httpsRedirect: Bool = false
+            port: Int, portName: String? = nil, protocol: String, hosts: [String], tls: ServerTLS? = nil, httpsRedirect: Bool = false,
+            passesThrough: Bool = false
         ) {
             self.port = port
             self.portName = portName
@@ -25,6 +29,7 @@ public struct Gateway: Hashable, Sendable {
             self.hosts = hosts
             self.tls = tls
             self.httpsRedirect = httpsRedirect
+            self.passesThrough = passesThrough
         }
 
         /// Whether the gateway terminates TLS on this server.

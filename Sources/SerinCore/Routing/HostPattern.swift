@@ -39,6 +39,14 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether every host `other` matches, this matches too: `*.example.com` covers `db.example.com` and
+    /// `*.apps.example.com`; `db.example.com` covers only itself.
+    public func covers(_ other: HostPattern) -> Bool {
+        guard let suffix else { return other.suffix == nil && text == other.text }
+        guard let theirs = other.suffix else { return matches(other.text) }
+        return suffix.isEmpty || (theirs.count >= suffix.count && theirs.hasSuffix(suffix))
+    }
+
     public var description: String { text }
 
     /// Strips a Gateway server host's `namespace/` prefix (`./*`, `prod/*.example.com`).

@@ -1,6 +1,6 @@
 extension RouteTable {
     /// Protocols Serin's gateway serves on a Gateway server; others are reported by validation and skipped.
-    public static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "HTTP2", "GRPC"]
+    public static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "HTTP2", "GRPC", "TLS"]
 
     /// Compiles a mesh configuration into listeners and routes.
     ///
@@ -8,36 +8,54 @@ extension RouteTable {
     /// (requests get 503 with a reason). Validation reports those problems with their locations first.
     public init(compiling config: MeshConfig) {
         var servers: [Int: [ServerBinding]] = [:]
+        var passthroughServers: [Int: [ServerBinding]] = [:]
         var gatewaysByName: [ResourceName: Gateway] = [:]
         for gateway in config.gateways {
             gatewaysByName[gateway.name] = gateway
             for server in gateway.servers where Self.servedProtocols.contains(server.protocol.uppercased()) {
                 let hosts = server.hosts.map { HostPattern.gatewayServerHost($0).pattern }
+                if server.passesThrough {
+                    passthroughServers[server.port, default: []].append(ServerBinding(gateway: gateway.name, hosts: hosts, passesThrough: true))
+                    continue
+                }
                 servers[server.port, default: []].append(
                     ServerBinding(
-                        gateway: gateway.name, hosts: hosts, tls: server.terminatesTLS ? server.tls : nil, httpsRedirect: server.httpsRedirect
+                        gateway: gateway.name, hosts: hosts, tls: server.terminatesTLS ? server.tls : nil, httpsRedirect: server.httpsRedirect,
+                        passesThrough: server.passesThrough
                     )
                 )
             }
         }
 
         var hostsByPort = VirtualHostCollector()
+        var serverNamesByPort = VirtualHostCollector()
         for virtualService in config.virtualServices {
             let bound = virtualService.gateways.filter { gatewaysByName[$0] != nil }
             guard !bound.isEmpty else { continue }
             let routes = Self.routes(of: virtualService, boundTo: Set(bound), in: config)
+            let sniRoutes = Self.sniRoutes(of: virtualService, boundTo: Set(bound), in: config)
             var seen = Set<String>()
             for gatewayName in bound {
                 guard let gateway = gatewaysByName[gatewayName] else { continue }
                 for server in gateway.servers where Self.servedProtocols.contains(server.protocol.uppercased()) {
                     let serverHosts = server.hosts.map(HostPattern.gatewayServerHost)
-                    for host in virtualService.hosts.map(HostPattern.init) {
-                        let admitted = serverHosts.contains { namespace, pattern in
+                    func admits(_ host: HostPattern) -> Bool {
+                        serverHosts.contains { namespace, pattern in
                             (namespace == nil || namespace == "*" || namespace == virtualService.name.namespace
                                 || (namespace == "." && gateway.name.namespace == virtualService.name.namespace))
                                 && pattern.overlaps(host)
                         }
-                        guard admitted, seen.insert("\(server.port) \(host.text)").inserted else { continue }
+                    }
+                    if server.passesThrough {
+                        // A server name's virtual host holds the tls routes whose matches name it, in order.
+                        for (offset, sni) in sniRoutes.enumerated() where admits(sni.host) {
+                            guard seen.insert("\(server.port) tls \(offset)").inserted else { continue }
+                            serverNamesByPort.add([sni.route], host: sni.host, port: server.port)
+                        }
+                        continue
+                    }
+                    for host in virtualService.hosts.map(HostPattern.init) {
+                        guard admits(host), seen.insert("\(server.port) \(host.text)").inserted else { continue }
                         hostsByPort.add(routes, host: host, port: server.port)
                     }
                 }
@@ -48,7 +66,11 @@ extension RouteTable {
         for (port, bindings) in servers {
             listeners[port] = Listener(port: port, servers: bindings, virtualHosts: hostsByPort.virtualHosts(onPort: port))
         }
-        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config))
+        var passthrough: [Int: Listener] = [:]
+        for (port, bindings) in passthroughServers {
+            passthrough[port] = Listener(port: port, servers: bindings, virtualHosts: serverNamesByPort.virtualHosts(onPort: port))
+        }
+        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config), passthrough: passthrough)
     }
 
     /// A VirtualService's HTTP routes, bound to `gateways`.
@@ -60,6 +82,27 @@ extension RouteTable {
                 targets: route.destinations.map { Self.target(for: $0, in: config) },
                 policy: RoutePolicy(compiling: route, in: config), stickiness: route.stickiness
             )
+        }
+    }
+
+    /// A VirtualService's TLS routes bound to `gateways`, one `Route` per match, under each server name the match
+    /// names: the match's port and gateways become the route's one `RequestMatch`, so a server name resolves the
+    /// way a Host does.
+    static func sniRoutes(
+        of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig
+    ) -> [(host: HostPattern, route: Route)] {
+        virtualService.tls.enumerated().flatMap { index, tlsRoute in
+            let targets = tlsRoute.destinations.map { Self.target(for: $0, in: config) }
+            return tlsRoute.matches.flatMap { match in
+                var condition = RequestMatch()
+                condition.port = match.port
+                condition.gateways = match.gateways
+                let route = Route(
+                    virtualService: virtualService.name, index: index, name: nil, gateways: gateways, matches: [condition],
+                    targets: targets, section: "tls"
+                )
+                return match.sniHosts.map { (HostPattern($0), route) }
+            }
         }
     }
 

@@ -5,12 +5,16 @@
 public struct RouteTable: Sendable {
     /// Listeners by the port their Gateway servers declare (before any `--port-offset`).
     public let listeners: [Int: Listener]
+    /// The PASSTHROUGH servers' listeners by port: server names (SNI) and `tls` routes. A port may have one here
+    /// and an HTTPS one in `listeners`: a connection whose server name no PASSTHROUGH server lists is terminated.
+    public let passthrough: [Int: Listener]
     /// The mesh's outbound routes by service port, as a sidecar holds them: the VirtualServices bound to the mesh,
     /// and each known service's own port straight to its endpoints. Served by the `--mesh` listener.
     public let mesh: [Int: Listener]
 
-    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:]) {
+    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:]) {
         self.listeners = listeners
+        self.passthrough = passthrough
         self.mesh = mesh
     }
 
@@ -36,6 +40,9 @@ public struct RouteTable: Sendable {
         /// Whether the listener terminates TLS: its servers are HTTPS servers (validation refuses a port mixing
         /// HTTPS with plaintext).
         public let terminatesTLS: Bool
+        /// Whether the listener passes TLS through: its servers are PASSTHROUGH servers, its virtual hosts are server
+        /// names (SNI) and its routes a VirtualService's `tls` routes (`RouteTable.passthrough`).
+        public let passesThrough: Bool
         /// The bits of the servers that redirect to https; a request admitted by one of them is redirected.
         let httpsRedirectMask: UInt64
 
@@ -43,6 +50,7 @@ public struct RouteTable: Sendable {
             self.port = port
             self.servers = servers
             terminatesTLS = servers.contains { $0.tls != nil }
+            passesThrough = servers.contains { $0.passesThrough }
             httpsRedirectMask = servers.indices.reduce(0) { mask, index in servers[index].httpsRedirect == nil ? mask : mask | Self.bit(index) }
             self.virtualHosts = virtualHosts.map { $0.bound(to: servers) }
             let exact = virtualHosts.indices.filter { !virtualHosts[$0].pattern.isWildcard }
@@ -75,11 +83,16 @@ public struct RouteTable: Sendable {
         /// An HTTP server with `tls.httpsRedirect`: the route that answers every request it admits with a 301 to
         /// the same URL over https, on the protocol's default port.
         public let httpsRedirect: Route?
+        /// A PASSTHROUGH server: its connections go on still encrypted, by server name.
+        public let passesThrough: Bool
 
-        public init(gateway: ResourceName, hosts: [HostPattern], tls: ServerTLS? = nil, httpsRedirect: Bool = false) {
+        public init(
+            gateway: ResourceName, hosts: [HostPattern], tls: ServerTLS? = nil, httpsRedirect: Bool = false, passesThrough: Bool = false
+        ) {
             self.gateway = gateway
             self.hosts = hosts
             self.tls = tls
+            self.passesThrough = passesThrough
             self.httpsRedirect =
                 httpsRedirect
                 ? Route(
@@ -125,13 +138,16 @@ public struct RouteTable: Sendable {
         }
     }
 
-    /// A VirtualService HTTP route, with its destinations resolved to clusters.
+    /// A VirtualService route, with its destinations resolved to clusters: an `http` route, or on a passthrough
+    /// listener one match of a `tls` route (its port and gateways as `matches`, its server name as the virtual host).
     ///
     /// A class, immutable: the resolver hands one out per request, and a reference costs one retain
     /// where copying this many fields would cost dozens.
     public final class Route: Sendable {
         public let virtualService: ResourceName
-        /// Position in the VirtualService's `http` list.
+        /// The VirtualService's list the route comes from: `http` or `tls`.
+        public let section: String
+        /// Position in the VirtualService's `section` list.
         public let index: Int
         public let name: String?
         /// Gateways the VirtualService is bound to.
@@ -149,9 +165,11 @@ public struct RouteTable: Sendable {
 
         public init(
             virtualService: ResourceName, index: Int, name: String?, gateways: Set<ResourceName>,
-            matches: [RequestMatch], targets: [Target], policy: RoutePolicy = RoutePolicy(), stickiness: Stickiness? = nil
+            matches: [RequestMatch], targets: [Target], policy: RoutePolicy = RoutePolicy(), stickiness: Stickiness? = nil,
+            section: String = "http"
         ) {
             self.stickiness = stickiness
+            self.section = section
             self.virtualService = virtualService
             self.index = index
             self.name = name
@@ -195,7 +213,7 @@ public struct RouteTable: Sendable {
 
         /// Label for messages: `default/web-virtualservice http[0]` or the route's name.
         public var label: String {
-            "\(virtualService) http[\(index)]" + (name.map { " (\($0))" } ?? "")
+            "\(virtualService) \(section)[\(index)]" + (name.map { " (\($0))" } ?? "")
         }
     }
 

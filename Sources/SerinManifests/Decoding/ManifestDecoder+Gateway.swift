@@ -29,13 +29,7 @@ extension ManifestDecoder {
         else { return nil }
         let portName = port["name"].flatMap(reader.string)
         let upper = serverProtocol.uppercased()
-        if upper == "TLS" {
-            reader.unsupported(
-                "\(protocolField.path): TLS servers are not supported: the embedded gateway does not pass TLS through to "
-                    + "TCP upstreams by SNI; use protocol HTTPS to terminate TLS at the gateway",
-                at: protocolField.node
-            )
-        } else if !gatewayProtocols.contains(upper) {
+        if !gatewayProtocols.contains(upper) {
             reader.error(
                 "\(protocolField.path): expected one of \(gatewayProtocols.sorted().joined(separator: ", ")), got \"\(serverProtocol)\"",
                 at: protocolField.node
@@ -47,13 +41,15 @@ extension ManifestDecoder {
                 at: protocolField.node
             )
         }
-        guard let (tls, httpsRedirect) = serverTLS(fields["tls"], serverProtocol: upper, protocolField: protocolField, reader: reader)
-        else { return nil }
+        guard let (tls, httpsRedirect, passesThrough) = serverTLS(
+            fields["tls"], serverProtocol: upper, protocolField: protocolField, reader: reader
+        ) else { return nil }
         if hosts.isEmpty {
             reader.error("\(hostsField.path): expected at least one host", at: hostsField.node)
         }
         return Gateway.Server(
-            port: number, portName: portName, protocol: serverProtocol, hosts: hosts, tls: tls, httpsRedirect: httpsRedirect
+            port: number, portName: portName, protocol: serverProtocol, hosts: hosts, tls: tls, httpsRedirect: httpsRedirect,
+            passesThrough: passesThrough
         )
     }
 }

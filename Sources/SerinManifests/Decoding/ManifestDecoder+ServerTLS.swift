@@ -1,7 +1,8 @@
 import Foundation
 import SerinCore
 
-/// A Gateway server's `tls`: Istio's ServerTLSSettings, as far as the embedded gateway terminates TLS.
+/// A Gateway server's `tls`: Istio's ServerTLSSettings, as far as the embedded gateway terminates TLS or passes it
+/// through by SNI.
 extension ManifestDecoder {
     static let serverTLSSchema = Schema(
         known: Set(
@@ -25,25 +26,34 @@ extension ManifestDecoder {
 
     /// Istio's modes the gateway cannot serve, each with why.
     static let refusedServerTLSModes: [String: String] = [
-        "PASSTHROUGH": "the embedded gateway terminates TLS and does not route by SNI to TCP upstreams",
         "AUTO_PASSTHROUGH": "it routes by SNI to mesh services over Istio mTLS, which the embedded gateway has none of",
         "ISTIO_MUTUAL": "it uses the mesh's Istio-issued certificates, which the embedded gateway has none of",
     ]
 
-    /// `(tls, httpsRedirect)` for a server of `serverProtocol` (upper-cased); nil tls on an HTTP server. Reports
-    /// what is missing or refused at its field; returns nil only when the document is malformed.
+    /// Istio's mode that passes TLS through to the destination, routed by the ClientHello's server name.
+    static let passthroughMode = "PASSTHROUGH"
+
+    /// `(tls, httpsRedirect, passesThrough)` for a server of `serverProtocol` (upper-cased); nil tls on an HTTP
+    /// server and on a PASSTHROUGH one. Reports what is missing or refused at its field; returns nil only when the
+    /// document is malformed.
     static func serverTLS(
         _ field: Field?, serverProtocol: String, protocolField: Field, reader: DocumentReader
-    ) -> (tls: ServerTLS?, httpsRedirect: Bool)? {
+    ) -> (tls: ServerTLS?, httpsRedirect: Bool, passesThrough: Bool)? {
         guard let field else {
-            if serverProtocol == "HTTPS" {
+            if serverProtocol == "TLS" {
+                reader.unsupported(
+                    "\(protocolField.path): a TLS server needs tls.mode PASSTHROUGH (the embedded gateway passes TLS through "
+                        + "by SNI; to terminate TLS use protocol HTTPS)",
+                    at: protocolField.node
+                )
+            } else if serverProtocol == "HTTPS" {
                 reader.unsupported(
                     "\(protocolField.path): an HTTPS server needs tls (mode SIMPLE or MUTUAL, with serverCertificate and "
                         + "privateKey or credentialName)",
                     at: protocolField.node
                 )
             }
-            return (nil, false)
+            return (nil, false, false)
         }
         // Reading a Kubernetes reader's leniency: unknown TLS fields would change who may connect.
         guard let fields = reader.mapping(field, serverTLSSchema) else { return nil }
@@ -51,6 +61,11 @@ extension ManifestDecoder {
         for (key, why) in refusedServerTLSFields.sorted(by: { $0.key < $1.key }) {
             guard let refused = fields[key] else { continue }
             reader.unsupported("\(refused.path) is not supported by the embedded gateway: \(why)", at: refused.node)
+        }
+        if serverProtocol == "HTTPS" || serverProtocol == "TLS",
+            let passesThrough = passthrough(fields, in: field, serverProtocol: serverProtocol, reader: reader)
+        {
+            return (nil, httpsRedirect, passesThrough)
         }
         if serverProtocol != "HTTPS" {
             let settings = fields.children.keys.filter { $0 != "httpsRedirect" }.sorted()
@@ -61,10 +76,10 @@ extension ManifestDecoder {
                     at: field.node
                 )
             }
-            return (nil, httpsRedirect)
+            return (nil, httpsRedirect, false)
         }
-        guard let mode = serverTLSMode(fields["mode"], in: field, reader: reader) else { return (nil, httpsRedirect) }
-        guard let credential = credential(fields, in: field, mode: mode, reader: reader) else { return (nil, httpsRedirect) }
+        guard let mode = serverTLSMode(fields["mode"], in: field, reader: reader) else { return (nil, httpsRedirect, false) }
+        guard let credential = credential(fields, in: field, mode: mode, reader: reader) else { return (nil, httpsRedirect, false) }
         let minimum = fields["minProtocolVersion"].flatMap { protocolVersion($0, reader: reader) }
         let maximum = fields["maxProtocolVersion"].flatMap { protocolVersion($0, reader: reader) }
         if let minimum, let maximum, minimum > maximum, let maxField = fields["maxProtocolVersion"] {
@@ -77,7 +92,33 @@ extension ManifestDecoder {
         let tls = ServerTLS(
             mode: mode, credential: credential, minProtocolVersion: minimum, maxProtocolVersion: maximum, cipherSuites: ciphers
         )
-        return (tls, httpsRedirect)
+        return (tls, httpsRedirect, false)
+    }
+
+    /// For an HTTPS or TLS server: true when its mode is PASSTHROUGH (any certificate setting beside it is
+    /// refused: the destination presents its own), false when a TLS server asks to terminate (refused: the gateway
+    /// would have to forward plain TCP), nil when an HTTPS server terminates TLS as usual.
+    private static func passthrough(_ fields: Fields, in field: Field, serverProtocol: String, reader: DocumentReader) -> Bool? {
+        let mode = fields["mode"].flatMap(reader.string)
+        guard mode == passthroughMode else {
+            guard serverProtocol == "TLS" else { return nil }
+            let at = fields["mode"] ?? field
+            reader.unsupported(
+                "\(at.path): a TLS server with mode \(mode ?? "SIMPLE") would terminate TLS and forward plain TCP, which the "
+                    + "embedded gateway does not; use mode PASSTHROUGH, or protocol HTTPS to terminate TLS",
+                at: at.node
+            )
+            return false
+        }
+        let settings = fields.children.keys.filter { $0 != "mode" && $0 != "httpsRedirect" }.sorted()
+        if !settings.isEmpty {
+            reader.unsupported(
+                "\(field.path): \(settings.joined(separator: ", ")) do not apply to mode PASSTHROUGH: the gateway does not "
+                    + "terminate TLS, the destination presents its own certificate",
+                at: field.node
+            )
+        }
+        return true
     }
 
     private static func serverTLSMode(_ field: Field?, in tlsField: Field, reader: DocumentReader) -> ServerTLS.Mode? {
@@ -86,9 +127,11 @@ extension ManifestDecoder {
         guard let text = reader.string(field) else { return nil }
         if let mode = ServerTLS.Mode(rawValue: text) { return mode }
         if let why = refusedServerTLSModes[text] {
-            reader.unsupported("\(field.path): mode \(text) is not supported: \(why); use SIMPLE, MUTUAL or OPTIONAL_MUTUAL", at: field.node)
+            reader.unsupported(
+                "\(field.path): mode \(text) is not supported: \(why); use SIMPLE, MUTUAL, OPTIONAL_MUTUAL or PASSTHROUGH", at: field.node
+            )
         } else {
-            let expected = ServerTLS.Mode.allCases.map(\.rawValue) + refusedServerTLSModes.keys.sorted()
+            let expected = ServerTLS.Mode.allCases.map(\.rawValue) + [passthroughMode] + refusedServerTLSModes.keys.sorted()
             reader.error("\(field.path): expected one of \(expected.joined(separator: ", ")), got \"\(text)\"", at: field.node)
         }
         return nil

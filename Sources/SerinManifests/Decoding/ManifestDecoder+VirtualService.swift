@@ -23,11 +23,11 @@ extension ManifestDecoder {
             let hostsField = reader.required("hosts", in: fields),
             let hosts = reader.stringList(hostsField)
         else { return nil }
-        for key in ["tcp", "tls"] {
-            guard let field = fields[key] else { continue }
+        if let tcpField = fields["tcp"] {
             reader.unsupported(
-                "\(field.path): \(key.uppercased()) routes are not supported: the embedded gateway routes HTTP only",
-                at: field.node
+                "\(tcpField.path): TCP routes are not supported: plain TCP carries no server name to route by, and the "
+                    + "embedded gateway serves no TCP servers; for TLS traffic use tls routes with a PASSTHROUGH Gateway server",
+                at: tcpField.node
             )
         }
         var gateways: [ResourceName] = []
@@ -48,10 +48,17 @@ extension ManifestDecoder {
             routes = entries.compactMap { httpRoute($0, namespace: name.namespace, reader: reader) }
             guard routes.count == entries.count else { return nil }
         } else if fields["tcp"] == nil && fields["tls"] == nil {
-            reader.error("spec.http is required", at: spec.node)
+            reader.error("spec.http or spec.tls is required", at: spec.node)
             return nil
         }
-        return VirtualService(name: name, hosts: hosts, gateways: gateways, appliesToMesh: appliesToMesh, http: routes)
+        var tlsRoutes: [TLSRoute] = []
+        if let tlsField = fields["tls"] {
+            guard let decoded = self.tlsRoutes(tlsField, hosts: hosts, namespace: name.namespace, reader: reader) else { return nil }
+            tlsRoutes = decoded
+        }
+        return VirtualService(
+            name: name, hosts: hosts, gateways: gateways, appliesToMesh: appliesToMesh, http: routes, tls: tlsRoutes
+        )
     }
 
     private static func httpRoute(_ field: Field, namespace: String, reader: DocumentReader) -> HTTPRoute? {
@@ -65,7 +72,7 @@ extension ManifestDecoder {
         }
         let answered = httpRouteAnswers.contains { fields[$0] != nil }
         if let routeField = fields["route"] {
-            route.destinations = weightedDestinations(routeField, allowEmpty: answered, reader: reader) ?? []
+            route.destinations = weightedDestinations(routeField, allowEmpty: answered, headers: true, reader: reader) ?? []
         }
         decodePolicies(of: fields, into: &route, reader: reader)
         checkAction(of: route, fields: fields, reader: reader)
@@ -74,16 +81,17 @@ extension ManifestDecoder {
     }
 
     /// `route`: the weighted destinations. Istio: a lone destination takes all traffic; among several, an unset
-    /// weight is 0. Empty only beside a redirect or direct response, which Istio reads as no route.
-    private static func weightedDestinations(
-        _ field: Field, allowEmpty: Bool, reader: DocumentReader
+    /// weight is 0. Empty only beside a redirect or direct response, which Istio reads as no route. `headers`: whether
+    /// an entry may carry header changes (an HTTP route's may, a TLS route's has none to change).
+    static func weightedDestinations(
+        _ field: Field, allowEmpty: Bool, headers: Bool, reader: DocumentReader
     ) -> [WeightedDestination]? {
         guard let entries = reader.list(field) else { return nil }
         guard !entries.isEmpty || allowEmpty else {
             reader.error("\(field.path): expected at least one destination", at: field.node)
             return nil
         }
-        let destinations = entries.compactMap { weightedDestination($0, reader: reader) }
+        let destinations = entries.compactMap { weightedDestination($0, headers: headers, reader: reader) }
         guard destinations.count == entries.count else { return nil }
         return destinations.map { destination, weight, headers in
             WeightedDestination(destination: destination, weight: weight ?? (entries.count == 1 ? 100 : 0), headers: headers)
@@ -115,8 +123,8 @@ extension ManifestDecoder {
     }
 
     /// One `route` entry: its destination, weight, and `headers` (applied when a request goes there).
-    private static func weightedDestination(_ field: Field, reader: DocumentReader) -> (Destination, Int?, RouteHeaders?)? {
-        let schema = Schema(known: ["destination", "weight", "headers"])
+    private static func weightedDestination(_ field: Field, headers: Bool, reader: DocumentReader) -> (Destination, Int?, RouteHeaders?)? {
+        let schema = Schema(known: headers ? ["destination", "weight", "headers"] : ["destination", "weight"])
         guard let fields = reader.mapping(field, schema),
             let destinationField = reader.required("destination", in: fields),
             let destination = destination(destinationField, reader: reader)

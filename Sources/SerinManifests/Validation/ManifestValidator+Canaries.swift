@@ -35,6 +35,17 @@ extension ManifestValidator {
             } else {
                 drivers[canary.targetRef] = located
             }
+            if virtualService.http.isEmpty && !virtualService.tls.isEmpty {
+                diagnostics.append(
+                    .error(
+                        "VirtualService \(virtualService.name) has only tls routes: a Canary's judge needs HTTP metrics "
+                            + "(request success rate and duration), which passed-through TLS connections do not give, so Serin "
+                            + "moves the weights of http routes only",
+                        at: targetLocation
+                    )
+                )
+                continue
+            }
             // Without a written stable the controller finds what serves, from the routes and the rollout's state.
             guard let stable = canary.stable else { continue }
             let routesToStable = virtualService.http.contains { route in

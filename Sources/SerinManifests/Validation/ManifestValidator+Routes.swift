@@ -8,22 +8,10 @@ extension ManifestValidator {
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         for (routeIndex, route) in virtualService.http.enumerated() {
-            let routePath = "spec.http[\(routeIndex)].route"
-            for (index, weighted) in route.destinations.enumerated() {
-                let path = "\(routePath)[\(index)]"
-                if !(0...100).contains(weighted.weight) {
-                    diagnostics.append(
-                        .error(
-                            "\(path).weight: expected a weight from 0 to 100, got \(weighted.weight)",
-                            at: located.location(of: "\(path).weight")
-                        )
-                    )
-                }
-                diagnostics += destination(
-                    weighted.destination, path: "\(path).destination", portPath: "\(path).destination.port.number",
-                    at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
-                )
-            }
+            diagnostics += weightedDestinations(
+                route.destinations, routePath: "spec.http[\(routeIndex)].route", at: located, context: context,
+                warnedWithoutEndpoints: &warnedWithoutEndpoints
+            )
             if let mirror = route.mirror {
                 let path = "spec.http[\(routeIndex)].mirror"
                 diagnostics += destination(
@@ -31,11 +19,42 @@ extension ManifestValidator {
                     warnedWithoutEndpoints: &warnedWithoutEndpoints
                 )
             }
-            if route.destinations.count > 1 {
-                let sum = route.destinations.reduce(0) { $0 + $1.weight }
-                if sum != 100 {
-                    diagnostics.append(.error("weights sum to \(sum), expected 100", at: located.location(of: routePath)))
-                }
+        }
+        for (routeIndex, route) in virtualService.tls.enumerated() {
+            diagnostics += weightedDestinations(
+                route.destinations, routePath: "spec.tls[\(routeIndex)].route", at: located, context: context,
+                warnedWithoutEndpoints: &warnedWithoutEndpoints
+            )
+        }
+        return diagnostics
+    }
+
+    /// One route's `route` list, at `routePath`: each weight from 0 to 100, summing to 100 among several, and each
+    /// destination reaching a service port that exists. HTTP and TLS routes weigh alike.
+    private static func weightedDestinations(
+        _ destinations: [WeightedDestination], routePath: String, at located: LocatedResource, context: ValidationContext,
+        warnedWithoutEndpoints: inout Set<ResourceName>
+    ) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for (index, weighted) in destinations.enumerated() {
+            let path = "\(routePath)[\(index)]"
+            if !(0...100).contains(weighted.weight) {
+                diagnostics.append(
+                    .error(
+                        "\(path).weight: expected a weight from 0 to 100, got \(weighted.weight)",
+                        at: located.location(of: "\(path).weight")
+                    )
+                )
+            }
+            diagnostics += destination(
+                weighted.destination, path: "\(path).destination", portPath: "\(path).destination.port.number",
+                at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
+            )
+        }
+        if destinations.count > 1 {
+            let sum = destinations.reduce(0) { $0 + $1.weight }
+            if sum != 100 {
+                diagnostics.append(.error("weights sum to \(sum), expected 100", at: located.location(of: routePath)))
             }
         }
         return diagnostics

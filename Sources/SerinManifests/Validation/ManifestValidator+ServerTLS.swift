@@ -2,12 +2,12 @@ import SerinCore
 
 extension ManifestValidator {
     /// Every HTTPS server's `credentialName` must name a Secret given with `-f` that holds a certificate and key
-    /// (and CA certificates for MUTUAL), and a port must be all HTTPS or all plaintext: one listener either
-    /// terminates TLS or does not.
+    /// (and CA certificates for MUTUAL), and a port serves TLS (HTTPS or PASSTHROUGH servers, told apart by the
+    /// ClientHello's server name) or plaintext, not both.
     static func serverTLS(in resources: [LocatedResource]) -> [Diagnostic] {
         let lookup = TLSSecretLookup(secrets: resources.secrets)
         var diagnostics: [Diagnostic] = []
-        var portKinds: [Int: (terminatesTLS: Bool, label: String)] = [:]
+        var portKinds: [Int: (kind: String, label: String)] = [:]
         for located in resources {
             guard case .gateway(let gateway) = located.resource else { continue }
             for (index, server) in gateway.servers.enumerated() {
@@ -19,16 +19,18 @@ extension ManifestValidator {
                 }
                 guard RouteTable.servedProtocols.contains(server.protocol.uppercased()) else { continue }
                 let label = "\(located.label) \(path) (\(server.protocol))"
-                if let earlier = portKinds[server.port], earlier.terminatesTLS != server.terminatesTLS {
+                let kind = server.passesThrough ? "passes TLS through" : server.terminatesTLS ? "terminates TLS" : "serves plaintext"
+                if let earlier = portKinds[server.port], (earlier.kind == "serves plaintext") != (kind == "serves plaintext") {
                     diagnostics.append(
                         .error(
-                            "\(path).port.protocol: port \(server.port) is served by \(earlier.label) already; one port either "
-                                + "terminates TLS or does not, so HTTPS and plaintext servers need different ports",
+                            "\(path).port.protocol: port \(server.port) is served by \(earlier.label) already, which "
+                                + "\(earlier.kind); this server \(kind). A port serves TLS or plaintext, so plaintext servers "
+                                + "and HTTPS or PASSTHROUGH servers need different ports",
                             at: located.location(of: "\(path).port.protocol")
                         )
                     )
                 } else if portKinds[server.port] == nil {
-                    portKinds[server.port] = (server.terminatesTLS, label)
+                    portKinds[server.port] = (kind, label)
                 }
             }
         }

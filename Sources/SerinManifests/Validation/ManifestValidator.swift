@@ -10,6 +10,7 @@ public enum ManifestValidator {
         for located in resources {
             guard case .virtualService(let virtualService) = located.resource else { continue }
             diagnostics += gatewayBindings(of: virtualService, at: located, context: context)
+            diagnostics += passthroughBindings(of: virtualService, at: located, context: context)
             diagnostics += routes(
                 of: virtualService, at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
@@ -18,6 +19,8 @@ public enum ManifestValidator {
         diagnostics += metricTemplateReferences(in: resources, context: context)
         diagnostics += metricTemplateSecrets(in: resources)
         diagnostics += serverTLS(in: resources)
+        diagnostics += unroutedPassthroughHosts(in: resources, context: context)
+        diagnostics += shadowedHTTPSHosts(in: resources)
         diagnostics += alertReferences(in: resources)
         diagnostics += alertProviderSecrets(in: resources)
         return diagnostics

@@ -1,0 +1,98 @@
+import SerinCore
+
+extension ManifestValidator {
+    /// A VirtualService's `tls` routes are served only by PASSTHROUGH Gateway servers: each match must reach one
+    /// (on its port, when it names one) through the gateways it is bound to.
+    static func passthroughBindings(
+        of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext
+    ) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for (routeIndex, route) in virtualService.tls.enumerated() {
+            for (matchIndex, match) in route.matches.enumerated() {
+                let path = "spec.tls[\(routeIndex)].match[\(matchIndex)]"
+                let names = match.gateways.isEmpty ? virtualService.gateways : match.gateways
+                let missing = names.filter { context.gateways[$0] == nil && $0.name != ManifestDecoder.meshGateway }
+                if !match.gateways.isEmpty {
+                    let locations = located.entryLocations(of: "\(path).gateways")
+                    for name in missing {
+                        let index = match.gateways.firstIndex(of: name) ?? 0
+                        let location = index < locations.count ? locations[index] : located.location(of: "\(path).gateways")
+                        diagnostics.append(.error(doesNotExist("gateway", name.description, known: context.gateways.keys), at: location))
+                    }
+                }
+                let servers = names.compactMap { context.gateways[$0] }.flatMap(\.servers).filter {
+                    $0.passesThrough && (match.port == nil || $0.port == match.port)
+                }
+                guard servers.isEmpty, missing.count < names.count || names.isEmpty else { continue }
+                let on = match.port.map { " on port \($0)" } ?? ""
+                let bound = names.isEmpty ? "the mesh only" : names.map(\.description).joined(separator: ", ")
+                diagnostics.append(
+                    .error(
+                        "\(path): no PASSTHROUGH server\(on) in \(bound), so this tls route gets no traffic: tls routes are "
+                            + "served by Gateway servers with tls.mode PASSTHROUGH",
+                        at: located.location(of: path)
+                    )
+                )
+            }
+        }
+        return diagnostics
+    }
+
+    /// A PASSTHROUGH server's host that no bound VirtualService's tls route names: connections for it are closed.
+    static func unroutedPassthroughHosts(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for located in resources {
+            guard case .gateway(let gateway) = located.resource else { continue }
+            let sniHosts = context.virtualServices.values.flatMap { virtualService in
+                virtualService.tls.flatMap(\.matches).filter { match in
+                    (match.gateways.isEmpty ? virtualService.gateways : match.gateways).contains(gateway.name)
+                }.flatMap(\.sniHosts).map(HostPattern.init)
+            }
+            for (serverIndex, server) in gateway.servers.enumerated() where server.passesThrough {
+                for (hostIndex, host) in server.hosts.enumerated() {
+                    let pattern = HostPattern.gatewayServerHost(host).pattern
+                    guard !sniHosts.contains(where: { $0.overlaps(pattern) }) else { continue }
+                    diagnostics.append(
+                        .warning(
+                            "host \(host) of PASSTHROUGH server port \(server.port) has no tls route: no VirtualService bound to "
+                                + "\(gateway.name) names it in sniHosts, so its connections are closed",
+                            at: located.location(of: "spec.servers[\(serverIndex)].hosts[\(hostIndex)]")
+                        )
+                    )
+                }
+            }
+        }
+        return diagnostics
+    }
+
+    /// An HTTPS server's host that a PASSTHROUGH server on the same port also lists: the ClientHello naming it is
+    /// passed through, so the HTTPS server never terminates it.
+    static func shadowedHTTPSHosts(in resources: [LocatedResource]) -> [Diagnostic] {
+        var passthroughHosts: [Int: [(pattern: HostPattern, label: String)]] = [:]
+        for located in resources {
+            guard case .gateway(let gateway) = located.resource else { continue }
+            for (index, server) in gateway.servers.enumerated() where server.passesThrough {
+                let label = "\(located.label) spec.servers[\(index)]"
+                passthroughHosts[server.port, default: []] += server.hosts.map { (HostPattern.gatewayServerHost($0).pattern, label) }
+            }
+        }
+        var diagnostics: [Diagnostic] = []
+        for located in resources {
+            guard case .gateway(let gateway) = located.resource else { continue }
+            for (serverIndex, server) in gateway.servers.enumerated() where server.terminatesTLS {
+                for (hostIndex, host) in server.hosts.enumerated() {
+                    let pattern = HostPattern.gatewayServerHost(host).pattern
+                    guard let shadow = passthroughHosts[server.port]?.first(where: { $0.pattern.covers(pattern) }) else { continue }
+                    diagnostics.append(
+                        .warning(
+                            "host \(host) is also listed by the PASSTHROUGH server \(shadow.label) on port \(server.port): "
+                                + "connections naming it are passed through, never terminated by this HTTPS server",
+                            at: located.location(of: "spec.servers[\(serverIndex)].hosts[\(hostIndex)]")
+                        )
+                    )
+                }
+            }
+        }
+        return diagnostics
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import SerinCore
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// PASSTHROUGH Gateway servers and VirtualService `tls` routes: decoded in Istio's shape, every bad field
+/// reported where it was written.
+@Suite("TLS route decoding")
+struct TLSRouteDecodingTests {
+    static let gateway = SeedManifests.passthroughGateway(hosts: ["db.example.com", "*.apps.example.com"]) + "\n---\n"
+
+    static let services = ["db-v1", "db-v2"].enumerated().map { index, name in
+        "\n---\n" + SeedManifests.serviceEntry(name, port: 9443 + index, version: "v\(index + 1)").text
+    }.joined()
+
+    /// A VirtualService `db` on `edge` for db.example.com with `tls` as written (indented under `spec:`).
+    static func virtualService(_ tls: String, hosts: String = "[db.example.com]") -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: db}
+        spec:
+          hosts: \(hosts)
+          gateways: [edge]
+        \(tls)
+        """
+    }
+
+    static let routed = """
+          tls:
+          - match:
+            - port: 443
+              sniHosts: [db.example.com]
+            route:
+            - destination: {host: db-v1, port: {number: 80}}
+              weight: 90
+            - destination: {host: db-v2, port: {number: 80}}
+              weight: 10
+        """
+
+    @Test("decodes a PASSTHROUGH server and Istio's tls route: sniHosts, port, weighted destinations")
+    func decodes() throws {
+        let set = Fixture.set(Self.gateway + Self.virtualService(Self.routed) + Self.services)
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        let server = try #require(set.config.gateways.first?.servers.first)
+        #expect(server.passesThrough && server.tls == nil && !server.terminatesTLS)
+        let route = try #require(set.config.virtualServices.first?.tls.first)
+        #expect(route.matches == [TLSMatch(sniHosts: ["db.example.com"], port: 443)])
+        #expect(route.destinations.map(\.weight) == [90, 10])
+        #expect(route.destinations.map(\.destination) == [Destination(host: "db-v1", port: 80), Destination(host: "db-v2", port: 80)])
+    }
+
+    @Test("an HTTPS server with mode PASSTHROUGH passes through too, as Istio accepts")
+    func httpsPassthrough() throws {
+        let gateway = Self.gateway.replacingOccurrences(of: "name: tls, protocol: TLS", with: "name: https, protocol: HTTPS")
+        let set = Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        #expect(set.config.gateways.first?.servers.first?.passesThrough == true)
+    }
+
+    @Test(
+        "reports each bad tls route field at its line, with what was expected",
+        arguments: [
+            (
+                "  tls:\n  - match:\n    - sniHosts: [other.example.com]\n    route: [{destination: {host: db-v1}}]",
+                "test.yaml:9:18: error: spec.tls[0].match[0].sniHosts[0]: other.example.com is not covered by the "
+                    + "VirtualService's hosts (db.example.com); Istio requires every sniHost to be one of them or to match one"
+            ),
+            (
+                "  tls:\n  - match:\n    - sniHosts: [db.example.com]\n      sourceLabels: {app: web}\n    route: [{destination: {host: db-v1}}]",
+                "test.yaml:10:21: error: spec.tls[0].match[0].sourceLabels is not supported by the embedded gateway: the "
+                    + "gateway does not know the labels of a connection's source workload"
+            ),
+            (
+                "  tls:\n  - match:\n    - sniHosts: [db.example.com]\n      destinationSubnets: [10.0.0.0/8]\n    route: [{destination: {host: db-v1}}]",
+                "test.yaml:10:27: error: spec.tls[0].match[0].destinationSubnets is not supported by the embedded gateway: the "
+                    + "gateway routes by server name only; it does not know where a connection was headed"
+            ),
+            (
+                "  tls:\n  - route: [{destination: {host: db-v1}}]",
+                "test.yaml:8:5: error: spec.tls[0].match is required"
+            ),
+            (
+                "  tls:\n  - match:\n    - port: 443\n    route: [{destination: {host: db-v1}}]",
+                "test.yaml:9:7: error: spec.tls[0].match[0].sniHosts is required"
+            ),
+            (
+                "  tls:\n  - match: [{sniHosts: [db.example.com]}]\n    route: []",
+                "test.yaml:9:12: error: spec.tls[0].route: expected at least one destination"
+            ),
+            (
+                "  tls:\n  - match: [{sniHosts: [db.example.com]}]\n    route: [{destination: {host: db-v1}, headers: {}}]",
+                "test.yaml:9:42: warning: unknown field spec.tls[0].route[0].headers"
+            ),
+            (
+                "  tcp:\n  - route: [{destination: {host: db-v1}}]",
+                "test.yaml:8:3: error: spec.tcp: TCP routes are not supported: plain TCP carries no server name to route by, "
+                    + "and the embedded gateway serves no TCP servers; for TLS traffic use tls routes with a PASSTHROUGH Gateway server"
+            ),
+        ]
+    )
+    func badField(tls: String, message: String) {
+        let (_, diagnostics) = Fixture.decode(Self.virtualService(tls))
+        #expect(Fixture.messages(diagnostics).contains(message), "\(Fixture.messages(diagnostics))")
+    }
+
+    @Test("weights of a tls route follow the http routes' rules")
+    func weights() {
+        let tls = Self.routed.replacingOccurrences(of: "weight: 10", with: "weight: 20")
+        let set = Fixture.set(Self.gateway + Self.virtualService(tls) + Self.services)
+        #expect(Fixture.messages(set.errors) == ["test.yaml:21:5: error: weights sum to 110, expected 100"])
+    }
+
+    @Test("a tls route needs a PASSTHROUGH server on its gateways and port")
+    func noPassthroughServer() {
+        let tls = Self.routed.replacingOccurrences(of: "port: 443", with: "port: 8443")
+        let set = Fixture.set(Self.gateway + Self.virtualService(tls) + Self.services)
+        #expect(
+            Fixture.messages(set.errors) == [
+                "test.yaml:18:7: error: spec.tls[0].match[0]: no PASSTHROUGH server on port 8443 in default/edge, so this tls "
+                    + "route gets no traffic: tls routes are served by Gateway servers with tls.mode PASSTHROUGH"
+            ]
+        )
+    }
+
+    @Test("a PASSTHROUGH server's host that no tls route names is warned about")
+    func unroutedHost() {
+        let set = Fixture.set(Self.gateway + Self.virtualService(Self.routed) + Self.services)
+        #expect(
+            Fixture.messages(set.diagnostics.filter { $0.severity == .warning }) == [
+                "test.yaml:7:31: warning: host *.apps.example.com of PASSTHROUGH server port 443 has no tls route: no "
+                    + "VirtualService bound to default/edge names it in sniHosts, so its connections are closed"
+            ]
+        )
+    }
+
+    /// The gateway, the db VirtualService and the services, with `server` added to the gateway after its PASSTHROUGH one.
+    static func set(addingServer server: String) -> ManifestSet {
+        let gateway = Self.gateway.replacingOccurrences(of: "    tls: {mode: PASSTHROUGH}", with: "    tls: {mode: PASSTHROUGH}\n" + server)
+        return Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+    }
+
+    static func httpsServer(host: String) -> String {
+        "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\(host)]\n"
+            + "    tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}"
+    }
+
+    @Test("one port is TLS (PASSTHROUGH, HTTPS) or plaintext, not both")
+    func mixedPort() {
+        let set = Self.set(addingServer: "  - port: {number: 443, name: http, protocol: HTTP}\n    hosts: [web.example.com]")
+        #expect(
+            Fixture.messages(set.errors) == [
+                "test.yaml:9:47: error: spec.servers[1].port.protocol: port 443 is served by Gateway default/edge "
+                    + "spec.servers[0] (TLS) already, which passes TLS through; this server serves plaintext. A port serves "
+                    + "TLS or plaintext, so plaintext servers and HTTPS or PASSTHROUGH servers need different ports"
+            ]
+        )
+    }
+
+    @Test("a PASSTHROUGH server and an HTTPS server share a port: the ClientHello's server name tells them apart")
+    func besideHTTPS() {
+        let set = Self.set(addingServer: Self.httpsServer(host: "web.example.com"))
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        let table = RouteTable(compiling: set.config)
+        #expect(table.listeners[443]?.terminatesTLS == true && table.passthrough[443] != nil)
+    }
+
+    @Test("an HTTPS server's host that a PASSTHROUGH server on its port also lists is warned about: it is never terminated")
+    func shadowedHost() {
+        let set = Self.set(addingServer: Self.httpsServer(host: "web.apps.example.com"))
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        #expect(
+            Fixture.messages(set.diagnostics).contains(
+                "test.yaml:10:13: warning: host web.apps.example.com is also listed by the PASSTHROUGH server Gateway default/edge "
+                    + "spec.servers[0] on port 443: connections naming it are passed through, never terminated by this HTTPS server"
+            ),
+            "\(Fixture.messages(set.diagnostics))"
+        )
+    }
+
+    @Test("a Canary on a VirtualService with only tls routes is refused: the judge needs HTTP metrics")
+    func canaryOnTLSRoutes() {
+        let canary = """
+
+            ---
+            apiVersion: serin.dev/v1alpha1
+            kind: Canary
+            metadata: {name: db}
+            spec:
+              targetRef: {name: db}
+              stable: {host: db-v1, port: 80}
+              canary: {host: db-v2, port: 80}
+              analysis: {interval: 10s, stepWeight: 10, maxWeight: 50, threshold: 2}
+            """
+        let set = Fixture.set(Self.gateway + Self.virtualService(Self.routed) + Self.services + canary)
+        #expect(
+            Fixture.messages(set.errors).contains(
+                "test.yaml:60:21: error: VirtualService default/db has only tls routes: a Canary's judge needs HTTP metrics "
+                    + "(request success rate and duration), which passed-through TLS connections do not give, so Serin moves the "
+                    + "weights of http routes only"
+            ),
+            "\(Fixture.messages(set.errors))"
+        )
+    }
+
+    @Test("examples/passthrough loads with no errors or warnings: one PASSTHROUGH server, two VirtualServices of tls routes")
+    func example() {
+        let path = Fixture.repositoryRoot.appendingPathComponent("examples/passthrough").path
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [path], recursive: false).sources)
+        #expect(set.diagnostics.isEmpty, "\(Fixture.messages(set.diagnostics))")
+        #expect(set.config.gateways.flatMap(\.servers).map(\.passesThrough) == [true])
+        #expect(set.config.virtualServices.map { $0.tls.count } == [1, 1])
+    }
+}
