@@ -29,6 +29,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     let inMesh: Bool
     /// The client's connection is TLS, terminated before this handler: upstream requests say `x-forwarded-proto: https`.
     let overTLS: Bool
+    /// Serves one HTTP/2 stream behind an `HTTP2ServerStream`: a protocol switch there is an extended CONNECT, answered
+    /// and counted as `200`, as Envoy counts the HTTP/2 side's status.
+    let servesHTTP2Stream: Bool
     var random = FastRandom()
     var endpointTurn = 0
     var machine = ProxyStateMachine()
@@ -59,9 +62,11 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
-        declaredPort: Int, inMesh: Bool = false, overTLS: Bool = false, limits: GatewayLimits, deadlines: ConnectionDeadlines
+        declaredPort: Int, inMesh: Bool = false, overTLS: Bool = false, servesHTTP2Stream: Bool = false, limits: GatewayLimits,
+        deadlines: ConnectionDeadlines
     ) {
         self.inMesh = inMesh
+        self.servesHTTP2Stream = servesHTTP2Stream
         self.overTLS = overTLS
         self.routes = routes
         self.clusters = clusters
