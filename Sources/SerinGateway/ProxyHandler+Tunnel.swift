@@ -80,6 +80,7 @@ extension ProxyHandler {
         if let exchange {
             self.exchange = nil
             exchange.cancelTimers()
+            exchange.finishRequest()
             if let upstream = exchange.upstream {
                 exchange.upstream = nil
                 upstream.delegate = nil

@@ -298,6 +298,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// handler forgets it.
     private func endExchange(_ exchange: ProxyExchange) {
         exchange.cancelTimers()
+        exchange.finishRequest()
         if let upstream = exchange.upstream { close(upstream) }
         exchange.upstream = nil
         self.exchange = nil
@@ -310,9 +311,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func connect(_ exchange: ProxyExchange) {
+        if let overflow = exchange.admit() { return connected(exchange, .failure(overflow)) }
         let pool = loop.pool
         let endpoint = exchange.endpointAddress
-        if exchange.target.cluster.speaksHTTP2 {
+        // A tunnel rides HTTP/1 upstream whatever the client spoke (an HTTP/2 upstream cannot carry its `Upgrade`).
+        if exchange.target.cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream && exchange.upgrade == nil) {
             return loop.http2.lease(endpoint, cluster: exchange.cluster) { result in self.connected(exchange, result) }
         }
         if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster) {

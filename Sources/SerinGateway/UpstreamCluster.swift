@@ -134,6 +134,15 @@ final class UpstreamCluster: Sendable {
         return admission
     }
 
+    /// A request is about to go upstream: counted as in flight, or the overflow when `http2MaxRequests` are.
+    func requestStarted() -> ConnectionBudget.Overflow? {
+        state.withLock { $0.budget.requestStarted() }
+    }
+
+    func requestFinished() {
+        state.withLock { $0.budget.requestFinished() }
+    }
+
     /// A waiting request gave up (its client left, or its route timed out). False when it was already woken.
     func cancelWaiting(_ id: UInt64) -> Bool {
         state.withLock { state in

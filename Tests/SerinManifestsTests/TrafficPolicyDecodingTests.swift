@@ -93,6 +93,14 @@ struct TrafficPolicyDecodingTests {
                 TrafficPolicy(connectionPool: ConnectionPoolSettings())
             ),
             ("  trafficPolicy:\n    connectionPool: {tcp: {}}", TrafficPolicy(connectionPool: ConnectionPoolSettings())),
+            (
+                "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 5, useClientProtocol: true}}",
+                TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(http2MaxRequests: 5, usesClientProtocol: true)))
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 0, useClientProtocol: false}}",
+                TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(usesClientProtocol: false)))
+            ),
         ]
     )
     func defaults(rest: String, expected: TrafficPolicy) {
@@ -133,8 +141,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:5: warning: spec.trafficPolicy.portLevelSettings"
             ),
             (
-                "  trafficPolicy:\n    connectionPool:\n      http: {http2MaxRequests: 10}",
-                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.http2MaxRequests"
+                "  trafficPolicy:\n    connectionPool:\n      http: {maxConcurrentStreams: 10}",
+                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.maxConcurrentStreams"
             ),
             (
                 "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 10s}}",
@@ -173,6 +181,14 @@ struct TrafficPolicyDecodingTests {
             (
                 "  trafficPolicy:\n    connectionPool:\n      http: {http1MaxPendingRequests: -5}",
                 "test.yaml:8:39: error: spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests: expected 0 or more, got -5"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {http2MaxRequests: -1}",
+                "test.yaml:8:32: error: spec.trafficPolicy.connectionPool.http.http2MaxRequests: expected 0 or more, got -1"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {useClientProtocol: 1}",
+                "test.yaml:8:33: error: spec.trafficPolicy.connectionPool.http.useClientProtocol: expected a boolean, got integer 1"
             ),
             (
                 "  trafficPolicy:\n    connectionPool:\n      http: {idleTimeout: 1}",

@@ -43,11 +43,16 @@ extension ManifestDecoder {
             pool.tcp.connectTimeout = tcp["connectTimeout"].flatMap(reader.positiveDuration)
         }
         let httpSchema = Schema(
-            known: ["http1MaxPendingRequests", "maxRequestsPerConnection", "idleTimeout", "h2UpgradePolicy"],
-            notSupported: ["http2MaxRequests", "maxRetries", "useClientProtocol", "maxConcurrentStreams"]
+            known: [
+                "http1MaxPendingRequests", "maxRequestsPerConnection", "idleTimeout", "h2UpgradePolicy", "http2MaxRequests",
+                "useClientProtocol",
+            ],
+            notSupported: ["maxRetries", "maxConcurrentStreams"]
         )
         if let httpField = fields["http"], let http = reader.mapping(httpField, httpSchema) {
             pool.http.http1MaxPendingRequests = limit(http["http1MaxPendingRequests"])
+            pool.http.http2MaxRequests = limit(http["http2MaxRequests"])
+            pool.http.usesClientProtocol = http["useClientProtocol"].flatMap(reader.bool)
             pool.http.maxRequestsPerConnection = limit(http["maxRequestsPerConnection"])
             pool.http.idleTimeout = http["idleTimeout"].flatMap(reader.positiveDuration)
             if let policyField = http["h2UpgradePolicy"], let policy = reader.string(policyField) {
