@@ -18,6 +18,8 @@ final class UpstreamCluster: Sendable {
     let connectTimeout: TimeAmount?
     /// How long an upstream connection may sit idle in the pool (`connectionPool.http.idleTimeout`), when set.
     let idleTimeout: TimeAmount?
+    /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once; nil is the server's limit.
+    var maxConcurrentStreams: Int? { policy.connectionPool?.http.maxConcurrentStreams }
     let endpoints: [Cluster.Endpoint]
     /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
     /// fails with it); nil for plain TCP. Read at each connect: a reload serves new connections only.

@@ -60,4 +60,29 @@ struct GatewayHTTP2PoolTests {
         await backend.close()
         await backends.shutdown()
     }
+
+    @Test(
+        "maxConcurrentStreams 2: four HTTP/2 requests at once to one endpoint take two upstream connections; without it one carries all",
+        arguments: [2, nil] as [Int?]
+    )
+    func maxConcurrentStreams(cap: Int?) async throws {
+        let backends = TestBackends()
+        let backend = try await ProtocolReportingBackend.start(group: backends.group, delay: .milliseconds(300))
+        let streams = cap.map { ", maxConcurrentStreams: \($0)" } ?? ""
+        let table = try TrafficPolicyTests.table("    connectionPool: {http: {h2UpgradePolicy: UPGRADE\(streams)}}", backend: backend.port)
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, _ in
+            let http2 = try await HTTP2StreamClient.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group)
+            let bodies = try await withThrowingTaskGroup(of: String.self) { tasks in
+                for _ in 0..<4 { tasks.addTask { try await http2.request(authority: "web.example.com", path: "/").body } }
+                var all: [String] = []
+                for try await body in tasks { all.append(body) }
+                return all
+            }
+            #expect(bodies == Array(repeating: "HTTP/2", count: 4))
+            #expect(backend.acceptedConnections == (cap == nil ? 1 : 2))
+            await http2.close()
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
 }

@@ -73,3 +73,17 @@ struct HTTP2ExtendedConnectTests {
         #expect(HTTP2ExtendedConnect.base64(Array(text.utf8)) == encoded)
     }
 }
+
+/// Which upstream HTTP/2 connection to an endpoint takes the next stream under `maxConcurrentStreams`.
+@Suite("HTTP/2 upstream connection choice")
+struct HTTP2UpstreamSessionChoiceTests {
+    @Test(
+        "the first connection below the cap takes the stream; none below it (or none at all) opens another",
+        arguments: [
+            ([], 2, nil), ([0], 2, 0), ([2, 1], 2, 1), ([2, 2], 2, nil), ([5], nil, 0), ([], nil, nil),
+        ] as [([Int], Int?, Int?)]
+    )
+    func pick(activeStreams: [Int], cap: Int?, expected: Int?) {
+        #expect(HTTP2UpstreamSessions.pick(activeStreams: activeStreams, maxConcurrentStreams: cap) == expected)
+    }
+}

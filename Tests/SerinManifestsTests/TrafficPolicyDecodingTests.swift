@@ -94,8 +94,10 @@ struct TrafficPolicyDecodingTests {
             ),
             ("  trafficPolicy:\n    connectionPool: {tcp: {}}", TrafficPolicy(connectionPool: ConnectionPoolSettings())),
             (
-                "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 5, useClientProtocol: true}}",
-                TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(http2MaxRequests: 5, usesClientProtocol: true)))
+                "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 5, useClientProtocol: true, maxConcurrentStreams: 3}}",
+                TrafficPolicy(
+                    connectionPool: ConnectionPoolSettings(http: .init(http2MaxRequests: 5, usesClientProtocol: true, maxConcurrentStreams: 3))
+                )
             ),
             (
                 "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 0, useClientProtocol: false}}",
@@ -141,8 +143,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:5: warning: spec.trafficPolicy.portLevelSettings"
             ),
             (
-                "  trafficPolicy:\n    connectionPool:\n      http: {maxConcurrentStreams: 10}",
-                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.maxConcurrentStreams"
+                "  trafficPolicy:\n    connectionPool:\n      http: {maxRetries: 10}",
+                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.maxRetries"
             ),
             (
                 "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 10s}}",
@@ -185,6 +187,10 @@ struct TrafficPolicyDecodingTests {
             (
                 "  trafficPolicy:\n    connectionPool:\n      http: {http2MaxRequests: -1}",
                 "test.yaml:8:32: error: spec.trafficPolicy.connectionPool.http.http2MaxRequests: expected 0 or more, got -1"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {maxConcurrentStreams: -3}",
+                "test.yaml:8:36: error: spec.trafficPolicy.connectionPool.http.maxConcurrentStreams: expected 0 or more, got -3"
             ),
             (
                 "  trafficPolicy:\n    connectionPool:\n      http: {useClientProtocol: 1}",

@@ -67,11 +67,16 @@ public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
         /// `useClientProtocol`: requests go upstream in the protocol they came in (HTTP/2 stays HTTP/2, HTTP/1 stays
         /// HTTP/1), whatever the port speaks; `h2UpgradePolicy` is then ignored, as in Istio. Nil is false.
         public var usesClientProtocol: Bool?
+        /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once (Envoy's
+        /// `max_concurrent_streams`); a request finding every connection to its endpoint full opens another.
+        public var maxConcurrentStreams: Int?
 
         public init(
             http1MaxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, idleTimeout: Duration? = nil,
-            upgradesToHTTP2: Bool? = nil, http2MaxRequests: Int? = nil, usesClientProtocol: Bool? = nil
+            upgradesToHTTP2: Bool? = nil, http2MaxRequests: Int? = nil, usesClientProtocol: Bool? = nil,
+            maxConcurrentStreams: Int? = nil
         ) {
+            self.maxConcurrentStreams = maxConcurrentStreams
             self.http1MaxPendingRequests = http1MaxPendingRequests
             self.maxRequestsPerConnection = maxRequestsPerConnection
             self.idleTimeout = idleTimeout

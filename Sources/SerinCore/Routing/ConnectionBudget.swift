@@ -1,8 +1,9 @@
 /// Istio's `connectionPool` circuit breaking for one cluster: how many upstream connections may be open, how many
 /// requests may wait for one, how many requests one connection may carry, and how many may be in flight at once.
 /// Pure bookkeeping: the gateway asks before a request goes upstream and before opening a connection, and reports
-/// what became of them. `maxConnections` counts connections only, as Envoy's `max_connections` does: the many
-/// streams of one upstream HTTP/2 connection count once there, and against `maxRequests` each.
+/// what became of them. `maxConnections` counts connections only, as Envoy's `max_connections` does: streams of an
+/// upstream HTTP/2 connection never count against it (each counts against `maxRequests`); the gateway's HTTP/2
+/// connections themselves, one per loop and endpoint unless `maxConcurrentStreams` asks for more, are not budgeted.
 ///
 /// A limit left nil, 0 or negative is no limit: Istio writes 0 as unset and sets Envoy's thresholds to 2^32-1.
 public struct ConnectionBudget: Hashable, Sendable {
