@@ -62,6 +62,9 @@ public final class HTTP2StreamClient: Sendable {
         return client
     }
 
+    /// The event loop group the connection runs on.
+    public var group: any EventLoopGroup { channel.eventLoop }
+
     /// The value of SETTINGS_ENABLE_CONNECT_PROTOCOL the server sent (nil when it sent none).
     public var enableConnectProtocol: UInt32? {
         frames.state.withLockedValue { $0.settings?.last { $0.parameter == .enableConnectProtocol }?.value }.map(UInt32.init)
@@ -70,6 +73,18 @@ public final class HTTP2StreamClient: Sendable {
     /// The GOAWAY frames received so far: the last stream id each names, and its error code.
     public var goAways: [(lastStreamID: Int, code: HTTP2ErrorCode)] {
         frames.state.withLockedValue { $0.goAways }
+    }
+
+    /// Stops reading from the server (what it sends waits in the socket), as a client that has not yet seen a frame
+    /// on its way; writes still go out.
+    public func pauseReading() async throws {
+        try await channel.setOption(.autoRead, value: false).get()
+    }
+
+    /// Reads again, from what waited.
+    public func resumeReading() async throws {
+        try await channel.setOption(.autoRead, value: true).get()
+        channel.read()
     }
 
     /// Whether the connection has closed.

@@ -83,4 +83,28 @@ struct GatewayHTTP2DrainTests {
             #expect(client.goAways.last?.lastStreamID == 1, "\(client.goAways)")
         }
     }
+
+    @Test("a stream the client opens before it has read the drain's GOAWAY is refused with REFUSED_STREAM, never reaches the upstream and is not counted")
+    func lateStreamRefused() async throws {
+        try await Self.withClient { gateway, client, backend in
+            #expect(try await client.request(authority: "web.example.com", path: "/before").status == 200)
+            // A second connection on the gateway's one thread: its GOAWAY says the drain has told both.
+            let watcher = try await HTTP2StreamClient.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: client.group)
+            try await client.pauseReading()
+            let shutdown = Task { await gateway.shutdown(drainTimeout: .seconds(20)) }
+            #expect(await eventually(.seconds(10)) { !watcher.goAways.isEmpty })
+            let late = Task { try await client.request(authority: "web.example.com", path: "/late") }
+            try await client.resumeReading()
+            let answer = try await late.value
+            #expect(answer.status == 0)
+            #expect(answer.resetCode == .refusedStream, "\(answer)")
+            #expect(client.goAways.first?.lastStreamID == Int(Int32.max), "\(client.goAways)")
+            #expect(await eventually(.seconds(10)) { client.isClosed })
+            #expect(await shutdown.value == 0)
+            #expect(backend.requests == 1)
+            let series = gateway.telemetry.snapshot().series
+            #expect(series.values.reduce(0) { $0 + $1.requests } == 1, "\(series.keys)")
+            await watcher.close()
+        }
+    }
 }
