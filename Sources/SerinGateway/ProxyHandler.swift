@@ -314,7 +314,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         if let overflow = exchange.admit() { return connected(exchange, .failure(overflow)) }
         let pool = loop.pool
         let endpoint = exchange.endpointAddress
-        // A tunnel rides HTTP/1 upstream whatever the client spoke (an HTTP/2 upstream cannot carry its `Upgrade`).
+        // Under `useClientProtocol` a WebSocket from an HTTP/2 client still goes upstream as an HTTP/1 upgrade: an
+        // upstream HTTP/2 stream cannot carry its `Upgrade`.
         if exchange.target.cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream && exchange.upgrade == nil) {
             return loop.http2.lease(endpoint, cluster: exchange.cluster) { result in self.connected(exchange, result) }
         }

@@ -137,7 +137,7 @@ public final class HTTP2StreamClient: Sendable {
     ) async throws -> (stream: any Channel, answer: Response) {
         let answer = channel.eventLoop.makePromise(of: Response.self)
         let channel = self.channel
-        let stream = try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
+        let created = channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
             do {
                 let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
                 return multiplexer.createStreamChannel { stream in
@@ -152,7 +152,10 @@ public final class HTTP2StreamClient: Sendable {
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
             }
-        }.get()
+        }
+        // A stream that could not be made (the connection closed) never answers: its promise fails with the reason.
+        created.whenFailure { answer.fail($0) }
+        let stream = try await created.get()
         return (stream, try await answer.futureResult.get())
     }
 
@@ -294,6 +297,11 @@ final class TunnelStream: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         settle()
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        settle()
+        self.context = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
