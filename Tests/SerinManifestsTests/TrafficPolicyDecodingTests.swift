@@ -232,6 +232,15 @@ struct TrafficPolicyDecodingTests {
         #expect(messages == [message])
     }
 
+    @Test("useClientProtocol beside tls is decoded, with a warning that ALPN still follows the port's protocol")
+    func clientProtocolWithTLS() {
+        let rest = "  trafficPolicy:\n    connectionPool: {http: {useClientProtocol: true}}\n    tls: {mode: SIMPLE}"
+        let (rule, messages) = Self.decoded(rest)
+        #expect(rule?.trafficPolicy.connectionPool?.http.usesClientProtocol == true)
+        #expect(messages.count == 1)
+        #expect(messages.first?.hasPrefix("test.yaml:8:10: warning: spec.trafficPolicy.tls: with connectionPool.http.useClientProtocol") == true, "\(messages)")
+    }
+
     @Test("a subset's section replaces the rule's whole section; the sections it leaves out are the rule's")
     func merge() {
         let top = TrafficPolicy(

@@ -16,11 +16,20 @@ extension ManifestDecoder {
             reader.error("\(field.path): expected at least one policy", at: field.node)
             return nil
         }
-        return TrafficPolicy(
+        let policy = TrafficPolicy(
             connectionPool: fields["connectionPool"].flatMap { connectionPool($0, reader: reader) },
             outlierDetection: fields["outlierDetection"].flatMap { outlierDetection($0, reader: reader) },
             tls: fields["tls"].flatMap { clientTLS($0, reader: reader) }
         )
+        if policy.connectionPool?.http.usesClientProtocol == true, policy.tls != nil, let tls = fields["tls"] {
+            // One TLS context per cluster offers one ALPN list: the port's protocol.
+            reader.warning(
+                "\(tls.path): with connectionPool.http.useClientProtocol, TLS to the endpoints still offers ALPN for the port's"
+                    + " protocol only; requests in the other protocol may fail the handshake",
+                at: tls.node
+            )
+        }
+        return policy
     }
 
     /// `connectionPool: {tcp, http}`. Istio reads a count of 0 as unset, so 0 becomes nil: the default.
