@@ -235,6 +235,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                // The RFC 8441 WebSocket client: extended CONNECT on a real HTTP/2 implementation.
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -311,6 +314,8 @@ let package = Package(
                 "SerinGateway", "SerinTesting", "SerinDemoApp", "SerinCore", "SerinManifests", "SerinListener",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             // The conformance corpus is data the differential test reads at run time.
             exclude: ["Conformance/corpus.jsonl"],

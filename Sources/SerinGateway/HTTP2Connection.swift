@@ -35,19 +35,21 @@ enum HTTP2Connection {
     static func serve(on context: ChannelHandlerContext, replacing proxy: ProxyHandler, replaying bytes: ByteBuffer?) {
         // Streams start on the connection's loop, where the proxy it replaces may be read.
         let parent = NIOLoopBound(proxy, eventLoop: context.eventLoop)
-        let configuration = Self.configuration
+        var configuration = Self.configuration
+        // RFC 8441: a client may open a WebSocket on a stream with an extended CONNECT (`HTTP2ExtendedConnect`).
+        configuration.connection.initialSettings.append(HTTP2Setting(parameter: .enableConnectProtocol, value: 1))
         do {
-            let idle = HTTP2IdleConnection(channel: context.channel, timeout: proxy.limits.idleTimeout)
+            let connection = HTTP2ServerConnection(channel: context.channel, idleTimeout: proxy.limits.idleTimeout, loop: proxy.loop)
             try context.pipeline.syncOperations.addHandler(FlushCoalescer(), position: .last)
             _ = try context.pipeline.syncOperations.configureHTTP2Pipeline(
                 mode: .server, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream,
-                streamDelegate: idle, position: .last
+                streamDelegate: connection, position: .last
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandlers([HTTP2ServerStream(), parent.value.forStream()])
                 }
             }
-            try context.pipeline.syncOperations.addHandler(HTTP2ConnectionErrors(), position: .last)
+            try context.pipeline.syncOperations.addHandler(connection, position: .last)
         } catch {
             context.close(promise: nil)
             return
@@ -63,49 +65,7 @@ extension ProxyHandler: RemovableChannelHandler {
     func forStream() -> ProxyHandler {
         ProxyHandler(
             routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, inMesh: inMesh,
-            overTLS: overTLS, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
+            overTLS: overTLS, servesHTTP2Stream: true, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
         )
-    }
-}
-
-/// Last on an HTTP/2 connection: a protocol error NIOHTTP2 reports (after its GOAWAY or RST_STREAM went out) closes
-/// the connection, as the HTTP/1 proxy closes on errors, so a client that broke the protocol is not left waiting.
-final class HTTP2ConnectionErrors: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = Never
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
-}
-
-/// Closes an HTTP/2 client connection that has had no stream open for the gateway's idle timeout, as an HTTP/1
-/// connection between requests closes: a stream keeps it open however long the stream lasts.
-/// `@unchecked Sendable` safe: NIOHTTP2 calls it on the connection's event loop only, where it is made.
-final class HTTP2IdleConnection: NIOHTTP2StreamDelegate, @unchecked Sendable {
-    private let channel: any Channel
-    private let timeout: TimeAmount
-    private var open = 0
-    private var timer: Scheduled<Void>?
-
-    init(channel: any Channel, timeout: TimeAmount) {
-        self.channel = channel
-        self.timeout = timeout
-        arm()
-    }
-
-    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
-        open += 1
-        timer?.cancel()
-        timer = nil
-    }
-
-    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
-        open -= 1
-        if open == 0 { arm() }
-    }
-
-    private func arm() {
-        let channel = self.channel
-        timer = channel.eventLoop.assumeIsolated().scheduleTask(in: timeout) { channel.close(promise: nil) }
     }
 }

@@ -8,7 +8,9 @@ import NIOHTTP2
 /// proxy's HTTP/1.1 response bytes become HEADERS, DATA and trailing HEADERS. So one proxy — routing, retries,
 /// timeouts, mirrors, telemetry — serves both protocols. Flow control stays NIOHTTP2's: the proxy holds reads
 /// while its upstream cannot take more (the stream's window then stays closed), and reads the upstream only
-/// while this stream's channel is writable.
+/// while this stream's channel is writable. An extended CONNECT (RFC 8441, `HTTP2ExtendedConnect`) goes in as the
+/// HTTP/1.1 upgrade it stands for; once the upstream switched, the stream's DATA frames are the tunnel's bytes,
+/// END_STREAM either way a half-close, and a reset or close ends the tunnel.
 final class HTTP2ServerStream: ChannelDuplexHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias InboundOut = ByteBuffer
@@ -19,6 +21,13 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
     private var requestChunked = false
     private var requestEnded = false
     private var requestIsHEAD = false
+    /// The request is an extended CONNECT: its DATA frames are a tunnel's bytes, sent on unframed.
+    private var requestsTunnel = false
+    /// The upstream switched protocols: the answer is `:status 200` and the stream carries the tunnel.
+    private var tunnelOpen = false
+    /// The client ended its side before the tunnel opened: passed on as a half-close once it has.
+    private var clientFinishedEarly = false
+    private var random = FastRandom()
     private var response = HTTP1MessageSplitter()
     private var responseEnded = false
     /// Promises of writes that produced no frame, completed once what came before them is flushed.
@@ -51,12 +60,23 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
             return
         }
         if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+        if requestsTunnel, requestEnded { clientFinishedSending(context: context) }
+    }
+
+    /// The client's END_STREAM on a tunnel: the proxy reads it as a half-close, once the tunnel is open.
+    private func clientFinishedSending(context: ChannelHandlerContext) {
+        guard tunnelOpen else {
+            clientFinishedEarly = true
+            return
+        }
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
     }
 
     private func writeRequestHead(_ headers: HPACKHeaders, endStream: Bool, to bytes: inout ByteBuffer) throws(MalformedMessage) {
         guard let method = headers.first(name: ":method") else { throw MalformedMessage(reason: "malformed request: no :method") }
-        guard method != "CONNECT" else {
-            throw MalformedMessage(status: .methodNotAllowed, reason: "CONNECT over HTTP/2 is not supported by the gateway")
+        if let protocolName = try HTTP2ExtendedConnect.requestedProtocol(headers) {
+            requestsTunnel = true
+            return try HTTP2ExtendedConnect.writeUpgradeHead(headers, protocolName: protocolName, random: &random, to: &bytes)
         }
         guard let path = headers.first(name: ":path"), !path.isEmpty else { throw MalformedMessage(reason: "malformed request: no :path") }
         requestIsHEAD = method == "HEAD"
@@ -107,10 +127,17 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
         }
         response.append(unwrapOutboundIn(data))
         let isHEAD = requestIsHEAD
+        let requestsTunnel = self.requestsTunnel
+        var switched = false
         let frames: [HTTP2Frame.FramePayload]
         do {
             (frames, responseEnded) = try HTTP2Bridging.frames(from: &response, allocator: context.channel.allocator) { bytes throws(MalformedMessage) in
                 let head = try HTTP1HeadParser.parseResponse(bytes)
+                if requestsTunnel, head.status == 101 {
+                    // The tunnel's bytes follow the head until either side closes.
+                    switched = true
+                    return (HTTP2ExtendedConnect.tunnelOpenedHeaders(head), .untilClose)
+                }
                 if head.isInformational { return nil }
                 return (Self.responseHeaders(head), try BodyFraming.ofResponse(head, toHEAD: isHEAD))
             }
@@ -122,14 +149,29 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
             return
         }
         var promise = promise
+        var lastWrite: EventLoopFuture<Void>?
         if responseEnded, !frames.isEmpty {
             // The response's last frame: a close waits until it is written (NIOHTTP2 drops DATA a reset overtakes).
             let ended = context.eventLoop.makePromise(of: Void.self)
             if let promise { ended.futureResult.cascade(to: promise) }
             awaitWritten(ended.futureResult)
+            lastWrite = ended.futureResult
             promise = ended
         }
         if !HTTP2Bridging.write(frames, on: context, promise: promise), let promise { pendingPromises.append(promise) }
+        if switched { tunnelOpened(context: context) }
+        if responseEnded, requestsTunnel, !tunnelOpen {
+            // The upstream declined the switch: its answer is the stream's, and the stream ends with it rather than
+            // waiting for a client that expects a tunnel to end its side.
+            lastWrite?.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private func tunnelOpened(context: ChannelHandlerContext) {
+        tunnelOpen = true
+        guard clientFinishedEarly else { return }
+        // After the proxy has finished starting the tunnel (it is writing the switch now).
+        context.eventLoop.assumeIsolated().execute { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
     }
 
     func flush(context: ChannelHandlerContext) {
@@ -142,12 +184,17 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
 
     /// A body that ends with the connection ends with the stream: the proxy's close becomes END_STREAM. A close
     /// after a whole response waits for its last frame to be written, so the client gets all of it.
+    /// A tunnel's half-close (`.output`) is END_STREAM alone: the stream stays open for what the client still sends.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         if !responseEnded, response.endsWithClose {
             responseEnded = true
             let ended = context.eventLoop.makePromise(of: Void.self)
             awaitWritten(ended.futureResult)
             context.writeAndFlush(wrapOutboundOut(HTTP2Bridging.endOfStream(context.channel.allocator)), promise: ended)
+        }
+        if mode == .output, tunnelOpen {
+            if let responseWritten, let promise { responseWritten.cascade(to: promise) } else { promise?.succeed() }
+            return
         }
         if let responseWritten {
             responseWritten.assumeIsolated().whenComplete { _ in context.close(mode: mode, promise: promise) }

@@ -5,13 +5,14 @@ import NIOSSL
 
 /// The HTTP/2 connections of one event loop to endpoints whose port speaks HTTP/2 or gRPC: one connection per
 /// endpoint (and cluster, whose TLS it uses) carries every request of this loop to it, each on its own stream,
-/// as Envoy multiplexes. A lease opens a stream and hands it over as an `UpstreamConnection` used once.
-/// Streams do not count against a cluster's connection budget; the connection opens as any does (connect
-/// timeout, TLS with ALPN h2) and is forgotten when it closes, so the next request opens a new one.
+/// as Envoy multiplexes — or, under a DestinationRule's `maxConcurrentStreams`, as many connections as it takes to
+/// keep each at or under that many streams. A lease opens a stream and hands it over as an `UpstreamConnection`
+/// used once. Streams do not count against a cluster's connection budget; the connection opens as any does
+/// (connect timeout, TLS with ALPN h2) and is forgotten when it closes, so the next request opens a new one.
 final class HTTP2UpstreamSessions {
     let eventLoop: any EventLoop
     let connectTimeout: TimeAmount
-    private var sessions: [Key: Session] = [:]
+    private var sessions: [Key: [Session]] = [:]
 
     private struct Key: Hashable {
         let endpoint: EndpointAddress
@@ -22,6 +23,8 @@ final class HTTP2UpstreamSessions {
         var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
         var channel: (any Channel)?
         var waiting: [(Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void] = []
+        /// Streams leased and not closed yet.
+        var activeStreams = 0
         let overTLS: Bool
 
         init(overTLS: Bool) {
@@ -35,7 +38,13 @@ final class HTTP2UpstreamSessions {
     }
 
     /// Open connections, for tests and metrics.
-    var connectionCount: Int { sessions.values.filter { $0.channel != nil }.count }
+    var connectionCount: Int { sessions.values.joined().filter { $0.channel != nil }.count }
+
+    /// Which of the connections to an endpoint, carrying `activeStreams` each, takes the next stream: the first below
+    /// `maxConcurrentStreams` (any, without a cap); nil when every one is full, or there is none: open another.
+    static func pick(activeStreams: [Int], maxConcurrentStreams: Int?) -> Int? {
+        activeStreams.firstIndex { $0 < maxConcurrentStreams ?? .max }
+    }
 
     /// A new stream to `endpoint`, on the loop's connection to it (opened first when there is none).
     func lease(
@@ -43,9 +52,10 @@ final class HTTP2UpstreamSessions {
     ) {
         eventLoop.assertInEventLoop()
         let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
+        let open = sessions[key] ?? []
         let session: Session
-        if let existing = sessions[key] {
-            session = existing
+        if let index = Self.pick(activeStreams: open.map(\.activeStreams), maxConcurrentStreams: cluster?.maxConcurrentStreams) {
+            session = open[index]
         } else {
             let tls: NIOSSLContext?
             switch cluster?.tls {
@@ -54,13 +64,15 @@ final class HTTP2UpstreamSessions {
             case nil: tls = nil
             }
             session = Session(overTLS: tls != nil)
-            sessions[key] = session
+            sessions[key, default: []].append(session)
             connect(key, session: session, tls: tls, sni: cluster?.sni, timeout: cluster?.connectTimeout ?? connectTimeout)
         }
+        session.activeStreams += 1
         let overTLS = session.overTLS
         let openStream: (Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void = { result in
             switch result {
             case .failure(let error):
+                session.activeStreams -= 1
                 completion(.failure(error))
             case .success(let multiplexer):
                 let promise = self.eventLoop.makePromise(of: (any Channel).self)
@@ -70,6 +82,10 @@ final class HTTP2UpstreamSessions {
                     }
                 }
                 promise.futureResult.assumeIsolated().whenComplete { result in
+                    switch result {
+                    case .success(let stream): stream.closeFuture.assumeIsolated().whenComplete { _ in session.activeStreams -= 1 }
+                    case .failure: session.activeStreams -= 1
+                    }
                     completion(
                         result.flatMap { stream in
                             Result {
@@ -112,7 +128,7 @@ final class HTTP2UpstreamSessions {
                 session.waiting = []
                 switch result {
                 case .failure(let error):
-                    if self.sessions[key] === session { self.sessions[key] = nil }
+                    self.forget(session, at: key)
                     for waiter in waiting { waiter(.failure(error)) }
                 case .success(let channel):
                     let multiplexer: NIOHTTP2Handler.StreamMultiplexer
@@ -125,17 +141,20 @@ final class HTTP2UpstreamSessions {
                     }
                     session.channel = channel
                     session.multiplexer = multiplexer
-                    channel.closeFuture.assumeIsolated().whenComplete { _ in
-                        if self.sessions[key] === session { self.sessions[key] = nil }
-                    }
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(session, at: key) }
                     for waiter in waiting { waiter(.success(multiplexer)) }
                 }
             }
     }
 
+    private func forget(_ session: Session, at key: Key) {
+        sessions[key]?.removeAll { $0 === session }
+        if sessions[key]?.isEmpty == true { sessions[key] = nil }
+    }
+
     /// Closes every connection (shutdown).
     func closeAll() {
-        for session in sessions.values { session.channel?.close(promise: nil) }
+        for session in sessions.values.joined() { session.channel?.close(promise: nil) }
         sessions.removeAll()
     }
 }

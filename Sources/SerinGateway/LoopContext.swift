@@ -24,15 +24,34 @@ final class LoopContext: @unchecked Sendable {
         pool.loop = self
     }
 
-    var connectionCount: Int { connections.count }
+    /// HTTP/2 client connections, each drained as a whole (its streams' proxies are in `connections`).
+    private var http2Connections: [ObjectIdentifier: HTTP2ServerConnection] = [:]
+    /// How many of `connections` serve one stream of an HTTP/2 connection rather than a connection of their own.
+    private var streamProxies = 0
 
-    func register(_ handler: any LoopConnection) { connections[ObjectIdentifier(handler)] = handler }
+    /// Client connections open on this loop: HTTP/1 ones, passthrough splices and HTTP/2 ones, not counting the
+    /// streams of the latter.
+    var connectionCount: Int { connections.count - streamProxies + http2Connections.count }
 
-    func unregister(_ handler: any LoopConnection) { connections[ObjectIdentifier(handler)] = nil }
+    func register(_ handler: any LoopConnection) {
+        guard connections.updateValue(handler, forKey: ObjectIdentifier(handler)) == nil else { return }
+        if handler.servesHTTP2Stream { streamProxies += 1 }
+    }
 
-    /// Stops keep-alive: idle connections close now, busy ones after their response.
+    func unregister(_ handler: any LoopConnection) {
+        guard connections.removeValue(forKey: ObjectIdentifier(handler)) != nil else { return }
+        if handler.servesHTTP2Stream { streamProxies -= 1 }
+    }
+
+    func register(_ connection: HTTP2ServerConnection) { http2Connections[ObjectIdentifier(connection)] = connection }
+
+    func unregister(_ connection: HTTP2ServerConnection) { http2Connections[ObjectIdentifier(connection)] = nil }
+
+    /// Stops keep-alive: idle connections close now, busy ones after their response; HTTP/2 connections send
+    /// GOAWAY and close once their open streams are answered.
     func beginDrain() {
         draining = true
+        for connection in http2Connections.values { connection.beginDrain() }
         for handler in connections.values { handler.closeIfIdle() }
     }
 
@@ -45,6 +64,7 @@ final class LoopContext: @unchecked Sendable {
     /// The drain timed out: whatever is still open is closed.
     func closeAllConnections() {
         for handler in connections.values { handler.closeNow() }
+        for connection in http2Connections.values { connection.closeNow() }
     }
 }
 
@@ -55,9 +75,14 @@ protocol LoopConnection: AnyObject {
     var context: ChannelHandlerContext? { get set }
     /// A drain began: close now if nothing is under way.
     func closeIfIdle()
+    /// Whether it serves one stream of an HTTP/2 connection (which the loop counts as the connection) rather than
+    /// a connection of its own.
+    var servesHTTP2Stream: Bool { get }
 }
 
 extension LoopConnection {
+    var servesHTTP2Stream: Bool { false }
+
     /// The handler joined its pipeline: the loop sweeps its clocks and can drain it.
     func join(_ loop: LoopContext, context: ChannelHandlerContext) {
         self.context = context

@@ -35,6 +35,8 @@ final class ProxyExchange {
     var grpcStatus: String?
     /// The protocol the client asked to switch to (`websocket`), passed upstream with the request.
     var upgrade: String?
+    /// The cluster counts this request as in flight (`http2MaxRequests`) until `finishRequest()`.
+    private var admitted = false
 
     init(
         upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, route: RouteTable.Route,
@@ -50,6 +52,22 @@ final class ProxyExchange {
         self.cluster = cluster
         self.started = started
     }
+    /// Asks the cluster's budget to count the request as in flight, once per exchange (retries included); the
+    /// overflow when `http2MaxRequests` are already.
+    func admit() -> UpstreamOverflow? {
+        guard !admitted, let cluster else { return nil }
+        if let overflow = cluster.requestStarted() { return UpstreamOverflow(cluster: cluster.name, overflow: overflow) }
+        admitted = true
+        return nil
+    }
+
+    /// The request is over (answered, failed, abandoned, or its tunnel closed): the cluster stops counting it.
+    func finishRequest() {
+        guard admitted, let cluster else { return }
+        admitted = false
+        cluster.requestFinished()
+    }
+
     /// Stops the timers and leaves the queue for a connection: the exchange is over.
     func cancelTimers() {
         if let waiting, let cluster {

@@ -180,7 +180,7 @@ extension ProxyHandler {
         // With the mirror cluster's shared state, its connection budget and upstream TLS apply to the copy.
         return MirrorExchange(
             original: head, clientAddress: clientAddress, overTLS: overTLS, endpoint: endpoint, loop: loop,
-            http2: cluster.speaksHTTP2, cluster: clusters.shared(for: cluster)
+            http2: cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream), cluster: clusters.shared(for: cluster)
         ) { status, flag in
             telemetry.record(
                 TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),

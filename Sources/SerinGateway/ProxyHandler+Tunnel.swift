@@ -40,12 +40,12 @@ extension ProxyHandler {
         exchange.cancelTimers()
         exchange.observe(.response(status: 101))
         exchange.mirror = nil
-        record(exchange, code: 101, flag: flag)
+        record(exchange, code: servesHTTP2Stream ? 200 : 101, flag: flag)
         deadlines.tunnelStarted()
         body = nil
         // A half-close from either side is passed on rather than ending the tunnel. Over TLS the client's end is
-        // its close_notify, which ends the tunnel.
-        if !overTLS { try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true) }
+        // its close_notify, which ends the tunnel; on an HTTP/2 stream it is END_STREAM, which the stream passes on.
+        if !overTLS, !servesHTTP2Stream { try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true) }
         connection.allowHalfClosure()
         var bytes = reuse(&responseHeadBuffer, capacity: 384)
         ProxyHeaders.writeSwitchingProtocols(head, to: &bytes)
@@ -80,6 +80,7 @@ extension ProxyHandler {
         if let exchange {
             self.exchange = nil
             exchange.cancelTimers()
+            exchange.finishRequest()
             if let upstream = exchange.upstream {
                 exchange.upstream = nil
                 upstream.delegate = nil

@@ -29,6 +29,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     let inMesh: Bool
     /// The client's connection is TLS, terminated before this handler: upstream requests say `x-forwarded-proto: https`.
     let overTLS: Bool
+    /// Serves one HTTP/2 stream behind an `HTTP2ServerStream`: a protocol switch there is an extended CONNECT, answered
+    /// and counted as `200`, as Envoy counts the HTTP/2 side's status.
+    let servesHTTP2Stream: Bool
     var random = FastRandom()
     var endpointTurn = 0
     var machine = ProxyStateMachine()
@@ -59,9 +62,11 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
-        declaredPort: Int, inMesh: Bool = false, overTLS: Bool = false, limits: GatewayLimits, deadlines: ConnectionDeadlines
+        declaredPort: Int, inMesh: Bool = false, overTLS: Bool = false, servesHTTP2Stream: Bool = false, limits: GatewayLimits,
+        deadlines: ConnectionDeadlines
     ) {
         self.inMesh = inMesh
+        self.servesHTTP2Stream = servesHTTP2Stream
         self.overTLS = overTLS
         self.routes = routes
         self.clusters = clusters
@@ -284,6 +289,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// handler forgets it.
     private func endExchange(_ exchange: ProxyExchange) {
         exchange.cancelTimers()
+        exchange.finishRequest()
         if let upstream = exchange.upstream { close(upstream) }
         exchange.upstream = nil
         self.exchange = nil
@@ -296,9 +302,12 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     private func connect(_ exchange: ProxyExchange) {
+        if let overflow = exchange.admit() { return connected(exchange, .failure(overflow)) }
         let pool = loop.pool
         let endpoint = exchange.endpointAddress
-        if exchange.target.cluster.speaksHTTP2 {
+        // Under `useClientProtocol` a WebSocket from an HTTP/2 client still goes upstream as an HTTP/1 upgrade: an
+        // upstream HTTP/2 stream cannot carry its `Upgrade`.
+        if exchange.target.cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream && exchange.upgrade == nil) {
             return loop.http2.lease(endpoint, cluster: exchange.cluster) { result in self.connected(exchange, result) }
         }
         if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster) {

@@ -18,6 +18,8 @@ final class UpstreamCluster: Sendable {
     let connectTimeout: TimeAmount?
     /// How long an upstream connection may sit idle in the pool (`connectionPool.http.idleTimeout`), when set.
     let idleTimeout: TimeAmount?
+    /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once; nil is the server's limit.
+    var maxConcurrentStreams: Int? { policy.connectionPool?.http.maxConcurrentStreams }
     let endpoints: [Cluster.Endpoint]
     /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
     /// fails with it); nil for plain TCP. Read at each connect: a reload serves new connections only.
@@ -132,6 +134,15 @@ final class UpstreamCluster: Sendable {
             }
         }
         return admission
+    }
+
+    /// A request is about to go upstream: counted as in flight, or the overflow when `http2MaxRequests` are.
+    func requestStarted() -> ConnectionBudget.Overflow? {
+        state.withLock { $0.budget.requestStarted() }
+    }
+
+    func requestFinished() {
+        state.withLock { $0.budget.requestFinished() }
     }
 
     /// A waiting request gave up (its client left, or its route timed out). False when it was already woken.

@@ -21,10 +21,12 @@ public final class WebSocketClient: Sendable {
         public var description: String { "the server did not switch protocols" }
     }
 
-    private let channel: any Channel
+    let channel: any Channel
     private let inbox: Inbox
 
-    private init(channel: any Channel, inbox: Inbox) {
+    /// A WebSocket on `channel`, whose pipeline ends with a `Collector` into `inbox`: a TCP connection, or an HTTP/2
+    /// stream (`HTTP2StreamClient`).
+    init(channel: any Channel, inbox: Inbox) {
         self.channel = channel
         self.inbox = inbox
     }
@@ -40,11 +42,10 @@ public final class WebSocketClient: Sendable {
         port: Int, host: String, path: String = "/", headers extra: [(String, String)] = [], trusting: String? = nil,
         group: any EventLoopGroup
     ) async throws -> WebSocketClient {
-        var tls: NIOSSLContext?
-        if let trusting {
+        let tls = try trusting.map { trusting in
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.trustRoots = .file(trusting)
-            tls = try NIOSSLContext(configuration: configuration)
+            return try NIOSSLContext(configuration: configuration)
         }
         let inbox = Inbox()
         let upgraded: EventLoopFuture<Outcome> = try await ClientBootstrap(group: group)
@@ -140,7 +141,7 @@ public final class WebSocketClient: Sendable {
     }
 
     /// Gathers frames into messages for the inbox.
-    private final class Collector: ChannelInboundHandler {
+    final class Collector: ChannelInboundHandler {
         typealias InboundIn = WebSocketFrame
 
         private let inbox: Inbox

@@ -109,4 +109,27 @@ struct ConnectionBudgetTests {
         #expect(budget.maxRequestsPerConnection == 1)
         #expect(ConnectionBudget(nil) == ConnectionBudget())
     }
+
+    @Test("http2MaxRequests admits that many requests in flight; the next overflows until one finishes")
+    func maxRequests() {
+        var budget = ConnectionBudget(maxConnections: 1, maxRequests: 2)
+        #expect(budget.requestStarted() == nil)
+        #expect(budget.requestStarted() == nil)
+        let overflow = budget.requestStarted()
+        #expect(overflow == ConnectionBudget.Overflow(maxRequests: 2))
+        #expect(overflow?.responseFlag == "UO")
+        #expect(overflow?.description == "upstream overflow: 2 requests are already in flight (http2MaxRequests)")
+        #expect(budget.activeRequests == 2)
+        budget.requestFinished()
+        #expect(budget.requestStarted() == nil)
+        // Connections are counted apart: the requests in flight do not use up maxConnections.
+        #expect(budget.requestConnection() == .open)
+    }
+
+    @Test("without http2MaxRequests any number of requests are in flight")
+    func noMaxRequests() {
+        var budget = ConnectionBudget(ConnectionPoolSettings(http: .init(http1MaxPendingRequests: 1)))
+        for _ in 0..<1000 { #expect(budget.requestStarted() == nil) }
+        #expect(budget.maxRequests == nil)
+    }
 }

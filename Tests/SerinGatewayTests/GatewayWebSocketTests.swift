@@ -53,6 +53,37 @@ struct GatewayWebSocketTests {
         }
     }
 
+    /// How many WebSockets reached each version (by the name in their replies), `atOnce` opened together by `open`
+    /// for each of `rounds`, three messages each; one whose replies named two versions, or none, is "mixed or lost".
+    static func versionsReached(
+        rounds: Int, atOnce: Int, open: @escaping @Sendable () async throws -> WebSocketClient
+    ) async throws -> [String: Int] {
+        var reached: [String: Int] = [:]
+        for _ in 0..<rounds {
+            let versions = try await withThrowingTaskGroup(of: String?.self) { tasks in
+                for _ in 0..<atOnce {
+                    tasks.addTask {
+                        let client = try await open()
+                        var versions: Set<String> = []
+                        for index in 0..<3 {
+                            try await client.send(text: "m\(index)")
+                            if case .text(let reply) = await client.next(), reply.hasSuffix(": m\(index)") {
+                                versions.insert(String(reply.prefix { $0 != ":" }))
+                            }
+                        }
+                        await client.close()
+                        return versions.count == 1 ? versions.first : nil
+                    }
+                }
+                var all: [String?] = []
+                for try await version in tasks { all.append(version) }
+                return all
+            }
+            for version in versions { reached[version ?? "mixed or lost", default: 0] += 1 }
+        }
+        return reached
+    }
+
     @Test("a WebSocket handshake is passed through, messages echo both ways, and the connection is counted once as 101")
     func echoes() async throws {
         try await Self.withWebSockets(["ws-v1"]) { gateway, port, servers, group in
@@ -185,29 +216,7 @@ struct GatewayWebSocketTests {
             "  - route:\n    - {destination: {host: ws-v1}, weight: 90}\n    - {destination: {host: ws-v2}, weight: 10}"
         }
         try await Self.withWebSockets(["ws-v1", "ws-v2"], routes: routes) { gateway, port, servers, group in
-            var reached: [String: Int] = [:]
-            for _ in 0..<20 {
-                let clients = try await withThrowingTaskGroup(of: String?.self) { tasks in
-                    for _ in 0..<10 {
-                        tasks.addTask {
-                            let client = try await Self.chat(port, group)
-                            var versions: Set<String> = []
-                            for index in 0..<3 {
-                                try await client.send(text: "m\(index)")
-                                if case .text(let reply) = await client.next() {
-                                    versions.insert(String(reply.prefix { $0 != ":" }))
-                                }
-                            }
-                            await client.close()
-                            return versions.count == 1 ? versions.first : nil
-                        }
-                    }
-                    var all: [String?] = []
-                    for try await version in tasks { all.append(version) }
-                    return all
-                }
-                for version in clients { reached[version ?? "mixed or lost", default: 0] += 1 }
-            }
+            let reached = try await Self.versionsReached(rounds: 20, atOnce: 10) { try await Self.chat(port, group) }
             #expect(reached["mixed or lost"] == nil, "\(reached)")
             // 200 handshakes at 10%: 20 expected; outside 5...40 is far beyond chance (p < 1e-4).
             #expect((5...40).contains(reached["ws-v2"] ?? 0), "\(reached)")

@@ -24,6 +24,11 @@ struct TrafficPolicyTests {
         """
     }
 
+    /// Every request to web-v1-service, its one endpoint at `port`, its DestinationRule's `trafficPolicy` as `policy` says.
+    static func table(_ policy: String, backend port: Int) throws -> RouteTable {
+        try RoutePolicyTests.table(routes: route, services: ["web-v1-service": [port]], more: rule(policy))
+    }
+
     static func client(_ gateway: GatewayServer, _ backends: TestBackends) async throws -> SimpleHTTPClient {
         try await SimpleHTTPClient.connect(
             host: "127.0.0.1", port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group

@@ -93,6 +93,16 @@ struct TrafficPolicyDecodingTests {
                 TrafficPolicy(connectionPool: ConnectionPoolSettings())
             ),
             ("  trafficPolicy:\n    connectionPool: {tcp: {}}", TrafficPolicy(connectionPool: ConnectionPoolSettings())),
+            (
+                "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 5, useClientProtocol: true, maxConcurrentStreams: 3}}",
+                TrafficPolicy(
+                    connectionPool: ConnectionPoolSettings(http: .init(http2MaxRequests: 5, usesClientProtocol: true, maxConcurrentStreams: 3))
+                )
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 0, useClientProtocol: false}}",
+                TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(usesClientProtocol: false)))
+            ),
         ]
     )
     func defaults(rest: String, expected: TrafficPolicy) {
@@ -133,8 +143,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:5: warning: spec.trafficPolicy.portLevelSettings"
             ),
             (
-                "  trafficPolicy:\n    connectionPool:\n      http: {http2MaxRequests: 10}",
-                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.http2MaxRequests"
+                "  trafficPolicy:\n    connectionPool:\n      http: {maxRetries: 10}",
+                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.maxRetries"
             ),
             (
                 "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 10s}}",
@@ -175,6 +185,18 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:8:39: error: spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests: expected 0 or more, got -5"
             ),
             (
+                "  trafficPolicy:\n    connectionPool:\n      http: {http2MaxRequests: -1}",
+                "test.yaml:8:32: error: spec.trafficPolicy.connectionPool.http.http2MaxRequests: expected 0 or more, got -1"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {maxConcurrentStreams: -3}",
+                "test.yaml:8:36: error: spec.trafficPolicy.connectionPool.http.maxConcurrentStreams: expected 0 or more, got -3"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {useClientProtocol: 1}",
+                "test.yaml:8:33: error: spec.trafficPolicy.connectionPool.http.useClientProtocol: expected a boolean, got integer 1"
+            ),
+            (
                 "  trafficPolicy:\n    connectionPool:\n      http: {idleTimeout: 1}",
                 "test.yaml:8:27: error: spec.trafficPolicy.connectionPool.http.idleTimeout: expected a duration like 500ms, 0.5s or 1m, "
                     + "got integer 1"
@@ -208,6 +230,15 @@ struct TrafficPolicyDecodingTests {
         let (rule, messages) = Self.decoded(rest)
         #expect(rule == nil)
         #expect(messages == [message])
+    }
+
+    @Test("useClientProtocol beside tls is decoded, with a warning that ALPN still follows the port's protocol")
+    func clientProtocolWithTLS() {
+        let rest = "  trafficPolicy:\n    connectionPool: {http: {useClientProtocol: true}}\n    tls: {mode: SIMPLE}"
+        let (rule, messages) = Self.decoded(rest)
+        #expect(rule?.trafficPolicy.connectionPool?.http.usesClientProtocol == true)
+        #expect(messages.count == 1)
+        #expect(messages.first?.hasPrefix("test.yaml:8:10: warning: spec.trafficPolicy.tls: with connectionPool.http.useClientProtocol") == true, "\(messages)")
     }
 
     @Test("a subset's section replaces the rule's whole section; the sections it leaves out are the rule's")

@@ -61,15 +61,28 @@ public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
         /// `h2UpgradePolicy`: `true` for UPGRADE (requests go upstream over HTTP/2), `false` for DO_NOT_UPGRADE,
         /// nil for DEFAULT (the port's protocol decides).
         public var upgradesToHTTP2: Bool?
+        /// `http2MaxRequests`: requests in flight to the whole cluster at once, over either protocol (Envoy's
+        /// `max_requests` circuit breaker); more are answered 503 `UO` at once.
+        public var http2MaxRequests: Int?
+        /// `useClientProtocol`: requests go upstream in the protocol they came in (HTTP/2 stays HTTP/2, HTTP/1 stays
+        /// HTTP/1), whatever the port speaks; `h2UpgradePolicy` is then ignored, as in Istio. Nil is false.
+        public var usesClientProtocol: Bool?
+        /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once (Envoy's
+        /// `max_concurrent_streams`); a request finding every connection to its endpoint full opens another.
+        public var maxConcurrentStreams: Int?
 
         public init(
             http1MaxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, idleTimeout: Duration? = nil,
-            upgradesToHTTP2: Bool? = nil
+            upgradesToHTTP2: Bool? = nil, http2MaxRequests: Int? = nil, usesClientProtocol: Bool? = nil,
+            maxConcurrentStreams: Int? = nil
         ) {
+            self.maxConcurrentStreams = maxConcurrentStreams
             self.http1MaxPendingRequests = http1MaxPendingRequests
             self.maxRequestsPerConnection = maxRequestsPerConnection
             self.idleTimeout = idleTimeout
             self.upgradesToHTTP2 = upgradesToHTTP2
+            self.http2MaxRequests = http2MaxRequests
+            self.usesClientProtocol = usesClientProtocol
         }
     }
 }

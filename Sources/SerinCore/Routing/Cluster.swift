@@ -15,6 +15,13 @@ public struct Cluster: Hashable, Sendable, Codable {
     /// Whether requests go to the endpoints over HTTP/2: the port speaks it (HTTP2, GRPC), or the DestinationRule
     /// says `h2UpgradePolicy: UPGRADE` (and DO_NOT_UPGRADE keeps HTTP/1.1 even on such a port).
     public let speaksHTTP2: Bool
+    /// `useClientProtocol`: a request goes upstream in the protocol it came in, and `speaksHTTP2` is not consulted.
+    public var usesClientProtocol: Bool { trafficPolicy.connectionPool?.http.usesClientProtocol ?? false }
+
+    /// Whether a request that came in over HTTP/2 (`downstreamHTTP2`), or over HTTP/1, goes to the endpoints over HTTP/2.
+    public func upstreamHTTP2(downstreamHTTP2: Bool) -> Bool {
+        usesClientProtocol ? downstreamHTTP2 : speaksHTTP2
+    }
 
     /// One address to open connections to.
     public struct Endpoint: Hashable, Sendable, Codable {

@@ -1,21 +1,31 @@
 /// Istio's `connectionPool` circuit breaking for one cluster: how many upstream connections may be open, how many
-/// requests may wait for one, and how many requests one connection may carry. Pure bookkeeping: the gateway's pool
-/// asks before opening a connection and reports what became of it and of the requests that waited.
+/// requests may wait for one, how many requests one connection may carry, and how many may be in flight at once.
+/// Pure bookkeeping: the gateway asks before a request goes upstream and before opening a connection, and reports
+/// what became of them. `maxConnections` counts connections only, as Envoy's `max_connections` does: streams of an
+/// upstream HTTP/2 connection never count against it (each counts against `maxRequests`); the gateway's HTTP/2
+/// connections themselves, one per loop and endpoint unless `maxConcurrentStreams` asks for more, are not budgeted.
 ///
 /// A limit left nil, 0 or negative is no limit: Istio writes 0 as unset and sets Envoy's thresholds to 2^32-1.
 public struct ConnectionBudget: Hashable, Sendable {
     public let maxConnections: Int?
     public let maxPendingRequests: Int?
     public let maxRequestsPerConnection: Int?
+    /// `http2MaxRequests`: requests in flight at once, over either protocol (Envoy's `max_requests`).
+    public let maxRequests: Int?
+    /// Requests admitted and not finished.
+    public private(set) var activeRequests = 0
     /// Upstream connections open or being opened.
     public private(set) var openConnections = 0
     /// Requests waiting for a connection.
     public private(set) var pendingRequests = 0
 
-    public init(maxConnections: Int? = nil, maxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil) {
+    public init(
+        maxConnections: Int? = nil, maxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, maxRequests: Int? = nil
+    ) {
         self.maxConnections = Self.limit(maxConnections)
         self.maxPendingRequests = Self.limit(maxPendingRequests)
         self.maxRequestsPerConnection = Self.limit(maxRequestsPerConnection)
+        self.maxRequests = Self.limit(maxRequests)
     }
 
     /// The budget a DestinationRule's `connectionPool` sets; none when it sets none.
@@ -23,7 +33,7 @@ public struct ConnectionBudget: Hashable, Sendable {
         self.init(
             maxConnections: settings?.tcp.maxConnections,
             maxPendingRequests: settings?.http.http1MaxPendingRequests,
-            maxRequestsPerConnection: settings?.http.maxRequestsPerConnection
+            maxRequestsPerConnection: settings?.http.maxRequestsPerConnection, maxRequests: settings?.http.http2MaxRequests
         )
     }
 
@@ -37,19 +47,45 @@ public struct ConnectionBudget: Hashable, Sendable {
         case reject(Overflow)
     }
 
-    /// A request turned away because too many already wait: Envoy's `upstream_rq_pending_overflow`, response
-    /// flag `UO`.
+    /// A request turned away because too many already wait (Envoy's `upstream_rq_pending_overflow`) or are in
+    /// flight (`max_requests`, counted in `upstream_rq_pending_overflow` too): response flag `UO`.
     public struct Overflow: Hashable, Sendable, CustomStringConvertible {
-        public let maxPendingRequests: Int
+        /// Which limit was reached, and its value.
+        public enum Limit: Hashable, Sendable {
+            case pendingRequests(Int)
+            case activeRequests(Int)
+        }
+
+        public let limit: Limit
 
         public init(maxPendingRequests: Int) {
-            self.maxPendingRequests = maxPendingRequests
+            self.limit = .pendingRequests(maxPendingRequests)
+        }
+
+        public init(maxRequests: Int) {
+            self.limit = .activeRequests(maxRequests)
         }
 
         public var responseFlag: String { "UO" }
         public var description: String {
-            "upstream overflow: \(maxPendingRequests) requests already wait for a connection"
+            switch limit {
+            case .pendingRequests(let count): "upstream overflow: \(count) requests already wait for a connection"
+            case .activeRequests(let count): "upstream overflow: \(count) requests are already in flight (http2MaxRequests)"
+            }
         }
+    }
+
+    /// Decides for a request about to go upstream: admitted while fewer than `maxRequests` are in flight (it counts
+    /// as active until `requestFinished()`), else overflow.
+    public mutating func requestStarted() -> Overflow? {
+        if let maxRequests, activeRequests >= maxRequests { return Overflow(maxRequests: maxRequests) }
+        activeRequests += 1
+        return nil
+    }
+
+    /// An admitted request is over: answered, failed, abandoned, or its tunnel closed.
+    public mutating func requestFinished() {
+        activeRequests = max(activeRequests - 1, 0)
     }
 
     /// Decides for a request that found no idle connection: a new connection while fewer than `maxConnections` are

@@ -16,11 +16,20 @@ extension ManifestDecoder {
             reader.error("\(field.path): expected at least one policy", at: field.node)
             return nil
         }
-        return TrafficPolicy(
+        let policy = TrafficPolicy(
             connectionPool: fields["connectionPool"].flatMap { connectionPool($0, reader: reader) },
             outlierDetection: fields["outlierDetection"].flatMap { outlierDetection($0, reader: reader) },
             tls: fields["tls"].flatMap { clientTLS($0, reader: reader) }
         )
+        if policy.connectionPool?.http.usesClientProtocol == true, policy.tls != nil, let tls = fields["tls"] {
+            // One TLS context per cluster offers one ALPN list: the port's protocol.
+            reader.warning(
+                "\(tls.path): with connectionPool.http.useClientProtocol, TLS to the endpoints still offers ALPN for the port's"
+                    + " protocol only; requests in the other protocol may fail the handshake",
+                at: tls.node
+            )
+        }
+        return policy
     }
 
     /// `connectionPool: {tcp, http}`. Istio reads a count of 0 as unset, so 0 becomes nil: the default.
@@ -43,11 +52,17 @@ extension ManifestDecoder {
             pool.tcp.connectTimeout = tcp["connectTimeout"].flatMap(reader.positiveDuration)
         }
         let httpSchema = Schema(
-            known: ["http1MaxPendingRequests", "maxRequestsPerConnection", "idleTimeout", "h2UpgradePolicy"],
-            notSupported: ["http2MaxRequests", "maxRetries", "useClientProtocol", "maxConcurrentStreams"]
+            known: [
+                "http1MaxPendingRequests", "maxRequestsPerConnection", "idleTimeout", "h2UpgradePolicy", "http2MaxRequests",
+                "useClientProtocol", "maxConcurrentStreams",
+            ],
+            notSupported: ["maxRetries"]
         )
         if let httpField = fields["http"], let http = reader.mapping(httpField, httpSchema) {
             pool.http.http1MaxPendingRequests = limit(http["http1MaxPendingRequests"])
+            pool.http.http2MaxRequests = limit(http["http2MaxRequests"])
+            pool.http.maxConcurrentStreams = limit(http["maxConcurrentStreams"])
+            pool.http.usesClientProtocol = http["useClientProtocol"].flatMap(reader.bool)
             pool.http.maxRequestsPerConnection = limit(http["maxRequestsPerConnection"])
             pool.http.idleTimeout = http["idleTimeout"].flatMap(reader.positiveDuration)
             if let policyField = http["h2UpgradePolicy"], let policy = reader.string(policyField) {

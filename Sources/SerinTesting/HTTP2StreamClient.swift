@@ -1,0 +1,319 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import NIOWebSocket
+
+/// One HTTP/2 client connection on NIOHTTP2 that opens WebSockets the RFC 8441 way — an extended CONNECT per
+/// stream, masked frames in DATA — since no stock client speaks it, and sends plain requests beside them; h2c with
+/// prior knowledge, or TLS with ALPN h2. It keeps the connection-level frames a test reads: the server's SETTINGS
+/// and any GOAWAY.
+public final class HTTP2StreamClient: Sendable {
+    /// The server answered the extended CONNECT with something other than `200` (or reset the stream first: `status` 0).
+    public struct Refused: Error, CustomStringConvertible {
+        public let status: Int
+        public let body: String
+        /// The stream's RST_STREAM code when it was reset instead of answered.
+        public let resetCode: HTTP2ErrorCode?
+        public var description: String { "extended CONNECT refused: status \(status), reset \(resetCode.map { "\($0)" } ?? "none"): \(body)" }
+    }
+
+    private let channel: any Channel
+    private let frames: ConnectionFrames
+    private let scheme: String
+
+    private init(channel: any Channel, frames: ConnectionFrames, scheme: String) {
+        self.channel = channel
+        self.frames = frames
+        self.scheme = scheme
+    }
+
+    /// Connects to `127.0.0.1:port` (over TLS trusting `trusting`, a CA file, with `serverName` as SNI, offering
+    /// only h2) and waits for the server's SETTINGS.
+    public static func connect(
+        port: Int, trusting: String? = nil, serverName: String? = nil, group: any EventLoopGroup
+    ) async throws -> HTTP2StreamClient {
+        let tls = try trusting.map { trusting in
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .file(trusting)
+            configuration.applicationProtocols = ["h2"]
+            return try NIOSSLContext(configuration: configuration)
+        }
+        let frames = ConnectionFrames()
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName)) }
+                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+                    ) { stream in stream.eventLoop.makeSucceededVoidFuture() }
+                    try channel.pipeline.syncOperations.addHandler(frames)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        let client = HTTP2StreamClient(channel: channel, frames: frames, scheme: tls == nil ? "http" : "https")
+        guard await eventually(.seconds(10), { frames.state.withLockedValue { $0.settings != nil } }) else {
+            await client.close()
+            throw Refused(status: 0, body: "no SETTINGS from the server within 10s", resetCode: nil)
+        }
+        return client
+    }
+
+    /// The event loop group the connection runs on.
+    public var group: any EventLoopGroup { channel.eventLoop }
+
+    /// The value of SETTINGS_ENABLE_CONNECT_PROTOCOL the server sent (nil when it sent none).
+    public var enableConnectProtocol: UInt32? {
+        frames.state.withLockedValue { $0.settings?.last { $0.parameter == .enableConnectProtocol }?.value }.map(UInt32.init)
+    }
+
+    /// The GOAWAY frames received so far: the last stream id each names, and its error code.
+    public var goAways: [(lastStreamID: Int, code: HTTP2ErrorCode)] {
+        frames.state.withLockedValue { $0.goAways }
+    }
+
+    /// Stops reading from the server (what it sends waits in the socket), as a client that has not yet seen a frame
+    /// on its way; writes still go out.
+    public func pauseReading() async throws {
+        try await channel.setOption(.autoRead, value: false).get()
+    }
+
+    /// Reads again, from what waited.
+    public func resumeReading() async throws {
+        try await channel.setOption(.autoRead, value: true).get()
+        channel.read()
+    }
+
+    /// Whether the connection has closed.
+    public var isClosed: Bool { frames.state.withLockedValue { $0.closed } }
+
+    /// Opens a WebSocket on a new stream: `:method CONNECT`, `:protocol` (websocket unless told), `:path`, `:authority`
+    /// and `sec-websocket-version: 13`; throws `Refused` unless the answer is `200`.
+    public func open(
+        authority: String, path: String = "/", protocolName: String = "websocket", headers extra: [(String, String)] = []
+    ) async throws -> WebSocketClient {
+        var headers: HPACKHeaders = [
+            ":method": "CONNECT", ":protocol": protocolName, ":scheme": scheme, ":path": path, ":authority": authority,
+            "sec-websocket-version": "13",
+        ]
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        return try await openStream(headers)
+    }
+
+    /// Sends `fields` (pseudo-fields first) as a stream's request HEADERS without END_STREAM, as a tunnel's request,
+    /// and waits for the answer's head; for requests `open` would not send.
+    public func openStream(fields: [(String, String)]) async throws -> WebSocketClient {
+        try await openStream(HPACKHeaders(fields))
+    }
+
+    private func openStream(_ headers: HPACKHeaders) async throws -> WebSocketClient {
+        let inbox = WebSocketClient.Inbox()
+        let (stream, opened) = try await start(headers, tunnel: true, inbox: inbox)
+        guard opened.status == 200 else {
+            try? await stream.close()
+            throw Refused(status: opened.status, body: opened.body, resetCode: opened.resetCode)
+        }
+        return WebSocketClient(channel: stream, inbox: inbox)
+    }
+
+    /// A plain request on a new stream (`GET` unless told, no body): its whole answer, or the stream's reset code.
+    public func request(authority: String, path: String, method: String = "GET") async throws -> Response {
+        let headers: HPACKHeaders = [":method": method, ":scheme": scheme, ":path": path, ":authority": authority]
+        return try await start(headers, tunnel: false, inbox: WebSocketClient.Inbox()).answer
+    }
+
+    /// What a plain request got: the status and body, or (status 0) the RST_STREAM code the stream ended with.
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: String
+        public var resetCode: HTTP2ErrorCode?
+    }
+
+    private func start(
+        _ headers: HPACKHeaders, tunnel: Bool, inbox: WebSocketClient.Inbox
+    ) async throws -> (stream: any Channel, answer: Response) {
+        let answer = channel.eventLoop.makePromise(of: Response.self)
+        let channel = self.channel
+        let created = channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
+            do {
+                let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                return multiplexer.createStreamChannel { stream in
+                    stream.eventLoop.makeCompletedFuture {
+                        try stream.pipeline.syncOperations.addHandlers([
+                            TunnelStream(request: headers, tunnel: tunnel, answer: answer, inbox: inbox), WebSocketFrameEncoder(),
+                            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: WebSocketEchoServer.maxFrameSize)),
+                            WebSocketClient.Collector(inbox),
+                        ])
+                    }
+                }
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+        // A stream that could not be made (the connection closed) never answers: its promise fails with the reason.
+        created.whenFailure { answer.fail($0) }
+        let stream = try await created.get()
+        return (stream, try await answer.futureResult.get())
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Last on the connection: NIOHTTP2 forwards stream 0's frames here.
+    final class ConnectionFrames: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame
+
+        struct State {
+            var settings: HTTP2Settings?
+            var goAways: [(lastStreamID: Int, code: HTTP2ErrorCode)] = []
+            var closed = false
+        }
+
+        let state = NIOLockedValueBox(State())
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data).payload {
+            case .settings(.settings(let settings)):
+                state.withLockedValue { $0.settings = ($0.settings ?? []) + settings }
+            case .goAway(let lastStreamID, let code, _):
+                state.withLockedValue { $0.goAways.append((Int(lastStreamID), code)) }
+            default:
+                break
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            state.withLockedValue { $0.closed = true }
+            context.fireChannelInactive()
+        }
+    }
+}
+
+extension WebSocketClient {
+    /// On a WebSocket over an HTTP/2 stream: ends the client's side of the stream (an empty DATA frame with
+    /// END_STREAM), the tunnel's half-close. (`close()` resets the stream, RST_STREAM CANCEL.)
+    public func finishSendingStream() async throws {
+        let channel = self.channel
+        try await channel.eventLoop.flatSubmit {
+            do {
+                return try channel.pipeline.syncOperations.handler(type: TunnelStream.self).finishSending()
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }.get()
+    }
+}
+
+/// First on a client stream: writes the request's HEADERS (ending the stream unless it opens a tunnel), reads the
+/// answer's head and, unless a tunnel opened with `200`, its whole body; on a tunnel it then turns DATA frames into
+/// the bytes the WebSocket codec reads and its bytes into DATA frames.
+final class TunnelStream: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private let request: HPACKHeaders
+    private let tunnel: Bool
+    private let answer: EventLoopPromise<HTTP2StreamClient.Response>
+    private let inbox: WebSocketClient.Inbox
+    private var status: Int?
+    private var body = ""
+    private var answered = false
+    private var resetCode: HTTP2ErrorCode?
+    private var context: ChannelHandlerContext?
+
+    init(request: HPACKHeaders, tunnel: Bool, answer: EventLoopPromise<HTTP2StreamClient.Response>, inbox: WebSocketClient.Inbox) {
+        self.request = request
+        self.tunnel = tunnel
+        self.answer = answer
+        self.inbox = inbox
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { sendRequest(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        sendRequest(context: context)
+        context.fireChannelActive()
+    }
+
+    private var sent = false
+
+    private func sendRequest(context: ChannelHandlerContext) {
+        guard !sent else { return }
+        sent = true
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: request, endStream: !tunnel))), promise: written)
+        // A stream the connection may not open (after a GOAWAY, say) fails here, before any frame goes out.
+        written.futureResult.assumeIsolated().whenFailure { error in
+            guard !self.answered else { return }
+            self.answered = true
+            self.answer.fail(error)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let headers) where status == nil:
+            status = headers.headers.first(name: ":status").flatMap { Int($0) } ?? 0
+            if tunnelOpen || headers.endStream { settle() }
+        case .data(let frame):
+            guard case .byteBuffer(let bytes) = frame.data else { return }
+            if tunnelOpen {
+                if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+                // The server's end of the tunnel ends the WebSocket, as a TCP client closes when it reads the end.
+                if frame.endStream { context.close(promise: nil) }
+            } else {
+                body += String(buffer: bytes)
+                if frame.endStream { settle() }
+            }
+        case .headers(let trailers) where trailers.endStream:
+            if !tunnelOpen { settle() }
+        default:
+            break
+        }
+    }
+
+    private var tunnelOpen: Bool { tunnel && status == 200 }
+
+    private func settle() {
+        guard !answered else { return }
+        answered = true
+        answer.succeed(HTTP2StreamClient.Response(status: status ?? 0, body: body, resetCode: resetCode))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let closed = error as? NIOHTTP2Errors.StreamClosed { resetCode = closed.errorCode }
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        settle()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        settle()
+        self.context = nil
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(unwrapOutboundIn(data))))), promise: promise)
+    }
+
+    /// END_STREAM on an empty DATA frame.
+    func finishSending() -> EventLoopFuture<Void> {
+        guard let context else { return answer.futureResult.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let empty = context.channel.allocator.buffer(capacity: 0)
+        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(empty), endStream: true))), promise: promise)
+        return promise.futureResult
+    }
+}

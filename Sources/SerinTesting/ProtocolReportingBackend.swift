@@ -1,0 +1,118 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+
+/// An HTTP backend on 127.0.0.1 that speaks HTTP/1.1 and h2c with prior knowledge on one port and answers each
+/// request with the protocol it came in (`HTTP/1.1` or `HTTP/2`), after `delay`: for tests of which protocol a
+/// proxy chose upstream, and over how many connections. NIO's HTTP/1 codec, and NIOHTTP2 with its HTTP/1 codec per
+/// stream, do the speaking.
+public final class ProtocolReportingBackend: Sendable {
+    public let port: Int
+    private let channel: any Channel
+    private let accepted: NIOLockedValueBox<Int>
+
+    private init(port: Int, channel: any Channel, accepted: NIOLockedValueBox<Int>) {
+        self.port = port
+        self.channel = channel
+        self.accepted = accepted
+    }
+
+    /// Connections accepted so far.
+    public var acceptedConnections: Int { accepted.withLockedValue { $0 } }
+
+    public static func start(group: any EventLoopGroup, delay: TimeAmount = .zero) async throws -> ProtocolReportingBackend {
+        let accepted = NIOLockedValueBox(0)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(PrefaceSniffer(delay: delay))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return ProtocolReportingBackend(port: channel.localAddress?.port ?? 0, channel: channel, accepted: accepted)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Looks at a connection's first bytes: HTTP/2's preface gets NIOHTTP2, anything else NIO's HTTP/1 server.
+    private final class PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        private let delay: TimeAmount
+        private var received: ByteBuffer?
+
+        init(delay: TimeAmount) {
+            self.delay = delay
+        }
+        private static let preface = Array("PRI * HTTP/2.0".utf8)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            if var earlier = received {
+                earlier.writeBuffer(&bytes)
+                bytes = earlier
+            }
+            guard bytes.readableBytes >= Self.preface.count else {
+                received = bytes
+                return
+            }
+            let http2 = bytes.readableBytesView.prefix(Self.preface.count).elementsEqual(Self.preface)
+            do {
+                let pipeline = context.pipeline.syncOperations
+                let delay = self.delay
+                if http2 {
+                    _ = try pipeline.configureHTTP2Pipeline(mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()) { stream in
+                        stream.eventLoop.makeCompletedFuture {
+                            try stream.pipeline.syncOperations.addHandlers([
+                                HTTP2FramePayloadToHTTP1ServerCodec(), Answer(protocolName: "HTTP/2", delay: delay),
+                            ])
+                        }
+                    }
+                } else {
+                    try pipeline.configureHTTPServerPipeline(position: .last)
+                    try pipeline.addHandler(Answer(protocolName: "HTTP/1.1", delay: delay), position: .last)
+                }
+            } catch {
+                context.close(promise: nil)
+                return
+            }
+            received = nil
+            context.fireChannelRead(NIOAny(bytes))
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    /// Answers every request `200` with the protocol's name as its body.
+    private final class Answer: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let protocolName: String
+        let delay: TimeAmount
+
+        init(protocolName: String, delay: TimeAmount) {
+            self.protocolName = protocolName
+            self.delay = delay
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            guard delay > .zero else { return answer(context: context) }
+            context.eventLoop.assumeIsolated().scheduleTask(in: delay) { self.answer(context: context) }
+        }
+
+        private func answer(context: ChannelHandlerContext) {
+            let body = context.channel.allocator.buffer(string: protocolName)
+            var headers = HTTPHeaders()
+            headers.add(name: "content-length", value: String(body.readableBytes))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}
