@@ -339,7 +339,7 @@ public actor CanaryController {
             retiring[name] = lane
             Task {
                 await lane.finish()
-                await self.retired(lane, of: name)
+                self.retired(lane, of: name)
             }
         }
         for spec in specs {

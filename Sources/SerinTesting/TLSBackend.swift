@@ -116,7 +116,7 @@ private final class OneRequestHandler: ChannelInboundHandler {
         }
         var response = context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\ncontent-length: \(body.readableBytes)\r\nconnection: close\r\n\r\n")
         response.writeBuffer(&body)
-        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

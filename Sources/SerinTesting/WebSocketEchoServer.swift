@@ -52,13 +52,14 @@ public final class WebSocketEchoServer: Sendable {
                     }
                 )
                 return channel.eventLoop.makeCompletedFuture {
-                    let refusal = DeclinedUpgrade()
+                    // Made and used on the channel's loop only.
+                    let refusal = NIOLoopBound(DeclinedUpgrade(), eventLoop: channel.eventLoop)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                            context.pipeline.syncOperations.removeHandler(refusal, promise: nil)
+                            context.pipeline.syncOperations.removeHandler(refusal.value, promise: nil)
                         })
                     )
-                    try channel.pipeline.syncOperations.addHandler(refusal)
+                    try channel.pipeline.syncOperations.addHandler(refusal.value)
                 }
             }
             .bind(host: "127.0.0.1", port: 0)

@@ -50,7 +50,8 @@ struct GatewayTLSFuzzTests {
             ("a whole ClientHello, then silence after the ServerHello", hello),
         ]
         var limits = GatewayLimits.default
-        limits.requestHeaderTimeout = .seconds(1)
+        // Long enough that all 50 connections are accepted and counted before the first is cut, on a loaded machine.
+        limits.requestHeaderTimeout = .seconds(3)
         let yaml = GatewayTLSTests.gateway(GatewayTLSTests.httpsServer(tls: "{mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key}"))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         try await GatewayTLSTests.withGateway(yaml, certificates: certificates, limits: limits) { gateway in
@@ -65,7 +66,7 @@ struct GatewayTLSFuzzTests {
             }
             // Garbage is refused at once; the others wait for bytes that never come. (The gateway counts a
             // connection once it has accepted it, a moment after the client's connect returned.)
-            #expect(await eventually(.seconds(1)) { gateway.openConnectionCount >= stalled.count - 10 }, "\(gateway.openConnectionCount)")
+            #expect(await eventually(.seconds(3)) { gateway.openConnectionCount >= stalled.count - 10 }, "\(gateway.openConnectionCount)")
             // Served while the stalled handshakes hold their connections.
             let page = try await GatewayTLSTests.https("web.example.com", port: port, ca: certificates.ca.certificate)
             #expect(page.status == 200, "\(page.stderr)")
