@@ -3,8 +3,8 @@ import NIOHTTP2
 
 /// One HTTP/2 client connection as a whole, last in its pipeline and NIOHTTP2's stream delegate: it counts the
 /// streams, closes the connection after the idle timeout with none open, answers a drain with the graceful GOAWAY
-/// `HTTP2ConnectionLifecycle` decides, and closes on a protocol error NIOHTTP2 reports (after its GOAWAY or
-/// RST_STREAM went out), as the HTTP/1 proxy closes on errors.
+/// `HTTP2ConnectionLifecycle` decides, and closes on a connection error NIOHTTP2 reports (after its GOAWAY went
+/// out), as the HTTP/1 proxy closes on errors; a stream's error resets only that stream.
 /// `@unchecked Sendable` safe: NIOHTTP2 and the loop's drain call it on the connection's event loop only, where it
 /// is made.
 final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandler, NIOHTTP2StreamDelegate, @unchecked Sendable {
@@ -13,8 +13,10 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
 
     /// The drain's PING payload, told apart from any other PING's acknowledgement.
     static let drainPing = HTTP2PingData(withInteger: 0x7365_7269_6E2D_6761)
-    /// How long the final GOAWAY waits for the PING's round trip: a client that does not answer gets it anyway.
-    static let announcementWait = TimeAmount.seconds(1)
+    /// How long the final GOAWAY waits for the PING's round trip: a client that does not answer gets it anyway. 5 s
+    /// is how long Envoy waits between its two GOAWAYs (the connection manager's `drain_timeout` default), time
+    /// for a client busy elsewhere to read the first before new streams it sent are refused.
+    static let announcementWait = TimeAmount.seconds(5)
 
     private let channel: any Channel
     private let idleTimeout: TimeAmount
@@ -63,6 +65,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A stream's error — NIOHTTP2 reset that one stream, as it refuses a stream opened after the drain's GOAWAY —
+        // leaves the connection and its other streams alone; anything else is the connection's, after its GOAWAY.
+        if error is NIOHTTP2Errors.StreamError { return }
         context.close(promise: nil)
     }
 

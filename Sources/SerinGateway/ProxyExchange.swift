@@ -37,6 +37,8 @@ final class ProxyExchange {
     var upgrade: String?
     /// The cluster counts this request as in flight (`http2MaxRequests`) until `finishRequest()`.
     private var admitted = false
+    /// The cluster counts this request as retrying (`maxRetries`) until `finishRequest()`.
+    private var retrying = false
 
     init(
         upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, route: RouteTable.Route,
@@ -61,9 +63,29 @@ final class ProxyExchange {
         return nil
     }
 
+    /// The route's retry policy for the attempt under way, or nil when the cluster's `maxRetries` are all taken by
+    /// other requests: the attempt's outcome is then final, as Envoy answers on a retry overflow.
+    var retryPolicy: HTTPRetry? {
+        guard let retries = route.policy.retries else { return nil }
+        guard !retrying, let cluster, cluster.hasRetryLimit else { return retries }
+        return cluster.mayRetry ? retries : nil
+    }
+
+    /// The request retries: from now until it is over, the cluster counts it against `maxRetries`.
+    func retryStarted() {
+        guard !retrying, let cluster else { return }
+        retrying = true
+        cluster.retryStarted()
+    }
+
     /// The request is over (answered, failed, abandoned, or its tunnel closed): the cluster stops counting it.
     func finishRequest() {
-        guard admitted, let cluster else { return }
+        guard let cluster else { return }
+        if retrying {
+            retrying = false
+            cluster.retryFinished()
+        }
+        guard admitted else { return }
         admitted = false
         cluster.requestFinished()
     }

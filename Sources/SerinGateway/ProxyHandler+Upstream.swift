@@ -11,7 +11,7 @@ extension ProxyHandler: UpstreamDelegate {
         guard let context, let exchange, exchange.upstream === connection else { return }
         let action = machine.responseHead(
             status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
-            endsWithClose: connection.responseEndsWithClose, retries: exchange.route.policy.retries,
+            endsWithClose: connection.responseEndsWithClose, retries: exchange.retryPolicy,
             trailersOnlyGRPCStatus: connection.http2Stream?.trailersOnlyStatus
         )
         var expectedBody = 0
@@ -91,7 +91,7 @@ extension ProxyHandler: UpstreamDelegate {
         exchange.upstream = nil
         run(
             machine.upstreamClosed(
-                malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.route.policy.retries
+                malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.retryPolicy
             ),
             for: exchange, error: error
         )

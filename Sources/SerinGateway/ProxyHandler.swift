@@ -328,7 +328,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         }
         switch result {
         case .failure(let error):
-            run(machine.upstreamFailed(overflow: error is UpstreamOverflow, retries: exchange.route.policy.retries), for: exchange, error: error)
+            run(machine.upstreamFailed(overflow: error is UpstreamOverflow, retries: exchange.retryPolicy), for: exchange, error: error)
         case .success(let connection):
             connection.delegate = self
             connection.requestsServed += 1
@@ -344,7 +344,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         if let perTry = exchange.route.policy.retries?.perTryTimeout {
             exchange.tryDeadline = schedule(after: perTry, for: exchange) { handler in
                 exchange.tryDeadline = nil
-                handler.run(handler.machine.tryTimedOut(retries: exchange.route.policy.retries), for: exchange)
+                handler.run(handler.machine.tryTimedOut(retries: exchange.retryPolicy), for: exchange)
             }
         }
         connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD, upgrade: exchange.upgrade != nil)
@@ -365,6 +365,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// request sent again to the next endpoint after `backoff`, with the body kept for it.
     private func retry(_ exchange: ProxyExchange, after trigger: ProxyStateMachine.RetryTrigger, code: Int, flag: ResponseFlag, backoff: Duration) {
         exchange.observe(trigger.outlierOutcome)
+        exchange.retryStarted()
         if case .grpcStatus(let status) = trigger { exchange.grpcStatus = String(status) }
         record(exchange, code: code, flag: flag)
         exchange.grpcStatus = nil

@@ -14,6 +14,8 @@ final class UpstreamCluster: Sendable {
     let policy: TrafficPolicy
     let endpointCount: Int
     let hasOutlierDetection: Bool
+    /// Whether `connectionPool.http.maxRetries` limits the requests retrying at once.
+    let hasRetryLimit: Bool
     /// The pool's connect timeout for this cluster (`connectionPool.tcp.connectTimeout`), when set.
     let connectTimeout: TimeAmount?
     /// How long an upstream connection may sit idle in the pool (`connectionPool.http.idleTimeout`), when set.
@@ -54,6 +56,7 @@ final class UpstreamCluster: Sendable {
         endpoints = cluster.endpoints
         endpointCount = cluster.endpoints.count
         hasOutlierDetection = cluster.trafficPolicy.outlierDetection != nil
+        hasRetryLimit = ConnectionBudget(cluster.trafficPolicy.connectionPool).maxRetries != nil
         self.loops = loops
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
@@ -143,6 +146,17 @@ final class UpstreamCluster: Sendable {
 
     func requestFinished() {
         state.withLock { $0.budget.requestFinished() }
+    }
+
+    /// Whether a request may retry now (`maxRetries`); a request already retrying always may.
+    var mayRetry: Bool { state.withLock { $0.budget.mayRetry } }
+
+    func retryStarted() {
+        state.withLock { $0.budget.retryStarted() }
+    }
+
+    func retryFinished() {
+        state.withLock { $0.budget.retryFinished() }
     }
 
     /// A waiting request gave up (its client left, or its route timed out). False when it was already woken.

@@ -90,6 +90,10 @@ public final class HTTP2StreamClient: Sendable {
     /// Whether the connection has closed.
     public var isClosed: Bool { frames.state.withLockedValue { $0.closed } }
 
+    /// Streams whose request HEADERS have been written to the connection, so a test can hold back reading until a
+    /// request it started is on its way.
+    public var requestsWritten: Int { frames.state.withLockedValue { $0.requestsWritten } }
+
     /// Opens a WebSocket on a new stream: `:method CONNECT`, `:protocol` (websocket unless told), `:path`, `:authority`
     /// and `sec-websocket-version: 13`; throws `Refused` unless the answer is `200`.
     public func open(
@@ -137,13 +141,15 @@ public final class HTTP2StreamClient: Sendable {
     ) async throws -> (stream: any Channel, answer: Response) {
         let answer = channel.eventLoop.makePromise(of: Response.self)
         let channel = self.channel
+        let frames = self.frames
         let created = channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
             do {
                 let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
                 return multiplexer.createStreamChannel { stream in
                     stream.eventLoop.makeCompletedFuture {
                         try stream.pipeline.syncOperations.addHandlers([
-                            TunnelStream(request: headers, tunnel: tunnel, answer: answer, inbox: inbox), WebSocketFrameEncoder(),
+                            TunnelStream(request: headers, tunnel: tunnel, answer: answer, inbox: inbox, frames: frames),
+                            WebSocketFrameEncoder(),
                             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: WebSocketEchoServer.maxFrameSize)),
                             WebSocketClient.Collector(inbox),
                         ])
@@ -171,6 +177,7 @@ public final class HTTP2StreamClient: Sendable {
             var settings: HTTP2Settings?
             var goAways: [(lastStreamID: Int, code: HTTP2ErrorCode)] = []
             var closed = false
+            var requestsWritten = 0
         }
 
         let state = NIOLockedValueBox(State())
@@ -227,7 +234,13 @@ final class TunnelStream: ChannelDuplexHandler {
     private var resetCode: HTTP2ErrorCode?
     private var context: ChannelHandlerContext?
 
-    init(request: HPACKHeaders, tunnel: Bool, answer: EventLoopPromise<HTTP2StreamClient.Response>, inbox: WebSocketClient.Inbox) {
+    private let frames: HTTP2StreamClient.ConnectionFrames
+
+    init(
+        request: HPACKHeaders, tunnel: Bool, answer: EventLoopPromise<HTTP2StreamClient.Response>, inbox: WebSocketClient.Inbox,
+        frames: HTTP2StreamClient.ConnectionFrames
+    ) {
+        self.frames = frames
         self.request = request
         self.tunnel = tunnel
         self.answer = answer
@@ -251,6 +264,8 @@ final class TunnelStream: ChannelDuplexHandler {
         sent = true
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: request, endStream: !tunnel))), promise: written)
+        let frames = self.frames
+        written.futureResult.whenSuccess { frames.state.withLockedValue { $0.requestsWritten += 1 } }
         // A stream the connection may not open (after a GOAWAY, say) fails here, before any frame goes out.
         written.futureResult.assumeIsolated().whenFailure { error in
             guard !self.answered else { return }

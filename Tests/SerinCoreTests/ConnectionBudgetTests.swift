@@ -132,4 +132,19 @@ struct ConnectionBudgetTests {
         for _ in 0..<1000 { #expect(budget.requestStarted() == nil) }
         #expect(budget.maxRequests == nil)
     }
+
+    @Test("maxRetries: requests may retry while fewer than the limit are retrying; each counts once until it finishes")
+    func retryLimit() {
+        var budget = ConnectionBudget(maxRetries: 1)
+        #expect(budget.mayRetry)
+        budget.retryStarted()
+        #expect(!budget.mayRetry, "a second request may not retry while the first is retrying")
+        budget.retryFinished()
+        #expect(budget.mayRetry)
+        budget.retryFinished()
+        #expect(budget.activeRetries == 0, "an extra finish does not go below zero")
+        var unlimited = ConnectionBudget(maxRetries: 0)
+        for _ in 0..<1000 { unlimited.retryStarted() }
+        #expect(unlimited.mayRetry, "0, as Istio writes unset, is no limit")
+    }
 }

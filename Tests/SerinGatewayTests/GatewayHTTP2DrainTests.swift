@@ -94,6 +94,8 @@ struct GatewayHTTP2DrainTests {
             let shutdown = Task { await gateway.shutdown(drainTimeout: .seconds(20)) }
             #expect(await eventually(.seconds(10)) { !watcher.goAways.isEmpty })
             let late = Task { try await client.request(authority: "web.example.com", path: "/late") }
+            // Read on only once the late stream's HEADERS are out, as a client that sent them before the GOAWAY reached it.
+            #expect(await eventually(.seconds(10)) { client.requestsWritten == 2 }, "\(client.requestsWritten)")
             try await client.resumeReading()
             let answer = try await late.value
             #expect(answer.status == 0)

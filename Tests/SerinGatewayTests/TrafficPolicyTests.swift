@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import SerinCore
@@ -71,6 +72,48 @@ struct TrafficPolicyTests {
             await second.close()
             await third.close()
             await fourth.close()
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
+
+    @Test(
+        "maxRetries 1: while one request is retrying, another's failed attempt is its answer (not retried); without the limit it is retried",
+        arguments: [(limit: 1, retried: false), (limit: 0, retried: true)]
+    )
+    func retryLimit(limit: Int, retried: Bool) async throws {
+        let backends = TestBackends()
+        // `/held` fails its first attempt and never answers its retry, which so stays outstanding; `/failing` always fails.
+        let heldAttempts = NIOLockedValueBox(0)
+        let backend = try await ScriptedBackend.start(group: backends.group) { received in
+            guard received.contains("\r\n\r\n") else { return nil }
+            if received.hasPrefix("GET /held ") {
+                let attempt = heldAttempts.withLockedValue { count in
+                    count += 1
+                    return count
+                }
+                if attempt > 1 { return nil }
+            }
+            return ScriptedBackend.Answer("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+        }
+        let route = "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 2, retryOn: 5xx}\n    timeout: 2s"
+        let policy = "    connectionPool: {http: {maxRetries: \(limit)}}"
+        let table = try RoutePolicyTests.table(routes: route, services: ["web-v1-service": [backend.port]], more: Self.rule(policy))
+        let failingAttempts = { backend.received.split(separator: "GET /failing ", omittingEmptySubsequences: false).count - 1 }
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, first in
+            async let held = first.send(.GET, "/held", timeout: .seconds(20))
+            #expect(await eventually(.seconds(20)) { heldAttempts.withLockedValue { $0 } == 2 }, "the held request's retry never went out")
+            let second = try await Self.client(gateway, backends)
+            let failed = try await second.send(.GET, "/failing", timeout: .seconds(20))
+            #expect(failed.status == 503)
+            #expect(failingAttempts() == (retried ? 3 : 1), "\(failingAttempts()) attempts of /failing with maxRetries \(limit)")
+            // The held request ends at its route timeout; from then on nothing is retrying, and a failure is retried again.
+            #expect(try await held.status == 504)
+            let third = try await Self.client(gateway, backends)
+            #expect(try await third.send(.GET, "/failing", timeout: .seconds(20)).status == 503)
+            #expect(failingAttempts() == (retried ? 6 : 4), "\(failingAttempts()) attempts of /failing once the held request ended")
+            await second.close()
+            await third.close()
         }
         await backend.close()
         await backends.shutdown()

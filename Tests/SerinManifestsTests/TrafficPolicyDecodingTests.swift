@@ -103,6 +103,11 @@ struct TrafficPolicyDecodingTests {
                 "  trafficPolicy:\n    connectionPool: {http: {http2MaxRequests: 0, useClientProtocol: false}}",
                 TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(usesClientProtocol: false)))
             ),
+            (
+                "  trafficPolicy:\n    connectionPool: {http: {maxRetries: 2}}",
+                TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(maxRetries: 2)))
+            ),
+            ("  trafficPolicy:\n    connectionPool: {http: {maxRetries: 0}}", TrafficPolicy(connectionPool: ConnectionPoolSettings())),
         ]
     )
     func defaults(rest: String, expected: TrafficPolicy) {
@@ -143,10 +148,6 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:5: warning: spec.trafficPolicy.portLevelSettings"
             ),
             (
-                "  trafficPolicy:\n    connectionPool:\n      http: {maxRetries: 10}",
-                "test.yaml:8:14: warning: spec.trafficPolicy.connectionPool.http.maxRetries"
-            ),
-            (
                 "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 10s}}",
                 "test.yaml:8:13: warning: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive"
             ),
@@ -183,6 +184,10 @@ struct TrafficPolicyDecodingTests {
             (
                 "  trafficPolicy:\n    connectionPool:\n      http: {http1MaxPendingRequests: -5}",
                 "test.yaml:8:39: error: spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests: expected 0 or more, got -5"
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      http: {maxRetries: -2}",
+                "test.yaml:8:26: error: spec.trafficPolicy.connectionPool.http.maxRetries: expected 0 or more, got -2"
             ),
             (
                 "  trafficPolicy:\n    connectionPool:\n      http: {http2MaxRequests: -1}",

@@ -70,12 +70,16 @@ public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
         /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once (Envoy's
         /// `max_concurrent_streams`); a request finding every connection to its endpoint full opens another.
         public var maxConcurrentStreams: Int?
+        /// `maxRetries`: retries outstanding to the whole cluster at once (Envoy's `max_retries` circuit breaker); a
+        /// request that would retry beyond it is answered as its last attempt ended, not retried.
+        public var maxRetries: Int?
 
         public init(
             http1MaxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, idleTimeout: Duration? = nil,
             upgradesToHTTP2: Bool? = nil, http2MaxRequests: Int? = nil, usesClientProtocol: Bool? = nil,
-            maxConcurrentStreams: Int? = nil
+            maxConcurrentStreams: Int? = nil, maxRetries: Int? = nil
         ) {
+            self.maxRetries = maxRetries
             self.maxConcurrentStreams = maxConcurrentStreams
             self.http1MaxPendingRequests = http1MaxPendingRequests
             self.maxRequestsPerConnection = maxRequestsPerConnection

@@ -12,6 +12,10 @@ public struct ConnectionBudget: Hashable, Sendable {
     public let maxRequestsPerConnection: Int?
     /// `http2MaxRequests`: requests in flight at once, over either protocol (Envoy's `max_requests`).
     public let maxRequests: Int?
+    /// `maxRetries`: retries outstanding at once (Envoy's `max_retries`).
+    public let maxRetries: Int?
+    /// Requests that have retried and not finished.
+    public private(set) var activeRetries = 0
     /// Requests admitted and not finished.
     public private(set) var activeRequests = 0
     /// Upstream connections open or being opened.
@@ -20,8 +24,10 @@ public struct ConnectionBudget: Hashable, Sendable {
     public private(set) var pendingRequests = 0
 
     public init(
-        maxConnections: Int? = nil, maxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, maxRequests: Int? = nil
+        maxConnections: Int? = nil, maxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, maxRequests: Int? = nil,
+        maxRetries: Int? = nil
     ) {
+        self.maxRetries = Self.limit(maxRetries)
         self.maxConnections = Self.limit(maxConnections)
         self.maxPendingRequests = Self.limit(maxPendingRequests)
         self.maxRequestsPerConnection = Self.limit(maxRequestsPerConnection)
@@ -33,7 +39,8 @@ public struct ConnectionBudget: Hashable, Sendable {
         self.init(
             maxConnections: settings?.tcp.maxConnections,
             maxPendingRequests: settings?.http.http1MaxPendingRequests,
-            maxRequestsPerConnection: settings?.http.maxRequestsPerConnection, maxRequests: settings?.http.http2MaxRequests
+            maxRequestsPerConnection: settings?.http.maxRequestsPerConnection, maxRequests: settings?.http.http2MaxRequests,
+            maxRetries: settings?.http.maxRetries
         )
     }
 
@@ -81,6 +88,20 @@ public struct ConnectionBudget: Hashable, Sendable {
         if let maxRequests, activeRequests >= maxRequests { return Overflow(maxRequests: maxRequests) }
         activeRequests += 1
         return nil
+    }
+
+    /// Whether a request may retry now: fewer than `maxRetries` requests are retrying. The gateway asks before an
+    /// attempt's outcome is decided, so a request that does not retry after all is never counted.
+    public var mayRetry: Bool { activeRetries < maxRetries ?? .max }
+
+    /// A request retries: it counts as retrying until `retryFinished()` (once per request, however many retries).
+    public mutating func retryStarted() {
+        activeRetries += 1
+    }
+
+    /// A request that retried is over.
+    public mutating func retryFinished() {
+        activeRetries = max(activeRetries - 1, 0)
     }
 
     /// An admitted request is over: answered, failed, abandoned, or its tunnel closed.

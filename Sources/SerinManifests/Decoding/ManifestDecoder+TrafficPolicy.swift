@@ -54,14 +54,14 @@ extension ManifestDecoder {
         let httpSchema = Schema(
             known: [
                 "http1MaxPendingRequests", "maxRequestsPerConnection", "idleTimeout", "h2UpgradePolicy", "http2MaxRequests",
-                "useClientProtocol", "maxConcurrentStreams",
-            ],
-            notSupported: ["maxRetries"]
+                "useClientProtocol", "maxConcurrentStreams", "maxRetries",
+            ]
         )
         if let httpField = fields["http"], let http = reader.mapping(httpField, httpSchema) {
             pool.http.http1MaxPendingRequests = limit(http["http1MaxPendingRequests"])
             pool.http.http2MaxRequests = limit(http["http2MaxRequests"])
             pool.http.maxConcurrentStreams = limit(http["maxConcurrentStreams"])
+            pool.http.maxRetries = limit(http["maxRetries"])
             pool.http.usesClientProtocol = http["useClientProtocol"].flatMap(reader.bool)
             pool.http.maxRequestsPerConnection = limit(http["maxRequestsPerConnection"])
             pool.http.idleTimeout = http["idleTimeout"].flatMap(reader.positiveDuration)
