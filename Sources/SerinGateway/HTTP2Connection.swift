@@ -2,8 +2,8 @@ import NIOCore
 import NIOHTTP2
 
 /// A client connection that speaks HTTP/2 — chosen by ALPN on TLS, or by the client's preface on a plaintext
-/// port (h2c with prior knowledge) — served by NIOHTTP2 with one `ProxyHandler` per stream behind an
-/// `HTTP2ServerStream`. HTTP/1 connections never reach this: the proxy hands a connection over only when its
+/// port (h2c with prior knowledge) — served by NIOHTTP2's frame handler and an `HTTP2ServerConnection`, with one
+/// `ProxyHandler` per stream behind an `HTTP2ServerStream`. HTTP/1 connections never reach this: the proxy hands a connection over only when its
 /// first bytes fail to parse as HTTP/1 and are the preface, so the HTTP/1 path costs nothing more.
 enum HTTP2Connection {
     /// RFC 9113 §3.4: the client connection preface's first line, which HTTP/1 parses as method `PRI`.
@@ -20,7 +20,7 @@ enum HTTP2Connection {
         var configuration = NIOHTTP2Handler.Configuration()
         configuration.connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1024),
-            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+            HTTP2Setting(parameter: .initialWindowSize, value: HTTP2ServerStream.window),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 60 * 1024),
         ]
         configuration.connection.targetWindowSize = 1 << 24
@@ -33,22 +33,14 @@ enum HTTP2Connection {
     /// Puts NIOHTTP2 where `proxy` was on its connection (the pipeline's last handler), and hands it `bytes` already read (the preface's
     /// start); every stream the client opens gets its own proxy with the connection's settings.
     static func serve(on context: ChannelHandlerContext, replacing proxy: ProxyHandler, replaying bytes: ByteBuffer?) {
-        // Streams start on the connection's loop, where the proxy it replaces may be read.
-        let parent = NIOLoopBound(proxy, eventLoop: context.eventLoop)
-        var configuration = Self.configuration
+        var settings = Self.configuration.connection.initialSettings
         // RFC 8441: a client may open a WebSocket on a stream with an extended CONNECT (`HTTP2ExtendedConnect`).
-        configuration.connection.initialSettings.append(HTTP2Setting(parameter: .enableConnectProtocol, value: 1))
+        settings.append(HTTP2Setting(parameter: .enableConnectProtocol, value: 1))
         do {
-            let connection = HTTP2ServerConnection(channel: context.channel, idleTimeout: proxy.limits.idleTimeout, loop: proxy.loop)
-            try context.pipeline.syncOperations.addHandler(FlushCoalescer(), position: .last)
-            _ = try context.pipeline.syncOperations.configureHTTP2Pipeline(
-                mode: .server, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream,
-                streamDelegate: connection, position: .last
-            ) { stream in
-                stream.eventLoop.makeCompletedFuture {
-                    try stream.pipeline.syncOperations.addHandlers([HTTP2ServerStream(), parent.value.forStream()])
-                }
+            let connection = HTTP2ServerConnection(channel: context.channel, idleTimeout: proxy.limits.idleTimeout, loop: proxy.loop) {
+                proxy.forStream()
             }
+            try context.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings), position: .last)
             try context.pipeline.syncOperations.addHandler(connection, position: .last)
         } catch {
             context.close(promise: nil)

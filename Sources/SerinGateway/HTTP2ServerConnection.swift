@@ -1,14 +1,17 @@
 import NIOCore
 import NIOHTTP2
 
-/// One HTTP/2 client connection as a whole, last in its pipeline and NIOHTTP2's stream delegate: it counts the
+/// One HTTP/2 client connection, last in its pipeline behind NIOHTTP2's frame handler: it hands each stream's frames
+/// to that stream's `HTTP2ServerStream` (and its proxy), writes theirs, and flushes once per event-loop turn — the
+/// streams answered in one turn cost one `write` — and keeps the connection's receive window open. It counts the
 /// streams, closes the connection after the idle timeout with none open, answers a drain with the graceful GOAWAY
 /// `HTTP2ConnectionLifecycle` decides, and closes on a connection error NIOHTTP2 reports (after its GOAWAY went
 /// out), as the HTTP/1 proxy closes on errors; a stream's error resets only that stream.
 /// `@unchecked Sendable` safe: NIOHTTP2 and the loop's drain call it on the connection's event loop only, where it
 /// is made.
-final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandler, NIOHTTP2StreamDelegate, @unchecked Sendable {
+final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
     typealias Action = HTTP2ConnectionLifecycle.Action
 
     /// The drain's PING payload, told apart from any other PING's acknowledgement.
@@ -17,22 +20,39 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
     /// is how long Envoy waits between its two GOAWAYs (the connection manager's `drain_timeout` default), time
     /// for a client busy elsewhere to read the first before new streams it sent are refused.
     static let announcementWait = TimeAmount.seconds(5)
+    /// The connection's receive window, kept topped up (256 MiB is Envoy's; 16 MiB bounds what one client holds).
+    static let window = 1 << 24
 
     private let channel: any Channel
     private let idleTimeout: TimeAmount
     private let loop: LoopContext
+    /// Makes the proxy for a stream the client opens.
+    private let makeProxy: () -> ProxyHandler
+    private var context: ChannelHandlerContext?
+    private var clientAddress: String?
+    private var streams: [HTTP2StreamID: HTTP2ServerStream] = [:]
+    /// Streams the current read passed bytes to, told when the read is complete.
+    private var readStreams: [HTTP2ServerStream] = []
+    private var flushScheduled = false
     private var lifecycle = HTTP2ConnectionLifecycle()
     private var idleTimer: Scheduled<Void>?
     private var announcementTimer: Scheduled<Void>?
 
-    init(channel: any Channel, idleTimeout: TimeAmount, loop: LoopContext) {
+    init(channel: any Channel, idleTimeout: TimeAmount, loop: LoopContext, makeProxy: @escaping () -> ProxyHandler) {
         self.channel = channel
         self.idleTimeout = idleTimeout
         self.loop = loop
+        self.makeProxy = makeProxy
         run(.armIdleTimer)
     }
 
+    var eventLoop: any EventLoop { channel.eventLoop }
+    var allocator: ByteBufferAllocator { channel.allocator }
+    var isWritable: Bool { channel.isWritable }
+
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientAddress = context.channel.remoteAddress?.ipAddress
         loop.register(self)
         // A connection that turned out to be HTTP/2 while the gateway drains is told at once.
         if loop.draining { beginDrain() }
@@ -43,24 +63,96 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
         idleTimer?.cancel()
         announcementTimer?.cancel()
         loop.unregister(self)
+        closeStreams()
+        self.context = nil
     }
 
-    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
-        run(lifecycle.streamOpened(id: Int(Int32(id))))
-    }
-
-    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
-        run(lifecycle.streamClosed())
-    }
+    // MARK: Streams
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .ping(let payload, ack: true) = unwrapInboundIn(data).payload, payload == Self.drainPing {
-            run(lifecycle.pingAcknowledged())
+        let frame = unwrapInboundIn(data)
+        guard frame.streamID != .rootStream else {
+            if case .ping(let payload, ack: true) = frame.payload, payload == Self.drainPing {
+                run(lifecycle.pingAcknowledged())
+            }
+            return
         }
+        if let stream = streams[frame.streamID] {
+            stream.received(frame.payload)
+        } else if case .headers = frame.payload {
+            // NIOHTTP2 passes on only HEADERS that open a stream it accepted (not one refused after a GOAWAY).
+            let proxy = makeProxy()
+            let stream = HTTP2ServerStream(id: frame.streamID, connection: self, proxy: proxy)
+            streams[frame.streamID] = stream
+            proxy.serve(stream, clientAddress: clientAddress)
+            run(lifecycle.streamOpened(id: Int(Int32(frame.streamID))))
+            stream.received(frame.payload)
+        }
+    }
+
+    /// `stream` was passed bytes in this read: it hears when the read is complete.
+    func readCompletes(_ stream: HTTP2ServerStream) {
+        if readStreams.last !== stream { readStreams.append(stream) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if !readStreams.isEmpty {
+            let streams = readStreams
+            readStreams.removeAll(keepingCapacity: true)
+            for stream in streams { stream.readComplete() }
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent {
+            if let stream = streams.removeValue(forKey: closed.streamID) {
+                stream.streamClosed()
+                run(lifecycle.streamClosed())
+            }
+        } else if let update = event as? NIOHTTP2WindowUpdatedEvent, update.streamID == .rootStream,
+            let window = update.inboundWindowSize, window < Self.window / 2
+        {
+            // The client's data is passed on as it comes (each stream's own window bounds what a stream holds).
+            write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.window - window)), promise: nil)
+            flushSoon()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        for stream in streams.values { stream.writabilityChanged() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// A frame from one of the streams.
+    func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(frame), promise: promise)
+    }
+
+    /// Flushes at the end of this event-loop turn: every stream answered in it has written by then.
+    func flushSoon() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        channel.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            context?.flush()
+        }
+    }
+
+    private func closeStreams() {
+        let open = streams
+        streams = [:]
+        for stream in open.values { stream.streamClosed() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         lifecycle.connectionClosed()
+        closeStreams()
         context.fireChannelInactive()
     }
 

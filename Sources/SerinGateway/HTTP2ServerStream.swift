@@ -6,20 +6,32 @@ import NIOHTTP2
 /// One client HTTP/2 stream in front of a `ProxyHandler`: the stream's request frames become HTTP/1.1 request
 /// bytes (`:authority` as Host, a body without content-length chunked, trailers as chunked trailers), and the
 /// proxy's HTTP/1.1 response bytes become HEADERS, DATA and trailing HEADERS. So one proxy — routing, retries,
-/// timeouts, mirrors, telemetry — serves both protocols. Flow control stays NIOHTTP2's: the proxy holds reads
-/// while its upstream cannot take more (the stream's window then stays closed), and reads the upstream only
-/// while this stream's channel is writable. An extended CONNECT (RFC 8441, `HTTP2ExtendedConnect`) goes in as the
-/// HTTP/1.1 upgrade it stands for; once the upstream switched, the stream's DATA frames are the tunnel's bytes,
-/// END_STREAM either way a half-close, and a reset or close ends the tunnel.
-final class HTTP2ServerStream: ChannelDuplexHandler {
-    typealias InboundIn = HTTP2Frame.FramePayload
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = HTTP2Frame.FramePayload
+/// timeouts, mirrors, telemetry — serves both protocols. An extended CONNECT (RFC 8441, `HTTP2ExtendedConnect`)
+/// goes in as the HTTP/1.1 upgrade it stands for; once the upstream switched, the stream's DATA frames are the
+/// tunnel's bytes, END_STREAM either way a half-close, and a reset or close ends the tunnel.
+///
+/// A stream is not a channel: its frames come from its connection's `HTTP2ServerConnection` and its own go out
+/// through it, so opening one costs an object, not a pipeline. Flow control is kept here. The client's window is
+/// given back as the proxy takes the bytes and held while it cannot (its upstream is full); the proxy's answer
+/// counts as unwritable while more than `highWatermark` of it waits to go out (the client's window or socket is
+/// full), and writable again below `lowWatermark`.
+/// Used on its connection's event loop only.
+final class HTTP2ServerStream {
+    let id: HTTP2StreamID
+    private let connection: HTTP2ServerConnection
+    private var proxy: ProxyHandler?
+
+    /// The client's window for this stream, as the connection advertises it (SETTINGS_INITIAL_WINDOW_SIZE).
+    static let window = 1 << 20
+    static let highWatermark = 64 * 1024
+    static let lowWatermark = 16 * 1024
 
     private var sawRequestHead = false
     private var requestChunked = false
+    /// Frames of the request are passed on no more: it ended (END_STREAM), or was refused.
     private var requestEnded = false
+    /// The client sent END_STREAM: it sends nothing more on this stream.
+    private var clientEnded = false
     private var requestIsHEAD = false
     /// The request is an extended CONNECT: its DATA frames are a tunnel's bytes, sent on unframed.
     private var requestsTunnel = false
@@ -30,46 +42,85 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
     private var random = FastRandom()
     private var response = HTTP1MessageSplitter()
     private var responseEnded = false
-    /// Promises of writes that produced no frame, completed once what came before them is flushed.
-    private var pendingPromises: [EventLoopPromise<Void>] = []
-    /// The response's last frame's write, while it is under way.
+    /// The response's last frame's write, while it is under way: a reset must not overtake it.
     private var responseWritten: EventLoopFuture<Void>?
+    /// Request body bytes the proxy took whose window is not given back yet.
+    private var unacknowledged = 0
+    /// Response bytes written and not yet out (the client's window, or the socket, holds them).
+    private var bytesInFlight = 0
+    /// More than `highWatermark` waited to go out, and not yet less than `lowWatermark` since.
+    private var overWatermark = false
+    /// NIOHTTP2 closed the stream (both sides ended, or either reset it), or the connection closed.
+    private(set) var closed = false
+
+    init(id: HTTP2StreamID, connection: HTTP2ServerConnection, proxy: ProxyHandler) {
+        self.id = id
+        self.connection = connection
+        self.proxy = proxy
+    }
+
+    var allocator: ByteBufferAllocator { connection.allocator }
 
     // MARK: Request: frames to HTTP/1.1 bytes
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !requestEnded else { return }
-        var bytes = context.channel.allocator.buffer(capacity: 0)
-        switch unwrapInboundIn(data) {
+    /// A frame the client sent on this stream.
+    func received(_ payload: HTTP2Frame.FramePayload) {
+        guard !requestEnded, let proxy else { return }
+        var bytes = allocator.buffer(capacity: 0)
+        switch payload {
         case .headers(let headers) where !sawRequestHead:
             sawRequestHead = true
             do {
                 try writeRequestHead(headers.headers, endStream: headers.endStream, to: &bytes)
             } catch {
-                return refuse(context: context, error)
+                clientEnded = headers.endStream
+                return refuse(error)
             }
-            requestEnded = headers.endStream
+            requestEnded = headers.endStream || requestEnded
+            clientEnded = headers.endStream
         case .headers(let trailers):
             requestEnded = true
+            clientEnded = true
             HTTP2Bridging.appendTrailers(trailers.headers, chunked: requestChunked, to: &bytes)
         case .data(let frame):
             guard sawRequestHead else { return }
             requestEnded = frame.endStream
+            clientEnded = frame.endStream
+            unacknowledged += frame.data.readableBytes + (frame.paddingBytes.map { $0 + 1 } ?? 0)
             HTTP2Bridging.appendBody(frame, chunked: requestChunked, to: &bytes)
         default:
             return
         }
-        if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
-        if requestsTunnel, requestEnded { clientFinishedSending(context: context) }
+        if bytes.readableBytes > 0 {
+            proxy.received(bytes)
+            connection.readCompletes(self)
+        }
+        if requestsTunnel, requestEnded { clientFinishedSending() }
+        if unacknowledged > 0, !requestEnded, proxy.mayRead() { read() }
+    }
+
+    /// What the client sent in the connection's last read has all been passed on.
+    func readComplete() {
+        proxy?.clientReadComplete()
+    }
+
+    /// The proxy takes more: the window for the bytes it took goes back to the client, half a window at a time
+    /// (as NIOHTTP2's own streams do), so a client sending a large body is not sent an update per frame.
+    func read() {
+        guard !requestEnded, !closed, unacknowledged >= Self.window / 2 else { return }
+        let increment = unacknowledged
+        unacknowledged = 0
+        connection.write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment)), promise: nil)
+        connection.flushSoon()
     }
 
     /// The client's END_STREAM on a tunnel: the proxy reads it as a half-close, once the tunnel is open.
-    private func clientFinishedSending(context: ChannelHandlerContext) {
+    private func clientFinishedSending() {
         guard tunnelOpen else {
             clientFinishedEarly = true
             return
         }
-        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        proxy?.clientFinishedSending()
     }
 
     private func writeRequestHead(_ headers: HPACKHeaders, endStream: Bool, to bytes: inout ByteBuffer) throws(MalformedMessage) {
@@ -80,7 +131,10 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
         }
         guard let path = headers.first(name: ":path"), !path.isEmpty else { throw MalformedMessage(reason: "malformed request: no :path") }
         requestIsHEAD = method == "HEAD"
-        bytes.writeString("\(method) \(path) HTTP/1.1\r\n")
+        bytes.writeString(method)
+        bytes.writeStaticString(" ")
+        bytes.writeString(path)
+        bytes.writeStaticString(" HTTP/1.1\r\n")
         let authority = headers.first(name: ":authority")
         if let authority { bytes.writeField("host", authority) }
         var cookies: [String] = []
@@ -105,33 +159,31 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
     }
 
     /// A request the gateway cannot turn into HTTP/1: answered on the stream, which then ends.
-    private func refuse(context: ChannelHandlerContext, _ error: MalformedMessage) {
+    private func refuse(_ error: MalformedMessage) {
         requestEnded = true
-        let body = context.channel.allocator.buffer(string: error.reason + "\n")
+        let body = allocator.buffer(string: error.reason + "\n")
         let headers: HPACKHeaders = [
             ":status": String(error.status.code), "content-type": "text/plain; charset=utf-8",
             "content-length": String(body.readableBytes), "server": "serin",
         ]
-        context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))), promise: nil)
         responseEnded = true
+        send(.headers(.init(headers: headers)))
+        send(.data(.init(data: .byteBuffer(body), endStream: true)), last: true)
+        close()
     }
 
     // MARK: Response: HTTP/1.1 bytes to frames
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard !responseEnded else {
-            // Settled at the next flush, after what came before it: a close that waits on it loses nothing.
-            if let promise { pendingPromises.append(promise) }
-            return
-        }
-        response.append(unwrapOutboundIn(data))
+    /// Bytes of the proxy's HTTP/1.1 answer.
+    func write(_ bytes: ByteBuffer) {
+        guard !responseEnded, !closed else { return }
+        response.append(bytes)
         let isHEAD = requestIsHEAD
         let requestsTunnel = self.requestsTunnel
         var switched = false
         let frames: [HTTP2Frame.FramePayload]
         do {
-            (frames, responseEnded) = try HTTP2Bridging.frames(from: &response, allocator: context.channel.allocator) { bytes throws(MalformedMessage) in
+            (frames, responseEnded) = try HTTP2Bridging.frames(from: &response, allocator: allocator) { bytes throws(MalformedMessage) in
                 let head = try HTTP1HeadParser.parseResponse(bytes)
                 if requestsTunnel, head.status == 101 {
                     // The tunnel's bytes follow the head until either side closes.
@@ -144,74 +196,106 @@ final class HTTP2ServerStream: ChannelDuplexHandler {
         } catch {
             // The proxy wrote what is not HTTP/1: the stream cannot be answered properly any more.
             responseEnded = true
-            context.close(promise: nil)
-            promise?.fail(error)
+            reset(.internalError)
             return
         }
-        var promise = promise
-        var lastWrite: EventLoopFuture<Void>?
-        if responseEnded, !frames.isEmpty {
-            // The response's last frame: a close waits until it is written (NIOHTTP2 drops DATA a reset overtakes).
-            let ended = context.eventLoop.makePromise(of: Void.self)
-            if let promise { ended.futureResult.cascade(to: promise) }
-            awaitWritten(ended.futureResult)
-            lastWrite = ended.futureResult
-            promise = ended
-        }
-        if !HTTP2Bridging.write(frames, on: context, promise: promise), let promise { pendingPromises.append(promise) }
-        if switched { tunnelOpened(context: context) }
+        for (index, frame) in frames.enumerated() { send(frame, last: responseEnded && index == frames.count - 1) }
+        if switched { tunnelOpened() }
         if responseEnded, requestsTunnel, !tunnelOpen {
             // The upstream declined the switch: its answer is the stream's, and the stream ends with it rather than
             // waiting for a client that expects a tunnel to end its side.
-            lastWrite?.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            close()
         }
     }
 
-    private func tunnelOpened(context: ChannelHandlerContext) {
+    /// Writes one frame of the answer. DATA is counted while it waits to go out; the answer's `last` frame is
+    /// remembered until it is out.
+    private func send(_ payload: HTTP2Frame.FramePayload, last: Bool = false) {
+        var size = 0
+        if case .data(let data) = payload { size = data.data.readableBytes }
+        guard size > 0 || last else {
+            connection.write(HTTP2Frame(streamID: id, payload: payload), promise: nil)
+            return
+        }
+        let written = connection.eventLoop.makePromise(of: Void.self)
+        bytesInFlight += size
+        connection.write(HTTP2Frame(streamID: id, payload: payload), promise: written)
+        let future = written.futureResult
+        if last { responseWritten = future }
+        future.assumeIsolated().whenComplete { [self] _ in
+            bytesInFlight -= size
+            if last, responseWritten === future { responseWritten = nil }
+            if overWatermark, bytesInFlight <= Self.lowWatermark {
+                overWatermark = false
+                writabilityChanged()
+            }
+        }
+        if bytesInFlight > Self.highWatermark { overWatermark = true }
+    }
+
+    private func tunnelOpened() {
         tunnelOpen = true
         guard clientFinishedEarly else { return }
         // After the proxy has finished starting the tunnel (it is writing the switch now).
-        context.eventLoop.assumeIsolated().execute { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        connection.eventLoop.assumeIsolated().execute { self.proxy?.clientFinishedSending() }
     }
 
-    func flush(context: ChannelHandlerContext) {
-        context.flush()
-        guard !pendingPromises.isEmpty else { return }
-        let promises = pendingPromises
-        pendingPromises = []
-        for promise in promises { promise.succeed() }
+    func flush() {
+        connection.flushSoon()
     }
 
-    /// A body that ends with the connection ends with the stream: the proxy's close becomes END_STREAM. A close
-    /// after a whole response waits for its last frame to be written, so the client gets all of it.
-    /// A tunnel's half-close (`.output`) is END_STREAM alone: the stream stays open for what the client still sends.
-    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if !responseEnded, response.endsWithClose {
-            responseEnded = true
-            let ended = context.eventLoop.makePromise(of: Void.self)
-            awaitWritten(ended.futureResult)
-            context.writeAndFlush(wrapOutboundOut(HTTP2Bridging.endOfStream(context.channel.allocator)), promise: ended)
-        }
-        if mode == .output, tunnelOpen {
-            if let responseWritten, let promise { responseWritten.cascade(to: promise) } else { promise?.succeed() }
-            return
-        }
+    /// Whether the proxy may write more of the answer now.
+    var isWritable: Bool { !overWatermark && connection.isWritable }
+
+    /// The stream's or the connection's room to write changed.
+    func writabilityChanged() {
+        proxy?.clientWritabilityChanged()
+    }
+
+    /// A tunnel's half-close towards the client: END_STREAM, the stream staying open for what the client still sends.
+    func finishSending() {
+        endResponseIfUntilClose()
+        connection.flushSoon()
+    }
+
+    /// A body that ends with the connection ends with the stream: the proxy's close becomes END_STREAM.
+    private func endResponseIfUntilClose() {
+        guard !responseEnded, !closed, response.endsWithClose else { return }
+        responseEnded = true
+        send(HTTP2Bridging.endOfStream(allocator), last: true)
+    }
+
+    /// The proxy closes its client end. A complete answer stays complete: a client still sending is told to stop
+    /// (RST_STREAM NO_ERROR, RFC 9113 §8.1) once the answer is out; an answer cut short is reset (CANCEL).
+    func close() {
+        endResponseIfUntilClose()
+        connection.flushSoon()
+        guard !closed else { return }
+        guard responseEnded else { return reset(.cancel) }
+        guard !clientEnded else { return }
         if let responseWritten {
-            responseWritten.assumeIsolated().whenComplete { _ in context.close(mode: mode, promise: promise) }
-            return
+            responseWritten.assumeIsolated().whenComplete { [self] _ in reset(.noError) }
+        } else {
+            reset(.noError)
         }
-        context.close(mode: mode, promise: promise)
     }
 
-    /// Remembers the response's last write until it completes.
-    private func awaitWritten(_ written: EventLoopFuture<Void>) {
-        responseWritten = written
-        written.assumeIsolated().whenComplete { [weak self] _ in self?.responseWritten = nil }
+    private func reset(_ code: HTTP2ErrorCode) {
+        guard !closed else { return }
+        connection.write(HTTP2Frame(streamID: id, payload: .rstStream(code)), promise: nil)
+        connection.flushSoon()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        for promise in pendingPromises { promise.succeed() }
-        pendingPromises = []
+    /// NIOHTTP2 closed the stream, or the connection closed: the proxy's client is gone.
+    func streamClosed() {
+        guard !closed else { return }
+        closed = true
+        requestEnded = true
+        responseEnded = true
+        guard let proxy else { return }
+        self.proxy = nil
+        proxy.clientClosed()
+        proxy.leave(proxy.loop)
     }
 
     /// The status and fields, without HTTP/1's connection-specific ones (RFC 9113 §8.2.2 forbids them).

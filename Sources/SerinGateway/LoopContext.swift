@@ -71,8 +71,8 @@ final class LoopContext: @unchecked Sendable {
 /// A client connection a loop keeps track of: its clocks are swept, and a drain closes it.
 protocol LoopConnection: AnyObject {
     var deadlines: ConnectionDeadlines { get }
-    /// The connection's handler context, while its handler is in the pipeline.
-    var context: ChannelHandlerContext? { get set }
+    /// The client end, while the connection (or stream) is open.
+    var client: ClientSide? { get set }
     /// A drain began: close now if nothing is under way.
     func closeIfIdle()
     /// Whether it serves one stream of an HTTP/2 connection (which the loop counts as the connection) rather than
@@ -83,22 +83,22 @@ protocol LoopConnection: AnyObject {
 extension LoopConnection {
     var servesHTTP2Stream: Bool { false }
 
-    /// The handler joined its pipeline: the loop sweeps its clocks and can drain it.
-    func join(_ loop: LoopContext, context: ChannelHandlerContext) {
-        self.context = context
-        deadlines.attach(context)
+    /// The handler joined its pipeline (or its stream opened): the loop sweeps its clocks and can drain it.
+    func join(_ loop: LoopContext, client: ClientSide) {
+        self.client = client
+        deadlines.attach(client)
         loop.register(self)
     }
 
-    /// The handler left its pipeline.
+    /// The handler left its pipeline (or its stream closed).
     func leave(_ loop: LoopContext) {
         loop.unregister(self)
         deadlines.attach(nil)
-        context = nil
+        client = nil
     }
 
     /// The drain's time is up.
     func closeNow() {
-        context?.close(promise: nil)
+        client?.close()
     }
 }

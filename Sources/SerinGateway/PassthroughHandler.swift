@@ -21,6 +21,10 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     private let loop: LoopContext
     let deadlines: ConnectionDeadlines
     var context: ChannelHandlerContext?
+    var client: ClientSide? {
+        get { context.map { .connection($0) } }
+        set { if case .connection(let context)? = newValue { self.context = context } else { context = nil } }
+    }
     private var random = FastRandom()
     /// The destination's connection, once open.
     private var upstream: UpstreamConnection?
@@ -65,7 +69,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        join(loop, context: context)
+        join(loop, client: .connection(context))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

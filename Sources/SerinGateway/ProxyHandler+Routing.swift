@@ -193,7 +193,7 @@ extension ProxyHandler {
     /// holds it then, so clearing it allocates nothing), else a new one.
     func reuse(_ slot: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
         guard var buffer = slot.take() else {
-            return context?.channel.allocator.buffer(capacity: capacity) ?? ByteBufferAllocator().buffer(capacity: capacity)
+            return client?.allocator.buffer(capacity: capacity) ?? ByteBufferAllocator().buffer(capacity: capacity)
         }
         buffer.clear(minimumCapacity: capacity)
         return buffer

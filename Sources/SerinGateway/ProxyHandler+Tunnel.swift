@@ -36,7 +36,7 @@ extension Substring {
 extension ProxyHandler {
     /// The upstream switched protocols: the request is counted, its timers stop, the `101` goes to the client,
     /// and bytes the client sent early follow the request upstream.
-    func startTunnel(_ exchange: ProxyExchange, on connection: UpstreamConnection, head: ResponseHead, flag: ResponseFlag, context: ChannelHandlerContext) {
+    func startTunnel(_ exchange: ProxyExchange, on connection: UpstreamConnection, head: ResponseHead, flag: ResponseFlag, client: ClientSide) {
         exchange.cancelTimers()
         exchange.observe(.response(status: 101))
         exchange.mirror = nil
@@ -45,11 +45,11 @@ extension ProxyHandler {
         body = nil
         // A half-close from either side is passed on rather than ending the tunnel. Over TLS the client's end is
         // its close_notify, which ends the tunnel; on an HTTP/2 stream it is END_STREAM, which the stream passes on.
-        if !overTLS, !servesHTTP2Stream { try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true) }
+        if !overTLS, case .connection(let context) = client { try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true) }
         connection.allowHalfClosure()
         var bytes = reuse(&responseHeadBuffer, capacity: 384)
         ProxyHeaders.writeSwitchingProtocols(head, to: &bytes)
-        context.write(wrapOutboundOut(bytes), promise: nil)
+        client.write(bytes)
         unflushedToClient = true
         if let early = inbound {
             inbound = nil
@@ -69,9 +69,8 @@ extension ProxyHandler {
     func finishSending(toUpstream: Bool) {
         if toUpstream {
             exchange?.upstream?.finishSending()
-        } else if let context {
-            context.flush()
-            context.close(mode: .output, promise: nil)
+        } else {
+            client?.finishSending()
         }
     }
 
@@ -87,10 +86,7 @@ extension ProxyHandler {
                 upstream.closeAfterWrites()
             }
         }
-        guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        client?.closeAfterWrites()
     }
 
     func upstreamFinishedSending(_ connection: UpstreamConnection) {

@@ -5,10 +5,10 @@ import SerinCore
 // MARK: Upstream → client
 
 extension ProxyHandler: UpstreamDelegate {
-    var downstreamIsWritable: Bool { context?.channel.isWritable ?? false }
+    var downstreamIsWritable: Bool { client?.isWritable ?? false }
 
     func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
-        guard let context, let exchange, exchange.upstream === connection else { return }
+        guard let client, let exchange, exchange.upstream === connection else { return }
         let action = machine.responseHead(
             status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
             endsWithClose: connection.responseEndsWithClose, retries: exchange.retryPolicy,
@@ -20,9 +20,10 @@ extension ProxyHandler: UpstreamDelegate {
         case .passInformational:
             var bytes = reuse(&responseHeadBuffer, capacity: 384)
             ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: true, decodedBody: false, to: &bytes)
-            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            client.write(bytes)
+            client.flush()
         case .startTunnel(let flag):
-            startTunnel(exchange, on: connection, head: head, flag: flag, context: context)
+            startTunnel(exchange, on: connection, head: head, flag: flag, client: client)
         case .startResponse(let keepAlive, let decode):
             exchange.tryDeadline?.cancel()
             exchange.tryDeadline = nil
@@ -48,7 +49,7 @@ extension ProxyHandler: UpstreamDelegate {
     }
 
     func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int) {
-        guard let context, let exchange, exchange.upstream === connection, machine.responseStarted else {
+        guard let client, let exchange, exchange.upstream === connection, machine.responseStarted else {
             return
         }
         deadlines.trafficPassed()
@@ -57,11 +58,11 @@ extension ProxyHandler: UpstreamDelegate {
         if var head = heldHead, bytes.readableBytes <= Self.coalescedBodyBytes {
             heldHead = nil
             head.writeImmutableBuffer(bytes)
-            context.write(wrapOutboundOut(head), promise: nil)
+            client.write(head)
             responseHeadBuffer = head
         } else {
-            writeHeldHead(context: context)
-            context.write(wrapOutboundOut(bytes), promise: nil)
+            writeHeldHead(client)
+            client.write(bytes)
         }
         unflushedToClient = true
     }
@@ -69,10 +70,10 @@ extension ProxyHandler: UpstreamDelegate {
     /// Body bytes up to this size are copied behind the response head rather than written apart.
     private static let coalescedBodyBytes = 4096
 
-    func writeHeldHead(context: ChannelHandlerContext) {
+    func writeHeldHead(_ client: ClientSide) {
         guard let head = heldHead else { return }
         heldHead = nil
-        context.write(wrapOutboundOut(head), promise: nil)
+        client.write(head)
         responseHeadBuffer = head
     }
 
@@ -98,9 +99,9 @@ extension ProxyHandler: UpstreamDelegate {
     }
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {
-        guard unflushedToClient, let context else { return }
+        guard unflushedToClient, let client else { return }
         unflushedToClient = false
-        writeHeldHead(context: context)
-        context.flush()
+        writeHeldHead(client)
+        client.flush()
     }
 }

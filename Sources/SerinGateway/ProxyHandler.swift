@@ -39,7 +39,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     var exchange: ProxyExchange?
     /// What is left to read of the current request's body; nil between requests (the next bytes start one).
     var body: BodyReader?
-    var context: ChannelHandlerContext?
+    var client: ClientSide?
     var pendingRead = false
     var clientAddress: String?
     /// Bytes received and not yet handled: part of a head, or requests pipelined behind the one being
@@ -79,7 +79,13 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     func handlerAdded(context: ChannelHandlerContext) {
         clientAddress = context.channel.remoteAddress?.ipAddress
-        join(loop, context: context)
+        join(loop, client: .connection(context))
+    }
+
+    /// An HTTP/2 stream's proxy starts serving it (the stream's connection has no pipeline per stream).
+    func serve(_ stream: HTTP2ServerStream, clientAddress: String?) {
+        self.clientAddress = clientAddress
+        join(loop, client: .stream(stream))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -88,16 +94,20 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     /// A drain began: a connection between requests closes now; one mid-exchange closes after its response.
     func closeIfIdle() {
-        if machine.isIdle { context?.close(promise: nil) }
+        if machine.isIdle { client?.close() }
     }
 
     // MARK: Client → upstream
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if machine.isTunnelling { return tunnel(unwrapInboundIn(data)) }
+        received(unwrapInboundIn(data))
+    }
+
+    /// Bytes from the client: its connection's, or those an HTTP/2 stream's frames stand for.
+    func received(_ bytes: ByteBuffer) {
+        if machine.isTunnelling { return tunnel(bytes) }
         guard !machine.closing else { return }
         deadlines.bytesArrived()
-        let bytes = unwrapInboundIn(data)
         if inbound == nil {
             inbound = bytes
         } else {
@@ -164,7 +174,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         var bytes = head
         if let rest = inbound { bytes.writeImmutableBuffer(rest) }
         inbound = nil
-        guard let context else { return }
+        guard case .connection(let context)? = client else { return }
         HTTP2Connection.serve(on: context, replacing: self, replaying: bytes)
     }
 
@@ -172,7 +182,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// ends, and when ALPN chose HTTP/2, NIOHTTP2 takes the connection over before its first byte.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            run(machine.tunnelSideFinished(fromClient: true), for: exchange)
+            clientFinishedSending()
         } else if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
             deadlines.handshakeCompleted()
             context.fireUserInboundEventTriggered(event)
@@ -180,6 +190,11 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The client ended its side of a tunnel.
+    func clientFinishedSending() {
+        run(machine.tunnelSideFinished(fromClient: true), for: exchange)
     }
 
     /// Puts back what is left of `buffer` for later.
@@ -210,6 +225,11 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     func channelReadComplete(context: ChannelHandlerContext) {
         exchange?.upstream?.flush()
         context.fireChannelReadComplete()
+    }
+
+    /// What the client sent in this read has all been handled: it goes upstream in one write.
+    func clientReadComplete() {
+        exchange?.upstream?.flush()
     }
 
     // MARK: Running the machine's actions
@@ -255,10 +275,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             guard let exchange else { return }
             endExchange(exchange)
             record(exchange, code: code, flag: flag)
-            if let context {
-                writeHeldHead(context: context)
-                context.flush()
-                context.close(promise: nil)
+            if let client {
+                writeHeldHead(client)
+                client.flush()
+                client.close()
             }
         case .abandon(let code, let flag):
             guard let exchange else { return }
@@ -281,7 +301,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         record(exchange, code: code, flag: flag)
         // Over before the answer's last bytes are flushed: a close that follows them (synchronously, when the
         // socket takes them at once) is the end of this exchange, not a client that went away mid-answer.
-        if let context { finishResponse(context: context, keepAlive: keepAlive) }
+        if let client { finishResponse(client, keepAlive: keepAlive) }
         becomeIdle()
     }
 
@@ -442,9 +462,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     func resumeHeldRead() {
-        guard pendingRead, !holdsReads, let context else { return }
+        guard pendingRead, !holdsReads, let client else { return }
         pendingRead = false
-        context.read()
+        client.read()
     }
 
     private var holdsReads: Bool {
@@ -452,31 +472,46 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     func read(context: ChannelHandlerContext) {
+        if mayRead() { context.read() }
+    }
+
+    /// Whether the client may send more now; if not, its read is held until the proxy can take more.
+    func mayRead() -> Bool {
         if holdsReads {
             pendingRead = true
-            return
+            return false
         }
-        context.read()
+        return true
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { exchange?.upstream?.resumeReading() }
+        clientWritabilityChanged()
         context.fireChannelWritabilityChanged()
     }
 
+    /// The client end can take more (or no more) of the answer.
+    func clientWritabilityChanged() {
+        if client?.isWritable ?? false { exchange?.upstream?.resumeReading() }
+    }
+
     func upstreamWritabilityChanged(_ connection: UpstreamConnection) {
-        guard connection.isWritable, pendingRead, let context else { return }
+        guard connection.isWritable, pendingRead, let client else { return }
         pendingRead = false
-        context.read()
+        client.read()
     }
 
     // MARK: Endings
 
     func channelInactive(context: ChannelHandlerContext) {
+        clientClosed()
+        context.fireChannelInactive()
+    }
+
+    /// The client's connection (or stream) closed.
+    func clientClosed() {
         run(machine.clientClosed(), for: exchange)
         inbound = nil
         deadlines.connectionClosed()
-        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -500,7 +535,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             )
         case .close(let abandonExchange):
             if abandonExchange, let exchange { abandonSilently(exchange) }
-            context?.close(promise: nil)
+            client?.close()
         default:
             break
         }
@@ -517,7 +552,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         _ status: HTTPResponseStatus, body: [UInt8], contentType: String?, extraHeaders: [(String, String)] = [],
         version: HTTPVersion, keepAlive: Bool
     ) {
-        guard let context else { return }
+        guard let client else { return }
         let keepAlive = keepAlive && !loop.draining
         var fields = HeaderFields()
         if let contentType { fields.add(name: "content-type", value: contentType) }
@@ -525,25 +560,23 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         fields.add(name: "server", value: "serin")
         for (name, value) in extraHeaders { fields.add(name: name, value: value) }
         let head = ResponseHead(version: version, status: Int(status.code), reason: status.reasonPhrase, fields: fields, isKeepAlive: keepAlive)
-        var bytes = context.channel.allocator.buffer(capacity: 128 + body.count)
+        var bytes = client.allocator.buffer(capacity: 128 + body.count)
         ProxyHeaders.writeDownstreamResponse(head, version: version, keepAlive: keepAlive, decodedBody: false, to: &bytes)
         bytes.writeBytes(body)
-        context.write(wrapOutboundOut(bytes), promise: nil)
-        finishResponse(context: context, keepAlive: keepAlive)
+        client.write(bytes)
+        finishResponse(client, keepAlive: keepAlive)
     }
 
     /// The response's last bytes are written: flushed, and the connection closed unless it is kept alive.
-    func finishResponse(context: ChannelHandlerContext, keepAlive: Bool) {
+    func finishResponse(_ client: ClientSide, keepAlive: Bool) {
         unflushedToClient = false
-        writeHeldHead(context: context)
+        writeHeldHead(client)
         if keepAlive && !loop.draining {
-            context.flush()
+            client.flush()
         } else {
             machine.closeStarted()
             inbound = nil
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            client.closeAfterWrites()
         }
     }
 

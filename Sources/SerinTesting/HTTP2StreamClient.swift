@@ -129,6 +129,45 @@ public final class HTTP2StreamClient: Sendable {
         return try await start(headers, tunnel: false, inbox: WebSocketClient.Inbox()).answer
     }
 
+    /// Sends a POST on a new stream and its body, 16 KiB at a time as fast as the stream may send (its window and the
+    /// connection's), for `duration`; returns how many body bytes went out to the server in that time, then resets
+    /// the stream. A server that gives no window back holds the count where its windows end.
+    public func upload(authority: String, path: String, for duration: Duration) async throws -> Int {
+        let headers: HPACKHeaders = [":method": "POST", ":scheme": scheme, ":path": path, ":authority": authority]
+        let answer = channel.eventLoop.makePromise(of: Response.self)
+        let channel = self.channel
+        let frames = self.frames
+        let stream = try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
+            do {
+                let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                return multiplexer.createStreamChannel { stream in
+                    stream.eventLoop.makeCompletedFuture {
+                        try stream.pipeline.syncOperations.addHandler(
+                            TunnelStream(request: headers, tunnel: true, answer: answer, inbox: WebSocketClient.Inbox(), frames: frames)
+                        )
+                    }
+                }
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }.get()
+        let sent = NIOLockedValueBox(0)
+        let chunk = ByteBuffer(repeating: UInt8(ascii: "u"), count: 16 * 1024)
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            // Written on the stream's loop, as long as it is writable: its writability follows the windows.
+            try await stream.eventLoop.submit {
+                while stream.isWritable, stream.isActive {
+                    stream.writeAndFlush(chunk).whenSuccess { sent.withLockedValue { $0 += chunk.readableBytes } }
+                }
+            }.get()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // The reset settles the stream's answer, which nobody awaits.
+        try? await stream.close()
+        return sent.withLockedValue { $0 }
+    }
+
     /// What a plain request got: the status and body, or (status 0) the RST_STREAM code the stream ended with.
     public struct Response: Sendable {
         public var status: Int

@@ -146,6 +146,24 @@ struct GatewayHTTP2FuzzTests {
         await backends.shutdown()
     }
 
+    @Test("a client uploading to an upstream that stops reading is held by its stream's window: a few MB go out in 3 s, not all it could send")
+    func stalledUpstreamHoldsUpload() async throws {
+        let backends = TestBackends()
+        let stalled = try await StalledBackend.start(group: backends.group)
+        try await GatewayLimitsTests.withRawClient(endpoint: stalled.port) { _, gateway, _ in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let client = try await HTTP2StreamClient.connect(port: port, group: backends.group)
+            let sent = try await client.upload(authority: "web", path: "/upload", for: .seconds(3))
+            #expect(stalled.acceptedConnections == 1, "the upload was routed to the stalled upstream")
+            // The stream's first window (1 MiB) goes out whatever the upstream does; more only as the upstream takes it.
+            #expect(sent >= 1 << 20, "\(sent) bytes went out: less than the stream's first window")
+            #expect(sent < 32 << 20, "\(sent) bytes of the upload were taken for an upstream that reads nothing")
+            await client.close()
+        }
+        await stalled.close()
+        await backends.shutdown()
+    }
+
     @Test("a request over the gateway's limits (a long :path) is answered 414 on its stream with the reason, not cut")
     func refusedRequestIsAnswered() async throws {
         var limits = GatewayLimits.default

@@ -32,8 +32,8 @@ COLUMNS = [
 ]
 
 # Table order: the physical limit first, then Serin, then its peers.
-PROXY_ORDER = ["direct", "serin", "envoy", "nginx", "haproxy"]
-PEERS = ["envoy", "nginx", "haproxy"]
+PROXY_ORDER = ["direct", "serin", "baseline", "envoy", "nginx", "haproxy"]
+PEERS = ["baseline", "envoy", "nginx", "haproxy"]
 
 
 # --- ports -------------------------------------------------------------------------------------------
