@@ -162,8 +162,17 @@ enum HTTP2Bridging {
                 if !framing.hasBody { return (frames, true) }
             case .data(let bytes):
                 frames.append(.data(.init(data: .byteBuffer(bytes))))
+            case .end(let trailers) where trailers.isEmpty:
+                // The body's last DATA frame ends the stream itself, rather than an empty one after it.
+                if case .data(var last)? = frames.last, !last.endStream {
+                    last.endStream = true
+                    frames[frames.count - 1] = .data(last)
+                } else {
+                    frames.append(endOfStream(allocator))
+                }
+                return (frames, true)
             case .end(let trailers):
-                frames.append(trailers.isEmpty ? endOfStream(allocator) : .headers(.init(headers: HPACKHeaders(trailers), endStream: true)))
+                frames.append(.headers(.init(headers: HPACKHeaders(trailers), endStream: true)))
                 return (frames, true)
             }
         }

@@ -34,6 +34,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
     /// Streams the current read passed bytes to, told when the read is complete.
     private var readStreams: [HTTP2ServerStream] = []
     private var flushScheduled = false
+    /// Streams closed in this event-loop turn, whose proxies hear of it at the turn's end.
+    private var closedStreams: [HTTP2ServerStream] = []
     private var lifecycle = HTTP2ConnectionLifecycle()
     private var idleTimer: Scheduled<Void>?
     private var announcementTimer: Scheduled<Void>?
@@ -141,7 +143,17 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
         channel.eventLoop.assumeIsolated().execute { [self] in
             flushScheduled = false
             context?.flush()
+            guard !closedStreams.isEmpty else { return }
+            let closed = closedStreams
+            closedStreams.removeAll(keepingCapacity: true)
+            for stream in closed { stream.proxyNoticesClose() }
         }
+    }
+
+    /// `stream` closed: what it wrote goes out, and its proxy hears of it when this turn's work is done.
+    func closedStreamLater(_ stream: HTTP2ServerStream) {
+        closedStreams.append(stream)
+        flushSoon()
     }
 
     private func closeStreams() {
@@ -166,6 +178,12 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
     /// The gateway began draining.
     func beginDrain() {
         run(lifecycle.drainBegan())
+        for stream in streams.values { stream.drainBegan() }
+    }
+
+    /// The loop's sweep: the streams' clocks.
+    func sweep(now: NIODeadline) {
+        for stream in streams.values { stream.expire(now: now) }
     }
 
     /// The drain's time is up.

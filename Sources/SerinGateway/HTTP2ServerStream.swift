@@ -208,12 +208,37 @@ final class HTTP2ServerStream {
         }
     }
 
+    /// The proxy's answer head, handed over parsed: its HEADERS go out, and the body bytes that follow are read by
+    /// its framing (no HTTP/1 head is written to be read again).
+    func respond(_ head: ResponseHead) {
+        guard !responseEnded, !closed else { return }
+        let framing: BodyFraming
+        do {
+            framing = try BodyFraming.ofResponse(head, toHEAD: requestIsHEAD)
+        } catch {
+            responseEnded = true
+            return reset(.internalError)
+        }
+        if framing.hasBody { response.expectBody(framing) } else { responseEnded = true }
+        send(.headers(.init(headers: Self.responseHeaders(head), endStream: !framing.hasBody)), last: !framing.hasBody)
+        if responseEnded, requestsTunnel { close() }
+    }
+
+    /// The upstream switched protocols: the stream's answer is `:status 200`, and its DATA frames the tunnel's bytes.
+    func switched(_ head: ResponseHead) {
+        guard !responseEnded, !closed else { return }
+        response.expectBody(.untilClose)
+        send(.headers(.init(headers: HTTP2ExtendedConnect.tunnelOpenedHeaders(head))))
+        tunnelOpened()
+    }
+
     /// Writes one frame of the answer. DATA is counted while it waits to go out; the answer's `last` frame is
     /// remembered until it is out.
     private func send(_ payload: HTTP2Frame.FramePayload, last: Bool = false) {
         var size = 0
         if case .data(let data) = payload { size = data.data.readableBytes }
-        guard size > 0 || last else {
+        // A short last frame after the whole request needs no watching: nothing waits on it.
+        guard size > 0 || last, !(last && clientEnded && size <= Self.lowWatermark) else {
             connection.write(HTTP2Frame(streamID: id, payload: payload), promise: nil)
             return
         }
@@ -286,16 +311,34 @@ final class HTTP2ServerStream {
         connection.flushSoon()
     }
 
-    /// NIOHTTP2 closed the stream, or the connection closed: the proxy's client is gone.
+    /// NIOHTTP2 closed the stream, or the connection closed. NIOHTTP2 may say so while the proxy is writing its
+    /// answer's last frame — the stream closes as that frame goes through its state machine — so the proxy is told
+    /// only at the end of the event-loop turn (`proxyNoticesClose`), after it has finished its exchange: a stream
+    /// both sides ended is then no client that went away.
     func streamClosed() {
         guard !closed else { return }
         closed = true
         requestEnded = true
         responseEnded = true
+        connection.closedStreamLater(self)
+    }
+
+    /// The proxy learns its client is gone (a no-op for a proxy whose exchange is over), and lets go of the stream.
+    func proxyNoticesClose() {
         guard let proxy else { return }
         self.proxy = nil
         proxy.clientClosed()
-        proxy.leave(proxy.loop)
+        proxy.streamEnded()
+    }
+
+    /// The loop's sweep: the proxy's clocks (the idle timeout of a tunnel on this stream).
+    func expire(now: NIODeadline) {
+        proxy?.deadlines.expire(now: now)
+    }
+
+    /// A drain began: a stream whose answer is done but whose client still has its side open is closed now.
+    func drainBegan() {
+        proxy?.closeIfIdle()
     }
 
     /// The status and fields, without HTTP/1's connection-specific ones (RFC 9113 §8.2.2 forbids them).

@@ -24,23 +24,18 @@ final class LoopContext: @unchecked Sendable {
         pool.loop = self
     }
 
-    /// HTTP/2 client connections, each drained as a whole (its streams' proxies are in `connections`).
+    /// HTTP/2 client connections, each drained and swept as a whole (with its streams' proxies).
     private var http2Connections: [ObjectIdentifier: HTTP2ServerConnection] = [:]
-    /// How many of `connections` serve one stream of an HTTP/2 connection rather than a connection of their own.
-    private var streamProxies = 0
 
-    /// Client connections open on this loop: HTTP/1 ones, passthrough splices and HTTP/2 ones, not counting the
-    /// streams of the latter.
-    var connectionCount: Int { connections.count - streamProxies + http2Connections.count }
+    /// Client connections open on this loop: HTTP/1 ones, passthrough splices and HTTP/2 ones (not their streams).
+    var connectionCount: Int { connections.count + http2Connections.count }
 
     func register(_ handler: any LoopConnection) {
-        guard connections.updateValue(handler, forKey: ObjectIdentifier(handler)) == nil else { return }
-        if handler.servesHTTP2Stream { streamProxies += 1 }
+        connections[ObjectIdentifier(handler)] = handler
     }
 
     func unregister(_ handler: any LoopConnection) {
-        guard connections.removeValue(forKey: ObjectIdentifier(handler)) != nil else { return }
-        if handler.servesHTTP2Stream { streamProxies -= 1 }
+        connections[ObjectIdentifier(handler)] = nil
     }
 
     func register(_ connection: HTTP2ServerConnection) { http2Connections[ObjectIdentifier(connection)] = connection }
@@ -59,6 +54,7 @@ final class LoopContext: @unchecked Sendable {
     func sweep() {
         let now = NIODeadline.now()
         for handler in connections.values { handler.deadlines.expire(now: now) }
+        for connection in http2Connections.values { connection.sweep(now: now) }
     }
 
     /// The drain timed out: whatever is still open is closed.
@@ -75,14 +71,9 @@ protocol LoopConnection: AnyObject {
     var client: ClientSide? { get set }
     /// A drain began: close now if nothing is under way.
     func closeIfIdle()
-    /// Whether it serves one stream of an HTTP/2 connection (which the loop counts as the connection) rather than
-    /// a connection of its own.
-    var servesHTTP2Stream: Bool { get }
 }
 
 extension LoopConnection {
-    var servesHTTP2Stream: Bool { false }
-
     /// The handler joined its pipeline (or its stream opened): the loop sweeps its clocks and can drain it.
     func join(_ loop: LoopContext, client: ClientSide) {
         self.client = client

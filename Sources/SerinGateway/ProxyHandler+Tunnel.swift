@@ -47,9 +47,13 @@ extension ProxyHandler {
         // its close_notify, which ends the tunnel; on an HTTP/2 stream it is END_STREAM, which the stream passes on.
         if !overTLS, case .connection(let context) = client { try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true) }
         connection.allowHalfClosure()
-        var bytes = reuse(&responseHeadBuffer, capacity: 384)
-        ProxyHeaders.writeSwitchingProtocols(head, to: &bytes)
-        client.write(bytes)
+        if case .stream(let stream) = client {
+            stream.switched(head)
+        } else {
+            var bytes = reuse(&responseHeadBuffer, capacity: 384)
+            ProxyHeaders.writeSwitchingProtocols(head, to: &bytes)
+            client.write(bytes)
+        }
         unflushedToClient = true
         if let early = inbound {
             inbound = nil

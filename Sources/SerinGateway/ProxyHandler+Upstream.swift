@@ -18,6 +18,8 @@ extension ProxyHandler: UpstreamDelegate {
         if case .value(let length) = head.fields.contentLength, length <= Self.coalescedBodyBytes { expectedBody = length }
         switch action {
         case .passInformational:
+            // An HTTP/2 stream's answer has no interim heads to pass (its tunnel's switch is `startTunnel`).
+            if case .stream = client { return }
             var bytes = reuse(&responseHeadBuffer, capacity: 384)
             ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: true, decodedBody: false, to: &bytes)
             client.write(bytes)
@@ -29,10 +31,19 @@ extension ProxyHandler: UpstreamDelegate {
             exchange.tryDeadline = nil
             exchange.observe(.response(status: head.status))
             connection.decodesChunks = decode
-            var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
             let keepAlive = keepAlive && !loop.draining
             let routeEdits = exchange.route.policy.headers?.response, targetEdits = exchange.target.headers?.response
-            if !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) {
+            let edited = !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true)
+            if case .stream(let stream) = client {
+                // The head goes to the stream as it is, not as HTTP/1 bytes the stream would read again.
+                var response = head
+                if edited { for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) } }
+                stream.respond(response)
+                unflushedToClient = true
+                return
+            }
+            var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
+            if edited {
                 var response = head
                 for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) }
                 ProxyHeaders.writeDownstreamResponse(response, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)

@@ -82,10 +82,18 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         join(loop, client: .connection(context))
     }
 
-    /// An HTTP/2 stream's proxy starts serving it (the stream's connection has no pipeline per stream).
+    /// An HTTP/2 stream's proxy starts serving it. Its connection, not the loop, keeps it: the connection sweeps
+    /// its clocks, and a drain or close reaches it through the connection.
     func serve(_ stream: HTTP2ServerStream, clientAddress: String?) {
         self.clientAddress = clientAddress
-        join(loop, client: .stream(stream))
+        client = .stream(stream)
+        deadlines.attach(client)
+    }
+
+    /// The stream it served closed.
+    func streamEnded() {
+        deadlines.attach(nil)
+        client = nil
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -560,6 +568,11 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         fields.add(name: "server", value: "serin")
         for (name, value) in extraHeaders { fields.add(name: name, value: value) }
         let head = ResponseHead(version: version, status: Int(status.code), reason: status.reasonPhrase, fields: fields, isKeepAlive: keepAlive)
+        if case .stream(let stream) = client {
+            stream.respond(head)
+            stream.write(client.allocator.buffer(bytes: body))
+            return finishResponse(client, keepAlive: keepAlive)
+        }
         var bytes = client.allocator.buffer(capacity: 128 + body.count)
         ProxyHeaders.writeDownstreamResponse(head, version: version, keepAlive: keepAlive, decodedBody: false, to: &bytes)
         bytes.writeBytes(body)
