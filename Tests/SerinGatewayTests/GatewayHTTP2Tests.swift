@@ -95,9 +95,12 @@ struct GatewayHTTP2Tests {
         }
     }
 
-    @Test("h2load's 400 requests, 10 streams at a time on one connection, all succeed", .enabled(if: H2Load.shouldRun, Comment(rawValue: H2Load.skipReason)))
+    @Test(
+        "h2load's 400 requests, 10 streams at a time on one connection, all succeed and are each counted once as 200, none as the client gone (DC)",
+        .enabled(if: H2Load.shouldRun, Comment(rawValue: H2Load.skipReason))
+    )
     func multiplexed() async throws {
-        try await Self.withGateway { _, port in
+        try await Self.withGateway { server, port in
             let result = try await SerinProcess.run(
                 ["-n", "400", "-c", "1", "-m", "10", "http://127.0.0.1:\(port)/"], program: URL(fileURLWithPath: H2Load.path), timeout: .seconds(60)
             )
@@ -105,6 +108,10 @@ struct GatewayHTTP2Tests {
             #expect(result.stdout.contains("requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored"), "\(result.stdout)")
             #expect(result.stdout.contains("status codes: 400 2xx"), "\(result.stdout)")
             #expect(result.stdout.contains("Application protocol: h2c"), "\(result.stdout)")
+            // A stream ends as its answer's last frame is written: that is the exchange's end, not a client that left.
+            let live = server.telemetry.snapshot().series.filter { $0.key.kind == .live }
+            #expect(live.values.reduce(0) { $0 + $1.requests } == 400, "\(live)")
+            #expect(live.keys.allSatisfy { $0.responseCode == 200 && $0.responseFlags == .noFlag }, "\(live.keys)")
         }
     }
 
