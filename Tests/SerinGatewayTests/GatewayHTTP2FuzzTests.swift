@@ -122,6 +122,25 @@ struct GatewayHTTP2FuzzTests {
         }
     }
 
+    @Test("an HTTP/2 connection whose requests keep coming, each after the last ended, outlives the idle timeout; once they stop it closes")
+    func busyConnectionOutlivesIdleTimeout() async throws {
+        var limits = GatewayLimits.default
+        limits.idleTimeout = .seconds(2)
+        try await GatewayLimitsTests.withRawClient(limits: limits) { _, gateway, backends in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let client = try await HTTP2StreamClient.connect(port: port, group: backends.group)
+            // 5 s of requests 0.5 s apart: no stream is open between them, never for as long as the timeout.
+            for _ in 0..<10 {
+                let answer = try await client.request(authority: "web", path: "/")
+                #expect(answer.status == 200, "\(answer)")
+                #expect(!client.isClosed, "closed while requests kept coming")
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(await eventually(.seconds(10)) { client.isClosed }, "still open long after the last request")
+            await client.close()
+        }
+    }
+
     @Test("a client that stops opening its stream's window holds the upstream: the gateway reads a few MB of a 256 MB body, not all")
     func slowClientHoldsUpstream() async throws {
         let backends = TestBackends()
