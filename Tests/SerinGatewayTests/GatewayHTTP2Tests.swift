@@ -72,6 +72,29 @@ struct GatewayHTTP2Tests {
         }
     }
 
+    @Test("over h2c a 3 MB upload, three times a stream's window, reaches the upstream whole; an 8 MB answer comes back whole")
+    func largeBodiesBothWays() async throws {
+        try await Self.withGateway { _, port in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("serin-h2-upload-\(UUID().uuidString)")
+            try Data(repeating: UInt8(ascii: "u"), count: 3 << 20).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let posted = try await Curl.get("http://127.0.0.1:\(port)/echo", ["--http2-prior-knowledge", "--data-binary", "@\(file.path)"])
+            #expect(posted.status == 200, "\(posted.stderr)")
+            #expect(posted.body.contains("body-bytes: \(3 << 20)"), "\(posted.body.prefix(400))")
+        }
+        let backends = TestBackends()
+        let flood = try await FloodingBackend.start(group: backends.group, bodyBytes: 8 << 20)
+        try await GatewayLimitsTests.withRawClient(endpoint: flood.port) { _, gateway, _ in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let page = try await Curl.get("http://127.0.0.1:\(port)/", ["--http2-prior-knowledge", "-H", "host: web"])
+            #expect(page.status == 200, "\(page.stderr)")
+            #expect(page.headers.first?.hasPrefix("HTTP/2 200") == true, "\(page.headers)")
+            #expect(page.body.utf8.count == 8 << 20, "\(page.body.utf8.count) bytes of 8 MiB arrived")
+        }
+        await flood.close()
+        await backends.shutdown()
+    }
+
     @Test(
         "curl over TLS negotiates h2 by ALPN; a client offering only http/1.1 gets HTTP/1.1",
         .enabled(if: TestCertificates.shouldRun, "openssl is not installed; CI runs this")
