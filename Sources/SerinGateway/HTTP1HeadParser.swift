@@ -267,26 +267,30 @@ enum HTTP1HeadParser {
     /// RFC 9110 §5.6.2 tchar.
     @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        tokenBytes[Int(byte)]
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
     }
 
     /// RFC 3986 bytes of `uri-host [ ":" port ]` (reg-name, IP literal or address; no userinfo, path or space).
-    /// Checked for every byte of every request's host: a table, not a search of the punctuation allowed.
-    private static func isAuthorityByte(_ byte: UInt8) -> Bool { authorityBytes[Int(byte)] }
-
-    private static let authorityBytes = byteTable(alphanumericAnd: "-._~%!$&'()*+,;=:[]")
-    private static let tokenBytes = byteTable(alphanumericAnd: "!#$%&'*+-.^_`|~")
-
-    /// Which of the 256 byte values are ASCII letters, digits or one of `punctuation`.
-    private static func byteTable(alphanumericAnd punctuation: String) -> [Bool] {
-        (0..<256).map { value in
-            let byte = UInt8(value)
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return punctuation.utf8.contains(byte)
-            }
+    /// Checked for every byte of every request's host: a switch the compiler turns into a table of its own, where a
+    /// table in a global would cost a `swift_once` per byte.
+    static func isAuthorityByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"), UInt8(ascii: "!"),
+            UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"),
+            UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "["),
+            UInt8(ascii: "]"):
+            return true
+        default:
+            return false
         }
     }
 }

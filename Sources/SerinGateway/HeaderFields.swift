@@ -36,22 +36,32 @@ enum KnownField: UInt8, CaseIterable {
     static let hopByHop: UInt32 = [connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade]
         .reduce(0) { $0 | $1.bit }
 
-    private static let byLength: [[(bytes: [UInt8], field: KnownField)]] = {
-        var table = [[(bytes: [UInt8], field: KnownField)]](repeating: [], count: 20)
-        for field in allCases where field != .other {
-            table[field.name.utf8.count].append((Array(field.name.utf8), field))
-        }
-        return table
-    }()
-
     /// Which field `name` is, compared without regard to case.
+    /// Every field of every head goes through this: a switch on the length, then a byte comparison with the
+    /// one or two names of that length, and no table in a global (whose every read is a `swift_once`).
     static func classify(_ name: UnsafeRawBufferPointer) -> KnownField {
-        guard name.count < byLength.count else { return .other }
-        candidates: for candidate in byLength[name.count] {
-            for index in 0..<name.count where ASCII.lower(name[index]) != candidate.bytes[index] { continue candidates }
-            return candidate.field
+        switch name.count {
+        case 2: return equals(name, "te") ? .te : .other
+        case 4: return equals(name, "host") ? .host : .other
+        case 7: return equals(name, "upgrade") ? .upgrade : equals(name, "trailer") ? .trailer : .other
+        case 10: return equals(name, "connection") ? .connection : equals(name, "keep-alive") ? .keepAlive : .other
+        case 12: return equals(name, "x-request-id") ? .xRequestID : .other
+        case 14: return equals(name, "content-length") ? .contentLength : .other
+        case 15: return equals(name, "x-forwarded-for") ? .xForwardedFor : .other
+        case 16: return equals(name, "proxy-connection") ? .proxyConnection : .other
+        case 17: return equals(name, "transfer-encoding") ? .transferEncoding : equals(name, "x-forwarded-proto") ? .xForwardedProto : .other
+        case 18: return equals(name, "proxy-authenticate") ? .proxyAuthenticate : .other
+        case 19: return equals(name, "proxy-authorization") ? .proxyAuthorization : .other
+        default: return .other
         }
-        return .other
+    }
+
+    /// Whether `name` is `lowercase` (of the same length), without regard to the case of `name`.
+    @inline(__always)
+    private static func equals(_ name: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        for index in 0..<expected.count where ASCII.lower(name[index]) != expected[index] { return false }
+        return true
     }
 
     static func classify(_ name: String) -> KnownField {
