@@ -24,25 +24,24 @@ struct HeaderClassificationTests {
         }
     }
 
-    @Test("token bytes are RFC 9110's tchar: letters, digits and !#$%&'*+-.^_`|~, nothing else of the 256")
-    func tokenBytes() {
-        let punctuation = Set("!#$%&'*+-.^_`|~".utf8)
+    /// `isMember` holds for exactly the ASCII letters, digits and `punctuation` among the 256 byte values.
+    static func expectLettersDigitsAnd(_ punctuation: String, _ isMember: (UInt8) -> Bool) {
+        let allowed = Set(punctuation.utf8)
         for value in 0...255 {
             let byte = UInt8(value)
             let expected = (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
-                || punctuation.contains(byte)
-            #expect(HTTP1HeadParser.isTokenByte(byte) == expected, "byte \(value)")
+                || allowed.contains(byte)
+            #expect(isMember(byte) == expected, "byte \(value)")
         }
+    }
+
+    @Test("token bytes are RFC 9110's tchar: letters, digits and !#$%&'*+-.^_`|~, nothing else of the 256")
+    func tokenBytes() {
+        Self.expectLettersDigitsAnd("!#$%&'*+-.^_`|~", HTTP1HeadParser.isTokenByte)
     }
 
     @Test("host bytes are RFC 3986's for uri-host and port: letters, digits and -._~%!$&'()*+,;=:[], nothing else of the 256")
     func authorityBytes() {
-        let punctuation = Set("-._~%!$&'()*+,;=:[]".utf8)
-        for value in 0...255 {
-            let byte = UInt8(value)
-            let expected = (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
-                || punctuation.contains(byte)
-            #expect(HTTP1HeadParser.isAuthorityByte(byte) == expected, "byte \(value)")
-        }
+        Self.expectLettersDigitsAnd("-._~%!$&'()*+,;=:[]", HTTP1HeadParser.isAuthorityByte)
     }
 }
