@@ -124,23 +124,33 @@ final class HTTP2ServerStream {
     }
 
     private func writeRequestHead(_ headers: HPACKHeaders, endStream: Bool, to bytes: inout ByteBuffer) throws(MalformedMessage) {
-        guard let method = headers.first(name: ":method") else { throw MalformedMessage(reason: "malformed request: no :method") }
-        if let protocolName = try HTTP2ExtendedConnect.requestedProtocol(headers) {
+        // One pass over the pseudo-fields (NIOHTTP2 has checked that they come first and are the request's).
+        var method: String?, path: String?, authority: String?
+        for (name, value, _) in headers {
+            guard name.utf8.first == UInt8(ascii: ":") else { break }
+            switch name {
+            case ":method": method = value
+            case ":path": path = value
+            case ":authority": authority = value
+            default: break
+            }
+        }
+        guard let method else { throw MalformedMessage(reason: "malformed request: no :method") }
+        if method == "CONNECT", let protocolName = try HTTP2ExtendedConnect.requestedProtocol(headers) {
             requestsTunnel = true
             return try HTTP2ExtendedConnect.writeUpgradeHead(headers, protocolName: protocolName, random: &random, to: &bytes)
         }
-        guard let path = headers.first(name: ":path"), !path.isEmpty else { throw MalformedMessage(reason: "malformed request: no :path") }
+        guard let path, !path.isEmpty else { throw MalformedMessage(reason: "malformed request: no :path") }
         requestIsHEAD = method == "HEAD"
         bytes.writeString(method)
         bytes.writeStaticString(" ")
         bytes.writeString(path)
         bytes.writeStaticString(" HTTP/1.1\r\n")
-        let authority = headers.first(name: ":authority")
         if let authority { bytes.writeField("host", authority) }
         var cookies: [String] = []
         var hasLength = false
         for (name, value, _) in headers {
-            if name.hasPrefix(":") { continue }
+            if name.utf8.first == UInt8(ascii: ":") { continue }
             switch name {
             case "host" where authority != nil: continue
             // RFC 9113 §8.2.3: cookies split into several fields are joined again for HTTP/1.
