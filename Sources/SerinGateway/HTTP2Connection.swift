@@ -57,7 +57,9 @@ extension ProxyHandler: RemovableChannelHandler {
     func forStream() -> ProxyHandler {
         ProxyHandler(
             routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, inMesh: inMesh,
-            overTLS: overTLS, servesHTTP2Stream: true, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
+            overTLS: overTLS, servesHTTP2Stream: true, limits: limits, deadlines: ConnectionDeadlines(limits: limits),
+            // Seeded from the connection's generator: a stream costs no `getrandom` call.
+            random: FastRandom(seed: random.next())
         )
     }
 }

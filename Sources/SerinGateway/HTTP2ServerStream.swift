@@ -39,7 +39,8 @@ final class HTTP2ServerStream {
     private var tunnelOpen = false
     /// The client ended its side before the tunnel opened: passed on as a half-close once it has.
     private var clientFinishedEarly = false
-    private var random = FastRandom()
+    /// Only an extended CONNECT needs it (a WebSocket key): made then, not for every stream.
+    private lazy var random = FastRandom()
     private var response = HTTP1MessageSplitter()
     private var responseEnded = false
     /// The response's last frame's write, while it is under way: a reset must not overtake it.

@@ -32,9 +32,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// Serves one HTTP/2 stream behind an `HTTP2ServerStream`: a protocol switch there is an extended CONNECT, answered
     /// and counted as `200`, as Envoy counts the HTTP/2 side's status.
     let servesHTTP2Stream: Bool
-    var random = FastRandom()
+    var random: FastRandom
     var endpointTurn = 0
-    var machine = ProxyStateMachine()
+    var machine: ProxyStateMachine
     /// The IO side of the exchange under way (connection, timers, buffers); nil whenever the machine is not proxying.
     var exchange: ProxyExchange?
     /// What is left to read of the current request's body; nil between requests (the next bytes start one).
@@ -63,8 +63,12 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
         declaredPort: Int, inMesh: Bool = false, overTLS: Bool = false, servesHTTP2Stream: Bool = false, limits: GatewayLimits,
-        deadlines: ConnectionDeadlines
+        deadlines: ConnectionDeadlines, random: FastRandom = FastRandom()
     ) {
+        // One seed from the system per connection (a `getrandom` call); the machine's generator is seeded from it.
+        var random = random
+        self.machine = ProxyStateMachine(random: FastRandom(seed: random.next()))
+        self.random = random
         self.inMesh = inMesh
         self.servesHTTP2Stream = servesHTTP2Stream
         self.overTLS = overTLS

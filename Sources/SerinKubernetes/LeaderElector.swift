@@ -87,13 +87,26 @@ public actor LeaderElector {
         }
     }
 
+    /// Hands the Lease back, trying again a few times, `retryPeriod` apart: the write can lose to this replica's own
+    /// last renewal (a call given up when the task was cancelled may still reach the API server after the read
+    /// here), or meet the API server briefly unavailable. If every try fails, the Lease expires as it would anyway.
     private func release() async {
-        guard let current = try? await api.get(path), case .object(var fields) = current,
-            let released = election.release(LeaderElection.Lease(json: current["spec"] ?? [:]), now: Date())
-        else { return }
-        fields["spec"] = released.json
-        if (try? await api.replace(path, .object(fields))) != nil {
-            logger.notice("\(election.identity) released the Lease")
+        for attempt in 1...Self.releaseAttempts {
+            do {
+                let current = try await api.get(path)
+                guard case .object(var fields) = current,
+                    let released = election.release(LeaderElection.Lease(json: current["spec"] ?? [:]), now: Date())
+                else { return }
+                fields["spec"] = released.json
+                _ = try await api.replace(path, .object(fields))
+                logger.notice("\(election.identity) released the Lease")
+                return
+            } catch {
+                logger.warning("\(election.identity): releasing Lease \(path) (try \(attempt) of \(Self.releaseAttempts)): \(error)", error: error)
+            }
+            try? await Task.sleep(for: .milliseconds(Int(election.retryPeriod * 1000)))
         }
     }
+
+    static let releaseAttempts = 3
 }

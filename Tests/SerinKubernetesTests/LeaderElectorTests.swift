@@ -62,6 +62,30 @@ struct LeaderElectorTests {
         }
     }
 
+    @Test("a stopped leader whose first tries to hand the Lease back fail (503) tries again and hands it back")
+    func releaseRetried() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let acting = NIOLockedValueBox(false)
+            let elector = Self.elector("serin-a", api)
+            let task = Task {
+                await elector.run {
+                    acting.withLockedValue { $0 = true }
+                    while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                }
+            }
+            #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0 } })
+            let lease = KubernetesAPIServer.ObjectKey(
+                groupVersion: "coordination.k8s.io/v1", resource: "leases", namespace: "serin-system", name: "serin-controller"
+            )
+            #expect(server.object(lease)?["spec"]?["holderIdentity"] == "serin-a")
+            // The next two calls fail: the release's first try at least (a renewal under way may take one).
+            server.failNext(2, status: 503, reason: "ServiceUnavailable")
+            task.cancel()
+            await task.value
+            #expect(server.object(lease)?["spec"]?["holderIdentity"] == .null, "\(String(describing: server.object(lease)))")
+        }
+    }
+
     @Test("a leader that cannot renew stops acting before its Lease expires")
     func stopsWhenRenewalsFail() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
