@@ -185,22 +185,16 @@ final class HTTP2ServerStream {
 
     // MARK: Response: HTTP/1.1 bytes to frames
 
-    /// Bytes of the proxy's HTTP/1.1 answer.
+    /// Bytes of the proxy's HTTP/1.1 answer: its body after `respond` or `switched`, or (an answer the gateway writes
+    /// as bytes, such as the header timeout's 408) a whole message.
     func write(_ bytes: ByteBuffer) {
         guard !responseEnded, !closed else { return }
         response.append(bytes)
         let isHEAD = requestIsHEAD
-        let requestsTunnel = self.requestsTunnel
-        var switched = false
         let frames: [HTTP2Frame.FramePayload]
         do {
             (frames, responseEnded) = try HTTP2Bridging.frames(from: &response, allocator: allocator) { bytes throws(MalformedMessage) in
                 let head = try HTTP1HeadParser.parseResponse(bytes)
-                if requestsTunnel, head.status == 101 {
-                    // The tunnel's bytes follow the head until either side closes.
-                    switched = true
-                    return (HTTP2ExtendedConnect.tunnelOpenedHeaders(head), .untilClose)
-                }
                 if head.isInformational { return nil }
                 return (Self.responseHeaders(head), try BodyFraming.ofResponse(head, toHEAD: isHEAD))
             }
@@ -211,12 +205,7 @@ final class HTTP2ServerStream {
             return
         }
         for (index, frame) in frames.enumerated() { send(frame, last: responseEnded && index == frames.count - 1) }
-        if switched { tunnelOpened() }
-        if responseEnded, requestsTunnel, !tunnelOpen {
-            // The upstream declined the switch: its answer is the stream's, and the stream ends with it rather than
-            // waiting for a client that expects a tunnel to end its side.
-            close()
-        }
+        endDeclinedTunnel()
     }
 
     /// The proxy's answer head, handed over parsed: its HEADERS go out, and the body bytes that follow are read by
@@ -232,7 +221,13 @@ final class HTTP2ServerStream {
         }
         if framing.hasBody { response.expectBody(framing) } else { responseEnded = true }
         send(.headers(.init(headers: Self.responseHeaders(head), endStream: !framing.hasBody)), last: !framing.hasBody)
-        if responseEnded, requestsTunnel { close() }
+        endDeclinedTunnel()
+    }
+
+    /// An extended CONNECT the upstream did not switch: its answer is the stream's, and the stream ends with it rather
+    /// than waiting for a client that expects a tunnel to end its side.
+    private func endDeclinedTunnel() {
+        if responseEnded, requestsTunnel, !tunnelOpen { close() }
     }
 
     /// The upstream switched protocols: the stream's answer is `:status 200`, and its DATA frames the tunnel's bytes.

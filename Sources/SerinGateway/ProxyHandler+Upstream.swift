@@ -32,24 +32,18 @@ extension ProxyHandler: UpstreamDelegate {
             exchange.observe(.response(status: head.status))
             connection.decodesChunks = decode
             let keepAlive = keepAlive && !loop.draining
-            let routeEdits = exchange.route.policy.headers?.response, targetEdits = exchange.target.headers?.response
-            let edited = !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true)
+            // A copy only when a route edits the answer's fields.
+            let edited = Self.editedResponse(head, exchange)
             if case .stream(let stream) = client {
                 // The head goes to the stream as it is, not as HTTP/1 bytes the stream would read again.
-                var response = head
-                if edited { for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) } }
-                stream.respond(response)
+                stream.respond(edited ?? head)
                 unflushedToClient = true
                 return
             }
             var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
-            if edited {
-                var response = head
-                for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) }
-                ProxyHeaders.writeDownstreamResponse(response, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)
-            } else {
-                ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)
-            }
+            ProxyHeaders.writeDownstreamResponse(
+                edited ?? head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes
+            )
             // Held until the first body bytes, which usually came in the same read: one buffer, one write.
             heldHead = bytes
             unflushedToClient = true
@@ -76,6 +70,15 @@ extension ProxyHandler: UpstreamDelegate {
             client.write(bytes)
         }
         unflushedToClient = true
+    }
+
+    /// `head` with the route's and the destination's `headers.response` edits applied, or nil when they make none.
+    private static func editedResponse(_ head: ResponseHead, _ exchange: ProxyExchange) -> ResponseHead? {
+        let routeEdits = exchange.route.policy.headers?.response, targetEdits = exchange.target.headers?.response
+        guard !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) else { return nil }
+        var response = head
+        for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) }
+        return response
     }
 
     /// Body bytes up to this size are copied behind the response head rather than written apart.
