@@ -41,7 +41,7 @@ public final class SimpleHTTPClient: Sendable {
     ) async throws -> SimpleHTTPClient {
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -95,6 +95,9 @@ public final class SimpleHTTPClient: Sendable {
     }
 
     public var isActive: Bool { channel.isActive }
+
+    /// The connection's own port: how a test finds the server's end of it.
+    public var localPort: Int? { channel.localAddress?.port }
 
     public func close() async {
         try? await channel.close()
