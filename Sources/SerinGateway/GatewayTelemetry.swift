@@ -1,17 +1,18 @@
 import NIOConcurrencyHelpers
+import SerinCore
 
 /// Per-destination counters, kept from the first request so analysis and `/metrics` can read them.
 ///
 /// One shard per event loop: the hot path takes only its own shard's lock, which is contended
 /// only while a scrape is merging.
 public final class GatewayTelemetry: Sendable {
-    private let shards: [NIOLockedValueBox<[TrafficKey: TrafficCounters]>]
+    private let shards: [NIOLockedValueBox<Shard>]
     /// Passed-through connections' series, apart from the requests': the HTTP path never touches them. Their keys'
     /// `responseCode` is 0.
     private let tcpShards: [NIOLockedValueBox<[TrafficKey: TCPCounters]>]
 
     public init(shardCount: Int) {
-        shards = (0..<max(1, shardCount)).map { _ in NIOLockedValueBox([:]) }
+        shards = (0..<max(1, shardCount)).map { _ in NIOLockedValueBox(Shard()) }
         tcpShards = (0..<max(1, shardCount)).map { _ in NIOLockedValueBox([:]) }
     }
 
@@ -38,11 +39,27 @@ public final class GatewayTelemetry: Sendable {
     public func record(
         _ key: TrafficKey, milliseconds: Double, requestBytes: Int, responseBytes: Int, shard: Int
     ) {
-        shards[shard % shards.count].withLockedValue { series in
-            // Mutated in place: copying the counters out and back would copy three histograms per request.
-            series[key, default: TrafficCounters()].record(
-                milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes
-            )
+        shards[shard % shards.count].withLockedValue { shard in
+            shard.counters[shard.index(of: key)].record(milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
+        }
+    }
+
+    /// Records one proxied request, found by where it went: the series of most requests is found without
+    /// building its `TrafficKey` (strings, a label lookup, a hash of them all); `key` makes it the first time.
+    func record(
+        _ routed: RoutedSeries, milliseconds: Double, requestBytes: Int, responseBytes: Int, shard: Int, key: () -> TrafficKey
+    ) {
+        shards[shard % shards.count].withLockedValue { shard in
+            let index: Int
+            if let found = shard.routed[routed] {
+                index = found
+            } else {
+                index = shard.index(of: key())
+                // Each reconfiguration brings new targets; the stale ones' entries go in one sweep now and then.
+                if shard.routed.count >= Shard.maxRouted { shard.routed.removeAll(keepingCapacity: true) }
+                shard.routed[routed] = index
+            }
+            shard.counters[index].record(milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
         }
     }
 
@@ -50,8 +67,50 @@ public final class GatewayTelemetry: Sendable {
     public func snapshot() -> TelemetrySnapshot {
         var merged = TelemetrySnapshot()
         for shard in shards {
-            merged.merge(TelemetrySnapshot(series: shard.withLockedValue { $0 }))
+            merged.merge(TelemetrySnapshot(series: shard.withLockedValue { $0.series() }))
         }
         return merged
+    }
+
+    /// One event loop's series: the counters, the index of each key's, and the index of each routed series seen lately.
+    private struct Shard {
+        var counters: [TrafficCounters] = []
+        var indices: [TrafficKey: Int] = [:]
+        var routed: [RoutedSeries: Int] = [:]
+
+        static let maxRouted = 4096
+
+        mutating func index(of key: TrafficKey) -> Int {
+            if let index = indices[key] { return index }
+            counters.append(TrafficCounters())
+            indices[key] = counters.count - 1
+            return counters.count - 1
+        }
+
+        func series() -> [TrafficKey: TrafficCounters] {
+            indices.mapValues { counters[$0] }
+        }
+    }
+}
+
+/// Where a proxied request went and how it ended, compared by the route target's identity and a few integers:
+/// what identifies its series as cheaply as a request can. It holds its target, so the target's address is
+/// never reused by another while the entry lives.
+struct RoutedSeries: Hashable {
+    let target: RouteTable.Target
+    let endpoint: Int
+    let code: Int
+    let flag: ResponseFlag
+    let grpcStatus: String?
+
+    static func == (left: RoutedSeries, right: RoutedSeries) -> Bool {
+        left.target === right.target && left.endpoint == right.endpoint && left.code == right.code && left.flag == right.flag
+            && left.grpcStatus == right.grpcStatus
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(ObjectIdentifier(target))
+        hasher.combine(endpoint &* 1024 &+ code)
+        hasher.combine(flag)
     }
 }

@@ -121,7 +121,9 @@ struct HeaderFields {
 
     func first(_ field: KnownField) -> String? {
         guard contains(field) else { return nil }
-        return fields.firstIndex { $0.kind == field }.map(value(at:))
+        // A loop, not firstIndex(where:).map(value(at:)): that closure would copy the fields.
+        for index in fields.indices where fields[index].kind == field { return value(at: index) }
+        return nil
     }
 
     /// How many fields are `field`.

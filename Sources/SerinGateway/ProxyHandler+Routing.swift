@@ -8,8 +8,16 @@ extension ProxyHandler {
     /// Routes a request head just read: the gateway answers it itself (no route, a direct response or redirect,
     /// nowhere healthy to send it, a fault abort), or an exchange starts towards the chosen endpoint.
     func begin(_ received: RequestHead, hasBody: Bool) {
+        // Most requests are in origin form already: routed as read, with no copy of the head.
+        if RequestHead.httpSchemeLength(of: received.target) != nil {
+            route(received.inOriginForm(), hasBody: hasBody)
+        } else {
+            route(received, hasBody: hasBody)
+        }
+    }
+
+    private func route(_ head: RequestHead, hasBody: Bool) {
         let started = NIODeadline.now()
-        let head = received.inOriginForm()
         deadlines.headReceived()
         let upgrade = head.passedUpgrade
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
@@ -27,15 +35,14 @@ extension ProxyHandler {
         case .route(let found):
             route = found
         }
-        let policy = route.policy
-        if let direct = policy.directResponse {
+        if let direct = route.policy.directResponse {
             var contentType: String?
             if case .string = direct.body { contentType = Self.plainText }
             return answer(
                 .direct(status: direct.status), body: direct.body?.contents ?? [], contentType: contentType, head: head, started: started
             )
         }
-        if let redirect = policy.redirect {
+        if let redirect = route.policy.redirect {
             return answer(
                 .redirect(status: redirect.redirectCode), body: [], contentType: nil,
                 extraHeaders: [("location", RouteActions.location(for: redirect, request: head, scheme: overTLS ? "https" : "http"))], head: head, started: started
@@ -63,7 +70,7 @@ extension ProxyHandler {
                     : "every endpoint of \(target.cluster.name) is ejected by outlier detection"
             return answer(.noHealthyUpstream, "no healthy upstream: \(why)", head: head, started: started, destination: target.cluster)
         }
-        if let abort = policy.fault?.abort, abort.percentage.includes(draw: percentDraw()) {
+        if let abort = route.policy.fault?.abort, abort.percentage.includes(draw: percentDraw()) {
             return answer(
                 .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster
             )
@@ -75,14 +82,14 @@ extension ProxyHandler {
         )
         exchange.upgrade = upgrade
         self.exchange = exchange
-        if let timeout = policy.timeout {
+        if let timeout = route.policy.timeout {
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
         }
         if let mirrorTo {
             exchange.mirror = startMirror(of: mirrorTo.head, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
         }
-        let delayed = policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
-        run(machine.routedUpstream(retries: policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
+        let delayed = route.policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
+        run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
 
     /// The request head as it goes upstream, and where a mirror sends its copy. The common request is
@@ -92,23 +99,22 @@ extension ProxyHandler {
     private func upstreamRequest(
         for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?
     ) -> (ByteBuffer, mirror: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?) {
-        let policy = route.policy
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
-        let editsRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || !(target.headers?.request.isEmpty ?? true)
-        if !editsRequest && policy.mirror == nil {
+        let editsRequest = route.policy.rewrite != nil || !(route.policy.headers?.request.isEmpty ?? true) || !(target.headers?.request.isEmpty ?? true)
+        if !editsRequest && route.policy.mirror == nil {
             ProxyHeaders.writeUpstreamRequest(
                 head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
             )
         } else {
             var upstreamHead = head
-            if let rewrite = policy.rewrite {
+            if let rewrite = route.policy.rewrite {
                 RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: path))
             }
-            for operations in [policy.headers?.request, target.headers?.request].compactMap({ $0 }) {
+            for operations in [route.policy.headers?.request, target.headers?.request].compactMap({ $0 }) {
                 RouteActions.apply(operations, to: &upstreamHead.fields)
             }
-            if let mirror = policy.mirror, mirror.percentage.includes(draw: percentDraw()),
+            if let mirror = route.policy.mirror, mirror.percentage.includes(draw: percentDraw()),
                 let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
             {
                 // The shadow carries the same request id as the real request.

@@ -32,25 +32,30 @@ extension ProxyHandler: UpstreamDelegate {
             exchange.observe(.response(status: head.status))
             connection.decodesChunks = decode
             let keepAlive = keepAlive && !loop.draining
-            // A copy only when a route edits the answer's fields.
-            let edited = Self.editedResponse(head, exchange)
-            if case .stream(let stream) = client {
-                // The head goes to the stream as it is, not as HTTP/1 bytes the stream would read again.
-                stream.respond(edited ?? head)
-                unflushedToClient = true
-                return
+            // A copy only when a route edits the answer's fields (`edited ?? head` would copy every head).
+            if let edited = Self.editedResponse(head, exchange) {
+                startResponse(edited, of: exchange, to: client, keepAlive: keepAlive, decode: decode, expectedBody: expectedBody)
+            } else {
+                startResponse(head, of: exchange, to: client, keepAlive: keepAlive, decode: decode, expectedBody: expectedBody)
             }
-            var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
-            ProxyHeaders.writeDownstreamResponse(
-                edited ?? head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes
-            )
-            // Held until the first body bytes, which usually came in the same read: one buffer, one write.
-            heldHead = bytes
-            unflushedToClient = true
         default:
             // A retriable answer is dropped and counted; the client sees only the last attempt's.
             run(action, for: exchange)
         }
+    }
+
+    private func startResponse(
+        _ head: ResponseHead, of exchange: ProxyExchange, to client: ClientSide, keepAlive: Bool, decode: Bool, expectedBody: Int
+    ) {
+        unflushedToClient = true
+        if case .stream(let stream) = client {
+            // The head goes to the stream as it is, not as HTTP/1 bytes the stream would read again.
+            return stream.respond(head)
+        }
+        var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
+        ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)
+        // Held until the first body bytes, which usually came in the same read: one buffer, one write.
+        heldHead = bytes
     }
 
     func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int) {

@@ -599,9 +599,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     func record(_ exchange: ProxyExchange, code: Int, flag: ResponseFlag) {
         telemetry.record(
-            exchange.trafficKey(code: code, flag: flag), milliseconds: Self.milliseconds(since: exchange.started),
-            requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes, shard: loop.shard
-        )
+            RoutedSeries(target: exchange.target, endpoint: exchange.endpointIndex, code: code, flag: flag, grpcStatus: exchange.grpcStatus),
+            milliseconds: Self.milliseconds(since: exchange.started), requestBytes: exchange.requestBytes,
+            responseBytes: exchange.responseBytes, shard: loop.shard
+        ) { exchange.trafficKey(code: code, flag: flag) }
     }
 
     static func milliseconds(since start: NIODeadline) -> Double {

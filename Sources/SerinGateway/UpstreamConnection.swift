@@ -37,8 +37,10 @@ final class UpstreamConnection {
     fileprivate(set) var isClosed = false
     /// Whether the server said it will close after this response, or the response ends only by closing.
     var closeAfterResponse = false
-    /// Called when the connection closes while idle, so the pool forgets it.
-    var onIdleClose: ((UpstreamConnection) -> Void)?
+    /// The pool this connection waits in while idle, told when it closes there.
+    var idleIn: UpstreamPool?
+    /// The pool's bucket for this connection's endpoint, kept after the first return to it.
+    var bucket: UpstreamPool.IdleConnections?
     /// The cluster whose traffic policy this connection counts against; nil for clusters without one.
     let cluster: UpstreamCluster?
     /// Closes the connection once it has been idle for the cluster's `idleTimeout`.
@@ -255,7 +257,7 @@ final class UpstreamConnection {
         let endedResponse = responseEndsWithClose
         phase = .idle
         guard let delegate else {
-            onIdleClose?(self)
+            idleIn?.forget(self)
             return
         }
         if endedResponse {

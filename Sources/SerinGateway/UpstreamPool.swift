@@ -25,8 +25,9 @@ final class UpstreamPool {
     }
 
     /// One endpoint's idle connections, a class so taking and returning one changes it in place (a
-    /// dictionary value array would be copied out and back).
-    private final class IdleConnections {
+    /// dictionary value array would be copied out and back). A connection keeps its bucket, so returning it
+    /// needs no lookup.
+    final class IdleConnections {
         var connections: [UpstreamConnection] = []
     }
 
@@ -101,7 +102,7 @@ final class UpstreamPool {
         guard let bucket = idle[key] else { return nil }
         while let connection = bucket.connections.popLast() {
             if connection.channel.isActive && !connection.isClosed {
-                connection.onIdleClose = nil
+                connection.idleIn = nil
                 connection.idleTimer?.cancel()
                 connection.idleTimer = nil
                 // A read held back for an earlier client must not leave this exchange waiting.
@@ -132,9 +133,9 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.delegate = nil
-        let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
+        let bucket = connection.bucket ?? bucket(for: connection)
         guard connection.channel.isActive, !connection.isClosed, !connection.closeAfterResponse,
-            (idle[key]?.connections.count ?? 0) < maxIdlePerEndpoint
+            bucket.connections.count < maxIdlePerEndpoint
         else {
             connection.close()
             return
@@ -152,19 +153,27 @@ final class UpstreamPool {
                 return
             }
         }
-        connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
+        connection.idleIn = self
         // Reads held back while the last client was slow: idle connections must keep reading to see a close.
         connection.resumeReading()
         if let timeout = connection.cluster?.idleTimeout {
             connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { connection.close() }
         }
-        if let bucket = idle[key] {
-            bucket.connections.append(connection)
+        bucket.connections.append(connection)
+    }
+
+    /// The bucket `connection` goes back to, found once and kept by the connection.
+    private func bucket(for connection: UpstreamConnection) -> IdleConnections {
+        let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
+        let bucket: IdleConnections
+        if let existing = idle[key] {
+            bucket = existing
         } else {
-            let bucket = IdleConnections()
-            bucket.connections.append(connection)
+            bucket = IdleConnections()
             idle[key] = bucket
         }
+        connection.bucket = bucket
+        return bucket
     }
 
     /// Closes one idle connection of `cluster`, so a request waiting on another loop may open one.
@@ -179,23 +188,29 @@ final class UpstreamPool {
     /// Closes every idle connection of `cluster` (a reconfiguration replaced it).
     func closeIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
-        for key in idle.keys where key.cluster == id {
-            for connection in idle.removeValue(forKey: key)?.connections ?? [] { connection.close() }
+        // Buckets stay (emptied): connections of the cluster still busy hold theirs.
+        for (key, bucket) in idle where key.cluster == id {
+            let connections = bucket.connections
+            bucket.connections.removeAll()
+            for connection in connections { connection.close() }
         }
     }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
-        for bucket in idle.values { for connection in bucket.connections { connection.close() } }
-        idle.removeAll()
+        for bucket in idle.values {
+            let connections = bucket.connections
+            bucket.connections.removeAll()
+            for connection in connections { connection.close() }
+        }
     }
 
     var idleCount: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
 
-    private func forget(_ connection: UpstreamConnection) {
-        idle[Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))]?.connections.removeAll {
-            $0 === connection
-        }
+    /// An idle connection closed: it leaves its bucket.
+    func forget(_ connection: UpstreamConnection) {
+        connection.idleIn = nil
+        connection.bucket?.connections.removeAll { $0 === connection }
     }
 
     private func connect(

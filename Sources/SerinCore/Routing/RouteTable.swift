@@ -21,7 +21,10 @@ public struct RouteTable: Sendable {
     public static let empty = RouteTable(listeners: [:])
 
     /// One port: which gateways' servers listen there, and the virtual hosts bound to them.
-    public struct Listener: Sendable {
+    ///
+    /// This and the types below are immutable classes, as `Route` is: every request reads its listener, servers and
+    /// virtual hosts, and a reference costs one retain where a copy of a struct costs one per field.
+    public final class Listener: Sendable {
         public let port: Int
         /// A mesh port's listener: its one server is `ResourceName.mesh`, admitting every host, and a match's
         /// `gateways` admits the request when it lists `mesh`.
@@ -75,7 +78,7 @@ public struct RouteTable: Sendable {
     }
 
     /// A Gateway server on a listener: the hosts it admits, and how it terminates TLS.
-    public struct ServerBinding: Sendable {
+    public final class ServerBinding: Sendable {
         public let gateway: ResourceName
         public let hosts: [HostPattern]
         /// An HTTPS server's TLS settings; nil on a plaintext server.
@@ -103,14 +106,14 @@ public struct RouteTable: Sendable {
     }
 
     /// All routes for one host pattern, from every VirtualService that declares it, in manifest order.
-    public struct VirtualHost: Sendable {
+    public final class VirtualHost: Sendable {
         public let pattern: HostPattern
         public let routes: [Route]
         /// Per route, the bits of the listener's servers whose gateway the route is bound to: a request's
         /// admission mask is tested against it with one AND, no set built per request.
         let serverMasks: [UInt64]
 
-        public init(pattern: HostPattern, routes: [Route]) {
+        public convenience init(pattern: HostPattern, routes: [Route]) {
             self.init(pattern: pattern, routes: routes, serverMasks: [])
         }
 
