@@ -243,6 +243,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "serin-bench", dependencies: ["SerinCore"], path: "Sources/SerinBenchmarks", swiftSettings: strictSettings),
+        // scripts/bench-gateway.sh's "relay": a bare SwiftNIO TCP relay, the floor of any proxy on SwiftNIO's channels.
+        .executableTarget(
+            name: "nio-relay",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Sources/NIORelay", swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SerinLoggingTests", dependencies: ["SerinLogging", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings

@@ -69,7 +69,10 @@ Environment:
   WRK_THREADS=1      wrk threads (each connection count must be >= this)
   PROXIES="direct serin envoy nginx haproxy"   which to run, in this order; "baseline" (after serin) runs
                      a second serin build, BASELINE_BIN, in the same interleaved rounds, so a change is
-                     compared with the build before it under the same machine load
+                     compared with the build before it under the same machine load; "relay" runs
+                     nio-relay (Sources/NIORelay, built like serin): a bare SwiftNIO TCP relay, each client
+                     connection paired with one upstream connection (the 90/10 split per connection), no
+                     HTTP at all. Its CPU per request is the floor of any proxy on SwiftNIO's channels here
   OUT=bench-results/gateway-DATE.csv           raw per-round numbers (CSV), under the repository
   SERIN_BIN=/path    use this serin binary instead of building one as the Dockerfile does:
                      swift build -c release --product serin -Xswiftc -enforce-exclusivity=unchecked
@@ -304,7 +307,7 @@ validate_settings() {
         ((c >= WRK_THREADS)) || die "wrk needs connections >= threads: $c < WRK_THREADS=$WRK_THREADS"
     done
     for value in $PROXIES; do
-        [[ " direct serin baseline envoy nginx haproxy " == *" $value "* ]] || die "unknown proxy '$value' in PROXIES"
+        [[ " direct serin baseline relay envoy nginx haproxy " == *" $value "* ]] || die "unknown proxy '$value' in PROXIES"
     done
     if [[ " $PROXIES " == *" baseline "* ]]; then
         [[ -x ${BASELINE_BIN:-} ]] || die "PROXIES names baseline: set BASELINE_BIN to an executable serin binary"
@@ -378,6 +381,25 @@ backend_counters() {  # backend_counters PORT: "ACCEPTS REQUESTS" the backend ha
 # PROXY_PID (its process group), PROXY_PORT and PROXY_LOG.
 
 start_serin() { start_serin_build serin "$SERIN"; }
+
+build_relay() {  # the bare SwiftNIO relay, built as serin is, when PROXIES names it
+    [[ " $PROXIES " == *" relay "* ]] || return 0
+    local flags=(-c release -Xswiftc -enforce-exclusivity=unchecked)
+    log "building nio-relay (swift build ${flags[*]} --product nio-relay) in $REPO_ROOT"
+    (cd "$REPO_ROOT" && swift build "${flags[@]}" --product nio-relay >&2) || die "swift build of nio-relay failed"
+    RELAY="$(cd "$REPO_ROOT" && swift build "${flags[@]}" --show-bin-path)/nio-relay"
+    [[ -x $RELAY ]] || die "no nio-relay binary at $RELAY after the build"
+}
+
+start_relay() {
+    [[ $MODE == http ]] || die "relay runs only in the http mode (it carries bytes, it does not terminate TLS or HTTP/2)"
+    local dir="$WORK_DIR/relay"
+    mkdir -p "$dir"
+    PROXY_PORT=$PORT_RELAY
+    PROXY_LOG="$dir/relay.log"
+    start_group "$PROXY_LOG" "$RELAY" --listen "$PORT_RELAY" --upstream "$PORT_V1" --upstream "$PORT_V2" --threads "$PROXY_THREADS"
+    PROXY_PID=$STARTED_PID
+}
 start_baseline() { start_serin_build baseline "$BASELINE_BIN"; }
 
 start_serin_build() {  # start_serin_build NAME BINARY: the gateway in WORK_DIR/NAME, on Serin's ports
@@ -790,6 +812,7 @@ make_certificate() {
 print_versions() {
     echo "serin:   $SERIN ($(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
     [[ " $PROXIES " == *" baseline "* ]] && echo "baseline: $BASELINE_BIN"
+    [[ " $PROXIES " == *" relay "* ]] && echo "relay:   $RELAY (a bare SwiftNIO TCP relay, Sources/NIORelay)"
     [[ -n ${ENVOY:-} ]] && echo "envoy:   $("$ENVOY" --version 2>&1 | grep -o 'version: .*' | head -n 1)"
     echo "nginx:   $("$NGINX" -v 2>&1)"
     echo "haproxy: $("$HAPROXY" -v 2>&1 | head -n 1)"
@@ -824,6 +847,7 @@ main() {
     validate_settings
     ensure_tools
     build_serin
+    build_relay
     CLK_TCK=$(getconf CLK_TCK)
     LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -832,11 +856,11 @@ main() {
     python3 "$HELPER" init-csv "$OUT"
 
     local ports
-    mapfile -t ports < <(python3 "$HELPER" ports 8)
+    mapfile -t ports < <(python3 "$HELPER" ports 9)
     PORT_V1=${ports[0]} PORT_V2=${ports[1]}
     PORT_SERIN=${ports[2]} PORT_SERIN_ADMIN=${ports[3]}
     PORT_ENVOY=${ports[4]} PORT_ENVOY_ADMIN=${ports[5]}
-    PORT_NGINX=${ports[6]} PORT_HAPROXY=${ports[7]}
+    PORT_NGINX=${ports[6]} PORT_HAPROXY=${ports[7]} PORT_RELAY=${ports[8]}
 
     start_backend v1 "$PORT_V1"
     BACKEND_V1_PID=$BACKEND_PID
@@ -852,7 +876,7 @@ main() {
                 log "threads $PROXY_THREADS, $MODE: round $round of $ROUNDS"
                 for proxy in $PROXIES; do
                     # The backends speak plain HTTP/1.1 only: "direct" is measured in the http mode.
-                    [[ $proxy == direct && $MODE != http ]] && continue
+                    [[ ($proxy == direct || $proxy == relay) && $MODE != http ]] && continue
                     bench_proxy "$round" "$proxy"
                 done
             done
@@ -864,7 +888,7 @@ main() {
     PROXY_THREADS=${THREADS%% *} MODE=http
     if ((MEMORY_CONNECTIONS > 0)); then
         for proxy in $PROXIES; do
-            [[ $proxy == direct ]] || memory_of "$proxy"
+            [[ $proxy == direct || $proxy == relay ]] || memory_of "$proxy"
         done
     fi
 

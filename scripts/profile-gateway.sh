@@ -19,6 +19,8 @@ Environment:
   CONNECTIONS=8    h2load -c               THREADS=1     serin --threads
   TOP=25           functions listed        OUT=DIR       keep perf.data in DIR (default: a temp dir, removed)
   SERIN_BIN=/path  the serin binary (default: build as bench-gateway.sh does)
+  ALLOCATIONS=1    count instead of sampling: swift_allocObject, malloc and swift_retain calls per request
+                   (uprobes added with perf probe, which needs root; exact counts, not samples)
 
 Compare two builds by running this with SERIN_BIN set to each, back to back: CPU µs/request moves with
 other work on the machine (check the load line), the shares of the functions much less.
@@ -77,6 +79,31 @@ cpu_ticks() {  # "UTIME STIME" of the gateway process, in clock ticks
 }
 log "warm-up: $WARMUP requests"
 load "$WARMUP"
+if [[ ${ALLOCATIONS:-0} == 1 ]]; then
+    swift_core=$(ldd "$SERIN" | awk '/libswiftCore.so/ {print $3}')
+    libc=$(ldd "$SERIN" | awk '/libc.so.6/ {print $3}')
+    [[ -n $swift_core && -n $libc ]] || die "cannot find libswiftCore.so and libc.so.6 in ldd $SERIN"
+    perf probe -q -x "$swift_core" swift_allocObject 2>/dev/null || perf probe -l | grep -q swift_allocObject ||
+        die "perf probe could not add a uprobe on swift_allocObject (run as root)"
+    perf probe -q -x "$swift_core" swift_retain 2>/dev/null || perf probe -l | grep -q 'swift_retain ' ||
+        die "perf probe could not add a uprobe on swift_retain (run as root)"
+    perf probe -q -x "$libc" malloc 2>/dev/null || perf probe -l | grep -q 'probe_libc:malloc' ||
+        die "perf probe could not add a uprobe on malloc (run as root)"
+    log "counting allocations over $REQUESTS requests ($MODE, $PROFILE_CONNECTIONS connections)"
+    perf stat -x, -e probe_libswiftCore:swift_allocObject,probe_libswiftCore:swift_retain,probe_libc:malloc -p "$PROXY_PID" -o "$PROFILE_OUT/stat.csv" &
+    PERF_PID=$!
+    sleep 0.5
+    load "$REQUESTS"
+    kill -INT "$PERF_PID"
+    wait "$PERF_PID" 2>/dev/null || true
+    echo "== Serin gateway: allocations per request =="
+    echo "load:     ${client[*]} -t 1 -c $PROFILE_CONNECTIONS -n $REQUESTS $url (after $WARMUP warm-up requests)"
+    awk -F, -v n="$REQUESTS" '$3 ~ /swift_allocObject/ {printf "swift_allocObject: %.2f per request\n", $1 / n}
+        $3 ~ /swift_retain/ {printf "swift_retain:      %.1f per request (each a reference count taken, an atomic add)\n", $1 / n}
+        $3 ~ /malloc/ {printf "malloc:            %.2f per request (Swift objects, buffers and arrays all start here)\n", $1 / n}' \
+        "$PROFILE_OUT/stat.csv"
+    exit 0
+fi
 log "measuring: $REQUESTS requests ($MODE, $PROFILE_CONNECTIONS connections), sampled by perf"
 perf record -e cpu-clock --all-user -F 4999 -g -p "$PROXY_PID" -o "$PROFILE_OUT/perf.data" >"$PROFILE_OUT/perf.log" 2>&1 &
 PERF_PID=$!

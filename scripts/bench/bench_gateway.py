@@ -32,8 +32,8 @@ COLUMNS = [
 ]
 
 # Table order: the physical limit first, then Serin, then its peers.
-PROXY_ORDER = ["direct", "serin", "baseline", "envoy", "nginx", "haproxy"]
-PEERS = ["baseline", "envoy", "nginx", "haproxy"]
+PROXY_ORDER = ["direct", "serin", "baseline", "relay", "envoy", "nginx", "haproxy"]
+PEERS = ["baseline", "relay", "envoy", "nginx", "haproxy"]
 
 
 # --- ports -------------------------------------------------------------------------------------------
@@ -260,6 +260,19 @@ def report(args):
             print()
             print("Serin ÷ peer (req/s: above 1 means Serin is faster; CPU/req and p99: above 1 means Serin costs more)")
             print_table(["peer", "load", "req/s ratio", "CPU/req ratio", "p99 ratio"], ratio_rows)
+
+    if "relay" in proxies and "nginx" in proxies:
+        floor_rows = []
+        for c in connections:
+            relay, nginx = summary.get((c, "relay")), summary.get((c, "nginx"))
+            if relay is None or nginx is None:
+                continue
+            floor_rows.append([c, fmt(ratio(relay["cpu"], nginx["cpu"]), "{:.2f}"), fmt(ratio(relay["rps"], nginx["rps"]), "{:.2f}")])
+        if floor_rows:
+            print()
+            print("relay ÷ nginx: a bare SwiftNIO relay (no HTTP) against nginx's whole proxy; a CPU/req ratio above 1 means")
+            print("SwiftNIO's channels alone cost more per request than nginx does")
+            print_table(["load", "CPU/req ratio", "req/s ratio"], floor_rows)
 
     if len(thread_counts) > 1:
         print_scaling(summary, proxies, thread_counts)
