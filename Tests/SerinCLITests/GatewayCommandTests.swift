@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import SerinListener
 import SerinManifests
 import SerinTesting
@@ -43,6 +44,48 @@ struct GatewayCommandTests {
         #expect(output.contains("serin gateway: stopped\n"), "\(output)")
         #expect((try? await RawConnection.connect(port: gatewayPort, group: backends.group)) == nil)
         await busy.close()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
+    @Test("run as a user that is not root (as most people run it, and the image), it proxies the seed's requests")
+    func servesWithoutRoot() async throws {
+        let runuser = URL(fileURLWithPath: "/usr/sbin/runuser")
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: runuser.path), getpwnam("nobody") != nil else {
+            let reason = "needs root, /usr/sbin/runuser and the user nobody to run serin as another user"
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("CI: \(reason)") } else { print("skipped: \(reason)") }
+            return
+        }
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        // A directory nobody may read, holding the manifests and a copy of serin (the build directory's parents
+        // need not be open to other users).
+        let directory = try SerinProcess.temporaryDirectory()
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        for source in SeedManifests.sources(v1: v1.port, v2: v2.port) {
+            try source.text.write(to: directory.appendingPathComponent((source.path as NSString).lastPathComponent), atomically: true, encoding: .utf8)
+        }
+        let binary = directory.appendingPathComponent("serin")
+        try FileManager.default.copyItem(at: SerinProcess.executable, to: binary)
+        let gatewayPort = try await backends.freePort()
+        let adminPort = try await backends.freePort()
+        let gateway = try SerinProcess.launch(
+            ["-u", "nobody", "--", binary.path, "gateway", "-f", directory.path, "--port-offset", String(gatewayPort - 80),
+             "--admin", "127.0.0.1:\(adminPort)", "--threads", "1"],
+            program: runuser
+        )
+        #expect(await gateway.waitForOutput("listening on 127.0.0.1:\(gatewayPort)", timeout: .seconds(30)), "\(gateway.printed)")
+        // Before, every connection was reset: the gateway set SO_DEBUG, which only root may.
+        for _ in 0..<3 {
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: gatewayPort, group: backends.group)
+            let page = try await client.send(.GET, "/", headers: [("host", "web")])
+            #expect(page.status == 200)
+            #expect(page.bodyText.contains("This is v"))
+            await client.close()
+        }
+        await gateway.kill(SIGTERM)
         await v1.close()
         await v2.close()
         await backends.shutdown()
