@@ -54,7 +54,9 @@ public final class SteadyLoad: Sendable {
                                 }
                                 tally.withLockedValue { $0.add(status: Int(response.status.code), version: version, body: body) }
                             } catch {
+                                // Sent and never answered: counted among the requests, as a failure of the proxy.
                                 proxyFailures.withLockedValue { $0.append("transport: \(error)") }
+                                tally.withLockedValue { $0.failures.append("transport: \(error)") }
                             }
                             try? await Task.sleep(for: pause)
                         }
@@ -77,7 +79,8 @@ public final class SteadyLoad: Sendable {
         try? await client.shutdown()
     }
 
-    /// Answers so far, by version (500s from a version count as that version's failures).
+    /// Requests so far, by the version that answered (500s from a version count as that version's failures, and
+    /// requests no version answered as failures too: `failuresCausedByProxy` lists those).
     public var counts: VersionTally { tally.withLockedValue { $0 } }
 
     /// Requests no version answered: what the proxy itself failed.

@@ -193,6 +193,14 @@ struct DemoCommand: AsyncParsableCommand {
         return (nil, stableHost)
     }
 
+    /// What the demo's clients got: every request sent, by the version that answered, and the failures split
+    /// between the app's 500s and what Serin failed (no version answered, or no answer at all).
+    static func trafficLine(_ tally: VersionTally, proxyFailures: Int) -> String {
+        let parts = tally.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            + ["\(tally.failures.count - proxyFailures) answered 500 by the app", "\(proxyFailures) failed by Serin"]
+        return "traffic: \(tally.total) requests — " + parts.joined(separator: ", ")
+    }
+
     /// The timeline, the traffic tally and how the rollout ended.
     private func printSummary(
         final: CanaryStatus?, stableHost: String, spec: CanarySpec, load: SteadyLoad, events: [RolloutEvent],
@@ -204,8 +212,7 @@ struct DemoCommand: AsyncParsableCommand {
         Terminal.out("timeline:")
         for line in DemoTimeline.lines(events: events, measurements: measurements) { Terminal.out("  \(line)") }
         Terminal.out("")
-        Terminal.out("traffic: \(tally.total) requests — " + tally.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            + ", \(tally.failures.count - proxyFailures.count) answered 500 by the app, \(proxyFailures.count) failed by Serin")
+        Terminal.out(Self.trafficLine(tally, proxyFailures: proxyFailures.count))
         guard let final else {
             // Stopped by SIGTERM or Ctrl-C (the rollout piece is cancelled), or out of time.
             Terminal.out(Task.isCancelled ? "serin demo: stopped before the rollout finished" : "serin demo: gave up after \(timeout): the rollout did not finish")
