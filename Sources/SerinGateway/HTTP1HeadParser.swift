@@ -92,7 +92,8 @@ enum HTTP1HeadParser {
                 }
                 throw MalformedMessage(reason: "malformed request: the version is not HTTP/1.0 or HTTP/1.1")
             }
-            let method = string(bytes, 0..<methodEnd)
+            let method = methodEnd == 3 && bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "T")
+                ? "GET" : string(bytes, 0..<methodEnd)
             let target = string(bytes, cursor..<targetEnd)
             // RFC 9110 §9.3.6: CONNECT asks for a tunnel, which this gateway does not open; §15.6.2: not implemented.
             if method == "CONNECT" {
@@ -124,9 +125,10 @@ enum HTTP1HeadParser {
                     reason: "malformed request: \(hosts) host header fields; a request needs exactly one (RFC 9112 §3.2)"
                 )
             }
-            if let host = fields.first(.host), let bad = host.utf8.first(where: { !isAuthorityByte($0) }) {
+            // Checked in place: the host's String is made only for the error.
+            if let bad = fields.firstByte(of: .host, where: { !isAuthorityByte($0) }) {
                 throw MalformedMessage(
-                    reason: "malformed request: byte \(bad) in host \(host.debugDescription) is not part of a host and port (RFC 9112 §3.2)"
+                    reason: "malformed request: byte \(bad) in host \((fields.first(.host) ?? "").debugDescription) is not part of a host and port (RFC 9112 §3.2)"
                 )
             }
             let size = fields.byteCount

@@ -126,6 +126,20 @@ struct HeaderFields {
         return nil
     }
 
+    /// The first byte of the first `field`'s value that matches `predicate`, read in place; nil when none does (or
+    /// there is no such field).
+    func firstByte(of field: KnownField, where predicate: (UInt8) -> Bool) -> UInt8? {
+        guard contains(field) else { return nil }
+        for index in fields.indices where fields[index].kind == field {
+            let start = Int(fields[index].valueStart), length = Int(fields[index].valueLength)
+            return storage.withUnsafeReadableBytes { bytes in
+                let from = start - storage.readerIndex
+                return UnsafeRawBufferPointer(rebasing: bytes[from..<from + length]).first(where: predicate)
+            }
+        }
+        return nil
+    }
+
     /// How many fields are `field`.
     func count(of field: KnownField) -> Int {
         guard contains(field) else { return 0 }
@@ -347,16 +361,37 @@ struct HeaderFields {
     /// `name: value\r\n` for each field in order, but those whose kind is in `skipping` or whose name is in
     /// `skippingNames` (lower-case).
     func write(to buffer: inout ByteBuffer, skipping: UInt32 = 0, skippingNames: [String] = []) {
+        func kept(_ index: Int) -> Bool {
+            fields[index].kind.bit & skipping == 0 && (skippingNames.isEmpty || !skippingNames.contains { nameEquals(at: index, $0) })
+        }
+        // The size first, then one reservation and plain copies: four writes per field would each check the
+        // buffer's capacity and uniqueness again.
+        var size = 0
+        for index in fields.indices where kept(index) { size += Int(fields[index].nameLength) + Int(fields[index].valueLength) + 4 }
+        guard size > 0 else { return }
         storage.withUnsafeReadableBytes { bytes in
             let base = storage.readerIndex
-            for (index, field) in fields.enumerated() where field.kind.bit & skipping == 0 {
-                if !skippingNames.isEmpty, skippingNames.contains(where: { nameEquals(at: index, $0) }) { continue }
-                let nameStart = Int(field.nameStart) - base
-                let valueStart = Int(field.valueStart) - base
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + Int(field.nameLength)]))
-                buffer.writeStaticString(": ")
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + Int(field.valueLength)]))
-                buffer.writeStaticString("\r\n")
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                var at = 0
+                func put(_ source: UnsafeRawBufferPointer) {
+                    UnsafeMutableRawBufferPointer(rebasing: out[at..<at + source.count]).copyMemory(from: source)
+                    at += source.count
+                }
+                func put(_ first: UInt8, _ second: UInt8) {
+                    out[at] = first
+                    out[at + 1] = second
+                    at += 2
+                }
+                for index in fields.indices where kept(index) {
+                    let field = fields[index]
+                    let nameStart = Int(field.nameStart) - base
+                    let valueStart = Int(field.valueStart) - base
+                    put(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + Int(field.nameLength)]))
+                    put(UInt8(ascii: ":"), UInt8(ascii: " "))
+                    put(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + Int(field.valueLength)]))
+                    put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+                }
+                return at
             }
         }
     }

@@ -69,8 +69,16 @@ enum ProxyHeaders {
         _ head: ResponseHead, version: HTTPVersion, keepAlive: Bool, decodedBody: Bool, to buffer: inout ByteBuffer
     ) {
         buffer.writeStaticString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        buffer.writeString(String(head.status))
-        buffer.writeInteger(UInt8(ascii: " "))
+        if (100...999).contains(head.status) {
+            // Three digits written as bytes: no String made per response.
+            let zero = UInt8(ascii: "0")
+            buffer.writeMultipleIntegers(
+                zero + UInt8(head.status / 100), zero + UInt8(head.status / 10 % 10), zero + UInt8(head.status % 10), UInt8(ascii: " ")
+            )
+        } else {
+            buffer.writeString(String(head.status))
+            buffer.writeInteger(UInt8(ascii: " "))
+        }
         buffer.writeString(head.reason)
         buffer.writeStaticString("\r\n")
         let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit : 0)
