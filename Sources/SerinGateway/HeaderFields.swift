@@ -130,13 +130,7 @@ struct HeaderFields {
     /// there is no such field).
     func firstByte(of field: KnownField, where predicate: (UInt8) -> Bool) -> UInt8? {
         guard contains(field) else { return nil }
-        for index in fields.indices where fields[index].kind == field {
-            let start = Int(fields[index].valueStart), length = Int(fields[index].valueLength)
-            return storage.withUnsafeReadableBytes { bytes in
-                let from = start - storage.readerIndex
-                return UnsafeRawBufferPointer(rebasing: bytes[from..<from + length]).first(where: predicate)
-            }
-        }
+        for index in fields.indices where fields[index].kind == field { return withValueBytes(at: index) { $0.first(where: predicate) } }
         return nil
     }
 

@@ -29,6 +29,13 @@ final class UpstreamPool {
     /// needs no lookup.
     final class IdleConnections {
         var connections: [UpstreamConnection] = []
+
+        /// Closes every connection waiting here; the bucket stays, since busy connections still hold it.
+        func closeAll() {
+            let closing = connections
+            connections.removeAll()
+            for connection in closing { connection.close() }
+        }
     }
 
     private struct Waiting: Hashable {
@@ -188,21 +195,12 @@ final class UpstreamPool {
     /// Closes every idle connection of `cluster` (a reconfiguration replaced it).
     func closeIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
-        // Buckets stay (emptied): connections of the cluster still busy hold theirs.
-        for (key, bucket) in idle where key.cluster == id {
-            let connections = bucket.connections
-            bucket.connections.removeAll()
-            for connection in connections { connection.close() }
-        }
+        for (key, bucket) in idle where key.cluster == id { bucket.closeAll() }
     }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
-        for bucket in idle.values {
-            let connections = bucket.connections
-            bucket.connections.removeAll()
-            for connection in connections { connection.close() }
-        }
+        for bucket in idle.values { bucket.closeAll() }
     }
 
     var idleCount: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
