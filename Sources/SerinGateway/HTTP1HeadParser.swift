@@ -58,6 +58,14 @@ enum HTTP1HeadParser {
 
     /// Parses the request head that is all of `head` (up to and including its empty line).
     static func parseRequest(_ head: ByteBuffer, limits: GatewayLimits) throws(MalformedMessage) -> RequestHead {
+        var recycled = HeaderFields.Recycled()
+        return try parseRequest(head, limits: limits, reusing: &recycled)
+    }
+
+    /// Parses a request head, its fields listed in the memory of an earlier head's (`HeaderFields.Recycled`).
+    static func parseRequest(
+        _ head: ByteBuffer, limits: GatewayLimits, reusing recycled: inout HeaderFields.Recycled
+    ) throws(MalformedMessage) -> RequestHead {
         try head.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
             let lineEnd = lineEnd(bytes, from: 0)
             var cursor = 0
@@ -106,7 +114,7 @@ enum HTTP1HeadParser {
             }
             let fields: HeaderFields
             do throws(MalformedMessage) {
-                fields = try parseFields(bytes, from: lineEnd.next, storage: head, capacity: 8)
+                fields = try parseFields(bytes, from: lineEnd.next, storage: head, reusing: &recycled)
             } catch {
                 throw MalformedMessage(reason: "malformed request: \(error.reason)")
             }
@@ -149,6 +157,12 @@ enum HTTP1HeadParser {
 
     /// Parses the response head that is all of `head`.
     static func parseResponse(_ head: ByteBuffer) throws(MalformedMessage) -> ResponseHead {
+        var recycled = HeaderFields.Recycled()
+        return try parseResponse(head, reusing: &recycled)
+    }
+
+    /// Parses a response head, its fields listed in the memory of an earlier head's (`HeaderFields.Recycled`).
+    static func parseResponse(_ head: ByteBuffer, reusing recycled: inout HeaderFields.Recycled) throws(MalformedMessage) -> ResponseHead {
         try head.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
             let lineEnd = lineEnd(bytes, from: 0)
             guard lineEnd.content >= 12, let version = version(bytes, from: 0, to: 8), bytes[8] == UInt8(ascii: " ") else {
@@ -166,7 +180,7 @@ enum HTTP1HeadParser {
                 guard bytes[12] == UInt8(ascii: " ") else { throw MalformedMessage(reason: "the status code is not three digits") }
                 reason = string(bytes, 13..<lineEnd.content)
             }
-            let fields = try parseFields(bytes, from: lineEnd.next, storage: head, capacity: 8)
+            let fields = try parseFields(bytes, from: lineEnd.next, storage: head, reusing: &recycled)
             return ResponseHead(
                 version: version, status: status, reason: reason, fields: fields, isKeepAlive: keepAlive(fields, version: version)
             )
@@ -217,9 +231,9 @@ enum HTTP1HeadParser {
     }
 
     private static func parseFields(
-        _ bytes: UnsafeRawBufferPointer, from start: Int, storage: ByteBuffer, capacity: Int
+        _ bytes: UnsafeRawBufferPointer, from start: Int, storage: ByteBuffer, reusing recycled: inout HeaderFields.Recycled
     ) throws(MalformedMessage) -> HeaderFields {
-        var fields = HeaderFields(storage: storage, capacity: capacity)
+        var fields = HeaderFields(storage: storage, capacity: 8, reusing: &recycled)
         let base = storage.readerIndex
         var lineStart = start
         while lineStart < bytes.count {

@@ -76,7 +76,7 @@ enum KnownField: UInt8, CaseIterable {
 /// in `storage`, lookups compare bytes, and writing the head out copies the bytes. Fields added later (a
 /// route's `headers.set`, a local answer's) are appended to `storage`.
 struct HeaderFields {
-    private struct Field {
+    fileprivate struct Field {
         var nameStart: Int32
         var nameLength: Int32
         var valueStart: Int32
@@ -93,6 +93,27 @@ struct HeaderFields {
     init(storage: ByteBuffer, capacity: Int = 0) {
         self.storage = storage
         fields.reserveCapacity(capacity)
+    }
+
+    /// The memory of a finished head's field list, kept by a connection for its next head: one allocation less
+    /// per message. A list some copy still shares is not reused in place (copy on write keeps that copy whole).
+    struct Recycled {
+        fileprivate var fields: [HeaderFields.Field] = []
+    }
+
+    /// Fields parsed out of `storage`, listed in the memory `recycled` kept, if it kept any.
+    init(storage: ByteBuffer, capacity: Int, reusing recycled: inout Recycled) {
+        self.storage = storage
+        swap(&fields, &recycled.fields)
+        fields.removeAll(keepingCapacity: true)
+        fields.reserveCapacity(capacity)
+    }
+
+    /// Hands the field list's memory to `recycled` for the next head; these fields are empty afterwards.
+    mutating func recycle(into recycled: inout Recycled) {
+        swap(&fields, &recycled.fields)
+        fields = []
+        present = 0
     }
 
     init() {
@@ -391,20 +412,14 @@ struct HeaderFields {
     }
 }
 
-/// The current request's fields as routing sees them; one per connection, refilled per request, so the
-/// routing attributes hold a reference instead of boxing the fields each time.
+/// The current request's fields as routing sees them; one per connection, so the routing attributes hold a
+/// reference instead of boxing the fields each time. The request lends its fields here while its route is
+/// resolved and takes them back after (two swaps, no copy): held any longer, they would keep the memory the
+/// request was read into, which the next read could not reuse then.
 final class HeaderLookup: RequestHeaderLookup {
-    var fields: HeaderFields
-    /// Empty fields, kept to let go of a request's once it is routed (see `release`).
-    private let none = HeaderFields()
-
-    init() { fields = none }
+    var fields = HeaderFields()
 
     func firstValue(forHeader lowercasedName: String) -> String? { fields.first(lowercasedName) }
-
-    /// Drops the routed request's fields. They share the memory the request was read into; while anything holds
-    /// it, the next read cannot reuse that buffer (NIO allocates another; NIOSSL copies its plaintext buffer).
-    func release() { fields = none }
 }
 
 extension String {

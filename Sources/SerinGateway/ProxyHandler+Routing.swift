@@ -7,27 +7,26 @@ import SerinCore
 extension ProxyHandler {
     /// Routes a request head just read: the gateway answers it itself (no route, a direct response or redirect,
     /// nowhere healthy to send it, a fault abort), or an exchange starts towards the chosen endpoint.
-    func begin(_ received: RequestHead, hasBody: Bool) {
-        // Most requests are in origin form already: routed as read, with no copy of the head.
-        if RequestHead.httpSchemeLength(of: received.target) != nil {
-            route(received.inOriginForm(), hasBody: hasBody)
-        } else {
-            route(received, hasBody: hasBody)
-        }
+    /// Most requests are in origin form already: routed as read, with no copy of the head. The head is borrowed
+    /// (`inout`) so routing can lend its fields to `headerLookup` and take them back without a copy.
+    func begin(_ received: inout RequestHead, hasBody: Bool) {
+        if RequestHead.httpSchemeLength(of: received.target) != nil { received = received.inOriginForm() }
+        route(&received, hasBody: hasBody)
     }
 
-    private func route(_ head: RequestHead, hasBody: Bool) {
+    private func route(_ head: inout RequestHead, hasBody: Bool) {
         let started = NIODeadline.now()
         deadlines.headReceived()
         let upgrade = head.passedUpgrade
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
         else { return }
-        headerLookup.fields = head.fields
         let attributes = RequestAttributes(
             method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: headerLookup
         )
+        // Lent, not copied: the lookup holds the fields only while the route is resolved.
+        swap(&headerLookup.fields, &head.fields)
         let resolution = inMesh ? routes.table.resolveMesh(attributes) : routes.table.resolve(attributes, port: declaredPort)
-        headerLookup.release()
+        swap(&headerLookup.fields, &head.fields)
         let route: RouteTable.Route
         switch resolution {
         case .noRoute(let reason):

@@ -57,6 +57,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     var responseHeadBuffer: ByteBuffer?
     /// Routing reads the request's fields through this one object per connection: no box per request.
     let headerLookup = HeaderLookup()
+    /// The last request head's field list, which the next head's fields fill.
+    private var recycledFields = HeaderFields.Recycled()
     /// Whether a request head was read on this connection: only its first bytes may be an HTTP/2 preface.
     private var sawRequestHead = false
 
@@ -164,10 +166,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             }
             let headBytes = buffer.readSlice(length: end)!
             keep(buffer)
-            let head: RequestHead
+            var head: RequestHead
             let framing: BodyFraming
             do {
-                head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits)
+                head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits, reusing: &recycledFields)
                 framing = try BodyFraming.ofRequest(head)
             } catch {
                 if !sawRequestHead, HTTP2Connection.beginsWithPreface(headBytes) { return switchToHTTP2(receivedFirst: headBytes) }
@@ -175,7 +177,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             }
             sawRequestHead = true
             body = BodyReader(framing)
-            begin(head, hasBody: framing.hasBody)
+            begin(&head, hasBody: framing.hasBody)
+            head.fields.recycle(into: &recycledFields)
             if body == nil { run(machine.requestEnded(), for: exchange) }
         }
     }

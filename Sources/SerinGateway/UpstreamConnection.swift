@@ -70,6 +70,8 @@ final class UpstreamConnection {
     /// Bytes of a response head that is not complete yet, and where it ends, searched for as they arrive.
     private var partialHead: ByteBuffer?
     private var headEnd = HeadEndSearch()
+    /// The last response head's field list, which the next head's fields fill.
+    private var recycledFields = HeaderFields.Recycled()
 
     /// The most bytes a response head may take, as Envoy's default `max_response_headers_kb`.
     static let maxResponseHeadBytes = 60 * 1024
@@ -185,21 +187,21 @@ final class UpstreamConnection {
                     partialHead = buffer
                     return
                 }
-                let head: ResponseHead
+                var head: ResponseHead
                 let framing: BodyFraming
                 do {
-                    head = try HTTP1HeadParser.parseResponse(buffer.readSlice(length: end)!)
+                    head = try HTTP1HeadParser.parseResponse(buffer.readSlice(length: end)!, reusing: &recycledFields)
                     framing = try BodyFraming.ofResponse(head, toHEAD: toHEAD)
                 } catch {
                     return fail(error)
                 }
                 if upgrade && head.status == 101 {
                     phase = .tunnel
-                    delegate.upstream(self, receivedHead: head)
+                    hand(&head, to: delegate)
                     continue
                 }
                 if head.isInformational {
-                    delegate.upstream(self, receivedHead: head)
+                    hand(&head, to: delegate)
                     continue
                 }
                 if !head.isKeepAlive { closeAfterResponse = true }
@@ -211,11 +213,11 @@ final class UpstreamConnection {
                 } else {
                     phase = .idle
                     if buffer.readableBytes > 0 { closeAfterResponse = true }
-                    delegate.upstream(self, receivedHead: head)
+                    hand(&head, to: delegate)
                     self.delegate?.upstreamEnded(self)
                     return
                 }
-                delegate.upstream(self, receivedHead: head)
+                hand(&head, to: delegate)
             case .body(var reader):
                 let part: (bytes: ByteBuffer, dataBytes: Int, ended: Bool)
                 do {
@@ -239,6 +241,12 @@ final class UpstreamConnection {
                 return
             }
         }
+    }
+
+    /// Gives the exchange a response head, then keeps its field list's memory for the next head.
+    private func hand(_ head: inout ResponseHead, to delegate: any UpstreamDelegate) {
+        delegate.upstream(self, receivedHead: head)
+        head.fields.recycle(into: &recycledFields)
     }
 
     /// The upstream broke HTTP: the exchange hears why, and the connection is closed.
