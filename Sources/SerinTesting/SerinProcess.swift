@@ -137,11 +137,31 @@ public enum SerinProcess {
         }
     }
 
-    /// A fresh temporary directory for manifests a test writes.
+    /// A fresh temporary directory for manifests a test writes, removed with the others when the test process
+    /// exits.
     public static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("serin-test-\(UUID().uuidString)")
+        let url = temporaryRoot.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// The parent of this process's temporary directories: `serin-tests-PID`. Made on first use, when the
+    /// parents that processes no longer running left behind (a run killed before it could exit) are removed too.
+    private static let temporaryRoot: URL = {
+        let base = FileManager.default.temporaryDirectory
+        let prefix = "serin-tests-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = pid_t(name.dropFirst(prefix.count)) else { continue }
+            if pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) {
+                try? FileManager.default.removeItem(at: base.appendingPathComponent(name))
+            }
+        }
+        atexit { SerinProcess.removeTemporaryRoot() }
+        return base.appendingPathComponent("\(prefix)\(getpid())")
+    }()
+
+    private static func removeTemporaryRoot() {
+        try? FileManager.default.removeItem(at: temporaryRoot)
     }
 }
 
