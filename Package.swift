@@ -63,11 +63,17 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
         .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
+        // What every listening socket Serin opens carries: a pause after a failed accept.
+        .target(
+            name: "SerinSockets", dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         // Hummingbird as Serin serves with it: a listener started in the background with its bound port, text and
         // JSON answers as users read them, requests collected whole. The admin API, the demo app, test servers.
         .target(
             name: "SerinListener",
             dependencies: serving + [
+                "SerinSockets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -147,7 +153,7 @@ let package = Package(
         .target(
             name: "SerinGateway",
             dependencies: [
-                "SerinCore",
+                "SerinCore", "SerinSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -67,6 +67,37 @@ public final class GatewayRuntime: Service, Sendable {
         self.pieces = PieceGroup(pieces, logger: logger)
     }
 
+    /// Tells the log what the listeners could not take in the last second.
+    private static func report(_ change: ListenerHealth.Counts, of gateway: GatewayServer, to logger: Logger) {
+        if change.acceptFailures > 0 {
+            let pause = GatewayServer.acceptPause.nanoseconds / 1_000_000
+            logger.error(
+                "\(change.acceptFailures) accept(s) failed in the last second (\(change.lastFailure ?? "unknown error")): new connections wait in the listen backlog while the gateway retries every \(pause) ms; if it is out of file descriptors, raise the open-file limit (ulimit -n, systemd LimitNOFILE=) or lower --max-connections"
+            )
+        }
+        if change.overflow > 0 {
+            logger.warning(
+                "\(change.overflow) connection(s) refused in the last second: \(gateway.limits.maxConnections) client connections were open, the most allowed (--max-connections)"
+            )
+        }
+    }
+
+    /// `limits` with at most the client connections the open-file limit can hold, after raising the soft limit to
+    /// the hard one (see `OpenFileLimit`): over the cap a connection is refused as it is accepted, which is
+    /// better than accepts and upstream connects failing for lack of file descriptors.
+    private static func fittedToOpenFiles(_ limits: GatewayLimits, logger: Logger) -> GatewayLimits {
+        guard let files = OpenFileLimit.raiseToHardLimit() else { return limits }
+        if files.now > files.before { logger.debug("open-file limit raised from \(files.before) to \(files.now), the hard limit") }
+        let fitting = OpenFileLimit.connections(fitting: files.now)
+        guard fitting < limits.maxConnections else { return limits }
+        logger.info(
+            "client connections capped at \(fitting) by the open-file limit of \(files.now) (each takes two descriptors, its own and its upstream's); to allow \(limits.maxConnections) (--max-connections), raise the hard limit (ulimit -Hn, systemd LimitNOFILE=, docker run --ulimit nofile=)"
+        )
+        var fitted = limits
+        fitted.maxConnections = fitting
+        return fitted
+    }
+
     /// Why the runtime did not start, with the flag that fixes it.
     public enum StartError: Error, CustomStringConvertible {
         case gateway(GatewayError)
@@ -104,6 +135,7 @@ public final class GatewayRuntime: Service, Sendable {
     ) async throws -> GatewayRuntime {
         if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
         let (store, served) = try openState(controllerOptions, resources: resources)
+        let limits = fittedToOpenFiles(limits, logger: logger)
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: served)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
@@ -136,6 +168,9 @@ public final class GatewayRuntime: Service, Sendable {
                 if cut > 0 { logger.warning("\(cut) connection(s) cut at the drain timeout") }
             },
             .loop("telemetry sampler") { await history.sample(every: .milliseconds(250)) },
+            .loop("listener watch") {
+                await gateway.watchListeners(every: .seconds(1)) { change in report(change, of: gateway, to: logger) }
+            },
             .loop("certificate reload") {
                 await gateway.watchCertificates(every: .seconds(2)) { outcome in
                     switch outcome {

@@ -15,5 +15,6 @@ public enum GatewayAdmin {
     public static func metricsText(_ gateway: GatewayServer) -> String {
         PrometheusExposition.render(gateway.telemetry.snapshot())
             + PrometheusExposition.renderTCP(gateway.telemetry.tcpSnapshot()) + gateway.clusters.exposition()
+            + gateway.listenerHealth.exposition(open: gateway.openConnectionCount)
     }
 }

@@ -5,6 +5,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import SerinCore
+import SerinSockets
 import Synchronization
 
 /// Serin's embedded data plane: listens on every Gateway server port and proxies by the live RouteTable.
@@ -33,6 +34,11 @@ public final class GatewayServer: Sendable {
     private let ownsGroup: Bool
     public let limits: GatewayLimits
     private let openConnections = ConnectionCount()
+    /// Connections the listeners refused or could not accept.
+    public let listenerHealth = ListenerHealth()
+    /// How long a listener stops accepting after the kernel failed an accept: a gateway out of file descriptors
+    /// retries ten times a second, not in a busy loop, while connections wait in the listen backlog.
+    public static let acceptPause = AcceptPause.defaultPause
     /// Every loop's context, by shard: where synthetic requests take turns.
     let loopsInShardOrder: [LoopContext]
     /// The next synthetic request's turn (its loop and endpoint).
@@ -150,10 +156,16 @@ public final class GatewayServer: Sendable {
         let limits = self.limits
         let openConnections = self.openConnections
         let certificates = self.certificates
+        let health = self.listenerHealth
         do {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AcceptPause(pause: Self.acceptPause) { health.acceptFailed($0) })
+                    }
+                }
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -161,7 +173,10 @@ public final class GatewayServer: Sendable {
                             preconditionFailure("channel accepted on an event loop outside the gateway's group")
                         }
                         // Over the cap, the connection is closed as it is accepted (the failed initializer closes it).
-                        guard openConnections.acquire(limit: limits.maxConnections) else { throw ConnectionLimitReached() }
+                        guard openConnections.acquire(limit: limits.maxConnections) else {
+                            health.refusedOverLimit()
+                            throw ConnectionLimitReached()
+                        }
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
                         let tls = inMesh ? nil : certificates.port(declaredPort)
                         if !inMesh, routes.table.passthrough[declaredPort] != nil {
@@ -188,6 +203,24 @@ public final class GatewayServer: Sendable {
             throw GatewayError.portInUse(address: bindHost, port: port, declared: declaredPort)
         } catch let error as IOError where error.errnoCode == EACCES {
             throw GatewayError.permissionDenied(address: bindHost, port: port, declared: declaredPort)
+        }
+    }
+
+    /// Checks `listenerHealth` every `interval` until cancelled, and tells `report` what changed since the last
+    /// check: how many connections were refused over the limit and how many accepts failed, if any were.
+    public func watchListeners(every interval: Duration, report: @Sendable (ListenerHealth.Counts) -> Void) async {
+        var last = listenerHealth.counts
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            let now = listenerHealth.counts
+            guard now.overflow != last.overflow || now.acceptFailures != last.acceptFailures else { continue }
+            report(
+                ListenerHealth.Counts(
+                    overflow: now.overflow - last.overflow, acceptFailures: now.acceptFailures - last.acceptFailures,
+                    lastFailure: now.lastFailure
+                )
+            )
+            last = now
         }
     }
 

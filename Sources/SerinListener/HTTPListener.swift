@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import SerinSockets
 import ServiceLifecycle
 
 /// A Hummingbird responder serving on `host:port` in the background, for the commands and tests that start a
@@ -32,6 +33,8 @@ public final class HTTPListener: Sendable {
         let application = Application(
             responder: responder, configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
             onServerRunning: { channel in
+                // First in the pipeline, ahead of NIO's AcceptBackoffHandler, which cannot stop the busy loop alone.
+                try? await channel.pipeline.addHandler(AcceptPause(), position: .first)
                 reportBound.yield(channel.localAddress?.port ?? port)
                 reportBound.finish()
             },

@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import Synchronization
+
+/// What the listeners could not take: connections refused over `--max-connections`, and accepts the kernel
+/// failed (out of file descriptors, mostly). These are the first signs that a gateway is at a limit, so they are
+/// counted for `/metrics` and reported to the log (`GatewayServer.watchListeners`).
+public final class ListenerHealth: Sendable {
+    private let state = Mutex(Counts())
+
+    /// Totals since the gateway started.
+    public struct Counts: Sendable, Equatable {
+        /// Connections closed as they were accepted, over `GatewayLimits.maxConnections`.
+        public var overflow = 0
+        /// Accept calls that failed; each pauses accepting for `GatewayServer.acceptPause`.
+        public var acceptFailures = 0
+        /// The last accept failure, as the system named it (`Too many open files (errno 24)`).
+        public var lastFailure: String?
+    }
+
+    public var counts: Counts { state.withLock { $0 } }
+
+    func refusedOverLimit() { state.withLock { $0.overflow += 1 } }
+
+    func acceptFailed(_ error: IOError) {
+        let reason = String(cString: strerror(error.errnoCode)) + " (errno \(error.errnoCode))"
+        state.withLock { counts in
+            counts.acceptFailures += 1
+            counts.lastFailure = reason
+        }
+    }
+
+    /// The counters in Prometheus' text format, beside the open connections' gauge.
+    func exposition(open: Int) -> String {
+        let counts = self.counts
+        return """
+            # HELP serin_gateway_downstream_connections_active Client connections open.
+            # TYPE serin_gateway_downstream_connections_active gauge
+            serin_gateway_downstream_connections_active \(open)
+            # HELP serin_gateway_downstream_connections_overflow_total Client connections closed as they were accepted, over --max-connections.
+            # TYPE serin_gateway_downstream_connections_overflow_total counter
+            serin_gateway_downstream_connections_overflow_total \(counts.overflow)
+            # HELP serin_gateway_accept_failures_total Accepts the kernel failed (out of file descriptors, mostly); each pauses accepting briefly.
+            # TYPE serin_gateway_accept_failures_total counter
+            serin_gateway_accept_failures_total \(counts.acceptFailures)
+
+            """
+    }
+}
