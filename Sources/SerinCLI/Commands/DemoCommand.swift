@@ -134,6 +134,9 @@ struct DemoCommand: AsyncParsableCommand {
                 resources: resources, threads: threads ?? System.coreCount, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
                 adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: false),
+                // The demo's own load and a few browsers: far below the open-file limit of any machine, so the
+                // gateway has no cap to report.
+                limits: GatewayLimits(maxConnections: 1024),
                 logger: logger, controller: .init(statePath: statePath, logger: logger)
             )
         } catch {
