@@ -10,27 +10,6 @@ import Testing
 /// still run out it pauses accepting instead of retrying in a busy loop.
 @Suite("serin gateway at the open-file limit", .timeLimit(.minutes(2)))
 struct GatewayOpenFilesTests {
-    /// A gateway that answers every request itself, so the test needs no backend.
-    private static let manifests = """
-        apiVersion: networking.istio.io/v1beta1
-        kind: Gateway
-        metadata: {name: edge}
-        spec:
-          selector: {istio: ingressgateway}
-          servers:
-          - port: {number: 80, name: http, protocol: HTTP}
-            hosts: ["*"]
-        ---
-        apiVersion: networking.istio.io/v1beta1
-        kind: VirtualService
-        metadata: {name: answer}
-        spec:
-          hosts: ["*"]
-          gateways: [edge]
-          http:
-          - directResponse: {status: 200, body: {string: "served"}}
-        """
-
     private static let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
 
     /// Launches `serin gateway` under `prlimit --nofile=SOFT:HARD`, through bash when `heldFiles` descriptors are
@@ -44,7 +23,7 @@ struct GatewayOpenFilesTests {
             return nil
         }
         let directory = try SerinProcess.temporaryDirectory()
-        try manifests.write(to: directory.appendingPathComponent("gateway.yaml"), atomically: true, encoding: .utf8)
+        try DirectAnswerGateway.manifests(answer: "served").write(to: directory.appendingPathComponent("gateway.yaml"), atomically: true, encoding: .utf8)
         let port = try await backends.freePort()
         let admin = try await backends.freePort()
         let serin = [

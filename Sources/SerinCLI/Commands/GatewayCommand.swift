@@ -17,7 +17,8 @@ struct GatewayCommand: AsyncParsableCommand {
             Each Gateway server port becomes a listener (plus --port-offset). ServiceEntry resources with \
             STATIC endpoints say where each destination host lives. The admin endpoint serves /healthz, \
             /readyz, /config (the live routing table as JSON), /metrics and /openapi.json, and takes \
-            `serin apply`. Bound beyond 127.0.0.1 it needs a token (--admin-token-file or SERIN_ADMIN_TOKEN).
+            `serin apply`. Bound beyond 127.0.0.1 it needs a token (--admin-token-file or SERIN_ADMIN_TOKEN). \
+            On SIGHUP it reads the -f manifests again and applies them, as `serin apply -f` would.
 
             Example: serin gateway -f examples/seed --port-offset 8000
             """
@@ -35,8 +36,9 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let logger = logging.logger("gateway")
         let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway", logger: logger)
+        let reload = await ManifestReload.piece(manifests: manifests, live: runtime.live, label: "serin gateway", logger: logger)
         try await serving.runUntilSignalled(
-            [runtime], label: "serin gateway", logger: logger,
+            [runtime, reload], label: "serin gateway", logger: logger,
             ready: "serin gateway: admin on \(runtime.adminURL) (/healthz, /readyz, /config, /metrics, /openapi.json, POST /apply)"
         )
     }

@@ -24,7 +24,8 @@ struct UpCommand: AsyncParsableCommand {
             Watch and steer it on the dashboard at the admin address (http://127.0.0.1:9900/ by default), over \
             the HTTP API (/canaries, /events, /openapi.json), or with `serin status`, \
             `serin promote|abort|pause|resume|rollout NAME` and `serin history NAME`. An admin address beyond \
-            127.0.0.1 needs a token for every POST: --admin-token-file PATH or SERIN_ADMIN_TOKEN.
+            127.0.0.1 needs a token for every POST: --admin-token-file PATH or SERIN_ADMIN_TOKEN. On SIGHUP it \
+            reads the -f manifests again and applies them, as `serin apply -f` would.
             Example: serin up -f examples/seed -f examples/canary --port-offset 8000
             """
     )
@@ -90,7 +91,7 @@ struct UpCommand: AsyncParsableCommand {
                 retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
             label: "serin up", logger: logger
         )
-        var pieces: [any Service] = [runtime]
+        var pieces: [any Service] = [runtime, await ManifestReload.piece(manifests: manifests, live: runtime.live, label: "serin up", logger: logger)]
         if let view, let controller = runtime.controller {
             pieces.append(ServicePiece.loop("live view") {
                 while !Task.isCancelled {

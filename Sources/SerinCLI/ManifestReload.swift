@@ -1,0 +1,39 @@
+import Logging
+import SerinEmbedded
+import SerinLifecycle
+import SerinManifests
+import UnixSignals
+
+/// `kill -HUP`: a running `serin gateway` or `serin up` reads its `-f` manifests again and applies them, as
+/// `serin apply -f` would. Resources are created or replaced, and one no longer in the files stays. Nothing
+/// changes unless the whole result validates; the log says what changed or why nothing did.
+///
+/// SIGHUP's default action ends a process on the spot, with no drain, while nginx users send it to reload. So the
+/// signal is trapped when the command starts, before it says it is ready.
+enum ManifestReload {
+    /// The piece that reloads on each SIGHUP, with the signal already trapped.
+    static func piece(manifests: ManifestOptions, live: LiveConfiguration, label: String, logger: Logger) async -> ServicePiece {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        return .loop("reload on SIGHUP") {
+            for await _ in hangups {
+                await reload(manifests, into: live, label: label, logger: logger)
+            }
+        }
+    }
+
+    static func reload(_ manifests: ManifestOptions, into live: LiveConfiguration, label: String, logger: Logger) async {
+        let files = manifests.files.joined(separator: ", ")
+        let loaded = ManifestLoader.load(paths: manifests.files, recursive: manifests.recursive)
+        if loaded.diagnostics.containsErrors {
+            let why = loaded.diagnostics.map(\.description).joined(separator: "\n")
+            return logger.error("\(label): SIGHUP: could not read \(files); nothing changed\n\(why)")
+        }
+        let report = await live.apply(loaded.sources)
+        let notes = report.diagnostics.isEmpty ? "" : "\n" + report.diagnostics.joined(separator: "\n")
+        if report.applied {
+            logger.info("\(label): SIGHUP: applied \(files): \(report.results.joined(separator: ", "))\(notes)")
+        } else {
+            logger.error("\(label): SIGHUP: \(files) refused; nothing changed\(notes)")
+        }
+    }
+}
