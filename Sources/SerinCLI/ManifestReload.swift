@@ -21,7 +21,7 @@ enum ManifestReload {
         }
     }
 
-    static func reload(_ manifests: ManifestOptions, into live: LiveConfiguration, label: String, logger: Logger) async {
+    private static func reload(_ manifests: ManifestOptions, into live: LiveConfiguration, label: String, logger: Logger) async {
         let files = manifests.files.joined(separator: ", ")
         let loaded = ManifestLoader.load(paths: manifests.files, recursive: manifests.recursive)
         if loaded.diagnostics.containsErrors {

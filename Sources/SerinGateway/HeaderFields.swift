@@ -89,19 +89,14 @@ struct HeaderFields {
     /// One bit per `KnownField` present.
     private(set) var present: UInt32 = 0
 
-    /// Fields parsed out of `storage`, whose indices are positions in it.
-    init(storage: ByteBuffer, capacity: Int = 0) {
-        self.storage = storage
-        fields.reserveCapacity(capacity)
-    }
-
     /// The memory of a finished head's field list, kept by a connection for its next head: one allocation less
     /// per message. A list some copy still shares is not reused in place (copy on write keeps that copy whole).
     struct Recycled {
         fileprivate var fields: [HeaderFields.Field] = []
     }
 
-    /// Fields parsed out of `storage`, listed in the memory `recycled` kept, if it kept any.
+    /// Fields parsed out of `storage`, whose indices are positions in it, listed in the memory `recycled` kept, if
+    /// it kept any.
     init(storage: ByteBuffer, capacity: Int, reusing recycled: inout Recycled) {
         self.storage = storage
         swap(&fields, &recycled.fields)
@@ -116,8 +111,9 @@ struct HeaderFields {
         present = 0
     }
 
+    /// No fields yet: a head the gateway writes itself, its fields added one by one.
     init() {
-        self.init(storage: ByteBufferAllocator().buffer(capacity: 64))
+        storage = ByteBufferAllocator().buffer(capacity: 64)
     }
 
     var count: Int { fields.count }
