@@ -23,18 +23,10 @@ MESH_PORT=${MESH_PORT:-28202}
 ADMIN_PORT=${ADMIN_PORT:-28203}
 
 command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-if [[ -z ${SERIN_BIN:-} ]]; then
-    (cd "$REPO_ROOT" && swift build -c release --product serin >&2)
-    SERIN_BIN="$REPO_ROOT/.build/release/serin"
-fi
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/common.sh
+source "$REPO_ROOT/scripts/bench/common.sh"
+serin_binary "$REPO_ROOT"
+make_work_dir
 
 wait_for() { # URL HOST
     for _ in $(seq 1 300); do

@@ -26,7 +26,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
     }
 
     /// The rollout's state and the last seconds of traffic per version.
-    func progress(_ status: CanaryStatus, traffic: TelemetrySnapshot, stable: String, canary: String) {
+    func progress(_ status: CanaryStatus, traffic: TrafficWindow, stable: String, canary: String) {
         let sides = [("v1", stable), ("v2", canary)].map { label, host in
             let counts = traffic.traffic(toHost: host)
             let rate = Double(counts.requests) / 2

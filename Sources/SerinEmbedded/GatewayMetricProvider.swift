@@ -20,8 +20,8 @@ public struct GatewayMetricProvider: MetricProvider {
             switch check.kind {
             case .requestSuccessRate, .requestDuration:
                 let (counts, covered) = history.window(check.interval)
-                // Snapshots are taken every 250ms, so a full window covers the interval give or take one;
-                // report the interval asked for then, and the real span only when history is shorter.
+                // A window whose history reaches (nearly) back to its start reports the interval asked for; one
+                // shorter (the gateway started since) reports the span it covered.
                 let window = covered * 10 >= check.interval * 9 ? check.interval : covered
                 samples[metric: check.name] = .traffic(
                     canary: Self.sample(counts, request.canary, mirrored: request.canaryMirrored, window: window),
@@ -37,7 +37,7 @@ public struct GatewayMetricProvider: MetricProvider {
 
     /// One side's numbers: its live requests, or (a mirroring blue/green's canary) the copies mirrored to it, with
     /// the synthetic load sent to it.
-    static func sample(_ counts: TelemetrySnapshot, _ destination: Destination, mirrored: Bool = false, window: Duration) -> MetricSample {
+    static func sample(_ counts: TrafficWindow, _ destination: Destination, mirrored: Bool = false, window: Duration) -> MetricSample {
         let kinds: Set<RequestKind> = [mirrored ? .mirror : .live, .synthetic]
         let traffic = counts.traffic(toHost: destination.host, subset: destination.subset, kinds: kinds)
         // No histogram without requests, as there is no p99 and as Prometheus' buckets give none.

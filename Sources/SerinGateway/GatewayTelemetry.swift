@@ -40,7 +40,7 @@ public final class GatewayTelemetry: Sendable {
         _ key: TrafficKey, milliseconds: Double, requestBytes: Int, responseBytes: Int, shard: Int
     ) {
         shards[shard % shards.count].withLockedValue { shard in
-            shard.counters[shard.index(of: key)].record(milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
+            shard.record(at: shard.index(of: key), milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
         }
     }
 
@@ -59,7 +59,7 @@ public final class GatewayTelemetry: Sendable {
                 if shard.routed.count >= Shard.maxRouted { shard.routed.removeAll(keepingCapacity: true) }
                 shard.routed[routed] = index
             }
-            shard.counters[index].record(milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
+            shard.record(at: index, milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
         }
     }
 
@@ -72,19 +72,62 @@ public final class GatewayTelemetry: Sendable {
         return merged
     }
 
-    /// One event loop's series: the counters, the index of each key's, and the index of each routed series seen lately.
+    /// The series that counted a request since the last call, with their totals across shards: what a history
+    /// samples, at a cost that follows the traffic rather than every series ever seen. One caller only (the
+    /// `TelemetryHistory`): each call takes the changes the last one left.
+    func takeChangedSeries() -> [TrafficKey: RequestCounts] {
+        var changed: Set<TrafficKey> = []
+        for shard in shards { shard.withLockedValue { $0.takeChangedKeys(into: &changed) } }
+        guard !changed.isEmpty else { return [:] }
+        var totals: [TrafficKey: RequestCounts] = [:]
+        totals.reserveCapacity(changed.count)
+        for shard in shards {
+            shard.withLockedValue { shard in
+                for key in changed {
+                    guard let index = shard.indices[key] else { continue }
+                    let counts = RequestCounts(shard.counters[index])
+                    if let earlier = totals[key] { totals[key] = earlier.adding(counts) } else { totals[key] = counts }
+                }
+            }
+        }
+        return totals
+    }
+
+    /// One event loop's series: the counters, the index of each key's, the index of each routed series seen lately,
+    /// and which series counted a request since a history last sampled them.
     private struct Shard {
         var counters: [TrafficCounters] = []
         var indices: [TrafficKey: Int] = [:]
+        var keys: [TrafficKey] = []
         var routed: [RoutedSeries: Int] = [:]
+        var changed: [Bool] = []
+        var changedIndices: [Int] = []
 
         static let maxRouted = 4096
 
         mutating func index(of key: TrafficKey) -> Int {
             if let index = indices[key] { return index }
             counters.append(TrafficCounters())
+            keys.append(key)
+            changed.append(false)
             indices[key] = counters.count - 1
             return counters.count - 1
+        }
+
+        mutating func record(at index: Int, milliseconds: Double, requestBytes: Int, responseBytes: Int) {
+            counters[index].record(milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
+            if !changed[index] {
+                changed[index] = true
+                changedIndices.append(index)
+            }
+        }
+
+        mutating func takeChangedKeys(into keys: inout Set<TrafficKey>) {
+            for index in changedIndices {
+                changed[index] = false
+                keys.insert(self.keys[index])
+            }
+            changedIndices.removeAll(keepingCapacity: true)
         }
 
         func series() -> [TrafficKey: TrafficCounters] {

@@ -67,7 +67,7 @@ struct SyntheticLoadRolloutTests {
             let toCanary = Self.synthetic(harness, to: "web-v2-service")
             #expect(toCanary > 0 && Self.synthetic(harness, to: "web-v1-service") > 0)
             #expect(Set(counts.series.keys.map(\.destinationService)) == ["web-v1-service", "web-v2-service"])
-            #expect(PrometheusExposition.render(counts).contains(#"request_kind="synthetic""#))
+            #expect(PrometheusExposition.render(harness.runtime.gateway.telemetry.snapshot()).contains(#"request_kind="synthetic""#))
             #expect(!canary.received.isEmpty && canary.received.allSatisfy { $0 == "web-v2-service serin" }, "\(Set(canary.received))")
 
             // 40 a second for 800ms of each 1s interval: never more than 32 an interval, so bounded by the time taken.

@@ -1,0 +1,22 @@
+# Sourced by the bench scripts: the serin binary they measure, and a work directory whose processes and files
+# go when the script ends, however it ends.
+
+# SERIN_BIN as given, or a release build made now in the repository at $1.
+serin_binary() {
+    if [[ -z ${SERIN_BIN:-} ]]; then
+        (cd "$1" && swift build -c release --product serin >&2)
+        SERIN_BIN="$1/.build/release/serin"
+    fi
+}
+
+# WORK: a new temporary directory; every pid added to PIDS is killed, and WORK removed, on exit.
+make_work_dir() {
+    WORK=$(mktemp -d)
+    PIDS=()
+    trap cleanup_work_dir EXIT
+}
+
+cleanup_work_dir() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
