@@ -15,7 +15,7 @@ enum GatewayAdminRoutes {
         routes.add(.get, "/config") { _, _ in .json(GatewayAdmin.configDocument(gateway)) }
         if servesMetrics {
             routes.add(.get, "/metrics") { _, _ in
-                .content(GatewayAdmin.metricsText(gateway), contentType: "text/plain; version=0.0.4; charset=utf-8")
+                .streamed(contentType: "text/plain; version=0.0.4; charset=utf-8") { GatewayAdmin.metricsPieces(gateway) }
             }
         }
         routes.add(.post, "/apply") { request, _ in

@@ -155,7 +155,7 @@ public final class GatewayRuntime: Service, Sendable {
             } catch { throw await unbound(gateway, .state(error)) }
             AdminSurface.register(
                 controller!, metrics: ownMetrics, on: routes, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
-                metricsBefore: { GatewayAdmin.metricsText(gateway) })
+                metricsBefore: { GatewayAdmin.metricsPieces(gateway) })
         }
         let admin: HTTPListener
         do {

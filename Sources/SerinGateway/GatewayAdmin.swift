@@ -13,8 +13,15 @@ public enum GatewayAdmin {
 
     /// What `/metrics` serves: Istio's standard metrics for the traffic, then the gateway's own.
     public static func metricsText(_ gateway: GatewayServer) -> String {
-        PrometheusExposition.render(gateway.telemetry.snapshot())
-            + PrometheusExposition.renderTCP(gateway.telemetry.tcpSnapshot()) + gateway.clusters.exposition()
+        metricsPieces(gateway).joined()
+    }
+
+    /// The same text in pieces, as `/metrics` streams it: the request series a few dozen at a time, then the rest.
+    public static func metricsPieces(_ gateway: GatewayServer) -> AnyIterator<String> {
+        var requests = PrometheusExposition.pieces(gateway.telemetry.snapshot())
+        var rest: String? =
+            PrometheusExposition.renderTCP(gateway.telemetry.tcpSnapshot()) + gateway.clusters.exposition()
             + gateway.listenerHealth.exposition(open: gateway.openConnectionCount)
+        return AnyIterator { requests.next() ?? rest.take() }
     }
 }

@@ -7,35 +7,97 @@
 /// and so is Serin's synthetic load, `request_kind="synthetic"` (live requests are `request_kind="live"`), so
 /// neither passes for answers clients got.
 public enum PrometheusExposition {
+    /// The whole exposition at once, for tests and small configurations; `/metrics` streams `pieces`.
     public static func render(_ snapshot: TelemetrySnapshot) -> String {
-        let series = snapshot.series.map { (labels: labels(for: $0.key), counters: $0.value) }.sorted { $0.labels < $1.labels }
-        var out = ""
-        out += "# HELP istio_requests_total Requests proxied by Serin's gateway.\n# TYPE istio_requests_total counter\n"
-        for (labels, counters) in series {
-            out += "istio_requests_total{\(labels)} \(counters.requests)\n"
-        }
-        histogram(
-            "istio_request_duration_milliseconds", help: "Request duration as seen by Serin's gateway.",
-            series.map { ($0.labels, $0.counters.duration) }, into: &out
-        )
-        histogram("istio_request_bytes", help: "Request body sizes.", series.map { ($0.labels, $0.counters.requestSize) }, into: &out)
-        histogram("istio_response_bytes", help: "Response body sizes.", series.map { ($0.labels, $0.counters.responseSize) }, into: &out)
-        return out
+        pieces(snapshot).joined()
     }
 
-    /// One Prometheus histogram family: cumulative `_bucket` lines with `le`, then `_sum` and `_count`.
-    static func histogram(_ name: String, help: String, _ series: [(labels: String, histogram: Histogram)], into out: inout String) {
-        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
-        for (labels, histogram) in series {
-            var cumulative = 0
-            for (index, bound) in histogram.bounds.enumerated() {
-                cumulative += histogram.counts[index]
-                out += "\(name)_bucket{\(labels),le=\"\(format(bound))\"} \(cumulative)\n"
-            }
-            out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(histogram.count)\n"
-            out += "\(name)_sum{\(labels)} \(format(histogram.sum))\n"
-            out += "\(name)_count{\(labels)} \(histogram.count)\n"
+    /// The exposition in pieces of at most `seriesPerPiece` series of one family, sorted by labels: `/metrics`
+    /// writes each as it is made, so thousands of series (about 23 KB of text each, with Istio's labels and
+    /// buckets) never sit whole in memory.
+    public static func pieces(_ snapshot: TelemetrySnapshot, seriesPerPiece: Int = 64) -> Pieces {
+        let series = snapshot.series.map { (labels: labels(for: $0.key), counters: $0.value) }.sorted { $0.labels < $1.labels }
+        return Pieces(series: series, seriesPerPiece: max(1, seriesPerPiece))
+    }
+
+    /// The families one after the other, each as its header then its series a piece at a time.
+    public struct Pieces: Sequence, IteratorProtocol {
+        let series: [(labels: String, counters: TrafficCounters)]
+        let seriesPerPiece: Int
+        private var familyIndex = 0
+        private var position = 0
+
+        init(series: [(labels: String, counters: TrafficCounters)], seriesPerPiece: Int) {
+            self.series = series
+            self.seriesPerPiece = seriesPerPiece
         }
+
+        /// Istio's four request families, in the order they are written.
+        private enum Family: Int, CaseIterable {
+            case requests, duration, requestSize, responseSize
+
+            var name: String {
+                switch self {
+                case .requests: "istio_requests_total"
+                case .duration: "istio_request_duration_milliseconds"
+                case .requestSize: "istio_request_bytes"
+                case .responseSize: "istio_response_bytes"
+                }
+            }
+
+            var help: String {
+                switch self {
+                case .requests: "Requests proxied by Serin's gateway."
+                case .duration: "Request duration as seen by Serin's gateway."
+                case .requestSize: "Request body sizes."
+                case .responseSize: "Response body sizes."
+                }
+            }
+
+            /// Nil for the counter.
+            func histogram(of counters: TrafficCounters) -> Histogram? {
+                switch self {
+                case .requests: nil
+                case .duration: counters.duration
+                case .requestSize: counters.requestSize
+                case .responseSize: counters.responseSize
+                }
+            }
+        }
+
+        public mutating func next() -> String? {
+            guard let family = Family(rawValue: familyIndex) else { return nil }
+            var out = ""
+            if position == 0 {
+                out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family == .requests ? "counter" : "histogram")\n"
+            }
+            let end = Swift.min(position + seriesPerPiece, series.count)
+            for (labels, counters) in series[position..<end] {
+                if let histogram = family.histogram(of: counters) {
+                    PrometheusExposition.write(family.name, labels: labels, histogram, into: &out)
+                } else {
+                    out += "\(family.name){\(labels)} \(counters.requests)\n"
+                }
+            }
+            position = end
+            if position == series.count {
+                familyIndex += 1
+                position = 0
+            }
+            return out
+        }
+    }
+
+    /// One series of a histogram family: cumulative `_bucket` lines with `le`, then `_sum` and `_count`.
+    static func write(_ name: String, labels: String, _ histogram: Histogram, into out: inout String) {
+        var cumulative = 0
+        for (index, bound) in histogram.bounds.enumerated() {
+            cumulative += histogram.counts[index]
+            out += "\(name)_bucket{\(labels),le=\"\(format(bound))\"} \(cumulative)\n"
+        }
+        out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(histogram.count)\n"
+        out += "\(name)_sum{\(labels)} \(format(histogram.sum))\n"
+        out += "\(name)_count{\(labels)} \(histogram.count)\n"
     }
 
     /// Istio's TCP metrics for passed-through connections: the destination labels of the request series, with

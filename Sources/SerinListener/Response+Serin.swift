@@ -19,6 +19,20 @@ extension Response {
         bytes(Array(body.utf8), status: status, headers: [.contentType: contentType])
     }
 
+    /// A `200` whose body is written a piece at a time as `makePieces` yields them (chunked): a large text never
+    /// sits whole in memory.
+    public static func streamed(contentType: String, _ makePieces: @escaping @Sendable () -> AnyIterator<String>) -> Response {
+        Response(
+            status: .serin(200), headers: [.contentType: contentType],
+            body: ResponseBody { writer in
+                let pieces = makePieces()
+                while let piece = pieces.next() {
+                    try await writer.write(ByteBuffer(string: piece))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
     /// A JSON response (sorted keys, pretty-printed: these are read by people as often as by programs).
     public static func json<T: Encodable>(_ value: T, status: Int = 200, headers: HTTPFields = [:]) -> Response {
         let encoder = JSONEncoder()

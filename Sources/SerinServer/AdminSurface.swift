@@ -25,15 +25,18 @@ public enum AdminSurface {
     /// `servesGateway` keeps the gateway's paths in the OpenAPI document.
     public static func register(
         _ controller: CanaryController, metrics: ControllerMetricsRegistry, on routes: AdminRoutes, servesGateway: Bool,
-        eventKeepAlive: Duration = .seconds(15), metricsBefore: @escaping @Sendable () async -> String = { "" }
+        eventKeepAlive: Duration = .seconds(15), metricsBefore: @escaping @Sendable () -> AnyIterator<String> = { AnyIterator { nil } }
     ) {
         let document = servesGateway ? OpenAPIDocument.json : OpenAPIDocument.json(omitting: gatewayPaths)
         routes.add(.get, "/openapi.json") { _, _ in .content(document, contentType: "application/json") }
         routes.add(.get, "/") { _, _ in .content(DashboardPage.html, contentType: "text/html; charset=utf-8") }
         ControllerAdmin.register(controller, on: routes, keepAlive: eventKeepAlive)
         routes.add(.get, "/metrics") { _, _ in
-            let text = await metricsBefore() + metrics.exposition()
-            return .content(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
+            .streamed(contentType: "text/plain; version=0.0.4; charset=utf-8") {
+                let before = metricsBefore()
+                var own: String? = metrics.exposition()
+                return AnyIterator { before.next() ?? own.take() }
+            }
         }
     }
 }

@@ -41,14 +41,24 @@ struct AdminAPITests {
         }
     }
 
-    @Test("GET /metrics serves the gateway's traffic, its upstream clusters and the controller's rollouts together")
+    @Test("GET /metrics streams the gateway's traffic, its upstream clusters and the controller's rollouts together, chunked")
     func metricsExposition() async throws {
         try await CanaryRolloutTests.withHarness(canary: SeedManifests.canary()) { harness in
             _ = try await harness.waitFor("Succeeded") { $0.phase.isFinished }
-            let text = try await Self.get("/metrics", harness).bodyText
-            for family in ["istio_requests_total", "serin_gateway_outlier_ejections_total", "serin_canary_weight"] {
-                #expect(text.contains("# TYPE \(family) "), "no \(family) in:\n\(text)")
+            let response = try await Self.get("/metrics", harness)
+            let text = response.bodyText
+            var last = text.startIndex
+            for family in ["istio_requests_total", "istio_response_bytes", "serin_gateway_outlier_ejections_total", "serin_canary_weight"] {
+                let found = text.range(of: "# TYPE \(family) ")
+                #expect(found != nil, "no \(family) in:\n\(text)")
+                if let found {
+                    #expect(found.lowerBound >= last, "\(family) is out of order")
+                    last = found.lowerBound
+                }
             }
+            // Written as it is made, so with no length known beforehand.
+            #expect(response.header("transfer-encoding") == "chunked" && response.header("content-length") == nil, "\(response.headers)")
+            #expect(response.header("content-type") == "text/plain; version=0.0.4; charset=utf-8")
         }
     }
 
