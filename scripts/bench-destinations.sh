@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Many destinations: what traffic to thousands of distinct services costs the gateway over time. N ServiceEntries,
 # each with a VirtualService of its own host (so each destination is a series of its own in the gateway's counters
-# and in the history analysis reads), all served by one nginx on 127.0.0.1. Prints the gateway's resident memory
-# and CPU time every STEP seconds.
+# and in the history analysis reads), all served by one nginx on 127.0.0.1. Prints how long the gateway took to
+# serve, then its resident memory and CPU time every STEP seconds.
 #
 #   scripts/bench-destinations.sh                       # TRAFFIC=once: one request to each, then idle for 60 s
 #   TRAFFIC=busy DURATION=960 STEP=60 scripts/bench-destinations.sh
@@ -81,6 +81,7 @@ spec:
     - destination: {{host: svc{i}.example.com}}""")
 PY
 
+started=$(date +%s%N)
 "$SERIN_BIN" gateway -f "$WORK/manifests" --threads 1 --port-offset "$PORT_OFFSET" --admin "127.0.0.1:$ADMIN_PORT" \
     >"$WORK/serin.log" 2>&1 &
 GATEWAY=$!
@@ -90,6 +91,7 @@ for _ in $(seq 1 300); do
     kill -0 "$GATEWAY" 2>/dev/null || { cat "$WORK/serin.log" >&2; exit 1; }
     sleep 0.1
 done
+echo "ready after $(( ($(date +%s%N) - started) / 1000000 )) ms"
 
 sample() {  # sample LABEL: resident memory and CPU time of the gateway
     local rss ticks

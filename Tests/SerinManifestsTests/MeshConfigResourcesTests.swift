@@ -42,6 +42,63 @@ struct MeshConfigResourcesTests {
         #expect(api?.endpoints.map(\.address) == ["10.0.0.7"])
     }
 
+    @Test("a ServiceEntry naming hosts of two Services folds them into one; entries after it find the folded service by any of its hosts")
+    func entryFoldsServices() {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: cart}
+            spec: {ports: [{name: http, port: 80}]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: orders}
+            spec: {ports: [{name: http, port: 80}]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: search}
+            spec: {ports: [{name: http, port: 80}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: shop}
+            spec:
+              hosts: [cart, orders, shop.example.com]
+              resolution: STATIC
+              ports: [{number: 80, name: http}]
+              endpoints: [{address: 10.0.0.1}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: more-orders}
+            spec:
+              hosts: [orders.default.svc.cluster.local]
+              resolution: STATIC
+              ports: [{number: 80, name: http}]
+              endpoints: [{address: 10.0.0.2}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: search-endpoints}
+            spec:
+              hosts: [search]
+              resolution: STATIC
+              ports: [{number: 80, name: http}]
+              endpoints: [{address: 10.0.0.3}]
+            """
+        let config = MeshConfig(resources: Fixture.decode(yaml).resources)
+        #expect(config.services.count == 2, "\(config.services.map(\.hosts))")
+        let shop = config.service(forHost: "shop.example.com")
+        #expect(shop?.name == ResourceName(name: "cart"))
+        #expect(shop?.endpoints.map(\.address) == ["10.0.0.1", "10.0.0.2"])
+        for host in ["cart", "orders", "ORDERS.default.svc.cluster.local", "cart.default"] {
+            #expect(config.service(forHost: host) == shop, "\(host)")
+        }
+        #expect(config.service(forHost: "search")?.endpoints.map(\.address) == ["10.0.0.3"])
+        #expect(config.service(forHost: "nowhere") == nil)
+    }
+
     @Test("a Service alone resolves its names and ports (a port named grpc speaks HTTP/2, as Istio selects) but has no endpoints")
     func serviceAlone() {
         let yaml = """

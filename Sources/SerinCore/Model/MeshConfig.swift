@@ -3,7 +3,12 @@ public struct MeshConfig: Hashable, Sendable {
     public var gateways: [Gateway]
     public var virtualServices: [VirtualService]
     public var destinationRules: [DestinationRule]
-    public var services: [MeshService]
+    public var services: [MeshService] {
+        didSet { serviceIndex = Self.index(services) }
+    }
+    /// Each host name, lowercased, and the first service listing it: found by hash, so resolving thousands of
+    /// destinations is not thousands of scans.
+    private var serviceIndex: [String: Int]
 
     public init(
         gateways: [Gateway] = [], virtualServices: [VirtualService] = [],
@@ -13,12 +18,20 @@ public struct MeshConfig: Hashable, Sendable {
         self.virtualServices = virtualServices
         self.destinationRules = destinationRules
         self.services = services
+        self.serviceIndex = Self.index(services)
+    }
+
+    private static func index(_ services: [MeshService]) -> [String: Int] {
+        var index: [String: Int] = [:]
+        for (position, service) in services.enumerated() {
+            for host in service.hosts where index[host.lowercased()] == nil { index[host.lowercased()] = position }
+        }
+        return index
     }
 
     /// The service a destination host names, by any of its host names (case-insensitive).
     public func service(forHost host: String) -> MeshService? {
-        let wanted = host.lowercased()
-        return services.first { $0.hosts.contains { $0.lowercased() == wanted } }
+        serviceIndex[host.lowercased()].map { services[$0] }
     }
 
     /// The workload serving `destination` (the Deployment its endpoints' labels name, as telemetry's

@@ -5,6 +5,12 @@ struct ServiceMerger {
     private(set) var services: [MeshService] = []
     /// Indexes of services whose ports and endpoints already come from a ServiceEntry.
     private var fedByServiceEntry: Set<Int> = []
+    /// Each host, lowercased, and the service listing it: an entry finds the services it joins by hash.
+    private var serviceIndex: [String: Int] = [:]
+
+    private mutating func indexHosts(of position: Int) {
+        for host in services[position].hosts where serviceIndex[host.lowercased()] == nil { serviceIndex[host.lowercased()] = position }
+    }
 
     mutating func add(_ service: KubernetesService) {
         let ports = service.ports.map { port -> ServicePort in
@@ -16,13 +22,11 @@ struct ServiceMerger {
         }
         let hosts = MeshService.kubernetesHosts(name: service.name.name, namespace: service.name.namespace)
         services.append(MeshService(name: service.name, hosts: hosts, ports: ports, endpoints: []))
+        indexHosts(of: services.count - 1)
     }
 
     mutating func add(_ entry: ServiceEntryResource) {
-        let wanted = Set(entry.hosts.map { $0.lowercased() })
-        let matching = services.indices.filter { index in
-            services[index].hosts.contains { wanted.contains($0.lowercased()) }
-        }
+        let matching = Set(entry.hosts.compactMap { serviceIndex[$0.lowercased()] }).sorted()
         guard let target = matching.first else {
             services.append(
                 MeshService(
@@ -30,6 +34,7 @@ struct ServiceMerger {
                 )
             )
             fedByServiceEntry.insert(services.count - 1)
+            indexHosts(of: services.count - 1)
             return
         }
         var merged = services[target]
@@ -52,6 +57,13 @@ struct ServiceMerger {
         for other in matching.dropFirst().reversed() {
             services.remove(at: other)
             fedByServiceEntry = Set(fedByServiceEntry.compactMap { $0 == other ? nil : ($0 > other ? $0 - 1 : $0) })
+        }
+        if matching.count > 1 {
+            // Services moved: index them all again (rare: an entry naming hosts of several services).
+            serviceIndex = [:]
+            for position in services.indices { indexHosts(of: position) }
+        } else {
+            indexHosts(of: target)
         }
     }
 
