@@ -9,12 +9,16 @@
 #                                                       # every destination, round robin, as fast as one client goes
 #
 # Environment: COUNT=2000 destinations; TRAFFIC=once|busy; DURATION=60 seconds; STEP=20 seconds between samples;
-# SERIN_BIN=path (default: a release build, made here). Needs nginx, curl and python3.
+# SUBSETS=1 gives each destination two versions, a DestinationRule with their subsets and a 90/10 route, as a
+# canary per service would; READY_TIMEOUT=300 seconds to wait for the gateway to serve; SERIN_BIN=path (default:
+# a release build, made here). Needs nginx, curl and python3.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COUNT=${COUNT:-2000}
 TRAFFIC=${TRAFFIC:-once}
+SUBSETS=${SUBSETS:-0}
+READY_TIMEOUT=${READY_TIMEOUT:-300}
 DURATION=${DURATION:-60}
 STEP=${STEP:-20}
 BACKEND_PORT=${BACKEND_PORT:-28399}
@@ -47,9 +51,9 @@ EOF
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
 PIDS+=($!)
 
-python3 - "$COUNT" "$BACKEND_PORT" >"$WORK/manifests/destinations.yaml" <<'PY'
+python3 - "$COUNT" "$BACKEND_PORT" "$SUBSETS" >"$WORK/manifests/destinations.yaml" <<'PY'
 import sys
-count, port = int(sys.argv[1]), sys.argv[2]
+count, port, subsets = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 print("""apiVersion: networking.istio.io/v1beta1
 kind: Gateway
 metadata: {name: edge}
@@ -59,6 +63,13 @@ spec:
   - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]""")
 for i in range(count):
+    # With SUBSETS=1, as a canary per service would: two versions, a DestinationRule naming them, a 90/10 route.
+    endpoints = (f"[{{address: 127.0.0.1, ports: {{http: {port}}}, labels: {{version: v1}}}}, "
+                 f"{{address: 127.0.0.1, ports: {{http: {port}}}, labels: {{version: v2}}}}]") if subsets \
+        else f"[{{address: 127.0.0.1, ports: {{http: {port}}}}}]"
+    route = (f"    - destination: {{host: svc{i}.example.com, subset: v1}}\n      weight: 90\n"
+             f"    - destination: {{host: svc{i}.example.com, subset: v2}}\n      weight: 10") if subsets \
+        else f"    - destination: {{host: svc{i}.example.com}}"
     print(f"""---
 apiVersion: networking.istio.io/v1beta1
 kind: ServiceEntry
@@ -68,7 +79,7 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{{number: 80, name: http, protocol: HTTP}}]
-  endpoints: [{{address: 127.0.0.1, ports: {{http: {port}}}}}]
+  endpoints: {endpoints}
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -78,7 +89,17 @@ spec:
   gateways: [edge]
   http:
   - route:
-    - destination: {{host: svc{i}.example.com}}""")
+{route}""")
+    if subsets:
+        print(f"""---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {{name: svc{i}}}
+spec:
+  host: svc{i}.example.com
+  subsets:
+  - {{name: v1, labels: {{version: v1}}}}
+  - {{name: v2, labels: {{version: v2}}}}""")
 PY
 
 started=$(date +%s%N)
@@ -86,9 +107,12 @@ started=$(date +%s%N)
     >"$WORK/serin.log" 2>&1 &
 GATEWAY=$!
 PIDS+=("$GATEWAY")
-for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$ADMIN_PORT/readyz" 2>/dev/null && break
+until curl -fsS -o /dev/null "http://127.0.0.1:$ADMIN_PORT/readyz" 2>/dev/null; do
     kill -0 "$GATEWAY" 2>/dev/null || { cat "$WORK/serin.log" >&2; exit 1; }
+    if (( $(date +%s%N) - started > READY_TIMEOUT * 1000000000 )); then
+        echo "error: the gateway was not serving after ${READY_TIMEOUT}s (READY_TIMEOUT)" >&2
+        exit 1
+    fi
     sleep 0.1
 done
 echo "ready after $(( ($(date +%s%N) - started) / 1000000 )) ms"

@@ -99,6 +99,49 @@ struct MeshConfigResourcesTests {
         #expect(config.service(forHost: "nowhere") == nil)
     }
 
+    @Test("DestinationRules are found by any name of their service, in the order declared: the first defining a subset gives it")
+    func destinationRulesByAnyName() {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: reviews}
+            spec: {ports: [{name: http, port: 9080}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews-full}
+            spec:
+              host: reviews.default.svc.cluster.local
+              trafficPolicy: {connectionPool: {tcp: {maxConnections: 7}}}
+              subsets: [{name: v1, labels: {version: v1}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: ratings}
+            spec:
+              host: ratings
+              subsets: [{name: v2, labels: {version: ratings-v2}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews-short}
+            spec:
+              host: reviews
+              trafficPolicy: {connectionPool: {tcp: {maxConnections: 9}}}
+              subsets: [{name: v1, labels: {version: other}}, {name: v2, labels: {version: v2}}]
+            """
+        let config = MeshConfig(resources: Fixture.decode(yaml).resources)
+        #expect(config.destinationRules(forHost: "reviews").map(\.name.name) == ["reviews-full", "reviews-short"])
+        #expect(config.destinationRules(forHost: "reviews.default").map(\.name.name) == ["reviews-full", "reviews-short"])
+        #expect(config.subset(named: "v1", ofHost: "reviews")?.labels == ["version": "v1"])
+        #expect(config.subset(named: "v2", ofHost: "reviews")?.labels == ["version": "v2"])
+        #expect(config.trafficPolicy(forHost: "reviews", subset: nil).connectionPool?.tcp.maxConnections == 7)
+        #expect(config.trafficPolicy(forHost: "reviews", subset: "v2").connectionPool?.tcp.maxConnections == 9)
+        #expect(config.subset(named: "v2", ofHost: "ratings")?.labels == ["version": "ratings-v2"])
+        #expect(config.subset(named: "v1", ofHost: "ratings") == nil)
+        #expect(config.destinationRules(forHost: "details").isEmpty)
+    }
+
     @Test("a Service alone resolves its names and ports (a port named grpc speaks HTTP/2, as Istio selects) but has no endpoints")
     func serviceAlone() {
         let yaml = """

@@ -3,10 +3,7 @@ extension MeshConfig {
     /// top-level policy of the DestinationRule that defines the subset, or, without a subset, the top-level
     /// policy of the first DestinationRule for the host. Empty when no rule sets one.
     public func trafficPolicy(forHost host: String, subset: String?) -> TrafficPolicy {
-        let service = service(forHost: host)
-        let rules = destinationRules.filter { rule in
-            rule.host == host || (service?.hosts.contains(rule.host) ?? false)
-        }
+        let rules = destinationRules(forHost: host)
         if let subset {
             for rule in rules {
                 if let defined = rule.subsets.first(where: { $0.name == subset }) {

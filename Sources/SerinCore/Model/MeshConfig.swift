@@ -2,13 +2,17 @@
 public struct MeshConfig: Hashable, Sendable {
     public var gateways: [Gateway]
     public var virtualServices: [VirtualService]
-    public var destinationRules: [DestinationRule]
+    public var destinationRules: [DestinationRule] {
+        didSet { ruleIndex = Self.index(destinationRules) }
+    }
     public var services: [MeshService] {
         didSet { serviceIndex = Self.index(services) }
     }
     /// Each host name, lowercased, and the first service listing it: found by hash, so resolving thousands of
     /// destinations is not thousands of scans.
     private var serviceIndex: [String: Int]
+    /// Each DestinationRule's `host` as written, and the rules naming it in declaration order.
+    private var ruleIndex: [String: [Int]]
 
     public init(
         gateways: [Gateway] = [], virtualServices: [VirtualService] = [],
@@ -19,6 +23,21 @@ public struct MeshConfig: Hashable, Sendable {
         self.destinationRules = destinationRules
         self.services = services
         self.serviceIndex = Self.index(services)
+        self.ruleIndex = Self.index(destinationRules)
+    }
+
+    private static func index(_ rules: [DestinationRule]) -> [String: [Int]] {
+        var index: [String: [Int]] = [:]
+        for (position, rule) in rules.enumerated() { index[rule.host, default: []].append(position) }
+        return index
+    }
+
+    /// The DestinationRules for `host`, in declaration order: those whose `host` is it or another name of its
+    /// service.
+    public func destinationRules(forHost host: String) -> [DestinationRule] {
+        var positions = ruleIndex[host] ?? []
+        for name in service(forHost: host)?.hosts ?? [] where name != host { positions += ruleIndex[name] ?? [] }
+        return Set(positions).sorted().map { destinationRules[$0] }
     }
 
     private static func index(_ services: [MeshService]) -> [String: Int] {
@@ -42,8 +61,7 @@ public struct MeshConfig: Hashable, Sendable {
 
     /// The subset `name` of `host`, from the first DestinationRule for that host that defines it.
     public func subset(named name: String, ofHost host: String) -> DestinationRule.Subset? {
-        let service = service(forHost: host)
-        for rule in destinationRules where rule.host == host || (service?.hosts.contains(rule.host) ?? false) {
+        for rule in destinationRules(forHost: host) {
             if let subset = rule.subsets.first(where: { $0.name == name }) { return subset }
         }
         return nil
