@@ -114,7 +114,15 @@ public final class GatewayServer: Sendable {
             let gone = current.keys.filter { !wanted.contains($0) }
             return gone.compactMap { current.removeValue(forKey: $0) }
         }
+        // Only now, with the table, clusters and certificates that serve them in place, do the new ports accept:
+        // before, their first connections could be answered by the table before (404, no server on the port).
+        for channel in opened.values { await Self.startAccepting(channel) }
         for channel in closing { try? await channel.close() }
+    }
+
+    /// A listener is bound paused (connections wait in its backlog); this lets it accept.
+    private static func startAccepting(_ channel: any Channel) async {
+        try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
     }
 
     /// Opens the mesh's outbound listener on `host:port` (0: a free port), the role a sidecar plays for its
@@ -133,6 +141,7 @@ public final class GatewayServer: Sendable {
             defer { current = channel }
             return current
         }
+        await Self.startAccepting(channel)
         try? await previous?.close()
     }
 
@@ -161,6 +170,8 @@ public final class GatewayServer: Sendable {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Paused until `startAccepting`: its caller first installs what serves the port.
+                .serverChannelOption(.autoRead, value: false)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(AcceptPause(pause: Self.acceptPause) { health.acceptFailed($0) })
