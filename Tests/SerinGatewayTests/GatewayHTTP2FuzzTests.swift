@@ -125,7 +125,9 @@ struct GatewayHTTP2FuzzTests {
     @Test("an HTTP/2 connection whose requests keep coming, each after the last ended, outlives the idle timeout; once they stop it closes")
     func busyConnectionOutlivesIdleTimeout() async throws {
         var limits = GatewayLimits.default
-        limits.idleTimeout = .seconds(2)
+        // Long enough that a loaded machine (the whole suite at once, on two cores) still sends the next request
+        // inside it; CI once saw 2 s pass between two requests half a second apart.
+        limits.idleTimeout = .seconds(3)
         try await GatewayLimitsTests.withRawClient(limits: limits) { _, gateway, backends in
             let port = try #require(gateway.boundPort(forDeclared: 80))
             let client = try await HTTP2StreamClient.connect(port: port, group: backends.group)
