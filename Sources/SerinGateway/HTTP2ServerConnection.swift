@@ -211,8 +211,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
             idleTimer = nil
             channel.write(Self.goAway(lastStreamID: .maxID), promise: nil)
             channel.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.drainPing, ack: false)), promise: nil)
-            announcementTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: Self.announcementWait) { [weak self] in
-                guard let self else { return }
+            announcementTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: Self.announcementWait) {
                 self.run(self.lifecycle.announcementTimedOut())
             }
         case .sendFinalGoAway(let lastStreamID):
@@ -232,9 +231,10 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
+    /// The timers capture the connection strongly and `handlerRemoved` cancels them: a weak capture would give the
+    /// connection a side table, and every retain of it in NIO's pipeline (several per frame) the runtime's slow path.
     private func scheduleIdleCheck(in delay: TimeAmount) {
-        idleTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self else { return }
+        idleTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: delay) {
             self.idleTimer = nil
             guard let since = self.idleSince else { return }
             let idle = NIODeadline.now() - since

@@ -17,8 +17,8 @@ final class MirrorExchange {
     private var status = 0
     private var finished = false
     /// The mirror holds itself until it finishes: the real exchange lets go of it as soon as its client has its
-    /// answer, and the upstream connection's delegate is weak, so a copy slower than the real request would
-    /// otherwise vanish mid-flight, uncounted.
+    /// answer, and an upstream connection holds it only once one is leased, so a copy slower than the real
+    /// request would otherwise vanish mid-flight, uncounted.
     private var inFlight: MirrorExchange?
 
     /// The most request body a mirror buffers while its connection opens.

@@ -33,7 +33,7 @@ public enum PrometheusExposition {
         }
 
         /// Istio's four request families, in the order they are written.
-        private enum Family: Int, CaseIterable {
+        private enum Family: Int {
             case requests, duration, requestSize, responseSize
 
             var name: String {

@@ -455,12 +455,15 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     /// Runs `body` on this loop after `delay`, if `exchange` is still the one under way by then.
+    /// The task holds the handler until it runs or is cancelled (an exchange's timers are cancelled when it
+    /// ends): captured strongly, since a weak capture would put every request of the connection on the slow
+    /// path of reference counting (see `UpstreamConnection.delegate`).
     @discardableResult
     func schedule(after delay: Duration, for exchange: ProxyExchange, _ body: @escaping (ProxyHandler) -> Void) -> Scheduled<Void> {
         let (seconds, attoseconds) = delay.components
         let amount = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        return loop.eventLoop.assumeIsolated().scheduleTask(in: amount) { [weak self] in
-            guard let self, self.exchange === exchange else { return }
+        return loop.eventLoop.assumeIsolated().scheduleTask(in: amount) {
+            guard self.exchange === exchange else { return }
             body(self)
         }
     }

@@ -52,7 +52,7 @@ public final class TelemetryHistory: Sendable {
     static let sweepInterval = Duration.seconds(30)
 
     /// How many samples the history holds across every series: what its memory follows.
-    public var sampleCount: Int {
+    var sampleCount: Int {
         state.withLockedValue { $0.series.values.reduce(0) { $0 + $1.samples.count } }
     }
 

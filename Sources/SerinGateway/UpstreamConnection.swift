@@ -30,7 +30,11 @@ final class UpstreamConnection {
     let channel: any Channel
     let endpoint: EndpointAddress
     /// The exchange currently using this connection; nil while idle in the pool.
-    weak var delegate: (any UpstreamDelegate)?
+    ///
+    /// Strong, and cleared by whoever lets go of the connection (the pool on release, a close, the connection itself
+    /// when it fails or closes): a weak reference would give every proxy handler a side table, which makes each
+    /// retain and release of the handler, several per request inside NIO's pipeline, take the runtime's slow path.
+    var delegate: (any UpstreamDelegate)?
     /// How many requests this connection has carried; a reused connection may have been closed by the
     /// server while idle, which makes a failure before any response byte safe to retry.
     var requestsServed = 0

@@ -26,6 +26,19 @@ public struct MeshConfig: Hashable, Sendable {
         self.ruleIndex = Self.index(destinationRules)
     }
 
+    /// Equal when the resources are: the indexes follow from them, so comparing or hashing them too would only cost.
+    public static func == (left: MeshConfig, right: MeshConfig) -> Bool {
+        left.gateways == right.gateways && left.virtualServices == right.virtualServices
+            && left.destinationRules == right.destinationRules && left.services == right.services
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(gateways)
+        hasher.combine(virtualServices)
+        hasher.combine(destinationRules)
+        hasher.combine(services)
+    }
+
     private static func index(_ rules: [DestinationRule]) -> [String: [Int]] {
         var index: [String: [Int]] = [:]
         for (position, rule) in rules.enumerated() { index[rule.host, default: []].append(position) }
