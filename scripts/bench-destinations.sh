@@ -26,11 +26,9 @@ PORT_OFFSET=${PORT_OFFSET:-28300}   # the Gateway's port 80 listens on 80 + this
 ADMIN_PORT=${ADMIN_PORT:-28398}
 
 case $TRAFFIC in once | busy) ;; *) echo "error: TRAFFIC must be once or busy, got '$TRAFFIC'" >&2; exit 1 ;; esac
-for tool in nginx curl python3; do
-    command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
-done
 # shellcheck source=bench/common.sh
 source "$REPO_ROOT/scripts/bench/common.sh"
+require_tools nginx curl python3
 serin_binary "$REPO_ROOT"
 make_work_dir
 

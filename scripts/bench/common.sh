@@ -1,6 +1,14 @@
 # Sourced by the bench scripts: the serin binary they measure, and a work directory whose processes and files
 # go when the script ends, however it ends.
 
+# Stops with an error naming the first of the given commands that is not installed.
+require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
+    done
+}
+
 # SERIN_BIN as given, or a release build made now in the repository at $1.
 serin_binary() {
     if [[ -z ${SERIN_BIN:-} ]]; then
