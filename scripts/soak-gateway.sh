@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Clients that give up: the gateway's memory and connections while half the requests are abandoned mid-exchange.
-# A slow backend (it answers after DELAY seconds, every fifth answer a 503) sits behind three routes: a plain one,
+# A slow backend (it answers after DELAY seconds, every fifth answer a 503) sits behind four routes: a plain one,
 # one with a 50 ms `timeout` (the gateway answers 504 first), one with `retries` on 5xx and an 80 ms
-# `perTryTimeout`. Each round, CLIENTS requests go out CONCURRENCY at a time, a third to each route; half the
-# clients read their answer, half close their connection at a random moment before it comes. After each round the
+# `perTryTimeout`, and one whose fault `delay` holds every request for 30 s. Each round, CLIENTS requests go out
+# CONCURRENCY at a time, a quarter to each route; the delayed ones all leave during their delay, and of the others
+# half read their answer, half close their connection at a random moment before it comes. After each round the
 # script prints the gateway's resident memory and its open client and upstream connections (from /metrics; the
 # backend's DestinationRule gives it a connection budget, so the pool's accounting is exercised and counted too).
 #
@@ -27,7 +28,7 @@ BACKEND_PORT=${BACKEND_PORT:-28499}
 PORT_OFFSET=${PORT_OFFSET:-28400}   # the Gateway's port 80 listens on 80 + this
 ADMIN_PORT=${ADMIN_PORT:-28498}
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 # shellcheck source=bench/common.sh
 source "$REPO_ROOT/scripts/bench/common.sh"
 require_tools curl python3
@@ -60,17 +61,18 @@ asyncio.run(main())
 PY
 
 cat >"$WORK/clients.py" <<'PY'
-# COUNT requests, CONCURRENCY at a time, a third to each route's host; half the clients leave before the answer.
+# COUNT requests, CONCURRENCY at a time, a quarter to each route's host; half the clients (and all of the delayed
+# route's) leave before the answer.
 import asyncio, random, sys
 port, count, concurrency = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 outcome = {"answered": 0, "left": 0, "failed": 0}
 async def client(index):
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        host = (b"plain", b"timeout", b"retries")[index % 3]
+        host = (b"plain", b"timeout", b"retries", b"delayed")[index % 4]
         writer.write(b"GET / HTTP/1.1\r\nhost: " + host + b"\r\n\r\n")
         await writer.drain()
-        if random.random() < 0.5:
+        if host == b"delayed" or random.random() < 0.5:
             await asyncio.sleep(random.random() * 0.15)
             outcome["left"] += 1
         else:
@@ -127,6 +129,16 @@ spec:
   gateways: [edge]
   http:
   - retries: {attempts: 2, perTryTimeout: 80ms, retryOn: 5xx}
+    route: [{destination: {host: backend}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: delayed}
+spec:
+  hosts: [delayed]
+  gateways: [edge]
+  http:
+  - fault: {delay: {fixedDelay: 30s, percentage: {value: 100}}}
     route: [{destination: {host: backend}}]
 ---
 apiVersion: networking.istio.io/v1beta1

@@ -30,6 +30,8 @@ final class ProxyExchange {
     /// The route's `timeout` and `retries.perTryTimeout` timers.
     var deadline: Scheduled<Void>?
     var tryDeadline: Scheduled<Void>?
+    /// The wait under way before an attempt: a fault's injected delay, or the backoff before a retry.
+    var pause: Scheduled<Void>?
     var mirror: MirrorExchange?
     /// The answer's `grpc-status`, read off an HTTP/2 upstream stream as the exchange finishes.
     var grpcStatus: String?
@@ -90,7 +92,8 @@ final class ProxyExchange {
         cluster.requestFinished()
     }
 
-    /// Stops the timers and leaves the queue for a connection: the exchange is over.
+    /// Stops the timers (each holds the proxy handler while it waits) and leaves the queue for a connection: the
+    /// exchange is over.
     func cancelTimers() {
         if let waiting, let cluster {
             waiting.pool.cancelWaiting(waiting.id, cluster: cluster)
@@ -100,6 +103,8 @@ final class ProxyExchange {
         deadline = nil
         tryDeadline?.cancel()
         tryDeadline = nil
+        pause?.cancel()
+        pause = nil
     }
 
     var endpointAddress: EndpointAddress { EndpointAddress(host: endpoint.address, port: endpoint.port) }

@@ -269,7 +269,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             exchange.upstream?.flush()
         case .waitInjectedDelay:
             guard let exchange, let delay = exchange.route.policy.fault?.delay else { return }
-            schedule(after: delay.fixedDelay, for: exchange) { handler in handler.run(handler.machine.delayElapsed(), for: exchange) }
+            exchange.pause = schedule(after: delay.fixedDelay, for: exchange) { handler in
+                exchange.pause = nil
+                handler.run(handler.machine.delayElapsed(), for: exchange)
+            }
         case .connect:
             if let exchange { connect(exchange) }
         case .reconnect:
@@ -411,7 +414,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         exchange.buffered = exchange.replay
         endpointTurn &+= 1
         if let next = pickEndpoint(of: exchange.target, shared: exchange.cluster) { exchange.move(toEndpoint: next) }
-        schedule(after: backoff, for: exchange) { handler in handler.run(handler.machine.backoffElapsed(), for: exchange) }
+        exchange.pause = schedule(after: backoff, for: exchange) { handler in
+            exchange.pause = nil
+            handler.run(handler.machine.backoffElapsed(), for: exchange)
+        }
     }
 
     /// No answer started and none will come: the gateway answers with the failure's status.
@@ -455,10 +461,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     /// Runs `body` on this loop after `delay`, if `exchange` is still the one under way by then.
-    /// The task holds the handler until it runs or is cancelled (an exchange's timers are cancelled when it
-    /// ends): captured strongly, since a weak capture would put every request of the connection on the slow
-    /// path of reference counting (see `UpstreamConnection.delegate`).
-    @discardableResult
+    /// The task holds the handler until it runs or is cancelled, so the exchange keeps it and cancels it when it
+    /// ends (`ProxyExchange.cancelTimers`): a client gone during a long fault delay frees its handler at once.
+    /// Captured strongly, since a weak capture would put every request of the connection on the slow path of
+    /// reference counting (see `UpstreamConnection.delegate`).
     func schedule(after delay: Duration, for exchange: ProxyExchange, _ body: @escaping (ProxyHandler) -> Void) -> Scheduled<Void> {
         let (seconds, attoseconds) = delay.components
         let amount = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)

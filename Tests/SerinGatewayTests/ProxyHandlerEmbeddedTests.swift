@@ -13,6 +13,8 @@ struct ProxyHandlerEmbeddedTests {
     final class Client {
         let channel = EmbeddedChannel()
         let telemetry = GatewayTelemetry(shardCount: 1)
+        /// The proxy, for as long as something holds it.
+        weak var handler: ProxyHandler?
 
         init(_ table: RouteTable, limits: GatewayLimits = .default) throws {
             let loop = LoopContext(eventLoop: channel.embeddedEventLoop, shard: 0, connectTimeout: .seconds(1))
@@ -21,6 +23,7 @@ struct ProxyHandlerEmbeddedTests {
                 declaredPort: 80, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
             )
             try channel.pipeline.syncOperations.addHandler(handler)
+            self.handler = handler
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
         }
 
@@ -123,6 +126,25 @@ struct ProxyHandlerEmbeddedTests {
         #expect(answer.contains("connection: close\r\n"))
         #expect(client.flags == ["\(status) DPE"])
         #expect(!client.channel.isActive)
+    }
+
+    @Test(
+        "a client that leaves during a fault's injected delay frees its proxy at once, not when the delay ends",
+        arguments: ["fault: {delay: {fixedDelay: 30s, percentage: {value: 100}}}", "timeout: 30s\n    fault: {delay: {fixedDelay: 20s, percentage: {value: 100}}}"])
+    func leavingDuringAnInjectedDelay(policy: String) throws {
+        // The endpoint's port is never dialled: the delay comes before the connection.
+        let table = try RoutePolicyTests.table(routes: "  - \(policy)\n    route: [{destination: {host: web}}]", services: ["web": [1]])
+        let client = try Client(table)
+        try client.send("GET / HTTP/1.1\r\nHost: shop\r\n\r\n")
+        #expect(try client.received().isEmpty, "the request waits out its delay")
+        try client.channel.close().wait()
+        client.channel.embeddedEventLoop.run()
+        #expect(client.handler == nil, "a timer of the abandoned exchange still holds the proxy handler")
+        // Counted as Envoy counts a client gone before its answer, once: the end of the delay adds nothing.
+        #expect(client.flags == ["0 DC"])
+        client.channel.embeddedEventLoop.advanceTime(by: .seconds(40))
+        #expect(client.flags == ["0 DC"])
+        #expect(client.telemetry.snapshot().series.values.map(\.requests) == [1])
     }
 
     @Test("a head that arrives in pieces is answered once it is complete")
