@@ -1,0 +1,111 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+@testable import SerinGateway
+import Testing
+
+/// The heads the proxy writes on, byte for byte: what an upstream and a client read.
+@Suite("Heads written on")
+struct ProxyHeadersTests {
+    static func request(_ text: String) throws -> RequestHead {
+        try HTTP1HeadParser.parseRequest(ByteBuffer(string: text), limits: .default)
+    }
+
+    static func response(_ text: String) throws -> ResponseHead {
+        try HTTP1HeadParser.parseResponse(ByteBuffer(string: text))
+    }
+
+    /// A request head as it goes upstream, its random request id (if one was made) replaced by `<id>`.
+    static func upstream(_ head: RequestHead, clientAddress: String? = "10.0.0.9", overTLS: Bool = false, upgrade: String? = nil) -> String {
+        var random = FastRandom(seed: 7)
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &buffer)
+        let text = String(buffer: buffer)
+        guard let range = text.range(of: #"x-request-id: [0-9a-f]{32}\r\n"#, options: .regularExpression) else { return text }
+        return text.replacingCharacters(in: range, with: "x-request-id: <id>\r\n")
+    }
+
+    @Test("a request goes upstream without its hop-by-hop fields, with the client's address, scheme and a request id")
+    func plainRequest() throws {
+        let head = try Self.request(
+            "GET /a?b=1 HTTP/1.1\r\nHost: shop\r\nConnection: keep-alive, x-secret\r\nx-secret: 1\r\nAccept: */*\r\nKeep-Alive: 5\r\n\r\n"
+        )
+        #expect(
+            Self.upstream(head)
+                == "GET /a?b=1 HTTP/1.1\r\nHost: shop\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\n"
+                + "x-request-id: <id>\r\n\r\n"
+        )
+    }
+
+    @Test("forwarding fields the client sent are kept and extended; `te: trailers` and an upgrade pass on")
+    func forwardedRequest() throws {
+        let head = try Self.request(
+            "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-for: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8, 9.9.9.9\r\n"
+                + "x-forwarded-proto: https\r\nx-request-id: abc\r\nTE: Trailers\r\ncontent-length: 0\r\n\r\n"
+        )
+        #expect(
+            Self.upstream(head, overTLS: true, upgrade: "websocket")
+                == "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-proto: https\r\nx-request-id: abc\r\ncontent-length: 0\r\n"
+                + "te: trailers\r\nx-forwarded-for: 1.2.3.4, 5.6.7.8, 9.9.9.9, 10.0.0.9\r\n"
+                + "connection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        )
+        #expect(
+            Self.upstream(head, clientAddress: nil).hasPrefix("POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-for: 1.2.3.4\r\n"),
+            "without a client address the client's own x-forwarded-for fields go on as they came"
+        )
+    }
+
+    @Test("a long target and many fields are written whole")
+    func largeRequest() throws {
+        let target = "/" + String(repeating: "p", count: 3000)
+        let fields = (0..<60).map { "x-field-\($0): \(String(repeating: "v", count: $0 * 7))\r\n" }.joined()
+        let head = try Self.request("GET \(target) HTTP/1.1\r\nhost: shop\r\n\(fields)\r\n")
+        #expect(
+            Self.upstream(head)
+                == "GET \(target) HTTP/1.1\r\nhost: shop\r\n\(fields)x-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\n"
+                + "x-request-id: <id>\r\n\r\n"
+        )
+    }
+
+    @Test(
+        "a response goes to the client without hop-by-hop fields, and says how the connection goes on",
+        arguments: [
+            (HTTPVersion.http1_1, true, false, "HTTP/1.1 200 OK\r\nServer: nginx\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            (.http1_1, false, false, "HTTP/1.1 200 OK\r\nServer: nginx\r\nTransfer-Encoding: chunked\r\nconnection: close\r\n\r\n"),
+            // An HTTP/1.0 client reads the body decoded: no chunked framing, so no transfer-encoding.
+            (.http1_0, true, true, "HTTP/1.0 200 OK\r\nServer: nginx\r\nconnection: keep-alive\r\n\r\n"),
+        ])
+    func response(version: HTTPVersion, keepAlive: Bool, decoded: Bool, expected: String) throws {
+        let head = try Self.response("HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n")
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeDownstreamResponse(head, version: version, keepAlive: keepAlive, decodedBody: decoded, to: &buffer)
+        #expect(String(buffer: buffer) == expected)
+    }
+
+    @Test("a status code outside three digits and an empty reason are written as they came")
+    func unusualStatus() throws {
+        var head = try Self.response("HTTP/1.1 599\r\ncontent-length: 0\r\n\r\n")
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeDownstreamResponse(head, version: .http1_1, keepAlive: true, decodedBody: false, to: &buffer)
+        #expect(String(buffer: buffer) == "HTTP/1.1 599 \r\ncontent-length: 0\r\n\r\n")
+        head.status = 1000
+        buffer.clear()
+        ProxyHeaders.writeDownstreamResponse(head, version: .http1_1, keepAlive: true, decodedBody: false, to: &buffer)
+        #expect(String(buffer: buffer) == "HTTP/1.1 1000 \r\ncontent-length: 0\r\n\r\n")
+    }
+
+    @Test("a 101 keeps its upgrade and sheds the other hop-by-hop fields")
+    func switchingProtocols() throws {
+        let head = try Self.response(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                + "Keep-Alive: 5\r\n\r\n"
+        )
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeSwitchingProtocols(head, to: &buffer)
+        #expect(
+            String(buffer: buffer)
+                == "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                + "connection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        )
+    }
+}
