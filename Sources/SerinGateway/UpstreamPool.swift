@@ -192,11 +192,17 @@ final class UpstreamPool {
         connection.close()
     }
 
-    /// Closes every idle connection of `cluster` (a reconfiguration replaced it).
+    /// Closes every idle connection of `cluster` (a reconfiguration replaced it, so it is retired) and forgets its
+    /// buckets: a retired cluster's connections close when released rather than wait in one, and a bucket left
+    /// under its identifier would grow the pool with every replacement, and could serve a later cluster that
+    /// happens to get the same address.
     func closeIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
-        for (key, bucket) in idle where key.cluster == id { bucket.closeAll() }
+        for key in idle.keys where key.cluster == id { idle.removeValue(forKey: key)?.closeAll() }
     }
+
+    /// Endpoints (per cluster with a traffic policy) the pool keeps idle connections for.
+    var bucketCount: Int { idle.count }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {

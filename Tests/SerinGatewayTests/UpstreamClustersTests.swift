@@ -1,5 +1,8 @@
+import NIOCore
+import NIOPosix
 import SerinCore
 @testable import SerinGateway
+import SerinTesting
 import Testing
 
 /// The per-cluster policy state across a reconfiguration: kept while a cluster's policy and endpoints stay,
@@ -36,5 +39,48 @@ struct UpstreamClustersTests {
         clusters.reconcile(with: stricter)
         #expect(before.isRetired, "a changed policy starts from fresh state")
         #expect(clusters.shared(for: try Self.target(stricter))?.policy.outlierDetection?.consecutive5xxErrors == 7)
+    }
+
+    @Test("a replaced cluster's idle connections close, and the pool forgets where they waited")
+    func replacedClusterLeavesNothingPooled() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let backend = try await ObservedBackend.start(group: group)
+        let loop = LoopContext(eventLoop: group.next(), shard: 0, connectTimeout: .seconds(2))
+        let clusters = UpstreamClusters(loops: [loop])
+        func table(consecutive5xx: Int) throws -> RouteTable {
+            try RoutePolicyTests.table(
+                routes: "  - route: [{destination: {host: web-v1-service}}]", services: ["web-v1-service": [backend.port]],
+                more: TrafficPolicyTests.rule("    outlierDetection: {consecutive5xxErrors: \(consecutive5xx)}")
+            )
+        }
+        let first = try table(consecutive5xx: 3)
+        clusters.reconcile(with: first)
+        let cluster = try #require(clusters.shared(for: try Self.target(first)))
+        let endpoint = EndpointAddress(host: "127.0.0.1", port: backend.port)
+        // The pool is the loop's alone: every look at it runs there.
+        let pooled = { try await loop.eventLoop.submit { (loop.pool.idleCount, loop.pool.bucketCount) }.get() }
+        // A connection of the cluster's, used and returned: it waits idle in the cluster's bucket.
+        let leased = loop.eventLoop.makePromise(of: Void.self)
+        loop.eventLoop.execute {
+            loop.pool.lease(endpoint, cluster: cluster) { result in
+                if case .success(let connection) = result { loop.pool.release(connection) }
+                leased.completeWith(result.map { _ in () })
+            }
+        }
+        try await leased.futureResult.get()
+        #expect(try await pooled() == (1, 1))
+
+        clusters.reconcile(with: try table(consecutive5xx: 7))
+        #expect(cluster.isRetired)
+        // The pool closes the replaced cluster's idle connections on its loop's next turn, before this runs.
+        #expect(try await pooled() == (0, 0))
+        var waited = 0
+        while backend.openConnections > 0, waited < 200 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 1
+        }
+        #expect(backend.openConnections == 0, "the idle connection of the replaced cluster is closed")
+        await backend.close()
+        try await group.shutdownGracefully()
     }
 }
