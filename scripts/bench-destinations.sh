@@ -105,14 +105,7 @@ started=$(date +%s%N)
     >"$WORK/serin.log" 2>&1 &
 GATEWAY=$!
 PIDS+=("$GATEWAY")
-until curl -fsS -o /dev/null "http://127.0.0.1:$ADMIN_PORT/readyz" 2>/dev/null; do
-    kill -0 "$GATEWAY" 2>/dev/null || { cat "$WORK/serin.log" >&2; exit 1; }
-    if (( $(date +%s%N) - started > READY_TIMEOUT * 1000000000 )); then
-        echo "error: the gateway was not serving after ${READY_TIMEOUT}s (READY_TIMEOUT)" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+wait_serving "$GATEWAY" "127.0.0.1:$ADMIN_PORT" "$WORK/serin.log" READY_TIMEOUT "$READY_TIMEOUT"
 echo "ready after $(( ($(date +%s%N) - started) / 1000000 )) ms"
 
 sample() {  # sample LABEL: resident memory and CPU time of the gateway

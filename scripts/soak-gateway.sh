@@ -167,11 +167,7 @@ PIDS+=($!)
 SERIN_PID=$!
 PIDS+=("$SERIN_PID")
 GATEWAY_PORT=$((80 + PORT_OFFSET))
-for _ in $(seq 100); do
-    curl -sf -o /dev/null -H 'host: plain' "http://127.0.0.1:$GATEWAY_PORT/" && break
-    kill -0 "$SERIN_PID" 2>/dev/null || { cat "$WORK/serin.log" >&2; echo "error: serin exited" >&2; exit 1; }
-    sleep 0.1
-done
+wait_serving "$SERIN_PID" "127.0.0.1:$ADMIN_PORT" "$WORK/serin.log" "a 30 s limit" 30
 
 # A gauge's value, summed over its label sets.
 gauge() {
@@ -182,8 +178,11 @@ echo "serin: $SERIN_BIN; $ROUNDS rounds of $CLIENTS requests, $CONCURRENCY at a 
 printf '%-6s %-50s %9s %14s %16s\n' round clients "RSS kB" "client conns" "upstream conns"
 for round in $(seq "$ROUNDS"); do
     result=$(python3 "$WORK/clients.py" "$GATEWAY_PORT" "$CLIENTS" "$CONCURRENCY")
-    # The last exchanges end within a retry's budget of the clients leaving.
-    sleep 0.5
+    # The clients are gone; the gateway notices the last of them within moments (up to 5 s before it is reported).
+    for _ in $(seq 50); do
+        (( $(gauge serin_gateway_downstream_connections_active) == 0 )) && break
+        sleep 0.1
+    done
     printf '%-6s %-50s %9s %14s %16s\n' "$round" "$result" "$(awk '/VmRSS/ { print $2 }' "/proc/$SERIN_PID/status")" \
         "$(gauge serin_gateway_downstream_connections_active)" "$(gauge serin_gateway_upstream_connections_active)"
 done

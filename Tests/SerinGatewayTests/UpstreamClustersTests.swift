@@ -9,8 +9,9 @@ import Testing
 /// replaced when they change, and never handed to a request whose route came from the other table.
 @Suite("Upstream cluster state across reconfigurations")
 struct UpstreamClustersTests {
-    static func table(endpoints: Int, consecutive5xx: Int = 3) throws -> RouteTable {
-        let services = ["web-v1-service": Array(repeating: 1, count: endpoints).enumerated().map { 20_000 + $0.offset }]
+    /// `endpoints` endpoints of web-v1-service on ports from `firstPort` up, with outlier detection at `consecutive5xx`.
+    static func table(endpoints: Int, consecutive5xx: Int = 3, firstPort: Int = 20_000) throws -> RouteTable {
+        let services = ["web-v1-service": (0..<endpoints).map { firstPort + $0 }]
         let rule = TrafficPolicyTests.rule("    outlierDetection: {consecutive5xxErrors: \(consecutive5xx)}")
         return try RoutePolicyTests.table(routes: "  - route: [{destination: {host: web-v1-service}}]", services: services, more: rule)
     }
@@ -47,13 +48,7 @@ struct UpstreamClustersTests {
         let backend = try await ObservedBackend.start(group: group)
         let loop = LoopContext(eventLoop: group.next(), shard: 0, connectTimeout: .seconds(2))
         let clusters = UpstreamClusters(loops: [loop])
-        func table(consecutive5xx: Int) throws -> RouteTable {
-            try RoutePolicyTests.table(
-                routes: "  - route: [{destination: {host: web-v1-service}}]", services: ["web-v1-service": [backend.port]],
-                more: TrafficPolicyTests.rule("    outlierDetection: {consecutive5xxErrors: \(consecutive5xx)}")
-            )
-        }
-        let first = try table(consecutive5xx: 3)
+        let first = try Self.table(endpoints: 1, firstPort: backend.port)
         clusters.reconcile(with: first)
         let cluster = try #require(clusters.shared(for: try Self.target(first)))
         let endpoint = EndpointAddress(host: "127.0.0.1", port: backend.port)
@@ -70,7 +65,7 @@ struct UpstreamClustersTests {
         try await leased.futureResult.get()
         #expect(try await pooled() == (1, 1))
 
-        clusters.reconcile(with: try table(consecutive5xx: 7))
+        clusters.reconcile(with: try Self.table(endpoints: 1, consecutive5xx: 7, firstPort: backend.port))
         #expect(cluster.isRetired)
         // The pool closes the replaced cluster's idle connections on its loop's next turn, before this runs.
         #expect(try await pooled() == (0, 0))

@@ -9,6 +9,21 @@ require_tools() {
     done
 }
 
+# Waits until the admin endpoint at $2 (host:port) says ready (/readyz): stops with an error, the log at $3 shown,
+# when process $1 exits first, and with one naming $4 when $5 seconds pass first.
+wait_serving() {
+    local pid=$1 admin=$2 log=$3 setting=$4 timeout=$5 started
+    started=$(date +%s%N)
+    until curl -fsS -o /dev/null "http://$admin/readyz" 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "error: serin exited before it served" >&2; exit 1; }
+        if (( $(date +%s%N) - started > timeout * 1000000000 )); then
+            echo "error: the gateway was not serving after ${timeout}s ($setting)" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+
 # SERIN_BIN as given, or a release build made now in the repository at $1.
 serin_binary() {
     if [[ -z ${SERIN_BIN:-} ]]; then
