@@ -7,7 +7,7 @@ import Synchronization
 /// A real headless Chromium (Debian's `chromium` package) with a temporary profile, driven over the
 /// DevTools protocol on 127.0.0.1. Tests that need it are skipped with a reason when it is not installed
 /// and fail when `CI=true`.
-public final class HeadlessChromium: @unchecked Sendable {
+public final class HeadlessChromium: Sendable {
     /// Where Debian and Ubuntu install it.
     public static let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
     public static var binary: String? { candidates.first { FileManager.default.isExecutableFile(atPath: $0) } }
@@ -16,17 +16,14 @@ public final class HeadlessChromium: @unchecked Sendable {
     /// The reason printed when these tests are skipped locally.
     public static let skipReason = "Chromium is not installed at \(candidates.joined(separator: " or ")) (apt-get install chromium); CI runs this"
 
-    // `stderr` is only kept alive (its read end closes when it is freed); everything else is Sendable.
     private let process: ChildProcess
-    private let stderr: Pipe
     private let profile: URL
     private let output: ChromiumOutput
     /// The page every call drives.
     public let page: DevToolsConnection
 
-    private init(process: ChildProcess, stderr: Pipe, profile: URL, output: ChromiumOutput, page: DevToolsConnection) {
+    private init(process: ChildProcess, profile: URL, output: ChromiumOutput, page: DevToolsConnection) {
         self.process = process
-        self.stderr = stderr
         self.profile = profile
         self.output = output
         self.page = page
@@ -54,15 +51,11 @@ public final class HeadlessChromium: @unchecked Sendable {
         )
         try? stderr.fileHandleForWriting.close()
         // Drained for the whole life of the process, so Chromium never blocks on a full pipe.
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            output.append(data)
-        }
+        PipeDrain.start(stderr) { output.append($0) }
         do {
             let browserURL = try await waitForDevTools(output, process: process, timeout: timeout)
             let page = try await DevToolsConnection.connect(to: try await pageURL(browserURL: browserURL, group: group), group: group)
-            return HeadlessChromium(process: process, stderr: stderr, profile: profile, output: output, page: page)
+            return HeadlessChromium(process: process, profile: profile, output: output, page: page)
         } catch {
             process.terminate()
             try? FileManager.default.removeItem(at: profile)

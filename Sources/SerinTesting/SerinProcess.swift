@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import SerinSpawn
 import Synchronization
@@ -39,10 +38,10 @@ public enum SerinProcess {
         try? out.fileHandleForWriting.close()
         try? err.fileHandleForWriting.close()
         // Drain both pipes concurrently so a chatty command never blocks on a full pipe. The reads block,
-        // so they run on Dispatch threads: blocking Swift's cooperative pool (two threads on two cores)
+        // so they run on threads of their own: blocking Swift's cooperative pool (two threads on two cores)
         // would stall every other test.
-        async let stdout = readToEnd(out.fileHandleForReading)
-        async let stderr = readToEnd(err.fileHandleForReading)
+        async let stdout = readToEnd(out)
+        async let stderr = readToEnd(err)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
@@ -60,20 +59,17 @@ public enum SerinProcess {
     }
 
     /// A `serin` process left running (e.g. `serin up`), killed by the test.
-    public final class Running: @unchecked Sendable {
-        // `pipe` is only kept alive (its read end closes when it is freed); everything else is Sendable.
+    public final class Running: Sendable {
         private let process: ChildProcess
         private let output: ProcessOutput
-        private let pipe: Pipe
 
         public var isRunning: Bool { process.isRunning }
         /// The process's id, as the process itself reports it.
         public var pid: Int32 { process.pid }
 
-        init(process: ChildProcess, output: ProcessOutput, pipe: Pipe) {
+        init(process: ChildProcess, output: ProcessOutput) {
             self.process = process
             self.output = output
-            self.pipe = pipe
         }
 
         /// Sends `signal` (SIGKILL to simulate a crash) and waits for the process to end, without blocking
@@ -122,18 +118,21 @@ public enum SerinProcess {
             stdout: .descriptor(pipe.fileHandleForWriting.fileDescriptor), stderr: .descriptor(pipe.fileHandleForWriting.fileDescriptor)
         )
         try? pipe.fileHandleForWriting.close()
-        // Read as it comes, on Foundation's own thread, so a test can wait for a line while it runs.
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            output.append(data)
-        }
-        return Running(process: process, output: output, pipe: pipe)
+        // Read as it comes, so a test can wait for a line while it runs.
+        PipeDrain.start(pipe) { output.append($0) }
+        return Running(process: process, output: output)
     }
 
-    private static func readToEnd(_ handle: FileHandle) async -> Data {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
+    private static func readToEnd(_ pipe: Pipe) async -> Data {
+        let collected = Mutex(Data())
+        return await withCheckedContinuation { continuation in
+            PipeDrain.start(pipe) { chunk in
+                if chunk.isEmpty {
+                    continuation.resume(returning: collected.withLock { $0 })
+                } else {
+                    collected.withLock { $0.append(chunk) }
+                }
+            }
         }
     }
 
