@@ -110,10 +110,13 @@ public enum CanaryCommandChannel {
         return operations
     }
 
-    /// Carries out requests with `execute` (`CanaryController.execute`) and writes each answer into the Canary's status through `store`.
+    /// Carries out requests with `execute` (`CanaryController.execute`) and writes each answer into the Canary's status
+    /// through `store`. A request is carried out once: an answer that cannot be written (the API server failing, or
+    /// losing every conflict) is written again after `retryDelays`, so the person waiting for it is not left without
+    /// one by a passing failure.
     public static func handler(
         execute: @escaping @Sendable (RolloutCommand, ResourceName) async -> CommandReply, store: KubernetesRolloutStore,
-        logger: Logger
+        logger: Logger, retryDelays: [Duration] = [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2)]
     ) -> @Sendable (Request) async -> Void {
         { request in
             let reply: CommandReply
@@ -127,10 +130,18 @@ public enum CanaryCommandChannel {
             var logger = logger
             logger[metadataKey: "canary"] = "\(request.canary)"
             logger.log(level: answer.accepted ? .info : .warning, "\(request.canary.name): command \(request.command) (\(request.id)) \(answer.accepted ? "accepted" : "refused: \(answer.message)")")
-            do {
-                try await store.recordAnswer(answer, for: request.canary)
-            } catch {
-                logger.error("\(request.canary.name): cannot write the answer to command \(request.id) into the status: \(error)", error: error)
+            var delays = retryDelays[...]
+            while true {
+                do {
+                    try await store.recordAnswer(answer, for: request.canary)
+                    return
+                } catch {
+                    guard let delay = delays.popFirst(), (try? await Task.sleep(for: delay)) != nil else {
+                        logger.error("\(request.canary.name): cannot write the answer to command \(request.id) into the status: \(error)", error: error)
+                        return
+                    }
+                    logger.warning("\(request.canary.name): writing the answer to command \(request.id) failed (\(error)); trying again in \(delay)")
+                }
             }
         }
     }

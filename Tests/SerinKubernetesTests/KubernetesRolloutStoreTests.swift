@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SerinCore
 import SerinKubernetes
 import SerinController
@@ -106,6 +107,30 @@ struct KubernetesRolloutStoreTests {
             } catch let failure as KubernetesRolloutStore.Failure {
                 #expect(failure.message.hasPrefix("shop/web: status.state is not a rollout Serin can read"), "\(failure)")
             }
+        }
+    }
+
+    @Test("a command's answer the API server fails to take is written again, and the command is carried out once")
+    func answerWrittenAgainAfterAFailure() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let requested = try Self.canaryObject.applying(CanaryCommandChannel.request(.pause, id: "c7", on: Self.canaryObject))
+            server.put(requested, at: Self.key)
+            let request = try #require(CanaryCommandChannel.pendingRequest(in: requested))
+            let executions = CallLog()
+            let handler = CanaryCommandChannel.handler(
+                execute: { command, _ in
+                    executions.record(command.rawValue)
+                    return .rejected("web: not now")
+                },
+                store: KubernetesRolloutStore(api: api), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                retryDelays: [.milliseconds(10), .milliseconds(10)]
+            )
+            // The first write of the answer, and the read before its second, fail.
+            server.failNext(2, status: 503, reason: "ServiceUnavailable")
+            await handler(request)
+            let answer = server.object(Self.key)?["status"]?["lastCommand"].flatMap(CanaryCommandChannel.Answer.init(json:))
+            #expect(answer?.id == "c7" && answer?.accepted == false && answer?.message == "web: not now")
+            #expect(executions.entries == ["pause"])
         }
     }
 }
