@@ -5,6 +5,7 @@ import SerinCore
 /// hands over the whole current set after every change. A watch that ends or drops resumes from the last
 /// resourceVersion it saw, so no change is missed; a 410 Gone (that version was compacted away) lists again;
 /// any other failure is retried with backoff, without losing what is known, and said once until it changes.
+/// A quiet watch that the API server ends (it ends each after its own timeout) is resumed at once.
 struct ResourceWatch: Sendable {
     let api: any KubernetesAPI
     let collection: ResourcePath
@@ -14,6 +15,10 @@ struct ResourceWatch: Sendable {
     /// A collection whose resource is not installed (a 404 on the list: Flagger's CRD in a cluster without
     /// Flagger) counts as empty, and is listed again now and then, instead of holding up everything else.
     var missingIsEmpty = false
+    /// A watch that ends with nothing delivered sooner than this ended at once: the next one waits (backoff), so a
+    /// server that ends every watch straight away is not asked again in a busy loop. One that lasted longer was
+    /// healthy, only quiet: the next starts at once.
+    var quickEnd: Duration = .seconds(1)
 
     /// Lists and watches until the task is cancelled; `changed` gets every object by name after each change.
     func run(_ changed: @Sendable ([ResourceName: JSONValue]) async -> Void) async {
@@ -32,6 +37,7 @@ struct ResourceWatch: Sendable {
                     await changed(objects)
                 }
                 var delivered = false
+                let watchStarted = ContinuousClock.now
                 for try await event in api.watch(collection, from: version) {
                     delivered = true
                     lastFailure = nil
@@ -48,8 +54,11 @@ struct ResourceWatch: Sendable {
                     backoff = .milliseconds(200)
                     await changed(objects)
                 }
-                // A watch the server ends at once, again and again, must not become a busy loop.
-                if !delivered {
+                // A watch the server ends at once, again and again, must not become a busy loop; a healthy one that
+                // ends (quiet, or with bookmarks only) is resumed at once, however many came before it.
+                if delivered || ContinuousClock.now - watchStarted >= quickEnd {
+                    backoff = .milliseconds(200)
+                } else {
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(30))
                 }
