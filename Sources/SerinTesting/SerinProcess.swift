@@ -102,9 +102,10 @@ public enum SerinProcess {
             await eventually(timeout) { self.output.text.contains(text) }
         }
 
-        /// Everything it printed (stdout and stderr); call after it ended.
+        /// Everything it printed (stdout and stderr) once it has ended; while it runs, what it printed so far, at once
+        /// (waiting for the end of a running process's output would only wait out the timeout).
         public func outputText() async -> String {
-            _ = await eventually(.seconds(10)) { self.output.ended }
+            _ = await eventually(.seconds(10)) { self.output.ended || self.process.isRunning }
             return output.text
         }
     }

@@ -50,7 +50,7 @@ struct ControllerCommandTests {
         )
         #expect(server.object(lease)?["spec"]?["holderIdentity"] == "serin-test")
         controller.signal(SIGTERM)
-        #expect(await controller.waitForExit() == 0)
+        #expect(await controller.waitForExit() == 0, "\(controller.printed)")
         let output = await controller.outputText()
         #expect(output.contains("serin controller: \(server.url.absoluteString) (context double), watching Canaries in every namespace"), "\(output)")
         #expect(output.contains("web: promotion completed"), "\(output)")

@@ -14,7 +14,7 @@ struct DemoAppCommandTests {
         let probe = try await RawConnection.connect(port: port, group: backends.group)
         await probe.close()
         app.signal(SIGTERM)
-        #expect(await app.waitForExit() == 0)
+        #expect(await app.waitForExit() == 0, "\(app.printed)")
         let output = await app.outputText()
         #expect(output.contains("serin demo-app: stopping\n") && output.contains("serin demo-app: stopped\n"), "\(output)")
         #expect((try? await RawConnection.connect(port: port, group: backends.group)) == nil, "it no longer listens")

@@ -46,7 +46,7 @@ struct GatewayReloadTests {
         #expect(gateway.isRunning)
 
         gateway.signal(SIGTERM)
-        #expect(await gateway.waitForExit() == 0)
+        #expect(await gateway.waitForExit() == 0, "\(gateway.printed)")
         await backends.shutdown()
     }
 }
