@@ -1,11 +1,48 @@
+import Foundation
 import Logging
 import SerinLifecycle
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// How every long-running command ends: its services run in one `ServiceGroup` until SIGTERM or Ctrl-C, then
 /// stop gracefully in reverse order, and the command exits 0.
 enum SignalledGroup {
+    /// Traps SIGTERM and SIGINT from now on. A long-running command calls this first, before it binds anything:
+    /// until its group runs, a signal's default action would end the process at once (exit 143 or 130) with its
+    /// listeners already open and nothing drained, as when Kubernetes stops a pod that has just become ready.
+    /// A signal caught before the group runs stops the group, gracefully, as soon as it starts; a second one before
+    /// then (a start-up that hangs, and a person pressing Ctrl-C again) ends the process at once, as the signal would.
+    static func trapSignals() async {
+        guard early.withLock({ trap in
+            defer { trap.trapping = true }
+            return !trap.trapping
+        }) else { return }
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        Task {
+            for await signal in signals {
+                let (group, endsNow) = early.withLock { trap in
+                    defer { trap.caught = true }
+                    return (trap.group, trap.group == nil && (trap.caught || trap.groupEnded))
+                }
+                if endsNow { exit(128 + signal.rawValue) }
+                // The group traps the signals itself once it runs; asking it again to stop changes nothing.
+                await group?.triggerGracefulShutdown()
+            }
+        }
+    }
+
+    /// What `trapSignals` caught, and the group to stop.
+    private struct EarlyTrap {
+        var trapping = false
+        var caught = false
+        var group: ServiceGroup?
+        /// Once the group has stopped, a signal does what it would without the trap: the command ends at once.
+        var groupEnded = false
+    }
+
+    private static let early = Mutex(EarlyTrap())
+
     /// Runs `services` until a signal — or until `finishing` returns, if given. With `label`, says `ready` once
     /// a signal stops the command cleanly (so whoever waits for that line may send one), `LABEL: stopping,
     /// STOPPING` before the first service stops and `LABEL: stopped` once all have.
@@ -28,7 +65,16 @@ enum SignalledGroup {
         let group = ServiceGroup(
             configuration: .init(services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
+        let caughtEarly = early.withLock { trap in
+            trap.group = group
+            return trap.caught
+        }
+        if caughtEarly { await group.triggerGracefulShutdown() }
         try await group.run()
+        early.withLock { trap in
+            trap.group = nil
+            trap.groupEnded = true
+        }
         if let label { logger.info("\(label): stopped") }
     }
 }

@@ -37,7 +37,8 @@ struct LogFormatTests {
         )
         #expect(await up.waitForOutput("advance canary weight to 20%", timeout: .seconds(30)), "\(up.printed)")
         up.signal(SIGTERM)
-        #expect(await up.waitForExit() == 0, "\(up.printed)")
+        let status = await up.waitForExit()
+        #expect(status == 0, "\(up.printed)")
         let objects = try logLines(await up.outputText()).map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
         }
@@ -64,7 +65,8 @@ struct LogFormatTests {
         )
         _ = try await UpCommandTests.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 20 }
         up.signal(SIGTERM)
-        #expect(await up.waitForExit() == 0, "\(up.printed)")
+        let status = await up.waitForExit()
+        #expect(status == 0, "\(up.printed)")
         let lines = logLines(await up.outputText())
         #expect(lines.isEmpty, "\(lines)")
     }

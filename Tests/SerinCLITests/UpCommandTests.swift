@@ -72,6 +72,50 @@ struct UpCommandTests {
         return (up, admin, gateway)
     }
 
+    @Test("SIGTERM the moment its gateway port accepts, before it says it is ready: it stops gracefully, status 0, each of five times")
+    func sigtermWhileStarting() async throws {
+        let backends = TestBackends(threads: 1)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "1m", stepWeights: [20], progressDeadline: "2m")
+        )
+        for round in 1...5 {
+            let gatewayPort = try await backends.freePort()
+            let adminPort = try await backends.freePort()
+            let state = directory.appendingPathComponent("state-\(round).sqlite").path
+            let up = try SerinProcess.launch(Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state))
+            #expect(await Self.accepts(port: gatewayPort, within: .seconds(30)), "round \(round): \(up.printed)")
+            up.signal(SIGTERM)
+            let status = await up.waitForExit()
+            let output = await up.outputText()
+            #expect(status == 0, "round \(round): \(output)")
+        }
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
+    /// Whether 127.0.0.1:`port` accepts a connection within `timeout`, tried every 0.2 ms or so (a plain socket
+    /// connect: a refusal on loopback comes back at once), so the caller learns of the listener as it opens.
+    static func accepts(port: Int, within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        while ContinuousClock.now < deadline {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(descriptor)
+            if connected == 0 { return true }
+            try? await Task.sleep(for: .microseconds(200))
+        }
+        return false
+    }
+
     @Test("kill -9 mid-rollout, start again: same step, same weights, no event lost")
     func resumesAfterCrash() async throws {
         let backends = TestBackends(threads: 2)

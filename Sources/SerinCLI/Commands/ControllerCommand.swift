@@ -81,6 +81,7 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        await SignalledGroup.trapSignals()
         let logger = logging.logger("controller")
         let (connection, access) = try settings()
         let api = try HTTPKubernetesAPI(connection: connection)

@@ -37,6 +37,7 @@ struct DemoAppCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        await SignalledGroup.trapSignals()
         let app = DemoApp(.init(version: version, errorRate: errorRate, latency: latency.duration))
         let server: HTTPListener
         do {

@@ -101,6 +101,7 @@ struct DemoCommand: AsyncParsableCommand {
                 + "serin demo --manifests \(written.seed) --canary \(written.canary)")
             return
         }
+        await SignalledGroup.trapSignals()
         var builtIn: URL?
         if manifests == nil || canary == nil {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serin-demo-manifests-\(UUID().uuidString.prefix(8))")

@@ -29,6 +29,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
+        await SignalledGroup.trapSignals()
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         if !set.resources.canaries.isEmpty {

@@ -71,6 +71,7 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        await SignalledGroup.trapSignals()
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
