@@ -9,12 +9,19 @@ import UnixSignals
 /// changes unless the whole result validates; the log says what changed or why nothing did.
 ///
 /// SIGHUP's default action ends a process on the spot, with no drain, while nginx users send it to reload. So the
-/// signal is trapped when the command starts, before it says it is ready.
+/// signal is trapped when the command starts, before it binds anything (`trapHangups`); one that comes before the
+/// reloading piece runs is kept for it.
 enum ManifestReload {
-    /// The piece that reloads on each SIGHUP, with the signal already trapped.
-    static func piece(manifests: ManifestOptions, live: LiveConfiguration, label: String, logger: Logger) async -> ServicePiece {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
-        return .loop("reload on SIGHUP") {
+    /// Traps SIGHUP from now on; hand the sequence to `piece`.
+    static func trapHangups() async -> UnixSignalsSequence {
+        await UnixSignalsSequence(trapping: .sighup)
+    }
+
+    /// The piece that reloads on each SIGHUP of `hangups`.
+    static func piece(
+        hangups: UnixSignalsSequence, manifests: ManifestOptions, live: LiveConfiguration, label: String, logger: Logger
+    ) -> ServicePiece {
+        .loop("reload on SIGHUP") {
             for await _ in hangups {
                 await reload(manifests, into: live, label: label, logger: logger)
             }

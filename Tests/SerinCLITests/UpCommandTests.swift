@@ -72,8 +72,8 @@ struct UpCommandTests {
         return (up, admin, gateway)
     }
 
-    @Test("SIGTERM the moment its gateway port accepts, before it says it is ready: it stops gracefully, status 0, each of five times")
-    func sigtermWhileStarting() async throws {
+    @Test("SIGTERM the moment its gateway port accepts, before it says it is ready: it stops gracefully, status 0, each of five times; a SIGHUP then is a reload, not the end")
+    func signalsWhileStarting() async throws {
         let backends = TestBackends(threads: 1)
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
@@ -91,6 +91,19 @@ struct UpCommandTests {
             let output = await up.outputText()
             #expect(status == 0, "round \(round): \(output)")
         }
+        // SIGHUP's default action would end it on the spot (status 129); it reads its manifests again instead.
+        let gatewayPort = try await backends.freePort()
+        let adminPort = try await backends.freePort()
+        let up = try SerinProcess.launch(
+            Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent("state-hup.sqlite").path)
+        )
+        #expect(await Self.accepts(port: gatewayPort, within: .seconds(30)), "\(up.printed)")
+        up.signal(SIGHUP)
+        #expect(await up.waitForOutput("serin up: SIGHUP: applied", timeout: .seconds(30)), "\(up.printed)")
+        #expect(up.isRunning)
+        up.signal(SIGTERM)
+        let status = await up.waitForExit()
+        #expect(status == 0, "\(up.printed)")
         await v1.close()
         await v2.close()
         await backends.shutdown()

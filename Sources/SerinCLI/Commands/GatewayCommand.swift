@@ -30,6 +30,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         await SignalledGroup.trapSignals()
+        let hangups = await ManifestReload.trapHangups()
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         if !set.resources.canaries.isEmpty {
@@ -37,7 +38,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let logger = logging.logger("gateway")
         let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway", logger: logger)
-        let reload = await ManifestReload.piece(manifests: manifests, live: runtime.live, label: "serin gateway", logger: logger)
+        let reload = ManifestReload.piece(hangups: hangups, manifests: manifests, live: runtime.live, label: "serin gateway", logger: logger)
         try await serving.runUntilSignalled(
             [runtime, reload], label: "serin gateway", logger: logger,
             ready: "serin gateway: admin on \(runtime.adminURL) (/healthz, /readyz, /config, /metrics, /openapi.json, POST /apply)"

@@ -72,6 +72,7 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         await SignalledGroup.trapSignals()
+        let hangups = await ManifestReload.trapHangups()
         let (set, _, loadFailed) = manifests.load()
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
@@ -92,7 +93,9 @@ struct UpCommand: AsyncParsableCommand {
                 retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
             label: "serin up", logger: logger
         )
-        var pieces: [any Service] = [runtime, await ManifestReload.piece(manifests: manifests, live: runtime.live, label: "serin up", logger: logger)]
+        var pieces: [any Service] = [
+            runtime, ManifestReload.piece(hangups: hangups, manifests: manifests, live: runtime.live, label: "serin up", logger: logger),
+        ]
         if let view, let controller = runtime.controller {
             pieces.append(ServicePiece.loop("live view") {
                 while !Task.isCancelled {
