@@ -12,10 +12,24 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
     private let client: HTTPClient
     private let plugin: ExecCredentialPlugin?
     private let timeout: TimeAmount
+    private let watchTimeout: ClosedRange<Int>
+    private let watchGrace: Duration
 
-    public init(connection: KubeConfig.Connection, timeout: TimeAmount = .seconds(30)) throws {
+    /// - Parameters:
+    ///   - timeout: how long a call (not a watch) may take.
+    ///   - watchTimeout: the `timeoutSeconds` each watch asks for, drawn from this range (as client-go draws 5 to 10
+    ///     minutes), so the API server ends it and the watcher resumes on a fresh connection, and the watchers of
+    ///     many replicas do not all come back at once.
+    ///   - watchGrace: a watch still open this long after its `timeoutSeconds` is on a connection that died without
+    ///     closing (a restarted API server, a load balancer that forgot it): it is ended here, and resumed.
+    public init(
+        connection: KubeConfig.Connection, timeout: TimeAmount = .seconds(30), watchTimeout: ClosedRange<Int> = 300...600,
+        watchGrace: Duration = .seconds(30)
+    ) throws {
         self.connection = connection
         self.timeout = timeout
+        self.watchTimeout = watchTimeout
+        self.watchGrace = watchGrace
         var tls = TLSConfiguration.makeClientConfiguration()
         if connection.insecureSkipTLSVerify { tls.certificateVerification = .none }
         if let authority = connection.certificateAuthority {
@@ -75,9 +89,11 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
     }
 
     public func watch(_ path: ResourcePath, from resourceVersion: String?) -> AsyncThrowingStream<WatchEvent, any Error> {
-        var query = "?watch=1&allowWatchBookmarks=true"
+        let seconds = Int.random(in: watchTimeout)
+        var query = "?watch=1&allowWatchBookmarks=true&timeoutSeconds=\(seconds)"
         if let resourceVersion, !resourceVersion.isEmpty { query += "&resourceVersion=\(resourceVersion)" }
         let target = path.description + query
+        let grace = watchGrace
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
@@ -100,7 +116,16 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
                     continuation.finish(throwing: error)
                 }
             }
-            continuation.onTermination = { _ in task.cancel() }
+            // The API server ends the watch after `seconds`; one still open well after that will never end by itself.
+            let overdue = Task {
+                guard (try? await Task.sleep(for: .seconds(seconds) + grace)) != nil else { return }
+                continuation.finish()
+                task.cancel()
+            }
+            continuation.onTermination = { _ in
+                task.cancel()
+                overdue.cancel()
+            }
         }
     }
 

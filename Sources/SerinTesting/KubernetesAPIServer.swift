@@ -108,6 +108,8 @@ public final class KubernetesAPIServer: Sendable {
         var compactedThrough = 0
         var watchers: [UInt64: Watcher] = [:]
         var nextWatcher: UInt64 = 0
+        /// Set by `stallWatches`: new watches get their head and then nothing, for good.
+        var stalledWatches = false
         var failures: [(status: Int, reason: String)] = []
         var hooks: [(method: String, action: @Sendable () -> Void)] = []
         var log: [String] = []
@@ -249,6 +251,18 @@ public final class KubernetesAPIServer: Sendable {
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.close() }
+    }
+
+    /// Watches opened from now on get their response head and then nothing, whatever changes and whatever their
+    /// `timeoutSeconds` asks: what a client sees of a connection that died without closing (an API server host gone,
+    /// a load balancer that forgot the connection).
+    public func stallWatches() {
+        state.withLockedValue { $0.stalledWatches = true }
+    }
+
+    /// Watches opened from now on work again (the stalled ones stay stalled until their client ends them).
+    public func resumeWatches() {
+        state.withLockedValue { $0.stalledWatches = false }
     }
 
     /// Forgets history up to now: a watch from an older resourceVersion gets 410 Gone.
@@ -613,8 +627,11 @@ public final class KubernetesAPIServer: Sendable {
             ]
             return .watch(gone, register: nil)
         }
+        // As the API server does, a watch that asks for `timeoutSeconds` is ended (cleanly) after that long.
+        let timeout = query["timeoutSeconds"].flatMap(Int.init).flatMap { $0 > 0 ? Duration.seconds($0) : nil }
         return .watch(nil) { send, close in
-            state.withLockedValue { state in
+            let id: UInt64? = state.withLockedValue { state in
+                if state.stalledWatches { return nil }
                 let watcher = Watcher(
                     groupVersion: route.groupVersion, resource: route.resource, namespace: route.namespace, bookmarks: bookmarks,
                     selector: Selector(query: query), table: table, includeObject: query["includeObject"], send: send, close: close
@@ -633,6 +650,15 @@ public final class KubernetesAPIServer: Sendable {
                 state.watchers[state.nextWatcher] = watcher
                 return state.nextWatcher
             }
+            guard let id else { return 0 }
+            if let timeout {
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    guard let ended = state.withLockedValue({ $0.watchers.removeValue(forKey: id) }) else { return }
+                    ended.close()
+                }
+            }
+            return id
         }
     }
 

@@ -9,6 +9,16 @@ import Testing
 /// How the controller keeps a collection in step when the API server ends its watches.
 @Suite("Resource watch", .timeLimit(.minutes(2)))
 struct ResourceWatchTests {
+    /// The API double, and a client whose watches ask to be ended after a second and are given up a second after that.
+    static func serverWithShortWatches() async throws -> (KubernetesAPIServer, HTTPKubernetesAPI) {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        let api = try HTTPKubernetesAPI(
+            connection: KubeConfig.Connection(contextName: "test", server: server.url, credential: .bearerToken("test-token")),
+            watchTimeout: 1...1, watchGrace: .seconds(1)
+        )
+        return (server, api)
+    }
+
     @Test("a quiet watch that the server ends again and again is resumed at once, so the next change is seen without delay")
     func quietWatchesResumeAtOnce() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
@@ -34,5 +44,51 @@ struct ResourceWatchTests {
             )
             #expect(await eventually(.seconds(3)) { seen.withLock { $0 } == 1 })
         }
+    }
+
+    @Test("each watch asks the API server to end it (timeoutSeconds), with no error; one on a connection that died is ended by the client a grace period later")
+    func watchesEndAndResume() async throws {
+        let (server, api) = try await Self.serverWithShortWatches()
+        // The API server ends the watch after the second it was asked for: the stream ends, with no error.
+        var events = api.watch(.canaries(namespace: nil), from: nil).makeAsyncIterator()
+        let started = ContinuousClock.now
+        #expect(try await events.next() == nil)
+        #expect(ContinuousClock.now - started >= .milliseconds(900))
+
+        // A connection that died quietly: no event and no end from the server; the client ends it a second after
+        // the server should have.
+        server.stallWatches()
+        var stalled = api.watch(.canaries(namespace: nil), from: nil).makeAsyncIterator()
+        let stalledAt = ContinuousClock.now
+        #expect(try await stalled.next() == nil)
+        #expect(ContinuousClock.now - stalledAt >= .milliseconds(1_900))
+        await api.shutdown()
+        await server.close()
+    }
+
+    @Test("a controller's watch goes on through watches the server ends and one that stalls: a Canary applied after them is seen")
+    func watchSurvivesEndedAndStalledWatches() async throws {
+        let (server, api) = try await Self.serverWithShortWatches()
+        let seen = Mutex<Int?>(nil)
+        let watch = ResourceWatch(
+            api: api, collection: .canaries(namespace: nil), label: "canaries",
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let running = Task { await watch.run { objects in seen.withLock { $0 = objects.count } } }
+        #expect(await eventually(.seconds(10)) { seen.withLock { $0 } == 0 })
+        // Two watches ended by the server; then one stalls (the next comes after it, as on a restarted server).
+        #expect(await eventually(.seconds(10)) { server.requestLog.filter { $0.hasSuffix("?watch") }.count >= 3 })
+        server.stallWatches()
+        let beforeStall = server.requestLog.filter { $0.hasSuffix("?watch") }.count
+        #expect(await eventually(.seconds(10)) { server.requestLog.filter { $0.hasSuffix("?watch") }.count > beforeStall })
+        server.resumeWatches()
+        server.put(
+            ["apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "default"], "spec": [:]],
+            at: KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "web")
+        )
+        #expect(await eventually(.seconds(10)) { seen.withLock { $0 } == 1 })
+        running.cancel()
+        await api.shutdown()
+        await server.close()
     }
 }
