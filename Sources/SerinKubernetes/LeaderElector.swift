@@ -1,5 +1,6 @@
 import Logging
 import Foundation
+import SerinCore
 
 /// Runs the controller only while this replica holds the Lease: tries to acquire or renew it every
 /// `retryPeriod`, starts `lead` when it becomes the leader, cancels it as soon as a renewal is overdue (before
@@ -26,7 +27,17 @@ public actor LeaderElector {
     /// Competes for the Lease until the task is cancelled, running `lead` while leading.
     public func run(lead: @escaping @Sendable () async -> Void) async {
         while !Task.isCancelled {
-            await attempt()
+            // A leader's renewal gets only the time left before it must stop acting: a call that hangs (a connection
+            // that died without closing) must not keep it acting past `renewDeadline`, towards the Lease's expiry,
+            // when another replica may take over.
+            var limit = election.renewDeadline
+            if leading != nil, let lastRenewal {
+                limit = max(0.01, lastRenewal.addingTimeInterval(election.renewDeadline).timeIntervalSince(Date()))
+            }
+            let budget = Duration.milliseconds(Int(limit * 1000))
+            if await !within(budget, { await self.attempt() }) {
+                logger.warning("\(election.identity): Lease \(path): no answer within \(Readable.duration(budget)); given up")
+            }
             let now = Date()
             if let lastRenewal, election.mayAct(lastRenewal: lastRenewal, now: now) {
                 if leading == nil {
@@ -47,8 +58,24 @@ public actor LeaderElector {
             leading = nil
         }
         // This task is cancelled, and the HTTP client gives up on calls made from a cancelled task: the release
-        // runs in a task of its own.
-        await Task { await self.release() }.value
+        // runs in a task of its own, for `renewDeadline` at most (an API server that does not answer must not hold
+        // up a shutdown; the Lease then expires as it would anyway).
+        let released = await Task { await self.within(.milliseconds(Int(self.election.renewDeadline * 1000))) { await self.release() } }.value
+        if !released { logger.warning("\(election.identity): Lease \(path): no answer while handing it back; it expires by itself") }
+    }
+
+    /// Runs `work`, given up (its calls cancelled) after `limit`; false when it was.
+    private nonisolated func within(_ limit: Duration, _ work: @escaping @Sendable () async -> Void) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await work()
+                return true
+            }
+            group.addTask { (try? await Task.sleep(for: limit)) == nil }
+            let finished = await group.next() ?? true
+            group.cancelAll()
+            return finished
+        }
     }
 
     /// One read-decide-write round; a write lost to another replica (409) just waits for the next round.

@@ -111,6 +111,8 @@ public final class KubernetesAPIServer: Sendable {
         /// Set by `stallWatches`: new watches get their head and then nothing, for good.
         var stalledWatches = false
         var failures: [(status: Int, reason: String)] = []
+        /// How many of the next calls get no answer at all.
+        var hangs = 0
         var hooks: [(method: String, action: @Sendable () -> Void)] = []
         var log: [String] = []
         /// Deployment spec changes wait for `completeDeploymentRollouts()` while set.
@@ -294,6 +296,12 @@ public final class KubernetesAPIServer: Sendable {
         }
     }
 
+    /// The next `count` calls get no answer at all: their connections stay open and silent, as on a connection
+    /// that died without closing.
+    public func hangNext(_ count: Int = 1) {
+        state.withLockedValue { $0.hangs += count }
+    }
+
     /// Runs `action` just before the next `method` call is handled: another client's write landing between
     /// a controller's read and its write, at exactly that moment.
     public func beforeNext(_ method: String, _ action: @escaping @Sendable () -> Void) {
@@ -356,6 +364,8 @@ public final class KubernetesAPIServer: Sendable {
     enum Reply: Sendable {
         case json(Int, JSONValue)
         case watch(JSONValue?, register: (@Sendable (@escaping @Sendable (JSONValue) -> Void, @escaping @Sendable () -> Void) -> UInt64)?)
+        /// No answer at all: the connection stays open and silent (`hangNext`).
+        case silence
     }
 
     /// `/api/v1/...` or `/apis/GROUP/VERSION/...`: group-version, then namespace, resource, name, subresource.
@@ -423,6 +433,11 @@ public final class KubernetesAPIServer: Sendable {
             state.log.append("\(request.method.rawValue) \(request.path)\(watching ? "?watch" : "")")
             return state.failures.isEmpty ? nil : state.failures.removeFirst()
         }
+        let hangs = state.withLockedValue { state in
+            defer { state.hangs = max(0, state.hangs - 1) }
+            return state.hangs > 0
+        }
+        if hangs { return .silence }
         var account: (namespace: String, name: String)?
         if let token {
             let sent = request.headers.first(name: "authorization") ?? ""
@@ -701,6 +716,8 @@ public final class KubernetesAPIServer: Sendable {
 
         private func respond(_ reply: Reply, server: KubernetesAPIServer, keepAlive: Bool, context: ChannelHandlerContext) {
             switch reply {
+            case .silence:
+                return
             case .json(let status, let value):
                 let bytes = (try? JSONEncoder().encode(value)) ?? Data()
                 var headers = HTTPHeaders()

@@ -86,24 +86,48 @@ struct LeaderElectorTests {
         }
     }
 
+    /// Runs `elector` with a lead that says whether it acts; returns once it leads.
+    static func leading(_ elector: LeaderElector) async -> (acting: NIOLockedValueBox<Bool>, task: Task<Void, Never>) {
+        let acting = NIOLockedValueBox(false)
+        let task = Task {
+            await elector.run {
+                acting.withLockedValue { $0 = true }
+                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                acting.withLockedValue { $0 = false }
+            }
+        }
+        #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0 } })
+        return (acting, task)
+    }
+
     @Test("a leader that cannot renew stops acting before its Lease expires")
     func stopsWhenRenewalsFail() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
-            let acting = NIOLockedValueBox(false)
-            let elector = Self.elector("serin-a", api, leaseDuration: 2)
-            let task = Task {
-                await elector.run {
-                    acting.withLockedValue { $0 = true }
-                    while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
-                    acting.withLockedValue { $0 = false }
-                }
-            }
-            #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0 } })
+            let (acting, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 2))
             // The API server fails every call for a while: renewals are overdue after 1.5 s.
             server.failNext(1_000, status: 503, reason: "ServiceUnavailable")
             #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
             task.cancel()
             await task.value
+        }
+    }
+
+    @Test("a leader whose renewal gets no answer at all stops acting at its renew deadline, before its Lease expires, and stops without waiting out its calls")
+    func stopsWhenRenewalsHang() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            // Lease 4 s, renew deadline 3 s; the client would wait 30 s for an answer.
+            let (acting, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 4))
+            // From now on no call is answered: the connection to the API server died without closing.
+            let silent = ContinuousClock.now
+            server.hangNext(1_000)
+            #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
+            #expect(ContinuousClock.now - silent < .seconds(4), "stopped acting before the Lease could expire and another replica take over")
+            // Stopping tries to hand the Lease back, for the renew deadline at most: a silent API server does not hold
+            // up the shutdown (three tries of 30 s each before).
+            let stopping = ContinuousClock.now
+            task.cancel()
+            await task.value
+            #expect(ContinuousClock.now - stopping < .seconds(10))
         }
     }
 
