@@ -34,7 +34,7 @@ public actor LeaderElector {
             if leading != nil, let lastRenewal {
                 limit = max(0.01, lastRenewal.addingTimeInterval(election.renewDeadline).timeIntervalSince(Date()))
             }
-            let budget = Duration.milliseconds(Int(limit * 1000))
+            let budget = Duration.seconds(limit)
             if await !within(budget, { await self.attempt() }) {
                 logger.warning("\(election.identity): Lease \(path): no answer within \(Readable.duration(budget)); given up")
             }
@@ -50,7 +50,7 @@ public actor LeaderElector {
                 await task.value
                 leading = nil
             }
-            try? await Task.sleep(for: .milliseconds(Int(election.retryPeriod * 1000)))
+            try? await Task.sleep(for: .seconds(election.retryPeriod))
         }
         if let task = leading {
             task.cancel()
@@ -60,7 +60,7 @@ public actor LeaderElector {
         // This task is cancelled, and the HTTP client gives up on calls made from a cancelled task: the release
         // runs in a task of its own, for `renewDeadline` at most (an API server that does not answer must not hold
         // up a shutdown; the Lease then expires as it would anyway).
-        let released = await Task { await self.within(.milliseconds(Int(self.election.renewDeadline * 1000))) { await self.release() } }.value
+        let released = await Task { await self.within(.seconds(self.election.renewDeadline)) { await self.release() } }.value
         if !released { logger.warning("\(election.identity): Lease \(path): no answer while handing it back; it expires by itself") }
     }
 
@@ -131,7 +131,7 @@ public actor LeaderElector {
             } catch {
                 logger.warning("\(election.identity): releasing Lease \(path) (try \(attempt) of \(Self.releaseAttempts)): \(error)", error: error)
             }
-            try? await Task.sleep(for: .milliseconds(Int(election.retryPeriod * 1000)))
+            try? await Task.sleep(for: .seconds(election.retryPeriod))
         }
     }
 

@@ -429,13 +429,10 @@ public final class KubernetesAPIServer: Sendable {
         }
         hook?()
         let watching = request.query["watch"] == "1" || request.query["watch"] == "true"
-        let failure: (status: Int, reason: String)? = state.withLockedValue { state in
+        let (failure, hangs) = state.withLockedValue { state in
             state.log.append("\(request.method.rawValue) \(request.path)\(watching ? "?watch" : "")")
-            return state.failures.isEmpty ? nil : state.failures.removeFirst()
-        }
-        let hangs = state.withLockedValue { state in
             defer { state.hangs = max(0, state.hangs - 1) }
-            return state.hangs > 0
+            return (state.failures.isEmpty ? nil : state.failures.removeFirst(), state.hangs > 0)
         }
         if hangs { return .silence }
         var account: (namespace: String, name: String)?
