@@ -269,10 +269,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             exchange.upstream?.flush()
         case .waitInjectedDelay:
             guard let exchange, let delay = exchange.route.policy.fault?.delay else { return }
-            exchange.pause = schedule(after: delay.fixedDelay, for: exchange) { handler in
-                exchange.pause = nil
-                handler.run(handler.machine.delayElapsed(), for: exchange)
-            }
+            pause(exchange, for: delay.fixedDelay) { $0.machine.delayElapsed() }
         case .connect:
             if let exchange { connect(exchange) }
         case .reconnect:
@@ -414,10 +411,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         exchange.buffered = exchange.replay
         endpointTurn &+= 1
         if let next = pickEndpoint(of: exchange.target, shared: exchange.cluster) { exchange.move(toEndpoint: next) }
-        exchange.pause = schedule(after: backoff, for: exchange) { handler in
-            exchange.pause = nil
-            handler.run(handler.machine.backoffElapsed(), for: exchange)
-        }
+        pause(exchange, for: backoff) { $0.machine.backoffElapsed() }
     }
 
     /// No answer started and none will come: the gateway answers with the failure's status.
@@ -458,6 +452,15 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     static func describe(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
+    }
+
+    /// Waits `delay` before the exchange's next attempt (a fault's delay, a retry's backoff), then runs the step
+    /// `next` takes; the exchange holds the wait, so its end cancels it.
+    private func pause(_ exchange: ProxyExchange, for delay: Duration, then next: @escaping (ProxyHandler) -> Action) {
+        exchange.pause = schedule(after: delay, for: exchange) { handler in
+            exchange.pause = nil
+            handler.run(next(handler), for: exchange)
+        }
     }
 
     /// Runs `body` on this loop after `delay`, if `exchange` is still the one under way by then.
