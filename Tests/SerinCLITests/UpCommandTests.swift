@@ -74,39 +74,35 @@ struct UpCommandTests {
 
     @Test("SIGTERM the moment its gateway port accepts, before it says it is ready: it stops gracefully, status 0, each of five times; a SIGHUP then is a reload, not the end")
     func signalsWhileStarting() async throws {
-        let backends = TestBackends(threads: 1)
-        let v1 = try await backends.start("v1")
-        let v2 = try await backends.start("v2")
-        let directory = try Self.manifestDirectory(
-            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "1m", stepWeights: [20], progressDeadline: "2m")
-        )
-        for round in 1...5 {
-            let gatewayPort = try await backends.freePort()
-            let adminPort = try await backends.freePort()
-            let state = directory.appendingPathComponent("state-\(round).sqlite").path
-            let up = try SerinProcess.launch(Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state))
-            #expect(await Self.accepts(port: gatewayPort, within: .seconds(30)), "round \(round): \(up.printed)")
+        try await LogFormatTests.withSeed { directory, backends in
+            for round in 1...5 {
+                let up = try await Self.launchAccepting(directory, backends: backends, state: "state-\(round).sqlite")
+                up.signal(SIGTERM)
+                let status = await up.waitForExit()
+                let output = await up.outputText()
+                #expect(status == 0, "round \(round): \(output)")
+            }
+            // SIGHUP's default action would end it on the spot (status 129); it reads its manifests again instead.
+            let up = try await Self.launchAccepting(directory, backends: backends, state: "state-hup.sqlite")
+            up.signal(SIGHUP)
+            #expect(await up.waitForOutput("serin up: SIGHUP: applied", timeout: .seconds(30)), "\(up.printed)")
+            #expect(up.isRunning)
             up.signal(SIGTERM)
             let status = await up.waitForExit()
-            let output = await up.outputText()
-            #expect(status == 0, "round \(round): \(output)")
+            #expect(status == 0, "\(up.printed)")
         }
-        // SIGHUP's default action would end it on the spot (status 129); it reads its manifests again instead.
+    }
+
+    /// `serin up` on `directory`, on free ports of `backends` and with its state in the file `state` there, once its
+    /// gateway port accepts connections: the first moment a signal could reach a serving process.
+    static func launchAccepting(_ directory: URL, backends: TestBackends, state: String) async throws -> SerinProcess.Running {
         let gatewayPort = try await backends.freePort()
         let adminPort = try await backends.freePort()
         let up = try SerinProcess.launch(
-            Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent("state-hup.sqlite").path)
+            upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent(state).path)
         )
-        #expect(await Self.accepts(port: gatewayPort, within: .seconds(30)), "\(up.printed)")
-        up.signal(SIGHUP)
-        #expect(await up.waitForOutput("serin up: SIGHUP: applied", timeout: .seconds(30)), "\(up.printed)")
-        #expect(up.isRunning)
-        up.signal(SIGTERM)
-        let status = await up.waitForExit()
-        #expect(status == 0, "\(up.printed)")
-        await v1.close()
-        await v2.close()
-        await backends.shutdown()
+        #expect(await accepts(port: gatewayPort, within: .seconds(30)), "\(up.printed)")
+        return up
     }
 
     /// Whether 127.0.0.1:`port` accepts a connection within `timeout`, tried every 0.2 ms or so (a plain socket
