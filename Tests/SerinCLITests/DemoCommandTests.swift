@@ -54,12 +54,14 @@ struct DemoCommandTests {
         #expect(again.stderr.contains("never overwrites"), "\(again.stderr)")
     }
 
-    @Test("rolls a faulty v2 back to v1, says why, and exits 1")
+    @Test("rolls a faulty v2 back to v1, says why, exits 1, and leaves no state or manifests behind")
     func faultyDemoRollsBack() async throws {
+        let temporary = try SerinProcess.temporaryDirectory()
         let result = try await SerinProcess.run(
             ["demo", "--faulty-canary", "--port-offset", "23000", "--app-port-offset", "2000", "--admin", "127.0.0.1:0"],
-            timeout: .seconds(240)
+            environment: ["TMPDIR": temporary.path], timeout: .seconds(240)
         )
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path) == [])
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stdout.contains("web: halt: request-success-rate"), "\(result.stdout)")
         #expect(result.stdout.contains("web: rolled back: request-success-rate"))
@@ -83,15 +85,18 @@ struct DemoCommandTests {
         #expect(bad.status != 0 && bad.stderr.contains("bayesian"), "\(bad.stderr)")
     }
 
-    @Test("reports a port already in use with the flag that picks another")
+    @Test("reports a port already in use with the flag that picks another, and leaves no state or manifests behind")
     func portInUse() async throws {
         let backends = TestBackends()
         let blocker = try await TestHTTPServer.start(group: backends.group, port: 22080) { _ in .text("busy") }
-        let result = try await SerinProcess.run([
-            "demo", "--port-offset", "22000", "--app-port-offset", "3000", "--admin", "127.0.0.1:0",
-        ])
+        let temporary = try SerinProcess.temporaryDirectory()
+        let result = try await SerinProcess.run(
+            ["demo", "--port-offset", "22000", "--app-port-offset", "3000", "--admin", "127.0.0.1:0"],
+            environment: ["TMPDIR": temporary.path]
+        )
         await blocker.close()
         await backends.shutdown()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path) == [])
         #expect(result.status == 1)
         #expect(result.stderr.contains("127.0.0.1:22080"))
         #expect(result.stderr.contains("address already in use"))

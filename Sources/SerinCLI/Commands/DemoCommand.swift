@@ -126,6 +126,8 @@ struct DemoCommand: AsyncParsableCommand {
         let statePath = state ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("serin-demo-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
             .appendingPathComponent("state.sqlite").path
+        // A state file of the demo's own goes with it however the demo ends: finished, failed to start, or stopped.
+        defer { if state == nil { try? FileManager.default.removeItem(atPath: (statePath as NSString).deletingLastPathComponent) } }
         let view = DemoView(interactive: Terminal.isInteractive)
         // The controller's lines above the progress line, as `serin up` prints them.
         let logger = LogSettings(output: view).logger(label: "serin.demo")
@@ -175,7 +177,6 @@ struct DemoCommand: AsyncParsableCommand {
             apps.map { app in ServicePiece.stopping("demo app on port \(app.port)") { await app.close() } } + [runtime],
             until: rollout, label: nil, logger: logger
         )
-        if state == nil { try? FileManager.default.removeItem(atPath: (statePath as NSString).deletingLastPathComponent) }
         guard let final = await outcome.final, load.failuresCausedByProxy.isEmpty, final.phase == .succeeded else { throw ExitCode(1) }
     }
 
