@@ -1,4 +1,5 @@
 import NIOCore
+import SerinCore
 
 /// State the proxy keeps per event loop: the upstream pool, the telemetry shard index, and the client
 /// connections open on the loop (so a drain can reach them).
@@ -22,6 +23,18 @@ final class LoopContext: @unchecked Sendable {
         self.http2 = HTTP2UpstreamSessions(eventLoop: eventLoop, connectTimeout: connectTimeout)
         self.shard = shard
         pool.loop = self
+    }
+
+    /// The route table this loop's requests last read: which box, and the table with its generation.
+    private var routes: (box: ObjectIdentifier, installed: RouteTableBox.Versioned)?
+
+    /// The table a request on this loop routes by: the loop's copy while `box` holds the same generation, so a
+    /// request takes no lock that other loops take too; after a replacement, the new table.
+    func routeTable(_ box: RouteTableBox) -> RouteTable {
+        if let routes, routes.box == ObjectIdentifier(box), routes.installed.generation == box.generation { return routes.installed.table }
+        let current = box.versioned
+        routes = (ObjectIdentifier(box), current)
+        return current.table
     }
 
     /// HTTP/2 client connections, each drained and swept as a whole (with its streams' proxies).

@@ -15,11 +15,14 @@ struct ProxyHandlerEmbeddedTests {
         let telemetry = GatewayTelemetry(shardCount: 1)
         /// The proxy, for as long as something holds it.
         weak var handler: ProxyHandler?
+        /// The live table the handler routes by, as `serin apply` replaces it.
+        let routes: RouteTableBox
 
         init(_ table: RouteTable, limits: GatewayLimits = .default) throws {
             let loop = LoopContext(eventLoop: channel.embeddedEventLoop, shard: 0, connectTimeout: .seconds(1))
+            routes = RouteTableBox(table)
             let handler = ProxyHandler(
-                routes: RouteTableBox(table), clusters: UpstreamClusters(loops: [loop]), telemetry: telemetry, loop: loop,
+                routes: routes, clusters: UpstreamClusters(loops: [loop]), telemetry: telemetry, loop: loop,
                 declaredPort: 80, limits: limits, deadlines: ConnectionDeadlines(limits: limits)
             )
             try channel.pipeline.syncOperations.addHandler(handler)
@@ -53,6 +56,28 @@ struct ProxyHandlerEmbeddedTests {
                 """,
             services: [:]
         )
+    }
+
+    @Test("a table replaced between two requests on one connection answers the second: the loop's copy follows each replacement")
+    func replacedTable() throws {
+        let client = try Client(try Self.table())
+        let back = try RoutePolicyTests.table(
+            routes: """
+                  - match: [{uri: {exact: /maintenance}}]
+                    directResponse: {status: 200, body: {string: "back again"}}
+                """,
+            services: [:]
+        )
+        let request = "GET /maintenance HTTP/1.1\r\nHost: shop\r\n\r\n"
+        try client.send(request)
+        #expect(try client.received().hasPrefix("HTTP/1.1 503 "))
+        client.routes.replace(with: back)
+        try client.send(request)
+        let second = try client.received()
+        #expect(second.hasPrefix("HTTP/1.1 200 ") && second.hasSuffix("back again"), "\(second)")
+        client.routes.replace(with: try Self.table())
+        try client.send(request)
+        #expect(try client.received().hasPrefix("HTTP/1.1 503 "))
     }
 
     @Test("a request no route matches is answered 404, counted NR, and the connection stays open")
