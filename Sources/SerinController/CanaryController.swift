@@ -82,6 +82,7 @@ public actor CanaryController {
     /// Each Canary's `event` webhook deliveries, in the order its rollout recorded the events, apart from its
     /// effects so a slow or failing receiver never holds the rollout up.
     private var notices: [ResourceName: EffectLane] = [:]
+    private let noticeGrace: Duration
     /// Lanes of deleted Canaries still forgetting their state; a Canary created again waits for its old lane.
     private var retiring: [ResourceName: EffectLane] = [:]
 
@@ -91,12 +92,15 @@ public actor CanaryController {
     ///     factory unless a server exposes them itself.
     ///   - logger: where event lines go (`web: advance canary weight to 20%`); each Canary's lines carry
     ///     `canary: namespace/name`, its events the phase and canary weight too.
+    /// - Parameter noticeGrace: how long a stopping controller waits for alerts and `event` webhooks still being
+    ///   delivered; those still trying then are given up, each with a warning.
     public init(
         adapters: Adapters, tickInterval: Duration = .milliseconds(100), metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        logger: Logger
+        noticeGrace: Duration = .seconds(5), logger: Logger
     ) {
         self.adapters = adapters
         self.tickInterval = tickInterval
+        self.noticeGrace = noticeGrace
         metrics = ControllerMetrics(factory: metricsFactory)
         self.logger = logger
         (inbox, mailbox) = AsyncStream.makeStream(of: Message.self)
@@ -136,9 +140,13 @@ public actor CanaryController {
         let draining = lanes.values
         lanes = [:]
         for lane in draining { await lane.finish() }
+        // Notifications get a bounded grace: a receiver that does not answer must not hold up a stopping
+        // controller (Kubernetes kills it after its termination grace period, before the lease is released).
         let delivering = notices.values
         notices = [:]
-        for lane in delivering { await lane.finish() }
+        await withTaskGroup(of: Void.self) { lanes in
+            for lane in delivering { lanes.addTask { [noticeGrace] in await lane.finish(within: noticeGrace) } }
+        }
     }
 
     /// Answers a message that arrived as the controller stopped, so its sender does not wait forever.
@@ -570,10 +578,16 @@ public actor CanaryController {
 
     /// One notification (an `event` webhook call, an alert): tried again with backoff while the receiver fails,
     /// then given up with a warning naming `what` and the last reason.
+    /// When the controller stops (the task is cancelled), it is given up after the attempt under way, with a
+    /// warning that says so.
     static func deliver(_ what: String, logger: Logger, _ attempt: () async -> WebhookResult) async {
         var delay = firstRetryDelay
         for tried in 1...deliveryAttempts {
             guard case .failed(let reason) = await attempt() else { return }
+            if Task.isCancelled {
+                logger.warning("\(what) not delivered: the controller stopped after \(tried) of \(deliveryAttempts) attempts: \(reason)")
+                return
+            }
             if tried == deliveryAttempts {
                 logger.warning("\(what) not delivered after \(tried) attempts: \(reason)")
                 return

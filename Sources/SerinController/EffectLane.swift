@@ -35,4 +35,18 @@ final class EffectLane: Sendable {
         continuation.finish()
         await task.value
     }
+
+    /// Takes no more work, waits up to `grace` for the work already queued, then cancels what is still running:
+    /// the work queued behind it still runs, as cancelled work, which should end at once.
+    func finish(within grace: Duration) async {
+        continuation.finish()
+        let task = self.task
+        // Unstructured, so the grace runs its full length even when the caller is a task being cancelled.
+        let deadline = Task {
+            try await Task.sleep(for: grace)
+            task.cancel()
+        }
+        await task.value
+        deadline.cancel()
+    }
 }

@@ -29,6 +29,71 @@ struct EventDeliveryTests {
         }
     }
 
+    /// A receiver that takes `delay` to answer each event, or never answers (nil): a call then waits until its
+    /// task is cancelled.
+    final class SlowReceiver: WebhookRunner {
+        let delay: Duration?
+        private let called = NIOLockedValueBox((calls: 0, taken: 0))
+        var calls: Int { called.withLockedValue { $0.calls } }
+        var taken: Int { called.withLockedValue { $0.taken } }
+
+        init(answeringAfter delay: Duration?) { self.delay = delay }
+
+        func call(_ call: WebhookCall) async -> WebhookResult {
+            guard call.webhook.type == .event else { return .passed }
+            called.withLockedValue { $0.calls += 1 }
+            let started = ContinuousClock.now
+            while !Task.isCancelled {
+                if let delay, ContinuousClock.now - started >= delay {
+                    called.withLockedValue { $0.taken += 1 }
+                    return .passed
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return .failed(reason: "no answer before the call was cancelled")
+        }
+    }
+
+    @Test("a receiver that answers within the grace gets every event, even those sent as the controller stops", .timeLimit(.minutes(1)))
+    func slowReceiverGetsEverythingWithinTheGrace() async throws {
+        let receiver = SlowReceiver(answeringAfter: .milliseconds(100))
+        let notify = WebhookSpec(name: "notify", type: .event, url: "http://127.0.0.1:9/")
+        var events: [String] = []
+        try await ControllerHarness.run(webhooks: ScriptedWebhooks(), eventWebhooks: receiver, noticeGrace: .seconds(20)) { harness in
+            await harness.reconcile([try RolloutFixture.spec(ControllerHarness.web, weights: [10, 50], webhooks: [notify])])
+            await harness.advance(by: .seconds(30))
+            events = try await harness.events()
+        }
+        #expect(events.count > 1)
+        #expect(receiver.taken == events.count, "\(receiver.taken) of \(events.count) taken")
+    }
+
+    @Test(
+        "a receiver that never answers does not hold up a stopping controller: after the grace its events are given up, each with a warning",
+        .timeLimit(.minutes(1))
+    )
+    func silentReceiverDoesNotHoldUpStop() async throws {
+        let receiver = SlowReceiver(answeringAfter: nil)
+        let notify = WebhookSpec(name: "notify", type: .event, url: "http://127.0.0.1:9/")
+        var lines: LogRecorder?
+        var events: [String] = []
+        // Without the grace, the controller's stop would wait on the receiver for ever, past the time limit.
+        try await ControllerHarness.run(webhooks: ScriptedWebhooks(), eventWebhooks: receiver, noticeGrace: .milliseconds(300)) { harness in
+            lines = harness.lines
+            await harness.reconcile([try RolloutFixture.spec(ControllerHarness.web, weights: [10, 50], webhooks: [notify])])
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights() == [0, 10, 50], "the rollout does not wait for its notifications")
+            #expect(await eventually(.seconds(10)) { receiver.calls == 1 })
+            events = try await harness.events()
+        }
+        // The event being sent when the controller stopped, and each one queued behind it, tried once and named.
+        let messages = try #require(lines).messages
+        let warnings = messages.filter { $0.contains("not delivered: the controller stopped after 1 of 3 attempts") }
+        #expect(events.count > 1)
+        #expect(warnings.count == events.count, "\(messages)")
+        #expect(receiver.calls == events.count)
+    }
+
     @Test("a slow first delivery does not let later events overtake it; a refused one is retried in its place; the rollout goes on meanwhile")
     func inOrderWithRetries() async throws {
         let receiver = Receiver()
