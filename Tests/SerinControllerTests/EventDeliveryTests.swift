@@ -29,6 +29,13 @@ struct EventDeliveryTests {
         }
     }
 
+    /// A rollout of two steps whose `event` webhook, `notify`, is told each of its events.
+    static func notifying() throws -> CanarySpec {
+        try RolloutFixture.spec(
+            ControllerHarness.web, weights: [10, 50], webhooks: [WebhookSpec(name: "notify", type: .event, url: "http://127.0.0.1:9/")]
+        )
+    }
+
     /// A receiver that takes `delay` to answer each event, or never answers (nil): a call then waits until its
     /// task is cancelled.
     final class SlowReceiver: WebhookRunner {
@@ -57,10 +64,9 @@ struct EventDeliveryTests {
     @Test("a receiver that answers within the grace gets every event, even those sent as the controller stops", .timeLimit(.minutes(1)))
     func slowReceiverGetsEverythingWithinTheGrace() async throws {
         let receiver = SlowReceiver(answeringAfter: .milliseconds(100))
-        let notify = WebhookSpec(name: "notify", type: .event, url: "http://127.0.0.1:9/")
         var events: [String] = []
         try await ControllerHarness.run(webhooks: ScriptedWebhooks(), eventWebhooks: receiver, noticeGrace: .seconds(20)) { harness in
-            await harness.reconcile([try RolloutFixture.spec(ControllerHarness.web, weights: [10, 50], webhooks: [notify])])
+            await harness.reconcile([try Self.notifying()])
             await harness.advance(by: .seconds(30))
             events = try await harness.events()
         }
@@ -74,13 +80,12 @@ struct EventDeliveryTests {
     )
     func silentReceiverDoesNotHoldUpStop() async throws {
         let receiver = SlowReceiver(answeringAfter: nil)
-        let notify = WebhookSpec(name: "notify", type: .event, url: "http://127.0.0.1:9/")
         var lines: LogRecorder?
         var events: [String] = []
         // Without the grace, the controller's stop would wait on the receiver for ever, past the time limit.
         try await ControllerHarness.run(webhooks: ScriptedWebhooks(), eventWebhooks: receiver, noticeGrace: .milliseconds(300)) { harness in
             lines = harness.lines
-            await harness.reconcile([try RolloutFixture.spec(ControllerHarness.web, weights: [10, 50], webhooks: [notify])])
+            await harness.reconcile([try Self.notifying()])
             await harness.advance(by: .seconds(30))
             #expect(harness.weights() == [0, 10, 50], "the rollout does not wait for its notifications")
             #expect(await eventually(.seconds(10)) { receiver.calls == 1 })
@@ -97,9 +102,8 @@ struct EventDeliveryTests {
     @Test("a slow first delivery does not let later events overtake it; a refused one is retried in its place; the rollout goes on meanwhile")
     func inOrderWithRetries() async throws {
         let receiver = Receiver()
-        let notify = WebhookSpec(name: "notify", type: .event, url: "http://127.0.0.1:9/")
         try await ControllerHarness.run(webhooks: ScriptedWebhooks(), eventWebhooks: receiver) { harness in
-            await harness.reconcile([try RolloutFixture.spec(ControllerHarness.web, weights: [10, 50], webhooks: [notify])])
+            await harness.reconcile([try Self.notifying()])
             await harness.advance(by: .seconds(30))
             #expect(harness.weights() == [0, 10, 50], "the rollout does not wait for its notifications")
             await harness.advance(by: .seconds(30))
