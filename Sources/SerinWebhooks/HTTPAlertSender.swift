@@ -13,24 +13,13 @@ public struct HTTPAlertSender: AlertSender {
     private let timeout: Duration
 
     /// - Parameters:
-    ///   - client: the client to post through unless the provider names a `proxy`; `sharedClient` unless a test
-    ///     brings its own.
+    ///   - client: the client to post through unless the provider names a `proxy`; `WebhookClient.shared` unless a
+    ///     test brings its own.
     ///   - timeout: how long one post may take.
-    public init(endpoints: any AlertEndpoints, client: HTTPClient = Self.sharedClient, timeout: Duration = .seconds(10)) {
+    public init(endpoints: any AlertEndpoints, client: HTTPClient = WebhookClient.shared, timeout: Duration = .seconds(10)) {
         self.endpoints = endpoints
         self.client = client
         self.timeout = timeout
-    }
-
-    /// The process's client for alerts. A connection that cannot be made fails the attempt at once: the controller
-    /// retries an alert itself, with backoff, so AsyncHTTPClient's own reconnecting until the deadline would only
-    /// make each of those attempts last the whole timeout.
-    public static let sharedClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration())
-
-    static func configuration() -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return configuration
     }
 
     public func send(_ alert: AlertCall) async -> WebhookResult {
@@ -76,7 +65,7 @@ public struct HTTPAlertSender: AlertSender {
         guard let proxyURL = URL(string: proxy), let host = proxyURL.host, !host.isEmpty else {
             throw ProxyAddressError()
         }
-        var configuration = Self.configuration()
+        var configuration = WebhookClient.configuration()
         configuration.proxy = .server(host: host, port: proxyURL.port ?? (proxyURL.scheme == "https" ? 443 : 80))
         let proxied = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {

@@ -10,8 +10,8 @@ import SerinCore
 public struct HTTPWebhookRunner: WebhookRunner {
     private let client: HTTPClient
 
-    /// - Parameter client: the client to call through; the process-wide shared one unless a test brings its own.
-    public init(client: HTTPClient = .shared) {
+    /// - Parameter client: the client to call through; `WebhookClient.shared` unless a test brings its own.
+    public init(client: HTTPClient = WebhookClient.shared) {
         self.client = client
     }
 

@@ -267,15 +267,21 @@ struct HTTPWebhookRunnerTests {
         await backends.shutdown()
     }
 
-    @Test("an unreachable hook or a malformed URL is a no, never a crash")
+    @Test("an unreachable hook is a no at once that says why; a malformed URL is a no, never a crash")
     func unreachable() async throws {
         let backends = TestBackends()
         let refusing = try RefusingPort()
-        guard case .failed(let reason) = await HTTPWebhookRunner().call(Self.call("http://127.0.0.1:\(refusing.port)/")) else {
+        let started = ContinuousClock.now
+        let refused = await HTTPWebhookRunner().call(Self.call("http://127.0.0.1:\(refusing.port)/", timeout: .seconds(20)))
+        let tried = ContinuousClock.now - started
+        guard case .failed(let reason) = refused else {
             Issue.record("expected a failure")
             return
         }
-        #expect(reason.hasPrefix("gate: "))
+        #expect(reason.hasPrefix("gate: ") && reason.contains("Connection refused"), "\(reason)")
+        // Refused as the connection is refused, not after reconnecting until the hook's 20 s timeout, which would
+        // end as "no answer within 20s" and hide the reason.
+        #expect(tried < .seconds(10), "\(tried)")
         #expect(await HTTPWebhookRunner().call(Self.call("ftp://x")) == .failed(reason: "gate: url ftp://x is not http(s)://host[:port][/path]"))
         await backends.shutdown()
     }

@@ -1,0 +1,16 @@
+import AsyncHTTPClient
+
+/// The process's HTTP client for webhooks and alerts. A connection that cannot be made fails the call at once, with
+/// the reason ("Connection refused"), as Flagger's calls do: the controller asks a gate again at the next interval and
+/// retries an event or an alert itself, with backoff, so AsyncHTTPClient's default of reconnecting until the deadline
+/// would only make each attempt last its whole timeout and hide why it failed.
+public enum WebhookClient {
+    public static let shared = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration())
+
+    /// The configuration `shared` has, for a client of its own (one going through a provider's `proxy`).
+    public static func configuration() -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return configuration
+    }
+}
