@@ -16,15 +16,14 @@ struct FastRandom: RandomNumberGenerator {
     mutating func next() -> UInt64 { generator.next() }
 
     /// 32 hex digits, the shape of a UUID without dashes: enough for a request id.
-    mutating func writeRequestID(to buffer: inout ByteBuffer) {
+    mutating func writeRequestID(to out: inout HeadOutput) {
         let high = next()
         let low = next()
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { bytes in
+        out.append(length: 32) { bytes in
             for index in 0..<16 {
                 bytes[index] = Self.hexDigit(high >> UInt64(60 - 4 * index))
                 bytes[16 + index] = Self.hexDigit(low >> UInt64(60 - 4 * index))
             }
-            return 32
         }
     }
 

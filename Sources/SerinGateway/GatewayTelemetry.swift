@@ -46,12 +46,17 @@ public final class GatewayTelemetry: Sendable {
 
     /// Records one proxied request, found by where it went: the series of most requests is found without
     /// building its `TrafficKey` (strings, a label lookup, a hash of them all); `key` makes it the first time.
+    /// `memo` is the caller's, always used with the same `shard`: a series found in it needs no lookup at all.
     func record(
-        _ routed: RoutedSeries, milliseconds: Double, requestBytes: Int, responseBytes: Int, shard: Int, key: () -> TrafficKey
+        _ routed: RoutedSeries, milliseconds: Double, requestBytes: Int, responseBytes: Int, shard: Int, memo: inout SeriesMemo,
+        key: () -> TrafficKey
     ) {
-        shards[shard % shards.count].withLockedValue { shard in
+        let remembered = memo.index(of: routed)
+        let index = shards[shard % shards.count].withLockedValue { shard in
             let index: Int
-            if let found = shard.routed[routed] {
+            if let remembered {
+                index = remembered
+            } else if let found = shard.routed[routed] {
                 index = found
             } else {
                 index = shard.index(of: key())
@@ -60,7 +65,9 @@ public final class GatewayTelemetry: Sendable {
                 shard.routed[routed] = index
             }
             shard.record(at: index, milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
+            return index
         }
+        if remembered == nil { memo.remember(routed, at: index) }
     }
 
     /// Every series so far, merged across shards.
@@ -133,6 +140,26 @@ public final class GatewayTelemetry: Sendable {
         func series() -> [TrafficKey: TrafficCounters] {
             indices.mapValues { counters[$0] }
         }
+    }
+}
+
+/// The last two series one connection counted and where their counters are in its shard. A connection's requests
+/// mostly end in the same few series, found here by the target's identity and a few integers: no hash of the
+/// series and no lookup in the shard's map (a twentieth of a request's instructions). A series' counters never
+/// move once added, so a remembered index stays right.
+struct SeriesMemo {
+    private var newer: (series: RoutedSeries, index: Int)?
+    private var older: (series: RoutedSeries, index: Int)?
+
+    func index(of series: RoutedSeries) -> Int? {
+        if let newer, newer.series == series { return newer.index }
+        if let older, older.series == series { return older.index }
+        return nil
+    }
+
+    mutating func remember(_ series: RoutedSeries, at index: Int) {
+        older = newer
+        newer = (series, index)
     }
 }
 

@@ -369,40 +369,29 @@ struct HeaderFields {
 
     // MARK: Writing
 
+    /// The most `write` can add: every field, as `name: value\r\n`.
+    var writtenBytesBound: Int { byteCount + 4 * fields.count }
+
     /// `name: value\r\n` for each field in order, but those whose kind is in `skipping` or whose name is in
     /// `skippingNames` (lower-case).
     func write(to buffer: inout ByteBuffer, skipping: UInt32 = 0, skippingNames: [String] = []) {
-        func kept(_ index: Int) -> Bool {
-            fields[index].kind.bit & skipping == 0 && (skippingNames.isEmpty || !skippingNames.contains { nameEquals(at: index, $0) })
-        }
-        // The size first, then one reservation and plain copies: four writes per field would each check the
-        // buffer's capacity and uniqueness again.
-        var size = 0
-        for index in fields.indices where kept(index) { size += Int(fields[index].nameLength) + Int(fields[index].valueLength) + 4 }
-        guard size > 0 else { return }
+        buffer.writeHead(maximumBytes: writtenBytesBound) { write(to: &$0, skipping: skipping, skippingNames: skippingNames) }
+    }
+
+    /// `write`'s fields, into a head being written; at most `writtenBytesBound` bytes.
+    func write(to out: inout HeadOutput, skipping: UInt32 = 0, skippingNames: [String] = []) {
         storage.withUnsafeReadableBytes { bytes in
             let base = storage.readerIndex
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-                var at = 0
-                func put(_ source: UnsafeRawBufferPointer) {
-                    UnsafeMutableRawBufferPointer(rebasing: out[at..<at + source.count]).copyMemory(from: source)
-                    at += source.count
-                }
-                func put(_ first: UInt8, _ second: UInt8) {
-                    out[at] = first
-                    out[at + 1] = second
-                    at += 2
-                }
-                for index in fields.indices where kept(index) {
-                    let field = fields[index]
-                    let nameStart = Int(field.nameStart) - base
-                    let valueStart = Int(field.valueStart) - base
-                    put(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + Int(field.nameLength)]))
-                    put(UInt8(ascii: ":"), UInt8(ascii: " "))
-                    put(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + Int(field.valueLength)]))
-                    put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-                }
-                return at
+            for index in fields.indices {
+                let field = fields[index]
+                guard field.kind.bit & skipping == 0, skippingNames.isEmpty || !skippingNames.contains(where: { nameEquals(at: index, $0) })
+                else { continue }
+                let nameStart = Int(field.nameStart) - base
+                let valueStart = Int(field.valueStart) - base
+                out.append(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + Int(field.nameLength)]))
+                out.append(UInt8(ascii: ":"), UInt8(ascii: " "))
+                out.append(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + Int(field.valueLength)]))
+                out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
         }
     }

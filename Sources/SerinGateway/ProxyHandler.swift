@@ -61,6 +61,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     private var recycledFields = HeaderFields.Recycled()
     /// Whether a request head was read on this connection: only its first bytes may be an HTTP/2 preface.
     private var sawRequestHead = false
+    /// The series this connection's requests were last counted in.
+    private var seriesMemo = SeriesMemo()
 
     init(
         routes: RouteTableBox, clusters: UpstreamClusters, telemetry: GatewayTelemetry, loop: LoopContext,
@@ -616,7 +618,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         telemetry.record(
             RoutedSeries(target: exchange.target, endpoint: exchange.endpointIndex, code: code, flag: flag, grpcStatus: exchange.grpcStatus),
             milliseconds: Self.milliseconds(since: exchange.started), requestBytes: exchange.requestBytes,
-            responseBytes: exchange.responseBytes, shard: loop.shard
+            responseBytes: exchange.responseBytes, shard: loop.shard, memo: &seriesMemo
         ) { exchange.trafficKey(code: code, flag: flag) }
     }
 

@@ -13,54 +13,65 @@ enum ProxyHeaders {
         _ head: RequestHead, clientAddress: String?, overTLS: Bool, upgrade: String? = nil, random: inout FastRandom,
         to buffer: inout ByteBuffer
     ) {
-        buffer.writeString(head.method)
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(head.target)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
         let fields = head.fields
-        let skipping = KnownField.hopByHop | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
-        fields.write(to: &buffer, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
-        // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
-        if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {
-            buffer.writeStaticString("te: trailers\r\n")
-        }
-        if let clientAddress {
-            buffer.writeStaticString("x-forwarded-for: ")
-            for value in fields.values(.xForwardedFor) {
-                buffer.writeString(value)
-                buffer.writeStaticString(", ")
+        // The fixed text below is under 160 bytes (the request id's 32 digits included); the fields are written once,
+        // and the `x-forwarded-for` values a second time in the extended field.
+        let most = 160 + head.method.utf8.count + head.target.utf8.count + 2 * fields.writtenBytesBound
+            + (clientAddress?.utf8.count ?? 0) + (upgrade?.utf8.count ?? 0)
+        buffer.writeHead(maximumBytes: most) { out in
+            out.append(head.method)
+            out.append(UInt8(ascii: " "))
+            out.append(head.target)
+            out.append(" HTTP/1.1\r\n")
+            let skipping = KnownField.hopByHop | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
+            fields.write(to: &out, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
+            // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
+            if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {
+                out.append("te: trailers\r\n")
             }
-            buffer.writeString(clientAddress)
-            buffer.writeStaticString("\r\n")
+            if let clientAddress {
+                out.append("x-forwarded-for: ")
+                if fields.contains(.xForwardedFor) {
+                    for value in fields.values(.xForwardedFor) {
+                        out.append(value)
+                        out.append(UInt8(ascii: ","), UInt8(ascii: " "))
+                    }
+                }
+                out.append(clientAddress)
+                out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            }
+            if !fields.contains(.xForwardedProto) {
+                out.append(overTLS ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n")
+            }
+            if !fields.contains(.xRequestID) {
+                out.append("x-request-id: ")
+                random.writeRequestID(to: &out)
+                out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            }
+            if let upgrade { writeUpgrade(upgrade, to: &out) }
+            out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
         }
-        if !fields.contains(.xForwardedProto) {
-            buffer.writeStaticString(overTLS ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n")
-        }
-        if !fields.contains(.xRequestID) {
-            buffer.writeStaticString("x-request-id: ")
-            random.writeRequestID(to: &buffer)
-            buffer.writeStaticString("\r\n")
-        }
-        if let upgrade { writeUpgrade(upgrade, to: &buffer) }
-        buffer.writeStaticString("\r\n")
     }
 
-    /// The two hop-by-hop fields a protocol switch keeps on both hops (RFC 9110 §7.8).
-    private static func writeUpgrade(_ upgrade: String, to buffer: inout ByteBuffer) {
-        buffer.writeStaticString("connection: upgrade\r\nupgrade: ")
-        buffer.writeString(upgrade)
-        buffer.writeStaticString("\r\n")
+    /// The two hop-by-hop fields a protocol switch keeps on both hops (RFC 9110 §7.8): under 40 bytes and `upgrade`.
+    private static func writeUpgrade(_ upgrade: String, to out: inout HeadOutput) {
+        out.append("connection: upgrade\r\nupgrade: ")
+        out.append(upgrade)
+        out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
     }
 
     /// The upstream's `101 Switching Protocols` as it goes to the client: hop-by-hop fields removed but the
     /// protocol switch itself, which the client's tunnel starts from.
     static func writeSwitchingProtocols(_ head: ResponseHead, to buffer: inout ByteBuffer) {
-        buffer.writeStaticString("HTTP/1.1 101 ")
-        buffer.writeString(head.reason)
-        buffer.writeStaticString("\r\n")
-        head.fields.write(to: &buffer, skipping: KnownField.hopByHop, skippingNames: head.fields.connectionOptions.namedFields)
-        if let upgrade = head.fields.first(.upgrade) { writeUpgrade(upgrade, to: &buffer) }
-        buffer.writeStaticString("\r\n")
+        let upgrade = head.fields.first(.upgrade)
+        buffer.writeHead(maximumBytes: 64 + head.reason.utf8.count + head.fields.writtenBytesBound + (upgrade?.utf8.count ?? 0)) { out in
+            out.append("HTTP/1.1 101 ")
+            out.append(head.reason)
+            out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            head.fields.write(to: &out, skipping: KnownField.hopByHop, skippingNames: head.fields.connectionOptions.namedFields)
+            if let upgrade { writeUpgrade(upgrade, to: &out) }
+            out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+        }
     }
 
     /// The response as it goes back to the client: hop-by-hop fields removed, keep-alive as the client
@@ -68,26 +79,28 @@ enum ProxyHeaders {
     static func writeDownstreamResponse(
         _ head: ResponseHead, version: HTTPVersion, keepAlive: Bool, decodedBody: Bool, to buffer: inout ByteBuffer
     ) {
-        buffer.writeStaticString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        if (100...999).contains(head.status) {
-            // Three digits written as bytes: no String made per response.
-            let zero = UInt8(ascii: "0")
-            buffer.writeMultipleIntegers(
-                zero + UInt8(head.status / 100), zero + UInt8(head.status / 10 % 10), zero + UInt8(head.status % 10), UInt8(ascii: " ")
-            )
-        } else {
-            buffer.writeString(String(head.status))
-            buffer.writeInteger(UInt8(ascii: " "))
+        // The fixed text is under 64 bytes, a status of any width included.
+        buffer.writeHead(maximumBytes: 64 + head.reason.utf8.count + head.fields.writtenBytesBound) { out in
+            out.append(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+            if (100...999).contains(head.status) {
+                // Three digits written as bytes: no String made per response.
+                let zero = UInt8(ascii: "0")
+                out.append(zero + UInt8(head.status / 100), zero + UInt8(head.status / 10 % 10))
+                out.append(zero + UInt8(head.status % 10), UInt8(ascii: " "))
+            } else {
+                out.append(String(head.status))
+                out.append(UInt8(ascii: " "))
+            }
+            out.append(head.reason)
+            out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit : 0)
+            head.fields.write(to: &out, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
+            if !keepAlive {
+                out.append("connection: close\r\n")
+            } else if version == .http1_0 {
+                out.append("connection: keep-alive\r\n")
+            }
+            out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
         }
-        buffer.writeString(head.reason)
-        buffer.writeStaticString("\r\n")
-        let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit : 0)
-        head.fields.write(to: &buffer, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
-        if !keepAlive {
-            buffer.writeStaticString("connection: close\r\n")
-        } else if version == .http1_0 {
-            buffer.writeStaticString("connection: keep-alive\r\n")
-        }
-        buffer.writeStaticString("\r\n")
     }
 }

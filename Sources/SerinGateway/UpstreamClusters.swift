@@ -21,7 +21,7 @@ final class UpstreamClusters: Sendable {
     }
 
     func shared(for cluster: Cluster) -> UpstreamCluster? {
-        guard !cluster.trafficPolicy.isEmpty, let shared = clusters.withLock({ $0[cluster.name] }),
+        guard cluster.hasTrafficPolicy, let shared = clusters.withLock({ $0[cluster.name] }),
             shared.endpointCount == cluster.endpoints.count
         else { return nil }
         return shared
@@ -35,7 +35,7 @@ final class UpstreamClusters: Sendable {
                 for route in host.routes {
                     // Mirrors' clusters too: their copies honour the same TLS and connection budget.
                     for cluster in route.targets.map(\.cluster) + [route.policy.mirror?.cluster].compactMap({ $0 })
-                    where !cluster.trafficPolicy.isEmpty {
+                    where cluster.hasTrafficPolicy {
                         wanted[cluster.name] = cluster
                     }
                 }

@@ -12,6 +12,9 @@ import SerinCore
 final class UpstreamPool {
     let eventLoop: any EventLoop
     private var idle: [Key: IdleConnections] = [:]
+    /// The last two buckets requests took connections from: most requests find theirs here by comparing keys, with
+    /// no hash of the endpoint's address. Forgotten whenever a bucket leaves `idle`.
+    private var recentBuckets: (newer: (key: Key, bucket: IdleConnections)?, older: (key: Key, bucket: IdleConnections)?)
     private var waiting: [Waiting: (Grant) -> Void] = [:]
     /// The loop's context, which waiting requests are queued under.
     weak var loop: LoopContext?
@@ -106,7 +109,16 @@ final class UpstreamPool {
     func takeIdle(_ endpoint: EndpointAddress, cluster: UpstreamCluster?) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
         let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
-        guard let bucket = idle[key] else { return nil }
+        let bucket: IdleConnections
+        if let newer = recentBuckets.newer, newer.key == key {
+            bucket = newer.bucket
+        } else if let older = recentBuckets.older, older.key == key {
+            bucket = older.bucket
+        } else {
+            guard let found = idle[key] else { return nil }
+            bucket = found
+            recentBuckets = ((key, found), recentBuckets.newer)
+        }
         while let connection = bucket.connections.popLast() {
             if connection.channel.isActive && !connection.isClosed {
                 connection.idleIn = nil
@@ -198,6 +210,7 @@ final class UpstreamPool {
     /// happens to get the same address.
     func closeIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
+        recentBuckets = (nil, nil)
         for key in idle.keys where key.cluster == id { idle.removeValue(forKey: key)?.closeAll() }
     }
 

@@ -16,7 +16,10 @@ public struct Cluster: Hashable, Sendable, Codable {
     /// says `h2UpgradePolicy: UPGRADE` (and DO_NOT_UPGRADE keeps HTTP/1.1 even on such a port).
     public let speaksHTTP2: Bool
     /// `useClientProtocol`: a request goes upstream in the protocol it came in, and `speaksHTTP2` is not consulted.
-    public var usesClientProtocol: Bool { trafficPolicy.connectionPool?.http.usesClientProtocol ?? false }
+    public let usesClientProtocol: Bool
+    /// Whether `trafficPolicy` sets any section: kept apart because every request asks, and reading it from the
+    /// policy copies the whole policy.
+    public let hasTrafficPolicy: Bool
 
     /// Whether a request that came in over HTTP/2 (`downstreamHTTP2`), or over HTTP/1, goes to the endpoints over HTTP/2.
     public func upstreamHTTP2(downstreamHTTP2: Bool) -> Bool {
@@ -51,6 +54,8 @@ public struct Cluster: Hashable, Sendable, Codable {
         self.endpoints = endpoints
         self.trafficPolicy = trafficPolicy
         self.speaksHTTP2 = trafficPolicy.connectionPool?.http.upgradesToHTTP2 ?? portSpeaksHTTP2
+        self.usesClientProtocol = trafficPolicy.connectionPool?.http.usesClientProtocol ?? false
+        self.hasTrafficPolicy = !trafficPolicy.isEmpty
     }
 
     /// Round-robin choice: the caller owns the counter, so this stays a pure function.
