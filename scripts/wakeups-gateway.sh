@@ -38,16 +38,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench-gateway.sh"
 MODE=http PROXY_THREADS=1
 
 command -v perf >/dev/null || die "perf is missing (apt-get install linux-perf)"
-validate_settings
-ensure_tools
-[[ " $PROXIES " == *" serin "* ]] && build_serin
-build_relay
-WORK_DIR=$(mktemp -d /tmp/serin-wakeups.XXXXXX)
-mapfile -t ports < <(python3 "$HELPER" ports 9)
-PORT_V1=${ports[0]} PORT_V2=${ports[1]} PORT_SERIN=${ports[2]} PORT_SERIN_ADMIN=${ports[3]} PORT_NGINX=${ports[4]}
-PORT_RELAY=${ports[5]} PORT_ENVOY=${ports[6]} PORT_ENVOY_ADMIN=${ports[7]} PORT_HAPROXY=${ports[8]}
-start_backend v1 "$PORT_V1"
-start_backend v2 "$PORT_V2"
+prepare_one_at_a_time wakeups
 CLK_TCK=$(getconf CLK_TCK)
 
 threads_cpu() {  # threads_cpu PGID: "PID/TID NAME UTIME STIME" for every thread of the group's processes

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Instructions and cache misses per request, counted exactly by valgrind's callgrind, for Serin beside nginx and the
+# bare SwiftNIO relay: the comparison of proxies' own work that this VM's noise cannot blur. Run with --help.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+Usage: scripts/instructions-gateway.sh [--help]
+
+Starts the same two nginx backends as scripts/bench-gateway.sh and, one at a time, each proxy of PROXIES in
+front of them (one worker each, 90/10) under valgrind's callgrind with its cache simulation. Each gets WARMUP
+requests from h2load (HTTP/1.1 keep-alive, CONNECTIONS connections), then its counters are zeroed and REQUESTS
+more are counted. Prints, per request:
+
+  instructions   user-space instructions the proxy executed (its own code, its libraries, libc)
+  I1 misses      instruction fetches that missed a simulated 32 KiB first-level cache: code beyond what
+                 fits there, fetched again on every request
+  D1 misses      data reads and writes that missed the simulated first-level data cache
+  LL misses      misses of the simulated last-level cache (code and data)
+
+then the functions with the most instructions, for each proxy.
+
+Why: the bench's CPU per request moves ±20% from run to run on a shared VM, and perf's samples are as noisy.
+These counts are the same on every run, so a change of a few percent shows, and they say where the work is.
+They leave out the kernel (system calls cost all three proxies alike: scripts/wakeups-gateway.sh) and
+cannot show what another process's run does to the real caches; the simulated caches see only this process.
+
+Environment:
+  PROXIES="serin nginx relay"   which to run (serin, baseline, nginx, relay)
+  REQUESTS=20000   requests counted      WARMUP=2000   requests before counting
+  CONNECTIONS=8    h2load -c             TOP=20        functions listed per proxy (0: none)
+  OUT=DIR          keep callgrind's counts in DIR (PROXY.PID.out.N), for callgrind_annotate or kcachegrind
+  SERIN_BIN, BASELINE_BIN as in bench-gateway.sh (debug info is stripped from a copy: valgrind 3.19
+  cannot read Swift 6.3's DWARF 5)
+Needs valgrind (apt-get install valgrind) and h2load (nghttp2-client). Each proxy runs about 50× slower under
+valgrind: a run of the defaults takes a minute or two.
+USAGE
+}
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
+
+COUNTED=${REQUESTS:-20000}
+WARMUP=${WARMUP:-2000}
+CLIENT_CONNECTIONS=${CONNECTIONS:-8}
+TOP=${TOP:-20}
+KEEP_DIR=${OUT:-}
+# bench-gateway.sh's functions, set up for the plain HTTP/1.1 mode.
+export MODES=http PROXIES=${PROXIES:-serin nginx relay} THREADS=1
+# shellcheck source=bench-gateway.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-gateway.sh"
+MODE=http PROXY_THREADS=1
+READY_TIMEOUT=120   # start-up under valgrind is slow
+
+for value in COUNTED WARMUP CLIENT_CONNECTIONS; do
+    [[ ${!value} =~ ^[1-9][0-9]*$ ]] || die "$value must be a positive integer, got '${!value}'"
+done
+[[ $TOP =~ ^[0-9]+$ ]] || die "TOP must be 0 or a positive integer, got '$TOP'"
+for proxy in $PROXIES; do
+    [[ " serin baseline nginx relay " == *" $proxy "* ]] || die "PROXIES: '$proxy' cannot run here (serin, baseline, nginx, relay)"
+done
+command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || die "valgrind is missing (apt-get install valgrind)"
+command -v h2load >/dev/null || die "h2load is missing (apt-get install nghttp2-client)"
+prepare_one_at_a_time instructions
+
+# under_valgrind NAME BINARY [ARGUMENT...]: a command that runs BINARY under callgrind, with ARGUMENTs after its own, its
+# counts in WORK_DIR/NAME.PID.out. Serin's `validate`, which the bench runs before starting it, runs as it is.
+under_valgrind() {
+    local name=$1 binary=$2 copy="$WORK_DIR/$1.bin" wrapper="$WORK_DIR/$1-under-valgrind" extra
+    shift 2
+    extra=""
+    (($# == 0)) || extra=$(printf ' %q' "$@")
+    strip --strip-debug -o "$copy" "$binary" 2>/dev/null || cp "$binary" "$copy"
+    cat >"$wrapper" <<EOF
+#!/usr/bin/env bash
+if [[ \${1:-} == validate ]]; then exec "$copy" "\$@"; fi
+exec valgrind --tool=callgrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=1048576,16,64 \\
+    --collect-atstart=yes --callgrind-out-file="$WORK_DIR/$name.%p.out" --log-file="$WORK_DIR/$name.valgrind.log" \\
+    "$copy" "\$@"$extra
+EOF
+    chmod +x "$wrapper"
+    echo "$wrapper"
+}
+
+load() {  # load COUNT
+    local out
+    out=$(h2load --h1 -t 1 -c "$CLIENT_CONNECTIONS" -n "$1" "http://127.0.0.1:$PROXY_PORT/" 2>&1) || { echo "$out" >&2; die "h2load failed"; }
+    grep -q "$1 succeeded, 0 failed, 0 errored" <<<"$out" && grep -q "status codes: $1 2xx," <<<"$out" ||
+        { echo "$out" >&2; die "not every request through $proxy succeeded with a 2xx"; }
+}
+
+echo "== per request, counted by callgrind: $COUNTED requests (HTTP/1.1 keep-alive, $CLIENT_CONNECTIONS connections) after $WARMUP"
+printf '%-9s %13s %11s %11s %11s\n' proxy instructions "I1 misses" "D1 misses" "LL misses"
+for proxy in $PROXIES; do
+    case $proxy in
+    serin) SERIN=$(under_valgrind serin "$SERIN") ;;
+    baseline) BASELINE_BIN=$(under_valgrind baseline "${BASELINE_BIN:?BASELINE_BIN names the baseline build}") ;;
+    # One process that does the worker's work: callgrind_control cannot reach a child nginx forks.
+    nginx) NGINX=$(under_valgrind nginx "$(command -v nginx)" -g "master_process off;") ;;
+    relay) RELAY=$(under_valgrind relay "$RELAY") ;;
+    esac
+    "start_$proxy"
+    wait_ready "$proxy" "$PROXY_PID" "$PROXY_PORT" / "<h1>v" "$PROXY_LOG" http
+    load "$WARMUP"
+    pids=$(pgrep -g "$PROXY_PID" | paste -sd' ')
+    control() {  # control OPTION: to every process of the proxy (it exits 0 even when it reached none)
+        local pid out
+        for pid in $pids; do
+            out=$(callgrind_control "$1" "$pid" 2>&1)
+            [[ $out == *OK.* ]] || die "callgrind_control $1 $pid: $out"
+        done
+    }
+    control -z
+    load "$COUNTED"
+    control -d
+    stop_group "$PROXY_PID"
+    if [[ -n $KEEP_DIR ]]; then mkdir -p "$KEEP_DIR" && cp "$WORK_DIR/$proxy".*.out* "$KEEP_DIR"/; fi
+    # Only the dumps taken after the load count: -z's zeroing leaves the start-up in the first part files.
+    find "$WORK_DIR" -maxdepth 1 -name "$proxy.*.out" -delete
+    for file in "$WORK_DIR/$proxy".*.out.*; do
+        [[ -e $file ]] || die "callgrind wrote no dump for $proxy (see $WORK_DIR/$proxy.valgrind.log)"
+    done
+    read -r -a counts <<<"$(for file in "$WORK_DIR/$proxy".*.out.*; do
+        awk '/^totals:/ {print; exit} /^summary:/ {print; exit}' "$file"
+    done | awk '{for (i = 2; i <= NF; i++) sum[i] += $i} END {for (i = 2; i <= NF; i++) printf "%d ", sum[i]; print ""}')"
+    # Events, in callgrind's order with --cache-sim=yes: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw.
+    awk -v proxy="$proxy" -v n="$COUNTED" -v counts="${counts[*]}" 'BEGIN {
+        split(counts, c, " ")
+        printf "%-9s %13.0f %11.1f %11.1f %11.1f\n", proxy, c[1] / n, c[4] / n, (c[5] + c[6]) / n, (c[7] + c[8] + c[9]) / n }'
+done
+if ((TOP > 0)); then
+    for proxy in $PROXIES; do
+        echo
+        echo "-- $proxy: functions by their own instructions per request (callees apart), and their I1 misses"
+        # callgrind_annotate 3.19 charges a zeroed run's cost to the frames that were on the stack (the event loop), so
+        # the self costs are summed here: each function's cost lines, leaving out the line after each `calls=`, which
+        # is the call's inclusive cost.
+        python3 - "$COUNTED" "$TOP" "$WORK_DIR/$proxy".*.out.* <<'PYTHON' | while IFS=$'\t' read -r ir misses name; do
+import re, sys
+requests, top, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+costs = {}
+for path in files:
+    names, function, skip, ir_at, miss_at = {}, None, False, None, None
+    for line in open(path, errors="replace"):
+        if line.startswith("events:"):
+            events = line.split()[1:]
+            ir_at, miss_at = events.index("Ir"), events.index("I1mr")
+        elif line.startswith(("fn=", "cfn=")):
+            # Names are compressed: "(id) name" the first time, in a fn= or a cfn= line, then "(id)" alone.
+            match = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.strip())
+            if match.group(2): names[match.group(1)] = match.group(2)
+            if line.startswith("fn="): function = names.get(match.group(1), match.group(1))
+        elif line.startswith("calls="):
+            skip = True
+        elif line[:1].isdigit() or line[:1] in "+-*":
+            if skip:
+                skip = False
+                continue
+            fields = line.split()[1:]
+            fields += ["0"] * (len(events) - len(fields))
+            cost = costs.setdefault(function, [0, 0])
+            cost[0] += int(fields[ir_at]); cost[1] += int(fields[miss_at])
+for name, (ir, misses) in sorted(costs.items(), key=lambda item: -item[1][0])[:top]:
+    print(f"{ir / requests:.0f}\t{misses / requests:.1f}\t{name}")
+PYTHON
+            printf '  %7s %6s  %s\n' "$ir" "$misses" "$(swift demangle --simplified <<<"$name" 2>/dev/null | cut -c1-130 || echo "$name")"
+        done
+    done
+fi
