@@ -58,7 +58,7 @@ enum KnownField: UInt8, CaseIterable {
 
     /// Whether `name` is `lowercase` (of the same length), without regard to the case of `name`.
     @inline(__always)
-    private static func equals(_ name: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+    fileprivate static func equals(_ name: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
         let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
         for index in 0..<expected.count where ASCII.lower(name[index]) != expected[index] { return false }
         return true
@@ -182,6 +182,17 @@ struct HeaderFields {
             for field in fields where field.kind == .connection {
                 var index = Int(field.valueStart) - base
                 let end = index + Int(field.valueLength)
+                // What most messages say, one token alone, is answered without splitting the value: most responses
+                // come through here twice, read and then written.
+                let whole = UnsafeRawBufferPointer(rebasing: bytes[index..<end])
+                if whole.count == 10, KnownField.equals(whole, "keep-alive") {
+                    options.keepAlive = true
+                    continue
+                }
+                if whole.count == 5, KnownField.equals(whole, "close") {
+                    options.close = true
+                    continue
+                }
                 while index < end {
                     var tokenEnd = index
                     while tokenEnd < end, bytes[tokenEnd] != UInt8(ascii: ",") { tokenEnd += 1 }

@@ -1,3 +1,4 @@
+import NIOCore
 @testable import SerinGateway
 import Testing
 
@@ -43,5 +44,31 @@ struct HeaderClassificationTests {
     @Test("host bytes are RFC 3986's for uri-host and port: letters, digits and -._~%!$&'()*+,;=:[], nothing else of the 256")
     func authorityBytes() {
         Self.expectLettersDigitsAnd("-._~%!$&'()*+,;=:[]", HTTP1HeadParser.isAuthorityByte)
+    }
+
+    /// The `connection` fields of `head`'s fields lines, as the parser reads them.
+    static func options(_ lines: String) throws -> HeaderFields.ConnectionOptions {
+        try HTTP1HeadParser.parseRequest(ByteBuffer(string: "GET / HTTP/1.1\r\nhost: a\r\n\(lines)\r\n"), limits: GatewayLimits()).fields.connectionOptions
+    }
+
+    @Test("connection: keep-alive and close are read in any case, alone or among other tokens and fields; other names are to be dropped")
+    func connectionOptions() throws {
+        for lines in ["connection: keep-alive\r\n", "Connection: Keep-Alive\r\n", "connection: KEEP-ALIVE\r\n"] {
+            let options = try Self.options(lines)
+            #expect(options.keepAlive && !options.close && !options.upgrade && options.namedFields.isEmpty, "\(lines)")
+        }
+        for lines in ["connection: close\r\n", "Connection: CLOSE\r\n"] {
+            let options = try Self.options(lines)
+            #expect(options.close && !options.keepAlive && options.namedFields.isEmpty, "\(lines)")
+        }
+        let several = try Self.options("connection: keep-alive\r\nconnection: x-trace, Upgrade\r\n")
+        #expect(several.keepAlive && several.upgrade && !several.close)
+        #expect(several.namedFields == ["x-trace"])
+        let closing = try Self.options("connection: close, x-trace\r\n")
+        #expect(closing.close && closing.namedFields == ["x-trace", "close"])
+        let none = try Self.options("")
+        #expect(!none.keepAlive && !none.close && none.namedFields.isEmpty)
+        let lookalike = try Self.options("connection: keep-alivex\r\n")
+        #expect(!lookalike.keepAlive && lookalike.namedFields == ["keep-alivex"])
     }
 }
