@@ -25,16 +25,17 @@ final class LoopContext: @unchecked Sendable {
         pool.loop = self
     }
 
-    /// The route table this loop's requests last read: which box, and the table with its generation.
-    private var routes: (box: ObjectIdentifier, installed: RouteTableBox.Versioned)?
+    /// The route table this loop's requests last read: which box it came from, and its generation there.
+    private var routes: LoopRouteTable?
 
     /// The table a request on this loop routes by: the loop's copy while `box` holds the same generation, so a
     /// request takes no lock that other loops take too; after a replacement, the new table.
-    func routeTable(_ box: RouteTableBox) -> RouteTable {
-        if let routes, routes.box == ObjectIdentifier(box), routes.installed.generation == box.generation { return routes.installed.table }
+    func routeTable(_ box: RouteTableBox) -> LoopRouteTable {
+        if let routes, routes.box == ObjectIdentifier(box), routes.generation == box.generation { return routes }
         let current = box.versioned
-        routes = (ObjectIdentifier(box), current)
-        return current.table
+        let installed = LoopRouteTable(table: current.table, generation: current.generation, box: ObjectIdentifier(box))
+        routes = installed
+        return installed
     }
 
     /// HTTP/2 client connections, each drained and swept as a whole (with its streams' proxies).
@@ -104,5 +105,19 @@ extension LoopConnection {
     /// The drain's time is up.
     func closeNow() {
         client?.close()
+    }
+}
+
+/// A loop's copy of a route table, held by reference: a request reads the table where it is, where returning the
+/// table itself would retain and release each of its maps for every request.
+final class LoopRouteTable {
+    let table: RouteTable
+    let generation: Int
+    let box: ObjectIdentifier
+
+    init(table: RouteTable, generation: Int, box: ObjectIdentifier) {
+        self.table = table
+        self.generation = generation
+        self.box = box
     }
 }

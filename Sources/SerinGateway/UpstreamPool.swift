@@ -12,9 +12,12 @@ import SerinCore
 final class UpstreamPool {
     let eventLoop: any EventLoop
     private var idle: [Key: IdleConnections] = [:]
-    /// The last two buckets requests took connections from: most requests find theirs here by comparing keys, with
-    /// no hash of the endpoint's address. Forgotten whenever a bucket leaves `idle`.
-    private var recentBuckets: (newer: (key: Key, bucket: IdleConnections)?, older: (key: Key, bucket: IdleConnections)?)
+    /// The last two buckets requests took connections from, and their keys: most requests find theirs here by comparing
+    /// keys, with no hash of the endpoint's address. Forgotten whenever a bucket leaves `idle`.
+    private var newerKey: Key?
+    private var newerBucket: IdleConnections?
+    private var olderKey: Key?
+    private var olderBucket: IdleConnections?
     private var waiting: [Waiting: (Grant) -> Void] = [:]
     /// The loop's context, which waiting requests are queued under.
     weak var loop: LoopContext?
@@ -110,14 +113,15 @@ final class UpstreamPool {
         eventLoop.assertInEventLoop()
         let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
         let bucket: IdleConnections
-        if let newer = recentBuckets.newer, newer.key == key {
-            bucket = newer.bucket
-        } else if let older = recentBuckets.older, older.key == key {
-            bucket = older.bucket
+        if newerKey == key, let newerBucket {
+            bucket = newerBucket
+        } else if olderKey == key, let olderBucket {
+            bucket = olderBucket
         } else {
             guard let found = idle[key] else { return nil }
             bucket = found
-            recentBuckets = ((key, found), recentBuckets.newer)
+            (olderKey, olderBucket) = (newerKey, newerBucket)
+            (newerKey, newerBucket) = (key, found)
         }
         while let connection = bucket.connections.popLast() {
             if connection.channel.isActive && !connection.isClosed {
@@ -210,7 +214,7 @@ final class UpstreamPool {
     /// happens to get the same address.
     func closeIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
-        recentBuckets = (nil, nil)
+        (newerKey, newerBucket, olderKey, olderBucket) = (nil, nil, nil, nil)
         for key in idle.keys where key.cluster == id { idle.removeValue(forKey: key)?.closeAll() }
     }
 

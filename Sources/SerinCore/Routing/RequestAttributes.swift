@@ -63,7 +63,7 @@ public struct RequestAttributes {
         case .some(.none): end = nil
         case .none: end = last ? utf8.lastIndex(of: byte) : utf8.firstIndex(of: byte)
         }
-        guard let end else { return text[...] }
+        guard let end else { return Substring(text) }
         return Substring(utf8[..<end])
     }
 
