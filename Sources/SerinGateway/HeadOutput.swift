@@ -17,6 +17,7 @@ struct HeadOutput {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    @inline(__always)
     mutating func append(_ text: String) {
         let copied: Void? = text.utf8.withContiguousStorageIfAvailable { append(UnsafeRawBufferPointer($0)) }
         if copied == nil {
@@ -24,6 +25,7 @@ struct HeadOutput {
         }
     }
 
+    @inline(__always)
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         // The reservation is an upper bound worked out by the writer: past it would be a bug, never a write.
         precondition(bytes.count <= out.count - count, "a head outgrew the space reserved for it")

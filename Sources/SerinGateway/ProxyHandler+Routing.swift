@@ -100,33 +100,35 @@ extension ProxyHandler {
         for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?
     ) -> (ByteBuffer, mirror: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?) {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
-        var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
         let editsRequest = route.policy.rewrite != nil || !(route.policy.headers?.request.isEmpty ?? true) || !(target.headers?.request.isEmpty ?? true)
         if !editsRequest && route.policy.mirror == nil {
             ProxyHeaders.writeUpstreamRequest(
                 head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
             )
-        } else {
-            var upstreamHead = head
-            if let rewrite = route.policy.rewrite {
-                RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: path))
-            }
-            for operations in [route.policy.headers?.request, target.headers?.request].compactMap({ $0 }) {
-                RouteActions.apply(operations, to: &upstreamHead.fields)
-            }
-            if let mirror = route.policy.mirror, mirror.percentage.includes(draw: percentDraw()),
-                let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
-            {
-                // The shadow carries the same request id as the real request.
-                if !upstreamHead.fields.contains(.xRequestID) {
-                    upstreamHead.fields.add(name: "x-request-id", value: random.requestID())
-                }
-                mirrorTo = (mirror.cluster, mirrorEndpoint, upstreamHead)
-            }
-            ProxyHeaders.writeUpstreamRequest(
-                upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
-            )
+            upstreamHeadBuffer = encodedHead
+            // No mirror made, not even an empty one: copying that optional (a cluster, an endpoint and a head) costs.
+            return (encodedHead, nil)
         }
+        var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
+        var upstreamHead = head
+        if let rewrite = route.policy.rewrite {
+            RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: path))
+        }
+        for operations in [route.policy.headers?.request, target.headers?.request].compactMap({ $0 }) {
+            RouteActions.apply(operations, to: &upstreamHead.fields)
+        }
+        if let mirror = route.policy.mirror, mirror.percentage.includes(draw: percentDraw()),
+            let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
+        {
+            // The shadow carries the same request id as the real request.
+            if !upstreamHead.fields.contains(.xRequestID) {
+                upstreamHead.fields.add(name: "x-request-id", value: random.requestID())
+            }
+            mirrorTo = (mirror.cluster, mirrorEndpoint, upstreamHead)
+        }
+        ProxyHeaders.writeUpstreamRequest(
+            upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
+        )
         upstreamHeadBuffer = encodedHead
         return (encodedHead, mirrorTo)
     }
