@@ -385,6 +385,16 @@ backend_counters() {  # backend_counters PORT: "ACCEPTS REQUESTS" the backend ha
 
 start_serin() { start_serin_build serin "$SERIN"; }
 
+# h2load_all_2xx COUNT CONNECTIONS URL H2LOAD...: COUNT requests to URL with the h2load command given, on one thread;
+# dies, with h2load's output, unless every one was answered with a 2xx (profile-, instructions-gateway.sh).
+h2load_all_2xx() {
+    local count=$1 connections=$2 url=$3 out
+    shift 3
+    out=$("$@" -t 1 -c "$connections" -n "$count" "$url" 2>&1) || { echo "$out" >&2; die "h2load failed"; }
+    grep -q "$count succeeded, 0 failed, 0 errored" <<<"$out" && grep -q "status codes: $count 2xx," <<<"$out" ||
+        { echo "$out" >&2; die "not every request to $url succeeded with a 2xx"; }
+}
+
 # For the scripts that run PROXIES one at a time in front of the bench's backends (wakeups-gateway.sh,
 # instructions-gateway.sh): the tools, the builds PROXIES needs, a work directory, every port, the two backends.
 prepare_one_at_a_time() {  # prepare_one_at_a_time NAME: the work directory is /tmp/serin-NAME.XXXXXX

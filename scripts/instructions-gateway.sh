@@ -80,12 +80,7 @@ EOF
     echo "$wrapper"
 }
 
-load() {  # load COUNT
-    local out
-    out=$(h2load --h1 -t 1 -c "$CLIENT_CONNECTIONS" -n "$1" "http://127.0.0.1:$PROXY_PORT/" 2>&1) || { echo "$out" >&2; die "h2load failed"; }
-    grep -q "$1 succeeded, 0 failed, 0 errored" <<<"$out" && grep -q "status codes: $1 2xx," <<<"$out" ||
-        { echo "$out" >&2; die "not every request through $proxy succeeded with a 2xx"; }
-}
+load() { h2load_all_2xx "$1" "$CLIENT_CONNECTIONS" "http://127.0.0.1:$PROXY_PORT/" h2load --h1; }  # load COUNT
 
 echo "== per request, counted by callgrind: $COUNTED requests (HTTP/1.1 keep-alive, $CLIENT_CONNECTIONS connections) after $WARMUP"
 printf '%-9s %13s %11s %11s %11s\n' proxy instructions "I1 misses" "D1 misses" "LL misses"

@@ -64,12 +64,7 @@ http) client=(h2load --h1) url="http://127.0.0.1:$PROXY_PORT/" ;;
 https) client=(h2load --h1) url="https://127.0.0.1:$PROXY_PORT/1k" ;;
 h2) client=(h2load -m 10) url="http://127.0.0.1:$PROXY_PORT/" ;;
 esac
-load() {  # load COUNT
-    local out
-    out=$("${client[@]}" -t 1 -c "$PROFILE_CONNECTIONS" -n "$1" "$url" 2>&1) || { echo "$out" >&2; die "h2load failed"; }
-    grep -q "$1 succeeded, 0 failed, 0 errored" <<<"$out" && grep -q "status codes: $1 2xx," <<<"$out" ||
-        { echo "$out" >&2; die "not every request succeeded with a 2xx"; }
-}
+load() { h2load_all_2xx "$1" "$PROFILE_CONNECTIONS" "$url" "${client[@]}"; }  # load COUNT
 cpu_ticks() {  # "UTIME STIME" of the gateway process, in clock ticks
     local stat rest fields
     stat=$(<"/proc/$PROXY_PID/stat")
@@ -90,7 +85,7 @@ if [[ ${ALLOCATIONS:-0} == 1 ]]; then
     probe() {  # probe FILE FUNCTION: by name, or by the symbol's address where perf cannot read FILE's debug info
         local address
         perf probe -q -x "$1" "$2" 2>/dev/null && return
-        address=$(nm "$1" 2>/dev/null | awk -v name="$2" '$3 == name {print $1; exit}')
+        address=$(nm "$1" 2>/dev/null | awk -v name="$2" '$3 == name && !found {print $1; found = 1}')
         [[ -n $address ]] && perf probe -q -x "$1" "$2=0x$address" ||
             die "perf probe could not add a uprobe on $2 in $1 (it needs root)"
     }

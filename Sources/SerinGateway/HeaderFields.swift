@@ -384,12 +384,7 @@ struct HeaderFields {
     var writtenBytesBound: Int { byteCount + 4 * fields.count }
 
     /// `name: value\r\n` for each field in order, but those whose kind is in `skipping` or whose name is in
-    /// `skippingNames` (lower-case).
-    func write(to buffer: inout ByteBuffer, skipping: UInt32 = 0, skippingNames: [String] = []) {
-        buffer.writeHead(maximumBytes: writtenBytesBound) { write(to: &$0, skipping: skipping, skippingNames: skippingNames) }
-    }
-
-    /// `write`'s fields, into a head being written; at most `writtenBytesBound` bytes.
+    /// `skippingNames` (lower-case), into a head being written: at most `writtenBytesBound` bytes.
     func write(to out: inout HeadOutput, skipping: UInt32 = 0, skippingNames: [String] = []) {
         storage.withUnsafeReadableBytes { bytes in
             let base = storage.readerIndex
