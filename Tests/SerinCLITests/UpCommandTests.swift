@@ -140,6 +140,9 @@ struct UpCommandTests {
         let first = try SerinProcess.launch(arguments)
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 2 }
+        // The status shows a step as soon as it is decided; the step's line is printed once the step is saved, and
+        // what is saved is what a crash leaves behind.
+        #expect(await first.waitForOutput("advance canary weight to 40%", timeout: .seconds(30)), "\(first.printed)")
         await first.kill(SIGKILL)
         let firstOutput = await first.outputText()
 
