@@ -30,6 +30,7 @@ Environment:
   REQUESTS=20000   requests counted      WARMUP=2000   requests before counting
   CONNECTIONS=8    h2load -c             TOP=20        functions listed per proxy (0: none)
   OUT=DIR          keep callgrind's counts in DIR (PROXY.PID.out.N), for callgrind_annotate or kcachegrind
+  CALLGRIND_OPTIONS="--dump-instr=yes"   more options for callgrind (that one counts each instruction, by address)
   SERIN_BIN, BASELINE_BIN as in bench-gateway.sh (debug info is stripped from a copy: valgrind 3.19
   cannot read Swift 6.3's DWARF 5)
 Needs valgrind (apt-get install valgrind) and h2load (nghttp2-client). Each proxy runs about 50× slower under
@@ -42,6 +43,7 @@ COUNTED=${REQUESTS:-20000}
 WARMUP=${WARMUP:-2000}
 CLIENT_CONNECTIONS=${CONNECTIONS:-8}
 TOP=${TOP:-20}
+CALLGRIND_OPTIONS=${CALLGRIND_OPTIONS:-}
 KEEP_DIR=${OUT:-}
 # bench-gateway.sh's functions, set up for the plain HTTP/1.1 mode.
 export MODES=http PROXIES=${PROXIES:-serin nginx relay} THREADS=1
@@ -73,7 +75,7 @@ under_valgrind() {
 #!/usr/bin/env bash
 if [[ \${1:-} == validate ]]; then exec "$copy" "\$@"; fi
 exec valgrind --tool=callgrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=1048576,16,64 \\
-    --collect-atstart=yes --callgrind-out-file="$WORK_DIR/$name.%p.out" --log-file="$WORK_DIR/$name.valgrind.log" \\
+    --collect-atstart=yes --callgrind-out-file="$WORK_DIR/$name.%p.out" --log-file="$WORK_DIR/$name.valgrind.log" $CALLGRIND_OPTIONS \\
     "$copy" "\$@"$extra
 EOF
     chmod +x "$wrapper"

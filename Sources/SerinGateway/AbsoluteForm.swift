@@ -20,10 +20,15 @@ extension RequestHead {
     /// The length of `http://` or `https://` (any case) at the start of an absolute-form target; nil for any other
     /// target. Other schemes are not HTTP's to route (RFC 9110 §4.2).
     static func httpSchemeLength(of target: String) -> Int? {
-        for scheme in ["http://", "https://"] where target.utf8.count >= scheme.utf8.count
-            && ASCII.equal(target.utf8.prefix(scheme.utf8.count), scheme.utf8, ignoringCase: true) {
-            return scheme.utf8.count
+        let utf8 = target.utf8
+        // Most targets are origin-form: one byte tells.
+        guard let first = utf8.first, first | 0x20 == UInt8(ascii: "h") else { return nil }
+        func starts(with scheme: StaticString) -> Bool {
+            let bytes = UnsafeBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount)
+            return utf8.count >= bytes.count && ASCII.equal(utf8.prefix(bytes.count), bytes, ignoringCase: true)
         }
+        if starts(with: "http://") { return 7 }
+        if starts(with: "https://") { return 8 }
         return nil
     }
 }

@@ -82,6 +82,9 @@ struct HeaderFields {
         var valueStart: Int32
         var valueLength: Int32
         var kind: KnownField
+        /// The field's bytes in `storage` are exactly what `write` would write (`name: value\r\n`): written as they
+        /// are, in one copy with its neighbours.
+        var verbatim: Bool
     }
 
     private var storage: ByteBuffer
@@ -122,11 +125,15 @@ struct HeaderFields {
     var byteCount: Int { fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) } }
 
     /// Records a field the parser found at these positions of `storage`.
-    mutating func appendParsed(nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int, kind: KnownField) {
+    mutating func appendParsed(
+        nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int, kind: KnownField, verbatim: Bool = false
+    ) {
+        // Positions in one head or its storage, far below Int32's range (the limits bound a head's size).
         fields.append(
             Field(
-                nameStart: Int32(nameStart), nameLength: Int32(nameLength), valueStart: Int32(valueStart),
-                valueLength: Int32(valueLength), kind: kind
+                nameStart: Int32(truncatingIfNeeded: nameStart), nameLength: Int32(truncatingIfNeeded: nameLength),
+                valueStart: Int32(truncatingIfNeeded: valueStart), valueLength: Int32(truncatingIfNeeded: valueLength),
+                kind: kind, verbatim: verbatim
             )
         )
         present |= kind.bit
@@ -388,17 +395,33 @@ struct HeaderFields {
     func write(to out: inout HeadOutput, skipping: UInt32 = 0, skippingNames: [String] = []) {
         storage.withUnsafeReadableBytes { bytes in
             let base = storage.readerIndex
+            // Fields whose bytes are already `name: value\r\n` and lie one after another go out in one copy.
+            var runStart = 0
+            var runEnd = 0
             for index in fields.indices {
                 let field = fields[index]
                 guard field.kind.bit & skipping == 0, skippingNames.isEmpty || !skippingNames.contains(where: { nameEquals(at: index, $0) })
                 else { continue }
                 let nameStart = Int(field.nameStart) - base
                 let valueStart = Int(field.valueStart) - base
+                if field.verbatim {
+                    let end = valueStart + Int(field.valueLength) + 2
+                    if nameStart != runEnd {
+                        out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]))
+                        runStart = nameStart
+                    }
+                    runEnd = end
+                    continue
+                }
+                out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]))
+                runStart = 0
+                runEnd = 0
                 out.append(UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + Int(field.nameLength)]))
                 out.append(UInt8(ascii: ":"), UInt8(ascii: " "))
                 out.append(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + Int(field.valueLength)]))
                 out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
+            out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]))
         }
     }
 }

@@ -75,7 +75,9 @@ extension ProxyHandler {
                 .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster
             )
         }
-        let (encodedHead, mirrorTo) = upstreamRequest(for: head, route: route, target: target, path: attributes.path, upgrade: upgrade)
+        let (encodedHead, mirror) = upstreamRequest(
+            for: head, route: route, target: target, path: attributes.path, upgrade: upgrade, started: started
+        )
         let exchange = ProxyExchange(
             upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version,
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
@@ -85,31 +87,28 @@ extension ProxyHandler {
         if let timeout = route.policy.timeout {
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
         }
-        if let mirrorTo {
-            exchange.mirror = startMirror(of: mirrorTo.head, to: mirrorTo.cluster, endpoint: mirrorTo.endpoint, started: started)
-        }
+        exchange.mirror = mirror
         let delayed = route.policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
         run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
 
-    /// The request head as it goes upstream, and where a mirror sends its copy. The common request is
+    /// The request head as it goes upstream, and the mirror's copy of the request, started. The common request is
     /// forwarded as it came, less hop-by-hop fields, plus the forwarding fields, written straight from the
     /// bytes read; rewrites and header edits work on a copy first.
     @inline(__always)
     private func upstreamRequest(
-        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?
-    ) -> (ByteBuffer, mirror: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?) {
+        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?,
+        started: NIODeadline
+    ) -> (ByteBuffer, mirror: MirrorExchange?) {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
-        let editsRequest = route.policy.rewrite != nil || !(route.policy.headers?.request.isEmpty ?? true) || !(target.headers?.request.isEmpty ?? true)
-        if !editsRequest && route.policy.mirror == nil {
+        if !route.changesRequest && !target.editsRequest {
             ProxyHeaders.writeUpstreamRequest(
                 head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
             )
             upstreamHeadBuffer = encodedHead
-            // No mirror made, not even an empty one: copying that optional (a cluster, an endpoint and a head) costs.
             return (encodedHead, nil)
         }
-        var mirrorTo: (cluster: Cluster, endpoint: Cluster.Endpoint, head: RequestHead)?
+        var mirror: MirrorExchange?
         var upstreamHead = head
         if let rewrite = route.policy.rewrite {
             RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: path))
@@ -117,20 +116,20 @@ extension ProxyHandler {
         for operations in [route.policy.headers?.request, target.headers?.request].compactMap({ $0 }) {
             RouteActions.apply(operations, to: &upstreamHead.fields)
         }
-        if let mirror = route.policy.mirror, mirror.percentage.includes(draw: percentDraw()),
-            let mirrorEndpoint = mirror.cluster.endpoint(forTurn: endpointTurn)
+        if let mirrorPolicy = route.policy.mirror, mirrorPolicy.percentage.includes(draw: percentDraw()),
+            let mirrorEndpoint = mirrorPolicy.cluster.endpoint(forTurn: endpointTurn)
         {
             // The shadow carries the same request id as the real request.
             if !upstreamHead.fields.contains(.xRequestID) {
                 upstreamHead.fields.add(name: "x-request-id", value: random.requestID())
             }
-            mirrorTo = (mirror.cluster, mirrorEndpoint, upstreamHead)
+            mirror = startMirror(of: upstreamHead, to: mirrorPolicy.cluster, endpoint: mirrorEndpoint, started: started)
         }
         ProxyHeaders.writeUpstreamRequest(
             upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
         )
         upstreamHeadBuffer = encodedHead
-        return (encodedHead, mirrorTo)
+        return (encodedHead, mirror)
     }
 
     private func answer(

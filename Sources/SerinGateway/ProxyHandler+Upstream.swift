@@ -9,10 +9,13 @@ extension ProxyHandler: UpstreamDelegate {
 
     func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
         guard let client, let exchange, exchange.upstream === connection else { return }
+        let trailersOnlyGRPCStatus = connection.http2Stream?.trailersOnlyStatus
+        // Below the route's lowest retried status an answer is final: the policy is not copied out to say so.
+        let mayRetry = trailersOnlyGRPCStatus != nil || head.status >= exchange.route.lowestRetriedStatus
         let action = machine.responseHead(
             status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
-            endsWithClose: connection.responseEndsWithClose, retries: exchange.retryPolicy,
-            trailersOnlyGRPCStatus: connection.http2Stream?.trailersOnlyStatus
+            endsWithClose: connection.responseEndsWithClose, retries: mayRetry ? exchange.retryPolicy : nil,
+            trailersOnlyGRPCStatus: trailersOnlyGRPCStatus
         )
         var expectedBody = 0
         if case .value(let length) = head.fields.contentLength, length <= Self.coalescedBodyBytes { expectedBody = length }

@@ -48,6 +48,36 @@ struct RoutePolicyTests {
         #expect(Self.compiled(HTTPRoute(destinations: Self.toA(), retries: HTTPRetry(attempts: 0))).policy.retries == nil)
     }
 
+    @Test("a route knows the lowest status its retries could retry: every status below it is an answer that stands")
+    func lowestRetriedStatus() {
+        #expect(Self.compiled(HTTPRoute(destinations: Self.toA())).lowestRetriedStatus == 503)
+        let cases: [(HTTPRetry, Int)] = [
+            (HTTPRetry(attempts: 1, retryOn: [.serverError], retriableStatusCodes: []), 500),
+            (HTTPRetry(attempts: 1, retryOn: [.gatewayError], retriableStatusCodes: []), 502),
+            (HTTPRetry(attempts: 1, retryOn: [.gatewayError], retriableStatusCodes: [409, 503]), 409),
+            (HTTPRetry(attempts: 1, retryOn: [.connectFailure, .reset], retriableStatusCodes: []), .max),
+        ]
+        for (retries, lowest) in cases {
+            let route = Self.compiled(HTTPRoute(destinations: Self.toA(), retries: retries))
+            #expect(route.lowestRetriedStatus == lowest, "\(retries.retryOn) \(retries.retriableStatusCodes)")
+            // The floor agrees with the policy on every status.
+            for status in 100...599 where retries.retries(status: status) { #expect(status >= lowest) }
+        }
+        #expect(Self.compiled(HTTPRoute(destinations: Self.toA(), retries: HTTPRetry(attempts: 0))).lowestRetriedStatus == .max)
+    }
+
+    @Test("a route that rewrites, edits or mirrors the request says so, and so does a destination that edits it")
+    func changesRequest() {
+        #expect(!Self.compiled(HTTPRoute(destinations: Self.toA())).changesRequest)
+        #expect(Self.compiled(HTTPRoute(destinations: Self.toA(), rewrite: HTTPRewrite(uri: "/v2"))).changesRequest)
+        let edits = RouteHeaders(request: HeaderOperations(set: ["x-canary": "1"]))
+        #expect(Self.compiled(HTTPRoute(destinations: Self.toA(), headers: edits)).changesRequest)
+        #expect(!Self.compiled(HTTPRoute(destinations: Self.toA(), headers: RouteHeaders(response: HeaderOperations(set: ["x": "1"])))).changesRequest)
+        let cluster = Self.compiled(HTTPRoute(destinations: Self.toA())).targets[0].cluster
+        #expect(RouteTable.Target(destination: Destination(host: "a"), weight: 1, cluster: cluster, headers: edits).editsRequest)
+        #expect(!RouteTable.Target(destination: Destination(host: "a"), weight: 1, cluster: cluster).editsRequest)
+    }
+
     @Test("a redirect or direct response compiles to a route without targets that answers itself")
     func answers() {
         let redirect = Self.compiled(HTTPRoute(destinations: [], redirect: HTTPRedirect(authority: "new.example.com")))

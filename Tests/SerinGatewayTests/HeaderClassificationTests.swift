@@ -41,6 +41,34 @@ struct HeaderClassificationTests {
         Self.expectLettersDigitsAnd("!#$%&'*+-.^_`|~", HTTP1HeadParser.isTokenByte)
     }
 
+    @Test("a field value is refused for a control byte (but a tab) or DEL wherever it lies in the value, and kept whole otherwise")
+    func controlBytesInValues() throws {
+        for length in 0...20 {
+            for offset in 0..<max(length, 1) {
+                for byte: UInt8 in [0, 8, 9, 0x0B, 0x0D, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xFF] {
+                    var value = Array(repeating: UInt8(ascii: "v"), count: length)
+                    if length > 0 { value[offset] = byte }
+                    let head = Array("GET / HTTP/1.1\r\nhost: a\r\nx-v: ".utf8) + value + Array("\r\nx-w: w\r\n\r\n".utf8)
+                    let buffer = ByteBuffer(bytes: head)
+                    let refused = length > 0 && ((byte < 0x20 && byte != 9) || byte == 0x7F)
+                    do {
+                        let fields = try HTTP1HeadParser.parseRequest(buffer, limits: GatewayLimits()).fields
+                        #expect(!refused, "byte \(byte) at \(offset) of \(length) was let through")
+                        // Blanks at either end are not part of the value.
+                        var expected = value[...]
+                        while let first = expected.first, first == 0x20 || first == 9 { expected = expected.dropFirst() }
+                        while let last = expected.last, last == 0x20 || last == 9 { expected = expected.dropLast() }
+                        #expect(fields.first("x-v") == String(decoding: expected, as: UTF8.self), "byte \(byte) at \(offset) of \(length)")
+                        #expect(fields.first("x-w") == "w")
+                    } catch {
+                        #expect(refused, "byte \(byte) at \(offset) of \(length) was refused: \(error.reason)")
+                        if refused { #expect(error.reason.contains("control byte \(byte) in header x-v")) }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("host bytes are RFC 3986's for uri-host and port: letters, digits and -._~%!$&'()*+,;=:[], nothing else of the 256")
     func authorityBytes() {
         Self.expectLettersDigitsAnd("-._~%!$&'()*+,;=:[]", HTTP1HeadParser.isAuthorityByte)

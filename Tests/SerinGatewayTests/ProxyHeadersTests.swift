@@ -67,6 +67,25 @@ struct ProxyHeadersTests {
         )
     }
 
+    @Test("field lines go on as `name: value` CR LF: written as they came when already so, otherwise cleaned of extra blanks")
+    func fieldLinesNormalized() throws {
+        let head = try Self.request(
+            "GET / HTTP/1.1\r\nHost: shop\r\na: 1\r\nb:2\r\nc:   3  \r\nd: 4\ne: 5\r\nKeep-Alive: 9\r\nf: \t6\t7\r\ng: 8\r\n\r\n"
+        )
+        #expect(
+            Self.upstream(head)
+                == "GET / HTTP/1.1\r\nHost: shop\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\nf: 6\t7\r\ng: 8\r\n"
+                + "x-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\nx-request-id: <id>\r\n\r\n"
+        )
+        var edited = try Self.request("GET / HTTP/1.1\r\nHost: shop\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n")
+        edited.fields.remove("b")
+        edited.fields.add(name: "z", value: "26")
+        #expect(
+            Self.upstream(edited, clientAddress: nil).hasPrefix("GET / HTTP/1.1\r\nHost: shop\r\na: 1\r\nc: 3\r\nz: 26\r\nx-forwarded-proto"),
+            "a field removed from between others, or one added, leaves the rest whole"
+        )
+    }
+
     @Test(
         "a response goes to the client without hop-by-hop fields, and says how the connection goes on",
         arguments: [

@@ -36,6 +36,12 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
         return retryOn.contains { $0.covers(status: status) }
     }
 
+    /// The lowest status `retries(status:)` is true of; `Int.max` when it is true of none.
+    public var lowestRetriedStatus: Int {
+        let byCondition = retryOn.map { condition in (100...599).first(where: condition.covers(status:)) ?? .max }
+        return (retriableStatusCodes + byCondition).min() ?? .max
+    }
+
     /// Whether a gRPC answer without a body (trailers-only) with `grpcStatus` is retried, as Envoy's gRPC
     /// conditions retry only such answers.
     public func retries(grpcStatus: Int) -> Bool {

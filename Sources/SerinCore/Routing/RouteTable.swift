@@ -165,6 +165,12 @@ public struct RouteTable: Sendable {
         let cumulativeWeights: [Int]
         /// The request key whose point picks the target (`target(forPoint:)`); nil: every request is drawn.
         public let stickiness: Stickiness?
+        /// The lowest response status `policy.retries` could retry (`Int.max` when none): an answer below it is
+        /// final, known without reading the retry policy (most answers, on every route Istio's default retries).
+        public let lowestRetriedStatus: Int
+        /// The policy changes the request on its way upstream (a rewrite, header edits) or copies it (a mirror): a
+        /// flag read per request, where testing those optionals would copy them.
+        public let changesRequest: Bool
 
         public init(
             virtualService: ResourceName, index: Int, name: String?, gateways: Set<ResourceName>,
@@ -181,6 +187,8 @@ public struct RouteTable: Sendable {
             self.rules = matches.map(MatchRule.init)
             self.targets = targets
             self.policy = policy
+            self.lowestRetriedStatus = policy.retries.map(\.lowestRetriedStatus) ?? .max
+            self.changesRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || policy.mirror != nil
             var total = 0
             // A lone destination takes all traffic whatever its weight says (Istio's rule).
             let weights = targets.count == 1 ? [100] : targets.map { max(0, $0.weight) }
@@ -227,12 +235,15 @@ public struct RouteTable: Sendable {
         public let cluster: Cluster
         /// Istio's `route[].headers`: applied after the route's own when a request goes to this destination.
         public let headers: RouteHeaders?
+        /// `headers` edits the request: a flag read per request, where testing the optional would copy it.
+        public let editsRequest: Bool
 
         public init(destination: Destination, weight: Int, cluster: Cluster, headers: RouteHeaders? = nil) {
             self.destination = destination
             self.weight = weight
             self.cluster = cluster
             self.headers = headers
+            self.editsRequest = !(headers?.request.isEmpty ?? true)
         }
     }
 
