@@ -17,8 +17,10 @@ struct HeadOutput {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// A String's bytes. Named apart from `append(_: StaticString)` so a literal, which would take the String
+    /// overload if both had one name, is copied straight from the binary.
     @inline(__always)
-    mutating func append(_ text: String) {
+    mutating func append(string text: String) {
         let copied: Void? = text.utf8.withContiguousStorageIfAvailable { append(UnsafeRawBufferPointer($0)) }
         if copied == nil {
             for byte in text.utf8 { append(byte) }

@@ -19,9 +19,9 @@ enum ProxyHeaders {
         let most = 160 + head.method.utf8.count + head.target.utf8.count + 2 * fields.writtenBytesBound
             + (clientAddress?.utf8.count ?? 0) + (upgrade?.utf8.count ?? 0)
         buffer.writeHead(maximumBytes: most) { out in
-            out.append(head.method)
+            out.append(string: head.method)
             out.append(UInt8(ascii: " "))
-            out.append(head.target)
+            out.append(string: head.target)
             out.append(" HTTP/1.1\r\n")
             let skipping = KnownField.hopByHop | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
             fields.write(to: &out, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
@@ -33,11 +33,11 @@ enum ProxyHeaders {
                 out.append("x-forwarded-for: ")
                 if fields.contains(.xForwardedFor) {
                     for value in fields.values(.xForwardedFor) {
-                        out.append(value)
+                        out.append(string: value)
                         out.append(UInt8(ascii: ","), UInt8(ascii: " "))
                     }
                 }
-                out.append(clientAddress)
+                out.append(string: clientAddress)
                 out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
             if !fields.contains(.xForwardedProto) {
@@ -56,7 +56,7 @@ enum ProxyHeaders {
     /// The two hop-by-hop fields a protocol switch keeps on both hops (RFC 9110 §7.8): under 40 bytes and `upgrade`.
     private static func writeUpgrade(_ upgrade: String, to out: inout HeadOutput) {
         out.append("connection: upgrade\r\nupgrade: ")
-        out.append(upgrade)
+        out.append(string: upgrade)
         out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
     }
 
@@ -66,7 +66,7 @@ enum ProxyHeaders {
         let upgrade = head.fields.first(.upgrade)
         buffer.writeHead(maximumBytes: 64 + head.reason.utf8.count + head.fields.writtenBytesBound + (upgrade?.utf8.count ?? 0)) { out in
             out.append("HTTP/1.1 101 ")
-            out.append(head.reason)
+            out.append(string: head.reason)
             out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             head.fields.write(to: &out, skipping: KnownField.hopByHop, skippingNames: head.fields.connectionOptions.namedFields)
             if let upgrade { writeUpgrade(upgrade, to: &out) }
@@ -88,10 +88,10 @@ enum ProxyHeaders {
                 out.append(zero + UInt8(head.status / 100), zero + UInt8(head.status / 10 % 10))
                 out.append(zero + UInt8(head.status % 10), UInt8(ascii: " "))
             } else {
-                out.append(String(head.status))
+                out.append(string: String(head.status))
                 out.append(UInt8(ascii: " "))
             }
-            out.append(head.reason)
+            out.append(string: head.reason)
             out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit : 0)
             head.fields.write(to: &out, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
