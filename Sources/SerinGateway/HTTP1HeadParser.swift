@@ -102,7 +102,8 @@ enum HTTP1HeadParser {
             }
             let method = methodEnd == 3 && bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "T")
                 ? "GET" : string(bytes, 0..<methodEnd)
-            let target = string(bytes, cursor..<targetEnd)
+            // The most common target of all is made without decoding it.
+            let target = targetEnd - cursor == 1 && bytes[cursor] == UInt8(ascii: "/") ? "/" : string(bytes, cursor..<targetEnd)
             // RFC 9110 §9.3.6: CONNECT asks for a tunnel, which this gateway does not open; §15.6.2: not implemented.
             if method == "CONNECT" {
                 throw MalformedMessage(status: .notImplemented, reason: "CONNECT is not implemented: this gateway opens no tunnels")
@@ -112,7 +113,7 @@ enum HTTP1HeadParser {
             if bytes[cursor] != UInt8(ascii: "/") && !(target == "*" ? method == "OPTIONS" : RequestHead.httpSchemeLength(of: target) != nil) {
                 throw MalformedMessage(reason: "malformed request: target \(target.prefix(40)) is not origin-form, http(s) absolute-form or * for OPTIONS")
             }
-            let fields: HeaderFields
+            var fields: HeaderFields
             do throws(MalformedMessage) {
                 fields = try parseFields(bytes, from: lineEnd.next, storage: head, reusing: &recycled)
             } catch {
@@ -146,10 +147,8 @@ enum HTTP1HeadParser {
                     reason: "request headers of \(size) bytes exceed the limit of \(limits.maxHeaderBytes)"
                 )
             }
-            return RequestHead(
-                method: method, target: target, version: version, fields: fields,
-                isKeepAlive: keepAlive(fields, version: version)
-            )
+            let isKeepAlive = keepAlive(&fields, version: version)
+            return RequestHead(method: method, target: target, version: version, fields: consume fields, isKeepAlive: isKeepAlive)
         }
     }
 
@@ -178,12 +177,12 @@ enum HTTP1HeadParser {
             var reason = ""
             if lineEnd.content > 12 {
                 guard bytes[12] == UInt8(ascii: " ") else { throw MalformedMessage(reason: "the status code is not three digits") }
-                reason = string(bytes, 13..<lineEnd.content)
+                // Most answers are 200 OK: that reason is made without decoding it.
+                reason = lineEnd.content == 15 && bytes[13] == UInt8(ascii: "O") && bytes[14] == UInt8(ascii: "K") ? "OK" : string(bytes, 13..<lineEnd.content)
             }
-            let fields = try parseFields(bytes, from: lineEnd.next, storage: head, reusing: &recycled)
-            return ResponseHead(
-                version: version, status: status, reason: reason, fields: fields, isKeepAlive: keepAlive(fields, version: version)
-            )
+            var fields = try parseFields(bytes, from: lineEnd.next, storage: head, reusing: &recycled)
+            let isKeepAlive = keepAlive(&fields, version: version)
+            return ResponseHead(version: version, status: status, reason: reason, fields: consume fields, isKeepAlive: isKeepAlive)
         }
     }
 
@@ -281,7 +280,7 @@ enum HTTP1HeadParser {
             )
             lineStart = next
         }
-        return fields
+        return consume fields
     }
 
     /// The first byte at or after `from` that no field value may hold (RFC 9110 §5.5: a control byte other than
@@ -310,8 +309,8 @@ enum HTTP1HeadParser {
         return count
     }
 
-    private static func keepAlive(_ fields: HeaderFields, version: HTTPVersion) -> Bool {
-        let options = fields.connectionOptions
+    private static func keepAlive(_ fields: inout HeaderFields, version: HTTPVersion) -> Bool {
+        let options = fields.rememberConnectionOptions()
         if options.close { return false }
         return version == .http1_1 || options.keepAlive
     }

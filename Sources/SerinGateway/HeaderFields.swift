@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import SerinCore
 
@@ -56,12 +63,34 @@ enum KnownField: UInt8, CaseIterable {
         }
     }
 
-    /// Whether `name` is `lowercase` (of the same length), without regard to the case of `name`.
+    /// Whether `name` is `lowercase` (of the same length, at least 2 bytes), without regard to the case of `name`.
+    /// A word at a time (overlapping words cover the rest): setting bit 5 of each byte lower-cases a letter, and
+    /// since `lowercase` holds only lower-case letters and `-`, no other byte a name or value may hold (control
+    /// bytes but a tab are refused before this) can turn into one of them that way.
     @inline(__always)
     fileprivate static func equals(_ name: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-        let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-        for index in 0..<expected.count where ASCII.lower(name[index]) != expected[index] { return false }
-        return true
+        let count = lowercase.utf8CodeUnitCount
+        let expected = UnsafeRawPointer(lowercase.utf8Start)
+        guard let bytes = name.baseAddress, name.count == count else { return false }
+        @inline(__always) func same<Word: FixedWidthInteger>(_ offset: Int, _: Word.Type) -> Bool {
+            let lowered = bytes.loadUnaligned(fromByteOffset: offset, as: Word.self) | Word(truncatingIfNeeded: 0x2020_2020_2020_2020 as UInt64)
+            return lowered == expected.loadUnaligned(fromByteOffset: offset, as: Word.self)
+        }
+        switch count {
+        case 8...:
+            var offset = 0
+            while offset + 8 < count {
+                guard same(offset, UInt64.self) else { return false }
+                offset += 8
+            }
+            return same(count - 8, UInt64.self)
+        case 4...:
+            return same(0, UInt32.self) && same(count - 4, UInt32.self)
+        case 2...:
+            return same(0, UInt16.self) && same(count - 2, UInt16.self)
+        default:
+            return count == 1 && same(0, UInt8.self)
+        }
     }
 
     static func classify(_ name: String) -> KnownField {
@@ -91,6 +120,9 @@ struct HeaderFields {
     private var fields: [Field] = []
     /// One bit per `KnownField` present.
     private(set) var present: UInt32 = 0
+    /// What the `connection` fields say, when `rememberConnectionOptions()` read it and it names no other field
+    /// (most heads): the parser reads it once and the writer asks again. Bits: read, close, keep-alive, upgrade.
+    private var rememberedConnection: UInt8 = 0
 
     /// The memory of a finished head's field list, kept by a connection for its next head: one allocation less
     /// per message. A list some copy still shares is not reused in place (copy on write keeps that copy whole).
@@ -112,6 +144,7 @@ struct HeaderFields {
         swap(&fields, &recycled.fields)
         fields = []
         present = 0
+        rememberedConnection = 0
     }
 
     /// No fields yet: a head the gateway writes itself, its fields added one by one.
@@ -129,6 +162,7 @@ struct HeaderFields {
         nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int, kind: KnownField, verbatim: Bool = false
     ) {
         // Positions in one head or its storage, far below Int32's range (the limits bound a head's size).
+        if kind == .connection { rememberedConnection = 0 }
         fields.append(
             Field(
                 nameStart: Int32(truncatingIfNeeded: nameStart), nameLength: Int32(truncatingIfNeeded: nameLength),
@@ -147,6 +181,22 @@ struct HeaderFields {
         guard contains(field) else { return nil }
         // A loop, not firstIndex(where:).map(value(at:)): that closure would copy the fields.
         for index in fields.indices where fields[index].kind == field { return value(at: index) }
+        return nil
+    }
+
+    /// The first `field`'s value, `previous` itself when its bytes are the same: a connection's requests mostly
+    /// name one host, whose String is then made once, not per request.
+    func first(_ field: KnownField, sameAs previous: String) -> String? {
+        guard contains(field) else { return nil }
+        for index in fields.indices where fields[index].kind == field {
+            let same: Bool = withValueBytes(at: index) { bytes in
+                let equal: Bool? = previous.utf8.withContiguousStorageIfAvailable { known in
+                    known.count == bytes.count && (bytes.isEmpty || memcmp(known.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+                }
+                return equal ?? false
+            }
+            return same ? previous : value(at: index)
+        }
         return nil
     }
 
@@ -181,6 +231,24 @@ struct HeaderFields {
     }
 
     var connectionOptions: ConnectionOptions {
+        if rememberedConnection & 1 != 0 {
+            return ConnectionOptions(
+                close: rememberedConnection & 2 != 0, keepAlive: rememberedConnection & 4 != 0, upgrade: rememberedConnection & 8 != 0
+            )
+        }
+        return readConnectionOptions()
+    }
+
+    /// `connectionOptions`, kept for the next ask when it names no other field to drop.
+    mutating func rememberConnectionOptions() -> ConnectionOptions {
+        let options = readConnectionOptions()
+        if options.namedFields.isEmpty {
+            rememberedConnection = 1 | (options.close ? 2 : 0) | (options.keepAlive ? 4 : 0) | (options.upgrade ? 8 : 0)
+        }
+        return options
+    }
+
+    private func readConnectionOptions() -> ConnectionOptions {
         var options = ConnectionOptions()
         guard contains(.connection) else { return options }
         var namesOthers = false
@@ -352,6 +420,7 @@ struct HeaderFields {
 
     /// Removes every field named `lowercasedName`.
     mutating func remove(_ lowercasedName: String) {
+        rememberedConnection = 0
         let known = KnownField.classify(lowercasedName)
         if known != .other {
             guard contains(known) else { return }

@@ -20,9 +20,9 @@ extension ProxyHandler {
         let upgrade = head.passedUpgrade
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
         else { return }
-        let attributes = RequestAttributes(
-            method: head.method, target: head.target, authority: head.fields.first(.host) ?? "", headers: headerLookup
-        )
+        let authority = head.fields.first(.host, sameAs: lastAuthority) ?? ""
+        lastAuthority = authority
+        let attributes = RequestAttributes(method: head.method, target: head.target, authority: authority, headers: headerLookup)
         // Lent, not copied: the lookup holds the fields only while the route is resolved.
         swap(&headerLookup.fields, &head.fields)
         let installed = loop.routeTable(routes)

@@ -57,6 +57,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     var responseHeadBuffer: ByteBuffer?
     /// Routing reads the request's fields through this one object per connection: no box per request.
     let headerLookup = HeaderLookup()
+    /// The last request's `host`, kept for the next request on the connection, which mostly names the same.
+    var lastAuthority = ""
     /// The last request head's field list, which the next head's fields fill.
     private var recycledFields = HeaderFields.Recycled()
     /// Whether a request head was read on this connection: only its first bytes may be an HTTP/2 preface.

@@ -1,5 +1,6 @@
 import NIOCore
 @testable import SerinGateway
+import SerinCore
 import Testing
 
 /// The byte-level questions the HTTP/1 parser asks of every head: which fields the proxy treats specially, and which
@@ -22,6 +23,23 @@ struct HeaderClassificationTests {
         }
         for other in ["", "x", "content-type", "accept", "hosts", "connections", "x-forwarded-host", "transfer-encodings"] {
             #expect(Self.classify(other) == .other, "\(other)")
+        }
+    }
+
+    @Test("a known name with any one byte changed, other than a letter's case, is an ordinary field (control bytes, refused by the parser, aside)")
+    func knownFieldsExactly() {
+        for field in KnownField.allCases where field != .other {
+            let name = Array(field.name.utf8)
+            for position in name.indices {
+                for value in 0...255 {
+                    let byte = UInt8(value)
+                    guard byte >= 0x20 || byte == 9, byte != name[position], ASCII.lower(byte) != name[position] else { continue }
+                    var changed = name
+                    changed[position] = byte
+                    let kind = changed.withUnsafeBytes { KnownField.classify($0) }
+                    #expect(kind == .other, "\(field.name) with byte \(value) at \(position)")
+                }
+            }
         }
     }
 

@@ -80,6 +80,35 @@ struct ProxyHandlerEmbeddedTests {
         #expect(try client.received().hasPrefix("HTTP/1.1 503 "))
     }
 
+    @Test("each request on a connection is routed by its own host, whichever host the request before it named")
+    func hostPerRequest() throws {
+        let table = try RoutePolicyTests.table(
+            routes: """
+                  - directResponse: {status: 200, body: {string: "any host"}}
+                """,
+            services: [:],
+            more: """
+                apiVersion: networking.istio.io/v1beta1
+                kind: VirtualService
+                metadata: {name: admin}
+                spec:
+                  hosts: [admin.example.com]
+                  gateways: [web-gateway]
+                  http:
+                  - directResponse: {status: 200, body: {string: "admin host"}}
+                """
+        )
+        let client = try Client(table)
+        for (host, expected) in [
+            ("shop", "any host"), ("admin.example.com", "admin host"), ("admin.example.com", "admin host"), ("shop", "any host"),
+            ("admin.example.co", "any host"), ("ADMIN.example.com", "admin host"), ("shop", "any host"),
+        ] {
+            try client.send("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+            let answer = try client.received()
+            #expect(answer.hasSuffix(expected), "host \(host): \(answer)")
+        }
+    }
+
     @Test("a request no route matches is answered 404, counted NR, and the connection stays open")
     func noRoute() throws {
         let client = try Client(try Self.table())
