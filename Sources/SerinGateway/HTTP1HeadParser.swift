@@ -309,7 +309,10 @@ enum HTTP1HeadParser {
         return count
     }
 
+    /// Whether the connection stays open after this message; what the connection and length fields say is kept in
+    /// `fields` for the framing and the writer, which ask again.
     private static func keepAlive(_ fields: inout HeaderFields, version: HTTPVersion) -> Bool {
+        fields.rememberContentLength()
         let options = fields.rememberConnectionOptions()
         if options.close { return false }
         return version == .http1_1 || options.keepAlive

@@ -123,6 +123,8 @@ struct HeaderFields {
     /// What the `connection` fields say, when `rememberConnectionOptions()` read it and it names no other field
     /// (most heads): the parser reads it once and the writer asks again. Bits: read, close, keep-alive, upgrade.
     private var rememberedConnection: UInt8 = 0
+    /// What `content-length` says, once `rememberContentLength()` read it: the length, `invalidLength`, or `unreadLength`.
+    private var rememberedLength = HeaderFields.unreadLength
 
     /// The memory of a finished head's field list, kept by a connection for its next head: one allocation less
     /// per message. A list some copy still shares is not reused in place (copy on write keeps that copy whole).
@@ -145,6 +147,8 @@ struct HeaderFields {
         fields = []
         present = 0
         rememberedConnection = 0
+        rememberedLength = Self.unreadLength
+        byteCount = 0
     }
 
     /// No fields yet: a head the gateway writes itself, its fields added one by one.
@@ -155,7 +159,8 @@ struct HeaderFields {
     var count: Int { fields.count }
 
     /// Every name's and value's bytes together: what `GatewayLimits.maxHeaderBytes` limits.
-    var byteCount: Int { fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) } }
+    /// Kept as fields come and go, since every head is asked it twice (its limit, and the space to write it in).
+    private(set) var byteCount = 0
 
     /// Records a field the parser found at these positions of `storage`.
     mutating func appendParsed(
@@ -163,6 +168,8 @@ struct HeaderFields {
     ) {
         // Positions in one head or its storage, far below Int32's range (the limits bound a head's size).
         if kind == .connection { rememberedConnection = 0 }
+        if kind == .contentLength { rememberedLength = Self.unreadLength }
+        byteCount += nameLength + valueLength
         fields.append(
             Field(
                 nameStart: Int32(truncatingIfNeeded: nameStart), nameLength: Int32(truncatingIfNeeded: nameLength),
@@ -316,6 +323,27 @@ struct HeaderFields {
 
     var contentLength: Length {
         guard contains(.contentLength) else { return .absent }
+        switch rememberedLength {
+        case 0...: return .value(rememberedLength)
+        case Self.invalidLength: return .invalid
+        default: return readContentLength()
+        }
+    }
+
+    /// `contentLength`, kept for the next ask (the parser asks once for every head; framing and forwarding ask again).
+    mutating func rememberContentLength() {
+        guard contains(.contentLength) else { return }
+        switch readContentLength() {
+        case .value(let length): rememberedLength = length
+        case .invalid: rememberedLength = Self.invalidLength
+        case .absent: break
+        }
+    }
+
+    private static let unreadLength = -1
+    private static let invalidLength = -2
+
+    private func readContentLength() -> Length {
         var result = Length.absent
         storage.withUnsafeReadableBytes { bytes in
             let base = storage.readerIndex
@@ -421,17 +449,19 @@ struct HeaderFields {
     /// Removes every field named `lowercasedName`.
     mutating func remove(_ lowercasedName: String) {
         rememberedConnection = 0
+        rememberedLength = Self.unreadLength
         let known = KnownField.classify(lowercasedName)
         if known != .other {
             guard contains(known) else { return }
             fields.removeAll { $0.kind == known }
             present &= ~known.bit
-            return
+        } else {
+            var index = 0
+            while index < fields.count {
+                if nameEquals(at: index, lowercasedName) { fields.remove(at: index) } else { index += 1 }
+            }
         }
-        var index = 0
-        while index < fields.count {
-            if nameEquals(at: index, lowercasedName) { fields.remove(at: index) } else { index += 1 }
-        }
+        byteCount = fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) }
     }
 
     mutating func replaceOrAdd(name: String, value: String) {

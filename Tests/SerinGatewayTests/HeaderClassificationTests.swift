@@ -97,6 +97,28 @@ struct HeaderClassificationTests {
         try HTTP1HeadParser.parseRequest(ByteBuffer(string: "GET / HTTP/1.1\r\nhost: a\r\n\(lines)\r\n"), limits: GatewayLimits()).fields.connectionOptions
     }
 
+    @Test("what a parsed head's connection, length and size say follows the fields as they are added and removed after parsing")
+    func readAgainAfterChanges() throws {
+        var fields = try HTTP1HeadParser.parseRequest(
+            ByteBuffer(string: "POST / HTTP/1.1\r\nhost: a\r\nconnection: keep-alive\r\ncontent-length: 5\r\n\r\n"), limits: GatewayLimits()
+        ).fields
+        #expect(fields.connectionOptions.keepAlive && !fields.connectionOptions.close)
+        #expect(fields.contentLength == .value(5))
+        #expect(fields.byteCount == "host".utf8.count + 1 + "connection".utf8.count + 10 + "content-length".utf8.count + 1)
+        fields.add(name: "Connection", value: "close")
+        fields.add(name: "content-length", value: "6")
+        #expect(fields.connectionOptions.close && fields.connectionOptions.keepAlive)
+        #expect(fields.contentLength == .invalid)
+        fields.remove("content-length")
+        fields.remove("connection")
+        #expect(!fields.connectionOptions.close && !fields.connectionOptions.keepAlive)
+        #expect(fields.contentLength == .absent)
+        #expect(fields.byteCount == "host".utf8.count + 1)
+        fields.add(name: "content-length", value: "7")
+        #expect(fields.contentLength == .value(7))
+        #expect(fields.byteCount == "host".utf8.count + 1 + "content-length".utf8.count + 1)
+    }
+
     @Test("connection: keep-alive and close are read in any case, alone or among other tokens and fields; other names are to be dropped")
     func connectionOptions() throws {
         for lines in ["connection: keep-alive\r\n", "Connection: Keep-Alive\r\n", "connection: KEEP-ALIVE\r\n"] {
