@@ -120,4 +120,11 @@ final class LoopRouteTable {
         self.generation = generation
         self.box = box
     }
+
+    /// `table.resolve`, asked here so the table is borrowed in place: read from the caller, it was retained map by
+    /// map for the call.
+    func resolve(_ request: RequestAttributes, port: Int) -> RouteTable.Resolution { table.resolve(request, port: port) }
+
+    /// `table.resolveMesh`, borrowed in place as `resolve` is.
+    func resolveMesh(_ request: RequestAttributes) -> RouteTable.Resolution { table.resolveMesh(request) }
 }

@@ -11,9 +11,11 @@ final class ProxyExchange {
     let downstreamVersion: HTTPVersion
     let route: RouteTable.Route
     let target: RouteTable.Target
-    /// The endpoint of the current attempt, and its index in the cluster; a retry moves on to the next one.
-    var endpoint: Cluster.Endpoint
-    var endpointIndex: Int
+    /// The index in the cluster of the current attempt's endpoint; a retry moves on to the next one.
+    private(set) var endpointIndex: Int
+    /// The current attempt's endpoint, read where it is needed (its address, a new series' labels): a copy kept
+    /// here would retain its strings and labels for every request.
+    var endpoint: Cluster.Endpoint { target.cluster.endpoints[endpointIndex] }
     /// The cluster's outlier detection and connection budget, when its DestinationRule sets a traffic policy.
     let cluster: UpstreamCluster?
     /// The place in the cluster's queue while the request waits for a connection.
@@ -51,7 +53,6 @@ final class ProxyExchange {
         self.downstreamVersion = downstreamVersion
         self.route = route
         self.target = target
-        self.endpoint = target.cluster.endpoints[endpointIndex]
         self.endpointIndex = endpointIndex
         self.cluster = cluster
         self.started = started
@@ -107,13 +108,15 @@ final class ProxyExchange {
         pause = nil
     }
 
-    var endpointAddress: EndpointAddress { EndpointAddress(host: endpoint.address, port: endpoint.port) }
+    var endpointAddress: EndpointAddress {
+        let endpoints = target.cluster.endpoints
+        return EndpointAddress(host: endpoints[endpointIndex].address, port: endpoints[endpointIndex].port)
+    }
 
     /// Moves the exchange to the endpoint at `index` of its cluster (a retry).
     func move(toEndpoint index: Int) {
         guard target.cluster.endpoints.indices.contains(index) else { return }
         endpointIndex = index
-        endpoint = target.cluster.endpoints[index]
     }
 
     /// Counts how the current attempt went for outlier detection, when the cluster has it.

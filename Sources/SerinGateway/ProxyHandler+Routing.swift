@@ -26,7 +26,7 @@ extension ProxyHandler {
         // Lent, not copied: the lookup holds the fields only while the route is resolved.
         swap(&headerLookup.fields, &head.fields)
         let installed = loop.routeTable(routes)
-        let resolution = inMesh ? installed.table.resolveMesh(attributes) : installed.table.resolve(attributes, port: declaredPort)
+        let resolution = inMesh ? installed.resolveMesh(attributes) : installed.resolve(attributes, port: declaredPort)
         swap(&headerLookup.fields, &head.fields)
         let route: RouteTable.Route
         switch resolution {
