@@ -17,11 +17,17 @@ more are counted. Prints, per request:
                  fits there, fetched again on every request
   D1 misses      data reads and writes that missed the simulated first-level data cache
   LL misses      misses of the simulated last-level cache (code and data)
+  hot code KiB   the code a request runs through: 64-byte lines executed on at least half the requests. A
+                 request that finds the caches cold (another process ran in between, as under a paced
+                 load) fetches all of it again, whatever the simulated cache keeps
+  code pages     the 4 KiB pages those lines lie on: the instruction TLB entries such a request needs
 
 then the functions with the most instructions, for each proxy.
 
 Why: the bench's CPU per request moves ±20% from run to run on a shared VM, and perf's samples are as noisy.
 These counts are the same on every run, so a change of a few percent shows, and they say where the work is.
+This VM has no hardware counters to count real cache and TLB misses; the footprint columns are what a cold
+request must fetch, whichever machine runs it.
 They leave out the kernel (system calls cost all three proxies alike: scripts/wakeups-gateway.sh) and
 cannot show what another process's run does to the real caches; the simulated caches see only this process.
 
@@ -30,7 +36,8 @@ Environment:
   REQUESTS=20000   requests counted      WARMUP=2000   requests before counting
   CONNECTIONS=8    h2load -c             TOP=20        functions listed per proxy (0: none)
   OUT=DIR          keep callgrind's counts in DIR (PROXY.PID.out.N), for callgrind_annotate or kcachegrind
-  CALLGRIND_OPTIONS="--dump-instr=yes"   more options for callgrind (that one counts each instruction, by address)
+  CALLGRIND_OPTIONS="..."   more options for callgrind (each instruction is already counted by its address,
+                 --dump-instr=yes, which the footprint needs; OUT's dumps can be read against objdump -d)
   SERIN_BIN, BASELINE_BIN as in bench-gateway.sh (debug info is stripped from a copy: valgrind 3.19
   cannot read Swift 6.3's DWARF 5)
 Needs valgrind (apt-get install valgrind) and h2load (nghttp2-client). Each proxy runs about 50× slower under
@@ -45,6 +52,7 @@ CLIENT_CONNECTIONS=${CONNECTIONS:-8}
 TOP=${TOP:-20}
 CALLGRIND_OPTIONS=${CALLGRIND_OPTIONS:-}
 KEEP_DIR=${OUT:-}
+COUNTS="$(dirname "${BASH_SOURCE[0]}")/bench/callgrind_counts.py"
 # bench-gateway.sh's functions, set up for the plain HTTP/1.1 mode.
 export MODES=http PROXIES=${PROXIES:-serin nginx relay} THREADS=1
 # shellcheck source=bench-gateway.sh
@@ -75,7 +83,7 @@ under_valgrind() {
 #!/usr/bin/env bash
 if [[ \${1:-} == validate ]]; then exec "$copy" "\$@"; fi
 exec valgrind --tool=callgrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=1048576,16,64 \\
-    --collect-atstart=yes --callgrind-out-file="$WORK_DIR/$name.%p.out" --log-file="$WORK_DIR/$name.valgrind.log" $CALLGRIND_OPTIONS \\
+    --collect-atstart=yes --dump-instr=yes --callgrind-out-file="$WORK_DIR/$name.%p.out" --log-file="$WORK_DIR/$name.valgrind.log" $CALLGRIND_OPTIONS \\
     "$copy" "\$@"$extra
 EOF
     chmod +x "$wrapper"
@@ -85,7 +93,7 @@ EOF
 load() { h2load_all_2xx "$1" "$CLIENT_CONNECTIONS" "http://127.0.0.1:$PROXY_PORT/" h2load --h1; }  # load COUNT
 
 echo "== per request, counted by callgrind: $COUNTED requests (HTTP/1.1 keep-alive, $CLIENT_CONNECTIONS connections) after $WARMUP"
-printf '%-9s %13s %11s %11s %11s\n' proxy instructions "I1 misses" "D1 misses" "LL misses"
+printf '%-9s %13s %11s %11s %11s %13s %11s\n' proxy instructions "I1 misses" "D1 misses" "LL misses" "hot code KiB" "code pages"
 for proxy in $PROXIES; do
     case $proxy in
     serin) SERIN=$(under_valgrind serin "$SERIN") ;;
@@ -118,46 +126,18 @@ for proxy in $PROXIES; do
     read -r -a counts <<<"$(for file in "$WORK_DIR/$proxy".*.out.*; do
         awk '/^totals:/ {print; exit} /^summary:/ {print; exit}' "$file"
     done | awk '{for (i = 2; i <= NF; i++) sum[i] += $i} END {for (i = 2; i <= NF; i++) printf "%d ", sum[i]; print ""}')"
+    read -r hot_lines hot_pages < <(python3 "$COUNTS" footprint "$COUNTED" "$WORK_DIR/$proxy".*.out.*)
     # Events, in callgrind's order with --cache-sim=yes: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw.
-    awk -v proxy="$proxy" -v n="$COUNTED" -v counts="${counts[*]}" 'BEGIN {
+    awk -v proxy="$proxy" -v n="$COUNTED" -v counts="${counts[*]}" -v lines="$hot_lines" -v pages="$hot_pages" 'BEGIN {
         split(counts, c, " ")
-        printf "%-9s %13.0f %11.1f %11.1f %11.1f\n", proxy, c[1] / n, c[4] / n, (c[5] + c[6]) / n, (c[7] + c[8] + c[9]) / n }'
+        printf "%-9s %13.0f %11.1f %11.1f %11.1f %13.0f %11d\n", proxy, c[1] / n, c[4] / n, (c[5] + c[6]) / n, (c[7] + c[8] + c[9]) / n,
+            lines * 64 / 1024, pages }'
 done
 if ((TOP > 0)); then
     for proxy in $PROXIES; do
         echo
         echo "-- $proxy: functions by their own instructions per request (callees apart), and their I1 misses"
-        # callgrind_annotate 3.19 charges a zeroed run's cost to the frames that were on the stack (the event loop), so
-        # the self costs are summed here: each function's cost lines, leaving out the line after each `calls=`, which
-        # is the call's inclusive cost.
-        python3 - "$COUNTED" "$TOP" "$WORK_DIR/$proxy".*.out.* <<'PYTHON' | while IFS=$'\t' read -r ir misses name; do
-import re, sys
-requests, top, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-costs = {}
-for path in files:
-    names, function, skip, ir_at, miss_at = {}, None, False, None, None
-    for line in open(path, errors="replace"):
-        if line.startswith("events:"):
-            events = line.split()[1:]
-            ir_at, miss_at = events.index("Ir"), events.index("I1mr")
-        elif line.startswith(("fn=", "cfn=")):
-            # Names are compressed: "(id) name" the first time, in a fn= or a cfn= line, then "(id)" alone.
-            match = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.strip())
-            if match.group(2): names[match.group(1)] = match.group(2)
-            if line.startswith("fn="): function = names.get(match.group(1), match.group(1))
-        elif line.startswith("calls="):
-            skip = True
-        elif line[:1].isdigit() or line[:1] in "+-*":
-            if skip:
-                skip = False
-                continue
-            fields = line.split()[1:]
-            fields += ["0"] * (len(events) - len(fields))
-            cost = costs.setdefault(function, [0, 0])
-            cost[0] += int(fields[ir_at]); cost[1] += int(fields[miss_at])
-for name, (ir, misses) in sorted(costs.items(), key=lambda item: -item[1][0])[:top]:
-    print(f"{ir / requests:.0f}\t{misses / requests:.1f}\t{name}")
-PYTHON
+        python3 "$COUNTS" functions "$COUNTED" "$TOP" "$WORK_DIR/$proxy".*.out.* | while IFS=$'\t' read -r ir misses name; do
             printf '  %7s %6s  %s\n' "$ir" "$misses" "$(swift demangle --simplified <<<"$name" 2>/dev/null | cut -c1-130 || echo "$name")"
         done
     done

@@ -189,6 +189,24 @@ def ratio(a, b):
     return None if a is None or not b else a / b
 
 
+def paired_ratios(rows, peer_rows, column):
+    """a ÷ b for each round that measured both, in round order."""
+    peer_by_round = {r["round"]: r for r in peer_rows if r[column] != ""}
+    pairs = []
+    for row in sorted(rows, key=lambda r: int(r["round"])):
+        peer = peer_by_round.get(row["round"])
+        if peer is not None and row[column] != "" and float(peer[column]) > 0:
+            pairs.append(float(row[column]) / float(peer[column]))
+    return pairs
+
+
+def describe_paired(pairs):
+    """"1.08 (0.97-1.21)": the median of per-round ratios and their range; "-" when no round has both."""
+    if not pairs:
+        return "-"
+    return f"{statistics.median(pairs):.2f} ({min(pairs):.2f}-{max(pairs):.2f})"
+
+
 def report(args):
     with open(args.csv, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -250,16 +268,20 @@ def report(args):
                 other = summary.get((c, peer))
                 if serin is None or other is None:
                     continue
+                paired = paired_ratios(groups[(c, "serin")], groups[(c, peer)], "cpu_us_per_req")
                 ratio_rows.append([
                     peer, c,
                     fmt(ratio(serin["rps"], other["rps"]), "{:.2f}"),
                     fmt(ratio(serin["cpu"], other["cpu"]), "{:.2f}"),
+                    describe_paired(paired),
                     fmt(ratio(serin["p99"], other["p99"]), "{:.2f}"),
                 ])
         if ratio_rows:
             print()
-            print("Serin ÷ peer (req/s: above 1 means Serin is faster; CPU/req and p99: above 1 means Serin costs more)")
-            print_table(["peer", "load", "req/s ratio", "CPU/req ratio", "p99 ratio"], ratio_rows)
+            print("Serin ÷ peer (req/s: above 1 means Serin is faster; CPU/req and p99: above 1 means Serin costs more).")
+            print("Per round: Serin's CPU/req ÷ the peer's in the same round, the median and the range over rounds;")
+            print("each round runs every proxy back to back, so this pairs measurements taken minutes apart at most.")
+            print_table(["peer", "load", "req/s ratio", "CPU/req ratio", "CPU/req per round", "p99 ratio"], ratio_rows)
 
     if "relay" in proxies and "nginx" in proxies:
         floor_rows = []
