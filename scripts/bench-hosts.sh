@@ -10,7 +10,7 @@
 #
 # Each VirtualService routes its host to the seed's web-v1-service (examples/seed, whose Gateway it binds to as
 # well as to the mesh), served by `serin demo-app` on the seed's port 18081. Needs wrk and a release build
-# (swift build -c release --product serin), which it builds when SERIN_BIN is not given.
+# (as the Dockerfile builds it: scripts/release/flags.sh), which it builds when SERIN_BIN is not given.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

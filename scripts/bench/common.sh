@@ -24,11 +24,13 @@ wait_serving() {
     done
 }
 
-# SERIN_BIN as given, or a release build made now in the repository at $1.
+# SERIN_BIN as given, or a release build made now in the repository at $1, as the Dockerfile builds it.
 serin_binary() {
     if [[ -z ${SERIN_BIN:-} ]]; then
-        (cd "$1" && swift build -c release --product serin >&2)
-        SERIN_BIN="$1/.build/release/serin"
+        local flags
+        mapfile -t flags < <("$1/scripts/release/flags.sh")
+        (cd "$1" && swift build "${flags[@]}" --product serin >&2)
+        SERIN_BIN="$(cd "$1" && swift build "${flags[@]}" --show-bin-path)/serin"
     fi
 }
 
