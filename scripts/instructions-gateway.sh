@@ -35,6 +35,9 @@ Environment:
   PROXIES="serin nginx relay"   which to run (serin, baseline, nginx, relay)
   REQUESTS=20000   requests counted      WARMUP=2000   requests before counting
   CONNECTIONS=8    h2load -c             TOP=20        functions listed per proxy (0: none)
+  RATE=N           pace each connection at N requests a second (h2load --rps) instead of as fast as it goes:
+                   with many connections at a low rate, each request is alone on the event loop's turn, as
+                   under the bench's paced load (e.g. CONNECTIONS=64 RATE=4 REQUESTS=6000 WARMUP=1000)
   OUT=DIR          keep callgrind's counts in DIR (PROXY.PID.out.N), for callgrind_annotate or kcachegrind
   CALLGRIND_OPTIONS="..."   more options for callgrind (each instruction is already counted by its address,
                  --dump-instr=yes, which the footprint needs; OUT's dumps can be read against objdump -d)
@@ -60,7 +63,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench-gateway.sh"
 MODE=http PROXY_THREADS=1
 READY_TIMEOUT=120   # start-up under valgrind is slow
 
-for value in COUNTED WARMUP CLIENT_CONNECTIONS; do
+for value in COUNTED WARMUP CLIENT_CONNECTIONS ${RATE:+RATE}; do
     [[ ${!value} =~ ^[1-9][0-9]*$ ]] || die "$value must be a positive integer, got '${!value}'"
 done
 [[ $TOP =~ ^[0-9]+$ ]] || die "TOP must be 0 or a positive integer, got '$TOP'"
@@ -90,9 +93,9 @@ EOF
     echo "$wrapper"
 }
 
-load() { h2load_all_2xx "$1" "$CLIENT_CONNECTIONS" "http://127.0.0.1:$PROXY_PORT/" h2load --h1; }  # load COUNT
+load() { h2load_all_2xx "$1" "$CLIENT_CONNECTIONS" "http://127.0.0.1:$PROXY_PORT/" h2load --h1 ${RATE:+"--rps=$RATE"}; }  # load COUNT
 
-echo "== per request, counted by callgrind: $COUNTED requests (HTTP/1.1 keep-alive, $CLIENT_CONNECTIONS connections) after $WARMUP"
+echo "== per request, counted by callgrind: $COUNTED requests (HTTP/1.1 keep-alive, $CLIENT_CONNECTIONS connections${RATE:+, each paced at $RATE a second}) after $WARMUP"
 printf '%-9s %13s %11s %11s %11s %13s %11s\n' proxy instructions "I1 misses" "D1 misses" "LL misses" "hot code KiB" "code pages"
 for proxy in $PROXIES; do
     case $proxy in

@@ -77,7 +77,9 @@ struct DemoCommandTests {
         )
         #expect(result.status == 1, "\(result.stderr)")
         #expect(!result.stdout.contains("web: halt:"), "\(result.stdout)")
-        let rollback = try #require(result.stdout.split(separator: "\n").first { $0.contains("web: rolled back:") }, "\(result.stdout)")
+        let rollback = try #require(
+            result.stdout.split(separator: "\n").first { $0.contains("web: rolled back:") }, "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)"
+        )
         #expect(rollback.contains("request-success-rate: error rate canary ") && rollback.contains("% CI ["), "\(rollback)")
         #expect(result.stdout.contains("serin demo: Failed, 100% web-v1-service / 0% web-v2-service"))
         #expect(result.stdout.contains(", 0 failed by Serin"))

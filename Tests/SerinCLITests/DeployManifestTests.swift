@@ -82,15 +82,37 @@ struct DeployManifestTests {
         #expect(listed == files)
     }
 
-    @Test("the Dockerfile builds the serin product and makes it the entrypoint the Deployment's arguments extend")
+    @Test("the Dockerfile builds the serin product with the release flags and makes it the entrypoint the Deployment's arguments extend")
     func dockerfile() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("Dockerfile"), encoding: .utf8)
-        #expect(text.contains("swift build -c release --product serin"))
+        // The image holds the flags script and the link order it names, and builds the product with those flags.
+        #expect(text.contains("COPY scripts/release ./scripts/release"))
+        #expect(text.contains("swift build $(scripts/release/flags.sh) --product serin"))
         #expect(text.contains(#"ENTRYPOINT ["/usr/local/bin/serin"]"#))
         // The runtime user is the one the Deployment's securityContext asks for.
         let deployment = try #require(try Self.documents("deploy/kubernetes/controller.yaml").first { $0["kind"] as? String == "Deployment" })
         let pod = ((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
         let user = (pod?["securityContext"] as? [String: Any])?["runAsUser"] as? Int
         #expect(text.contains("USER \(try #require(user))"))
+    }
+
+    @Test("the release flags build in release with the Swift runtime linked in, and the link order they name is a list of sections")
+    func releaseFlags() throws {
+        let process = Process()
+        process.executableURL = Self.root.appendingPathComponent("scripts/release/flags.sh")
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let flags = String(decoding: printed, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(zip(flags, flags.dropFirst()).contains { $0 == "-c" && $1 == "release" })
+        #expect(flags.contains("--static-swift-stdlib"))
+        let option = "--section-ordering-file="
+        let order = try #require(flags.first { $0.hasPrefix(option) }, "the flags name a link order")
+        let names = try String(contentsOfFile: String(order.dropFirst(option.count)), encoding: .utf8).split(separator: "\n")
+        #expect(names.count > 100)
+        #expect(names.allSatisfy { $0.hasPrefix(".text.") }, "gold reads section names")
     }
 }
