@@ -29,12 +29,26 @@ enum ClientSide {
         }
     }
 
-    /// Closes once everything written so far has gone out.
+    /// How long a connection the gateway ends waits for the client to close its side (as Envoy's
+    /// `delayed_close_timeout`, 1 s by default) before it is closed regardless.
+    static let lingerTimeout = TimeAmount.seconds(1)
+
+    /// Closes once everything written so far has gone out. A connection closes in stages (RFC 9112 §9.6): the answer
+    /// goes out followed by the end of what the gateway sends (a half-close), and what the client still sends is read
+    /// and dropped until it closes its side, or for `lingerTimeout`. Closed at once with the client's bytes unread (a
+    /// pipelined request, the rest of a refused one), the socket would send a reset, which can destroy the answer
+    /// before the client reads it.
     func closeAfterWrites() {
         switch self {
         case .connection(let context):
             context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
+                let halfClosed = context.eventLoop.makePromise(of: Void.self)
+                context.close(mode: .output, promise: halfClosed)
+                halfClosed.futureResult.assumeIsolated().whenComplete { result in
+                    guard case .success = result else { return context.close(promise: nil) }
+                    // The client's close ends the channel first (its end of input closes it); if not, this does.
+                    context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { context.close(promise: nil) }
+                }
             }
         case .stream(let stream):
             stream.flush()

@@ -1,0 +1,52 @@
+import SerinGateway
+import SerinListener
+import SerinTesting
+import Testing
+
+/// How the gateway ends a connection it closes: the client gets the last answer whole, whatever it sent after it.
+@Suite("Gateway closing connections", .timeLimit(.minutes(1)))
+struct GatewayCloseTests {
+    /// A request the gateway refuses (a control byte in a field value) with bytes behind it the gateway never reads
+    /// as a request: what a client pipelined, or the rest of a refused upload.
+    static let refusedThenMore = Array("GET / HTTP/1.1\r\nhost: web\r\nx-bad: a\u{01}b\r\n\r\n".utf8)
+        + [UInt8](repeating: UInt8(ascii: "x"), count: 65_536)
+
+    @Test("a refused request's 400 reaches a client that reads late, with bytes unread behind it: a close (FIN), not a reset")
+    func refusalSurvivesUnreadBytes() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { _, port in
+            for _ in 0..<3 {
+                let client = try BlockingSocketClient(port: port)
+                try client.send(Self.refusedThenMore)
+                // The client reads only once the gateway has ended its side: with a plain close, the unread bytes make
+                // the gateway's socket send a reset, and the client's read finds the connection reset, answer lost.
+                #expect(client.waitForServerEnd())
+                let (bytes, ending) = client.readToEnd()
+                let text = String(decoding: bytes, as: UTF8.self)
+                #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(text.prefix(200))")
+                #expect(text.contains("connection: close\r\n"))
+                #expect(ending == .closed)
+            }
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("a client that never closes its side is closed by the gateway once the linger timeout passes")
+    func lingerEnds() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { gateway, port in
+            let client = try BlockingSocketClient(port: port)
+            try client.send(Array("GET / HTTP/1.1\r\nhost: web\r\nx-bad: a\u{01}b\r\n\r\n".utf8))
+            #expect(client.waitForServerEnd())
+            // The gateway has half-closed and reads on; the client sends more and never closes.
+            try client.send(Array("bytes the gateway drops\r\n".utf8))
+            #expect(await eventually(.seconds(5)) { gateway.openConnectionCount == 0 }, "the gateway still holds the connection")
+            withExtendedLifetime(client) {}
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+}
