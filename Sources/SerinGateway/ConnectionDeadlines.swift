@@ -66,6 +66,13 @@ final class ConnectionDeadlines {
         phase = .closed
     }
 
+    /// The connection is closed or closing: a timeout ended it (a 408 lingers while its last bytes go out), so what
+    /// the client still sends is dropped, never read as a request.
+    var isClosed: Bool {
+        if case .closed = phase { return true }
+        return false
+    }
+
     /// Bytes arrived from the client: the first after an exchange (or on a new connection) start a request.
     func bytesArrived() {
         switch phase {

@@ -124,7 +124,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// Bytes from the client: its connection's, or those an HTTP/2 stream's frames stand for.
     func received(_ bytes: ByteBuffer) {
         if machine.isTunnelling { return tunnel(bytes) }
-        guard !machine.closing else { return }
+        guard !machine.closing, !deadlines.isClosed else { return }
         deadlines.bytesArrived()
         if inbound == nil {
             inbound = bytes

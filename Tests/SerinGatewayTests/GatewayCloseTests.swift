@@ -1,3 +1,4 @@
+import NIOCore
 import SerinGateway
 import SerinListener
 import SerinTesting
@@ -44,6 +45,30 @@ struct GatewayCloseTests {
             // The gateway has half-closed and reads on; the client sends more and never closes.
             try client.send(Array("bytes the gateway drops\r\n".utf8))
             #expect(await eventually(.seconds(5)) { gateway.openConnectionCount == 0 }, "the gateway still holds the connection")
+            withExtendedLifetime(client) {}
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("the rest of a head that timed out (408), sent while the gateway lingers, is dropped: nothing is routed")
+    func timedOutHeadIsNotServed() async throws {
+        var limits = GatewayLimits.default
+        limits.requestHeaderTimeout = .milliseconds(500)
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil), limits: limits) { gateway, port in
+            let client = try BlockingSocketClient(port: port)
+            try client.send(Array("GET / HTTP/1.1\r\n".utf8))
+            #expect(client.waitForServerEnd(), "no 408 and close")
+            // The head completes after the 408: the gateway, still reading to linger, must not take it as a request.
+            try client.send(Array("host: web\r\n\r\n".utf8))
+            let text = String(decoding: client.readToEnd().bytes, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(text.prefix(200))")
+            // Once the connection is gone, anything it had routed would have been answered and counted.
+            #expect(await eventually(.seconds(5)) { gateway.openConnectionCount == 0 })
+            let routed = gateway.telemetry.snapshot().series.values.reduce(0) { $0 + $1.requests }
+            #expect(routed == 0, "a request reached the routes after its 408")
             withExtendedLifetime(client) {}
         }
         await v1.close()
