@@ -7,16 +7,15 @@ import Testing
 /// How the gateway ends a connection it closes: the client gets the last answer whole, whatever it sent after it.
 @Suite("Gateway closing connections", .timeLimit(.minutes(1)))
 struct GatewayCloseTests {
-    /// A request the gateway refuses (a control byte in a field value) with bytes behind it the gateway never reads
-    /// as a request: what a client pipelined, or the rest of a refused upload.
-    static let refusedThenMore = Array("GET / HTTP/1.1\r\nhost: web\r\nx-bad: a\u{01}b\r\n\r\n".utf8)
-        + [UInt8](repeating: UInt8(ascii: "x"), count: 65_536)
+    /// A request the gateway refuses with 400: a control byte in a field value.
+    static let refused = Array("GET / HTTP/1.1\r\nhost: web\r\nx-bad: a\u{01}b\r\n\r\n".utf8)
+    /// The refused request with bytes behind it the gateway never reads as a request: what a client pipelined, or the
+    /// rest of a refused upload.
+    static let refusedThenMore = refused + [UInt8](repeating: UInt8(ascii: "x"), count: 65_536)
 
     @Test("a refused request's 400 reaches a client that reads late, with bytes unread behind it: a close (FIN), not a reset")
     func refusalSurvivesUnreadBytes() async throws {
-        let backends = TestBackends()
-        let v1 = try await backends.start("v1")
-        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { _, port in
+        try await GatewayProxyTests.withSeedGateway { _, port, _ in
             for _ in 0..<3 {
                 let client = try BlockingSocketClient(port: port)
                 try client.send(Self.refusedThenMore)
@@ -30,34 +29,26 @@ struct GatewayCloseTests {
                 #expect(ending == .closed)
             }
         }
-        await v1.close()
-        await backends.shutdown()
     }
 
     @Test("a client that never closes its side is closed by the gateway once the linger timeout passes")
     func lingerEnds() async throws {
-        let backends = TestBackends()
-        let v1 = try await backends.start("v1")
-        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil)) { gateway, port in
+        try await GatewayProxyTests.withSeedGateway { gateway, port, _ in
             let client = try BlockingSocketClient(port: port)
-            try client.send(Array("GET / HTTP/1.1\r\nhost: web\r\nx-bad: a\u{01}b\r\n\r\n".utf8))
+            try client.send(Self.refused)
             #expect(client.waitForServerEnd())
             // The gateway has half-closed and reads on; the client sends more and never closes.
             try client.send(Array("bytes the gateway drops\r\n".utf8))
             #expect(await eventually(.seconds(5)) { gateway.openConnectionCount == 0 }, "the gateway still holds the connection")
             withExtendedLifetime(client) {}
         }
-        await v1.close()
-        await backends.shutdown()
     }
 
     @Test("the rest of a head that timed out (408), sent while the gateway lingers, is dropped: nothing is routed")
     func timedOutHeadIsNotServed() async throws {
         var limits = GatewayLimits.default
         limits.requestHeaderTimeout = .milliseconds(500)
-        let backends = TestBackends()
-        let v1 = try await backends.start("v1")
-        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": v1.port], uriMatch: nil), limits: limits) { gateway, port in
+        try await GatewayProxyTests.withSeedGateway(limits: limits) { gateway, port, _ in
             let client = try BlockingSocketClient(port: port)
             try client.send(Array("GET / HTTP/1.1\r\n".utf8))
             #expect(client.waitForServerEnd(), "no 408 and close")
@@ -71,7 +62,5 @@ struct GatewayCloseTests {
             #expect(routed == 0, "a request reached the routes after its 408")
             withExtendedLifetime(client) {}
         }
-        await v1.close()
-        await backends.shutdown()
     }
 }

@@ -18,17 +18,11 @@ struct GatewayLimitsTests {
     static func withRawClient(
         limits: GatewayLimits = .default, endpoint: Int? = nil, _ body: (RawConnection, GatewayServer, TestBackends) async throws -> Void
     ) async throws {
-        let backends = TestBackends()
-        let v1 = try await backends.start("v1")
-        try await GatewayProxyTests.withGateway(
-            SeedMesh.config(endpoints: ["web-v1-service": endpoint ?? v1.port], uriMatch: nil), limits: limits
-        ) { gateway, port in
+        try await GatewayProxyTests.withSeedGateway(limits: limits, endpoint: endpoint) { gateway, port, backends in
             let raw = try await RawConnection.connect(port: port, group: backends.group)
             try await body(raw, gateway, backends)
             await raw.close()
         }
-        await v1.close()
-        await backends.shutdown()
     }
 
     @Test("pipelined requests, sent in one write, are each proxied and answered in the order they were sent")

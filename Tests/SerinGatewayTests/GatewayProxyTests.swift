@@ -26,6 +26,20 @@ struct GatewayProxyTests {
         }
     }
 
+    /// The seed's routes to a demo-app v1 (or to `endpoint`, a port of the test's own), served by a gateway on an
+    /// ephemeral port; the backends are shut down after the body.
+    static func withSeedGateway(
+        limits: GatewayLimits = .default, endpoint: Int? = nil, _ body: (GatewayServer, Int, TestBackends) async throws -> Void
+    ) async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        try await withGateway(SeedMesh.config(endpoints: ["web-v1-service": endpoint ?? v1.port], uriMatch: nil), limits: limits) { gateway, port in
+            try await body(gateway, port, backends)
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
     @Test("routes the seed's GET / to v1 and forwards proxy headers")
     func routesToV1() async throws {
         let backends = TestBackends()

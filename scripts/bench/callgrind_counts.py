@@ -63,14 +63,19 @@ def cost_lines(path):
                 yield obj, function, here, dict(zip(events, (int(c) for c in counts)))
 
 
-def functions(requests, top, files):
+def own_costs(files):
+    """Each function's own instructions and I1 misses, [Ir, I1mr], summed over the dumps, most instructions first."""
     costs = {}
     for path in files:
         for _, function, _, counts in cost_lines(path):
             cost = costs.setdefault(function, [0, 0])
             cost[0] += counts.get("Ir", 0)
             cost[1] += counts.get("I1mr", 0)
-    for name, (ir, misses) in sorted(costs.items(), key=lambda item: -item[1][0])[:top]:
+    return sorted(costs.items(), key=lambda item: -item[1][0])
+
+
+def functions(requests, top, files):
+    for name, (ir, misses) in own_costs(files)[:top]:
         print(f"{ir / requests:.0f}\t{misses / requests:.1f}\t{name}")
 
 
@@ -89,20 +94,12 @@ def footprint(requests, files):
     print(f"{len(hot)}\t{len(pages)}")
 
 
-def own_instructions(files):
-    costs = {}
-    for path in files:
-        for _, function, _, counts in cost_lines(path):
-            costs[function] = costs.get(function, 0) + counts.get("Ir", 0)
-    return costs
-
-
 def order(requests, files):
     # Functions that ran on a twentieth of the requests or more, hottest first, so that the code every request runs
     # through lies on as few pages (and cache sets) as it can. Names callgrind made up for code without a symbol
     # (0x…) and recursion marks ('2) are left out: no section has them.
     seen = set()
-    for name, ir in sorted(own_instructions(files).items(), key=lambda item: -item[1]):
+    for name, (ir, _) in own_costs(files):
         if ir < requests / 20:
             break
         name = re.sub(r"'\d+$", "", name)
