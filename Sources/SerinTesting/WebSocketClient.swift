@@ -92,6 +92,34 @@ public final class WebSocketClient: Sendable {
         try await send(.binary, channel.allocator.buffer(bytes: binary))
     }
 
+    /// Sends `text` every `interval` from the connection's event loop until the returned ticker is stopped: traffic
+    /// that keeps flowing while the test's own task waits, however busy the machine's cooperative threads are.
+    public func send(text: String, every interval: TimeAmount) -> Ticker {
+        let sent = NIOLockedValueBox(0)
+        let channel = self.channel
+        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+            sent.withLockedValue { $0 += 1 }
+            let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: channel.allocator.buffer(string: text))
+            channel.writeAndFlush(frame, promise: nil)
+        }
+        return Ticker(task: task, eventLoop: channel.eventLoop, sent: sent)
+    }
+
+    /// Messages sent on a timer by `send(text:every:)`.
+    public struct Ticker: Sendable {
+        let task: RepeatedTask
+        let eventLoop: any EventLoop
+        let sent: NIOLockedValueBox<Int>
+
+        /// Stops the timer; returns how many messages it sent.
+        public func stop() async -> Int {
+            let stopped = eventLoop.makePromise(of: Void.self)
+            task.cancel(promise: stopped)
+            try? await stopped.futureResult.get()
+            return sent.withLockedValue { $0 }
+        }
+    }
+
     /// Starts the closing handshake with `normalClosure`; the server answers with its own close.
     public func sendClose() async throws {
         var code = channel.allocator.buffer(capacity: 2)
