@@ -22,7 +22,8 @@ more are counted. Prints, per request:
                  load) fetches all of it again, whatever the simulated cache keeps
   code pages     the 4 KiB pages those lines lie on: the instruction TLB entries such a request needs
 
-then the functions with the most instructions, for each proxy.
+then the functions with the most instructions, for each proxy, and its hot code by module (Swift module,
+runtime or library).
 
 Why: the bench's CPU per request moves ±20% from run to run on a shared VM, and perf's samples are as noisy.
 These counts are the same on every run, so a change of a few percent shows, and they say where the work is.
@@ -142,6 +143,10 @@ if ((TOP > 0)); then
         echo "-- $proxy: functions by their own instructions per request (callees apart), and their I1 misses"
         python3 "$COUNTS" functions "$COUNTED" "$TOP" "$WORK_DIR/$proxy".*.out.* | while IFS=$'\t' read -r ir misses name; do
             printf '  %7s %6s  %s\n' "$ir" "$misses" "$(swift demangle --simplified <<<"$name" 2>/dev/null | cut -c1-130 || echo "$name")"
+        done
+        echo "-- $proxy: its hot code KiB by module"
+        python3 "$COUNTS" modules "$COUNTED" "$WORK_DIR/$proxy".*.out.* | while IFS=$'\t' read -r kib module; do
+            printf '  %7s  %s\n' "$kib" "$module"
         done
     done
 fi

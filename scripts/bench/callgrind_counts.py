@@ -5,6 +5,9 @@
                                    their I1 misses: "IR<TAB>MISSES<TAB>NAME" lines
   footprint REQUESTS FILE...       the code a request runs through: "LINES<TAB>PAGES", the 64-byte lines of code
                                    executed on at least half the requests and the 4 KiB pages they lie on
+  modules REQUESTS FILE...         that code by whose it is: "KIB<TAB>MODULE" lines, largest first; a line goes to the
+                                   Swift module of the function it belongs to (Swift for the standard library, the
+                                   Swift runtime for swift_* and the runtime's C++), else to the library it lies in
   order REQUESTS FILE...           a link order for gold's --section-ordering-file: ".text.NAME" for every function
                                    that ran at least once per 20 requests, the most instructions first
 
@@ -79,19 +82,51 @@ def functions(requests, top, files):
         print(f"{ir / requests:.0f}\t{misses / requests:.1f}\t{name}")
 
 
-def footprint(requests, files):
-    executed = {}
+def hot_lines(requests, files):
+    """{(object, 64-byte line): function} for the lines of code that ran on at least half the requests: the code every
+    request runs through, which a request finding the caches cold fetches again. Lines that ran a few times (start-up,
+    the odd new connection) are left out."""
+    executed, owner = {}, {}
     for path in files:
-        for obj, _, address, counts in cost_lines(path):
+        for obj, function, address, counts in cost_lines(path):
             if address is None:
                 raise SystemExit(f"callgrind_counts.py: {path} has no instruction addresses (run callgrind with --dump-instr=yes)")
             key = (obj, address >> 6)
             executed[key] = executed.get(key, 0) + counts.get("Ir", 0)
-    # A line counts if it ran on at least half the requests: the code every request runs through, which a request
-    # finding the caches cold fetches again. Lines that ran a few times (start-up, the odd new connection) do not.
-    hot = [key for key, ir in executed.items() if ir >= requests / 2]
+            owner.setdefault(key, function)
+    return {key: owner[key] for key, ir in executed.items() if ir >= requests / 2}
+
+
+def footprint(requests, files):
+    hot = hot_lines(requests, files)
     pages = {(obj, line >> 6) for obj, line in hot}
     print(f"{len(hot)}\t{len(pages)}")
+
+
+def module_of(function, obj):
+    """The Swift module a mangled name belongs to, or the runtime, or the library's file name."""
+    name = function or ""
+    match = re.match(r"\$s(\d+)", name)
+    if match:
+        digits = match.group(1)
+        return name[2 + len(digits):2 + len(digits) + int(digits)]
+    if name.startswith("$ss") or name.startswith("$sS"):
+        return "Swift"
+    if name.startswith(("swift_", "_swift_", "swift::")) or "swift::" in name:
+        return "Swift runtime"
+    # An object named in an earlier part of the dump only (the program itself, in a zeroed run) has just its number.
+    if obj is None or obj.isdigit():
+        return "the program's C code"
+    return obj.rsplit("/", 1)[-1]
+
+
+def modules(requests, files):
+    sizes = {}
+    for (obj, _), function in hot_lines(requests, files).items():
+        module = module_of(function, obj)
+        sizes[module] = sizes.get(module, 0) + 1
+    for module, lines in sorted(sizes.items(), key=lambda item: -item[1]):
+        print(f"{lines * 64 / 1024:.1f}\t{module}")
 
 
 def order(requests, files):
@@ -110,13 +145,15 @@ def order(requests, files):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("functions", "footprint", "order"):
+    if len(argv) < 3 or argv[1] not in ("functions", "footprint", "modules", "order"):
         raise SystemExit(__doc__)
     requests = int(argv[2])
     if argv[1] == "functions":
         functions(requests, int(argv[3]), argv[4:])
     elif argv[1] == "footprint":
         footprint(requests, argv[3:])
+    elif argv[1] == "modules":
+        modules(requests, argv[3:])
     else:
         order(requests, argv[3:])
 
