@@ -38,7 +38,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if interactive {
-            FileHandle.standardOutput.write(Data("\r\u{1B}[2K\(line)".utf8))
+            StandardStream.output.write("\r\u{1B}[2K\(line)")
             progressShown = true
         } else if line != lastPlain {
             lastPlain = line
@@ -54,7 +54,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
 
     private func clearProgress() {
         if progressShown {
-            FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8))
+            StandardStream.output.write("\r\u{1B}[2K")
             progressShown = false
         }
     }

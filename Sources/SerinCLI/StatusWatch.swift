@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinCore
+import SerinLogging
 
 /// `serin status NAME --watch`: one Canary followed live from its running Serin's event stream — the demo's line
 /// (weight bar, phase, step, each side's rate, success and p99, the last verdicts), redrawn in place on a terminal
@@ -39,7 +40,7 @@ struct StatusWatch {
             shown = line
             if interactive {
                 // Back to the line's start, clear it, draw: the line stays in place as the rollout moves.
-                FileHandle.standardOutput.write(Data("\r\u{1B}[2K\(line)".utf8))
+                StandardStream.output.write("\r\u{1B}[2K\(line)")
             } else {
                 Terminal.out("\(Timestamp.now) \(line)")
             }
@@ -53,7 +54,7 @@ struct StatusWatch {
                 return !status.phase.isFinished
             }
         }
-        if interactive { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if interactive { StandardStream.output.write("\n") }
         return status
     }
 }

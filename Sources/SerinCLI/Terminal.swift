@@ -1,13 +1,14 @@
 import Foundation
+import SerinLogging
 
 /// Where the commands write: results to standard output, problems to standard error.
 enum Terminal {
     static func out(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        StandardStream.output.write(line + "\n")
     }
 
     static func err(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStream.error.write(line + "\n")
     }
 
     /// Whether standard output is a terminal (live views) or a pipe/file (plain lines).

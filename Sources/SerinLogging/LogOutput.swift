@@ -12,6 +12,6 @@ public struct StandardOutput: LogOutput {
     public init() {}
 
     public func write(line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        StandardStream.output.write(line + "\n", onBrokenPipe: .drop)
     }
 }

@@ -22,13 +22,15 @@ public enum SerinProcess {
     }
 
     /// Runs `serin arguments...` (or another `program`, in `directory`) to completion (killed after `timeout`), with
-    /// `environment` added to ours.
+    /// `environment` added to ours. With `stdoutReaderGone`, standard output is a pipe nobody reads any more, as in
+    /// `serin history web | head -1` once `head` has exited: `stdout` is then empty.
     public static func run(
         _ arguments: [String], program: URL? = nil, in directory: URL? = nil, environment: [String: String] = [:],
-        timeout: Duration = .seconds(120)
+        timeout: Duration = .seconds(120), stdoutReaderGone: Bool = false
     ) async throws -> Result {
         let out = Pipe()
         let err = Pipe()
+        if stdoutReaderGone { try out.fileHandleForReading.close() }
         let process = try ChildProcess.spawn(
             (program ?? executable).path, arguments: arguments, directory: (directory ?? repositoryRoot).path,
             environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
@@ -40,7 +42,7 @@ public enum SerinProcess {
         // Drain both pipes concurrently so a chatty command never blocks on a full pipe. The reads block,
         // so they run on threads of their own: blocking Swift's cooperative pool (two threads on two cores)
         // would stall every other test.
-        async let stdout = readToEnd(out)
+        async let stdout = stdoutReaderGone ? Data() : readToEnd(out)
         async let stderr = readToEnd(err)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOPosix
 import SerinListener
 import SerinTesting
@@ -39,6 +40,19 @@ struct ServerOptionTests {
         #expect(fromEnvironment.stdout.hasPrefix("no Canaries"), "\(fromEnvironment.stdout)")
         #expect(overridden.status == 1)
         #expect(overridden.stderr.contains("no Serin answering at http://127.0.0.1:\(refusing.port):"), "\(overridden.stderr)")
+    }
+
+    @Test("a reader that goes away (serin status | head) ends the command quietly, as SIGPIPE ends any tool, not with a crash")
+    func readerGone() async throws {
+        let answering = try await TestHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton) { request in
+            request.path == "/canaries" ? .content("[]", contentType: "application/json") : .text("not found", status: 404)
+        }
+        let result = try await SerinProcess.run(["status", "--server", "http://127.0.0.1:\(answering.port)"], stdoutReaderGone: true)
+        await answering.close()
+        // Its connection to the server had made the process ignore SIGPIPE (SwiftNIO does), and Foundation's write
+        // then stopped it with "Fatal error: ... Broken pipe" and a stack trace.
+        #expect(result.status == 128 + SIGPIPE, "\(result.stderr)")
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
 
     @Test("refuses a SERIN_SERVER that is not a URL, naming the variable")
