@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "SerinWebhooks",
             dependencies: [
-                "SerinCore",
+                "SerinCore", "SerinSockets",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "SerinPrometheus",
             dependencies: [
-                "SerinCore",
+                "SerinCore", "SerinSockets",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SerinCore
+import SerinSockets
 
 /// Asks a Prometheus server for instant queries over its HTTP API, retrying what may pass (transport
 /// errors, timeouts, 5xx) and never what will not (4xx: the query itself is wrong).
@@ -92,7 +93,7 @@ public struct PrometheusClient: PrometheusQuerying {
             } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
                 lastError = "no response within \(Readable.duration(timeout))"
             } catch {
-                lastError = "\(error)"
+                lastError = TransportErrorText.describe(error)
             }
         }
         let tries = attempts == 1 ? "1 attempt" : "\(attempts) attempts"

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinCore
+import SerinSockets
 
 /// Posts alerts over HTTP(S) in the shape their provider documents (`AlertPayload`), 2xx meaning delivered. The
 /// provider's address is looked up for each alert (`AlertEndpoints`), so a rotated Secret is used from the next
@@ -50,7 +51,7 @@ public struct HTTPAlertSender: AlertSender {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return .failed(reason: "\(label): no answer within \(Readable.duration(timeout))")
         } catch {
-            return .failed(reason: "\(label): \(Self.redacted("\(error)", endpoint: endpoint, url: parsed))")
+            return .failed(reason: "\(label): \(Self.redacted(TransportErrorText.describe(error), endpoint: endpoint, url: parsed))")
         }
     }
 

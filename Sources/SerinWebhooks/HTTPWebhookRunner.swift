@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinCore
+import SerinSockets
 
 /// Calls webhooks as HTTP(S) POSTs with the JSON payload, each bounded by its timeout; 2xx means yes. On
 /// AsyncHTTPClient: `https://` hooks, connections kept and reused between calls, redirects not followed (a
@@ -39,7 +40,7 @@ public struct HTTPWebhookRunner: WebhookRunner {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return .failed(reason: "\(hook.name): no answer within \(Readable.duration(hook.timeout))")
         } catch {
-            return .failed(reason: "\(hook.name): \(error)")
+            return .failed(reason: "\(hook.name): \(TransportErrorText.describe(error))")
         }
     }
 }
