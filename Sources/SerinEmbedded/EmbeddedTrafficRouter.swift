@@ -23,14 +23,37 @@ public struct EmbeddedTrafficRouter: TrafficRouter {
 public enum TrafficRouterError: Error, CustomStringConvertible, Equatable {
     case noVirtualService(ResourceName)
     case noRouteToStable(ResourceName, host: String)
+    /// The canary's destination has nothing to send its weight to (`RouteTable.unservable`).
+    case canaryUnservable(ResourceName, host: String, why: String)
 
     public var description: String {
         switch self {
+        case .canaryUnservable(let name, let host, let why):
+            return "VirtualService \(name) keeps its weights: canary \(host) \(why), so its requests would be answered 503"
         case .noVirtualService(let name):
             return "VirtualService \(name) does not exist"
         case .noRouteToStable(let name, let host):
             return "VirtualService \(name) has no route to \(host)"
         }
+    }
+}
+
+extension RouteTable {
+    /// Why a route of `virtualService` to `destination` could serve no request, or nil when it can: the host resolves
+    /// to no Service or ServiceEntry, or to one with no endpoints. Only the routes a listener serves are looked at.
+    func unservable(_ destination: Destination, in virtualService: ResourceName) -> String? {
+        let listeners = Array(listeners.values) + Array(mesh.values)
+        for listener in listeners {
+            for virtualHost in listener.virtualHosts {
+                for route in virtualHost.routes where route.virtualService == virtualService {
+                    for target in route.targets where target.destination == destination && target.weight > 0 {
+                        if target.cluster.service == nil { return "resolves to no Service or ServiceEntry" }
+                        if target.cluster.endpoints.isEmpty { return "has no endpoints" }
+                    }
+                }
+            }
+        }
+        return nil
     }
 }
 

@@ -140,7 +140,12 @@ public actor LiveConfiguration {
         }
         var updated = resources
         updated[index].resource = .virtualService(virtualService)
-        try await gateway.install(RouteTable(compiling: MeshConfig(resources: updated)))
+        let table = try RouteTable(compiling: MeshConfig(resources: updated))
+        // Traffic for a version nothing serves would be answered 503: the routes stay as they are.
+        if split.canary.weight > 0, let why = table.unservable(split.canary.destination, in: target) {
+            throw TrafficRouterError.canaryUnservable(target, host: split.canary.destination.host, why: why)
+        }
+        try await gateway.install(table)
         resources = updated
     }
 

@@ -45,6 +45,46 @@ struct LiveConfigurationTests {
         #expect(weights.count == 2 && weights.reduce(0, +) == 100, "\(weights)")
         await runtime.shutdown()
     }
+
+    @Test("weight for a canary nothing serves is refused and the routes stay as they were; weight 0 for it (a rollback) is not refused")
+    func canaryWithoutEndpointsKeepsTheRoutes() async throws {
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9))
+        let runtime = try await GatewayRuntime.start(
+            resources: decoded.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
+        )
+        let live = runtime.live
+        let target = ResourceName(name: "web-virtualservice")
+        func split(_ canaryHost: String, _ canaryWeight: Int) -> TrafficSplit {
+            TrafficSplit(
+                stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 100 - canaryWeight),
+                canary: WeightedDestination(destination: Destination(host: canaryHost, port: 80), weight: canaryWeight))
+        }
+        let before = try await live.servingRoutes(of: target)
+        // A release of v3 after a restart lost the ServiceEntry that `serin apply` had added for it.
+        await #expect(
+            throws: TrafficRouterError.canaryUnservable(target, host: "web-v3-service", why: "resolves to no Service or ServiceEntry")
+        ) {
+            try await live.setWeights(in: target, split("web-v3-service", 20))
+        }
+        #expect(try await live.servingRoutes(of: target) == before)
+        // An entry with no endpoints is no better.
+        let entry = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: ServiceEntry
+            metadata: {name: web-v3-service}
+            spec: {hosts: [web-v3-service], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}]}
+            """
+        let empty = await live.apply([ManifestSource(path: "web-v3-service.yaml", text: entry)])
+        #expect(empty.applied, "\(empty.diagnostics)")
+        await #expect(throws: TrafficRouterError.canaryUnservable(target, host: "web-v3-service", why: "has no endpoints")) {
+            try await live.setWeights(in: target, split("web-v3-service", 20))
+        }
+        #expect(try await live.servingRoutes(of: target) == before)
+        try await live.setWeights(in: target, split("web-v3-service", 0))
+        try await live.setWeights(in: target, split("web-v2-service", 20))
+        #expect(try await live.servingRoutes(of: target) != before)
+        await runtime.shutdown()
+    }
 }
 
 extension LiveConfigurationTests {
