@@ -1,6 +1,6 @@
 import Foundation
 import SerinCore
-import SerinGateway
+@testable import SerinGateway
 import SerinManifests
 import SerinTesting
 import Testing
@@ -73,6 +73,22 @@ struct GatewayTLSModesTests {
             // TLS 1.3 is not offered at all above the maximum.
             let modern = try await TLS.https("web.example.com", port: port, ca: ca, ["--tlsv1.3"])
             #expect(modern.status == 0)
+        }
+    }
+
+    @Test("every cipher suite name the manifests accept, and a group of them, is one the gateway's TLS library takes (an unknown one stopped the process)")
+    func everyAcceptedCipherSuiteIsKnown() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let file = { (name: String) in certificates.directory.appendingPathComponent(name).path }
+        let names = ServerTLS.knownCipherSuites.sorted()
+        for suites in names.map({ [$0] }) + [names, ["[\(names[0])|\(names[1])]"]] {
+            let tls = ServerTLS(
+                mode: .simple, credential: .files(certificateChain: file("web.crt"), privateKey: file("web.key"), caCertificates: nil),
+                cipherSuites: suites
+            )
+            #expect(throws: Never.self, "\(suites)") { _ = try GatewayTLS.context(for: tls, server: "test") }
         }
     }
 

@@ -134,6 +134,34 @@ struct GatewayDecodingTests {
         )
     }
 
+    @Test("a cipher suite BoringSSL does not know is an error at its entry (it stopped the gateway as the port was set up); groups and IANA names are read")
+    func cipherSuiteNames() throws {
+        let yaml = gatewayYAML(
+            server: """
+                  - port: {number: 443, name: https, protocol: HTTPS}
+                    hosts: [web.example.com]
+                    tls:
+                      serverCertificate: /etc/serin/web.crt
+                      privateKey: /etc/serin/web.key
+                      cipherSuites:
+                      - "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]"
+                      - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+                      - NOPE-CIPHER
+                      - "[AES128-SHA|TLS_AES_128_GCM_SHA256]"
+                """
+        )
+        let (_, diagnostics) = Fixture.decode(yaml, path: "/srv/edge/gateway.yaml")
+        let tail = "; expected names such as ECDHE-ECDSA-AES128-GCM-SHA256 or ECDHE-RSA-CHACHA20-POLY1305, or [A|B] for a group of "
+            + "equal preference (TLS 1.3's suites are not chosen here)"
+        // (The certificate files do not exist here: those errors are another test's.)
+        #expect(
+            Fixture.messages(diagnostics).filter { $0.contains("cipherSuites") } == [
+                "/srv/edge/gateway.yaml:16:9: error: spec.servers[0].tls.cipherSuites[2]: unknown cipher suite \"NOPE-CIPHER\"" + tail,
+                "/srv/edge/gateway.yaml:17:9: error: spec.servers[0].tls.cipherSuites[3]: unknown cipher suite \"TLS_AES_128_GCM_SHA256\"" + tail,
+            ]
+        )
+    }
+
     @Test("a certificate file that does not exist is an error naming the path as given and as resolved")
     func missingFile() {
         let yaml = gatewayYAML(

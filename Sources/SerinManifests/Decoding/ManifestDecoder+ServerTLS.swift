@@ -88,7 +88,7 @@ extension ManifestDecoder {
                 at: maxField.node
             )
         }
-        let ciphers = fields["cipherSuites"].flatMap(reader.stringList) ?? []
+        let ciphers = fields["cipherSuites"].flatMap { cipherSuites($0, reader: reader) } ?? []
         let tls = ServerTLS(
             mode: mode, credential: credential, minProtocolVersion: minimum, maxProtocolVersion: maximum, cipherSuites: ciphers
         )
@@ -138,6 +138,30 @@ extension ManifestDecoder {
     }
 
     /// `TLS_AUTO` (the library's choice) is nil.
+    /// `cipherSuites`: each entry a suite the gateway's TLS library (BoringSSL) knows, by its OpenSSL name as Istio
+    /// and Envoy write them or by its IANA name, or an equal-preference group `[A|B]` of such names. A name it does
+    /// not know would stop the gateway as it set up the port, so it is an error here, at its line.
+    private static func cipherSuites(_ field: Field, reader: DocumentReader) -> [String]? {
+        guard let elements = reader.list(field) else { return nil }
+        var suites: [String] = []
+        for element in elements {
+            guard let text = reader.string(element) else { continue }
+            let names = text.hasPrefix("[") && text.hasSuffix("]") ? text.dropFirst().dropLast().split(separator: "|", omittingEmptySubsequences: false) : [Substring(text)]
+            let unknown = names.filter { !ServerTLS.knownCipherSuites.contains(String($0)) }
+            guard unknown.isEmpty else {
+                reader.error(
+                    "\(element.path): unknown cipher suite \(unknown.map { "\"\($0)\"" }.joined(separator: ", ")); expected names such as "
+                        + "ECDHE-ECDSA-AES128-GCM-SHA256 or ECDHE-RSA-CHACHA20-POLY1305, or [A|B] for a group of equal preference "
+                        + "(TLS 1.3's suites are not chosen here)",
+                    at: element.node
+                )
+                continue
+            }
+            suites.append(text)
+        }
+        return suites
+    }
+
     private static func protocolVersion(_ field: Field, reader: DocumentReader) -> TLSProtocolVersion? {
         guard let text = reader.string(field) else { return nil }
         if text == "TLS_AUTO" { return nil }
