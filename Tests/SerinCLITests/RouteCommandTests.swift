@@ -38,6 +38,8 @@ struct RouteCommandTests {
         #expect(mesh.stdout.contains("request: GET / host \"reviews:9080\" through the mesh"), "\(mesh.stdout)")
         #expect(mesh.stdout.contains("route:   default/reviews http[0]"))
         #expect(mesh.stdout.contains("100%  reviews-v1:9080 → 127.0.0.1:19081"))
+        // The warning that a mesh-only VirtualService needs --mesh is for commands not given it.
+        #expect(!mesh.stderr.contains("bound to no gateway"), "\(mesh.stderr)")
         // --port names the service port when --host does not.
         let byPort = try await SerinProcess.run(["route", "-f", "examples/mesh", "--mesh", "--host", "reviews-v2", "--port", "9080"])
         #expect(byPort.stdout.contains("route:   default/reviews-v2 http[0] (no VirtualService: straight to the service)"), "\(byPort.stdout)")
@@ -45,6 +47,7 @@ struct RouteCommandTests {
         let gateway = try await SerinProcess.run(["route", "-f", "examples/mesh", "--host", "reviews"])
         #expect(gateway.status == 1)
         #expect(gateway.stdout.contains("404, no gateway server listens on port 80"))
+        #expect(gateway.stderr.contains("VirtualService default/reviews is bound to no gateway (only the mesh)"), "\(gateway.stderr)")
     }
 
     /// The seed's Gateway and services with one VirtualService whose routes each do something besides forwarding.

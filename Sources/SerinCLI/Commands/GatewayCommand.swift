@@ -31,7 +31,7 @@ struct GatewayCommand: AsyncParsableCommand {
     func run() async throws {
         await SignalledGroup.trapSignals()
         let hangups = await ManifestReload.trapHangups()
-        let (set, _, loadFailed) = manifests.load()
+        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil)
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         if !set.resources.canaries.isEmpty {
             Terminal.err("warning: Canary resources are run by `serin up`; `serin gateway` only serves the routes")

@@ -47,7 +47,7 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (set, _, loadFailed) = manifests.load()
+        let (set, _, loadFailed) = manifests.load(servingMesh: mesh)
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         let headerList = HeaderList(headers.map { header in
             let parts = header.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

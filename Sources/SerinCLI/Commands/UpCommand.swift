@@ -73,7 +73,7 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         await SignalledGroup.trapSignals()
         let hangups = await ManifestReload.trapHangups()
-        let (set, _, loadFailed) = manifests.load()
+        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil)
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
         guard serving.mesh != nil || set.resources.contains(where: { $0.kind == .gateway }) else {

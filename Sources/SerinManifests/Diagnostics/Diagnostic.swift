@@ -9,6 +9,8 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     /// The kind of a document Serin skipped because it does not understand it (`kind: Foo`), nil otherwise: what
     /// `serin up` lists and `serin validate --strict` refuses.
     public var skippedKind: String?
+    /// Says a VirtualService is served only by the mesh listener: moot for a command that serves or explains the mesh.
+    public var concernsMeshOnly = false
 
     public init(severity: Severity, location: SourceLocation?, message: String, skippedKind: String? = nil) {
         self.severity = severity
@@ -38,6 +40,9 @@ extension Array where Element == Diagnostic {
     public var containsErrors: Bool { contains { $0.severity == .error } }
 
     /// The same diagnostics with every skipped document an error: `--strict`.
+    /// Without the warnings that a VirtualService bound to no gateway needs `--mesh`, for a command given it.
+    public var servingTheMesh: [Diagnostic] { filter { !$0.concernsMeshOnly } }
+
     public var skippedKindsAsErrors: [Diagnostic] {
         map { diagnostic in
             var strict = diagnostic

@@ -7,13 +7,13 @@ extension ManifestValidator {
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         if virtualService.gateways.isEmpty {
-            diagnostics.append(
-                .warning(
-                    "\(located.label) is bound to no gateway (only the mesh), so only the mesh listener serves it: "
-                        + "run serin up|gateway with --mesh HOST:PORT and reach it through that",
-                    at: located.location(of: "spec.gateways")
-                )
+            var meshOnly = Diagnostic.warning(
+                "\(located.label) is bound to no gateway (only the mesh), so only the mesh listener serves it: "
+                    + "run serin up|gateway with --mesh HOST:PORT and reach it through that",
+                at: located.location(of: "spec.gateways")
             )
+            meshOnly.concernsMeshOnly = true
+            diagnostics.append(meshOnly)
             return diagnostics
         }
         let locations = located.entryLocations(of: "spec.gateways")
