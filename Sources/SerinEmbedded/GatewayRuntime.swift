@@ -109,6 +109,9 @@ public final class GatewayRuntime: Service, Sendable {
 
         public var description: String {
             switch self {
+            case .gateway(.tls(let problem)):
+                // A certificate problem: other ports would not help.
+                return problem
             case .gateway(let error):
                 return "\(error); pick other ports with --port-offset N"
             case .mesh(let error):

@@ -85,9 +85,26 @@ enum GatewayTLS {
         }
         do {
             return try NIOSSLContext(configuration: configuration)
+        } catch NIOSSLError.failedToLoadPrivateKey {
+            // Both files were read; the key is not the certificate's.
+            throw .tls("\(server): the private key \(Self.keySource(tls.credential)) does not belong to the certificate \(Self.certificateSource(tls.credential))")
         } catch {
             let hint = tls.cipherSuites.isEmpty ? "" : " (check cipherSuites: \(tls.cipherSuites.joined(separator: ", ")))"
             throw .tls("\(server): cannot set up TLS: \(error)\(hint)")
+        }
+    }
+
+    private static func keySource(_ credential: TLSCredential) -> String {
+        switch credential {
+        case .files(_, let key, _): key
+        case .secret(let name, let material): "tls.key of \(material?.source ?? "Secret \(name)")"
+        }
+    }
+
+    private static func certificateSource(_ credential: TLSCredential) -> String {
+        switch credential {
+        case .files(let chain, _, _): chain
+        case .secret(let name, let material): "tls.crt of \(material?.source ?? "Secret \(name)")"
         }
     }
 

@@ -275,7 +275,10 @@ struct GatewayTLSTests {
         await #expect {
             try await gateway.install(RouteTable(compiling: set.config))
         } throws: { error in
-            "\(error)".hasPrefix("Gateway default/web-gateway port 443 (hosts web.example.com): cannot set up TLS")
+            // Both files named: the key loads, it is just not the certificate's.
+            let directory = certificates.directory.path
+            return "\(error)" == "Gateway default/web-gateway port 443 (hosts web.example.com): the private key \(directory)/other.key "
+                + "does not belong to the certificate \(directory)/web.crt"
         }
         #expect(gateway.boundPorts.isEmpty)
         await gateway.shutdown()
