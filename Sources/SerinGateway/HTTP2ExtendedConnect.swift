@@ -53,9 +53,12 @@ enum HTTP2ExtendedConnect {
     /// The upstream's `101` as the stream's answer: `:status 200` and its fields, less the handshake's HTTP/1 parts
     /// (RFC 8441 §5: no `Sec-WebSocket-Accept` on HTTP/2; `Upgrade` and `Connection` are connection-specific).
     static func tunnelOpenedHeaders(_ head: ResponseHead) -> HPACKHeaders {
-        var headers = HTTP2ServerStream.responseHeaders(head)
-        headers.replaceOrAdd(name: ":status", value: "200")
-        headers.remove(name: "sec-websocket-accept")
+        // `:status` first: a pseudo-header after a regular field makes the block malformed (RFC 9113 §8.3), and
+        // NIOHTTP2 would not send it. (Replacing the 101's status moved it behind any field the upstream added.)
+        var headers: HPACKHeaders = [":status": "200"]
+        for (name, value, indexing) in HTTP2ServerStream.responseHeaders(head) where !name.hasPrefix(":") && name != "sec-websocket-accept" {
+            headers.add(name: name, value: value, indexing: indexing)
+        }
         return headers
     }
 

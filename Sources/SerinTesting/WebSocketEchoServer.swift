@@ -38,7 +38,8 @@ public final class WebSocketEchoServer: Sendable {
                 let upgrader = NIOWebSocketServerUpgrader(
                     maxFrameSize: maxFrameSize,
                     shouldUpgrade: { channel, head in
-                        channel.eventLoop.makeSucceededFuture(head.uri.hasPrefix("/refuse") ? nil : HTTPHeaders())
+                        // A field of its own in the 101, as real servers add (Server, Date): it must reach the client.
+                        channel.eventLoop.makeSucceededFuture(head.uri.hasPrefix("/refuse") ? nil : HTTPHeaders([("x-served-by", name)]))
                     },
                     upgradePipelineHandler: { channel, _ in
                         counts.withLockedValue {

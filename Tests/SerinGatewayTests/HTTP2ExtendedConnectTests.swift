@@ -64,6 +64,7 @@ struct HTTP2ExtendedConnectTests {
         )
         let headers = HTTP2ExtendedConnect.tunnelOpenedHeaders(head)
         #expect(headers[":status"] == ["200"])
+        #expect(headers.first?.name == ":status", "\(headers)")
         #expect(headers["sec-websocket-protocol"] == ["chat"])
         #expect(headers["sec-websocket-accept"].isEmpty && headers["upgrade"].isEmpty && headers["connection"].isEmpty)
     }
