@@ -177,7 +177,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A stream's error — NIOHTTP2 reset that one stream, as it refuses a stream opened after the drain's GOAWAY —
         // leaves the connection and its other streams alone; anything else is the connection's, after its GOAWAY.
-        if error is NIOHTTP2Errors.StreamError { return }
+        // So does a frame written after both GOAWAYs and the last stream's end (a stream's last RST_STREAM or
+        // WINDOW_UPDATE): NIOHTTP2 refuses that frame alone, and closing here cut off the last answer, not yet flushed.
+        if error is NIOHTTP2Errors.StreamError || error is NIOHTTP2Errors.IOOnClosedConnection { return }
         context.close(promise: nil)
     }
 
