@@ -443,7 +443,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         case .reset:
             return "upstream connect error or disconnect/reset before headers: \(upstream)" + (error.map { ": \($0)" } ?? "")
         case .protocolError:
-            return "upstream protocol error: \(upstream) sent a malformed response: \((error as? MalformedMessage)?.reason ?? "")"
+            // Without a parse error, the answer was a well-formed 101 to a request that had not asked to switch.
+            let why = (error as? MalformedMessage)?.reason ?? "101 Switching Protocols to a request that did not ask to switch"
+            return "upstream protocol error: \(upstream) sent a malformed response: \(why)"
         case .timeout:
             let limit = exchange.route.policy.timeout.map(Self.describe) ?? "the route's timeout"
             return "upstream request timeout: \(host) did not answer within \(limit)"

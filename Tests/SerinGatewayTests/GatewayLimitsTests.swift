@@ -153,7 +153,10 @@ struct GatewayLimitsTests {
     @Test(
         "answers an upstream that breaks HTTP with 502, one that hangs up with 503, each counted with Envoy's flag",
         arguments: [
-            ("this is not http\r\n\r\n", 502, "UPE", "sent a malformed response"),
+            ("this is not http\r\n\r\n", 502, "UPE", "sent a malformed response: "),
+            // Said whole: the reason after the colon was empty.
+            ("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n", 502, "UPE",
+             "sent a malformed response: 101 Switching Protocols to a request that did not ask to switch"),
             ("", 503, "UC", "disconnect/reset before headers"),
         ]
     )
