@@ -26,7 +26,9 @@ struct DemoCommand: AsyncParsableCommand {
             the canary weight rises step by step while its success rate and p99 are checked, then v2 is promoted. \
             With --faulty-canary, v2 fails a share of its requests and Serin rolls back to v1 (exit status 1).
 
-            With --judge statistical the Canary is judged against v1 over the same moments instead of by fixed             thresholds: it looks every 2s and decides as soon as the evidence does (demo tolerances: 2 points of             errors, 50% of latency), so a faulty v2 is rolled back within seconds, the numbers on the dashboard.
+            With --judge statistical the Canary is judged against v1 over the same moments instead of by fixed \
+            thresholds: it looks every 2s and decides as soon as the evidence does (demo tolerances: 2 points of \
+            errors, 50% of latency), so a faulty v2 is rolled back within seconds, the numbers on the dashboard.
 
             The seed's manifests and the Canary are built into serin, so the demo runs from any directory; \
             --write-manifests DIR writes them out as a starting point, and --manifests/--canary run your own.
