@@ -207,7 +207,7 @@ public actor KubernetesRolloutStore: RolloutStore {
         var fields: [String: JSONValue] = [
             "phase": .string(status.phase.rawValue),
             "canaryWeight": .number(Double(status.canaryWeight)),
-            "stable": .string(status.servingStable.description),
+            "stable": .string(status.stableShown.description),
             "canary": .string(status.canary.description),
             "step": .string("\(status.stepIndex.map { $0 + 1 } ?? 0)/\(steps)"),
             "failedChecks": .number(Double(status.failedChecks)),

@@ -47,7 +47,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         stage = "\(status.stage)"
         canaryWeight = status.canaryWeight
         stableWeight = status.stableWeight
-        stable = status.servingStable.description
+        stable = status.stableShown.description
         canary = status.canary.description
         releases = status.releases.map(ReleaseStatus.init)
         step = status.stepIndex.map { $0 + 1 }

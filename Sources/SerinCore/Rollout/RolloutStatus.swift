@@ -79,6 +79,11 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// the canary once it was promoted.
     public var servingStable: Destination { isPromoted ? canary : stable }
 
+    /// What takes the stable's share of the traffic, as status, the API and the dashboard show it: the stable until
+    /// promotion has given the canary all the traffic. While `stepWeightPromotion` is still moving weight the next
+    /// release would start from the canary (`servingStable`), but the stable still serves its share.
+    public var stableShown: Destination { isPromoted && canaryWeight < 100 ? stable : servingStable }
+
     init(canary: Destination, stable: Destination) {
         self.phase = .initialized
         self.stage = .notStarted

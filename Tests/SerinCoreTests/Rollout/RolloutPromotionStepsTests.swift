@@ -33,6 +33,8 @@ struct RolloutPromotionStepsTests {
         while driver.rollout.status.phase == .promoting {
             let due = try #require(driver.rollout.nextWakeUp, "a promotion step is always scheduled")
             #expect(driver.rollout.status.releases.last?.outcome == .progressing, "promoted only at 100%")
+            // The stable keeps its name while it serves a share: status read "stable web-v2, 10/90".
+            #expect(CanaryStatus(rollout: driver.rollout, measurements: []).stable == "web-v1-service")
             at = Int(due.sinceEpoch.components.seconds)
             driver.tick(at)
         }
@@ -43,6 +45,7 @@ struct RolloutPromotionStepsTests {
         #expect(driver.log.messages.contains("web: promotion completed its steps: all traffic on canary web-v2-service"))
         #expect(driver.rollout.status.phase == .succeeded)
         #expect(driver.rollout.status.releases.last?.outcome == .promoted)
+        #expect(CanaryStatus(rollout: driver.rollout, measurements: []).stable == "web-v2-service")
     }
 
     @Test("blue/green with stepWeightPromotion ramps the canary from 0 after its iterations")
