@@ -86,24 +86,32 @@ struct LeaderElectorTests {
         }
     }
 
-    /// Runs `elector` with a lead that says whether it acts; returns once it leads.
-    static func leading(_ elector: LeaderElector) async -> (acting: NIOLockedValueBox<Bool>, task: Task<Void, Never>) {
+    /// Runs `elector` with a lead that says whether it acts, and when the elector stopped it (the moment it cancelled
+    /// the lead, not when a busy machine let the lead's task notice); returns once it leads.
+    static func leading(
+        _ elector: LeaderElector
+    ) async -> (acting: NIOLockedValueBox<Bool>, stoppedAt: NIOLockedValueBox<ContinuousClock.Instant?>, task: Task<Void, Never>) {
         let acting = NIOLockedValueBox(false)
+        let stoppedAt = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
         let task = Task {
             await elector.run {
                 acting.withLockedValue { $0 = true }
-                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                await withTaskCancellationHandler {
+                    while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                } onCancel: {
+                    stoppedAt.withLockedValue { $0 = ContinuousClock.now }
+                }
                 acting.withLockedValue { $0 = false }
             }
         }
         #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0 } })
-        return (acting, task)
+        return (acting, stoppedAt, task)
     }
 
     @Test("a leader that cannot renew stops acting before its Lease expires")
     func stopsWhenRenewalsFail() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
-            let (acting, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 2))
+            let (acting, _, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 2))
             // The API server fails every call for a while: renewals are overdue after 1.5 s.
             server.failNext(1_000, status: 503, reason: "ServiceUnavailable")
             #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
@@ -116,12 +124,13 @@ struct LeaderElectorTests {
     func stopsWhenRenewalsHang() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
             // Lease 4 s, renew deadline 3 s; the client would wait 30 s for an answer.
-            let (acting, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 4))
+            let (acting, stoppedAt, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 4))
             // From now on no call is answered: the connection to the API server died without closing.
             let silent = ContinuousClock.now
             server.hangNext(1_000)
             #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
-            #expect(ContinuousClock.now - silent < .seconds(4), "stopped acting before the Lease could expire and another replica take over")
+            let stopped = try #require(stoppedAt.withLockedValue { $0 })
+            #expect(stopped - silent < .seconds(4), "stopped acting before the Lease could expire and another replica take over")
             // Stopping tries to hand the Lease back, for the renew deadline at most: a silent API server does not hold
             // up the shutdown (three tries of 30 s each before).
             let stopping = ContinuousClock.now
