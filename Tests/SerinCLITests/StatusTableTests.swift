@@ -50,7 +50,7 @@ struct StatusTableTests {
         status.step = 2
         let table = StatusTable.render([status])
         #expect(table.contains("  iteration 2/10  "))
-        #expect(table.contains("\nweb: A/B: header x-canary = insider"), "\(table)")
+        #expect(table.contains("\nweb: strategy: abTesting\nweb: A/B: header x-canary = insider"), "\(table)")
     }
 
     @Test("a mirroring blue/green shows its iterations and, on a line of its own, the share copied to the canary")
@@ -62,6 +62,18 @@ struct StatusTableTests {
         status.step = 3
         let table = StatusTable.render([status])
         #expect(table.contains("  iteration 3/10  "))
-        #expect(table.contains("\nweb: mirror: 50% of requests copied to the canary"), "\(table)")
+        #expect(table.contains("\nweb: strategy: blueGreenMirroring\nweb: mirror: 50% of requests copied to the canary"), "\(table)")
+    }
+
+    @Test("a Canary that sends its own load says what it sends on a line of its own; a plain canary names no strategy")
+    func syntheticLoad() throws {
+        var spec = try RolloutFixture.spec(ResourceName(name: "web"))
+        let plain = StatusTable.render([CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])])
+        #expect(!plain.contains("strategy:") && !plain.contains("synthetic load:"), "\(plain)")
+        spec.analysis.load = SyntheticLoad(rps: 10, path: "/", headers: [:], duration: .seconds(8))
+        let status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        let table = StatusTable.render([status])
+        #expect(table.contains("\nweb: synthetic load: \(try #require(status.syntheticLoad))"), "\(table)")
+        #expect(table.contains("10 req/s"), "\(table)")
     }
 }

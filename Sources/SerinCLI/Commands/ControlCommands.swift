@@ -259,12 +259,18 @@ enum StatusTable {
             row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
+        // A strategy other than the progressive canary the columns describe, by Flagger's name for it.
+        lines += statuses.compactMap { status in
+            status.strategy.flatMap { $0 == "canary" ? nil : "\(status.name): strategy: \($0)" }
+        }
         // A/B testing's match: who reaches the canary besides the weights.
         lines += statuses.compactMap { status in status.abMatch.map { "\(status.name): A/B: \($0)" } }
         // Blue/green with mirroring: the copy the canary is judged on.
         lines += statuses.compactMap { status in
             status.mirrorWeight.map { "\(status.name): mirror: \(String(format: "%g", $0))% of requests copied to the canary" }
         }
+        // `analysis.load`: the traffic Serin sends itself while it analyses.
+        lines += statuses.compactMap { status in status.syntheticLoad.map { "\(status.name): synthetic load: \($0)" } }
         for status in statuses {
             guard let message = status.message else { continue }
             // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").
