@@ -16,10 +16,12 @@ struct ManifestOptions: ParsableArguments {
         if files.isEmpty { throw ValidationError("give manifests with -f FILE|DIR (for example: -f examples/seed)") }
     }
 
-    /// Loads, decodes and validates; prints every diagnostic to standard error (with `servingMesh`, not the warnings
-    /// that a VirtualService needs `--mesh`: the command has it).
-    func load(servingMesh: Bool = false) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
-        ManifestReading.read(paths: files, recursive: recursive, servingMesh: servingMesh)
+    /// Loads, decodes and validates; reports every diagnostic, on standard error unless `reporter` says otherwise
+    /// (with `servingMesh`, not the warnings that a VirtualService needs `--mesh`: the command has it).
+    func load(
+        servingMesh: Bool = false, reporter: StartupReporter = .terminal
+    ) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
+        ManifestReading.read(paths: files, recursive: recursive, servingMesh: servingMesh, reporter: reporter)
     }
 }
 
@@ -27,13 +29,13 @@ struct ManifestOptions: ParsableArguments {
 enum ManifestReading {
     /// - Parameter strict: a document of a kind Serin does not read is an error, not a warning.
     static func read(
-        paths: [String], recursive: Bool, strict: Bool = false, servingMesh: Bool = false
+        paths: [String], recursive: Bool, strict: Bool = false, servingMesh: Bool = false, reporter: StartupReporter = .terminal
     ) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
         let loaded = ManifestLoader.load(paths: paths, recursive: recursive)
         var set = ManifestSet(sources: loaded.sources)
         if strict { set.diagnostics = set.diagnostics.skippedKindsAsErrors }
         if servingMesh { set.diagnostics = set.diagnostics.servingTheMesh }
-        for diagnostic in loaded.diagnostics + set.diagnostics { Terminal.err(diagnostic.description) }
+        for diagnostic in loaded.diagnostics + set.diagnostics { reporter.report(diagnostic) }
         return (set, loaded.sources, loaded.diagnostics.containsErrors)
     }
 }

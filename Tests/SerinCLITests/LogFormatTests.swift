@@ -7,9 +7,16 @@ import Testing
 /// `--log-format` and `--log-level` on a real `serin up`: what a log pipeline and an operator read.
 @Suite("log format and level", .timeLimit(.minutes(2)))
 struct LogFormatTests {
-    /// The output's lines that are log lines, not a manifest file's diagnostics (those go to stderr as text).
+    /// The output's lines that are log lines, not a manifest file's diagnostics (with text logs, those go to
+    /// stderr as `path:line:column: warning: message`).
     static func logLines(_ output: String) -> [String] {
         output.split(separator: "\n").map(String.init).filter { !$0.contains(": warning: ") }
+    }
+
+    static func jsonObjects(_ output: String) throws -> [[String: Any]] {
+        try output.split(separator: "\n").map { line in
+            try #require(try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+        }
     }
 
     /// The seed served by two backends, with a Canary whose first step is at once and second a minute later.
@@ -39,9 +46,8 @@ struct LogFormatTests {
         up.signal(SIGTERM)
         let status = await up.waitForExit()
         #expect(status == 0, "\(up.printed)")
-        let objects = try logLines(await up.outputText()).map { line in
-            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
-        }
+        // Every line, the manifests' warnings too.
+        let objects = try jsonObjects(await up.outputText())
         #expect(objects.allSatisfy { $0["time"] is String && $0["level"] is String && $0["logger"] as? String == "serin.up" })
         let step = try #require(objects.first { ($0["message"] as? String) == "web: advance canary weight to 20%" }, "\(objects)")
         #expect(step["level"] as? String == "info")
@@ -49,6 +55,46 @@ struct LogFormatTests {
         #expect(step["phase"] as? String == "Progressing")
         #expect(step["canaryWeight"] as? String == "20")
         #expect(objects.last?["message"] as? String == "serin up: stopped")
+    }
+
+    @Test("--log-format json: a manifest's problems and the error that stops the command are JSON lines too, each problem's place in file, line and column fields")
+    func jsonStartupProblems() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("routes.yaml").path
+        try """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: web}
+            spec:
+              hosts: [web]
+              gateways: [web-gateway]
+              http:
+              - route:
+                - destination: {host: web-v1}
+                  weight: lots
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        for command in ["gateway", "up"] {
+            let result = try await SerinProcess.run([command, "-f", file, "--log-format", "json", "--admin", "127.0.0.1:0"])
+            #expect(result.status == 1, "\(command): \(result)")
+            #expect(result.stdout.isEmpty || !result.stdout.contains("listening"), "\(command) served: \(result)")
+            let objects = try Self.jsonObjects(result.stdout + result.stderr)
+            let problem = try #require(objects.first { $0["level"] as? String == "error" }, "\(command): \(objects)")
+            #expect(problem["logger"] as? String == "serin.\(command)")
+            #expect(problem["file"] as? String == file)
+            #expect(problem["line"] as? String == "10")
+            #expect(problem["column"] as? String == "15")
+            #expect((problem["message"] as? String)?.contains("weight") == true, "\(problem)")
+        }
+        // Nothing wrong in the file, but nothing to serve: the error that stops `serin up` is a JSON line.
+        try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try await SerinProcess.run(["up", "-f", file, "--log-format", "json", "--admin", "127.0.0.1:0"])
+        #expect(result.status == 1, "\(result)")
+        let objects = try Self.jsonObjects(result.stdout + result.stderr)
+        #expect(objects.contains { $0["level"] as? String == "warning" && $0["file"] as? String == file }, "\(objects)")
+        let stop = try #require(objects.last, "\(result)")
+        #expect(stop["level"] as? String == "error")
+        #expect((stop["message"] as? String)?.hasPrefix("nothing to serve: ") == true, "\(stop)")
     }
 
     @Test("--log-level warning leaves out the info lines: where it listens, each step, stopping")

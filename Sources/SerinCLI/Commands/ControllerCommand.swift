@@ -83,14 +83,14 @@ struct ControllerCommand: AsyncParsableCommand {
     func run() async throws {
         await SignalledGroup.trapSignals()
         let logger = logging.logger("controller")
-        let (connection, access) = try settings()
+        let (connection, access) = try settings(logging.reporter(logger))
         let api = try HTTPKubernetesAPI(connection: connection)
         let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: namespace, logger: logger)
         let ownMetrics = ControllerMetricsRegistry()
         let controller = canaryController(api: api, store: store, templates: templates, metrics: ownMetrics, logger: logger)
         let readiness = Readiness()
-        let server = try await serveAdmin(controller, metrics: ownMetrics, readiness: readiness, access: access)
+        let server = try await serveAdmin(controller, metrics: ownMetrics, readiness: readiness, access: access, reporter: logging.reporter(logger))
         // Ready once the API listens: a standby replica is ready too (the Service finds the leader by its label),
         // so a rolling update of the controller's Deployment never waits on an election.
         readiness.markReady()
@@ -165,14 +165,14 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     /// The kubeconfig's connection and who may use the admin API; a problem with either is said and exits 1.
-    private func settings() throws -> (KubeConfig.Connection, AdminAccess) {
+    private func settings(_ reporter: StartupReporter) throws -> (KubeConfig.Connection, AdminAccess) {
         do {
             let connection = try KubeConfig.connection(kubeconfig: kubeconfig, context: context)
             let access = AdminAccess(token: try adminToken.resolve(), readRequiresToken: false)
             if let problem = access.problem(servingOn: admin.host, port: admin.port) { throw ValidationError(problem) }
             return (connection, access)
         } catch {
-            Terminal.err("serin controller: \(error)")
+            reporter.error("serin controller: \(error)")
             throw ExitCode(1)
         }
     }
@@ -197,7 +197,8 @@ struct ControllerCommand: AsyncParsableCommand {
 
     /// The API, the dashboard and /metrics on --admin.
     private func serveAdmin(
-        _ controller: CanaryController, metrics: ControllerMetricsRegistry, readiness: Readiness, access: AdminAccess
+        _ controller: CanaryController, metrics: ControllerMetricsRegistry, readiness: Readiness, access: AdminAccess,
+        reporter: StartupReporter
     ) async throws -> HTTPListener {
         let routes = AdminRoutes(access: access)
         AdminSurface.registerProbes(readiness: readiness, on: routes)
@@ -205,7 +206,7 @@ struct ControllerCommand: AsyncParsableCommand {
         do {
             return try await routes.start(host: admin.host, port: admin.port, group: MultiThreadedEventLoopGroup.singleton)
         } catch {
-            Terminal.err("serin controller: cannot listen on \(admin) for the admin API: \(error) (pick another with --admin)")
+            reporter.error("serin controller: cannot listen on \(admin) for the admin API: \(error) (pick another with --admin)")
             throw ExitCode(1)
         }
     }

@@ -39,14 +39,14 @@ struct DemoAppCommand: AsyncParsableCommand {
     func run() async throws {
         await SignalledGroup.trapSignals()
         let app = DemoApp(.init(version: version, errorRate: errorRate, latency: latency.duration))
+        let logger = logging.logger("demo-app")
         let server: HTTPListener
         do {
             server = try await app.serve(group: MultiThreadedEventLoopGroup.singleton, host: address, port: port)
         } catch {
-            Terminal.err("error: cannot listen on \(address):\(port): \(error); pick another with --port N")
+            logging.reporter(logger).error("cannot listen on \(address):\(port): \(error); pick another with --port N")
             throw ExitCode(1)
         }
-        let logger = logging.logger("demo-app")
         try await SignalledGroup.run(
             [ServicePiece.stopping("demo app") { await server.close() }], label: "serin demo-app", logger: logger,
             ready: "serin demo-app: \(version) on http://\(address):\(server.port) (error rate \(errorRate), latency \(latency))"

@@ -31,13 +31,14 @@ struct GatewayCommand: AsyncParsableCommand {
     func run() async throws {
         await SignalledGroup.trapSignals()
         let hangups = await ManifestReload.trapHangups()
-        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil)
+        let logger = logging.logger("gateway")
+        let reporter = logging.reporter(logger)
+        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
         if set.hasErrors || loadFailed { throw ExitCode(1) }
         if !set.resources.canaries.isEmpty {
-            Terminal.err("warning: Canary resources are run by `serin up`; `serin gateway` only serves the routes")
+            reporter.warning("Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }
-        let logger = logging.logger("gateway")
-        let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway", logger: logger)
+        let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway", logger: logger, reporter: reporter)
         let reload = ManifestReload.piece(hangups: hangups, manifests: manifests, live: runtime.live, label: "serin gateway", logger: logger)
         try await serving.runUntilSignalled(
             [runtime, reload], label: "serin gateway", logger: logger,
@@ -106,7 +107,8 @@ struct ServingOptions: ParsableArguments {
     /// Starts the runtime and prints where each Gateway port listens; a start failure is printed with
     /// the flag that fixes it, and exits 1.
     func startOrExit(
-        resources: [SerinManifests.LocatedResource], controller: GatewayRuntime.ControllerOptions? = nil, label: String, logger: Logger
+        resources: [SerinManifests.LocatedResource], controller: GatewayRuntime.ControllerOptions? = nil, label: String, logger: Logger,
+        reporter: StartupReporter
     ) async throws -> GatewayRuntime {
         let runtime: GatewayRuntime
         do {
@@ -117,10 +119,10 @@ struct ServingOptions: ParsableArguments {
                 limits: limits, drainTimeout: drain, logger: logger, controller: controller
             )
         } catch let error as GatewayRuntime.StartError {
-            Terminal.err("error: \(error)")
+            reporter.error("\(error)")
             throw ExitCode(1)
         } catch let error as AdminTokenOption.Unreadable {
-            Terminal.err("error: \(error)")
+            reporter.error("\(error)")
             throw ExitCode(1)
         }
         for (declared, bound) in runtime.gateway.boundPorts.sorted(by: { $0.key < $1.key }) {

@@ -73,25 +73,26 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         await SignalledGroup.trapSignals()
         let hangups = await ManifestReload.trapHangups()
-        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil)
-        if set.hasErrors || loadFailed { throw ExitCode(1) }
-        let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
-        guard serving.mesh != nil || set.resources.contains(where: { $0.kind == .gateway }) else {
-            Terminal.err("error: nothing to serve: \(manifests.files.joined(separator: ", ")) hold\(manifests.files.count == 1 ? "s" : "") "
-                + "\(set.contents) and no Gateway\(skipped); give the Gateway with -f (for example: -f examples/seed), "
-                + "or serve the mesh with --mesh HOST:PORT")
-            throw ExitCode(1)
-        }
         // On a terminal, with text logs, a live line per rollout sits under the log, as `serin demo` shows it.
         let view = Terminal.isInteractive && logging.logFormat == .text ? DemoView(interactive: true) : nil
         let logger = view.map { LogSettings(format: .text, level: logging.logLevel.level, output: $0).logger(label: "serin.up") }
             ?? logging.logger("up")
+        let reporter = logging.reporter(logger)
+        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
+        if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
+        guard serving.mesh != nil || set.resources.contains(where: { $0.kind == .gateway }) else {
+            reporter.error("nothing to serve: \(manifests.files.joined(separator: ", ")) hold\(manifests.files.count == 1 ? "s" : "") "
+                + "\(set.contents) and no Gateway\(skipped); give the Gateway with -f (for example: -f examples/seed), "
+                + "or serve the mesh with --mesh HOST:PORT")
+            throw ExitCode(1)
+        }
         logger.info("serin up: serving \(set.contents)\(skipped)")
         let runtime = try await serving.startOrExit(
             resources: set.resources, controller: .init(
                 statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
                 retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
-            label: "serin up", logger: logger
+            label: "serin up", logger: logger, reporter: reporter
         )
         var pieces: [any Service] = [
             runtime, ManifestReload.piece(hangups: hangups, manifests: manifests, live: runtime.live, label: "serin up", logger: logger),
