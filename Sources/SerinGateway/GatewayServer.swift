@@ -27,6 +27,8 @@ public final class GatewayServer: Sendable {
     private let portMapping: PortMapping
     private let loops: [ObjectIdentifier: LoopContext]
     private let listeners = NIOLockedValueBox<[Int: any Channel]>([:])
+    /// The shutdown, once begun: every call to `shutdown` waits for this one.
+    private let stopping = NIOLockedValueBox<Task<Int, Never>?>(nil)
     private let meshListener = NIOLockedValueBox<(any Channel)?>(nil)
     /// HTTPS ports' TLS contexts by declared port, read as each connection is accepted: a new table or a reloaded
     /// certificate serves new handshakes while open connections keep the context they began with.
@@ -268,8 +270,21 @@ public final class GatewayServer: Sendable {
     /// `connection: close`; idle keep-alive connections close at once), closes whatever is left, closes
     /// idle upstream connections, then stops the event loops. Returns how many client connections the
     /// drain had to cut.
+    ///
+    /// Once is enough: a second call, during the first or after it, waits for the first and returns its count (it
+    /// used to wait forever on event loops already stopped).
     @discardableResult
     public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
+        let stop = stopping.withLockedValue { first in
+            if let first { return first }
+            let stop = Task { await self.stop(drainTimeout: drainTimeout) }
+            first = stop
+            return stop
+        }
+        return await stop.value
+    }
+
+    private func stop(drainTimeout: TimeAmount) async -> Int {
         let mesh = meshListener.withLockedValue { current -> (any Channel)? in
             defer { current = nil }
             return current

@@ -40,6 +40,9 @@ public final class RawConnection: Sendable {
     /// Everything received so far.
     public var received: String { collector.text }
 
+    /// Everything received so far, byte for byte (`received` repairs what is not UTF-8, as binary frames are not).
+    public var receivedBytes: [UInt8] { collector.bytes }
+
     public var isClosed: Bool { collector.closed }
 
     /// Waits until the server closes the connection; false if it is still open after `timeout`.
@@ -62,10 +65,16 @@ public final class RawConnection: Sendable {
     }
 
     final class Collector: Sendable {
-        private let state = NIOLockedValueBox((text: "", closed: false))
+        private let state = NIOLockedValueBox((text: "", bytes: [UInt8](), closed: false))
         var text: String { state.withLockedValue { $0.text } }
+        var bytes: [UInt8] { state.withLockedValue { $0.bytes } }
         var closed: Bool { state.withLockedValue { $0.closed } }
-        func append(_ text: String) { state.withLockedValue { $0.text += text } }
+        func append(_ bytes: [UInt8]) {
+            state.withLockedValue {
+                $0.bytes += bytes
+                $0.text += String(decoding: bytes, as: UTF8.self)
+            }
+        }
         func markClosed() { state.withLockedValue { $0.closed = true } }
     }
 
@@ -76,7 +85,7 @@ public final class RawConnection: Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
-            collector.append(buffer.readString(length: buffer.readableBytes) ?? "")
+            collector.append(buffer.readBytes(length: buffer.readableBytes) ?? [])
         }
 
         func channelInactive(context: ChannelHandlerContext) {

@@ -74,6 +74,54 @@ struct GatewayHTTP2DrainTests {
         }
     }
 
+    @Test("a drain waits for an answer the client's flow-control window holds back: once the client opens it, the rest arrives, then the close")
+    func answerHeldByClientWindow() async throws {
+        try await Self.withClient { gateway, client, _ in
+            let raw = try await RawConnection.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: client.group)
+            typealias Fuzz = GatewayHTTP2FuzzTests
+            // SETTINGS_INITIAL_WINDOW_SIZE 0: the answer's headers may come, not one byte of its body.
+            try await raw.send(
+                bytes: Fuzz.preface + Fuzz.frame(type: 4, flags: 0, stream: 0, payload: [0, 4, 0, 0, 0, 0])
+                    + Fuzz.frame(type: 1, flags: 0x5, stream: 1, payload: Fuzz.getHeaders)
+            )
+            #expect(await eventually(.seconds(10)) { Self.frames(raw.receivedBytes).contains { $0.type == 1 && $0.stream == 1 } })
+            let shutdown = Task { await gateway.shutdown(drainTimeout: .seconds(20)) }
+            // The drain's PING acknowledged: the final GOAWAY names stream 1, which stays open for its body.
+            #expect(await eventually(.seconds(10)) { Self.frames(raw.receivedBytes).contains { $0.type == 6 && $0.flags == 0 } })
+            let ping = try #require(Self.frames(raw.receivedBytes).first { $0.type == 6 && $0.flags == 0 })
+            try await raw.send(bytes: Fuzz.frame(type: 6, flags: 1, stream: 0, payload: ping.payload))
+            #expect(await eventually(.seconds(10)) { Self.frames(raw.receivedBytes).filter { $0.type == 7 }.count == 2 })
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(!raw.isClosed, "closed with the answer's body still held by the client's window")
+            #expect(!Self.frames(raw.receivedBytes).contains { $0.type == 0 })
+            // WINDOW_UPDATE of stream 1 by 1 MiB: the body goes out, its stream ends, and only then the connection.
+            try await raw.send(bytes: Fuzz.frame(type: 8, flags: 0, stream: 1, payload: [0, 0x10, 0, 0]))
+            #expect(await raw.waitForClose(timeout: .seconds(10)))
+            let frames = Self.frames(raw.receivedBytes)
+            let body = frames.filter { $0.type == 0 && $0.stream == 1 }
+            #expect(String(decoding: body.flatMap(\.payload), as: UTF8.self) == "ok\n", "\(frames.map(\.type))")
+            #expect(body.last?.flags == 1, "the body's last frame ends the stream")
+            let lastGoAway = try #require(frames.last { $0.type == 7 })
+            #expect(Array(lastGoAway.payload.prefix(8)) == [0, 0, 0, 1, 0, 0, 0, 0], "GOAWAY(1, NO_ERROR)")
+            #expect(await shutdown.value == 0, "no connection was cut at the deadline")
+            await raw.close()
+        }
+    }
+
+    /// The HTTP/2 frames in `bytes` (a server's: no preface), a partial one at the end left out.
+    static func frames(_ bytes: [UInt8]) -> [(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8])] {
+        var frames: [(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8])] = []
+        var at = 0
+        while at + 9 <= bytes.count {
+            let length = Int(bytes[at]) << 16 | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2])
+            guard at + 9 + length <= bytes.count else { break }
+            let stream = bytes[at + 5..<at + 9].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF
+            frames.append((bytes[at + 3], bytes[at + 4], stream, Array(bytes[at + 9..<at + 9 + length])))
+            at += 9 + length
+        }
+        return frames
+    }
+
     @Test("a drain closes an HTTP/2 connection with no open stream after the GOAWAYs, well before the drain's deadline")
     func idleConnectionCloses() async throws {
         try await Self.withClient { gateway, client, _ in

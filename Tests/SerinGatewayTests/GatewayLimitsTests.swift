@@ -203,7 +203,7 @@ struct GatewayLimitsTests {
         await backends.shutdown()
     }
 
-    @Test("a drain that times out cuts the connections still busy and says how many")
+    @Test("a drain that times out cuts the connections still busy and says how many; a second shutdown, during it or after, waits for it and says the same")
     func drainTimesOut() async throws {
         let backends = TestBackends()
         let backend = try await ObservedBackend.start(group: backends.group)
@@ -213,7 +213,10 @@ struct GatewayLimitsTests {
         let busy = try await RawConnection.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group)
         try await busy.send(Self.get)
         #expect(await eventually(.seconds(20)) { backend.heldRequests == 1 })
-        #expect(await gateway.shutdown(drainTimeout: .milliseconds(300)) == 1)
+        async let first = gateway.shutdown(drainTimeout: .milliseconds(300))
+        async let during = gateway.shutdown()
+        #expect(await [first, during] == [1, 1])
+        #expect(await gateway.shutdown() == 1)
         #expect(await busy.waitForClose())
         #expect(!busy.received.contains("200 OK"), "the held answer never came")
         await backend.close()
