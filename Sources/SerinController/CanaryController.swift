@@ -411,6 +411,12 @@ public actor CanaryController {
         return problems
     }
 
+    /// The router refused a split: the rollout decides what that means (`Rollout.weightsFailed`), and its event
+    /// says so in the log and the history.
+    private func weightsFailed(_ split: TrafficSplit, error: any Error, of name: ResourceName) {
+        step(name) { $0.weightsFailed(split, reason: "\(error)", now: adapters.clock.now()) }
+    }
+
     private func retired(_ lane: EffectLane, of name: ResourceName) {
         if retiring[name] === lane { retiring[name] = nil }
     }
@@ -508,8 +514,8 @@ public actor CanaryController {
                     try await adapters.router.setWeights(for: spec, split)
                     await broadcast(.weights(canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight))
                 } catch {
-                    logger(for: name).error(
-                        "\(name.name): cannot set weights \(split.stable.weight)/\(split.canary.weight): \(error)", error: error)
+                    // Decided before this lane goes on, so `settled()` sees the rollout's answer to it.
+                    await weightsFailed(split, error: error, of: name)
                 }
             case .runWebhooks(let run):
                 Task {

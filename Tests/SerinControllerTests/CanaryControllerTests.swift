@@ -187,19 +187,25 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("a weight change the router refuses is logged with the weights; the rollout goes on as decided")
+    @Test("a weight change the router refuses is a warning with the weights and, for the step's own, a failed check: the next pass sets them again, the one after advances")
     func refusedWeights() async throws {
         try await ControllerHarness.run { harness in
             harness.router.failWeights(with: PortFailure("the API server said no"))
             await harness.reconcile([try Self.spec()])
-            #expect(harness.lines.messages.filter { $0.contains("cannot set weights") } == [
-                "web: cannot set weights 100/0: the API server said no", "web: cannot set weights 90/10: the API server said no",
+            let refusals = harness.lines.entries.filter { $0.message.contains("cannot set weights") }
+            #expect(refusals.map(\.message) == [
+                "web: cannot set weights 100/0: the API server said no",
+                "web: halt: cannot set weights 90/10: the API server said no (1/3 failed checks)",
             ])
+            #expect(refusals.allSatisfy { $0.level == .warning && $0.metadata["canary"] == "shop/web" }, "\(refusals)")
             #expect(harness.weights().isEmpty)
-            #expect(try await harness.status().canaryWeight == 10)
+            #expect(try await harness.status().failedChecks == 1)
             harness.router.failWeights(with: nil)
             await harness.advance(by: .seconds(30))
-            #expect(harness.weights() == [50])
+            #expect(harness.weights() == [10], "the step's weights again, not the next step's")
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights() == [10, 50])
+            #expect(try await harness.store.events(for: Self.web, limit: nil).contains { $0.message.hasPrefix("web: halt: cannot set weights 90/10") })
         }
     }
 

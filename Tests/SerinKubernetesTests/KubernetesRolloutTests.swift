@@ -219,6 +219,21 @@ struct KubernetesRolloutTests {
         await hook.close()
     }
 
+    @Test("a Canary whose VirtualService does not exist is never promoted: each refused weight change is a failed check, and it rolls back at the threshold saying why")
+    func missingVirtualServiceRollsBack() async throws {
+        // Metrics that would pass every check, as a Prometheus with stale series of the canary's could.
+        try await Self.withController(prepare: { _ in }, metrics: { _ in ScriptedMetrics(ScriptedMetrics.healthy) }) { server, lines in
+            server.put(Self.canary(["interval": "300ms", "threshold": 2, "stepWeights": [50]]), at: Self.canaryKey)
+            #expect(await eventually(.seconds(30)) { Self.phase(server) == "Failed" }, "\(lines.messages)")
+            #expect(!lines.messages.contains { $0.contains("promot") }, "\(lines.messages)")
+            // The log line follows the saved status.
+            #expect(await eventually(.seconds(10)) { lines.messages.contains { $0.hasPrefix("web: rolled back: ") } })
+            let rolledBack = try #require(lines.messages.first { $0.hasPrefix("web: rolled back: ") }, "\(lines.messages)")
+            #expect(rolledBack.contains("VirtualService default/web-virtualservice does not exist"), "\(rolledBack)")
+            #expect(server.object(Self.vsKey) == nil, "nothing was created in its place")
+        }
+    }
+
     @Test("a controller restarted mid-rollout continues from the Canary's status: the rollout is not started again")
     func restartContinues() async throws {
         let gate = try await WebhookServer.start(group: MultiThreadedEventLoopGroup.singleton, status: 403)

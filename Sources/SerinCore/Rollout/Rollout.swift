@@ -205,7 +205,14 @@ public struct Rollout: Hashable, Sendable {
                             checkAgainIn: min(remaining, spec.analysis.interval), now: now, into: &actions)
             case .pass:
                 status.iteration += 1
-                if let pause = pauseHolding(now: now) {
+                if status.weightsRefused == true {
+                    // The step never served at its weights: set them again, and pass it only once they hold.
+                    status.weightsRefused = nil
+                    actions.append(.setWeights(split))
+                    hold(reason: "setting weights \(status.stableWeight)/\(status.canaryWeight) again: the router refused them",
+                         message: "setting weights \(status.stableWeight)/\(status.canaryWeight) again before passing the step",
+                         now: now, into: &actions)
+                } else if let pause = pauseHolding(now: now) {
                     holdForPause(pause, now: now, into: &actions)
                 } else {
                     status.holdReason = nil
@@ -233,6 +240,23 @@ public struct Rollout: Hashable, Sendable {
         case .notStarted, .confirmRollout, .preRollout, .primaryRollout, .promotionSteps, .postRollout, .finished:
             return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
         }
+        return .accepted(actions)
+    }
+
+    /// The router could not set `failed` (the API refused, the VirtualService is gone, nothing serves the canary).
+    /// While the steps are analysed at that split it is a failed check, and the step is not passed until the
+    /// weights hold: its next pass sets them again instead of advancing. So a rollout whose weights never reach
+    /// the routes rolls back at the threshold; it never promotes a canary that took no traffic. A split since
+    /// replaced, or one outside the analysis (a promotion, a rollback, a restore), is a warning in the history.
+    public mutating func weightsFailed(_ failed: TrafficSplit, reason: String, now: RolloutInstant) -> RolloutOutcome {
+        var actions: [RolloutAction] = []
+        let message = "cannot set weights \(failed.stable.weight)/\(failed.canary.weight): \(reason)"
+        guard status.phase == .progressing, status.stage == .analysis, failed == split else {
+            record(.warning, message, now: now, into: &actions)
+            return .accepted(actions)
+        }
+        status.weightsRefused = true
+        failCheck(message, now: now, into: &actions)
         return .accepted(actions)
     }
 

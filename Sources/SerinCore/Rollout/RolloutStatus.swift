@@ -48,6 +48,9 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     public internal(set) var lastTicket: Int
     /// When the current step's weight was set: the statistical judge reads the whole step from here.
     public internal(set) var stepStartedAt: RolloutInstant?
+    /// The router refused the current step's weights (`weightsFailed`): the step's next pass sets them again
+    /// instead of advancing. Nil once they are sent again, and in state stored before this was kept.
+    public internal(set) var weightsRefused: Bool?
 
     /// The newest releases of this Canary, oldest first (at most `Release.kept`); nil in state stored before
     /// releases were recorded.
@@ -102,6 +105,7 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         self.pending = nil
         self.lastTicket = 0
         self.stepStartedAt = nil
+        self.weightsRefused = nil
         self.releaseLog = nil
         self.retiredStable = nil
         self.primaryServes = nil

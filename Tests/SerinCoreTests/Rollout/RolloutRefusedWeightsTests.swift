@@ -1,0 +1,69 @@
+import Foundation
+import SerinCore
+import Testing
+
+/// What a rollout makes of weights its router could not set: it never passes a step whose weights never reached
+/// the routes, so a canary that took no traffic is never promoted.
+@Suite("Rollout with weights the router refused")
+struct RolloutRefusedWeightsTests {
+    @Test("a refused step is a failed check; its next pass sets the weights again instead of advancing; the pass after that advances")
+    func refusedStepIsRetried() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 3))
+        driver.start(0)
+        let refused = driver.rollout.split
+        #expect(refused.canary.weight == 10)
+        let outcome = driver.send { $0.weightsFailed(refused, reason: "VirtualService shop/web does not exist", now: t(1)) }
+        #expect(outcome == .accepted([
+            .record(RolloutEvent(instant: t(1), severity: .warning,
+                                 message: "web: halt: cannot set weights 90/10: VirtualService shop/web does not exist (1/3 failed checks)")),
+        ]))
+        #expect(driver.rollout.status.failedChecks == 1)
+        #expect(driver.rollout.status.holdReason == "cannot set weights 90/10: VirtualService shop/web does not exist")
+        // Its state survives a restart: the step is still owed its weights.
+        driver.rollout = try driver.storedAndRestored()
+        let at = try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 10, "not advanced")
+        #expect(driver.log.suffix(2) == [
+            .setWeights(refused),
+            .record(RolloutEvent(instant: t(at), severity: .normal, message: "web: setting weights 90/10 again before passing the step")),
+        ])
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 50, "the weights held: the step passed")
+        #expect(driver.rollout.status.failedChecks == 1)
+    }
+
+    @Test("weights refused at every step roll the rollout back at the threshold; it is never promoted")
+    func refusedEveryTimeRollsBack() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 2))
+        driver.start(0)
+        driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(1)) }
+        try driver.completeInterval(with: .pass)
+        let retried = try #require(driver.log.last { if case .setWeights = $0 { true } else { false } })
+        guard case .setWeights(let split) = retried else { return }
+        driver.send { $0.weightsFailed(split, reason: "the API server said no", now: t(62)) }
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.rollout.status.failedChecks == 2)
+        #expect(!driver.log.contains(.phaseChanged(to: .promoting)))
+        let messages = driver.log.compactMap { if case .record(let event) = $0 { event.message } else { nil } }
+        #expect(messages.contains { $0.hasPrefix("web: rolled back: ") && $0.contains("cannot set weights 90/10: the API server said no (2/2 failed checks)") },
+                "\(messages)")
+    }
+
+    @Test("a refused split the rollout has moved past, or one outside the analysis, is a warning only")
+    func staleOrOutsideAnalysisIsAWarning() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 2))
+        driver.start(0)
+        let first = driver.rollout.split
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 50)
+        #expect(driver.send { $0.weightsFailed(first, reason: "late", now: t(31)) } == .accepted([
+            .record(RolloutEvent(instant: t(31), severity: .warning, message: "web: cannot set weights 90/10: late")),
+        ]))
+        #expect(driver.rollout.status.failedChecks == 0)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.phase == .succeeded)
+        driver.send { $0.weightsFailed($0.split, reason: "gone", now: t(70)) }
+        #expect(driver.rollout.status.phase == .succeeded)
+        #expect(driver.rollout.status.message == "web: cannot set weights 0/100: gone")
+    }
+}
