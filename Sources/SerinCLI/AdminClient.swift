@@ -147,7 +147,7 @@ struct ServerOption: ParsableArguments {
         var url = text.contains("://") ? text : "http://" + text
         while url.hasSuffix("/") { url.removeLast() }
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme), parsed.host?.isEmpty == false,
-            parsed.query == nil, parsed.user == nil
+            parsed.query == nil, parsed.fragment == nil, parsed.user == nil, (parsed.port ?? 80) <= 65535
         else { return nil }
         return url
     }

@@ -70,6 +70,35 @@ struct ManifestDecoderTests {
         #expect(resources.map(\.name.name) == ["gw", "vs", "dr", "se"])
     }
 
+    @Test(
+        "refuses a name or namespace Kubernetes would refuse, at its place, and decodes nothing of that document",
+        arguments: [
+            ("{name: \"we b\"}", "metadata.name \"we b\" is not a name Kubernetes accepts"),
+            ("{name: Web}", "metadata.name \"Web\" is not a name Kubernetes accepts"),
+            ("{name: \"web?x=1\"}", "metadata.name \"web?x=1\" is not a name Kubernetes accepts"),
+            ("{name: web-, namespace: shop}", "metadata.name \"web-\" is not a name Kubernetes accepts"),
+            ("{name: web, namespace: shop.eu}", "metadata.namespace \"shop.eu\" is not a namespace Kubernetes accepts"),
+        ]
+    )
+    func invalidNames(metadata: String, message: String) {
+        let (resources, diagnostics) = Fixture.decode("apiVersion: v1\nkind: Service\nmetadata: \(metadata)\nspec: {ports: [{port: 80}]}\n")
+        #expect(resources.isEmpty)
+        #expect(diagnostics.count == 1, "\(Fixture.messages(diagnostics))")
+        #expect(diagnostics.first?.message.hasPrefix(message) == true, "\(Fixture.messages(diagnostics))")
+        #expect(diagnostics.first?.location?.line == 3)
+    }
+
+    @Test("accepts the names Kubernetes does: dots, digits first, 253 characters")
+    func validNames() {
+        let long = String(repeating: "a", count: 253)
+        for name in ["web.v2", "1web", "web-v1-service", long] {
+            let (resources, diagnostics) = Fixture.decode("apiVersion: v1\nkind: Service\nmetadata: {name: \(name), namespace: shop-1}\nspec: {ports: [{port: 80}]}\n")
+            #expect(diagnostics.isEmpty, "\(name): \(Fixture.messages(diagnostics))")
+            #expect(resources.first?.name == ResourceName(namespace: "shop-1", name: name))
+        }
+        #expect(!Fixture.decode("apiVersion: v1\nkind: Service\nmetadata: {name: a\(long)}\nspec: {ports: [{port: 80}]}\n").diagnostics.isEmpty)
+    }
+
     @Test("skips empty documents and comment-only documents")
     func emptyDocuments() {
         let yaml = """

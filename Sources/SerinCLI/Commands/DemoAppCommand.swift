@@ -69,7 +69,8 @@ struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertibl
         for (suffix, milliseconds) in units where argument.hasSuffix(suffix) {
             let number = argument.dropLast(suffix.count)
             // "ms" also ends in "s": a number part that still ends in "m" belongs to "ms".
-            guard let value = Double(number), value >= 0 else { continue }
+            // Up to about 30,000 years: Int64 milliseconds, with room; more (or 1e300s) is refused, not a crash.
+            guard let value = Double(number), value >= 0, value * Double(milliseconds) < 1e15 else { continue }
             duration = .milliseconds(Int64(value * Double(milliseconds)))
             text = argument
             return

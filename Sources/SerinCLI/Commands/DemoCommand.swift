@@ -92,7 +92,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func validate() throws {
         if rate < 1 { throw ValidationError("--rate must be at least 1, got \(rate)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try ServingOptions.validate(threads: threads)
         if !(0...1).contains(canaryErrorRate) { throw ValidationError("--canary-error-rate must be between 0 and 1, got \(canaryErrorRate)") }
     }
 

@@ -93,11 +93,20 @@ struct ServingOptions: ParsableArguments {
 
     var drain: TimeAmount { .nanoseconds(Int64(drainTimeout * 1e9)) }
 
+    /// The most event loops a gateway runs: each holds a thread and three descriptors, and past the cores they
+    /// only add switching (SwiftNIO asserts when the descriptors run out; this says so first).
+    static let maxThreads = 256
+
+    static func validate(threads: Int?) throws {
+        guard let threads, !(1...maxThreads).contains(threads) else { return }
+        throw ValidationError("--threads must be 1-\(maxThreads) (one per core serves best; this machine has \(System.coreCount)), got \(threads)")
+    }
+
     func validate() throws {
         if adminReadRequiresToken, adminToken.adminTokenFile == nil, ProcessInfo.processInfo.environment[AdminTokenOption.environmentVariable] == nil {
             throw ValidationError("--admin-read-requires-token needs a token: pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try ServingOptions.validate(threads: threads)
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         if !(0.001...86400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
