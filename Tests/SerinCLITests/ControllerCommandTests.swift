@@ -60,6 +60,27 @@ struct ControllerCommandTests {
         await backends.shutdown()
     }
 
+    @Test("an API server that fails its first requests is waited for, with backoff: the controller keeps running and answers once it does")
+    func apiServerDownAtStart() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        let directory = try SerinProcess.temporaryDirectory()
+        server.failNext(3, status: 503, reason: "ServiceUnavailable")
+        let backends = TestBackends()
+        let adminPort = try await backends.freePort()
+        let controller = try SerinProcess.launch([
+            "controller", "--kubeconfig", try server.writeKubeconfig(in: directory), "--admin", "127.0.0.1:\(adminPort)",
+            "--prometheus", "http://127.0.0.1:9",
+        ])
+        #expect(await controller.waitForOutput("cannot read the rollouts from Canary status", timeout: .seconds(30)), "\(controller.printed)")
+        // Watching Canaries once the API answers: the Canaries and both groups' MetricTemplates.
+        #expect(await eventually(.seconds(60)) { server.watchCount >= 3 }, "\(controller.printed)")
+        #expect(controller.printed.contains("trying again in 4s"), "\(controller.printed)")
+        controller.signal(SIGTERM)
+        #expect(await controller.waitForExit() == 0, "\(controller.printed)")
+        await server.close()
+        await backends.shutdown()
+    }
+
     @Test("a kubeconfig context that does not exist is refused with the contexts there are; exit 1")
     func unknownContext() async throws {
         let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)

@@ -139,11 +139,20 @@ struct ControllerCommand: AsyncParsableCommand {
     ) -> @Sendable () async -> Void {
         let (namespace, groups) = (self.namespace, self.groups)
         return {
-            do {
-                try await controller.restore()
-            } catch {
-                logger.error("cannot read the rollouts from Canary status: \(error)", error: error)
-                return
+            // An API server not answering yet (the controller's pod started first, a network blip) is waited for,
+            // with backoff, as the watchers wait for theirs: ending here would end the process.
+            var delay = Duration.seconds(1)
+            while true {
+                do {
+                    try await controller.restore()
+                    break
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.error("cannot read the rollouts from Canary status: \(error); trying again in \(Readable.duration(delay))", error: error)
+                    try? await Task.sleep(for: delay)
+                    if Task.isCancelled { return }
+                    delay = min(delay * 2, .seconds(30))
+                }
             }
             // A new term starts afresh: what the last one said and handed over may have changed since.
             let watcher = CanaryWatcher(
