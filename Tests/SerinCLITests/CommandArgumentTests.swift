@@ -14,6 +14,11 @@ struct CommandArgumentTests {
             (["promote", "web", "--timeout", "1e300s"], "--timeout"),
             (["gateway", "-f", "examples/seed", "--threads", "100000"], "--threads must be 1-256"),
             (["demo", "--threads", "0"], "--threads must be 1-256"),
+            (["up", "-f", "examples/seed", "--state", ""], "--state takes the path of the SQLite state file, got an empty one"),
+            (["history", ""], #"a Canary is named NAME or NAMESPACE/NAME, each lowercase letters, digits, '-' and '.' (web, shop/web), got """#),
+            (["pause", "we b"], #"got "we b""#),
+            (["status", "web?x=1"], #"got "web?x=1""#),
+            (["promote", "shop/web/x"], #"got "shop/web/x""#),
         ]
     )
     func refused(arguments: [String], message: String) async throws {

@@ -178,7 +178,8 @@ extension UpCommandTests {
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
         let directory = try Self.manifestDirectory(
-            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "5s", stepWeights: [25, 50, 75], progressDeadline: "2m")
+            // The first step stays for the status checks below, however slowly each command starts on a busy machine.
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "30s", stepWeights: [25, 50, 75], progressDeadline: "2m")
         )
         let (up, adminPort, gatewayPort) = try await Self.launchOnFreePorts(directory, state: directory.appendingPathComponent("state.sqlite").path)
         let server = "http://127.0.0.1:\(adminPort)"

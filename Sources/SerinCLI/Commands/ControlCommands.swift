@@ -37,6 +37,7 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var endpoint: CanaryEndpoint
 
     func validate() throws {
+        if let name { try CanaryReference.check(name) }
         if watch {
             guard name != nil else { throw ValidationError("--watch follows one Canary: name it (serin status web -w)") }
             guard output == .table else { throw ValidationError("--watch draws a live line; leave out -o json") }
@@ -94,6 +95,8 @@ struct CanaryActionCommand: ParsableArguments {
     var timeout: DurationArgument = DurationArgument(.seconds(30))
 
     @OptionGroup var endpoint: CanaryEndpoint
+
+    func validate() throws { try CanaryReference.check(name) }
 
     func perform(_ command: RolloutCommand) async throws {
         guard let cluster = try endpoint.clusterCanaries() else {
@@ -171,6 +174,11 @@ struct HistoryCommand: AsyncParsableCommand {
     var output: OutputFormat = .table
 
     @OptionGroup var endpoint: CanaryEndpoint
+
+    func validate() throws {
+        try CanaryReference.check(name)
+        if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
+    }
 
     func run() async throws {
         let history: CanaryHistory
@@ -277,5 +285,16 @@ enum StatusTable {
             lines.append(message.hasPrefix("\(status.name): ") ? message : "\(status.name): \(message)")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// A Canary named on the command line, `NAME` or `NAMESPACE/NAME`, checked as Kubernetes checks names: a slip
+/// ('', 'we b', 'web?x=1') is said here, not sent along in a URL path where it would name something else.
+enum CanaryReference {
+    static func check(_ reference: String) throws {
+        let parts = reference.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard (1...2).contains(parts.count), parts.allSatisfy(ResourceName.isSubdomain) else {
+            throw ValidationError("a Canary is named NAME or NAMESPACE/NAME, each lowercase letters, digits, '-' and '.' (web, shop/web), got \"\(reference)\"")
+        }
     }
 }

@@ -92,6 +92,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func validate() throws {
         if rate < 1 { throw ValidationError("--rate must be at least 1, got \(rate)") }
+        if state?.isEmpty == true { throw ValidationError("--state takes the path of the SQLite state file, got an empty one") }
         try ServingOptions.validate(threads: threads)
         if !(0...1).contains(canaryErrorRate) { throw ValidationError("--canary-error-rate must be between 0 and 1, got \(canaryErrorRate)") }
     }

@@ -58,6 +58,7 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if state.isEmpty { throw ValidationError("--state takes the path of the SQLite state file, got an empty one") }
         if let historyRetention {
             do {
                 _ = try HistoryRetention(parsing: historyRetention)

@@ -34,3 +34,17 @@ extension ResourceName {
     /// applies inside the mesh.
     public static let mesh = ResourceName(namespace: "", name: "mesh")
 }
+
+extension ResourceName {
+    /// A lowercase RFC 1123 subdomain, as Kubernetes requires of most objects' names: what a URL path, a label and
+    /// `serin pause NAME` carry without quoting.
+    public static func isSubdomain(_ text: String) -> Bool {
+        guard (1...253).contains(text.utf8.count) else { return false }
+        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            let bytes = Array(label.utf8)
+            guard let first = bytes.first, let last = bytes.last else { return false }
+            let alphanumeric: (UInt8) -> Bool = { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
+            return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == 0x2D }
+        }
+    }
+}

@@ -110,14 +110,14 @@ public enum ManifestDecoder {
             reader.error("metadata.name must not be empty", at: nameField.node)
             return nil
         }
-        guard isSubdomain(name) else {
+        guard ResourceName.isSubdomain(name) else {
             reader.error("metadata.name \"\(name)\" is not a name Kubernetes accepts: expected a lowercase RFC 1123 subdomain "
                 + "(a-z, 0-9, '-' and '.', starting and ending with a letter or digit, at most 253 characters)", at: nameField.node)
             return nil
         }
         var namespace = ResourceName.defaultNamespace
         if let namespaceField = metadata["namespace"], let written = reader.string(namespaceField) {
-            guard written.count <= 63, isSubdomain(written), !written.contains(".") else {
+            guard written.count <= 63, ResourceName.isSubdomain(written), !written.contains(".") else {
                 reader.error("metadata.namespace \"\(written)\" is not a namespace Kubernetes accepts: expected a lowercase RFC 1123 label "
                     + "(a-z, 0-9 and '-', starting and ending with a letter or digit, at most 63 characters)", at: namespaceField.node)
                 return nil
@@ -125,18 +125,6 @@ public enum ManifestDecoder {
             namespace = written
         }
         return ResourceName(namespace: namespace, name: name)
-    }
-
-    /// A lowercase RFC 1123 subdomain, as Kubernetes requires of most objects' names: what a URL path, a label and
-    /// `serin pause NAME` carry without quoting.
-    static func isSubdomain(_ text: String) -> Bool {
-        guard (1...253).contains(text.utf8.count) else { return false }
-        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            let bytes = Array(label.utf8)
-            guard let first = bytes.first, let last = bytes.last else { return false }
-            let alphanumeric: (UInt8) -> Bool = { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
-            return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == 0x2D }
-        }
     }
 
     private static func decodeSpec(
