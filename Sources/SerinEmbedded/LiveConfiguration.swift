@@ -77,8 +77,11 @@ public actor LiveConfiguration {
         let decoded = ManifestDecoder.decode(sources)
         let appliedPaths = Set(sources.map(\.path))
         let appliedNames = Set(decoded.resources.filter { $0.kind == .virtualService }.map(\.name))
-        if decoded.diagnostics.containsErrors {
-            return ApplyReport(applied: false, results: [], diagnostics: decoded.diagnostics.map(\.description))
+        // Two of one kind and name in what is applied: the second would silently replace the first, as `serin
+        // validate` says of the same files.
+        let problems = decoded.diagnostics + ManifestValidator.duplicates(in: decoded.resources)
+        if problems.containsErrors {
+            return ApplyReport(applied: false, results: [], diagnostics: problems.map(\.description))
         }
         var merged = resources
         var results: [String] = []

@@ -46,6 +46,38 @@ struct LiveConfigurationTests {
         await runtime.shutdown()
     }
 
+    @Test("an apply naming one resource twice is refused as serin validate refuses it, and changes nothing; applied again unchanged, it says so")
+    func duplicateInOneApply() async throws {
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9))
+        let runtime = try await GatewayRuntime.start(
+            resources: decoded.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
+        )
+        let live = runtime.live
+        let entry: (String) -> String = { address in
+            """
+            apiVersion: networking.istio.io/v1beta1
+            kind: ServiceEntry
+            metadata: {name: web-v3-service}
+            spec:
+              hosts: [web-v3-service]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              endpoints: [{address: \(address)}]
+            """
+        }
+        let before = await live.resources
+        let twice = await live.apply([ManifestSource(path: "v3.yaml", text: entry("127.0.0.1") + "\n---\n" + entry("127.0.0.2"))])
+        #expect(!twice.applied)
+        #expect(twice.diagnostics == ["v3.yaml:11:1: error: duplicate ServiceEntry default/web-v3-service: already defined at v3.yaml:1:1"])
+        #expect(await live.resources == before)
+        let once = await live.apply([ManifestSource(path: "v3.yaml", text: entry("127.0.0.1"))])
+        #expect(once.results == ["serviceentry/web-v3-service created"], "\(once)")
+        let again = await live.apply([ManifestSource(path: "v3.yaml", text: entry("127.0.0.1"))])
+        #expect(again.results == ["serviceentry/web-v3-service unchanged"], "\(again)")
+        await runtime.shutdown()
+    }
+
     @Test("weight for a canary nothing serves is refused and the routes stay as they were; weight 0 for it (a rollback) is not refused")
     func canaryWithoutEndpointsKeepsTheRoutes() async throws {
         let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9))

@@ -27,7 +27,7 @@ public enum ManifestValidator {
     }
 
     /// Two resources of one kind with one namespace/name: the second would silently replace the first.
-    static func duplicates(in resources: [LocatedResource]) -> [Diagnostic] {
+    public static func duplicates(in resources: [LocatedResource]) -> [Diagnostic] {
         var first: [String: LocatedResource] = [:]
         var diagnostics: [Diagnostic] = []
         for located in resources {
