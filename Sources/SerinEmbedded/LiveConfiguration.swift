@@ -117,7 +117,14 @@ public actor LiveConfiguration {
             if !refusals.isEmpty {
                 return ApplyReport(applied: false, results: [], diagnostics: (reported + refusals).map(\.description))
             }
+            let written = merged
             merged = Self.routing(merged, keeping: admitted.routing, in: appliedNames)
+            // Say it where the weights as written did not take: a rollout owns them, as it owned them before.
+            for (index, kept) in merged.enumerated() where kept.resource != written[index].resource {
+                guard let split = admitted.routing[kept.name], let line = results.firstIndex(where: { $0.hasPrefix("virtualservice/\(kept.name.name) ") })
+                else { continue }
+                results[line] += " (its weights stay \(split.stable.weight)/\(split.canary.weight): a rollout owns them)"
+            }
         }
         do {
             try await gateway.install(RouteTable(compiling: MeshConfig(resources: merged)))

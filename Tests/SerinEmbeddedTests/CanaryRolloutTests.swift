@@ -206,6 +206,20 @@ struct CanaryRolloutTests {
 }
 
 extension CanaryRolloutTests {
+    @Test("the seed's VirtualService applied again after a promotion keeps the rollout's weights, and the apply says so")
+    func reappliedVirtualServiceSaysItKeepsTheWeights() async throws {
+        // No written stable: after the promotion v2 is the stable, and the Canary as written still holds.
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "300ms", stableHost: nil)) { harness in
+            _ = try await harness.waitFor("v2 promoted") { $0.phase == .succeeded }
+            let file = try #require(SeedManifests.sources(v1: 9, v2: 9).first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
+            let report = await harness.runtime.live.apply([file])
+            #expect(report.applied, "\(report.diagnostics)")
+            #expect(report.results.contains("virtualservice/web-virtualservice configured (its weights stay 0/100: a rollout owns them)"),
+                    "\(report.results)")
+            #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
+        }
+    }
+
     @Test("applying a Canary with a new canary destination starts a new rollout from the first step")
     func newCanaryDestinationRestarts() async throws {
         let v3 = try await TestBackends().start("v3")
