@@ -3,7 +3,9 @@ import HTTPTypes
 import Hummingbird
 import SerinGateway
 import SerinListener
+import NIOCore
 import SerinServer
+import SerinStore
 
 /// The embedded gateway's own admin routes: its configuration (`/config`), applying files to it (`/apply`)
 /// and, when no controller serves `/metrics` with the gateway's families in front, its metrics.
@@ -20,15 +22,21 @@ enum GatewayAdminRoutes {
         }
         routes.add(.post, "/apply") { request, _ in
             var request = request
-            guard let body = try? await request.collectBody(upTo: maxApplyBytes) else {
-                return .text("request body larger than \(maxApplyBytes) bytes\n", status: 413)
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: maxApplyBytes)
+            } catch is NIOTooManyBytesError {
+                return .json(APIError(error: "request body larger than \(maxApplyBytes) bytes"), status: 413)
+            } catch {
+                return .json(APIError(error: "cannot read the request body: \(error)"), status: 400)
             }
             do {
                 let applyRequest = try JSONDecoder().decode(ApplyRequest.self, from: Data(body.readableBytesView))
                 let report = await live.apply(applyRequest.sources)
                 return .json(report, status: report.applied ? 200 : 422)
             } catch {
-                return .text("POST /apply expects JSON {\"sources\": [{\"path\", \"text\"}]}: \(error)\n", status: 400)
+                let why = error.readableDecodingFailure
+                return .json(APIError(error: "POST /apply expects JSON {\"sources\": [{\"path\", \"text\"}]}: \(why)"), status: 400)
             }
         }
     }

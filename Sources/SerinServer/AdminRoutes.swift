@@ -7,7 +7,7 @@ import Synchronization
 
 /// The admin listener's one router: Hummingbird's, behind the admin token, with the answers Hummingbird's
 /// router does not give and clients rely on: 405 with `Allow` for a path served with other methods, and
-/// `not found: PATH` for the rest (or the answer of a prefix's own fallback, such as `/canaries/`'s).
+/// `{"error": "not found: PATH"}` for the rest (or the answer of a prefix's own fallback, such as `/canaries/`'s).
 ///
 /// Both modes build one, add their routes (`AdminSurface`, the embedded gateway's), then run it: as a
 /// ServiceLifecycle service (`application`) or in the background (`start`).
@@ -56,7 +56,7 @@ public final class AdminRoutes {
 }
 
 /// What the router could not route: 405 with `Allow` where the path has other methods, a prefix's
-/// fallback, or 404 `not found: PATH`.
+/// fallback, or 404 `not found: PATH`, each as the API's JSON error.
 final class UnroutedRequests: RouterMiddleware, Sendable {
     typealias Context = AdminRoutes.Context
 
@@ -90,11 +90,9 @@ final class UnroutedRequests: RouterMiddleware, Sendable {
         }
         if let allowed {
             let allow = allowed.sorted().joined(separator: ", ")
-            return .text(
-                "method \(request.method) not allowed on \(path); use \(allow)\n", status: 405, headers: [.allow: allow]
-            )
+            return .json(APIError(error: "method \(request.method) not allowed on \(path); use \(allow)"), status: 405, headers: [.allow: allow])
         }
         if let fallback { return await fallback(request) }
-        return .text("not found: \(path)\n", status: 404)
+        return .json(APIError(error: "not found: \(path)"), status: 404)
     }
 }

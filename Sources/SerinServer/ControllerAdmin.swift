@@ -153,6 +153,10 @@ public enum ControllerAdmin {
 /// An API error body: `{"error": "..."}`.
 public struct APIError: Codable, Sendable, Error {
     public var error: String
+
+    public init(error: String) {
+        self.error = error
+    }
 }
 
 /// A Canary's train of releases, event history and measurements, as the API serves them.

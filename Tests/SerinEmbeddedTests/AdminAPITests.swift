@@ -209,11 +209,16 @@ struct AdminAPITests {
             let putReady = try await client.send(.PUT, "/readyz", timeout: .seconds(20))
             #expect(putReady.status == 405)
             #expect(putReady.header("allow") == "GET")
-            #expect(putReady.bodyText == "method PUT not allowed on /readyz; use GET\n")
+            #expect(try JSONDecoder().decode(APIError.self, from: Data(putReady.bodyText.utf8)).error == "method PUT not allowed on /readyz; use GET")
             let elsewhere = try await client.send(.GET, "/nothing/here?x=1", timeout: .seconds(20))
             #expect(elsewhere.status == 404)
-            #expect(elsewhere.header("content-type") == "text/plain; charset=utf-8")
-            #expect(elsewhere.bodyText == "not found: /nothing/here\n")
+            #expect(elsewhere.header("content-type") == "application/json")
+            #expect(try JSONDecoder().decode(APIError.self, from: Data(elsewhere.bodyText.utf8)).error == "not found: /nothing/here")
+            // What /apply cannot read is said in the API's JSON error too, as a person reads it.
+            let wrongShape = try await client.send(.POST, "/apply", body: Array(#"{"files": []}"#.utf8), timeout: .seconds(20))
+            #expect(wrongShape.status == 400)
+            #expect(try JSONDecoder().decode(APIError.self, from: Data(wrongShape.bodyText.utf8)).error
+                == #"POST /apply expects JSON {"sources": [{"path", "text"}]}: sources is missing"#)
             await client.close()
         }
     }
