@@ -77,7 +77,13 @@ struct ClusterCanaries {
         }
     }
 
+    /// A Canary whose spec the CLI cannot read (the controller refuses it too, saying why on the Canary).
+    struct Unreadable: Error {
+        var message: String
+    }
+
     private func explain(_ error: any Error) -> String {
+        if let unreadable = error as? Unreadable { return unreadable.message }
         guard let apiError = error as? KubernetesAPIError else { return "cannot reach the Kubernetes API at \(endpoint): \(error)" }
         switch apiError.code {
         case 401, 403: return "the Kubernetes API at \(endpoint) refused: \(apiError.message) (check the context's credentials and RBAC)"
@@ -93,14 +99,19 @@ struct ClusterCanaries {
         } else {
             objects = try await list(namespace: allNamespaces ? nil : namespace)
         }
-        return objects.compactMap { object in
+        var problems: [String] = []
+        let statuses = objects.compactMap { object -> CanaryStatus? in
             switch Self.status(of: object) {
             case .success(let status): return status
             case .failure(let problem):
-                Terminal.err("warning: \(problem.message)")
+                problems.append(problem.message)
                 return nil
             }
         }
+        // The one Canary asked for cannot be shown: that is the answer, not "no Canaries".
+        if name != nil, statuses.isEmpty, let problem = problems.first { throw Unreadable(message: problem) }
+        for problem in problems { Terminal.err("warning: \(problem)") }
+        return statuses
     }
 
     /// The Canary as the status shows it; one no controller has picked up yet, as its spec starts.
@@ -109,7 +120,10 @@ struct ClusterCanaries {
         if let state = CanaryGroup.of(canary).state(in: canary),
             let rollout = try? JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
         {
-            return .success(CanaryStatus(rollout: rollout, measurements: measurements))
+            var status = CanaryStatus(rollout: rollout, measurements: measurements)
+            // A refusal stands over what the last accepted spec did: nothing moves while it does.
+            if let refusal = KubernetesRolloutStore.refusal(in: canary) { status.message = "refused: \(refusal)" }
+            return .success(status)
         }
         return CanaryWatcher.spec(from: canary).flatMap { spec in
             do {

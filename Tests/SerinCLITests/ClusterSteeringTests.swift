@@ -180,6 +180,36 @@ struct ClusterSteeringTests {
             #expect(badConfig.stderr.contains("/nonexistent/kubeconfig"), "\(badConfig.stderr)")
         }
     }
+
+    @Test("serin status shows why a Canary is refused: one it cannot read is an error naming the problem, one whose change was refused shows the refusal over its last state")
+    func statusShowsRefusals() async throws {
+        try await Self.withCluster { server, kubeconfig, _ in
+            let typoKey = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "typo")
+            server.put(
+                [
+                    "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "typo", "namespace": "default"],
+                    "spec": [
+                        "targetRef": ["name": "web-virtualservice"], "canary": ["host": "web-v2-service"],
+                        "analysis": ["interval": "1h", "threshold": 2, "stepWeights": [150]],
+                    ],
+                ],
+                at: typoKey
+            )
+            let unreadable = try await SerinProcess.run(["status", "typo", "--kubeconfig", kubeconfig])
+            #expect(unreadable.status == 1, "\(unreadable.stdout)")
+            #expect(unreadable.stderr.contains("error: Canary default/typo is not valid: spec.analysis.stepWeights[0] is 150"), "\(unreadable.stderr)")
+            #expect(!unreadable.stdout.contains("no Canaries"), "\(unreadable.stdout)")
+            // The running Canary now says a stable that does not serve: refused, and the weights stay.
+            server.edit(Self.canaryKey) { object in
+                object = (try? object.applying([.replace(path: ["spec", "stable", "host"], value: "web-v3-service")])) ?? object
+            }
+            #expect(await eventually(.seconds(30)) { server.object(Self.canaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) != nil })
+            let refused = try await SerinProcess.run(["status", "web", "--kubeconfig", kubeconfig])
+            #expect(refused.status == 0, "\(refused.stderr)")
+            #expect(refused.stdout.contains("web: refused: ") && refused.stdout.contains("web-v3-service"), "\(refused.stdout)")
+            #expect(Self.weights(server) == [80, 20])
+        }
+    }
 }
 
 /// `serin controller --flagger-canaries`: a Flagger user's Canary on a Deployment, unchanged, run by Serin,
