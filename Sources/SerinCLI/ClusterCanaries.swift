@@ -145,6 +145,15 @@ struct ClusterCanaries {
         var attempt = 0
         while true {
             let current = try await canary(name)
+            // One waiting already is carried out when a controller comes: writing this over it would lose it unsaid.
+            if let waiting = CanaryCommandChannel.pendingRequest(in: current) {
+                Terminal.err(
+                    "error: canary/\(name) in namespace \(namespace) already has \(waiting.command) waiting for a controller to answer; "
+                        + "nothing was written. It will be carried out when one runs; to drop it instead: kubectl -n \(namespace) annotate "
+                        + "canary/\(name) \(CanaryCommandChannel.commandAnnotation)- \(CanaryCommandChannel.idAnnotation)-"
+                )
+                throw ExitCode(1)
+            }
             do {
                 let path = CanaryGroup.of(current).path(namespace: namespace, name: name)
                 _ = try await api.patch(path, CanaryCommandChannel.request(command, id: id, on: current))

@@ -148,6 +148,12 @@ struct ClusterSteeringTests {
             let unanswered = try await SerinProcess.run(["resume", "web", "--kubeconfig", kubeconfig, "--timeout", "1s"])
             #expect(unanswered.status == 1)
             #expect(unanswered.stderr.contains("resume is written on canary/web in namespace default, but no controller answered within 1s"), "\(unanswered.stderr)")
+            // A second command while the resume waits would replace it: refused, and the resume stays.
+            let over = try await SerinProcess.run(["abort", "web", "--kubeconfig", kubeconfig, "--timeout", "1s"])
+            #expect(over.status == 1)
+            #expect(over.stderr.contains("canary/web in namespace default already has resume waiting for a controller to answer; nothing was written"),
+                    "\(over.stderr)")
+            #expect(server.object(Self.canaryKey)?["metadata"]?["annotations"]?["serin.dev/command"] == "resume")
 
             // A new controller answers the waiting resume once, and does not pause again.
             let second = try SerinProcess.launch([
