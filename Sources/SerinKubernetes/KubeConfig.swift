@@ -68,10 +68,23 @@ public struct KubeConfig: Sendable, Equatable {
         }
     }
 
-    /// `--kubeconfig`, else the first file of `$KUBECONFIG`, else `~/.kube/config`.
-    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let list = environment["KUBECONFIG"], let first = list.split(separator: ":").first { return String(first) }
-        return (environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config"
+    /// The files of `$KUBECONFIG` in order (empty entries left out), else `~/.kube/config`.
+    public static func defaultPaths(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let listed = (environment["KUBECONFIG"] ?? "").split(separator: ":").map(String.init)
+        return listed.isEmpty ? [(environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config"] : listed
+    }
+
+    /// Several kubeconfigs as kubectl merges `$KUBECONFIG`: a cluster, user or context is taken from the first file
+    /// that names it, and the current-context from the first file that sets one.
+    public static func merged(_ configs: [KubeConfig]) -> KubeConfig {
+        var merged = KubeConfig(clusters: [:], users: [:], contexts: [:], currentContext: nil)
+        for config in configs {
+            merged.clusters.merge(config.clusters) { first, _ in first }
+            merged.users.merge(config.users) { first, _ in first }
+            merged.contexts.merge(config.contexts) { first, _ in first }
+            if merged.currentContext?.isEmpty ?? true { merged.currentContext = config.currentContext }
+        }
+        return merged
     }
 
     /// How a Serin process reaches its cluster: in a pod, given neither a kubeconfig nor a context, the service
@@ -82,8 +95,15 @@ public struct KubeConfig: Sendable, Equatable {
         if kubeconfig == nil, context == nil, environment["KUBERNETES_SERVICE_HOST"] != nil {
             return try InClusterConfig.connection(environment: environment)
         }
-        let path = kubeconfig ?? defaultPath(environment: environment)
-        return try load(path: path).connection(context: context, path: path)
+        if let kubeconfig { return try load(path: kubeconfig).connection(context: context, path: kubeconfig) }
+        let paths = defaultPaths(environment: environment)
+        guard paths.count > 1 else { return try load(path: paths[0]).connection(context: context, path: paths[0]) }
+        // As kubectl: files of the list that do not exist are passed over; one that exists must read.
+        let present = paths.filter { FileManager.default.fileExists(atPath: $0) }
+        guard !present.isEmpty else {
+            throw KubeConfigError(path: paths.joined(separator: ":"), line: nil, message: "none of the files $KUBECONFIG lists exists")
+        }
+        return try merged(present.map { try load(path: $0) }).connection(context: context, path: "$KUBECONFIG (\(present.joined(separator: ":")))")
     }
 
     /// Reads and decodes the file at `path`; relative paths inside it are relative to its directory, as kubectl

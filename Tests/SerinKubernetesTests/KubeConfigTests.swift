@@ -99,10 +99,37 @@ struct KubeConfigTests {
         }
     }
 
-    @Test("the kubeconfig path is --kubeconfig, else the first of $KUBECONFIG, else ~/.kube/config")
-    func defaultPath() {
-        #expect(KubeConfig.defaultPath(environment: ["KUBECONFIG": "/a/config:/b/config", "HOME": "/home/me"]) == "/a/config")
-        #expect(KubeConfig.defaultPath(environment: ["HOME": "/home/me"]) == "/home/me/.kube/config")
+    @Test("the kubeconfig is --kubeconfig, else the files of $KUBECONFIG, else ~/.kube/config")
+    func defaultPaths() {
+        #expect(KubeConfig.defaultPaths(environment: ["KUBECONFIG": "/a/config::/b/config", "HOME": "/home/me"]) == ["/a/config", "/b/config"])
+        #expect(KubeConfig.defaultPaths(environment: ["KUBECONFIG": "", "HOME": "/home/me"]) == ["/home/me/.kube/config"])
+        #expect(KubeConfig.defaultPaths(environment: ["HOME": "/home/me"]) == ["/home/me/.kube/config"])
+    }
+
+    @Test("several files in $KUBECONFIG merge as kubectl merges them: each name from the first file that has it, the current-context from the first that sets one, a missing file passed over")
+    func mergedKubeconfigs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serin-kc-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The first file sets no context and defines nothing the second needs; it does define a "prod" cluster first.
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: prod-cluster
+              cluster: {server: https://first.example:443}
+            """.write(toFile: directory + "/first", atomically: true, encoding: .utf8)
+        try Self.kubeconfig.write(toFile: directory + "/second", atomically: true, encoding: .utf8)
+        let environment = ["KUBECONFIG": "\(directory)/first:\(directory)/missing:\(directory)/second", "HOME": directory]
+        let dev = try KubeConfig.connection(kubeconfig: nil, context: nil, environment: environment)
+        #expect(dev.contextName == "dev")
+        #expect(dev.server.absoluteString == "https://127.0.0.1:6443")
+        #expect(dev.credential == .bearerToken("dev-token"))
+        let prod = try KubeConfig.connection(kubeconfig: nil, context: "prod", environment: environment)
+        #expect(prod.server.absoluteString == "https://first.example:443", "the first file's cluster of that name")
+        #expect(throws: KubeConfigError.self) {
+            try KubeConfig.connection(kubeconfig: nil, context: nil, environment: ["KUBECONFIG": "\(directory)/none:\(directory)/nothing"])
+        }
     }
 
     @Test("in a pod: the service host and port, the mounted token (re-read each time), CA and namespace")
