@@ -105,7 +105,11 @@ public struct KubernetesWorkloads: WorkloadManager {
                 return Self.readiness(of: try await api.get(primaryPath))
             }
             let target = try await api.get(.deployment(namespace: promotion.target.namespace, name: promotion.target.name))
-            let template = WorkloadObjects.primaryTemplate(of: target)["spec"]?["template"] ?? [:]
+            var fields = WorkloadObjects.primaryTemplate(of: target)["spec"]?["template"]?.objectValue ?? [:]
+            // A release of ConfigMap or Secret content alone leaves the template as it was: the revision on it makes
+            // the primary roll its pods, which then read the new content (environment variables only at start).
+            if let revision = promotion.revision { fields["metadata"] = .annotating(fields["metadata"], Self.revisionAnnotation, revision) }
+            let template = JSONValue.object(fields)
             let primary = try await api.update(primaryPath) { fields in
                 guard case .object(var spec)? = fields["spec"] else {
                     throw KubernetesWorkloadsError(message: "Deployment \(promotion.primary) has no spec")
@@ -128,6 +132,8 @@ public struct KubernetesWorkloads: WorkloadManager {
         }
     }
 
+    /// On the primary's pod template: the revision it was promoted to.
+    static let revisionAnnotation = "serin.dev/revision"
     /// On the primary: the ready replicas it must have before all traffic returns to it, when it has an autoscaler.
     static let neededAnnotation = "serin.dev/promotion-ready-replicas"
     /// On the primary's HorizontalPodAutoscaler: its `minReplicas` before a promotion raised it.

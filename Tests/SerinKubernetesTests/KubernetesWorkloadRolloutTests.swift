@@ -203,16 +203,23 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
-    @Test("new content in a ConfigMap the target reads is a new release, though the Deployment did not change")
+    @Test("new content in a ConfigMap the target reads is a new release, though the Deployment did not change; promoted, the primary's pods roll to read it")
     func configMapChangeReleases() async throws {
         try await Self.withWorkloadController { server, lines in
             server.put(Self.canary, at: Self.canaryKey)
             #expect(await eventually(.seconds(20)) { server.object(Self.target)?["status"]?["replicas"] == 0 }, "\(lines.messages)")
+            let before = server.object(Self.primary)?["spec"]?["template"]
             // Settled: no watch event is on its way that would make the controller look again anyway.
             try await Task.sleep(for: .milliseconds(500))
             server.edit(Self.key("v1", "configmaps", "podinfo-config")) { $0 = (try? $0.applying([.replace(path: ["data", "color"], value: "green")])) ?? $0 }
             #expect(await eventually(.seconds(20)) { Self.phase(server) == "Progressing" }, "\(lines.messages)")
             #expect(await eventually(.seconds(30)) { Self.phase(server) == "Succeeded" }, "\(lines.messages)")
+            // The same template but for the revision promoted: a new template, so the primary rolls its pods, which
+            // read the ConfigMap's new content (envFrom is read only when a pod starts).
+            let after = server.object(Self.primary)?["spec"]?["template"]
+            #expect(after != before)
+            #expect(after?["metadata"]?["annotations"]?["serin.dev/revision"]?.stringValue?.isEmpty == false, "\(String(describing: after))")
+            #expect(after?["spec"] == before?["spec"], "the pods' spec is the target's, as before")
         }
     }
 

@@ -69,15 +69,19 @@ public struct WorkloadPromotion: Hashable, Sendable {
     public let purpose: Purpose
     /// The primary's HorizontalPodAutoscaler, when the Canary names an `autoscalerRef`.
     public let primaryAutoscaler: ResourceName?
+    /// The revision promoted (template and the content of the ConfigMaps and Secrets it reads): stamped on the
+    /// primary's template, so a release of content alone still rolls the primary's pods.
+    public let revision: String?
 
     public init(
         ticket: RolloutTicket, target: ResourceName, primary: ResourceName, purpose: Purpose = .promotion,
-        primaryAutoscaler: ResourceName? = nil
+        primaryAutoscaler: ResourceName? = nil, revision: String? = nil
     ) {
         self.ticket = ticket
         self.target = target
         self.primary = primary
         self.purpose = purpose
         self.primaryAutoscaler = primaryAutoscaler
+        self.revision = revision
     }
 }

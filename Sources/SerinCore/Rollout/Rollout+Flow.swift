@@ -67,7 +67,8 @@ extension Rollout {
             let names = workloadNames(workload)
             actions.append(.promoteWorkload(WorkloadPromotion(
                 ticket: ticket, target: names.target, primary: names.primary,
-                purpose: status.phase == .initialized ? .baseline : .promotion, primaryAutoscaler: names.primaryAutoscaler)))
+                purpose: status.phase == .initialized ? .baseline : .promotion, primaryAutoscaler: names.primaryAutoscaler,
+                revision: workload.revision)))
         case .confirmRollout:
             if !requestWebhooks(.confirmRollout, into: &actions) {
                 enter(.preRollout, now: now, into: &actions)
