@@ -193,7 +193,7 @@ let package = Package(
             name: "SerinEmbedded",
             dependencies: serving + [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinController", "SerinStore",
-                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle", "SerinListener",
+                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle", "SerinListener", "SerinSockets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -207,7 +207,7 @@ let package = Package(
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLogging",
-                "SerinLifecycle", "SerinListener", "SerinStore",
+                "SerinLifecycle", "SerinListener", "SerinStore", "SerinSockets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

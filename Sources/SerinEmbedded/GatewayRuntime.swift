@@ -9,6 +9,7 @@ import SerinLifecycle
 import SerinListener
 import SerinManifests
 import SerinServer
+import SerinSockets
 import SerinPrometheus
 import SerinStore
 import SerinWebhooks
@@ -117,7 +118,7 @@ public final class GatewayRuntime: Service, Sendable {
             case .mesh(let error):
                 return "\(error); pick another with --mesh HOST:PORT"
             case .admin(let address, let underlying):
-                return "cannot serve the admin endpoint on \(address): \(underlying); pick another with --admin HOST:PORT"
+                return "cannot serve the admin endpoint on \(address): \(TransportErrorText.describe(underlying)); pick another with --admin HOST:PORT"
             case .state(let error):
                 return "\(error)"
             case .adminAccess(let problem):

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SerinListener
 import SerinManifests
 import SerinTesting
@@ -9,6 +10,22 @@ import Testing
 /// `serin gateway` as a process: what a user sees when they stop it.
 @Suite("serin gateway", .timeLimit(.minutes(2)))
 struct GatewayCommandTests {
+    @Test("an admin address another process holds is refused in words, with the flag that fixes it, exit 1")
+    func adminAddressTaken() async throws {
+        let holder = try await TestHTTPServer.start(group: MultiThreadedEventLoopGroup.singleton) { _ in .text("mine") }
+        let backends = TestBackends(threads: 1)
+        let gatewayPort = try await backends.freePort()
+        await backends.shutdown()
+        let result = try await SerinProcess.run([
+            "gateway", "-f", "examples/seed", "--port-offset", "\(gatewayPort - 80)", "--admin", "127.0.0.1:\(holder.port)",
+        ])
+        await holder.close()
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stderr.contains("error: cannot serve the admin endpoint on 127.0.0.1:\(holder.port): address already in use; pick another with --admin HOST:PORT"),
+                "\(result.stderr)")
+        #expect(!result.stderr.contains("errno"), "\(result.stderr)")
+    }
+
     @Test("SIGTERM drains: the request in flight gets its whole answer, new connections are refused, exit status 0")
     func sigtermDrains() async throws {
         let backends = TestBackends(threads: 2)

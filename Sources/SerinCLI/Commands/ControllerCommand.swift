@@ -8,6 +8,7 @@ import SerinLifecycle
 import SerinListener
 import SerinPrometheus
 import SerinServer
+import SerinSockets
 import SerinWebhooks
 import NIOPosix
 
@@ -215,7 +216,7 @@ struct ControllerCommand: AsyncParsableCommand {
         do {
             return try await routes.start(host: admin.host, port: admin.port, group: MultiThreadedEventLoopGroup.singleton)
         } catch {
-            reporter.error("serin controller: cannot listen on \(admin) for the admin API: \(error) (pick another with --admin)")
+            reporter.error("serin controller: cannot listen on \(admin) for the admin API: \(TransportErrorText.describe(error)) (pick another with --admin)")
             throw ExitCode(1)
         }
     }

@@ -5,6 +5,7 @@ import SerinCore
 import SerinDemoApp
 import SerinLifecycle
 import SerinListener
+import SerinSockets
 
 /// `serin demo-app`: one version of the seed's canary-tester page, to put behind the gateway.
 struct DemoAppCommand: AsyncParsableCommand {
@@ -44,7 +45,7 @@ struct DemoAppCommand: AsyncParsableCommand {
         do {
             server = try await app.serve(group: MultiThreadedEventLoopGroup.singleton, host: address, port: port)
         } catch {
-            logging.reporter(logger).error("cannot listen on \(address):\(port): \(error); pick another with --port N")
+            logging.reporter(logger).error("cannot listen on \(address):\(port): \(TransportErrorText.describe(error)); pick another with --port N")
             throw ExitCode(1)
         }
         try await SignalledGroup.run(
