@@ -88,6 +88,15 @@ struct ManifestDecoderTests {
         #expect(diagnostics.first?.location?.line == 3)
     }
 
+    @Test("an integer past 64 bits is said to be too large, at its place")
+    func integerTooLarge() {
+        let (resources, diagnostics) = Fixture.decode("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 99999999999999999999}]}\n")
+        #expect(resources.isEmpty)
+        #expect(Fixture.messages(diagnostics) == [
+            "test.yaml:4:23: error: spec.ports[0].port: 99999999999999999999 is too large, expected an integer of at most 9223372036854775807",
+        ])
+    }
+
     @Test("accepts the names Kubernetes does: dots, digits first, 253 characters")
     func validNames() {
         let long = String(repeating: "a", count: 253)

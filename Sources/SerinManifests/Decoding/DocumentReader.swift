@@ -170,7 +170,12 @@ final class DocumentReader {
 
     func int(_ field: Field) -> Int? {
         guard field.node.tagName == .int, let value = field.node.int else {
-            typeMismatch(field, expected: "an integer")
+            if field.node.tagName == .int, case .scalar(let scalar) = field.node {
+                // An integer, but past what 64 bits hold: say that, not "expected an integer, got integer".
+                error("\(field.path): \(scalar.string) is too large, expected an integer of at most \(Int.max)", at: field.node)
+            } else {
+                typeMismatch(field, expected: "an integer")
+            }
             return nil
         }
         return value
