@@ -12,10 +12,7 @@ import Testing
 struct LiveConfigurationTests {
     @Test("applies and weight changes made at the same time all land: none starts from resources another is replacing")
     func overlappingChangesAllLand() async throws {
-        let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9))
-        let runtime = try await GatewayRuntime.start(
-            resources: decoded.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
-        )
+        let runtime = try await GatewayRuntime.seed(v1: 9, v2: 9, threads: 1, halfToCanary: false)
         let live = runtime.live
         let target = ResourceName(name: "web-virtualservice")
         await withTaskGroup(of: Void.self) { changes in
@@ -48,10 +45,7 @@ struct LiveConfigurationTests {
 
     @Test("an apply naming one resource twice is refused as serin validate refuses it, and changes nothing; applied again unchanged, it says so")
     func duplicateInOneApply() async throws {
-        let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9))
-        let runtime = try await GatewayRuntime.start(
-            resources: decoded.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
-        )
+        let runtime = try await GatewayRuntime.seed(v1: 9, v2: 9, threads: 1, halfToCanary: false)
         let live = runtime.live
         let entry: (String) -> String = { address in
             """
@@ -80,10 +74,7 @@ struct LiveConfigurationTests {
 
     @Test("weight for a canary nothing serves is refused and the routes stay as they were; weight 0 for it (a rollback) is not refused")
     func canaryWithoutEndpointsKeepsTheRoutes() async throws {
-        let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9))
-        let runtime = try await GatewayRuntime.start(
-            resources: decoded.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
-        )
+        let runtime = try await GatewayRuntime.seed(v1: 9, v2: 9, threads: 1, halfToCanary: false)
         let live = runtime.live
         let target = ResourceName(name: "web-virtualservice")
         func split(_ canaryHost: String, _ canaryWeight: Int) -> TrafficSplit {
