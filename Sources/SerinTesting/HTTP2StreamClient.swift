@@ -135,21 +135,8 @@ public final class HTTP2StreamClient: Sendable {
     public func upload(authority: String, path: String, for duration: Duration) async throws -> Int {
         let headers: HPACKHeaders = [":method": "POST", ":scheme": scheme, ":path": path, ":authority": authority]
         let answer = channel.eventLoop.makePromise(of: Response.self)
-        let channel = self.channel
-        let frames = self.frames
-        let stream = try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
-            do {
-                let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
-                return multiplexer.createStreamChannel { stream in
-                    stream.eventLoop.makeCompletedFuture {
-                        try stream.pipeline.syncOperations.addHandler(
-                            TunnelStream(request: headers, tunnel: true, answer: answer, inbox: WebSocketClient.Inbox(), frames: frames)
-                        )
-                    }
-                }
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
-            }
+        let stream = try await channel.eventLoop.flatSubmit {
+            self.createStream(headers, tunnel: true, answer: answer, inbox: WebSocketClient.Inbox(), codec: false)
         }.get()
         let sent = NIOLockedValueBox(0)
         let chunk = ByteBuffer(repeating: UInt8(ascii: "u"), count: 16 * 1024)
@@ -179,29 +166,69 @@ public final class HTTP2StreamClient: Sendable {
         _ headers: HPACKHeaders, tunnel: Bool, inbox: WebSocketClient.Inbox
     ) async throws -> (stream: any Channel, answer: Response) {
         let answer = channel.eventLoop.makePromise(of: Response.self)
-        let channel = self.channel
-        let frames = self.frames
-        let created = channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
-            do {
-                let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
-                return multiplexer.createStreamChannel { stream in
-                    stream.eventLoop.makeCompletedFuture {
-                        try stream.pipeline.syncOperations.addHandlers([
-                            TunnelStream(request: headers, tunnel: tunnel, answer: answer, inbox: inbox, frames: frames),
-                            WebSocketFrameEncoder(),
-                            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: WebSocketEchoServer.maxFrameSize)),
-                            WebSocketClient.Collector(inbox),
-                        ])
-                    }
-                }
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
-            }
-        }
-        // A stream that could not be made (the connection closed) never answers: its promise fails with the reason.
-        created.whenFailure { answer.fail($0) }
+        let created = channel.eventLoop.flatSubmit { self.createStream(headers, tunnel: tunnel, answer: answer, inbox: inbox, codec: true) }
         let stream = try await created.get()
         return (stream, try await answer.futureResult.get())
+    }
+
+    /// On the connection's loop: a new stream whose first handler sends `headers` and settles `answer` (failed with
+    /// the reason when no stream can be made, the connection closed say); `codec` adds the WebSocket frame codec.
+    private func createStream(
+        _ headers: HPACKHeaders, tunnel: Bool, answer: EventLoopPromise<Response>, inbox: WebSocketClient.Inbox, codec: Bool
+    ) -> EventLoopFuture<any Channel> {
+        let frames = self.frames
+        let created: EventLoopFuture<any Channel>
+        do {
+            let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+            created = multiplexer.createStreamChannel { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    let first = TunnelStream(request: headers, tunnel: tunnel, answer: answer, inbox: inbox, frames: frames)
+                    guard codec else { return try stream.pipeline.syncOperations.addHandler(first) }
+                    try stream.pipeline.syncOperations.addHandlers([
+                        first,
+                        WebSocketFrameEncoder(),
+                        ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: WebSocketEchoServer.maxFrameSize)),
+                        WebSocketClient.Collector(inbox),
+                    ])
+                }
+            }
+        } catch {
+            created = channel.eventLoop.makeFailedFuture(error)
+        }
+        created.whenFailure { answer.fail($0) }
+        return created
+    }
+
+    /// Sends a plain `GET` on a new stream every `interval`, from the connection's event loop, until the returned
+    /// ticker is stopped: requests that keep coming while the test's own task waits, however busy the machine's
+    /// cooperative threads are.
+    public func requests(authority: String, path: String, every interval: TimeAmount) -> RequestTicker {
+        let headers: HPACKHeaders = [":method": "GET", ":scheme": scheme, ":path": path, ":authority": authority]
+        let answers = NIOLockedValueBox<[Result<Response, any Error>]>([])
+        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+            let answer = self.channel.eventLoop.makePromise(of: Response.self)
+            answer.futureResult.whenComplete { result in answers.withLockedValue { $0.append(result) } }
+            _ = self.createStream(headers, tunnel: false, answer: answer, inbox: WebSocketClient.Inbox(), codec: false)
+        }
+        return RequestTicker(task: task, eventLoop: channel.eventLoop, answers: answers)
+    }
+
+    /// Requests sent on a timer by `requests(authority:path:every:)`.
+    public struct RequestTicker: Sendable {
+        let task: RepeatedTask
+        let eventLoop: any EventLoop
+        let answers: NIOLockedValueBox<[Result<Response, any Error>]>
+
+        /// The answers so far, in the order they came: each request's response, or why it got none.
+        public var results: [Result<Response, any Error>] { answers.withLockedValue { $0 } }
+
+        /// Stops the timer; returns the answers that came.
+        public func stop() async -> [Result<Response, any Error>] {
+            let stopped = eventLoop.makePromise(of: Void.self)
+            task.cancel(promise: stopped)
+            try? await stopped.futureResult.get()
+            return results
+        }
     }
 
     public func close() async {
