@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SerinManifests
 
 /// `--admin-token-file PATH` or `SERIN_ADMIN_TOKEN`: the admin API's bearer token, read the same way by
 /// the server that demands it and the commands that send it.
@@ -27,7 +28,7 @@ struct AdminTokenOption: ParsableArguments {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw Unreadable(description: "cannot read --admin-token-file \(path): \(error.localizedDescription)")
+            throw Unreadable(description: "cannot read --admin-token-file \(path): \(FileErrorText.reason(error))")
         }
         let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         if token.isEmpty { throw Unreadable(description: "--admin-token-file \(path) is empty; expected the token on its first line") }

@@ -1,9 +1,12 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import SerinController
 import SerinCore
 import SerinServer
 import SerinKubernetes
+import SerinSockets
 
 /// `--kubeconfig`, `--context`, `-n`: talk to Canaries through a Kubernetes cluster's API instead of a Serin's
 /// admin address. Any of the three selects the cluster.
@@ -84,10 +87,27 @@ struct ClusterCanaries {
 
     private func explain(_ error: any Error) -> String {
         if let unreadable = error as? Unreadable { return unreadable.message }
-        guard let apiError = error as? KubernetesAPIError else { return "cannot reach the Kubernetes API at \(endpoint): \(error)" }
+        guard let apiError = error as? KubernetesAPIError else {
+            return "cannot reach the Kubernetes API at \(endpoint): \(Self.transportProblem(error))"
+        }
         switch apiError.code {
         case 401, 403: return "the Kubernetes API at \(endpoint) refused: \(apiError.message) (check the context's credentials and RBAC)"
         default: return "the Kubernetes API at \(endpoint) answered \(apiError)"
+        }
+    }
+
+    /// What went wrong on the way to the API server, in words: the system's for a socket error ("connection
+    /// refused"), what a connect timeout usually means.
+    static func transportProblem(_ error: any Error) -> String {
+        switch error {
+        case let error as IOError:
+            return TransportErrorText.describe(error)
+        case let error as HTTPClientError where error == .connectTimeout:
+            return "no connection within 10s (nothing answers at that address, or it does not speak TLS)"
+        case let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout:
+            return "no answer in time"
+        default:
+            return "\(error)"
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import SerinManifests
 
 /// `KubernetesAPI` over HTTPS with AsyncHTTPClient: the connection a kubeconfig context or a pod's service
 /// account describes, its CA and client certificate in TLS, its token on every request (a token file read
@@ -60,7 +61,7 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
             do {
                 return try Data(contentsOf: URL(fileURLWithPath: path))
             } catch {
-                throw KubeConfigError(path: path, line: nil, message: "cannot read the \(what): \(error.localizedDescription)")
+                throw KubeConfigError(path: path, line: nil, message: "cannot read the \(what): \(FileErrorText.reason(error))")
             }
         }
     }
@@ -175,7 +176,7 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
             do {
                 return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
-                throw KubeConfigError(path: path, line: nil, message: "cannot read the token file: \(error.localizedDescription)")
+                throw KubeConfigError(path: path, line: nil, message: "cannot read the token file: \(FileErrorText.reason(error))")
             }
         case .exec?:
             return try await plugin?.token()

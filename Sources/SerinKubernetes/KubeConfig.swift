@@ -1,4 +1,5 @@
 import Foundation
+import SerinManifests
 import Yams
 
 /// A kubeconfig file, read the way kubectl reads it: clusters, users and contexts by name, the current
@@ -113,7 +114,7 @@ public struct KubeConfig: Sendable, Equatable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw KubeConfigError(path: path, line: nil, message: "cannot read the kubeconfig: \(error.localizedDescription)")
+            throw KubeConfigError(path: path, line: nil, message: "cannot read the kubeconfig: \(FileErrorText.reason(error))")
         }
         return try parse(text, path: path)
     }

@@ -262,11 +262,17 @@ final class RolloutDatabase {
         var isDirectory: ObjCBool = false
         while !ancestor.isEmpty {
             if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
-                return isDirectory.boolValue ? (error as NSError).localizedDescription : "\(ancestor) is a file, not a directory"
+                return isDirectory.boolValue ? systemReason(error) : "\(ancestor) is a file, not a directory"
             }
             guard let slash = ancestor.lastIndex(of: "/") else { break }
             ancestor = String(ancestor[..<slash])
         }
-        return (error as NSError).localizedDescription
+        return systemReason(error)
+    }
+
+    /// The system's words ("permission denied"), not Foundation's "(NSCocoaErrorDomain error 513.)".
+    private static func systemReason(_ error: any Error) -> String {
+        guard let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error else { return error.localizedDescription }
+        return String(cString: strerror(Int32((posix as NSError).code))).lowercased()
     }
 }

@@ -187,6 +187,18 @@ struct ClusterSteeringTests {
         }
     }
 
+    @Test("an API server that is gone: the error says connection refused, in words, not NIO's error text")
+    func apiServerGone() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        let kubeconfig = try server.writeKubeconfig(in: try SerinProcess.temporaryDirectory())
+        await server.close()
+        let status = try await SerinProcess.run(["status", "--kubeconfig", kubeconfig])
+        #expect(status.status == 1)
+        #expect(status.stderr.contains("cannot reach the Kubernetes API at http://127.0.0.1:"), "\(status.stderr)")
+        #expect(status.stderr.contains("): connection refused\n"), "\(status.stderr)")
+        #expect(!status.stderr.contains("errno"), "\(status.stderr)")
+    }
+
     @Test("serin status shows why a Canary is refused: one it cannot read is an error naming the problem, one whose change was refused shows the refusal over its last state")
     func statusShowsRefusals() async throws {
         try await Self.withCluster { server, kubeconfig, _ in

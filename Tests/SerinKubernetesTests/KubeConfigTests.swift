@@ -99,6 +99,13 @@ struct KubeConfigTests {
         }
     }
 
+    @Test("a kubeconfig that cannot be read says why in the system's words")
+    func unreadable() throws {
+        let directory = NSTemporaryDirectory()
+        let error = try #require(throws: KubeConfigError.self) { try KubeConfig.load(path: directory) }
+        #expect(error.description == "\(directory): cannot read the kubeconfig: is a directory")
+    }
+
     @Test("the kubeconfig is --kubeconfig, else the files of $KUBECONFIG, else ~/.kube/config")
     func defaultPaths() {
         #expect(KubeConfig.defaultPaths(environment: ["KUBECONFIG": "/a/config::/b/config", "HOME": "/home/me"]) == ["/a/config", "/b/config"])

@@ -59,6 +59,15 @@ struct SQLiteRolloutStoreOpeningTests {
             + "\(blocker) is a file, not a directory (pass --state PATH)")
     }
 
+    @Test("a directory the system will not create (under /proc) says why in the system's words, not Foundation's")
+    func directoryRefusedBySystem() throws {
+        let path = "/proc/serin-\(UUID().uuidString)/state.sqlite"
+        let error = #expect(throws: StoreError.self) { try SQLiteRolloutStore(path: path) }
+        let description = error?.description ?? ""
+        #expect(description.hasPrefix("cannot create directory /proc/serin-"), "\(description)")
+        #expect(!description.contains("NSCocoaErrorDomain") && !description.contains("could not be completed"), "\(description)")
+    }
+
     @Test("another program's SQLite database is refused, not written into")
     func foreignDatabase() throws {
         let path = directory.file("state.sqlite")

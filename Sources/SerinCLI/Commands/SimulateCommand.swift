@@ -140,7 +140,7 @@ struct SimulateCommand: ParsableCommand {
             do {
                 data = try Data(contentsOf: URL(fileURLWithPath: path))
             } catch {
-                Terminal.err("serin simulate: --replay \(path): cannot read it: \(error.localizedDescription)")
+                Terminal.err("serin simulate: --replay \(path): cannot read it: \(FileErrorText.reason(error))")
                 throw ExitCode(1)
             }
         }
