@@ -83,6 +83,13 @@ public actor LiveConfiguration {
         if problems.containsErrors {
             return ApplyReport(applied: false, results: [], diagnostics: problems.map(\.description))
         }
+        if decoded.resources.isEmpty {
+            // kubectl's answer to an empty apply: an error, so a script that applied the wrong file learns of it.
+            let files = sources.isEmpty
+                ? "no file was sent" : sources.map(\.path).joined(separator: ", ") + (sources.count == 1 ? " holds" : " hold") + " no resource Serin serves"
+            let why = Diagnostic.error("no objects passed to apply: \(files)", at: nil)
+            return ApplyReport(applied: false, results: [], diagnostics: (decoded.diagnostics + [why]).map(\.description))
+        }
         var merged = resources
         var results: [String] = []
         // By kind and name, so applying thousands of resources beside thousands costs each one a lookup, not a scan.
@@ -150,7 +157,7 @@ public actor LiveConfiguration {
         }
         var updated = resources
         updated[index].resource = .virtualService(virtualService)
-        let table = try RouteTable(compiling: MeshConfig(resources: updated))
+        let table = RouteTable(compiling: MeshConfig(resources: updated))
         // Traffic for a version nothing serves would be answered 503: the routes stay as they are.
         if split.canary.weight > 0, let why = table.unservable(split.canary.destination, in: target) {
             throw TrafficRouterError.canaryUnservable(target, host: split.canary.destination.host, why: why)

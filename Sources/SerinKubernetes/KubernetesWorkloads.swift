@@ -38,6 +38,9 @@ public struct KubernetesWorkloads: WorkloadManager {
             let uid = canary["metadata"]?["uid"]?.stringValue ?? ""
             let desired = WorkloadObjects.desired(
                 canary: canary, workload: workload, target: target, service: canary["spec"]?["service"] ?? [:], autoscaler: autoscaler)
+            // Every object is looked at before any is created: a Canary refused for one object it may not take
+            // leaves nothing of its own behind.
+            var missing: [WorkloadObjects.Desired] = []
             for object in desired {
                 do {
                     let existing = try await api.get(object.path)
@@ -47,8 +50,11 @@ public struct KubernetesWorkloads: WorkloadManager {
                                 + "was not created by Serin for this Canary; Serin never overwrites it (delete or rename it)"))
                     }
                 } catch let error as KubernetesAPIError where error.isNotFound {
-                    _ = try await api.create(object.path.collection, object.object)
+                    missing.append(object)
                 }
+            }
+            for object in missing {
+                _ = try await api.create(object.path.collection, object.object)
             }
         } catch {
             return .failure(.init(message: "\(label): cannot prepare its Deployment's primary, Services and VirtualService: \(error)"))

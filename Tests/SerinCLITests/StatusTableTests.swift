@@ -16,6 +16,20 @@ struct StatusTableTests {
         #expect(StatusTable.render([status]).split(separator: "\n").last == "web: waiting for the primary")
     }
 
+    @Test("-A: a NAMESPACE column first, as kubectl get -A prints, and the lines under the table name NAMESPACE/NAME, since two namespaces may each have a web")
+    func allNamespaces() throws {
+        var shop = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(namespace: "shop", name: "web")), measurements: [])
+        shop.message = "web: advance canary weight to 20%"
+        var blog = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(namespace: "blog", name: "web")), measurements: [])
+        blog.message = "waiting for the primary"
+        let lines = StatusTable.render([blog, shop], namespaces: true).split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("NAMESPACE  NAME  PHASE"), "\(lines)")
+        #expect(lines[1].hasPrefix("blog       web   "), "\(lines)")
+        #expect(lines[2].hasPrefix("shop       web   "), "\(lines)")
+        #expect(lines.suffix(2) == ["blog/web: waiting for the primary", "shop/web: advance canary weight to 20%"])
+        #expect(!StatusTable.render([blog], namespaces: false).contains("NAMESPACE"))
+    }
+
     @Test("a sticky Canary's split says which request key pins each client")
     func stickinessBesideTheWeights() throws {
         let name = ResourceName(name: "web")

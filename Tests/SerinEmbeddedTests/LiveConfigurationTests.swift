@@ -43,6 +43,24 @@ struct LiveConfigurationTests {
         await runtime.shutdown()
     }
 
+    @Test("an apply with no resource in it is an error, as kubectl's \"no objects passed to apply\", and changes nothing; skipped kinds say why")
+    func emptyApply() async throws {
+        let runtime = try await GatewayRuntime.seed(v1: 9, v2: 9, threads: 1, halfToCanary: false)
+        let live = runtime.live
+        let before = await live.resources
+        let empty = await live.apply([ManifestSource(path: "empty.yaml", text: "# nothing yet\n---\n")])
+        #expect(!empty.applied)
+        #expect(empty.diagnostics == ["error: no objects passed to apply: empty.yaml holds no resource Serin serves"])
+        let skipped = await live.apply([
+            ManifestSource(path: "pdb.yaml", text: "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web}\nspec: {}\n")
+        ])
+        #expect(!skipped.applied)
+        #expect(skipped.diagnostics.count == 2, "\(skipped)")
+        #expect(skipped.diagnostics.first?.contains("PodDisruptionBudget") == true, "\(skipped)")
+        #expect(await live.resources == before)
+        await runtime.shutdown()
+    }
+
     @Test("an apply naming one resource twice is refused as serin validate refuses it, and changes nothing; applied again unchanged, it says so")
     func duplicateInOneApply() async throws {
         let runtime = try await GatewayRuntime.seed(v1: 9, v2: 9, threads: 1, halfToCanary: false)

@@ -223,7 +223,7 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
-    @Test("an object of the same name Serin did not create is never overwritten: the Canary is refused, naming it")
+    @Test("an object of the same name Serin did not create is never overwritten: the Canary is refused, naming it, and creates nothing of its own first")
     func foreignObjectRefused() async throws {
         let usersService: JSONValue = [
             "apiVersion": "v1", "kind": "Service", "metadata": ["name": "podinfo"],
@@ -240,6 +240,10 @@ struct KubernetesWorkloadRolloutTests {
             #expect(server.object(Self.services[0])?["spec"]?["selector"] == ["app": "podinfo"])
             #expect(server.object(Self.services[0])?["metadata"]?["ownerReferences"] == nil)
             #expect(Self.replicas(server, Self.target) == 2, "the target must keep serving while the Canary is refused")
+            // The primary comes before the Services in creation order; a refused Canary leaves none of it behind.
+            #expect(server.object(Self.primary) == nil)
+            #expect(server.object(Self.services[1]) == nil && server.object(Self.services[2]) == nil)
+            #expect(server.object(Self.virtualService) == nil)
         }
     }
 }

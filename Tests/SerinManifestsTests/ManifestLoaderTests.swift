@@ -51,4 +51,27 @@ struct ManifestLoaderTests {
         #expect(Fixture.messages(loaded.diagnostics) == ["error: cannot read /nonexistent/vs.yaml: no such file or directory"])
         #expect(loaded.sources.map(\.path) == ["\(root)/b.yaml"])
     }
+
+    @Test("a directory's manifest that is a symbolic link to nothing is an error naming both, as kubectl fails on it; a dangling link of another extension is passed over")
+    func danglingLink() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/e.yaml", withDestinationPath: "\(root)/gone.yaml")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/f.txt", withDestinationPath: "\(root)/gone.txt")
+        let loaded = ManifestLoader.load(paths: [root], recursive: false)
+        #expect(
+            Fixture.messages(loaded.diagnostics) == ["error: cannot read \(root)/e.yaml: a symbolic link to \(root)/gone.yaml, which does not exist"]
+        )
+        #expect(loaded.sources.map(\.path) == ["\(root)/a.yml", "\(root)/b.yaml", "\(root)/c.json"])
+    }
+
+    @Test("why a file cannot be read is said in the system's words, not Foundation's error domain and number")
+    func fileErrorText() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = try #require(throws: CocoaError.self) { try String(contentsOfFile: root, encoding: .utf8) }
+        #expect(FileErrorText.reason(directory) == "is a directory")
+        let missing = try #require(throws: CocoaError.self) { try Data(contentsOf: URL(fileURLWithPath: "\(root)/none")) }
+        #expect(FileErrorText.reason(missing) == "no such file or directory")
+    }
 }

@@ -76,7 +76,7 @@ struct StatusCommand: AsyncParsableCommand {
                 )
                 return
             }
-            Terminal.out(StatusTable.render(statuses))
+            Terminal.out(StatusTable.render(statuses, namespaces: allNamespaces))
         }
     }
 }
@@ -249,15 +249,18 @@ enum Timestamp {
 
 /// The `status` table.
 enum StatusTable {
-    static func render(_ statuses: [CanaryStatus]) -> String {
-        var rows = [["NAME", "PHASE", "STABLE", "CANARY", "STABLE/CANARY", "STEP", "FAILED", "LAST VERDICTS"]]
+    /// `namespaces`: a NAMESPACE column first, as `kubectl get -A` prints, and the lines below the table name each
+    /// Canary NAMESPACE/NAME, since two namespaces may each have a `web`.
+    static func render(_ statuses: [CanaryStatus], namespaces: Bool = false) -> String {
+        var rows = [(namespaces ? ["NAMESPACE"] : []) + ["NAME", "PHASE", "STABLE", "CANARY", "STABLE/CANARY", "STEP", "FAILED", "LAST VERDICTS"]]
+        let label: (CanaryStatus) -> String = { namespaces ? "\($0.namespace)/\($0.name)" : $0.name }
         for status in statuses {
             // A weight step is the column's default; blue/green's iterations say so.
             let step = status.isBlueGreen ? status.stepLabel : status.stepProgress
             let verdicts = status.lastMeasurements.map { measurement in
                 "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
             }.joined(separator: ", ")
-            rows.append([
+            rows.append((namespaces ? [status.namespace] : []) + [
                 status.name, status.phase.rawValue, status.stable, status.canary, "\(status.stableWeight)/\(status.canaryWeight)" + (status.stickiness.map { " by \($0)" } ?? ""), step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
             ])
@@ -269,20 +272,21 @@ enum StatusTable {
         }
         // A strategy other than the progressive canary the columns describe, by Flagger's name for it.
         lines += statuses.compactMap { status in
-            status.strategy.flatMap { $0 == "canary" ? nil : "\(status.name): strategy: \($0)" }
+            status.strategy.flatMap { $0 == "canary" ? nil : "\(label(status)): strategy: \($0)" }
         }
         // A/B testing's match: who reaches the canary besides the weights.
-        lines += statuses.compactMap { status in status.abMatch.map { "\(status.name): A/B: \($0)" } }
+        lines += statuses.compactMap { status in status.abMatch.map { "\(label(status)): A/B: \($0)" } }
         // Blue/green with mirroring: the copy the canary is judged on.
         lines += statuses.compactMap { status in
-            status.mirrorWeight.map { "\(status.name): mirror: \(String(format: "%g", $0))% of requests copied to the canary" }
+            status.mirrorWeight.map { "\(label(status)): mirror: \(String(format: "%g", $0))% of requests copied to the canary" }
         }
         // `analysis.load`: the traffic Serin sends itself while it analyses.
-        lines += statuses.compactMap { status in status.syntheticLoad.map { "\(status.name): synthetic load: \($0)" } }
+        lines += statuses.compactMap { status in status.syntheticLoad.map { "\(label(status)): synthetic load: \($0)" } }
         for status in statuses {
             guard let message = status.message else { continue }
             // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").
-            lines.append(message.hasPrefix("\(status.name): ") ? message : "\(status.name): \(message)")
+            let said = message.hasPrefix("\(status.name): ") ? String(message.dropFirst(status.name.count + 2)) : message
+            lines.append("\(label(status)): \(said)")
         }
         return lines.joined(separator: "\n")
     }

@@ -33,19 +33,24 @@ public enum ManifestLoader {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         } catch {
-            diagnostics.append(.error("cannot read directory \(directory): \(error.localizedDescription)", at: nil))
+            diagnostics.append(.error("cannot read directory \(directory): \(FileErrorText.reason(error))", at: nil))
             return
         }
         let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         for name in names {
             let path = "\(base)/\(name)"
+            let isManifest = name.lastIndex(of: ".").map { manifestExtensions.contains(name[name.index(after: $0)...].lowercased()) } ?? false
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                // A link to nothing: kubectl fails on it rather than apply the directory without it, and so does Serin.
+                if isManifest, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                    diagnostics.append(.error("cannot read \(path): a symbolic link to \(target), which does not exist", at: nil))
+                }
+                continue
+            }
             if isDirectory.boolValue {
                 if recursive { walk(directory: path, recursive: true, sources: &sources, diagnostics: &diagnostics) }
-            } else if let dot = name.lastIndex(of: "."),
-                manifestExtensions.contains(name[name.index(after: dot)...].lowercased())
-            {
+            } else if isManifest {
                 read(file: path, sources: &sources, diagnostics: &diagnostics)
             }
         }
