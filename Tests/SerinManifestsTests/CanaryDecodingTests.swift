@@ -447,6 +447,26 @@ struct CanaryDecodingTests {
         #expect(spec == nil)
     }
 
+    @Test("one pass says every mistake: a metric-name typo does not hide a threshold of 0 or a canary that is the stable, and a field wrong twice is said once")
+    func everyMistakeAtOnce() {
+        let yaml = Self.minimal
+            .replacingOccurrences(of: "maxWeight: 50", with: "maxWeight: 50\n    threshold: 0\n    metrics:\n    - name: request-sucess-rate")
+            .replacingOccurrences(of: "{host: web-v2-service, port: 80}", with: "{host: web-v1-service, port: 80}")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(spec == nil)
+        #expect(messages == [
+            "test.yaml:14:13: error: metric request-sucess-rate: custom metrics need a MetricTemplate (templateRef); "
+                + "the built-in metrics are request-success-rate or request-duration",
+            "test.yaml:7:11: error: spec.canary: is web-v1-service:80, expected a destination other than stable",
+            "test.yaml:12:16: error: spec.analysis.threshold: is 0, expected at least 1",
+        ], "\(messages)")
+        let twice = Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: soon\n    threshold: 0")
+        #expect(decodeCanary(twice).messages == [
+            "test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got \"soon\"",
+            "test.yaml:10:16: error: spec.analysis.threshold: is 0, expected at least 1",
+        ])
+    }
+
     @Test(
         "reports Core's spec problems at the field they name, and produces no resource",
         arguments: [

@@ -59,7 +59,10 @@ extension ManifestDecoder {
         case nil:
             break
         }
-        guard let targetRef, let canary, var analysis, !reader.isMalformed else { return nil }
+        guard let targetRef, let canary, var analysis else { return nil }
+        // A Canary already malformed is still checked below, so one pass says every problem (a metric-name typo and
+        // a threshold of 0 together), but it is not produced.
+        let malformed = reader.isMalformed
         if let progressDeadline {
             // Flagger's shape: the deadline is for the Deployments to make progress, as in Flagger; Serin counts it
             // from the rollout's last progress, so an analysis interval is added.
@@ -73,9 +76,13 @@ extension ManifestDecoder {
         for problem in decoded.problems {
             // Core names fields inside `spec` by its own model; only the deadline lives elsewhere in the YAML.
             let path = spec.path(of: problem.field == "analysis.progressDeadline" ? deadlineKey : problem.field)
+            // A field the decoder already found wrong is said once.
+            if malformed, reader.diagnostics.contains(where: { $0.message.hasPrefix("\(path):") || $0.message.hasPrefix("\(path) ") }) {
+                continue
+            }
             reader.error("\(path): \(problem.message)", atPath: path, fallback: spec.node)
         }
-        return decoded
+        return malformed ? nil : decoded
     }
 
     /// What a Canary's `targetRef` names: the VirtualService whose weights Serin drives (Serin's shape), or the
