@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "SerinListener",
             dependencies: serving + [
-                "SerinSockets",
+                "SerinSockets", .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import SerinSockets
@@ -31,7 +32,8 @@ public final class HTTPListener: Sendable {
     ) async throws -> HTTPListener where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
         let (bound, reportBound) = AsyncStream.makeStream(of: Int.self)
         let application = Application(
-            responder: responder, configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
+            responder: responder, server: HTTPListener.server,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
             onServerRunning: { channel in
                 // First in the pipeline, ahead of NIO's AcceptBackoffHandler, which cannot stop the busy loop alone.
                 try? await channel.pipeline.addHandler(AcceptPause(), position: .first)
@@ -63,6 +65,10 @@ public final class HTTPListener: Sendable {
         await services.triggerGracefulShutdown()
         _ = await running.result
     }
+
+    /// HTTP/1.1 as Hummingbird serves it, with HTTP/1.0's end of connection kept (`HTTP10ConnectionClose`): the
+    /// server of every Serin listener built on Hummingbird.
+    public static var server: HTTPServerBuilder { .http1(additionalChannelHandlers: [HTTP10ConnectionClose()]) }
 
     /// Warnings and errors only: Hummingbird's per-start and per-request lines are not Serin's output.
     public static var quietLogger: Logger {

@@ -44,7 +44,7 @@ public final class AdminRoutes {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router, configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
+            router: router, server: HTTPListener.server, configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
             onServerRunning: onServerRunning, eventLoopGroupProvider: .shared(group), logger: logger
         )
     }

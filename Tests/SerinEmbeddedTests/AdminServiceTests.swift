@@ -32,6 +32,20 @@ struct AdminServiceTests {
         #expect(posted.status == 405)
         #expect(posted.header("allow") == "GET")
         await client.close()
+        // HTTP/1.0 without keep-alive: answered, then the connection ends, as the version says; with keep-alive,
+        // and HTTP/1.1, it stays for the next request.
+        let once = try await RawConnection.connect(port: port, group: group)
+        try await once.send("GET /healthz HTTP/1.0\r\n\r\n")
+        #expect(await once.waitFor("ok\n"))
+        #expect(await once.waitForClose(timeout: .seconds(5)), "an HTTP/1.0 connection stayed open after its answer: \(once.received)")
+        for (version, keepAlive) in [("1.0", "connection: keep-alive\r\n"), ("1.1", "")] {
+            let kept = try await RawConnection.connect(port: port, group: group)
+            try await kept.send("GET /healthz HTTP/\(version)\r\nhost: x\r\n\(keepAlive)\r\n")
+            #expect(await kept.waitFor("ok\n"))
+            try await kept.send("GET /readyz HTTP/\(version)\r\nhost: x\r\n\(keepAlive)\r\n")
+            #expect(await kept.waitFor("503"), "HTTP/\(version): \(kept.received)")
+            await kept.close()
+        }
         await services.triggerGracefulShutdown()
         try await running.value
         await #expect(throws: (any Error).self) {
