@@ -19,6 +19,9 @@ struct CommandArgumentTests {
             (["pause", "we b"], #"got "we b""#),
             (["status", "web?x=1"], #"got "web?x=1""#),
             (["promote", "shop/web/x"], #"got "shop/web/x""#),
+            // A negative number after its option is the option's value, not another option: the range check says so.
+            (["simulate", "-f", "examples/canary/web-canary.yaml", "--rps", "-10"], "--rps must be above 0, got -10.0"),
+            (["gateway", "-f", "examples/seed", "--port-offset", "-70000"], "--port-offset must be within ±65535, got -70000"),
         ]
     )
     func refused(arguments: [String], message: String) async throws {

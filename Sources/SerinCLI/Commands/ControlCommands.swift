@@ -91,7 +91,7 @@ struct CanaryActionCommand: ParsableArguments {
     @Argument(help: "The Canary's name.")
     var name: String
 
-    @Option(help: ArgumentHelp("With the cluster options: how long to wait for the controller's answer.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With the cluster options: how long to wait for the controller's answer.", valueName: "duration"))
     var timeout: DurationArgument = DurationArgument(.seconds(30))
 
     @OptionGroup var endpoint: CanaryEndpoint
@@ -167,7 +167,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Argument(help: "The Canary's name.")
     var name: String
 
-    @Option(help: "Only the newest N events and measurements.")
+    @Option(parsing: .unconditional, help: "Only the newest N events and measurements.")
     var limit: Int?
 
     @Option(name: .shortAndLong, help: "Output format: table or json.")

@@ -18,16 +18,16 @@ struct DemoAppCommand: AsyncParsableCommand {
     @Option(name: .customLong("app-version"), help: "The version the page shows and the x-serin-demo-version header carries.")
     var version: String = "v1"
 
-    @Option(help: "The port to listen on.")
+    @Option(parsing: .unconditional, help: "The port to listen on.")
     var port: Int = 18081
 
     @Option(help: "The address to listen on.")
     var address: String = "127.0.0.1"
 
-    @Option(help: "Share of requests answered with 500, from 0 to 1.")
+    @Option(parsing: .unconditional, help: "Share of requests answered with 500, from 0 to 1.")
     var errorRate: Double = 0
 
-    @Option(help: ArgumentHelp("Added to every answer, e.g. 150ms or 1s.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Added to every answer, e.g. 150ms or 1s.", valueName: "duration"))
     var latency: DurationArgument = DurationArgument(.zero)
 
     @OptionGroup var logging: LogOptions

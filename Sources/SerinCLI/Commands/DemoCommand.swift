@@ -50,7 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Make v2 fail a share of requests (--canary-error-rate) so the rollout is rolled back.")
     var faultyCanary = false
 
-    @Option(help: "With --faulty-canary: share of v2's requests answered with 500.")
+    @Option(parsing: .unconditional, help: "With --faulty-canary: share of v2's requests answered with 500.")
     var canaryErrorRate: Double = 0.3
 
     @Option(help: ArgumentHelp(
@@ -58,13 +58,13 @@ struct DemoCommand: AsyncParsableCommand {
                                valueName: "judge"))
     var judge: JudgeSettings.Kind?
 
-    @Option(help: ArgumentHelp("With --faulty-canary: latency added to each v2 answer, e.g. 300ms.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --faulty-canary: latency added to each v2 answer, e.g. 300ms.", valueName: "duration"))
     var canaryLatency: DurationArgument = DurationArgument(.zero)
 
-    @Option(help: "Added to every Gateway server port: the seed's port 80 listens on 80 + this.")
+    @Option(parsing: .unconditional, help: "Added to every Gateway server port: the seed's port 80 listens on 80 + this.")
     var portOffset: Int = 8000
 
-    @Option(help: "Added to every ServiceEntry endpoint port the demo apps listen on (18081, 18082).")
+    @Option(parsing: .unconditional, help: "Added to every ServiceEntry endpoint port the demo apps listen on (18081, 18082).")
     var appPortOffset: Int = 0
 
     @Option(help: ArgumentHelp(
@@ -75,16 +75,16 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var adminToken: AdminTokenOption
 
-    @Option(help: "Requests per second of generated traffic.")
+    @Option(parsing: .unconditional, help: "Requests per second of generated traffic.")
     var rate: Int = 200
 
-    @Option(help: ArgumentHelp("Event-loop threads for the gateway (default: one per core).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Event-loop threads for the gateway (default: one per core).", valueName: "n"))
     var threads: Int?
 
     @Option(help: ArgumentHelp("The SQLite state file (default: a fresh temporary file).", valueName: "path"))
     var state: String?
 
-    @Option(help: ArgumentHelp("Give up after this long, e.g. 3m.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long, e.g. 3m.", valueName: "duration"))
     var timeout: DurationArgument = DurationArgument(.seconds(300))
 
     @Flag(help: "When the rollout ends, keep the dashboard and API up (with the rollout's story) until Ctrl-C or SIGTERM.")

@@ -49,7 +49,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
 /// Where and how the gateway listens: shared by `gateway` and `demo`.
 struct ServingOptions: ParsableArguments {
-    @Option(help: "Added to every Gateway server port: with 8000 the seed's port 80 listens on 8080.")
+    @Option(parsing: .unconditional, help: "Added to every Gateway server port: with 8000 the seed's port 80 listens on 8080.")
     var portOffset: Int = 0
 
     @Option(help: ArgumentHelp(
@@ -63,7 +63,7 @@ struct ServingOptions: ParsableArguments {
     @Flag(help: "Reads of the admin API need the bearer token too (health checks, the page and /openapi.json stay open).")
     var adminReadRequiresToken = false
 
-    @Option(help: ArgumentHelp("Event-loop threads for the gateway (default: one per core).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Event-loop threads for the gateway (default: one per core).", valueName: "n"))
     var threads: Int?
 
     @Option(help: "The address Gateway listeners bind to (0.0.0.0 for every interface).")
@@ -75,13 +75,13 @@ struct ServingOptions: ParsableArguments {
     ))
     var mesh: HostPort?
 
-    @Option(help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish.", valueName: "seconds"))
     var drainTimeout: Double = 15
 
-    @Option(help: "Open client connections allowed; more are closed as they are accepted.")
+    @Option(parsing: .unconditional, help: "Open client connections allowed; more are closed as they are accepted.")
     var maxConnections: Int = GatewayLimits.default.maxConnections
 
-    @Option(help: ArgumentHelp("A keep-alive client connection with no request in flight is closed after this.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A keep-alive client connection with no request in flight is closed after this.", valueName: "seconds"))
     var idleTimeout: Double = 60
 
     var limits: GatewayLimits {

@@ -31,7 +31,7 @@ struct RouteCommand: ParsableCommand {
     @Option(help: "The request method.")
     var method: String = "GET"
 
-    @Option(help: "The Gateway server port the request arrives on; with --mesh, the service port (unless --host names one).")
+    @Option(parsing: .unconditional, help: "The Gateway server port the request arrives on; with --mesh, the service port (unless --host names one).")
     var port: Int = 80
 
     @Option(help: "The ClientHello's server name, for a connection to a PASSTHROUGH port (default: --host there).")

@@ -36,29 +36,29 @@ struct SimulateCommand: ParsableCommand {
     @Argument(help: "The Canary's name, when the files hold more than one.")
     var name: String?
 
-    @Option(help: ArgumentHelp("Requests a second to the service, both versions together (default: 100).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Requests a second to the service, both versions together (default: 100).", valueName: "n"))
     var rps: Double?
 
-    @Option(help: ArgumentHelp("The stable's share of failed requests (0.001 = 0.1%; default: 0.001).", valueName: "fraction"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The stable's share of failed requests (0.001 = 0.1%; default: 0.001).", valueName: "fraction"))
     var stableErrorRate: Double?
 
-    @Option(help: ArgumentHelp("The canary's share of failed requests (default: the stable's).", valueName: "fraction"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The canary's share of failed requests (default: the stable's).", valueName: "fraction"))
     var canaryErrorRate: Double?
 
-    @Option(help: ArgumentHelp("The stable's median request duration (default: 20).", valueName: "ms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The stable's median request duration (default: 20).", valueName: "ms"))
     var stableLatencyMs: Double?
 
-    @Option(help: ArgumentHelp("The canary's median request duration (default: the stable's).", valueName: "ms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The canary's median request duration (default: the stable's).", valueName: "ms"))
     var canaryLatencyMs: Double?
 
     @Option(help: ArgumentHelp(
         "Replay a recorded release: a Canary's history (serin history NAME -o json), or - for standard input.", valueName: "file"))
     var replay: String?
 
-    @Option(help: ArgumentHelp("How many releases to simulate.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many releases to simulate.", valueName: "n"))
     var trials: Int = 1_000
 
-    @Option(help: ArgumentHelp("The first release's random seed; release i uses seed + i.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The first release's random seed; release i uses seed + i.", valueName: "n"))
     var seed: UInt64 = 1
 
     @Option(name: .shortAndLong, help: "Output format: table or json.")
