@@ -31,6 +31,19 @@ struct RouteCommandTests {
         #expect(result.stdout.contains("404, no route of default/web-virtualservice matches GET /other"))
     }
 
+    @Test("a request the gateway refuses before routing is explained as its 400, by the gateway's own parser, not routed", arguments: [
+        (["--path", "abc"], "400, malformed request: target abc is not origin-form, http(s) absolute-form or * for OPTIONS"),
+        (["--method", "GE T"], "400, malformed request: the version is not HTTP/1.0 or HTTP/1.1"),
+        (["--header", "x-note=a\u{7}b"], "400, malformed request: control byte 7 in header x-note"),
+        (["--header", "bad name=1"], "400,"),
+    ])
+    func refusedBeforeRouting(arguments: [String], expected: String) async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com"] + arguments)
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("result:  \(expected)"), "\(result.stdout)")
+        #expect(!result.stdout.contains("route:"), "\(result.stdout)")
+    }
+
     @Test("with --mesh, explains the sidecar's routing: reviews:9080 takes the mesh VirtualService, a Gateway port does not")
     func explainsMeshRoute() async throws {
         let mesh = try await SerinProcess.run(["route", "-f", "examples/mesh", "--mesh", "--host", "reviews:9080"])

@@ -49,10 +49,11 @@ struct RouteCommand: ParsableCommand {
     func run() throws {
         let (set, _, loadFailed) = manifests.load(servingMesh: mesh)
         if set.hasErrors || loadFailed { throw ExitCode(1) }
-        let headerList = HeaderList(headers.map { header in
+        let fields = headers.map { header in
             let parts = header.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (String(parts[0]).lowercased(), String(parts[1]))
-        })
+            return (String(parts[0]), String(parts[1]))
+        }
+        let headerList = HeaderList(fields.map { ($0.0.lowercased(), $0.1) })
         let authority = mesh && !host.contains(":") ? "\(host):\(port)" : host
         let request = RequestAttributes(method: method.uppercased(), target: path, authority: authority, headers: headerList)
         let table = RouteTable(compiling: set.config)
@@ -63,6 +64,10 @@ struct RouteCommand: ParsableCommand {
             Terminal.out("request: \(request.method) \(path) host \"\(authority)\" through the mesh")
         } else {
             Terminal.out("request: \(request.method) \(path) host \"\(host)\" port \(port)")
+        }
+        if let refusal = RequestHeadCheck.refusal(method: request.method, target: path, authority: authority, fields: fields) {
+            Terminal.out("result:  \(refusal.status), \(refusal.reason) (the gateway answers before any route)")
+            throw ExitCode(1)
         }
         let port = mesh ? (request.port ?? 80) : self.port
         switch mesh ? table.resolveMesh(request) : table.resolve(request, port: port) {

@@ -1,0 +1,21 @@
+import NIOCore
+import NIOHTTP1
+
+/// Whether the gateway would refuse a request's head before routing it (a method that is not a token, a target
+/// that is not origin-form, a control byte in a field), asked of the parser the gateway itself runs: `serin route`
+/// explains no route for a request the gateway answers 400, and its rules are the gateway's, not a copy.
+public enum RequestHeadCheck {
+    /// The status and reason the gateway answers `method target` on HTTP/1.1 with `authority` and `fields`; nil when
+    /// it reads the head and goes on to route it.
+    public static func refusal(method: String, target: String, authority: String, fields: [(String, String)]) -> (status: Int, reason: String)? {
+        var head = "\(method) \(target) HTTP/1.1\r\nhost: \(authority)\r\n"
+        for (name, value) in fields { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        do {
+            _ = try HTTP1HeadParser.parseRequest(ByteBuffer(string: head), limits: .default)
+            return nil
+        } catch {
+            return (Int(error.status.code), error.reason)
+        }
+    }
+}
