@@ -100,7 +100,7 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
             guard responseStarted else { return }
             HTTP2Bridging.appendBody(frame, chunked: responseChunked, to: &bytes)
         case .rstStream(let code):
-            return context.fireErrorCaught(MalformedMessage(reason: "the upstream reset the HTTP/2 stream (\(code))"))
+            return context.fireErrorCaught(UpstreamStreamReset(code: "\(code)"))
         default:
             return
         }

@@ -114,7 +114,8 @@ extension ProxyHandler: UpstreamDelegate {
         exchange.upstream = nil
         run(
             machine.upstreamClosed(
-                malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.retryPolicy
+                malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.retryPolicy,
+                handshakeFailed: UpstreamErrorText.isHandshakeFailure(error)
             ),
             for: exchange, error: error
         )

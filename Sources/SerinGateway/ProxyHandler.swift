@@ -439,9 +439,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         case .overflow:
             return error.map { "\($0)" } ?? "upstream overflow: \(upstream)"
         case .connectFailure:
-            return "upstream connect error: \(upstream)" + (error.map { ": \($0)" } ?? "")
+            return "upstream connect error: \(upstream)" + (error.map { ": \(UpstreamErrorText.describe($0))" } ?? "")
         case .reset:
-            return "upstream connect error or disconnect/reset before headers: \(upstream)" + (error.map { ": \($0)" } ?? "")
+            return "upstream connect error or disconnect/reset before headers: \(upstream)" + (error.map { ": \(UpstreamErrorText.describe($0))" } ?? "")
         case .protocolError:
             // Without a parse error, the answer was a well-formed 101 to a request that had not asked to switch.
             let why = (error as? MalformedMessage)?.reason ?? "101 Switching Protocols to a request that did not ask to switch"

@@ -490,7 +490,7 @@ struct ProxyStateMachine {
 
     /// The upstream connection closed before the answer ended (or a tunnel's upstream closed); `malformed` when
     /// what it sent was not HTTP, `reused` when it had served a request before this one.
-    mutating func upstreamClosed(malformed: Bool, reused: Bool, retries: HTTPRetry?) -> Action {
+    mutating func upstreamClosed(malformed: Bool, reused: Bool, retries: HTTPRetry?, handshakeFailed: Bool = false) -> Action {
         if isTunnelling {
             state = .idle
             return .endTunnel
@@ -509,6 +509,14 @@ struct ProxyStateMachine {
                 return retry
             }
             return fail(exchange, .protocolError)
+        }
+        if handshakeFailed {
+            // TLS never came up, so nothing reached the upstream's application: a failure to connect, as Envoy
+            // counts it (`UF`), retried as one.
+            if let retry = retry(&exchange, after: .connectFailure, code: 503, flag: .upstreamConnectionFailure, retries: retries) {
+                return retry
+            }
+            return fail(exchange, .connectFailure)
         }
         // A pooled connection the server closed while idle fails before any answer byte; resending is safe as
         // long as no body bytes went out.

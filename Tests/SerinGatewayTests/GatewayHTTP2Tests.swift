@@ -189,6 +189,22 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
+        "an HTTP/2 upstream that resets a stream before its answer is 503 UC, as a closed HTTP/1 connection is, not a malformed answer (grpcio resets a GET that is not gRPC)",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func upstreamStreamReset() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await backend.stop() } }
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let answer = try await Curl.get("http://127.0.0.1:\(port)/", ["--http2-prior-knowledge", "-H", "host: grpc-echo"])
+            #expect(answer.status == 503, "\(answer.status) \(answer.body)")
+            #expect(answer.body.contains("the upstream reset the HTTP/2 stream"), "\(answer.body)")
+            let flags = server.telemetry.snapshot().series.keys.filter { $0.destinationService == "grpc-echo" }.map(\.responseFlags)
+            #expect(flags == [.upstreamConnectionTermination], "\(flags)")
+        }
+    }
+
+    @Test(
         "h2load's 400 gRPC calls on 4 connections reach the grpcio server over at most one HTTP/2 connection per gateway thread",
         .enabled(if: GRPCPeers.shouldRun && H2Load.shouldRun, Comment(rawValue: GRPCPeers.skipReason + "; " + H2Load.skipReason))
     )

@@ -116,6 +116,9 @@ struct GatewayProxyTests {
             #expect(refused.status == 503)
             #expect(refused.bodyText.contains("upstream connect error"))
             #expect(refused.bodyText.contains("web-v1-service"))
+            // In the system's words, not SwiftNIO's error types.
+            #expect(refused.bodyText.hasSuffix("(web-v1-service): connection refused\n"), "\(refused.bodyText)")
+            #expect(!refused.bodyText.contains("errno") && !refused.bodyText.contains("SingleConnectionFailure"), "\(refused.bodyText)")
             await client.close()
             #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseFlags == .upstreamConnectionFailure && $0.responseCode == 503 })
         }

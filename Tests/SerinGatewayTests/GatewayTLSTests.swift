@@ -333,23 +333,31 @@ struct GatewayTLSTests {
         await gateway.shutdown()
     }
 
-    @Test("a DestinationRule's tls SIMPLE reaches an HTTPS endpoint it verifies against caCertificates, for routes and mirrors alike; plain HTTP to it fails")
+    @Test("a DestinationRule's tls SIMPLE reaches an HTTPS endpoint it verifies against caCertificates, for routes and mirrors alike; plain HTTP to it fails; one it cannot verify is 503 UF saying why, without the TLS library's internals")
     func upstreamTLS() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         _ = try await certificates.server("backend", hosts: ["backend.internal"])
+        let stranger = try await TestCertificates.make(caName: "Someone Else's CA")
+        defer { stranger.remove() }
+        try FileManager.default.copyItem(
+            atPath: stranger.ca.certificate, toPath: certificates.directory.appendingPathComponent("stranger-ca.crt").path)
         // An HTTPS endpoint: a second gateway terminating TLS in front of the v1 demo app.
         let front = Self.gateway(Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}"))
         try await Self.withGateway(front, certificates: certificates) { backend in
             let tlsPort = try #require(backend.boundPort(forDeclared: 443))
             let tls = "{mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}"
             let more = Self.destinationRule("secure-backend", tls: tls) + Self.destinationRule("mirror-backend", tls: tls)
+                + Self.destinationRule("untrusted-backend", tls: "{mode: SIMPLE, caCertificates: stranger-ca.crt, sni: backend.internal}")
+                + SeedManifests.serviceEntry("untrusted-backend", port: tlsPort, version: "v1").text + "\n---\n"
                 + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text + "\n---\n"
                 + SeedManifests.serviceEntry("mirror-backend", port: tlsPort, version: "v1").text + "\n---\n"
                 + SeedManifests.serviceEntry("plain-backend", port: tlsPort, version: "v1").text
             let routes = """
                   - match: [{uri: {prefix: /plain}}]
                     route: [{destination: {host: plain-backend}}]
+                  - match: [{uri: {prefix: /untrusted}}]
+                    route: [{destination: {host: untrusted-backend}}]
                   - match: [{uri: {prefix: /mirrored}}]
                     route: [{destination: {host: secure-backend}}]
                     mirror: {host: mirror-backend}
@@ -361,6 +369,18 @@ struct GatewayTLSTests {
                 #expect(secure.body.contains("This is v1"))
                 let plain = try await Curl.get("http://127.0.0.1:\(port)/plain")
                 #expect(plain.status >= 500, "\(plain.status) \(plain.body)")
+                // A certificate the DestinationRule's CA did not sign: TLS never came up, so nothing reached the
+                // upstream's application, a failure to connect (Envoy's UF), said in BoringSSL's reason code.
+                let untrusted = try await Curl.get("http://127.0.0.1:\(port)/untrusted")
+                #expect(untrusted.status == 503, "\(untrusted.body)")
+                #expect(untrusted.body.contains("TLS handshake failed: CERTIFICATE_VERIFY_FAILED"), "\(untrusted.body)")
+                #expect(!untrusted.body.contains(".build") && !untrusted.body.contains("BoringSSL"), "\(untrusted.body)")
+                let counted = await eventually(.seconds(10)) {
+                    gateway.telemetry.snapshot().series.contains { key, _ in
+                        key.destinationService == "untrusted-backend" && key.responseCode == 503 && key.responseFlags == .upstreamConnectionFailure
+                    }
+                }
+                #expect(counted, "\(gateway.telemetry.snapshot().series.keys.filter { $0.destinationService == "untrusted-backend" })")
                 // The shadow copy goes over TLS too: the mirror's answer, counted apart, is the backend's 200.
                 let mirrored = try await Curl.get("http://127.0.0.1:\(port)/mirrored")
                 #expect(mirrored.status == 200, "\(mirrored.body)")

@@ -1,0 +1,74 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SerinSockets
+
+/// Why an upstream could not be reached, as the gateway's 503 body and its log say it to people: the system's words
+/// for a socket error ("connection refused"), the TLS library's reason for a failed handshake
+/// ("CERTIFICATE_VERIFY_FAILED"). A library's own description is neither: SwiftNIO's names its internal types, and
+/// NIOSSL's names the source file of the build it came from, which a client has no business reading.
+enum UpstreamErrorText {
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            if let dns = error.dnsAError ?? error.dnsAAAAError { return "cannot resolve \(error.host): \(describe(dns))" }
+            // Every address tried failed; the reasons are said once each, in the order they came.
+            var reasons: [String] = []
+            for failure in error.connectionErrors where !reasons.contains(describe(failure.error)) {
+                reasons.append(describe(failure.error))
+            }
+            return reasons.isEmpty ? "cannot connect to \(error.host):\(error.port)" : reasons.joined(separator: "; ")
+        case let error as IOError:
+            return TransportErrorText.describe(error)
+        case ChannelError.connectTimeout(let limit):
+            return "no connection within \(limit.nanoseconds / 1_000_000)ms"
+        case is NIOSSLError, is NIOSSLExtraError:
+            return "TLS handshake failed: \(tlsReason(error))"
+        default:
+            return "\(error)"
+        }
+    }
+
+    /// Whether `error` ended a connection whose TLS never came up: nothing reached the upstream's application, so
+    /// it is a failure to connect (Envoy's `UF`), not a reset of a request the upstream may have seen.
+    static func isHandshakeFailure(_ error: (any Error)?) -> Bool {
+        switch error {
+        case let error as NIOSSLError:
+            if case .handshakeFailed = error { return true }
+            return false
+        case is NIOSSLExtraError:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// BoringSSL's reason codes (`error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at
+    /// /path/handshake.cc:320` → `CERTIFICATE_VERIFY_FAILED`), else the description without its source locations.
+    private static func tlsReason(_ error: any Error) -> String {
+        let text = "\(error)"
+        var reasons: [Substring] = []
+        var rest = text[...]
+        while let marker = rest.firstRange(of: "OPENSSL_internal:") {
+            let reason = rest[marker.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            if !reason.isEmpty, !reasons.contains(reason) { reasons.append(reason) }
+            rest = rest[marker.upperBound...]
+        }
+        if !reasons.isEmpty { return reasons.joined(separator: ", ") }
+        // No reason code: keep the words, drop every " at /file:line".
+        var words = ""
+        var remaining = text[...]
+        while let at = remaining.firstRange(of: " at /") {
+            words += remaining[..<at.lowerBound]
+            remaining = remaining[at.upperBound...].drop { $0 != "]" && $0 != ")" && $0 != "," }
+        }
+        return words + remaining
+    }
+}
+
+/// The upstream reset an HTTP/2 stream before its answer began: a reset, as a closed HTTP/1 connection is
+/// (`503 UC`, retried on `reset`), not a malformed answer.
+struct UpstreamStreamReset: Error, CustomStringConvertible {
+    let code: String
+    var description: String { "the upstream reset the HTTP/2 stream (\(code))" }
+}
