@@ -33,7 +33,7 @@ final class MirrorExchange {
         onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
         var head = original
-        if marksShadow, let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: host + "-shadow") }
+        if marksShadow, let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: Self.shadowHost(host)) }
         var encoded = ByteBuffer()
         var random = FastRandom()
         ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encoded)
@@ -132,4 +132,18 @@ extension MirrorExchange: UpstreamDelegate {
     func upstreamWritabilityChanged(_ connection: UpstreamConnection) {}
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {}
+}
+
+extension MirrorExchange {
+    /// The copy's Host as Envoy writes it: `-shadow` on the host name, before any port (`shop.example.com-shadow:8080`,
+    /// `[::1]-shadow:80`), so the copy's Host is still a host and port.
+    static func shadowHost(_ host: String) -> String {
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            return host[...close] + "-shadow" + host[host.index(after: close)...]
+        }
+        if let colon = host.lastIndex(of: ":"), host[host.index(after: colon)...].allSatisfy(\.isNumber) {
+            return host[..<colon] + "-shadow" + host[colon...]
+        }
+        return host + "-shadow"
+    }
 }
