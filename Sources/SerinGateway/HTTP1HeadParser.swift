@@ -127,9 +127,11 @@ enum HTTP1HeadParser {
             }
             // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without exactly one host, and
             // to any request with more than one. An HTTP/1.0 request needs one too here: it goes upstream as
-            // HTTP/1.1 (as Envoy refuses one without `default_host_for_http_10`).
+            // HTTP/1.1 (as Envoy refuses one without `default_host_for_http_10`), unless its absolute-form target
+            // names the host (an HTTP/1.0 client of the mesh's HTTP proxy), which then becomes its Host (§3.2.2).
             let hosts = fields.count(of: .host)
-            if hosts != 1 {
+            let hostInTarget = version.minor == 0 && bytes[cursor] != UInt8(ascii: "/") && target != "*"
+            if hosts != 1 && !(hosts == 0 && hostInTarget) {
                 throw MalformedMessage(
                     reason: "malformed request: \(hosts) host header fields; a request needs exactly one (RFC 9112 §3.2)"
                 )

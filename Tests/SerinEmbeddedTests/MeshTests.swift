@@ -86,6 +86,12 @@ struct MeshTests {
             // The target's authority wins over a Host field that disagrees (RFC 9112 §3.2.2).
             let absolute = try await Self.get("http://reviews-v2:9080/", host: "reviews:9080", port: port, group: backends.group)
             #expect(absolute.header(DemoApp.versionHeader) == "v2")
+            // An HTTP/1.0 client through the proxy may send no Host: the target names it.
+            let old = try await RawConnection.connect(port: port, group: backends.group)
+            try await old.send("GET http://reviews-v2:9080/ HTTP/1.0\r\n\r\n")
+            #expect(await old.waitForClose(timeout: .seconds(10)))
+            #expect(old.received.hasPrefix("HTTP/1.0 200") || old.received.hasPrefix("HTTP/1.1 200"), "\(old.received)")
+            #expect(old.received.lowercased().contains("\(DemoApp.versionHeader.lowercased()): v2"), "\(old.received)")
         }
     }
 
