@@ -91,6 +91,30 @@ struct ApplyCommandTests {
         }
     }
 
+    @Test("a path inside an applied manifest is relative to the manifest where the command runs, not to the gateway's working directory; messages name the file as written")
+    func relativePathsFromTheClient() async throws {
+        try await Self.withRuntime { runtime, _ in
+            let directory = try SerinProcess.temporaryDirectory()
+            let gateway = """
+                apiVersion: networking.istio.io/v1beta1
+                kind: Gateway
+                metadata: {name: tls-gateway}
+                spec:
+                  selector: {istio: ingressgateway}
+                  servers:
+                  - port: {number: 443, name: https, protocol: HTTPS}
+                    hosts: ["*"]
+                    tls: {mode: SIMPLE, serverCertificate: certs/missing.crt, privateKey: certs/missing.key}
+                """
+            try gateway.write(to: directory.appendingPathComponent("tls.yaml"), atomically: true, encoding: .utf8)
+            let result = try await SerinProcess.run(["apply", "-f", "tls.yaml", "--server", runtime.adminURL], in: directory)
+            #expect(result.status == 1)
+            let expected = "(\(directory.standardizedFileURL.path)/certs/missing.crt, relative to the manifest's directory)"
+            #expect(result.stderr.contains("tls.yaml:9:"), "\(result.stderr)")
+            #expect(result.stderr.contains(expected), "\(result.stderr)")
+        }
+    }
+
     @Test("loses no request while steps are applied back and forth under load")
     func applyUnderLoad() async throws {
         try await Self.withRuntime { runtime, backends in

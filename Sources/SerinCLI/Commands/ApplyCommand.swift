@@ -26,7 +26,18 @@ struct ApplyCommand: AsyncParsableCommand {
         let loaded = ManifestLoader.load(paths: manifests.files, recursive: manifests.recursive)
         for diagnostic in loaded.diagnostics { Terminal.err(diagnostic.description) }
         if loaded.diagnostics.containsErrors { throw ExitCode(1) }
-        let body = try JSONEncoder().encode(ApplyRequest(sources: loaded.sources))
+        // The gateway reads paths inside a manifest (a certificate's) relative to the manifest's directory: sent as
+        // the user wrote them, a relative one would be taken from the gateway's working directory, not this one.
+        let here = FileManager.default.currentDirectoryPath
+        let absolute = loaded.sources.map { source in
+            var source = source
+            if !source.path.hasPrefix("/") { source.path = URL(fileURLWithPath: source.path, relativeTo: URL(fileURLWithPath: here + "/")).standardizedFileURL.path }
+            return source
+        }
+        // Messages name each file as the user wrote it.
+        let written = zip(absolute, loaded.sources).filter { $0.0.path != $0.1.path }.map { ($0.0.path + ":", $0.1.path + ":") }
+        let asWritten = { (line: String) in written.reduce(line) { $0.replacingOccurrences(of: $1.0, with: $1.1) } }
+        let body = try JSONEncoder().encode(ApplyRequest(sources: absolute))
         let response: AdminClient.Response
         do {
             response = try await server.client.send(.POST, "/apply", json: body)
@@ -39,7 +50,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         for line in report.results { Terminal.out(line) }
-        for line in report.diagnostics { Terminal.err(line) }
+        for line in report.diagnostics { Terminal.err(asWritten(line)) }
         if !report.applied {
             Terminal.err("error: nothing applied")
             throw ExitCode(1)
