@@ -130,8 +130,7 @@ enum HTTP1HeadParser {
             // HTTP/1.1 (as Envoy refuses one without `default_host_for_http_10`), unless its absolute-form target
             // names the host (an HTTP/1.0 client of the mesh's HTTP proxy), which then becomes its Host (§3.2.2).
             let hosts = fields.count(of: .host)
-            let hostInTarget = version.minor == 0 && bytes[cursor] != UInt8(ascii: "/") && target != "*"
-            if hosts != 1 && !(hosts == 0 && hostInTarget) {
+            if hosts != 1 && !(hosts == 0 && version.minor == 0 && bytes[cursor] != UInt8(ascii: "/") && target != "*") {
                 throw MalformedMessage(
                     reason: "malformed request: \(hosts) host header fields; a request needs exactly one (RFC 9112 §3.2)"
                 )
