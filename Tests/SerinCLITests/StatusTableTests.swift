@@ -67,27 +67,40 @@ struct StatusTableTests {
         #expect(table.contains("\nweb: strategy: abTesting\nweb: A/B: header x-canary = insider"), "\(table)")
     }
 
-    @Test("a mirroring blue/green shows its iterations and, on a line of its own, the share copied to the canary")
+    @Test("a mirroring blue/green shows its iterations and, on a line of its own while its iterations run or wait paused, the share copied to the canary; not once it ended")
     func mirroringShare() throws {
         var spec = try RolloutFixture.spec(ResourceName(name: "web"))
         spec.analysis.schedule = try WeightSchedule(iterations: 10)
         spec.analysis.mirror = Percent(50)
         var status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
         status.step = 3
-        let table = StatusTable.render([status])
-        #expect(table.contains("  iteration 3/10  "))
-        #expect(table.contains("\nweb: strategy: blueGreenMirroring\nweb: mirror: 50% of requests copied to the canary"), "\(table)")
+        for phase in [RolloutPhase.progressing, .paused] {
+            status.phase = phase
+            let table = StatusTable.render([status])
+            #expect(table.contains("  iteration 3/10  "))
+            #expect(table.contains("\nweb: strategy: blueGreenMirroring\nweb: mirror: 50% of requests copied to the canary"), "\(table)")
+        }
+        for phase in [RolloutPhase.succeeded, .failed, .initialized] {
+            status.phase = phase
+            #expect(!StatusTable.render([status]).contains("mirror:"), "\(phase)")
+        }
     }
 
-    @Test("a Canary that sends its own load says what it sends on a line of its own; a plain canary names no strategy")
+    @Test("a Canary that sends its own load says what it sends on a line of its own while it sends it; a plain canary names no strategy")
     func syntheticLoad() throws {
         var spec = try RolloutFixture.spec(ResourceName(name: "web"))
         let plain = StatusTable.render([CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])])
         #expect(!plain.contains("strategy:") && !plain.contains("synthetic load:"), "\(plain)")
         spec.analysis.load = SyntheticLoad(rps: 10, path: "/", headers: [:], duration: .seconds(8))
-        let status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        var status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        status.phase = .progressing
         let table = StatusTable.render([status])
         #expect(table.contains("\nweb: synthetic load: \(try #require(status.syntheticLoad))"), "\(table)")
         #expect(table.contains("10 req/s"), "\(table)")
+        // The load runs only while the rollout progresses: not paused, not once it ended.
+        for phase in [RolloutPhase.paused, .succeeded, .failed, .initialized] {
+            status.phase = phase
+            #expect(!StatusTable.render([status]).contains("synthetic load:"), "\(phase)")
+        }
     }
 }

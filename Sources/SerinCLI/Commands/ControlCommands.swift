@@ -276,12 +276,13 @@ enum StatusTable {
         }
         // A/B testing's match: who reaches the canary besides the weights.
         lines += statuses.compactMap { status in status.abMatch.map { "\(label(status)): A/B: \($0)" } }
-        // Blue/green with mirroring: the copy the canary is judged on.
+        // Blue/green with mirroring: the copy the canary is judged on, while it is made.
         lines += statuses.compactMap { status in
-            status.mirrorWeight.map { "\(label(status)): mirror: \(String(format: "%g", $0))% of requests copied to the canary" }
+            guard status.mirrorsNow, let weight = status.mirrorWeight else { return nil }
+            return "\(label(status)): mirror: \(String(format: "%g", weight))% of requests copied to the canary"
         }
         // `analysis.load`: the traffic Serin sends itself while it analyses.
-        lines += statuses.compactMap { status in status.syntheticLoad.map { "\(label(status)): synthetic load: \($0)" } }
+        lines += statuses.compactMap { status in status.sendsLoadNow ? status.syntheticLoad.map { "\(label(status)): synthetic load: \($0)" } : nil }
         for status in statuses {
             guard let message = status.message else { continue }
             // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").

@@ -39,6 +39,14 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// `rollout` starts a new release: the last one's verdicts are in its history, not here).
     public var lastMeasurements: [RecordedMeasurement]
 
+    /// Whether `syntheticLoad` is being sent now: only while the rollout progresses (it stops at a pause, a
+    /// promotion or a rollback).
+    public var sendsLoadNow: Bool { syntheticLoad != nil && phase == .progressing }
+
+    /// Whether requests are being copied to the canary now: while the rollout's iterations run or wait paused, not
+    /// once it is promoted or rolled back.
+    public var mirrorsNow: Bool { mirrorWeight != nil && (phase == .progressing || phase == .paused) }
+
     public init(rollout: Rollout, measurements: [RecordedMeasurement]) {
         let status = rollout.status
         name = rollout.spec.name.name
