@@ -57,6 +57,8 @@ struct RouteCommandTests {
         let byPort = try await SerinProcess.run(["route", "-f", "examples/mesh", "--mesh", "--host", "reviews-v2", "--port", "9080"])
         #expect(byPort.stdout.contains("route:   default/reviews-v2 http[0] (no VirtualService: straight to the service)"), "\(byPort.stdout)")
         #expect(byPort.stdout.contains("100%  reviews-v2:9080 → 127.0.0.1:19082"))
+        // Istio's default outbound route has the mesh's default retries, as a VirtualService's route does.
+        #expect(byPort.stdout.contains("retries: up to 2 on connect-failure, refused-stream, unavailable, cancelled, 503"), "\(byPort.stdout)")
         let gateway = try await SerinProcess.run(["route", "-f", "examples/mesh", "--host", "reviews"])
         #expect(gateway.status == 1)
         #expect(gateway.stdout.contains("404, no gateway server listens on port 80"))

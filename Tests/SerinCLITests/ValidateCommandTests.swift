@@ -13,6 +13,16 @@ struct ValidateCommandTests {
         #expect(result.stderr.contains("apps/v1"))
     }
 
+    @Test("takes -f as every other command does, beside positional paths; neither is a usage error")
+    func filenameOption() async throws {
+        let result = try await SerinProcess.run(["validate", "-f", "examples/seed", "examples/canary"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("10 resources, 0 errors"), "\(result.stdout)")
+        let none = try await SerinProcess.run(["validate"])
+        #expect(none.status == 64)
+        #expect(none.stderr.contains("name the manifests to check"), "\(none.stderr)")
+    }
+
     @Test("reports a bad weight sum at its line and column and exits 1")
     func badWeights() async throws {
         let directory = try SerinProcess.temporaryDirectory()

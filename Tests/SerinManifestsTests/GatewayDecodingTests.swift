@@ -70,6 +70,11 @@ struct GatewayDecodingTests {
                     + "plain TCP, which the embedded gateway does not; use mode PASSTHROUGH, or protocol HTTPS to terminate TLS"
             ),
             (
+                "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: [\"*\"]\n    tls: {mode: PASSTHRU}",
+                "test.yaml:10:17: error: spec.servers[0].tls.mode: expected one of SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, "
+                    + "AUTO_PASSTHROUGH, ISTIO_MUTUAL, got \"PASSTHRU\""
+            ),
+            (
                 "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: [\"*\"]\n    tls: {mode: PASSTHROUGH, credentialName: web}",
                 "test.yaml:10:10: error: spec.servers[0].tls: credentialName do not apply to mode PASSTHROUGH: the gateway does "
                     + "not terminate TLS, the destination presents its own certificate"

@@ -95,6 +95,21 @@ struct ServerTLSValidationTests {
         )
     }
 
+    @Test("an HTTPS server refused for its mode (ISTIO_MUTUAL) is said once, at its mode, not again as a plaintext server sharing the port")
+    func refusedModeSaidOnce() {
+        let set = Fixture.set(
+            gateway(mode: "ISTIO_MUTUAL", extraServer: """
+                  - port: {number: 443, name: https-two, protocol: HTTPS}
+                    hosts: [two.example.com]
+                    tls: {mode: SIMPLE, credentialName: web-credential}
+                """)
+                + secret("web-credential", ["tls.crt": "C", "tls.key": "K"])
+        )
+        let messages = Fixture.messages(set.errors)
+        #expect(messages.count == 1, "\(messages)")
+        #expect(messages.first?.contains("mode ISTIO_MUTUAL is not supported") == true, "\(messages)")
+    }
+
     @Test("one port is HTTPS or plaintext, not both")
     func mixedPort() {
         let set = Fixture.set(

@@ -13,7 +13,15 @@ struct ValidateCommand: ParsableCommand {
     )
 
     @Argument(help: ArgumentHelp("Manifest files or directories.", valueName: "path"))
-    var paths: [String]
+    var paths: [String] = []
+
+    /// `-f`, as every other command reads manifests (and kubectl), beside the positional paths.
+    @Option(name: [.customShort("f"), .customLong("filename")], help: ArgumentHelp("A manifest file or directory, as the other commands take them (repeatable).", valueName: "path"))
+    var files: [String] = []
+
+    func validate() throws {
+        if paths.isEmpty && files.isEmpty { throw ValidationError("name the manifests to check: serin validate PATH... or -f PATH") }
+    }
 
     @Flag(name: [.customShort("R"), .long], help: "Read directories recursively.")
     var recursive = false
@@ -22,7 +30,7 @@ struct ValidateCommand: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let (set, _, loadFailed) = ManifestReading.read(paths: paths, recursive: recursive, strict: strict)
+        let (set, _, loadFailed) = ManifestReading.read(paths: files + paths, recursive: recursive, strict: strict)
         let errors = set.errors.count
         let warnings = set.warnings.count
         let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "

@@ -25,9 +25,11 @@ extension RouteTable {
             for port in service.ports {
                 let names = service.hosts.map(HostPattern.init).filter { !hosts.contains($0, port: port.number) }
                 guard !names.isEmpty else { continue }
+                // Istio's default outbound route carries the mesh's default retry policy, as a VirtualService's does.
                 let direct = Route(
                     virtualService: service.name, index: 0, name: Self.directRouteName, gateways: [.mesh], matches: [],
-                    targets: [Self.target(for: WeightedDestination(destination: Destination(host: primary, port: port.number), weight: 100), in: config)]
+                    targets: [Self.target(for: WeightedDestination(destination: Destination(host: primary, port: port.number), weight: 100), in: config)],
+                    policy: RoutePolicy(retries: .istioDefault)
                 )
                 for name in names { hosts.add([direct], host: name, port: port.number) }
             }

@@ -103,6 +103,11 @@ extension ManifestDecoder {
         guard mode == passthroughMode else {
             guard serverProtocol == "TLS" else { return nil }
             let at = fields["mode"] ?? field
+            // A mode no TLS setting has is a typo (PASSTHRU), said as one.
+            if let mode, ServerTLS.Mode(rawValue: mode) == nil, refusedServerTLSModes[mode] == nil {
+                unknownServerTLSMode(mode, at: at, reader: reader)
+                return false
+            }
             reader.unsupported(
                 "\(at.path): a TLS server with mode \(mode ?? "SIMPLE") would terminate TLS and forward plain TCP, which the "
                     + "embedded gateway does not; use mode PASSTHROUGH, or protocol HTTPS to terminate TLS",
@@ -131,10 +136,14 @@ extension ManifestDecoder {
                 "\(field.path): mode \(text) is not supported: \(why); use SIMPLE, MUTUAL, OPTIONAL_MUTUAL or PASSTHROUGH", at: field.node
             )
         } else {
-            let expected = ServerTLS.Mode.allCases.map(\.rawValue) + [passthroughMode] + refusedServerTLSModes.keys.sorted()
-            reader.error("\(field.path): expected one of \(expected.joined(separator: ", ")), got \"\(text)\"", at: field.node)
+            unknownServerTLSMode(text, at: field, reader: reader)
         }
         return nil
+    }
+
+    private static func unknownServerTLSMode(_ text: String, at field: Field, reader: DocumentReader) {
+        let expected = ServerTLS.Mode.allCases.map(\.rawValue) + [passthroughMode] + refusedServerTLSModes.keys.sorted()
+        reader.error("\(field.path): expected one of \(expected.joined(separator: ", ")), got \"\(text)\"", at: field.node)
     }
 
     /// `TLS_AUTO` (the library's choice) is nil.

@@ -18,6 +18,8 @@ extension ManifestValidator {
                     diagnostics.append(.error("\(path).tls.credentialName: \(problem.message)", at: located.location(of: "\(path).tls.credentialName")))
                 }
                 guard RouteTable.servedProtocols.contains(server.protocol.uppercased()) else { continue }
+                // An HTTPS or TLS server whose tls was refused at its field (ISTIO_MUTUAL) is no plaintext server.
+                if ["HTTPS", "TLS"].contains(server.protocol.uppercased()) && !server.passesThrough && !server.terminatesTLS { continue }
                 let label = "\(located.label) \(path) (\(server.protocol))"
                 let kind = server.passesThrough ? "passes TLS through" : server.terminatesTLS ? "terminates TLS" : "serves plaintext"
                 if let earlier = portKinds[server.port], (earlier.kind == "serves plaintext") != (kind == "serves plaintext") {
