@@ -153,8 +153,8 @@ public final class GatewayServer: Sendable {
         case .offset(let offset): port = declaredPort + offset
         case .ephemeral: port = 0
         }
-        // Port 0 is no port: bound, it would be a random one no client knows (only `.ephemeral` asks for that).
-        if case .offset = portMapping, !(1...65535).contains(port) {
+        // A port mapped to 0 takes a free one the kernel picks, which the start-up log names (as `--admin HOST:0`).
+        guard (0...65535).contains(port) else {
             throw GatewayError.invalidPort(declared: declaredPort, actual: port)
         }
         return try await bind(host: bindHost, port: port, declaredPort: declaredPort, inMesh: false)
@@ -363,7 +363,7 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
         case .permissionDenied(let address, let port, let declared):
             return "cannot listen on \(address):\(port) for Gateway port \(declared): permission denied (ports below 1024 need root)"
         case .invalidPort(let declared, let actual):
-            return "Gateway port \(declared) maps to \(actual), outside 1-65535 (check --port-offset)"
+            return "Gateway port \(declared) maps to \(actual), outside 0-65535 (check --port-offset)"
         case .meshUnavailable(let address, let port, let reason):
             return "cannot listen on \(address):\(port) for the mesh (--mesh): \(reason)"
         case .tls(let message):

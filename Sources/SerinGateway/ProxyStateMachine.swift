@@ -595,7 +595,9 @@ struct ProxyStateMachine {
     /// No answer started and none will come: the gateway answers. The connection stays open only when the
     /// client keeps it and the request was read to its end.
     private mutating func fail(_ exchange: Exchange, _ failure: UpstreamFailure) -> Action {
-        let keepAlive = exchange.request.keepAlive && exchange.requestEnded
+        // A request without a body has nothing left to read, even when its end is still on its way (an overflow is
+        // decided as the head arrives): the connection stays for the next, as Envoy keeps it.
+        let keepAlive = exchange.request.keepAlive && (exchange.requestEnded || !exchange.request.hasBody)
         state = exchange.requestEnded ? .idle : .respondingLocally
         if !keepAlive { closing = true }
         return .fail(failure, keepAlive: keepAlive)

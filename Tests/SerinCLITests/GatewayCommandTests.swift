@@ -26,13 +26,6 @@ struct GatewayCommandTests {
         #expect(!result.stderr.contains("errno"), "\(result.stderr)")
     }
 
-    @Test("a --port-offset that maps a Gateway port to 0 is refused, naming the port: bound, port 0 would be a random port no client knows")
-    func offsetToPortZero() async throws {
-        let result = try await SerinProcess.run(["gateway", "-f", "examples/seed", "--port-offset", "-80", "--admin", "127.0.0.1:0"])
-        #expect(result.status == 1, "\(result.stdout)")
-        #expect(result.stderr.contains("Gateway port 80 maps to 0, outside 1-65535 (check --port-offset)"), "\(result.stderr)")
-    }
-
     @Test("SIGTERM drains: the request in flight gets its whole answer, new connections are refused, exit status 0")
     func sigtermDrains() async throws {
         let backends = TestBackends(threads: 2)

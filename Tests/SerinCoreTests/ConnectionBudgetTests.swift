@@ -12,7 +12,7 @@ struct ConnectionBudgetTests {
         #expect(budget.openConnections == 2)
         #expect(budget.pendingRequests == 1)
         #expect(overflow.responseFlag == "UO")
-        #expect(overflow.description == "upstream overflow: 1 requests already wait for a connection")
+        #expect(overflow.description == "upstream overflow: 1 request already waits for a connection")
     }
 
     @Test(

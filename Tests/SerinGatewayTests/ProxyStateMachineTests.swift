@@ -127,6 +127,15 @@ struct ProxyStateMachineTests {
         #expect(Machine.UpstreamFailure.overflow.flag == .upstreamOverflow)
     }
 
+    @Test("an overflow decided before a bodyless request's end was read keeps the connection: the end makes it idle, as Envoy keeps it")
+    func overflowBeforeEndKeepsAlive() {
+        var machine = Self.routed(hasBody: false, retries: 2)
+        #expect(machine.upstreamFailed(overflow: true, retries: Self.connectRetries) == .fail(.overflow, keepAlive: true))
+        #expect(machine.requestEnded() == .becomeIdle)
+        #expect(!machine.closing)
+        #expect(machine.requestHead(keepAlive: true, version: .http1_1, hasBody: false) == .route)
+    }
+
     @Test("a route without retries fails on the first connect failure")
     func noRetriesNoRetry() {
         var machine = Self.routed(hasBody: false)

@@ -76,8 +76,8 @@ public struct ConnectionBudget: Hashable, Sendable {
         public var responseFlag: String { "UO" }
         public var description: String {
             switch limit {
-            case .pendingRequests(let count): "upstream overflow: \(count) requests already wait for a connection"
-            case .activeRequests(let count): "upstream overflow: \(count) requests are already in flight (http2MaxRequests)"
+            case .pendingRequests(let count): "upstream overflow: \(count) \(count == 1 ? "request already waits" : "requests already wait") for a connection"
+            case .activeRequests(let count): "upstream overflow: \(count) \(count == 1 ? "request is" : "requests are") already in flight (http2MaxRequests)"
             }
         }
     }
