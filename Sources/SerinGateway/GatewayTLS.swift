@@ -30,7 +30,7 @@ struct PortTLS: Sendable {
 
 /// Builds NIOSSL contexts from a server's `tls`: certificate files or a Secret's PEM, client verification for
 /// MUTUAL and OPTIONAL_MUTUAL, protocol versions and TLS 1.2 cipher suites. Errors name the server and the file.
-enum GatewayTLS {
+public enum GatewayTLS {
     /// Every HTTPS listener's contexts, by declared port.
     static func contexts(for table: RouteTable) throws(GatewayError) -> [Int: PortTLS] {
         var ports: [Int: PortTLS] = [:]
@@ -44,6 +44,25 @@ enum GatewayTLS {
             ports[port] = PortTLS(entries: entries)
         }
         return ports
+    }
+
+    /// What would stop the gateway setting up `table`'s HTTPS ports, one line per server: a certificate or key that
+    /// does not parse, a key that is not the certificate's. `serin validate` says these beside the manifests'
+    /// diagnostics, so a file checked there is not refused only when the gateway starts.
+    public static func problems(in table: RouteTable) -> [String] {
+        var problems: [String] = []
+        for (port, listener) in table.listeners.sorted(by: { $0.key < $1.key }) where listener.terminatesTLS {
+            for server in listener.servers {
+                guard let tls = server.tls else { continue }
+                let label = "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))"
+                do {
+                    _ = try context(for: tls, server: label)
+                } catch {
+                    problems.append(error.description)
+                }
+            }
+        }
+        return problems
     }
 
     static func context(for tls: ServerTLS, server: String) throws(GatewayError) -> NIOSSLContext {

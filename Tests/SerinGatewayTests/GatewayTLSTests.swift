@@ -260,7 +260,7 @@ struct GatewayTLSTests {
         }
     }
 
-    @Test("a key that does not match its certificate stops the install with the server named, and nothing listens")
+    @Test("a key that does not match its certificate stops the install with the server named, and nothing listens; serin validate says so first")
     func mismatchedKey() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
@@ -282,6 +282,12 @@ struct GatewayTLSTests {
         }
         #expect(gateway.boundPorts.isEmpty)
         await gateway.shutdown()
+        // serin validate says it too, before anything starts: the manifests alone look valid.
+        let validated = try await SerinProcess.run(["validate", file])
+        #expect(validated.status == 1, "\(validated.stdout)")
+        #expect(validated.stderr.contains("error: Gateway default/web-gateway port 443 (hosts web.example.com): the private key "
+            + "\(certificates.directory.path)/other.key does not belong to the certificate"), "\(validated.stderr)")
+        #expect(validated.stdout.contains("1 error"), "\(validated.stdout)")
     }
 
     /// A DestinationRule for `host` whose traffic policy is `tls` (YAML flow mapping), with its document separator.

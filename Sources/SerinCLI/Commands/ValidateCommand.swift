@@ -1,4 +1,6 @@
 import ArgumentParser
+import SerinCore
+import SerinGateway
 import SerinManifests
 
 /// `serin validate`: every problem in a set of manifests, located, before anything runs them.
@@ -31,7 +33,11 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let (set, _, loadFailed) = ManifestReading.read(paths: files + paths, recursive: recursive, strict: strict)
-        let errors = set.errors.count
+        // What only loading the certificates tells (a key that is not the certificate's), as the gateway would refuse
+        // it at start; asked only of manifests that are otherwise valid, whose files were all found.
+        let tlsProblems = set.hasErrors || loadFailed ? [] : GatewayTLS.problems(in: RouteTable(compiling: set.config))
+        for problem in tlsProblems { Terminal.err("error: \(problem)") }
+        let errors = set.errors.count + tlsProblems.count
         let warnings = set.warnings.count
         let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "
             + "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
