@@ -159,11 +159,12 @@ struct GatewayHTTP2WebSocketTests {
         try await Sockets.withWebSockets(["ws-v1"], routes: routes, limits: limits) { gateway, port, servers, group in
             let client = try await Self.connect(port, group)
             let busy = try await client.open(authority: "chat.example.com")
-            let quiet = try await client.open(authority: "chat.example.com")
-            let started = ContinuousClock.now
             // Ten times a second from the connection's event loop, far inside the idle timeout even when the
-            // machine's cooperative threads are busy with other tests, until the quiet one goes.
+            // machine's cooperative threads are busy with other tests, until the quiet one goes. It starts before
+            // the quiet one opens, which under a full run's load can take longer than the timeout.
             let ticker = busy.send(text: "tick", every: .milliseconds(100))
+            let started = ContinuousClock.now
+            let quiet = try await client.open(authority: "chat.example.com")
             while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {
                 try await Task.sleep(for: .milliseconds(50))
             }

@@ -190,11 +190,12 @@ struct GatewayWebSocketTests {
         limits.idleTimeout = .seconds(3)
         try await Self.withWebSockets(["ws-v1"], limits: limits) { gateway, port, servers, group in
             let busy = try await Self.chat(port, group)
-            let quiet = try await Self.chat(port, group)
-            let started = ContinuousClock.now
             // Ticks ten times a second from the client's event loop, far inside the idle timeout even when the
-            // machine's cooperative threads are busy with other tests, until the quiet one goes.
+            // machine's cooperative threads are busy with other tests, until the quiet one goes. It starts before
+            // the quiet one connects, which under a full run's load once took longer than the timeout.
             let ticker = busy.send(text: "tick", every: .milliseconds(100))
+            let started = ContinuousClock.now
+            let quiet = try await Self.chat(port, group)
             while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {
                 try await Task.sleep(for: .milliseconds(50))
             }
