@@ -12,7 +12,7 @@ import Glibc
 /// a `flock` when its process ends however it ends, so after a `kill -9` the next start takes the file at once.
 final class StateFileLock {
     let path: String
-    private var descriptor: Int32
+    private(set) var descriptor: Int32
 
     /// Takes the lock at once or throws `StoreError.inUse`, naming the holder.
     init(statePath: String) throws(StoreError) {
@@ -32,8 +32,12 @@ final class StateFileLock {
     }
 
     /// Lets go of the lock; the file stays, empty of meaning until the next holder writes its pid.
+    ///
+    /// Unlocked before it is closed: a `flock` belongs to the open file, which a child being spawned on another thread
+    /// holds a copy of until its exec closes it, so a close alone can leave the lock held for that while.
     func release() {
         guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
         close(descriptor)
         descriptor = -1
     }

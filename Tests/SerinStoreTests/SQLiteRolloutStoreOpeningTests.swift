@@ -23,6 +23,17 @@ struct SQLiteRolloutStoreOpeningTests {
         #expect(try raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('rollouts', 'events', 'measurements')") == 3)
     }
 
+    @Test("a closed store's lock is free at once, even while a copy of its descriptor lives on, as in a child being spawned")
+    func lockFreedDespiteDescriptorCopy() throws {
+        let path = directory.file("state.sqlite")
+        let lock = try StateFileLock(statePath: path)
+        // What a child forked by posix_spawn on another thread holds until its exec closes it.
+        let copy = dup(lock.descriptor)
+        defer { close(copy) }
+        lock.release()
+        #expect(throws: Never.self) { try StateFileLock(statePath: path).release() }
+    }
+
     @Test("reopening a state file keeps its data and does not migrate again")
     func reopeningKeepsData() throws {
         let path = directory.file("state.sqlite")
