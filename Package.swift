@@ -56,16 +56,18 @@ let package = Package(
         // YAML (Istio, Kubernetes, Serin) into the canonical model, with file:line:col diagnostics.
         .target(
             name: "SerinManifests",
-            dependencies: ["SerinCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SerinCore", "SerinSystem", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
         // The system's SQLite (Debian: libsqlite3-dev).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
-        .target(name: "SerinStore", dependencies: ["SerinCore", "CSQLite"], swiftSettings: strictSettings),
-        // What every listening socket Serin opens carries: a pause after a failed accept.
+        .target(name: "SerinStore", dependencies: ["SerinCore", "SerinSystem", "CSQLite"], swiftSettings: strictSettings),
+        // What Serin's IO shares with the system beneath it: a pause after a failed accept; a failed connection or
+        // file said in the system's words.
         .target(
-            name: "SerinSockets", dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            name: "SerinSystem",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         // Hummingbird as Serin serves with it: a listener started in the background with its bound port, text and
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "SerinListener",
             dependencies: serving + [
-                "SerinSockets", .product(name: "HummingbirdCore", package: "hummingbird"),
+                "SerinSystem", .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -117,7 +119,7 @@ let package = Package(
         .target(
             name: "SerinWebhooks",
             dependencies: [
-                "SerinCore", "SerinSockets",
+                "SerinCore", "SerinSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -129,7 +131,7 @@ let package = Package(
         .target(
             name: "SerinPrometheus",
             dependencies: [
-                "SerinCore", "SerinSockets",
+                "SerinCore", "SerinSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -140,7 +142,7 @@ let package = Package(
         .target(
             name: "SerinKubernetes",
             dependencies: [
-                "SerinCore", "SerinManifests", "SerinSpawn", .product(name: "Yams", package: "Yams"),
+                "SerinCore", "SerinManifests", "SerinSpawn", "SerinSystem", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -153,7 +155,7 @@ let package = Package(
         .target(
             name: "SerinGateway",
             dependencies: [
-                "SerinCore", "SerinSockets",
+                "SerinCore", "SerinSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -193,7 +195,7 @@ let package = Package(
             name: "SerinEmbedded",
             dependencies: serving + [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinController", "SerinStore",
-                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle", "SerinListener", "SerinSockets",
+                "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLifecycle", "SerinListener", "SerinSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -207,7 +209,7 @@ let package = Package(
             dependencies: [
                 "SerinCore", "SerinManifests", "SerinGateway", "SerinDemoApp", "SerinController",
                 "SerinEmbedded", "SerinKubernetes", "SerinPrometheus", "SerinWebhooks", "SerinServer", "SerinLogging",
-                "SerinLifecycle", "SerinListener", "SerinStore", "SerinSockets",
+                "SerinLifecycle", "SerinListener", "SerinStore", "SerinSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -291,7 +293,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SerinManifestsTests",
-            dependencies: ["SerinManifests", "SerinCore", "SerinTesting"],
+            dependencies: ["SerinManifests", "SerinCore", "SerinSystem", "SerinTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -72,15 +72,13 @@ struct AdminClient {
     /// Connection failures (refused, unresolvable, no answer to connect) mean nothing is there; anything else
     /// happened after something answered and is said with its cause.
     static func explain(_ error: any Error, server: String) -> any Error {
-        switch error {
-        case is NIOConnectionError, is IOError, ChannelError.connectTimeout:
+        switch ExchangeFailure(error) {
+        case .unreachable, .connectTimeout:
             return NoSerinAnswering(server: server)
-        case let error as HTTPClientError where error == .connectTimeout:
-            return NoSerinAnswering(server: server)
-        case let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout:
+        case .noAnswerInTime:
             return ExchangeFailed(server: server, cause: "no answer within \(timeout.nanoseconds / 1_000_000_000)s")
-        default:
-            return ExchangeFailed(server: server, cause: "\(error)")
+        case .other(let cause):
+            return ExchangeFailed(server: server, cause: cause)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SerinManifests
+import SerinSystem
 
 /// `--admin-token-file PATH` or `SERIN_ADMIN_TOKEN`: the admin API's bearer token, read the same way by
 /// the server that demands it and the commands that send it.

@@ -6,7 +6,7 @@ import SerinController
 import SerinCore
 import SerinServer
 import SerinKubernetes
-import SerinSockets
+import SerinSystem
 
 /// `--kubeconfig`, `--context`, `-n`: talk to Canaries through a Kubernetes cluster's API instead of a Serin's
 /// admin address. Any of the three selects the cluster.
@@ -99,15 +99,13 @@ struct ClusterCanaries {
     /// What went wrong on the way to the API server, in words: the system's for a socket error ("connection
     /// refused"), what a connect timeout usually means.
     static func transportProblem(_ error: any Error) -> String {
-        switch error {
-        case let error as IOError:
-            return TransportErrorText.describe(error)
-        case let error as HTTPClientError where error == .connectTimeout:
+        switch ExchangeFailure(error) {
+        case .unreachable(let reason), .other(let reason):
+            return reason
+        case .connectTimeout:
             return "no connection within 10s (nothing answers at that address, or it does not speak TLS)"
-        case let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout:
+        case .noAnswerInTime:
             return "no answer in time"
-        default:
-            return "\(error)"
         }
     }
 

@@ -9,7 +9,7 @@ import SerinLifecycle
 import SerinListener
 import SerinManifests
 import SerinServer
-import SerinSockets
+import SerinSystem
 import SerinPrometheus
 import SerinStore
 import SerinWebhooks

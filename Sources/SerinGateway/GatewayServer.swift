@@ -5,7 +5,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import SerinCore
-import SerinSockets
+import SerinSystem
 import Synchronization
 
 /// Serin's embedded data plane: listens on every Gateway server port and proxies by the live RouteTable.

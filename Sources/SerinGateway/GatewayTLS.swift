@@ -36,9 +36,7 @@ public enum GatewayTLS {
         var ports: [Int: PortTLS] = [:]
         for (port, listener) in table.listeners where listener.terminatesTLS {
             var entries: [PortTLS.Entry] = []
-            for server in listener.servers {
-                guard let tls = server.tls else { continue }
-                let label = "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))"
+            for (server, tls, label) in servers(of: listener, port: port) {
                 entries.append(PortTLS.Entry(hosts: server.hosts, context: try context(for: tls, server: label)))
             }
             ports[port] = PortTLS(entries: entries)
@@ -52,9 +50,7 @@ public enum GatewayTLS {
     public static func problems(in table: RouteTable) -> [String] {
         var problems: [String] = []
         for (port, listener) in table.listeners.sorted(by: { $0.key < $1.key }) where listener.terminatesTLS {
-            for server in listener.servers {
-                guard let tls = server.tls else { continue }
-                let label = "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))"
+            for (_, tls, label) in servers(of: listener, port: port) {
                 do {
                     _ = try context(for: tls, server: label)
                 } catch {
@@ -63,6 +59,14 @@ public enum GatewayTLS {
             }
         }
         return problems
+    }
+
+    /// A listener's servers with `tls`, each with the label its errors name it by.
+    private static func servers(of listener: RouteTable.Listener, port: Int) -> [(RouteTable.ServerBinding, ServerTLS, String)] {
+        listener.servers.compactMap { server in
+            guard let tls = server.tls else { return nil }
+            return (server, tls, "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
+        }
     }
 
     static func context(for tls: ServerTLS, server: String) throws(GatewayError) -> NIOSSLContext {

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
-import SerinSockets
+import SerinSystem
 
 /// Why an upstream could not be reached, as the gateway's 503 body and its log say it to people: the system's words
 /// for a socket error ("connection refused"), the TLS library's reason for a failed handshake
@@ -10,22 +10,10 @@ import SerinSockets
 enum UpstreamErrorText {
     static func describe(_ error: any Error) -> String {
         switch error {
-        case let error as NIOConnectionError:
-            if let dns = error.dnsAError ?? error.dnsAAAAError { return "cannot resolve \(error.host): \(describe(dns))" }
-            // Every address tried failed; the reasons are said once each, in the order they came.
-            var reasons: [String] = []
-            for failure in error.connectionErrors where !reasons.contains(describe(failure.error)) {
-                reasons.append(describe(failure.error))
-            }
-            return reasons.isEmpty ? "cannot connect to \(error.host):\(error.port)" : reasons.joined(separator: "; ")
-        case let error as IOError:
-            return TransportErrorText.describe(error)
-        case ChannelError.connectTimeout(let limit):
-            return "no connection within \(limit.nanoseconds / 1_000_000)ms"
         case is NIOSSLError, is NIOSSLExtraError:
             return "TLS handshake failed: \(tlsReason(error))"
         default:
-            return "\(error)"
+            return TransportErrorText.describe(error)
         }
     }
 

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import SerinManifests
+import SerinSystem
 
 /// `KubernetesAPI` over HTTPS with AsyncHTTPClient: the connection a kubeconfig context or a pod's service
 /// account describes, its CA and client certificate in TLS, its token on every request (a token file read

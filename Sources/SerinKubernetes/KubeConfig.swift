@@ -1,6 +1,7 @@
 import Foundation
 import SerinManifests
 import Yams
+import SerinSystem
 
 /// A kubeconfig file, read the way kubectl reads it: clusters, users and contexts by name, the current
 /// context, and every way a user can prove who they are (bearer token or token file, client certificate,

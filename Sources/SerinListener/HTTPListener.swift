@@ -2,7 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
-import SerinSockets
+import SerinSystem
 import ServiceLifecycle
 
 /// A Hummingbird responder serving on `host:port` in the background, for the commands and tests that start a

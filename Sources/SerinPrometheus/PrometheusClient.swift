@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import SerinCore
-import SerinSockets
+import SerinSystem
 
 /// Asks a Prometheus server for instant queries over its HTTP API, retrying what may pass (transport
 /// errors, timeouts, 5xx) and never what will not (4xx: the query itself is wrong).

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import SerinCore
+import SerinSystem
 
 /// The SQL behind `SQLiteRolloutStore`: one connection to one state file and the statements that read and
 /// write it. Not thread-safe; the store keeps it behind a mutex.
@@ -262,17 +263,11 @@ final class RolloutDatabase {
         var isDirectory: ObjCBool = false
         while !ancestor.isEmpty {
             if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
-                return isDirectory.boolValue ? systemReason(error) : "\(ancestor) is a file, not a directory"
+                return isDirectory.boolValue ? FileErrorText.reason(error) : "\(ancestor) is a file, not a directory"
             }
             guard let slash = ancestor.lastIndex(of: "/") else { break }
             ancestor = String(ancestor[..<slash])
         }
-        return systemReason(error)
-    }
-
-    /// The system's words ("permission denied"), not Foundation's "(NSCocoaErrorDomain error 513.)".
-    private static func systemReason(_ error: any Error) -> String {
-        guard let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error else { return error.localizedDescription }
-        return String(cString: strerror(Int32((posix as NSError).code))).lowercased()
+        return FileErrorText.reason(error)
     }
 }

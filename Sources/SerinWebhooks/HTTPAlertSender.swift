@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinCore
-import SerinSockets
+import SerinSystem
 
 /// Posts alerts over HTTP(S) in the shape their provider documents (`AlertPayload`), 2xx meaning delivered. The
 /// provider's address is looked up for each alert (`AlertEndpoints`), so a rotated Secret is used from the next

@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SerinCore
-import SerinSockets
+import SerinSystem
 
 /// Calls webhooks as HTTP(S) POSTs with the JSON payload, each bounded by its timeout; 2xx means yes. On
 /// AsyncHTTPClient: `https://` hooks, connections kept and reused between calls, redirects not followed (a

@@ -1,6 +1,7 @@
 import Foundation
 import SerinManifests
 import Testing
+import SerinSystem
 
 @Suite("ManifestLoader")
 struct ManifestLoaderTests {

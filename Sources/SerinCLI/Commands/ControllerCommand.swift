@@ -8,7 +8,7 @@ import SerinLifecycle
 import SerinListener
 import SerinPrometheus
 import SerinServer
-import SerinSockets
+import SerinSystem
 import SerinWebhooks
 import NIOPosix
 

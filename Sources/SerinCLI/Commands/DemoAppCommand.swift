@@ -5,7 +5,7 @@ import SerinCore
 import SerinDemoApp
 import SerinLifecycle
 import SerinListener
-import SerinSockets
+import SerinSystem
 
 /// `serin demo-app`: one version of the seed's canary-tester page, to put behind the gateway.
 struct DemoAppCommand: AsyncParsableCommand {

@@ -4,6 +4,7 @@ import SerinCore
 import SerinManifests
 import SerinServer
 import SerinStore
+import SerinSystem
 
 /// `serin simulate`: a Canary's schedule and checks tried on synthetic traffic before they meet a real release.
 struct SimulateCommand: ParsableCommand {

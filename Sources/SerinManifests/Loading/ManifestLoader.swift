@@ -1,4 +1,5 @@
 import Foundation
+import SerinSystem
 
 /// Reads manifest files the way `kubectl apply -f` finds them, so users can point Serin at the same paths.
 public enum ManifestLoader {
