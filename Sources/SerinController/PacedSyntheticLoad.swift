@@ -20,8 +20,11 @@ public actor PacedSyntheticLoad<Sender: SyntheticRequestSender>: SyntheticTraffi
         running[plan.canaryName] = Task { await Self.send(plan, with: sender, logger: logger) }
     }
 
-    public func stop(_ canary: ResourceName) {
-        running.removeValue(forKey: canary)?.cancel()
+    /// Ends the Canary's load and returns once its task has sent its last request, so nothing is sent after.
+    public func stop(_ canary: ResourceName) async {
+        guard let task = running.removeValue(forKey: canary) else { return }
+        task.cancel()
+        await task.value
     }
 
     /// Whether a plan is running for `canary`.

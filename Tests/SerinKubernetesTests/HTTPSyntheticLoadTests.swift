@@ -33,7 +33,7 @@ struct HTTPSyntheticLoadTests {
             }.port
         }
         let ports = ["web-v2-service": try await server("canary"), "web-v1-service": try await server("stable")]
-        let sender = HTTPSyntheticRequests { destination, _ in "http://127.0.0.1:\(ports[destination.host] ?? 9)" }
+        let sender = CountingSender(HTTPSyntheticRequests { destination, _ in "http://127.0.0.1:\(ports[destination.host] ?? 9)" })
         let load = PacedSyntheticLoad(sender: sender, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let name = ResourceName(namespace: "shop", name: "web")
         let plan = LoadPlan(
@@ -46,11 +46,14 @@ struct HTTPSyntheticLoadTests {
         await load.stop(name)
         #expect(await !load.isSending(for: name))
         let elapsed = ContinuousClock.now - started
-        // Requests still in flight when stopped may land; none is sent after.
-        try await Task.sleep(for: .milliseconds(300))
-        let atStop = seen.withLockedValue { $0 }
+        // Requests sent before the stop may still be on their way (a loaded machine delays them by seconds); once
+        // they are all in, none follows.
+        let sentBeforeStop = sender.sent.withLockedValue { $0 }
+        #expect(await eventually(.seconds(20)) { seen.withLockedValue { $0.values.reduce(0) { $0 + $1.count } } >= sentBeforeStop })
         try await Task.sleep(for: .seconds(1.5))
-        #expect(seen.withLockedValue { $0 } == atStop, "nothing is sent after stop")
+        let atStop = seen.withLockedValue { $0 }
+        #expect(sender.sent.withLockedValue { $0 } == sentBeforeStop, "nothing is sent after stop")
+        #expect(atStop.values.reduce(0) { $0 + $1.count } == sentBeforeStop, "every request sent arrives, once")
         let intervals = Int(elapsed.components.seconds) + 1
         for name in ["canary", "stable"] {
             let requests = atStop[name] ?? []
@@ -58,5 +61,22 @@ struct HTTPSyntheticLoadTests {
             #expect(requests.count <= plan.requestsPerInterval * intervals, "\(requests.count) in \(intervals) intervals")
         }
         try await group.shutdownGracefully()
+    }
+}
+
+/// A sender that counts what it sends, so a test knows how many requests left before a stop.
+private struct CountingSender<Inner: SyntheticRequestSender>: SyntheticRequestSender {
+    let inner: Inner
+    let sent = NIOLockedValueBox(0)
+
+    init(_ inner: Inner) { self.inner = inner }
+
+    func target(for destination: Destination, of canary: ResourceName) -> Inner.Target? {
+        inner.target(for: destination, of: canary)
+    }
+
+    func send(to target: Inner.Target, path: String, headers: [(String, String)]) {
+        sent.withLockedValue { $0 += 1 }
+        inner.send(to: target, path: path, headers: headers)
     }
 }
