@@ -210,7 +210,7 @@ struct ClusterCanaries {
     /// Serin's Canaries, and Flagger's where the cluster has that resource (the first wins a shared name, as in
     /// the controller).
     private func list(namespace: String?) async throws -> [JSONValue] {
-        var found: [ResourceName: JSONValue] = [:]
+        var found: [ResourceName: [CanaryGroup: JSONValue]] = [:]
         for group in CanaryGroup.allCases {
             let items: [JSONValue]
             do {
@@ -221,20 +221,26 @@ struct ClusterCanaries {
             for item in items {
                 guard let name = item["metadata"]?["name"]?.stringValue else { continue }
                 let key = ResourceName(namespace: item["metadata"]?["namespace"]?.stringValue ?? ResourceName.defaultNamespace, name: name)
-                if found[key] == nil { found[key] = group.stamped(item) }
+                found[key, default: [:]][group] = group.stamped(item)
             }
         }
-        return found.sorted { $0.key.description < $1.key.description }.map(\.value)
+        // Where both groups hold a name, the one the controller runs.
+        return found.sorted { $0.key.description < $1.key.description }.compactMap { _, namesakes in
+            CanaryGroup.runner(of: namesakes, in: CanaryGroup.allCases).flatMap { namesakes[$0] }
+        }
     }
 
     private func canary(_ name: String) async throws -> JSONValue {
+        var namesakes: [CanaryGroup: JSONValue] = [:]
         for group in CanaryGroup.allCases {
             do {
-                return try await api.get(group.path(namespace: namespace, name: name))
-            } catch let error as KubernetesAPIError where error.isNotFound {
+                namesakes[group] = group.stamped(try await api.get(group.path(namespace: namespace, name: name)))
+            } catch let error as KubernetesAPIError where error.isNotFound || (error.code == 403 && group != .serin) {
                 continue
             }
         }
+        // Where both groups hold the name, the one the controller runs.
+        if let runner = CanaryGroup.runner(of: namesakes, in: CanaryGroup.allCases), let canary = namesakes[runner] { return canary }
         let known = (try? await list(namespace: namespace).compactMap { $0["metadata"]?["name"]?.stringValue }) ?? []
         Terminal.err(
             "error: no Canary \(name) in namespace \(namespace)"

@@ -29,6 +29,20 @@ public enum CanaryGroup: String, CaseIterable, Sendable {
         canary["apiVersion"]?.stringValue.flatMap(CanaryGroup.init(rawValue:)) ?? .serin
     }
 
+    /// Which of one name's Canaries runs when both resources hold it: the one Serin has stored a rollout on (it was
+    /// running first; the other is the newcomer, and its objects are the first one's), else the first of `groups`.
+    /// The watcher, the store and the CLI each ask this, so they agree on which object the rollout lives on.
+    public static func runner(of namesakes: [CanaryGroup: JSONValue], in groups: [CanaryGroup]) -> CanaryGroup? {
+        let present = groups.filter { namesakes[$0] != nil }
+        return present.first { group in namesakes[group].flatMap(group.state(in:)) != nil } ?? present.first
+    }
+
+    /// What is written on a Canary that does not run because its namesake in `runner` does.
+    static func namesakeRefusal(_ name: ResourceName, runner: CanaryGroup, other: CanaryGroup) -> String {
+        "Canary \(name) exists as both \(other.resourceName) and \(runner.resourceName); Serin runs the \(runner.resourceName) one"
+            + (runner == .serin ? "" : ", whose release it holds") + ", not this one (delete one of them)"
+    }
+
     /// `canary` as listed from this group: a list's items may come without apiVersion, and this group's is theirs.
     public func stamped(_ canary: JSONValue) -> JSONValue {
         guard canary["apiVersion"] == nil, case .object(var fields) = canary else { return canary }

@@ -17,7 +17,7 @@ public actor CanaryWatcher {
     private let configResync: Duration
     private let groups: [CanaryGroup]
     private var objects: [CanaryGroup: [ResourceName: JSONValue]] = [:]
-    private let refused: (@Sendable (ResourceName, String?) async -> Void)?
+    private let refused: (@Sendable (ResourceName, CanaryGroup?, String?) async -> Void)?
     /// The problem said for each Canary, so each is said (and written on the Canary) once, and cleared once.
     private var reported: [ResourceName: String] = [:]
     /// The last request handed over per Canary, so one whose answer is still being written is not run twice.
@@ -30,10 +30,12 @@ public actor CanaryWatcher {
 
     /// - Parameters:
     ///   - namespace: the namespace to watch; nil for all.
-    ///   - groups: the Canary resources to run, the first winning when a namespace has one name in both.
+    ///   - groups: the Canary resources to run; where a namespace has one name in both, `CanaryGroup.runner` says
+    ///     which runs (the first, unless the other holds a release).
     ///   - apply: gives the controller the current specs (`CanaryController.reconcile`) and returns its problems.
     ///   - refused: shows a Canary's problem where its owner looks (`KubernetesRolloutStore.recordRefusal`), and
-    ///     clears it (nil) once the Canary is accepted.
+    ///     clears it (nil) once the Canary is accepted; a group names a namesake that does not run, nil the one that
+    ///     does.
     ///   - command: carries out a person's command and answers it (`CanaryCommandChannel.handler`); nil ignores them.
     ///   - workloads: prepares Canaries on a Deployment (Flagger's shape) and watches Deployments for new revisions;
     ///     nil leaves such Canaries out, with a problem.
@@ -43,7 +45,7 @@ public actor CanaryWatcher {
         api: any KubernetesAPI, namespace: String?, groups: [CanaryGroup] = [.serin], logger: Logger,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
         workloads: KubernetesWorkloads? = nil, configResync: Duration = .seconds(15),
-        refused: (@Sendable (ResourceName, String?) async -> Void)? = nil,
+        refused: (@Sendable (ResourceName, CanaryGroup?, String?) async -> Void)? = nil,
         apply: @escaping @Sendable ([CanarySpec]) async -> [CanaryProblem]
     ) {
         self.refused = refused
@@ -89,24 +91,33 @@ public actor CanaryWatcher {
         requestSync.yield()
     }
 
-    /// Every Canary to run, by name: the first group's where two share a name, and a problem for the other.
-    private func current() -> (canaries: [(ResourceName, JSONValue)], problems: [CanaryProblem]) {
-        var canaries: [ResourceName: JSONValue] = [:]
-        var problems: [CanaryProblem] = []
+    /// Every Canary to run, by name, and the namesakes that do not run: where both groups hold a name, the one
+    /// `CanaryGroup.runner` picks runs and the other is told why it does not.
+    private func current() -> (canaries: [(ResourceName, JSONValue)], namesakes: [Namesake: String]) {
+        var byName: [ResourceName: [CanaryGroup: JSONValue]] = [:]
         for group in groups {
-            for (name, object) in objects[group] ?? [:] {
-                if let first = canaries[name] {
-                    problems.append(CanaryProblem(
-                        canary: name,
-                        message: "Canary \(name) exists as both \(CanaryGroup.of(first).resourceName) and \(group.resourceName); "
-                            + "Serin runs the \(CanaryGroup.of(first).resourceName) one (delete the other)"))
-                } else {
-                    canaries[name] = object
-                }
+            for (name, object) in objects[group] ?? [:] { byName[name, default: [:]][group] = object }
+        }
+        var canaries: [(ResourceName, JSONValue)] = []
+        var namesakes: [Namesake: String] = [:]
+        for (name, objects) in byName.sorted(by: { $0.key.description < $1.key.description }) {
+            guard let runner = CanaryGroup.runner(of: objects, in: groups), let object = objects[runner] else { continue }
+            canaries.append((name, object))
+            for other in groups where other != runner && objects[other] != nil {
+                namesakes[Namesake(name: name, group: other)] = CanaryGroup.namesakeRefusal(name, runner: runner, other: other)
             }
         }
-        return (canaries.sorted(by: { $0.key.description < $1.key.description }), problems)
+        return (canaries, namesakes)
     }
+
+    /// A Canary that does not run because its namesake in the other group does.
+    struct Namesake: Hashable {
+        let name: ResourceName
+        let group: CanaryGroup
+    }
+
+    /// Why each namesake does not run, as last written on it.
+    private var reportedNamesakes: [Namesake: String] = [:]
 
     /// Whether the last sync saw a Canary on a Deployment (Flagger's shape), prepared or refused: both are
     /// looked at again when the resync comes (new config content; a refusal's cause removed).
@@ -117,12 +128,27 @@ public actor CanaryWatcher {
     private func sync() async {
         // Until every group has listed, a Canary not seen yet is not a deleted one: nothing is handed over.
         guard objects.count == groups.count else { return }
-        var (current, problems) = self.current()
-        let (specs, refused) = await runnableSpecs(current)
-        problems += refused
+        let (current, namesakes) = self.current()
+        var (specs, problems) = await runnableSpecs(current)
         problems += await apply(specs)
         await report(problems, present: Set(current.map(\.0)))
+        await report(namesakes, running: current)
         await handOverCommands(current)
+    }
+
+    /// Tells each namesake that does not run why, once. One that runs now (its namesake was deleted) has the
+    /// message taken back, or replaced by its own problem.
+    private func report(_ namesakes: [Namesake: String], running: [(ResourceName, JSONValue)]) async {
+        for (namesake, message) in namesakes.sorted(by: { $0.key.name.description < $1.key.name.description })
+        where reportedNamesakes[namesake] != message {
+            logger.warning("\(message)", metadata: ["canary": "\(namesake.name)"])
+            await refused?(namesake.name, namesake.group, message)
+        }
+        let runners = Dictionary(running.map { ($0.0, CanaryGroup.of($0.1)) }, uniquingKeysWith: { first, _ in first })
+        for namesake in reportedNamesakes.keys where namesakes[namesake] == nil && runners[namesake.name] == namesake.group {
+            await refused?(namesake.name, nil, reported[namesake.name])
+        }
+        reportedNamesakes = namesakes
     }
 
     /// The spec of every Canary that can run (its Deployment's revision prepared), and why each other cannot.
@@ -158,10 +184,10 @@ public actor CanaryWatcher {
         for problem in problems { now[problem.canary] = now[problem.canary].map { "\($0); \(problem.message)" } ?? problem.message }
         for (name, message) in now.sorted(by: { $0.key.description < $1.key.description }) where reported[name] != message {
             logger.warning("\(message)", metadata: ["canary": "\(name)"])
-            await refused?(name, message)
+            await refused?(name, nil, message)
         }
         for name in reported.keys.sorted(by: { $0.description < $1.description }) where now[name] == nil && names.contains(name) {
-            await refused?(name, nil)
+            await refused?(name, nil, nil)
         }
         reported = now
     }

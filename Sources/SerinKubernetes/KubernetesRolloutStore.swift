@@ -68,23 +68,25 @@ public actor KubernetesRolloutStore: RolloutStore {
         let status = try Self.status(of: rollout, measurements: measurementLog[name] ?? [])
         // The refusal is read as the write is made (it may be cleared while this save awaits the API).
         let withRefusal = { [self] (status: JSONValue) in Self.status(status, refusal: refusals[name]) }
-        let group = try await group(of: name)
-        let canary: JSONValue
-        switch group {
-        case .serin:
-            canary = try await write(name, in: group, status: true) { fields in
-                // The answer to the last command stays: it belongs to whoever sent it.
-                var written = withRefusal(status).objectValue ?? [:]
-                if let answer = fields["status"]?["lastCommand"] { written["lastCommand"] = answer }
-                fields["status"] = .object(written)
+        let canary: JSONValue = try await inGroup(of: name) { group in
+            switch group {
+            case .serin:
+                return try await write(name, in: group, status: true) { fields in
+                    // The answer to the last command stays: it belongs to whoever sent it.
+                    var written = withRefusal(status).objectValue ?? [:]
+                    if let answer = fields["status"]?["lastCommand"] { written["lastCommand"] = answer }
+                    fields["status"] = .object(written)
+                }
+            case .flagger:
+                // The rollout first: it is what the next controller continues from; the status only tells people.
+                let state = String(decoding: try JSONEncoder().encode(rollout), as: UTF8.self)
+                _ = try await write(name, in: group, status: false) { fields in
+                    fields["metadata"] = JSONValue.annotating(fields["metadata"], CanaryGroup.stateAnnotation, state)
+                }
+                return try await write(name, in: group, status: true) { fields in
+                    fields["status"] = Self.flaggerStatus(withRefusal(status), of: rollout)
+                }
             }
-        case .flagger:
-            // The rollout first: it is what the next controller continues from; the status only tells people.
-            let state = String(decoding: try JSONEncoder().encode(rollout), as: UTF8.self)
-            _ = try await write(name, in: group, status: false) { fields in
-                fields["metadata"] = JSONValue.annotating(fields["metadata"], CanaryGroup.stateAnnotation, state)
-            }
-            canary = try await write(name, in: group, status: true) { fields in fields["status"] = Self.flaggerStatus(withRefusal(status), of: rollout) }
         }
         for (index, event) in events.enumerated() {
             do {
@@ -100,28 +102,40 @@ public actor KubernetesRolloutStore: RolloutStore {
     /// Writes the answer to a person's command (`CanaryCommandChannel`) into the Canary, keeping the rest: in
     /// `status.lastCommand`, or on Flagger's Canary in an annotation.
     public func recordAnswer(_ answer: CanaryCommandChannel.Answer, for name: ResourceName) async throws {
-        let group = try await group(of: name)
-        switch group {
-        case .serin:
-            _ = try await write(name, in: group, status: true) { fields in
-                var status = fields["status"]?.objectValue ?? [:]
-                status["lastCommand"] = answer.json
-                fields["status"] = .object(status)
-            }
-        case .flagger:
-            let text = String(decoding: try JSONEncoder().encode(answer.json), as: UTF8.self)
-            _ = try await write(name, in: group, status: false) { fields in
-                fields["metadata"] = JSONValue.annotating(fields["metadata"], CanaryGroup.answerAnnotation, text)
+        try await inGroup(of: name) { group in
+            switch group {
+            case .serin:
+                _ = try await write(name, in: group, status: true) { fields in
+                    var status = fields["status"]?.objectValue ?? [:]
+                    status["lastCommand"] = answer.json
+                    fields["status"] = .object(status)
+                }
+            case .flagger:
+                let text = String(decoding: try JSONEncoder().encode(answer.json), as: UTF8.self)
+                _ = try await write(name, in: group, status: false) { fields in
+                    fields["metadata"] = JSONValue.annotating(fields["metadata"], CanaryGroup.answerAnnotation, text)
+                }
             }
         }
     }
 
     /// Shows why the controller refused the Canary as written — condition `Accepted` False, reason `Refused`,
     /// with the message — so `kubectl describe` says it; nil clears it once the Canary is accepted.
-    public func recordRefusal(_ message: String?, for name: ResourceName) async throws {
+    /// - Parameter namesake: the group of a Canary that does not run because its namesake does (`CanaryGroup.runner`);
+    ///   nil for the one that runs, whose refusal stays in its status through later saves.
+    public func recordRefusal(_ message: String?, for name: ResourceName, namesake: CanaryGroup? = nil) async throws {
+        if let namesake {
+            // Not the rollout's object: written as read now, and the running one's copy stays as it is.
+            _ = try await api.update(namesake.path(namespace: name.namespace, name: name.name), status: true) { fields in
+                fields["status"] = Self.status(fields["status"] ?? [:], refusal: message)
+                return true
+            }
+            return
+        }
         refusals[name] = message
-        let group = try await group(of: name)
-        _ = try await write(name, in: group, status: true) { fields in fields["status"] = Self.status(fields["status"] ?? [:], refusal: message) }
+        try await inGroup(of: name) { group in
+            _ = try await write(name, in: group, status: true) { fields in fields["status"] = Self.status(fields["status"] ?? [:], refusal: message) }
+        }
     }
 
     /// `status` with its `Accepted` condition saying `refusal` (False, reason Refused), or without one for nil.
@@ -143,18 +157,33 @@ public actor KubernetesRolloutStore: RolloutStore {
         canary["status"]?["conditions"]?.arrayValue?.first { $0["type"] == "Accepted" && $0["status"] == "False" }?["message"]?.stringValue
     }
 
-    /// Which group's Canary `name` is: the first of `groups` that has it.
+    /// Which group's Canary `name` is: where both hold the name, the one `CanaryGroup.runner` picks.
     private func group(of name: ResourceName) async throws -> CanaryGroup {
         if let known = lastWritten[name] { return CanaryGroup.of(known) }
+        var namesakes: [CanaryGroup: JSONValue] = [:]
         for group in groups {
             do {
-                lastWritten[name] = try await api.get(group.path(namespace: name.namespace, name: name.name))
-                return group
-            } catch let error as KubernetesAPIError where error.isNotFound && group != groups.last {
+                namesakes[group] = group.stamped(try await api.get(group.path(namespace: name.namespace, name: name.name)))
+            } catch let error as KubernetesAPIError where error.isNotFound {
                 continue
             }
         }
-        throw Failure(message: "Canary \(name) does not exist")
+        guard let runner = CanaryGroup.runner(of: namesakes, in: groups) else { throw Failure(message: "Canary \(name) does not exist") }
+        lastWritten[name] = namesakes[runner]
+        return runner
+    }
+
+    /// Runs `body` with the group of `name`'s Canary. When that object has gone while its namesake in the other
+    /// group stays (the one that ran was deleted), the rollout goes on on the namesake: `body` runs again with it.
+    private func inGroup<Value>(of name: ResourceName, _ body: (CanaryGroup) async throws -> Value) async throws -> Value {
+        let group = try await group(of: name)
+        do {
+            return try await body(group)
+        } catch let error as KubernetesAPIError where error.isNotFound && groups.count > 1 {
+            lastWritten[name] = nil
+            guard let namesake = try? await self.group(of: name), namesake != group else { throw error }
+            return try await body(namesake)
+        }
     }
 
     /// Replaces the Canary (or its status) after `change`, starting from the Canary as last written (see

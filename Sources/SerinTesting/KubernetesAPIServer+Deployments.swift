@@ -50,6 +50,10 @@ extension KubernetesAPIServer {
     static func write(_ object: JSONValue, at key: ObjectKey, type: String, settingStatus: Bool = false, in state: inout State) -> JSONValue {
         let generation = state.objects[key]?["metadata"]?["generation"]
         let stored = store(object, at: key, type: type, in: &state)
+        if type == "ADDED", collectsOrphan(stored, in: state) {
+            _ = remove(key, in: &state)
+            return stored
+        }
         if key.isDeployment, !settingStatus, stored["metadata"]?["generation"] != generation {
             if state.holdingRollouts {
                 state.heldRollouts.insert(key)

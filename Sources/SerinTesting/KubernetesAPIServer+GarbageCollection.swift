@@ -3,6 +3,7 @@ import SerinKubernetes
 /// Kubernetes' background cascading deletion: an object goes at once, then the garbage collector deletes what it
 /// owned (objects whose `metadata.ownerReferences` name its uid), and what those owned, each a delete of its
 /// own. A dependent that still has an owner alive stays; the collector only drops its reference to the gone one.
+/// An object created naming only owners that no longer exist is collected as it is created.
 extension KubernetesAPIServer {
     /// Deletes the object at `key` and collects its dependents; returns the object as it was, nil if absent.
     static func remove(_ key: ObjectKey, in state: inout State) -> JSONValue? {
@@ -31,6 +32,15 @@ extension KubernetesAPIServer {
             }
         }
         return deleted
+    }
+
+    /// Whether the collector deletes `object` as soon as it sees it: it names owners and none of them exists (one
+    /// created for an owner deleted a moment before; the API server accepts it, the collector removes it).
+    static func collectsOrphan(_ object: JSONValue, in state: State) -> Bool {
+        let owners = ownerUIDs(of: object)
+        guard !owners.isEmpty else { return false }
+        let living = Set(state.objects.values.compactMap { $0["metadata"]?["uid"]?.stringValue })
+        return !owners.contains(where: living.contains)
     }
 
     /// The uids `object`'s owner references name.

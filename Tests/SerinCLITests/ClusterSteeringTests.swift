@@ -256,7 +256,7 @@ struct FlaggerCanaryControllerTests {
         ])
     }
 
-    @Test("Flagger's status fields, Serin's commands answered in an annotation, and a restarted controller continues from it")
+    @Test("Flagger's status fields, Serin's commands answered in an annotation, a serin.dev namesake left waiting, and a restarted controller continues from it")
     func flaggerCanaryRunsAndIsSteered() async throws {
         let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
         defer { Task { await server.close() } }
@@ -292,6 +292,20 @@ struct FlaggerCanaryControllerTests {
         // What Flagger's CRD keeps, in Flagger's words; Serin's rollout in its annotation.
         #expect(await eventually(.seconds(10)) { Self.status(server)?["phase"] == "Progressing" && Self.status(server)?["canaryWeight"] == 20 })
         #expect(server.object(Self.canaryKey)?["metadata"]?["annotations"]?[CanaryGroup.stateAnnotation] != nil)
+
+        // A serin.dev Canary of the same name: the release in flight stays the Flagger one's, for the controller and
+        // for every command below, which read and steer the one that runs.
+        let namesakeKey = KubernetesAPIServer.ObjectKey(groupVersion: "serin.dev/v1alpha1", resource: "canaries", namespace: "default", name: "podinfo")
+        server.put([
+            "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "podinfo", "namespace": "default"],
+            "spec": [
+                "targetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"], "service": ["port": 9898],
+                "analysis": ["interval": "1h", "threshold": 2, "stepWeights": [20, 40]],
+            ],
+        ], at: namesakeKey)
+        #expect(await eventually(.seconds(10)) {
+            server.object(namesakeKey).flatMap(KubernetesRolloutStore.refusal(in:))?.contains("Serin runs the canaries.flagger.app one") == true
+        })
 
         let status = try await SerinProcess.run(["status", "--kubeconfig", kubeconfig])
         let row = status.stdout.split(separator: "\n").first { $0.hasPrefix("podinfo ") }.map(String.init) ?? ""

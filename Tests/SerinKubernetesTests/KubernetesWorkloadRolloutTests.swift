@@ -223,6 +223,46 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
+    @Test("a serin.dev Canary applied beside the Flagger Canary Serin runs under the same name waits, told why; the running one goes on, and once it is deleted the new one takes over")
+    func namesakeWaitsForTheRunningOne() async throws {
+        let metrics = ScriptedMetrics()
+        func refusal(_ server: KubernetesAPIServer, _ key: KubernetesAPIServer.ObjectKey) -> String? {
+            server.object(key).flatMap(KubernetesRolloutStore.refusal(in:))
+        }
+        try await Self.withWorkloadController(metrics: metrics) { server, lines in
+            server.put(Self.flaggerCanary, at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { Self.phase(server, Self.flaggerCanaryKey) == "Initialized" }, "\(lines.messages)")
+            let flaggerUID = try #require(server.object(Self.flaggerCanaryKey)?["metadata"]?["uid"]?.stringValue)
+
+            // The namesake in Serin's own group: it is told it waits, and is not run on the Flagger one's objects.
+            server.put(Self.canary, at: Self.canaryKey)
+            let expected = "Canary default/podinfo exists as both canaries.serin.dev and canaries.flagger.app; Serin runs the "
+                + "canaries.flagger.app one, whose release it holds, not this one (delete one of them)"
+            #expect(await eventually(.seconds(20)) { refusal(server, Self.canaryKey) == expected }, "\(lines.messages)")
+            #expect(refusal(server, Self.flaggerCanaryKey) == nil)
+            #expect(Self.phase(server, Self.canaryKey) == nil, "the waiting Canary holds no rollout")
+
+            // The Flagger Canary's next release runs as before, on the objects it owns.
+            Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(await eventually(.seconds(30)) { Self.phase(server, Self.flaggerCanaryKey) == "Succeeded" }, "\(lines.messages)")
+            #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(WorkloadObjects.isOwned(try #require(server.object(Self.primary)), byCanaryWithUID: flaggerUID))
+            #expect(refusal(server, Self.canaryKey) == expected)
+
+            // Deleted, it takes its objects with it; the serin.dev Canary runs now, on objects of its own.
+            _ = server.delete(Self.flaggerCanaryKey)
+            let serinUID = try #require(server.object(Self.canaryKey)?["metadata"]?["uid"]?.stringValue)
+            #expect(await eventually(.seconds(20)) {
+                server.object(Self.primary).map { WorkloadObjects.isOwned($0, byCanaryWithUID: serinUID) } == true
+            }, "\(lines.messages)")
+            #expect(await eventually(.seconds(20)) { refusal(server, Self.canaryKey) == nil && Self.phase(server, Self.canaryKey) != nil },
+                    "\(lines.messages)")
+            #expect(await eventually(.seconds(20)) { Self.weights(server) == [100, 0] })
+            Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.2")
+            #expect(await eventually(.seconds(30)) { Self.phase(server, Self.canaryKey) == "Succeeded" && Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.2" }, "\(lines.messages)")
+        }
+    }
+
     @Test("an object of the same name Serin did not create is never overwritten: the Canary is refused, naming it, and creates nothing of its own first")
     func foreignObjectRefused() async throws {
         let usersService: JSONValue = [

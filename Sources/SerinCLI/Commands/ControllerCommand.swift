@@ -160,8 +160,8 @@ struct ControllerCommand: AsyncParsableCommand {
                 api: api, namespace: namespace, groups: groups, logger: logger,
                 command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, logger: logger),
                 workloads: KubernetesWorkloads(api: api),
-                refused: { name, message in
-                    do { try await store.recordRefusal(message, for: name) } catch {
+                refused: { name, namesake, message in
+                    do { try await store.recordRefusal(message, for: name, namesake: namesake) } catch {
                         logger.error("\(name.name): cannot write why it was refused: \(error)", error: error, metadata: ["canary": "\(name)"])
                     }
                 }
