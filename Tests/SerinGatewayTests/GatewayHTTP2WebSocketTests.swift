@@ -94,14 +94,14 @@ struct GatewayHTTP2WebSocketTests {
         }
     }
 
-    @Test("a plain CONNECT on a stream is refused with 405 and says why; the connection serves on")
+    @Test("a plain CONNECT on a stream is refused with 501, as on HTTP/1, and says why; the connection serves on")
     func plainConnectRefused() async throws {
         try await Sockets.withWebSockets(["ws-v1"]) { _, port, _, group in
             let client = try await Self.connect(port, group)
             let refused = await #expect(throws: HTTP2StreamClient.Refused.self) {
                 _ = try await client.openStream(fields: [(":method", "CONNECT"), (":authority", "chat.example.com:443")])
             }
-            #expect(refused?.status == 405)
+            #expect(refused?.status == 501)
             #expect(refused?.body.contains("extended CONNECT (RFC 8441)") == true, "\(refused?.body ?? "")")
             let socket = try await client.open(authority: "chat.example.com")
             try await socket.send(text: "still here")

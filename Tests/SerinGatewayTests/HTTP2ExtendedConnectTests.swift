@@ -46,10 +46,10 @@ struct HTTP2ExtendedConnectTests {
         #expect(!head.contains("sec-websocket-key"))
     }
 
-    @Test("a plain CONNECT is refused with 405 and a reason; other methods are not tunnels")
+    @Test("a plain CONNECT is refused with 501, as on HTTP/1, and a reason; other methods are not tunnels")
     func plainConnect() throws {
         let refused = #expect(throws: MalformedMessage.self) { try HTTP2ExtendedConnect.requestedProtocol(Self.connect(protocolName: nil)) }
-        #expect(refused?.status == .methodNotAllowed)
+        #expect(refused?.status == .notImplemented)
         #expect(refused?.reason.contains("RFC 8441") == true)
         #expect(try HTTP2ExtendedConnect.requestedProtocol([":method": "GET", ":path": "/"]) == nil)
     }
