@@ -263,6 +263,26 @@ struct ManifestDecoderTests {
         #expect(diagnostic?.message.hasPrefix("YAML syntax error: ") == true)
     }
 
+    @Test(
+        "a YAML syntax error says its usual cause in the file's terms: a tab, a key indented too far, a line lining up with no key, an unclosed bracket, an unquoted \": \"",
+        arguments: [
+            ("metadata:\n\tname: web\n", "found character that cannot start any token (line 2 is indented with a tab: YAML indents with spaces only)"),
+            ("metadata:\n  name: web\n    namespace: x\n",
+             "mapping values are not allowed in this context (line 3 is indented more than line 2; a mapping's keys start in one column, "
+                + "and a value that is itself a mapping starts on the line after its key)"),
+            ("spec:\n  ports:\n  - port: 80\n   targetPort: 8080\n",
+             "did not find expected key (line 4 starts at column 4, lining up with no key above it: line 3's key is at column 5, "
+                + "and the keys of the mapping at line 2 start at column 3)"),
+            ("metadata: {name: web\nspec: {}\n",
+             "did not find expected ',' or '}' (the { at line 1, column 11 is not closed, or two of its items lack a comma between them)"),
+            ("data:\n  cmd: echo a: b\n", "mapping values are not allowed in this context (a value holding \": \" is read as a key; quote it)"),
+        ])
+    func syntaxHints(yaml: String, ending: String) {
+        let (_, diagnostics) = Fixture.decode(yaml)
+        #expect(diagnostics.count == 1)
+        #expect(diagnostics.first?.message.hasSuffix(ending) == true, "\(diagnostics.first?.message ?? "")")
+    }
+
     @Test("reports a duplicated key as a located syntax error")
     func duplicateKey() {
         let (_, diagnostics) = Fixture.decode("apiVersion: v1\nkind: Service\nkind: Service\n")
