@@ -14,8 +14,12 @@ public final class RawConnection: Sendable {
     }
 
     /// Connects to `127.0.0.1:port`. With `reading: false` it never reads what the server sends: a client
-    /// that stalls, whose socket buffers fill up.
-    public static func connect(port: Int, group: any EventLoopGroup, reading: Bool = true) async throws -> RawConnection {
+    /// that stalls, whose socket buffers fill up. `first`, when given, is written from the event loop the moment the
+    /// connection is up: a server's idle clock that starts at the accept cannot run out while the test's task, starved
+    /// by other tests, has yet to resume and send.
+    public static func connect(
+        port: Int, group: any EventLoopGroup, reading: Bool = true, sending first: [UInt8]? = nil
+    ) async throws -> RawConnection {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.autoRead, value: reading)
@@ -23,6 +27,10 @@ public final class RawConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectingHandler(collector)) }
             }
             .connect(host: "127.0.0.1", port: port)
+            .flatMap { channel in
+                guard let first else { return channel.eventLoop.makeSucceededFuture(channel) }
+                return channel.writeAndFlush(channel.allocator.buffer(bytes: first)).map { channel }
+            }
             .get()
         return RawConnection(channel: channel, collector: collector)
     }

@@ -111,9 +111,11 @@ struct GatewayHTTP2FuzzTests {
         limits.idleTimeout = .seconds(3)
         try await GatewayLimitsTests.withRawClient(limits: limits) { _, gateway, backends in
             let port = try #require(gateway.boundPort(forDeclared: 80))
-            let raw = try await RawConnection.connect(port: port, group: backends.group)
-            try await raw.send(
-                bytes: Self.preface + Self.frame(type: 4, flags: 0, stream: 0, payload: [])
+            // Sent from the event loop as the connection opens: the idle clock runs from the accept, and a test task
+            // starved past it between its connect and its send would find the connection closed before its request.
+            let raw = try await RawConnection.connect(
+                port: port, group: backends.group,
+                sending: Self.preface + Self.frame(type: 4, flags: 0, stream: 0, payload: [])
                     + Self.frame(type: 1, flags: 0x5, stream: 1, payload: Self.getHeaders)
             )
             #expect(await raw.waitFor("This is v1"), "the request is answered first: \(raw.received)")

@@ -121,15 +121,19 @@ struct GatewayLimitsTests {
     func idleTimeout() async throws {
         var limits = GatewayLimits.default
         limits.idleTimeout = .seconds(2)
-        try await Self.withRawClient(limits: limits) { raw, _, _ in
+        try await Self.withRawClient(limits: limits) { _, gateway, backends in
             // Measured from the send: the gateway's idle clock starts after its answer, so a client that
             // notices the answer late (a starved test machine) cannot make this bound fail.
             let sent = ContinuousClock.now
-            try await raw.send(Self.get)
+            // The request goes out from the event loop as the connection opens: the idle clock runs from the accept,
+            // and a test task starved past it between its connect and its send would find the connection closed.
+            let raw = try await RawConnection.connect(
+                port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group, sending: Array(Self.get.utf8))
             #expect(await raw.waitFor("This is v1"))
             #expect(await raw.waitForClose(timeout: .seconds(10)))
             #expect(ContinuousClock.now - sent >= .seconds(2))
             #expect(!raw.received.contains("408"))
+            await raw.close()
         }
     }
 
