@@ -50,8 +50,10 @@ struct GatewayTLSFuzzTests {
             ("a whole ClientHello, then silence after the ServerHello", hello),
         ]
         var limits = GatewayLimits.default
-        // Long enough that all 50 connections are accepted and counted before the first is cut, on a loaded machine.
-        limits.requestHeaderTimeout = .seconds(3)
+        // Long enough that all 50 connections are accepted and counted before the first is cut, even when the test's
+        // task, which opens them one by one, is starved for seconds by the rest of the suite (3 s was not: the first
+        // ones were cut before the count was read).
+        limits.requestHeaderTimeout = .seconds(10)
         let yaml = GatewayTLSTests.gateway(GatewayTLSTests.httpsServer(tls: "{mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key}"))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         try await GatewayTLSTests.withGateway(yaml, certificates: certificates, limits: limits) { gateway in
@@ -66,12 +68,12 @@ struct GatewayTLSFuzzTests {
             }
             // Garbage is refused at once; the others wait for bytes that never come. (The gateway counts a
             // connection once it has accepted it, a moment after the client's connect returned.)
-            #expect(await eventually(.seconds(3)) { gateway.openConnectionCount >= stalled.count - 10 }, "\(gateway.openConnectionCount)")
+            #expect(await eventually(.seconds(5)) { gateway.openConnectionCount >= stalled.count - 10 }, "\(gateway.openConnectionCount)")
             // Served while the stalled handshakes hold their connections.
             let page = try await GatewayTLSTests.https("web.example.com", port: port, ca: certificates.ca.certificate)
             #expect(page.status == 200, "\(page.stderr)")
             // The idle timeout (60s) is far off: only the handshake deadline can free them this soon.
-            #expect(await eventually(.seconds(15)) { gateway.openConnectionCount == 0 }, "\(gateway.openConnectionCount) still open")
+            #expect(await eventually(.seconds(30)) { gateway.openConnectionCount == 0 }, "\(gateway.openConnectionCount) still open")
             for (name, raw) in stalled {
                 #expect(await raw.waitForClose(timeout: .seconds(5)), "\(name) was not closed")
                 await raw.close()
