@@ -320,13 +320,17 @@ struct GatewayPassthroughTests {
               trafficPolicy: {connectionPool: {tcp: {connectTimeout: 200ms}}}
             """
         let extra = [ManifestSource(path: "slow.yaml", text: slow), SeedManifests.serviceEntry("slow", port: silent.port, version: "v1")]
-        // The gateway's own connect timeout is 3s: closing well before it is the DestinationRule's doing.
-        try await world.serve(adding: extra) { gateway, port in
+        // The gateway's own connect timeout is set to 60 s: closing well before it is the DestinationRule's doing, and
+        // the bound leaves room for a test task starved for seconds between its connect, send and wait (2.5 s against
+        // a 3 s default did not).
+        var limits = GatewayLimits.default
+        limits.upstreamConnectTimeout = .seconds(60)
+        try await world.serve(limits: limits, adding: extra) { gateway, port in
             let started = ContinuousClock.now
             let connection = try await RawConnection.connect(port: port, group: world.group)
             try await connection.send(bytes: ClientHello.bytes(serverName: "slow.example.com"))
-            #expect(await connection.waitForClose(timeout: .seconds(5)))
-            #expect(ContinuousClock.now - started < .milliseconds(2500))
+            #expect(await connection.waitForClose(timeout: .seconds(30)))
+            #expect(ContinuousClock.now - started < .seconds(30), "closed by the 200ms connectTimeout, not the 60 s default")
             let counted = Self.tcp(gateway, service: "slow", flag: .upstreamConnectionFailure)
             #expect(counted?.connectionsOpened == 1 && counted?.connectionsClosed == 1, "\(gateway.telemetry.tcpSnapshot())")
         }
