@@ -128,9 +128,10 @@ struct GatewayHTTP2DrainTests {
             let answer = try await client.request(authority: "web.example.com", path: "/")
             #expect(answer.status == 200)
             let started = ContinuousClock.now
-            let cut = await gateway.shutdown(drainTimeout: .seconds(20))
+            let cut = await gateway.shutdown(drainTimeout: .seconds(60))
             #expect(cut == 0)
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // Well before the 60 s deadline, with room for a test task starved for seconds before it reads the clock.
+            #expect(ContinuousClock.now - started < .seconds(30))
             #expect(await eventually(.seconds(5)) { client.isClosed })
             #expect(client.goAways.last?.lastStreamID == 1, "\(client.goAways)")
         }
