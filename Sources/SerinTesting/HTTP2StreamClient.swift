@@ -96,15 +96,17 @@ public final class HTTP2StreamClient: Sendable {
 
     /// Opens a WebSocket on a new stream: `:method CONNECT`, `:protocol` (websocket unless told), `:path`, `:authority`
     /// and `sec-websocket-version: 13`; throws `Refused` unless the answer is `200`.
+    /// With `ticking`, its messages start on the connection's loop as the stream's answer comes (`ticker`).
     public func open(
-        authority: String, path: String = "/", protocolName: String = "websocket", headers extra: [(String, String)] = []
+        authority: String, path: String = "/", protocolName: String = "websocket", headers extra: [(String, String)] = [],
+        ticking tick: WebSocketClient.Tick? = nil
     ) async throws -> WebSocketClient {
         var headers: HPACKHeaders = [
             ":method": "CONNECT", ":protocol": protocolName, ":scheme": scheme, ":path": path, ":authority": authority,
             "sec-websocket-version": "13",
         ]
         for (name, value) in extra { headers.add(name: name, value: value) }
-        return try await openStream(headers)
+        return try await openStream(headers, ticking: tick)
     }
 
     /// Sends `fields` (pseudo-fields first) as a stream's request HEADERS without END_STREAM, as a tunnel's request,
@@ -113,14 +115,14 @@ public final class HTTP2StreamClient: Sendable {
         try await openStream(HPACKHeaders(fields))
     }
 
-    private func openStream(_ headers: HPACKHeaders) async throws -> WebSocketClient {
+    private func openStream(_ headers: HPACKHeaders, ticking tick: WebSocketClient.Tick? = nil) async throws -> WebSocketClient {
         let inbox = WebSocketClient.Inbox()
-        let (stream, opened) = try await start(headers, tunnel: true, inbox: inbox)
+        let (stream, opened, ticker) = try await start(headers, tunnel: true, inbox: inbox, ticking: tick)
         guard opened.status == 200 else {
             try? await stream.close()
             throw Refused(status: opened.status, body: opened.body, resetCode: opened.resetCode)
         }
-        return WebSocketClient(channel: stream, inbox: inbox)
+        return WebSocketClient(channel: stream, inbox: inbox, ticker: ticker)
     }
 
     /// A plain request on a new stream (`GET` unless told, no body): its whole answer, or the stream's reset code.
@@ -163,12 +165,15 @@ public final class HTTP2StreamClient: Sendable {
     }
 
     private func start(
-        _ headers: HPACKHeaders, tunnel: Bool, inbox: WebSocketClient.Inbox
-    ) async throws -> (stream: any Channel, answer: Response) {
+        _ headers: HPACKHeaders, tunnel: Bool, inbox: WebSocketClient.Inbox, ticking tick: WebSocketClient.Tick? = nil
+    ) async throws -> (stream: any Channel, answer: Response, ticker: WebSocketClient.Ticker?) {
         let answer = channel.eventLoop.makePromise(of: Response.self)
         let created = channel.eventLoop.flatSubmit { self.createStream(headers, tunnel: tunnel, answer: answer, inbox: inbox, codec: true) }
-        let stream = try await created.get()
-        return (stream, try await answer.futureResult.get())
+        // On the loop as the answer comes: a tunnel's ticks start with it, not when the test's task next runs.
+        return try await created.and(answer.futureResult).map { stream, response in
+            let ticker = response.status == 200 ? tick.map { WebSocketClient.startTicker(on: stream, $0) } : nil
+            return (stream, response, ticker)
+        }.get()
     }
 
     /// On the connection's loop: a new stream whose first handler sends `headers` and settles `answer` (failed with

@@ -23,24 +23,40 @@ public final class WebSocketClient: Sendable {
 
     let channel: any Channel
     private let inbox: Inbox
+    /// The messages sent on a timer since the WebSocket opened, when it was opened `ticking`.
+    public let ticker: Ticker?
 
     /// A WebSocket on `channel`, whose pipeline ends with a `Collector` into `inbox`: a TCP connection, or an HTTP/2
     /// stream (`HTTP2StreamClient`).
-    init(channel: any Channel, inbox: Inbox) {
+    init(channel: any Channel, inbox: Inbox, ticker: Ticker? = nil) {
         self.channel = channel
         self.inbox = inbox
+        self.ticker = ticker
+    }
+
+    /// A message to send on a timer from the moment a WebSocket opens, on its event loop: a server's idle clock
+    /// starts at the switch, and a test's task, starved by other tests, may resume only seconds later.
+    public struct Tick: Sendable {
+        public var text: String
+        public var every: TimeAmount
+
+        public init(_ text: String, every: TimeAmount) {
+            self.text = text
+            self.every = every
+        }
     }
 
     private enum Outcome {
-        case upgraded(any Channel)
+        case upgraded(any Channel, Ticker?)
         case notUpgraded
     }
 
     /// Opens a WebSocket to `127.0.0.1:port` for `host` and `path` (over TLS trusting `trusting`, a CA file, when
-    /// given, with `host` as the server name); throws `NotUpgraded` when the server declines.
+    /// given, with `host` as the server name); throws `NotUpgraded` when the server declines. With `ticking`, its
+    /// messages start as the handshake ends (`ticker`).
     public static func connect(
         port: Int, host: String, path: String = "/", headers extra: [(String, String)] = [], trusting: String? = nil,
-        group: any EventLoopGroup
+        ticking tick: Tick? = nil, group: any EventLoopGroup
     ) async throws -> WebSocketClient {
         let tls = try trusting.map { trusting in
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -57,7 +73,7 @@ public final class WebSocketClient: Sendable {
                         upgradePipelineHandler: { channel, _ in
                             channel.eventLoop.makeCompletedFuture {
                                 try channel.pipeline.syncOperations.addHandler(Collector(inbox))
-                                return Outcome.upgraded(channel)
+                                return Outcome.upgraded(channel, tick.map { startTicker(on: channel, $0) })
                             }
                         }
                     )
@@ -79,7 +95,7 @@ public final class WebSocketClient: Sendable {
                 }
             }
         switch try await upgraded.get() {
-        case .upgraded(let channel): return WebSocketClient(channel: channel, inbox: inbox)
+        case .upgraded(let channel, let ticker): return WebSocketClient(channel: channel, inbox: inbox, ticker: ticker)
         case .notUpgraded: throw NotUpgraded()
         }
     }
@@ -95,11 +111,14 @@ public final class WebSocketClient: Sendable {
     /// Sends `text` every `interval` from the connection's event loop until the returned ticker is stopped: traffic
     /// that keeps flowing while the test's own task waits, however busy the machine's cooperative threads are.
     public func send(text: String, every interval: TimeAmount) -> Ticker {
+        Self.startTicker(on: channel, Tick(text, every: interval))
+    }
+
+    static func startTicker(on channel: any Channel, _ tick: Tick) -> Ticker {
         let sent = NIOLockedValueBox(0)
-        let channel = self.channel
-        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: tick.every) { _ in
             sent.withLockedValue { $0 += 1 }
-            let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: channel.allocator.buffer(string: text))
+            let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: channel.allocator.buffer(string: tick.text))
             channel.writeAndFlush(frame, promise: nil)
         }
         return Ticker(task: task, eventLoop: channel.eventLoop, sent: sent)

@@ -158,11 +158,11 @@ struct GatewayHTTP2WebSocketTests {
         let routes: ([String: Int]) -> String = { _ in "  - route: [{destination: {host: ws-v1}}]\n    timeout: 300ms" }
         try await Sockets.withWebSockets(["ws-v1"], routes: routes, limits: limits) { gateway, port, servers, group in
             let client = try await Self.connect(port, group)
-            let busy = try await client.open(authority: "chat.example.com")
-            // Ten times a second from the connection's event loop, far inside the idle timeout even when the
-            // machine's cooperative threads are busy with other tests, until the quiet one goes. It starts before
-            // the quiet one opens, which under a full run's load can take longer than the timeout.
-            let ticker = busy.send(text: "tick", every: .milliseconds(100))
+            // Ten times a second from the connection's event loop as its stream opens, far inside the idle timeout
+            // even when the machine's cooperative threads are busy with other tests (under a full run's load the next
+            // stream can take longer than the timeout to open), until the quiet one goes.
+            let busy = try await client.open(authority: "chat.example.com", ticking: .init("tick", every: .milliseconds(100)))
+            let ticker = try #require(busy.ticker)
             let started = ContinuousClock.now
             let quiet = try await client.open(authority: "chat.example.com")
             while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {

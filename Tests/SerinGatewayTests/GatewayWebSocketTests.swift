@@ -189,11 +189,12 @@ struct GatewayWebSocketTests {
         var limits = GatewayLimits.default
         limits.idleTimeout = .seconds(3)
         try await Self.withWebSockets(["ws-v1"], limits: limits) { gateway, port, servers, group in
-            let busy = try await Self.chat(port, group)
-            // Ticks ten times a second from the client's event loop, far inside the idle timeout even when the
-            // machine's cooperative threads are busy with other tests, until the quiet one goes. It starts before
-            // the quiet one connects, which under a full run's load once took longer than the timeout.
-            let ticker = busy.send(text: "tick", every: .milliseconds(100))
+            // Ticks ten times a second from the client's event loop as soon as the handshake ends, far inside the
+            // idle timeout even when the machine's cooperative threads are busy with other tests (under a full run's
+            // load the next WebSocket once took longer than the timeout to open), until the quiet one goes.
+            let busy = try await WebSocketClient.connect(
+                port: port, host: "chat.example.com", ticking: .init("tick", every: .milliseconds(100)), group: group)
+            let ticker = try #require(busy.ticker)
             let started = ContinuousClock.now
             let quiet = try await Self.chat(port, group)
             while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {
