@@ -24,7 +24,7 @@ struct ResourceWatch: Sendable {
     func run(_ changed: @Sendable ([ResourceName: JSONValue]) async -> Void) async {
         var objects: [ResourceName: JSONValue] = [:]
         var version: String?
-        var backoff = Duration.milliseconds(200)
+        var backoff = Backoff(first: .milliseconds(200))
         var lastFailure: String?
         while !Task.isCancelled {
             do {
@@ -51,16 +51,15 @@ struct ResourceWatch: Sendable {
                     }
                     version = event.resourceVersion ?? version
                     if case .bookmark = event { continue }
-                    backoff = .milliseconds(200)
+                    backoff.reset()
                     await changed(objects)
                 }
                 // A watch the server ends at once, again and again, must not become a busy loop; a healthy one that
                 // ends (quiet, or with bookmarks only) is resumed at once, however many came before it.
                 if delivered || ContinuousClock.now - watchStarted >= quickEnd {
-                    backoff = .milliseconds(200)
+                    backoff.reset()
                 } else {
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(30))
+                    await backoff.wait()
                 }
             } catch let error as KubernetesAPIError where error.isNotFound && missingIsEmpty && version == nil {
                 let failure = "\(label): not installed in this cluster (\(error.message)); none to run, looking again every 30s"
@@ -77,10 +76,9 @@ struct ResourceWatch: Sendable {
             } catch {
                 if Task.isCancelled { return }
                 let failure = "\(label): watch failed (\(error))"
-                if failure != lastFailure { logger.warning("\(failure); trying again with backoff up to 30s") }
+                if failure != lastFailure { logger.warning("\(failure); trying again with backoff up to \(Int(backoff.ceiling.components.seconds))s") }
                 lastFailure = failure
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(30))
+                await backoff.wait()
             }
         }
     }

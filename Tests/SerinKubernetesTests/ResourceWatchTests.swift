@@ -92,3 +92,16 @@ struct ResourceWatchTests {
         await server.close()
     }
 }
+
+@Suite("Backoff")
+struct BackoffTests {
+    @Test("waits double from the first up to the ceiling and stay there; after a success the next failure waits the first again")
+    func doublesUpToCeiling() {
+        var backoff = Backoff(first: .milliseconds(200))
+        let waits = (0..<10).map { _ in backoff.advance() }
+        #expect(waits == [200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600, 30_000, 30_000].map { Duration.milliseconds($0) })
+        backoff.reset()
+        #expect(backoff.next == .milliseconds(200))
+        #expect(backoff.advance() == .milliseconds(200))
+    }
+}

@@ -142,17 +142,16 @@ struct ControllerCommand: AsyncParsableCommand {
         return {
             // An API server not answering yet (the controller's pod started first, a network blip) is waited for,
             // with backoff, as the watchers wait for theirs: ending here would end the process.
-            var delay = Duration.seconds(1)
+            var backoff = Backoff(first: .seconds(1))
             while true {
                 do {
                     try await controller.restore()
                     break
                 } catch {
                     if Task.isCancelled { return }
-                    logger.error("cannot read the rollouts from Canary status: \(error); trying again in \(Readable.duration(delay))", error: error)
-                    try? await Task.sleep(for: delay)
+                    logger.error("cannot read the rollouts from Canary status: \(error); trying again in \(Readable.duration(backoff.next))", error: error)
+                    await backoff.wait()
                     if Task.isCancelled { return }
-                    delay = min(delay * 2, .seconds(30))
                 }
             }
             // A new term starts afresh: what the last one said and handed over may have changed since.
