@@ -20,7 +20,7 @@ struct ManifestOptions: ParsableArguments {
     /// (with `servingMesh`, not the warnings that a VirtualService needs `--mesh`: the command has it).
     func load(
         servingMesh: Bool = false, reporter: StartupReporter = .terminal
-    ) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
+    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {
         ManifestReading.read(paths: files, recursive: recursive, servingMesh: servingMesh, reporter: reporter)
     }
 }
@@ -30,12 +30,12 @@ enum ManifestReading {
     /// - Parameter strict: a document of a kind Serin does not read is an error, not a warning.
     static func read(
         paths: [String], recursive: Bool, strict: Bool = false, servingMesh: Bool = false, reporter: StartupReporter = .terminal
-    ) -> (set: ManifestSet, sources: [ManifestSource], loadFailed: Bool) {
+    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {
         let loaded = ManifestLoader.load(paths: paths, recursive: recursive)
         var set = ManifestSet(sources: loaded.sources)
         if strict { set.diagnostics = set.diagnostics.skippedKindsAsErrors }
         if servingMesh { set.diagnostics = set.diagnostics.servingTheMesh }
         for diagnostic in loaded.diagnostics + set.diagnostics { reporter.report(diagnostic) }
-        return (set, loaded.sources, loaded.diagnostics.containsErrors)
+        return (set, loaded.sources, loaded.diagnostics.filter { $0.severity == .error }.count)
     }
 }

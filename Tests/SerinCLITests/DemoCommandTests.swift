@@ -87,10 +87,13 @@ struct DemoCommandTests {
         #expect(bad.status != 0 && bad.stderr.contains("bayesian"), "\(bad.stderr)")
     }
 
-    @Test("reports a port already in use with the flag that picks another, and leaves no state or manifests behind")
-    func portInUse() async throws {
+    @Test(
+        "reports a port already in use, the gateway's or a demo app's, in words with the flag that picks another, and leaves no state or manifests behind",
+        .serialized, arguments: [(22080, "--port-offset"), (21081, "--app-port-offset")])
+    func portInUse(port: Int, flag: String) async throws {
+        // One case at a time: each demo uses the ports the other blocks.
         let backends = TestBackends()
-        let blocker = try await TestHTTPServer.start(group: backends.group, port: 22080) { _ in .text("busy") }
+        let blocker = try await TestHTTPServer.start(group: backends.group, port: port) { _ in .text("busy") }
         let temporary = try SerinProcess.temporaryDirectory()
         let result = try await SerinProcess.run(
             ["demo", "--port-offset", "22000", "--app-port-offset", "3000", "--admin", "127.0.0.1:0"],
@@ -100,9 +103,9 @@ struct DemoCommandTests {
         await backends.shutdown()
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path) == [])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("127.0.0.1:22080"))
-        #expect(result.stderr.contains("address already in use"))
-        #expect(result.stderr.contains("--port-offset"))
+        #expect(result.stderr.contains("127.0.0.1:\(port)") && result.stderr.contains("address already in use"), "\(result.stderr)")
+        #expect(result.stderr.contains(flag))
+        #expect(!result.stderr.contains("errno"), "\(result.stderr)")
         #expect(!result.stderr.contains("Fatal error"))
     }
 

@@ -58,11 +58,12 @@ struct ValidateCommandTests {
         #expect(result.stderr.contains("web-v3-service"))
     }
 
-    @Test("names a missing path and exits 1")
+    @Test("names a missing path, counts it in the summary with the other errors, and exits 1")
     func missingPath() async throws {
-        let result = try await SerinProcess.run(["validate", "does/not/exist.yaml"])
+        let result = try await SerinProcess.run(["validate", "does/not/exist.yaml", "examples/seed"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("does/not/exist.yaml"))
+        #expect(result.stdout.contains("8 resources, 1 error, "), "\(result.stdout)")
     }
 
     @Test("a document of a kind Serin does not read is a warning at its line; with --strict it is an error and the exit status 1")

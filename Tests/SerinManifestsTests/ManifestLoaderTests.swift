@@ -66,6 +66,20 @@ struct ManifestLoaderTests {
         #expect(loaded.sources.map(\.path) == ["\(root)/a.yml", "\(root)/b.yaml", "\(root)/c.json"])
     }
 
+    @Test("a directory's manifest whose name is not UTF-8 is an error naming it, not passed over")
+    func nameNotUTF8() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // The bytes "d", 0xFF, ".yaml": a name Foundation cannot give back as a path.
+        let name = Array("\(root)/d".utf8) + [0xFF] + Array(".yaml".utf8) + [0]
+        let descriptor = name.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        #expect(descriptor >= 0)
+        close(descriptor)
+        let loaded = ManifestLoader.load(paths: [root], recursive: false)
+        #expect(Fixture.messages(loaded.diagnostics) == ["error: cannot read \(root)/d\u{FFFD}.yaml: its name is not UTF-8 (rename it)"])
+        #expect(loaded.sources.map(\.path) == ["\(root)/a.yml", "\(root)/b.yaml", "\(root)/c.json"])
+    }
+
     @Test("why a file cannot be read is said in the system's words, not Foundation's error domain and number")
     func fileErrorText() throws {
         let root = try makeTree()

@@ -11,6 +11,7 @@ import SerinEmbedded
 import SerinGateway
 import SerinListener
 import SerinManifests
+import SerinSystem
 import SerinLifecycle
 import SerinLogging
 import ServiceLifecycle
@@ -118,8 +119,8 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.err("error: \(directory) not found (leave out --manifests/--canary to run the seed built into serin)")
             throw ExitCode(1)
         }
-        let (set, _, loadFailed) = ManifestReading.read(paths: [manifests, canary], recursive: false)
-        if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let (set, _, loadErrors) = ManifestReading.read(paths: [manifests, canary], recursive: false)
+        if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         guard let spec = set.resources.canaries.first else {
             Terminal.err("error: no Canary resource in \(canary)")
             throw ExitCode(1)
@@ -255,7 +256,7 @@ struct DemoCommand: AsyncParsableCommand {
                     } catch {
                         for app in apps { await app.close() }
                         Terminal.err(
-                            "error: cannot start the \(version) demo app on \(endpoint.address):\(port): \(error); "
+                            "error: cannot start the \(version) demo app on \(endpoint.address):\(port): \(TransportErrorText.describe(error)); "
                                 + "pick other ports with --app-port-offset N"
                         )
                         throw ExitCode(1)

@@ -33,8 +33,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let hangups = await ManifestReload.trapHangups()
         let logger = logging.logger("gateway")
         let reporter = logging.reporter(logger)
-        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
-        if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let (set, _, loadErrors) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
+        if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         if !set.resources.canaries.isEmpty {
             reporter.warning("Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }

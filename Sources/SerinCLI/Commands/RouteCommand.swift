@@ -47,8 +47,8 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (set, _, loadFailed) = manifests.load(servingMesh: mesh)
-        if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let (set, _, loadErrors) = manifests.load(servingMesh: mesh)
+        if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         let fields = headers.map { header in
             let parts = header.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (String(parts[0]), String(parts[1]))

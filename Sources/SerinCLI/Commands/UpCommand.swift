@@ -79,8 +79,8 @@ struct UpCommand: AsyncParsableCommand {
         let logger = view.map { LogSettings(format: .text, level: logging.logLevel.level, output: $0).logger(label: "serin.up") }
             ?? logging.logger("up")
         let reporter = logging.reporter(logger)
-        let (set, _, loadFailed) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
-        if set.hasErrors || loadFailed { throw ExitCode(1) }
+        let (set, _, loadErrors) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
+        if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
         guard serving.mesh != nil || set.resources.contains(where: { $0.kind == .gateway }) else {
             reporter.error("nothing to serve: \(manifests.files.joined(separator: ", ")) hold\(manifests.files.count == 1 ? "s" : "") "

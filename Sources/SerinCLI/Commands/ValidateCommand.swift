@@ -32,16 +32,16 @@ struct ValidateCommand: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let (set, _, loadFailed) = ManifestReading.read(paths: files + paths, recursive: recursive, strict: strict)
+        let (set, _, loadErrors) = ManifestReading.read(paths: files + paths, recursive: recursive, strict: strict)
         // What only loading the certificates tells (a key that is not the certificate's), as the gateway would refuse
         // it at start; asked only of manifests that are otherwise valid, whose files were all found.
-        let tlsProblems = set.hasErrors || loadFailed ? [] : GatewayTLS.problems(in: RouteTable(compiling: set.config))
+        let tlsProblems = set.hasErrors || loadErrors > 0 ? [] : GatewayTLS.problems(in: RouteTable(compiling: set.config))
         for problem in tlsProblems { Terminal.err("error: \(problem)") }
-        let errors = set.errors.count + tlsProblems.count
+        let errors = loadErrors + set.errors.count + tlsProblems.count
         let warnings = set.warnings.count
         let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "
             + "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
         Terminal.out(summary)
-        if errors > 0 || loadFailed { throw ExitCode(1) }
+        if errors > 0 { throw ExitCode(1) }
     }
 }

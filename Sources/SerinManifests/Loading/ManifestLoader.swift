@@ -46,6 +46,9 @@ public enum ManifestLoader {
                 // A link to nothing: kubectl fails on it rather than apply the directory without it, and so does Serin.
                 if isManifest, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
                     diagnostics.append(.error("cannot read \(path): a symbolic link to \(target), which does not exist", at: nil))
+                } else if isManifest, name.unicodeScalars.contains("\u{FFFD}") {
+                    // Foundation reads a name that is not UTF-8 with U+FFFD in place of its bytes: no such path opens.
+                    diagnostics.append(.error("cannot read \(path): its name is not UTF-8 (rename it)", at: nil))
                 }
                 continue
             }
