@@ -23,6 +23,22 @@ public final class HTTP2StreamClient: Sendable {
     private let channel: any Channel
     private let frames: ConnectionFrames
     private let scheme: String
+    private let ticker = NIOLockedValueBox<RequestTicker?>(nil)
+
+    /// The requests sent on a timer since the connection came up, when it was opened `requesting`.
+    public var requestTicker: RequestTicker? { ticker.withLockedValue { $0 } }
+
+    /// Plain requests to send on a timer from the moment a connection is up, on its event loop: a server's idle clock
+    /// starts at the accept, and a test's task, starved by other tests, may resume only seconds later.
+    public struct Requests: Sendable {
+        public var authority: String
+        public var path: String
+        public var every: TimeAmount
+
+        public init(authority: String, path: String, every: TimeAmount) {
+            (self.authority, self.path, self.every) = (authority, path, every)
+        }
+    }
 
     private init(channel: any Channel, frames: ConnectionFrames, scheme: String) {
         self.channel = channel
@@ -31,9 +47,10 @@ public final class HTTP2StreamClient: Sendable {
     }
 
     /// Connects to `127.0.0.1:port` (over TLS trusting `trusting`, a CA file, with `serverName` as SNI, offering
-    /// only h2) and waits for the server's SETTINGS.
+    /// only h2) and waits for the server's SETTINGS. With `requesting`, its requests start as the connection comes
+    /// up (`requestTicker`).
     public static func connect(
-        port: Int, trusting: String? = nil, serverName: String? = nil, group: any EventLoopGroup
+        port: Int, trusting: String? = nil, serverName: String? = nil, requesting: Requests? = nil, group: any EventLoopGroup
     ) async throws -> HTTP2StreamClient {
         let tls = try trusting.map { trusting in
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -42,7 +59,7 @@ public final class HTTP2StreamClient: Sendable {
             return try NIOSSLContext(configuration: configuration)
         }
         let frames = ConnectionFrames()
-        let channel = try await ClientBootstrap(group: group)
+        let client = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName)) }
@@ -53,8 +70,16 @@ public final class HTTP2StreamClient: Sendable {
                 }
             }
             .connect(host: "127.0.0.1", port: port)
+            .map { channel in
+                // On the loop as the connection comes up, before the test's task resumes.
+                let client = HTTP2StreamClient(channel: channel, frames: frames, scheme: tls == nil ? "http" : "https")
+                if let requesting {
+                    let started = client.requests(authority: requesting.authority, path: requesting.path, every: requesting.every)
+                    client.ticker.withLockedValue { $0 = started }
+                }
+                return client
+            }
             .get()
-        let client = HTTP2StreamClient(channel: channel, frames: frames, scheme: tls == nil ? "http" : "https")
         guard await eventually(.seconds(10), { frames.state.withLockedValue { $0.settings != nil } }) else {
             await client.close()
             throw Refused(status: 0, body: "no SETTINGS from the server within 10s", resetCode: nil)

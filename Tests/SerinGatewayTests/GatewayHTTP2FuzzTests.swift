@@ -131,10 +131,12 @@ struct GatewayHTTP2FuzzTests {
         limits.idleTimeout = .seconds(3)
         try await GatewayLimitsTests.withRawClient(limits: limits) { _, gateway, backends in
             let port = try #require(gateway.boundPort(forDeclared: 80))
-            let client = try await HTTP2StreamClient.connect(port: port, group: backends.group)
             // 5 s of requests 0.5 s apart: no stream is open between them, never for as long as the timeout. They are
-            // sent from the connection's event loop, so a starved test task cannot space them past the timeout.
-            let ticker = client.requests(authority: "web", path: "/", every: .milliseconds(500))
+            // sent from the connection's event loop from the moment it is up, so a starved test task cannot space them
+            // past the timeout, nor start them late.
+            let client = try await HTTP2StreamClient.connect(
+                port: port, requesting: .init(authority: "web", path: "/", every: .milliseconds(500)), group: backends.group)
+            let ticker = try #require(client.requestTicker)
             #expect(await eventually(.seconds(30)) { ticker.results.count >= 10 }, "\(ticker.results)")
             let answers = await ticker.stop()
             for answer in answers {
