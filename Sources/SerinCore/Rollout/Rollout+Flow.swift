@@ -134,6 +134,8 @@ extension Rollout {
         // Blue/green's routes stay 100/0 from the start: an iteration changes no weight. A/B testing's first
         // iteration adds the route sending matching requests to the canary, mirroring's the copy to it.
         status.canaryWeight = weight
+        // A refusal belongs to the weights it refused: a new step starts with none.
+        status.weightsRefused = nil
         if !schedule.isBlueGreen || split != before { actions.append(.setWeights(split)) }
         markProgress(now: now)
         let news = if let mirror = spec.analysis.mirror {
@@ -336,6 +338,7 @@ extension Rollout {
 
     mutating func applyWeight(canary weight: Int, into actions: inout [RolloutAction]) {
         status.canaryWeight = weight
+        status.weightsRefused = nil
         actions.append(.setWeights(split))
     }
 

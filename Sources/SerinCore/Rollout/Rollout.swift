@@ -195,6 +195,13 @@ public struct Rollout: Hashable, Sendable {
         case .analysis:
             // Whatever this interval was waiting for (rollback or rollout hooks, the analysis) is settled by the verdict.
             status.pending = nil
+            // The step never served at its weights: every check of it sets them again, whatever it found (with the
+            // canary at no traffic a check holds for want of requests, and would never pass); a pass waits for them.
+            let resent = status.weightsRefused == true
+            if resent {
+                status.weightsRefused = nil
+                actions.append(.setWeights(split))
+            }
             let settings = spec.analysis.judge
             let stepTime = status.stepStartedAt.map { now - $0 } ?? .zero
             switch judgement.verdict {
@@ -205,10 +212,8 @@ public struct Rollout: Hashable, Sendable {
                             checkAgainIn: min(remaining, spec.analysis.interval), now: now, into: &actions)
             case .pass:
                 status.iteration += 1
-                if status.weightsRefused == true {
-                    // The step never served at its weights: set them again, and pass it only once they hold.
-                    status.weightsRefused = nil
-                    actions.append(.setWeights(split))
+                if resent {
+                    // Sent again above: the step passes only once they hold.
                     hold(reason: "setting weights \(status.stableWeight)/\(status.canaryWeight) again: the router refused them",
                          message: "setting weights \(status.stableWeight)/\(status.canaryWeight) again before passing the step",
                          now: now, into: &actions)
@@ -245,7 +250,7 @@ public struct Rollout: Hashable, Sendable {
 
     /// The router could not set `failed` (the API refused, the VirtualService is gone, nothing serves the canary).
     /// While the steps are analysed at that split it is a failed check, and the step is not passed until the
-    /// weights hold: its next pass sets them again instead of advancing. So a rollout whose weights never reach
+    /// weights hold: its next check, whatever it finds, sets them again, and a pass then holds instead of advancing. So a rollout whose weights never reach
     /// the routes rolls back at the threshold; it never promotes a canary that took no traffic. A split since
     /// replaced, or one outside the analysis (a promotion, a rollback, a restore), is a warning in the history.
     public mutating func weightsFailed(_ failed: TrafficSplit, reason: String, now: RolloutInstant) -> RolloutOutcome {

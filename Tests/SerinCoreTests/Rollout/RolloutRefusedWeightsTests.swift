@@ -32,6 +32,34 @@ struct RolloutRefusedWeightsTests {
         #expect(driver.rollout.status.failedChecks == 1)
     }
 
+    @Test("a check that holds for want of requests (the canary took none: its weights were refused) sets them again; once they hold the next pass advances")
+    func refusedStepRetriedOnHold() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 3))
+        driver.start(0)
+        let refused = driver.rollout.split
+        driver.send { $0.weightsFailed(refused, reason: "web-v4-service has no endpoints", now: t(1)) }
+        let before = driver.log.count
+        try driver.completeInterval(with: .inconclusive(reason: "0 requests < 10 minimum"))
+        #expect(driver.log[before...].contains(.setWeights(refused)), "\(driver.log[before...])")
+        #expect(driver.rollout.status.canaryWeight == 10)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 50, "sent again and not refused: the step passed")
+    }
+
+    @Test("a refusal does not outlive its release: after a rollback the next release's first pass advances")
+    func refusalEndsWithItsRelease() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 3))
+        driver.start(0)
+        driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(1)) }
+        driver.send { $0.abort(now: t(2)) }
+        #expect(driver.rollout.status.phase == .failed)
+        driver.send { $0.restart(now: t(3)) }
+        #expect(driver.rollout.status.phase == .progressing)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 50)
+        #expect(!driver.log.messages.contains { $0.contains("again before passing the step") }, "\(driver.log.messages)")
+    }
+
     @Test("weights refused at every step roll the rollout back at the threshold; it is never promoted")
     func refusedEveryTimeRollsBack() throws {
         var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 2))
