@@ -103,6 +103,12 @@ struct AdminClient {
     /// sent one (with the way to pass a token after a 401), else the status and body.
     func failure(_ response: Response, path: String) -> String {
         if let apiError = try? JSONDecoder().decode(ErrorBody.self, from: response.body) {
+            // The admin listener's answer for a path it does not serve at all: a server without rollouts.
+            let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+            if response.status == 404, route.hasPrefix("/canaries"), apiError.error == "not found: \(route)" {
+                return "error: \(server) runs no rollouts (it is `serin gateway`, which only serves routes); "
+                    + "point --server at `serin up` or `serin controller`"
+            }
             let hint = response.status == 401 ? " (pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)" : ""
             return "error: \(apiError.error)\(hint)"
         }

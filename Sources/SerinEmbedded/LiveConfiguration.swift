@@ -140,7 +140,15 @@ public actor LiveConfiguration {
         }
         resources = merged
         await onApplied?(merged.canaries)
-        return ApplyReport(applied: true, results: results, diagnostics: reported.map(\.description))
+        // Without a controller (`serin gateway`) a Canary is kept with the routes but nothing runs it: said, as the
+        // gateway says it of one given at start.
+        let idle = admission == nil ? decoded.resources.compactMap { located -> Diagnostic? in
+            guard case .canary(let spec) = located.resource else { return nil }
+            return .warning(
+                "Canary \(spec.name.name): this server is `serin gateway`, which runs no rollouts: nothing will run it (apply it to `serin up`)",
+                at: located.location(of: "metadata.name"))
+        } : []
+        return ApplyReport(applied: true, results: results, diagnostics: (reported + idle).map(\.description))
     }
 
     /// Applies a rollout's split to the routes of `target` that it owns.

@@ -69,6 +69,22 @@ struct ApplyCommandTests {
         }
     }
 
+    @Test("a Canary applied to `serin gateway`, which runs no rollouts, is said to run nowhere; status asked of it says why it has none")
+    func canaryOnGatewaySaysItRunsNowhere() async throws {
+        try await Self.withRuntime { runtime, _ in
+            let applied = try await SerinProcess.run(["apply", "-f", "examples/canary/web-canary.yaml", "--server", runtime.adminURL])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            #expect(applied.stdout.contains("canary/web created"))
+            #expect(applied.stderr.contains(
+                "examples/canary/web-canary.yaml:31:9: warning: Canary web: this server is `serin gateway`, which runs no rollouts"), "\(applied.stderr)")
+            for command in [["status"], ["status", "web"], ["history", "web"]] {
+                let asked = try await SerinProcess.run(command + ["--server", runtime.adminURL])
+                #expect(asked.status == 1)
+                #expect(asked.stderr.contains("runs no rollouts (it is `serin gateway`, which only serves routes)"), "\(command): \(asked.stderr)")
+            }
+        }
+    }
+
     @Test("rejects an invalid change whole, with its location, and keeps serving the old routes")
     func rejectsInvalid() async throws {
         try await Self.withRuntime { runtime, backends in
