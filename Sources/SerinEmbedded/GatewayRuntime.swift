@@ -257,18 +257,24 @@ public final class GatewayRuntime: Service, Sendable {
 
     /// Hands the files' Canaries to the controller, and every applied set after them.
     private static func admitCanaries(to canary: CanaryController, live: LiveConfiguration, resources: [LocatedResource], logger: Logger) async {
-        let reconcile: @Sendable ([CanarySpec]) async -> Void = { specs in
+        let reconcile: @Sendable ([CanarySpec], [LocatedResource]) async -> Void = { specs, located in
             for problem in await canary.reconcile(Self.embeddable(specs, logger: logger)) {
-                logger.error("\(problem)", metadata: ["canary": "\(problem.canary)"])
+                // Where the Canary was written, when it came from a file: the message then names the field to fix.
+                let written = located.first { $0.kind == .canary && $0.name == problem.canary }
+                let at = written.flatMap { located -> SourceLocation? in
+                    guard case .canary(let spec) = located.resource else { return nil }
+                    return LiveConfiguration.refusal("", of: spec, at: located).location
+                }
+                logger.error("\(at.map { "\($0): " } ?? "")\(problem)", metadata: ["canary": "\(problem.canary)"])
             }
         }
-        await reconcile(resources.canaries)
+        await reconcile(resources.canaries, resources)
         await live.admit { specs, routes in
             var admission = await canary.admission(of: specs, routes: routes)
             for spec in specs where spec.workload != nil { admission.refused[spec.name] = Self.workloadRefusal(spec) }
             return admission
         }
-        await live.onApply(reconcile)
+        await live.onApply { specs in await reconcile(specs, []) }
     }
 
     /// Waits for graceful shutdown (or cancellation), then stops every piece: `serin up` and `serin demo` run

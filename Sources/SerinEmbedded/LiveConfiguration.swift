@@ -118,8 +118,7 @@ public actor LiveConfiguration {
             let admitted = await admission(merged.canaries, Self.servingRoutes(in: merged))
             let refusals = merged.compactMap { located -> Diagnostic? in
                 guard case .canary(let spec) = located.resource, let why = admitted.refused[spec.name] else { return nil }
-                let field = spec.stable != nil && why.hasPrefix("spec.stable") ? "spec.stable.host" : "spec.canary.host"
-                return .error("Canary \(spec.name.name): \(why)", at: located.location(of: field))
+                return Self.refusal(why, of: spec, at: located)
             }
             if !refusals.isEmpty {
                 return ApplyReport(applied: false, results: [], diagnostics: (reported + refusals).map(\.description))
@@ -206,6 +205,24 @@ public actor LiveConfiguration {
             resources[index].resource = .virtualService(virtualService)
         }
         return resources
+    }
+
+    /// Why each Canary of `resources` could not start a release from the routes they hold, as a fresh start would
+    /// find them (no rollout stored yet): `serin validate` says what `serin up` would refuse.
+    public static func releaseProblems(in resources: [LocatedResource]) -> [Diagnostic] {
+        let routes = servingRoutes(in: resources)
+        return resources.compactMap { located -> Diagnostic? in
+            guard case .canary(let spec) = located.resource, spec.workload == nil, let serving = routes[spec.targetRef],
+                case .failure(let conflict) = serving.stable(for: spec)
+            else { return nil }
+            return refusal(conflict.description, of: spec, at: located)
+        }
+    }
+
+    /// A Canary's refusal located at the field it is about: `spec.stable` when it names it, else `spec.canary`.
+    public static func refusal(_ why: String, of spec: CanarySpec, at located: LocatedResource) -> Diagnostic {
+        let field = spec.stable != nil && why.hasPrefix("spec.stable") ? "spec.stable.host" : "spec.canary.host"
+        return .error("Canary \(spec.name.name): \(why)", at: located.location(of: field))
     }
 
     static func servingRoutes(in resources: [LocatedResource]) -> [ResourceName: ServingRoutes] {

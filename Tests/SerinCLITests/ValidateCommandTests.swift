@@ -58,6 +58,43 @@ struct ValidateCommandTests {
         #expect(result.stderr.contains("web-v3-service"))
     }
 
+    @Test("a Canary whose release cannot begin from the routes the files hold is an error at its field, as serin up would refuse it")
+    func releaseThatCannotBegin() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let seed = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed")
+        for name in ["web-gateway-virtualservice.yaml", "web-serviceentry.yaml", "web-v1-service.yaml", "web-v2-service.yaml"] {
+            try FileManager.default.copyItem(at: seed.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+        }
+        // The 90/10 split: two versions take traffic, and the Canary below does not say which one v3 replaces.
+        let split = try String(contentsOf: seed.appendingPathComponent("steps/web-gateway-virtualservice-90-10.yaml"), encoding: .utf8)
+        try split.write(to: directory.appendingPathComponent("web-gateway-virtualservice.yaml"), atomically: true, encoding: .utf8)
+        try """
+            apiVersion: networking.istio.io/v1beta1
+            kind: ServiceEntry
+            metadata: {name: web-v3-service}
+            spec:
+              hosts: [web-v3-service]
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              endpoints: [{address: 127.0.0.1, ports: {http: 18083}}]
+            ---
+            apiVersion: serin.dev/v1alpha1
+            kind: Canary
+            metadata: {name: web}
+            spec:
+              targetRef: {apiVersion: networking.istio.io/v1beta1, kind: VirtualService, name: web-virtualservice}
+              canary:
+                host: web-v3-service
+              analysis: {interval: 10s, threshold: 3, stepWeight: 10, maxWeight: 50}
+            """.write(to: directory.appendingPathComponent("canary.yaml"), atomically: true, encoding: .utf8)
+        let result = try await SerinProcess.run(["validate", directory.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(
+            "canary.yaml:16:11: error: Canary web: VirtualService web-virtualservice sends traffic to web-v1-service:80 and web-v2-service:80; write spec.stable"),
+            "\(result.stderr)")
+        #expect(result.stdout.contains("1 error"), "\(result.stdout)")
+    }
+
     @Test("names a missing path, counts it in the summary with the other errors, and exits 1")
     func missingPath() async throws {
         let result = try await SerinProcess.run(["validate", "does/not/exist.yaml", "examples/seed"])
