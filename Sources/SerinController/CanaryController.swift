@@ -411,6 +411,12 @@ public actor CanaryController {
         return problems
     }
 
+    /// A restored rollout's split its routes do not serve as stored (embedded mode's first routing table keeps the
+    /// share of a canary nothing serves with the stable): the rollout learns it as any refused split.
+    public func weightsWithheld(_ split: TrafficSplit, reason: String, of name: ResourceName) {
+        _ = step(name) { $0.weightsFailed(split, reason: reason, now: adapters.clock.now()) }
+    }
+
     /// The router refused a split: the rollout decides what that means (`Rollout.weightsFailed`), and its event
     /// says so in the log and the history.
     private func weightsFailed(_ split: TrafficSplit, error: any Error, of name: ResourceName) {

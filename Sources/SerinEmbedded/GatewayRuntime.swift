@@ -138,7 +138,7 @@ public final class GatewayRuntime: Service, Sendable {
         controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
         if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
-        let (store, served) = try openState(controllerOptions, resources: resources)
+        let (store, served, withheld) = try openState(controllerOptions, resources: resources)
         let limits = fittedToOpenFiles(limits, logger: logger)
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: served)
@@ -157,6 +157,8 @@ public final class GatewayRuntime: Service, Sendable {
                 controller = try await restoredController(
                     options, store: store, gateway: gateway, live: live, history: history, metrics: ownMetrics)
             } catch { throw await unbound(gateway, .state(error)) }
+            // What the first table could not serve as stored is a refused split to its rollout, said and retried.
+            for split in withheld { await controller?.weightsWithheld(split.split, reason: split.reason, of: split.canary) }
             AdminSurface.register(
                 controller!, metrics: ownMetrics, on: routes, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
                 metricsBefore: { GatewayAdmin.metricsPieces(gateway) })
@@ -184,7 +186,10 @@ public final class GatewayRuntime: Service, Sendable {
                     }
                 }
             },
-        ] + (controller.map { canary in [.loop("canary controller") { await canary.run() }] } ?? []) + [
+        ]
+            // Closed once the controller has saved what it decided: the next serin on this state file may start at once.
+            + (store.map { store in [.stopping("state file") { store.close() }] } ?? [])
+            + (controller.map { canary in [.loop("canary controller") { await canary.run() }] } ?? []) + [
             // The admin endpoint first: an answer in flight may wait on the controller, which still runs.
             .stopping("admin endpoint") {
                 readiness.markStopping()
@@ -212,11 +217,12 @@ public final class GatewayRuntime: Service, Sendable {
     /// route to a version a promotion retired, and not one request may reach it before the controller runs.
     private static func openState(
         _ options: ControllerOptions?, resources: [LocatedResource]
-    ) throws -> (SQLiteRolloutStore?, [LocatedResource]) {
-        guard let options else { return (nil, resources) }
+    ) throws -> (SQLiteRolloutStore?, [LocatedResource], [LiveConfiguration.Withheld]) {
+        guard let options else { return (nil, resources, []) }
         do {
             let opened = try SQLiteRolloutStore(path: options.statePath, retention: options.retention)
-            return (opened, LiveConfiguration.routing(resources, as: Array(try opened.loadRollouts().values)))
+            let (routed, withheld) = LiveConfiguration.routingWithheld(resources, as: Array(try opened.loadRollouts().values))
+            return (opened, routed, withheld)
         } catch {
             throw StartError.state(error)
         }

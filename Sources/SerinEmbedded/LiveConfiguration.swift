@@ -184,13 +184,43 @@ public actor LiveConfiguration {
     /// `resources` with the routes each live rollout owns as the rollout has them, for a VirtualService loaded
     /// again from its file (start-up after a crash): it may still send traffic to a version a promotion retired.
     public static func routing(_ resources: [LocatedResource], as rollouts: [Rollout]) -> [LocatedResource] {
+        routingWithheld(resources, as: rollouts).resources
+    }
+
+    /// A stored rollout's split the first routing table does not serve as stored: its canary resolves to nothing
+    /// that serves (a ServiceEntry added with `serin apply`, which the files do not have), so its share stays with
+    /// the stable instead of being answered 503.
+    public struct Withheld: Sendable {
+        public let canary: ResourceName
+        public let split: TrafficSplit
+        public let reason: String
+    }
+
+    /// `routing(_:as:)`, and the splits it withheld because their canary could serve no request.
+    public static func routingWithheld(_ resources: [LocatedResource], as rollouts: [Rollout]) -> (resources: [LocatedResource], withheld: [Withheld]) {
         var splits: [ResourceName: TrafficSplit] = [:]
+        var owners: [ResourceName: ResourceName] = [:]
         for rollout in rollouts where rollout.ownsRoutes {
             // Only while the Canary still drives the same VirtualService.
             guard resources.canaries.contains(where: { $0.name == rollout.spec.name && $0.targetRef == rollout.spec.targetRef }) else { continue }
             splits[rollout.spec.targetRef] = rollout.split
+            owners[rollout.spec.targetRef] = rollout.spec.name
         }
-        return routing(resources, keeping: splits, in: Set(splits.keys))
+        let routed = routing(resources, keeping: splits, in: Set(splits.keys))
+        let table = RouteTable(compiling: MeshConfig(resources: routed))
+        var withheld: [Withheld] = []
+        for (name, split) in splits.sorted(by: { $0.key.description < $1.key.description }) where split.canary.weight > 0 {
+            guard let why = table.unservable(split.canary.destination, in: name), let owner = owners[name] else { continue }
+            var served = split
+            served.stable.weight += served.canary.weight
+            served.canary.weight = 0
+            served.canaryMatch = []
+            served.mirror = nil
+            splits[name] = served
+            withheld.append(Withheld(canary: owner, split: split, reason: TrafficRouterError.canaryUnservable(name, host: split.canary.destination.host, why: why).description))
+        }
+        guard !withheld.isEmpty else { return (routed, []) }
+        return (routing(resources, keeping: splits, in: Set(splits.keys)), withheld)
     }
 
     /// `resources` with `splits` applied to the VirtualServices named in `names`.

@@ -14,6 +14,18 @@ public enum SeedManifests {
         }
     }
 
+    /// `sources` without the ServiceEntry for `host`: its Service is left with no endpoints, as files are that lost an
+    /// entry added with `serin apply`.
+    public static func dropping(serviceEntry host: String, from sources: [ManifestSource]) -> [ManifestSource] {
+        sources.map { source in
+            var source = source
+            if source.path.hasSuffix("web-serviceentry.yaml") {
+                source.text = source.text.components(separatedBy: "\n---\n").filter { !$0.contains("name: \(host)\n") }.joined(separator: "\n---\n")
+            }
+            return source
+        }
+    }
+
     /// A Canary `web` over the seed, with fast analysis for tests; `stableHost` nil leaves `stable` out. The latency
     /// limit is loose by default: a healthy backend's p99 passes a second on a busy 2-core test machine.
     public static func canary(

@@ -117,6 +117,44 @@ struct CanaryRolloutTests {
         }
     }
 
+    @Test("restarted from files that lost the canary's ServiceEntry, the stored rollout's canary share stays on the stable: no 503, and the rollout is told its weights were refused")
+    func restartWithoutCanaryEndpoints() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let canary = SeedManifests.canary(interval: "1s", threshold: 5, stepWeights: [20, 50], progressDeadline: "5m")
+        func start(_ sources: [ManifestSource]) async throws -> GatewayRuntime {
+            let decoded = SeedManifests.resources(sources + [canary])
+            #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+            return try await GatewayRuntime.start(
+                resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
+                controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
+        }
+        let seed = SeedManifests.sources(v1: v1.port, v2: v2.port)
+        let first = try await start(seed)
+        let firstController = try #require(first.controller)
+        #expect(await eventually(.seconds(20)) { await firstController.status(of: ResourceName(name: "web"))?.canaryWeight == 20 })
+        await first.shutdown()
+
+        // The same files but for v2's ServiceEntry: web-v2-service is a Service with no endpoints now.
+        let lost = SeedManifests.dropping(serviceEntry: "web-v2-service", from: seed)
+        let second = try await start(lost)
+        let controller = try #require(second.controller)
+        let port = try #require(second.gateway.boundPort(forDeclared: 80))
+        let traffic = try await DemoTraffic.run(port: port, connections: 2, requestsPerConnection: 50, group: backends.group)
+        #expect(traffic.counts == ["v1": 100], "\(traffic.counts)")
+        #expect(await eventually(.seconds(10)) {
+            ((try? await controller.events(of: ResourceName(name: "web"))) ?? []).contains {
+                $0.message.contains("halt: cannot set weights 80/20: VirtualService default/web-virtualservice keeps its weights: canary web-v2-service has no endpoints")
+            }
+        })
+        await second.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("a failing canary is rolled back within threshold intervals of its first failed check")
     func faultyRolloutRollsBack() async throws {
         let interval = Duration.milliseconds(400)

@@ -149,4 +149,23 @@ extension LiveConfigurationTests {
         let unstarted = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
         #expect(route(LiveConfiguration.routing(decoded.resources, as: [unstarted])) == ["web-v1-service": 100])
     }
+
+    @Test("at start-up a stored split whose canary nothing serves in the files keeps the canary's share on the stable, and says which split it withheld")
+    func startUpWithholdsUnservableCanary() throws {
+        // The files lost the canary's ServiceEntry (it was added with `serin apply`): its Service has no endpoints.
+        let sources = SeedManifests.dropping(serviceEntry: "web-v2-service", from: SeedManifests.sources(v1: 9, v2: 9))
+        let decoded = SeedManifests.resources(sources + [SeedManifests.canary(stableHost: nil)])
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        let spec = try #require(decoded.resources.canaries.first)
+        var rollout = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
+        _ = rollout.start(now: RolloutInstant(sinceEpoch: .zero))
+        #expect(rollout.split.canary.weight > 0)
+        let (resources, withheld) = LiveConfiguration.routingWithheld(decoded.resources, as: [rollout])
+        let virtualService = MeshConfig(resources: resources).virtualServices.first { $0.name.name == "web-virtualservice" }
+        let weights = Dictionary(uniqueKeysWithValues: (virtualService?.http.first?.destinations ?? []).map { ($0.destination.host, $0.weight) })
+        #expect(weights == ["web-v1-service": 100, "web-v2-service": 0])
+        #expect(withheld.map(\.split) == [rollout.split])
+        #expect(withheld.first?.canary == spec.name)
+        #expect(withheld.first?.reason == "VirtualService default/web-virtualservice keeps its weights: canary web-v2-service has no endpoints, so its requests would be answered 503")
+    }
 }
