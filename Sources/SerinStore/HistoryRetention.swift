@@ -24,12 +24,15 @@ public struct HistoryRetention: Hashable, Sendable, CustomStringConvertible {
         self.init()
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             if let count = Int(item) {
+                // "10,20": which one? Each may be given once.
+                if let releases { throw Invalid(text: text, reason: "gives a number of releases twice (\(releases) and \(count)); give one, and one age") }
                 guard count > 0 else { throw Invalid(text: text, reason: "\(count) releases keeps nothing; give 1 or more") }
                 guard count <= Release.kept else {
                     throw Invalid(text: text, reason: "\(count) releases is more than the \(Release.kept) a Canary's state remembers; give at most \(Release.kept), or an age")
                 }
                 releases = count
             } else if let age = Self.duration(item) {
+                if maxAge != nil { throw Invalid(text: text, reason: "gives an age twice; give one, and one number of releases") }
                 guard age > .zero else { throw Invalid(text: text, reason: "\(item) keeps nothing; give an age above 0") }
                 maxAge = age
             } else {

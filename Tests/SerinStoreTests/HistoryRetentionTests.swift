@@ -100,6 +100,8 @@ struct HistoryRetentionTests {
         ("30", "--history-retention \"30\": 30 releases is more than the 20 a Canary's state remembers; give at most 20, or an age"),
         ("a week", "--history-retention \"a week\": a week is neither a number of releases (10) nor an age (168h, 30m, 90s)"),
         ("0s", "--history-retention \"0s\": 0s keeps nothing; give an age above 0"),
+        ("10,20", "--history-retention \"10,20\": gives a number of releases twice (10 and 20); give one, and one age"),
+        ("7d,1h", "--history-retention \"7d,1h\": gives an age twice; give one, and one number of releases"),
     ])
     func refuses(text: String, expected: String) {
         #expect(throws: HistoryRetention.Invalid.self) { try HistoryRetention(parsing: text) }

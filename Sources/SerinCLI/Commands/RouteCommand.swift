@@ -44,6 +44,11 @@ struct RouteCommand: ParsableCommand {
         for header in headers where !header.contains("=") {
             throw ValidationError("--header takes name=value, got \"\(header)\"")
         }
+        // A method is a token (RFC 9110 §9.1): one word of letters, digits and !#$%&'*+-.^_`|~.
+        let tokenCharacters = Set("!#$%&'*+-.^_`|~")
+        if method.isEmpty || !method.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || tokenCharacters.contains($0) }) {
+            throw ValidationError("--method takes one word, such as GET or POST, got \"\(method)\"")
+        }
     }
 
     func run() throws {
