@@ -90,7 +90,9 @@ extension Rollout {
             return .rejected(.releaseConflict(.revisionAlreadyServes(deployment: workload.deployment, revision: workload.revision ?? "")))
         }
         var actions: [RolloutAction] = []
-        let verb = status.phase == .initialized ? "started" : "restarted"
+        // A release of the canary the last one released is run again; another canary is a release of its own.
+        let again = status.phase != .initialized && status.releases.last.map { $0.canary.isSameVersion(as: spec.canary) } == true
+        let verb = again ? "restarted" : "started"
         beginRollout(now: now, announcement: "rollout \(verb): canary \(spec.canary), stable \(status.servingStable)",
                      keepPaused: false, into: &actions)
         return .accepted(actions)

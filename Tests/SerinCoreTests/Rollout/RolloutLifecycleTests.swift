@@ -197,3 +197,22 @@ struct RolloutLifecycleTests {
         #expect(!driver.log.phases.contains(.promoting))
     }
 }
+
+extension RolloutLifecycleTests {
+    @Test("a new canary after a finished release is announced as a rollout started; the same canary run again as restarted")
+    func startedOrRestarted() throws {
+        var driver = Driver(try Fixture.rollout())
+        driver.start(0)
+        driver.send { $0.abort(now: t(1)) }
+        driver.send { $0.restart(now: t(2)) }
+        #expect(driver.log.messages.contains { $0.hasPrefix("web: rollout restarted: canary web-v2-service") }, "\(driver.log.messages)")
+        driver.send { $0.promote(now: t(3)) }
+        #expect(driver.rollout.status.phase == .succeeded, "\(driver.log.messages)")
+        var next = driver.rollout.spec
+        next.stable = nil
+        next.canary = Fixture.nextCanary
+        driver.send { $0.specChanged(next, now: t(200)) }
+        driver.send { $0.restart(now: t(201)) }
+        #expect(driver.log.messages.contains { $0.hasPrefix("web: rollout started: canary web-v3-service") }, "\(driver.log.messages)")
+    }
+}

@@ -57,7 +57,7 @@ struct RolloutReleaseTrainTests {
         // No weight change of this release names v1 as anything but a version to take out.
         #expect(splits.allSatisfy { $0.stable.destination == Self.v2 && $0.canary.destination == Self.v3 })
         #expect(driver.rollout.status.canaryWeight == 10)
-        #expect(driver.log.messages.contains("web: rollout restarted: canary web-v3-service, stable web-v2-service"))
+        #expect(driver.log.messages.contains("web: rollout started: canary web-v3-service, stable web-v2-service"))
     }
 
     @Test("a rollback keeps the stable: the release after it starts from the same version")
