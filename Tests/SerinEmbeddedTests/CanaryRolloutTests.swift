@@ -176,6 +176,8 @@ struct CanaryRolloutTests {
             #expect(failed.count == 2, "\(events.map(\.message))")
             #expect(rollback.message.contains("(2/2 failed checks)"), "\(rollback.message)")
             #expect(rollback.instant - firstHalt.instant >= interval / 2)
+            // The status is saved before the weights move: the route follows a moment later.
+            #expect(await harness.liveWeights(settlingOn: ["web-v1-service": 100, "web-v2-service": 0]) == ["web-v1-service": 100, "web-v2-service": 0])
             let after = try await DemoTraffic.run(port: harness.port, connections: 2, requestsPerConnection: 50, group: harness.backends.group)
             #expect(after.counts["v2"] == nil)
             await harness.load.stop()
@@ -275,6 +277,9 @@ extension CanaryRolloutTests {
             #expect(restarted.step == 1)
             let final = try await harness.waitFor("v3 promoted") { $0.phase == .succeeded && $0.canary.contains("web-v3-service") }
             #expect(final.canaryWeight == 100)
+            // The status is saved before the weights move: the route follows a moment later.
+            let promoted = ["web-v2-service": 0, "web-v3-service": 100]
+            #expect(await harness.liveWeights(settlingOn: promoted) == promoted)
             let after = try await DemoTraffic.run(port: harness.port, connections: 2, requestsPerConnection: 25, group: harness.backends.group)
             #expect(after.counts == ["v3": 50])
         }
