@@ -46,7 +46,8 @@ struct GRPCCanaryTests {
     @Test("a healthy gRPC canary is promoted: Succeeded, every call answered OK, then all calls on v2")
     func promoted() async throws {
         try await Self.withRollout { runtime, port, load in
-            let final = try await MeshTests.waitForFinish(runtime, canary: "echo")
+            let controller = try #require(runtime.controller)
+            let final = try await MeshTests.waitForFinish(controller, canary: "echo")
             let codes = try await load.stop()
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             #expect(Set(codes.keys) == ["OK"], "\(codes)")
@@ -59,7 +60,7 @@ struct GRPCCanaryTests {
     func rolledBack() async throws {
         try await Self.withRollout(v2Failing: "UNAVAILABLE") { runtime, port, load in
             let controller = try #require(runtime.controller)
-            let final = try await MeshTests.waitForFinish(runtime, canary: "echo")
+            let final = try await MeshTests.waitForFinish(controller, canary: "echo")
             let codes = try await load.stop()
             #expect(final.phase == .failed)
             #expect(final.canaryWeight == 0)
@@ -93,7 +94,7 @@ struct GRPCCanaryTests {
             adminPort: adminPort
         ) { runtime, _, load in
             let controller = try #require(runtime.controller)
-            let final = try await MeshTests.waitForFinish(runtime, canary: "echo")
+            let final = try await MeshTests.waitForFinish(controller, canary: "echo")
             let codes = try await load.stop()
             #expect(final.phase == .failed, "\(final.message ?? "")")
             #expect((codes["UNAVAILABLE"] ?? 0) > 0, "\(codes)")
