@@ -266,11 +266,10 @@ public final class GatewayRuntime: Service, Sendable {
         let reconcile: @Sendable ([CanarySpec], [LocatedResource]) async -> Void = { specs, located in
             for problem in await canary.reconcile(Self.embeddable(specs, logger: logger)) {
                 // Where the Canary was written, when it came from a file: the message then names the field to fix.
-                let written = located.first { $0.kind == .canary && $0.name == problem.canary }
-                let at = written.flatMap { located -> SourceLocation? in
-                    guard case .canary(let spec) = located.resource else { return nil }
-                    return LiveConfiguration.refusal("", of: spec, at: located).location
-                }
+                let at = located.lazy.compactMap { located -> SourceLocation? in
+                    guard case .canary(let spec) = located.resource, spec.name == problem.canary else { return nil }
+                    return LiveConfiguration.refusalLocation(problem.message, of: spec, at: located)
+                }.first
                 logger.error("\(at.map { "\($0): " } ?? "")\(problem)", metadata: ["canary": "\(problem.canary)"])
             }
         }

@@ -207,6 +207,8 @@ public actor LiveConfiguration {
             owners[rollout.spec.targetRef] = rollout.spec.name
         }
         let routed = routing(resources, keeping: splits, in: Set(splits.keys))
+        // Only a split that sends the canary traffic can be unservable: most starts compile no table here.
+        guard splits.values.contains(where: { $0.canary.weight > 0 }) else { return (routed, []) }
         let table = RouteTable(compiling: MeshConfig(resources: routed))
         var withheld: [Withheld] = []
         for (name, split) in splits.sorted(by: { $0.key.description < $1.key.description }) where split.canary.weight > 0 {
@@ -249,10 +251,14 @@ public actor LiveConfiguration {
         }
     }
 
-    /// A Canary's refusal located at the field it is about: `spec.stable` when it names it, else `spec.canary`.
+    /// A Canary's refusal located at the field it is about (`refusalLocation`).
     public static func refusal(_ why: String, of spec: CanarySpec, at located: LocatedResource) -> Diagnostic {
-        let field = spec.stable != nil && why.hasPrefix("spec.stable") ? "spec.stable.host" : "spec.canary.host"
-        return .error("Canary \(spec.name.name): \(why)", at: located.location(of: field))
+        .error("Canary \(spec.name.name): \(why)", at: refusalLocation(why, of: spec, at: located))
+    }
+
+    /// Where a refusal of the Canary `located` points: `spec.stable` when the reason starts with it, else `spec.canary`.
+    public static func refusalLocation(_ why: String, of spec: CanarySpec, at located: LocatedResource) -> SourceLocation? {
+        located.location(of: spec.stable != nil && why.hasPrefix("spec.stable") ? "spec.stable.host" : "spec.canary.host")
     }
 
     static func servingRoutes(in resources: [LocatedResource]) -> [ResourceName: ServingRoutes] {

@@ -1,4 +1,5 @@
 import Foundation
+import SerinManifests
 import SerinTesting
 import Testing
 
@@ -68,16 +69,9 @@ struct ValidateCommandTests {
         // The 90/10 split: two versions take traffic, and the Canary below does not say which one v3 replaces.
         let split = try String(contentsOf: seed.appendingPathComponent("steps/web-gateway-virtualservice-90-10.yaml"), encoding: .utf8)
         try split.write(to: directory.appendingPathComponent("web-gateway-virtualservice.yaml"), atomically: true, encoding: .utf8)
+        try SeedManifests.serviceEntry("web-v3-service", port: 18083, version: "v3").text.write(
+            to: directory.appendingPathComponent("web-v3-service.yaml"), atomically: true, encoding: .utf8)
         try """
-            apiVersion: networking.istio.io/v1beta1
-            kind: ServiceEntry
-            metadata: {name: web-v3-service}
-            spec:
-              hosts: [web-v3-service]
-              resolution: STATIC
-              ports: [{number: 80, name: http, protocol: HTTP}]
-              endpoints: [{address: 127.0.0.1, ports: {http: 18083}}]
-            ---
             apiVersion: serin.dev/v1alpha1
             kind: Canary
             metadata: {name: web}
@@ -90,7 +84,7 @@ struct ValidateCommandTests {
         let result = try await SerinProcess.run(["validate", directory.path])
         #expect(result.status == 1)
         #expect(result.stderr.contains(
-            "canary.yaml:16:11: error: Canary web: VirtualService web-virtualservice sends traffic to web-v1-service:80 and web-v2-service:80; write spec.stable"),
+            "canary.yaml:7:11: error: Canary web: VirtualService web-virtualservice sends traffic to web-v1-service:80 and web-v2-service:80; write spec.stable"),
             "\(result.stderr)")
         #expect(result.stdout.contains("1 error"), "\(result.stdout)")
     }
