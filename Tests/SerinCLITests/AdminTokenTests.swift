@@ -46,7 +46,7 @@ struct AdminTokenTests {
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
         let directory = try UpCommandTests.manifestDirectory(
-            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "5s", stepWeights: [25, 50, 75], progressDeadline: "2m")
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "60s", stepWeights: [25, 50, 75], progressDeadline: "5m")
         )
         let tokenFile = directory.appendingPathComponent("admin-token").path
         try "correct-horse-battery\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
