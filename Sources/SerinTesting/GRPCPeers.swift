@@ -80,12 +80,14 @@ public enum GRPCPeers {
 
         public func stop() async throws -> [String: Int] {
             process.signal(SIGTERM)
-            _ = await process.waitForExit(timeout: .seconds(60))
+            // One that does not end is killed, so a failed test leaves no client calling on after it.
+            let exited = await process.waitForExit(timeout: .seconds(60)) != nil
+            if !exited { await process.kill() }
             let text = await process.outputText()
             struct Counts: Decodable { let codes: [String: Int] }
             guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }), let data = line.data(using: .utf8),
                 let counts = try? JSONDecoder().decode(Counts.self, from: data)
-            else { throw GRPCPeerFailure(message: "client.py load printed no counts: \(text)") }
+            else { throw GRPCPeerFailure(message: "client.py load printed no counts\(exited ? "" : " (it did not end within 60 s of SIGTERM)"): \(text)") }
             return counts.codes
         }
     }
