@@ -13,6 +13,8 @@ public actor LeaderElector {
     private let logger: Logger
     private var leading: Task<Void, Never>?
     private var lastRenewal: Date?
+    /// Counts the rounds given up: a round still running after it was given up must not record a renewal.
+    private var round = 0
 
     public init(api: any KubernetesAPI, election: LeaderElection, namespace: String, name: String, logger: Logger) {
         self.api = api
@@ -35,7 +37,9 @@ public actor LeaderElector {
                 limit = max(0.01, lastRenewal.addingTimeInterval(election.renewDeadline).timeIntervalSince(Date()))
             }
             let budget = Duration.seconds(limit)
-            if await !within(budget, { await self.attempt() }) {
+            let thisRound = round
+            if await !within(budget, { await self.attempt(round: thisRound) }) {
+                round += 1
                 logger.warning("\(election.identity): Lease \(path): no answer within \(Readable.duration(budget)); given up")
             }
             let now = Date()
@@ -64,22 +68,30 @@ public actor LeaderElector {
         if !released { logger.warning("\(election.identity): Lease \(path): no answer while handing it back; it expires by itself") }
     }
 
-    /// Runs `work`, given up (its calls cancelled) after `limit`; false when it was.
+    /// Runs `work`, given up after `limit`; false when it was. A work given up is cancelled but not waited for: a call
+    /// that is slow to notice its cancellation (an event loop that is busy, a connection that died without closing)
+    /// must not hold the replica acting past its deadline.
     private nonisolated func within(_ limit: Duration, _ work: @escaping @Sendable () async -> Void) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await work()
-                return true
-            }
-            group.addTask { (try? await Task.sleep(for: limit)) == nil }
-            let finished = await group.next() ?? true
-            group.cancelAll()
-            return finished
+        let (outcomes, outcome) = AsyncStream.makeStream(of: Bool.self)
+        let worker = Task {
+            await work()
+            outcome.yield(true)
         }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            outcome.yield(false)
+        }
+        var first = outcomes.makeAsyncIterator()
+        // nil when this task is cancelled: given up too.
+        let finished = await first.next() ?? false
+        outcome.finish()
+        timer.cancel()
+        if !finished { worker.cancel() }
+        return finished
     }
 
     /// One read-decide-write round; a write lost to another replica (409) just waits for the next round.
-    private func attempt() async {
+    private func attempt(round: Int) async {
         do {
             var current: JSONValue?
             do {
@@ -98,14 +110,14 @@ public actor LeaderElector {
                         "spec": lease.json,
                     ]
                 )
-                lastRenewal = now
+                if round == self.round { lastRenewal = now }
             case .update(let lease):
                 guard case .object(var fields)? = current else { return }
                 fields["spec"] = lease.json
                 _ = try await api.replace(path, .object(fields))
-                lastRenewal = now
+                if round == self.round { lastRenewal = now }
             case .follow:
-                lastRenewal = nil
+                if round == self.round { lastRenewal = nil }
             }
         } catch let error as KubernetesAPIError where error.code == 409 {
             // Another replica wrote first: it leads, or this replica's Lease changed under it.

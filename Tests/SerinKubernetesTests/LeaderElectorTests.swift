@@ -140,6 +140,61 @@ struct LeaderElectorTests {
         }
     }
 
+    @Test("a leader whose renewal ignores its cancellation still stops acting at its renew deadline: the call is given up, not waited for")
+    func stopsWhileACallIgnoresCancellation() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let deaf = DeafToCancellation(api)
+            // Lease 4 s, renew deadline 3 s; a deaf call takes 12 s whatever is cancelled.
+            let (acting, stoppedAt, task) = await Self.leading(Self.elector("serin-a", deaf, leaseDuration: 4))
+            let silent = ContinuousClock.now
+            deaf.deaf.withLockedValue { $0 = true }
+            #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
+            let stopped = try #require(stoppedAt.withLockedValue { $0 })
+            #expect(stopped - silent < .seconds(4), "stopped acting before the Lease could expire, not when the call came back")
+            deaf.deaf.withLockedValue { $0 = false }
+            task.cancel()
+            await task.value
+        }
+    }
+
+    /// An API whose calls, once `deaf`, take 12 s and then fail, cancelled or not: a client stuck on a busy event loop.
+    final class DeafToCancellation: KubernetesAPI {
+        let api: any KubernetesAPI
+        let deaf = NIOLockedValueBox(false)
+        init(_ api: any KubernetesAPI) { self.api = api }
+
+        struct Deaf: Error {}
+        private func hearing() async throws {
+            guard deaf.withLockedValue({ $0 }) else { return }
+            // A detached task's value is awaited to the end even when the caller is cancelled.
+            await Task.detached { try? await Task.sleep(for: .seconds(12)) }.value
+            throw Deaf()
+        }
+        func get(_ path: ResourcePath) async throws -> JSONValue {
+            try await hearing()
+            return try await api.get(path)
+        }
+        func list(_ path: ResourcePath) async throws -> (items: [JSONValue], resourceVersion: String) {
+            try await hearing()
+            return try await api.list(path)
+        }
+        func watch(_ path: ResourcePath, from resourceVersion: String?) -> AsyncThrowingStream<WatchEvent, any Error> {
+            api.watch(path, from: resourceVersion)
+        }
+        func create(_ path: ResourcePath, _ object: JSONValue) async throws -> JSONValue {
+            try await hearing()
+            return try await api.create(path, object)
+        }
+        func replace(_ path: ResourcePath, _ object: JSONValue) async throws -> JSONValue {
+            try await hearing()
+            return try await api.replace(path, object)
+        }
+        func patch(_ path: ResourcePath, _ operations: [JSONPatchOperation]) async throws -> JSONValue {
+            try await hearing()
+            return try await api.patch(path, operations)
+        }
+    }
+
     @Test("the leader's pod carries serin.dev/leader for the Service; when it stops, the label moves to the new leader's pod")
     func leaderLabelFollowsTheLease() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
