@@ -38,27 +38,12 @@ struct CanaryRolloutTests {
             throw CancellationError()
         }
 
-        /// The weights the live VirtualService gives the stable and canary hosts.
-        /// The live weights once they equal `expected`, or the last seen after 5s: the controller saves its
-        /// decision before it moves traffic, so status can run a moment ahead of the route.
+        /// The live weights of the seed's VirtualService, once they equal `expected` (or after 5 s).
         func liveWeights(settlingOn expected: [String: Int]) async -> [String: Int] {
-            let deadline = ContinuousClock.now + .seconds(5)
-            var weights = await liveWeights()
-            while weights != expected, ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(20))
-                weights = await liveWeights()
-            }
-            return weights
+            await runtime.liveWeights(of: "web-virtualservice", settlingOn: expected)
         }
 
-        func liveWeights() async -> [String: Int] {
-            let config = await runtime.live.config
-            // The weighted route: a sticky canary's affinity routes go ahead of it.
-            let route = config.virtualServices.first { $0.name.name == "web-virtualservice" }?.http.first { $0.name?.hasSuffix("-affinity") != true }
-            var weights: [String: Int] = [:]
-            for destination in route?.destinations ?? [] { weights[destination.destination.host] = destination.weight }
-            return weights
-        }
+        func liveWeights() async -> [String: Int] { await runtime.liveWeights(of: "web-virtualservice") }
     }
 
     static func withHarness(

@@ -51,6 +51,7 @@ struct GRPCCanaryTests {
             let codes = try await load.stop()
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             #expect(Set(codes.keys) == ["OK"], "\(codes)")
+            #expect(await runtime.liveWeights(of: "echo", settlingOn: ["echo-v1": 0, "echo-v2": 100]) == ["echo-v1": 0, "echo-v2": 100])
             let after = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "echo")
             #expect(after.code == "OK" && after.body == "v2: hello", "\(after)")
         }
@@ -69,6 +70,7 @@ struct GRPCCanaryTests {
             #expect(events.contains { $0.contains("request-success-rate") }, "\(events)")
             let metrics = PrometheusExposition.render(runtime.gateway.telemetry.snapshot())
             #expect(metrics.contains("grpc_response_status=\"14\""))
+            #expect(await runtime.liveWeights(of: "echo", settlingOn: ["echo-v1": 100, "echo-v2": 0]) == ["echo-v1": 100, "echo-v2": 0])
             let after = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "echo")
             #expect(after.code == "OK" && after.body == "v1: hello", "\(after)")
         }

@@ -117,6 +117,7 @@ struct MeshTests {
             #expect(load.failuresCausedByProxy.isEmpty, "\(load.failuresCausedByProxy.prefix(3))")
             let events = try await controller.events(of: ResourceName(name: "reviews")).map(\.message)
             #expect(events.contains { $0.contains("advance canary weight to 40%") }, "\(events)")
+            #expect(await runtime.liveWeights(of: "reviews", settlingOn: ["reviews-v1": 0, "reviews-v2": 100]) == ["reviews-v1": 0, "reviews-v2": 100])
             let after = try await DemoTraffic.run(
                 port: port, connections: 2, requestsPerConnection: 25, group: backends.group, headers: [("host", "reviews:9080")])
             #expect(after.counts == ["v2": 50])
@@ -135,6 +136,7 @@ struct MeshTests {
             #expect(final.canaryWeight == 0)
             let events = try await controller.events(of: ResourceName(name: "reviews")).map(\.message)
             #expect(events.contains { $0.contains("request-success-rate") }, "\(events)")
+            #expect(await runtime.liveWeights(of: "reviews", settlingOn: ["reviews-v1": 100, "reviews-v2": 0]) == ["reviews-v1": 100, "reviews-v2": 0])
             let after = try await DemoTraffic.run(
                 port: port, connections: 2, requestsPerConnection: 25, group: backends.group, headers: [("host", "reviews:9080")])
             #expect(after.counts == ["v1": 50])
