@@ -140,15 +140,14 @@ struct ClusterCanaries {
         {
             var status = CanaryStatus(rollout: rollout, measurements: measurements)
             // A refusal stands over what the last accepted spec did: nothing moves while it does.
-            if let refusal = KubernetesRolloutStore.refusal(in: canary) { status.message = "refused: \(refusal)" }
+            if let refusal = KubernetesRolloutStore.refusal(in: canary) { status.message = CanaryStatus.refusalMessage(refusal) }
             return .success(status)
         }
         return CanaryWatcher.spec(from: canary).flatMap { spec in
             do {
-                // What serves is the controller's to find; until it has, a stable not written is unknown.
-                let stable = spec.stable ?? Destination(host: "unknown")
-                var status = CanaryStatus(rollout: try Rollout(spec: spec, stable: stable), measurements: measurements)
-                status.message = KubernetesRolloutStore.refusal(in: canary).map { "refused: \($0)" }
+                var status = try CanaryStatus.unstarted(spec)
+                status.lastMeasurements = measurements
+                status.message = KubernetesRolloutStore.refusal(in: canary).map(CanaryStatus.refusalMessage)
                     ?? "no controller has picked it up yet (is serin controller running?)"
                 return .success(status)
             } catch {

@@ -72,6 +72,9 @@ public actor CanaryController {
     private let logger: Logger
     private let tickInterval: Duration
     private var rollouts: [ResourceName: Rollout] = [:]
+    /// The Canaries the last reconcile refused, as written, and why: status shows them (a refused Canary is not
+    /// "no Canaries"), as `serin status` shows one a cluster's controller refused.
+    private var refusals: [ResourceName: (spec: CanarySpec, reason: String)] = [:]
     private var latest: [ResourceName: [String: RecordedMeasurement]] = [:]
     private var watchers: [Int: AsyncStream<SequencedUpdate>.Continuation] = [:]
     private var nextWatcher = 0
@@ -213,11 +216,19 @@ public actor CanaryController {
     }
 
     public func statuses() -> [CanaryStatus] {
-        rollouts.keys.sorted().compactMap(status(of:))
+        Set(rollouts.keys).union(refusals.keys).sorted().compactMap(status(of:))
     }
 
+    /// The rollout's status; a refusal of the Canary as now written stands in its message, over what the last
+    /// accepted spec does. A Canary refused before it ever ran shows as its spec would start.
     public func status(of name: ResourceName) -> CanaryStatus? {
-        rollouts[name].map { CanaryStatus(rollout: $0, measurements: latest[name].map { Array($0.values).sorted { $0.metric < $1.metric } } ?? []) }
+        let refusal = refusals[name]
+        guard let rollout = rollouts[name] else {
+            return refusal.flatMap { CanaryStatus.refused($0.spec, reason: $0.reason) }
+        }
+        var status = CanaryStatus(rollout: rollout, measurements: latest[name].map { Array($0.values).sorted { $0.metric < $1.metric } } ?? [])
+        if let refusal { status.message = CanaryStatus.refusalMessage(refusal.reason) }
+        return status
     }
 
     public func rollout(named name: ResourceName) -> Rollout? { rollouts[name] }
@@ -264,8 +275,8 @@ public actor CanaryController {
     /// Finds a Canary by `name` or `namespace/name`.
     public func resolve(_ reference: String) -> ResourceName? {
         let wanted = ResourceName(reference: reference, relativeTo: ResourceName.defaultNamespace)
-        if rollouts[wanted] != nil { return wanted }
-        let byName = rollouts.keys.filter { $0.name == reference }
+        if rollouts[wanted] != nil || refusals[wanted] != nil { return wanted }
+        let byName = Set(rollouts.keys).union(refusals.keys).filter { $0.name == reference }.sorted()
         return byName.count == 1 ? byName[0] : nil
     }
 
@@ -329,6 +340,11 @@ public actor CanaryController {
         _ specs: [CanarySpec], routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>], now: RolloutInstant
     ) -> [CanaryProblem] {
         var problems: [CanaryProblem] = []
+        refusals = [:]
+        func refuse(_ spec: CanarySpec, _ reason: String) {
+            problems.append(CanaryProblem(canary: spec.name, message: "\(spec.name.name): \(reason)"))
+            refusals[spec.name] = (spec, reason)
+        }
         let wanted = Set(specs.map(\.name))
         for name in rollouts.keys where !wanted.contains(name) {
             rollouts[name] = nil
@@ -363,7 +379,7 @@ public actor CanaryController {
                 }
                 let firstSight = restoredThisRun.insert(spec.name).inserted
                 if let rejection = step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
-                    problems.append(CanaryProblem(canary: spec.name, message: "\(spec.name.name): \(rejection)"))
+                    refuse(spec, "\(rejection)")
                 } else if existing.spec.isNewRevision(comparedTo: spec), existing.status.phase.isFinished || existing.status.isBaseline,
                     existing.status.phase == .failed || spec.workload != nil || !spec.canary.isSameVersion(as: existing.status.canary)
                 {
@@ -382,14 +398,13 @@ public actor CanaryController {
                     case .success(let found):
                         stable = found
                     case .failure(let conflict):
-                        problems.append(CanaryProblem(canary: spec.name, message: "\(spec.name.name): \(conflict)"))
+                        refuse(spec, "\(conflict)")
                         continue
                     }
                 case .failure(let failure)?:
                     // A written stable still starts; setting the weights will say what is wrong with the routes.
                     guard spec.stable != nil else {
-                        problems.append(CanaryProblem(
-                            canary: spec.name, message: "\(spec.name.name): cannot tell what serves now: \(failure.message); write spec.stable"))
+                        refuse(spec, "cannot tell what serves now: \(failure.message); write spec.stable")
                         continue
                     }
                     stable = spec.stable
@@ -401,7 +416,7 @@ public actor CanaryController {
                 do {
                     rollouts[spec.name] = try Rollout(spec: spec, stable: stable)
                 } catch {
-                    problems.append(CanaryProblem(canary: spec.name, message: "\(spec.name.name): \(error)"))
+                    refuse(spec, "\(error)")
                     continue
                 }
                 restoredThisRun.insert(spec.name)
@@ -444,6 +459,9 @@ public actor CanaryController {
     }
 
     private func run(_ command: RolloutCommand, on name: ResourceName, now: RolloutInstant) -> CommandReply {
+        if rollouts[name] == nil, let refusal = refusals[name] {
+            return .rejected("\(name.name) was refused, so nothing runs it: \(refusal.reason)")
+        }
         guard rollouts[name] != nil else {
             return .notFound("no Canary named \(name.name) (known: \(rollouts.keys.sorted().map(\.name).joined(separator: ", ")))")
         }

@@ -172,6 +172,32 @@ struct UpCommandTests {
 }
 
 extension UpCommandTests {
+    @Test("a Canary serin up refuses at start is listed by serin status with why, not as 'no Canaries'; steering it says why too")
+    func refusedCanaryInStatus() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        // The canary named is the version that serves everything now: there is nothing to release.
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(canaryHost: "web-v1-service", stableHost: nil))
+        let (up, adminPort, _) = try await Self.launchOnFreePorts(directory, state: directory.appendingPathComponent("state.sqlite").path)
+        let server = "http://127.0.0.1:\(adminPort)"
+        let refused = try await Self.waitForStatus(adminPort: adminPort, group: backends) { _ in true }
+        #expect(refused.message?.hasPrefix("refused: spec.canary web-v1-service:80 is the version that serves now") == true, "\(refused)")
+        let status = try await SerinProcess.run(["status", "--server", server])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(!status.stdout.contains("no Canaries"), "\(status.stdout)")
+        #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix("web") && $0.contains("100/0") }, "\(status.stdout)")
+        #expect(status.stdout.contains("refused: spec.canary web-v1-service:80 is the version that serves now"), "\(status.stdout)")
+        let promote = try await SerinProcess.run(["promote", "web", "--server", server])
+        #expect(promote.status != 0)
+        #expect(promote.stderr.contains("web was refused, so nothing runs it: spec.canary web-v1-service:80"), "\(promote.stdout)\(promote.stderr)")
+        await up.kill(SIGTERM)
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("status, pause, resume, promote and history steer a running rollout from the command line")
     func steersFromTheCommandLine() async throws {
         let backends = TestBackends(threads: 2)

@@ -87,6 +87,8 @@ extension CanaryControllerTests {
             let status = try await harness.status()
             #expect(status.phase == .succeeded)
             #expect(status.canary == "web-v2-service")
+            // The status says the Canary as written is refused, over what the last accepted spec did.
+            #expect(status.message?.hasPrefix("refused: spec.stable is web-v1-service, but web-v2-service serves now") == true, "\(status)")
             // `rollout` of the promoted canary is refused the same way: it already serves everything.
             #expect(await harness.execute(.restart) == .rejected(
                 "web: spec.canary web-v2-service is the version that serves now; to release a new version, set spec.canary to it; nothing was changed"))

@@ -38,15 +38,29 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("a Canary whose written stable has no route is refused with the reason, and nothing moves")
+    @Test("a Canary whose written stable has no route is refused with the reason, and nothing moves; its status says why until it is fixed")
     func refusedWhenStableHasNoRoute() async throws {
         let routes = [Self.virtualService: [Self.route((Destination(host: "web-v0-service"), 100))]]
         try await ControllerHarness.run(routes: routes) { harness in
             let problems = await harness.reconcile([try Self.spec(writesStable: true)])
             #expect(problems == [CanaryProblem(canary: Self.web, message: "web: VirtualService web-virtualservice has no route to web-v1-service")])
             #expect(harness.weights().isEmpty)
-            #expect(await harness.controller.status(of: Self.web) == nil)
             #expect(harness.store.saves == 0)
+            // Listed, not "no Canaries": as written, with the refusal for its message.
+            let refused = try #require(await harness.controller.statuses().first)
+            #expect(refused.name == "web" && refused.phase == .initialized && refused.canaryWeight == 0)
+            #expect(refused.message == "refused: VirtualService web-virtualservice has no route to web-v1-service")
+            #expect(await harness.controller.resolve("web") == Self.web)
+            #expect(await harness.execute(.promote) == .rejected(
+                "web was refused, so nothing runs it: VirtualService web-virtualservice has no route to web-v1-service"))
+            #expect(harness.weights().isEmpty)
+            // Written without the stable, it releases from what serves: the refusal is gone.
+            #expect(await harness.reconcile([try Self.spec()]).isEmpty)
+            let started = try await harness.status()
+            #expect(started.phase == .progressing && started.message?.hasPrefix("refused") != true, "\(started)")
+            // Removed, it is gone from the list.
+            #expect(await harness.reconcile([]).isEmpty)
+            #expect(await harness.controller.statuses().isEmpty)
         }
     }
 

@@ -90,6 +90,21 @@ extension CanaryStatus {
 
     /// Where the rollout is as people read it: `step 2/5`, or `iteration 3/10` for blue/green.
     public var stepLabel: String { "\(isBlueGreen ? "iteration" : "step") \(stepProgress)" }
+
+    /// A Canary no rollout runs yet, as its spec would start: its stable, when not written, is the controller's to find.
+    public static func unstarted(_ spec: CanarySpec) throws -> CanaryStatus {
+        CanaryStatus(rollout: try Rollout(spec: spec, stable: spec.stable ?? Destination(host: "unknown")), measurements: [])
+    }
+
+    /// A Canary refused before any rollout ran it; nil when its spec cannot start one at all.
+    public static func refused(_ spec: CanarySpec, reason: String) -> CanaryStatus? {
+        guard var status = try? unstarted(spec) else { return nil }
+        status.message = refusalMessage(reason)
+        return status
+    }
+
+    /// How a status says its Canary, as now written, was refused.
+    public static func refusalMessage(_ reason: String) -> String { "refused: \(reason)" }
 }
 
 /// One release of a Canary's train as the API shows it.
