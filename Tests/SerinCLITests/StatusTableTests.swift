@@ -42,6 +42,16 @@ struct StatusTableTests {
         #expect(row.contains("\(status.stableWeight)/\(status.canaryWeight) by header x-user-id"), "\(row)")
     }
 
+    @Test("weights the router refused read as such beside the split: the routes do not carry them")
+    func refusedWeights() throws {
+        var status = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(name: "web")), measurements: [])
+        status.stableWeight = 80
+        status.canaryWeight = 20
+        #expect(StatusTable.render([status]).split(separator: "\n")[1].contains("  80/20  "))
+        status.weightsRefused = true
+        #expect(StatusTable.render([status]).split(separator: "\n")[1].contains("  80/20 (refused)  "))
+    }
+
     @Test("a blue/green Canary's step reads as an iteration; a weight step keeps the plain count")
     func blueGreenIteration() throws {
         var spec = try RolloutFixture.spec(ResourceName(name: "web"))

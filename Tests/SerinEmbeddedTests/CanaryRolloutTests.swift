@@ -134,6 +134,10 @@ struct CanaryRolloutTests {
                 $0.message.contains("halt: cannot set weights 80/20: VirtualService default/web-virtualservice keeps its weights: canary web-v2-service has no endpoints")
             }
         })
+        // The status says the 80/20 it shows is not what the routes carry.
+        let refused = await eventually(.seconds(10)) { await controller.status(of: ResourceName(name: "web"))?.weightsRefused == true }
+        #expect(refused)
+        #expect(await controller.status(of: ResourceName(name: "web"))?.weightsLabel.hasSuffix("/20 (refused)") == true)
         await second.shutdown()
         await v1.close()
         await v2.close()

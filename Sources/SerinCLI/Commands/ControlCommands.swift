@@ -261,7 +261,7 @@ enum StatusTable {
                 "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
             }.joined(separator: ", ")
             rows.append((namespaces ? [status.namespace] : []) + [
-                status.name, status.phase.rawValue, status.stable, status.canary, "\(status.stableWeight)/\(status.canaryWeight)" + (status.stickiness.map { " by \($0)" } ?? ""), step,
+                status.name, status.phase.rawValue, status.stable, status.canary, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
             ])
         }

@@ -6,6 +6,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var stage: String
     public var canaryWeight: Int
     public var stableWeight: Int
+    /// True when the router refused these weights (nothing serves the canary, the API refused the write): the
+    /// routes still carry the weights before them, and the step is checked again. Nil otherwise.
+    public var weightsRefused: Bool?
     /// What serves the traffic the canary does not take: the stable, or the canary once promoted.
     public var stable: String
     /// The release in flight, or the last one.
@@ -55,6 +58,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         stage = "\(status.stage)"
         canaryWeight = status.canaryWeight
         stableWeight = status.stableWeight
+        weightsRefused = status.weightsRefused == true ? true : nil
         stable = status.stableShown.description
         canary = status.canary.description
         releases = status.releases.map(ReleaseStatus.init)
@@ -84,6 +88,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
 extension CanaryStatus {
     /// Whether the steps are iterations at canary weight 0: blue/green (with mirroring or not), or A/B testing.
     public var isBlueGreen: Bool { ["blueGreen", "blueGreenMirroring", "abTesting"].contains(strategy) }
+
+    /// The split as people read it: `80/20`, and `80/20 (refused)` while the routes do not carry it.
+    public var weightsLabel: String { "\(stableWeight)/\(canaryWeight)" + (weightsRefused == true ? " (refused)" : "") }
 
     /// The step out of all of them: `2/5`, `-/5` before the first.
     public var stepProgress: String { "\(step.map(String.init) ?? "-")/\(steps)" }
