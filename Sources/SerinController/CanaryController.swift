@@ -82,9 +82,10 @@ public actor CanaryController {
     private let inbox: AsyncStream<Message>
     private let mailbox: AsyncStream<Message>.Continuation
     private var lanes: [ResourceName: EffectLane] = [:]
-    /// Each Canary's `event` webhook deliveries, in the order its rollout recorded the events, apart from its
-    /// effects so a slow or failing receiver never holds the rollout up.
-    private var notices: [ResourceName: EffectLane] = [:]
+    /// Each Canary's `event` webhook calls and alerts, a lane per receiver (`noticeReceiver`): each receiver gets
+    /// them in the order the rollout recorded the events, apart from the rollout's effects and from the other
+    /// receivers, so a slow or failing receiver holds up neither the rollout nor the others' notices.
+    private var notices: [ResourceName: [String: EffectLane]] = [:]
     private let noticeGrace: Duration
     /// Lanes of deleted Canaries still forgetting their state; a Canary created again waits for its old lane.
     private var retiring: [ResourceName: EffectLane] = [:]
@@ -145,7 +146,7 @@ public actor CanaryController {
         for lane in draining { await lane.finish() }
         // Notifications get a bounded grace: a receiver that does not answer must not hold up a stopping
         // controller (Kubernetes kills it after its termination grace period, before the lease is released).
-        let delivering = notices.values
+        let delivering = notices.values.flatMap(\.values)
         notices = [:]
         await withTaskGroup(of: Void.self) { lanes in
             for lane in delivering { lanes.addTask { [noticeGrace] in await lane.finish(within: noticeGrace) } }
@@ -353,7 +354,9 @@ public actor CanaryController {
             latest[name] = nil
             metrics.forget(name)
             let (store, logger) = (adapters.store, logger(for: name))
-            if let delivering = notices.removeValue(forKey: name) { Task { await delivering.finish() } }
+            if let delivering = notices.removeValue(forKey: name) {
+                Task { for lane in delivering.values { await lane.finish() } }
+            }
             let lane = lanes.removeValue(forKey: name) ?? EffectLane()
             // After the Canary's pending saves, so none of them brings its state back.
             effectsQueued += 1
@@ -488,15 +491,33 @@ public actor CanaryController {
         effectsQueued += 1
         let lane = lanes[name] ?? EffectLane(after: retiring.removeValue(forKey: name))
         lanes[name] = lane
-        let noticeLane = notices[name] ?? EffectLane()
-        notices[name] = noticeLane
-        lane.enqueue { [self, rollout] in await self.carryOut(actions, of: rollout, measurements: measurements, notices: noticeLane) }
+        var noticeLanes: [String: EffectLane] = [:]
+        for receiver in actions.flatMap(Self.noticeReceivers) {
+            let noticeLane = notices[name, default: [:]][receiver] ?? EffectLane()
+            notices[name, default: [:]][receiver] = noticeLane
+            noticeLanes[receiver] = noticeLane
+        }
+        lane.enqueue { [self, rollout, noticeLanes] in
+            await self.carryOut(actions, of: rollout, measurements: measurements, notices: noticeLanes)
+        }
         return outcome
     }
 
+    /// Who an action's notices go to, each with a lane of its own: an `event` webhook, or an alert provider.
+    static func noticeReceivers(_ action: RolloutAction) -> [String] {
+        switch action {
+        case .notifyWebhooks(let calls): calls.map(noticeReceiver)
+        case .sendAlerts(let calls): calls.map(noticeReceiver)
+        default: []
+        }
+    }
+
+    static func noticeReceiver(_ call: WebhookCall) -> String { "webhook \(call.webhook.name)" }
+    static func noticeReceiver(_ call: AlertCall) -> String { "alert provider \(call.alert.provider)" }
+
     /// Saves the rollout with the events its actions record, tells the log and watchers, then runs the rest.
     private nonisolated func carryOut(
-        _ actions: [RolloutAction], of rollout: Rollout, measurements: [RecordedMeasurement], notices: EffectLane
+        _ actions: [RolloutAction], of rollout: Rollout, measurements: [RecordedMeasurement], notices: [String: EffectLane]
     ) async {
         let name = rollout.spec.name
         let logger = logger(for: name)
@@ -528,7 +549,9 @@ public actor CanaryController {
         return logger
     }
 
-    private nonisolated func perform(_ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec, notices: EffectLane) async {
+    private nonisolated func perform(
+        _ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec, notices: [String: EffectLane]
+    ) async {
         let mailbox = self.mailbox
         let adapters = self.adapters
         for action in actions {
@@ -556,16 +579,16 @@ public actor CanaryController {
             case .notifyWebhooks(let calls):
                 let runner = adapters.webhooks
                 let logger = logger(for: name)
-                notices.enqueue {
-                    for call in calls {
+                for call in calls {
+                    Self.enqueue(on: notices[Self.noticeReceiver(call)]) {
                         await Self.deliver("event webhook \(call.webhook.name)", logger: logger) { await runner.call(call) }
                     }
                 }
             case .sendAlerts(let calls):
                 let sender = adapters.alerts
                 let logger = logger(for: name)
-                notices.enqueue {
-                    for call in calls {
+                for call in calls {
+                    Self.enqueue(on: notices[Self.noticeReceiver(call)]) {
                         await Self.deliver("alert '\(call.alert.name)'", logger: logger) { await sender.send(call) }
                     }
                 }
@@ -600,6 +623,12 @@ public actor CanaryController {
                 await broadcast(.phase(canary: name, phase))
             }
         }
+    }
+
+    /// `work` on its receiver's lane, which `step` made for every receiver its actions name (on a task of its own,
+    /// should one be missing: delivered still, though not in order).
+    static func enqueue(on lane: EffectLane?, _ work: @escaping EffectLane.Work) {
+        if let lane { lane.enqueue(work) } else { Task { await work() } }
     }
 
     /// How often an `event` webhook or an alert is tried, and the wait before the first retry (doubled after each).

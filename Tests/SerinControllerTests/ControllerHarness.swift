@@ -37,7 +37,8 @@ struct ControllerHarness {
     static func run(
         store: MemoryRolloutStore? = nil, clock: ManualClock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000))),
         routes: [ResourceName: [[WeightedDestination]]] = seedRoutes(), webhooks: ScriptedWebhooks = ScriptedWebhooks(),
-        judge: any Judge = CanaryJudge(), eventWebhooks: (any WebhookRunner)? = nil, noticeGrace: Duration = .seconds(5),
+        judge: any Judge = CanaryJudge(), eventWebhooks: (any WebhookRunner)? = nil, alerts: any AlertSender = NoAlerts(),
+        noticeGrace: Duration = .seconds(5),
         _ body: (ControllerHarness) async throws -> Void
     ) async throws {
         let calls = CallLog()
@@ -48,7 +49,8 @@ struct ControllerHarness {
         let ownMetrics = TestMetrics()
         let controller = CanaryController(
             // `eventWebhooks`, when given, takes every call instead of the scripted hooks.
-            adapters: .init(router: router, metrics: metrics, webhooks: eventWebhooks ?? webhooks, store: store, clock: clock, judge: judge),
+            adapters: .init(router: router, metrics: metrics, webhooks: eventWebhooks ?? webhooks, store: store, clock: clock, judge: judge,
+                alerts: alerts),
             tickInterval: .seconds(1), metricsFactory: ownMetrics, noticeGrace: noticeGrace, logger: lines.logger()
         )
         try await controller.restore()

@@ -114,4 +114,65 @@ struct EventDeliveryTests {
             #expect(receiver.attempts.count { $0.contains("advance canary weight to 50%") } == 2)
         }
     }
+
+    /// Notices to two receivers, by name: `silent` never answers (a call waits until it is cancelled); every other
+    /// one takes each message at once, and they are kept in the order taken.
+    final class SilentAndPrompt: WebhookRunner, AlertSender {
+        private let state = NIOLockedValueBox((taken: [String](), silentCalls: 0))
+        var taken: [String] { state.withLockedValue { $0.taken } }
+        var silentCalls: Int { state.withLockedValue { $0.silentCalls } }
+
+        func call(_ call: WebhookCall) async -> WebhookResult {
+            guard call.webhook.type == .event else { return .passed }
+            return await take(call.payload.message ?? "", silent: call.webhook.name == "silent")
+        }
+
+        func send(_ alert: AlertCall) async -> WebhookResult {
+            await take(alert.message, silent: alert.alert.provider.name == "silent")
+        }
+
+        private func take(_ message: String, silent: Bool) async -> WebhookResult {
+            guard silent else {
+                state.withLockedValue { $0.taken.append(message) }
+                return .passed
+            }
+            state.withLockedValue { $0.silentCalls += 1 }
+            while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+            return .failed(reason: "no answer before the call was cancelled")
+        }
+    }
+
+    @Test("an event webhook that never answers holds up neither the rollout nor another event webhook: each receiver has its own queue", .timeLimit(.minutes(1)))
+    func silentWebhookDoesNotHoldUpAnother() async throws {
+        let receivers = SilentAndPrompt()
+        let spec = try RolloutFixture.spec(ControllerHarness.web, weights: [10, 50], webhooks: [
+            WebhookSpec(name: "silent", type: .event, url: "http://127.0.0.1:9/"),
+            WebhookSpec(name: "notify", type: .event, url: "http://127.0.0.1:9/"),
+        ])
+        try await ControllerHarness.run(webhooks: ScriptedWebhooks(), eventWebhooks: receivers, noticeGrace: .milliseconds(300)) { harness in
+            await harness.reconcile([spec])
+            await harness.advance(by: .seconds(30))
+            #expect(harness.weights() == [0, 10, 50])
+            let expected = try await harness.events()
+            #expect(await eventually(.seconds(10)) { receivers.taken == expected }, "\(receivers.taken) of \(expected)")
+            #expect(receivers.silentCalls == 1, "the silent receiver's later events wait behind its first")
+        }
+    }
+
+    @Test("an alert provider that never answers does not hold up the alerts to another provider", .timeLimit(.minutes(1)))
+    func silentAlertProviderDoesNotHoldUpAnother() async throws {
+        let receivers = SilentAndPrompt()
+        var spec = try RolloutFixture.spec(ControllerHarness.web, weights: [10, 50])
+        spec.analysis.alerts = [
+            AlertSpec(name: "pager", severity: .info, provider: ResourceName(name: "silent")),
+            AlertSpec(name: "team", severity: .info, provider: ResourceName(name: "chat")),
+        ]
+        try await ControllerHarness.run(alerts: receivers, noticeGrace: .milliseconds(300)) { harness in
+            await harness.reconcile([spec])
+            await harness.advance(by: .seconds(30))
+            let expected = try await harness.events()
+            #expect(await eventually(.seconds(10)) { receivers.taken == expected }, "\(receivers.taken) of \(expected)")
+            #expect(receivers.silentCalls == 1)
+        }
+    }
 }
