@@ -31,6 +31,9 @@ public struct PrometheusMetricProvider: MetricProvider {
 
     public func samples(for request: AnalysisRequest) async -> AnalysisSamples {
         var samples = AnalysisSamples()
+        // Several queries (the built-in checks run eight) read one instant; a lone custom query needs none.
+        let several = request.metrics.count > 1 || request.metrics.contains { if case .custom = $0.kind { false } else { true } }
+        let at = several ? await instant() : nil
         // Success rate and duration over the same window read the same four queries per side: ask once.
         var traffic: [Duration: MetricReading] = [:]
         for check in request.metrics {
@@ -39,24 +42,32 @@ public struct PrometheusMetricProvider: MetricProvider {
                 if let known = traffic[check.interval] {
                     samples[metric: check.name] = known
                 } else {
-                    let reading = await trafficReading(request, interval: check.interval)
+                    let reading = await trafficReading(request, interval: check.interval, at: at)
                     traffic[check.interval] = reading
                     samples[metric: check.name] = reading
                 }
             case .custom(let template):
-                samples[metric: check.name] = await customReading(template, request: request, interval: check.interval)
+                samples[metric: check.name] = await customReading(template, request: request, interval: check.interval, at: at)
             }
         }
         return samples
+    }
+
+    /// The instant every query of an analysis is evaluated at: Prometheus's own now, asked once. Queries that each
+    /// read the server's now would see different scrapes when one lands between them: requests counted up to one
+    /// scrape and their failures up to the next. Nil (each at the server's now) when Prometheus does not say.
+    private func instant() async -> Double? {
+        if case .value(let now) = await client.query("time()") { return now }
+        return nil
     }
 
     private func canaryNamespace(_ request: AnalysisRequest) -> String {
         request.canaryName.namespace.isEmpty ? namespace : request.canaryName.namespace
     }
 
-    private func trafficReading(_ request: AnalysisRequest, interval: Duration) async -> MetricReading {
-        async let canary = sample(of: request.canary, side: "canary", request: request, interval: interval)
-        async let stable = sample(of: request.stable, side: "stable", request: request, interval: interval)
+    private func trafficReading(_ request: AnalysisRequest, interval: Duration, at: Double?) async -> MetricReading {
+        async let canary = sample(of: request.canary, side: "canary", request: request, interval: interval, at: at)
+        async let stable = sample(of: request.stable, side: "stable", request: request, interval: interval, at: at)
         switch (await canary, await stable) {
         case (.success(let canary), .success(let stable)):
             return .traffic(canary: canary, stable: stable)
@@ -70,15 +81,15 @@ public struct PrometheusMetricProvider: MetricProvider {
 
     /// Requests, 5xx, p99 and the latency buckets of one destination, queried together.
     private func sample(
-        of destination: Destination, side: String, request: AnalysisRequest, interval: Duration
+        of destination: Destination, side: String, request: AnalysisRequest, interval: Duration, at: Double?
     ) async -> Result<MetricSample, PrometheusError> {
         let context = IstioQueries.context(
             for: destination, canary: request.canary, canaryWorkload: request.canaryWorkload, canaryNamespace: canaryNamespace(request), interval: interval
         )
-        async let requests = run(IstioQueries.requests, context)
-        async let errors = run(IstioQueries.serverErrors, context)
-        async let p99 = run(IstioQueries.p99Milliseconds, context)
-        async let buckets = run(IstioQueries.requestDurationBuckets, context)
+        async let requests = run(IstioQueries.requests, context, at: at)
+        async let errors = run(IstioQueries.serverErrors, context, at: at)
+        async let p99 = run(IstioQueries.p99Milliseconds, context, at: at)
+        async let buckets = run(IstioQueries.requestDurationBuckets, context, at: at)
         let (requestsResult, errorsResult, p99Result, bucketsResult) = await (requests, errors, p99, buckets)
         let label = "\(side) \(context.namespace)/\(context.service)"
         return PrometheusMetricProvider.sample(
@@ -86,15 +97,15 @@ public struct PrometheusMetricProvider: MetricProvider {
         )
     }
 
-    private func run(_ template: QueryTemplate, _ context: QueryContext) async -> PrometheusQueryResult {
+    private func run(_ template: QueryTemplate, _ context: QueryContext, at: Double?) async -> PrometheusQueryResult {
         do {
-            return await client.query(try template.render(context))
+            return await client.query(try template.render(context), at: at)
         } catch {
             return .failed(error.description)
         }
     }
 
-    private func customReading(_ name: String, request: AnalysisRequest, interval: Duration) async -> MetricReading {
+    private func customReading(_ name: String, request: AnalysisRequest, interval: Duration, at: Double?) async -> MetricReading {
         guard let template = templates[name] else {
             let known = templates.keys.sorted()
             return .unavailable(reason: "no MetricTemplate named \(name)"
@@ -110,6 +121,6 @@ public struct PrometheusMetricProvider: MetricProvider {
         } catch {
             return .unavailable(reason: "MetricTemplate \(name): \(error)")
         }
-        return PrometheusMetricProvider.reading(custom: await client.query(query), template: name, window: interval)
+        return PrometheusMetricProvider.reading(custom: await client.query(query, at: at), template: name, window: interval)
     }
 }

@@ -63,12 +63,12 @@ struct LivePrometheusMetricProviderTests {
             canaryWeight: 10,
             metrics: [.requestSuccessRate(min: 99, interval: .seconds(90)), .requestDuration(maxMilliseconds: 500, interval: .seconds(90))]
         )
-        // increase() and rate() need two scrapes of each series, and the eight queries run concurrently:
-        // poll until every series has answered (errors counted, both p99s and histograms known), up to 30s. The
-        // counters grow at every scrape, so queries that straddle one (the machine is busy) see different scrapes —
-        // their success rate is off by several points, their histogram's total by a thousand requests; such a
-        // reading is taken again. A provider that counted the wrong series (another namespace, the source
-        // reporter) is off every time and fails below.
+        // increase() and rate() need two scrapes of each series: poll until every series has answered (errors
+        // counted, both p99s and histograms known), up to 30s. The counters grow at every scrape, and the eight
+        // queries all read Prometheus at one instant, so they agree on the scrapes they see (before, queries on
+        // either side of a scrape on a busy machine disagreed by a thousand requests, and a whole 30 s of
+        // readings could). A provider that counted the wrong series (another namespace, the source reporter) is
+        // off every time and fails below.
         var reading: MetricReading?
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {

@@ -168,6 +168,13 @@ struct RealPrometheusClientTests {
         #expect(await client.query(#"vector(1)+vector(2) and on() vector(1) + 0*count(label_replace(vector(1),"a","b&c","",""))"#) == .value(3))
         #expect(await client.query("vector(0)/0") == .notANumber)
         #expect(await client.query("up") == .noData)
+        // Evaluated at the instant asked for (an analysis's queries all read one), else at the server's now.
+        #expect(await client.query("time()", at: 1_700_000_000.25) == .value(1_700_000_000.25))
+        guard case .value(let now) = await client.query("time()") else {
+            Issue.record("time() answered no value")
+            return
+        }
+        #expect(abs(now - Date().timeIntervalSince1970) < 60)
         let reachable = await client.isReachable()
         guard case .success = reachable else {
             Issue.record("expected reachable, got \(reachable)")

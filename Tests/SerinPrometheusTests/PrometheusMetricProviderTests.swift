@@ -3,20 +3,27 @@ import SerinCore
 import SerinPrometheus
 import Testing
 
-/// Answers rendered queries from a table and logs them; a query missing from the table fails loudly.
+/// Answers rendered queries from a table and logs them, with the instant each was asked for; a query missing from
+/// the table fails loudly. `time()`, Prometheus's clock, answers `now` (and is not logged among the queries).
 struct CannedPrometheus: PrometheusQuerying {
     let answers: [String: PrometheusQueryResult]
+    var now: Double = 1_700_000_000.25
     let log = QueryLog()
 
-    func query(_ promql: String) async -> PrometheusQueryResult {
-        await log.record(promql)
+    func query(_ promql: String, at time: Double?) async -> PrometheusQueryResult {
+        if promql == "time()" { return .value(now) }
+        await log.record(promql, at: time)
         return answers[promql] ?? .failed("unexpected query \(promql)")
     }
 }
 
 actor QueryLog {
     private(set) var queries: [String] = []
-    func record(_ query: String) { queries.append(query) }
+    private(set) var instants: [Double?] = []
+    func record(_ query: String, at time: Double?) {
+        queries.append(query)
+        instants.append(time)
+    }
 }
 
 @Suite("PrometheusMetricProvider")
@@ -76,6 +83,8 @@ struct PrometheusMetricProviderTests {
         // Both built-in checks share a window, so each of the eight queries runs once.
         #expect(Set(await prometheus.log.queries) == Set(answers.keys))
         #expect(await prometheus.log.queries.count == 8)
+        // All eight read the same instant, Prometheus's own now: none sees a scrape the others do not.
+        #expect(await prometheus.log.instants == Array(repeating: prometheus.now, count: 8))
         let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults)).verdict
         #expect(verdict == .fail(reason:
             "request-success-rate 96.18% < 99% (canary web-v2-service.default.svc.cluster.local, 1m, 1,204 requests); "
@@ -214,6 +223,7 @@ struct PrometheusMetricProviderTests {
         )
         #expect(samples[metric: "error-rate"] == expected)
         #expect(await prometheus.log.queries == [Self.errorRateQuery])
+        #expect(await prometheus.log.instants == [nil], "a lone query reads the server's now: there is nothing to agree with")
     }
 
     @Test("reports a missing MetricTemplate by name without querying")
