@@ -1,8 +1,28 @@
 import ArgumentParser
 import SerinManifests
 
-/// `-f FILE|DIR ... [-R]`, as kubectl takes manifests.
+/// `-f FILE|DIR ... [-R]`, as kubectl takes manifests; required.
 struct ManifestOptions: ParsableArguments {
+    @OptionGroup var paths: ManifestPaths
+
+    var files: [String] { paths.files }
+    var recursive: Bool { paths.recursive }
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give manifests with -f FILE|DIR (for example: -f examples/seed)") }
+    }
+
+    /// Loads, decodes and validates; reports every diagnostic, on standard error unless `reporter` says otherwise
+    /// (with `servingMesh`, not the warnings that a VirtualService needs `--mesh`: the command has it).
+    func load(
+        servingMesh: Bool = false, reporter: StartupReporter = .terminal
+    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {
+        paths.load(servingMesh: servingMesh, reporter: reporter)
+    }
+}
+
+/// `-f FILE|DIR ... [-R]` for a command that can work without files too (`serin route` asks a running Serin then).
+struct ManifestPaths: ParsableArguments {
     @Option(
         name: [.customShort("f"), .customLong("filename")],
         help: ArgumentHelp("A manifest file or directory (repeatable). A directory's .yaml/.yml/.json files are read.", valueName: "path")
@@ -12,12 +32,7 @@ struct ManifestOptions: ParsableArguments {
     @Flag(name: [.customShort("R"), .long], help: "Read directories given with -f recursively.")
     var recursive = false
 
-    func validate() throws {
-        if files.isEmpty { throw ValidationError("give manifests with -f FILE|DIR (for example: -f examples/seed)") }
-    }
-
-    /// Loads, decodes and validates; reports every diagnostic, on standard error unless `reporter` says otherwise
-    /// (with `servingMesh`, not the warnings that a VirtualService needs `--mesh`: the command has it).
+    /// As `ManifestOptions.load`.
     func load(
         servingMesh: Bool = false, reporter: StartupReporter = .terminal
     ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {

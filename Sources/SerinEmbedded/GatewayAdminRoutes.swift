@@ -15,6 +15,14 @@ enum GatewayAdminRoutes {
 
     static func register(_ gateway: GatewayServer, live: LiveConfiguration, on routes: AdminRoutes, servesMetrics: Bool) {
         routes.add(.get, "/config") { _, _ in .json(GatewayAdmin.configDocument(gateway)) }
+        // `serin route` without files: what the live table (a rollout's weights, a strategy's routes) does with a request.
+        routes.add(.get, "/route") { request, _ in
+            let items = request.uri.queryParameters.map { (name: String($0.key), value: String($0.value)) }
+            switch RouteQuestion.parse(query: items) {
+            case .success(let question): return .json(RouteExplanation.answer(question, in: gateway.routes.versioned.table))
+            case .failure(let problem): return .json(APIError(error: "GET /route: \(problem)"), status: 400)
+            }
+        }
         if servesMetrics {
             routes.add(.get, "/metrics") { _, _ in
                 .streamed(contentType: "text/plain; version=0.0.4; charset=utf-8") { GatewayAdmin.metricsPieces(gateway) }

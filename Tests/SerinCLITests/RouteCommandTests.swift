@@ -1,4 +1,9 @@
 import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SerinEmbedded
+import SerinListener
 import SerinTesting
 import Testing
 
@@ -148,5 +153,37 @@ struct RouteCommandTests {
         }
         let seed = try await SerinProcess.run(["route", "-f", "examples/seed", "--path", "/"])
         #expect(seed.stdout.contains("retries: up to 2 on connect-failure, refused-stream, unavailable, cancelled, 503"), "Istio's default: \(seed.stdout)")
+    }
+
+    @Test("without -f it asks the running Serin: the live weights an apply set, not the files'; a bad question or no Serin is said")
+    func asksTheRunningSerin() async throws {
+        try await ApplyCommandTests.withRuntime { runtime, _ in
+            let apply = try await SerinProcess.run([
+                "apply", "-f", "examples/seed/steps/web-gateway-virtualservice-90-10.yaml", "--server", runtime.adminURL,
+            ])
+            #expect(apply.status == 0, "\(apply.stderr)")
+            let live = try await SerinProcess.run(["route", "--server", runtime.adminURL, "--host", "example.com", "--path", "/"])
+            #expect(live.status == 0, "\(live.stderr)")
+            #expect(live.stdout.contains("route:   default/web-virtualservice http[0]"), "\(live.stdout)")
+            #expect(live.stdout.contains(" 90%  web-v1-service:80"), "\(live.stdout)")
+            #expect(live.stdout.contains(" 10%  web-v2-service:80"), "\(live.stdout)")
+            // The files still say 100/0.
+            let files = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com", "--path", "/"])
+            #expect(files.stdout.contains("100%  web-v1-service:80"), "\(files.stdout)")
+            // The same words for the same question, no route included (exit 1).
+            let missing = try await SerinProcess.run(["route", "--server", runtime.adminURL, "--path", "/other"])
+            let missingFromFiles = try await SerinProcess.run(["route", "-f", "examples/seed", "--path", "/other"])
+            #expect(missing.status == 1 && missing.stdout == missingFromFiles.stdout, "\(missing.stdout) vs \(missingFromFiles.stdout)")
+            // The API says what is wrong with a question, naming the parameter.
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: runtime.admin.port, group: MultiThreadedEventLoopGroup.singleton)
+            let bad = try await client.send(.GET, "/route?port=http", timeout: .seconds(10))
+            await client.close()
+            #expect(bad.status == 400 && bad.bodyText.contains("port takes a number from 1 to 65535, got \\\"http\\\""), "\(bad.bodyText)")
+        }
+        let both = try await SerinProcess.run(["route", "-f", "examples/seed", "--server", "http://127.0.0.1:9"])
+        #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
+        let nobody = try await SerinProcess.run(["route", "--server", "http://127.0.0.1:9"])
+        #expect(nobody.status == 1 && nobody.stderr.contains("no Serin answering at http://127.0.0.1:9") && nobody.stderr.contains("-f FILE|DIR"),
+                "\(nobody.stderr)")
     }
 }

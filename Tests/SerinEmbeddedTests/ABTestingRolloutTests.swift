@@ -82,6 +82,13 @@ struct ABTestingRolloutTests {
             #expect(try await Self.traffic(harness, headers: [("Cookie", "canary=always; theme=dark")]) == .init(counts: ["v2": 50], failures: 0))
             #expect(try await Self.traffic(harness, headers: [("x-canary", "outsider")]) == .init(counts: ["v1": 50], failures: 0))
             #expect(try await Self.traffic(harness) == .init(counts: ["v1": 50], failures: 0))
+            // `serin route` without files asks the running gateway, whose table has the match route: a cookie, whose
+            // value a query must escape (=, ; and a space), reaches v2; no header, v1.
+            let insider = try await SerinProcess.run(["route", "--server", harness.runtime.adminURL, "--header", "cookie=canary=always; theme=dark"])
+            #expect(insider.stdout.contains("route:   default/web-virtualservice http[0] (web-canary-match)"), "\(insider.stdout)\(insider.stderr)")
+            #expect(insider.stdout.contains("match:   [1] uri exact /, header cookie regex") && insider.stdout.contains("100%  web-v2-service:80"), "\(insider.stdout)")
+            let outsider = try await SerinProcess.run(["route", "--server", harness.runtime.adminURL])
+            #expect(outsider.stdout.contains("100%  web-v1-service:80") && outsider.stdout.contains("  0%  web-v2-service:80"), "\(outsider.stdout)")
 
             gate.answer(200)
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }

@@ -1,10 +1,12 @@
 import ArgumentParser
+import Foundation
+import NIOHTTP1
 import SerinCore
 import SerinGateway
 import SerinManifests
 
 /// `serin route`: which VirtualService route a request would take, and where it could go — nothing is sent.
-struct RouteCommand: ParsableCommand {
+struct RouteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "route",
         abstract: "Explain which route a request would take and what the gateway would do with it, without sending it.",
@@ -14,10 +16,19 @@ struct RouteCommand: ParsableCommand {
             the timeout, the retries, the mirror and stickiness; then the weighted destinations and their endpoints. \
             On a PASSTHROUGH port it explains a TLS connection instead: which server and tls route its server name \
             (--sni) takes, and the destinations it is passed through to.
+
+            With -f it explains the routes the files hold. Without -f it asks the running Serin (--server) about its \
+            live routes: the weights a rollout has set, and the routes A/B testing and sticky canaries add while they run.
+
+            Examples:
+              serin route -f examples/seed --host example.com
+              serin route --host example.com --header x-canary=insider     (the running serin up)
             """
     )
 
-    @OptionGroup var manifests: ManifestOptions
+    @OptionGroup var manifests: ManifestPaths
+
+    @OptionGroup var server: ServerOption
 
     @Option(help: "The request's Host (authority).")
     var host: String = "localhost"
@@ -49,72 +60,61 @@ struct RouteCommand: ParsableCommand {
         if method.isEmpty || !method.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || tokenCharacters.contains($0) }) {
             throw ValidationError("--method takes one word, such as GET or POST, got \"\(method)\"")
         }
+        if !manifests.files.isEmpty, server.server != nil {
+            throw ValidationError("give -f (explain the files' routes) or --server (ask a running Serin), not both")
+        }
     }
 
-    func run() throws {
-        let (set, _, loadErrors) = manifests.load(servingMesh: mesh)
-        if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
+    var question: RouteQuestion {
         let fields = headers.map { header in
             let parts = header.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (String(parts[0]), String(parts[1]))
+            return RouteQuestion.Header(name: String(parts[0]), value: String(parts[1]))
         }
-        let headerList = HeaderList(fields.map { ($0.0.lowercased(), $0.1) })
-        let authority = mesh && !host.contains(":") ? "\(host):\(port)" : host
-        let request = RequestAttributes(method: method.uppercased(), target: path, authority: authority, headers: headerList)
-        let table = RouteTable(compiling: set.config)
-        if !mesh, sni != nil || (table.passthrough[port] != nil && table.listeners[port] == nil) {
-            return try explainPassthrough(table, serverName: sni ?? host)
-        }
-        if mesh {
-            Terminal.out("request: \(request.method) \(path) host \"\(authority)\" through the mesh")
+        return RouteQuestion(method: method, path: path, host: host, port: port, headers: fields, mesh: mesh, sni: sni)
+    }
+
+    func run() async throws {
+        let answer: RouteAnswer
+        if manifests.files.isEmpty {
+            answer = try await live()
         } else {
-            Terminal.out("request: \(request.method) \(path) host \"\(host)\" port \(port)")
+            let (set, _, loadErrors) = manifests.load(servingMesh: mesh)
+            if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
+            answer = RouteExplanation.answer(question, in: RouteTable(compiling: set.config))
         }
-        if let refusal = RequestHeadCheck.refusal(method: request.method, target: path, authority: authority, fields: fields) {
-            Terminal.out("result:  \(refusal.status), \(refusal.reason) (the gateway answers before any route)")
-            throw ExitCode(1)
-        }
-        let port = mesh ? (request.port ?? 80) : self.port
-        switch mesh ? table.resolveMesh(request) : table.resolve(request, port: port) {
-        case .noRoute(let reason):
-            Terminal.out("result:  404, \(reason)")
-            throw ExitCode(1)
-        case .route(let route):
-            Terminal.out("route:   \(route.label)")
-            // In the mesh, a match's `mesh` (in whatever namespace it was written) admits the request.
-            let admitting = mesh
-                ? Set(route.matches.flatMap(\.gateways).filter { $0.name == ResourceName.mesh.name })
-                : Set(table.listeners[port]?.servers.map(\.gateway) ?? [])
-            if let matched = route.matches.firstIndex(where: { $0.matches(request, gateways: admitting, port: port) }) {
-                Terminal.out("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")
-            } else {
-                Terminal.out("match:   any request (the route has no match conditions)")
-            }
-            if let answer = RouteExplanation.localAnswer(route.policy) {
-                Terminal.out("result:  \(answer)")
-                return
-            }
-            for (label, text) in RouteExplanation.steps(route.policy, stickiness: route.stickiness) {
-                Terminal.out("\(label + ":")\(String(repeating: " ", count: max(1, 9 - label.count - 1)))\(text)")
-            }
-            Self.printDestinations(of: route, withoutEndpoints: "503")
-        }
+        for line in answer.lines { Terminal.out(line) }
+        if !answer.routed { throw ExitCode(1) }
     }
 
-    /// The route's weighted destinations and their endpoints; `withoutEndpoints` says what a destination with none
-    /// does to traffic.
-    static func printDestinations(of route: RouteTable.Route, withoutEndpoints: String) {
-        Terminal.out("destinations:")
-        for destination in RouteTableDocument.RouteDocument(route).destinations {
-            let endpoints = destination.endpoints.isEmpty ? "no endpoints: \(withoutEndpoints)" : destination.endpoints.joined(separator: ", ")
-            let subset = destination.subset.map { " subset \($0)" } ?? ""
-            Terminal.out("  \(String(destination.weight).leftPadded(to: 3))%  \(destination.host)\(subset):\(destination.port) → \(endpoints)")
+    /// The running Serin's answer, from its live routing table.
+    func live() async throws -> RouteAnswer {
+        let client = server.client
+        let path = "/route?" + Self.query(question.queryItems)
+        let response: AdminClient.Response
+        do {
+            response = try await client.send(.GET, path)
+        } catch let nothing as AdminClient.NoSerinAnswering {
+            Terminal.err("error: \(nothing); or explain the routes of files with -f FILE|DIR")
+            throw ExitCode(1)
+        } catch {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
         }
+        if response.status == 200, let answer = try? JSONDecoder().decode(RouteAnswer.self, from: response.body) { return answer }
+        if response.status == 404, response.bodyText.contains("not found: /route") {
+            Terminal.err("error: \(client.server) runs no gateway (it is `serin controller`): point --server at `serin up` or "
+                + "`serin gateway`, or explain the routes of files with -f FILE|DIR")
+        } else {
+            Terminal.err(client.failure(response, path: path))
+        }
+        throw ExitCode(1)
     }
-}
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
+    /// `name=value&…`, every byte but the unreserved ones percent-encoded (`+` too, which some servers read as a space).
+    static func query(_ items: [(name: String, value: String)]) -> String {
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return items.map { item in
+            "\(item.name)=\(item.value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? item.value)"
+        }.joined(separator: "&")
     }
 }

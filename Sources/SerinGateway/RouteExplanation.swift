@@ -1,0 +1,167 @@
+import SerinCore
+
+/// What the gateway would do with a request, in lines a person reads: `serin route` prints them, asked of a table
+/// compiled from files or of the running gateway's own (`GET /route`, whose weights are a rollout's and whose routes
+/// include those a strategy adds). A route that aborts, redirects or answers by itself never reads as "100% v1".
+public enum RouteExplanation {
+    /// The lines that explain `question` against `table`, and whether a route took it.
+    public static func answer(_ question: RouteQuestion, in table: RouteTable) -> RouteAnswer {
+        var lines: [String] = []
+        let routed = explain(question, in: table) { lines.append($0) }
+        return RouteAnswer(lines: lines, routed: routed)
+    }
+
+    private static func explain(_ question: RouteQuestion, in table: RouteTable, say: (String) -> Void) -> Bool {
+        let fields = question.headers.map { ($0.name.lowercased(), $0.value) }
+        let authority = question.mesh && !question.host.contains(":") ? "\(question.host):\(question.port)" : question.host
+        let request = RequestAttributes(method: question.method.uppercased(), target: question.path, authority: authority, headers: HeaderList(fields))
+        if !question.mesh, question.sni != nil || (table.passthrough[question.port] != nil && table.listeners[question.port] == nil) {
+            return explainPassthrough(table, serverName: question.sni ?? question.host, port: question.port, say: say)
+        }
+        if question.mesh {
+            say("request: \(request.method) \(question.path) host \"\(authority)\" through the mesh")
+        } else {
+            say("request: \(request.method) \(question.path) host \"\(question.host)\" port \(question.port)")
+        }
+        if let refusal = RequestHeadCheck.refusal(method: request.method, target: question.path, authority: authority, fields: fields) {
+            say("result:  \(refusal.status), \(refusal.reason) (the gateway answers before any route)")
+            return false
+        }
+        let port = question.mesh ? (request.port ?? 80) : question.port
+        switch question.mesh ? table.resolveMesh(request) : table.resolve(request, port: port) {
+        case .noRoute(let reason):
+            say("result:  404, \(reason)")
+            return false
+        case .route(let route):
+            say("route:   \(route.label)")
+            // In the mesh, a match's `mesh` (in whatever namespace it was written) admits the request.
+            let admitting = question.mesh
+                ? Set(route.matches.flatMap(\.gateways).filter { $0.name == ResourceName.mesh.name })
+                : Set(table.listeners[port]?.servers.map(\.gateway) ?? [])
+            if let matched = route.matches.firstIndex(where: { $0.matches(request, gateways: admitting, port: port) }) {
+                say("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")
+            } else {
+                say("match:   any request (the route has no match conditions)")
+            }
+            if let answer = localAnswer(route.policy) {
+                say("result:  \(answer)")
+                return true
+            }
+            for (label, text) in steps(route.policy, stickiness: route.stickiness) {
+                say("\(label + ":")\(String(repeating: " ", count: max(1, 9 - label.count - 1)))\(text)")
+            }
+            destinations(of: route, withoutEndpoints: "503", say: say)
+            return true
+        }
+    }
+
+    /// A TLS connection to a PASSTHROUGH port: the server that admits its server name, the tls route it takes
+    /// (and by which sniHost), and the destinations it is passed through to, still encrypted.
+    private static func explainPassthrough(_ table: RouteTable, serverName: String, port: Int, say: (String) -> Void) -> Bool {
+        say("connection: TLS to port \(port), server name \"\(serverName)\" (passed through: the destination terminates TLS)")
+        let listener = table.passthrough[port]
+        if !table.passesThrough(serverName: serverName, port: port), table.listeners[port]?.terminatesTLS == true {
+            say("result:  no PASSTHROUGH server lists it: the HTTPS server on port \(port) terminates TLS, and its requests route by Host (--host)")
+            return true
+        }
+        if let server = listener?.servers.first(where: { $0.passesThrough && $0.hosts.contains { $0.matches(serverName) } }) {
+            say("server:  Gateway \(server.gateway) PASSTHROUGH (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
+        }
+        switch table.resolvePassthrough(serverName: serverName, port: port) {
+        case .noRoute(let reason):
+            say("result:  connection closed (NR), \(reason)")
+            return false
+        case .route(let route):
+            say("route:   \(route.label)")
+            let sniHost = listener?.virtualHosts.first { host in host.pattern.matches(serverName) && host.routes.contains { $0 === route } }
+            say("match:   sniHosts \(sniHost?.pattern.text ?? serverName)" + (sniHost?.pattern.isWildcard == true ? " (wildcard)" : ""))
+            destinations(of: route, withoutEndpoints: "connection closed", say: say)
+            return true
+        }
+    }
+
+    /// The route's weighted destinations and their endpoints; `withoutEndpoints` says what a destination with none
+    /// does to traffic.
+    private static func destinations(of route: RouteTable.Route, withoutEndpoints: String, say: (String) -> Void) {
+        say("destinations:")
+        for destination in RouteTableDocument.RouteDocument(route).destinations {
+            let endpoints = destination.endpoints.isEmpty ? "no endpoints: \(withoutEndpoints)" : destination.endpoints.joined(separator: ", ")
+            let subset = destination.subset.map { " subset \($0)" } ?? ""
+            let weight = String(destination.weight)
+            say("  \(String(repeating: " ", count: max(0, 3 - weight.count)))\(weight)%  \(destination.host)\(subset):\(destination.port) → \(endpoints)")
+        }
+    }
+
+    /// The route's answer when it never forwards (a direct response or a redirect), else nil.
+    static func localAnswer(_ policy: RoutePolicy) -> String? {
+        if let direct = policy.directResponse {
+            let body = direct.body.map { " with a \($0.contents.count)-byte body" } ?? ""
+            return "answers \(direct.status)\(body) itself; nothing is forwarded"
+        }
+        if let redirect = policy.redirect {
+            var parts: [String] = []
+            if let scheme = redirect.scheme { parts.append("scheme \(scheme.rawValue)") }
+            if let authority = redirect.authority { parts.append("host \(authority)") }
+            if let port = redirect.port { parts.append("port \(port)") }
+            if let derive = redirect.derivePort {
+                parts.append(derive == .fromRequestPort ? "the request's port" : "the scheme's default port")
+            }
+            if let uri = redirect.uri { parts.append("path \(uri)") }
+            let changes = parts.isEmpty ? "the same URL" : parts.joined(separator: ", ")
+            return "redirects with \(redirect.redirectCode) to \(changes); nothing is forwarded"
+        }
+        if let abort = policy.fault?.abort, abort.percentage.value >= 100 {
+            return "every request is answered \(abort.httpStatus) by the route's fault; nothing is forwarded"
+        }
+        return nil
+    }
+
+    /// Each thing the route does on the way: `fault:`, `rewrite:`, `headers:`, `timeout:`, `retries:`, `mirror:`.
+    static func steps(_ policy: RoutePolicy, stickiness: Stickiness?) -> [(label: String, text: String)] {
+        var lines: [(String, String)] = []
+        if let abort = policy.fault?.abort, abort.percentage.value < 100 {
+            lines.append(("fault", "\(percent(abort.percentage)) of requests answered \(abort.httpStatus) without being forwarded"))
+        }
+        if let delay = policy.fault?.delay {
+            lines.append(("fault", "\(percent(delay.percentage)) of requests held \(Readable.duration(delay.fixedDelay)) first"))
+        }
+        if let rewrite = policy.rewrite {
+            let parts = [rewrite.uri.map { "the matched path prefix becomes \($0)" }, rewrite.authority.map { "host becomes \($0)" }]
+            lines.append(("rewrite", parts.compactMap { $0 }.joined(separator: ", ")))
+        }
+        if let headers = policy.headers {
+            for (side, operations) in [("request", headers.request), ("response", headers.response)] where !operations.isEmpty {
+                lines.append(("headers", "\(side): " + describe(operations)))
+            }
+        }
+        lines.append(("timeout", policy.timeout.map { "\(Readable.duration($0)) for the whole request, retries included" } ?? "none"))
+        if let retries = policy.retries {
+            let on = retries.retryOn.map(\.rawValue) + retries.retriableStatusCodes.map(String.init)
+            let perTry = retries.perTryTimeout.map { ", \(Readable.duration($0)) a try" } ?? ""
+            lines.append(("retries", "up to \(retries.attempts) on \(on.joined(separator: ", "))\(perTry)"))
+        } else {
+            lines.append(("retries", "off"))
+        }
+        if let mirror = policy.mirror {
+            let port = mirror.destination.port.map { ":\($0)" } ?? ""
+            lines.append(("mirror", "\(percent(mirror.percentage)) copied to \(mirror.destination.host)\(port); its answers are discarded"))
+        }
+        if let stickiness {
+            lines.append(("sticky", "a request carrying \(stickiness) keeps its destination as the weights change"))
+        }
+        return lines
+    }
+
+    static func describe(_ operations: HeaderOperations) -> String {
+        var parts: [String] = []
+        parts += operations.set.sorted { $0.key < $1.key }.map { "set \($0.key): \($0.value)" }
+        parts += operations.add.sorted { $0.key < $1.key }.map { "add \($0.key): \($0.value)" }
+        parts += operations.remove.sorted().map { "remove \($0)" }
+        return parts.joined(separator: ", ")
+    }
+
+    /// `25%`, `0.5%`.
+    static func percent(_ share: Percent) -> String {
+        share.value == share.value.rounded() ? "\(Int(share.value))%" : "\(share.value)%"
+    }
+}
