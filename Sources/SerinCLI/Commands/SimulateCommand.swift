@@ -16,8 +16,10 @@ struct SimulateCommand: ParsableCommand {
             judge, on a simulated clock and seeded synthetic traffic (no sockets, no waiting): requests arrive at \
             --rps, split by the canary weight; each version fails its share (--stable-error-rate, \
             --canary-error-rate, as fractions: 0.05 = 5%) and answers in log-normal times around its median \
-            (--stable-latency-ms, --canary-latency-ms). Webhooks pass and workloads are ready at once. Custom \
-            metric templates have no simulated value and read as "no values found".
+            (--stable-latency-ms, --canary-latency-ms). Webhooks pass and workloads are ready at once. A metric \
+            with a templateRef (a MetricTemplate's Prometheus query) has no simulated value: it is left out of the \
+            checks, as if it always passed, and the output says so (notSimulated in JSON). Its MetricTemplate must \
+            still be in the files.
 
             --replay FILE replays a recorded release instead: FILE is a Canary's history (serin history NAME -o \
             json, or - for standard input), and its last release's request rate, error rates and p99 latencies, \
@@ -94,6 +96,14 @@ struct SimulateCommand: ParsableCommand {
         for diagnostic in loaded.diagnostics + decoded.diagnostics { Terminal.err(diagnostic.description) }
         if (loaded.diagnostics + decoded.diagnostics).containsErrors { throw ExitCode(1) }
         let spec = try canary(in: decoded.resources.canaries)
+        // A templateRef naming no MetricTemplate in the files is the error `serin validate` reports, at the templateRef.
+        let chosen = decoded.resources.filter { located in
+            if case .canary(let canary) = located.resource { return canary.name == spec.name }
+            return false
+        }
+        let templateProblems = ManifestValidator.metricTemplateReferences(of: chosen, among: decoded.resources)
+        for diagnostic in templateProblems { Terminal.err(diagnostic.description) }
+        if templateProblems.containsErrors { throw ExitCode(1) }
         let replayed = try replay.map(Self.readReplay)
         let traffic = replayed?.traffic ?? syntheticTraffic
         let summary: RolloutSimulation.Summary
@@ -106,7 +116,7 @@ struct SimulateCommand: ParsableCommand {
         switch output {
         case .json:
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             Terminal.out(String(decoding: try encoder.encode(summary), as: UTF8.self))
         case .table:
             if let replay, let replayed {
@@ -193,6 +203,9 @@ struct SimulateCommand: ParsableCommand {
                     ? ", \(summary.rolledBackUndecided) of them undecided: not enough traffic to decide before the deadline" : ""),
             "  undecided:   \(share(summary.undecided)), still running after a day",
         ]
+        // Said before the numbers they shaped.
+        let left = (summary.notSimulated ?? []).map { "  not simulated: metric \($0.metric): \($0.reason)" }
+        lines.insert(contentsOf: left, at: 1)
         if let times = summary.secondsToDecision {
             lines.append("  time to decision: median \(Self.duration(times.p50)), 90th percentile \(Self.duration(times.p90))")
         }
