@@ -110,6 +110,48 @@ struct SimulateCommandTests {
         #expect(validate.stderr.components(separatedBy: "\n").contains(error), "\(validate.stderr)")
     }
 
+    @Test("a name several Canaries in the files answer to is refused, each listed as NAMESPACE/NAME with its file:line, with how to pick one; NAMESPACE/NAME picks it, as serin status takes it")
+    func ambiguousNameIsRefused() async throws {
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent(Self.canary), encoding: .utf8)
+        let shopText = example.replacingOccurrences(of: "  name: web\n", with: "  name: web\n  namespace: shop\n")
+        #expect(shopText != example)
+        let shop = try SerinProcess.temporaryDirectory().appendingPathComponent("shop-canary.yaml")
+        try shopText.write(to: shop, atomically: true, encoding: .utf8)
+        let start = try #require(example.components(separatedBy: "\n").firstIndex { $0.hasPrefix("apiVersion:") }) + 1
+
+        let ambiguous = try await SerinProcess.run(["simulate", "-f", Self.canary, "-f", shop.path, "web", "--trials", "10"])
+        #expect(ambiguous.status == 1)
+        #expect(ambiguous.stdout.isEmpty, "\(ambiguous.stdout)")
+        #expect(ambiguous.stderr == """
+            serin simulate: 2 Canaries in the files are named web: default/web (\(Self.canary):\(start):1), shop/web (\(shop.path):\(start):1); \
+            name one as NAMESPACE/NAME (for example: serin simulate -f ... default/web)
+
+            """, "\(ambiguous.stderr)")
+        // Without a name the same list.
+        let unnamed = try await SerinProcess.run(["simulate", "-f", Self.canary, "-f", shop.path, "--trials", "10"])
+        #expect(unnamed.status == 1)
+        #expect(unnamed.stderr.hasPrefix("serin simulate: the files hold 2 Canaries: default/web (\(Self.canary):\(start):1), shop/web ("),
+                "\(unnamed.stderr)")
+
+        let picked = try await SerinProcess.run(["simulate", "-f", Self.canary, "-f", shop.path, "shop/web", "--trials", "10"])
+        #expect(picked.status == 0, "\(picked.stderr)")
+        #expect(picked.stdout.hasPrefix("web: 10 simulated releases\n"), "\(picked.stdout)")
+
+        // examples/analysis: three default/web, which only their files tell apart.
+        let same = try await SerinProcess.run(["simulate", "-f", "examples/analysis", "web", "--trials", "10"])
+        #expect(same.status == 1)
+        #expect(same.stderr.hasPrefix("serin simulate: 3 Canaries in the files are named web: default/web (examples/analysis/flagger-defaults.yaml:"),
+                "\(same.stderr)")
+        #expect(same.stderr.hasSuffix(
+            "; they share their namespace and name, so give only the file of the one to simulate with -f "
+                + "(for example: serin simulate -f examples/analysis/flagger-defaults.yaml)\n"), "\(same.stderr)")
+
+        let malformed = try await SerinProcess.run(["simulate", "-f", Self.canary, "Web?"])
+        #expect(malformed.status != 0 && malformed.status != 1)
+        #expect(malformed.stderr.contains(#"a Canary is named NAME or NAMESPACE/NAME, each lowercase letters, digits, '-' and '.' (web, shop/web), got "Web?""#),
+                "\(malformed.stderr)")
+    }
+
     /// A bad release as `serin history web -o json` prints it: for 14 minutes the canary failed 5% of its
     /// requests (100 a second in all), a check every 30 s; the Canary of the day allowed that and promoted it.
     static func badRelease() throws -> URL {
