@@ -76,9 +76,7 @@ struct ControllerCommand: AsyncParsableCommand {
     var identity: String = ProcessInfo.processInfo.hostName
 
     func validate() throws {
-        guard prometheus.hasPrefix("http://") || prometheus.hasPrefix("https://") else {
-            throw ValidationError("--prometheus takes http[s]://HOST[:PORT][/PATH], got \"\(prometheus)\"")
-        }
+        if let problem = PrometheusAddress.problem(with: prometheus) { throw ValidationError("--prometheus: \(problem)") }
     }
 
     func run() async throws {
