@@ -126,6 +126,14 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let resources = set.resources.map { $0.shiftingEndpointPorts(by: appPortOffset).judged(by: judge) }
+        // Refused before the apps start and say where they listen.
+        let access: AdminAccess
+        do {
+            access = try adminToken.access(servingOn: admin, readRequiresToken: false)
+        } catch {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
+        }
         let apps = try await startApps(for: MeshConfig(resources: resources), canaryHost: spec.canary.host)
         let statePath = state ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("serin-demo-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
@@ -140,7 +148,7 @@ struct DemoCommand: AsyncParsableCommand {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
-                adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: false),
+                adminAccess: access,
                 // The demo's own load and a few browsers: far below the open-file limit of any machine, so the
                 // gateway has no cap to report.
                 limits: GatewayLimits(maxConnections: 1024),

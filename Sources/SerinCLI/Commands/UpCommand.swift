@@ -86,9 +86,11 @@ struct UpCommand: AsyncParsableCommand {
                 + "or serve the mesh with --mesh HOST:PORT")
             throw ExitCode(1)
         }
+        // Refused before it says it serves anything.
+        let access = try serving.adminAccessOrExit(reporter: reporter)
         logger.info("serin up: serving \(set.contents)\(skipped)")
         let runtime = try await serving.startOrExit(
-            resources: set.resources, controller: .init(
+            resources: set.resources, access: access, controller: .init(
                 statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
                 retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
             label: "serin up", logger: logger, reporter: reporter
