@@ -210,11 +210,14 @@ struct DemoCommand: AsyncParsableCommand {
         return (nil, stableHost)
     }
 
-    /// What the demo's clients got: every request sent, by the version that answered, and the failures split
-    /// between the app's 500s and what Serin failed (no version answered, or no answer at all).
+    /// What the demo's clients got: every request sent, by the version that answered it (its failures, the app's
+    /// 500s, counted in its share and said beside it), and what Serin failed (no version answered, or no answer at all).
     static func trafficLine(_ tally: VersionTally, proxyFailures: Int) -> String {
-        let parts = tally.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            + ["\(tally.failures.count - proxyFailures) answered 500 by the app", "\(proxyFailures) failed by Serin"]
+        let versions = Set(tally.counts.keys).union(tally.failedByVersion.keys).sorted()
+        let parts = versions.map { version in
+            let failed = tally.failedByVersion[version] ?? 0
+            return "\(version) \((tally.counts[version] ?? 0) + failed)" + (failed > 0 ? " (\(failed) of them failed)" : "")
+        } + ["\(proxyFailures) failed by Serin"]
         return "traffic: \(tally.total) requests — " + parts.joined(separator: ", ")
     }
 
