@@ -109,7 +109,9 @@ struct AdminClient {
                 return "error: \(server) runs no rollouts (it is `serin gateway`, which only serves routes); "
                     + "point --server at `serin up` or `serin controller`"
             }
-            let hint = response.status == 401 ? " (pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)" : ""
+            let hint = response.status != 401 ? ""
+                : token.emptyVariable.map { " (\($0): set it to the token, or pass --admin-token-file PATH)" }
+                ?? " (pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN)"
             return "error: \(apiError.error)\(hint)"
         }
         return "error: \(server)\(path) answered \(response.status): \(response.bodyText)"

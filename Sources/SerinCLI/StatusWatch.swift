@@ -24,7 +24,10 @@ struct StatusWatch {
             let tail = p99.map { String(format: "p99 %.0fms", $0) } ?? "p99 -"
             return "\(label) \(perSecond) \(ok) \(tail)"
         }
-        let stable = side(status.stable, requests: rate?.stableRequests, success: rate?.stableValue, p99: duration?.stableValue)
+        // The measurements are the release's: its stable's side is the version that served it, which after a promotion
+        // is no longer `status.stable` (the canary has taken that role).
+        let releaseStable = status.releases.last?.stable ?? status.stable
+        let stable = side(releaseStable, requests: rate?.stableRequests, success: rate?.stableValue, p99: duration?.stableValue)
         let canary = side(status.canary, requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
         let verdicts = status.lastMeasurements.map { "\($0.metric) \($0.verdict.outcome.rawValue)" }.joined(separator: ", ")
         return DemoView.line(status, sides: [stable, canary]) + (verdicts.isEmpty ? "" : " · \(verdicts)")

@@ -1,7 +1,11 @@
 /// Counts how often each demo version answered.
 public struct VersionTally: Sendable, Equatable, CustomStringConvertible {
+    /// Successful answers by version.
     public var counts: [String: Int] = [:]
+    /// Every failure, whoever failed it.
     public var failures: [String] = []
+    /// Of `failures`, those a version answered (a demo app's 500s), by version.
+    public var failedByVersion: [String: Int] = [:]
 
     public init() {}
 
@@ -11,6 +15,7 @@ public struct VersionTally: Sendable, Equatable, CustomStringConvertible {
             counts[version, default: 0] += 1
         } else {
             failures.append("\(status): \(body.prefix(200))")
+            if let version { failedByVersion[version, default: 0] += 1 }
         }
     }
 

@@ -1,37 +1,6 @@
-/// `http[s]://host[:port][/prefix]`, where a Prometheus server's HTTP API lives.
-struct PrometheusAddress: Hashable, Sendable {
-    var scheme: String
-    var host: String
-    var port: Int
-    /// Path prefix without a trailing slash, e.g. `/prometheus` behind a proxy; empty for none.
-    var prefix: String
+import SerinCore
 
-    init?(_ address: String) {
-        guard let schemeEnd = address.firstRange(of: "://"), ["http", "https"].contains(address[..<schemeEnd.lowerBound]) else {
-            return nil
-        }
-        scheme = String(address[..<schemeEnd.lowerBound])
-        let rest = address[schemeEnd.upperBound...]
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = rest[..<slash]
-        var prefix = String(rest[slash...])
-        while prefix.hasSuffix("/") { prefix.removeLast() }
-        self.prefix = prefix
-        // The last colon outside an IPv6 literal's brackets starts the port.
-        if let colon = authority.lastIndex(of: ":"), !authority[colon...].contains("]") {
-            guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-            host = String(authority[..<colon])
-            self.port = port
-        } else {
-            host = String(authority)
-            port = scheme == "https" ? 443 : 80
-        }
-        if host.isEmpty || host.contains("@") { return nil }
-    }
-
-    /// `scheme://host:port/prefix`, as messages show it.
-    var display: String { "\(scheme)://\(host):\(port)\(prefix)" }
-
+extension PrometheusAddress {
     /// The URL of an API path, e.g. `/api/v1/query?query=...`.
     func url(_ path: String) -> String { display + path }
 

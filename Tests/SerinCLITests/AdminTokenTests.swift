@@ -19,6 +19,36 @@ struct AdminTokenTests {
         #expect(!result.stdout.contains("listening on"), "\(result.stdout)")
     }
 
+    @Test("serin up refuses an admin listener beyond loopback without a token before it says it serves anything")
+    func refusesBeforeServing() async throws {
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let result = try await SerinProcess.run(
+            ["up", "-f", "examples/seed", "--port-offset", "0", "--admin", "0.0.0.0:0", "--threads", "1", "--state", state], timeout: .seconds(30))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("error: the admin listener on 0.0.0.0:0 is reachable from other machines"), "\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("serving"), "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test("a SERIN_ADMIN_TOKEN that is set but empty is said to be so where a token is needed, not reported as missing",
+          arguments: ["", "  "])
+    func emptyEnvironmentToken(value: String) async throws {
+        let empty = ["SERIN_ADMIN_TOKEN": value]
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let open = try await SerinProcess.run(
+            ["up", "-f", "examples/seed", "--port-offset", "0", "--admin", "0.0.0.0:0", "--threads", "1", "--state", state],
+            environment: empty, timeout: .seconds(30))
+        #expect(open.status == 1)
+        #expect(open.stderr.contains(
+            "error: SERIN_ADMIN_TOKEN is set but empty, so there is no admin token, and the admin listener on 0.0.0.0:0 is reachable from other machines"),
+            "\(open.stderr)")
+        let reads = try await SerinProcess.run(
+            ["gateway", "-f", "examples/seed", "--admin", "127.0.0.1:0", "--admin-read-requires-token"], environment: empty, timeout: .seconds(30))
+        #expect(reads.status != 0 && reads.status != 1, "a usage error: \(reads.status)")
+        #expect(reads.stderr.contains(
+            "--admin-read-requires-token needs a token: SERIN_ADMIN_TOKEN is set but empty; pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN"),
+            "\(reads.stderr)")
+    }
+
     @Test("--admin-read-requires-token without a token is refused before anything starts")
     func readTokenNeedsToken() async throws {
         let result = try await SerinProcess.run(["gateway", "-f", "examples/seed", "--admin", "127.0.0.1:0", "--admin-read-requires-token"])

@@ -107,6 +107,6 @@ struct ControllerCommandTests {
         #expect(https.status == 1)
         #expect((https.stdout + https.stderr).contains("context \"prod\" not found"), "\(https.stderr)")
         #expect(ftp.status != 0 && ftp.status != 1)
-        #expect(ftp.stderr.contains(#"--prometheus takes http[s]://HOST[:PORT][/PATH], got "ftp://prometheus:9090""#), "\(ftp.stderr)")
+        #expect(ftp.stderr.contains(#"--prometheus: expected an http:// or https:// URL like http://127.0.0.1:9090, got "ftp://prometheus:9090""#), "\(ftp.stderr)")
     }
 }

@@ -67,6 +67,9 @@ struct DemoCommandTests {
         #expect(result.stdout.contains("web: rolled back: request-success-rate"))
         #expect(result.stdout.contains("serin demo: Failed, 100% web-v1-service / 0% web-v2-service"))
         #expect(result.stdout.contains(", 0 failed by Serin"))
+        // v2's 500s are v2's requests: counted on its part of the traffic line.
+        let traffic = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("traffic: ") }, "\(result.stdout)")
+        #expect(traffic.contains(/, v2 \d+ \(\d+ of them failed\), 0 failed by Serin$/), "\(traffic)")
     }
 
     @Test("--judge statistical rolls a faulty v2 back at its first look, the rates and interval in the reason, without a halt first")

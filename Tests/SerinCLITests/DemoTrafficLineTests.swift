@@ -19,7 +19,21 @@ struct DemoTrafficLineTests {
         let failed = load.failuresCausedByProxy.count
         #expect(failed > 0)
         #expect(load.counts.total == failed)
-        #expect(DemoCommand.trafficLine(load.counts, proxyFailures: failed) == "traffic: \(failed) requests — 0 answered 500 by the app, \(failed) failed by Serin")
+        #expect(DemoCommand.trafficLine(load.counts, proxyFailures: failed) == "traffic: \(failed) requests — \(failed) failed by Serin")
         await backends.shutdown()
+    }
+
+    @Test("a version's 500s are counted under that version, its failures said on its part of the line, apart from what Serin failed")
+    func versionFailuresCountUnderTheVersion() {
+        var tally = VersionTally()
+        for _ in 0..<7 { tally.add(status: 200, version: "v1", body: "v1") }
+        for _ in 0..<2 { tally.add(status: 200, version: "v2", body: "v2") }
+        for _ in 0..<3 { tally.add(status: 500, version: "v2", body: "v2 failed this request (injected error)") }
+        tally.add(status: 503, version: nil, body: "no healthy upstream")
+        #expect(DemoCommand.trafficLine(tally, proxyFailures: 1) == "traffic: 13 requests — v1 7, v2 5 (3 of them failed), 1 failed by Serin")
+        // A version that only failed still has its own part.
+        var failing = VersionTally()
+        failing.add(status: 500, version: "v2", body: "")
+        #expect(DemoCommand.trafficLine(failing, proxyFailures: 0) == "traffic: 1 requests — v2 1 (1 of them failed), 0 failed by Serin")
     }
 }

@@ -54,6 +54,104 @@ struct SimulateCommandTests {
         #expect(percent.stderr.contains("--canary-error-rate is a fraction between 0 and 1 (0.05 = 5%), got 5.0"), "\(percent.stderr)")
     }
 
+    /// The example Canary with a third metric, `not-found-percentage`, read by MetricTemplate not-found-percentage's
+    /// query (examples/canary/metric-template.yaml); and the line of the templateRef's value, where messages about it point.
+    static func templateCanary() throws -> (file: URL, templateRefLine: Int) {
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent(Self.canary), encoding: .utf8)
+        let text = example + """
+                - name: not-found-percentage
+                  templateRef:
+                    name: not-found-percentage
+                  thresholdRange:
+                    max: 5
+                  interval: 8s
+
+            """
+        let file = try SerinProcess.temporaryDirectory().appendingPathComponent("template-canary.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let line = try #require(text.components(separatedBy: "\n").firstIndex { $0 == "        name: not-found-percentage" }) + 1
+        return (file, line)
+    }
+
+    @Test("a metric read by a MetricTemplate is said, by name, not to be simulated and why; the other checks decide the releases")
+    func templateMetricNotSimulated() async throws {
+        let (canary, _) = try Self.templateCanary()
+        let template = "examples/canary/metric-template.yaml"
+        let table = try await SerinProcess.run(["simulate", "-f", canary.path, "-f", template, "--trials", "200"])
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.hasPrefix("""
+            web: 200 simulated releases
+              not simulated: metric not-found-percentage: MetricTemplate default/not-found-percentage's query runs on Prometheus, \
+            and synthetic traffic gives it no value: the simulated checks leave it out, as if it always passed
+              promoted:    200 (100.0%)
+            """), "\(table.stdout)")
+        #expect(!table.stdout.contains("not enough traffic"), "\(table.stdout)")
+
+        let json = try await SerinProcess.run(["simulate", "-f", canary.path, "-f", template, "--trials", "200", "-o", "json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.stdout.contains(#""notSimulated":[{"metric":"not-found-percentage","reason":"MetricTemplate default/not-found-percentage's query"#),
+                "\(json.stdout)")
+        #expect(try JSONDecoder().decode(Summary.self, from: Data(json.stdout.utf8)).promoted == 200, "\(json.stdout)")
+
+        // Without a templateRef nothing is said.
+        let plain = try await SerinProcess.run(["simulate", "-f", Self.canary, "--trials", "10"])
+        #expect(!plain.stdout.contains("not simulated"), "\(plain.stdout)")
+    }
+
+    @Test("a templateRef naming a MetricTemplate that is not in the files is an error at the templateRef's file:line, as serin validate says it, and nothing is simulated")
+    func missingMetricTemplateIsAnError() async throws {
+        let (canary, line) = try Self.templateCanary()
+        let result = try await SerinProcess.run(["simulate", "-f", canary.path, "--trials", "10"])
+        #expect(result.status == 1)
+        let error = "\(canary.path):\(line):9: error: MetricTemplate default/not-found-percentage does not exist"
+        #expect(result.stderr.components(separatedBy: "\n").contains(error), "\(result.stderr)")
+        #expect(result.stdout.isEmpty, "\(result.stdout)")
+        let validate = try await SerinProcess.run(["validate", "-f", canary.path])
+        #expect(validate.stderr.components(separatedBy: "\n").contains(error), "\(validate.stderr)")
+    }
+
+    @Test("a name several Canaries in the files answer to is refused, each listed as NAMESPACE/NAME with its file:line, with how to pick one; NAMESPACE/NAME picks it, as serin status takes it")
+    func ambiguousNameIsRefused() async throws {
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent(Self.canary), encoding: .utf8)
+        let shopText = example.replacingOccurrences(of: "  name: web\n", with: "  name: web\n  namespace: shop\n")
+        #expect(shopText != example)
+        let shop = try SerinProcess.temporaryDirectory().appendingPathComponent("shop-canary.yaml")
+        try shopText.write(to: shop, atomically: true, encoding: .utf8)
+        let start = try #require(example.components(separatedBy: "\n").firstIndex { $0.hasPrefix("apiVersion:") }) + 1
+
+        let ambiguous = try await SerinProcess.run(["simulate", "-f", Self.canary, "-f", shop.path, "web", "--trials", "10"])
+        #expect(ambiguous.status == 1)
+        #expect(ambiguous.stdout.isEmpty, "\(ambiguous.stdout)")
+        #expect(ambiguous.stderr == """
+            serin simulate: 2 Canaries in the files are named web: default/web (\(Self.canary):\(start):1), shop/web (\(shop.path):\(start):1); \
+            name one as NAMESPACE/NAME (for example: serin simulate -f ... default/web)
+
+            """, "\(ambiguous.stderr)")
+        // Without a name the same list.
+        let unnamed = try await SerinProcess.run(["simulate", "-f", Self.canary, "-f", shop.path, "--trials", "10"])
+        #expect(unnamed.status == 1)
+        #expect(unnamed.stderr.hasPrefix("serin simulate: the files hold 2 Canaries: default/web (\(Self.canary):\(start):1), shop/web ("),
+                "\(unnamed.stderr)")
+
+        let picked = try await SerinProcess.run(["simulate", "-f", Self.canary, "-f", shop.path, "shop/web", "--trials", "10"])
+        #expect(picked.status == 0, "\(picked.stderr)")
+        #expect(picked.stdout.hasPrefix("web: 10 simulated releases\n"), "\(picked.stdout)")
+
+        // examples/analysis: three default/web, which only their files tell apart.
+        let same = try await SerinProcess.run(["simulate", "-f", "examples/analysis", "web", "--trials", "10"])
+        #expect(same.status == 1)
+        #expect(same.stderr.hasPrefix("serin simulate: 3 Canaries in the files are named web: default/web (examples/analysis/flagger-defaults.yaml:"),
+                "\(same.stderr)")
+        #expect(same.stderr.hasSuffix(
+            "; they share their namespace and name, so give only the file of the one to simulate with -f "
+                + "(for example: serin simulate -f examples/analysis/flagger-defaults.yaml)\n"), "\(same.stderr)")
+
+        let malformed = try await SerinProcess.run(["simulate", "-f", Self.canary, "Web?"])
+        #expect(malformed.status != 0 && malformed.status != 1)
+        #expect(malformed.stderr.contains(#"a Canary is named NAME or NAMESPACE/NAME, each lowercase letters, digits, '-' and '.' (web, shop/web), got "Web?""#),
+                "\(malformed.stderr)")
+    }
+
     /// A bad release as `serin history web -o json` prints it: for 14 minutes the canary failed 5% of its
     /// requests (100 a second in all), a check every 30 s; the Canary of the day allowed that and promoted it.
     static func badRelease() throws -> URL {

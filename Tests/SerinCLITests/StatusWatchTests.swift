@@ -1,4 +1,6 @@
 import Foundation
+@testable import SerinCLI
+import SerinCore
 import SerinTesting
 import Testing
 
@@ -39,6 +41,28 @@ struct StatusWatchTests {
         #expect(drawn.status == 0, "\(drawn.stderr)")
         #expect(drawn.stdout.contains("\r\u{1B}[2K"), "redrawn in place: \(drawn.stdout.debugDescription)")
         #expect(drawn.stdout.contains("Succeeded"), "\(drawn.stdout)")
+    }
+
+    @Test("after a promotion each side of the line is named for the version it measured: the old stable's numbers under the old stable's name, not the new stable's")
+    func promotedLineNamesEachVersion() throws {
+        let name = ResourceName(name: "web")
+        let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
+        var rollout = try RolloutFixture.midRollout(name, start: start).rollout
+        var now = RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(100))
+        _ = rollout.promote(now: now)
+        for _ in 0..<10 where rollout.status.phase != .succeeded {
+            now = RolloutInstant(sinceEpoch: now.sinceEpoch + .seconds(30))
+            _ = rollout.tick(now: now)
+        }
+        let measurement = RecordedMeasurement(
+            canary: name, instant: RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(90)), metric: "request-success-rate",
+            canaryValue: 100, stableValue: 99, canaryRequests: 500, stableRequests: 100, canaryWeight: 50, window: .seconds(10), verdict: .pass)
+        let status = CanaryStatus(rollout: rollout, measurements: [measurement])
+        let (v1, v2) = (RolloutFixture.destination(of: name, "v1").description, RolloutFixture.destination(of: name, "v2").description)
+        // The API's stable after the promotion is v2; the measurement's stable side is v1's traffic.
+        #expect(status.phase == .succeeded && status.stable == v2 && status.canary == v2, "\(status)")
+        let line = StatusWatch.line(status)
+        #expect(line.contains(" · \(v1) 10/s ok 99.0% p99 - | \(v2) 50/s ok 100.0% p99 - · request-success-rate pass"), "\(line)")
     }
 
     @Test("--watch needs one Canary's name and a table, and refuses the cluster options")

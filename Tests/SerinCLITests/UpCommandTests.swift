@@ -328,6 +328,41 @@ extension UpCommandTests {
         #expect(!FileManager.default.fileExists(atPath: state))
     }
 
+    @Test("--prometheus is checked as a metric's provider.address is: https and a path prefix are taken; a space or another scheme is refused naming the flag, in provider.address's words")
+    func prometheusFlagCheckedAsProviderAddress() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let state = directory.appendingPathComponent("state.sqlite").path
+        // A file with no Gateway: once the flags are taken, serin up stops at "nothing to serve".
+        let nothing = directory.appendingPathComponent("only.yaml")
+        try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n".write(to: nothing, atomically: true, encoding: .utf8)
+        let behindProxy = try await SerinProcess.run(
+            ["up", "-f", nothing.path, "--admin", "127.0.0.1:0", "--state", state, "--prometheus", "https://prometheus.example/prometheus"],
+            timeout: .seconds(30))
+        #expect(behindProxy.status == 1)
+        #expect(behindProxy.stderr.contains("error: nothing to serve: "), "\(behindProxy.stderr)")
+        #expect(!behindProxy.stderr.contains("--prometheus"), "\(behindProxy.stderr)")
+
+        for (address, problem) in [
+            ("http://127.0.0.1:9 090", #"expected an http:// or https:// URL like http://127.0.0.1:9090, got "http://127.0.0.1:9 090" (a URL has no spaces or control characters)"#),
+            ("ftp://prometheus:9090", #"expected an http:// or https:// URL like http://127.0.0.1:9090, got "ftp://prometheus:9090""#),
+        ] {
+            let flag = try await SerinProcess.run(["up", "-f", "examples/seed", "--admin", "127.0.0.1:0", "--state", state, "--prometheus", address])
+            #expect(flag.status != 0 && flag.status != 1, "a usage error: \(flag.status)")
+            #expect(flag.stderr.contains("Error: --prometheus: \(problem)\n"), "\(flag.stderr)")
+            // The same address as a metric's provider.address: the same words, at the field.
+            let canary = directory.appendingPathComponent("canary.yaml")
+            let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/canary/web-canary.yaml"), encoding: .utf8)
+            try example.replacingOccurrences(
+                of: "    - name: request-success-rate\n",
+                with: "    - name: request-success-rate\n      provider: {type: prometheus, address: \"\(address)\"}\n"
+            ).write(to: canary, atomically: true, encoding: .utf8)
+            let field = try await SerinProcess.run(["validate", "-f", canary.path])
+            #expect(field.status == 1)
+            #expect(field.stderr.contains("error: spec.analysis.metrics[0].provider.address: \(problem)\n"), "\(field.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: state))
+    }
+
     @Test("a second serin up on the same state file is refused at once, naming the first; after kill -9 the file is free")
     func oneSerinPerStateFile() async throws {
         let backends = TestBackends(threads: 1)

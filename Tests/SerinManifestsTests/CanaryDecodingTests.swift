@@ -580,6 +580,11 @@ struct CanaryDecodingTests {
                 "test.yaml:14:45: error: spec.analysis.metrics[0].provider.address: expected an http:// or https:// URL like "
                     + "http://127.0.0.1:9090, got \"localhost:9090\""
             ),
+            (
+                "{type: prometheus, address: \"http://127.0.0.1:9 090\"}",
+                "test.yaml:14:45: error: spec.analysis.metrics[0].provider.address: expected an http:// or https:// URL like "
+                    + "http://127.0.0.1:9090, got \"http://127.0.0.1:9 090\" (a URL has no spaces or control characters)"
+            ),
         ]
     )
     func badMetricProvider(provider: String, message: String) {

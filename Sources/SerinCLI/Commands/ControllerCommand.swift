@@ -76,9 +76,7 @@ struct ControllerCommand: AsyncParsableCommand {
     var identity: String = ProcessInfo.processInfo.hostName
 
     func validate() throws {
-        guard prometheus.hasPrefix("http://") || prometheus.hasPrefix("https://") else {
-            throw ValidationError("--prometheus takes http[s]://HOST[:PORT][/PATH], got \"\(prometheus)\"")
-        }
+        if let problem = PrometheusAddress.problem(with: prometheus) { throw ValidationError("--prometheus: \(problem)") }
     }
 
     func run() async throws {
@@ -177,8 +175,7 @@ struct ControllerCommand: AsyncParsableCommand {
     private func settings(_ reporter: StartupReporter) throws -> (KubeConfig.Connection, AdminAccess) {
         do {
             let connection = try KubeConfig.connection(kubeconfig: kubeconfig, context: context)
-            let access = AdminAccess(token: try adminToken.resolve(), readRequiresToken: false)
-            if let problem = access.problem(servingOn: admin.host, port: admin.port) { throw ValidationError(problem) }
+            let access = try adminToken.access(servingOn: admin, readRequiresToken: false)
             return (connection, access)
         } catch {
             reporter.error("serin controller: \(error)")

@@ -126,6 +126,14 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let resources = set.resources.map { $0.shiftingEndpointPorts(by: appPortOffset).judged(by: judge) }
+        // Refused before the apps start and say where they listen.
+        let access: AdminAccess
+        do {
+            access = try adminToken.access(servingOn: admin, readRequiresToken: false)
+        } catch {
+            Terminal.err("error: \(error)")
+            throw ExitCode(1)
+        }
         let apps = try await startApps(for: MeshConfig(resources: resources), canaryHost: spec.canary.host)
         let statePath = state ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("serin-demo-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
@@ -140,7 +148,7 @@ struct DemoCommand: AsyncParsableCommand {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: "127.0.0.1", portMapping: .offset(portOffset),
                 adminHost: admin.host, adminPort: admin.port,
-                adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: false),
+                adminAccess: access,
                 // The demo's own load and a few browsers: far below the open-file limit of any machine, so the
                 // gateway has no cap to report.
                 limits: GatewayLimits(maxConnections: 1024),
@@ -202,11 +210,14 @@ struct DemoCommand: AsyncParsableCommand {
         return (nil, stableHost)
     }
 
-    /// What the demo's clients got: every request sent, by the version that answered, and the failures split
-    /// between the app's 500s and what Serin failed (no version answered, or no answer at all).
+    /// What the demo's clients got: every request sent, by the version that answered it (its failures, the app's
+    /// 500s, counted in its share and said beside it), and what Serin failed (no version answered, or no answer at all).
     static func trafficLine(_ tally: VersionTally, proxyFailures: Int) -> String {
-        let parts = tally.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            + ["\(tally.failures.count - proxyFailures) answered 500 by the app", "\(proxyFailures) failed by Serin"]
+        let versions = Set(tally.counts.keys).union(tally.failedByVersion.keys).sorted()
+        let parts = versions.map { version in
+            let failed = tally.failedByVersion[version] ?? 0
+            return "\(version) \((tally.counts[version] ?? 0) + failed)" + (failed > 0 ? " (\(failed) of them failed)" : "")
+        } + ["\(proxyFailures) failed by Serin"]
         return "traffic: \(tally.total) requests — " + parts.joined(separator: ", ")
     }
 

@@ -38,7 +38,8 @@ struct GatewayCommand: AsyncParsableCommand {
         if !set.resources.canaries.isEmpty {
             reporter.warning("Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }
-        let runtime = try await serving.startOrExit(resources: set.resources, label: "serin gateway", logger: logger, reporter: reporter)
+        let access = try serving.adminAccessOrExit(reporter: reporter)
+        let runtime = try await serving.startOrExit(resources: set.resources, access: access, label: "serin gateway", logger: logger, reporter: reporter)
         let reload = ManifestReload.piece(hangups: hangups, manifests: manifests, live: runtime.live, label: "serin gateway", logger: logger)
         try await serving.runUntilSignalled(
             [runtime, reload], label: "serin gateway", logger: logger,
@@ -103,8 +104,9 @@ struct ServingOptions: ParsableArguments {
     }
 
     func validate() throws {
-        if adminReadRequiresToken, adminToken.adminTokenFile == nil, ProcessInfo.processInfo.environment[AdminTokenOption.environmentVariable] == nil {
-            throw ValidationError("--admin-read-requires-token needs a token: pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN")
+        if adminReadRequiresToken, !adminToken.isGiven {
+            throw ValidationError(
+                "--admin-read-requires-token needs a token: \(adminToken.emptyVariable.map { "\($0); " } ?? "")pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN")
         }
         try ServingOptions.validate(threads: threads)
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
@@ -113,24 +115,31 @@ struct ServingOptions: ParsableArguments {
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
     }
 
+    /// Who may use the admin listener, asked before anything is started or said to be served: a token that cannot be
+    /// read, or a listener beyond loopback without one, is printed and exits 1.
+    func adminAccessOrExit(reporter: StartupReporter) throws -> AdminAccess {
+        do {
+            return try adminToken.access(servingOn: admin, readRequiresToken: adminReadRequiresToken)
+        } catch {
+            reporter.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
     /// Starts the runtime and prints where each Gateway port listens; a start failure is printed with
-    /// the flag that fixes it, and exits 1.
+    /// the flag that fixes it, and exits 1. `access`: from `adminAccessOrExit`.
     func startOrExit(
-        resources: [SerinManifests.LocatedResource], controller: GatewayRuntime.ControllerOptions? = nil, label: String, logger: Logger,
-        reporter: StartupReporter
+        resources: [SerinManifests.LocatedResource], access: AdminAccess, controller: GatewayRuntime.ControllerOptions? = nil, label: String,
+        logger: Logger, reporter: StartupReporter
     ) async throws -> GatewayRuntime {
         let runtime: GatewayRuntime
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: address, portMapping: .offset(portOffset),
                 mesh: mesh.map { (host: $0.host, port: $0.port) }, adminHost: admin.host, adminPort: admin.port,
-                adminAccess: AdminAccess(token: try adminToken.resolve(), readRequiresToken: adminReadRequiresToken),
-                limits: limits, drainTimeout: drain, logger: logger, controller: controller
+                adminAccess: access, limits: limits, drainTimeout: drain, logger: logger, controller: controller
             )
         } catch let error as GatewayRuntime.StartError {
-            reporter.error("\(error)")
-            throw ExitCode(1)
-        } catch let error as AdminTokenOption.Unreadable {
             reporter.error("\(error)")
             throw ExitCode(1)
         }

@@ -16,8 +16,10 @@ struct SimulateCommand: ParsableCommand {
             judge, on a simulated clock and seeded synthetic traffic (no sockets, no waiting): requests arrive at \
             --rps, split by the canary weight; each version fails its share (--stable-error-rate, \
             --canary-error-rate, as fractions: 0.05 = 5%) and answers in log-normal times around its median \
-            (--stable-latency-ms, --canary-latency-ms). Webhooks pass and workloads are ready at once. Custom \
-            metric templates have no simulated value and read as "no values found".
+            (--stable-latency-ms, --canary-latency-ms). Webhooks pass and workloads are ready at once. A metric \
+            with a templateRef (a MetricTemplate's Prometheus query) has no simulated value: it is left out of the \
+            checks, as if it always passed, and the output says so (notSimulated in JSON). Its MetricTemplate must \
+            still be in the files.
 
             --replay FILE replays a recorded release instead: FILE is a Canary's history (serin history NAME -o \
             json, or - for standard input), and its last release's request rate, error rates and p99 latencies, \
@@ -34,7 +36,7 @@ struct SimulateCommand: ParsableCommand {
 
     @OptionGroup var manifests: ManifestOptions
 
-    @Argument(help: "The Canary's name, when the files hold more than one.")
+    @Argument(help: "The Canary's name (NAME or NAMESPACE/NAME), when the files hold more than one.")
     var name: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Requests a second to the service, both versions together (default: 100).", valueName: "n"))
@@ -70,6 +72,7 @@ struct SimulateCommand: ParsableCommand {
     static let defaultRequestsPerSecond = 100.0
 
     func validate() throws {
+        if let name { try CanaryReference.check(name) }
         let trafficFlags = [
             ("--rps", rps), ("--stable-error-rate", stableErrorRate), ("--canary-error-rate", canaryErrorRate),
             ("--stable-latency-ms", stableLatencyMs), ("--canary-latency-ms", canaryLatencyMs),
@@ -93,7 +96,11 @@ struct SimulateCommand: ParsableCommand {
         let decoded = ManifestDecoder.decode(loaded.sources)
         for diagnostic in loaded.diagnostics + decoded.diagnostics { Terminal.err(diagnostic.description) }
         if (loaded.diagnostics + decoded.diagnostics).containsErrors { throw ExitCode(1) }
-        let spec = try canary(in: decoded.resources.canaries)
+        let (chosen, spec) = try canary(in: decoded.resources)
+        // A templateRef naming no MetricTemplate in the files is the error `serin validate` reports, at the templateRef.
+        let templateProblems = ManifestValidator.metricTemplateReferences(of: [chosen], among: decoded.resources)
+        for diagnostic in templateProblems { Terminal.err(diagnostic.description) }
+        if templateProblems.containsErrors { throw ExitCode(1) }
         let replayed = try replay.map(Self.readReplay)
         let traffic = replayed?.traffic ?? syntheticTraffic
         let summary: RolloutSimulation.Summary
@@ -106,7 +113,7 @@ struct SimulateCommand: ParsableCommand {
         switch output {
         case .json:
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             Terminal.out(String(decoding: try encoder.encode(summary), as: UTF8.self))
         case .table:
             if let replay, let replayed {
@@ -161,26 +168,42 @@ struct SimulateCommand: ParsableCommand {
         path == "-" ? "standard input" : path
     }
 
-    /// The one Canary to run: named, or the only one in the files.
-    func canary(in canaries: [CanarySpec]) throws -> CanarySpec {
-        if let name {
-            guard let found = canaries.first(where: { $0.name.name == name || "\($0.name.namespace)/\($0.name.name)" == name }) else {
-                Terminal.err("serin simulate: no Canary named \(name) in the files; they hold: \(Self.names(canaries))")
-                throw ExitCode(1)
-            }
-            return found
+    /// The one Canary to run: named (NAME, or NAMESPACE/NAME as `serin status` takes it), or the only one in the files.
+    /// Several that answer to the name are refused, each listed with where it is, with the way to pick one.
+    func canary(in resources: [LocatedResource]) throws -> (LocatedResource, CanarySpec) {
+        let canaries = resources.compactMap { located -> (LocatedResource, CanarySpec)? in
+            guard case .canary(let spec) = located.resource else { return nil }
+            return (located, spec)
         }
-        guard canaries.count == 1 else {
-            Terminal.err(canaries.isEmpty
-                ? "serin simulate: the files hold no Canary; give one with -f (for example: -f examples/canary/web-canary.yaml)"
-                : "serin simulate: the files hold \(canaries.count) Canaries (\(Self.names(canaries))); name one")
-            throw ExitCode(1)
+        let candidates = name.map { name in
+            canaries.filter { name.contains("/") ? $0.1.name.description == name : $0.1.name.name == name }
+        } ?? canaries
+        if candidates.count == 1 { return candidates[0] }
+        if let name, candidates.isEmpty {
+            Terminal.err("serin simulate: no Canary named \(name) in the files; they hold: \(Self.listed(canaries))")
+        } else if canaries.isEmpty {
+            Terminal.err("serin simulate: the files hold no Canary; give one with -f (for example: -f examples/canary/web-canary.yaml)")
+        } else {
+            let which = name.map { "\(candidates.count) Canaries in the files are named \($0)" } ?? "the files hold \(candidates.count) Canaries"
+            Terminal.err("serin simulate: \(which): \(Self.listed(candidates)); \(Self.howToPick(candidates))")
         }
-        return canaries[0]
+        throw ExitCode(1)
     }
 
-    static func names(_ canaries: [CanarySpec]) -> String {
-        canaries.isEmpty ? "none" : canaries.map(\.name.name).joined(separator: ", ")
+    /// `shop/web (shop.yaml:1:1), default/web (web-canary.yaml:28:1)`, or `none`.
+    static func listed(_ canaries: [(LocatedResource, CanarySpec)]) -> String {
+        canaries.isEmpty ? "none" : canaries.map { "\($0.1.name) (\($0.0.location))" }.joined(separator: ", ")
+    }
+
+    /// Name one as NAMESPACE/NAME; where two share that too, only their files tell them apart.
+    static func howToPick(_ candidates: [(LocatedResource, CanarySpec)]) -> String {
+        let names = candidates.map(\.1.name)
+        let byName = "name one as NAMESPACE/NAME (for example: serin simulate -f ... \(names[0]))"
+        guard Set(names).count == names.count else {
+            let byFile = "give only the file of the one to simulate with -f (for example: serin simulate -f \(candidates[0].0.location.file))"
+            return Set(names).count == 1 ? "they share their namespace and name, so \(byFile)" : "\(byName); where two share both, \(byFile)"
+        }
+        return byName
     }
 
     static func describe(_ summary: RolloutSimulation.Summary, of spec: CanarySpec) -> String {
@@ -193,6 +216,9 @@ struct SimulateCommand: ParsableCommand {
                     ? ", \(summary.rolledBackUndecided) of them undecided: not enough traffic to decide before the deadline" : ""),
             "  undecided:   \(share(summary.undecided)), still running after a day",
         ]
+        // Said before the numbers they shaped.
+        let left = (summary.notSimulated ?? []).map { "  not simulated: metric \($0.metric): \($0.reason)" }
+        lines.insert(contentsOf: left, at: 1)
         if let times = summary.secondsToDecision {
             lines.append("  time to decision: median \(Self.duration(times.p50)), 90th percentile \(Self.duration(times.p90))")
         }

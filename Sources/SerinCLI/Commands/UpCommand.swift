@@ -38,7 +38,7 @@ struct UpCommand: AsyncParsableCommand {
     var state: String = ".serin/state.sqlite"
 
     @Option(help: ArgumentHelp(
-        "Read the built-in metrics from this Prometheus (Istio's istio_requests_total and istio_request_duration_milliseconds) instead of the gateway's own counters.",
+        "Read the built-in metrics from this Prometheus (Istio's istio_requests_total and istio_request_duration_milliseconds) instead of the gateway's own counters: http:// or https://, with a path prefix if it has one.",
         valueName: "url"
     ))
     var prometheus: String?
@@ -66,9 +66,7 @@ struct UpCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        if let prometheus, !prometheus.hasPrefix("http://") {
-            throw ValidationError("--prometheus takes http://HOST:PORT, got \"\(prometheus)\"")
-        }
+        if let prometheus, let problem = PrometheusAddress.problem(with: prometheus) { throw ValidationError("--prometheus: \(problem)") }
     }
 
     func run() async throws {
@@ -88,9 +86,11 @@ struct UpCommand: AsyncParsableCommand {
                 + "or serve the mesh with --mesh HOST:PORT")
             throw ExitCode(1)
         }
+        // Refused before it says it serves anything.
+        let access = try serving.adminAccessOrExit(reporter: reporter)
         logger.info("serin up: serving \(set.contents)\(skipped)")
         let runtime = try await serving.startOrExit(
-            resources: set.resources, controller: .init(
+            resources: set.resources, access: access, controller: .init(
                 statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
                 retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
             label: "serin up", logger: logger, reporter: reporter

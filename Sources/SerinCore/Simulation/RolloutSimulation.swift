@@ -1,6 +1,7 @@
 /// A Canary's rollout run over synthetic traffic on a simulated clock: the real state machine and judge, every
 /// analysis answered from `SimulatedTraffic`, webhooks passing, workloads ready and `pause: promote` steps promoted at once. Thousands of releases a
-/// minute, so a schedule and its thresholds can be tried before they meet a real release.
+/// minute, so a schedule and its thresholds can be tried before they meet a real release. A MetricTemplate's metric
+/// has no synthetic value and is left out of the checks (`notSimulated` says which and why).
 public struct RolloutSimulation: Sendable {
     /// How one simulated release ended.
     public struct Outcome: Sendable, Equatable {
@@ -32,7 +33,7 @@ public struct RolloutSimulation: Sendable {
     public func run(seed: UInt64) throws(CanarySpecError) -> Outcome {
         var generator = SplitMix64(seed: seed)
         let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
-        var rollout = try Rollout(spec: spec, stable: spec.stable ?? Destination(host: "stable"))
+        var rollout = try Rollout(spec: simulatedSpec, stable: spec.stable ?? Destination(host: "stable"))
         var now = start
         var analyses = 0
         var queue = rollout.start(now: now).actions
@@ -80,11 +81,36 @@ public struct RolloutSimulation: Sendable {
     public func run(trials: Int, seed: UInt64) throws(CanarySpecError) -> Summary {
         var outcomes: [Outcome] = []
         for trial in 0..<trials { outcomes.append(try run(seed: seed &+ UInt64(trial))) }
-        return Summary(outcomes)
+        var summary = Summary(outcomes)
+        summary.notSimulated = notSimulated.isEmpty ? nil : notSimulated
+        return summary
+    }
+
+    /// The metrics the simulation leaves out, each with why: a MetricTemplate's query runs on its Prometheus, against
+    /// series synthetic traffic does not make, so it has no value here. Judged as "no values found" it would hold
+    /// every step until the deadline rolled the release back, whatever the traffic; left out, the other checks decide.
+    public var notSimulated: [Summary.NotSimulated] {
+        spec.analysis.metrics.compactMap { metric in
+            guard case .custom(let template) = metric.kind else { return nil }
+            return .init(
+                metric: metric.name, template: template,
+                reason: "MetricTemplate \(template)'s query runs on Prometheus, and synthetic traffic gives it no value: "
+                    + "the simulated checks leave it out, as if it always passed")
+        }
+    }
+
+    /// The spec the releases run: the Canary's own, without the metrics no synthetic traffic answers.
+    var simulatedSpec: CanarySpec {
+        var simulated = spec
+        simulated.analysis.metrics.removeAll { metric in
+            if case .custom = metric.kind { return true }
+            return false
+        }
+        return simulated
     }
 
     /// Each check's reading over its own window ending `elapsed` after the start, at the request's weight; custom
-    /// queries have no simulated value.
+    /// queries have no simulated value (and are not asked for: `simulatedSpec` leaves them out).
     func samples(for request: AnalysisRequest, at elapsed: Duration, using generator: inout SplitMix64) -> AnalysisSamples {
         var samples = AnalysisSamples()
         // Checks over the same window read the same requests, as they would from one gateway or Prometheus.
@@ -117,6 +143,17 @@ extension RolloutSimulation {
         public var rolledBackUndecided: Int
         /// Seconds from start to promotion or rollback, over the releases that finished.
         public var secondsToDecision: Percentiles?
+        /// The Canary's metrics the releases were run without, and why; nil when every metric was simulated.
+        public var notSimulated: [NotSimulated]?
+
+        /// A metric left out of the simulated checks.
+        public struct NotSimulated: Sendable, Equatable, Codable {
+            /// The metric's name in the Canary.
+            public var metric: String
+            /// The MetricTemplate its `templateRef` names.
+            public var template: String
+            public var reason: String
+        }
 
         public struct Percentiles: Sendable, Equatable, Codable {
             public var p50: Double

@@ -97,10 +97,8 @@ extension ManifestDecoder {
     /// A Prometheus server's URL: `http://` or `https://`, with a path prefix if it has one.
     private static func prometheusAddress(_ field: Field, reader: DocumentReader) -> String? {
         guard let address = reader.string(field) else { return nil }
-        guard let scheme = ["http://", "https://"].first(where: address.hasPrefix), address.count > scheme.count else {
-            reader.error(
-                "\(field.path): expected an http:// or https:// URL like http://127.0.0.1:9090, got \"\(address)\"", at: field.node
-            )
+        if let problem = PrometheusAddress.problem(with: address) {
+            reader.error("\(field.path): \(problem)", at: field.node)
             return nil
         }
         return address

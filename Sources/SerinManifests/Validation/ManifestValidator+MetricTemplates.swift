@@ -1,6 +1,12 @@
 import SerinCore
 
 extension ManifestValidator {
+    /// `metricTemplateReferences` for some Canaries alone (the one `serin simulate` runs), looked up among
+    /// `resources`, without the checks that need the routes.
+    public static func metricTemplateReferences(of canaries: [LocatedResource], among resources: [LocatedResource]) -> [Diagnostic] {
+        metricTemplateReferences(in: canaries, context: ValidationContext(resources: resources))
+    }
+
     /// Each custom metric's templateRef names a MetricTemplate, and sets every `{{ variables.NAME }}` its
     /// query uses: a variable left unset would fail every check of the rollout, not the manifest.
     static func metricTemplateReferences(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
