@@ -4,6 +4,9 @@ import SerinController
 import SerinCore
 import SerinServer
 import SerinEmbedded
+import SerinGateway
+import SerinListener
+import SerinManifests
 import SerinTesting
 import Testing
 
@@ -176,5 +179,72 @@ struct DashboardBrowserTests {
             throw error
         }
         await browser.stop()
+    }
+
+    /// The dashboard in the browser on a runtime serving `sources` (the seed's, pointed at a live v1) with a controller.
+    static func withDashboard(
+        _ sources: (_ v1: Int) -> [ManifestSource], _ body: (HeadlessChromium, GatewayRuntime) async throws -> Void
+    ) async throws {
+        let browser = try await HeadlessChromium.start(group: MultiThreadedEventLoopGroup.singleton)
+        let backends = TestBackends(threads: 2)
+        let outcome: Result<Void, any Error>
+        do {
+            let v1 = try await backends.start("v1")
+            let decoded = SeedManifests.resources(sources(v1.port))
+            #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+            let runtime = try await GatewayRuntime.start(
+                resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
+                controller: .init(statePath: try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path,
+                                  tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
+            try await browser.page.navigate(to: runtime.adminURL + "/")
+            do { outcome = .success(try await body(browser, runtime)) } catch { outcome = .failure(error) }
+            await runtime.shutdown()
+            await v1.close()
+        } catch {
+            outcome = .failure(error)
+        }
+        await browser.stop()
+        await backends.shutdown()
+        try outcome.get()
+    }
+
+    /// The page's answer to `script`, once `condition` holds of it or after 30 s.
+    static func read(_ browser: HeadlessChromium, _ script: String, until condition: (String) -> Bool) async -> String {
+        var text = ""
+        _ = await eventually(.seconds(30)) {
+            text = (try? await browser.page.evaluate(script, as: String.self)) ?? ""
+            return condition(text)
+        }
+        return text
+    }
+
+    @Test("weights the router refuses are marked refused on the bar: the routes do not carry them")
+    func refusedWeights() async throws {
+        // No ServiceEntry for v2: web-v2-service is a Service with no endpoints, so every step's weights are refused.
+        try await Self.withDashboard({ v1 in
+            SeedManifests.dropping(serviceEntry: "web-v2-service", from: SeedManifests.sources(v1: v1, v2: 9))
+                + [SeedManifests.canary(interval: "1s", threshold: 50, stepWeights: [20, 50], progressDeadline: "5m")]
+        }) { browser, _ in
+            let bar = await Self.read(browser, """
+                (() => {
+                  const bar = document.querySelector('[data-canary="web"] [data-weights]');
+                  return bar ? bar.dataset.weightsRefused + " " + bar.querySelector('[data-canary-bar]').textContent : "";
+                })()
+                """) { $0 == "true canary 20% (refused)" }
+            #expect(bar == "true canary 20% (refused)")
+        }
+    }
+
+    @Test("a Canary refused at start has its card, saying why")
+    func refusedCanary() async throws {
+        // The canary named is the version that serves everything now: nothing to release.
+        try await Self.withDashboard({ v1 in
+            SeedManifests.sources(v1: v1, v2: 9) + [SeedManifests.canary(canaryHost: "web-v1-service", stableHost: nil)]
+        }) { browser, _ in
+            let message = await Self.read(browser, """
+                (() => document.querySelector('[data-canary="web"] [data-message]')?.textContent ?? "")()
+                """) { !$0.isEmpty }
+            #expect(message.hasPrefix("refused: spec.canary web-v1-service:80 is the version that serves now"), "\(message)")
+        }
     }
 }
