@@ -22,7 +22,7 @@ struct RouteCommand: AsyncParsableCommand {
 
             Examples:
               serin route -f examples/seed --host example.com
-              serin route --host example.com --header x-canary=insider     (the running serin up)
+              serin route --host example.com --header x-canary=insider   (asks serin up)
             """
     )
 
