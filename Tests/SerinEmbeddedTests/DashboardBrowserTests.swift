@@ -235,7 +235,7 @@ struct DashboardBrowserTests {
         }
     }
 
-    @Test("a Canary refused at start has its card, saying why")
+    @Test("a Canary refused at start has its card, saying why; a plain canary's card shows none of the strategies' rows")
     func refusedCanary() async throws {
         // The canary named is the version that serves everything now: nothing to release.
         try await Self.withDashboard({ v1 in
@@ -245,6 +245,12 @@ struct DashboardBrowserTests {
                 (() => document.querySelector('[data-canary="web"] [data-message]')?.textContent ?? "")()
                 """) { !$0.isEmpty }
             #expect(message.hasPrefix("refused: spec.canary web-v1-service:80 is the version that serves now"), "\(message)")
+            // A plain canary shows none of the strategies' rows (they are hidden, and their layout must not show them).
+            let shown = await Self.read(browser, """
+                (() => [...document.querySelectorAll('[data-canary="web"] :is([data-ab], [data-mirror], [data-load], [data-sticky])')]
+                  .filter((row) => getComputedStyle(row).display !== "none").map((row) => row.textContent).join(" | "))()
+                """) { $0.isEmpty }
+            #expect(shown.isEmpty, "rows shown for a plain canary: \(shown)")
         }
     }
 }
