@@ -708,6 +708,38 @@ struct CanaryDecodingTests {
         #expect(spec == nil)
     }
 
+    @Test("an A/B match entry that would not narrow the match is an error, never a cutover: a mistyped or unknown field, no condition, only sourceLabels", arguments: [
+        ("[{header: {x-canary: {exact: insider}}}]", [
+            "test.yaml:11:14: error: spec.analysis.match[0].header is not supported by Serin yet",
+            "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
+                + "queryParams...): every request would match it and reach the canary",
+        ]),
+        ("[{headers: {x-canary: {exacct: insider}}}]", ["test.yaml:11:35: error: spec.analysis.match[0].headers.x-canary.exacct is not supported by Serin yet"]),
+        ("[{}]", [
+            "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
+                + "queryParams...): every request would match it and reach the canary",
+        ]),
+        ("[{headers: {}}]", [
+            "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
+                + "queryParams...): every request would match it and reach the canary",
+        ]),
+        ("[{sourceLabels: {app: frontend}}]", [
+            "test.yaml:11:14: warning: spec.analysis.match[0].sourceLabels is not applied by the embedded gateway yet",
+            "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
+                + "queryParams...); sourceLabels and sourceNamespace are not applied: every request would match it and reach the canary",
+        ]),
+    ])
+    func abMatchMustNarrow(match: String, expected: [String]) {
+        let yaml = Self.minimal.replacingOccurrences(of: "    stepWeight: 10\n    maxWeight: 50", with: "    iterations: 10\n    match: \(match)")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(spec == nil)
+        #expect(messages == expected)
+        // The same entries with a real condition beside them decode: presence of a header is one.
+        let (fixed, fixedMessages) = decodeCanary(Self.minimal.replacingOccurrences(
+            of: "    stepWeight: 10\n    maxWeight: 50", with: "    iterations: 10\n    match: [{headers: {x-canary: {}}}]"))
+        #expect(fixed?.analysis.match.first?.headers["x-canary"] == .present, "\(fixedMessages)")
+    }
+
     @Test("a Deployment target needs a service port and takes no stable or canary")
     func deploymentTargetShape() {
         let yaml = Self.minimal.replacingOccurrences(of: "{name: web-virtualservice}", with: "{kind: Deployment, name: web}")

@@ -33,4 +33,10 @@ public struct RequestMatch: Hashable, Sendable, Codable {
         self.gateways = gateways
         self.port = port
     }
+
+    /// Whether some condition narrows this entry: without one (only a name, or `ignoreUriCase`), every request matches.
+    public var narrows: Bool {
+        uri != nil || scheme != nil || method != nil || authority != nil || !headers.isEmpty || !withoutHeaders.isEmpty
+            || !queryParams.isEmpty || !gateways.isEmpty || port != nil
+    }
 }

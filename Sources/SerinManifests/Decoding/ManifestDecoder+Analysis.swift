@@ -107,12 +107,32 @@ extension ManifestDecoder {
                 at: field.node)
             return nil
         }
-        guard let matches = reader.list(field, each: { requestMatch($0, namespace: namespace, reader: reader) }) else { return nil }
+        // A condition Serin does not read would not narrow the match: every request would reach the canary. So here a
+        // field Serin does not know is an error, not the warning it is in a VirtualService.
+        let strict = reader.unknownFieldsAreErrors
+        reader.unknownFieldsAreErrors = true
+        let decoded = reader.list(field, each: { requestMatch($0, namespace: namespace, reader: reader) })
+        reader.unknownFieldsAreErrors = strict
+        guard let matches = decoded, let entries = reader.list(field) else { return nil }
         guard !matches.isEmpty else {
             reader.error("\(field.path) is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)", at: field.node)
             return nil
         }
+        for (match, entry) in zip(matches, entries) where !match.narrows {
+            reader.error(
+                "\(entry.path) has no condition Serin applies (uri, method, authority, headers, withoutHeaders, queryParams...)"
+                    + (hasKey(entry, ["sourceLabels", "sourceNamespace"]) ? "; sourceLabels and sourceNamespace are not applied" : "")
+                    + ": every request would match it and reach the canary",
+                at: entry.node)
+            return nil
+        }
         return matches
+    }
+
+    /// Whether `field` is a mapping holding one of `keys`.
+    private static func hasKey(_ field: Field, _ keys: Set<String>) -> Bool {
+        guard case .mapping(let mapping) = field.node else { return false }
+        return mapping.contains { key, _ in key.string.map(keys.contains) ?? false }
     }
 
     /// `stickiness: {header: NAME}` or `{cookie: NAME}`: exactly one, named by an HTTP token. A header name is
