@@ -5,19 +5,20 @@ extension Rollout {
     /// gate to the next step, or, at the last step, through the confirm-promotion gate to promotion).
     /// During a gradual promotion (`stepWeightPromotion`) it takes the remaining steps at once.
     public mutating func promote(now: RolloutInstant) -> RolloutOutcome {
-        if status.phase == .promoting, status.stage == .promotionSteps {
-            var actions: [RolloutAction] = []
+        var actions: [RolloutAction] = []
+        // Paused by a person, promote un-pauses as it would resume, then does what it does from there.
+        let pausedFrom = status.phase == .paused ? status.pausedFrom : nil
+        if (status.phase == .promoting || pausedFrom == .promoting), status.stage == .promotionSteps {
+            unpause(now: now, into: &actions)
             record(.normal, "serin promote: the remaining promotion steps are taken at once", now: now, into: &actions)
             stepPromotion(now: now, by: 100, into: &actions)
             return .accepted(actions)
         }
-        guard status.phase == .progressing || (status.phase == .paused && status.pausedFrom == .progressing) else {
+        guard status.phase == .progressing || pausedFrom == .progressing else {
             return .rejected(.commandNotAllowed(.promote, phase: status.phase))
         }
-        var actions: [RolloutAction] = []
-        if status.phase == .progressing, status.stage == .analysis, let step = status.stepIndex,
-            spec.analysis.schedule.pause(atStep: step) == .promote
-        {
+        if status.stage == .analysis, let step = status.stepIndex, spec.analysis.schedule.pause(atStep: step) == .promote {
+            unpause(now: now, into: &actions)
             // An analysis or rollout hook in flight is for a step that is over: its answer is refused as stale.
             status.pending = nil
             markProgress(now: now)
@@ -57,6 +58,14 @@ extension Rollout {
         transition(to: .paused, now: now, into: &actions)
         record(.normal, "paused at canary weight \(status.canaryWeight)%", now: now, into: &actions)
         return .accepted(actions)
+    }
+
+    /// Back to the phase a person's pause held, without a word of its own: the command that un-pauses says what it does.
+    private mutating func unpause(now: RolloutInstant, into actions: inout [RolloutAction]) {
+        guard status.phase == .paused, let phase = status.pausedFrom else { return }
+        status.pausedFrom = nil
+        status.lastProgressAt = now
+        transition(to: phase, now: now, into: &actions)
     }
 
     /// `resume`: return to the phase the rollout paused from. The progress deadline starts afresh, an

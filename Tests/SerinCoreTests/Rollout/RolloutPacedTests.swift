@@ -106,6 +106,20 @@ struct RolloutPacedTests {
         #expect(driver.rollout.status.phase == .succeeded)
     }
 
+    @Test("paused by a person at a promote pause, serin promote still releases only that pause: it un-pauses and moves to the next step")
+    func pausedPromotePauseReleasesToNextStep() throws {
+        var driver = Driver(try Self.rollout([.init(weight: 10, pause: .promote), .init(weight: 50), .init(weight: 80)]))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.isWaitingForPromote)
+        #expect(driver.send { $0.pause(now: t(100)) }.rejection == nil)
+        #expect(driver.send { $0.promote(now: t(110)) }.rejection == nil)
+        #expect(driver.log.canaryWeights == [0, 10, 50], "the next step, not all at once")
+        #expect(driver.rollout.status.phase == .progressing)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 80)
+    }
+
     @Test("serin promote at a step without a promote pause still promotes at once")
     func promoteElsewherePromotes() throws {
         var driver = Driver(try Self.rollout([Self.tenMinutes, Self.untilPromote]))

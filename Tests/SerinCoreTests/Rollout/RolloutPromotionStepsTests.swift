@@ -94,6 +94,13 @@ struct RolloutPromotionStepsTests {
         #expect(pause.send { $0.resume(now: t(600)) }.rejection == nil)
         #expect(pause.log.canaryWeights.last == 90, "resumed: the next step at once")
         #expect(pause.rollout.status.phase == .promoting)
+
+        // Paused during the steps, promote takes the rest at once too (it was refused as "already promoting").
+        var pausedThenPromoted = try Self.promoted()
+        #expect(pausedThenPromoted.send { $0.pause(now: t(65)) }.rejection == nil)
+        #expect(pausedThenPromoted.send { $0.promote(now: t(70)) }.rejection == nil)
+        #expect(pausedThenPromoted.log.canaryWeights.last == 100)
+        #expect(pausedThenPromoted.rollout.status.phase == .succeeded)
     }
 
     @Test("a controller restarted during the promotion steps reapplies the weight and goes on from where it was")
