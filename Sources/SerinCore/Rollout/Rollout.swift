@@ -63,9 +63,17 @@ public struct Rollout: Hashable, Sendable {
             mirror: isAnalysingSteps ? spec.analysis.mirror : nil, affinity: affinity)
     }
 
-    /// Whether matching requests reach the canary now (A/B testing): from the first iteration until promotion or
+    /// Whether matching requests reach the canary now (A/B testing): from the first iteration until the canary takes
+    /// everyone (through a gradual promotion's steps, so the cohort tested never goes back to stable) or a
     /// rollback, paused or not.
-    var isAnalysingABTest: Bool { spec.analysis.isABTesting && isAnalysingSteps }
+    var isAnalysingABTest: Bool { spec.analysis.isABTesting && (isAnalysingSteps || isPromotingInSteps) }
+
+    /// Whether the weight is rising by `stepWeightPromotion`'s steps towards 100%, paused or not (the split at 100%
+    /// is the last of them, and leaves nothing for an A/B route to add).
+    var isPromotingInSteps: Bool {
+        let promoting = status.phase == .promoting || (status.phase == .paused && status.pausedFrom == .promoting)
+        return promoting && status.stage == .promotionSteps && status.canaryWeight < 100
+    }
 
     /// Whether the steps are under analysis: from the first step until promotion or rollback, paused or not —
     /// while A/B testing's route, blue/green's mirror and the sticky canary's pinning cookies stand.

@@ -10,10 +10,11 @@ struct RolloutABTestingTests {
     static let insider = RequestMatch(headers: ["x-canary": .exact("insider")])
     static let cookie = RequestMatch(headers: ["cookie": .regex(try! RegexPattern("^(.*?;)?(canary=always)(;.*)?$"))])
 
-    static func rollout(iterations: Int = 3, threshold: Int = 2, webhooks: [WebhookSpec] = []) throws -> Rollout {
+    static func rollout(iterations: Int = 3, threshold: Int = 2, webhooks: [WebhookSpec] = [], promotionStep: Int? = nil) throws -> Rollout {
         var spec = try Fixture.spec(threshold: threshold, webhooks: webhooks)
         spec.analysis.schedule = try WeightSchedule(iterations: iterations)
         spec.analysis.match = [insider, cookie]
+        spec.analysis.stepWeightPromotion = promotionStep
         return try Rollout(spec: spec)
     }
 
@@ -39,6 +40,24 @@ struct RolloutABTestingTests {
         #expect(driver.log.messages.contains(
             "web: iteration 1/3: requests matching header x-canary = insider or header cookie ~ ^(.*?;)?(canary=always)(;.*)?$ reach canary web-v2-service, all others stable"))
         #expect(driver.log.messages.contains("web: all 3 iterations passed, promoting canary web-v2-service to 100%"))
+    }
+
+    @Test("with stepWeightPromotion the match route stays through the promotion's steps: the cohort tested never goes back to stable")
+    func matchThroughPromotionSteps() throws {
+        var driver = Driver(try Self.rollout(iterations: 2, promotionStep: 40))
+        driver.start(0)
+        for _ in 1...2 { try driver.completeInterval(with: .pass) }
+        #expect(driver.rollout.status.stage == .promotionSteps)
+        var at = 60
+        while driver.rollout.status.phase == .promoting, let due = driver.rollout.nextWakeUp {
+            at = Int(due.sinceEpoch.components.seconds)
+            driver.tick(at)
+        }
+        #expect(driver.rollout.status.phase == .succeeded)
+        let splits = Self.splits(driver.log)
+        #expect(splits.map(\.canaryWeight) == [0, 0, 40, 80, 100])
+        // The match stands at 40% and 80%, and goes with the last step.
+        #expect(splits.map(\.canaryMatch.count) == [0, 2, 2, 2, 0])
     }
 
     @Test("a rollback takes the match away and leaves all traffic on stable")
