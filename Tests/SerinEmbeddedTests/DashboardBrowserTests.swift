@@ -121,6 +121,11 @@ struct DashboardBrowserTests {
                 ($0.canaryWeight ?? 0) >= 20 && $0.paths >= 6 && $0.thresholds >= 2 && $0.verdictMarks >= 6 && $0.connection == "live"
             }
             #expect(later.events >= 4)
+            // A check's numbers carry their unit: p99 in ms, success rate in %.
+            let verdictLines = try await browser.page.evaluate(
+                "[...document.querySelectorAll('[data-canary=\"web\"] [data-verdicts] li')].map((li) => li.textContent).join(\"\\n\")",
+                as: String.self)
+            #expect(verdictLines.contains(" ms, stable ") && verdictLines.contains("%, stable "), "\(verdictLines)")
             let status = try #require(await harness.controller.status(of: harness.name))
             #expect(status.phase == .progressing, "the rollout ended before the test could abort it")
             try Self.saveScreenshot(try await browser.page.screenshot(), named: "dashboard.png", updatingDocs: true)
