@@ -81,6 +81,8 @@ extension Rollout {
         record(.normal, "resumed at canary weight \(status.canaryWeight)%", now: now, into: &actions)
         if status.stage == .analysis {
             status.nextCheckAt = now + spec.analysis.interval
+            // A paced step's hold is what the rollout waits for still: said again, not left behind "resumed".
+            if let hold = pauseHolding(now: now), status.holdReason == hold.reason { record(.normal, hold.reason, now: now, into: &actions) }
         } else {
             enter(status.stage, now: now, into: &actions)
         }

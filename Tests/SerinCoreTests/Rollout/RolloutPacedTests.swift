@@ -38,6 +38,18 @@ struct RolloutPacedTests {
         #expect(driver.log.canaryWeights == [0, 25, 50])
     }
 
+    @Test("resumed during a timed pause, the status says the pause again, not 'resumed', until the step ends")
+    func resumeSaysThePause() throws {
+        var driver = Driver(try Self.rollout([Self.tenMinutes, .init(weight: 50)]))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.message == "web: paused at 25% until 00:10:00 UTC (step 1/2 holds 10m)")
+        driver.send { $0.pause(now: t(100)) }
+        driver.send { $0.resume(now: t(110)) }
+        #expect(driver.log.messages.suffix(2) == ["web: resumed at canary weight 25%", "web: paused at 25% until 00:10:00 UTC (step 1/2 holds 10m)"])
+        #expect(driver.rollout.status.message == "web: paused at 25% until 00:10:00 UTC (step 1/2 holds 10m)")
+    }
+
     @Test("a timed pause's end wakes the rollout between intervals")
     func pauseEndWakes() throws {
         var driver = Driver(try Self.rollout([Self.tenMinutes, .init(weight: 50)], interval: .seconds(90)))
