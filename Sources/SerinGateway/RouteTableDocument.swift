@@ -33,6 +33,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         public var name: String?
         public var matches: [String]
         public var destinations: [DestinationDocument]
+        /// The copy the route sends (`mirror`): `50% to web-v2-service:80`, its answers discarded; absent without one.
+        public var mirror: String?
     }
 
     /// One weighted destination and the endpoints it resolved to.
@@ -81,6 +83,9 @@ extension RouteTableDocument.RouteDocument {
                     weight: route.targets.count == 1 ? 100 : target.weight, cluster: target.cluster.name,
                     endpoints: target.cluster.endpoints.map { "\($0.address):\($0.port)" }
                 )
+            },
+            mirror: route.policy.mirror.map { mirror in
+                "\(RouteExplanation.percent(mirror.percentage)) to \(mirror.destination.host)" + (mirror.destination.port.map { ":\($0)" } ?? "")
             }
         )
     }

@@ -327,6 +327,19 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test("/config shows a route's mirror: the share copied and where")
+    func mirrorInConfig() throws {
+        let table = try Self.table(routes: """
+              - route: [{destination: {host: web-v1-service}}]
+                mirror: {host: web-v2-service, port: {number: 80}}
+                mirrorPercentage: {value: 25}
+            """, services: ["web-v1-service": [9], "web-v2-service": [9]])
+        let route = try #require(RouteTableDocument(table, generation: 1).listeners.first?.virtualHosts.first?.routes.first)
+        #expect(route.mirror == "25% to web-v2-service:80")
+        let plain = try Self.table(routes: "  - route: [{destination: {host: web-v1-service}}]", services: ["web-v1-service": [9]])
+        #expect(RouteTableDocument(plain, generation: 1).listeners.first?.virtualHosts.first?.routes.first?.mirror == nil)
+    }
+
     @Test("mirrored copies are counted apart: request_kind=\"mirror\" in /metrics, never in the mirror host's live traffic")
     func mirrorCountedApart() async throws {
         let backends = TestBackends()
