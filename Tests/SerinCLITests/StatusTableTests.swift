@@ -42,6 +42,14 @@ struct StatusTableTests {
         #expect(row.contains("\(status.stableWeight)/\(status.canaryWeight) by header x-user-id"), "\(row)")
     }
 
+    @Test("a promote that released a pause: promote step says so, not 'promoting', since the rollout goes on progressing")
+    func promoteThatReleasedAPause() {
+        #expect(RolloutCommand.promote.said(phase: "Progressing") == "pause released")
+        #expect(RolloutCommand.promote.said(phase: "Promoting") == "promoting")
+        #expect(RolloutCommand.promote.said(phase: "Succeeded") == "promoting")
+        #expect(RolloutCommand.pause.said(phase: "Paused") == "paused")
+    }
+
     @Test("weights the router refused read as such beside the split: the routes do not carry them")
     func refusedWeights() throws {
         var status = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(name: "web")), measurements: [])

@@ -101,7 +101,7 @@ struct CanaryActionCommand: ParsableArguments {
     func perform(_ command: RolloutCommand) async throws {
         guard let cluster = try endpoint.clusterCanaries() else {
             let status = try await endpoint.server.client.decode(CanaryStatus.self, .POST, "/canaries/\(name)/\(command.rawValue)")
-            Terminal.out("canary/\(status.name) \(command.pastTense): \(status.phase), \(status.stableWeight)/\(status.canaryWeight)")
+            Terminal.out("canary/\(status.name) \(command.said(phase: status.phase.rawValue)): \(status.phase), \(status.stableWeight)/\(status.canaryWeight)")
             if let message = status.message { Terminal.out("  \(message)") }
             return
         }
@@ -111,7 +111,8 @@ struct CanaryActionCommand: ParsableArguments {
             throw ExitCode(1)
         }
         let weights = answer.canaryWeight.map { ", \(100 - $0)/\($0)" } ?? ""
-        Terminal.out("canary/\(name) \(command.pastTense): \(answer.phase ?? status?.phase.rawValue ?? "?")\(weights)")
+        let phase = answer.phase ?? status?.phase.rawValue
+        Terminal.out("canary/\(name) \(command.said(phase: phase)): \(phase ?? "?")\(weights)")
         if !answer.message.isEmpty { Terminal.out("  \(answer.message)") }
     }
 }
@@ -208,6 +209,12 @@ struct HistoryCommand: AsyncParsableCommand {
 }
 
 extension RolloutCommand {
+    /// What the command did, as the line after it says: a promote that left the rollout progressing released a
+    /// `pause: promote` step (it is not promoting).
+    func said(phase: String?) -> String {
+        self == .promote && phase == RolloutPhase.progressing.rawValue ? "pause released" : pastTense
+    }
+
     var pastTense: String {
         switch self {
         case .start: return "started"
