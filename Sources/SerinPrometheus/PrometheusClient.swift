@@ -43,7 +43,7 @@ public struct PrometheusClient: PrometheusQuerying {
     /// Runs `promql` as an instant query (GET `/api/v1/query`) at `time`, or at the server's current time.
     public func query(_ promql: String, at time: Double?) async -> PrometheusQueryResult {
         guard let endpoint else { return .failed(badAddress) }
-        let url = endpoint.url("/api/v1/query?query=" + PrometheusAddress.percentEncoded(promql) + (time.map { "&time=\($0)" } ?? ""))
+        let url = endpoint.url("/api/v1/query?query=" + URLQuery.encoded(promql) + (time.map { "&time=\($0)" } ?? ""))
         switch await get(url, endpoint: endpoint) {
         case .failure(let error):
             return .failed(error.message)

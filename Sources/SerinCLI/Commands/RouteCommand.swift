@@ -89,7 +89,7 @@ struct RouteCommand: AsyncParsableCommand {
     /// The running Serin's answer, from its live routing table.
     func live() async throws -> RouteAnswer {
         let client = server.client
-        let path = "/route?" + Self.query(question.queryItems)
+        let path = "/route?" + URLQuery.string(question.queryItems)
         let response: AdminClient.Response
         do {
             response = try await client.send(.GET, path)
@@ -108,13 +108,5 @@ struct RouteCommand: AsyncParsableCommand {
             Terminal.err(client.failure(response, path: path))
         }
         throw ExitCode(1)
-    }
-
-    /// `name=value&…`, every byte but the unreserved ones percent-encoded (`+` too, which some servers read as a space).
-    static func query(_ items: [(name: String, value: String)]) -> String {
-        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        return items.map { item in
-            "\(item.name)=\(item.value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? item.value)"
-        }.joined(separator: "&")
     }
 }

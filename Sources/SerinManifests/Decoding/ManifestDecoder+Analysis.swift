@@ -109,11 +109,12 @@ extension ManifestDecoder {
         }
         // A condition Serin does not read would not narrow the match: every request would reach the canary. So here a
         // field Serin does not know is an error, not the warning it is in a VirtualService.
+        guard let entries = reader.list(field) else { return nil }
         let strict = reader.unknownFieldsAreErrors
         reader.unknownFieldsAreErrors = true
-        let decoded = reader.list(field, each: { requestMatch($0, namespace: namespace, reader: reader) })
+        let matches = entries.compactMap { requestMatch($0, namespace: namespace, reader: reader) }
         reader.unknownFieldsAreErrors = strict
-        guard let matches = decoded, let entries = reader.list(field) else { return nil }
+        guard matches.count == entries.count else { return nil }
         guard !matches.isEmpty else {
             reader.error("\(field.path) is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)", at: field.node)
             return nil
