@@ -8,10 +8,14 @@ import Testing
 /// takes over when the leader stops (released at once) or dies (after the Lease expires).
 @Suite("Leader election against the API", .timeLimit(.minutes(2)))
 struct LeaderElectorTests {
-    static func elector(_ identity: String, _ api: any KubernetesAPI, leaseDuration: TimeInterval = 30) -> LeaderElector {
+    static func elector(
+        _ identity: String, _ api: any KubernetesAPI, leaseDuration: TimeInterval = 30, renewDeadline: TimeInterval? = nil
+    ) -> LeaderElector {
         LeaderElector(
             api: api,
-            election: LeaderElection(identity: identity, leaseDuration: leaseDuration, renewDeadline: leaseDuration * 0.75, retryPeriod: 0.1),
+            election: LeaderElection(
+                identity: identity, leaseDuration: leaseDuration, renewDeadline: renewDeadline ?? leaseDuration * 0.75, retryPeriod: 0.1
+            ),
             namespace: "serin-system", name: "serin-controller", logger: .discarding
         )
     }
@@ -41,9 +45,7 @@ struct LeaderElectorTests {
             }
             let leaderIsA = await a.isLeading
             #expect(leaderIsA != (await b.isLeading))
-            let lease = KubernetesAPIServer.ObjectKey(
-                groupVersion: "coordination.k8s.io/v1", resource: "leases", namespace: "serin-system", name: "serin-controller"
-            )
+            let lease = Self.lease
             #expect(server.object(lease)?["spec"]?["holderIdentity"] == .string(leaderIsA ? "serin-a" : "serin-b"))
 
             // The leader shuts down gracefully; the other takes over long before the 30 s Lease would expire.
@@ -74,9 +76,7 @@ struct LeaderElectorTests {
                 }
             }
             #expect(await eventually(.seconds(20)) { acting.withLockedValue { $0 } })
-            let lease = KubernetesAPIServer.ObjectKey(
-                groupVersion: "coordination.k8s.io/v1", resource: "leases", namespace: "serin-system", name: "serin-controller"
-            )
+            let lease = Self.lease
             #expect(server.object(lease)?["spec"]?["holderIdentity"] == "serin-a")
             // The next two calls fail: the release's first try at least (a renewal under way may take one).
             server.failNext(2, status: 503, reason: "ServiceUnavailable")
@@ -87,19 +87,20 @@ struct LeaderElectorTests {
     }
 
     /// Runs `elector` with a lead that says whether it acts, and when the elector stopped it (the moment it cancelled
-    /// the lead, not when a busy machine let the lead's task notice); returns once it leads.
+    /// the lead, not when a busy machine let the lead's task notice; wall-clock time, as a Lease's times are); returns
+    /// once it leads.
     static func leading(
         _ elector: LeaderElector
-    ) async -> (acting: NIOLockedValueBox<Bool>, stoppedAt: NIOLockedValueBox<ContinuousClock.Instant?>, task: Task<Void, Never>) {
+    ) async -> (acting: NIOLockedValueBox<Bool>, stoppedAt: NIOLockedValueBox<Date?>, task: Task<Void, Never>) {
         let acting = NIOLockedValueBox(false)
-        let stoppedAt = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+        let stoppedAt = NIOLockedValueBox<Date?>(nil)
         let task = Task {
             await elector.run {
                 acting.withLockedValue { $0 = true }
                 await withTaskCancellationHandler {
                     while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
                 } onCancel: {
-                    stoppedAt.withLockedValue { $0 = ContinuousClock.now }
+                    stoppedAt.withLockedValue { $0 = Date() }
                 }
                 acting.withLockedValue { $0 = false }
             }
@@ -120,23 +121,40 @@ struct LeaderElectorTests {
         }
     }
 
+    /// The Lease every elector here competes for.
+    static let lease = KubernetesAPIServer.ObjectKey(
+        groupVersion: "coordination.k8s.io/v1", resource: "leases", namespace: "serin-system", name: "serin-controller"
+    )
+
+    /// When the Lease the server holds runs out: the moment another replica may take over.
+    static func leaseExpiry(_ server: KubernetesAPIServer) throws -> Date {
+        let spec = try #require(server.object(lease)?["spec"])
+        #expect(spec["holderIdentity"] == "serin-a")
+        return try #require(LeaderElection.Lease(json: spec).expiry)
+    }
+
+    // The two tests below give the leader a renew deadline of 4 s in a Lease of 8 s: the 4 s between them (5 s of 15 by
+    // default) is what a machine's delays may take before a replica that stopped too late is caught. The bound checked
+    // is the one that matters: the Lease's expiry as the API server holds it, when another replica may take over.
+
     @Test("a leader whose renewal gets no answer at all stops acting at its renew deadline, before its Lease expires, and stops without waiting out its calls")
     func stopsWhenRenewalsHang() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
-            // Lease 4 s, renew deadline 3 s; the client would wait 30 s for an answer.
-            let (acting, stoppedAt, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 4))
-            // From now on no call is answered: the connection to the API server died without closing.
-            let silent = ContinuousClock.now
+            // The client would wait 30 s for an answer.
+            let (acting, stoppedAt, task) = await Self.leading(Self.elector("serin-a", api, leaseDuration: 8, renewDeadline: 4))
+            // From now on no call is answered (and none changes anything): the connection to the API server died
+            // without closing.
             server.hangNext(1_000)
-            #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
+            #expect(await eventually(.seconds(30)) { !acting.withLockedValue { $0 } })
             let stopped = try #require(stoppedAt.withLockedValue { $0 })
-            #expect(stopped - silent < .seconds(4), "stopped acting before the Lease could expire and another replica take over")
+            let expiry = try Self.leaseExpiry(server)
+            #expect(stopped < expiry, "stopped acting \(stopped.timeIntervalSince(expiry)) s after its Lease expired")
             // Stopping tries to hand the Lease back, for the renew deadline at most: a silent API server does not hold
             // up the shutdown (three tries of 30 s each before).
             let stopping = ContinuousClock.now
             task.cancel()
             await task.value
-            #expect(ContinuousClock.now - stopping < .seconds(10))
+            #expect(ContinuousClock.now - stopping < .seconds(12))
         }
     }
 
@@ -144,13 +162,13 @@ struct LeaderElectorTests {
     func stopsWhileACallIgnoresCancellation() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
             let deaf = DeafToCancellation(api)
-            // Lease 4 s, renew deadline 3 s; a deaf call takes 12 s whatever is cancelled.
-            let (acting, stoppedAt, task) = await Self.leading(Self.elector("serin-a", deaf, leaseDuration: 4))
-            let silent = ContinuousClock.now
+            // A deaf call takes 12 s whatever is cancelled, past the Lease's 8 s.
+            let (acting, stoppedAt, task) = await Self.leading(Self.elector("serin-a", deaf, leaseDuration: 8, renewDeadline: 4))
             deaf.deaf.withLockedValue { $0 = true }
-            #expect(await eventually(.seconds(20)) { !acting.withLockedValue { $0 } })
+            #expect(await eventually(.seconds(30)) { !acting.withLockedValue { $0 } })
             let stopped = try #require(stoppedAt.withLockedValue { $0 })
-            #expect(stopped - silent < .seconds(4), "stopped acting before the Lease could expire, not when the call came back")
+            let expiry = try Self.leaseExpiry(server)
+            #expect(stopped < expiry, "stopped acting \(stopped.timeIntervalSince(expiry)) s after its Lease expired, when the call came back")
             deaf.deaf.withLockedValue { $0 = false }
             task.cancel()
             await task.value
