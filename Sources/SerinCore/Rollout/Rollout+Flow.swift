@@ -235,7 +235,8 @@ extension Rollout {
         enter(.postRollout, now: now, into: &actions)
     }
 
-    /// Promoting ends in Succeeded, rolling back in Failed.
+    /// Promoting ends in Succeeded, rolling back in Failed; the last word of a failed rollout says why it rolled back
+    /// (the failed check, an abort), since it is the message `serin status` keeps showing.
     mutating func finish(now: RolloutInstant, into actions: inout [RolloutAction]) {
         let final: RolloutPhase = status.phase == .promoting ? .succeeded : .failed
         status.stage = .finished
@@ -246,7 +247,9 @@ extension Rollout {
         if final == .succeeded {
             record(.normal, "promotion completed", now: now, into: &actions)
         } else {
-            record(.warning, "rollout failed, all traffic on stable \(status.stable)", now: now, into: &actions)
+            let last = status.releaseLog?.last
+            let why = last?.outcome == .rolledBack ? last?.reason.map { ": \($0);" } ?? "," : ","
+            record(.warning, "rollout failed\(why) all traffic on stable \(status.stable)", now: now, into: &actions)
         }
         actions.append(.finished(final))
     }

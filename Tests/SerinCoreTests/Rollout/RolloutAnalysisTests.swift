@@ -51,14 +51,15 @@ struct RolloutAnalysisTests {
             let request = try #require(driver.log.analysisRequests.last)
             driver.send { $0.analysisCompleted(verdict: ThresholdJudge().judge(samples, for: request).verdict, now: t(at)) }
         }
+        let reason = "request-duration p99 812ms > 500ms (canary web-v2-service, 1m, 1,204 requests)"
         #expect(driver.log.events.suffix(3) == [
             RolloutEvent(instant: t(30), severity: .warning,
-                         message: "web: halt: request-duration p99 812ms > 500ms (canary web-v2-service, 1m, 1,204 requests) (1/2 failed checks)"),
-            RolloutEvent(instant: t(60), severity: .warning,
-                         message: "web: rolled back: request-duration p99 812ms > 500ms (canary web-v2-service, 1m, 1,204 requests) (2/2 failed checks)"),
-            RolloutEvent(instant: t(60), severity: .warning, message: "web: rollout failed, all traffic on stable web-v1-service"),
+                         message: "web: halt: \(reason) (1/2 failed checks)"),
+            RolloutEvent(instant: t(60), severity: .warning, message: "web: rolled back: \(reason) (2/2 failed checks)"),
+            RolloutEvent(instant: t(60), severity: .warning, message: "web: rollout failed: \(reason) (2/2 failed checks); all traffic on stable web-v1-service"),
         ])
-        #expect(driver.rollout.status.message == "web: rollout failed, all traffic on stable web-v1-service")
+        // The message status keeps showing says why it failed.
+        #expect(driver.rollout.status.message == "web: rollout failed: \(reason) (2/2 failed checks); all traffic on stable web-v1-service")
     }
 
     @Test("inconclusive holds the weight without counting a failure")

@@ -149,7 +149,7 @@ struct RolloutCommandTests {
         #expect(driver.log.canaryWeights == [0, 10, 50, 0])
         #expect(driver.log.events.suffix(2) == [
             RolloutEvent(instant: t(40), severity: .warning, message: "web: rolled back: abort requested"),
-            RolloutEvent(instant: t(40), severity: .warning, message: "web: rollout failed, all traffic on stable web-v1-service"),
+            RolloutEvent(instant: t(40), severity: .warning, message: "web: rollout failed: abort requested; all traffic on stable web-v1-service"),
         ])
     }
 
