@@ -160,9 +160,10 @@ public final class GatewayRuntime: Service, Sendable {
             // What the first table could not serve as stored is a refused split to its rollout, said and retried.
             for split in withheld { await controller?.weightsWithheld(split.split, reason: split.reason, of: split.canary) }
             AdminSurface.register(
-                controller!, metrics: ownMetrics, on: routes, servesGateway: true, eventKeepAlive: options.eventKeepAlive,
+                controller!, metrics: ownMetrics, on: routes, eventKeepAlive: options.eventKeepAlive,
                 metricsBefore: { GatewayAdmin.metricsPieces(gateway) })
         }
+        AdminSurface.registerDocument(on: routes)
         let admin: HTTPListener
         do {
             admin = try await routes.start(host: adminHost, port: adminPort, group: gateway.group)

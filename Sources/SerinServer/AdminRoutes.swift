@@ -17,6 +17,8 @@ public final class AdminRoutes {
 
     public let router: Router<Context>
     private let unrouted: UnroutedRequests
+    /// The paths served so far, as an OpenAPI document writes them (`/canaries/{name}`).
+    public private(set) var paths: Set<String> = []
 
     /// A router whose every request first passes `access`.
     public init(access: AdminAccess) {
@@ -31,6 +33,9 @@ public final class AdminRoutes {
     public func add(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
         router.on(RouterPath(path), method: method, use: handler)
         if !path.contains(":") { unrouted.allow(method.rawValue, on: path) }
+        paths.insert(path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+            segment.first == ":" ? "{\(segment.dropFirst())}" : segment
+        }.joined(separator: "/"))
     }
 
     /// Answers the requests under `prefix` that no route takes (a wrong method, an unknown resource).

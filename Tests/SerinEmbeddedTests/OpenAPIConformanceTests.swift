@@ -4,6 +4,7 @@ import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinEmbedded
+import SerinGateway
 import SerinListener
 import SerinServer
 import SerinTesting
@@ -34,6 +35,34 @@ struct OpenAPIConformanceTests {
             let document = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
             #expect(document["openapi"] as? String == "3.0.3")
         }
+    }
+
+    @Test("serin gateway's admin listener documents the paths it serves, no Canary's, and answers each one it documents")
+    func gatewayModeDocumentsWhatItServes() async throws {
+        let backends = TestBackends()
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: try await backends.freePort(), v2: try await backends.freePort()))
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        let runtime = try await GatewayRuntime.start(
+            resources: decoded.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
+        )
+        let check: () async throws -> Void = {
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: runtime.admin.port, group: backends.group)
+            defer { Task { await client.close() } }
+            let served = try await client.send(.GET, "/openapi.json", timeout: .seconds(20))
+            #expect(served.status == 200 && served.header("content-type") == "application/json", "\(served.status) \(served.bodyText)")
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(served.body)) as? [String: Any])
+            let paths = try #require(document["paths"] as? [String: [String: Any]])
+            #expect(Set(paths.keys) == ["/healthz", "/readyz", "/version", "/config", "/apply", "/route", "/metrics", "/openapi.json"])
+            for (path, operations) in paths where operations["get"] != nil {
+                let answer = try await client.send(.GET, path == "/route" ? "/route?host=example.com" : path, timeout: .seconds(20))
+                #expect(answer.status == 200, "GET \(path): \(answer.status) \(answer.bodyText.prefix(200))")
+            }
+        }
+        let outcome: Result<Void, any Error>
+        do { outcome = .success(try await check()) } catch { outcome = .failure(error) }
+        await runtime.shutdown()
+        await backends.shutdown()
+        try outcome.get()
     }
 
     @Test("schemathesis installed when CI is true; elsewhere its absence is printed")

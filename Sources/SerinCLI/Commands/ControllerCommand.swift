@@ -208,7 +208,8 @@ struct ControllerCommand: AsyncParsableCommand {
     ) async throws -> HTTPListener {
         let routes = AdminRoutes(access: access)
         AdminSurface.registerProbes(readiness: readiness, on: routes)
-        AdminSurface.register(controller, metrics: metrics, on: routes, servesGateway: false)
+        AdminSurface.register(controller, metrics: metrics, on: routes)
+        AdminSurface.registerDocument(on: routes)
         do {
             return try await routes.start(host: admin.host, port: admin.port, group: MultiThreadedEventLoopGroup.singleton)
         } catch {
