@@ -19,8 +19,17 @@ extension PrometheusMetricProvider {
         // the total on a tiny window; a success rate below zero would only confuse.
         return .success(MetricSample(
             requests: requestCount, failures: min(errorCount, requestCount), p99Milliseconds: p99Value,
-            latency: histogram(buckets: buckets), window: window
+            latency: histogram(buckets: buckets), window: window, unseen: unseen(requests, window: window)
         ))
+    }
+
+    /// What no answer at all to the request count means (no series, not a count of zero): either nothing was sent to
+    /// the destination, or Prometheus does not scrape Serin often enough to see it. `increase()` over a window needs two
+    /// scrapes in it, so a scrape interval longer than half the window (Prometheus's default is 1m) never answers.
+    static func unseen(_ requests: PrometheusQueryResult, window: Duration) -> String? {
+        guard case .noData = requests else { return nil }
+        return "Prometheus has no istio_requests_total series for it in the last \(Readable.duration(window)): "
+            + "is it scraping Serin's /metrics, with a scrape_interval of \(Readable.duration(window / 2)) or less?"
     }
 
     /// The histogram in a `sum by (le) (increase(..._bucket[...]))` answer: one series per `le` bound, cumulative,

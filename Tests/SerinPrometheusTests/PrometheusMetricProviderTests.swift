@@ -91,21 +91,33 @@ struct PrometheusMetricProviderTests {
                 + "request-duration p99 812.5ms > 500ms (canary web-v2-service.default.svc.cluster.local, 1m, 1,204 requests)"))
     }
 
-    @Test("reads no request data as zero requests, which the judge calls inconclusive")
+    @Test("reads no request series as zero requests, which the judge calls inconclusive and says Prometheus saw none, not that none were sent")
     func noRequests() async {
         let answers = Self.traffic("web-v2-service", requests: .noData, errors: .noData, p99: .notANumber)
             .merging(Self.quietStable) { $1 }
         let (samples, _) = await samples(answers)
-        guard case .traffic(let canary, _) = samples[metric: "request-success-rate"] else {
+        guard case .traffic(let canary, let stable) = samples[metric: "request-success-rate"] else {
             Issue.record("expected traffic, got \(String(describing: samples[metric: "request-success-rate"]))")
             return
         }
-        #expect(canary == MetricSample(requests: 0, failures: 0, p99Milliseconds: nil, window: .seconds(60)))
+        let unseen = "Prometheus has no istio_requests_total series for it in the last 1m: "
+            + "is it scraping Serin's /metrics, with a scrape_interval of 30s or less?"
+        #expect(canary == MetricSample(requests: 0, failures: 0, p99Milliseconds: nil, window: .seconds(60), unseen: unseen))
+        #expect(stable?.unseen == nil, "the stable's series answered")
         let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults)).verdict
-        guard case .inconclusive = verdict else {
-            Issue.record("expected inconclusive, got \(verdict)")
-            return
-        }
+        #expect(verdict == .inconclusive(reason:
+            "request-success-rate: 0 requests < 1 minimum (canary web-v2-service.default.svc.cluster.local, 1m): \(unseen); "
+                + "request-duration: 0 requests < 1 minimum (canary web-v2-service.default.svc.cluster.local, 1m): \(unseen)"))
+    }
+
+    @Test("a series that counted no requests in the window is zero requests, with nothing said of Prometheus")
+    func zeroRequests() async {
+        let answers = Self.traffic("web-v2-service", requests: .value(0), errors: .noData, p99: .notANumber)
+            .merging(Self.quietStable) { $1 }
+        let (samples, _) = await samples(answers)
+        #expect(samples[metric: "request-success-rate"] == .traffic(
+            canary: MetricSample(requests: 0, failures: 0, window: .seconds(60)),
+            stable: MetricSample(requests: 3000, failures: 0, p99Milliseconds: 20, window: .seconds(60))))
     }
 
     @Test("reads a NaN p99 as no p99 and keeps +Inf so it fails a maximum", arguments: [

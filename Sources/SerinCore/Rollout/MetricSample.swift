@@ -9,8 +9,14 @@ public struct MetricSample: Hashable, Sendable, Codable {
     public var latency: LatencyHistogram?
     /// The window the numbers cover, e.g. the last `1m`.
     public var window: Duration
+    /// Why the source had no numbers at all, when it had none (Prometheus holds no series for the destination):
+    /// said beside a count too small to judge, so a person looks at the source and not only at the traffic.
+    public var unseen: String?
 
-    public init(requests: Int, failures: Int, p99Milliseconds: Double? = nil, latency: LatencyHistogram? = nil, window: Duration) {
+    public init(
+        requests: Int, failures: Int, p99Milliseconds: Double? = nil, latency: LatencyHistogram? = nil, window: Duration, unseen: String? = nil
+    ) {
+        self.unseen = unseen
         self.requests = requests
         self.failures = failures
         self.p99Milliseconds = p99Milliseconds

@@ -44,7 +44,8 @@ public struct StatisticalJudge: Judge {
         let window = Readable.duration(canary.window)
         guard canary.requests >= minimum else {
             return (.inconclusive(reason:
-                "\(check.name): not enough traffic to decide: \(Readable.counted(canary.requests, "canary request")) in \(window), \(Readable.grouped(minimum)) needed"),
+                "\(check.name): not enough traffic to decide: \(Readable.counted(canary.requests, "canary request")) in \(window), \(Readable.grouped(minimum)) needed"
+                    + (canary.unseen.map { ": \($0)" } ?? "")),
                 nil, false)
         }
         switch check.kind {

@@ -38,7 +38,8 @@ public struct ThresholdJudge: Judge {
         let minimum = max(check.minRequests, 1)
         guard sample.requests >= minimum else {
             return .inconclusive(reason:
-                "\(check.name): \(Readable.counted(sample.requests, "request")) < \(Readable.grouped(minimum)) minimum (canary \(canary), \(window))")
+                "\(check.name): \(Readable.counted(sample.requests, "request")) < \(Readable.grouped(minimum)) minimum (canary \(canary), \(window))"
+                    + (sample.unseen.map { ": \($0)" } ?? ""))
         }
         let context = "(canary \(canary), \(window), \(Readable.counted(sample.requests, "request")))"
         switch check.kind {
