@@ -42,13 +42,13 @@ struct ManifestPaths: ParsableArguments {
 
 /// Reads manifests and reports their diagnostics the same way for every command.
 enum ManifestReading {
-    /// - Parameter strict: a document of a kind Serin does not read is an error, not a warning.
+    /// - Parameter strict: a document of a kind Serin does not read, and a field it does not know, is an error, not a warning.
     static func read(
         paths: [String], recursive: Bool, strict: Bool = false, servingMesh: Bool = false, reporter: StartupReporter = .terminal
     ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {
         let loaded = ManifestLoader.load(paths: paths, recursive: recursive)
         var set = ManifestSet(sources: loaded.sources)
-        if strict { set.diagnostics = set.diagnostics.skippedKindsAsErrors }
+        if strict { set.diagnostics = set.diagnostics.strict }
         if servingMesh { set.diagnostics = set.diagnostics.servingTheMesh }
         for diagnostic in loaded.diagnostics + set.diagnostics { reporter.report(diagnostic) }
         return (set, loaded.sources, loaded.diagnostics.filter { $0.severity == .error }.count)

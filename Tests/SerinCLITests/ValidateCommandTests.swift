@@ -102,12 +102,28 @@ struct ValidateCommandTests {
         let directory = try SerinProcess.temporaryDirectory()
         let file = directory.appendingPathComponent("extra.yaml")
         try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n".write(to: file, atomically: true, encoding: .utf8)
-        let lenient = try await SerinProcess.run(["validate", "examples/seed", file.path])
+        try await Self.warnsThenRefusesWhenStrict(file.path, "\(file.path):1:1: %@: skipped: kind ConfigMap (v1) is not understood by Serin")
+    }
+
+    /// `file` beside the seed: without --strict, `message` (its `%@` the severity) is a warning and the status 0; with
+    /// it, an error, the only one, and the status 1.
+    static func warnsThenRefusesWhenStrict(_ file: String, _ message: String) async throws {
+        let lenient = try await SerinProcess.run(["validate", "examples/seed", file])
         #expect(lenient.status == 0, "\(lenient.stderr)")
-        #expect(lenient.stderr.contains("\(file.path):1:1: warning: skipped: kind ConfigMap (v1) is not understood by Serin"), "\(lenient.stderr)")
-        let strict = try await SerinProcess.run(["validate", "--strict", "examples/seed", file.path])
+        #expect(lenient.stderr.contains(message.replacingOccurrences(of: "%@", with: "warning")), "\(lenient.stderr)")
+        let strict = try await SerinProcess.run(["validate", "--strict", "examples/seed", file])
         #expect(strict.status == 1)
-        #expect(strict.stderr.contains("\(file.path):1:1: error: skipped: kind ConfigMap (v1) is not understood by Serin"), "\(strict.stderr)")
+        #expect(strict.stderr.contains(message.replacingOccurrences(of: "%@", with: "error")), "\(strict.stderr)")
         #expect(strict.stdout.contains("1 error"), "\(strict.stdout)")
+    }
+
+    @Test("a misspelt field is a warning that names the field it is closest to; with --strict it is an error and the exit status 1")
+    func strictRefusesUnknownFields() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let canary = try String(contentsOfFile: "examples/canary/web-canary.yaml", encoding: .utf8)
+        #expect(canary.contains("    threshold: "), "the example sets analysis.threshold")
+        let file = directory.appendingPathComponent("web-canary.yaml")
+        try canary.replacingOccurrences(of: "    threshold: ", with: "    treshold: ").write(to: file, atomically: true, encoding: .utf8)
+        try await Self.warnsThenRefusesWhenStrict(file.path, "%@: unknown field spec.analysis.treshold (did you mean threshold?)")
     }
 }

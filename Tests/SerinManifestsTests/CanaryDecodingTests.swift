@@ -502,6 +502,16 @@ struct CanaryDecodingTests {
         #expect(spec == nil)
     }
 
+    @Test("a malformed interval is said once: the deadline is not compared with the default that stood in for it")
+    func noComparisonWithADefaultThatStoodIn() {
+        let yaml = Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: 30")
+            .replacingOccurrences(of: "  analysis:", with: "  progressDeadlineSeconds: 60\n  analysis:")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.count == 1 && messages.first?.contains("spec.analysis.interval") == true, "\(messages)")
+        #expect(!messages.contains { $0.contains("progressDeadline") }, "\(messages)")
+        #expect(spec == nil)
+    }
+
     @Test("a problem in a defaulted field is reported at the nearest field written")
     func problemInDefaultedField() {
         // interval 2h outlasts the default 10m progress deadline, which nobody wrote: point at the spec.

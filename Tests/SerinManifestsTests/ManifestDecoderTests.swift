@@ -189,8 +189,40 @@ struct ManifestDecoderTests {
                 - destination: {host: web}
             """
         let (resources, diagnostics) = Fixture.decode(yaml)
-        #expect(Fixture.messages(diagnostics) == ["test.yaml:7:5: warning: unknown field spec.http[0].rout"])
+        #expect(Fixture.messages(diagnostics) == ["test.yaml:7:5: warning: unknown field spec.http[0].rout (did you mean route?)"])
         #expect(resources.count == 1)
+    }
+
+    @Test("a name a slip away from one known says which: a field, a kind; a name near none, or near two alike, suggests nothing")
+    func didYouMean() {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: vs}
+            spec:
+              hosts: ["*"]
+              gatways: [gw]
+              htpt:
+              - route:
+                - destination: {host: web}
+              colour: blue
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualServce
+            metadata: {name: other}
+            """
+        let (_, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics) == [
+            "test.yaml:6:3: warning: unknown field spec.gatways (did you mean gateways?)",
+            "test.yaml:7:3: warning: unknown field spec.htpt (did you mean http?)",
+            "test.yaml:10:3: warning: unknown field spec.colour",
+            "test.yaml:5:3: error: spec.http or spec.tls is required",
+            "test.yaml:12:1: warning: skipped: kind VirtualServce (networking.istio.io/v1) is not understood by Serin (did you mean VirtualService?)",
+        ])
+        #expect(Spelling.suggestion(for: "tcp", among: ["tls", "udp"]) == nil, "two names one edit away: neither is suggested")
+        #expect(Spelling.suggestion(for: "treshold", among: ["threshold", "interval"]) == "threshold")
+        #expect(Spelling.suggestion(for: "intervall", among: ["interval", "iterations"]) == "interval")
+        #expect(Spelling.suggestion(for: "xyz", among: ["interval"]) == nil)
     }
 
     @Test(

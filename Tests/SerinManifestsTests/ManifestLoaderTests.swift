@@ -36,6 +36,22 @@ struct ManifestLoaderTests {
         )
     }
 
+    @Test("a directory with nothing to read is a warning that names the subdirectories -R would read; with -R, one that holds nothing at any depth")
+    func nothingToRead() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for name in ["a.yml", "b.yaml", "c.json"] { try FileManager.default.removeItem(atPath: "\(root)/\(name)") }
+        try FileManager.default.createDirectory(atPath: "\(root)/empty", withIntermediateDirectories: false)
+        let flat = ManifestLoader.load(paths: [root], recursive: false)
+        #expect(flat.sources.isEmpty)
+        #expect(Fixture.messages(flat.diagnostics) == [
+            "warning: \(root) holds no .yaml, .yml or .json file; its subdirectories (empty, sub) are read with -R",
+        ])
+        #expect(ManifestLoader.load(paths: [root], recursive: true).diagnostics.isEmpty, "-R reads sub/d.yaml")
+        let empty = ManifestLoader.load(paths: ["\(root)/empty"], recursive: true)
+        #expect(Fixture.messages(empty.diagnostics) == ["warning: \(root)/empty holds no .yaml, .yml or .json file at any depth"])
+    }
+
     @Test("reads a named file whatever its extension")
     func namedFile() throws {
         let root = try makeTree()

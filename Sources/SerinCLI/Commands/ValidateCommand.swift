@@ -11,7 +11,8 @@ struct ValidateCommand: ParsableCommand {
         abstract: "Check manifests and report every problem as path:line:column: error|warning: message.",
         discussion: """
             Exit status 0 when there is no error (warnings allowed), 1 otherwise. A document of a kind Serin does not \
-            read is skipped with a warning; --strict makes it an error, so a typo in a kind cannot pass unnoticed.
+            read is skipped with a warning, as is a field Serin does not know; --strict makes both errors, so a typo in a \
+            kind or a field name cannot pass unnoticed.
             """
     )
 
@@ -29,7 +30,7 @@ struct ValidateCommand: ParsableCommand {
     @Flag(name: [.customShort("R"), .long], help: "Read directories recursively.")
     var recursive = false
 
-    @Flag(help: "Make a document of a kind Serin does not read an error instead of a warning.")
+    @Flag(help: "Make a document of a kind Serin does not read, and a field it does not know, an error instead of a warning.")
     var strict = false
 
     func run() throws {

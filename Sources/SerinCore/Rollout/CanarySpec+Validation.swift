@@ -3,8 +3,8 @@ extension CanarySpec {
     /// The weight schedule is already valid by construction (`WeightSchedule`'s initialisers throw).
     public var problems: [CanarySpecError.Problem] {
         var problems: [CanarySpecError.Problem] = []
-        func problem(_ field: String, _ message: String) {
-            problems.append(.init(field: field, message: message))
+        func problem(_ field: String, _ message: String, comparedWith: [String] = []) {
+            problems.append(.init(field: field, message: message, comparedWith: comparedWith))
         }
 
         if canary.host.isEmpty { problem("canary.host", "is empty, expected a service host") }
@@ -24,7 +24,8 @@ extension CanarySpec {
         }
         if analysis.progressDeadline <= analysis.interval {
             problem("analysis.progressDeadline",
-                    "is \(Readable.duration(analysis.progressDeadline)), expected more than analysis.interval \(Readable.duration(analysis.interval))")
+                    "is \(Readable.duration(analysis.progressDeadline)), expected more than analysis.interval \(Readable.duration(analysis.interval))",
+                    comparedWith: ["analysis.interval"])
         }
 
         if let step = analysis.stepWeightPromotion, !(1...100).contains(step) {

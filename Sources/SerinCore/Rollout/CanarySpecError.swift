@@ -5,10 +5,14 @@ public struct CanarySpecError: Error, Hashable, Sendable, CustomStringConvertibl
         /// Path of the field inside the Canary's `spec`, e.g. `analysis.metrics[1].interval`.
         public var field: String
         public var message: String
+        /// The other fields the problem compares `field` with (`analysis.interval` for the deadline): when one of them
+        /// is itself malformed, its default stood in, and the comparison says nothing true.
+        public var comparedWith: [String]
 
-        public init(field: String, message: String) {
+        public init(field: String, message: String, comparedWith: [String] = []) {
             self.field = field
             self.message = message
+            self.comparedWith = comparedWith
         }
 
         public var description: String { "\(field): \(message)" }

@@ -104,7 +104,10 @@ final class DocumentReader {
                 if unknownFieldsAreErrors {
                     error("\(child.path) is not supported by Serin yet", at: keyNode)
                 } else {
-                    warning("unknown field \(child.path)", at: keyNode)
+                    let guess = Spelling.suggestion(for: key, among: schema.known).map { " (did you mean \($0)?)" } ?? ""
+                    var unknown = Diagnostic.warning("unknown field \(child.path)\(guess)", at: location(of: keyNode))
+                    unknown.unknownField = true
+                    diagnostics.append(unknown)
                 }
             }
         }

@@ -76,8 +76,11 @@ extension ManifestDecoder {
         for problem in decoded.problems {
             // Core names fields inside `spec` by its own model; only the deadline lives elsewhere in the YAML.
             let path = spec.path(of: problem.field == "analysis.progressDeadline" ? deadlineKey : problem.field)
-            // A field the decoder already found wrong is said once.
-            if malformed, reader.diagnostics.contains(where: { $0.message.hasPrefix("\(path):") || $0.message.hasPrefix("\(path) ") }) {
+            // A field the decoder already found wrong is said once, and not compared with another: its default stood in.
+            let involved = [path] + problem.comparedWith.map { spec.path(of: $0) }
+            if malformed, reader.diagnostics.contains(where: { diagnostic in
+                involved.contains { diagnostic.message.hasPrefix("\($0):") || diagnostic.message.hasPrefix("\($0) ") }
+            }) {
                 continue
             }
             reader.error("\(path): \(problem.message)", atPath: path, fallback: spec.node)

@@ -87,6 +87,8 @@ public enum ManifestDecoder {
         var message = "skipped: kind \(kind) (\(apiVersion)) is not understood by Serin"
         if let known = ResourceKind(rawValue: kind) {
             message += " (it reads \(kind) from \(known.currentAPIVersions.joined(separator: ", ")))"
+        } else if let guess = Spelling.suggestion(for: kind, among: ResourceKind.allCases.map(\.rawValue)) {
+            message += " (did you mean \(guess)?)"
         }
         return message
     }

@@ -9,6 +9,8 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     /// The kind of a document Serin skipped because it does not understand it (`kind: Foo`), nil otherwise: what
     /// `serin up` lists and `serin validate --strict` refuses.
     public var skippedKind: String?
+    /// A field Serin does not know (often a slip: `treshold`), a warning that `serin validate --strict` refuses.
+    public var unknownField = false
     /// Says a VirtualService is served only by the mesh listener: moot for a command that serves or explains the mesh.
     public var concernsMeshOnly = false
 
@@ -39,14 +41,14 @@ extension Array where Element == Diagnostic {
     /// Whether any diagnostic is an error.
     public var containsErrors: Bool { contains { $0.severity == .error } }
 
-    /// The same diagnostics with every skipped document an error: `--strict`.
     /// Without the warnings that a VirtualService bound to no gateway needs `--mesh`, for a command given it.
     public var servingTheMesh: [Diagnostic] { filter { !$0.concernsMeshOnly } }
 
-    public var skippedKindsAsErrors: [Diagnostic] {
+    /// The same diagnostics with every skipped document and unknown field an error: `--strict`.
+    public var strict: [Diagnostic] {
         map { diagnostic in
             var strict = diagnostic
-            if diagnostic.skippedKind != nil { strict.severity = .error }
+            if diagnostic.skippedKind != nil || diagnostic.unknownField { strict.severity = .error }
             return strict
         }
     }

@@ -19,7 +19,9 @@ public enum ManifestLoader {
                 continue
             }
             if isDirectory.boolValue {
-                walk(directory: path, recursive: recursive, sources: &sources, diagnostics: &diagnostics)
+                let before = (sources.count, diagnostics.count)
+                let subdirectories = walk(directory: path, recursive: recursive, sources: &sources, diagnostics: &diagnostics)
+                if (sources.count, diagnostics.count) == before { diagnostics.append(nothingIn(path, recursive: recursive, subdirectories: subdirectories)) }
             } else {
                 read(file: path, sources: &sources, diagnostics: &diagnostics)
             }
@@ -27,16 +29,28 @@ public enum ManifestLoader {
         return (sources, diagnostics)
     }
 
+    /// A directory given that holds nothing to read: said, since a command then runs on no resources at all. Its
+    /// subdirectories are named when `-R` would read them (as `examples/` holds `seed/` and `canary/`).
+    private static func nothingIn(_ directory: String, recursive: Bool, subdirectories: [String]) -> Diagnostic {
+        let shown = subdirectories.prefix(3).joined(separator: ", ") + (subdirectories.count > 3 ? ", …" : "")
+        let hint = recursive || subdirectories.isEmpty ? "" : "; its subdirectories (\(shown)) are read with -R"
+        return .warning("\(directory) holds no .yaml, .yml or .json file\(recursive ? " at any depth" : "")\(hint)", at: nil)
+    }
+
+    /// Reads the directory's manifests (and its subdirectories', when `recursive`); returns the names of its
+    /// subdirectories.
+    @discardableResult
     private static func walk(
         directory: String, recursive: Bool, sources: inout [ManifestSource], diagnostics: inout [Diagnostic]
-    ) {
+    ) -> [String] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         } catch {
             diagnostics.append(.error("cannot read directory \(directory): \(FileErrorText.reason(error))", at: nil))
-            return
+            return []
         }
+        var subdirectories: [String] = []
         let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         for name in names {
             let path = "\(base)/\(name)"
@@ -53,11 +67,13 @@ public enum ManifestLoader {
                 continue
             }
             if isDirectory.boolValue {
+                subdirectories.append(name)
                 if recursive { walk(directory: path, recursive: true, sources: &sources, diagnostics: &diagnostics) }
             } else if isManifest {
                 read(file: path, sources: &sources, diagnostics: &diagnostics)
             }
         }
+        return subdirectories
     }
 
     private static func read(file path: String, sources: inout [ManifestSource], diagnostics: inout [Diagnostic]) {
