@@ -119,6 +119,7 @@ public actor CanaryController {
         for name in rollouts.keys where stored[name] == nil { metrics.forget(name) }
         rollouts = stored
         for rollout in rollouts.values { metrics.observe(rollout) }
+        metrics.count(rollouts.keys)
     }
 
     /// Handles events until the task is cancelled.
@@ -314,10 +315,11 @@ public actor CanaryController {
             reply.resume(returning: run(command, on: name, now: now))
         case .analysisFinished(let name, let request, let samples):
             answerArrived()
-            guard rollouts[name] != nil else { return }
+            guard let rollout = rollouts[name] else { return }
             let judgement = adapters.judge.judge(samples, for: request)
-            metrics.analysed(name, verdict: judgement.verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 })
             let measurements = Self.measurements(of: samples, judged: judgement, for: request, now: now)
+            metrics.analysed(
+                rollout, verdict: judgement.verdict, took: analysisStarted.removeValue(forKey: name).map { now - $0 }, measurements: measurements)
             for measurement in measurements {
                 latest[name, default: [:]][measurement.metric] = measurement
                 broadcast(.measured(measurement))
@@ -426,6 +428,7 @@ public actor CanaryController {
                 step(spec.name) { $0.start(now: now) }
             }
         }
+        metrics.count(rollouts.keys)
         return problems
     }
 

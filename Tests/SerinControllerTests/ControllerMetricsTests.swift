@@ -77,4 +77,64 @@ struct ControllerMetricsTests {
             #expect(harness.ownMetrics.recorders(label: ControllerMetricFamily.weight.rawValue).isEmpty)
         }
     }
+
+    static func flagger(_ family: ControllerMetricFamily, _ harness: ControllerHarness, _ labels: [(String, String)] = labels) throws -> Double? {
+        try harness.ownMetrics.expectGauge(family.rawValue, labels).lastValue
+    }
+
+    static func releases(_ family: ControllerMetricFamily, _ harness: ControllerHarness) throws -> Int64 {
+        try harness.ownMetrics.expectCounter(family.rawValue, labels + [("deployment_strategy", "canary"), ("analysis_status", "completed")]).totalValue
+    }
+
+    @Test("Flagger's families, under Flagger's names and labels: status 0 while it runs and 2 once rolled back, NAME-primary and NAME's weights, each metric's last value, the rollback counted once, the namespace's total")
+    func flaggerFamiliesFollowARollback() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try RolloutFixture.spec(Self.web, weights: [10, 50], threshold: 1)])
+            #expect(try Self.flagger(.flaggerStatus, harness) == 0)
+            #expect(try Self.flagger(.flaggerWeight, harness, [("workload", "web-primary"), ("namespace", "shop")]) == 90)
+            #expect(try Self.flagger(.flaggerWeight, harness, [("workload", "web"), ("namespace", "shop")]) == 10)
+            #expect(try Self.flagger(.flaggerTotal, harness, [("namespace", "shop")]) == 1)
+            await harness.advance(by: .seconds(30))
+            let successRate = try Self.flagger(.flaggerMetricAnalysis, harness, Self.labels + [("metric", "request-success-rate")])
+            let duration = try Self.flagger(.flaggerMetricAnalysis, harness, Self.labels + [("metric", "request-duration")])
+            #expect(successRate == 100 && duration == 20)
+            let timer = try harness.ownMetrics.expectTimer(ControllerMetricFamily.flaggerDuration.rawValue, Self.labels)
+            #expect(timer.values.count == 1)
+            harness.metrics.answer(ScriptedMetrics.failing)
+            await harness.advance(by: .seconds(30))
+            let failingRate = try Self.flagger(.flaggerMetricAnalysis, harness, Self.labels + [("metric", "request-success-rate")])
+            #expect(failingRate == 60)
+            let phase = await harness.controller.status(of: Self.web)?.phase
+            #expect(try Self.flagger(.flaggerStatus, harness) == 2, "rolled back: \(String(describing: phase))")
+            #expect(try Self.flagger(.flaggerWeight, harness, [("workload", "web"), ("namespace", "shop")]) == 0)
+            await harness.advance(by: .seconds(30))
+            #expect(await harness.controller.status(of: Self.web)?.phase == .failed)
+            #expect(try Self.releases(.flaggerFailures, harness) == 1)
+            #expect(try Self.releases(.flaggerSuccesses, harness) == 0)
+            // Deleted, its series go; the namespace's total stays, at 0.
+            await harness.reconcile([])
+            #expect(harness.ownMetrics.recorders(label: ControllerMetricFamily.flaggerStatus.rawValue).isEmpty)
+            #expect(try Self.flagger(.flaggerTotal, harness, [("namespace", "shop")]) == 0)
+        }
+    }
+
+    @Test("a promotion is one of Flagger's successes and status 1; a release restored already promoted is not counted again")
+    func flaggerCountsAPromotionOnce() async throws {
+        let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
+        let store = MemoryRolloutStore(log: CallLog())
+        try await ControllerHarness.run(store: store, clock: clock) { harness in
+            await harness.reconcile([try RolloutFixture.spec(Self.web, weights: [10], threshold: 1)])
+            for _ in 0..<4 where await harness.controller.status(of: Self.web)?.phase != .succeeded {
+                await harness.advance(by: .seconds(30))
+            }
+            #expect(await harness.controller.status(of: Self.web)?.phase == .succeeded)
+            #expect(try Self.flagger(.flaggerStatus, harness) == 1)
+            #expect(try Self.releases(.flaggerSuccesses, harness) == 1)
+        }
+        try await ControllerHarness.run(store: store, clock: clock) { harness in
+            let status = try Self.flagger(.flaggerStatus, harness)
+            let successes = try Self.releases(.flaggerSuccesses, harness)
+            #expect(status == 1 && successes == 0)
+        }
+    }
 }

@@ -29,6 +29,19 @@ struct ControllerMetricsRegistryTests {
                 .increment()
             Timer(label: ControllerMetricFamily.analysisDuration.rawValue, dimensions: labels, factory: registry.factory)
                 .recordMilliseconds(40)
+            // Flagger's families, as the controller records them beside Serin's.
+            Gauge(label: ControllerMetricFamily.flaggerTotal.rawValue, dimensions: [("namespace", namespace)], factory: registry.factory).record(1)
+            Gauge(label: ControllerMetricFamily.flaggerStatus.rawValue, dimensions: labels, factory: registry.factory).record(0)
+            for (workload, weight) in [("\(name)-primary", 80), (name, 20)] {
+                Gauge(label: ControllerMetricFamily.flaggerWeight.rawValue, dimensions: [("workload", workload), ("namespace", namespace)], factory: registry.factory)
+                    .record(weight)
+            }
+            Gauge(label: ControllerMetricFamily.flaggerMetricAnalysis.rawValue, dimensions: labels + [("metric", "request-success-rate")], factory: registry.factory)
+                .record(99.5)
+            Timer(label: ControllerMetricFamily.flaggerDuration.rawValue, dimensions: labels, factory: registry.factory).recordMilliseconds(40)
+            let release = labels + [("deployment_strategy", "canary"), ("analysis_status", "completed")]
+            Counter(label: ControllerMetricFamily.flaggerSuccesses.rawValue, dimensions: release, factory: registry.factory).increment()
+            Counter(label: ControllerMetricFamily.flaggerFailures.rawValue, dimensions: release, factory: registry.factory).increment()
         }
         return registry.exposition()
     }
@@ -43,6 +56,9 @@ struct ControllerMetricsRegistryTests {
         #expect(text.contains(#"serin_canary_weight{name="cart",namespace="shop"} 20"#), "\(text)")
         #expect(text.contains(#"serin_canary_phase{name="web",namespace="default",phase="Progressing"} 1"#), "\(text)")
         #expect(text.contains(#"serin_canary_analysis_duration_seconds_bucket{name="web",namespace="default",le="0.05"} 1"#), "\(text)")
+        #expect(text.contains("# TYPE flagger_canary_duration_seconds histogram"))
+        #expect(text.contains(#"flagger_canary_weight{workload="cart-primary",namespace="shop"} 80"#), "\(text)")
+        #expect(text.contains(#"flagger_canary_successes_total{name="web",namespace="default",deployment_strategy="canary",analysis_status="completed"} 1"#), "\(text)")
     }
 
     @Test("each metric family's lines come together, after its HELP and TYPE")
@@ -62,11 +78,11 @@ struct ControllerMetricsRegistryTests {
                 seen.append(family)
             }
         }
-        #expect(seen.count == 5, "\(seen)")
+        #expect(seen.count == ControllerMetricFamily.allCases.count, "\(seen)")
     }
 
     @Test(
-        "promtool check metrics finds nothing wrong with the controller's families",
+        "promtool check metrics finds nothing wrong with the controller's families but the _total of Flagger's gauge",
         .enabled(if: FileManager.default.isExecutableFile(atPath: promtool) || ProcessInfo.processInfo.environment["CI"] == "true",
                  "promtool is not installed here (apt-get install prometheus); CI runs this")
     )
@@ -84,7 +100,11 @@ struct ControllerMetricsRegistryTests {
             Self.promtool, arguments: ["check", "metrics"], stdin: .descriptor(stdin), stdout: .descriptor(stdout), stderr: .descriptor(stdout))
         let exit = process.waitUntilExit()
         let said = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        #expect(exit == .exited(0), "promtool: \(said)\n\(text)")
-        #expect(said.isEmpty, "promtool: \(said)")
+        // Flagger names a gauge flagger_canary_total, and its dashboards and alerts query that name: promtool's lint
+        // against a gauge's `_total` suffix is the one finding allowed (exit status 3, lint findings only).
+        let allowed = #"flagger_canary_total non-counter metrics should not have "_total" suffix"#
+        let findings = said.split(separator: "\n").filter { $0 != allowed }
+        #expect(exit == .exited(0) || (exit == .exited(3) && said.contains(allowed)), "promtool: \(said)\n\(text)")
+        #expect(findings.isEmpty, "promtool: \(said)")
     }
 }
