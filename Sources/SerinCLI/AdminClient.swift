@@ -10,12 +10,19 @@ struct AdminClient {
     /// The admin endpoint's base URL, `http[s]://host:port[/prefix]` without a trailing slash.
     let server: String
     let token: AdminTokenOption
+    /// The address came from `SERIN_SERVER`, not `--server`: an error about it says so, since nothing on the command
+    /// line named it.
+    var fromEnvironment = false
 
     /// Nothing answered at the address: no process listens there, or none could be reached.
     struct NoSerinAnswering: Error, CustomStringConvertible {
         let server: String
+        var fromEnvironment = false
         var description: String {
-            "no Serin answering at \(server): is `serin up` running? pass --server URL or set \(ServerOption.environmentVariable)"
+            let variable = ServerOption.environmentVariable
+            return fromEnvironment
+                ? "no Serin answering at \(server) (from \(variable)): is `serin up` running? pass --server URL or change \(variable)"
+                : "no Serin answering at \(server): is `serin up` running? pass --server URL or set \(variable)"
         }
     }
 
@@ -65,16 +72,16 @@ struct AdminClient {
                 return Response(status: Int(response.status.code), body: Data(answer.readableBytesView))
             }
         } catch {
-            throw Self.explain(error, server: server)
+            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment)
         }
     }
 
     /// Connection failures (refused, unresolvable, no answer to connect) mean nothing is there; anything else
     /// happened after something answered and is said with its cause.
-    static func explain(_ error: any Error, server: String) -> any Error {
+    static func explain(_ error: any Error, server: String, fromEnvironment: Bool = false) -> any Error {
         switch ExchangeFailure(error) {
         case .unreachable, .connectTimeout:
-            return NoSerinAnswering(server: server)
+            return NoSerinAnswering(server: server, fromEnvironment: fromEnvironment)
         case .noAnswerInTime:
             return ExchangeFailed(server: server, cause: "no answer within \(timeout.nanoseconds / 1_000_000_000)s")
         case .other(let cause):
@@ -161,6 +168,6 @@ struct ServerOption: ParsableArguments {
     var client: AdminClient {
         // validate() has checked what is given: the fallback never applies to a value given.
         let given = server ?? Self.environment ?? Self.defaultURL
-        return AdminClient(server: Self.baseURL(given) ?? given, token: adminToken)
+        return AdminClient(server: Self.baseURL(given) ?? given, token: adminToken, fromEnvironment: server == nil && Self.environment != nil)
     }
 }

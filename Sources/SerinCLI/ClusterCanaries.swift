@@ -43,7 +43,9 @@ struct CanaryEndpoint: ParsableArguments {
         do {
             return try ClusterCanaries(option: cluster)
         } catch {
-            Terminal.err("error: \(error)")
+            // Only -n named the cluster: a kubectl habit, where Serin's own rollouts were meant.
+            let onlyNamespace = cluster.kubeconfig == nil && cluster.context == nil
+            Terminal.err("error: \(error)" + (onlyNamespace ? " (-n picks a namespace in a Kubernetes cluster; for `serin up`'s Canaries, leave it out)" : ""))
             throw ExitCode(1)
         }
     }

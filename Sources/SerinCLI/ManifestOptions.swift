@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SerinManifests
 
 /// `-f FILE|DIR ... [-R]`, as kubectl takes manifests; required.
@@ -9,7 +10,23 @@ struct ManifestOptions: ParsableArguments {
     var recursive: Bool { paths.recursive }
 
     func validate() throws {
-        if files.isEmpty { throw ValidationError("give manifests with -f FILE|DIR (for example: -f examples/seed)") }
+        guard files.isEmpty else { return }
+        let given = Self.pathsGivenBare(CommandLine.arguments.dropFirst())
+        let hint = given.isEmpty ? "(for example: -f examples/seed)" : "(did you mean \(given.map { "-f \($0)" }.joined(separator: " "))?)"
+        throw ValidationError("give manifests with -f FILE|DIR \(hint)")
+    }
+
+    /// Arguments that name a file or directory without `-f` before them, as `validate` takes them: what a person
+    /// meant as manifests. An option's value (`--replay FILE`) is not one.
+    static func pathsGivenBare(_ arguments: some Collection<String>) -> [String] {
+        var previous: String?
+        var paths: [String] = []
+        for argument in arguments {
+            defer { previous = argument }
+            guard !argument.hasPrefix("-"), previous.map({ !$0.hasPrefix("-") || $0.contains("=") }) ?? true else { continue }
+            if FileManager.default.fileExists(atPath: argument) { paths.append(argument) }
+        }
+        return paths
     }
 
     /// Loads, decodes and validates; reports every diagnostic, on standard error unless `reporter` says otherwise

@@ -90,7 +90,7 @@ extension AdminClient {
         } catch let error as ExchangeFailed {
             throw error
         } catch {
-            throw Self.explain(error, server: server)
+            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment)
         }
     }
 }

@@ -31,6 +31,11 @@ public enum RouteExplanation {
         switch question.mesh ? table.resolveMesh(request) : table.resolve(request, port: port) {
         case .noRoute(let reason):
             say("result:  404, \(reason)")
+            // A port from a browser's address bar (8080) where the manifests say 80: the ports there are.
+            if !question.mesh, table.listeners[port] == nil, !table.listeners.isEmpty {
+                let ports = table.listeners.keys.sorted().map(String.init).joined(separator: ", ")
+                say("hint:    Gateway servers listen on port\(table.listeners.count == 1 ? "" : "s") \(ports); --port is the port the Gateway names, before any --port-offset")
+            }
             return false
         case .route(let route):
             say("route:   \(route.label)")

@@ -22,6 +22,10 @@ struct CommandArgumentTests {
             // A negative number after its option is the option's value, not another option: the range check says so.
             (["simulate", "-f", "examples/canary/web-canary.yaml", "--rps", "-10"], "--rps must be above 0, got -10.0"),
             (["gateway", "-f", "examples/seed", "--port-offset", "-70000"], "--port-offset must be within ±65535, got -70000"),
+            // Manifests given as `serin validate` takes them, without -f: the error says the command that was meant.
+            (["apply", "examples/seed/web-gateway-virtualservice.yaml"], "give manifests with -f FILE|DIR (did you mean -f examples/seed/web-gateway-virtualservice.yaml?)"),
+            (["simulate", "examples/canary/web-canary.yaml"], "give manifests with -f FILE|DIR (did you mean -f examples/canary/web-canary.yaml?)"),
+            (["up", "--state", "/tmp/serin-state.sqlite"], "give manifests with -f FILE|DIR (for example: -f examples/seed)"),
         ]
     )
     func refused(arguments: [String], message: String) async throws {

@@ -26,6 +26,20 @@ struct GatewayCommandTests {
         #expect(!result.stderr.contains("errno"), "\(result.stderr)")
     }
 
+    @Test("started on files with no Gateway, it says nothing listens for traffic, how to give one, and still serves its admin listener")
+    func noGatewaySaysNothingListens() async throws {
+        let backends = TestBackends(threads: 1)
+        let adminPort = try await backends.freePort()
+        await backends.shutdown()
+        let gateway = try SerinProcess.launch(["gateway", "-f", "examples/seed/web-v1-service.yaml", "--admin", "127.0.0.1:\(adminPort)", "--threads", "1"])
+        let warned = await gateway.waitForOutput("no Gateway in examples/seed/web-v1-service.yaml, so no port listens for traffic until one is applied")
+        let ready = await gateway.waitForOutput("serin gateway: admin on")
+        await gateway.kill()
+        let output = await gateway.outputText()
+        #expect(warned && ready, "\(output)")
+        #expect(output.contains("(serin apply -f FILE); or give it with -f (for example: -f examples/seed), or serve the mesh with --mesh HOST:PORT"), "\(output)")
+    }
+
     @Test("SIGTERM drains: the request in flight gets its whole answer, new connections are refused, exit status 0")
     func sigtermDrains() async throws {
         let backends = TestBackends(threads: 2)

@@ -78,6 +78,14 @@ struct RouteCommandTests {
         #expect(gateway.stderr.contains("VirtualService default/reviews is bound to no gateway (only the mesh)"), "\(gateway.stderr)")
     }
 
+    @Test("a port no Gateway server names (the browser's 8080 for the seed's 80 at --port-offset 8000) gets the ports there are")
+    func portOffsetHint() async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com", "--port", "8080"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("result:  404, no gateway server listens on port 8080\n"
+            + "hint:    Gateway servers listen on port 80; --port is the port the Gateway names, before any --port-offset"), "\(result.stdout)")
+    }
+
     /// The seed's Gateway and services with one VirtualService whose routes each do something besides forwarding.
     static func policyManifests() throws -> URL {
         let directory = try SerinProcess.temporaryDirectory()

@@ -35,11 +35,24 @@ struct ServerOptionTests {
             ["status", "--server", "http://127.0.0.1:\(refusing.port)"], environment: ["SERIN_SERVER": "http://127.0.0.1:\(answering.port)"]
         )
         await answering.close()
-        withExtendedLifetime(refusing) {}
         #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
         #expect(fromEnvironment.stdout.hasPrefix("no Canaries"), "\(fromEnvironment.stdout)")
         #expect(overridden.status == 1)
         #expect(overridden.stderr.contains("no Serin answering at http://127.0.0.1:\(refusing.port):"), "\(overridden.stderr)")
+        // An address nothing on the command line named is said to come from the variable.
+        let unnamed = try await SerinProcess.run(["status"], environment: ["SERIN_SERVER": "http://127.0.0.1:\(refusing.port)"])
+        #expect(unnamed.stderr == "error: no Serin answering at http://127.0.0.1:\(refusing.port) (from SERIN_SERVER): is `serin up` running? "
+            + "pass --server URL or change SERIN_SERVER\n", "\(unnamed.stderr)")
+        withExtendedLifetime(refusing) {}
+    }
+
+    @Test("-n alone with no kubeconfig to read says it picks a cluster's namespace, and to leave it out for serin up")
+    func namespaceWithoutCluster() async throws {
+        let missing = try SerinProcess.temporaryDirectory().appendingPathComponent("no-kubeconfig").path
+        let result = try await SerinProcess.run(["status", "-n", "default"], environment: ["KUBECONFIG": missing])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: \(missing): cannot read the kubeconfig"), "\(result.stderr)")
+        #expect(result.stderr.hasSuffix(" (-n picks a namespace in a Kubernetes cluster; for `serin up`'s Canaries, leave it out)\n"), "\(result.stderr)")
     }
 
     @Test("a reader that goes away (serin status | head) ends the command quietly, as SIGPIPE ends any tool, not with a crash")

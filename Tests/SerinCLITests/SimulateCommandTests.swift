@@ -244,6 +244,12 @@ struct SimulateCommandTests {
         #expect(truncated.stderr.contains("\(malformed.path) is not a Canary's history (serin history NAME -o json): ")
             && truncated.stderr.contains("not valid JSON"), "\(truncated.stderr)")
 
+        try Data("\n".utf8).write(to: malformed)
+        let empty = try await SerinProcess.run(["simulate", "-f", Self.canary, "--replay", malformed.path])
+        #expect(empty.status == 1)
+        #expect(empty.stderr.contains("serin simulate: --replay \(malformed.path) is empty; expected the output of serin history NAME -o json"),
+            "\(empty.stderr)")
+
         let countless = history.deletingLastPathComponent().appendingPathComponent("countless.json")
         try Data(#"{"releases": [{"stable": "a", "canary": "b", "outcome": "Promoted", "started": 1}], "events": [], "measurements": []}"#.utf8)
             .write(to: countless)

@@ -345,6 +345,8 @@ extension UpCommandTests {
         for (address, problem) in [
             ("http://127.0.0.1:9 090", #"expected an http:// or https:// URL like http://127.0.0.1:9090, got "http://127.0.0.1:9 090" (a URL has no spaces or control characters)"#),
             ("ftp://prometheus:9090", #"expected an http:// or https:// URL like http://127.0.0.1:9090, got "ftp://prometheus:9090""#),
+            // A query's URL, copied from a browser: every check would fail with a 404.
+            ("http://127.0.0.1:9090/api/v1/query", #"expected the Prometheus server's URL, which Serin adds /api/v1/query to, got "http://127.0.0.1:9090/api/v1/query": give "http://127.0.0.1:9090""#),
         ] {
             let flag = try await SerinProcess.run(["up", "-f", "examples/seed", "--admin", "127.0.0.1:0", "--state", state, "--prometheus", address])
             #expect(flag.status != 0 && flag.status != 1, "a usage error: \(flag.status)")

@@ -38,6 +38,10 @@ struct GatewayCommand: AsyncParsableCommand {
         if !set.resources.canaries.isEmpty {
             reporter.warning("Canary resources are run by `serin up`; `serin gateway` only serves the routes")
         }
+        if serving.mesh == nil, !set.resources.contains(where: { $0.kind == .gateway }) {
+            reporter.warning("no Gateway in \(manifests.files.joined(separator: ", ")), so no port listens for traffic until one is applied "
+                + "(serin apply -f FILE); or give it with -f (for example: -f examples/seed), or serve the mesh with --mesh HOST:PORT")
+        }
         let access = try serving.adminAccessOrExit(reporter: reporter)
         let runtime = try await serving.startOrExit(resources: set.resources, access: access, label: "serin gateway", logger: logger, reporter: reporter)
         let reload = ManifestReload.piece(hangups: hangups, manifests: manifests, live: runtime.live, label: "serin gateway", logger: logger)

@@ -152,6 +152,11 @@ struct SimulateCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        // An empty pipe (`--replay -` with nothing sent) or file: said as such, not as JSON that does not parse.
+        guard data.contains(where: { !Set<UInt8>([0x20, 0x09, 0x0A, 0x0D]).contains($0) }) else {
+            Terminal.err("serin simulate: --replay \(name) is empty; expected the output of serin history NAME -o json")
+            throw ExitCode(1)
+        }
         do {
             let history = try JSONDecoder().decode(CanaryHistory.self, from: data)
             return try HistoryReplay(history, source: name, defaultLatency: defaultTraffic)

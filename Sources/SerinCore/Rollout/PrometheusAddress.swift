@@ -20,6 +20,8 @@ public struct PrometheusAddress: Hashable, Sendable {
         let authority = rest[..<slash]
         var prefix = String(rest[slash...])
         while prefix.hasSuffix("/") { prefix.removeLast() }
+        // The server's root, not one of its API's paths (Serin adds `/api/v1/query`), nor a query or a fragment.
+        guard Self.apiPath(in: prefix) == nil, !prefix.contains("?"), !prefix.contains("#") else { return nil }
         self.prefix = prefix
         // The last colon outside an IPv6 literal's brackets starts the port.
         if let colon = authority.lastIndex(of: ":"), !authority[colon...].contains("]") {
@@ -40,8 +42,22 @@ public struct PrometheusAddress: Hashable, Sendable {
     /// `expected an http:// or https:// URL like http://127.0.0.1:9090, got "ftp://prometheus:9090"`.
     public static func problem(with text: String) -> String? {
         guard PrometheusAddress(text) == nil else { return nil }
+        if let api = apiPath(in: text) {
+            return "expected the Prometheus server's URL, which Serin adds \(api) to, got \"\(text)\": give \"\(text[..<api.startIndex])\""
+        }
         let space = text.unicodeScalars.contains(where: isNeverInURL) ? " (a URL has no spaces or control characters)" : ""
         return "expected an http:// or https:// URL like http://127.0.0.1:9090, got \"\(text)\"\(space)"
+    }
+
+    /// Where `text` goes on into Prometheus's HTTP API (`/api/v1/query`, `/graph`): a URL copied from a browser or a
+    /// query, where the server's own is wanted.
+    static func apiPath(in text: String) -> Substring? {
+        for path in ["/api/v1", "/graph"] {
+            if let found = text.firstRange(of: path), text[found.upperBound...].first.map({ $0 == "/" || $0 == "?" }) ?? true {
+                return text[found.lowerBound...]
+            }
+        }
+        return nil
     }
 
     static func isNeverInURL(_ scalar: Unicode.Scalar) -> Bool {
