@@ -10,18 +10,20 @@ struct PortTLS: Sendable {
     struct Entry: Sendable {
         let hosts: [HostPattern]
         let context: NIOSSLContext
+        /// The server's TLS settings: a connection's requests route only through servers with the same.
+        let tls: ServerTLS
     }
 
     let entries: [Entry]
 
-    /// The context for a ClientHello naming `serverName`: the first server whose hosts match it exactly, else the
-    /// first whose wildcard matches, else the first server's.
-    func context(forServerName serverName: String?) -> NIOSSLContext {
+    /// The server for a ClientHello naming `serverName`: the first server whose hosts match it exactly, else the
+    /// first whose wildcard matches, else the first server.
+    func entry(forServerName serverName: String?) -> Entry {
         if let serverName {
-            if let exact = entries.first(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(serverName) } }) { return exact.context }
-            if let wildcard = entries.first(where: { $0.hosts.contains { $0.matches(serverName) } }) { return wildcard.context }
+            if let exact = entries.first(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(serverName) } }) { return exact }
+            if let wildcard = entries.first(where: { $0.hosts.contains { $0.matches(serverName) } }) { return wildcard }
         }
-        return entries[0].context
+        return entries[0]
     }
 
     /// Whether one context serves every name, so no ClientHello needs reading first.
@@ -37,7 +39,7 @@ public enum GatewayTLS {
         for (port, listener) in table.listeners where listener.terminatesTLS {
             var entries: [PortTLS.Entry] = []
             for (server, tls, label) in servers(of: listener, port: port) {
-                entries.append(PortTLS.Entry(hosts: server.hosts, context: try context(for: tls, server: label)))
+                entries.append(PortTLS.Entry(hosts: server.hosts, context: try context(for: tls, server: label), tls: tls))
             }
             ports[port] = PortTLS(entries: entries)
         }
@@ -157,6 +159,7 @@ extension GatewayTLS {
     static func terminate(on channel: any Channel, before proxy: ProxyHandler, with tls: PortTLS) throws {
         let sync = channel.pipeline.syncOperations
         if tls.isSingle {
+            proxy.handshake = tls.entries[0].tls
             try sync.addHandler(NIOSSLServerHandler(context: tls.entries[0].context), position: .before(proxy))
             return
         }
@@ -167,9 +170,10 @@ extension GatewayTLS {
                 case .hostname(let name): serverName = name
                 case .fallback: serverName = nil
                 }
-                let context = tls.context(forServerName: serverName)
+                let chosen = tls.entry(forServerName: serverName)
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .before(proxy))
+                    proxy.handshake = chosen.tls
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: chosen.context), position: .before(proxy))
                 }
             }
         )

@@ -55,11 +55,13 @@ enum HTTP2Connection {
 extension ProxyHandler: RemovableChannelHandler {
     /// A proxy for one HTTP/2 stream of this connection: the same listener, routes and limits, its own deadlines.
     func forStream() -> ProxyHandler {
-        ProxyHandler(
+        let stream = ProxyHandler(
             routes: routes, clusters: clusters, telemetry: telemetry, loop: loop, declaredPort: declaredPort, inMesh: inMesh,
             overTLS: overTLS, servesHTTP2Stream: true, limits: limits, deadlines: ConnectionDeadlines(limits: limits),
             // Seeded from the connection's generator: a stream costs no `getrandom` call.
             random: FastRandom(seed: random.next())
         )
+        stream.handshake = handshake
+        return stream
     }
 }

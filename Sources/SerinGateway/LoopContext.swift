@@ -123,7 +123,9 @@ final class LoopRouteTable {
 
     /// `table.resolve`, asked here so the table is borrowed in place: read from the caller, it was retained map by
     /// map for the call.
-    func resolve(_ request: RequestAttributes, port: Int) -> RouteTable.Resolution { table.resolve(request, port: port) }
+    func resolve(_ request: RequestAttributes, port: Int, handshake: ServerTLS? = nil) -> RouteTable.Resolution {
+        table.resolve(request, port: port, handshake: handshake)
+    }
 
     /// `table.resolveMesh`, borrowed in place as `resolve` is.
     func resolveMesh(_ request: RequestAttributes) -> RouteTable.Resolution { table.resolveMesh(request) }

@@ -90,7 +90,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         let promise = loop.eventLoop.makePromise(of: Void.self)
         let table = port.routes.table
         if let terminating = port.terminating, !table.passesThrough(serverName: serverName, port: port.declaredPort) {
-            terminate(with: terminating.context(forServerName: serverName), promise)
+            terminate(with: terminating.entry(forServerName: serverName), promise)
             return promise.futureResult
         }
         guard case .route(let route) = table.resolvePassthrough(serverName: serverName, port: port.declaredPort) else {
@@ -145,18 +145,19 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
 
     /// Hands the connection to TLS termination and the HTTP proxy, as an HTTPS port's connection: the SNIHandler
     /// then replays the ClientHello to NIOSSL, and this handler leaves.
-    private func terminate(with tls: NIOSSLContext, _ promise: EventLoopPromise<Void>) {
+    private func terminate(with tls: PortTLS.Entry, _ promise: EventLoopPromise<Void>) {
         guard let context else { return promise.fail(ChannelError.ioOnClosedChannel) }
         let proxy = ProxyHandler(
             routes: port.routes, clusters: port.clusters, telemetry: port.telemetry, loop: loop, declaredPort: port.declaredPort,
             overTLS: true, limits: port.limits, deadlines: ConnectionDeadlines(limits: port.limits, handshaking: true)
         )
+        proxy.handshake = tls.tls
         do {
             // Over TLS the client's end is its close_notify: its FIN ends the connection, as on an HTTPS port.
             try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)
             let sync = context.pipeline.syncOperations
             try sync.addHandler(proxy, position: .after(self))
-            try sync.addHandler(NIOSSLServerHandler(context: tls), position: .before(proxy))
+            try sync.addHandler(NIOSSLServerHandler(context: tls.context), position: .before(proxy))
             sync.removeHandler(self, promise: nil)
             promise.succeed()
         } catch {

@@ -26,12 +26,14 @@ extension ProxyHandler {
         // Lent, not copied: the lookup holds the fields only while the route is resolved.
         swap(&headerLookup.fields, &head.fields)
         let installed = loop.routeTable(routes)
-        let resolution = inMesh ? installed.resolveMesh(attributes) : installed.resolve(attributes, port: declaredPort)
+        let resolution = inMesh ? installed.resolveMesh(attributes) : installed.resolve(attributes, port: declaredPort, handshake: handshake)
         swap(&headerLookup.fields, &head.fields)
         let route: RouteTable.Route
         switch resolution {
         case .noRoute(let reason):
             return answer(.noRoute, "no route: \(reason)", head: head, started: started)
+        case .misdirected(let reason):
+            return answer(.misdirected, "misdirected request: \(reason)", head: head, started: started)
         case .route(let found):
             route = found
         }

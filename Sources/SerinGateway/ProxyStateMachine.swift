@@ -78,6 +78,8 @@ struct ProxyStateMachine {
     enum LocalAnswer: Equatable {
         /// No route matched: 404 `NR`.
         case noRoute
+        /// The host is another TLS server's than the one the connection's handshake chose: 421 `NR`.
+        case misdirected
         /// The route's `directResponse`.
         case direct(status: Int)
         /// The route's `redirect`.
@@ -90,6 +92,7 @@ struct ProxyStateMachine {
         var status: Int {
             switch self {
             case .noRoute: 404
+            case .misdirected: 421
             case .direct(let status), .redirect(let status), .faultAbort(let status): status
             case .noHealthyUpstream: 503
             }
@@ -97,7 +100,7 @@ struct ProxyStateMachine {
 
         var flag: ResponseFlag {
             switch self {
-            case .noRoute: .noRoute
+            case .noRoute, .misdirected: .noRoute
             case .direct, .redirect: .noFlag
             case .noHealthyUpstream: .noHealthyUpstream
             case .faultAbort: .faultInjected

@@ -29,6 +29,9 @@ public enum RouteExplanation {
         }
         let port = question.mesh ? (request.port ?? 80) : question.port
         switch question.mesh ? table.resolveMesh(request) : table.resolve(request, port: port) {
+        case .misdirected(let reason):
+            say("result:  421, \(reason)")
+            return false
         case .noRoute(let reason):
             say("result:  404, \(reason)")
             // A port from a browser's address bar (8080) where the manifests say 80: the ports there are.
@@ -73,7 +76,7 @@ public enum RouteExplanation {
             say("server:  Gateway \(server.gateway) PASSTHROUGH (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
         }
         switch table.resolvePassthrough(serverName: serverName, port: port) {
-        case .noRoute(let reason):
+        case .noRoute(let reason), .misdirected(let reason):
             say("result:  connection closed (NR), \(reason)")
             return false
         case .route(let route):

@@ -32,6 +32,7 @@ struct MeshRouteTableTests {
         switch table.resolveMesh(RequestAttributes(method: "GET", target: "/", authority: host, headers: HeaderList())) {
         case .route(let route): return route.targets.map { "\($0.destination.host) \($0.cluster.endpoints.map(\.port))" }.joined()
         case .noRoute(let reason): return "404: \(reason)"
+        case .misdirected(let reason): return "421: \(reason)"
         }
     }
 

@@ -53,6 +53,35 @@ struct GatewayTLSModesTests {
         }
     }
 
+    @Test("on a port with a SIMPLE and a MUTUAL server, a Host naming the MUTUAL server's host on a connection the SIMPLE server's handshake took is answered 421, over HTTP/1 and HTTP/2: no client certificate is skipped")
+    func hostCannotCrossToAnotherServersTLS() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        _ = try await certificates.server("api", hosts: ["api.example.com"])
+        let client = try await certificates.client("client", commonName: "client.example.com")
+        let yaml = TLS.gateway(
+            TLS.httpsServer(hosts: ["web.example.com"], tls: "{mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key}"),
+            TLS.httpsServer(hosts: ["api.example.com"], tls: "{mode: MUTUAL, serverCertificate: api.crt, privateKey: api.key, caCertificates: ca.crt}")
+        )
+        try await TLS.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let ca = certificates.ca.certificate
+            let web = try await TLS.https("web.example.com", port: port, ca: ca)
+            #expect(web.status == 200, "\(web.stderr)")
+            let api = try await TLS.https("api.example.com", port: port, ca: ca, ["--cert", client.certificate, "--key", client.key])
+            #expect(api.status == 200, "\(api.stderr)")
+            let noCertificate = try await TLS.https("api.example.com", port: port, ca: ca)
+            #expect(noCertificate.status == 0 && noCertificate.exitCode != 0, "MUTUAL refuses the handshake without a certificate")
+            // The SIMPLE server's handshake, then the MUTUAL server's host.
+            for version in ["--http1.1", "--http2"] {
+                let crossed = try await TLS.https("web.example.com", port: port, ca: ca, [version, "-H", "Host: api.example.com"])
+                #expect(crossed.status == 421, "\(version): \(crossed.status) \(crossed.body)")
+                #expect(crossed.body.contains("host \"api.example.com\" is served on port 443 with other TLS settings"), "\(crossed.body)")
+            }
+        }
+    }
+
     @Test("cipherSuites limits TLS 1.2 to the suites listed: a client offering only another is refused, one offering a listed one is served")
     func cipherSuites() async throws {
         let certificates = try await TestCertificates.make()

@@ -66,6 +66,13 @@ public struct RouteTable: Sendable {
         static func bit(_ index: Int) -> UInt64 { 1 << UInt64(min(index, 63)) }
         static let sharedBit = bit(63)
 
+        /// The servers whose TLS settings are `tls`, as a mask of `bit(index)`.
+        func admission(ofTLS tls: ServerTLS) -> UInt64 {
+            var mask: UInt64 = 0
+            for (index, server) in servers.enumerated() where server.tls == tls { mask |= Self.bit(index) }
+            return mask
+        }
+
         /// The servers that admit `host`, as a mask of `bit(index)`.
         func admission<S: StringProtocol>(of host: S) -> UInt64 {
             var mask: UInt64 = 0
@@ -252,17 +259,34 @@ public struct RouteTable: Sendable {
         case route(Route)
         /// Nothing matched; the reason says what was looked at, for the 404 body.
         case noRoute(reason: String)
+        /// The request's host belongs to a server with other TLS settings than the one the connection's handshake
+        /// chose (a client certificate it would have asked for, another certificate): answered 421, so a client that
+        /// reused the connection for another host asks again on a connection of its own.
+        case misdirected(reason: String)
     }
 
     /// Finds the route for a request arriving on the listener for `port`: first matching route wins.
-    public func resolve(_ request: RequestAttributes, port: Int) -> Resolution {
+    ///
+    /// `handshake`: on a connection whose TLS the gateway terminated, the settings of the server its handshake chose
+    /// (by the ClientHello's server name). Only servers with those settings admit its requests, as Istio gives each
+    /// HTTPS server a route configuration of its own: a `Host` naming a MUTUAL server's host, sent on a connection
+    /// the handshake gave to a SIMPLE server, must not reach that host without a client certificate.
+    public func resolve(_ request: RequestAttributes, port: Int, handshake: ServerTLS? = nil) -> Resolution {
         guard let listener = listeners[port] else {
             return .noRoute(reason: "no gateway server listens on port \(port)")
         }
         let host = request.host
-        let admission = listener.admission(of: host)
+        var admission = listener.admission(of: host)
         if admission == 0 {
             return .noRoute(reason: "no gateway server on port \(port) accepts host \"\(host)\"")
+        }
+        if let handshake, listener.servers.count > 1 {
+            let chosen = listener.admission(ofTLS: handshake)
+            guard admission & chosen != 0 else {
+                return .misdirected(reason: "host \"\(host)\" is served on port \(port) with other TLS settings than this connection's "
+                    + "handshake chose: connect with its name as the server name (SNI)")
+            }
+            admission &= chosen
         }
         if admission & listener.httpsRedirectMask != 0,
             let redirect = listener.servers.indices.lazy.filter({ admission & Listener.bit($0) != 0 })
