@@ -132,11 +132,14 @@ public actor LiveConfiguration {
                 results[line] += " (its weights stay \(split.stable.weight)/\(split.canary.weight): a rollout owns them)"
             }
         }
+        let portsBefore = gateway.boundPorts
         do {
             try await gateway.install(RouteTable(compiling: MeshConfig(resources: merged)))
         } catch {
             return ApplyReport(applied: false, results: [], diagnostics: ["error: \(error)"])
         }
+        // Where traffic can now arrive, or no longer: a Gateway applied to a gateway that had none opens its port.
+        results += Self.listenerChanges(from: portsBefore, to: gateway.boundPorts, host: gateway.bindHost)
         resources = merged
         await onApplied?(merged.canaries)
         // Without a controller (`serin gateway`) a Canary is kept with the routes but nothing runs it: said, as the
@@ -148,6 +151,15 @@ public actor LiveConfiguration {
                 at: located.location(of: "metadata.name"))
         } : []
         return ApplyReport(applied: true, results: results, diagnostics: (reported + idle).map(\.description))
+    }
+
+    /// `gateway port 80 listening on 127.0.0.1:8080` for each port an apply opened, `gateway port 80 closed` for each
+    /// it closed (a Gateway whose server moved to another port).
+    static func listenerChanges(from before: [Int: Int], to after: [Int: Int], host: String) -> [String] {
+        let opened = after.filter { before[$0.key] != $0.value }.sorted { $0.key < $1.key }
+            .map { "gateway port \($0.key) listening on \(host):\($0.value)" }
+        let closed = before.keys.filter { after[$0] == nil }.sorted().map { "gateway port \($0) closed" }
+        return opened + closed
     }
 
     /// Applies a rollout's split to the routes of `target` that it owns.

@@ -23,7 +23,8 @@ public final class GatewayServer: Sendable {
     public let routes: RouteTableBox
     /// Outlier detection and connection budgets of the clusters whose DestinationRules set a traffic policy.
     let clusters: UpstreamClusters
-    private let bindHost: String
+    /// The address every Gateway listener binds to.
+    public let bindHost: String
     private let portMapping: PortMapping
     private let loops: [ObjectIdentifier: LoopContext]
     private let listeners = NIOLockedValueBox<[Int: any Channel]>([:])

@@ -95,7 +95,8 @@ struct ClusterSteeringTests {
             #expect(resume.status == 0, "\(resume.stderr)")
             let promote = try await SerinProcess.run(["promote", "web", "--kubeconfig", kubeconfig])
             #expect(promote.status == 0, "\(promote.stderr)")
-            #expect(promote.stdout.contains("canary/web promoting: "), "\(promote.stdout)")
+            // Promoting, or already promoted when nothing was left to run by the time the answer came.
+            #expect(promote.stdout.contains("canary/web promoting: ") || promote.stdout.contains("canary/web promoted: Succeeded"), "\(promote.stdout)")
             #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(Self.weights(server))")
             #expect(await eventually(.seconds(30)) { server.object(Self.canaryKey)?["status"]?["phase"] == "Succeeded" })
 

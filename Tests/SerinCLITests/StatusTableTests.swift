@@ -42,11 +42,11 @@ struct StatusTableTests {
         #expect(row.contains("\(status.stableWeight)/\(status.canaryWeight) by header x-user-id"), "\(row)")
     }
 
-    @Test("a promote that released a pause: promote step says so, not 'promoting', since the rollout goes on progressing")
+    @Test("a promote that released a pause says so, not 'promoting', since the rollout goes on progressing; one already over says 'promoted'")
     func promoteThatReleasedAPause() {
         #expect(RolloutCommand.promote.said(phase: "Progressing") == "pause released")
         #expect(RolloutCommand.promote.said(phase: "Promoting") == "promoting")
-        #expect(RolloutCommand.promote.said(phase: "Succeeded") == "promoting")
+        #expect(RolloutCommand.promote.said(phase: "Succeeded") == "promoted")
         #expect(RolloutCommand.pause.said(phase: "Paused") == "paused")
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import SerinServer
 import SerinEmbedded
@@ -58,6 +59,33 @@ struct LiveConfigurationTests {
         #expect(skipped.diagnostics.count == 2, "\(skipped)")
         #expect(skipped.diagnostics.first?.contains("PodDisruptionBudget") == true, "\(skipped)")
         #expect(await live.resources == before)
+        await runtime.shutdown()
+    }
+
+    @Test("an apply says which gateway ports it opened and closed: a Gateway applied to a gateway that had none, then moved to another port")
+    func applySaysWhereTrafficArrives() async throws {
+        let sources = SeedManifests.sources(v1: 9, v2: 9)
+        let routes = try #require(sources.first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
+        let runtime = try await GatewayRuntime.start(
+            resources: SeedManifests.resources(sources.filter { $0.path != routes.path }).resources, threads: 1, bindHost: "127.0.0.1",
+            portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0
+        )
+        #expect(runtime.gateway.boundPorts.isEmpty)
+        let opened = await runtime.live.apply([routes])
+        let port = try #require(runtime.gateway.boundPorts[80])
+        #expect(opened.results == [
+            "gateway/web-gateway created", "virtualservice/web-virtualservice created", "gateway port 80 listening on 127.0.0.1:\(port)",
+        ], "\(opened)")
+        var moved = routes
+        moved.text = routes.text.replacingOccurrences(of: "      number: 80\n      name: http", with: "      number: 81\n      name: http")
+        let reply = await runtime.live.apply([moved])
+        let newPort = try #require(runtime.gateway.boundPorts[81])
+        #expect(reply.results == [
+            "gateway/web-gateway configured", "virtualservice/web-virtualservice unchanged", "gateway port 81 listening on 127.0.0.1:\(newPort)",
+            "gateway port 80 closed",
+        ], "\(reply)")
+        let again = await runtime.live.apply([moved])
+        #expect(again.results == ["gateway/web-gateway unchanged", "virtualservice/web-virtualservice unchanged"], "\(again)")
         await runtime.shutdown()
     }
 

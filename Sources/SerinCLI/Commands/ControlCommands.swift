@@ -212,7 +212,13 @@ extension RolloutCommand {
     /// What the command did, as the line after it says: a promote that left the rollout progressing released a
     /// `pause: promote` step (it is not promoting).
     func said(phase: String?) -> String {
-        self == .promote && phase == RolloutPhase.progressing.rawValue ? "pause released" : pastTense
+        guard self == .promote else { return pastTense }
+        switch phase {
+        case RolloutPhase.progressing.rawValue: return "pause released"
+        // Nothing was left to run (no post-rollout hooks): the promotion is over by the time the answer comes.
+        case RolloutPhase.succeeded.rawValue: return "promoted"
+        default: return pastTense
+        }
     }
 
     var pastTense: String {
