@@ -142,6 +142,36 @@ struct MeshConfigResourcesTests {
         #expect(config.destinationRules(forHost: "details").isEmpty)
     }
 
+    @Test("a ServiceEntry's hosts are services of their own: each takes its own DestinationRule, and a host with none takes no other's")
+    func serviceEntryHostsTakeTheirOwnRules() {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: upstreams}
+            spec:
+              hosts: [good, bad, missing]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              endpoints: [{address: 127.0.0.1}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: good}
+            spec: {host: good, trafficPolicy: {connectionPool: {tcp: {maxConnections: 3}}}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: bad}
+            spec: {host: bad, trafficPolicy: {connectionPool: {tcp: {maxConnections: 5}}}}
+            """
+        let config = MeshConfig(resources: Fixture.decode(yaml).resources)
+        #expect(config.destinationRules(forHost: "good").map(\.name.name) == ["good"])
+        #expect(config.destinationRules(forHost: "bad").map(\.name.name) == ["bad"])
+        #expect(config.trafficPolicy(forHost: "bad", subset: nil).connectionPool?.tcp.maxConnections == 5)
+        #expect(config.destinationRules(forHost: "missing").isEmpty)
+    }
+
     @Test("a Service alone resolves its names and ports (a port named grpc speaks HTTP/2, as Istio selects) but has no endpoints")
     func serviceAlone() {
         let yaml = """

@@ -45,12 +45,32 @@ public struct MeshConfig: Hashable, Sendable {
         return index
     }
 
-    /// The DestinationRules for `host`, in declaration order: those whose `host` is it or another name of its
-    /// service.
+    /// The DestinationRules for `host`, in declaration order: those whose `host` is it or another name of the same
+    /// Kubernetes Service (`reviews`, `reviews.default.svc.cluster.local`). A ServiceEntry's other hosts are services
+    /// of their own, as in Istio: each takes its own rules, never another host's TLS or connection pool.
     public func destinationRules(forHost host: String) -> [DestinationRule] {
         var positions = ruleIndex[host] ?? []
-        for name in service(forHost: host)?.hosts ?? [] where name != host { positions += ruleIndex[name] ?? [] }
+        for name in service(forHost: host)?.hosts ?? [] where name != host && Self.namesOneKubernetesService(name, host) {
+            positions += ruleIndex[name] ?? []
+        }
         return Set(positions).sorted().map { destinationRules[$0] }
+    }
+
+    /// Whether `one` and `other` are two of the names a Kubernetes Service answers to: `NAME`, `NAME.NAMESPACE`,
+    /// `NAME.NAMESPACE.svc` or `NAME.NAMESPACE.svc.cluster.local`, with one name (and one namespace where both say).
+    static func namesOneKubernetesService(_ one: String, _ other: String) -> Bool {
+        func parts(_ host: String) -> (name: Substring, namespace: Substring?)? {
+            let labels = host.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+            switch labels.count {
+            case 1: return (labels[0], nil)
+            case 2: return (labels[0], labels[1])
+            case 3 where labels[2] == "svc": return (labels[0], labels[1])
+            case 5 where labels[2...] == ["svc", "cluster", "local"]: return (labels[0], labels[1])
+            default: return nil
+            }
+        }
+        guard let a = parts(one), let b = parts(other), a.name == b.name else { return false }
+        return a.namespace == nil || b.namespace == nil || a.namespace == b.namespace
     }
 
     private static func index(_ services: [MeshService]) -> [String: Int] {
