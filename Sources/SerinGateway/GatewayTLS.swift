@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -137,7 +138,34 @@ public enum GatewayTLS {
         do {
             return try body()
         } catch {
-            throw .tls("\(server): cannot read \(what): \(error)")
+            throw .tls("\(server): cannot read \(what): \(reason(error, what: what))")
+        }
+    }
+
+    /// The TLS library's failure in words: what the file is instead of what was expected, never the library's case
+    /// name (`failedToLoadCertificate`). `what` is the field and the path, as `load` names them.
+    static func reason(_ error: any Error, what: String) -> String {
+        // `serverCertificate /etc/certs/web.crt`; a Secret's `tls.crt of default/web-credential` names no file.
+        let parts = what.split(separator: " ", maxSplits: 1)
+        let path = parts.count == 2 && !parts[1].contains(" ") ? String(parts[1]) : ""
+        var isDirectory: ObjCBool = false
+        if !path.isEmpty {
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
+            if isDirectory.boolValue { return "it is a directory, expected a PEM file" }
+        }
+        let text = path.isEmpty ? "" : (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        switch error as? NIOSSLError {
+        case .failedToLoadCertificate?:
+            return text.contains("PRIVATE KEY") && !text.contains("CERTIFICATE")
+                ? "it holds a private key, expected a PEM certificate (-----BEGIN CERTIFICATE-----): are the two files swapped?"
+                : "not a PEM certificate (-----BEGIN CERTIFICATE-----)"
+        case .failedToLoadPrivateKey?:
+            if text.contains("ENCRYPTED") { return "the private key is encrypted: the gateway takes unencrypted PEM keys" }
+            return text.contains("CERTIFICATE") && !text.contains("PRIVATE KEY")
+                ? "it holds a certificate, expected a PEM private key (-----BEGIN PRIVATE KEY-----): are the two files swapped?"
+                : "not a PEM private key (-----BEGIN PRIVATE KEY-----, RSA or EC PRIVATE KEY)"
+        default:
+            return "\(error)"
         }
     }
 }

@@ -28,7 +28,7 @@ public struct AdminAccess: Sendable {
     }
 
     /// `127.0.0.0/8` written as an address, `::1` and `localhost`; any other name may resolve elsewhere.
-    static func isLoopback(_ host: String) -> Bool {
+    public static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host == "::1" || host == "[::1]" { return true }
         let octets = host.split(separator: ".", omittingEmptySubsequences: false)
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }

@@ -40,6 +40,21 @@ struct GatewayCommandTests {
         #expect(output.contains("(serin apply -f FILE); or give it with -f (for example: -f examples/seed), or serve the mesh with --mesh HOST:PORT"), "\(output)")
     }
 
+    @Test("a mesh listener beyond loopback is warned of (it proxies to every service with no token), and its HTTP_PROXY hint names an address a client can use")
+    func meshBeyondLoopbackIsWarnedOf() async throws {
+        let backends = TestBackends(threads: 1)
+        let adminPort = try await backends.freePort()
+        await backends.shutdown()
+        // Bound on every interface for the second it takes to start; no request is sent to it.
+        let gateway = try SerinProcess.launch(["gateway", "-f", "examples/mesh", "--mesh", "0.0.0.0:0", "--admin", "127.0.0.1:\(adminPort)", "--threads", "1"])
+        let warned = await gateway.waitForOutput("takes requests to every service from anyone who can reach it")
+        await gateway.kill()
+        let output = await gateway.outputText()
+        #expect(warned, "\(output)")
+        #expect(output.contains("HTTP_PROXY=http://127.0.0.1:"), "\(output)")
+        #expect(!output.contains("HTTP_PROXY=http://0.0.0.0"), "\(output)")
+    }
+
     @Test("SIGTERM drains: the request in flight gets its whole answer, new connections are refused, exit status 0")
     func sigtermDrains() async throws {
         let backends = TestBackends(threads: 2)

@@ -290,6 +290,25 @@ struct GatewayTLSTests {
         #expect(validated.stdout.contains("1 error"), "\(validated.stdout)")
     }
 
+    @Test("a certificate or key that cannot be used says what the file is instead, never the TLS library's case name", arguments: [
+        ("{serverCertificate: web.key, privateKey: web.crt}", "cannot read serverCertificate DIR/web.key: it holds a private key, expected a PEM certificate (-----BEGIN CERTIFICATE-----): are the two files swapped?"),
+        ("{serverCertificate: web.crt, privateKey: web.crt}", "cannot read privateKey DIR/web.crt: it holds a certificate, expected a PEM private key (-----BEGIN PRIVATE KEY-----): are the two files swapped?"),
+        ("{serverCertificate: gateway.yaml, privateKey: web.key}", "cannot read serverCertificate DIR/gateway.yaml: not a PEM certificate (-----BEGIN CERTIFICATE-----)"),
+    ])
+    func unusableFilesInWords(tls: String, message: String) async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+        try (Self.gateway(Self.httpsServer(tls: tls)) + "\n" + Self.world(backend: 9)).write(toFile: file, atomically: true, encoding: .utf8)
+        let validated = try await SerinProcess.run(["validate", file])
+        #expect(validated.status == 1, "\(validated.stdout)")
+        let expected = "error: Gateway default/web-gateway port 443 (hosts web.example.com): "
+            + message.replacingOccurrences(of: "DIR", with: certificates.directory.path)
+        #expect(validated.stderr.contains(expected), "\(validated.stderr)")
+        #expect(!validated.stderr.contains("failedToLoad"), "\(validated.stderr)")
+    }
+
     /// A DestinationRule for `host` whose traffic policy is `tls` (YAML flow mapping), with its document separator.
     static func destinationRule(_ host: String, tls: String) -> String {
         """

@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import SerinManifests
 import Testing
@@ -76,7 +77,7 @@ struct GatewayDecodingTests {
             ),
             (
                 "  - port: {number: 443, name: tls, protocol: TLS}\n    hosts: [\"*\"]\n    tls: {mode: PASSTHROUGH, credentialName: web}",
-                "test.yaml:10:10: error: spec.servers[0].tls: credentialName do not apply to mode PASSTHROUGH: the gateway does "
+                "test.yaml:10:10: error: spec.servers[0].tls: credentialName does not apply to mode PASSTHROUGH: the gateway does "
                     + "not terminate TLS, the destination presents its own certificate"
             ),
             (
@@ -195,6 +196,27 @@ struct GatewayDecodingTests {
         guard case .gateway(let gateway) = try #require(resources.first?.resource) else { Issue.record("not a Gateway"); return }
         #expect(gateway.servers.first?.httpsRedirect == true)
         #expect(gateway.servers.first?.tls == nil)
+    }
+
+    @Test("an HTTPS server's httpsRedirect is a warning and ignored: its requests are https already, and a 301 to the same URL would loop")
+    func httpsRedirectOnHTTPSIsIgnored() throws {
+        // The files need only be there: decoding reads them only when the gateway loads them.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serin-redirect-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for name in ["web.crt", "web.key"] { try Data("pem\n".utf8).write(to: directory.appendingPathComponent(name)) }
+        let (resources, diagnostics) = Fixture.decode(gatewayYAML(server: """
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls: {mode: SIMPLE, serverCertificate: web.crt, privateKey: web.key, httpsRedirect: true}
+            """), path: directory.appendingPathComponent("gateway.yaml").path)
+        #expect(Fixture.messages(diagnostics).count == 1, "\(Fixture.messages(diagnostics))")
+        #expect(Fixture.messages(diagnostics).first?.contains(
+            "warning: spec.servers[0].tls.httpsRedirect redirects an HTTP server's requests to https; on this HTTPS server they are https already, so it is ignored") == true,
+            "\(Fixture.messages(diagnostics))")
+        guard case .gateway(let gateway) = try #require(resources.first?.resource) else { Issue.record("not a Gateway"); return }
+        #expect(gateway.servers.first?.httpsRedirect == false)
+        #expect(gateway.servers.first?.tls != nil)
     }
 
     @Test("warns that a TCP server is not served")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A gRPC server for Serin's tests (Python grpcio, no generated stubs): /serin.test.Echo/Say answers
 "<version>: <request>" with status OK, or, with --fail CODE, that status, a message and trailing metadata.
-Binds 127.0.0.1 on a free port, prints "PORT <n>" and serves until killed."""
+Binds 127.0.0.1 on --port (a free one when 0, the default), prints "PORT <n>" and serves until killed."""
 import argparse
 import signal
 from concurrent import futures
@@ -12,6 +12,7 @@ import grpc
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--version", default="v1")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on, on 127.0.0.1 (default: a free one)")
     parser.add_argument("--fail", default="", help="a grpc.StatusCode name (UNAVAILABLE...) to answer every call with")
     args = parser.parse_args()
 
@@ -29,7 +30,7 @@ def main():
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port(f"127.0.0.1:{args.port}")
     server.start()
     print(f"PORT {port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.stop(0))

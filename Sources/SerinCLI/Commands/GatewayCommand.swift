@@ -151,7 +151,14 @@ struct ServingOptions: ParsableArguments {
             logger.info("\(label): Gateway port \(declared) listening on \(address):\(bound)")
         }
         if let mesh, let bound = runtime.gateway.meshAddress?.port {
-            logger.info("\(label): mesh listening on \(mesh.host):\(bound) (Host: SERVICE:PORT, or HTTP_PROXY=http://\(mesh.host):\(bound))")
+            // A wildcard address is where it listens, not one a client can name: the hint gives loopback's.
+            let reachable = ["0.0.0.0", "::", "[::]"].contains(mesh.host) ? "127.0.0.1" : mesh.host
+            logger.info("\(label): mesh listening on \(mesh.host):\(bound) (Host: SERVICE:PORT, or HTTP_PROXY=http://\(reachable):\(bound))")
+            if !AdminAccess.isLoopback(mesh.host) {
+                let warning = "\(label): the mesh listener on \(mesh.host):\(bound) takes requests to every service from anyone who can reach "
+                    + "it, with no token, as a sidecar's outbound port would; give --mesh 127.0.0.1:\(mesh.port) unless other machines are to use it"
+                logger.warning("\(warning)")
+            }
         }
         return runtime
     }

@@ -57,7 +57,13 @@ extension ManifestDecoder {
         }
         // Reading a Kubernetes reader's leniency: unknown TLS fields would change who may connect.
         guard let fields = reader.mapping(field, serverTLSSchema) else { return nil }
-        let httpsRedirect = fields["httpsRedirect"].flatMap(reader.bool) ?? false
+        var httpsRedirect = fields["httpsRedirect"].flatMap(reader.bool) ?? false
+        if httpsRedirect, serverProtocol == "HTTPS" || serverProtocol == "TLS", let redirect = fields["httpsRedirect"] {
+            // Its requests are https already: a 301 to the same URL would send the client round in a loop.
+            reader.warning("\(redirect.path) redirects an HTTP server's requests to https; on this \(serverProtocol) server they are "
+                + "https already, so it is ignored (as Istio ignores it on TLS connections)", at: redirect.node)
+            httpsRedirect = false
+        }
         for (key, why) in refusedServerTLSFields.sorted(by: { $0.key < $1.key }) {
             guard let refused = fields[key] else { continue }
             reader.unsupported("\(refused.path) is not supported by the embedded gateway: \(why)", at: refused.node)
@@ -71,7 +77,7 @@ extension ManifestDecoder {
             let settings = fields.children.keys.filter { $0 != "httpsRedirect" }.sorted()
             if !settings.isEmpty {
                 reader.unsupported(
-                    "\(field.path): \(settings.joined(separator: ", ")) apply to an HTTPS server; this server's protocol is "
+                    "\(field.path): \(settings.joined(separator: ", ")) \(settings.count == 1 ? "applies" : "apply") to an HTTPS server; this server's protocol is "
                         + "\(serverProtocol), where tls takes httpsRedirect only",
                     at: field.node
                 )
@@ -118,7 +124,7 @@ extension ManifestDecoder {
         let settings = fields.children.keys.filter { $0 != "mode" && $0 != "httpsRedirect" }.sorted()
         if !settings.isEmpty {
             reader.unsupported(
-                "\(field.path): \(settings.joined(separator: ", ")) do not apply to mode PASSTHROUGH: the gateway does not "
+                "\(field.path): \(settings.joined(separator: ", ")) \(settings.count == 1 ? "does" : "do") not apply to mode PASSTHROUGH: the gateway does not "
                     + "terminate TLS, the destination presents its own certificate",
                 at: field.node
             )
