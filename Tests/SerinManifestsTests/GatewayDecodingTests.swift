@@ -219,6 +219,19 @@ struct GatewayDecodingTests {
         #expect(gateway.servers.first?.tls != nil)
     }
 
+    @Test("a server host with a port or a scheme is an error, as Istio refuses it: no request names such a host", arguments: [
+        "web.example.com:443", "https://web.example.com", "a/b/web.example.com",
+    ])
+    func hostWithPortOrScheme(host: String) {
+        let (resources, diagnostics) = Fixture.decode(
+            gatewayYAML(server: "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"\(host)\"]"))
+        #expect(Fixture.messages(diagnostics) == [
+            "test.yaml:9:12: error: spec.servers[0].hosts[0]: expected [NAMESPACE/]HOST (web.example.com, *.example.com, shop/web.example.com), "
+                + "got \"\(host)\": the port is the server's port.number, and a host has no scheme",
+        ])
+        #expect(resources.isEmpty)
+    }
+
     @Test("warns that a TCP server is not served")
     func tcpServer() {
         let (resources, diagnostics) = Fixture.decode(

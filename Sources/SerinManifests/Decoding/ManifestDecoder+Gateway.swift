@@ -47,6 +47,18 @@ extension ManifestDecoder {
         if hosts.isEmpty {
             reader.error("\(hostsField.path): expected at least one host", at: hostsField.node)
         }
+        // `[NAMESPACE/]NAME`, as Istio validates it: a port or a scheme would make a host no request ever names.
+        for (index, host) in hosts.enumerated() {
+            let name = host.split(separator: "/", maxSplits: 1).last.map(String.init) ?? host
+            let slashes = host.filter { $0 == "/" }.count
+            if host.contains("://") || slashes > 1 || name.contains(":") {
+                reader.error(
+                    "\(hostsField.path)[\(index)]: expected [NAMESPACE/]HOST (web.example.com, *.example.com, shop/web.example.com), "
+                        + "got \"\(host)\": the port is the server's port.number, and a host has no scheme",
+                    at: hostsField.node
+                )
+            }
+        }
         return Gateway.Server(
             port: number, portName: portName, protocol: serverProtocol, hosts: hosts, tls: tls, httpsRedirect: httpsRedirect,
             passesThrough: passesThrough
