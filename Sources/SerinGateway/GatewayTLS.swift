@@ -78,10 +78,10 @@ public enum GatewayTLS {
         var ca: [NIOSSLCertificate]?
         switch tls.credential {
         case .files(let chainPath, let keyPath, let caPath):
-            chain = try load("serverCertificate \(chainPath)", server: server) { try NIOSSLCertificate.fromPEMFile(chainPath) }
-            key = try load("privateKey \(keyPath)", server: server) { try NIOSSLPrivateKey(file: keyPath, format: .pem) }
+            chain = try load("serverCertificate", file: chainPath, server: server) { try NIOSSLCertificate.fromPEMFile(chainPath) }
+            key = try load("privateKey", file: keyPath, server: server) { try NIOSSLPrivateKey(file: keyPath, format: .pem) }
             if let caPath {
-                ca = try load("caCertificates \(caPath)", server: server) { try NIOSSLCertificate.fromPEMFile(caPath) }
+                ca = try load("caCertificates", file: caPath, server: server) { try NIOSSLCertificate.fromPEMFile(caPath) }
             }
         case .secret(let name, let material):
             guard let material else {
@@ -134,26 +134,25 @@ public enum GatewayTLS {
         }
     }
 
-    private static func load<Value>(_ what: String, server: String, _ body: () throws -> Value) throws(GatewayError) -> Value {
+    /// Runs `body`, which reads `what` (the file `file`, when it comes from one); a failure names the server, the
+    /// field and the file, and says what is wrong in words.
+    private static func load<Value>(_ what: String, file: String? = nil, server: String, _ body: () throws -> Value) throws(GatewayError) -> Value {
         do {
             return try body()
         } catch {
-            throw .tls("\(server): cannot read \(what): \(reason(error, what: what))")
+            throw .tls("\(server): cannot read \(what)\(file.map { " \($0)" } ?? ""): \(reason(error, file: file))")
         }
     }
 
     /// The TLS library's failure in words: what the file is instead of what was expected, never the library's case
-    /// name (`failedToLoadCertificate`). `what` is the field and the path, as `load` names them.
-    static func reason(_ error: any Error, what: String) -> String {
-        // `serverCertificate /etc/certs/web.crt`; a Secret's `tls.crt of default/web-credential` names no file.
-        let parts = what.split(separator: " ", maxSplits: 1)
-        let path = parts.count == 2 && !parts[1].contains(" ") ? String(parts[1]) : ""
+    /// name (`failedToLoadCertificate`). `file`: where the PEM came from; nil for a Secret's bytes.
+    static func reason(_ error: any Error, file: String?) -> String {
         var isDirectory: ObjCBool = false
-        if !path.isEmpty {
-            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
+        if let file {
+            if !FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) { return "no such file" }
             if isDirectory.boolValue { return "it is a directory, expected a PEM file" }
         }
-        let text = path.isEmpty ? "" : (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let text = file.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
         switch error as? NIOSSLError {
         case .failedToLoadCertificate?:
             return text.contains("PRIVATE KEY") && !text.contains("CERTIFICATE")
@@ -218,14 +217,14 @@ extension GatewayTLS {
         // ALPN says which protocol the cluster's connections speak: h2 for an HTTP/2 or gRPC port.
         configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
         if let caPath = tls.caCertificates {
-            configuration.trustRoots = .certificates(try load("caCertificates \(caPath)", server: label) { try NIOSSLCertificate.fromPEMFile(caPath) })
+            configuration.trustRoots = .certificates(try load("caCertificates", file: caPath, server: label) { try NIOSSLCertificate.fromPEMFile(caPath) })
         }
         // Envoy checks the chain, and names only against subjectAltNames (refused when decoded): no hostname check.
         configuration.certificateVerification = tls.insecureSkipVerify ? .none : .noHostnameVerification
         if tls.mode == .mutual, let chainPath = tls.clientCertificate, let keyPath = tls.privateKey {
-            let chain = try load("clientCertificate \(chainPath)", server: label) { try NIOSSLCertificate.fromPEMFile(chainPath) }
+            let chain = try load("clientCertificate", file: chainPath, server: label) { try NIOSSLCertificate.fromPEMFile(chainPath) }
             configuration.certificateChain = chain.map { .certificate($0) }
-            configuration.privateKey = .privateKey(try load("privateKey \(keyPath)", server: label) { try NIOSSLPrivateKey(file: keyPath, format: .pem) })
+            configuration.privateKey = .privateKey(try load("privateKey", file: keyPath, server: label) { try NIOSSLPrivateKey(file: keyPath, format: .pem) })
         }
         do {
             return try NIOSSLContext(configuration: configuration)

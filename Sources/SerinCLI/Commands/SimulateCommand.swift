@@ -153,7 +153,7 @@ struct SimulateCommand: ParsableCommand {
             }
         }
         // An empty pipe (`--replay -` with nothing sent) or file: said as such, not as JSON that does not parse.
-        guard data.contains(where: { !Set<UInt8>([0x20, 0x09, 0x0A, 0x0D]).contains($0) }) else {
+        guard !String(decoding: data, as: UTF8.self).allSatisfy(\.isWhitespace) else {
             Terminal.err("serin simulate: --replay \(name) is empty; expected the output of serin history NAME -o json")
             throw ExitCode(1)
         }

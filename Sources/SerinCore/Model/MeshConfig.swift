@@ -59,18 +59,13 @@ public struct MeshConfig: Hashable, Sendable {
     /// Whether `one` and `other` are two of the names a Kubernetes Service answers to: `NAME`, `NAME.NAMESPACE`,
     /// `NAME.NAMESPACE.svc` or `NAME.NAMESPACE.svc.cluster.local`, with one name (and one namespace where both say).
     static func namesOneKubernetesService(_ one: String, _ other: String) -> Bool {
-        func parts(_ host: String) -> (name: Substring, namespace: Substring?)? {
-            let labels = host.lowercased().split(separator: ".", omittingEmptySubsequences: false)
-            switch labels.count {
-            case 1: return (labels[0], nil)
-            case 2: return (labels[0], labels[1])
-            case 3 where labels[2] == "svc": return (labels[0], labels[1])
-            case 5 where labels[2...] == ["svc", "cluster", "local"]: return (labels[0], labels[1])
-            default: return nil
-            }
-        }
-        guard let a = parts(one), let b = parts(other), a.name == b.name else { return false }
-        return a.namespace == nil || b.namespace == nil || a.namespace == b.namespace
+        let hosts = [one.lowercased(), other.lowercased()]
+        let labels = hosts.map { $0.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false) }
+        guard labels[0][0] == labels[1][0] else { return false }
+        // Both bare (`reviews`): the same name. Else the namespace the longer one names, for both.
+        guard let namespace = labels.first(where: { $0.count > 1 })?[1] else { return hosts[0] == hosts[1] }
+        let names = MeshService.kubernetesHosts(name: String(labels[0][0]), namespace: String(namespace))
+        return hosts.allSatisfy(names.contains)
     }
 
     private static func index(_ services: [MeshService]) -> [String: Int] {

@@ -11,12 +11,13 @@ public enum URLQuery {
                  UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                let hex = Array("0123456789ABCDEF")
                 out += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 0x0F)])"
             }
         }
         return out
     }
+
+    private static let hex = Array("0123456789ABCDEF")
 
     /// `name=value&…`, each value encoded.
     public static func string(_ items: [(name: String, value: String)]) -> String {

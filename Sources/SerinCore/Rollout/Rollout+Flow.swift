@@ -247,9 +247,9 @@ extension Rollout {
         if final == .succeeded {
             record(.normal, "promotion completed", now: now, into: &actions)
         } else {
-            let last = status.releaseLog?.last
-            let why = last?.outcome == .rolledBack ? last?.reason.map { ": \($0);" } ?? "," : ","
-            record(.warning, "rollout failed\(why) all traffic on stable \(status.stable)", now: now, into: &actions)
+            let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
+            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + " all traffic on stable \(status.stable)",
+                   now: now, into: &actions)
         }
         actions.append(.finished(final))
     }

@@ -49,9 +49,8 @@ extension ManifestDecoder {
         }
         // `[NAMESPACE/]NAME`, as Istio validates it: a port or a scheme would make a host no request ever names.
         for (index, host) in hosts.enumerated() {
-            let name = host.split(separator: "/", maxSplits: 1).last.map(String.init) ?? host
-            let slashes = host.filter { $0 == "/" }.count
-            if host.contains("://") || slashes > 1 || name.contains(":") {
+            let name = HostPattern.gatewayServerHost(host).pattern.text
+            if host.contains("://") || name.contains("/") || name.contains(":") {
                 reader.error(
                     "\(hostsField.path)[\(index)]: expected [NAMESPACE/]HOST (web.example.com, *.example.com, shop/web.example.com), "
                         + "got \"\(host)\": the port is the server's port.number, and a host has no scheme",
