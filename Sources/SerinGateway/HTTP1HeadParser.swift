@@ -187,6 +187,21 @@ enum HTTP1HeadParser {
         }
     }
 
+    /// Whether `head`, the start of a response whose blank line has not arrived, can still become a status
+    /// line (`HTTP/1.D DDD`): an upstream that answers something else (an SSH banner, a TLS alert, a
+    /// protocol on the wrong port) is refused at its first bytes rather than waited on until it hangs up.
+    static func couldBeginResponse(_ head: ByteBuffer) -> Bool {
+        head.withUnsafeReadableBytes { bytes in
+            let pattern: StaticString = "HTTP/1.D DDD"
+            for index in 0..<min(bytes.count, pattern.utf8CodeUnitCount) {
+                let expected = pattern.utf8Start[index]
+                let matches = expected == UInt8(ascii: "D") ? bytes[index] &- UInt8(ascii: "0") < 10 : bytes[index] == expected
+                if !matches { return false }
+            }
+            return true
+        }
+    }
+
     // MARK: Pieces
 
     /// The end of the line starting at `from`: where its content stops (before CR LF or LF) and where the

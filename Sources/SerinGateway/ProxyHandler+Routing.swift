@@ -20,6 +20,7 @@ extension ProxyHandler {
         let upgrade = head.passedUpgrade
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
         else { return }
+        if servesHTTP2Stream { answersInGRPC = head.fields.first("content-type").map(GRPCLocalAnswer.isGRPC) ?? false }
         let authority = head.fields.first(.host, sameAs: lastAuthority) ?? ""
         lastAuthority = authority
         let attributes = RequestAttributes(method: head.method, target: head.target, authority: authority, headers: headerLookup)
@@ -149,10 +150,11 @@ extension ProxyHandler {
         head: RequestHead, started: NIODeadline, destination: Cluster? = nil
     ) {
         guard case .answerLocally(let status, let flag, let keepAlive) = machine.routed(answer) else { return }
+        let counted = localAnswerCounted(status)
         telemetry.record(
             TrafficKey(
-                destinationService: destination?.host ?? "unknown", subset: destination?.subset, responseCode: status,
-                responseFlags: flag
+                destinationService: destination?.host ?? "unknown", subset: destination?.subset, responseCode: counted.code,
+                responseFlags: flag, grpcStatus: counted.grpcStatus
             ),
             milliseconds: Self.milliseconds(since: started), requestBytes: 0, responseBytes: body.count, shard: loop.shard
         )

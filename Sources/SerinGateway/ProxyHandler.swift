@@ -35,6 +35,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// Serves one HTTP/2 stream behind an `HTTP2ServerStream`: a protocol switch there is an extended CONNECT, answered
     /// and counted as `200`, as Envoy counts the HTTP/2 side's status.
     let servesHTTP2Stream: Bool
+    /// The stream's request is a gRPC call: the gateway's own error answers to it are gRPC statuses
+    /// (`GRPCLocalAnswer`), not HTTP ones.
+    var answersInGRPC = false
     var random: FastRandom
     var endpointTurn = 0
     var machine: ProxyStateMachine
@@ -408,7 +411,16 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     private func retry(_ exchange: ProxyExchange, after trigger: ProxyStateMachine.RetryTrigger, code: Int, flag: ResponseFlag, backoff: Duration) {
         exchange.observe(trigger.outlierOutcome)
         exchange.retryStarted()
-        if case .grpcStatus(let status) = trigger { exchange.grpcStatus = String(status) }
+        var code = code
+        switch trigger {
+        case .grpcStatus(let status):
+            exchange.grpcStatus = String(status)
+        case .status:
+            break
+        case .connectFailure, .reset, .perTryTimeout:
+            // No answer came: the try is counted as the gateway would have answered it.
+            (code, exchange.grpcStatus) = localAnswerCounted(code)
+        }
         record(exchange, code: code, flag: flag)
         exchange.grpcStatus = nil
         if let upstream = exchange.upstream { close(upstream) }
@@ -427,7 +439,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         let text = reason(for: failure, of: exchange, error: error) + "\n"
         endExchange(exchange)
         // Counted before the answer goes out, so whoever reads the answer also sees it counted.
-        record(exchange, code: failure.status, flag: failure.flag)
+        let counted = localAnswerCounted(failure.status)
+        if let grpcStatus = counted.grpcStatus { exchange.grpcStatus = grpcStatus }
+        record(exchange, code: counted.code, flag: failure.flag)
         writeLocalResponse(
             HTTPResponseStatus(statusCode: failure.status), body: Array(text.utf8), contentType: Self.plainText,
             version: exchange.downstreamVersion, keepAlive: keepAlive
@@ -562,8 +576,12 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         switch action {
         case .reject(let abandonExchange):
             if abandonExchange, let exchange { abandonSilently(exchange) }
+            let counted = localAnswerCounted(Int(error.status.code))
             telemetry.record(
-                TrafficKey(destinationService: "unknown", responseCode: Int(error.status.code), responseFlags: .downstreamProtocolError),
+                TrafficKey(
+                    destinationService: "unknown", responseCode: counted.code, responseFlags: .downstreamProtocolError,
+                    grpcStatus: counted.grpcStatus
+                ),
                 milliseconds: 0, requestBytes: 0, responseBytes: 0, shard: loop.shard
             )
             writeLocalResponse(
@@ -591,7 +609,18 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         guard let client else { return }
         let keepAlive = keepAlive && !loop.draining
         var fields = HeaderFields()
-        if let contentType { fields.add(name: "content-type", value: contentType) }
+        var status = status
+        var body = body
+        if answersInGRPC && status.code >= 400 {
+            // Trailers-only: headers that end the stream carry the status, and nothing else follows.
+            fields.add(name: "content-type", value: "application/grpc")
+            fields.add(name: "grpc-status", value: String(GRPCLocalAnswer.status(forHTTP: Int(status.code))))
+            fields.add(name: "grpc-message", value: GRPCLocalAnswer.message(String(decoding: body, as: UTF8.self)))
+            status = .ok
+            body = []
+        } else if let contentType {
+            fields.add(name: "content-type", value: contentType)
+        }
         fields.add(name: "content-length", value: String(body.count))
         fields.add(name: "server", value: "serin")
         for (name, value) in extraHeaders { fields.add(name: name, value: value) }
@@ -606,6 +635,13 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         bytes.writeBytes(body)
         client.write(bytes)
         finishResponse(client, keepAlive: keepAlive)
+    }
+
+    /// How the gateway's own answer with `status` is counted: as sent, so a gRPC call's error is HTTP 200 with its
+    /// gRPC status, as Istio labels it (`response_code="200"`, `grpc_response_status="14"`).
+    func localAnswerCounted(_ status: Int) -> (code: Int, grpcStatus: String?) {
+        guard answersInGRPC, status >= 400 else { return (status, nil) }
+        return (200, String(GRPCLocalAnswer.status(forHTTP: status)))
     }
 
     /// The response's last bytes are written: flushed, and the connection closed unless it is kept alive.

@@ -188,6 +188,9 @@ final class UpstreamConnection {
                     guard buffer.readableBytes <= Self.maxResponseHeadBytes else {
                         return fail(MalformedMessage(reason: "a response head longer than \(Self.maxResponseHeadBytes) bytes"))
                     }
+                    guard HTTP1HeadParser.couldBeginResponse(buffer) else {
+                        return fail(MalformedMessage(reason: "the status line is not HTTP/1.x CODE REASON"))
+                    }
                     partialHead = buffer
                     return
                 }

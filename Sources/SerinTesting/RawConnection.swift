@@ -108,7 +108,8 @@ public final class RawConnection: Sendable {
 }
 
 /// A TCP server on 127.0.0.1 that misbehaves as an upstream can: answers every connection's first bytes
-/// with `reply` (garbage, half a response...) and then closes, or never answers at all.
+/// with `reply` (garbage, half a response...) and then closes (or, `closing: false`, falls silent and holds
+/// the connection open), or never answers at all.
 public final class RawServer: Sendable {
     public let port: Int
     private let channel: any Channel
@@ -119,11 +120,11 @@ public final class RawServer: Sendable {
     }
 
     /// `reply: nil` reads and never answers.
-    public static func start(group: any EventLoopGroup, reply: String?) async throws -> RawServer {
+    public static func start(group: any EventLoopGroup, reply: String?, closing: Bool = true) async throws -> RawServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyingHandler(reply: reply)) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyingHandler(reply: reply, closing: closing)) }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
@@ -138,12 +139,16 @@ public final class RawServer: Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let reply: String?
-        init(reply: String?) { self.reply = reply }
+        let closing: Bool
+        init(reply: String?, closing: Bool) {
+            self.reply = reply
+            self.closing = closing
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard let reply else { return }
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply))).assumeIsolated()
-                .whenComplete { _ in context.close(promise: nil) }
+            let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply)))
+            if closing { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
         }
     }
 }

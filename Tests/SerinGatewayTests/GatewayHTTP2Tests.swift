@@ -189,6 +189,36 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
+        "the gateway's own answers to a gRPC call are gRPC statuses, as Envoy gives them: no route is UNIMPLEMENTED, an upstream that refuses is UNAVAILABLE, each with its reason and counted as 200 with its grpc_response_status",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcLocalAnswers() async throws {
+        let backends = TestBackends()
+        let closed = try await backends.freePort()
+        // Only grpc-echo is routed (no catch-all host), and nothing listens on its endpoint's port.
+        let gateway = GatewayTLSTests.gateway("  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]")
+        try await ServedGateway.serve({ _ in
+            [ManifestSource(path: "grpc.yaml", text: gateway + "\n---\n" + Self.grpcEntry(port: closed))]
+        }) { server in
+            let port = try #require(server.boundPort(forDeclared: 80))
+            let unrouted = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-missing")
+            #expect(unrouted.code == "UNIMPLEMENTED", "\(unrouted)")
+            #expect(unrouted.details.hasPrefix("no route: "), "\(unrouted.details)")
+            let refused = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo")
+            #expect(refused.code == "UNAVAILABLE", "\(refused)")
+            #expect(refused.details.contains("upstream connect error"), "\(refused.details)")
+            let keys = server.telemetry.snapshot().series.keys
+            #expect(keys.contains { $0.responseCode == 200 && $0.grpcStatus == "12" && $0.responseFlags == .noRoute })
+            #expect(keys.contains { $0.destinationService == "grpc-echo" && $0.responseCode == 200 && $0.grpcStatus == "14" })
+            #expect(!keys.contains { $0.responseCode == 404 || $0.responseCode == 503 }, "\(keys)")
+            // The same answers to a request that is not gRPC stay HTTP's.
+            let plain = try await Curl.get("http://127.0.0.1:\(port)/", ["--http2-prior-knowledge", "-H", "host: grpc-missing"])
+            #expect(plain.status == 404)
+        }
+        await backends.shutdown()
+    }
+
+    @Test(
         "an HTTP/2 upstream that resets a stream before its answer is 503 UC, as a closed HTTP/1 connection is, not a malformed answer (grpcio resets a GET that is not gRPC)",
         .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
     )

@@ -180,6 +180,26 @@ struct GatewayLimitsTests {
         await backends.shutdown()
     }
 
+    @Test(
+        "answers an upstream that speaks something other than HTTP and then waits with 502 at once, not when it hangs up",
+        arguments: ["SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", "\u{15}\u{03}\u{03}\u{00}\u{02}\u{02}\u{46}", "HTTP/2.0 200"]
+    )
+    func upstreamThatIsNotHTTP(banner: String) async throws {
+        let backends = TestBackends()
+        let upstream = try await RawServer.start(group: backends.group, reply: banner, closing: false)
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": upstream.port], uriMatch: nil)) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            // The route has no timeout: without the refusal, the request would wait as long as the upstream does.
+            let response = try await client.send(.GET, "/", timeout: .seconds(10))
+            #expect(response.status == 502)
+            #expect(response.bodyText.contains("sent a malformed response: the status line is not HTTP/1.x"), "\(response.bodyText)")
+            await client.close()
+            #expect(gateway.telemetry.snapshot().series.keys.contains { $0.responseCode == 502 && $0.responseFlags.rawValue == "UPE" })
+        }
+        await upstream.close()
+        await backends.shutdown()
+    }
+
     @Test("a drain lets the request in flight finish with connection: close, closes idle connections, and cuts none")
     func drainFinishesInFlight() async throws {
         let backends = TestBackends()
