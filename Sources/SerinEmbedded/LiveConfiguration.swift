@@ -106,7 +106,7 @@ public actor LiveConfiguration {
                 merged.append(resource)
             }
         }
-        let validation = ManifestValidator.validate(merged)
+        let validation = ManifestValidator.validate(merged, unread: decoded.unread)
         // Every error blocks; warnings are only worth repeating for the files just applied.
         let reported = decoded.diagnostics + validation.filter {
             $0.severity == .error || $0.location.map { appliedPaths.contains($0.file) } == true
@@ -268,9 +268,11 @@ public actor LiveConfiguration {
         .error("Canary \(spec.name.name): \(why)", at: refusalLocation(why, of: spec, at: located))
     }
 
-    /// Where a refusal of the Canary `located` points: `spec.stable` when the reason starts with it, else `spec.canary`.
+    /// Where a refusal of the Canary `located` points: `spec.stable` when the reason starts with it (as said, or as
+    /// the controller words it, `refused: spec.stable …`), else `spec.canary`.
     public static func refusalLocation(_ why: String, of spec: CanarySpec, at located: LocatedResource) -> SourceLocation? {
-        located.location(of: spec.stable != nil && why.hasPrefix("spec.stable") ? "spec.stable.host" : "spec.canary.host")
+        let aboutStable = why.hasPrefix("spec.stable") || why.hasPrefix(CanaryStatus.refusalMessage("spec.stable"))
+        return located.location(of: spec.stable != nil && aboutStable ? "spec.stable.host" : "spec.canary.host")
     }
 
     static func servingRoutes(in resources: [LocatedResource]) -> [ResourceName: ServingRoutes] {

@@ -178,6 +178,52 @@ extension LiveConfigurationTests {
         #expect(route(LiveConfiguration.routing(decoded.resources, as: [unstarted])) == ["web-v1-service": 100])
     }
 
+    @Test(
+        "at start-up after v1 → v2 and v2 → v4 promoted and v4 → v3 rolled back, the files' route to v1 takes the stored routes: all traffic on v4, none on a version retired two releases ago"
+    )
+    func startUpAfterSeveralReleases() throws {
+        let entries = [("web-v3-service", "v3"), ("web-v4-service", "v4")].map { SeedManifests.serviceEntry($0.0, port: 9, version: $0.1) }
+        let seedCanary = SeedManifests.canary(stableHost: nil)
+        func resources(canary: String) -> [LocatedResource] {
+            let canarySource = ManifestSource(path: seedCanary.path, text: seedCanary.text.replacingOccurrences(of: "web-v2-service", with: canary))
+            let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9) + entries + [canarySource])
+            #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+            return decoded.resources
+        }
+        func spec(canary: String) throws -> CanarySpec { try #require(resources(canary: canary).canaries.first) }
+        var rollout = try Rollout(spec: spec(canary: "web-v2-service"), stable: Destination(host: "web-v1-service", port: 80))
+        var second = 0
+        func now() -> RolloutInstant {
+            second += 1
+            return RolloutInstant(sinceEpoch: .seconds(second))
+        }
+        _ = rollout.start(now: now())
+        _ = rollout.promote(now: now())
+        for (canary, ending) in [("web-v4-service", "promote"), ("web-v3-service", "abort")] {
+            _ = rollout.specChanged(try spec(canary: canary), now: now())
+            _ = rollout.restart(now: now())
+            _ = ending == "promote" ? rollout.promote(now: now()) : rollout.abort(now: now())
+        }
+        #expect(rollout.status.stable.host == "web-v4-service")
+        let files = resources(canary: "web-v3-service")
+        let virtualService = MeshConfig(resources: LiveConfiguration.routing(files, as: [rollout])).virtualServices.first { $0.name.name == "web-virtualservice" }
+        let weights = Dictionary(uniqueKeysWithValues: (virtualService?.http.first?.destinations ?? []).map { ($0.destination.host, $0.weight) })
+        #expect(weights == ["web-v4-service": 100, "web-v3-service": 0])
+    }
+
+    @Test("a refusal about spec.stable points at the stable's host, worded as apply says it or as the controller logs it at start-up")
+    func refusalPointsAtStable() throws {
+        let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9) + [SeedManifests.canary()])
+        let located = try #require(decoded.resources.first { $0.kind == .canary })
+        guard case .canary(let spec) = located.resource else { return }
+        let stableHost = try #require(located.location(of: "spec.stable.host"))
+        #expect(stableHost != located.location(of: "spec.canary.host"))
+        let why = "spec.stable is web-v1-service:80, but web-v2-service:80 serves"
+        #expect(LiveConfiguration.refusalLocation(why, of: spec, at: located) == stableHost)
+        #expect(LiveConfiguration.refusalLocation(CanaryStatus.refusalMessage(why), of: spec, at: located) == stableHost)
+        #expect(LiveConfiguration.refusalLocation("canary web-v2-service has no endpoints", of: spec, at: located) == located.location(of: "spec.canary.host"))
+    }
+
     @Test("at start-up a stored split whose canary nothing serves in the files keeps the canary's share on the stable, and says which split it withheld")
     func startUpWithholdsUnservableCanary() throws {
         // The files lost the canary's ServiceEntry (it was added with `serin apply`): its Service has no endpoints.

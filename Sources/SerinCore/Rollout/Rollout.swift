@@ -57,7 +57,7 @@ public struct Rollout: Hashable, Sendable {
         TrafficSplit(
             stable: WeightedDestination(destination: status.stable, weight: status.stableWeight),
             canary: WeightedDestination(destination: status.canary, weight: status.canaryWeight),
-            retiring: status.retiredStable.map { [$0] } ?? [], stickiness: spec.analysis.stickiness,
+            retiring: status.retiredVersions, stickiness: spec.analysis.stickiness,
             canaryMatch: isAnalysingABTest ? spec.analysis.match : [],
             matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil,
             mirror: isAnalysingSteps ? spec.analysis.mirror : nil, affinity: affinity)

@@ -55,7 +55,7 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// The newest releases of this Canary, oldest first (at most `Release.kept`); nil in state stored before
     /// releases were recorded.
     var releaseLog: [Release]?
-    /// The stable the last promotion replaced: routes that still name it are the Canary's, and lose it.
+    /// The stable the last promotion replaced (`retiredVersions` has every one before it).
     public internal(set) var retiredStable: Destination?
     /// Flagger's shape (`CanaryWorkload`): the primary always serves, and promotion copies the canary into it
     /// instead of handing the stable role over.
@@ -70,6 +70,20 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
 
     /// The newest releases of this Canary, oldest first.
     public var releases: [Release] { releaseLog ?? [] }
+
+    /// Every version that served as the stable before the current one, the latest first: a route that still
+    /// names any of them (a VirtualService reloaded from files written for the first release, after several) is
+    /// the Canary's and loses it. The canary is never among them: a route only to it is the user's.
+    public var retiredVersions: [Destination] {
+        var versions: [Destination] = []
+        for version in [retiredStable].compactMap({ $0 }) + releases.reversed().map(\.stable)
+        where !version.isSameVersion(as: stable) && !version.isSameVersion(as: canary)
+            && !versions.contains(where: { $0.isSameVersion(as: version) })
+        {
+            versions.append(version)
+        }
+        return versions
+    }
 
     /// Whether the release handed the stable role to its canary: promotion moved all traffic to it, in the same
     /// step that set the last weight, so there is no moment where state and routes disagree about it.

@@ -1,8 +1,9 @@
 /// The weights a rollout gives the routes it owns, and which routes those are: one pure rule that the embedded
 /// router applies to the typed VirtualService and the Kubernetes router renders as a guarded JSON Patch.
 ///
-/// A route is the Canary's when it sends to the stable or to a version a promotion retired (the routes may
-/// still name it: a VirtualService reloaded from its file after a restart, a weight change that failed). Routes
+/// A route is the Canary's when it sends to the stable or to a version a promotion retired, however many
+/// releases ago (the routes may still name it: a VirtualService reloaded from its file after a restart, a
+/// weight change that failed). Routes
 /// that send only to the canary — a testers' header route — are the user's and stay as written, except the route
 /// named `matchRouteName`, which is the Canary's own A/B route (`TrafficSplit+Match.swift`).
 public struct TrafficSplit: Hashable, Sendable {

@@ -89,6 +89,25 @@ struct RolloutReleaseTrainTests {
         #expect(releases.allSatisfy { $0.endedAt != nil })
     }
 
+    @Test(
+        "after v1 → v2 and v2 → v4 promoted and v4 → v3 rolled back, the split still owns a route to v1 or v2: files written for the first release, reloaded after a restart, lose every retired version"
+    )
+    func everyRetiredVersionIsTheCanarys() throws {
+        var driver = try Self.promoted()
+        try Self.release(Self.v4, on: &driver, at: 10)
+        driver.send { $0.promote(now: t(20)) }
+        try Self.release(Self.v3, on: &driver, at: 30)
+        driver.send { $0.abort(now: t(40)) }
+        let split = driver.rollout.split
+        #expect(split.stable.destination == Self.v4 && split.stable.weight == 100)
+        #expect(split.retiring == [Self.v2, Self.v1])
+        #expect(split.owns([Self.v1]) && split.owns([Self.v2]) && split.owns([Self.v4]))
+        // A route only to the canary is still the user's.
+        #expect(!split.owns([Self.v3]))
+        // The seed's route, v1 at 100, becomes the split's: all traffic on v4.
+        #expect(split.destinations(replacing: [WeightedDestination(destination: Self.v1, weight: 100)]).map(\.destination) == [Self.v4, Self.v3])
+    }
+
     @Test("a new canary mid-release supersedes the one in flight")
     func supersededRelease() throws {
         var driver = Driver(try Fixture.rollout())
