@@ -66,12 +66,13 @@ public enum RouteExplanation {
     /// A TLS connection to a PASSTHROUGH port: the server that admits its server name, the tls route it takes
     /// (and by which sniHost), and the destinations it is passed through to, still encrypted.
     private static func explainPassthrough(_ table: RouteTable, serverName: String, port: Int, say: (String) -> Void) -> Bool {
-        say("connection: TLS to port \(port), server name \"\(serverName)\" (passed through: the destination terminates TLS)")
         let listener = table.passthrough[port]
         if !table.passesThrough(serverName: serverName, port: port), table.listeners[port]?.terminatesTLS == true {
+            say("connection: TLS to port \(port), server name \"\(serverName)\"")
             say("result:  no PASSTHROUGH server lists it: the HTTPS server on port \(port) terminates TLS, and its requests route by Host (--host)")
             return true
         }
+        say("connection: TLS to port \(port), server name \"\(serverName)\" (passed through: the destination terminates TLS)")
         if let server = listener?.servers.first(where: { $0.passesThrough && $0.hosts.contains { $0.matches(serverName) } }) {
             say("server:  Gateway \(server.gateway) PASSTHROUGH (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
         }

@@ -235,7 +235,7 @@ public actor CanaryWatcher {
         ]
         let text = String(decoding: (try? JSONEncoder().encode(document)) ?? Data(), as: UTF8.self)
         let source = "\(kind) \(name)"
-        let (resources, diagnostics) = ManifestDecoder.decode([ManifestSource(path: source, text: text)])
+        let (resources, diagnostics, _) = ManifestDecoder.decode([ManifestSource(path: source, text: text)])
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty, let value = pick(resources) else {
             let reasons = errors.map(\.message).joined(separator: "; ")

@@ -11,7 +11,7 @@ public struct ManifestSet: Sendable {
     public init(sources: [ManifestSource]) {
         let decoded = ManifestDecoder.decode(sources)
         resources = decoded.resources
-        diagnostics = decoded.diagnostics + ManifestValidator.validate(decoded.resources)
+        diagnostics = decoded.diagnostics + ManifestValidator.validate(decoded.resources, unread: decoded.unread)
         config = MeshConfig(resources: decoded.resources)
     }
 

@@ -26,6 +26,10 @@ struct CommandArgumentTests {
             (["apply", "examples/seed/web-gateway-virtualservice.yaml"], "give manifests with -f FILE|DIR (did you mean -f examples/seed/web-gateway-virtualservice.yaml?)"),
             (["simulate", "examples/canary/web-canary.yaml"], "give manifests with -f FILE|DIR (did you mean -f examples/canary/web-canary.yaml?)"),
             (["up", "--state", "/tmp/serin-state.sqlite"], "give manifests with -f FILE|DIR (for example: -f examples/seed)"),
+            // HOST:PORT options say what they take, where ArgumentParser says only "invalid".
+            (["gateway", "-f", "examples/seed", "--mesh", "15001"], "expected HOST:PORT, got a port alone: 15001; say 127.0.0.1:15001"),
+            (["up", "-f", "examples/seed", "--admin", "127.0.0.1:99999"], "expected a port from 0 to 65535 after the colon in HOST:PORT, got 99999"),
+            (["controller", "--admin", "localhost"], #"expected HOST:PORT (e.g. 127.0.0.1:15001), got "localhost""#),
         ]
     )
     func refused(arguments: [String], message: String) async throws {

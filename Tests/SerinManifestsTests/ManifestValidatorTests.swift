@@ -103,6 +103,60 @@ struct ManifestValidatorTests {
         #expect(validate(gateways: "[mesh, web-gateway]", http) == [])
     }
 
+    @Test(
+        "a gateway that is in the files but has errors is said to be that, at its first error, not said not to exist; so is a Canary's VirtualService"
+    )
+    func unreadGateway() {
+        let gateway = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: edge}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls: {mode: SIMPLEX, serverCertificate: a.pem, privateKey: b.pem}
+            ---
+
+            """
+        func virtualService(route: String) -> String {
+            """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: web}
+            spec:
+              hosts: ["*"]
+              gateways: [edge]
+              http:
+              - \(route)
+                route:
+                - destination: {host: web-v1-service}
+            ---
+            apiVersion: flagger.app/v1beta1
+            kind: Canary
+            metadata: {name: web}
+            spec:
+              targetRef: {name: web}
+              canary: {host: web-v2-service}
+              analysis: {interval: 1m, threshold: 5, maxWeight: 50, stepWeight: 10}
+            """
+        }
+        let unreadGateway = Fixture.messages(Fixture.set(Fixture.world + gateway + virtualService(route: "timeout: 5s")).diagnostics)
+        #expect(unreadGateway.contains { $0.contains("error: spec.servers[0].tls.mode: expected one of") }, "\(unreadGateway)")
+        let gatewayError = "test.yaml:\(Fixture.worldLines + 8):17"
+        #expect(
+            unreadGateway.contains("test.yaml:\(Fixture.worldLines + 15):14: error: gateway default/edge is not read: it has errors (the first at \(gatewayError))"),
+            "\(unreadGateway)"
+        )
+        let unreadRoute = Fixture.messages(Fixture.set(Fixture.world + virtualService(route: "timeout: soon")).diagnostics)
+        #expect(unreadRoute.contains("test.yaml:\(Fixture.worldLines + 8):14: error: spec.http[0].timeout: expected a duration like 500ms, 0.5s or 1m, got \"soon\""), "\(unreadRoute)")
+        #expect(
+            unreadRoute.contains { $0.hasSuffix(": error: VirtualService default/web is not read: it has errors (the first at test.yaml:\(Fixture.worldLines + 8):14)") },
+            "\(unreadRoute)"
+        )
+        #expect(!(unreadGateway + unreadRoute).contains { $0.contains("does not exist") }, "\(unreadGateway + unreadRoute)")
+    }
+
     @Test("a gateway a match names must exist")
     func missingMatchGateway() {
         let http = "  - match:\n    - gateways: [mesh, edge]\n    route:\n    - destination: {host: web-v1-service}"

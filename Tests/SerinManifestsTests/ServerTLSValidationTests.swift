@@ -72,6 +72,12 @@ struct ServerTLSValidationTests {
                     + "(give it with -f beside the Gateway)"
             ),
             (
+                "\n" + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-credential, namespace: istio-system}\nstringData: {tls.crt: C, tls.key: K}",
+                "test.yaml:8:41: error: spec.servers[0].tls.credentialName: Secret edge/web-credential does not exist: a Secret "
+                    + "web-credential is in namespace istio-system, but credentialName is read from the Gateway's own namespace, edge; "
+                    + "put the Secret there"
+            ),
+            (
                 "\n" + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-credential, namespace: edge}\nstringData: {tls.crt: SECRET-C}",
                 "test.yaml:8:41: error: spec.servers[0].tls.credentialName: Secret edge/web-credential needs tls.crt and "
                     + "tls.key (or cert and key), has tls.crt"

@@ -7,7 +7,8 @@ enum Fixture {
     static let path = "test.yaml"
 
     static func decode(_ yaml: String, path: String = Fixture.path) -> (resources: [LocatedResource], diagnostics: [Diagnostic]) {
-        ManifestDecoder.decode([ManifestSource(path: path, text: yaml)])
+        let decoded = ManifestDecoder.decode([ManifestSource(path: path, text: yaml)])
+        return (decoded.resources, decoded.diagnostics)
     }
 
     static func set(_ yaml: String, path: String = Fixture.path) -> ManifestSet {

@@ -60,7 +60,7 @@ struct ServingOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The admin endpoint's address (API, dashboard, metrics). Anything but loopback needs --admin-token-file or SERIN_ADMIN_TOKEN.",
         valueName: "host:port"
-    ))
+    ), transform: HostPort.parse)
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
 
     @OptionGroup var adminToken: AdminTokenOption
@@ -77,7 +77,7 @@ struct ServingOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Also listen here as the mesh's sidecar: clients reach services through it by Host (reviews:9080) or as HTTP_PROXY, routed by the VirtualServices bound to the mesh.",
         valueName: "host:port"
-    ))
+    ), transform: HostPort.parse)
     var mesh: HostPort?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish.", valueName: "seconds"))

@@ -10,7 +10,16 @@ struct TLSSecretLookup {
     func material(named name: String, namespace: String, mode: ServerTLS.Mode) -> Result<TLSMaterial, TLSSecretProblem> {
         let resourceName = ResourceName(namespace: namespace, name: name)
         guard let secret = secrets[resourceName] else {
-            return .failure(TLSSecretProblem("Secret \(resourceName) does not exist (give it with -f beside the Gateway)"))
+            let elsewhere = secrets.keys.filter { $0.name == name }.map(\.namespace).sorted()
+            guard !elsewhere.isEmpty else {
+                return .failure(TLSSecretProblem("Secret \(resourceName) does not exist (give it with -f beside the Gateway)"))
+            }
+            return .failure(
+                TLSSecretProblem(
+                    "Secret \(resourceName) does not exist: a Secret \(name) is in namespace \(elsewhere.joined(separator: ", ")), but "
+                        + "credentialName is read from the Gateway's own namespace, \(namespace); put the Secret there"
+                )
+            )
         }
         func value(_ keys: [String], in secret: KubernetesSecret) -> [UInt8]? {
             keys.lazy.compactMap { secret.data[$0] }.first { !$0.isEmpty }

@@ -6,19 +6,23 @@ import Yams
 public enum ManifestDecoder {
     /// Decodes every document of every source, in order. Unknown kinds are skipped with a warning;
     /// a malformed document yields diagnostics and no resource; a YAML syntax error ends its file.
-    public static func decode(_ sources: [ManifestSource]) -> (resources: [LocatedResource], diagnostics: [Diagnostic]) {
+    public static func decode(
+        _ sources: [ManifestSource]
+    ) -> (resources: [LocatedResource], diagnostics: [Diagnostic], unread: [UnreadResource]) {
         var resources: [LocatedResource] = []
         var diagnostics: [Diagnostic] = []
+        var unread: [UnreadResource] = []
         for source in sources {
             let (documents, syntaxError) = parse(source)
             for document in documents where !document.isNull {
-                let (resource, found) = decodeDocument(document, file: source.path)
+                let (resource, found, named) = decodeDocument(document, file: source.path)
                 diagnostics += found
                 if let resource { resources.append(resource) }
+                if let named { unread.append(named) }
             }
             if let syntaxError { diagnostics.append(syntaxError) }
         }
-        return (resources, diagnostics)
+        return (resources, diagnostics, unread)
     }
 
     /// The documents of a file up to the first syntax error, and that error.
@@ -38,17 +42,18 @@ public enum ManifestDecoder {
     }
 
     /// One document: header (apiVersion, kind, metadata), then the kind's spec.
-    static func decodeDocument(_ document: Node, file: String) -> (LocatedResource?, [Diagnostic]) {
+    /// The third value names a resource whose kind and name were read but whose body has errors.
+    static func decodeDocument(_ document: Node, file: String) -> (LocatedResource?, [Diagnostic], UnreadResource?) {
         let reader = DocumentReader(file: file)
         let root = Field(node: document, path: "")
         guard case .mapping = document else {
             reader.error("expected a resource (a mapping with apiVersion and kind), got \(document.valueDescription)", at: document)
-            return (nil, reader.diagnostics)
+            return (nil, reader.diagnostics, nil)
         }
-        guard let header = header(of: root, reader: reader) else { return (nil, reader.diagnostics) }
+        guard let header = header(of: root, reader: reader) else { return (nil, reader.diagnostics, nil) }
         let schema = header.kind == .secret ? secretSchema : Schema(known: ["apiVersion", "kind", "metadata", "spec"], ignored: ["status"])
         guard let fields = reader.mapping(root, schema), let name = metadataName(fields, reader: reader) else {
-            return (nil, reader.diagnostics)
+            return (nil, reader.diagnostics, nil)
         }
         if header.kind.legacyAPIVersions.contains(header.apiVersion), let current = header.kind.currentAPIVersions.first {
             reader.warning(
@@ -57,12 +62,15 @@ public enum ManifestDecoder {
             )
         }
         let resource = decodeSpec(header, name: name, fields: fields, reader: reader)
-        guard let resource, !reader.isMalformed else { return (nil, reader.diagnostics) }
+        guard let resource, !reader.isMalformed else {
+            let firstError = reader.diagnostics.first { $0.severity == .error }?.location
+            return (nil, reader.diagnostics, UnreadResource(kind: header.kind, name: name, location: firstError ?? reader.location(of: document)))
+        }
         let located = LocatedResource(
             resource: resource, apiVersion: header.apiVersion, location: reader.location(of: document),
             fieldLocations: reader.fieldLocations
         )
-        return (located, reader.diagnostics)
+        return (located, reader.diagnostics, nil)
     }
 
     /// apiVersion and kind, when Serin understands the pair; nil (with a diagnostic) otherwise.

@@ -21,7 +21,10 @@ extension ManifestValidator {
             }
             let targetLocation = located.location(of: "spec.targetRef.name")
             guard let virtualService = context.virtualServices[canary.targetRef] else {
-                let message = doesNotExist("VirtualService", canary.targetRef.description, known: context.virtualServices.keys)
+                let message = doesNotExist(
+                    "VirtualService", canary.targetRef.description, known: context.virtualServices.keys,
+                    unread: context.unread(.virtualService, canary.targetRef)
+                )
                 diagnostics.append(.error(message, at: targetLocation))
                 continue
             }

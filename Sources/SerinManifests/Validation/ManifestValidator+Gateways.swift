@@ -23,7 +23,12 @@ extension ManifestValidator {
                 bound.append(gateway)
             } else {
                 let location = index < locations.count ? locations[index] : located.location(of: "spec.gateways")
-                diagnostics.append(.error(doesNotExist("gateway", name.description, known: context.gateways.keys), at: location))
+                diagnostics.append(
+                    .error(
+                        doesNotExist("gateway", name.description, known: context.gateways.keys, unread: context.unread(.gateway, name)),
+                        at: location
+                    )
+                )
             }
         }
         for (routeIndex, route) in virtualService.http.enumerated() {
@@ -33,7 +38,12 @@ extension ManifestValidator {
                 for (index, name) in match.gateways.enumerated()
                 where name.name != ManifestDecoder.meshGateway && context.gateways[name] == nil {
                     let location = index < matchLocations.count ? matchLocations[index] : located.location(of: path)
-                    diagnostics.append(.error(doesNotExist("gateway", name.description, known: context.gateways.keys), at: location))
+                    diagnostics.append(
+                        .error(
+                            doesNotExist("gateway", name.description, known: context.gateways.keys, unread: context.unread(.gateway, name)),
+                            at: location
+                        )
+                    )
                 }
             }
         }

@@ -16,10 +16,14 @@ extension ManifestValidator {
             for (index, metric) in canary.analysis.metrics.enumerated() {
                 guard case .custom(let reference) = metric.kind else { continue }
                 let path = "spec.analysis.metrics[\(index)]"
-                guard let template = context.metricTemplates[ResourceName(reference: reference, relativeTo: canary.name.namespace)] else {
+                let templateName = ResourceName(reference: reference, relativeTo: canary.name.namespace)
+                guard let template = context.metricTemplates[templateName] else {
                     diagnostics.append(
                         .error(
-                            doesNotExist("MetricTemplate", reference, known: context.metricTemplates.keys),
+                            doesNotExist(
+                                "MetricTemplate", reference, known: context.metricTemplates.keys,
+                                unread: context.unread(.metricTemplate, templateName)
+                            ),
                             at: located.location(of: "\(path).templateRef")
                         )
                     )

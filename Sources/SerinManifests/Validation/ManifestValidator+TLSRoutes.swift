@@ -17,7 +17,12 @@ extension ManifestValidator {
                     for name in missing {
                         let index = match.gateways.firstIndex(of: name) ?? 0
                         let location = index < locations.count ? locations[index] : located.location(of: "\(path).gateways")
-                        diagnostics.append(.error(doesNotExist("gateway", name.description, known: context.gateways.keys), at: location))
+                        diagnostics.append(
+                            .error(
+                                doesNotExist("gateway", name.description, known: context.gateways.keys, unread: context.unread(.gateway, name)),
+                                at: location
+                            )
+                        )
                     }
                 }
                 let servers = names.compactMap { context.gateways[$0] }.flatMap(\.servers).filter {

@@ -3,8 +3,9 @@ import SerinCore
 /// Checks that need more than one resource (does this host resolve? does that gateway exist?) or the
 /// decoded values (do the weights add up?), each reported at the offending field.
 public enum ManifestValidator {
-    public static func validate(_ resources: [LocatedResource]) -> [Diagnostic] {
-        let context = ValidationContext(resources: resources)
+    /// `unread`: documents of the same run whose errors kept them from being read; references to them say so.
+    public static func validate(_ resources: [LocatedResource], unread: [UnreadResource] = []) -> [Diagnostic] {
+        let context = ValidationContext(resources: resources, unread: unread)
         var diagnostics = duplicates(in: resources)
         var warnedWithoutEndpoints = Set<ResourceName>()
         for located in resources {
@@ -44,8 +45,12 @@ public enum ManifestValidator {
     }
 
     /// `VirtualService default/web-vs does not exist (VirtualServices: default/web-virtualservice)`: the names
-    /// that do exist are listed, so a typo or a wrong namespace is easy to spot.
-    static func doesNotExist(_ kind: String, _ name: String, known: some Collection<ResourceName>) -> String {
+    /// that do exist are listed, so a typo or a wrong namespace is easy to spot. One that is in the files but has
+    /// errors (`unread`, where its first error is) is said to be that.
+    static func doesNotExist(
+        _ kind: String, _ name: String, known: some Collection<ResourceName>, unread: SourceLocation? = nil
+    ) -> String {
+        if let unread { return "\(kind) \(name) is not read: it has errors (the first at \(unread))" }
         var message = "\(kind) \(name) does not exist"
         if !known.isEmpty {
             message += " (\(kind)s: \(known.sorted().map(\.description).joined(separator: ", ")))"

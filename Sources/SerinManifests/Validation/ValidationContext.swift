@@ -7,8 +7,14 @@ struct ValidationContext {
     let gateways: [ResourceName: Gateway]
     let virtualServices: [ResourceName: VirtualService]
     let metricTemplates: [ResourceName: MetricTemplateSpec]
+    private let unread: [ResourceKind: [ResourceName: SourceLocation]]
 
-    init(resources: [LocatedResource]) {
+    init(resources: [LocatedResource], unread: [UnreadResource] = []) {
+        var unreadByKind: [ResourceKind: [ResourceName: SourceLocation]] = [:]
+        for resource in unread where unreadByKind[resource.kind]?[resource.name] == nil {
+            unreadByKind[resource.kind, default: [:]][resource.name] = resource.location
+        }
+        self.unread = unreadByKind
         config = MeshConfig(resources: resources)
         var gateways: [ResourceName: Gateway] = [:]
         for gateway in config.gateways where gateways[gateway.name] == nil {
@@ -26,5 +32,10 @@ struct ValidationContext {
             metricTemplates[template.name] = template
         }
         self.metricTemplates = metricTemplates
+    }
+
+    /// Where the first error is of a `kind` named `name` that is in the files but was not read for its errors.
+    func unread(_ kind: ResourceKind, _ name: ResourceName) -> SourceLocation? {
+        unread[kind]?[name]
     }
 }
