@@ -14,7 +14,9 @@ struct HostPort: ExpressibleByArgument, Sendable, CustomStringConvertible {
         guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]),
             (0...65535).contains(port)
         else { return nil }
-        let host = String(argument[..<colon])
+        var host = String(argument[..<colon])
+        // An IPv6 address is written in brackets before its port ([::1]:9900), and bound without them.
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         self.host = host.isEmpty ? "127.0.0.1" : host
         self.port = port
     }
@@ -33,6 +35,6 @@ struct HostPort: ExpressibleByArgument, Sendable, CustomStringConvertible {
         throw ValidationError("expected HOST:PORT (e.g. 127.0.0.1:15001), got \"\(argument)\"")
     }
 
-    var description: String { "\(host):\(port)" }
-    var url: String { "http://\(host):\(port)" }
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    var url: String { "http://\(description)" }
 }
