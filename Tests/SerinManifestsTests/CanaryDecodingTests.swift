@@ -95,6 +95,26 @@ struct CanaryDecodingTests {
         #expect(spec == expected)
     }
 
+    @Test("stepWeight without maxWeight climbs by its steps below 100%, Flagger's default maxWeight, then promotes")
+    func stepWeightAlone() throws {
+        for (step, weights) in [(10, [10, 20, 30, 40, 50, 60, 70, 80, 90]), (30, [30, 60, 90]), (50, [50])] {
+            let yaml = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "stepWeight: \(step)")
+            let (spec, messages) = decodeCanary(yaml)
+            #expect(messages.isEmpty, "\(messages)")
+            #expect(spec?.analysis.schedule.weights == weights)
+        }
+    }
+
+    @Test("Flagger's suspend and revertOnDeletion are refused when true, which Serin would not honour, and read when false")
+    func flaggerSwitches() throws {
+        for key in ["suspend", "revertOnDeletion"] {
+            let on = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  \(key): true\n  analysis:")
+            #expect(decodeCanary(on).messages.contains { $0.contains("spec.\(key): true is not supported by Serin yet") }, "\(decodeCanary(on).messages)")
+            let off = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  \(key): false\n  analysis:")
+            #expect(decodeCanary(off).messages.isEmpty, "\(decodeCanary(off).messages)")
+        }
+    }
+
     @Test("reads an explicit stepWeights list")
     func stepWeights() throws {
         let yaml = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "stepWeights: [5, 10, 25, 50]")
@@ -388,11 +408,11 @@ struct CanaryDecodingTests {
             ),
             (
                 "    stepWeight: 10\n    maxWeight: 50", "    threshold: 2",
-                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, stepWeights, or iterations (blue/green), got neither"
+                "test.yaml:9:5: error: spec.analysis: expected stepWeight (with maxWeight, 100 when left out, as in Flagger), stepWeights, or iterations (blue/green), got neither"
             ),
             (
                 "    stepWeight: 10\n", "",
-                "test.yaml:9:5: error: spec.analysis: expected stepWeight with maxWeight, stepWeights, or iterations (blue/green), got maxWeight alone"
+                "test.yaml:9:5: error: spec.analysis: expected stepWeight (with maxWeight, 100 when left out, as in Flagger), stepWeights, or iterations (blue/green), got maxWeight alone"
             ),
             (
                 "maxWeight: 50", "maxWeight: 100",
@@ -411,6 +431,10 @@ struct CanaryDecodingTests {
                 "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: gate, type: confirm, url: http://x/}",
                 "test.yaml:13:26: error: spec.analysis.webhooks[0].type: expected one of confirm-rollout, pre-rollout, "
                     + "rollout, confirm-traffic-increase, confirm-promotion, post-rollout, rollback, event, got \"confirm\""
+            ),
+            (
+                "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: gate, url: not a url}",
+                "test.yaml:13:25: error: spec.analysis.webhooks[0].url: expected an address like http://host[:port][/path], got \"not a url\""
             ),
             (
                 "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: gate, url: http://x/, timeout: 5}",

@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import Yams
 
@@ -263,14 +264,17 @@ extension ManifestDecoder {
                 try WeightSchedule(pacedSteps: steps)
             }
         }
-        guard let stepWeightField, let maxWeightField else {
-            let missing = stepWeightField == nil ? (maxWeightField == nil ? "neither" : "maxWeight alone") : "stepWeight alone"
+        guard let stepWeightField else {
+            let missing = maxWeightField == nil ? "neither" : "maxWeight alone"
             reader.error(
-                "\(analysis.path): expected stepWeight with maxWeight, stepWeights, or iterations (blue/green), got \(missing)",
+                "\(analysis.path): expected stepWeight (with maxWeight, 100 when left out, as in Flagger), stepWeights, or iterations (blue/green), got \(missing)",
                 at: analysis.node)
             return nil
         }
-        guard let stepWeight = reader.int(stepWeightField), let maxWeight = reader.int(maxWeightField) else { return nil }
+        guard let stepWeight = reader.int(stepWeightField) else { return nil }
+        // Flagger's default maxWeight is 100: stepWeight alone climbs by its steps below 100%, then promotes.
+        guard let maxWeight = maxWeightField.map(reader.int) ?? ((1..<100).contains(stepWeight) ? stepWeight * (99 / stepWeight) : stepWeight)
+        else { return nil }
         return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
             try WeightSchedule(stepWeight: stepWeight, maxWeight: maxWeight)
         }
@@ -389,6 +393,12 @@ extension ManifestDecoder {
         return ResourceName(namespace: fields["namespace"].flatMap(reader.string) ?? namespace, name: name)
     }
 
+    /// `http://` or `https://` with a host, as the webhook runner calls it.
+    private static func isHTTPAddress(_ text: String) -> Bool {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else { return false }
+        return (scheme == "http" || scheme == "https") && components.host?.isEmpty == false
+    }
+
     /// One `webhooks` entry; without a `type` it is a rollout hook, as in Flagger.
     private static func webhook(_ field: Field, reader: DocumentReader) -> WebhookSpec? {
         guard let fields = reader.mapping(field, Schema(known: ["name", "type", "url", "timeout", "metadata"])) else {
@@ -396,6 +406,10 @@ extension ManifestDecoder {
         }
         let name = reader.required("name", in: fields).flatMap(reader.string)
         let url = reader.required("url", in: fields).flatMap(reader.string)
+        if let url, !url.isEmpty, let urlField = fields["url"], !isHTTPAddress(url) {
+            // Said here, at its line: a hook called at such an address says no at every gate, and holds the rollout.
+            reader.error("\(urlField.path): expected an address like http://host[:port][/path], got \"\(url)\"", at: urlField.node)
+        }
         let type: WebhookType? = if let typeField = fields["type"] {
             reader.choice(typeField, as: WebhookType.self)
         } else {

@@ -8,9 +8,8 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "targetRef", "stable", "canary", "progressDeadlineSeconds", "progressDeadline", "skipAnalysis", "analysis",
-                "canaryDeployment", "service", "autoscalerRef", "provider",
-            ],
-            ignored: ["revertOnDeletion", "suspend"]
+                "canaryDeployment", "service", "autoscalerRef", "provider", "revertOnDeletion", "suspend",
+            ]
         )
         guard let fields = reader.mapping(spec, schema) else { return nil }
         // Every part is read before any is given up on, so one pass reports every problem.
@@ -22,6 +21,15 @@ extension ManifestDecoder {
         let progressDeadline = progressDeadline(in: fields, reader: reader)
         let skipAnalysis = fields["skipAnalysis"].flatMap(reader.bool)
         var canaryDeployment = fields["canaryDeployment"].flatMap(reader.string)
+        // Flagger's switches Serin does not act on yet: false is what Serin does anyway, true would be silently ignored.
+        for (key, why) in [
+            ("suspend", "a suspended Canary would still release; to hold one, serin pause NAME"),
+            ("revertOnDeletion", "deleting the Canary leaves the routes and Deployments as they are"),
+        ] {
+            if let field = fields[key], reader.bool(field) == true {
+                reader.unsupported("\(field.path): true is not supported by Serin yet: \(why)", at: field.node)
+            }
+        }
         if let provider = fields["provider"], let value = reader.string(provider), value != "istio" {
             reader.error("\(provider.path): expected istio (Serin routes through Istio's VirtualService), got \"\(value)\"", at: provider.node)
         }
