@@ -34,6 +34,13 @@ struct DeployManifestTests {
         #expect(command.adminToken.adminTokenFile == "/var/run/serin/token")
     }
 
+    @Test("the locally built image is used as it is, not pulled: :latest alone would make Kubernetes pull it from Docker Hub")
+    func imageIsNotPulled() throws {
+        let container = try Self.container()
+        #expect(container["image"] as? String == "serin:latest")
+        #expect(container["imagePullPolicy"] as? String == "IfNotPresent")
+    }
+
     @Test("the admin port, the service account and the Lease namespace line up across Deployment, Service and RBAC")
     func namesLineUp() throws {
         let container = try Self.container()

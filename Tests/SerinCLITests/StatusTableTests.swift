@@ -1,5 +1,6 @@
 @testable import SerinCLI
 import SerinCore
+import SerinServer
 import SerinTesting
 import Testing
 
@@ -120,5 +121,24 @@ struct StatusTableTests {
             status.phase = phase
             #expect(!StatusTable.render([status]).contains("synthetic load:"), "\(phase)")
         }
+    }
+}
+
+@Suite("serin history's table")
+struct HistoryTableTests {
+    @Test("a Deployment target's releases name their revisions, since its hosts are always NAME-primary and NAME-canary")
+    func releasesNameRevisions() {
+        let primary = Destination(host: "podinfo-primary", port: 9898)
+        let canary = Destination(host: "podinfo-canary", port: 9898)
+        let releases = [
+            Release(stable: primary, canary: canary, outcome: .rolledBack, reason: "abort requested", startedAt: RolloutInstant(sinceEpoch: .seconds(10)),
+                    stableRevision: "6d5f7c9b4", canaryRevision: "7b8c9d0e1"),
+            Release(stable: Destination(host: "web-v1-service", port: 80), canary: Destination(host: "web-v2-service", port: 80),
+                    outcome: .promoted, startedAt: RolloutInstant(sinceEpoch: .seconds(20))),
+        ]
+        let lines = HistoryTable.lines(CanaryHistory(releases: releases.map(ReleaseStatus.init), events: [], measurements: []))
+        #expect(lines.count == 4 && lines.first == "releases:" && lines.last == "events:")
+        #expect(lines[1].hasSuffix("  podinfo-primary:9898 (6d5f7c9b4) → podinfo-canary:9898 (7b8c9d0e1)  RolledBack: abort requested"), "\(lines)")
+        #expect(lines[2].hasSuffix("  web-v1-service:80 → web-v2-service:80  Promoted"), "\(lines)")
     }
 }

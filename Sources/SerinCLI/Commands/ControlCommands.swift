@@ -193,18 +193,30 @@ struct HistoryCommand: AsyncParsableCommand {
         case .json:
             Terminal.out(try JSONText.encode(history))
         case .table:
-            if !history.releases.isEmpty {
-                Terminal.out("releases:")
-                for release in history.releases {
-                    let reason = release.reason.map { ": \($0)" } ?? ""
-                    Terminal.out("  \(Timestamp.format(release.started))  \(release.stable) → \(release.canary)  \(release.outcome)\(reason)")
-                }
-                Terminal.out("events:")
-            }
-            for event in history.events {
-                Terminal.out("\(Timestamp.format(event.time))  \(event.severity.padding(toLength: 7, withPad: " ", startingAt: 0))  \(event.message)")
-            }
+            for line in HistoryTable.lines(history) { Terminal.out(line) }
         }
+    }
+}
+
+/// `serin history`'s text: the releases, then the events, oldest first.
+enum HistoryTable {
+    static func lines(_ history: CanaryHistory) -> [String] {
+        var lines: [String] = []
+        if !history.releases.isEmpty {
+            lines.append("releases:")
+            for release in history.releases {
+                let reason = release.reason.map { ": \($0)" } ?? ""
+                // A Deployment target's versions are its revisions: the hosts are always NAME-primary and NAME-canary.
+                let stable = release.stable + (release.stableRevision.map { " (\($0))" } ?? "")
+                let canary = release.canary + (release.canaryRevision.map { " (\($0))" } ?? "")
+                lines.append("  \(Timestamp.format(release.started))  \(stable) → \(canary)  \(release.outcome)\(reason)")
+            }
+            lines.append("events:")
+        }
+        for event in history.events {
+            lines.append("\(Timestamp.format(event.time))  \(event.severity.padding(toLength: 7, withPad: " ", startingAt: 0))  \(event.message)")
+        }
+        return lines
     }
 }
 

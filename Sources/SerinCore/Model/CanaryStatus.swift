@@ -124,6 +124,9 @@ public struct ReleaseStatus: Codable, Sendable, Equatable {
     /// Seconds since the Unix epoch (RFC 3339 in JSON).
     @RFC3339Time public var started: Double
     @OptionalRFC3339Time public var ended: Double?
+    /// For a Deployment target (Flagger's shape), the workload revisions the primary served and the release brought.
+    public var stableRevision: String?
+    public var canaryRevision: String?
 
     public init(_ release: Release) {
         stable = release.stable.description
@@ -132,6 +135,8 @@ public struct ReleaseStatus: Codable, Sendable, Equatable {
         reason = release.reason
         started = release.startedAt.unixSeconds
         ended = release.endedAt?.unixSeconds
+        stableRevision = release.stableRevision
+        canaryRevision = release.canaryRevision
     }
 }
 

@@ -37,6 +37,18 @@ public struct RolloutSimulation: Sendable {
         var now = start
         var analyses = 0
         var queue = rollout.start(now: now).actions
+        if var workload = simulatedSpec.workload {
+            // Flagger's shape: first sight only makes the primary serve the target's revision; what is released, and
+            // simulated, is the next revision, as a new image would start it.
+            for case .promoteWorkload(let promotion) in queue {
+                _ = rollout.primaryUpdated(ticket: promotion.ticket, ready: true, reason: "", now: now)
+            }
+            workload.revision = (workload.revision ?? "current") + "-next"
+            var next = simulatedSpec
+            next.workload = workload
+            queue = rollout.specChanged(next, now: now).actions
+            if rollout.status.phase.isFinished || rollout.status.isBaseline { queue += rollout.restart(now: now).actions }
+        }
         var timedOut = false
         while now - start < timeLimit {
             // Answer what the rollout asked for at this instant, and whatever that answer leads to.

@@ -31,6 +31,19 @@ struct RolloutSimulationTests {
         #expect(summary.secondsToDecision?.p50 == 300, "\(summary)")
     }
 
+    @Test("a Deployment target (Flagger's shape) simulates the release of its next revision: healthy promoted, failing rolled back")
+    func workloadCanaryReleasesTheNextRevision() throws {
+        var spec = try Self.flaggerDefaults()
+        spec.targetRef = ResourceName(namespace: "shop", name: "podinfo")
+        spec.stable = Destination(host: "podinfo-primary", port: 9898)
+        spec.canary = Destination(host: "podinfo-canary", port: 9898)
+        spec.workload = CanaryWorkload(deployment: "podinfo", port: 9898)
+        let healthy = try RolloutSimulation(spec: spec, traffic: Self.traffic(rps: 100, canaryErrorRate: 0.001)).run(trials: 10, seed: 1)
+        #expect(healthy.promoted == 10, "\(healthy)")
+        let failing = try RolloutSimulation(spec: spec, traffic: Self.traffic(rps: 100, canaryErrorRate: 0.05)).run(trials: 10, seed: 1)
+        #expect(failing.rolledBack == 10, "\(failing)")
+    }
+
     @Test("paced steps: a 10m pause holds its step to ten minutes, and a promote pause is promoted as soon as it waits")
     func pacedStepsArePromoted() throws {
         var spec = try Self.flaggerDefaults()
