@@ -37,14 +37,15 @@ struct CanaryEndpoint: ParsableArguments {
         }
     }
 
-    /// The cluster's Canaries when cluster options are given, else nil (use `server`).
-    func clusterCanaries() throws -> ClusterCanaries? {
-        guard cluster.isSelected else { return nil }
+    /// The cluster's Canaries when cluster options are given (or `everyNamespace`, -A, which only a cluster has: the
+    /// current kubeconfig's, as kubectl takes it), else nil (use `server`).
+    func clusterCanaries(everyNamespace: Bool = false) throws -> ClusterCanaries? {
+        guard cluster.isSelected || everyNamespace else { return nil }
         do {
             return try ClusterCanaries(option: cluster)
         } catch {
             // Only -n named the cluster: a kubectl habit, where Serin's own rollouts were meant.
-            let onlyNamespace = cluster.kubeconfig == nil && cluster.context == nil
+            let onlyNamespace = cluster.namespace != nil && cluster.kubeconfig == nil && cluster.context == nil
             Terminal.err("error: \(error)" + (onlyNamespace ? " (-n picks a namespace in a Kubernetes cluster; for `serin up`'s Canaries, leave it out)" : ""))
             throw ExitCode(1)
         }

@@ -76,6 +76,11 @@ struct ClusterSteeringTests {
             #expect(status.status == 0, "\(status.stderr)")
             let row = status.stdout.split(separator: "\n").first { $0.hasPrefix("web ") }.map(String.init) ?? ""
             #expect(row.contains("Progressing") && row.contains("80/20") && row.contains("1/2"), "\(status.stdout)")
+            // -A alone takes the cluster kubectl would: $KUBECONFIG's.
+            let every = try await SerinProcess.run(["status", "-A"], environment: ["KUBECONFIG": kubeconfig])
+            #expect(every.status == 0, "\(every.stderr)")
+            #expect(every.stdout.hasPrefix("NAMESPACE"), "\(every.stdout)")
+            #expect(every.stdout.split(separator: "\n").contains { $0.hasPrefix("default ") && $0.contains(" web ") }, "\(every.stdout)")
 
             let pause = try await SerinProcess.run(["pause", "web", "--kubeconfig", kubeconfig])
             #expect(pause.status == 0, "\(pause.stderr)")

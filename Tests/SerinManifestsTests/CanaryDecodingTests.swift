@@ -744,11 +744,11 @@ struct CanaryDecodingTests {
 
     @Test("an A/B match entry that would not narrow the match is an error, never a cutover: a mistyped or unknown field, no condition, only sourceLabels", arguments: [
         ("[{header: {x-canary: {exact: insider}}}]", [
-            "test.yaml:11:14: error: spec.analysis.match[0].header is not supported by Serin yet",
+            "test.yaml:11:14: error: unknown field spec.analysis.match[0].header (did you mean headers?)",
             "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
                 + "queryParams...): every request would match it and reach the canary",
         ]),
-        ("[{headers: {x-canary: {exacct: insider}}}]", ["test.yaml:11:35: error: spec.analysis.match[0].headers.x-canary.exacct is not supported by Serin yet"]),
+        ("[{headers: {x-canary: {exacct: insider}}}]", ["test.yaml:11:35: error: unknown field spec.analysis.match[0].headers.x-canary.exacct (did you mean exact?)"]),
         ("[{}]", [
             "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
                 + "queryParams...): every request would match it and reach the canary",

@@ -28,7 +28,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
 
-    @Flag(name: [.customShort("A"), .long], help: "With the cluster options: Canaries in every namespace.")
+    @Flag(name: [.customShort("A"), .long], help: "Canaries in every namespace of a cluster: --kubeconfig/--context, else $KUBECONFIG or ~/.kube/config, as kubectl.")
     var allNamespaces = false
 
     @Flag(name: [.customShort("w"), .long], help: "Follow one Canary live until its rollout ends.")
@@ -45,8 +45,8 @@ struct StatusCommand: AsyncParsableCommand {
                 throw ValidationError("--watch follows a running Serin's event stream (--server); on a cluster use kubectl get canary -w")
             }
         }
-        if allNamespaces, !endpoint.cluster.isSelected {
-            throw ValidationError("-A lists the Canaries of every namespace of a cluster; name the cluster with --kubeconfig or --context")
+        if allNamespaces, endpoint.server.server != nil {
+            throw ValidationError("-A lists the Canaries of every namespace of a Kubernetes cluster; --server talks to one Serin, which has no namespaces to list")
         }
     }
 
@@ -57,7 +57,7 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         let statuses: [CanaryStatus]
-        if let cluster = try endpoint.clusterCanaries() {
+        if let cluster = try endpoint.clusterCanaries(everyNamespace: allNamespaces) {
             statuses = try await cluster.use { try await $0.statuses(name: name, allNamespaces: allNamespaces) }
         } else if let name {
             statuses = [try await endpoint.server.client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")]

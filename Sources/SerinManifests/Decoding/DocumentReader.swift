@@ -101,10 +101,11 @@ final class DocumentReader {
                     warning("\(child.path) is not read: \(reason)", at: keyNode)
                 }
             } else if !schema.ignored.contains(key) {
+                let guess = Spelling.suggestion(for: key, among: schema.known).map { " (did you mean \($0)?)" } ?? ""
                 if unknownFieldsAreErrors {
-                    error("\(child.path) is not supported by Serin yet", at: keyNode)
+                    // A near miss of a known field is a typo, said as one, not a feature Serin lacks.
+                    error(guess.isEmpty ? "\(child.path) is not supported by Serin yet" : "unknown field \(child.path)\(guess)", at: keyNode)
                 } else {
-                    let guess = Spelling.suggestion(for: key, among: schema.known).map { " (did you mean \($0)?)" } ?? ""
                     var unknown = Diagnostic.warning("unknown field \(child.path)\(guess)", at: location(of: keyNode))
                     unknown.unknownField = true
                     diagnostics.append(unknown)
