@@ -461,6 +461,10 @@ struct CanaryDecodingTests {
                 "  analysis:", "  progressDeadlineSeconds: 60\n  progressDeadline: 1m\n  analysis:",
                 "test.yaml:9:21: error: spec.progressDeadline cannot be combined with progressDeadlineSeconds: set one of them"
             ),
+            (
+                "  analysis:", "  progressDeadlineSeconds: -5\n  analysis:",
+                "test.yaml:8:28: error: spec.progressDeadlineSeconds is -5, expected a number of seconds above 0 (Flagger's default is 600)"
+            ),
         ]
     )
     func decodingErrors(original: String, replacement: String, message: String) {

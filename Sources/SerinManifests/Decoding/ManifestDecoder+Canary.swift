@@ -181,7 +181,12 @@ extension ManifestDecoder {
             )
             return nil
         case (.some(let seconds), nil):
-            return reader.int(seconds).map { .seconds($0) }
+            guard let value = reader.int(seconds) else { return nil }
+            guard value > 0 else {
+                reader.error("\(seconds.path) is \(value), expected a number of seconds above 0 (Flagger's default is 600)", at: seconds.node)
+                return nil
+            }
+            return .seconds(value)
         case (nil, .some(let written)):
             return reader.duration(written)
         case (nil, nil):
