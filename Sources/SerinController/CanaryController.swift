@@ -444,6 +444,24 @@ public actor CanaryController {
         step(name) { $0.weightsFailed(split, reason: "\(error)", now: adapters.clock.now()) }
     }
 
+    /// Splits the router refused outside the analysis, sent again: after an apply changed the routes (a VirtualService
+    /// that names the stable again), they may serve now, and the rollout hears so. One still refused says nothing new.
+    public func retryRefusedWeights() async {
+        for (name, rollout) in rollouts where rollout.status.weightsRefused == true {
+            guard !(rollout.status.phase == .progressing && rollout.status.stage == .analysis) else { continue }
+            let split = rollout.split
+            guard (try? await adapters.router.setWeights(for: rollout.spec, split)) != nil else { continue }
+            weightsApplied(split, of: name)
+        }
+    }
+
+    /// The router applied a split: a rollout whose weights it refused before hears they serve now. Most splits are
+    /// applied at the first try, and step no rollout.
+    private func weightsApplied(_ split: TrafficSplit, of name: ResourceName) {
+        guard rollouts[name]?.status.weightsRefused == true else { return }
+        step(name) { $0.weightsApplied(split, now: adapters.clock.now()) }
+    }
+
     private func retired(_ lane: EffectLane, of name: ResourceName) {
         if retiring[name] === lane { retiring[name] = nil }
     }
@@ -562,6 +580,7 @@ public actor CanaryController {
             case .setWeights(let split):
                 do {
                     try await adapters.router.setWeights(for: spec, split)
+                    await weightsApplied(split, of: name)
                     await broadcast(.weights(canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight))
                 } catch {
                     // Decided before this lane goes on, so `settled()` sees the rollout's answer to it.

@@ -280,7 +280,11 @@ public final class GatewayRuntime: Service, Sendable {
             for spec in specs where spec.workload != nil { admission.refused[spec.name] = Self.workloadRefusal(spec) }
             return admission
         }
-        await live.onApply { specs in await reconcile(specs, []) }
+        await live.onApply { specs in
+            await reconcile(specs, [])
+            // Once the apply has ended: setting weights waits for the configuration's turn, which the apply holds.
+            Task { await canary.retryRefusedWeights() }
+        }
     }
 
     /// Waits for graceful shutdown (or cancellation), then stops every piece: `serin up` and `serin demo` run

@@ -144,6 +144,51 @@ struct CanaryRolloutTests {
         await backends.shutdown()
     }
 
+    @Test(
+        "weights a restart could not set (the files route only to a version the rollout never had) show as refused; applying a VirtualService that routes to the stable again sets them, and the status says so"
+    )
+    func refusedRestoreClearsOnApply() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let canary = SeedManifests.canary(interval: "1s", threshold: 5, stepWeights: [20, 50], stableHost: nil, progressDeadline: "5m")
+        let name = ResourceName(name: "web")
+        func start(_ sources: [ManifestSource]) async throws -> GatewayRuntime {
+            let decoded = SeedManifests.resources(sources + [canary])
+            #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+            return try await GatewayRuntime.start(
+                resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
+                controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
+        }
+        let seed = SeedManifests.sources(v1: v1.port, v2: v2.port)
+        let first = try await start(seed)
+        let firstController = try #require(first.controller)
+        #expect(await eventually(.seconds(20)) { await firstController.status(of: name)?.canaryWeight == 20 })
+        _ = await firstController.execute(.promote, canary: name)
+        #expect(await eventually(.seconds(20)) { await firstController.status(of: name)?.phase == .succeeded })
+        await first.shutdown()
+
+        // Files edited by hand meanwhile: the route names only web-v9-service, which no release of this Canary had.
+        let elsewhere = seed.map { source in
+            var source = source
+            source.text = source.text.replacingOccurrences(of: "host: web-v1-service", with: "host: web-v9-service")
+            return source
+        } + [SeedManifests.serviceEntry("web-v9-service", port: v1.port, version: "v9")]
+        let second = try await start(elsewhere)
+        let controller = try #require(second.controller)
+        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "0/100 (refused)" })
+        let virtualService = try #require(seed.first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
+        let report = await second.live.apply([virtualService])
+        #expect(report.applied, "\(report.diagnostics)")
+        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "0/100" })
+        #expect(try await controller.events(of: name).contains { $0.message == "web: weights 0/100 applied" })
+        await second.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("a failing canary is rolled back within threshold intervals of its first failed check")
     func faultyRolloutRollsBack() async throws {
         let interval = Duration.milliseconds(400)

@@ -265,11 +265,25 @@ public struct Rollout: Hashable, Sendable {
         var actions: [RolloutAction] = []
         let message = "cannot set weights \(failed.stable.weight)/\(failed.canary.weight): \(reason)"
         guard status.phase == .progressing, status.stage == .analysis, failed == split else {
+            // A promotion's, a rollback's or a restore's weights: nothing to judge, but the status must not show
+            // them as serving until the router applies them (`weightsApplied`).
+            if failed == split { status.weightsRefused = true }
             record(.warning, message, now: now, into: &actions)
             return .accepted(actions)
         }
         status.weightsRefused = true
         failCheck(message, now: now, into: &actions)
+        return .accepted(actions)
+    }
+
+    /// The router applied `applied`. Weights refused outside the analysis (`weightsFailed`) serve from now, and
+    /// the status stops calling them refused; in the analysis a refused step is set again by its next check.
+    public mutating func weightsApplied(_ applied: TrafficSplit, now: RolloutInstant) -> RolloutOutcome {
+        let analysing = status.phase == .progressing && status.stage == .analysis
+        guard status.weightsRefused == true, applied == split, !analysing else { return .accepted([]) }
+        status.weightsRefused = nil
+        var actions: [RolloutAction] = []
+        record(.normal, "weights \(applied.stable.weight)/\(applied.canary.weight) applied", now: now, into: &actions)
         return .accepted(actions)
     }
 

@@ -94,4 +94,24 @@ struct RolloutRefusedWeightsTests {
         #expect(driver.rollout.status.phase == .succeeded)
         #expect(driver.rollout.status.message == "web: cannot set weights 0/100: gone")
     }
+
+    @Test(
+        "weights refused outside the analysis are shown as refused until the router applies them; a stale split applied clears nothing"
+    )
+    func refusalOutsideAnalysisIsShownUntilApplied() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 2))
+        driver.start(0)
+        let first = driver.rollout.split
+        driver.send { $0.abort(now: t(5)) }
+        #expect(driver.rollout.status.phase == .failed)
+        driver.send { $0.weightsFailed($0.split, reason: "VirtualService default/web has no route to web-v1-service", now: t(6)) }
+        #expect(CanaryStatus(rollout: driver.rollout, measurements: []).weightsLabel == "100/0 (refused)")
+        // An older split applied late says nothing of the current one.
+        #expect(driver.send { $0.weightsApplied(first, now: t(7)) } == .accepted([]))
+        #expect(driver.rollout.status.weightsRefused == true)
+        driver.send { $0.weightsApplied($0.split, now: t(8)) }
+        #expect(CanaryStatus(rollout: driver.rollout, measurements: []).weightsLabel == "100/0")
+        #expect(driver.rollout.status.message == "web: weights 100/0 applied")
+        #expect(driver.rollout.status.phase == .failed)
+    }
 }
