@@ -102,6 +102,16 @@ struct CanaryRolloutTests {
         }
     }
 
+    /// `serin up` over `sources` with its state in `state`, on ephemeral ports: started again with the same `state`, it
+    /// restores what the last one stored.
+    static func restartable(_ sources: [ManifestSource], state: String) async throws -> GatewayRuntime {
+        let decoded = SeedManifests.resources(sources)
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        return try await GatewayRuntime.start(
+            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
+            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
+    }
+
     @Test("restarted from files that lost the canary's ServiceEntry, the stored rollout's canary share stays on the stable: no 503, and the rollout is told its weights were refused")
     func restartWithoutCanaryEndpoints() async throws {
         let backends = TestBackends(threads: 2)
@@ -109,13 +119,7 @@ struct CanaryRolloutTests {
         let v2 = try await backends.start("v2")
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let canary = SeedManifests.canary(interval: "1s", threshold: 5, stepWeights: [20, 50], progressDeadline: "5m")
-        func start(_ sources: [ManifestSource]) async throws -> GatewayRuntime {
-            let decoded = SeedManifests.resources(sources + [canary])
-            #expect(decoded.errors.isEmpty, "\(decoded.errors)")
-            return try await GatewayRuntime.start(
-                resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
-                controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
-        }
+        func start(_ sources: [ManifestSource]) async throws -> GatewayRuntime { try await Self.restartable(sources + [canary], state: state) }
         let seed = SeedManifests.sources(v1: v1.port, v2: v2.port)
         let first = try await start(seed)
         let firstController = try #require(first.controller)
@@ -154,13 +158,7 @@ struct CanaryRolloutTests {
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let canary = SeedManifests.canary(interval: "1s", threshold: 5, stepWeights: [20, 50], stableHost: nil, progressDeadline: "5m")
         let name = ResourceName(name: "web")
-        func start(_ sources: [ManifestSource]) async throws -> GatewayRuntime {
-            let decoded = SeedManifests.resources(sources + [canary])
-            #expect(decoded.errors.isEmpty, "\(decoded.errors)")
-            return try await GatewayRuntime.start(
-                resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
-                controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
-        }
+        func start(_ sources: [ManifestSource]) async throws -> GatewayRuntime { try await Self.restartable(sources + [canary], state: state) }
         let seed = SeedManifests.sources(v1: v1.port, v2: v2.port)
         let first = try await start(seed)
         let firstController = try #require(first.controller)
