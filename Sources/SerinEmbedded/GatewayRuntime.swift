@@ -265,7 +265,7 @@ public final class GatewayRuntime: Service, Sendable {
     /// Hands the files' Canaries to the controller, and every applied set after them.
     private static func admitCanaries(to canary: CanaryController, live: LiveConfiguration, resources: [LocatedResource], logger: Logger) async {
         let reconcile: @Sendable ([CanarySpec], [LocatedResource]) async -> Void = { specs, located in
-            for problem in await canary.reconcile(Self.embeddable(specs, logger: logger)) {
+            for problem in await canary.reconcile(Self.embeddable(specs, in: located, logger: logger)) {
                 // Where the Canary was written, when it came from a file: the message then names the field to fix.
                 let at = located.lazy.compactMap { located -> SourceLocation? in
                     guard case .canary(let spec) = located.resource, spec.name == problem.canary else { return nil }
@@ -297,9 +297,15 @@ public final class GatewayRuntime: Service, Sendable {
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
 
     /// The Canaries embedded mode can run: one on a Deployment (Flagger's shape) needs Kubernetes, and is said so.
-    static func embeddable(_ specs: [CanarySpec], logger: Logger) -> [CanarySpec] {
+    /// The Canaries embedded mode can run; the others (a Deployment target) are logged as refused, at their
+    /// targetRef's line when `located` holds the file they came from.
+    static func embeddable(_ specs: [CanarySpec], in located: [LocatedResource], logger: Logger) -> [CanarySpec] {
         for spec in specs where spec.workload != nil {
-            logger.error("Canary \(spec.name.name): \(workloadRefusal(spec))", metadata: ["canary": "\(spec.name)"])
+            let at = located.lazy.compactMap { resource -> SourceLocation? in
+                guard case .canary(let written) = resource.resource, written.name == spec.name else { return nil }
+                return resource.location(of: "spec.targetRef.kind")
+            }.first
+            logger.error("\(at.map { "\($0): " } ?? "")Canary \(spec.name.name): \(workloadRefusal(spec))", metadata: ["canary": "\(spec.name)"])
         }
         return specs.filter { $0.workload == nil }
     }

@@ -198,6 +198,27 @@ extension UpCommandTests {
         await backends.shutdown()
     }
 
+    @Test("a Canary with a Deployment target, which only serin controller runs, is refused at start with its file and line")
+    func deploymentTargetRefusedAtItsLine() async throws {
+        let backends = TestBackends(threads: 2)
+        let podinfo = ManifestSource(path: "podinfo.yaml", text: """
+            apiVersion: flagger.app/v1beta1
+            kind: Canary
+            metadata: {name: podinfo}
+            spec:
+              targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+              service: {port: 9898}
+              analysis: {interval: 1m, threshold: 5, stepWeight: 10, maxWeight: 50}
+            """)
+        let directory = try Self.manifestDirectory(v1: 9, v2: 9, canary: podinfo)
+        let (up, _, _) = try await Self.launchOnFreePorts(directory, state: directory.appendingPathComponent("state.sqlite").path)
+        let refusal = "\(directory.appendingPathComponent("podinfo.yaml").path):5:"
+        #expect(await eventually(.seconds(20)) { up.printed.contains(refusal) }, "\(up.printed)")
+        #expect(up.printed.contains("Canary podinfo: targetRef is Deployment podinfo: Serin creates and scales Deployments only on Kubernetes"), "\(up.printed)")
+        await up.kill(SIGTERM)
+        await backends.shutdown()
+    }
+
     @Test("status, pause, resume, promote and history steer a running rollout from the command line")
     func steersFromTheCommandLine() async throws {
         let backends = TestBackends(threads: 2)
