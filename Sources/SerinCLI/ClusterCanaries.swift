@@ -62,7 +62,7 @@ struct ClusterCanaries {
 
     init(option: ClusterOption) throws {
         let connection = try KubeConfig.connection(kubeconfig: option.kubeconfig, context: option.context)
-        api = try HTTPKubernetesAPI(connection: connection)
+        api = try HTTPKubernetesAPI(connection: connection, retryingConnections: false)
         namespace = option.namespace ?? connection.namespace
         endpoint = "\(connection.server.absoluteString) (context \(connection.contextName))"
     }

@@ -24,9 +24,12 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
     ///     many replicas do not all come back at once.
     ///   - watchGrace: a watch still open this long after its `timeoutSeconds` is on a connection that died without
     ///     closing (a restarted API server, a load balancer that forgot it): it is ended here, and resumed.
+    ///   - retryingConnections: whether a refused or failed connection is tried again, with backoff, for up to 10 s
+    ///     before a request fails: the controller's choice (an API server restarting); a command a person runs says
+    ///     at once that nothing listens.
     public init(
         connection: KubeConfig.Connection, timeout: TimeAmount = .seconds(30), watchTimeout: ClosedRange<Int> = 300...600,
-        watchGrace: Duration = .seconds(30)
+        watchGrace: Duration = .seconds(30), retryingConnections: Bool = true
     ) throws {
         self.connection = connection
         self.timeout = timeout
@@ -45,6 +48,7 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: nil)
+        configuration.connectionPool.retryConnectionEstablishment = retryingConnections
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         if case .exec(let exec)? = connection.credential { plugin = ExecCredentialPlugin(exec) } else { plugin = nil }
     }
