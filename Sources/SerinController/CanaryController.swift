@@ -581,7 +581,9 @@ public actor CanaryController {
                 do {
                     try await adapters.router.setWeights(for: spec, split)
                     await weightsApplied(split, of: name)
-                    await broadcast(.weights(canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight))
+                    await broadcast(.weights(
+                        canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight,
+                        stable: split.stable.destination, canaryDestination: split.canary.destination))
                 } catch {
                     // Decided before this lane goes on, so `settled()` sees the rollout's answer to it.
                     await weightsFailed(split, error: error, of: name)

@@ -47,9 +47,10 @@ public enum ControllerEventStream {
             (name, data) = ("measurement", json(MeasurementMessage(measurement)))
         case .phase(let canary, let phase):
             (name, data) = ("phase", json(PhaseMessage(canary: canary.name, namespace: canary.namespace, phase: phase)))
-        case .weights(let canary, let stableWeight, let canaryWeight):
+        case .weights(let canary, let stableWeight, let canaryWeight, let stable, let canaryDestination):
             (name, data) = ("weights", json(WeightsMessage(
-                canary: canary.name, namespace: canary.namespace, stableWeight: stableWeight, canaryWeight: canaryWeight
+                canary: canary.name, namespace: canary.namespace, stableWeight: stableWeight, canaryWeight: canaryWeight,
+                stableDestination: stable.description, canaryDestination: canaryDestination.description
             )))
         }
         return "id: \(sequenced.sequence)\nevent: \(name)\ndata: \(data)\n\n"
@@ -101,5 +102,8 @@ public enum ControllerEventStream {
         var namespace: String
         var stableWeight: Int
         var canaryWeight: Int
+        /// `host:port` of the versions the weights go to; `canary` is the Canary's name, as in every event.
+        var stableDestination: String
+        var canaryDestination: String
     }
 }

@@ -105,7 +105,10 @@ struct AdminAPITests {
             #expect(await stream.waitFor("\"phase\":\"Succeeded\"", timeout: .seconds(40)), "\(stream.received)")
             let text = stream.received
             #expect(text.lowercased().contains("content-type: text/event-stream"))
-            #expect(text.contains("event: weights\ndata: {\"canary\":\"web\",\"canaryWeight\":50,\"namespace\":\"default\",\"stableWeight\":50}\n"), "\(text)")
+            #expect(
+                text.contains(
+                    "event: weights\ndata: {\"canary\":\"web\",\"canaryDestination\":\"web-v2-service:80\",\"canaryWeight\":50,\"namespace\":\"default\",\"stableDestination\":\"web-v1-service:80\",\"stableWeight\":50}\n"
+                ), "\(text)")
             #expect(text.contains("event: rollout\ndata: {\"canary\":\"web\","))
             #expect(text.contains("advance canary weight to 50%"))
             #expect(text.contains("event: measurement\ndata: {\"canary\":\"web\",\"measurement\":{"))

@@ -153,7 +153,9 @@ public enum ControllerUpdate: Sendable, Equatable {
     case measured(RecordedMeasurement)
     case phase(canary: ResourceName, RolloutPhase)
     /// The router now sends these percentages to stable and canary.
-    case weights(canary: ResourceName, stableWeight: Int, canaryWeight: Int)
+    /// The router applied a split: its weights, and the versions they go to (after a promotion the next release's
+    /// 100/0 is another stable's).
+    case weights(canary: ResourceName, stableWeight: Int, canaryWeight: Int, stable: Destination, canaryDestination: Destination)
 }
 
 /// A `ControllerUpdate` numbered in the order the controller made it (from 1 since start), so a reader
