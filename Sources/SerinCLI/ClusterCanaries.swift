@@ -170,7 +170,8 @@ struct ClusterCanaries {
                 Terminal.err(
                     "error: canary/\(name) in namespace \(namespace) already has \(waiting.command) waiting for a controller to answer; "
                         + "nothing was written. It will be carried out when one runs; to drop it instead: kubectl -n \(namespace) annotate "
-                        + "canary/\(name) \(CanaryCommandChannel.commandAnnotation)- \(CanaryCommandChannel.idAnnotation)-"
+                        // By its group: with Flagger's CRD installed too, canary/NAME may be kubectl's other one.
+                        + "\(CanaryGroup.of(current).resourceName)/\(name) \(CanaryCommandChannel.commandAnnotation)- \(CanaryCommandChannel.idAnnotation)-"
                 )
                 throw ExitCode(1)
             }

@@ -159,6 +159,8 @@ struct ClusterSteeringTests {
             #expect(over.status == 1)
             #expect(over.stderr.contains("canary/web in namespace default already has resume waiting for a controller to answer; nothing was written"),
                     "\(over.stderr)")
+            // The drop hint names the Canary by its group, which kubectl resolves whatever else defines canary.
+            #expect(over.stderr.contains("kubectl -n default annotate canaries.serin.dev/web serin.dev/command- serin.dev/command-id-"), "\(over.stderr)")
             #expect(server.object(Self.canaryKey)?["metadata"]?["annotations"]?["serin.dev/command"] == "resume")
 
             // A new controller answers the waiting resume once, and does not pause again.

@@ -115,6 +115,14 @@ struct CanaryDecodingTests {
         }
     }
 
+    @Test("Flagger's v1alpha3 canaryAnalysis is said to be the old name of analysis")
+    func oldAnalysisName() {
+        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  canaryAnalysis:")
+        #expect(decodeCanary(yaml).messages.contains {
+            $0.contains("spec.canaryAnalysis is not read: it is Flagger's v1alpha3 name for analysis; write it as analysis")
+        }, "\(decodeCanary(yaml).messages)")
+    }
+
     @Test("reads an explicit stepWeights list")
     func stepWeights() throws {
         let yaml = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "stepWeights: [5, 10, 25, 50]")

@@ -72,7 +72,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The Lease's name.", valueName: "name"))
     var leaseName: String = "serin-controller"
 
-    @Option(help: ArgumentHelp("This replica's name in the Lease (default: the host name, which is the pod's name).", valueName: "name"))
+    @Option(help: ArgumentHelp("This replica's name in the Lease; the host name, which in a pod is the pod's name.", valueName: "name"))
     var identity: String = ProcessInfo.processInfo.hostName
 
     func validate() throws {

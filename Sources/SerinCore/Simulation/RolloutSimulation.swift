@@ -50,6 +50,9 @@ public struct RolloutSimulation: Sendable {
             if rollout.status.phase.isFinished || rollout.status.isBaseline { queue += rollout.restart(now: now).actions }
         }
         var timedOut = false
+        // Whether the checks so far left it undecided: a deadline that ends a rollout whose checks were failing
+        // rolled back a canary judged worse, not one that lacked the evidence.
+        var undecided = true
         while now - start < timeLimit {
             // Answer what the rollout asked for at this instant, and whatever that answer leads to.
             while !queue.isEmpty {
@@ -58,6 +61,7 @@ public struct RolloutSimulation: Sendable {
                 case .analyze(let request):
                     analyses += 1
                     let judgement = judge.judge(samples(for: request, at: now - start, using: &generator), for: request)
+                    if case .inconclusive = judgement.verdict { undecided = true } else { undecided = false }
                     let actions = rollout.analysisCompleted(judgement, now: now).actions
                     if case .inconclusive = judgement.verdict, actions.contains(.phaseChanged(to: .rollingBack)) { timedOut = true }
                     queue += actions
@@ -84,7 +88,7 @@ public struct RolloutSimulation: Sendable {
             let due = rollout.status.nextCheckAt.map { max($0, now + .seconds(1)) } ?? now + .seconds(1)
             now = due
             queue = rollout.tick(now: now).actions
-            if queue.contains(.phaseChanged(to: .rollingBack)) { timedOut = true }
+            if queue.contains(.phaseChanged(to: .rollingBack)) && undecided { timedOut = true }
         }
         return Outcome(phase: nil, elapsed: now - start, analyses: analyses)
     }

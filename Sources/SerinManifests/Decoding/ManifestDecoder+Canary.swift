@@ -9,7 +9,8 @@ extension ManifestDecoder {
             known: [
                 "targetRef", "stable", "canary", "progressDeadlineSeconds", "progressDeadline", "skipAnalysis", "analysis",
                 "canaryDeployment", "service", "autoscalerRef", "provider", "revertOnDeletion", "suspend",
-            ]
+            ],
+            notRead: ["canaryAnalysis": "it is Flagger's v1alpha3 name for analysis; write it as analysis, as flagger.app/v1beta1 does"]
         )
         guard let fields = reader.mapping(spec, schema) else { return nil }
         // Every part is read before any is given up on, so one pass reports every problem.

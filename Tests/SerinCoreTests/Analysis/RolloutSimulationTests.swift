@@ -44,6 +44,19 @@ struct RolloutSimulationTests {
         #expect(failing.rolledBack == 10, "\(failing)")
     }
 
+    @Test("a progress deadline that ends a rollout whose checks were failing is a rollback of a worse canary, not one left undecided")
+    func deadlineAfterFailedChecksIsDecided() throws {
+        var spec = try Self.flaggerDefaults()
+        // Two minutes without progress: the deadline comes before the fifth failed check would.
+        spec.analysis.progressDeadline = .seconds(120)
+        let summary = try RolloutSimulation(spec: spec, traffic: Self.traffic(rps: 100, canaryErrorRate: 0.05)).run(trials: 10, seed: 1)
+        #expect(summary.rolledBack == 10, "\(summary)")
+        #expect(summary.rolledBackUndecided == 0, "\(summary)")
+        // With no traffic the same deadline finds it undecided.
+        let quiet = try RolloutSimulation(spec: spec, traffic: Self.traffic(rps: 0.01, canaryErrorRate: 0.05)).run(trials: 5, seed: 1)
+        #expect(quiet.rolledBackUndecided == quiet.rolledBack && quiet.rolledBack == 5, "\(quiet)")
+    }
+
     @Test("paced steps: a 10m pause holds its step to ten minutes, and a promote pause is promoted as soon as it waits")
     func pacedStepsArePromoted() throws {
         var spec = try Self.flaggerDefaults()
