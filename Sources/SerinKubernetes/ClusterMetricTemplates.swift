@@ -34,7 +34,10 @@ public actor ClusterMetricTemplates {
     public func run() async {
         await withTaskGroup(of: Void.self) { watches in
             for (groupVersion, label) in Self.collections {
-                let watch = ResourceWatch(api: api, collection: Self.path(groupVersion, namespace: namespace), label: label, logger: logger)
+                // A CRD that is not installed (Flagger's, in a cluster without Flagger) holds no templates: said once, as
+                // a notice, and looked for again now and then.
+                let watch = ResourceWatch(
+                    api: api, collection: Self.path(groupVersion, namespace: namespace), label: label, logger: logger, missingIsEmpty: true)
                 watches.addTask {
                     await watch.run { objects in await self.update(groupVersion, objects) }
                 }
