@@ -424,6 +424,14 @@ public actor CanaryController {
                     refuse(spec, "\(error)")
                     continue
                 }
+                if case .success(let serving)? = routes[spec.name], let stable {
+                    let displaced = serving.displaced(stable: stable, canary: spec.canary)
+                    if !displaced.isEmpty {
+                        let listed = displaced.map { "\($0.destination) (\($0.weight)%)" }.joined(separator: ", ")
+                        logger(for: spec.name).notice(
+                            "\(spec.name.name): \(listed) \(displaced.count == 1 ? "leaves" : "leave") the routes of \(serving.virtualService): the release splits them between the stable \(stable) and the canary \(spec.canary)")
+                    }
+                }
                 restoredThisRun.insert(spec.name)
                 step(spec.name) { $0.start(now: now) }
             }

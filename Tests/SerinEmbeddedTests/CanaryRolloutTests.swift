@@ -104,12 +104,40 @@ struct CanaryRolloutTests {
 
     /// `serin up` over `sources` with its state in `state`, on ephemeral ports: started again with the same `state`, it
     /// restores what the last one stored.
-    static func restartable(_ sources: [ManifestSource], state: String) async throws -> GatewayRuntime {
+    static func restartable(_ sources: [ManifestSource], state: String, logger: Logger = .discarding) async throws -> GatewayRuntime {
         let decoded = SeedManifests.resources(sources)
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         return try await GatewayRuntime.start(
             resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
-            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
+            controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: .gateway, logger: logger))
+    }
+
+    @Test("a first release over a route split between the stable and a third version says that version leaves the route, with its share")
+    func displacedVersionIsSaid() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let split = try String(
+            contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/seed/steps/web-gateway-virtualservice-90-10.yaml"), encoding: .utf8)
+        // The seed as it stands after the by-hand 90/10 step, and a Canary releasing v3 against v1.
+        let sources = SeedManifests.sources(v1: v1.port, v2: v2.port).map { source in
+            var source = source
+            if source.path.hasSuffix("web-gateway-virtualservice.yaml") { source.text = split }
+            return source
+        } + [
+            SeedManifests.serviceEntry("web-v3-service", port: v2.port, version: "v3"),
+            SeedManifests.canary(interval: "1s", canaryHost: "web-v3-service", stableHost: "web-v1-service", progressDeadline: "5m"),
+        ]
+        let logs = LogRecorder()
+        let runtime = try await Self.restartable(
+            sources, state: try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path, logger: logs.logger())
+        let said = await logs.eventuallyLogs(
+            "web: web-v2-service:80 (10%) leaves the routes of default/web-virtualservice: the release splits them between the stable web-v1-service:80 and the canary web-v3-service:80")
+        #expect(said, "\(logs.messages)")
+        await runtime.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
     }
 
     @Test("restarted from files that lost the canary's ServiceEntry, the stored rollout's canary share stays on the stable: no 503, and the rollout is told its weights were refused")

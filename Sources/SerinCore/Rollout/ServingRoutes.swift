@@ -51,6 +51,22 @@ public struct ServingRoutes: Hashable, Sendable {
         }
     }
 
+    /// What a release from `stable` to `canary` takes out of these routes: the versions other than those two that
+    /// take traffic in a route the split owns (one that sends to the stable), each with its weight there. A
+    /// split v1 90 / v2 10 released as v1 → v3 loses v2's 10%: said when the release starts, not done unsaid.
+    public func displaced(stable: Destination, canary: Destination) -> [WeightedDestination] {
+        var displaced: [WeightedDestination] = []
+        for route in routes where route.contains(where: { $0.destination.isSameVersion(as: stable) }) {
+            for weighted in route where weighted.weight > 0
+                && !weighted.destination.isSameVersion(as: stable) && !weighted.destination.isSameVersion(as: canary)
+                && !displaced.contains(where: { $0.destination.isSameVersion(as: weighted.destination) })
+            {
+                displaced.append(weighted)
+            }
+        }
+        return displaced
+    }
+
     /// One destination per version, first seen first.
     private static func versions(_ destinations: [Destination]) -> [Destination] {
         var versions: [Destination] = []

@@ -224,6 +224,16 @@ struct ServingRoutesTests {
         #expect(serving.stable(for: try Self.spec(stable: stable, canary: canary)) == .failure(expected))
     }
 
+    @Test("a release from v1 to v3 over a route split 90/10 between v1 and v2 displaces v2's 10%; a route not the split's, or at weight 0, displaces nothing")
+    func displacedVersions() {
+        let routes = ServingRoutes(virtualService: Self.target, routes: [
+            Self.route(("web-v1-service", 90), ("web-v2-service", 10), ("web-v4-service", 0)), Self.route(("api-service", 100)),
+        ])
+        let v1 = Destination(host: "web-v1-service", port: 80)
+        #expect(routes.displaced(stable: v1, canary: Destination(host: "web-v3-service")) == Self.route(("web-v2-service", 10)))
+        #expect(routes.displaced(stable: v1, canary: Destination(host: "web-v2-service")).isEmpty)
+    }
+
     @Test("a split owns routes to the stable or a retiring version, never a route only to the canary")
     func splitOwnership() {
         let split = TrafficSplit(
