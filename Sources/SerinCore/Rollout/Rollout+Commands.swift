@@ -28,7 +28,14 @@ extension Rollout {
             endStep(now: now, into: &actions)
             return .accepted(actions)
         }
-        promote(now: now, announcement: "promotion requested, promoting canary \(status.canary) to 100%", into: &actions)
+        var announcement = "promotion requested, promoting canary \(status.canary) to 100%"
+        // A gate waiting for its hooks' yes is passed over: said, so a receiver's missing answer is not a mystery.
+        if let gate = WebhookType(rawValue: status.stage.rawValue), [.confirmRollout, .confirmTrafficIncrease, .confirmPromotion].contains(gate),
+            spec.analysis.webhooks.contains(where: { $0.type == gate })
+        {
+            announcement += "; the \(gate) gate it waited at is skipped"
+        }
+        promote(now: now, announcement: announcement, into: &actions)
         return .accepted(actions)
     }
 

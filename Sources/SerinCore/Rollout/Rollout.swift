@@ -433,6 +433,13 @@ public struct Rollout: Hashable, Sendable {
             } else {
                 // A new A/B match or stickiness changes the routes now, not at the next step.
                 if split != oldSplit { actions.append(.setWeights(split)) }
+                // A new interval or progress deadline counts from now: a shorter interval brings the next check within
+                // it, and a shorter deadline does not end a rollout that had no interval to make progress under it.
+                let old = oldSpec.analysis, new = newSpec.analysis
+                if old.interval != new.interval || old.progressDeadline != new.progressDeadline {
+                    if let next = status.nextCheckAt, next > now + new.interval { status.nextCheckAt = now + new.interval }
+                    if status.lastProgressAt != nil { status.lastProgressAt = now }
+                }
                 // A new synthetic load (or none) applies from now, as the settings do.
                 if status.phase == .progressing, oldSpec.analysis.load != newSpec.analysis.load || oldSpec.analysis.interval != newSpec.analysis.interval {
                     if newSpec.analysis.load == nil { actions.append(.stopLoad(spec.name)) } else { sendLoad(into: &actions) }

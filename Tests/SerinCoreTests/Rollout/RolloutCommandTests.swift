@@ -140,6 +140,20 @@ struct RolloutCommandTests {
         ])
     }
 
+    @Test("promote at a confirm-promotion gate that waits for its hooks' yes says the gate is skipped")
+    func promoteSaysTheGateIsSkipped() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10], webhooks: [Fixture.hook(.confirmPromotion)]))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.log.webhookRuns.map(\.type) == [.confirmPromotion])
+        try driver.answer(.confirmPromotion, .failed(reason: "not yet"), 31)
+        driver.send { $0.promote(now: t(40)) }
+        #expect(driver.log.messages.contains(
+            "web: promotion requested, promoting canary web-v2-service to 100%; the confirm-promotion gate it waited at is skipped"
+        ), "\(driver.log.messages)")
+        #expect(driver.rollout.status.phase == .succeeded)
+    }
+
     @Test("abort rolls back at once and says so")
     func abortRollsBack() throws {
         var driver = Driver(try Fixture.rollout())

@@ -61,6 +61,21 @@ struct RolloutSpecChangeTests {
         #expect(driver.rollout.spec == newSpec)
     }
 
+    @Test("a shorter interval brings the next check within it; a shorter deadline counts from the change, so no rollback comes before a check under it")
+    func intervalAndDeadlineCountFromTheChange() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 20, 30], threshold: 2))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.nextCheckAt == t(60))
+        // At t(40): a check every 5 s, and 20 s without progress ends it (the last progress was at t(30)).
+        let newSpec = try Fixture.spec(weights: [10, 20, 30], interval: .seconds(5), deadline: .seconds(20))
+        driver.send { $0.specChanged(newSpec, now: t(40)) }
+        #expect(driver.rollout.status.nextCheckAt == t(45))
+        driver.tick(51)
+        #expect(driver.rollout.status.phase == .progressing, "the new deadline counts from t(40), not from t(30)")
+        #expect(driver.log.analysisRequests.count == 2, "the check due at t(45) was asked for")
+    }
+
     @Test("what counts as a new revision", arguments: [
         // A written stable only confirms what serves; changing it never starts a release.
         ("canary", true), ("stable", false), ("target", true), ("schedule", true), ("threshold", false), ("hooks", false), ("skip", false),
