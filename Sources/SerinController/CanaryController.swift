@@ -455,8 +455,7 @@ public actor CanaryController {
     /// Splits the router refused outside the analysis, sent again: after an apply changed the routes (a VirtualService
     /// that names the stable again), they may serve now, and the rollout hears so. One still refused says nothing new.
     public func retryRefusedWeights() async {
-        for (name, rollout) in rollouts where rollout.status.weightsRefused == true {
-            guard !(rollout.status.phase == .progressing && rollout.status.stage == .analysis) else { continue }
+        for (name, rollout) in rollouts where rollout.awaitsRefusedWeights {
             let split = rollout.split
             guard (try? await adapters.router.setWeights(for: rollout.spec, split)) != nil else { continue }
             weightsApplied(split, of: name)

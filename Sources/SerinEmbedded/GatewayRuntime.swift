@@ -267,10 +267,9 @@ public final class GatewayRuntime: Service, Sendable {
         let reconcile: @Sendable ([CanarySpec], [LocatedResource]) async -> Void = { specs, located in
             for problem in await canary.reconcile(Self.embeddable(specs, in: located, logger: logger)) {
                 // Where the Canary was written, when it came from a file: the message then names the field to fix.
-                let at = located.lazy.compactMap { located -> SourceLocation? in
-                    guard case .canary(let spec) = located.resource, spec.name == problem.canary else { return nil }
-                    return LiveConfiguration.refusalLocation(problem.message, of: spec, at: located)
-                }.first
+                let at = Self.written(problem.canary, in: located).flatMap {
+                    LiveConfiguration.refusalLocation(problem.message, of: $0.spec, at: $0.located)
+                }
                 logger.error("\(at.map { "\($0): " } ?? "")\(problem)", metadata: ["canary": "\(problem.canary)"])
             }
         }
@@ -301,13 +300,18 @@ public final class GatewayRuntime: Service, Sendable {
     /// targetRef's line when `located` holds the file they came from.
     static func embeddable(_ specs: [CanarySpec], in located: [LocatedResource], logger: Logger) -> [CanarySpec] {
         for spec in specs where spec.workload != nil {
-            let at = located.lazy.compactMap { resource -> SourceLocation? in
-                guard case .canary(let written) = resource.resource, written.name == spec.name else { return nil }
-                return resource.location(of: "spec.targetRef.kind")
-            }.first
+            let at = written(spec.name, in: located).map { $0.located.location(of: "spec.targetRef.kind") }
             logger.error("\(at.map { "\($0): " } ?? "")Canary \(spec.name.name): \(workloadRefusal(spec))", metadata: ["canary": "\(spec.name)"])
         }
         return specs.filter { $0.workload == nil }
+    }
+
+    /// The Canary `name` as its file has it, when `located` holds that file.
+    private static func written(_ name: ResourceName, in located: [LocatedResource]) -> (located: LocatedResource, spec: CanarySpec)? {
+        for resource in located {
+            if case .canary(let spec) = resource.resource, spec.name == name { return (resource, spec) }
+        }
+        return nil
     }
 
     static func workloadRefusal(_ spec: CanarySpec) -> String {

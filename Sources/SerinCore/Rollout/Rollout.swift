@@ -279,12 +279,17 @@ public struct Rollout: Hashable, Sendable {
     /// The router applied `applied`. Weights refused outside the analysis (`weightsFailed`) serve from now, and
     /// the status stops calling them refused; in the analysis a refused step is set again by its next check.
     public mutating func weightsApplied(_ applied: TrafficSplit, now: RolloutInstant) -> RolloutOutcome {
-        let analysing = status.phase == .progressing && status.stage == .analysis
-        guard status.weightsRefused == true, applied == split, !analysing else { return .accepted([]) }
+        guard awaitsRefusedWeights, applied == split else { return .accepted([]) }
         status.weightsRefused = nil
         var actions: [RolloutAction] = []
         record(.normal, "weights \(applied.stable.weight)/\(applied.canary.weight) applied", now: now, into: &actions)
         return .accepted(actions)
+    }
+
+    /// Weights the router refused outside the analysis wait to be applied (`weightsApplied`); in the analysis a
+    /// refused step is set again by its next check instead.
+    public var awaitsRefusedWeights: Bool {
+        status.weightsRefused == true && !(status.phase == .progressing && status.stage == .analysis)
     }
 
     /// A verdict with no per-check detail, never conclusive: what tests and simple judges report.
@@ -441,7 +446,7 @@ public struct Rollout: Hashable, Sendable {
                     if status.lastProgressAt != nil { status.lastProgressAt = now }
                 }
                 // A new synthetic load (or none) applies from now, as the settings do.
-                if status.phase == .progressing, oldSpec.analysis.load != newSpec.analysis.load || oldSpec.analysis.interval != newSpec.analysis.interval {
+                if status.phase == .progressing, old.load != new.load || old.interval != new.interval {
                     if newSpec.analysis.load == nil { actions.append(.stopLoad(spec.name)) } else { sendLoad(into: &actions) }
                 }
                 record(.normal, "analysis settings updated", now: now, into: &actions)

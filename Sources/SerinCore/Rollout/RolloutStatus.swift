@@ -75,14 +75,9 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// names any of them (a VirtualService reloaded from files written for the first release, after several) is
     /// the Canary's and loses it. The canary is never among them: a route only to it is the user's.
     public var retiredVersions: [Destination] {
-        var versions: [Destination] = []
-        for version in [retiredStable].compactMap({ $0 }) + releases.reversed().map(\.stable)
-        where !version.isSameVersion(as: stable) && !version.isSameVersion(as: canary)
-            && !versions.contains(where: { $0.isSameVersion(as: version) })
-        {
-            versions.append(version)
-        }
-        return versions
+        ([retiredStable].compactMap { $0 } + releases.reversed().map(\.stable))
+            .filter { !$0.isSameVersion(as: stable) && !$0.isSameVersion(as: canary) }
+            .oneOfEachVersion()
     }
 
     /// Whether the release handed the stable role to its canary: promotion moved all traffic to it, in the same

@@ -25,7 +25,7 @@ public struct ServingRoutes: Hashable, Sendable {
                 }
             }
         }
-        let serving = Self.versions(considered.flatMap { $0.filter { $0.weight > 0 } }.map(\.destination))
+        let serving = considered.flatMap { $0.filter { $0.weight > 0 } }.map(\.destination).oneOfEachVersion()
         if let written = spec.stable {
             let named = routes.contains { route in route.contains { $0.destination.isSameVersion(as: written) } }
             guard named else { return .failure(.noRoute(to: written, virtualService: virtualService)) }
@@ -67,10 +67,13 @@ public struct ServingRoutes: Hashable, Sendable {
         return displaced
     }
 
-    /// One destination per version, first seen first.
-    private static func versions(_ destinations: [Destination]) -> [Destination] {
+}
+
+extension Sequence<Destination> {
+    /// One destination per version (`isSameVersion`), first seen first.
+    func oneOfEachVersion() -> [Destination] {
         var versions: [Destination] = []
-        for destination in destinations where !versions.contains(where: { $0.isSameVersion(as: destination) }) {
+        for destination in self where !versions.contains(where: { $0.isSameVersion(as: destination) }) {
             versions.append(destination)
         }
         return versions

@@ -63,7 +63,7 @@ public struct RolloutSimulation: Sendable {
                     let judgement = judge.judge(samples(for: request, at: now - start, using: &generator), for: request)
                     if case .inconclusive = judgement.verdict { undecided = true } else { undecided = false }
                     let actions = rollout.analysisCompleted(judgement, now: now).actions
-                    if case .inconclusive = judgement.verdict, actions.contains(.phaseChanged(to: .rollingBack)) { timedOut = true }
+                    if undecided, actions.contains(.phaseChanged(to: .rollingBack)) { timedOut = true }
                     queue += actions
                 case .runWebhooks(let run):
                     // Gates open and hooks pass; a rollback hook passing would mean "roll back", so it says no.

@@ -25,7 +25,7 @@ extension ManifestValidator {
                 let location = index < locations.count ? locations[index] : located.location(of: "spec.gateways")
                 diagnostics.append(
                     .error(
-                        doesNotExist("gateway", name.description, known: context.gateways.keys, unread: context.unread(.gateway, name)),
+                        missingGateway(name, context: context),
                         at: location
                     )
                 )
@@ -40,7 +40,7 @@ extension ManifestValidator {
                     let location = index < matchLocations.count ? matchLocations[index] : located.location(of: path)
                     diagnostics.append(
                         .error(
-                            doesNotExist("gateway", name.description, known: context.gateways.keys, unread: context.unread(.gateway, name)),
+                            missingGateway(name, context: context),
                             at: location
                         )
                     )

@@ -19,7 +19,7 @@ extension ManifestValidator {
                         let location = index < locations.count ? locations[index] : located.location(of: "\(path).gateways")
                         diagnostics.append(
                             .error(
-                                doesNotExist("gateway", name.description, known: context.gateways.keys, unread: context.unread(.gateway, name)),
+                                missingGateway(name, context: context),
                                 at: location
                             )
                         )

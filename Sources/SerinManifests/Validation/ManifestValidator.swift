@@ -44,6 +44,11 @@ public enum ManifestValidator {
         return diagnostics
     }
 
+    /// What a VirtualService's `gateways` entry naming no Gateway of the files is told (`doesNotExist`).
+    static func missingGateway(_ name: ResourceName, context: ValidationContext) -> String {
+        doesNotExist("gateway", name.description, known: context.gateways.keys, unread: context.unread(.gateway, name))
+    }
+
     /// `VirtualService default/web-vs does not exist (VirtualServices: default/web-virtualservice)`: the names
     /// that do exist are listed, so a typo or a wrong namespace is easy to spot. One that is in the files but has
     /// errors (`unread`, where its first error is) is said to be that.
