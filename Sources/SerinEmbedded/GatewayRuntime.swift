@@ -129,12 +129,14 @@ public final class GatewayRuntime: Service, Sendable {
 
     /// Binds every Gateway port, the mesh listener when asked (`mesh`: host and port, 0 for a free one) and the
     /// admin endpoint, and starts the controller when asked; on failure nothing is left listening. On shutdown,
-    /// requests in flight get up to `drainTimeout` to finish.
+    /// `/readyz` fails at once; for `minDrainDuration` the listeners still take requests, each answered with
+    /// `connection: close` (the time a load balancer needs to stop sending); then they close, and requests in flight
+    /// get up to `drainTimeout` to finish.
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
         mesh: (host: String, port: Int)? = nil,
         adminHost: String, adminPort: Int, adminAccess: AdminAccess = .open, limits: GatewayLimits = .default,
-        drainTimeout: TimeAmount = .zero, logger: Logger = Logger(label: "serin.gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
+        drainTimeout: TimeAmount = .zero, minDrainDuration: TimeAmount = .zero, logger: Logger = Logger(label: "serin.gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
         controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
         if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
@@ -191,9 +193,14 @@ public final class GatewayRuntime: Service, Sendable {
             // Closed once the controller has saved what it decided: the next serin on this state file may start at once.
             + (store.map { store in [.stopping("state file") { store.close() }] } ?? [])
             + (controller.map { canary in [.loop("canary controller") { await canary.run() }] } ?? []) + [
-            // The admin endpoint first: an answer in flight may wait on the controller, which still runs.
+            // The admin endpoint first: an answer in flight may wait on the controller, which still runs. It stays up
+            // through the minimum drain, so /readyz answers 503 to the load balancer that still sends.
             .stopping("admin endpoint") {
                 readiness.markStopping()
+                if minDrainDuration > .zero {
+                    await gateway.beginDrain()
+                    try? await Task.sleep(for: .nanoseconds(minDrainDuration.nanoseconds))
+                }
                 await admin.close()
             },
         ]

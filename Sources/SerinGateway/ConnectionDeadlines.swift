@@ -25,6 +25,8 @@ final class ConnectionDeadlines {
     }
 
     private let limits: GatewayLimits
+    /// How long the connection may wait between requests: the idle timeout, until a drain shortens it.
+    private var idleLimit: TimeAmount
     private var phase = Phase.idle
     private var since = NIODeadline.now()
     private var client: ClientSide?
@@ -35,7 +37,21 @@ final class ConnectionDeadlines {
     /// `handshaking` for a TLS connection, whose first bytes are a handshake the proxy never sees.
     init(limits: GatewayLimits, handshaking: Bool = false) {
         self.limits = limits
+        self.idleLimit = limits.idleTimeout
         if handshaking { phase = .handshaking }
+    }
+
+    /// How long a connection between requests stays open once a drain begins. Closing it at once races the
+    /// client's next request, already on its way (which then fails with nothing sent back); kept open, that request
+    /// is answered with `connection: close`. A connection quiet for this long is closed while the client is quiet too.
+    static let drainIdleGrace: TimeAmount = .seconds(1)
+
+    /// A drain began: from now on the connection closes after `drainIdleGrace` with no request (counted from now if
+    /// it is idle already), where it waited the idle timeout. Its next answer says `connection: close`.
+    func drainBegan() {
+        guard Self.drainIdleGrace < idleLimit else { return }
+        idleLimit = Self.drainIdleGrace
+        if case .idle = phase { since = .now() }
     }
 
     /// The TLS handshake finished: the connection waits for its first request.
@@ -103,7 +119,7 @@ final class ConnectionDeadlines {
         case .tunnelling where trafficSinceSweep:
             trafficSinceSweep = false
             since = now
-        case .idle where now - since >= limits.idleTimeout, .tunnelling where now - since >= limits.idleTimeout:
+        case .idle where now - since >= idleLimit, .tunnelling where now - since >= limits.idleTimeout:
             phase = .closed
             client?.close()
         case .handshaking where now - since >= limits.requestHeaderTimeout:

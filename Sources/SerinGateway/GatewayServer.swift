@@ -269,7 +269,8 @@ public final class GatewayServer: Sendable {
     public var openConnectionCount: Int { openConnections.current }
 
     /// Stops accepting, lets requests in flight finish for up to `drainTimeout` (new responses say
-    /// `connection: close`; idle keep-alive connections close at once), closes whatever is left, closes
+    /// `connection: close`; keep-alive connections close after their next answer, or once quiet for a second), closes
+    /// whatever is left (an idle connection is not counted as cut), closes
     /// idle upstream connections, then stops the event loops. Returns how many client connections the
     /// drain had to cut.
     ///
@@ -307,12 +308,21 @@ public final class GatewayServer: Sendable {
         return cut
     }
 
-    private func drain(timeout: TimeAmount) async -> Int {
+    /// Begins the drain with the listeners still open: every answer from now on says `connection: close` (HTTP/2
+    /// connections get GOAWAY), and connections between requests close once quiet for a second. For the time a load
+    /// balancer needs to see `/readyz` fail: what it still sends is served, each on a connection of its own.
+    /// `shutdown` begins it too; a second call changes nothing.
+    public func beginDrain() async {
         for (_, loop) in loops { try? await loop.eventLoop.submit { loop.beginDrain() }.get() }
+    }
+
+    private func drain(timeout: TimeAmount) async -> Int {
+        await beginDrain()
         let deadline = NIODeadline.now() + timeout
         while await connectionsOnLoops() > 0, NIODeadline.now() < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        for (_, loop) in loops { try? await loop.eventLoop.submit { loop.closeIdleConnections() }.get() }
         let remaining = await connectionsOnLoops()
         for (_, loop) in loops { try? await loop.eventLoop.submit { loop.closeAllConnections() }.get() }
         return remaining

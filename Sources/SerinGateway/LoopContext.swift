@@ -46,6 +46,7 @@ final class LoopContext: @unchecked Sendable {
 
     func register(_ handler: any LoopConnection) {
         connections[ObjectIdentifier(handler)] = handler
+        if draining { handler.drainBegan() }
     }
 
     func unregister(_ handler: any LoopConnection) {
@@ -56,11 +57,18 @@ final class LoopContext: @unchecked Sendable {
 
     func unregister(_ connection: HTTP2ServerConnection) { http2Connections[ObjectIdentifier(connection)] = nil }
 
-    /// Stops keep-alive: idle connections close now, busy ones after their response; HTTP/2 connections send
-    /// GOAWAY and close once their open streams are answered.
+    /// Stops keep-alive: HTTP/1 connections close after their next answer, or once quiet for
+    /// `ConnectionDeadlines.drainIdleGrace`; HTTP/2 connections send GOAWAY and close once their open streams are
+    /// answered. Connections accepted from now on drain from the start. A second call changes nothing.
     func beginDrain() {
+        guard !draining else { return }
         draining = true
         for connection in http2Connections.values { connection.beginDrain() }
+        for handler in connections.values { handler.drainBegan() }
+    }
+
+    /// The drain's time is up: connections between requests close, as they would have within their grace.
+    func closeIdleConnections() {
         for handler in connections.values { handler.closeIfIdle() }
     }
 
@@ -83,7 +91,9 @@ protocol LoopConnection: AnyObject {
     var deadlines: ConnectionDeadlines { get }
     /// The client end, while the connection (or stream) is open.
     var client: ClientSide? { get set }
-    /// A drain began: close now if nothing is under way.
+    /// A drain began (or the connection was accepted during one).
+    func drainBegan()
+    /// The drain's time is up: close now if nothing is under way.
     func closeIfIdle()
 }
 

@@ -76,7 +76,11 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         leave(loop)
     }
 
-    /// A drain began: a connection still choosing its destination closes now; a splice runs until the drain's end.
+    /// A drain began: a splice, or a connection still waiting for its ClientHello, runs on (the handshake timeout
+    /// bounds the wait) — its client has sent nothing it could be told to resend elsewhere.
+    func drainBegan() {}
+
+    /// The drain's time is up: a connection still choosing its destination closes now; a splice runs until the cut.
     func closeIfIdle() {
         if upstream == nil { context?.close(promise: nil) }
     }

@@ -116,7 +116,12 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         leave(loop)
     }
 
-    /// A drain began: a connection between requests closes now; one mid-exchange closes after its response.
+    /// A drain began: the connection closes after its next answer, or once quiet for the drain's grace.
+    func drainBegan() {
+        deadlines.drainBegan()
+    }
+
+    /// A connection between requests closes now; one mid-exchange closes after its response.
     func closeIfIdle() {
         if machine.isIdle { client?.close() }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SerinManifests
 import SerinSpawn
 import Synchronization
 
@@ -145,6 +146,16 @@ public enum SerinProcess {
         let url = temporaryRoot.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// A fresh temporary directory holding `sources`, each under its file name: what `-f DIRECTORY` reads.
+    public static func temporaryDirectory(holding sources: [ManifestSource]) throws -> URL {
+        let directory = try temporaryDirectory()
+        for source in sources {
+            let name = (source.path as NSString).lastPathComponent
+            try source.text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return directory
     }
 
     /// The parent of this process's temporary directories: `serin-tests-PID`. Made on first use, when the

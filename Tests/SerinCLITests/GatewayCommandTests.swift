@@ -55,28 +55,39 @@ struct GatewayCommandTests {
         #expect(!output.contains("HTTP_PROXY=http://0.0.0.0"), "\(output)")
     }
 
+    /// `serin gateway` on one thread over the seed's manifests pointed at `v1` and `v2`, on free ports, with `options`.
+    static func launchSeedGateway(
+        v1: HTTPListener, v2: HTTPListener, backends: TestBackends, _ options: [String]
+    ) async throws -> (process: SerinProcess.Running, gatewayPort: Int, adminPort: Int) {
+        let directory = try SerinProcess.temporaryDirectory(holding: SeedManifests.sources(v1: v1.port, v2: v2.port))
+        let gatewayPort = try await backends.freePort()
+        let adminPort = try await backends.freePort()
+        let gateway = try SerinProcess.launch([
+            "gateway", "-f", directory.path, "--port-offset", String(gatewayPort - 80), "--admin", "127.0.0.1:\(adminPort)",
+            "--threads", "1",
+        ] + options)
+        return (gateway, gatewayPort, adminPort)
+    }
+
+    /// The first connection `connect` opens within 30 s of tries: nil if the process never listened.
+    static func whenListening<Connection>(_ connect: () async throws -> Connection) async -> Connection? {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let connection = try? await connect() { return connection }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
     @Test("SIGTERM drains: the request in flight gets its whole answer, new connections are refused, exit status 0")
     func sigtermDrains() async throws {
         let backends = TestBackends(threads: 2)
         let v1 = try await backends.start("v1", latency: .milliseconds(800))
         let v2 = try await backends.start("v2")
-        let directory = try SerinProcess.temporaryDirectory()
-        for source in SeedManifests.sources(v1: v1.port, v2: v2.port) {
-            try source.text.write(to: directory.appendingPathComponent((source.path as NSString).lastPathComponent), atomically: true, encoding: .utf8)
-        }
-        let gatewayPort = try await backends.freePort()
-        let adminPort = try await backends.freePort()
-        let gateway = try SerinProcess.launch([
-            "gateway", "-f", directory.path, "--port-offset", String(gatewayPort - 80), "--admin", "127.0.0.1:\(adminPort)",
-            "--threads", "1", "--drain-timeout", "10",
-        ])
-        var client: RawConnection?
-        let deadline = ContinuousClock.now + .seconds(30)
-        while client == nil, ContinuousClock.now < deadline {
-            client = try? await RawConnection.connect(port: gatewayPort, group: backends.group)
-            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        let busy = try #require(client, "serin gateway did not listen on \(gatewayPort)")
+        let (gateway, gatewayPort, _) = try await Self.launchSeedGateway(v1: v1, v2: v2, backends: backends, ["--drain-timeout", "10"])
+        let busy = try #require(
+            await Self.whenListening { try await RawConnection.connect(port: gatewayPort, group: backends.group) },
+            "serin gateway did not listen on \(gatewayPort)")
         try await busy.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
         try await Task.sleep(for: .milliseconds(200))
         gateway.signal(SIGTERM)
@@ -95,6 +106,41 @@ struct GatewayCommandTests {
         await backends.shutdown()
     }
 
+    @Test("SIGTERM with --min-drain-duration: /readyz answers 503 at once while the listeners still serve, each answer with connection: close; then the listeners close and it exits 0")
+    func sigtermWithMinimumDrain() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let (gateway, gatewayPort, adminPort) = try await Self.launchSeedGateway(
+            v1: v1, v2: v2, backends: backends, ["--min-drain-duration", "3"])
+        let keptAlive = try #require(
+            await Self.whenListening { try await SimpleHTTPClient.connect(host: "127.0.0.1", port: gatewayPort, group: backends.group) },
+            "serin gateway did not listen on \(gatewayPort)")
+        #expect(try await keptAlive.send(.GET, "/", headers: [("host", "web")], timeout: .seconds(10)).header("connection") != "close")
+        #expect(await gateway.waitForOutput("serin gateway: admin on"))
+        gateway.signal(SIGTERM)
+        let notReady = await eventually(.seconds(3)) {
+            guard let admin = try? await SimpleHTTPClient.connect(host: "127.0.0.1", port: adminPort, group: backends.group) else { return false }
+            defer { Task { await admin.close() } }
+            return (try? await admin.send(.GET, "/readyz", timeout: .seconds(2)))?.status == 503
+        }
+        #expect(notReady)
+        let late = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: gatewayPort, group: backends.group)
+        for client in [keptAlive, late] {
+            let response = try await client.send(.GET, "/", headers: [("host", "web")], timeout: .seconds(10))
+            #expect(response.status == 200)
+            #expect(response.header("connection") == "close")
+        }
+        #expect(await gateway.waitForExit() == 0)
+        let output = await gateway.outputText()
+        #expect(output.contains("taking requests with connection: close for 3.0s (/readyz answers 503), then draining for up to 15.0s"), "\(output)")
+        #expect((try? await RawConnection.connect(port: gatewayPort, group: backends.group)) == nil)
+        for client in [keptAlive, late] { await client.close() }
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("run as a user that is not root (as most people run it, and the image), it proxies the seed's requests")
     func servesWithoutRoot() async throws {
         let runuser = URL(fileURLWithPath: "/usr/sbin/runuser")
@@ -108,11 +154,8 @@ struct GatewayCommandTests {
         let v2 = try await backends.start("v2")
         // A directory nobody may read, holding the manifests and a copy of serin (the build directory's parents
         // need not be open to other users).
-        let directory = try SerinProcess.temporaryDirectory()
+        let directory = try SerinProcess.temporaryDirectory(holding: SeedManifests.sources(v1: v1.port, v2: v2.port))
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
-        for source in SeedManifests.sources(v1: v1.port, v2: v2.port) {
-            try source.text.write(to: directory.appendingPathComponent((source.path as NSString).lastPathComponent), atomically: true, encoding: .utf8)
-        }
         let binary = directory.appendingPathComponent("serin")
         try FileManager.default.copyItem(at: SerinProcess.executable, to: binary)
         let gatewayPort = try await backends.freePort()

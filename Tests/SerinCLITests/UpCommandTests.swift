@@ -33,12 +33,7 @@ struct UpCommandTests {
 
     /// The seed's manifests (pointed at `v1`/`v2`) and `canary` written to a fresh directory.
     static func manifestDirectory(v1: Int, v2: Int, canary: ManifestSource) throws -> URL {
-        let directory = try SerinProcess.temporaryDirectory()
-        for source in SeedManifests.sources(v1: v1, v2: v2) + [canary] {
-            let name = (source.path as NSString).lastPathComponent
-            try source.text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
-        return directory
+        try SerinProcess.temporaryDirectory(holding: SeedManifests.sources(v1: v1, v2: v2) + [canary])
     }
 
     /// `serin up` arguments serving `directory` with the gateway's port 80 on `gatewayPort`.
@@ -308,10 +303,7 @@ extension UpCommandTests {
         let backends = TestBackends(threads: 1)
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
-        let directory = try SerinProcess.temporaryDirectory()
-        for source in SeedManifests.mesh(v1: v1.port, v2: v2.port) {
-            try source.text.write(to: directory.appendingPathComponent((source.path as NSString).lastPathComponent), atomically: true, encoding: .utf8)
-        }
+        let directory = try SerinProcess.temporaryDirectory(holding: SeedManifests.mesh(v1: v1.port, v2: v2.port))
         let up = try SerinProcess.launch([
             "up", "-f", directory.path, "--mesh", "127.0.0.1:0", "--admin", "127.0.0.1:0",
             "--state", directory.appendingPathComponent("state.sqlite").path, "--threads", "1",

@@ -200,7 +200,7 @@ struct GatewayLimitsTests {
         await backends.shutdown()
     }
 
-    @Test("a drain lets the request in flight finish with connection: close, closes idle connections, and cuts none")
+    @Test("a drain lets the request in flight finish with connection: close, closes an idle connection once quiet for its grace, and cuts none")
     func drainFinishesInFlight() async throws {
         let backends = TestBackends()
         // The backend holds its answer until the test lets go, so the drain surely begins mid-request.

@@ -83,6 +83,12 @@ struct ServingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish.", valueName: "seconds"))
     var drainTimeout: Double = 15
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "On SIGTERM or Ctrl-C, keep taking requests this long first, each answered with connection: close, while /readyz answers 503: the time a load balancer needs to stop sending (Envoy Gateway's minDrainDuration). 0: close the listeners at once.",
+        valueName: "seconds"
+    ))
+    var minDrainDuration: Double = 0
+
     @Option(parsing: .unconditional, help: "Open client connections allowed; more are closed as they are accepted.")
     var maxConnections: Int = GatewayLimits.default.maxConnections
 
@@ -97,6 +103,8 @@ struct ServingOptions: ParsableArguments {
     }
 
     var drain: TimeAmount { .nanoseconds(Int64(drainTimeout * 1e9)) }
+
+    var minDrain: TimeAmount { .nanoseconds(Int64(minDrainDuration * 1e9)) }
 
     /// The most event loops a gateway runs: each holds a thread and three descriptors, and past the cores they
     /// only add switching (SwiftNIO asserts when the descriptors run out; this says so first).
@@ -114,6 +122,9 @@ struct ServingOptions: ParsableArguments {
         }
         try ServingOptions.validate(threads: threads)
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
+        if !(0...3600).contains(minDrainDuration) {
+            throw ValidationError("--min-drain-duration must be 0-3600 seconds, got \(minDrainDuration)")
+        }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         if !(0.001...86400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
@@ -141,7 +152,8 @@ struct ServingOptions: ParsableArguments {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: address, portMapping: .offset(portOffset),
                 mesh: mesh.map { (host: $0.host, port: $0.port) }, adminHost: admin.host, adminPort: admin.port,
-                adminAccess: access, limits: limits, drainTimeout: drain, logger: logger, controller: controller
+                adminAccess: access, limits: limits, drainTimeout: drain, minDrainDuration: minDrain, logger: logger,
+                controller: controller
             )
         } catch let error as GatewayRuntime.StartError {
             reporter.error("\(error)")
@@ -164,8 +176,11 @@ struct ServingOptions: ParsableArguments {
     }
 
     /// Runs `services` until SIGTERM or Ctrl-C, then stops them last first: for the runtime, the admin
-    /// endpoint, the controller, then the gateway, which drains for up to `--drain-timeout`.
+    /// endpoint (after `--min-drain-duration`), the controller, then the gateway, which drains for up to `--drain-timeout`.
     func runUntilSignalled(_ services: [any Service], label: String, logger: Logger, ready: String) async throws {
-        try await SignalledGroup.run(services, label: label, logger: logger, ready: ready, stopping: "draining for up to \(drainTimeout)s")
+        let stopping = minDrainDuration > 0
+            ? "taking requests with connection: close for \(minDrainDuration)s (/readyz answers 503), then draining for up to \(drainTimeout)s"
+            : "draining for up to \(drainTimeout)s"
+        try await SignalledGroup.run(services, label: label, logger: logger, ready: ready, stopping: stopping)
     }
 }
