@@ -84,7 +84,8 @@ struct CanaryDecodingTests {
                 ),
                 WebhookSpec(name: "gate", type: .confirmPromotion, url: "http://127.0.0.1:8081/gate"),
             ],
-            progressDeadline: .seconds(120)
+            // progressDeadlineSeconds 120, plus the 30s interval.
+            progressDeadline: .seconds(150)
         )
         let expected = CanarySpec(
             name: ResourceName(namespace: "shop", name: "web"),
@@ -210,7 +211,8 @@ struct CanaryDecodingTests {
         let expected = CanarySpec(
             name: ResourceName(name: "web"), targetRef: ResourceName(name: "web-virtualservice"),
             stable: Destination(host: "web-v1-service"), canary: Destination(host: "web-v2-service"),
-            analysis: AnalysisSpec(schedule: try WeightSchedule(stepWeight: 20, maxWeight: 60))
+            // The deadline is Flagger's default, 600 s, plus the 60 s interval.
+            analysis: AnalysisSpec(schedule: try WeightSchedule(stepWeight: 20, maxWeight: 60), progressDeadline: .seconds(660))
         )
         #expect(spec == expected)
         #expect(spec?.analysis.metrics == MetricCheck.builtInDefaults)
@@ -268,12 +270,24 @@ struct CanaryDecodingTests {
         #expect(spec == nil)
     }
 
-    @Test("accepts progressDeadline as a duration beside Flagger's progressDeadlineSeconds")
+    @Test("accepts progressDeadline as a duration beside Flagger's progressDeadlineSeconds, counted as written")
     func progressDeadline() {
         let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  progressDeadline: 2m\n  analysis:")
         let (spec, messages) = decodeCanary(yaml)
         #expect(messages.isEmpty, "\(messages)")
         #expect(spec?.analysis.progressDeadline == .seconds(120))
+    }
+
+    @Test(
+        "Flagger's progressDeadlineSeconds, written or at its default of 600, gains one analysis interval on any target, so a Flagger Canary's 60 with a 1m interval is accepted",
+        arguments: [("  progressDeadlineSeconds: 60\n", "interval: 1m", 120), ("", "interval: 1m", 660), ("", "interval: 2h", 7800)]
+    )
+    func flaggerProgressDeadline(written: String, interval: String, seconds: Int) {
+        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "\(written)  analysis:")
+            .replacingOccurrences(of: "interval: 30s", with: interval)
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(spec?.analysis.progressDeadline == .seconds(seconds))
     }
 
     @Test("judge: statistical with its settings, each omitted one at its default, and a 5s look interval unless one is written")
@@ -515,8 +529,8 @@ struct CanaryDecodingTests {
                 "test.yaml:12:26: error: spec.analysis.stepWeightPromotion: is 0, expected a percentage from 1 to 100"
             ),
             (
-                "  analysis:", "  progressDeadlineSeconds: 20\n  analysis:",
-                "test.yaml:8:28: error: spec.progressDeadlineSeconds: is 20s, expected more than analysis.interval 30s"
+                "  analysis:", "  progressDeadline: 20s\n  analysis:",
+                "test.yaml:8:21: error: spec.progressDeadline: is 20s, expected more than analysis.interval 30s"
             ),
             (
                 "{host: web-v2-service, port: 80}", "{host: web-v1-service, port: 80}",
@@ -541,19 +555,11 @@ struct CanaryDecodingTests {
     @Test("a malformed interval is said once: the deadline is not compared with the default that stood in for it")
     func noComparisonWithADefaultThatStoodIn() {
         let yaml = Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: 30")
-            .replacingOccurrences(of: "  analysis:", with: "  progressDeadlineSeconds: 60\n  analysis:")
+            .replacingOccurrences(of: "  analysis:", with: "  progressDeadline: 20s\n  analysis:")
         let (spec, messages) = decodeCanary(yaml)
         #expect(messages.count == 1 && messages.first?.contains("spec.analysis.interval") == true, "\(messages)")
         #expect(!messages.contains { $0.contains("progressDeadline") }, "\(messages)")
         #expect(spec == nil)
-    }
-
-    @Test("a problem in a defaulted field is reported at the nearest field written")
-    func problemInDefaultedField() {
-        // interval 2h outlasts the default 10m progress deadline, which nobody wrote: point at the spec.
-        let yaml = Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: 2h")
-        let (_, messages) = decodeCanary(yaml)
-        #expect(messages == ["test.yaml:5:3: error: spec.progressDeadlineSeconds: is 10m, expected more than analysis.interval 2h"])
     }
 
     @Test("a metric naming a MetricTemplate decodes as custom, with its templateVariables")

@@ -30,7 +30,8 @@ struct CanaryExampleTests {
                     .requestSuccessRate(min: 99, interval: .seconds(8), minRequests: 10),
                     .requestDuration(maxMilliseconds: 250, interval: .seconds(8), minRequests: 10),
                 ],
-                progressDeadline: .seconds(60)
+                // progressDeadlineSeconds 60, plus the 8s interval.
+                progressDeadline: .seconds(68)
             )
         )
         #expect(set.canaries == [expected])

@@ -72,10 +72,14 @@ extension ManifestDecoder {
         // A Canary already malformed is still checked below, so one pass says every problem (a metric-name typo and
         // a threshold of 0 together), but it is not produced.
         let malformed = reader.isMalformed
-        if let progressDeadline {
-            // Flagger's shape: the deadline is for the Deployments to make progress, as in Flagger; Serin counts it
-            // from the rollout's last progress, so an analysis interval is added.
-            analysis.progressDeadline = workload == nil ? progressDeadline : progressDeadline + analysis.interval
+        if fields["progressDeadline"] != nil {
+            // Serin's own field is counted as written, from the rollout's last progress.
+            if let progressDeadline { analysis.progressDeadline = progressDeadline }
+        } else {
+            // Flagger's field, written or at Flagger's default: the time to make progress, as in Flagger, where it
+            // is the Deployments'. Serin counts it from the rollout's last step, so an analysis interval is added: a
+            // Flagger Canary's values (60 with a 1m interval) mean what they meant there.
+            analysis.progressDeadline = (progressDeadline ?? Self.flaggerProgressDeadline) + analysis.interval
         }
         let decoded = CanarySpec(
             name: name, targetRef: targetRef, stable: stable, canary: canary, analysis: analysis,
@@ -172,6 +176,9 @@ extension ManifestDecoder {
         guard let host else { return nil }
         return Destination(host: host, subset: subset, port: port)
     }
+
+    /// Flagger's default `progressDeadlineSeconds`.
+    static let flaggerProgressDeadline: Duration = .seconds(600)
 
     /// Flagger's `progressDeadlineSeconds`, or Serin's `progressDeadline` duration; nil when neither is written.
     private static func progressDeadline(in fields: Fields, reader: DocumentReader) -> Duration? {
