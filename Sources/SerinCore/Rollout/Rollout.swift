@@ -457,12 +457,14 @@ public struct Rollout: Hashable, Sendable {
 
     /// A controller restored this rollout from its store after a restart: re-apply the current weights
     /// (the router may have been mid-update), send the synthetic load again while the canary is analysed, and
-    /// re-issue, with a new ticket, the request that was in flight.
+    /// re-issue, with a new ticket, the request that was in flight — except an analysis check, which waits a whole
+    /// interval (see `checkAfterRestart`).
     public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
         guard ownsRoutes else { return .accepted([]) }
         var actions: [RolloutAction] = []
         applyWeight(canary: status.canaryWeight, into: &actions)
         if status.phase == .progressing { sendLoad(into: &actions) }
+        let analysing = status.phase == .progressing && status.stage == .analysis
         if let pending = status.pending {
             status.pending = nil
             if pending.kind == .primaryRollout {
@@ -473,8 +475,21 @@ public struct Rollout: Hashable, Sendable {
             if pending.kind == .webhooks(.rollback) && requestWebhooks(.rollback, into: &actions) {
                 return .accepted(actions)
             }
-            runInterval(now: now, into: &actions)
+            if analysing { checkAfterRestart(now: now) } else { runInterval(now: now, into: &actions) }
+        } else if analysing {
+            checkAfterRestart(now: now)
         }
         return .accepted(actions)
+    }
+
+    /// The first check after a restart comes a whole interval after it. The traffic it reads must be seen since:
+    /// the gateway's counters start again at zero, so a check at once judged a second of requests and held for
+    /// too few. The progress deadline, if it would end before that check, is moved to an interval after it.
+    private mutating func checkAfterRestart(now: RolloutInstant) {
+        let check = max(status.nextCheckAt ?? now, now + spec.analysis.interval)
+        status.nextCheckAt = check
+        if let last = status.lastProgressAt, last + spec.analysis.progressDeadline <= check {
+            status.lastProgressAt = check + (spec.analysis.interval - spec.analysis.progressDeadline)
+        }
     }
 }

@@ -52,18 +52,35 @@ struct RolloutPersistenceTests {
         #expect(original == restored)
     }
 
-    @Test("after a controller restart, weights are re-applied and the request in flight is asked again with a new ticket")
+    @Test("after a controller restart, weights are re-applied; the analysis in flight is asked again a whole interval later, with a new ticket, so it reads traffic seen since the restart")
     func restoredReissues() throws {
         var rollout = try Self.roundTrip(try Self.midRollout().rollout)
         let lost = try #require(rollout.status.pending?.ticket)
         let outcome = rollout.restored(now: t(200))
-        let request = try #require(outcome.actions.analysisRequests.first)
         #expect(outcome.actions.canaryWeights == [50])
+        #expect(outcome.actions.analysisRequests.isEmpty)
+        #expect(rollout.status.nextCheckAt == t(230))
+        #expect(rollout.tick(now: t(229)).actions.analysisRequests.isEmpty)
+        let request = try #require(rollout.tick(now: t(230)).actions.analysisRequests.first)
         #expect(request.ticket == RolloutTicket(lost.number + 1))
         #expect(request.canaryWeight == 50)
         #expect(rollout.status.pending?.ticket == request.ticket)
-        #expect(rollout.analysisCompleted(verdict: .pass, now: t(201)).rejection == nil)
+        #expect(rollout.analysisCompleted(verdict: .pass, now: t(231)).rejection == nil)
         #expect(rollout.status.stage == .confirmTrafficIncrease)
+    }
+
+    @Test("a progress deadline that would end before the first check after a restart ends an interval after it instead")
+    func restartDoesNotSpendTheDeadline() throws {
+        var rollout = try Self.roundTrip(try Self.midRollout().rollout)
+        // The last progress was the gate opening at 92: the 600s deadline ends at 692, where the restart comes.
+        _ = rollout.restored(now: t(692))
+        #expect(rollout.tick(now: t(721)).actions.isEmpty)
+        #expect(rollout.status.phase == .progressing)
+        let request = try #require(rollout.tick(now: t(722)).actions.analysisRequests.first)
+        #expect(rollout.analysisCompleted(verdict: .inconclusive(reason: "quiet"), now: t(723)).rejection == nil)
+        #expect(request.canaryWeight == 50)
+        _ = rollout.tick(now: t(752))
+        #expect(rollout.status.phase == .rollingBack || rollout.status.phase == .failed, "the deadline still ends the rollout, an interval after the check")
     }
 
     @Test("restoring a rollout that was not started does nothing")
