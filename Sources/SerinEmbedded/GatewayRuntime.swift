@@ -302,7 +302,6 @@ public final class GatewayRuntime: Service, Sendable {
 
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
 
-    /// The Canaries embedded mode can run: one on a Deployment (Flagger's shape) needs Kubernetes, and is said so.
     /// The Canaries embedded mode can run; the others (a Deployment target) are logged as refused, at their
     /// targetRef's line when `located` holds the file they came from.
     static func embeddable(_ specs: [CanarySpec], in located: [LocatedResource], logger: Logger) -> [CanarySpec] {

@@ -250,6 +250,12 @@ struct DashboardBrowserTests {
                 (() => document.querySelector('[data-canary="web"] [data-message]')?.textContent ?? "")()
                 """) { !$0.isEmpty }
             #expect(message.hasPrefix("refused: spec.canary web-v1-service:80 is the version that serves now"), "\(message)")
+            // It drives no weights, so it shows no weight bar (100/0 there would say what the routes do not serve).
+            let bar = await Self.read(browser, """
+                (() => { const bar = document.querySelector('[data-canary="web"] [data-weights]');
+                  return bar ? String(getComputedStyle(bar).display === "none") : ""; })()
+                """) { !$0.isEmpty }
+            #expect(bar == "true")
             // A plain canary shows none of the strategies' rows (they are hidden, and their layout must not show them).
             let shown = await Self.read(browser, """
                 (() => [...document.querySelectorAll('[data-canary="web"] :is([data-ab], [data-mirror], [data-load], [data-sticky])')]

@@ -9,6 +9,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// True when the router refused these weights (nothing serves the canary, the API refused the write): the
     /// routes still carry the weights before them, and the step is checked again. Nil otherwise.
     public var weightsRefused: Bool?
+    /// True when the Canary, as now written, was refused before any rollout ran it: it drives no routes, which
+    /// serve what their VirtualService says, so the weights above are only what it would start with. Nil otherwise.
+    public var refusedBeforeStart: Bool?
     /// What serves the traffic the canary does not take: the stable, or the canary once promoted.
     public var stable: String
     /// The release in flight, or the last one.
@@ -89,8 +92,12 @@ extension CanaryStatus {
     /// Whether the steps are iterations at canary weight 0: blue/green (with mirroring or not), or A/B testing.
     public var isBlueGreen: Bool { ["blueGreen", "blueGreenMirroring", "abTesting"].contains(strategy) }
 
-    /// The split as people read it: `80/20`, and `80/20 (refused)` while the routes do not carry it.
-    public var weightsLabel: String { "\(stableWeight)/\(canaryWeight)" + (weightsRefused == true ? " (refused)" : "") }
+    /// The split as people read it: `80/20`, `80/20 (refused)` while the routes do not carry it, and `-` for a
+    /// Canary refused before it ran (it drives no weights).
+    public var weightsLabel: String {
+        if refusedBeforeStart == true { return "-" }
+        return "\(stableWeight)/\(canaryWeight)" + (weightsRefused == true ? " (refused)" : "")
+    }
 
     /// The step out of all of them: `2/5`, `-/5` before the first.
     public var stepProgress: String { "\(step.map(String.init) ?? "-")/\(steps)" }
@@ -107,6 +114,7 @@ extension CanaryStatus {
     public static func refused(_ spec: CanarySpec, reason: String) -> CanaryStatus? {
         guard var status = try? unstarted(spec) else { return nil }
         status.message = refusalMessage(reason)
+        status.refusedBeforeStart = true
         return status
     }
 
