@@ -363,7 +363,7 @@ public actor CanaryController {
             // After the Canary's pending saves, so none of them brings its state back.
             effectsQueued += 1
             lane.enqueue {
-                do { try await store.delete(name) } catch { logger.error("\(name.name): cannot forget stored state: \(error)", error: error) }
+                do { try await store.delete(name) } catch { logger.error("\(name.displayName): cannot forget stored state: \(error)", error: error) }
             }
             retiring[name] = lane
             Task {
@@ -429,7 +429,7 @@ public actor CanaryController {
                     if !displaced.isEmpty {
                         let listed = displaced.map { "\($0.destination) (\($0.weight)%)" }.joined(separator: ", ")
                         logger(for: spec.name).notice(
-                            "\(spec.name.name): \(listed) \(displaced.count == 1 ? "leaves" : "leave") the routes of \(serving.virtualService): the release splits them between the stable \(stable) and the canary \(spec.canary)")
+                            "\(spec.name.displayName): \(listed) \(displaced.count == 1 ? "leaves" : "leave") the routes of \(serving.virtualService): the release splits them between the stable \(stable) and the canary \(spec.canary)")
                     }
                 }
                 restoredThisRun.insert(spec.name)
@@ -557,14 +557,15 @@ public actor CanaryController {
             do {
                 try await adapters.store.save(rollout, events: events, measurements: measurements)
             } catch {
-                logger.error("\(name.name): cannot save rollout state: \(error)", error: error)
+                logger.error("\(name.displayName): cannot save rollout state: \(error)", error: error)
             }
         }
         var rolloutLogger = logger
         rolloutLogger[metadataKey: "phase"] = "\(rollout.status.phase.rawValue)"
         rolloutLogger[metadataKey: "canaryWeight"] = "\(rollout.status.canaryWeight)"
         for event in events {
-            rolloutLogger.log(level: event.severity == .warning ? .warning : .info, "\(event.message)")
+            // The event says `web: …`; the log, where every Canary's lines meet, says which namespace's web.
+            rolloutLogger.log(level: event.severity == .warning ? .warning : .info, "\(name.qualifying(event.message))")
             await broadcast(.event(canary: name, event))
         }
         await perform(actions, for: name, spec: rollout.spec, notices: notices)
@@ -637,7 +638,7 @@ public actor CanaryController {
                 do {
                     try await adapters.deployments.scale(scaling)
                 } catch {
-                    logger(for: name).error("\(name.name): cannot scale Deployment \(scaling.target.name): \(error)", error: error)
+                    logger(for: name).error("\(name.displayName): cannot scale Deployment \(scaling.target.name): \(error)", error: error)
                 }
             case .promoteWorkload(let promotion):
                 Task {

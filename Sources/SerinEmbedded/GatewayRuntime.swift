@@ -307,7 +307,7 @@ public final class GatewayRuntime: Service, Sendable {
     static func embeddable(_ specs: [CanarySpec], in located: [LocatedResource], logger: Logger) -> [CanarySpec] {
         for spec in specs where spec.workload != nil {
             let at = written(spec.name, in: located).map { $0.located.location(of: "spec.targetRef.kind") }
-            logger.error("\(at.map { "\($0): " } ?? "")Canary \(spec.name.name): \(workloadRefusal(spec))", metadata: ["canary": "\(spec.name)"])
+            logger.error("\(at.map { "\($0): " } ?? "")Canary \(spec.name.displayName): \(workloadRefusal(spec))", metadata: ["canary": "\(spec.name)"])
         }
         return specs.filter { $0.workload == nil }
     }

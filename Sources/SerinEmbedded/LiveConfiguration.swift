@@ -147,7 +147,7 @@ public actor LiveConfiguration {
         let idle = admission == nil ? decoded.resources.compactMap { located -> Diagnostic? in
             guard case .canary(let spec) = located.resource else { return nil }
             return .warning(
-                "Canary \(spec.name.name): this server is `serin gateway`, which runs no rollouts: nothing will run it (apply it to `serin up`)",
+                "Canary \(spec.name.displayName): this server is `serin gateway`, which runs no rollouts: nothing will run it (apply it to `serin up`)",
                 at: located.location(of: "metadata.name"))
         } : []
         return ApplyReport(applied: true, results: results, diagnostics: (reported + idle).map(\.description))
@@ -265,7 +265,7 @@ public actor LiveConfiguration {
 
     /// A Canary's refusal located at the field it is about (`refusalLocation`).
     public static func refusal(_ why: String, of spec: CanarySpec, at located: LocatedResource) -> Diagnostic {
-        .error("Canary \(spec.name.name): \(why)", at: refusalLocation(why, of: spec, at: located))
+        .error("Canary \(spec.name.displayName): \(why)", at: refusalLocation(why, of: spec, at: located))
     }
 
     /// Where a refusal of the Canary `located` points: `spec.stable` when the reason starts with it (as said, or as

@@ -135,7 +135,7 @@ struct SimulateCommandTests {
 
         let picked = try await SerinProcess.run(["simulate", "-f", Self.canary, "-f", shop.path, "shop/web", "--trials", "10"])
         #expect(picked.status == 0, "\(picked.stderr)")
-        #expect(picked.stdout.hasPrefix("web: 10 simulated releases\n"), "\(picked.stdout)")
+        #expect(picked.stdout.hasPrefix("shop/web: 10 simulated releases\n"), "\(picked.stdout)")
 
         // examples/analysis: three default/web, which only their files tell apart.
         let same = try await SerinProcess.run(["simulate", "-f", "examples/analysis", "web", "--trials", "10"])

@@ -31,6 +31,24 @@ struct StatusTableTests {
         #expect(!StatusTable.render([blog], namespaces: false).contains("NAMESPACE"))
     }
 
+    @Test("one Serin's table (--server) has the NAMESPACE column once any Canary is outside default, and not before")
+    func namespacesWhenAnyIsOutsideDefault() throws {
+        let web = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(name: "web")), measurements: [])
+        let shop = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(namespace: "shop", name: "web")), measurements: [])
+        #expect(!StatusTable.render([web]).contains("NAMESPACE"))
+        let lines = StatusTable.render([web, shop]).split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("NAMESPACE  NAME  PHASE"), "\(lines)")
+        #expect(lines[1].hasPrefix("default    web   "), "\(lines)")
+        #expect(lines[2].hasPrefix("shop       web   "), "\(lines)")
+    }
+
+    @Test("a log line names a Canary outside the default namespace NAMESPACE/NAME; one in default, or a line that does not begin with its name, is left as it is")
+    func logLinesQualifyTheName() {
+        #expect(ResourceName(namespace: "shop", name: "web").qualifying("web: advance canary weight to 20%") == "shop/web: advance canary weight to 20%")
+        #expect(ResourceName(name: "web").qualifying("web: advance canary weight to 20%") == "web: advance canary weight to 20%")
+        #expect(ResourceName(namespace: "shop", name: "web").qualifying("webshop: x") == "webshop: x")
+    }
+
     @Test("a sticky Canary's split says which request key pins each client")
     func stickinessBesideTheWeights() throws {
         let name = ResourceName(name: "web")

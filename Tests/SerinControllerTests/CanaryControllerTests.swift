@@ -154,12 +154,12 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("each rollout event is logged with its Canary, phase and canary weight: a step at info, a rollback at warning")
+    @Test("each rollout event is logged with its Canary (NAMESPACE/NAME outside default), phase and canary weight: a step at info, a rollback at warning")
     func eventsCarryTheCanary() async throws {
         try await ControllerHarness.run { harness in
             await harness.reconcile([try Self.spec()])
             _ = await harness.execute(.abort)
-            let step = try #require(harness.lines.entries.first { $0.message == "web: advance canary weight to 10%" }, "\(harness.lines.entries)")
+            let step = try #require(harness.lines.entries.first { $0.message == "shop/web: advance canary weight to 10%" }, "\(harness.lines.entries)")
             #expect(step.level == .info)
             #expect(step.metadata["canary"] == "shop/web")
             #expect(step.metadata["phase"] == "Progressing")
@@ -191,7 +191,7 @@ struct CanaryControllerTests {
         try await ControllerHarness.run { harness in
             harness.store.failNextSave(with: PortFailure("disk full"))
             await harness.reconcile([try Self.spec()])
-            let failed = harness.lines.entries.first { $0.message == "web: cannot save rollout state: disk full" }
+            let failed = harness.lines.entries.first { $0.message == "shop/web: cannot save rollout state: disk full" }
             #expect(failed?.level == .error, "\(harness.lines.entries)")
             #expect(failed?.metadata["canary"] == "shop/web")
             #expect(harness.store.rollout(Self.web) == nil)
@@ -208,8 +208,8 @@ struct CanaryControllerTests {
             await harness.reconcile([try Self.spec()])
             let refusals = harness.lines.entries.filter { $0.message.contains("cannot set weights") }
             #expect(refusals.map(\.message) == [
-                "web: cannot set weights 100/0: the API server said no",
-                "web: halt: cannot set weights 90/10: the API server said no (1/3 failed checks)",
+                "shop/web: cannot set weights 100/0: the API server said no",
+                "shop/web: halt: cannot set weights 90/10: the API server said no (1/3 failed checks)",
             ])
             #expect(refusals.allSatisfy { $0.level == .warning && $0.metadata["canary"] == "shop/web" }, "\(refusals)")
             #expect(harness.weights().isEmpty)

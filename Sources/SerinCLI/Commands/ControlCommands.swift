@@ -46,7 +46,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
         }
         if allNamespaces, endpoint.server.server != nil {
-            throw ValidationError("-A lists the Canaries of every namespace of a Kubernetes cluster; --server talks to one Serin, which has no namespaces to list")
+            throw ValidationError("-A lists the Canaries of every namespace of a Kubernetes cluster; --server lists every Canary of one Serin already, with a NAMESPACE column when any is outside default")
         }
     }
 
@@ -76,7 +76,7 @@ struct StatusCommand: AsyncParsableCommand {
                 )
                 return
             }
-            Terminal.out(StatusTable.render(statuses, namespaces: allNamespaces))
+            Terminal.out(StatusTable.render(statuses, namespaces: allNamespaces ? true : nil))
         }
     }
 }
@@ -275,8 +275,10 @@ enum Timestamp {
 /// The `status` table.
 enum StatusTable {
     /// `namespaces`: a NAMESPACE column first, as `kubectl get -A` prints, and the lines below the table name each
-    /// Canary NAMESPACE/NAME, since two namespaces may each have a `web`.
-    static func render(_ statuses: [CanaryStatus], namespaces: Bool = false) -> String {
+    /// Canary NAMESPACE/NAME, since two namespaces may each have a `web`. Nil: so when any Canary is outside the
+    /// default namespace (a Serin's own Canaries may live in namespaces too, by `metadata.namespace` in its files).
+    static func render(_ statuses: [CanaryStatus], namespaces: Bool? = nil) -> String {
+        let namespaces = namespaces ?? statuses.contains { $0.namespace != ResourceName.defaultNamespace }
         var rows = [(namespaces ? ["NAMESPACE"] : []) + ["NAME", "PHASE", "STABLE", "CANARY", "STABLE/CANARY", "STEP", "FAILED", "LAST VERDICTS"]]
         let label: (CanaryStatus) -> String = { namespaces ? "\($0.namespace)/\($0.name)" : $0.name }
         for status in statuses {

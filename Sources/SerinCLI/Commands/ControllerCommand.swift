@@ -159,7 +159,7 @@ struct ControllerCommand: AsyncParsableCommand {
                 workloads: KubernetesWorkloads(api: api),
                 refused: { name, namesake, message in
                     do { try await store.recordRefusal(message, for: name, namesake: namesake) } catch {
-                        logger.error("\(name.name): cannot write why it was refused: \(error)", error: error, metadata: ["canary": "\(name)"])
+                        logger.error("\(name.displayName): cannot write why it was refused: \(error)", error: error, metadata: ["canary": "\(name)"])
                     }
                 }
             ) { specs in await controller.reconcile(specs) }

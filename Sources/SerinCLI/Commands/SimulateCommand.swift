@@ -107,7 +107,7 @@ struct SimulateCommand: ParsableCommand {
         do {
             summary = try RolloutSimulation(spec: spec, traffic: traffic).run(trials: trials, seed: seed)
         } catch {
-            Terminal.err("serin simulate: Canary \(spec.name.name): \(error)")
+            Terminal.err("serin simulate: Canary \(spec.name.displayName): \(error)")
             throw ExitCode(1)
         }
         switch output {
@@ -214,7 +214,7 @@ struct SimulateCommand: ParsableCommand {
     static func describe(_ summary: RolloutSimulation.Summary, of spec: CanarySpec) -> String {
         let share = { (count: Int) in String(format: "%d (%.1f%%)", count, Double(count) / Double(summary.trials) * 100) }
         var lines = [
-            "\(spec.name.name): \(summary.trials) simulated releases",
+            "\(spec.name.displayName): \(summary.trials) simulated releases",
             "  promoted:    \(share(summary.promoted))",
             "  rolled back: \(share(summary.rolledBack))"
                 + (summary.rolledBackUndecided > 0

@@ -24,6 +24,16 @@ public struct ResourceName: Hashable, Sendable, Comparable, CustomStringConverti
 
     public var description: String { "\(namespace)/\(name)" }
 
+    /// How events and log lines name it: NAME in the default namespace, NAMESPACE/NAME elsewhere (two namespaces
+    /// may each have a `web`), as kubectl leaves out the default one.
+    public var displayName: String { namespace == Self.defaultNamespace ? name : description }
+
+    /// `message` as it names this resource first (`web: …`, as events do), with `displayName` there instead.
+    public func qualifying(_ message: String) -> String {
+        guard namespace != Self.defaultNamespace, message.hasPrefix("\(name): ") else { return message }
+        return displayName + message.dropFirst(name.count)
+    }
+
     public static func < (lhs: ResourceName, rhs: ResourceName) -> Bool {
         (lhs.namespace, lhs.name) < (rhs.namespace, rhs.name)
     }
