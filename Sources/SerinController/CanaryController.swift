@@ -69,6 +69,8 @@ public actor CanaryController {
     }
 
     private let adapters: Adapters
+    /// The notifications given up on that the log has said, so the same failure is not said for every event.
+    private let deliveryFailures = DeliveryFailures()
     private let logger: Logger
     private let tickInterval: Duration
     private var rollouts: [ResourceName: Rollout] = [:]
@@ -583,6 +585,7 @@ public actor CanaryController {
     ) async {
         let mailbox = self.mailbox
         let adapters = self.adapters
+        let failures = self.deliveryFailures
         for action in actions {
             switch action {
             case .setWeights(let split):
@@ -613,7 +616,7 @@ public actor CanaryController {
                 let logger = logger(for: name)
                 for call in calls {
                     Self.enqueue(on: notices[Self.noticeReceiver(call)]) {
-                        await Self.deliver("event webhook \(call.webhook.name)", logger: logger) { await runner.call(call) }
+                        await Self.deliver("event webhook \(call.webhook.name)", logger: logger, failures: failures) { await runner.call(call) }
                     }
                 }
             case .sendAlerts(let calls):
@@ -621,7 +624,7 @@ public actor CanaryController {
                 let logger = logger(for: name)
                 for call in calls {
                     Self.enqueue(on: notices[Self.noticeReceiver(call)]) {
-                        await Self.deliver("alert '\(call.alert.name)'", logger: logger) { await sender.send(call) }
+                        await Self.deliver("alert '\(call.alert.name)'", logger: logger, failures: failures) { await sender.send(call) }
                     }
                 }
             case .analyze(let request):
@@ -668,19 +671,29 @@ public actor CanaryController {
     static let firstRetryDelay = Duration.milliseconds(500)
 
     /// One notification (an `event` webhook call, an alert): tried again with backoff while the receiver fails,
-    /// then given up with a warning naming `what` and the last reason.
+    /// then given up with a warning naming `what` and the last reason — only the first time it fails so
+    /// (`failures`, per Canary and receiver): the same failure again is a debug line, and a delivery after it says
+    /// the receiver delivers again.
     /// When the controller stops (the task is cancelled), it is given up after the attempt under way, with a
     /// warning that says so.
-    static func deliver(_ what: String, logger: Logger, _ attempt: () async -> WebhookResult) async {
+    static func deliver(_ what: String, logger: Logger, failures: DeliveryFailures, _ attempt: () async -> WebhookResult) async {
         var delay = firstRetryDelay
+        let receiver = "\(logger[metadataKey: "canary"].map { "\($0) " } ?? "")\(what)"
         for tried in 1...deliveryAttempts {
-            guard case .failed(let reason) = await attempt() else { return }
+            guard case .failed(let reason) = await attempt() else {
+                if failures.delivered(receiver) { logger.info("\(what) delivered again") }
+                return
+            }
             if Task.isCancelled {
                 logger.warning("\(what) not delivered: the controller stopped after \(tried) of \(deliveryAttempts) attempts: \(reason)")
                 return
             }
             if tried == deliveryAttempts {
-                logger.warning("\(what) not delivered after \(tried) attempts: \(reason)")
+                if failures.gaveUp(receiver, reason: reason) {
+                    logger.warning("\(what) not delivered after \(tried) attempts: \(reason) (said once while it fails so)")
+                } else {
+                    logger.debug("\(what) not delivered after \(tried) attempts, as before: \(reason)")
+                }
                 return
             }
             try? await Task.sleep(for: delay)

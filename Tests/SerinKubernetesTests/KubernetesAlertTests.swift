@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOPosix
 import SerinCore
 import SerinKubernetes
@@ -40,16 +41,37 @@ struct KubernetesAlertTests {
         await receiver.close()
     }
 
-    @Test("a missing AlertProvider is said by name, after the rollout went on")
+    @Test("a missing AlertProvider is said by name, after the rollout went on, in one warning however many events it misses")
     func missingProvider() async throws {
         try await KubernetesRolloutTests.withController { server, lines in
             let alerts: JSONValue = [["name": "team", "providerRef": ["name": "nobody"]]]
             server.put(KubernetesRolloutTests.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50], "alerts": alerts], skipAnalysis: true),
                        at: KubernetesRolloutTests.canaryKey)
             #expect(await eventually(.seconds(30)) { KubernetesRolloutTests.phase(server) == "Succeeded" })
-            #expect(await lines.eventuallyLogs(
-                "alert 'team' not delivered after 3 attempts: AlertProvider default/nobody does not exist",
-                "alertproviders.serin.dev and alertproviders.flagger.app"), "\(lines.messages.suffix(5))")
+            let missing = "alert 'team' not delivered after 3 attempts"
+            // Three events at least (started, promoting, completed), each given up on: the later ones quietly.
+            #expect(await lines.eventuallyLogs(missing, "as before", times: 2), "\(lines.messages.suffix(8))")
+            let warnings = lines.entries.filter { $0.level == .warning && $0.message.contains(missing) }
+            #expect(warnings.map(\.message) == [
+                "\(missing): AlertProvider default/nobody does not exist (read from alertproviders.serin.dev and alertproviders.flagger.app) (said once while it fails so)",
+            ])
         }
+    }
+
+    @Test("an AlertProvider that appears after alerts to it were given up on gets the next ones, and the log says alerts reach it again")
+    func providerAppears() async throws {
+        let receiver = try await ChatReceiver.start(group: MultiThreadedEventLoopGroup.singleton)
+        try await KubernetesRolloutTests.withController { server, lines in
+            let alerts: JSONValue = [["name": "team", "providerRef": ["name": "team-chat"]]]
+            server.put(KubernetesRolloutTests.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50], "alerts": alerts], skipAnalysis: true),
+                       at: KubernetesRolloutTests.canaryKey)
+            #expect(await lines.eventuallyLogs("alert 'team' not delivered after 3 attempts: AlertProvider default/team-chat does not exist"))
+            // The events after the first wait their turn on the provider's lane, retried: they find it.
+            Self.putProvider(server, type: "slack", address: receiver.url("slack"))
+            #expect(await eventually(.seconds(30)) { receiver.messages.contains { $0.text.contains("promotion completed") } },
+                    "\(lines.messages.suffix(8))")
+            #expect(await lines.eventuallyLogs("alert 'team' delivered again"), "\(lines.messages.suffix(8))")
+        }
+        await receiver.close()
     }
 }
