@@ -474,15 +474,22 @@ public final class KubernetesAPIServer: Sendable {
             }
             return .json(200, served)
         case (.POST, nil):
-            guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body),
-                let name = object["metadata"]?["name"]?.stringValue
-            else { return Self.status(400, "BadRequest", "the body must be an object with metadata.name") }
+            let object: JSONValue
+            switch Self.sentObject(request) {
+            case .success(let sent): object = Self.defaulted(sent, resource)
+            case .failure(let refusal): return refusal.reply
+            }
+            guard let name = object["metadata"]?["name"]?.stringValue else {
+                return Self.status(400, "BadRequest", "the body must be an object with metadata.name")
+            }
             return change(route, resource, name: name, creating: .only) { _ in
                 Self.recordingUpdate(by: writer, from: nil, to: object)
             }
         case (.PUT, let name?):
-            guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body) else {
-                return Self.status(400, "BadRequest", "the body is not JSON")
+            let object: JSONValue
+            switch Self.sentObject(request) {
+            case .success(let sent): object = Self.defaulted(sent, resource)
+            case .failure(let refusal): return refusal.reply
             }
             return change(route, resource, name: name) { current in
                 if let sent = object["metadata"]?["resourceVersion"], sent != current?["metadata"]?["resourceVersion"] {
@@ -502,6 +509,35 @@ public final class KubernetesAPIServer: Sendable {
         default:
             return Self.status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         }
+    }
+
+    /// What the API server's defaulting adds to a written object that the controller or kubectl reads back: a
+    /// Secret's `type` is `Opaque` when none (or an empty one) is sent.
+    private static func defaulted(_ object: JSONValue, _ resource: ServedResource) -> JSONValue {
+        guard resource.group == "", resource.plural == "secrets", case .object(var fields) = object,
+              (fields["type"]?.stringValue ?? "").isEmpty else { return object }
+        fields["type"] = "Opaque"
+        return .object(fields)
+    }
+
+    /// The object a create or replace sends: JSON, or protobuf as kubectl sends the built-in kinds it creates.
+    private static func sentObject(_ request: Request) -> Result<JSONValue, ReplyError> {
+        let contentType = request.headers.first(name: "content-type")?.split(separator: ";").first.map(String.init) ?? ""
+        if contentType == KubernetesProtobuf.contentType {
+            do {
+                return .success(try KubernetesProtobuf.object(from: request.body))
+            } catch let unreadable as KubernetesProtobuf.Unreadable {
+                return .failure(ReplyError(reply: unreadable.unsupportedKind
+                    ? status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+                    : status(400, "BadRequest", "the protobuf body cannot be read: \(unreadable)")))
+            } catch {
+                return .failure(ReplyError(reply: status(400, "BadRequest", "the protobuf body cannot be read: \(error)")))
+            }
+        }
+        guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body) else {
+            return .failure(ReplyError(reply: status(400, "BadRequest", "the body is not JSON")))
+        }
+        return .success(object)
     }
 
     /// The four kinds of PATCH, by content type; others are a 415 as the API server answers them.

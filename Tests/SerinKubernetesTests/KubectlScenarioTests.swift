@@ -98,6 +98,35 @@ struct KubectlScenarioTests {
         }
     }
 
+    @Test("kubectl create secret, sent as protobuf as kubectl sends built-in kinds, stores the Secret the README's steps create: its data reads back, base64, through JSON")
+    func createSecret() async throws {
+        try await Self.withInstalledCluster { server, kubectl, _ in
+            let created = try await Self.succeeds(kubectl, [
+                "-n", "serin-system", "create", "secret", "generic", "serin-admin-token", "--from-literal=token=0123abcd",
+            ])
+            #expect(created.contains("secret/serin-admin-token created"), "\(created)")
+            let token = try #require(server.object(.init(groupVersion: "v1", resource: "secrets", namespace: "serin-system", name: "serin-admin-token")))
+            #expect(token["data"]?["token"]?.stringValue == Data("0123abcd".utf8).base64EncodedString())
+            #expect(token["type"]?.stringValue == "Opaque")
+            #expect(try await Self.succeeds(kubectl, ["-n", "serin-system", "get", "secret", "serin-admin-token", "-o", "jsonpath={.data.token}"])
+                    == Data("0123abcd".utf8).base64EncodedString())
+            // A second create of the same name is refused as a real server refuses it (409 AlreadyExists).
+            let again = try await kubectl.run(["-n", "serin-system", "create", "secret", "generic", "serin-admin-token", "--from-literal=token=x"])
+            #expect(again.status != 0 && again.stderr.contains(#"secrets "serin-admin-token" already exists"#), "\(again.stderr)")
+            // A TLS Secret from files, as a Gateway's credentialName reads one, and a ConfigMap with a label.
+            let certificates = try await TestCertificates.make()
+            defer { certificates.remove() }
+            let pair = try await certificates.server("web", hosts: ["web.example.com"])
+            try await Self.succeeds(kubectl, ["create", "secret", "tls", "web-cert", "--cert", pair.certificate, "--key", pair.key])
+            let stored = try #require(server.object(.init(groupVersion: "v1", resource: "secrets", namespace: "default", name: "web-cert")))
+            #expect(stored["type"]?.stringValue == "kubernetes.io/tls")
+            #expect(stored["data"]?["tls.crt"]?.stringValue == Data(try pair.pem().certificate.utf8).base64EncodedString())
+            try await Self.succeeds(kubectl, ["create", "configmap", "settings", "--from-literal=mode=fast"])
+            try await Self.succeeds(kubectl, ["label", "configmap", "settings", "team=web"])
+            #expect(try await Self.succeeds(kubectl, ["get", "configmap", "settings", "-o", "jsonpath={.data.mode}/{.metadata.labels.team}"]) == "fast/web")
+        }
+    }
+
     @Test("the status subresource takes only status; a path the API does not serve is a 404 and a verb it does not allow a 405, as kubectl reports them")
     func subresourcesAndRefusals() async throws {
         try await Self.withInstalledCluster { _, kubectl, directory in

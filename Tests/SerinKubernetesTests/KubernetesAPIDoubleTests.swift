@@ -57,6 +57,40 @@ struct KubernetesAPIDoubleTests {
         return (code, try JSONDecoder().decode(JSONValue.self, from: Data(received[headEnd.upperBound...].utf8)))
     }
 
+    /// A POST of `body` as protobuf over HTTP: the status code and the Status answered.
+    static func postProtobuf(_ server: KubernetesAPIServer, _ path: String, _ body: [UInt8]) async throws -> (code: Int, body: JSONValue) {
+        let connection = try await RawConnection.connect(port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        try await connection.send(
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-token\r\nConnection: close\r\n"
+                + "Content-Type: application/vnd.kubernetes.protobuf\r\nContent-Length: \(body.count)\r\n\r\n")
+        try await connection.send(bytes: body)
+        let closed = await connection.waitForClose()
+        let received = connection.received
+        await connection.close()
+        guard closed, let headEnd = received.range(of: "\r\n\r\n"),
+              let code = received.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw TestFailure("no whole answer to POST \(path): \(received)")
+        }
+        return (code, try JSONDecoder().decode(JSONValue.self, from: Data(received[headEnd.upperBound...].utf8)))
+    }
+
+    @Test("a protobuf body the double cannot read is a 400 saying why, and a kind it reads only as JSON (a custom resource) a 415, as the API server answers; neither stores anything")
+    func unreadableProtobuf() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton, token: "test-token")
+        func field(_ number: UInt8, _ bytes: [UInt8]) -> [UInt8] { [number << 3 | 2, UInt8(bytes.count)] + bytes }
+        let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
+        let canary = magic + field(1, field(1, Array("serin.dev/v1alpha1".utf8)) + field(2, Array("Canary".utf8))) + field(2, [])
+        let refused = try await Self.postProtobuf(server, "/apis/serin.dev/v1alpha1/namespaces/default/canaries", canary)
+        #expect(refused.code == 415 && refused.body["reason"] == "UnsupportedMediaType", "\(refused)")
+        // A Secret whose name field says 40 bytes follow, where 3 do.
+        let truncated = magic + field(1, field(1, Array("v1".utf8)) + field(2, Array("Secret".utf8))) + [2 << 3 | 2, 5, 1 << 3 | 2, 40, 0x61, 0x62, 0x63]
+        let unreadable = try await Self.postProtobuf(server, "/api/v1/namespaces/default/secrets", truncated)
+        #expect(unreadable.code == 400, "\(unreadable)")
+        #expect(unreadable.body["message"]?.stringValue?.hasPrefix("the protobuf body cannot be read: ") == true, "\(unreadable)")
+        #expect(server.object(Key(groupVersion: "v1", resource: "secrets", namespace: "default", name: "abc")) == nil)
+        await server.close()
+    }
+
     /// The next `count` events of a watch, as `TYPE name`, with the objects.
     static func next(_ count: Int, of events: inout Events) async throws -> [(seen: String, object: JSONValue)] {
         var seen: [(String, JSONValue)] = []
