@@ -391,7 +391,7 @@ extension UpCommandTests {
         let state = directory.appendingPathComponent("state/state.sqlite").path
         let first = try await Self.launchOnFreePorts(directory, state: state)
         // It says what it serves.
-        let said = await first.up.waitForOutput("serin up: serving 1 Gateway, 1 VirtualService, 2 ServiceEntries, 2 Services, 2 Deployments, 1 Canary", timeout: .seconds(10))
+        let said = await first.up.waitForOutput("serin up: loaded 1 Gateway, 1 VirtualService, 2 ServiceEntries, 2 Services, 2 Deployments, 1 Canary", timeout: .seconds(10))
         #expect(said, "\(first.up.printed)")
         let second = try await SerinProcess.run(
             ["up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0", "--state", state, "--threads", "1"],

@@ -88,7 +88,8 @@ struct UpCommand: AsyncParsableCommand {
         }
         // Refused before it says it serves anything.
         let access = try serving.adminAccessOrExit(reporter: reporter)
-        logger.info("serin up: serving \(set.contents)\(skipped)")
+        // "Loaded", not "serving": a start that fails next (a port taken, a key that does not match) serves nothing.
+        logger.info("serin up: loaded \(set.contents)\(skipped)")
         let runtime = try await serving.startOrExit(
             resources: set.resources, access: access, controller: .init(
                 statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
