@@ -145,10 +145,12 @@ final class ConnectionDeadlines {
         client.closeAfterWrites()
     }
 
-    /// How often a loop sweeps its connections: a quarter of the shorter timeout, between 10ms and 1s.
+    /// How often a loop sweeps its connections: a quarter of the shorter timeout, between 10ms and 250ms, so a
+    /// timeout fires within a quarter of a second of its time (the 10s head timeout at 10-10.25s, where a 1s sweep
+    /// let it run to 11s) and a drain's idle grace within a quarter of a second of its end.
     static func sweepInterval(for limits: GatewayLimits) -> TimeAmount {
         let shorter = min(limits.idleTimeout, limits.requestHeaderTimeout).nanoseconds / 4
-        return .nanoseconds(min(max(shorter, 10_000_000), 1_000_000_000))
+        return .nanoseconds(min(max(shorter, 10_000_000), 250_000_000))
     }
 
     static func describe(_ amount: TimeAmount) -> String {
