@@ -97,7 +97,8 @@ public enum RouteExplanation {
             let endpoints = destination.endpoints.isEmpty ? "no endpoints: \(withoutEndpoints)" : destination.endpoints.joined(separator: ", ")
             let subset = destination.subset.map { " subset \($0)" } ?? ""
             let weight = String(destination.weight)
-            say("  \(String(repeating: " ", count: max(0, 3 - weight.count)))\(weight)%  \(destination.host)\(subset):\(destination.port) → \(endpoints)")
+            let upstream = destination.upstream.map { " (\($0))" } ?? ""
+            say("  \(String(repeating: " ", count: max(0, 3 - weight.count)))\(weight)%  \(destination.host)\(subset):\(destination.port) → \(endpoints)\(upstream)")
         }
     }
 

@@ -45,6 +45,9 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         public var weight: Int
         public var cluster: String
         public var endpoints: [String]
+        /// How the gateway speaks to the endpoints when it is not plain HTTP/1.1 (the DestinationRule's `tls`, the
+        /// port's or `h2UpgradePolicy`'s HTTP/2): `TLS SIMPLE, sni web.internal, CA /etc/ca.pem; HTTP/2`. Absent otherwise.
+        public var upstream: String?
     }
 
     public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:], meshPort: Int? = nil) {
@@ -52,6 +55,24 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         self.listeners = (Self.documents(table.listeners) { boundPorts[$0] } + Self.documents(table.passthrough) { boundPorts[$0] })
             .sorted { ($0.port, $0.passthrough ?? false ? 1 : 0) < ($1.port, $1.passthrough ?? false ? 1 : 0) }
         self.mesh = meshPort.map { bound in Self.documents(table.mesh) { _ in bound } }
+    }
+
+    /// What `DestinationDocument.upstream` says of `cluster`: its TLS and its HTTP version, when not plain HTTP/1.1.
+    static func upstream(of cluster: Cluster) -> String? {
+        var parts: [String] = []
+        if let tls = cluster.trafficPolicy.tls, tls.mode != .disable {
+            var words = ["TLS \(tls.mode.rawValue)"]
+            if let sni = tls.sni { words.append("sni \(sni)") }
+            words.append(tls.insecureSkipVerify ? "certificate not verified" : tls.caCertificates.map { "CA \($0)" } ?? "the system's CAs")
+            if tls.mode == .mutual, let certificate = tls.clientCertificate { words.append("client certificate \(certificate)") }
+            parts.append(words.joined(separator: ", "))
+        }
+        if cluster.usesClientProtocol {
+            parts.append("the client's HTTP version")
+        } else if cluster.speaksHTTP2 {
+            parts.append("HTTP/2")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
     private static func documents(_ listeners: [Int: RouteTable.Listener], boundPort: (Int) -> Int?) -> [ListenerDocument] {
@@ -81,7 +102,8 @@ extension RouteTableDocument.RouteDocument {
                 RouteTableDocument.DestinationDocument(
                     host: target.destination.host, subset: target.destination.subset, port: target.cluster.port,
                     weight: route.targets.count == 1 ? 100 : target.weight, cluster: target.cluster.name,
-                    endpoints: target.cluster.endpoints.map { "\($0.address):\($0.port)" }
+                    endpoints: target.cluster.endpoints.map { "\($0.address):\($0.port)" },
+                    upstream: RouteTableDocument.upstream(of: target.cluster)
                 )
             },
             mirror: route.policy.mirror.map { mirror in
