@@ -135,6 +135,20 @@ struct TLSRouteDecodingTests {
         )
     }
 
+    @Test(
+        "a namespace-qualified PASSTHROUGH host counts only the tls routes of the namespace it names (./ the Gateway's own): another namespace's is no route for it",
+        arguments: [("prod/db.example.com", true), ("default/db.example.com", false), ("./db.example.com", false), ("*/db.example.com", false)]
+    )
+    func unroutedHostInItsNamespace(host: String, warned: Bool) {
+        let gateway = SeedManifests.passthroughGateway(hosts: [host]) + "\n---\n"
+        let set = Fixture.set(gateway + Self.virtualService(Self.routed) + Self.services)
+        let warnings = Fixture.messages(set.diagnostics.filter { $0.severity == .warning })
+        let unrouted = "warning: host \(host) of PASSTHROUGH server port 443 has no tls route: no VirtualService in namespace prod bound to "
+            + "default/edge names it in sniHosts, so its connections are closed"
+        #expect(warnings.contains { $0.hasSuffix(unrouted) } == warned, "\(warnings)")
+        #expect(!warnings.contains { $0.contains("has no tls route") } == !warned, "\(warnings)")
+    }
+
     /// The gateway, the db VirtualService and the services, with `server` added to the gateway after its PASSTHROUGH one.
     static func set(addingServer server: String) -> ManifestSet {
         let gateway = Self.gateway.replacingOccurrences(of: "    tls: {mode: PASSTHROUGH}", with: "    tls: {mode: PASSTHROUGH}\n" + server)

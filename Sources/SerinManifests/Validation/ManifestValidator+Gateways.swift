@@ -53,6 +53,13 @@ extension ManifestValidator {
         return diagnostics
     }
 
+    /// Whether a Gateway server host's namespace part (`prod/…`, `./…` for the Gateway's own, `*/…` or none for
+    /// any) admits the VirtualServices of `namespace`.
+    static func admits(_ hostNamespace: String?, of gateway: Gateway, virtualServicesIn namespace: String) -> Bool {
+        hostNamespace == nil || hostNamespace == "*" || hostNamespace == namespace
+            || (hostNamespace == "." && gateway.name.namespace == namespace)
+    }
+
     /// A host no server of the bound gateways admits gets no traffic from them: Istio ignores it silently.
     private static func unadmittedHosts(
         of virtualService: VirtualService, at located: LocatedResource, gateways: [Gateway]
@@ -64,10 +71,7 @@ extension ManifestValidator {
                 gateway.servers.contains { server in
                     server.hosts.contains { serverHost in
                         let (namespace, serverPattern) = HostPattern.gatewayServerHost(serverHost)
-                        let namespaceAdmits = namespace == nil || namespace == "*"
-                            || namespace == virtualService.name.namespace
-                            || (namespace == "." && gateway.name.namespace == virtualService.name.namespace)
-                        return namespaceAdmits && serverPattern.overlaps(pattern)
+                        return admits(namespace, of: gateway, virtualServicesIn: virtualService.name.namespace) && serverPattern.overlaps(pattern)
                     }
                 }
             }

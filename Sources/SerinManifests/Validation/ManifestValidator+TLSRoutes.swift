@@ -51,15 +51,19 @@ extension ManifestValidator {
             let sniHosts = context.virtualServices.values.flatMap { virtualService in
                 virtualService.tls.flatMap(\.matches).filter { match in
                     (match.gateways.isEmpty ? virtualService.gateways : match.gateways).contains(gateway.name)
-                }.flatMap(\.sniHosts).map(HostPattern.init)
+                }.flatMap(\.sniHosts).map { (namespace: virtualService.name.namespace, pattern: HostPattern($0)) }
             }
             for (serverIndex, server) in gateway.servers.enumerated() where server.passesThrough {
                 for (hostIndex, host) in server.hosts.enumerated() {
-                    let pattern = HostPattern.gatewayServerHost(host).pattern
-                    guard !sniHosts.contains(where: { $0.overlaps(pattern) }) else { continue }
+                    // `prod/db.example.com` admits only prod's VirtualServices: another namespace's route is not one.
+                    let (namespace, pattern) = HostPattern.gatewayServerHost(host)
+                    guard !sniHosts.contains(where: { sni in
+                        admits(namespace, of: gateway, virtualServicesIn: sni.namespace) && sni.pattern.overlaps(pattern)
+                    }) else { continue }
+                    let whose = namespace.map { ["*", "."].contains($0) ? "" : " in namespace \($0)" } ?? ""
                     diagnostics.append(
                         .warning(
-                            "host \(host) of PASSTHROUGH server port \(server.port) has no tls route: no VirtualService bound to "
+                            "host \(host) of PASSTHROUGH server port \(server.port) has no tls route: no VirtualService\(whose) bound to "
                                 + "\(gateway.name) names it in sniHosts, so its connections are closed",
                             at: located.location(of: "spec.servers[\(serverIndex)].hosts[\(hostIndex)]")
                         )
