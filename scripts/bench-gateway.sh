@@ -502,8 +502,11 @@ EOF
     tls_mode && declared=443
     PROXY_PORT=$PORT_SERIN
     PROXY_LOG="$dir/serin.log"
+    # SERIN_GATEWAY_ARGS: more options for serin gateway (scripts/drain-gateway.sh's --min-drain-duration).
+    local extra=()
+    read -r -a extra <<<"${SERIN_GATEWAY_ARGS:-}"
     start_group "$PROXY_LOG" "$binary" gateway -f "$dir/manifests" --threads "$PROXY_THREADS" \
-        --port-offset $((PORT_SERIN - declared)) --admin "127.0.0.1:$PORT_SERIN_ADMIN"
+        --port-offset $((PORT_SERIN - declared)) --admin "127.0.0.1:$PORT_SERIN_ADMIN" "${extra[@]+"${extra[@]}"}"
     PROXY_PID=$STARTED_PID
 }
 

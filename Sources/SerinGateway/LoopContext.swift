@@ -25,6 +25,16 @@ final class LoopContext: @unchecked Sendable {
         pool.loop = self
     }
 
+    /// Round-robin over a destination's endpoints, for every request on this loop: started at a random turn, so
+    /// the loops do not all begin with the same endpoint.
+    private var endpointTurn = Int.random(in: 0..<(1 << 20))
+
+    /// The turn of the loop's next request (`Cluster.endpoint(forTurn:)` and the pick that skips ejected endpoints).
+    func nextEndpointTurn() -> Int {
+        endpointTurn &+= 1
+        return endpointTurn
+    }
+
     /// The route table this loop's requests last read: which box it came from, and its generation there.
     private var routes: LoopRouteTable?
 

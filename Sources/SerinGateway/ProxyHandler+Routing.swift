@@ -62,7 +62,9 @@ extension ProxyHandler {
                 .noHealthyUpstream, "no healthy upstream: route \(route.label) has no weighted destination", head: head, started: started
             )
         }
-        endpointTurn &+= 1
+        // The loop's turn, not the connection's: a client opening a connection per request is spread over the
+        // endpoints too (a counter of its own started every connection on the same endpoint).
+        endpointTurn = loop.nextEndpointTurn()
         let shared = clusters.shared(for: target)
         guard let endpointIndex = pickEndpoint(of: target, shared: shared) else {
             let why =

@@ -39,6 +39,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// (`GRPCLocalAnswer`), not HTTP ones.
     var answersInGRPC = false
     var random: FastRandom
+    /// The round-robin turn of the request under way (the loop's, `LoopContext.nextEndpointTurn`); a retry takes
+    /// the next one, so it goes to the next endpoint.
     var endpointTurn = 0
     var machine: ProxyStateMachine
     /// The IO side of the exchange under way (connection, timers, buffers); nil whenever the machine is not proxying.

@@ -228,6 +228,33 @@ struct TrafficPolicyTests {
         await backends.shutdown()
     }
 
+    @Test("requests each on a connection of its own are spread round-robin over the endpoints, as those on one keep-alive connection are", arguments: [1, 2])
+    func roundRobinAcrossConnections(threads: Int) async throws {
+        let backends = TestBackends()
+        let endpoints = [try await backends.start("a"), try await backends.start("b"), try await backends.start("c")]
+        let table = try RoutePolicyTests.table(
+            routes: "  - route: [{destination: {host: web-v1-service}}]", services: ["web-v1-service": endpoints.map(\.port)])
+        try await RoutePolicyTests.withGateway(table, group: backends, threads: threads) { gateway, _ in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            var answeredBy: [String: Int] = [:]
+            for _ in 0..<30 {
+                let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+                let body = try await client.send(.GET, "/", headers: [("connection", "close")], timeout: .seconds(10)).bodyText
+                await client.close()
+                let version = ["a", "b", "c"].first { body.contains("This is \($0)") } ?? "?"
+                answeredBy[version, default: 0] += 1
+            }
+            // One loop takes turns exactly; two take turns each, whichever loop a connection lands on.
+            if threads == 1 {
+                #expect(answeredBy == ["a": 10, "b": 10, "c": 10], "\(answeredBy)")
+            } else {
+                #expect(answeredBy.keys.sorted() == ["a", "b", "c"] && answeredBy.values.allSatisfy { $0 >= 5 }, "\(answeredBy)")
+            }
+        }
+        for endpoint in endpoints { await endpoint.close() }
+        await backends.shutdown()
+    }
+
     @Test("outlier detection ejects an endpoint after consecutive 5xx: the healthy one takes all traffic, the metric says so")
     func outlierEjection() async throws {
         let backends = TestBackends()
