@@ -60,9 +60,17 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
         self.context = context
         clientAddress = context.channel.remoteAddress?.ipAddress
         loop.register(self)
-        // A connection that turned out to be HTTP/2 while the gateway drains is told at once.
-        if loop.draining { beginDrain() }
+        // A connection accepted while the gateway drains (its listeners still open for the load balancer) is served
+        // the streams of its first flight, then told with GOAWAY: told at once, a client sends its request nowhere
+        // (curl gives up, a gRPC client fails the call). One that opens no stream within the drain's grace is told then.
+        if loop.draining {
+            acceptedDraining = true
+            channel.eventLoop.assumeIsolated().scheduleTask(in: ConnectionDeadlines.drainIdleGrace) { self.beginDrain() }
+        }
     }
+
+    /// Accepted while the gateway drained: its first stream begins the drain (`handlerAdded`).
+    private var acceptedDraining = false
 
     func handlerRemoved(context: ChannelHandlerContext) {
         lifecycle.connectionClosed()
@@ -93,6 +101,10 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
             proxy.serve(stream, clientAddress: clientAddress)
             run(lifecycle.streamOpened(id: Int(Int32(frame.streamID))))
             stream.received(frame.payload)
+            if acceptedDraining {
+                acceptedDraining = false
+                beginDrain()
+            }
         }
     }
 

@@ -39,6 +39,19 @@ struct GatewayDrainTests {
         }
     }
 
+    @Test("once a drain begins, an HTTP/2 connection opened with the listeners still open is served: its first request is answered, then GOAWAY tells the client to go elsewhere")
+    func newHTTP2ConnectionIsServed() async throws {
+        try await GatewayProxyTests.withSeedGateway { gateway, port, backends in
+            await gateway.beginDrain()
+            let client = try await HTTP2StreamClient.connect(port: port, group: backends.group)
+            let response = try await client.request(authority: "web", path: "/")
+            #expect(response.status == 200, "\(response)")
+            #expect(await eventually(.seconds(10)) { !client.goAways.isEmpty }, "the client is told to open no more streams here")
+            await client.close()
+            #expect(await gateway.shutdown(drainTimeout: .seconds(10)) == 0)
+        }
+    }
+
     @Test("a drain under a keep-alive load loses no request: every request sent is answered, the last on each connection with connection: close")
     func drainUnderLoadLosesNoRequest() async throws {
         let backends = TestBackends(threads: 2)
