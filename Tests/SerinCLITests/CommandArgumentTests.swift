@@ -22,6 +22,9 @@ struct CommandArgumentTests {
             // A negative number after its option is the option's value, not another option: the range check says so.
             (["simulate", "-f", "examples/canary/web-canary.yaml", "--rps", "-10"], "--rps must be above 0, got -10.0"),
             (["gateway", "-f", "examples/seed", "--port-offset", "-70000"], "--port-offset must be within ±65535, got -70000"),
+            // Spans of time take seconds or a manifest's duration (1m, 500ms); the range is checked either way.
+            (["gateway", "-f", "examples/seed", "--min-drain-duration", "2h"], "--min-drain-duration must be 0-3600 seconds, got 7200.0s"),
+            (["up", "-f", "examples/seed", "--drain-timeout", "3x"], "The value '3x' is invalid for '--drain-timeout <seconds>'"),
             // Manifests given as `serin validate` takes them, without -f: the error says the command that was meant.
             (["apply", "examples/seed/web-gateway-virtualservice.yaml"], "give manifests with -f FILE|DIR (did you mean -f examples/seed/web-gateway-virtualservice.yaml?)"),
             (["simulate", "examples/canary/web-canary.yaml"], "give manifests with -f FILE|DIR (did you mean -f examples/canary/web-canary.yaml?)"),

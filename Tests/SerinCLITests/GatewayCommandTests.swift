@@ -112,7 +112,7 @@ struct GatewayCommandTests {
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
         let (gateway, gatewayPort, adminPort) = try await Self.launchSeedGateway(
-            v1: v1, v2: v2, backends: backends, ["--min-drain-duration", "3"])
+            v1: v1, v2: v2, backends: backends, ["--min-drain-duration", "3s"])
         let keptAlive = try #require(
             await Self.whenListening { try await SimpleHTTPClient.connect(host: "127.0.0.1", port: gatewayPort, group: backends.group) },
             "serin gateway did not listen on \(gatewayPort)")

@@ -80,31 +80,31 @@ struct ServingOptions: ParsableArguments {
     ), transform: HostPort.parse)
     var mesh: HostPort?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish.", valueName: "seconds"))
-    var drainTimeout: Double = 15
+    @Option(parsing: .unconditional, help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish (seconds, or 30s, 1m).", valueName: "seconds"))
+    var drainTimeout = SecondsArgument(15)
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
         "On SIGTERM or Ctrl-C, keep taking requests this long first, each answered with connection: close, while /readyz answers 503: the time a load balancer needs to stop sending (Envoy Gateway's minDrainDuration). 0: close the listeners at once.",
         valueName: "seconds"
     ))
-    var minDrainDuration: Double = 0
+    var minDrainDuration = SecondsArgument(0)
 
     @Option(parsing: .unconditional, help: "Open client connections allowed; more are closed as they are accepted.")
     var maxConnections: Int = GatewayLimits.default.maxConnections
 
     @Option(parsing: .unconditional, help: ArgumentHelp("A keep-alive client connection with no request in flight is closed after this.", valueName: "seconds"))
-    var idleTimeout: Double = 60
+    var idleTimeout = SecondsArgument(60)
 
     var limits: GatewayLimits {
         var limits = GatewayLimits.default
         limits.maxConnections = maxConnections
-        limits.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9))
+        limits.idleTimeout = idleTimeout.timeAmount
         return limits
     }
 
-    var drain: TimeAmount { .nanoseconds(Int64(drainTimeout * 1e9)) }
+    var drain: TimeAmount { drainTimeout.timeAmount }
 
-    var minDrain: TimeAmount { .nanoseconds(Int64(minDrainDuration * 1e9)) }
+    var minDrain: TimeAmount { minDrainDuration.timeAmount }
 
     /// The most event loops a gateway runs: each holds a thread and three descriptors, and past the cores they
     /// only add switching (SwiftNIO asserts when the descriptors run out; this says so first).
@@ -121,12 +121,12 @@ struct ServingOptions: ParsableArguments {
                 "--admin-read-requires-token needs a token: \(adminToken.emptyVariable.map { "\($0); " } ?? "")pass --admin-token-file PATH or set SERIN_ADMIN_TOKEN")
         }
         try ServingOptions.validate(threads: threads)
-        if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
-        if !(0...3600).contains(minDrainDuration) {
+        if !(0...3600).contains(drainTimeout.seconds) { throw ValidationError("--drain-timeout must be 0-3600 seconds, got \(drainTimeout)") }
+        if !(0...3600).contains(minDrainDuration.seconds) {
             throw ValidationError("--min-drain-duration must be 0-3600 seconds, got \(minDrainDuration)")
         }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
-        if !(0.001...86400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
+        if !(0.001...86400).contains(idleTimeout.seconds) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
     }
 
@@ -178,9 +178,9 @@ struct ServingOptions: ParsableArguments {
     /// Runs `services` until SIGTERM or Ctrl-C, then stops them last first: for the runtime, the admin
     /// endpoint (after `--min-drain-duration`), the controller, then the gateway, which drains for up to `--drain-timeout`.
     func runUntilSignalled(_ services: [any Service], label: String, logger: Logger, ready: String) async throws {
-        let stopping = minDrainDuration > 0
-            ? "taking requests with connection: close for \(minDrainDuration)s (/readyz answers 503), then draining for up to \(drainTimeout)s"
-            : "draining for up to \(drainTimeout)s"
+        let stopping = minDrainDuration.seconds > 0
+            ? "taking requests with connection: close for \(minDrainDuration) (/readyz answers 503), then draining for up to \(drainTimeout)"
+            : "draining for up to \(drainTimeout)"
         try await SignalledGroup.run(services, label: label, logger: logger, ready: ready, stopping: stopping)
     }
 }

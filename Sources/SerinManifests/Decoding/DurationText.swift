@@ -59,3 +59,12 @@ enum DurationText {
         return milliseconds % denominator == 0 ? milliseconds / denominator : nil
     }
 }
+
+extension Duration {
+    /// A duration written as manifests write one (`500ms`, `30s`, `1m30s`, `1.5s`): for command-line options that
+    /// take the same spelling. Nil when `text` is not one.
+    public init?(durationText text: String) {
+        guard let parsed = DurationText.parse(text, allowingFractions: true) else { return nil }
+        self = parsed
+    }
+}
