@@ -21,8 +21,8 @@ struct AdminClient {
         var description: String {
             let variable = ServerOption.environmentVariable
             return fromEnvironment
-                ? "no Serin answering at \(server) (from \(variable)): is `serin up` running? pass --server URL or change \(variable)"
-                : "no Serin answering at \(server): is `serin up` running? pass --server URL or set \(variable)"
+                ? "no Serin answering at \(server) (from \(variable)): is `serin up` (or `serin gateway`) running? pass --server URL or change \(variable)"
+                : "no Serin answering at \(server): is `serin up` (or `serin gateway`) running? pass --server URL or set \(variable)"
         }
     }
 

@@ -69,7 +69,7 @@ public final class GatewayRuntime: Service, Sendable {
     }
 
     /// Tells the log what the listeners could not take in the last second.
-    private static func report(_ change: ListenerHealth.Counts, of gateway: GatewayServer, to logger: Logger) {
+    private static func report(_ change: ListenerHealth.Counts, of gateway: GatewayServer, capSetBy: String, to logger: Logger) {
         if change.acceptFailures > 0 {
             let pause = GatewayServer.acceptPause.nanoseconds / 1_000_000
             logger.error(
@@ -78,7 +78,7 @@ public final class GatewayRuntime: Service, Sendable {
         }
         if change.overflow > 0 {
             logger.warning(
-                "\(change.overflow) connection(s) refused in the last second: \(gateway.limits.maxConnections) client connections were open, the most allowed (--max-connections)"
+                "\(change.overflow) connection(s) refused in the last second: \(gateway.limits.maxConnections) client connections were open, the most allowed \(capSetBy)"
             )
         }
     }
@@ -141,7 +141,11 @@ public final class GatewayRuntime: Service, Sendable {
     ) async throws -> GatewayRuntime {
         if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
         let (store, served, withheld) = try openState(controllerOptions, resources: resources)
+        let requested = limits
         let limits = fittedToOpenFiles(limits, logger: logger)
+        // What set the cap a refused connection met: said with each second's refusals.
+        let capSetBy = limits.maxConnections < requested.maxConnections
+            ? "as the open-file limit allows (--max-connections \(requested.maxConnections) needs a higher one)" : "(--max-connections)"
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
         let live = LiveConfiguration(gateway: gateway, resources: served)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
@@ -178,7 +182,7 @@ public final class GatewayRuntime: Service, Sendable {
             },
             .loop("telemetry sampler") { await history.sample(every: .milliseconds(250)) },
             .loop("listener watch") {
-                await gateway.watchListeners(every: .seconds(1)) { change in report(change, of: gateway, to: logger) }
+                await gateway.watchListeners(every: .seconds(1)) { change in report(change, of: gateway, capSetBy: capSetBy, to: logger) }
             },
             .loop("certificate reload") {
                 await gateway.watchCertificates(every: .seconds(2)) { outcome in

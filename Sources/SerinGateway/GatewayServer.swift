@@ -139,6 +139,8 @@ public final class GatewayServer: Sendable {
             throw GatewayError.meshUnavailable(address: host, port: port, reason: "address already in use")
         } catch GatewayError.permissionDenied {
             throw GatewayError.meshUnavailable(address: host, port: port, reason: "permission denied (ports below 1024 need root)")
+        } catch GatewayError.noSuchAddress {
+            throw GatewayError.meshUnavailable(address: host, port: port, reason: "\(host) is not an address of this machine")
         }
         let previous = meshListener.withLockedValue { current -> (any Channel)? in
             defer { current = channel }
@@ -218,6 +220,12 @@ public final class GatewayServer: Sendable {
             throw GatewayError.portInUse(address: bindHost, port: port, declared: declaredPort)
         } catch let error as IOError where error.errnoCode == EACCES {
             throw GatewayError.permissionDenied(address: bindHost, port: port, declared: declaredPort)
+        } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
+            throw GatewayError.noSuchAddress(address: bindHost, port: port, declared: declaredPort)
+        } catch is SocketAddressError.UnknownHost {
+            throw GatewayError.noSuchAddress(address: bindHost, port: port, declared: declaredPort)
+        } catch is SocketAddressError {
+            throw GatewayError.noSuchAddress(address: bindHost, port: port, declared: declaredPort)
         }
     }
 
@@ -362,6 +370,8 @@ struct ConnectionLimitReached: Error {}
 public enum GatewayError: Error, CustomStringConvertible, Equatable {
     case portInUse(address: String, port: Int, declared: Int)
     case permissionDenied(address: String, port: Int, declared: Int)
+    /// `--address` names no address of this machine (or is not an address at all).
+    case noSuchAddress(address: String, port: Int, declared: Int)
     case invalidPort(declared: Int, actual: Int)
     case meshUnavailable(address: String, port: Int, reason: String)
     /// An HTTPS server's certificate, key or TLS settings cannot be used; the message names the server and file.
@@ -373,6 +383,9 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
             return "cannot listen on \(address):\(port) for Gateway port \(declared): address already in use"
         case .permissionDenied(let address, let port, let declared):
             return "cannot listen on \(address):\(port) for Gateway port \(declared): permission denied (ports below 1024 need root)"
+        case .noSuchAddress(let address, let port, let declared):
+            return "cannot listen on \(address):\(port) for Gateway port \(declared): \(address) is not an address of this machine "
+                + "(--address takes one of its IP addresses, 127.0.0.1 for this machine only or 0.0.0.0 for every interface)"
         case .invalidPort(let declared, let actual):
             return "Gateway port \(declared) maps to \(actual), outside 0-65535 (check --port-offset)"
         case .meshUnavailable(let address, let port, let reason):

@@ -164,7 +164,7 @@ struct ApplyCommandTests {
         #expect(result.status == 1)
         #expect(
             result.stderr.contains(
-                "no Serin answering at http://127.0.0.1:\(port): is `serin up` running? pass --server URL or set SERIN_SERVER"
+                "no Serin answering at http://127.0.0.1:\(port): is `serin up` (or `serin gateway`) running? pass --server URL or set SERIN_SERVER"
             ), "\(result.stderr)"
         )
         withExtendedLifetime(refusing) {}

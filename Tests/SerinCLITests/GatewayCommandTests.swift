@@ -40,6 +40,16 @@ struct GatewayCommandTests {
         #expect(output.contains("(serin apply -f FILE); or give it with -f (for example: -f examples/seed), or serve the mesh with --mesh HOST:PORT"), "\(output)")
     }
 
+    @Test("an --address that is no address of this machine (not an IP, or another machine's) is an error naming it and saying what it takes; nothing listens", arguments: ["999.1.1.1", "192.0.2.7"])
+    func addressNotOfThisMachine(address: String) async throws {
+        let result = try await SerinProcess.run(
+            ["gateway", "-f", "examples/seed", "--address", address, "--port-offset", "-80", "--admin", "127.0.0.1:0", "--threads", "1"],
+            timeout: .seconds(30))
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("\(address) is not an address of this machine (--address takes one of its IP addresses"), "\(result.stderr)")
+        #expect(!result.stderr.contains("SocketAddressError") && !result.stderr.contains("IOError"), "\(result.stderr)")
+    }
+
     @Test("a mesh listener beyond loopback is warned of (it proxies to every service with no token), and its HTTP_PROXY hint names an address a client can use")
     func meshBeyondLoopbackIsWarnedOf() async throws {
         let backends = TestBackends(threads: 1)

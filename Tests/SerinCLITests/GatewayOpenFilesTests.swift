@@ -85,6 +85,10 @@ struct GatewayOpenFilesTests {
         #expect(try await Self.metric("serin_gateway_downstream_connections_active", admin: capped.admin) == 75)
         // Once a second the log says how many were refused in it: the 15 may span two of its lines.
         #expect(await eventually(.seconds(5)) { Self.refusedInLog(capped.gateway.printed) == 15 }, "\(capped.gateway.printed)")
+        // The cap was the open-file limit's, not --max-connections' (the default, 16,384): the line says which.
+        #expect(capped.gateway.printed.contains(
+            "75 client connections were open, the most allowed as the open-file limit allows (--max-connections 16384 needs a higher one)"),
+            "\(capped.gateway.printed)")
         for client in clients { await client.close() }
         await capped.gateway.kill(SIGTERM)
         await backends.shutdown()

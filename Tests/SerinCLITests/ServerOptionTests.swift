@@ -19,7 +19,7 @@ struct ServerOptionTests {
         withExtendedLifetime(refusing) {}
         #expect(result.status == 1)
         #expect(
-            result.stderr == "error: no Serin answering at \(server): is `serin up` running? pass --server URL or set SERIN_SERVER\n",
+            result.stderr == "error: no Serin answering at \(server): is `serin up` (or `serin gateway`) running? pass --server URL or set SERIN_SERVER\n",
             "\(result.stderr)"
         )
     }
@@ -41,7 +41,7 @@ struct ServerOptionTests {
         #expect(overridden.stderr.contains("no Serin answering at http://127.0.0.1:\(refusing.port):"), "\(overridden.stderr)")
         // An address nothing on the command line named is said to come from the variable.
         let unnamed = try await SerinProcess.run(["status"], environment: ["SERIN_SERVER": "http://127.0.0.1:\(refusing.port)"])
-        #expect(unnamed.stderr == "error: no Serin answering at http://127.0.0.1:\(refusing.port) (from SERIN_SERVER): is `serin up` running? "
+        #expect(unnamed.stderr == "error: no Serin answering at http://127.0.0.1:\(refusing.port) (from SERIN_SERVER): is `serin up` (or `serin gateway`) running? "
             + "pass --server URL or change SERIN_SERVER\n", "\(unnamed.stderr)")
         withExtendedLifetime(refusing) {}
     }
