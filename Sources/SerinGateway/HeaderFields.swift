@@ -40,7 +40,8 @@ enum KnownField: UInt8, CaseIterable {
     /// RFC 9110 §7.6.1: fields for one connection only, never forwarded. (`proxy-connection` is not
     /// standard but old clients send it.) `transfer-encoding` is not among them here: bodies are forwarded
     /// with the framing they came with.
-    static let hopByHop: UInt32 = [connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade]
+    /// `trailer` is not one (RFC 9110 §7.6.1 keeps it end to end): it goes on, unless the body it announces is decoded.
+    static let hopByHop: UInt32 = [connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, upgrade]
         .reduce(0) { $0 | $1.bit }
 
     /// Which field `name` is, compared without regard to case.

@@ -7,7 +7,7 @@ import SerinCore
 enum ProxyHeaders {
     /// The request as it goes upstream, always HTTP/1.1 (upstream connections are pooled and kept alive):
     /// hop-by-hop fields removed (and any `Connection` names), `x-forwarded-for` extended with the client's
-    /// address, `x-forwarded-proto` set (`https` when the client's connection is TLS), and an `x-request-id`
+    /// address, `x-forwarded-proto` set, over the client's (`https` when the client's connection is TLS), and an `x-request-id`
     /// generated when the client sent none.
     static func writeUpstreamRequest(
         _ head: RequestHead, clientAddress: String?, overTLS: Bool, upgrade: String? = nil, random: inout FastRandom,
@@ -23,7 +23,9 @@ enum ProxyHeaders {
             out.append(UInt8(ascii: " "))
             out.append(string: head.target)
             out.append(" HTTP/1.1\r\n")
-            let skipping = KnownField.hopByHop | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
+            // The client's `x-forwarded-proto` is replaced, as Envoy does with no trusted hops (Istio's default): a
+            // client on plain HTTP must not tell the backend it came over HTTPS.
+            let skipping = KnownField.hopByHop | KnownField.xForwardedProto.bit | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
             fields.write(to: &out, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
             // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
             if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {
@@ -40,9 +42,7 @@ enum ProxyHeaders {
                 out.append(string: clientAddress)
                 out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
-            if !fields.contains(.xForwardedProto) {
-                out.append(overTLS ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n")
-            }
+            out.append(overTLS ? "x-forwarded-proto: https\r\n" : "x-forwarded-proto: http\r\n")
             if !fields.contains(.xRequestID) {
                 out.append("x-request-id: ")
                 random.writeRequestID(to: &out)
@@ -93,7 +93,8 @@ enum ProxyHeaders {
             }
             out.append(string: head.reason)
             out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit : 0)
+            // A decoded body (a chunked answer to an HTTP/1.0 client) loses its trailers, and so the field announcing them.
+            let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit | KnownField.trailer.bit : 0)
             head.fields.write(to: &out, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
             if !keepAlive {
                 out.append("connection: close\r\n")

@@ -37,16 +37,16 @@ struct ProxyHeadersTests {
         )
     }
 
-    @Test("forwarding fields the client sent are kept and extended; `te: trailers` and an upgrade pass on")
+    @Test("x-forwarded-for and x-request-id the client sent are kept (the address extended); its x-forwarded-proto is replaced by the connection's scheme, as Envoy with no trusted hops; `te: trailers` and an upgrade pass on")
     func forwardedRequest() throws {
         let head = try Self.request(
             "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-for: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8, 9.9.9.9\r\n"
                 + "x-forwarded-proto: https\r\nx-request-id: abc\r\nTE: Trailers\r\ncontent-length: 0\r\n\r\n"
         )
         #expect(
-            Self.upstream(head, overTLS: true, upgrade: "websocket")
-                == "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-proto: https\r\nx-request-id: abc\r\ncontent-length: 0\r\n"
-                + "te: trailers\r\nx-forwarded-for: 1.2.3.4, 5.6.7.8, 9.9.9.9, 10.0.0.9\r\n"
+            Self.upstream(head, overTLS: false, upgrade: "websocket")
+                == "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-request-id: abc\r\ncontent-length: 0\r\n"
+                + "te: trailers\r\nx-forwarded-for: 1.2.3.4, 5.6.7.8, 9.9.9.9, 10.0.0.9\r\nx-forwarded-proto: http\r\n"
                 + "connection: upgrade\r\nupgrade: websocket\r\n\r\n"
         )
         #expect(
@@ -99,6 +99,17 @@ struct ProxyHeadersTests {
         var buffer = ByteBuffer()
         ProxyHeaders.writeDownstreamResponse(head, version: version, keepAlive: keepAlive, decodedBody: decoded, to: &buffer)
         #expect(String(buffer: buffer) == expected)
+    }
+
+    @Test("an answer's Trailer field goes on with the trailers it announces (it is not hop-by-hop), and is dropped with them when the body is decoded for an HTTP/1.0 client")
+    func trailerField() throws {
+        let head = try Self.response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n")
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeDownstreamResponse(head, version: .http1_1, keepAlive: true, decodedBody: false, to: &buffer)
+        #expect(String(buffer: buffer) == "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n")
+        buffer.clear()
+        ProxyHeaders.writeDownstreamResponse(head, version: .http1_0, keepAlive: false, decodedBody: true, to: &buffer)
+        #expect(String(buffer: buffer) == "HTTP/1.0 200 OK\r\nconnection: close\r\n\r\n")
     }
 
     @Test("a status code outside three digits and an empty reason are written as they came")
