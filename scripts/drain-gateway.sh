@@ -14,9 +14,12 @@ SIGTERM (a drain of up to 15 s), nginx SIGQUIT (graceful shutdown), HAProxy SIGU
 ROUNDS times. Prints, per proxy and round, what wrk counted:
 
   requests   answered requests
-  read       connections that ended with no answer to the request sent on them: requests lost in the stop
-  write      requests that could not be written on a connection the proxy had closed
-  connect    new connections refused once the proxy stopped listening (wrk keeps trying): not requests lost
+  lost       wrk's read errors: connections closed (or reset) with the request written on them unanswered —
+             requests lost in the stop (wrk writes its next request as soon as an answer is whole, so a keep-alive
+             connection the proxy closes "idle" has one on its way)
+  refused    wrk's connect and write errors: new connections tried after the proxy stopped listening (wrk
+             reconnects at once after "connection: close" and learns of the refusal when it writes): no request
+             of them reached the proxy, and a load balancer would have sent them elsewhere
   exit       the proxy's exit status and how long after the signal it exited
 
 Why: a gateway stopped under load should let every request sent on its open connections finish. A server that
@@ -56,7 +59,7 @@ stop_signal() {  # the signal that asks PROXY to stop gracefully
 
 echo "== ${COUNT_CONNECTIONS} keep-alive connections, ${LOAD_SECONDS} s of load, the stop asked after ${STOP_AFTER} s" \
     "(load average $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-9s %5s %9s %6s %6s %8s %s\n' proxy round requests read write connect exit
+printf '%-9s %5s %9s %5s %8s %s\n' proxy round requests lost refused exit
 for proxy in $PROXIES; do
     for ((round = 1; round <= DRAIN_ROUNDS; round++)); do
         "start_$proxy"
@@ -76,7 +79,7 @@ for proxy in $PROXIES; do
         # wrk prints no "Socket errors" line when it counted none.
         refused=0 lost=0 unwritten=0
         read -r refused lost unwritten < <(awk -F'[ ,]+' '/Socket errors/ {print $5, $7, $9}' "$out") || true
-        printf '%-9s %5s %9s %6s %6s %8s %s\n' "$proxy" "$round" "${requests:-0}" "${lost:-0}" "${unwritten:-0}" "${refused:-0}" \
+        printf '%-9s %5s %9s %5s %8s %s\n' "$proxy" "$round" "${requests:-0}" "${lost:-0}" "$((${refused:-0} + ${unwritten:-0}))" \
             "status $status after ${exited} ms"
         stop_group "$PROXY_PID"
     done
