@@ -21,11 +21,19 @@ enum SignalledGroup {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         Task {
             for await signal in signals {
-                let (group, endsNow) = early.withLock { trap in
+                let (group, endsNow, cancelling) = early.withLock { trap in
                     defer { trap.caught = true }
-                    return (trap.group, trap.group == nil && (trap.caught || trap.groupEnded))
+                    if trap.group != nil { trap.signalsWhileRunning += 1 }
+                    // A second signal while the group stops gracefully (a drain waiting on a long request or a
+                    // WebSocket): the group is cancelled, so the drain cuts what is left and the command ends now.
+                    let cancelling = trap.signalsWhileRunning >= 2 ? trap.running : nil
+                    return (trap.group, trap.group == nil && (trap.caught || trap.groupEnded), cancelling)
                 }
                 if endsNow { exit(128 + signal.rawValue) }
+                if let cancelling {
+                    cancelling.cancel()
+                    continue
+                }
                 // The group traps the signals itself once it runs; asking it again to stop changes nothing.
                 await group?.triggerGracefulShutdown()
             }
@@ -37,6 +45,9 @@ enum SignalledGroup {
         var trapping = false
         var caught = false
         var group: ServiceGroup?
+        /// The task running the group, and the signals caught since it started: the second cancels it.
+        var running: Task<Void, any Error>?
+        var signalsWhileRunning = 0
         /// Once the group has stopped, a signal does what it would without the trap: the command ends at once.
         var groupEnded = false
     }
@@ -65,14 +76,19 @@ enum SignalledGroup {
         let group = ServiceGroup(
             configuration: .init(services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
+        let running = Task { try await group.run() }
         let caughtEarly = early.withLock { trap in
             trap.group = group
+            trap.running = running
+            trap.signalsWhileRunning = trap.caught ? 1 : 0
             return trap.caught
         }
         if caughtEarly { await group.triggerGracefulShutdown() }
-        try await group.run()
+        // Cancelled by a second signal, the group ends as soon as its services do: that is the stop asked for.
+        do { try await running.value } catch is CancellationError {}
         early.withLock { trap in
             trap.group = nil
+            trap.running = nil
             trap.groupEnded = true
         }
         if let label { logger.info("\(label): stopped") }

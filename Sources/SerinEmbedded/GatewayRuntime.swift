@@ -178,7 +178,9 @@ public final class GatewayRuntime: Service, Sendable {
         let pieces: [ServicePiece] = [
             .stopping("gateway listeners") {
                 let cut = await gateway.shutdown(drainTimeout: drainTimeout)
-                if cut > 0 { logger.warning("\(cut) connection(s) cut at the drain timeout") }
+                if cut > 0 {
+                    logger.warning("\(cut) connection(s) cut \(Task.isCancelled ? "when a second signal ended the drain" : "at the drain timeout")")
+                }
             },
             .loop("telemetry sampler") { await history.sample(every: .milliseconds(250)) },
             .loop("listener watch") {

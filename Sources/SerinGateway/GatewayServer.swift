@@ -30,6 +30,9 @@ public final class GatewayServer: Sendable {
     private let listeners = NIOLockedValueBox<[Int: any Channel]>([:])
     /// The shutdown, once begun: every call to `shutdown` waits for this one.
     private let stopping = NIOLockedValueBox<Task<Int, Never>?>(nil)
+    /// Set when the task waiting on `shutdown` is cancelled (a second SIGTERM or Ctrl-C): the drain ends now and
+    /// cuts what is left.
+    private let drainCut = Atomic<Bool>(false)
     private let meshListener = NIOLockedValueBox<(any Channel)?>(nil)
     /// HTTPS ports' TLS contexts by declared port, read as each connection is accepted: a new table or a reloaded
     /// certificate serves new handshakes while open connections keep the context they began with.
@@ -284,6 +287,8 @@ public final class GatewayServer: Sendable {
     ///
     /// Once is enough: a second call, during the first or after it, waits for the first and returns its count (it
     /// used to wait forever on event loops already stopped).
+    ///
+    /// Cancelling the waiting task (a second SIGTERM or Ctrl-C) ends the drain at once: what is still open is cut.
     @discardableResult
     public func shutdown(drainTimeout: TimeAmount = .zero) async -> Int {
         let stop = stopping.withLockedValue { first in
@@ -292,7 +297,11 @@ public final class GatewayServer: Sendable {
             first = stop
             return stop
         }
-        return await stop.value
+        return await withTaskCancellationHandler {
+            await stop.value
+        } onCancel: {
+            drainCut.store(true, ordering: .relaxed)
+        }
     }
 
     private func stop(drainTimeout: TimeAmount) async -> Int {
@@ -327,7 +336,7 @@ public final class GatewayServer: Sendable {
     private func drain(timeout: TimeAmount) async -> Int {
         await beginDrain()
         let deadline = NIODeadline.now() + timeout
-        while await connectionsOnLoops() > 0, NIODeadline.now() < deadline {
+        while await connectionsOnLoops() > 0, NIODeadline.now() < deadline, !drainCut.load(ordering: .relaxed) {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for (_, loop) in loops { try? await loop.eventLoop.submit { loop.closeIdleConnections() }.get() }

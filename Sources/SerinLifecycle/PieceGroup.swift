@@ -20,10 +20,15 @@ public final class PieceGroup: Sendable {
         }
     }
 
-    /// Stops the pieces last first, each one finished before the next is told, and returns when all are.
+    /// Stops the pieces last first, each one finished before the next is told, and returns when all are. Cancelling
+    /// the caller (a second SIGTERM or Ctrl-C) cancels the pieces still stopping: each ends its stop at once.
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        await running.value
+        await withTaskCancellationHandler {
+            await group.triggerGracefulShutdown()
+            await running.value
+        } onCancel: {
+            running.cancel()
+        }
     }
 
     /// Waits while the pieces run; when the calling task is cancelled, stops them in order and returns then.

@@ -116,6 +116,34 @@ struct GatewayCommandTests {
         await backends.shutdown()
     }
 
+    @Test("a second SIGTERM during a drain ends it at once: the request still waiting is cut, and the command exits 0 long before --drain-timeout")
+    func secondSignalEndsTheDrain() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1", latency: .seconds(20))
+        let v2 = try await backends.start("v2")
+        let (gateway, gatewayPort, _) = try await Self.launchSeedGateway(v1: v1, v2: v2, backends: backends, ["--drain-timeout", "60s"])
+        let busy = try #require(
+            await Self.whenListening { try await RawConnection.connect(port: gatewayPort, group: backends.group) },
+            "serin gateway did not listen on \(gatewayPort)")
+        #expect(await gateway.waitForOutput("serin gateway: admin on"))
+        try await busy.send("GET / HTTP/1.1\r\nhost: web\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(300))
+        let signalled = ContinuousClock.now
+        gateway.signal(SIGTERM)
+        #expect(await gateway.waitForOutput("draining for up to 60.0s"))
+        gateway.signal(SIGTERM)
+        let status = await gateway.waitForExit()
+        #expect(status == 0)
+        #expect(ContinuousClock.now - signalled < .seconds(15), "it waited for the request rather than ending the drain")
+        #expect(await busy.waitForClose())
+        let output = await gateway.outputText()
+        #expect(output.contains("1 connection(s) cut when a second signal ended the drain"), "\(output)")
+        await busy.close()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("SIGTERM with --min-drain-duration: /readyz answers 503 at once while the listeners still serve, each answer with connection: close; then the listeners close and it exits 0")
     func sigtermWithMinimumDrain() async throws {
         let backends = TestBackends(threads: 2)
