@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOCore
+import SerinCore
 import SerinManifests
 
 /// A span of time on the command line: a number of seconds (`15`, `0.5`), or a duration as manifests write one
@@ -14,7 +15,7 @@ struct SecondsArgument: ExpressibleByArgument, Sendable, CustomStringConvertible
         if let seconds = Double(argument), seconds.isFinite {
             self.seconds = seconds
         } else if let duration = Duration(durationText: argument) {
-            seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            seconds = duration.inSeconds
         } else {
             return nil
         }

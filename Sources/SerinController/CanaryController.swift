@@ -616,7 +616,7 @@ public actor CanaryController {
                 let logger = logger(for: name)
                 for call in calls {
                     Self.enqueue(on: notices[Self.noticeReceiver(call)]) {
-                        await Self.deliver("event webhook \(call.webhook.name)", logger: logger, failures: failures) { await runner.call(call) }
+                        await Self.deliver("event webhook \(call.webhook.name)", of: name, logger: logger, failures: failures) { await runner.call(call) }
                     }
                 }
             case .sendAlerts(let calls):
@@ -624,7 +624,7 @@ public actor CanaryController {
                 let logger = logger(for: name)
                 for call in calls {
                     Self.enqueue(on: notices[Self.noticeReceiver(call)]) {
-                        await Self.deliver("alert '\(call.alert.name)'", logger: logger, failures: failures) { await sender.send(call) }
+                        await Self.deliver("alert '\(call.alert.name)'", of: name, logger: logger, failures: failures) { await sender.send(call) }
                     }
                 }
             case .analyze(let request):
@@ -672,13 +672,15 @@ public actor CanaryController {
 
     /// One notification (an `event` webhook call, an alert): tried again with backoff while the receiver fails,
     /// then given up with a warning naming `what` and the last reason — only the first time it fails so
-    /// (`failures`, per Canary and receiver): the same failure again is a debug line, and a delivery after it says
-    /// the receiver delivers again.
+    /// (`failures`, per Canary `canary` and receiver): the same failure again is a debug line, and a delivery after it
+    /// says the receiver delivers again.
     /// When the controller stops (the task is cancelled), it is given up after the attempt under way, with a
     /// warning that says so.
-    static func deliver(_ what: String, logger: Logger, failures: DeliveryFailures, _ attempt: () async -> WebhookResult) async {
+    static func deliver(
+        _ what: String, of canary: ResourceName, logger: Logger, failures: DeliveryFailures, _ attempt: () async -> WebhookResult
+    ) async {
         var delay = firstRetryDelay
-        let receiver = "\(logger[metadataKey: "canary"].map { "\($0) " } ?? "")\(what)"
+        let receiver = "\(canary) \(what)"
         for tried in 1...deliveryAttempts {
             guard case .failed(let reason) = await attempt() else {
                 if failures.delivered(receiver) { logger.info("\(what) delivered again") }

@@ -225,9 +225,7 @@ public final class GatewayServer: Sendable {
             throw GatewayError.permissionDenied(address: bindHost, port: port, declared: declaredPort)
         } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
             throw GatewayError.noSuchAddress(address: bindHost, port: port, declared: declaredPort)
-        } catch is SocketAddressError.UnknownHost {
-            throw GatewayError.noSuchAddress(address: bindHost, port: port, declared: declaredPort)
-        } catch is SocketAddressError {
+        } catch let error where error is SocketAddressError.UnknownHost || error is SocketAddressError {
             throw GatewayError.noSuchAddress(address: bindHost, port: port, declared: declaredPort)
         }
     }

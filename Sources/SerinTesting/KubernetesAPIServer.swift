@@ -475,8 +475,8 @@ public final class KubernetesAPIServer: Sendable {
             return .json(200, served)
         case (.POST, nil):
             let object: JSONValue
-            switch Self.sentObject(request) {
-            case .success(let sent): object = Self.defaulted(sent, resource)
+            switch Self.sentObject(request, as: resource) {
+            case .success(let sent): object = sent
             case .failure(let refusal): return refusal.reply
             }
             guard let name = object["metadata"]?["name"]?.stringValue else {
@@ -487,8 +487,8 @@ public final class KubernetesAPIServer: Sendable {
             }
         case (.PUT, let name?):
             let object: JSONValue
-            switch Self.sentObject(request) {
-            case .success(let sent): object = Self.defaulted(sent, resource)
+            switch Self.sentObject(request, as: resource) {
+            case .success(let sent): object = sent
             case .failure(let refusal): return refusal.reply
             }
             return change(route, resource, name: name) { current in
@@ -520,12 +520,13 @@ public final class KubernetesAPIServer: Sendable {
         return .object(fields)
     }
 
-    /// The object a create or replace sends: JSON, or protobuf as kubectl sends the built-in kinds it creates.
-    private static func sentObject(_ request: Request) -> Result<JSONValue, ReplyError> {
+    /// The object a create or replace sends, `defaulted` as `resource`: JSON, or protobuf as kubectl sends the built-in
+    /// kinds it creates.
+    private static func sentObject(_ request: Request, as resource: ServedResource) -> Result<JSONValue, ReplyError> {
         let contentType = request.headers.first(name: "content-type")?.split(separator: ";").first.map(String.init) ?? ""
         if contentType == KubernetesProtobuf.contentType {
             do {
-                return .success(try KubernetesProtobuf.object(from: request.body))
+                return .success(defaulted(try KubernetesProtobuf.object(from: request.body), resource))
             } catch let unreadable as KubernetesProtobuf.Unreadable {
                 return .failure(ReplyError(reply: unreadable.unsupportedKind
                     ? status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
@@ -537,7 +538,7 @@ public final class KubernetesAPIServer: Sendable {
         guard let object = try? JSONDecoder().decode(JSONValue.self, from: request.body) else {
             return .failure(ReplyError(reply: status(400, "BadRequest", "the body is not JSON")))
         }
-        return .success(object)
+        return .success(defaulted(object, resource))
     }
 
     /// The four kinds of PATCH, by content type; others are a 415 as the API server answers them.

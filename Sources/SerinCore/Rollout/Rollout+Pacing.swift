@@ -19,7 +19,7 @@ extension Rollout {
 
     /// Whether a step that passed its analysis is held only for `serin promote` (its pause is `promote`).
     public var isWaitingForPromote: Bool {
-        guard status.phase == .progressing, status.stage == .analysis, let step = status.stepIndex,
+        guard isAnalysing, let step = status.stepIndex,
             spec.analysis.schedule.pause(atStep: step) == .promote, let started = status.stepStartedAt
         else { return false }
         return status.holdReason == pauseHolding(now: started)?.reason

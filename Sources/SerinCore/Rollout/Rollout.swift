@@ -264,7 +264,7 @@ public struct Rollout: Hashable, Sendable {
     public mutating func weightsFailed(_ failed: TrafficSplit, reason: String, now: RolloutInstant) -> RolloutOutcome {
         var actions: [RolloutAction] = []
         let message = "cannot set weights \(failed.stable.weight)/\(failed.canary.weight): \(reason)"
-        guard status.phase == .progressing, status.stage == .analysis, failed == split else {
+        guard isAnalysing, failed == split else {
             // A promotion's, a rollback's or a restore's weights: nothing to judge, but the status must not show
             // them as serving until the router applies them (`weightsApplied`).
             if failed == split { status.weightsRefused = true }
@@ -289,8 +289,11 @@ public struct Rollout: Hashable, Sendable {
     /// Weights the router refused outside the analysis wait to be applied (`weightsApplied`); in the analysis a
     /// refused step is set again by its next check instead.
     public var awaitsRefusedWeights: Bool {
-        status.weightsRefused == true && !(status.phase == .progressing && status.stage == .analysis)
+        status.weightsRefused == true && !isAnalysing
     }
+
+    /// Whether the interval's checks run: progressing, at the analysis stage (not a gate, hooks or promotion).
+    var isAnalysing: Bool { status.phase == .progressing && status.stage == .analysis }
 
     /// A verdict with no per-check detail, never conclusive: what tests and simple judges report.
     public mutating func analysisCompleted(verdict: Verdict, now: RolloutInstant) -> RolloutOutcome {
@@ -464,7 +467,6 @@ public struct Rollout: Hashable, Sendable {
         var actions: [RolloutAction] = []
         applyWeight(canary: status.canaryWeight, into: &actions)
         if status.phase == .progressing { sendLoad(into: &actions) }
-        let analysing = status.phase == .progressing && status.stage == .analysis
         if let pending = status.pending {
             status.pending = nil
             if pending.kind == .primaryRollout {
@@ -475,8 +477,8 @@ public struct Rollout: Hashable, Sendable {
             if pending.kind == .webhooks(.rollback) && requestWebhooks(.rollback, into: &actions) {
                 return .accepted(actions)
             }
-            if analysing { checkAfterRestart(now: now) } else { runInterval(now: now, into: &actions) }
-        } else if analysing {
+            if isAnalysing { checkAfterRestart(now: now) } else { runInterval(now: now, into: &actions) }
+        } else if isAnalysing {
             checkAfterRestart(now: now)
         }
         return .accepted(actions)
