@@ -9,22 +9,20 @@ import SerinCore
 /// server's certificate. The Host of the requests that follow is routed by the listener's usual host rules.
 struct PortTLS: Sendable {
     struct Entry: Sendable {
-        let hosts: [HostPattern]
+        /// The Gateway server: its hosts and TLS settings. A connection's requests route only through servers that
+        /// verify clients as it does (`RouteTable.resolve(_:port:handshake:)`).
+        let server: RouteTable.ServerBinding
         let context: NIOSSLContext
-        /// The server's TLS settings: a connection's requests route only through servers with the same.
-        let tls: ServerTLS
     }
 
     let entries: [Entry]
 
-    /// The server for a ClientHello naming `serverName`: the first server whose hosts match it exactly, else the
-    /// first whose wildcard matches, else the first server.
+    /// The server for a ClientHello naming `serverName` (`RouteTable.ServerBinding.handshakeServer`), else the first.
     func entry(forServerName serverName: String?) -> Entry {
-        if let serverName {
-            if let exact = entries.first(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(serverName) } }) { return exact }
-            if let wildcard = entries.first(where: { $0.hosts.contains { $0.matches(serverName) } }) { return wildcard }
+        guard let serverName, let index = RouteTable.ServerBinding.handshakeServer(forName: serverName, among: entries.map(\.server)) else {
+            return entries[0]
         }
-        return entries[0]
+        return entries[index]
     }
 
     /// Whether one context serves every name, so no ClientHello needs reading first.
@@ -40,7 +38,7 @@ public enum GatewayTLS {
         for (port, listener) in table.listeners where listener.terminatesTLS {
             var entries: [PortTLS.Entry] = []
             for (server, tls, label) in servers(of: listener, port: port) {
-                entries.append(PortTLS.Entry(hosts: server.hosts, context: try context(for: tls, server: label), tls: tls))
+                entries.append(PortTLS.Entry(server: server, context: try context(for: tls, server: label)))
             }
             ports[port] = PortTLS(entries: entries)
         }
@@ -97,7 +95,8 @@ public enum GatewayTLS {
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         // HTTP/2 for the clients that offer it (the proxy hands such a connection to NIOHTTP2), else HTTP/1.1.
         configuration.applicationProtocols = ["h2", "http/1.1"]
-        if let minimum = tls.minProtocolVersion { configuration.minimumTLSVersion = minimum.nioVersion }
+        // TLS_AUTO (or no field) is 1.2–1.3, Envoy's server default: the library alone would also take 1.0 and 1.1.
+        configuration.minimumTLSVersion = (tls.minProtocolVersion ?? Self.defaultMinimum(below: tls.maxProtocolVersion)).nioVersion
         if let maximum = tls.maxProtocolVersion { configuration.maximumTLSVersion = maximum.nioVersion }
         if !tls.cipherSuites.isEmpty { configuration.cipherSuites = tls.cipherSuites.joined(separator: ":") }
         if tls.mode.verifiesClients {
@@ -169,6 +168,15 @@ public enum GatewayTLS {
     }
 }
 
+extension GatewayTLS {
+    /// The lowest version a server takes when its `minProtocolVersion` is TLS_AUTO or absent: 1.2, or the maximum
+    /// when one below 1.2 is written (a server for old clients only).
+    static func defaultMinimum(below maximum: TLSProtocolVersion?) -> TLSProtocolVersion {
+        guard let maximum, maximum < .tls1_2 else { return .tls1_2 }
+        return maximum
+    }
+}
+
 extension TLSProtocolVersion {
     var nioVersion: TLSVersion {
         switch self {
@@ -186,7 +194,7 @@ extension GatewayTLS {
     static func terminate(on channel: any Channel, before proxy: ProxyHandler, with tls: PortTLS) throws {
         let sync = channel.pipeline.syncOperations
         if tls.isSingle {
-            proxy.handshake = tls.entries[0].tls
+            proxy.handshake = tls.entries[0].server
             try sync.addHandler(NIOSSLServerHandler(context: tls.entries[0].context), position: .before(proxy))
             return
         }
@@ -199,7 +207,7 @@ extension GatewayTLS {
                 }
                 let chosen = tls.entry(forServerName: serverName)
                 return channel.eventLoop.makeCompletedFuture {
-                    proxy.handshake = chosen.tls
+                    proxy.handshake = chosen.server
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: chosen.context), position: .before(proxy))
                 }
             }
@@ -214,6 +222,8 @@ extension GatewayTLS {
         guard tls.mode != .disable else { return nil }
         let label = "DestinationRule tls for \(cluster)"
         var configuration = TLSConfiguration.makeClientConfiguration()
+        // Envoy's client default, as Istio's DestinationRule has no field for it.
+        configuration.minimumTLSVersion = .tlsv12
         // ALPN says which protocol the cluster's connections speak: h2 for an HTTP/2 or gRPC port.
         configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
         if let caPath = tls.caCertificates {

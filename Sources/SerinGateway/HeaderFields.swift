@@ -13,7 +13,7 @@ import SerinCore
 enum KnownField: UInt8, CaseIterable {
     case other = 0
     case host, connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade
-    case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID
+    case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID, xForwardedClientCert
 
     var name: String {
         switch self {
@@ -32,6 +32,7 @@ enum KnownField: UInt8, CaseIterable {
         case .xForwardedFor: return "x-forwarded-for"
         case .xForwardedProto: return "x-forwarded-proto"
         case .xRequestID: return "x-request-id"
+        case .xForwardedClientCert: return "x-forwarded-client-cert"
         }
     }
 
@@ -60,6 +61,7 @@ enum KnownField: UInt8, CaseIterable {
         case 17: return equals(name, "transfer-encoding") ? .transferEncoding : equals(name, "x-forwarded-proto") ? .xForwardedProto : .other
         case 18: return equals(name, "proxy-authenticate") ? .proxyAuthenticate : .other
         case 19: return equals(name, "proxy-authorization") ? .proxyAuthorization : .other
+        case 23: return equals(name, "x-forwarded-client-cert") ? .xForwardedClientCert : .other
         default: return .other
         }
     }

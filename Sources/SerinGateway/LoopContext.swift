@@ -143,7 +143,7 @@ final class LoopRouteTable {
 
     /// `table.resolve`, asked here so the table is borrowed in place: read from the caller, it was retained map by
     /// map for the call.
-    func resolve(_ request: RequestAttributes, port: Int, handshake: ServerTLS? = nil) -> RouteTable.Resolution {
+    func resolve(_ request: RequestAttributes, port: Int, handshake: RouteTable.ServerBinding? = nil) -> RouteTable.Resolution {
         table.resolve(request, port: port, handshake: handshake)
     }
 

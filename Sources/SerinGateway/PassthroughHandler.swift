@@ -155,7 +155,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
             routes: port.routes, clusters: port.clusters, telemetry: port.telemetry, loop: loop, declaredPort: port.declaredPort,
             overTLS: true, limits: port.limits, deadlines: ConnectionDeadlines(limits: port.limits, handshaking: true)
         )
-        proxy.handshake = tls.tls
+        proxy.handshake = tls.server
         do {
             // Over TLS the client's end is its close_notify: its FIN ends the connection, as on an HTTPS port.
             try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)

@@ -29,9 +29,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     let inMesh: Bool
     /// The client's connection is TLS, terminated before this handler: upstream requests say `x-forwarded-proto: https`.
     let overTLS: Bool
-    /// The TLS settings of the server the connection's handshake chose, set before its first request: only servers with
-    /// the same admit its requests (`RouteTable.resolve(_:port:handshake:)`).
-    var handshake: ServerTLS?
+    /// The server the connection's handshake chose, set before its first request: only servers that verify clients as
+    /// it does admit its requests (`RouteTable.resolve(_:port:handshake:)`).
+    var handshake: RouteTable.ServerBinding?
     /// Serves one HTTP/2 stream behind an `HTTP2ServerStream`: a protocol switch there is an extended CONNECT, answered
     /// and counted as `200`, as Envoy counts the HTTP/2 side's status.
     let servesHTTP2Stream: Bool

@@ -7,8 +7,8 @@ import SerinCore
 enum ProxyHeaders {
     /// The request as it goes upstream, always HTTP/1.1 (upstream connections are pooled and kept alive):
     /// hop-by-hop fields removed (and any `Connection` names), `x-forwarded-for` extended with the client's
-    /// address, `x-forwarded-proto` set, over the client's (`https` when the client's connection is TLS), and an `x-request-id`
-    /// generated when the client sent none.
+    /// address, `x-forwarded-proto` set, over the client's (`https` when the client's connection is TLS), the client's
+    /// `x-forwarded-client-cert` removed, and an `x-request-id` generated when the client sent none.
     static func writeUpstreamRequest(
         _ head: RequestHead, clientAddress: String?, overTLS: Bool, upgrade: String? = nil, random: inout FastRandom,
         to buffer: inout ByteBuffer
@@ -24,8 +24,10 @@ enum ProxyHeaders {
             out.append(string: head.target)
             out.append(" HTTP/1.1\r\n")
             // The client's `x-forwarded-proto` is replaced, as Envoy does with no trusted hops (Istio's default): a
-            // client on plain HTTP must not tell the backend it came over HTTPS.
-            let skipping = KnownField.hopByHop | KnownField.xForwardedProto.bit | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
+            // client on plain HTTP must not tell the backend it came over HTTPS. Its `x-forwarded-client-cert` is
+            // dropped (Envoy's SANITIZE): no client may name the certificate a backend behind a MUTUAL server trusts.
+            let skipping = KnownField.hopByHop | KnownField.xForwardedProto.bit | KnownField.xForwardedClientCert.bit
+                | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
             fields.write(to: &out, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
             // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
             if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {

@@ -197,6 +197,34 @@ struct GatewayTLSTests {
         }
     }
 
+    /// The protocol openssl's client negotiated with `port` offering only `version` (`-tls1_1`, `-tls1_2`), with every
+    /// cipher allowed (OpenSSL 3 takes TLS 1.1 only at security level 0); nil when the handshake failed.
+    static func negotiated(_ version: String, port: Int) async throws -> String? {
+        let result = try await SerinProcess.run(
+            ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "web.example.com", version, "-cipher", "DEFAULT@SECLEVEL=0"],
+            program: URL(fileURLWithPath: "/usr/bin/openssl"), timeout: .seconds(20)
+        )
+        let line = result.stdout.split(separator: "\n").first { $0.contains("Protocol") && $0.contains("TLSv") }
+        guard result.status == 0, let line else { return nil }
+        return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    @Test("without minProtocolVersion, or with TLS_AUTO, the minimum is TLS 1.2 as Envoy's: a TLS 1.1 client is refused; TLSV1_1 written still takes it", arguments: [
+        ("", "TLSv1.2"), (", minProtocolVersion: TLS_AUTO", "TLSv1.2"), (", minProtocolVersion: TLSV1_1", "TLSv1.1"),
+    ])
+    func defaultMinimumVersion(field: String, lowest: String) async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let yaml = Self.gateway(Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: web.key\(field)}"))
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            let old = try await Self.negotiated("-tls1_1", port: port)
+            #expect(old == (lowest == "TLSv1.1" ? "TLSv1.1" : nil))
+            #expect(try await Self.negotiated("-tls1_2", port: port) == "TLSv1.2")
+        }
+    }
+
     @Test("an HTTP server with httpsRedirect answers 301 to the https URL of the same host and path")
     func httpsRedirect() async throws {
         let certificates = try await TestCertificates.make()

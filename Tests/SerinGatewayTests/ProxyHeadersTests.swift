@@ -37,11 +37,12 @@ struct ProxyHeadersTests {
         )
     }
 
-    @Test("x-forwarded-for and x-request-id the client sent are kept (the address extended); its x-forwarded-proto is replaced by the connection's scheme, as Envoy with no trusted hops; `te: trailers` and an upgrade pass on")
+    @Test("x-forwarded-for and x-request-id the client sent are kept (the address extended); its x-forwarded-proto is replaced by the connection's scheme, as Envoy with no trusted hops, and its x-forwarded-client-cert dropped (Envoy's SANITIZE); `te: trailers` and an upgrade pass on")
     func forwardedRequest() throws {
         let head = try Self.request(
             "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-for: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8, 9.9.9.9\r\n"
-                + "x-forwarded-proto: https\r\nx-request-id: abc\r\nTE: Trailers\r\ncontent-length: 0\r\n\r\n"
+                + "x-forwarded-proto: https\r\nX-Forwarded-Client-Cert: By=spiffe://evil;Subject=\"CN=admin\"\r\n"
+                + "x-request-id: abc\r\nTE: Trailers\r\ncontent-length: 0\r\n\r\n"
         )
         #expect(
             Self.upstream(head, overTLS: false, upgrade: "websocket")

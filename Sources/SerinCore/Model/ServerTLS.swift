@@ -21,6 +21,29 @@ public struct ServerTLS: Hashable, Sendable {
         self.cipherSuites = cipherSuites
     }
 
+    /// What a handshake under these settings proves about the client: whether it was asked for a certificate and
+    /// which CA verified it. Settings that differ only in the server's certificate, versions or ciphers admit the
+    /// same clients.
+    public var clientVerification: ClientVerification {
+        guard mode.verifiesClients else { return ClientVerification(mode: mode, authority: nil) }
+        switch credential {
+        case .files(_, _, let ca): return ClientVerification(mode: mode, authority: ca.map { .file($0) })
+        case .secret(let name, let material): return ClientVerification(mode: mode, authority: .secret(name: name, pem: material?.caCertificates))
+        }
+    }
+
+    /// See `clientVerification`.
+    public struct ClientVerification: Hashable, Sendable {
+        public enum Authority: Hashable, Sendable {
+            /// `caCertificates`: the file, whose later edits open connections do not see (they were verified already).
+            case file(String)
+            /// `credentialName`: the Secret and its CA certificates as given.
+            case secret(name: String, pem: [UInt8]?)
+        }
+        public let mode: Mode
+        public let authority: Authority?
+    }
+
     /// The `tls.mode`s the gateway terminates. `PASSTHROUGH`, `AUTO_PASSTHROUGH` and `ISTIO_MUTUAL` are refused
     /// when decoded.
     public enum Mode: String, Hashable, Sendable, CaseIterable {

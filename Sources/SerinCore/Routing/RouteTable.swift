@@ -66,10 +66,23 @@ public struct RouteTable: Sendable {
         static func bit(_ index: Int) -> UInt64 { 1 << UInt64(min(index, 63)) }
         static let sharedBit = bit(63)
 
-        /// The servers whose TLS settings are `tls`, as a mask of `bit(index)`.
-        func admission(ofTLS tls: ServerTLS) -> UInt64 {
+        /// The servers whose requests a connection may carry when its handshake chose `chosen` (from this table or the
+        /// one before an apply), as a mask of `bit(index)`: those with the same TLS settings, and `chosen` itself as
+        /// this table has it — the same gateway and hosts — as long as it verifies clients as it did. So a new
+        /// certificate or version range leaves open connections served, while a server that now asks for a client
+        /// certificate turns away the requests of a connection that never gave one.
+        func admission(ofHandshake chosen: ServerBinding) -> UInt64 {
+            guard let tls = chosen.tls else { return 0 }
             var mask: UInt64 = 0
-            for (index, server) in servers.enumerated() where server.tls == tls { mask |= Self.bit(index) }
+            for (index, server) in servers.enumerated() {
+                guard let serverTLS = server.tls else { continue }
+                if server === chosen || serverTLS == tls
+                    || (server.gateway == chosen.gateway && server.hosts == chosen.hosts
+                        && serverTLS.clientVerification == tls.clientVerification)
+                {
+                    mask |= Self.bit(index)
+                }
+            }
             return mask
         }
 
@@ -109,6 +122,14 @@ public struct RouteTable: Sendable {
                     virtualService: gateway, index: 0, name: "tls.httpsRedirect", gateways: [gateway], matches: [], targets: [],
                     policy: RoutePolicy(redirect: HTTPRedirect(scheme: .https, derivePort: .fromProtocolDefault, redirectCode: 301))
                 ) : nil
+        }
+
+        /// The index of the HTTPS server a ClientHello naming `name` gets among `servers`, as Envoy picks a filter
+        /// chain: the first whose hosts name it exactly, else the first whose wildcard matches it; nil when none does
+        /// (the gateway then serves the first server's certificate).
+        public static func handshakeServer<S: StringProtocol>(forName name: S, among servers: [ServerBinding]) -> Int? {
+            servers.indices.first { servers[$0].tls != nil && servers[$0].hosts.contains { !$0.isWildcard && $0.matches(name) } }
+                ?? servers.indices.first { servers[$0].tls != nil && servers[$0].hosts.contains { $0.matches(name) } }
         }
     }
 
@@ -267,11 +288,13 @@ public struct RouteTable: Sendable {
 
     /// Finds the route for a request arriving on the listener for `port`: first matching route wins.
     ///
-    /// `handshake`: on a connection whose TLS the gateway terminated, the settings of the server its handshake chose
-    /// (by the ClientHello's server name). Only servers with those settings admit its requests, as Istio gives each
-    /// HTTPS server a route configuration of its own: a `Host` naming a MUTUAL server's host, sent on a connection
-    /// the handshake gave to a SIMPLE server, must not reach that host without a client certificate.
-    public func resolve(_ request: RequestAttributes, port: Int, handshake: ServerTLS? = nil) -> Resolution {
+    /// `handshake`: on a connection whose TLS the gateway terminated, the server its handshake chose (by the
+    /// ClientHello's server name). Only servers with its settings admit its requests, as Istio gives each HTTPS server a
+    /// route configuration of its own, and only for a host whose own server (the one a ClientHello naming it would
+    /// get) verifies clients as it did: a `Host` naming a MUTUAL server's host, sent on a connection the handshake gave to
+    /// a SIMPLE server, must not reach that host without a client certificate, even where the SIMPLE server's wildcard
+    /// admits it.
+    public func resolve(_ request: RequestAttributes, port: Int, handshake: ServerBinding? = nil) -> Resolution {
         guard let listener = listeners[port] else {
             return .noRoute(reason: "no gateway server listens on port \(port)")
         }
@@ -281,8 +304,11 @@ public struct RouteTable: Sendable {
             return .noRoute(reason: "no gateway server on port \(port) accepts host \"\(host)\"")
         }
         if let handshake, listener.servers.count > 1 {
-            let chosen = listener.admission(ofTLS: handshake)
-            guard admission & chosen != 0 else {
+            let chosen = listener.admission(ofHandshake: handshake)
+            // The server a ClientHello naming this host would have got must verify clients as the handshake did: a
+            // wildcard SIMPLE server also admits a host a MUTUAL server names, whose requests need its client check.
+            let owner = RouteTable.ServerBinding.handshakeServer(forName: host, among: listener.servers).map { listener.servers[$0] }
+            guard admission & chosen != 0, owner?.tls?.clientVerification == handshake.tls?.clientVerification else {
                 return .misdirected(reason: "host \"\(host)\" is served on port \(port) with other TLS settings than this connection's "
                     + "handshake chose: connect with its name as the server name (SNI)")
             }
