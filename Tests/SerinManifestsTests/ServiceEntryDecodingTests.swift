@@ -53,4 +53,16 @@ struct ServiceEntryDecodingTests {
         #expect(Fixture.messages(diagnostics) == ["test.yaml:9:5: error: spec.ports[0].name is required"])
         #expect(resources.isEmpty)
     }
+
+    @Test("a port protocol Istio does not know is an error at the field, naming the ones it knows; case does not matter")
+    func unknownPortProtocol() {
+        let typo = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(of: "protocol: HTTP", with: "protocol: GRCP")
+        let (resources, diagnostics) = Fixture.decode(typo)
+        #expect(Fixture.messages(diagnostics) == [
+            "test.yaml:9:40: error: spec.ports[0].protocol: expected one of HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, MONGO, MYSQL, REDIS, TCP, TLS, UDP, got \"GRCP\"",
+        ])
+        #expect(resources.isEmpty)
+        let lower = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(of: "protocol: HTTP", with: "protocol: grpc")
+        #expect(Fixture.decode(lower).1.isEmpty)
+    }
 }

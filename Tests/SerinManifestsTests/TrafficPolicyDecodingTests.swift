@@ -126,6 +126,14 @@ struct TrafficPolicyDecodingTests {
         #expect(detection.maxEjectionPercent == 10)
     }
 
+    @Test("caCrl is refused at its field, as on a Gateway server: ignoring it would trust endpoints meant to be refused")
+    func clientTLSRevocationList() {
+        let (_, refused) = Self.decoded("  trafficPolicy:\n    tls: {mode: SIMPLE, caCertificates: /etc/hosts, caCrl: /etc/hosts}")
+        #expect(refused == [
+            "test.yaml:7:60: error: spec.trafficPolicy.tls.caCrl is not supported by the embedded gateway: certificate revocation lists are not checked"
+        ])
+    }
+
     @Test("reads tls to the cluster's endpoints, paths relative to the manifest; ISTIO_MUTUAL is refused at its field")
     func clientTLS() {
         let (rule, messages) = Self.decoded("  trafficPolicy:\n    tls: {mode: SIMPLE, caCertificates: /etc/hosts, sni: web.internal}")

@@ -192,4 +192,15 @@ struct VirtualServiceDecodingTests {
         let (_, messages) = decodedRoute("  - match:\n    - uri: {prefix: /}")
         #expect(messages == ["test.yaml:10:5: error: spec.http[0]: expected route, redirect or directResponse"])
     }
+
+    @Test("a host with a port is an error at the entry, as Istio refuses it: the routes would never match; an IPv6 address is not one")
+    func hostWithPort() {
+        let yaml = virtualService("  - route: [{destination: {host: reviews}}]").replacingOccurrences(of: "hosts: [\"*\"]", with: "hosts: [reviews, \"reviews:9080\"]")
+        let (_, diagnostics) = Fixture.decode(yaml)
+        #expect(Fixture.messages(diagnostics) == [
+            "test.yaml:7:20: error: spec.hosts[1]: expected a host name without a port, got \"reviews:9080\": the routes apply on every port of the host; to route one port only, add `port` to a match",
+        ])
+        let names = virtualService("  - route: [{destination: {host: reviews}}]").replacingOccurrences(of: "hosts: [\"*\"]", with: "hosts: [reviews, \"fd00::1\", \"*.example.com\"]")
+        #expect(Fixture.decode(names).1.isEmpty)
+    }
 }

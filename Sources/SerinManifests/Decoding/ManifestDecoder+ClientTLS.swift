@@ -4,12 +4,20 @@ import SerinCore
 extension ManifestDecoder {
     static func clientTLS(_ field: Field, reader: DocumentReader) -> ClientTLS? {
         let schema = Schema(
-            known: ["mode", "caCertificates", "clientCertificate", "privateKey", "sni", "insecureSkipVerify", "credentialName", "subjectAltNames"]
+            known: [
+                "mode", "caCertificates", "clientCertificate", "privateKey", "sni", "insecureSkipVerify", "credentialName", "subjectAltNames",
+                "caCrl",
+            ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
-        for key in ["credentialName", "subjectAltNames"] {
+        // Each would narrow which endpoints are trusted: ignoring one would trust endpoints meant to be refused.
+        let refusals = [
+            ("credentialName", "give clientCertificate, privateKey and caCertificates files"),
+            ("subjectAltNames", "the endpoint's certificate is verified against caCertificates only"),
+            ("caCrl", "certificate revocation lists are not checked"),
+        ]
+        for (key, why) in refusals {
             guard let refused = fields[key] else { continue }
-            let why = key == "credentialName" ? "give clientCertificate, privateKey and caCertificates files" : "the endpoint's certificate is verified against caCertificates only"
             reader.unsupported("\(refused.path) is not supported by the embedded gateway: \(why)", at: refused.node)
         }
         guard let modeField = reader.required("mode", in: fields), let text = reader.string(modeField) else { return nil }

@@ -59,6 +59,9 @@ extension ManifestDecoder {
         }
     }
 
+    /// Istio's port protocols.
+    static let portProtocols = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "MYSQL", "REDIS", "TCP", "TLS", "UDP"]
+
     private static func serviceEntryPort(_ field: Field, reader: DocumentReader) -> ServiceEntryResource.Port? {
         guard let fields = reader.mapping(field, Schema(known: ["number", "name", "protocol", "targetPort"])),
             let numberField = reader.required("number", in: fields),
@@ -66,8 +69,21 @@ extension ManifestDecoder {
             let nameField = reader.required("name", in: fields),
             let name = reader.string(nameField)
         else { return nil }
+        var portProtocol: String?
+        if let protocolField = fields["protocol"], let text = reader.string(protocolField) {
+            // Istio parses it regardless of case and refuses a word it does not know: a typo (`GRCP`) would
+            // otherwise send gRPC as HTTP/1.
+            guard Self.portProtocols.contains(text.uppercased()) else {
+                reader.error(
+                    "\(protocolField.path): expected one of \(Self.portProtocols.joined(separator: ", ")), got \"\(text)\"",
+                    at: protocolField.node
+                )
+                return nil
+            }
+            portProtocol = text
+        }
         return ServiceEntryResource.Port(
-            number: number, name: name, protocol: fields["protocol"].flatMap(reader.string),
+            number: number, name: name, protocol: portProtocol,
             targetPort: fields["targetPort"].flatMap(reader.port)
         )
     }

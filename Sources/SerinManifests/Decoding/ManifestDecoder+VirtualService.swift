@@ -17,12 +17,28 @@ extension ManifestDecoder {
     /// What a route does instead of forwarding to `route`: the gateway answers the request itself.
     static let httpRouteAnswers = ["redirect", "directResponse"]
 
+    /// `reviews:9080`: a name and a port (an IPv6 address, with colons of its own, is not one).
+    static func hostNamesAPort(_ host: String) -> Bool {
+        let parts = host.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[1].isEmpty && parts[1].allSatisfy(\.isNumber)
+    }
+
     static func virtualService(_ spec: Field, name: ResourceName, reader: DocumentReader) -> VirtualService? {
         let schema = Schema(known: ["hosts", "gateways", "http", "tcp", "tls"], ignored: ["exportTo"])
         guard let fields = reader.mapping(spec, schema),
             let hostsField = reader.required("hosts", in: fields),
-            let hosts = reader.stringList(hostsField)
+            let hostFields = reader.list(hostsField)
         else { return nil }
+        let hosts = hostFields.compactMap { reader.string($0) }
+        guard hosts.count == hostFields.count else { return nil }
+        for (field, host) in zip(hostFields, hosts) where hostNamesAPort(host) {
+            // Istio refuses it too: a VirtualService host is a name; the port comes from the service or a match.
+            reader.error(
+                "\(field.path): expected a host name without a port, got \"\(host)\": the routes apply on every port of the "
+                    + "host; to route one port only, add `port` to a match",
+                at: field.node
+            )
+        }
         if let tcpField = fields["tcp"] {
             reader.unsupported(
                 "\(tcpField.path): TCP routes are not supported: plain TCP carries no server name to route by, and the "
