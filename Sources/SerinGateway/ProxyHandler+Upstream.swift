@@ -115,7 +115,7 @@ extension ProxyHandler: UpstreamDelegate {
         run(
             machine.upstreamClosed(
                 malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.retryPolicy,
-                handshakeFailed: UpstreamErrorText.isHandshakeFailure(error)
+                handshakeFailed: UpstreamErrorText.isHandshakeFailure(error, fresh: connection.requestsServed <= 1)
             ),
             for: exchange, error: error
         )

@@ -10,7 +10,7 @@ import SerinSystem
 enum UpstreamErrorText {
     static func describe(_ error: any Error) -> String {
         switch error {
-        case is NIOSSLError, is NIOSSLExtraError:
+        case is NIOSSLError, is NIOSSLExtraError, is BoringSSLError:
             return "TLS handshake failed: \(tlsReason(error))"
         default:
             return TransportErrorText.describe(error)
@@ -18,14 +18,19 @@ enum UpstreamErrorText {
     }
 
     /// Whether `error` ended a connection whose TLS never came up: nothing reached the upstream's application, so
-    /// it is a failure to connect (Envoy's `UF`), not a reset of a request the upstream may have seen.
-    static func isHandshakeFailure(_ error: (any Error)?) -> Bool {
+    /// it is a failure to connect (Envoy's `UF`), not a reset of a request the upstream may have seen. `fresh`: the
+    /// connection carried no request before this one. Under TLS 1.3 a server that refuses the client's certificate
+    /// says so with an alert after the client's side of the handshake is done (`TLSV1_ALERT_CERTIFICATE_REQUIRED`,
+    /// a `BoringSSLError`): on a fresh connection that too is TLS that never came up.
+    static func isHandshakeFailure(_ error: (any Error)?, fresh: Bool) -> Bool {
         switch error {
         case let error as NIOSSLError:
             if case .handshakeFailed = error { return true }
             return false
         case is NIOSSLExtraError:
             return true
+        case is BoringSSLError:
+            return fresh
         default:
             return false
         }

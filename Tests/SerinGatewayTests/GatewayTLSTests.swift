@@ -446,6 +446,34 @@ struct GatewayTLSTests {
             }
         }
     }
+
+    @Test("an HTTPS endpoint that requires a client certificate the DestinationRule does not give is 503 UF saying so, without the TLS library's internals, as Envoy counts a refused TLS 1.3 client")
+    func upstreamRequiresClientCertificate() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("backend", hosts: ["backend.internal"])
+        // The endpoint: a second gateway terminating TLS with MUTUAL in front of the v1 demo app.
+        let front = Self.gateway(
+            Self.httpsServer(hosts: ["\"*\""], tls: "{mode: MUTUAL, serverCertificate: backend.crt, privateKey: backend.key, caCertificates: ca.crt}")
+        )
+        try await Self.withGateway(front, certificates: certificates) { backend in
+            let tlsPort = try #require(backend.boundPort(forDeclared: 443))
+            let more = Self.destinationRule("secure-backend", tls: "{mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}")
+                + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text
+            try await Self.withEdge(routes: "  - route: [{destination: {host: secure-backend}}]", more, certificates: certificates) { gateway, port in
+                let refused = try await Curl.get("http://127.0.0.1:\(port)/")
+                #expect(refused.status == 503, "\(refused.body)")
+                #expect(refused.body.contains("TLS handshake failed: TLSV1_ALERT_CERTIFICATE_REQUIRED"), "\(refused.body)")
+                #expect(!refused.body.contains(".build") && !refused.body.contains("sslError"), "\(refused.body)")
+                let counted = await eventually(.seconds(10)) {
+                    gateway.telemetry.snapshot().series.contains { key, _ in
+                        key.destinationService == "secure-backend" && key.responseCode == 503 && key.responseFlags == .upstreamConnectionFailure
+                    }
+                }
+                #expect(counted, "\(gateway.telemetry.snapshot().series.keys.filter { $0.destinationService == "secure-backend" })")
+            }
+        }
+    }
 }
 
 /// What a test's certificate watcher reported.
