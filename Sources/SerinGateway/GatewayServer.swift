@@ -101,6 +101,7 @@ public final class GatewayServer: Sendable {
     public func install(_ table: RouteTable) async throws {
         // Certificates are read before anything changes, so one that cannot be read leaves the gateway as it was.
         let contexts = try certificates.load(for: table)
+        try clusters.checkTLS(of: table)
         let wanted = Set(table.listeners.keys).union(table.passthrough.keys)
         let open = Set(listeners.withLockedValue { $0.keys })
         var opened: [Int: any Channel] = [:]

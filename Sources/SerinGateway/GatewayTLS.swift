@@ -45,11 +45,19 @@ public enum GatewayTLS {
         return ports
     }
 
-    /// What would stop the gateway setting up `table`'s HTTPS ports, one line per server: a certificate or key that
-    /// does not parse, a key that is not the certificate's. `serin validate` says these beside the manifests'
+    /// What would stop the gateway setting up `table`'s HTTPS ports, one line per server, and its TLS to clusters, one
+    /// line per cluster: a certificate or key that does not parse, a key that is not the certificate's. `serin validate` says these beside the manifests'
     /// diagnostics, so a file checked there is not refused only when the gateway starts.
     public static func problems(in table: RouteTable) -> [String] {
         var problems: [String] = []
+        for (name, cluster) in UpstreamClusters.wanted(in: table).sorted(by: { $0.key < $1.key }) {
+            guard let tls = cluster.trafficPolicy.tls else { continue }
+            do {
+                _ = try clientContext(for: tls, cluster: name)
+            } catch {
+                problems.append(error.description)
+            }
+        }
         for (port, listener) in table.listeners.sorted(by: { $0.key < $1.key }) where listener.terminatesTLS {
             for (_, tls, label) in servers(of: listener, port: port) {
                 do {
@@ -238,6 +246,9 @@ extension GatewayTLS {
         }
         do {
             return try NIOSSLContext(configuration: configuration)
+        } catch NIOSSLError.failedToLoadPrivateKey {
+            // Both files were read; the key is not the certificate's.
+            throw .tls("\(label): the privateKey \(tls.privateKey ?? "") does not belong to the clientCertificate \(tls.clientCertificate ?? "")")
         } catch {
             throw .tls("\(label): cannot set up TLS: \(error)")
         }

@@ -27,8 +27,8 @@ final class UpstreamClusters: Sendable {
         return shared
     }
 
-    /// Brings the set in line with `table`, before the table goes live.
-    func reconcile(with table: RouteTable) {
+    /// The clusters with a traffic policy that `table` routes to, by name.
+    static func wanted(in table: RouteTable) -> [String: Cluster] {
         var wanted: [String: Cluster] = [:]
         for listener in Array(table.listeners.values) + Array(table.mesh.values) + Array(table.passthrough.values) {
             for host in listener.virtualHosts {
@@ -41,11 +41,34 @@ final class UpstreamClusters: Sendable {
                 }
             }
         }
+        return wanted
+    }
+
+    /// Whether `kept` serves `cluster` as it is now: a reconfiguration keeps it, with its connections and ejections.
+    private static func keeps(_ kept: UpstreamCluster?, _ cluster: Cluster) -> Bool {
+        guard let kept else { return false }
+        return kept.policy == cluster.trafficPolicy && kept.endpoints == cluster.endpoints
+    }
+
+    /// Throws what would stop a cluster `table` adds or changes from setting up its `tls` (a file that cannot be read,
+    /// a key that is not its certificate's), so the install is refused and changes nothing, as a server certificate's
+    /// would be. Clusters kept as they are were checked when they came.
+    func checkTLS(of table: RouteTable) throws(GatewayError) {
+        let current = clusters.withLock { $0 }
+        for (name, cluster) in Self.wanted(in: table).sorted(by: { $0.key < $1.key }) where !Self.keeps(current[name], cluster) {
+            guard let tls = cluster.trafficPolicy.tls else { continue }
+            _ = try GatewayTLS.clientContext(for: tls, cluster: name)
+        }
+    }
+
+    /// Brings the set in line with `table`, before the table goes live.
+    func reconcile(with table: RouteTable) {
+        let wanted = Self.wanted(in: table)
         let loops = self.loops
         let replaced = clusters.withLock { current -> [UpstreamCluster] in
             var next: [String: UpstreamCluster] = [:]
             for (name, cluster) in wanted {
-                if let kept = current[name], kept.policy == cluster.trafficPolicy, kept.endpoints == cluster.endpoints {
+                if let kept = current[name], Self.keeps(kept, cluster) {
                     next[name] = kept
                 } else {
                     next[name] = UpstreamCluster(cluster, loops: loops)

@@ -318,6 +318,37 @@ struct GatewayTLSTests {
         #expect(validated.stdout.contains("1 error"), "\(validated.stdout)")
     }
 
+    @Test("a DestinationRule's client key that is not its certificate's, or CA certificates that are not PEM, stop the install with the cluster and files named, and serin validate says so first", arguments: [
+        ("{mode: MUTUAL, clientCertificate: web.crt, privateKey: other.key, caCertificates: ca.crt}",
+         "DestinationRule tls for outbound|80||web-v1-service: the privateKey DIR/other.key does not belong to the clientCertificate DIR/web.crt"),
+        ("{mode: SIMPLE, caCertificates: gateway.yaml}",
+         "DestinationRule tls for outbound|80||web-v1-service: cannot read caCertificates DIR/gateway.yaml: not a PEM certificate (-----BEGIN CERTIFICATE-----)"),
+    ])
+    func unusableClientTLS(tls: String, message: String) async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        _ = try await certificates.server("other", hosts: ["other.example.com"])
+        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+        let http = "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]"
+        try (Self.gateway(http) + "\n" + Self.world(backend: 9) + "\n---\n" + Self.destinationRule("web-v1-service", tls: tls))
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let expected = message.replacingOccurrences(of: "DIR", with: certificates.directory.path)
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        await #expect {
+            try await gateway.install(RouteTable(compiling: set.config))
+        } throws: { error in
+            "\(error)" == expected
+        }
+        #expect(gateway.boundPorts.isEmpty)
+        await gateway.shutdown()
+        let validated = try await SerinProcess.run(["validate", file])
+        #expect(validated.status == 1, "\(validated.stdout)")
+        #expect(validated.stderr.contains("error: " + expected), "\(validated.stderr)")
+    }
+
     @Test("a certificate or key that cannot be used says what the file is instead, never the TLS library's case name", arguments: [
         ("{serverCertificate: web.key, privateKey: web.crt}", "cannot read serverCertificate DIR/web.key: it holds a private key, expected a PEM certificate (-----BEGIN CERTIFICATE-----): are the two files swapped?"),
         ("{serverCertificate: web.crt, privateKey: web.crt}", "cannot read privateKey DIR/web.crt: it holds a certificate, expected a PEM private key (-----BEGIN PRIVATE KEY-----): are the two files swapped?"),
