@@ -2,12 +2,15 @@ import NIOCore
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import SerinCore
 
 /// The HTTP/2 connections of one event loop to endpoints whose port speaks HTTP/2 or gRPC: one connection per
 /// endpoint (and cluster, whose TLS it uses) carries every request of this loop to it, each on its own stream,
 /// as Envoy multiplexes — or, under a DestinationRule's `maxConcurrentStreams`, as many connections as it takes to
 /// keep each at or under that many streams. A lease opens a stream and hands it over as an `UpstreamConnection`
-/// used once. Streams do not count against a cluster's connection budget; the connection opens as any does
+/// used once. Each connection counts once against its cluster's `tcp.maxConnections`; with none left, a stream goes on
+/// the least busy connection already open, beyond `maxConcurrentStreams` (NIOHTTP2 holds a stream the server's own
+/// limit has no room for until one ends), or fails `UO` when this loop has none. The connection opens as any does
 /// (connect timeout, TLS with ALPN h2) and is forgotten when it closes, so the next request opens a new one.
 final class HTTP2UpstreamSessions {
     let eventLoop: any EventLoop
@@ -26,9 +29,17 @@ final class HTTP2UpstreamSessions {
         /// Streams leased and not closed yet.
         var activeStreams = 0
         let overTLS: Bool
+        /// The cluster whose connection budget counts this connection, told once when it closes or fails to open.
+        private var budgeted: UpstreamCluster?
 
-        init(overTLS: Bool) {
+        init(overTLS: Bool, cluster: UpstreamCluster?) {
             self.overTLS = overTLS
+            self.budgeted = cluster
+        }
+
+        func releaseBudget() {
+            budgeted?.connectionClosed()
+            budgeted = nil
         }
     }
 
@@ -56,14 +67,21 @@ final class HTTP2UpstreamSessions {
         let session: Session
         if let index = Self.pick(activeStreams: open.map(\.activeStreams), maxConcurrentStreams: cluster?.maxConcurrentStreams) {
             session = open[index]
+        } else if let cluster, !cluster.openMultiplexed() {
+            guard let leastBusy = open.min(by: { $0.activeStreams < $1.activeStreams }) else {
+                return completion(.failure(UpstreamOverflow(cluster: cluster.name, overflow: .init(maxConnections: cluster.maxConnections ?? 0))))
+            }
+            session = leastBusy
         } else {
             let tls: NIOSSLContext?
             switch cluster?.tls {
-            case .failure(let error): return completion(.failure(error))
+            case .failure(let error):
+                cluster?.connectionClosed()
+                return completion(.failure(error))
             case .success(let context): tls = context
             case nil: tls = nil
             }
-            session = Session(overTLS: tls != nil)
+            session = Session(overTLS: tls != nil, cluster: cluster)
             sessions[key, default: []].append(session)
             connect(key, session: session, tls: tls, sni: cluster?.sni, timeout: cluster?.connectTimeout ?? connectTimeout)
         }
@@ -135,6 +153,7 @@ final class HTTP2UpstreamSessions {
                     do {
                         multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
                     } catch {
+                        self.forget(session, at: key)
                         channel.close(promise: nil)
                         for waiter in waiting { waiter(.failure(error)) }
                         return
@@ -148,13 +167,17 @@ final class HTTP2UpstreamSessions {
     }
 
     private func forget(_ session: Session, at key: Key) {
+        session.releaseBudget()
         sessions[key]?.removeAll { $0 === session }
         if sessions[key]?.isEmpty == true { sessions[key] = nil }
     }
 
     /// Closes every connection (shutdown).
     func closeAll() {
-        for session in sessions.values.joined() { session.channel?.close(promise: nil) }
+        for session in sessions.values.joined() {
+            session.releaseBudget()
+            session.channel?.close(promise: nil)
+        }
         sessions.removeAll()
     }
 }

@@ -85,4 +85,31 @@ struct GatewayHTTP2PoolTests {
         await backend.close()
         await backends.shutdown()
     }
+
+    @Test("tcp.maxConnections 2 counts HTTP/2 connections: six requests at once with maxConcurrentStreams 1 open two, share them, all answered, and /metrics shows the two")
+    func maxConnectionsCountsHTTP2Connections() async throws {
+        let backends = TestBackends()
+        let backend = try await ProtocolReportingBackend.start(group: backends.group, delay: .milliseconds(300))
+        let pool = "    connectionPool: {tcp: {maxConnections: 2}, http: {h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 1}}"
+        let table = try TrafficPolicyTests.table(pool, backend: backend.port)
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, _ in
+            let http2 = try await HTTP2StreamClient.connect(port: try #require(gateway.boundPort(forDeclared: 80)), group: backends.group)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { tasks in
+                for _ in 0..<6 { tasks.addTask { try await http2.request(authority: "web.example.com", path: "/").status } }
+                var open = ""
+                if await eventually(.seconds(10), { backend.acceptedConnections == 2 }) {
+                    open = GatewayAdmin.metricsText(gateway).split(separator: "\n").first { $0.hasPrefix("serin_gateway_upstream_connections_active{") }.map(String.init) ?? ""
+                }
+                var all: [Int] = []
+                for try await status in tasks { all.append(status) }
+                #expect(open.hasSuffix(" 2"), "\(open)")
+                return all
+            }
+            #expect(statuses == Array(repeating: 200, count: 6))
+            #expect(backend.acceptedConnections == 2)
+            await http2.close()
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
 }

@@ -1,9 +1,8 @@
 /// Istio's `connectionPool` circuit breaking for one cluster: how many upstream connections may be open, how many
 /// requests may wait for one, how many requests one connection may carry, and how many may be in flight at once.
 /// Pure bookkeeping: the gateway asks before a request goes upstream and before opening a connection, and reports
-/// what became of them. `maxConnections` counts connections only, as Envoy's `max_connections` does: streams of an
-/// upstream HTTP/2 connection never count against it (each counts against `maxRequests`); the gateway's HTTP/2
-/// connections themselves, one per loop and endpoint unless `maxConcurrentStreams` asks for more, are not budgeted.
+/// what became of them. `maxConnections` counts connections only, as Envoy's `max_connections` does: an upstream
+/// HTTP/2 connection counts once, whatever streams it carries (each counts against `maxRequests`).
 ///
 /// A limit left nil, 0 or negative is no limit: Istio writes 0 as unset and sets Envoy's thresholds to 2^32-1.
 public struct ConnectionBudget: Hashable, Sendable {
@@ -61,6 +60,8 @@ public struct ConnectionBudget: Hashable, Sendable {
         public enum Limit: Hashable, Sendable {
             case pendingRequests(Int)
             case activeRequests(Int)
+            /// HTTP/2 connections, whose streams do not wait in a queue: none of this loop's is open and no more may be.
+            case connections(Int)
         }
 
         public let limit: Limit
@@ -73,11 +74,16 @@ public struct ConnectionBudget: Hashable, Sendable {
             self.limit = .activeRequests(maxRequests)
         }
 
+        public init(maxConnections: Int) {
+            self.limit = .connections(maxConnections)
+        }
+
         public var responseFlag: String { "UO" }
         public var description: String {
             switch limit {
             case .pendingRequests(let count): "upstream overflow: \(count) \(count == 1 ? "request already waits" : "requests already wait") for a connection"
             case .activeRequests(let count): "upstream overflow: \(count) \(count == 1 ? "request is" : "requests are") already in flight (http2MaxRequests)"
+            case .connections(let count): "upstream overflow: \(count) HTTP/2 \(count == 1 ? "connection is" : "connections are") already open (tcp.maxConnections), none of them on this thread"
             }
         }
     }
@@ -121,6 +127,14 @@ public struct ConnectionBudget: Hashable, Sendable {
         }
         pendingRequests += 1
         return .wait
+    }
+
+    /// Opens an HTTP/2 connection if fewer than `maxConnections` are open (it counts as open from now on). Its requests
+    /// never wait in the queue: without room they go on the connections already open, beyond `maxConcurrentStreams`.
+    public mutating func openMultiplexed() -> Bool {
+        guard openConnections < maxConnections ?? .max else { return false }
+        openConnections += 1
+        return true
     }
 
     /// A connection closed, or failed to open.
