@@ -305,6 +305,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             }
         case .cutResponse(let code, let flag):
             guard let exchange else { return }
+            if exchange.grpcStatus == nil { exchange.grpcStatus = inferredGRPCStatus(code) }
             endExchange(exchange)
             record(exchange, code: code, flag: flag)
             if let client {
@@ -327,7 +328,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         reuseUpstream: Bool
     ) {
         exchange.upstream = nil
-        exchange.grpcStatus = connection.http2Stream?.grpcStatus
+        exchange.grpcStatus = connection.http2Stream?.grpcStatus ?? inferredGRPCStatus(code)
         endExchange(exchange)
         if reuseUpstream { loop.pool.release(connection) } else { close(connection) }
         record(exchange, code: code, flag: flag)
@@ -642,6 +643,14 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         bytes.writeBytes(body)
         client.write(bytes)
         finishResponse(client, keepAlive: keepAlive)
+    }
+
+    /// A gRPC call's status when its answer carried none (cut short, or a server that never sent `grpc-status`), as
+    /// Envoy infers it from the HTTP status for Istio's `grpc_response_status`: 200 is UNKNOWN (2), 503 UNAVAILABLE
+    /// (14)... So a server that dies mid-stream counts as a failure, not as a success with no status. Nil for a call
+    /// that is not gRPC.
+    func inferredGRPCStatus(_ code: Int) -> String? {
+        answersInGRPC ? String(GRPCLocalAnswer.status(forHTTP: code)) : nil
     }
 
     /// How the gateway's own answer with `status` is counted: as sent, so a gRPC call's error is HTTP 200 with its

@@ -35,9 +35,11 @@ public enum GRPCPeers {
         public func stop() async { await process.kill(SIGTERM) }
     }
 
-    public static func startServer(version: String, failing: String? = nil) async throws -> Server {
+    /// `diesMidAnswer`: the server sends a call's initial metadata, then exits, as a server that crashes mid-answer.
+    public static func startServer(version: String, failing: String? = nil, diesMidAnswer: Bool = false) async throws -> Server {
         var arguments = [script("echo_server.py").path, "--version", version]
         if let failing { arguments += ["--fail", failing] }
+        if diesMidAnswer { arguments.append("--die-mid-answer") }
         let process = try SerinProcess.launch(arguments, program: URL(fileURLWithPath: python))
         guard await process.waitForOutput("PORT ", timeout: .seconds(60)),
             let line = process.printed.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }),

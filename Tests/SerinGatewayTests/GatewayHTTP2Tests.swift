@@ -235,6 +235,21 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
+        "a gRPC server that dies after its answer's headers: the client gets INTERNAL, not CANCELLED, and the call is counted 200 UC with grpc_response_status 2, a failure, as Envoy infers it",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcServerDiesMidAnswer() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1", diesMidAnswer: true)
+        defer { Task { await backend.stop() } }
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let outcome = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo")
+            #expect(outcome.code == "INTERNAL", "\(outcome)")
+            let keys = server.telemetry.snapshot().series.keys.filter { $0.destinationService == "grpc-echo" }
+            #expect(keys.map { "\($0.responseCode) \($0.grpcStatus ?? "-") \($0.responseFlags)" } == ["200 2 UC"], "\(keys)")
+        }
+    }
+
+    @Test(
         "h2load's 400 gRPC calls on 4 connections reach the grpcio server over at most one HTTP/2 connection per gateway thread",
         .enabled(if: GRPCPeers.shouldRun && H2Load.shouldRun, Comment(rawValue: GRPCPeers.skipReason + "; " + H2Load.skipReason))
     )

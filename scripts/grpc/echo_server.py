@@ -3,7 +3,9 @@
 "<version>: <request>" with status OK, or, with --fail CODE, that status, a message and trailing metadata.
 Binds 127.0.0.1 on --port (a free one when 0, the default), prints "PORT <n>" and serves until killed."""
 import argparse
+import os
 import signal
+import time
 from concurrent import futures
 
 import grpc
@@ -14,9 +16,15 @@ def main():
     parser.add_argument("--version", default="v1")
     parser.add_argument("--port", type=int, default=0, help="the port to listen on, on 127.0.0.1 (default: a free one)")
     parser.add_argument("--fail", default="", help="a grpc.StatusCode name (UNAVAILABLE...) to answer every call with")
+    parser.add_argument("--die-mid-answer", action="store_true",
+                        help="send a call's initial metadata, then exit at once: a server that crashes mid-answer")
     args = parser.parse_args()
 
     def say(request, context):
+        if args.die_mid_answer:
+            context.send_initial_metadata((("serin-version", args.version),))
+            time.sleep(0.5)
+            os._exit(1)
         if args.fail:
             # No initial metadata: the answer is trailers-only, the kind gRPC retry conditions apply to.
             context.set_trailing_metadata((("serin-version", args.version),))
