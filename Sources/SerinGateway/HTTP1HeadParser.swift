@@ -113,6 +113,9 @@ enum HTTP1HeadParser {
             if bytes[cursor] != UInt8(ascii: "/") && !(target == "*" ? method == "OPTIONS" : RequestHead.httpSchemeLength(of: target) != nil) {
                 throw MalformedMessage(reason: "malformed request: target \(target.prefix(40)) is not origin-form, http(s) absolute-form or * for OPTIONS")
             }
+            if let schemeLength = RequestHead.httpSchemeLength(of: target) {
+                try checkAbsoluteFormAuthority(Array(target.utf8.dropFirst(schemeLength).prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") }))
+            }
             var fields: HeaderFields
             do throws(MalformedMessage) {
                 fields = try parseFields(bytes, from: lineEnd.next, storage: head, reusing: &recycled)
@@ -136,10 +139,17 @@ enum HTTP1HeadParser {
                 )
             }
             // Checked in place: the host's String is made only for the error.
-            if let bad = fields.firstByte(of: .host, where: { !isAuthorityByte($0) }) {
+            switch fields.withFirstValueBytes(of: .host, authorityProblem) ?? nil {
+            case .byte(let bad)?:
                 throw MalformedMessage(
                     reason: "malformed request: byte \(bad) in host \((fields.first(.host) ?? "").debugDescription) is not part of a host and port (RFC 9112 §3.2)"
                 )
+            case .port?:
+                throw MalformedMessage(
+                    reason: "malformed request: the port in host \((fields.first(.host) ?? "").debugDescription) is not a number from 1 to 65535 (RFC 9112 §3.2)"
+                )
+            case nil:
+                break
             }
             let size = fields.byteCount
             if size > limits.maxHeaderBytes {
@@ -344,6 +354,54 @@ enum HTTP1HeadParser {
     static func isTokenByte(_ byte: UInt8) -> Bool {
         if byte < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) &>> UInt64(byte) & 1 != 0 }
         return byte < 128 && (0x57FF_FFFF_C7FF_FFFE as UInt64) &>> UInt64(byte &- 64) & 1 != 0
+    }
+
+    /// An absolute-form target's authority becomes the request's Host (`inOriginForm`): it is held to a Host's rules,
+    /// and may not name a user (RFC 9110 §4.2.4: a recipient treats userinfo as an error).
+    private static func checkAbsoluteFormAuthority(_ authority: [UInt8]) throws(MalformedMessage) {
+        let text = String(decoding: authority, as: UTF8.self).debugDescription
+        if authority.contains(UInt8(ascii: "@")) {
+            throw MalformedMessage(reason: "malformed request: the target's authority \(text) names a user, which a request may not (RFC 9110 §4.2.4)")
+        }
+        switch authority.isEmpty ? .byte(0) : authority.withUnsafeBytes(authorityProblem) {
+        case .byte?:
+            throw MalformedMessage(reason: "malformed request: the target's authority \(text) is not a host and port (RFC 9112 §3.2)")
+        case .port?:
+            throw MalformedMessage(reason: "malformed request: the port in the target's authority \(text) is not a number from 1 to 65535 (RFC 9112 §3.2)")
+        case nil:
+            break
+        }
+    }
+
+    /// What makes a Host value one no request may carry (RFC 9112 §3.2: answered 400).
+    enum AuthorityProblem: Equatable {
+        /// A byte that is not part of a host and port.
+        case byte(UInt8)
+        /// A port that is not 1 to 5 digits naming 1 to 65535 (`reviews:abc`, `reviews:+9080`, `reviews:99999`):
+        /// the mesh listener routes by the port, and one it cannot read is no port at all.
+        case port
+    }
+
+    /// The first problem of `value` as a Host, in one pass over its bytes; nil when it is `uri-host [ ":" port ]`.
+    static func authorityProblem(_ value: UnsafeRawBufferPointer) -> AuthorityProblem? {
+        var colon = -1
+        var closingBracket = -1
+        for (index, byte) in value.enumerated() {
+            guard isAuthorityByte(byte) else { return .byte(byte) }
+            if byte == UInt8(ascii: ":") { colon = index } else if byte == UInt8(ascii: "]") { closingBracket = index }
+        }
+        // An IPv6 literal's colons are inside its brackets; an empty port is no port (RFC 3986 §3.2.3).
+        guard colon > closingBracket, colon + 1 < value.count else { return nil }
+        if value[0] != UInt8(ascii: "["), value[..<colon].contains(UInt8(ascii: ":")) { return .port }
+        let digits = value[(colon + 1)...]
+        guard digits.count <= 5 else { return .port }
+        var port = 0
+        for byte in digits {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return .port }
+            port = port * 10 + Int(digit)
+        }
+        return (1...65535).contains(port) ? nil : .port
     }
 
     /// RFC 3986 bytes of `uri-host [ ":" port ]` (reg-name, IP literal or address; no userinfo, path or space).

@@ -218,6 +218,13 @@ struct HeaderFields {
         return nil
     }
 
+    /// `body` over the bytes of the first `field`'s value; nil when there is none.
+    func withFirstValueBytes<Result>(of field: KnownField, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        guard contains(field) else { return nil }
+        for index in fields.indices where fields[index].kind == field { return withValueBytes(at: index, body) }
+        return nil
+    }
+
     /// How many fields are `field`.
     func count(of field: KnownField) -> Int {
         guard contains(field) else { return 0 }
