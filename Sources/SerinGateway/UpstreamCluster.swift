@@ -60,7 +60,7 @@ final class UpstreamCluster: Sendable {
         self.loops = loops
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
-        sni = policy.tls?.sni
+        sni = policy.tls.flatMap { Self.serverName($0, host: cluster.host) }
         // Over HTTP/2 (the port's protocol or h2UpgradePolicy), the ClientHello offers h2 by ALPN.
         clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name, http2: cluster.speaksHTTP2))
         let detector = policy.outlierDetection.map {
@@ -102,6 +102,16 @@ final class UpstreamCluster: Sendable {
         state.withLock { ($0.ejections, $0.detector?.ejectedCount(now: now) ?? 0) }
     }
 
+
+    /// The server name a cluster's ClientHello sends: `tls.sni`, else the destination's host, as Istio sets SNI from
+    /// the host when `sni` is left out (there from each request's authority, which for a destination reached by its
+    /// own name is the same); none for an IP address, which SNI cannot carry, or without TLS.
+    static func serverName(_ tls: ClientTLS, host: String) -> String? {
+        guard tls.mode != .disable else { return nil }
+        if let sni = tls.sni { return sni }
+        let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+        return host.isEmpty || isAddress ? nil : host
+    }
 
     /// The clock outlier detection runs on: time since the machine booted.
     static var now: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }

@@ -82,6 +82,17 @@ struct GatewayTLSModesTests {
         }
     }
 
+    @Test("the upstream server name: sni as written, else the destination's host, never an IP address, none without TLS")
+    func upstreamServerName() {
+        let simple = ClientTLS(mode: .simple)
+        #expect(UpstreamCluster.serverName(ClientTLS(mode: .simple, sni: "web.internal"), host: "web") == "web.internal")
+        #expect(UpstreamCluster.serverName(simple, host: "reviews") == "reviews")
+        #expect(UpstreamCluster.serverName(simple, host: "api.example.com") == "api.example.com")
+        #expect(UpstreamCluster.serverName(simple, host: "10.0.0.7") == nil)
+        #expect(UpstreamCluster.serverName(simple, host: "fd00::7") == nil)
+        #expect(UpstreamCluster.serverName(ClientTLS(mode: .disable), host: "reviews") == nil)
+    }
+
     @Test("cipherSuites limits TLS 1.2 to the suites listed: a client offering only another is refused, one offering a listed one is served")
     func cipherSuites() async throws {
         let certificates = try await TestCertificates.make()

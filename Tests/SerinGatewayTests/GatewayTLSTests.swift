@@ -505,6 +505,29 @@ struct GatewayTLSTests {
             }
         }
     }
+
+    @Test("a DestinationRule's tls without sni sends the destination's host as the server name, as Istio sets SNI when sni is left out: the endpoint picks its certificate and client check by it")
+    func upstreamServerNameDefaultsToTheHost() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("backend", hosts: ["secure-backend"])
+        // The endpoint: a gateway whose first server (what a ClientHello without a name gets) asks for a client
+        // certificate the edge does not have; the one for other names does not.
+        let front = Self.gateway(
+            Self.httpsServer(hosts: ["other.example.com"], tls: "{mode: MUTUAL, serverCertificate: backend.crt, privateKey: backend.key, caCertificates: ca.crt}"),
+            Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}")
+        )
+        try await Self.withGateway(front, certificates: certificates) { backend in
+            let tlsPort = try #require(backend.boundPort(forDeclared: 443))
+            let more = Self.destinationRule("secure-backend", tls: "{mode: SIMPLE, caCertificates: ca.crt}")
+                + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text
+            try await Self.withEdge(routes: "  - route: [{destination: {host: secure-backend}}]", more, certificates: certificates) { _, port in
+                let answer = try await Curl.get("http://127.0.0.1:\(port)/")
+                #expect(answer.status == 200, "\(answer.body)")
+                #expect(answer.body.contains("This is v1"), "\(answer.body)")
+            }
+        }
+    }
 }
 
 /// What a test's certificate watcher reported.
