@@ -65,4 +65,14 @@ struct ServiceEntryDecodingTests {
         let lower = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(of: "protocol: HTTP", with: "protocol: grpc")
         #expect(Fixture.decode(lower).1.isEmpty)
     }
+
+    @Test("an endpoint port named after no port of the entry is warned of at its key: traffic would reach the endpoint on the port's own number")
+    func endpointPortNameTypo() {
+        let typo = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(of: "ports: {http: 18081}", with: "ports: {htp: 18081}")
+        let (resources, diagnostics) = Fixture.decode(typo)
+        #expect(Fixture.messages(diagnostics) == [
+            "test.yaml:12:18: warning: spec.endpoints[0].ports.htp: no port of this ServiceEntry is named htp (ports: http); the endpoint is reached on each port's own number",
+        ])
+        #expect(resources.count == 1)
+    }
 }

@@ -27,7 +27,7 @@ extension ManifestDecoder {
         var endpoints: [ServiceEndpoint] = []
         if let endpointsField = fields["endpoints"] {
             guard let entries = reader.list(endpointsField) else { return nil }
-            endpoints = entries.compactMap { endpoint($0, reader: reader) }
+            endpoints = entries.compactMap { endpoint($0, portNames: ports.map(\.name), reader: reader) }
             guard endpoints.count == entries.count else { return nil }
         }
         checkResolution(resolution, field: resolutionField ?? spec, hasEndpoints: !endpoints.isEmpty, reader: reader)
@@ -88,7 +88,8 @@ extension ManifestDecoder {
         )
     }
 
-    private static func endpoint(_ field: Field, reader: DocumentReader) -> ServiceEndpoint? {
+    /// `portNames`: the entry's port names, which the endpoint's `ports` map to its own port numbers.
+    private static func endpoint(_ field: Field, portNames: [String], reader: DocumentReader) -> ServiceEndpoint? {
         let schema = Schema(
             known: ["address", "ports", "labels"], ignored: ["network", "locality", "serviceAccount"],
             notApplied: ["weight"]
@@ -101,6 +102,15 @@ extension ManifestDecoder {
         if let portsField = fields["ports"], let entries = reader.entries(portsField) {
             for (name, child) in entries {
                 if let port = reader.port(child) { ports[name] = port }
+                // A typo here sends the port's traffic to the endpoint on the service port's own number, as Istio
+                // does: a warning, since that is rarely what was meant.
+                if !portNames.contains(name) {
+                    reader.warning(
+                        "\(child.path): no port of this ServiceEntry is named \(name) (ports: \(portNames.joined(separator: ", "))); "
+                            + "the endpoint is reached on each port's own number",
+                        at: child.node
+                    )
+                }
             }
         }
         let labels = fields["labels"].flatMap(reader.stringMap) ?? [:]
