@@ -130,4 +130,20 @@ struct ServerTLSValidationTests {
             ]
         )
     }
+
+    @Test("a host two HTTPS servers on one port both list is warned of at the second: a ClientHello naming it always gets the first's certificate")
+    func hostOnTwoServers() {
+        let second = """
+              - port: {number: 443, name: https-2, protocol: HTTPS}
+                hosts: [api.example.com, WEB.example.com]
+                tls: {mode: SIMPLE, credentialName: web-credential}
+            """
+        let set = Fixture.set(gateway(extraServer: second) + secret("web-credential", ["tls.crt": "C", "tls.key": "K"]))
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let warnings = Fixture.messages(set.warnings)
+        #expect(warnings == [
+            "test.yaml:10:30: warning: spec.servers[1].hosts[1]: web.example.com is a host of Gateway edge/web-gateway spec.servers[0] (HTTPS) "
+                + "on port 443 too, whose certificate and client check a ClientHello naming it gets: this server's are never used for it",
+        ], "\(warnings)")
+    }
 }

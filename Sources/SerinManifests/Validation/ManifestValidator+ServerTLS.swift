@@ -8,6 +8,8 @@ extension ManifestValidator {
         let lookup = TLSSecretLookup(secrets: resources.secrets)
         var diagnostics: [Diagnostic] = []
         var portKinds: [Int: (kind: String, label: String)] = [:]
+        /// The HTTPS servers' hosts by port, each with the first server that lists it.
+        var certificateHosts: [Int: [String: String]] = [:]
         for located in resources {
             guard case .gateway(let gateway) = located.resource else { continue }
             for (index, server) in gateway.servers.enumerated() {
@@ -21,6 +23,22 @@ extension ManifestValidator {
                 // An HTTPS or TLS server whose tls was refused at its field (ISTIO_MUTUAL) is no plaintext server.
                 if ["HTTPS", "TLS"].contains(server.protocol.uppercased()) && !server.passesThrough && !server.terminatesTLS { continue }
                 let label = "\(located.label) \(path) (\(server.protocol))"
+                if server.terminatesTLS {
+                    for (hostIndex, host) in server.hosts.enumerated() {
+                        let name = HostPattern.gatewayServerHost(host).1.text.lowercased()
+                        if let first = certificateHosts[server.port]?[name] {
+                            diagnostics.append(
+                                .warning(
+                                    "\(path).hosts[\(hostIndex)]: \(name) is a host of \(first) on port \(server.port) too, whose certificate and "
+                                        + "client check a ClientHello naming it gets: this server's are never used for it",
+                                    at: located.location(of: "\(path).hosts[\(hostIndex)]")
+                                )
+                            )
+                        } else {
+                            certificateHosts[server.port, default: [:]][name] = label
+                        }
+                    }
+                }
                 let kind = server.passesThrough ? "passes TLS through" : server.terminatesTLS ? "terminates TLS" : "serves plaintext"
                 if let earlier = portKinds[server.port], (earlier.kind == "serves plaintext") != (kind == "serves plaintext") {
                     diagnostics.append(
