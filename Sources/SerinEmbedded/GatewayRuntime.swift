@@ -150,6 +150,7 @@ public final class GatewayRuntime: Service, Sendable {
         let live = LiveConfiguration(gateway: gateway, resources: served)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
         do { try await live.installCurrent() } catch let error as GatewayError { throw await unbound(gateway, .gateway(error)) }
+        for warning in GatewayTLS.certificateDateWarnings(in: gateway.routes.versioned.table) { logger.warning("\(warning)") }
         if let mesh {
             do { try await gateway.openMesh(host: mesh.host, port: mesh.port) } catch { throw await unbound(gateway, .mesh(error)) }
         }
@@ -189,7 +190,9 @@ public final class GatewayRuntime: Service, Sendable {
             .loop("certificate reload") {
                 await gateway.watchCertificates(every: .seconds(2)) { outcome in
                     switch outcome {
-                    case .reloaded(let files): logger.info("TLS certificates reloaded: \(files.joined(separator: ", "))")
+                    case .reloaded(let files):
+                        logger.info("TLS certificates reloaded: \(files.joined(separator: ", "))")
+                        for warning in GatewayTLS.certificateDateWarnings(in: gateway.routes.versioned.table) { logger.warning("\(warning)") }
                     case .failed(let error): logger.error("TLS certificates not reloaded, the ones in use stay: \(error)")
                     case .unchanged: break
                     }

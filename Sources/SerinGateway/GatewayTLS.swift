@@ -70,6 +70,38 @@ public enum GatewayTLS {
         return problems
     }
 
+    /// Server certificates that clients will refuse by their dates alone: expired, or not valid yet, at `now`. Warnings,
+    /// not errors: the gateway serves them (a renewed file is picked up by the reload), but every handshake fails.
+    public static func certificateDateWarnings(in table: RouteTable, now: Date = Date()) -> [String] {
+        var warnings: [String] = []
+        for (port, listener) in table.listeners.sorted(by: { $0.key < $1.key }) where listener.terminatesTLS {
+            for (_, tls, label) in servers(of: listener, port: port) {
+                let leaf: NIOSSLCertificate?
+                switch tls.credential {
+                case .files(let chain, _, _): leaf = (try? NIOSSLCertificate.fromPEMFile(chain))?.first
+                case .secret(_, let material): leaf = material.flatMap { try? NIOSSLCertificate.fromPEMBytes($0.certificateChain).first }
+                }
+                guard let leaf else { continue }
+                let source = certificateSource(tls.credential)
+                let after = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
+                let before = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
+                if after < now {
+                    warnings.append("\(label): the certificate \(source) expired on \(Self.utc(after)): clients refuse it")
+                } else if before > now {
+                    warnings.append("\(label): the certificate \(source) is not valid until \(Self.utc(before)): clients refuse it until then")
+                }
+            }
+        }
+        return warnings
+    }
+
+    private static func utc(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date) + " UTC"
+    }
+
     /// A listener's servers with `tls`, each with the label its errors name it by.
     private static func servers(of listener: RouteTable.Listener, port: Int) -> [(RouteTable.ServerBinding, ServerTLS, String)] {
         listener.servers.compactMap { server in

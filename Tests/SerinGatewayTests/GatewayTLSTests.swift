@@ -318,6 +318,24 @@ struct GatewayTLSTests {
         #expect(validated.stdout.contains("1 error"), "\(validated.stdout)")
     }
 
+    @Test("a server certificate past its end, or before its start, is warned of with the server, the file and the date: clients would refuse every handshake")
+    func certificateDates() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+        try (Self.gateway(Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: web.key}")) + "\n" + Self.world(backend: 9))
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+        let table = RouteTable(compiling: set.config)
+        #expect(GatewayTLS.certificateDateWarnings(in: table).isEmpty)
+        let server = "Gateway default/web-gateway port 443 (hosts web.example.com): the certificate \(certificates.directory.path)/web.crt"
+        let later = GatewayTLS.certificateDateWarnings(in: table, now: Date().addingTimeInterval(100 * 365 * 86_400))
+        #expect(later.count == 1 && later[0].hasPrefix(server + " expired on ") && later[0].hasSuffix(" UTC: clients refuse it"), "\(later)")
+        let earlier = GatewayTLS.certificateDateWarnings(in: table, now: Date(timeIntervalSince1970: 0))
+        #expect(earlier.count == 1 && earlier[0].hasPrefix(server + " is not valid until "), "\(earlier)")
+    }
+
     @Test("a DestinationRule's client key that is not its certificate's, or CA certificates that are not PEM, stop the install with the cluster and files named, and serin validate says so first", arguments: [
         ("{mode: MUTUAL, clientCertificate: web.crt, privateKey: other.key, caCertificates: ca.crt}",
          "DestinationRule tls for outbound|80||web-v1-service: the privateKey DIR/other.key does not belong to the clientCertificate DIR/web.crt"),

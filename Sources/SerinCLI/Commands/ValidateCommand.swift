@@ -39,12 +39,14 @@ struct ValidateCommand: ParsableCommand {
         // it at start; asked only of manifests that are otherwise valid, whose files were all found.
         let tlsProblems = set.hasErrors || loadErrors > 0 ? [] : GatewayTLS.problems(in: RouteTable(compiling: set.config))
         for problem in tlsProblems { Terminal.err("error: \(problem)") }
+        let dateWarnings = set.hasErrors || loadErrors > 0 ? [] : GatewayTLS.certificateDateWarnings(in: RouteTable(compiling: set.config))
+        for warning in dateWarnings { Terminal.err("warning: \(warning)") }
         // What `serin up` would refuse from these files at a fresh start: a Canary whose release cannot begin from
         // the routes they hold (no stable where two versions take traffic, a canary that serves already).
         let releaseProblems = set.hasErrors || loadErrors > 0 ? [] : LiveConfiguration.releaseProblems(in: set.resources)
         for problem in releaseProblems { Terminal.err(problem.description) }
         let errors = loadErrors + set.errors.count + tlsProblems.count + releaseProblems.count
-        let warnings = set.warnings.count
+        let warnings = set.warnings.count + dateWarnings.count
         let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "
             + "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
         Terminal.out(summary)
