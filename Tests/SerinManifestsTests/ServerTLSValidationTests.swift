@@ -146,4 +146,22 @@ struct ServerTLSValidationTests {
                 + "on port 443 too, whose certificate and client check a ClientHello naming it gets: this server's are never used for it",
         ], "\(warnings)")
     }
+
+    @Test("a credentialName whose Secret is in the files but has errors is said to be unread there, not missing")
+    func unreadSecret() {
+        let broken = """
+
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: web-credential, namespace: edge}
+            type: kubernetes.io/tls
+            data: {tls.crt: "not base64!", tls.key: S0VZ}
+            """
+        let set = Fixture.set(gateway() + broken)
+        let messages = Fixture.messages(set.errors)
+        #expect(messages.count == 2, "\(messages)")
+        #expect(messages.contains { $0.contains("spec.servers[0].tls.credentialName: Secret edge/web-credential is not read: it has errors (the first at test.yaml:") }, "\(messages)")
+        #expect(!messages.contains { $0.contains("does not exist") }, "\(messages)")
+    }
 }

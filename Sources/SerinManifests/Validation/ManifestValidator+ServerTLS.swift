@@ -4,7 +4,7 @@ extension ManifestValidator {
     /// Every HTTPS server's `credentialName` must name a Secret given with `-f` that holds a certificate and key
     /// (and CA certificates for MUTUAL), and a port serves TLS (HTTPS or PASSTHROUGH servers, told apart by the
     /// ClientHello's server name) or plaintext, not both.
-    static func serverTLS(in resources: [LocatedResource]) -> [Diagnostic] {
+    static func serverTLS(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
         let lookup = TLSSecretLookup(secrets: resources.secrets)
         var diagnostics: [Diagnostic] = []
         var portKinds: [Int: (kind: String, label: String)] = [:]
@@ -17,7 +17,11 @@ extension ManifestValidator {
                 if let tls = server.tls, case .secret(let name, _) = tls.credential,
                     case .failure(let problem) = lookup.material(named: name, namespace: gateway.name.namespace, mode: tls.mode)
                 {
-                    diagnostics.append(.error("\(path).tls.credentialName: \(problem.message)", at: located.location(of: "\(path).tls.credentialName")))
+                    // A Secret in the files whose errors kept it from being read is that, not missing.
+                    let secretName = ResourceName(namespace: gateway.name.namespace, name: name)
+                    let message = context.unread(.secret, secretName).map { "Secret \(secretName) is not read: it has errors (the first at \($0))" }
+                        ?? problem.message
+                    diagnostics.append(.error("\(path).tls.credentialName: \(message)", at: located.location(of: "\(path).tls.credentialName")))
                 }
                 guard RouteTable.servedProtocols.contains(server.protocol.uppercased()) else { continue }
                 // An HTTPS or TLS server whose tls was refused at its field (ISTIO_MUTUAL) is no plaintext server.

@@ -19,7 +19,7 @@ public enum ManifestValidator {
         diagnostics += canaries(in: resources, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints)
         diagnostics += metricTemplateReferences(in: resources, context: context)
         diagnostics += metricTemplateSecrets(in: resources)
-        diagnostics += serverTLS(in: resources)
+        diagnostics += serverTLS(in: resources, context: context)
         diagnostics += unroutedPassthroughHosts(in: resources, context: context)
         diagnostics += shadowedHTTPSHosts(in: resources)
         diagnostics += alertReferences(in: resources)
