@@ -54,6 +54,12 @@ final class ConnectionDeadlines {
         if case .idle = phase { since = .now() }
     }
 
+    /// Whether the connection's TLS handshake has not finished yet.
+    var isHandshaking: Bool {
+        if case .handshaking = phase { return true }
+        return false
+    }
+
     /// The TLS handshake finished: the connection waits for its first request.
     func handshakeCompleted() {
         guard case .handshaking = phase else { return }

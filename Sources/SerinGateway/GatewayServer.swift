@@ -70,7 +70,7 @@ public final class GatewayServer: Sendable {
         self.limits = limits
         var loops: [ObjectIdentifier: LoopContext] = [:]
         for (index, loop) in group.makeIterator().enumerated() {
-            loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout)
+            loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout, health: listenerHealth)
         }
         self.loops = loops
         self.loopsInShardOrder = loops.values.sorted { $0.shard < $1.shard }

@@ -22,11 +22,16 @@ public final class ListenerHealth: Sendable {
         public var acceptFailures = 0
         /// The last accept failure, as the system named it (`Too many open files (errno 24)`).
         public var lastFailure: String?
+        /// Client connections whose TLS handshake failed: no certificate a MUTUAL server asks for, a version or
+        /// cipher it refuses, plain HTTP sent to an HTTPS port.
+        public var tlsHandshakeFailures = 0
     }
 
     public var counts: Counts { state.withLock { $0 } }
 
     func refusedOverLimit() { state.withLock { $0.overflow += 1 } }
+
+    func tlsHandshakeFailed() { state.withLock { $0.tlsHandshakeFailures += 1 } }
 
     func acceptFailed(_ error: IOError) {
         let reason = String(cString: strerror(error.errnoCode)) + " (errno \(error.errnoCode))"
@@ -49,6 +54,9 @@ public final class ListenerHealth: Sendable {
             # HELP serin_gateway_accept_failures_total Accepts the kernel failed (out of file descriptors, mostly); each pauses accepting briefly.
             # TYPE serin_gateway_accept_failures_total counter
             serin_gateway_accept_failures_total \(counts.acceptFailures)
+            # HELP serin_gateway_downstream_tls_handshake_failures_total Client connections whose TLS handshake failed (a certificate a MUTUAL server needs, a refused version, plain HTTP to an HTTPS port).
+            # TYPE serin_gateway_downstream_tls_handshake_failures_total counter
+            serin_gateway_downstream_tls_handshake_failures_total \(counts.tlsHandshakeFailures)
 
             """
     }

@@ -17,8 +17,12 @@ final class LoopContext: @unchecked Sendable {
     /// Set once a drain begins: every response from then on ends its connection.
     private(set) var draining = false
 
-    init(eventLoop: any EventLoop, shard: Int, connectTimeout: TimeAmount) {
+    /// The gateway's listener counters, which connections on this loop add to.
+    let health: ListenerHealth
+
+    init(eventLoop: any EventLoop, shard: Int, connectTimeout: TimeAmount, health: ListenerHealth = ListenerHealth()) {
         self.eventLoop = eventLoop
+        self.health = health
         self.pool = UpstreamPool(eventLoop: eventLoop, connectTimeout: connectTimeout)
         self.http2 = HTTP2UpstreamSessions(eventLoop: eventLoop, connectTimeout: connectTimeout)
         self.shard = shard

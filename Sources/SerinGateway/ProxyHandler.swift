@@ -573,6 +573,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Before the handshake ends, every error is TLS's: counted, as the connection leaves no other trace.
+        if deadlines.isHandshaking { loop.health.tlsHandshakeFailed() }
         context.close(promise: nil)
     }
 

@@ -133,6 +133,13 @@ struct GatewayTLSTests {
             )
             #expect(foreign.status == 0)
             #expect(foreign.exitCode != 0)
+            // Plain HTTP to the HTTPS port fails its handshake too; each refused handshake is counted.
+            let plain = try await Curl.get("http://127.0.0.1:\(port)/")
+            #expect(plain.status == 0)
+            let refused = withoutOne == nil ? 3 : 2
+            #expect(await eventually(.seconds(10)) { gateway.listenerHealth.counts.tlsHandshakeFailures == refused },
+                "\(gateway.listenerHealth.counts)")
+            #expect(GatewayAdmin.metricsText(gateway).contains("serin_gateway_downstream_tls_handshake_failures_total \(refused)\n"))
         }
     }
 
