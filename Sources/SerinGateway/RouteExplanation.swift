@@ -16,7 +16,9 @@ public enum RouteExplanation {
         let authority = question.mesh && !question.host.contains(":") ? "\(question.host):\(question.port)" : question.host
         let request = RequestAttributes(method: question.method.uppercased(), target: question.path, authority: authority, headers: HeaderList(fields))
         if !question.mesh, question.sni != nil || (table.passthrough[question.port] != nil && table.listeners[question.port] == nil) {
-            return explainPassthrough(table, serverName: question.sni ?? question.host, port: question.port, say: say)
+            // `--sni ''` asks about a ClientHello that names no server.
+            let serverName = question.sni.map { $0.isEmpty ? nil : $0 } ?? question.host
+            return explainPassthrough(table, serverName: serverName, port: question.port, say: say)
         }
         if question.mesh {
             say("request: \(request.method) \(question.path) host \"\(authority)\" through the mesh")
@@ -65,28 +67,35 @@ public enum RouteExplanation {
 
     /// A TLS connection to a PASSTHROUGH port: the server that admits its server name, the tls route it takes
     /// (and by which sniHost), and the destinations it is passed through to, still encrypted.
-    private static func explainPassthrough(_ table: RouteTable, serverName: String, port: Int, say: (String) -> Void) -> Bool {
+    private static func explainPassthrough(_ table: RouteTable, serverName: String?, port: Int, say: (String) -> Void) -> Bool {
         let listener = table.passthrough[port]
+        let named = serverName.map { "server name \"\($0)\"" } ?? "no server name (SNI)"
         if !table.passesThrough(serverName: serverName, port: port), table.listeners[port]?.terminatesTLS == true {
-            say("connection: TLS to port \(port), server name \"\(serverName)\"")
+            say("connection: TLS to port \(port), \(named)")
             say("result:  no PASSTHROUGH server lists it: the HTTPS server on port \(port) terminates TLS, and its requests route by Host (--host)")
             return true
         }
-        say("connection: TLS to port \(port), server name \"\(serverName)\" (passed through: the destination terminates TLS)")
-        if let server = listener?.servers.first(where: { $0.passesThrough && $0.hosts.contains { $0.matches(serverName) } }) {
-            say("server:  Gateway \(server.gateway) PASSTHROUGH (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
-        }
+        let route: RouteTable.Route
         switch table.resolvePassthrough(serverName: serverName, port: port) {
         case .noRoute(let reason), .misdirected(let reason):
+            // Closed, not passed through: the line says only what the connection was.
+            say("connection: TLS to port \(port), \(named)")
             say("result:  connection closed (NR), \(reason)")
             return false
-        case .route(let route):
-            say("route:   \(route.label)")
-            let sniHost = listener?.virtualHosts.first { host in host.pattern.matches(serverName) && host.routes.contains { $0 === route } }
-            say("match:   sniHosts \(sniHost?.pattern.text ?? serverName)" + (sniHost?.pattern.isWildcard == true ? " (wildcard)" : ""))
-            destinations(of: route, withoutEndpoints: "connection closed", say: say)
-            return true
+        case .route(let found):
+            route = found
         }
+        // A route means a server name a PASSTHROUGH server lists.
+        let name = serverName ?? ""
+        say("connection: TLS to port \(port), \(named) (passed through: the destination terminates TLS)")
+        if let server = listener?.servers.first(where: { $0.passesThrough && $0.hosts.contains { $0.matches(name) } }) {
+            say("server:  Gateway \(server.gateway) PASSTHROUGH (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
+        }
+        say("route:   \(route.label)")
+        let sniHost = listener?.virtualHosts.first { host in host.pattern.matches(name) && host.routes.contains { $0 === route } }
+        say("match:   sniHosts \(sniHost?.pattern.text ?? name)" + (sniHost?.pattern.isWildcard == true ? " (wildcard)" : ""))
+        destinations(of: route, withoutEndpoints: "connection closed", say: say)
+        return true
     }
 
     /// The route's weighted destinations and their endpoints; `withoutEndpoints` says what a destination with none

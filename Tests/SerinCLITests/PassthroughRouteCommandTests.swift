@@ -28,6 +28,13 @@ struct PassthroughRouteCommandTests {
             unknown.stdout.contains("result:  connection closed (NR), no PASSTHROUGH server on port 443 accepts server name \"mail.example.com\""),
             "\(unknown.stdout)"
         )
+        // Closed is not passed through: the connection line does not say it is.
+        #expect(unknown.stdout.contains("connection: TLS to port 443, server name \"mail.example.com\"\n"), "\(unknown.stdout)")
+        #expect(!unknown.stdout.contains("passed through"), "\(unknown.stdout)")
+        let anonymous = try await SerinProcess.run(["route", "-f", "examples/passthrough", "--port", "443", "--sni", ""])
+        #expect(anonymous.status == 1)
+        #expect(anonymous.stdout.contains("connection: TLS to port 443, no server name (SNI)\n"), "\(anonymous.stdout)")
+        #expect(anonymous.stdout.contains("result:  connection closed (NR), the ClientHello names no server (no SNI)"), "\(anonymous.stdout)")
     }
 
     @Test("serin validate accepts the example and prints a tls route's errors at their lines")

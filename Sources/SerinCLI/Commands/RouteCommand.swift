@@ -45,7 +45,7 @@ struct RouteCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "The Gateway server port the request arrives on; with --mesh, the service port (unless --host names one).")
     var port: Int = 80
 
-    @Option(help: "The ClientHello's server name, for a connection to a PASSTHROUGH port (default: --host there).")
+    @Option(help: "The ClientHello's server name, for a connection to a PASSTHROUGH port (default: --host there; '' for a ClientHello without one).")
     var sni: String?
 
     @Flag(help: "Route as the mesh's sidecars do (serin up|gateway --mesh): by host and service port, with the VirtualServices bound to the mesh.")
