@@ -122,7 +122,10 @@ extension RouteTableDocument.RouteDocument {
         parts += match.headers.sorted { $0.key < $1.key }.map { "header \($0.key) \($0.value)" }
         parts += match.withoutHeaders.sorted { $0.key < $1.key }.map { "without header \($0.key) \($0.value)" }
         parts += match.queryParams.sorted { $0.key < $1.key }.map { "query \($0.key) \($0.value)" }
-        if !match.gateways.isEmpty { parts.append("gateways \(match.gateways.map(\.description).joined(separator: ","))") }
+        // The mesh is no resource of a namespace: `mesh`, as written, not `default/mesh`.
+        if !match.gateways.isEmpty {
+            parts.append("gateways \(match.gateways.map { $0.name == ResourceName.mesh.name ? $0.name : $0.description }.joined(separator: ","))")
+        }
         if let port = match.port { parts.append("port \(port)") }
         return parts.isEmpty ? "any request" : parts.joined(separator: ", ")
     }

@@ -377,3 +377,12 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 }
+
+@Suite("A match as serin route and /config describe it")
+struct MatchDescriptionTests {
+    @Test("the mesh is named as written, `mesh`, and a Gateway by namespace and name")
+    func meshAndGateways() {
+        let match = RequestMatch(gateways: [ResourceName.mesh, ResourceName(namespace: "edge", name: "web-gateway")], port: 9080)
+        #expect(RouteTableDocument.RouteDocument.describe(match) == "gateways mesh,edge/web-gateway, port 9080")
+    }
+}
