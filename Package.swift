@@ -28,6 +28,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // HTTP/2 framing, HPACK and flow control for the gateway's h2 and gRPC traffic, downstream and upstream.
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        // The verified client certificate a MUTUAL server forwards in x-forwarded-client-cert: its SHA-256, subject and
+        // names (already built for the TLS packages above, so they cost the build nothing more).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         // Logarithms and log-gamma for the core's analysis statistics.
         .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
         // The controller's own metrics: recorded through swift-metrics, exposed on /metrics by swift-prometheus.
@@ -165,6 +170,9 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             // The data plane runs each connection on one event loop; dynamic exclusivity checks on its
             // per-request state cost ~3% of CPU in release builds and guard nothing the loops don't.

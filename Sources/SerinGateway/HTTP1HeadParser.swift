@@ -384,24 +384,36 @@ enum HTTP1HeadParser {
 
     /// The first problem of `value` as a Host, in one pass over its bytes; nil when it is `uri-host [ ":" port ]`.
     static func authorityProblem(_ value: UnsafeRawBufferPointer) -> AuthorityProblem? {
+        let count = value.count
         var colon = -1
+        var colons = 0
         var closingBracket = -1
-        for (index, byte) in value.enumerated() {
+        var index = 0
+        while index < count {
+            let byte = value[index]
             guard isAuthorityByte(byte) else { return .byte(byte) }
-            if byte == UInt8(ascii: ":") { colon = index } else if byte == UInt8(ascii: "]") { closingBracket = index }
+            if byte == UInt8(ascii: ":") {
+                colon = index
+                colons &+= 1
+            } else if byte == UInt8(ascii: "]") {
+                closingBracket = index
+            }
+            index &+= 1
         }
         // An IPv6 literal's colons are inside its brackets; an empty port is no port (RFC 3986 §3.2.3).
-        guard colon > closingBracket, colon + 1 < value.count else { return nil }
-        if value[0] != UInt8(ascii: "["), value[..<colon].contains(UInt8(ascii: ":")) { return .port }
-        let digits = value[(colon + 1)...]
-        guard digits.count <= 5 else { return .port }
+        guard colon > closingBracket, colon &+ 1 < count else { return nil }
+        // Two colons outside brackets (`a:1:2`, an IPv6 address without them): no port can be read.
+        if closingBracket < 0 && colons > 1 { return .port }
+        guard count &- colon &- 1 <= 5 else { return .port }
         var port = 0
-        for byte in digits {
-            let digit = byte &- UInt8(ascii: "0")
+        index = colon &+ 1
+        while index < count {
+            let digit = value[index] &- UInt8(ascii: "0")
             guard digit < 10 else { return .port }
-            port = port * 10 + Int(digit)
+            port = port &* 10 &+ Int(digit)
+            index &+= 1
         }
-        return (1...65535).contains(port) ? nil : .port
+        return port >= 1 && port <= 65535 ? nil : .port
     }
 
     /// RFC 3986 bytes of `uri-host [ ":" port ]` (reg-name, IP literal or address; no userinfo, path or space).

@@ -62,6 +62,7 @@ extension ProxyHandler: RemovableChannelHandler {
             random: FastRandom(seed: random.next())
         )
         stream.handshake = handshake
+        stream.clientCertificate = clientCertificate
         return stream
     }
 }

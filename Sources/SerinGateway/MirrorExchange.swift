@@ -28,7 +28,8 @@ final class MirrorExchange {
     /// marks the copy by appending `-shadow` to its Host (`marksShadow`; a synthetic request is no copy). To a
     /// cluster that speaks HTTP/2 (`http2`, e.g. gRPC) the copy goes as a stream of the loop's connection to it.
     init(
-        original: RequestHead, clientAddress: String?, overTLS: Bool, endpoint: Cluster.Endpoint, loop: LoopContext,
+        original: RequestHead, clientAddress: String?, overTLS: Bool, clientCertificate: String? = nil, endpoint: Cluster.Endpoint,
+        loop: LoopContext,
         http2: Bool, cluster: UpstreamCluster? = nil, marksShadow: Bool = true,
         onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
@@ -36,7 +37,9 @@ final class MirrorExchange {
         if marksShadow, let host = head.fields.first(.host) { head.fields.replaceOrAdd(name: "host", value: Self.shadowHost(host)) }
         var encoded = ByteBuffer()
         var random = FastRandom()
-        ProxyHeaders.writeUpstreamRequest(head, clientAddress: clientAddress, overTLS: overTLS, random: &random, to: &encoded)
+        ProxyHeaders.writeUpstreamRequest(
+            head, clientAddress: clientAddress, overTLS: overTLS, clientCertificate: clientCertificate, random: &random, to: &encoded
+        )
         self.head = encoded
         self.isHEAD = head.isHEAD
         self.pool = loop.pool

@@ -108,7 +108,8 @@ extension ProxyHandler {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         if !route.changesRequest && !target.editsRequest {
             ProxyHeaders.writeUpstreamRequest(
-                head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
+                head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
+                random: &random, to: &encodedHead
             )
             upstreamHeadBuffer = encodedHead
             return (encodedHead, nil)
@@ -131,7 +132,8 @@ extension ProxyHandler {
             mirror = startMirror(of: upstreamHead, to: mirrorPolicy.cluster, endpoint: mirrorEndpoint, started: started)
         }
         ProxyHeaders.writeUpstreamRequest(
-            upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, random: &random, to: &encodedHead
+            upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
+            random: &random, to: &encodedHead
         )
         upstreamHeadBuffer = encodedHead
         return (encodedHead, mirror)
@@ -192,8 +194,8 @@ extension ProxyHandler {
         let shard = loop.shard
         // With the mirror cluster's shared state, its connection budget and upstream TLS apply to the copy.
         return MirrorExchange(
-            original: head, clientAddress: clientAddress, overTLS: overTLS, endpoint: endpoint, loop: loop,
-            http2: cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream), cluster: clusters.shared(for: cluster)
+            original: head, clientAddress: clientAddress, overTLS: overTLS, clientCertificate: clientCertificate, endpoint: endpoint,
+            loop: loop, http2: cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream), cluster: clusters.shared(for: cluster)
         ) { status, flag in
             telemetry.record(
                 TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import NIOTLS
 import SerinCore
 
@@ -32,6 +33,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// The server the connection's handshake chose, set before its first request: only servers that verify clients as
     /// it does admit its requests (`RouteTable.resolve(_:port:handshake:)`).
     var handshake: RouteTable.ServerBinding?
+    /// The `x-forwarded-client-cert` the connection's verified client certificate gives its requests
+    /// (`ClientCertificateDetails`); nil without one.
+    var clientCertificate: String?
     /// Serves one HTTP/2 stream behind an `HTTP2ServerStream`: a protocol switch there is an extended CONNECT, answered
     /// and counted as `200`, as Envoy counts the HTTP/2 side's status.
     let servesHTTP2Stream: Bool
@@ -217,6 +221,11 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             clientFinishedSending()
         } else if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
             deadlines.handshakeCompleted()
+            if handshake?.tls?.mode.verifiesClients == true,
+                let peer = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
+            {
+                clientCertificate = ClientCertificateDetails.header(for: peer)
+            }
             context.fireUserInboundEventTriggered(event)
             if negotiated == "h2", !sawRequestHead { HTTP2Connection.serve(on: context, replacing: self, replaying: nil) }
             return

@@ -126,8 +126,24 @@ struct GatewayTLSTests {
             let ca = certificates.ca.certificate
             let admitted = try await https("web.example.com", port: port, ca: ca, ["--cert", client.certificate, "--key", client.key])
             #expect(admitted.status == 200, "\(admitted.stderr)")
+            // The backend learns the verified certificate from the gateway, never from the client (SANITIZE_SET).
+            let forged = ["-H", "x-forwarded-client-cert: By=spiffe://evil;Subject=\"CN=admin\""]
+            let echoed = try await https(
+                "web.example.com", port: port, path: "/echo", ca: ca, ["--cert", client.certificate, "--key", client.key] + forged
+            )
+            let fingerprint = try await SerinProcess.run(
+                ["x509", "-in", client.certificate, "-noout", "-fingerprint", "-sha256"], program: URL(fileURLWithPath: "/usr/bin/openssl")
+            ).stdout
+            let hash = (fingerprint.split(separator: "=").last ?? "").filter { $0.isHexDigit }.lowercased()
+            #expect(hash.count == 64, "\(fingerprint)")
+            #expect(echoed.body.contains("x-forwarded-client-cert: Hash=\(hash);Subject=\"CN=client.example.com\"\n"), "\(echoed.body)")
+            #expect(!echoed.body.contains("evil"), "\(echoed.body)")
             let without = try await https("web.example.com", port: port, ca: ca)
             #expect(without.status == (withoutOne ?? 0), "\(without.stderr)")
+            if withoutOne != nil {
+                let anonymous = try await https("web.example.com", port: port, path: "/echo", ca: ca, forged)
+                #expect(anonymous.status == 200 && !anonymous.body.contains("x-forwarded-client-cert"), "\(anonymous.body)")
+            }
             let foreign = try await https(
                 "web.example.com", port: port, ca: ca, ["--cert", strangerClient.certificate, "--key", strangerClient.key]
             )
