@@ -59,7 +59,7 @@ struct ServiceEntryDecodingTests {
         let typo = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(of: "protocol: HTTP", with: "protocol: GRCP")
         let (resources, diagnostics) = Fixture.decode(typo)
         #expect(Fixture.messages(diagnostics) == [
-            "test.yaml:9:40: error: spec.ports[0].protocol: expected one of HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, MONGO, MYSQL, REDIS, TCP, TLS, UDP, got \"GRCP\"",
+            "test.yaml:9:40: error: spec.ports[0].protocol: expected one of HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, HTTP_PROXY, MONGO, MYSQL, REDIS, TCP, TLS, UDP, got \"GRCP\"",
         ])
         #expect(resources.isEmpty)
         let lower = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(of: "protocol: HTTP", with: "protocol: grpc")

@@ -60,7 +60,7 @@ extension ManifestDecoder {
     }
 
     /// Istio's port protocols.
-    static let portProtocols = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "MYSQL", "REDIS", "TCP", "TLS", "UDP"]
+    static let portProtocols = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "HTTP_PROXY", "MONGO", "MYSQL", "REDIS", "TCP", "TLS", "UDP"]
 
     private static func serviceEntryPort(_ field: Field, reader: DocumentReader) -> ServiceEntryResource.Port? {
         guard let fields = reader.mapping(field, Schema(known: ["number", "name", "protocol", "targetPort"])),
