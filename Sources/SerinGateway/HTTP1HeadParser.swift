@@ -385,35 +385,44 @@ enum HTTP1HeadParser {
     /// The first problem of `value` as a Host, in one pass over its bytes; nil when it is `uri-host [ ":" port ]`.
     static func authorityProblem(_ value: UnsafeRawBufferPointer) -> AuthorityProblem? {
         let count = value.count
-        var colon = -1
-        var colons = 0
-        var closingBracket = -1
         var index = 0
         while index < count {
             let byte = value[index]
             guard isAuthorityByte(byte) else { return .byte(byte) }
-            if byte == UInt8(ascii: ":") {
-                colon = index
-                colons &+= 1
-            } else if byte == UInt8(ascii: "]") {
-                closingBracket = index
-            }
             index &+= 1
         }
-        // An IPv6 literal's colons are inside its brackets; an empty port is no port (RFC 3986 §3.2.3).
-        guard colon > closingBracket, colon &+ 1 < count else { return nil }
-        // Two colons outside brackets (`a:1:2`, an IPv6 address without them): no port can be read.
-        if closingBracket < 0 && colons > 1 { return .port }
-        guard count &- colon &- 1 <= 5 else { return .port }
+        // The port is the digits after the last colon, read from the end: at most five, then the colon. Anything else
+        // there (a letter, a sign) ends the search too, and is judged below by what it is.
+        var colon = count &- 1
+        while colon >= 0, value[colon] &- UInt8(ascii: "0") < 10, count &- colon <= 6 { colon &-= 1 }
+        guard colon >= 0, value[colon] == UInt8(ascii: ":") else {
+            // No port: a name, an address, or an IPv6 literal ending in `]`. A colon elsewhere outside brackets is a
+            // port that is not digits (`reviews:abc`, `reviews:+9080`) or one too long.
+            if value.first == UInt8(ascii: "[") { return value.last == UInt8(ascii: "]") || !hasColon(value, after: value.lastIndex(of: UInt8(ascii: "]")) ?? count) ? nil : .port }
+            return hasColon(value, after: -1) ? .port : nil
+        }
+        // An empty port is no port (RFC 3986 §3.2.3); a colon before this one outside brackets (`a:1:2`) is no host.
+        if colon == count &- 1 { return value.first == UInt8(ascii: "[") || !hasColon(value, after: -1, before: colon) ? nil : .port }
+        if value.first != UInt8(ascii: "["), hasColon(value, after: -1, before: colon) { return .port }
+        if value.first == UInt8(ascii: "["), value[colon &- 1] != UInt8(ascii: "]") { return nil }
         var port = 0
         index = colon &+ 1
         while index < count {
-            let digit = value[index] &- UInt8(ascii: "0")
-            guard digit < 10 else { return .port }
-            port = port &* 10 &+ Int(digit)
+            port = port &* 10 &+ Int(value[index] &- UInt8(ascii: "0"))
             index &+= 1
         }
         return port >= 1 && port <= 65535 ? nil : .port
+    }
+
+    /// Whether `value` holds a colon between `after` and `before` (exclusive).
+    private static func hasColon(_ value: UnsafeRawBufferPointer, after: Int, before: Int? = nil) -> Bool {
+        var index = after &+ 1
+        let end = before ?? value.count
+        while index < end {
+            if value[index] == UInt8(ascii: ":") { return true }
+            index &+= 1
+        }
+        return false
     }
 
     /// RFC 3986 bytes of `uri-host [ ":" port ]` (reg-name, IP literal or address; no userinfo, path or space):

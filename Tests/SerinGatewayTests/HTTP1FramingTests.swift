@@ -215,7 +215,8 @@ struct HTTP1FramingTests {
             // A port that is not one: the mesh listener would have routed these to port 80, or to 9080 by `+9080`.
             "GET / HTTP/1.1\r\nhost: reviews:abc\r\n\r\n", "GET / HTTP/1.1\r\nhost: reviews:+9080\r\n\r\n",
             "GET / HTTP/1.1\r\nhost: reviews:99999\r\n\r\n", "GET / HTTP/1.1\r\nhost: reviews:0\r\n\r\n",
-            "GET / HTTP/1.1\r\nhost: a:1:2\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: a:1:2\r\n\r\n", "GET / HTTP/1.1\r\nhost: reviews:123456\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: fd00::1\r\n\r\n",
             // An absolute-form target's authority becomes the Host: the same rules, and no userinfo.
             "GET http://reviews:abc/p HTTP/1.1\r\nhost: reviews\r\n\r\n", "GET http://evil@reviews:9080/p HTTP/1.1\r\nhost: reviews\r\n\r\n",
             "GET http:///p HTTP/1.1\r\nhost: reviews\r\n\r\n",
