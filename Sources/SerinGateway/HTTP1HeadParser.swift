@@ -385,44 +385,39 @@ enum HTTP1HeadParser {
     /// The first problem of `value` as a Host, in one pass over its bytes; nil when it is `uri-host [ ":" port ]`.
     static func authorityProblem(_ value: UnsafeRawBufferPointer) -> AuthorityProblem? {
         let count = value.count
+        guard count > 0 else { return nil }
+        var colons = 0
         var index = 0
         while index < count {
             let byte = value[index]
             guard isAuthorityByte(byte) else { return .byte(byte) }
+            colons &+= byte == UInt8(ascii: ":") ? 1 : 0
             index &+= 1
         }
-        // The port is the digits after the last colon, read from the end: at most five, then the colon. Anything else
-        // there (a letter, a sign) ends the search too, and is judged below by what it is.
-        var colon = count &- 1
-        while colon >= 0, value[colon] &- UInt8(ascii: "0") < 10, count &- colon <= 6 { colon &-= 1 }
-        guard colon >= 0, value[colon] == UInt8(ascii: ":") else {
-            // No port: a name, an address, or an IPv6 literal ending in `]`. A colon elsewhere outside brackets is a
-            // port that is not digits (`reviews:abc`, `reviews:+9080`) or one too long.
-            if value.first == UInt8(ascii: "[") { return value.last == UInt8(ascii: "]") || !hasColon(value, after: value.lastIndex(of: UInt8(ascii: "]")) ?? count) ? nil : .port }
-            return hasColon(value, after: -1) ? .port : nil
-        }
-        // An empty port is no port (RFC 3986 §3.2.3); a colon before this one outside brackets (`a:1:2`) is no host.
-        if colon == count &- 1 { return value.first == UInt8(ascii: "[") || !hasColon(value, after: -1, before: colon) ? nil : .port }
-        if value.first != UInt8(ascii: "["), hasColon(value, after: -1, before: colon) { return .port }
-        if value.first == UInt8(ascii: "["), value[colon &- 1] != UInt8(ascii: "]") { return nil }
+        if colons == 0 { return nil }
+        let bracketed = value[0] == UInt8(ascii: "[")
+        // Outside brackets one colon at most, the port's (`a:1:2`, or an IPv6 address without them, is no host).
+        if !bracketed && colons > 1 { return .port }
+        // The port: the digits after the last colon, read from the end (at most five); an empty port is no port
+        // (RFC 3986 §3.2.3).
         var port = 0
-        index = colon &+ 1
-        while index < count {
-            port = port &* 10 &+ Int(value[index] &- UInt8(ascii: "0"))
-            index &+= 1
+        var place = 1
+        var digits = 0
+        index = count &- 1
+        while index >= 0 {
+            let byte = value[index]
+            if byte == UInt8(ascii: ":") { break }
+            let digit = byte &- UInt8(ascii: "0")
+            // A bracketed literal's last colon is inside it when no port follows (`[::1]`).
+            guard digit < 10, digits < 5 else { return bracketed && byte == UInt8(ascii: "]") && digits == 0 ? nil : .port }
+            port &+= Int(digit) &* place
+            place &*= 10
+            digits &+= 1
+            index &-= 1
         }
-        return port >= 1 && port <= 65535 ? nil : .port
-    }
-
-    /// Whether `value` holds a colon between `after` and `before` (exclusive).
-    private static func hasColon(_ value: UnsafeRawBufferPointer, after: Int, before: Int? = nil) -> Bool {
-        var index = after &+ 1
-        let end = before ?? value.count
-        while index < end {
-            if value[index] == UInt8(ascii: ":") { return true }
-            index &+= 1
-        }
-        return false
+        if digits == 0 { return nil }
+        if bracketed && (index < 1 || value[index &- 1] != UInt8(ascii: "]")) { return nil }
+        return port <= 65535 && port >= 1 ? nil : .port
     }
 
     /// RFC 3986 bytes of `uri-host [ ":" port ]` (reg-name, IP literal or address; no userinfo, path or space):
