@@ -10,7 +10,8 @@ import SerinCore
 /// keep each at or under that many streams. A lease opens a stream and hands it over as an `UpstreamConnection`
 /// used once. Each connection counts once against its cluster's `tcp.maxConnections`; with none left, a stream goes on
 /// the least busy connection already open, beyond `maxConcurrentStreams` (NIOHTTP2 holds a stream the server's own
-/// limit has no room for until one ends), or fails `UO` when this loop has none. The connection opens as any does
+/// limit has no room for until one ends), and a loop with none to the endpoint opens its first anyway, as Envoy
+/// gives each connection pool one. The connection opens as any does
 /// (connect timeout, TLS with ALPN h2) and is forgotten when it closes, so the next request opens a new one.
 final class HTTP2UpstreamSessions {
     let eventLoop: any EventLoop
@@ -67,12 +68,12 @@ final class HTTP2UpstreamSessions {
         let session: Session
         if let index = Self.pick(activeStreams: open.map(\.activeStreams), maxConcurrentStreams: cluster?.maxConcurrentStreams) {
             session = open[index]
-        } else if let cluster, !cluster.openMultiplexed() {
-            guard let leastBusy = open.min(by: { $0.activeStreams < $1.activeStreams }) else {
-                return completion(.failure(UpstreamOverflow(cluster: cluster.name, overflow: .init(maxConnections: cluster.maxConnections ?? 0))))
-            }
+        } else if let cluster, let leastBusy = open.min(by: { $0.activeStreams < $1.activeStreams }),
+            !cluster.openMultiplexed(firstToItsEndpoint: false)
+        {
             session = leastBusy
         } else {
+            if open.isEmpty { _ = cluster?.openMultiplexed(firstToItsEndpoint: true) }
             let tls: NIOSSLContext?
             switch cluster?.tls {
             case .failure(let error):

@@ -149,13 +149,11 @@ final class UpstreamCluster: Sendable {
         return admission
     }
 
-    /// An HTTP/2 connection may open: true while the budget has room (it counts as open until `connectionClosed()`).
-    func openMultiplexed() -> Bool {
-        state.withLock { $0.budget.openMultiplexed() }
+    /// An HTTP/2 connection may open: true while the budget has room, or for a loop's first to its endpoint (it counts
+    /// as open until `connectionClosed()`).
+    func openMultiplexed(firstToItsEndpoint: Bool) -> Bool {
+        state.withLock { $0.budget.openMultiplexed(firstToItsEndpoint: firstToItsEndpoint) }
     }
-
-    /// The connection limit, for an overflow's message.
-    var maxConnections: Int? { state.withLock { $0.budget.maxConnections } }
 
     /// A request is about to go upstream: counted as in flight, or the overflow when `http2MaxRequests` are.
     func requestStarted() -> ConnectionBudget.Overflow? {

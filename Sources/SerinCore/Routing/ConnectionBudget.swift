@@ -60,8 +60,6 @@ public struct ConnectionBudget: Hashable, Sendable {
         public enum Limit: Hashable, Sendable {
             case pendingRequests(Int)
             case activeRequests(Int)
-            /// HTTP/2 connections, whose streams do not wait in a queue: none of this loop's is open and no more may be.
-            case connections(Int)
         }
 
         public let limit: Limit
@@ -74,16 +72,11 @@ public struct ConnectionBudget: Hashable, Sendable {
             self.limit = .activeRequests(maxRequests)
         }
 
-        public init(maxConnections: Int) {
-            self.limit = .connections(maxConnections)
-        }
-
         public var responseFlag: String { "UO" }
         public var description: String {
             switch limit {
             case .pendingRequests(let count): "upstream overflow: \(count) \(count == 1 ? "request already waits" : "requests already wait") for a connection"
             case .activeRequests(let count): "upstream overflow: \(count) \(count == 1 ? "request is" : "requests are") already in flight (http2MaxRequests)"
-            case .connections(let count): "upstream overflow: \(count) HTTP/2 \(count == 1 ? "connection is" : "connections are") already open (tcp.maxConnections), none of them on this thread"
             }
         }
     }
@@ -129,10 +122,12 @@ public struct ConnectionBudget: Hashable, Sendable {
         return .wait
     }
 
-    /// Opens an HTTP/2 connection if fewer than `maxConnections` are open (it counts as open from now on). Its requests
-    /// never wait in the queue: without room they go on the connections already open, beyond `maxConcurrentStreams`.
-    public mutating func openMultiplexed() -> Bool {
-        guard openConnections < maxConnections ?? .max else { return false }
+    /// Opens an HTTP/2 connection if fewer than `maxConnections` are open, or if `firstToItsEndpoint` (it counts as open
+    /// from now on). As Envoy does, a connection pool gets its first connection to an endpoint even over the limit, so
+    /// the open count may pass it by one per pool; otherwise requests never wait in the queue: without room they go on
+    /// the connections already open, beyond `maxConcurrentStreams`.
+    public mutating func openMultiplexed(firstToItsEndpoint: Bool) -> Bool {
+        guard firstToItsEndpoint || openConnections < maxConnections ?? .max else { return false }
         openConnections += 1
         return true
     }
