@@ -147,4 +147,18 @@ struct ConnectionBudgetTests {
         for _ in 0..<1000 { unlimited.retryStarted() }
         #expect(unlimited.mayRetry, "0, as Istio writes unset, is no limit")
     }
+
+    @Test("an HTTP/2 connection counts once; past maxConnections only a pool's first to its endpoint opens, as Envoy allows")
+    func multiplexedConnections() {
+        var budget = ConnectionBudget(maxConnections: 2)
+        let opened = (0..<3).map { _ in budget.openMultiplexed(firstToItsEndpoint: false) }
+        #expect(opened == [true, true, false], "the limit holds for a pool that has a connection")
+        let first = budget.openMultiplexed(firstToItsEndpoint: true)
+        #expect(first, "a pool's first connection opens over it")
+        #expect(budget.openConnections == 3)
+        budget.connectionClosed()
+        budget.connectionClosed()
+        let again = budget.openMultiplexed(firstToItsEndpoint: false)
+        #expect(again, "room again once below the limit")
+    }
 }
