@@ -382,7 +382,8 @@ enum HTTP1HeadParser {
         case port
     }
 
-    /// The first problem of `value` as a Host, in one pass over its bytes; nil when it is `uri-host [ ":" port ]`.
+    /// The first problem of `value` as a Host, nil when it is `uri-host [ ":" port ]`: one pass over its bytes, then
+    /// the port read back from the end.
     static func authorityProblem(_ value: UnsafeRawBufferPointer) -> AuthorityProblem? {
         let count = value.count
         guard count > 0 else { return nil }
@@ -422,8 +423,7 @@ enum HTTP1HeadParser {
 
     /// RFC 3986 bytes of `uri-host [ ":" port ]` (reg-name, IP literal or address; no userinfo, path or space):
     /// letters, digits, `-._~%!$&'()*+,;=:[]`. A bit in one of two words per byte below 128, as `isTokenByte`: checked
-    /// for every byte of every request's host, a shift and a test where a chain of range comparisons cost three times as
-    /// much.
+    /// for every byte of every request's host.
     @inline(__always)
     static func isAuthorityByte(_ byte: UInt8) -> Bool {
         if byte < 64 { return (0x2FFF_7FF2_0000_0000 as UInt64) &>> UInt64(byte) & 1 != 0 }

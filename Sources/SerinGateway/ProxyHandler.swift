@@ -337,7 +337,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         reuseUpstream: Bool
     ) {
         exchange.upstream = nil
-        exchange.grpcStatus = connection.http2Stream?.grpcStatus ?? inferredGRPCStatus(code)
+        // Only an HTTP/2 answer's trailers are read for `grpc-status`: one without it is inferred; an HTTP/1 upstream's
+        // (gRPC-Web) is not read, so it is not inferred either.
+        exchange.grpcStatus = connection.http2Stream.map { $0.grpcStatus ?? inferredGRPCStatus(code) } ?? nil
         endExchange(exchange)
         if reuseUpstream { loop.pool.release(connection) } else { close(connection) }
         record(exchange, code: code, flag: flag)
