@@ -106,7 +106,9 @@ public actor LiveConfiguration {
                 merged.append(resource)
             }
         }
-        let validation = ManifestValidator.validate(merged, unread: decoded.unread)
+        var validation = ManifestValidator.validate(merged, unread: decoded.unread)
+        // A gateway whose mesh listener is open serves mesh-only VirtualServices: no advice to open one.
+        if gateway.meshAddress != nil { validation = validation.servingTheMesh }
         // Every error blocks; warnings are only worth repeating for the files just applied.
         let reported = decoded.diagnostics + validation.filter {
             $0.severity == .error || $0.location.map { appliedPaths.contains($0.file) } == true

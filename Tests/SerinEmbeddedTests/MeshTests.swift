@@ -70,6 +70,24 @@ struct MeshTests {
         }
     }
 
+    @Test("an apply of a VirtualService for the mesh alone, to a gateway whose mesh listener is open, is not told to open one")
+    func applyToTheMesh() async throws {
+        try await Self.withMesh { runtime, _, _ in
+            let text = """
+                apiVersion: networking.istio.io/v1beta1
+                kind: VirtualService
+                metadata: {name: reviews}
+                spec:
+                  hosts: [reviews]
+                  http: [{route: [{destination: {host: reviews-v2}}]}]
+                """
+            let report = await runtime.live.apply([ManifestSource(path: "/tmp/reviews-virtualservice.yaml", text: text)])
+            #expect(report.applied, "\(report)")
+            #expect(report.results == ["virtualservice/reviews configured"], "\(report.results)")
+            #expect(!report.diagnostics.contains { $0.contains("--mesh") }, "\(report.diagnostics)")
+        }
+    }
+
     @Test("curl with -x uses the mesh listener as its HTTP proxy: absolute-form targets route by their authority")
     func curlAsHTTPProxy() async throws {
         try await Self.withMesh { _, port, backends in
