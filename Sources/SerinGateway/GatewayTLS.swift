@@ -45,10 +45,25 @@ public enum GatewayTLS {
         return ports
     }
 
-    /// What would stop the gateway setting up `table`'s HTTPS ports, one line per server, and its TLS to clusters, one
-    /// line per cluster: a certificate or key that does not parse, a key that is not the certificate's. `serin validate` says these beside the manifests'
-    /// diagnostics, so a file checked there is not refused only when the gateway starts.
-    public static func problems(in table: RouteTable) -> [String] {
+    /// What would stop the gateway setting up `gateway`'s HTTPS servers (their `credentialName` resolved), by server
+    /// index: a certificate or key that does not parse, a key that is not the certificate's. `serin validate` says these
+    /// at each server's `tls`, so a file checked there is not refused only when the gateway starts.
+    public static func serverProblems(of gateway: Gateway) -> [(server: Int, message: String)] {
+        var problems: [(server: Int, message: String)] = []
+        for (index, server) in gateway.servers.enumerated() where server.terminatesTLS {
+            guard let tls = server.tls else { continue }
+            let label = "Gateway \(gateway.name) port \(server.port) (hosts \(server.hosts.joined(separator: ", ")))"
+            do {
+                _ = try context(for: tls, server: label)
+            } catch {
+                problems.append((index, error.description))
+            }
+        }
+        return problems
+    }
+
+    /// What would stop the gateway setting up `table`'s TLS to clusters, one line per cluster.
+    public static func clientProblems(in table: RouteTable) -> [String] {
         var problems: [String] = []
         for (name, cluster) in UpstreamClusters.wanted(in: table).sorted(by: { $0.key < $1.key }) {
             guard let tls = cluster.trafficPolicy.tls else { continue }
@@ -56,15 +71,6 @@ public enum GatewayTLS {
                 _ = try clientContext(for: tls, cluster: name)
             } catch {
                 problems.append(error.description)
-            }
-        }
-        for (port, listener) in table.listeners.sorted(by: { $0.key < $1.key }) where listener.terminatesTLS {
-            for (_, tls, label) in servers(of: listener, port: port) {
-                do {
-                    _ = try context(for: tls, server: label)
-                } catch {
-                    problems.append(error.description)
-                }
             }
         }
         return problems

@@ -336,7 +336,8 @@ struct GatewayTLSTests {
         // serin validate says it too, before anything starts: the manifests alone look valid.
         let validated = try await SerinProcess.run(["validate", file])
         #expect(validated.status == 1, "\(validated.stdout)")
-        #expect(validated.stderr.contains("error: Gateway default/web-gateway port 443 (hosts web.example.com): the private key "
+        // At the server's tls, file:line:column, as every other error is.
+        #expect(validated.stderr.contains("\(file):8:10: error: Gateway default/web-gateway port 443 (hosts web.example.com): the private key "
             + "\(certificates.directory.path)/other.key does not belong to the certificate"), "\(validated.stderr)")
         #expect(validated.stdout.contains("1 error"), "\(validated.stdout)")
     }

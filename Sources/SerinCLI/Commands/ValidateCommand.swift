@@ -33,12 +33,26 @@ struct ValidateCommand: ParsableCommand {
     @Flag(help: "Make a document of a kind Serin does not read, and a field it does not know, an error instead of a warning.")
     var strict = false
 
+    /// Each HTTPS server's certificate problems at its `tls` (file:line), then each cluster's TLS problems.
+    static func tlsProblems(in set: ManifestSet) -> [String] {
+        var lines: [String] = []
+        for located in set.resources {
+            guard case .gateway(let written) = located.resource,
+                let gateway = set.config.gateways.first(where: { $0.name == written.name })
+            else { continue }
+            for problem in GatewayTLS.serverProblems(of: gateway) {
+                lines.append(Diagnostic.error(problem.message, at: located.location(of: "spec.servers[\(problem.server)].tls")).description)
+            }
+        }
+        return lines + GatewayTLS.clientProblems(in: RouteTable(compiling: set.config)).map { "error: \($0)" }
+    }
+
     func run() throws {
         let (set, _, loadErrors) = ManifestReading.read(paths: files + paths, recursive: recursive, strict: strict)
         // What only loading the certificates tells (a key that is not the certificate's), as the gateway would refuse
         // it at start; asked only of manifests that are otherwise valid, whose files were all found.
-        let tlsProblems = set.hasErrors || loadErrors > 0 ? [] : GatewayTLS.problems(in: RouteTable(compiling: set.config))
-        for problem in tlsProblems { Terminal.err("error: \(problem)") }
+        let tlsProblems = set.hasErrors || loadErrors > 0 ? [] : Self.tlsProblems(in: set)
+        for problem in tlsProblems { Terminal.err(problem) }
         let dateWarnings = set.hasErrors || loadErrors > 0 ? [] : GatewayTLS.certificateDateWarnings(in: RouteTable(compiling: set.config))
         for warning in dateWarnings { Terminal.err("warning: \(warning)") }
         // What `serin up` would refuse from these files at a fresh start: a Canary whose release cannot begin from
