@@ -241,4 +241,33 @@ struct ManifestValidatorTests {
             ]
         )
     }
+
+    @Test("a mesh VirtualService's match on a port no service of its hosts has is warned of: in the mesh it never applies")
+    func meshMatchOnAMissingPort() {
+        let yaml = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: ServiceEntry
+            metadata: {name: reviews}
+            spec:
+              hosts: [reviews]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 9080, name: http, protocol: HTTP}]
+              endpoints: [{address: 127.0.0.1, ports: {http: 19081}}]
+            ---
+            apiVersion: networking.istio.io/v1beta1
+            kind: VirtualService
+            metadata: {name: reviews}
+            spec:
+              hosts: [reviews]
+              http:
+              - match: [{port: 9080}, {port: 1234}]
+                route: [{destination: {host: reviews}}]
+            """
+        let warnings = Fixture.messages(Fixture.set(yaml).warnings).filter { !$0.contains("--mesh") }
+        #expect(warnings == [
+            "test.yaml:17:34: warning: spec.http[0].match[1].port: no service of this VirtualService's hosts has port 1234 (ports: 9080), "
+                + "so in the mesh this match never applies",
+        ], "\(warnings)")
+    }
 }

@@ -20,11 +20,36 @@ extension ManifestValidator {
                 )
             }
         }
+        diagnostics += meshMatchPorts(of: virtualService, at: located, context: context)
         for (routeIndex, route) in virtualService.tls.enumerated() {
             diagnostics += weightedDestinations(
                 route.destinations, routePath: "spec.tls[\(routeIndex)].route", at: located, context: context,
                 warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
+        }
+        return diagnostics
+    }
+
+    /// In the mesh a match's `port` is a port of the service the host names: a VirtualService for the mesh alone whose
+    /// match names a port none of its hosts' services has would never see that match apply.
+    private static func meshMatchPorts(of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext) -> [Diagnostic] {
+        guard virtualService.gateways.isEmpty else { return [] }
+        let services = virtualService.hosts.compactMap { context.config.service(forHost: $0) }
+        guard !services.isEmpty else { return [] }
+        let ports = Set(services.flatMap { $0.ports.map(\.number) })
+        var diagnostics: [Diagnostic] = []
+        for (routeIndex, route) in virtualService.http.enumerated() {
+            for (matchIndex, match) in route.matches.enumerated() {
+                guard let port = match.port, !ports.contains(port) else { continue }
+                let path = "spec.http[\(routeIndex)].match[\(matchIndex)].port"
+                diagnostics.append(
+                    .warning(
+                        "\(path): no service of this VirtualService's hosts has port \(port) (ports: "
+                            + "\(ports.sorted().map(String.init).joined(separator: ", "))), so in the mesh this match never applies",
+                        at: located.location(of: path)
+                    )
+                )
+            }
         }
         return diagnostics
     }
