@@ -52,7 +52,7 @@ public enum GatewayTLS {
         var problems: [(server: Int, message: String)] = []
         for (index, server) in gateway.servers.enumerated() where server.terminatesTLS {
             guard let tls = server.tls else { continue }
-            let label = "Gateway \(gateway.name) port \(server.port) (hosts \(server.hosts.joined(separator: ", ")))"
+            let label = serverLabel(gateway: gateway.name, port: server.port, hosts: server.hosts)
             do {
                 _ = try context(for: tls, server: label)
             } catch {
@@ -64,16 +64,22 @@ public enum GatewayTLS {
 
     /// What would stop the gateway setting up `table`'s TLS to clusters, one line per cluster.
     public static func clientProblems(in table: RouteTable) -> [String] {
-        var problems: [String] = []
-        for (name, cluster) in UpstreamClusters.wanted(in: table).sorted(by: { $0.key < $1.key }) {
+        clientTLSErrors(of: UpstreamClusters.wanted(in: table)).map(\.description)
+    }
+
+    /// What stops each of `clusters` (by name) setting up its `tls`, in the order of their names: for `serin validate`
+    /// all of them, for an install the first (`UpstreamClusters.checkTLS`).
+    static func clientTLSErrors(of clusters: [String: Cluster]) -> [GatewayError] {
+        var errors: [GatewayError] = []
+        for (name, cluster) in clusters.sorted(by: { $0.key < $1.key }) {
             guard let tls = cluster.trafficPolicy.tls else { continue }
             do {
                 _ = try clientContext(for: tls, cluster: name)
             } catch {
-                problems.append(error.description)
+                errors.append(error)
             }
         }
-        return problems
+        return errors
     }
 
     /// Server certificates that clients will refuse by their dates alone: expired, or not valid yet, at `now`. Warnings,
@@ -112,8 +118,13 @@ public enum GatewayTLS {
     private static func servers(of listener: RouteTable.Listener, port: Int) -> [(RouteTable.ServerBinding, ServerTLS, String)] {
         listener.servers.compactMap { server in
             guard let tls = server.tls else { return nil }
-            return (server, tls, "Gateway \(server.gateway) port \(port) (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
+            return (server, tls, serverLabel(gateway: server.gateway, port: port, hosts: server.hosts.map(\.text)))
         }
+    }
+
+    /// `Gateway default/web-gateway port 443 (hosts web.example.com)`: how every message names an HTTPS server.
+    private static func serverLabel(gateway: ResourceName, port: Int, hosts: [String]) -> String {
+        "Gateway \(gateway) port \(port) (hosts \(hosts.joined(separator: ", ")))"
     }
 
     static func context(for tls: ServerTLS, server: String) throws(GatewayError) -> NIOSSLContext {

@@ -210,14 +210,6 @@ struct HeaderFields {
         return nil
     }
 
-    /// The first byte of the first `field`'s value that matches `predicate`, read in place; nil when none does (or
-    /// there is no such field).
-    func firstByte(of field: KnownField, where predicate: (UInt8) -> Bool) -> UInt8? {
-        guard contains(field) else { return nil }
-        for index in fields.indices where fields[index].kind == field { return withValueBytes(at: index) { $0.first(where: predicate) } }
-        return nil
-    }
-
     /// `body` over the bytes of the first `field`'s value; nil when there is none.
     func withFirstValueBytes<Result>(of field: KnownField, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
         guard contains(field) else { return nil }

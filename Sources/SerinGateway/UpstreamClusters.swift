@@ -55,10 +55,8 @@ final class UpstreamClusters: Sendable {
     /// would be. Clusters kept as they are were checked when they came.
     func checkTLS(of table: RouteTable) throws(GatewayError) {
         let current = clusters.withLock { $0 }
-        for (name, cluster) in Self.wanted(in: table).sorted(by: { $0.key < $1.key }) where !Self.keeps(current[name], cluster) {
-            guard let tls = cluster.trafficPolicy.tls else { continue }
-            _ = try GatewayTLS.clientContext(for: tls, cluster: name)
-        }
+        let changed = Self.wanted(in: table).filter { name, cluster in !Self.keeps(current[name], cluster) }
+        if let first = GatewayTLS.clientTLSErrors(of: changed).first { throw first }
     }
 
     /// Brings the set in line with `table`, before the table goes live.
