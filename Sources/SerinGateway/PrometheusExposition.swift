@@ -131,30 +131,49 @@ public enum PrometheusExposition {
         labelPairs(for: key).map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",")
     }
 
+    /// Istio's standard labels, in Istio's order, then Serin's `destination_subset` and `request_kind`. The gateway
+    /// is the source of every request it proxies (`serin-gateway`); what no manifest says is `unknown`, as Istio
+    /// writes it, and a canonical revision no label gives is `latest`.
     private static func labelPairs(for key: TrafficKey) -> [(String, String)] {
         let service = key.destinationService
         let shortName = service.split(separator: ".").first.map(String.init) ?? service
         let fqdn = service.contains(".") || service == "unknown" ? service : "\(service).\(key.destinationNamespace).svc.cluster.local"
         let pairs: [(String, String)] = [
             ("reporter", "destination"),
-            ("source_workload", "serin-gateway"),
+            ("source_workload", gatewayWorkload),
             ("source_workload_namespace", key.destinationNamespace),
+            ("source_principal", "unknown"),
+            ("source_app", gatewayWorkload),
+            ("source_version", "unknown"),
+            ("source_canonical_service", gatewayWorkload),
+            ("source_canonical_revision", "latest"),
+            ("source_cluster", clusterName),
+            ("destination_workload", key.workload ?? "unknown"),
+            ("destination_workload_namespace", key.destinationNamespace),
+            ("destination_principal", "unknown"),
+            ("destination_app", key.app ?? "unknown"),
+            ("destination_version", key.version ?? "unknown"),
             ("destination_service", fqdn),
             ("destination_service_name", shortName),
             ("destination_service_namespace", key.destinationNamespace),
-            ("destination_workload", key.workload ?? "unknown"),
-            ("destination_workload_namespace", key.destinationNamespace),
-            ("destination_version", key.version ?? "unknown"),
+            ("destination_canonical_service", key.canonicalService ?? key.workload ?? "unknown"),
+            ("destination_canonical_revision", key.canonicalRevision ?? "latest"),
+            ("destination_cluster", clusterName),
             ("destination_subset", key.subset ?? ""),
             ("request_protocol", key.grpcStatus == nil ? "http" : "grpc"),
             ("response_code", String(key.responseCode)),
             ("grpc_response_status", key.grpcStatus ?? ""),
             ("response_flags", key.responseFlags.rawValue),
+            ("connection_security_policy", key.mutualTLS ? "mutual_tls" : "none"),
             ("request_kind", key.kind.rawValue),
         ]
         return pairs
     }
 
+    /// The workload every series names as its source: the gateway itself.
+    static let gatewayWorkload = "serin-gateway"
+    /// Istio's name for a mesh of one cluster, which its `*_cluster` labels carry by default.
+    static let clusterName = "Kubernetes"
 
     /// Whole numbers without a decimal point, as Prometheus prints bucket bounds.
     public static func format(_ value: Double) -> String {

@@ -10,6 +10,15 @@ public struct TrafficKey: Hashable, Sendable, Codable {
     public var version: String?
     /// The Deployment behind the endpoint, when the manifests say.
     public var workload: String?
+    /// The endpoint's `app` label (Istio's `destination_app`), when it has one.
+    public var app: String?
+    /// The endpoint's canonical service and revision, as Istio derives them from its labels
+    /// (`destination_canonical_service`, `destination_canonical_revision`).
+    public var canonicalService: String?
+    public var canonicalRevision: String?
+    /// Whether the gateway reached the endpoint over mutual TLS (a DestinationRule's `MUTUAL`): Istio's
+    /// `connection_security_policy`.
+    public var mutualTLS: Bool = false
     public var responseCode: Int
     /// How the request ended, as Envoy flags it (`-`, `NR`, `UF`…).
     public var responseFlags: ResponseFlag
@@ -50,6 +59,13 @@ extension TrafficKey {
             subset: cluster.subset, version: endpoint.labels["version"], workload: endpoint.workload,
             responseCode: responseCode, responseFlags: responseFlags, kind: kind
         )
+        let labels = endpoint.labels
+        app = labels["app"]
+        canonicalService = labels["service.istio.io/canonical-name"] ?? labels["app.kubernetes.io/name"] ?? labels["app"]
+            ?? endpoint.workload
+        canonicalRevision = labels["service.istio.io/canonical-revision"] ?? labels["app.kubernetes.io/version"]
+            ?? labels["version"]
+        mutualTLS = cluster.trafficPolicy.tls?.mode == .mutual
     }
 }
 
