@@ -180,6 +180,9 @@ struct GatewayHTTP2Tests {
             #expect(outcome.code == "UNAVAILABLE", "\(outcome)")
             #expect(outcome.details == "v2 says UNAVAILABLE")
             #expect(outcome.trailing["serin-version"] == "v2", "\(outcome.trailing)")
+            // A trailers-only answer's headers are its trailing metadata: the HTTP/1 framing the gateway used inside
+            // is not among them.
+            #expect(outcome.trailing["content-length"] == nil, "\(outcome.trailing)")
             let snapshot = server.telemetry.snapshot()
             let metrics = PrometheusExposition.render(snapshot)
             #expect(metrics.contains("grpc_response_status=\"14\""), "\(metrics)")
@@ -204,6 +207,7 @@ struct GatewayHTTP2Tests {
             let unrouted = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-missing")
             #expect(unrouted.code == "UNIMPLEMENTED", "\(unrouted)")
             #expect(unrouted.details.hasPrefix("no route: "), "\(unrouted.details)")
+            #expect(unrouted.trailing["content-length"] == nil, "\(unrouted.trailing)")
             let refused = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo")
             #expect(refused.code == "UNAVAILABLE", "\(refused)")
             #expect(refused.details.contains("upstream connect error"), "\(refused.details)")
