@@ -69,7 +69,7 @@ public final class GatewayRuntime: Service, Sendable {
     }
 
     /// Tells the log what the listeners could not take in the last second.
-    private static func report(_ change: ListenerHealth.Counts, of gateway: GatewayServer, capSetBy: String, to logger: Logger) {
+    private static func report(_ change: GatewayHealth.Counts, of gateway: GatewayServer, capSetBy: String, to logger: Logger) {
         if change.acceptFailures > 0 {
             let pause = GatewayServer.acceptPause.nanoseconds / 1_000_000
             logger.error(

@@ -21,7 +21,7 @@ public enum GatewayAdmin {
         var requests = PrometheusExposition.pieces(gateway.telemetry.snapshot())
         var rest: String? =
             PrometheusExposition.renderTCP(gateway.telemetry.tcpSnapshot()) + gateway.clusters.exposition()
-            + gateway.listenerHealth.exposition(open: gateway.openConnectionCount)
+            + gateway.gatewayHealth.exposition(open: gateway.openConnectionCount)
         return AnyIterator { requests.next() ?? rest.take() }
     }
 }

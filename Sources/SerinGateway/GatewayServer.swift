@@ -41,7 +41,7 @@ public final class GatewayServer: Sendable {
     public let limits: GatewayLimits
     private let openConnections = ConnectionCount()
     /// Connections the listeners refused or could not accept.
-    public let listenerHealth = ListenerHealth()
+    public let gatewayHealth = GatewayHealth()
     /// How long a listener stops accepting after the kernel failed an accept: a gateway out of file descriptors
     /// retries ten times a second, not in a busy loop, while connections wait in the listen backlog.
     public static let acceptPause = AcceptPause.defaultPause
@@ -70,7 +70,7 @@ public final class GatewayServer: Sendable {
         self.limits = limits
         var loops: [ObjectIdentifier: LoopContext] = [:]
         for (index, loop) in group.makeIterator().enumerated() {
-            loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout, health: listenerHealth)
+            loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout, health: gatewayHealth)
         }
         self.loops = loops
         self.loopsInShardOrder = loops.values.sorted { $0.shard < $1.shard }
@@ -175,7 +175,7 @@ public final class GatewayServer: Sendable {
         let limits = self.limits
         let openConnections = self.openConnections
         let certificates = self.certificates
-        let health = self.listenerHealth
+        let health = self.gatewayHealth
         do {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -231,16 +231,16 @@ public final class GatewayServer: Sendable {
         }
     }
 
-    /// Checks `listenerHealth` every `interval` until cancelled, and tells `report` what changed since the last
+    /// Checks `gatewayHealth` every `interval` until cancelled, and tells `report` what changed since the last
     /// check: how many connections were refused over the limit and how many accepts failed, if any were.
-    public func watchListeners(every interval: Duration, report: @Sendable (ListenerHealth.Counts) -> Void) async {
-        var last = listenerHealth.counts
+    public func watchListeners(every interval: Duration, report: @Sendable (GatewayHealth.Counts) -> Void) async {
+        var last = gatewayHealth.counts
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            let now = listenerHealth.counts
+            let now = gatewayHealth.counts
             guard now.overflow != last.overflow || now.acceptFailures != last.acceptFailures else { continue }
             report(
-                ListenerHealth.Counts(
+                GatewayHealth.Counts(
                     overflow: now.overflow - last.overflow, acceptFailures: now.acceptFailures - last.acceptFailures,
                     lastFailure: now.lastFailure
                 )

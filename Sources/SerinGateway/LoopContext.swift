@@ -18,9 +18,9 @@ final class LoopContext: @unchecked Sendable {
     private(set) var draining = false
 
     /// The gateway's listener counters, which connections on this loop add to.
-    let health: ListenerHealth
+    let health: GatewayHealth
 
-    init(eventLoop: any EventLoop, shard: Int, connectTimeout: TimeAmount, health: ListenerHealth = ListenerHealth()) {
+    init(eventLoop: any EventLoop, shard: Int, connectTimeout: TimeAmount, health: GatewayHealth = GatewayHealth()) {
         self.eventLoop = eventLoop
         self.health = health
         self.pool = UpstreamPool(eventLoop: eventLoop, connectTimeout: connectTimeout)

@@ -300,6 +300,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             if let exchange { connect(exchange) }
         case .reconnect:
             guard let exchange else { return }
+            loop.health.resentOnNewConnection()
             exchange.buffered = []
             connect(exchange)
         case .sendRequest:

@@ -109,7 +109,9 @@ public final class RawConnection: Sendable {
 
 /// A TCP server on 127.0.0.1 that misbehaves as an upstream can: answers every connection's first bytes
 /// with `reply` (garbage, half a response...) and then closes (or, `closing: false`, falls silent and holds
-/// the connection open), or never answers at all.
+/// the connection open), or never answers at all. With `answers: n` it answers each of a connection's first n
+/// reads with `reply` and closes the connection on the next one, unanswered: a keep-alive server that closed an
+/// idle connection just as a request went out on it.
 public final class RawServer: Sendable {
     public let port: Int
     private let channel: any Channel
@@ -120,11 +122,13 @@ public final class RawServer: Sendable {
     }
 
     /// `reply: nil` reads and never answers.
-    public static func start(group: any EventLoopGroup, reply: String?, closing: Bool = true) async throws -> RawServer {
+    public static func start(group: any EventLoopGroup, reply: String?, closing: Bool = true, answers: Int? = nil) async throws -> RawServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyingHandler(reply: reply, closing: closing)) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ReplyingHandler(reply: reply, closing: closing, answers: answers))
+                }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
@@ -135,18 +139,24 @@ public final class RawServer: Sendable {
         try? await channel.close()
     }
 
-    final class ReplyingHandler: ChannelInboundHandler, Sendable {
+    final class ReplyingHandler: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let reply: String?
         let closing: Bool
-        init(reply: String?, closing: Bool) {
+        var answersLeft: Int?
+        init(reply: String?, closing: Bool, answers: Int?) {
             self.reply = reply
             self.closing = closing
+            self.answersLeft = answers
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard let reply else { return }
+            if let left = answersLeft {
+                guard left > 0 else { return context.close(promise: nil) }
+                answersLeft = left - 1
+            }
             let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply)))
             if closing { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
         }

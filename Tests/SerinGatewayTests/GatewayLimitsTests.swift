@@ -180,6 +180,29 @@ struct GatewayLimitsTests {
         await backends.shutdown()
     }
 
+    @Test("a request on a pooled connection the upstream closes unanswered is resent on a new one: the client gets the answer, and /metrics counts the resend")
+    func pooledConnectionClosedIsResent() async throws {
+        let backends = TestBackends()
+        // Each connection answers one request, then closes on the next without a word.
+        let upstream = try await RawServer.start(
+            group: backends.group, reply: "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n", closing: false, answers: 1
+        )
+        try await GatewayProxyTests.withGateway(SeedMesh.config(endpoints: ["web-v1-service": upstream.port], uriMatch: nil)) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            for _ in 1...3 {
+                let response = try await client.send(.GET, "/", timeout: .seconds(10))
+                #expect(response.status == 200 && response.bodyText == "ok\n", "\(response.status) \(response.bodyText)")
+            }
+            await client.close()
+            // The first request opened a connection; each later one found it closed, and went again on a new one.
+            #expect(gateway.gatewayHealth.counts.upstreamResends == 2)
+            #expect(GatewayAdmin.metricsText(gateway).contains("serin_gateway_upstream_requests_resent_total 2\n"))
+            #expect(!gateway.telemetry.snapshot().series.keys.contains { $0.responseCode != 200 })
+        }
+        await upstream.close()
+        await backends.shutdown()
+    }
+
     @Test(
         "answers an upstream that speaks something other than HTTP and then waits with 502 at once, not when it hangs up",
         arguments: ["SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", "\u{15}\u{03}\u{03}\u{00}\u{02}\u{02}\u{46}", "HTTP/2.0 200"]

@@ -153,8 +153,8 @@ struct GatewayTLSTests {
             let plain = try await Curl.get("http://127.0.0.1:\(port)/")
             #expect(plain.status == 0)
             let refused = withoutOne == nil ? 3 : 2
-            #expect(await eventually(.seconds(10)) { gateway.listenerHealth.counts.tlsHandshakeFailures == refused },
-                "\(gateway.listenerHealth.counts)")
+            #expect(await eventually(.seconds(10)) { gateway.gatewayHealth.counts.tlsHandshakeFailures == refused },
+                "\(gateway.gatewayHealth.counts)")
             #expect(GatewayAdmin.metricsText(gateway).contains("serin_gateway_downstream_tls_handshake_failures_total \(refused)\n"))
         }
     }

@@ -8,10 +8,12 @@ import Darwin
 import NIOCore
 import Synchronization
 
-/// What the listeners could not take: connections refused over `--max-connections`, and accepts the kernel
-/// failed (out of file descriptors, mostly). These are the first signs that a gateway is at a limit, so they are
-/// counted for `/metrics` and reported to the log (`GatewayServer.watchListeners`).
-public final class ListenerHealth: Sendable {
+/// What the gateway could not take or had to do twice: connections refused over `--max-connections`, accepts the
+/// kernel failed (out of file descriptors, mostly), failed TLS handshakes, and requests sent again because a pooled
+/// upstream connection turned out closed. These are the first signs of a gateway at a limit, or of upstreams that
+/// close idle connections sooner than the gateway's pool expects, so they are counted for `/metrics` (and the
+/// listeners' reported to the log, `GatewayServer.watchListeners`).
+public final class GatewayHealth: Sendable {
     private let state = Mutex(Counts())
 
     /// Totals since the gateway started.
@@ -25,6 +27,9 @@ public final class ListenerHealth: Sendable {
         /// Client connections whose TLS handshake failed: no certificate a MUTUAL server asks for, a version or
         /// cipher it refuses, plain HTTP sent to an HTTPS port.
         public var tlsHandshakeFailures = 0
+        /// Requests sent again on a new connection because the pooled one they went out on was closed by the
+        /// upstream before any answer (and before any of their body went out, so the resend duplicates nothing).
+        public var upstreamResends = 0
     }
 
     public var counts: Counts { state.withLock { $0 } }
@@ -32,6 +37,8 @@ public final class ListenerHealth: Sendable {
     func refusedOverLimit() { state.withLock { $0.overflow += 1 } }
 
     func tlsHandshakeFailed() { state.withLock { $0.tlsHandshakeFailures += 1 } }
+
+    func resentOnNewConnection() { state.withLock { $0.upstreamResends += 1 } }
 
     func acceptFailed(_ error: IOError) {
         let reason = String(cString: strerror(error.errnoCode)) + " (errno \(error.errnoCode))"
@@ -57,6 +64,9 @@ public final class ListenerHealth: Sendable {
             # HELP serin_gateway_downstream_tls_handshake_failures_total Client connections whose TLS handshake failed (a certificate a MUTUAL server needs, a refused version, plain HTTP to an HTTPS port).
             # TYPE serin_gateway_downstream_tls_handshake_failures_total counter
             serin_gateway_downstream_tls_handshake_failures_total \(counts.tlsHandshakeFailures)
+            # HELP serin_gateway_upstream_requests_resent_total Requests sent again on a new upstream connection: the pooled one they went out on was closed before any answer.
+            # TYPE serin_gateway_upstream_requests_resent_total counter
+            serin_gateway_upstream_requests_resent_total \(counts.upstreamResends)
 
             """
     }
