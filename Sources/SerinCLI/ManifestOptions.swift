@@ -67,7 +67,24 @@ enum ManifestReading {
         var set = ManifestSet(sources: loaded.sources)
         if strict { set.diagnostics = set.diagnostics.strict }
         if servingMesh { set.diagnostics = set.diagnostics.servingTheMesh }
-        for diagnostic in loaded.diagnostics + set.diagnostics { reporter.report(diagnostic) }
+        for diagnostic in inReadingOrder(loaded.diagnostics + set.diagnostics, sources: loaded.sources) { reporter.report(diagnostic) }
         return (set, loaded.sources, loaded.diagnostics.filter { $0.severity == .error }.count)
+    }
+
+    /// Diagnostics as a compiler lists them: by file in the order the files were read, then by line and column, so
+    /// a resource's field errors and what its references lack come together. What has no place comes last, as found.
+    static func inReadingOrder(_ diagnostics: [Diagnostic], sources: [ManifestSource]) -> [Diagnostic] {
+        var fileOrder: [String: Int] = [:]
+        for (index, source) in sources.enumerated() where fileOrder[source.path] == nil { fileOrder[source.path] = index }
+        func key(_ diagnostic: Diagnostic) -> (Int, Int, Int) {
+            guard let location = diagnostic.location else { return (Int.max, Int.max, Int.max) }
+            return (fileOrder[location.file] ?? sources.count, location.line, location.column)
+        }
+        return diagnostics.enumerated()
+            .sorted { left, right in
+                let (a, b) = (key(left.element), key(right.element))
+                return a != b ? a < b : left.offset < right.offset
+            }
+            .map(\.element)
     }
 }

@@ -24,6 +24,31 @@ struct ValidateCommandTests {
         #expect(none.stderr.contains("name the manifests to check"), "\(none.stderr)")
     }
 
+    @Test("lists problems as a compiler does, by file in reading order, then line: a reference's error comes with its file's other errors, not after every field error")
+    func problemsInFileOrder() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let seed = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed")
+        for name in try FileManager.default.contentsOfDirectory(atPath: seed.path) where name.hasSuffix(".yaml") {
+            var text = try String(contentsOf: seed.appendingPathComponent(name), encoding: .utf8)
+            // A field error late in the reading order, and two broken references in the first file.
+            if name == "web-v2-service.yaml" { text = text.replacing("port: 80", with: "port: eighty") }
+            if name == "web-gateway-virtualservice.yaml" {
+                text = text.replacing("  - web-gateway\n", with: "  - web-gatewy\n").replacing("host: web-v1-service", with: "host: web-v3-service")
+            }
+            try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let result = try await SerinProcess.run(["validate", directory.path])
+        #expect(result.status == 1)
+        let located = result.stderr.split(separator: "\n").filter { $0.hasPrefix(directory.path) }
+        let files = located.map { $0.dropFirst(directory.path.count + 1).prefix { $0 != ":" } }
+        #expect(files == [
+            "web-gateway-virtualservice.yaml", "web-gateway-virtualservice.yaml", "web-v1-deployment.yaml",
+            "web-v2-deployment.yaml", "web-v2-service.yaml",
+        ], "\(result.stderr)")
+        #expect(located.first?.contains(":24:5: error: gateway default/web-gatewy does not exist") == true, "\(result.stderr)")
+        #expect(located.last?.contains(":8:11: error: spec.ports[0].port: expected an integer") == true, "\(result.stderr)")
+    }
+
     @Test("reports a bad weight sum at its line and column and exits 1")
     func badWeights() async throws {
         let directory = try SerinProcess.temporaryDirectory()
