@@ -35,7 +35,7 @@ struct StatusWatch {
 
     /// Follows the Canary until its rollout finishes; returns its final status.
     func run(interactive: Bool) async throws -> CanaryStatus {
-        var status = try await client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")
+        var status = try await client.decode(CanaryStatus.self, .GET, CanaryReference.path(name))
         var shown = ""
         func show(_ status: CanaryStatus) {
             let line = Self.line(status)
@@ -52,7 +52,7 @@ struct StatusWatch {
         while !status.phase.isFinished {
             // Every update of any Canary is a cue to read this one again; the stream's own content is not needed.
             try await client.follow("/events") { _ in
-                status = try await client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")
+                status = try await client.decode(CanaryStatus.self, .GET, CanaryReference.path(name))
                 show(status)
                 return !status.phase.isFinished
             }

@@ -43,7 +43,8 @@ public enum ControllerAdmin {
     static func answer(
         named context: AdminRoutes.Context, controller: CanaryController, _ body: (ResourceName) async throws -> Response
     ) async -> Response {
-        let reference = context.parameters.get("name") ?? ""
+        // `namespace/name` comes as one segment with its slash escaped (`shop%2Fweb`), as the CLI and dashboard send it.
+        let reference = (context.parameters.get("name") ?? "").removingPercentEncoding ?? ""
         guard let name = await controller.resolve(reference) else {
             return .json(APIError(error: "no Canary named \(reference)"), status: 404)
         }
@@ -62,7 +63,7 @@ public enum ControllerAdmin {
         let isCommand = commands.contains { $0.rawValue == resource }
         guard parts.count <= 2, resource.map(reads.contains) ?? true || isCommand else {
             return .json(APIError(error: "\(path) is not part of the API; after /canaries/NAME/ comes history, events, "
-                + "metrics, or (POST) promote, abort, pause, resume or rollout"), status: 404)
+                + "metrics, or (POST) promote, abort, pause, resume or rollout; a Canary in a namespace is NAMESPACE%2FNAME"), status: 404)
         }
         let allowed = isCommand ? "POST" : "GET"
         guard method == allowed else {

@@ -127,6 +127,9 @@ public final class DevToolsConnection: Sendable {
     /// The messages of the JavaScript dialogs accepted so far, oldest first.
     public var acceptedDialogs: [String] { replies.dialogs }
 
+    /// What a person types into the page's `prompt()` dialogs from now on before clicking OK (nothing at first).
+    public func answerPrompts(with text: String) { replies.promptAnswer = text }
+
     public func close() async {
         try? await channel.close()
     }
@@ -137,6 +140,7 @@ final class PendingReplies: Sendable {
     private struct State {
         var waiting: [Int: EventLoopPromise<[UInt8]>] = [:]
         var dialogs: [String] = []
+        var promptAnswer = ""
         var channel: (any Channel)?
     }
 
@@ -146,6 +150,10 @@ final class PendingReplies: Sendable {
     func take(_ id: Int) -> EventLoopPromise<[UInt8]>? { state.withLock { $0.waiting.removeValue(forKey: id) } }
     func dialogOpened(_ message: String) { state.withLock { $0.dialogs.append(message) } }
     var dialogs: [String] { state.withLock { $0.dialogs } }
+    var promptAnswer: String {
+        get { state.withLock { $0.promptAnswer } }
+        set { state.withLock { $0.promptAnswer = newValue } }
+    }
     func attach(_ channel: any Channel) { state.withLock { $0.channel = channel } }
     var channel: (any Channel)? { state.withLock { $0.channel } }
 
@@ -200,7 +208,8 @@ final class DevToolsFrameHandler: ChannelInboundHandler {
 
     /// Says yes to the open dialog, as a person clicking OK.
     private func accept(context: ChannelHandlerContext) {
-        let message = #"{"id":\#(ownID),"method":"Page.handleJavaScriptDialog","params":{"accept":true}}"#
+        let answer = String(decoding: (try? JSONEncoder().encode(replies.promptAnswer)) ?? Data("\"\"".utf8), as: UTF8.self)
+        let message = #"{"id":\#(ownID),"method":"Page.handleJavaScriptDialog","params":{"accept":true,"promptText":\#(answer)}}"#
         ownID -= 1
         let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: context.channel.allocator.buffer(string: message))
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)

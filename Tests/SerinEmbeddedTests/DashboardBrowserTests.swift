@@ -188,7 +188,8 @@ struct DashboardBrowserTests {
 
     /// The dashboard in the browser on a runtime serving `sources` (the seed's, pointed at a live v1) with a controller.
     static func withDashboard(
-        _ sources: (_ v1: Int) -> [ManifestSource], _ body: (HeadlessChromium, GatewayRuntime) async throws -> Void
+        _ sources: (_ v1: Int) -> [ManifestSource], access: AdminAccess = .open,
+        _ body: (HeadlessChromium, GatewayRuntime) async throws -> Void
     ) async throws {
         let browser = try await HeadlessChromium.start(group: MultiThreadedEventLoopGroup.singleton)
         let backends = TestBackends(threads: 2)
@@ -199,7 +200,7 @@ struct DashboardBrowserTests {
             #expect(decoded.errors.isEmpty, "\(decoded.errors)")
             let runtime = try await GatewayRuntime.start(
                 resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
-                controller: .init(statePath: try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path,
+                adminAccess: access, controller: .init(statePath: try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path,
                                   tickInterval: .milliseconds(50), metrics: .gateway, logger: .discarding))
             try await browser.page.navigate(to: runtime.adminURL + "/")
             do { outcome = .success(try await body(browser, runtime)) } catch { outcome = .failure(error) }
@@ -262,6 +263,106 @@ struct DashboardBrowserTests {
                   .filter((row) => getComputedStyle(row).display !== "none").map((row) => row.textContent).join(" | "))()
                 """) { $0.isEmpty }
             #expect(shown.isEmpty, "rows shown for a plain canary: \(shown)")
+        }
+    }
+
+    /// The seed and a Canary `web` over it that stays Progressing for minutes (no traffic: every check is
+    /// inconclusive, far from its threshold).
+    static func slowSeedCanary(v1: Int) -> [ManifestSource] {
+        SeedManifests.sources(v1: v1, v2: v1)
+            + [SeedManifests.canary(interval: "1s", threshold: 200, stepWeights: [20, 50], progressDeadline: "10m")]
+    }
+
+    /// `sources` moved to `namespace`: each object's metadata names it.
+    static func inNamespace(_ namespace: String, _ sources: [ManifestSource]) -> [ManifestSource] {
+        sources.map { source in
+            ManifestSource(
+                path: "\(namespace)-\(source.path.split(separator: "/").last ?? "")",
+                text: source.text.replacingOccurrences(of: "metadata:\n  name:", with: "metadata:\n  namespace: \(namespace)\n  name:"))
+        }
+    }
+
+    /// The phase on the card of Canary `name` in `namespace`, as the page shows it.
+    static func phase(_ namespace: String, _ name: String) -> String {
+        "(() => document.querySelector('[data-canary=\"\(name)\"][data-namespace=\"\(namespace)\"] [data-phase]')?.dataset.phase ?? '')()"
+    }
+
+    @Test("two Canaries named web, in default and in shop: each card is named and steered as its own, and the CLI reaches shop/web")
+    func sameNameInTwoNamespaces() async throws {
+        try await Self.withDashboard({ v1 in
+            let seed = Self.slowSeedCanary(v1: v1)
+            return seed + Self.inNamespace("shop", seed)
+        }) { browser, runtime in
+            let controller = try #require(runtime.controller)
+            let shop = ResourceName(namespace: "shop", name: "web"), plain = ResourceName(name: "web")
+            let titles = await Self.read(browser, """
+                (() => [...document.querySelectorAll('[data-canary="web"] [data-name]')].map((h) => h.textContent).sort().join(" "))()
+                """) { $0 == "shop/web web" }
+            #expect(titles == "shop/web web")
+            for namespace in ["default", "shop"] {
+                #expect(await Self.read(browser, Self.phase(namespace, "web")) { $0 == "Progressing" } == "Progressing", "\(namespace)")
+            }
+            _ = try await browser.page.evaluate(
+                "(() => { document.querySelector('[data-canary=\"web\"][data-namespace=\"shop\"] [data-action=\"pause\"]').click(); return true; })()",
+                as: Bool.self)
+            #expect(await eventually(.seconds(20)) { await controller.status(of: shop)?.phase == .paused })
+            #expect(await controller.status(of: plain)?.phase == .progressing)
+            #expect(browser.page.acceptedDialogs.contains { $0.hasPrefix("Pause canary shop/web?") }, "\(browser.page.acceptedDialogs)")
+            #expect(await Self.read(browser, Self.phase("shop", "web")) { $0 == "Paused" } == "Paused")
+
+            // The command line names it the same way.
+            let status = try await SerinProcess.run(["status", "shop/web", "--server", runtime.adminURL, "-o", "json"])
+            #expect(status.status == 0, "\(status.stderr)")
+            #expect(status.stdout.contains("\"namespace\" : \"shop\"") && status.stdout.contains("\"phase\" : \"Paused\""), "\(status.stdout)")
+            let resume = try await SerinProcess.run(["resume", "shop/web", "--server", runtime.adminURL])
+            #expect(resume.status == 0, "\(resume.stderr)")
+            #expect(await controller.status(of: shop)?.phase == .progressing)
+            #expect(await controller.status(of: plain)?.phase == .progressing)
+        }
+    }
+
+    @Test("with a token on reads, the page says the token is needed, and once given follows the event stream with it")
+    func tokenOnReads() async throws {
+        try await Self.withDashboard(Self.slowSeedCanary, access: AdminAccess(token: "s3cret", readRequiresToken: true)) { browser, _ in
+            // The first prompt got OK with nothing typed: the page asks no more on its own.
+            let header = await Self.read(browser, "document.getElementById('connection').dataset.connection") { $0 == "token" }
+            #expect(header == "token")
+            let empty = await Self.read(browser, "document.getElementById('empty').textContent") { $0.contains("admin token") }
+            #expect(empty.contains("needs its admin token"), "\(empty)")
+            let prompts = browser.page.acceptedDialogs.count
+            try await Task.sleep(for: .seconds(6))
+            #expect(browser.page.acceptedDialogs.count == prompts, "asked again unprompted: \(browser.page.acceptedDialogs)")
+
+            browser.page.answerPrompts(with: "s3cret")
+            _ = try await browser.page.evaluate("(() => { document.getElementById('connection').click(); return true; })()", as: Bool.self)
+            let live = await Self.read(browser, "document.getElementById('connection').dataset.connection") { $0 == "live" }
+            #expect(live == "live")
+            #expect(await Self.read(browser, Self.phase("default", "web")) { $0 == "Progressing" } == "Progressing")
+            // Live, not polled: a check's event moves the card's verdicts within a couple of seconds.
+            let first = await Self.read(browser, "String(document.querySelectorAll('[data-canary=\"web\"] svg[data-chart] circle[data-verdict]').length)") { Int($0) ?? 0 > 0 }
+            let later = await Self.read(browser, "String(document.querySelectorAll('[data-canary=\"web\"] svg[data-chart] circle[data-verdict]').length)") { (Int($0) ?? 0) > (Int(first) ?? 0) }
+            #expect((Int(later) ?? 0) > (Int(first) ?? 0), "\(first) → \(later)")
+        }
+    }
+
+    @Test("a click the API refuses (a wrong token) keeps its error on the card while the rollout's events refresh it")
+    func refusalStays() async throws {
+        try await Self.withDashboard(Self.slowSeedCanary, access: AdminAccess(token: "s3cret", readRequiresToken: false)) { browser, _ in
+            #expect(await Self.read(browser, Self.phase("default", "web")) { $0 == "Progressing" } == "Progressing")
+            browser.page.answerPrompts(with: "wrong")
+            _ = try await browser.page.evaluate(
+                "(() => { document.querySelector('[data-canary=\"web\"] [data-action=\"pause\"]').click(); return true; })()", as: Bool.self)
+            let message = "(() => document.querySelector('[data-canary=\"web\"] [data-message]').textContent)()"
+            // The confirmation, then the token prompt the 401 brings (a page held by a dialog answers no evaluation).
+            #expect(await eventually(.seconds(10)) { browser.page.acceptedDialogs.count == 2 }, "\(browser.page.acceptedDialogs)")
+            let refused = await Self.read(browser, message) { $0.hasPrefix("error: ") }
+            #expect(refused.contains("is not the admin token"), "\(refused)")
+            // Each second's check re-renders the card; the error is still what it says 4 s on.
+            let steps = "(() => document.querySelectorAll('[data-canary=\"web\"] [data-events] li').length)()"
+            let before = try await browser.page.evaluate(steps, as: Int.self)
+            try await Task.sleep(for: .seconds(4))
+            #expect(try await browser.page.evaluate(steps, as: Int.self) > before, "no event re-rendered the card")
+            #expect(try await browser.page.evaluate(message, as: String.self) == refused)
         }
     }
 }

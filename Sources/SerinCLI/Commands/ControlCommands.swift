@@ -60,7 +60,7 @@ struct StatusCommand: AsyncParsableCommand {
         if let cluster = try endpoint.clusterCanaries(everyNamespace: allNamespaces) {
             statuses = try await cluster.use { try await $0.statuses(name: name, allNamespaces: allNamespaces) }
         } else if let name {
-            statuses = [try await endpoint.server.client.decode(CanaryStatus.self, .GET, "/canaries/\(name)")]
+            statuses = [try await endpoint.server.client.decode(CanaryStatus.self, .GET, CanaryReference.path(name))]
         } else {
             statuses = try await endpoint.server.client.decode([CanaryStatus].self, .GET, "/canaries")
         }
@@ -100,7 +100,7 @@ struct CanaryActionCommand: ParsableArguments {
 
     func perform(_ command: RolloutCommand) async throws {
         guard let cluster = try endpoint.clusterCanaries() else {
-            let status = try await endpoint.server.client.decode(CanaryStatus.self, .POST, "/canaries/\(name)/\(command.rawValue)")
+            let status = try await endpoint.server.client.decode(CanaryStatus.self, .POST, CanaryReference.path(name) + "/\(command.rawValue)")
             Terminal.out("canary/\(status.name) \(command.said(phase: status.phase.rawValue)): \(status.phase), \(status.stableWeight)/\(status.canaryWeight)")
             if let message = status.message { Terminal.out("  \(message)") }
             return
@@ -187,7 +187,7 @@ struct HistoryCommand: AsyncParsableCommand {
             history = try await cluster.use { try await $0.history(of: name, limit: limit) }
         } else {
             let query = limit.map { "?limit=\($0)" } ?? ""
-            history = try await endpoint.server.client.decode(CanaryHistory.self, .GET, "/canaries/\(name)/history\(query)")
+            history = try await endpoint.server.client.decode(CanaryHistory.self, .GET, CanaryReference.path(name) + "/history\(query)")
         }
         switch output {
         case .json:
@@ -323,6 +323,12 @@ enum StatusTable {
 /// A Canary named on the command line, `NAME` or `NAMESPACE/NAME`, checked as Kubernetes checks names: a slip
 /// ('', 'we b', 'web?x=1') is said here, not sent along in a URL path where it would name something else.
 enum CanaryReference {
+    /// The API path of the Canary `reference` names: `NAMESPACE/NAME` travels as one segment, its slash escaped
+    /// (`/canaries/shop%2Fweb`), so a Canary outside `default` is reached, not the one of its name in `default`.
+    static func path(_ reference: String) -> String {
+        "/canaries/" + reference.replacing("/", with: "%2F")
+    }
+
     static func check(_ reference: String) throws {
         let parts = reference.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard (1...2).contains(parts.count), parts.allSatisfy(ResourceName.isSubdomain) else {
