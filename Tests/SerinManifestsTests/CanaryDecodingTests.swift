@@ -517,6 +517,29 @@ struct CanaryDecodingTests {
         ])
     }
 
+    @Test("a refused weight schedule does not hide the Canary's other problems: the stepWeight and the threshold, the maxWeight and a metric's range, an iterations count and a mirrorWeight")
+    func refusedScheduleHidesNothing() {
+        let stepAndThreshold = Self.minimal.replacingOccurrences(of: "stepWeight: 10", with: "stepWeight: 250\n    threshold: -3")
+        #expect(decodeCanary(stepAndThreshold).messages == [
+            "test.yaml:10:17: error: spec.analysis.stepWeight is 250, expected 1 to 99",
+            "test.yaml:11:16: error: spec.analysis.threshold: is -3, expected at least 1",
+        ])
+        let maxAndRange = Self.minimal.replacingOccurrences(
+            of: "maxWeight: 50", with: "maxWeight: 180\n    metrics:\n    - name: request-success-rate\n      thresholdRange: {min: 199}")
+        let (spec, messages) = decodeCanary(maxAndRange)
+        #expect(spec == nil)
+        #expect(messages == [
+            "test.yaml:11:16: error: spec.analysis.maxWeight is 180, expected 1 to 99 (promotion sends 100%)",
+            "test.yaml:14:29: error: spec.analysis.metrics[0].thresholdRange.min: is 199, expected a percentage from 0 to 100",
+        ], "\(messages)")
+        // Blue/green stands in for refused iterations: the mirror is checked as blue/green's, not refused for a kind it is not.
+        let iterations = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "iterations: 0\n    mirror: true\n    mirrorWeight: 0")
+        #expect(decodeCanary(iterations).messages == [
+            "test.yaml:10:17: error: spec.analysis.iterations is 0, expected at least 1",
+            "test.yaml:12:19: error: spec.analysis.mirrorWeight is 0, expected a percentage of requests from 1 to 100",
+        ])
+    }
+
     @Test(
         "reports Core's spec problems at the field they name, and produces no resource",
         arguments: [

@@ -38,10 +38,14 @@ extension ManifestDecoder {
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
         let everyInterval = interval ?? (judge?.kind == .statistical ? .seconds(5) : AnalysisSpec.defaultInterval)
         let load = loadField.flatMap { syntheticLoad($0, interval: everyInterval, reader: reader) }
-        guard let schedule, let judge, stickinessField == nil || stickiness != nil, matchField == nil || match != nil,
-            let mirror, affinityField == nil || affinity != nil, loadField == nil || load != nil, alertsField == nil || alerts != nil
-        else { return nil }
-        var analysis = AnalysisSpec(schedule: schedule, judge: judge)
+        let complete = schedule != nil && judge != nil && (stickinessField == nil || stickiness != nil)
+            && (matchField == nil || match != nil) && mirror != nil && (affinityField == nil || affinity != nil)
+            && (loadField == nil || load != nil) && (alertsField == nil || alerts != nil)
+        // A part refused has said why. The rest is still given to the Canary's checks, with stand-ins for what was
+        // refused, so that one pass says every problem (a stepWeight of 250 and a threshold of -3 together); the
+        // document is malformed, so no Canary is produced from it.
+        guard complete || reader.isMalformed else { return nil }
+        var analysis = AnalysisSpec(schedule: schedule ?? standInSchedule(in: fields), judge: judge ?? .threshold)
         analysis.interval = everyInterval
         if let threshold { analysis.threshold = threshold }
         if let metrics { analysis.metrics = metrics }
@@ -49,7 +53,7 @@ extension ManifestDecoder {
         analysis.stickiness = stickiness
         analysis.match = match ?? []
         analysis.stepWeightPromotion = stepWeightPromotion
-        analysis.mirror = mirror
+        analysis.mirror = mirror ?? nil
         analysis.sessionAffinity = affinity
         analysis.load = load
         analysis.alerts = alerts ?? []
@@ -228,6 +232,13 @@ extension ManifestDecoder {
             if let value = reader.duration(field) { settings.maxStepDuration = value } else { valid = false }
         }
         return valid ? settings : nil
+    }
+
+    /// What stands in for a refused schedule while the rest of a malformed Canary is checked: of the same kind
+    /// (blue/green when `iterations` is written), so that no check complains of a kind the Canary does not have.
+    private static func standInSchedule(in fields: Fields) -> WeightSchedule {
+        // Both are valid by WeightSchedule's own rules: neither can throw.
+        fields["iterations"] != nil ? try! WeightSchedule(iterations: 1) : try! WeightSchedule(stepWeights: [50])
     }
 
     /// Flagger's `stepWeight` with `maxWeight`, its `stepWeights` list, or its blue/green `iterations`; never two of
