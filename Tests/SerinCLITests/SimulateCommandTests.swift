@@ -110,6 +110,24 @@ struct SimulateCommandTests {
         #expect(validate.stderr.components(separatedBy: "\n").contains(error), "\(validate.stderr)")
     }
 
+    @Test("given beside the routes, a Canary whose targetRef names no VirtualService there is an error at it, as serin validate says it, and nothing is simulated; alone, it is simulated")
+    func targetRefCheckedAgainstTheRoutes() async throws {
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent(Self.canary), encoding: .utf8)
+        let typo = example.replacingOccurrences(of: "name: web-virtualservice\n", with: "name: web-virtualservise\n")
+        #expect(typo != example)
+        let file = try SerinProcess.temporaryDirectory().appendingPathComponent("typo-canary.yaml")
+        try typo.write(to: file, atomically: true, encoding: .utf8)
+        let beside = try await SerinProcess.run(["simulate", "-f", "examples/seed", "-f", file.path, "--trials", "10"])
+        #expect(beside.status == 1)
+        #expect(beside.stdout.isEmpty, "\(beside.stdout)")
+        let error = "error: VirtualService default/web-virtualservise does not exist (VirtualServices: default/web-virtualservice)"
+        #expect(beside.stderr.contains("\(file.path):") && beside.stderr.contains(error), "\(beside.stderr)")
+        let validate = try await SerinProcess.run(["validate", "-f", "examples/seed", "-f", file.path])
+        #expect(validate.stderr.contains(error), "\(validate.stderr)")
+        let alone = try await SerinProcess.run(["simulate", "-f", file.path, "--trials", "10"])
+        #expect(alone.status == 0, "\(alone.stderr)")
+    }
+
     @Test("a name several Canaries in the files answer to is refused, each listed as NAMESPACE/NAME with its file:line, with how to pick one; NAMESPACE/NAME picks it, as serin status takes it")
     func ambiguousNameIsRefused() async throws {
         let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent(Self.canary), encoding: .utf8)

@@ -91,7 +91,8 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        // The Canary alone is enough: its VirtualService and Services need not be in the files.
+        // The Canary alone is enough: its VirtualService and Services need not be in the files. Given beside them,
+        // it is checked against them as `serin validate` would (a targetRef with a typo is not simulated).
         let loaded = ManifestLoader.load(paths: manifests.files, recursive: manifests.recursive)
         let decoded = ManifestDecoder.decode(loaded.sources)
         for diagnostic in loaded.diagnostics + decoded.diagnostics { Terminal.err(diagnostic.description) }
@@ -101,6 +102,12 @@ struct SimulateCommand: ParsableCommand {
         let templateProblems = ManifestValidator.metricTemplateReferences(of: [chosen], among: decoded.resources)
         for diagnostic in templateProblems { Terminal.err(diagnostic.description) }
         if templateProblems.containsErrors { throw ExitCode(1) }
+        let givesRoutes = decoded.resources.contains { if case .virtualService = $0.resource { true } else { false } }
+        if givesRoutes {
+            let referenceProblems = ManifestValidator.canaryReferences(of: [chosen], among: decoded.resources)
+            for diagnostic in referenceProblems { Terminal.err(diagnostic.description) }
+            if !referenceProblems.isEmpty { throw ExitCode(1) }
+        }
         let replayed = try replay.map(Self.readReplay)
         let traffic = replayed?.traffic ?? syntheticTraffic
         let summary: RolloutSimulation.Summary

@@ -1,6 +1,14 @@
 import SerinCore
 
 extension ManifestValidator {
+    /// The errors `serin validate` finds in `canaries`' references (their VirtualService, its route to the stable,
+    /// their destinations) among `resources`: for a command given a Canary beside the routes it names.
+    public static func canaryReferences(of canaries: [LocatedResource], among resources: [LocatedResource]) -> [Diagnostic] {
+        var warned: Set<ResourceName> = []
+        return Self.canaries(in: canaries, context: ValidationContext(resources: resources), warnedWithoutEndpoints: &warned)
+            .filter { $0.severity == .error }
+    }
+
     /// Each Canary's VirtualService exists and routes to its written stable destination, its destinations resolve,
     /// and no two Canaries drive one VirtualService (they would fight over its weights).
     static func canaries(
