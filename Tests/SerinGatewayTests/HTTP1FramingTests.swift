@@ -198,6 +198,19 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test(
+        "serin route refuses what the gateway refuses of a head's body framing, with the gateway's status: a length that is not a number, a length beside chunked, two lengths, a coding it cannot read",
+        arguments: [
+            ([("content-length", "abc")], 400), ([("content-length", "5"), ("transfer-encoding", "chunked")], 400),
+            ([("content-length", "5"), ("content-length", "6")], 400), ([("transfer-encoding", "gzip")], 501),
+            ([("content-length", "5")], 0), ([("transfer-encoding", "chunked")], 0),
+        ]
+    )
+    func routeRefusesBadFraming(fields: [(String, String)], status: Int) {
+        let refusal = RequestHeadCheck.refusal(method: "POST", target: "/", authority: "web", fields: fields)
+        #expect((refusal?.status ?? 0) == status, "\(String(describing: refusal))")
+    }
+
     @Test("hosts with a port, an empty port, an IPv6 literal with or without one, and absolute-form targets that name them are read and routed", arguments: [
         ("/", "reviews:9080"), ("/", "reviews:"), ("/", "[::1]:8080"), ("/", "[fd00::1]"), ("/", "127.0.0.1:65535"),
         ("http://reviews:9080/p?q=1", "x"), ("HTTPS://[::1]/", "x"),
