@@ -66,6 +66,41 @@ struct ManifestValidatorCanaryTests {
         #expect(validate(Self.canary(namespace: "shop", target: "default/web-virtualservice")) == [])
     }
 
+    @Test("blue/green with mirroring is refused on a route that already mirrors to another host, whose mirror it would replace for good; a mirror to the canary, or on a route the Canary does not own, is no conflict")
+    func mirroringOverAUsersMirror() {
+        let audit = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: ServiceEntry
+            metadata: {name: audit}
+            spec:
+              hosts: [audit-service]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              endpoints: [{address: 127.0.0.1}]
+            ---
+
+            """
+        func mirroring(_ canary: String) -> String {
+            canary.replacingOccurrences(of: "analysis: {stepWeight: 10, maxWeight: 50}", with: "analysis: {iterations: 3, mirror: true}")
+        }
+        let mirrored = Self.virtualService.replacingOccurrences(
+            of: "    - destination: {host: web-v1-service, port: {number: 80}}\n",
+            with: "    - destination: {host: web-v1-service, port: {number: 80}}\n    mirror: {host: audit-service, port: {number: 80}}\n")
+        #expect(mirrored != Self.virtualService)
+        let messages = validate(virtualService: audit + mirrored, mirroring(Self.canary()))
+        #expect(messages.count == 1 && messages[0].contains("error: analysis.mirror cannot run on VirtualService web-virtualservice: its http[0] already mirrors to audit-service:80"), "\(messages)")
+        // Said at the Canary's mirror: the audit ServiceEntry's 11 lines and the mirror's line come before the Canary.
+        #expect(messages.first?.hasPrefix("test.yaml:\(Fixture.worldLines + 10 + 11 + 1 + 7):37: ") == true, "\(messages)")
+        // The same route and mirror with a Canary that does not mirror, and a mirroring Canary over a route whose
+        // mirror is the canary's own (a rollout's, left by a restart): nothing to refuse.
+        #expect(validate(virtualService: audit + mirrored, Self.canary()) == [])
+        let toCanary = Self.virtualService.replacingOccurrences(
+            of: "    - destination: {host: web-v1-service, port: {number: 80}}\n",
+            with: "    - destination: {host: web-v1-service, port: {number: 80}}\n    mirror: {host: web-v2-service, port: {number: 80}}\n")
+        #expect(validate(virtualService: toCanary, mirroring(Self.canary())) == [])
+    }
+
     @Test("the VirtualService must have a route to the stable destination")
     func noRouteToStable() {
         let virtualService = Self.virtualService.replacingOccurrences(of: "host: web-v1-service", with: "host: web-v2-service")

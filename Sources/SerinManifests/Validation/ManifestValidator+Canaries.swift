@@ -57,6 +57,9 @@ extension ManifestValidator {
                 )
                 continue
             }
+            if canary.analysis.mirror != nil, let problem = mirrorInUse(virtualService, by: canary, config: context.config) {
+                diagnostics.append(.error(problem, at: located.location(of: "spec.analysis.mirror")))
+            }
             // Without a written stable the controller finds what serves, from the routes and the rollout's state.
             guard let stable = canary.stable else { continue }
             let routesToStable = virtualService.http.contains { route in
@@ -73,6 +76,28 @@ extension ManifestValidator {
             }
         }
         return diagnostics
+    }
+
+    /// Why blue/green with mirroring cannot run on `virtualService`: a route the Canary would own already mirrors
+    /// to another host. A route carries one mirror (Istio's `mirror`), the release's copy to the canary would take
+    /// its place, and the user's would not come back. The routes looked at are those the release starts from:
+    /// those naming the written stable or the canary, or every route when none does.
+    static func mirrorInUse(_ virtualService: VirtualService, by canary: CanarySpec, config: MeshConfig) -> String? {
+        func names(_ route: HTTPRoute, _ destination: Destination) -> Bool {
+            route.destinations.contains { sendsTo($0.destination, stable: destination, config: config) }
+        }
+        let naming = virtualService.http.enumerated().filter { _, route in
+            names(route, canary.canary) || canary.stable.map { names(route, $0) } == true
+        }
+        let considered = naming.isEmpty ? Array(virtualService.http.enumerated()) : naming
+        for (index, route) in considered {
+            guard let mirror = route.mirror, !mirror.destination.sameService(as: canary.canary) else { continue }
+            let target = mirror.destination.host + (mirror.destination.port.map { ":\($0)" } ?? "")
+            return "analysis.mirror cannot run on VirtualService \(virtualService.name.name): its http[\(index)] already "
+                + "mirrors to \(target), a route carries one mirror, and the release's copy to the canary would replace it "
+                + "for good; move that mirror to a route of its own, or release without analysis.mirror"
+        }
+        return nil
     }
 
     /// Whether a route destination is the Canary's stable one, the route Serin owns: the same service (by any of
