@@ -38,8 +38,10 @@ extension TrafficSplit {
         /// Requests whose `cookie` header carries the cookie `name` with the release's value.
         public func carrying(_ name: String) -> RequestMatch {
             let escaped = name.map { #".^$*+?()[]{}|\"#.contains($0) ? "\\\($0)" : String($0) }.joined()
-            // The value is hexadecimal and the name escaped: the pattern always compiles.
-            let pattern = try! RegexPattern(".*\(escaped)=\(value).*")
+            // The whole cookie, not the end of another's name: `primary-flagger-cookie=ID` must not carry
+            // `flagger-cookie=ID` (the header is `a=1; b=2`, matched whole). The value is hexadecimal and the name
+            // escaped: the pattern always compiles.
+            let pattern = try! RegexPattern("(.*;\\s*)?\(escaped)=\(value)(;.*)?")
             return RequestMatch(headers: ["cookie": .regex(pattern)])
         }
 

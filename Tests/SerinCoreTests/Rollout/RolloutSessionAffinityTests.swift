@@ -53,6 +53,13 @@ struct RolloutSessionAffinityTests {
         guard case .regex(let regex) = pattern else { Issue.record("not a regex: \(pattern)"); return }
         #expect(regex.matchesWhole("a=1; flagger-cookie=\(affinity.value); b=2"))
         #expect(!regex.matchesWhole("flagger-cookie=0000000000000000"))
+        for header in ["flagger-cookie=\(affinity.value)", "flagger-cookie=\(affinity.value);a=1", "a=1;flagger-cookie=\(affinity.value)"] {
+            #expect(regex.matchesWhole(header), "\(header)")
+        }
+        // Only the whole cookie: another cookie's name ending in it, or its value with more after it, is not it.
+        for header in ["x-flagger-cookie=\(affinity.value)", "a=1; primary-flagger-cookie=\(affinity.value)", "flagger-cookie=\(affinity.value)0"] {
+            #expect(!regex.matchesWhole(header), "\(header)")
+        }
         #expect(routes[1].destinations.map(\.destination) == [Self.stable] && routes[1].destinations[0].weight == 100)
         // Stepping the weight keeps the same cookie: a client pinned at 10% stays pinned at 50%.
         try driver.completeInterval(with: .pass)
