@@ -96,13 +96,15 @@ struct CanaryDecodingTests {
         #expect(spec == expected)
     }
 
-    @Test("stepWeight without maxWeight climbs by its steps below 100%, Flagger's default maxWeight, then promotes")
+    @Test("stepWeight without maxWeight, or with Flagger's default written out (maxWeight: 100), climbs by its steps below 100%, then promotes")
     func stepWeightAlone() throws {
         for (step, weights) in [(10, [10, 20, 30, 40, 50, 60, 70, 80, 90]), (30, [30, 60, 90]), (50, [50])] {
-            let yaml = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "stepWeight: \(step)")
-            let (spec, messages) = decodeCanary(yaml)
-            #expect(messages.isEmpty, "\(messages)")
-            #expect(spec?.analysis.schedule.weights == weights)
+            for maxWeight in ["", "\n    maxWeight: 100"] {
+                let yaml = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "stepWeight: \(step)\(maxWeight)")
+                let (spec, messages) = decodeCanary(yaml)
+                #expect(messages.isEmpty, "\(messages)")
+                #expect(spec?.analysis.schedule.weights == weights, "\(step)\(maxWeight)")
+            }
         }
     }
 
@@ -437,8 +439,8 @@ struct CanaryDecodingTests {
                 "test.yaml:9:5: error: spec.analysis: expected stepWeight (with maxWeight, 100 when left out, as in Flagger), stepWeights, or iterations (blue/green), got maxWeight alone"
             ),
             (
-                "maxWeight: 50", "maxWeight: 100",
-                "test.yaml:11:16: error: spec.analysis.maxWeight is 100, expected 1 to 99 (promotion sends 100%)"
+                "maxWeight: 50", "maxWeight: 101",
+                "test.yaml:11:16: error: spec.analysis.maxWeight is 101, expected 1 to 100 (100, Flagger's default: steps below 100%, then promotion sends 100%)"
             ),
             (
                 "stepWeight: 10\n    maxWeight: 50", "stepWeights: [10, 30, 20]",
@@ -529,7 +531,7 @@ struct CanaryDecodingTests {
         let (spec, messages) = decodeCanary(maxAndRange)
         #expect(spec == nil)
         #expect(messages == [
-            "test.yaml:11:16: error: spec.analysis.maxWeight is 180, expected 1 to 99 (promotion sends 100%)",
+            "test.yaml:11:16: error: spec.analysis.maxWeight is 180, expected 1 to 100 (100, Flagger's default: steps below 100%, then promotion sends 100%)",
             "test.yaml:14:29: error: spec.analysis.metrics[0].thresholdRange.min: is 199, expected a percentage from 0 to 100",
         ], "\(messages)")
         // Blue/green stands in for refused iterations: the mirror is checked as blue/green's, not refused for a kind it is not.

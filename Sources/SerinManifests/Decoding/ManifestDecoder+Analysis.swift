@@ -283,9 +283,14 @@ extension ManifestDecoder {
             return nil
         }
         guard let stepWeight = reader.int(stepWeightField) else { return nil }
-        // Flagger's default maxWeight is 100: stepWeight alone climbs by its steps below 100%, then promotes.
-        guard let maxWeight = maxWeightField.map(reader.int) ?? ((1..<100).contains(stepWeight) ? stepWeight * (99 / stepWeight) : stepWeight)
-        else { return nil }
+        // Flagger's default maxWeight is 100: stepWeight alone climbs by its steps below 100%, then promotes. Written
+        // as 100 (Flagger takes 0-100), it means the same: promotion is what sends 100%.
+        let belowAll = (1..<100).contains(stepWeight) ? stepWeight * (99 / stepWeight) : stepWeight
+        var maxWeight = belowAll
+        if let maxWeightField {
+            guard let written = reader.int(maxWeightField) else { return nil }
+            if written != 100 { maxWeight = written }
+        }
         return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
             try WeightSchedule(stepWeight: stepWeight, maxWeight: maxWeight)
         }
