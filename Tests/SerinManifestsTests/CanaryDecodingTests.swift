@@ -394,6 +394,11 @@ struct CanaryDecodingTests {
                 "stepWeights: [10, [30]]",
                 "test.yaml:10:23: error: spec.analysis.stepWeights[1]: expected an integer, got a list"
             ),
+            // A slip in a pause's name is an error, not a warning: the hold would be dropped without a word.
+            (
+                "stepWeights: [10, {weight: 25, paus: 10s}]",
+                "test.yaml:10:36: error: unknown field spec.analysis.stepWeights[1].paus (did you mean pause?)"
+            ),
         ]
     )
     func pacedStepErrors(replacement: String, message: String) {

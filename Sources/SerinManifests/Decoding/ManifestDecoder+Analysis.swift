@@ -301,9 +301,13 @@ extension ManifestDecoder {
         guard case .mapping = field.node else {
             return reader.int(field).map { WeightSchedule.PacedStep(weight: $0) }
         }
-        guard let fields = reader.mapping(field, Schema(known: ["weight", "pause"])),
-            let weightField = reader.required("weight", in: fields)
-        else { return nil }
+        // A slip in a paced step (`paus: 10m`) would drop its hold without a word and release faster than written:
+        // here a field Serin does not know is an error, as in A/B testing's match.
+        let strict = reader.unknownFieldsAreErrors
+        reader.unknownFieldsAreErrors = true
+        let read = reader.mapping(field, Schema(known: ["weight", "pause"]))
+        reader.unknownFieldsAreErrors = strict
+        guard let fields = read, let weightField = reader.required("weight", in: fields) else { return nil }
         let weight = reader.int(weightField)
         let pause = fields["pause"].map { stepPause($0, reader: reader) }
         guard let weight, pause != .some(nil) else { return nil }
