@@ -1,6 +1,13 @@
 import SerinCore
 
 extension ManifestDecoder {
+    /// Headers the load's requests set themselves: the destination's Host, and the fields that frame a message or
+    /// belong to one connection, which a written value would break (`transfer-encoding: chunked` on a GET without a body).
+    static let setByTheLoad: Set<String> = [
+        "host", ":authority", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
+        "proxy-connection",
+    ]
+
     /// `analysis.load: {rps, path, headers, duration}`: synthetic requests to canary and stable while the canary is
     /// analysed. The rate is capped (`SyntheticLoad.maximumRPS`), the path is origin-form and `Host` is not
     /// settable, so the load reaches the Canary's two destinations and nothing else.
@@ -30,10 +37,11 @@ extension ManifestDecoder {
         }
         if let headersField = fields["headers"] {
             guard let headers = reader.stringMap(headersField) else { return nil }
-            for name in headers.keys where !isToken(name) || ["host", ":authority"].contains(name.lowercased()) {
+            for name in headers.keys.sorted() where !isToken(name) || Self.setByTheLoad.contains(name.lowercased()) {
                 reader.error(
-                    "\(headersField.path).\(name): expected a header name other than Host (the load goes to the Canary's "
-                        + "destinations, which set it)",
+                    "\(headersField.path).\(name): expected a header name other than Host and the ones that frame or "
+                        + "carry the request (content-length, transfer-encoding, connection, keep-alive, te, trailer, upgrade): "
+                        + "the load's GETs set them",
                     at: headersField.node)
                 valid = false
             }
