@@ -49,6 +49,23 @@ struct ValidateCommandTests {
         #expect(located.last?.contains(":8:11: error: spec.ports[0].port: expected an integer") == true, "\(result.stderr)")
     }
 
+    @Test("a file holding no resource (empty, or comments and separators only) is a warning, as serin apply refuses it; exit 0")
+    func emptyFileWarns() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let empty = directory.appendingPathComponent("empty.yaml")
+        try "".write(to: empty, atomically: true, encoding: .utf8)
+        let comments = directory.appendingPathComponent("comments.yaml")
+        try "# nothing yet\n---\n".write(to: comments, atomically: true, encoding: .utf8)
+        for file in [empty, comments] {
+            let result = try await SerinProcess.run(["validate", "-f", file.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("0 resources, 0 errors, 1 warning"), "\(result.stdout)")
+            #expect(result.stderr.contains("warning: \(file.path) holds no resource: serin apply would refuse it"), "\(result.stderr)")
+        }
+        let seed = try await SerinProcess.run(["validate", "examples/seed", "-f", empty.path])
+        #expect(!seed.stderr.contains("holds no resource"), "\(seed.stderr)")
+    }
+
     @Test("reports a bad weight sum at its line and column and exits 1")
     func badWeights() async throws {
         let directory = try SerinProcess.temporaryDirectory()

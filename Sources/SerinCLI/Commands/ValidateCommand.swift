@@ -59,8 +59,15 @@ struct ValidateCommand: ParsableCommand {
         // the routes they hold (no stable where two versions take traffic, a canary that serves already).
         let releaseProblems = set.hasErrors || loadErrors > 0 ? [] : LiveConfiguration.releaseProblems(in: set.resources)
         for problem in releaseProblems { Terminal.err(problem.description) }
+        // Files with nothing in them (empty, only comments or `---`) are no error, but likely the wrong files: `serin
+        // apply` refuses them as kubectl does, so validate says so rather than a bare "0 resources".
+        let nothingRead = set.resources.isEmpty && loadErrors == 0 && set.diagnostics.isEmpty
+        if nothingRead {
+            let named = (files + paths).joined(separator: ", ")
+            Terminal.err("warning: \(named) \(files.count + paths.count == 1 ? "holds" : "hold") no resource: serin apply would refuse it (no objects passed to apply)")
+        }
         let errors = loadErrors + set.errors.count + tlsProblems.count + releaseProblems.count
-        let warnings = set.warnings.count + dateWarnings.count
+        let warnings = set.warnings.count + dateWarnings.count + (nothingRead ? 1 : 0)
         let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "
             + "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
         Terminal.out(summary)
