@@ -54,6 +54,24 @@ struct DemoCommandTests {
         #expect(again.stderr.contains("never overwrites"), "\(again.stderr)")
     }
 
+    @Test("--write-manifests to a place it cannot write says why in plain words; the faulty canary's shape without --faulty-canary, and an empty directory, are usage errors")
+    func refusedDemoOptions() async throws {
+        let file = try SerinProcess.temporaryDirectory().appendingPathComponent("a-file")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        let notADirectory = try await SerinProcess.run(["demo", "--write-manifests", file.path])
+        #expect(notADirectory.status == 1)
+        #expect(notADirectory.stderr == "error: cannot write --write-manifests \(file.path): making \(file.path)/seed: not a directory\n", "\(notADirectory.stderr)")
+        for (arguments, message) in [
+            (["--canary-error-rate", "0.5"], "--canary-error-rate shapes the faulty canary: add --faulty-canary, or leave it out"),
+            (["--canary-latency", "300ms"], "--canary-latency shapes the faulty canary: add --faulty-canary, or leave it out"),
+            (["--write-manifests", ""], "--write-manifests takes a directory, got an empty one"),
+        ] {
+            let result = try await SerinProcess.run(["demo"] + arguments)
+            #expect(result.status == 64, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+        }
+    }
+
     @Test("rolls a faulty v2 back to v1, says why, exits 1, and leaves no state or manifests behind")
     func faultyDemoRollsBack() async throws {
         let temporary = try SerinProcess.temporaryDirectory()

@@ -51,8 +51,11 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Make v2 fail a share of requests (--canary-error-rate) so the rollout is rolled back.")
     var faultyCanary = false
 
-    @Option(parsing: .unconditional, help: "With --faulty-canary: share of v2's requests answered with 500.")
-    var canaryErrorRate: Double = 0.3
+    @Option(parsing: .unconditional, help: "With --faulty-canary: share of v2's requests answered with 500 (default: 0.3).")
+    var canaryErrorRate: Double?
+
+    /// The share of v2's requests answered 500 when `--faulty-canary` is given.
+    static let defaultCanaryErrorRate = 0.3
 
     @Option(help: ArgumentHelp(
         "How the canary is judged: threshold (Flagger's fixed bounds), statistical (canary against stable, sequentially) or mannWhitney (Kayenta's fixed-window latency test).",
@@ -95,7 +98,15 @@ struct DemoCommand: AsyncParsableCommand {
         if rate < 1 { throw ValidationError("--rate must be at least 1, got \(rate)") }
         if state?.isEmpty == true { throw ValidationError("--state takes the path of the SQLite state file, got an empty one") }
         try ServingOptions.validate(threads: threads)
-        if !(0...1).contains(canaryErrorRate) { throw ValidationError("--canary-error-rate must be between 0 and 1, got \(canaryErrorRate)") }
+        if let canaryErrorRate, !(0...1).contains(canaryErrorRate) {
+            throw ValidationError("--canary-error-rate must be between 0 and 1, got \(canaryErrorRate)")
+        }
+        // They shape the faulty canary only: given alone, they would change nothing and say nothing.
+        if !faultyCanary, let given = [("--canary-error-rate", canaryErrorRate != nil), ("--canary-latency", canaryLatency.duration > .zero)]
+            .first(where: \.1) {
+            throw ValidationError("\(given.0) shapes the faulty canary: add --faulty-canary, or leave it out")
+        }
+        if writeManifests?.isEmpty == true { throw ValidationError("--write-manifests takes a directory, got an empty one") }
     }
 
     func run() async throws {
@@ -254,7 +265,7 @@ struct DemoCommand: AsyncParsableCommand {
             for endpoint in service.endpoints {
                 let version = endpoint.labels["version"] ?? service.name.name
                 let configuration = DemoApp.Configuration(
-                    version: version, errorRate: faultyCanary && isCanary ? canaryErrorRate : 0,
+                    version: version, errorRate: faultyCanary && isCanary ? canaryErrorRate ?? Self.defaultCanaryErrorRate : 0,
                     latency: faultyCanary && isCanary ? canaryLatency.duration : .zero
                 )
                 for port in Set(endpoint.ports.values) {
@@ -325,14 +336,24 @@ extension DemoCommand {
         var paths: [String] = []
         for (folder, files) in [("seed", EmbeddedText.seed), ("canary", EmbeddedText.canary)] {
             let target = directory.appendingPathComponent(folder)
-            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            } catch {
+                Terminal.err("error: cannot write --write-manifests \(directory.path): making \(target.path): \(FileErrorText.reason(error))")
+                throw ExitCode(1)
+            }
             for (name, text) in files {
                 let file = target.appendingPathComponent(name)
                 guard !FileManager.default.fileExists(atPath: file.path) else {
                     Terminal.err("error: \(file.path) exists; serin demo --write-manifests never overwrites (pick an empty directory)")
                     throw ExitCode(1)
                 }
-                try Data(text.utf8).write(to: file)
+                do {
+                    try Data(text.utf8).write(to: file)
+                } catch {
+                    Terminal.err("error: cannot write \(file.path): \(FileErrorText.reason(error))")
+                    throw ExitCode(1)
+                }
             }
             paths.append(target.path)
         }
