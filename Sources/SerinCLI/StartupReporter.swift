@@ -10,6 +10,9 @@ import SerinManifests
 struct StartupReporter {
     /// The JSON log's logger; nil for text.
     let jsonLogger: Logger?
+    /// Warnings about files under this directory go unsaid: the demo's own copy of the seed, whose legacy
+    /// Deployment API is the seed's as written, nothing for the person running the demo to fix.
+    var quietWarningsUnder: String?
 
     init(format: LogFormat, logger: Logger) {
         jsonLogger = format == .json ? logger : nil
@@ -23,6 +26,9 @@ struct StartupReporter {
     }
 
     func report(_ diagnostic: Diagnostic) {
+        if diagnostic.severity == .warning, let quiet = quietWarningsUnder, diagnostic.location?.file.hasPrefix(quiet + "/") == true {
+            return
+        }
         guard let logger = jsonLogger else { return Terminal.err(diagnostic.description) }
         var metadata: Logger.Metadata = [:]
         if let location = diagnostic.location {

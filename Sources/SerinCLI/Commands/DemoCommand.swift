@@ -130,7 +130,9 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.err("error: \(directory) not found (leave out --manifests/--canary to run the seed built into serin)")
             throw ExitCode(1)
         }
-        let (set, _, loadErrors) = ManifestReading.read(paths: [manifests, canary], recursive: false)
+        var reporter = StartupReporter.terminal
+        reporter.quietWarningsUnder = builtIn?.path
+        let (set, _, loadErrors) = ManifestReading.read(paths: [manifests, canary], recursive: false, reporter: reporter)
         if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         guard let spec = set.resources.canaries.first else {
             Terminal.err("error: no Canary resource in \(canary)")
