@@ -127,10 +127,14 @@ public actor LiveConfiguration {
             }
             let written = merged
             merged = Self.routing(merged, keeping: admitted.routing, in: appliedNames)
-            // Say it where the weights as written did not take: a rollout owns them, as it owned them before.
+            // Say it where the weights as written did not take: a rollout owns them, as it owned them before. A file
+            // that only differs from what serves by those weights (the same file applied again) changed nothing.
             for (index, kept) in merged.enumerated() where kept.resource != written[index].resource {
                 guard let split = admitted.routing[kept.name], let line = results.firstIndex(where: { $0.hasPrefix("virtualservice/\(kept.name.name) ") })
                 else { continue }
+                if index < resources.count, ResourceKey(resources[index]) == ResourceKey(kept), resources[index].resource == kept.resource {
+                    results[line] = "virtualservice/\(kept.name.name) unchanged"
+                }
                 results[line] += " (its weights stay \(split.stable.weight)/\(split.canary.weight): a rollout owns them)"
             }
         }

@@ -314,8 +314,17 @@ extension CanaryRolloutTests {
             let file = try #require(SeedManifests.sources(v1: 9, v2: 9).first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
             let report = await harness.runtime.live.apply([file])
             #expect(report.applied, "\(report.diagnostics)")
-            #expect(report.results.contains("virtualservice/web-virtualservice configured (its weights stay 0/100: a rollout owns them)"),
+            // The same file again changed nothing: what serves is what served.
+            #expect(report.results.contains("virtualservice/web-virtualservice unchanged (its weights stay 0/100: a rollout owns them)"),
                     "\(report.results)")
+            #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
+            // An edit beside the weights is one.
+            var edited = file
+            edited.text = file.text.replacingOccurrences(of: "  - match:", with: "  - timeout: 5s\n    match:")
+            #expect(edited.text != file.text)
+            let again = await harness.runtime.live.apply([edited])
+            #expect(again.results.contains("virtualservice/web-virtualservice configured (its weights stay 0/100: a rollout owns them)"),
+                    "\(again.results) \(again.diagnostics)")
             #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
         }
     }
