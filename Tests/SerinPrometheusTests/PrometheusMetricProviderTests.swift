@@ -106,8 +106,8 @@ struct PrometheusMetricProviderTests {
         #expect(stable?.unseen == nil, "the stable's series answered")
         let verdict = ThresholdJudge().judge(samples, for: Self.request(MetricCheck.builtInDefaults)).verdict
         #expect(verdict == .inconclusive(reason:
-            "request-success-rate: 0 requests < 1 minimum (canary web-v2-service.default.svc.cluster.local, 1m): \(unseen); "
-                + "request-duration: 0 requests < 1 minimum (canary web-v2-service.default.svc.cluster.local, 1m): \(unseen)"))
+            "request-success-rate: no requests to judge (canary web-v2-service.default.svc.cluster.local, 1m): \(unseen); "
+                + "request-duration: no requests to judge (canary web-v2-service.default.svc.cluster.local, 1m): \(unseen)"))
     }
 
     @Test("a series that counted no requests in the window is zero requests, with nothing said of Prometheus")

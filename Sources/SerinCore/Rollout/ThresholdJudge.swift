@@ -37,9 +37,11 @@ public struct ThresholdJudge: Judge {
         let window = Readable.duration(sample.window)
         let minimum = max(check.minRequests, 1)
         guard sample.requests >= minimum else {
+            // No request at all has no rate to judge, whatever minRequests says (0 included): said as such.
+            let short = sample.requests == 0
+                ? "no requests to judge" : "\(Readable.counted(sample.requests, "request")) < \(Readable.grouped(minimum)) minimum"
             return .inconclusive(reason:
-                "\(check.name): \(Readable.counted(sample.requests, "request")) < \(Readable.grouped(minimum)) minimum (canary \(canary), \(window))"
-                    + (sample.unseen.map { ": \($0)" } ?? ""))
+                "\(check.name): \(short) (canary \(canary), \(window))" + (sample.unseen.map { ": \($0)" } ?? ""))
         }
         let context = "(canary \(canary), \(window), \(Readable.counted(sample.requests, "request")))"
         switch check.kind {

@@ -38,7 +38,7 @@ struct ThresholdJudgeTests {
         (MetricCheck.requestSuccessRate(min: 99, minRequests: 100), traffic(12),
          "request-success-rate: 12 requests < 100 minimum (canary web-v2-service, 1m)"),
         (MetricCheck.requestSuccessRate(min: 99, minRequests: 0), traffic(0),
-         "request-success-rate: 0 requests < 1 minimum (canary web-v2-service, 1m)"),
+         "request-success-rate: no requests to judge (canary web-v2-service, 1m)"),
         (MetricCheck.requestDuration(maxMilliseconds: 500, minRequests: 5_000), traffic(1, p99: 3),
          "request-duration: 1 request < 5,000 minimum (canary web-v2-service, 1m)"),
         (duration, traffic(1_204), "request-duration: no p99 reported (canary web-v2-service, 1m, 1,204 requests)"),
