@@ -790,6 +790,10 @@ struct CanaryDecodingTests {
         #expect(spec == nil)
     }
 
+    static let matchesEveryRequest = "test.yaml:11:13: error: spec.analysis.match[0] matches every request (its conditions hold for any): "
+        + "all the routes' requests would reach the canary from the first iteration, blue/green's switch rather than A/B testing; "
+        + "narrow it with a header, a cookie (the cookie header) or a query parameter"
+
     @Test("an A/B match entry that would not narrow the match is an error, never a cutover: a mistyped or unknown field, no condition, only sourceLabels", arguments: [
         ("[{header: {x-canary: {exact: insider}}}]", [
             "test.yaml:11:14: error: unknown field spec.analysis.match[0].header (did you mean headers?)",
@@ -805,6 +809,11 @@ struct CanaryDecodingTests {
             "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
                 + "queryParams...): every request would match it and reach the canary",
         ]),
+        // Conditions that any request meets narrow nothing either.
+        ("[{uri: {prefix: /}}]", [Self.matchesEveryRequest]),
+        ("[{uri: {regex: \".*\"}, method: {regex: \".+\"}}]", [Self.matchesEveryRequest]),
+        ("[{headers: {x-canary: {exact: insider}}}, {authority: {prefix: \"\"}}]",
+         [Self.matchesEveryRequest.replacingOccurrences(of: "match[0] ", with: "match[1] ").replacingOccurrences(of: "11:13", with: "11:54")]),
         ("[{sourceLabels: {app: frontend}}]", [
             "test.yaml:11:14: warning: spec.analysis.match[0].sourceLabels is not applied by the embedded gateway yet",
             "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "

@@ -39,4 +39,20 @@ public struct RequestMatch: Hashable, Sendable, Codable {
         uri != nil || scheme != nil || method != nil || authority != nil || !headers.isEmpty || !withoutHeaders.isEmpty
             || !queryParams.isEmpty || !gateways.isEmpty || port != nil
     }
+
+    /// Whether the conditions written hold for every request all the same: only a request's own parts (path, method,
+    /// authority, scheme), each matched by what any value of it satisfies (`prefix: /` for a path, `regex: .*`).
+    public var admitsEveryRequest: Bool {
+        guard narrows, headers.isEmpty, withoutHeaders.isEmpty, queryParams.isEmpty, gateways.isEmpty, port == nil else { return false }
+        func always(_ match: StringMatch?, emptyPrefix: String) -> Bool {
+            switch match {
+            case nil, .present?: return true
+            case .prefix(let prefix)?: return prefix.isEmpty || prefix == emptyPrefix
+            case .regex(let pattern)?: return [".*", ".+", "^.*$", "(.*)"].contains(pattern.source)
+            case .exact?: return false
+            }
+        }
+        return always(uri, emptyPrefix: "/") && always(method, emptyPrefix: "") && always(authority, emptyPrefix: "")
+            && always(scheme, emptyPrefix: "")
+    }
 }

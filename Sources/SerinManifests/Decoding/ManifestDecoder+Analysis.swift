@@ -132,6 +132,15 @@ extension ManifestDecoder {
                 at: entry.node)
             return nil
         }
+        // Conditions written but true of every request (`uri: {prefix: /}`, `regex: ".*"`) narrow nothing either.
+        for (match, entry) in zip(matches, entries) where match.admitsEveryRequest {
+            reader.error(
+                "\(entry.path) matches every request (its conditions hold for any): all the routes' requests would reach the "
+                    + "canary from the first iteration, blue/green's switch rather than A/B testing; narrow it with a header, "
+                    + "a cookie (the cookie header) or a query parameter",
+                at: entry.node)
+            return nil
+        }
         return matches
     }
 
