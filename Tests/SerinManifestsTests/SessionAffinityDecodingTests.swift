@@ -46,6 +46,23 @@ struct SessionAffinityDecodingTests {
         #expect(messages == [expected])
     }
 
+    @Test("beside iterations, sessionAffinity is refused (blue/green keeps no cohort) and stickiness is a warning unless stepWeightPromotion promotes in steps")
+    func blueGreenHasNoCohort() {
+        let blueGreen = CanaryDecodingTests.minimal.replacingOccurrences(of: "    stepWeight: 10\n    maxWeight: 50", with: "    iterations: 3")
+        let affinity = decodeCanary(adding: "    sessionAffinity: {cookieName: c}\n", to: blueGreen)
+        #expect(affinity.spec == nil)
+        #expect(affinity.messages == [
+            "test.yaml:10:22: error: spec.analysis.sessionAffinity cannot be combined with spec.analysis.iterations: blue/green keeps all live traffic on stable until its switch to the canary, so there is no cohort to keep",
+        ])
+        let sticky = decodeCanary(adding: "    stickiness: {header: x-user-id}\n", to: blueGreen)
+        #expect(sticky.spec != nil)
+        #expect(sticky.messages == [
+            "test.yaml:10:17: warning: spec.analysis.stickiness splits nothing here: with iterations no weight moves step by step (blue/green's switch is 0 → 100); it applies with stepWeightPromotion, which promotes in steps",
+        ])
+        let stepped = decodeCanary(adding: "    stickiness: {header: x-user-id}\n    stepWeightPromotion: 25\n", to: blueGreen)
+        #expect(stepped.spec != nil && stepped.messages.isEmpty, "\(stepped.messages)")
+    }
+
     @Test("a VirtualService route entry's headers are read (no longer reported as not applied)")
     func destinationHeaders() throws {
         let yaml = """

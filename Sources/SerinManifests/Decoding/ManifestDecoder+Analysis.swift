@@ -31,6 +31,12 @@ extension ManifestDecoder {
         let alerts = alertsField.flatMap { reader.list($0) { alert($0, namespace: namespace, reader: reader) } }
         let stickinessField = fields["stickiness"]
         let stickiness = stickinessField.flatMap { stickyKey($0, reader: reader) }
+        if let stickinessField, stickiness != nil, fields["iterations"] != nil, fields["stepWeightPromotion"] == nil {
+            reader.warning(
+                "\(stickinessField.path) splits nothing here: with iterations no weight moves step by step (blue/green's "
+                    + "switch is 0 → 100); it applies with stepWeightPromotion, which promotes in steps",
+                at: stickinessField.node)
+        }
         let mirror = mirrorShare(in: fields, reader: reader)
         let affinityField = fields["sessionAffinity"]
         let affinity = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
@@ -180,12 +186,14 @@ extension ManifestDecoder {
     }
 
     /// Flagger's `sessionAffinity: {cookieName, maxAge, primaryCookieName}`. Refused beside `stickiness` (two rules
-    /// would pin the same client) and beside `match` (A/B testing sends by request, not by weight).
+    /// would pin the same client), beside `match` (A/B testing sends by request, not by weight) and beside
+    /// `iterations` (blue/green moves no weight until its switch).
     private static func sessionAffinity(_ field: Field, in analysis: Fields, reader: DocumentReader) -> SessionAffinity? {
         guard let fields = reader.mapping(field, Schema(known: ["cookieName", "maxAge", "primaryCookieName"])) else { return nil }
         for (other, why) in [
             ("stickiness", "stickiness pins clients by a key they already send, sessionAffinity by a cookie the gateway sets; keep one"),
             ("match", "A/B testing sends requests to the canary by what they match, not by weight, so there is no cohort to keep"),
+            ("iterations", "blue/green keeps all live traffic on stable until its switch to the canary, so there is no cohort to keep"),
         ] where analysis[other] != nil {
             reader.error("\(field.path) cannot be combined with \(analysis.owner.path(of: other)): \(why)", at: field.node)
             return nil
