@@ -315,10 +315,14 @@ struct ManifestDecoderTests {
         #expect(diagnostics.first?.message.hasSuffix(ending) == true, "\(diagnostics.first?.message ?? "")")
     }
 
-    @Test("reports a duplicated key as a located syntax error")
+    @Test("reports a duplicated key as a located syntax error, at the key written again, at any depth and in a list item")
     func duplicateKey() {
         let (_, diagnostics) = Fixture.decode("apiVersion: v1\nkind: Service\nkind: Service\n")
-        #expect(Fixture.messages(diagnostics) == ["test.yaml:2:1: error: YAML syntax error: duplicate key \"kind\" in a mapping"])
+        #expect(Fixture.messages(diagnostics) == ["test.yaml:3:1: error: YAML syntax error: duplicate key \"kind\" in a mapping"])
+        let nested = "spec:\n  analysis:\n    interval: 30s\n    # a comment\n\n    threshold: 2\n    interval: 10s\n"
+        #expect(Fixture.messages(Fixture.decode(nested).1) == ["test.yaml:7:5: error: YAML syntax error: duplicate key \"interval\" in a mapping"])
+        let item = "spec:\n  ports:\n  - name: http\n    port: 80\n    name: web\n  - name: admin\n"
+        #expect(Fixture.messages(Fixture.decode(item).1) == ["test.yaml:5:5: error: YAML syntax error: duplicate key \"name\" in a mapping"])
     }
 
     @Test("a document that is not a mapping is an error")

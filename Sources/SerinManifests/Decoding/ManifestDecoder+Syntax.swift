@@ -21,7 +21,11 @@ extension ManifestDecoder {
             return .error("YAML syntax error: \(contextText)\(problem)\(hint.map { " (\($0))" } ?? "")", at: at(mark))
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            return .error("YAML syntax error: duplicate key \(keys) in a mapping", at: at(context.mark))
+            // libyaml's mark is where the mapping starts; the line to fix is the key written again.
+            let again = duplicates.first.flatMap { YAMLSyntaxHint.secondKey("\($0)", inMappingAt: context.mark, lines: lines) }
+            return .error(
+                "YAML syntax error: duplicate key \(keys) in a mapping",
+                at: again.map { SourceLocation(file: source.path, line: $0.line, column: $0.column) } ?? at(context.mark))
         case .reader(let problem, let offset, _, _):
             return .error("YAML syntax error: \(problem)", at: location(ofOffset: offset ?? 0, in: source))
         default:
@@ -48,6 +52,25 @@ extension ManifestDecoder {
 /// What usually causes libyaml's error, said in the file's terms: libyaml names the parser's state ("did not find
 /// expected key"), which tells a person who indented a line one space too far nothing about that line.
 enum YAMLSyntaxHint {
+    /// Where `key` is written the second time in the block mapping whose first key is at `mark` (1-based line and
+    /// column): the next lines at the mapping's indentation (a `- ` before a key counts as indentation), until one
+    /// less indented ends it. Nil for a flow mapping (`{a: 1, a: 2}`) or a key written otherwise (quoted, complex).
+    static func secondKey(_ key: String, inMappingAt mark: Mark, lines: [Substring]) -> (line: Int, column: Int)? {
+        let indent = max(mark.column, 1) - 1
+        var seen = 0
+        for index in max(mark.line - 1, 0)..<lines.count {
+            let line = lines[index]
+            let lead = line.prefix { $0 == " " || $0 == "-" }.count
+            let content = line.dropFirst(lead)
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            if lead < indent { break }
+            guard lead == indent, content.hasPrefix("\(key):") else { continue }
+            seen += 1
+            if seen == 2 { return (index + 1, indent + 1) }
+        }
+        return nil
+    }
+
     /// A hint for `problem` reported at 1-based `line` of `lines`, or nil where no usual cause fits.
     static func hint(problem: String, at line: Int, context: (text: String, mark: Mark)?, lines: [Substring]) -> String? {
         guard line >= 1, line <= lines.count else { return nil }
