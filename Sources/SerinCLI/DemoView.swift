@@ -11,7 +11,12 @@ final class DemoView: LogOutput, @unchecked Sendable {
     private let lock = NSLock()
     private let interactive: Bool
     private var progressShown = false
-    private var lastPlain = ""
+    /// Without a terminal: the rollout's state at the last line written, and when it was written. A line is
+    /// written when the state changes, else every `plainInterval`: the traffic numbers alone change every second,
+    /// and a log is read line by line.
+    private var lastPlainState = ""
+    private var lastPlainAt: ContinuousClock.Instant?
+    static let plainInterval = Duration.seconds(10)
 
     init(interactive: Bool) {
         self.interactive = interactive
@@ -40,8 +45,12 @@ final class DemoView: LogOutput, @unchecked Sendable {
         if interactive {
             StandardStream.output.write("\r\u{1B}[2K\(line)")
             progressShown = true
-        } else if line != lastPlain {
-            lastPlain = line
+        } else {
+            let state = Self.line(status, sides: [])
+            let now = ContinuousClock.now
+            guard state != lastPlainState || lastPlainAt.map({ now - $0 >= Self.plainInterval }) ?? true else { return }
+            lastPlainState = state
+            lastPlainAt = now
             Terminal.out("\(Timestamp.now) \(line)")
         }
     }

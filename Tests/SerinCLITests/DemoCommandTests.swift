@@ -30,8 +30,11 @@ struct DemoCommandTests {
         #expect(result.stdout.contains("checked at 20%: request-duration"))
         #expect(result.stdout.contains("serin demo: Succeeded, 0% web-v1-service / 100% web-v2-service"))
         #expect(result.stdout.contains(", 0 failed by Serin"))
-        // Not a terminal: plain timestamped progress lines, no cursor control.
+        // Not a terminal: plain timestamped progress lines, no cursor control, one when the rollout's state changes
+        // (five states here: four steps and the end) or every 10 s, not one a second as the traffic numbers change.
         #expect(!result.stdout.contains("\u{1B}["))
+        let progress = result.stdout.split(separator: "\n").filter { $0.contains("] canary ") && $0.contains(" · failed ") }
+        #expect((5...10).contains(progress.count), "\(progress.count) progress lines:\n\(progress.joined(separator: "\n"))")
     }
 
     @Test("--write-manifests writes the seed and the Canary built into serin, as the repository has them, and never overwrites")
