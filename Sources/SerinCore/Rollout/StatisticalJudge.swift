@@ -140,7 +140,8 @@ public struct StatisticalJudge: Judge {
         case .noWorse:
             return (.pass, comparison, false)
         case .undecided:
-            return (.inconclusive(reason: "\(check.name): not enough traffic to decide: \(numbers)"), comparison, false)
+            // The tolerance said as when it fails: what more traffic would have to show, either way.
+            return (.inconclusive(reason: "\(check.name): not enough traffic to decide: \(numbers), against \(tolerance)"), comparison, false)
         }
     }
 
