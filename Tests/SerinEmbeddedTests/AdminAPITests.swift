@@ -190,7 +190,7 @@ struct AdminAPITests {
             for external in ["src=\"http", "href=\"http", "@import", "<link", "<script src"] {
                 #expect(!html.contains(external), "the page loads \(external)… from elsewhere; it must work offline")
             }
-            for hook in ["\"data-canary\"", "data-phase", "dataset.canaryWeight", "\"data-chart\"", "data-action", "new EventSource(\"/events\")"] {
+            for hook in ["\"data-canary\"", "data-phase", "dataset.canaryWeight", "\"data-chart\"", "data-action", "api(\"/events\""] {
                 #expect(html.contains(hook), "\(hook)")
             }
         }
