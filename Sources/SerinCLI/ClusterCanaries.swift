@@ -44,9 +44,12 @@ struct CanaryEndpoint: ParsableArguments {
         do {
             return try ClusterCanaries(option: cluster)
         } catch {
-            // Only -n named the cluster: a kubectl habit, where Serin's own rollouts were meant.
-            let onlyNamespace = cluster.namespace != nil && cluster.kubeconfig == nil && cluster.context == nil
-            Terminal.err("error: \(error)" + (onlyNamespace ? " (-n picks a namespace in a Kubernetes cluster; for `serin up`'s Canaries, leave it out)" : ""))
+            // Only -n or -A named the cluster: a kubectl habit, where Serin's own rollouts were meant.
+            let noCluster = cluster.kubeconfig == nil && cluster.context == nil
+            let hint = !noCluster ? ""
+                : everyNamespace ? " (-A lists every namespace of a Kubernetes cluster; `serin status` alone lists all of `serin up`'s Canaries, whatever their namespace)"
+                : cluster.namespace != nil ? " (-n picks a namespace in a Kubernetes cluster; for `serin up`'s Canaries, leave it out)" : ""
+            Terminal.err("error: \(error)" + hint)
             throw ExitCode(1)
         }
     }

@@ -53,6 +53,11 @@ struct ServerOptionTests {
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: \(missing): cannot read the kubeconfig"), "\(result.stderr)")
         #expect(result.stderr.hasSuffix(" (-n picks a namespace in a Kubernetes cluster; for `serin up`'s Canaries, leave it out)\n"), "\(result.stderr)")
+        let every = try await SerinProcess.run(["status", "-A"], environment: ["KUBECONFIG": missing])
+        #expect(every.status == 1)
+        #expect(every.stderr.hasSuffix(
+            " (-A lists every namespace of a Kubernetes cluster; `serin status` alone lists all of `serin up`'s Canaries, whatever their namespace)\n"),
+            "\(every.stderr)")
     }
 
     @Test("a reader that goes away (serin status | head) ends the command quietly, as SIGPIPE ends any tool, not with a crash")
