@@ -342,6 +342,16 @@ struct DashboardBrowserTests {
             let first = await Self.read(browser, "String(document.querySelectorAll('[data-canary=\"web\"] svg[data-chart] circle[data-verdict]').length)") { Int($0) ?? 0 > 0 }
             let later = await Self.read(browser, "String(document.querySelectorAll('[data-canary=\"web\"] svg[data-chart] circle[data-verdict]').length)") { (Int($0) ?? 0) > (Int(first) ?? 0) }
             #expect((Int(later) ?? 0) > (Int(first) ?? 0), "\(first) → \(later)")
+
+            // A fresh page whose first prompt is answered: the reads refused with it in flight go again with the
+            // token given, and nobody is asked twice.
+            let before = browser.page.acceptedDialogs.count
+            _ = try await browser.page.evaluate("(() => { sessionStorage.clear(); location.reload(); return true; })()", as: Bool.self)
+            #expect(await eventually(.seconds(20)) { browser.page.acceptedDialogs.count > before })
+            let relive = await Self.read(browser, "document.getElementById('connection').dataset.connection") { $0 == "live" }
+            #expect(relive == "live")
+            #expect(await Self.read(browser, Self.phase("default", "web")) { $0 == "Progressing" } == "Progressing")
+            #expect(browser.page.acceptedDialogs.count == before + 1, "\(browser.page.acceptedDialogs.suffix(3))")
         }
     }
 
