@@ -44,7 +44,8 @@ public enum ControllerAdmin {
         named context: AdminRoutes.Context, controller: CanaryController, _ body: (ResourceName) async throws -> Response
     ) async -> Response {
         // `namespace/name` comes as one segment with its slash escaped (`shop%2Fweb`), as the CLI and dashboard send it.
-        let reference = (context.parameters.get("name") ?? "").removingPercentEncoding ?? ""
+        let raw = context.parameters.get("name") ?? ""
+        let reference = raw.removingPercentEncoding ?? raw
         guard let name = await controller.resolve(reference) else {
             return .json(APIError(error: "no Canary named \(reference)"), status: 404)
         }

@@ -38,7 +38,7 @@ struct KubernetesSessionAffinityTests {
     static func affinityRoute(_ name: String, cookie: String, value: String, to route: [JSONValue]) -> JSONValue {
         [
             "name": .string(name),
-            "match": [["uri": ["exact": "/"], "headers": ["cookie": ["regex": .string("(.*;\\s*)?flagger-\(cookie)=\(value)(;.*)?")]]]],
+            "match": [["uri": ["exact": "/"], "headers": ["cookie": ["regex": .string("(.*;\\s*)?flagger-\(cookie)=\(value)(\\s*;.*)?")]]]],
             "route": .array(route),
         ]
     }

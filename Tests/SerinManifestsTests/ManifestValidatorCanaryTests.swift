@@ -99,6 +99,17 @@ struct ManifestValidatorCanaryTests {
             of: "    - destination: {host: web-v1-service, port: {number: 80}}\n",
             with: "    - destination: {host: web-v1-service, port: {number: 80}}\n    mirror: {host: web-v2-service, port: {number: 80}}\n")
         #expect(validate(virtualService: toCanary, mirroring(Self.canary())) == [])
+        // A route of the same VirtualService that does not send to the stable is not the Canary's: its mirror stays.
+        let elsewhere = Self.virtualService.replacingOccurrences(
+            of: "  http:\n",
+            with: "  http:\n  - match: [{uri: {prefix: /audit}}]\n    route:\n    - destination: {host: audit-service, port: {number: 80}}\n    mirror: {host: audit-service, port: {number: 80}}\n")
+        #expect(elsewhere != Self.virtualService)
+        #expect(validate(virtualService: audit + elsewhere, mirroring(Self.canary())) == [])
+        // Without a written stable, the stable is what serves now (web-v1-service), and the same holds.
+        let unwritten = mirroring(Self.canary()).replacingOccurrences(of: "  stable: {host: web-v1-service, port: 80}\n", with: "")
+        #expect(unwritten != mirroring(Self.canary()))
+        #expect(validate(virtualService: audit + elsewhere, unwritten) == [])
+        #expect(validate(virtualService: audit + mirrored, unwritten).count == 1)
     }
 
     @Test("the VirtualService must have a route to the stable destination")

@@ -28,7 +28,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var strategy: String?
     public var failedChecks: Int
     public var threshold: Int
-    /// Checks decided in this release so far, passed or failed (Flagger's `status.iterations`). Not the position:
+    /// Checks run in this release so far, whatever they found (Flagger's `status.iterations`). Not the position:
     /// that is `step` of `steps`, which blue/green and A/B testing show as `iteration N/M`.
     public var iteration: Int
     public var message: String?

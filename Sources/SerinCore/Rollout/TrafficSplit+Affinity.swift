@@ -41,7 +41,7 @@ extension TrafficSplit {
             // The whole cookie, not the end of another's name: `primary-flagger-cookie=ID` must not carry
             // `flagger-cookie=ID` (the header is `a=1; b=2`, matched whole). The value is hexadecimal and the name
             // escaped: the pattern always compiles.
-            let pattern = try! RegexPattern("(.*;\\s*)?\(escaped)=\(value)(;.*)?")
+            let pattern = try! RegexPattern("(.*;\\s*)?\(escaped)=\(value)(\\s*;.*)?")
             return RequestMatch(headers: ["cookie": .regex(pattern)])
         }
 

@@ -14,7 +14,7 @@ public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConverti
         case .stepWeightOutOfRange(let weight):
             return "stepWeight is \(weight), expected 1 to 99"
         case .maxWeightOutOfRange(let weight):
-            return "maxWeight is \(weight), expected 1 to 100 (100, Flagger's default: steps below 100%, then promotion sends 100%)"
+            return "maxWeight is \(weight), expected 1 to 99 (promotion sends 100%)"
         case .maxWeightBelowStepWeight(let maxWeight, let stepWeight):
             return "maxWeight is \(maxWeight), expected at least stepWeight \(stepWeight)"
         case .noSteps:

@@ -362,8 +362,13 @@ extension ManifestDecoder {
             case .iterationsOutOfRange: key = "iterations"
             case .pauseNotPositive(let index, _): key = "stepWeights[\(index)].pause"
             }
-            // Core's text starts with the field it is about (`stepWeights[2] is 30, ...`): prefix it to a full path.
-            reader.error("\(analysis.path).\(error.description)", atPath: analysis.path(of: key), fallback: analysis.node)
+            // Core's text starts with the field it is about (`stepWeights[2] is 30, ...`): prefix it to a full path. A
+            // written maxWeight may be 100 (Flagger's default, read as left out), which Core's range does not say.
+            var text = error.description
+            if case .maxWeightOutOfRange(let weight) = error {
+                text = "maxWeight is \(weight), expected 1 to 100 (100, Flagger's default: steps below 100%, then promotion sends 100%)"
+            }
+            reader.error("\(analysis.path).\(text)", atPath: analysis.path(of: key), fallback: analysis.node)
             return nil
         }
     }

@@ -21,7 +21,7 @@ extension ManifestDecoder {
             return .error("YAML syntax error: \(contextText)\(problem)\(hint.map { " (\($0))" } ?? "")", at: at(mark))
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            // libyaml's mark is where the mapping starts; the line to fix is the key written again.
+            // Yams marks the key's first occurrence; the line to fix is where it is written again.
             let again = duplicates.first.flatMap { YAMLSyntaxHint.secondKey("\($0)", inMappingAt: context.mark, lines: lines) }
             return .error(
                 "YAML syntax error: duplicate key \(keys) in a mapping",
@@ -52,8 +52,8 @@ extension ManifestDecoder {
 /// What usually causes libyaml's error, said in the file's terms: libyaml names the parser's state ("did not find
 /// expected key"), which tells a person who indented a line one space too far nothing about that line.
 enum YAMLSyntaxHint {
-    /// Where `key` is written the second time in the block mapping whose first key is at `mark` (1-based line and
-    /// column): the next lines at the mapping's indentation (a `- ` before a key counts as indentation), until one
+    /// Where `key` is written the second time in a block mapping, from `mark` (its first occurrence, or the
+    /// mapping's first key; 1-based line and column): the next lines at that indentation (a `- ` before a key counts as indentation), until one
     /// less indented ends it. Nil for a flow mapping (`{a: 1, a: 2}`) or a key written otherwise (quoted, complex).
     static func secondKey(_ key: String, inMappingAt mark: Mark, lines: [Substring]) -> (line: Int, column: Int)? {
         let indent = max(mark.column, 1) - 1

@@ -80,18 +80,16 @@ extension ManifestValidator {
 
     /// Why blue/green with mirroring cannot run on `virtualService`: a route the Canary would own already mirrors
     /// to another host. A route carries one mirror (Istio's `mirror`), the release's copy to the canary would take
-    /// its place, and the user's would not come back. The routes looked at are those the release starts from:
-    /// those naming the written stable or the canary, or every route when none does.
+    /// its place, and the user's would not come back. The routes the Canary owns are those sending to its stable:
+    /// the written one, else what its first release starts from (`ServingRoutes.stable(for:)`).
     static func mirrorInUse(_ virtualService: VirtualService, by canary: CanarySpec, config: MeshConfig) -> String? {
-        func names(_ route: HTTPRoute, _ destination: Destination) -> Bool {
-            route.destinations.contains { sendsTo($0.destination, stable: destination, config: config) }
-        }
-        let naming = virtualService.http.enumerated().filter { _, route in
-            names(route, canary.canary) || canary.stable.map { names(route, $0) } == true
-        }
-        let considered = naming.isEmpty ? Array(virtualService.http.enumerated()) : naming
-        for (index, route) in considered {
-            guard let mirror = route.mirror, !mirror.destination.sameService(as: canary.canary) else { continue }
+        let serving = ServingRoutes(
+            virtualService: virtualService.name, routes: virtualService.http.filter { !$0.destinations.isEmpty }.map(\.destinations))
+        guard let stable = canary.stable ?? (try? serving.stable(for: canary).get()) else { return nil }
+        for (index, route) in virtualService.http.enumerated() {
+            guard let mirror = route.mirror, !mirror.destination.sameService(as: canary.canary),
+                route.destinations.contains(where: { $0.destination.sameService(as: stable) })
+            else { continue }
             let target = mirror.destination.host + (mirror.destination.port.map { ":\($0)" } ?? "")
             return "analysis.mirror cannot run on VirtualService \(virtualService.name.name): its http[\(index)] already "
                 + "mirrors to \(target), a route carries one mirror, and the release's copy to the canary would replace it "

@@ -53,7 +53,7 @@ struct RolloutSessionAffinityTests {
         guard case .regex(let regex) = pattern else { Issue.record("not a regex: \(pattern)"); return }
         #expect(regex.matchesWhole("a=1; flagger-cookie=\(affinity.value); b=2"))
         #expect(!regex.matchesWhole("flagger-cookie=0000000000000000"))
-        for header in ["flagger-cookie=\(affinity.value)", "flagger-cookie=\(affinity.value);a=1", "a=1;flagger-cookie=\(affinity.value)"] {
+        for header in ["flagger-cookie=\(affinity.value)", "flagger-cookie=\(affinity.value);a=1", "a=1;flagger-cookie=\(affinity.value)", "flagger-cookie=\(affinity.value) ; b=2"] {
             #expect(regex.matchesWhole(header), "\(header)")
         }
         // Only the whole cookie: another cookie's name ending in it, or its value with more after it, is not it.

@@ -52,7 +52,7 @@ struct WeightScheduleTests {
     @Test("errors read as what was given and what was expected", arguments: [
         (WeightScheduleError.notAscending(index: 3, weight: 20, previous: 25),
          "stepWeights[3] is 20, expected more than 25 (weights must ascend)"),
-        (.maxWeightOutOfRange(0), "maxWeight is 0, expected 1 to 100 (100, Flagger's default: steps below 100%, then promotion sends 100%)"),
+        (.maxWeightOutOfRange(100), "maxWeight is 100, expected 1 to 99 (promotion sends 100%)"),
         (.maxWeightBelowStepWeight(maxWeight: 20, stepWeight: 30), "maxWeight is 20, expected at least stepWeight 30"),
         (.noSteps, "stepWeights is empty, expected at least one weight"),
     ])
