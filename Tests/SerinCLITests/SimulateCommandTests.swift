@@ -126,6 +126,10 @@ struct SimulateCommandTests {
         #expect(validate.stderr.contains(error), "\(validate.stderr)")
         let alone = try await SerinProcess.run(["simulate", "-f", file.path, "--trials", "10"])
         #expect(alone.status == 0, "\(alone.stderr)")
+        // The right Canary beside its VirtualService alone, without the Services it routes to: simulated.
+        let virtualService = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed/web-gateway-virtualservice.yaml").path
+        let routesOnly = try await SerinProcess.run(["simulate", "-f", virtualService, "-f", Self.canary, "--trials", "10"])
+        #expect(routesOnly.status == 0, "\(routesOnly.stderr)")
     }
 
     @Test("a name several Canaries in the files answer to is refused, each listed as NAMESPACE/NAME with its file:line, with how to pick one; NAMESPACE/NAME picks it, as serin status takes it")

@@ -1,18 +1,21 @@
 import SerinCore
 
 extension ManifestValidator {
-    /// The errors `serin validate` finds in `canaries`' references (their VirtualService, its route to the stable,
-    /// their destinations) among `resources`: for a command given a Canary beside the routes it names.
+    /// The errors `serin validate` finds in `canaries`' VirtualService (that it exists, routes to the stable, and
+    /// leaves a mirroring Canary no mirror to replace) among `resources`: for a command given a Canary beside the
+    /// routes it names, not necessarily with the Services those routes resolve to.
     public static func canaryReferences(of canaries: [LocatedResource], among resources: [LocatedResource]) -> [Diagnostic] {
         var warned: Set<ResourceName> = []
-        return Self.canaries(in: canaries, context: ValidationContext(resources: resources), warnedWithoutEndpoints: &warned)
-            .filter { $0.severity == .error }
+        return Self.canaries(
+            in: canaries, context: ValidationContext(resources: resources), warnedWithoutEndpoints: &warned, checkingDestinations: false
+        ).filter { $0.severity == .error }
     }
 
     /// Each Canary's VirtualService exists and routes to its written stable destination, its destinations resolve,
     /// and no two Canaries drive one VirtualService (they would fight over its weights).
     static func canaries(
-        in resources: [LocatedResource], context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>
+        in resources: [LocatedResource], context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>,
+        checkingDestinations: Bool = true
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         var drivers: [ResourceName: LocatedResource] = [:]
@@ -20,7 +23,7 @@ extension ManifestValidator {
             guard case .canary(let canary) = located.resource else { continue }
             // Flagger's shape: Serin creates the VirtualService and Services itself (on Kubernetes).
             guard canary.workload == nil else { continue }
-            for (key, destination) in [("stable", canary.stable), ("canary", canary.canary)] {
+            for (key, destination) in [("stable", canary.stable), ("canary", canary.canary)] where checkingDestinations {
                 guard let destination else { continue }
                 diagnostics += self.destination(
                     destination, path: "spec.\(key)", portPath: "spec.\(key).port", at: located, context: context,
