@@ -329,6 +329,15 @@ struct CanaryDecodingTests {
         #expect(messages == [expected])
     }
 
+    @Test("a statistical judge refused for a setting still looks every 5 s by default: a 30 s progressDeadline draws no second error")
+    func refusedJudgeKeepsItsInterval() {
+        let yaml = Self.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    judge: statistical\n    statistical: {confidence: high}\n")
+            .replacingOccurrences(of: "  analysis:", with: "  progressDeadline: 30s\n  analysis:")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(spec == nil)
+        #expect(messages.count == 1 && messages.first?.contains("spec.analysis.statistical.confidence") == true, "\(messages)")
+    }
+
     @Test("stickiness: a header name (kept lower-cased) or a cookie name (kept as written); none written is none")
     func stickiness() {
         func decoded(_ line: String) -> (spec: CanarySpec?, messages: [String]) {

@@ -41,8 +41,13 @@ extension ManifestDecoder {
         let affinityField = fields["sessionAffinity"]
         let affinity = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
         let loadField = fields["load"]
-        // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told.
-        let everyInterval = interval ?? (judge?.kind == .statistical ? .seconds(5) : AnalysisSpec.defaultInterval)
+        // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told. (The
+        // kind as written, when the rest of the judge was refused: the deadline is then not held to another default.)
+        let writtenKind = fields["judge"].flatMap { field -> JudgeSettings.Kind? in
+            guard case .scalar(let scalar) = field.node else { return nil }
+            return JudgeSettings.Kind(rawValue: scalar.string)
+        }
+        let everyInterval = interval ?? ((judge?.kind ?? writtenKind) == .statistical ? .seconds(5) : AnalysisSpec.defaultInterval)
         let load = loadField.flatMap { syntheticLoad($0, interval: everyInterval, reader: reader) }
         let complete = schedule != nil && judge != nil && (stickinessField == nil || stickiness != nil)
             && (matchField == nil || match != nil) && mirror != nil && (affinityField == nil || affinity != nil)
