@@ -95,8 +95,12 @@ public actor LiveConfiguration {
         // By kind and name, so applying thousands of resources beside thousands costs each one a lookup, not a scan.
         var places: [ResourceKey: Int] = [:]
         for (index, located) in merged.enumerated() { places[ResourceKey(located)] = index }
+        // Each applied resource's line in `results`, found by kind and namespaced name when a rollout's weights
+        // change what it says.
+        var lines: [ResourceKey: Int] = [:]
         for resource in decoded.resources {
             let label = "\(resource.kind.kubectlName)/\(resource.name.name)"
+            lines[ResourceKey(resource)] = results.count
             if let index = places[ResourceKey(resource)] {
                 results.append(merged[index].resource == resource.resource ? "\(label) unchanged" : "\(label) configured")
                 merged[index] = resource
@@ -130,9 +134,9 @@ public actor LiveConfiguration {
             // Say it where the weights as written did not take: a rollout owns them, as it owned them before. A file
             // that only differs from what serves by those weights (the same file applied again) changed nothing.
             for (index, kept) in merged.enumerated() where kept.resource != written[index].resource {
-                guard let split = admitted.routing[kept.name], let line = results.firstIndex(where: { $0.hasPrefix("virtualservice/\(kept.name.name) ") })
-                else { continue }
-                if index < resources.count, ResourceKey(resources[index]) == ResourceKey(kept), resources[index].resource == kept.resource {
+                guard let split = admitted.routing[kept.name], let line = lines[ResourceKey(kept)] else { continue }
+                // `merged` begins as `resources`, in order: the same index is the same resource as it served.
+                if index < resources.count, resources[index].resource == kept.resource {
                     results[line] = "virtualservice/\(kept.name.name) unchanged"
                 }
                 results[line] += " (its weights stay \(split.stable.weight)/\(split.canary.weight): a rollout owns them)"
