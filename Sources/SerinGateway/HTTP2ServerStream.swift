@@ -349,19 +349,23 @@ final class HTTP2ServerStream {
     }
 
     /// The status and fields, without HTTP/1's connection-specific ones (RFC 9113 §8.2.2 forbids them).
-    /// An answer's HEADERS: its fields less HTTP/1's hop-by-hop ones. A gRPC answer of headers alone (trailers-only,
-    /// `grpc-status` among them) leaves out its `content-length` too: its headers are the call's trailing metadata,
-    /// where a client would show it, and END_STREAM already says there is no body.
+    /// An answer's HEADERS: its fields less HTTP/1's hop-by-hop ones. A gRPC answer of headers alone (trailers-only:
+    /// a gRPC content type, `grpc-status`, `content-length: 0`) leaves out its `content-length` too: its headers are
+    /// the call's trailing metadata, where a client would show it, and END_STREAM already says there is no body.
     static func responseHeaders(_ head: ResponseHead) -> HPACKHeaders {
         var headers: HPACKHeaders = [":status": String(head.status)]
         let options = head.fields.connectionOptions.namedFields
-        var hasLength = false, isTrailersOnly = false
+        var emptyBody = false, hasStatus = false, isGRPC = false
         head.fields.forEachLowercased { name, value, kind in
             guard kind.bit & (KnownField.hopByHop | KnownField.transferEncoding.bit) == 0, !options.contains(name) else { return }
-            if kind == .contentLength { hasLength = true } else if kind == .other, name == "grpc-status" { isTrailersOnly = true }
+            if kind == .contentLength {
+                emptyBody = value == "0"
+            } else if kind == .other {
+                if name == "grpc-status" { hasStatus = true } else if name == "content-type" { isGRPC = GRPCLocalAnswer.isGRPC(contentType: value) }
+            }
             headers.add(name: name, value: value)
         }
-        if hasLength && isTrailersOnly { headers.remove(name: "content-length") }
+        if emptyBody && hasStatus && isGRPC { headers.remove(name: "content-length") }
         return headers
     }
 }

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOHPACK
 import Testing
 
 @testable import SerinGateway
@@ -27,5 +29,22 @@ struct GRPCLocalAnswerTests {
     @Test("HTTP statuses map to gRPC's as gRPC's table says: 404 UNIMPLEMENTED, the gateway's 5xx UNAVAILABLE, others UNKNOWN")
     func statusMapping() {
         #expect([400, 401, 403, 404, 429, 502, 503, 504, 500, 421].map(GRPCLocalAnswer.status(forHTTP:)) == [13, 16, 7, 12, 14, 14, 14, 14, 2, 2])
+    }
+
+    @Test(
+        "an HTTP/2 answer leaves out content-length only when it is a gRPC call's trailers-only answer: gRPC's content type, grpc-status, no body",
+        arguments: [
+            ("content-type: application/grpc\r\ngrpc-status: 14\r\ncontent-length: 0\r\n", false),
+            ("content-type: application/grpc+proto\r\ncontent-length: 0\r\ngrpc-status: 0\r\n", false),
+            // A transcoded JSON answer that says its gRPC status beside a body keeps its length.
+            ("content-type: application/json\r\ngrpc-status: 0\r\ncontent-length: 2\r\n", true),
+            ("content-type: application/grpc\r\ngrpc-status: 0\r\ncontent-length: 5\r\n", true),
+            ("content-type: application/grpc\r\ncontent-length: 0\r\n", true),
+        ]
+    )
+    func trailersOnlyLength(fields: String, keepsLength: Bool) throws {
+        let head = try HTTP1HeadParser.parseResponse(ByteBuffer(string: "HTTP/1.1 200 OK\r\n\(fields)\r\n"))
+        let headers = HTTP2ServerStream.responseHeaders(head)
+        #expect(headers.contains(name: "content-length") == keepsLength, "\(headers)")
     }
 }
