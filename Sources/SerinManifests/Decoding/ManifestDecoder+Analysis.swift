@@ -39,7 +39,15 @@ extension ManifestDecoder {
         }
         let mirror = mirrorShare(in: fields, reader: reader)
         let affinityField = fields["sessionAffinity"]
-        let affinity = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
+        let affinityRead = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
+        var affinity = affinityRead
+        if let affinityField, affinity != nil, fields["iterations"] != nil, fields["match"] == nil {
+            reader.warning(
+                "\(affinityField.path) is left out beside \(fields.owner.path(of: "iterations")), as Flagger leaves it: blue/green keeps "
+                    + "all live traffic on stable until its switch to the canary, so there is no cohort to keep",
+                at: affinityField.node)
+            affinity = nil
+        }
         let loadField = fields["load"]
         // Looking costs the statistical judge nothing, and every look may decide: it looks every 5s unless told. (The
         // kind as written, when the rest of the judge was refused: the deadline is then not held to another default.)
@@ -50,7 +58,7 @@ extension ManifestDecoder {
         let everyInterval = interval ?? ((judge?.kind ?? writtenKind) == .statistical ? .seconds(5) : AnalysisSpec.defaultInterval)
         let load = loadField.flatMap { syntheticLoad($0, interval: everyInterval, reader: reader) }
         let complete = schedule != nil && judge != nil && (stickinessField == nil || stickiness != nil)
-            && (matchField == nil || match != nil) && mirror != nil && (affinityField == nil || affinity != nil)
+            && (matchField == nil || match != nil) && mirror != nil && (affinityField == nil || affinityRead != nil)
             && (loadField == nil || load != nil) && (alertsField == nil || alerts != nil)
         // A part refused has said why. The rest is still given to the Canary's checks, with stand-ins for what was
         // refused, so that one pass says every problem (a stepWeight of 250 and a threshold of -3 together); the
@@ -191,14 +199,14 @@ extension ManifestDecoder {
     }
 
     /// Flagger's `sessionAffinity: {cookieName, maxAge, primaryCookieName}`. Refused beside `stickiness` (two rules
-    /// would pin the same client), beside `match` (A/B testing sends by request, not by weight) and beside
-    /// `iterations` (blue/green moves no weight until its switch).
+    /// would pin the same client) and beside `match` (A/B testing sends by request, not by weight); beside
+    /// `iterations` it is read and left out with a warning, as Flagger ignores it there (blue/green moves no weight
+    /// until its switch, so there is no cohort to keep).
     private static func sessionAffinity(_ field: Field, in analysis: Fields, reader: DocumentReader) -> SessionAffinity? {
         guard let fields = reader.mapping(field, Schema(known: ["cookieName", "maxAge", "primaryCookieName"])) else { return nil }
         for (other, why) in [
             ("stickiness", "stickiness pins clients by a key they already send, sessionAffinity by a cookie the gateway sets; keep one"),
             ("match", "A/B testing sends requests to the canary by what they match, not by weight, so there is no cohort to keep"),
-            ("iterations", "blue/green keeps all live traffic on stable until its switch to the canary, so there is no cohort to keep"),
         ] where analysis[other] != nil {
             reader.error("\(field.path) cannot be combined with \(analysis.owner.path(of: other)): \(why)", at: field.node)
             return nil
