@@ -8,6 +8,9 @@ public struct CanaryAdmission: Sendable, Equatable {
     public var refused: [ResourceName: String] = [:]
     /// The routes each live rollout owns, by its VirtualService's name.
     public var routing: [ResourceName: TrafficSplit] = [:]
+    /// Canaries whose spec would start a release of a finished rollout, with the canary it releases: what an apply
+    /// sets going, said with it (a Canary refused earlier may become valid once what serves has changed).
+    public var starts: [ResourceName: Destination] = [:]
 
     public init() {}
 }
@@ -201,7 +204,11 @@ public actor CanaryController {
         var admission = CanaryAdmission()
         for spec in specs {
             if let rollout = rollouts[spec.name] {
-                if let conflict = rollout.conflict(with: spec) { admission.refused[spec.name] = conflict.description }
+                if let conflict = rollout.conflict(with: spec) {
+                    admission.refused[spec.name] = conflict.description
+                } else if Self.startsRelease(rollout, with: spec) {
+                    admission.starts[spec.name] = spec.canary
+                }
             } else if let serving = routes[spec.targetRef], case .failure(let conflict) = serving.stable(for: spec) {
                 admission.refused[spec.name] = conflict.description
             }
@@ -210,6 +217,14 @@ public actor CanaryController {
             admission.routing[rollout.spec.targetRef] = rollout.split
         }
         return admission
+    }
+
+    /// Whether `spec` starts a new release of `rollout`, which has finished: a new canary is a new release to roll
+    /// out, and a failed one is tried again with its new schedule. A promoted canary is not released again, and a
+    /// finished rollout only adopts a spec that changes nothing of what it releases.
+    static func startsRelease(_ rollout: Rollout, with spec: CanarySpec) -> Bool {
+        rollout.spec.isNewRevision(comparedTo: spec) && (rollout.status.phase.isFinished || rollout.status.isBaseline)
+            && (rollout.status.phase == .failed || spec.workload != nil || !spec.canary.isSameVersion(as: rollout.status.canary))
     }
 
     /// A person's command: promote, abort, pause, resume, or start again (`rollout`).
@@ -387,9 +402,7 @@ public actor CanaryController {
                 let firstSight = restoredThisRun.insert(spec.name).inserted
                 if let rejection = step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
                     refuse(spec, "\(rejection)")
-                } else if existing.spec.isNewRevision(comparedTo: spec), existing.status.phase.isFinished || existing.status.isBaseline,
-                    existing.status.phase == .failed || spec.workload != nil || !spec.canary.isSameVersion(as: existing.status.canary)
-                {
+                } else if Self.startsRelease(existing, with: spec) {
                     // A finished rollout only adopts a new spec; a new canary is a new release to roll out, and a
                     // failed one is tried again with its new schedule. A promoted canary is not released again.
                     step(spec.name) { $0.restart(now: now) }

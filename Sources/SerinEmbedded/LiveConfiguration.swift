@@ -141,6 +141,11 @@ public actor LiveConfiguration {
                 }
                 results[line] += " (its weights stay \(split.stable.weight)/\(split.canary.weight): a rollout owns them)"
             }
+            // A finished rollout that a Canary now sets going again, written in these files or not (one refused
+            // earlier becomes valid once what serves changes): said, never started in silence.
+            for (name, canary) in admitted.starts.sorted(by: { $0.key < $1.key }) {
+                results.append("canary/\(name.displayName) starts a release of \(canary)")
+            }
         }
         let portsBefore = gateway.boundPorts
         do {

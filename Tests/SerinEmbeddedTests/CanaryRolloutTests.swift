@@ -342,6 +342,8 @@ extension CanaryRolloutTests {
             let report = await harness.runtime.live.apply([v3Entry, ManifestSource(path: next.path, text: text)])
             #expect(report.applied, "\(report.diagnostics)")
             #expect(report.results.contains("canary/web configured"))
+            // The apply says what it sets going.
+            #expect(report.results.contains("canary/web starts a release of web-v3-service:80"), "\(report.results)")
             let restarted = try await harness.waitFor("the new rollout's first step") { $0.canary.contains("web-v3-service") && $0.canaryWeight == 20 }
             #expect(restarted.step == 1)
             let final = try await harness.waitFor("v3 promoted") { $0.phase == .succeeded && $0.canary.contains("web-v3-service") }
