@@ -402,6 +402,9 @@ public actor CanaryController {
                 let firstSight = restoredThisRun.insert(spec.name).inserted
                 if let rejection = step(spec.name, { $0.specChanged(spec, now: now) }).rejection {
                     refuse(spec, "\(rejection)")
+                    // The stored rollout goes on as it was: restored as any other, its weights put back and its first
+                    // check a whole interval away, not at once on the moment of traffic the new process has seen.
+                    if firstSight, existing.status.phase != .initialized { step(spec.name) { $0.restored(now: now) } }
                 } else if Self.startsRelease(existing, with: spec) {
                     // A finished rollout only adopts a new spec; a new canary is a new release to roll out, and a
                     // failed one is tried again with its new schedule. A promoted canary is not released again.

@@ -29,6 +29,29 @@ extension CanaryControllerTests {
         }
     }
 
+    @Test("a controller restored with files whose Canary is refused goes on with the stored rollout as with any restore: weights put back, the first check a whole interval later")
+    func restoredUnderARefusedSpec() async throws {
+        let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
+        let store = MemoryRolloutStore()
+        let spec = try Self.spec(writesStable: true)
+        try await ControllerHarness.run(store: store, clock: clock) { first in
+            await first.reconcile([spec])
+            await first.advance(by: .seconds(30))
+            #expect(first.weights() == [0, 10, 50])
+        }
+        var stale = spec
+        stale.stable = Self.v3
+        try await ControllerHarness.run(store: store, clock: clock) { second in
+            let problems = await second.reconcile([stale])
+            #expect(problems.count == 1, "\(problems)")
+            #expect(second.weights() == [50], "the weights are put back, with no 100/0 first")
+            await second.advance(by: .seconds(29))
+            #expect(second.metrics.requests.isEmpty, "checked on less than an interval of traffic: \(second.metrics.requests)")
+            await second.advance(by: .seconds(1))
+            #expect(second.metrics.requests.map(\.canaryWeight) == [50])
+        }
+    }
+
     @Test("a controller stopped at a closed gate asks it again once restored, and goes on when it opens")
     func restoredAtClosedGate() async throws {
         let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
