@@ -33,8 +33,11 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// Why `newSpec` cannot be taken as it stands, judged against what serves now; nil when it can. A written
-    /// stable must be what serves, and a new release must name a version other than the one that serves.
+    /// stable must be what serves, and a new release must name a version other than the one that serves. The spec
+    /// this rollout runs, written again (the same files applied or reloaded after its release), changes nothing and
+    /// is no conflict, though its written stable is the version the release retired.
     public func conflict(with newSpec: CanarySpec) -> ReleaseConflict? {
+        if newSpec == spec { return nil }
         let serving = status.servingStable
         if let written = newSpec.stable, !written.isSameVersion(as: serving) {
             return .stableNotServing(written: written, serving: serving)
