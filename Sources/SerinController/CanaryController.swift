@@ -584,8 +584,8 @@ public actor CanaryController {
         for event in events {
             // The event says `web: …`; the log, where every Canary's lines meet, says which namespace's web.
             rolloutLogger.log(level: event.severity == .warning ? .warning : .info, "\(name.qualifying(event.message))")
-            await broadcast(.event(canary: name, event))
         }
+        // Events go to `/events` where the step recorded them, among its phase changes and weights, in that order.
         await perform(actions, for: name, spec: rollout.spec, notices: notices)
     }
 
@@ -668,10 +668,13 @@ public actor CanaryController {
                 await adapters.load.start(plan)
             case .stopLoad(let canary):
                 await adapters.load.stop(canary)
-            case .record:
-                break
-            case .phaseChanged(let phase), .finished(let phase):
+            case .record(let event):
+                await broadcast(.event(canary: name, event))
+            case .phaseChanged(let phase):
                 await broadcast(.phase(canary: name, phase))
+            case .finished(let phase):
+                // Said once: the step that finished has already changed the phase to it.
+                if !actions.contains(.phaseChanged(to: phase)) { await broadcast(.phase(canary: name, phase)) }
             }
         }
     }

@@ -85,6 +85,7 @@ struct CanaryControllerTests {
     @Test("after the last step passes the canary is promoted: 0/100, Succeeded, and it takes the stable role")
     func promotes() async throws {
         try await ControllerHarness.run { harness in
+            let updates = await harness.controller.updates()
             await harness.reconcile([try Self.spec()])
             for _ in 1...3 { await harness.advance(by: .seconds(30)) }
             #expect(harness.weights() == [0, 10, 50, 80, 100])
@@ -96,6 +97,30 @@ struct CanaryControllerTests {
             #expect(try await harness.events().suffix(2) == [
                 "web: all steps passed, promoting canary web-v2-service to 100%", "web: promotion completed",
             ])
+            // What a follower of /events sees of the promotion: in the order it happened, each phase once.
+            var seen: [String] = []
+            for await sequenced in updates {
+                switch sequenced.update {
+                case .event(_, let event): seen.append(event.message)
+                case .phase(_, let phase): seen.append("phase \(phase.rawValue)")
+                case .weights(_, let stable, let canary, _, _): seen.append("weights \(stable)/\(canary)")
+                case .measured: continue
+                }
+                if seen.last == "web: promotion completed" { break }
+            }
+            #expect(Array(seen.suffix(5)) == [
+                "phase Promoting", "weights 0/100", "web: all steps passed, promoting canary web-v2-service to 100%",
+                "phase Succeeded", "web: promotion completed",
+            ], "\(seen)")
+            // Nothing more was said of it: Succeeded came once (the step's end is not a second phase change).
+            let later = await withTaskGroup(of: [ControllerUpdate].self) { group in
+                group.addTask { var rest: [ControllerUpdate] = []; for await sequenced in updates { rest.append(sequenced.update) }; return rest }
+                group.addTask { try? await Task.sleep(for: .milliseconds(300)); return [] }
+                _ = await group.next()
+                group.cancelAll()
+                return await group.reduce([], +)
+            }
+            #expect(later.isEmpty, "\(later)")
             await harness.advance(by: .seconds(300))
             #expect(harness.metrics.requests.count == 3, "a finished rollout is not analysed again")
         }
