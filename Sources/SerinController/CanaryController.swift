@@ -125,7 +125,19 @@ public actor CanaryController {
         rollouts = stored
         for rollout in rollouts.values { metrics.observe(rollout) }
         metrics.count(rollouts.keys)
+        // Each metric's last check, as the status shows it: read back, so a restart does not blank the verdicts of a
+        // finished release (the status keeps only those of the current one).
+        latest = [:]
+        for name in rollouts.keys {
+            let recent = (try? await adapters.store.measurements(for: name, limit: Self.restoredMeasurements)) ?? []
+            var last: [String: RecordedMeasurement] = [:]
+            for measurement in recent { last[measurement.metric] = measurement }
+            if !last.isEmpty { latest[name] = last }
+        }
     }
+
+    /// How many of a Canary's newest stored measurements `restore` reads for the last check of each metric.
+    static let restoredMeasurements = 64
 
     /// Handles events until the task is cancelled.
     public func run() async {

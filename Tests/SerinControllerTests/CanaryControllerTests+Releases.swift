@@ -9,15 +9,19 @@ extension CanaryControllerTests {
         let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
         let store = MemoryRolloutStore()
         let spec = try Self.spec()
+        var checked: [RecordedMeasurement] = []
         try await ControllerHarness.run(store: store, clock: clock) { first in
             await first.reconcile([spec])
             await first.advance(by: .seconds(30))
             #expect(first.weights() == [0, 10, 50])
+            checked = try await first.status().lastMeasurements
         }
+        #expect(!checked.isEmpty)
         // The new process's router serves the VirtualService as its file writes it: all on v1.
         try await ControllerHarness.run(store: store, clock: clock) { second in
             let restored = try await second.status()
             #expect(restored.canaryWeight == 50, "restored before any reconcile")
+            #expect(restored.lastMeasurements == checked, "the last check's verdicts are read back")
             await second.reconcile([spec])
             #expect(second.weights() == [50], "the weights are put back, with no 100/0 first")
             #expect(second.router.routes(of: Self.virtualService) == [Self.route((Self.v1, 50), (Self.v2, 50))])
