@@ -133,7 +133,7 @@ struct ManifestValidatorCanaryTests {
     func unresolvableCanary() {
         #expect(
             validate(Self.canary(canary: "{host: web-v3-service, port: 80}")) == [
-                "\(at(7, 18)): error: destination host web-v3-service does not resolve to a Service or ServiceEntry"
+                "\(at(7, 18)): error: spec.canary.host: web-v3-service does not resolve to a Service or ServiceEntry"
             ]
         )
     }
@@ -142,7 +142,7 @@ struct ManifestValidatorCanaryTests {
     func missingSubset() {
         #expect(
             validate(Self.canary(stable: "{host: web-v1-service, subset: v1, port: 80}")) == [
-                "\(at(6, 42)): error: subset v1 of web-v1-service is not defined by any DestinationRule for that host",
+                "\(at(6, 42)): error: spec.stable.subset: subset v1 of web-v1-service is not defined by any DestinationRule for that host",
                 "\(at(6, 18)): error: VirtualService web-virtualservice has no route to web-v1-service subset v1",
             ]
         )
@@ -152,7 +152,7 @@ struct ManifestValidatorCanaryTests {
     func wrongPort() {
         #expect(
             validate(Self.canary(canary: "{host: web-v2-service, port: 8080}"))
-                == ["\(at(7, 40)): error: port 8080 is not exposed by web-v2-service (it exposes 80)"]
+                == ["\(at(7, 40)): error: spec.canary.port: port 8080 is not exposed by web-v2-service (it exposes 80)"]
         )
     }
 

@@ -63,9 +63,11 @@ struct ManifestValidatorTests {
     @Test(
         "every destination must reach a service, subset and port that exist",
         arguments: [
-            ("{host: web-v3-service}", 27, "destination host web-v3-service does not resolve to a Service or ServiceEntry"),
-            ("{host: web-v1-service, subset: v3}", 51, "subset v3 of web-v1-service is not defined by any DestinationRule for that host"),
-            ("{host: web-v1-service, port: {number: 8080}}", 58, "port 8080 is not exposed by web-v1-service (it exposes 80)"),
+            ("{host: web-v3-service}", 27, "spec.http[0].route[0].destination.host: web-v3-service does not resolve to a Service or ServiceEntry"),
+            ("{host: web-v1-service, subset: v3}", 51,
+             "spec.http[0].route[0].destination.subset: subset v3 of web-v1-service is not defined by any DestinationRule for that host"),
+            ("{host: web-v1-service, port: {number: 8080}}", 58,
+             "spec.http[0].route[0].destination.port.number: port 8080 is not exposed by web-v1-service (it exposes 80)"),
         ]
     )
     func destinations(destination: String, column: Int, message: String) {
@@ -76,9 +78,10 @@ struct ManifestValidatorTests {
     @Test(
         "a mirror must reach a service, subset and port that exist, like a destination",
         arguments: [
-            ("{host: web-v3-service}", 20, "destination host web-v3-service does not resolve to a Service or ServiceEntry"),
-            ("{host: web-v2-service, subset: v9}", 44, "subset v9 of web-v2-service is not defined by any DestinationRule for that host"),
-            ("{host: web-v2-service, port: {number: 8080}}", 51, "port 8080 is not exposed by web-v2-service (it exposes 80)"),
+            ("{host: web-v3-service}", 20, "spec.http[0].mirror.host: web-v3-service does not resolve to a Service or ServiceEntry"),
+            ("{host: web-v2-service, subset: v9}", 44,
+             "spec.http[0].mirror.subset: subset v9 of web-v2-service is not defined by any DestinationRule for that host"),
+            ("{host: web-v2-service, port: {number: 8080}}", 51, "spec.http[0].mirror.port.number: port 8080 is not exposed by web-v2-service (it exposes 80)"),
         ]
     )
     func mirrorDestination(mirror: String, column: Int, message: String) {

@@ -96,7 +96,7 @@ extension ManifestValidator {
         if let subset = destination.subset, context.config.subset(named: subset, ofHost: destination.host) == nil {
             diagnostics.append(
                 .error(
-                    "subset \(subset) of \(destination.host) is not defined by any DestinationRule for that host",
+                    "\(path).subset: subset \(subset) of \(destination.host) is not defined by any DestinationRule for that host",
                     at: located.location(of: "\(path).subset")
                 )
             )
@@ -104,7 +104,7 @@ extension ManifestValidator {
         guard let service = context.config.service(forHost: destination.host) else {
             diagnostics.append(
                 .error(
-                    "destination host \(destination.host) does not resolve to a Service or ServiceEntry", at: hostLocation
+                    "\(path).host: \(destination.host) does not resolve to a Service or ServiceEntry", at: hostLocation
                 )
             )
             return diagnostics
@@ -114,7 +114,7 @@ extension ManifestValidator {
             if RouteTable.port(port, of: service) == nil {
                 diagnostics.append(
                     .error(
-                        "port \(port) is not exposed by \(destination.host) (it exposes \(exposed.isEmpty ? "no ports" : exposed))",
+                        "\(portPath): port \(port) is not exposed by \(destination.host) (it exposes \(exposed.isEmpty ? "no ports" : exposed))",
                         at: located.location(of: portPath)
                     )
                 )
