@@ -68,11 +68,12 @@ public enum WorkloadObjects {
         ]
         for key in ["match", "retries", "timeout", "headers"] { route[key] = service[key] }
         var virtualServiceSpec: [String: JSONValue] = [
-            "hosts": .array([.string(name)] + (service["hosts"]?.arrayValue ?? [])), "http": [.object(route)],
+            "hosts": .array(Self.once([.string(name)] + (service["hosts"]?.arrayValue ?? []))), "http": [.object(route)],
         ]
         if let gateways = service["gateways"]?.arrayValue, !gateways.isEmpty {
-            // Gateways named: the routes serve them and, as in Flagger, the mesh's own callers too.
-            virtualServiceSpec["gateways"] = .array(gateways + ["mesh"])
+            // Gateways named: the routes serve those, as in Flagger (list `mesh` among them for the mesh's own
+            // callers); none named leaves Istio's default, the mesh alone.
+            virtualServiceSpec["gateways"] = .array(Self.once(gateways))
         }
         let virtualService: JSONValue = [
             "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": metadata(name),
@@ -80,6 +81,13 @@ public enum WorkloadObjects {
         ]
         objects.append(Desired(path: .virtualService(namespace: namespace, name: name), object: virtualService))
         return objects
+    }
+
+    /// `values` without the repeats, in their first order: a host or gateway the Canary lists that Serin adds anyway.
+    static func once(_ values: [JSONValue]) -> [JSONValue] {
+        var seen: [JSONValue] = []
+        for value in values where !seen.contains(value) { seen.append(value) }
+        return seen
     }
 
     /// The owner reference every object Serin creates for the Canary carries.

@@ -46,13 +46,16 @@ struct KubernetesWorkloadRolloutTests {
         ], at: key("autoscaling/v2", "horizontalpodautoscalers", "podinfo"))
     }
 
-    /// The Canary as a Flagger user writes it (Serin's group; the same fields).
+    /// The Canary as a Flagger user writes it (Serin's group; the same fields), with the mesh and its own host
+    /// listed as Flagger's FAQ lists them.
     static let canary: JSONValue = [
         "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "podinfo", "namespace": "default"],
         "spec": [
             "targetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"],
             "autoscalerRef": ["apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "podinfo"],
-            "service": ["port": 9898, "targetPort": 9898, "gateways": ["public-gateway"], "hosts": ["app.example.com"]],
+            "service": [
+                "port": 9898, "targetPort": 9898, "gateways": ["public-gateway", "mesh"], "hosts": ["podinfo", "app.example.com"],
+            ],
             "analysis": [
                 "interval": "300ms", "threshold": 2, "stepWeights": [20, 50],
                 "metrics": [["name": "request-success-rate", "thresholdRange": ["min": 99], "interval": "1m"]],
@@ -132,7 +135,8 @@ struct KubernetesWorkloadRolloutTests {
             #expect(server.object(Self.services[0])?["spec"]?["selector"] == ["app": "podinfo-primary"])
             #expect(server.object(Self.primaryHPA)?["spec"]?["scaleTargetRef"]?["name"] == "podinfo-primary")
             #expect(server.object(Self.virtualService)?["spec"]?["hosts"] == ["podinfo", "app.example.com"])
-            #expect(server.object(Self.virtualService)?["spec"]?["gateways"] == ["public-gateway", "mesh"])
+            // As Flagger writes them: the gateways as listed (the mesh only when listed), the Canary's own host once.
+            #expect(server.object(Self.virtualService)?["spec"]?["gateways"] == (group == .serin ? ["public-gateway", "mesh"] : ["public-gateway"]))
             #expect(Self.weights(server) == [100, 0])
             #expect(phase(server) == "Initialized")
 
@@ -301,5 +305,26 @@ struct WorkloadObjectsTests {
         #expect(blue == WorkloadObjects.revision(of: target, configs: ["ConfigMap/c": .some(["data": ["color": "blue"]])]))
         let otherImage = (try? target.applying([.replace(path: ["spec", "template", "spec", "containers", "0", "image"], value: "a:2")])) ?? target
         #expect(WorkloadObjects.revision(of: otherImage, configs: ["ConfigMap/c": .some(["data": ["color": "blue"]])]) != blue)
+    }
+    static func virtualService(service: JSONValue) -> JSONValue? {
+        let canary: JSONValue = ["apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": ["name": "podinfo", "uid": "u1"]]
+        let target: JSONValue = ["spec": ["selector": ["matchLabels": ["app": "podinfo"]], "template": ["metadata": ["labels": ["app": "podinfo"]]]]]
+        let objects = WorkloadObjects.desired(
+            canary: canary, workload: CanaryWorkload(deployment: "podinfo", port: 9898), target: target, service: service, autoscaler: nil)
+        return objects.first { $0.path.resource == "virtualservices" }?.object
+    }
+
+    @Test("gateways are written as listed, as Flagger writes them: the mesh only when listed, none listed leaving Istio's default; a repeated host or gateway once")
+    func gatewaysAsFlaggerWritesThem() throws {
+        let listed = try #require(Self.virtualService(service: ["port": 9898, "gateways": ["public-gateway"], "hosts": ["app.example.com"]]))
+        #expect(listed["spec"]?["gateways"] == ["public-gateway"])
+        #expect(listed["spec"]?["hosts"] == ["podinfo", "app.example.com"])
+        let repeated = try #require(Self.virtualService(service: [
+            "port": 9898, "gateways": ["istio-system/public-gateway", "mesh", "mesh"], "hosts": ["podinfo", "app.example.com"],
+        ]))
+        #expect(repeated["spec"]?["gateways"] == ["istio-system/public-gateway", "mesh"])
+        #expect(repeated["spec"]?["hosts"] == ["podinfo", "app.example.com"])
+        let none = try #require(Self.virtualService(service: ["port": 9898]))
+        #expect(none["spec"]?["gateways"] == nil)
     }
 }
