@@ -792,6 +792,10 @@ struct CanaryDecodingTests {
          "test.yaml:20:19: error: spec.analysis.mirrorWeight is 0, expected a percentage of requests from 1 to 100"),
         ("  provider: istio", "  provider: linkerd", "test.yaml:5:13: error: spec.provider: expected istio (Serin routes through Istio's VirtualService), got \"linkerd\""),
         ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}", "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet"),
+        // Flagger names its Services after service.name; Serin, after the Deployment: another name is refused.
+        ("    port: 9898", "    port: 9898\n    name: frontend",
+         "test.yaml:11:11: error: spec.service.name is frontend, not the targetRef's podinfo: Serin names the Services and VirtualService "
+            + "after the Deployment (podinfo, podinfo-primary, podinfo-canary) and does not take another name yet; leave it out or write podinfo"),
     ])
     func flaggerFieldNotSupported(original: String, replacement: String, message: String) {
         let (spec, messages) = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: original, with: replacement))

@@ -55,7 +55,7 @@ extension ManifestDecoder {
                     reader.error("\(field.path) is not used with a targetRef of kind Deployment: Serin routes between \(deployment)-primary and \(deployment)-canary", at: field.node)
                 }
             }
-            let service = reader.required("service", in: fields).flatMap { workloadService($0, reader: reader) }
+            let service = reader.required("service", in: fields).flatMap { workloadService($0, deployment: deployment, reader: reader) }
             let autoscaler = fields["autoscalerRef"].flatMap { autoscalerTarget($0, reader: reader) }
             if let port = service {
                 let found = CanaryWorkload(deployment: deployment, port: port, autoscaler: autoscaler)
@@ -111,9 +111,19 @@ extension ManifestDecoder {
     /// Flagger's `service` block: the port the generated Services and VirtualService use. `targetPort`,
     /// `portName`, `hosts`, `gateways`, `match`, `retries`, `timeout` and `headers` are copied as written into
     /// the objects Serin creates on Kubernetes.
-    private static func workloadService(_ field: Field, reader: DocumentReader) -> Int? {
+    private static func workloadService(_ field: Field, deployment: String, reader: DocumentReader) -> Int? {
         let schema = Schema(known: ["port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers"])
         guard let fields = reader.mapping(field, schema) else { return nil }
+        // Flagger names the Services and VirtualService after `service.name`; Serin after the Deployment. Another
+        // name would leave clients calling it with nothing behind it: refused, not read as the Deployment's.
+        if let nameField = fields["name"], let name = reader.string(nameField), name != deployment {
+            reader.error(
+                "\(nameField.path) is \(name), not the targetRef's \(deployment): Serin names the Services and VirtualService after "
+                    + "the Deployment (\(deployment), \(deployment)-primary, \(deployment)-canary) and does not take another name yet; "
+                    + "leave it out or write \(deployment)",
+                at: nameField.node)
+            return nil
+        }
         for key in ["hosts", "gateways"] { _ = fields[key].flatMap(reader.stringList) }
         if let timeout = fields["timeout"] { _ = reader.duration(timeout) }
         if let match = fields["match"] { _ = reader.list(match) }
