@@ -782,7 +782,7 @@ struct CanaryDecodingTests {
          "test.yaml:19:12: error: spec.analysis.match is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)"),
         ("    maxWeight: 50\n    stepWeight: 10", "    maxWeight: 50\n    stepWeight: 10\n    mirror: true",
          "test.yaml:20:13: error: spec.analysis.mirror needs spec.analysis.iterations (blue/green): requests are copied to the canary "
-            + "before any live traffic shifts; stepWeight, maxWeight and stepWeights shift live traffic instead"),
+            + "before any live traffic shifts; Flagger's mirroring as a first stage before stepWeight steps is not supported by Serin yet"),
         ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: [{headers: {x-canary: {exact: insider}}}]\n    mirror: true",
          "test.yaml:20:13: error: spec.analysis.mirror cannot be beside spec.analysis.match: A/B testing sends the matching requests "
             + "themselves to the canary, mirroring sends copies; write one of them"),

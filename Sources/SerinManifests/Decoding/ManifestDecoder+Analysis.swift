@@ -102,7 +102,8 @@ extension ManifestDecoder {
         guard fields["iterations"] != nil else {
             reader.error(
                 "\(mirrorField.path) needs \(fields.owner.path(of: "iterations")) (blue/green): requests are copied to the canary "
-                    + "before any live traffic shifts; stepWeight, maxWeight and stepWeights shift live traffic instead",
+                    + "before any live traffic shifts; Flagger's mirroring as a first stage before stepWeight steps is not supported "
+                    + "by Serin yet",
                 at: mirrorField.node)
             return nil
         }
