@@ -34,6 +34,8 @@ struct KubernetesManifestTests {
           canary: {host: web-v2-service, subset: v2, port: 80}
           progressDeadline: 10m
           skipAnalysis: false
+          suspend: false
+          revertOnDeletion: false
           canaryDeployment: web-v2
           analysis:
             interval: 30s

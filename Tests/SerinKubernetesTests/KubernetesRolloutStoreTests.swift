@@ -33,7 +33,9 @@ struct KubernetesRolloutStoreTests {
             let (rollout, events) = try Self.midRollout()
             let measurement = RecordedMeasurement(
                 canary: Self.web, instant: Self.t(62), metric: "request-success-rate", canaryValue: 99.5, stableValue: 99.9,
-                canaryRequests: 120, stableRequests: 1_080, canaryWeight: 50, verdict: .pass
+                canaryRequests: 120, stableRequests: 1_080, canaryWeight: 50,
+                // A verdict with its reason: the CRD's status schema must keep what the store writes of it.
+                verdict: .fail(reason: "request-success-rate 99.50% < 99.9%")
             )
             // A person's command answered before the save: the save keeps the answer.
             let request = try #require(
@@ -52,6 +54,7 @@ struct KubernetesRolloutStoreTests {
             #expect(status["conditions"]?[0]?["type"] == "Promoted")
             #expect(status["conditions"]?[0]?["status"] == "Unknown")
             #expect(status["lastMeasurements"]?[0]?["metric"] == "request-success-rate")
+            #expect(status["lastMeasurements"]?[0]?["reason"] == "request-success-rate 99.50% < 99.9%")
             #expect(server.object(Self.key)?["spec"] == Self.canaryObject["spec"], "a status write leaves the spec alone")
             // What the store writes is what the CRD's status schema allows (the API server would prune the rest).
             var written = try #require(server.object(Self.key))
