@@ -766,6 +766,17 @@ struct CanaryDecodingTests {
         #expect(decoded.analysis.schedule.weights == [10, 20, 30, 40, 50])
         // Flagger's deadline is for the Deployments' progress; Serin counts from the last step, so one interval more.
         #expect(decoded.analysis.progressDeadline == .seconds(120))
+        // Flagger's defaults written out, as manifests generated from its Go types write them: read, nothing refused.
+        let defaults = Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: "    port: 9898\n    portDiscovery: false\n")
+            .replacingOccurrences(of: "    metrics:\n", with: "    webhooks: [{name: smoke, url: \"http://tester/\", muteAlert: false}]\n    metrics:\n")
+        #expect(defaults.contains("muteAlert") && defaults.contains("portDiscovery"))
+        #expect(decodeCanary(defaults).messages == [])
+        // The same switches turned on are refused, saying why.
+        let muted = defaults.replacingOccurrences(of: "muteAlert: false", with: "muteAlert: true")
+        #expect(decodeCanary(muted).spec == nil)
+        #expect(decodeCanary(muted).messages.first?.contains(
+            "spec.analysis.webhooks[0].muteAlert: true is not supported by Serin yet: a hook's failure is said in the events and alerts as any other") == true,
+            "\(decodeCanary(muted).messages)")
     }
 
     @Test("a Flagger field Serin does not act on, or iterations beside weights, is an error naming the fields, never a silent skip", arguments: [
@@ -791,7 +802,11 @@ struct CanaryDecodingTests {
         ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    mirror: true\n    mirrorWeight: 0",
          "test.yaml:20:19: error: spec.analysis.mirrorWeight is 0, expected a percentage of requests from 1 to 100"),
         ("  provider: istio", "  provider: linkerd", "test.yaml:5:13: error: spec.provider: expected istio (Serin routes through Istio's VirtualService), got \"linkerd\""),
-        ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}", "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet"),
+        ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}",
+         "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet: write a DestinationRule for podinfo-primary "
+            + "and podinfo-canary, which Serin's Services leave to it"),
+        ("    port: 9898", "    port: 9898\n    portDiscovery: true",
+         "test.yaml:11:20: error: spec.service.portDiscovery: true is not supported by Serin yet: the Services route service.port alone; leave it out or write false"),
         // Flagger names its Services after service.name; Serin, after the Deployment: another name is refused.
         ("    port: 9898", "    port: 9898\n    name: frontend",
          "test.yaml:11:11: error: spec.service.name is frontend, not the targetRef's podinfo: Serin names the Services and VirtualService "

@@ -457,8 +457,19 @@ extension ManifestDecoder {
 
     /// One `webhooks` entry; without a `type` it is a rollout hook, as in Flagger.
     private static func webhook(_ field: Field, reader: DocumentReader) -> WebhookSpec? {
-        guard let fields = reader.mapping(field, Schema(known: ["name", "type", "url", "timeout", "metadata"])) else {
-            return nil
+        let schema = Schema(
+            known: ["name", "type", "url", "timeout", "metadata", "muteAlert"],
+            notRead: [
+                "retries": "a hook that fails is asked again at the next interval; Serin does not retry it within one",
+                "disableTLS": "give the hook an http:// address",
+            ]
+        )
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        // Flagger's default, written out (generated manifests write it): nothing to refuse.
+        if let mute = fields["muteAlert"], reader.bool(mute) == true {
+            reader.error(
+                "\(mute.path): true is not supported by Serin yet: a hook's failure is said in the events and alerts as any other",
+                at: mute.node)
         }
         let name = reader.required("name", in: fields).flatMap(reader.string)
         let url = reader.required("url", in: fields).flatMap(reader.string)

@@ -112,8 +112,17 @@ extension ManifestDecoder {
     /// `portName`, `hosts`, `gateways`, `match`, `retries`, `timeout` and `headers` are copied as written into
     /// the objects Serin creates on Kubernetes.
     private static func workloadService(_ field: Field, deployment: String, reader: DocumentReader) -> Int? {
-        let schema = Schema(known: ["port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers"])
+        let schema = Schema(
+            known: ["port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery"],
+            notRead: Self.serviceFieldsNotRead(deployment)
+        )
         guard let fields = reader.mapping(field, schema) else { return nil }
+        // Flagger's default, written out (generated manifests write it): nothing to refuse.
+        if let discovery = fields["portDiscovery"], reader.bool(discovery) == true {
+            reader.error(
+                "\(discovery.path): true is not supported by Serin yet: the Services route service.port alone; leave it out or write false",
+                at: discovery.node)
+        }
         // Flagger names the Services and VirtualService after `service.name`; Serin after the Deployment. Another
         // name would leave clients calling it with nothing behind it: refused, not read as the Deployment's.
         if let nameField = fields["name"], let name = reader.string(nameField), name != deployment {
@@ -131,6 +140,21 @@ extension ManifestDecoder {
             if let value = fields[key] { _ = reader.mapping(value, Schema(known: [], ignored: ["attempts", "perTryTimeout", "retryOn", "request", "response"])) }
         }
         return reader.required("port", in: fields).flatMap(reader.port)
+    }
+
+    /// Flagger's `service` fields Serin does not act on yet, each with why and what to write instead: the error a
+    /// Flagger Canary gets for one (a warning for Serin's own group).
+    static func serviceFieldsNotRead(_ deployment: String) -> [String: String] {
+        [
+            "trafficPolicy": "write a DestinationRule for \(deployment)-primary and \(deployment)-canary, which Serin's Services leave to it",
+            "corsPolicy": "Serin's gateway answers no CORS preflight; let the application answer it",
+            "rewrite": "write the rewrite in a VirtualService route of your own in front of \(deployment)",
+            "appProtocol": "name the port grpc-…/http2-… in the Deployment, or write a DestinationRule with h2UpgradePolicy",
+            "primary": "the Services Serin creates carry no labels or annotations of your own yet",
+            "canary": "the Services Serin creates carry no labels or annotations of your own yet",
+            "delegation": "Serin writes the VirtualService itself; delegation is not supported",
+            "apex": "the Services Serin creates carry no labels or annotations of your own yet",
+        ]
     }
 
     /// `autoscalerRef`: a HorizontalPodAutoscaler (autoscaling/v2) in the Canary's namespace.
