@@ -96,6 +96,16 @@ struct CanaryDecodingTests {
         #expect(spec == expected)
     }
 
+    @Test("stepWeights beside stepWeight and maxWeight wins, as in Flagger, each ignored field said in a warning")
+    func stepWeightsWinAsInFlagger() {
+        let (spec, messages) = decodeCanary(Self.minimal.replacingOccurrences(of: "maxWeight: 50", with: "maxWeight: 50\n    stepWeights: [5, 10]"))
+        #expect(spec?.analysis.schedule.weights == [5, 10])
+        #expect(messages == [
+            "test.yaml:10:17: warning: spec.analysis.stepWeight is ignored beside spec.analysis.stepWeights, as Flagger ignores it: the steps are the list's, its last the highest",
+            "test.yaml:11:16: warning: spec.analysis.maxWeight is ignored beside spec.analysis.stepWeights, as Flagger ignores it: the steps are the list's, its last the highest",
+        ], "\(messages)")
+    }
+
     @Test("stepWeight without maxWeight, or with Flagger's default written out (maxWeight: 100), climbs by its steps below 100%, then promotes")
     func stepWeightAlone() throws {
         for (step, weights) in [(10, [10, 20, 30, 40, 50, 60, 70, 80, 90]), (30, [30, 60, 90]), (50, [50])] {
@@ -438,11 +448,6 @@ struct CanaryDecodingTests {
             (
                 "interval: 30s", "interval: 30",
                 "test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got integer 30"
-            ),
-            (
-                "maxWeight: 50", "maxWeight: 50\n    stepWeights: [5, 10]",
-                "test.yaml:12:18: error: spec.analysis.stepWeights cannot be combined with stepWeight: "
-                    + "use stepWeights, or stepWeight with maxWeight"
             ),
             (
                 "    stepWeight: 10\n    maxWeight: 50", "    threshold: 2",

@@ -272,8 +272,8 @@ extension ManifestDecoder {
         fields["iterations"] != nil ? try! WeightSchedule(iterations: 1) : try! WeightSchedule(stepWeights: [50])
     }
 
-    /// Flagger's `stepWeight` with `maxWeight`, its `stepWeights` list, or its blue/green `iterations`; never two of
-    /// them, since which would win is a guess.
+    /// Flagger's `stepWeight` with `maxWeight`, its `stepWeights` list (taken over both, as Flagger takes it), or its
+    /// blue/green `iterations`; never `iterations` beside weights, since which would win is a guess.
     private static func weightSchedule(in fields: Fields, reader: DocumentReader) -> WeightSchedule? {
         let analysis = fields.owner
         let stepWeightField = fields["stepWeight"]
@@ -293,13 +293,12 @@ extension ManifestDecoder {
             }
         }
         if let listField = fields["stepWeights"] {
-            if stepWeightField != nil || maxWeightField != nil {
-                let other = stepWeightField != nil ? "stepWeight" : "maxWeight"
-                reader.error(
-                    "\(listField.path) cannot be combined with \(other): use stepWeights, or stepWeight with maxWeight",
-                    at: listField.node
-                )
-                return nil
+            // Flagger takes stepWeights over both (its maxWeight is then the last step): the same here, said.
+            for other in [stepWeightField, maxWeightField] {
+                guard let other else { continue }
+                reader.warning(
+                    "\(other.path) is ignored beside \(listField.path), as Flagger ignores it: the steps are the list's, its last the highest",
+                    at: other.node)
             }
             guard let steps = reader.list(listField, each: { pacedStep($0, reader: reader) }) else { return nil }
             return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
