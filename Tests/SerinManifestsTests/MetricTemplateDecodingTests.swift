@@ -192,16 +192,23 @@ struct MetricTemplateDecodingTests {
         )
     }
 
-    @Test("reads Flagger's provider.secretRef and an https address, and warns about provider fields Serin does not read")
+    @Test("reads Flagger's provider.secretRef and an https address; a provider field Serin does not act on is an error in Flagger's group, saying why")
     func flaggerProviderFields() {
         let yaml = Self.flagger.replacingOccurrences(
             of: "    address: http://127.0.0.1:9090\n",
-            with: "    address: https://prometheus.example/prometheus\n    secretRef:\n      name: prom-auth\n    insecureSkipVerify: true\n"
+            with: "    address: https://prometheus.example/prometheus\n    secretRef:\n      name: prom-auth\n"
         )
         let (spec, messages) = decodeTemplate(yaml)
-        #expect(messages == ["test.yaml:12:5: warning: unknown field spec.provider.insecureSkipVerify"])
+        #expect(messages == [])
         #expect(spec?.source == .prometheus(address: "https://prometheus.example/prometheus"))
         #expect(spec?.secretRef == "prom-auth")
+        // Queried without it, a self-signed Prometheus would fail every check and roll the release back.
+        let insecure = decodeTemplate(yaml.replacingOccurrences(of: "      name: prom-auth\n", with: "      name: prom-auth\n    insecureSkipVerify: true\n"))
+        #expect(insecure.messages == [
+            "test.yaml:12:5: error: spec.provider.insecureSkipVerify is not supported by Serin yet: Serin verifies the server's certificate; "
+                + "give it one its CA signed, or an http:// address",
+        ])
+        #expect(insecure.spec == nil)
     }
 
     @Test("warns where Secrets are not read that a template with secretRef fails its checks, naming the Secret")

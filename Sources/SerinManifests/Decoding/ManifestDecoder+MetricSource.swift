@@ -31,9 +31,12 @@ extension ManifestDecoder {
     /// A `provider` with a MetricTemplate's `secretRef: {name: SECRET}` (Flagger's field), whose Secret holds the
     /// credentials; a Canary metric's provider has none.
     static func provider(_ field: Field, for use: ProviderUse, reader: DocumentReader) -> (source: MetricSource, secretRef: String?)? {
+        let insecure = "Serin verifies the server's certificate; give it one its CA signed, or an http:// address"
         let schema = use == .template
-            ? Schema(known: ["type", "address", "secretRef"])
-            : Schema(known: ["type", "address"], notRead: ["secretRef": "credentials belong in a MetricTemplate's provider"])
+            ? Schema(known: ["type", "address", "secretRef"], notRead: ["insecureSkipVerify": insecure])
+            : Schema(
+                known: ["type", "address"],
+                notRead: ["secretRef": "credentials belong in a MetricTemplate's provider", "insecureSkipVerify": insecure])
         guard let fields = reader.mapping(field, schema),
             let typeField = reader.required("type", in: fields),
             let typeText = reader.string(typeField)

@@ -163,8 +163,14 @@ public enum ManifestDecoder {
             defer { reader.unknownFieldsAreErrors = false }
             return canary(specField, name: name, reader: reader).map(Resource.canary)
         case .metricTemplate:
+            // Flagger's group, as its Canary: a field Serin does not act on is an error (a query run without it could
+            // fail every check and roll a release back).
+            reader.unknownFieldsAreErrors = header.apiVersion == "flagger.app/v1beta1"
+            defer { reader.unknownFieldsAreErrors = false }
             return metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate)
         case .alertProvider:
+            reader.unknownFieldsAreErrors = header.apiVersion == "flagger.app/v1beta1"
+            defer { reader.unknownFieldsAreErrors = false }
             return alertProvider(specField, name: name, reader: reader).map(Resource.alertProvider)
         }
     }
