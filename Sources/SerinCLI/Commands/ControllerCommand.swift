@@ -147,7 +147,12 @@ struct ControllerCommand: AsyncParsableCommand {
                     break
                 } catch {
                     if Task.isCancelled { return }
-                    logger.error("cannot read the rollouts from Canary status: \(error); trying again in \(Readable.duration(backoff.next))", error: error)
+                    // Said as the commands say it: the address, and the system's words for what went wrong.
+                    let server = "\(api.connection.server.absoluteString) (context \(api.connection.contextName))"
+                    let why = (error as? KubernetesAPIError).map { "the Kubernetes API at \(server) answered \($0)" }
+                        ?? "cannot reach the Kubernetes API at \(server): \(ClusterCanaries.transportProblem(error))"
+                    logger.error(
+                        "cannot read the rollouts from Canary status: \(why); trying again in \(Readable.duration(backoff.next))", error: error)
                     await backoff.wait()
                     if Task.isCancelled { return }
                 }
