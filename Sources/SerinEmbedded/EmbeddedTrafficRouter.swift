@@ -64,7 +64,8 @@ extension VirtualService {
     /// alone. Returns how many routes the split owns.
     mutating func apply(_ split: TrafficSplit) -> Int {
         http = split.routes(replacing: http)
-        return http.count { !split.isMatchRoute(named: $0.name) && split.owns($0.destinations.map(\.destination)) }
+        let routes = http.filter { !split.isMatchRoute(named: $0.name) && !split.isAffinityRoute(named: $0.name) }
+        return split.ownedRoutes(routes.map { $0.destinations.map(\.destination) }).count { $0 }
     }
 
     /// The HTTP routes' destinations and weights, as the core reads what serves.

@@ -71,10 +71,11 @@ public final class RecordingRouter: TrafficRouter {
         try state.withLockedValue { state in
             if let failure = state.failure { throw failure }
             guard let routes = state.virtualServices[canary.targetRef] else { throw Refusal.missing(canary.targetRef) }
-            guard routes.contains(where: { split.owns($0.map(\.destination)) }) else {
+            let owned = split.ownedRoutes(routes.map { $0.map(\.destination) })
+            guard owned.contains(true) else {
                 throw Refusal("VirtualService \(canary.targetRef.name) has no route to \(split.stable.destination)")
             }
-            state.virtualServices[canary.targetRef] = routes.map { split.owns($0.map(\.destination)) ? split.destinations(replacing: $0) : $0 }
+            state.virtualServices[canary.targetRef] = zip(routes, owned).map { route, owned in owned ? split.destinations(replacing: route) : route }
             state.splits[canary.name, default: []].append(split)
             log?.record("setWeights \(canary.name.name): \(split.stable.weight)/\(split.canary.weight)")
         }

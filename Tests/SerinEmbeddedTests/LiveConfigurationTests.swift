@@ -176,6 +176,14 @@ extension LiveConfigurationTests {
         // A rollout not yet started owns nothing.
         let unstarted = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
         #expect(route(LiveConfiguration.routing(decoded.resources, as: [unstarted])) == ["web-v1-service": 100])
+        // The next release brings v1 back (v2 serves): the files' route to v1 alone is still the rollout's, so a
+        // restart from them keeps its split instead of sending everything to the canary.
+        var back = spec
+        back.canary = Destination(host: "web-v1-service", port: 80)
+        var again = try Rollout(spec: back, stable: Destination(host: "web-v2-service", port: 80))
+        _ = again.start(now: RolloutInstant(sinceEpoch: .seconds(2)))
+        #expect(again.status.canaryWeight == 20)
+        #expect(route(LiveConfiguration.routing(decoded.resources, as: [again])) == ["web-v2-service": 80, "web-v1-service": 20])
     }
 
     @Test(

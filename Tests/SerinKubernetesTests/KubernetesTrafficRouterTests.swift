@@ -57,6 +57,22 @@ struct KubernetesTrafficRouterTests {
         }
     }
 
+    @Test("a VirtualService whose only route goes to the version released again (its file predates the release that made another the stable) is the rollout's: the weights are set on it")
+    func releasingAVersionTheRouteNames() async throws {
+        try await Self.withRouter { server, router in
+            server.put(Self.virtualService, at: Self.key)
+            // v2 serves after a promotion; the next release brings v1 back, to which the route sends everything.
+            let split = TrafficSplit(
+                stable: WeightedDestination(destination: Destination(host: "web-v2-service"), weight: 80),
+                canary: WeightedDestination(destination: Destination(host: "web-v1-service"), weight: 20))
+            try await router.setWeights(for: Self.canary, split)
+            let route = server.object(Self.key)?["spec"]?["http"]?[1]?["route"]?.arrayValue ?? []
+            #expect(route.map { $0["destination"]?["host"] } == ["web-v2-service", "web-v1-service"])
+            #expect(Self.weights(server.object(Self.key)) == [80, 20])
+            #expect(server.object(Self.key)?["spec"]?["http"]?[0] == Self.virtualService["spec"]?["http"]?[0], "the admin route stays")
+        }
+    }
+
     @Test("another client's edit between the router's read and write is kept: beside the owned route it needs no retry, inside it the router reads again")
     func concurrentEditKept() async throws {
         try await Self.withRouter { server, router in

@@ -23,8 +23,9 @@ extension TrafficSplit {
     /// `canaryMatch` is set and by its affinity routes while the split has `affinity`.
     public func routes(replacing http: [HTTPRoute]) -> [HTTPRoute] {
         var result: [HTTPRoute] = []
-        for route in http where !isMatchRoute(named: route.name) && !isAffinityRoute(named: route.name) {
-            guard owns(route.destinations.map(\.destination)) else {
+        let routes = http.filter { !isMatchRoute(named: $0.name) && !isAffinityRoute(named: $0.name) }
+        for (route, owned) in zip(routes, ownedRoutes(routes.map { $0.destinations.map(\.destination) })) {
+            guard owned else {
                 result.append(route)
                 continue
             }

@@ -45,13 +45,24 @@ public struct TrafficSplit: Hashable, Sendable {
         }
     }
 
+    /// Which of a VirtualService's routes (each its destinations) are the Canary's: those sending to the stable or
+    /// a version it retires; when none does, those sending to the canary. A file written before an earlier release
+    /// made another version the stable may route only to the version now released again: applied again, or
+    /// read at a restart, its routes are still the rollout's, not a way to send everything to the canary. (While
+    /// a route reaches the stable, one reaching only the canary, such as a preview by header, stays the user's.)
+    public func ownedRoutes(_ routes: [[Destination]]) -> [Bool] {
+        let byStable = routes.map(owns)
+        guard !byStable.contains(true) else { return byStable }
+        return routes.map { $0.contains { $0.sameService(as: canary.destination) } }
+    }
+
     /// The destinations an owned route gets: exactly stable and canary with their weights, the canary last (a
     /// sticky route gives its last destination the lowest points). A destination the
     /// Canary names without a port keeps the port the route had for it, or else the port of the entry that
     /// made the route the Canary's; it keeps the header changes the route had for it, the stable those of the
     /// entry that made the route the Canary's when the route had none for it (as the Kubernetes patch does).
     public func destinations(replacing route: [WeightedDestination]) -> [WeightedDestination] {
-        let owner = route.first { owns([$0.destination]) }
+        let owner = route.first { owns([$0.destination]) } ?? route.first { $0.destination.sameService(as: canary.destination) }
         func port(for weighted: WeightedDestination, lender: WeightedDestination?) -> WeightedDestination {
             var weighted = weighted
             let same = route.first { $0.destination.sameService(as: weighted.destination) }

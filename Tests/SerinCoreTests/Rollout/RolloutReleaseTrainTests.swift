@@ -234,6 +234,23 @@ struct ServingRoutesTests {
         #expect(routes.displaced(stable: v1, canary: Destination(host: "web-v2-service")).isEmpty)
     }
 
+    @Test("a VirtualService with no route to the stable (written before a release made another version stable) gives the rollout its routes to the canary; beside one to the stable, a canary-only route stays the user's")
+    func releasingAVersionTheFileRoutesTo() {
+        // v2 was promoted; the next release brings v1 back. The seed's file routes everything to v1.
+        let split = TrafficSplit(
+            stable: WeightedDestination(destination: Destination(host: "web-v2-service"), weight: 80),
+            canary: WeightedDestination(destination: Destination(host: "web-v1-service"), weight: 20))
+        let file = [Self.route(("web-v1-service", 100)).map(\.destination), Self.route(("api-service", 100)).map(\.destination)]
+        #expect(split.ownedRoutes(file) == [true, false])
+        #expect(split.destinations(replacing: Self.route(("web-v1-service", 100))) == [
+            WeightedDestination(destination: Destination(host: "web-v2-service", port: 80), weight: 80),
+            WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 20),
+        ])
+        // A preview route by header to the canary alone, beside the main route to the stable: the user's.
+        let preview = [Self.route(("web-v1-service", 100)).map(\.destination), Self.route(("web-v2-service", 100)).map(\.destination)]
+        #expect(split.ownedRoutes(preview) == [false, true])
+    }
+
     @Test("a split owns routes to the stable or a retiring version, never a route only to the canary")
     func splitOwnership() {
         let split = TrafficSplit(
