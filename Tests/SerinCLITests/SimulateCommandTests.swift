@@ -126,6 +126,14 @@ struct SimulateCommandTests {
         #expect(validate.stderr.contains(error), "\(validate.stderr)")
         let alone = try await SerinProcess.run(["simulate", "-f", file.path, "--trials", "10"])
         #expect(alone.status == 0, "\(alone.stderr)")
+        // With the Services too, a canary host that resolves to none is the error validate says.
+        let hostTypo = example.replacingOccurrences(of: "host: web-v2-service", with: "host: web-v2-servce")
+        #expect(hostTypo != example)
+        let hostFile = try SerinProcess.temporaryDirectory().appendingPathComponent("host-typo.yaml")
+        try hostTypo.write(to: hostFile, atomically: true, encoding: .utf8)
+        let unresolved = try await SerinProcess.run(["simulate", "-f", "examples/seed", "-f", hostFile.path, "--trials", "10"])
+        #expect(unresolved.status == 1)
+        #expect(unresolved.stderr.contains("error: spec.canary.host: web-v2-servce does not resolve to a Service or ServiceEntry"), "\(unresolved.stderr)")
         // The right Canary beside its VirtualService alone, without the Services it routes to: simulated.
         let virtualService = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed/web-gateway-virtualservice.yaml").path
         let routesOnly = try await SerinProcess.run(["simulate", "-f", virtualService, "-f", Self.canary, "--trials", "10"])

@@ -2,12 +2,15 @@ import SerinCore
 
 extension ManifestValidator {
     /// The errors `serin validate` finds in `canaries`' VirtualService (that it exists, routes to the stable, and
-    /// leaves a mirroring Canary no mirror to replace) among `resources`: for a command given a Canary beside the
-    /// routes it names, not necessarily with the Services those routes resolve to.
+    /// leaves a mirroring Canary no mirror to replace) among `resources`, and in their destinations when the
+    /// resources hold any Service or ServiceEntry to resolve them: for a command given a Canary beside the routes it
+    /// names, not necessarily with the Services those routes resolve to.
     public static func canaryReferences(of canaries: [LocatedResource], among resources: [LocatedResource]) -> [Diagnostic] {
         var warned: Set<ResourceName> = []
+        let resolvable = resources.contains { $0.kind == .service || $0.kind == .serviceEntry }
         return Self.canaries(
-            in: canaries, context: ValidationContext(resources: resources), warnedWithoutEndpoints: &warned, checkingDestinations: false
+            in: canaries, context: ValidationContext(resources: resources), warnedWithoutEndpoints: &warned,
+            checkingDestinations: resolvable
         ).filter { $0.severity == .error }
     }
 
