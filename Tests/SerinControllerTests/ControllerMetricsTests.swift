@@ -130,6 +130,9 @@ struct ControllerMetricsTests {
             #expect(await harness.controller.status(of: Self.web)?.phase == .succeeded)
             #expect(try Self.flagger(.flaggerStatus, harness) == 1)
             #expect(try Self.releases(.flaggerSuccesses, harness) == 1)
+            // Promoted, as Flagger says it: the version that serves is the primary, at 100; the canary at 0.
+            #expect(try Self.flagger(.flaggerWeight, harness, [("workload", "web-primary"), ("namespace", "shop")]) == 100)
+            #expect(try Self.flagger(.flaggerWeight, harness, [("workload", "web"), ("namespace", "shop")]) == 0)
         }
         try await ControllerHarness.run(store: store, clock: clock) { harness in
             let status = try Self.flagger(.flaggerStatus, harness)
