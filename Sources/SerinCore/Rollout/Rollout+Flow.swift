@@ -143,7 +143,8 @@ extension Rollout {
         } else if spec.analysis.isABTesting {
             "iteration \(schedule.label(atStep: index)): requests matching \(abSummary) reach canary \(status.canary), all others stable"
         } else if schedule.isBlueGreen {
-            "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, only the webhooks' tests"
+            "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, only "
+                + (spec.analysis.load == nil ? "the webhooks' tests" : "analysis.load's requests and the webhooks' tests")
         } else {
             "advance canary weight to \(weight)%"
         }

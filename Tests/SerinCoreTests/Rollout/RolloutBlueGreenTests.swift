@@ -30,6 +30,14 @@ struct RolloutBlueGreenTests {
         #expect(messages.contains("web: iteration 3/3: canary web-v2-service takes no live traffic, only the webhooks' tests"))
         #expect(messages.contains("web: all 3 iterations passed, promoting canary web-v2-service to 100%"))
         #expect(!messages.contains { $0.contains("advance canary weight") })
+        // With analysis.load, its requests reach the canary too, and the event says so.
+        var loaded = try Self.rollout(iterations: 2).spec
+        loaded.analysis.load = SyntheticLoad(rps: 5)
+        var withLoad = Driver(try Rollout(spec: loaded))
+        withLoad.start(0)
+        #expect(withLoad.log.messages.contains(
+            "web: iteration 1/2: canary web-v2-service takes no live traffic, only analysis.load's requests and the webhooks' tests"),
+            "\(withLoad.log.messages)")
     }
 
     @Test("a failed check is no iteration and counts towards the threshold; the rollback finds the canary with no live traffic")
