@@ -355,17 +355,16 @@ final class HTTP2ServerStream {
     static func responseHeaders(_ head: ResponseHead) -> HPACKHeaders {
         var headers: HPACKHeaders = [":status": String(head.status)]
         let options = head.fields.connectionOptions.namedFields
-        var emptyBody = false, hasStatus = false, isGRPC = false
+        var emptyBody = false, hasStatus = false
         head.fields.forEachLowercased { name, value, kind in
             guard kind.bit & (KnownField.hopByHop | KnownField.transferEncoding.bit) == 0, !options.contains(name) else { return }
-            if kind == .contentLength {
-                emptyBody = value == "0"
-            } else if kind == .other {
-                if name == "grpc-status" { hasStatus = true } else if name == "content-type" { isGRPC = GRPCLocalAnswer.isGRPC(contentType: value) }
-            }
+            if kind == .contentLength { emptyBody = value == "0" } else if kind == .other, name == "grpc-status" { hasStatus = true }
             headers.add(name: name, value: value)
         }
-        if emptyBody && hasStatus && isGRPC { headers.remove(name: "content-length") }
+        // The content type is read only for the rare answer that may be trailers-only: most answers cost one compare.
+        if emptyBody && hasStatus, headers.first(name: "content-type").map(GRPCLocalAnswer.isGRPC(contentType:)) == true {
+            headers.remove(name: "content-length")
+        }
         return headers
     }
 }
