@@ -379,6 +379,13 @@ public actor CanaryController {
         }
         let wanted = Set(specs.map(\.name))
         for name in rollouts.keys where !wanted.contains(name) {
+            // Said: at a restart from files that lost the Canary, its routes would otherwise change without a word.
+            if let gone = rollouts[name], gone.ownsRoutes {
+                let said = "\(name.displayName): its Canary is no longer given: the rollout (\(gone.status.phase.rawValue) at "
+                    + "\(gone.status.stableWeight)/\(gone.status.canaryWeight)) is forgotten, and Serin no longer sets the weights "
+                    + "of VirtualService \(gone.spec.targetRef.displayName)"
+                logger(for: name).warning("\(said)")
+            }
             rollouts[name] = nil
             let load = adapters.load
             Task { await load.stop(name) }

@@ -248,11 +248,14 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("a spec removed from reconcile forgets the rollout: the store deletes it and the weights stay")
+    @Test("a spec removed from reconcile forgets the rollout, saying so in the log: the store deletes it and the weights stay")
     func removedSpecIsForgotten() async throws {
         try await ControllerHarness.run { harness in
             await harness.reconcile([try Self.spec()])
             #expect(await harness.reconcile([]) == [])
+            let said = harness.lines.entries.first { $0.message.hasPrefix("shop/web: its Canary is no longer given") }
+            #expect(said?.message == "shop/web: its Canary is no longer given: the rollout (Progressing at 90/10) is forgotten, and Serin no longer sets the weights of VirtualService shop/web-virtualservice", "\(harness.lines.entries)")
+            #expect(said?.level == .warning)
             #expect(harness.store.deleted == [Self.web])
             #expect(harness.store.rollout(Self.web) == nil)
             #expect(harness.calls.entries.last == "delete web")
