@@ -311,6 +311,9 @@ extension CanaryRolloutTests {
         // No written stable: after the promotion v2 is the stable, and the Canary as written still holds.
         try await Self.withHarness(canary: SeedManifests.canary(interval: "300ms", stableHost: nil)) { harness in
             _ = try await harness.waitFor("v2 promoted") { $0.phase == .succeeded }
+            // The status is saved before the weights move: the apply compares with the routes once they serve 0/100.
+            let promoted = ["web-v1-service": 0, "web-v2-service": 100]
+            #expect(await harness.liveWeights(settlingOn: promoted) == promoted)
             let file = try #require(SeedManifests.sources(v1: 9, v2: 9).first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
             let report = await harness.runtime.live.apply([file])
             #expect(report.applied, "\(report.diagnostics)")
