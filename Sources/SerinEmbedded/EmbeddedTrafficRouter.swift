@@ -64,7 +64,7 @@ extension VirtualService {
     /// alone. Returns how many routes the split owns.
     mutating func apply(_ split: TrafficSplit) -> Int {
         http = split.routes(replacing: http)
-        let routes = http.filter { !split.isMatchRoute(named: $0.name) && !split.isAffinityRoute(named: $0.name) }
+        let routes = http.filter { !split.addsRoute(named: $0.name) }
         return split.ownedRoutes(routes.map { $0.destinations.map(\.destination) }).count { $0 }
     }
 

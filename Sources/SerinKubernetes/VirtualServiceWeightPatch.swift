@@ -36,23 +36,21 @@ public enum VirtualServiceWeightPatch {
         // What the list becomes (`TrafficSplit.routes(replacing:)`), and what the per-route changes alone make it.
         var desired: [JSONValue] = []
         var patched = routes
-        let considered = routes.enumerated().filter { _, route in
-            !split.isMatchRoute(named: route["name"]?.stringValue) && !split.isAffinityRoute(named: route["name"]?.stringValue)
-        }
-        let ownedFlags = split.ownedRoutes(considered.map { _, route in Self.weighted(route["route"]?.arrayValue ?? []).map(\.destination) })
-        let owns = Dictionary(uniqueKeysWithValues: zip(considered.map(\.offset), ownedFlags))
+        // Each route's index and whether the split owns it; the routes the split adds itself are not among them.
+        let considered = routes.indices.filter { !split.addsRoute(named: routes[$0]["name"]?.stringValue) }
+        let owns = Dictionary(uniqueKeysWithValues: zip(considered, split.ownedRoutes(considered.map { index in
+            Self.weighted(routes[index]["route"]?.arrayValue ?? []).map(\.destination)
+        })))
         for (routeIndex, route) in routes.enumerated() {
-            if split.isMatchRoute(named: route["name"]?.stringValue) || split.isAffinityRoute(named: route["name"]?.stringValue) { continue }
-            guard let entries = route["route"]?.arrayValue, case .object(var fields) = route, owns[routeIndex] == true else {
+            guard let isOwned = owns[routeIndex] else { continue }
+            guard let entries = route["route"]?.arrayValue, case .object(var fields) = route, isOwned else {
                 desired.append(route)
                 continue
             }
             let weighted = Self.weighted(entries)
             owned += 1
             let path: JSONPointer = ["spec", "http", String(routeIndex), "route"]
-            let owner = entries[
-                weighted.firstIndex { split.owns([$0.destination]) } ?? weighted.firstIndex { $0.destination.sameService(as: split.canary.destination) } ?? 0
-            ]
+            let owner = entries[split.ownerIndex(of: weighted.map(\.destination)) ?? 0]
             func entry(of version: Destination) -> JSONValue? {
                 weighted.firstIndex { $0.destination.sameService(as: version) }.map { entries[$0] }
             }

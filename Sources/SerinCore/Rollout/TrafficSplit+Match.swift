@@ -23,7 +23,7 @@ extension TrafficSplit {
     /// `canaryMatch` is set and by its affinity routes while the split has `affinity`.
     public func routes(replacing http: [HTTPRoute]) -> [HTTPRoute] {
         var result: [HTTPRoute] = []
-        let routes = http.filter { !isMatchRoute(named: $0.name) && !isAffinityRoute(named: $0.name) }
+        let routes = http.filter { !addsRoute(named: $0.name) }
         for (route, owned) in zip(routes, ownedRoutes(routes.map { $0.destinations.map(\.destination) })) {
             guard owned else {
                 result.append(route)

@@ -56,13 +56,25 @@ public struct TrafficSplit: Hashable, Sendable {
         return routes.map { $0.contains { $0.sameService(as: canary.destination) } }
     }
 
+    /// The entry of an owned route that made it the Canary's: its first to the stable or a retiring version, else
+    /// (a route owned for its canary, `ownedRoutes`) its first to the canary.
+    public func ownerIndex(of destinations: [Destination]) -> Int? {
+        destinations.firstIndex { owns([$0]) } ?? destinations.firstIndex { $0.sameService(as: canary.destination) }
+    }
+
+    /// Whether a route named `name` is one the split adds itself (A/B testing's, the sticky canary's), which no
+    /// weights of the routes it owns apply to.
+    public func addsRoute(named name: String?) -> Bool {
+        isMatchRoute(named: name) || isAffinityRoute(named: name)
+    }
+
     /// The destinations an owned route gets: exactly stable and canary with their weights, the canary last (a
     /// sticky route gives its last destination the lowest points). A destination the
     /// Canary names without a port keeps the port the route had for it, or else the port of the entry that
     /// made the route the Canary's; it keeps the header changes the route had for it, the stable those of the
     /// entry that made the route the Canary's when the route had none for it (as the Kubernetes patch does).
     public func destinations(replacing route: [WeightedDestination]) -> [WeightedDestination] {
-        let owner = route.first { owns([$0.destination]) } ?? route.first { $0.destination.sameService(as: canary.destination) }
+        let owner = ownerIndex(of: route.map(\.destination)).map { route[$0] }
         func port(for weighted: WeightedDestination, lender: WeightedDestination?) -> WeightedDestination {
             var weighted = weighted
             let same = route.first { $0.destination.sameService(as: weighted.destination) }

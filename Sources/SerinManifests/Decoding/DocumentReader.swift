@@ -15,6 +15,14 @@ final class DocumentReader {
     /// field silently skipped would change what the release does.
     var unknownFieldsAreErrors = false
 
+    /// `body`'s reading with unknown fields as errors when `strict` (else as they were), as they were again after.
+    func readingStrictly<Value>(_ strict: Bool = true, _ body: () -> Value) -> Value {
+        let before = unknownFieldsAreErrors
+        unknownFieldsAreErrors = before || strict
+        defer { unknownFieldsAreErrors = before }
+        return body()
+    }
+
     init(file: String) {
         self.file = file
     }

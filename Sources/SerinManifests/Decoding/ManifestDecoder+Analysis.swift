@@ -135,10 +135,7 @@ extension ManifestDecoder {
         // A condition Serin does not read would not narrow the match: every request would reach the canary. So here a
         // field Serin does not know is an error, not the warning it is in a VirtualService.
         guard let entries = reader.list(field) else { return nil }
-        let strict = reader.unknownFieldsAreErrors
-        reader.unknownFieldsAreErrors = true
-        let matches = entries.compactMap { requestMatch($0, namespace: namespace, reader: reader) }
-        reader.unknownFieldsAreErrors = strict
+        let matches = reader.readingStrictly { entries.compactMap { requestMatch($0, namespace: namespace, reader: reader) } }
         guard matches.count == entries.count else { return nil }
         guard !matches.isEmpty else {
             reader.error("\(field.path) is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)", at: field.node)
@@ -333,10 +330,7 @@ extension ManifestDecoder {
         }
         // A slip in a paced step (`paus: 10m`) would drop its hold without a word and release faster than written:
         // here a field Serin does not know is an error, as in A/B testing's match.
-        let strict = reader.unknownFieldsAreErrors
-        reader.unknownFieldsAreErrors = true
-        let read = reader.mapping(field, Schema(known: ["weight", "pause"]))
-        reader.unknownFieldsAreErrors = strict
+        let read = reader.readingStrictly { reader.mapping(field, Schema(known: ["weight", "pause"])) }
         guard let fields = read, let weightField = reader.required("weight", in: fields) else { return nil }
         let weight = reader.int(weightField)
         let pause = fields["pause"].map { stepPause($0, reader: reader) }

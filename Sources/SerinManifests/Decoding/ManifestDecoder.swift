@@ -142,6 +142,7 @@ public enum ManifestDecoder {
     ) -> Resource? {
         if header.kind == .secret { return secret(fields, name: name, reader: reader).map(Resource.secret) }
         guard let specField = reader.required("spec", in: fields) else { return nil }
+        let isFlaggers = header.apiVersion == "flagger.app/v1beta1"
         switch header.kind {
         case .secret: return nil
         case .gateway:
@@ -157,21 +158,14 @@ public enum ManifestDecoder {
         case .deployment:
             let legacy = header.kind.legacyAPIVersions.contains(header.apiVersion)
             return deployment(specField, name: name, legacy: legacy, reader: reader).map(Resource.deployment)
+        // Flagger's own resources are read unchanged, and a field Serin does not act on is an error, never skipped
+        // (a Canary's release, or a query run without it, would not do what was written).
         case .canary:
-            // Flagger's own Canary is read unchanged, and a field Serin does not act on is an error, never skipped.
-            reader.unknownFieldsAreErrors = header.apiVersion == "flagger.app/v1beta1"
-            defer { reader.unknownFieldsAreErrors = false }
-            return canary(specField, name: name, reader: reader).map(Resource.canary)
+            return reader.readingStrictly(isFlaggers) { canary(specField, name: name, reader: reader).map(Resource.canary) }
         case .metricTemplate:
-            // Flagger's group, as its Canary: a field Serin does not act on is an error (a query run without it could
-            // fail every check and roll a release back).
-            reader.unknownFieldsAreErrors = header.apiVersion == "flagger.app/v1beta1"
-            defer { reader.unknownFieldsAreErrors = false }
-            return metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate)
+            return reader.readingStrictly(isFlaggers) { metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate) }
         case .alertProvider:
-            reader.unknownFieldsAreErrors = header.apiVersion == "flagger.app/v1beta1"
-            defer { reader.unknownFieldsAreErrors = false }
-            return alertProvider(specField, name: name, reader: reader).map(Resource.alertProvider)
+            return reader.readingStrictly(isFlaggers) { alertProvider(specField, name: name, reader: reader).map(Resource.alertProvider) }
         }
     }
 }
