@@ -49,6 +49,50 @@ struct ValidateCommandTests {
         #expect(located.last?.contains(":8:11: error: spec.ports[0].port: expected an integer") == true, "\(result.stderr)")
     }
 
+    @Test("a Canary on a Deployment checked alone: its MetricTemplate and AlertProvider, read from the cluster by serin controller, are warnings; exit 0")
+    func deploymentCanaryAloneWarnsOfClusterReferences() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        let canary = directory.appendingPathComponent("canary.yaml")
+        let text = """
+            apiVersion: flagger.app/v1beta1
+            kind: Canary
+            metadata: {name: podinfo, namespace: test}
+            spec:
+              targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+              service: {port: 9898}
+              analysis:
+                interval: 1m
+                threshold: 5
+                maxWeight: 50
+                stepWeight: 10
+                metrics:
+                - name: not-found-percentage
+                  templateRef: {name: not-found-percentage, namespace: istio-system}
+                  thresholdRange: {max: 5}
+                alerts:
+                - name: on-call
+                  providerRef: {name: on-call, namespace: flagger}
+
+            """
+        try text.write(to: canary, atomically: true, encoding: .utf8)
+        let alone = try await SerinProcess.run(["validate", canary.path])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        #expect(alone.stdout.contains("1 resource, 0 errors, 2 warnings"), "\(alone.stdout)")
+        #expect(alone.stderr.contains(
+            "canary.yaml:14:20: warning: MetricTemplate istio-system/not-found-percentage is not in these files: serin controller reads it from the cluster"
+        ), "\(alone.stderr)")
+        #expect(alone.stderr.contains("canary.yaml:18:20: warning: alert on-call: AlertProvider flagger/on-call is not in these files"), "\(alone.stderr)")
+
+        // A Canary on a VirtualService is run from its files by serin up: there the same references stay errors.
+        let onRoutes = text.replacing("{apiVersion: apps/v1, kind: Deployment, name: podinfo}", with: "{name: podinfo}")
+            .replacing("  service: {port: 9898}\n", with: "  stable: {host: podinfo-primary}\n  canary: {host: podinfo-canary}\n")
+        try onRoutes.write(to: canary, atomically: true, encoding: .utf8)
+        let routed = try await SerinProcess.run(["validate", canary.path])
+        #expect(routed.status == 1)
+        #expect(routed.stderr.contains("error: MetricTemplate istio-system/not-found-percentage does not exist"), "\(routed.stderr)")
+        #expect(routed.stderr.contains("error: alert on-call: AlertProvider flagger/on-call does not exist"), "\(routed.stderr)")
+    }
+
     @Test("a file holding no resource (empty, or comments and separators only) is a warning, as serin apply refuses it; exit 0")
     func emptyFileWarns() async throws {
         let directory = try SerinProcess.temporaryDirectory()

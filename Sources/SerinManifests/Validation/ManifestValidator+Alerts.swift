@@ -2,16 +2,23 @@ import SerinCore
 
 extension ManifestValidator {
     /// Each of a Canary's `analysis.alerts` names an AlertProvider of these files: one that is missing would lose
-    /// every alert of the rollout, found out only when it matters.
+    /// every alert of the rollout, found out only when it matters. A Canary on a Deployment is warned instead: serin
+    /// controller, the only one to run it, reads its providers from the cluster.
     static func alertReferences(in resources: [LocatedResource]) -> [Diagnostic] {
         let providers = resources.alertProviders
         var diagnostics: [Diagnostic] = []
         for located in resources {
             guard case .canary(let canary) = located.resource else { continue }
             for (index, alert) in canary.analysis.alerts.enumerated() where providers[alert.provider] == nil {
-                diagnostics.append(.error(
-                    "alert \(alert.name): " + doesNotExist("AlertProvider", alert.provider.description, known: providers.keys),
-                    at: located.location(of: "spec.analysis.alerts[\(index)].providerRef")))
+                let location = located.location(of: "spec.analysis.alerts[\(index)].providerRef")
+                if canary.workload != nil {
+                    diagnostics.append(.warning("alert \(alert.name): " + readFromCluster(
+                        "AlertProvider", alert.provider, known: providers.keys, otherwise: "missing there too, this alert is logged, not sent"), at: location))
+                } else {
+                    diagnostics.append(.error(
+                        "alert \(alert.name): " + doesNotExist("AlertProvider", alert.provider.description, known: providers.keys),
+                        at: location))
+                }
             }
         }
         return diagnostics

@@ -8,7 +8,9 @@ extension ManifestValidator {
     }
 
     /// Each custom metric's templateRef names a MetricTemplate, and sets every `{{ variables.NAME }}` its
-    /// query uses: a variable left unset would fail every check of the rollout, not the manifest.
+    /// query uses: a variable left unset would fail every check of the rollout, not the manifest. A Canary on a
+    /// Deployment (which only serin controller runs, reading its templates from the cluster) is warned of a template
+    /// missing from the files, not refused: such a Canary is often checked on its own.
     static func metricTemplateReferences(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         for located in resources {
@@ -18,15 +20,15 @@ extension ManifestValidator {
                 let path = "spec.analysis.metrics[\(index)]"
                 let templateName = ResourceName(reference: reference, relativeTo: canary.name.namespace)
                 guard let template = context.metricTemplates[templateName] else {
-                    diagnostics.append(
-                        .error(
-                            doesNotExist(
-                                "MetricTemplate", reference, known: context.metricTemplates.keys,
-                                unread: context.unread(.metricTemplate, templateName)
-                            ),
-                            at: located.location(of: "\(path).templateRef")
-                        )
-                    )
+                    let unread = context.unread(.metricTemplate, templateName)
+                    let location = located.location(of: "\(path).templateRef")
+                    if canary.workload != nil, unread == nil {
+                        diagnostics.append(.warning(readFromCluster(
+                            "MetricTemplate", templateName, known: context.metricTemplates.keys, otherwise: "missing there too, each check of this metric fails"), at: location))
+                    } else {
+                        let message = doesNotExist("MetricTemplate", reference, known: context.metricTemplates.keys, unread: unread)
+                        diagnostics.append(.error(message, at: location))
+                    }
                     continue
                 }
                 let missing = template.variableNames.filter { metric.templateVariables[$0] == nil }
@@ -42,6 +44,17 @@ extension ManifestValidator {
             }
         }
         return diagnostics
+    }
+
+    /// What a Canary on a Deployment is told of a reference its files do not hold: it runs only under serin controller,
+    /// which reads the object from the Canary's cluster when the analysis needs it.
+    /// The names the files do hold are listed, as `doesNotExist` lists them, so a typo still shows.
+    static func readFromCluster(
+        _ kind: String, _ name: ResourceName, known: some Collection<ResourceName>, otherwise: String
+    ) -> String {
+        let inFiles = known.isEmpty ? "" : " (\(kind)s in them: \(known.sorted().map(\.description).joined(separator: ", ")))"
+        return "\(kind) \(name) is not in these files\(inFiles): serin controller reads it from the cluster when the "
+            + "Canary runs (a Canary on a Deployment runs only there); \(otherwise)"
     }
 
     /// A template whose credentials are in a Secret: files name no Secrets and the embedded gateway reads none,
