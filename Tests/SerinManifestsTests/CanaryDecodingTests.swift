@@ -758,6 +758,18 @@ struct CanaryDecodingTests {
               interval: 30s
         """
 
+    @Test("an autoscalerRef of autoscaling/v2beta2, as Flagger's older docs write it, names the same HorizontalPodAutoscaler; another version is an error at it")
+    func autoscalerRefVersions() throws {
+        let beta = Self.flaggerCanary.replacingOccurrences(of: "apiVersion: autoscaling/v2,", with: "apiVersion: autoscaling/v2beta2,")
+        let (spec, messages) = decodeCanary(beta)
+        #expect(messages == [])
+        #expect(spec?.workload == CanaryWorkload(deployment: "podinfo", port: 9898, autoscaler: "podinfo"))
+        let v1 = Self.flaggerCanary.replacingOccurrences(of: "apiVersion: autoscaling/v2,", with: "apiVersion: autoscaling/v1,")
+        #expect(decodeCanary(v1).1 == [
+            "test.yaml:7:31: error: spec.autoscalerRef.apiVersion: expected autoscaling/v2 or autoscaling/v2beta2, got \"autoscaling/v1\""
+        ])
+    }
+
     @Test("Flagger's own Canary on a Deployment is read unchanged: Serin routes between NAME-primary and NAME-canary")
     func flaggerCanaryOnDeployment() throws {
         let (spec, messages) = decodeCanary(Self.flaggerCanary)

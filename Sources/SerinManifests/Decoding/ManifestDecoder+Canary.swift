@@ -157,14 +157,20 @@ extension ManifestDecoder {
         ]
     }
 
-    /// `autoscalerRef`: a HorizontalPodAutoscaler (autoscaling/v2) in the Canary's namespace.
+    /// `autoscalerRef`: a HorizontalPodAutoscaler in the Canary's namespace. `autoscaling/v2beta2`, which Flagger's older
+    /// docs write, names the same object: the API server serves every HorizontalPodAutoscaler as autoscaling/v2 too
+    /// (v2beta2 is v2 before its graduation, field for field), and Serin reads and writes them there.
+    private static let autoscalerVersions = ["autoscaling/v2", "autoscaling/v2beta2"]
+
     private static func autoscalerTarget(_ field: Field, reader: DocumentReader) -> String? {
         guard let fields = reader.mapping(field, Schema(known: ["apiVersion", "kind", "name"])) else { return nil }
         if let kindField = fields["kind"], let kind = reader.string(kindField), kind != "HorizontalPodAutoscaler" {
             reader.error("\(kindField.path): expected HorizontalPodAutoscaler, got \"\(kind)\"", at: kindField.node)
         }
-        if let versionField = fields["apiVersion"], let version = reader.string(versionField), version != "autoscaling/v2" {
-            reader.error("\(versionField.path): expected autoscaling/v2, got \"\(version)\"", at: versionField.node)
+        if let versionField = fields["apiVersion"], let version = reader.string(versionField), !autoscalerVersions.contains(version) {
+            reader.error(
+                "\(versionField.path): expected \(autoscalerVersions.joined(separator: " or ")), got \"\(version)\"", at: versionField.node
+            )
         }
         return reader.required("name", in: fields).flatMap(reader.string)
     }
