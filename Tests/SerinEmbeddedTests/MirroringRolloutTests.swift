@@ -105,6 +105,43 @@ struct MirroringRolloutTests {
         await helpers.shutdown()
     }
 
+    @Test("Flagger's mirroring before weight steps: a first step at weight 0 judged on copies, then the weights rise without the mirror")
+    func mirroredStepBeforeWeights() async throws {
+        let target = MirrorTarget()
+        let helpers = TestBackends()
+        let gate = try await WebhookServer.start(group: helpers.group, status: 403)
+        let confirm = "    webhooks:\n    - {name: traffic-gate, type: confirm-traffic-increase, url: \"\(gate.url)\"}\n"
+        var canary = try Self.canary(durationMax: 10_000, extra: confirm)
+        canary = ManifestSource(path: canary.path, text: canary.text.replacingOccurrences(of: "iterations: 3", with: "stepWeight: 50\n    maxWeight: 50"))
+        try await CanaryRolloutTests.withHarness(canary: canary, rate: 60, canaryBackend: target.start) { harness in
+            // The mirrored step passed; the gate holds the weights' first rise, so the mirror is seen as it stands.
+            let held = try await harness.waitFor("the mirrored step passed") { $0.stage == "confirm-traffic-increase" }
+            #expect(held.stepLabel == "step 1/2" && held.strategy == "canary", "\(held)")
+            #expect(await harness.liveWeights() == ["web-v1-service": 100, "web-v2-service": 0])
+            #expect(await Self.mirror(harness) == HTTPMirrorPolicy(destination: Destination(host: "web-v2-service", port: 80), percentage: .all))
+            #expect(harness.load.counts.counts["v2"] == nil, "\(harness.load.counts)")
+            #expect(!target.received.isEmpty && target.received.allSatisfy { $0.contains("-shadow") })
+            let judged = held.lastMeasurements.first { $0.metric == "request-success-rate" }
+            #expect((judged?.canaryRequests ?? 0) > 0, "judged on the copies: \(held.lastMeasurements)")
+
+            gate.answer(200)
+            let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }
+            #expect(final.phase == .succeeded, "\(final.message ?? "")")
+            #expect(await Self.mirror(harness) == nil)
+            // v2 took live requests at 50%, without the copy: a live request there is answered once.
+            #expect((harness.load.counts.counts["v2"] ?? 0) > 0, "\(harness.load.counts)")
+            #expect(Self.gatewayRequests(toCanary: harness, mirrored: false) > 0)
+            let events = try await harness.controller.events(of: harness.name).map(\.message)
+            let mirrored = events.firstIndex { $0.hasPrefix("web: step 1/2: canary web-v2-service:80 takes no live traffic, a copy of 100% of requests is mirrored to it") }
+            let advanced = events.firstIndex { $0 == "web: advance canary weight to 50%" }
+            #expect(mirrored != nil && advanced != nil && mirrored! < advanced!, "\(events)")
+            await harness.load.stop()
+            #expect(harness.load.failuresCausedByProxy.isEmpty)
+        }
+        await gate.close()
+        await helpers.shutdown()
+    }
+
     @Test("a canary failing its mirrored requests is rolled back on their numbers, and no client ever got its 500s")
     func failingMirroredCanaryRollsBack() async throws {
         let target = MirrorTarget(errorRate: 1)

@@ -204,6 +204,23 @@ struct CanaryDecodingTests {
         #expect(off.1.isEmpty && off.0?.analysis.mirror == nil)
     }
 
+    @Test("reads Flagger's mirroring before weight steps: mirror beside stepWeight or stepWeights is a first step at weight 0, then the weights")
+    func mirroringBeforeWeightSteps() throws {
+        let linear = Self.flaggerCanary.replacingOccurrences(of: "    stepWeight: 10\n", with: "    stepWeight: 10\n    mirror: true\n    mirrorWeight: 50\n")
+        let (spec, messages) = decodeCanary(linear)
+        #expect(messages.isEmpty, "\(messages)")
+        let analysis = try #require(spec?.analysis)
+        #expect(analysis.mirror == Percent(50) && analysis.schedule.mirrorsFirst && !analysis.schedule.isBlueGreen)
+        #expect(analysis.schedule.weights == [0, 10, 20, 30, 40, 50])
+        #expect(analysis.schedule == (try WeightSchedule(mirroringFirst: WeightSchedule(stepWeight: 10, maxWeight: 50))))
+        let listed = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    maxWeight: 50\n    stepWeight: 10\n", with: "    stepWeights: [5, 25]\n    mirror: true\n"))
+        #expect(listed.1.isEmpty && listed.0?.analysis.schedule.weights == [0, 5, 25] && listed.0?.analysis.mirror == .all)
+        // Stored and read back as written: the mirrored step is part of the schedule's source.
+        let stored = try JSONEncoder().encode(analysis.schedule)
+        #expect(try JSONDecoder().decode(WeightSchedule.self, from: stored) == analysis.schedule)
+        #expect(throws: WeightScheduleError.mirrorBeforeNoWeights) { try WeightSchedule(mirroringFirst: WeightSchedule(iterations: 3)) }
+    }
+
     @Test("takes Core's defaults for every field left out")
     func defaults() throws {
         let yaml = """
@@ -808,9 +825,6 @@ struct CanaryDecodingTests {
             + "canary for that many analyses, the rest stay on stable; stepWeight, maxWeight and stepWeights shift all traffic instead"),
         ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: []",
          "test.yaml:19:12: error: spec.analysis.match is empty, expected at least one match (headers, cookies via the cookie header, queryParams...)"),
-        ("    maxWeight: 50\n    stepWeight: 10", "    maxWeight: 50\n    stepWeight: 10\n    mirror: true",
-         "test.yaml:20:13: error: spec.analysis.mirror needs spec.analysis.iterations (blue/green): requests are copied to the canary "
-            + "before any live traffic shifts; Flagger's mirroring as a first stage before stepWeight steps is not supported by Serin yet"),
         ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    match: [{headers: {x-canary: {exact: insider}}}]\n    mirror: true",
          "test.yaml:20:13: error: spec.analysis.mirror cannot be beside spec.analysis.match: A/B testing sends the matching requests "
             + "themselves to the canary, mirroring sends copies; write one of them"),

@@ -38,7 +38,8 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var stickiness: String?
     /// A/B testing's match as people read it (`header x-canary = insider`, several joined by `or`); nil otherwise.
     public var abMatch: String?
-    /// Blue/green with mirroring's `mirrorWeight`: the percentage of requests copied to the canary; nil otherwise.
+    /// `mirrorWeight`: the percentage of requests copied to the canary at weight 0 (each iteration of blue/green with
+    /// mirroring, or the first step of weight steps with `mirror`); nil without mirroring.
     public var mirrorWeight: Double?
     /// `analysis.load` as people read it (`10 req/s for 8s of every 10s to each of canary and stable, GET /`);
     /// nil when the Canary sends none.
@@ -51,9 +52,11 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// promotion or a rollback).
     public var sendsLoadNow: Bool { syntheticLoad != nil && phase == .progressing }
 
-    /// Whether requests are being copied to the canary now: while the rollout's iterations run or wait paused, not
-    /// once it is promoted or rolled back.
-    public var mirrorsNow: Bool { mirrorWeight != nil && (phase == .progressing || phase == .paused) }
+    /// Whether requests are being copied to the canary now: while a step at weight 0 runs or waits paused (each
+    /// iteration, or the first of weight steps), not once the weights rise, nor after promotion or rollback.
+    public var mirrorsNow: Bool {
+        mirrorWeight != nil && (phase == .progressing || phase == .paused) && step != nil && canaryWeight == 0
+    }
 
     public init(rollout: Rollout, measurements: [RecordedMeasurement]) {
         let status = rollout.status

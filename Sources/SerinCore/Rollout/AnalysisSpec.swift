@@ -20,8 +20,9 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     /// Flagger's `stepWeightPromotion`: once analysis passes, traffic moves to the promoted version this many
     /// percent per interval instead of all at once; nil: all at once.
     public var stepWeightPromotion: Int?
-    /// Blue/green with mirroring (`analysis.mirror` with `mirrorWeight`, with `iterations`): this share of the
-    /// requests is copied to the canary while it is analysed, its answers dropped; nil: no mirroring.
+    /// Mirroring (`analysis.mirror` with `mirrorWeight`): this share of the requests is copied to the canary, its
+    /// answers dropped, while it is analysed at weight 0: in every iteration of blue/green, or in the first step of a
+    /// weight schedule that `mirrorsFirst` (Flagger's mirroring before the weights rise); nil: no mirroring.
     public var mirror: Percent?
     /// Cookie-sticky canary (`analysis.sessionAffinity`); nil: clients are not pinned by a cookie the gateway sets.
     public var sessionAffinity: SessionAffinity?
@@ -92,7 +93,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var isABTesting: Bool { !match.isEmpty }
 
     /// Whether this is blue/green with mirroring: iterations while a copy of the requests goes to the canary.
-    public var isMirroring: Bool { mirror != nil }
+    public var isMirroring: Bool { mirror != nil && schedule.isBlueGreen }
 
     /// The webhooks of one type, in the order the spec lists them.
     public func webhooks(ofType type: WebhookType) -> [WebhookSpec] {

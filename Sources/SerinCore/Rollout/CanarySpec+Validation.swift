@@ -45,9 +45,12 @@ extension CanarySpec {
             problem("analysis.match", "is set but the steps are weights: A/B testing runs analysis.iterations with only matching requests on the canary; write iterations")
         }
 
+        if analysis.mirror == nil && analysis.schedule.mirrorsFirst {
+            problem("analysis.mirror", "is not set but the first step mirrors: set the share of requests to copy to the canary")
+        }
         if let mirror = analysis.mirror {
-            if !analysis.schedule.isBlueGreen {
-                problem("analysis.mirror", "is set but the steps are weights: mirroring copies requests to the canary during analysis.iterations (blue/green), before any live traffic shifts; write iterations")
+            if !analysis.schedule.isBlueGreen && !analysis.schedule.mirrorsFirst {
+                problem("analysis.mirror", "is set but no step mirrors: the weight steps must start with the mirrored step at weight 0 (WeightSchedule(mirroringFirst:))")
             } else if analysis.isABTesting {
                 problem("analysis.mirror", "is set beside analysis.match: mirroring is blue/green's, A/B testing sends the matching requests themselves; write one of them")
             }

@@ -138,8 +138,8 @@ extension Rollout {
         status.weightsRefused = nil
         if !schedule.isBlueGreen || split != before { actions.append(.setWeights(split)) }
         markProgress(now: now)
-        let news = if let mirror = spec.analysis.mirror {
-            "iteration \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, a copy of \(Readable.trimmed(mirror.value))% of requests is mirrored to it"
+        let news = if let mirror = spec.analysis.mirror, weight == 0 {
+            "\(schedule.stepNoun) \(schedule.label(atStep: index)): canary \(status.canary) takes no live traffic, a copy of \(Readable.trimmed(mirror.value))% of requests is mirrored to it"
         } else if spec.analysis.isABTesting {
             "iteration \(schedule.label(atStep: index)): requests matching \(abSummary) reach canary \(status.canary), all others stable"
         } else if schedule.isBlueGreen {

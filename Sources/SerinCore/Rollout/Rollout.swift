@@ -63,8 +63,12 @@ public struct Rollout: Hashable, Sendable {
             retiring: status.retiredVersions, stickiness: spec.analysis.stickiness,
             canaryMatch: isAnalysingABTest ? spec.analysis.match : [],
             matchRouteName: spec.analysis.isABTesting ? TrafficSplit.matchRouteName(for: spec.name) : nil,
-            mirror: isAnalysingSteps ? spec.analysis.mirror : nil, affinity: affinity)
+            mirror: isMirroring ? spec.analysis.mirror : nil, affinity: affinity)
     }
+
+    /// Whether a copy of the requests goes to the canary now: while a step at weight 0 is analysed (each of
+    /// blue/green's iterations, or the mirrored first step before the weights rise), paused or not.
+    var isMirroring: Bool { isAnalysingSteps && status.canaryWeight == 0 && spec.analysis.mirror != nil }
 
     /// Whether matching requests reach the canary now (A/B testing): from the first iteration until the canary takes
     /// everyone (through a gradual promotion's steps, so the cohort tested never goes back to stable) or a

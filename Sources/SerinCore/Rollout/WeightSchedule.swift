@@ -13,6 +13,9 @@ public struct WeightSchedule: Hashable, Sendable {
         case iterations(Int)
         /// `stepWeights` with at least one `{weight, pause}` entry (stored apart so older state reads unchanged).
         case paced([PacedStep])
+        /// Flagger's `mirror: true` beside weight steps: one step at weight 0 whose analysis judges the copies of
+        /// requests mirrored to the canary, then the weight steps of the schedule inside.
+        indirect case mirroredFirst(Source)
     }
 
     /// One `stepWeights` entry: a weight, and the pause that holds it once its analysis passes (nil: none).
@@ -85,13 +88,31 @@ public struct WeightSchedule: Hashable, Sendable {
         self.pauses = Array(repeating: nil, count: count)
     }
 
+    /// Flagger's mirroring before weight steps (`mirror: true` with `stepWeight` or `stepWeights`): a first step at
+    /// weight 0 while a copy of the requests goes to the canary, then `steps`' weights. Blue/green mirrors in every
+    /// iteration instead, so `steps` must be weights.
+    public init(mirroringFirst steps: WeightSchedule) throws(WeightScheduleError) {
+        guard !steps.isBlueGreen, !steps.mirrorsFirst else { throw .mirrorBeforeNoWeights }
+        self.source = .mirroredFirst(steps.source)
+        self.weights = [0] + steps.weights
+        self.pauses = [nil] + steps.pauses
+    }
+
     public init(_ source: Source) throws(WeightScheduleError) {
         switch source {
         case .linear(let stepWeight, let maxWeight): try self.init(stepWeight: stepWeight, maxWeight: maxWeight)
         case .explicit(let weights): try self.init(stepWeights: weights)
         case .iterations(let count): try self.init(iterations: count)
         case .paced(let steps): try self.init(pacedSteps: steps)
+        case .mirroredFirst(let steps): try self.init(mirroringFirst: WeightSchedule(steps))
         }
+    }
+
+    /// Whether the first step mirrors requests to the canary at weight 0 before the weights rise (Flagger's
+    /// `mirror: true` beside weight steps).
+    public var mirrorsFirst: Bool {
+        if case .mirroredFirst = source { return true }
+        return false
     }
 
     /// Number of steps before promotion.

@@ -8,6 +8,7 @@ public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConverti
     case notAscending(index: Int, weight: Int, previous: Int)
     case iterationsOutOfRange(Int)
     case pauseNotPositive(index: Int, pause: Duration)
+    case mirrorBeforeNoWeights
 
     public var description: String {
         switch self {
@@ -27,6 +28,8 @@ public enum WeightScheduleError: Error, Hashable, Sendable, CustomStringConverti
             return "iterations is \(count), expected at least 1"
         case .pauseNotPositive(let index, let pause):
             return "stepWeights[\(index)].pause is \(Readable.duration(pause)), expected a duration above 0s, or promote"
+        case .mirrorBeforeNoWeights:
+            return "a mirrored first step goes before weight steps, expected stepWeight or stepWeights (blue/green's iterations mirror in each iteration)"
         }
     }
 }

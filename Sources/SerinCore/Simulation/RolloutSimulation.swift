@@ -131,12 +131,15 @@ public struct RolloutSimulation: Sendable {
         var samples = AnalysisSamples()
         // Checks over the same window read the same requests, as they would from one gateway or Prometheus.
         var byWindow: [Duration: MetricReading] = [:]
+        // A mirrored canary is judged on the copies of its share of requests, as the gateway counts them; stable still
+        // answers every request.
+        let canaryShare = request.canaryMirrored ? spec.analysis.mirror?.value ?? 0 : Double(request.canaryWeight)
         for check in request.metrics {
             switch check.kind {
             case .requestSuccessRate, .requestDuration:
                 let reading = byWindow[check.interval] ?? .traffic(
-                    canary: traffic.sample(.canary, percent: request.canaryWeight, window: check.interval, endingAt: elapsed, using: &generator),
-                    stable: traffic.sample(.stable, percent: 100 - request.canaryWeight, window: check.interval, endingAt: elapsed, using: &generator))
+                    canary: traffic.sample(.canary, percent: canaryShare, window: check.interval, endingAt: elapsed, using: &generator),
+                    stable: traffic.sample(.stable, percent: Double(100 - request.canaryWeight), window: check.interval, endingAt: elapsed, using: &generator))
                 byWindow[check.interval] = reading
                 samples[metric: check.name] = reading
             case .custom:

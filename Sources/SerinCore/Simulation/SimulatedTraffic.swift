@@ -70,12 +70,12 @@ public struct SimulatedTraffic: Sendable, Equatable {
     /// What one version served over the `window` ending `elapsed` after the start, while it had `percent` of the
     /// traffic; the whole window is drawn from the segment in force at its end.
     public func sample(
-        _ side: Side, percent: Int, window: Duration, endingAt elapsed: Duration, using generator: inout SplitMix64
+        _ side: Side, percent: Double, window: Duration, endingAt elapsed: Duration, using generator: inout SplitMix64
     ) -> MetricSample {
         let segment = segment(at: elapsed)
         let version = side == .canary ? segment.canary : segment.stable
         let seconds = window.inSeconds
-        let requests = generator.poisson(mean: segment.requestsPerSecond * Double(percent) / 100 * seconds)
+        let requests = generator.poisson(mean: segment.requestsPerSecond * percent / 100 * seconds)
         let failures = generator.binomial(trials: requests, probability: version.errorRate)
         let p99 = requests > 0 ? version.medianMilliseconds * .exp(version.logSpread * Self.normalP99(of: requests, using: &generator)) : nil
         let latency = LatencyHistogram(

@@ -14,7 +14,7 @@ extension ManifestDecoder {
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
-        let schedule = weightSchedule(in: fields, reader: reader)
+        var schedule = weightSchedule(in: fields, reader: reader)
         let matchField = fields["match"]
         let match = matchField.flatMap { abMatch($0, in: fields, namespace: namespace, reader: reader) }
         let interval = fields["interval"].flatMap(reader.duration)
@@ -38,6 +38,10 @@ extension ManifestDecoder {
                 at: stickinessField.node)
         }
         let mirror = mirrorShare(in: fields, reader: reader)
+        // Beside weight steps, Flagger mirrors for one step at weight 0 before the weights rise: that step is the schedule's.
+        if case .some(.some) = mirror, let steps = schedule, !steps.isBlueGreen {
+            schedule = try? WeightSchedule(mirroringFirst: steps)
+        }
         let affinityField = fields["sessionAffinity"]
         let affinityRead = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
         var affinity = affinityRead
@@ -79,9 +83,9 @@ extension ManifestDecoder {
         return analysis
     }
 
-    /// Flagger's blue/green with mirroring: `mirror: true` beside `iterations` (not `match`), and `mirrorWeight`,
-    /// the percentage of requests copied to the canary (1-100, default 100). nil: refused, said where;
-    /// `.some(nil)`: no mirroring.
+    /// Flagger's mirroring: `mirror: true` (not beside `match`), and `mirrorWeight`, the percentage of requests copied
+    /// to the canary (1-100, default 100): in every iteration beside `iterations` (blue/green), in a first step at weight
+    /// 0 beside weight steps. nil: refused, said where; `.some(nil)`: no mirroring.
     private static func mirrorShare(in fields: Fields, reader: DocumentReader) -> Percent?? {
         let weightField = fields["mirrorWeight"]
         guard let mirrorField = fields["mirror"] else {
@@ -98,14 +102,6 @@ extension ManifestDecoder {
                 return nil
             }
             return .some(nil)
-        }
-        guard fields["iterations"] != nil else {
-            reader.error(
-                "\(mirrorField.path) needs \(fields.owner.path(of: "iterations")) (blue/green): requests are copied to the canary "
-                    + "before any live traffic shifts; Flagger's mirroring as a first stage before stepWeight steps is not supported "
-                    + "by Serin yet",
-                at: mirrorField.node)
-            return nil
         }
         if fields["match"] != nil {
             reader.error(
@@ -368,6 +364,7 @@ extension ManifestDecoder {
             case .stepOutOfRange(let index, _), .notAscending(let index, _, _): key = "stepWeights[\(index)]"
             case .iterationsOutOfRange: key = "iterations"
             case .pauseNotPositive(let index, _): key = "stepWeights[\(index)].pause"
+            case .mirrorBeforeNoWeights: key = "mirror"
             }
             // Core's text starts with the field it is about (`stepWeights[2] is 30, ...`): prefix it to a full path. A
             // written maxWeight may be 100 (Flagger's default, read as left out), which Core's range does not say.

@@ -81,12 +81,15 @@ struct RolloutMirroringTests {
         #expect(Self.splits(actions).first?.mirror == Percent(50))
     }
 
-    @Test("mirror beside weight steps or beside an A/B match is refused, naming the field; so is a share of 0")
+    @Test("mirror beside weight steps that do not start with the mirrored step, or beside an A/B match, is refused, naming the field; so is a share of 0")
     func mirrorNeedsPlainIterations() throws {
         var steps = try Fixture.spec()
         steps.analysis.mirror = .all
         #expect(steps.problems.map(\.field) == ["analysis.mirror"])
-        #expect(steps.problems.first?.message.contains("write iterations") == true)
+        #expect(steps.problems.first?.message.contains("must start with the mirrored step") == true)
+        var unshared = try Fixture.spec()
+        unshared.analysis.schedule = try WeightSchedule(mirroringFirst: unshared.analysis.schedule)
+        #expect(unshared.problems.map(\.field) == ["analysis.mirror"])
 
         var ab = try Fixture.spec()
         ab.analysis.schedule = try WeightSchedule(iterations: 2)
@@ -98,6 +101,31 @@ struct RolloutMirroringTests {
         none.analysis.schedule = try WeightSchedule(iterations: 2)
         none.analysis.mirror = Percent(0)
         #expect(none.problems.map(\.field) == ["analysis.mirrorWeight"])
+    }
+
+    @Test("Flagger's mirroring before weight steps: the first step copies requests at weight 0 and is judged on the copies; the next raises the weight and drops the mirror")
+    func mirroredFirstStep() throws {
+        var spec = try Fixture.spec(webhooks: [Fixture.hook(.confirmTrafficIncrease)])
+        spec.analysis.schedule = try WeightSchedule(mirroringFirst: WeightSchedule(stepWeights: [20, 60]))
+        spec.analysis.mirror = Percent(40)
+        #expect(spec.problems.isEmpty, "\(spec.problems)")
+        var driver = Driver(try Rollout(spec: spec))
+        driver.start(0)
+        #expect(driver.rollout.split.mirror == Percent(40) && driver.rollout.split.canaryWeight == 0)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.log.analysisRequests.allSatisfy { $0.canaryMirrored && $0.canaryWeight == 0 })
+        // The weights' first rise waits on confirm-traffic-increase, as every rise does; the mirror stands meanwhile.
+        #expect(driver.rollout.status.stage == .confirmTrafficIncrease && driver.rollout.split.mirror == Percent(40))
+        try driver.answer(.confirmTrafficIncrease, .passed, 70)
+        #expect(driver.rollout.split.mirror == nil && driver.rollout.split.canaryWeight == 20)
+        let splits = Self.splits(driver.log)
+        #expect(splits.map(\.canaryWeight) == [0, 0, 20])
+        #expect(splits.map(\.mirror) == [nil, Percent(40), nil])
+        #expect(driver.log.messages.contains(
+            "web: step 1/3: canary web-v2-service takes no live traffic, a copy of 40% of requests is mirrored to it"))
+        #expect(driver.log.messages.contains("web: advance canary weight to 20%"))
+        let status = CanaryStatus(rollout: driver.rollout, measurements: [])
+        #expect(status.strategy == "canary" && status.stepLabel == "step 2/3")
     }
 
     @Test("status names the strategy blueGreenMirroring and the mirrored share")
