@@ -40,6 +40,16 @@ struct KubernetesMirroringTests {
         }
     }
 
+    @Test("Flagger's mirroring before weight steps: the first analysis sees the mirrored route at 100/0, the next the weight without the mirror")
+    func mirroredStepBeforeWeights() async throws {
+        let analysis: JSONValue = ["interval": "300ms", "threshold": 2, "stepWeight": 50, "maxWeight": 50, "mirror": true, "mirrorWeight": 50]
+        try await KubernetesBlueGreenTests.rollOut(analysis, observing: KubernetesABTestingTests.routes, ScriptedMetrics.healthy, until: "Succeeded") { analysed, _, server in
+            #expect(analysed == [[Self.mirroredRoute], [KubernetesABTestingTests.ownedRoute(stable: 50, canary: 50)]], "\(analysed)")
+            #expect(await eventually(.seconds(10)) { KubernetesABTestingTests.routes(server) == [KubernetesABTestingTests.ownedRoute(stable: 0, canary: 100)] },
+                    "\(KubernetesABTestingTests.routes(server))")
+        }
+    }
+
     @Test("a failing mirrored canary is rolled back: the mirror goes and all traffic stays on stable")
     func rollbackRemovesMirror() async throws {
         try await Self.rollOut(ScriptedMetrics.failing, until: "Failed") { analysed, server in
