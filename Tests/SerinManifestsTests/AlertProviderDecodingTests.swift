@@ -55,7 +55,7 @@ struct AlertProviderDecodingTests {
         ("spec: {type: slack, address: \"hooks.slack.com/T/B/secret\"}",
          "test.yaml:4:30: error: spec.address: expected an http:// or https:// URL with a host"),
         ("spec: {type: slack, secretRef: {name: \"\"}}",
-         "test.yaml:4:39: error: spec.secretRef.name: is empty, expected the name of a Secret in the provider's namespace"),
+         "test.yaml:4:39: error: spec.secretRef.name is empty, expected the name of a Secret in the provider's namespace"),
     ])
     func refused(spec: String, message: String) {
         let (resources, diagnostics) = Fixture.decode("apiVersion: serin.dev/v1alpha1\nkind: AlertProvider\nmetadata: {name: on-call}\n" + spec)

@@ -341,11 +341,11 @@ struct CanaryDecodingTests {
         ("    statistical: {confidence: 95}\n",
          "test.yaml:10:18: error: spec.analysis.statistical is set but spec.analysis.judge is threshold: set judge: statistical, or remove it"),
         ("    judge: statistical\n    statistical: {confidence: 100}\n",
-         "test.yaml:11:31: error: spec.analysis.statistical.confidence: is 100, expected a percentage from 50 up to (not including) 100, like 99"),
+         "test.yaml:11:31: error: spec.analysis.statistical.confidence is 100, expected a percentage from 50 up to (not including) 100, like 99"),
         ("    judge: statistical\n    statistical: {errorRateIncrease: -1}\n",
-         "test.yaml:11:38: error: spec.analysis.statistical.errorRateIncrease: is -1, expected percentage points from 0 to 100, like 1"),
+         "test.yaml:11:38: error: spec.analysis.statistical.errorRateIncrease is -1, expected percentage points from 0 to 100, like 1"),
         ("    judge: statistical\n    statistical: {minStepDuration: 1m, maxStepDuration: 30s}\n",
-         "test.yaml:11:57: error: spec.analysis.statistical.maxStepDuration: is 30s, expected more than minStepDuration 1m and at least analysis.interval 30s"),
+         "test.yaml:11:57: error: spec.analysis.statistical.maxStepDuration is 30s, expected more than minStepDuration 1m and at least analysis.interval 30s"),
         ("    judge: statistical\n    statistical: {minStepDuration: soon}\n",
          "test.yaml:11:36: error: spec.analysis.statistical.minStepDuration: expected a duration like 30s or 1m, got \"soon\""),
     ])
@@ -545,13 +545,13 @@ struct CanaryDecodingTests {
         #expect(messages == [
             "test.yaml:14:13: error: metric request-sucess-rate: custom metrics need a MetricTemplate (templateRef); "
                 + "the built-in metrics are request-success-rate or request-duration",
-            "test.yaml:7:11: error: spec.canary: is web-v1-service:80, expected a destination other than stable",
-            "test.yaml:12:16: error: spec.analysis.threshold: is 0, expected at least 1",
+            "test.yaml:7:11: error: spec.canary is web-v1-service:80, expected a destination other than stable",
+            "test.yaml:12:16: error: spec.analysis.threshold is 0, expected at least 1",
         ], "\(messages)")
         let twice = Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: soon\n    threshold: 0")
         #expect(decodeCanary(twice).messages == [
             "test.yaml:9:15: error: spec.analysis.interval: expected a duration like 30s or 1m, got \"soon\"",
-            "test.yaml:10:16: error: spec.analysis.threshold: is 0, expected at least 1",
+            "test.yaml:10:16: error: spec.analysis.threshold is 0, expected at least 1",
         ])
     }
 
@@ -560,7 +560,7 @@ struct CanaryDecodingTests {
         let stepAndThreshold = Self.minimal.replacingOccurrences(of: "stepWeight: 10", with: "stepWeight: 250\n    threshold: -3")
         #expect(decodeCanary(stepAndThreshold).messages == [
             "test.yaml:10:17: error: spec.analysis.stepWeight is 250, expected 1 to 99",
-            "test.yaml:11:16: error: spec.analysis.threshold: is -3, expected at least 1",
+            "test.yaml:11:16: error: spec.analysis.threshold is -3, expected at least 1",
         ])
         let maxAndRange = Self.minimal.replacingOccurrences(
             of: "maxWeight: 50", with: "maxWeight: 180\n    metrics:\n    - name: request-success-rate\n      thresholdRange: {min: 199}")
@@ -568,7 +568,7 @@ struct CanaryDecodingTests {
         #expect(spec == nil)
         #expect(messages == [
             "test.yaml:11:16: error: spec.analysis.maxWeight is 180, expected 1 to 100 (100, Flagger's default: steps below 100%, then promotion sends 100%)",
-            "test.yaml:14:29: error: spec.analysis.metrics[0].thresholdRange.min: is 199, expected a percentage from 0 to 100",
+            "test.yaml:14:29: error: spec.analysis.metrics[0].thresholdRange.min is 199, expected a percentage from 0 to 100",
         ], "\(messages)")
         // Blue/green stands in for refused iterations: the mirror is checked as blue/green's, not refused for a kind it is not.
         let iterations = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "iterations: 0\n    mirror: true\n    mirrorWeight: 0")
@@ -583,27 +583,27 @@ struct CanaryDecodingTests {
         arguments: [
             (
                 "maxWeight: 50", "maxWeight: 50\n    threshold: 0",
-                "test.yaml:12:16: error: spec.analysis.threshold: is 0, expected at least 1"
+                "test.yaml:12:16: error: spec.analysis.threshold is 0, expected at least 1"
             ),
             (
                 "maxWeight: 50", "maxWeight: 50\n    stepWeightPromotion: 0",
-                "test.yaml:12:26: error: spec.analysis.stepWeightPromotion: is 0, expected a percentage from 1 to 100"
+                "test.yaml:12:26: error: spec.analysis.stepWeightPromotion is 0, expected a percentage from 1 to 100"
             ),
             (
                 "  analysis:", "  progressDeadline: 20s\n  analysis:",
-                "test.yaml:8:21: error: spec.progressDeadline: is 20s, expected more than analysis.interval 30s"
+                "test.yaml:8:21: error: spec.progressDeadline is 20s, expected more than analysis.interval 30s"
             ),
             (
                 "{host: web-v2-service, port: 80}", "{host: web-v1-service, port: 80}",
-                "test.yaml:7:11: error: spec.canary: is web-v1-service:80, expected a destination other than stable"
+                "test.yaml:7:11: error: spec.canary is web-v1-service:80, expected a destination other than stable"
             ),
             (
                 "maxWeight: 50", "maxWeight: 50\n    metrics:\n    - name: request-success-rate\n      thresholdRange: {min: 150}",
-                "test.yaml:14:29: error: spec.analysis.metrics[0].thresholdRange.min: is 150, expected a percentage from 0 to 100"
+                "test.yaml:14:29: error: spec.analysis.metrics[0].thresholdRange.min is 150, expected a percentage from 0 to 100"
             ),
             (
                 "maxWeight: 50", "maxWeight: 50\n    webhooks:\n    - {name: a, url: \"\"}",
-                "test.yaml:13:22: error: spec.analysis.webhooks[0].url: is empty, expected a URL"
+                "test.yaml:13:22: error: spec.analysis.webhooks[0].url is empty, expected a URL"
             ),
         ]
     )

@@ -108,7 +108,7 @@ struct MetricTemplateDecodingTests {
             ),
             (
                 "address: http://127.0.0.1:9090", "address: http://127.0.0.1:9090\n    secretRef: {name: \"\"}",
-                "test.yaml:8:23: error: spec.provider.secretRef.name: is empty, expected the name of a Secret in the template's namespace"
+                "test.yaml:8:23: error: spec.provider.secretRef.name is empty, expected the name of a Secret in the template's namespace"
             ),
             (
                 "    type: prometheus\n", "",
@@ -120,11 +120,11 @@ struct MetricTemplateDecodingTests {
             ),
             (
                 "query: sum", "query: \"\"\n  unused: sum",
-                "test.yaml:8:10: error: spec.query: is empty, expected a PromQL query"
+                "test.yaml:8:10: error: spec.query is empty, expected a PromQL query"
             ),
             (
                 "query: sum", "query: \"  \"\n  unused: sum",
-                "test.yaml:8:10: error: spec.query: is empty, expected a PromQL query"
+                "test.yaml:8:10: error: spec.query is empty, expected a PromQL query"
             ),
             (
                 "  query: sum", "  unused: sum",

@@ -31,18 +31,18 @@ struct SyntheticLoadDecodingTests {
         "refuses what would make the load a weapon or reach another host, saying where and what is expected",
         arguments: [
             ("    load: {rps: 500}\n",
-             "test.yaml:10:17: error: spec.analysis.load.rps: is 500, expected requests a second above 0 and at most 100 (Serin's cap on synthetic traffic, per destination)"),
+             "test.yaml:10:17: error: spec.analysis.load.rps is 500, expected requests a second above 0 and at most 100 (Serin's cap on synthetic traffic, per destination)"),
             ("    load: {rps: 0}\n",
-             "test.yaml:10:17: error: spec.analysis.load.rps: is 0, expected requests a second above 0 and at most 100 (Serin's cap on synthetic traffic, per destination)"),
+             "test.yaml:10:17: error: spec.analysis.load.rps is 0, expected requests a second above 0 and at most 100 (Serin's cap on synthetic traffic, per destination)"),
             ("    load: {rps: 1, path: \"http://example.com/\"}\n",
-             "test.yaml:10:26: error: spec.analysis.load.path: is \"http://example.com/\", expected a path on the Canary's own service (starting with /, no spaces)"),
+             "test.yaml:10:26: error: spec.analysis.load.path is \"http://example.com/\", expected a path on the Canary's own service (starting with /, no spaces)"),
             ("    load: {rps: 1, headers: {Host: example.com}}\n",
              "test.yaml:10:29: error: spec.analysis.load.headers.Host: expected a header name other than Host and the ones that frame or carry the request (content-length, transfer-encoding, connection, keep-alive, te, trailer, upgrade): the load's GETs set them"),
             // A framing header would make each GET malformed: a server that believes it waits for a body never sent.
             ("    load: {rps: 1, headers: {transfer-encoding: chunked}}\n",
              "test.yaml:10:29: error: spec.analysis.load.headers.transfer-encoding: expected a header name other than Host and the ones that frame or carry the request (content-length, transfer-encoding, connection, keep-alive, te, trailer, upgrade): the load's GETs set them"),
             ("    load: {rps: 1, duration: 2m}\n",
-             "test.yaml:10:30: error: spec.analysis.load.duration: is 2m, expected above 0s and at most the analysis interval (30s): the load runs that long in each interval"),
+             "test.yaml:10:30: error: spec.analysis.load.duration is 2m, expected above 0s and at most the analysis interval (30s): the load runs that long in each interval"),
             ("    load: {path: /}\n",
              "test.yaml:10:11: error: spec.analysis.load.rps is required"),
         ]

@@ -97,7 +97,7 @@ extension CanarySpec {
             case (nil, nil):
                 problem("\(field).thresholdRange", "is empty, expected min, max or both")
             case (let min?, let max?) where min > max:
-                problem("\(field).thresholdRange", "min \(Readable.trimmed(min)) is above max \(Readable.trimmed(max))")
+                problem("\(field).thresholdRange", "has min \(Readable.trimmed(min)) above max \(Readable.trimmed(max))")
             default:
                 break
             }

@@ -1,6 +1,6 @@
 /// Everything wrong with a Canary spec at once, each problem naming the field, what it got and what was expected.
 public struct CanarySpecError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// One invalid field: `analysis.threshold: is 0, expected at least 1`.
+    /// One invalid field: `analysis.threshold is 0, expected at least 1`.
     public struct Problem: Hashable, Sendable, CustomStringConvertible {
         /// Path of the field inside the Canary's `spec`, e.g. `analysis.metrics[1].interval`.
         public var field: String
@@ -15,7 +15,8 @@ public struct CanarySpecError: Error, Hashable, Sendable, CustomStringConvertibl
             self.comparedWith = comparedWith
         }
 
-        public var description: String { "\(field): \(message)" }
+        /// `analysis.threshold is 0, expected at least 1`: the field, then what it is, as the decoder words its own.
+        public var description: String { "\(field) \(message)" }
     }
 
     public var problems: [Problem]

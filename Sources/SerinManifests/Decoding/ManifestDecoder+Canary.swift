@@ -96,7 +96,7 @@ extension ManifestDecoder {
             }) {
                 continue
             }
-            reader.error("\(path): \(problem.message)", atPath: path, fallback: spec.node)
+            reader.error("\(path) \(problem.message)", atPath: path, fallback: spec.node)
         }
         return malformed ? nil : decoded
     }

@@ -18,7 +18,7 @@ extension ManifestDecoder {
         var valid = true
         if !(rps > 0 && rps <= SyntheticLoad.maximumRPS) {
             reader.error(
-                "\(rpsField.path): is \(Readable.trimmed(rps)), expected requests a second above 0 and at most "
+                "\(rpsField.path) is \(Readable.trimmed(rps)), expected requests a second above 0 and at most "
                     + "\(Readable.trimmed(SyntheticLoad.maximumRPS)) (Serin's cap on synthetic traffic, per destination)",
                 at: rpsField.node)
             valid = false
@@ -27,7 +27,7 @@ extension ManifestDecoder {
         if let pathField = fields["path"], let path = reader.string(pathField) {
             if path.first != "/" || path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
                 reader.error(
-                    "\(pathField.path): is \"\(path)\", expected a path on the Canary's own service (starting with /, no spaces)",
+                    "\(pathField.path) is \"\(path)\", expected a path on the Canary's own service (starting with /, no spaces)",
                     at: pathField.node)
                 valid = false
             }
@@ -51,7 +51,7 @@ extension ManifestDecoder {
             guard let duration = reader.duration(durationField) else { return nil }
             if duration <= .zero || duration > interval {
                 reader.error(
-                    "\(durationField.path): is \(Readable.duration(duration)), expected above 0s and at most the analysis "
+                    "\(durationField.path) is \(Readable.duration(duration)), expected above 0s and at most the analysis "
                         + "interval (\(Readable.duration(interval))): the load runs that long in each interval",
                     at: durationField.node)
                 valid = false

@@ -52,7 +52,7 @@ extension ManifestDecoder {
             let name = reader.string(nameField)
         else { return nil }
         guard !name.isEmpty else {
-            reader.error("\(nameField.path): is empty, expected the name of a Secret in the \(owner)'s namespace", at: nameField.node)
+            reader.error("\(nameField.path) is empty, expected the name of a Secret in the \(owner)'s namespace", at: nameField.node)
             return nil
         }
         return name

@@ -16,7 +16,7 @@ extension ManifestDecoder {
     private static func templateQuery(_ field: Field, reader: DocumentReader) -> String? {
         guard let query = reader.string(field) else { return nil }
         guard !query.allSatisfy(\.isWhitespace) else {
-            reader.error("\(field.path): is empty, expected a PromQL query", at: field.node)
+            reader.error("\(field.path) is empty, expected a PromQL query", at: field.node)
             return nil
         }
         var reported = Set<QueryPlaceholder>()

@@ -10,20 +10,20 @@ struct CanarySpecTests {
     }
 
     @Test("each unsound field is reported with what it is and what was expected", arguments: [
-        ("interval", "analysis.interval: is 0s, expected more than 0s"),
-        ("threshold", "analysis.threshold: is 0, expected at least 1"),
-        ("deadline", "analysis.progressDeadline: is 30s, expected more than analysis.interval 30s"),
-        ("same", "canary: is web-v1-service, expected a destination other than stable"),
-        ("emptyHost", "canary.host: is empty, expected a service host"),
-        ("metricName", "analysis.metrics[1].name: is request-success-rate, expected a name not already used by metrics[0]"),
-        ("range", "analysis.metrics[0].thresholdRange: is empty, expected min, max or both"),
-        ("inverted", "analysis.metrics[0].thresholdRange: min 10 is above max 5"),
-        ("percent", "analysis.metrics[0].thresholdRange.min: is 101, expected a percentage from 0 to 100"),
-        ("metricInterval", "analysis.metrics[0].interval: is 0s, expected more than 0s"),
-        ("minRequests", "analysis.metrics[0].minRequests: is -1, expected 0 or more"),
-        ("hookName", "analysis.webhooks[1].name: is gate, expected a name not already used by webhooks[0]"),
-        ("hookURL", "analysis.webhooks[0].url: is empty, expected a URL"),
-        ("hookTimeout", "analysis.webhooks[0].timeout: is 0s, expected more than 0s"),
+        ("interval", "analysis.interval is 0s, expected more than 0s"),
+        ("threshold", "analysis.threshold is 0, expected at least 1"),
+        ("deadline", "analysis.progressDeadline is 30s, expected more than analysis.interval 30s"),
+        ("same", "canary is web-v1-service, expected a destination other than stable"),
+        ("emptyHost", "canary.host is empty, expected a service host"),
+        ("metricName", "analysis.metrics[1].name is request-success-rate, expected a name not already used by metrics[0]"),
+        ("range", "analysis.metrics[0].thresholdRange is empty, expected min, max or both"),
+        ("inverted", "analysis.metrics[0].thresholdRange has min 10 above max 5"),
+        ("percent", "analysis.metrics[0].thresholdRange.min is 101, expected a percentage from 0 to 100"),
+        ("metricInterval", "analysis.metrics[0].interval is 0s, expected more than 0s"),
+        ("minRequests", "analysis.metrics[0].minRequests is -1, expected 0 or more"),
+        ("hookName", "analysis.webhooks[1].name is gate, expected a name not already used by webhooks[0]"),
+        ("hookURL", "analysis.webhooks[0].url is empty, expected a URL"),
+        ("hookTimeout", "analysis.webhooks[0].timeout is 0s, expected more than 0s"),
     ])
     func problems(field: String, expected: String) throws {
         var spec = try Fixture.spec()
@@ -53,7 +53,7 @@ struct CanarySpecTests {
         spec.analysis.threshold = 0
         spec.canary = Fixture.stable
         let error = CanarySpecError(problems: spec.problems)
-        #expect(error.description == "canary: is web-v1-service, expected a destination other than stable; analysis.threshold: is 0, expected at least 1")
+        #expect(error.description == "canary is web-v1-service, expected a destination other than stable; analysis.threshold is 0, expected at least 1")
     }
 
     @Test("the built-in defaults are success rate at least 99% and p99 at most 500ms over 1m")
