@@ -94,7 +94,7 @@ struct ClusterCanaries {
     private func explain(_ error: any Error) -> String {
         if let unreadable = error as? Unreadable { return unreadable.message }
         guard let apiError = error as? KubernetesAPIError else {
-            return "cannot reach the Kubernetes API at \(endpoint): \(Self.transportProblem(error))"
+            return "cannot reach the Kubernetes API at \(endpoint): \(Self.transportProblem(error, connectTimeout: api.connectTimeout))"
         }
         switch apiError.code {
         case 401, 403: return "the Kubernetes API at \(endpoint) refused: \(apiError.message) (check the context's credentials and RBAC)"
@@ -104,12 +104,12 @@ struct ClusterCanaries {
 
     /// What went wrong on the way to the API server, in words: the system's for a socket error ("connection
     /// refused"), what a connect timeout usually means.
-    static func transportProblem(_ error: any Error) -> String {
+    static func transportProblem(_ error: any Error, connectTimeout: Duration) -> String {
         switch ExchangeFailure(error) {
         case .unreachable(let reason), .other(let reason):
             return reason
         case .connectTimeout:
-            return "no connection within 10s (nothing answers at that address, or it does not speak TLS)"
+            return "no connection within \(Readable.duration(connectTimeout)) (nothing answers at that address, or it does not speak TLS)"
         case .noAnswerInTime:
             return "no answer in time"
         }

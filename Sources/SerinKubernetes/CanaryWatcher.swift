@@ -16,6 +16,7 @@ public actor CanaryWatcher {
     private let workloads: KubernetesWorkloads?
     private let configResync: Duration
     private let groups: [CanaryGroup]
+    private let readiness: ClusterReadiness?
     private var objects: [CanaryGroup: [ResourceName: JSONValue]] = [:]
     private let refused: (@Sendable (ResourceName, CanaryGroup?, String?) async -> Void)?
     /// The problem said for each Canary, so each is said (and written on the Canary) once, and cleared once.
@@ -41,14 +42,16 @@ public actor CanaryWatcher {
     ///     nil leaves such Canaries out, with a problem.
     ///   - configResync: how often the ConfigMaps and Secrets such a Deployment reads are read again for a new
     ///     revision. Read, not watched: watching every Secret in the cluster would put them all in this process.
+    ///   - readiness: told once every Canary resource was read, and how the watches fare (`/readyz`).
     public init(
         api: any KubernetesAPI, namespace: String?, groups: [CanaryGroup] = [.serin], logger: Logger,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
         workloads: KubernetesWorkloads? = nil, configResync: Duration = .seconds(15),
-        refused: (@Sendable (ResourceName, CanaryGroup?, String?) async -> Void)? = nil,
+        refused: (@Sendable (ResourceName, CanaryGroup?, String?) async -> Void)? = nil, readiness: ClusterReadiness? = nil,
         apply: @escaping @Sendable ([CanarySpec]) async -> [CanaryProblem]
     ) {
         self.refused = refused
+        self.readiness = readiness
         self.api = api
         self.workloads = workloads
         self.configResync = configResync
@@ -69,12 +72,13 @@ public actor CanaryWatcher {
             for group in groups {
                 let watch = ResourceWatch(
                     api: api, collection: group.path(namespace: namespace), label: group.resourceName, logger: logger,
-                    missingIsEmpty: group == .flagger)
+                    missingIsEmpty: group == .flagger, readiness: readiness)
                 tasks.addTask { await watch.run { objects in await self.changed(group, objects) } }
             }
             guard workloads != nil else { return }
             // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
-            let deployments = ResourceWatch(api: api, collection: .deployments(namespace: namespace), label: "deployments", logger: logger)
+            let deployments = ResourceWatch(
+                api: api, collection: .deployments(namespace: namespace), label: "deployments", logger: logger, readiness: readiness)
             tasks.addTask { await deployments.run { _ in self.requestSync.yield() } }
             // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then,
             // while there is a Canary on a Deployment to read it for.
@@ -128,6 +132,7 @@ public actor CanaryWatcher {
     private func sync() async {
         // Until every group has listed, a Canary not seen yet is not a deleted one: nothing is handed over.
         guard objects.count == groups.count else { return }
+        readiness?.canariesRead()
         let (current, namesakes) = self.current()
         var (specs, problems) = await runnableSpecs(current)
         problems += await apply(specs)

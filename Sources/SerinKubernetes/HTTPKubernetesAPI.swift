@@ -16,6 +16,8 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
     private let timeout: TimeAmount
     private let watchTimeout: ClosedRange<Int>
     private let watchGrace: Duration
+    /// How long a call waits for a connection (a refused one is tried again meanwhile, when retrying) before it fails.
+    public let connectTimeout: Duration
 
     /// - Parameters:
     ///   - timeout: how long a call (not a watch) may take.
@@ -24,17 +26,19 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
     ///     many replicas do not all come back at once.
     ///   - watchGrace: a watch still open this long after its `timeoutSeconds` is on a connection that died without
     ///     closing (a restarted API server, a load balancer that forgot it): it is ended here, and resumed.
-    ///   - retryingConnections: whether a refused or failed connection is tried again, with backoff, for up to 10 s
-    ///     before a request fails: the controller's choice (an API server restarting); a command a person runs says
-    ///     at once that nothing listens.
+    ///   - connectTimeout: how long a call waits for a connection before it fails.
+    ///   - retryingConnections: whether a refused or failed connection is tried again, with backoff, for up to
+    ///     `connectTimeout` before a request fails: the controller's choice (an API server restarting); a command a
+    ///     person runs says at once that nothing listens.
     public init(
         connection: KubeConfig.Connection, timeout: TimeAmount = .seconds(30), watchTimeout: ClosedRange<Int> = 300...600,
-        watchGrace: Duration = .seconds(30), retryingConnections: Bool = true
+        watchGrace: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), retryingConnections: Bool = true
     ) throws {
         self.connection = connection
         self.timeout = timeout
         self.watchTimeout = watchTimeout
         self.watchGrace = watchGrace
+        self.connectTimeout = connectTimeout
         var tls = TLSConfiguration.makeClientConfiguration()
         if connection.insecureSkipTLSVerify { tls.certificateVerification = .none }
         if let authority = connection.certificateAuthority {
@@ -47,7 +51,8 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(Self.read(key, what: "client key")), format: .pem))
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(10), read: nil)
+        let (seconds, attoseconds) = connectTimeout.components
+        configuration.timeout = .init(connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), read: nil)
         configuration.connectionPool.retryConnectionEstablishment = retryingConnections
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         if case .exec(let exec)? = connection.credential { plugin = ExecCredentialPlugin(exec) } else { plugin = nil }

@@ -2,7 +2,7 @@ import SerinCore
 
 /// Flagger's shape on a cluster: before the controller sees a Canary on a Deployment, its revision is read from
 /// the target (pod template and the ConfigMaps and Secrets it uses) and the objects Serin owns are created when
-/// missing (`WorkloadObjects`); during a release the target is scaled and the primary gets the target's template.
+/// missing (`WorkloadObjects`), or brought in line with an edited `spec.service`; during a release the target is scaled and the primary gets the target's template.
 /// An object of the same name that Serin did not create for this Canary is never overwritten: that is an error
 /// naming it.
 public struct KubernetesWorkloads: WorkloadManager {
@@ -12,7 +12,8 @@ public struct KubernetesWorkloads: WorkloadManager {
         self.api = api
     }
 
-    /// `spec` with its workload's revision filled in, after creating what the Canary needs and is missing.
+    /// `spec` with its workload's revision filled in, after creating what the Canary needs and is missing and
+    /// aligning the Services and VirtualService there with its `spec.service`.
     /// `canary` is the Canary object as the cluster holds it (its uid owns what is created; its `spec.service`
     /// is copied as written).
     public func prepare(_ spec: CanarySpec, canary: JSONValue) async -> Result<CanarySpec, CanaryWatcher.Problem> {
@@ -38,9 +39,10 @@ public struct KubernetesWorkloads: WorkloadManager {
             let uid = canary["metadata"]?["uid"]?.stringValue ?? ""
             let desired = WorkloadObjects.desired(
                 canary: canary, workload: workload, target: target, service: canary["spec"]?["service"] ?? [:], autoscaler: autoscaler)
-            // Every object is looked at before any is created: a Canary refused for one object it may not take
-            // leaves nothing of its own behind.
+            // Every object is looked at before any is created or changed: a Canary refused for one object it may
+            // not take leaves nothing of its own behind.
             var missing: [WorkloadObjects.Desired] = []
+            var present: [(desired: WorkloadObjects.Desired, stored: JSONValue)] = []
             for object in desired {
                 do {
                     let existing = try await api.get(object.path)
@@ -49,12 +51,20 @@ public struct KubernetesWorkloads: WorkloadManager {
                             "\(label): \(object.object["kind"]?.stringValue ?? "object") \(namespace)/\(object.path.name ?? "") exists and "
                                 + "was not created by Serin for this Canary; Serin never overwrites it (delete or rename it)"))
                     }
+                    present.append((object, existing))
                 } catch let error as KubernetesAPIError where error.isNotFound {
                     missing.append(object)
                 }
             }
             for object in missing {
                 _ = try await api.create(object.path.collection, object.object)
+            }
+            // An edited `spec.service` reaches the objects already there; the write carries the resourceVersion
+            // read, and a 409 (another writer, a weight step) reads again and aligns that.
+            for (object, stored) in present {
+                _ = try await api.update(object.path, from: stored) { fields in
+                    WorkloadObjects.align(&fields, with: object, workload: workload)
+                }
             }
         } catch {
             return .failure(.init(message: "\(label): cannot prepare its Deployment's primary, Services and VirtualService: \(error)"))

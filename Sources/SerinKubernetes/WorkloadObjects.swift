@@ -66,7 +66,7 @@ public enum WorkloadObjects {
                 ["destination": ["host": .string(workload.canaryService), "port": ["number": .number(Double(workload.port))]], "weight": 0],
             ]
         ]
-        for key in ["match", "retries", "timeout", "headers"] { route[key] = service[key] }
+        for key in serviceRouteFields { route[key] = service[key] }
         var virtualServiceSpec: [String: JSONValue] = [
             "hosts": .array(Self.once([.string(name)] + (service["hosts"]?.arrayValue ?? []))), "http": [.object(route)],
         ]

@@ -111,6 +111,8 @@ public final class KubernetesAPIServer: Sendable {
         /// Set by `stallWatches`: new watches get their head and then nothing, for good.
         var stalledWatches = false
         var failures: [(status: Int, reason: String)] = []
+        /// Set by `failEverything`: every call fails so once `failures` are used up, until `answerAgain`.
+        var failingAll: (status: Int, reason: String)?
         /// How many of the next calls get no answer at all.
         var hangs = 0
         var hooks: [(method: String, action: @Sendable () -> Void)] = []
@@ -188,6 +190,12 @@ public final class KubernetesAPIServer: Sendable {
     }
 
     func writeKubeconfig(in directory: URL, token: String?) throws -> String {
+        try Self.writeKubeconfig(in: directory, server: url, certificatePEM: certificatePEM, token: token)
+    }
+
+    /// A kubeconfig for the API server at `server` (context `double`, namespace `default`) in `directory`, for an
+    /// address where no double answers (a refusing port); returns its path.
+    public static func writeKubeconfig(in directory: URL, server: URL, certificatePEM: String? = nil, token: String?) throws -> String {
         let path = directory.appendingPathComponent("kubeconfig").path
         try """
             apiVersion: v1
@@ -195,7 +203,7 @@ public final class KubernetesAPIServer: Sendable {
             current-context: double
             clusters:
             - name: double
-              cluster: {server: "\(url.absoluteString)"\(certificatePEM.map { ", certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? "")}
+              cluster: {server: "\(server.absoluteString)"\(certificatePEM.map { ", certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? "")}
             users:
             - name: serin
               user: {token: \(token ?? "none")}
@@ -294,6 +302,17 @@ public final class KubernetesAPIServer: Sendable {
         state.withLockedValue { state in
             for _ in 0..<count { state.failures.append((status, reason)) }
         }
+    }
+
+    /// Every call from now on fails with `status` before doing anything (an API server down behind its load
+    /// balancer), until `answerAgain`.
+    public func failEverything(status: Int = 503, reason: String = "ServiceUnavailable") {
+        state.withLockedValue { $0.failingAll = (status, reason) }
+    }
+
+    /// Calls are answered again after `failEverything`.
+    public func answerAgain() {
+        state.withLockedValue { $0.failingAll = nil }
     }
 
     /// The next `count` calls get no answer at all: their connections stay open and silent, as on a connection
@@ -432,7 +451,7 @@ public final class KubernetesAPIServer: Sendable {
         let (failure, hangs) = state.withLockedValue { state in
             state.log.append("\(request.method.rawValue) \(request.path)\(watching ? "?watch" : "")")
             defer { state.hangs = max(0, state.hangs - 1) }
-            return (state.failures.isEmpty ? nil : state.failures.removeFirst(), state.hangs > 0)
+            return (state.failures.isEmpty ? state.failingAll : state.failures.removeFirst(), state.hangs > 0)
         }
         if hangs { return .silence }
         var account: (namespace: String, name: String)?

@@ -75,7 +75,21 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("This replica's name in the Lease; the host name, which in a pod is the pod's name.", valueName: "name"))
     var identity: String = ProcessInfo.processInfo.hostName
 
+    @Option(help: ArgumentHelp(
+        "How long each call to the Kubernetes API waits for a connection (a refused one is tried again meanwhile) before it fails and is retried with backoff (1s, doubling up to 30s).",
+        valueName: "seconds"))
+    var apiConnectTimeout = SecondsArgument(5)
+
+    @Option(help: ArgumentHelp(
+        "/readyz answers 503 until the Canaries were read once, and again once the watches of the Kubernetes API have failed this long; /healthz stays 200.",
+        valueName: "seconds"))
+    var unreadyAfter = SecondsArgument(30)
+
     func validate() throws {
+        if !(0.1...300).contains(apiConnectTimeout.seconds) {
+            throw ValidationError("--api-connect-timeout must be 0.1-300 seconds, got \(apiConnectTimeout)")
+        }
+        if !(0...3600).contains(unreadyAfter.seconds) { throw ValidationError("--unready-after must be 0-3600 seconds, got \(unreadyAfter)") }
         if let problem = PrometheusAddress.problem(with: prometheus) { throw ValidationError("--prometheus: \(problem)") }
     }
 
@@ -83,17 +97,19 @@ struct ControllerCommand: AsyncParsableCommand {
         await SignalledGroup.trapSignals()
         let logger = logging.logger("controller")
         let (connection, access) = try settings(logging.reporter(logger))
-        let api = try HTTPKubernetesAPI(connection: connection)
+        let api = try HTTPKubernetesAPI(connection: connection, connectTimeout: .seconds(apiConnectTimeout.seconds))
         let store = KubernetesRolloutStore(api: api, groups: groups)
         let templates = ClusterMetricTemplates(api: api, namespace: namespace, logger: logger)
         let ownMetrics = ControllerMetricsRegistry()
         let controller = canaryController(api: api, store: store, templates: templates, metrics: ownMetrics, logger: logger)
-        let readiness = Readiness()
+        // A standby replica is ready (the Service finds the leader by its label), so a rolling update of the
+        // controller's Deployment never waits on an election; the leader once it has read its Canaries, and while
+        // the API server answers its watches.
+        let cluster = ClusterReadiness(leading: !leaderElect, patience: .seconds(unreadyAfter.seconds))
+        let readiness = Readiness { cluster.notReadyReason }
         let server = try await serveAdmin(controller, metrics: ownMetrics, readiness: readiness, access: access, reporter: logging.reporter(logger))
-        // Ready once the API listens: a standby replica is ready too (the Service finds the leader by its label),
-        // so a rolling update of the controller's Deployment never waits on an election.
         readiness.markReady()
-        let lead = leading(controller, api: api, store: store, templates: templates, logger: logger)
+        let lead = leading(controller, api: api, store: store, templates: templates, readiness: cluster, logger: logger)
         let watching = namespace.map { "namespace \($0)" } ?? "every namespace"
         // Stopped last first: not ready, no more leading (the watchers, then the controller), the admin API, the client.
         try await SignalledGroup.run([
@@ -134,23 +150,24 @@ struct ControllerCommand: AsyncParsableCommand {
     /// step it is in, so no write is left half done.
     private func leading(
         _ controller: CanaryController, api: HTTPKubernetesAPI, store: KubernetesRolloutStore, templates: ClusterMetricTemplates,
-        logger: Logger
+        readiness: ClusterReadiness, logger: Logger
     ) -> @Sendable () async -> Void {
-        let (namespace, groups) = (self.namespace, self.groups)
+        let (namespace, groups, leaderElect) = (self.namespace, self.groups, self.leaderElect)
         return {
+            readiness.leading(true)
+            defer { if leaderElect { readiness.leading(false) } }
             // An API server not answering yet (the controller's pod started first, a network blip) is waited for,
             // with backoff, as the watchers wait for theirs: ending here would end the process.
             var backoff = Backoff(first: .seconds(1))
             while true {
+                let started = ContinuousClock.now
                 do {
                     try await controller.restore()
                     break
                 } catch {
                     if Task.isCancelled { return }
-                    // Said as the commands say it: the address, and the system's words for what went wrong.
-                    let server = "\(api.connection.server.absoluteString) (context \(api.connection.contextName))"
-                    let why = (error as? KubernetesAPIError).map { "the Kubernetes API at \(server) answered \($0)" }
-                        ?? "cannot reach the Kubernetes API at \(server): \(ClusterCanaries.transportProblem(error))"
+                    let why = Self.restoreProblem(error, api: api, took: ContinuousClock.now - started)
+                    readiness.failed(nil, why)
                     logger.error(
                         "cannot read the rollouts from Canary status: \(why); trying again in \(Readable.duration(backoff.next))", error: error)
                     await backoff.wait()
@@ -166,7 +183,8 @@ struct ControllerCommand: AsyncParsableCommand {
                     do { try await store.recordRefusal(message, for: name, namesake: namesake) } catch {
                         logger.error("\(name.displayName): cannot write why it was refused: \(error)", error: error, metadata: ["canary": "\(name)"])
                     }
-                }
+                },
+                readiness: readiness
             ) { specs in await controller.reconcile(specs) }
             await PieceGroup([
                 .loop("canary controller") { await controller.run() },
@@ -174,6 +192,16 @@ struct ControllerCommand: AsyncParsableCommand {
                 .loop("canary watcher") { await watcher.run() },
             ], logger: logger).runUntilCancelled()
         }
+    }
+
+    /// Why the first read failed, as the commands say it (the address, and the system's words for what went wrong),
+    /// with how long the attempt took: a connection that never came is waited for up to --api-connect-timeout.
+    static func restoreProblem(_ error: any Error, api: HTTPKubernetesAPI, took: Duration) -> String {
+        let server = "\(api.connection.server.absoluteString) (context \(api.connection.contextName))"
+        if let answer = error as? KubernetesAPIError { return "the Kubernetes API at \(server) answered \(answer)" }
+        let problem = ClusterCanaries.transportProblem(error, connectTimeout: api.connectTimeout)
+        let tenths = Duration.milliseconds(took.components.seconds * 1000 + took.components.attoseconds / 100_000_000_000_000_000 * 100)
+        return "cannot reach the Kubernetes API at \(server): \(problem) (the attempt gave up after \(Readable.duration(tenths)))"
     }
 
     /// The kubeconfig's connection and who may use the admin API; a problem with either is said and exits 1.

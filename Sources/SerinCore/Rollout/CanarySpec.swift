@@ -37,8 +37,11 @@ public struct CanarySpec: Hashable, Sendable, Codable {
     /// Whether moving from `self` to `other` is a new revision that restarts a rollout from the first step,
     /// rather than analysis settings adopted in place. `stable` is not part of it: a written stable only
     /// confirms what serves (`Rollout.conflict(with:)` refuses one that does not).
+    /// In Flagger's shape the canary is the workload's Service, whose port follows `service.port`: a new port is
+    /// the same version served on another port, not a new release.
     public func isNewRevision(comparedTo other: CanarySpec) -> Bool {
-        name != other.name || targetRef != other.targetRef || canary != other.canary
+        let sameCanary = workload != nil ? canary.isSameVersion(as: other.canary) : canary == other.canary
+        return name != other.name || targetRef != other.targetRef || !sameCanary
             || analysis.schedule != other.analysis.schedule || workload?.revision != other.workload?.revision
     }
 }

@@ -434,6 +434,7 @@ public struct Rollout: Hashable, Sendable {
         let oldSpec = spec
         let oldSplit = split
         spec = newSpec
+        if newSpec.workload != nil { status.followPorts(of: newSpec) }
         var actions: [RolloutAction] = []
         switch status.phase {
         case .initialized:

@@ -80,6 +80,13 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
             .oneOfEachVersion()
     }
 
+    /// Flagger's shape, after `service.port` changed: the primary and the canary are the same versions on the
+    /// spec's new port, so the routes this rollout sets (its weights kept) send to that port, not the old one.
+    mutating func followPorts(of spec: CanarySpec) {
+        if let written = spec.stable, written.isSameVersion(as: stable) { stable.port = written.port }
+        if spec.canary.isSameVersion(as: canary) { canary.port = spec.canary.port }
+    }
+
     /// Whether the release handed the stable role to its canary: promotion moved all traffic to it, in the same
     /// step that set the last weight, so there is no moment where state and routes disagree about it.
     public var isPromoted: Bool {
