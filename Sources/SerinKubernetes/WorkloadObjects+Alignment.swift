@@ -37,7 +37,7 @@ extension WorkloadObjects {
     /// Canary's own route, the route fields of `canaryRoute`.
     private static func aligned(_ route: JSONValue, like canaryRoute: JSONValue?, workload: CanaryWorkload) -> JSONValue {
         guard case .object(var fields) = route else { return route }
-        let hosts: Set<String> = [workload.primary, workload.canaryService]
+        let hosts: Set<String> = [workload.primaryService, workload.canaryService]
         func onPort(_ destination: JSONValue?) -> JSONValue? {
             guard case .object(var target)? = destination, let host = target["host"]?.stringValue, hosts.contains(host) else {
                 return destination
@@ -46,7 +46,7 @@ extension WorkloadObjects {
             return .object(target)
         }
         let entries = fields["route"]?.arrayValue ?? []
-        let isCanaryRoute = fields["name"] == nil && entries.contains { $0["destination"]?["host"]?.stringValue == workload.primary }
+        let isCanaryRoute = fields["name"] == nil && entries.contains { $0["destination"]?["host"]?.stringValue == workload.primaryService }
         if isCanaryRoute {
             for key in serviceRouteFields { fields[key] = canaryRoute?[key] }
         }

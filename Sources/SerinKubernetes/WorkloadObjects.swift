@@ -20,11 +20,11 @@ public enum WorkloadObjects {
     ) -> [Desired] {
         let namespace = canary["metadata"]?["namespace"]?.stringValue ?? ResourceName.defaultNamespace
         let owner = ownerReference(of: canary)
-        let name = workload.deployment
+        let name = workload.apexService
         func metadata(_ objectName: String) -> JSONValue {
             ["name": .string(objectName), "namespace": .string(namespace), "ownerReferences": [owner]]
         }
-        let selector = target["spec"]?["selector"]?["matchLabels"]?.objectValue ?? ["app": .string(name)]
+        let selector = target["spec"]?["selector"]?["matchLabels"]?.objectValue ?? ["app": .string(workload.deployment)]
         let primarySelector = JSONValue.object(primaryLabels(selector))
         var objects: [Desired] = []
 
@@ -52,7 +52,7 @@ public enum WorkloadObjects {
             "name": service["portName"] ?? "http", "port": .number(Double(workload.port)),
             "targetPort": service["targetPort"] ?? .number(Double(workload.port)), "protocol": "TCP",
         ])
-        for (serviceName, selects) in [(name, primarySelector), (workload.primary, primarySelector), (workload.canaryService, .object(selector))] {
+        for (serviceName, selects) in [(name, primarySelector), (workload.primaryService, primarySelector), (workload.canaryService, .object(selector))] {
             let object: JSONValue = [
                 "apiVersion": "v1", "kind": "Service", "metadata": metadata(serviceName),
                 "spec": ["type": "ClusterIP", "selector": selects, "ports": [port]],
@@ -62,7 +62,7 @@ public enum WorkloadObjects {
 
         var route: [String: JSONValue] = [
             "route": [
-                ["destination": ["host": .string(workload.primary), "port": ["number": .number(Double(workload.port))]], "weight": 100],
+                ["destination": ["host": .string(workload.primaryService), "port": ["number": .number(Double(workload.port))]], "weight": 100],
                 ["destination": ["host": .string(workload.canaryService), "port": ["number": .number(Double(workload.port))]], "weight": 0],
             ]
         ]

@@ -176,6 +176,42 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
+    @Test("service.name names the Services and VirtualService, as in Flagger: frontend, frontend-primary, frontend-canary route to podinfo-primary's and podinfo's pods, and a release moves frontend's weights")
+    func serviceNameNamesTheRoutes() async throws {
+        guard case .object(var canary) = Self.flaggerCanary, case .object(var spec)? = canary["spec"], case .object(var service)? = spec["service"] else {
+            Issue.record("the fixture is not an object"); return
+        }
+        service["name"] = "frontend"
+        spec["service"] = .object(service)
+        canary["spec"] = .object(spec)
+        let frontend = Self.key("networking.istio.io/v1beta1", "virtualservices", "frontend")
+        func weights(_ server: KubernetesAPIServer) -> [Int] {
+            server.object(frontend)?["spec"]?["http"]?[0]?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
+        }
+        let metrics = ScriptedMetrics()
+        try await Self.withWorkloadController(metrics: metrics) { server, lines in
+            server.put(.object(canary), at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.messages)")
+            let services = ["frontend", "frontend-primary", "frontend-canary"].map { Self.key("v1", "services", $0) }
+            #expect(server.object(services[0])?["spec"]?["selector"] == ["app": "podinfo-primary"])
+            #expect(server.object(services[1])?["spec"]?["selector"] == ["app": "podinfo-primary"])
+            #expect(server.object(services[2])?["spec"]?["selector"] == ["app": "podinfo"])
+            // The Deployment's names stay the Deployment's; nothing is named podinfo but the primary and its HPA.
+            #expect(server.object(Self.primary) != nil && server.object(Self.primaryHPA) != nil)
+            #expect((Self.services + [Self.virtualService]).allSatisfy { server.object($0) == nil })
+            let route = server.object(frontend)?["spec"]?["http"]?[0]?["route"]
+            #expect(route?[0]?["destination"]?["host"] == "frontend-primary" && route?[1]?["destination"]?["host"] == "frontend-canary")
+            #expect(server.object(frontend)?["spec"]?["hosts"] == ["frontend", "app.example.com"])
+            #expect(weights(server) == [100, 0])
+
+            metrics.answer(ScriptedMetrics.failing)
+            Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(await eventually(.seconds(20)) { weights(server) == [70, 30] }, "\(lines.messages)")
+            #expect(await eventually(.seconds(30)) { Self.phase(server, Self.flaggerCanaryKey) == "Failed" }, "\(lines.messages)")
+            #expect(await eventually(.seconds(10)) { weights(server) == [100, 0] })
+        }
+    }
+
     @Test("with an autoscaler, traffic returns to the primary only once it has as many ready replicas as primary and canary served together")
     func promotionWaitsForPrimaryCapacity() async throws {
         try await Self.withWorkloadController { server, lines in

@@ -775,6 +775,21 @@ struct CanaryDecodingTests {
               interval: 30s
         """
 
+    @Test("service.name names the Services and VirtualService Serin routes between, as in Flagger; the Deployments keep theirs")
+    func serviceName() throws {
+        let (spec, messages) = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: "    port: 9898\n    name: frontend\n"))
+        #expect(messages == [])
+        let decoded = try #require(spec)
+        #expect(decoded.workload == CanaryWorkload(deployment: "podinfo", port: 9898, autoscaler: "podinfo", service: "frontend"))
+        #expect(decoded.targetRef == ResourceName(namespace: "test", name: "frontend"))
+        #expect(decoded.stable == Destination(host: "frontend-primary", port: 9898))
+        #expect(decoded.canary == Destination(host: "frontend-canary", port: 9898))
+        #expect(decoded.canaryDeployment == "podinfo" && decoded.workload?.primary == "podinfo-primary")
+        // The Deployment's own name written out is no other name.
+        let same = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: "    port: 9898\n    name: podinfo\n"))
+        #expect(same.1 == [] && same.0?.workload?.service == nil && same.0?.stable?.host == "podinfo-primary")
+    }
+
     @Test("an autoscalerRef of autoscaling/v2beta2, as Flagger's older docs write it, names the same HorizontalPodAutoscaler; another version is an error at it")
     func autoscalerRefVersions() throws {
         let beta = Self.flaggerCanary.replacingOccurrences(of: "apiVersion: autoscaling/v2,", with: "apiVersion: autoscaling/v2beta2,")
@@ -838,10 +853,10 @@ struct CanaryDecodingTests {
             + "and podinfo-canary, which Serin's Services leave to it"),
         ("    port: 9898", "    port: 9898\n    portDiscovery: true",
          "test.yaml:11:20: error: spec.service.portDiscovery: true is not supported by Serin yet: the Services route service.port alone; leave it out or write false"),
-        // Flagger names its Services after service.name; Serin, after the Deployment: another name is refused.
-        ("    port: 9898", "    port: 9898\n    name: frontend",
-         "test.yaml:11:11: error: spec.service.name is frontend, not the targetRef's podinfo: Serin names the Services and VirtualService "
-            + "after the Deployment (podinfo, podinfo-primary, podinfo-canary) and does not take another name yet; leave it out or write podinfo"),
+        // service.name becomes three Service names: one that cannot be is refused.
+        ("    port: 9898", "    port: 9898\n    name: Front_End",
+         "test.yaml:11:11: error: spec.service.name is \"Front_End\", expected a Service name: lower-case letters, digits and '-', starting "
+            + "with a letter and ending with a letter or digit, at most 55 characters (Front_End-primary must be a Service name too)"),
     ])
     func flaggerFieldNotSupported(original: String, replacement: String, message: String) {
         let (spec, messages) = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: original, with: replacement))
@@ -896,8 +911,8 @@ struct CanaryDecodingTests {
         let (spec, messages) = decodeCanary(yaml)
         #expect(spec == nil)
         #expect(messages == [
-            "test.yaml:6:11: error: spec.stable is not used with a targetRef of kind Deployment: Serin routes between web-primary and web-canary",
-            "test.yaml:7:11: error: spec.canary is not used with a targetRef of kind Deployment: Serin routes between web-primary and web-canary",
+            "test.yaml:6:11: error: spec.stable is not used with a targetRef of kind Deployment: Serin routes between the Services it creates, web-primary and web-canary (named after service.name when written)",
+            "test.yaml:7:11: error: spec.canary is not used with a targetRef of kind Deployment: Serin routes between the Services it creates, web-primary and web-canary (named after service.name when written)",
             "test.yaml:5:3: error: spec.service is required",
         ])
     }

@@ -1,6 +1,6 @@
 /// Flagger's shape of a Canary: it targets a Deployment people change, and Serin owns `NAME-primary` (a copy of
-/// its pod template that serves), the Services `NAME`, `NAME-primary`, `NAME-canary` and the VirtualService
-/// `NAME`. A change of the target's pod template — or of a ConfigMap or Secret it uses — is a new release;
+/// its pod template that serves), the Services `SERVICE`, `SERVICE-primary`, `SERVICE-canary` and the
+/// VirtualService `SERVICE`, where SERVICE is `service.name`, the Deployment's NAME unless written. A change of the target's pod template — or of a ConfigMap or Secret it uses — is a new release;
 /// promotion copies the template to the primary, which stays the stable.
 public struct CanaryWorkload: Hashable, Sendable, Codable {
     /// The target Deployment, in the Canary's namespace.
@@ -12,18 +12,26 @@ public struct CanaryWorkload: Hashable, Sendable, Codable {
     public var port: Int
     /// The HorizontalPodAutoscaler that scales the target (`autoscalerRef`), copied for the primary.
     public var autoscaler: String?
+    /// Flagger's `service.name` when it is not the Deployment's: what the Services and VirtualService are named
+    /// after. Nil: the Deployment's name.
+    public var service: String?
 
-    public init(deployment: String, revision: String? = nil, port: Int, autoscaler: String? = nil) {
+    public init(deployment: String, revision: String? = nil, port: Int, autoscaler: String? = nil, service: String? = nil) {
         self.deployment = deployment
         self.revision = revision
         self.port = port
         self.autoscaler = autoscaler
+        self.service = service == deployment ? nil : service
     }
 
-    /// `podinfo-primary`: the Deployment and Service that serve the stable.
+    /// `podinfo-primary`: the Deployment that serves the stable (and its autoscaler).
     public var primary: String { "\(deployment)-primary" }
-    /// `podinfo-canary`: the Service in front of the target's own pods.
-    public var canaryService: String { "\(deployment)-canary" }
+    /// `podinfo` (or `service.name`): the Service clients call and the VirtualService that splits it.
+    public var apexService: String { service ?? deployment }
+    /// `podinfo-primary` (or `SERVICE-primary`): the Service in front of the primary's pods.
+    public var primaryService: String { "\(apexService)-primary" }
+    /// `podinfo-canary` (or `SERVICE-canary`): the Service in front of the target's own pods.
+    public var canaryService: String { "\(apexService)-canary" }
     /// `podinfo-primary`: the HorizontalPodAutoscaler Serin creates for the primary, when the Canary names one.
     public var primaryAutoscaler: String? { autoscaler.map { _ in primary } }
 }

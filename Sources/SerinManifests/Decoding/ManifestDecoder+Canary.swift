@@ -49,19 +49,20 @@ extension ManifestDecoder {
                 }
             }
         case .deployment(let deployment)?:
-            // Flagger's shape: Serin creates NAME-primary, NAME-canary and the VirtualService NAME, and routes between them.
+            // Flagger's shape: Serin creates the Services SERVICE-primary, SERVICE-canary and the VirtualService SERVICE
+            // (`service.name`, the Deployment's name unless written), and routes between them.
             for key in ["stable", "canary", "canaryDeployment"] {
                 if let field = fields[key] {
-                    reader.error("\(field.path) is not used with a targetRef of kind Deployment: Serin routes between \(deployment)-primary and \(deployment)-canary", at: field.node)
+                    reader.error("\(field.path) is not used with a targetRef of kind Deployment: Serin routes between the Services it creates, \(deployment)-primary and \(deployment)-canary (named after service.name when written)", at: field.node)
                 }
             }
             let service = reader.required("service", in: fields).flatMap { workloadService($0, deployment: deployment, reader: reader) }
             let autoscaler = fields["autoscalerRef"].flatMap { autoscalerTarget($0, reader: reader) }
-            if let port = service {
-                let found = CanaryWorkload(deployment: deployment, port: port, autoscaler: autoscaler)
+            if let (port, serviceName) = service {
+                let found = CanaryWorkload(deployment: deployment, port: port, autoscaler: autoscaler, service: serviceName)
                 workload = found
-                targetRef = ResourceName(namespace: name.namespace, name: deployment)
-                stable = Destination(host: found.primary, port: port)
+                targetRef = ResourceName(namespace: name.namespace, name: found.apexService)
+                stable = Destination(host: found.primaryService, port: port)
                 canary = Destination(host: found.canaryService, port: port)
                 canaryDeployment = deployment
             }
@@ -111,7 +112,8 @@ extension ManifestDecoder {
     /// Flagger's `service` block: the port the generated Services and VirtualService use. `targetPort`,
     /// `portName`, `hosts`, `gateways`, `match`, `retries`, `timeout` and `headers` are copied as written into
     /// the objects Serin creates on Kubernetes.
-    private static func workloadService(_ field: Field, deployment: String, reader: DocumentReader) -> Int? {
+    /// `service`: its port, and `service.name` when written (a Service name, as Kubernetes names them).
+    private static func workloadService(_ field: Field, deployment: String, reader: DocumentReader) -> (port: Int, name: String?)? {
         let schema = Schema(
             known: ["port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery"],
             notRead: Self.serviceFieldsNotRead(deployment)
@@ -123,15 +125,19 @@ extension ManifestDecoder {
                 "\(discovery.path): true is not supported by Serin yet: the Services route service.port alone; leave it out or write false",
                 at: discovery.node)
         }
-        // Flagger names the Services and VirtualService after `service.name`; Serin after the Deployment. Another
-        // name would leave clients calling it with nothing behind it: refused, not read as the Deployment's.
-        if let nameField = fields["name"], let name = reader.string(nameField), name != deployment {
-            reader.error(
-                "\(nameField.path) is \(name), not the targetRef's \(deployment): Serin names the Services and VirtualService after "
-                    + "the Deployment (\(deployment), \(deployment)-primary, \(deployment)-canary) and does not take another name yet; "
-                    + "leave it out or write \(deployment)",
-                at: nameField.node)
-            return nil
+        // Flagger names the Services and VirtualService after `service.name`: it becomes a Service's name, and
+        // `NAME-primary` and `NAME-canary` too, so it must be a DNS label of 55 characters at most.
+        var serviceName: String?
+        if let nameField = fields["name"] {
+            guard let written = reader.string(nameField) else { return nil }
+            guard isServiceName(written) else {
+                reader.error(
+                    "\(nameField.path) is \"\(written)\", expected a Service name: lower-case letters, digits and '-', starting with a "
+                        + "letter and ending with a letter or digit, at most 55 characters (\(written)-primary must be a Service name too)",
+                    at: nameField.node)
+                return nil
+            }
+            serviceName = written
         }
         for key in ["hosts", "gateways"] { _ = fields[key].flatMap(reader.stringList) }
         if let timeout = fields["timeout"] { _ = reader.duration(timeout) }
@@ -139,7 +145,16 @@ extension ManifestDecoder {
         for key in ["retries", "headers"] {
             if let value = fields[key] { _ = reader.mapping(value, Schema(known: [], ignored: ["attempts", "perTryTimeout", "retryOn", "request", "response"])) }
         }
-        return reader.required("port", in: fields).flatMap(reader.port)
+        return reader.required("port", in: fields).flatMap(reader.port).map { ($0, serviceName) }
+    }
+
+    /// A Service name (RFC 1035 label) that stays one with `-primary` or `-canary` after it: 63 - 8 characters, 55.
+    private static func isServiceName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, let last = bytes.last, bytes.count <= 55 else { return false }
+        let lowerOrDigit: (UInt8) -> Bool = { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        return (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) && lowerOrDigit(last)
+            && bytes.allSatisfy { lowerOrDigit($0) || $0 == UInt8(ascii: "-") }
     }
 
     /// Flagger's `service` fields Serin does not act on yet, each with why and what to write instead: the error a
