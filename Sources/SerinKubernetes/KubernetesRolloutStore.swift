@@ -235,7 +235,8 @@ public actor KubernetesRolloutStore: RolloutStore {
         let steps = rollout.spec.analysis.schedule.steps
         var fields: [String: JSONValue] = [
             "phase": .string(status.phase.rawValue),
-            "canaryWeight": .number(Double(status.canaryWeight)),
+            // Beside the stable shown: 0 once the promoted canary is the stable, as Flagger's Succeeded canary reads.
+            "canaryWeight": .number(Double(status.canaryWeightShown)),
             "stable": .string(status.stableShown.description),
             "canary": .string(status.canary.description),
             "step": .string("\(status.stepIndex.map { $0 + 1 } ?? 0)/\(steps)"),

@@ -82,7 +82,7 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("after the last step passes the canary is promoted: 0/100, Succeeded, and it takes the stable role")
+    @Test("after the last step passes the canary is promoted: routes 0/100, Succeeded, and it takes the stable role (status 100/0 beside it)")
     func promotes() async throws {
         try await ControllerHarness.run { harness in
             let updates = await harness.controller.updates()
@@ -93,6 +93,7 @@ struct CanaryControllerTests {
             let status = try await harness.status()
             #expect(status.phase == .succeeded)
             #expect(status.stable == "web-v2-service", "the promoted canary serves as the stable")
+            #expect(status.promoted == true && status.stableWeight == 100 && status.canaryWeight == 0, "all traffic on the new stable: \(status)")
             #expect(status.releases.map(\.outcome) == ["Promoted"])
             #expect(try await harness.events().suffix(2) == [
                 "web: all steps passed, promoting canary web-v2-service to 100%", "web: promotion completed",

@@ -288,7 +288,7 @@ enum StatusTable {
                 "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
             }.joined(separator: ", ")
             rows.append((namespaces ? [status.namespace] : []) + [
-                status.name, status.phase.rawValue, status.stable, status.canary, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
+                status.name, status.phase.rawValue, status.stable, status.canaryLabel, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
             ])
         }
