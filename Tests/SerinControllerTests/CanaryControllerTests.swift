@@ -268,6 +268,48 @@ struct CanaryControllerTests {
         }
     }
 
+    @Test("the log says a step's weights moved once the router applied them: 'advance canary weight to 10%' waits for the router, whose saved event it is already")
+    func advanceLoggedOnceApplied() async throws {
+        try await ControllerHarness.run { harness in
+            let gate = AsyncGate()
+            harness.router.hold(Self.web, at: gate)
+            _ = await harness.controller.reconcile([try Self.spec()])
+            // Saved before the weights move (a crash resumes from it), but not yet said in the log.
+            #expect(await eventually(.seconds(10)) {
+                (try? await harness.store.events(for: Self.web, limit: nil))?.contains { $0.message == "web: advance canary weight to 10%" } == true
+            })
+            #expect(!harness.lines.messages.contains { $0.contains("advance canary weight") }, "\(harness.lines.messages)")
+            gate.open()
+            await harness.controller.settled()
+            #expect(harness.weights() == [0, 10])
+            #expect(harness.lines.messages.contains("shop/web: advance canary weight to 10%"), "\(harness.lines.messages)")
+        }
+    }
+
+    @Test("weights the router refuses are not logged as done: a warning names the refusal instead of 'advance canary weight' or a rollback's 'all traffic on stable'")
+    func refusedWeightsNotLoggedAsDone() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            harness.router.failWeights(with: PortFailure("the API server said no"))
+            await harness.advance(by: .seconds(30))
+            #expect(!harness.lines.messages.contains("shop/web: advance canary weight to 50%"), "\(harness.lines.messages)")
+            let advance = harness.lines.entries.first { $0.message.hasPrefix("shop/web: the router refused weights 50/50") }
+            #expect(advance?.message == "shop/web: the router refused weights 50/50: the API server said no; the routes keep the weights before them, "
+                + "so this is not in effect: advance canary weight to 50%", "\(harness.lines.messages)")
+            #expect(advance?.level == .warning)
+            _ = await harness.execute(.abort)
+            #expect(try await harness.status().phase == .failed)
+            // The decision is said, with its reason; that all traffic is on stable is not, since the router refused it.
+            #expect(harness.lines.messages.contains("shop/web: rolled back: abort requested"), "\(harness.lines.messages)")
+            #expect(!harness.lines.messages.contains { $0.hasPrefix("shop/web: rollout failed") }, "not said as done: \(harness.lines.messages)")
+            let rollback = harness.lines.entries.first { $0.message.hasPrefix("shop/web: the router refused weights 100/0") }
+            #expect(rollback?.level == .warning)
+            #expect(rollback?.message == "shop/web: the router refused weights 100/0: the API server said no; the routes keep the weights before them, "
+                + "so this is not in effect: rollout failed: abort requested; all traffic on stable web-v1-service", "\(harness.lines.messages)")
+            #expect(harness.weights() == [0, 10], "the routes never left 90/10")
+        }
+    }
+
     @Test("one Canary whose weight changes hang does not hold up another: each has its own lane")
     func laneIsolation() async throws {
         let api = ResourceName(namespace: "shop", name: "api")
