@@ -800,8 +800,9 @@ public actor CanaryController {
             let verdict = judged?.verdict ?? judgement.verdict
             var canaryValue: Double?
             var stableValue: Double?
-            var canaryRequests = 0
-            var stableRequests = 0
+            // A MetricTemplate's value counts no requests: none are said, rather than 0 (which reads as no traffic).
+            var canaryRequests: Int?
+            var stableRequests: Int?
             var window: Duration?
             switch reading {
             case .traffic(let canary, let stable):

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SerinController
 import SerinCore
@@ -307,6 +308,31 @@ struct CanaryControllerTests {
             #expect(rollback?.message == "shop/web: the router refused weights 100/0: the API server said no; the routes keep the weights before them, "
                 + "so this is not in effect: rollout failed: abort requested; all traffic on stable web-v1-service", "\(harness.lines.messages)")
             #expect(harness.weights() == [0, 10], "the routes never left 90/10")
+        }
+    }
+
+    @Test("a MetricTemplate's measurement carries no request count, where a built-in's carries its requests: status and the API leave it out rather than say 0 requests, which reads as no traffic")
+    func customMetricHasNoRequestCount() async throws {
+        try await ControllerHarness.run { harness in
+            var spec = try Self.spec()
+            spec.analysis.metrics.append(MetricCheck(name: "error-budget", kind: .custom(template: "error-budget"), thresholdRange: ThresholdRange(max: 1)))
+            harness.metrics.answer { request in
+                var samples = ScriptedMetrics.healthy(request)
+                samples[metric: "error-budget"] = .value(0.25, window: .seconds(60))
+                return samples
+            }
+            await harness.reconcile([spec])
+            await harness.advance(by: .seconds(30))
+            let measurements = try await harness.status().lastMeasurements
+            let custom = try #require(measurements.first { $0.metric == "error-budget" }, "\(measurements)")
+            #expect(custom.canaryValue == 0.25 && custom.verdict == .pass)
+            #expect(custom.canaryRequests == nil && custom.stableRequests == nil, "\(custom)")
+            let builtIn = try #require(measurements.first { $0.metric == "request-success-rate" })
+            #expect(builtIn.canaryRequests == 100 && builtIn.stableRequests == 400)
+            // As GET /canaries/NAME and the history's JSON carry them: the counts left out, not 0.
+            let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(custom)) as? [String: Any])
+            #expect(json["canaryRequests"] == nil && json["stableRequests"] == nil && json["canaryValue"] as? Double == 0.25, "\(json)")
+            #expect(try await harness.store.measurements(for: Self.web, limit: nil).contains { $0.metric == "error-budget" && $0.canaryRequests == nil })
         }
     }
 
