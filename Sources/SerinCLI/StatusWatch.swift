@@ -92,7 +92,7 @@ extension AdminClient {
         } catch let error as ExchangeFailed {
             throw error
         } catch {
-            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment)
+            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment, timeout: .seconds(24 * 3600))
         }
     }
 }
