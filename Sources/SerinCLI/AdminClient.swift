@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SerinCore
 
 /// Talks to a running Serin's admin endpoint (`--server`), for `apply`, `status` and the commands.
 struct AdminClient {
@@ -13,6 +14,11 @@ struct AdminClient {
     /// The address came from `SERIN_SERVER`, not `--server`: an error about it says so, since nothing on the command
     /// line named it.
     var fromEnvironment = false
+    /// How long a call waits for its answer once connected (`--timeout`).
+    var timeout = AdminClient.defaultTimeout
+
+    /// How long a command waits for the admin API's answer unless `--timeout` says otherwise.
+    static let defaultTimeout = Duration.seconds(10)
 
     /// Nothing answered at the address: no process listens there, or none could be reached.
     struct NoSerinAnswering: Error, CustomStringConvertible {
@@ -33,15 +39,30 @@ struct AdminClient {
         var description: String { "Serin at \(server) did not answer: \(cause)" }
     }
 
+    /// Something accepted the connection and then said nothing until the deadline: a hung process, or something
+    /// that is not Serin's admin API (which answers at once).
+    struct NoAnswerInTime: Error, CustomStringConvertible {
+        let server: String
+        let timeout: Duration
+        var description: String {
+            let seconds = timeout.inSeconds
+            let said = seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%g s", seconds)
+            return "the admin API at \(AdminClient.address(of: server)) accepted the connection but did not answer within \(said)"
+        }
+    }
+
+    /// `host:port` of a base URL, the port said even when the scheme implies it.
+    static func address(of server: String) -> String {
+        guard let url = URL(string: server), let host = url.host else { return server }
+        return "\(host):\(url.port ?? (url.scheme == "https" ? 443 : 80))"
+    }
+
     /// An answer, read whole: the admin API's are small.
     struct Response {
         var status: Int
         var body: Data
         var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
-
-    /// How long a command waits for its answer.
-    static let timeout = TimeAmount.seconds(30)
 
     /// A request to `path` on the server, with the admin token when one is configured.
     func request(_ path: String) throws -> HTTPClientRequest {
@@ -67,23 +88,23 @@ struct AdminClient {
         }
         do {
             return try await HTTPClient.withHTTPClient(configuration: Self.configuration) { client in
-                let response = try await client.execute(request, timeout: Self.timeout)
+                let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))))
                 let answer = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 return Response(status: Int(response.status.code), body: Data(answer.readableBytesView))
             }
         } catch {
-            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment)
+            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment, timeout: timeout)
         }
     }
 
     /// Connection failures (refused, unresolvable, no answer to connect) mean nothing is there; anything else
     /// happened after something answered and is said with its cause.
-    static func explain(_ error: any Error, server: String, fromEnvironment: Bool = false) -> any Error {
+    static func explain(_ error: any Error, server: String, fromEnvironment: Bool = false, timeout: Duration) -> any Error {
         switch ExchangeFailure(error) {
         case .unreachable, .connectTimeout:
             return NoSerinAnswering(server: server, fromEnvironment: fromEnvironment)
         case .noAnswerInTime:
-            return ExchangeFailed(server: server, cause: "no answer within \(timeout.nanoseconds / 1_000_000_000)s")
+            return NoAnswerInTime(server: server, timeout: timeout)
         case .other(let cause):
             return ExchangeFailed(server: server, cause: cause)
         }
@@ -141,7 +162,19 @@ struct ServerOption: ParsableArguments {
 
     @OptionGroup var adminToken: AdminTokenOption
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "How long to wait for the admin API's answer (default \(Readable.duration(AdminClient.defaultTimeout))); with the cluster "
+            + "options, how long promote, abort, pause, resume and rollout wait for the controller's (default \(Readable.duration(ServerOption.clusterCommandTimeout))).",
+        valueName: "duration"))
+    var timeout: DurationArgument?
+
+    /// How long a command written on a cluster's Canary waits for the controller's answer unless `--timeout` says.
+    static let clusterCommandTimeout = Duration.seconds(30)
+
     func validate() throws {
+        if let timeout, timeout.duration <= .zero {
+            throw ValidationError("--timeout must be more than 0, got \(timeout)")
+        }
         if let server, Self.baseURL(server) == nil {
             throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")
         }
@@ -168,6 +201,7 @@ struct ServerOption: ParsableArguments {
     var client: AdminClient {
         // validate() has checked what is given: the fallback never applies to a value given.
         let given = server ?? Self.environment ?? Self.defaultURL
-        return AdminClient(server: Self.baseURL(given) ?? given, token: adminToken, fromEnvironment: server == nil && Self.environment != nil)
+        return AdminClient(server: Self.baseURL(given) ?? given, token: adminToken, fromEnvironment: server == nil && Self.environment != nil,
+                           timeout: timeout?.duration ?? AdminClient.defaultTimeout)
     }
 }

@@ -70,8 +70,11 @@ final class DemoView: LogOutput, @unchecked Sendable {
 
     /// `[####....] canary 20% · Progressing step 1/4 · failed 0/2 · SIDES`: the line `serin demo`, `serin up` and
     /// `serin status -w` draw, each with its own account of the two sides' traffic.
+    /// Once promoted: `[....] promoted: web-v2-service:80 is the stable, 100% · Succeeded step 4/4 · …`, as `serin status`
+    /// reads it (100/0 beside the new stable).
     static func line(_ status: CanaryStatus, sides: [String]) -> String {
-        "\(bar(canaryWeight: status.canaryWeight)) canary \(status.canaryWeight)% · \(status.phase.rawValue) \(status.stepLabel) · "
+        let weight = status.promoted == true ? "promoted: \(status.stable) is the stable, \(status.stableWeight)%" : "canary \(status.canaryWeight)%"
+        return "\(bar(canaryWeight: status.canaryWeight)) \(weight) · \(status.phase.rawValue) \(status.stepLabel) · "
             + "failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"
     }
 

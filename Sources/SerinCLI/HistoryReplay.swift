@@ -35,8 +35,8 @@ struct HistoryReplay: Equatable {
         var changes = Self.rates(successRates)
         for duration in measurements where duration.metric == "request-duration" {
             // A version without requests has no p99 to go by: its latency before still holds.
-            let median = { (requests: Int, p99: Double?) -> Double? in
-                guard requests > 0, let p99, p99 > 0 else { return nil }
+            let median = { (requests: Int?, p99: Double?) -> Double? in
+                guard let requests, requests > 0, let p99, p99 > 0 else { return nil }
                 return SimulatedTraffic.Version.median(p99Milliseconds: p99, logSpread: defaultLatency.logSpread)
             }
             changes.append(Change(
@@ -87,7 +87,8 @@ struct HistoryReplay: Equatable {
     static func continues(_ measurement: MeasurementView, _ previous: MeasurementView) -> Bool {
         guard let window = measurement.window, let before = previous.window, window > before else { return false }
         return measurement.canaryWeight == previous.canaryWeight
-            && measurement.canaryRequests >= previous.canaryRequests && measurement.stableRequests >= previous.stableRequests
+            && (measurement.canaryRequests ?? 0) >= (previous.canaryRequests ?? 0)
+            && (measurement.stableRequests ?? 0) >= (previous.stableRequests ?? 0)
             && abs((window - before) - (measurement.time - previous.time)) <= 1.5
     }
 
@@ -96,9 +97,10 @@ struct HistoryReplay: Equatable {
         var requests: Double
         var failures: Double
 
-        init(_ requests: Int, _ successPercent: Double?) {
-            self.requests = Double(requests)
-            failures = Double(requests) * (1 - (successPercent ?? 100) / 100)
+        /// Built-in metrics always count their requests; none counted reads as none served.
+        init(_ requests: Int?, _ successPercent: Double?) {
+            self.requests = Double(requests ?? 0)
+            failures = self.requests * (1 - (successPercent ?? 100) / 100)
         }
 
         /// What was served after `earlier`.

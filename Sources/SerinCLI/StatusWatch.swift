@@ -30,7 +30,9 @@ struct StatusWatch {
         let stable = side(releaseStable, requests: rate?.stableRequests, success: rate?.stableValue, p99: duration?.stableValue)
         let canary = side(status.canary, requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
         let verdicts = status.lastMeasurements.map { "\($0.metric) \($0.verdict.outcome.rawValue)" }.joined(separator: ", ")
-        return DemoView.line(status, sides: [stable, canary]) + (verdicts.isEmpty ? "" : " · \(verdicts)")
+        // Once promoted, the head says what serves, as `serin status` does; the numbers are the release's last check.
+        let sides = status.promoted == true && !status.lastMeasurements.isEmpty ? ["last check: \(stable)", canary] : [stable, canary]
+        return DemoView.line(status, sides: sides) + (verdicts.isEmpty ? "" : " · \(verdicts)")
     }
 
     /// Follows the Canary until its rollout finishes; returns its final status.
@@ -90,7 +92,7 @@ extension AdminClient {
         } catch let error as ExchangeFailed {
             throw error
         } catch {
-            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment)
+            throw Self.explain(error, server: server, fromEnvironment: fromEnvironment, timeout: .seconds(24 * 3600))
         }
     }
 }

@@ -600,12 +600,50 @@ public actor CanaryController {
         var rolloutLogger = logger
         rolloutLogger[metadataKey: "phase"] = "\(rollout.status.phase.rawValue)"
         rolloutLogger[metadataKey: "canaryWeight"] = "\(rollout.status.canaryWeight)"
-        for event in events {
-            // The event says `web: …`; the log, where every Canary's lines meet, says which namespace's web.
-            rolloutLogger.log(level: event.severity == .warning ? .warning : .info, "\(name.qualifying(event.message))")
-        }
+        // What a step says after it sets weights ("advance canary weight to 20%", "all traffic on stable …") is logged
+        // once the router applied them; the rest at once.
+        let said = EventLines(actions)
+        for event in said.now { Self.log(event, of: name, to: rolloutLogger) }
         // Events go to `/events` where the step recorded them, among its phase changes and weights, in that order.
-        await perform(actions, for: name, spec: rollout.spec, notices: notices)
+        await perform(actions, for: name, spec: rollout.spec, notices: notices) { index, refusal in
+            let held = said.afterWeights[index] ?? []
+            guard let refusal else {
+                for event in held { Self.log(event, of: name, to: rolloutLogger) }
+                return
+            }
+            guard !held.isEmpty, case .setWeights(let split) = actions[index] else { return }
+            // Not said as done: the routes still carry the weights before these.
+            let undone = held.map { $0.message.hasPrefix("\(name.name): ") ? String($0.message.dropFirst(name.name.count + 2)) : $0.message }
+            rolloutLogger.warning("""
+                \(name.displayName): the router refused weights \(split.stable.weight)/\(split.canary.weight): \(refusal); \
+                the routes keep the weights before them, so this is not in effect: \(undone.joined(separator: "; "))
+                """)
+        }
+    }
+
+    /// A rollout event's line in the log: the event says `web: …`; the log, where every Canary's lines meet, says
+    /// which namespace's web.
+    private nonisolated static func log(_ event: RolloutEvent, of name: ResourceName, to logger: Logger) {
+        logger.log(level: event.severity == .warning ? .warning : .info, "\(name.qualifying(event.message))")
+    }
+
+    /// A step's events for the log: those before its first `setWeights`, and those after each `setWeights` (by
+    /// the action's index), which say what the weights do once the router took them.
+    struct EventLines {
+        var now: [RolloutEvent] = []
+        var afterWeights: [Int: [RolloutEvent]] = [:]
+
+        init(_ actions: [RolloutAction]) {
+            var weights: Int?
+            for (index, action) in actions.enumerated() {
+                switch action {
+                case .setWeights: weights = index
+                case .record(let event):
+                    if let weights { afterWeights[weights, default: []].append(event) } else { now.append(event) }
+                default: continue
+                }
+            }
+        }
     }
 
     /// The controller's logger for one Canary: every line carries `canary: namespace/name`.
@@ -615,22 +653,26 @@ public actor CanaryController {
         return logger
     }
 
+    /// Runs `actions`; `weightsAnswered` hears the router's answer to the `setWeights` at each index (nil: applied).
     private nonisolated func perform(
-        _ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec, notices: [String: EffectLane]
+        _ actions: [RolloutAction], for name: ResourceName, spec: CanarySpec, notices: [String: EffectLane],
+        weightsAnswered: (Int, (any Error)?) -> Void
     ) async {
         let mailbox = self.mailbox
         let adapters = self.adapters
         let failures = self.deliveryFailures
-        for action in actions {
+        for (index, action) in actions.enumerated() {
             switch action {
             case .setWeights(let split):
                 do {
                     try await adapters.router.setWeights(for: spec, split)
+                    weightsAnswered(index, nil)
                     await weightsApplied(split, of: name)
                     await broadcast(.weights(
                         canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight,
                         stable: split.stable.destination, canaryDestination: split.canary.destination))
                 } catch {
+                    weightsAnswered(index, error)
                     // Decided before this lane goes on, so `settled()` sees the rollout's answer to it.
                     await weightsFailed(split, error: error, of: name)
                 }
@@ -758,8 +800,9 @@ public actor CanaryController {
             let verdict = judged?.verdict ?? judgement.verdict
             var canaryValue: Double?
             var stableValue: Double?
-            var canaryRequests = 0
-            var stableRequests = 0
+            // A MetricTemplate's value counts no requests: none are said, rather than 0 (which reads as no traffic).
+            var canaryRequests: Int?
+            var stableRequests: Int?
             var window: Duration?
             switch reading {
             case .traffic(let canary, let stable):

@@ -235,7 +235,8 @@ public actor KubernetesRolloutStore: RolloutStore {
         let steps = rollout.spec.analysis.schedule.steps
         var fields: [String: JSONValue] = [
             "phase": .string(status.phase.rawValue),
-            "canaryWeight": .number(Double(status.canaryWeight)),
+            // Beside the stable shown: 0 once the promoted canary is the stable, as Flagger's Succeeded canary reads.
+            "canaryWeight": .number(Double(status.canaryWeightShown)),
             "stable": .string(status.stableShown.description),
             "canary": .string(status.canary.description),
             "step": .string("\(status.stepIndex.map { $0 + 1 } ?? 0)/\(steps)"),
@@ -271,10 +272,11 @@ public actor KubernetesRolloutStore: RolloutStore {
                     var entry: [String: JSONValue] = [
                         "metric": .string(measurement.metric), "verdict": .string(measurement.verdict.outcome.rawValue),
                         "time": .string(Self.timestamp(measurement.instant)),
-                        "canaryRequests": .number(Double(measurement.canaryRequests)),
-                        "stableRequests": .number(Double(measurement.stableRequests)),
                         "canaryWeight": .number(Double(measurement.canaryWeight)),
                     ]
+                    // Left out for a MetricTemplate's value, which counts no requests.
+                    if let requests = measurement.canaryRequests { entry["canaryRequests"] = .number(Double(requests)) }
+                    if let requests = measurement.stableRequests { entry["stableRequests"] = .number(Double(requests)) }
                     if let reason = measurement.verdict.reason { entry["reason"] = .string(reason) }
                     if let value = measurement.canaryValue { entry["canary"] = .number(value) }
                     if let value = measurement.stableValue { entry["stable"] = .number(value) }
@@ -353,8 +355,8 @@ public actor KubernetesRolloutStore: RolloutStore {
             return RecordedMeasurement(
                 canary: name, instant: entry["time"]?.stringValue.flatMap(instant(ofTimestamp:)) ?? RolloutInstant(sinceEpoch: .zero),
                 metric: metric, canaryValue: entry["canary"]?.numberValue, stableValue: entry["stable"]?.numberValue,
-                canaryRequests: entry["canaryRequests"]?.intValue ?? 0,
-                stableRequests: entry["stableRequests"]?.intValue ?? 0, canaryWeight: entry["canaryWeight"]?.intValue ?? 0, verdict: verdict
+                canaryRequests: entry["canaryRequests"]?.intValue,
+                stableRequests: entry["stableRequests"]?.intValue, canaryWeight: entry["canaryWeight"]?.intValue ?? 0, verdict: verdict
             )
         }
     }

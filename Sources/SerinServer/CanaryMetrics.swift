@@ -45,9 +45,11 @@ public struct CanaryMetrics: Codable, Sendable, Equatable {
             let point = WeightPoint(time: measurement.instant.unixSeconds, canaryWeight: measurement.canaryWeight)
             if weights.last?.time != point.time { weights.append(point) }
         }
-        if let changed = status.lastTransition, weights.last?.canaryWeight != status.canaryWeight {
+        // The release's own canary, as its measurements have it: 100 once promoted (the status reads 0 beside it as the stable).
+        let canaryWeight = status.releaseWeights.canary
+        if let changed = status.lastTransition, weights.last?.canaryWeight != canaryWeight {
             // The transition time is whole seconds; never draw it before the check it followed.
-            weights.append(WeightPoint(time: max(changed, weights.last?.time ?? changed), canaryWeight: status.canaryWeight))
+            weights.append(WeightPoint(time: max(changed, weights.last?.time ?? changed), canaryWeight: canaryWeight))
         }
         self.weights = weights
     }

@@ -194,8 +194,9 @@ public struct MeasurementView: Codable, Sendable, Equatable {
     public var metric: String
     public var canary: Double?
     public var stable: Double?
-    public var canaryRequests: Int
-    public var stableRequests: Int
+    /// Requests the values are based on; absent for a MetricTemplate's value, which counts none.
+    public var canaryRequests: Int?
+    public var stableRequests: Int?
     public var canaryWeight: Int
     /// Seconds the numbers cover (the check's window; with the statistical judge, the step so far).
     public var window: Double?

@@ -1,6 +1,6 @@
 extension RolloutDatabase {
     /// The newest layout this code writes; `PRAGMA user_version` holds the file's.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     /// Each migration brings the file from version `index` to `index + 1`. Add new ones at the end;
     /// never edit a released one, since files out there were made by it.
@@ -48,6 +48,36 @@ extension RolloutDatabase {
         ALTER TABLE measurements ADD COLUMN window_ms INTEGER;
         UPDATE measurements SET verdict = substr(verdict, 1, instr(verdict, ': ') - 1), reason = substr(verdict, instr(verdict, ': ') + 2)
             WHERE instr(verdict, ': ') > 0;
+        """,
+        // 3: request counts may be unknown (NULL): a MetricTemplate's value counts no requests. SQLite drops NOT NULL
+        // only by copying the table. Rows of custom metrics written before, with 0 for both, say unknown too.
+        """
+        CREATE TABLE measurements_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            instant_ns INTEGER NOT NULL,
+            metric TEXT NOT NULL,
+            canary_value REAL,
+            stable_value REAL,
+            canary_requests INTEGER,
+            stable_requests INTEGER,
+            canary_weight INTEGER NOT NULL,
+            verdict TEXT NOT NULL,
+            reason TEXT,
+            comparison TEXT,
+            window_ms INTEGER,
+            FOREIGN KEY (namespace, name) REFERENCES rollouts (namespace, name) ON DELETE CASCADE
+        );
+        INSERT INTO measurements_v3 (id, namespace, name, instant_ns, metric, canary_value, stable_value, canary_requests,
+            stable_requests, canary_weight, verdict, reason, comparison, window_ms)
+            SELECT id, namespace, name, instant_ns, metric, canary_value, stable_value, canary_requests, stable_requests,
+                canary_weight, verdict, reason, comparison, window_ms FROM measurements;
+        DROP TABLE measurements;
+        ALTER TABLE measurements_v3 RENAME TO measurements;
+        CREATE INDEX measurements_by_canary ON measurements (namespace, name, id);
+        UPDATE measurements SET canary_requests = NULL, stable_requests = NULL
+            WHERE metric NOT IN ('request-success-rate', 'request-duration') AND canary_requests = 0 AND stable_requests = 0;
         """,
     ]
 

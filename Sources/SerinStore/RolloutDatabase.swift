@@ -83,7 +83,7 @@ final class RolloutDatabase {
             return key + [
                 .integer(try nanoseconds(measurement.instant, of: canary)), .text(measurement.metric),
                 Self.reading(measurement.canaryValue), Self.reading(measurement.stableValue),
-                .integer(Int64(measurement.canaryRequests)), .integer(Int64(measurement.stableRequests)),
+                measurement.canaryRequests.map { .integer(Int64($0)) } ?? .null, measurement.stableRequests.map { .integer(Int64($0)) } ?? .null,
                 .integer(Int64(measurement.canaryWeight)), .text(measurement.verdict.outcome.rawValue),
                 measurement.verdict.reason.map { .text($0) } ?? .null, comparison,
                 measurement.window.map { .integer(Int64($0 / .milliseconds(1))) } ?? .null,
@@ -193,7 +193,8 @@ final class RolloutDatabase {
                 measurements.append(RecordedMeasurement(
                     canary: canary, instant: RolloutInstant(nanoseconds: statement.integer(0)),
                     metric: statement.text(1), canaryValue: Self.reading(statement, 2), stableValue: Self.reading(statement, 3),
-                    canaryRequests: Int(statement.integer(4)), stableRequests: Int(statement.integer(5)),
+                    canaryRequests: statement.isNull(4) ? nil : Int(statement.integer(4)),
+                    stableRequests: statement.isNull(5) ? nil : Int(statement.integer(5)),
                     canaryWeight: Int(statement.integer(6)),
                     window: statement.isNull(10) ? nil : .milliseconds(statement.integer(10)),
                     verdict: Verdict(outcome: Verdict.Outcome(rawValue: statement.text(7)) ?? .inconclusive,

@@ -52,4 +52,16 @@ public enum RolloutFixture {
         run(rollout.tick(now: at(92)))
         return (rollout, events)
     }
+
+    /// `midRollout` promoted by a person 100 s after `start`, then ticked to `Succeeded`: v2 is the stable now.
+    public static func promoted(_ name: ResourceName, start: RolloutInstant) throws -> Rollout {
+        var rollout = try midRollout(name, start: start).rollout
+        var now = RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(100))
+        _ = rollout.promote(now: now)
+        for _ in 0..<10 where rollout.status.phase != .succeeded {
+            now = RolloutInstant(sinceEpoch: now.sinceEpoch + .seconds(30))
+            _ = rollout.tick(now: now)
+        }
+        return rollout
+    }
 }

@@ -33,7 +33,7 @@ struct DemoCommandTests {
         // Not a terminal: plain timestamped progress lines, no cursor control, one when the rollout's state changes
         // (five states here: four steps and the end) or every 10 s, not one a second as the traffic numbers change.
         #expect(!result.stdout.contains("\u{1B}["))
-        let progress = result.stdout.split(separator: "\n").filter { $0.contains("] canary ") && $0.contains(" · failed ") }
+        let progress = result.stdout.split(separator: "\n").filter { ($0.contains("] canary ") || $0.contains("] promoted: ")) && $0.contains(" · failed ") }
         #expect((5...10).contains(progress.count), "\(progress.count) progress lines:\n\(progress.joined(separator: "\n"))")
     }
 

@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+@testable import SerinCLI
 import NIOPosix
 import SerinListener
 import SerinTesting
@@ -22,6 +24,32 @@ struct ServerOptionTests {
             result.stderr == "error: no Serin answering at \(server): is `serin up` (or `serin gateway`) running? pass --server URL or set SERIN_SERVER\n",
             "\(result.stderr)"
         )
+    }
+
+    @Test(
+        "an admin API that accepts the connection and never answers is given up on after --timeout, saying so, not after half a minute",
+        arguments: [["status"], ["status", "web"], ["promote", "web"], ["history", "web"]]
+    )
+    func acceptsButNeverAnswers(command: [String]) async throws {
+        let silent = try await StalledBackend.start(group: MultiThreadedEventLoopGroup.singleton)
+        let started = ContinuousClock.now
+        let result = try await SerinProcess.run(command + ["--server", "http://127.0.0.1:\(silent.port)", "--timeout", "1500ms"], timeout: .seconds(30))
+        let took = ContinuousClock.now - started
+        await silent.close()
+        #expect(silent.acceptedConnections >= 1, "the connection was accepted")
+        #expect(result.status == 1)
+        #expect(result.stderr == "error: the admin API at 127.0.0.1:\(silent.port) accepted the connection but did not answer within 1.5 s\n",
+                "\(result.stderr)")
+        #expect(took < .seconds(10), "gave up after \(took)")
+    }
+
+    @Test("the admin API's answer is awaited 10 s unless --timeout says otherwise; a cluster command's stays 30 s")
+    func defaultTimeout() throws {
+        #expect(try StatusCommand.parse([]).endpoint.server.client.timeout == .seconds(10))
+        #expect(try StatusCommand.parse(["--timeout", "2s"]).endpoint.server.client.timeout == .seconds(2))
+        #expect(try ApplyCommand.parse(["-f", "x.yaml", "--timeout", "3s"]).server.client.timeout == .seconds(3))
+        #expect(ServerOption.clusterCommandTimeout == .seconds(30))
+        #expect(throws: (any Error).self) { try StatusCommand.parse(["--timeout", "0s"]) }
     }
 
     @Test("reads SERIN_SERVER when --server is not given, and --server wins over it")

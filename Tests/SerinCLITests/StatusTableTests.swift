@@ -1,3 +1,4 @@
+import Foundation
 @testable import SerinCLI
 import SerinCore
 import SerinServer
@@ -67,6 +68,28 @@ struct StatusTableTests {
         #expect(RolloutCommand.promote.said(phase: "Promoting") == "promoting")
         #expect(RolloutCommand.promote.said(phase: "Succeeded") == "promoted")
         #expect(RolloutCommand.pause.said(phase: "Paused") == "paused")
+    }
+
+    @Test("after a promotion the table, the JSON and the watch line tell one story: the promoted version is the stable with all the traffic, 100/0, and the canary column says it was promoted")
+    func promotedReadsAsTheStable() throws {
+        let name = ResourceName(name: "web")
+        let rollout = try RolloutFixture.promoted(name, start: RolloutInstant(sinceEpoch: .seconds(1_000_000)))
+        let status = CanaryStatus(rollout: rollout, measurements: [])
+        let (v1, v2) = (RolloutFixture.destination(of: name, "v1").description, RolloutFixture.destination(of: name, "v2").description)
+        #expect(status.phase == .succeeded)
+        let row = StatusTable.render([status]).split(separator: "\n")[1].split(separator: "  ", omittingEmptySubsequences: true)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(Array(row.prefix(5)) == ["web", "Succeeded", v2, "\(v2) (promoted)", "100/0"], "\(row)")
+        // `serin status -o json` and GET /canaries/NAME: the same fields, Flagger's weight 0 for a Succeeded canary.
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(JSONText.encode(status).utf8)) as? [String: Any])
+        #expect(json["stable"] as? String == v2 && json["canary"] as? String == v2 && json["promoted"] as? Bool == true, "\(json)")
+        #expect(json["stableWeight"] as? Int == 100 && json["canaryWeight"] as? Int == 0, "\(json)")
+        // The release itself still reads v1 → v2, promoted, and its routes send all to v2.
+        #expect(status.releases.last.map { [$0.stable, $0.canary, $0.outcome] } == [v1, v2, "Promoted"])
+        #expect(status.releaseWeights == (0, 100))
+        // A release still in flight reads as before, with no promoted label.
+        let progressing = CanaryStatus(rollout: try RolloutFixture.midRollout(name, start: RolloutInstant(sinceEpoch: .seconds(0))).rollout, measurements: [])
+        #expect(progressing.promoted == nil && progressing.canaryLabel == v2 && progressing.stable == v1 && progressing.weightsLabel == "50/50")
     }
 
     @Test("weights the router refused read as such beside the split: the routes do not carry them")

@@ -34,7 +34,7 @@ struct StatusWatchTests {
         // It joins wherever the rollout is (on a busy machine, past the first step) and sees every later step.
         let progressing = lines.filter { $0.contains("· Progressing step ") }
         #expect(progressing.count >= 2 && progressing.last?.contains("canary 80% · Progressing step 4/4") == true, "\(plain.stdout)")
-        #expect(lines.last?.contains("canary 100% · Succeeded") == true, "\(plain.stdout)")
+        #expect(lines.last?.contains("promoted: web-v2-service:80 is the stable, 100% · Succeeded") == true, "\(plain.stdout)")
         #expect(lines.contains { $0.contains("ok 100.0%") && $0.contains("request-success-rate pass") }, "\(plain.stdout)")
         #expect(!plain.stdout.contains("\u{1B}["), "no terminal codes on a pipe")
 
@@ -43,17 +43,11 @@ struct StatusWatchTests {
         #expect(drawn.stdout.contains("Succeeded"), "\(drawn.stdout)")
     }
 
-    @Test("after a promotion each side of the line is named for the version it measured: the old stable's numbers under the old stable's name, not the new stable's")
+    @Test("after a promotion the line says what serves, as serin status does (the promoted version, the stable now, at 100%), and each side of the last check is named for the version it measured")
     func promotedLineNamesEachVersion() throws {
         let name = ResourceName(name: "web")
         let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
-        var rollout = try RolloutFixture.midRollout(name, start: start).rollout
-        var now = RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(100))
-        _ = rollout.promote(now: now)
-        for _ in 0..<10 where rollout.status.phase != .succeeded {
-            now = RolloutInstant(sinceEpoch: now.sinceEpoch + .seconds(30))
-            _ = rollout.tick(now: now)
-        }
+        let rollout = try RolloutFixture.promoted(name, start: start)
         let measurement = RecordedMeasurement(
             canary: name, instant: RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(90)), metric: "request-success-rate",
             canaryValue: 100, stableValue: 99, canaryRequests: 500, stableRequests: 100, canaryWeight: 50, window: .seconds(10), verdict: .pass)
@@ -62,7 +56,9 @@ struct StatusWatchTests {
         // The API's stable after the promotion is v2; the measurement's stable side is v1's traffic.
         #expect(status.phase == .succeeded && status.stable == v2 && status.canary == v2, "\(status)")
         let line = StatusWatch.line(status)
-        #expect(line.contains(" · \(v1) 10/s ok 99.0% p99 - | \(v2) 50/s ok 100.0% p99 - · request-success-rate pass"), "\(line)")
+        #expect(line.hasPrefix("[....................] promoted: \(v2) is the stable, 100% · Succeeded step 2/3 · failed 1/3 · last check: "), "\(line)")
+        #expect(!line.contains("canary 100%"), "\(line)")
+        #expect(line.contains(" · last check: \(v1) 10/s ok 99.0% p99 - | \(v2) 50/s ok 100.0% p99 - · request-success-rate pass"), "\(line)")
     }
 
     @Test("--watch needs one Canary's name and a table, and refuses the cluster options")

@@ -252,7 +252,7 @@ extension UpCommandTests {
         let promote = try await SerinProcess.run(["promote", "web", "--server", server])
         #expect(promote.status == 0, "\(promote.stderr)")
         let done = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.phase == .succeeded }
-        #expect(done.canaryWeight == 100)
+        #expect(done.promoted == true && done.stable == "web-v2-service:80" && done.weightsLabel == "100/0")
 
         let history = try await SerinProcess.run(["history", "web", "--server", server])
         #expect(history.stdout.contains("web: advance canary weight to 25%"), "\(history.stdout)")

@@ -4,17 +4,17 @@ import SerinTesting
 import Testing
 
 extension CanaryControllerTests {
-    @Test("promote and abort act at once: the weights end at 0/100 or 100/0", arguments: [
-        (RolloutCommand.promote, 100, RolloutPhase.succeeded), (.abort, 0, .failed),
+    @Test("promote and abort act at once: the routes end at 0/100 or 100/0, and the status reads 100/0 beside the stable that serves (v2 promoted, or v1)", arguments: [
+        (RolloutCommand.promote, 100, RolloutPhase.succeeded, "v2"), (.abort, 0, .failed, "v1"),
     ])
-    func promoteOrAbort(command: RolloutCommand, canaryWeight: Int, phase: RolloutPhase) async throws {
+    func promoteOrAbort(command: RolloutCommand, canaryWeight: Int, phase: RolloutPhase, stable: String) async throws {
         try await ControllerHarness.run { harness in
             await harness.reconcile([try Self.spec()])
             guard case .accepted(let status) = await harness.execute(command) else {
                 Issue.record("\(command) was not accepted")
                 return
             }
-            #expect(status.canaryWeight == canaryWeight)
+            #expect(status.weightsLabel == "100/0" && status.stable == "web-\(stable)-service", "\(status)")
             #expect(harness.weights() == [0, 10, canaryWeight])
             #expect(try await harness.status().phase == phase)
             #expect(harness.metrics.requests.isEmpty)

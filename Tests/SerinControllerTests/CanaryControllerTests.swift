@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SerinController
 import SerinCore
@@ -82,7 +83,7 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("after the last step passes the canary is promoted: 0/100, Succeeded, and it takes the stable role")
+    @Test("after the last step passes the canary is promoted: routes 0/100, Succeeded, and it takes the stable role (status 100/0 beside it)")
     func promotes() async throws {
         try await ControllerHarness.run { harness in
             let updates = await harness.controller.updates()
@@ -93,6 +94,7 @@ struct CanaryControllerTests {
             let status = try await harness.status()
             #expect(status.phase == .succeeded)
             #expect(status.stable == "web-v2-service", "the promoted canary serves as the stable")
+            #expect(status.promoted == true && status.stableWeight == 100 && status.canaryWeight == 0, "all traffic on the new stable: \(status)")
             #expect(status.releases.map(\.outcome) == ["Promoted"])
             #expect(try await harness.events().suffix(2) == [
                 "web: all steps passed, promoting canary web-v2-service to 100%", "web: promotion completed",
@@ -264,6 +266,73 @@ struct CanaryControllerTests {
             await harness.advance(by: .seconds(30))
             #expect(harness.metrics.requests.isEmpty)
             #expect(harness.weights() == [0, 10])
+        }
+    }
+
+    @Test("the log says a step's weights moved once the router applied them: 'advance canary weight to 10%' waits for the router, whose saved event it is already")
+    func advanceLoggedOnceApplied() async throws {
+        try await ControllerHarness.run { harness in
+            let gate = AsyncGate()
+            harness.router.hold(Self.web, at: gate)
+            _ = await harness.controller.reconcile([try Self.spec()])
+            // Saved before the weights move (a crash resumes from it), but not yet said in the log.
+            #expect(await eventually(.seconds(10)) {
+                (try? await harness.store.events(for: Self.web, limit: nil))?.contains { $0.message == "web: advance canary weight to 10%" } == true
+            })
+            #expect(!harness.lines.messages.contains { $0.contains("advance canary weight") }, "\(harness.lines.messages)")
+            gate.open()
+            await harness.controller.settled()
+            #expect(harness.weights() == [0, 10])
+            #expect(harness.lines.messages.contains("shop/web: advance canary weight to 10%"), "\(harness.lines.messages)")
+        }
+    }
+
+    @Test("weights the router refuses are not logged as done: a warning names the refusal instead of 'advance canary weight' or a rollback's 'all traffic on stable'")
+    func refusedWeightsNotLoggedAsDone() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            harness.router.failWeights(with: PortFailure("the API server said no"))
+            await harness.advance(by: .seconds(30))
+            #expect(!harness.lines.messages.contains("shop/web: advance canary weight to 50%"), "\(harness.lines.messages)")
+            let advance = harness.lines.entries.first { $0.message.hasPrefix("shop/web: the router refused weights 50/50") }
+            #expect(advance?.message == "shop/web: the router refused weights 50/50: the API server said no; the routes keep the weights before them, "
+                + "so this is not in effect: advance canary weight to 50%", "\(harness.lines.messages)")
+            #expect(advance?.level == .warning)
+            _ = await harness.execute(.abort)
+            #expect(try await harness.status().phase == .failed)
+            // The decision is said, with its reason; that all traffic is on stable is not, since the router refused it.
+            #expect(harness.lines.messages.contains("shop/web: rolled back: abort requested"), "\(harness.lines.messages)")
+            #expect(!harness.lines.messages.contains { $0.hasPrefix("shop/web: rollout failed") }, "not said as done: \(harness.lines.messages)")
+            let rollback = harness.lines.entries.first { $0.message.hasPrefix("shop/web: the router refused weights 100/0") }
+            #expect(rollback?.level == .warning)
+            #expect(rollback?.message == "shop/web: the router refused weights 100/0: the API server said no; the routes keep the weights before them, "
+                + "so this is not in effect: rollout failed: abort requested; all traffic on stable web-v1-service", "\(harness.lines.messages)")
+            #expect(harness.weights() == [0, 10], "the routes never left 90/10")
+        }
+    }
+
+    @Test("a MetricTemplate's measurement carries no request count, where a built-in's carries its requests: status and the API leave it out rather than say 0 requests, which reads as no traffic")
+    func customMetricHasNoRequestCount() async throws {
+        try await ControllerHarness.run { harness in
+            var spec = try Self.spec()
+            spec.analysis.metrics.append(MetricCheck(name: "error-budget", kind: .custom(template: "error-budget"), thresholdRange: ThresholdRange(max: 1)))
+            harness.metrics.answer { request in
+                var samples = ScriptedMetrics.healthy(request)
+                samples[metric: "error-budget"] = .value(0.25, window: .seconds(60))
+                return samples
+            }
+            await harness.reconcile([spec])
+            await harness.advance(by: .seconds(30))
+            let measurements = try await harness.status().lastMeasurements
+            let custom = try #require(measurements.first { $0.metric == "error-budget" }, "\(measurements)")
+            #expect(custom.canaryValue == 0.25 && custom.verdict == .pass)
+            #expect(custom.canaryRequests == nil && custom.stableRequests == nil, "\(custom)")
+            let builtIn = try #require(measurements.first { $0.metric == "request-success-rate" })
+            #expect(builtIn.canaryRequests == 100 && builtIn.stableRequests == 400)
+            // As GET /canaries/NAME and the history's JSON carry them: the counts left out, not 0.
+            let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(custom)) as? [String: Any])
+            #expect(json["canaryRequests"] == nil && json["stableRequests"] == nil && json["canaryValue"] as? Double == 0.25, "\(json)")
+            #expect(try await harness.store.measurements(for: Self.web, limit: nil).contains { $0.metric == "error-budget" && $0.canaryRequests == nil })
         }
     }
 

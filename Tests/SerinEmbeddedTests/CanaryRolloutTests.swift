@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinDemoApp
@@ -90,8 +92,15 @@ struct CanaryRolloutTests {
         try await Self.withHarness(canary: SeedManifests.canary()) { harness in
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
-            #expect(final.canaryWeight == 100)
+            #expect(final.promoted == true && final.weightsLabel == "100/0", "the promoted canary is the stable, with all the traffic")
             #expect(await harness.liveWeights(settlingOn: ["web-v1-service": 0, "web-v2-service": 100]) == ["web-v1-service": 0, "web-v2-service": 100])
+            // The API (and the dashboard that reads it) says the same: v2 is the stable at 100, nothing at the canary's 0.
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: harness.runtime.admin.port, group: harness.backends.group)
+            let answer = try await client.send(.GET, "/canaries/web", timeout: .seconds(20))
+            await client.close()
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
+            #expect(json["phase"] as? String == "Succeeded" && json["stable"] as? String == "web-v2-service:80" && json["promoted"] as? Bool == true, "\(json)")
+            #expect(json["stableWeight"] as? Int == 100 && json["canaryWeight"] as? Int == 0, "\(json)")
             let after = try await DemoTraffic.run(port: harness.port, connections: 2, requestsPerConnection: 50, group: harness.backends.group)
             #expect(after.counts == ["v2": 100])
             await harness.load.stop()
@@ -203,11 +212,11 @@ struct CanaryRolloutTests {
         } + [SeedManifests.serviceEntry("web-v9-service", port: v1.port, version: "v9")]
         let second = try await start(elsewhere)
         let controller = try #require(second.controller)
-        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "0/100 (refused)" })
+        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "100/0 (refused)" })
         let virtualService = try #require(seed.first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
         let report = await second.live.apply([virtualService])
         #expect(report.applied, "\(report.diagnostics)")
-        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "0/100" })
+        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "100/0" })
         #expect(try await controller.events(of: name).contains { $0.message == "web: weights 0/100 applied" })
         await second.shutdown()
         await v1.close()
@@ -297,7 +306,7 @@ struct CanaryRolloutTests {
                 return
             }
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded }
-            #expect(final.canaryWeight == 100)
+            #expect(final.promoted == true && final.weightsLabel == "100/0", "the promoted canary is the stable, with all the traffic")
             #expect(await harness.liveWeights(settlingOn: ["web-v1-service": 0, "web-v2-service": 100]) == ["web-v1-service": 0, "web-v2-service": 100])
             await harness.load.stop()
             #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
@@ -350,7 +359,7 @@ extension CanaryRolloutTests {
             let restarted = try await harness.waitFor("the new rollout's first step") { $0.canary.contains("web-v3-service") && $0.canaryWeight == 20 }
             #expect(restarted.step == 1)
             let final = try await harness.waitFor("v3 promoted") { $0.phase == .succeeded && $0.canary.contains("web-v3-service") }
-            #expect(final.canaryWeight == 100)
+            #expect(final.promoted == true && final.weightsLabel == "100/0", "the promoted canary is the stable, with all the traffic")
             // The status is saved before the weights move: the route follows a moment later.
             let promoted = ["web-v2-service": 0, "web-v3-service": 100]
             #expect(await harness.liveWeights(settlingOn: promoted) == promoted)

@@ -36,7 +36,7 @@ struct HTTPSRolloutTests {
             #expect(harness.runtime.gateway.boundPort(forDeclared: 80) == nil)
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
-            #expect(final.canaryWeight == 100)
+            #expect(final.promoted == true && final.weightsLabel == "100/0", "the promoted canary is the stable, with all the traffic")
             await harness.load.stop()
             #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
             #expect(harness.load.counts.counts["v2", default: 0] > 0, "\(harness.load.counts)")

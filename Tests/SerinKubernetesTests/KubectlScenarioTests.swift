@@ -242,7 +242,7 @@ struct KubectlScenarioTests {
                     #expect(events.hasPrefix("LAST SEEN") && events.contains("canary/web"), "\(events)")
 
                     let yaml = try await Self.succeeds(kubectl, ["get", "canary", "web", "-o", "yaml"])
-                    #expect(yaml.contains("phase: Succeeded") && yaml.contains("canaryWeight: 100"), "\(yaml)")
+                    #expect(yaml.contains("phase: Succeeded") && yaml.contains("canaryWeight: 0"), "\(yaml)")
                     let described = try await Self.succeeds(kubectl, ["describe", "canary", "web"])
                     let story = described.components(separatedBy: "Events:").last ?? ""
                     #expect(story.contains("Synced") && story.contains("serin"), "\(described)")
@@ -250,7 +250,7 @@ struct KubectlScenarioTests {
 
                     // The watch printed each step's phase and weight, in the CRD's columns.
                     let watched = watch.printed
-                    for row in [#"web\s+Progressing\s+web-v1-service:80\s+20"#, #"web\s+Paused\s+web-v1-service:80\s+(20|40|60)\s"#, #"web\s+Succeeded\s+web-v2-service:80\s+100"#] {
+                    for row in [#"web\s+Progressing\s+web-v1-service:80\s+20"#, #"web\s+Paused\s+web-v1-service:80\s+(20|40|60)\s"#, #"web\s+Succeeded\s+web-v2-service:80\s+0\s"#] {
                         #expect(watched.contains(try Regex(row)), "\(row) in \(watched)")
                     }
 

@@ -43,7 +43,11 @@ struct KubernetesRolloutStoreTests {
             )
             let answer = CanaryCommandChannel.Answer(to: request, reply: .rejected("web: not now"))
             try await store.recordAnswer(answer, for: Self.web)
-            try await store.save(rollout, events: events, measurements: [measurement])
+            // A MetricTemplate's value counts no requests: its entry says none, rather than 0.
+            let custom = RecordedMeasurement(
+                canary: Self.web, instant: Self.t(62), metric: "upstream-errors", canaryValue: 0.25, stableValue: nil,
+                canaryRequests: nil, stableRequests: nil, canaryWeight: 50, verdict: .pass)
+            try await store.save(rollout, events: events, measurements: [measurement, custom])
 
             let status = try #require(server.object(Self.key)?["status"])
             #expect(status["lastCommand"].flatMap(CanaryCommandChannel.Answer.init(json:)) == answer)
@@ -55,6 +59,11 @@ struct KubernetesRolloutStoreTests {
             #expect(status["conditions"]?[0]?["status"] == "Unknown")
             #expect(status["lastMeasurements"]?[0]?["metric"] == "request-success-rate")
             #expect(status["lastMeasurements"]?[0]?["reason"] == "request-success-rate 99.50% < 99.9%")
+            #expect(status["lastMeasurements"]?[0]?["canaryRequests"] == 120)
+            #expect(status["lastMeasurements"]?[1]?["metric"] == "upstream-errors")
+            #expect(status["lastMeasurements"]?[1]?["canaryRequests"] == nil && status["lastMeasurements"]?[1]?["stableRequests"] == nil,
+                    "\(String(describing: status["lastMeasurements"]))")
+            #expect(KubernetesRolloutStore.lastMeasurements(in: try #require(server.object(Self.key))).map(\.canaryRequests) == [120, nil])
             #expect(server.object(Self.key)?["spec"] == Self.canaryObject["spec"], "a status write leaves the spec alone")
             // What the store writes is what the CRD's status schema allows (the API server would prune the rest).
             var written = try #require(server.object(Self.key))
@@ -72,7 +81,7 @@ struct KubernetesRolloutStoreTests {
             #expect(stored.map(\.message) == events.map(\.message))
             #expect(stored.map(\.severity) == events.map(\.severity))
             #expect(try await restarted.events(for: Self.web, limit: 2).map(\.message) == events.suffix(2).map(\.message))
-            #expect(try await store.measurements(for: Self.web, limit: nil) == [measurement])
+            #expect(try await store.measurements(for: Self.web, limit: nil) == [measurement, custom])
         }
     }
 

@@ -129,7 +129,9 @@ struct KubernetesRolloutTests {
             // The controller saves each decision before it moves traffic: the weights follow the status.
             #expect(await eventually(.seconds(30)) { Self.weights(server) == [0, 100] }, "\(Self.weights(server))")
             let status = server.object(Self.canaryKey)?["status"]
-            #expect(status?["canaryWeight"] == 100)
+            // As Flagger's Succeeded canary reads: weight 0, the stable (the promoted version) serves all.
+            #expect(status?["canaryWeight"] == 0)
+            #expect(status?["stable"] == "web-v2-service:80")
             #expect(status?["conditions"]?[0]?["status"] == "True")
             #expect(server.object(Self.canaryKey)?["spec"]?["skipAnalysis"] == true, "the spec is untouched")
             let events = server.requestLog.filter { $0.hasPrefix("POST /api/v1/namespaces/default/events") }

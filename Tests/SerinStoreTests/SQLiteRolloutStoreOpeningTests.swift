@@ -19,7 +19,7 @@ struct SQLiteRolloutStoreOpeningTests {
 
         #expect(FileManager.default.fileExists(atPath: path))
         let raw = try SQLiteConnection.raw(path)
-        #expect(try raw.integer("PRAGMA user_version") == 2)
+        #expect(try raw.integer("PRAGMA user_version") == 3)
         #expect(try raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('rollouts', 'events', 'measurements')") == 3)
     }
 
@@ -109,7 +109,30 @@ struct SQLiteRolloutStoreOpeningTests {
         defer { store.close() }
         let verdicts = try store.measurements(for: ResourceName(namespace: "default", name: "web"), limit: nil).map(\.verdict)
         #expect(verdicts == [.pass, .fail(reason: "request-success-rate 96.18% < 99%"), .inconclusive(reason: "3 requests < 5 minimum")])
-        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 2)
+        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 3)
+    }
+
+    @Test("a version 2 file's custom-metric rows, written with 0 requests for a value that counts none, read back with no count after the upgrade to version 3; built-in rows keep theirs, 0 included")
+    func upgradesCustomMetricCountsToUnknown() async throws {
+        let path = directory.file("state.sqlite")
+        let raw = try SQLiteConnection.raw(path)
+        for migration in RolloutDatabase.migrations.prefix(2) { try raw.executeScript(migration) }
+        try raw.execute("PRAGMA user_version = 2")
+        try raw.execute("INSERT INTO rollouts (namespace, name, state, updated_at) VALUES ('default', 'web', '{}', 0)")
+        for (index, (metric, requests)) in [("error-budget", 0), ("request-success-rate", 0), ("request-duration", 40)].enumerated() {
+            try raw.execute("""
+                INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value, canary_requests,
+                    stable_requests, canary_weight, verdict) VALUES ('default', 'web', ?, ?, 1, 1, ?, ?, 10, 'pass')
+                """, [.integer(Int64(index)), .text(metric), .integer(Int64(requests)), .integer(Int64(requests))])
+        }
+
+        let store = try SQLiteRolloutStore(path: path)
+        defer { store.close() }
+        let read = try store.measurements(for: ResourceName(namespace: "default", name: "web"), limit: nil)
+        #expect(read.map(\.metric) == ["error-budget", "request-success-rate", "request-duration"])
+        #expect(read.map(\.canaryRequests) == [nil, 0, 40])
+        #expect(read.map(\.stableRequests) == [nil, 0, 40])
+        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 3)
     }
 
     @Test("a schema version newer than this code knows is refused with what to do")
@@ -118,10 +141,10 @@ struct SQLiteRolloutStoreOpeningTests {
         try SQLiteRolloutStore(path: path).save(try Fixture.rollout(), events: [], measurements: [])
         try SQLiteConnection.raw(path).execute("PRAGMA user_version = 7")
 
-        let error = #expect(throws: StoreError.newerSchema(path: path, found: 7, known: 2)) {
+        let error = #expect(throws: StoreError.newerSchema(path: path, found: 7, known: 3)) {
             try SQLiteRolloutStore(path: path)
         }
         #expect(error?.description == "cannot open state file \(path): a newer Serin wrote it (schema version 7, "
-            + "this Serin knows up to 2); upgrade Serin or pass --state PATH")
+            + "this Serin knows up to 3); upgrade Serin or pass --state PATH")
     }
 }

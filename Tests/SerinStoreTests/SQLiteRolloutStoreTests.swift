@@ -32,6 +32,19 @@ struct SQLiteRolloutStoreTests {
         #expect(try second.measurements(for: Fixture.web) == [Fixture.measurement(at: 31)])
     }
 
+    @Test("a MetricTemplate's measurement, with no request count, reads back with none, not 0 requests")
+    func uncountedMeasurementRoundTrip() throws {
+        var custom = Fixture.measurement(at: 31, metric: "error-budget", canaryValue: 0.25)
+        custom.canaryRequests = nil
+        custom.stableRequests = nil
+        let store = try SQLiteRolloutStore(path: path)
+        defer { store.close() }
+        try store.save(try Fixture.rollout(), events: [], measurements: [custom, Fixture.measurement(at: 31)])
+        let read = try store.measurements(for: Fixture.web, limit: nil)
+        #expect(read == [custom, Fixture.measurement(at: 31)])
+        #expect(read.first?.canaryRequests == nil && read.last?.canaryRequests == 151)
+    }
+
     @Test("a later save replaces the state and appends to the history")
     func laterSaveReplacesStateAppendsHistory() throws {
         let store = try SQLiteRolloutStore(path: path)

@@ -91,9 +91,6 @@ struct CanaryActionCommand: ParsableArguments {
     @Argument(help: "The Canary's name.")
     var name: String
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("With the cluster options: how long to wait for the controller's answer.", valueName: "duration"))
-    var timeout: DurationArgument = DurationArgument(.seconds(30))
-
     @OptionGroup var endpoint: CanaryEndpoint
 
     func validate() throws { try CanaryReference.check(name) }
@@ -105,7 +102,8 @@ struct CanaryActionCommand: ParsableArguments {
             if let message = status.message { Terminal.out("  \(message)") }
             return
         }
-        let (answer, status) = try await cluster.use { try await $0.send(command, to: name, timeout: timeout.duration) }
+        let timeout = endpoint.server.timeout?.duration ?? ServerOption.clusterCommandTimeout
+        let (answer, status) = try await cluster.use { try await $0.send(command, to: name, timeout: timeout) }
         guard answer.accepted else {
             Terminal.err("error: \(answer.message)")
             throw ExitCode(1)
@@ -288,7 +286,7 @@ enum StatusTable {
                 "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
             }.joined(separator: ", ")
             rows.append((namespaces ? [status.namespace] : []) + [
-                status.name, status.phase.rawValue, status.stable, status.canary, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
+                status.name, status.phase.rawValue, status.stable, status.canaryLabel, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
             ])
         }

@@ -251,7 +251,8 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.out(Task.isCancelled ? "serin demo: stopped before the rollout finished" : "serin demo: gave up after \(timeout): the rollout did not finish")
             return
         }
-        Terminal.out("serin demo: \(final.phase.rawValue), \(final.stableWeight)% \(stableHost) / \(final.canaryWeight)% \(spec.canary.host)")
+        let weights = final.releaseWeights
+        Terminal.out("serin demo: \(final.phase.rawValue), \(weights.stable)% \(stableHost) / \(weights.canary)% \(spec.canary.host)")
         if let message = final.message { Terminal.out("  \(message)") }
         if !proxyFailures.isEmpty {
             Terminal.out("  requests Serin failed: \(proxyFailures.prefix(3).joined(separator: "; "))")

@@ -14,8 +14,11 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var refusedBeforeStart: Bool?
     /// What serves the traffic the canary does not take: the stable, or the canary once promoted.
     public var stable: String
-    /// The release in flight, or the last one.
+    /// The release in flight, or the last one (once `promoted`, the version that is now `stable`).
     public var canary: String
+    /// True once promotion has given the canary all the traffic: it is `stable` now, at `stableWeight` 100 and
+    /// `canaryWeight` 0, as Flagger shows a Succeeded canary. Nil otherwise.
+    public var promoted: Bool?
     /// The Canary's train, oldest first: each release's stable and canary, and how it ended.
     public var releases: [ReleaseStatus]
     /// 1-based step of the weight schedule, nil before the first step.
@@ -64,8 +67,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         namespace = rollout.spec.name.namespace
         phase = status.phase
         stage = "\(status.stage)"
-        canaryWeight = status.canaryWeight
-        stableWeight = status.stableWeight
+        canaryWeight = status.canaryWeightShown
+        stableWeight = 100 - status.canaryWeightShown
+        promoted = status.isHandedOver ? true : nil
         weightsRefused = status.weightsRefused == true ? true : nil
         stable = status.stableShown.description
         canary = status.canary.description
@@ -103,6 +107,13 @@ extension CanaryStatus {
         if refusedBeforeStart == true { return "-" }
         return "\(stableWeight)/\(canaryWeight)" + (weightsRefused == true ? " (refused)" : "")
     }
+
+    /// The canary as people read it: `web-v2-service:80`, or `web-v2-service:80 (promoted)` once it is the stable.
+    public var canaryLabel: String { promoted == true ? "\(canary) (promoted)" : canary }
+
+    /// The split between the release's own stable and canary (`releases.last`), which the routes carry: after
+    /// promotion 0/100, where `stableWeight`/`canaryWeight` read 100/0 beside the promoted `stable`.
+    public var releaseWeights: (stable: Int, canary: Int) { promoted == true ? (0, 100) : (stableWeight, canaryWeight) }
 
     /// The step out of all of them: `2/5`, `-/5` before the first.
     public var stepProgress: String { "\(step.map(String.init) ?? "-")/\(steps)" }

@@ -29,9 +29,10 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
     public var metric: String
     public var canaryValue: Double?
     public var stableValue: Double?
-    /// Requests the canary value is based on (0 for custom metrics).
-    public var canaryRequests: Int
-    public var stableRequests: Int
+    /// Requests the canary value is based on; nil when the value comes from no count of requests (a MetricTemplate's
+    /// query) or none was read, so it is not mistaken for a canary that took no traffic.
+    public var canaryRequests: Int?
+    public var stableRequests: Int?
     public var canaryWeight: Int
     /// The span the numbers cover (the check's window; with the statistical judge, the step so far); nil in
     /// history recorded before it was kept.
@@ -43,7 +44,7 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
 
     public init(
         canary: ResourceName, instant: RolloutInstant, metric: String, canaryValue: Double?, stableValue: Double?,
-        canaryRequests: Int, stableRequests: Int, canaryWeight: Int, window: Duration? = nil, verdict: Verdict, comparison: Comparison? = nil
+        canaryRequests: Int?, stableRequests: Int?, canaryWeight: Int, window: Duration? = nil, verdict: Verdict, comparison: Comparison? = nil
     ) {
         self.window = window
         self.canary = canary
@@ -82,8 +83,8 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
             metric: try container.decode(String.self, forKey: .metric),
             canaryValue: try container.decodeIfPresent(Double.self, forKey: .canaryValue),
             stableValue: try container.decodeIfPresent(Double.self, forKey: .stableValue),
-            canaryRequests: try container.decode(Int.self, forKey: .canaryRequests),
-            stableRequests: try container.decode(Int.self, forKey: .stableRequests),
+            canaryRequests: try container.decodeIfPresent(Int.self, forKey: .canaryRequests),
+            stableRequests: try container.decodeIfPresent(Int.self, forKey: .stableRequests),
             canaryWeight: try container.decode(Int.self, forKey: .canaryWeight),
             window: window,
             verdict: Verdict(outcome: try container.decode(Verdict.Outcome.self, forKey: .verdict),
@@ -98,8 +99,8 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
         try container.encode(metric, forKey: .metric)
         try container.encodeIfPresent(canaryValue, forKey: .canaryValue)
         try container.encodeIfPresent(stableValue, forKey: .stableValue)
-        try container.encode(canaryRequests, forKey: .canaryRequests)
-        try container.encode(stableRequests, forKey: .stableRequests)
+        try container.encodeIfPresent(canaryRequests, forKey: .canaryRequests)
+        try container.encodeIfPresent(stableRequests, forKey: .stableRequests)
         try container.encode(canaryWeight, forKey: .canaryWeight)
         try container.encodeIfPresent(window?.inSeconds, forKey: .window)
         try container.encode(verdict.outcome, forKey: .verdict)

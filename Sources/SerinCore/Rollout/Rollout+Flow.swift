@@ -31,9 +31,13 @@ extension Rollout {
             status.pausedFrom = nil
             transition(to: .progressing, now: now, into: &actions)
         }
-        applyWeight(canary: 0, into: &actions)
-        if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .likePrimary))) }
+        // Said before the weights are sent (with them in its status and alerts): that it started is so whatever the
+        // router makes of them.
+        var weights: [RolloutAction] = []
+        applyWeight(canary: 0, into: &weights)
         record(.normal, announcement, now: now, into: &actions)
+        actions += weights
+        if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .likePrimary))) }
         if !keepPaused {
             enter(.confirmRollout, now: now, into: &actions)
         }
@@ -228,11 +232,15 @@ extension Rollout {
         status.pending = nil
         status.nextCheckAt = nil
         transition(to: .rollingBack, now: now, into: &actions)
-        applyWeight(canary: 0, into: &actions)
-        if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .zero))) }
         endRelease(.rolledBack, reason: reason, now: now, overriding: .promoted)
         markProgress(now: now)
+        // The decision and its reason, said before the weights are sent (with them in its status and alerts): only what
+        // follows them waits for the router to take them.
+        var weights: [RolloutAction] = []
+        applyWeight(canary: 0, into: &weights)
         record(.warning, "rolled back: \(reason)", alerting: .error, now: now, into: &actions)
+        actions += weights
+        if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .zero))) }
         enter(.postRollout, now: now, into: &actions)
     }
 
@@ -249,8 +257,11 @@ extension Rollout {
             record(.normal, "promotion completed", now: now, into: &actions)
         } else {
             let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
-            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + " all traffic on stable \(status.stable)",
-                   now: now, into: &actions)
+            // Weights the router refused (`weightsFailed`) are not said to serve: the routes still carry the ones before.
+            let traffic = status.weightsRefused == true
+                ? " the router refused weights \(status.stableWeight)/\(status.canaryWeight), so not all traffic is on stable \(status.stable) yet"
+                : " all traffic on stable \(status.stable)"
+            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, now: now, into: &actions)
         }
         actions.append(.finished(final))
     }

@@ -1,6 +1,8 @@
 /// Work the caller performs for the rollout, in order; the state machine itself does no IO.
 public enum RolloutAction: Hashable, Sendable {
     /// Give the target VirtualService's routes that the split owns these two destinations (weights sum to 100).
+    /// The events recorded after it in the same outcome say what these weights do (`advance canary weight to 20%`,
+    /// `all traffic on stable …`): the log says them once the router applied the split.
     case setWeights(TrafficSplit)
     /// Call these webhooks and report the combined result with `webhookCompleted`.
     case runWebhooks(WebhookRun)

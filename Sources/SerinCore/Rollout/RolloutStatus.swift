@@ -103,6 +103,15 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// release would start from the canary (`servingStable`), but the stable still serves its share.
     public var stableShown: Destination { isPromoted && canaryWeight < 100 ? stable : servingStable }
 
+    /// Whether promotion has given the canary all the traffic, so it is the stable now: what status, the API and the
+    /// dashboard show as `stableShown` at 100%, with nothing left as the canary (Flagger shows a Succeeded canary at
+    /// weight 0, its primary running the new version).
+    public var isHandedOver: Bool { isPromoted && canaryWeight >= 100 }
+
+    /// The canary's weight as status, the API and the dashboard show it: beside `stableShown`, so 0 once the
+    /// promoted canary is the stable. `canaryWeight` is the release's split (100 after promotion), as its routes carry it.
+    public var canaryWeightShown: Int { isHandedOver ? 0 : canaryWeight }
+
     init(canary: Destination, stable: Destination) {
         self.phase = .initialized
         self.stage = .notStarted

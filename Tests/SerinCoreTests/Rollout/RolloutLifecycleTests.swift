@@ -22,8 +22,8 @@ struct RolloutLifecycleTests {
 
         #expect(rollout.start(now: t(0)) == .accepted([
             .phaseChanged(to: .progressing),
-            Self.weights(100, 0),
             Self.event(0, "web: rollout started: canary web-v2-service, stable web-v1-service"),
+            Self.weights(100, 0),
             Self.weights(90, 10),
             Self.event(0, "web: advance canary weight to 10%"),
         ]))

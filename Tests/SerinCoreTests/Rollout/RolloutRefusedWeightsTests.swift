@@ -46,6 +46,21 @@ struct RolloutRefusedWeightsTests {
         #expect(driver.rollout.status.canaryWeight == 50, "sent again and not refused: the step passed")
     }
 
+    @Test("a rollback whose weights the router refused ends Failed without saying all traffic is on stable: it says the router refused them")
+    func refusedRollbackIsNotSaidToServe() throws {
+        var driver = Driver(try Fixture.rollout(webhooks: [Fixture.hook(.postRollout)]))
+        driver.start(0)
+        driver.send { $0.abort(now: t(10)) }
+        #expect(driver.rollout.status.phase == .rollingBack)
+        driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(11)) }
+        try driver.answer(.postRollout, .passed, 12)
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.log.events.last?.message
+            == "web: rollout failed: abort requested; the router refused weights 100/0, so not all traffic is on stable web-v1-service yet",
+            "\(driver.log.messages)")
+        #expect(!driver.log.messages.contains { $0.contains("all traffic on stable") }, "\(driver.log.messages)")
+    }
+
     @Test("a refusal does not outlive its release: after a rollback the next release's first pass advances")
     func refusalEndsWithItsRelease() throws {
         var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 3))

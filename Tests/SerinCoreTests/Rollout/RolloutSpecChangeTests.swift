@@ -15,11 +15,12 @@ struct RolloutSpecChangeTests {
         let newSpec = try Fixture.spec(weights: [10, 20, 30], threshold: 3, canary: Fixture.nextCanary)
         let outcome = driver.send { $0.specChanged(newSpec, now: t(70)) }
         // One weight change takes v2 out of the route and puts v3 in at 0%: v1 never loses its share in between.
+        // The release's start is said before its weights; the step's weight after them (logged once the router applied them).
         #expect(outcome.actions == [
-            .setWeights(stable: WeightedDestination(destination: Fixture.stable, weight: 100),
-                        canary: WeightedDestination(destination: Fixture.nextCanary, weight: 0)),
             .record(RolloutEvent(instant: t(70), severity: .normal,
                                  message: "web: canary changed to web-v3-service, releasing it against web-v1-service from the first step")),
+            .setWeights(stable: WeightedDestination(destination: Fixture.stable, weight: 100),
+                        canary: WeightedDestination(destination: Fixture.nextCanary, weight: 0)),
             .setWeights(stable: WeightedDestination(destination: Fixture.stable, weight: 90),
                         canary: WeightedDestination(destination: Fixture.nextCanary, weight: 10)),
             .record(RolloutEvent(instant: t(70), severity: .normal, message: "web: advance canary weight to 10%")),
