@@ -147,10 +147,10 @@ struct GatewayHTTP2FuzzTests {
         }
     }
 
-    @Test("a client that stops opening its stream's window holds the upstream: the gateway reads a few MB of a 256 MB body, not all")
+    @Test("a client that stops opening its stream's window holds the upstream: the gateway reads what the socket buffers hold of a flood, not all of it")
     func slowClientHoldsUpstream() async throws {
         let backends = TestBackends()
-        let flood = try await FloodingBackend.start(group: backends.group, bodyBytes: 256 << 20)
+        let flood = try await FloodingBackend.start(group: backends.group, bodyBytes: SocketBuffers.floodBytes)
         try await GatewayLimitsTests.withRawClient(endpoint: flood.port) { _, gateway, _ in
             let port = try #require(gateway.boundPort(forDeclared: 80))
             let raw = try await RawConnection.connect(port: port, group: backends.group)
@@ -164,14 +164,14 @@ struct GatewayHTTP2FuzzTests {
             let held = flood.bodyBytesWritten
             try await Task.sleep(for: .seconds(1))
             #expect(flood.bodyBytesWritten == held, "the upstream is no longer read")
-            #expect(held < 32 << 20, "\(held) bytes of the upstream's body were read for a client that took 64 KiB")
+            #expect(held < SocketBuffers.ceiling, "\(held) bytes of the upstream's body were read for a client that took 64 KiB")
             await raw.close()
         }
         await flood.close()
         await backends.shutdown()
     }
 
-    @Test("a client uploading to an upstream that stops reading is held by its stream's window: a few MB go out in 3 s, not all it could send")
+    @Test("a client uploading to an upstream that stops reading is held by its stream's window: what the socket buffers hold goes out in 3 s, not all it could send")
     func stalledUpstreamHoldsUpload() async throws {
         let backends = TestBackends()
         let stalled = try await StalledBackend.start(group: backends.group)
@@ -182,7 +182,7 @@ struct GatewayHTTP2FuzzTests {
             #expect(stalled.acceptedConnections == 1, "the upload was routed to the stalled upstream")
             // The stream's first window (1 MiB) goes out whatever the upstream does; more only as the upstream takes it.
             #expect(sent >= 1 << 20, "\(sent) bytes went out: less than the stream's first window")
-            #expect(sent < 32 << 20, "\(sent) bytes of the upload were taken for an upstream that reads nothing")
+            #expect(sent < SocketBuffers.ceiling, "\(sent) bytes of the upload were taken for an upstream that reads nothing")
             await client.close()
         }
         await stalled.close()
