@@ -55,6 +55,27 @@ struct RolloutWorkloadTests {
         }.last)
     }
 
+    @Test("a new service.port mid-release is the same release on another port: its step and weights stay and the routes go to the new port")
+    func newPortKeepsTheRelease() throws {
+        var driver = try Self.releasingR2()
+        #expect(driver.rollout.status.stepIndex == 0 && driver.rollout.status.canaryWeight == 10)
+        var moved = try Self.spec(revision: "r2")
+        moved.stable?.port = 8080
+        moved.canary.port = 8080
+        moved.workload?.port = 8080
+        let before = try Self.spec(revision: "r2")
+        #expect(!before.isNewRevision(comparedTo: moved))
+        driver.send { $0.specChanged(moved, now: t(100)) }
+        #expect(driver.rollout.status.stepIndex == 0 && driver.rollout.status.canaryWeight == 10 && driver.rollout.status.phase == .progressing)
+        let split = driver.rollout.split
+        #expect(split.stable.destination.port == 8080 && split.canary.destination.port == 8080)
+        #expect(split.stable.weight == 90 && split.canary.weight == 10)
+        // Another canary host is another version: that is a release again.
+        var other = moved
+        other.canary.host = "podinfo-next"
+        #expect(moved.isNewRevision(comparedTo: other))
+    }
+
     @Test("first sight is no release: all traffic on the primary, the target scaled to zero once it is ready, and it stays so")
     func firstSightIsBaseline() throws {
         var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
