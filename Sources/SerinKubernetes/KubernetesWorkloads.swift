@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 
 /// Flagger's shape on a cluster: before the controller sees a Canary on a Deployment, its revision is read from
@@ -14,12 +15,29 @@ public struct KubernetesWorkloads: WorkloadManager {
 
     /// `spec` with its workload's revision filled in, after creating what the Canary needs and is missing and
     /// aligning the Services and VirtualService there with its `spec.service`.
+    /// Why a Canary whose `service.name` changed since its rollout set its objects up is refused: its clients call
+    /// the Services and VirtualService by the names they have, and a second VirtualService for the same hosts would
+    /// leave Istio two to choose from. Nil when the names are the ones the stored rollout runs on (or none is stored).
+    static func renamedServices(_ workload: CanaryWorkload, canary: JSONValue) -> String? {
+        guard let state = CanaryGroup.of(canary).state(in: canary),
+            let stored = try? JSONDecoder().decode(Rollout.self, from: Data(state.utf8)).spec.workload,
+            stored.deployment == workload.deployment, stored.apexService != workload.apexService
+        else { return nil }
+        let back = stored.service.map { "service.name: \($0)" } ?? "no service.name (the Deployment's name)"
+        return "spec.service.name is \(workload.apexService), but its Services and VirtualService are \(stored.apexService), "
+            + "\(stored.primaryService) and \(stored.canaryService): Serin does not rename what a running Canary routes through, "
+            + "which clients call by name; write \(back) again, or delete the Canary and apply it with the new name"
+    }
+
     /// `canary` is the Canary object as the cluster holds it (its uid owns what is created; its `spec.service`
     /// is copied as written).
     public func prepare(_ spec: CanarySpec, canary: JSONValue) async -> Result<CanarySpec, CanaryWatcher.Problem> {
         guard var workload = spec.workload else { return .success(spec) }
         let namespace = spec.name.namespace
         let label = "Canary \(spec.name)"
+        if let renamed = Self.renamedServices(workload, canary: canary) {
+            return .failure(.init(message: "\(label): \(renamed)"))
+        }
         do {
             let target: JSONValue
             do {

@@ -209,6 +209,19 @@ struct KubernetesWorkloadRolloutTests {
             #expect(await eventually(.seconds(20)) { weights(server) == [70, 30] }, "\(lines.messages)")
             #expect(await eventually(.seconds(30)) { Self.phase(server, Self.flaggerCanaryKey) == "Failed" }, "\(lines.messages)")
             #expect(await eventually(.seconds(10)) { weights(server) == [100, 0] })
+
+            // Renamed under a running Canary: refused, saying how to get either name, and nothing named after it.
+            server.edit(Self.flaggerCanaryKey) { object in
+                object = (try? object.applying([.replace(path: ["spec", "service", "name"], value: "shop")])) ?? object
+            }
+            let refusal = "Canary default/podinfo: spec.service.name is shop, but its Services and VirtualService are frontend, "
+                + "frontend-primary and frontend-canary: Serin does not rename what a running Canary routes through, which clients "
+                + "call by name; write service.name: frontend again, or delete the Canary and apply it with the new name"
+            #expect(await eventually(.seconds(20)) { server.object(Self.flaggerCanaryKey).flatMap(KubernetesRolloutStore.refusal(in:)) == refusal },
+                    "\(lines.messages)")
+            #expect(["shop", "shop-primary", "shop-canary"].allSatisfy { server.object(Self.key("v1", "services", $0)) == nil })
+            #expect(server.object(Self.key("networking.istio.io/v1beta1", "virtualservices", "shop")) == nil)
+            #expect(weights(server) == [100, 0])
         }
     }
 

@@ -219,6 +219,10 @@ struct CanaryDecodingTests {
         let stored = try JSONEncoder().encode(analysis.schedule)
         #expect(try JSONDecoder().decode(WeightSchedule.self, from: stored) == analysis.schedule)
         #expect(throws: WeightScheduleError.mirrorBeforeNoWeights) { try WeightSchedule(mirroringFirst: WeightSchedule(iterations: 3)) }
+        // A refused stepWeight is said once, at itself: mirror, written right, is not blamed for it.
+        let refused = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    stepWeight: 10\n", with: "    stepWeight: 0\n    mirror: true\n"))
+        #expect(refused.0 == nil)
+        #expect(refused.1.count == 1 && refused.1.first?.contains("spec.analysis.stepWeight is 0, expected 1 to 99") == true, "\(refused.1)")
     }
 
     @Test("takes Core's defaults for every field left out")
@@ -468,7 +472,7 @@ struct CanaryDecodingTests {
             ),
             (
                 "    stepWeight: 10\n    maxWeight: 50", "    threshold: 2",
-                "test.yaml:9:5: error: spec.analysis: expected stepWeight (with maxWeight, 100 when left out, as in Flagger), stepWeights, or iterations (blue/green), got neither"
+                "test.yaml:9:5: error: spec.analysis: expected stepWeight (with maxWeight, 100 when left out, as in Flagger), stepWeights, or iterations (blue/green), got none of them"
             ),
             (
                 "    stepWeight: 10\n", "",

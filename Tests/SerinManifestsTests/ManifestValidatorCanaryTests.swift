@@ -89,7 +89,7 @@ struct ManifestValidatorCanaryTests {
             with: "    - destination: {host: web-v1-service, port: {number: 80}}\n    mirror: {host: audit-service, port: {number: 80}}\n")
         #expect(mirrored != Self.virtualService)
         let messages = validate(virtualService: audit + mirrored, mirroring(Self.canary()))
-        #expect(messages.count == 1 && messages[0].contains("error: analysis.mirror cannot run on VirtualService web-virtualservice: its http[0] already mirrors to audit-service:80"), "\(messages)")
+        #expect(messages.count == 1 && messages[0].contains("error: spec.analysis.mirror cannot run on VirtualService web-virtualservice: its http[0] already mirrors to audit-service:80"), "\(messages)")
         // Said at the Canary's mirror: the audit ServiceEntry's 11 lines and the mirror's line come before the Canary.
         #expect(messages.first?.hasPrefix("test.yaml:\(Fixture.worldLines + 10 + 11 + 1 + 7):37: ") == true, "\(messages)")
         // The same route and mirror with a Canary that does not mirror, and a mirroring Canary over a route whose

@@ -50,7 +50,7 @@ extension CanarySpec {
         }
         if let mirror = analysis.mirror {
             if !analysis.schedule.isBlueGreen && !analysis.schedule.mirrorsFirst {
-                problem("analysis.mirror", "is set but no step mirrors: the weight steps must start with the mirrored step at weight 0 (WeightSchedule(mirroringFirst:))")
+                problem("analysis.mirror", "is set but no step mirrors: weight steps with mirroring start with a mirrored step at weight 0")
             } else if analysis.isABTesting {
                 problem("analysis.mirror", "is set beside analysis.match: mirroring is blue/green's, A/B testing sends the matching requests themselves; write one of them")
             }

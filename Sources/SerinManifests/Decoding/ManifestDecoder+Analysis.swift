@@ -14,7 +14,7 @@ extension ManifestDecoder {
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
-        var schedule = weightSchedule(in: fields, reader: reader)
+        let schedule = weightSchedule(in: fields, reader: reader)
         let matchField = fields["match"]
         let match = matchField.flatMap { abMatch($0, in: fields, namespace: namespace, reader: reader) }
         let interval = fields["interval"].flatMap(reader.duration)
@@ -38,10 +38,6 @@ extension ManifestDecoder {
                 at: stickinessField.node)
         }
         let mirror = mirrorShare(in: fields, reader: reader)
-        // Beside weight steps, Flagger mirrors for one step at weight 0 before the weights rise: that step is the schedule's.
-        if case .some(.some) = mirror, let steps = schedule, !steps.isBlueGreen {
-            schedule = try? WeightSchedule(mirroringFirst: steps)
-        }
         let affinityField = fields["sessionAffinity"]
         let affinityRead = affinityField.flatMap { sessionAffinity($0, in: fields, reader: reader) }
         var affinity = affinityRead
@@ -68,7 +64,11 @@ extension ManifestDecoder {
         // refused, so that one pass says every problem (a stepWeight of 250 and a threshold of -3 together); the
         // document is malformed, so no Canary is produced from it.
         guard complete || reader.isMalformed else { return nil }
-        var analysis = AnalysisSpec(schedule: schedule ?? standInSchedule(in: fields), judge: judge ?? .threshold)
+        var steps = schedule ?? standInSchedule(in: fields)
+        // Beside weight steps, Flagger mirrors for one step at weight 0 before the weights rise: that step is the
+        // schedule's (a stand-in's too, so a refused stepWeight is not also blamed on mirror).
+        if case .some(.some) = mirror, !steps.isBlueGreen, let mirrored = try? WeightSchedule(mirroringFirst: steps) { steps = mirrored }
+        var analysis = AnalysisSpec(schedule: steps, judge: judge ?? .threshold)
         analysis.interval = everyInterval
         if let threshold { analysis.threshold = threshold }
         if let metrics { analysis.metrics = metrics }
@@ -299,7 +299,7 @@ extension ManifestDecoder {
             }
         }
         guard let stepWeightField else {
-            let missing = maxWeightField == nil ? "neither" : "maxWeight alone"
+            let missing = maxWeightField == nil ? "none of them" : "maxWeight alone"
             reader.error(
                 "\(analysis.path): expected stepWeight (with maxWeight, 100 when left out, as in Flagger), stepWeights, or iterations (blue/green), got \(missing)",
                 at: analysis.node)

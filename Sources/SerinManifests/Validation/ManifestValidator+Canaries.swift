@@ -97,7 +97,7 @@ extension ManifestValidator {
                 route.destinations.contains(where: { $0.destination.sameService(as: stable) })
             else { continue }
             let target = mirror.destination.host + (mirror.destination.port.map { ":\($0)" } ?? "")
-            return "analysis.mirror cannot run on VirtualService \(virtualService.name.name): its http[\(index)] already "
+            return "spec.analysis.mirror cannot run on VirtualService \(virtualService.name.name): its http[\(index)] already "
                 + "mirrors to \(target), a route carries one mirror, and the release's copy to the canary would replace it "
                 + "for good; move that mirror to a route of its own, or release without analysis.mirror"
         }

@@ -86,7 +86,7 @@ struct RolloutMirroringTests {
         var steps = try Fixture.spec()
         steps.analysis.mirror = .all
         #expect(steps.problems.map(\.field) == ["analysis.mirror"])
-        #expect(steps.problems.first?.message.contains("must start with the mirrored step") == true)
+        #expect(steps.problems.first?.message.contains("start with a mirrored step at weight 0") == true)
         var unshared = try Fixture.spec()
         unshared.analysis.schedule = try WeightSchedule(mirroringFirst: unshared.analysis.schedule)
         #expect(unshared.problems.map(\.field) == ["analysis.mirror"])
