@@ -627,8 +627,9 @@ public actor CanaryController {
         logger.log(level: event.severity == .warning ? .warning : .info, "\(name.qualifying(event.message))")
     }
 
-    /// A step's events for the log: those before its first `setWeights`, and those after each `setWeights` (by
-    /// the action's index), which say what the weights do once the router took them.
+    /// A step's events for the log: those said at once, and those that say what the weights set before them do
+    /// (`describesWeights`), by the index of that `setWeights`, said once the router took them. A decision recorded
+    /// after weights it does not describe (a check that failed, a rollback's reason) is said at once.
     struct EventLines {
         var now: [RolloutEvent] = []
         var afterWeights: [Int: [RolloutEvent]] = [:]
@@ -639,7 +640,7 @@ public actor CanaryController {
                 switch action {
                 case .setWeights: weights = index
                 case .record(let event):
-                    if let weights { afterWeights[weights, default: []].append(event) } else { now.append(event) }
+                    if event.describesWeights, let weights { afterWeights[weights, default: []].append(event) } else { now.append(event) }
                 default: continue
                 }
             }

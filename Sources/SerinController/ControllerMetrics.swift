@@ -154,11 +154,11 @@ struct ControllerMetrics {
         if let shown = canary.shown, shown == now { return }
         canary.weight.record(now.canaryWeight)
         canary.failedChecks.record(now.failedChecks)
-        // Flagger's family after a promotion says what Flagger's does: the version that serves is the primary, at
-        // 100 (in Serin's own routes it is the promoted canary's destination that carries it).
-        let promoted = status.phase == .succeeded
-        canary.flagger.primaryWeight.record(promoted ? 100 : status.stableWeight)
-        canary.flagger.canaryWeight.record(promoted ? 0 : now.canaryWeight)
+        // Flagger's family after a promotion says what Flagger's does, and what status says: the version that serves is
+        // the primary, at 100, from the moment the promoted canary takes all traffic (in Serin's own routes, and in
+        // serin_canary_weight, it is the promoted canary's destination that carries it).
+        canary.flagger.primaryWeight.record(100 - status.canaryWeightShown)
+        canary.flagger.canaryWeight.record(status.canaryWeightShown)
         if canary.shown?.phase != now.phase {
             for (phase, gauge) in canary.phases { gauge.record(phase == now.phase ? 1 : 0) }
             canary.flagger.status.record(FlaggerSeries.status(of: now.phase))

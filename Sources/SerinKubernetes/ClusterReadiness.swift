@@ -3,8 +3,9 @@ import Synchronization
 
 /// Why `serin controller` is not ready for its `/readyz`: a controller that cannot reach its API server keeps
 /// running and trying, but must not look healthy. While it leads it is not ready until it has read its Canaries
-/// once, and not again while a watch has been failing for longer than `patience`. A standby replica
-/// (`--leader-elect`, not leading) is ready: it has nothing to read until it leads.
+/// once; leading or not, it is not ready while a watch, or its reads and writes of the Lease (`--leader-elect`),
+/// have been failing for longer than `patience`. A standby that reaches the Lease is ready: it has nothing else to
+/// read until it leads.
 public final class ClusterReadiness: Sendable {
     public let patience: Duration
     private let state: Mutex<State>
@@ -27,17 +28,23 @@ public final class ClusterReadiness: Sendable {
     /// This replica starts leading (its Canaries are read afresh) or stops.
     public func leading(_ isLeading: Bool) {
         state.withLock { state in
-            state = State(leading: isLeading)
+            // A new term reads its Canaries afresh; whether the Lease answers is the same question either way.
+            var next = State(leading: isLeading)
+            next.failing = state.failing.filter { $0.key.hasPrefix(Self.leasePrefix) }
+            state = next
         }
     }
+
+    /// How the Lease's label starts (`LeaderElector`): its failures outlive a change of leadership.
+    static let leasePrefix = "the Lease "
 
     /// Every Canary resource has been listed.
     func canariesRead() {
         state.withLock { $0.canariesRead = true }
     }
 
-    /// The watch of `label` listed or delivered: it works again.
-    func succeeded(_ label: String) {
+    /// The watch of `label` listed or delivered (or the Lease answered): it works again.
+    public func succeeded(_ label: String) {
         _ = state.withLock { $0.failing.removeValue(forKey: label) }
     }
 
@@ -53,8 +60,7 @@ public final class ClusterReadiness: Sendable {
     /// Why the controller is not ready now; nil when it is.
     public var notReadyReason: String? {
         state.withLock { state in
-            guard state.leading else { return nil }
-            guard state.canariesRead else {
+            if state.leading && !state.canariesRead {
                 return "the Canaries have not been read from the Kubernetes API yet" + (state.lastProblem.map { " (\($0))" } ?? "")
             }
             let now = ContinuousClock.now

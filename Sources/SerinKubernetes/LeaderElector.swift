@@ -15,12 +15,19 @@ public actor LeaderElector {
     private var lastRenewal: Date?
     /// Counts the rounds given up: a round still running after it was given up must not record a renewal.
     private var round = 0
+    /// Told whether the Lease can be read and written: a standby that cannot reach the API is not ready either.
+    private let readiness: ClusterReadiness?
+    private var readinessLabel: String { ClusterReadiness.leasePrefix + "\(path.namespace ?? "")/\(path.name ?? "")" }
 
-    public init(api: any KubernetesAPI, election: LeaderElection, namespace: String, name: String, logger: Logger) {
+    public init(
+        api: any KubernetesAPI, election: LeaderElection, namespace: String, name: String, logger: Logger,
+        readiness: ClusterReadiness? = nil
+    ) {
         self.api = api
         self.election = election
         self.path = .lease(namespace: namespace, name: name)
         self.logger = logger
+        self.readiness = readiness
     }
 
     /// Whether this replica leads right now.
@@ -41,6 +48,7 @@ public actor LeaderElector {
             if await !within(budget, { await self.attempt(round: thisRound) }) {
                 round += 1
                 logger.warning("\(election.identity): Lease \(path): no answer within \(Readable.duration(budget)); given up")
+                readiness?.failed(readinessLabel, "no answer within \(Readable.duration(budget))")
             }
             let now = Date()
             if let lastRenewal, election.mayAct(lastRenewal: lastRenewal, now: now) {
@@ -119,10 +127,13 @@ public actor LeaderElector {
             case .follow:
                 if round == self.round { lastRenewal = nil }
             }
+            readiness?.succeeded(readinessLabel)
         } catch let error as KubernetesAPIError where error.code == 409 {
             // Another replica wrote first: it leads, or this replica's Lease changed under it.
+            readiness?.succeeded(readinessLabel)
         } catch {
             logger.warning("\(election.identity): Lease \(path): \(error)", error: error)
+            readiness?.failed(readinessLabel, "\(error)")
         }
     }
 

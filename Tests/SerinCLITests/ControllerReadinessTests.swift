@@ -63,6 +63,33 @@ struct ControllerReadinessTests {
         await backends.shutdown()
     }
 
+    @Test("with --leader-elect, a replica that cannot reach its Lease is not ready once that has lasted --unready-after, naming the Lease; once the API answers it leads and is ready")
+    func standbyWithoutItsLeaseIsNotReady() async throws {
+        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
+        let directory = try SerinProcess.temporaryDirectory()
+        server.failEverything(status: 503, reason: "ServiceUnavailable")
+        let backends = TestBackends()
+        let adminPort = try await backends.freePort()
+        let controller = try SerinProcess.launch([
+            "controller", "--kubeconfig", try server.writeKubeconfig(in: directory), "--admin", "127.0.0.1:\(adminPort)",
+            "--prometheus", "http://127.0.0.1:9", "--unready-after", "1", "--leader-elect", "--identity", "replica-a",
+        ])
+        var failing: SimpleHTTPClient.Response?
+        #expect(await eventually(.seconds(30)) {
+            failing = await Self.get("/readyz", port: adminPort)
+            return failing?.status == 503
+        }, "\(String(describing: failing?.bodyText)) \(controller.printed)")
+        #expect(failing?.bodyText.contains("the Lease ") == true && failing?.bodyText.contains("has failed for") == true, "\(failing?.bodyText ?? "")")
+        #expect(await Self.get("/healthz", port: adminPort)?.status == 200)
+        server.answerAgain()
+        #expect(await eventually(.seconds(30)) { await Self.get("/readyz", port: adminPort)?.status == 200 }, "\(controller.printed)")
+        #expect(controller.printed.contains("replica-a leads"), "\(controller.printed)")
+        controller.signal(SIGTERM)
+        #expect(await controller.waitForExit() == 0, "\(controller.printed)")
+        await server.close()
+        await backends.shutdown()
+    }
+
     @Test("an API address that refuses connections: each attempt waits --api-connect-timeout, and the log says how long it took and the wait that follows")
     func refusedAddressSaysTheTruth() async throws {
         let refusing = try RefusingPort()

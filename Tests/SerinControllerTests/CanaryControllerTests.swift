@@ -311,6 +311,21 @@ struct CanaryControllerTests {
         }
     }
 
+    @Test("a check that fails while refused weights are sent again is logged at once, not held as 'not in effect' with the weights")
+    func verdictAfterRefusedWeightsLoggedAtOnce() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            harness.router.failWeights(with: PortFailure("the API server said no"))
+            await harness.advance(by: .seconds(30))
+            harness.metrics.answer(ScriptedMetrics.failing)
+            await harness.advance(by: .seconds(30))
+            let verdicts = harness.lines.messages.filter { $0.hasPrefix("shop/web: ") && $0.contains("request-success-rate") }
+            #expect(!verdicts.isEmpty, "\(harness.lines.messages)")
+            #expect(!harness.lines.messages.contains { $0.contains("not in effect") && $0.contains("request-success-rate") },
+                    "a verdict is no weight: \(harness.lines.messages)")
+        }
+    }
+
     @Test("a MetricTemplate's measurement carries no request count, where a built-in's carries its requests: status and the API leave it out rather than say 0 requests, which reads as no traffic")
     func customMetricHasNoRequestCount() async throws {
         try await ControllerHarness.run { harness in

@@ -102,9 +102,9 @@ struct ControllerCommand: AsyncParsableCommand {
         let templates = ClusterMetricTemplates(api: api, namespace: namespace, logger: logger)
         let ownMetrics = ControllerMetricsRegistry()
         let controller = canaryController(api: api, store: store, templates: templates, metrics: ownMetrics, logger: logger)
-        // A standby replica is ready (the Service finds the leader by its label), so a rolling update of the
-        // controller's Deployment never waits on an election; the leader once it has read its Canaries, and while
-        // the API server answers its watches.
+        // A standby replica is ready while it reaches the Lease (the Service finds the leader by its label), so a
+        // rolling update of the controller's Deployment never waits on an election; the leader once it has read its
+        // Canaries, and while the API server answers its watches.
         let cluster = ClusterReadiness(leading: !leaderElect, patience: .seconds(unreadyAfter.seconds))
         let readiness = Readiness { cluster.notReadyReason }
         let server = try await serveAdmin(controller, metrics: ownMetrics, readiness: readiness, access: access, reporter: logging.reporter(logger))
@@ -115,7 +115,7 @@ struct ControllerCommand: AsyncParsableCommand {
         try await SignalledGroup.run([
             ServicePiece.stopping("Kubernetes client") { await api.shutdown() },
             ServicePiece.stopping("admin endpoint") { await server.close() },
-            ServicePiece.loop("leadership", leadership(api: api, connection: connection, logger: logger, lead: lead)),
+            ServicePiece.loop("leadership", leadership(api: api, connection: connection, readiness: cluster, logger: logger, lead: lead)),
             ServicePiece.stopping("readiness") { readiness.markStopping() },
         ], label: "serin controller", logger: logger, ready: "serin controller: \(connection.server.absoluteString) "
             + "(context \(connection.contextName)), watching Canaries in \(watching); dashboard on http://\(admin)/")
@@ -219,12 +219,13 @@ struct ControllerCommand: AsyncParsableCommand {
     /// `lead` at once, or — with --leader-elect — while this replica holds the Lease; in a pod (POD_NAME and
     /// POD_NAMESPACE from the downward API) the leader labels its pod for the Service.
     private func leadership(
-        api: HTTPKubernetesAPI, connection: KubeConfig.Connection, logger: Logger, lead: @escaping @Sendable () async -> Void
+        api: HTTPKubernetesAPI, connection: KubeConfig.Connection, readiness: ClusterReadiness, logger: Logger,
+        lead: @escaping @Sendable () async -> Void
     ) -> @Sendable () async -> Void {
         guard leaderElect else { return lead }
         let elector = LeaderElector(
             api: api, election: LeaderElection(identity: identity), namespace: leaseNamespace ?? connection.namespace, name: leaseName,
-            logger: logger
+            logger: logger, readiness: readiness
         )
         let environment = ProcessInfo.processInfo.environment
         guard let pod = environment["POD_NAME"], let podNamespace = environment["POD_NAMESPACE"] else {

@@ -152,7 +152,7 @@ extension Rollout {
         } else {
             "advance canary weight to \(weight)%"
         }
-        record(.normal, news, now: now, into: &actions)
+        record(.normal, news, describesWeights: true, now: now, into: &actions)
         enter(.analysis, now: now, into: &actions)
     }
 
@@ -181,7 +181,7 @@ extension Rollout {
         }
         applyWeight(canary: 100, into: &actions)
         endRelease(.promoted, reason: nil, now: now)
-        record(.normal, announcement, now: now, into: &actions)
+        record(.normal, announcement, describesWeights: true, now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
     }
 
@@ -199,17 +199,17 @@ extension Rollout {
                 return
             }
             applyWeight(canary: canary, into: &actions)
-            record(.normal, "promotion: \(workload.primary) weight \(100 - canary)%", now: now, into: &actions)
+            record(.normal, "promotion: \(workload.primary) weight \(100 - canary)%", describesWeights: true, now: now, into: &actions)
         } else {
             let canary = min(100, status.canaryWeight + step)
             applyWeight(canary: canary, into: &actions)
             guard canary < 100 else {
                 endRelease(.promoted, reason: nil, now: now)
-                record(.normal, "promotion completed its steps: all traffic on canary \(status.canary)", now: now, into: &actions)
+                record(.normal, "promotion completed its steps: all traffic on canary \(status.canary)", describesWeights: true, now: now, into: &actions)
                 enter(.postRollout, now: now, into: &actions)
                 return
             }
-            record(.normal, "promotion: canary weight \(canary)%", now: now, into: &actions)
+            record(.normal, "promotion: canary weight \(canary)%", describesWeights: true, now: now, into: &actions)
         }
         status.nextCheckAt = now + spec.analysis.interval
     }
@@ -223,7 +223,7 @@ extension Rollout {
         actions.append(.scaleWorkload(scaling(workload, to: .zero)))
         markProgress(now: now)
         record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"), all traffic on it; \(workload.deployment) scaled to zero",
-               now: now, into: &actions)
+               describesWeights: true, now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
     }
 
@@ -254,14 +254,14 @@ extension Rollout {
         status.holdReason = nil
         transition(to: final, now: now, into: &actions)
         if final == .succeeded {
-            record(.normal, "promotion completed", now: now, into: &actions)
+            record(.normal, "promotion completed", describesWeights: true, now: now, into: &actions)
         } else {
             let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
             // Weights the router refused (`weightsFailed`) are not said to serve: the routes still carry the ones before.
             let traffic = status.weightsRefused == true
                 ? " the router refused weights \(status.stableWeight)/\(status.canaryWeight), so not all traffic is on stable \(status.stable) yet"
                 : " all traffic on stable \(status.stable)"
-            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, now: now, into: &actions)
+            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, describesWeights: true, now: now, into: &actions)
         }
         actions.append(.finished(final))
     }
@@ -395,12 +395,12 @@ extension Rollout {
     /// severity admits it: a Warning event is a `warn` alert, a Normal one `info`, unless `alerting` says otherwise
     /// (a rollback is an `error`).
     mutating func record(
-        _ severity: RolloutEvent.Severity, _ text: String, alerting: AlertSeverity? = nil, now: RolloutInstant,
-        into actions: inout [RolloutAction]
+        _ severity: RolloutEvent.Severity, _ text: String, alerting: AlertSeverity? = nil, describesWeights: Bool = false,
+        now: RolloutInstant, into actions: inout [RolloutAction]
     ) {
         let message = "\(spec.name.name): \(text)"
         status.message = message
-        actions.append(.record(RolloutEvent(instant: now, severity: severity, message: message)))
+        actions.append(.record(RolloutEvent(instant: now, severity: severity, message: message, describesWeights: describesWeights)))
         let hooks = spec.analysis.webhooks(ofType: .event)
         if !hooks.isEmpty {
             actions.append(.notifyWebhooks(hooks.map { call($0, message: message) }))

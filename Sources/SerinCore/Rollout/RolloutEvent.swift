@@ -9,12 +9,39 @@ public struct RolloutEvent: Hashable, Sendable, Codable, CustomStringConvertible
     public var instant: RolloutInstant
     public var severity: Severity
     public var message: String
+    /// Whether it says what the weights set just before it in the same step do (`advance canary weight to 20%`,
+    /// `…; all traffic on stable`): true only once the router has applied them, so a log says it then. How the event
+    /// is told, not what happened: neither stored nor compared.
+    public var describesWeights: Bool
 
-    public init(instant: RolloutInstant, severity: Severity, message: String) {
+    public init(instant: RolloutInstant, severity: Severity, message: String, describesWeights: Bool = false) {
         self.instant = instant
         self.severity = severity
         self.message = message
+        self.describesWeights = describesWeights
     }
 
     public var description: String { "\(instant) \(severity.rawValue) \(message)" }
+
+    enum CodingKeys: String, CodingKey {
+        case instant, severity, message
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            instant: try container.decode(RolloutInstant.self, forKey: .instant),
+            severity: try container.decode(Severity.self, forKey: .severity),
+            message: try container.decode(String.self, forKey: .message))
+    }
+
+    public static func == (lhs: RolloutEvent, rhs: RolloutEvent) -> Bool {
+        lhs.instant == rhs.instant && lhs.severity == rhs.severity && lhs.message == rhs.message
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(instant)
+        hasher.combine(severity)
+        hasher.combine(message)
+    }
 }
