@@ -17,8 +17,11 @@ struct ControllerReadinessTests {
         return try? await client.send(.GET, path, timeout: .seconds(5))
     }
 
-    @Test("/readyz answers 503 with the reason while the API server fails, 200 once the Canaries are read, 503 again once the watches have failed for --unready-after; /healthz stays 200")
-    func readyOnlyWhileTheAPIAnswers() async throws {
+    /// `serin controller` (with `extra` arguments, `--unready-after 1`) against an API double that fails every call
+    /// with 503 until told to answer again.
+    static func controllerOfFailingAPI(
+        _ extra: [String] = []
+    ) async throws -> (KubernetesAPIServer, TestBackends, Int, SerinProcess.Running) {
         let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
         let directory = try SerinProcess.temporaryDirectory()
         server.failEverything(status: 503, reason: "ServiceUnavailable")
@@ -27,7 +30,13 @@ struct ControllerReadinessTests {
         let controller = try SerinProcess.launch([
             "controller", "--kubeconfig", try server.writeKubeconfig(in: directory), "--admin", "127.0.0.1:\(adminPort)",
             "--prometheus", "http://127.0.0.1:9", "--unready-after", "1",
-        ])
+        ] + extra)
+        return (server, backends, adminPort, controller)
+    }
+
+    @Test("/readyz answers 503 with the reason while the API server fails, 200 once the Canaries are read, 503 again once the watches have failed for --unready-after; /healthz stays 200")
+    func readyOnlyWhileTheAPIAnswers() async throws {
+        let (server, backends, adminPort, controller) = try await Self.controllerOfFailingAPI()
         var starting: SimpleHTTPClient.Response?
         #expect(await eventually(.seconds(30)) {
             starting = await Self.get("/readyz", port: adminPort)
@@ -65,15 +74,7 @@ struct ControllerReadinessTests {
 
     @Test("with --leader-elect, a replica that cannot reach its Lease is not ready once that has lasted --unready-after, naming the Lease; once the API answers it leads and is ready")
     func standbyWithoutItsLeaseIsNotReady() async throws {
-        let server = try await KubernetesAPIServer.start(group: MultiThreadedEventLoopGroup.singleton)
-        let directory = try SerinProcess.temporaryDirectory()
-        server.failEverything(status: 503, reason: "ServiceUnavailable")
-        let backends = TestBackends()
-        let adminPort = try await backends.freePort()
-        let controller = try SerinProcess.launch([
-            "controller", "--kubeconfig", try server.writeKubeconfig(in: directory), "--admin", "127.0.0.1:\(adminPort)",
-            "--prometheus", "http://127.0.0.1:9", "--unready-after", "1", "--leader-elect", "--identity", "replica-a",
-        ])
+        let (server, backends, adminPort, controller) = try await Self.controllerOfFailingAPI(["--leader-elect", "--identity", "replica-a"])
         var failing: SimpleHTTPClient.Response?
         #expect(await eventually(.seconds(30)) {
             failing = await Self.get("/readyz", port: adminPort)
