@@ -163,17 +163,18 @@ struct ServerOption: ParsableArguments {
     @OptionGroup var adminToken: AdminTokenOption
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
-        "How long to wait for the admin API's answer (default \(Readable.duration(AdminClient.defaultTimeout))); with the cluster "
-            + "options, how long promote, abort, pause, resume and rollout wait for the controller's (default \(Readable.duration(ServerOption.clusterCommandTimeout))).",
+        "How long to wait for the admin API's answer, in seconds or as 10s, 500ms, 1m (default \(Readable.duration(AdminClient.defaultTimeout))). "
+            + "In cluster mode (--kubeconfig, --context), how long a command written on a Canary (promote, abort, pause, resume, "
+            + "rollout) waits for the controller's answer (default \(Readable.duration(ServerOption.clusterCommandTimeout))).",
         valueName: "duration"))
-    var timeout: DurationArgument?
+    var timeout: SecondsArgument?
 
     /// How long a command written on a cluster's Canary waits for the controller's answer unless `--timeout` says.
     static let clusterCommandTimeout = Duration.seconds(30)
 
     func validate() throws {
         if let timeout, timeout.duration <= .zero {
-            throw ValidationError("--timeout must be more than 0, got \(timeout)")
+            throw ValidationError("--timeout must be more than 0, got \(Readable.duration(timeout.duration))")
         }
         if let server, Self.baseURL(server) == nil {
             throw ValidationError("--server takes http://HOST:PORT, got \"\(server)\"")

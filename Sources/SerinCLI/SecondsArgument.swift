@@ -23,6 +23,8 @@ struct SecondsArgument: ExpressibleByArgument, Sendable, CustomStringConvertible
 
     var timeAmount: TimeAmount { .nanoseconds(Int64(seconds * 1e9)) }
 
+    var duration: Duration { .nanoseconds(Int64(seconds * 1e9)) }
+
     /// `15.0s`, as the start-up and stopping lines say it.
     var description: String { "\(seconds)s" }
 

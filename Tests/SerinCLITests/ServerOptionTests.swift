@@ -43,13 +43,16 @@ struct ServerOptionTests {
         #expect(took < .seconds(10), "gave up after \(took)")
     }
 
-    @Test("the admin API's answer is awaited 10 s unless --timeout says otherwise; a cluster command's stays 30 s")
+    @Test("the admin API's answer is awaited 10 s unless --timeout says otherwise (seconds, or 2s, 500ms); a cluster command's stays 30 s")
     func defaultTimeout() throws {
         #expect(try StatusCommand.parse([]).endpoint.server.client.timeout == .seconds(10))
         #expect(try StatusCommand.parse(["--timeout", "2s"]).endpoint.server.client.timeout == .seconds(2))
         #expect(try ApplyCommand.parse(["-f", "x.yaml", "--timeout", "3s"]).server.client.timeout == .seconds(3))
         #expect(ServerOption.clusterCommandTimeout == .seconds(30))
         #expect(throws: (any Error).self) { try StatusCommand.parse(["--timeout", "0s"]) }
+        // A bare number is seconds, as --drain-timeout takes it.
+        #expect(try StatusCommand.parse(["--timeout", "3"]).endpoint.server.client.timeout == .seconds(3))
+        #expect(try StatusCommand.parse(["--timeout", "0.5"]).endpoint.server.client.timeout == .milliseconds(500))
     }
 
     @Test("reads SERIN_SERVER when --server is not given, and --server wins over it")
