@@ -73,7 +73,8 @@ final class DemoView: LogOutput, @unchecked Sendable {
     /// Once promoted: `[....] promoted: web-v2-service:80 is the stable, 100% · Succeeded step 4/4 · …`, as `serin status`
     /// reads it (100/0 beside the new stable).
     static func line(_ status: CanaryStatus, sides: [String]) -> String {
-        let weight = status.promoted == true ? "promoted: \(status.stable) is the stable, \(status.stableWeight)%" : "canary \(status.canaryWeight)%"
+        var weight = status.promoted == true ? "promoted: \(status.stable) is the stable, \(status.stableWeight)%" : "canary \(status.canaryWeight)%"
+        if status.mirrorsNow, let share = status.mirrorWeight { weight += " · mirror \(String(format: "%g", share))% copied" }
         return "\(bar(canaryWeight: status.canaryWeight)) \(weight) · \(status.phase.rawValue) \(status.stepLabel) · "
             + "failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"
     }

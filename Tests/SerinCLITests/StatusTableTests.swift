@@ -133,13 +133,17 @@ struct StatusTableTests {
         spec.analysis.schedule = try WeightSchedule(iterations: 10)
         spec.analysis.mirror = Percent(50)
         var status = CanaryStatus(rollout: try Rollout(spec: spec), measurements: [])
+        #expect(status.mirroring == nil, "no copy before the first iteration")
         status.step = 3
+        // As the server says it: copying while an iteration runs or waits paused, not once the release ended.
+        status.mirroring = true
         for phase in [RolloutPhase.progressing, .paused] {
             status.phase = phase
             let table = StatusTable.render([status])
             #expect(table.contains("  iteration 3/10  "))
             #expect(table.contains("\nweb: strategy: blueGreenMirroring\nweb: mirror: 50% of requests copied to the canary"), "\(table)")
         }
+        status.mirroring = nil
         for phase in [RolloutPhase.succeeded, .failed, .initialized] {
             status.phase = phase
             #expect(!StatusTable.render([status]).contains("mirror:"), "\(phase)")

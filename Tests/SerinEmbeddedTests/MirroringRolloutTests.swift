@@ -116,7 +116,7 @@ struct MirroringRolloutTests {
         try await CanaryRolloutTests.withHarness(canary: canary, rate: 60, canaryBackend: target.start) { harness in
             // The mirrored step passed; the gate holds the weights' first rise, so the mirror is seen as it stands.
             let held = try await harness.waitFor("the mirrored step passed") { $0.stage == "confirm-traffic-increase" }
-            #expect(held.stepLabel == "step 1/2" && held.strategy == "canary", "\(held)")
+            #expect(held.stepLabel == "step 1/2" && held.strategy == "canary" && held.mirroring == true, "\(held)")
             #expect(await harness.liveWeights() == ["web-v1-service": 100, "web-v2-service": 0])
             #expect(await Self.mirror(harness) == HTTPMirrorPolicy(destination: Destination(host: "web-v2-service", port: 80), percentage: .all))
             #expect(harness.load.counts.counts["v2"] == nil, "\(harness.load.counts)")
@@ -127,6 +127,7 @@ struct MirroringRolloutTests {
             gate.answer(200)
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
+            #expect(final.mirroring == nil)
             #expect(await Self.mirror(harness) == nil)
             // v2 took live requests at 50%, without the copy: a live request there is answered once.
             #expect((harness.load.counts.counts["v2"] ?? 0) > 0, "\(harness.load.counts)")

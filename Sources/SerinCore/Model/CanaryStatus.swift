@@ -44,6 +44,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// `mirrorWeight`: the percentage of requests copied to the canary at weight 0 (each iteration of blue/green with
     /// mirroring, or the first step of weight steps with `mirror`); nil without mirroring.
     public var mirrorWeight: Double?
+    /// True while the routes copy `mirrorWeight` percent of the requests to the canary (a step at weight 0 runs or
+    /// waits paused); nil otherwise, and from a server that predates it.
+    public var mirroring: Bool?
     /// `analysis.load` as people read it (`10 req/s for 8s of every 10s to each of canary and stable, GET /`);
     /// nil when the Canary sends none.
     public var syntheticLoad: String?
@@ -57,9 +60,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
 
     /// Whether requests are being copied to the canary now: while a step at weight 0 runs or waits paused (each
     /// iteration, or the first of weight steps), not once the weights rise, nor after promotion or rollback.
-    public var mirrorsNow: Bool {
-        mirrorWeight != nil && (phase == .progressing || phase == .paused) && step != nil && canaryWeight == 0
-    }
+    public var mirrorsNow: Bool { mirroring == true && mirrorWeight != nil }
 
     public init(rollout: Rollout, measurements: [RecordedMeasurement]) {
         let status = rollout.status
@@ -77,9 +78,10 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         step = status.stepIndex.map { $0 + 1 }
         steps = rollout.spec.analysis.schedule.steps
         let analysis = rollout.spec.analysis
-        strategy = analysis.isABTesting ? "abTesting" : analysis.isMirroring ? "blueGreenMirroring"
+        strategy = analysis.isABTesting ? "abTesting" : analysis.isBlueGreenMirroring ? "blueGreenMirroring"
             : analysis.schedule.isBlueGreen ? "blueGreen" : "canary"
         mirrorWeight = analysis.mirror?.value
+        mirroring = rollout.isMirroring ? true : nil
         syntheticLoad = analysis.load.map { load in
             let share = load.duration.map { "for \(Readable.duration($0)) of every \(Readable.duration(analysis.interval))" } ?? "throughout the analysis"
             return "\(Readable.trimmed(load.rps)) req/s \(share) to each of canary and stable, GET \(load.path)"

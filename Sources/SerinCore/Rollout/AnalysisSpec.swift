@@ -93,7 +93,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var isABTesting: Bool { !match.isEmpty }
 
     /// Whether this is blue/green with mirroring: iterations while a copy of the requests goes to the canary.
-    public var isMirroring: Bool { mirror != nil && schedule.isBlueGreen }
+    public var isBlueGreenMirroring: Bool { mirror != nil && schedule.isBlueGreen }
 
     /// The webhooks of one type, in the order the spec lists them.
     public func webhooks(ofType type: WebhookType) -> [WebhookSpec] {

@@ -116,6 +116,8 @@ struct RolloutMirroringTests {
         #expect(driver.log.analysisRequests.allSatisfy { $0.canaryMirrored && $0.canaryWeight == 0 })
         // The weights' first rise waits on confirm-traffic-increase, as every rise does; the mirror stands meanwhile.
         #expect(driver.rollout.status.stage == .confirmTrafficIncrease && driver.rollout.split.mirror == Percent(40))
+        let mirroring = CanaryStatus(rollout: driver.rollout, measurements: [])
+        #expect(mirroring.mirroring == true && mirroring.mirrorsNow && mirroring.mirrorWeight == 40)
         try driver.answer(.confirmTrafficIncrease, .passed, 70)
         #expect(driver.rollout.split.mirror == nil && driver.rollout.split.canaryWeight == 20)
         let splits = Self.splits(driver.log)
@@ -126,6 +128,7 @@ struct RolloutMirroringTests {
         #expect(driver.log.messages.contains("web: advance canary weight to 20%"))
         let status = CanaryStatus(rollout: driver.rollout, measurements: [])
         #expect(status.strategy == "canary" && status.stepLabel == "step 2/3")
+        #expect(status.mirroring == nil && !status.mirrorsNow, "no copy once the weight rose")
     }
 
     @Test("status names the strategy blueGreenMirroring and the mirrored share")
