@@ -71,12 +71,19 @@ struct AdminClient {
         return request
     }
 
-    /// The client every call uses: nothing listening is said at once, instead of connecting again until the deadline.
-    static var configuration: HTTPClient.Configuration {
+    /// The client a call waiting `timeout` uses: nothing listening is said at once, instead of connecting again until
+    /// the deadline.
+    static func configuration(timeout: Duration) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(5)
+        configuration.timeout.connect = .nanoseconds(Int64(connectTimeout(within: timeout) / .nanoseconds(1)))
         return configuration
+    }
+
+    /// How long a connect may take within a call's `timeout`: 5 s, or four fifths of a shorter one, so a connect that
+    /// hangs (a dropped SYN) is said as nothing answering, not as a connection accepted and left unanswered.
+    static func connectTimeout(within timeout: Duration) -> Duration {
+        min(.seconds(5), timeout / 5 * 4)
     }
 
     func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil) async throws -> Response {
@@ -87,7 +94,7 @@ struct AdminClient {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            return try await HTTPClient.withHTTPClient(configuration: Self.configuration) { client in
+            return try await HTTPClient.withHTTPClient(configuration: Self.configuration(timeout: timeout)) { client in
                 let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))))
                 let answer = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 return Response(status: Int(response.status.code), body: Data(answer.readableBytesView))

@@ -71,7 +71,7 @@ extension AdminClient {
         var request = try request(path)
         request.headers.add(name: "accept", value: "text/event-stream")
         do {
-            try await HTTPClient.withHTTPClient(configuration: Self.configuration) { client in
+            try await HTTPClient.withHTTPClient(configuration: Self.configuration(timeout: timeout)) { client in
                 let response = try await client.execute(request, timeout: .hours(24))
                 guard response.status.code == 200 else {
                     throw ExchangeFailed(server: server, cause: "\(path) answered \(response.status.code)")

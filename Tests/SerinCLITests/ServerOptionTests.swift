@@ -50,6 +50,9 @@ struct ServerOptionTests {
         #expect(try ApplyCommand.parse(["-f", "x.yaml", "--timeout", "3s"]).server.client.timeout == .seconds(3))
         #expect(ServerOption.clusterCommandTimeout == .seconds(30))
         #expect(throws: (any Error).self) { try StatusCommand.parse(["--timeout", "0s"]) }
+        // A connect that hangs gives up within the deadline, so it is said as nothing answering, not as no answer.
+        #expect(AdminClient.connectTimeout(within: .seconds(2)) == .milliseconds(1600))
+        #expect(AdminClient.connectTimeout(within: .seconds(30)) == .seconds(5))
         // A bare number is seconds, as --drain-timeout takes it.
         #expect(try StatusCommand.parse(["--timeout", "3"]).endpoint.server.client.timeout == .seconds(3))
         #expect(try StatusCommand.parse(["--timeout", "0.5"]).endpoint.server.client.timeout == .milliseconds(500))
