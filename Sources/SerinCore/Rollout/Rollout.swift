@@ -460,7 +460,18 @@ public struct Rollout: Hashable, Sendable {
                 if status.phase == .progressing, old.load != new.load || old.interval != new.interval {
                     if newSpec.analysis.load == nil { actions.append(.stopLoad(spec.name)) } else { sendLoad(into: &actions) }
                 }
-                record(.normal, "analysis settings updated", now: now, into: &actions)
+                // Flagger's shape: a new service.port is the same release served on another port, said as such.
+                let oldPort = oldSpec.workload?.port, newPort = newSpec.workload?.port
+                var unchanged = newSpec
+                unchanged.workload?.port = oldPort ?? 0
+                unchanged.stable?.port = oldSpec.stable?.port
+                unchanged.canary.port = oldSpec.canary.port
+                if let oldPort, let newPort, oldPort != newPort, unchanged == oldSpec {
+                    record(.normal, "service port changed from \(oldPort) to \(newPort): the routes follow it, the release goes on",
+                           describesWeights: true, now: now, into: &actions)
+                } else {
+                    record(.normal, "analysis settings updated", now: now, into: &actions)
+                }
             }
         }
         return .accepted(actions)

@@ -70,6 +70,7 @@ struct RolloutWorkloadTests {
         let split = driver.rollout.split
         #expect(split.stable.destination.port == 8080 && split.canary.destination.port == 8080)
         #expect(split.stable.weight == 90 && split.canary.weight == 10)
+        #expect(driver.log.messages.last == "podinfo: service port changed from 9898 to 8080: the routes follow it, the release goes on")
         // Another canary host is another version: that is a release again.
         var other = moved
         other.canary.host = "podinfo-next"
