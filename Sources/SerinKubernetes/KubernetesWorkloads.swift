@@ -3,7 +3,8 @@ import SerinCore
 
 /// Flagger's shape on a cluster: before the controller sees a Canary on a Deployment, its revision is read from
 /// the target (pod template and the ConfigMaps and Secrets it uses) and the objects Serin owns are created when
-/// missing (`WorkloadObjects`), or brought in line with an edited `spec.service`; during a release the target is scaled and the primary gets the target's template.
+/// missing (`WorkloadObjects`), or brought in line with an edited `spec.service`; during a release the target is
+/// scaled and the primary gets the target's template.
 /// An object of the same name that Serin did not create for this Canary is never overwritten: that is an error
 /// naming it.
 public struct KubernetesWorkloads: WorkloadManager {
@@ -13,14 +14,12 @@ public struct KubernetesWorkloads: WorkloadManager {
         self.api = api
     }
 
-    /// `spec` with its workload's revision filled in, after creating what the Canary needs and is missing and
-    /// aligning the Services and VirtualService there with its `spec.service`.
     /// Why a Canary whose `service.name` changed since its rollout set its objects up is refused: its clients call
     /// the Services and VirtualService by the names they have, and a second VirtualService for the same hosts would
     /// leave Istio two to choose from. Nil when the names are the ones the stored rollout runs on (or none is stored).
     static func renamedServices(_ workload: CanaryWorkload, canary: JSONValue) -> String? {
         guard let state = CanaryGroup.of(canary).state(in: canary),
-            let stored = try? JSONDecoder().decode(Rollout.self, from: Data(state.utf8)).spec.workload,
+            let stored = try? JSONDecoder().decode(StoredWorkload.self, from: Data(state.utf8)).spec.workload,
             stored.deployment == workload.deployment, stored.apexService != workload.apexService
         else { return nil }
         let back = stored.service.map { "service.name: \($0)" } ?? "no service.name (the Deployment's name)"
@@ -29,6 +28,8 @@ public struct KubernetesWorkloads: WorkloadManager {
             + "which clients call by name; write \(back) again, or delete the Canary and apply it with the new name"
     }
 
+    /// `spec` with its workload's revision filled in, after creating what the Canary needs and is missing and
+    /// aligning the Services and VirtualService there with its `spec.service`.
     /// `canary` is the Canary object as the cluster holds it (its uid owns what is created; its `spec.service`
     /// is copied as written).
     public func prepare(_ spec: CanarySpec, canary: JSONValue) async -> Result<CanarySpec, CanaryWatcher.Problem> {
@@ -244,4 +245,14 @@ extension ResourcePath {
     var collection: ResourcePath {
         ResourcePath(groupVersion: groupVersion, resource: resource, namespace: namespace)
     }
+}
+
+/// The one part of a rollout stored on a Canary that `renamedServices` reads: the workload its routes were set up
+/// for. Read alone, rather than the whole rollout with its history, on every sync of every Canary on a Deployment.
+private struct StoredWorkload: Decodable {
+    struct Spec: Decodable {
+        var workload: CanaryWorkload?
+    }
+
+    var spec: Spec
 }

@@ -1,7 +1,8 @@
 /// Flagger's shape of a Canary: it targets a Deployment people change, and Serin owns `NAME-primary` (a copy of
 /// its pod template that serves), the Services `SERVICE`, `SERVICE-primary`, `SERVICE-canary` and the
-/// VirtualService `SERVICE`, where SERVICE is `service.name`, the Deployment's NAME unless written. A change of the target's pod template — or of a ConfigMap or Secret it uses — is a new release;
-/// promotion copies the template to the primary, which stays the stable.
+/// VirtualService `SERVICE`, where SERVICE is `service.name`, the Deployment's NAME unless written. A change of the
+/// target's pod template — or of a ConfigMap or Secret it uses — is a new release; promotion copies the template to
+/// the primary, which stays the stable.
 public struct CanaryWorkload: Hashable, Sendable, Codable {
     /// The target Deployment, in the Canary's namespace.
     public var deployment: String
