@@ -34,6 +34,12 @@ public struct ResourceName: Hashable, Sendable, Comparable, CustomStringConverti
         return displayName + message.dropFirst(name.count)
     }
 
+    /// `message` without the `NAME: ` an event about the resource named `name` starts with (`web: advance canary
+    /// weight to 20%`), where what it says goes after another line that names it already.
+    public static func unqualified(_ message: String, name: String) -> String {
+        message.hasPrefix("\(name): ") ? String(message.dropFirst(name.count + 2)) : message
+    }
+
     public static func < (lhs: ResourceName, rhs: ResourceName) -> Bool {
         (lhs.namespace, lhs.name) < (rhs.namespace, rhs.name)
     }
@@ -50,11 +56,21 @@ extension ResourceName {
     /// `serin pause NAME` carry without quoting.
     public static func isSubdomain(_ text: String) -> Bool {
         guard (1...253).contains(text.utf8.count) else { return false }
-        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            let bytes = Array(label.utf8)
-            guard let first = bytes.first, let last = bytes.last else { return false }
-            let alphanumeric: (UInt8) -> Bool = { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
-            return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == 0x2D }
-        }
+        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isLabelShaped)
+    }
+
+    /// A lowercase RFC 1123 label, as Kubernetes requires of a namespace: a-z, 0-9 and '-', starting and ending with a
+    /// letter or digit, at most 63 characters.
+    public static func isLabel(_ text: some StringProtocol) -> Bool {
+        text.utf8.count <= 63 && isLabelShaped(text)
+    }
+
+    /// A label's characters, of any length but empty: each part of a subdomain, which Kubernetes bounds as a whole
+    /// (253 characters), not part by part.
+    private static func isLabelShaped(_ text: some StringProtocol) -> Bool {
+        let bytes = Array(text.utf8)
+        guard let first = bytes.first, let last = bytes.last else { return false }
+        let alphanumeric: (UInt8) -> Bool = { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
+        return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == 0x2D }
     }
 }

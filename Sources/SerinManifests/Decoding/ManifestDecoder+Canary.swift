@@ -148,13 +148,10 @@ extension ManifestDecoder {
         return reader.required("port", in: fields).flatMap(reader.port).map { ($0, serviceName) }
     }
 
-    /// A Service name (RFC 1035 label) that stays one with `-primary` or `-canary` after it: 63 - 8 characters, 55.
+    /// A Service name (an RFC 1035 label: a label that starts with a letter) that stays one with `-primary` or
+    /// `-canary` after it: 63 - 8 characters, 55.
     private static func isServiceName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        guard let first = bytes.first, let last = bytes.last, bytes.count <= 55 else { return false }
-        let lowerOrDigit: (UInt8) -> Bool = { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-        return (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) && lowerOrDigit(last)
-            && bytes.allSatisfy { lowerOrDigit($0) || $0 == UInt8(ascii: "-") }
+        name.utf8.count <= 55 && ResourceName.isLabel(name) && name.utf8.first.map { (0x61...0x7A).contains($0) } == true
     }
 
     /// Flagger's `service` fields Serin does not act on yet, each with why and what to write instead: the error a

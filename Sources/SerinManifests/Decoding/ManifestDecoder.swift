@@ -127,7 +127,7 @@ public enum ManifestDecoder {
         }
         var namespace = ResourceName.defaultNamespace
         if let namespaceField = metadata["namespace"], let written = reader.string(namespaceField) {
-            guard written.count <= 63, ResourceName.isSubdomain(written), !written.contains(".") else {
+            guard ResourceName.isLabel(written) else {
                 reader.error("metadata.namespace \"\(written)\" is not a namespace Kubernetes accepts: expected a lowercase RFC 1123 label "
                     + "(a-z, 0-9 and '-', starting and ending with a letter or digit, at most 63 characters)", at: namespaceField.node)
                 return nil
