@@ -46,17 +46,6 @@ extension ManifestValidator {
         return diagnostics
     }
 
-    /// What a Canary on a Deployment is told of a reference its files do not hold: it runs only under serin controller,
-    /// which reads the object from the Canary's cluster when the analysis needs it.
-    /// The names the files do hold are listed, as `doesNotExist` lists them, so a typo still shows.
-    static func readFromCluster(
-        _ kind: String, _ name: ResourceName, known: some Collection<ResourceName>, otherwise: String
-    ) -> String {
-        let inFiles = known.isEmpty ? "" : " (\(kind)s in them: \(known.sorted().map(\.description).joined(separator: ", ")))"
-        return "\(kind) \(name) is not in these files\(inFiles): serin controller reads it from the cluster when the "
-            + "Canary runs (a Canary on a Deployment runs only there); \(otherwise)"
-    }
-
     /// A template whose credentials are in a Secret: files name no Secrets and the embedded gateway reads none,
     /// so its checks will fail saying why. A warning, not an error: the same files may be meant for a cluster,
     /// where serin controller reads the Secret (as a Canary on a Deployment is refused only when it runs here).

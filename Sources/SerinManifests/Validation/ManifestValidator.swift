@@ -56,10 +56,21 @@ public enum ManifestValidator {
         _ kind: String, _ name: String, known: some Collection<ResourceName>, unread: SourceLocation? = nil
     ) -> String {
         if let unread { return "\(kind) \(name) is not read: it has errors (the first at \(unread))" }
-        var message = "\(kind) \(name) does not exist"
-        if !known.isEmpty {
-            message += " (\(kind)s: \(known.sorted().map(\.description).joined(separator: ", ")))"
-        }
-        return message
+        return "\(kind) \(name) does not exist" + listed(known, as: "\(kind)s")
+    }
+
+    /// What a Canary on a Deployment is told of a reference its files do not hold: it runs only under serin controller,
+    /// which reads the object from the Canary's cluster when the analysis needs it. The names the files do hold are
+    /// listed, as `doesNotExist` lists them, so a typo still shows.
+    static func readFromCluster(
+        _ kind: String, _ name: ResourceName, known: some Collection<ResourceName>, otherwise: String
+    ) -> String {
+        "\(kind) \(name) is not in these files" + listed(known, as: "\(kind)s in them") + ": serin controller reads it "
+            + "from the cluster when the Canary runs (a Canary on a Deployment runs only there); \(otherwise)"
+    }
+
+    /// ` (HEADING: a, b)`, the names `known` sorted, or nothing when there are none.
+    private static func listed(_ known: some Collection<ResourceName>, as heading: String) -> String {
+        known.isEmpty ? "" : " (\(heading): \(known.sorted().map(\.description).joined(separator: ", ")))"
     }
 }
