@@ -76,7 +76,7 @@ struct AdminClient {
     static func configuration(timeout: Duration) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .nanoseconds(Int64(connectTimeout(within: timeout) / .nanoseconds(1)))
+        configuration.timeout.connect = TimeAmount(connectTimeout(within: timeout))
         return configuration
     }
 
@@ -95,7 +95,7 @@ struct AdminClient {
         }
         do {
             return try await HTTPClient.withHTTPClient(configuration: Self.configuration(timeout: timeout)) { client in
-                let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))))
+                let response = try await client.execute(request, timeout: TimeAmount(timeout))
                 let answer = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 return Response(status: Int(response.status.code), body: Data(answer.readableBytesView))
             }

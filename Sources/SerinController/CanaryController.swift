@@ -613,7 +613,7 @@ public actor CanaryController {
             }
             guard !held.isEmpty, case .setWeights(let split) = actions[index] else { return }
             // Not said as done: the routes still carry the weights before these.
-            let undone = held.map { $0.message.hasPrefix("\(name.name): ") ? String($0.message.dropFirst(name.name.count + 2)) : $0.message }
+            let undone = held.map { ResourceName.unqualified($0.message, name: name.name) }
             rolloutLogger.warning("""
                 \(name.displayName): the router refused weights \(split.stable.weight)/\(split.canary.weight): \(refusal); \
                 the routes keep the weights before them, so this is not in effect: \(undone.joined(separator: "; "))

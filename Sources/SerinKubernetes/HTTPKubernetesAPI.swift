@@ -51,8 +51,7 @@ public final class HTTPKubernetesAPI: KubernetesAPI {
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(Self.read(key, what: "client key")), format: .pem))
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        let (seconds, attoseconds) = connectTimeout.components
-        configuration.timeout = .init(connect: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), read: nil)
+        configuration.timeout = .init(connect: TimeAmount(connectTimeout), read: nil)
         configuration.connectionPool.retryConnectionEstablishment = retryingConnections
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         if case .exec(let exec)? = connection.credential { plugin = ExecCredentialPlugin(exec) } else { plugin = nil }

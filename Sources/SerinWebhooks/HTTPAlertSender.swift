@@ -57,7 +57,7 @@ public struct HTTPAlertSender: AlertSender {
 
     /// The answer's status; through a client of its own when the provider names a proxy.
     private func post(_ request: HTTPClientRequest, proxy: String?) async throws -> UInt {
-        let deadline = TimeAmount.nanoseconds(Int64(timeout / .nanoseconds(1)))
+        let deadline = TimeAmount(timeout)
         guard let proxy else {
             let response = try await client.execute(request, timeout: deadline)
             _ = try await response.body.collect(upTo: 64 * 1024)

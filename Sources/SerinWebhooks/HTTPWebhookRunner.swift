@@ -32,7 +32,7 @@ public struct HTTPWebhookRunner: WebhookRunner {
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(Int64(hook.timeout / .nanoseconds(1))))
+            let response = try await client.execute(request, timeout: TimeAmount(hook.timeout))
             let answer = try await response.body.collect(upTo: 64 * 1024)
             if (200..<300).contains(response.status.code) { return .passed }
             let text = String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)

@@ -311,8 +311,7 @@ enum StatusTable {
         for status in statuses {
             guard let message = status.message else { continue }
             // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").
-            let said = message.hasPrefix("\(status.name): ") ? String(message.dropFirst(status.name.count + 2)) : message
-            lines.append("\(label(status)): \(said)")
+            lines.append("\(label(status)): \(ResourceName.unqualified(message, name: status.name))")
         }
         return lines.joined(separator: "\n")
     }
