@@ -827,7 +827,8 @@ public actor CanaryController {
             return RecordedMeasurement(
                 canary: request.canaryName, instant: now, metric: check.name, canaryValue: canaryValue,
                 stableValue: stableValue, canaryRequests: canaryRequests, stableRequests: stableRequests,
-                canaryWeight: request.canaryWeight, window: window, verdict: verdict, comparison: judged?.comparison
+                canaryWeight: request.canaryWeight, window: window, verdict: verdict, comparison: judged?.comparison,
+                mirrored: request.canaryMirrored
             )
         }
     }
