@@ -29,7 +29,7 @@ struct StatusWatch {
         let releaseStable = status.releases.last?.stable ?? status.stable
         let stable = side(releaseStable, requests: rate?.stableRequests, success: rate?.stableValue, p99: duration?.stableValue)
         let canary = side(status.canary, requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
-        let verdicts = status.lastMeasurements.map { "\($0.metric) \($0.verdict.outcome.rawValue)" }.joined(separator: ", ")
+        let verdicts = status.lastMeasurements.map(\.verdictLabel).joined(separator: ", ")
         // Once promoted, the head says what serves, as `serin status` does; the numbers are the release's last check.
         let sides = status.promoted == true && !status.lastMeasurements.isEmpty ? ["last check: \(stable)", canary] : [stable, canary]
         return DemoView.line(status, sides: sides) + (verdicts.isEmpty ? "" : " · \(verdicts)")

@@ -499,10 +499,10 @@ public actor CanaryController {
         }
     }
 
-    /// The router applied a split: a rollout whose weights it refused before hears they serve now. Most splits are
-    /// applied at the first try, and step no rollout.
+    /// The router applied a split: a rollout whose weights it refused before, or whose failure waits to say where
+    /// the traffic is, hears they serve now. Most splits are applied at the first try, and step no rollout.
     private func weightsApplied(_ split: TrafficSplit, of name: ResourceName) {
-        guard rollouts[name]?.status.weightsRefused == true else { return }
+        guard rollouts[name]?.awaitsAppliedWeights == true else { return }
         step(name) { $0.weightsApplied(split, now: adapters.clock.now()) }
     }
 
@@ -600,7 +600,7 @@ public actor CanaryController {
         var rolloutLogger = logger
         rolloutLogger[metadataKey: "phase"] = "\(rollout.status.phase.rawValue)"
         rolloutLogger[metadataKey: "canaryWeight"] = "\(rollout.status.canaryWeight)"
-        // What a step says after it sets weights ("advance canary weight to 20%", "all traffic on stable …") is logged
+        // What a step says after it sets weights ("advance canary weight to 20%", "all traffic on canary …") is logged
         // once the router applied them; the rest at once.
         let said = EventLines(actions)
         for event in said.now { Self.log(event, of: name, to: rolloutLogger) }
@@ -827,7 +827,8 @@ public actor CanaryController {
             return RecordedMeasurement(
                 canary: request.canaryName, instant: now, metric: check.name, canaryValue: canaryValue,
                 stableValue: stableValue, canaryRequests: canaryRequests, stableRequests: stableRequests,
-                canaryWeight: request.canaryWeight, window: window, verdict: verdict, comparison: judged?.comparison
+                canaryWeight: request.canaryWeight, window: window, verdict: verdict, comparison: judged?.comparison,
+                mirrored: request.canaryMirrored
             )
         }
     }

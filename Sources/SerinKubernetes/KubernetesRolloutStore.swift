@@ -280,6 +280,7 @@ public actor KubernetesRolloutStore: RolloutStore {
                     if let reason = measurement.verdict.reason { entry["reason"] = .string(reason) }
                     if let value = measurement.canaryValue { entry["canary"] = .number(value) }
                     if let value = measurement.stableValue { entry["stable"] = .number(value) }
+                    if measurement.mirrored == true { entry["mirrored"] = true }
                     return .object(entry)
                 }
             )
@@ -356,7 +357,8 @@ public actor KubernetesRolloutStore: RolloutStore {
                 canary: name, instant: entry["time"]?.stringValue.flatMap(instant(ofTimestamp:)) ?? RolloutInstant(sinceEpoch: .zero),
                 metric: metric, canaryValue: entry["canary"]?.numberValue, stableValue: entry["stable"]?.numberValue,
                 canaryRequests: entry["canaryRequests"]?.intValue,
-                stableRequests: entry["stableRequests"]?.intValue, canaryWeight: entry["canaryWeight"]?.intValue ?? 0, verdict: verdict
+                stableRequests: entry["stableRequests"]?.intValue, canaryWeight: entry["canaryWeight"]?.intValue ?? 0, verdict: verdict,
+                mirrored: entry["mirrored"] == true
             )
         }
     }

@@ -28,6 +28,16 @@ public struct KubernetesWorkloads: WorkloadManager {
             + "which clients call by name; write \(back) again, or delete the Canary and apply it with the new name"
     }
 
+    /// The split of the rollout stored on the Canary, whose routes a release adds (A/B testing's, the sticky
+    /// canary's); nil for a Canary that adds none, or with no rollout stored yet. Read whole only for those.
+    static func storedSplit(of spec: CanarySpec, canary: JSONValue) -> TrafficSplit? {
+        guard spec.analysis.isABTesting || spec.analysis.sessionAffinity != nil,
+            let state = CanaryGroup.of(canary).state(in: canary),
+            let rollout = try? JSONDecoder().decode(Rollout.self, from: Data(state.utf8))
+        else { return nil }
+        return rollout.split
+    }
+
     /// `spec` with its workload's revision filled in, after creating what the Canary needs and is missing and
     /// aligning the Services and VirtualService there with its `spec.service`.
     /// `canary` is the Canary object as the cluster holds it (its uid owns what is created; its `spec.service`
@@ -79,10 +89,12 @@ public struct KubernetesWorkloads: WorkloadManager {
                 _ = try await api.create(object.path.collection, object.object)
             }
             // An edited `spec.service` reaches the objects already there; the write carries the resourceVersion
-            // read, and a 409 (another writer, a weight step) reads again and aligns that.
+            // read, and a 409 (another writer, a weight step) reads again and aligns that. The routes a release
+            // added take it too, rendered with the split the stored rollout sets.
+            let split = Self.storedSplit(of: spec, canary: canary)
             for (object, stored) in present {
                 _ = try await api.update(object.path, from: stored) { fields in
-                    WorkloadObjects.align(&fields, with: object, workload: workload)
+                    WorkloadObjects.align(&fields, with: object, workload: workload, split: split)
                 }
             }
         } catch {

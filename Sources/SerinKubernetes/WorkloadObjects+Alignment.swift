@@ -5,10 +5,14 @@ extension WorkloadObjects {
     /// on every reconcile: the fields Serin writes from `spec.service` are set, everything else stays as stored.
     /// Services get their `ports` and `selector`. The VirtualService gets `hosts` and `gateways`, its Canary route
     /// (the unnamed one to the primary) `match`, `retries`, `timeout` and `headers`, and every destination and
-    /// mirror to the primary or canary Service the new port, while each route keeps its weights, its mirror and
-    /// the routes a release adds (A/B, affinity). The primary Deployment and its autoscaler belong to the release
-    /// and are left alone. Returns whether anything changed: an object already in line is not written.
-    static func align(_ fields: inout [String: JSONValue], with desired: Desired, workload: CanaryWorkload) -> Bool {
+    /// mirror to the primary or canary Service the new port, while each route keeps its weights and its mirror.
+    /// The routes a release adds (A/B testing's, the sticky canary's) are copies of the Canary route: with `split`,
+    /// the one the stored rollout sets, they take its new route fields too (`releaseRoutes`). The primary Deployment
+    /// and its autoscaler belong to the release and are left alone. Returns whether anything changed: an object
+    /// already in line is not written.
+    static func align(
+        _ fields: inout [String: JSONValue], with desired: Desired, workload: CanaryWorkload, split: TrafficSplit? = nil
+    ) -> Bool {
         let before = fields
         var spec = fields["spec"]?.objectValue ?? [:]
         let wanted = desired.object["spec"]
@@ -21,7 +25,8 @@ extension WorkloadObjects {
             spec["gateways"] = wanted?["gateways"]
             if let routes = spec["http"]?.arrayValue {
                 let canaryRoute = wanted?["http"]?[0]
-                spec["http"] = .array(routes.map { aligned($0, like: canaryRoute, workload: workload) })
+                let routes = routes.map { aligned($0, like: canaryRoute, workload: workload) }
+                spec["http"] = .array(split.map { releaseRoutes(routes, split: $0, workload: workload) } ?? routes)
             }
         default:
             return false
@@ -46,8 +51,7 @@ extension WorkloadObjects {
             return .object(target)
         }
         let entries = fields["route"]?.arrayValue ?? []
-        let isCanaryRoute = fields["name"] == nil && entries.contains { $0["destination"]?["host"]?.stringValue == workload.primaryService }
-        if isCanaryRoute {
+        if isCanaryRoute(route, workload: workload) {
             for key in serviceRouteFields { fields[key] = canaryRoute?[key] }
         }
         if fields["route"] != nil {
@@ -59,5 +63,31 @@ extension WorkloadObjects {
         }
         if fields["mirror"] != nil { fields["mirror"] = onPort(fields["mirror"]) }
         return .object(fields)
+    }
+
+    /// Whether `route` is the Canary route: the unnamed one to the primary, which `spec.service` shapes.
+    private static func isCanaryRoute(_ route: JSONValue, workload: CanaryWorkload) -> Bool {
+        route["name"] == nil && (route["route"]?.arrayValue ?? []).contains { $0["destination"]?["host"]?.stringValue == workload.primaryService }
+    }
+
+    /// `routes` with each route a release added ahead of the Canary route given that route's `spec.service` fields
+    /// as `split` renders it (`VirtualServiceMatchRoute`, `VirtualServiceAffinityRoute`): the A/B route's and the
+    /// affinity routes' `match` the split's within the Canary route's own. Their destinations, weights and cookies
+    /// stay as stored, and no such route is added or removed here: that is the router's, with the weights.
+    private static func releaseRoutes(_ routes: [JSONValue], split: TrafficSplit, workload: CanaryWorkload) -> [JSONValue] {
+        var rendered: [String: JSONValue] = [:]
+        for owned in routes where isCanaryRoute(owned, workload: workload) {
+            let canaryEntry = owned["route"]?.arrayValue?.last { $0["destination"]?["host"]?.stringValue == workload.canaryService } ?? [:]
+            let added = [VirtualServiceMatchRoute.route(ahead: owned, canaryEntry: canaryEntry, split: split)].compactMap { $0 }
+                + VirtualServiceAffinityRoute.routes(ahead: owned, split: split)
+            for route in added { if let name = route["name"]?.stringValue { rendered[name] = route } }
+        }
+        return routes.map { route in
+            guard let name = route["name"]?.stringValue, split.addsRoute(named: name), let fresh = rendered[name],
+                case .object(var fields) = route
+            else { return route }
+            for key in serviceRouteFields { fields[key] = fresh[key] }
+            return .object(fields)
+        }
     }
 }

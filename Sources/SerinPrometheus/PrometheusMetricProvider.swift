@@ -111,10 +111,8 @@ public struct PrometheusMetricProvider: MetricProvider {
             return .unavailable(reason: "no MetricTemplate named \(name)"
                 + (known.isEmpty ? "" : "; known: \(known.joined(separator: ", "))"))
         }
-        let context = IstioQueries.context(
-            for: request.canary, canary: request.canary, canaryWorkload: request.canaryWorkload, canaryNamespace: canaryNamespace(request), interval: interval,
-            variables: variables
-        )
+        let context = IstioQueries.templateContext(
+            for: request, canaryNamespace: canaryNamespace(request), interval: interval, variables: variables)
         let query: String
         do {
             query = try template.render(context)

@@ -5,7 +5,8 @@ public struct QueryContext: Hashable, Sendable {
     /// `{{ target }}`: the canary's workload, as Flagger fills it (`web-v2`, Istio's `destination_workload`), or
     /// its service name (`web-v2-service`) when the workload is not known.
     public var target: String
-    /// `{{ service }}`: the measured destination's service name.
+    /// `{{ service }}`: the measured destination's service name; in a MetricTemplate, Flagger's apex Service where
+    /// the Canary has Flagger's shape (`IstioQueries.templateContext`).
     public var service: String
     /// `{{ interval }}`: the check's window, rendered as a Prometheus duration (`1m30s`).
     public var interval: Duration
@@ -20,9 +21,13 @@ public struct QueryContext: Hashable, Sendable {
         self.variables = variables
     }
 
+    /// `{{ ingress }}`: Flagger's `ingressRef` name, else the target's; Serin routes with no ingress object, so
+    /// always `target`.
+    public var ingress: String { target }
+
     /// Every name a template may use here, for error messages: fixed names, then `variables.*` sorted.
     public var knownNames: [String] {
-        ["namespace", "target", "service", "interval"] + variables.keys.sorted().map { "variables.\($0)" }
+        ["namespace", "target", "service", "ingress", "interval"] + variables.keys.sorted().map { "variables.\($0)" }
     }
 
     /// The rendered value of `name`, or nil when the context has no such variable.
@@ -31,6 +36,7 @@ public struct QueryContext: Hashable, Sendable {
         case "namespace": return namespace
         case "target": return target
         case "service": return service
+        case "ingress": return ingress
         case "interval": return PrometheusDuration.format(interval)
         default:
             guard name.hasPrefix("variables.") else { return nil }

@@ -205,6 +205,8 @@ public struct MeasurementView: Codable, Sendable, Equatable {
     public var reason: String?
     /// The canary against the stable, when the statistical judge compared them.
     public var comparison: Comparison?
+    /// True when the canary's numbers are of mirrored copies of requests, not live traffic; absent otherwise.
+    public var mirrored: Bool?
 
     public init(_ measurement: RecordedMeasurement) {
         time = measurement.instant.unixSeconds
@@ -218,5 +220,6 @@ public struct MeasurementView: Codable, Sendable, Equatable {
         verdict = measurement.verdict.outcome
         reason = measurement.verdict.reason
         comparison = measurement.comparison
+        mirrored = measurement.mirrored
     }
 }

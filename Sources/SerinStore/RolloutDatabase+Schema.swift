@@ -1,6 +1,6 @@
 extension RolloutDatabase {
     /// The newest layout this code writes; `PRAGMA user_version` holds the file's.
-    static let schemaVersion = 3
+    static let schemaVersion = 4
 
     /// Each migration brings the file from version `index` to `index + 1`. Add new ones at the end;
     /// never edit a released one, since files out there were made by it.
@@ -78,6 +78,11 @@ extension RolloutDatabase {
         CREATE INDEX measurements_by_canary ON measurements (namespace, name, id);
         UPDATE measurements SET canary_requests = NULL, stable_requests = NULL
             WHERE metric NOT IN ('request-success-rate', 'request-duration') AND canary_requests = 0 AND stable_requests = 0;
+        """,
+        // 4: whether the canary's numbers are of mirrored copies of requests (1), not live traffic (NULL, as every
+        // older row: mirroring measured before was not told apart).
+        """
+        ALTER TABLE measurements ADD COLUMN canary_mirrored INTEGER;
         """,
     ]
 

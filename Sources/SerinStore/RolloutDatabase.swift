@@ -87,6 +87,7 @@ final class RolloutDatabase {
                 .integer(Int64(measurement.canaryWeight)), .text(measurement.verdict.outcome.rawValue),
                 measurement.verdict.reason.map { .text($0) } ?? .null, comparison,
                 measurement.window.map { .integer(Int64($0 / .milliseconds(1))) } ?? .null,
+                measurement.mirrored == true ? .integer(1) : .null,
             ]
         }
         let updatedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
@@ -108,8 +109,8 @@ final class RolloutDatabase {
                     """)
                 try insert(measurementRows, sql: """
                     INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value,
-                        canary_requests, stable_requests, canary_weight, verdict, reason, comparison, window_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        canary_requests, stable_requests, canary_weight, verdict, reason, comparison, window_ms, canary_mirrored)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 // Retention in the same transaction: the file never holds more than it keeps plus one save.
                 if let cutoff = keptFrom {
@@ -186,7 +187,7 @@ final class RolloutDatabase {
             let statement = try newestFirst(
                 """
                 SELECT instant_ns, metric, canary_value, stable_value, canary_requests, stable_requests,
-                    canary_weight, verdict, reason, comparison, window_ms
+                    canary_weight, verdict, reason, comparison, window_ms, canary_mirrored
                 FROM measurements
                 """, of: canary, limit: limit)
             while try statement.step() {
@@ -199,7 +200,8 @@ final class RolloutDatabase {
                     window: statement.isNull(10) ? nil : .milliseconds(statement.integer(10)),
                     verdict: Verdict(outcome: Verdict.Outcome(rawValue: statement.text(7)) ?? .inconclusive,
                                      reason: statement.isNull(8) ? nil : statement.text(8)),
-                    comparison: statement.isNull(9) ? nil : try? decoder.decode(Comparison.self, from: Data(statement.text(9).utf8))))
+                    comparison: statement.isNull(9) ? nil : try? decoder.decode(Comparison.self, from: Data(statement.text(9).utf8)),
+                    mirrored: !statement.isNull(11) && statement.integer(11) != 0))
             }
         } catch {
             throw .failed(path: path, operation: "read the measurements of \(canary)", reason: error.message)

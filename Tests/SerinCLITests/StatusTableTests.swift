@@ -50,6 +50,22 @@ struct StatusTableTests {
         #expect(ResourceName(namespace: "shop", name: "web").qualifying("webshop: x") == "webshop: x")
     }
 
+    @Test("a verdict on mirrored copies of requests says so beside it; one on live traffic does not")
+    func mirroredVerdictsSaySo() throws {
+        let name = ResourceName(name: "web")
+        func measured(_ metric: String, mirrored: Bool) -> RecordedMeasurement {
+            RecordedMeasurement(
+                canary: name, instant: RolloutInstant(sinceEpoch: .seconds(60)), metric: metric, canaryValue: 100, stableValue: 100,
+                canaryRequests: 50, stableRequests: 500, canaryWeight: 0, verdict: .pass, mirrored: mirrored)
+        }
+        let status = CanaryStatus(rollout: try RolloutFixture.rollout(name), measurements: [
+            measured("request-success-rate", mirrored: true), measured("request-duration", mirrored: false),
+        ])
+        let table = StatusTable.render([status])
+        #expect(table.contains("request-success-rate pass (mirrored), request-duration pass"), "\(table)")
+        #expect(StatusWatch.line(status).hasSuffix("request-success-rate pass (mirrored), request-duration pass"), "\(StatusWatch.line(status))")
+    }
+
     @Test("a sticky Canary's split says which request key pins each client")
     func stickinessBesideTheWeights() throws {
         let name = ResourceName(name: "web")

@@ -287,7 +287,7 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("weights the router refuses are not logged as done: a warning names the refusal instead of 'advance canary weight' or a rollback's 'all traffic on stable'")
+    @Test("weights the router refuses are not said as done: the log names the refusal instead of 'advance canary weight', and neither log nor history says a refused rollback put all traffic on stable")
     func refusedWeightsNotLoggedAsDone() async throws {
         try await ControllerHarness.run { harness in
             await harness.reconcile([try Self.spec()])
@@ -300,14 +300,30 @@ struct CanaryControllerTests {
             #expect(advance?.level == .warning)
             _ = await harness.execute(.abort)
             #expect(try await harness.status().phase == .failed)
-            // The decision is said, with its reason; that all traffic is on stable is not, since the router refused it.
+            // The decision is said, with its reason; that all traffic is on stable is not, since the router refused it:
+            // the last word, logged and stored, says so instead.
             #expect(harness.lines.messages.contains("shop/web: rolled back: abort requested"), "\(harness.lines.messages)")
-            #expect(!harness.lines.messages.contains { $0.hasPrefix("shop/web: rollout failed") }, "not said as done: \(harness.lines.messages)")
-            let rollback = harness.lines.entries.first { $0.message.hasPrefix("shop/web: the router refused weights 100/0") }
-            #expect(rollback?.level == .warning)
-            #expect(rollback?.message == "shop/web: the router refused weights 100/0: the API server said no; the routes keep the weights before them, "
-                + "so this is not in effect: rollout failed: abort requested; all traffic on stable web-v1-service", "\(harness.lines.messages)")
+            let failed = "rollout failed: abort requested; the router refused weights 100/0, so not all traffic is on stable web-v1-service yet"
+            let lastWord = harness.lines.entries.first { $0.message.hasPrefix("shop/web: rollout failed") }
+            #expect(lastWord?.message == "shop/web: \(failed)", "\(harness.lines.messages)")
+            #expect(lastWord?.level == .warning)
+            let stored = try await harness.store.events(for: Self.web, limit: nil).map(\.message)
+            #expect(stored.suffix(2) == ["web: cannot set weights 100/0: the API server said no", "web: \(failed)"], "\(stored)")
+            #expect(!(stored + harness.lines.messages).contains { $0.contains("all traffic on stable") }, "\(stored)")
             #expect(harness.weights() == [0, 10], "the routes never left 90/10")
+        }
+    }
+
+    @Test("a rollback with no post-rollout hooks is stored as putting all traffic on stable once the router applied its weights")
+    func appliedRollbackStoredAsServing() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            _ = await harness.execute(.abort)
+            #expect(harness.weights() == [0, 10, 0])
+            let stored = try await harness.store.events(for: Self.web, limit: nil).map(\.message)
+            #expect(stored.suffix(2) == ["web: rolled back: abort requested", "web: rollout failed: abort requested; all traffic on stable web-v1-service"],
+                    "\(stored)")
+            #expect(try await harness.status().message == "web: rollout failed: abort requested; all traffic on stable web-v1-service")
         }
     }
 

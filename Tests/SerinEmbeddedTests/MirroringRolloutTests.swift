@@ -123,6 +123,7 @@ struct MirroringRolloutTests {
             #expect(!target.received.isEmpty && target.received.allSatisfy { $0.contains("-shadow") })
             let judged = held.lastMeasurements.first { $0.metric == "request-success-rate" }
             #expect((judged?.canaryRequests ?? 0) > 0, "judged on the copies: \(held.lastMeasurements)")
+            #expect(held.lastMeasurements.allSatisfy { $0.mirrored == true }, "marked as taken on copies: \(held.lastMeasurements)")
 
             gate.answer(200)
             let final = try await harness.waitFor("Succeeded") { $0.phase == .succeeded || $0.phase == .failed }
@@ -136,6 +137,10 @@ struct MirroringRolloutTests {
             let mirrored = events.firstIndex { $0.hasPrefix("web: step 1/2: canary web-v2-service:80 takes no live traffic, a copy of 100% of requests is mirrored to it") }
             let advanced = events.firstIndex { $0 == "web: advance canary weight to 50%" }
             #expect(mirrored != nil && advanced != nil && mirrored! < advanced!, "\(events)")
+            // The history tells the checks on copies from those on live traffic.
+            let measurements = try await harness.controller.measurements(of: harness.name)
+            #expect(measurements.contains { $0.canaryWeight == 0 } && measurements.contains { $0.canaryWeight == 50 }, "\(measurements)")
+            #expect(measurements.allSatisfy { $0.mirrored == ($0.canaryWeight == 0 ? true : nil) }, "\(measurements)")
             await harness.load.stop()
             #expect(harness.load.failuresCausedByProxy.isEmpty)
         }

@@ -35,7 +35,9 @@ struct KubernetesRolloutStoreTests {
                 canary: Self.web, instant: Self.t(62), metric: "request-success-rate", canaryValue: 99.5, stableValue: 99.9,
                 canaryRequests: 120, stableRequests: 1_080, canaryWeight: 50,
                 // A verdict with its reason: the CRD's status schema must keep what the store writes of it.
-                verdict: .fail(reason: "request-success-rate 99.50% < 99.9%")
+                verdict: .fail(reason: "request-success-rate 99.50% < 99.9%"),
+                // Taken on mirrored copies of requests: the CRD's status schema must keep the mark too.
+                mirrored: true
             )
             // A person's command answered before the save: the save keeps the answer.
             let request = try #require(
@@ -64,6 +66,8 @@ struct KubernetesRolloutStoreTests {
             #expect(status["lastMeasurements"]?[1]?["canaryRequests"] == nil && status["lastMeasurements"]?[1]?["stableRequests"] == nil,
                     "\(String(describing: status["lastMeasurements"]))")
             #expect(KubernetesRolloutStore.lastMeasurements(in: try #require(server.object(Self.key))).map(\.canaryRequests) == [120, nil])
+            #expect(status["lastMeasurements"]?[0]?["mirrored"] == true && status["lastMeasurements"]?[1]?["mirrored"] == nil)
+            #expect(KubernetesRolloutStore.lastMeasurements(in: try #require(server.object(Self.key))).map(\.mirrored) == [true, nil])
             #expect(server.object(Self.key)?["spec"] == Self.canaryObject["spec"], "a status write leaves the spec alone")
             // What the store writes is what the CRD's status schema allows (the API server would prune the rest).
             var written = try #require(server.object(Self.key))

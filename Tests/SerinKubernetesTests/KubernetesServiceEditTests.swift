@@ -74,6 +74,89 @@ struct KubernetesServiceEditTests {
         }
     }
 
+    /// The VirtualService's routes.
+    static func routes(_ server: KubernetesAPIServer) -> [JSONValue] {
+        server.object(virtualService)?["spec"]?["http"]?.arrayValue ?? []
+    }
+
+    /// The routes named `names`, in that order (nil for a missing one).
+    static func named(_ names: [String], in server: KubernetesAPIServer) -> [JSONValue?] {
+        let routes = Self.routes(server)
+        return names.map { name in routes.first { $0["name"]?.stringValue == name } }
+    }
+
+    /// A/B testing and the sticky canary: each strategy's analysis fields, the routes its release adds, and the
+    /// Canary route's weights at its first step.
+    static let releaseRouteStrategies: [(JSONValue, [String], [Int])] = [
+        (["iterations": 3, "match": [["headers": ["x-canary": ["exact": "insider"]]]]], ["podinfo-canary-match"], [100, 0]),
+        (["stepWeights": [20, 50], "sessionAffinity": ["cookieName": "flagger-cookie", "primaryCookieName": "flagger-primary-cookie"]],
+         ["podinfo-canary-affinity", "podinfo-primary-affinity"], [80, 20]),
+    ]
+
+    /// The Canary route's weights (the last route: the ones a release adds stand ahead of it).
+    static func canaryRouteWeights(_ server: KubernetesAPIServer) -> [Int] {
+        routes(server).last?["route"]?.arrayValue?.compactMap { $0["weight"]?.intValue } ?? []
+    }
+
+    @Test(
+        "an edited timeout, retries, headers and match reach the routes a release adds (A/B testing's, the sticky canary's) at the next reconcile, not at the next weight change; their destinations stay, and settled, reconciles write nothing",
+        arguments: releaseRouteStrategies)
+    func editReachesReleaseRoutes(strategy: JSONValue, names: [String], weights: [Int]) async throws {
+        var analysis: [String: JSONValue] = [
+            // The next check is a minute away: no weight changes while the Canary is edited.
+            "interval": "1m", "threshold": 2,
+            "metrics": [["name": "request-success-rate", "thresholdRange": ["min": 99], "interval": "1m"]],
+        ]
+        analysis.merge(strategy.objectValue ?? [:]) { $1 }
+        let canary = try Workload.canary.applying([.replace(path: ["spec", "analysis"], value: .object(analysis))])
+        try await Workload.withWorkloadController { server, lines in
+            server.put(canary, at: Workload.canaryKey)
+            #expect(await eventually(.seconds(20)) { Workload.replicas(server, Workload.target) == 0 }, "\(lines.messages)")
+            Workload.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            // The first step's routes: the sticky canary's routes stand before the release too, expiring the last one's cookies.
+            #expect(await eventually(.seconds(20)) {
+                Workload.phase(server) == "Progressing" && Self.canaryRouteWeights(server) == weights && !Self.named(names, in: server).contains(nil)
+                    && Self.named(names, in: server).allSatisfy { $0?["route"]?.arrayValue?.count == 1 }
+            }, "\(Self.routes(server))")
+            let before = Self.named(names, in: server).compactMap { $0 }
+            let ownMatches = before.map { $0["match"]?.arrayValue ?? [] }
+
+            let retries: JSONValue = ["attempts": 3, "perTryTimeout": "1s"]
+            let headers: JSONValue = ["request": ["set": ["x-edited": "yes"]]]
+            server.edit(Workload.canaryKey) { object in
+                object = (try? Self.edited(object, service: [
+                    "port": 9898, "targetPort": 9898, "gateways": ["public-gateway", "mesh"], "hosts": ["podinfo", "app.example.com"],
+                    "timeout": "5s", "retries": retries, "headers": headers, "match": [["uri": ["prefix": "/api"]]],
+                ])) ?? object
+            }
+
+            #expect(await eventually(.seconds(20)) {
+                Self.named(names, in: server).allSatisfy { $0?["timeout"] == "5s" && $0?["retries"] == retries && $0?["headers"] == headers }
+            }, "\(Self.routes(server))")
+            let after = Self.named(names, in: server).compactMap { $0 }
+            for (route, (old, own)) in zip(after, zip(before, ownMatches)) {
+                // The release's own condition, now within the Canary route's new match.
+                let expected = own.map { match -> JSONValue in
+                    var fields = match.objectValue ?? [:]
+                    fields["uri"] = ["prefix": "/api"]
+                    return .object(fields)
+                }
+                #expect(route["match"] == .array(expected), "\(route)")
+                #expect(route["route"] == old["route"], "the destinations and weights stay")
+            }
+            let owned = Self.routes(server).last
+            #expect(owned?["timeout"] == "5s" && owned?["match"] == [["uri": ["prefix": "/api"]]], "\(String(describing: owned))")
+            #expect(Workload.phase(server) == "Progressing")
+            #expect(Self.canaryRouteWeights(server) == weights)
+
+            // Settled: a reconcile every 200 ms (the config resync) finds nothing to write.
+            try await Task.sleep(for: .milliseconds(300))
+            let writes = Self.writes(server)
+            try await Task.sleep(for: .seconds(1))
+            #expect(Self.writes(server) == writes, "written again: \(Self.writes(server).dropFirst(writes.count))")
+        }
+    }
+
     /// The podinfo workload and its Canary in the double, with what Serin creates for it already created.
     static func prepared(
         _ body: (KubernetesAPIServer, KubernetesWorkloads, JSONValue) async throws -> Void

@@ -152,17 +152,17 @@ struct MetricTemplateDecodingTests {
             (
                 "{{ interval }}", "{{ window }}",
                 "test.yaml:8:10: error: spec.query: unknown variable {{ window }}; "
-                    + "expected namespace, target, service, interval or variables.NAME"
+                    + "expected namespace, target, service, ingress, interval or variables.NAME"
             ),
             (
                 "{{variables.app}}", "{{ vars.app }}",
                 "test.yaml:8:10: error: spec.query: unknown variable {{ vars.app }}; "
-                    + "expected namespace, target, service, interval or variables.NAME"
+                    + "expected namespace, target, service, ingress, interval or variables.NAME"
             ),
             (
                 "{{variables.app}}", "{{ variables. }}",
                 "test.yaml:8:10: error: spec.query: unknown variable {{ variables. }}; "
-                    + "expected namespace, target, service, interval or variables.NAME"
+                    + "expected namespace, target, service, ingress, interval or variables.NAME"
             ),
             (
                 "[{{ interval }}]", "[{{ interval ]",
@@ -187,7 +187,7 @@ struct MetricTemplateDecodingTests {
         #expect(
             messages == [
                 "test.yaml:8:10: error: spec.query: unknown variable {{ pod }}; "
-                    + "expected namespace, target, service, interval or variables.NAME"
+                    + "expected namespace, target, service, ingress, interval or variables.NAME"
             ]
         )
     }

@@ -238,6 +238,21 @@ struct PrometheusMetricProviderTests {
         #expect(await prometheus.log.instants == [nil], "a lone query reads the server's now: there is nothing to agree with")
     }
 
+    @Test("renders a workload Canary's MetricTemplate as Flagger does: {{ service }} is service.name, not the -canary Service; {{ target }} and {{ ingress }} the target Deployment")
+    func flaggerNames() async {
+        let query = "up{svc=\"frontend\",target=\"shop\",ingress=\"shop\",ns=\"store\"}"
+        let prometheus = CannedPrometheus(answers: [query: .value(1)])
+        let template = QueryTemplate("up{svc=\"{{ service }}\",target=\"{{ target }}\",ingress=\"{{ ingress }}\",ns=\"{{ namespace }}\"}")
+        let provider = PrometheusMetricProvider(client: prometheus, templates: ["error-rate": template])
+        let request = AnalysisRequest(
+            ticket: RolloutTicket(1), canaryName: ResourceName(namespace: "store", name: "shop"),
+            canary: Destination(host: "frontend-canary", port: 80), stable: Destination(host: "frontend-primary", port: 80),
+            canaryWeight: 10, metrics: [Self.customCheck], canaryWorkload: "shop", apexService: "frontend")
+        let samples = await provider.samples(for: request)
+        #expect(await prometheus.log.queries == [query])
+        #expect(samples[metric: "error-rate"] == .value(1, window: .seconds(30)))
+    }
+
     @Test("reports a missing MetricTemplate by name without querying")
     func missingTemplate() async {
         let (samples, prometheus) = await samples([:], metrics: [Self.customCheck], templates: ["latency": Self.errorRate])
@@ -249,7 +264,7 @@ struct PrometheusMetricProviderTests {
     func unknownVariable() async {
         let (samples, prometheus) = await samples([:], metrics: [Self.customCheck], templates: ["error-rate": Self.errorRate])
         #expect(samples[metric: "error-rate"] == .unavailable(reason:
-            #"MetricTemplate error-rate: query template: unknown variable "variables.cluster", expected one of namespace, target, service, interval"#))
+            #"MetricTemplate error-rate: query template: unknown variable "variables.cluster", expected one of namespace, target, service, ingress, interval"#))
         #expect(await prometheus.log.queries.isEmpty)
     }
 }

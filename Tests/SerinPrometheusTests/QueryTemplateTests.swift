@@ -11,9 +11,9 @@ struct QueryTemplateTests {
     @Test("renders every variable, with or without spaces inside the braces")
     func allVariables() throws {
         let template = QueryTemplate(
-            "{{ namespace }}|{{target}}|{{  service  }}|{{ interval }}|{{variables.cluster}}|{{ variables.quantile }}"
+            "{{ namespace }}|{{target}}|{{  service  }}|{{ingress}}|{{ interval }}|{{variables.cluster}}|{{ variables.quantile }}"
         )
-        #expect(try template.render(context) == "shop|web-v2-service|web-v1-service|1m30s|eu-1|0.95")
+        #expect(try template.render(context) == "shop|web-v2-service|web-v1-service|web-v2-service|1m30s|eu-1|0.95")
     }
 
     @Test("leaves text without placeholders unchanged, single braces included")
@@ -21,10 +21,10 @@ struct QueryTemplateTests {
         #expect(try QueryTemplate(#"sum(up{job="a"})"#).render(context) == #"sum(up{job="a"})"#)
     }
 
-    @Test("names an unknown variable and lists the known ones", arguments: ["ingress", "variables.region", ""])
+    @Test("names an unknown variable and lists the known ones", arguments: ["pod", "variables.region", ""])
     func unknownVariable(name: String) {
         #expect(throws: QueryTemplateError.unknownVariable(name: name, known: [
-            "namespace", "target", "service", "interval", "variables.cluster", "variables.quantile",
+            "namespace", "target", "service", "ingress", "interval", "variables.cluster", "variables.quantile",
         ])) {
             try QueryTemplate("rate(x{a=\"{{ \(name) }}\"}[1m])").render(context)
         }
@@ -32,8 +32,8 @@ struct QueryTemplateTests {
 
     @Test("says which variable is unknown and what is expected")
     func unknownVariableMessage() {
-        let error = QueryTemplateError.unknownVariable(name: "ingress", known: ["namespace", "target"])
-        #expect(error.description == #"query template: unknown variable "ingress", expected one of namespace, target"#)
+        let error = QueryTemplateError.unknownVariable(name: "pod", known: ["namespace", "target"])
+        #expect(error.description == #"query template: unknown variable "pod", expected one of namespace, target"#)
     }
 
     @Test("reports where an unclosed placeholder starts")

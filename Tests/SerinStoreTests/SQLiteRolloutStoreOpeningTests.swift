@@ -19,7 +19,7 @@ struct SQLiteRolloutStoreOpeningTests {
 
         #expect(FileManager.default.fileExists(atPath: path))
         let raw = try SQLiteConnection.raw(path)
-        #expect(try raw.integer("PRAGMA user_version") == 3)
+        #expect(try raw.integer("PRAGMA user_version") == 4)
         #expect(try raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('rollouts', 'events', 'measurements')") == 3)
     }
 
@@ -91,13 +91,19 @@ struct SQLiteRolloutStoreOpeningTests {
         #expect(try SQLiteConnection.raw(path).integer("SELECT count(*) FROM sqlite_schema WHERE name = 'rollouts'") == 0)
     }
 
-    @Test("a version 1 file's verdicts, written as \"fail: REASON\", read back as data after the upgrade to version 2")
-    func upgradesVerdictsToData() async throws {
+    /// A state file as the Serin of schema `version` left it, holding the rollout `default/web` to add rows of.
+    func stateFile(atVersion version: Int) throws -> (path: String, raw: SQLiteConnection) {
         let path = directory.file("state.sqlite")
         let raw = try SQLiteConnection.raw(path)
-        try raw.executeScript(RolloutDatabase.migrations[0])
-        try raw.execute("PRAGMA user_version = 1")
+        for migration in RolloutDatabase.migrations.prefix(version) { try raw.executeScript(migration) }
+        try raw.execute("PRAGMA user_version = \(version)")
         try raw.execute("INSERT INTO rollouts (namespace, name, state, updated_at) VALUES ('default', 'web', '{}', 0)")
+        return (path, raw)
+    }
+
+    @Test("a version 1 file's verdicts, written as \"fail: REASON\", read back as data after the upgrade to version 2")
+    func upgradesVerdictsToData() async throws {
+        let (path, raw) = try stateFile(atVersion: 1)
         for (index, verdict) in ["pass", "fail: request-success-rate 96.18% < 99%", "inconclusive: 3 requests < 5 minimum"].enumerated() {
             try raw.execute("""
                 INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value, canary_requests,
@@ -109,16 +115,12 @@ struct SQLiteRolloutStoreOpeningTests {
         defer { store.close() }
         let verdicts = try store.measurements(for: ResourceName(namespace: "default", name: "web"), limit: nil).map(\.verdict)
         #expect(verdicts == [.pass, .fail(reason: "request-success-rate 96.18% < 99%"), .inconclusive(reason: "3 requests < 5 minimum")])
-        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 3)
+        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 4)
     }
 
     @Test("a version 2 file's custom-metric rows, written with 0 requests for a value that counts none, read back with no count after the upgrade to version 3; built-in rows keep theirs, 0 included")
     func upgradesCustomMetricCountsToUnknown() async throws {
-        let path = directory.file("state.sqlite")
-        let raw = try SQLiteConnection.raw(path)
-        for migration in RolloutDatabase.migrations.prefix(2) { try raw.executeScript(migration) }
-        try raw.execute("PRAGMA user_version = 2")
-        try raw.execute("INSERT INTO rollouts (namespace, name, state, updated_at) VALUES ('default', 'web', '{}', 0)")
+        let (path, raw) = try stateFile(atVersion: 2)
         for (index, (metric, requests)) in [("error-budget", 0), ("request-success-rate", 0), ("request-duration", 40)].enumerated() {
             try raw.execute("""
                 INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value, canary_requests,
@@ -132,7 +134,22 @@ struct SQLiteRolloutStoreOpeningTests {
         #expect(read.map(\.metric) == ["error-budget", "request-success-rate", "request-duration"])
         #expect(read.map(\.canaryRequests) == [nil, 0, 40])
         #expect(read.map(\.stableRequests) == [nil, 0, 40])
-        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 3)
+        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 4)
+    }
+
+    @Test("a version 3 file's measurements read back as taken on live traffic after the upgrade to version 4, which marks those taken on mirrored copies")
+    func upgradesMeasurementsToMirrorMark() async throws {
+        let (path, raw) = try stateFile(atVersion: 3)
+        try raw.execute("""
+            INSERT INTO measurements (namespace, name, instant_ns, metric, canary_value, stable_value, canary_requests,
+                stable_requests, canary_weight, verdict) VALUES ('default', 'web', 1, 'request-success-rate', 99, 99, 10, 90, 0, 'pass')
+            """)
+
+        let store = try SQLiteRolloutStore(path: path)
+        defer { store.close() }
+        let web = ResourceName(namespace: "default", name: "web")
+        #expect(try store.measurements(for: web, limit: nil).map(\.mirrored) == [nil])
+        #expect(try SQLiteConnection.raw(path).integer("PRAGMA user_version") == 4)
     }
 
     @Test("a schema version newer than this code knows is refused with what to do")
@@ -141,10 +158,10 @@ struct SQLiteRolloutStoreOpeningTests {
         try SQLiteRolloutStore(path: path).save(try Fixture.rollout(), events: [], measurements: [])
         try SQLiteConnection.raw(path).execute("PRAGMA user_version = 7")
 
-        let error = #expect(throws: StoreError.newerSchema(path: path, found: 7, known: 3)) {
+        let error = #expect(throws: StoreError.newerSchema(path: path, found: 7, known: 4)) {
             try SQLiteRolloutStore(path: path)
         }
         #expect(error?.description == "cannot open state file \(path): a newer Serin wrote it (schema version 7, "
-            + "this Serin knows up to 3); upgrade Serin or pass --state PATH")
+            + "this Serin knows up to 4); upgrade Serin or pass --state PATH")
     }
 }

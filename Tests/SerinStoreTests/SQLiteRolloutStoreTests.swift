@@ -45,6 +45,22 @@ struct SQLiteRolloutStoreTests {
         #expect(read.first?.canaryRequests == nil && read.last?.canaryRequests == 151)
     }
 
+    @Test("a measurement taken on mirrored copies of requests reads back marked so; one on live traffic unmarked")
+    func mirroredMeasurementRoundTrip() throws {
+        let mirrored = RecordedMeasurement(
+            canary: Fixture.web, instant: t(31), metric: "request-success-rate", canaryValue: 100, stableValue: 99.9,
+            canaryRequests: 60, stableRequests: 600, canaryWeight: 0, verdict: .pass, mirrored: true)
+        #expect(mirrored.mirrored == true)
+        let store = try SQLiteRolloutStore(path: path)
+        try store.save(try Fixture.rollout(), events: [], measurements: [mirrored, Fixture.measurement(at: 61)])
+        store.close()
+        let reopened = try SQLiteRolloutStore(path: path)
+        defer { reopened.close() }
+        let read = try reopened.measurements(for: Fixture.web, limit: nil)
+        #expect(read == [mirrored, Fixture.measurement(at: 61)])
+        #expect(read.map(\.mirrored) == [true, nil])
+    }
+
     @Test("a later save replaces the state and appends to the history")
     func laterSaveReplacesStateAppendsHistory() throws {
         let store = try SQLiteRolloutStore(path: path)

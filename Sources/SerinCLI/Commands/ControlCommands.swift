@@ -282,9 +282,7 @@ enum StatusTable {
         for status in statuses {
             // A weight step is the column's default; blue/green's iterations say so.
             let step = status.isBlueGreen ? status.stepLabel : status.stepProgress
-            let verdicts = status.lastMeasurements.map { measurement in
-                "\(measurement.metric) \(measurement.verdict.outcome.rawValue)"
-            }.joined(separator: ", ")
+            let verdicts = status.lastMeasurements.map(\.verdictLabel).joined(separator: ", ")
             rows.append((namespaces ? [status.namespace] : []) + [
                 status.name, status.phase.rawValue, status.stable, status.canaryLabel, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
@@ -314,6 +312,14 @@ enum StatusTable {
             lines.append("\(label(status)): \(ResourceName.unqualified(message, name: status.name))")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension RecordedMeasurement {
+    /// A check's verdict as `status` lists it: `request-success-rate pass`, with `(mirrored)` when the canary's
+    /// numbers are of mirrored copies of requests, not live traffic.
+    var verdictLabel: String {
+        "\(metric) \(verdict.outcome.rawValue)" + (mirrored == true ? " (mirrored)" : "")
     }
 }
 

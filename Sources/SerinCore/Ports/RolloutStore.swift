@@ -41,11 +41,16 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
     public var verdict: Verdict
     /// The canary against the stable, with the interval and the rule's decision (statistical judge).
     public var comparison: Comparison?
+    /// True when the canary's numbers are of mirrored copies of requests (Flagger's mirroring step at weight 0, each
+    /// iteration of blue/green with mirroring), whose responses no client received; nil for live traffic.
+    public var mirrored: Bool?
 
     public init(
         canary: ResourceName, instant: RolloutInstant, metric: String, canaryValue: Double?, stableValue: Double?,
-        canaryRequests: Int?, stableRequests: Int?, canaryWeight: Int, window: Duration? = nil, verdict: Verdict, comparison: Comparison? = nil
+        canaryRequests: Int?, stableRequests: Int?, canaryWeight: Int, window: Duration? = nil, verdict: Verdict, comparison: Comparison? = nil,
+        mirrored: Bool = false
     ) {
+        self.mirrored = mirrored ? true : nil
         self.window = window
         self.canary = canary
         self.instant = instant
@@ -61,6 +66,7 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case canary, instant, metric, canaryValue, stableValue, canaryRequests, stableRequests, canaryWeight, window, verdict, reason, comparison
+        case mirrored
     }
 
     /// The verdict is flat beside the numbers: `"verdict": "fail", "reason": "..."`; the instant is RFC 3339 and the
@@ -89,7 +95,8 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
             window: window,
             verdict: Verdict(outcome: try container.decode(Verdict.Outcome.self, forKey: .verdict),
                              reason: try container.decodeIfPresent(String.self, forKey: .reason)),
-            comparison: try container.decodeIfPresent(Comparison.self, forKey: .comparison))
+            comparison: try container.decodeIfPresent(Comparison.self, forKey: .comparison),
+            mirrored: try container.decodeIfPresent(Bool.self, forKey: .mirrored) ?? false)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -106,5 +113,6 @@ public struct RecordedMeasurement: Hashable, Sendable, Codable {
         try container.encode(verdict.outcome, forKey: .verdict)
         try container.encodeIfPresent(verdict.reason, forKey: .reason)
         try container.encodeIfPresent(comparison, forKey: .comparison)
+        try container.encodeIfPresent(mirrored, forKey: .mirrored)
     }
 }

@@ -7,6 +7,9 @@ public struct AnalysisRequest: Hashable, Sendable {
     /// The workload serving the canary (a Deployment's name), as Istio's `destination_workload` names it and
     /// Flagger's `{{ target }}` renders; nil when not known yet (a metric provider may find it).
     public var canaryWorkload: String?
+    /// Flagger's shape (`CanaryWorkload`): the Service clients call, `service.name` or else the target's name, which
+    /// Flagger's `{{ service }}` renders; nil for a service pair.
+    public var apexService: String?
     public var stable: Destination
     public var canaryWeight: Int
     /// Each with its own window; collect one `MetricReading` per check, keyed by its name.
@@ -20,9 +23,10 @@ public struct AnalysisRequest: Hashable, Sendable {
     public init(
         ticket: RolloutTicket, canaryName: ResourceName, canary: Destination, stable: Destination,
         canaryWeight: Int, metrics: [MetricCheck], canaryWorkload: String? = nil, judge: JudgeSettings = .threshold,
-        canaryMirrored: Bool = false
+        canaryMirrored: Bool = false, apexService: String? = nil
     ) {
         self.canaryMirrored = canaryMirrored
+        self.apexService = apexService
         self.judge = judge
         self.canaryWorkload = canaryWorkload
         self.ticket = ticket

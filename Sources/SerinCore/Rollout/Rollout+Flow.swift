@@ -23,6 +23,7 @@ extension Rollout {
         status.pending = nil
         status.nextCheckAt = nil
         status.holdReason = nil
+        status.failureAwaitsWeights = nil
         status.lastProgressAt = now
         status.stage = .confirmRollout
         if keepPaused {
@@ -255,15 +256,25 @@ extension Rollout {
         transition(to: final, now: now, into: &actions)
         if final == .succeeded {
             record(.normal, "promotion completed", describesWeights: true, now: now, into: &actions)
+        } else if actions.contains(.setWeights(split)) {
+            // The rollback's weights go out in this very step: whether all traffic is on stable is said once the
+            // router answers (`weightsApplied`, `weightsFailed`), since the history is saved before it does.
+            status.failureAwaitsWeights = true
         } else {
-            let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
-            // Weights the router refused (`weightsFailed`) are not said to serve: the routes still carry the ones before.
-            let traffic = status.weightsRefused == true
-                ? " the router refused weights \(status.stableWeight)/\(status.canaryWeight), so not all traffic is on stable \(status.stable) yet"
-                : " all traffic on stable \(status.stable)"
-            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, describesWeights: true, now: now, into: &actions)
+            recordFailure(now: now, into: &actions)
         }
         actions.append(.finished(final))
+    }
+
+    /// The last word of a failed rollout: why it rolled back, and where the traffic is. Weights the router refused
+    /// (`weightsFailed`) are not said to serve: the routes still carry the ones before.
+    mutating func recordFailure(now: RolloutInstant, into actions: inout [RolloutAction]) {
+        status.failureAwaitsWeights = nil
+        let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
+        let traffic = status.weightsRefused == true
+            ? " the router refused weights \(status.stableWeight)/\(status.canaryWeight), so not all traffic is on stable \(status.stable) yet"
+            : " all traffic on stable \(status.stable)"
+        record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, now: now, into: &actions)
     }
 
     /// One failed check; reaching the threshold rolls back. Passes in between do not reset the count (Flagger's
@@ -340,7 +351,7 @@ extension Rollout {
         actions.append(.analyze(AnalysisRequest(
             ticket: ticket, canaryName: spec.name, canary: status.canary, stable: status.stable,
             canaryWeight: status.canaryWeight, metrics: metrics, canaryWorkload: spec.canaryDeployment,
-            judge: spec.analysis.judge, canaryMirrored: split.mirror != nil)))
+            judge: spec.analysis.judge, canaryMirrored: split.mirror != nil, apexService: spec.workload?.apexService)))
     }
 
     mutating func issueTicket(for kind: RolloutStatus.Pending.Kind) -> RolloutTicket {

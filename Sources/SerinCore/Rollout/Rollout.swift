@@ -267,7 +267,8 @@ public struct Rollout: Hashable, Sendable {
     /// While the steps are analysed at that split it is a failed check, and the step is not passed until the
     /// weights hold: its next check, whatever it finds, sets them again, and a pass then holds instead of advancing. So a rollout whose weights never reach
     /// the routes rolls back at the threshold; it never promotes a canary that took no traffic. A split since
-    /// replaced, or one outside the analysis (a promotion, a rollback, a restore), is a warning in the history.
+    /// replaced, or one outside the analysis (a promotion, a rollback, a restore), is a warning in the history; a
+    /// failed rollout's last word that waited for its rollback's weights then says they were refused.
     public mutating func weightsFailed(_ failed: TrafficSplit, reason: String, now: RolloutInstant) -> RolloutOutcome {
         var actions: [RolloutAction] = []
         let message = "cannot set weights \(failed.stable.weight)/\(failed.canary.weight): \(reason)"
@@ -276,6 +277,7 @@ public struct Rollout: Hashable, Sendable {
             // them as serving until the router applies them (`weightsApplied`).
             if failed == split { status.weightsRefused = true }
             record(.warning, message, now: now, into: &actions)
+            if failed == split, status.failureAwaitsWeights == true { recordFailure(now: now, into: &actions) }
             return .accepted(actions)
         }
         status.weightsRefused = true
@@ -284,12 +286,17 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// The router applied `applied`. Weights refused outside the analysis (`weightsFailed`) serve from now, and
-    /// the status stops calling them refused; in the analysis a refused step is set again by its next check.
+    /// the status stops calling them refused; in the analysis a refused step is set again by its next check. A
+    /// failed rollout's last word that waited for its rollback's weights says now that all traffic is on stable.
     public mutating func weightsApplied(_ applied: TrafficSplit, now: RolloutInstant) -> RolloutOutcome {
-        guard awaitsRefusedWeights, applied == split else { return .accepted([]) }
-        status.weightsRefused = nil
+        guard applied == split else { return .accepted([]) }
         var actions: [RolloutAction] = []
-        record(.normal, "weights \(applied.stable.weight)/\(applied.canary.weight) applied", now: now, into: &actions)
+        if awaitsRefusedWeights {
+            status.weightsRefused = nil
+            record(.normal, "weights \(applied.stable.weight)/\(applied.canary.weight) applied", now: now, into: &actions)
+        } else if status.failureAwaitsWeights == true {
+            recordFailure(now: now, into: &actions)
+        }
         return .accepted(actions)
     }
 
@@ -297,6 +304,12 @@ public struct Rollout: Hashable, Sendable {
     /// refused step is set again by its next check instead.
     public var awaitsRefusedWeights: Bool {
         status.weightsRefused == true && !isAnalysing
+    }
+
+    /// Whether the router applying the current split tells this rollout anything (`weightsApplied`): weights it
+    /// refused outside the analysis, or a failed rollout's last word, wait for it. Most splits step no rollout.
+    public var awaitsAppliedWeights: Bool {
+        awaitsRefusedWeights || status.failureAwaitsWeights == true
     }
 
     /// Whether the interval's checks run: progressing, at the analysis stage (not a gate, hooks or promotion).

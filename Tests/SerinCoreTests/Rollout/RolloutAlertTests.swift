@@ -39,6 +39,8 @@ struct RolloutAlertTests {
         driver.start(0)
         try driver.completeInterval(with: .fail(reason: "request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests)"))
         try driver.completeInterval(with: .fail(reason: "request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests)"))
+        // The rollback's weights applied: the failed rollout's last word, a warning.
+        driver.send { $0.weightsApplied($0.split, now: t(61)) }
         let sent = Self.sent(driver)
         let messages = driver.log.messages
         #expect(sent.filter { $0.0 == "team" }.map(\.2) == messages, "info hears every event")

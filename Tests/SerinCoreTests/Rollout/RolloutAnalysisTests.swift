@@ -51,6 +51,8 @@ struct RolloutAnalysisTests {
             let request = try #require(driver.log.analysisRequests.last)
             driver.send { $0.analysisCompleted(verdict: ThresholdJudge().judge(samples, for: request).verdict, now: t(at)) }
         }
+        // Where the traffic is, the last word says once the router applied the rollback's weights.
+        driver.send { $0.weightsApplied($0.split, now: t(60)) }
         let reason = "request-duration p99 812ms > 500ms (canary web-v2-service, 1m, 1,204 requests)"
         #expect(driver.log.events.suffix(3) == [
             RolloutEvent(instant: t(30), severity: .warning,

@@ -161,6 +161,7 @@ struct RolloutCommandTests {
         try driver.completeInterval(with: .pass)
         driver.send { $0.abort(now: t(40)) }
         #expect(driver.log.canaryWeights == [0, 10, 50, 0])
+        driver.send { $0.weightsApplied($0.split, now: t(40)) }
         #expect(driver.log.events.suffix(2) == [
             RolloutEvent(instant: t(40), severity: .warning, message: "web: rolled back: abort requested"),
             RolloutEvent(instant: t(40), severity: .warning, message: "web: rollout failed: abort requested; all traffic on stable web-v1-service"),

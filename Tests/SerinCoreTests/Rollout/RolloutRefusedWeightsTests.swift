@@ -61,6 +61,43 @@ struct RolloutRefusedWeightsTests {
         #expect(!driver.log.messages.contains { $0.contains("all traffic on stable") }, "\(driver.log.messages)")
     }
 
+    @Test("a rollback with no post-rollout hooks says all traffic is on stable only once the router applied its weights, also after a restart")
+    func rollbackSaysStableOnceApplied() throws {
+        var driver = Driver(try Fixture.rollout())
+        driver.start(0)
+        driver.send { $0.abort(now: t(10)) }
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.log.events.last?.message == "web: rolled back: abort requested")
+        #expect(driver.rollout.awaitsAppliedWeights)
+        // A restart before the router answered sets the weights again; their answer still owes the last word.
+        driver.rollout = try driver.storedAndRestored()
+        driver.send { $0.restored(now: t(11)) }
+        #expect(driver.log.last == .setWeights(driver.rollout.split))
+        driver.send { $0.weightsApplied($0.split, now: t(12)) }
+        #expect(driver.log.events.last == RolloutEvent(
+            instant: t(12), severity: .warning, message: "web: rollout failed: abort requested; all traffic on stable web-v1-service"))
+        #expect(!driver.rollout.awaitsAppliedWeights)
+        #expect(driver.send { $0.weightsApplied($0.split, now: t(13)) } == .accepted([]), "said once")
+    }
+
+    @Test("a rollback with no post-rollout hooks whose weights the router refuses ends saying so, never that all traffic is on stable")
+    func refusedRollbackWithoutHooksIsNotSaidToServe() throws {
+        var driver = Driver(try Fixture.rollout())
+        driver.start(0)
+        driver.send { $0.abort(now: t(10)) }
+        driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(10)) }
+        #expect(driver.log.events.suffix(3).map(\.message) == [
+            "web: rolled back: abort requested",
+            "web: cannot set weights 100/0: the API server said no",
+            "web: rollout failed: abort requested; the router refused weights 100/0, so not all traffic is on stable web-v1-service yet",
+        ])
+        #expect(!driver.log.messages.contains { $0.contains("all traffic on stable") }, "\(driver.log.messages)")
+        // Applied later: the weights are said to serve, the last word is not said again.
+        driver.send { $0.weightsApplied($0.split, now: t(20)) }
+        #expect(driver.log.events.last?.message == "web: weights 100/0 applied")
+        #expect(driver.log.messages.count { $0.contains("rollout failed") } == 1)
+    }
+
     @Test("a refusal does not outlive its release: after a rollback the next release's first pass advances")
     func refusalEndsWithItsRelease() throws {
         var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 3))

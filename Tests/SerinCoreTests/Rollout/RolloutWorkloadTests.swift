@@ -77,6 +77,33 @@ struct RolloutWorkloadTests {
         #expect(moved.isNewRevision(comparedTo: other))
     }
 
+    @Test("its analysis names the Service clients call, service.name else the target's name, for a MetricTemplate's {{ service }}; a service pair names none")
+    func analysisNamesTheApexService() throws {
+        var named = try Self.spec(revision: "r1")
+        named.workload = CanaryWorkload(deployment: "podinfo", revision: "r1", port: 9898, service: "frontend")
+        named.targetRef = ResourceName(namespace: "shop", name: "frontend")
+        named.stable = Destination(host: "frontend-primary", port: 9898)
+        named.canary = Destination(host: "frontend-canary", port: 9898)
+        for (spec, apex) in [(named, "frontend"), (try Self.spec(revision: "r1"), "podinfo")] {
+            var driver = Driver(try Rollout(spec: spec))
+            driver.start(0)
+            try Self.primaryAnswers(&driver, ready: true, at: 1)
+            var released = spec
+            released.workload?.revision = "r2"
+            driver.send { $0.specChanged(released, now: t(10)) }
+            driver.send { $0.restart(now: t(10)) }
+            try Self.ready(&driver, 11)
+            driver.tick(41)
+            let request = try #require(driver.log.analysisRequests.last)
+            #expect(request.apexService == apex)
+            #expect(request.canaryWorkload == "podinfo")
+        }
+        var pair = Driver(try Fixture.rollout())
+        pair.start(0)
+        try pair.completeInterval(with: .pass)
+        #expect(pair.log.analysisRequests.last?.apexService == nil)
+    }
+
     @Test("first sight is no release: all traffic on the primary, the target scaled to zero once it is ready, and it stays so")
     func firstSightIsBaseline() throws {
         var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
