@@ -12,7 +12,8 @@ struct StatusWatch {
     let client: AdminClient
     let name: String
 
-    /// The line for `status`: what both sides served over the last check's window, from its measurements.
+    /// The line for `status`: what both sides served over the last check's window, from its measurements; the canary's
+    /// side says `(mirrored)` when that check read mirrored copies of requests.
     static func line(_ status: CanaryStatus) -> String {
         let rate = status.lastMeasurements.first { $0.metric == "request-success-rate" }
         let duration = status.lastMeasurements.first { $0.metric == "request-duration" }
@@ -28,7 +29,11 @@ struct StatusWatch {
         // is no longer `status.stable` (the canary has taken that role).
         let releaseStable = status.releases.last?.stable ?? status.stable
         let stable = side(releaseStable, requests: rate?.stableRequests, success: rate?.stableValue, p99: duration?.stableValue)
-        let canary = side(status.canary, requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
+        // The canary's numbers of a check on mirrored copies are no client's traffic: marked so while the step mirrors,
+        // and after it, when the weights have risen and they are still the last check's until the next one.
+        let mirrored = rate?.mirrored == true || duration?.mirrored == true
+        let canary = side(status.canary + (mirrored ? " (mirrored)" : ""),
+                          requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
         let verdicts = status.lastMeasurements.map(\.verdictLabel).joined(separator: ", ")
         // Once promoted, the head says what serves, as `serin status` does; the numbers are the release's last check.
         let sides = status.promoted == true && !status.lastMeasurements.isEmpty ? ["last check: \(stable)", canary] : [stable, canary]

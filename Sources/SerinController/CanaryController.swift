@@ -158,10 +158,18 @@ public actor CanaryController {
             handle(message)
         }
         ticker.cancel()
-        // What was decided is carried out — saved and routed — before the controller stops.
-        let draining = lanes.values
-        lanes = [:]
-        for lane in draining { await lane.finish() }
+        // What was decided is carried out — saved and routed — before the controller stops; and so is what the router's
+        // answers decide meanwhile (a finished rollout's last word waits for them): those steps queue on new lanes, each
+        // after the lane it follows, carried out in turn until no step is left.
+        while !lanes.isEmpty {
+            let draining = lanes
+            lanes = [:]
+            for (name, lane) in draining { retiring[name] = lane }
+            for (name, lane) in draining {
+                await lane.finish()
+                retired(lane, of: name)
+            }
+        }
         // Notifications get a bounded grace: a receiver that does not answer must not hold up a stopping
         // controller (Kubernetes kills it after its termination grace period, before the lease is released).
         let delivering = notices.values.flatMap(\.values)
@@ -499,8 +507,8 @@ public actor CanaryController {
         }
     }
 
-    /// The router applied a split: a rollout whose weights it refused before, or whose failure waits to say where
-    /// the traffic is, hears they serve now. Most splits are applied at the first try, and step no rollout.
+    /// The router applied a split: a rollout whose weights it refused before, or whose last word (a promotion's or a
+    /// rollback's) waits to say where the traffic is, hears they serve now. Most splits are applied at the first try, and step no rollout.
     private func weightsApplied(_ split: TrafficSplit, of name: ResourceName) {
         guard rollouts[name]?.awaitsAppliedWeights == true else { return }
         step(name) { $0.weightsApplied(split, now: adapters.clock.now()) }
@@ -600,7 +608,7 @@ public actor CanaryController {
         var rolloutLogger = logger
         rolloutLogger[metadataKey: "phase"] = "\(rollout.status.phase.rawValue)"
         rolloutLogger[metadataKey: "canaryWeight"] = "\(rollout.status.canaryWeight)"
-        // What a step says after it sets weights ("advance canary weight to 20%", "all traffic on canary …") is logged
+        // What a step says after it sets weights ("advance canary weight to 20%", "promotion: canary weight 60%") is logged
         // once the router applied them; the rest at once.
         let said = EventLines(actions)
         for event in said.now { Self.log(event, of: name, to: rolloutLogger) }

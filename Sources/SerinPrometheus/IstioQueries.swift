@@ -108,15 +108,16 @@ public enum IstioQueries {
         )
     }
 
-    /// The context a MetricTemplate renders with, as Flagger's `toMetricModel` fills it: `{{ service }}` is the
-    /// Service clients call (`service.name`, else the target's name) where the Canary has Flagger's shape, not the
-    /// `-canary` Service measured; a service pair's is its canary's service.
+    /// The context a MetricTemplate renders with, as Flagger's `toMetricModel` fills it: `{{ name }}` is the Canary's
+    /// name, `{{ service }}` the Service clients call (`service.name`, else the target's name) where the Canary has
+    /// Flagger's shape, not the `-canary` Service measured; a service pair's is its canary's service.
     public static func templateContext(
         for request: AnalysisRequest, canaryNamespace: String, interval: Duration, variables: [String: String]
     ) -> QueryContext {
         var context = context(
             for: request.canary, canary: request.canary, canaryWorkload: request.canaryWorkload, canaryNamespace: canaryNamespace,
             interval: interval, variables: variables)
+        context.name = request.canaryName.name
         if let apex = request.apexService { context.service = apex }
         return context
     }

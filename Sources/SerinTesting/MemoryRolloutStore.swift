@@ -3,7 +3,7 @@ import SerinCore
 
 /// A `RolloutStore` in memory: rollouts, events and measurements as a save left them, readable at once by a
 /// test, and shared by a second controller to stand in for a restart. It can be told to refuse the next save
-/// (a full disk, an API server that said no).
+/// (a full disk, an API server that said no), or to hold saves at a gate (a slow API server).
 public final class MemoryRolloutStore: RolloutStore {
     private struct State {
         var rollouts: [ResourceName: Rollout] = [:]
@@ -12,6 +12,7 @@ public final class MemoryRolloutStore: RolloutStore {
         var saves = 0
         var failNextSave: (any Error)?
         var deleted: [ResourceName] = []
+        var gate: AsyncGate?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -38,12 +39,18 @@ public final class MemoryRolloutStore: RolloutStore {
         state.withLockedValue { $0.failNextSave = error }
     }
 
+    /// Saves from now on wait at `gate` until it opens; nil lets them through at once.
+    public func holdSaves(at gate: AsyncGate?) {
+        state.withLockedValue { $0.gate = gate }
+    }
+
     public func loadRollouts() async throws -> [ResourceName: Rollout] {
         state.withLockedValue { $0.rollouts }
     }
 
     public func save(_ rollout: Rollout, events: [RolloutEvent], measurements: [RecordedMeasurement]) async throws {
         let name = rollout.spec.name
+        if let gate = state.withLockedValue({ $0.gate }) { await gate.wait() }
         try state.withLockedValue { state in
             if let failure = state.failNextSave {
                 state.failNextSave = nil

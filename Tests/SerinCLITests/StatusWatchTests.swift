@@ -61,6 +61,41 @@ struct StatusWatchTests {
         #expect(line.contains(" · last check: \(v1) 10/s ok 99.0% p99 - | \(v2) 50/s ok 100.0% p99 - · request-success-rate pass"), "\(line)")
     }
 
+    @Test("the canary's numbers of a check on mirrored copies are marked (mirrored) during Flagger's mirroring step and after it, once the weights have risen; a check on live traffic is not marked")
+    func mirroredNumbersMarked() throws {
+        let name = ResourceName(name: "web")
+        var spec = try RolloutFixture.spec(name, weights: [20, 60])
+        spec.analysis.schedule = try WeightSchedule(mirroringFirst: spec.analysis.schedule)
+        spec.analysis.mirror = .all
+        var rollout = try Rollout(spec: spec)
+        func at(_ seconds: Int64) -> RolloutInstant { RolloutInstant(sinceEpoch: .seconds(1_000 + seconds)) }
+        _ = rollout.start(now: at(0))
+        func measured(_ metric: String, value: Double, weight: Int, mirrored: Bool, at seconds: Int64) -> RecordedMeasurement {
+            RecordedMeasurement(
+                canary: name, instant: at(seconds), metric: metric, canaryValue: value, stableValue: 99, canaryRequests: 300,
+                stableRequests: 300, canaryWeight: weight, window: .seconds(10), verdict: .pass, mirrored: mirrored)
+        }
+        let onCopies = [measured("request-success-rate", value: 100, weight: 0, mirrored: true, at: 30),
+                        measured("request-duration", value: 7, weight: 0, mirrored: true, at: 30)]
+        let v2 = RolloutFixture.destination(of: name, "v2").description
+
+        let mirroring = StatusWatch.line(CanaryStatus(rollout: rollout, measurements: onCopies))
+        #expect(mirroring.contains("canary 0% · mirror 100% copied"), "\(mirroring)")
+        #expect(mirroring.contains("| \(v2) (mirrored) 30/s ok 100.0% p99 7ms ·"), "\(mirroring)")
+
+        _ = rollout.tick(now: at(30))
+        _ = rollout.analysisCompleted(verdict: .pass, now: at(31))
+        let risen = StatusWatch.line(CanaryStatus(rollout: rollout, measurements: onCopies))
+        #expect(risen.contains("canary 20% · Progressing") && !risen.contains("copied"), "\(risen)")
+        #expect(risen.contains("| \(v2) (mirrored) 30/s ok 100.0% p99 7ms ·"), "still the mirrored check's numbers: \(risen)")
+
+        let live = StatusWatch.line(CanaryStatus(rollout: rollout, measurements: [
+            measured("request-success-rate", value: 98, weight: 20, mirrored: false, at: 61),
+        ]))
+        #expect(live.contains("| \(v2) 30/s ok 98.0% p99 -"), "\(live)")
+        #expect(!live.contains("(mirrored)"), "\(live)")
+    }
+
     @Test("--watch needs one Canary's name and a table, and refuses the cluster options")
     func refusals() async throws {
         let unnamed = try await SerinProcess.run(["status", "-w"])

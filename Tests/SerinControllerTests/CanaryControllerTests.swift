@@ -97,7 +97,7 @@ struct CanaryControllerTests {
             #expect(status.promoted == true && status.stableWeight == 100 && status.canaryWeight == 0, "all traffic on the new stable: \(status)")
             #expect(status.releases.map(\.outcome) == ["Promoted"])
             #expect(try await harness.events().suffix(2) == [
-                "web: all steps passed, promoting canary web-v2-service to 100%", "web: promotion completed",
+                "web: all steps passed, promoting canary web-v2-service to 100%", "web: promotion completed: all traffic on canary web-v2-service",
             ])
             // What a follower of /events sees of the promotion: in the order it happened, each phase once.
             var seen: [String] = []
@@ -108,11 +108,11 @@ struct CanaryControllerTests {
                 case .weights(_, let stable, let canary, _, _): seen.append("weights \(stable)/\(canary)")
                 case .measured: continue
                 }
-                if seen.last == "web: promotion completed" { break }
+                if seen.last?.hasPrefix("web: promotion completed") == true { break }
             }
             #expect(Array(seen.suffix(5)) == [
                 "phase Promoting", "weights 0/100", "web: all steps passed, promoting canary web-v2-service to 100%",
-                "phase Succeeded", "web: promotion completed",
+                "phase Succeeded", "web: promotion completed: all traffic on canary web-v2-service",
             ], "\(seen)")
             // Nothing more was said of it: Succeeded came once (the step's end is not a second phase change).
             let later = await withTaskGroup(of: [ControllerUpdate].self) { group in
@@ -325,6 +325,61 @@ struct CanaryControllerTests {
                     "\(stored)")
             #expect(try await harness.status().message == "web: rollout failed: abort requested; all traffic on stable web-v1-service")
         }
+    }
+
+    @Test("a promotion whose weights the router refuses is not stored as completed: the history says so, and says the promotion completed once they are applied")
+    func refusedPromotionNotStoredAsCompleted() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            for _ in 1...2 { await harness.advance(by: .seconds(30)) }
+            harness.router.failWeights(with: PortFailure("the API server said no"))
+            await harness.advance(by: .seconds(30))
+            #expect(try await harness.status().phase == .succeeded)
+            #expect(harness.weights() == [0, 10, 50, 80], "the routes never left 20/80")
+            let notCompleted = "promotion not completed: the router refused weights 0/100, so not all traffic is on canary web-v2-service yet"
+            var stored = try await harness.store.events(for: Self.web, limit: nil).map(\.message)
+            #expect(stored.suffix(3) == [
+                "web: all steps passed, promoting canary web-v2-service to 100%", "web: cannot set weights 0/100: the API server said no",
+                "web: \(notCompleted)",
+            ], "\(stored)")
+            #expect(!(stored + harness.lines.messages).contains { $0.contains("promotion completed") }, "\(stored)")
+            #expect(harness.lines.entries.first { $0.message == "shop/web: \(notCompleted)" }?.level == .warning, "\(harness.lines.messages)")
+            // The router takes them when sent again: the promotion's last word is said then, in history and log.
+            harness.router.failWeights(with: nil)
+            await harness.controller.retryRefusedWeights()
+            await harness.controller.settled()
+            #expect(harness.weights() == [0, 10, 50, 80, 100])
+            stored = try await harness.store.events(for: Self.web, limit: nil).map(\.message)
+            #expect(stored.last == "web: promotion completed: all traffic on canary web-v2-service", "\(stored)")
+            #expect(stored.count { $0.contains("promotion completed") } == 1)
+            #expect(try await harness.status().message == "web: promotion completed: all traffic on canary web-v2-service")
+            #expect(harness.lines.messages.contains("shop/web: promotion completed: all traffic on canary web-v2-service"), "\(harness.lines.messages)")
+        }
+    }
+
+    @Test("a controller stopped while the router is setting the promotion's weights stores the promotion's last word once they are applied, before it stops")
+    func lastWordStoredWhileStopping() async throws {
+        let store = MemoryRolloutStore()
+        let (router, saves) = (AsyncGate(), AsyncGate())
+        try await ControllerHarness.run(store: store) { harness in
+            await harness.reconcile([try Self.spec()])
+            for _ in 1...2 { await harness.advance(by: .seconds(30)) }
+            harness.router.hold(Self.web, at: router)
+            await harness.clock.advance(by: .seconds(30))
+            #expect(await eventually(.seconds(10)) { (try? await harness.status().phase) == .succeeded })
+            store.holdSaves(at: saves)
+            // Once the controller is stopping, the router answers, and later the store takes the last word's save: the
+            // controller stops only after it.
+            Task {
+                try await Task.sleep(for: .milliseconds(300))
+                router.open()
+                try await Task.sleep(for: .milliseconds(300))
+                saves.open()
+            }
+        }
+        let stored = try await store.events(for: Self.web, limit: nil).map(\.message)
+        #expect(stored.last == "web: promotion completed: all traffic on canary web-v2-service", "\(stored)")
+        #expect(store.rollout(Self.web)?.awaitsAppliedWeights == false)
     }
 
     @Test("a check that fails while refused weights are sent again is logged at once, not held as 'not in effect' with the weights")

@@ -152,17 +152,17 @@ struct MetricTemplateDecodingTests {
             (
                 "{{ interval }}", "{{ window }}",
                 "test.yaml:8:10: error: spec.query: unknown variable {{ window }}; "
-                    + "expected namespace, target, service, ingress, interval or variables.NAME"
+                    + "expected name, namespace, target, service, ingress, route, interval or variables.NAME"
             ),
             (
                 "{{variables.app}}", "{{ vars.app }}",
                 "test.yaml:8:10: error: spec.query: unknown variable {{ vars.app }}; "
-                    + "expected namespace, target, service, ingress, interval or variables.NAME"
+                    + "expected name, namespace, target, service, ingress, route, interval or variables.NAME"
             ),
             (
                 "{{variables.app}}", "{{ variables. }}",
                 "test.yaml:8:10: error: spec.query: unknown variable {{ variables. }}; "
-                    + "expected namespace, target, service, ingress, interval or variables.NAME"
+                    + "expected name, namespace, target, service, ingress, route, interval or variables.NAME"
             ),
             (
                 "[{{ interval }}]", "[{{ interval ]",
@@ -187,9 +187,19 @@ struct MetricTemplateDecodingTests {
         #expect(
             messages == [
                 "test.yaml:8:10: error: spec.query: unknown variable {{ pod }}; "
-                    + "expected namespace, target, service, ingress, interval or variables.NAME"
+                    + "expected name, namespace, target, service, ingress, route, interval or variables.NAME"
             ]
         )
+    }
+
+    @Test("accepts every variable Flagger's MetricTemplateModel fills: name, namespace, target, service, ingress, route, interval")
+    func everyFlaggerVariable() throws {
+        let query = #"up{canary="{{ name }}",ns="{{ namespace }}",t="{{ target }}",s="{{ service }}",i="{{ ingress }}",r="{{ route }}"}[{{ interval }}]"#
+        let yaml = Self.minimal.replacingOccurrences(of: Self.minimalQuery, with: "'\(query)'")
+        #expect(yaml != Self.minimal)
+        let (spec, messages) = decodeTemplate(yaml)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(try #require(spec).query == query)
     }
 
     @Test("reads Flagger's provider.secretRef and an https address; a provider field Serin does not act on is an error in Flagger's group, saying why")

@@ -238,14 +238,16 @@ struct PrometheusMetricProviderTests {
         #expect(await prometheus.log.instants == [nil], "a lone query reads the server's now: there is nothing to agree with")
     }
 
-    @Test("renders a workload Canary's MetricTemplate as Flagger does: {{ service }} is service.name, not the -canary Service; {{ target }} and {{ ingress }} the target Deployment")
+    @Test("renders a workload Canary's MetricTemplate as Flagger does: {{ name }} is the Canary's, {{ service }} is service.name, not the -canary Service; {{ target }}, {{ ingress }} and {{ route }} the target Deployment")
     func flaggerNames() async {
-        let query = "up{svc=\"frontend\",target=\"shop\",ingress=\"shop\",ns=\"store\"}"
+        let query = "up{canary=\"checkout\",svc=\"frontend\",target=\"shop\",ingress=\"shop\",route=\"shop\",ns=\"store\"}"
         let prometheus = CannedPrometheus(answers: [query: .value(1)])
-        let template = QueryTemplate("up{svc=\"{{ service }}\",target=\"{{ target }}\",ingress=\"{{ ingress }}\",ns=\"{{ namespace }}\"}")
+        let template = QueryTemplate(
+            "up{canary=\"{{ name }}\",svc=\"{{ service }}\",target=\"{{ target }}\",ingress=\"{{ ingress }}\",route=\"{{ route }}\",ns=\"{{ namespace }}\"}")
         let provider = PrometheusMetricProvider(client: prometheus, templates: ["error-rate": template])
+        // The Canary is named apart from its target, so {{ name }} cannot pass for {{ target }}.
         let request = AnalysisRequest(
-            ticket: RolloutTicket(1), canaryName: ResourceName(namespace: "store", name: "shop"),
+            ticket: RolloutTicket(1), canaryName: ResourceName(namespace: "store", name: "checkout"),
             canary: Destination(host: "frontend-canary", port: 80), stable: Destination(host: "frontend-primary", port: 80),
             canaryWeight: 10, metrics: [Self.customCheck], canaryWorkload: "shop", apexService: "frontend")
         let samples = await provider.samples(for: request)
@@ -264,7 +266,7 @@ struct PrometheusMetricProviderTests {
     func unknownVariable() async {
         let (samples, prometheus) = await samples([:], metrics: [Self.customCheck], templates: ["error-rate": Self.errorRate])
         #expect(samples[metric: "error-rate"] == .unavailable(reason:
-            #"MetricTemplate error-rate: query template: unknown variable "variables.cluster", expected one of namespace, target, service, ingress, interval"#))
+            #"MetricTemplate error-rate: query template: unknown variable "variables.cluster", expected one of name, namespace, target, service, ingress, route, interval"#))
         #expect(await prometheus.log.queries.isEmpty)
     }
 }

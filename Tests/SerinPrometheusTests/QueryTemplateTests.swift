@@ -4,16 +4,16 @@ import Testing
 @Suite("QueryTemplate")
 struct QueryTemplateTests {
     let context = QueryContext(
-        namespace: "shop", target: "web-v2-service", service: "web-v1-service", interval: .seconds(90),
+        name: "web", namespace: "shop", target: "web-v2-service", service: "web-v1-service", interval: .seconds(90),
         variables: ["cluster": "eu-1", "quantile": "0.95"]
     )
 
     @Test("renders every variable, with or without spaces inside the braces")
     func allVariables() throws {
         let template = QueryTemplate(
-            "{{ namespace }}|{{target}}|{{  service  }}|{{ingress}}|{{ interval }}|{{variables.cluster}}|{{ variables.quantile }}"
+            "{{name}}|{{ namespace }}|{{target}}|{{  service  }}|{{ingress}}|{{ route }}|{{ interval }}|{{variables.cluster}}|{{ variables.quantile }}"
         )
-        #expect(try template.render(context) == "shop|web-v2-service|web-v1-service|web-v2-service|1m30s|eu-1|0.95")
+        #expect(try template.render(context) == "web|shop|web-v2-service|web-v1-service|web-v2-service|web-v2-service|1m30s|eu-1|0.95")
     }
 
     @Test("leaves text without placeholders unchanged, single braces included")
@@ -24,7 +24,7 @@ struct QueryTemplateTests {
     @Test("names an unknown variable and lists the known ones", arguments: ["pod", "variables.region", ""])
     func unknownVariable(name: String) {
         #expect(throws: QueryTemplateError.unknownVariable(name: name, known: [
-            "namespace", "target", "service", "ingress", "interval", "variables.cluster", "variables.quantile",
+            "name", "namespace", "target", "service", "ingress", "route", "interval", "variables.cluster", "variables.quantile",
         ])) {
             try QueryTemplate("rate(x{a=\"{{ \(name) }}\"}[1m])").render(context)
         }

@@ -17,7 +17,8 @@ public enum MetricSource: Hashable, Sendable, Codable, CustomStringConvertible {
 public struct MetricTemplateSpec: Hashable, Sendable, Codable {
     public var name: ResourceName
     public var source: MetricSource
-    /// PromQL with Flagger's variables: `{{ namespace }}`, `{{ target }}`, `{{ service }}`, `{{ ingress }}`, `{{ interval }}`, `{{ variables.NAME }}`.
+    /// PromQL with Flagger's variables: `{{ name }}`, `{{ namespace }}`, `{{ target }}`, `{{ service }}`, `{{ ingress }}`, `{{ route }}`,
+    /// `{{ interval }}`, `{{ variables.NAME }}`.
     public var query: String
     /// `provider.secretRef.name` (Flagger's field): a Secret in the template's namespace with the credentials
     /// (`token`, or `username` and `password`) and perhaps the `address`. Only Kubernetes mode reads Secrets.

@@ -23,7 +23,7 @@ extension Rollout {
         status.pending = nil
         status.nextCheckAt = nil
         status.holdReason = nil
-        status.failureAwaitsWeights = nil
+        status.lastWordAwaitsWeights = nil
         status.lastProgressAt = now
         status.stage = .confirmRollout
         if keepPaused {
@@ -204,13 +204,13 @@ extension Rollout {
         } else {
             let canary = min(100, status.canaryWeight + step)
             applyWeight(canary: canary, into: &actions)
+            record(.normal, "promotion: canary weight \(canary)%", describesWeights: true, now: now, into: &actions)
             guard canary < 100 else {
+                // That all traffic is on the canary is the promotion's last word (`finish`), said once the router applied it.
                 endRelease(.promoted, reason: nil, now: now)
-                record(.normal, "promotion completed its steps: all traffic on canary \(status.canary)", describesWeights: true, now: now, into: &actions)
                 enter(.postRollout, now: now, into: &actions)
                 return
             }
-            record(.normal, "promotion: canary weight \(canary)%", describesWeights: true, now: now, into: &actions)
         }
         status.nextCheckAt = now + spec.analysis.interval
     }
@@ -223,7 +223,8 @@ extension Rollout {
         endRelease(.promoted, reason: nil, now: now)
         actions.append(.scaleWorkload(scaling(workload, to: .zero)))
         markProgress(now: now)
-        record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"), all traffic on it; \(workload.deployment) scaled to zero",
+        // What is asked, not yet done: that all traffic is on the primary is the promotion's last word (`finish`).
+        record(.normal, "\(workload.primary) serves revision \(workload.revision ?? "unknown"): routing all traffic to it, scaling \(workload.deployment) to zero",
                describesWeights: true, now: now, into: &actions)
         enter(.postRollout, now: now, into: &actions)
     }
@@ -245,8 +246,8 @@ extension Rollout {
         enter(.postRollout, now: now, into: &actions)
     }
 
-    /// Promoting ends in Succeeded, rolling back in Failed; the last word of a failed rollout says why it rolled back
-    /// (the failed check, an abort), since it is the message `serin status` keeps showing.
+    /// Promoting ends in Succeeded, rolling back in Failed. The last word says where the traffic is, and for a failed
+    /// rollout why it rolled back (the failed check, an abort), since it is the message `serin status` keeps showing.
     mutating func finish(now: RolloutInstant, into actions: inout [RolloutAction]) {
         let final: RolloutPhase = status.phase == .promoting ? .succeeded : .failed
         status.stage = .finished
@@ -254,27 +255,39 @@ extension Rollout {
         status.nextCheckAt = nil
         status.holdReason = nil
         transition(to: final, now: now, into: &actions)
-        if final == .succeeded {
-            record(.normal, "promotion completed", describesWeights: true, now: now, into: &actions)
-        } else if actions.contains(.setWeights(split)) {
-            // The rollback's weights go out in this very step: whether all traffic is on stable is said once the
-            // router answers (`weightsApplied`, `weightsFailed`), since the history is saved before it does.
-            status.failureAwaitsWeights = true
+        if actions.contains(.setWeights(split)) {
+            // The last weights go out in this very step: where the traffic is is said once the router answers
+            // (`weightsApplied`, `weightsFailed`), since the history is saved before it does.
+            status.lastWordAwaitsWeights = true
         } else {
-            recordFailure(now: now, into: &actions)
+            recordLastWord(now: now, into: &actions)
         }
         actions.append(.finished(final))
     }
 
-    /// The last word of a failed rollout: why it rolled back, and where the traffic is. Weights the router refused
-    /// (`weightsFailed`) are not said to serve: the routes still carry the ones before.
-    mutating func recordFailure(now: RolloutInstant, into actions: inout [RolloutAction]) {
-        status.failureAwaitsWeights = nil
-        let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
-        let traffic = status.weightsRefused == true
-            ? " the router refused weights \(status.stableWeight)/\(status.canaryWeight), so not all traffic is on stable \(status.stable) yet"
-            : " all traffic on stable \(status.stable)"
-        record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, now: now, into: &actions)
+    /// The last word of a finished rollout: where the traffic is, and why a failed one rolled back. Weights the router
+    /// refused (`weightsFailed`) are not said to serve: the routes still carry the ones before. A failed rollout says
+    /// its last word once; a promotion is not completed until its weights serve, so a refusal leaves its last word owed.
+    mutating func recordLastWord(now: RolloutInstant, into actions: inout [RolloutAction]) {
+        let refused = status.weightsRefused == true
+        let weights = "the router refused weights \(status.stableWeight)/\(status.canaryWeight)"
+        status.lastWordAwaitsWeights = nil
+        guard status.phase == .succeeded else {
+            let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
+            let traffic = refused ? " \(weights), so not all traffic is on stable \(status.stable) yet" : " all traffic on stable \(status.stable)"
+            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, now: now, into: &actions)
+            return
+        }
+        // Flagger's shape hands the promoted revision to the primary, which takes all traffic back; otherwise the
+        // canary takes it all.
+        let promoted = spec.workload?.primary ?? "canary \(status.canary)"
+        if refused {
+            status.lastWordAwaitsWeights = true
+            record(.warning, "promotion not completed: \(weights), so not all traffic is on \(promoted) yet", now: now, into: &actions)
+        } else {
+            let revision = spec.workload.map { ", which serves revision \($0.revision ?? "unknown")" } ?? ""
+            record(.normal, "promotion completed: all traffic on \(promoted)\(revision)", now: now, into: &actions)
+        }
     }
 
     /// One failed check; reaching the threshold rolls back. Passes in between do not reset the count (Flagger's

@@ -268,16 +268,18 @@ public struct Rollout: Hashable, Sendable {
     /// weights hold: its next check, whatever it finds, sets them again, and a pass then holds instead of advancing. So a rollout whose weights never reach
     /// the routes rolls back at the threshold; it never promotes a canary that took no traffic. A split since
     /// replaced, or one outside the analysis (a promotion, a rollback, a restore), is a warning in the history; a
-    /// failed rollout's last word that waited for its rollback's weights then says they were refused.
+    /// finished rollout's last word that waited for its last weights then says they were refused.
     public mutating func weightsFailed(_ failed: TrafficSplit, reason: String, now: RolloutInstant) -> RolloutOutcome {
         var actions: [RolloutAction] = []
         let message = "cannot set weights \(failed.stable.weight)/\(failed.canary.weight): \(reason)"
         guard isAnalysing, failed == split else {
             // A promotion's, a rollback's or a restore's weights: nothing to judge, but the status must not show
             // them as serving until the router applies them (`weightsApplied`).
+            let refusedBefore = status.weightsRefused == true
             if failed == split { status.weightsRefused = true }
             record(.warning, message, now: now, into: &actions)
-            if failed == split, status.failureAwaitsWeights == true { recordFailure(now: now, into: &actions) }
+            // A promotion's last word stays owed after a refusal: the same refusal again says nothing new.
+            if failed == split, status.lastWordAwaitsWeights == true, !refusedBefore { recordLastWord(now: now, into: &actions) }
             return .accepted(actions)
         }
         status.weightsRefused = true
@@ -287,15 +289,17 @@ public struct Rollout: Hashable, Sendable {
 
     /// The router applied `applied`. Weights refused outside the analysis (`weightsFailed`) serve from now, and
     /// the status stops calling them refused; in the analysis a refused step is set again by its next check. A
-    /// failed rollout's last word that waited for its rollback's weights says now that all traffic is on stable.
+    /// finished rollout's last word that waited for its last weights says now where all traffic is: on stable after
+    /// a rollback, on the promoted version after a promotion (also one whose weights were refused before).
     public mutating func weightsApplied(_ applied: TrafficSplit, now: RolloutInstant) -> RolloutOutcome {
         guard applied == split else { return .accepted([]) }
         var actions: [RolloutAction] = []
-        if awaitsRefusedWeights {
+        if status.lastWordAwaitsWeights == true {
+            status.weightsRefused = nil
+            recordLastWord(now: now, into: &actions)
+        } else if awaitsRefusedWeights {
             status.weightsRefused = nil
             record(.normal, "weights \(applied.stable.weight)/\(applied.canary.weight) applied", now: now, into: &actions)
-        } else if status.failureAwaitsWeights == true {
-            recordFailure(now: now, into: &actions)
         }
         return .accepted(actions)
     }
@@ -307,9 +311,9 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// Whether the router applying the current split tells this rollout anything (`weightsApplied`): weights it
-    /// refused outside the analysis, or a failed rollout's last word, wait for it. Most splits step no rollout.
+    /// refused outside the analysis, or a finished rollout's last word, wait for it. Most splits step no rollout.
     public var awaitsAppliedWeights: Bool {
-        awaitsRefusedWeights || status.failureAwaitsWeights == true
+        awaitsRefusedWeights || status.lastWordAwaitsWeights == true
     }
 
     /// Whether the interval's checks run: progressing, at the analysis stage (not a gate, hooks or promotion).

@@ -2,8 +2,9 @@
 public enum RolloutAction: Hashable, Sendable {
     /// Give the target VirtualService's routes that the split owns these two destinations (weights sum to 100).
     /// The events recorded after it in the same outcome say what these weights do (`advance canary weight to 20%`,
-    /// `all traffic on canary …`): the log says them once the router applied the split. A failed rollout's last
-    /// word, `… all traffic on stable`, waits for the router's answer in the rollout itself (`weightsApplied`).
+    /// `promotion: canary weight 60%`): the log says them once the router applied the split. A finished rollout's
+    /// last word, `… all traffic on stable` or `promotion completed: all traffic on …`, waits for the router's
+    /// answer in the rollout itself (`weightsApplied`).
     case setWeights(TrafficSplit)
     /// Call these webhooks and report the combined result with `webhookCompleted`.
     case runWebhooks(WebhookRun)

@@ -10,7 +10,7 @@ public struct RolloutEvent: Hashable, Sendable, Codable, CustomStringConvertible
     public var severity: Severity
     public var message: String
     /// Whether it says what the weights set just before it in the same step do (`advance canary weight to 20%`,
-    /// `…: all traffic on canary`): true only once the router has applied them, so a log says it then. How the event
+    /// `promotion: canary weight 60%`): true only once the router has applied them, so a log says it then. How the event
     /// is told, not what happened: neither stored nor compared.
     public var describesWeights: Bool
 

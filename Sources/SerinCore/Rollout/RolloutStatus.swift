@@ -51,10 +51,10 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// The router refused the current step's weights (`weightsFailed`): the step's next pass sets them again
     /// instead of advancing. Nil once they are sent again, and in state stored before this was kept.
     public internal(set) var weightsRefused: Bool?
-    /// The rollout failed in the step that sent its rollback's weights: its last word, which says whether all traffic
-    /// is on stable, waits for the router's answer (`weightsApplied`, `weightsFailed`). Nil otherwise, and in state
-    /// stored before this was kept.
-    public internal(set) var failureAwaitsWeights: Bool?
+    /// The rollout finished in the step that sent its last weights, or its promotion's weights were refused: its last
+    /// word, which says whether all traffic is on stable (a rollback) or promoted (a promotion), waits for the router's
+    /// answer (`weightsApplied`, `weightsFailed`). Nil otherwise, and in state stored before this was kept.
+    public internal(set) var lastWordAwaitsWeights: Bool?
 
     /// The newest releases of this Canary, oldest first (at most `Release.kept`); nil in state stored before
     /// releases were recorded.
@@ -135,7 +135,7 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         self.lastTicket = 0
         self.stepStartedAt = nil
         self.weightsRefused = nil
-        self.failureAwaitsWeights = nil
+        self.lastWordAwaitsWeights = nil
         self.releaseLog = nil
         self.retiredStable = nil
         self.primaryServes = nil

@@ -2,7 +2,7 @@
 /// `QueryTemplate`): a bare name, whitespace inside the braces allowed. Read at decode time so a typo
 /// is an error in `serin validate`, not a failed check in the middle of a rollout.
 enum QueryPlaceholder: Hashable {
-    /// `namespace`, `target`, `service`, `ingress` or `interval`: filled from the Canary being analysed.
+    /// `name`, `namespace`, `target`, `service`, `ingress`, `route` or `interval`: filled from the Canary being analysed.
     case builtIn(String)
     /// `variables.NAME`: filled from the referencing metric's `templateVariables`.
     case variable(String)
@@ -11,10 +11,10 @@ enum QueryPlaceholder: Hashable {
     /// A `{{` with no `}}` after it.
     case unclosed
 
-    static let builtInNames: Set<String> = ["namespace", "target", "service", "ingress", "interval"]
+    static let builtInNames: Set<String> = ["name", "namespace", "target", "service", "ingress", "route", "interval"]
 
     /// The valid names, for messages.
-    static let validNames = "namespace, target, service, ingress, interval or variables.NAME"
+    static let validNames = "name, namespace, target, service, ingress, route, interval or variables.NAME"
 
     private static let variablePrefix = "variables."
 

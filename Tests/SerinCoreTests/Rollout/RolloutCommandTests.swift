@@ -135,8 +135,9 @@ struct RolloutCommandTests {
         driver.send { $0.promote(now: t(3)) }
         #expect(driver.log.canaryWeights == [0, 10, 100])
         #expect(driver.log.webhookRuns.isEmpty)
+        driver.send { $0.weightsApplied($0.split, now: t(3)) }
         #expect(driver.log.messages.suffix(2) == [
-            "web: promotion requested, promoting canary web-v2-service to 100%", "web: promotion completed",
+            "web: promotion requested, promoting canary web-v2-service to 100%", "web: promotion completed: all traffic on canary web-v2-service",
         ])
     }
 

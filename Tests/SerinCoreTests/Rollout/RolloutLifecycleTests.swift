@@ -46,8 +46,11 @@ struct RolloutLifecycleTests {
             Self.weights(0, 100),
             Self.event(63, "web: all steps passed, promoting canary web-v2-service to 100%"),
             .phaseChanged(to: .succeeded),
-            Self.event(63, "web: promotion completed"),
             .finished(.succeeded),
+        ]))
+        // Where the traffic is, the last word says once the router applied the promotion's weights.
+        #expect(rollout.weightsApplied(rollout.split, now: t(63)) == .accepted([
+            Self.event(63, "web: promotion completed: all traffic on canary web-v2-service"),
         ]))
         #expect(rollout.status.phase == .succeeded)
         #expect(rollout.status.canaryWeight == 100)
@@ -179,10 +182,11 @@ struct RolloutLifecycleTests {
         driver.start(0)
         #expect(driver.log.canaryWeights == [0, 100])
         #expect(driver.log.webhookRuns.isEmpty)
+        driver.send { $0.weightsApplied($0.split, now: t(0)) }
         #expect(driver.log.messages == [
             "web: rollout started: canary web-v2-service, stable web-v1-service",
             "web: analysis skipped, promoting canary web-v2-service to 100%",
-            "web: promotion completed",
+            "web: promotion completed: all traffic on canary web-v2-service",
         ])
         #expect(driver.rollout.status.phase == .succeeded)
     }

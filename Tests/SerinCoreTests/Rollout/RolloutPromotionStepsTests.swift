@@ -42,7 +42,9 @@ struct RolloutPromotionStepsTests {
         #expect(driver.log.canaryWeights == [0, 10, 50, 70, 90, 100])
         #expect(driver.log.analysisRequests.count == analyses, "nothing is analysed while promoting")
         #expect(driver.log.messages.contains("web: promotion: canary weight 90%"))
-        #expect(driver.log.messages.contains("web: promotion completed its steps: all traffic on canary web-v2-service"))
+        #expect(driver.log.messages.last == "web: promotion: canary weight 100%")
+        driver.send { $0.weightsApplied($0.split, now: t(at)) }
+        #expect(driver.log.messages.last == "web: promotion completed: all traffic on canary web-v2-service")
         #expect(driver.rollout.status.phase == .succeeded)
         #expect(driver.rollout.status.releases.last?.outcome == .promoted)
         #expect(CanaryStatus(rollout: driver.rollout, measurements: []).stable == "web-v2-service")

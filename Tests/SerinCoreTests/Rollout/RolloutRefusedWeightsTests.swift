@@ -98,6 +98,73 @@ struct RolloutRefusedWeightsTests {
         #expect(driver.log.messages.count { $0.contains("rollout failed") } == 1)
     }
 
+    @Test("a promotion with no post-rollout hooks says it completed only once the router applied its weights, also after a restart")
+    func promotionCompletesOnceApplied() throws {
+        var driver = Driver(try Fixture.rollout())
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        let at = try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.phase == .succeeded)
+        #expect(driver.log.events.last?.message == "web: all steps passed, promoting canary web-v2-service to 100%")
+        #expect(driver.rollout.awaitsAppliedWeights)
+        // A restart before the router answered sets the weights again; their answer still owes the last word.
+        driver.rollout = try driver.storedAndRestored()
+        driver.send { $0.restored(now: t(at + 1)) }
+        #expect(driver.log.last == .setWeights(driver.rollout.split))
+        driver.send { $0.weightsApplied($0.split, now: t(at + 2)) }
+        #expect(driver.log.events.last == RolloutEvent(
+            instant: t(at + 2), severity: .normal, message: "web: promotion completed: all traffic on canary web-v2-service"))
+        #expect(!driver.rollout.awaitsAppliedWeights)
+        #expect(driver.send { $0.weightsApplied($0.split, now: t(at + 3)) } == .accepted([]), "said once")
+    }
+
+    @Test(
+        "a promotion whose weights the router refuses says so, never that it completed, until they are applied: with or without post-rollout hooks",
+        arguments: [false, true]
+    )
+    func refusedPromotionIsNotSaidCompleted(hooks: Bool) throws {
+        var driver = Driver(try Fixture.rollout(webhooks: hooks ? [Fixture.hook(.postRollout)] : []))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        let at = try driver.completeInterval(with: .pass)
+        driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(at)) }
+        if hooks { try driver.answer(.postRollout, .passed, at + 1) }
+        #expect(driver.rollout.status.phase == .succeeded)
+        let refused = "web: promotion not completed: the router refused weights 0/100, so not all traffic is on canary web-v2-service yet"
+        #expect(driver.log.events.suffix(2).map(\.message) == ["web: cannot set weights 0/100: the API server said no", refused])
+        #expect(driver.log.events.last?.severity == .warning)
+        #expect(!driver.log.messages.contains { $0.contains("promotion completed") || $0.contains("all traffic on canary") },
+                "\(driver.log.messages)")
+        // Refused again (sent again after a restart, say): the warning, not the last word again.
+        driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(at + 5)) }
+        #expect(driver.log.messages.count { $0 == refused } == 1)
+        // Applied later: the promotion completes, said once.
+        #expect(driver.rollout.awaitsRefusedWeights)
+        driver.send { $0.weightsApplied($0.split, now: t(at + 10)) }
+        #expect(driver.log.events.last == RolloutEvent(
+            instant: t(at + 10), severity: .normal, message: "web: promotion completed: all traffic on canary web-v2-service"))
+        #expect(!driver.rollout.awaitsAppliedWeights)
+        #expect(driver.send { $0.weightsApplied($0.split, now: t(at + 11)) } == .accepted([]))
+    }
+
+    @Test("in Flagger's shape the promotion's last word names the primary, which serves the promoted revision, once its weights are applied; refused, the primary does not have all traffic yet")
+    func primaryHandoverWaitsForTheRouter() throws {
+        var driver = try RolloutWorkloadTests.releasingR2()
+        try driver.completeInterval(with: .pass)
+        try RolloutWorkloadTests.ready(&driver, 45)
+        try driver.completeInterval(with: .pass)
+        try RolloutWorkloadTests.primaryAnswers(&driver, ready: true, at: 80)
+        #expect(driver.rollout.status.phase == .succeeded)
+        #expect(driver.rollout.split.stable == WeightedDestination(destination: Destination(host: "podinfo-primary", port: 9898), weight: 100))
+        #expect(driver.log.events.last?.message == "podinfo: podinfo-primary serves revision r2: routing all traffic to it, scaling podinfo to zero")
+        driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(80)) }
+        #expect(driver.log.events.last?.message
+            == "podinfo: promotion not completed: the router refused weights 100/0, so not all traffic is on podinfo-primary yet")
+        driver.send { $0.weightsApplied($0.split, now: t(90)) }
+        #expect(driver.log.events.last?.message == "podinfo: promotion completed: all traffic on podinfo-primary, which serves revision r2")
+        #expect(!driver.log.messages.contains { $0.contains("all traffic on canary") || $0.contains("all traffic on it") }, "\(driver.log.messages)")
+    }
+
     @Test("a refusal does not outlive its release: after a rollback the next release's first pass advances")
     func refusalEndsWithItsRelease() throws {
         var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 3))
@@ -142,6 +209,8 @@ struct RolloutRefusedWeightsTests {
         #expect(driver.rollout.status.failedChecks == 0)
         try driver.completeInterval(with: .pass)
         #expect(driver.rollout.status.phase == .succeeded)
+        // Once the promotion's last word is said, a later refusal of its weights (sent again after a restart) is a warning.
+        driver.send { $0.weightsApplied($0.split, now: t(61)) }
         driver.send { $0.weightsFailed($0.split, reason: "gone", now: t(70)) }
         #expect(driver.rollout.status.phase == .succeeded)
         #expect(driver.rollout.status.message == "web: cannot set weights 0/100: gone")
