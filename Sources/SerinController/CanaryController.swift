@@ -670,17 +670,23 @@ public actor CanaryController {
         let mailbox = self.mailbox
         let adapters = self.adapters
         let failures = self.deliveryFailures
+        // A Deployment is scaled to zero only once the weights that take its traffic away serve: while the router
+        // refuses them, requests still reach it (Flagger scales down after its routes are set). The rollout asks again
+        // when they are applied (`Rollout.weightsApplied`).
+        var refused: TrafficSplit?
         for (index, action) in actions.enumerated() {
             switch action {
             case .setWeights(let split):
                 do {
                     try await adapters.router.setWeights(for: spec, split)
+                    refused = nil
                     weightsAnswered(index, nil)
                     await weightsApplied(split, of: name)
                     await broadcast(.weights(
                         canary: name, stableWeight: split.stable.weight, canaryWeight: split.canary.weight,
                         stable: split.stable.destination, canaryDestination: split.canary.destination))
                 } catch {
+                    refused = split
                     weightsAnswered(index, error)
                     // Decided before this lane goes on, so `settled()` sees the rollout's answer to it.
                     await weightsFailed(split, error: error, of: name)
@@ -724,6 +730,12 @@ public actor CanaryController {
                     mailbox.yield(.workloadChecked(name, check, state))
                 }
             case .scaleWorkload(let scaling):
+                if scaling.size == .zero, let refused {
+                    logger(for: name).warning(
+                        "\(name.displayName): not scaling Deployment \(scaling.target.name) to zero while the router refuses weights \(refused.stable.weight)/\(refused.canary.weight): it still takes traffic; it is scaled once they apply"
+                    )
+                    continue
+                }
                 do {
                     try await adapters.deployments.scale(scaling)
                 } catch {

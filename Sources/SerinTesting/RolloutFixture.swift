@@ -20,6 +20,19 @@ public enum RolloutFixture {
         )
     }
 
+    /// Flagger's podinfo: the Canary `shop/podinfo` targets the Deployment of that name at `revision`, released
+    /// through `podinfo-canary` beside `podinfo-primary` in steps of 10% and 50%.
+    public static func workloadSpec(revision: String) throws -> CanarySpec {
+        CanarySpec(
+            name: ResourceName(namespace: "shop", name: "podinfo"), targetRef: ResourceName(namespace: "shop", name: "podinfo"),
+            stable: Destination(host: "podinfo-primary", port: 9898), canary: Destination(host: "podinfo-canary", port: 9898),
+            analysis: AnalysisSpec(
+                interval: .seconds(30), threshold: 2, schedule: try WeightSchedule(stepWeights: [10, 50]),
+                metrics: MetricCheck.builtInDefaults, progressDeadline: .seconds(600)),
+            canaryDeployment: "podinfo",
+            workload: CanaryWorkload(deployment: "podinfo", revision: revision, port: 9898))
+    }
+
     /// `NAME-virtualservice`, the VirtualService a fixture Canary drives.
     public static func virtualService(of name: ResourceName) -> ResourceName {
         ResourceName(namespace: name.namespace, name: "\(name.name)-virtualservice")

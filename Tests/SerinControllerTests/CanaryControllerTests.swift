@@ -314,6 +314,32 @@ struct CanaryControllerTests {
         }
     }
 
+    @Test("in Flagger's shape the target is not scaled to zero while the router refuses the rollback's weights, which would leave its traffic with no pods; it is once they apply")
+    func scaleDownWaitsForRefusedWeights() async throws {
+        let podinfo = ResourceName(namespace: "shop", name: "podinfo")
+        let primary = WeightedDestination(destination: Destination(host: "podinfo-primary", port: 9898), weight: 100)
+        let deployments = RecordingWorkloads()
+        try await ControllerHarness.run(routes: [podinfo: [[primary]]], deployments: deployments) { harness in
+            await harness.reconcile([try RolloutFixture.workloadSpec(revision: "r1")])
+            #expect(deployments.scalings == [.zero], "initialized: the primary serves, the target is scaled to zero")
+            await harness.reconcile([try RolloutFixture.workloadSpec(revision: "r2")])
+            #expect(try await harness.status(podinfo).phase == .progressing)
+            #expect(deployments.scalings == [.zero, .likePrimary])
+            harness.router.failWeights(with: PortFailure("the API server said no"))
+            _ = await harness.execute(.abort, on: podinfo)
+            #expect(try await harness.status(podinfo).phase == .failed)
+            #expect(deployments.scalings == [.zero, .likePrimary], "the canary's pods still take its share of the traffic")
+            #expect(harness.lines.messages.contains {
+                $0.hasPrefix("shop/podinfo: not scaling Deployment podinfo to zero while the router refuses weights 100/0")
+            }, "\(harness.lines.messages)")
+            harness.router.failWeights(with: nil)
+            await harness.controller.retryRefusedWeights()
+            await harness.controller.settled()
+            #expect(harness.weights(podinfo).last == 0)
+            #expect(deployments.scalings == [.zero, .likePrimary, .zero])
+        }
+    }
+
     @Test("a rollback with no post-rollout hooks is stored as putting all traffic on stable once the router applied its weights")
     func appliedRollbackStoredAsServing() async throws {
         try await ControllerHarness.run { harness in
@@ -442,4 +468,16 @@ struct CanaryControllerTests {
             #expect(harness.weights(api) == [0, 100])
         }
     }
+}
+
+/// Deployments that scale as asked and whose primary is ready at once; remembers the sizes asked for, in order.
+final class RecordingWorkloads: WorkloadManager, @unchecked Sendable {
+    private let lock = NSLock()
+    private var asked: [WorkloadScaling.Size] = []
+
+    var scalings: [WorkloadScaling.Size] { lock.withLock { asked } }
+
+    func scale(_ scaling: WorkloadScaling) async throws { lock.withLock { asked.append(scaling.size) } }
+
+    func promote(_ promotion: WorkloadPromotion) async -> WorkloadState { WorkloadState(ready: true, reason: "ready") }
 }

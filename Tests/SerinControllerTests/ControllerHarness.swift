@@ -38,7 +38,7 @@ struct ControllerHarness {
         store: MemoryRolloutStore? = nil, clock: ManualClock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000))),
         routes: [ResourceName: [[WeightedDestination]]] = seedRoutes(), webhooks: ScriptedWebhooks = ScriptedWebhooks(),
         judge: any Judge = CanaryJudge(), eventWebhooks: (any WebhookRunner)? = nil, alerts: any AlertSender = NoAlerts(),
-        noticeGrace: Duration = .seconds(5),
+        noticeGrace: Duration = .seconds(5), deployments: any WorkloadManager = NoWorkloads(),
         _ body: (ControllerHarness) async throws -> Void
     ) async throws {
         let calls = CallLog()
@@ -50,7 +50,7 @@ struct ControllerHarness {
         let controller = CanaryController(
             // `eventWebhooks`, when given, takes every call instead of the scripted hooks.
             adapters: .init(router: router, metrics: metrics, webhooks: eventWebhooks ?? webhooks, store: store, clock: clock, judge: judge,
-                alerts: alerts),
+                deployments: deployments, alerts: alerts),
             tickInterval: .seconds(1), metricsFactory: ownMetrics, noticeGrace: noticeGrace, logger: lines.logger()
         )
         try await controller.restore()

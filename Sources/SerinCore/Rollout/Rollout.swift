@@ -290,10 +290,18 @@ public struct Rollout: Hashable, Sendable {
     /// The router applied `applied`. Weights refused outside the analysis (`weightsFailed`) serve from now, and
     /// the status stops calling them refused; in the analysis a refused step is set again by its next check. A
     /// finished rollout's last word that waited for its last weights says now where all traffic is: on stable after
-    /// a rollback, on the promoted version after a promotion (also one whose weights were refused before).
+    /// a rollback, on the promoted version after a promotion (also one whose weights were refused before). In
+    /// Flagger's shape a target whose scale-down waited for refused weights is scaled to zero now.
     public mutating func weightsApplied(_ applied: TrafficSplit, now: RolloutInstant) -> RolloutOutcome {
         guard applied == split else { return .accepted([]) }
         var actions: [RolloutAction] = []
+        // Flagger's shape: the target's scale-down after a handover or a rollback waited for these weights (the
+        // controller does not scale a Deployment to zero while the weights taking its traffic away are refused).
+        if status.weightsRefused == true, applied.canary.weight == 0, let workload = spec.workload,
+            status.stage == .postRollout || status.stage == .finished
+        {
+            actions.append(.scaleWorkload(scaling(workload, to: .zero)))
+        }
         if status.lastWordAwaitsWeights == true {
             status.weightsRefused = nil
             recordLastWord(now: now, into: &actions)

@@ -149,20 +149,51 @@ struct RolloutRefusedWeightsTests {
 
     @Test("in Flagger's shape the promotion's last word names the primary, which serves the promoted revision, once its weights are applied; refused, the primary does not have all traffic yet")
     func primaryHandoverWaitsForTheRouter() throws {
-        var driver = try RolloutWorkloadTests.releasingR2()
-        try driver.completeInterval(with: .pass)
-        try RolloutWorkloadTests.ready(&driver, 45)
-        try driver.completeInterval(with: .pass)
-        try RolloutWorkloadTests.primaryAnswers(&driver, ready: true, at: 80)
+        var driver = try Self.handedOverR2()
         #expect(driver.rollout.status.phase == .succeeded)
         #expect(driver.rollout.split.stable == WeightedDestination(destination: Destination(host: "podinfo-primary", port: 9898), weight: 100))
         #expect(driver.log.events.last?.message == "podinfo: podinfo-primary serves revision r2: routing all traffic to it, scaling podinfo to zero")
         driver.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(80)) }
         #expect(driver.log.events.last?.message
             == "podinfo: promotion not completed: the router refused weights 100/0, so not all traffic is on podinfo-primary yet")
-        driver.send { $0.weightsApplied($0.split, now: t(90)) }
+        let applied = driver.send { $0.weightsApplied($0.split, now: t(90)) }
         #expect(driver.log.events.last?.message == "podinfo: promotion completed: all traffic on podinfo-primary, which serves revision r2")
         #expect(!driver.log.messages.contains { $0.contains("all traffic on canary") || $0.contains("all traffic on it") }, "\(driver.log.messages)")
+        // The controller held back the target's scale-down while its traffic was not taken away; it is asked for now.
+        #expect(Self.scalesToZero(applied) == ["podinfo"])
+    }
+
+    @Test("in Flagger's shape the target is scaled to zero after a handover or a rollback only once the weights taking its traffic away are applied, and once")
+    func scaleDownFollowsAppliedWeights() throws {
+        // A handover whose weights serve at once: the scale-down goes out with them, and applying them asks nothing more.
+        var promoted = try Self.handedOverR2()
+        #expect(promoted.rollout.status.phase == .succeeded)
+        #expect(Self.scalesToZero(promoted.send { $0.weightsApplied($0.split, now: t(81)) }).isEmpty)
+
+        // A rollback whose weights are refused: the scale-down waits for them.
+        var rolledBack = try RolloutWorkloadTests.releasingR2()
+        rolledBack.send { $0.abort(now: t(70)) }
+        #expect(rolledBack.rollout.status.phase == .failed)
+        #expect(rolledBack.rollout.split.canary.weight == 0)
+        rolledBack.send { $0.weightsFailed($0.split, reason: "the API server said no", now: t(70)) }
+        #expect(Self.scalesToZero(rolledBack.send { $0.weightsApplied($0.split, now: t(75)) }) == ["podinfo"])
+        #expect(Self.scalesToZero(rolledBack.send { $0.weightsApplied($0.split, now: t(76)) }).isEmpty, "asked once")
+    }
+
+    /// Flagger's shape: revision r2 passed both steps, and the primary, serving it, takes all traffic back at t(80).
+    static func handedOverR2() throws -> Driver {
+        var driver = try RolloutWorkloadTests.releasingR2()
+        try driver.completeInterval(with: .pass)
+        try RolloutWorkloadTests.ready(&driver, 45)
+        try driver.completeInterval(with: .pass)
+        try RolloutWorkloadTests.primaryAnswers(&driver, ready: true, at: 80)
+        return driver
+    }
+
+    /// The Deployments an outcome scales to zero.
+    static func scalesToZero(_ outcome: RolloutOutcome) -> [String] {
+        guard case .accepted(let actions) = outcome else { return [] }
+        return actions.compactMap { if case .scaleWorkload(let scaling) = $0, scaling.size == .zero { scaling.target.name } else { nil } }
     }
 
     @Test("a refusal does not outlive its release: after a rollback the next release's first pass advances")

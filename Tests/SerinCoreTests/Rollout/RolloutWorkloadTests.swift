@@ -1,4 +1,5 @@
 import SerinCore
+import SerinTesting
 import Testing
 
 /// Flagger's shape: the Canary targets a Deployment; the primary always serves and promotion copies into it.
@@ -8,14 +9,7 @@ struct RolloutWorkloadTests {
     static let primary = ResourceName(namespace: "shop", name: "podinfo-primary")
 
     static func spec(revision: String) throws -> CanarySpec {
-        CanarySpec(
-            name: ResourceName(namespace: "shop", name: "podinfo"), targetRef: target,
-            stable: Destination(host: "podinfo-primary", port: 9898), canary: Destination(host: "podinfo-canary", port: 9898),
-            analysis: AnalysisSpec(
-                interval: .seconds(30), threshold: 2, schedule: try WeightSchedule(stepWeights: [10, 50]),
-                metrics: MetricCheck.builtInDefaults, progressDeadline: .seconds(600)),
-            canaryDeployment: "podinfo",
-            workload: CanaryWorkload(deployment: "podinfo", revision: revision, port: 9898))
+        try RolloutFixture.workloadSpec(revision: revision)
     }
 
     /// The sizes the target was scaled to, in order.
