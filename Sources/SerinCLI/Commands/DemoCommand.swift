@@ -216,9 +216,11 @@ struct DemoCommand: AsyncParsableCommand {
         while ContinuousClock.now - started < timeout.duration, !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             guard let status = await controller.status(of: spec.name) else { continue }
-            if let rollout = await controller.rollout(named: spec.name) { stableHost = rollout.status.stable.host }
+            let rollout = await controller.rollout(named: spec.name)
+            if let rollout { stableHost = rollout.status.stable.host }
             view.progress(status, traffic: runtime.history.window(.seconds(2)).counts, stable: stableHost, canary: spec.canary.host)
-            if status.phase == .succeeded || status.phase == .failed { return (status, stableHost) }
+            // Finished, and its last word said: where the traffic is, once the router applied the last weights.
+            if status.phase == .succeeded || status.phase == .failed, rollout?.status.lastWordAwaitsWeights != true { return (status, stableHost) }
         }
         return (nil, stableHost)
     }
