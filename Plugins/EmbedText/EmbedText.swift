@@ -24,7 +24,12 @@ struct EmbedText: BuildToolPlugin {
             inputs += names.isEmpty ? [url] : names.filter { $0.hasSuffix(".yaml") }.map { url.appending(path: $0) }
         }
         var values: [String] = []
-        if target.name == "SerinServer" { values.append("build:=\(Self.commit(in: root) ?? "unknown")") }
+        if target.name == "SerinServer" {
+            // The tool reads the commit when it runs, and runs again when a commit moves HEAD or its branch: SwiftPM
+            // does not ask this plugin again for every build, so a commit read here went stale.
+            values.append("build@=\(root.path())")
+            inputs += Self.gitFiles(in: root)
+        }
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedText.swift")
         return [
             .buildCommand(
@@ -37,9 +42,9 @@ struct EmbedText: BuildToolPlugin {
         ]
     }
 
-    /// The commit checked out in `root`'s git repository (a worktree's too), read from its files: nil outside one
-    /// (a source archive, a container build without `.git`).
-    static func commit(in root: URL) -> String? {
+    /// The files that say which commit `root`'s git repository (a worktree's too) has checked out: HEAD, the branch
+    /// it names, and the packed refs; none outside a repository (a source archive, a container build without `.git`).
+    static func gitFiles(in root: URL) -> [URL] {
         func text(_ url: URL) -> String? {
             (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -47,16 +52,16 @@ struct EmbedText: BuildToolPlugin {
         if let pointer = text(gitDirectory), pointer.hasPrefix("gitdir: ") {
             gitDirectory = URL(fileURLWithPath: String(pointer.dropFirst("gitdir: ".count)), relativeTo: root)
         }
-        guard let head = text(gitDirectory.appending(path: "HEAD")) else { return nil }
-        guard head.hasPrefix("ref: ") else { return String(head.prefix(12)) }
-        let ref = String(head.dropFirst("ref: ".count))
+        let head = gitDirectory.appending(path: "HEAD")
+        guard let named = text(head) else { return [] }
         let common = text(gitDirectory.appending(path: "commondir")).map { URL(fileURLWithPath: $0, relativeTo: gitDirectory) } ?? gitDirectory
-        for directory in [gitDirectory, common] {
-            if let commit = text(directory.appending(path: ref)) { return String(commit.prefix(12)) }
-            let packed = text(directory.appending(path: "packed-refs"))?.split(separator: "\n") ?? []
-            if let line = packed.first(where: { $0.hasSuffix(" " + ref) }) { return String(line.prefix(12)) }
+        var files = [head]
+        if named.hasPrefix("ref: ") {
+            let ref = String(named.dropFirst("ref: ".count))
+            files += [gitDirectory.appending(path: ref), common.appending(path: ref)]
         }
-        return nil
+        files.append(common.appending(path: "packed-refs"))
+        return files.filter { FileManager.default.fileExists(atPath: $0.path()) }
     }
 
     struct Failure: Error, CustomStringConvertible {

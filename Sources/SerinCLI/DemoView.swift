@@ -74,6 +74,8 @@ final class DemoView: LogOutput, @unchecked Sendable {
     /// reads it (100/0 beside the new stable).
     static func line(_ status: CanaryStatus, sides: [String]) -> String {
         var weight = status.promoted == true ? "promoted: \(status.stable) is the stable, \(status.stableWeight)%" : "canary \(status.canaryWeight)%"
+        // Weights the router refused are what the rollout asks for, not what the routes carry.
+        if status.weightsRefused == true { weight += " (refused)" }
         if status.mirrorsNow, let share = status.mirrorWeight { weight += " · mirror \(String(format: "%g", share))% copied" }
         return "\(bar(canaryWeight: status.canaryWeight)) \(weight) · \(status.phase.rawValue) \(status.stepLabel) · "
             + "failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"

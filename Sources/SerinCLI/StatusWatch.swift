@@ -40,7 +40,8 @@ struct StatusWatch {
         return DemoView.line(status, sides: sides) + (verdicts.isEmpty ? "" : " · \(verdicts)")
     }
 
-    /// Follows the Canary until its rollout finishes; returns its final status.
+    /// Follows the Canary until its rollout finishes and its last weights serve (a promotion whose weights the router
+    /// refuses is not over yet); returns its final status.
     func run(interactive: Bool) async throws -> CanaryStatus {
         var status = try await client.decode(CanaryStatus.self, .GET, CanaryReference.path(name))
         var shown = ""
@@ -56,17 +57,20 @@ struct StatusWatch {
             }
         }
         show(status)
-        while !status.phase.isFinished {
+        while !Self.isOver(status) {
             // Every update of any Canary is a cue to read this one again; the stream's own content is not needed.
             try await client.follow("/events") { _ in
                 status = try await client.decode(CanaryStatus.self, .GET, CanaryReference.path(name))
                 show(status)
-                return !status.phase.isFinished
+                return !Self.isOver(status)
             }
         }
         if interactive { StandardStream.output.write("\n") }
         return status
     }
+
+    /// Finished, with the routes carrying its last weights.
+    static func isOver(_ status: CanaryStatus) -> Bool { status.phase.isFinished && status.weightsRefused != true }
 }
 
 extension AdminClient {

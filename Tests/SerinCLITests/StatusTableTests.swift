@@ -83,6 +83,7 @@ struct StatusTableTests {
         #expect(RolloutCommand.promote.said(phase: "Progressing") == "pause released")
         #expect(RolloutCommand.promote.said(phase: "Promoting") == "promoting")
         #expect(RolloutCommand.promote.said(phase: "Succeeded") == "promoted")
+        #expect(RolloutCommand.promote.said(phase: "Succeeded", weightsRefused: true) == "not promoted yet")
         #expect(RolloutCommand.pause.said(phase: "Paused") == "paused")
     }
 

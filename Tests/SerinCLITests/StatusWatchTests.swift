@@ -43,6 +43,24 @@ struct StatusWatchTests {
         #expect(drawn.stdout.contains("Succeeded"), "\(drawn.stdout)")
     }
 
+    @Test("a promotion whose last weights the router refuses is not shown as handed over and does not end the watch; once they apply it is and it does")
+    func refusedPromotionKeepsWatching() throws {
+        let name = ResourceName(name: "web")
+        let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
+        var rollout = try RolloutFixture.promoted(name, start: start)
+        let later = RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(1_000))
+        _ = rollout.weightsFailed(rollout.split, reason: "web-v2-service has no endpoints", now: later)
+        let v2 = RolloutFixture.destination(of: name, "v2").description
+        let refused = CanaryStatus(rollout: rollout, measurements: [])
+        #expect(refused.phase == .succeeded && refused.promoted == nil && refused.weightsLabel == "0/100 (refused)", "\(refused)")
+        #expect(StatusWatch.line(refused).contains("canary 100% (refused) · Succeeded"), "\(StatusWatch.line(refused))")
+        #expect(!StatusWatch.isOver(refused))
+        _ = rollout.weightsApplied(rollout.split, now: later)
+        let applied = CanaryStatus(rollout: rollout, measurements: [])
+        #expect(StatusWatch.line(applied).contains("promoted: \(v2) is the stable, 100% · Succeeded"), "\(StatusWatch.line(applied))")
+        #expect(StatusWatch.isOver(applied))
+    }
+
     @Test("after a promotion the line says what serves, as serin status does (the promoted version, the stable now, at 100%), and each side of the last check is named for the version it measured")
     func promotedLineNamesEachVersion() throws {
         let name = ResourceName(name: "web")

@@ -212,7 +212,9 @@ struct CanaryRolloutTests {
         } + [SeedManifests.serviceEntry("web-v9-service", port: v1.port, version: "v9")]
         let second = try await start(elsewhere)
         let controller = try #require(second.controller)
-        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "100/0 (refused)" })
+        // Refused, the promotion is not shown as handed over: the split asked for, v1 at 0 and v2 at 100, not carried.
+        #expect(await eventually(.seconds(10)) { await controller.status(of: name)?.weightsLabel == "0/100 (refused)" })
+        #expect(await controller.status(of: name)?.promoted == nil)
         let virtualService = try #require(seed.first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
         let report = await second.live.apply([virtualService])
         #expect(report.applied, "\(report.diagnostics)")

@@ -239,7 +239,9 @@ public struct Rollout: Hashable, Sendable {
                     endStep(now: now, into: &actions)
                 }
             case .fail(let reason):
-                failCheck(reason, conclusive: judgement.isConclusive, now: now, into: &actions)
+                // What the canary failed on is said, in the history, the release and its alerts: copies of requests
+                // no client waited for, or live traffic.
+                failCheck(isMirroring ? "\(reason) on mirrored copies" : reason, conclusive: judgement.isConclusive, now: now, into: &actions)
             case .inconclusive(let reason) where settings.kind == .statistical:
                 status.iteration += 1
                 if let longest = settings.maxStepDuration, stepTime >= longest {
@@ -280,6 +282,12 @@ public struct Rollout: Hashable, Sendable {
             record(.warning, message, now: now, into: &actions)
             // A promotion's last word stays owed after a refusal: the same refusal again says nothing new.
             if failed == split, status.lastWordAwaitsWeights == true, !refusedBefore { recordLastWord(now: now, into: &actions) }
+            return .accepted(actions)
+        }
+        // One sending refused twice (a restart's first routing table withholds the step's split, then the restore
+        // sends it and is refused too) is one failed check, not two in the same instant.
+        if status.weightsRefused == true {
+            record(.warning, message, now: now, into: &actions)
             return .accepted(actions)
         }
         status.weightsRefused = true
@@ -509,7 +517,10 @@ public struct Rollout: Hashable, Sendable {
     public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
         guard ownsRoutes else { return .accepted([]) }
         var actions: [RolloutAction] = []
+        let refused = status.weightsRefused
         applyWeight(canary: status.canaryWeight, into: &actions)
+        // Put back, not a check's new try: a refusal the step already counted stays the one failed check it was.
+        if isAnalysing { status.weightsRefused = refused }
         if status.phase == .progressing { sendLoad(into: &actions) }
         if let pending = status.pending {
             status.pending = nil

@@ -105,12 +105,13 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// What takes the stable's share of the traffic, as status, the API and the dashboard show it: the stable until
     /// promotion has given the canary all the traffic. While `stepWeightPromotion` is still moving weight the next
     /// release would start from the canary (`servingStable`), but the stable still serves its share.
-    public var stableShown: Destination { isPromoted && canaryWeight < 100 ? stable : servingStable }
+    public var stableShown: Destination { isPromoted && (canaryWeight < 100 || weightsRefused == true) ? stable : servingStable }
 
     /// Whether promotion has given the canary all the traffic, so it is the stable now: what status, the API and the
     /// dashboard show as `stableShown` at 100%, with nothing left as the canary (Flagger shows a Succeeded canary at
-    /// weight 0, its primary running the new version).
-    public var isHandedOver: Bool { isPromoted && canaryWeight >= 100 }
+    /// weight 0, its primary running the new version). Not while the router refuses those weights: the routes still
+    /// carry the ones before.
+    public var isHandedOver: Bool { isPromoted && canaryWeight >= 100 && weightsRefused != true }
 
     /// The canary's weight as status, the API and the dashboard show it: beside `stableShown`, so 0 once the
     /// promoted canary is the stable. `canaryWeight` is the release's split (100 after promotion), as its routes carry it.

@@ -131,6 +131,22 @@ struct RolloutMirroringTests {
         #expect(status.mirroring == nil && !status.mirrorsNow, "no copy once the weight rose")
     }
 
+    @Test("a check failed on mirrored copies says so in the history and the release's reason; one failed on live traffic does not")
+    func failureOnCopiesSaysSo() throws {
+        var spec = try Fixture.spec(threshold: 2)
+        spec.analysis.schedule = try WeightSchedule(mirroringFirst: WeightSchedule(stepWeights: [20, 60]))
+        spec.analysis.mirror = Percent(40)
+        var driver = Driver(try Rollout(spec: spec))
+        driver.start(0)
+        try driver.completeInterval(with: .fail(reason: "request-success-rate 67.07% < 99%"))
+        #expect(driver.log.messages.last == "web: halt: request-success-rate 67.07% < 99% on mirrored copies (1/2 failed checks)", "\(driver.log.messages)")
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.split.canaryWeight == 20 && driver.rollout.split.mirror == nil)
+        try driver.completeInterval(with: .fail(reason: "request-success-rate 71.71% < 99%"))
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.rollout.status.releases.last?.reason == "request-success-rate 71.71% < 99% (2/2 failed checks)", "live traffic: \(driver.log.messages)")
+    }
+
     @Test("status names the strategy blueGreenMirroring and the mirrored share")
     func status() throws {
         let status = CanaryStatus(rollout: try Self.rollout(mirror: Percent(25)), measurements: [])

@@ -32,6 +32,25 @@ struct RolloutRefusedWeightsTests {
         #expect(driver.rollout.status.failedChecks == 1)
     }
 
+    @Test("a step's weights refused as a restart's first routes withhold them and again as the restore sends them are one failed check, not a rollback at once")
+    func refusalAtRestartCountedOnce() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 2))
+        driver.start(0)
+        let split = driver.rollout.split
+        driver.rollout = try driver.storedAndRestored()
+        driver.send { $0.weightsFailed(split, reason: "web-v2-service has no endpoints", now: t(5)) }
+        driver.send { $0.restored(now: t(5)) }
+        #expect(driver.log.last == .setWeights(split), "the restore puts the step's weights back")
+        driver.send { $0.weightsFailed(split, reason: "web-v2-service has no endpoints", now: t(5)) }
+        #expect(driver.rollout.status.failedChecks == 1)
+        #expect(driver.rollout.status.phase == .progressing, "\(driver.log.messages)")
+        #expect(driver.log.messages.last == "web: cannot set weights 90/10: web-v2-service has no endpoints")
+        // The next check is the step's second chance: it sets the weights again instead of advancing.
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.canaryWeight == 10)
+        #expect(driver.rollout.status.failedChecks == 1)
+    }
+
     @Test("a check that holds for want of requests (the canary took none: its weights were refused) sets them again; once they hold the next pass advances")
     func refusedStepRetriedOnHold() throws {
         var driver = Driver(try Fixture.rollout(weights: [10, 50], threshold: 3))
