@@ -178,6 +178,27 @@ struct MetricTemplateDecodingTests {
         #expect(spec != nil)
     }
 
+    @Test("in a | block each unknown variable is reported at its own line and column, a deeper-indented line's too")
+    func unknownVariableInBlockAtItsLine() {
+        let yaml = """
+            apiVersion: flagger.app/v1beta1
+            kind: MetricTemplate
+            metadata: {name: errors}
+            spec:
+              provider: {type: prometheus, address: http://127.0.0.1:9090}
+              query: |
+                sum(rate(errors{namespace="{{ namespace }}"}[{{ interval }}]))
+                /
+                  sum(rate(requests{app="{{ naem }}"}[{{ window }}]))
+            """
+        let (_, messages) = decodeTemplate(yaml)
+        let expected = "expected name, namespace, target, service, ingress, route, interval or variables.NAME"
+        #expect(messages == [
+            "test.yaml:9:30: error: spec.query: unknown variable {{ naem }}; \(expected)",
+            "test.yaml:9:43: error: spec.query: unknown variable {{ window }}; \(expected)",
+        ])
+    }
+
     @Test("an unknown variable used twice is reported once; whitespace inside the braces is allowed")
     func unknownVariableOnce() {
         let yaml = Self.minimal.replacingOccurrences(

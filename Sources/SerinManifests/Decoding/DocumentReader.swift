@@ -23,13 +23,32 @@ final class DocumentReader {
         return body()
     }
 
-    init(file: String) {
+    /// The file's lines, when its text is at hand: where a literal block's content lies.
+    private let lines: [Substring]
+
+    init(file: String, text: String? = nil) {
         self.file = file
+        self.lines = text.map { $0.split(separator: "\n", omittingEmptySubsequences: false) } ?? []
     }
 
     func location(of node: Node) -> SourceLocation {
         let mark = node.mark
         return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    }
+
+    /// Where the text at `index` of a scalar's `value` was written. A literal block's (`|`) lines are its value's
+    /// lines, from the line after its indicator, each indented alike; any other scalar is placed where it starts.
+    func location(of node: Node, at index: String.Index, in value: String) -> SourceLocation {
+        var location = location(of: node)
+        guard case .scalar(let scalar) = node, scalar.style == .literal else { return location }
+        let before = value[..<index]
+        location.line += 1 + before.count { $0 == "\n" }
+        let lineStart = before.lastIndex(of: "\n").map { value.index(after: $0) } ?? value.startIndex
+        // The block's indentation: the written line's spaces less those the value keeps (a line indented deeper).
+        let kept = value[lineStart...].prefix { $0 == " " }.count
+        let written = lines.indices.contains(location.line - 1) ? lines[location.line - 1].prefix { $0 == " " }.count : kept
+        location.column = written - kept + value.distance(from: lineStart, to: index) + 1
+        return location
     }
 
     // MARK: Reporting
@@ -43,7 +62,11 @@ final class DocumentReader {
     /// A well-formed resource Serin cannot serve as written: reported as an error, but the value is kept
     /// so cross-resource checks do not cascade ("gateway does not exist") from it.
     func unsupported(_ message: String, at node: Node) {
-        diagnostics.append(.error(message, at: location(of: node)))
+        unsupported(message, at: location(of: node))
+    }
+
+    func unsupported(_ message: String, at location: SourceLocation) {
+        diagnostics.append(.error(message, at: location))
     }
 
     /// A malformed document, reported at the field `path` or, when that was not written, at its nearest

@@ -20,18 +20,17 @@ extension ManifestDecoder {
             return nil
         }
         var reported = Set<QueryPlaceholder>()
-        for placeholder in QueryPlaceholder.all(in: query) where reported.insert(placeholder).inserted {
-            // Kept as values, like other queries Serin cannot run, so references do not cascade.
+        for (placeholder, index) in QueryPlaceholder.located(in: query) where reported.insert(placeholder).inserted {
+            // Kept as values, like other queries Serin cannot run, so references do not cascade. Each is reported
+            // at its own line of a `|` block, where most queries are written.
+            let at = reader.location(of: field.node, at: index, in: query)
             switch placeholder {
             case .builtIn, .variable:
                 continue
             case .unknown(let name):
-                reader.unsupported(
-                    "\(field.path): unknown variable {{ \(name) }}; expected \(QueryPlaceholder.validNames)",
-                    at: field.node
-                )
+                reader.unsupported("\(field.path): unknown variable {{ \(name) }}; expected \(QueryPlaceholder.validNames)", at: at)
             case .unclosed:
-                reader.unsupported("\(field.path): a {{ is not closed by }}", at: field.node)
+                reader.unsupported("\(field.path): a {{ is not closed by }}", at: at)
             }
         }
         return query

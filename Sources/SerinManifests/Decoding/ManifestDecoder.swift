@@ -15,7 +15,7 @@ public enum ManifestDecoder {
         for source in sources {
             let (documents, syntaxError) = parse(source)
             for document in documents where !document.isNull {
-                let (resource, found, named) = decodeDocument(document, file: source.path)
+                let (resource, found, named) = decodeDocument(document, file: source.path, text: source.text)
                 diagnostics += found
                 if let resource { resources.append(resource) }
                 if let named { unread.append(named) }
@@ -43,8 +43,8 @@ public enum ManifestDecoder {
 
     /// One document: header (apiVersion, kind, metadata), then the kind's spec.
     /// The third value names a resource whose kind and name were read but whose body has errors.
-    static func decodeDocument(_ document: Node, file: String) -> (LocatedResource?, [Diagnostic], UnreadResource?) {
-        let reader = DocumentReader(file: file)
+    static func decodeDocument(_ document: Node, file: String, text: String? = nil) -> (LocatedResource?, [Diagnostic], UnreadResource?) {
+        let reader = DocumentReader(file: file, text: text)
         let root = Field(node: document, path: "")
         guard case .mapping = document else {
             reader.error("expected a resource (a mapping with apiVersion and kind), got \(document.valueDescription)", at: document)

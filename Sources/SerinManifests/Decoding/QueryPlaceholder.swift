@@ -19,16 +19,19 @@ enum QueryPlaceholder: Hashable {
     private static let variablePrefix = "variables."
 
     /// The placeholders of `query` in order; an unclosed one ends the scan, as it ends rendering.
-    static func all(in query: String) -> [QueryPlaceholder] {
-        var placeholders: [QueryPlaceholder] = []
+    static func all(in query: String) -> [QueryPlaceholder] { located(in: query).map(\.placeholder) }
+
+    /// The placeholders of `query` in order, each with where its `{{` is.
+    static func located(in query: String) -> [(placeholder: QueryPlaceholder, at: String.Index)] {
+        var placeholders: [(placeholder: QueryPlaceholder, at: String.Index)] = []
         var rest = Substring(query)
         while let open = rest.firstRange(of: "{{") {
             let inside = rest[open.upperBound...]
             guard let close = inside.firstRange(of: "}}") else {
-                placeholders.append(.unclosed)
+                placeholders.append((.unclosed, open.lowerBound))
                 break
             }
-            placeholders.append(QueryPlaceholder(name: trimmed(inside[..<close.lowerBound])))
+            placeholders.append((QueryPlaceholder(name: trimmed(inside[..<close.lowerBound])), open.lowerBound))
             rest = inside[close.upperBound...]
         }
         return placeholders
