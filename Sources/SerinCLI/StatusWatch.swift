@@ -35,8 +35,8 @@ struct StatusWatch {
         let canary = side(status.canary + (mirrored ? " (mirrored)" : ""),
                           requests: rate?.canaryRequests, success: rate?.canaryValue, p99: duration?.canaryValue)
         let verdicts = status.lastMeasurements.map(\.verdictLabel).joined(separator: ", ")
-        // Once promoted, the head says what serves, as `serin status` does; the numbers are the release's last check.
-        let sides = status.promoted == true && !status.lastMeasurements.isEmpty ? ["last check: \(stable)", canary] : [stable, canary]
+        // Once finished (promoted, or rolled back), the numbers are the release's last check, not what serves now.
+        let sides = status.phase.isFinished && !status.lastMeasurements.isEmpty ? ["last check: \(stable)", canary] : [stable, canary]
         return DemoView.line(status, sides: sides) + (verdicts.isEmpty ? "" : " · \(verdicts)")
     }
 

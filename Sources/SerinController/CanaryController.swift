@@ -422,7 +422,7 @@ public actor CanaryController {
                         step(spec.name) { $0.start(now: now) }
                     } else if restoredThisRun.insert(spec.name).inserted {
                         // First sight since start-up: the router lost the weights with the previous process.
-                        step(spec.name) { $0.restored(now: now) }
+                        resume(spec.name, now: now)
                     }
                     continue
                 }
@@ -431,14 +431,14 @@ public actor CanaryController {
                     refuse(spec, "\(rejection)")
                     // The stored rollout goes on as it was: restored as any other, its weights put back and its first
                     // check a whole interval away, not at once on the moment of traffic the new process has seen.
-                    if firstSight, existing.status.phase != .initialized { step(spec.name) { $0.restored(now: now) } }
+                    if firstSight, existing.status.phase != .initialized { resume(spec.name, now: now) }
                 } else if Self.startsRelease(existing, with: spec) {
                     // A finished rollout only adopts a new spec; a new canary is a new release to roll out, and a
                     // failed one is tried again with its new schedule. A promoted canary is not released again.
                     step(spec.name) { $0.restart(now: now) }
                 } else if firstSight, existing.status.phase != .initialized, !existing.spec.isNewRevision(comparedTo: spec) {
                     // Settings changed while Serin was down: adopt them, then put the weights back.
-                    step(spec.name) { $0.restored(now: now) }
+                    resume(spec.name, now: now)
                 }
             } else {
                 let stable: Destination?
@@ -483,6 +483,18 @@ public actor CanaryController {
         }
         metrics.count(rollouts.keys)
         return problems
+    }
+
+    /// A stored rollout seen for the first time since start-up: said in the log (where it stands, from the state it
+    /// was saved in), then its weights put back and its step resumed.
+    private func resume(_ name: ResourceName, now: RolloutInstant) {
+        if let rollout = rollouts[name] {
+            let status = CanaryStatus(rollout: rollout, measurements: [])
+            let stage = status.phase.isFinished ? "" : " at \(status.stepLabel)"
+            logger(for: name).notice(
+                "\(name.displayName): resumed from stored state: \(status.phase.rawValue)\(stage), weights \(status.stableWeight)/\(status.canaryWeight)")
+        }
+        step(name) { $0.restored(now: now) }
     }
 
     /// A restored rollout's split its routes do not serve as stored (embedded mode's first routing table keeps the

@@ -43,6 +43,22 @@ struct StatusWatchTests {
         #expect(drawn.stdout.contains("Succeeded"), "\(drawn.stdout)")
     }
 
+    @Test("after a rollback too the numbers are named the last check's: what serves now is the stable alone")
+    func rolledBackLineSaysLastCheck() throws {
+        let name = ResourceName(name: "web")
+        let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
+        var rollout = try RolloutFixture.midRollout(name, start: start).rollout
+        let later = RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(100))
+        _ = rollout.abort(now: later)
+        _ = rollout.weightsApplied(rollout.split, now: later)
+        #expect(rollout.status.phase == .failed)
+        let measurement = RecordedMeasurement(
+            canary: name, instant: RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(90)), metric: "request-success-rate",
+            canaryValue: 80, stableValue: 99, canaryRequests: 500, stableRequests: 100, canaryWeight: 50, window: .seconds(10), verdict: .pass)
+        let line = StatusWatch.line(CanaryStatus(rollout: rollout, measurements: [measurement]))
+        #expect(line.contains("· Failed ") && line.contains(" · last check: "), "\(line)")
+    }
+
     @Test("a promotion whose last weights the router refuses is not shown as handed over and does not end the watch; once they apply it is and it does")
     func refusedPromotionKeepsWatching() throws {
         let name = ResourceName(name: "web")
