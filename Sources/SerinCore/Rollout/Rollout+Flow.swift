@@ -364,7 +364,7 @@ extension Rollout {
         actions.append(.analyze(AnalysisRequest(
             ticket: ticket, canaryName: spec.name, canary: status.canary, stable: status.stable,
             canaryWeight: status.canaryWeight, metrics: metrics, canaryWorkload: spec.canaryDeployment,
-            judge: spec.analysis.judge, canaryMirrored: split.mirror != nil, apexService: spec.workload?.apexService)))
+            judge: spec.analysis.judge, canaryMirrored: isMirroring, apexService: spec.workload?.apexService)))
     }
 
     mutating func issueTicket(for kind: RolloutStatus.Pending.Kind) -> RolloutTicket {

@@ -103,9 +103,9 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     public var servingStable: Destination { isPromoted ? canary : stable }
 
     /// What takes the stable's share of the traffic, as status, the API and the dashboard show it: the stable until
-    /// promotion has given the canary all the traffic. While `stepWeightPromotion` is still moving weight the next
-    /// release would start from the canary (`servingStable`), but the stable still serves its share.
-    public var stableShown: Destination { isPromoted && (canaryWeight < 100 || weightsRefused == true) ? stable : servingStable }
+    /// promotion has given the canary all the traffic (`isHandedOver`). While `stepWeightPromotion` is still moving
+    /// weight the next release would start from the canary (`servingStable`), but the stable still serves its share.
+    public var stableShown: Destination { isHandedOver ? canary : stable }
 
     /// Whether promotion has given the canary all the traffic, so it is the stable now: what status, the API and the
     /// dashboard show as `stableShown` at 100%, with nothing left as the canary (Flagger shows a Succeeded canary at
