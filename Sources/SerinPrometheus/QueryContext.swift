@@ -1,3 +1,5 @@
+import SerinCore
+
 /// The values a `QueryTemplate` may use, named as in Flagger's MetricTemplates.
 public struct QueryContext: Hashable, Sendable {
     /// `{{ name }}`: the Canary's name, in a MetricTemplate (`IstioQueries.templateContext`); nil for the built-in
@@ -37,8 +39,7 @@ public struct QueryContext: Hashable, Sendable {
     /// Every name a template may use here, for error messages, in the order of Flagger's `MetricTemplateModel`:
     /// fixed names (`name` where a Canary is named), then `variables.*` sorted.
     public var knownNames: [String] {
-        (name == nil ? [] : ["name"]) + ["namespace", "target", "service", "ingress", "route", "interval"]
-            + variables.keys.sorted().map { "variables.\($0)" }
+        MetricTemplateSpec.builtInVariables.filter { $0 != "name" || name != nil } + variables.keys.sorted().map { "variables.\($0)" }
     }
 
     /// The rendered value of `name`, or nil when the context has no such variable.

@@ -20,6 +20,10 @@ public struct MetricTemplateSpec: Hashable, Sendable, Codable {
     /// PromQL with Flagger's variables: `{{ name }}`, `{{ namespace }}`, `{{ target }}`, `{{ service }}`, `{{ ingress }}`, `{{ route }}`,
     /// `{{ interval }}`, `{{ variables.NAME }}`.
     public var query: String
+
+    /// The names a query may use besides `variables.NAME`, in the order of Flagger's `MetricTemplateModel`: what
+    /// `serin validate` accepts and what a check fills in.
+    public static let builtInVariables = ["name", "namespace", "target", "service", "ingress", "route", "interval"]
     /// `provider.secretRef.name` (Flagger's field): a Secret in the template's namespace with the credentials
     /// (`token`, or `username` and `password`) and perhaps the `address`. Only Kubernetes mode reads Secrets.
     public var secretRef: String?

@@ -1,3 +1,5 @@
+import SerinCore
+
 /// One `{{ ... }}` of a MetricTemplate's query, read the way Serin renders queries (SerinPrometheus'
 /// `QueryTemplate`): a bare name, whitespace inside the braces allowed. Read at decode time so a typo
 /// is an error in `serin validate`, not a failed check in the middle of a rollout.
@@ -11,10 +13,10 @@ enum QueryPlaceholder: Hashable {
     /// A `{{` with no `}}` after it.
     case unclosed
 
-    static let builtInNames: Set<String> = ["name", "namespace", "target", "service", "ingress", "route", "interval"]
+    static let builtInNames = Set(MetricTemplateSpec.builtInVariables)
 
     /// The valid names, for messages.
-    static let validNames = "name, namespace, target, service, ingress, route, interval or variables.NAME"
+    static let validNames = MetricTemplateSpec.builtInVariables.joined(separator: ", ") + " or variables.NAME"
 
     private static let variablePrefix = "variables."
 
