@@ -19,6 +19,22 @@ struct ControllerReadinessTests {
 
     /// `serin controller` (with `extra` arguments, `--unready-after 1`) against an API double that fails every call
     /// with 503 until told to answer again.
+    /// Waits for `/readyz` to answer 503 while `/healthz` stays 200, then lets the API server answer again and waits
+    /// for `/readyz` to answer 200; returns the 503's body.
+    static func unreadyUntilAnswered(
+        _ server: KubernetesAPIServer, adminPort: Int, controller: SerinProcess.Running
+    ) async -> String? {
+        var failing: SimpleHTTPClient.Response?
+        #expect(await eventually(.seconds(30)) {
+            failing = await get("/readyz", port: adminPort)
+            return failing?.status == 503
+        }, "\(String(describing: failing?.bodyText)) \(controller.printed)")
+        #expect(await get("/healthz", port: adminPort)?.status == 200)
+        server.answerAgain()
+        #expect(await eventually(.seconds(30)) { await get("/readyz", port: adminPort)?.status == 200 }, "\(controller.printed)")
+        return failing?.bodyText
+    }
+
     static func controllerOfFailingAPI(
         _ extra: [String] = []
     ) async throws -> (KubernetesAPIServer, TestBackends, Int, SerinProcess.Running) {
@@ -56,15 +72,8 @@ struct ControllerReadinessTests {
         // The API server goes away with the watches open: ready for --unready-after, then not, naming the watch.
         server.failEverything(status: 503, reason: "ServiceUnavailable")
         server.dropWatches()
-        var failing: SimpleHTTPClient.Response?
-        #expect(await eventually(.seconds(30)) {
-            failing = await Self.get("/readyz", port: adminPort)
-            return failing?.status == 503
-        }, "\(controller.printed)")
-        #expect(failing?.bodyText.contains("has failed for") == true, "\(failing?.bodyText ?? "")")
-        #expect(await Self.get("/healthz", port: adminPort)?.status == 200)
-        server.answerAgain()
-        #expect(await eventually(.seconds(30)) { await Self.get("/readyz", port: adminPort)?.status == 200 }, "\(controller.printed)")
+        let failing = await Self.unreadyUntilAnswered(server, adminPort: adminPort, controller: controller)
+        #expect(failing?.contains("has failed for") == true, "\(failing ?? "")")
 
         controller.signal(SIGTERM)
         #expect(await controller.waitForExit() == 0, "\(controller.printed)")
@@ -75,15 +84,8 @@ struct ControllerReadinessTests {
     @Test("with --leader-elect, a replica that cannot reach its Lease is not ready once that has lasted --unready-after, naming the Lease; once the API answers it leads and is ready")
     func standbyWithoutItsLeaseIsNotReady() async throws {
         let (server, backends, adminPort, controller) = try await Self.controllerOfFailingAPI(["--leader-elect", "--identity", "replica-a"])
-        var failing: SimpleHTTPClient.Response?
-        #expect(await eventually(.seconds(30)) {
-            failing = await Self.get("/readyz", port: adminPort)
-            return failing?.status == 503
-        }, "\(String(describing: failing?.bodyText)) \(controller.printed)")
-        #expect(failing?.bodyText.contains("the Lease ") == true && failing?.bodyText.contains("has failed for") == true, "\(failing?.bodyText ?? "")")
-        #expect(await Self.get("/healthz", port: adminPort)?.status == 200)
-        server.answerAgain()
-        #expect(await eventually(.seconds(30)) { await Self.get("/readyz", port: adminPort)?.status == 200 }, "\(controller.printed)")
+        let failing = await Self.unreadyUntilAnswered(server, adminPort: adminPort, controller: controller)
+        #expect(failing?.contains("the Lease ") == true && failing?.contains("has failed for") == true, "\(failing ?? "")")
         #expect(controller.printed.contains("replica-a leads"), "\(controller.printed)")
         controller.signal(SIGTERM)
         #expect(await controller.waitForExit() == 0, "\(controller.printed)")
