@@ -42,17 +42,48 @@ extension RouteTable {
     /// Why a route of `virtualService` to `destination` could serve no request, or nil when it can: the host resolves
     /// to no Service or ServiceEntry, or to one with no endpoints. Only the routes a listener serves are looked at.
     func unservable(_ destination: Destination, in virtualService: ResourceName) -> String? {
-        let listeners = Array(listeners.values) + Array(mesh.values)
-        for listener in listeners {
-            for virtualHost in listener.virtualHosts {
-                for route in virtualHost.routes where route.virtualService == virtualService {
-                    for target in route.targets where target.destination == destination && target.weight > 0 {
-                        if target.cluster.service == nil { return "resolves to no Service or ServiceEntry" }
-                        if target.cluster.endpoints.isEmpty { return "has no endpoints" }
-                    }
-                }
+        for route in servedRoutes where route.virtualService == virtualService {
+            for target in route.targets where target.destination == destination && target.weight > 0 {
+                if let why = target.unservable { return why }
             }
         }
+        return nil
+    }
+
+    /// A destination as one VirtualService's routes send requests to it.
+    struct RoutedDestination: Hashable {
+        let virtualService: ResourceName
+        let destination: Destination
+    }
+
+    /// What the routes of VirtualServices send to each destination, on the gateway's listeners and, with `mesh`, on
+    /// the mesh's: the largest share of one route's requests, in percent, and why the destination could serve none
+    /// of them (nil when it can). Only destinations that take requests: a weight above 0, or a route's lone
+    /// destination, which takes them all whatever its weight.
+    func routedDestinations(mesh: Bool) -> [RoutedDestination: (share: Int, unservable: String?)] {
+        var routed: [RoutedDestination: (share: Int, unservable: String?)] = [:]
+        let routes = mesh ? servedRoutes : listeners.values.flatMap { $0.virtualHosts.flatMap(\.routes) }
+        for route in routes where route.totalWeight > 0 && route.name != RouteTable.directRouteName {
+            for target in route.targets where target.weight > 0 || route.targets.count == 1 {
+                let share = route.targets.count == 1 ? 100 : target.weight * 100 / route.totalWeight
+                let key = RoutedDestination(virtualService: route.virtualService, destination: target.destination)
+                routed[key] = (max(share, routed[key]?.share ?? 0), target.unservable)
+            }
+        }
+        return routed
+    }
+
+    /// The HTTP routes of every listener and of the mesh.
+    private var servedRoutes: [Route] {
+        (Array(listeners.values) + Array(mesh.values)).flatMap { $0.virtualHosts.flatMap(\.routes) }
+    }
+}
+
+extension RouteTable.Target {
+    /// Why this target could serve no request, or nil when it can.
+    var unservable: String? {
+        if cluster.service == nil { return "resolves to no Service or ServiceEntry" }
+        if cluster.endpoints.isEmpty { return "has no endpoints" }
         return nil
     }
 }

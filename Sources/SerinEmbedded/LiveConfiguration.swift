@@ -147,9 +147,16 @@ public actor LiveConfiguration {
                 results.append("canary/\(name.displayName) starts a release of \(canary)")
             }
         }
+        let table = RouteTable(compiling: MeshConfig(resources: merged))
+        let stranded = Self.stranded(
+            by: decoded.resources, replacing: resources, in: table, before: gateway.routes.table, mesh: gateway.meshAddress != nil,
+            canaries: merged.canaries)
+        if !stranded.isEmpty {
+            return ApplyReport(applied: false, results: [], diagnostics: (reported + stranded).map(\.description))
+        }
         let portsBefore = gateway.boundPorts
         do {
-            try await gateway.install(RouteTable(compiling: MeshConfig(resources: merged)))
+            try await gateway.install(table)
         } catch {
             return ApplyReport(applied: false, results: [], diagnostics: ["error: \(error)"])
         }
@@ -166,6 +173,37 @@ public actor LiveConfiguration {
                 at: located.location(of: "metadata.name"))
         } : []
         return ApplyReport(applied: true, results: results, diagnostics: (reported + idle).map(\.description))
+    }
+
+    /// What an apply would take away from requests that are answered today: each destination a VirtualService's route
+    /// (on the gateway's listeners, and the mesh's when it is served) sends requests to now that
+    /// could serve none of its requests in `table` (no endpoints left, or no Service or ServiceEntry), an error at the
+    /// applied resource that names its host. Such an apply changes nothing, since those requests would be answered
+    /// 503. A new route to a host with no endpoints stays the validator's warning: it takes no request that is served
+    /// today.
+    static func stranded(
+        by applied: [LocatedResource], replacing current: [LocatedResource], in table: RouteTable, before: RouteTable, mesh: Bool,
+        canaries: [CanarySpec]
+    ) -> [Diagnostic] {
+        let served = before.routedDestinations(mesh: mesh)
+        let lost = table.routedDestinations(mesh: mesh).compactMap { routed, after -> (RouteTable.RoutedDestination, String, Int)? in
+            guard let why = after.unservable, let now = served[routed], now.unservable == nil else { return nil }
+            return (routed, why, now.share)
+        }
+        var previous: [ResourceKey: LocatedResource] = [:]
+        for located in current { previous[ResourceKey(located)] = located }
+        return lost.sorted { ($0.0.virtualService.description, $0.0.destination.description) < ($1.0.virtualService.description, $1.0.destination.description) }
+            .map { routed, why, share in
+                let host = routed.destination.host
+                let blamed = applied.first { $0.names(host: host) || previous[ResourceKey($0)]?.names(host: host) == true }
+                let owner = canaries.first { $0.targetRef == routed.virtualService }
+                let fix = owner.map { "canary/\($0.name.displayName) drives that route's weights: let its rollout finish first" }
+                    ?? "route those requests elsewhere first, in this apply or before it"
+                let message = (blamed.map { "\($0.kind.kubectlName)/\($0.name.name): " } ?? "")
+                    + "after this apply, \(routed.destination) \(why), yet virtualservice/\(routed.virtualService.name) "
+                    + "sends it \(share)% of a route's requests now: they would be answered 503, so nothing was applied (\(fix))"
+                return .error(message, at: blamed?.location(of: "metadata.name"))
+            }
     }
 
     /// `gateway port 80 listening on 127.0.0.1:8080` for each port an apply opened, `gateway port 80 closed` for each
@@ -330,5 +368,19 @@ public struct ApplyRequest: Codable, Sendable {
 
     public init(sources: [ManifestSource]) {
         self.sources = sources
+    }
+}
+
+extension LocatedResource {
+    /// Whether this resource says where `host` lives or how it is reached: a ServiceEntry listing it, the Service of
+    /// its name, a DestinationRule for it (whose subsets pick its endpoints).
+    fileprivate func names(host: String) -> Bool {
+        let short = host.split(separator: ".", maxSplits: 1).first.map(String.init) ?? host
+        switch resource {
+        case .serviceEntry(let entry): return entry.hosts.contains(host) || entry.hosts.contains(short)
+        case .service(let service): return service.name.name == short
+        case .destinationRule(let rule): return rule.host == host || rule.host == short || rule.host.hasPrefix(short + ".")
+        default: return false
+        }
     }
 }

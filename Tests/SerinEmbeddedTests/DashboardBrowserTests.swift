@@ -2,6 +2,7 @@ import Foundation
 import NIOPosix
 import SerinController
 import SerinCore
+import SerinDemoApp
 import SerinServer
 import SerinEmbedded
 import SerinGateway
@@ -239,6 +240,52 @@ struct DashboardBrowserTests {
                 """) { $0 == "true canary 20% (refused)" }
             #expect(bar == "true canary 20% (refused)")
         }
+    }
+
+    @Test("checks made on mirrored copies say so on the card: in the verdict lines and in each chart mark's hover text")
+    func mirroredChecksMarked() async throws {
+        let browser = try await HeadlessChromium.start(group: MultiThreadedEventLoopGroup.singleton)
+        let helpers = TestBackends()
+        let outcome: Result<Void, any Error>
+        do {
+            // Flagger's mirroring before weight steps, held at its gate after the mirrored step has been judged.
+            let gate = try await WebhookServer.start(group: helpers.group, status: 403)
+            let confirm = "    webhooks:\n    - {name: traffic-gate, type: confirm-traffic-increase, url: \"\(gate.url)\"}\n"
+            var canary = try MirroringRolloutTests.canary(durationMax: 10_000, extra: confirm)
+            canary.text = canary.text.replacingOccurrences(of: "iterations: 3", with: "stepWeight: 50\n    maxWeight: 50")
+            let target = MirroringRolloutTests.MirrorTarget()
+            do {
+                try await CanaryRolloutTests.withHarness(canary: canary, rate: 60, canaryBackend: target.start) { harness in
+                    _ = try await harness.waitFor("the mirrored step judged") { $0.stage == "confirm-traffic-increase" }
+                    try await browser.page.navigate(to: harness.runtime.adminURL + "/")
+                    let marked = await Self.read(browser, """
+                        (() => {
+                          const card = document.querySelector('[data-canary="web"]');
+                          if (!card) return "";
+                          const lines = [...card.querySelectorAll('[data-verdicts] li')].map((li) => li.textContent);
+                          const marks = [...card.querySelectorAll('svg[data-chart] circle[data-verdict] title')].map((t) => t.textContent);
+                          return JSON.stringify({ lines, marks });
+                        })()
+                        """) { $0.contains("on mirrored copies") && $0.contains("\"marks\":[\"") }
+                    struct Seen: Decodable { var lines: [String]; var marks: [String] }
+                    let seen = try JSONDecoder().decode(Seen.self, from: Data(marked.utf8))
+                    // Every check so far was made in the mirrored step; the one that let it pass among them.
+                    #expect(!seen.lines.isEmpty && seen.lines.allSatisfy { $0.contains(" on mirrored copies") }, "\(seen.lines)")
+                    #expect(seen.marks.allSatisfy { $0.contains(" on mirrored copies") }, "\(seen.marks)")
+                    #expect(seen.marks.contains { $0.contains(" pass on mirrored copies") }, "\(seen.marks)")
+                    await harness.load.stop()
+                }
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
+            }
+            await gate.close()
+        } catch {
+            outcome = .failure(error)
+        }
+        await helpers.shutdown()
+        await browser.stop()
+        try outcome.get()
     }
 
     @Test("a Canary refused at start has its card, saying why; a plain canary's card shows none of the strategies' rows")

@@ -1,8 +1,10 @@
 import Foundation
+import NIOHTTP1
 import SerinCore
 import SerinServer
 import SerinEmbedded
 import SerinGateway
+import SerinListener
 import SerinManifests
 import SerinTesting
 import Testing
@@ -157,6 +159,49 @@ struct LiveConfigurationTests {
 }
 
 extension LiveConfigurationTests {
+    @Test("an apply that leaves a destination served now with no endpoints is refused at the resource that took them, and requests go on being answered; routed elsewhere in the same apply, it is applied")
+    func applyKeepsServedDestinationsServed() async throws {
+        let backends = TestBackends(threads: 1)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let runtime = try await GatewayRuntime.seed(v1: v1.port, v2: v2.port, threads: 1, halfToCanary: true)
+        let live = runtime.live
+        let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
+        let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+        func versions() async throws -> Set<String> {
+            var seen: Set<String> = []
+            for _ in 0..<40 {
+                let response = try await client.send(.GET, "/")
+                #expect(response.status == 200)
+                seen.insert(response.header("x-serin-demo-version") ?? "none")
+            }
+            return seen
+        }
+        let before = await live.resources
+        // The stable's ServiceEntry renamed to another host: web-v1-service is left a Service with no endpoints.
+        var moved = SeedManifests.serviceEntry("web-v1-service", port: v1.port, version: "v1")
+        moved.text = moved.text.replacingOccurrences(of: "hosts: [web-v1-service]", with: "hosts: [web-v1-elsewhere]")
+        let refused = await live.apply([moved])
+        #expect(!refused.applied)
+        #expect(refused.diagnostics == [
+            "web-v1-service.yaml:4:9: error: serviceentry/web-v1-service: after this apply, web-v1-service:80 has no endpoints, yet virtualservice/web-virtualservice sends it 50% of a route's requests now: they would be answered 503, so nothing was applied (route those requests elsewhere first, in this apply or before it)"
+        ], "\(refused)")
+        #expect(await live.resources == before)
+        #expect(try await versions() == ["v1", "v2"])
+        // With the route sending everything to v2 in the same apply, nothing served loses its endpoints.
+        let seed = try #require(SeedManifests.sources(v1: v1.port, v2: v2.port).first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
+        var routes = seed
+        routes.text = seed.text.replacingOccurrences(of: "host: web-v1-service", with: "host: web-v2-service")
+        let applied = await live.apply([routes, moved])
+        #expect(applied.applied, "\(applied)")
+        #expect(try await versions() == ["v2"])
+        await client.close()
+        await runtime.shutdown()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("at start-up the files' VirtualService takes the stored rollout's routes: a version a promotion retired gets none")
     func startUpKeepsStoredRoutes() throws {
         let decoded = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9) + [SeedManifests.canary(stableHost: nil)])

@@ -11,7 +11,9 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Create or replace resources on a running gateway, live, and report what changed like kubectl.",
         discussion: """
-            Nothing changes unless the resulting configuration validates as a whole.
+            Nothing changes unless the resulting configuration validates as a whole, and \
+            nothing that a route serves now is left with no endpoints (its requests would \
+            be answered 503).
 
             Example: serin apply -f examples/seed/steps/web-gateway-virtualservice-90-10.yaml
             (prints `gateway/web-gateway unchanged` and `virtualservice/web-virtualservice configured`)
