@@ -70,7 +70,9 @@ struct StatusWatch {
     }
 
     /// Finished, with the routes carrying its last weights.
-    static func isOver(_ status: CanaryStatus) -> Bool { status.phase.isFinished && status.weightsRefused != true }
+    static func isOver(_ status: CanaryStatus) -> Bool {
+        status.phase.isFinished && status.weightsRefused != true && status.weightsPending != true
+    }
 }
 
 extension AdminClient {

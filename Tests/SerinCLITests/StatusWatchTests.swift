@@ -59,11 +59,16 @@ struct StatusWatchTests {
         #expect(line.contains("· Failed ") && line.contains(" · last check: "), "\(line)")
     }
 
-    @Test("a promotion whose last weights the router refuses is not shown as handed over and does not end the watch; once they apply it is and it does")
+    @Test("a promotion whose last weights the router has not answered, or refuses, does not end the watch, and a refused one is not shown as handed over; once they apply it is and it does")
     func refusedPromotionKeepsWatching() throws {
         let name = ResourceName(name: "web")
         let start = RolloutInstant(sinceEpoch: .seconds(1_000_000))
         var rollout = try RolloutFixture.promoted(name, start: start)
+        // Sent, not yet answered: the watch waits for the router's answer.
+        let sent = CanaryStatus(rollout: rollout, measurements: [])
+        #expect(sent.phase == .succeeded && sent.weightsPending == true && sent.weightsRefused == nil, "\(sent)")
+        #expect(!StatusWatch.isOver(sent))
+        #expect(RolloutCommand.promote.said(phase: "Succeeded", weightsPending: true) == "promoting")
         let later = RolloutInstant(sinceEpoch: start.sinceEpoch + .seconds(1_000))
         _ = rollout.weightsFailed(rollout.split, reason: "web-v2-service has no endpoints", now: later)
         let v2 = RolloutFixture.destination(of: name, "v2").description
@@ -74,6 +79,7 @@ struct StatusWatchTests {
         _ = rollout.weightsApplied(rollout.split, now: later)
         let applied = CanaryStatus(rollout: rollout, measurements: [])
         #expect(StatusWatch.line(applied).contains("promoted: \(v2) is the stable, 100% · Succeeded"), "\(StatusWatch.line(applied))")
+        #expect(applied.weightsPending == nil && applied.weightsRefused == nil, "\(applied)")
         #expect(StatusWatch.isOver(applied))
     }
 

@@ -98,7 +98,7 @@ struct CanaryActionCommand: ParsableArguments {
     func perform(_ command: RolloutCommand) async throws {
         guard let cluster = try endpoint.clusterCanaries() else {
             let status = try await endpoint.server.client.decode(CanaryStatus.self, .POST, CanaryReference.path(name) + "/\(command.rawValue)")
-            let said = command.said(phase: status.phase.rawValue, weightsRefused: status.weightsRefused == true)
+            let said = command.said(phase: status.phase.rawValue, weightsRefused: status.weightsRefused == true, weightsPending: status.weightsPending == true)
             Terminal.out("canary/\(status.name) \(said): \(status.phase), \(status.weightsLabel)")
             if let message = status.message { Terminal.out("  \(message)") }
             return
@@ -221,13 +221,15 @@ enum HistoryTable {
 
 extension RolloutCommand {
     /// What the command did, as the line after it says: a promote that left the rollout progressing released a
-    /// `pause: promote` step (it is not promoting), and one whose last weights the router refused is not promoted yet.
-    func said(phase: String?, weightsRefused: Bool = false) -> String {
+    /// `pause: promote` step (it is not promoting), one whose last weights the router refused is not promoted yet, and
+    /// one whose last weights the router has not answered yet is still promoting.
+    func said(phase: String?, weightsRefused: Bool = false, weightsPending: Bool = false) -> String {
         guard self == .promote else { return pastTense }
         switch phase {
         case RolloutPhase.progressing.rawValue: return "pause released"
-        // Nothing was left to run (no post-rollout hooks): the promotion is over by the time the answer comes.
-        case RolloutPhase.succeeded.rawValue: return weightsRefused ? "not promoted yet" : "promoted"
+        // Nothing was left to run (no post-rollout hooks): the promotion is over by the time the answer comes, once
+        // the router has applied its weights.
+        case RolloutPhase.succeeded.rawValue: return weightsRefused ? "not promoted yet" : weightsPending ? "promoting" : "promoted"
         default: return pastTense
         }
     }

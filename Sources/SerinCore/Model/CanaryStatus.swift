@@ -9,6 +9,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// True when the router refused these weights (nothing serves the canary, the API refused the write): the
     /// routes still carry the weights before them, and the step is checked again. Nil otherwise.
     public var weightsRefused: Bool?
+    /// True while a finished rollout's last weights (all to the canary, or all back to the stable) are sent and the
+    /// router has not applied them yet: its last word ("promotion completed") waits for them. Nil otherwise.
+    public var weightsPending: Bool?
     /// True when the Canary, as now written, was refused before any rollout ran it: it drives no routes, which
     /// serve what their VirtualService says, so the weights above are only what it would start with. Nil otherwise.
     public var refusedBeforeStart: Bool?
@@ -72,6 +75,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         stableWeight = 100 - status.canaryWeightShown
         promoted = status.isHandedOver ? true : nil
         weightsRefused = status.weightsRefused == true ? true : nil
+        weightsPending = status.lastWordAwaitsWeights == true && status.weightsRefused != true ? true : nil
         stable = status.stableShown.description
         canary = status.canary.description
         releases = status.releases.map(ReleaseStatus.init)
