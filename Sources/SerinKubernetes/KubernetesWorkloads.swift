@@ -97,12 +97,37 @@ public struct KubernetesWorkloads: WorkloadManager {
                     WorkloadObjects.align(&fields, with: object, workload: workload, split: split)
                 }
             }
+            if canary["spec"]?["service"]?["trafficPolicy"] == nil {
+                try await withdrawTrafficPolicy(of: workload, namespace: namespace, uid: uid)
+            }
         } catch {
             return .failure(.init(message: "\(label): cannot prepare its Deployment's primary, Services and VirtualService: \(error)"))
         }
         var prepared = spec
         prepared.workload = workload
         return .success(prepared)
+    }
+
+    /// A `service.trafficPolicy` no longer written: the DestinationRules Serin created for it keep only their host,
+    /// as Flagger leaves them, so Istio applies no policy of the Canary's any more. Rules it did not create, or that
+    /// do not exist, are left alone.
+    private func withdrawTrafficPolicy(of workload: CanaryWorkload, namespace: String, uid: String) async throws {
+        for serviceName in [workload.canaryService, workload.primaryService] {
+            let path = ResourcePath.destinationRule(namespace: namespace, name: serviceName)
+            let stored: JSONValue
+            do {
+                stored = try await api.get(path)
+            } catch let error as KubernetesAPIError where error.isNotFound {
+                continue
+            }
+            guard WorkloadObjects.isOwned(stored, byCanaryWithUID: uid), stored["spec"]?["trafficPolicy"] != nil else { continue }
+            _ = try await api.update(path, from: stored) { fields in
+                var spec = fields["spec"]?.objectValue ?? [:]
+                spec["trafficPolicy"] = nil
+                fields["spec"] = .object(spec)
+                return true
+            }
+        }
     }
 
     /// The target's revision: its pod template and what its ConfigMaps and Secrets hold now.

@@ -3,7 +3,7 @@ import SerinCore
 extension WorkloadObjects {
     /// Brings an object Serin created for the Canary in line with what its `spec.service` asks now, as Flagger does
     /// on every reconcile: the fields Serin writes from `spec.service` are set, everything else stays as stored.
-    /// Services get their `ports` and `selector`. The VirtualService gets `hosts` and `gateways`, its Canary route
+    /// Services get their `ports` and `selector`, DestinationRules their `host` and `trafficPolicy`. The VirtualService gets `hosts` and `gateways`, its Canary route
     /// (the unnamed one to the primary) `match`, `retries`, `timeout` and `headers`, and every destination and
     /// mirror to the primary or canary Service the new port, while each route keeps its weights and its mirror.
     /// The routes a release adds (A/B testing's, the sticky canary's) are copies of the Canary route: with `split`,
@@ -20,6 +20,9 @@ extension WorkloadObjects {
         case "Service":
             spec["ports"] = wanted?["ports"]
             spec["selector"] = wanted?["selector"]
+        case "DestinationRule":
+            spec["host"] = wanted?["host"]
+            spec["trafficPolicy"] = wanted?["trafficPolicy"]
         case "VirtualService":
             spec["hosts"] = wanted?["hosts"]
             spec["gateways"] = wanted?["gateways"]

@@ -4,7 +4,8 @@ import SerinCore
 /// The objects Serin owns for a Canary in Flagger's shape, computed from the Canary and its target Deployment:
 /// `NAME-primary` (the target's pod template under primary labels), the Services `NAME` and `NAME-primary`
 /// (the primary's pods) and `NAME-canary` (the target's), the VirtualService `NAME` sending everything to the
-/// primary, and a primary HorizontalPodAutoscaler when the Canary names one. Each carries an owner reference to
+/// primary, a primary HorizontalPodAutoscaler when the Canary names one, and DestinationRules `NAME-primary` and
+/// `NAME-canary` when it writes a `service.trafficPolicy`. Each carries an owner reference to
 /// the Canary, so deleting the Canary deletes them, and so Serin can tell its own objects from a user's.
 public enum WorkloadObjects {
     /// One object to create when missing.
@@ -60,6 +61,14 @@ public enum WorkloadObjects {
             objects.append(Desired(path: .service(namespace: namespace, name: serviceName), object: object))
         }
 
+        if let policy = service["trafficPolicy"] {
+            // Flagger's `service.trafficPolicy`: a DestinationRule for each of the two Services, for Istio's sidecars.
+            for serviceName in [workload.canaryService, workload.primaryService] {
+                objects.append(Desired(path: .destinationRule(namespace: namespace, name: serviceName), object: destinationRule(
+                    serviceName, metadata: metadata(serviceName), trafficPolicy: policy)))
+            }
+        }
+
         var route: [String: JSONValue] = [
             "route": [
                 ["destination": ["host": .string(workload.primaryService), "port": ["number": .number(Double(workload.port))]], "weight": 100],
@@ -81,6 +90,14 @@ public enum WorkloadObjects {
         ]
         objects.append(Desired(path: .virtualService(namespace: namespace, name: name), object: virtualService))
         return objects
+    }
+
+    /// The DestinationRule Serin keeps for one of its Services (`NAME-primary`, `NAME-canary`), as Flagger names and
+    /// writes it: the Service's name as its host, and the Canary's `service.trafficPolicy`, when written.
+    static func destinationRule(_ serviceName: String, metadata: JSONValue, trafficPolicy: JSONValue?) -> JSONValue {
+        var spec: [String: JSONValue] = ["host": .string(serviceName)]
+        spec["trafficPolicy"] = trafficPolicy
+        return ["apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": metadata, "spec": .object(spec)]
     }
 
     /// `values` without the repeats, in their first order: a host or gateway the Canary lists that Serin adds anyway.
@@ -181,6 +198,10 @@ extension ResourcePath {
 
     public static func secret(namespace: String, name: String) -> ResourcePath {
         ResourcePath(groupVersion: "v1", resource: "secrets", namespace: namespace, name: name)
+    }
+
+    public static func destinationRule(namespace: String, name: String) -> ResourcePath {
+        ResourcePath(groupVersion: "networking.istio.io/v1beta1", resource: "destinationrules", namespace: namespace, name: name)
     }
 
     public static func autoscaler(namespace: String, name: String) -> ResourcePath {

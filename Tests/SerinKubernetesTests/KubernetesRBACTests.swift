@@ -86,14 +86,27 @@ struct KubernetesRBACTests {
             await api.shutdown()
             calls.withLockedValue { $0 = server.requestLog }
         }
-        // Flagger's own Canary on a Deployment: first sight creates the primary, Services, VirtualService and HPA;
-        // a new image is released into the primary.
+        // Flagger's own Canary on a Deployment: first sight creates the primary, Services, VirtualService, HPA and the
+        // DestinationRules of its trafficPolicy; a new image is released into the primary; an edited spec.service
+        // reaches the Services, the VirtualService and the DestinationRules.
         try await KubernetesWorkloadRolloutTests.withWorkloadController() { server, _ in
-            let key = KubernetesWorkloadRolloutTests.flaggerCanaryKey
-            server.put(KubernetesWorkloadRolloutTests.flaggerCanary, at: key)
-            #expect(await eventually(.seconds(20)) { KubernetesWorkloadRolloutTests.phase(server, key) == "Initialized" })
-            KubernetesWorkloadRolloutTests.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
-            #expect(await eventually(.seconds(30)) { KubernetesWorkloadRolloutTests.phase(server, key) == "Succeeded" })
+            typealias Workloads = KubernetesWorkloadRolloutTests
+            let key = Workloads.flaggerCanaryKey
+            server.put(Workloads.flaggerCanary(trafficPolicy: ["tls": ["mode": "ISTIO_MUTUAL"]]), at: key)
+            #expect(await eventually(.seconds(20)) { Workloads.phase(server, key) == "Initialized" })
+            Workloads.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(await eventually(.seconds(30)) { Workloads.phase(server, key) == "Succeeded" })
+            server.edit(key) { object in
+                object = (try? object.applying([
+                    .replace(path: ["spec", "service", "port"], value: 9899),
+                    .replace(path: ["spec", "service", "trafficPolicy"], value: ["tls": ["mode": "DISABLE"]]),
+                ])) ?? object
+            }
+            #expect(await eventually(.seconds(20)) {
+                server.object(Workloads.services[2])?["spec"]?["ports"]?[0]?["port"] == 9899
+                    && server.object(Workloads.virtualService)?["spec"]?["http"]?[0]?["route"]?[0]?["destination"]?["port"]?["number"] == 9899
+                    && server.object(Workloads.destinationRules[0])?["spec"]?["trafficPolicy"] == ["tls": ["mode": "DISABLE"]]
+            })
             // Its watch starts after the list, which may be all this short release needed.
             #expect(await eventually(.seconds(10)) { server.requestLog.contains("GET /apis/flagger.app/v1beta1/canaries?watch") })
             calls.withLockedValue { $0 += server.requestLog }

@@ -339,6 +339,70 @@ struct KubernetesWorkloadRolloutTests {
             #expect(server.object(Self.virtualService) == nil)
         }
     }
+
+    static let destinationRules = ["podinfo-canary", "podinfo-primary"].map { key("networking.istio.io/v1beta1", "destinationrules", $0) }
+
+    /// Flagger's Canary with `service.trafficPolicy` set to `policy` (removed when nil).
+    static func flaggerCanary(trafficPolicy policy: JSONValue?) -> JSONValue {
+        guard case .object(var canary) = flaggerCanary, case .object(var spec)? = canary["spec"], case .object(var service)? = spec["service"] else {
+            return flaggerCanary
+        }
+        service["trafficPolicy"] = policy
+        spec["service"] = .object(service)
+        canary["spec"] = .object(spec)
+        return .object(canary)
+    }
+
+    @Test("Flagger's service.trafficPolicy is written into DestinationRules podinfo-canary and podinfo-primary that the Canary owns; an edit reaches them, and once removed they keep only their host")
+    func trafficPolicyDestinationRules() async throws {
+        let mutual: JSONValue = ["tls": ["mode": "ISTIO_MUTUAL"]]
+        let pooled: JSONValue = ["tls": ["mode": "DISABLE"], "connectionPool": ["http": ["http1MaxPendingRequests": 10]]]
+        func rules(_ server: KubernetesAPIServer) -> [JSONValue?] { Self.destinationRules.map { server.object($0)?["spec"] } }
+        try await Self.withWorkloadController { server, lines in
+            server.put(Self.flaggerCanary(trafficPolicy: mutual), at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) {
+                rules(server) == [["host": "podinfo-canary", "trafficPolicy": mutual], ["host": "podinfo-primary", "trafficPolicy": mutual]]
+            }, "\(lines.messages)")
+            let uid = try #require(server.object(Self.flaggerCanaryKey)?["metadata"]?["uid"]?.stringValue)
+            for rule in Self.destinationRules {
+                #expect(server.object(rule).map { WorkloadObjects.isOwned($0, byCanaryWithUID: uid) } == true, "\(rule)")
+            }
+            server.put(Self.flaggerCanary(trafficPolicy: pooled), at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) {
+                rules(server) == [["host": "podinfo-canary", "trafficPolicy": pooled], ["host": "podinfo-primary", "trafficPolicy": pooled]]
+            }, "\(lines.messages)")
+            server.put(Self.flaggerCanary(trafficPolicy: nil), at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { rules(server) == [["host": "podinfo-canary"], ["host": "podinfo-primary"]] }, "\(lines.messages)")
+            // Still the Canary's: deleting it deletes them.
+            _ = server.delete(Self.flaggerCanaryKey)
+            #expect(Self.destinationRules.allSatisfy { server.object($0) == nil })
+        }
+    }
+
+    @Test("a DestinationRule of the name service.trafficPolicy needs that Serin did not create refuses the Canary, which changes it not; without a trafficPolicy the Canary leaves it alone")
+    func foreignDestinationRuleRefused() async throws {
+        let users: JSONValue = [
+            "apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule", "metadata": ["name": "podinfo-canary"],
+            "spec": ["host": "podinfo-canary", "trafficPolicy": ["tls": ["mode": "SIMPLE"]]],
+        ]
+        try await Self.withWorkloadController(prepare: { server in
+            Self.putWorkload(server)
+            server.put(users, at: Self.destinationRules[0])
+        }) { server, lines in
+            // The Canary without a policy runs, and the user's rule is as written.
+            server.put(Self.flaggerCanary, at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { Self.phase(server, Self.flaggerCanaryKey) == "Initialized" }, "\(lines.messages)")
+            #expect(server.object(Self.destinationRules[0])?["spec"] == users["spec"])
+            // With one, it is refused, naming the rule.
+            server.put(Self.flaggerCanary(trafficPolicy: ["tls": ["mode": "ISTIO_MUTUAL"]]), at: Self.flaggerCanaryKey)
+            let expected = "Canary default/podinfo: DestinationRule default/podinfo-canary exists and was not created by Serin for this Canary; "
+                + "Serin never overwrites it (delete or rename it)"
+            #expect(await eventually(.seconds(20)) { lines.messages.contains(expected) }, "\(lines.messages)")
+            #expect(server.object(Self.destinationRules[0])?["spec"] == users["spec"])
+            #expect(server.object(Self.destinationRules[0])?["metadata"]?["ownerReferences"] == nil)
+            #expect(server.object(Self.destinationRules[1]) == nil)
+        }
+    }
 }
 
 @Suite("Workload objects")

@@ -832,6 +832,18 @@ struct CanaryDecodingTests {
             "\(decodeCanary(muted).messages)")
     }
 
+    @Test("Flagger's service.trafficPolicy is read as Istio's, for the DestinationRules Serin creates: the tutorial's tls modes, pools and ejection, with no word")
+    func flaggerTrafficPolicy() {
+        for policy in [
+            "{tls: {mode: DISABLE}}", "{tls: {mode: ISTIO_MUTUAL}}",
+            "{connectionPool: {http: {http1MaxPendingRequests: 10}}, outlierDetection: {consecutive5xxErrors: 3, interval: 10s}, loadBalancer: {simple: LEAST_REQUEST}}",
+        ] {
+            let decoded = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: "    port: 9898\n    trafficPolicy: \(policy)\n"))
+            #expect(decoded.messages == [], "\(policy)")
+            #expect(decoded.spec?.workload?.deployment == "podinfo", "\(policy)")
+        }
+    }
+
     @Test("a Flagger field Serin does not act on, or iterations beside weights, is an error naming the fields, never a silent skip", arguments: [
         ("    stepWeight: 10", "    stepWeight: 10\n    iterations: 10",
          "test.yaml:20:17: error: spec.analysis.iterations cannot be combined with stepWeight: iterations is blue/green "
@@ -852,9 +864,12 @@ struct CanaryDecodingTests {
         ("    maxWeight: 50\n    stepWeight: 10", "    iterations: 10\n    mirror: true\n    mirrorWeight: 0",
          "test.yaml:20:19: error: spec.analysis.mirrorWeight is 0, expected a percentage of requests from 1 to 100"),
         ("  provider: istio", "  provider: linkerd", "test.yaml:5:13: error: spec.provider: expected istio (Serin routes through Istio's VirtualService), got \"linkerd\""),
-        ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}",
-         "test.yaml:11:5: error: spec.service.trafficPolicy is not supported by Serin yet: write a DestinationRule for podinfo-primary "
-            + "and podinfo-canary, which Serin's Services leave to it"),
+        ("    port: 9898", "    port: 9898\n    trafficPolicy: {tls: {mode: ISTIO_MTLS}}",
+         "test.yaml:11:33: error: spec.service.trafficPolicy.tls.mode: expected one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, got \"ISTIO_MTLS\""),
+        ("    port: 9898", "    port: 9898\n    trafficPolicy: {connectionPool: {tcp: {maxConnections: 10}}, outlierDetecton: {interval: 1s}}",
+         "test.yaml:11:66: error: unknown field spec.service.trafficPolicy.outlierDetecton (did you mean outlierDetection?)"),
+        ("    port: 9898", "    port: 9898\n    trafficPolicy: {}",
+         "test.yaml:11:20: error: spec.service.trafficPolicy: expected at least one policy"),
         ("    port: 9898", "    port: 9898\n    portDiscovery: true",
          "test.yaml:11:20: error: spec.service.portDiscovery: true is not supported by Serin yet: the Services route service.port alone; leave it out or write false"),
         // service.name becomes three Service names: one that cannot be is refused.

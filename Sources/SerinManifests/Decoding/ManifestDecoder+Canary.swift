@@ -1,4 +1,5 @@
 import SerinCore
+import Yams
 
 extension ManifestDecoder {
     /// Serin's Canary (`serin.dev/v1alpha1`), and Flagger's (`flagger.app/v1beta1`) read unchanged: field names
@@ -110,12 +111,15 @@ extension ManifestDecoder {
     }
 
     /// Flagger's `service` block: the port the generated Services and VirtualService use. `targetPort`,
-    /// `portName`, `hosts`, `gateways`, `match`, `retries`, `timeout` and `headers` are copied as written into
-    /// the objects Serin creates on Kubernetes.
+    /// `portName`, `hosts`, `gateways`, `match`, `retries`, `timeout`, `headers` and `trafficPolicy` are copied as
+    /// written into the objects Serin creates on Kubernetes.
     /// `service`: its port, and `service.name` when written (a Service name, as Kubernetes names them).
     private static func workloadService(_ field: Field, deployment: String, reader: DocumentReader) -> (port: Int, name: String?)? {
         let schema = Schema(
-            known: ["port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery"],
+            known: [
+                "port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery",
+                "trafficPolicy",
+            ],
             notRead: Self.serviceFieldsNotRead(deployment)
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -139,6 +143,7 @@ extension ManifestDecoder {
             }
             serviceName = written
         }
+        if let policy = fields["trafficPolicy"] { serviceTrafficPolicy(policy, reader: reader) }
         for key in ["hosts", "gateways"] { _ = fields[key].flatMap(reader.stringList) }
         if let timeout = fields["timeout"] { _ = reader.duration(timeout) }
         if let match = fields["match"] { _ = reader.list(match) }
@@ -158,7 +163,6 @@ extension ManifestDecoder {
     /// Flagger Canary gets for one (a warning for Serin's own group).
     static func serviceFieldsNotRead(_ deployment: String) -> [String: String] {
         [
-            "trafficPolicy": "write a DestinationRule for \(deployment)-primary and \(deployment)-canary, which Serin's Services leave to it",
             "corsPolicy": "Serin's gateway answers no CORS preflight; let the application answer it",
             "rewrite": "write the rewrite in a VirtualService route of your own in front of \(deployment)",
             "appProtocol": "name the port grpc-…/http2-… in the Deployment, or write a DestinationRule with h2UpgradePolicy",
@@ -252,5 +256,42 @@ extension ManifestDecoder {
         case (nil, nil):
             return nil
         }
+    }
+}
+
+extension ManifestDecoder {
+    /// Istio's TrafficPolicy fields, each with the fields of its own that Istio's API knows.
+    private static let istioTrafficPolicy: [String: Set<String>] = [
+        "loadBalancer": ["simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"],
+        "connectionPool": ["tcp", "http"],
+        "outlierDetection": [
+            "splitExternalLocalOriginErrors", "consecutiveLocalOriginFailures", "consecutiveGatewayErrors", "consecutive5xxErrors",
+            "interval", "baseEjectionTime", "maxEjectionPercent", "minHealthPercent", "consecutiveErrors",
+        ],
+        "tls": ["mode", "clientCertificate", "privateKey", "caCertificates", "credentialName", "subjectAltNames", "sni", "insecureSkipVerify", "caCrl"],
+        "tunnel": ["protocol", "targetHost", "targetPort"],
+        "proxyProtocol": ["version"],
+        "retryBudget": ["percent", "minRetryConcurrency"],
+    ]
+
+    /// Flagger's `service.trafficPolicy`: Istio's TrafficPolicy, which Serin writes as given into the DestinationRules
+    /// it creates for NAME-primary and NAME-canary, as Flagger does. Istio's sidecars apply it, not Serin's gateway,
+    /// so every Istio policy is taken (`tls.mode: ISTIO_MUTUAL` too, which the embedded gateway refuses in a
+    /// DestinationRule of its own). Its shape is checked as Istio's API would check it: its fields and theirs by
+    /// name, and a known `tls.mode`.
+    static func serviceTrafficPolicy(_ field: Field, reader: DocumentReader) {
+        let known = Set(istioTrafficPolicy.keys).union(["portLevelSettings"])
+        guard let fields = reader.mapping(field, Schema(known: known)) else { return }
+        guard field.node.mapping?.isEmpty == false else {
+            reader.error("\(field.path): expected at least one policy", at: field.node)
+            return
+        }
+        for (key, subfields) in istioTrafficPolicy {
+            guard let value = fields[key], let policy = reader.mapping(value, Schema(known: subfields)) else { continue }
+            if key == "tls", let mode = policy["mode"], let text = reader.string(mode), !["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"].contains(text) {
+                reader.error("\(mode.path): expected one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, got \"\(text)\"", at: mode.node)
+            }
+        }
+        if let ports = fields["portLevelSettings"] { _ = reader.list(ports) }
     }
 }
