@@ -3,9 +3,11 @@ import SerinCore
 extension WorkloadObjects {
     /// Brings an object Serin created for the Canary in line with what its `spec.service` asks now, as Flagger does
     /// on every reconcile: the fields Serin writes from `spec.service` are set, everything else stays as stored.
-    /// Services get their `ports` and `selector`, DestinationRules their `host` and `trafficPolicy`. The VirtualService gets `hosts` and `gateways`, its Canary route
-    /// (the unnamed one to the primary) `match`, `retries`, `timeout` and `headers`, and every destination and
-    /// mirror to the primary or canary Service the new port, while each route keeps its weights and its mirror.
+    /// Services get their `ports` and `selector`, DestinationRules their `host` and `trafficPolicy`. The VirtualService
+    /// gets `hosts` and `gateways`, its Canary route (the unnamed one to the primary) `match`, `retries`, `timeout`,
+    /// `headers`, `rewrite` and `corsPolicy`, and every destination and mirror to the primary or canary Service the new
+    /// port, while each route keeps its weights and its mirror. Services and the VirtualService get the labels and
+    /// annotations `spec.service` writes for them.
     /// The routes a release adds (A/B testing's, the sticky canary's) are copies of the Canary route: with `split`,
     /// the one the stored rollout sets, they take its new route fields too (`releaseRoutes`). The primary Deployment
     /// and its autoscaler belong to the release and are left alone. Returns whether anything changed: an object
@@ -16,6 +18,17 @@ extension WorkloadObjects {
         let before = fields
         var spec = fields["spec"]?.objectValue ?? [:]
         let wanted = desired.object["spec"]
+        // The labels and annotations `spec.service` writes are set; others the object carries (kubectl's, a
+        // person's) stay.
+        if case .object(var metadata)? = fields["metadata"] {
+            for key in ["labels", "annotations"] {
+                guard let written = desired.object["metadata"]?[key]?.objectValue else { continue }
+                var stored = metadata[key]?.objectValue ?? [:]
+                stored.merge(written) { $1 }
+                metadata[key] = .object(stored)
+            }
+            fields["metadata"] = .object(metadata)
+        }
         switch desired.object["kind"]?.stringValue {
         case "Service":
             spec["ports"] = wanted?["ports"]
@@ -39,7 +52,7 @@ extension WorkloadObjects {
     }
 
     /// The fields of `spec.service` a Canary route carries (`desired` writes them; absent ones are removed).
-    static let serviceRouteFields = ["match", "retries", "timeout", "headers"]
+    static let serviceRouteFields = ["match", "retries", "timeout", "headers", "rewrite", "corsPolicy"]
 
     /// One HTTP route of the VirtualService: destinations to the workload's Services on the new port and, for the
     /// Canary's own route, the route fields of `canaryRoute`.

@@ -5,7 +5,8 @@ import SerinCore
 /// `NAME-primary` (the target's pod template under primary labels), the Services `NAME` and `NAME-primary`
 /// (the primary's pods) and `NAME-canary` (the target's), the VirtualService `NAME` sending everything to the
 /// primary, a primary HorizontalPodAutoscaler when the Canary names one, and DestinationRules `NAME-primary` and
-/// `NAME-canary` when it writes a `service.trafficPolicy`. Each carries an owner reference to
+/// `NAME-canary` when it writes a `service.trafficPolicy`. The Services and VirtualService carry the labels and
+/// annotations of `service.apex`, `service.primary` and `service.canary`, as Flagger writes them. Each carries an owner reference to
 /// the Canary, so deleting the Canary deletes them, and so Serin can tell its own objects from a user's.
 public enum WorkloadObjects {
     /// One object to create when missing.
@@ -49,14 +50,17 @@ public enum WorkloadObjects {
             objects.append(Desired(path: .autoscaler(namespace: namespace, name: workload.primary), object: hpa))
         }
 
-        let port = JSONValue.object([
+        var port: [String: JSONValue] = [
             "name": service["portName"] ?? "http", "port": .number(Double(workload.port)),
             "targetPort": service["targetPort"] ?? .number(Double(workload.port)), "protocol": "TCP",
-        ])
-        for (serviceName, selects) in [(name, primarySelector), (workload.primaryService, primarySelector), (workload.canaryService, .object(selector))] {
+        ]
+        port["appProtocol"] = service["appProtocol"]
+        for (serviceName, selects, block) in [
+            (name, primarySelector, "apex"), (workload.primaryService, primarySelector, "primary"), (workload.canaryService, .object(selector), "canary"),
+        ] {
             let object: JSONValue = [
-                "apiVersion": "v1", "kind": "Service", "metadata": metadata(serviceName),
-                "spec": ["type": "ClusterIP", "selector": selects, "ports": [port]],
+                "apiVersion": "v1", "kind": "Service", "metadata": labelled(metadata(serviceName), by: service[block]),
+                "spec": ["type": "ClusterIP", "selector": selects, "ports": [.object(port)]],
             ]
             objects.append(Desired(path: .service(namespace: namespace, name: serviceName), object: object))
         }
@@ -85,11 +89,21 @@ public enum WorkloadObjects {
             virtualServiceSpec["gateways"] = .array(Self.once(gateways))
         }
         let virtualService: JSONValue = [
-            "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": metadata(name),
+            "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService", "metadata": labelled(metadata(name), by: service["apex"]),
             "spec": .object(virtualServiceSpec),
         ]
         objects.append(Desired(path: .virtualService(namespace: namespace, name: name), object: virtualService))
         return objects
+    }
+
+    /// `metadata` with the `labels` and `annotations` of one of Flagger's `service.apex`, `service.primary` or
+    /// `service.canary` blocks, when written.
+    static func labelled(_ metadata: JSONValue, by block: JSONValue?) -> JSONValue {
+        guard case .object(var fields) = metadata else { return metadata }
+        for key in ["labels", "annotations"] {
+            if let written = block?[key]?.objectValue, !written.isEmpty { fields[key] = .object(written) }
+        }
+        return .object(fields)
     }
 
     /// The DestinationRule Serin keeps for one of its Services (`NAME-primary`, `NAME-canary`), as Flagger names and

@@ -379,6 +379,45 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
+    @Test("Flagger's service.rewrite, corsPolicy, appProtocol and the apex, primary and canary labels and annotations reach the VirtualService and Services as Flagger writes them, and an edit reaches them")
+    func flaggerServiceFields() async throws {
+        let cors: JSONValue = ["allowOrigins": [["exact": "https://app.example.com"]], "allowMethods": ["GET", "POST"], "maxAge": "24h"]
+        func canary(rewrite: String) -> JSONValue {
+            var fields: [String: JSONValue] = [
+                "rewrite": ["uri": .string(rewrite)], "corsPolicy": cors, "appProtocol": "http",
+                "apex": ["labels": ["team": "shop"], "annotations": ["owner": "shop@example.com"]],
+                "primary": ["labels": ["side": "primary"]], "canary": ["annotations": ["side": "canary"]],
+            ]
+            guard case .object(var object) = Self.flaggerCanary, case .object(var spec)? = object["spec"], case .object(let service)? = spec["service"] else {
+                return Self.flaggerCanary
+            }
+            fields.merge(service) { mine, _ in mine }
+            spec["service"] = .object(fields)
+            object["spec"] = .object(spec)
+            return .object(object)
+        }
+        func route(_ server: KubernetesAPIServer) -> JSONValue? { server.object(Self.virtualService)?["spec"]?["http"]?[0] }
+        try await Self.withWorkloadController { server, lines in
+            server.put(canary(rewrite: "/"), at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { route(server)?["rewrite"] == ["uri": "/"] }, "\(lines.messages)")
+            #expect(route(server)?["corsPolicy"] == cors)
+            let virtualService = server.object(Self.virtualService)?["metadata"]
+            #expect(virtualService?["labels"]?["team"] == "shop" && virtualService?["annotations"]?["owner"] == "shop@example.com")
+            let (apex, primary, canaryService) = (server.object(Self.services[0]), server.object(Self.services[1]), server.object(Self.services[2]))
+            #expect([apex, primary, canaryService].allSatisfy { $0?["spec"]?["ports"]?[0]?["appProtocol"] == "http" })
+            #expect(apex?["metadata"]?["labels"]?["team"] == "shop")
+            #expect(primary?["metadata"]?["labels"]?["side"] == "primary" && primary?["metadata"]?["labels"]?["team"] == nil)
+            #expect(canaryService?["metadata"]?["annotations"]?["side"] == "canary")
+            // Edited, the route takes the new rewrite; a label a person set on the VirtualService stays.
+            server.edit(Self.virtualService) { object in
+                object = (try? object.applying([.add(path: ["metadata", "labels", "by-hand"], value: "yes")])) ?? object
+            }
+            server.put(canary(rewrite: "/v2"), at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { route(server)?["rewrite"] == ["uri": "/v2"] }, "\(lines.messages)")
+            #expect(server.object(Self.virtualService)?["metadata"]?["labels"] == ["team": "shop", "by-hand": "yes"])
+        }
+    }
+
     @Test("a DestinationRule of the name service.trafficPolicy needs that Serin did not create refuses the Canary, which changes it not; without a trafficPolicy the Canary leaves it alone")
     func foreignDestinationRuleRefused() async throws {
         let users: JSONValue = [

@@ -832,11 +832,13 @@ struct CanaryDecodingTests {
             "\(decodeCanary(muted).messages)")
     }
 
-    @Test("Flagger's service.trafficPolicy is read as Istio's, for the DestinationRules Serin creates: the tutorial's tls modes, pools and ejection, with no word")
+    @Test("Flagger's service.trafficPolicy is read as Istio's, for the DestinationRules Serin creates (the tutorial's tls modes, pools and ejection), and rewrite, corsPolicy, appProtocol and the Services' metadata with it, with no word")
     func flaggerTrafficPolicy() {
         for policy in [
             "{tls: {mode: DISABLE}}", "{tls: {mode: ISTIO_MUTUAL}}",
-            "{connectionPool: {http: {http1MaxPendingRequests: 10}}, outlierDetection: {consecutive5xxErrors: 3, interval: 10s}, loadBalancer: {simple: LEAST_REQUEST}}",
+            "{connectionPool: {http: {http1MaxPendingRequests: 10}}, outlierDetection: {consecutive5xxErrors: 3, interval: 10s}, loadBalancer: {simple: LEAST_REQUEST}}\n"
+                + "    rewrite: {uri: /}\n    corsPolicy: {allowOrigins: [{exact: \"https://a.example\"}], allowCredentials: true}\n    appProtocol: http\n"
+                + "    apex: {labels: {team: shop}, annotations: {owner: shop}}\n    primary: {labels: {side: primary}}\n    canary: {annotations: {side: canary}}",
         ] {
             let decoded = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: "    port: 9898\n    trafficPolicy: \(policy)\n"))
             #expect(decoded.messages == [], "\(policy)")
@@ -870,6 +872,13 @@ struct CanaryDecodingTests {
          "test.yaml:11:66: error: unknown field spec.service.trafficPolicy.outlierDetecton (did you mean outlierDetection?)"),
         ("    port: 9898", "    port: 9898\n    trafficPolicy: {}",
          "test.yaml:11:20: error: spec.service.trafficPolicy: expected at least one policy"),
+        ("    port: 9898", "    port: 9898\n    appProtocol: TCP",
+         "test.yaml:11:18: error: spec.service.appProtocol: tcp (Flagger's TCP routes) is not supported by Serin yet: Serin writes HTTP "
+            + "routes; leave it out, or name the protocol the port speaks over HTTP (http, http2, grpc)"),
+        ("    port: 9898", "    port: 9898\n    corsPolicy: {allowOrigin: [\"*\"], allowMethod: [GET]}",
+         "test.yaml:11:38: error: unknown field spec.service.corsPolicy.allowMethod (did you mean allowMethods?)"),
+        ("    port: 9898", "    port: 9898\n    apex: {labels: {team: [shop]}}",
+         "test.yaml:11:27: error: spec.service.apex.labels.team: expected a string, got a list"),
         ("    port: 9898", "    port: 9898\n    portDiscovery: true",
          "test.yaml:11:20: error: spec.service.portDiscovery: true is not supported by Serin yet: the Services route service.port alone; leave it out or write false"),
         // service.name becomes three Service names: one that cannot be is refused.

@@ -111,14 +111,15 @@ extension ManifestDecoder {
     }
 
     /// Flagger's `service` block: the port the generated Services and VirtualService use. `targetPort`,
-    /// `portName`, `hosts`, `gateways`, `match`, `retries`, `timeout`, `headers` and `trafficPolicy` are copied as
-    /// written into the objects Serin creates on Kubernetes.
+    /// `portName`, `appProtocol`, `hosts`, `gateways`, `match`, `retries`, `timeout`, `headers`, `rewrite`, `corsPolicy`,
+    /// `trafficPolicy` and the `apex`, `primary` and `canary` labels and annotations are copied as written into the
+    /// objects Serin creates on Kubernetes.
     /// `service`: its port, and `service.name` when written (a Service name, as Kubernetes names them).
     private static func workloadService(_ field: Field, deployment: String, reader: DocumentReader) -> (port: Int, name: String?)? {
         let schema = Schema(
             known: [
                 "port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery",
-                "trafficPolicy",
+                "trafficPolicy", "rewrite", "corsPolicy", "appProtocol", "apex", "primary", "canary",
             ],
             notRead: Self.serviceFieldsNotRead(deployment)
         )
@@ -144,6 +145,22 @@ extension ManifestDecoder {
             serviceName = written
         }
         if let policy = fields["trafficPolicy"] { serviceTrafficPolicy(policy, reader: reader) }
+        if let rewrite = fields["rewrite"] { _ = reader.mapping(rewrite, Schema(known: ["uri", "authority"], ignored: ["type"])) }
+        if let cors = fields["corsPolicy"] {
+            _ = reader.mapping(cors, Schema(known: [
+                "allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials", "unmatchedPreflights",
+            ]))
+        }
+        if let appProtocol = fields["appProtocol"], let value = reader.string(appProtocol), value.lowercased() == "tcp" {
+            reader.error(
+                "\(appProtocol.path): tcp (Flagger's TCP routes) is not supported by Serin yet: Serin writes HTTP routes; leave it out, or "
+                    + "name the protocol the port speaks over HTTP (http, http2, grpc)",
+                at: appProtocol.node)
+        }
+        for key in ["apex", "primary", "canary"] {
+            guard let block = fields[key], let metadata = reader.mapping(block, Schema(known: ["labels", "annotations"])) else { continue }
+            for entry in ["labels", "annotations"] { _ = metadata[entry].flatMap(reader.stringMap) }
+        }
         for key in ["hosts", "gateways"] { _ = fields[key].flatMap(reader.stringList) }
         if let timeout = fields["timeout"] { _ = reader.duration(timeout) }
         if let match = fields["match"] { _ = reader.list(match) }
@@ -163,13 +180,7 @@ extension ManifestDecoder {
     /// Flagger Canary gets for one (a warning for Serin's own group).
     static func serviceFieldsNotRead(_ deployment: String) -> [String: String] {
         [
-            "corsPolicy": "Serin's gateway answers no CORS preflight; let the application answer it",
-            "rewrite": "write the rewrite in a VirtualService route of your own in front of \(deployment)",
-            "appProtocol": "name the port grpc-…/http2-… in the Deployment, or write a DestinationRule with h2UpgradePolicy",
-            "primary": "the Services Serin creates carry no labels or annotations of your own yet",
-            "canary": "the Services Serin creates carry no labels or annotations of your own yet",
             "delegation": "Serin writes the VirtualService itself; delegation is not supported",
-            "apex": "the Services Serin creates carry no labels or annotations of your own yet",
         ]
     }
 
