@@ -132,7 +132,7 @@ struct CanaryDecodingTests {
     func oldAnalysisName() {
         let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  canaryAnalysis:")
         #expect(decodeCanary(yaml).messages.contains {
-            $0.contains("spec.canaryAnalysis is not read: it is Flagger's v1alpha3 name for analysis; write it as analysis")
+            $0.contains("error: spec.canaryAnalysis is not supported by Serin yet: it is Flagger's v1alpha3 name for analysis; write it as analysis")
         }, "\(decodeCanary(yaml).messages)")
     }
 
@@ -741,12 +741,18 @@ struct CanaryDecodingTests {
         )
     }
 
-    @Test("warns about fields Serin's Canary does not know, and still decodes")
-    func unknownFlaggerField() {
+    @Test("a field Serin's own Canary does not know is an error, as in Flagger's group: a misspelt threshold would leave its default; with no field near, the fields it could be are listed")
+    func unknownFieldInSerinsCanary() {
         let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  ingressRef: {name: web}\n  analysis:")
         let (spec, messages) = decodeCanary(yaml)
-        #expect(messages == ["test.yaml:8:3: warning: unknown field spec.ingressRef"])
-        #expect(spec != nil)
+        #expect(messages == ["test.yaml:8:3: error: unknown field spec.ingressRef"])
+        #expect(spec == nil)
+        let misspelt = decodeCanary(Self.minimal.replacingOccurrences(of: "    interval: 30s", with: "    interval: 30s\n    treshold: 2"))
+        #expect(misspelt.messages.contains { $0.hasSuffix("error: unknown field spec.analysis.treshold (did you mean threshold?)") }, "\(misspelt.messages)")
+        #expect(misspelt.spec == nil)
+        let range = decodeCanary(Self.minimal + "\n    metrics: [{name: request-success-rate, thresholdRange: {minimum: 99}}]")
+        #expect(range.messages.contains { $0.hasSuffix("error: unknown field spec.analysis.metrics[0].thresholdRange.minimum (thresholdRange takes max or min)") },
+                "\(range.messages)")
     }
 
     /// Flagger's podinfo Canary, as Flagger's Istio docs write it.
@@ -778,6 +784,19 @@ struct CanaryDecodingTests {
               thresholdRange: {max: 500}
               interval: 30s
         """
+
+    @Test("Flagger's metricsServer is the Prometheus the built-in metrics read; a metric's own provider keeps its own; an address that is no URL is an error at its line")
+    func metricsServer() throws {
+        let written = Self.flaggerCanary
+            .replacingOccurrences(of: "  provider: istio\n", with: "  provider: istio\n  metricsServer: http://prometheus.istio-system:9090\n")
+            .replacingOccurrences(of: "      thresholdRange: {max: 500}\n", with: "      thresholdRange: {max: 500}\n      provider: {type: prometheus, address: \"http://thanos:9090\"}\n")
+        let (spec, messages) = decodeCanary(written)
+        #expect(messages == [])
+        #expect(spec?.analysis.metrics.map(\.provider) == [.prometheus(address: "http://prometheus.istio-system:9090"), .prometheus(address: "http://thanos:9090")])
+        let wrong = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "  provider: istio\n", with: "  provider: istio\n  metricsServer: prometheus:9090\n"))
+        #expect(wrong.spec == nil)
+        #expect(wrong.messages.first?.hasPrefix("test.yaml:6:18: error: spec.metricsServer: ") == true, "\(wrong.messages)")
+    }
 
     @Test("service.name names the Services and VirtualService Serin routes between, as in Flagger; the Deployments keep theirs")
     func serviceName() throws {

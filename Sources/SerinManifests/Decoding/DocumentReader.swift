@@ -134,8 +134,9 @@ final class DocumentReader {
             } else if !schema.ignored.contains(key) {
                 let guess = Spelling.suggestion(for: key, among: schema.known).map { " (did you mean \($0)?)" } ?? ""
                 if unknownFieldsAreErrors {
-                    // A near miss of a known field is a typo, said as one, not a feature Serin lacks.
-                    error(guess.isEmpty ? "\(child.path) is not supported by Serin yet" : "unknown field \(child.path)\(guess)", at: keyNode)
+                    // A near miss of a known field is a typo, said as one; with none near, the fields it could be (read
+                    // strictly, a schema holds every field the resource has).
+                    error("unknown field \(child.path)\(guess.isEmpty ? Self.knownFields(schema, of: field.path) : guess)", at: keyNode)
                 } else {
                     var unknown = Diagnostic.warning("unknown field \(child.path)\(guess)", at: location(of: keyNode))
                     unknown.unknownField = true
@@ -144,6 +145,16 @@ final class DocumentReader {
             }
         }
         return Fields(owner: field, children: children)
+    }
+
+    /// ` (thresholdRange takes min or max)`: the fields a mapping takes, when they are few enough to list.
+    static func knownFields(_ schema: Schema, of path: String) -> String {
+        let names = schema.known.union(schema.ignored).sorted()
+        guard !names.isEmpty, names.count <= 8 else { return "" }
+        let listed = names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1]
+        // `metrics[0]` is a metric entry: named for its list.
+        let owner = path.split(separator: ".").last.map { $0.split(separator: "[").first.map(String.init) ?? String($0) } ?? path
+        return " (\(owner.isEmpty ? "it" : owner) takes \(listed))"
     }
 
     /// Every key and value of a mapping whose keys are data (labels, header names), not field names.

@@ -9,7 +9,7 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "targetRef", "stable", "canary", "progressDeadlineSeconds", "progressDeadline", "skipAnalysis", "analysis",
-                "canaryDeployment", "service", "autoscalerRef", "provider", "revertOnDeletion", "suspend",
+                "canaryDeployment", "service", "autoscalerRef", "provider", "revertOnDeletion", "suspend", "metricsServer",
             ],
             notRead: ["canaryAnalysis": "it is Flagger's v1alpha3 name for analysis; write it as analysis, as flagger.app/v1beta1 does"]
         )
@@ -70,7 +70,16 @@ extension ManifestDecoder {
         case nil:
             break
         }
+        // Flagger's `metricsServer`: the Prometheus this Canary's built-in metrics read, over the controller's default.
+        let metricsServer = fields["metricsServer"].flatMap { prometheusAddress($0, reader: reader) }
         guard let targetRef, let canary, var analysis else { return nil }
+        if let metricsServer {
+            for index in analysis.metrics.indices where analysis.metrics[index].provider == nil {
+                // A custom metric runs on its MetricTemplate's provider.
+                if case .custom = analysis.metrics[index].kind { continue }
+                analysis.metrics[index].provider = .prometheus(address: metricsServer)
+            }
+        }
         // A Canary already malformed is still checked below, so one pass says every problem (a metric-name typo and
         // a threshold of 0 together), but it is not produced.
         let malformed = reader.isMalformed

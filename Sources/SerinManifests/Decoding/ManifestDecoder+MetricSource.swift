@@ -98,7 +98,7 @@ extension ManifestDecoder {
     }
 
     /// A Prometheus server's URL: `http://` or `https://`, with a path prefix if it has one.
-    private static func prometheusAddress(_ field: Field, reader: DocumentReader) -> String? {
+    static func prometheusAddress(_ field: Field, reader: DocumentReader) -> String? {
         guard let address = reader.string(field) else { return nil }
         if let problem = PrometheusAddress.problem(with: address) {
             reader.error("\(field.path): \(problem)", at: field.node)

@@ -142,7 +142,6 @@ public enum ManifestDecoder {
     ) -> Resource? {
         if header.kind == .secret { return secret(fields, name: name, reader: reader).map(Resource.secret) }
         guard let specField = reader.required("spec", in: fields) else { return nil }
-        let isFlaggers = header.apiVersion == "flagger.app/v1beta1"
         switch header.kind {
         case .secret: return nil
         case .gateway:
@@ -158,14 +157,16 @@ public enum ManifestDecoder {
         case .deployment:
             let legacy = header.kind.legacyAPIVersions.contains(header.apiVersion)
             return deployment(specField, name: name, legacy: legacy, reader: reader).map(Resource.deployment)
-        // Flagger's own resources are read unchanged, and a field Serin does not act on is an error, never skipped
-        // (a Canary's release, or a query run without it, would not do what was written).
+        // Serin's own resources, and Flagger's read unchanged: a field Serin does not act on, or a misspelt one, is an
+        // error, never skipped (a Canary's release, or a query run without it, would not do what was written: a
+        // `treshold` left at its default rolls back later than written). Unlike Istio's resources, whose fields
+        // Serin does not all read, these have no field Serin could pass over.
         case .canary:
-            return reader.readingStrictly(isFlaggers) { canary(specField, name: name, reader: reader).map(Resource.canary) }
+            return reader.readingStrictly { canary(specField, name: name, reader: reader).map(Resource.canary) }
         case .metricTemplate:
-            return reader.readingStrictly(isFlaggers) { metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate) }
+            return reader.readingStrictly { metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate) }
         case .alertProvider:
-            return reader.readingStrictly(isFlaggers) { alertProvider(specField, name: name, reader: reader).map(Resource.alertProvider) }
+            return reader.readingStrictly { alertProvider(specField, name: name, reader: reader).map(Resource.alertProvider) }
         }
     }
 }
