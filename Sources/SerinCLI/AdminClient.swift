@@ -36,6 +36,9 @@ struct AdminClient {
     struct ExchangeFailed: Error, CustomStringConvertible {
         let server: String
         let cause: String
+        /// The status Serin answered with, when it answered but not as asked (a stream refused); nil when the
+        /// exchange itself failed.
+        var answered: Int?
         var description: String { "Serin at \(server) did not answer: \(cause)" }
     }
 

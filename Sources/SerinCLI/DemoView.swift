@@ -43,7 +43,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if interactive {
-            StandardStream.output.write("\r\u{1B}[2K\(line)")
+            Terminal.redraw(line)
             progressShown = true
         } else {
             let state = Self.line(status, sides: [])

@@ -1,3 +1,4 @@
+import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -50,23 +51,71 @@ struct StatusWatch {
             guard line != shown else { return }
             shown = line
             if interactive {
-                // Back to the line's start, clear it, draw: the line stays in place as the rollout moves.
-                StandardStream.output.write("\r\u{1B}[2K\(line)")
+                // The line stays in place as the rollout moves.
+                Terminal.redraw(line)
             } else {
                 Terminal.out("\(Timestamp.now) \(line)")
             }
         }
         show(status)
         while !Self.isOver(status) {
-            // Every update of any Canary is a cue to read this one again; the stream's own content is not needed.
-            try await client.follow("/events") { _ in
-                status = try await client.decode(CanaryStatus.self, .GET, CanaryReference.path(name))
+            do {
+                // Every update of any Canary is a cue to read this one again; the stream's own content is not needed.
+                try await client.follow("/events") { _ in
+                    status = try await read()
+                    show(status)
+                    return !Self.isOver(status)
+                }
+            } catch where Self.isLost(error) {
+                // Serin restarted (or stopped): the rollout goes on from its stored state, so the watch waits for it.
+                if interactive { StandardStream.output.write("\n") }
+                Terminal.err("connection to Serin at \(client.server) lost (\(error)); trying again every \(Readable.duration(Self.retryEvery)) until it answers (Ctrl-C to stop)")
+                status = try await readOnceAnswering()
+                Terminal.err("connected to Serin at \(client.server) again")
+                shown = ""
                 show(status)
-                return !Self.isOver(status)
             }
         }
-        if interactive { StandardStream.output.write("\n") }
+        // The last line is left whole, wrapped if it must be: nothing redraws it any more.
+        if interactive { StandardStream.output.write("\r\u{1B}[2K\(Self.line(status))\n") }
         return status
+    }
+
+    /// How often a lost connection is tried again.
+    static let retryEvery = Duration.seconds(1)
+
+    /// The Canary's status; an answer that is not one (the Canary is gone, the token refused) is printed and ends the
+    /// command, a connection that fails is thrown as it is, for the watch to try again.
+    private func read() async throws -> CanaryStatus {
+        let path = CanaryReference.path(name)
+        let response = try await client.send(.GET, path)
+        guard (200..<300).contains(response.status), let status = try? JSONDecoder().decode(CanaryStatus.self, from: response.body) else {
+            Terminal.err(client.failure(response, path: path))
+            throw ExitCode(1)
+        }
+        return status
+    }
+
+    /// `read()`, tried every `retryEvery` while Serin cannot be reached.
+    private func readOnceAnswering() async throws -> CanaryStatus {
+        while true {
+            try await Task.sleep(for: Self.retryEvery)
+            do {
+                return try await read()
+            } catch where Self.isLost(error) {
+                continue
+            }
+        }
+    }
+
+    /// Whether `error` says the connection to Serin went away (nothing listens, the stream was cut), rather than an
+    /// answer: a restart, which the watch outlives.
+    static func isLost(_ error: any Error) -> Bool {
+        switch error {
+        case is AdminClient.NoSerinAnswering, is AdminClient.NoAnswerInTime: return true
+        case let failed as AdminClient.ExchangeFailed: return failed.answered == nil
+        default: return false
+        }
     }
 
     /// Finished, with the routes carrying its last weights.
@@ -85,7 +134,7 @@ extension AdminClient {
             try await HTTPClient.withHTTPClient(configuration: Self.configuration(timeout: timeout)) { client in
                 let response = try await client.execute(request, timeout: .hours(24))
                 guard response.status.code == 200 else {
-                    throw ExchangeFailed(server: server, cause: "\(path) answered \(response.status.code)")
+                    throw ExchangeFailed(server: server, cause: "\(path) answered \(response.status.code)", answered: Int(response.status.code))
                 }
                 var pending = ""
                 for try await chunk in response.body {

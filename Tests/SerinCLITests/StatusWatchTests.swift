@@ -23,7 +23,8 @@ struct StatusWatchTests {
         let server = String(demo.printed[range.upperBound...].prefix { !$0.isWhitespace }).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         // The same watch twice at once: on a pipe, and on a terminal `script` gives it.
         async let piped = SerinProcess.run(["status", "web", "-w", "--server", server], timeout: .seconds(120))
-        let command = [SerinProcess.executable.path, "status", "web", "-w", "--server", server].joined(separator: " ")
+        // An 80-column terminal: the line, longer than that, is cut to fit rather than wrapped.
+        let command = "stty cols 80 rows 30; " + [SerinProcess.executable.path, "status", "web", "-w", "--server", server].joined(separator: " ")
         async let terminal = SerinProcess.run(
             ["-qfec", command, "/dev/null"], program: URL(fileURLWithPath: "/usr/bin/script"), timeout: .seconds(120))
         let (plain, drawn) = try await (piped, terminal)
@@ -41,6 +42,20 @@ struct StatusWatchTests {
         #expect(drawn.status == 0, "\(drawn.stderr)")
         #expect(drawn.stdout.contains("\r\u{1B}[2K"), "redrawn in place: \(drawn.stdout.debugDescription)")
         #expect(drawn.stdout.contains("Succeeded"), "\(drawn.stdout)")
+        // Every drawing but the last, which is left whole once the watch ends.
+        let drawings = drawn.stdout.components(separatedBy: "\r\u{1B}[2K").dropFirst().dropLast().map { $0.trimmingCharacters(in: .newlines) }
+        #expect(!drawings.isEmpty && drawings.allSatisfy { $0.count <= 79 }, "\(drawings.map(\.count)): \(drawings)")
+        #expect(drawings.contains { $0.hasSuffix("…") }, "\(drawings)")
+    }
+
+    @Test("the live line is cut to the terminal's width, its last column left free, and ends in … when cut; without a width it is whole")
+    func lineFitsTheTerminal() {
+        let line = String(repeating: "#", count: 100)
+        #expect(Terminal.fitted(line, columns: 80) == String(repeating: "#", count: 78) + "…")
+        #expect(Terminal.fitted(line, columns: 80).count == 79)
+        #expect(Terminal.fitted("short", columns: 80) == "short")
+        #expect(Terminal.fitted(String(repeating: "#", count: 79), columns: 80).count == 79)
+        #expect(Terminal.fitted(line, columns: nil) == line)
     }
 
     @Test("after a rollback too the numbers are named the last check's: what serves now is the stable alone")

@@ -167,6 +167,39 @@ struct UpCommandTests {
 }
 
 extension UpCommandTests {
+    @Test("serin status -w outlives a restart of serin up: the lost connection is said, tried again until Serin answers, and the watch ends with the rollout")
+    func watchOutlivesRestart() async throws {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        let directory = try Self.manifestDirectory(
+            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "2s", stepWeights: [20, 40, 60], progressDeadline: "2m")
+        )
+        let state = directory.appendingPathComponent("state/state.sqlite").path
+        let adminPort = try await backends.freePort()
+        let gatewayPort = try await backends.freePort()
+        let arguments = Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state)
+        let first = try SerinProcess.launch(arguments)
+        let load = SerinDemoLoad(port: gatewayPort, backends: backends)
+        _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 1 }
+        let watch = try SerinProcess.launch(["status", "web", "-w", "--server", "http://127.0.0.1:\(adminPort)"])
+        #expect(await watch.waitForOutput("Progressing step 1/3", timeout: .seconds(30)), "\(watch.printed)")
+        await first.kill(SIGKILL)
+        #expect(await watch.waitForOutput("connection to Serin at http://127.0.0.1:\(adminPort) lost", timeout: .seconds(10)), "\(watch.printed)")
+        #expect(watch.isRunning)
+        let second = try SerinProcess.launch(arguments)
+        #expect(await watch.waitForOutput("connected to Serin at http://127.0.0.1:\(adminPort) again", timeout: .seconds(30)), "\(watch.printed)")
+        let ended = await watch.waitForExit(timeout: .seconds(60))
+        let printed = await watch.outputText()
+        #expect(ended == 0, "\(printed)")
+        #expect(printed.contains("promoted: web-v2-service:80 is the stable, 100% · Succeeded"), "\(printed)")
+        await second.kill(SIGTERM)
+        await load.stop()
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("a Canary serin up refuses at start is listed by serin status with why, not as 'no Canaries'; steering it says why too")
     func refusedCanaryInStatus() async throws {
         let backends = TestBackends(threads: 2)
