@@ -31,6 +31,27 @@ struct UpCommandTests {
         throw CancellationError()
     }
 
+    /// Demo-app backends answering as v1 and v2, and the seed's manifests pointed at them with `canary`, in a fresh
+    /// directory.
+    static func seedWithBackends(canary: ManifestSource) async throws -> (backends: TestBackends, v1: HTTPListener, v2: HTTPListener, directory: URL) {
+        let backends = TestBackends(threads: 2)
+        let v1 = try await backends.start("v1")
+        let v2 = try await backends.start("v2")
+        return (backends, v1, v2, try manifestDirectory(v1: v1.port, v2: v2.port, canary: canary))
+    }
+
+    /// `serin up` serving `directory` on ports picked in advance (so the same arguments start it again after a kill),
+    /// with the demo's steady load on its gateway.
+    static func launchUnderLoad(
+        _ directory: URL, state: String, backends: TestBackends
+    ) async throws -> (arguments: [String], adminPort: Int, up: SerinProcess.Running, load: SerinDemoLoad) {
+        let adminPort = try await backends.freePort()
+        let gatewayPort = try await backends.freePort()
+        let arguments = upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state)
+        let up = try SerinProcess.launch(arguments)
+        return (arguments, adminPort, up, SerinDemoLoad(port: gatewayPort, backends: backends))
+    }
+
     /// The seed's manifests (pointed at `v1`/`v2`) and `canary` written to a fresh directory.
     static func manifestDirectory(v1: Int, v2: Int, canary: ManifestSource) throws -> URL {
         try SerinProcess.temporaryDirectory(holding: SeedManifests.sources(v1: v1, v2: v2) + [canary])
@@ -122,18 +143,9 @@ struct UpCommandTests {
 
     @Test("kill -9 mid-rollout, start again: same step, same weights, no event lost")
     func resumesAfterCrash() async throws {
-        let backends = TestBackends(threads: 2)
-        let v1 = try await backends.start("v1")
-        let v2 = try await backends.start("v2")
-        let directory = try Self.manifestDirectory(
-            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "3s", stepWeights: [20, 40, 60, 80], progressDeadline: "2m")
-        )
+        let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "3s", stepWeights: [20, 40, 60, 80], progressDeadline: "2m"))
         let state = directory.appendingPathComponent("state/state.sqlite").path
-        let adminPort = try await backends.freePort()
-        let gatewayPort = try await backends.freePort()
-        let arguments = Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state)
-        let first = try SerinProcess.launch(arguments)
-        let load = SerinDemoLoad(port: gatewayPort, backends: backends)
+        let (arguments, adminPort, first, load) = try await Self.launchUnderLoad(directory, state: state, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 2 }
         // The status shows a step as soon as it is decided; the step's line is printed once the step is saved, and
         // what is saved is what a crash leaves behind.
@@ -169,18 +181,9 @@ struct UpCommandTests {
 extension UpCommandTests {
     @Test("serin status -w outlives a restart of serin up: the lost connection is said, tried again until Serin answers, and the watch ends with the rollout")
     func watchOutlivesRestart() async throws {
-        let backends = TestBackends(threads: 2)
-        let v1 = try await backends.start("v1")
-        let v2 = try await backends.start("v2")
-        let directory = try Self.manifestDirectory(
-            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "2s", stepWeights: [20, 40, 60], progressDeadline: "2m")
-        )
-        let state = directory.appendingPathComponent("state/state.sqlite").path
-        let adminPort = try await backends.freePort()
-        let gatewayPort = try await backends.freePort()
-        let arguments = Self.upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: state)
-        let first = try SerinProcess.launch(arguments)
-        let load = SerinDemoLoad(port: gatewayPort, backends: backends)
+        let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "2s", stepWeights: [20, 40, 60], progressDeadline: "2m"))
+        let (arguments, adminPort, first, load) = try await Self.launchUnderLoad(
+            directory, state: directory.appendingPathComponent("state/state.sqlite").path, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 1 }
         let watch = try SerinProcess.launch(["status", "web", "-w", "--server", "http://127.0.0.1:\(adminPort)"])
         #expect(await watch.waitForOutput("Progressing step 1/3", timeout: .seconds(30)), "\(watch.printed)")
@@ -252,13 +255,8 @@ extension UpCommandTests {
 
     @Test("status, pause, resume, promote and history steer a running rollout from the command line")
     func steersFromTheCommandLine() async throws {
-        let backends = TestBackends(threads: 2)
-        let v1 = try await backends.start("v1")
-        let v2 = try await backends.start("v2")
-        let directory = try Self.manifestDirectory(
-            // The first step stays for the status checks below, however slowly each command starts on a busy machine.
-            v1: v1.port, v2: v2.port, canary: SeedManifests.canary(interval: "30s", stepWeights: [25, 50, 75], progressDeadline: "2m")
-        )
+        // The first step stays for the status checks below, however slowly each command starts on a busy machine.
+        let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "30s", stepWeights: [25, 50, 75], progressDeadline: "2m"))
         let (up, adminPort, gatewayPort) = try await Self.launchOnFreePorts(directory, state: directory.appendingPathComponent("state.sqlite").path)
         let server = "http://127.0.0.1:\(adminPort)"
         let load = SerinDemoLoad(port: gatewayPort, backends: backends)
