@@ -181,18 +181,19 @@ struct UpCommandTests {
 extension UpCommandTests {
     @Test("serin status -w outlives a restart of serin up: the lost connection is said, tried again until Serin answers, and the watch ends with the rollout")
     func watchOutlivesRestart() async throws {
-        let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "2s", stepWeights: [20, 40, 60], progressDeadline: "2m"))
+        // Steps long enough that the watch, however slowly it starts on a busy machine, joins while the rollout runs.
+        let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "5s", stepWeights: [20, 40, 60], progressDeadline: "2m"))
         let (arguments, adminPort, first, load) = try await Self.launchUnderLoad(
             directory, state: directory.appendingPathComponent("state/state.sqlite").path, backends: backends)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.step == 1 }
         let watch = try SerinProcess.launch(["status", "web", "-w", "--server", "http://127.0.0.1:\(adminPort)"])
-        #expect(await watch.waitForOutput("Progressing step 1/3", timeout: .seconds(30)), "\(watch.printed)")
+        #expect(await watch.waitForOutput("· Progressing step ", timeout: .seconds(30)), "\(watch.printed)")
         await first.kill(SIGKILL)
         #expect(await watch.waitForOutput("connection to Serin at http://127.0.0.1:\(adminPort) lost", timeout: .seconds(10)), "\(watch.printed)")
         #expect(watch.isRunning)
         let second = try SerinProcess.launch(arguments)
         #expect(await watch.waitForOutput("connected to Serin at http://127.0.0.1:\(adminPort) again", timeout: .seconds(30)), "\(watch.printed)")
-        let ended = await watch.waitForExit(timeout: .seconds(60))
+        let ended = await watch.waitForExit(timeout: .seconds(90))
         let printed = await watch.outputText()
         #expect(ended == 0, "\(printed)")
         #expect(printed.contains("promoted: web-v2-service:80 is the stable, 100% · Succeeded"), "\(printed)")

@@ -28,7 +28,14 @@ public struct ServingRoutes: Hashable, Sendable {
         let serving = considered.flatMap { $0.filter { $0.weight > 0 } }.map(\.destination).oneOfEachVersion()
         if let written = spec.stable {
             let named = routes.contains { route in route.contains { $0.destination.isSameVersion(as: written) } }
-            guard named else { return .failure(.noRoute(to: written, virtualService: virtualService)) }
+            guard named else {
+                // A version the routes no longer name at all (a release promoted since took its place): what serves
+                // now is what to write, as when it is named at 0%.
+                if let now = serving.first(where: { !$0.isSameVersion(as: spec.canary) }) {
+                    return .failure(.stableNotServing(written: written, serving: now))
+                }
+                return .failure(.noRoute(to: written, virtualService: virtualService))
+            }
             if serving.contains(where: { $0.isSameVersion(as: written) }) { return .success(written) }
             if let now = serving.first(where: { !$0.isSameVersion(as: spec.canary) }) {
                 return .failure(.stableNotServing(written: written, serving: now))
@@ -115,7 +122,8 @@ public enum ReleaseConflict: Error, Hashable, Sendable, CustomStringConvertible 
             return "VirtualService \(virtualService.name) sends no traffic to any version but the canary; "
                 + "write spec.stable to say what the canary replaces; nothing was changed"
         case .noRoute(let destination, let virtualService):
-            return "VirtualService \(virtualService.name) has no route to \(destination)"
+            return "VirtualService \(virtualService.name) has no route to \(destination); write spec.stable as a destination its "
+                + "routes name, or remove it (Serin releases from what serves); nothing was changed"
         case .revisionAlreadyServes(let deployment, let revision):
             return "\(deployment)-primary already serves \(deployment) revision \(revision); change the Deployment's pod "
                 + "template to release a new version; nothing was changed"

@@ -214,7 +214,10 @@ struct ServingRoutesTests {
          .ambiguousStable([Destination(host: "web-a", port: 80), Destination(host: "web-b", port: 80)], virtualService: Fixture.target)),
         ("written stable was replaced", [[("web-v1-service", 0), ("web-v2-service", 100)]], "web-v1-service", "web-v3-service",
          .stableNotServing(written: Destination(host: "web-v1-service"), serving: Destination(host: "web-v2-service", port: 80))),
+        // A version the routes no longer name (promoted past) is said as one that does not serve: with what does.
         ("written stable not routed", [[("web-v1-service", 100)]], "web-v7-service", "web-v2-service",
+         .stableNotServing(written: Destination(host: "web-v7-service"), serving: Destination(host: "web-v1-service", port: 80))),
+        ("written stable not routed, only the canary serves", [[("web-v2-service", 100)]], "web-v7-service", "web-v2-service",
          .noRoute(to: Destination(host: "web-v7-service"), virtualService: Fixture.target)),
     ] as [(String, [[(String, Int)]], String?, String, ReleaseConflict)])
     func refused(_ name: String, routes: [[(String, Int)]], stable: String?, canary: String, expected: ReleaseConflict) throws {
