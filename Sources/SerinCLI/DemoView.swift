@@ -77,7 +77,8 @@ final class DemoView: LogOutput, @unchecked Sendable {
         // Weights the router refused are what the rollout asks for, not what the routes carry.
         if status.weightsRefused == true { weight += " (refused)" }
         if status.mirrorsNow, let share = status.mirrorWeight { weight += " · mirror \(String(format: "%g", share))% copied" }
-        return "\(bar(canaryWeight: status.canaryWeight)) \(weight) · \(status.phase.rawValue) \(status.stepLabel) · "
+        // Once promoted the canary is the stable, all of the bar: it holds every request, as the weight beside it says.
+        return "\(bar(canaryWeight: status.promoted == true ? 100 : status.canaryWeight)) \(weight) · \(status.phase.rawValue) \(status.stepLabel) · "
             + "failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"
     }
 

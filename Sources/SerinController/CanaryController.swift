@@ -492,7 +492,7 @@ public actor CanaryController {
             let status = CanaryStatus(rollout: rollout, measurements: [])
             let stage = status.phase.isFinished ? "" : " at \(status.stepLabel)"
             logger(for: name).notice(
-                "\(name.displayName): resumed from stored state: \(status.phase.rawValue)\(stage), weights \(status.stableWeight)/\(status.canaryWeight)")
+                "\(name.displayName): resumed from stored state: \(status.phase.rawValue)\(stage), weights \(status.stableWeight)/\(status.canaryWeight) (stable \(status.stable), canary \(status.canary))")
         }
         step(name) { $0.restored(now: now) }
     }

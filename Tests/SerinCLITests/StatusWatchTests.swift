@@ -35,7 +35,9 @@ struct StatusWatchTests {
         // It joins wherever the rollout is (on a busy machine, past the first step) and sees every later step.
         let progressing = lines.filter { $0.contains("· Progressing step ") }
         #expect(progressing.count >= 2 && progressing.last?.contains("canary 80% · Progressing step 4/4") == true, "\(plain.stdout)")
-        #expect(lines.last?.contains("promoted: web-v2-service:80 is the stable, 100% · Succeeded") == true, "\(plain.stdout)")
+        #expect(lines.dropLast().last?.contains("promoted: web-v2-service:80 is the stable, 100% · Succeeded") == true, "\(plain.stdout)")
+        // Then how it ended, in the rollout's words.
+        #expect(lines.last?.hasPrefix("  web: promotion completed: all traffic on canary web-v2-service:80") == true, "\(plain.stdout)")
         #expect(lines.contains { $0.contains("ok 100.0%") && $0.contains("request-success-rate pass") }, "\(plain.stdout)")
         #expect(!plain.stdout.contains("\u{1B}["), "no terminal codes on a pipe")
 
@@ -111,7 +113,7 @@ struct StatusWatchTests {
         // The API's stable after the promotion is v2; the measurement's stable side is v1's traffic.
         #expect(status.phase == .succeeded && status.stable == v2 && status.canary == v2, "\(status)")
         let line = StatusWatch.line(status)
-        #expect(line.hasPrefix("[....................] promoted: \(v2) is the stable, 100% · Succeeded step 2/3 · failed 1/3 · last check: "), "\(line)")
+        #expect(line.hasPrefix("[####################] promoted: \(v2) is the stable, 100% · Succeeded step 2/3 · failed 1/3 · last check: "), "\(line)")
         #expect(!line.contains("canary 100%"), "\(line)")
         #expect(line.contains(" · last check: \(v1) 10/s ok 99.0% p99 - | \(v2) 50/s ok 100.0% p99 - · request-success-rate pass"), "\(line)")
     }

@@ -23,7 +23,8 @@ extension CanaryControllerTests {
             #expect(restored.canaryWeight == 50, "restored before any reconcile")
             #expect(restored.lastMeasurements == checked, "the last check's verdicts are read back")
             await second.reconcile([spec])
-            #expect(second.lines.messages.contains("shop/web: resumed from stored state: Progressing at step 2/3, weights 50/50"),
+            #expect(second.lines.messages.contains(
+                "shop/web: resumed from stored state: Progressing at step 2/3, weights 50/50 (stable \(Self.v1), canary \(Self.v2))"),
                     "\(second.lines.messages)")
             #expect(second.weights() == [50], "the weights are put back, with no 100/0 first")
             #expect(second.router.routes(of: Self.virtualService) == [Self.route((Self.v1, 50), (Self.v2, 50))])

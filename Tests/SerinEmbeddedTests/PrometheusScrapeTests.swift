@@ -181,8 +181,18 @@ struct PrometheusScrapeTests {
         #expect(abs(flaggerRate - expected) < Self.rateTolerance, "Flagger's template says \(flaggerRate)%, the gateway counted \(expected)%")
         #expect(flaggerP99 > 0)
 
-        let bytes = try await Self.query(#"sum(istio_response_bytes_count{destination_service_name="web-v1-service"})"#, prometheus: prometheus, group: backends)
-        #expect(bytes == Double(runtime.gateway.telemetry.snapshot().traffic(toHost: "web-v1-service").requests))
+        // The gateway counts a request once its answer is written, a moment after the client has it: the scrape that
+        // settled web-v2's count above may have come before web-v1's last one was counted, so it is read until a later
+        // scrape has it.
+        let stableRequests = Double(runtime.gateway.telemetry.snapshot().traffic(toHost: "web-v1-service").requests)
+        var bytes: Double?
+        let bytesDeadline = ContinuousClock.now + .seconds(20)
+        repeat {
+            bytes = try await Self.query(#"sum(istio_response_bytes_count{destination_service_name="web-v1-service"})"#, prometheus: prometheus, group: backends)
+            if bytes == stableRequests { break }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now < bytesDeadline
+        #expect(bytes == stableRequests)
 
         await runtime.shutdown()
         await v1.close()

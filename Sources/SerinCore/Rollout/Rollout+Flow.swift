@@ -10,7 +10,11 @@ extension Rollout {
             status.retiredStable = status.stable
             status.stable = status.canary
         }
-        endRelease(.superseded, reason: "replaced by canary \(spec.workload?.revision.map { "revision \($0)" } ?? spec.canary.description)", now: now)
+        // The same canary again (the Canary's settings changed, or `serin rollout`) is no replacement.
+        let sameCanary = status.canary == spec.canary && status.releases.last?.canaryRevision == spec.workload?.revision
+        endRelease(.superseded, reason: sameCanary
+            ? "started again from the first step, with the same canary"
+            : "replaced by canary \(spec.workload?.revision.map { "revision \($0)" } ?? spec.canary.description)", now: now)
         status.canary = spec.canary
         var releases = status.releases
         releases.append(Release(

@@ -118,6 +118,15 @@ struct RolloutReleaseTrainTests {
         #expect(driver.rollout.status.stable == Self.v1)
     }
 
+    @Test("a release started again with the same canary (serin rollout mid-release) is superseded as started again, not as replaced by itself")
+    func restartedReleaseIsNotReplaced() throws {
+        var driver = Driver(try Fixture.rollout())
+        driver.start(0)
+        driver.send { $0.restart(now: t(5)) }
+        #expect(driver.rollout.status.releases.map(\.outcome) == [.superseded, .progressing])
+        #expect(driver.rollout.status.releases.first?.reason == "started again from the first step, with the same canary")
+    }
+
     @Test("a written stable that no longer serves is refused, naming both and what to write; nothing moves")
     func staleStableRefused() throws {
         var driver = try Self.promoted()
