@@ -140,6 +140,9 @@ public actor LiveConfiguration {
                     results[line] = "virtualservice/\(kept.name.name) unchanged"
                 }
                 results[line] += " (its weights stay \(split.stable.weight)/\(split.canary.weight): a rollout owns them)"
+                if case .virtualService(let asWritten) = written[index].resource {
+                    results[line] += Self.redirected(asWritten, by: split)
+                }
             }
             // A finished rollout that a Canary now sets going again, written in these files or not (one refused
             // earlier becomes valid once what serves changes): said, never started in silence.
@@ -173,6 +176,25 @@ public actor LiveConfiguration {
                 at: located.location(of: "metadata.name"))
         } : []
         return ApplyReport(applied: true, results: results, diagnostics: (reported + idle).map(\.description))
+    }
+
+    /// `; http[1] (/api) sends to web-v1-service:80 as written, a version a release retired: it splits as the rollout
+    /// does`, for each route of `written` the rollout takes over that names a version other than its canary and the
+    /// stable it still sends to: said, since the apply's routes then differ from the file by more than weights.
+    static func redirected(_ written: VirtualService, by split: TrafficSplit) -> String {
+        let routes = written.http.map { $0.destinations.map(\.destination) }
+        let owned = split.ownedRoutes(routes)
+        // The stable at 0% is a version a promotion retired too: its requests go to the canary.
+        let sides = [split.canary.destination] + (split.stable.weight > 0 ? [split.stable.destination] : [])
+        var said = ""
+        for (index, destinations) in routes.enumerated() where owned[index] {
+            let others = destinations.filter { destination in !sides.contains { destination.sameService(as: $0) } }
+            guard !others.isEmpty else { continue }
+            let name = written.http[index].name.map { " (\($0))" } ?? ""
+            said += "; http[\(index)]\(name) sends to \(others.map(\.description).joined(separator: " and ")) as written, "
+                + "\(others.count == 1 ? "a version" : "versions") a release retired: it splits as the rollout does"
+        }
+        return said
     }
 
     /// What an apply would take away from requests that are answered today: each destination a VirtualService's route

@@ -329,7 +329,8 @@ extension CanaryRolloutTests {
             let report = await harness.runtime.live.apply([file])
             #expect(report.applied, "\(report.diagnostics)")
             // The same file again changed nothing: what serves is what served.
-            #expect(report.results.contains("virtualservice/web-virtualservice unchanged (its weights stay 0/100: a rollout owns them)"),
+            #expect(report.results.contains("virtualservice/web-virtualservice unchanged (its weights stay 0/100: a rollout owns them)"
+                + "; http[0] sends to web-v1-service:80 as written, a version a release retired: it splits as the rollout does"),
                     "\(report.results)")
             #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
             // An edit beside the weights is one.
@@ -337,9 +338,28 @@ extension CanaryRolloutTests {
             edited.text = file.text.replacingOccurrences(of: "  - match:", with: "  - timeout: 5s\n    match:")
             #expect(edited.text != file.text)
             let again = await harness.runtime.live.apply([edited])
-            #expect(again.results.contains("virtualservice/web-virtualservice configured (its weights stay 0/100: a rollout owns them)"),
+            #expect(again.results.contains { $0.hasPrefix("virtualservice/web-virtualservice configured (its weights stay 0/100: a rollout owns them)") },
                     "\(again.results) \(again.diagnostics)")
             #expect(await harness.liveWeights() == ["web-v1-service": 0, "web-v2-service": 100])
+        }
+    }
+
+    @Test("a route to a version a release retired, applied during the next release, is said to split as the rollout does")
+    func routeToRetiredVersionIsSaid() async throws {
+        try await Self.withHarness(canary: SeedManifests.canary(interval: "300ms", stableHost: nil)) { harness in
+            _ = try await harness.waitFor("v2 promoted") { $0.phase == .succeeded }
+            let promoted = ["web-v1-service": 0, "web-v2-service": 100]
+            #expect(await harness.liveWeights(settlingOn: promoted) == promoted)
+            // v2 is the stable now: a file that adds /api to web-v1-service is taken over by the rollout, and says so.
+            let file = try #require(SeedManifests.sources(v1: 9, v2: 9).first { $0.path.hasSuffix("web-gateway-virtualservice.yaml") })
+            var extra = file
+            extra.text = file.text.replacingOccurrences(of: "host: web-v1-service", with: "host: web-v2-service")
+                + "  - match: [{uri: {prefix: /api}}]\n    route:\n    - destination: {host: web-v1-service, port: {number: 80}}\n"
+            let report = await harness.runtime.live.apply([extra])
+            #expect(report.applied, "\(report.diagnostics)")
+            #expect(report.results.contains { $0.hasPrefix("virtualservice/web-virtualservice configured (its weights stay ")
+                && $0.hasSuffix("; http[1] sends to web-v1-service:80 as written, a version a release retired: it splits as the rollout does") },
+                "\(report.results)")
         }
     }
 
