@@ -565,9 +565,13 @@ public actor CanaryController {
         _ name: ResourceName, measurements: [RecordedMeasurement] = [], _ event: (inout Rollout) -> RolloutOutcome
     ) -> RolloutOutcome {
         guard var rollout = rollouts[name] else { return .accepted([]) }
+        let settledBefore = Self.isSettled(rollout)
         let outcome = event(&rollout)
         guard case .accepted(let actions) = outcome else { return outcome }
         rollouts[name] = rollout
+        defer {
+            if !settledBefore, Self.isSettled(rollout), refusals[name] != nil { recheckRefused(name) }
+        }
         metrics.observe(rollout)
         if actions.contains(where: { if case .analyze = $0 { true } else { false } }) {
             analysisStarted[name] = adapters.clock.now()
@@ -586,6 +590,24 @@ public actor CanaryController {
             await self.carryOut(actions, of: rollout, measurements: measurements, notices: noticeLanes)
         }
         return outcome
+    }
+
+    /// Finished, with its last weights applied: what serves is what the rollout left.
+    static func isSettled(_ rollout: Rollout) -> Bool {
+        rollout.status.phase.isFinished && rollout.status.lastWordAwaitsWeights != true && rollout.status.weightsRefused != true
+    }
+
+    /// A Canary refused against a rollout still in flight (at a restart, files behind an apply that released another
+    /// version since) is tried again once that rollout has settled, as an apply would try it: what serves has changed,
+    /// so it may start its release now, or be refused for what serves now. Its refusal never outlives what it said.
+    private func recheckRefused(_ name: ResourceName) {
+        guard let refused = refusals.removeValue(forKey: name)?.spec, let settled = rollouts[name] else { return }
+        let now = adapters.clock.now()
+        if let rejection = step(name, { $0.specChanged(refused, now: now) }).rejection {
+            refusals[name] = (refused, "\(rejection)")
+        } else if Self.startsRelease(settled, with: refused) {
+            step(name) { $0.restart(now: now) }
+        }
     }
 
     /// Who an action's notices go to, each with a lane of its own: an `event` webhook, or an alert provider.

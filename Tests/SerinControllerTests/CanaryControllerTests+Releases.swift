@@ -129,6 +129,28 @@ extension CanaryControllerTests {
         }
     }
 
+    @Test("a Canary refused while another release of it is in flight is tried again once that release has settled: its refusal is not left to say what no longer serves")
+    func refusalRecheckedOnceSettled() async throws {
+        try await ControllerHarness.run { harness in
+            await harness.reconcile([try Self.spec()])
+            await harness.advance(by: .seconds(30))
+            // Files behind the release in flight (v1 → v2) name v1, which serves now: refused, and the release goes on.
+            var behind = try Self.spec()
+            behind.canary = Self.v1
+            let problems = await harness.reconcile([behind])
+            #expect(problems.map(\.message) == [
+                "web: spec.canary web-v1-service is the version that serves now; to release a new version, set spec.canary to it; nothing was changed"
+            ])
+            #expect(try await harness.status().message?.hasPrefix("refused: ") == true)
+            for _ in 1...3 { await harness.advance(by: .seconds(30)) }
+            // v2 promoted and serving: the Canary as written is a release of v1 against v2 now, started as an apply would.
+            let status = try await harness.status()
+            #expect(status.canary == "web-v1-service" && status.stable == "web-v2-service" && status.phase == .progressing, "\(status)")
+            #expect(status.message?.hasPrefix("refused: ") != true, "\(status.message ?? "")")
+            #expect(status.releases.map(\.outcome) == ["Promoted", "Progressing"])
+        }
+    }
+
     @Test("a closed confirm-promotion gate holds the last step, asked every interval, until it opens")
     func promotionGateHolds() async throws {
         let gate = WebhookSpec(name: "approve", type: .confirmPromotion, url: "http://hooks.shop/approve")
