@@ -24,6 +24,8 @@ extension Rollout {
         status.nextCheckAt = nil
         status.holdReason = nil
         status.lastWordAwaitsWeights = nil
+        status.suspended = nil
+        status.releaseHeld = nil
         status.lastProgressAt = now
         status.stage = .confirmRollout
         if keepPaused {
@@ -231,6 +233,7 @@ extension Rollout {
 
     mutating func rollBack(now: RolloutInstant, reason: String, into actions: inout [RolloutAction]) {
         status.pausedFrom = nil
+        status.suspended = nil
         status.pending = nil
         status.nextCheckAt = nil
         transition(to: .rollingBack, now: now, into: &actions)
