@@ -226,7 +226,7 @@ public actor CanaryController {
             if let rollout = rollouts[spec.name] {
                 if let conflict = rollout.conflict(with: spec) {
                     admission.refused[spec.name] = conflict.description
-                } else if Self.startsRelease(rollout, with: spec) {
+                } else if rollout.startsRelease(with: spec) {
                     admission.starts[spec.name] = spec.canary
                 }
             } else if let serving = routes[spec.targetRef], case .failure(let conflict) = serving.stable(for: spec) {
@@ -237,14 +237,6 @@ public actor CanaryController {
             admission.routing[rollout.spec.targetRef] = rollout.split
         }
         return admission
-    }
-
-    /// Whether `spec` starts a new release of `rollout`, which has finished: a new canary is a new release to roll
-    /// out, and a failed one is tried again with its new schedule. A promoted canary is not released again, and a
-    /// finished rollout only adopts a spec that changes nothing of what it releases.
-    static func startsRelease(_ rollout: Rollout, with spec: CanarySpec) -> Bool {
-        rollout.spec.isNewRevision(comparedTo: spec) && (rollout.status.phase.isFinished || rollout.status.isBaseline)
-            && (rollout.status.phase == .failed || spec.workload != nil || !spec.canary.isSameVersion(as: rollout.status.canary))
     }
 
     /// A person's command: promote, abort, pause, resume, or start again (`rollout`).
@@ -418,7 +410,7 @@ public actor CanaryController {
         for spec in specs {
             if let existing = rollouts[spec.name] {
                 if existing.spec == spec {
-                    if existing.status.phase == .initialized && !existing.status.isBaseline {
+                    if existing.awaitsStart {
                         step(spec.name) { $0.start(now: now) }
                     } else if restoredThisRun.insert(spec.name).inserted {
                         // First sight since start-up: the router lost the weights with the previous process.
@@ -432,10 +424,13 @@ public actor CanaryController {
                     // The stored rollout goes on as it was: restored as any other, its weights put back and its first
                     // check a whole interval away, not at once on the moment of traffic the new process has seen.
                     if firstSight, existing.status.phase != .initialized { resume(spec.name, now: now) }
-                } else if Self.startsRelease(existing, with: spec) {
+                } else if existing.startsRelease(with: spec) {
                     // A finished rollout only adopts a new spec; a new canary is a new release to roll out, and a
                     // failed one is tried again with its new schedule. A promoted canary is not released again.
                     step(spec.name) { $0.restart(now: now) }
+                } else if rollouts[spec.name]?.awaitsStart == true {
+                    // A start that spec.suspend held, now unsuspended.
+                    step(spec.name) { $0.start(now: now) }
                 } else if firstSight, existing.status.phase != .initialized, !existing.spec.isNewRevision(comparedTo: spec) {
                     // Settings changed while Serin was down: adopt them, then put the weights back.
                     resume(spec.name, now: now)
@@ -605,7 +600,7 @@ public actor CanaryController {
         let now = adapters.clock.now()
         if let rejection = step(name, { $0.specChanged(refused, now: now) }).rejection {
             refusals[name] = (refused, "\(rejection)")
-        } else if Self.startsRelease(settled, with: refused) {
+        } else if settled.startsRelease(with: refused) {
             step(name) { $0.restart(now: now) }
         }
     }

@@ -81,7 +81,8 @@ public enum CanaryGroup: String, CaseIterable, Sendable {
     /// says RollingBack) and no pause (Waiting, as at a gate), and tells the confirm gates apart.
     static func flaggerPhase(of status: RolloutStatus) -> String {
         switch status.phase {
-        case .initialized: return status.stage == .primaryRollout ? "Initializing" : "Initialized"
+        // Initialized once the primary serves; before that (its rollout, or a start `spec.suspend` holds) Initializing.
+        case .initialized: return status.stage == .finished ? "Initialized" : "Initializing"
         case .progressing where status.stage == .confirmRollout: return "Waiting"
         case .progressing where status.stage == .confirmPromotion: return "WaitingPromotion"
         case .progressing, .rollingBack: return "Progressing"

@@ -39,7 +39,7 @@ public struct KubernetesWorkloads: WorkloadManager {
     }
 
     /// `spec` with its workload's revision filled in, after creating what the Canary needs and is missing and
-    /// aligning the Services and VirtualService there with its `spec.service`.
+    /// aligning the Services and VirtualService there with its `spec.service`; a suspended Canary's only read.
     /// `canary` is the Canary object as the cluster holds it (its uid owns what is created; its `spec.service`
     /// is copied as written).
     public func prepare(_ spec: CanarySpec, canary: JSONValue) async -> Result<CanarySpec, CanaryWatcher.Problem> {
@@ -56,6 +56,14 @@ public struct KubernetesWorkloads: WorkloadManager {
             } catch let error as KubernetesAPIError where error.isNotFound {
                 return .failure(.init(message: "\(label): its target Deployment \(namespace)/\(workload.deployment) does not exist"))
             }
+            workload.revision = try await revision(of: target, namespace: namespace)
+            if spec.suspend {
+                // Flagger's `suspend`: nothing is created or changed for the Canary. Its revision is read all the same,
+                // so the rollout holds a new one back (and says so) rather than taking it for the one it runs.
+                var prepared = spec
+                prepared.workload = workload
+                return .success(prepared)
+            }
             var autoscaler: JSONValue?
             if let name = workload.autoscaler {
                 do {
@@ -64,7 +72,6 @@ public struct KubernetesWorkloads: WorkloadManager {
                     return .failure(.init(message: "\(label): its autoscalerRef HorizontalPodAutoscaler \(namespace)/\(name) does not exist"))
                 }
             }
-            workload.revision = try await revision(of: target, namespace: namespace)
             let uid = canary["metadata"]?["uid"]?.stringValue ?? ""
             let desired = WorkloadObjects.desired(
                 canary: canary, workload: workload, target: target, service: canary["spec"]?["service"] ?? [:], autoscaler: autoscaler)

@@ -18,6 +18,17 @@ struct StatusTableTests {
         #expect(StatusTable.render([status]).split(separator: "\n").last == "web: waiting for the primary")
     }
 
+    @Test("a suspended Canary is said suspended under the table, even when its last event speaks of something else, and only once when it says so")
+    func suspendedIsSaid() throws {
+        var status = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(name: "web")), measurements: [])
+        status.suspended = true
+        status.message = "web: advance canary weight to 20%"
+        #expect(StatusTable.render([status]).split(separator: "\n").suffix(2) == ["web: suspended: spec.suspend is true", "web: advance canary weight to 20%"])
+        status.message = "web: suspended: spec.suspend is true; the rollout holds at canary weight 20% until it is false"
+        let lines = StatusTable.render([status]).split(separator: "\n")
+        #expect(lines.filter { $0.contains("suspended") } == ["web: suspended: spec.suspend is true; the rollout holds at canary weight 20% until it is false"])
+    }
+
     @Test("-A: a NAMESPACE column first, as kubectl get -A prints, and the lines under the table name NAMESPACE/NAME, since two namespaces may each have a web")
     func allNamespaces() throws {
         var shop = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(namespace: "shop", name: "web")), measurements: [])

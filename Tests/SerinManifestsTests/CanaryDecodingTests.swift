@@ -118,14 +118,31 @@ struct CanaryDecodingTests {
         }
     }
 
-    @Test("Flagger's suspend and revertOnDeletion are refused when true, which Serin would not honour, and read when false")
+    @Test("Flagger's revertOnDeletion is refused when true, which Serin would not honour, and read when false")
     func flaggerSwitches() throws {
-        for key in ["suspend", "revertOnDeletion"] {
-            let on = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  \(key): true\n  analysis:")
-            #expect(decodeCanary(on).messages.contains { $0.contains("spec.\(key): true is not supported by Serin yet") }, "\(decodeCanary(on).messages)")
-            let off = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  \(key): false\n  analysis:")
-            #expect(decodeCanary(off).messages.isEmpty, "\(decodeCanary(off).messages)")
+        let on = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  revertOnDeletion: true\n  analysis:")
+        #expect(decodeCanary(on).messages.contains { $0.contains("spec.revertOnDeletion: true is not supported by Serin yet") }, "\(decodeCanary(on).messages)")
+        let off = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  revertOnDeletion: false\n  analysis:")
+        #expect(decodeCanary(off).messages.isEmpty, "\(decodeCanary(off).messages)")
+    }
+
+    @Test("spec.suspend is read into the spec, in Serin's group and in Flagger's; left out it is false", arguments: [true, false])
+    func suspendIsRead(suspend: Bool) throws {
+        for canary in [Self.minimal, Self.flaggerCanary] {
+            let yaml = canary.replacingOccurrences(of: "  analysis:", with: "  suspend: \(suspend)\n  analysis:")
+            let (spec, messages) = decodeCanary(yaml)
+            #expect(messages.isEmpty, "\(messages)")
+            #expect(spec?.suspend == suspend)
+            #expect(decodeCanary(canary).spec?.suspend == false)
         }
+    }
+
+    @Test("a spec.suspend that is not a boolean is an error at its line and column")
+    func suspendMustBeABoolean() {
+        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  suspend: sometimes\n  analysis:")
+        let (spec, messages) = decodeCanary(yaml)
+        #expect(spec == nil)
+        #expect(messages == ["test.yaml:8:12: error: spec.suspend: expected a boolean, got string \"sometimes\""], "\(messages)")
     }
 
     @Test("Flagger's v1alpha3 canaryAnalysis is said to be the old name of analysis")

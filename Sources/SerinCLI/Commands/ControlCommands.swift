@@ -309,6 +309,11 @@ enum StatusTable {
         }
         // `analysis.load`: the traffic Serin sends itself while it analyses.
         lines += statuses.compactMap { status in status.sendsLoadNow ? status.syntheticLoad.map { "\(label(status)): synthetic load: \($0)" } : nil }
+        // Flagger's `spec.suspend`: said even when the last event speaks of something else.
+        lines += statuses.compactMap { status in
+            guard status.suspended == true, status.message?.contains("suspended: spec.suspend is true") != true else { return nil }
+            return "\(label(status)): suspended: spec.suspend is true"
+        }
         for status in statuses {
             guard let message = status.message else { continue }
             // Rollout messages already start with the Canary's name ("web: advance canary weight to 20%").

@@ -15,6 +15,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     /// True when the Canary, as now written, was refused before any rollout ran it: it drives no routes, which
     /// serve what their VirtualService says, so the weights above are only what it would start with. Nil otherwise.
     public var refusedBeforeStart: Bool?
+    /// True while the Canary's `spec.suspend` is true: Serin does not act on it (a rollout in progress holds, phase
+    /// Paused; a new release waits) until it is false. Nil otherwise.
+    public var suspended: Bool?
     /// What serves the traffic the canary does not take: the stable, or the canary once promoted.
     public var stable: String
     /// The release in flight, or the last one (once `promoted`, the version that is now `stable`).
@@ -76,6 +79,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         promoted = status.isHandedOver ? true : nil
         weightsRefused = status.weightsRefused == true ? true : nil
         weightsPending = status.lastWordAwaitsWeights == true && status.weightsRefused != true ? true : nil
+        suspended = rollout.spec.suspend ? true : nil
         stable = status.stableShown.description
         canary = status.canary.description
         releases = status.releases.map(ReleaseStatus.init)

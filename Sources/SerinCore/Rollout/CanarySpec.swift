@@ -19,12 +19,17 @@ public struct CanarySpec: Hashable, Sendable, Codable {
     /// Flagger's shape: the Canary targets a Deployment and Serin owns the primary, Services and VirtualService
     /// (`stable` is then `NAME-primary`, `canary` `NAME-canary`, `targetRef` the VirtualService `NAME`).
     public var workload: CanaryWorkload?
+    /// Flagger's `suspend`: while true Serin does not act on the Canary. A rollout in progress holds where it is (as
+    /// `pause` holds it), a new release waits, and nothing is created or changed for it; false again, it goes on.
+    public var suspend: Bool
 
     public init(
         name: ResourceName, targetRef: ResourceName, stable: Destination?, canary: Destination,
-        analysis: AnalysisSpec, skipAnalysis: Bool = false, canaryDeployment: String? = nil, workload: CanaryWorkload? = nil
+        analysis: AnalysisSpec, skipAnalysis: Bool = false, canaryDeployment: String? = nil, workload: CanaryWorkload? = nil,
+        suspend: Bool = false
     ) {
         self.workload = workload
+        self.suspend = suspend
         self.name = name
         self.targetRef = targetRef
         self.stable = stable
@@ -32,6 +37,26 @@ public struct CanarySpec: Hashable, Sendable, Codable {
         self.analysis = analysis
         self.skipAnalysis = skipAnalysis
         self.canaryDeployment = canaryDeployment
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, targetRef, stable, canary, analysis, skipAnalysis, canaryDeployment, workload, suspend
+    }
+
+    /// Reads state stored before `suspend` existed as not suspended.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try container.decode(ResourceName.self, forKey: .name),
+            targetRef: try container.decode(ResourceName.self, forKey: .targetRef),
+            stable: try container.decodeIfPresent(Destination.self, forKey: .stable),
+            canary: try container.decode(Destination.self, forKey: .canary),
+            analysis: try container.decode(AnalysisSpec.self, forKey: .analysis),
+            skipAnalysis: try container.decode(Bool.self, forKey: .skipAnalysis),
+            canaryDeployment: try container.decodeIfPresent(String.self, forKey: .canaryDeployment),
+            workload: try container.decodeIfPresent(CanaryWorkload.self, forKey: .workload),
+            suspend: try container.decodeIfPresent(Bool.self, forKey: .suspend) ?? false
+        )
     }
 
     /// Whether moving from `self` to `other` is a new revision that restarts a rollout from the first step,

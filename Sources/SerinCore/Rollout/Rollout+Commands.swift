@@ -5,6 +5,7 @@ extension Rollout {
     /// gate to the next step, or, at the last step, through the confirm-promotion gate to promotion).
     /// During a gradual promotion (`stepWeightPromotion`) it takes the remaining steps at once.
     public mutating func promote(now: RolloutInstant) -> RolloutOutcome {
+        if isSuspendedMidRollout { return .rejected(.suspended(.promote)) }
         var actions: [RolloutAction] = []
         // Paused by a person, promote un-pauses as it would resume, then does what it does from there.
         let pausedFrom = status.phase == .paused ? status.pausedFrom : nil
@@ -39,7 +40,8 @@ extension Rollout {
         return .accepted(actions)
     }
 
-    /// `abort`: roll back now, from any live phase (a promotion still running its post-rollout hooks included).
+    /// `abort`: roll back now, from any live phase (a promotion still running its post-rollout hooks included), a
+    /// suspended Canary's too: a rollback restores stable traffic, and safety comes first.
     public mutating func abort(now: RolloutInstant) -> RolloutOutcome {
         switch status.phase {
         case .progressing, .promoting, .paused:
@@ -54,23 +56,37 @@ extension Rollout {
     /// `pause`: hold a progressing or promoting rollout where it is. Nothing is checked while paused,
     /// answers to requests in flight are refused as stale, and paused time does not count towards the
     /// progress deadline. A rollback cannot be paused: it restores stable traffic and must finish.
+    /// A rollout `spec.suspend` holds is paused by the person too: it stays paused once the spec is unsuspended.
     public mutating func pause(now: RolloutInstant) -> RolloutOutcome {
+        var actions: [RolloutAction] = []
+        if status.phase == .paused, status.suspended == true {
+            status.suspended = nil
+            record(.normal, "paused at canary weight \(status.canaryWeight)%: it stays paused once spec.suspend is false, until serin resume",
+                   now: now, into: &actions)
+            return .accepted(actions)
+        }
         guard status.phase == .progressing || status.phase == .promoting else {
             return .rejected(.commandNotAllowed(.pause, phase: status.phase))
         }
-        var actions: [RolloutAction] = []
+        holdInPlace(now: now, into: &actions)
+        record(.normal, "paused at canary weight \(status.canaryWeight)%", now: now, into: &actions)
+        return .accepted(actions)
+    }
+
+    /// Holds a progressing or promoting rollout where it is, as `pause` does: nothing is asked meanwhile, and answers
+    /// to requests in flight are refused as stale.
+    mutating func holdInPlace(now: RolloutInstant, into actions: inout [RolloutAction]) {
         status.pausedFrom = status.phase
         status.pending = nil
         status.nextCheckAt = nil
         transition(to: .paused, now: now, into: &actions)
-        record(.normal, "paused at canary weight \(status.canaryWeight)%", now: now, into: &actions)
-        return .accepted(actions)
     }
 
     /// Back to the phase a person's pause held, without a word of its own: the command that un-pauses says what it does.
     private mutating func unpause(now: RolloutInstant, into actions: inout [RolloutAction]) {
         guard status.phase == .paused, let phase = status.pausedFrom else { return }
         status.pausedFrom = nil
+        status.suspended = nil
         status.lastProgressAt = now
         transition(to: phase, now: now, into: &actions)
     }
@@ -78,14 +94,21 @@ extension Rollout {
     /// `resume`: return to the phase the rollout paused from. The progress deadline starts afresh, an
     /// analysis gets a full new interval of data, and a gate or hook that was waiting is asked again now.
     public mutating func resume(now: RolloutInstant) -> RolloutOutcome {
-        guard status.phase == .paused, let phase = status.pausedFrom else {
+        if isSuspendedMidRollout { return .rejected(.suspended(.resume)) }
+        guard status.phase == .paused, status.pausedFrom != nil else {
             return .rejected(.commandNotAllowed(.resume, phase: status.phase))
         }
         var actions: [RolloutAction] = []
-        status.pausedFrom = nil
-        status.lastProgressAt = now
-        transition(to: phase, now: now, into: &actions)
-        record(.normal, "resumed at canary weight \(status.canaryWeight)%", now: now, into: &actions)
+        resumeHeld(now: now, saying: "resumed at canary weight \(status.canaryWeight)%", into: &actions)
+        return .accepted(actions)
+    }
+
+    /// Back from a pause (a person's or a suspension's) to the phase it held, saying `announcement`: the progress
+    /// deadline starts afresh, an analysis gets a full new interval of data, and a waiting gate or hook is asked again.
+    mutating func resumeHeld(now: RolloutInstant, saying announcement: String, into actions: inout [RolloutAction]) {
+        guard status.phase == .paused, status.pausedFrom != nil else { return }
+        unpause(now: now, into: &actions)
+        record(.normal, announcement, now: now, into: &actions)
         if status.stage == .analysis {
             status.nextCheckAt = now + spec.analysis.interval
             // A paced step's hold is what the rollout waits for still: said again, not left behind "resumed".
@@ -93,14 +116,15 @@ extension Rollout {
         } else {
             enter(status.stage, now: now, into: &actions)
         }
-        return .accepted(actions)
     }
 
     /// `rollout`: start again from the first step with the current spec, from any phase
     /// (a finished rollout included). Un-pauses: the person asked for a rollout now.
     /// Refused once the canary serves all traffic as the promoted stable: releasing it again would send traffic
     /// back to the version it replaced.
+    /// Refused while the Canary is suspended (`spec.suspend`): no release starts until it is unsuspended.
     public mutating func restart(now: RolloutInstant) -> RolloutOutcome {
+        if spec.suspend { return .rejected(.suspended(.restart)) }
         if status.isPromoted && spec.canary.isSameVersion(as: status.canary) {
             return .rejected(.releaseConflict(.canaryAlreadyServes(spec.canary)))
         }

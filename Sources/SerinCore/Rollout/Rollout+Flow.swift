@@ -28,6 +28,8 @@ extension Rollout {
         status.nextCheckAt = nil
         status.holdReason = nil
         status.lastWordAwaitsWeights = nil
+        status.suspended = nil
+        status.releaseHeld = nil
         status.lastProgressAt = now
         status.stage = .confirmRollout
         if keepPaused {
@@ -235,6 +237,7 @@ extension Rollout {
 
     mutating func rollBack(now: RolloutInstant, reason: String, into actions: inout [RolloutAction]) {
         status.pausedFrom = nil
+        status.suspended = nil
         status.pending = nil
         status.nextCheckAt = nil
         transition(to: .rollingBack, now: now, into: &actions)

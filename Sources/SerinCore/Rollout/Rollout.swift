@@ -132,11 +132,13 @@ public struct Rollout: Hashable, Sendable {
     /// Begin the rollout: weights 100/0, then the confirm-rollout gate, pre-rollout hooks and the first step.
     /// A workload Canary (Flagger's shape) seen for the first time has nothing to release: the primary serves
     /// the target's revision, all traffic goes to it and the target is scaled to zero; a new revision releases.
+    /// A suspended Canary (`spec.suspend`) starts nothing: it says so once, and starts once the spec is unsuspended.
     public mutating func start(now: RolloutInstant) -> RolloutOutcome {
         guard status.phase == .initialized else {
             return .rejected(.commandNotAllowed(.start, phase: status.phase))
         }
         if status.isBaseline { return .accepted([]) }
+        if spec.suspend { return holdStart(now: now) }
         var actions: [RolloutAction] = []
         if let workload = spec.workload {
             // The target keeps its pods until the primary is ready to serve them all.
@@ -455,7 +457,9 @@ public struct Rollout: Hashable, Sendable {
     /// rollout at the first step with the new canary, against what serves now — staying paused if it was;
     /// other changes (thresholds, metrics, hooks, interval, the A/B match) are adopted in place. A finished or
     /// not-yet-started rollout only adopts the spec; `restart` rolls it out. A spec in conflict with what serves
-    /// (`conflict(with:)`) is refused whole.
+    /// (`conflict(with:)`) is refused whole. While the spec is suspended (`spec.suspend`) it is adopted without a step:
+    /// a live rollout holds, a new release waits; unsuspended, the held rollout resumes and the held release starts
+    /// (see `Rollout+Suspension`).
     public mutating func specChanged(_ newSpec: CanarySpec, now: RolloutInstant) -> RolloutOutcome {
         do {
             try newSpec.validate()
@@ -464,6 +468,8 @@ public struct Rollout: Hashable, Sendable {
         }
         if let conflict = conflict(with: newSpec) { return .rejected(.releaseConflict(conflict)) }
         guard newSpec != spec else { return .accepted([]) }
+        if newSpec.suspend { return .accepted(adoptSuspended(newSpec, now: now)) }
+        let lifting = spec.suspend
         let oldSpec = spec
         let oldSplit = split
         spec = newSpec
@@ -472,13 +478,18 @@ public struct Rollout: Hashable, Sendable {
         switch status.phase {
         case .initialized:
             status.canary = newSpec.canary
+            if lifting { liftSuspension(now: now, into: &actions) }
         case .succeeded, .failed:
-            break
+            if lifting { liftSuspension(now: now, into: &actions) }
         case .progressing, .promoting, .rollingBack, .paused:
-            if oldSpec.isNewRevision(comparedTo: newSpec) {
-                let change = oldSpec.canary != newSpec.canary ? "canary changed to \(newSpec.canary)" : "spec changed"
+            let held = lifting && status.releaseHeld == true
+            if oldSpec.isNewRevision(comparedTo: newSpec) || held {
+                let change = held ? "spec.suspend is false: canary \(newSpec.canary), held back meanwhile"
+                    : oldSpec.canary != newSpec.canary ? "canary changed to \(newSpec.canary)" : "spec changed"
+                // A person's pause stays; the suspension's hold ends with it.
+                let keepPaused = status.phase == .paused && !(lifting && status.suspended == true)
                 beginRollout(now: now, announcement: "\(change), releasing it against \(status.servingStable) from the first step",
-                             keepPaused: status.phase == .paused, into: &actions)
+                             keepPaused: keepPaused, into: &actions)
             } else {
                 // A new A/B match or stickiness changes the routes now, not at the next step.
                 if split != oldSplit { actions.append(.setWeights(split)) }
@@ -499,12 +510,16 @@ public struct Rollout: Hashable, Sendable {
                 unchanged.workload?.port = oldPort ?? 0
                 unchanged.stable?.port = oldSpec.stable?.port
                 unchanged.canary.port = oldSpec.canary.port
+                unchanged.suspend = oldSpec.suspend
+                var settings = newSpec
+                settings.suspend = oldSpec.suspend
                 if let oldPort, let newPort, oldPort != newPort, unchanged == oldSpec {
                     record(.normal, "service port changed from \(oldPort) to \(newPort): the routes follow it, the release goes on",
                            describesWeights: true, now: now, into: &actions)
-                } else {
+                } else if settings != oldSpec {
                     record(.normal, "analysis settings updated", now: now, into: &actions)
                 }
+                if lifting { liftSuspension(now: now, into: &actions) }
             }
         }
         return .accepted(actions)

@@ -9,6 +9,8 @@ public enum RolloutRejection: Error, Hashable, Sendable, CustomStringConvertible
     case invalidSpec(CanarySpecError)
     /// The spec or command would release from something other than what serves now.
     case releaseConflict(ReleaseConflict)
+    /// A command that would move a rollout whose Canary is suspended (`spec.suspend`): only the spec lifts it.
+    case suspended(RolloutCommand)
 
     public var description: String {
         switch self {
@@ -29,6 +31,8 @@ public enum RolloutRejection: Error, Hashable, Sendable, CustomStringConvertible
             return "invalid Canary spec: \(error)"
         case .releaseConflict(let conflict):
             return conflict.description
+        case .suspended(let command):
+            return "cannot \(command): spec.suspend is true: set it to false to resume"
         }
     }
 

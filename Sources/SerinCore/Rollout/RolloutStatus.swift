@@ -55,6 +55,13 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// word, which says whether all traffic is on stable (a rollback) or promoted (a promotion), waits for the router's
     /// answer (`weightsApplied`, `weightsFailed`). Nil otherwise, and in state stored before this was kept.
     public internal(set) var lastWordAwaitsWeights: Bool?
+    /// `spec.suspend` holds this rollout, not a person: Paused from a live phase (or a start or initialization not
+    /// taken), it goes on as `resume` would once the spec is unsuspended. Nil otherwise — a rollout `pause`d by a person
+    /// stays paused after the suspension — and in state stored before this was kept.
+    public internal(set) var suspended: Bool?
+    /// A new release (another canary or revision) came while `spec.suspend` was true: it starts once it is false.
+    /// Nil otherwise, and in state stored before this was kept.
+    public internal(set) var releaseHeld: Bool?
 
     /// The newest releases of this Canary, oldest first (at most `Release.kept`); nil in state stored before
     /// releases were recorded.
@@ -137,6 +144,8 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         self.stepStartedAt = nil
         self.weightsRefused = nil
         self.lastWordAwaitsWeights = nil
+        self.suspended = nil
+        self.releaseHeld = nil
         self.releaseLog = nil
         self.retiredStable = nil
         self.primaryServes = nil

@@ -115,9 +115,11 @@ public struct RolloutSimulation: Sendable {
         }
     }
 
-    /// The spec the releases run: the Canary's own, without the metrics no synthetic traffic answers.
+    /// The spec the releases run: the Canary's own, without the metrics no synthetic traffic answers, and not suspended
+    /// (`spec.suspend` holds a release, which would never end; what is tried is the release it would run once lifted).
     var simulatedSpec: CanarySpec {
         var simulated = spec
+        simulated.suspend = false
         simulated.analysis.metrics.removeAll { metric in
             if case .custom = metric.kind { return true }
             return false

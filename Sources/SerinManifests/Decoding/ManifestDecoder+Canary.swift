@@ -23,14 +23,13 @@ extension ManifestDecoder {
         let progressDeadline = progressDeadline(in: fields, reader: reader)
         let skipAnalysis = fields["skipAnalysis"].flatMap(reader.bool)
         var canaryDeployment = fields["canaryDeployment"].flatMap(reader.string)
-        // Flagger's switches Serin does not act on yet: false is what Serin does anyway, true would be silently ignored.
-        for (key, why) in [
-            ("suspend", "a suspended Canary would still release; to hold one, serin pause NAME"),
-            ("revertOnDeletion", "deleting the Canary leaves the routes and Deployments as they are"),
-        ] {
-            if let field = fields[key], reader.bool(field) == true {
-                reader.unsupported("\(field.path): true is not supported by Serin yet: \(why)", at: field.node)
-            }
+        // Flagger's `suspend`: true holds the Canary where it is (see `Rollout+Suspension`).
+        let suspend = fields["suspend"].flatMap(reader.bool)
+        // Flagger's switch Serin does not act on yet: false is what Serin does anyway, true would be silently ignored.
+        if let field = fields["revertOnDeletion"], reader.bool(field) == true {
+            reader.unsupported(
+                "\(field.path): true is not supported by Serin yet: deleting the Canary leaves the routes and Deployments as they are",
+                at: field.node)
         }
         if let provider = fields["provider"], let value = reader.string(provider), value != "istio" {
             reader.error("\(provider.path): expected istio (Serin routes through Istio's VirtualService), got \"\(value)\"", at: provider.node)
@@ -94,7 +93,7 @@ extension ManifestDecoder {
         }
         let decoded = CanarySpec(
             name: name, targetRef: targetRef, stable: stable, canary: canary, analysis: analysis,
-            skipAnalysis: skipAnalysis ?? false, canaryDeployment: canaryDeployment, workload: workload
+            skipAnalysis: skipAnalysis ?? false, canaryDeployment: canaryDeployment, workload: workload, suspend: suspend ?? false
         )
         let deadlineKey = fields["progressDeadline"] == nil ? "progressDeadlineSeconds" : "progressDeadline"
         for problem in decoded.problems {

@@ -31,6 +31,15 @@ struct RolloutSimulationTests {
         #expect(summary.secondsToDecision?.p50 == 300, "\(summary)")
     }
 
+    @Test("a suspended Canary (spec.suspend) simulates the release it would run once unsuspended, not a hold that never ends")
+    func suspendedCanarySimulatesItsRelease() throws {
+        var spec = try Self.flaggerDefaults()
+        spec.suspend = true
+        let simulation = RolloutSimulation(spec: spec, traffic: Self.traffic(rps: 100, canaryErrorRate: 0.001), timeLimit: .seconds(3_600))
+        let summary = try simulation.run(trials: 5, seed: 1)
+        #expect(summary.promoted == 5, "\(summary)")
+    }
+
     @Test("a Deployment target (Flagger's shape) simulates the release of its next revision: healthy promoted, failing rolled back")
     func workloadCanaryReleasesTheNextRevision() throws {
         var spec = try Self.flaggerDefaults()
