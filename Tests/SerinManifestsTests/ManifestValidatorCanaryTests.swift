@@ -129,11 +129,16 @@ struct ManifestValidatorCanaryTests {
         #expect(messages.contains { $0.hasSuffix("error: VirtualService web-virtualservice has no route to web-v1-service") })
     }
 
-    @Test("the canary host must resolve to a Service or ServiceEntry")
+    @Test("the canary host must resolve to a Service or ServiceEntry; a slip of a known host says which, a name as near two says neither")
     func unresolvableCanary() {
         #expect(
             validate(Self.canary(canary: "{host: web-v3-service, port: 80}")) == [
                 "\(at(7, 18)): error: spec.canary.host: web-v3-service does not resolve to a Service or ServiceEntry"
+            ]
+        )
+        #expect(
+            validate(Self.canary(canary: "{host: web-v2-servce, port: 80}")) == [
+                "\(at(7, 18)): error: spec.canary.host: web-v2-servce does not resolve to a Service or ServiceEntry (did you mean web-v2-service?)"
             ]
         )
     }

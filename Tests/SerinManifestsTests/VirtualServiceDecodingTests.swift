@@ -65,6 +65,20 @@ struct VirtualServiceDecodingTests {
         #expect(resources.first?.fieldLocations["spec.http[0].route[0].destination.host"]?.line == 16)
     }
 
+    @Test("every problem of a route entry is said in one pass: a wrong port number does not hide a wrong weight or subset")
+    func everyProblemOfARouteEntry() {
+        let (route, messages) = decodedRoute("""
+              - route:
+                - destination: {host: web, subset: [v1], port: {number: eighty}}
+                  weight: "100"
+            """)
+        #expect(route == nil)
+        #expect(messages.count == 3, "\(messages)")
+        #expect(messages.contains { $0.contains("spec.http[0].route[0].destination.port.number") }, "\(messages)")
+        #expect(messages.contains { $0.contains("spec.http[0].route[0].destination.subset") }, "\(messages)")
+        #expect(messages.contains { $0.contains("spec.http[0].route[0].weight: expected an integer") }, "\(messages)")
+    }
+
     @Test("resolves gateways relative to its namespace and keeps the reserved mesh gateway out")
     func gatewayReferences() {
         let (resources, diagnostics) = Fixture.decode(

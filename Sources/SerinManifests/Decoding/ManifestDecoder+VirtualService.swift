@@ -141,39 +141,31 @@ extension ManifestDecoder {
     /// One `route` entry: its destination, weight, and `headers` (applied when a request goes there).
     private static func weightedDestination(_ field: Field, headers: Bool, reader: DocumentReader) -> (Destination, Int?, RouteHeaders?)? {
         let schema = Schema(known: headers ? ["destination", "weight", "headers"] : ["destination", "weight"])
-        guard let fields = reader.mapping(field, schema),
-            let destinationField = reader.required("destination", in: fields),
-            let destination = destination(destinationField, reader: reader)
-        else { return nil }
-        var weight: Int?
-        if let weightField = fields["weight"] {
-            guard let value = reader.int(weightField) else { return nil }
-            weight = value
-        }
-        var headers: RouteHeaders?
-        if let headersField = fields["headers"] {
-            guard let value = Self.headers(headersField, reader: reader) else { return nil }
-            headers = value
-        }
-        return (destination, weight, headers)
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        // Every field is read before the entry is given up on, so one pass says every problem in it.
+        let target = reader.required("destination", in: fields).flatMap { Self.destination($0, reader: reader) }
+        let weight = fields["weight"].map(reader.int)
+        let routeHeaders = fields["headers"].map { Self.headers($0, reader: reader) }
+        guard let target, !isMissing(weight), !isMissing(routeHeaders) else { return nil }
+        return (target, weight ?? nil, routeHeaders ?? nil)
     }
 
     /// Istio's `Destination`: a host, an optional subset, an optional `port: {number}`.
     static func destination(_ field: Field, reader: DocumentReader) -> Destination? {
-        guard let destination = reader.mapping(field, Schema(known: ["host", "subset", "port"])),
-            let hostField = reader.required("host", in: destination),
-            let host = reader.string(hostField)
-        else { return nil }
-        var port: Int?
-        if let portField = destination["port"] {
-            guard let selector = reader.mapping(portField, Schema(known: ["number"])),
-                let numberField = reader.required("number", in: selector),
-                let number = reader.port(numberField)
-            else { return nil }
-            port = number
-        }
+        guard let destination = reader.mapping(field, Schema(known: ["host", "subset", "port"])) else { return nil }
+        let host = reader.required("host", in: destination).flatMap(reader.string)
         let subset = destination["subset"].flatMap(reader.string)
-        return Destination(host: host, subset: subset, port: port)
+        let number = destination["port"].map { portField in
+            reader.mapping(portField, Schema(known: ["number"])).flatMap { reader.required("number", in: $0) }.flatMap(reader.port)
+        }
+        guard let host, !isMissing(number) else { return nil }
+        return Destination(host: host, subset: subset, port: number ?? nil)
+    }
+
+    /// Whether a field that was written could not be read (`.some(nil)`): present, and wrong.
+    private static func isMissing<Value>(_ read: Value??) -> Bool {
+        if case .some(.none) = read { return true }
+        return false
     }
 
     static func requestMatch(_ field: Field, namespace: String, reader: DocumentReader) -> RequestMatch? {

@@ -102,9 +102,12 @@ extension ManifestValidator {
             )
         }
         guard let service = context.config.service(forHost: destination.host) else {
+            // A slip of a known host's name says which it is closest to.
+            let guess = Spelling.suggestion(for: destination.host, among: context.config.services.flatMap(\.hosts))
+                .map { " (did you mean \($0)?)" } ?? ""
             diagnostics.append(
                 .error(
-                    "\(path).host: \(destination.host) does not resolve to a Service or ServiceEntry", at: hostLocation
+                    "\(path).host: \(destination.host) does not resolve to a Service or ServiceEntry\(guess)", at: hostLocation
                 )
             )
             return diagnostics
