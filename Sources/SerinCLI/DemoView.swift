@@ -63,7 +63,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
 
     private func clearProgress() {
         if progressShown {
-            StandardStream.output.write("\r\u{1B}[2K")
+            StandardStream.output.write(Terminal.clearLine)
             progressShown = false
         }
     }

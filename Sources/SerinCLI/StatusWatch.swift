@@ -77,7 +77,7 @@ struct StatusWatch {
             }
         }
         // The last line is left whole, wrapped if it must be: nothing redraws it any more.
-        if interactive { StandardStream.output.write("\r\u{1B}[2K\(Self.line(status))\n") }
+        if interactive { StandardStream.output.write(Terminal.clearLine + Self.line(status) + "\n") }
         // How it ended, in the rollout's words: why it rolled back, or that the promotion completed.
         if let message = status.message { Terminal.out("  \(message)") }
         return status

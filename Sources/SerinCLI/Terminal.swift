@@ -21,10 +21,13 @@ enum Terminal {
         return Int(size.ws_col)
     }
 
+    /// Back to the line's start, and the line cleared: where the live line is drawn again.
+    static let clearLine = "\r\u{1B}[2K"
+
     /// Draws `line` as the live line: back to the line's start, cleared, drawn, and cut to the terminal's width so it
     /// never wraps (a wrapped line's upper rows would stay behind at every redraw).
     static func redraw(_ line: String) {
-        StandardStream.output.write("\r\u{1B}[2K" + fitted(line, columns: columns))
+        StandardStream.output.write(clearLine + fitted(line, columns: columns))
     }
 
     /// `line` cut to fit in `columns - 1` (the last column left free, so no terminal wraps it), ending in `…` when cut.

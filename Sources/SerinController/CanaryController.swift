@@ -560,12 +560,12 @@ public actor CanaryController {
         _ name: ResourceName, measurements: [RecordedMeasurement] = [], _ event: (inout Rollout) -> RolloutOutcome
     ) -> RolloutOutcome {
         guard var rollout = rollouts[name] else { return .accepted([]) }
-        let settledBefore = Self.isSettled(rollout)
+        let settledBefore = rollout.isSettled
         let outcome = event(&rollout)
         guard case .accepted(let actions) = outcome else { return outcome }
         rollouts[name] = rollout
         defer {
-            if !settledBefore, Self.isSettled(rollout), refusals[name] != nil { recheckRefused(name) }
+            if !settledBefore, rollout.isSettled, refusals[name] != nil { recheckRefused(name) }
         }
         metrics.observe(rollout)
         if actions.contains(where: { if case .analyze = $0 { true } else { false } }) {
@@ -585,11 +585,6 @@ public actor CanaryController {
             await self.carryOut(actions, of: rollout, measurements: measurements, notices: noticeLanes)
         }
         return outcome
-    }
-
-    /// Finished, with its last weights applied: what serves is what the rollout left.
-    static func isSettled(_ rollout: Rollout) -> Bool {
-        rollout.status.phase.isFinished && rollout.status.lastWordAwaitsWeights != true && rollout.status.weightsRefused != true
     }
 
     /// A Canary refused against a rollout still in flight (at a restart, files behind an apply that released another

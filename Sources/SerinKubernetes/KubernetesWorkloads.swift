@@ -127,13 +127,10 @@ public struct KubernetesWorkloads: WorkloadManager {
             } catch let error as KubernetesAPIError where error.isNotFound {
                 continue
             }
-            guard WorkloadObjects.isOwned(stored, byCanaryWithUID: uid), stored["spec"]?["trafficPolicy"] != nil else { continue }
-            _ = try await api.update(path, from: stored) { fields in
-                var spec = fields["spec"]?.objectValue ?? [:]
-                spec["trafficPolicy"] = nil
-                fields["spec"] = .object(spec)
-                return true
-            }
+            guard WorkloadObjects.isOwned(stored, byCanaryWithUID: uid) else { continue }
+            // The rule as it is with no policy, aligned as every object is: written only when it had one.
+            let withdrawn = WorkloadObjects.Desired(path: path, object: WorkloadObjects.destinationRule(serviceName, metadata: [:], trafficPolicy: nil))
+            _ = try await api.update(path, from: stored) { WorkloadObjects.align(&$0, with: withdrawn, workload: workload) }
         }
     }
 

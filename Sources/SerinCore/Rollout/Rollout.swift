@@ -334,6 +334,9 @@ public struct Rollout: Hashable, Sendable {
         awaitsRefusedWeights || status.lastWordAwaitsWeights == true
     }
 
+    /// Finished, with its last weights applied: what serves is what the rollout left.
+    public var isSettled: Bool { status.phase.isFinished && !awaitsAppliedWeights }
+
     /// Whether the interval's checks run: progressing, at the analysis stage (not a gate, hooks or promotion).
     var isAnalysing: Bool { status.phase == .progressing && status.stage == .analysis }
 

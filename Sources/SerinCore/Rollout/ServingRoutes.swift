@@ -28,12 +28,9 @@ public struct ServingRoutes: Hashable, Sendable {
         let serving = considered.flatMap { $0.filter { $0.weight > 0 } }.map(\.destination).oneOfEachVersion()
         if let written = spec.stable {
             let named = routes.contains { route in route.contains { $0.destination.isSameVersion(as: written) } }
-            guard named else {
-                // A version the routes no longer name at all (a release promoted since took its place): what serves
-                // now is what to write, as when it is named at 0%.
-                if let now = serving.first(where: { !$0.isSameVersion(as: spec.canary) }) {
-                    return .failure(.stableNotServing(written: written, serving: now))
-                }
+            // A version the routes no longer name at all (a release promoted since took its place) is said as one named
+            // at 0%, with what serves now, below; with nothing but the canary serving, there is no route to it.
+            guard named || serving.contains(where: { !$0.isSameVersion(as: spec.canary) }) else {
                 return .failure(.noRoute(to: written, virtualService: virtualService))
             }
             if serving.contains(where: { $0.isSameVersion(as: written) }) { return .success(written) }

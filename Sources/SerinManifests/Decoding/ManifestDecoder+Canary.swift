@@ -307,8 +307,8 @@ extension ManifestDecoder {
         }
         for (key, subfields) in istioTrafficPolicy {
             guard let value = fields[key], let policy = reader.mapping(value, Schema(known: subfields)) else { continue }
-            if key == "tls", let mode = policy["mode"], let text = reader.string(mode), !["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"].contains(text) {
-                reader.error("\(mode.path): expected one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, got \"\(text)\"", at: mode.node)
+            if key == "tls", let mode = policy["mode"], let text = reader.string(mode), !istioTLSModes.contains(text) {
+                reader.error("\(mode.path): expected one of \(istioTLSModes.joined(separator: ", ")), got \"\(text)\"", at: mode.node)
             }
         }
         if let ports = fields["portLevelSettings"] { _ = reader.list(ports) }

@@ -2,6 +2,9 @@ import SerinCore
 
 /// A traffic policy's `tls`: Istio's ClientTLSSettings, TLS on the gateway's connections to a cluster.
 extension ManifestDecoder {
+    /// Istio's ClientTLSSettings modes: the embedded gateway's own, and ISTIO_MUTUAL, which only the mesh serves.
+    static let istioTLSModes = ClientTLS.Mode.allCases.map(\.rawValue) + ["ISTIO_MUTUAL"]
+
     static func clientTLS(_ field: Field, reader: DocumentReader) -> ClientTLS? {
         let schema = Schema(
             known: [
@@ -29,7 +32,7 @@ extension ManifestDecoder {
                     at: modeField.node
                 )
             } else {
-                reader.error("\(modeField.path): expected one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, got \"\(text)\"", at: modeField.node)
+                reader.error("\(modeField.path): expected one of \(istioTLSModes.joined(separator: ", ")), got \"\(text)\"", at: modeField.node)
             }
             return nil
         }

@@ -146,7 +146,7 @@ extension ManifestDecoder {
         let target = reader.required("destination", in: fields).flatMap { Self.destination($0, reader: reader) }
         let weight = fields["weight"].map(reader.int)
         let routeHeaders = fields["headers"].map { Self.headers($0, reader: reader) }
-        guard let target, !isMissing(weight), !isMissing(routeHeaders) else { return nil }
+        guard let target, !isUnreadable(weight), !isUnreadable(routeHeaders) else { return nil }
         return (target, weight ?? nil, routeHeaders ?? nil)
     }
 
@@ -158,12 +158,12 @@ extension ManifestDecoder {
         let number = destination["port"].map { portField in
             reader.mapping(portField, Schema(known: ["number"])).flatMap { reader.required("number", in: $0) }.flatMap(reader.port)
         }
-        guard let host, !isMissing(number) else { return nil }
+        guard let host, !isUnreadable(number) else { return nil }
         return Destination(host: host, subset: subset, port: number ?? nil)
     }
 
     /// Whether a field that was written could not be read (`.some(nil)`): present, and wrong.
-    private static func isMissing<Value>(_ read: Value??) -> Bool {
+    private static func isUnreadable<Value>(_ read: Value??) -> Bool {
         if case .some(.none) = read { return true }
         return false
     }
