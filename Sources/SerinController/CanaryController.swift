@@ -281,6 +281,13 @@ public actor CanaryController {
         await lanes[name]?.drained()
     }
 
+    /// Returns once a Canary that `reconcile` no longer gives has had what its rollout decided carried out, and its state
+    /// forgotten: from then on the controller sets no weights and scales nothing for it (a revert on deletion follows).
+    public func forgotten(_ name: ResourceName) async {
+        guard rollouts[name] == nil else { return }
+        await retiring[name]?.finish()
+    }
+
     /// Returns once the controller has nothing left to do until time passes or someone asks for something: every
     /// message sent so far is handled, every Canary's effects are carried out (saved, routed, forgotten), and every
     /// analysis, webhook run and workload check they started has answered and been handled in turn, with its own

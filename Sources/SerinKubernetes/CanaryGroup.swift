@@ -17,6 +17,16 @@ public enum CanaryGroup: String, CaseIterable, Sendable {
 
     public var groupVersion: String { rawValue }
 
+    /// The finalizer that keeps a deleted Canary with `spec.revertOnDeletion` until Serin has reverted it
+    /// (`RevertOnDeletion`): on Flagger's Canary, Flagger's own, so one Flagger put there is answered by Serin once it
+    /// runs the Canary, rather than holding its deletion for good.
+    public var finalizer: String {
+        switch self {
+        case .serin: "serin.dev/revert-on-deletion"
+        case .flagger: "finalizer.flagger.app"
+        }
+    }
+
     /// `canaries.serin.dev`: how RBAC and people name the resource.
     public var resourceName: String { "canaries.\(groupVersion.split(separator: "/")[0])" }
 

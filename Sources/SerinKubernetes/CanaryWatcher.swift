@@ -6,7 +6,9 @@ import SerinManifests
 /// Keeps the controller's Canaries in step with the cluster's (a `ResourceWatch` of canaries.serin.dev, and of
 /// Flagger's canaries.flagger.app when asked) and hands the whole current set to the controller after every
 /// change.
-/// Commands people write on a Canary (`CanaryCommandChannel`) are handed over once each, after the specs.
+/// Commands people write on a Canary (`CanaryCommandChannel`) are handed over once each, after the specs. A deleted
+/// Canary runs no more; one with Flagger's `revertOnDeletion` is reverted before its finalizer comes off
+/// (`RevertOnDeletion`).
 public actor CanaryWatcher {
     private let api: any KubernetesAPI
     private let namespace: String?
@@ -15,6 +17,12 @@ public actor CanaryWatcher {
     private let command: (@Sendable (CanaryCommandChannel.Request) async -> Void)?
     private let workloads: KubernetesWorkloads?
     private let configResync: Duration
+    private let revertRetry: Duration
+    private let forgotten: (@Sendable (ResourceName) async -> Void)?
+    /// What was last said of each Canary's finalizer or revert, so each problem or wait is said once.
+    private var finalizing: [ResourceName: String] = [:]
+    /// Whether a finalizer could not be set or a revert is not done: the sync is asked for again (`revertRetry`).
+    private var finalizingPending = false
     private let groups: [CanaryGroup]
     private let readiness: ClusterReadiness?
     private var objects: [CanaryGroup: [ResourceName: JSONValue]] = [:]
@@ -43,11 +51,15 @@ public actor CanaryWatcher {
     ///   - configResync: how often the ConfigMaps and Secrets such a Deployment reads are read again for a new
     ///     revision. Read, not watched: watching every Secret in the cluster would put them all in this process.
     ///   - readiness: told once every Canary resource was read, and how the watches fare (`/readyz`).
+    ///   - forgotten: returns once the controller has carried out what it decided for a Canary no longer given and
+    ///     forgotten it (`CanaryController.forgotten`), so a revert on deletion comes after its last weights.
+    ///   - revertRetry: how often a revert on deletion that failed or waits for its target is tried again.
     public init(
         api: any KubernetesAPI, namespace: String?, groups: [CanaryGroup] = [.serin], logger: Logger,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
         workloads: KubernetesWorkloads? = nil, configResync: Duration = .seconds(15),
         refused: (@Sendable (ResourceName, CanaryGroup?, String?) async -> Void)? = nil, readiness: ClusterReadiness? = nil,
+        forgotten: (@Sendable (ResourceName) async -> Void)? = nil, revertRetry: Duration = .seconds(5),
         apply: @escaping @Sendable ([CanarySpec]) async -> [CanaryProblem]
     ) {
         self.refused = refused
@@ -55,6 +67,8 @@ public actor CanaryWatcher {
         self.api = api
         self.workloads = workloads
         self.configResync = configResync
+        self.forgotten = forgotten
+        self.revertRetry = revertRetry
         self.namespace = namespace
         self.groups = groups
         self.logger = logger
@@ -75,6 +89,8 @@ public actor CanaryWatcher {
                     missingIsEmpty: group == .flagger, readiness: readiness)
                 tasks.addTask { await watch.run { objects in await self.changed(group, objects) } }
             }
+            // A revert on deletion that failed, or waits for its target, is tried again.
+            tasks.addTask { await self.resync(every: self.revertRetry) { await self.finalizingPending } }
             guard workloads != nil else { return }
             // A change of a target Deployment's pod template is a new revision: Deployments are watched too.
             let deployments = ResourceWatch(
@@ -82,11 +98,14 @@ public actor CanaryWatcher {
             tasks.addTask { await deployments.run { _ in self.requestSync.yield() } }
             // A ConfigMap or Secret a target reads changes no Deployment: its content is read again now and then,
             // while there is a Canary on a Deployment to read it for.
-            tasks.addTask {
-                while (try? await Task.sleep(for: self.configResync)) != nil {
-                    if await self.runsWorkloads { self.requestSync.yield() }
-                }
-            }
+            tasks.addTask { await self.resync(every: self.configResync) { await self.runsWorkloads } }
+        }
+    }
+
+    /// Asks for a sync every `period` while `wanted` says so, until the task is cancelled.
+    private nonisolated func resync(every period: Duration, while wanted: @Sendable () async -> Bool) async {
+        while (try? await Task.sleep(for: period)) != nil {
+            if await wanted() { requestSync.yield() }
         }
     }
 
@@ -134,11 +153,58 @@ public actor CanaryWatcher {
         guard objects.count == groups.count else { return }
         readiness?.canariesRead()
         let (current, namesakes) = self.current()
-        var (specs, problems) = await runnableSpecs(current)
+        // A deleted Canary is not run: the controller forgets its rollout, and a revert it asks for comes after.
+        let running = current.filter { !RevertOnDeletion.isDeleted($0.1) }
+        var (specs, problems) = await runnableSpecs(running)
         problems += await apply(specs)
-        await report(problems, present: Set(current.map(\.0)))
+        await report(problems, present: Set(running.map(\.0)))
         await report(namesakes, running: current)
-        await handOverCommands(current)
+        await finalize(runners: current)
+        await handOverCommands(running)
+    }
+
+    /// Flagger's `revertOnDeletion` (`RevertOnDeletion`), for every Canary of every group: the finalizer added where it
+    /// is asked for, taken off where it no longer is, and a deleted Canary reverted before it comes off. What fails, or
+    /// waits for the target, keeps the finalizer and is said once; the sync is asked for again after `revertRetry`.
+    private func finalize(runners: [(ResourceName, JSONValue)]) async {
+        let revert = DeletionRevert(api: api)
+        let running = Dictionary(runners.map { ($0.0, CanaryGroup.of($0.1)) }, uniquingKeysWith: { first, _ in first })
+        var pending = false
+        for group in groups {
+            for (name, canary) in (objects[group] ?? [:]).sorted(by: { $0.key.description < $1.key.description }) {
+                guard let step = RevertOnDeletion.step(for: canary, runs: running[name] == group) else { continue }
+                let path = group.path(namespace: name.namespace, name: name.name)
+                let said: String
+                do {
+                    switch step {
+                    case .addFinalizer, .removeFinalizer:
+                        try await revert.setFinalizer(step == .addFinalizer, on: canary, at: path)
+                        continue
+                    case .revert:
+                        await forgotten?(name)
+                        switch try await revert.revert(name, group: group) {
+                        case .done(let what):
+                            logger.notice("Canary \(name) deleted with spec.revertOnDeletion: \(what); finalizer \(group.finalizer) removed",
+                                          metadata: ["canary": "\(name)"])
+                            finalizing[name] = nil
+                            continue
+                        case .waiting(let reason):
+                            said = "Canary \(name) deleted with spec.revertOnDeletion: \(reason)"
+                        }
+                    }
+                } catch {
+                    said = "Canary \(name): cannot \(step.doing): \(error); Serin tries again every \(Readable.duration(revertRetry))"
+                        + (step != .revert ? "" : "; until then it keeps its finalizer \(group.finalizer): to delete it without the revert, take "
+                            + "\(group.finalizer) out of its metadata.finalizers (kubectl edit \(group.resourceName) \(name.name) -n \(name.namespace))")
+                }
+                pending = true
+                if finalizing[name] != said {
+                    logger.warning("\(said)", metadata: ["canary": "\(name)"])
+                    finalizing[name] = said
+                }
+            }
+        }
+        finalizingPending = pending
     }
 
     /// Tells each namesake that does not run why, once. One that runs now (its namesake was deleted) has the

@@ -16,7 +16,12 @@ public struct KubernetesTrafficRouter: TrafficRouter {
     /// Why the weights could not be set.
     public struct Failure: Error, Equatable, CustomStringConvertible {
         public let message: String
-        public init(message: String) { self.message = message }
+        /// The VirtualService does not exist.
+        public let isMissing: Bool
+        public init(message: String, isMissing: Bool = false) {
+            self.message = message
+            self.isMissing = isMissing
+        }
         public var description: String { message }
     }
 
@@ -25,7 +30,7 @@ public struct KubernetesTrafficRouter: TrafficRouter {
         do {
             return try VirtualServiceWeightPatch.servingRoutes(of: try await api.get(path), name: canary.targetRef)
         } catch let error as KubernetesAPIError where error.isNotFound {
-            throw Failure(message: "VirtualService \(canary.targetRef) does not exist")
+            throw Failure(message: "VirtualService \(canary.targetRef) does not exist", isMissing: true)
         } catch let failure as VirtualServiceWeightPatch.Failure {
             throw Failure(message: failure.description)
         }
@@ -38,7 +43,7 @@ public struct KubernetesTrafficRouter: TrafficRouter {
             do {
                 current = try await api.get(path)
             } catch let error as KubernetesAPIError where error.isNotFound {
-                throw Failure(message: "VirtualService \(canary.targetRef) does not exist")
+                throw Failure(message: "VirtualService \(canary.targetRef) does not exist", isMissing: true)
             }
             let operations: [JSONPatchOperation]
             do {

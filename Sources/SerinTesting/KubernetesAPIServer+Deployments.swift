@@ -49,6 +49,11 @@ extension KubernetesAPIServer {
     /// set the status itself, which then stays as written.
     static func write(_ object: JSONValue, at key: ObjectKey, type: String, settingStatus: Bool = false, in state: inout State) -> JSONValue {
         let generation = state.objects[key]?["metadata"]?["generation"]
+        let object = keepingDeletionMark(object, of: state.objects[key])
+        if state.objects[key] != nil, isFinalized(object) {
+            // Its last finalizer taken off: the object goes (`+Finalizers`).
+            return remove(key, as: object, in: &state) ?? object
+        }
         let stored = store(object, at: key, type: type, in: &state)
         if type == "ADDED", collectsOrphan(stored, in: state) {
             _ = remove(key, in: &state)

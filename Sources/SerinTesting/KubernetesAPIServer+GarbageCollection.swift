@@ -5,10 +5,11 @@ import SerinKubernetes
 /// own. A dependent that still has an owner alive stays; the collector only drops its reference to the gone one.
 /// An object created naming only owners that no longer exist is collected as it is created.
 extension KubernetesAPIServer {
-    /// Deletes the object at `key` and collects its dependents; returns the object as it was, nil if absent.
-    static func remove(_ key: ObjectKey, in state: inout State) -> JSONValue? {
-        guard let deleted = state.objects[key] else { return nil }
-        _ = store(deleted, at: key, type: "DELETED", in: &state)
+    /// Deletes the object at `key` — as `last` when a write deletes it (its last finalizer taken off), else as stored —
+    /// and collects its dependents; returns the object as it was, nil if absent.
+    static func remove(_ key: ObjectKey, as last: JSONValue? = nil, in state: inout State) -> JSONValue? {
+        guard let stored = state.objects[key] else { return nil }
+        let deleted = store(last ?? stored, at: key, type: "DELETED", in: &state)
         state.heldRollouts.remove(key)
         var gone = [deleted["metadata"]?["uid"]?.stringValue].compactMap { $0 }
         while !gone.isEmpty {

@@ -14,7 +14,8 @@ import SerinKubernetes
 /// watches stream ADDED/MODIFIED/DELETED (and BOOKMARK on request) from a resourceVersion, and a watch from
 /// before the last compaction gets a 410 Gone; without the bearer token every call is a 401. The served
 /// versions of a group share one storage (`networking.istio.io/v1beta1` and `v1` are the same objects); a delete
-/// cascades to what the deleted object owns (`+GarbageCollection`), and Deployments roll out as their controller
+/// cascades to what the deleted object owns (`+GarbageCollection`), finalizers hold a deleted object until they are
+/// taken off (`+Finalizers`), and Deployments roll out as their controller
 /// would (`+Deployments`). Tests can also edit objects as another client would, drop every watch, compact
 /// history, and fail the next calls. It answers the real kubectl too (`KubectlScenarioTests`): discovery and the
 /// CRDs created (`+Discovery`), Tables (`+Table`), merge, strategic merge and server-side apply with managed
@@ -246,10 +247,11 @@ public final class KubernetesAPIServer: Sendable {
     }
 
     /// Deletes an object as another client would (`kubectl delete`): watchers see DELETED, and what it owns is
-    /// collected after it (`+GarbageCollection`). Returns the deleted object, nil if there was none.
+    /// collected after it (`+GarbageCollection`); one with finalizers is only marked for deletion until they are
+    /// taken off (`+Finalizers`). Returns the deleted or marked object, nil if there was none.
     @discardableResult
     public func delete(_ key: ObjectKey) -> JSONValue? {
-        state.withLockedValue { Self.remove(key, in: &$0) }
+        state.withLockedValue { Self.delete(key, in: &$0) }
     }
 
     public func object(_ key: ObjectKey) -> JSONValue? { state.withLockedValue { $0.objects[key] } }
@@ -520,7 +522,7 @@ public final class KubernetesAPIServer: Sendable {
             return patch(route, resource, name: name, request, writer: writer)
         case (.DELETE, let name?):
             return state.withLockedValue { state in
-                guard let deleted = Self.remove(route.key(name: name, namespaced: resource.namespaced), in: &state) else {
+                guard let deleted = Self.delete(route.key(name: name, namespaced: resource.namespaced), in: &state) else {
                     return Self.notFound(resource, name)
                 }
                 return .json(200, Self.served(deleted, as: route.groupVersion))
@@ -631,6 +633,7 @@ public final class KubernetesAPIServer: Sendable {
                     object = Self.splitStatus(written: object, current: current, toStatus: route.subresource == "status")
                 }
                 object = try Self.admitted(object, at: route).get()
+                try Self.admittingFinalizers(object, current: current)
                 let stored = Self.write(object, at: key, type: current == nil ? "ADDED" : "MODIFIED", in: &state)
                 return .json(current == nil ? 201 : 200, Self.served(stored, as: route.groupVersion))
             } catch let refusal as ReplyError {

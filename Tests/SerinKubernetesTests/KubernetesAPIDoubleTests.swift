@@ -317,6 +317,51 @@ struct KubernetesAPIDoubleTests {
         }
     }
 
+    @Test("a DELETE of an object with finalizers only marks it (MODIFIED, deletionTimestamp, dependents kept); no finalizer may be added then, a stale write is a 409, and the write that takes the last one off deletes it")
+    func finalizersHoldADeletion() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let key = Key(groupVersion: "v1", resource: "configmaps", namespace: "default", name: "owner")
+            let path = ResourcePath.configMap(namespace: "default", name: "owner")
+            let owner = server.put(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "owner", "finalizers": ["example.com/a", "example.com/b"]]], at: key)
+            let dependent = Key(groupVersion: "v1", resource: "secrets", namespace: "default", name: "dependent")
+            Self.putOwned(server, dependent, kind: "Secret", owners: [owner])
+            var configMaps = api.watch(ResourcePath(groupVersion: "v1", resource: "configmaps", namespace: "default"), from: nil).makeAsyncIterator()
+            #expect(try await Self.next(1, of: &configMaps).map(\.seen) == ["ADDED owner"])
+
+            let deleted = try await Self.delete(server, path)
+            #expect(deleted.code == 200 && deleted.body["metadata"]?["deletionTimestamp"] != nil)
+            let marked = try await Self.next(1, of: &configMaps)
+            #expect(marked.map(\.seen) == ["MODIFIED owner"])
+            #expect(server.object(dependent) != nil, "nothing is collected while the owner stays")
+            #expect(try await Self.delete(server, path).code == 200)
+
+            // Marked: a write keeps the mark, whatever it says; a new finalizer is refused; a stale write is a 409.
+            let stale = try await api.get(path)
+            _ = try await api.replace(path, try stale.applying([
+                .remove(path: ["metadata", "deletionTimestamp"]), .add(path: ["metadata", "labels"], value: ["k": "v"]),
+            ]))
+            #expect(server.object(key)?["metadata"]?["deletionTimestamp"] != nil && server.object(key)?["metadata"]?["labels"] == ["k": "v"])
+            await #expect(throws: KubernetesAPIError.self) {
+                _ = try await api.replace(path, try stale.applying([.replace(path: ["metadata", "finalizers"], value: ["example.com/a"])]))
+            }
+            do {
+                _ = try await api.replace(path, try await api.get(path).applying([.add(path: ["metadata", "finalizers", "-"], value: "example.com/c")]))
+                Issue.record("a finalizer was added to an object marked for deletion")
+            } catch let error as KubernetesAPIError {
+                #expect(error.code == 422 && error.message.contains("no new finalizers can be added if the object is being deleted"), "\(error)")
+            }
+
+            // One finalizer off: still there. The last off: gone, a DELETED, and its dependents collected.
+            _ = try await api.patch(path, [.remove(path: ["metadata", "finalizers", "1"])])
+            #expect(server.object(key)?["metadata"]?["finalizers"] == ["example.com/a"])
+            _ = try await api.patch(path, [.remove(path: ["metadata", "finalizers"])])
+            #expect(server.object(key) == nil && server.object(dependent) == nil)
+            // The second DELETE and the refused writes changed nothing: the write of the label, the first finalizer off, the last.
+            let events = try await Self.next(3, of: &configMaps).map(\.seen)
+            #expect(events == ["MODIFIED owner", "MODIFIED owner", "DELETED owner"], "\(events)")
+        }
+    }
+
     // MARK: Deployments
 
     @Test("a Deployment created or changed through the API rolls out in a write of its own: latest generation observed, every replica updated and available")

@@ -53,10 +53,14 @@ struct KubernetesRBACTests {
             // An alert whose provider is looked up in Serin's group, then Flagger's, with its Secret.
             let alerts: JSONValue = [["name": "team", "providerRef": ["name": "team-chat"]]]
             KubernetesAlertTests.putProvider(server, type: "webhook", address: "http://127.0.0.1:9/unused")
-            server.put(KubernetesRolloutTests.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50], "alerts": alerts], skipAnalysis: true),
-                       at: KubernetesRolloutTests.canaryKey)
+            // With revertOnDeletion: the finalizer is added, and taken off once the deleted Canary is reverted.
+            let canary = KubernetesRolloutTests.canary(["interval": "500ms", "threshold": 2, "stepWeights": [50], "alerts": alerts], skipAnalysis: true)
+            server.put(try canary.applying([.add(path: ["spec", "revertOnDeletion"], value: true)]), at: KubernetesRolloutTests.canaryKey)
             #expect(await eventually(.seconds(30)) { KubernetesRolloutTests.weights(server) == [0, 100] })
             #expect(await eventually(.seconds(10)) { server.requestLog.contains { $0.hasPrefix("GET /api/v1/namespaces/default/secrets/team-chat-url") } })
+            #expect(await eventually(.seconds(10)) { server.object(KubernetesRolloutTests.canaryKey)?["metadata"]?["finalizers"] != nil })
+            server.delete(KubernetesRolloutTests.canaryKey)
+            #expect(await eventually(.seconds(10)) { server.object(KubernetesRolloutTests.canaryKey) == nil })
             let api = try HTTPKubernetesAPI(connection: KubeConfig.Connection(contextName: "t", server: server.url, credential: .bearerToken("test-token")))
             // History (the API's and `serin history`'s), and a leader election round with its release.
             _ = try await KubernetesRolloutStore(api: api).events(for: ResourceName(name: "web"), limit: nil)

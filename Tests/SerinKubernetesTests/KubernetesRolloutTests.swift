@@ -60,7 +60,8 @@ struct KubernetesRolloutTests {
         let watcher = CanaryWatcher(
             api: api, namespace: nil, groups: groups, logger: logger, command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, logger: logger),
             workloads: workloads ? KubernetesWorkloads(api: api) : nil, configResync: .milliseconds(200),
-            refused: { name, namesake, message in try? await store.recordRefusal(message, for: name, namesake: namesake) }
+            refused: { name, namesake, message in try? await store.recordRefusal(message, for: name, namesake: namesake) },
+            forgotten: { await controller.forgotten($0) }, revertRetry: .milliseconds(200)
         ) { specs in await controller.reconcile(specs) }
         let running = Task { await controller.run() }
         let watching = Task { await watcher.run() }

@@ -110,7 +110,7 @@ struct KubernetesTrafficRouterTests {
     @Test("a missing VirtualService, a VirtualService without a route to stable, and endless conflicts are errors that say so")
     func failures() async throws {
         try await Self.withRouter { server, router in
-            await #expect(throws: KubernetesTrafficRouter.Failure(message: "VirtualService default/web-virtualservice does not exist")) {
+            await #expect(throws: KubernetesTrafficRouter.Failure(message: "VirtualService default/web-virtualservice does not exist", isMissing: true)) {
                 try await router.setWeights(for: Self.canary, TrafficSplit(stable: Self.stable90, canary: Self.canary10))
             }
             var other = Self.canary

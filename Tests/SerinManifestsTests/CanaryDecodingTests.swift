@@ -118,12 +118,17 @@ struct CanaryDecodingTests {
         }
     }
 
-    @Test("Flagger's revertOnDeletion is refused when true, which Serin would not honour, and read when false")
-    func flaggerSwitches() throws {
-        let on = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  revertOnDeletion: true\n  analysis:")
-        #expect(decodeCanary(on).messages.contains { $0.contains("spec.revertOnDeletion: true is not supported by Serin yet") }, "\(decodeCanary(on).messages)")
-        let off = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  revertOnDeletion: false\n  analysis:")
-        #expect(decodeCanary(off).messages.isEmpty, "\(decodeCanary(off).messages)")
+    @Test("Flagger's revertOnDeletion is read, true or false, in Serin's group and in Flagger's; a value that is not a boolean is an error at its line")
+    func revertOnDeletionIsRead() throws {
+        for canary in [Self.minimal, Self.flaggerCanary] {
+            for value in [true, false] {
+                let yaml = canary.replacingOccurrences(of: "  analysis:", with: "  revertOnDeletion: \(value)\n  analysis:")
+                #expect(decodeCanary(yaml).messages.isEmpty, "\(decodeCanary(yaml).messages)")
+            }
+        }
+        let yaml = Self.minimal.replacingOccurrences(of: "  analysis:", with: "  revertOnDeletion: always\n  analysis:")
+        #expect(decodeCanary(yaml).messages == ["test.yaml:8:21: error: spec.revertOnDeletion: expected a boolean, got string \"always\""],
+                "\(decodeCanary(yaml).messages)")
     }
 
     @Test("spec.suspend is read into the spec, in Serin's group and in Flagger's; left out it is false", arguments: [true, false])

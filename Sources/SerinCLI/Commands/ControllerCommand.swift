@@ -184,7 +184,7 @@ struct ControllerCommand: AsyncParsableCommand {
                         logger.error("\(name.displayName): cannot write why it was refused: \(error)", error: error, metadata: ["canary": "\(name)"])
                     }
                 },
-                readiness: readiness
+                readiness: readiness, forgotten: { await controller.forgotten($0) }
             ) { specs in await controller.reconcile(specs) }
             await PieceGroup([
                 .loop("canary controller") { await controller.run() },

@@ -25,12 +25,9 @@ extension ManifestDecoder {
         var canaryDeployment = fields["canaryDeployment"].flatMap(reader.string)
         // Flagger's `suspend`: true holds the Canary where it is (see `Rollout+Suspension`).
         let suspend = fields["suspend"].flatMap(reader.bool)
-        // Flagger's switch Serin does not act on yet: false is what Serin does anyway, true would be silently ignored.
-        if let field = fields["revertOnDeletion"], reader.bool(field) == true {
-            reader.unsupported(
-                "\(field.path): true is not supported by Serin yet: deleting the Canary leaves the routes and Deployments as they are",
-                at: field.node)
-        }
+        // Flagger's `revertOnDeletion`: serin controller reads it from the Canary object (`RevertOnDeletion`); here it
+        // is only checked to be a boolean.
+        _ = fields["revertOnDeletion"].flatMap(reader.bool)
         if let provider = fields["provider"], let value = reader.string(provider), value != "istio" {
             reader.error("\(provider.path): expected istio (Serin routes through Istio's VirtualService), got \"\(value)\"", at: provider.node)
         }
