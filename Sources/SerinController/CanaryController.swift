@@ -483,6 +483,9 @@ public actor CanaryController {
                 step(spec.name) { $0.start(now: now) }
             }
         }
+        // A stored rollout the first reconcile did not resume puts no stored weights back (forgotten, or released
+        // anew): what the first table withheld of them is moot.
+        withheldAtStart = [:]
         metrics.count(rollouts.keys)
         return problems
     }
@@ -496,12 +499,22 @@ public actor CanaryController {
             logger(for: name).notice(
                 "\(name.displayName): resumed from stored state: \(status.phase.rawValue)\(stage), weights \(status.stableWeight)/\(status.canaryWeight) (stable \(status.stable), canary \(status.canary))")
         }
+        // What the first routing table withheld of the stored weights, heard once the rollout has resumed: its
+        // history reads as it happened, resumed and then halted.
+        if let withheld = withheldAtStart.removeValue(forKey: name) {
+            step(name) { $0.weightsFailed(withheld.split, reason: withheld.reason, now: now) }
+        }
         step(name) { $0.restored(now: now) }
     }
 
     /// A restored rollout's split its routes do not serve as stored (embedded mode's first routing table keeps the
-    /// share of a canary nothing serves with the stable): the rollout learns it as any refused split.
+    /// share of a canary nothing serves with the stable): the rollout learns it as any refused split, once it is
+    /// resumed (`resume`) when it has not been yet.
     public func weightsWithheld(_ split: TrafficSplit, reason: String, of name: ResourceName) {
+        guard restoredThisRun.contains(name) else {
+            withheldAtStart[name] = (split, reason)
+            return
+        }
         _ = step(name) { $0.weightsFailed(split, reason: reason, now: adapters.clock.now()) }
     }
 
@@ -533,6 +546,8 @@ public actor CanaryController {
     }
 
     private var restoredThisRun: Set<ResourceName> = []
+    /// Splits the first routing table withheld (`weightsWithheld`) of rollouts not resumed yet.
+    private var withheldAtStart: [ResourceName: (split: TrafficSplit, reason: String)] = [:]
     private var metrics: ControllerMetrics
     private var analysisStarted: [ResourceName: RolloutInstant] = [:]
 

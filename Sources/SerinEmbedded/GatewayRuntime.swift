@@ -85,17 +85,20 @@ public final class GatewayRuntime: Service, Sendable {
 
     /// `limits` with at most the client connections the open-file limit can hold, after raising the soft limit to
     /// the hard one (see `OpenFileLimit`): over the cap a connection is refused as it is accepted, which is
-    /// better than accepts and upstream connects failing for lack of file descriptors.
-    private static func fittedToOpenFiles(_ limits: GatewayLimits, logger: Logger) -> GatewayLimits {
+    /// better than accepts and upstream connects failing for lack of file descriptors. Said as `ConnectionCap` says:
+    /// a warning only where the cap bites (`written`: `limits.maxConnections` is the user's `--max-connections`).
+    private static func fittedToOpenFiles(_ limits: GatewayLimits, written: Bool, logger: Logger) -> GatewayLimits {
         guard let files = OpenFileLimit.raiseToHardLimit() else { return limits }
         if files.now > files.before { logger.debug("open-file limit raised from \(files.before) to \(files.now), the hard limit") }
-        let fitting = OpenFileLimit.connections(fitting: files.now)
-        guard fitting < limits.maxConnections else { return limits }
-        logger.info(
-            "client connections capped at \(fitting) by the open-file limit of \(files.now) (each takes two descriptors, its own and its upstream's); to allow \(limits.maxConnections) (--max-connections), raise the hard limit (ulimit -Hn, systemd LimitNOFILE=, docker run --ulimit nofile=)"
-        )
+        let cap = ConnectionCap(asked: limits.maxConnections, written: written, openFiles: files.now)
+        if let notice = cap.notice {
+            switch notice.level {
+            case .warning: logger.warning("\(notice.message)")
+            case .debug: logger.debug("\(notice.message)")
+            }
+        }
         var fitted = limits
-        fitted.maxConnections = fitting
+        fitted.maxConnections = cap.connections
         return fitted
     }
 
@@ -131,18 +134,19 @@ public final class GatewayRuntime: Service, Sendable {
     /// admin endpoint, and starts the controller when asked; on failure nothing is left listening. On shutdown,
     /// `/readyz` fails at once; for `minDrainDuration` the listeners still take requests, each answered with
     /// `connection: close` (the time a load balancer needs to stop sending); then they close, and requests in flight
-    /// get up to `drainTimeout` to finish.
+    /// get up to `drainTimeout` to finish. `maxConnectionsWritten`: `limits.maxConnections` is the user's
+    /// `--max-connections`, so an open-file limit that holds fewer is warned of (`ConnectionCap`).
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
         mesh: (host: String, port: Int)? = nil,
         adminHost: String, adminPort: Int, adminAccess: AdminAccess = .open, limits: GatewayLimits = .default,
-        drainTimeout: TimeAmount = .zero, minDrainDuration: TimeAmount = .zero, logger: Logger = Logger(label: "serin.gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
+        maxConnectionsWritten: Bool = false, drainTimeout: TimeAmount = .zero, minDrainDuration: TimeAmount = .zero, logger: Logger = Logger(label: "serin.gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
         controller controllerOptions: ControllerOptions? = nil
     ) async throws -> GatewayRuntime {
         if let problem = adminAccess.problem(servingOn: adminHost, port: adminPort) { throw StartError.adminAccess(problem) }
         let (store, served, withheld) = try openState(controllerOptions, resources: resources)
         let requested = limits
-        let limits = fittedToOpenFiles(limits, logger: logger)
+        let limits = fittedToOpenFiles(limits, written: maxConnectionsWritten, logger: logger)
         // What set the cap a refused connection met: said with each second's refusals.
         let capSetBy = limits.maxConnections < requested.maxConnections
             ? "as the open-file limit allows (--max-connections \(requested.maxConnections) needs a higher one)" : "(--max-connections)"

@@ -6,8 +6,8 @@ import SerinTesting
 import Testing
 
 /// `serin gateway` at the process's open-file limit, as it is run under shells and service managers that start
-/// processes with a low soft limit: it raises what it may, caps its client connections to fit, and when descriptors
-/// still run out it pauses accepting instead of retrying in a busy loop.
+/// processes with a low soft limit: it raises what it may, caps its client connections to fit (said where the cap
+/// bites), and when descriptors still run out it pauses accepting instead of retrying in a busy loop.
 @Suite("serin gateway at the open-file limit", .timeLimit(.minutes(2)))
 struct GatewayOpenFilesTests {
     private static let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
@@ -15,7 +15,7 @@ struct GatewayOpenFilesTests {
     /// Launches `serin gateway` under `prlimit --nofile=SOFT:HARD`, through bash when `heldFiles` descriptors are
     /// to be open already (as files another part of a process would hold), and waits until it listens.
     private static func launch(
-        soft: Int, hard: Int, heldFiles: Int = 0, backends: TestBackends
+        soft: Int, hard: Int, heldFiles: Int = 0, options: [String] = [], backends: TestBackends
     ) async throws -> (gateway: SerinProcess.Running, port: Int, admin: Int)? {
         guard FileManager.default.isExecutableFile(atPath: prlimit.path) else {
             let reason = "needs /usr/bin/prlimit (util-linux) to start serin with a low open-file limit"
@@ -29,7 +29,7 @@ struct GatewayOpenFilesTests {
         let serin = [
             SerinProcess.executable.path, "gateway", "-f", directory.path, "--port-offset", String(port - 80),
             "--admin", "127.0.0.1:\(admin)", "--threads", "1",
-        ]
+        ] + options
         var arguments = ["--nofile=\(soft):\(hard)"]
         if heldFiles > 0 {
             // Descriptors 20 and up, opened on /dev/null and inherited across exec.
@@ -91,6 +91,31 @@ struct GatewayOpenFilesTests {
             "\(capped.gateway.printed)")
         for client in clients { await client.close() }
         await capped.gateway.kill(SIGTERM)
+        await backends.shutdown()
+    }
+
+    @Test("a cap under the default --max-connections is not said at start unless it is low (under 512); under a --max-connections written, it is a warning that names it")
+    func capSaidWhereItBites() async throws {
+        let backends = TestBackends(threads: 1)
+        // 4,096 descriptors hold 1,920 connections, under the default 16,384: nothing a user asked for is cut.
+        guard let quiet = try await Self.launch(soft: 4096, hard: 4096, backends: backends) else { return }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!quiet.gateway.printed.contains("capped"), "\(quiet.gateway.printed)")
+        await quiet.gateway.kill(SIGTERM)
+        // It is there at debug level.
+        let json = ["--log-format", "json"]
+        guard let debug = try await Self.launch(soft: 4096, hard: 4096, options: json + ["--log-level", "debug"], backends: backends) else { return }
+        let said = debug.gateway.printed.split(separator: "\n").filter { $0.contains("client connections capped at 1920") }
+        #expect(said.count == 1 && said[0].contains(#""level":"debug""#), "\(debug.gateway.printed)")
+        await debug.gateway.kill(SIGTERM)
+        // The same limit under --max-connections 5000, written: a warning, as nginx warns of worker_connections over the limit.
+        guard let written = try await Self.launch(soft: 4096, hard: 4096, options: json + ["--max-connections", "5000"], backends: backends) else { return }
+        let warned = written.gateway.printed.split(separator: "\n").filter { $0.contains("client connections capped at 1920") }
+        #expect(warned.count == 1 && warned[0].contains(#""level":"warning""#), "\(written.gateway.printed)")
+        #expect(warned.first?.contains(
+            "client connections capped at 1920 by the open-file limit of 4096 (each takes two descriptors, its own and its upstream's): "
+                + "--max-connections 5000 needs a higher one; raise the hard limit") == true, "\(written.gateway.printed)")
+        await written.gateway.kill(SIGTERM)
         await backends.shutdown()
     }
 

@@ -36,6 +36,31 @@ extension CanaryControllerTests {
         }
     }
 
+    @Test("a restart whose first routing table withheld the stored weights says it resumed from stored state, then the halt: in the order it happened")
+    func withheldAtRestartSaidAfterResuming() async throws {
+        let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
+        let store = MemoryRolloutStore()
+        let spec = try Self.spec()
+        try await ControllerHarness.run(store: store, clock: clock) { first in
+            await first.reconcile([spec])
+            await first.advance(by: .seconds(30))
+            #expect(first.weights() == [0, 10, 50])
+        }
+        let stored = try #require(store.rollout(Self.web)).split
+        try await ControllerHarness.run(store: store, clock: clock) { second in
+            // Embedded mode's first table cannot serve the stored 50/50, and the router refuses it again when put back.
+            second.router.failWeights(with: PortFailure("canary has no endpoints"))
+            await second.controller.weightsWithheld(stored, reason: "canary has no endpoints", of: Self.web)
+            await second.reconcile([spec])
+            let said = second.lines.messages.filter { $0.contains("resumed from stored state") || $0.contains("cannot set weights") }
+            #expect(said.first?.hasPrefix("shop/web: resumed from stored state: Progressing at step 2/3, weights 50/50") == true, "\(said)")
+            #expect(said.dropFirst().first == "shop/web: halt: cannot set weights 50/50: canary has no endpoints (1/3 failed checks)", "\(said)")
+            // Put back and refused again: the one failed check it was.
+            let status = try await second.status()
+            #expect(status.failedChecks == 1)
+        }
+    }
+
     @Test("a controller restored with files whose Canary is refused goes on with the stored rollout as with any restore: weights put back, the first check a whole interval later")
     func restoredUnderARefusedSpec() async throws {
         let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))

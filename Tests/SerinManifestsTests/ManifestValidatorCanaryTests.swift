@@ -143,6 +143,37 @@ struct ManifestValidatorCanaryTests {
         )
     }
 
+    @Test("a Canary with a field error still has its targetRef and hosts checked in the same pass, where those were read without error")
+    func referencesBesideFieldErrors() {
+        func messages(_ canary: String) -> [String] {
+            let written = canary.replacingOccurrences(of: "maxWeight: 50}", with: "maxWeight: 50, interval: 1x}")
+            #expect(written != canary)
+            return Fixture.messages(Fixture.set(Fixture.world + Self.virtualService + written).diagnostics)
+        }
+        let both = messages(Self.canary(target: "web-vs", canary: "{host: web-v2-servce, port: 80}"))
+        #expect(
+            both == [
+                "\(at(8, 55)): error: spec.analysis.interval: expected a duration like 30s or 1m, got \"1x\"",
+                "\(at(7, 18)): error: spec.canary.host: web-v2-servce does not resolve to a Service or ServiceEntry (did you mean web-v2-service?)",
+                "\(at(5, 21)): error: VirtualService default/web-vs does not exist (VirtualServices: default/web-virtualservice)",
+            ]
+        )
+        // References read fine and right: the field error alone.
+        #expect(messages(Self.canary()).count == 1)
+        // A part read with an error of its own is not checked further (its error says what is wrong with it); the others are.
+        let unreadPort = messages(Self.canary(target: "web-vs", canary: "{host: web-v2-servce, port: eighty}"))
+        #expect(
+            unreadPort == [
+                "\(at(7, 39)): error: spec.canary.port: expected an integer, got string \"eighty\"",
+                "\(at(8, 55)): error: spec.analysis.interval: expected a duration like 30s or 1m, got \"1x\"",
+                "\(at(5, 21)): error: VirtualService default/web-vs does not exist (VirtualServices: default/web-virtualservice)",
+            ]
+        )
+        // A targetRef read with an error: nothing checked against the other resources.
+        let unreadTarget = messages(Self.canary(target: "web-vs, kind: Gateway", canary: "{host: web-v2-servce, port: 80}"))
+        #expect(unreadTarget.count == 2 && !unreadTarget.contains { $0.contains("does not resolve") }, "\(unreadTarget)")
+    }
+
     @Test("a stable subset must be defined by a DestinationRule, and be the subset the route sends to")
     func missingSubset() {
         #expect(

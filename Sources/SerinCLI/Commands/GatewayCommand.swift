@@ -89,15 +89,18 @@ struct ServingOptions: ParsableArguments {
     ))
     var minDrainDuration = SecondsArgument(0)
 
-    @Option(parsing: .unconditional, help: "Open client connections allowed; more are closed as they are accepted.")
-    var maxConnections: Int = GatewayLimits.default.maxConnections
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Open client connections allowed; more are closed as they are accepted. Default \(GatewayLimits.default.maxConnections), or fewer where the open-file limit (raised to the hard one at start) holds fewer: two descriptors each. A number written here that the limit cannot hold is warned of at start.",
+        valueName: "n"
+    ))
+    var maxConnections: Int?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("A keep-alive client connection with no request in flight is closed after this.", valueName: "seconds"))
     var idleTimeout = SecondsArgument(60)
 
     var limits: GatewayLimits {
         var limits = GatewayLimits.default
-        limits.maxConnections = maxConnections
+        limits.maxConnections = maxConnections ?? limits.maxConnections
         limits.idleTimeout = idleTimeout.timeAmount
         return limits
     }
@@ -125,7 +128,7 @@ struct ServingOptions: ParsableArguments {
         if !(0...3600).contains(minDrainDuration.seconds) {
             throw ValidationError("--min-drain-duration must be 0-3600 seconds, got \(minDrainDuration)")
         }
-        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         if !(0.001...86400).contains(idleTimeout.seconds) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
     }
@@ -152,7 +155,7 @@ struct ServingOptions: ParsableArguments {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: address, portMapping: .offset(portOffset),
                 mesh: mesh.map { (host: $0.host, port: $0.port) }, adminHost: admin.host, adminPort: admin.port,
-                adminAccess: access, limits: limits, drainTimeout: drain, minDrainDuration: minDrain, logger: logger,
+                adminAccess: access, limits: limits, maxConnectionsWritten: maxConnections != nil, drainTimeout: drain, minDrainDuration: minDrain, logger: logger,
                 controller: controller
             )
         } catch let error as GatewayRuntime.StartError {

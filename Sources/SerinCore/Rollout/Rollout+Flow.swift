@@ -30,6 +30,7 @@ extension Rollout {
         status.lastWordAwaitsWeights = nil
         status.suspended = nil
         status.releaseHeld = nil
+        status.routesHeld = nil
         status.lastProgressAt = now
         status.stage = .confirmRollout
         if keepPaused {

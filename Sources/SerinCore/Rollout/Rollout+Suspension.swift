@@ -1,8 +1,9 @@
 // Flagger's `spec.suspend`: while it is true Serin does not act on the Canary. A rollout in progress holds where it
 // is, as `pause` holds it (phase Paused, nothing checked, the held time not counted towards the progress deadline); a
 // new release waits; a rollback still runs to the end (it restores stable traffic) and a finished rollout stays as it
-// is. Unsuspended, a rollout the suspension held goes on as `resume` would, and a release it held back starts; a
-// rollout a person paused stays paused. `status.suspended` tells the suspension's hold from a person's pause.
+// is; new settings of a live rollout's routes wait too. Unsuspended, a rollout the suspension held goes on as `resume`
+// would, and a release it held back starts; a rollout a person paused stays paused; the routes take the settings at
+// once. `status.suspended` tells the suspension's hold from a person's pause.
 extension Rollout {
     /// Whether the Canary is suspended while its rollout is live (not rolling back, not finished): the commands that
     /// would move it (`resume`, `promote`) are refused until the spec is unsuspended.
@@ -43,9 +44,11 @@ extension Rollout {
 
     /// The spec changed to a suspended one (`specChanged`): adopted, without a step of the rollout. Suspending holds a
     /// live rollout where it is; a new release (another canary or revision) is held back until the spec is
-    /// unsuspended, and said so. No action changes the routes or the workloads.
+    /// unsuspended, and said so; so are new settings of a live rollout's routes (`status.routesHeld`). No action
+    /// changes the routes or the workloads.
     mutating func adoptSuspended(_ newSpec: CanarySpec, now: RolloutInstant) -> [RolloutAction] {
         let suspending = !spec.suspend
+        let routes = split
         let release: Bool
         switch status.phase {
         case .initialized where !status.isBaseline: release = false  // Nothing started: its start waits anyway.
@@ -55,6 +58,8 @@ extension Rollout {
         spec = newSpec
         if newSpec.workload != nil { status.followPorts(of: newSpec) }
         if status.phase == .initialized && !status.isBaseline { status.canary = newSpec.canary }
+        // A rollback still sets its weights, with these settings; a finished rollout's routes are the release's end.
+        if split != routes, [.progressing, .promoting, .paused].contains(status.phase) { status.routesHeld = true }
         var actions: [RolloutAction] = []
         if suspending { suspend(now: now, into: &actions) }
         if release {

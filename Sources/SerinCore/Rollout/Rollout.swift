@@ -494,8 +494,10 @@ public struct Rollout: Hashable, Sendable {
                 beginRollout(now: now, announcement: "\(change), releasing it against \(status.servingStable) from the first step",
                              keepPaused: keepPaused, into: &actions)
             } else {
-                // A new A/B match or stickiness changes the routes now, not at the next step.
-                if split != oldSplit { actions.append(.setWeights(split)) }
+                // A new A/B match or stickiness changes the routes now, not at the next step; so does one that came
+                // while suspended, once unsuspended.
+                if split != oldSplit || (lifting && status.routesHeld == true) { actions.append(.setWeights(split)) }
+                if lifting { status.routesHeld = nil }
                 // A new interval or progress deadline counts from now: a shorter interval brings the next check within
                 // it, and a shorter deadline does not end a rollout that had no interval to make progress under it.
                 let old = oldSpec.analysis, new = newSpec.analysis
@@ -537,6 +539,8 @@ public struct Rollout: Hashable, Sendable {
         var actions: [RolloutAction] = []
         let refused = status.weightsRefused
         applyWeight(canary: status.canaryWeight, into: &actions)
+        // Put back with the settings as they are: none is held from the routes any longer.
+        status.routesHeld = nil
         // Put back, not a check's new try: a refusal the step already counted stays the one failed check it was.
         if isAnalysing { status.weightsRefused = refused }
         if status.phase == .progressing { sendLoad(into: &actions) }

@@ -62,6 +62,9 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     /// A new release (another canary or revision) came while `spec.suspend` was true: it starts once it is false.
     /// Nil otherwise, and in state stored before this was kept.
     public internal(set) var releaseHeld: Bool?
+    /// Settings that change the routes (an A/B match, stickiness, a port) came while `spec.suspend` was true and the
+    /// rollout was live: the routes take them once it is false. Nil otherwise, and in state stored before this was kept.
+    public internal(set) var routesHeld: Bool?
 
     /// The newest releases of this Canary, oldest first (at most `Release.kept`); nil in state stored before
     /// releases were recorded.
@@ -146,6 +149,7 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
         self.lastWordAwaitsWeights = nil
         self.suspended = nil
         self.releaseHeld = nil
+        self.routesHeld = nil
         self.releaseLog = nil
         self.retiredStable = nil
         self.primaryServes = nil

@@ -51,6 +51,13 @@ final class DocumentReader {
         return location
     }
 
+    /// `read`'s value when reading it reported no error, else nil: a part of a malformed document read fine.
+    func withoutError<Value>(_ read: () -> Value?) -> Value? {
+        let errors = diagnostics.count { $0.severity == .error }
+        let value = read()
+        return diagnostics.count { $0.severity == .error } == errors ? value : nil
+    }
+
     // MARK: Reporting
 
     /// A malformed document: the resource will not be produced.

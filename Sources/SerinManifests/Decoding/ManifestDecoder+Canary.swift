@@ -6,14 +6,7 @@ extension ManifestDecoder {
     /// follow Flagger's where the idea is the same. `targetRef` is a VirtualService (two destinations Serin moves
     /// weight between) or a Deployment (Flagger's shape: Serin creates the primary, Services and VirtualService).
     static func canary(_ spec: Field, name: ResourceName, reader: DocumentReader) -> CanarySpec? {
-        let schema = Schema(
-            known: [
-                "targetRef", "stable", "canary", "progressDeadlineSeconds", "progressDeadline", "skipAnalysis", "analysis",
-                "canaryDeployment", "service", "autoscalerRef", "provider", "revertOnDeletion", "suspend", "metricsServer",
-            ],
-            notRead: ["canaryAnalysis": "it is Flagger's v1alpha3 name for analysis; write it as analysis, as flagger.app/v1beta1 does"]
-        )
-        guard let fields = reader.mapping(spec, schema) else { return nil }
+        guard let fields = reader.mapping(spec, canarySchema) else { return nil }
         // Every part is read before any is given up on, so one pass reports every problem.
         let target = reader.required("targetRef", in: fields).flatMap {
             canaryTarget($0, namespace: name.namespace, reader: reader)
@@ -106,6 +99,34 @@ extension ManifestDecoder {
             reader.error("\(path) \(problem.message)", atPath: path, fallback: spec.node)
         }
         return malformed ? nil : decoded
+    }
+
+    /// A Canary's `spec` fields.
+    private static let canarySchema = Schema(
+        known: [
+            "targetRef", "stable", "canary", "progressDeadlineSeconds", "progressDeadline", "skipAnalysis", "analysis",
+            "canaryDeployment", "service", "autoscalerRef", "provider", "revertOnDeletion", "suspend", "metricsServer",
+        ],
+        notRead: ["canaryAnalysis": "it is Flagger's v1alpha3 name for analysis; write it as analysis, as flagger.app/v1beta1 does"]
+    )
+
+    /// What a Canary that was not read for its errors names of the other resources, read again on its own (`reader` is
+    /// a fresh one): its `targetRef` when that names a VirtualService and reads without error, with each of `stable`
+    /// and `canary` that reads without error and names a host. The errors were said by the first reading.
+    static func canaryReferences(_ spec: Field, name: ResourceName, document: SourceLocation, reader: DocumentReader) -> CanaryReferences? {
+        reader.readingStrictly {
+            guard let fields = reader.mapping(spec, canarySchema),
+                case .virtualService(let targetRef)? = reader.withoutError({
+                    fields["targetRef"].flatMap { canaryTarget($0, namespace: name.namespace, reader: reader) }
+                })
+            else { return nil }
+            func destination(_ key: String) -> Destination? {
+                reader.withoutError { fields[key].flatMap { rolloutDestination($0, reader: reader) } }.flatMap { $0.host.isEmpty ? nil : $0 }
+            }
+            return CanaryReferences(
+                name: name, targetRef: targetRef, stable: destination("stable"), canary: destination("canary"), location: document,
+                fieldLocations: reader.fieldLocations)
+        }
     }
 
     /// What a Canary's `targetRef` names: the VirtualService whose weights Serin drives (Serin's shape), or the

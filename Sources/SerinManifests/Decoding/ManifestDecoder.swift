@@ -64,7 +64,12 @@ public enum ManifestDecoder {
         let resource = decodeSpec(header, name: name, fields: fields, reader: reader)
         guard let resource, !reader.isMalformed else {
             let firstError = reader.diagnostics.first { $0.severity == .error }?.location
-            return (nil, reader.diagnostics, UnreadResource(kind: header.kind, name: name, location: firstError ?? reader.location(of: document)))
+            var unread = UnreadResource(kind: header.kind, name: name, location: firstError ?? reader.location(of: document))
+            if header.kind == .canary, let spec = fields["spec"] {
+                unread.canaryReferences = canaryReferences(
+                    spec, name: name, document: reader.location(of: document), reader: DocumentReader(file: file, text: text))
+            }
+            return (nil, reader.diagnostics, unread)
         }
         let located = LocatedResource(
             resource: resource, apiVersion: header.apiVersion, location: reader.location(of: document),

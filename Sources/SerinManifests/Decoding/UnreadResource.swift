@@ -7,4 +7,6 @@ public struct UnreadResource: Hashable, Sendable {
     public let name: ResourceName
     /// Where its first error is.
     public let location: SourceLocation
+    /// A Canary's references, when those parts of it were read without error: checked as a read Canary's are.
+    public var canaryReferences: CanaryReferences? = nil
 }

@@ -2,7 +2,7 @@ import SerinCore
 
 /// A decoded resource together with where it and each of its fields came from,
 /// so validation can point at the exact line of a bad weight or host.
-public struct LocatedResource: Sendable, Hashable {
+public struct LocatedResource: Sendable, Hashable, FieldLocated {
     public var resource: Resource
     public var apiVersion: String
     /// The start of the YAML document.
@@ -22,11 +22,6 @@ public struct LocatedResource: Sendable, Hashable {
         self.kind = resource.kind
         self.name = resource.name
         self.fieldLocations = fieldLocations
-    }
-
-    /// The location of the field at `path`, or of the document when the field was not written.
-    public func location(of path: String) -> SourceLocation {
-        fieldLocations[path] ?? location
     }
 
     /// `VirtualService default/web-virtualservice`, for messages.

@@ -15,42 +15,43 @@ extension ManifestValidator {
     }
 
     /// Each Canary's VirtualService exists and routes to its written stable destination, its destinations resolve,
-    /// and no two Canaries drive one VirtualService (they would fight over its weights).
+    /// and no two Canaries drive one VirtualService (they would fight over its weights). `unread`: the references of
+    /// Canaries not read for their errors, checked alike but for what needs the rest of the Canary (its mirror).
     static func canaries(
-        in resources: [LocatedResource], context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>,
-        checkingDestinations: Bool = true
+        in resources: [LocatedResource], unread: [CanaryReferences] = [], context: ValidationContext,
+        warnedWithoutEndpoints: inout Set<ResourceName>, checkingDestinations: Bool = true
     ) -> [Diagnostic] {
+        let read = resources.compactMap { located -> (CanaryReferences, CanarySpec?)? in
+            guard case .canary(let canary) = located.resource else { return nil }
+            // Flagger's shape (no references): Serin creates the VirtualService and Services itself (on Kubernetes).
+            return CanaryReferences(canary, at: located).map { ($0, canary) }
+        }
         var diagnostics: [Diagnostic] = []
-        var drivers: [ResourceName: LocatedResource] = [:]
-        for located in resources {
-            guard case .canary(let canary) = located.resource else { continue }
-            // Flagger's shape: Serin creates the VirtualService and Services itself (on Kubernetes).
-            guard canary.workload == nil else { continue }
-            for (key, destination) in [("stable", canary.stable), ("canary", canary.canary)] where checkingDestinations {
+        var drivers: [ResourceName: CanaryReferences] = [:]
+        for (references, canary) in read + unread.map({ ($0, nil) }) {
+            for (key, destination) in [("stable", references.stable), ("canary", references.canary)] where checkingDestinations {
                 guard let destination else { continue }
                 diagnostics += self.destination(
-                    destination, path: "spec.\(key)", portPath: "spec.\(key).port", at: located, context: context,
+                    destination, path: "spec.\(key)", portPath: "spec.\(key).port", at: references, context: context,
                     warnedWithoutEndpoints: &warnedWithoutEndpoints
                 )
             }
-            let targetLocation = located.location(of: "spec.targetRef.name")
-            guard let virtualService = context.virtualServices[canary.targetRef] else {
+            let targetRef = references.targetRef
+            let targetLocation = references.location(of: "spec.targetRef.name")
+            guard let virtualService = context.virtualServices[targetRef] else {
                 let message = doesNotExist(
-                    "VirtualService", canary.targetRef.description, known: context.virtualServices.keys,
-                    unread: context.unread(.virtualService, canary.targetRef)
+                    "VirtualService", targetRef.description, known: context.virtualServices.keys,
+                    unread: context.unread(.virtualService, targetRef)
                 )
                 diagnostics.append(.error(message, at: targetLocation))
                 continue
             }
-            if let driver = drivers[canary.targetRef] {
+            if let driver = drivers[targetRef] {
                 diagnostics.append(
-                    .error(
-                        "VirtualService \(canary.targetRef) is already driven by \(driver.label) at \(driver.location)",
-                        at: targetLocation
-                    )
+                    .error("VirtualService \(targetRef) is already driven by \(driver.label) at \(driver.location)", at: targetLocation)
                 )
             } else {
-                drivers[canary.targetRef] = located
+                drivers[targetRef] = references
             }
             if virtualService.http.isEmpty && !virtualService.tls.isEmpty {
                 diagnostics.append(
@@ -63,11 +64,11 @@ extension ManifestValidator {
                 )
                 continue
             }
-            if canary.analysis.mirror != nil, let problem = mirrorInUse(virtualService, by: canary, config: context.config) {
-                diagnostics.append(.error(problem, at: located.location(of: "spec.analysis.mirror")))
+            if let canary, canary.analysis.mirror != nil, let problem = mirrorInUse(virtualService, by: canary, config: context.config) {
+                diagnostics.append(.error(problem, at: references.location(of: "spec.analysis.mirror")))
             }
             // Without a written stable the controller finds what serves, from the routes and the rollout's state.
-            guard let stable = canary.stable else { continue }
+            guard let stable = references.stable else { continue }
             let routesToStable = virtualService.http.contains { route in
                 route.destinations.contains { sendsTo($0.destination, stable: stable, config: context.config) }
             }
@@ -76,7 +77,7 @@ extension ManifestValidator {
                 diagnostics.append(
                     .error(
                         "VirtualService \(virtualService.name.name) has no route to \(stable)",
-                        at: located.location(of: "spec.stable.host")
+                        at: references.location(of: "spec.stable.host")
                     )
                 )
             }

@@ -88,7 +88,7 @@ extension ManifestValidator {
     /// That `destination`, written at `path` (its port number at `portPath`), reaches a service, subset and
     /// port that exist. Shared by routes and Canaries, so both resolve hosts the way the gateway does.
     static func destination(
-        _ destination: Destination, path: String, portPath: String, at located: LocatedResource,
+        _ destination: Destination, path: String, portPath: String, at located: some FieldLocated,
         context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []

@@ -16,7 +16,10 @@ public enum ManifestValidator {
                 of: virtualService, at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
         }
-        diagnostics += canaries(in: resources, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints)
+        diagnostics += canaries(
+            in: resources, unread: unread.compactMap(\.canaryReferences), context: context,
+            warnedWithoutEndpoints: &warnedWithoutEndpoints
+        )
         diagnostics += metricTemplateReferences(in: resources, context: context)
         diagnostics += metricTemplateSecrets(in: resources)
         diagnostics += serverTLS(in: resources, context: context)

@@ -48,6 +48,29 @@ struct RolloutSuspensionTests {
         #expect(driver.rollout.status.phase == .progressing)
     }
 
+    @Test("a settings change of the routes (stickiness) made while suspended leaves the routes as they are, and reaches them at once on unsuspending, not at the next step")
+    func routeSettingsWhileSuspendedApplyOnUnsuspending() throws {
+        var driver = try Self.atFifty()
+        driver.send { $0.specChanged(try! Self.spec(suspend: true), now: t(40)) }
+        var sticky = try Self.spec(suspend: true)
+        sticky.analysis.stickiness = .header("x-user-id")
+        let changed = driver.send { $0.specChanged(sticky, now: t(50)) }
+        #expect(changed.actions.canaryWeights.isEmpty, "suspended: the routes stay as they are")
+        sticky.suspend = false
+        let resumed = driver.send { $0.specChanged(sticky, now: t(60)) }
+        let splits = resumed.actions.compactMap { action -> TrafficSplit? in
+            if case .setWeights(let split) = action { return split } else { return nil }
+        }
+        #expect(splits.map(\.stickiness) == [.header("x-user-id")] && splits.map(\.canary.weight) == [50], "\(resumed.actions)")
+        #expect(driver.rollout.status.routesHeld == nil)
+        // Unsuspended with nothing of the routes changed meanwhile: no weights sent again.
+        sticky.suspend = true
+        driver.send { [sticky] in $0.specChanged(sticky, now: t(70)) }
+        sticky.suspend = false
+        let again = driver.send { $0.specChanged(sticky, now: t(80)) }
+        #expect(again.actions.canaryWeights.isEmpty, "\(again.actions)")
+    }
+
     @Test("a rollout a person paused before the suspension stays paused after it; serin resume then continues it")
     func personsPauseSurvivesSuspension() throws {
         var driver = try Self.atFifty()
