@@ -115,9 +115,9 @@ public final class WebSocketClient: Sendable {
     }
 
     static func startTicker(on channel: any Channel, _ tick: Tick) -> Ticker {
-        let sent = NIOLockedValueBox(0)
+        let sent = NIOLockedValueBox(Ticker.Record())
         let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: tick.every) { _ in
-            sent.withLockedValue { $0 += 1 }
+            sent.withLockedValue { $0.ticked(at: .now()) }
             let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: channel.allocator.buffer(string: tick.text))
             channel.writeAndFlush(frame, promise: nil)
         }
@@ -128,15 +128,31 @@ public final class WebSocketClient: Sendable {
     public struct Ticker: Sendable {
         let task: RepeatedTask
         let eventLoop: any EventLoop
-        let sent: NIOLockedValueBox<Int>
+        let sent: NIOLockedValueBox<Record>
+
+        /// How many messages went, and the longest wait between two of them: a machine that starves the event loop
+        /// (a full test run on two cores) can hold the ticks back, and then the connection really was silent.
+        struct Record {
+            var count = 0
+            var last: NIODeadline?
+            var longestGap = TimeAmount.zero
+
+            mutating func ticked(at now: NIODeadline) {
+                if let last { longestGap = max(longestGap, now - last) }
+                (count, last) = (count + 1, now)
+            }
+        }
 
         /// Stops the timer; returns how many messages it sent.
         public func stop() async -> Int {
             let stopped = eventLoop.makePromise(of: Void.self)
             task.cancel(promise: stopped)
             try? await stopped.futureResult.get()
-            return sent.withLockedValue { $0 }
+            return sent.withLockedValue { $0.count }
         }
+
+        /// The longest wait between two messages so far.
+        public var longestGap: Duration { .nanoseconds(sent.withLockedValue { $0.longestGap.nanoseconds }) }
     }
 
     /// Starts the closing handshake with `normalClosure`; the server answers with its own close.

@@ -158,21 +158,32 @@ struct GatewayHTTP2WebSocketTests {
         let routes: ([String: Int]) -> String = { _ in "  - route: [{destination: {host: ws-v1}}]\n    timeout: 300ms" }
         try await Sockets.withWebSockets(["ws-v1"], routes: routes, limits: limits) { gateway, port, servers, group in
             let client = try await Self.connect(port, group)
-            // Ten times a second from the connection's event loop as its stream opens, far inside the idle timeout
-            // even when the machine's cooperative threads are busy with other tests (under a full run's load the next
-            // stream can take longer than the timeout to open), until the quiet one goes.
-            let busy = try await client.open(authority: "chat.example.com", ticking: .init("tick", every: .milliseconds(100)))
-            let ticker = try #require(busy.ticker)
-            let started = ContinuousClock.now
-            let quiet = try await client.open(authority: "chat.example.com")
-            while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {
-                try await Task.sleep(for: .milliseconds(50))
+            for attempt in 1...3 {
+                // Ten times a second from the connection's event loop as its stream opens, far inside the idle
+                // timeout even when the machine's cooperative threads are busy with other tests (under a full run's
+                // load the next stream can take longer than the timeout to open), until the quiet one goes.
+                let busy = try await client.open(authority: "chat.example.com", ticking: .init("tick", every: .milliseconds(100)))
+                let ticker = try #require(busy.ticker)
+                let started = ContinuousClock.now
+                let quiet = try await client.open(authority: "chat.example.com")
+                while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let ticks = await ticker.stop()
+                if busy.isClosed, ticker.longestGap >= .seconds(1) {
+                    // The machine held the ticks back for half the idle timeout or more: the busy stream was silent
+                    // too, and closing it was right. The scenario did not happen; it is tried again.
+                    print("timeouts: attempt \(attempt): the busy stream's ticks were held back \(ticker.longestGap); trying again")
+                    await quiet.close()
+                    if attempt == 3 { Issue.record("the busy stream's ticks were held back in each of 3 attempts") }
+                    continue
+                }
+                #expect(quiet.isClosed)
+                #expect(ContinuousClock.now - started >= .seconds(2))
+                #expect(!busy.isClosed)
+                for _ in 0..<ticks { #expect(await busy.next() == .text("ws-v1: tick")) }
+                break
             }
-            let ticks = await ticker.stop()
-            #expect(quiet.isClosed)
-            #expect(ContinuousClock.now - started >= .seconds(2))
-            #expect(!busy.isClosed)
-            for _ in 0..<ticks { #expect(await busy.next() == .text("ws-v1: tick")) }
             #expect(Sockets.requests(gateway, code: 504) == 0)
             await client.close()
             #expect(await Sockets.settles(gateway, servers))

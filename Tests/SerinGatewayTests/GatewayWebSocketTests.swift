@@ -189,25 +189,36 @@ struct GatewayWebSocketTests {
         var limits = GatewayLimits.default
         limits.idleTimeout = .seconds(3)
         try await Self.withWebSockets(["ws-v1"], limits: limits) { gateway, port, servers, group in
-            // Ticks ten times a second from the client's event loop as soon as the handshake ends, far inside the
-            // idle timeout even when the machine's cooperative threads are busy with other tests (under a full run's
-            // load the next WebSocket once took longer than the timeout to open), until the quiet one goes.
-            let busy = try await WebSocketClient.connect(
-                port: port, host: "chat.example.com", ticking: .init("tick", every: .milliseconds(100)), group: group)
-            let ticker = try #require(busy.ticker)
-            let started = ContinuousClock.now
-            let quiet = try await Self.chat(port, group)
-            while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {
-                try await Task.sleep(for: .milliseconds(50))
+            for attempt in 1...3 {
+                // Ticks ten times a second from the client's event loop as soon as the handshake ends, far inside the
+                // idle timeout even when the machine's cooperative threads are busy with other tests (under a full
+                // run's load the next WebSocket once took longer than the timeout to open), until the quiet one goes.
+                let busy = try await WebSocketClient.connect(
+                    port: port, host: "chat.example.com", ticking: .init("tick", every: .milliseconds(100)), group: group)
+                let ticker = try #require(busy.ticker)
+                let started = ContinuousClock.now
+                let quiet = try await Self.chat(port, group)
+                while !quiet.isClosed, !busy.isClosed, ContinuousClock.now - started < .seconds(20) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let ticks = await ticker.stop()
+                if busy.isClosed, ticker.longestGap >= .milliseconds(1500) {
+                    // The machine held the ticks back for half the idle timeout or more: the busy tunnel was silent
+                    // too, and closing it was right. The scenario did not happen; it is tried again.
+                    print("idleTunnelCloses: attempt \(attempt): the busy tunnel's ticks were held back \(ticker.longestGap); trying again")
+                    await quiet.close()
+                    if attempt == 3 { Issue.record("the busy tunnel's ticks were held back in each of 3 attempts") }
+                    continue
+                }
+                #expect(ContinuousClock.now - started >= .seconds(3))
+                #expect(await quiet.waitForClose())
+                #expect(!busy.isClosed)
+                if !busy.isClosed {
+                    for _ in 0..<ticks { #expect(await busy.next() == .text("ws-v1: tick")) }
+                }
+                await busy.close()
+                break
             }
-            let ticks = await ticker.stop()
-            #expect(ContinuousClock.now - started >= .seconds(3))
-            #expect(await quiet.waitForClose())
-            #expect(!busy.isClosed)
-            if !busy.isClosed {
-                for _ in 0..<ticks { #expect(await busy.next() == .text("ws-v1: tick")) }
-            }
-            await busy.close()
             #expect(await Self.settles(gateway, servers))
         }
     }
