@@ -412,6 +412,32 @@ prepare_one_at_a_time() {  # prepare_one_at_a_time NAME: the work directory is /
     start_backend v2 "$PORT_V2"
 }
 
+# For the scripts that run each proxy under a tool: each NAME's value a positive integer, TOP zero or more, and
+# PROXIES only proxies one process serves.
+check_tool_settings() {  # check_tool_settings NAME...
+    local value proxy
+    for value in "$@"; do
+        [[ ${!value} =~ ^[1-9][0-9]*$ ]] || die "$value must be a positive integer, got '${!value}'"
+    done
+    [[ $TOP =~ ^[0-9]+$ ]] || die "TOP must be 0 or a positive integer, got '$TOP'"
+    for proxy in $PROXIES; do
+        [[ " serin baseline nginx relay " == *" $proxy "* ]] || die "PROXIES: '$proxy' cannot run here (serin, baseline, nginx, relay)"
+    done
+}
+
+# For the scripts that run each proxy under a tool (instructions-gateway.sh, footprint-gateway.sh): PROXY's binary
+# replaced by the command WRAPPER NAME BINARY [ARGUMENT...] prints, for start_PROXY to run.
+wrap_proxy() {  # wrap_proxy PROXY WRAPPER
+    local proxy=$1 wrapper=$2
+    case $proxy in
+    serin) SERIN=$("$wrapper" serin "$SERIN") ;;
+    baseline) BASELINE_BIN=$("$wrapper" baseline "${BASELINE_BIN:?BASELINE_BIN names the baseline build}") ;;
+    # One process that does the worker's work: a tool's controls cannot reach a child nginx forks.
+    nginx) NGINX=$("$wrapper" nginx "$(command -v nginx)" -g "master_process off;") ;;
+    relay) RELAY=$("$wrapper" relay "$RELAY") ;;
+    esac
+}
+
 build_relay() {  # the bare SwiftNIO relay, built as serin is, when PROXIES names it
     [[ " $PROXIES " == *" relay "* ]] || return 0
     local flags=("${RELEASE_FLAGS[@]}")

@@ -64,13 +64,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench-gateway.sh"
 MODE=http PROXY_THREADS=1
 READY_TIMEOUT=120   # start-up under valgrind is slow
 
-for value in COUNTED WARMUP CLIENT_CONNECTIONS ${RATE:+RATE}; do
-    [[ ${!value} =~ ^[1-9][0-9]*$ ]] || die "$value must be a positive integer, got '${!value}'"
-done
-[[ $TOP =~ ^[0-9]+$ ]] || die "TOP must be 0 or a positive integer, got '$TOP'"
-for proxy in $PROXIES; do
-    [[ " serin baseline nginx relay " == *" $proxy "* ]] || die "PROXIES: '$proxy' cannot run here (serin, baseline, nginx, relay)"
-done
+check_tool_settings COUNTED WARMUP CLIENT_CONNECTIONS ${RATE:+RATE}
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || die "valgrind is missing (apt-get install valgrind)"
 command -v h2load >/dev/null || die "h2load is missing (apt-get install nghttp2-client)"
 prepare_one_at_a_time instructions
@@ -99,13 +93,7 @@ load() { h2load_all_2xx "$1" "$CLIENT_CONNECTIONS" "http://127.0.0.1:$PROXY_PORT
 echo "== per request, counted by callgrind: $COUNTED requests (HTTP/1.1 keep-alive, $CLIENT_CONNECTIONS connections${RATE:+, each paced at $RATE a second}) after $WARMUP"
 printf '%-9s %13s %11s %11s %11s %13s %11s\n' proxy instructions "I1 misses" "D1 misses" "LL misses" "hot code KiB" "code pages"
 for proxy in $PROXIES; do
-    case $proxy in
-    serin) SERIN=$(under_valgrind serin "$SERIN") ;;
-    baseline) BASELINE_BIN=$(under_valgrind baseline "${BASELINE_BIN:?BASELINE_BIN names the baseline build}") ;;
-    # One process that does the worker's work: callgrind_control cannot reach a child nginx forks.
-    nginx) NGINX=$(under_valgrind nginx "$(command -v nginx)" -g "master_process off;") ;;
-    relay) RELAY=$(under_valgrind relay "$RELAY") ;;
-    esac
+    wrap_proxy "$proxy" under_valgrind
     "start_$proxy"
     wait_ready "$proxy" "$PROXY_PID" "$PROXY_PORT" / "<h1>v" "$PROXY_LOG" http
     load "$WARMUP"
