@@ -159,11 +159,10 @@ public struct KubernetesWorkloads: WorkloadManager {
             let primary = try await api.get(.deployment(namespace: scaling.primary.namespace, name: scaling.primary.name))
             replicas = max(1, primary["spec"]?["replicas"]?.intValue ?? 1)
         }
-        let targetPath = ResourcePath.deployment(namespace: scaling.target.namespace, name: scaling.target.name)
-        // A target already at that size is not written again (a revert on deletion asks until the target is ready).
-        if try await api.get(targetPath)["spec"]?["replicas"]?.intValue != replicas {
-            _ = try await api.patch(targetPath, [.add(path: ["spec", "replicas"], value: .number(Double(replicas)))])
-        }
+        _ = try await api.patch(
+            .deployment(namespace: scaling.target.namespace, name: scaling.target.name),
+            [.add(path: ["spec", "replicas"], value: .number(Double(replicas)))]
+        )
         guard scaling.size == .zero else { return }
         // The release is over: the primary forgets the count, its autoscaler gets its own floor back.
         let primaryPath = ResourcePath.deployment(namespace: scaling.primary.namespace, name: scaling.primary.name)

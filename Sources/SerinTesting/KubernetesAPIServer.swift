@@ -341,15 +341,17 @@ public final class KubernetesAPIServer: Sendable {
     // MARK: Storage
 
     /// Every change to the objects goes through here: a new resourceVersion, the generation bumped when `spec`
-    /// changed, the history a watch resumes from, and the watchers told.
+    /// changed, the history a watch resumes from, and the watchers told. A write that would store the object as it is
+    /// changes nothing, as the API server's no-op update: no new resourceVersion, no event, the object returned as is.
     static func store(_ object: JSONValue, at key: ObjectKey, type: String, in state: inout State) -> JSONValue {
-        state.revision += 1
-        guard case .object(var fields) = object else { return object }
+        guard case .object(var fields) = object else {
+            state.revision += 1
+            return object
+        }
         var metadata: [String: JSONValue] = ["name": .string(key.name), "namespace": .string(key.namespace)]
         if case .object(let existing)? = fields["metadata"] { metadata.merge(existing) { $1 } }
         metadata["name"] = .string(key.name)
         metadata["namespace"] = .string(key.namespace)
-        metadata["resourceVersion"] = .string(String(state.revision))
         let previous = state.objects[key]
         if key.namespace.isEmpty { metadata["namespace"] = nil }
         metadata["uid"] = previous?["metadata"]?["uid"] ?? .string(UUID().uuidString.lowercased())
@@ -358,6 +360,11 @@ public final class KubernetesAPIServer: Sendable {
         let oldGeneration = previous?["metadata"]?["generation"]?.intValue ?? 0
         let specChanged = previous == nil || previous?["spec"] != fields["spec"]
         metadata["generation"] = .number(Double(specChanged ? oldGeneration + 1 : oldGeneration))
+        metadata["resourceVersion"] = previous?["metadata"]?["resourceVersion"]
+        fields["metadata"] = .object(metadata)
+        if type == "MODIFIED", let previous, previous == .object(fields) { return previous }
+        state.revision += 1
+        metadata["resourceVersion"] = .string(String(state.revision))
         fields["metadata"] = .object(metadata)
         let stored = JSONValue.object(fields)
         if type == "DELETED" {

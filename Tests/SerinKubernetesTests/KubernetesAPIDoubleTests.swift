@@ -362,6 +362,31 @@ struct KubernetesAPIDoubleTests {
         }
     }
 
+    @Test("a write that would store the object as it is changes nothing, as the API server's no-op update: the same resourceVersion, no event; the next real change is the next event")
+    func noOpWritesChangeNothing() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let key = Key(groupVersion: "v1", resource: "configmaps", namespace: "default", name: "settings")
+            let path = ResourcePath.configMap(namespace: "default", name: "settings")
+            server.put(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "settings"], "data": ["a": "1"]], at: key)
+            var configMaps = api.watch(ResourcePath(groupVersion: "v1", resource: "configmaps", namespace: "default"), from: nil).makeAsyncIterator()
+            #expect(try await Self.next(1, of: &configMaps).map(\.seen) == ["ADDED settings"])
+            let before = try await api.get(path)
+
+            let patched = try await api.patch(path, [.add(path: ["data", "a"], value: "1")])
+            let replaced = try await api.replace(path, before)
+            for written in [patched, replaced] {
+                #expect(written["metadata"]?["resourceVersion"] == before["metadata"]?["resourceVersion"], "\(written)")
+            }
+            #expect(server.object(key) == before)
+
+            _ = try await api.patch(path, [.add(path: ["data", "a"], value: "2")])
+            let changed = try await Self.next(1, of: &configMaps)
+            #expect(changed.map(\.seen) == ["MODIFIED settings"])
+            #expect(server.object(key)?["metadata"]?["resourceVersion"] != before["metadata"]?["resourceVersion"])
+            #expect(changed.first?.object["data"]?["a"] == "2", "the first event after the no-op writes is the real change")
+        }
+    }
+
     // MARK: Deployments
 
     @Test("a Deployment created or changed through the API rolls out in a write of its own: latest generation observed, every replica updated and available")
