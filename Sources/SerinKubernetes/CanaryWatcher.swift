@@ -8,7 +8,7 @@ import SerinManifests
 /// change.
 /// Commands people write on a Canary (`CanaryCommandChannel`) are handed over once each, after the specs. A deleted
 /// Canary runs no more; one with Flagger's `revertOnDeletion` is reverted before its finalizer comes off
-/// (`RevertOnDeletion`).
+/// (`RevertOnDeletion`), and the revert is told on it as Events (`RevertNarration`).
 public actor CanaryWatcher {
     private let api: any KubernetesAPI
     private let namespace: String?
@@ -23,6 +23,9 @@ public actor CanaryWatcher {
     private var finalizing: [ResourceName: String] = [:]
     /// Whether a finalizer could not be set or a revert is not done: the sync is asked for again (`revertRetry`).
     private var finalizingPending = false
+    /// What each revert on deletion has told on its Canary so far, so each step and each failure is told once.
+    private var narrations: [ResourceName: RevertNarration] = [:]
+    private let told: (@Sendable (ResourceName, [RolloutEvent], JSONValue) async -> Void)?
     private let groups: [CanaryGroup]
     private let readiness: ClusterReadiness?
     private var objects: [CanaryGroup: [ResourceName: JSONValue]] = [:]
@@ -54,14 +57,18 @@ public actor CanaryWatcher {
     ///   - forgotten: returns once the controller has carried out what it decided for a Canary no longer given and
     ///     forgotten it (`CanaryController.forgotten`), so a revert on deletion comes after its last weights.
     ///   - revertRetry: how often a revert on deletion that failed or waits for its target is tried again.
+    ///   - told: tells a revert on deletion's steps as Events about the Canary, named and as last seen
+    ///     (`KubernetesRolloutStore.record`); nil tells them only in the log.
     public init(
         api: any KubernetesAPI, namespace: String?, groups: [CanaryGroup] = [.serin], logger: Logger,
         command: (@Sendable (CanaryCommandChannel.Request) async -> Void)? = nil,
         workloads: KubernetesWorkloads? = nil, configResync: Duration = .seconds(15),
         refused: (@Sendable (ResourceName, CanaryGroup?, String?) async -> Void)? = nil, readiness: ClusterReadiness? = nil,
         forgotten: (@Sendable (ResourceName) async -> Void)? = nil, revertRetry: Duration = .seconds(5),
+        told: (@Sendable (ResourceName, [RolloutEvent], JSONValue) async -> Void)? = nil,
         apply: @escaping @Sendable ([CanarySpec]) async -> [CanaryProblem]
     ) {
+        self.told = told
         self.refused = refused
         self.readiness = readiness
         self.api = api
@@ -164,8 +171,9 @@ public actor CanaryWatcher {
     }
 
     /// Flagger's `revertOnDeletion` (`RevertOnDeletion`), for every Canary of every group: the finalizer added where it
-    /// is asked for, taken off where it no longer is, and a deleted Canary reverted before it comes off. What fails, or
-    /// waits for the target, keeps the finalizer and is said once; the sync is asked for again after `revertRetry`.
+    /// is asked for, taken off where it no longer is, and a deleted Canary reverted before it comes off, each step told
+    /// on it once. What fails, or waits for the target, keeps the finalizer and is said once; the sync is asked for
+    /// again after `revertRetry`.
     private func finalize(runners: [(ResourceName, JSONValue)]) async {
         let revert = DeletionRevert(api: api)
         let running = Dictionary(runners.map { ($0.0, CanaryGroup.of($0.1)) }, uniquingKeysWith: { first, _ in first })
@@ -175,6 +183,7 @@ public actor CanaryWatcher {
                 guard let step = RevertOnDeletion.step(for: canary, runs: running[name] == group) else { continue }
                 let path = group.path(namespace: name.namespace, name: name.name)
                 let said: String
+                var steps: [DeletionRevert.Step] = []
                 do {
                     switch step {
                     case .addFinalizer, .removeFinalizer:
@@ -182,10 +191,15 @@ public actor CanaryWatcher {
                         continue
                     case .revert:
                         await forgotten?(name)
-                        switch try await revert.revert(name, group: group) {
+                        let outcome = try await revert.revert(name, group: group, steps: &steps)
+                        await tell(steps, failure: nil, about: canary, name)
+                        switch outcome {
                         case .done(let what):
                             logger.notice("Canary \(name) deleted with spec.revertOnDeletion: \(what); finalizer \(group.finalizer) removed",
                                           metadata: ["canary": "\(name)"])
+                            finalizing[name] = nil
+                            continue
+                        case .gone:
                             finalizing[name] = nil
                             continue
                         case .waiting(let reason):
@@ -193,9 +207,11 @@ public actor CanaryWatcher {
                         }
                     }
                 } catch {
-                    said = "Canary \(name): cannot \(step.doing): \(error); Serin tries again every \(Readable.duration(revertRetry))"
+                    let problem = "cannot \(step.doing): \(error); Serin tries again every \(Readable.duration(revertRetry))"
                         + (step != .revert ? "" : "; until then it keeps its finalizer \(group.finalizer): to delete it without the revert, take "
                             + "\(group.finalizer) out of its metadata.finalizers (kubectl edit \(group.resourceName) \(name.name) -n \(name.namespace))")
+                    said = "Canary \(name): \(problem)"
+                    if step == .revert { await tell(steps, failure: problem, about: canary, name) }
                 }
                 pending = true
                 if finalizing[name] != said {
@@ -205,6 +221,18 @@ public actor CanaryWatcher {
             }
         }
         finalizingPending = pending
+        // A Canary gone (reverted, or its finalizer taken off by hand) has nothing more to tell.
+        narrations = narrations.filter { name, _ in groups.contains { objects[$0]?[name] != nil } }
+    }
+
+    /// Tells what a revert on deletion's attempt did, and how it failed, as Events about `canary`: each only once.
+    private func tell(_ steps: [DeletionRevert.Step], failure: String?, about canary: JSONValue, _ name: ResourceName) async {
+        var narration = narrations[name] ?? RevertNarration(canary: name)
+        let now = RolloutInstant(sinceEpoch: .nanoseconds(Int64(Date().timeIntervalSince1970 * 1_000_000_000)))
+        let events = narration.events(for: steps, failure: failure, at: now)
+        narrations[name] = narration
+        guard !events.isEmpty else { return }
+        await told?(name, events, canary)
     }
 
     /// Tells each namesake that does not run why, once. One that runs now (its namesake was deleted) has the

@@ -88,13 +88,19 @@ public actor KubernetesRolloutStore: RolloutStore {
                 }
             }
         }
+        try await record(events, about: canary)
+    }
+
+    /// Posts `events` as core/v1 Events about `canary` (as read or written), in order: a save's, and those of a revert
+    /// on deletion (`CanaryWatcher`), which may come after the Canary has gone. One an earlier attempt posted (409) is
+    /// not posted twice.
+    public func record(_ events: [RolloutEvent], about canary: JSONValue) async throws {
+        let namespace = canary["metadata"]?["namespace"]?.stringValue ?? "default"
         for (index, event) in events.enumerated() {
             do {
-                _ = try await api.create(
-                    .events(namespace: name.namespace), Self.event(event, number: index, about: canary, component: component)
-                )
+                _ = try await api.create(.events(namespace: namespace), Self.event(event, number: index, about: canary, component: component))
             } catch let error as KubernetesAPIError where error.code == 409 {
-                // Posted already by an earlier attempt at this save.
+                // Posted already by an earlier attempt.
             }
         }
     }

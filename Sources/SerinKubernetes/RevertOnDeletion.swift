@@ -7,6 +7,10 @@ enum RevertOnDeletion: Equatable {
     /// Deleted while it carries the finalizer and asks for the revert: revert, then take the finalizer off.
     case revert
 
+    /// Flagger's `status.phase` while a deleted Canary is reverted, written once as the revert starts, so
+    /// `kubectl get canary` shows it. Flagger writes no phase after it: the Canary goes once its finalizer is off.
+    static let terminatingPhase = "Terminating"
+
     /// The step, as a message says it cannot be done.
     var doing: String {
         switch self {

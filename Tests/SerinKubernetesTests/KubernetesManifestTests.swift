@@ -208,12 +208,12 @@ struct KubernetesManifestTests {
         #expect(schema.problems(in: unknown).contains { $0.hasPrefix(".spec.type: \"pagerduty\" is not one of") }, "\(schema.problems(in: unknown))")
     }
 
-    @Test("the CRD's status phases and printer columns are the rollout's")
+    @Test("the CRD's status phases and printer columns are the rollout's, with Flagger's Terminating for a revert on deletion")
     func statusMatchesRollout() throws {
         let crd = try #require(try Self.documents("deploy/kubernetes/crd.yaml").first)
         let version = try #require(crd["spec"]?["versions"]?[0])
         let phases = version["schema"]?["openAPIV3Schema"]?["properties"]?["status"]?["properties"]?["phase"]?["enum"]
-        #expect(phases == .array(RolloutPhase.allCases.map { .string($0.rawValue) }))
+        #expect(phases == .array((RolloutPhase.allCases.map(\.rawValue) + ["Terminating"]).map(JSONValue.string)))
         #expect(version["subresources"]?["status"] == [:])
         let columns = version["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
         #expect(columns == ["Phase", "Stable", "Weight", "Step", "LastTransition"])

@@ -61,7 +61,8 @@ struct KubernetesRolloutTests {
             api: api, namespace: nil, groups: groups, logger: logger, command: CanaryCommandChannel.handler(execute: { await controller.execute($0, canary: $1) }, store: store, logger: logger),
             workloads: workloads ? KubernetesWorkloads(api: api) : nil, configResync: .milliseconds(200),
             refused: { name, namesake, message in try? await store.recordRefusal(message, for: name, namesake: namesake) },
-            forgotten: { await controller.forgotten($0) }, revertRetry: .milliseconds(200)
+            forgotten: { await controller.forgotten($0) }, revertRetry: .milliseconds(200),
+            told: { _, events, canary in try? await store.record(events, about: canary) }
         ) { specs in await controller.reconcile(specs) }
         let running = Task { await controller.run() }
         let watching = Task { await watcher.run() }

@@ -25,6 +25,23 @@ struct RevertOnDeletionTests {
         }
     }
 
+    /// A controller running Flagger's podinfo Canary with revertOnDeletion, once it is initialized (the target at zero)
+    /// and carries Flagger's own finalizer: one Flagger left there is Serin's to answer.
+    static func withInitializedFlaggerCanary(
+        _ body: (KubernetesAPIServer, LogRecorder, KubernetesAPIServer.ObjectKey) async throws -> Void
+    ) async throws {
+        let canary = try Workloads.flaggerCanary.applying([.add(path: ["spec", "revertOnDeletion"], value: true)])
+        let key = Workloads.flaggerCanaryKey
+        try await Workloads.withWorkloadController { server, lines in
+            server.put(canary, at: key)
+            #expect(await eventually(.seconds(20)) {
+                Workloads.phase(server, key) == "Initialized" && Workloads.replicas(server, Workloads.target) == 0
+                    && Self.finalizers(server, key) == ["finalizer.flagger.app"]
+            }, "\(lines.messages)")
+            try await body(server, lines, key)
+        }
+    }
+
     static func finalizers(_ server: KubernetesAPIServer, _ key: KubernetesAPIServer.ObjectKey) -> [String] {
         (server.object(key)?["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
     }
@@ -118,15 +135,7 @@ struct RevertOnDeletionTests {
 
     @Test("Flagger's Canary on a Deployment deleted with revertOnDeletion: the target is scaled back up like the primary, the finalizer waits until it is ready, then the Canary and what Serin created for it go")
     func workloadScaledBackUp() async throws {
-        let canary = try Workloads.flaggerCanary.applying([.add(path: ["spec", "revertOnDeletion"], value: true)])
-        let key = Workloads.flaggerCanaryKey
-        try await Workloads.withWorkloadController { server, lines in
-            server.put(canary, at: key)
-            #expect(await eventually(.seconds(20)) { Workloads.phase(server, key) == "Initialized" && Workloads.replicas(server, Workloads.target) == 0 },
-                    "\(lines.messages)")
-            // Flagger's own finalizer on Flagger's Canary: one Flagger left there is Serin's to answer.
-            #expect(await eventually(.seconds(10)) { Self.finalizers(server, key) == ["finalizer.flagger.app"] })
-
+        try await Self.withInitializedFlaggerCanary { server, lines, key in
             server.holdDeploymentRollouts()
             server.delete(key)
             #expect(Self.isMarked(server, key))

@@ -184,7 +184,12 @@ struct ControllerCommand: AsyncParsableCommand {
                         logger.error("\(name.displayName): cannot write why it was refused: \(error)", error: error, metadata: ["canary": "\(name)"])
                     }
                 },
-                readiness: readiness, forgotten: { await controller.forgotten($0) }
+                readiness: readiness, forgotten: { await controller.forgotten($0) },
+                told: { name, events, canary in
+                    do { try await store.record(events, about: canary) } catch {
+                        logger.error("Canary \(name): cannot tell its revert on deletion as Events: \(error)", error: error, metadata: ["canary": "\(name)"])
+                    }
+                }
             ) { specs in await controller.reconcile(specs) }
             await PieceGroup([
                 .loop("canary controller") { await controller.run() },
