@@ -21,7 +21,8 @@ loop (a call of epoll_wait each) and counts the distinct 64-byte lines each turn
   binary, libraries, anonymous   where the data lines lie: the program's own data (for Swift, its type metadata
                and globals), shared libraries' data, and anonymous memory (the heap and the threads' stacks)
 
-then, for each proxy, the functions that first touch the most data lines in a turn.
+then, for each proxy, its code lines per request by whose code they are (Swift module, the Swift runtime, or the
+library) and the functions with the most, and the functions that first touch the most data lines in a turn.
 
 Why: scripts/instructions-gateway.sh counts instructions and the code a request runs through; on a paced load each
 request finds the caches cold, and what it must fetch again is its code and its data. This VM has no hardware
@@ -83,7 +84,8 @@ start_footprint() {
     local name=$1
     # shellcheck disable=SC2016
     start_group "$WORK_DIR/$name.counts" sh -c 'exec "$@" <"$0"' "$WORK_DIR/$name.trace" \
-        "$WORK_DIR/footprint" "$WORK_DIR/$name.trigger" "$WORK_DIR/$name.attribution" "$WORK_DIR/$name.regions" "$name.bin"
+        "$WORK_DIR/footprint" "$WORK_DIR/$name.trigger" "$WORK_DIR/$name.attribution" "$WORK_DIR/$name.code" \
+        "$WORK_DIR/$name.regions" "$name.bin"
     FOOTPRINT_PID=$STARTED_PID
 }
 
@@ -129,7 +131,9 @@ done
 if ((TOP > 0)); then
     for proxy in $PROXIES; do
         echo
+        echo "-- $proxy: code per request, each line counted in every turn that runs through it"
+        python3 "$SCRIPTS/bench/footprint_functions.py" code "$WORK_DIR/$proxy.code" "$WORK_DIR/$proxy.regions" "$TRACED" "$TOP"
         echo "-- $proxy: functions by the data lines per request they are the first in a turn to touch"
-        python3 "$SCRIPTS/bench/footprint_functions.py" "$WORK_DIR/$proxy.attribution" "$WORK_DIR/$proxy.regions" "$TRACED" "$TOP"
+        python3 "$SCRIPTS/bench/footprint_functions.py" data "$WORK_DIR/$proxy.attribution" "$WORK_DIR/$proxy.regions" "$TRACED" "$TOP"
     done
 fi

@@ -7,7 +7,8 @@
                                    executed on at least half the requests and the 4 KiB pages they lie on
   modules REQUESTS FILE...         that code by whose it is: "KIB<TAB>MODULE" lines, largest first; a line goes to the
                                    Swift module of the function it belongs to (Swift for the standard library, the
-                                   Swift runtime for swift_* and the runtime's C++), else to the library it lies in
+                                   Swift runtime for swift_* and the runtime's C++, libdispatch for the _dispatch_*
+                                   linked into the binary), else to the library it lies in
   order REQUESTS FILE...           a link order for gold's --section-ordering-file: ".text.NAME" for every function
                                    that ran at least once per 20 requests, the most instructions first
 
@@ -112,8 +113,10 @@ def module_of(function, obj):
         return name[2 + len(digits):2 + len(digits) + int(digits)]
     if name.startswith("$ss") or name.startswith("$sS"):
         return "Swift"
-    if name.startswith(("swift_", "_swift_", "swift::")) or "swift::" in name:
+    if name.startswith(("swift_", "_swift_", "swift::")) or "swift::" in name or "N5swift" in name:
         return "Swift runtime"
+    if name.startswith(("_dispatch_", "dispatch_")):
+        return "libdispatch"
     # An object named in an earlier part of the dump only (the program itself, in a zeroed run) has just its number.
     if obj is None or obj.isdigit():
         return "the program's C code"

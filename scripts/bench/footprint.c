@@ -2,7 +2,7 @@
 // (--trace-mem=yes) on stdin: what a request that finds the caches cold must fetch again. Used by
 // scripts/footprint-gateway.sh; built there with `cc -O2`.
 //
-//   footprint TRIGGER ATTRIBUTION REGIONS
+//   footprint TRIGGER ATTRIBUTION CODE REGIONS BINARY-NAME
 //
 // Lines are passed over until the file TRIGGER exists (the script writes it after the warm-up). Its first line is
 // the address of libc's epoll_wait in the traced process, its second the addresses of libc's read, readv, recv and
@@ -13,7 +13,8 @@
 // response); the others (timers, the runtime's own threads, slowed 50-fold under valgrind) are counted apart.
 // Prints one line: turns, code lines, data lines, data lines by where they lie, and the other turns' counts.
 // Writes ATTRIBUTION: for each instruction address, how many data lines it was the first in its turn to touch;
-// and REGIONS: the maps it classified by.
+// CODE: for each code line (its address), how many counted turns ran through it; and REGIONS: the maps it
+// classified by.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,14 +50,20 @@ static int classify(uint64_t address) {
 
 #define ATTRIBUTION_BITS 20
 typedef struct { uint64_t ip, count; } Attribution;
-static Attribution attribution[1u << ATTRIBUTION_BITS];
-static void attribute(uint64_t ip) {
+static Attribution attribution[1u << ATTRIBUTION_BITS], codeAttribution[1u << ATTRIBUTION_BITS];
+static void attribute(Attribution *table, uint64_t ip) {
     uint64_t h = (ip * 0x9E3779B97F4A7C15ull) >> (64 - ATTRIBUTION_BITS);
     for (;;) {
-        if (attribution[h].ip == 0) { attribution[h].ip = ip; attribution[h].count = 1; return; }
-        if (attribution[h].ip == ip) { attribution[h].count++; return; }
+        if (table[h].ip == 0) { table[h].ip = ip; table[h].count = 1; return; }
+        if (table[h].ip == ip) { table[h].count++; return; }
         h = (h + 1) & ((1u << ATTRIBUTION_BITS) - 1);
     }
+}
+static void writeAttribution(const char *path, const Attribution *table) {
+    FILE *out = fopen(path, "w");
+    for (uint32_t i = 0; out && i < (1u << ATTRIBUTION_BITS); i++)
+        if (table[i].ip) fprintf(out, "%llx %llu\n", (unsigned long long)table[i].ip, (unsigned long long)table[i].count);
+    if (out) fclose(out);
 }
 
 static uint64_t epollWait, reads[8];
@@ -85,17 +92,17 @@ static void readTrigger(const char *path, const char *binary) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) { fprintf(stderr, "usage: footprint TRIGGER ATTRIBUTION REGIONS BINARY-NAME < lackey-trace\n"); return 2; }
-    static uint64_t pending[1 << 16];
+    if (argc != 6) { fprintf(stderr, "usage: footprint TRIGGER ATTRIBUTION CODE REGIONS BINARY-NAME < lackey-trace\n"); return 2; }
+    static uint64_t pending[1 << 16], pendingCode[1 << 16];
     char line[256];
     uint64_t seen = 0, ip = 0;
-    int counting = 0, turnReads = 0, pendingCount = 0;
+    int counting = 0, turnReads = 0, pendingCount = 0, pendingCodeCount = 0;
     uint64_t turns = 0, code = 0, data = 0, byClass[CLASSES] = {0};
     uint64_t turnCode = 0, turnData = 0, turnClass[CLASSES] = {0};
     uint64_t otherTurns = 0, otherCode = 0, otherData = 0;
     while (fgets(line, sizeof line, stdin)) {
         if (!counting) {
-            if ((++seen & 0xFFFFF) == 0 && access(argv[1], R_OK) == 0) { readTrigger(argv[1], argv[4]); counting = 1; }
+            if ((++seen & 0xFFFFF) == 0 && access(argv[1], R_OK) == 0) { readTrigger(argv[1], argv[5]); counting = 1; }
             continue;
         }
         // "I  0401234,3" an instruction; " L 1ffefff8,8", " S ...", " M ..." a load, store, modify.
@@ -109,15 +116,19 @@ int main(int argc, char **argv) {
                 if (turnReads) {
                     turns++, code += turnCode, data += turnData;
                     for (int c = 0; c < CLASSES; c++) byClass[c] += turnClass[c];
-                    for (int k = 0; k < pendingCount; k++) attribute(pending[k]);
+                    for (int k = 0; k < pendingCount; k++) attribute(attribution, pending[k]);
+                    for (int k = 0; k < pendingCodeCount; k++) attribute(codeAttribution, pendingCode[k]);
                 } else {
                     otherTurns++, otherCode += turnCode, otherData += turnData;
                 }
-                turn++, turnCode = turnData = 0, turnReads = 0, pendingCount = 0;
+                turn++, turnCode = turnData = 0, turnReads = 0, pendingCount = pendingCodeCount = 0;
                 memset(turnClass, 0, sizeof turnClass);
             }
             for (int k = 0; k < readCount; k++) turnReads |= address == reads[k];
-            turnCode += firstInTurn(codeLines, address >> 6);
+            if (firstInTurn(codeLines, address >> 6)) {
+                turnCode++;
+                if (pendingCodeCount < (1 << 16)) pendingCode[pendingCodeCount++] = address & ~(uint64_t)63;
+            }
         } else if (firstInTurn(dataLines, address >> 6)) {
             turnData++, turnClass[classify(address)]++;
             if (pendingCount < (1 << 16)) pending[pendingCount++] = ip;
@@ -126,11 +137,9 @@ int main(int argc, char **argv) {
     printf("%llu %llu %llu", (unsigned long long)turns, (unsigned long long)code, (unsigned long long)data);
     for (int c = 0; c < CLASSES; c++) printf(" %llu", (unsigned long long)byClass[c]);
     printf(" %llu %llu %llu\n", (unsigned long long)otherTurns, (unsigned long long)otherCode, (unsigned long long)otherData);
-    FILE *out = fopen(argv[2], "w");
-    for (uint32_t i = 0; out && i < (1u << ATTRIBUTION_BITS); i++)
-        if (attribution[i].ip) fprintf(out, "%llx %llu\n", (unsigned long long)attribution[i].ip, (unsigned long long)attribution[i].count);
-    if (out) fclose(out);
-    out = fopen(argv[3], "w");
+    writeAttribution(argv[2], attribution);
+    writeAttribution(argv[3], codeAttribution);
+    FILE *out = fopen(argv[4], "w");
     for (int i = 0; out && i < regionCount; i++)
         fprintf(out, "%llx %llx %s %s\n", (unsigned long long)regions[i].low, (unsigned long long)regions[i].high, className[regions[i].cls], regions[i].name);
     if (out) fclose(out);
