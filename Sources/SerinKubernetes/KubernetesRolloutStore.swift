@@ -75,7 +75,7 @@ public actor KubernetesRolloutStore: RolloutStore {
                     // The answer to the last command stays: it belongs to whoever sent it.
                     var written = withRefusal(status).objectValue ?? [:]
                     if let answer = fields["status"]?["lastCommand"] { written["lastCommand"] = answer }
-                    fields["status"] = .object(written)
+                    fields["status"] = Self.keepingTerminating(.object(written), of: fields)
                 }
             case .flagger:
                 // The rollout first: it is what the next controller continues from; the status only tells people.
@@ -84,11 +84,22 @@ public actor KubernetesRolloutStore: RolloutStore {
                     fields["metadata"] = JSONValue.annotating(fields["metadata"], CanaryGroup.stateAnnotation, state)
                 }
                 return try await write(name, in: group, status: true) { fields in
-                    fields["status"] = Self.flaggerStatus(withRefusal(status), of: rollout)
+                    fields["status"] = Self.keepingTerminating(Self.flaggerStatus(withRefusal(status), of: rollout), of: fields)
                 }
             }
         }
         try await record(events, about: canary)
+    }
+
+    /// `status`, but with Flagger's `Terminating` phase kept on a Canary being reverted on deletion (`DeletionRevert`):
+    /// a save that reaches the API after the revert marked it (the controller's last, retried after a 409) must not put
+    /// the rollout's phase back while the revert runs.
+    static func keepingTerminating(_ status: JSONValue, of canary: [String: JSONValue]) -> JSONValue {
+        let terminating = JSONValue.string(RevertOnDeletion.terminatingPhase)
+        guard canary["metadata"]?["deletionTimestamp"] != nil, canary["status"]?["phase"] == terminating,
+              case .object(var fields) = status else { return status }
+        fields["phase"] = terminating
+        return .object(fields)
     }
 
     /// Posts `events` as core/v1 Events about `canary` (as read or written), in order: a save's, and those of a revert

@@ -133,20 +133,22 @@ struct GatewayProxyTests {
         await backends.shutdown()
     }
 
-    @Test("splits traffic 90/10 within three standard deviations")
+    /// 4,000 requests and 4.5 standard deviations: a fair split fails this about once in 150,000 runs (three
+    /// deviations on 2,000 failed once in 370, and did in CI), while a split 2.1 points off fails it.
+    @Test("splits traffic 90/10 within 4.5 standard deviations")
     func weightedSplit() async throws {
         let backends = TestBackends()
         let v1 = try await backends.start("v1")
         let v2 = try await backends.start("v2")
         let config = SeedMesh.config(v1Weight: 90, v2Weight: 10, endpoints: ["web-v1-service": v1.port, "web-v2-service": v2.port])
         try await Self.withGateway(config) { gateway, port in
-            let tally = try await DemoTraffic.run(port: port, connections: 4, requestsPerConnection: 500, group: backends.group)
+            let tally = try await DemoTraffic.run(port: port, connections: 4, requestsPerConnection: 1_000, group: backends.group)
             #expect(tally.failures.isEmpty, "\(tally.failures.prefix(3))")
             let n = Double(tally.total)
             let expected = n * 0.10
             let sigma = (n * 0.10 * 0.90).squareRoot()
             let v2Count = Double(tally.counts["v2"] ?? 0)
-            #expect(abs(v2Count - expected) <= 3 * sigma, "v2 got \(v2Count) of \(n), expected \(expected) ± \(3 * sigma)")
+            #expect(abs(v2Count - expected) <= 4.5 * sigma, "v2 got \(v2Count) of \(n), expected \(expected) ± \(4.5 * sigma)")
             let totals = gateway.telemetry.snapshot().totals(destinationService: "web-v2-service")
             #expect(totals.requests == tally.counts["v2"])
         }

@@ -108,6 +108,29 @@ struct KubernetesRolloutStoreTests {
         }
     }
 
+    @Test("a save that reaches a Canary after its revert on deletion marked it Terminating keeps that phase, and writes the rest")
+    func saveKeepsTerminating() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            server.put(Self.canaryObject, at: Self.key)
+            let store = KubernetesRolloutStore(api: api)
+            // The revert marks the Canary between the save's read and its write: the save's write is a 409, read again.
+            server.beforeNext("PUT") {
+                server.edit(Self.key) { object in
+                    object = (try? object.applying([
+                        .add(path: ["metadata", "deletionTimestamp"], value: "2027-01-15T08:00:00Z"),
+                        .add(path: ["metadata", "finalizers"], value: ["serin.dev/revert-on-deletion"]),
+                        .add(path: ["status"], value: ["phase": "Terminating"]),
+                    ])) ?? object
+                }
+            }
+            let (rollout, events) = try Self.midRollout()
+            try await store.save(rollout, events: events, measurements: [])
+            let status = server.object(Self.key)?["status"]
+            #expect(status?["phase"] == "Terminating", "\(String(describing: status))")
+            #expect(status?["canaryWeight"] == .number(Double(rollout.status.canaryWeight)), "the rest of the save is written")
+        }
+    }
+
     @Test("a status state Serin cannot read is an error that names the Canary, not a silent fresh start")
     func unreadableState() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in

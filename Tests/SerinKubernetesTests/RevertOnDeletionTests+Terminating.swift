@@ -70,7 +70,8 @@ extension RevertOnDeletionTests {
 
             server.delete(Rollouts.canaryKey)
             #expect(await eventually(.seconds(20)) { server.object(Rollouts.canaryKey) == nil }, "\(lines.messages)")
-            #expect(try await phases.value == [before, "Terminating", "deleted"])
+            let seen = try await phases.value
+            #expect(seen == [before, "Terminating", "deleted"], "\(seen)")
             #expect(Rollouts.weights(server) == [100, 0])
         }
     }
