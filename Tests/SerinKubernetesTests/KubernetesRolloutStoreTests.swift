@@ -89,18 +89,23 @@ struct KubernetesRolloutStoreTests {
         }
     }
 
+    /// Saves the mid-rollout on the Canary while another client changes it by `edit` between the save's read and its
+    /// write (the write is then a 409, and the save reads the Canary again): the rollout saved.
+    static func saveRacing(_ edit: [JSONPatchOperation], _ server: KubernetesAPIServer, _ api: any KubernetesAPI) async throws -> Rollout {
+        server.put(Self.canaryObject, at: Self.key)
+        let store = KubernetesRolloutStore(api: api)
+        server.beforeNext("PUT") {
+            server.edit(Self.key) { object in object = (try? object.applying(edit)) ?? object }
+        }
+        let (rollout, events) = try Self.midRollout()
+        try await store.save(rollout, events: events, measurements: [])
+        return rollout
+    }
+
     @Test("a Canary edited while the status is written gets the status on its new version; its edit stands")
     func statusConflictRetried() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
-            server.put(Self.canaryObject, at: Self.key)
-            let store = KubernetesRolloutStore(api: api)
-            server.beforeNext("PUT") {
-                server.edit(Self.key) { object in
-                    object = (try? object.applying([.replace(path: ["spec", "canary", "host"], value: "web-v3-service")])) ?? object
-                }
-            }
-            let (rollout, events) = try Self.midRollout()
-            try await store.save(rollout, events: events, measurements: [])
+            let rollout = try await Self.saveRacing([.replace(path: ["spec", "canary", "host"], value: "web-v3-service")], server, api)
             let stored = server.object(Self.key)
             #expect(stored?["spec"]?["canary"]?["host"] == "web-v3-service")
             #expect(stored?["status"]?["phase"] == .string(rollout.status.phase.rawValue))
@@ -111,20 +116,12 @@ struct KubernetesRolloutStoreTests {
     @Test("a save that reaches a Canary after its revert on deletion marked it Terminating keeps that phase, and writes the rest")
     func saveKeepsTerminating() async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
-            server.put(Self.canaryObject, at: Self.key)
-            let store = KubernetesRolloutStore(api: api)
-            // The revert marks the Canary between the save's read and its write: the save's write is a 409, read again.
-            server.beforeNext("PUT") {
-                server.edit(Self.key) { object in
-                    object = (try? object.applying([
-                        .add(path: ["metadata", "deletionTimestamp"], value: "2027-01-15T08:00:00Z"),
-                        .add(path: ["metadata", "finalizers"], value: ["serin.dev/revert-on-deletion"]),
-                        .add(path: ["status"], value: ["phase": "Terminating"]),
-                    ])) ?? object
-                }
-            }
-            let (rollout, events) = try Self.midRollout()
-            try await store.save(rollout, events: events, measurements: [])
+            // The revert marks the Canary between the save's read and its write.
+            let rollout = try await Self.saveRacing([
+                .add(path: ["metadata", "deletionTimestamp"], value: "2027-01-15T08:00:00Z"),
+                .add(path: ["metadata", "finalizers"], value: ["serin.dev/revert-on-deletion"]),
+                .add(path: ["status"], value: ["phase": "Terminating"]),
+            ], server, api)
             let status = server.object(Self.key)?["status"]
             #expect(status?["phase"] == "Terminating", "\(String(describing: status))")
             #expect(status?["canaryWeight"] == .number(Double(rollout.status.canaryWeight)), "the rest of the save is written")
