@@ -73,9 +73,9 @@ extension RouteTable {
         return routed
     }
 
-    /// The HTTP routes of every listener and of the mesh.
+    /// The HTTP routes of every listener and of the mesh, and the TCP routes of every TCP port.
     private var servedRoutes: [Route] {
-        (Array(listeners.values) + Array(mesh.values)).flatMap { $0.virtualHosts.flatMap(\.routes) }
+        (Array(listeners.values) + Array(mesh.values) + Array(tcp.values)).flatMap { $0.virtualHosts.flatMap(\.routes) }
     }
 }
 
@@ -91,16 +91,17 @@ extension RouteTable.Target {
 extension VirtualService {
     /// Gives every HTTP route the split owns exactly its stable and canary destinations, and A/B testing's
     /// route ahead of it while the split has one, and blue/green's mirror to the canary while it mirrors
-    /// (`TrafficSplit.routes(replacing:)`); other routes are left
+    /// (`TrafficSplit.routes(replacing:)`), and every TCP route it owns the same weights; other routes are left
     /// alone. Returns how many routes the split owns.
     mutating func apply(_ split: TrafficSplit) -> Int {
         http = split.routes(replacing: http)
-        let routes = http.filter { !split.addsRoute(named: $0.name) }
-        return split.ownedRoutes(routes.map { $0.destinations.map(\.destination) }).count { $0 }
+        tcp = split.routes(replacing: tcp)
+        let routes = http.filter { !split.addsRoute(named: $0.name) }.map { $0.destinations.map(\.destination) }
+        return split.ownedRoutes(routes).count { $0 } + split.ownedRoutes(tcp.map { $0.destinations.map(\.destination) }).count { $0 }
     }
 
-    /// The HTTP routes' destinations and weights, as the core reads what serves.
+    /// The HTTP and TCP routes' destinations and weights, as the core reads what serves.
     var servingRoutes: ServingRoutes {
-        ServingRoutes(virtualService: name, routes: http.filter { !$0.destinations.isEmpty }.map(\.destinations))
+        ServingRoutes(virtualService: name, routes: http.filter { !$0.destinations.isEmpty }.map(\.destinations) + tcp.map(\.destinations))
     }
 }

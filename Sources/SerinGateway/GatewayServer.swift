@@ -102,7 +102,7 @@ public final class GatewayServer: Sendable {
         // Certificates are read before anything changes, so one that cannot be read leaves the gateway as it was.
         let contexts = try certificates.load(for: table)
         try clusters.checkTLS(of: table)
-        let wanted = Set(table.listeners.keys).union(table.passthrough.keys)
+        let wanted = Set(table.listeners.keys).union(table.passthrough.keys).union(table.tcp.keys)
         let open = Set(listeners.withLockedValue { $0.keys })
         var opened: [Int: any Channel] = [:]
         do {
@@ -200,10 +200,11 @@ public final class GatewayServer: Sendable {
                         }
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
                         let tls = inMesh ? nil : certificates.port(declaredPort)
-                        if !inMesh, routes.table.passthrough[declaredPort] != nil {
+                        let table = routes.table
+                        if !inMesh, table.passthrough[declaredPort] != nil || table.tcp[declaredPort] != nil {
                             let passthroughPort = PassthroughPort(
                                 routes: routes, clusters: clusters, telemetry: telemetry, declaredPort: declaredPort, limits: limits,
-                                terminating: tls
+                                terminating: tls, plainTCP: table.tcp[declaredPort] != nil
                             )
                             return try PassthroughHandler.install(on: channel, port: passthroughPort, loop: loop)
                         }

@@ -5,7 +5,9 @@ import SerinCore
 
 /// One client connection on a PASSTHROUGH port: NIO's `SNIHandler` reads the ClientHello's server name, the live
 /// table's tls routes pick a destination by weight, and once a connection to one of its endpoints is open the
-/// buffered ClientHello goes first and bytes then pass both ways untouched — the destination terminates TLS.
+/// buffered ClientHello goes first and bytes then pass both ways untouched — the destination terminates TLS. On a
+/// TCP port there is no ClientHello: the connection is routed by its port as it opens, by the table's tcp routes,
+/// and spliced the same way.
 ///
 /// The splice is swift-nio-examples' GlueHandler shape over the gateway's `UpstreamConnection` in its tunnel phase
 /// (the one WebSocket tunnels use): each side reads only while the other can take its bytes, a half-close is passed
@@ -38,7 +40,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     private var readHeld = false
     /// Bytes handed over before the destination's connection was open.
     private var early: ByteBuffer?
-    /// Whether routing began: the ClientHello was read, or was found not to be one.
+    /// Whether routing began: the ClientHello was read, or was found not to be one, or (plain TCP) the connection opened.
     private var routing = false
     /// Whether the ClientHello the SNIHandler held went on to the destination.
     private var handedOver = false
@@ -59,6 +61,8 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(handler)
+        // Plain TCP is routed by port as it opens (`channelActive`): nothing to read first.
+        if port.plainTCP { return }
         let sni = SNIHandler { [unowned handler] result in
             switch result {
             case .hostname(let name): handler.route(serverName: name)
@@ -76,6 +80,11 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         leave(loop)
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if port.plainTCP { _ = route(serverName: nil) }
+    }
+
     /// A drain began: a splice, or a connection still waiting for its ClientHello, runs on (the handshake timeout
     /// bounds the wait) — its client has sent nothing it could be told to resend elsewhere.
     func drainBegan() {}
@@ -87,8 +96,9 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
 
     // MARK: Choosing the destination
 
-    /// Routes by the server name; the returned future succeeds once the destination's connection is open, which
-    /// lets the SNIHandler hand the buffered ClientHello on. A refused connection's future never succeeds: it closes.
+    /// Routes by the server name (on a TCP port, by the port alone); the returned future succeeds once the
+    /// destination's connection is open, which lets the SNIHandler hand the buffered ClientHello on. A refused
+    /// connection's future never succeeds: it closes.
     private func route(serverName: String?) -> EventLoopFuture<Void> {
         routing = true
         let promise = loop.eventLoop.makePromise(of: Void.self)
@@ -97,7 +107,10 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
             terminate(with: terminating.entry(forServerName: serverName), promise)
             return promise.futureResult
         }
-        guard case .route(let route) = table.resolvePassthrough(serverName: serverName, port: port.declaredPort) else {
+        let resolution =
+            port.plainTCP
+            ? table.resolveTCP(port: port.declaredPort) : table.resolvePassthrough(serverName: serverName, port: port.declaredPort)
+        guard case .route(let route) = resolution else {
             refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noRoute), promise)
             return promise.futureResult
         }
@@ -202,6 +215,10 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         }
         if clientFinished { connection.finishSending() }
         promise.succeed()
+        if readHeld, connection.isWritable {
+            readHeld = false
+            context.read()
+        }
     }
 
     // MARK: Client → destination
@@ -232,6 +249,11 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     }
 
     func read(context: ChannelHandlerContext) {
+        // Plain TCP reads nothing until its destination can take it: what a client sends first waits in its socket.
+        if port.plainTCP, upstream == nil {
+            readHeld = true
+            return
+        }
         if let upstream, !upstream.isWritable {
             readHeld = true
             return

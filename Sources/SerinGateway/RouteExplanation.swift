@@ -15,6 +15,9 @@ public enum RouteExplanation {
         let fields = question.headers.map { ($0.name.lowercased(), $0.value) }
         let authority = question.mesh && !question.host.contains(":") ? "\(question.host):\(question.port)" : question.host
         let request = RequestAttributes(method: question.method.uppercased(), target: question.path, authority: authority, headers: HeaderList(fields))
+        if !question.mesh, question.sni == nil, table.tcp[question.port] != nil {
+            return explainTCP(table, port: question.port, say: say)
+        }
         if !question.mesh, question.sni != nil || (table.passthrough[question.port] != nil && table.listeners[question.port] == nil) {
             // `--sni ''` asks about a ClientHello that names no server.
             let serverName = question.sni.map { $0.isEmpty ? nil : $0 } ?? question.host
@@ -96,6 +99,31 @@ public enum RouteExplanation {
         say("match:   sniHosts \(sniHost?.pattern.text ?? name)" + (sniHost?.pattern.isWildcard == true ? " (wildcard)" : ""))
         destinations(of: route, withoutEndpoints: "connection closed", say: say)
         return true
+    }
+
+    /// A plain TCP connection to a TCP port: the servers there, the tcp route it takes (and by which match), and the
+    /// destinations its bytes are passed on to as they came.
+    private static func explainTCP(_ table: RouteTable, port: Int, say: (String) -> Void) -> Bool {
+        let servers = table.tcp[port]?.servers.map(\.gateway.description) ?? []
+        switch table.resolveTCP(port: port) {
+        case .noRoute(let reason), .misdirected(let reason):
+            say("connection: TCP to port \(port)")
+            say("result:  connection closed (NR), \(reason)")
+            return false
+        case .route(let route):
+            say("connection: TCP to port \(port) (plain TCP: routed by port, its bytes passed on as they came)")
+            say("server:  Gateway \(servers.joined(separator: ", ")) TCP")
+            say("route:   \(route.label)")
+            let admitting = Set(table.tcp[port]?.servers.map(\.gateway) ?? [])
+            let connection = RequestAttributes(method: "", target: "", authority: "", scheme: "tcp", headers: HeaderList())
+            if let matched = route.matches.firstIndex(where: { $0.matches(connection, gateways: admitting, port: port) }) {
+                say("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")
+            } else {
+                say("match:   any connection (the route has no match conditions)")
+            }
+            destinations(of: route, withoutEndpoints: "connection closed", say: say)
+            return true
+        }
     }
 
     /// The route's weighted destinations and their endpoints; `withoutEndpoints` says what a destination with none

@@ -15,6 +15,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         /// True on a PASSTHROUGH port, whose virtual hosts are server names (SNI) and routes `tls` routes; absent
         /// elsewhere.
         public var passthrough: Bool?
+        /// True on a TCP port, whose one virtual host `*` holds `tcp` routes; absent elsewhere.
+        public var tcp: Bool?
         public var virtualHosts: [VirtualHostDocument]
     }
 
@@ -27,7 +29,7 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
     /// One route: where it came from, what it matches, where it sends traffic.
     public struct RouteDocument: Codable, Sendable, Equatable {
         public var virtualService: String
-        /// `tls` for a VirtualService's tls route; absent for an http route.
+        /// `tls` or `tcp` for a VirtualService's tls or tcp route; absent for an http route.
         public var section: String?
         public var index: Int
         public var name: String?
@@ -52,7 +54,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
 
     public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:], meshPort: Int? = nil) {
         self.generation = generation
-        self.listeners = (Self.documents(table.listeners) { boundPorts[$0] } + Self.documents(table.passthrough) { boundPorts[$0] })
+        self.listeners = (Self.documents(table.listeners) { boundPorts[$0] } + Self.documents(table.passthrough) { boundPorts[$0] }
+            + Self.documents(table.tcp, tcp: true) { boundPorts[$0] })
             .sorted { ($0.port, $0.passthrough ?? false ? 1 : 0) < ($1.port, $1.passthrough ?? false ? 1 : 0) }
         self.mesh = meshPort.map { bound in Self.documents(table.mesh) { _ in bound } }
     }
@@ -75,12 +78,12 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
-    private static func documents(_ listeners: [Int: RouteTable.Listener], boundPort: (Int) -> Int?) -> [ListenerDocument] {
+    private static func documents(_ listeners: [Int: RouteTable.Listener], tcp: Bool = false, boundPort: (Int) -> Int?) -> [ListenerDocument] {
         listeners.values.sorted { $0.port < $1.port }.map { listener in
             ListenerDocument(
                 port: listener.port, boundPort: boundPort(listener.port),
                 gateways: Array(Set(listener.servers.map { $0.gateway == .mesh ? "mesh" : $0.gateway.description })).sorted(),
-                passthrough: listener.passesThrough ? true : nil,
+                passthrough: listener.passesThrough ? true : nil, tcp: tcp ? true : nil,
                 virtualHosts: listener.virtualHosts.map { virtualHost in
                     VirtualHostDocument(
                         host: virtualHost.pattern.text,

@@ -30,7 +30,7 @@ final class UpstreamClusters: Sendable {
     /// The clusters with a traffic policy that `table` routes to, by name.
     static func wanted(in table: RouteTable) -> [String: Cluster] {
         var wanted: [String: Cluster] = [:]
-        for listener in Array(table.listeners.values) + Array(table.mesh.values) + Array(table.passthrough.values) {
+        for listener in Array(table.listeners.values) + Array(table.mesh.values) + Array(table.passthrough.values) + Array(table.tcp.values) {
             for host in listener.virtualHosts {
                 for route in host.routes {
                     // Mirrors' clusters too: their copies honour the same TLS and connection budget.

@@ -24,16 +24,7 @@ public final class ProtocolReportingBackend: Sendable {
 
     public static func start(group: any EventLoopGroup, delay: TimeAmount = .zero) async throws -> ProtocolReportingBackend {
         let accepted = NIOLockedValueBox(0)
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                accepted.withLockedValue { $0 += 1 }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(PrefaceSniffer(delay: delay))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
+        let channel = try await CountingServer.bind(group: group, accepted: accepted) { PrefaceSniffer(delay: delay) }
         return ProtocolReportingBackend(port: channel.localAddress?.port ?? 0, channel: channel, accepted: accepted)
     }
 

@@ -914,8 +914,9 @@ struct CanaryDecodingTests {
         ("    port: 9898", "    port: 9898\n    trafficPolicy: {}",
          "test.yaml:11:20: error: spec.service.trafficPolicy: expected at least one policy"),
         ("    port: 9898", "    port: 9898\n    appProtocol: TCP",
-         "test.yaml:11:18: error: spec.service.appProtocol: tcp (Flagger's TCP routes) is not supported by Serin yet: Serin writes HTTP "
-            + "routes; leave it out, or name the protocol the port speaks over HTTP (http, http2, grpc)"),
+         "test.yaml:11:18: error: spec.service.appProtocol: tcp (Flagger's TCP routes) is not supported by Serin yet: the VirtualService "
+            + "Serin writes for a Deployment has HTTP routes only; leave it out, or name the protocol the port speaks over HTTP (http, "
+            + "http2, grpc). A TCP canary runs in embedded mode: a Canary with stable and canary on a VirtualService's tcp routes"),
         ("    port: 9898", "    port: 9898\n    corsPolicy: {allowOrigin: [\"*\"], allowMethod: [GET]}",
          "test.yaml:11:38: error: unknown field spec.service.corsPolicy.allowMethod (did you mean allowMethods?)"),
         ("    port: 9898", "    port: 9898\n    apex: {labels: {team: [shop]}}",

@@ -232,18 +232,34 @@ struct GatewayDecodingTests {
         #expect(resources.isEmpty)
     }
 
-    @Test("warns that a TCP server is not served")
-    func tcpServer() {
+    @Test("decodes a TCP server, which forwards plain TCP by port")
+    func tcpServer() throws {
         let (resources, diagnostics) = Fixture.decode(
-            gatewayYAML(server: "  - port: {number: 5432, name: pg, protocol: TCP}\n    hosts: [\"*\"]")
+            gatewayYAML(server: "  - port: {number: 31400, name: tcp, protocol: TCP}\n    hosts: [\"*\"]")
+        )
+        #expect(Fixture.messages(diagnostics).isEmpty, "\(Fixture.messages(diagnostics))")
+        guard case .gateway(let gateway) = try #require(resources.first).resource else {
+            Issue.record("not a gateway")
+            return
+        }
+        #expect(gateway.servers.map(\.forwardsTCP) == [true])
+    }
+
+    @Test(
+        "refuses a server for a protocol Istio parses inside TCP, saying to declare it TCP",
+        arguments: ["MONGO", "MYSQL", "REDIS"]
+    )
+    func protocolOverTCP(name: String) {
+        let (_, diagnostics) = Fixture.decode(
+            gatewayYAML(server: "  - port: {number: 27017, name: db, protocol: \(name)}\n    hosts: [\"*\"]")
         )
         #expect(
             Fixture.messages(diagnostics) == [
-                "test.yaml:8:46: warning: spec.servers[0].port.protocol: TCP servers are not served by the embedded "
-                    + "gateway (it serves GRPC, HTTP, HTTP2, HTTPS, TLS); this server is ignored"
+                "test.yaml:8:47: error: spec.servers[0].port.protocol: \(name) servers are not served by the embedded gateway: it "
+                    + "reads no \(name) messages; protocol TCP forwards the same connections untouched, by port, through "
+                    + "VirtualService tcp routes"
             ]
         )
-        #expect(resources.count == 1)
     }
 
     @Test("rejects a protocol Istio does not know")
@@ -254,7 +270,7 @@ struct GatewayDecodingTests {
         #expect(
             Fixture.messages(diagnostics) == [
                 "test.yaml:8:46: error: spec.servers[0].port.protocol: expected one of GRPC, GRPC-WEB, HTTP, HTTP2, "
-                    + "HTTPS, MONGO, TCP, TLS, got \"HTTP3\""
+                    + "HTTPS, MONGO, MYSQL, REDIS, TCP, TLS, got \"HTTP3\""
             ]
         )
         #expect(resources.isEmpty)

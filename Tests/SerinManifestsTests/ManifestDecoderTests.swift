@@ -216,7 +216,7 @@ struct ManifestDecoderTests {
             "test.yaml:6:3: warning: unknown field spec.gatways (did you mean gateways?)",
             "test.yaml:7:3: warning: unknown field spec.htpt (did you mean http?)",
             "test.yaml:10:3: warning: unknown field spec.colour",
-            "test.yaml:5:3: error: spec.http or spec.tls is required",
+            "test.yaml:5:3: error: spec.http, spec.tls or spec.tcp is required",
             "test.yaml:12:1: warning: skipped: kind VirtualServce (networking.istio.io/v1) is not understood by Serin (did you mean VirtualService?)",
         ])
         #expect(Spelling.suggestion(for: "tcp", among: ["tls", "udp"]) == nil, "two names one edit away: neither is suggested")

@@ -93,11 +93,6 @@ struct TLSRouteDecodingTests {
                 "  tls:\n  - match: [{sniHosts: [db.example.com]}]\n    route: [{destination: {host: db-v1}, headers: {}}]",
                 "test.yaml:9:42: warning: unknown field spec.tls[0].route[0].headers"
             ),
-            (
-                "  tcp:\n  - route: [{destination: {host: db-v1}}]",
-                "test.yaml:8:3: error: spec.tcp: TCP routes are not supported: plain TCP carries no server name to route by, "
-                    + "and the embedded gateway serves no TCP servers; for TLS traffic use tls routes with a PASSTHROUGH Gateway server"
-            ),
         ]
     )
     func badField(tls: String, message: String) {
@@ -212,7 +207,7 @@ struct TLSRouteDecodingTests {
             Fixture.messages(set.errors).contains(
                 "test.yaml:60:21: error: VirtualService default/db has only tls routes: a Canary's judge needs HTTP metrics "
                     + "(request success rate and duration), which passed-through TLS connections do not give, so Serin moves the "
-                    + "weights of http routes only"
+                    + "weights of http and tcp routes only"
             ),
             "\(Fixture.messages(set.errors))"
         )

@@ -180,17 +180,6 @@ struct VirtualServiceDecodingTests {
         )
     }
 
-    @Test("rejects TCP routes, saying why: plain TCP has no server name to route by")
-    func tcpRoutes() {
-        let (_, messages) = decodedRoute("  - route:\n    - destination: {host: a}\n  tcp:\n  - route:\n    - destination: {host: a}")
-        #expect(
-            messages == [
-                "test.yaml:13:3: error: spec.tcp: TCP routes are not supported: plain TCP carries no server name to route by, "
-                    + "and the embedded gateway serves no TCP servers; for TLS traffic use tls routes with a PASSTHROUGH Gateway server"
-            ]
-        )
-    }
-
     @Test(
         "warns about HTTP route features the embedded gateway does not apply yet",
         arguments: ["corsPolicy", "mirrors", "mirror_percent", "delegate"]

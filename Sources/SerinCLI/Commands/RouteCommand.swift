@@ -15,7 +15,8 @@ struct RouteCommand: AsyncParsableCommand {
             direct response or redirect (nothing forwarded), a fault (abort or delay), a rewrite, header changes, \
             the timeout, the retries, the mirror and stickiness; then the weighted destinations and their endpoints. \
             On a PASSTHROUGH port it explains a TLS connection instead: which server and tls route its server name \
-            (--sni) takes, and the destinations it is passed through to.
+            (--sni) takes, and the destinations it is passed through to; on a TCP port, a plain TCP connection: \
+            the tcp route its port takes and the destinations its bytes go to.
 
             With -f it explains the routes the files hold. Without -f it asks the running Serin (--server) about its \
             live routes: the weights a rollout has set, and the routes A/B testing and sticky canaries add while they run.
@@ -23,6 +24,7 @@ struct RouteCommand: AsyncParsableCommand {
             Examples:
               serin route -f examples/seed --host example.com
               serin route --host example.com --header x-canary=insider   (asks serin up)
+              serin route -f examples/tcp --port 31400
             """
     )
 
@@ -45,7 +47,7 @@ struct RouteCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "The Gateway server port the request arrives on; with --mesh, the service port (unless --host names one).")
     var port: Int = 80
 
-    @Option(help: "The ClientHello's server name, for a connection to a PASSTHROUGH port (default: --host there; '' for a ClientHello without one).")
+    @Option(help: "The ClientHello's server name, for a connection to a PASSTHROUGH port (default: --host there; '' for a ClientHello without one). A TCP port routes by port alone: --port is all it needs.")
     var sni: String?
 
     @Flag(help: "Route as the mesh's sidecars do (serin up|gateway --mesh): by host and service port, with the VirtualServices bound to the mesh.")

@@ -32,6 +32,10 @@ public struct Gateway: Hashable, Sendable {
             self.passesThrough = passesThrough
         }
 
+        /// A `protocol: TCP` server: its connections go on as they came, routed by port through VirtualService `tcp`
+        /// routes.
+        public var forwardsTCP: Bool { `protocol`.uppercased() == "TCP" }
+
         /// Whether the gateway terminates TLS on this server.
         public var terminatesTLS: Bool { tls != nil && `protocol`.uppercased() == "HTTPS" }
     }

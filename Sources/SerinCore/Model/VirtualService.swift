@@ -1,5 +1,5 @@
 /// Istio's VirtualService: for requests to `hosts` arriving through `gateways`, the ordered HTTP routes, and the
-/// TLS routes that pass encrypted connections through by server name.
+/// TLS routes that pass encrypted connections through by server name, and the TCP routes that forward plain TCP by port.
 public struct VirtualService: Hashable, Sendable {
     public var name: ResourceName
     public var hosts: [String]
@@ -10,10 +10,13 @@ public struct VirtualService: Hashable, Sendable {
     public var http: [HTTPRoute]
     /// `tls`: routes by SNI for the gateways' PASSTHROUGH servers.
     public var tls: [TLSRoute]
+    /// `tcp`: routes by port for the gateways' TCP servers.
+    public var tcp: [TCPRoute]
 
     /// `appliesToMesh` defaults to Istio's rule for a VirtualService that lists no gateways.
     public init(
-        name: ResourceName, hosts: [String], gateways: [ResourceName], appliesToMesh: Bool? = nil, http: [HTTPRoute], tls: [TLSRoute] = []
+        name: ResourceName, hosts: [String], gateways: [ResourceName], appliesToMesh: Bool? = nil, http: [HTTPRoute], tls: [TLSRoute] = [],
+        tcp: [TCPRoute] = []
     ) {
         self.name = name
         self.hosts = hosts
@@ -21,5 +24,6 @@ public struct VirtualService: Hashable, Sendable {
         self.appliesToMesh = appliesToMesh ?? gateways.isEmpty
         self.http = http
         self.tls = tls
+        self.tcp = tcp
     }
 }

@@ -1,6 +1,6 @@
 extension RouteTable {
     /// Protocols Serin's gateway serves on a Gateway server; others are reported by validation and skipped.
-    public static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "HTTP2", "GRPC", "TLS"]
+    public static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "HTTP2", "GRPC", "TLS", "TCP"]
 
     /// Compiles a mesh configuration into listeners and routes.
     ///
@@ -9,6 +9,7 @@ extension RouteTable {
     public init(compiling config: MeshConfig) {
         var servers: [Int: [ServerBinding]] = [:]
         var passthroughServers: [Int: [ServerBinding]] = [:]
+        var tcpServers: [Int: [ServerBinding]] = [:]
         var gatewaysByName: [ResourceName: Gateway] = [:]
         for gateway in config.gateways {
             gatewaysByName[gateway.name] = gateway
@@ -16,6 +17,11 @@ extension RouteTable {
                 let hosts = server.hosts.map { HostPattern.gatewayServerHost($0).pattern }
                 if server.passesThrough {
                     passthroughServers[server.port, default: []].append(ServerBinding(gateway: gateway.name, hosts: hosts, passesThrough: true))
+                    continue
+                }
+                if server.forwardsTCP {
+                    // Plain TCP names no host: the server admits every connection on its port.
+                    tcpServers[server.port, default: []].append(ServerBinding(gateway: gateway.name, hosts: [Self.anyConnection]))
                     continue
                 }
                 servers[server.port, default: []].append(
@@ -29,11 +35,13 @@ extension RouteTable {
 
         var hostsByPort = VirtualHostCollector()
         var serverNamesByPort = VirtualHostCollector()
+        var connectionsByPort = VirtualHostCollector()
         for virtualService in config.virtualServices {
             let bound = virtualService.gateways.filter { gatewaysByName[$0] != nil }
             guard !bound.isEmpty else { continue }
             let routes = Self.routes(of: virtualService, boundTo: Set(bound), in: config)
             let sniRoutes = Self.sniRoutes(of: virtualService, boundTo: Set(bound), in: config)
+            let tcpRoutes = Self.tcpRoutes(of: virtualService, boundTo: Set(bound), in: config)
             var seen = Set<String>()
             for gatewayName in bound {
                 guard let gateway = gatewaysByName[gatewayName] else { continue }
@@ -54,6 +62,15 @@ extension RouteTable {
                         }
                         continue
                     }
+                    if server.forwardsTCP {
+                        // As Istio binds them: the VirtualService's tcp routes serve a TCP server one of whose hosts
+                        // overlaps one of its own, all under the one virtual host that admits every connection.
+                        guard !tcpRoutes.isEmpty, virtualService.hosts.map(HostPattern.init).contains(where: admits),
+                            seen.insert("\(server.port) tcp").inserted
+                        else { continue }
+                        connectionsByPort.add(tcpRoutes, host: Self.anyConnection, port: server.port)
+                        continue
+                    }
                     for host in virtualService.hosts.map(HostPattern.init) {
                         guard admits(host), seen.insert("\(server.port) \(host.text)").inserted else { continue }
                         hostsByPort.add(routes, host: host, port: server.port)
@@ -70,8 +87,15 @@ extension RouteTable {
         for (port, bindings) in passthroughServers {
             passthrough[port] = Listener(port: port, servers: bindings, virtualHosts: serverNamesByPort.virtualHosts(onPort: port))
         }
-        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config), passthrough: passthrough)
+        var tcp: [Int: Listener] = [:]
+        for (port, bindings) in tcpServers {
+            tcp[port] = Listener(port: port, servers: bindings, virtualHosts: connectionsByPort.virtualHosts(onPort: port))
+        }
+        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config), passthrough: passthrough, tcp: tcp)
     }
+
+    /// The host pattern of a TCP port's one server binding and virtual host: a plain TCP connection names no host.
+    static let anyConnection = HostPattern("*")
 
     /// A VirtualService's HTTP routes, bound to `gateways`.
     static func routes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
@@ -103,6 +127,23 @@ extension RouteTable {
                 )
                 return match.sniHosts.map { (HostPattern($0), route) }
             }
+        }
+    }
+
+    /// A VirtualService's TCP routes bound to `gateways`: each match's port and gateways become one `RequestMatch` of
+    /// the route (none: every connection), so a connection resolves the way a request with no host would.
+    static func tcpRoutes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
+        virtualService.tcp.enumerated().map { index, tcpRoute in
+            let matches = tcpRoute.matches.map { match in
+                var condition = RequestMatch()
+                condition.port = match.port
+                condition.gateways = match.gateways
+                return condition
+            }
+            return Route(
+                virtualService: virtualService.name, index: index, name: nil, gateways: gateways, matches: matches,
+                targets: tcpRoute.destinations.map { Self.target(for: $0, in: config) }, section: "tcp"
+            )
         }
     }
 

@@ -11,10 +11,14 @@ public struct RouteTable: Sendable {
     /// The mesh's outbound routes by service port, as a sidecar holds them: the VirtualServices bound to the mesh,
     /// and each known service's own port straight to its endpoints. Served by the `--mesh` listener.
     public let mesh: [Int: Listener]
+    /// The TCP servers' listeners by port: one virtual host admitting every connection, holding the `tcp` routes of
+    /// the VirtualServices bound to them in order. A TCP port has no other listener (validation refuses a mix).
+    public let tcp: [Int: Listener]
 
-    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:]) {
+    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:], tcp: [Int: Listener] = [:]) {
         self.listeners = listeners
         self.passthrough = passthrough
+        self.tcp = tcp
         self.mesh = mesh
     }
 
@@ -169,14 +173,15 @@ public struct RouteTable: Sendable {
         }
     }
 
-    /// A VirtualService route, with its destinations resolved to clusters: an `http` route, or on a passthrough
-    /// listener one match of a `tls` route (its port and gateways as `matches`, its server name as the virtual host).
+    /// A VirtualService route, with its destinations resolved to clusters: an `http` route, on a passthrough
+    /// listener one match of a `tls` route (its port and gateways as `matches`, its server name as the virtual host),
+    /// or on a TCP listener a `tcp` route (its matches' ports and gateways as `matches`).
     ///
     /// A class, immutable: the resolver hands one out per request, and a reference costs one retain
     /// where copying this many fields would cost dozens.
     public final class Route: Sendable {
         public let virtualService: ResourceName
-        /// The VirtualService's list the route comes from: `http` or `tls`.
+        /// The VirtualService's list the route comes from: `http`, `tls` or `tcp`.
         public let section: String
         /// Position in the VirtualService's `section` list.
         public let index: Int

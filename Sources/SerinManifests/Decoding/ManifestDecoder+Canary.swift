@@ -179,8 +179,9 @@ extension ManifestDecoder {
         }
         if let appProtocol = fields["appProtocol"], let value = reader.string(appProtocol), value.lowercased() == "tcp" {
             reader.error(
-                "\(appProtocol.path): tcp (Flagger's TCP routes) is not supported by Serin yet: Serin writes HTTP routes; leave it out, or "
-                    + "name the protocol the port speaks over HTTP (http, http2, grpc)",
+                "\(appProtocol.path): tcp (Flagger's TCP routes) is not supported by Serin yet: the VirtualService Serin writes "
+                    + "for a Deployment has HTTP routes only; leave it out, or name the protocol the port speaks over HTTP (http, "
+                    + "http2, grpc). A TCP canary runs in embedded mode: a Canary with stable and canary on a VirtualService's tcp routes",
                 at: appProtocol.node)
         }
         for key in ["apex", "primary", "canary"] {

@@ -2,7 +2,11 @@ import SerinCore
 
 extension ManifestDecoder {
     /// Protocols Istio allows on a Gateway server.
-    static let gatewayProtocols: Set<String> = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "TCP", "TLS"]
+    static let gatewayProtocols: Set<String> = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "MYSQL", "REDIS", "TCP", "TLS"]
+
+    /// Protocols Istio reads inside TCP (its filters parse their messages); the embedded gateway parses none of them,
+    /// so it refuses a server that says so rather than forward what the user expects filtered.
+    static let protocolsOverTCP: Set<String> = ["MONGO", "MYSQL", "REDIS"]
 
     static func gateway(_ spec: Field, name: ResourceName, reader: DocumentReader) -> Gateway? {
         guard let fields = reader.mapping(spec, Schema(known: ["selector", "servers"])) else { return nil }
@@ -32,6 +36,12 @@ extension ManifestDecoder {
         if !gatewayProtocols.contains(upper) {
             reader.error(
                 "\(protocolField.path): expected one of \(gatewayProtocols.sorted().joined(separator: ", ")), got \"\(serverProtocol)\"",
+                at: protocolField.node
+            )
+        } else if protocolsOverTCP.contains(upper) {
+            reader.unsupported(
+                "\(protocolField.path): \(upper) servers are not served by the embedded gateway: it reads no \(upper) messages; "
+                    + "protocol TCP forwards the same connections untouched, by port, through VirtualService tcp routes",
                 at: protocolField.node
             )
         } else if !RouteTable.servedProtocols.contains(upper) {

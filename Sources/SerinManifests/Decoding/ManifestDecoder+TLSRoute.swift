@@ -33,10 +33,7 @@ extension ManifestDecoder {
     private static func tlsMatch(_ field: Field, hosts: [String], namespace: String, reader: DocumentReader) -> TLSMatch? {
         let schema = Schema(known: Set(["sniHosts", "port", "gateways"] + refusedTLSMatchFields.keys))
         guard let fields = reader.mapping(field, schema) else { return nil }
-        for (key, why) in refusedTLSMatchFields.sorted(by: { $0.key < $1.key }) {
-            guard let refused = fields[key] else { continue }
-            reader.unsupported("\(refused.path) is not supported by the embedded gateway: \(why)", at: refused.node)
-        }
+        refuseUnseenAttributes(of: fields, refusedTLSMatchFields, reader: reader)
         guard let sniField = reader.required("sniHosts", in: fields),
             let sniHosts = reader.list(sniField, each: { entry in reader.string(entry).map { (name: $0, field: entry) } })
         else { return nil }

@@ -39,13 +39,6 @@ extension ManifestDecoder {
                 at: field.node
             )
         }
-        if let tcpField = fields["tcp"] {
-            reader.unsupported(
-                "\(tcpField.path): TCP routes are not supported: plain TCP carries no server name to route by, and the "
-                    + "embedded gateway serves no TCP servers; for TLS traffic use tls routes with a PASSTHROUGH Gateway server",
-                at: tcpField.node
-            )
-        }
         var gateways: [ResourceName] = []
         var appliesToMesh = true
         if let gatewaysField = fields["gateways"], let references = reader.stringList(gatewaysField) {
@@ -64,7 +57,7 @@ extension ManifestDecoder {
             routes = entries.compactMap { httpRoute($0, namespace: name.namespace, reader: reader) }
             guard routes.count == entries.count else { return nil }
         } else if fields["tcp"] == nil && fields["tls"] == nil {
-            reader.error("spec.http or spec.tls is required", at: spec.node)
+            reader.error("spec.http, spec.tls or spec.tcp is required", at: spec.node)
             return nil
         }
         var tlsRoutes: [TLSRoute] = []
@@ -72,8 +65,13 @@ extension ManifestDecoder {
             guard let decoded = self.tlsRoutes(tlsField, hosts: hosts, namespace: name.namespace, reader: reader) else { return nil }
             tlsRoutes = decoded
         }
+        var tcpRoutes: [TCPRoute] = []
+        if let tcpField = fields["tcp"] {
+            guard let decoded = self.tcpRoutes(tcpField, namespace: name.namespace, reader: reader) else { return nil }
+            tcpRoutes = decoded
+        }
         return VirtualService(
-            name: name, hosts: hosts, gateways: gateways, appliesToMesh: appliesToMesh, http: routes, tls: tlsRoutes
+            name: name, hosts: hosts, gateways: gateways, appliesToMesh: appliesToMesh, http: routes, tls: tlsRoutes, tcp: tcpRoutes
         )
     }
 

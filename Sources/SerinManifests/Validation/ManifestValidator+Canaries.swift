@@ -53,24 +53,27 @@ extension ManifestValidator {
             } else {
                 drivers[targetRef] = references
             }
-            if virtualService.http.isEmpty && !virtualService.tls.isEmpty {
+            if virtualService.http.isEmpty && virtualService.tcp.isEmpty && !virtualService.tls.isEmpty {
                 diagnostics.append(
                     .error(
                         "VirtualService \(virtualService.name) has only tls routes: a Canary's judge needs HTTP metrics "
                             + "(request success rate and duration), which passed-through TLS connections do not give, so Serin "
-                            + "moves the weights of http routes only",
+                            + "moves the weights of http and tcp routes only",
                         at: targetLocation
                     )
                 )
                 continue
+            }
+            if let canary, virtualService.http.isEmpty, !virtualService.tcp.isEmpty {
+                diagnostics += httpOnlyAnalysis(of: canary, on: virtualService, at: references)
             }
             if let canary, canary.analysis.mirror != nil, let problem = mirrorInUse(virtualService, by: canary, config: context.config) {
                 diagnostics.append(.error(problem, at: references.location(of: "spec.analysis.mirror")))
             }
             // Without a written stable the controller finds what serves, from the routes and the rollout's state.
             guard let stable = references.stable else { continue }
-            let routesToStable = virtualService.http.contains { route in
-                route.destinations.contains { sendsTo($0.destination, stable: stable, config: context.config) }
+            let routesToStable = (virtualService.http.map(\.destinations) + virtualService.tcp.map(\.destinations)).contains { route in
+                route.contains { sendsTo($0.destination, stable: stable, config: context.config) }
             }
             if !routesToStable {
                 let stable = stable.host + (stable.subset.map { " subset \($0)" } ?? "")

@@ -21,9 +21,11 @@ extension ManifestValidator {
             }
         }
         diagnostics += meshMatchPorts(of: virtualService, at: located, context: context)
-        for (routeIndex, route) in virtualService.tls.enumerated() {
+        let layer4 = virtualService.tls.enumerated().map { ("tls", $0, $1.destinations) }
+            + virtualService.tcp.enumerated().map { ("tcp", $0, $1.destinations) }
+        for (section, routeIndex, destinations) in layer4 {
             diagnostics += weightedDestinations(
-                route.destinations, routePath: "spec.tls[\(routeIndex)].route", at: located, context: context,
+                destinations, routePath: "spec.\(section)[\(routeIndex)].route", at: located, context: context,
                 warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
         }
@@ -55,7 +57,7 @@ extension ManifestValidator {
     }
 
     /// One route's `route` list, at `routePath`: each weight from 0 to 100, summing to 100 among several, and each
-    /// destination reaching a service port that exists. HTTP and TLS routes weigh alike.
+    /// destination reaching a service port that exists. HTTP, TLS and TCP routes weigh alike.
     private static func weightedDestinations(
         _ destinations: [WeightedDestination], routePath: String, at located: LocatedResource, context: ValidationContext,
         warnedWithoutEndpoints: inout Set<ResourceName>

@@ -3,7 +3,7 @@ import SerinCore
 extension ManifestValidator {
     /// Every HTTPS server's `credentialName` must name a Secret given with `-f` that holds a certificate and key
     /// (and CA certificates for MUTUAL), and a port serves TLS (HTTPS or PASSTHROUGH servers, told apart by the
-    /// ClientHello's server name) or plaintext, not both.
+    /// ClientHello's server name) or plaintext, not both; a TCP server's port is its own.
     static func serverTLS(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
         let lookup = TLSSecretLookup(secrets: resources.secrets)
         var diagnostics: [Diagnostic] = []
@@ -43,13 +43,14 @@ extension ManifestValidator {
                         }
                     }
                 }
-                let kind = server.passesThrough ? "passes TLS through" : server.terminatesTLS ? "terminates TLS" : "serves plaintext"
-                if let earlier = portKinds[server.port], (earlier.kind == "serves plaintext") != (kind == "serves plaintext") {
+                let kind =
+                    server.forwardsTCP
+                    ? Self.tcpKind : server.passesThrough ? "passes TLS through" : server.terminatesTLS ? "terminates TLS" : "serves plaintext"
+                if let earlier = portKinds[server.port], let why = portClash(earlier.kind, kind) {
                     diagnostics.append(
                         .error(
                             "\(path).port.protocol: port \(server.port) is served by \(earlier.label) already, which "
-                                + "\(earlier.kind); this server \(kind). A port serves TLS or plaintext, so plaintext servers "
-                                + "and HTTPS or PASSTHROUGH servers need different ports",
+                                + "\(earlier.kind); this server \(kind). \(why)",
                             at: located.location(of: "\(path).port.protocol")
                         )
                     )
@@ -59,5 +60,19 @@ extension ManifestValidator {
             }
         }
         return diagnostics
+    }
+
+    private static let tcpKind = "forwards plain TCP"
+
+    /// Why servers of these two kinds cannot share a port, or nil when they can.
+    private static func portClash(_ earlier: String, _ kind: String) -> String? {
+        if earlier != kind && (earlier == tcpKind || kind == tcpKind) {
+            return "A TCP server forwards every connection on its port without reading a byte of it, so it needs a port "
+                + "no HTTP, HTTPS or TLS server uses"
+        }
+        if (earlier == "serves plaintext") != (kind == "serves plaintext") {
+            return "A port serves TLS or plaintext, so plaintext servers and HTTPS or PASSTHROUGH servers need different ports"
+        }
+        return nil
     }
 }

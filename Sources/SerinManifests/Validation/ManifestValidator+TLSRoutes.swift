@@ -1,48 +1,6 @@
 import SerinCore
 
 extension ManifestValidator {
-    /// A VirtualService's `tls` routes are served only by PASSTHROUGH Gateway servers: each match must reach one
-    /// (on its port, when it names one) through the gateways it is bound to.
-    static func passthroughBindings(
-        of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext
-    ) -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        for (routeIndex, route) in virtualService.tls.enumerated() {
-            for (matchIndex, match) in route.matches.enumerated() {
-                let path = "spec.tls[\(routeIndex)].match[\(matchIndex)]"
-                let names = match.gateways.isEmpty ? virtualService.gateways : match.gateways
-                let missing = names.filter { context.gateways[$0] == nil && $0.name != ManifestDecoder.meshGateway }
-                if !match.gateways.isEmpty {
-                    let locations = located.entryLocations(of: "\(path).gateways")
-                    for name in missing {
-                        let index = match.gateways.firstIndex(of: name) ?? 0
-                        let location = index < locations.count ? locations[index] : located.location(of: "\(path).gateways")
-                        diagnostics.append(
-                            .error(
-                                missingGateway(name, context: context),
-                                at: location
-                            )
-                        )
-                    }
-                }
-                let servers = names.compactMap { context.gateways[$0] }.flatMap(\.servers).filter {
-                    $0.passesThrough && (match.port == nil || $0.port == match.port)
-                }
-                guard servers.isEmpty, missing.count < names.count || names.isEmpty else { continue }
-                let on = match.port.map { " on port \($0)" } ?? ""
-                let bound = names.isEmpty ? "the mesh only" : names.map(\.description).joined(separator: ", ")
-                diagnostics.append(
-                    .error(
-                        "\(path): no PASSTHROUGH server\(on) in \(bound), so this tls route gets no traffic: tls routes are "
-                            + "served by Gateway servers with tls.mode PASSTHROUGH",
-                        at: located.location(of: path)
-                    )
-                )
-            }
-        }
-        return diagnostics
-    }
-
     /// A PASSTHROUGH server's host that no bound VirtualService's tls route names: connections for it are closed.
     static func unroutedPassthroughHosts(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []

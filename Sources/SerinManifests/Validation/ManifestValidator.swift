@@ -11,7 +11,7 @@ public enum ManifestValidator {
         for located in resources {
             guard case .virtualService(let virtualService) = located.resource else { continue }
             diagnostics += gatewayBindings(of: virtualService, at: located, context: context)
-            diagnostics += passthroughBindings(of: virtualService, at: located, context: context)
+            diagnostics += layer4Bindings(of: virtualService, at: located, context: context)
             diagnostics += routes(
                 of: virtualService, at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
@@ -24,6 +24,7 @@ public enum ManifestValidator {
         diagnostics += metricTemplateSecrets(in: resources)
         diagnostics += serverTLS(in: resources, context: context)
         diagnostics += unroutedPassthroughHosts(in: resources, context: context)
+        diagnostics += unroutedTCPServers(in: resources, context: context)
         diagnostics += shadowedHTTPSHosts(in: resources)
         diagnostics += alertReferences(in: resources)
         diagnostics += alertProviderSecrets(in: resources)

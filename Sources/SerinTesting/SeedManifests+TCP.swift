@@ -1,0 +1,75 @@
+import SerinManifests
+
+extension SeedManifests {
+    /// Istio's "TCP Traffic Shifting" task on 127.0.0.1: a Gateway `tcp-gateway` with a TCP server on port 31400, a
+    /// VirtualService `tcp-echo` sending port 31400 to the subsets v1 and v2 of `tcp-echo` by `weights`, the service
+    /// as a ServiceEntry with one endpoint per version (`v1Port`, `v2Port`), and the DestinationRule naming the subsets.
+    public static func tcpEcho(v1Port: Int, v2Port: Int, weights: (v1: Int, v2: Int) = (100, 0)) -> ManifestSource {
+        ManifestSource(path: "tcp-echo.yaml", text: """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: tcp-gateway}
+            spec:
+              servers:
+              - port: {number: 31400, name: tcp, protocol: TCP}
+                hosts: ["*"]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: tcp-echo}
+            spec:
+              hosts: ["*"]
+              gateways: [tcp-gateway]
+              tcp:
+              - match:
+                - port: 31400
+                route:
+                - destination: {host: tcp-echo, port: {number: 9000}, subset: v1}
+                  weight: \(weights.v1)
+                - destination: {host: tcp-echo, port: {number: 9000}, subset: v2}
+                  weight: \(weights.v2)
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: tcp-echo}
+            spec:
+              hosts: [tcp-echo]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports:
+              - {number: 9000, name: tcp, protocol: TCP}
+              endpoints:
+              - address: 127.0.0.1
+                ports: {tcp: \(v1Port)}
+                labels: {app: tcp-echo, version: v1}
+              - address: 127.0.0.1
+                ports: {tcp: \(v2Port)}
+                labels: {app: tcp-echo, version: v2}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: tcp-echo-destination}
+            spec:
+              host: tcp-echo
+              subsets:
+              - {name: v1, labels: {version: v1}}
+              - {name: v2, labels: {version: v2}}
+            """)
+    }
+
+    /// A Canary `tcp-echo` releasing tcp-echo's subset v2 over v1 on the tcp route of `tcpEcho`, its `analysis` as
+    /// written (lines indented four spaces, under `analysis:`).
+    public static func tcpEchoCanary(analysis: String) -> ManifestSource {
+        ManifestSource(path: "tcp-canary.yaml", text: """
+            apiVersion: serin.dev/v1alpha1
+            kind: Canary
+            metadata: {name: tcp-echo}
+            spec:
+              targetRef: {name: tcp-echo}
+              stable: {host: tcp-echo, subset: v1, port: 9000}
+              canary: {host: tcp-echo, subset: v2, port: 9000}
+              analysis:
+            \(analysis)
+            """)
+    }
+}

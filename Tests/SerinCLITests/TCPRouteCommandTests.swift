@@ -1,0 +1,56 @@
+import Foundation
+import SerinTesting
+import Testing
+
+@Suite("serin route and validate on a TCP port", .timeLimit(.minutes(2)))
+struct TCPRouteCommandTests {
+    @Test("explains where a connection to TCP port 31400 goes: the server, the tcp route and its match, 80/20 to tcp-echo v1 and v2")
+    func explainsPort() async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/tcp", "--port", "31400"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("connection: TCP to port 31400 (plain TCP: routed by port"), "\(result.stdout)")
+        #expect(result.stdout.contains("server:  Gateway default/tcp-gateway TCP"), "\(result.stdout)")
+        #expect(result.stdout.contains("route:   default/tcp-echo tcp[0]"))
+        #expect(result.stdout.contains("match:   [0] port 31400"))
+        #expect(result.stdout.contains(" 80%  tcp-echo subset v1:9000 → 127.0.0.1:9001"), "\(result.stdout)")
+        #expect(result.stdout.contains(" 20%  tcp-echo subset v2:9000 → 127.0.0.1:9002"), "\(result.stdout)")
+    }
+
+    @Test("a TCP port no tcp route serves says the connection is closed and exits 1")
+    func noRoute() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/tcp/tcp-echo.yaml"), encoding: .utf8)
+        // A second TCP server no route serves: a warning, and its connections are closed.
+        let server = "    hosts: [\"*\"]\n  - port: {number: 31401, name: tcp-2, protocol: TCP}\n    hosts: [\"*\"]\n"
+        try example.replacingOccurrences(of: "    hosts: [\"*\"]\n", with: server)
+            .write(to: directory.appendingPathComponent("tcp.yaml"), atomically: true, encoding: .utf8)
+        let result = try await SerinProcess.run(["route", "-f", directory.path, "--port", "31401"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.contains("connection: TCP to port 31401\n"), "\(result.stdout)\(result.stderr)")
+        #expect(
+            result.stdout.contains("result:  connection closed (NR), no tcp route of a VirtualService bound to default/tcp-gateway matches port 31401"),
+            "\(result.stdout)"
+        )
+    }
+
+    @Test("serin validate accepts the example and prints a tcp route's error at its line")
+    func validate() async throws {
+        let accepted = try await SerinProcess.run(["validate", "examples/tcp"])
+        #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
+        let directory = try SerinProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/tcp/tcp-echo.yaml"), encoding: .utf8)
+        let broken = directory.appendingPathComponent("tcp.yaml")
+        try example.replacingOccurrences(of: "    - port: 31400", with: "    - port: 31400\n      sourceNamespace: web")
+            .write(to: broken, atomically: true, encoding: .utf8)
+        let refused = try await SerinProcess.run(["validate", broken.path])
+        #expect(refused.status != 0)
+        #expect(
+            (refused.stdout + refused.stderr).contains(
+                "tcp.yaml:27:24: error: spec.tcp[0].match[0].sourceNamespace is not supported by the embedded gateway"
+            ),
+            "\(refused.stdout)\(refused.stderr)"
+        )
+    }
+}

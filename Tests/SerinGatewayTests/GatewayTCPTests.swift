@@ -1,0 +1,164 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import SerinCore
+import SerinGateway
+import SerinManifests
+import SerinTesting
+import Testing
+
+/// Plain TCP routed by port through the gateway, end to end: Istio's TCP traffic shifting with two tcp-echo backends on
+/// 127.0.0.1 that greet each connection with their version, and raw TCP clients.
+@Suite("Gateway TCP routes", .timeLimit(.minutes(3)))
+struct GatewayTCPTests {
+    /// The backends one test runs against.
+    struct World {
+        let group: MultiThreadedEventLoopGroup
+        let v1: VersionEchoBackend
+        let v2: VersionEchoBackend
+
+        static func make() async throws -> World {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            return World(
+                group: group, v1: try await VersionEchoBackend.start(version: "v1", group: group),
+                v2: try await VersionEchoBackend.start(version: "v2", group: group)
+            )
+        }
+
+        func manifests(weights: (v1: Int, v2: Int) = (100, 0), v1Port: Int? = nil, adding extra: [ManifestSource] = []) -> ManifestSet {
+            ManifestSet(sources: [SeedManifests.tcpEcho(v1Port: v1Port ?? v1.port, v2Port: v2.port, weights: weights)] + extra)
+        }
+
+        /// The version whose greeting a new connection to `port` gets, and the connection, still open.
+        func connect(port: Int) async throws -> (version: String?, connection: RawConnection) {
+            let connection = try await RawConnection.connect(port: port, group: group)
+            _ = await eventually(.seconds(5)) { connection.received.contains("\n") || connection.isClosed }
+            return (connection.received.split(separator: "\n").first.map(String.init), connection)
+        }
+
+        func close() async {
+            await v1.close()
+            await v2.close()
+            try? await group.shutdownGracefully()
+        }
+    }
+
+    /// Serves `set` on ephemeral ports; `body` gets the world, the gateway and the bound port of 31400.
+    static func withGateway(
+        _ manifests: (World) -> ManifestSet = { $0.manifests() }, _ body: (World, GatewayServer, Int) async throws -> Void
+    ) async throws {
+        let world = try await World.make()
+        let set = manifests(world)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: 2, portMapping: .ephemeral)
+        do {
+            try await gateway.install(RouteTable(compiling: set.config))
+            try await body(world, gateway, try #require(gateway.boundPort(forDeclared: 31400)))
+        } catch {
+            Issue.record(error)
+        }
+        await gateway.shutdown()
+        await world.close()
+    }
+
+    static func tcp(_ gateway: GatewayServer, service: String, flag: ResponseFlag = .noFlag) -> TCPCounters? {
+        gateway.telemetry.tcpSnapshot().first { $0.key.destinationService == service && $0.key.responseFlags == flag }?.value
+    }
+
+    @Test("a connection is routed by its port as it opens: the destination speaks first, and what the client sends reaches it")
+    func routesByPort() async throws {
+        try await Self.withGateway { world, gateway, port in
+            let (version, connection) = try await world.connect(port: port)
+            #expect(version == "v1", "\(connection.received)")
+            try await connection.send("ping")
+            #expect(await connection.waitFor("v1 ping"), "\(connection.received)")
+            await connection.close()
+            #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "tcp-echo")?.connectionsClosed == 1 })
+            let counted = try #require(Self.tcp(gateway, service: "tcp-echo"))
+            #expect(counted.receivedBytes == 4 && counted.sentBytes == "v1\nv1 ping".utf8.count, "\(counted)")
+            #expect(world.v1.connections == 1 && world.v2.connections == 0)
+        }
+    }
+
+    @Test("200 connections at 80/20 put within three standard deviations of 40 on v2, each picked as it opens")
+    func weightedSplit() async throws {
+        try await Self.withGateway({ $0.manifests(weights: (80, 20)) }) { world, _, port in
+            let n = 200
+            var versions: [String: Int] = [:]
+            for _ in 0..<n {
+                let (version, connection) = try await world.connect(port: port)
+                versions[version ?? "none", default: 0] += 1
+                await connection.close()
+            }
+            let sigma = (Double(n) * 0.2 * 0.8).squareRoot()
+            #expect(versions["none"] == nil, "\(versions)")
+            #expect(abs(Double(versions["v2"] ?? 0) - Double(n) * 0.2) <= 3 * sigma, "\(versions)")
+            #expect((versions["v1"] ?? 0) + (versions["v2"] ?? 0) == n)
+        }
+    }
+
+    @Test("a connection to a TCP port no tcp route serves is closed, never reaches a backend, and is counted NR")
+    func noRoute() async throws {
+        let other = ManifestSource(path: "other.yaml", text: """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: other}
+            spec:
+              servers:
+              - port: {number: 31401, name: tcp, protocol: TCP}
+                hosts: ["*"]
+            """)
+        try await Self.withGateway({ $0.manifests(adding: [other]) }) { world, gateway, _ in
+            let port = try #require(gateway.boundPort(forDeclared: 31401))
+            let connection = try await RawConnection.connect(port: port, group: world.group)
+            #expect(await connection.waitForClose())
+            #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "unknown", flag: .noRoute)?.connectionsClosed == 1 })
+            #expect(world.v1.connections + world.v2.connections == 0)
+            let metrics = GatewayAdmin.metricsText(gateway)
+            let opened = metrics.split(separator: "\n").filter { $0.hasPrefix("istio_tcp_connections_opened_total{") }
+            #expect(opened.count == 1 && opened[0].contains("response_flags=\"NR\"") && opened[0].hasSuffix("} 1"), "\(metrics)")
+        }
+    }
+
+    @Test("a destination that refuses the connect closes the client's connection, counted UF with its labels")
+    func unreachable() async throws {
+        let refusing = try RefusingPort()
+        try await Self.withGateway({ $0.manifests(v1Port: refusing.port) }) { world, gateway, port in
+            let connection = try await RawConnection.connect(port: port, group: world.group)
+            #expect(await connection.waitForClose())
+            #expect(connection.received.isEmpty)
+            #expect(await eventually(.seconds(5)) {
+                Self.tcp(gateway, service: "tcp-echo", flag: .upstreamConnectionFailure)?.connectionsClosed == 1
+            })
+        }
+    }
+
+    @Test("new weights on a reconfiguration reach new connections, while one opened before keeps its destination")
+    func reconfiguration() async throws {
+        try await Self.withGateway { world, gateway, port in
+            let (before, open) = try await world.connect(port: port)
+            #expect(before == "v1")
+            try await gateway.install(RouteTable(compiling: world.manifests(weights: (0, 100)).config))
+            for _ in 0..<3 {
+                let (after, connection) = try await world.connect(port: port)
+                #expect(after == "v2")
+                await connection.close()
+            }
+            try await open.send("still here")
+            #expect(await open.waitFor("v1 still here"), "\(open.received)")
+            #expect(!open.isClosed)
+            await open.close()
+        }
+    }
+
+    @Test("/config shows the TCP port with its tcp route and weights")
+    func configDocument() async throws {
+        try await Self.withGateway({ $0.manifests(weights: (80, 20)) }) { _, gateway, _ in
+            let listener = try #require(GatewayAdmin.configDocument(gateway).listeners.first { $0.port == 31400 })
+            #expect(listener.tcp == true && listener.gateways == ["default/tcp-gateway"])
+            let route = try #require(listener.virtualHosts.first?.routes.first)
+            #expect(route.section == "tcp" && route.virtualService == "default/tcp-echo" && route.matches == ["port 31400"])
+            #expect(route.destinations.map(\.weight) == [80, 20])
+        }
+    }
+}
