@@ -1,8 +1,8 @@
 import SerinCore
 
 /// The change that moves a rollout's weights in a VirtualService as Kubernetes stores it, computed on the raw
-/// object: only the HTTP routes that send to the Canary's stable destination are Serin's, and in them only the
-/// destinations and weights change. Every other route, field and annotation stays byte for byte as the user
+/// object: only the HTTP and TCP routes that send to the Canary's stable destination are Serin's, and in them only
+/// the destinations and weights change. Every other route, field and annotation stays byte for byte as the user
 /// wrote it, and each changed route is guarded by a `test` of what Serin read, so a concurrent edit of those
 /// routes makes the patch fail instead of being overwritten.
 public enum VirtualServiceWeightPatch {
@@ -28,11 +28,13 @@ public enum VirtualServiceWeightPatch {
     /// the Canary's — and a destination without a port keeps the port the route had.
     public static func operations(for virtualService: JSONValue, split: TrafficSplit) throws -> [JSONPatchOperation] {
         let name = virtualService["metadata"]?["name"]?.stringValue ?? "(unnamed)"
-        guard let routes = virtualService["spec"]?["http"]?.arrayValue else {
-            throw Failure.notAVirtualService("\(name) has no spec.http list")
+        let tcp = virtualService["spec"]?["tcp"]?.arrayValue
+        guard let routes = virtualService["spec"]?["http"]?.arrayValue ?? tcp.map({ _ in [] }) else {
+            throw Failure.notAVirtualService("\(name) has no spec.http or spec.tcp list")
         }
-        var operations: [JSONPatchOperation] = []
-        var owned = 0
+        let (tcpOperations, tcpOwned) = Self.tcpOperations(tcp ?? [], split: split)
+        var operations = tcpOperations
+        var owned = tcpOwned
         // What the list becomes (`TrafficSplit.routes(replacing:)`), and what the per-route changes alone make it.
         var desired: [JSONValue] = []
         var patched = routes
@@ -83,16 +85,43 @@ public enum VirtualServiceWeightPatch {
         }
         // A/B testing's or affinity's routes come or go: the whole list changes, guarded by all of it as read.
         guard desired == patched else {
-            return [.test(path: ["spec", "http"], value: .array(routes)), .replace(path: ["spec", "http"], value: .array(desired))]
+            return tcpOperations + [.test(path: ["spec", "http"], value: .array(routes)), .replace(path: ["spec", "http"], value: .array(desired))]
         }
         return operations
     }
 
+    /// The tcp routes' part (`TrafficSplit.routes(replacing:)` for TCP): each route that sends to the stable gets
+    /// exactly the split's two destinations and weights, guarded by a `test` of its entries as read; how many it owns.
+    private static func tcpOperations(_ routes: [JSONValue], split: TrafficSplit) -> ([JSONPatchOperation], Int) {
+        let entries = routes.map { $0["route"]?.arrayValue ?? [] }
+        let owns = split.ownedRoutes(entries.map { weighted($0).map(\.destination) })
+        var operations: [JSONPatchOperation] = []
+        for (index, route) in entries.enumerated() where owns[index] {
+            let weighted = Self.weighted(route)
+            let owner = route[split.ownerIndex(of: weighted.map(\.destination)) ?? 0]
+            func entry(of version: Destination) -> JSONValue? {
+                weighted.firstIndex { $0.destination.sameService(as: version) }.map { route[$0] }
+            }
+            let targets = split.destinations(replacing: weighted)
+            let wanted: [JSONValue] = [
+                Self.entry(for: targets[0], keeping: entry(of: split.stable.destination) ?? owner),
+                Self.entry(for: targets[1], keeping: entry(of: split.canary.destination) ?? [:]),
+            ]
+            guard wanted != route else { continue }
+            let path: JSONPointer = ["spec", "tcp", String(index), "route"]
+            operations += [.test(path: path, value: .array(route)), .replace(path: path, value: .array(wanted))]
+        }
+        return (operations, owns.filter { $0 }.count)
+    }
+
     /// The routes' destinations and weights, as the core reads what serves.
     public static func servingRoutes(of virtualService: JSONValue, name: ResourceName) throws -> ServingRoutes {
-        guard let routes = virtualService["spec"]?["http"]?.arrayValue else {
-            throw Failure.notAVirtualService("\(name.name) has no spec.http list")
+        let http = virtualService["spec"]?["http"]?.arrayValue
+        let tcp = virtualService["spec"]?["tcp"]?.arrayValue
+        guard http != nil || tcp != nil else {
+            throw Failure.notAVirtualService("\(name.name) has no spec.http or spec.tcp list")
         }
+        let routes = (http ?? []) + (tcp ?? [])
         return ServingRoutes(virtualService: name, routes: routes.compactMap { $0["route"]?.arrayValue }.map(weighted).filter { !$0.isEmpty })
     }
 

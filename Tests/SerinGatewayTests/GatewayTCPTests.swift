@@ -80,10 +80,11 @@ struct GatewayTCPTests {
         }
     }
 
-    @Test("200 connections at 80/20 put within three standard deviations of 40 on v2, each picked as it opens")
+    /// 4.5 standard deviations: a fair split fails this about once in 150,000 runs, where three failed one in 370.
+    @Test("400 connections at 80/20 put within 4.5 standard deviations of 80 on v2, each picked as it opens")
     func weightedSplit() async throws {
         try await Self.withGateway({ $0.manifests(weights: (80, 20)) }) { world, _, port in
-            let n = 200
+            let n = 400
             var versions: [String: Int] = [:]
             for _ in 0..<n {
                 let (version, connection) = try await world.connect(port: port)
@@ -92,7 +93,7 @@ struct GatewayTCPTests {
             }
             let sigma = (Double(n) * 0.2 * 0.8).squareRoot()
             #expect(versions["none"] == nil, "\(versions)")
-            #expect(abs(Double(versions["v2"] ?? 0) - Double(n) * 0.2) <= 3 * sigma, "\(versions)")
+            #expect(abs(Double(versions["v2"] ?? 0) - Double(n) * 0.2) <= 4.5 * sigma, "\(versions)")
             #expect((versions["v1"] ?? 0) + (versions["v2"] ?? 0) == n)
         }
     }

@@ -52,6 +52,45 @@ struct VirtualServiceWeightPatchTests {
         #expect(promoted.value(at: route.appending(1).appending("weight")) == 100)
     }
 
+    @Test("a tcp route that sends to stable gets the split's weights, guarded by a test; other tcp routes and the http list stay; a tcp-only VirtualService is served")
+    func tcpRoutesMove() throws {
+        let tcpOnly: JSONValue = [
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": ["name": "echo"],
+            "spec": [
+                "hosts": ["*"], "gateways": ["echo-gateway"],
+                "tcp": [
+                    ["match": [["port": 31400]], "route": [["destination": ["host": "web-v1-service", "port": ["number": 9000]]]]],
+                    ["match": [["port": 31401]], "route": [["destination": ["host": "other-service"]]]],
+                ],
+            ],
+        ]
+        let route: JSONPointer = ["spec", "tcp", "0", "route"]
+        let (stable, canary) = Self.weights(80, 20)
+        let operations = try VirtualServiceWeightPatch.operations(for: tcpOnly, split: TrafficSplit(stable: stable, canary: canary))
+        #expect(operations.map(\.path) == [route, route])
+        let result = try tcpOnly.applying(operations)
+        #expect(result.value(at: route) == [
+            ["destination": ["host": "web-v1-service", "port": ["number": 9000]], "weight": 80],
+            ["destination": ["host": "web-v2-service", "port": ["number": 9000]], "weight": 20],
+        ])
+        #expect(result.value(at: ["spec", "tcp", "1"]) == tcpOnly.value(at: ["spec", "tcp", "1"]))
+        let serving = try VirtualServiceWeightPatch.servingRoutes(of: result, name: ResourceName(name: "echo"))
+        #expect(serving.routes.first?.map(\.weight) == [80, 20])
+        #expect(try Self.patched(result, 80, 20) == result, "weights already so: nothing to write")
+
+        // Beside http routes, both lists move in one patch.
+        let seed = try Self.seedVirtualService()
+        let both = try seed.applying([.add(path: ["spec", "tcp"], value: try #require(tcpOnly["spec"]?["tcp"]))])
+        let mixed = try Self.patched(both, 50, 50)
+        #expect(mixed.value(at: route.appending(1).appending("weight")) == 50)
+        #expect(mixed.value(at: ["spec", "http", "0", "route", "1", "weight"]) == 50)
+
+        let neither: JSONValue = ["kind": "VirtualService", "metadata": ["name": "bare"], "spec": ["hosts": ["*"]]]
+        #expect(throws: VirtualServiceWeightPatch.Failure.notAVirtualService("bare has no spec.http or spec.tcp list")) {
+            _ = try Self.patched(neither, 90, 10)
+        }
+    }
+
     @Test("only routes that send to stable change; matches, other routes, entry fields and unknown fields survive")
     func othersUntouched() throws {
         let document: JSONValue = [
