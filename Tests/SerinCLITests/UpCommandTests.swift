@@ -111,14 +111,38 @@ struct UpCommandTests {
 
     /// `serin up` on `directory`, on free ports of `backends` and with its state in the file `state` there, once its
     /// gateway port accepts connections: the first moment a signal could reach a serving process.
+    /// `serin up` launched, returned the moment its gateway port accepts. A free port another test's listener took
+    /// meanwhile accepts too, before this one has even started: then it is launched again on other ports (three times
+    /// at most), so the signal the test sends always reaches a `serin up` that listens.
     static func launchAccepting(_ directory: URL, backends: TestBackends, state: String) async throws -> SerinProcess.Running {
-        let gatewayPort = try await backends.freePort()
-        let adminPort = try await backends.freePort()
-        let up = try SerinProcess.launch(
-            upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent(state).path)
-        )
-        #expect(await accepts(port: gatewayPort, within: .seconds(30)), "\(up.printed)")
-        return up
+        for _ in 1...3 {
+            let gatewayPort = try await backends.freePort()
+            let adminPort = try await backends.freePort()
+            let up = try SerinProcess.launch(
+                upArguments(directory, gatewayPort: gatewayPort, adminPort: adminPort, state: directory.appendingPathComponent(state).path)
+            )
+            #expect(await accepts(port: gatewayPort, within: .seconds(30)), "\(up.printed)")
+            if listens(pid: up.pid, port: gatewayPort) { return up }
+            await up.kill(SIGKILL)
+        }
+        struct PortsTaken: Error, CustomStringConvertible { let description: String }
+        throw PortsTaken(description: "three free ports in a row were taken by other listeners before serin up opened them")
+    }
+
+    /// Whether process `pid` holds the socket listening on 127.0.0.1's TCP `port` (/proc/net/tcp's LISTEN entry, by
+    /// its inode among the process's descriptors).
+    static func listens(pid: Int32, port: Int) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        let hexPort = String(format: ":%04X", port)
+        let inodes = table.split(separator: "\n").dropFirst().compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            // sl, local address, remote address, state (0A: LISTEN), ..., inode (the tenth field).
+            guard fields.count > 9, fields[1].hasSuffix(hexPort), fields[3] == "0A" else { return nil }
+            return String(fields[9])
+        }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        let sockets = Set(descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") })
+        return inodes.contains { sockets.contains("socket:[\($0)]") }
     }
 
     /// Whether 127.0.0.1:`port` accepts a connection within `timeout`, tried every 0.2 ms or so (a plain socket
