@@ -49,18 +49,9 @@ public enum VirtualServiceWeightPatch {
                 desired.append(route)
                 continue
             }
-            let weighted = Self.weighted(entries)
             owned += 1
             let path: JSONPointer = ["spec", "http", String(routeIndex), "route"]
-            let owner = entries[split.ownerIndex(of: weighted.map(\.destination)) ?? 0]
-            func entry(of version: Destination) -> JSONValue? {
-                weighted.firstIndex { $0.destination.sameService(as: version) }.map { entries[$0] }
-            }
-            let targets = split.destinations(replacing: weighted)
-            let wanted = VirtualServiceAffinityRoute.withCookies([
-                Self.entry(for: targets[0], keeping: entry(of: split.stable.destination) ?? owner),
-                Self.entry(for: targets[1], keeping: entry(of: split.canary.destination) ?? [:]),
-            ], split: split)
+            let wanted = VirtualServiceAffinityRoute.withCookies(Self.splitEntries(replacing: entries, split: split), split: split)
             fields["route"] = .array(wanted)
             if let matchRoute = VirtualServiceMatchRoute.route(ahead: route, canaryEntry: wanted[1], split: split) {
                 desired.append(matchRoute)
@@ -97,21 +88,28 @@ public enum VirtualServiceWeightPatch {
         let owns = split.ownedRoutes(entries.map { weighted($0).map(\.destination) })
         var operations: [JSONPatchOperation] = []
         for (index, route) in entries.enumerated() where owns[index] {
-            let weighted = Self.weighted(route)
-            let owner = route[split.ownerIndex(of: weighted.map(\.destination)) ?? 0]
-            func entry(of version: Destination) -> JSONValue? {
-                weighted.firstIndex { $0.destination.sameService(as: version) }.map { route[$0] }
-            }
-            let targets = split.destinations(replacing: weighted)
-            let wanted: [JSONValue] = [
-                Self.entry(for: targets[0], keeping: entry(of: split.stable.destination) ?? owner),
-                Self.entry(for: targets[1], keeping: entry(of: split.canary.destination) ?? [:]),
-            ]
+            let wanted = splitEntries(replacing: route, split: split)
             guard wanted != route else { continue }
             let path: JSONPointer = ["spec", "tcp", String(index), "route"]
             operations += [.test(path: path, value: .array(route)), .replace(path: path, value: .array(wanted))]
         }
         return (operations, owns.filter { $0 }.count)
+    }
+
+    /// An owned route's entries (http or tcp) replaced by the split's two, stable then canary, with their weights:
+    /// each keeps the other fields of the route's own entry for its version — the stable's, when the route has none
+    /// for it, from the entry that made the route the Canary's.
+    private static func splitEntries(replacing entries: [JSONValue], split: TrafficSplit) -> [JSONValue] {
+        let weighted = Self.weighted(entries)
+        let owner = entries[split.ownerIndex(of: weighted.map(\.destination)) ?? 0]
+        func entry(of version: Destination) -> JSONValue? {
+            weighted.firstIndex { $0.destination.sameService(as: version) }.map { entries[$0] }
+        }
+        let targets = split.destinations(replacing: weighted)
+        return [
+            Self.entry(for: targets[0], keeping: entry(of: split.stable.destination) ?? owner),
+            Self.entry(for: targets[1], keeping: entry(of: split.canary.destination) ?? [:]),
+        ]
     }
 
     /// The routes' destinations and weights, as the core reads what serves.
