@@ -32,12 +32,38 @@ public final class BlockingSocketClient {
         }
     }
 
-    private static func sendBytes(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+    private static func sendBytes(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, waiting: Bool = true) -> Int {
         #if canImport(Glibc)
-        Glibc.send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        Glibc.send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | (waiting ? 0 : Int32(MSG_DONTWAIT)))
         #else
-        Darwin.send(descriptor, bytes.baseAddress, bytes.count, 0)
+        Darwin.send(descriptor, bytes.baseAddress, bytes.count, waiting ? 0 : MSG_DONTWAIT)
         #endif
+    }
+
+    /// Sends zero bytes for as long as the server takes them, without waiting on a full socket: stops at `limit` bytes,
+    /// or once the socket has taken nothing for `stall` milliseconds. How many bytes it took: what a server that reads
+    /// nothing lets a client send is what the two sockets' buffers hold, where one that reads ahead takes everything.
+    public func sendUntilStalled(limit: Int, stall: Int32 = 500) throws -> Int {
+        let chunk = [UInt8](repeating: 0, count: 65_536)
+        var sent = 0
+        while sent < limit {
+            let count = chunk[..<min(chunk.count, limit - sent)].withUnsafeBytes { Self.sendBytes(descriptor, $0, waiting: false) }
+            if count > 0 {
+                sent += count
+                continue
+            }
+            guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
+                throw LoopbackSocket.Failure(message: "send failed: errno \(errno)")
+            }
+            var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            if poll(&entry, 1, stall) == 0 { break }
+        }
+        return sent
+    }
+
+    /// Ends the client's side of the stream (a FIN after what it sent), keeping its reading side open.
+    public func finishSending() {
+        shutdown(descriptor, Int32(SHUT_WR))
     }
 
     /// Waits, without reading, until the server has ended its side of the stream (a FIN or a reset arrived) or

@@ -3,8 +3,9 @@ import SerinManifests
 extension SeedManifests {
     /// Istio's "TCP Traffic Shifting" task on 127.0.0.1: a Gateway `tcp-gateway` with a TCP server on port 31400, a
     /// VirtualService `tcp-echo` sending port 31400 to the subsets v1 and v2 of `tcp-echo` by `weights`, the service
-    /// as a ServiceEntry with one endpoint per version (`v1Port`, `v2Port`), and the DestinationRule naming the subsets.
-    public static func tcpEcho(v1Port: Int, v2Port: Int, weights: (v1: Int, v2: Int) = (100, 0)) -> ManifestSource {
+    /// as a ServiceEntry with one endpoint per version (`v1Port`, `v2Port`), and the DestinationRule naming the subsets
+    /// (with `trafficPolicy`, a flow mapping, when given).
+    public static func tcpEcho(v1Port: Int, v2Port: Int, weights: (v1: Int, v2: Int) = (100, 0), trafficPolicy: String? = nil) -> ManifestSource {
         ManifestSource(path: "tcp-echo.yaml", text: """
             apiVersion: networking.istio.io/v1
             kind: Gateway
@@ -50,7 +51,7 @@ extension SeedManifests {
             kind: DestinationRule
             metadata: {name: tcp-echo-destination}
             spec:
-              host: tcp-echo
+              host: tcp-echo\(trafficPolicy.map { "\n  trafficPolicy: \($0)" } ?? "")
               subsets:
               - {name: v1, labels: {version: v1}}
               - {name: v2, labels: {version: v2}}

@@ -134,6 +134,37 @@ struct GatewayTCPTests {
         }
     }
 
+    /// The gateway reads a plain TCP client only once its destination's connection is open: otherwise a client that
+    /// talks first, kept waiting by a slow connect or the connection budget, would fill the gateway's memory.
+    @Test("a client that sends before its destination's connection opens (tcp.maxConnections 1, taken) is held to what the sockets buffer, then every byte arrives")
+    func holdsReadsUntilTheDestinationConnects() async throws {
+        let sinkGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let sink = try await HalfCloseBackend.start(group: sinkGroup)
+        try await Self.withGateway({
+            ManifestSet(sources: [
+                SeedManifests.tcpEcho(v1Port: sink.port, v2Port: $0.v2.port, trafficPolicy: "{connectionPool: {tcp: {maxConnections: 1}}}")
+            ])
+        }) { _, gateway, port in
+            let first = try BlockingSocketClient(port: port)
+            #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "tcp-echo")?.connectionsOpened == 1 })
+            let waiting = try BlockingSocketClient(port: port, timeout: 10)
+            // 64 MiB is far past what a client's and a proxy's socket buffers hold on loopback (a few MiB here).
+            let limit = 64 << 20
+            let taken = try waiting.sendUntilStalled(limit: limit)
+            #expect(taken < 16 << 20, "the gateway took \(taken) bytes from a client whose destination had no connection yet")
+            #expect(Self.tcp(gateway, service: "tcp-echo")?.connectionsOpened == 1)
+
+            first.finishSending()
+            let firstAnswer = first.readToEnd()
+            #expect(String(decoding: firstAnswer.bytes, as: UTF8.self) == "received 0 bytes" && firstAnswer.ending == .closed)
+            waiting.finishSending()
+            let (answer, ending) = waiting.readToEnd()
+            #expect(String(decoding: answer, as: UTF8.self) == "received \(taken) bytes" && ending == .closed)
+        }
+        await sink.close()
+        try await sinkGroup.shutdownGracefully()
+    }
+
     @Test("new weights on a reconfiguration reach new connections, while one opened before keeps its destination")
     func reconfiguration() async throws {
         try await Self.withGateway { world, gateway, port in
