@@ -8,7 +8,7 @@ public enum GatewayAdmin {
     public static func configDocument(_ gateway: GatewayServer) -> RouteTableDocument {
         let current = gateway.routes.versioned
         return RouteTableDocument(current.table, generation: current.generation, boundPorts: gateway.boundPorts,
-            meshPort: gateway.meshAddress?.port)
+            meshPort: gateway.meshAddress?.port, meshTCPPorts: gateway.boundMeshTCPPorts)
     }
 
     /// What `/metrics` serves: Istio's standard metrics for the traffic, then the gateway's own.

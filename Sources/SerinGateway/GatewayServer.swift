@@ -34,6 +34,11 @@ public final class GatewayServer: Sendable {
     /// cuts what is left.
     private let drainCut = Atomic<Bool>(false)
     private let meshListener = NIOLockedValueBox<(any Channel)?>(nil)
+    /// The mesh's TCP listeners by declared service port (`RouteTable.meshTCP`), on the `--mesh` address once it is
+    /// open; the ports follow the port mapping, as the Gateway ports do.
+    private let meshTCPListeners = NIOLockedValueBox<[Int: any Channel]>([:])
+    /// The `--mesh` address's host, once open: where the mesh's TCP listeners bind.
+    private let meshHost = NIOLockedValueBox<String?>(nil)
     /// HTTPS ports' TLS contexts by declared port, read as each connection is accepted: a new table or a reloaded
     /// certificate serves new handshakes while open connections keep the context they began with.
     let certificates = CertificateStore()
@@ -94,6 +99,11 @@ public final class GatewayServer: Sendable {
     /// The bound port for a declared Gateway port.
     public func boundPort(forDeclared port: Int) -> Int? { boundPorts[port] }
 
+    /// Declared service port → bound port, for every open TCP listener of the mesh.
+    public var boundMeshTCPPorts: [Int: Int] {
+        meshTCPListeners.withLockedValue { $0.compactMapValues { $0.localAddress?.port } }
+    }
+
     /// Installs `table`, opening listeners for new ports and closing those no Gateway declares any more.
     ///
     /// New listeners are bound before the table is swapped, so a bind failure (port in use) changes nothing.
@@ -104,27 +114,42 @@ public final class GatewayServer: Sendable {
         try clusters.checkTLS(of: table)
         let wanted = Set(table.listeners.keys).union(table.passthrough.keys).union(table.tcp.keys)
         let open = Set(listeners.withLockedValue { $0.keys })
+        let meshHost = meshHost.withLockedValue { $0 }
+        let wantedInMesh = meshHost == nil ? [] : Set(table.meshTCP.keys)
         var opened: [Int: any Channel] = [:]
+        var openedInMesh: [Int: any Channel] = [:]
         do {
             for port in wanted.subtracting(open).sorted() {
                 opened[port] = try await bind(declaredPort: port)
             }
+            if let meshHost {
+                for port in wantedInMesh.subtracting(meshTCPListeners.withLockedValue { $0.keys }).sorted() {
+                    openedInMesh[port] = try await bindMeshTCP(host: meshHost, declaredPort: port)
+                }
+            }
         } catch {
-            for channel in opened.values { try? await channel.close() }
+            for channel in Array(opened.values) + Array(openedInMesh.values) { try? await channel.close() }
             throw error
         }
         clusters.reconcile(with: table)
         certificates.install(contexts)
         routes.replace(with: table)
-        let closing = listeners.withLockedValue { current -> [any Channel] in
+        let closing = Self.swap(listeners, opening: opened, keeping: wanted) + Self.swap(meshTCPListeners, opening: openedInMesh, keeping: wantedInMesh)
+        // Only now, with the table, clusters and certificates that serve them in place, do the new ports accept:
+        // before, their first connections could be answered by the table before (404, no server on the port).
+        for channel in Array(opened.values) + Array(openedInMesh.values) { await Self.startAccepting(channel) }
+        for channel in closing { try? await channel.close() }
+    }
+
+    /// Adds the listeners just opened to `listeners` and takes out those on ports no longer wanted, which it returns.
+    private static func swap(
+        _ listeners: NIOLockedValueBox<[Int: any Channel]>, opening opened: [Int: any Channel], keeping wanted: Set<Int>
+    ) -> [any Channel] {
+        listeners.withLockedValue { current -> [any Channel] in
             current.merge(opened) { $1 }
             let gone = current.keys.filter { !wanted.contains($0) }
             return gone.compactMap { current.removeValue(forKey: $0) }
         }
-        // Only now, with the table, clusters and certificates that serve them in place, do the new ports accept:
-        // before, their first connections could be answered by the table before (404, no server on the port).
-        for channel in opened.values { await Self.startAccepting(channel) }
-        for channel in closing { try? await channel.close() }
     }
 
     /// A listener is bound paused (connections wait in its backlog); this lets it accept.
@@ -134,11 +159,13 @@ public final class GatewayServer: Sendable {
 
     /// Opens the mesh's outbound listener on `host:port` (0: a free port), the role a sidecar plays for its
     /// workload: clients reach services through it by `Host: reviews:9080`, or use it as their HTTP proxy, and it
-    /// routes by the table's mesh routes. It stays open, whatever tables are installed, until shutdown.
+    /// routes by the table's mesh routes. It stays open, whatever tables are installed, until shutdown. The mesh's
+    /// TCP ports (`RouteTable.meshTCP`) open on the same host, each on its service port as mapped, and follow the
+    /// tables installed.
     public func openMesh(host: String, port: Int) async throws {
         let channel: any Channel
         do {
-            channel = try await bind(host: host, port: port, declaredPort: port, inMesh: true)
+            channel = try await bind(host: host, port: port, declaredPort: port, role: .mesh)
         } catch GatewayError.portInUse {
             throw GatewayError.meshUnavailable(address: host, port: port, reason: "address already in use")
         } catch GatewayError.permissionDenied {
@@ -146,28 +173,64 @@ public final class GatewayServer: Sendable {
         } catch GatewayError.noSuchAddress {
             throw GatewayError.meshUnavailable(address: host, port: port, reason: "\(host) is not an address of this machine")
         }
+        var openedInMesh: [Int: any Channel] = [:]
+        do {
+            for port in routes.table.meshTCP.keys.sorted() {
+                openedInMesh[port] = try await bindMeshTCP(host: host, declaredPort: port)
+            }
+        } catch {
+            for channel in [channel] + Array(openedInMesh.values) { try? await channel.close() }
+            throw error
+        }
+        meshHost.withLockedValue { $0 = host }
         let previous = meshListener.withLockedValue { current -> (any Channel)? in
             defer { current = channel }
             return current
         }
-        await Self.startAccepting(channel)
+        let closing = Self.swap(meshTCPListeners, opening: openedInMesh, keeping: Set(openedInMesh.keys))
+        for listener in [channel] + Array(openedInMesh.values) { await Self.startAccepting(listener) }
         try? await previous?.close()
+        for listener in closing { try? await listener.close() }
+    }
+
+    /// A TCP listener of the mesh, on `host` and the service port as the port mapping maps it.
+    private func bindMeshTCP(host: String, declaredPort: Int) async throws -> any Channel {
+        let port = try mapped(declaredPort)
+        do {
+            return try await bind(host: host, port: port, declaredPort: declaredPort, role: .meshTCP)
+        } catch GatewayError.portInUse {
+            throw GatewayError.meshTCPUnavailable(address: host, port: port, declared: declaredPort, reason: "address already in use")
+        } catch GatewayError.permissionDenied {
+            throw GatewayError.meshTCPUnavailable(
+                address: host, port: port, declared: declaredPort, reason: "permission denied (ports below 1024 need root)")
+        }
     }
 
     private func bind(declaredPort: Int) async throws -> any Channel {
+        try await bind(host: bindHost, port: try mapped(declaredPort), declaredPort: declaredPort, role: .gateway)
+    }
+
+    /// The port a declared one listens on. A port mapped to 0 takes a free one the kernel picks, which the start-up
+    /// log names (as `--admin HOST:0`).
+    private func mapped(_ declaredPort: Int) throws -> Int {
         let port: Int
         switch portMapping {
         case .offset(let offset): port = declaredPort + offset
         case .ephemeral: port = 0
         }
-        // A port mapped to 0 takes a free one the kernel picks, which the start-up log names (as `--admin HOST:0`).
         guard (0...65535).contains(port) else {
             throw GatewayError.invalidPort(declared: declaredPort, actual: port)
         }
-        return try await bind(host: bindHost, port: port, declaredPort: declaredPort, inMesh: false)
+        return port
     }
 
-    private func bind(host bindHost: String, port: Int, declaredPort: Int, inMesh: Bool) async throws -> any Channel {
+    /// What a listener serves: a Gateway port (its servers' protocol decides), the mesh's HTTP listener, or one of the
+    /// mesh's TCP ports.
+    private enum ListenerRole {
+        case gateway, mesh, meshTCP
+    }
+
+    private func bind(host bindHost: String, port: Int, declaredPort: Int, role: ListenerRole) async throws -> any Channel {
         let routes = self.routes
         let clusters = self.clusters
         let telemetry = self.telemetry
@@ -199,12 +262,13 @@ public final class GatewayServer: Sendable {
                             throw ConnectionLimitReached()
                         }
                         channel.closeFuture.whenComplete { _ in openConnections.release() }
+                        let inMesh = role != .gateway
                         let tls = inMesh ? nil : certificates.port(declaredPort)
                         let table = routes.table
-                        if !inMesh, table.passthrough[declaredPort] != nil || table.tcp[declaredPort] != nil {
+                        if role == .meshTCP || (!inMesh && (table.passthrough[declaredPort] != nil || table.tcp[declaredPort] != nil)) {
                             let passthroughPort = PassthroughPort(
                                 routes: routes, clusters: clusters, telemetry: telemetry, declaredPort: declaredPort, limits: limits,
-                                terminating: tls, plainTCP: table.tcp[declaredPort] != nil
+                                terminating: tls, plainTCP: role == .meshTCP || table.tcp[declaredPort] != nil, inMesh: role == .meshTCP
                             )
                             return try PassthroughHandler.install(on: channel, port: passthroughPort, loop: loop)
                         }
@@ -309,9 +373,11 @@ public final class GatewayServer: Sendable {
             defer { current = nil }
             return current
         }
-        let channels = listeners.withLockedValue { current -> [any Channel] in
-            defer { current.removeAll() }
-            return Array(current.values)
+        let channels = [listeners, meshTCPListeners].flatMap { box in
+            box.withLockedValue { current -> [any Channel] in
+                defer { current.removeAll() }
+                return Array(current.values)
+            }
         } + (mesh.map { [$0] } ?? [])
         for channel in channels { try? await channel.close() }
         let cut = await drain(timeout: drainTimeout)
@@ -383,6 +449,8 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
     case noSuchAddress(address: String, port: Int, declared: Int)
     case invalidPort(declared: Int, actual: Int)
     case meshUnavailable(address: String, port: Int, reason: String)
+    /// A TCP port of the mesh (a service port a mesh-bound VirtualService's tcp routes serve) cannot be listened on.
+    case meshTCPUnavailable(address: String, port: Int, declared: Int, reason: String)
     /// An HTTPS server's certificate, key or TLS settings cannot be used; the message names the server and file.
     case tls(String)
 
@@ -399,6 +467,9 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
             return "Gateway port \(declared) maps to \(actual), outside 0-65535 (check --port-offset)"
         case .meshUnavailable(let address, let port, let reason):
             return "cannot listen on \(address):\(port) for the mesh (--mesh): \(reason)"
+        case .meshTCPUnavailable(let address, let port, let declared, let reason):
+            return "cannot listen on \(address):\(port) for the mesh's tcp routes on service port \(declared) (--mesh): \(reason); "
+                + "a sidecar takes each TCP service port on the mesh's address, so nothing else there may listen on it (or set --port-offset)"
         case .tls(let message):
             return message
         }

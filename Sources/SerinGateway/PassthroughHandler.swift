@@ -109,7 +109,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         }
         let resolution =
             port.plainTCP
-            ? table.resolveTCP(port: port.declaredPort) : table.resolvePassthrough(serverName: serverName, port: port.declaredPort)
+            ? table.resolveTCP(port: port.declaredPort, inMesh: port.inMesh) : table.resolvePassthrough(serverName: serverName, port: port.declaredPort)
         guard case .route(let route) = resolution else {
             refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noRoute), promise)
             return promise.futureResult

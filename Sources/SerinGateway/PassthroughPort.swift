@@ -11,4 +11,6 @@ struct PassthroughPort {
     /// A TCP server's port: a connection is routed as it opens, by the port, with no ClientHello to wait for (the
     /// destination may be the one to speak first).
     let plainTCP: Bool
+    /// One of the mesh's TCP ports: routed by the mesh's tcp routes for this service port (`RouteTable.meshTCP`).
+    var inMesh = false
 }

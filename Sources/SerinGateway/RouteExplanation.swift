@@ -16,7 +16,11 @@ public enum RouteExplanation {
         let authority = question.mesh && !question.host.contains(":") ? "\(question.host):\(question.port)" : question.host
         let request = RequestAttributes(method: question.method.uppercased(), target: question.path, authority: authority, headers: HeaderList(fields))
         if !question.mesh, question.sni == nil, table.tcp[question.port] != nil {
-            return explainTCP(table, port: question.port, say: say)
+            return explainTCP(table, port: question.port, inMesh: false, say: say)
+        }
+        // The mesh's TCP listener for a service port takes every connection to that port, whatever the host.
+        if question.mesh, let port = request.port, table.meshTCP[port] != nil {
+            return explainTCP(table, port: port, inMesh: true, say: say)
         }
         if !question.mesh, question.sni != nil || (table.passthrough[question.port] != nil && table.listeners[question.port] == nil) {
             // `--sni ''` asks about a ClientHello that names no server.
@@ -101,20 +105,25 @@ public enum RouteExplanation {
         return true
     }
 
-    /// A plain TCP connection to a TCP port: the servers there, the tcp route it takes (and by which match), and the
-    /// destinations its bytes are passed on to as they came.
-    private static func explainTCP(_ table: RouteTable, port: Int, say: (String) -> Void) -> Bool {
-        let servers = table.tcp[port]?.servers.map(\.gateway.description) ?? []
-        switch table.resolveTCP(port: port) {
+    /// A plain TCP connection to a TCP port (`inMesh`: to the mesh's TCP listener for a service port): the servers
+    /// there, the tcp route it takes (and by which match), and the destinations its bytes are passed on to as they came.
+    private static func explainTCP(_ table: RouteTable, port: Int, inMesh: Bool, say: (String) -> Void) -> Bool {
+        let listener = inMesh ? table.meshTCP[port] : table.tcp[port]
+        let servers = listener?.servers.map(\.gateway.description) ?? []
+        let to = inMesh ? "service port \(port) through the mesh" : "port \(port)"
+        switch table.resolveTCP(port: port, inMesh: inMesh) {
         case .noRoute(let reason), .misdirected(let reason):
-            say("connection: TCP to port \(port)")
+            say("connection: TCP to \(to)")
             say("result:  connection closed (NR), \(reason)")
             return false
         case .route(let route):
-            say("connection: TCP to port \(port) (plain TCP: routed by port, its bytes passed on as they came)")
-            say("server:  Gateway \(servers.joined(separator: ", ")) TCP")
+            say("connection: TCP to \(to) (plain TCP: routed by port, its bytes passed on as they came)")
+            say(inMesh ? "server:  the mesh's TCP listener for port \(port)" : "server:  Gateway \(servers.joined(separator: ", ")) TCP")
             say("route:   \(route.label)")
-            let admitting = Set(table.tcp[port]?.servers.map(\.gateway) ?? [])
+            // In the mesh, a match's `mesh` (in whatever namespace it was written) admits the connection.
+            let admitting = inMesh
+                ? Set(route.matches.flatMap(\.gateways).filter { $0.name == ResourceName.mesh.name })
+                : Set(listener?.servers.map(\.gateway) ?? [])
             let connection = RequestAttributes(method: "", target: "", authority: "", scheme: "tcp", headers: HeaderList())
             if let matched = route.matches.firstIndex(where: { $0.matches(connection, gateways: admitting, port: port) }) {
                 say("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")

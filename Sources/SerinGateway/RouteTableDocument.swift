@@ -4,7 +4,8 @@ import SerinCore
 public struct RouteTableDocument: Codable, Sendable, Equatable {
     public var generation: Int
     public var listeners: [ListenerDocument]
-    /// The mesh's listeners by service port, when the `--mesh` listener is open (its `boundPort` on each).
+    /// The mesh's listeners by service port, when the `--mesh` listener is open (its `boundPort` on each; a TCP
+    /// port's is its own listener's).
     public var mesh: [ListenerDocument]?
 
     /// One listener: the declared port, where it is bound, and its virtual hosts in match order.
@@ -52,12 +53,16 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         public var upstream: String?
     }
 
-    public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:], meshPort: Int? = nil) {
+    /// `meshTCPPorts`: where the mesh's TCP listeners are bound, by service port.
+    public init(_ table: RouteTable, generation: Int, boundPorts: [Int: Int] = [:], meshPort: Int? = nil, meshTCPPorts: [Int: Int] = [:]) {
         self.generation = generation
         self.listeners = (Self.documents(table.listeners) { boundPorts[$0] } + Self.documents(table.passthrough) { boundPorts[$0] }
             + Self.documents(table.tcp, tcp: true) { boundPorts[$0] })
             .sorted { ($0.port, $0.passthrough ?? false ? 1 : 0) < ($1.port, $1.passthrough ?? false ? 1 : 0) }
-        self.mesh = meshPort.map { bound in Self.documents(table.mesh) { _ in bound } }
+        self.mesh = meshPort.map { bound in
+            (Self.documents(table.mesh) { _ in bound } + Self.documents(table.meshTCP, tcp: true) { meshTCPPorts[$0] })
+                .sorted { ($0.port, $0.tcp ?? false ? 1 : 0) < ($1.port, $1.tcp ?? false ? 1 : 0) }
+        }
     }
 
     /// What `DestinationDocument.upstream` says of `cluster`: its TLS and its HTTP version, when not plain HTTP/1.1.

@@ -4,9 +4,12 @@ extension SeedManifests {
     /// Istio's "TCP Traffic Shifting" task on 127.0.0.1: a Gateway `tcp-gateway` with a TCP server on port 31400, a
     /// VirtualService `tcp-echo` sending port 31400 to the subsets v1 and v2 of `tcp-echo` by `weights`, the service
     /// as a ServiceEntry with one endpoint per version (`v1Port`, `v2Port`), and the DestinationRule naming the subsets
-    /// (with `trafficPolicy`, a flow mapping, when given).
-    public static func tcpEcho(v1Port: Int, v2Port: Int, weights: (v1: Int, v2: Int) = (100, 0), trafficPolicy: String? = nil) -> ManifestSource {
-        ManifestSource(path: "tcp-echo.yaml", text: """
+    /// (with `trafficPolicy`, a flow mapping, when given). `mesh`: no Gateway, and the VirtualService bound to the mesh
+    /// alone (no `gateways`), its tcp route serving the service's port 9000 as a sidecar's would.
+    public static func tcpEcho(
+        v1Port: Int, v2Port: Int, weights: (v1: Int, v2: Int) = (100, 0), trafficPolicy: String? = nil, mesh: Bool = false
+    ) -> ManifestSource {
+        let gateway = """
             apiVersion: networking.istio.io/v1
             kind: Gateway
             metadata: {name: tcp-gateway}
@@ -15,15 +18,17 @@ extension SeedManifests {
               - port: {number: 31400, name: tcp, protocol: TCP}
                 hosts: ["*"]
             ---
+
+            """
+        return ManifestSource(path: "tcp-echo.yaml", text: (mesh ? "" : gateway) + """
             apiVersion: networking.istio.io/v1
             kind: VirtualService
             metadata: {name: tcp-echo}
             spec:
-              hosts: ["*"]
-              gateways: [tcp-gateway]
+              hosts: [\(mesh ? "tcp-echo" : "\"*\"")]\(mesh ? "" : "\n  gateways: [tcp-gateway]")
               tcp:
               - match:
-                - port: 31400
+                - port: \(mesh ? 9000 : 31400)
                 route:
                 - destination: {host: tcp-echo, port: {number: 9000}, subset: v1}
                   weight: \(weights.v1)

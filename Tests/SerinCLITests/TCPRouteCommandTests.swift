@@ -16,6 +16,18 @@ struct TCPRouteCommandTests {
         #expect(result.stdout.contains(" 20%  tcp-echo subset v2:9000 → 127.0.0.1:9002"), "\(result.stdout)")
     }
 
+    @Test("--mesh --port 9000 explains a connection to the mesh's TCP listener for the service port: its tcp route, 80/20 to tcp-echo v1 and v2")
+    func explainsMeshPort() async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/tcp-mesh", "--mesh", "--port", "9000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("connection: TCP to service port 9000 through the mesh (plain TCP: routed by port"), "\(result.stdout)")
+        #expect(result.stdout.contains("server:  the mesh's TCP listener for port 9000"), "\(result.stdout)")
+        #expect(result.stdout.contains("route:   default/tcp-echo tcp[0]"))
+        #expect(result.stdout.contains("match:   [0] port 9000"))
+        #expect(result.stdout.contains(" 80%  tcp-echo subset v1:9000 → 127.0.0.1:9001"), "\(result.stdout)")
+        #expect(result.stdout.contains(" 20%  tcp-echo subset v2:9000 → 127.0.0.1:9002"), "\(result.stdout)")
+    }
+
     @Test("a TCP port no tcp route serves says the connection is closed and exits 1")
     func noRoute() async throws {
         let directory = try SerinProcess.temporaryDirectory()

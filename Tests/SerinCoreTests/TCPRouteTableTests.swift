@@ -46,6 +46,33 @@ struct TCPRouteTableTests {
         #expect(Self.destination(table.resolveTCP(port: 31400)) == "a", "the route with no match comes before the later one for 31400")
     }
 
+    @Test("a VirtualService bound to the mesh serves its tcp routes on its service's port, as a sidecar's outbound TCP listener does; a gateway-bound one does not")
+    func meshPorts() {
+        let table = Self.table([
+            Self.virtualService("in-mesh", hosts: ["a"], gateways: [], tcp: [Self.tcpRoute(to: [("b", 100)])]),
+            Self.virtualService("edge-only", hosts: ["c"], tcp: [Self.tcpRoute(to: [("c", 100)])]),
+        ])
+        // Service a's port is 80 (its endpoint listens on 2001).
+        #expect(table.meshTCP.keys.sorted() == [80])
+        #expect(Self.destination(table.resolveTCP(port: 80, inMesh: true)) == "b")
+        #expect(Self.destination(table.resolveTCP(port: 80)) == nil, "the Gateway's TCP ports are another table")
+        guard case .noRoute(let reason) = table.resolveTCP(port: 2003, inMesh: true) else {
+            Issue.record("the gateway-bound VirtualService's route served the mesh")
+            return
+        }
+        #expect(reason == "no tcp route of a VirtualService bound to the mesh serves port 2003")
+    }
+
+    @Test("with no known service the mesh serves a tcp route on the ports its matches name; a match for a port the service lacks serves nothing")
+    func meshPortsFromMatches() {
+        let table = Self.table([
+            Self.virtualService("external", hosts: ["db.external"], gateways: [], tcp: [Self.tcpRoute([L4Match(port: 5432)], to: [("a", 100)])]),
+            Self.virtualService("narrow", hosts: ["b"], gateways: [], tcp: [Self.tcpRoute([L4Match(port: 9999)], to: [("c", 100)])]),
+        ])
+        #expect(table.meshTCP.keys.sorted() == [5432])
+        #expect(Self.destination(table.resolveTCP(port: 5432, inMesh: true)) == "a")
+    }
+
     @Test("a match's gateways narrow it: a route for another gateway's port is no route here")
     func matchGateways() {
         let table = Self.table([

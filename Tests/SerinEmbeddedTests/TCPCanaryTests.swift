@@ -12,7 +12,8 @@ import Testing
 
 /// A Canary on a VirtualService's tcp routes, end to end on the embedded gateway: the tcp-echo backends of Istio's TCP
 /// traffic shifting, the controller stepping the tcp route's weights, and webhooks as the analysis (the built-in
-/// metrics count HTTP requests, which plain TCP has none of).
+/// metrics count HTTP requests, which plain TCP has none of). Each runs twice: on a Gateway's TCP port, and on the
+/// mesh's TCP listener for the service's port with the VirtualService bound to the mesh alone.
 @Suite("Canary on tcp routes", .timeLimit(.minutes(2)))
 struct TCPCanaryTests {
     let name = ResourceName(name: "tcp-echo")
@@ -38,10 +39,17 @@ struct TCPCanaryTests {
         return weights
     }
 
+    /// Where the clients connect: a Gateway's TCP server, or the mesh.
+    enum Serving: String, CaseIterable, CustomTestStringConvertible {
+        case gateway, mesh
+        var testDescription: String { rawValue }
+    }
+
     /// Runs `body` against `serin up` over the tcp-echo manifests and a Canary whose rollout webhook answers `status`
-    /// and whose confirm-rollout gate answers `gate` (403: the rollout waits with all traffic on v1).
+    /// and whose confirm-rollout gate answers `gate` (403: the rollout waits with all traffic on v1); `body` gets the
+    /// port the clients connect to, as `serving` says.
     func withRuntime(
-        webhookStatus status: Int, gate gateStatus: Int = 200,
+        _ serving: Serving, webhookStatus status: Int, gate gateStatus: Int = 200,
         _ body: (GatewayRuntime, CanaryController, Int, any EventLoopGroup, WebhookServer, WebhookServer) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -49,15 +57,19 @@ struct TCPCanaryTests {
         let v2 = try await VersionEchoBackend.start(version: "v2", group: group)
         let hook = try await WebhookServer.start(group: group, status: status)
         let gate = try await WebhookServer.start(group: group, status: gateStatus)
-        let decoded = SeedManifests.resources([SeedManifests.tcpEcho(v1Port: v1.port, v2Port: v2.port), Self.canary(webhook: hook.url, gate: gate.url)])
+        let decoded = SeedManifests.resources([
+            SeedManifests.tcpEcho(v1Port: v1.port, v2Port: v2.port, mesh: serving == .mesh), Self.canary(webhook: hook.url, gate: gate.url),
+        ])
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let runtime = try await GatewayRuntime.start(
-            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
+            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral,
+            mesh: serving == .mesh ? (host: "127.0.0.1", port: 0) : nil, adminHost: "127.0.0.1", adminPort: 0,
             controller: .init(statePath: state, tickInterval: .milliseconds(50), logger: .discarding)
         )
         do {
-            try await body(runtime, try #require(runtime.controller), try #require(runtime.gateway.boundPort(forDeclared: 31400)), group, hook, gate)
+            let port = serving == .mesh ? runtime.gateway.boundMeshTCPPorts[9000] : runtime.gateway.boundPort(forDeclared: 31400)
+            try await body(runtime, try #require(runtime.controller), try #require(port), group, hook, gate)
         } catch {
             Issue.record(error)
         }
@@ -86,9 +98,9 @@ struct TCPCanaryTests {
         return connection.received.split(separator: "\n").first.map(String.init)
     }
 
-    @Test("with webhooks and no built-in metrics, the tcp route's weights step 20, 40, 60 and the canary is promoted")
-    func promotes() async throws {
-        try await withRuntime(webhookStatus: 200, gate: 403) { runtime, controller, port, group, _, gate in
+    @Test("with webhooks and no built-in metrics, the tcp route's weights step 20, 40, 60 and the canary is promoted", arguments: Serving.allCases)
+    func promotes(_ serving: Serving) async throws {
+        try await withRuntime(serving, webhookStatus: 200, gate: 403) { runtime, controller, port, group, _, gate in
             // Opened while the gate holds the release: all traffic is on v1.
             let open = try await RawConnection.connect(port: port, group: group)
             #expect(await open.waitFor("v1\n"), "\(open.received)")
@@ -110,9 +122,9 @@ struct TCPCanaryTests {
         }
     }
 
-    @Test("a rollout webhook that starts failing once the canary has traffic rolls the tcp route back to the stable")
-    func rollsBack() async throws {
-        try await withRuntime(webhookStatus: 200) { runtime, controller, port, group, hook, _ in
+    @Test("a rollout webhook that starts failing once the canary has traffic rolls the tcp route back to the stable", arguments: Serving.allCases)
+    func rollsBack(_ serving: Serving) async throws {
+        try await withRuntime(serving, webhookStatus: 200) { runtime, controller, port, group, hook, _ in
             // The first step's weights reach the tcp route before the check turns: the rollback has something to undo.
             _ = await eventually(.seconds(20)) { (await Self.weights(runtime))["v2"] ?? 0 > 0 }
             hook.answer(500)

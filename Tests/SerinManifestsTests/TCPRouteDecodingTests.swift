@@ -69,9 +69,35 @@ struct TCPRouteDecodingTests {
         #expect(
             Fixture.messages(set.diagnostics) == [
                 "test.yaml:17:7: error: spec.tcp[0].match[0]: no TCP server on port 31401 in default/tcp-gateway, so this tcp route "
-                    + "gets no traffic: tcp routes are served by Gateway servers with port.protocol TCP",
+                    + "gets no traffic: tcp routes are served by Gateway servers with port.protocol TCP, and in the mesh on the ports "
+                    + "of the services the VirtualService's hosts name (or the ports its matches name, when they name no known service)",
                 "test.yaml:6:11: warning: TCP server port 31400 has no tcp route: no VirtualService bound to default/tcp-gateway has a "
                     + "tcp route for port 31400, so its connections are closed",
+            ]
+        )
+    }
+
+    /// The task bound to the mesh alone: no Gateway, the tcp route for the service's port 9000.
+    static let meshTask = SeedManifests.tcpEcho(v1Port: 9001, v2Port: 9002, weights: (80, 20), mesh: true).text
+
+    @Test("a tcp route bound to the mesh alone is served by the mesh on its service's port: only the mesh-only warning")
+    func meshBound() {
+        let set = Self.set(Self.meshTask)
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        #expect(Fixture.messages(set.diagnostics).allSatisfy { $0.contains("bound to no gateway (only the mesh)") }, "\(Fixture.messages(set.diagnostics))")
+        #expect(RouteTable(compiling: set.config).meshTCP.keys.sorted() == [9000])
+    }
+
+    @Test("a mesh tcp route whose hosts name no known service and whose match names no port has no port to serve, and says so at the route")
+    func meshBoundWithoutPort() {
+        let yaml = Self.meshTask.replacingOccurrences(of: "hosts: [tcp-echo]\n  tcp:", with: "hosts: [db.external]\n  tcp:")
+            .replacingOccurrences(of: "  - match:\n    - port: 9000\n    route:", with: "  - route:")
+        let set = Self.set(yaml)
+        #expect(
+            Fixture.messages(set.errors) == [
+                "test.yaml:7:5: error: spec.tcp[0]: no TCP server in the mesh only, so this tcp route gets no traffic: tcp routes are "
+                    + "served by Gateway servers with port.protocol TCP, and in the mesh on the ports of the services the "
+                    + "VirtualService's hosts name (or the ports its matches name, when they name no known service)"
             ]
         )
     }

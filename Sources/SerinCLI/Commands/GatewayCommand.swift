@@ -169,6 +169,9 @@ struct ServingOptions: ParsableArguments {
             // A wildcard address is where it listens, not one a client can name: the hint gives loopback's.
             let reachable = ["0.0.0.0", "::", "[::]"].contains(mesh.host) ? "127.0.0.1" : mesh.host
             logger.info("\(label): mesh listening on \(mesh.host):\(bound) (Host: SERVICE:PORT, or HTTP_PROXY=http://\(reachable):\(bound))")
+            for (declared, port) in runtime.gateway.boundMeshTCPPorts.sorted(by: { $0.key < $1.key }) {
+                logger.info("\(label): mesh TCP port \(declared) listening on \(mesh.host):\(port) (the tcp routes bound to the mesh for service port \(declared))")
+            }
             if !AdminAccess.isLoopback(mesh.host) {
                 let warning = "\(label): the mesh listener on \(mesh.host):\(bound) takes requests to every service from anyone who can reach "
                     + "it, with no token, as a sidecar's outbound port would; give --mesh 127.0.0.1:\(mesh.port) unless other machines are to use it"

@@ -15,8 +15,9 @@ struct RouteCommand: AsyncParsableCommand {
             direct response or redirect (nothing forwarded), a fault (abort or delay), a rewrite, header changes, \
             the timeout, the retries, the mirror and stickiness; then the weighted destinations and their endpoints. \
             On a PASSTHROUGH port it explains a TLS connection instead: which server and tls route its server name \
-            (--sni) takes, and the destinations it is passed through to; on a TCP port, a plain TCP connection: \
-            the tcp route its port takes and the destinations its bytes go to.
+            (--sni) takes, and the destinations it is passed through to; on a TCP port (and with --mesh, on a \
+            service port a mesh-bound tcp route serves), a plain TCP connection: the tcp route its port takes and \
+            the destinations its bytes go to.
 
             With -f it explains the routes the files hold. Without -f it asks the running Serin (--server) about its \
             live routes: the weights a rollout has set, and the routes A/B testing and sticky canaries add while they run.
@@ -25,6 +26,7 @@ struct RouteCommand: AsyncParsableCommand {
               serin route -f examples/seed --host example.com
               serin route --host example.com --header x-canary=insider   (asks serin up)
               serin route -f examples/tcp --port 31400
+              serin route -f examples/tcp-mesh --mesh --port 9000
             """
     )
 

@@ -91,7 +91,10 @@ extension RouteTable {
         for (port, bindings) in tcpServers {
             tcp[port] = Listener(port: port, servers: bindings, virtualHosts: connectionsByPort.virtualHosts(onPort: port))
         }
-        self.init(listeners: listeners, mesh: Self.meshListeners(compiling: config), passthrough: passthrough, tcp: tcp)
+        self.init(
+            listeners: listeners, mesh: Self.meshListeners(compiling: config), passthrough: passthrough, tcp: tcp,
+            meshTCP: Self.meshTCPListeners(compiling: config)
+        )
     }
 
     /// The host pattern of a TCP port's one server binding and virtual host: a plain TCP connection names no host.

@@ -14,12 +14,19 @@ public struct RouteTable: Sendable {
     /// The TCP servers' listeners by port: one virtual host admitting every connection, holding the `tcp` routes of
     /// the VirtualServices bound to them in order. A TCP port has no other listener (validation refuses a mix).
     public let tcp: [Int: Listener]
+    /// The mesh's plain TCP ports, as a sidecar's outbound TCP listeners: for each service port a mesh-bound
+    /// VirtualService's `tcp` routes serve, those routes in order. Served on the `--mesh` address, a listener per port.
+    public let meshTCP: [Int: Listener]
 
-    public init(listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:], tcp: [Int: Listener] = [:]) {
+    public init(
+        listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:], tcp: [Int: Listener] = [:],
+        meshTCP: [Int: Listener] = [:]
+    ) {
         self.listeners = listeners
         self.passthrough = passthrough
         self.tcp = tcp
         self.mesh = mesh
+        self.meshTCP = meshTCP
     }
 
     public static let empty = RouteTable(listeners: [:])

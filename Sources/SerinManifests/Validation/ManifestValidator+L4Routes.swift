@@ -10,8 +10,9 @@ extension ManifestValidator {
         let gateways: [ResourceName]
     }
 
-    /// A VirtualService's `tls` routes are served only by PASSTHROUGH Gateway servers, its `tcp` routes only by TCP
-    /// servers: each match must reach one (on its port, when it names one) through the gateways it is bound to.
+    /// A VirtualService's `tls` routes are served only by PASSTHROUGH Gateway servers, its `tcp` routes by TCP
+    /// servers or, bound to the mesh, by the mesh's TCP listener for a port of the services its hosts name: each match
+    /// must reach one (on its port, when it names one) through the gateways it is bound to.
     static func layer4Bindings(
         of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext
     ) -> [Diagnostic] {
@@ -23,6 +24,7 @@ extension ManifestValidator {
                 ? [L4Binding(path: "spec.tcp[\(routeIndex)]", port: nil, gateways: [])]
                 : route.matches.enumerated().map { L4Binding(path: "spec.tcp[\(routeIndex)].match[\($0)]", port: $1.port, gateways: $1.gateways) }
         }
+        let meshPorts = virtualService.appliesToMesh ? Set(RouteTable.meshTCPPorts(of: virtualService, in: context.config)) : []
         return tls.flatMap {
             bindings(
                 $0, of: virtualService, serving: \.passesThrough, at: located, context: context,
@@ -32,14 +34,17 @@ extension ManifestValidator {
             + tcp.flatMap {
                 bindings(
                     $0, of: virtualService, serving: \.forwardsTCP, at: located, context: context,
-                    missing: "TCP server", why: "tcp routes are served by Gateway servers with port.protocol TCP"
+                    missing: "TCP server",
+                    why: "tcp routes are served by Gateway servers with port.protocol TCP, and in the mesh on the ports of the services "
+                        + "the VirtualService's hosts name (or the ports its matches name, when they name no known service)",
+                    meshServes: { port in port.map(meshPorts.contains) ?? !meshPorts.isEmpty }
                 )
             }
     }
 
     private static func bindings(
         _ binding: L4Binding, of virtualService: VirtualService, serving serves: (Gateway.Server) -> Bool, at located: LocatedResource,
-        context: ValidationContext, missing server: String, why: String
+        context: ValidationContext, missing server: String, why: String, meshServes: (Int?) -> Bool = { _ in false }
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         let names = binding.gateways.isEmpty ? virtualService.gateways : binding.gateways
@@ -55,7 +60,8 @@ extension ManifestValidator {
         let servers = names.compactMap { context.gateways[$0] }.flatMap(\.servers).filter {
             serves($0) && (binding.port == nil || $0.port == binding.port)
         }
-        guard servers.isEmpty, missing.count < names.count || names.isEmpty else { return diagnostics }
+        let inMesh = names.isEmpty || names.contains { $0.name == ManifestDecoder.meshGateway }
+        guard servers.isEmpty, missing.count < names.count || names.isEmpty, !(inMesh && meshServes(binding.port)) else { return diagnostics }
         let on = binding.port.map { " on port \($0)" } ?? ""
         let bound = names.isEmpty ? "the mesh only" : names.map(\.description).joined(separator: ", ")
         let section = binding.path.hasPrefix("spec.tls") ? "tls" : "tcp"
