@@ -5,9 +5,10 @@ extension WorkloadObjects {
     /// on every reconcile: the fields Serin writes from `spec.service` are set, everything else stays as stored.
     /// Services get their `ports` and `selector`, DestinationRules their `host` and `trafficPolicy`. The VirtualService
     /// gets `hosts` and `gateways`, its Canary route (the unnamed one to the primary) `match`, `retries`, `timeout`,
-    /// `headers`, `rewrite` and `corsPolicy`, and every destination and mirror to the primary or canary Service the new
-    /// port, while each route keeps its weights and its mirror. Services and the VirtualService get the labels and
-    /// annotations `spec.service` writes for them.
+    /// `headers`, `rewrite` and `corsPolicy` (a tcp Canary route: `match`, the ports), and every destination and mirror
+    /// to the primary or canary Service the new port, while each route keeps its weights and its mirror; an edit of
+    /// `appProtocol` to or from tcp moves the Canary route between `http` and `tcp`, weights and all. Services and the
+    /// VirtualService get the labels and annotations `spec.service` writes for them.
     /// The routes a release adds (A/B testing's, the sticky canary's) are copies of the Canary route: with `split`,
     /// the one the stored rollout sets, they take its new route fields too (`releaseRoutes`). The primary Deployment
     /// and its autoscaler belong to the release and are left alone. Returns whether anything changed: an object
@@ -39,10 +40,19 @@ extension WorkloadObjects {
         case "VirtualService":
             spec["hosts"] = wanted?["hosts"]
             spec["gateways"] = wanted?["gateways"]
-            if let routes = spec["http"]?.arrayValue {
-                let canaryRoute = wanted?["http"]?[0]
-                let routes = routes.map { aligned($0, like: canaryRoute, workload: workload) }
-                spec["http"] = .array(split.map { releaseRoutes(routes, split: $0, workload: workload) } ?? routes)
+            let (list, other) = wanted?["tcp"] != nil ? ("tcp", "http") : ("http", "tcp")
+            let canaryRoute = wanted?[list]?[0]
+            if spec[list] == nil, let moved = movedCanaryRoute(from: spec[other], to: canaryRoute, workload: workload) {
+                // `service.appProtocol` changed between tcp and another: the Canary route changes list with its weights,
+                // and the list Flagger no longer writes goes.
+                spec[list] = [moved]
+                spec[other] = nil
+            }
+            if let routes = spec[list]?.arrayValue {
+                let routeFields = list == "tcp" ? tcpRouteFields : serviceRouteFields
+                var routes = routes.map { aligned($0, like: canaryRoute, routeFields: routeFields, workload: workload) }
+                if list == "http", let split { routes = releaseRoutes(routes, split: split, workload: workload) }
+                spec[list] = .array(routes)
             }
         default:
             return false
@@ -53,10 +63,27 @@ extension WorkloadObjects {
 
     /// The fields of `spec.service` a Canary route carries (`desired` writes them; absent ones are removed).
     static let serviceRouteFields = ["match", "retries", "timeout", "headers", "rewrite", "corsPolicy"]
+    /// The fields a tcp Canary route takes from `spec.service`: its `match`, the ports of `service.match`.
+    static let tcpRouteFields = ["match"]
 
-    /// One HTTP route of the VirtualService: destinations to the workload's Services on the new port and, for the
-    /// Canary's own route, the route fields of `canaryRoute`.
-    private static func aligned(_ route: JSONValue, like canaryRoute: JSONValue?, workload: CanaryWorkload) -> JSONValue {
+    /// The Canary route of `routes` (the list `service.appProtocol` no longer asks for) as `canaryRoute`, the one
+    /// `desired` writes in the other list, with the stored route's destinations and weights; nil when there is none.
+    private static func movedCanaryRoute(from routes: JSONValue?, to canaryRoute: JSONValue?, workload: CanaryWorkload) -> JSONValue? {
+        guard case .object(var fields)? = canaryRoute,
+            let stored = routes?.arrayValue?.first(where: { isCanaryRoute($0, workload: workload) })?["route"]?.arrayValue
+        else { return nil }
+        // Only what both kinds of route entry have: an http entry's `headers` has no place in a tcp route.
+        fields["route"] = .array(stored.map { entry in
+            var kept: [String: JSONValue] = ["destination": entry["destination"] ?? [:]]
+            kept["weight"] = entry["weight"]
+            return .object(kept)
+        })
+        return .object(fields)
+    }
+
+    /// One route of the VirtualService: destinations to the workload's Services on the new port and, for the
+    /// Canary's own route, the `routeFields` of `canaryRoute`.
+    private static func aligned(_ route: JSONValue, like canaryRoute: JSONValue?, routeFields: [String], workload: CanaryWorkload) -> JSONValue {
         guard case .object(var fields) = route else { return route }
         let hosts: Set<String> = [workload.primaryService, workload.canaryService]
         func onPort(_ destination: JSONValue?) -> JSONValue? {
@@ -68,7 +95,7 @@ extension WorkloadObjects {
         }
         let entries = fields["route"]?.arrayValue ?? []
         if isCanaryRoute(route, workload: workload) {
-            for key in serviceRouteFields { fields[key] = canaryRoute?[key] }
+            for key in routeFields { fields[key] = canaryRoute?[key] }
         }
         if fields["route"] != nil {
             fields["route"] = .array(entries.map { entry in

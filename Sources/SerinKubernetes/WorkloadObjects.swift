@@ -4,7 +4,8 @@ import SerinCore
 /// The objects Serin owns for a Canary in Flagger's shape, computed from the Canary and its target Deployment:
 /// `NAME-primary` (the target's pod template under primary labels), the Services `NAME` and `NAME-primary`
 /// (the primary's pods) and `NAME-canary` (the target's), the VirtualService `NAME` sending everything to the
-/// primary, a primary HorizontalPodAutoscaler when the Canary names one, and DestinationRules `NAME-primary` and
+/// primary (on an http route, or with `service.appProtocol: tcp` a tcp route, as Flagger writes them), a primary
+/// HorizontalPodAutoscaler when the Canary names one, and DestinationRules `NAME-primary` and
 /// `NAME-canary` when it writes a `service.trafficPolicy`. The Services and VirtualService carry the labels and
 /// annotations of `service.apex`, `service.primary` and `service.canary`, as Flagger writes them. Each carries an owner reference to
 /// the Canary, so deleting the Canary deletes them, and so Serin can tell its own objects from a user's.
@@ -79,10 +80,16 @@ public enum WorkloadObjects {
                 ["destination": ["host": .string(workload.canaryService), "port": ["number": .number(Double(workload.port))]], "weight": 0],
             ]
         ]
-        for key in serviceRouteFields { route[key] = service[key] }
-        var virtualServiceSpec: [String: JSONValue] = [
-            "hosts": .array(Self.once([.string(name)] + (service["hosts"]?.arrayValue ?? []))), "http": [.object(route)],
-        ]
+        var virtualServiceSpec: [String: JSONValue] = ["hosts": .array(Self.once([.string(name)] + (service["hosts"]?.arrayValue ?? [])))]
+        if routesTCP(service) {
+            // Flagger's TCP canary: one tcp route, matching each `service.match` entry's port (none: every connection).
+            let ports = (service["match"]?.arrayValue ?? []).compactMap { $0["port"] }
+            if !ports.isEmpty { route["match"] = .array(ports.map { ["port": $0] }) }
+            virtualServiceSpec["tcp"] = [.object(route)]
+        } else {
+            for key in serviceRouteFields { route[key] = service[key] }
+            virtualServiceSpec["http"] = [.object(route)]
+        }
         if let gateways = service["gateways"]?.arrayValue, !gateways.isEmpty {
             // Gateways named: the routes serve those, as in Flagger (list `mesh` among them for the mesh's own
             // callers); none named leaves Istio's default, the mesh alone.
@@ -94,6 +101,11 @@ public enum WorkloadObjects {
         ]
         objects.append(Desired(path: .virtualService(namespace: namespace, name: name), object: virtualService))
         return objects
+    }
+
+    /// Whether the Canary's `spec.service` asks for Flagger's TCP routes: `appProtocol: tcp`, in any case.
+    static func routesTCP(_ service: JSONValue) -> Bool {
+        service["appProtocol"]?.stringValue?.lowercased() == "tcp"
     }
 
     /// `metadata` with the `labels` and `annotations` of one of Flagger's `service.apex`, `service.primary` or

@@ -21,12 +21,7 @@ struct CanaryDecodingTests {
         """
 
     private func decodeCanary(_ yaml: String) -> (spec: CanarySpec?, messages: [String]) {
-        let (resources, diagnostics) = Fixture.decode(yaml)
-        let spec = resources.first.flatMap { located -> CanarySpec? in
-            guard case .canary(let spec) = located.resource else { return nil }
-            return spec
-        }
-        return (spec, Fixture.messages(diagnostics))
+        Fixture.decodeCanary(yaml)
     }
 
     @Test("decodes every field of a full Canary")
@@ -913,10 +908,6 @@ struct CanaryDecodingTests {
          "test.yaml:11:66: error: unknown field spec.service.trafficPolicy.outlierDetecton (did you mean outlierDetection?)"),
         ("    port: 9898", "    port: 9898\n    trafficPolicy: {}",
          "test.yaml:11:20: error: spec.service.trafficPolicy: expected at least one policy"),
-        ("    port: 9898", "    port: 9898\n    appProtocol: TCP",
-         "test.yaml:11:18: error: spec.service.appProtocol: tcp (Flagger's TCP routes) is not supported by Serin yet: the VirtualService "
-            + "Serin writes for a Deployment has HTTP routes only; leave it out, or name the protocol the port speaks over HTTP (http, "
-            + "http2, grpc). A TCP canary runs in embedded mode: a Canary with stable and canary on a VirtualService's tcp routes"),
         ("    port: 9898", "    port: 9898\n    corsPolicy: {allowOrigin: [\"*\"], allowMethod: [GET]}",
          "test.yaml:11:38: error: unknown field spec.service.corsPolicy.allowMethod (did you mean allowMethods?)"),
         ("    port: 9898", "    port: 9898\n    apex: {labels: {team: [shop]}}",

@@ -133,8 +133,9 @@ struct TCPRouteDecodingTests {
             Fixture.messages(set.errors) == [
                 "test.yaml:62:7: error: spec.analysis.metrics[0]: request-success-rate is a built-in HTTP metric, but VirtualService "
                     + "default/tcp-echo has only tcp routes, whose connections carry no requests to count: use metrics with a "
-                    + "templateRef (a query over istio_tcp_connections_opened_total or istio_tcp_sent_bytes_total with the "
-                    + "destination labels) or webhooks, as Flagger does for TCP canaries"
+                    + "templateRef (a query over Istio's TCP metrics istio_tcp_connections_opened_total, istio_tcp_connections_closed_total, "
+                    + "istio_tcp_received_bytes_total or istio_tcp_sent_bytes_total with the destination labels) or webhooks, as Flagger "
+                    + "does for TCP canaries"
             ]
         )
     }
@@ -146,8 +147,9 @@ struct TCPRouteDecodingTests {
         #expect(messages.count == 2, "\(messages)")
         let expected = "test.yaml:58:5: error: spec.analysis: metrics is not written, so the analysis checks the built-in HTTP "
             + "metric request-success-rate, but VirtualService default/tcp-echo has only tcp routes, whose connections carry no "
-            + "requests to count: use metrics with a templateRef (a query over istio_tcp_connections_opened_total or "
-            + "istio_tcp_sent_bytes_total with the destination labels) or webhooks, as Flagger does for TCP canaries; or "
+            + "requests to count: use metrics with a templateRef (a query over Istio's TCP metrics istio_tcp_connections_opened_total, "
+            + "istio_tcp_connections_closed_total, istio_tcp_received_bytes_total or istio_tcp_sent_bytes_total with the destination "
+            + "labels) or webhooks, as Flagger does for TCP canaries; or "
             + "write metrics: [] to check none"
         #expect(messages.first == expected, "\(messages)")
     }

@@ -117,7 +117,11 @@ extension Fixture {
     /// `CanaryDecodingTests.minimal` with `lines` added to its analysis after `interval: 30s`: the Canary decoded
     /// (nil when refused) and the messages a user reads.
     static func canary(analysis lines: String) -> (spec: CanarySpec?, messages: [String]) {
-        let yaml = CanaryDecodingTests.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n" + lines)
+        decodeCanary(CanaryDecodingTests.minimal.replacingOccurrences(of: "    interval: 30s\n", with: "    interval: 30s\n" + lines))
+    }
+
+    /// The Canary `yaml` holds, decoded (nil when refused), and the messages a user reads.
+    static func decodeCanary(_ yaml: String) -> (spec: CanarySpec?, messages: [String]) {
         let (resources, diagnostics) = decode(yaml)
         let spec = resources.first.flatMap { located -> CanarySpec? in
             guard case .canary(let spec) = located.resource else { return nil }

@@ -29,6 +29,7 @@ extension ManifestDecoder {
         }
         var targetRef: ResourceName?
         var workload: CanaryWorkload?
+        var tcp: TCPCanaryTraffic?
         switch target {
         case .virtualService(let reference)?:
             targetRef = reference
@@ -48,7 +49,8 @@ extension ManifestDecoder {
             }
             let service = reader.required("service", in: fields).flatMap { workloadService($0, deployment: deployment, reader: reader) }
             let autoscaler = fields["autoscalerRef"].flatMap { autoscalerTarget($0, reader: reader) }
-            if let (port, serviceName) = service {
+            if let (port, serviceName, tcpTraffic) = service {
+                tcp = tcpTraffic
                 let found = CanaryWorkload(deployment: deployment, port: port, autoscaler: autoscaler, service: serviceName)
                 workload = found
                 targetRef = ResourceName(namespace: name.namespace, name: found.apexService)
@@ -67,6 +69,13 @@ extension ManifestDecoder {
                 // A custom metric runs on its MetricTemplate's provider.
                 if case .custom = analysis.metrics[index].kind { continue }
                 analysis.metrics[index].provider = .prometheus(address: metricsServer)
+            }
+        }
+        if let tcp {
+            // Flagger's TCP canary: what acts on requests is refused, where Flagger drops it without a word.
+            let metricsWritten = reader.fieldLocations[spec.path(of: "analysis.metrics")] != nil
+            for problem in tcp.problems(of: analysis, metricsWritten: metricsWritten) {
+                reader.error(problem.message, atPath: problem.path, fallback: spec.node)
             }
         }
         // A Canary already malformed is still checked below, so one pass says every problem (a metric-name typo and
@@ -140,8 +149,11 @@ extension ManifestDecoder {
     /// `portName`, `appProtocol`, `hosts`, `gateways`, `match`, `retries`, `timeout`, `headers`, `rewrite`, `corsPolicy`,
     /// `trafficPolicy` and the `apex`, `primary` and `canary` labels and annotations are copied as written into the
     /// objects Serin creates on Kubernetes.
-    /// `service`: its port, and `service.name` when written (a Service name, as Kubernetes names them).
-    private static func workloadService(_ field: Field, deployment: String, reader: DocumentReader) -> (port: Int, name: String?)? {
+    /// `service`: its port, `service.name` when written (a Service name, as Kubernetes names them), and for
+    /// `appProtocol: tcp` why the Canary sees no requests.
+    private static func workloadService(
+        _ field: Field, deployment: String, reader: DocumentReader
+    ) -> (port: Int, name: String?, tcp: TCPCanaryTraffic?)? {
         let schema = Schema(
             known: [
                 "port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery",
@@ -177,12 +189,8 @@ extension ManifestDecoder {
                 "allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials", "unmatchedPreflights",
             ]))
         }
-        if let appProtocol = fields["appProtocol"], let value = reader.string(appProtocol), value.lowercased() == "tcp" {
-            reader.error(
-                "\(appProtocol.path): tcp (Flagger's TCP routes) is not supported by Serin yet: the VirtualService Serin writes "
-                    + "for a Deployment has HTTP routes only; leave it out, or name the protocol the port speaks over HTTP (http, "
-                    + "http2, grpc). A TCP canary runs in embedded mode: a Canary with stable and canary on a VirtualService's tcp routes",
-                at: appProtocol.node)
+        let tcp = fields["appProtocol"].flatMap { appProtocol in
+            reader.string(appProtocol)?.lowercased() == "tcp" ? tcpCanaryTraffic(appProtocol) : nil
         }
         for key in ["apex", "primary", "canary"] {
             guard let block = fields[key], let metadata = reader.mapping(block, Schema(known: ["labels", "annotations"])) else { continue }
@@ -190,11 +198,48 @@ extension ManifestDecoder {
         }
         for key in ["hosts", "gateways"] { _ = fields[key].flatMap(reader.stringList) }
         if let timeout = fields["timeout"] { _ = reader.duration(timeout) }
-        if let match = fields["match"] { _ = reader.list(match) }
+        let matches = fields["match"].flatMap { reader.list($0) }
+        if let tcp { tcpService(fields, matches: matches ?? [], traffic: tcp, reader: reader) }
         for key in ["retries", "headers"] {
             if let value = fields[key] { _ = reader.mapping(value, Schema(known: [], ignored: ["attempts", "perTryTimeout", "retryOn", "request", "response"])) }
         }
-        return reader.required("port", in: fields).flatMap(reader.port).map { ($0, serviceName) }
+        return reader.required("port", in: fields).flatMap(reader.port).map { ($0, serviceName, tcp) }
+    }
+
+    /// Flagger's `service.appProtocol: tcp` (any case): the VirtualService Serin writes routes the port's connections
+    /// with one tcp route, as Flagger's does, so the Canary sees no requests.
+    private static func tcpCanaryTraffic(_ appProtocol: Field) -> TCPCanaryTraffic {
+        TCPCanaryTraffic(routes: "\(appProtocol.path) is tcp, so the VirtualService Serin writes has a tcp route")
+    }
+
+    /// The `service` fields of a tcp Canary that its tcp route cannot carry, refused where Flagger drops them without a
+    /// word: `rewrite`, `retries`, `timeout`, `headers` and `corsPolicy` act on requests, and a `match` entry's one
+    /// condition a tcp route keeps is its `port` (one L4 match per entry, as Flagger writes it).
+    private static func tcpService(_ fields: Fields, matches: [Field], traffic: TCPCanaryTraffic, reader: DocumentReader) {
+        for key in ["rewrite", "retries", "timeout", "headers", "corsPolicy"] {
+            if let field = fields[key] { reader.error(traffic.actsOnRequests(field.path), at: field.node) }
+        }
+        for entry in matches {
+            guard case .mapping(let conditions) = entry.node else {
+                reader.error("\(entry.path): expected a mapping with a port, got \(entry.node.valueDescription)", at: entry.node)
+                continue
+            }
+            guard let port = conditions["port"] else {
+                reader.error(
+                    "\(entry.path): expected a port, the one condition of a tcp route's match (\(traffic.routes)); "
+                        + "an entry without one would match every connection",
+                    at: entry.node)
+                continue
+            }
+            _ = reader.port(entry.child("port", port))
+            for (key, value) in conditions {
+                guard let name = key.string, name != "port" else { continue }
+                reader.error(
+                    "\(entry.path(of: name)): expected only port in a match entry, got \(name): \(traffic.routes), "
+                        + "which matches connections by port alone (Flagger drops the rest)",
+                    at: value)
+            }
+        }
     }
 
     /// A Service name (an RFC 1035 label: a label that starts with a letter) that stays one with `-primary` or
