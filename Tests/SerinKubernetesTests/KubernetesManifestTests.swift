@@ -94,6 +94,55 @@ struct KubernetesManifestTests {
         of: "    stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]\n",
         with: "    iterations: 10\n    mirror: true\n    mirrorWeight: 50\n")
 
+    /// A Canary of a Deployment, in Flagger's shape, that sets every `service` field Serin reads and copies into the
+    /// objects it creates: a field the CRD does not list is pruned by the API server before Serin ever sees it.
+    static let everyDeploymentField = """
+        apiVersion: serin.dev/v1alpha1
+        kind: Canary
+        metadata: {name: podinfo, namespace: default}
+        spec:
+          targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+          autoscalerRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: podinfo}
+          service:
+            name: podinfo
+            port: 9898
+            targetPort: http
+            portName: http
+            appProtocol: http
+            portDiscovery: false
+            hosts: [podinfo.example.com]
+            gateways: [public-gateway.istio-system.svc.cluster.local, mesh]
+            match: [{uri: {prefix: /}}]
+            rewrite: {uri: /, authority: podinfo.internal}
+            retries: {attempts: 3, perTryTimeout: 1s, retryOn: "gateway-error,connect-failure,refused-stream"}
+            timeout: 30s
+            headers: {request: {add: {x-envoy-upstream-rq-timeout-ms: "15000"}}, response: {remove: [x-powered-by]}}
+            corsPolicy: {allowOrigins: [{exact: "https://example.com"}], allowMethods: [GET], allowCredentials: false, maxAge: 24h}
+            trafficPolicy: {tls: {mode: DISABLE}}
+            apex: {labels: {team: web}, annotations: {note: apex}}
+            primary: {labels: {role: primary}}
+            canary: {annotations: {note: canary}}
+          analysis:
+            interval: 30s
+            threshold: 3
+            stepWeight: 10
+            maxWeight: 50
+            metrics: []
+        """
+
+    @Test("the CRD's schema keeps every service field of a Canary of a Deployment, and the decoder reads each of them")
+    func schemaKeepsDeploymentServiceFields() throws {
+        let schema = try Self.canarySchema()
+        let canary = try JSONValue(yaml: try Yams.load(yaml: Self.everyDeploymentField))
+        #expect(schema.problems(in: canary).isEmpty, "\(schema.problems(in: canary))")
+        let set = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyDeploymentField)])
+        let fieldProblems = set.diagnostics.filter { diagnostic in
+            ["unknown field", "is not read", "not supported", "not applied", "expected"].contains { "\(diagnostic)".contains($0) }
+        }
+        #expect(fieldProblems.isEmpty, "\(fieldProblems)")
+        #expect(set.canaries.count == 1, "\(set.diagnostics)")
+    }
+
     @Test("every manifest in examples/kubernetes decodes with no error")
     func examplesDecode() throws {
         let directory = Self.root.appendingPathComponent("examples/kubernetes")
