@@ -94,6 +94,26 @@ struct GatewayMeshTCPTests {
         await world.close()
     }
 
+    @Test("a table whose new mesh TCP port cannot be listened on is refused whole: the table before stays installed")
+    func installWithTakenPortChangesNothing() async throws {
+        let world = try await World.make()
+        let taken = try await ServerBootstrap(group: world.group).bind(host: "127.0.0.1", port: 0).get()
+        let takenPort = try #require(taken.localAddress?.port)
+        let gateway = GatewayServer(threads: 1, portMapping: .offset(takenPort - 9000))
+        var before = Self.meshManifests(world).config
+        before.virtualServices.removeAll()
+        try await gateway.install(RouteTable(compiling: before))
+        try await gateway.openMesh(host: "127.0.0.1", port: 0)
+        await #expect(throws: GatewayError.meshTCPUnavailable(address: "127.0.0.1", port: takenPort, declared: 9000, reason: "address already in use")) {
+            try await gateway.install(RouteTable(compiling: Self.meshManifests(world).config))
+        }
+        #expect(gateway.routes.table.meshTCP.isEmpty && gateway.boundMeshTCPPorts.isEmpty)
+        #expect(gateway.meshAddress != nil, "the mesh's HTTP listener stays open")
+        await gateway.shutdown()
+        try await taken.close()
+        await world.close()
+    }
+
     @Test("/config lists the mesh's TCP port beside its HTTP ports, with its tcp route and where it is bound")
     func configDocument() async throws {
         try await Self.withMesh { _, gateway, port in
