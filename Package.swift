@@ -244,7 +244,7 @@ let package = Package(
             name: "SerinTesting",
             dependencies: [
                 "CTestWidth", "SerinCore", "SerinGateway", "SerinDemoApp", "SerinManifests", "SerinKubernetes", "SerinSpawn",
-                "SerinListener", .product(name: "Hummingbird", package: "hummingbird"),
+                "SerinListener", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,9 +1,24 @@
 import SerinKubernetes
 
-/// What a CustomResourceDefinition's structural schema does to writes, for the CRDs whose schema Serin does not
-/// own: Flagger's Canary. Its status has a fixed set of fields (no `x-kubernetes-preserve-unknown-fields`), so
-/// the API server prunes any other field silently, and refuses a `phase` outside its enum with a 422.
+/// What a CustomResourceDefinition's structural schema does to writes. Serin's own kinds (`canaries`,
+/// `metrictemplates`, `alertproviders` of serin.dev) are held to the CRDs in deploy/kubernetes/, as installed: every
+/// field a schema does not name is pruned silently, and a value the schema refuses is a 422 naming the field. Of
+/// Flagger's Canary, whose schema Serin does not own, the status: a fixed set of fields (no
+/// `x-kubernetes-preserve-unknown-fields`), so any other field is pruned, and a `phase` outside its enum is a 422.
 extension KubernetesAPIServer {
+    /// The schemas of Serin's own kinds, by resource, from the CRDs a cluster installs.
+    static let serinSchemas: [String: StructuralSchema] = {
+        var schemas: [String: StructuralSchema] = [:]
+        for (resource, file) in [
+            ("canaries", "deploy/kubernetes/crd.yaml"), ("metrictemplates", "deploy/kubernetes/metrictemplate-crd.yaml"),
+            ("alertproviders", "deploy/kubernetes/alertprovider-crd.yaml"),
+        ] {
+            // A CRD that cannot be read fails every test that writes its kind, naming the file.
+            do { schemas[resource] = try StructuralSchema.ofCRD(file) } catch { preconditionFailure("cannot read \(file): \(error)") }
+        }
+        return schemas
+    }()
+
     /// The status fields of `canaries.flagger.app` (Flagger's crd.yaml), and of each of its conditions.
     static let flaggerStatusFields: Set<String> = [
         "phase", "failedChecks", "canaryWeight", "iterations", "trackedConfigs", "lastAppliedSpec", "lastPromotedSpec",
@@ -18,6 +33,17 @@ extension KubernetesAPIServer {
 
     /// The object as the schema admits it: pruned, or a 422 that names the field.
     static func admitted(_ object: JSONValue, at route: Route) -> Result<JSONValue, ReplyError> {
+        if route.groupVersion == "serin.dev/v1alpha1", let schema = serinSchemas[route.resource] {
+            let pruned = schema.pruned(object)
+            let problems = schema.problems(in: pruned)
+            guard problems.isEmpty else {
+                let kind = object["kind"]?.stringValue ?? route.resource
+                return .failure(ReplyError(reply: Self.status(
+                    422, "Invalid", "\(kind).serin.dev \"\(object["metadata"]?["name"]?.stringValue ?? "")\" is invalid: "
+                        + problems.map { $0.hasPrefix(".") ? String($0.dropFirst()) : $0 }.joined(separator: ", "))))
+            }
+            return .success(pruned)
+        }
         guard route.groupVersion == "flagger.app/v1beta1", route.resource == "canaries", case .object(var fields) = object,
             case .object(var status)? = fields["status"]
         else { return .success(object) }

@@ -31,7 +31,7 @@ struct KubernetesAPIClientTests {
 
     static let canaryObject: JSONValue = [
         "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "default"],
-        "spec": ["canary": ["host": "web-v2-service"]],
+        "spec": ["targetRef": ["name": "web-virtualservice"], "canary": ["host": "web-v2-service"], "analysis": ["interval": "30s"]],
     ]
 
     @Test("create, get and list; a replace with a stale resourceVersion is a 409 Conflict")
@@ -44,7 +44,7 @@ struct KubernetesAPIClientTests {
             #expect(listed.items.count == 1)
             #expect(listed.resourceVersion == version)
             var changed = created
-            if case .object(var fields) = changed { fields["spec"] = ["canary": ["host": "web-v3-service"]]; changed = .object(fields) }
+            changed = try changed.applying([.replace(path: ["spec", "canary", "host"], value: "web-v3-service")])
             let replaced = try await api.replace(Self.canary, changed)
             #expect(replaced["metadata"]?["generation"] == 2)
             // The first version again: someone else (this client, a moment ago) changed it since.

@@ -2,6 +2,7 @@ import Foundation
 import SerinCore
 import SerinKubernetes
 import SerinManifests
+import SerinTesting
 import Testing
 import Yams
 

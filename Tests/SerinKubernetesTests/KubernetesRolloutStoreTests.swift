@@ -22,7 +22,7 @@ struct KubernetesRolloutStoreTests {
 
     static let canaryObject: JSONValue = [
         "apiVersion": "serin.dev/v1alpha1", "kind": "Canary", "metadata": ["name": "web", "namespace": "shop"],
-        "spec": ["canary": ["host": "web-v2-service"]],
+        "spec": ["targetRef": ["name": "web-virtualservice"], "canary": ["host": "web-v2-service"], "analysis": ["interval": "30s"]],
     ]
 
     @Test("a save writes the status people read and the state a restarted controller resumes from, and posts Events")

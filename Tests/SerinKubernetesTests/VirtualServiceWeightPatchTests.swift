@@ -170,23 +170,3 @@ struct VirtualServiceWeightPatchTests {
         #expect(throws: JSONPatchError.invalidPointer("spec")) { try JSONPointer(parsing: "spec") }
     }
 }
-
-extension JSONValue {
-    /// A value Yams loaded, as JSON.
-    init(yaml value: Any?) throws {
-        switch value {
-        case nil, is NSNull: self = .null
-        case let value as Bool: self = .bool(value)
-        case let value as Int: self = .number(Double(value))
-        case let value as Double: self = .number(value)
-        case let value as String: self = .string(value)
-        case let value as [Any?]: self = .array(try value.map(JSONValue.init(yaml:)))
-        case let value as [AnyHashable: Any?]:
-            var fields: [String: JSONValue] = [:]
-            for (key, item) in value { fields["\(key)"] = try JSONValue(yaml: item) }
-            self = .object(fields)
-        default:
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "unexpected YAML value \(String(describing: value))"))
-        }
-    }
-}
