@@ -68,8 +68,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // RolloutStore on a SQLite file: rollout state, events and measurements survive kill -9.
         .target(name: "SerinStore", dependencies: ["SerinCore", "SerinSystem", "CSQLite"], swiftSettings: strictSettings),
-        // What Serin's IO shares with the system beneath it: a pause after a failed accept; a failed connection or
-        // file said in the system's words.
+        // What Serin's IO shares with the system beneath it: a pause after a failed accept, or before the last file
+        // descriptors; a failed connection or file said in the system's words.
         .target(
             name: "SerinSystem",
             dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],

@@ -50,6 +50,10 @@ public final class GatewayServer: Sendable {
     /// How long a listener stops accepting after the kernel failed an accept: a gateway out of file descriptors
     /// retries ten times a second, not in a busy loop, while connections wait in the listen backlog.
     public static let acceptPause = AcceptPause.defaultPause
+    /// The file descriptors the gateway's listeners leave free, under the open-file limit as it was when the gateway
+    /// was made (raised by then, `OpenFileLimit`): past them, they pause as when an accept fails, so the admin endpoint
+    /// can still answer and the process is not ended by what the runtime could not open. Nil when the limit cannot be read.
+    private let descriptorReserve: DescriptorReserve?
     /// Every loop's context, by shard: where synthetic requests take turns.
     let loopsInShardOrder: [LoopContext]
     /// The next synthetic request's turn (its loop and endpoint).
@@ -73,6 +77,7 @@ public final class GatewayServer: Sendable {
         self.bindHost = bindHost
         self.portMapping = portMapping
         self.limits = limits
+        self.descriptorReserve = OpenFileLimit.current.map { DescriptorReserve(keeping: 16, under: $0) }
         var loops: [ObjectIdentifier: LoopContext] = [:]
         for (index, loop) in group.makeIterator().enumerated() {
             loops[ObjectIdentifier(loop)] = LoopContext(eventLoop: loop, shard: index, connectTimeout: limits.upstreamConnectTimeout, health: gatewayHealth)
@@ -239,6 +244,7 @@ public final class GatewayServer: Sendable {
         let openConnections = self.openConnections
         let certificates = self.certificates
         let health = self.gatewayHealth
+        let reserve = self.descriptorReserve
         do {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -247,7 +253,7 @@ public final class GatewayServer: Sendable {
                 .serverChannelOption(.autoRead, value: false)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(AcceptPause(pause: Self.acceptPause) { health.acceptFailed($0) })
+                        try channel.pipeline.syncOperations.addHandler(AcceptPause(pause: Self.acceptPause, reserve: reserve) { health.acceptFailed($0) })
                     }
                 }
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)

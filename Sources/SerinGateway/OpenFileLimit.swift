@@ -31,6 +31,13 @@ public enum OpenFileLimit {
         return (before, Self.count(raised.rlim_cur))
     }
 
+    /// The soft limit as it is now; nil when it cannot be read.
+    public static var current: Int? {
+        var limit = rlimit()
+        guard getrlimit(Self.resource, &limit) == 0 else { return nil }
+        return Self.count(limit.rlim_cur)
+    }
+
     /// The most client connections `openFiles` descriptors can hold: two each, after what is kept back for the
     /// listeners, the admin endpoint, the state file, logs and idle upstream connections (a quarter of the
     /// limit, at most 256).

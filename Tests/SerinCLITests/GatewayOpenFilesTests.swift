@@ -7,7 +7,8 @@ import Testing
 
 /// `serin gateway` at the process's open-file limit, as it is run under shells and service managers that start
 /// processes with a low soft limit: it raises what it may, caps its client connections to fit (said where the cap
-/// bites), and when descriptors still run out it pauses accepting instead of retrying in a busy loop.
+/// bites), and when descriptors still run out it pauses accepting, short of the last few, instead of retrying in a
+/// busy loop.
 @Suite("serin gateway at the open-file limit", .timeLimit(.minutes(2)))
 struct GatewayOpenFilesTests {
     private static let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
@@ -119,7 +120,7 @@ struct GatewayOpenFilesTests {
         await backends.shutdown()
     }
 
-    @Test("out of file descriptors, it stops accepting for a moment instead of retrying in a busy loop, says why, and serves again once descriptors are free")
+    @Test("out of file descriptors, it stops accepting for a moment instead of retrying in a busy loop, says why, keeps a few free so its admin endpoint still answers, and serves again once descriptors are free")
     func pausesAcceptingWhenOutOfDescriptors() async throws {
         let backends = TestBackends(threads: 1)
         let group = backends.group
@@ -128,11 +129,12 @@ struct GatewayOpenFilesTests {
         let (gateway, port, admin) = started
         var clients: [RawConnection] = []
         for _ in 0..<60 { clients.append(try await RawConnection.connect(port: port, group: group)) }
-        #expect(await gateway.waitForOutput("Too many open files (errno 24)", timeout: .seconds(5)), "\(gateway.printed)")
+        // It stops short of the last 16 (an eighth of 128), as it stops when the kernel fails an accept.
+        #expect(await gateway.waitForOutput("fewer than 16 file descriptors free, kept for the admin endpoint and the runtime", timeout: .seconds(5)), "\(gateway.printed)")
         #expect(gateway.printed.contains("accept(s) failed in the last second"))
-        // The admin endpoint's listener cannot accept either: it must pause too.
-        clients.append(try await RawConnection.connect(port: admin, group: group))
-        try await Task.sleep(for: .milliseconds(200))
+        // What it keeps lets the admin endpoint answer meanwhile: how an operator sees why the gateway's port waits.
+        #expect(try await Self.metric("serin_gateway_accept_failures_total", admin: admin) ?? 0 > 0, "\(gateway.printed)")
+        #expect(try await Self.metric("serin_gateway_downstream_connections_active", admin: admin) ?? 60 < 60, "\(gateway.printed)")
         // Retrying accept in a loop takes a whole core (100 ticks a second); pausing takes next to nothing.
         let before = try Self.cpuTicks(of: gateway.pid)
         try await Task.sleep(for: .seconds(1))
@@ -145,8 +147,6 @@ struct GatewayOpenFilesTests {
             return (try? await client.send(.GET, "/", headers: [("host", "web")]))?.bodyText == "served"
         }
         #expect(served, "\(gateway.printed)")
-        // Read once descriptors are free: the admin endpoint could not accept either while they were not.
-        #expect(try await Self.metric("serin_gateway_accept_failures_total", admin: admin) ?? 0 > 0)
         await gateway.kill(SIGTERM)
         await backends.shutdown()
     }
