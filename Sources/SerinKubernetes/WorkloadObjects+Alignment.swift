@@ -3,12 +3,15 @@ import SerinCore
 extension WorkloadObjects {
     /// Brings an object Serin created for the Canary in line with what its `spec.service` asks now, as Flagger does
     /// on every reconcile: the fields Serin writes from `spec.service` are set, everything else stays as stored.
-    /// Services get their `ports` and `selector`, DestinationRules their `host` and `trafficPolicy`. The VirtualService
+    /// Services get their `ports`, `selector` and `trafficDistribution` (their `clusterIP`, which the API server never
+    /// changes in place, stays: a `headless` edit reaches only Services created after it, as in Flagger), DestinationRules
+    /// their `host` and `trafficPolicy`. The VirtualService
     /// gets `hosts` and `gateways`, its Canary route (the unnamed one to the primary) `match`, `retries`, `timeout`,
     /// `headers`, `rewrite` and `corsPolicy` (a tcp Canary route: `match`, the ports), and every destination and mirror
     /// to the primary or canary Service the new port, while each route keeps its weights and its mirror; an edit of
     /// `appProtocol` to or from tcp moves the Canary route between `http` and `tcp`, weights and all. Services and the
-    /// VirtualService get the labels and annotations `spec.service` writes for them.
+    /// VirtualService get the labels and annotations `spec.service` writes for them, but for the keys
+    /// `unmanagedMetadata` names, which keep the value stored (another controller's).
     /// The routes a release adds (A/B testing's, the sticky canary's) are copies of the Canary route: with `split`,
     /// the one the stored rollout sets, they take its new route fields too (`releaseRoutes`). The primary Deployment
     /// and its autoscaler belong to the release and are left alone. Returns whether anything changed: an object
@@ -20,12 +23,13 @@ extension WorkloadObjects {
         var spec = fields["spec"]?.objectValue ?? [:]
         let wanted = desired.object["spec"]
         // The labels and annotations `spec.service` writes are set; others the object carries (kubectl's, a
-        // person's) stay.
+        // person's) stay, and so does the stored value of a key `unmanagedMetadata` names, as in Flagger.
         if case .object(var metadata)? = fields["metadata"] {
             for key in ["labels", "annotations"] {
                 guard let written = desired.object["metadata"]?[key]?.objectValue else { continue }
                 var stored = metadata[key]?.objectValue ?? [:]
-                stored.merge(written) { $1 }
+                let unmanaged = desired.unmanagedMetadata[key] ?? []
+                for (name, value) in written where stored[name] == nil || !unmanaged.contains(name) { stored[name] = value }
                 metadata[key] = .object(stored)
             }
             fields["metadata"] = .object(metadata)
@@ -34,6 +38,7 @@ extension WorkloadObjects {
         case "Service":
             spec["ports"] = wanted?["ports"]
             spec["selector"] = wanted?["selector"]
+            spec["trafficDistribution"] = wanted?["trafficDistribution"]
         case "DestinationRule":
             spec["host"] = wanted?["host"]
             spec["trafficPolicy"] = wanted?["trafficPolicy"]

@@ -6,7 +6,8 @@ import SerinCore
 /// (the primary's pods) and `NAME-canary` (the target's), the VirtualService `NAME` sending everything to the
 /// primary (on an http route, or with `service.appProtocol: tcp` a tcp route, as Flagger writes them), a primary
 /// HorizontalPodAutoscaler when the Canary names one, and DestinationRules `NAME-primary` and
-/// `NAME-canary` when it writes a `service.trafficPolicy`. The Services and VirtualService carry the labels and
+/// `NAME-canary` when it writes a `service.trafficPolicy`. The Services are headless with `service.headless` and carry
+/// `service.trafficDistribution`. The Services and VirtualService carry the labels and
 /// annotations of `service.apex`, `service.primary` and `service.canary`, as Flagger writes them. Each carries an owner reference to
 /// the Canary, so deleting the Canary deletes them, and so Serin can tell its own objects from a user's.
 public enum WorkloadObjects {
@@ -14,6 +15,9 @@ public enum WorkloadObjects {
     public struct Desired: Sendable, Equatable {
         public var path: ResourcePath
         public var object: JSONValue
+        /// Flagger's `service.unmanagedMetadata`, by `labels` and `annotations`: the keys whose stored values alignment
+        /// keeps, whoever set them.
+        public var unmanagedMetadata: [String: Set<String>] = [:]
     }
 
     /// Everything the Canary needs besides the target, in creation order (the primary first, the routes last).
@@ -59,9 +63,13 @@ public enum WorkloadObjects {
         for (serviceName, selects, block) in [
             (name, primarySelector, "apex"), (workload.primaryService, primarySelector, "primary"), (workload.canaryService, .object(selector), "canary"),
         ] {
+            var serviceSpec: [String: JSONValue] = ["type": "ClusterIP", "selector": selects, "ports": [.object(port)]]
+            // Flagger's `service.headless` and `trafficDistribution`, on all three Services as Flagger writes them.
+            if service["headless"] == true { serviceSpec["clusterIP"] = "None" }
+            serviceSpec["trafficDistribution"] = service["trafficDistribution"]
             let object: JSONValue = [
                 "apiVersion": "v1", "kind": "Service", "metadata": labelled(metadata(serviceName), by: service[block]),
-                "spec": ["type": "ClusterIP", "selector": selects, "ports": [.object(port)]],
+                "spec": .object(serviceSpec),
             ]
             objects.append(Desired(path: .service(namespace: namespace, name: serviceName), object: object))
         }
@@ -100,7 +108,15 @@ public enum WorkloadObjects {
             "spec": .object(virtualServiceSpec),
         ]
         objects.append(Desired(path: .virtualService(namespace: namespace, name: name), object: virtualService))
-        return objects
+        var unmanaged: [String: Set<String>] = [:]
+        for key in ["labels", "annotations"] {
+            unmanaged[key] = Set((service["unmanagedMetadata"]?[key]?.arrayValue ?? []).compactMap(\.stringValue))
+        }
+        return objects.map { object in
+            var object = object
+            object.unmanagedMetadata = unmanaged
+            return object
+        }
     }
 
     /// Whether the Canary's `spec.service` asks for Flagger's TCP routes: `appProtocol: tcp`, in any case.

@@ -15,8 +15,8 @@ import SerinKubernetes
 /// before the last compaction gets a 410 Gone; without the bearer token every call is a 401. The served
 /// versions of a group share one storage (`networking.istio.io/v1beta1` and `v1` are the same objects); a delete
 /// cascades to what the deleted object owns (`+GarbageCollection`), finalizers hold a deleted object until they are
-/// taken off (`+Finalizers`), and Deployments roll out as their controller
-/// would (`+Deployments`). Tests can also edit objects as another client would, drop every watch, compact
+/// taken off (`+Finalizers`), a Service's clusterIP is allocated and never changed in place (`+Services`), and
+/// Deployments roll out as their controller would (`+Deployments`). Tests can also edit objects as another client would, drop every watch, compact
 /// history, and fail the next calls. It answers the real kubectl too (`KubectlScenarioTests`): discovery and the
 /// CRDs created (`+Discovery`), Tables (`+Table`), merge, strategic merge and server-side apply with managed
 /// fields (`+Apply`), selectors (`+Selectors`), RBAC for service-account tokens (`+RBAC`), over TLS when asked.
@@ -640,6 +640,7 @@ public final class KubernetesAPIServer: Sendable {
                     object = Self.splitStatus(written: object, current: current, toStatus: route.subresource == "status")
                 }
                 object = try Self.admitted(object, at: route).get()
+                object = try Self.admittingService(object, current: current, at: route, revision: state.revision + 1)
                 try Self.admittingFinalizers(object, current: current)
                 let stored = Self.write(object, at: key, type: current == nil ? "ADDED" : "MODIFIED", in: &state)
                 return .json(current == nil ? 201 : 200, Self.served(stored, as: route.groupVersion))

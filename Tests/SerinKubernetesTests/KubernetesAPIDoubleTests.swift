@@ -387,6 +387,37 @@ struct KubernetesAPIDoubleTests {
         }
     }
 
+    @Test("a Service created without a clusterIP gets one, a headless one keeps None; an update that leaves it out keeps it, one that changes it is a 422 that changes nothing, as the API server answers")
+    func serviceClusterIPNeverChanges() async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            func service(_ name: String, clusterIP: JSONValue?) -> JSONValue {
+                var spec: [String: JSONValue] = ["selector": ["app": "web"], "ports": [["port": 80]]]
+                spec["clusterIP"] = clusterIP
+                return ["apiVersion": "v1", "kind": "Service", "metadata": ["name": .string(name)], "spec": .object(spec)]
+            }
+            let allocated = try await api.create(.service(namespace: "default"), service("web", clusterIP: nil))
+            let address = try #require(allocated["spec"]?["clusterIP"]?.stringValue)
+            #expect(address.hasPrefix("10.96."), "\(allocated)")
+            let headless = try await api.create(.service(namespace: "default"), service("web-headless", clusterIP: "None"))
+            #expect(headless["spec"]?["clusterIP"] == "None")
+
+            // The spec sent whole, without the clusterIP, as a client that never read it writes it.
+            let replaced = try allocated.applying([.replace(path: ["spec"], value: ["selector": ["app": "web"], "ports": [["port": 8080]]])])
+            let kept = try await api.replace(.service(namespace: "default", name: "web"), replaced)
+            #expect(kept["spec"]?["clusterIP"] == .string(address) && kept["spec"]?["ports"]?[0]?["port"] == 8080)
+
+            let key = Key(groupVersion: "v1", resource: "services", namespace: "default", name: "web")
+            let before = server.object(key)
+            do {
+                _ = try await api.patch(.service(namespace: "default", name: "web"), [.replace(path: ["spec", "clusterIP"], value: "None")])
+                Issue.record("the clusterIP changed in place")
+            } catch let error as KubernetesAPIError {
+                #expect(error.code == 422 && error.message == "Service \"web\" is invalid: spec.clusterIP: Invalid value: \"None\": field is immutable")
+            }
+            #expect(server.object(key) == before)
+        }
+    }
+
     // MARK: Deployments
 
     @Test("a Deployment created or changed through the API rolls out in a write of its own: latest generation observed, every replica updated and available")

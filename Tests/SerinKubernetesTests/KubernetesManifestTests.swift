@@ -111,6 +111,10 @@ struct KubernetesManifestTests {
             portName: http
             appProtocol: http
             portDiscovery: false
+            headless: false
+            trafficDistribution: PreferClose
+            backendTimeout: 10s
+            unmanagedMetadata: {labels: [team], annotations: [note]}
             hosts: [podinfo.example.com]
             gateways: [public-gateway.istio-system.svc.cluster.local, mesh]
             match: [{uri: {prefix: /}}]

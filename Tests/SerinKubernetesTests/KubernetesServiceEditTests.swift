@@ -157,13 +157,14 @@ struct KubernetesServiceEditTests {
         }
     }
 
-    /// The podinfo workload and its Canary in the double, with what Serin creates for it already created.
+    /// The podinfo workload and its Canary (`canary`, Serin's podinfo unless given) in the double, with what Serin
+    /// creates for it already created.
     static func prepared(
-        _ body: (KubernetesAPIServer, KubernetesWorkloads, JSONValue) async throws -> Void
+        _ canary: JSONValue = Workload.canary, _ body: (KubernetesAPIServer, KubernetesWorkloads, JSONValue) async throws -> Void
     ) async throws {
         try await KubernetesAPIClientTests.withServer { server, api in
             Workload.putWorkload(server)
-            let canary = server.put(Workload.canary, at: Workload.canaryKey)
+            let canary = server.put(canary, at: Workload.canaryKey)
             let workloads = KubernetesWorkloads(api: api)
             try await Self.prepare(workloads, canary)
             try await body(server, workloads, canary)
@@ -210,6 +211,68 @@ struct KubernetesServiceEditTests {
             try await Self.prepare(workloads, try Self.edited(canary, service: ["port": 80, "targetPort": 9898]))
             #expect(Self.ports(server, Self.services[1]) == [["name": "http", "port": 80, "targetPort": 9898, "protocol": "TCP"]])
             #expect(server.object(Self.services[1])?["spec"]?["clusterIP"] == "10.0.0.7")
+        }
+    }
+
+    /// Each Service's `spec.clusterIP`.
+    static func clusterIPs(_ server: KubernetesAPIServer) -> [JSONValue?] {
+        services.map { server.object($0)?["spec"]?["clusterIP"] }
+    }
+
+    @Test("service.headless creates the three Services headless; a headless edit leaves each stored clusterIP, which the API server never changes in place, as Flagger does, while the rest of the edit reaches them")
+    func headlessOnCreationOnly() async throws {
+        try await Self.prepared(try Self.edited(Workload.canary, service: ["port": 9898, "headless": true])) { server, workloads, canary in
+            #expect(Self.clusterIPs(server) == ["None", "None", "None"])
+            try await Self.prepare(workloads, try Self.edited(canary, service: ["port": 8080]))
+            #expect(Self.clusterIPs(server) == ["None", "None", "None"])
+            #expect(Self.services.allSatisfy { Self.ports(server, $0)?[0]?["port"] == 8080 })
+        }
+        try await Self.prepared { server, workloads, canary in
+            let allocated = Self.clusterIPs(server)
+            #expect(allocated.allSatisfy { $0?.stringValue?.hasPrefix("10.96.") == true }, "\(allocated)")
+            try await Self.prepare(workloads, try Self.edited(canary, service: ["port": 8080, "headless": true]))
+            #expect(Self.clusterIPs(server) == allocated)
+            #expect(Self.services.allSatisfy { Self.ports(server, $0)?[0]?["port"] == 8080 })
+        }
+    }
+
+    @Test("service.trafficDistribution is on the three Services Serin creates, an edit of it reaches them, and taking it out of the Canary takes it off them")
+    func trafficDistributionFollowsCanary() async throws {
+        let canary = try Self.edited(Workload.canary, service: ["port": 9898, "trafficDistribution": "PreferClose"])
+        try await Self.prepared(canary) { server, workloads, canary in
+            func distributions() -> [JSONValue?] { Self.services.map { server.object($0)?["spec"]?["trafficDistribution"] } }
+            #expect(distributions() == ["PreferClose", "PreferClose", "PreferClose"])
+            try await Self.prepare(workloads, try Self.edited(canary, service: ["port": 9898, "trafficDistribution": "PreferSameZone"]))
+            #expect(distributions() == ["PreferSameZone", "PreferSameZone", "PreferSameZone"])
+            try await Self.prepare(workloads, try Self.edited(canary, service: ["port": 9898]))
+            #expect(distributions() == [nil, nil, nil])
+        }
+    }
+
+    @Test("a label or annotation key service.unmanagedMetadata names keeps another writer's value on the Services and VirtualService through a reconcile, where the Canary writes another; a key it does not name takes the Canary's value again")
+    func unmanagedMetadataKeepsStoredValues() async throws {
+        let service: JSONValue = [
+            "port": 9898, "apex": ["labels": ["team": "shop", "tier": "web"], "annotations": ["owner": "shop"]],
+            "unmanagedMetadata": ["labels": ["team"], "annotations": ["owner"]],
+        ]
+        try await Self.prepared(try Self.edited(Workload.canary, service: service)) { server, workloads, canary in
+            let keys = [Self.services[0], Self.virtualService]
+            #expect(keys.allSatisfy { server.object($0)?["metadata"]?["labels"]?["team"] == "shop" }, "created with the Canary's values")
+            for key in keys {
+                server.edit(key) { object in
+                    object = (try? object.applying([
+                        .replace(path: ["metadata", "labels", "team"], value: "search"),
+                        .replace(path: ["metadata", "labels", "tier"], value: "batch"),
+                        .replace(path: ["metadata", "annotations", "owner"], value: "search"),
+                    ])) ?? object
+                }
+            }
+            try await Self.prepare(workloads, canary)
+            for key in keys {
+                let metadata = server.object(key)?["metadata"]
+                #expect(metadata?["labels"]?["team"] == "search" && metadata?["annotations"]?["owner"] == "search", "\(key.name): \(String(describing: metadata))")
+                #expect(metadata?["labels"]?["tier"] == "web", "\(key.name): \(String(describing: metadata))")
+            }
         }
     }
 }

@@ -882,6 +882,22 @@ struct CanaryDecodingTests {
         }
     }
 
+    @Test("Flagger's service.headless, trafficDistribution and unmanagedMetadata are read with no word; backendTimeout, which Flagger's Istio router ignores, with a warning at its line saying so")
+    func flaggerServiceKubernetesFields() {
+        let fields = "    port: 9898\n    headless: true\n    trafficDistribution: PreferSameZone\n"
+            + "    unmanagedMetadata: {labels: [team], annotations: [\"example.com/owner\"]}\n"
+        let decoded = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: fields))
+        #expect(decoded.messages == [])
+        #expect(decoded.spec?.workload?.deployment == "podinfo")
+        let timed = decodeCanary(Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: "    port: 9898\n    backendTimeout: 10s\n"))
+        #expect(timed.spec?.workload?.deployment == "podinfo")
+        #expect(timed.messages == [
+            "test.yaml:11:21: warning: spec.service.backendTimeout is the timeout of Flagger's Gateway API provider (an HTTPRoute's "
+                + "backendRequest); Flagger's Istio router ignores it, and so does Serin, which routes through Istio's VirtualService: "
+                + "service.timeout bounds its requests",
+        ])
+    }
+
     @Test("a Flagger field Serin does not act on, or iterations beside weights, is an error naming the fields, never a silent skip", arguments: [
         ("    stepWeight: 10", "    stepWeight: 10\n    iterations: 10",
          "test.yaml:20:17: error: spec.analysis.iterations cannot be combined with stepWeight: iterations is blue/green "
@@ -912,6 +928,16 @@ struct CanaryDecodingTests {
          "test.yaml:11:38: error: unknown field spec.service.corsPolicy.allowMethod (did you mean allowMethods?)"),
         ("    port: 9898", "    port: 9898\n    apex: {labels: {team: [shop]}}",
          "test.yaml:11:27: error: spec.service.apex.labels.team: expected a string, got a list"),
+        ("    port: 9898", "    port: 9898\n    headless: \"true\"",
+         "test.yaml:11:15: error: spec.service.headless: expected a boolean, got string \"true\""),
+        ("    port: 9898", "    port: 9898\n    trafficDistribution: Nearby",
+         "test.yaml:11:26: error: spec.service.trafficDistribution: expected one of PreferClose, PreferSameZone, PreferSameNode (a Service's trafficDistribution), got \"Nearby\""),
+        ("    port: 9898", "    port: 9898\n    unmanagedMetadata: {labels: team}",
+         "test.yaml:11:33: error: spec.service.unmanagedMetadata.labels: expected a list, got string \"team\""),
+        ("    port: 9898", "    port: 9898\n    unmanagedMetadata: {label: [team]}",
+         "test.yaml:11:25: error: unknown field spec.service.unmanagedMetadata.label (did you mean labels?)"),
+        ("    port: 9898", "    port: 9898\n    backendTimeout: soon",
+         "test.yaml:11:21: error: spec.service.backendTimeout: expected a duration like 30s or 1m, got \"soon\""),
         ("    port: 9898", "    port: 9898\n    portDiscovery: true",
          "test.yaml:11:20: error: spec.service.portDiscovery: true is not supported by Serin yet: the Services route service.port alone; leave it out or write false"),
         // service.name becomes three Service names: one that cannot be is refused.

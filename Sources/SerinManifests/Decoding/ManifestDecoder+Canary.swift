@@ -146,9 +146,11 @@ extension ManifestDecoder {
     }
 
     /// Flagger's `service` block: the port the generated Services and VirtualService use. `targetPort`,
-    /// `portName`, `appProtocol`, `hosts`, `gateways`, `match`, `retries`, `timeout`, `headers`, `rewrite`, `corsPolicy`,
-    /// `trafficPolicy` and the `apex`, `primary` and `canary` labels and annotations are copied as written into the
-    /// objects Serin creates on Kubernetes.
+    /// `portName`, `appProtocol`, `trafficDistribution`, `headless`, `hosts`, `gateways`, `match`, `retries`, `timeout`,
+    /// `headers`, `rewrite`, `corsPolicy`, `trafficPolicy` and the `apex`, `primary` and `canary` labels and annotations
+    /// are copied as written into the objects Serin creates on Kubernetes; `unmanagedMetadata` names the label and
+    /// annotation keys whose stored values Serin keeps. `backendTimeout` is taken with a warning: Flagger's Istio
+    /// router ignores it.
     /// `service`: its port, `service.name` when written (a Service name, as Kubernetes names them), and for
     /// `appProtocol: tcp` why the Canary sees no requests.
     private static func workloadService(
@@ -157,7 +159,8 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery",
-                "trafficPolicy", "rewrite", "corsPolicy", "appProtocol", "apex", "primary", "canary",
+                "trafficPolicy", "rewrite", "corsPolicy", "appProtocol", "apex", "primary", "canary", "headless", "trafficDistribution",
+                "unmanagedMetadata", "backendTimeout",
             ],
             notRead: Self.serviceFieldsNotRead(deployment)
         )
@@ -198,12 +201,37 @@ extension ManifestDecoder {
         }
         for key in ["hosts", "gateways"] { _ = fields[key].flatMap(reader.stringList) }
         if let timeout = fields["timeout"] { _ = reader.duration(timeout) }
+        serviceKubernetesFields(fields, reader: reader)
         let matches = fields["match"].flatMap { reader.list($0) }
         if let tcp { tcpService(fields, matches: matches ?? [], traffic: tcp, reader: reader) }
         for key in ["retries", "headers"] {
             if let value = fields[key] { _ = reader.mapping(value, Schema(known: [], ignored: ["attempts", "perTryTimeout", "retryOn", "request", "response"])) }
         }
         return reader.required("port", in: fields).flatMap(reader.port).map { ($0, serviceName, tcp) }
+    }
+
+    /// The values Kubernetes takes for a Service's `spec.trafficDistribution`, as Flagger's CRD lists them.
+    static let trafficDistributions = ["PreferClose", "PreferSameZone", "PreferSameNode"]
+
+    /// Flagger's `service.headless`, `trafficDistribution`, `unmanagedMetadata` and `backendTimeout`, checked: the
+    /// first three shape the Services (and the metadata Serin keeps); `backendTimeout` is Flagger's Gateway API
+    /// provider's alone, so it is taken with a warning saying nothing acts on it.
+    private static func serviceKubernetesFields(_ fields: Fields, reader: DocumentReader) {
+        _ = fields["headless"].flatMap(reader.bool)
+        if let field = fields["trafficDistribution"], let value = reader.string(field), !trafficDistributions.contains(value) {
+            reader.error(
+                "\(field.path): expected one of \(trafficDistributions.joined(separator: ", ")) (a Service's trafficDistribution), got \"\(value)\"",
+                at: field.node)
+        }
+        if let field = fields["unmanagedMetadata"], let keys = reader.mapping(field, Schema(known: ["labels", "annotations"])) {
+            for entry in ["labels", "annotations"] { _ = keys[entry].flatMap(reader.stringList) }
+        }
+        if let field = fields["backendTimeout"], reader.duration(field) != nil {
+            reader.warning(
+                "\(field.path) is the timeout of Flagger's Gateway API provider (an HTTPRoute's backendRequest); Flagger's Istio "
+                    + "router ignores it, and so does Serin, which routes through Istio's VirtualService: service.timeout bounds its requests",
+                at: field.node)
+        }
     }
 
     /// Flagger's `service.appProtocol: tcp` (any case): the VirtualService Serin writes routes the port's connections
