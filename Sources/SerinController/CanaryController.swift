@@ -772,7 +772,7 @@ public actor CanaryController {
                 }
             case .checkWorkload(let check):
                 Task {
-                    let state = await adapters.workloads.readiness(of: check.deployment)
+                    let state = await adapters.workloads.readiness(of: check.deployment, readyThreshold: check.readyThreshold)
                     mailbox.yield(.workloadChecked(name, check, state))
                 }
             case .scaleWorkload(let scaling):

@@ -178,7 +178,7 @@ public struct KubernetesWorkloads: WorkloadManager {
         let primaryPath = ResourcePath.deployment(namespace: promotion.primary.namespace, name: promotion.primary.name)
         do {
             guard promotion.purpose == .promotion else {
-                return Self.readiness(of: try await api.get(primaryPath))
+                return Self.readiness(of: try await api.get(primaryPath), readyThreshold: promotion.readyThreshold)
             }
             let target = try await api.get(.deployment(namespace: promotion.target.namespace, name: promotion.target.name))
             var fields = WorkloadObjects.primaryTemplate(of: target)["spec"]?["template"]?.objectValue ?? [:]
@@ -202,7 +202,7 @@ public struct KubernetesWorkloads: WorkloadManager {
                 fields["spec"] = .object(spec)
                 return true
             }
-            return Self.readiness(of: primary)
+            return Self.readiness(of: primary, readyThreshold: promotion.readyThreshold)
         } catch {
             return WorkloadState(ready: false, reason: "cannot copy \(promotion.target.name)'s template to \(promotion.primary.name): \(error)")
         }
@@ -216,15 +216,19 @@ public struct KubernetesWorkloads: WorkloadManager {
     static let floorAnnotation = "serin.dev/min-replicas"
 
     /// Ready to take all traffic: rolled out (`kubectl rollout status`'s rules) and, after a promotion with an
-    /// autoscaler, at least as many ready replicas as primary and target served together.
-    static func readiness(of primary: JSONValue) -> WorkloadState {
-        let state = KubernetesWorkloadReadiness.state(of: primary)
-        guard state.ready, let needed = primary["metadata"]?["annotations"]?[neededAnnotation]?.stringValue.flatMap({ Int($0) }) else {
+    /// autoscaler, at least as many ready replicas as primary and target served together. `readyThreshold`
+    /// (`analysis.primaryReadyThreshold`): the percentage of its updated replicas that must be available, and of
+    /// that count that must be ready.
+    static func readiness(of primary: JSONValue, readyThreshold: Int) -> WorkloadState {
+        let state = KubernetesWorkloadReadiness.state(of: primary, readyThreshold: readyThreshold)
+        guard state.ready, let served = primary["metadata"]?["annotations"]?[neededAnnotation]?.stringValue.flatMap({ Int($0) }) else {
             return state
         }
+        let needed = KubernetesWorkloadReadiness.share(readyThreshold, of: served)
         let ready = readyReplicas(of: primary)
         guard ready >= needed else {
-            return WorkloadState(ready: false, reason: "\(ready) of \(needed) replicas ready, as many as the primary and the canary served together")
+            let what = readyThreshold < 100 ? "\(readyThreshold)% of the \(served)" : "as many as"
+            return WorkloadState(ready: false, reason: "\(ready) of \(needed) replicas ready, \(what) the primary and the canary served together")
         }
         return state
     }

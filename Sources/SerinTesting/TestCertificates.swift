@@ -54,6 +54,19 @@ public struct TestCertificates: Sendable {
         try await issue(name, subject: commonName, extensions: "extendedKeyUsage=clientAuth\n")
     }
 
+    /// A certificate for `hosts` signed by its own key, not by the CA (an address goes into subjectAltName as an IP,
+    /// a name as a DNS name), in files named after `name`: what a server without a CA serves.
+    public func selfSigned(_ name: String, hosts: [String]) async throws -> Pair {
+        let pair = Pair(certificate: path("\(name).crt"), key: path("\(name).key"))
+        let altNames = hosts.map { host in host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? "IP:\(host)" : "DNS:\(host)" }
+        try await Self.run([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=\(hosts[0])", "-addext", "subjectAltName=\(altNames.joined(separator: ","))",
+            "-keyout", pair.key, "-out", pair.certificate,
+        ])
+        return pair
+    }
+
     /// Deletes the directory and everything in it.
     public func remove() {
         try? FileManager.default.removeItem(at: directory)

@@ -6,10 +6,13 @@ import SerinListener
 /// A real HTTP webhook receiver on 127.0.0.1 whose answer a test can switch, recording every call.
 public final class WebhookServer: Sendable {
     private let server: HTTPListener
-    private let answer: NIOLockedValueBox<Int>
+    /// The steady answer, and those that come first, one call each.
+    private let answer: NIOLockedValueBox<(steady: Int, first: [Int])>
     private let received: NIOLockedValueBox<[CollectedRequest]>
 
-    private init(server: HTTPListener, answer: NIOLockedValueBox<Int>, received: NIOLockedValueBox<[CollectedRequest]>) {
+    private init(
+        server: HTTPListener, answer: NIOLockedValueBox<(steady: Int, first: [Int])>, received: NIOLockedValueBox<[CollectedRequest]>
+    ) {
         self.server = server
         self.answer = answer
         self.received = received
@@ -17,11 +20,11 @@ public final class WebhookServer: Sendable {
 
     /// Starts answering every POST with `status`.
     public static func start(group: any EventLoopGroup, status: Int) async throws -> WebhookServer {
-        let answer = NIOLockedValueBox(status)
+        let answer = NIOLockedValueBox((steady: status, first: [Int]()))
         let received = NIOLockedValueBox<[CollectedRequest]>([])
         let server = try await TestHTTPServer.start(group: group) { request in
             received.withLockedValue { $0.append(request) }
-            let status = answer.withLockedValue { $0 }
+            let status = answer.withLockedValue { answer in answer.first.isEmpty ? answer.steady : answer.first.removeFirst() }
             return .text(status < 300 ? "ok\n" : "not yet\n", status: status)
         }
         return WebhookServer(server: server, answer: answer, received: received)
@@ -30,7 +33,10 @@ public final class WebhookServer: Sendable {
     public var url: String { "http://127.0.0.1:\(server.port)/hook" }
 
     /// From now on, answer with `status`.
-    public func answer(_ status: Int) { answer.withLockedValue { $0 = status } }
+    public func answer(_ status: Int) { answer.withLockedValue { $0 = (status, []) } }
+
+    /// The next calls are answered with `statuses`, one each, then with `status`: a hook that fails, then passes.
+    public func answer(first statuses: [Int], then status: Int) { answer.withLockedValue { $0 = (status, statuses) } }
 
     public var calls: [CollectedRequest] { received.withLockedValue { $0 } }
 

@@ -2,18 +2,35 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SerinCore
 import SerinSystem
 
 /// Calls webhooks as HTTP(S) POSTs with the JSON payload, each bounded by its timeout; 2xx means yes. On
 /// AsyncHTTPClient: `https://` hooks, connections kept and reused between calls, redirects not followed (a
-/// gate that moved should say so, not be guessed).
+/// gate that moved should say so, not be guessed). A hook with `retries` is called again, with Flagger's backoff,
+/// while it fails in a way that may pass later; one with `disableTLS` through a client that verifies no certificate.
 public struct HTTPWebhookRunner: WebhookRunner {
     private let client: HTTPClient
+    private let unverifiedClient: @Sendable () -> HTTPClient
+    private let firstRetryDelay: Duration
 
-    /// - Parameter client: the client to call through; `WebhookClient.shared` unless a test brings its own.
-    public init(client: HTTPClient = WebhookClient.shared) {
+    /// Flagger's wait before a hook's first retry (its HTTP client's): doubled after each, at most `maxRetryDelay`.
+    public static let defaultFirstRetryDelay = Duration.seconds(1)
+    /// The longest wait between two calls of a hook, unless it asked for longer (`Retry-After`).
+    public static let maxRetryDelay = Duration.seconds(30)
+
+    /// - Parameters:
+    ///   - client: the client to call through; `WebhookClient.shared` unless a test brings its own.
+    ///   - unverifiedClient: the client for hooks with `disableTLS`, made when one is first called.
+    ///   - firstRetryDelay: the wait before a hook's first retry; tests shorten it.
+    public init(
+        client: HTTPClient = WebhookClient.shared, unverifiedClient: @escaping @Sendable () -> HTTPClient = { WebhookClient.unverified },
+        firstRetryDelay: Duration = HTTPWebhookRunner.defaultFirstRetryDelay
+    ) {
         self.client = client
+        self.unverifiedClient = unverifiedClient
+        self.firstRetryDelay = firstRetryDelay
     }
 
     public func call(_ call: WebhookCall) async -> WebhookResult {
@@ -27,6 +44,29 @@ public struct HTTPWebhookRunner: WebhookRunner {
         } catch {
             return .failed(reason: "\(hook.name): cannot encode payload: \(error)")
         }
+        let client = hook.disableTLS ? unverifiedClient() : self.client
+        var attempt = 0
+        while true {
+            let (result, retryAfter) = await Self.attempt(hook, body: body, on: client)
+            guard case .failed(let reason) = result, let retryAfter, attempt < hook.retries else {
+                if attempt > 0, case .failed(let reason) = result { return .failed(reason: "\(reason) (\(attempt + 1) calls)") }
+                return result
+            }
+            // Flagger's backoff (go-retryablehttp's): 1s, 2s, 4s... at most 30s, or what a 429 or 503 asked for.
+            let doubled = firstRetryDelay * (1 << min(attempt, 30))
+            do {
+                try await Task.sleep(for: retryAfter ?? min(doubled, Self.maxRetryDelay))
+            } catch {
+                return .failed(reason: "\(reason) (\(attempt + 1) calls; stopped before the next)")
+            }
+            attempt += 1
+        }
+    }
+
+    /// One call of `hook`, and whether it may pass if made again: `.some(nil)` at the backoff's pace, `.some(wait)`
+    /// after the wait its answer asked for, nil never. As Flagger's client retries: no answer or a broken connection,
+    /// 429, and 5xx but 501 (not implemented); never a 4xx, nor a certificate or handshake refused.
+    private static func attempt(_ hook: WebhookSpec, body: Data, on client: HTTPClient) async -> (WebhookResult, Duration??) {
         var request = HTTPClientRequest(url: hook.url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
@@ -34,13 +74,26 @@ public struct HTTPWebhookRunner: WebhookRunner {
         do {
             let response = try await client.execute(request, timeout: TimeAmount(hook.timeout))
             let answer = try await response.body.collect(upTo: 64 * 1024)
-            if (200..<300).contains(response.status.code) { return .passed }
+            let code = response.status.code
+            if (200..<300).contains(code) { return (.passed, nil) }
             let text = String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)
-            return .failed(reason: "\(hook.name) answered \(response.status.code)" + (text.isEmpty ? "" : ": \(text)"))
+            let failed = WebhookResult.failed(reason: "\(hook.name) answered \(code)" + (text.isEmpty ? "" : ": \(text)"))
+            guard code == 429 || (code >= 500 && code != 501) else { return (failed, nil) }
+            // Retry-After in seconds; Flagger's client also reads an HTTP date, which Serin leaves to the backoff.
+            let retryAfter = response.headers.first(name: "retry-after").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let asked = (code == 429 || code == 503) ? retryAfter.flatMap { $0 >= 0 ? Duration.seconds($0) : nil } : nil
+            return (failed, .some(asked))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            return .failed(reason: "\(hook.name): no answer within \(Readable.duration(hook.timeout))")
+            return (.failed(reason: "\(hook.name): no answer within \(Readable.duration(hook.timeout))"), .some(nil))
         } catch {
-            return .failed(reason: "\(hook.name): \(TransportErrorText.describe(error))")
+            let text = TransportErrorText.describe(error)
+            guard error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError else {
+                return (.failed(reason: "\(hook.name): \(text)"), .some(nil))
+            }
+            // BoringSSL's text names the file and line it failed at: the reason a person needs is shorter.
+            guard text.contains("CERTIFICATE_VERIFY_FAILED") else { return (.failed(reason: "\(hook.name): \(text)"), nil) }
+            let reason = "\(hook.name): its certificate is not trusted (CERTIFICATE_VERIFY_FAILED); Flagger's disableTLS: true calls it without verifying it"
+            return (.failed(reason: reason), nil)
         }
     }
 }

@@ -22,6 +22,8 @@ struct SessionAffinityTests {
     final class Browser: @unchecked Sendable {
         let connection: SimpleHTTPClient
         var jar: [String: String] = [:]
+        /// Every `Set-Cookie` value received, in order, as the gateway sent it.
+        var setCookies: [String] = []
 
         init(port: Int, group: MultiThreadedEventLoopGroup) async throws {
             connection = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: group)
@@ -32,7 +34,10 @@ struct SessionAffinityTests {
         func get() async throws -> String {
             let cookie = jar.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
             let response = try await connection.send(.GET, "/", headers: cookie.isEmpty ? [] : [("cookie", cookie)], timeout: .seconds(30))
-            for (name, value) in response.headers where name.lowercased() == "set-cookie" { take(value) }
+            for (name, value) in response.headers where name.lowercased() == "set-cookie" {
+                setCookies.append(value)
+                take(value)
+            }
             return response.header(DemoApp.versionHeader) ?? "status \(response.status)"
         }
 
@@ -113,6 +118,35 @@ struct SessionAffinityTests {
             try await Self.expectUnpinned([canary, stable], reach: "v2", harness)
             await harness.load.stop()
             #expect(harness.load.failuresCausedByProxy.isEmpty, "\(harness.load.failuresCausedByProxy.prefix(3))")
+        }
+    }
+
+    @Test("sessionAffinity's domain, httpOnly, partitioned, path, sameSite and secure reach both cookies' Set-Cookie as Flagger writes them, set and expired, and the cookies still pin")
+    func cookieAttributes() async throws {
+        let example = try StickyCanaryTests.example("session-affinity.yaml")
+        let written = "      primaryCookieName: flagger-primary-cookie\n"
+        let attributes = "      domain: example.com\n      httpOnly: true\n      partitioned: true\n      path: /\n      sameSite: None\n      secure: true\n"
+        #expect(example.text.contains(written))
+        let canary = ManifestSource(path: example.path, text: example.text.replacingOccurrences(of: written, with: written + attributes))
+        try await CanaryRolloutTests.withHarness(canary: canary) { harness in
+            try await Self.pause(at: 10, harness)
+            let (canary, stable) = try await Self.browsers(port: harness.port, group: harness.backends.group)
+            let value = try #require(canary.jar[Self.canaryCookie])
+            let flags = "Domain=example.com; HttpOnly; Partitioned; Path=/; SameSite=None; Secure"
+            #expect(canary.setCookies.last == "\(Self.canaryCookie)=\(value); Max-Age=21600; \(flags)")
+            #expect(stable.setCookies.last == "\(Self.primaryCookie)=\(value); Max-Age=21600; \(flags)")
+            #expect(try await (0..<50).asyncMap { _ in try await canary.get() }.allSatisfy { $0 == "v2" })
+            #expect(try await (0..<50).asyncMap { _ in try await stable.get() }.allSatisfy { $0 == "v1" })
+
+            guard case .accepted = await harness.controller.execute(.abort, canary: harness.name) else {
+                Issue.record("abort was refused")
+                return
+            }
+            #expect(try await harness.waitFor("Failed") { $0.phase.isFinished }.phase == .failed)
+            try await Self.expectUnpinned([canary, stable], reach: "v1", harness)
+            // Expired on the same domain and path it was set on, as a browser needs to drop it.
+            #expect(canary.setCookies.contains("\(Self.canaryCookie)=\(value); Max-Age=-1; \(flags)"), "\(canary.setCookies.suffix(3))")
+            #expect(stable.setCookies.contains("\(Self.primaryCookie)=\(value); Max-Age=-1; \(flags)"), "\(stable.setCookies.suffix(3))")
         }
     }
 

@@ -45,7 +45,9 @@ struct KubernetesManifestTests {
             statistical: {confidence: 99.5, errorRateIncrease: 0.5, latencyIncrease: 20, minStepDuration: 30s, maxStepDuration: 20m}
             stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]
             stepWeightPromotion: 25
-            sessionAffinity: {cookieName: flagger-cookie, maxAge: 21600, primaryCookieName: flagger-primary-cookie}
+            primaryReadyThreshold: 50
+            canaryReadyThreshold: 75
+            sessionAffinity: {cookieName: flagger-cookie, maxAge: 21600, primaryCookieName: flagger-primary-cookie, domain: example.com, httpOnly: true, partitioned: true, path: /shop, sameSite: Strict, secure: true}
             metrics:
             - name: request-success-rate
               provider: {type: prometheus, address: "http://prometheus.istio-system:9090"}
@@ -63,13 +65,15 @@ struct KubernetesManifestTests {
               url: "http://tester.default/"
               timeout: 5s
               metadata: {cmd: "hey -z 1m http://web/"}
+              retries: 3
+              disableTLS: false
             alerts:
             - {name: on-call, severity: error, providerRef: {name: on-call, namespace: default}}
         """
 
     /// The fields A/B testing adds, which replace the weight steps (and the sticky canary's cookie, which A/B
     /// testing refuses): `iterations` with `match`.
-    static let everyABField = everyField.replacingOccurrences(of: "    sessionAffinity: {cookieName: flagger-cookie, maxAge: 21600, primaryCookieName: flagger-primary-cookie}\n", with: "")
+    static let everyABField = everyField.replacingOccurrences(of: "    sessionAffinity: {cookieName: flagger-cookie, maxAge: 21600, primaryCookieName: flagger-primary-cookie, domain: example.com, httpOnly: true, partitioned: true, path: /shop, sameSite: Strict, secure: true}\n", with: "")
         .replacingOccurrences(of: "    stepWeights: [5, {weight: 10, pause: 10m}, 25, {weight: 50, pause: promote}]\n", with: """
             iterations: 10
             match:
@@ -201,6 +205,12 @@ struct KubernetesManifestTests {
         #expect(ab.canaries.first?.analysis.match.first?.queryParams == ["variant": .exact("b")])
         let mirror = ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyMirrorField)])
         #expect(mirror.canaries.first?.analysis.mirror == Percent(50))
+        let analysis = try #require(ManifestSet(sources: [ManifestSource(path: "canary.yaml", text: Self.everyField)]).canaries.first?.analysis)
+        #expect(analysis.primaryReadyThreshold == 50 && analysis.canaryReadyThreshold == 75)
+        #expect(analysis.webhooks.first?.retries == 3)
+        #expect(
+            analysis.sessionAffinity?.attributes
+                == CookieAttributes(domain: "example.com", httpOnly: true, partitioned: true, path: "/shop", sameSite: .strict, secure: true))
     }
 
     @Test(
@@ -211,6 +221,8 @@ struct KubernetesManifestTests {
             ("minRequests: 20", "minRequests: -1", ".spec.analysis.metrics[0].minRequests: -1 is less than the minimum 0"),
             ("type: rollout", "type: sometimes", ".spec.analysis.webhooks[0].type: \"sometimes\" is not one of"),
             ("skipAnalysis: false", "skipAnalysis: false\n  replicas: 3", ".spec.replicas: unknown field"),
+            ("canaryReadyThreshold: 75", "canaryReadyThreshold: 150", ".spec.analysis.canaryReadyThreshold: 150 is more than the maximum 100"),
+            ("sameSite: Strict", "sameSite: Sometimes", ".spec.analysis.sessionAffinity.sameSite: \"Sometimes\" is not one of"),
         ]
     )
     func schemaRefuses(original: String, replacement: String, problem: String) throws {

@@ -14,7 +14,8 @@ struct KubernetesSessionAffinityTests {
     static let affinity: JSONValue = ["cookieName": "flagger-cookie", "maxAge": 21600, "primaryCookieName": "flagger-primary-cookie"]
 
     static func rollOut(
-        _ script: @escaping ScriptedMetrics.Script, until final: String, _ check: ([[JSONValue]], KubernetesAPIServer) async -> Void
+        _ script: @escaping ScriptedMetrics.Script, until final: String, affinity: JSONValue = affinity,
+        _ check: ([[JSONValue]], KubernetesAPIServer) async -> Void
     ) async throws {
         let analysis: JSONValue = ["interval": "300ms", "threshold": 2, "stepWeights": [20, 60], "sessionAffinity": affinity]
         try await KubernetesBlueGreenTests.rollOut(analysis, observing: KubernetesABTestingTests.routes, script, until: final) { seen, _, server in
@@ -47,10 +48,10 @@ struct KubernetesSessionAffinityTests {
         ["match": [["uri": ["exact": "/"]]], "route": .array(entries)]
     }
 
-    /// What the routes are while the release is analysed at `canary` percent.
-    static func pinned(canary weight: Int, value: String) -> [JSONValue] {
-        let canaryCookie = "flagger-cookie=\(value); Max-Age=21600; Path=/"
-        let primaryCookie = "flagger-primary-cookie=\(value); Max-Age=21600; Path=/"
+    /// What the routes are while the release is analysed at `canary` percent, the cookies set with `attributes`.
+    static func pinned(canary weight: Int, value: String, attributes: String = "Path=/") -> [JSONValue] {
+        let canaryCookie = "flagger-cookie=\(value); Max-Age=21600; \(attributes)"
+        let primaryCookie = "flagger-primary-cookie=\(value); Max-Age=21600; \(attributes)"
         return [
             affinityRoute("web-canary-affinity", cookie: "cookie", value: value, to: [entry("web-v2-service", weight: 100, setCookie: canaryCookie)]),
             affinityRoute("web-primary-affinity", cookie: "primary-cookie", value: value, to: [entry("web-v1-service", weight: 100, setCookie: primaryCookie)]),
@@ -59,10 +60,10 @@ struct KubernetesSessionAffinityTests {
     }
 
     /// What the routes are once the release ended with the canary at `canary` percent: the cookies expire.
-    static func expired(canary weight: Int, value: String) -> [JSONValue] {
+    static func expired(canary weight: Int, value: String, attributes: String = "Path=/") -> [JSONValue] {
         let expire = { (cookie: String) in
-            [entry("web-v1-service", weight: 100 - weight, setCookie: "\(cookie)=\(value); Max-Age=-1; Path=/"),
-             entry("web-v2-service", weight: weight, setCookie: "\(cookie)=\(value); Max-Age=-1; Path=/")]
+            [entry("web-v1-service", weight: 100 - weight, setCookie: "\(cookie)=\(value); Max-Age=-1; \(attributes)"),
+             entry("web-v2-service", weight: weight, setCookie: "\(cookie)=\(value); Max-Age=-1; \(attributes)")]
         }
         return [
             affinityRoute("web-canary-affinity", cookie: "cookie", value: value, to: expire("flagger-cookie")),
@@ -82,6 +83,24 @@ struct KubernetesSessionAffinityTests {
             #expect(analysed == [Self.pinned(canary: 20, value: value), Self.pinned(canary: 60, value: value)], "\(analysed)")
             #expect(await eventually(.seconds(10)) { KubernetesABTestingTests.routes(server) == Self.expired(canary: 100, value: value) },
                     "\(KubernetesABTestingTests.routes(server))")
+        }
+    }
+
+    @Test("sessionAffinity's domain, httpOnly, partitioned, path, sameSite and secure are written into the VirtualService's Set-Cookie headers as Flagger writes them, set and expired")
+    func cookieAttributes() async throws {
+        guard case .object(var affinity) = Self.affinity else { return }
+        for (key, value) in [("domain", "example.com"), ("path", "/shop"), ("sameSite", "Lax")] as [(String, JSONValue)] { affinity[key] = value }
+        for key in ["httpOnly", "partitioned", "secure"] { affinity[key] = true }
+        let attributes = "Domain=example.com; HttpOnly; Partitioned; Path=/shop; SameSite=Lax; Secure"
+        try await Self.rollOut(ScriptedMetrics.failing, until: "Failed", affinity: .object(affinity)) { analysed, server in
+            guard let value = analysed.first.flatMap(Self.value) else {
+                Issue.record("no affinity cookie in \(analysed)")
+                return
+            }
+            #expect(!analysed.isEmpty && analysed.allSatisfy { $0 == Self.pinned(canary: 20, value: value, attributes: attributes) }, "\(analysed)")
+            #expect(await eventually(.seconds(10)) {
+                KubernetesABTestingTests.routes(server) == Self.expired(canary: 0, value: value, attributes: attributes)
+            }, "\(KubernetesABTestingTests.routes(server))")
         }
     }
 

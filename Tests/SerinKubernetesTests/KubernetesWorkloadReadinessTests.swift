@@ -40,4 +40,31 @@ struct KubernetesWorkloadReadinessTests {
             #expect(await readiness.readiness(of: name).ready)
         }
     }
+
+    @Test(
+        "with a ready threshold, 3 of 4 available replicas are enough at 75% (and at 99%, rounded down as Flagger counts) but not at 100%, and 2 of 4 not at 75%",
+        arguments: [
+            (3, 75, true, "3 of 4 replicas available, 3 needed (ready threshold 75%)"),
+            (3, 99, true, "3 of 4 replicas available, 3 needed (ready threshold 99%)"),
+            (3, 100, false, "3 of 4 updated replicas are available"),
+            (2, 75, false, "2 of 4 updated replicas are available, 3 needed (ready threshold 75%)"),
+        ]
+    )
+    func readyThreshold(available: Int, percent: Int, ready: Bool, reason: String) async throws {
+        try await KubernetesAPIClientTests.withServer { server, api in
+            let key = KubernetesAPIServer.ObjectKey(groupVersion: "apps/v1", resource: "deployments", namespace: "default", name: "web-v2")
+            let status: JSONValue = ["observedGeneration": 1, "updatedReplicas": 4, "replicas": 4, "availableReplicas": .number(Double(available))]
+            server.put(Self.deployment(generation: 1, replicas: 4, status: status), at: key)
+            let state = await KubernetesWorkloadReadiness(api: api).readiness(of: ResourceName(namespace: "default", name: "web-v2"), readyThreshold: percent)
+            #expect(state == WorkloadState(ready: ready, reason: reason))
+        }
+    }
+
+    @Test("a ready threshold lowers only the share of available replicas: a rollout still in progress is not ready even at 0%")
+    func readyThresholdKeepsRolloutRules() {
+        let midRollout = Self.deployment(replicas: 4, status: ["observedGeneration": 2, "updatedReplicas": 3, "replicas": 4, "availableReplicas": 4])
+        #expect(KubernetesWorkloadReadiness.state(of: midRollout, readyThreshold: 0) == WorkloadState(ready: false, reason: "3 of 4 new replicas have been updated"))
+        let noneAvailable = Self.deployment(replicas: 4, status: ["observedGeneration": 2, "updatedReplicas": 4, "replicas": 4, "availableReplicas": 0])
+        #expect(KubernetesWorkloadReadiness.state(of: noneAvailable, readyThreshold: 0).ready)
+    }
 }

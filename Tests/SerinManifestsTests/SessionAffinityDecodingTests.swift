@@ -28,7 +28,49 @@ struct SessionAffinityDecodingTests {
         #expect(decodeCanary(adding: "").spec?.analysis.sessionAffinity == nil)
     }
 
+    @Test("sessionAffinity reads Flagger's cookie attributes domain, httpOnly, partitioned, path, sameSite and secure; an empty domain or path is left out, as Flagger leaves it")
+    func decodesAttributes() {
+        let full = decodeCanary(adding: """
+                sessionAffinity:
+                  cookieName: flagger-cookie
+                  domain: .example.com
+                  httpOnly: true
+                  partitioned: true
+                  path: /shop
+                  sameSite: Lax
+                  secure: true
+
+            """)
+        #expect(full.messages.isEmpty, "\(full.messages)")
+        let attributes = CookieAttributes(domain: ".example.com", httpOnly: true, partitioned: true, path: "/shop", sameSite: .lax, secure: true)
+        #expect(full.spec?.analysis.sessionAffinity == SessionAffinity(cookieName: "flagger-cookie", attributes: attributes))
+        #expect(attributes.text == "; Domain=.example.com; HttpOnly; Partitioned; Path=/shop; SameSite=Lax; Secure")
+        let empty = decodeCanary(adding: "    sessionAffinity: {cookieName: c, domain: \"\", path: \"\", httpOnly: false}\n")
+        #expect(empty.messages.isEmpty, "\(empty.messages)")
+        #expect(empty.spec?.analysis.sessionAffinity?.attributes == CookieAttributes())
+        #expect(CookieAttributes().text == "; Path=/")
+    }
+
+    @Test("sameSite: None without secure: true is a warning: browsers refuse such a cookie")
+    func sameSiteNoneNeedsSecure() {
+        let (spec, messages) = decodeCanary(adding: "    sessionAffinity: {cookieName: c, sameSite: None}\n")
+        #expect(spec?.analysis.sessionAffinity?.attributes.sameSite == CookieAttributes.SameSite.none)
+        #expect(messages == [
+            "test.yaml:10:48: warning: spec.analysis.sessionAffinity.sameSite is None without spec.analysis.sessionAffinity.secure: true: browsers refuse such a cookie, so no client is kept",
+        ])
+    }
+
     @Test("a sessionAffinity Serin cannot keep is refused at its field, saying why", arguments: [
+        ("    sessionAffinity: {cookieName: c, sameSite: Sometimes}\n",
+         "test.yaml:10:48: error: spec.analysis.sessionAffinity.sameSite is \"Sometimes\", expected one of Strict, Lax, None (as Flagger allows)"),
+        ("    sessionAffinity: {cookieName: c, domain: \"example.com; Secure\"}\n",
+         "test.yaml:10:46: error: spec.analysis.sessionAffinity.domain is \"example.com; Secure\", expected a host name like example.com (letters, digits, . and -)"),
+        ("    sessionAffinity: {cookieName: c, path: shop}\n",
+         "test.yaml:10:44: error: spec.analysis.sessionAffinity.path is \"shop\", expected a path starting with / (like /app)"),
+        ("    sessionAffinity: {cookieName: c, path: \"/a;b\"}\n",
+         "test.yaml:10:44: error: spec.analysis.sessionAffinity.path is \"/a;b\", expected a path like /app, without ; or control characters"),
+        ("    sessionAffinity: {cookieName: c, secure: 1}\n",
+         "test.yaml:10:46: error: spec.analysis.sessionAffinity.secure: expected a boolean, got integer 1"),
         ("    sessionAffinity: {maxAge: 60}\n",
          "test.yaml:10:22: error: spec.analysis.sessionAffinity.cookieName is required"),
         ("    sessionAffinity: {cookieName: \"my cookie\"}\n",

@@ -1,7 +1,15 @@
 /// Whether a canary Deployment is fully rolled out and available, before the rollout gives it more traffic.
 /// Kubernetes: the Deployment's status; embedded mode runs no Deployments, so there is nothing to wait for.
+/// `readyThreshold`: the percentage of its updated replicas that must be available (Flagger's ready thresholds).
 public protocol WorkloadReadiness: Sendable {
-    func readiness(of deployment: ResourceName) async -> WorkloadState
+    func readiness(of deployment: ResourceName, readyThreshold: Int) async -> WorkloadState
+}
+
+extension WorkloadReadiness {
+    /// Ready with every updated replica available.
+    public func readiness(of deployment: ResourceName) async -> WorkloadState {
+        await readiness(of: deployment, readyThreshold: AnalysisSpec.defaultReadyThreshold)
+    }
 }
 
 /// A Deployment's readiness, with what a person should read when it is not ready.
@@ -25,7 +33,7 @@ public protocol WorkloadManager: Sendable {
 /// Embedded mode: no Deployment runs, so every one is as ready as it will get, and none can be managed.
 public struct NoWorkloads: WorkloadReadiness, WorkloadManager {
     public init() {}
-    public func readiness(of deployment: ResourceName) async -> WorkloadState {
+    public func readiness(of deployment: ResourceName, readyThreshold: Int) async -> WorkloadState {
         WorkloadState(ready: true, reason: "embedded mode runs no Deployments")
     }
 

@@ -30,6 +30,14 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var alerts: [AlertSpec]
     /// Synthetic traffic to canary and stable while the canary is analysed (`analysis.load`); nil: none.
     public var load: SyntheticLoad?
+    /// Flagger's `primaryReadyThreshold`: the percentage of the primary Deployment's updated replicas that must be
+    /// available for it to count as ready (100: all).
+    public var primaryReadyThreshold: Int
+    /// Flagger's `canaryReadyThreshold`: the same for the canary Deployment.
+    public var canaryReadyThreshold: Int
+
+    /// Flagger's default ready thresholds: every updated replica available.
+    public static let defaultReadyThreshold = 100
 
     /// How often a rollout checks when the Canary does not say (the threshold judge's; the statistical judge looks every 5s).
     public static let defaultInterval: Duration = .seconds(60)
@@ -41,9 +49,12 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         metrics: [MetricCheck] = MetricCheck.builtInDefaults, webhooks: [WebhookSpec] = [],
         progressDeadline: Duration = .seconds(600), judge: JudgeSettings = .threshold,
         stickiness: Stickiness? = nil, match: [RequestMatch] = [], stepWeightPromotion: Int? = nil, mirror: Percent? = nil,
-        sessionAffinity: SessionAffinity? = nil, load: SyntheticLoad? = nil, alerts: [AlertSpec] = []
+        sessionAffinity: SessionAffinity? = nil, load: SyntheticLoad? = nil, alerts: [AlertSpec] = [],
+        primaryReadyThreshold: Int = AnalysisSpec.defaultReadyThreshold, canaryReadyThreshold: Int = AnalysisSpec.defaultReadyThreshold
     ) {
         self.load = load
+        self.primaryReadyThreshold = primaryReadyThreshold
+        self.canaryReadyThreshold = canaryReadyThreshold
         self.interval = interval
         self.threshold = threshold
         self.schedule = schedule
@@ -64,11 +75,12 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         case sessionAffinity
         case load
         case alerts
+        case primaryReadyThreshold, canaryReadyThreshold
     }
 
     /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
     /// before `match` as no A/B testing, before `stepWeightPromotion` as promotion all at once, before `mirror`
-    /// as no mirroring, and before `sessionAffinity`, `load` and `alerts` as none.
+    /// as no mirroring, before `sessionAffinity`, `load` and `alerts` as none, and before the ready thresholds as 100.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -85,7 +97,9 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             mirror: try container.decodeIfPresent(Percent.self, forKey: .mirror),
             sessionAffinity: try container.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity),
             load: try container.decodeIfPresent(SyntheticLoad.self, forKey: .load),
-            alerts: try container.decodeIfPresent([AlertSpec].self, forKey: .alerts) ?? []
+            alerts: try container.decodeIfPresent([AlertSpec].self, forKey: .alerts) ?? [],
+            primaryReadyThreshold: try container.decodeIfPresent(Int.self, forKey: .primaryReadyThreshold) ?? Self.defaultReadyThreshold,
+            canaryReadyThreshold: try container.decodeIfPresent(Int.self, forKey: .canaryReadyThreshold) ?? Self.defaultReadyThreshold
         )
     }
 

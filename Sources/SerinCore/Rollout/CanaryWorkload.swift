@@ -81,11 +81,14 @@ public struct WorkloadPromotion: Hashable, Sendable {
     /// The revision promoted (template and the content of the ConfigMaps and Secrets it reads): stamped on the
     /// primary's template, so a release of content alone still rolls the primary's pods.
     public let revision: String?
+    /// The percentage of the primary's updated replicas that must be available (`analysis.primaryReadyThreshold`).
+    public let readyThreshold: Int
 
     public init(
         ticket: RolloutTicket, target: ResourceName, primary: ResourceName, purpose: Purpose = .promotion,
-        primaryAutoscaler: ResourceName? = nil, revision: String? = nil
+        primaryAutoscaler: ResourceName? = nil, revision: String? = nil, readyThreshold: Int = AnalysisSpec.defaultReadyThreshold
     ) {
+        self.readyThreshold = readyThreshold
         self.ticket = ticket
         self.target = target
         self.primary = primary

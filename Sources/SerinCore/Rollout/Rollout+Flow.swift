@@ -80,7 +80,7 @@ extension Rollout {
             actions.append(.promoteWorkload(WorkloadPromotion(
                 ticket: ticket, target: names.target, primary: names.primary,
                 purpose: status.phase == .initialized ? .baseline : .promotion, primaryAutoscaler: names.primaryAutoscaler,
-                revision: workload.revision)))
+                revision: workload.revision, readyThreshold: spec.analysis.primaryReadyThreshold)))
         case .confirmRollout:
             if !requestWebhooks(.confirmRollout, into: &actions) {
                 enter(.preRollout, now: now, into: &actions)
@@ -136,7 +136,9 @@ extension Rollout {
         }
         if let deployment = spec.canaryDeployment, !checked {
             let ticket = issueTicket(for: .workload(step: index))
-            actions.append(.checkWorkload(WorkloadCheck(ticket: ticket, deployment: ResourceName(namespace: spec.name.namespace, name: deployment))))
+            actions.append(.checkWorkload(WorkloadCheck(
+                ticket: ticket, deployment: ResourceName(namespace: spec.name.namespace, name: deployment),
+                readyThreshold: spec.analysis.canaryReadyThreshold)))
             return
         }
         let before = split

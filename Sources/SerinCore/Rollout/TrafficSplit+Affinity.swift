@@ -13,6 +13,8 @@ extension TrafficSplit {
         public var value: String
         /// Seconds a client keeps a cookie.
         public var maxAge: Int
+        /// The cookies' other attributes (`Domain`, `Path`, `SameSite`...).
+        public var attributes: CookieAttributes
         /// True while the release is analysed; false once it ended: the affinity routes then expire the cookies.
         public var pins: Bool
         /// `NAME-canary-affinity`.
@@ -24,15 +26,17 @@ extension TrafficSplit {
             cookieName = affinity.cookieName
             primaryCookieName = affinity.primaryCookieName
             maxAge = affinity.maxAge
+            attributes = affinity.attributes
             self.value = value
             self.pins = pins
             canaryRouteName = "\(canary.name)-canary-affinity"
             primaryRouteName = "\(canary.name)-primary-affinity"
         }
 
-        /// The `Set-Cookie` value that gives a client the cookie `name`, or (once the release ended) takes it away.
+        /// The `Set-Cookie` value that gives a client the cookie `name`, or (once the release ended) takes it away
+        /// (with the same `Domain` and `Path`, without which a browser keeps it).
         public func setCookie(_ name: String) -> String {
-            "\(name)=\(value); Max-Age=\(pins ? maxAge : -1); Path=/"
+            "\(name)=\(value); Max-Age=\(pins ? maxAge : -1)\(attributes.text)"
         }
 
         /// Requests whose `cookie` header carries the cookie `name` with the release's value.

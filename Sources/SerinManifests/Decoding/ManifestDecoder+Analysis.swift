@@ -10,7 +10,7 @@ extension ManifestDecoder {
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
                 "judge", "statistical", "stickiness", "stepWeightPromotion", "mirror", "mirrorWeight", "sessionAffinity",
-                "load", "alerts",
+                "load", "alerts", "primaryReadyThreshold", "canaryReadyThreshold",
             ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
@@ -20,6 +20,8 @@ extension ManifestDecoder {
         let interval = fields["interval"].flatMap(reader.duration)
         let threshold = fields["threshold"].flatMap(reader.int)
         let stepWeightPromotion = fields["stepWeightPromotion"].flatMap(reader.int)
+        let primaryReady = fields["primaryReadyThreshold"].map { readyThreshold($0, of: "primary", reader: reader) }
+        let canaryReady = fields["canaryReadyThreshold"].map { readyThreshold($0, of: "canary", reader: reader) }
         let metrics = fields["metrics"].flatMap { metricsField in
             reader.list(metricsField) { metric($0, namespace: namespace, reader: reader) }
         }
@@ -60,6 +62,7 @@ extension ManifestDecoder {
         let complete = schedule != nil && judge != nil && (stickinessField == nil || stickiness != nil)
             && (matchField == nil || match != nil) && mirror != nil && (affinityField == nil || affinityRead != nil)
             && (loadField == nil || load != nil) && (alertsField == nil || alerts != nil)
+            && primaryReady != .some(nil) && canaryReady != .some(nil)
         // A part refused has said why. The rest is still given to the Canary's checks, with stand-ins for what was
         // refused, so that one pass says every problem (a stepWeight of 250 and a threshold of -3 together); the
         // document is malformed, so no Canary is produced from it.
@@ -80,7 +83,23 @@ extension ManifestDecoder {
         analysis.sessionAffinity = affinity
         analysis.load = load
         analysis.alerts = alerts ?? []
+        if case .some(.some(let percent)) = primaryReady { analysis.primaryReadyThreshold = percent }
+        if case .some(.some(let percent)) = canaryReady { analysis.canaryReadyThreshold = percent }
         return analysis
+    }
+
+    /// Flagger's `primaryReadyThreshold` or `canaryReadyThreshold`: the percentage (0-100) of the Deployment's
+    /// updated replicas that must be available for it to count as ready.
+    private static func readyThreshold(_ field: Field, of deployment: String, reader: DocumentReader) -> Int? {
+        guard let percent = reader.int(field) else { return nil }
+        guard (0...100).contains(percent) else {
+            reader.error(
+                "\(field.path) is \(percent), expected a percentage from 0 to 100 of the \(deployment) Deployment's updated replicas "
+                    + "that must be available (default 100)",
+                at: field.node)
+            return nil
+        }
+        return percent
     }
 
     /// Flagger's mirroring: `mirror: true` (not beside `match`), and `mirrorWeight`, the percentage of requests copied
@@ -192,12 +211,15 @@ extension ManifestDecoder {
         return name
     }
 
-    /// Flagger's `sessionAffinity: {cookieName, maxAge, primaryCookieName}`. Refused beside `stickiness` (two rules
+    /// Flagger's `sessionAffinity: {cookieName, maxAge, primaryCookieName}` and the cookies' attributes (`domain`,
+    /// `httpOnly`, `partitioned`, `path`, `sameSite`, `secure`). Refused beside `stickiness` (two rules
     /// would pin the same client) and beside `match` (A/B testing sends by request, not by weight); beside
     /// `iterations` it is read and left out with a warning, as Flagger ignores it there (blue/green moves no weight
     /// until its switch, so there is no cohort to keep).
     private static func sessionAffinity(_ field: Field, in analysis: Fields, reader: DocumentReader) -> SessionAffinity? {
-        guard let fields = reader.mapping(field, Schema(known: ["cookieName", "maxAge", "primaryCookieName"])) else { return nil }
+        let schema = Schema(
+            known: ["cookieName", "maxAge", "primaryCookieName", "domain", "httpOnly", "partitioned", "path", "sameSite", "secure"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
         for (other, why) in [
             ("stickiness", "stickiness pins clients by a key they already send, sessionAffinity by a cookie the gateway sets; keep one"),
             ("match", "A/B testing sends requests to the canary by what they match, not by weight, so there is no cohort to keep"),
@@ -213,14 +235,73 @@ extension ManifestDecoder {
             reader.error("\(maxAgeField.path) is \(maxAge), expected seconds a client keeps the cookie (above 0; default 86400)", at: maxAgeField.node)
             return nil
         }
-        guard let cookieName, fields["primaryCookieName"] == nil || primaryCookieName != nil, fields["maxAge"] == nil || maxAge != nil else {
+        let attributes = cookieAttributes(fields, reader: reader)
+        guard let cookieName, let attributes, fields["primaryCookieName"] == nil || primaryCookieName != nil,
+            fields["maxAge"] == nil || maxAge != nil
+        else {
             return nil
         }
         if let primaryCookieName, primaryCookieName == cookieName, let primaryField = fields["primaryCookieName"] {
             reader.error("\(primaryField.path) is \"\(cookieName)\", the same as cookieName: the stable's cookie needs a name of its own", at: primaryField.node)
             return nil
         }
-        return SessionAffinity(cookieName: cookieName, maxAge: maxAge ?? SessionAffinity.defaultMaxAge, primaryCookieName: primaryCookieName)
+        return SessionAffinity(
+            cookieName: cookieName, maxAge: maxAge ?? SessionAffinity.defaultMaxAge, primaryCookieName: primaryCookieName,
+            attributes: attributes)
+    }
+
+    /// The cookie attributes of a `sessionAffinity`, as Flagger writes them into `Set-Cookie`; an empty `domain` or
+    /// `path` is left out, as Flagger leaves it. nil: one is refused, said where.
+    private static func cookieAttributes(_ fields: Fields, reader: DocumentReader) -> CookieAttributes? {
+        var attributes = CookieAttributes()
+        var valid = true
+        func flag(_ key: String, _ path: WritableKeyPath<CookieAttributes, Bool>) {
+            guard let field = fields[key] else { return }
+            if let on = reader.bool(field) { attributes[keyPath: path] = on } else { valid = false }
+        }
+        flag("httpOnly", \.httpOnly)
+        flag("partitioned", \.partitioned)
+        flag("secure", \.secure)
+        // A value goes into the header as written: one that would end the attribute or the header is refused.
+        func text(_ key: String, expected: String, allowed: (Unicode.Scalar) -> Bool) -> String? {
+            guard let field = fields[key], let value = reader.string(field) else {
+                if fields[key] != nil { valid = false }
+                return nil
+            }
+            guard value.unicodeScalars.allSatisfy(allowed) else {
+                reader.error("\(field.path) is \"\(value)\", expected \(expected)", at: field.node)
+                valid = false
+                return nil
+            }
+            return value.isEmpty ? nil : value
+        }
+        attributes.domain = text("domain", expected: "a host name like example.com (letters, digits, . and -)") {
+            $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || $0 == "." || $0 == "-"
+        }
+        attributes.path = text("path", expected: "a path like /app, without ; or control characters") {
+            $0.value > 0x20 && $0.value < 0x7F && $0 != ";"
+        }
+        if let path = attributes.path, !path.hasPrefix("/"), let field = fields["path"] {
+            reader.error("\(field.path) is \"\(path)\", expected a path starting with / (like /app)", at: field.node)
+            valid = false
+        }
+        if let field = fields["sameSite"], let value = reader.string(field) {
+            if let sameSite = CookieAttributes.SameSite(rawValue: value) {
+                attributes.sameSite = sameSite
+            } else if !value.isEmpty {
+                let allowed = CookieAttributes.SameSite.allCases.map(\.rawValue).joined(separator: ", ")
+                reader.error("\(field.path) is \"\(value)\", expected one of \(allowed) (as Flagger allows)", at: field.node)
+                valid = false
+            }
+        } else if fields["sameSite"] != nil {
+            valid = false
+        }
+        if attributes.sameSite == CookieAttributes.SameSite.none, !attributes.secure, let field = fields["sameSite"] {
+            reader.warning(
+                "\(field.path) is None without \(fields.owner.path(of: "secure")): true: browsers refuse such a cookie, so no client is kept",
+                at: field.node)
+        }
+        return valid ? attributes : nil
     }
 
     /// `judge: threshold | statistical` and the statistical judge's `statistical` settings; what is omitted takes
@@ -447,13 +528,7 @@ extension ManifestDecoder {
 
     /// One `webhooks` entry; without a `type` it is a rollout hook, as in Flagger.
     private static func webhook(_ field: Field, reader: DocumentReader) -> WebhookSpec? {
-        let schema = Schema(
-            known: ["name", "type", "url", "timeout", "metadata", "muteAlert"],
-            notRead: [
-                "retries": "a hook that fails is asked again at the next interval; Serin does not retry it within one",
-                "disableTLS": "give the hook an http:// address",
-            ]
-        )
+        let schema = Schema(known: ["name", "type", "url", "timeout", "metadata", "muteAlert", "retries", "disableTLS"])
         guard let fields = reader.mapping(field, schema) else { return nil }
         // Flagger's default, written out (generated manifests write it): nothing to refuse.
         if let mute = fields["muteAlert"], reader.bool(mute) == true {
@@ -474,8 +549,21 @@ extension ManifestDecoder {
         }
         let timeout = fields["timeout"].flatMap(reader.duration)
         let metadata = fields["metadata"].flatMap(reader.stringMap)
-        guard let name, let url, let type else { return nil }
-        var webhook = WebhookSpec(name: name, type: type, url: url)
+        let retries = fields["retries"].flatMap(reader.int)
+        if let retriesField = fields["retries"], let retries, retries < 0 {
+            reader.error(
+                "\(retriesField.path) is \(retries), expected how many more times a failed call is made (0 or more; default 0)",
+                at: retriesField.node)
+            return nil
+        }
+        let disableTLS = fields["disableTLS"].flatMap(reader.bool)
+        if let disableTLS, disableTLS, let url, url.lowercased().hasPrefix("http://"), let field = fields["disableTLS"] {
+            reader.warning("\(field.path) does nothing for \(url): an http:// hook has no certificate to verify", at: field.node)
+        }
+        guard let name, let url, let type, fields["retries"] == nil || retries != nil, fields["disableTLS"] == nil || disableTLS != nil else {
+            return nil
+        }
+        var webhook = WebhookSpec(name: name, type: type, url: url, retries: retries ?? 0, disableTLS: disableTLS ?? false)
         if let timeout { webhook.timeout = timeout }
         if let metadata { webhook.metadata = metadata }
         return webhook
