@@ -67,6 +67,7 @@ struct KubernetesManifestTests {
               metadata: {cmd: "hey -z 1m http://web/"}
               retries: 3
               disableTLS: false
+              muteAlert: false
             alerts:
             - {name: on-call, severity: error, providerRef: {name: on-call, namespace: default}}
         """
