@@ -64,7 +64,8 @@ public actor CanaryController {
         case reconcile([CanarySpec], routes: [ResourceName: Result<ServingRoutes, RouteReadFailure>], reply: CheckedContinuation<[CanaryProblem], Never>)
         case command(RolloutCommand, ResourceName, reply: CheckedContinuation<CommandReply, Never>)
         case analysisFinished(ResourceName, AnalysisRequest, AnalysisSamples)
-        case webhooksFinished(ResourceName, WebhookRun, WebhookResult)
+        /// The run, its combined result, and whether the hook that failed it mutes its alert (`muteAlert`).
+        case webhooksFinished(ResourceName, WebhookRun, WebhookResult, alertMuted: Bool)
         case workloadChecked(ResourceName, WorkloadCheck, WorkloadState)
         case primaryUpdated(ResourceName, WorkloadPromotion, WorkloadState)
         /// `settled()`'s marker: every message sent before it has been handled.
@@ -361,9 +362,9 @@ public actor CanaryController {
                 broadcast(.measured(measurement))
             }
             step(name, measurements: measurements) { $0.analysisCompleted(judgement, now: now) }
-        case .webhooksFinished(let name, let run, let result):
+        case .webhooksFinished(let name, let run, let result, let muted):
             answerArrived()
-            step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, now: now) }
+            step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, alertMuted: muted, now: now) }
         case .workloadChecked(let name, let check, let state):
             answerArrived()
             step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, now: now) }
@@ -747,7 +748,7 @@ public actor CanaryController {
                         for await result in tasks { results.append(result) }
                         return results.sorted { $0.0 < $1.0 }.map(\.1)
                     }
-                    mailbox.yield(.webhooksFinished(name, run, run.result(of: results)))
+                    mailbox.yield(.webhooksFinished(name, run, run.result(of: results), alertMuted: run.mutesAlert(results)))
                 }
             case .notifyWebhooks(let calls):
                 let runner = adapters.webhooks

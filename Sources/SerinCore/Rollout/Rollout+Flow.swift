@@ -327,14 +327,14 @@ extension Rollout {
         if first { record(.normal, "waiting for evidence: \(reason)", now: now, into: &actions) }
     }
 
-    /// Stay at this step until the next interval, saying why.
+    /// Stay at this step until the next interval, saying why (`alerting` false: recorded, but no alert sent).
     mutating func hold(
         reason: String, message: String, severity: RolloutEvent.Severity = .normal, checkAgainIn: Duration? = nil,
-        now: RolloutInstant, into actions: inout [RolloutAction]
+        alerting: Bool = true, now: RolloutInstant, into actions: inout [RolloutAction]
     ) {
         status.holdReason = reason
         status.nextCheckAt = now + (checkAgainIn ?? spec.analysis.interval)
-        record(severity, message, now: now, into: &actions)
+        record(severity, message, sendingAlerts: alerting, now: now, into: &actions)
     }
 
     /// Scaling the workload target, in Flagger's shape.
@@ -427,10 +427,10 @@ extension Rollout {
 
     /// Record an event as `<canary name>: <text>` and hand it to every `event` webhook and to every alert whose
     /// severity admits it: a Warning event is a `warn` alert, a Normal one `info`, unless `alerting` says otherwise
-    /// (a rollback is an `error`).
+    /// (a rollback is an `error`); `sendingAlerts` false sends none (a muted hook's closed gate).
     mutating func record(
         _ severity: RolloutEvent.Severity, _ text: String, alerting: AlertSeverity? = nil, describesWeights: Bool = false,
-        now: RolloutInstant, into actions: inout [RolloutAction]
+        sendingAlerts: Bool = true, now: RolloutInstant, into actions: inout [RolloutAction]
     ) {
         let message = "\(spec.name.name): \(text)"
         status.message = message
@@ -440,7 +440,7 @@ extension Rollout {
             actions.append(.notifyWebhooks(hooks.map { call($0, message: message) }))
         }
         let level = alerting ?? (severity == .warning ? .warn : .info)
-        let alerts = spec.analysis.alerts.filter { $0.severity.admits(level) }
+        let alerts = sendingAlerts ? spec.analysis.alerts.filter { $0.severity.admits(level) } : []
         if !alerts.isEmpty {
             actions.append(.sendAlerts(alerts.map { alert($0, severity: level, message: message, now: now) }))
         }

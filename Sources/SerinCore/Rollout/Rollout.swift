@@ -414,8 +414,11 @@ public struct Rollout: Hashable, Sendable {
         return .accepted(actions)
     }
 
-    /// The webhooks of a `runWebhooks` action answered; `ticket` is that action's `WebhookRun.ticket`.
-    public mutating func webhookCompleted(ticket: RolloutTicket, result: WebhookResult, now: RolloutInstant) -> RolloutOutcome {
+    /// The webhooks of a `runWebhooks` action answered; `ticket` is that action's `WebhookRun.ticket`. `alertMuted`: the
+    /// hook whose failure is the result has Flagger's `muteAlert`, so a gate it keeps closed holds without an alert.
+    public mutating func webhookCompleted(
+        ticket: RolloutTicket, result: WebhookResult, alertMuted: Bool = false, now: RolloutInstant
+    ) -> RolloutOutcome {
         guard let pending = status.pending, pending.ticket == ticket, case .webhooks(let type) = pending.kind else {
             return .rejected(.staleResult(ticket))
         }
@@ -443,7 +446,9 @@ public struct Rollout: Hashable, Sendable {
             promote(now: now, announcement: "promotion confirmed, promoting canary \(status.canary) to 100%", into: &actions)
         case (.confirmRollout, .failed(let reason)), (.confirmTrafficIncrease, .failed(let reason)),
              (.confirmPromotion, .failed(let reason)):
-            hold(reason: "\(type) gate closed: \(reason)", message: "waiting for \(type) approval: \(reason)", now: now, into: &actions)
+            hold(
+                reason: "\(type) gate closed: \(reason)", message: "waiting for \(type) approval: \(reason)", alerting: !alertMuted,
+                now: now, into: &actions)
         case (.postRollout, .passed):
             finish(now: now, into: &actions)
         case (.postRollout, .failed(let reason)):

@@ -27,4 +27,11 @@ public struct WebhookRun: Hashable, Sendable {
         if let reason = reasons.first { return .failed(reason: reason) }
         return .passed
     }
+
+    /// Whether the call whose failure is the run's reason (the first that failed, in spec order) has `muteAlert`,
+    /// as Flagger decides a closed gate's alert by the first hook that keeps it closed.
+    public func mutesAlert(_ results: [WebhookResult]) -> Bool {
+        guard let index = results.firstIndex(where: { $0 != .passed }), calls.indices.contains(index) else { return false }
+        return calls[index].webhook.muteAlert
+    }
 }

@@ -12,10 +12,13 @@ public struct WebhookSpec: Hashable, Sendable, Codable {
     public var retries: Int
     /// Flagger's `disableTLS`: an `https://` hook's certificate is not verified.
     public var disableTLS: Bool
+    /// Flagger's `muteAlert`: a confirm gate this hook keeps closed holds the rollout with its event recorded as
+    /// always, but sends no alert for it.
+    public var muteAlert: Bool
 
     public init(
         name: String, type: WebhookType, url: String, timeout: Duration = .seconds(10), metadata: [String: String] = [:],
-        retries: Int = 0, disableTLS: Bool = false
+        retries: Int = 0, disableTLS: Bool = false, muteAlert: Bool = false
     ) {
         self.name = name
         self.type = type
@@ -24,13 +27,14 @@ public struct WebhookSpec: Hashable, Sendable, Codable {
         self.metadata = metadata
         self.retries = retries
         self.disableTLS = disableTLS
+        self.muteAlert = muteAlert
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, type, url, timeout, metadata, retries, disableTLS
+        case name, type, url, timeout, metadata, retries, disableTLS, muteAlert
     }
 
-    /// Reads state files written before `retries` and `disableTLS` existed as 0 and false.
+    /// Reads state files written before `retries`, `disableTLS` and `muteAlert` existed as 0, false and false.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -40,7 +44,8 @@ public struct WebhookSpec: Hashable, Sendable, Codable {
             timeout: try container.decode(Duration.self, forKey: .timeout),
             metadata: try container.decode([String: String].self, forKey: .metadata),
             retries: try container.decodeIfPresent(Int.self, forKey: .retries) ?? 0,
-            disableTLS: try container.decodeIfPresent(Bool.self, forKey: .disableTLS) ?? false
+            disableTLS: try container.decodeIfPresent(Bool.self, forKey: .disableTLS) ?? false,
+            muteAlert: try container.decodeIfPresent(Bool.self, forKey: .muteAlert) ?? false
         )
     }
 }

@@ -530,12 +530,7 @@ extension ManifestDecoder {
     private static func webhook(_ field: Field, reader: DocumentReader) -> WebhookSpec? {
         let schema = Schema(known: ["name", "type", "url", "timeout", "metadata", "muteAlert", "retries", "disableTLS"])
         guard let fields = reader.mapping(field, schema) else { return nil }
-        // Flagger's default, written out (generated manifests write it): nothing to refuse.
-        if let mute = fields["muteAlert"], reader.bool(mute) == true {
-            reader.error(
-                "\(mute.path): true is not supported by Serin yet: a hook's failure is said in the events and alerts as any other",
-                at: mute.node)
-        }
+        let muteAlert = fields["muteAlert"].flatMap(reader.bool) ?? false
         let name = reader.required("name", in: fields).flatMap(reader.string)
         let url = reader.required("url", in: fields).flatMap(reader.string)
         if let url, !url.isEmpty, let urlField = fields["url"], !isHTTPAddress(url) {
@@ -563,7 +558,7 @@ extension ManifestDecoder {
         guard let name, let url, let type, fields["retries"] == nil || retries != nil, fields["disableTLS"] == nil || disableTLS != nil else {
             return nil
         }
-        var webhook = WebhookSpec(name: name, type: type, url: url, retries: retries ?? 0, disableTLS: disableTLS ?? false)
+        var webhook = WebhookSpec(name: name, type: type, url: url, retries: retries ?? 0, disableTLS: disableTLS ?? false, muteAlert: muteAlert)
         if let timeout { webhook.timeout = timeout }
         if let metadata { webhook.metadata = metadata }
         return webhook

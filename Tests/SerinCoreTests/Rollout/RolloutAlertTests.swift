@@ -68,6 +68,29 @@ struct RolloutAlertTests {
         #expect(call.facts.map(\.value) == ["web-v2-service", "web-v1-service", "RollingBack", "canary 0%, stable 100%", "2/2"])
     }
 
+    @Test("a confirm gate held closed by a muteAlert hook records its event and sends no alert; by another hook, the alert goes as before; the first hook that fails decides, as in Flagger")
+    func mutedGate() throws {
+        var quiet = Fixture.hook(.confirmRollout, name: "quiet-gate")
+        quiet.muteAlert = true
+        var spec = try Fixture.spec(threshold: 2)
+        spec.analysis.alerts = [AlertSpec(name: "team", severity: .info, provider: Self.provider)]
+        spec.analysis.webhooks = [quiet, Fixture.hook(.confirmRollout, name: "loud-gate")]
+        var driver = Driver(try Rollout(spec: spec))
+        driver.start(0)
+        func answer(_ results: [WebhookResult], at: Int) throws {
+            let run = try #require(driver.log.webhookRuns.last { $0.type == .confirmRollout })
+            driver.send { $0.webhookCompleted(ticket: run.ticket, result: run.result(of: results), alertMuted: run.mutesAlert(results), now: t(at)) }
+        }
+        let alertsBefore = Self.sent(driver).count
+        try answer([.failed(reason: "quiet-gate answered 403"), .failed(reason: "loud-gate answered 403")], at: 1)
+        #expect(driver.log.messages.last == "web: waiting for confirm-rollout approval: quiet-gate answered 403")
+        #expect(Self.sent(driver).count == alertsBefore, "the muted hook's closed gate sent \(Self.sent(driver).dropFirst(alertsBefore))")
+
+        driver.tick(31)
+        try answer([.passed, .failed(reason: "loud-gate answered 403")], at: 31)
+        #expect(Self.sent(driver).last?.2 == "web: waiting for confirm-rollout approval: loud-gate answered 403")
+    }
+
     @Test("a Canary without alerts sends none")
     func none() throws {
         var driver = Driver(try Self.rollout([]))
