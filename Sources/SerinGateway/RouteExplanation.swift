@@ -51,10 +51,7 @@ public enum RouteExplanation {
             return false
         case .route(let route):
             say("route:   \(route.label)")
-            // In the mesh, a match's `mesh` (in whatever namespace it was written) admits the request.
-            let admitting = question.mesh
-                ? Set(route.matches.flatMap(\.gateways).filter { $0.name == ResourceName.mesh.name })
-                : Set(table.listeners[port]?.servers.map(\.gateway) ?? [])
+            let admitting = Self.admitting(route, inMesh: question.mesh, listener: table.listeners[port])
             if let matched = route.matches.firstIndex(where: { $0.matches(request, gateways: admitting, port: port) }) {
                 say("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")
             } else {
@@ -120,10 +117,7 @@ public enum RouteExplanation {
             say("connection: TCP to \(to) (plain TCP: routed by port, its bytes passed on as they came)")
             say(inMesh ? "server:  the mesh's TCP listener for port \(port)" : "server:  Gateway \(servers.joined(separator: ", ")) TCP")
             say("route:   \(route.label)")
-            // In the mesh, a match's `mesh` (in whatever namespace it was written) admits the connection.
-            let admitting = inMesh
-                ? Set(route.matches.flatMap(\.gateways).filter { $0.name == ResourceName.mesh.name })
-                : Set(listener?.servers.map(\.gateway) ?? [])
+            let admitting = Self.admitting(route, inMesh: inMesh, listener: listener)
             let connection = RequestAttributes(method: "", target: "", authority: "", scheme: "tcp", headers: HeaderList())
             if let matched = route.matches.firstIndex(where: { $0.matches(connection, gateways: admitting, port: port) }) {
                 say("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")
@@ -133,6 +127,14 @@ public enum RouteExplanation {
             destinations(of: route, withoutEndpoints: "connection closed", say: say)
             return true
         }
+    }
+
+    /// The gateways that admit a request or connection on `listener`, for telling which of `route`'s matches took it:
+    /// the listener's servers' gateways or, in the mesh, a match's `mesh` (in whatever namespace it was written).
+    private static func admitting(_ route: RouteTable.Route, inMesh: Bool, listener: RouteTable.Listener?) -> Set<ResourceName> {
+        inMesh
+            ? Set(route.matches.flatMap(\.gateways).filter { $0.name == ResourceName.mesh.name })
+            : Set(listener?.servers.map(\.gateway) ?? [])
     }
 
     /// The route's weighted destinations and their endpoints; `withoutEndpoints` says what a destination with none

@@ -76,6 +76,12 @@ public struct MeshConfig: Hashable, Sendable {
         return index
     }
 
+    /// The services a VirtualService's host pattern names: each with a host name the pattern matches (a wildcard may
+    /// name several).
+    public func services(namedBy host: HostPattern) -> [MeshService] {
+        services.filter { $0.hosts.contains { host.matches($0) } }
+    }
+
     /// The service a destination host names, by any of its host names (case-insensitive).
     public func service(forHost host: String) -> MeshService? {
         serviceIndex[host.lowercased()].map { services[$0] }

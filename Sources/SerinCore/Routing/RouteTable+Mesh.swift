@@ -9,7 +9,7 @@ extension RouteTable {
             let routes = Self.routes(of: virtualService, boundTo: [.mesh], in: config)
             var seen = Set<String>()
             for host in virtualService.hosts.map(HostPattern.init) {
-                let services = config.services.filter { $0.hosts.contains { host.matches($0) } }
+                let services = config.services(namedBy: host)
                 let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.map(\.number) }).sorted()
                 // An exact host names a service, which answers to all its names; a wildcard is its own name.
                 let names = host.isWildcard ? [host] : [host] + services.flatMap { $0.hosts.map(HostPattern.init) }

@@ -39,8 +39,7 @@ extension RouteTable {
     /// The ports a mesh-bound VirtualService's tcp routes serve: its services' ports (or, when its hosts name no
     /// known service, the ports its matches name) that some route's match admits. Sorted.
     public static func meshTCPPorts(of virtualService: VirtualService, in config: MeshConfig) -> [Int] {
-        let hosts = virtualService.hosts.map(HostPattern.init)
-        let services = config.services.filter { service in service.hosts.contains { name in hosts.contains { $0.matches(name) } } }
+        let services = virtualService.hosts.map(HostPattern.init).flatMap(config.services(namedBy:))
         let named = virtualService.tcp.flatMap { $0.matches.compactMap(\.port) }
         let candidates = services.isEmpty ? Set(named) : Set(services.flatMap { $0.ports.map(\.number) })
         return candidates.filter { port in

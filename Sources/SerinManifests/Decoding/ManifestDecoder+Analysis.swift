@@ -530,7 +530,7 @@ extension ManifestDecoder {
     private static func webhook(_ field: Field, reader: DocumentReader) -> WebhookSpec? {
         let schema = Schema(known: ["name", "type", "url", "timeout", "metadata", "muteAlert", "retries", "disableTLS"])
         guard let fields = reader.mapping(field, schema) else { return nil }
-        let muteAlert = fields["muteAlert"].flatMap(reader.bool) ?? false
+        let muteAlert = fields["muteAlert"].flatMap(reader.bool)
         let name = reader.required("name", in: fields).flatMap(reader.string)
         let url = reader.required("url", in: fields).flatMap(reader.string)
         if let url, !url.isEmpty, let urlField = fields["url"], !isHTTPAddress(url) {
@@ -555,10 +555,13 @@ extension ManifestDecoder {
         if let disableTLS, disableTLS, let url, url.lowercased().hasPrefix("http://"), let field = fields["disableTLS"] {
             reader.warning("\(field.path) does nothing for \(url): an http:// hook has no certificate to verify", at: field.node)
         }
-        guard let name, let url, let type, fields["retries"] == nil || retries != nil, fields["disableTLS"] == nil || disableTLS != nil else {
+        guard let name, let url, let type, fields["retries"] == nil || retries != nil, fields["disableTLS"] == nil || disableTLS != nil,
+            fields["muteAlert"] == nil || muteAlert != nil
+        else {
             return nil
         }
-        var webhook = WebhookSpec(name: name, type: type, url: url, retries: retries ?? 0, disableTLS: disableTLS ?? false, muteAlert: muteAlert)
+        var webhook = WebhookSpec(
+            name: name, type: type, url: url, retries: retries ?? 0, disableTLS: disableTLS ?? false, muteAlert: muteAlert ?? false)
         if let timeout { webhook.timeout = timeout }
         if let metadata { webhook.metadata = metadata }
         return webhook
