@@ -62,7 +62,7 @@ extension RouteTable {
     /// destination, which takes them all whatever its weight.
     func routedDestinations(mesh: Bool) -> [RoutedDestination: (share: Int, unservable: String?)] {
         var routed: [RoutedDestination: (share: Int, unservable: String?)] = [:]
-        let routes = mesh ? servedRoutes : listeners.values.flatMap { $0.virtualHosts.flatMap(\.routes) }
+        let routes = mesh ? servedRoutes : gatewayRoutes
         for route in routes where route.totalWeight > 0 && route.name != RouteTable.directRouteName {
             for target in route.targets where target.weight > 0 || route.targets.count == 1 {
                 let share = route.targets.count == 1 ? 100 : target.weight * 100 / route.totalWeight
@@ -73,9 +73,14 @@ extension RouteTable {
         return routed
     }
 
-    /// The HTTP routes of every listener and of the mesh, and the TCP routes of every TCP port.
+    /// The routes of every Gateway port: HTTP, PASSTHROUGH and TCP.
+    private var gatewayRoutes: [Route] {
+        (Array(listeners.values) + Array(passthrough.values) + Array(tcp.values)).flatMap { $0.virtualHosts.flatMap(\.routes) }
+    }
+
+    /// The routes of every Gateway port and every port of the mesh.
     private var servedRoutes: [Route] {
-        (Array(listeners.values) + Array(mesh.values) + Array(tcp.values)).flatMap { $0.virtualHosts.flatMap(\.routes) }
+        gatewayRoutes + (Array(mesh.values) + Array(meshTCP.values) + Array(meshTLS.values)).flatMap { $0.virtualHosts.flatMap(\.routes) }
     }
 }
 

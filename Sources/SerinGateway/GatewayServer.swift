@@ -34,8 +34,8 @@ public final class GatewayServer: Sendable {
     /// cuts what is left.
     private let drainCut = Atomic<Bool>(false)
     private let meshListener = NIOLockedValueBox<(any Channel)?>(nil)
-    /// The mesh's TCP listeners by declared service port (`RouteTable.meshTCP`), on the `--mesh` address once it is
-    /// open; the ports follow the port mapping, as the Gateway ports do.
+    /// The mesh's TCP listeners by declared service port (`RouteTable.meshStreamPorts`: plain TCP, or TLS by server
+    /// name), on the `--mesh` address once it is open; the ports follow the port mapping, as the Gateway ports do.
     private let meshTCPListeners = NIOLockedValueBox<[Int: any Channel]>([:])
     /// The `--mesh` address's host, once open: where the mesh's TCP listeners bind.
     private let meshHost = NIOLockedValueBox<String?>(nil)
@@ -104,7 +104,7 @@ public final class GatewayServer: Sendable {
     /// The bound port for a declared Gateway port.
     public func boundPort(forDeclared port: Int) -> Int? { boundPorts[port] }
 
-    /// Declared service port → bound port, for every open TCP listener of the mesh.
+    /// Declared service port → bound port, for every open TCP listener of the mesh (TLS ports' too).
     public var boundMeshTCPPorts: [Int: Int] {
         meshTCPListeners.withLockedValue { $0.compactMapValues { $0.localAddress?.port } }
     }
@@ -120,7 +120,7 @@ public final class GatewayServer: Sendable {
         let wanted = Set(table.listeners.keys).union(table.passthrough.keys).union(table.tcp.keys)
         let open = Set(listeners.withLockedValue { $0.keys })
         let meshHost = meshHost.withLockedValue { $0 }
-        let wantedInMesh = meshHost == nil ? [] : Set(table.meshTCP.keys)
+        let wantedInMesh = meshHost == nil ? [] : table.meshStreamPorts
         var opened: [Int: any Channel] = [:]
         var openedInMesh: [Int: any Channel] = [:]
         do {
@@ -165,8 +165,8 @@ public final class GatewayServer: Sendable {
     /// Opens the mesh's outbound listener on `host:port` (0: a free port), the role a sidecar plays for its
     /// workload: clients reach services through it by `Host: reviews:9080`, or use it as their HTTP proxy, and it
     /// routes by the table's mesh routes. It stays open, whatever tables are installed, until shutdown. The mesh's
-    /// TCP ports (`RouteTable.meshTCP`) open on the same host, each on its service port as mapped, and follow the
-    /// tables installed.
+    /// TCP and TLS ports (`RouteTable.meshStreamPorts`) open on the same host, each on its service port as mapped, and
+    /// follow the tables installed.
     public func openMesh(host: String, port: Int) async throws {
         let channel: any Channel
         do {
@@ -180,7 +180,7 @@ public final class GatewayServer: Sendable {
         }
         var openedInMesh: [Int: any Channel] = [:]
         do {
-            for port in routes.table.meshTCP.keys.sorted() {
+            for port in routes.table.meshStreamPorts.sorted() {
                 openedInMesh[port] = try await bindMeshTCP(host: host, declaredPort: port)
             }
         } catch {
@@ -272,9 +272,12 @@ public final class GatewayServer: Sendable {
                         let tls = inMesh ? nil : certificates.port(declaredPort)
                         let table = routes.table
                         if role == .meshTCP || (!inMesh && (table.passthrough[declaredPort] != nil || table.tcp[declaredPort] != nil)) {
+                            // A mesh port is plain TCP unless it routes by server name: a TLS port of the mesh's waits for
+                            // the ClientHello, as a PASSTHROUGH port does.
+                            let plainTCP = role == .meshTCP ? table.meshTLS[declaredPort] == nil : table.tcp[declaredPort] != nil
                             let passthroughPort = PassthroughPort(
                                 routes: routes, clusters: clusters, telemetry: telemetry, declaredPort: declaredPort, limits: limits,
-                                terminating: tls, plainTCP: role == .meshTCP || table.tcp[declaredPort] != nil, inMesh: role == .meshTCP
+                                terminating: tls, plainTCP: plainTCP, inMesh: role == .meshTCP
                             )
                             return try PassthroughHandler.install(on: channel, port: passthroughPort, loop: loop)
                         }
@@ -474,7 +477,7 @@ public enum GatewayError: Error, CustomStringConvertible, Equatable {
         case .meshUnavailable(let address, let port, let reason):
             return "cannot listen on \(address):\(port) for the mesh (--mesh): \(reason)"
         case .meshTCPUnavailable(let address, let port, let declared, let reason):
-            return "cannot listen on \(address):\(port) for the mesh's tcp routes on service port \(declared) (--mesh): \(reason); "
+            return "cannot listen on \(address):\(port) for the mesh's TCP service port \(declared) (--mesh): \(reason); "
                 + "a sidecar takes each TCP service port on the mesh's address, so nothing else there may listen on it (or set --port-offset)"
         case .tls(let message):
             return message

@@ -63,8 +63,9 @@ enum HTTP1HeadParser {
     }
 
     /// Parses a request head, its fields listed in the memory of an earlier head's (`HeaderFields.Recycled`).
+    /// `tunnels`: the listener opens CONNECT tunnels (the mesh's), so a CONNECT to a host and port is a request.
     static func parseRequest(
-        _ head: ByteBuffer, limits: GatewayLimits, reusing recycled: inout HeaderFields.Recycled
+        _ head: ByteBuffer, limits: GatewayLimits, reusing recycled: inout HeaderFields.Recycled, tunnels: Bool = false
     ) throws(MalformedMessage) -> RequestHead {
         try head.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
             let lineEnd = lineEnd(bytes, from: 0)
@@ -104,13 +105,18 @@ enum HTTP1HeadParser {
                 ? "GET" : string(bytes, 0..<methodEnd)
             // The most common target of all is made without decoding it.
             let target = targetEnd - cursor == 1 && bytes[cursor] == UInt8(ascii: "/") ? "/" : string(bytes, cursor..<targetEnd)
-            // RFC 9110 §9.3.6: CONNECT asks for a tunnel, which this gateway does not open; §15.6.2: not implemented.
+            // RFC 9110 §9.3.6: CONNECT asks for a tunnel, which only the mesh's listener opens; elsewhere §15.6.2: not
+            // implemented. Its target is authority-form (RFC 9112 §3.2.3): a host and a port, nothing else.
             if method == "CONNECT" {
-                throw MalformedMessage(status: .notImplemented, reason: "CONNECT is not implemented: this gateway opens no tunnels")
-            }
-            // RFC 9112 §3.2: origin-form starts with a slash; `*` is for OPTIONS only; absolute-form (http or https,
-            // RFC 9110 §4.2) is left to routing, which takes its authority.
-            if bytes[cursor] != UInt8(ascii: "/") && !(target == "*" ? method == "OPTIONS" : RequestHead.httpSchemeLength(of: target) != nil) {
+                guard tunnels else {
+                    throw MalformedMessage(
+                        status: .notImplemented, reason: "CONNECT is not implemented on a Gateway port: only the mesh listener (--mesh) opens tunnels"
+                    )
+                }
+                try checkConnectAuthority(Array(target.utf8))
+            } else if bytes[cursor] != UInt8(ascii: "/") && !(target == "*" ? method == "OPTIONS" : RequestHead.httpSchemeLength(of: target) != nil) {
+                // RFC 9112 §3.2: origin-form starts with a slash; `*` is for OPTIONS only; absolute-form (http or
+                // https, RFC 9110 §4.2) is left to routing, which takes its authority.
                 throw MalformedMessage(reason: "malformed request: target \(target.prefix(40)) is not origin-form, http(s) absolute-form or * for OPTIONS")
             }
             if let schemeLength = RequestHead.httpSchemeLength(of: target) {
@@ -358,6 +364,18 @@ enum HTTP1HeadParser {
 
     /// An absolute-form target's authority becomes the request's Host (`inOriginForm`): it is held to a Host's rules,
     /// and may not name a user (RFC 9110 §4.2.4: a recipient treats userinfo as an error).
+    /// A CONNECT's target: a host and a port from 1 to 65535, as `checkAbsoluteFormAuthority` reads one, and the port
+    /// is required (RFC 9112 §3.2.3).
+    private static func checkConnectAuthority(_ authority: [UInt8]) throws(MalformedMessage) {
+        try checkAbsoluteFormAuthority(authority)
+        let text = String(decoding: authority, as: UTF8.self)
+        guard let colon = text.lastIndex(of: ":"), text[text.index(after: colon)...].allSatisfy(\.isNumber),
+            !text[..<colon].hasSuffix("["), text.index(after: colon) < text.endIndex
+        else {
+            throw MalformedMessage(reason: "malformed request: CONNECT's target \(text.debugDescription) is not a host and port (RFC 9112 §3.2.3: HOST:PORT)")
+        }
+    }
+
     private static func checkAbsoluteFormAuthority(_ authority: [UInt8]) throws(MalformedMessage) {
         let text = String(decoding: authority, as: UTF8.self).debugDescription
         if authority.contains(UInt8(ascii: "@")) {

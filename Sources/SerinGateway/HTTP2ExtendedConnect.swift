@@ -9,15 +9,15 @@ import NIOHTTP1
 /// and the stream's DATA frames carry the tunnel's bytes both ways.
 enum HTTP2ExtendedConnect {
     /// The protocol an extended CONNECT asks for (its `:protocol`), or nil for any other request. A plain CONNECT
-    /// (no `:protocol`) is refused 501, as on HTTP/1 (RFC 9110 §15.6.2): the gateway opens no TCP tunnels to an
-    /// authority.
+    /// (no `:protocol`) is refused 501 (RFC 9110 §15.6.2): over HTTP/2 the gateway opens no TCP tunnels to an
+    /// authority (over HTTP/1 the mesh's listener does, `ProxyHandler.openTunnel`).
     static func requestedProtocol(_ headers: HPACKHeaders) throws(MalformedMessage) -> String? {
         guard headers.first(name: ":method") == "CONNECT" else { return nil }
         guard let name = headers.first(name: ":protocol"), !name.isEmpty else {
             throw MalformedMessage(
                 status: .notImplemented,
                 reason: "CONNECT over HTTP/2 is served only as an extended CONNECT (RFC 8441) with a :protocol such as websocket;"
-                    + " the gateway opens no TCP tunnels"
+                    + " over HTTP/2 the gateway opens no TCP tunnels (the mesh listener opens them for an HTTP/1.1 CONNECT)"
             )
         }
         return name

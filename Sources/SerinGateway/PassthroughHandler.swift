@@ -63,13 +63,43 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         try sync.addHandler(handler)
         // Plain TCP is routed by port as it opens (`channelActive`): nothing to read first.
         if port.plainTCP { return }
-        let sni = SNIHandler { [unowned handler] result in
-            switch result {
-            case .hostname(let name): handler.route(serverName: name)
-            case .fallback: handler.route(serverName: nil)
+        try sync.addHandler(serverNameReader(routing: handler), position: .before(handler))
+    }
+
+    /// NIO's `SNIHandler`, which holds the connection's bytes until its ClientHello names a server (or turns out not
+    /// to be one), then lets `handler` route by it.
+    private static func serverNameReader(routing handler: PassthroughHandler) -> ByteToMessageHandler<SNIHandler> {
+        ByteToMessageHandler(
+            SNIHandler { [unowned handler] result in
+                switch result {
+                case .hostname(let name): handler.route(serverName: name)
+                case .fallback: handler.route(serverName: nil)
+                }
             }
+        )
+    }
+
+    /// Takes over a connection whose CONNECT the mesh's listener answered for a TCP or TLS port (`ProxyHandler`'s
+    /// `openTunnel`): `proxy` leaves, and what the client sent after its CONNECT (`bytes`) is read first, as the
+    /// connection's first bytes — a TLS port's ClientHello, or plain TCP routed by the port at once.
+    static func serveTunnel(
+        on context: ChannelHandlerContext, replacing proxy: ProxyHandler, port: PassthroughPort, loop: LoopContext, replaying bytes: ByteBuffer?
+    ) {
+        let handler = PassthroughHandler(port: port, loop: loop)
+        do {
+            try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+            let sync = context.pipeline.syncOperations
+            try sync.addHandler(handler, position: .after(proxy))
+            if !port.plainTCP { try sync.addHandler(serverNameReader(routing: handler), position: .after(proxy)) }
+        } catch {
+            context.close(promise: nil)
+            return
         }
-        try sync.addHandler(ByteToMessageHandler(sni), position: .before(handler))
+        // The connection is open already: no `channelActive` will route plain TCP.
+        if port.plainTCP { _ = handler.route(serverName: nil) }
+        if let bytes { context.fireChannelRead(NIOAny(bytes)) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        context.channel.read()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -109,7 +139,8 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         }
         let resolution =
             port.plainTCP
-            ? table.resolveTCP(port: port.declaredPort, inMesh: port.inMesh) : table.resolvePassthrough(serverName: serverName, port: port.declaredPort)
+            ? table.resolveTCP(port: port.declaredPort, inMesh: port.inMesh)
+            : table.resolvePassthrough(serverName: serverName, port: port.declaredPort, inMesh: port.inMesh)
         guard case .route(let route) = resolution else {
             refuse(TrafficKey(destinationService: "unknown", responseCode: 0, responseFlags: .noRoute), promise)
             return promise.futureResult

@@ -11,6 +11,7 @@ struct PassthroughPort {
     /// A TCP server's port: a connection is routed as it opens, by the port, with no ClientHello to wait for (the
     /// destination may be the one to speak first).
     let plainTCP: Bool
-    /// One of the mesh's TCP ports: routed by the mesh's tcp routes for this service port (`RouteTable.meshTCP`).
+    /// One of the mesh's ports: routed by the mesh's tcp routes for this service port (`RouteTable.meshTCP`), or on a
+    /// TLS port by server name (`RouteTable.meshTLS`).
     var inMesh = false
 }

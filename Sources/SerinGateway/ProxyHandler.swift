@@ -190,11 +190,19 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             var head: RequestHead
             let framing: BodyFraming
             do {
-                head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits, reusing: &recycledFields)
+                head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits, reusing: &recycledFields, tunnels: inMesh && !servesHTTP2Stream)
                 framing = try BodyFraming.ofRequest(head)
             } catch {
                 if !sawRequestHead, HTTP2Connection.beginsWithPreface(headBytes) { return switchToHTTP2(receivedFirst: headBytes) }
                 return reject(error, machine.malformedHead())
+            }
+            // Only the mesh's listener parses a CONNECT: a tunnel that carries requests starts over, its first bytes
+            // maybe HTTP/2's preface; any other leaves this handler.
+            if inMesh, head.method == "CONNECT" {
+                head.fields.recycle(into: &recycledFields)
+                guard openTunnel(head, hasBody: framing.hasBody) else { return }
+                sawRequestHead = false
+                continue
             }
             sawRequestHead = true
             body = BodyReader(framing)

@@ -18,6 +18,11 @@ public enum RouteExplanation {
         if !question.mesh, question.sni == nil, table.tcp[question.port] != nil {
             return explainTCP(table, port: question.port, inMesh: false, say: say)
         }
+        // The mesh's TLS listener for a service port routes by the server name: `--sni`, or the host.
+        if question.mesh, let port = request.port, table.meshTLS[port] != nil {
+            let serverName = question.sni.map { $0.isEmpty ? nil : $0 } ?? String(request.host)
+            return explainPassthrough(table, serverName: serverName, port: port, inMesh: true, say: say)
+        }
         // The mesh's TCP listener for a service port takes every connection to that port, whatever the host.
         if question.mesh, let port = request.port, table.meshTCP[port] != nil {
             return explainTCP(table, port: port, inMesh: true, say: say)
@@ -69,35 +74,47 @@ public enum RouteExplanation {
         }
     }
 
-    /// A TLS connection to a PASSTHROUGH port: the server that admits its server name, the tls route it takes
-    /// (and by which sniHost), and the destinations it is passed through to, still encrypted.
-    private static func explainPassthrough(_ table: RouteTable, serverName: String?, port: Int, say: (String) -> Void) -> Bool {
-        let listener = table.passthrough[port]
+    /// A TLS connection to a PASSTHROUGH port (`inMesh`: to the mesh's listener for a service's TLS port): the server
+    /// that admits its server name, the tls route it takes (and by which sniHost), and the destinations it is passed
+    /// through to, still encrypted.
+    private static func explainPassthrough(_ table: RouteTable, serverName: String?, port: Int, inMesh: Bool = false, say: (String) -> Void) -> Bool {
+        let listener = inMesh ? table.meshTLS[port] : table.passthrough[port]
         let named = serverName.map { "server name \"\($0)\"" } ?? "no server name (SNI)"
-        if !table.passesThrough(serverName: serverName, port: port), table.listeners[port]?.terminatesTLS == true {
+        let to = inMesh ? "service port \(port) through the mesh" : "port \(port)"
+        if !inMesh, !table.passesThrough(serverName: serverName, port: port), table.listeners[port]?.terminatesTLS == true {
             say("connection: TLS to port \(port), \(named)")
             say("result:  no PASSTHROUGH server lists it: the HTTPS server on port \(port) terminates TLS, and its requests route by Host (--host)")
             return true
         }
         let route: RouteTable.Route
-        switch table.resolvePassthrough(serverName: serverName, port: port) {
+        switch table.resolvePassthrough(serverName: serverName, port: port, inMesh: inMesh) {
         case .noRoute(let reason), .misdirected(let reason):
             // Closed, not passed through: the line says only what the connection was.
-            say("connection: TLS to port \(port), \(named)")
+            say("connection: TLS to \(to), \(named)")
             say("result:  connection closed (NR), \(reason)")
             return false
+        case .route(let found) where found.section == "tcp":
+            // No server name the mesh routes: the port's tcp routes take the connection.
+            say("note:    no tls route or service of port \(port) takes \(named); its tcp routes do")
+            return explainTCP(table, port: port, inMesh: true, say: say)
         case .route(let found):
             route = found
         }
-        // A route means a server name a PASSTHROUGH server lists.
+        // A route means a server name a PASSTHROUGH server (or the mesh) admits.
         let name = serverName ?? ""
-        say("connection: TLS to port \(port), \(named) (passed through: the destination terminates TLS)")
-        if let server = listener?.servers.first(where: { $0.passesThrough && $0.hosts.contains { $0.matches(name) } }) {
+        say("connection: TLS to \(to), \(named) (passed through: the destination terminates TLS)")
+        if inMesh {
+            say("server:  the mesh's TLS listener for port \(port)")
+        } else if let server = listener?.servers.first(where: { $0.passesThrough && $0.hosts.contains { $0.matches(name) } }) {
             say("server:  Gateway \(server.gateway) PASSTHROUGH (hosts \(server.hosts.map(\.text).joined(separator: ", ")))")
         }
         say("route:   \(route.label)")
         let sniHost = listener?.virtualHosts.first { host in host.pattern.matches(name) && host.routes.contains { $0 === route } }
-        say("match:   sniHosts \(sniHost?.pattern.text ?? name)" + (sniHost?.pattern.isWildcard == true ? " (wildcard)" : ""))
+        if route.name == RouteTable.directRouteName {
+            say("match:   the service's name \(sniHost?.pattern.text ?? name) (its own tls port)")
+        } else {
+            say("match:   sniHosts \(sniHost?.pattern.text ?? name)" + (sniHost?.pattern.isWildcard == true ? " (wildcard)" : ""))
+        }
         destinations(of: route, withoutEndpoints: "connection closed", say: say)
         return true
     }

@@ -4,8 +4,8 @@ import SerinCore
 public struct RouteTableDocument: Codable, Sendable, Equatable {
     public var generation: Int
     public var listeners: [ListenerDocument]
-    /// The mesh's listeners by service port, when the `--mesh` listener is open (its `boundPort` on each; a TCP
-    /// port's is its own listener's).
+    /// The mesh's listeners by service port, when the `--mesh` listener is open (its `boundPort` on each; a TCP or
+    /// TLS port's is its own listener's).
     public var mesh: [ListenerDocument]?
 
     /// One listener: the declared port, where it is bound, and its virtual hosts in match order.
@@ -19,6 +19,9 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         /// True on a TCP port, whose one virtual host `*` holds `tcp` routes; absent elsewhere.
         public var tcp: Bool?
         public var virtualHosts: [VirtualHostDocument]
+
+        /// Where the listener sorts among those of its port: HTTP, then by server name, then plain TCP.
+        var order: Int { passthrough == true ? 1 : tcp == true ? 2 : 0 }
     }
 
     /// A host pattern and its routes, in evaluation order.
@@ -58,10 +61,11 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         self.generation = generation
         self.listeners = (Self.documents(table.listeners) { boundPorts[$0] } + Self.documents(table.passthrough) { boundPorts[$0] }
             + Self.documents(table.tcp, tcp: true) { boundPorts[$0] })
-            .sorted { ($0.port, $0.passthrough ?? false ? 1 : 0) < ($1.port, $1.passthrough ?? false ? 1 : 0) }
+            .sorted { ($0.port, $0.order) < ($1.port, $1.order) }
         self.mesh = meshPort.map { bound in
-            (Self.documents(table.mesh) { _ in bound } + Self.documents(table.meshTCP, tcp: true) { meshTCPPorts[$0] })
-                .sorted { ($0.port, $0.tcp ?? false ? 1 : 0) < ($1.port, $1.tcp ?? false ? 1 : 0) }
+            (Self.documents(table.mesh) { _ in bound } + Self.documents(table.meshTLS) { meshTCPPorts[$0] }
+                + Self.documents(table.meshTCP, tcp: true) { meshTCPPorts[$0] })
+                .sorted { ($0.port, $0.order) < ($1.port, $1.order) }
         }
     }
 

@@ -60,10 +60,12 @@ public enum GRPCPeers {
         public let trailing: [String: String]
     }
 
-    /// One call to `target` (`127.0.0.1:port`) with `:authority` `authority`.
-    public static func call(target: String, authority: String, message: String = "hello") async throws -> Outcome {
+    /// One call to `target` (`127.0.0.1:port`) with `:authority` `authority` (empty: the target's); through `proxy`
+    /// (`http://127.0.0.1:port`) when one is given, which grpc opens a CONNECT tunnel to `target` on.
+    public static func call(target: String, authority: String, message: String = "hello", proxy: String? = nil) async throws -> Outcome {
         let result = try await SerinProcess.run(
-            [script("client.py").path, "call", "--target", target, "--authority", authority, "--message", message],
+            [script("client.py").path, "call", "--target", target, "--authority", authority, "--message", message]
+                + (proxy.map { ["--proxy", $0] } ?? []),
             program: URL(fileURLWithPath: python), timeout: .seconds(60)
         )
         guard let line = result.stdout.split(separator: "\n").last, let data = line.data(using: .utf8),

@@ -28,6 +28,38 @@ struct TCPRouteCommandTests {
         #expect(result.stdout.contains(" 20%  tcp-echo subset v2:9000 → 127.0.0.1:9002"), "\(result.stdout)")
     }
 
+    @Test("--mesh --host ledger --port 8443 explains a TLS connection to the mesh by its server name: the tls route, 90/10 to ledger v1 and v2")
+    func explainsMeshTLSPort() async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/tls-mesh", "--mesh", "--host", "ledger", "--port", "8443"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("connection: TLS to service port 8443 through the mesh, server name \"ledger\" (passed through"), "\(result.stdout)")
+        #expect(result.stdout.contains("server:  the mesh's TLS listener for port 8443"), "\(result.stdout)")
+        #expect(result.stdout.contains("route:   default/ledger tls[0]"), "\(result.stdout)")
+        #expect(result.stdout.contains("match:   sniHosts ledger"), "\(result.stdout)")
+        #expect(result.stdout.contains(" 90%  ledger subset v1:8443 → 127.0.0.1:18443"), "\(result.stdout)")
+        #expect(result.stdout.contains(" 10%  ledger subset v2:8443 → 127.0.0.1:18444"), "\(result.stdout)")
+    }
+
+    @Test("in the mesh a service's other name on its tls port goes straight to it, and a name no service has is closed with why")
+    func explainsMeshTLSNames() async throws {
+        let direct = try await SerinProcess.run(["route", "-f", "examples/tls-mesh", "--mesh", "--host", "ledger.internal:8443"])
+        #expect(direct.status == 0, "\(direct.stderr)")
+        #expect(direct.stdout.contains("(no VirtualService: straight to the service)"), "\(direct.stdout)")
+        #expect(direct.stdout.contains("match:   the service's name ledger.internal (its own tls port)"), "\(direct.stdout)")
+        let unknown = try await SerinProcess.run(["route", "-f", "examples/tls-mesh", "--mesh", "--host", "other:8443"])
+        #expect(unknown.status == 1, "\(unknown.stderr)")
+        #expect(unknown.stdout.contains("result:  connection closed (NR), no tls route on port 8443 matches server name \"other\""), "\(unknown.stdout)")
+    }
+
+    @Test("--mesh --port 5432 explains a service's own tcp port: with no VirtualService, straight to its endpoint")
+    func explainsServiceTCPPort() async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/tls-mesh", "--mesh", "--port", "5432"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("server:  the mesh's TCP listener for port 5432"), "\(result.stdout)")
+        #expect(result.stdout.contains("route:   default/audit-db tcp[0] (no VirtualService: straight to the service)"), "\(result.stdout)")
+        #expect(result.stdout.contains("audit-db:5432 → 127.0.0.1:15432"), "\(result.stdout)")
+    }
+
     @Test("a TCP port no tcp route serves says the connection is closed and exits 1")
     func noRoute() async throws {
         let directory = try SerinProcess.temporaryDirectory()

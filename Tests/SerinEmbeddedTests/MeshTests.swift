@@ -113,6 +113,39 @@ struct MeshTests {
         }
     }
 
+    @Test("curl --proxytunnel opens a CONNECT to reviews:9080 through the mesh listener: the tunnel's requests route as the mesh routes them")
+    func connectTunnelCarriesRequests() async throws {
+        try await Self.withMesh { runtime, port, _ in
+            for (host, version) in [("reviews", "v1"), ("reviews-v2", "v2")] {
+                let page = try await Curl.get("http://\(host):9080/", ["--proxytunnel", "-x", "http://127.0.0.1:\(port)"])
+                #expect(page.status == 200, "\(page.stderr)")
+                #expect(page.headers.first?.hasPrefix("HTTP/1.1 200 Connection established") == true, "\(page.headers)")
+                #expect(page.header(DemoApp.versionHeader) == version, "\(page.headers)")
+            }
+            // Each tunnel's request is counted once, by destination, as any request through the mesh.
+            #expect(await eventually(.seconds(10)) { runtime.gateway.telemetry.snapshot().totals(destinationService: "reviews-v2").requests == 1 })
+            #expect(runtime.gateway.telemetry.snapshot().totals(destinationService: "reviews-v1").requests == 1)
+        }
+    }
+
+    @Test(
+        "a CONNECT the mesh cannot carry is answered and closed, opening nothing: a host no service has 404, no port 400, content 400",
+        arguments: [
+            ("CONNECT example.org:443 HTTP/1.1\r\nhost: example.org:443\r\n\r\n", "HTTP/1.1 404", "no service in the mesh has host \"example.org\" on port 443"),
+            ("CONNECT reviews HTTP/1.1\r\nhost: reviews\r\n\r\n", "HTTP/1.1 400", "CONNECT's target \"reviews\" is not a host and port"),
+            ("CONNECT reviews:9080 HTTP/1.1\r\nhost: reviews:9080\r\ncontent-length: 2\r\n\r\nhi", "HTTP/1.1 400", "a CONNECT request has no content"),
+        ]
+    )
+    func connectRefused(request: String, status: String, reason: String) async throws {
+        try await Self.withMesh { _, port, backends in
+            let connection = try await RawConnection.connect(port: port, group: backends.group)
+            try await connection.send(request)
+            #expect(await connection.waitForClose(timeout: .seconds(10)))
+            #expect(connection.received.hasPrefix(status), "\(connection.received)")
+            #expect(connection.received.contains(reason), "\(connection.received)")
+        }
+    }
+
     @Test("an HTTP/2 client (h2c with prior knowledge) reaches reviews through the mesh listener by its authority")
     func http2ClientByAuthority() async throws {
         try await Self.withMesh { _, port, _ in

@@ -14,6 +14,12 @@ struct GatewayFuzzTests {
         "POST /echo HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         "GET /a/b?c=d&e=%20 HTTP/1.0\r\nhost: web:80\r\nconnection: keep-alive\r\n\r\n",
     ].map { Array($0.utf8) }
+    /// On the mesh's listener: tunnels whose requests follow their CONNECT, and proxy requests in absolute form.
+    static let meshBases: [[UInt8]] = [
+        "CONNECT web-v1-service:80 HTTP/1.1\r\nhost: web-v1-service:80\r\n\r\nGET / HTTP/1.1\r\nhost: web-v1-service\r\n\r\n",
+        "CONNECT web-v1-service:80 HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nhost: web-v1-service\r\ncontent-length: 5\r\n\r\nhello",
+        "GET http://web-v1-service/a?b=c HTTP/1.1\r\nhost: web-v1-service\r\n\r\n",
+    ].map { Array($0.utf8) }
     static let tokens: [[UInt8]] = [
         "\r\n", "\n", "\r", "\0", " ", ":", "\t", "HTTP/1.1", "HTTP/2.0", "content-length: 99999999999999999999\r\n",
         "transfer-encoding: chunked\r\n", "content-length: -1\r\n", "host:\r\n", "%", "\u{7f}", "\u{ff}", "GET", "\r\n\r\n",
@@ -43,16 +49,21 @@ struct GatewayFuzzTests {
         return text.contains("content-length") || text.contains("transfer-encoding") || text.contains("chunked")
     }
 
-    @Test("every mutated request gets an HTTP answer or a close; the gateway keeps serving and leaks nothing")
-    func mutatedRequests() async throws {
-        var random = SeededRandom.fromEnvironment(fallback: 42)
+    @Test(
+        "every mutated request gets an HTTP answer or a close; the gateway keeps serving and leaks nothing (on a Gateway port, and on the mesh's listener with CONNECT tunnels)",
+        arguments: [false, true]
+    )
+    func mutatedRequests(inMesh: Bool) async throws {
+        var random = SeededRandom.fromEnvironment(fallback: inMesh ? 43 : 42)
         var limits = GatewayLimits.default
         limits.requestHeaderTimeout = .milliseconds(500)
         try await GatewayLimitsTests.withRawClient(limits: limits) { first, gateway, backends in
-            let port = try #require(gateway.boundPort(forDeclared: 80))
+            if inMesh { try await gateway.openMesh(host: "127.0.0.1", port: 0) }
+            let port = try #require(inMesh ? gateway.meshAddress?.port : gateway.boundPort(forDeclared: 80))
+            let bases = inMesh ? Self.meshBases : Self.bases
             var answered = 0
             for batch in 0..<8 {
-                let cases = (0..<25).map { _ in Self.mutate(Self.bases.randomElement(using: &random)!, using: &random) }
+                let cases = (0..<25).map { _ in Self.mutate(bases.randomElement(using: &random)!, using: &random) }
                 let outcomes = try await withThrowingTaskGroup(of: (Int, Bool, String).self) { tasks in
                     for (index, bytes) in cases.enumerated() {
                         tasks.addTask {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SerinCore
 import SerinGateway
 import SerinListener
@@ -136,6 +137,32 @@ struct GatewayHTTP2Tests {
             #expect(live.values.reduce(0) { $0 + $1.requests } == 400, "\(live)")
             #expect(live.keys.allSatisfy { $0.responseCode == 200 && $0.responseFlags == .noFlag }, "\(live.keys)")
         }
+    }
+
+    @Test(
+        "a gRPC client given the mesh listener as its proxy opens a CONNECT tunnel to grpc-echo:9000 and speaks HTTP/2 in it: the call is OK and counted",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcThroughTheMeshAsProxy() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await backend.stop() } }
+        let set = ManifestSet(sources: [ManifestSource(path: "grpc.yaml", text: Self.grpcService("grpc-echo", ports: [backend.port]))])
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: 2, portMapping: .ephemeral)
+        do {
+            try await gateway.install(RouteTable(compiling: set.config))
+            try await gateway.openMesh(host: "127.0.0.1", port: 0)
+            let mesh = try #require(gateway.meshAddress?.port)
+            let outcome = try await GRPCPeers.call(target: "grpc-echo:9000", authority: "", message: "hi", proxy: "http://127.0.0.1:\(mesh)")
+            #expect(outcome.code == "OK", "\(outcome)")
+            #expect(outcome.body == "v1: hi")
+            let metrics = PrometheusExposition.render(gateway.telemetry.snapshot())
+            #expect(metrics.contains("destination_service_name=\"grpc-echo\""), "\(metrics)")
+            #expect(metrics.contains("grpc_response_status=\"0\"") && metrics.contains("request_protocol=\"grpc\""), "\(metrics)")
+        } catch {
+            Issue.record(error)
+        }
+        await gateway.shutdown()
     }
 
     @Test(

@@ -94,7 +94,7 @@ struct GatewayHTTP2WebSocketTests {
         }
     }
 
-    @Test("a plain CONNECT on a stream is refused with 501, as on HTTP/1, and says why; the connection serves on")
+    @Test("a plain CONNECT on a stream is refused with 501, as on a Gateway's HTTP/1 port, and says why; the connection serves on")
     func plainConnectRefused() async throws {
         try await Sockets.withWebSockets(["ws-v1"]) { _, port, _, group in
             let client = try await Self.connect(port, group)

@@ -264,6 +264,18 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test("a CONNECT to a Gateway port is answered 501 and closed: only the mesh listener opens tunnels, and nothing reaches the upstream")
+    func connectOnGatewayPort() async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("CONNECT web:80 HTTP/1.1\r\nhost: web:80\r\n\r\n")
+            #expect(await raw.waitForClose())
+            #expect(raw.received.hasPrefix("HTTP/1.1 501 Not Implemented\r\n"), "\(raw.received)")
+            #expect(raw.received.contains("only the mesh listener (--mesh) opens tunnels"), "\(raw.received)")
+            #expect(setup.backend.received.isEmpty, "\(setup.backend.received)")
+        }
+    }
+
     @Test("a request in another major version is answered 505, and one in a higher HTTP/1 minor version is served as HTTP/1.1 (RFC 9112 §2.3)")
     func versions() async throws {
         try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in

@@ -114,9 +114,42 @@ struct TLSRouteDecodingTests {
         #expect(
             Fixture.messages(set.errors) == [
                 "test.yaml:18:7: error: spec.tls[0].match[0]: no PASSTHROUGH server on port 8443 in default/edge, so this tls "
-                    + "route gets no traffic: tls routes are served by Gateway servers with tls.mode PASSTHROUGH"
+                    + "route gets no traffic: tls routes are served by Gateway servers with tls.mode PASSTHROUGH, and in the mesh on "
+                    + "the ports of the services the VirtualService's hosts name (or the ports its matches name, when they name no "
+                    + "known service)"
             ]
         )
+    }
+
+    @Test("a tls route bound to the mesh alone is served on the port its match names, with no Gateway at all")
+    func meshBound() {
+        let yaml = Self.virtualService(Self.routed).replacingOccurrences(of: "  gateways: [edge]\n", with: "") + Self.services
+        let set = Fixture.set(yaml)
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        #expect(Fixture.messages(set.diagnostics).allSatisfy { $0.contains("bound to no gateway (only the mesh)") }, "\(Fixture.messages(set.diagnostics))")
+        #expect(RouteTable(compiling: set.config).meshTLS.keys.sorted() == [443])
+    }
+
+    @Test("a mesh tls route with no known service and no port in its match has no port to serve, and says so at the match")
+    func meshBoundWithoutPort() {
+        let yaml = Self.virtualService(Self.routed.replacingOccurrences(of: "    - port: 443\n      sniHosts", with: "    - sniHosts"))
+            .replacingOccurrences(of: "  gateways: [edge]\n", with: "") + Self.services
+        let set = Fixture.set(yaml)
+        #expect(Fixture.messages(set.errors).count == 1)
+        #expect(Fixture.messages(set.errors).first?.hasPrefix("test.yaml:8:7: error: spec.tls[0].match[0]: no PASSTHROUGH server in the mesh only") == true, "\(Fixture.messages(set.errors))")
+    }
+
+    @Test(
+        "a Service port's name or appProtocol selects the protocol the mesh does not read, as Istio's do",
+        arguments: [
+            ("name: tcp-postgres", ServicePort.OpaqueProtocol.tcp), ("name: https", .tls), ("name: web, appProtocol: tls", .tls),
+            ("name: tcp, appProtocol: http", nil), ("name: http", nil),
+        ] as [(String, ServicePort.OpaqueProtocol?)]
+    )
+    func servicePortProtocol(fields: String, expected: ServicePort.OpaqueProtocol?) throws {
+        let set = Fixture.set("apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  ports: [{port: 5432, \(fields)}]\n")
+        #expect(set.errors.isEmpty, "\(Fixture.messages(set.errors))")
+        #expect(try #require(set.config.services.first?.ports.first).opaque == expected)
     }
 
     @Test("a PASSTHROUGH server's host that no tls route names is warned about")

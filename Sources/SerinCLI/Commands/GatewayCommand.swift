@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import SerinCore
 import SerinGateway
 import SerinServer
 import SerinEmbedded
@@ -169,8 +170,10 @@ struct ServingOptions: ParsableArguments {
             // A wildcard address is where it listens, not one a client can name: the hint gives loopback's.
             let reachable = ["0.0.0.0", "::", "[::]"].contains(mesh.host) ? "127.0.0.1" : mesh.host
             logger.info("\(label): mesh listening on \(mesh.host):\(bound) (Host: SERVICE:PORT, or HTTP_PROXY=http://\(reachable):\(bound))")
+            let table = runtime.gateway.routes.table
             for (declared, port) in runtime.gateway.boundMeshTCPPorts.sorted(by: { $0.key < $1.key }) {
-                logger.info("\(label): mesh TCP port \(declared) listening on \(mesh.host):\(port) (the tcp routes bound to the mesh for service port \(declared))")
+                let routed = table.meshTLS[declared] != nil ? "TLS, routed by server name" : "plain TCP, routed by port"
+                logger.info("\(label): mesh TCP port \(declared) listening on \(mesh.host):\(port) (service port \(declared): \(routed))")
             }
             if !AdminAccess.isLoopback(mesh.host) {
                 let warning = "\(label): the mesh listener on \(mesh.host):\(bound) takes requests to every service from anyone who can reach "

@@ -93,7 +93,7 @@ extension RouteTable {
         }
         self.init(
             listeners: listeners, mesh: Self.meshListeners(compiling: config), passthrough: passthrough, tcp: tcp,
-            meshTCP: Self.meshTCPListeners(compiling: config)
+            meshTCP: Self.meshTCPListeners(compiling: config), meshTLS: Self.meshTLSListeners(compiling: config)
         )
     }
 

@@ -1,16 +1,17 @@
 extension RouteTable {
     /// The mesh's listeners, one per service port, as Istio's sidecars build their outbound routes: a VirtualService
-    /// bound to the mesh serves its hosts (and every name of the service a host names) on each port of that service,
-    /// or on port 80 when the host names no known service; any other name and port of a known service goes straight
-    /// to the service's endpoints.
+    /// bound to the mesh with http routes serves its hosts (and every name of the service a host names) on each HTTP
+    /// port of that service, or on port 80 when the host names no known service; any other name and HTTP port of a
+    /// known service goes straight to the service's endpoints. A port the mesh does not read (`ServicePort.opaque`)
+    /// has no HTTP routes: its own listener carries it (`meshTCP`, `meshTLS`).
     static func meshListeners(compiling config: MeshConfig) -> [Int: Listener] {
         var hosts = VirtualHostCollector()
-        for virtualService in config.virtualServices where virtualService.appliesToMesh {
+        for virtualService in config.virtualServices where virtualService.appliesToMesh && !virtualService.http.isEmpty {
             let routes = Self.routes(of: virtualService, boundTo: [.mesh], in: config)
             var seen = Set<String>()
             for host in virtualService.hosts.map(HostPattern.init) {
                 let services = config.services(namedBy: host)
-                let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.map(\.number) }).sorted()
+                let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.filter { $0.opaque == nil }.map(\.number) }).sorted()
                 // An exact host names a service, which answers to all its names; a wildcard is its own name.
                 let names = host.isWildcard ? [host] : [host] + services.flatMap { $0.hosts.map(HostPattern.init) }
                 for port in ports {
@@ -21,16 +22,12 @@ extension RouteTable {
             }
         }
         for service in config.services {
-            guard let primary = service.hosts.first else { continue }
-            for port in service.ports {
+            for port in service.ports where port.opaque == nil {
                 let names = service.hosts.map(HostPattern.init).filter { !hosts.contains($0, port: port.number) }
-                guard !names.isEmpty else { continue }
                 // Istio's default outbound route carries the mesh's default retry policy, as a VirtualService's does.
-                let direct = Route(
-                    virtualService: service.name, index: 0, name: Self.directRouteName, gateways: [.mesh], matches: [],
-                    targets: [Self.target(for: WeightedDestination(destination: Destination(host: primary, port: port.number), weight: 100), in: config)],
-                    policy: RoutePolicy(retries: .istioDefault)
-                )
+                guard !names.isEmpty,
+                    let direct = Self.directRoute(to: service, port: port, section: "http", policy: RoutePolicy(retries: .istioDefault), in: config)
+                else { continue }
                 for name in names { hosts.add([direct], host: name, port: port.number) }
             }
         }

@@ -15,19 +15,28 @@ public struct RouteTable: Sendable {
     /// the VirtualServices bound to them in order. A TCP port has no other listener (validation refuses a mix).
     public let tcp: [Int: Listener]
     /// The mesh's plain TCP ports, as a sidecar's outbound TCP listeners: for each service port a mesh-bound
-    /// VirtualService's `tcp` routes serve, those routes in order. Served on the `--mesh` address, a listener per port.
+    /// VirtualService's `tcp` routes serve, those routes in order, then the services' own `tcp` ports straight to
+    /// their endpoints. Served on the `--mesh` address, a listener per port.
     public let meshTCP: [Int: Listener]
+    /// The mesh's TLS ports, routed by server name (SNI) as a sidecar's outbound TLS filter chains: mesh-bound
+    /// VirtualServices' `tls` routes, and the services' own `tls` ports by their names. Served on the `--mesh` address
+    /// as `meshTCP` is; a port in both routes by server name first, then by its tcp routes.
+    public let meshTLS: [Int: Listener]
 
     public init(
         listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:], tcp: [Int: Listener] = [:],
-        meshTCP: [Int: Listener] = [:]
+        meshTCP: [Int: Listener] = [:], meshTLS: [Int: Listener] = [:]
     ) {
         self.listeners = listeners
         self.passthrough = passthrough
         self.tcp = tcp
         self.mesh = mesh
         self.meshTCP = meshTCP
+        self.meshTLS = meshTLS
     }
+
+    /// The service ports the mesh carries as byte streams, each on a listener of its own: `meshTCP`'s and `meshTLS`'s.
+    public var meshStreamPorts: Set<Int> { Set(meshTCP.keys).union(meshTLS.keys) }
 
     public static let empty = RouteTable(listeners: [:])
 

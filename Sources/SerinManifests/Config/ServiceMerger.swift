@@ -18,7 +18,8 @@ struct ServiceMerger {
             if case .number(let number) = port.targetPort { targetPort = number }
             // A Service's `protocol` is the transport (TCP, UDP); appProtocol and the name say HTTP/2.
             let http2 = ServicePort.selectsHTTP2(protocol: nil, appProtocol: port.appProtocol, name: port.name)
-            return ServicePort(number: port.port, name: port.name, targetPort: targetPort, speaksHTTP2: http2)
+            let opaque = ServicePort.selectsOpaque(protocol: nil, appProtocol: port.appProtocol, name: port.name)
+            return ServicePort(number: port.port, name: port.name, targetPort: targetPort, speaksHTTP2: http2, opaque: opaque)
         }
         let hosts = MeshService.kubernetesHosts(name: service.name.name, namespace: service.name.namespace)
         services.append(MeshService(name: service.name, hosts: hosts, ports: ports, endpoints: []))

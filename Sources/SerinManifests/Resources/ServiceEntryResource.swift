@@ -29,7 +29,8 @@ public struct ServiceEntryResource: Hashable, Sendable {
         public var servicePort: ServicePort {
             ServicePort(
                 number: number, name: name, targetPort: targetPort,
-                speaksHTTP2: ServicePort.selectsHTTP2(protocol: self.protocol, appProtocol: nil, name: name)
+                speaksHTTP2: ServicePort.selectsHTTP2(protocol: self.protocol, appProtocol: nil, name: name),
+                opaque: ServicePort.selectsOpaque(protocol: self.protocol, appProtocol: nil, name: name)
             )
         }
     }

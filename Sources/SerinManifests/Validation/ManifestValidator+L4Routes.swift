@@ -10,8 +10,8 @@ extension ManifestValidator {
         let gateways: [ResourceName]
     }
 
-    /// A VirtualService's `tls` routes are served only by PASSTHROUGH Gateway servers, its `tcp` routes by TCP
-    /// servers or, bound to the mesh, by the mesh's TCP listener for a port of the services its hosts name: each match
+    /// A VirtualService's `tls` routes are served by PASSTHROUGH Gateway servers, its `tcp` routes by TCP servers,
+    /// and either, bound to the mesh, by the mesh's listener for a port of the services its hosts name: each match
     /// must reach one (on its port, when it names one) through the gateways it is bound to.
     static func layer4Bindings(
         of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext
@@ -25,10 +25,14 @@ extension ManifestValidator {
                 : route.matches.enumerated().map { L4Binding(path: "spec.tcp[\(routeIndex)].match[\($0)]", port: $1.port, gateways: $1.gateways) }
         }
         let meshPorts = virtualService.appliesToMesh ? Set(RouteTable.meshTCPPorts(of: virtualService, in: context.config)) : []
+        let meshTLSPorts = virtualService.appliesToMesh ? Set(RouteTable.meshTLSPorts(of: virtualService, in: context.config)) : []
         return tls.flatMap {
             bindings(
                 $0, of: virtualService, serving: \.passesThrough, at: located, context: context,
-                missing: "PASSTHROUGH server", why: "tls routes are served by Gateway servers with tls.mode PASSTHROUGH"
+                missing: "PASSTHROUGH server",
+                why: "tls routes are served by Gateway servers with tls.mode PASSTHROUGH, and in the mesh on the ports of the services "
+                    + "the VirtualService's hosts name (or the ports its matches name, when they name no known service)",
+                meshServes: { port in port.map(meshTLSPorts.contains) ?? !meshTLSPorts.isEmpty }
             )
         }
             + tcp.flatMap {
