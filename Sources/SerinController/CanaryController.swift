@@ -66,7 +66,7 @@ public actor CanaryController {
         case analysisFinished(ResourceName, AnalysisRequest, AnalysisSamples)
         /// The run, its combined result, and whether the hook that failed it mutes its alert (`muteAlert`).
         case webhooksFinished(ResourceName, WebhookRun, WebhookResult, alertMuted: Bool)
-        case workloadChecked(ResourceName, WorkloadCheck, WorkloadState)
+        case workloadChecked(ResourceName, WorkloadCheck, WorkloadState, primaryNotReady: Bool)
         case primaryUpdated(ResourceName, WorkloadPromotion, WorkloadState)
         /// `settled()`'s marker: every message sent before it has been handled.
         case settle(CheckedContinuation<Void, Never>)
@@ -365,9 +365,9 @@ public actor CanaryController {
         case .webhooksFinished(let name, let run, let result, let muted):
             answerArrived()
             step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, alertMuted: muted, now: now) }
-        case .workloadChecked(let name, let check, let state):
+        case .workloadChecked(let name, let check, let state, let primaryNotReady):
             answerArrived()
-            step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, now: now) }
+            step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, primaryNotReady: primaryNotReady, now: now) }
         case .primaryUpdated(let name, let promotion, let state):
             answerArrived()
             step(name) { $0.primaryUpdated(ticket: promotion.ticket, ready: state.ready, reason: state.reason, now: now) }
@@ -773,8 +773,16 @@ public actor CanaryController {
                 }
             case .checkWorkload(let check):
                 Task {
+                    // The primary first, as Flagger asks it before the canary: the stable side must take what it keeps.
+                    if let primary = check.primary {
+                        let state = await adapters.workloads.readiness(of: primary, readyThreshold: check.primaryReadyThreshold)
+                        guard state.ready else {
+                            mailbox.yield(.workloadChecked(name, check, state, primaryNotReady: true))
+                            return
+                        }
+                    }
                     let state = await adapters.workloads.readiness(of: check.deployment, readyThreshold: check.readyThreshold)
-                    mailbox.yield(.workloadChecked(name, check, state))
+                    mailbox.yield(.workloadChecked(name, check, state, primaryNotReady: false))
                 }
             case .scaleWorkload(let scaling):
                 if scaling.size == .zero, let refused {

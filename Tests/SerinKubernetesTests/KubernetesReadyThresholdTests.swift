@@ -85,4 +85,21 @@ struct KubernetesReadyThresholdTests {
             #expect(await eventually(.seconds(10)) { Workload.weights(server) == [100, 0] })
         }
     }
+
+    @Test("a primary short of a pod holds the release's step with the canary ready, saying which Deployment waits, until it is available again, as Flagger halts")
+    func primaryReadinessHoldsTheStep() async throws {
+        try await Workload.withWorkloadController { server, lines in
+            server.put(Self.canary(readyThreshold: nil), at: Workload.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { Workload.replicas(server, Workload.target) == 0 }, "\(lines.messages)")
+            server.holdDeploymentRollouts()
+            // One of the primary's two pods is gone before the release starts, and stays gone while the canary's both come up.
+            Self.partlyAvailable(server, Workload.primary, available: 1)
+            Workload.setImage(server, Self.newImage)
+            #expect(await eventually(.seconds(20)) { Workload.replicas(server, Workload.target) == 2 }, "\(lines.messages)")
+            Self.partlyAvailable(server, Workload.target, available: 2)
+            try await Self.holds(server, at: [100, 0], saying: "waiting for primary Deployment podinfo-primary: 1 of 2 updated replicas are available")
+            Self.partlyAvailable(server, Workload.primary, available: 2)
+            #expect(await eventually(.seconds(20)) { Workload.weights(server) == [70, 30] }, "\(lines.messages)")
+        }
+    }
 }

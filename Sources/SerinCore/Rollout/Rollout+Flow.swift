@@ -128,7 +128,7 @@ extension Rollout {
 
     /// Set the canary to step `index`'s weight and analyse it for a full interval; past the last step, promote.
     /// In blue/green each step is an iteration at weight 0.
-    /// With a canary Deployment named, its readiness is asked first (`checked` once it answered yes).
+    /// With a canary Deployment named, its readiness (and a primary's) is asked first (`checked` once it answered yes).
     mutating func setStep(_ index: Int, now: RolloutInstant, checked: Bool = false, into actions: inout [RolloutAction]) {
         guard let weight = spec.analysis.schedule.weight(atStep: index) else {
             enter(.confirmPromotion, now: now, into: &actions)
@@ -138,7 +138,9 @@ extension Rollout {
             let ticket = issueTicket(for: .workload(step: index))
             actions.append(.checkWorkload(WorkloadCheck(
                 ticket: ticket, deployment: ResourceName(namespace: spec.name.namespace, name: deployment),
-                readyThreshold: spec.analysis.canaryReadyThreshold)))
+                readyThreshold: spec.analysis.canaryReadyThreshold,
+                primary: spec.workload.map { ResourceName(namespace: spec.name.namespace, name: $0.primary) },
+                primaryReadyThreshold: spec.analysis.primaryReadyThreshold)))
             return
         }
         let before = split

@@ -346,8 +346,11 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// The platform answered a `checkWorkload`: ready, the step is taken; not ready, the rollout holds until the
-    /// next interval asks again (the progress deadline still counts), saying why.
-    public mutating func workloadChecked(ticket: RolloutTicket, ready: Bool, reason: String, now: RolloutInstant) -> RolloutOutcome {
+    /// next interval asks again (the progress deadline still counts), saying why — and which Deployment:
+    /// `primaryNotReady` when the primary was the one, as Flagger halts a release whose primary is not ready.
+    public mutating func workloadChecked(
+        ticket: RolloutTicket, ready: Bool, reason: String, primaryNotReady: Bool = false, now: RolloutInstant
+    ) -> RolloutOutcome {
         guard status.phase == .progressing, let pending = status.pending, pending.ticket == ticket,
             case .workload(let step) = pending.kind
         else {
@@ -358,11 +361,8 @@ public struct Rollout: Hashable, Sendable {
         if ready {
             setStep(step, now: now, checked: true, into: &actions)
         } else {
-            let deployment = spec.canaryDeployment ?? "the canary Deployment"
-            hold(
-                reason: "canary Deployment \(deployment) is not ready: \(reason)",
-                message: "waiting for canary Deployment \(deployment): \(reason)", now: now, into: &actions
-            )
+            let deployment = primaryNotReady ? "primary Deployment \(spec.workload?.primary ?? "")" : "canary Deployment \(spec.canaryDeployment ?? "")"
+            hold(reason: "\(deployment) is not ready: \(reason)", message: "waiting for \(deployment): \(reason)", now: now, into: &actions)
         }
         return .accepted(actions)
     }

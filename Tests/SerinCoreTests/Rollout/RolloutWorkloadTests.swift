@@ -98,6 +98,31 @@ struct RolloutWorkloadTests {
         #expect(pair.log.analysisRequests.last?.apexService == nil)
     }
 
+    @Test("each step asks for the primary as well as the canary, as Flagger does: a primary not ready holds the step saying so, and the next interval asks again")
+    func primaryReadinessBeforeEachStep() throws {
+        var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
+        driver.start(0)
+        try Self.primaryAnswers(&driver, ready: true, at: 1)
+        driver.send { $0.specChanged(try! Self.spec(revision: "r2"), now: t(10)) }
+        driver.send { $0.restart(now: t(10)) }
+        let check = try #require(driver.log.compactMap { action -> WorkloadCheck? in
+            if case .checkWorkload(let check) = action { return check } else { return nil }
+        }.last)
+        #expect(check.deployment == Self.target && check.primary == Self.primary)
+        #expect(check.primaryReadyThreshold == AnalysisSpec.defaultReadyThreshold)
+        driver.send {
+            $0.workloadChecked(ticket: check.ticket, ready: false, reason: "1 of 2 updated replicas are available", primaryNotReady: true, now: t(11))
+        }
+        #expect(driver.rollout.status.message == "podinfo: waiting for primary Deployment podinfo-primary: 1 of 2 updated replicas are available")
+        #expect(driver.rollout.status.canaryWeight == 0 && driver.log.canaryWeights.last == 0)
+        // The next interval asks again; ready now, the step is taken.
+        let asked = driver.log.count
+        driver.tick(41)
+        #expect(driver.log.dropFirst(asked).contains { if case .checkWorkload = $0 { true } else { false } })
+        try Self.ready(&driver, 42)
+        #expect(driver.rollout.status.canaryWeight == 10)
+    }
+
     @Test("first sight is no release: all traffic on the primary, the target scaled to zero once it is ready, and it stays so")
     func firstSightIsBaseline() throws {
         var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
