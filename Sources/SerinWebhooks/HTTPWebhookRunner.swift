@@ -63,6 +63,26 @@ public struct HTTPWebhookRunner: WebhookRunner {
         }
     }
 
+    /// How long a `Retry-After` asks to wait (RFC 9110 §10.2.3): seconds, or an HTTP date in any of the three forms a
+    /// recipient reads (§5.6.7), a date already past asking for none; nil when the value is neither.
+    public static func retryAfter(_ value: String, now: Date) -> Duration? {
+        let text = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(text) { return seconds >= 0 ? .seconds(seconds) : nil }
+        guard let date = httpDateFormats.lazy.compactMap({ Self.date(text, format: $0) }).first else { return nil }
+        return .milliseconds(max(0, Int((date.timeIntervalSince(now) * 1000).rounded(.up))))
+    }
+
+    /// IMF-fixdate, the obsolete RFC 850 form, and asctime's.
+    private static let httpDateFormats = ["EEE, dd MMM yyyy HH:mm:ss 'GMT'", "EEEE, dd-MMM-yy HH:mm:ss 'GMT'", "EEE MMM d HH:mm:ss yyyy"]
+
+    private static func date(_ text: String, format: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = format
+        return formatter.date(from: text)
+    }
+
     /// One call of `hook`, and whether it may pass if made again: `.some(nil)` at the backoff's pace, `.some(wait)`
     /// after the wait its answer asked for, nil never. As Flagger's client retries: no answer or a broken connection,
     /// 429, and 5xx but 501 (not implemented); never a 4xx, nor a certificate or handshake refused.
@@ -79,9 +99,7 @@ public struct HTTPWebhookRunner: WebhookRunner {
             let text = String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)
             let failed = WebhookResult.failed(reason: "\(hook.name) answered \(code)" + (text.isEmpty ? "" : ": \(text)"))
             guard code == 429 || (code >= 500 && code != 501) else { return (failed, nil) }
-            // Retry-After in seconds; Flagger's client also reads an HTTP date, which Serin leaves to the backoff.
-            let retryAfter = response.headers.first(name: "retry-after").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            let asked = (code == 429 || code == 503) ? retryAfter.flatMap { $0 >= 0 ? Duration.seconds($0) : nil } : nil
+            let asked = (code == 429 || code == 503) ? response.headers.first(name: "retry-after").flatMap { Self.retryAfter($0, now: Date()) } : nil
             return (failed, .some(asked))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return (.failed(reason: "\(hook.name): no answer within \(Readable.duration(hook.timeout))"), .some(nil))

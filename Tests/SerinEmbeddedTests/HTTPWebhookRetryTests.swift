@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import SerinTesting
 import SerinWebhooks
@@ -31,6 +32,44 @@ struct HTTPWebhookRetryTests {
         #expect(took >= Self.firstDelay * 3, "waited \(took), less than the backoff's 60ms + 120ms")
         await server.close()
         await backends.shutdown()
+    }
+
+    @Test("a 503 whose Retry-After is an HTTP date is called again no sooner than that date, not at the backoff's 60ms")
+    func retryAfterDate() async throws {
+        let backends = TestBackends()
+        let server = try await WebhookServer.start(group: backends.group, status: 200)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        // Two seconds ahead, to the second: at least one whole second from now.
+        server.askRetryAfter(formatter.string(from: Date().addingTimeInterval(2)))
+        server.answer(first: [503], then: 200)
+        let started = ContinuousClock.now
+        #expect(await Self.runner.call(Self.call(server.url, retries: 1)) == .passed)
+        let took = ContinuousClock.now - started
+        #expect(server.calls.count == 2)
+        #expect(took >= .seconds(1), "called again after \(took), before the date the hook named")
+        await server.close()
+        await backends.shutdown()
+    }
+
+    @Test(
+        "Retry-After reads as seconds or as an HTTP date in each of its three forms, a past date as no wait, anything else as not asked",
+        arguments: [
+            ("2", 2_000), ("0", 0), ("Sun, 06 Nov 1994 08:49:40 GMT", 3_000), ("Sunday, 06-Nov-94 08:49:40 GMT", 3_000),
+            ("Sun Nov  6 08:49:40 1994", 3_000), ("Sun, 06 Nov 1994 08:49:30 GMT", 0),
+        ] as [(String, Int)]
+    )
+    func retryAfterForms(value: String, milliseconds: Int) {
+        // 1994-11-06 08:49:37 GMT, RFC 9110's example date.
+        let now = Date(timeIntervalSince1970: 784_111_777)
+        #expect(HTTPWebhookRunner.retryAfter(value, now: now) == .milliseconds(milliseconds))
+    }
+
+    @Test("a Retry-After that is neither seconds nor a date, or negative, asks for nothing", arguments: ["-1", "soon", "", "Sun, 32 Nov 1994 08:49:40 GMT"])
+    func retryAfterUnreadable(value: String) {
+        #expect(HTTPWebhookRunner.retryAfter(value, now: Date()) == nil)
     }
 
     @Test("a hook failing more often than its retries fails after 1 + retries calls, saying how many; without retries it is called once")
