@@ -18,6 +18,10 @@ public enum RouteExplanation {
         if !question.mesh, question.sni == nil, table.tcp[question.port] != nil {
             return explainTCP(table, port: question.port, inMesh: false, say: say)
         }
+        // A CONNECT through the mesh listener opens a tunnel, carried as a connection to that host and port.
+        if question.mesh, request.method == "CONNECT", let port = request.port {
+            return explainTunnel(table, host: String(request.host), port: port, sni: question.sni, say: say)
+        }
         // The mesh's TLS listener for a service port routes by the server name: `--sni`, or the host.
         if question.mesh, let port = request.port, table.meshTLS[port] != nil {
             let serverName = question.sni.map { $0.isEmpty ? nil : $0 } ?? String(request.host)
@@ -71,6 +75,27 @@ public enum RouteExplanation {
             }
             destinations(of: route, withoutEndpoints: "503", say: say)
             return true
+        }
+    }
+
+    /// A CONNECT to `host:port` through the mesh listener: refused, a tunnel of requests the mesh routes one by one, or
+    /// a connection to the port's TCP or TLS listener, explained as one (its server name `sni`, else the host).
+    private static func explainTunnel(_ table: RouteTable, host: String, port: Int, sni: String?, say: (String) -> Void) -> Bool {
+        say("request: CONNECT \(host):\(port) through the mesh (a tunnel)")
+        switch table.meshTunnel(host: host, port: port) {
+        case .refused(let reason):
+            say("result:  404, \(reason): no tunnel")
+            return false
+        case .requests:
+            say("result:  200 Connection established: the tunnel carries requests, each routed as the mesh routes it "
+                + "(ask about one with --host \(host):\(port) and no --method CONNECT)")
+            return true
+        case .stream where table.meshTLS[port] != nil:
+            say("result:  200 Connection established: the tunnel is a connection to the mesh's TLS listener for port \(port)")
+            return explainPassthrough(table, serverName: sni.map { $0.isEmpty ? nil : $0 } ?? host, port: port, inMesh: true, say: say)
+        case .stream:
+            say("result:  200 Connection established: the tunnel is a connection to the mesh's TCP listener for port \(port)")
+            return explainTCP(table, port: port, inMesh: true, say: say)
         }
     }
 

@@ -60,6 +60,28 @@ struct TCPRouteCommandTests {
         #expect(result.stdout.contains("audit-db:5432 → 127.0.0.1:15432"), "\(result.stdout)")
     }
 
+    @Test(
+        "--mesh --method CONNECT explains the tunnel: to a TLS port a connection routed by server name, to an HTTP port requests, to nothing a 404",
+        arguments: [
+            (["examples/tls-mesh", "ledger:8443"], 0, ["result:  200 Connection established: the tunnel is a connection to the mesh's TLS listener for port 8443", "route:   default/ledger tls[0]"]),
+            (["examples/tls-mesh", "audit-db:5432"], 0, ["the tunnel is a connection to the mesh's TCP listener for port 5432", "audit-db:5432 → 127.0.0.1:15432"]),
+            (["examples/mesh", "reviews:9080"], 0, ["result:  200 Connection established: the tunnel carries requests, each routed as the mesh routes it"]),
+            (["examples/mesh", "example.org:443"], 1, ["result:  404, no service in the mesh has host \"example.org\" on port 443: no tunnel"]),
+        ] as [([String], Int32, [String])]
+    )
+    func explainsConnect(files: [String], status: Int32, lines: [String]) async throws {
+        let result = try await SerinProcess.run(["route", "-f", files[0], "--mesh", "--method", "CONNECT", "--host", files[1]])
+        #expect(result.status == status, "\(result.stdout)\(result.stderr)")
+        for line in lines { #expect(result.stdout.contains(line), "\(result.stdout)") }
+    }
+
+    @Test("a CONNECT to a Gateway port is explained as its 501: only the mesh listener opens tunnels")
+    func explainsConnectOnGateway() async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--method", "CONNECT", "--host", "localhost:80"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.contains("501, CONNECT is not implemented on a Gateway port: only the mesh listener (--mesh) opens tunnels"), "\(result.stdout)")
+    }
+
     @Test("a TCP port no tcp route serves says the connection is closed and exits 1")
     func noRoute() async throws {
         let directory = try SerinProcess.temporaryDirectory()
