@@ -59,7 +59,7 @@ public enum RouteExplanation {
             }
             return false
         case .route(let route):
-            say("route:   \(route.label)")
+            say("route:   \(route.label)" + (route.delegatedBy.map { ", the delegate of \($0)" } ?? ""))
             let admitting = Self.admitting(route, inMesh: question.mesh, listener: table.listeners[port])
             if let matched = route.matches.firstIndex(where: { $0.matches(request, gateways: admitting, port: port) }) {
                 say("match:   [\(matched)] \(RouteTableDocument.RouteDocument.describe(route.matches[matched]))")

@@ -41,6 +41,9 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         public var destinations: [DestinationDocument]
         /// The copy the route sends (`mirror`): `50% to web-v2-service:80`, its answers discarded; absent without one.
         public var mirror: String?
+        /// The root route a delegate's route stands in for (`default/bookinfo http[0]`); absent for a route written
+        /// where it serves.
+        public var delegatedBy: String?
     }
 
     /// One weighted destination and the endpoints it resolved to.
@@ -120,7 +123,8 @@ extension RouteTableDocument.RouteDocument {
             },
             mirror: route.policy.mirror.map { mirror in
                 "\(RouteExplanation.percent(mirror.percentage)) to \(mirror.destination.host)" + (mirror.destination.port.map { ":\($0)" } ?? "")
-            }
+            },
+            delegatedBy: route.delegatedBy
         )
     }
 

@@ -13,6 +13,11 @@ extension SeedManifests {
         example("grpc", ports: ["19091": v1, "19092": v2], canaryFile: "echo-canary.yaml", canary: canary)
     }
 
+    /// `examples/delegation` pointed at reviews-v1 on `v1` and reviews-v2 on `v2`, its Canary as for `mesh`.
+    public static func delegation(v1: Int, v2: Int, canary: [(of: String, with: String)]? = nil) -> [ManifestSource] {
+        example("delegation", ports: ["19081": v1, "19082": v2], canaryFile: "reviews-canary.yaml", canary: canary)
+    }
+
     /// An example directory's manifests with its ports replaced (`ports`: the example's → the test's), without its
     /// Canary unless `canary` gives its text edits.
     private static func example(

@@ -439,7 +439,7 @@ struct HTTPRoutePolicyDecodingTests {
             ),
             (
                 "  - match:\n    - uri: {prefix: /}\n    timeout: 1s",
-                ["test.yaml:8:5: error: spec.http[0]: expected route, redirect or directResponse"]
+                ["test.yaml:8:5: error: spec.http[0]: expected route, redirect, directResponse or delegate"]
             ),
             (
                 "  - route: []",

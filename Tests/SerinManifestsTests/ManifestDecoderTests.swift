@@ -259,8 +259,8 @@ struct ManifestDecoderTests {
             ("kind: Service\nmetadata: {name: a}\n", "test.yaml:1:1: error: apiVersion is required"),
             ("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n", "test.yaml:1:1: error: spec is required"),
             (
-                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  http: []\n",
-                "test.yaml:5:3: error: spec.hosts is required"
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  hosts: [a]\n  http:\n  - delegate: {namespace: x}\n",
+                "test.yaml:7:15: error: spec.http[0].delegate.name is required"
             ),
             (
                 "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {port: {number: 80}}\n",

@@ -19,6 +19,9 @@ public struct HTTPRoute: Hashable, Sendable {
     /// Set by a Canary's rollout (`analysis.stickiness`), never written in a VirtualService: the request key
     /// whose point picks the destination, the last destination taking the lowest points.
     public var stickiness: Stickiness?
+    /// Istio's `delegate`: the VirtualService (one with no hosts) whose http routes stand in for this one, each
+    /// merged with it (`merged(into:)`); `destinations` is then empty.
+    public var delegate: ResourceName?
 
     public init(
         name: String? = nil, matches: [RequestMatch] = [], destinations: [WeightedDestination],

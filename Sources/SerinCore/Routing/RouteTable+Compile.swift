@@ -100,16 +100,32 @@ extension RouteTable {
     /// The host pattern of a TCP port's one server binding and virtual host: a plain TCP connection names no host.
     static let anyConnection = HostPattern("*")
 
-    /// A VirtualService's HTTP routes, bound to `gateways`.
+    /// A VirtualService's HTTP routes, bound to `gateways`. A route with a `delegate` stands for the delegate's
+    /// routes, each merged with it (`HTTPRoute.merged(into:)`) and named for the delegate VirtualService, whose weights
+    /// a Canary moves; a delegate that does not exist, or that delegates again (Istio allows one level), routes nothing.
     static func routes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
-        virtualService.http.enumerated().map { index, route in
-            Route(
-                virtualService: virtualService.name, index: index, name: route.name,
-                gateways: gateways, matches: route.matches,
-                targets: route.destinations.map { Self.target(for: $0, in: config) },
-                policy: RoutePolicy(compiling: route, in: config), stickiness: route.stickiness
-            )
+        virtualService.http.enumerated().flatMap { index, route -> [Route] in
+            guard let name = route.delegate else { return [Self.route(route, of: virtualService.name, index: index, boundTo: gateways, in: config)] }
+            guard let delegate = config.virtualServices.first(where: { $0.name == name }), delegate.hosts.isEmpty else { return [] }
+            return delegate.http.enumerated().compactMap { delegateIndex, delegated in
+                guard delegated.delegate == nil, let merged = delegated.merged(into: route) else { return nil }
+                return Self.route(
+                    merged, of: delegate.name, index: delegateIndex, boundTo: gateways, in: config,
+                    delegatedBy: "\(virtualService.name) http[\(index)]"
+                )
+            }
         }
+    }
+
+    private static func route(
+        _ route: HTTPRoute, of virtualService: ResourceName, index: Int, boundTo gateways: Set<ResourceName>, in config: MeshConfig,
+        delegatedBy: String? = nil
+    ) -> Route {
+        Route(
+            virtualService: virtualService, index: index, name: route.name, gateways: gateways, matches: route.matches,
+            targets: route.destinations.map { Self.target(for: $0, in: config) }, policy: RoutePolicy(compiling: route, in: config),
+            stickiness: route.stickiness, delegatedBy: delegatedBy
+        )
     }
 
     /// A VirtualService's TLS routes bound to `gateways`, one `Route` per match, under each server name the match

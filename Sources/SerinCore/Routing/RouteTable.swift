@@ -220,12 +220,16 @@ public struct RouteTable: Sendable {
         /// The policy changes the request on its way upstream (a rewrite, header edits) or copies it (a mirror): a
         /// flag read per request, where testing those optionals would copy them.
         public let changesRequest: Bool
+        /// The root route a delegate's route stands in for (`default/bookinfo http[0]`); nil for a route written where
+        /// it serves.
+        public let delegatedBy: String?
 
         public init(
             virtualService: ResourceName, index: Int, name: String?, gateways: Set<ResourceName>,
             matches: [RequestMatch], targets: [Target], policy: RoutePolicy = RoutePolicy(), stickiness: Stickiness? = nil,
-            section: String = "http"
+            section: String = "http", delegatedBy: String? = nil
         ) {
+            self.delegatedBy = delegatedBy
             self.stickiness = stickiness
             self.section = section
             self.virtualService = virtualService

@@ -6,12 +6,12 @@ extension ManifestDecoder {
     static let meshGateway = "mesh"
 
     /// HTTP route features Istio has and the embedded gateway does not apply yet.
-    static let httpRouteNotApplied: Set<String> = ["mirrors", "mirror_percent", "corsPolicy", "delegate"]
+    static let httpRouteNotApplied: Set<String> = ["mirrors", "mirror_percent", "corsPolicy"]
 
     /// HTTP route fields Serin decodes: what to match, where to send, and how (`ManifestDecoder+HTTPRoutePolicy`).
     static let httpRouteFields: Set<String> = [
         "name", "match", "route", "timeout", "retries", "fault", "headers", "rewrite", "redirect", "directResponse",
-        "mirror", "mirrorPercentage", "mirrorPercent",
+        "mirror", "mirrorPercentage", "mirrorPercent", "delegate",
     ]
 
     /// What a route does instead of forwarding to `route`: the gateway answers the request itself.
@@ -25,10 +25,8 @@ extension ManifestDecoder {
 
     static func virtualService(_ spec: Field, name: ResourceName, reader: DocumentReader) -> VirtualService? {
         let schema = Schema(known: ["hosts", "gateways", "http", "tcp", "tls"], ignored: ["exportTo"])
-        guard let fields = reader.mapping(spec, schema),
-            let hostsField = reader.required("hosts", in: fields),
-            let hostFields = reader.list(hostsField)
-        else { return nil }
+        // No hosts: a delegate, whose http routes stand in for another VirtualService's route (validation checks one does).
+        guard let fields = reader.mapping(spec, schema), let hostFields = fields["hosts"].map(reader.list) ?? [] else { return nil }
         let hosts = hostFields.compactMap { reader.string($0) }
         guard hosts.count == hostFields.count else { return nil }
         for (field, host) in zip(hostFields, hosts) where hostNamesAPort(host) {
@@ -88,10 +86,20 @@ extension ManifestDecoder {
         if let routeField = fields["route"] {
             route.destinations = weightedDestinations(routeField, allowEmpty: answered, headers: true, reader: reader) ?? []
         }
+        if let delegateField = fields["delegate"] { route.delegate = delegate(delegateField, namespace: namespace, reader: reader) }
         decodePolicies(of: fields, into: &route, reader: reader)
         checkAction(of: route, fields: fields, reader: reader)
         // Every field is read before giving up, so one pass reports every problem of the route.
         return reader.isMalformed && !before ? nil : route
+    }
+
+    /// Istio's `delegate: {name, namespace}`: the VirtualService whose routes stand in for this one; the namespace is
+    /// the route's own unless written.
+    private static func delegate(_ field: Field, namespace: String, reader: DocumentReader) -> ResourceName? {
+        guard let fields = reader.mapping(field, Schema(known: ["name", "namespace"])), let nameField = reader.required("name", in: fields),
+            let name = reader.string(nameField)
+        else { return nil }
+        return ResourceName(namespace: fields["namespace"].flatMap(reader.string) ?? namespace, name: name)
     }
 
     /// `route`: the weighted destinations. Istio: a lone destination takes all traffic; among several, an unset
@@ -117,10 +125,16 @@ extension ManifestDecoder {
     private static func checkAction(of route: HTTPRoute, fields: Fields, reader: DocumentReader) {
         let entry = fields.owner
         let answers = httpRouteAnswers.compactMap { key in fields[key].map { (key: key, field: $0) } }
+        if let delegate = fields["delegate"] {
+            // Istio: a delegate is set only when route and redirect are empty; its routes say where requests go.
+            for other in ["route", "redirect"] where fields[other] != nil {
+                reader.error("\(delegate.path) cannot be combined with \(other): the delegate's routes say where its requests go", at: delegate.node)
+            }
+            return
+        }
         guard !answers.isEmpty else {
-            // A delegate stands in for a route in Istio; it was warned about as not applied.
-            if fields["route"] == nil && entry.node.mapping?["delegate"] == nil {
-                reader.error("\(entry.path): expected route, redirect or directResponse", at: entry.node)
+            if fields["route"] == nil {
+                reader.error("\(entry.path): expected route, redirect, directResponse or delegate", at: entry.node)
             }
             return
         }

@@ -10,6 +10,12 @@ public enum ManifestValidator {
         var warnedWithoutEndpoints = Set<ResourceName>()
         for located in resources {
             guard case .virtualService(let virtualService) = located.resource else { continue }
+            diagnostics += delegation(of: virtualService, at: located, context: context)
+            // A delegate is bound where its roots are: it has no gateways or hosts of its own to check.
+            if virtualService.hosts.isEmpty {
+                diagnostics += routes(of: virtualService, at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints)
+                continue
+            }
             diagnostics += gatewayBindings(of: virtualService, at: located, context: context)
             diagnostics += layer4Bindings(of: virtualService, at: located, context: context)
             diagnostics += routes(
