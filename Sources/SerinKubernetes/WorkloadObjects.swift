@@ -88,7 +88,12 @@ public enum WorkloadObjects {
                 ["destination": ["host": .string(workload.canaryService), "port": ["number": .number(Double(workload.port))]], "weight": 0],
             ]
         ]
-        var virtualServiceSpec: [String: JSONValue] = ["hosts": .array(Self.once([.string(name)] + (service["hosts"]?.arrayValue ?? [])))]
+        // Flagger's `service.delegation`: the VirtualService is a delegate, with no hosts or gateways, for a root
+        // VirtualService people write to include by `delegate`.
+        let delegates = service["delegation"] == true
+        var virtualServiceSpec: [String: JSONValue] = [
+            "hosts": delegates ? [] : .array(Self.once([.string(name)] + (service["hosts"]?.arrayValue ?? [])))
+        ]
         if routesTCP(service) {
             // Flagger's TCP canary: one tcp route, matching each `service.match` entry's port (none: every connection).
             let ports = (service["match"]?.arrayValue ?? []).compactMap { $0["port"] }
@@ -98,7 +103,7 @@ public enum WorkloadObjects {
             for key in serviceRouteFields { route[key] = service[key] }
             virtualServiceSpec["http"] = [.object(route)]
         }
-        if let gateways = service["gateways"]?.arrayValue, !gateways.isEmpty {
+        if !delegates, let gateways = service["gateways"]?.arrayValue, !gateways.isEmpty {
             // Gateways named: the routes serve those, as in Flagger (list `mesh` among them for the mesh's own
             // callers); none named leaves Istio's default, the mesh alone.
             virtualServiceSpec["gateways"] = .array(Self.once(gateways))

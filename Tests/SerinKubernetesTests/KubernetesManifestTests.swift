@@ -116,6 +116,7 @@ struct KubernetesManifestTests {
             portName: http
             appProtocol: http
             portDiscovery: false
+            delegation: false
             headless: false
             trafficDistribution: PreferClose
             backendTimeout: 10s

@@ -442,6 +442,25 @@ struct KubernetesWorkloadRolloutTests {
             #expect(server.object(Self.destinationRules[1]) == nil)
         }
     }
+
+    @Test("Flagger's service.delegation: the VirtualService Serin writes is a delegate (no hosts or gateways), and a release moves its weights to promotion")
+    func delegationRelease() async throws {
+        guard case .object(var canary) = Self.flaggerCanary, case .object(var spec)? = canary["spec"] else { return }
+        spec["service"] = ["port": 9898, "targetPort": 9898, "delegation": true]
+        spec["autoscalerRef"] = nil
+        canary["spec"] = .object(spec)
+        try await Self.withWorkloadController { server, lines in
+            server.put(.object(canary), at: Self.flaggerCanaryKey)
+            #expect(await eventually(.seconds(20)) { Self.replicas(server, Self.target) == 0 }, "\(lines.messages)")
+            let delegate = try #require(server.object(Self.virtualService))
+            #expect(delegate["spec"]?["hosts"] == [] && delegate["spec"]?["gateways"] == nil, "\(delegate)")
+            Self.setImage(server, "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(await eventually(.seconds(20)) { Self.weights(server) == [70, 30] }, "\(lines.messages)")
+            #expect(await eventually(.seconds(20)) { Self.phase(server, Self.flaggerCanaryKey) == "Succeeded" }, "\(lines.messages)")
+            #expect(Self.image(server, Self.primary) == "ghcr.io/stefanprodan/podinfo:6.0.1")
+            #expect(server.object(Self.virtualService)?["spec"]?["hosts"] == [])
+        }
+    }
 }
 
 @Suite("Workload objects")
@@ -478,5 +497,16 @@ struct WorkloadObjectsTests {
         #expect(repeated["spec"]?["hosts"] == ["podinfo", "app.example.com"])
         let none = try #require(Self.virtualService(service: ["port": 9898]))
         #expect(none["spec"]?["gateways"] == nil)
+    }
+
+    @Test("Flagger's service.delegation writes the VirtualService as a delegate: no hosts, no gateways, the same split route")
+    func delegationWritesADelegate() throws {
+        let delegate = try #require(Self.virtualService(service: ["port": 9898, "delegation": true]))
+        #expect(delegate["spec"]?["hosts"] == [])
+        #expect(delegate["spec"]?["gateways"] == nil)
+        let weights = delegate["spec"]?["http"]?[0]?["route"]?.arrayValue?.map { $0["weight"] }
+        #expect(weights == [100, 0])
+        let plain = try #require(Self.virtualService(service: ["port": 9898, "delegation": false]))
+        #expect(plain["spec"]?["hosts"] == ["podinfo"])
     }
 }

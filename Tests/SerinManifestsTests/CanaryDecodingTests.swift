@@ -949,6 +949,21 @@ struct CanaryDecodingTests {
         #expect(spec == nil)
     }
 
+    @Test("Flagger's service.delegation is read; beside hosts or gateways it is refused, as Flagger refuses it: a delegate has neither")
+    func flaggerDelegation() {
+        let delegating = Self.flaggerCanary.replacingOccurrences(of: "    port: 9898\n", with: "    port: 9898\n    delegation: true\n")
+        let (refused, messages) = decodeCanary(delegating)
+        #expect(refused == nil)
+        #expect(messages == ["hosts", "gateways"].map { key in
+            "test.yaml:11:17: error: spec.service.delegation: a delegate VirtualService has no hosts or gateways, so service.\(key) cannot be "
+                + "written beside it (Flagger refuses both); the root VirtualService that names it in delegate has them"
+        })
+        let alone = delegating.replacingOccurrences(of: "    gateways: [istio-system/public-gateway]\n    hosts: [app.example.com]\n", with: "")
+        let (spec, none) = decodeCanary(alone)
+        #expect(none.isEmpty, "\(none)")
+        #expect(spec != nil)
+    }
+
     static let matchesEveryRequest = "test.yaml:11:13: error: spec.analysis.match[0] matches every request (its conditions hold for any): "
         + "all the routes' requests would reach the canary from the first iteration, blue/green's switch rather than A/B testing; "
         + "narrow it with a header, a cookie (the cookie header) or a query parameter"

@@ -47,7 +47,7 @@ extension ManifestDecoder {
                     reader.error("\(field.path) is not used with a targetRef of kind Deployment: Serin routes between the Services it creates, \(deployment)-primary and \(deployment)-canary (named after service.name when written)", at: field.node)
                 }
             }
-            let service = reader.required("service", in: fields).flatMap { workloadService($0, deployment: deployment, reader: reader) }
+            let service = reader.required("service", in: fields).flatMap { workloadService($0, reader: reader) }
             let autoscaler = fields["autoscalerRef"].flatMap { autoscalerTarget($0, reader: reader) }
             if let (port, serviceName, tcpTraffic) = service {
                 tcp = tcpTraffic
@@ -154,17 +154,25 @@ extension ManifestDecoder {
     /// `service`: its port, `service.name` when written (a Service name, as Kubernetes names them), and for
     /// `appProtocol: tcp` why the Canary sees no requests.
     private static func workloadService(
-        _ field: Field, deployment: String, reader: DocumentReader
+        _ field: Field, reader: DocumentReader
     ) -> (port: Int, name: String?, tcp: TCPCanaryTraffic?)? {
         let schema = Schema(
             known: [
                 "port", "targetPort", "portName", "name", "hosts", "gateways", "match", "retries", "timeout", "headers", "portDiscovery",
                 "trafficPolicy", "rewrite", "corsPolicy", "appProtocol", "apex", "primary", "canary", "headless", "trafficDistribution",
-                "unmanagedMetadata", "backendTimeout",
-            ],
-            notRead: Self.serviceFieldsNotRead(deployment)
+                "unmanagedMetadata", "backendTimeout", "delegation",
+            ]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
+        // Flagger's `delegation`: the VirtualService is written as a delegate, which has no hosts or gateways.
+        if let delegation = fields["delegation"], reader.bool(delegation) == true {
+            for key in ["hosts", "gateways"] where fields[key].flatMap(reader.list)?.isEmpty == false {
+                reader.error(
+                    "\(delegation.path): a delegate VirtualService has no hosts or gateways, so service.\(key) cannot be written beside it "
+                        + "(Flagger refuses both); the root VirtualService that names it in delegate has them",
+                    at: delegation.node)
+            }
+        }
         // Flagger's default, written out (generated manifests write it): nothing to refuse.
         if let discovery = fields["portDiscovery"], reader.bool(discovery) == true {
             reader.error(
@@ -274,14 +282,6 @@ extension ManifestDecoder {
     /// `-canary` after it: 63 - 8 characters, 55.
     private static func isServiceName(_ name: String) -> Bool {
         name.utf8.count <= 55 && ResourceName.isLabel(name) && name.utf8.first.map { (0x61...0x7A).contains($0) } == true
-    }
-
-    /// Flagger's `service` fields Serin does not act on yet, each with why and what to write instead: the error a
-    /// Flagger Canary gets for one (a warning for Serin's own group).
-    static func serviceFieldsNotRead(_ deployment: String) -> [String: String] {
-        [
-            "delegation": "Serin writes the VirtualService itself; delegation is not supported",
-        ]
     }
 
     /// `autoscalerRef`: a HorizontalPodAutoscaler in the Canary's namespace. `autoscaling/v2beta2`, which Flagger's older
