@@ -118,6 +118,17 @@ struct MeshStreamRouteTableTests {
         #expect(Self.destination(table.resolvePassthrough(serverName: "ledger.default", port: 8443, inMesh: true)) == "ledger")
     }
 
+    @Test("a tls match for a gateway only, on a VirtualService bound to the mesh too, leaves its name to the service's own route in the mesh")
+    func gatewayOnlyMatch() {
+        var route = Self.tlsRoute(["ledger"], port: 8443, to: [("ledger-v2", 100)])
+        route.matches[0].gateways = [ResourceName(name: "edge")]
+        let virtualService = VirtualService(
+            name: ResourceName(name: "ledger"), hosts: ["ledger"], gateways: [ResourceName(name: "edge")], appliesToMesh: true, http: [], tls: [route]
+        )
+        let table = Self.table([virtualService], services: [Self.service("ledger", ports: [ServicePort(number: 8443, name: "https", opaque: .tls)])])
+        #expect(Self.destination(table.resolvePassthrough(serverName: "ledger", port: 8443, inMesh: true)) == "ledger")
+    }
+
     @Test("with no known service a mesh tls route is served on the port its match names; a gateway-bound one is not served in the mesh")
     func tlsPortsFromMatches() {
         let table = Self.table(

@@ -38,7 +38,8 @@ extension RouteTable {
         for virtualService in config.virtualServices where virtualService.appliesToMesh && !virtualService.tls.isEmpty {
             let routes = Self.sniRoutes(of: virtualService, boundTo: [.mesh], in: config)
             for port in meshTLSPorts(of: virtualService, in: config) {
-                for (host, route) in routes where route.matches.allSatisfy({ $0.port == nil || $0.port == port }) {
+                // A match for another port, or for gateways only, leaves the name to the service's own route here.
+                for (host, route) in routes where route.matches.allSatisfy({ ($0.port == nil || $0.port == port) && Self.admitsMesh($0.gateways) }) {
                     serverNames.add([route], host: host, port: port)
                 }
             }
@@ -75,10 +76,13 @@ extension RouteTable {
         let named = routes.flatMap { $0.compactMap(\.port) }
         let candidates = services.isEmpty ? Set(named) : Set(services.flatMap { $0.ports.map(\.number) })
         return candidates.filter { port in
-            routes.contains { matches in
-                matches.isEmpty || matches.contains { ($0.port == nil || $0.port == port) && ($0.gateways.isEmpty || $0.gateways.contains { $0.name == ResourceName.mesh.name }) }
-            }
+            routes.contains { matches in matches.isEmpty || matches.contains { ($0.port == nil || $0.port == port) && Self.admitsMesh($0.gateways) } }
         }.sorted()
+    }
+
+    /// Whether a match's `gateways` lets it apply in the mesh: none listed (the VirtualService's), or `mesh` among them.
+    private static func admitsMesh(_ gateways: [ResourceName]) -> Bool {
+        gateways.isEmpty || gateways.contains { $0.name == ResourceName.mesh.name }
     }
 
     /// The route no VirtualService wrote for a known service's port in the mesh: all of it to the service's
