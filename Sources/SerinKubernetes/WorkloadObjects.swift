@@ -60,10 +60,11 @@ public enum WorkloadObjects {
             "targetPort": service["targetPort"] ?? .number(Double(workload.port)), "protocol": "TCP",
         ]
         port["appProtocol"] = service["appProtocol"]
+        let discovered = service["portDiscovery"] == true ? discoveredPorts(of: target, service: service, port: workload.port) : []
         for (serviceName, selects, block) in [
             (name, primarySelector, "apex"), (workload.primaryService, primarySelector, "primary"), (workload.canaryService, .object(selector), "canary"),
         ] {
-            var serviceSpec: [String: JSONValue] = ["type": "ClusterIP", "selector": selects, "ports": [.object(port)]]
+            var serviceSpec: [String: JSONValue] = ["type": "ClusterIP", "selector": selects, "ports": .array([.object(port)] + discovered)]
             // Flagger's `service.headless` and `trafficDistribution`, on all three Services as Flagger writes them.
             if service["headless"] == true { serviceSpec["clusterIP"] = "None" }
             serviceSpec["trafficDistribution"] = service["trafficDistribution"]
@@ -121,6 +122,34 @@ public enum WorkloadObjects {
             var object = object
             object.unmanagedMetadata = unmanaged
             return object
+        }
+    }
+
+    /// Flagger's `service.portDiscovery`: every port of the target's containers besides the one the Canary routes
+    /// (`service.targetPort`, else `service.port`), as a Service port of the same number, named as the container names
+    /// it or `tcp-CONTAINER-INDEX`; a mesh proxy's (`istio-proxy`, `envoy`) are not the workload's. Sorted by name, so
+    /// the Services do not change from one reconcile to the next.
+    static func discoveredPorts(of target: JSONValue, service: JSONValue, port: Int) -> [JSONValue] {
+        var ports: [String: Int] = [:]
+        for container in target["spec"]?["template"]?["spec"]?["containers"]?.arrayValue ?? [] {
+            let containerName = container["name"]?.stringValue ?? ""
+            guard !["istio-proxy", "envoy"].contains(containerName) else { continue }
+            for (index, entry) in (container["ports"]?.arrayValue ?? []).enumerated() {
+                guard let number = entry["containerPort"]?.intValue else { continue }
+                let name = entry["name"]?.stringValue
+                switch service["targetPort"] {
+                case .string(let routed)?: if name == routed { continue }
+                case .number(let routed)?: if Double(number) == routed { continue }
+                default: if number == port { continue }
+                }
+                let portName = name ?? "tcp-\(containerName)-\(index)"
+                // A Service's ports need names and numbers of their own: one the routed port has stays out.
+                guard number != port, portName != (service["portName"]?.stringValue ?? "http") else { continue }
+                ports[portName] = number
+            }
+        }
+        return ports.sorted { $0.key < $1.key }.map { name, number in
+            ["name": .string(name), "port": .number(Double(number)), "targetPort": .number(Double(number)), "protocol": "TCP"]
         }
     }
 

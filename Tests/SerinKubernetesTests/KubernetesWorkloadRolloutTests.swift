@@ -443,6 +443,32 @@ struct KubernetesWorkloadRolloutTests {
         }
     }
 
+    @Test("Flagger's service.portDiscovery on a cluster: the target's metrics port reaches podinfo, podinfo-primary and podinfo-canary beside the routed one")
+    func portDiscoveryOnACluster() async throws {
+        guard case .object(var canary) = Self.flaggerCanary, case .object(var spec)? = canary["spec"] else { return }
+        spec["service"] = ["port": 9898, "targetPort": 9898, "portDiscovery": true]
+        canary["spec"] = .object(spec)
+        let withPorts: (KubernetesAPIServer) -> Void = { server in
+            Self.putWorkload(server)
+            server.edit(Self.target) { object in
+                object = (try? object.applying([
+                    .add(
+                        path: ["spec", "template", "spec", "containers", "0", "ports"],
+                        value: [["name": "http", "containerPort": 9898], ["name": "http-metrics", "containerPort": 9797]])
+                ])) ?? object
+            }
+        }
+        try await Self.withWorkloadController(prepare: withPorts) { server, lines in
+            server.put(.object(canary), at: Self.flaggerCanaryKey)
+            for name in ["podinfo", "podinfo-primary", "podinfo-canary"] {
+                let key = PodinfoKeys.key("v1", "services", name)
+                #expect(await eventually(.seconds(20)) {
+                    server.object(key)?["spec"]?["ports"]?.arrayValue?.compactMap { $0["port"]?.intValue } == [9898, 9797]
+                }, "\(name): \(String(describing: server.object(key)?["spec"]?["ports"])) \(lines.messages)")
+            }
+        }
+    }
+
     @Test("Flagger's service.delegation: the VirtualService Serin writes is a delegate (no hosts or gateways), and a release moves its weights to promotion")
     func delegationRelease() async throws {
         guard case .object(var canary) = Self.flaggerCanary, case .object(var spec)? = canary["spec"] else { return }
@@ -497,6 +523,32 @@ struct WorkloadObjectsTests {
         #expect(repeated["spec"]?["hosts"] == ["podinfo", "app.example.com"])
         let none = try #require(Self.virtualService(service: ["port": 9898]))
         #expect(none["spec"]?["gateways"] == nil)
+    }
+
+    @Test("Flagger's service.portDiscovery adds the target's other container ports to the three Services, named as written or tcp-CONTAINER-INDEX; a mesh proxy's and the routed port stay out")
+    func portDiscovery() throws {
+        let canary: JSONValue = ["apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": ["name": "podinfo", "uid": "u1"]]
+        let target: JSONValue = ["spec": [
+            "selector": ["matchLabels": ["app": "podinfo"]],
+            "template": ["metadata": ["labels": ["app": "podinfo"]], "spec": ["containers": [
+                ["name": "podinfo", "ports": [["name": "http", "containerPort": 9898], ["name": "http-metrics", "containerPort": 9797], ["containerPort": 9999]]],
+                ["name": "istio-proxy", "ports": [["name": "http-envoy-prom", "containerPort": 15090]]],
+            ]]],
+        ]]
+        let objects = WorkloadObjects.desired(
+            canary: canary, workload: CanaryWorkload(deployment: "podinfo", port: 9898), target: target,
+            service: ["port": 9898, "portDiscovery": true], autoscaler: nil)
+        let services = objects.filter { $0.path.resource == "services" }
+        #expect(services.count == 3)
+        for service in services {
+            let ports = service.object["spec"]?["ports"]?.arrayValue ?? []
+            #expect(ports.map { $0["name"]?.stringValue ?? "" } == ["http", "http-metrics", "tcp-podinfo-2"], "\(ports)")
+            #expect(ports.map { $0["port"]?.intValue ?? 0 } == [9898, 9797, 9999])
+            #expect(ports.dropFirst().allSatisfy { $0["targetPort"] == $0["port"] })
+        }
+        let without = WorkloadObjects.desired(
+            canary: canary, workload: CanaryWorkload(deployment: "podinfo", port: 9898), target: target, service: ["port": 9898], autoscaler: nil)
+        #expect(without.first { $0.path.resource == "services" }?.object["spec"]?["ports"]?.arrayValue?.count == 1)
     }
 
     @Test("Flagger's service.delegation writes the VirtualService as a delegate: no hosts, no gateways, the same split route")

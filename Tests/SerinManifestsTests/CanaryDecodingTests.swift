@@ -936,8 +936,8 @@ struct CanaryDecodingTests {
          "test.yaml:11:25: error: unknown field spec.service.unmanagedMetadata.label (did you mean labels?)"),
         ("    port: 9898", "    port: 9898\n    backendTimeout: soon",
          "test.yaml:11:21: error: spec.service.backendTimeout: expected a duration like 30s or 1m, got \"soon\""),
-        ("    port: 9898", "    port: 9898\n    portDiscovery: true",
-         "test.yaml:11:20: error: spec.service.portDiscovery: true is not supported by Serin yet: the Services route service.port alone; leave it out or write false"),
+        ("    port: 9898", "    port: 9898\n    portDiscovery: yes please",
+         "test.yaml:11:20: error: spec.service.portDiscovery: expected a boolean, got string \"yes please\""),
         // service.name becomes three Service names: one that cannot be is refused.
         ("    port: 9898", "    port: 9898\n    name: Front_End",
          "test.yaml:11:11: error: spec.service.name is \"Front_End\", expected a Service name: lower-case letters, digits and '-', starting "

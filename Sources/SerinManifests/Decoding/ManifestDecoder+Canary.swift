@@ -173,12 +173,7 @@ extension ManifestDecoder {
                     at: delegation.node)
             }
         }
-        // Flagger's default, written out (generated manifests write it): nothing to refuse.
-        if let discovery = fields["portDiscovery"], reader.bool(discovery) == true {
-            reader.error(
-                "\(discovery.path): true is not supported by Serin yet: the Services route service.port alone; leave it out or write false",
-                at: discovery.node)
-        }
+        if let discovery = fields["portDiscovery"] { _ = reader.bool(discovery) }
         // Flagger names the Services and VirtualService after `service.name`: it becomes a Service's name, and
         // `NAME-primary` and `NAME-canary` too, so it must be a DNS label of 55 characters at most.
         var serviceName: String?
