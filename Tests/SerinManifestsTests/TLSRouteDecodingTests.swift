@@ -152,6 +152,33 @@ struct TLSRouteDecodingTests {
         #expect(try #require(set.config.services.first?.ports.first).opaque == expected)
     }
 
+    @Test("http routes of a mesh VirtualService whose services have only tcp or tls ports are warned about: the mesh does not read those ports as HTTP")
+    func httpRoutesOnOpaquePorts() {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: db}
+            spec:
+              hosts: [db]
+              http:
+              - route: [{destination: {host: db}}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: db}
+            spec:
+              ports: [{port: 5432, name: tcp-postgres}]
+            """
+        let warnings = Fixture.messages(Fixture.set(yaml).diagnostics).filter { $0.contains("no HTTP port") }
+        #expect(warnings == [
+            "test.yaml:7:3: warning: spec.http: the services this VirtualService's hosts name have no HTTP port — 5432 (tcp-postgres: tcp) — "
+                + "and the mesh carries such ports as TCP or TLS without reading them, so these http routes serve no request in the mesh "
+                + "(Istio's sidecars ignore them too): name the port http-… (or set appProtocol: http), or route it with tcp or tls routes",
+        ])
+        let http = yaml.replacingOccurrences(of: "name: tcp-postgres", with: "name: http")
+        #expect(Fixture.messages(Fixture.set(http).diagnostics).allSatisfy { !$0.contains("no HTTP port") })
+    }
+
     @Test("a PASSTHROUGH server's host that no tls route names is warned about")
     func unroutedHost() {
         let set = Fixture.set(Self.gateway + Self.virtualService(Self.routed) + Self.services)

@@ -21,6 +21,7 @@ extension ManifestValidator {
             }
         }
         diagnostics += meshMatchPorts(of: virtualService, at: located, context: context)
+        diagnostics += opaqueMeshPorts(of: virtualService, at: located, context: context)
         let layer4 = virtualService.tls.enumerated().map { ("tls", $0, $1.destinations) }
             + virtualService.tcp.enumerated().map { ("tcp", $0, $1.destinations) }
         for (section, routeIndex, destinations) in layer4 {
@@ -54,6 +55,25 @@ extension ManifestValidator {
             }
         }
         return diagnostics
+    }
+
+    /// A VirtualService for the mesh alone whose hosts name services with no HTTP port: the mesh carries those ports
+    /// as TCP or TLS (`ServicePort.opaque`), so its http routes would serve no request there, as Istio's sidecars
+    /// ignore them too.
+    private static func opaqueMeshPorts(of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext) -> [Diagnostic] {
+        guard virtualService.gateways.isEmpty, !virtualService.http.isEmpty else { return [] }
+        let services = virtualService.hosts.map(HostPattern.init).flatMap(context.config.services(namedBy:))
+        let ports = services.flatMap(\.ports)
+        guard !ports.isEmpty, ports.allSatisfy({ $0.opaque != nil }) else { return [] }
+        let listed = ports.map { "\($0.number) (\($0.name ?? "unnamed"): \($0.opaque?.rawValue ?? ""))" }.joined(separator: ", ")
+        return [
+            .warning(
+                "spec.http: the services this VirtualService's hosts name have no HTTP port — \(listed) — and the mesh carries such ports "
+                    + "as TCP or TLS without reading them, so these http routes serve no request in the mesh (Istio's sidecars ignore "
+                    + "them too): name the port http-… (or set appProtocol: http), or route it with tcp or tls routes",
+                at: located.location(of: "spec.http")
+            )
+        ]
     }
 
     /// One route's `route` list, at `routePath`: each weight from 0 to 100, summing to 100 among several, and each
