@@ -21,20 +21,20 @@ extension ProxyHandler {
             refuseTunnel(.badRequest, reason: "a CONNECT request has no content (RFC 9110 §9.3.6); this one declares some", flag: .downstreamProtocolError)
             return false
         }
-        let host = String(target.host)
-        switch routes.table.meshTunnel(host: host, port: port) {
-        case .refused(let reason):
+        // One table decides where the tunnel goes and how its stream is read.
+        let table = routes.table
+        let tunnel = table.meshTunnel(host: String(target.host), port: port)
+        if case .refused(let reason) = tunnel {
             refuseTunnel(.notFound, reason: "no tunnel to \(head.target): \(reason)", flag: .noRoute)
             return false
-        case .requests:
-            client.write(client.allocator.buffer(staticString: Self.tunnelEstablished))
-            client.flush()
+        }
+        client.write(client.allocator.buffer(staticString: Self.tunnelEstablished))
+        client.flush()
+        switch tunnel {
+        case .refused, .requests:
             return true
         case .stream:
             guard case .connection(let context) = client else { return false }
-            client.write(client.allocator.buffer(staticString: Self.tunnelEstablished))
-            client.flush()
-            let table = routes.table
             let stream = PassthroughPort(
                 routes: routes, clusters: clusters, telemetry: telemetry, declaredPort: port, limits: limits, terminating: nil,
                 plainTCP: table.meshTLS[port] == nil, inMesh: true

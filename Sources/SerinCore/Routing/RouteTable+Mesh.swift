@@ -31,10 +31,7 @@ extension RouteTable {
                 for name in names { hosts.add([direct], host: name, port: port.number) }
             }
         }
-        let mesh = [ServerBinding(gateway: .mesh, hosts: [HostPattern("*")])]
-        return Dictionary(uniqueKeysWithValues: hosts.ports.map { port in
-            (port, Listener(port: port, servers: mesh, virtualHosts: hosts.virtualHosts(onPort: port)))
-        })
+        return hosts.listeners(servedBy: [ServerBinding(gateway: .mesh, hosts: [HostPattern("*")])])
     }
 
     /// The name of a mesh route no VirtualService wrote: a known service's port, straight to its endpoints.
@@ -58,6 +55,13 @@ struct VirtualHostCollector {
             slots[port, default: [:]][host] = entries[port, default: []].count
             entries[port, default: []].append((host, routes))
         }
+    }
+
+    /// A listener per port gathered, each with `servers` (the mesh's one binding) and that port's virtual hosts.
+    func listeners(servedBy servers: [RouteTable.ServerBinding]) -> [Int: RouteTable.Listener] {
+        Dictionary(uniqueKeysWithValues: ports.map { port in
+            (port, RouteTable.Listener(port: port, servers: servers, virtualHosts: virtualHosts(onPort: port)))
+        })
     }
 
     /// Most specific pattern first; a stable sort, so equally specific patterns keep manifest order.

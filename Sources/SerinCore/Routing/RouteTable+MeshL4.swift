@@ -22,10 +22,7 @@ extension RouteTable {
                 connections.add([direct], host: Self.anyConnection, port: port.number)
             }
         }
-        let mesh = [ServerBinding(gateway: .mesh, hosts: [Self.anyConnection])]
-        return Dictionary(uniqueKeysWithValues: connections.ports.map { port in
-            (port, Listener(port: port, servers: mesh, virtualHosts: connections.virtualHosts(onPort: port)))
-        })
+        return connections.listeners(servedBy: [ServerBinding(gateway: .mesh, hosts: [Self.anyConnection])])
     }
 
     /// The mesh's TLS listeners, routed by the ClientHello's server name as a sidecar's outbound TLS filter chains
@@ -51,10 +48,7 @@ extension RouteTable {
                 for name in names { serverNames.add([direct], host: name, port: port.number) }
             }
         }
-        let mesh = [ServerBinding(gateway: .mesh, hosts: [HostPattern("*")], passesThrough: true)]
-        return Dictionary(uniqueKeysWithValues: serverNames.ports.map { port in
-            (port, Listener(port: port, servers: mesh, virtualHosts: serverNames.virtualHosts(onPort: port)))
-        })
+        return serverNames.listeners(servedBy: [ServerBinding(gateway: .mesh, hosts: [HostPattern("*")], passesThrough: true)])
     }
 
     /// The ports a mesh-bound VirtualService's tcp routes serve: its services' ports (or, when its hosts name no
