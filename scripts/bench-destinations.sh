@@ -10,14 +10,17 @@
 #
 # Environment: COUNT=2000 destinations; TRAFFIC=once|busy; DURATION=60 seconds; STEP=20 seconds between samples;
 # SUBSETS=1 gives each destination two versions, a DestinationRule with their subsets and a 90/10 route, as a
-# canary per service would; READY_TIMEOUT=300 seconds to wait for the gateway to serve; SERIN_BIN=path (default:
-# a release build, made here). Needs nginx, curl and python3.
+# canary per service would; MESH=1 binds each VirtualService to the mesh too (`gateways: [edge, mesh]`) and opens
+# the mesh listener on MESH_PORT, as service-to-service canaries would have it; READY_TIMEOUT=300 seconds to wait
+# for the gateway to serve; SERIN_BIN=path (default: a release build, made here). Needs nginx, curl and python3.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COUNT=${COUNT:-2000}
 TRAFFIC=${TRAFFIC:-once}
 SUBSETS=${SUBSETS:-0}
+MESH=${MESH:-0}
+MESH_PORT=${MESH_PORT:-28397}
 READY_TIMEOUT=${READY_TIMEOUT:-300}
 DURATION=${DURATION:-60}
 STEP=${STEP:-20}
@@ -26,6 +29,7 @@ PORT_OFFSET=${PORT_OFFSET:-28300}   # the Gateway's port 80 listens on 80 + this
 ADMIN_PORT=${ADMIN_PORT:-28398}
 
 case $TRAFFIC in once | busy) ;; *) echo "error: TRAFFIC must be once or busy, got '$TRAFFIC'" >&2; exit 1 ;; esac
+case $MESH in 0 | 1) ;; *) echo "error: MESH must be 0 or 1, got '$MESH'" >&2; exit 1 ;; esac
 # shellcheck source=bench/common.sh
 source "$REPO_ROOT/scripts/bench/common.sh"
 require_tools nginx curl python3
@@ -49,9 +53,10 @@ EOF
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
 PIDS+=($!)
 
-python3 - "$COUNT" "$BACKEND_PORT" "$SUBSETS" >"$WORK/manifests/destinations.yaml" <<'PY'
+python3 - "$COUNT" "$BACKEND_PORT" "$SUBSETS" "$MESH" >"$WORK/manifests/destinations.yaml" <<'PY'
 import sys
-count, port, subsets = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+count, port, subsets, mesh = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
+gateways = "[edge, mesh]" if mesh else "[edge]"
 print("""apiVersion: networking.istio.io/v1beta1
 kind: Gateway
 metadata: {name: edge}
@@ -84,7 +89,7 @@ kind: VirtualService
 metadata: {{name: svc{i}}}
 spec:
   hosts: [svc{i}.example.com]
-  gateways: [edge]
+  gateways: {gateways}
   http:
   - route:
 {route}""")
@@ -100,9 +105,11 @@ spec:
   - {{name: v2, labels: {{version: v2}}}}""")
 PY
 
+mesh_flags=()
+[ "$MESH" = 1 ] && mesh_flags=(--mesh "127.0.0.1:$MESH_PORT")
 started=$(date +%s%N)
 "$SERIN_BIN" gateway -f "$WORK/manifests" --threads 1 --port-offset "$PORT_OFFSET" --admin "127.0.0.1:$ADMIN_PORT" \
-    >"$WORK/serin.log" 2>&1 &
+    "${mesh_flags[@]}" >"$WORK/serin.log" 2>&1 &
 GATEWAY=$!
 PIDS+=("$GATEWAY")
 wait_serving "$GATEWAY" "127.0.0.1:$ADMIN_PORT" "$WORK/serin.log" READY_TIMEOUT "$READY_TIMEOUT"

@@ -1,16 +1,21 @@
 /// Everything routing depends on, decoded from whatever YAML dialect it came from.
 public struct MeshConfig: Hashable, Sendable {
     public var gateways: [Gateway]
-    public var virtualServices: [VirtualService]
+    public var virtualServices: [VirtualService] {
+        didSet { virtualServiceIndex = Self.index(virtualServices) }
+    }
     public var destinationRules: [DestinationRule] {
         didSet { ruleIndex = Self.index(destinationRules) }
     }
     public var services: [MeshService] {
         didSet { serviceIndex = Self.index(services) }
     }
-    /// Each host name, lowercased, and the first service listing it: found by hash, so resolving thousands of
-    /// destinations is not thousands of scans.
-    private var serviceIndex: [String: Int]
+    /// Each host name, lowercased, and the services listing it in declaration order: found by hash, so resolving
+    /// thousands of destinations, or the services of thousands of VirtualServices, is not thousands of scans.
+    private var serviceIndex: [String: [Int]]
+    /// Each VirtualService's name and its position (the first, should two share one): a root route finds its
+    /// `delegate` by hash.
+    private var virtualServiceIndex: [ResourceName: Int]
     /// Each DestinationRule's `host` as written, and the rules naming it in declaration order.
     private var ruleIndex: [String: [Int]]
 
@@ -23,6 +28,7 @@ public struct MeshConfig: Hashable, Sendable {
         self.destinationRules = destinationRules
         self.services = services
         self.serviceIndex = Self.index(services)
+        self.virtualServiceIndex = Self.index(virtualServices)
         self.ruleIndex = Self.index(destinationRules)
     }
 
@@ -37,6 +43,19 @@ public struct MeshConfig: Hashable, Sendable {
         hasher.combine(virtualServices)
         hasher.combine(destinationRules)
         hasher.combine(services)
+    }
+
+    private static func index(_ virtualServices: [VirtualService]) -> [ResourceName: Int] {
+        var index: [ResourceName: Int] = [:]
+        for (position, virtualService) in virtualServices.enumerated() where index[virtualService.name] == nil {
+            index[virtualService.name] = position
+        }
+        return index
+    }
+
+    /// The VirtualService named `name` (a root route's `delegate`).
+    public func virtualService(named name: ResourceName) -> VirtualService? {
+        virtualServiceIndex[name].map { virtualServices[$0] }
     }
 
     private static func index(_ rules: [DestinationRule]) -> [String: [Int]] {
@@ -68,23 +87,24 @@ public struct MeshConfig: Hashable, Sendable {
         return hosts.allSatisfy(names.contains)
     }
 
-    private static func index(_ services: [MeshService]) -> [String: Int] {
-        var index: [String: Int] = [:]
+    private static func index(_ services: [MeshService]) -> [String: [Int]] {
+        var index: [String: [Int]] = [:]
         for (position, service) in services.enumerated() {
-            for host in service.hosts where index[host.lowercased()] == nil { index[host.lowercased()] = position }
+            for host in Set(service.hosts.map { $0.lowercased() }) { index[host, default: []].append(position) }
         }
         return index
     }
 
-    /// The services a VirtualService's host pattern names: each with a host name the pattern matches (a wildcard may
-    /// name several).
+    /// The services a VirtualService's host pattern names, in declaration order: each with a host name the pattern
+    /// matches (a wildcard may name several, and is the only pattern that scans them).
     public func services(namedBy host: HostPattern) -> [MeshService] {
-        services.filter { $0.hosts.contains { host.matches($0) } }
+        guard host.isWildcard else { return (serviceIndex[host.text] ?? []).map { services[$0] } }
+        return services.filter { $0.hosts.contains { host.matches($0) } }
     }
 
-    /// The service a destination host names, by any of its host names (case-insensitive).
+    /// The service a destination host names, by any of its host names (case-insensitive): the first declared.
     public func service(forHost host: String) -> MeshService? {
-        serviceIndex[host.lowercased()].map { services[$0] }
+        serviceIndex[host.lowercased()]?.first.map { services[$0] }
     }
 
     /// The workload serving `destination` (the Deployment its endpoints' labels name, as telemetry's

@@ -106,7 +106,7 @@ extension RouteTable {
     static func routes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
         virtualService.http.enumerated().flatMap { index, route -> [Route] in
             guard let name = route.delegate else { return [Self.route(route, of: virtualService.name, index: index, boundTo: gateways, in: config)] }
-            guard let delegate = config.virtualServices.first(where: { $0.name == name }), delegate.hosts.isEmpty else { return [] }
+            guard let delegate = config.virtualService(named: name), delegate.hosts.isEmpty else { return [] }
             return delegate.http.enumerated().compactMap { delegateIndex, delegated in
                 guard delegated.delegate == nil, let merged = delegated.merged(into: route) else { return nil }
                 return Self.route(
