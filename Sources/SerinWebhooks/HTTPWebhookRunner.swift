@@ -6,7 +6,8 @@ import NIOSSL
 import SerinCore
 import SerinSystem
 
-/// Calls webhooks as HTTP(S) POSTs with the JSON payload, each bounded by its timeout; 2xx means yes. On
+/// Calls webhooks as HTTP(S) POSTs with the JSON payload, each bounded by its timeout; 200, 201 or 202 means yes,
+/// as in Flagger (any other answer, 204 too, is a no). On
 /// AsyncHTTPClient: `https://` hooks, connections kept and reused between calls, redirects not followed (a
 /// gate that moved should say so, not be guessed). A hook with `retries` is called again, with Flagger's backoff,
 /// while it fails in a way that may pass later; one with `disableTLS` through a client that verifies no certificate.
@@ -83,6 +84,9 @@ public struct HTTPWebhookRunner: WebhookRunner {
         return formatter.date(from: text)
     }
 
+    /// The answers that pass a hook: Flagger's client takes any status above 202 as a failure.
+    public static let passingCodes: ClosedRange<UInt> = 200...202
+
     /// One call of `hook`, and whether it may pass if made again: `.some(nil)` at the backoff's pace, `.some(wait)`
     /// after the wait its answer asked for, nil never. As Flagger's client retries: no answer or a broken connection,
     /// 429, and 5xx but 501 (not implemented); never a 4xx, nor a certificate or handshake refused.
@@ -95,9 +99,10 @@ public struct HTTPWebhookRunner: WebhookRunner {
             let response = try await client.execute(request, timeout: TimeAmount(hook.timeout))
             let answer = try await response.body.collect(upTo: 64 * 1024)
             let code = response.status.code
-            if (200..<300).contains(code) { return (.passed, nil) }
+            if Self.passingCodes.contains(code) { return (.passed, nil) }
             let text = String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)
-            let failed = WebhookResult.failed(reason: "\(hook.name) answered \(code)" + (text.isEmpty ? "" : ": \(text)"))
+            let why = (200..<300).contains(code) ? " (a hook passes with 200, 201 or 202, as in Flagger)" : ""
+            let failed = WebhookResult.failed(reason: "\(hook.name) answered \(code)" + (text.isEmpty ? "" : ": \(text)") + why)
             guard code == 429 || (code >= 500 && code != 501) else { return (failed, nil) }
             let asked = (code == 429 || code == 503) ? response.headers.first(name: "retry-after").flatMap { Self.retryAfter($0, now: Date()) } : nil
             return (failed, .some(asked))

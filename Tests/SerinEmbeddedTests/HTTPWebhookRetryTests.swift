@@ -97,6 +97,23 @@ struct HTTPWebhookRetryTests {
         await backends.shutdown()
     }
 
+    @Test("a hook passes with 200, 201 or 202 and fails with any other 2xx, as in Flagger, not called again", arguments: [200, 201, 202, 203, 204, 206])
+    func passingAnswers(status: Int) async throws {
+        let backends = TestBackends()
+        let server = try await WebhookServer.start(group: backends.group, status: status)
+        let result = await Self.runner.call(Self.call(server.url, retries: 2))
+        if status <= 202 {
+            #expect(result == .passed)
+        } else {
+            guard case .failed(let reason) = result else { Issue.record("\(status) passed"); return }
+            #expect(reason.hasPrefix("gate answered \(status)"))
+            #expect(reason.hasSuffix("(a hook passes with 200, 201 or 202, as in Flagger)"))
+        }
+        #expect(server.calls.count == 1)
+        await server.close()
+        await backends.shutdown()
+    }
+
     @Test("an address that refuses the connection is tried again, and the failure says so after the last call")
     func refusedConnectionRetried() async throws {
         let refusing = try RefusingPort()
