@@ -367,10 +367,12 @@ public actor CanaryController {
             step(name) { $0.webhookCompleted(ticket: run.ticket, result: result, alertMuted: muted, now: now) }
         case .workloadChecked(let name, let check, let state, let primaryNotReady):
             answerArrived()
-            step(name) { $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, primaryNotReady: primaryNotReady, now: now) }
+            step(name) {
+                $0.workloadChecked(ticket: check.ticket, ready: state.ready, reason: state.reason, primaryNotReady: primaryNotReady, stalled: state.stalled, now: now)
+            }
         case .primaryUpdated(let name, let promotion, let state):
             answerArrived()
-            step(name) { $0.primaryUpdated(ticket: promotion.ticket, ready: state.ready, reason: state.reason, now: now) }
+            step(name) { $0.primaryUpdated(ticket: promotion.ticket, ready: state.ready, reason: state.reason, stalled: state.stalled, now: now) }
         case .settle(let done):
             done.resume()
         }

@@ -35,7 +35,7 @@ public struct KubernetesWorkloadReadiness: WorkloadReadiness {
         if let conditions = status["conditions"]?.arrayValue,
             conditions.contains(where: { $0["type"] == "Progressing" && $0["reason"] == "ProgressDeadlineExceeded" })
         {
-            return WorkloadState(ready: false, reason: "its rollout exceeded its progress deadline")
+            return WorkloadState(ready: false, reason: "its rollout exceeded its progress deadline", stalled: true)
         }
         let wanted = deployment["spec"]?["replicas"]?.intValue ?? 1
         let updated = status["updatedReplicas"]?.intValue ?? 0

@@ -527,7 +527,7 @@ struct KubernetesAPIDoubleTests {
             let progressing = failed["status"]?["conditions"]?.arrayValue?.filter { $0["type"] == "Progressing" }
             #expect(progressing?.map { [$0["status"], $0["reason"]] } == [["False", "ProgressDeadlineExceeded"]])
             #expect(try await api.get(path)["status"] == failed["status"])
-            #expect(await readiness.readiness(of: web) == WorkloadState(ready: false, reason: "its rollout exceeded its progress deadline"))
+            #expect(await readiness.readiness(of: web) == WorkloadState(ready: false, reason: "its rollout exceeded its progress deadline", stalled: true))
 
             server.completeDeploymentRollouts()
             #expect(await readiness.readiness(of: web) == WorkloadState(ready: true, reason: "2 of 2 replicas available"))

@@ -12,7 +12,7 @@ struct KubernetesWorkloadReadinessTests {
     }
 
     @Test(
-        "ready only when the latest spec is observed and every replica is updated and available",
+        "ready only when the latest spec is observed and every replica is updated and available; past its progress deadline, stalled",
         arguments: [
             (["observedGeneration": 1, "updatedReplicas": 2, "replicas": 2, "availableReplicas": 2], false, "the Deployment's latest spec is not observed yet"),
             (["observedGeneration": 2, "updatedReplicas": 1, "replicas": 2, "availableReplicas": 2], false, "1 of 2 new replicas have been updated"),
@@ -26,7 +26,9 @@ struct KubernetesWorkloadReadinessTests {
         ] as [(JSONValue, Bool, String)]
     )
     func rolloutStatus(status: JSONValue, ready: Bool, reason: String) {
-        #expect(KubernetesWorkloadReadiness.state(of: Self.deployment(status: status)) == WorkloadState(ready: ready, reason: reason))
+        // Only a rollout past its deadline is stalled: waiting will not make it ready.
+        let stalled = reason == "its rollout exceeded its progress deadline"
+        #expect(KubernetesWorkloadReadiness.state(of: Self.deployment(status: status)) == WorkloadState(ready: ready, reason: reason, stalled: stalled))
     }
 
     @Test("read through the API: a missing Deployment is not ready and says so")

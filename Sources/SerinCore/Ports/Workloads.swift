@@ -16,10 +16,14 @@ extension WorkloadReadiness {
 public struct WorkloadState: Hashable, Sendable {
     public var ready: Bool
     public var reason: String
+    /// Not ready, and waiting will not change that: its rollout exceeded its progress deadline (Kubernetes'
+    /// `ProgressDeadlineExceeded`), which Flagger treats as a failure at once rather than a wait.
+    public var stalled: Bool
 
-    public init(ready: Bool, reason: String) {
+    public init(ready: Bool, reason: String, stalled: Bool = false) {
         self.ready = ready
         self.reason = reason
+        self.stalled = stalled
     }
 }
 

@@ -8,6 +8,9 @@ public struct Release: Hashable, Sendable, Codable {
         case promoted = "Promoted"
         /// All traffic went back to the stable.
         case rolledBack = "RolledBack"
+        /// Flagger's shape: the primary could not roll out the promoted revision, so all traffic went to the canary,
+        /// the one copy known to serve it, and the release failed there.
+        case promotionFailed = "PromotionFailed"
         /// A newer canary replaced this one before it finished.
         case superseded = "Superseded"
 

@@ -258,6 +258,26 @@ extension Rollout {
         enter(.postRollout, now: now, into: &actions)
     }
 
+    /// Flagger's shape, when the primary cannot roll out the promoted revision: the canary, which passed its analysis,
+    /// is the one copy known to serve it, so all traffic goes to the canary and the release fails there, rather than
+    /// returning to a primary that is not ready (what a rollback would do). The target keeps its pods; a person fixes
+    /// the primary, and the next revision starts a release as after any failure.
+    mutating func failPromotion(_ workload: CanaryWorkload, reason: String, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        status.pausedFrom = nil
+        status.suspended = nil
+        status.pending = nil
+        status.nextCheckAt = nil
+        transition(to: .rollingBack, now: now, into: &actions)
+        endRelease(.promotionFailed, reason: reason, now: now)
+        markProgress(now: now)
+        var weights: [RolloutAction] = []
+        applyWeight(canary: 100, into: &weights)
+        record(.warning, "promotion failed: \(reason); routing all traffic to \(workload.deployment), which serves revision \(workload.revision ?? "unknown")",
+               alerting: .error, now: now, into: &actions)
+        actions += weights
+        enter(.postRollout, now: now, into: &actions)
+    }
+
     /// Promoting ends in Succeeded, rolling back in Failed. The last word says where the traffic is, and for a failed
     /// rollout why it rolled back (the failed check, an abort), since it is the message `serin status` keeps showing.
     mutating func finish(now: RolloutInstant, into actions: inout [RolloutAction]) {
@@ -285,6 +305,12 @@ extension Rollout {
         let weights = "the router refused weights \(status.stableWeight)/\(status.canaryWeight)"
         status.lastWordAwaitsWeights = nil
         guard status.phase == .succeeded else {
+            if let failed = status.releaseLog?.last, failed.outcome == .promotionFailed, let workload = spec.workload {
+                let traffic = refused ? "\(weights), so not all traffic is on \(workload.deployment) yet" : "all traffic on \(workload.deployment)"
+                record(.warning, "promotion failed: \(failed.reason ?? "the primary is not ready"); \(traffic), which serves revision \(workload.revision ?? "unknown")",
+                       now: now, into: &actions)
+                return
+            }
             let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
             let traffic = refused ? " \(weights), so not all traffic is on stable \(status.stable) yet" : " all traffic on stable \(status.stable)"
             record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, now: now, into: &actions)

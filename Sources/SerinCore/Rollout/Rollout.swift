@@ -169,10 +169,10 @@ public struct Rollout: Hashable, Sendable {
                 }
             }
         case .promoting where status.stage == .primaryRollout:
-            if isPastDeadline(now) {
+            if isPastDeadline(now), let workload = spec.workload {
                 let last = status.holdReason.map { ": \($0)" } ?? ""
-                rollBack(now: now, reason: "the primary did not roll out the promoted revision within the \(Readable.duration(spec.analysis.progressDeadline)) progress deadline\(last)",
-                         into: &actions)
+                failPromotion(workload, reason: "\(workload.primary) did not roll out the promoted revision within the \(Readable.duration(spec.analysis.progressDeadline)) progress deadline\(last)",
+                              now: now, into: &actions)
             } else if status.pending == nil, let due = status.nextCheckAt, now >= due {
                 enter(.primaryRollout, now: now, into: &actions)
             }
@@ -348,8 +348,11 @@ public struct Rollout: Hashable, Sendable {
     /// The platform answered a `checkWorkload`: ready, the step is taken; not ready, the rollout holds until the
     /// next interval asks again (the progress deadline still counts), saying why — and which Deployment:
     /// `primaryNotReady` when the primary was the one, as Flagger halts a release whose primary is not ready.
+    /// `stalled`: its rollout exceeded its own progress deadline, so waiting is futile and, as Flagger does, the
+    /// release rolls back at once.
     public mutating func workloadChecked(
-        ticket: RolloutTicket, ready: Bool, reason: String, primaryNotReady: Bool = false, now: RolloutInstant
+        ticket: RolloutTicket, ready: Bool, reason: String, primaryNotReady: Bool = false, stalled: Bool = false,
+        now: RolloutInstant
     ) -> RolloutOutcome {
         guard status.phase == .progressing, let pending = status.pending, pending.ticket == ticket,
             case .workload(let step) = pending.kind
@@ -362,7 +365,11 @@ public struct Rollout: Hashable, Sendable {
             setStep(step, now: now, checked: true, into: &actions)
         } else {
             let deployment = primaryNotReady ? "primary Deployment \(spec.workload?.primary ?? "")" : "canary Deployment \(spec.canaryDeployment ?? "")"
-            hold(reason: "\(deployment) is not ready: \(reason)", message: "waiting for \(deployment): \(reason)", now: now, into: &actions)
+            if stalled {
+                rollBack(now: now, reason: "\(deployment) is not ready: \(reason)", into: &actions)
+            } else {
+                hold(reason: "\(deployment) is not ready: \(reason)", message: "waiting for \(deployment): \(reason)", now: now, into: &actions)
+            }
         }
         return .accepted(actions)
     }
@@ -373,9 +380,12 @@ public struct Rollout: Hashable, Sendable {
 
     /// The platform answered a `promoteWorkload`: once the primary has rolled out the canary's template, all
     /// traffic goes to it, the target is scaled to zero and the release is promoted; until then the rollout
-    /// holds at its weights and asks again each interval (the progress deadline still counts). At first sight
-    /// (the baseline) the target is scaled to zero once the primary is ready.
-    public mutating func primaryUpdated(ticket: RolloutTicket, ready: Bool, reason: String, now: RolloutInstant) -> RolloutOutcome {
+    /// holds at its weights and asks again each interval (the progress deadline still counts). A primary whose
+    /// rollout `stalled` (past its own progress deadline) fails the promotion at once (`failPromotion`). At first
+    /// sight (the baseline) the target is scaled to zero once the primary is ready.
+    public mutating func primaryUpdated(
+        ticket: RolloutTicket, ready: Bool, reason: String, stalled: Bool = false, now: RolloutInstant
+    ) -> RolloutOutcome {
         guard status.phase == .promoting || status.phase == .initialized, let pending = status.pending, pending.ticket == ticket,
             pending.kind == .primaryRollout, let workload = spec.workload
         else {
@@ -396,6 +406,10 @@ public struct Rollout: Hashable, Sendable {
             actions.append(.scaleWorkload(scaling(workload, to: .zero)))
             record(.normal, "initialized: \(workload.primary) serves \(workload.deployment) revision \(workload.revision ?? "unknown")",
                    now: now, into: &actions)
+            return .accepted(actions)
+        }
+        if !ready, stalled {
+            failPromotion(workload, reason: "\(workload.primary) is not ready: \(reason)", now: now, into: &actions)
             return .accepted(actions)
         }
         guard ready else {

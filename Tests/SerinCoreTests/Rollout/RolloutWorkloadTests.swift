@@ -20,20 +20,31 @@ struct RolloutWorkloadTests {
     /// Revision r1 seen first (the baseline), then r2 released as the controller does it: the new spec, then
     /// `rollout` of the settled Canary; the target is ready for the first step.
     static func releasingR2() throws -> Driver {
+        var driver = try askingForR2()
+        try ready(&driver, 11)
+        return driver
+    }
+
+    /// As `releasingR2`, but the first step's readiness check not answered yet.
+    static func askingForR2() throws -> Driver {
         var driver = Driver(try Rollout(spec: spec(revision: "r1")))
         driver.start(0)
         try primaryAnswers(&driver, ready: true, at: 1)
         driver.send { $0.specChanged(try! spec(revision: "r2"), now: t(10)) }
         driver.send { $0.restart(now: t(10)) }
-        try ready(&driver, 11)
         return driver
+    }
+
+    /// The newest readiness check the rollout asked for.
+    static func check(_ driver: Driver) throws -> WorkloadCheck {
+        try #require(driver.log.compactMap { action -> WorkloadCheck? in
+            if case .checkWorkload(let check) = action { return check } else { return nil }
+        }.last)
     }
 
     /// Answers the readiness check the step asked for.
     static func ready(_ driver: inout Driver, _ at: Int) throws {
-        let check = try #require(driver.log.compactMap { action -> WorkloadCheck? in
-            if case .checkWorkload(let check) = action { return check } else { return nil }
-        }.last)
+        let check = try check(driver)
         driver.send { $0.workloadChecked(ticket: check.ticket, ready: true, reason: "ready", now: t(at)) }
     }
 
@@ -100,14 +111,8 @@ struct RolloutWorkloadTests {
 
     @Test("each step asks for the primary as well as the canary, as Flagger does: a primary not ready holds the step saying so, and the next interval asks again")
     func primaryReadinessBeforeEachStep() throws {
-        var driver = Driver(try Rollout(spec: Self.spec(revision: "r1")))
-        driver.start(0)
-        try Self.primaryAnswers(&driver, ready: true, at: 1)
-        driver.send { $0.specChanged(try! Self.spec(revision: "r2"), now: t(10)) }
-        driver.send { $0.restart(now: t(10)) }
-        let check = try #require(driver.log.compactMap { action -> WorkloadCheck? in
-            if case .checkWorkload(let check) = action { return check } else { return nil }
-        }.last)
+        var driver = try Self.askingForR2()
+        let check = try Self.check(driver)
         #expect(check.deployment == Self.target && check.primary == Self.primary)
         #expect(check.primaryReadyThreshold == AnalysisSpec.defaultReadyThreshold)
         driver.send {
@@ -211,5 +216,60 @@ struct RolloutWorkloadTests {
         #expect(driver.log.canaryWeights.last == 0)
         #expect(Self.scalings(driver).last == .zero)
         #expect(driver.rollout.status.stableRevision == "r1")
+    }
+
+    @Test("a canary or primary Deployment whose rollout stalled past its own progress deadline rolls the release back at once, saying which, as Flagger does", arguments: [false, true])
+    func stalledDeploymentRollsBack(primary: Bool) throws {
+        var driver = try Self.askingForR2()
+        let check = try Self.check(driver)
+        driver.send {
+            $0.workloadChecked(ticket: check.ticket, ready: false, reason: "its rollout exceeded its progress deadline", primaryNotReady: primary,
+                               stalled: true, now: t(11))
+        }
+        #expect(driver.rollout.status.phase == .failed)
+        let deployment = primary ? "primary Deployment podinfo-primary" : "canary Deployment podinfo"
+        #expect(driver.rollout.status.releases.last?.reason == "\(deployment) is not ready: its rollout exceeded its progress deadline")
+        #expect(driver.log.canaryWeights.last == 0)
+        #expect(Self.scalings(driver).last == .zero)
+    }
+
+    @Test("a primary that stalls on the promoted revision fails the promotion with all traffic on the canary, whose pods stay; so does one still rolling out at the Canary's deadline", arguments: [true, false])
+    func stalledPrimaryFailsThePromotion(stalled: Bool) throws {
+        var driver = try Self.releasingR2()
+        try driver.completeInterval(with: .pass)
+        try Self.ready(&driver, 45)
+        try driver.completeInterval(with: .pass)
+        #expect(driver.rollout.status.phase == .promoting && driver.rollout.status.canaryWeight == 50)
+        let scaled = Self.scalings(driver)
+        if stalled {
+            let promotion = try Self.promotion(driver)
+            driver.send {
+                $0.primaryUpdated(ticket: promotion.ticket, ready: false, reason: "its rollout exceeded its progress deadline", stalled: true, now: t(80))
+            }
+        } else {
+            try Self.primaryAnswers(&driver, ready: false, reason: "1 of 2 new replicas have been updated", at: 80)
+            // The Canary's 600s progress deadline passes while the primary is asked again each interval.
+            var at = 80
+            while driver.rollout.status.phase == .promoting, at < 800 {
+                at += 30
+                driver.tick(at)
+                if driver.rollout.status.pending != nil { try Self.primaryAnswers(&driver, ready: false, reason: "1 of 2 new replicas have been updated", at: at) }
+            }
+        }
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.log.canaryWeights.last == 100)
+        #expect(Self.scalings(driver) == scaled, "the canary's pods must stay: they are all that serves")
+        #expect(driver.rollout.status.stableRevision == "r1")
+        let release = try #require(driver.rollout.status.releases.last)
+        #expect(release.outcome == .promotionFailed)
+        let reason = stalled
+            ? "podinfo-primary is not ready: its rollout exceeded its progress deadline"
+            : "podinfo-primary did not roll out the promoted revision within the 10m progress deadline: podinfo-primary is rolling out the promoted revision: 1 of 2 new replicas have been updated"
+        #expect(release.reason == reason)
+        #expect(driver.rollout.status.message == "podinfo: promotion failed: \(reason); routing all traffic to podinfo, which serves revision r2")
+        // Its last word, once the router applied those weights, says where the traffic is.
+        driver.send { $0.weightsApplied($0.split, now: t(900)) }
+        #expect(driver.rollout.status.message == "podinfo: promotion failed: \(reason); all traffic on podinfo, which serves revision r2")
+        #expect(driver.rollout.status.canaryWeight == 100)
     }
 }
