@@ -38,7 +38,7 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
 
     /// The lowest status `retries(status:)` is true of; `Int.max` when it is true of none.
     public var lowestRetriedStatus: Int {
-        let byCondition = retryOn.map { condition in (100...599).first(where: condition.covers(status:)) ?? .max }
+        let byCondition = retryOn.compactMap(\.statuses).map(\.lowerBound)
         return (retriableStatusCodes + byCondition).min() ?? .max
     }
 
@@ -81,13 +81,17 @@ public enum RetryCondition: String, Hashable, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The response statuses this condition names; nil for those that name failures without a status.
+    public var statuses: ClosedRange<Int>? {
+        switch self {
+        case .serverError: 500...599
+        case .gatewayError: 502...504
+        case .connectFailure, .refusedStream, .reset, .cancelled, .deadlineExceeded, .resourceExhausted, .internal, .unavailable: nil
+        }
+    }
+
     /// Whether a response with `status` is one of the failures this condition names.
     public func covers(status: Int) -> Bool {
-        switch self {
-        case .serverError: return (500...599).contains(status)
-        case .gatewayError: return (502...504).contains(status)
-        case .connectFailure, .refusedStream, .reset, .cancelled, .deadlineExceeded, .resourceExhausted, .internal, .unavailable:
-            return false
-        }
+        statuses?.contains(status) ?? false
     }
 }

@@ -23,12 +23,24 @@ final class DocumentReader {
         return body()
     }
 
-    /// The file's lines, when its text is at hand: where a literal block's content lies.
-    private let lines: [Substring]
+    /// The file's text, when at hand: where a literal block's content lies. Read only for that, one line at a time:
+    /// a file of thousands of documents has a reader per document, which must not each split the whole file.
+    private let text: String?
 
     init(file: String, text: String? = nil) {
         self.file = file
-        self.lines = text.map { $0.split(separator: "\n", omittingEmptySubsequences: false) } ?? []
+        self.text = text
+    }
+
+    /// The spaces that indent line `number` (1-based) of the file; nil without its text, or past its end.
+    private func indentation(ofLine number: Int) -> Int? {
+        guard let text, number >= 1 else { return nil }
+        var rest = text.utf8[...]
+        for _ in 1..<number {
+            guard let newline = rest.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            rest = rest[rest.index(after: newline)...]
+        }
+        return rest.prefix { $0 == UInt8(ascii: " ") }.count
     }
 
     func location(of node: Node) -> SourceLocation {
@@ -46,7 +58,7 @@ final class DocumentReader {
         let lineStart = before.lastIndex(of: "\n").map { value.index(after: $0) } ?? value.startIndex
         // The block's indentation: the written line's spaces less those the value keeps (a line indented deeper).
         let kept = value[lineStart...].prefix { $0 == " " }.count
-        let written = lines.indices.contains(location.line - 1) ? lines[location.line - 1].prefix { $0 == " " }.count : kept
+        let written = indentation(ofLine: location.line) ?? kept
         location.column = written - kept + value.distance(from: lineStart, to: index) + 1
         return location
     }
