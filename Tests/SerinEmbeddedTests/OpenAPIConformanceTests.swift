@@ -37,6 +37,18 @@ struct OpenAPIConformanceTests {
         }
     }
 
+    @Test("the document names every phase and every release outcome the API answers with, and no other")
+    func enumsListEveryValue() throws {
+        let file = try Data(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("docs/openapi.json"))
+        let document = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let phases = (schemas["Phase"] as? [String: Any])?["enum"] as? [String]
+        #expect(phases == RolloutPhase.allCases.map(\.rawValue))
+        let release = (schemas["Release"] as? [String: Any])?["properties"] as? [String: Any]
+        let outcomes = (release?["outcome"] as? [String: Any])?["enum"] as? [String]
+        #expect(outcomes.map(Set.init) == Set(Release.Outcome.allCases.map(\.rawValue)))
+    }
+
     @Test("serin gateway's admin listener documents the paths it serves, no Canary's, and answers each one it documents")
     func gatewayModeDocumentsWhatItServes() async throws {
         let backends = TestBackends()

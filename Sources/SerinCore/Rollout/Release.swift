@@ -2,7 +2,7 @@
 /// keeps the newest ones, so `serin history` and the dashboard show v1 → v2 promoted, v2 → v3 rolled back.
 public struct Release: Hashable, Sendable, Codable {
     /// How a release ended, or that it has not yet.
-    public enum Outcome: String, Hashable, Sendable, Codable, CustomStringConvertible {
+    public enum Outcome: String, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
         case progressing = "Progressing"
         /// All traffic moved to the canary, which became the stable.
         case promoted = "Promoted"
@@ -24,7 +24,7 @@ public struct Release: Hashable, Sendable, Codable {
     public var stable: Destination
     public var canary: Destination
     public var outcome: Outcome
-    /// Why it rolled back or was superseded.
+    /// Why it rolled back, its promotion failed, or it was superseded.
     public var reason: String?
     public var startedAt: RolloutInstant
     public var endedAt: RolloutInstant?
