@@ -303,7 +303,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SerinManifestsTests",
-            dependencies: ["SerinManifests", "SerinCore", "SerinSystem", "SerinTesting"],
+            dependencies: ["SerinManifests", "SerinCore", "SerinSystem", "SerinTesting", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
         .testTarget(

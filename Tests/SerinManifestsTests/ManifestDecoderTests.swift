@@ -2,6 +2,7 @@ import Foundation
 import SerinCore
 import SerinManifests
 import Testing
+import Yams
 
 @Suite("ManifestDecoder")
 struct ManifestDecoderTests {
@@ -225,6 +226,21 @@ struct ManifestDecoderTests {
         #expect(Spelling.suggestion(for: "xyz", among: ["interval"]) == nil)
     }
 
+    /// A VirtualService whose one destination carries `weightLine` on line 9, column 15 onwards.
+    static func virtualService(weightLine: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: vs}
+        spec:
+          hosts: ["*"]
+          http:
+          - route:
+            - destination: {host: web}
+              \(weightLine)
+        """
+    }
+
     @Test(
         "reports a value of the wrong type with expected and got, and produces no resource",
         arguments: [
@@ -235,20 +251,36 @@ struct ManifestDecoderTests {
         ]
     )
     func wrongType(weightLine: String, message: String) {
-        let yaml = """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: vs}
-            spec:
-              hosts: ["*"]
-              http:
-              - route:
-                - destination: {host: web}
-                  \(weightLine)
-            """
-        let (resources, diagnostics) = Fixture.decode(yaml)
+        let (resources, diagnostics) = Fixture.decode(Self.virtualService(weightLine: weightLine))
         #expect(Fixture.messages(diagnostics) == [message])
         #expect(resources.isEmpty)
+    }
+
+    @Test(
+        "a plain scalar's type is Yams' default resolver's: integers in every YAML 1.1 spelling are read, and anything else is named as that resolver types it",
+        arguments: [
+            "5", "+7", "0x1F", "0o17", "017", "1_0", "0b101", "1:30", "10.5", "1e3", ".5", ".inf", "-.Inf", ".NaN", "true", "False",
+            "yes", "No", "on", "OFF", "null", "Null", "~", "<<", "=", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "ten", "5a",
+            "0x", "1.2.3", "web-v1", "truely", "nullable",
+        ]
+    )
+    func plainScalarTypes(text: String) {
+        let (resources, diagnostics) = Fixture.decode(Self.virtualService(weightLine: "weight: \(text)"))
+        // The oracle: the tag Yams' default resolver gives this scalar.
+        let tag = Resolver.default.resolveTag(of: Node.scalar(Node.Scalar(text)))
+        guard tag != .int else {
+            let weight = resources.first.flatMap { if case .virtualService(let vs) = $0.resource { vs.http.first?.destinations.first?.weight } else { nil } }
+            #expect(weight == Node.scalar(Node.Scalar(text)).int, "\(Fixture.messages(diagnostics))")
+            return
+        }
+        let described = switch tag {
+        case .str: "string \"\(text)\""
+        case .float: "number \(text)"
+        case .bool: "boolean \(text)"
+        case .null: "null"
+        default: "\"\(text)\""
+        }
+        #expect(Fixture.messages(diagnostics) == ["test.yaml:9:15: error: spec.http[0].route[0].weight: expected an integer, got \(described)"])
     }
 
     @Test(

@@ -31,8 +31,13 @@ struct Field {
 }
 
 extension Node {
-    /// The resolved YAML tag (`str`, `int`, `bool`...): quoted scalars are always strings.
-    var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
+    /// The resolved YAML tag (`str`, `int`, `bool`...), as Yams' default resolver gives it: quoted scalars are always
+    /// strings. The parser tells plain strings from the rest in one pass (`ScalarTags`); the rest are told apart here.
+    var tagName: Tag.Name {
+        let name = Tag.Name(rawValue: tag.rawValue)
+        guard name == ScalarTags.notString, case .scalar(let scalar) = self else { return name }
+        return ScalarTags.defaultTag(of: scalar.string)
+    }
 
     /// What a value is, for "expected X, got Y" messages: `string "ten"`, `integer 5`, `a list`.
     var valueDescription: String {

@@ -29,7 +29,7 @@ public enum ManifestDecoder {
     static func parse(_ source: ManifestSource) -> (documents: [Node], error: Diagnostic?) {
         var documents: [Node] = []
         do {
-            let parser = try Parser(yaml: source.text)
+            let parser = try Parser(yaml: source.text, resolver: ScalarTags.resolver)
             while let document = try parser.nextRoot() {
                 documents.append(document)
             }
