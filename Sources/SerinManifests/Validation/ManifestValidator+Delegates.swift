@@ -6,17 +6,14 @@ import SerinCore
 extension ManifestValidator {
     static func delegation(of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        if virtualService.hosts.isEmpty {
-            let roots = context.virtualServices.values.filter { root in root.http.contains { $0.delegate == virtualService.name } }
-            if roots.isEmpty {
-                diagnostics.append(
-                    .error(
-                        "spec.hosts is required: a VirtualService without hosts is a delegate, and no VirtualService's http route "
-                            + "names \(virtualService.name) in its delegate, so it routes nothing",
-                        at: located.location(of: "spec")
-                    )
+        if virtualService.hosts.isEmpty, !context.delegated.contains(virtualService.name) {
+            diagnostics.append(
+                .error(
+                    "spec.hosts is required: a VirtualService without hosts is a delegate, and no VirtualService's http route "
+                        + "names \(virtualService.name) in its delegate, so it routes nothing",
+                    at: located.location(of: "spec")
                 )
-            }
+            )
         }
         for (index, route) in virtualService.http.enumerated() {
             guard let name = route.delegate else { continue }

@@ -6,6 +6,9 @@ struct ValidationContext {
     let config: MeshConfig
     let gateways: [ResourceName: Gateway]
     let virtualServices: [ResourceName: VirtualService]
+    /// The VirtualServices some VirtualService's http route names in its `delegate`: gathered once, so telling
+    /// each host-less VirtualService whether it has a root is not a scan of them all.
+    let delegated: Set<ResourceName>
     let metricTemplates: [ResourceName: MetricTemplateSpec]
     private let unread: [ResourceKind: [ResourceName: SourceLocation]]
 
@@ -27,6 +30,7 @@ struct ValidationContext {
             virtualServices[virtualService.name] = virtualService
         }
         self.virtualServices = virtualServices
+        delegated = Set(virtualServices.values.flatMap { $0.http.compactMap(\.delegate) })
         var metricTemplates: [ResourceName: MetricTemplateSpec] = [:]
         for template in resources.metricTemplates where metricTemplates[template.name] == nil {
             metricTemplates[template.name] = template
