@@ -241,21 +241,9 @@ extension Rollout {
     }
 
     mutating func rollBack(now: RolloutInstant, reason: String, into actions: inout [RolloutAction]) {
-        status.pausedFrom = nil
-        status.suspended = nil
-        status.pending = nil
-        status.nextCheckAt = nil
-        transition(to: .rollingBack, now: now, into: &actions)
-        endRelease(.rolledBack, reason: reason, now: now, overriding: .promoted)
-        markProgress(now: now)
-        // The decision and its reason, said before the weights are sent (with them in its status and alerts): only what
-        // follows them waits for the router to take them.
-        var weights: [RolloutAction] = []
-        applyWeight(canary: 0, into: &weights)
-        record(.warning, "rolled back: \(reason)", alerting: .error, now: now, into: &actions)
-        actions += weights
-        if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .zero))) }
-        enter(.postRollout, now: now, into: &actions)
+        let scaleDown = spec.workload.map { [RolloutAction.scaleWorkload(scaling($0, to: .zero))] } ?? []
+        endUnsuccessfully(.rolledBack, reason: reason, overriding: .promoted, canaryWeight: 0, saying: "rolled back: \(reason)",
+                          then: scaleDown, now: now, into: &actions)
     }
 
     /// Flagger's shape, when the primary cannot roll out the promoted revision: the canary, which passed its analysis,
@@ -263,19 +251,36 @@ extension Rollout {
     /// returning to a primary that is not ready (what a rollback would do). The target keeps its pods; a person fixes
     /// the primary, and the next revision starts a release as after any failure.
     mutating func failPromotion(_ workload: CanaryWorkload, reason: String, now: RolloutInstant, into actions: inout [RolloutAction]) {
+        endUnsuccessfully(.promotionFailed, reason: reason, canaryWeight: 100,
+                          saying: "promotion failed: \(reason); routing all traffic to \(workload.deployment)\(Self.servesRevision(workload))",
+                          then: [], now: now, into: &actions)
+    }
+
+    /// Ends the release with `outcome` (`overriding` one it already ended with) and `canaryWeight` of the traffic on
+    /// the canary, then runs the post-rollout hooks (phase RollingBack until they answer). The decision and its reason
+    /// are said first, an `error` alert, before the weights are sent (with them in its status and alerts): only what
+    /// follows them (`then`) waits for the router to take them.
+    private mutating func endUnsuccessfully(
+        _ outcome: Release.Outcome, reason: String, overriding ended: Release.Outcome? = nil, canaryWeight: Int, saying message: String,
+        then following: [RolloutAction], now: RolloutInstant, into actions: inout [RolloutAction]
+    ) {
         status.pausedFrom = nil
         status.suspended = nil
         status.pending = nil
         status.nextCheckAt = nil
         transition(to: .rollingBack, now: now, into: &actions)
-        endRelease(.promotionFailed, reason: reason, now: now)
+        endRelease(outcome, reason: reason, now: now, overriding: ended)
         markProgress(now: now)
         var weights: [RolloutAction] = []
-        applyWeight(canary: 100, into: &weights)
-        record(.warning, "promotion failed: \(reason); routing all traffic to \(workload.deployment), which serves revision \(workload.revision ?? "unknown")",
-               alerting: .error, now: now, into: &actions)
-        actions += weights
+        applyWeight(canary: canaryWeight, into: &weights)
+        record(.warning, message, alerting: .error, now: now, into: &actions)
+        actions += weights + following
         enter(.postRollout, now: now, into: &actions)
+    }
+
+    /// `, which serves revision R`: what a workload's Deployment runs, for the messages that say where traffic went.
+    static func servesRevision(_ workload: CanaryWorkload) -> String {
+        ", which serves revision \(workload.revision ?? "unknown")"
     }
 
     /// Promoting ends in Succeeded, rolling back in Failed. The last word says where the traffic is, and for a failed
@@ -302,18 +307,18 @@ extension Rollout {
     /// its last word once; a promotion is not completed until its weights serve, so a refusal leaves its last word owed.
     mutating func recordLastWord(now: RolloutInstant, into actions: inout [RolloutAction]) {
         let refused = status.weightsRefused == true
-        let weights = "the router refused weights \(status.stableWeight)/\(status.canaryWeight)"
         status.lastWordAwaitsWeights = nil
         guard status.phase == .succeeded else {
-            if let failed = status.releaseLog?.last, failed.outcome == .promotionFailed, let workload = spec.workload {
-                let traffic = refused ? "\(weights), so not all traffic is on \(workload.deployment) yet" : "all traffic on \(workload.deployment)"
-                record(.warning, "promotion failed: \(failed.reason ?? "the primary is not ready"); \(traffic), which serves revision \(workload.revision ?? "unknown")",
+            let last = status.releaseLog?.last
+            if let last, last.outcome == .promotionFailed, let workload = spec.workload {
+                let traffic = allTraffic(on: workload.deployment, refused: refused)
+                record(.warning, "promotion failed: \(last.reason ?? "the primary is not ready"); \(traffic)\(Self.servesRevision(workload))",
                        now: now, into: &actions)
                 return
             }
-            let reason = status.releaseLog?.last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
-            let traffic = refused ? " \(weights), so not all traffic is on stable \(status.stable) yet" : " all traffic on stable \(status.stable)"
-            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + traffic, now: now, into: &actions)
+            let reason = last.flatMap { $0.outcome == .rolledBack ? $0.reason : nil }
+            let traffic = allTraffic(on: "stable \(status.stable)", refused: refused)
+            record(.warning, "rollout failed" + (reason.map { ": \($0);" } ?? ",") + " " + traffic, now: now, into: &actions)
             return
         }
         // Flagger's shape hands the promoted revision to the primary, which takes all traffic back; otherwise the
@@ -321,11 +326,17 @@ extension Rollout {
         let promoted = spec.workload?.primary ?? "canary \(status.canary)"
         if refused {
             status.lastWordAwaitsWeights = true
-            record(.warning, "promotion not completed: \(weights), so not all traffic is on \(promoted) yet", now: now, into: &actions)
+            record(.warning, "promotion not completed: \(allTraffic(on: promoted, refused: true))", now: now, into: &actions)
         } else {
-            let revision = spec.workload.map { ", which serves revision \($0.revision ?? "unknown")" } ?? ""
-            record(.normal, "promotion completed: all traffic on \(promoted)\(revision)", now: now, into: &actions)
+            let revision = spec.workload.map(Self.servesRevision) ?? ""
+            record(.normal, "promotion completed: \(allTraffic(on: promoted, refused: false))\(revision)", now: now, into: &actions)
         }
+    }
+
+    /// Where all traffic is, for a last word: on `place`, unless the router refused the weights that send it there.
+    func allTraffic(on place: String, refused: Bool) -> String {
+        guard refused else { return "all traffic on \(place)" }
+        return "the router refused weights \(status.stableWeight)/\(status.canaryWeight), so not all traffic is on \(place) yet"
     }
 
     /// One failed check; reaching the threshold rolls back. Passes in between do not reset the count (Flagger's

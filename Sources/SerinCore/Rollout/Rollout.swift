@@ -365,10 +365,11 @@ public struct Rollout: Hashable, Sendable {
             setStep(step, now: now, checked: true, into: &actions)
         } else {
             let deployment = primaryNotReady ? "primary Deployment \(spec.workload?.primary ?? "")" : "canary Deployment \(spec.canaryDeployment ?? "")"
+            let why = "\(deployment) is not ready: \(reason)"
             if stalled {
-                rollBack(now: now, reason: "\(deployment) is not ready: \(reason)", into: &actions)
+                rollBack(now: now, reason: why, into: &actions)
             } else {
-                hold(reason: "\(deployment) is not ready: \(reason)", message: "waiting for \(deployment): \(reason)", now: now, into: &actions)
+                hold(reason: why, message: "waiting for \(deployment): \(reason)", now: now, into: &actions)
             }
         }
         return .accepted(actions)
