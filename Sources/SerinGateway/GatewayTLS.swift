@@ -274,6 +274,15 @@ extension GatewayTLS {
 }
 
 extension GatewayTLS {
+    /// The TLS handler for one upstream connection: `serverName` in its ClientHello and, once the chain is
+    /// verified, the certificate checked for one of `names`.
+    static func clientHandler(context: NIOSSLContext, serverName: String?, names: UpstreamCertificateNames?) throws -> NIOSSLClientHandler {
+        guard let names else { return try NIOSSLClientHandler(context: context, serverHostname: serverName) }
+        return try NIOSSLClientHandler._makeSSLClientHandler(context: context, serverHostname: serverName) { certificate, channel in
+            names.verify(certificate, on: channel.eventLoop)
+        }
+    }
+
     /// The context for a cluster's upstream connections from its traffic policy's `tls`; nil for DISABLE.
     static func clientContext(for tls: ClientTLS, cluster: String, http2: Bool = false) throws(GatewayError) -> NIOSSLContext? {
         guard tls.mode != .disable else { return nil }
@@ -286,7 +295,8 @@ extension GatewayTLS {
         if let caPath = tls.caCertificates {
             configuration.trustRoots = .certificates(try load("caCertificates", file: caPath, server: label) { try NIOSSLCertificate.fromPEMFile(caPath) })
         }
-        // Envoy checks the chain, and names only against subjectAltNames (refused when decoded): no hostname check.
+        // The chain here; the names (subjectAltNames, else the host) in `clientHandler`, as Envoy checks SANs
+        // rather than the RFC 6125 hostname rules (no common name, no IP address of the socket).
         configuration.certificateVerification = tls.insecureSkipVerify ? .none : .noHostnameVerification
         if tls.mode == .mutual, let chainPath = tls.clientCertificate, let keyPath = tls.privateKey {
             let chain = try load("clientCertificate", file: chainPath, server: label) { try NIOSSLCertificate.fromPEMFile(chainPath) }

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import SerinCore
 
 /// The HTTP/2 connections of one event loop to endpoints whose port speaks HTTP/2 or gRPC: one connection per
@@ -84,7 +85,10 @@ final class HTTP2UpstreamSessions {
             }
             session = Session(overTLS: tls != nil, cluster: cluster)
             sessions[key, default: []].append(session)
-            connect(key, session: session, tls: tls, sni: cluster?.sni, timeout: cluster?.connectTimeout ?? connectTimeout)
+            connect(
+                key, session: session, tls: tls, sni: cluster?.sni, names: cluster?.certificateNames,
+                timeout: cluster?.connectTimeout ?? connectTimeout
+            )
         }
         session.activeStreams += 1
         let overTLS = session.overTLS
@@ -127,14 +131,19 @@ final class HTTP2UpstreamSessions {
         }
     }
 
-    private func connect(_ key: Key, session: Session, tls: NIOSSLContext?, sni: String?, timeout: TimeAmount) {
+    private func connect(
+        _ key: Key, session: Session, tls: NIOSSLContext?, sni: String?, names: UpstreamCertificateNames?, timeout: TimeAmount
+    ) {
         let configuration = HTTP2Connection.configuration
         ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni)) }
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(GatewayTLS.clientHandler(context: tls, serverName: sni, names: names))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatch())
+                    }
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .client, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream
                     ) { stream in stream.eventLoop.makeSucceededVoidFuture() }
@@ -143,28 +152,54 @@ final class HTTP2UpstreamSessions {
             .connect(host: key.endpoint.host, port: key.endpoint.port)
             .assumeIsolated()
             .whenComplete { result in
-                let waiting = session.waiting
-                session.waiting = []
                 switch result {
                 case .failure(let error):
-                    self.forget(session, at: key)
-                    for waiter in waiting { waiter(.failure(error)) }
-                case .success(let channel):
-                    let multiplexer: NIOHTTP2Handler.StreamMultiplexer
-                    do {
-                        multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
-                    } catch {
-                        self.forget(session, at: key)
-                        channel.close(promise: nil)
-                        for waiter in waiting { waiter(.failure(error)) }
-                        return
+                    self.failed(session, at: key, channel: nil, error)
+                case .success(let channel) where tls != nil:
+                    // Streams wait for TLS (those asked for meanwhile too): a handshake that fails fails them with
+                    // its reason, a failure to connect (`UF`), where a stream opened at once would only see its
+                    // connection close under it.
+                    let handshake = Result { try channel.pipeline.syncOperations.handler(type: TLSHandshakeWatch.self) }
+                        .map { $0.completed.futureResult }
+                    switch handshake {
+                    case .failure(let error): self.failed(session, at: key, channel: channel, error)
+                    case .success(let completed):
+                        completed.assumeIsolated().whenComplete { outcome in
+                            switch outcome {
+                            case .success: self.established(channel, session: session, at: key)
+                            case .failure(let error): self.failed(session, at: key, channel: channel, error)
+                            }
+                        }
                     }
-                    session.channel = channel
-                    session.multiplexer = multiplexer
-                    channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(session, at: key) }
-                    for waiter in waiting { waiter(.success(multiplexer)) }
+                case .success(let channel):
+                    self.established(channel, session: session, at: key)
                 }
             }
+    }
+
+    /// The connection is up (TLS included): the streams waiting for it open.
+    private func established(_ channel: any Channel, session: Session, at key: Key) {
+        let multiplexer: NIOHTTP2Handler.StreamMultiplexer
+        do {
+            multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+        } catch {
+            return failed(session, at: key, channel: channel, error)
+        }
+        let waiting = session.waiting
+        session.waiting = []
+        session.channel = channel
+        session.multiplexer = multiplexer
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(session, at: key) }
+        for waiter in waiting { waiter(.success(multiplexer)) }
+    }
+
+    /// The connection never came up: it is forgotten and its waiting streams fail with `error`.
+    private func failed(_ session: Session, at key: Key, channel: (any Channel)?, _ error: any Error) {
+        let waiting = session.waiting
+        session.waiting = []
+        forget(session, at: key)
+        channel?.close(promise: nil)
+        for waiter in waiting { waiter(.failure(error)) }
     }
 
     private func forget(_ session: Session, at key: Key) {
@@ -180,5 +215,35 @@ final class HTTP2UpstreamSessions {
             session.channel?.close(promise: nil)
         }
         sessions.removeAll()
+    }
+}
+
+/// Completes `completed` when the TLS handshake below it finishes, or fails it with the first error (a refused
+/// certificate, a name that does not match) or the connection's end before then.
+private final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private(set) var completed: EventLoopPromise<Void>!
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        completed = context.eventLoop.makePromise()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { completed.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        completed.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        completed.fail(ChannelError.eof)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        completed.fail(ChannelError.ioOnClosedChannel)
     }
 }

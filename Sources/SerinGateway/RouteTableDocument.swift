@@ -79,6 +79,11 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
             var words = ["TLS \(tls.mode.rawValue)"]
             if let sni = tls.sni { words.append("sni \(sni)") }
             words.append(tls.insecureSkipVerify ? "certificate not verified" : tls.caCertificates.map { "CA \($0)" } ?? "the system's CAs")
+            if let names = tls.verifiedNames(host: cluster.host) {
+                words.append("certificate must name \(names.joined(separator: " or "))")
+            } else if !tls.insecureSkipVerify {
+                words.append("certificate names not checked (sni without subjectAltNames)")
+            }
             if tls.mode == .mutual, let certificate = tls.clientCertificate { words.append("client certificate \(certificate)") }
             parts.append(words.joined(separator: ", "))
         }

@@ -29,6 +29,8 @@ final class UpstreamCluster: Sendable {
     private let clientTLS: Mutex<ClientTLSState>
     /// The server name the ClientHello sends (`tls.sni`).
     let sni: String?
+    /// The names the endpoints' certificates must carry one of, when `tls` asks for a check of names.
+    let certificateNames: UpstreamCertificateNames?
     /// Every loop of the gateway: a request waiting on one loop may need an idle connection on another closed.
     private let loops: [LoopContext]
     private let state: Mutex<State>
@@ -61,6 +63,7 @@ final class UpstreamCluster: Sendable {
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
         sni = policy.tls.flatMap { Self.serverName($0, host: cluster.host) }
+        certificateNames = UpstreamCertificateNames(policy.tls, host: cluster.host)
         // Over HTTP/2 (the port's protocol or h2UpgradePolicy), the ClientHello offers h2 by ALPN.
         clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name, http2: cluster.speaksHTTP2))
         let detector = policy.outlierDetection.map {

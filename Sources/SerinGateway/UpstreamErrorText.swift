@@ -12,6 +12,8 @@ enum UpstreamErrorText {
         switch error {
         case is NIOSSLError, is NIOSSLExtraError, is BoringSSLError:
             return "TLS handshake failed: \(tlsReason(error))"
+        case let mismatch as UpstreamCertificateMismatch:
+            return "TLS handshake failed: \(mismatch)"
         default:
             return TransportErrorText.describe(error)
         }
@@ -27,7 +29,7 @@ enum UpstreamErrorText {
         case let error as NIOSSLError:
             if case .handshakeFailed = error { return true }
             return false
-        case is NIOSSLExtraError:
+        case is NIOSSLExtraError, is UpstreamCertificateMismatch:
             return true
         case is BoringSSLError:
             return fresh

@@ -247,12 +247,15 @@ final class UpstreamPool {
         case nil: tls = nil
         }
         let sni = cluster?.sni
+        let names = cluster?.certificateNames
         ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni)) }
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(GatewayTLS.clientHandler(context: tls, serverName: sni, names: names))
+                    }
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }

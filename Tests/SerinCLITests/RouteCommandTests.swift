@@ -30,23 +30,29 @@ struct RouteCommandTests {
         #expect(result.stdout.contains(" 10%  web-v2-service:80 → 127.0.0.1:18082"))
     }
 
-    @Test("says how the gateway speaks to each destination when not plain HTTP/1.1: a DestinationRule's TLS, a gRPC port's HTTP/2")
+    @Test("says how the gateway speaks to each destination when not plain HTTP/1.1: a DestinationRule's TLS with the names it checks, a gRPC port's HTTP/2")
     func explainsUpstreamProtocol() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
-        let rule = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-tls.yaml", text: """
-            apiVersion: networking.istio.io/v1beta1
-            kind: DestinationRule
-            metadata: {name: web-v1-tls}
-            spec:
-              host: web-v1-service
-              trafficPolicy:
-                tls: {mode: SIMPLE, sni: web.internal, caCertificates: \(certificates.ca.certificate)}
-            """)])
-        let tls = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", rule.path, "--host", "example.com"])
-        #expect(tls.status == 0, "\(tls.stderr)")
-        #expect(tls.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081 (TLS SIMPLE, sni web.internal, CA \(certificates.ca.certificate))"),
-                "\(tls.stdout)")
+        let cases = [
+            ("sni: web.internal, ", "sni web.internal, CA \(certificates.ca.certificate), certificate names not checked (sni without subjectAltNames)"),
+            ("", "CA \(certificates.ca.certificate), certificate must name web-v1-service"),
+            ("subjectAltNames: [web.internal, spiffe://web], ", "CA \(certificates.ca.certificate), certificate must name web.internal or spiffe://web"),
+        ]
+        for (fields, words) in cases {
+            let rule = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-tls.yaml", text: """
+                apiVersion: networking.istio.io/v1beta1
+                kind: DestinationRule
+                metadata: {name: web-v1-tls}
+                spec:
+                  host: web-v1-service
+                  trafficPolicy:
+                    tls: {mode: SIMPLE, \(fields)caCertificates: \(certificates.ca.certificate)}
+                """)])
+            let tls = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", rule.path, "--host", "example.com"])
+            #expect(tls.status == 0, "\(tls.stderr)")
+            #expect(tls.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081 (TLS SIMPLE, \(words))"), "\(tls.stdout)")
+        }
         let grpc = try await SerinProcess.run(["route", "-f", "examples/grpc", "--host", "echo"])
         #expect(grpc.stdout.contains("100%  echo-v1:9000 → 127.0.0.1:19091 (HTTP/2)"), "\(grpc.stdout)")
         let plain = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com"])

@@ -93,6 +93,36 @@ struct GatewayTLSModesTests {
         #expect(UpstreamCluster.serverName(ClientTLS(mode: .disable), host: "reviews") == nil)
     }
 
+    @Test("a certificate's names admit a destination as Envoy matches SANs: DNS case-insensitively with a one-label wildcard, URIs exactly, IP addresses by their bytes, never the common name")
+    func certificateNames() throws {
+        let host = UpstreamCertificateNames(names: ["API.example.com."], written: false)
+        #expect(host.admits([.dns("api.example.com")]))
+        #expect(host.admits([.dns("other.example.com"), .dns("*.EXAMPLE.com")]))
+        #expect(!host.admits([.dns("example.com")]))
+        #expect(!host.admits([.dns("*.com")]))
+        #expect(!host.admits([.dns("api.example.com.evil.net")]))
+        #expect(!host.admits([.dns("*.api.example.com")]))
+        #expect(!UpstreamCertificateNames(names: ["a.b.example.com"], written: false).admits([.dns("*.example.com")]))
+        #expect(!UpstreamCertificateNames(names: ["example.com"], written: false).admits([.dns("*.example.com")]))
+        // An address names the endpoint only by an IP SAN, byte for byte, however it is written.
+        let address = UpstreamCertificateNames(names: ["127.0.0.1"], written: false)
+        #expect(address.admits([.ip([127, 0, 0, 1])]))
+        #expect(!address.admits([.dns("127.0.0.1"), .ip([127, 0, 0, 2])]))
+        let v6 = try #require(UpstreamCertificateNames.address("::1"))
+        #expect(UpstreamCertificateNames(names: ["0:0::1"], written: true).admits([.ip(v6)]))
+        #expect(UpstreamCertificateNames.text(ofAddress: v6) == "::1")
+        // subjectAltNames: any one of them; a URI only as written.
+        let written = UpstreamCertificateNames(names: ["web.internal", "spiffe://cluster.local/ns/default/sa/web"], written: true)
+        #expect(written.admits([.uri("spiffe://cluster.local/ns/default/sa/web")]))
+        #expect(!written.admits([.uri("spiffe://cluster.local/ns/default/sa/other"), .dns("api.internal")]))
+        #expect(!written.admits([]))
+        let mismatch = UpstreamCertificateMismatch(presented: ["api.internal", "127.0.0.1"], expected: written)
+        #expect(
+            mismatch.description == "the endpoint's certificate names api.internal, 127.0.0.1, not web.internal or "
+                + "spiffe://cluster.local/ns/default/sa/web (the DestinationRule's subjectAltNames)"
+        )
+    }
+
     @Test("cipherSuites limits TLS 1.2 to the suites listed: a client offering only another is refused, one offering a listed one is served")
     func cipherSuites() async throws {
         let certificates = try await TestCertificates.make()

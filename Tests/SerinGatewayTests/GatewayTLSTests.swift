@@ -570,6 +570,68 @@ struct GatewayTLSTests {
             }
         }
     }
+
+    @Test("an endpoint whose certificate does not name the destination's host is 503 UF saying whose names it has, as Istio's auto_san_validation refuses it; subjectAltNames admits it, for HTTP/1 and HTTP/2 alike; sni without subjectAltNames checks the chain only")
+    func upstreamCertificateNames() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("backend", hosts: ["backend.internal", "*.apps.internal"])
+        let front = Self.gateway(Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}"))
+        try await Self.withGateway(front, certificates: certificates) { backend in
+            let tlsPort = try #require(backend.boundPort(forDeclared: 443))
+            // Every destination is the same endpoint, whose certificate the CA signed for backend.internal and
+            // *.apps.internal: only the names each DestinationRule asks for differ.
+            let rules = [
+                ("by-host", "{mode: SIMPLE, caCertificates: ca.crt}"),
+                ("web.apps.internal", "{mode: SIMPLE, caCertificates: ca.crt}"),
+                ("by-name", "{mode: SIMPLE, caCertificates: ca.crt, subjectAltNames: [other.internal, backend.internal]}"),
+                ("wrong-name", "{mode: SIMPLE, caCertificates: ca.crt, subjectAltNames: [other.internal]}"),
+                ("by-sni", "{mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}"),
+                ("h2-by-host", "{mode: SIMPLE, caCertificates: ca.crt}"),
+            ]
+            var more = ""
+            for (host, tls) in rules {
+                more += Self.destinationRule(host, tls: tls) + SeedManifests.serviceEntry(host, port: tlsPort, version: "v1").text + "\n---\n"
+            }
+            more = more.replacingOccurrences(
+                of: "spec: {host: h2-by-host, trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt}}}",
+                with: "spec: {host: h2-by-host, trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ca.crt}, connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}}"
+            )
+            let routes = rules.map { host, _ in
+                "  - match: [{uri: {prefix: /\(host)}}]\n    route: [{destination: {host: \(host)}}]"
+            }.joined(separator: "\n")
+            try await Self.withEdge(routes: routes, more, certificates: certificates) { gateway, port in
+                for path in ["web.apps.internal", "by-name", "by-sni"] {
+                    let answer = try await Curl.get("http://127.0.0.1:\(port)/\(path)")
+                    #expect(answer.status == 200, "\(path): \(answer.body)")
+                    #expect(answer.body.contains("This is v1"), "\(path): \(answer.body)")
+                }
+                for path in ["by-host", "h2-by-host"] {
+                    let refused = try await Curl.get("http://127.0.0.1:\(port)/\(path)")
+                    #expect(refused.status == 503, "\(path): \(refused.body)")
+                    #expect(
+                        refused.body.contains(
+                            "TLS handshake failed: the endpoint's certificate names backend.internal, *.apps.internal, not \(path) "
+                                + "(the destination's host, checked as Istio does when tls has neither sni nor subjectAltNames)"
+                        ),
+                        "\(path): \(refused.body)"
+                    )
+                }
+                let wrong = try await Curl.get("http://127.0.0.1:\(port)/wrong-name")
+                #expect(wrong.status == 503, "\(wrong.body)")
+                #expect(
+                    wrong.body.contains("not other.internal (the DestinationRule's subjectAltNames)"), "\(wrong.body)"
+                )
+                let counted = await eventually(.seconds(10)) {
+                    let keys = gateway.telemetry.snapshot().series.keys
+                    return ["by-host", "h2-by-host", "wrong-name"].allSatisfy { host in
+                        keys.contains { $0.destinationService == host && $0.responseCode == 503 && $0.responseFlags == .upstreamConnectionFailure }
+                    }
+                }
+                #expect(counted, "\(gateway.telemetry.snapshot().series.keys.filter { $0.responseCode == 503 })")
+            }
+        }
+    }
 }
 
 /// What a test's certificate watcher reported.

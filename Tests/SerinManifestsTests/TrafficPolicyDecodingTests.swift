@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import SerinManifests
 import Testing
@@ -146,6 +147,41 @@ struct TrafficPolicyDecodingTests {
                     + "Istio-issued certificates, which the embedded gateway has none of; use SIMPLE or MUTUAL with certificate files"
             ]
         )
+    }
+
+    @Test("reads subjectAltNames, the names the endpoint's certificate must carry; with insecureSkipVerify it is an error, as in Istio")
+    func clientTLSSubjectAltNames() {
+        let (rule, messages) = Self.decoded("  trafficPolicy:\n    tls: {mode: SIMPLE, subjectAltNames: [web.internal, spiffe://cluster.local/ns/default/sa/web]}")
+        #expect(messages.isEmpty)
+        #expect(rule?.trafficPolicy.tls?.subjectAltNames == ["web.internal", "spiffe://cluster.local/ns/default/sa/web"])
+        let (_, contradictions) = Self.decoded(
+            "  trafficPolicy:\n    tls: {mode: SIMPLE, caCertificates: /etc/hosts, subjectAltNames: [web.internal], insecureSkipVerify: true}"
+        )
+        #expect(contradictions == [
+            "test.yaml:7:106: error: spec.trafficPolicy.tls: cannot specify caCertificates when insecureSkipVerify is true: "
+                + "the endpoint's certificate would not be verified",
+            "test.yaml:7:106: error: spec.trafficPolicy.tls: cannot specify subjectAltNames when insecureSkipVerify is true: "
+                + "the endpoint's certificate would not be verified",
+        ])
+        let (_, empty) = Self.decoded("  trafficPolicy:\n    tls: {mode: SIMPLE, subjectAltNames: [web.internal, \"\"]}")
+        #expect(empty == ["test.yaml:7:57: error: spec.trafficPolicy.tls.subjectAltNames[1]: expected a name, got an empty string"])
+    }
+
+    @Test("the names an endpoint's certificate is checked against: subjectAltNames, else the host when sni is left out too, else none; a policy saved before subjectAltNames reads as having none")
+    func verifiedNames() throws {
+        let saved = try JSONDecoder().decode(ClientTLS.self, from: Data(#"{"mode":"SIMPLE","insecureSkipVerify":false,"sni":"a"}"#.utf8))
+        #expect(saved == ClientTLS(mode: .simple, sni: "a"))
+        let roundTrip = ClientTLS(mode: .mutual, subjectAltNames: ["a", "b"])
+        #expect(try JSONDecoder().decode(ClientTLS.self, from: JSONEncoder().encode(roundTrip)) == roundTrip)
+        #expect(ClientTLS(mode: .simple).verifiedNames(host: "api.example.com") == ["api.example.com"])
+        #expect(ClientTLS(mode: .mutual).verifiedNames(host: "10.0.0.7") == ["10.0.0.7"])
+        #expect(ClientTLS(mode: .simple, sni: "api.internal").verifiedNames(host: "api.example.com") == nil)
+        #expect(
+            ClientTLS(mode: .simple, sni: "api.internal", subjectAltNames: ["api.internal"]).verifiedNames(host: "api.example.com")
+                == ["api.internal"]
+        )
+        #expect(ClientTLS(mode: .simple, insecureSkipVerify: true).verifiedNames(host: "api.example.com") == nil)
+        #expect(ClientTLS(mode: .disable).verifiedNames(host: "api.example.com") == nil)
     }
 
     @Test(

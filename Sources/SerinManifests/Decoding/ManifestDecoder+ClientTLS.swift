@@ -16,7 +16,6 @@ extension ManifestDecoder {
         // Each would narrow which endpoints are trusted: ignoring one would trust endpoints meant to be refused.
         let refusals = [
             ("credentialName", "give clientCertificate, privateKey and caCertificates files"),
-            ("subjectAltNames", "the endpoint's certificate is verified against caCertificates only"),
             ("caCrl", "certificate revocation lists are not checked"),
         ]
         for (key, why) in refusals {
@@ -37,10 +36,24 @@ extension ManifestDecoder {
             return nil
         }
         func path(_ key: String) -> String? { fields[key].flatMap { certificatePath($0, reader: reader) } }
+        let subjectAltNames = fields["subjectAltNames"].flatMap(reader.stringList) ?? []
+        if let names = fields["subjectAltNames"], let empty = subjectAltNames.firstIndex(of: ""), let entries = reader.list(names) {
+            reader.error("\(names.path)[\(empty)]: expected a name, got an empty string", at: entries[empty].node)
+        }
         let tls = ClientTLS(
             mode: mode, caCertificates: path("caCertificates"), clientCertificate: path("clientCertificate"), privateKey: path("privateKey"),
-            sni: fields["sni"].flatMap(reader.string), insecureSkipVerify: fields["insecureSkipVerify"].flatMap(reader.bool) ?? false
+            sni: fields["sni"].flatMap(reader.string), insecureSkipVerify: fields["insecureSkipVerify"].flatMap(reader.bool) ?? false,
+            subjectAltNames: subjectAltNames
         )
+        // As Istio's validation: a check the same policy turns off is a contradiction, not a choice.
+        if tls.insecureSkipVerify, let insecure = fields["insecureSkipVerify"] {
+            for key in ["caCertificates", "subjectAltNames"] where fields[key] != nil {
+                reader.error(
+                    "\(field.path): cannot specify \(key) when insecureSkipVerify is true: the endpoint's certificate would not be verified",
+                    at: insecure.node
+                )
+            }
+        }
         if mode == .mutual, tls.clientCertificate == nil || tls.privateKey == nil {
             reader.unsupported("\(field.path): mode MUTUAL needs clientCertificate and privateKey", at: field.node)
         }
