@@ -22,6 +22,8 @@ final class HTTP2UpstreamSessions {
     private struct Key: Hashable {
         let endpoint: EndpointAddress
         let cluster: ObjectIdentifier?
+        /// The request host the connection's TLS named the server by, when its cluster names it per request.
+        let serverHost: String?
     }
 
     private final class Session {
@@ -59,12 +61,14 @@ final class HTTP2UpstreamSessions {
         activeStreams.firstIndex { $0 < maxConcurrentStreams ?? .max }
     }
 
-    /// A new stream to `endpoint`, on the loop's connection to it (opened first when there is none).
+    /// A new stream to `endpoint`, on the loop's connection to it (opened first when there is none). `serverHost`:
+    /// the request's host, when the cluster names the server by it.
     func lease(
-        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String? = nil,
+        _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.assertInEventLoop()
-        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
+        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init), serverHost: serverHost)
         let open = sessions[key] ?? []
         let session: Session
         if let index = Self.pick(activeStreams: open.map(\.activeStreams), maxConcurrentStreams: cluster?.maxConcurrentStreams) {
@@ -86,7 +90,7 @@ final class HTTP2UpstreamSessions {
             session = Session(overTLS: tls != nil, cluster: cluster)
             sessions[key, default: []].append(session)
             connect(
-                key, session: session, tls: tls, sni: cluster?.sni, names: cluster?.certificateNames,
+                key, session: session, tls: tls, sni: cluster?.serverName(for: serverHost), names: cluster?.certificateNames(for: serverHost),
                 timeout: cluster?.connectTimeout ?? connectTimeout
             )
         }

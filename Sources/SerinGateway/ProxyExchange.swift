@@ -18,6 +18,9 @@ final class ProxyExchange {
     var endpoint: Cluster.Endpoint { target.cluster.endpoints[endpointIndex] }
     /// The cluster's outlier detection and connection budget, when its DestinationRule sets a traffic policy.
     let cluster: UpstreamCluster?
+    /// The request's host, when the cluster's TLS names the server by it (Istio's `auto_sni`): its connections are
+    /// opened for, and reused by, that host alone.
+    var serverHost: String?
     /// The place in the cluster's queue while the request waits for a connection.
     var waiting: (id: UInt64, pool: UpstreamPool)?
     let started: NIODeadline

@@ -88,6 +88,10 @@ extension ProxyHandler {
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
         )
         exchange.upgrade = upgrade
+        if let shared, shared.namesServerPerRequest {
+            // As Envoy's auto_sni: the host the request goes upstream with, after a rewrite of its authority.
+            exchange.serverHost = UpstreamCluster.host(ofAuthority: route.policy.rewrite?.authority.map { $0[...] } ?? attributes.authority[...])
+        }
         self.exchange = exchange
         if let timeout = route.policy.timeout {
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }

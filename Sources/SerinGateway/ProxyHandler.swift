@@ -381,13 +381,15 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         // Under `useClientProtocol` a WebSocket from an HTTP/2 client still goes upstream as an HTTP/1 upgrade: an
         // upstream HTTP/2 stream cannot carry its `Upgrade`.
         if exchange.target.cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream && exchange.upgrade == nil) {
-            return loop.http2.lease(endpoint, cluster: exchange.cluster) { result in self.connected(exchange, result) }
+            return loop.http2.lease(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost) { result in
+                self.connected(exchange, result)
+            }
         }
-        if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster) {
+        if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost) {
             connected(exchange, .success(idle))
             return
         }
-        let waiting = pool.lease(endpoint, cluster: exchange.cluster) { result in
+        let waiting = pool.lease(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost) { result in
             self.connected(exchange, result)
         }
         if let waiting { exchange.waiting = (waiting, pool) }

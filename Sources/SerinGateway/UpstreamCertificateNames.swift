@@ -10,12 +10,12 @@ import SerinCore
 
 /// The names an endpoint's certificate must carry one of, checked once its chain is verified. A chain alone lets any
 /// certificate the CA signed stand in for any service — with the system's roots, any public site's for yours — so
-/// Istio has Envoy check names too: a DestinationRule's `subjectAltNames`, else (no `sni` either) the destination's
-/// host. `ClientTLS.verifiedNames(host:)` says which apply.
+/// Istio has Envoy check names too: a DestinationRule's `subjectAltNames`, else (no `sni` either) the host the
+/// request is for. `ClientTLS.verifiedNames(host:)` says which apply.
 struct UpstreamCertificateNames: Hashable, Sendable {
     /// Any one of these will do.
     let names: [String]
-    /// Whether they are the DestinationRule's `subjectAltNames`, rather than the destination's host.
+    /// Whether they are the DestinationRule's `subjectAltNames`, rather than the request's host.
     let written: Bool
 
     /// A subject alternative name a certificate presents.
@@ -124,7 +124,7 @@ struct UpstreamCertificateMismatch: Error, CustomStringConvertible {
         let why =
             expected.written
             ? "the DestinationRule's subjectAltNames"
-            : "the destination's host, checked as Istio does when tls has neither sni nor subjectAltNames"
+            : "the request's host, checked as Istio does when tls has neither sni nor subjectAltNames"
         return "the endpoint's certificate names \(has), not \(wanted) (\(why))"
     }
 }

@@ -29,8 +29,12 @@ final class UpstreamCluster: Sendable {
     private let clientTLS: Mutex<ClientTLSState>
     /// The server name the ClientHello sends (`tls.sni`).
     let sni: String?
-    /// The names the endpoints' certificates must carry one of, when `tls` asks for a check of names.
+    /// The names the endpoints' certificates must carry one of, when `tls` asks for a check of names: for a
+    /// request with no host of its own (a mirror's copy), where `namesServerPerRequest`.
     let certificateNames: UpstreamCertificateNames?
+    /// Whether each request's host names the server (`tls` without `sni`: Istio's `auto_sni`), rather than the
+    /// destination's host: the pools then keep connections apart per host, as Envoy's pools do per SNI.
+    let namesServerPerRequest: Bool
     /// Every loop of the gateway: a request waiting on one loop may need an idle connection on another closed.
     private let loops: [LoopContext]
     private let state: Mutex<State>
@@ -64,6 +68,7 @@ final class UpstreamCluster: Sendable {
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
         sni = policy.tls.flatMap { Self.serverName($0, host: cluster.host) }
         certificateNames = UpstreamCertificateNames(policy.tls, host: cluster.host)
+        namesServerPerRequest = policy.tls.map { $0.mode != .disable && $0.sni == nil } ?? false
         // Over HTTP/2 (the port's protocol or h2UpgradePolicy), the ClientHello offers h2 by ALPN.
         clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name, http2: cluster.speaksHTTP2))
         let detector = policy.outlierDetection.map {
@@ -106,14 +111,39 @@ final class UpstreamCluster: Sendable {
     }
 
 
-    /// The server name a cluster's ClientHello sends: `tls.sni`, else the destination's host, as Istio sets SNI from
-    /// the host when `sni` is left out (there from each request's authority, which for a destination reached by its
-    /// own name is the same); none for an IP address, which SNI cannot carry, or without TLS.
+    /// The server name a ClientHello sends: `tls.sni`, else `host` — the request's, as Istio's `auto_sni` sends it,
+    /// or the destination's for a request without one (a mirror's copy); none for an IP address, which SNI cannot
+    /// carry, or without TLS.
     static func serverName(_ tls: ClientTLS, host: String) -> String? {
         guard tls.mode != .disable else { return nil }
         if let sni = tls.sni { return sni }
         let isAddress = host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
         return host.isEmpty || isAddress ? nil : host
+    }
+
+    /// The server name a connection for requests to `requestHost` sends: that host when the cluster names the server
+    /// per request (nil: the destination's), else `sni`.
+    func serverName(for requestHost: String?) -> String? {
+        guard let requestHost, let tls = policy.tls else { return sni }
+        return Self.serverName(tls, host: requestHost)
+    }
+
+    /// The names the certificate of a connection for requests to `requestHost` must carry.
+    func certificateNames(for requestHost: String?) -> UpstreamCertificateNames? {
+        guard let requestHost else { return certificateNames }
+        return UpstreamCertificateNames(policy.tls, host: requestHost)
+    }
+
+    /// The host an authority names, as SNI carries it: lowercased, without its port or an IPv6 literal's brackets;
+    /// nil when empty.
+    static func host(ofAuthority authority: Substring) -> String? {
+        var host = authority
+        if host.first == "[", let close = host.firstIndex(of: "]") {
+            host = host[host.index(after: host.startIndex)..<close]
+        } else if let colon = host.lastIndex(of: ":"), host[host.index(after: colon)...].allSatisfy(\.isNumber) {
+            host = host[..<colon]
+        }
+        return host.isEmpty ? nil : host.lowercased()
     }
 
     /// The clock outlier detection runs on: time since the machine booted.

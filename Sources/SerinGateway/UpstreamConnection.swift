@@ -47,6 +47,9 @@ final class UpstreamConnection {
     var bucket: UpstreamPool.IdleConnections?
     /// The cluster whose traffic policy this connection counts against; nil for clusters without one.
     let cluster: UpstreamCluster?
+    /// The request host that named the server in this connection's TLS, when its cluster names it per request:
+    /// only requests to the same host reuse it.
+    let serverHost: String?
     /// Closes the connection once it has been idle for the cluster's `idleTimeout`.
     var idleTimer: Scheduled<Void>?
     /// Hand over only the data of a chunked body (for an HTTP/1.0 client), not its framing.
@@ -80,10 +83,11 @@ final class UpstreamConnection {
     /// The most bytes a response head may take, as Envoy's default `max_response_headers_kb`.
     static let maxResponseHeadBytes = 60 * 1024
 
-    init(channel: any Channel, endpoint: EndpointAddress, cluster: UpstreamCluster? = nil) {
+    init(channel: any Channel, endpoint: EndpointAddress, cluster: UpstreamCluster? = nil, serverHost: String? = nil) {
         self.channel = channel
         self.endpoint = endpoint
         self.cluster = cluster
+        self.serverHost = serverHost
     }
 
     var isWritable: Bool { channel.isWritable }

@@ -28,6 +28,8 @@ final class UpstreamPool {
     private struct Key: Hashable {
         let endpoint: EndpointAddress
         let cluster: ObjectIdentifier?
+        /// The request host a connection's TLS named the server by (`UpstreamConnection.serverHost`).
+        let serverHost: String?
     }
 
     /// One endpoint's idle connections, a class so taking and returning one changes it in place (a
@@ -66,23 +68,23 @@ final class UpstreamPool {
     /// Hands an idle connection to `endpoint`, or a new one, to `completion` (on this loop). With a `cluster`
     /// whose budget is spent, the request waits: the returned id lets it leave the queue (`cancelWaiting`); a
     /// full queue fails it with `UpstreamOverflow`. `fresh`: never an idle connection (a passed-through connection
-    /// carries no HTTP, so it needs its own).
+    /// carries no HTTP, so it needs its own). `serverHost`: the request's host, when the cluster names the server by it.
     @discardableResult
     func lease(
-        _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil, fresh: Bool = false,
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil, serverHost: String? = nil, fresh: Bool = false,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) -> UInt64? {
-        if !fresh, let connection = takeIdle(endpoint, cluster: cluster) {
+        if !fresh, let connection = takeIdle(endpoint, cluster: cluster, serverHost: serverHost) {
             completion(.success(connection))
             return nil
         }
         guard let cluster, let loop else {
-            connect(endpoint, cluster: nil, completion)
+            connect(endpoint, cluster: nil, serverHost: nil, completion)
             return nil
         }
         switch cluster.requestConnection(on: loop, to: endpoint) {
         case .open:
-            connect(endpoint, cluster: cluster, completion)
+            connect(endpoint, cluster: cluster, serverHost: serverHost, completion)
             return nil
         case .reject(let overflow):
             completion(.failure(UpstreamOverflow(cluster: cluster.name, overflow: overflow)))
@@ -91,16 +93,18 @@ final class UpstreamPool {
             waiting[Waiting(cluster: ObjectIdentifier(cluster), id: id)] = { [unowned self] grant in
                 switch grant {
                 case .open:
-                    self.connect(endpoint, cluster: cluster, completion)
-                case .connection(let connection) where connection.channel.isActive && !connection.isClosed && !fresh:
+                    self.connect(endpoint, cluster: cluster, serverHost: serverHost, completion)
+                case .connection(let connection)
+                where connection.channel.isActive && !connection.isClosed && !fresh && connection.serverHost == serverHost:
                     completion(.success(connection))
-                case .connection(let connection) where fresh:
-                    // A pooled HTTP connection is no use to a tunnel: its slot opens a new one.
+                case .connection(let connection) where fresh || connection.serverHost != serverHost:
+                    // A pooled HTTP connection is no use to a tunnel, nor one whose TLS named another server: its
+                    // slot opens a new one.
                     connection.close()
-                    self.lease(endpoint, cluster: cluster, fresh: true, completion)
+                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: true, completion)
                 case .connection:
                     // It closed on its way over; its slot went back to the budget, so ask again.
-                    self.lease(endpoint, cluster: cluster, fresh: fresh, completion)
+                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: fresh, completion)
                 }
             }
             return id
@@ -109,9 +113,9 @@ final class UpstreamPool {
 
     /// An idle connection to `endpoint` (pooled apart for `cluster`), if there is one: what most requests get,
     /// with no waiting and no callback.
-    func takeIdle(_ endpoint: EndpointAddress, cluster: UpstreamCluster?) -> UpstreamConnection? {
+    func takeIdle(_ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String? = nil) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
-        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
+        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init), serverHost: serverHost)
         let bucket: IdleConnections
         if newerKey == key, let newerBucket {
             bucket = newerBucket
@@ -187,7 +191,9 @@ final class UpstreamPool {
 
     /// The bucket `connection` goes back to, found once and kept by the connection.
     private func bucket(for connection: UpstreamConnection) -> IdleConnections {
-        let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
+        let key = Key(
+            endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init), serverHost: connection.serverHost
+        )
         let bucket: IdleConnections
         if let existing = idle[key] {
             bucket = existing
@@ -235,7 +241,7 @@ final class UpstreamPool {
     }
 
     private func connect(
-        _ endpoint: EndpointAddress, cluster: UpstreamCluster?,
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String?,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         let tls: NIOSSLContext?
@@ -246,8 +252,8 @@ final class UpstreamPool {
         case .success(let context): tls = context
         case nil: tls = nil
         }
-        let sni = cluster?.sni
-        let names = cluster?.certificateNames
+        let sni = cluster?.serverName(for: serverHost)
+        let names = cluster?.certificateNames(for: serverHost)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -265,7 +271,7 @@ final class UpstreamPool {
                 completion(
                     result.flatMap { channel in
                         Result {
-                            let connection = UpstreamConnection(channel: channel, endpoint: endpoint, cluster: cluster)
+                            let connection = UpstreamConnection(channel: channel, endpoint: endpoint, cluster: cluster, serverHost: serverHost)
                             try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self).connection = connection
                             // The budget counted this connection when it allowed it; it gets the slot back once.
                             if let cluster { channel.closeFuture.whenComplete { _ in cluster.connectionClosed() } }

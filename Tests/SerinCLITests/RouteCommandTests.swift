@@ -36,8 +36,11 @@ struct RouteCommandTests {
         defer { certificates.remove() }
         let cases = [
             ("sni: web.internal, ", "sni web.internal, CA \(certificates.ca.certificate), certificate names not checked (sni without subjectAltNames)"),
-            ("", "CA \(certificates.ca.certificate), certificate must name web-v1-service"),
-            ("subjectAltNames: [web.internal, spiffe://web], ", "CA \(certificates.ca.certificate), certificate must name web.internal or spiffe://web"),
+            ("", "CA \(certificates.ca.certificate), sni the request's host, certificate must name the request's host"),
+            (
+                "subjectAltNames: [web.internal, spiffe://web], ",
+                "CA \(certificates.ca.certificate), sni the request's host, certificate must name web.internal or spiffe://web"
+            ),
         ]
         for (fields, words) in cases {
             let rule = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-tls.yaml", text: """

@@ -548,30 +548,42 @@ struct GatewayTLSTests {
         }
     }
 
-    @Test("a DestinationRule's tls without sni sends the destination's host as the server name, as Istio sets SNI when sni is left out: the endpoint picks its certificate and client check by it")
-    func upstreamServerNameDefaultsToTheHost() async throws {
+    @Test("a DestinationRule's tls without sni names the server by each request's host, as Istio's auto_sni: the endpoint picks its certificate by it, connections are kept apart per host, and the certificate must name that host")
+    func upstreamServerNamePerRequest() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
-        _ = try await certificates.server("backend", hosts: ["secure-backend"])
-        // The endpoint: a gateway whose first server (what a ClientHello without a name gets) asks for a client
-        // certificate the edge does not have; the one for other names does not.
+        _ = try await certificates.server("a", hosts: ["a.example.com"])
+        _ = try await certificates.server("b", hosts: ["b.example.com"])
+        // The endpoint: a gateway with a certificate per host, which answers 421 to a request for one host on a
+        // connection whose handshake named the other: a pooled connection reused across hosts would show.
         let front = Self.gateway(
-            Self.httpsServer(hosts: ["other.example.com"], tls: "{mode: MUTUAL, serverCertificate: backend.crt, privateKey: backend.key, caCertificates: ca.crt}"),
-            Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}")
+            Self.httpsServer(hosts: ["a.example.com"], tls: "{serverCertificate: a.crt, privateKey: a.key}"),
+            Self.httpsServer(hosts: ["b.example.com"], tls: "{serverCertificate: b.crt, privateKey: b.key}")
         )
         try await Self.withGateway(front, certificates: certificates) { backend in
             let tlsPort = try #require(backend.boundPort(forDeclared: 443))
             let more = Self.destinationRule("secure-backend", tls: "{mode: SIMPLE, caCertificates: ca.crt}")
                 + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text
             try await Self.withEdge(routes: "  - route: [{destination: {host: secure-backend}}]", more, certificates: certificates) { _, port in
-                let answer = try await Curl.get("http://127.0.0.1:\(port)/")
-                #expect(answer.status == 200, "\(answer.body)")
-                #expect(answer.body.contains("This is v1"), "\(answer.body)")
+                for host in ["a.example.com", "b.example.com", "A.example.com", "b.example.com"] {
+                    let answer = try await Curl.get("http://127.0.0.1:\(port)/", ["-H", "Host: \(host)"])
+                    #expect(answer.status == 200, "\(host): \(answer.status) \(answer.body)")
+                    #expect(answer.body.contains("This is v1"), "\(host): \(answer.body)")
+                }
+                // No server of the endpoint's lists this name: it answers with its first certificate, for a.example.com.
+                let unnamed = try await Curl.get("http://127.0.0.1:\(port)/", ["-H", "Host: c.example.com"])
+                #expect(unnamed.status == 503, "\(unnamed.body)")
+                #expect(
+                    unnamed.body.contains(
+                        "TLS handshake failed: the endpoint's certificate names a.example.com, not c.example.com (the request's host, "
+                    ),
+                    "\(unnamed.body)"
+                )
             }
         }
     }
 
-    @Test("an endpoint whose certificate does not name the destination's host is 503 UF saying whose names it has, as Istio's auto_san_validation refuses it; subjectAltNames admits it, for HTTP/1 and HTTP/2 alike; sni without subjectAltNames checks the chain only")
+    @Test("an endpoint whose certificate does not name the request's host is 503 UF saying whose names it has, as Istio's auto_san_validation refuses it; subjectAltNames admits it, for HTTP/1 and HTTP/2 alike; sni without subjectAltNames checks the chain only")
     func upstreamCertificateNames() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
@@ -601,23 +613,24 @@ struct GatewayTLSTests {
                 "  - match: [{uri: {prefix: /\(host)}}]\n    route: [{destination: {host: \(host)}}]"
             }.joined(separator: "\n")
             try await Self.withEdge(routes: routes, more, certificates: certificates) { gateway, port in
+                // Each request names its destination as its host, as a client of that service would.
                 for path in ["web.apps.internal", "by-name", "by-sni"] {
-                    let answer = try await Curl.get("http://127.0.0.1:\(port)/\(path)")
+                    let answer = try await Curl.get("http://127.0.0.1:\(port)/\(path)", ["-H", "Host: \(path)"])
                     #expect(answer.status == 200, "\(path): \(answer.body)")
                     #expect(answer.body.contains("This is v1"), "\(path): \(answer.body)")
                 }
                 for path in ["by-host", "h2-by-host"] {
-                    let refused = try await Curl.get("http://127.0.0.1:\(port)/\(path)")
+                    let refused = try await Curl.get("http://127.0.0.1:\(port)/\(path)", ["-H", "Host: \(path)"])
                     #expect(refused.status == 503, "\(path): \(refused.body)")
                     #expect(
                         refused.body.contains(
                             "TLS handshake failed: the endpoint's certificate names backend.internal, *.apps.internal, not \(path) "
-                                + "(the destination's host, checked as Istio does when tls has neither sni nor subjectAltNames)"
+                                + "(the request's host, checked as Istio does when tls has neither sni nor subjectAltNames)"
                         ),
                         "\(path): \(refused.body)"
                     )
                 }
-                let wrong = try await Curl.get("http://127.0.0.1:\(port)/wrong-name")
+                let wrong = try await Curl.get("http://127.0.0.1:\(port)/wrong-name", ["-H", "Host: wrong-name"])
                 #expect(wrong.status == 503, "\(wrong.body)")
                 #expect(
                     wrong.body.contains("not other.internal (the DestinationRule's subjectAltNames)"), "\(wrong.body)"

@@ -29,9 +29,9 @@ public struct ClientTLS: Hashable, Sendable, Codable {
     }
 
     /// The names the endpoint's certificate is checked against, as Istio has Envoy check them: `subjectAltNames`
-    /// when given; else, when `sni` is left out too, the destination's `host` (Envoy's `auto_san_validation`, which
-    /// Istio sets with `auto_sni`); nil — the chain alone — when `sni` is written without `subjectAltNames`, and
-    /// nothing at all with `insecureSkipVerify` or without TLS.
+    /// when given; else, when `sni` is left out too, the `host` the request is for (Envoy's `auto_san_validation`,
+    /// which Istio sets with `auto_sni`); nil — the chain alone — when `sni` is written without `subjectAltNames`,
+    /// and nothing at all with `insecureSkipVerify` or without TLS.
     public func verifiedNames(host: String) -> [String]? {
         guard mode != .disable, !insecureSkipVerify else { return nil }
         if !subjectAltNames.isEmpty { return subjectAltNames }
