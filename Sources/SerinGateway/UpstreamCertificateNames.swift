@@ -92,10 +92,9 @@ struct UpstreamCertificateNames: Hashable, Sendable {
 
     /// The bytes of an IPv4 or IPv6 literal; nil for a name.
     static func address(_ text: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        if bytes.withUnsafeMutableBytes({ inet_pton(AF_INET, text, $0.baseAddress) }) == 1 { return Array(bytes.prefix(4)) }
+        if bytes.withUnsafeMutableBytes({ inet_pton(AF_INET6, text, $0.baseAddress) }) == 1 { return bytes }
         return nil
     }
 
