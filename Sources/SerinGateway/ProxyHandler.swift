@@ -385,11 +385,12 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
                 self.connected(exchange, result)
             }
         }
-        if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost) {
+        let serverHost = exchange.serverHost
+        if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster, serverHost: serverHost) {
             connected(exchange, .success(idle))
             return
         }
-        let waiting = pool.lease(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost) { result in
+        let waiting = pool.lease(endpoint, cluster: exchange.cluster, serverHost: serverHost) { result in
             self.connected(exchange, result)
         }
         if let waiting { exchange.waiting = (waiting, pool) }

@@ -12,6 +12,7 @@ import SerinCore
 final class UpstreamPool {
     let eventLoop: any EventLoop
     private var idle: [Key: IdleConnections] = [:]
+    private var idleByServer: [ServerKey: IdleConnections] = [:]
     /// The last two buckets requests took connections from, and their keys: most requests find theirs here by comparing
     /// keys, with no hash of the endpoint's address. Forgotten whenever a bucket leaves `idle`.
     private var newerKey: Key?
@@ -28,8 +29,13 @@ final class UpstreamPool {
     private struct Key: Hashable {
         let endpoint: EndpointAddress
         let cluster: ObjectIdentifier?
-        /// The request host a connection's TLS named the server by (`UpstreamConnection.serverHost`).
-        let serverHost: String?
+    }
+
+    /// A bucket of a cluster whose TLS names the server by each request's host (`UpstreamConnection.serverHost`):
+    /// kept in a map of their own, so the common request's key stays two fields.
+    private struct ServerKey: Hashable {
+        let key: Key
+        let serverHost: String
     }
 
     /// One endpoint's idle connections, a class so taking and returning one changes it in place (a
@@ -115,9 +121,12 @@ final class UpstreamPool {
     /// with no waiting and no callback.
     func takeIdle(_ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String? = nil) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
-        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init), serverHost: serverHost)
+        let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
         let bucket: IdleConnections
-        if newerKey == key, let newerBucket {
+        if let serverHost {
+            guard let found = idleByServer[ServerKey(key: key, serverHost: serverHost)] else { return nil }
+            bucket = found
+        } else if newerKey == key, let newerBucket {
             bucket = newerBucket
         } else if olderKey == key, let olderBucket {
             bucket = olderBucket
@@ -191,11 +200,12 @@ final class UpstreamPool {
 
     /// The bucket `connection` goes back to, found once and kept by the connection.
     private func bucket(for connection: UpstreamConnection) -> IdleConnections {
-        let key = Key(
-            endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init), serverHost: connection.serverHost
-        )
+        let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
         let bucket: IdleConnections
-        if let existing = idle[key] {
+        if let serverHost = connection.serverHost {
+            bucket = idleByServer[ServerKey(key: key, serverHost: serverHost), default: IdleConnections()]
+            idleByServer[ServerKey(key: key, serverHost: serverHost)] = bucket
+        } else if let existing = idle[key] {
             bucket = existing
         } else {
             bucket = IdleConnections()
@@ -208,7 +218,7 @@ final class UpstreamPool {
     /// Closes one idle connection of `cluster`, so a request waiting on another loop may open one.
     func closeOneIdle(of cluster: UpstreamCluster) {
         let id = ObjectIdentifier(cluster)
-        guard let bucket = idle.first(where: { $0.key.cluster == id && !$0.value.connections.isEmpty })?.value,
+        guard let bucket = allBuckets.first(where: { $0.cluster == id && !$0.bucket.connections.isEmpty })?.bucket,
             let connection = bucket.connections.popLast()
         else { return }
         connection.close()
@@ -222,17 +232,24 @@ final class UpstreamPool {
         let id = ObjectIdentifier(cluster)
         (newerKey, newerBucket, olderKey, olderBucket) = (nil, nil, nil, nil)
         for key in idle.keys where key.cluster == id { idle.removeValue(forKey: key)?.closeAll() }
+        for key in idleByServer.keys where key.key.cluster == id { idleByServer.removeValue(forKey: key)?.closeAll() }
     }
 
-    /// Endpoints (per cluster with a traffic policy) the pool keeps idle connections for.
-    var bucketCount: Int { idle.count }
+    /// Every bucket, with the cluster it pools for.
+    private var allBuckets: [(cluster: ObjectIdentifier?, bucket: IdleConnections)] {
+        idle.map { ($0.key.cluster, $0.value) } + idleByServer.map { ($0.key.key.cluster, $0.value) }
+    }
+
+    /// Endpoints (per cluster with a traffic policy, and per request host where its TLS names the server by it) the
+    /// pool keeps idle connections for.
+    var bucketCount: Int { idle.count + idleByServer.count }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
-        for bucket in idle.values { bucket.closeAll() }
+        for (_, bucket) in allBuckets { bucket.closeAll() }
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.connections.count } }
+    var idleCount: Int { allBuckets.reduce(0) { $0 + $1.bucket.connections.count } }
 
     /// An idle connection closed: it leaves its bucket.
     func forget(_ connection: UpstreamConnection) {
