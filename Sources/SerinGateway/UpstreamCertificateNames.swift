@@ -15,7 +15,7 @@ import SerinCore
 struct UpstreamCertificateNames: Hashable, Sendable {
     /// Any one of these will do.
     let names: [String]
-    /// Whether they are the DestinationRule's `subjectAltNames`, rather than the request's host.
+    /// Whether they are `subjectAltNames` (the DestinationRule's, or its ServiceEntry's), rather than the request's host.
     let written: Bool
 
     /// A subject alternative name a certificate presents.
@@ -122,7 +122,7 @@ struct UpstreamCertificateMismatch: Error, CustomStringConvertible {
         let wanted = expected.names.joined(separator: " or ")
         let why =
             expected.written
-            ? "the DestinationRule's subjectAltNames"
+            ? "the subjectAltNames of its DestinationRule or ServiceEntry"
             : "the request's host, checked as Istio does when tls has neither sni nor subjectAltNames"
         return "the endpoint's certificate names \(has), not \(wanted) (\(why))"
     }

@@ -124,7 +124,7 @@ struct GatewayTLSModesTests {
         let mismatch = UpstreamCertificateMismatch(presented: ["api.internal", "127.0.0.1"], expected: written)
         #expect(
             mismatch.description == "the endpoint's certificate names api.internal, 127.0.0.1, not web.internal or "
-                + "spiffe://cluster.local/ns/default/sa/web (the DestinationRule's subjectAltNames)"
+                + "spiffe://cluster.local/ns/default/sa/web (the subjectAltNames of its DestinationRule or ServiceEntry)"
         )
     }
 

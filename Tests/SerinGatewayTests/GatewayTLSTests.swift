@@ -633,7 +633,7 @@ struct GatewayTLSTests {
                 let wrong = try await Curl.get("http://127.0.0.1:\(port)/wrong-name", ["-H", "Host: wrong-name"])
                 #expect(wrong.status == 503, "\(wrong.body)")
                 #expect(
-                    wrong.body.contains("not other.internal (the DestinationRule's subjectAltNames)"), "\(wrong.body)"
+                    wrong.body.contains("not other.internal (the subjectAltNames of its DestinationRule or ServiceEntry)"), "\(wrong.body)"
                 )
                 let counted = await eventually(.seconds(10)) {
                     let keys = gateway.telemetry.snapshot().series.keys

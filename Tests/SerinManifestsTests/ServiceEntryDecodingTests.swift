@@ -31,6 +31,20 @@ struct ServiceEntryDecodingTests {
         #expect(resources.map(\.resource) == [.serviceEntry(expected)])
     }
 
+    @Test("reads subjectAltNames, the names the entry's endpoints' certificates may carry, with no warning")
+    func subjectAltNames() {
+        let yaml = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(
+            of: "  location: MESH_INTERNAL", with: "  location: MESH_INTERNAL\n  subjectAltNames: [web.internal, spiffe://cluster.local/ns/default/sa/web]"
+        )
+        let (resources, diagnostics) = Fixture.decode(yaml)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        guard case .serviceEntry(let decoded) = resources.first?.resource else {
+            Issue.record("not a ServiceEntry: \(resources)")
+            return
+        }
+        #expect(decoded.subjectAltNames == ["web.internal", "spiffe://cluster.local/ns/default/sa/web"])
+    }
+
     @Test(
         "says when the embedded gateway cannot use the entry's resolution",
         arguments: [

@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import SerinManifests
 import Testing
@@ -26,6 +27,24 @@ struct UpstreamProtocolTests {
     }
 
     struct UnexpectedRoute: Error {}
+
+    @Test("a ServiceEntry's subjectAltNames are the names checked where its DestinationRule sets sni and none of its own, as Istio applies them; without sni the request's host is checked instead")
+    func serviceEntrySubjectAltNames() throws {
+        func tls(_ tls: String) throws -> ClientTLS? {
+            let yaml = Self.world(port: "{number: 80, name: http}")
+                .replacingOccurrences(of: "resolution: STATIC,", with: "resolution: STATIC, subjectAltNames: [echo.internal],")
+                + "\n---\napiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\nmetadata: {name: echo}\n"
+                + "spec: {host: echo, trafficPolicy: {tls: \(tls)}}"
+            let set = Fixture.set(yaml)
+            #expect(set.errors.isEmpty, "\(set.errors)")
+            let request = RequestAttributes(method: "GET", target: "/", authority: "echo", headers: HeaderList())
+            guard case .route(let route) = RouteTable(compiling: set.config).resolve(request, port: 80) else { throw UnexpectedRoute() }
+            return try #require(route.targets.first).cluster.trafficPolicy.tls
+        }
+        #expect(try tls("{mode: SIMPLE, sni: echo.example.com}")?.verifiedNames(host: "echo") == ["echo.internal"])
+        #expect(try tls("{mode: SIMPLE, sni: echo.example.com, subjectAltNames: [mine]}")?.verifiedNames(host: "echo") == ["mine"])
+        #expect(try tls("{mode: SIMPLE}")?.verifiedNames(host: "echo") == ["echo"])
+    }
 
     @Test(
         "a ServiceEntry port speaks HTTP/2 by protocol HTTP2 or GRPC, or by a grpc-/http2- name when its protocol says nothing",

@@ -8,12 +8,18 @@ public struct MeshService: Hashable, Sendable {
     public var hosts: [String]
     public var ports: [ServicePort]
     public var endpoints: [ServiceEndpoint]
+    /// A ServiceEntry's `subjectAltNames`: what its endpoints' certificates may name, where a DestinationRule's
+    /// `tls` sets `sni` without names of its own (`Cluster` applies them).
+    public var subjectAltNames: [String]
 
-    public init(name: ResourceName, hosts: [String], ports: [ServicePort], endpoints: [ServiceEndpoint]) {
+    public init(
+        name: ResourceName, hosts: [String], ports: [ServicePort], endpoints: [ServiceEndpoint], subjectAltNames: [String] = []
+    ) {
         self.name = name
         self.hosts = hosts
         self.ports = ports
         self.endpoints = endpoints
+        self.subjectAltNames = subjectAltNames
     }
 
     /// The names a Kubernetes Service `name` in `namespace` answers to inside the cluster.

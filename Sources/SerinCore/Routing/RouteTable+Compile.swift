@@ -197,10 +197,16 @@ extension RouteTable {
                     }
             }
         }
+        var policy = config.trafficPolicy(forHost: destination.host, subset: destination.subset)
+        // As Istio: a ServiceEntry's names apply where the DestinationRule gives none. Without `sni` either, the
+        // request's host is checked instead (Envoy's auto_san_validation overrides them), so they apply only with it.
+        if var tls = policy.tls, tls.sni != nil, tls.subjectAltNames.isEmpty, let names = service?.subjectAltNames, !names.isEmpty {
+            tls.subjectAltNames = names
+            policy.tls = tls
+        }
         return Cluster(
             host: destination.host, subset: destination.subset, port: port,
-            service: service?.name, endpoints: endpoints,
-            trafficPolicy: config.trafficPolicy(forHost: destination.host, subset: destination.subset),
+            service: service?.name, endpoints: endpoints, trafficPolicy: policy,
             portSpeaksHTTP2: servicePort?.speaksHTTP2 ?? false
         )
     }

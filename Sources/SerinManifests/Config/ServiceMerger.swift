@@ -31,7 +31,8 @@ struct ServiceMerger {
         guard let target = matching.first else {
             services.append(
                 MeshService(
-                    name: entry.name, hosts: entry.hosts, ports: entry.ports.map(\.servicePort), endpoints: entry.endpoints
+                    name: entry.name, hosts: entry.hosts, ports: entry.ports.map(\.servicePort), endpoints: entry.endpoints,
+                    subjectAltNames: entry.subjectAltNames
                 )
             )
             fedByServiceEntry.insert(services.count - 1)
@@ -44,6 +45,7 @@ struct ServiceMerger {
             unite(&merged, with: services[other])
         }
         merged.hosts = united(merged.hosts, entry.hosts)
+        merged.subjectAltNames = united(merged.subjectAltNames, entry.subjectAltNames)
         if fedByServiceEntry.contains(target) {
             for port in entry.ports.map(\.servicePort) where !merged.ports.contains(where: { $0.number == port.number }) {
                 merged.ports.append(port)

@@ -3,8 +3,8 @@ import SerinCore
 extension ManifestDecoder {
     static func serviceEntry(_ spec: Field, name: ResourceName, reader: DocumentReader) -> ServiceEntryResource? {
         let schema = Schema(
-            known: ["hosts", "addresses", "ports", "location", "resolution", "endpoints"],
-            ignored: ["exportTo", "subjectAltNames"], notApplied: ["workloadSelector"]
+            known: ["hosts", "addresses", "ports", "location", "resolution", "endpoints", "subjectAltNames"],
+            ignored: ["exportTo"], notApplied: ["workloadSelector"]
         )
         guard let fields = reader.mapping(spec, schema),
             let hostsField = reader.required("hosts", in: fields),
@@ -33,7 +33,7 @@ extension ManifestDecoder {
         checkResolution(resolution, field: resolutionField ?? spec, hasEndpoints: !endpoints.isEmpty, reader: reader)
         return ServiceEntryResource(
             name: name, hosts: hosts, addresses: addresses, ports: ports, location: location ?? .meshExternal,
-            resolution: resolution, endpoints: endpoints
+            resolution: resolution, endpoints: endpoints, subjectAltNames: fields["subjectAltNames"].flatMap(reader.stringList) ?? []
         )
     }
 

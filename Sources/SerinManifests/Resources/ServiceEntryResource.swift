@@ -10,6 +10,9 @@ public struct ServiceEntryResource: Hashable, Sendable {
     public var location: Location
     public var resolution: Resolution
     public var endpoints: [ServiceEndpoint]
+    /// Names the endpoints' certificates must carry one of, where a DestinationRule's `tls` sets `sni` and no
+    /// `subjectAltNames` of its own.
+    public var subjectAltNames: [String]
 
     /// A port the entry exposes; endpoints map its `name` to the port they listen on.
     public struct Port: Hashable, Sendable {
@@ -51,8 +54,10 @@ public struct ServiceEntryResource: Hashable, Sendable {
 
     public init(
         name: ResourceName, hosts: [String], addresses: [String] = [], ports: [Port],
-        location: Location = .meshExternal, resolution: Resolution = .none, endpoints: [ServiceEndpoint] = []
+        location: Location = .meshExternal, resolution: Resolution = .none, endpoints: [ServiceEndpoint] = [],
+        subjectAltNames: [String] = []
     ) {
+        self.subjectAltNames = subjectAltNames
         self.name = name
         self.hosts = hosts
         self.addresses = addresses
