@@ -89,10 +89,7 @@ final class HTTP2UpstreamSessions {
             }
             session = Session(overTLS: tls != nil, cluster: cluster)
             sessions[key, default: []].append(session)
-            connect(
-                key, session: session, tls: tls, sni: cluster?.serverName(for: serverHost), names: cluster?.certificateNames(for: serverHost),
-                timeout: cluster?.connectTimeout ?? connectTimeout
-            )
+            connect(key, session: session, cluster: cluster, tls: tls)
         }
         session.activeStreams += 1
         let overTLS = session.overTLS
@@ -135,17 +132,15 @@ final class HTTP2UpstreamSessions {
         }
     }
 
-    private func connect(
-        _ key: Key, session: Session, tls: NIOSSLContext?, sni: String?, names: UpstreamCertificateNames?, timeout: TimeAmount
-    ) {
+    private func connect(_ key: Key, session: Session, cluster: UpstreamCluster?, tls: NIOSSLContext?) {
         let configuration = HTTP2Connection.configuration
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
+            .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(GatewayTLS.clientHandler(context: tls, serverName: sni, names: names))
+                    if let tls, let cluster {
+                        try channel.pipeline.syncOperations.addHandler(cluster.clientHandler(tls, for: key.serverHost))
                         try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatch())
                     }
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
@@ -159,24 +154,16 @@ final class HTTP2UpstreamSessions {
                 switch result {
                 case .failure(let error):
                     self.failed(session, at: key, channel: nil, error)
-                case .success(let channel) where tls != nil:
-                    // Streams wait for TLS (those asked for meanwhile too): a handshake that fails fails them with
-                    // its reason, a failure to connect (`UF`), where a stream opened at once would only see its
+                case .success(let channel):
+                    // Streams wait for TLS (those asked for meanwhile too): a handshake that fails fails them with its
+                    // reason, a failure to connect (`UF`), where a stream opened at once would only see its
                     // connection close under it.
-                    let handshake = Result { try channel.pipeline.syncOperations.handler(type: TLSHandshakeWatch.self) }
-                        .map { $0.completed.futureResult }
-                    switch handshake {
-                    case .failure(let error): self.failed(session, at: key, channel: channel, error)
-                    case .success(let completed):
-                        completed.assumeIsolated().whenComplete { outcome in
-                            switch outcome {
-                            case .success: self.established(channel, session: session, at: key)
-                            case .failure(let error): self.failed(session, at: key, channel: channel, error)
-                            }
+                    TLSHandshakeWatch.completion(on: channel).assumeIsolated().whenComplete { outcome in
+                        switch outcome {
+                        case .success: self.established(channel, session: session, at: key)
+                        case .failure(let error): self.failed(session, at: key, channel: channel, error)
                         }
                     }
-                case .success(let channel):
-                    self.established(channel, session: session, at: key)
                 }
             }
     }
@@ -227,6 +214,12 @@ final class HTTP2UpstreamSessions {
 private final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     private(set) var completed: EventLoopPromise<Void>!
+
+    /// When `channel` may carry streams: once its handshake completes, or at once without TLS (no watch in its pipeline).
+    static func completion(on channel: any Channel) -> EventLoopFuture<Void> {
+        let watch = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeWatch.self)
+        return watch?.completed.futureResult ?? channel.eventLoop.makeSucceededVoidFuture()
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         completed = context.eventLoop.makePromise()

@@ -90,7 +90,7 @@ extension ProxyHandler {
         exchange.upgrade = upgrade
         if let shared, shared.namesServerPerRequest {
             // As Envoy's auto_sni: the host the request goes upstream with, after a rewrite of its authority.
-            exchange.serverHost = UpstreamCluster.host(ofAuthority: route.policy.rewrite?.authority.map { $0[...] } ?? attributes.authority[...])
+            exchange.serverHost = UpstreamCluster.serverHost(route.policy.rewrite?.authority.map(RequestAttributes.host(ofAuthority:)) ?? attributes.host)
         }
         self.exchange = exchange
         if let timeout = route.policy.timeout {

@@ -79,11 +79,10 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
             var words = ["TLS \(tls.mode.rawValue)"]
             if let sni = tls.sni { words.append("sni \(sni)") }
             words.append(tls.insecureSkipVerify ? "certificate not verified" : tls.caCertificates.map { "CA \($0)" } ?? "the system's CAs")
-            if tls.sni == nil { words.append("sni the request's host") }
-            if !tls.subjectAltNames.isEmpty, !tls.insecureSkipVerify {
-                words.append("certificate must name \(tls.subjectAltNames.joined(separator: " or "))")
-            } else if tls.sni == nil, !tls.insecureSkipVerify {
-                words.append("certificate must name the request's host")
+            let requestHost = "the request's host"
+            if tls.sni == nil { words.append("sni \(requestHost)") }
+            if let names = tls.verifiedNames(host: requestHost) {
+                words.append("certificate must name \(names.joined(separator: " or "))")
             } else if !tls.insecureSkipVerify {
                 words.append("certificate names not checked (sni without subjectAltNames)")
             }

@@ -27,11 +27,9 @@ final class UpstreamCluster: Sendable {
     /// fails with it); nil for plain TCP. Read at each connect: a reload serves new connections only.
     var tls: Result<NIOSSLContext, GatewayError>? { clientTLS.withLock { $0.context } }
     private let clientTLS: Mutex<ClientTLSState>
-    /// The server name the ClientHello sends (`tls.sni`).
-    let sni: String?
-    /// The names the endpoints' certificates must carry one of, when `tls` asks for a check of names: for a
-    /// request with no host of its own (a mirror's copy), where `namesServerPerRequest`.
-    let certificateNames: UpstreamCertificateNames?
+    /// The destination's host: the server's name, unless each request's host names it (`namesServerPerRequest`), and
+    /// for a request without one (a mirror's copy).
+    let host: String
     /// Whether each request's host names the server (`tls` without `sni`: Istio's `auto_sni`), rather than the
     /// destination's host: the pools then keep connections apart per host, as Envoy's pools do per SNI.
     let namesServerPerRequest: Bool
@@ -66,8 +64,7 @@ final class UpstreamCluster: Sendable {
         self.loops = loops
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
-        sni = policy.tls.flatMap { Self.serverName($0, host: cluster.host) }
-        certificateNames = UpstreamCertificateNames(policy.tls, host: cluster.host)
+        host = cluster.host
         namesServerPerRequest = policy.tls.map { $0.mode != .disable && $0.sni == nil } ?? false
         // Over HTTP/2 (the port's protocol or h2UpgradePolicy), the ClientHello offers h2 by ALPN.
         clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name, http2: cluster.speaksHTTP2))
@@ -121,29 +118,21 @@ final class UpstreamCluster: Sendable {
         return host.isEmpty || isAddress ? nil : host
     }
 
-    /// The server name a connection for requests to `requestHost` sends: that host when the cluster names the server
-    /// per request (nil: the destination's), else `sni`.
-    func serverName(for requestHost: String?) -> String? {
-        guard let requestHost, let tls = policy.tls else { return sni }
-        return Self.serverName(tls, host: requestHost)
+    /// The TLS handler for a new connection to an endpoint, for requests to `requestHost` (nil: the destination's
+    /// host): the server name its ClientHello sends and the names the certificate must carry, as `tls` asks.
+    func clientHandler(_ context: NIOSSLContext, for requestHost: String?) throws -> NIOSSLClientHandler {
+        let host = requestHost ?? self.host
+        return try GatewayTLS.clientHandler(
+            context: context, serverName: policy.tls.flatMap { Self.serverName($0, host: host) },
+            names: UpstreamCertificateNames(policy.tls, host: host)
+        )
     }
 
-    /// The names the certificate of a connection for requests to `requestHost` must carry.
-    func certificateNames(for requestHost: String?) -> UpstreamCertificateNames? {
-        guard let requestHost else { return certificateNames }
-        return UpstreamCertificateNames(policy.tls, host: requestHost)
-    }
-
-    /// The host an authority names, as SNI carries it: lowercased, without its port or an IPv6 literal's brackets;
-    /// nil when empty.
-    static func host(ofAuthority authority: Substring) -> String? {
-        var host = authority
-        if host.first == "[", let close = host.firstIndex(of: "]") {
-            host = host[host.index(after: host.startIndex)..<close]
-        } else if let colon = host.lastIndex(of: ":"), host[host.index(after: colon)...].allSatisfy(\.isNumber) {
-            host = host[..<colon]
-        }
-        return host.isEmpty ? nil : host.lowercased()
+    /// A request's host (`RequestAttributes.host`, its authority without the port) as SNI carries it: lowercased,
+    /// without an IPv6 literal's brackets; nil when empty.
+    static func serverHost(_ host: Substring) -> String? {
+        let bare = host.first == "[" && host.last == "]" ? host.dropFirst().dropLast() : host
+        return bare.isEmpty ? nil : bare.lowercased()
     }
 
     /// The clock outlier detection runs on: time since the machine booted.

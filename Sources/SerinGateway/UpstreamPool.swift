@@ -203,8 +203,9 @@ final class UpstreamPool {
         let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
         let bucket: IdleConnections
         if let serverHost = connection.serverHost {
-            bucket = idleByServer[ServerKey(key: key, serverHost: serverHost), default: IdleConnections()]
-            idleByServer[ServerKey(key: key, serverHost: serverHost)] = bucket
+            let serverKey = ServerKey(key: key, serverHost: serverHost)
+            bucket = idleByServer[serverKey] ?? IdleConnections()
+            idleByServer[serverKey] = bucket
         } else if let existing = idle[key] {
             bucket = existing
         } else {
@@ -269,16 +270,12 @@ final class UpstreamPool {
         case .success(let context): tls = context
         case nil: tls = nil
         }
-        let sni = cluster?.serverName(for: serverHost)
-        let names = cluster?.certificateNames(for: serverHost)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(GatewayTLS.clientHandler(context: tls, serverName: sni, names: names))
-                    }
+                    if let tls, let cluster { try channel.pipeline.syncOperations.addHandler(cluster.clientHandler(tls, for: serverHost)) }
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }

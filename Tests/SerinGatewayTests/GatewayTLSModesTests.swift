@@ -84,11 +84,13 @@ struct GatewayTLSModesTests {
 
     @Test("the upstream server name: sni as written, else the request's host (its authority without port or brackets, lowercased), never an IP address, none without TLS")
     func upstreamServerName() {
-        #expect(UpstreamCluster.host(ofAuthority: "API.example.com:8443") == "api.example.com")
-        #expect(UpstreamCluster.host(ofAuthority: "api.example.com") == "api.example.com")
-        #expect(UpstreamCluster.host(ofAuthority: "[fd00::7]:443") == "fd00::7")
-        #expect(UpstreamCluster.host(ofAuthority: "10.0.0.7:80") == "10.0.0.7")
-        #expect(UpstreamCluster.host(ofAuthority: "") == nil)
+        func serverHost(_ authority: String) -> String? { UpstreamCluster.serverHost(RequestAttributes.host(ofAuthority: authority)) }
+        #expect(serverHost("API.example.com:8443") == "api.example.com")
+        #expect(serverHost("api.example.com") == "api.example.com")
+        #expect(serverHost("[fd00::7]:443") == "fd00::7")
+        #expect(serverHost("[fd00::7]") == "fd00::7")
+        #expect(serverHost("10.0.0.7:80") == "10.0.0.7")
+        #expect(serverHost("") == nil)
         let simple = ClientTLS(mode: .simple)
         #expect(UpstreamCluster.serverName(ClientTLS(mode: .simple, sni: "web.internal"), host: "web") == "web.internal")
         #expect(UpstreamCluster.serverName(simple, host: "reviews") == "reviews")

@@ -40,12 +40,17 @@ public struct RequestAttributes {
         self.scheme = scheme
         self.headers = headers
         path = Self.prefix(of: target, upTo: UInt8(ascii: "?"), last: false)
-        let literal = authority.utf8.first == UInt8(ascii: "[") ? Self.prefix(of: authority, upTo: UInt8(ascii: "]"), last: false) : nil
+        host = Self.host(ofAuthority: authority)
+    }
+
+    /// The host an authority names, without its port: an IPv6 literal with its brackets.
+    @inline(__always)
+    public static func host(ofAuthority authority: String) -> Substring {
+        let literal = authority.utf8.first == UInt8(ascii: "[") ? prefix(of: authority, upTo: UInt8(ascii: "]"), last: false) : nil
         if let literal, literal.endIndex != authority.endIndex {
-            host = authority[...literal.endIndex]  // an IPv6 literal, brackets included
-        } else {
-            host = Self.prefix(of: authority, upTo: UInt8(ascii: ":"), last: true)
+            return authority[...literal.endIndex]  // an IPv6 literal, brackets included
         }
+        return prefix(of: authority, upTo: UInt8(ascii: ":"), last: true)
     }
 
     /// `text` up to the first (or the `last`) `byte`, an ASCII byte, or all of it. Every request asks this of its
