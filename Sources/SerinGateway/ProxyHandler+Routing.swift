@@ -89,8 +89,10 @@ extension ProxyHandler {
         )
         exchange.upgrade = upgrade
         if let shared, shared.namesServerPerRequest {
-            // As Envoy's auto_sni: the host the request goes upstream with, after a rewrite of its authority.
-            exchange.serverHost = UpstreamCluster.serverHost(route.policy.rewrite?.authority.map(RequestAttributes.host(ofAuthority:)) ?? attributes.host)
+            // As Envoy's auto_sni: the host the request goes upstream with, after the route's host rewrite.
+            exchange.serverHost = UpstreamCluster.serverHost(
+                route.authority(toward: target).map(RequestAttributes.host(ofAuthority:)) ?? attributes.host
+            )
         }
         self.exchange = exchange
         if let timeout = route.policy.timeout {
@@ -120,12 +122,7 @@ extension ProxyHandler {
         }
         var mirror: MirrorExchange?
         var upstreamHead = head
-        if let rewrite = route.policy.rewrite {
-            RouteActions.rewrite(rewrite, head: &upstreamHead, matchedPrefix: RouteActions.matchedPrefix(of: route, path: path))
-        }
-        for operations in [route.policy.headers?.request, target.headers?.request].compactMap({ $0 }) {
-            RouteActions.apply(operations, to: &upstreamHead.fields)
-        }
+        RouteActions.edit(&upstreamHead, route: route, target: target, path: path)
         if let mirrorPolicy = route.policy.mirror, mirrorPolicy.percentage.includes(draw: percentDraw()),
             let mirrorEndpoint = mirrorPolicy.cluster.endpoint(forTurn: endpointTurn)
         {

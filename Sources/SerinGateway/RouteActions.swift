@@ -10,19 +10,25 @@ enum RouteActions {
         for (name, value) in operations.add.sorted(by: { $0.key < $1.key }) { headers.add(name: name, value: value) }
     }
 
-    /// Istio's `rewrite`: `uri` replaces the prefix the route matched on (the whole path when it matched
-    /// otherwise), keeping the query; `authority` replaces the Host header.
-    static func rewrite(_ rewrite: HTTPRewrite, head: inout RequestHead, matchedPrefix: String?) {
-        if let uri = rewrite.uri {
-            let (path, query) = split(head.target)
-            let rest = matchedPrefix.map { path.dropFirst($0.utf8.count) } ?? ""
-            var rewritten = uri + rest
-            if rewritten.isEmpty { rewritten = "/" }
-            head.target = rewritten + query
+    /// Istio's `rewrite.uri`: replaces the prefix the route matched on (the whole path when it matched otherwise),
+    /// keeping the query. (`rewrite.authority` is one of the ways to a new Host: `RouteTable.Route.authority`.)
+    static func rewrite(uri: String, head: inout RequestHead, matchedPrefix: String?) {
+        let (path, query) = split(head.target)
+        let rest = matchedPrefix.map { path.dropFirst($0.utf8.count) } ?? ""
+        var rewritten = uri + rest
+        if rewritten.isEmpty { rewritten = "/" }
+        head.target = rewritten + query
+    }
+
+    /// Everything a route and its destination change in a request on its way upstream, in Envoy's order: the path
+    /// rewrite, the route's header edits, the destination's, and then the Host (`RouteTable.Route.authority`).
+    static func edit(_ head: inout RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring) {
+        if let uri = route.policy.rewrite?.uri {
+            rewrite(uri: uri, head: &head, matchedPrefix: matchedPrefix(of: route, path: path))
         }
-        if let authority = rewrite.authority {
-            head.fields.replaceOrAdd(name: "host", value: authority)
-        }
+        if let operations = route.policy.headers?.request { apply(operations, to: &head.fields) }
+        if let operations = target.headers?.request { apply(operations, to: &head.fields) }
+        if let authority = route.authority(toward: target) { head.fields.replaceOrAdd(name: "host", value: authority) }
     }
 
     /// The prefix of a `uri: {prefix: ...}` match of `route` that `path` starts with: what a rewrite replaces.

@@ -257,6 +257,7 @@ public enum RouteExplanation {
         parts += operations.set.sorted { $0.key < $1.key }.map { "set \($0.key): \($0.value)" }
         parts += operations.add.sorted { $0.key < $1.key }.map { "add \($0.key): \($0.value)" }
         parts += operations.remove.sorted().map { "remove \($0)" }
+        if let authority = operations.authority { parts.append("host becomes \(authority)") }
         return parts.joined(separator: ", ")
     }
 

@@ -564,11 +564,28 @@ struct GatewayTLSTests {
             let tlsPort = try #require(backend.boundPort(forDeclared: 443))
             let more = Self.destinationRule("secure-backend", tls: "{mode: SIMPLE, caCertificates: ca.crt}")
                 + SeedManifests.serviceEntry("secure-backend", port: tlsPort, version: "v1").text
-            try await Self.withEdge(routes: "  - route: [{destination: {host: secure-backend}}]", more, certificates: certificates) { _, port in
+            // A host the route gives the request is the one named, as Envoy's auto_sni follows a route's host rewrite:
+            // from headers, or rewrite.authority over headers.
+            let routes = """
+                  - match: [{headers: {x-case: {exact: set}}}]
+                    headers: {request: {set: {host: b.example.com}}}
+                    route: [{destination: {host: secure-backend}}]
+                  - match: [{headers: {x-case: {exact: rewritten}}}]
+                    rewrite: {authority: b.example.com}
+                    headers: {request: {set: {host: c.example.com}}}
+                    route: [{destination: {host: secure-backend}}]
+                  - route: [{destination: {host: secure-backend}}]
+                """
+            try await Self.withEdge(routes: routes, more, certificates: certificates) { _, port in
                 for host in ["a.example.com", "b.example.com", "A.example.com", "b.example.com"] {
                     let answer = try await Curl.get("http://127.0.0.1:\(port)/", ["-H", "Host: \(host)"])
                     #expect(answer.status == 200, "\(host): \(answer.status) \(answer.body)")
                     #expect(answer.body.contains("This is v1"), "\(host): \(answer.body)")
+                }
+                for edit in ["set", "rewritten"] {
+                    let answer = try await Curl.get("http://127.0.0.1:\(port)/", ["-H", "Host: a.example.com", "-H", "x-case: \(edit)"])
+                    #expect(answer.status == 200, "\(edit): \(answer.status) \(answer.body)")
+                    #expect(answer.body.contains("This is v1"), "\(edit): \(answer.body)")
                 }
                 // No server of the endpoint's lists this name: it answers with its first certificate, for a.example.com.
                 let unnamed = try await Curl.get("http://127.0.0.1:\(port)/", ["-H", "Host: c.example.com"])

@@ -268,6 +268,43 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test("a host that headers.request sets or adds is the request's one Host, as Istio makes it a host rewrite: rewrite.authority wins over it, and a route's over its destination's")
+    func headersSetTheHost() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = """
+              - match: [{headers: {x-case: {exact: set}}}]
+                headers: {request: {set: {host: set.web}}}
+                route: [{destination: {host: web-v1-service}}]
+              - match: [{headers: {x-case: {exact: add}}}]
+                headers: {request: {add: {Host: added.web, x-added: "yes"}}}
+                route: [{destination: {host: web-v1-service}}]
+              - match: [{headers: {x-case: {exact: rewritten}}}]
+                rewrite: {authority: rewritten.web}
+                headers: {request: {set: {host: set.web}}}
+                route: [{destination: {host: web-v1-service}}]
+              - match: [{headers: {x-case: {exact: destination}}}]
+                route: [{destination: {host: web-v1-service}, headers: {request: {set: {":authority": destination.web}}}}]
+              - match: [{headers: {x-case: {exact: both}}}]
+                headers: {request: {set: {host: route.web}}}
+                route: [{destination: {host: web-v1-service}, headers: {request: {set: {host: destination.web}}}}]
+            """
+        let expected = [
+            "set": "set.web", "add": "added.web", "rewritten": "rewritten.web", "destination": "destination.web", "both": "route.web",
+        ]
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) { _, client in
+            for (name, host) in expected.sorted(by: { $0.key < $1.key }) {
+                let response = try await client.send(.GET, "/echo", headers: [("host", "web"), ("x-case", name)])
+                let hosts = response.bodyText.split(separator: "\n").filter { $0.lowercased().hasPrefix("host:") }
+                #expect(hosts == ["host: \(host)"], "\(name): \(response.bodyText)")
+            }
+            let added = try await client.send(.GET, "/echo", headers: [("x-case", "add")])
+            #expect(added.bodyText.contains("x-added: yes\n"), "\(added.bodyText)")
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
     @Test("redirect and directResponse are answered by the gateway itself")
     func redirectAndDirectResponse() async throws {
         let backends = TestBackends()

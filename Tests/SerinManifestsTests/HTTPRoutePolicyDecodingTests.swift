@@ -399,6 +399,49 @@ struct HTTPRoutePolicyDecodingTests {
         #expect(messages == expected)
     }
 
+    @Test(
+        "reads a host or :authority that a request's headers set or add as its new Host, not as a header, a set one over an added one, as Istio does",
+        arguments: [
+            ("    headers: {request: {set: {Host: b.web}}}", HeaderOperations(authority: "b.web")),
+            ("    headers: {request: {add: {\":authority\": b.web:8080, x-a: \"1\"}}}", HeaderOperations(add: ["x-a": "1"], authority: "b.web:8080")),
+            ("    headers: {request: {set: {host: set.web}, add: {host: added.web}}}", HeaderOperations(authority: "set.web")),
+        ]
+    )
+    func hostInHeaders(policy: String, expected: HeaderOperations) {
+        let (route, messages) = Self.decoded(Self.routeToA(policy))
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(route?.headers?.request == expected)
+    }
+
+    @Test(
+        "refuses removing a request's Host, giving it twice in one list, an empty one, and a Host in a response, at the field",
+        arguments: [
+            (
+                "    headers: {request: {remove: [x-a, Host]}}",
+                "test.yaml:10:39: error: spec.http[0].headers.request.remove[1]: a request cannot go without its Host header, "
+                    + "so host cannot be removed (Istio refuses it too)"
+            ),
+            (
+                "    headers: {request: {set: {host: a.web, \":authority\": b.web}}}",
+                "test.yaml:10:58: error: spec.http[0].headers.request.set.:authority: the Host is already given as host here; "
+                    + "give it once, as host or :authority"
+            ),
+            (
+                "    headers: {request: {set: {host: \"\"}}}",
+                "test.yaml:10:37: error: spec.http[0].headers.request.set.host is \"\", expected a host (and port), as host:port"
+            ),
+            (
+                "    headers: {response: {set: {host: a.web}}}",
+                "test.yaml:10:38: error: spec.http[0].headers.response.set.host: a response has no Host header to change (Istio refuses it too)"
+            ),
+        ]
+    )
+    func hostInHeadersRefused(policy: String, message: String) {
+        let (route, messages) = Self.decoded(Self.routeToA(policy))
+        #expect(route == nil)
+        #expect(messages == [message])
+    }
+
     @Test("rejects a direct response body over 1MB and warns about one over 100KB, as Istio does")
     func bodySize() {
         let large = String(repeating: "x", count: 100 * 1024 + 1)

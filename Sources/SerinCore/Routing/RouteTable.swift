@@ -251,6 +251,14 @@ public struct RouteTable: Sendable {
             }
         }
 
+        /// The Host a request sent to `target` goes upstream with, as Istio turns them into Envoy's host rewrite: the
+        /// route's `rewrite.authority`, else the `host` its `headers.request` sets or adds, else the one the
+        /// destination's `headers.request` does (a route's rewrite wins over a destination's, with one destination or
+        /// several). Nil keeps the request's own.
+        public func authority(toward target: Target) -> String? {
+            policy.rewrite?.authority ?? policy.headers?.request.authority ?? target.headers?.request.authority
+        }
+
         /// Sum of the weights; the range a caller draws from for `target(forRoll:)`.
         public var totalWeight: Int { cumulativeWeights.last ?? 0 }
 

@@ -157,36 +157,79 @@ extension ManifestDecoder {
     static func headers(_ field: Field, reader: DocumentReader) -> RouteHeaders? {
         guard let fields = reader.mapping(field, Schema(known: ["request", "response"])) else { return nil }
         return RouteHeaders(
-            request: fields["request"].flatMap { headerOperations($0, reader: reader) } ?? HeaderOperations(),
-            response: fields["response"].flatMap { headerOperations($0, reader: reader) } ?? HeaderOperations()
+            request: fields["request"].flatMap { headerOperations($0, ofRequest: true, reader: reader) } ?? HeaderOperations(),
+            response: fields["response"].flatMap { headerOperations($0, ofRequest: false, reader: reader) } ?? HeaderOperations()
         )
     }
 
-    private static func headerOperations(_ field: Field, reader: DocumentReader) -> HeaderOperations? {
+    /// One side's `set`, `add` and `remove`. A request's `set` or `add` of `host` or `:authority` is its new Host
+    /// (`HeaderOperations.authority`), as Istio reads them; removing the Host, or touching it in a response, is an
+    /// error, as in Istio's validation.
+    private static func headerOperations(_ field: Field, ofRequest: Bool, reader: DocumentReader) -> HeaderOperations? {
         guard let fields = reader.mapping(field, Schema(known: ["set", "add", "remove"])) else { return nil }
         let remove = fields["remove"].flatMap { removeField in
             reader.list(removeField) { entry in
-                reader.string(entry).flatMap { headerName($0, at: entry, reader: reader) }
+                reader.string(entry).flatMap { headerName($0, at: entry, reader: reader) }.flatMap { name in
+                    guard name == "host" else { return name }
+                    reader.error(
+                        "\(entry.path): a request cannot go without its Host header, so host cannot be removed (Istio refuses it too)",
+                        at: entry.node)
+                    return nil
+                }
             }
         }
-        return HeaderOperations(
-            set: fields["set"].flatMap { headerValues($0, reader: reader) } ?? [:],
-            add: fields["add"].flatMap { headerValues($0, reader: reader) } ?? [:],
-            remove: remove ?? []
-        )
+        let set = fields["set"].flatMap { headerValues($0, authority: ofRequest, reader: reader) } ?? HeaderValues()
+        let add = fields["add"].flatMap { headerValues($0, authority: ofRequest, reader: reader) } ?? HeaderValues()
+        // A set Host wins over an added one, as in Istio.
+        return HeaderOperations(set: set.values, add: add.values, remove: remove ?? [], authority: set.authority ?? add.authority)
     }
 
-    /// A `set` or `add` mapping: header name → value, names lower-cased.
-    private static func headerValues(_ field: Field, reader: DocumentReader) -> [String: String]? {
+    /// A `set` or `add` mapping's values by lower-cased header name, and the Host it gives a request.
+    private struct HeaderValues {
+        var values: [String: String] = [:]
+        var authority: String?
+    }
+
+    /// A `set` or `add` mapping: header name → value, names lower-cased. With `authority`, `host` and `:authority`
+    /// (either, not both) are the request's new Host; without, `host` is an error (a response has none).
+    private static func headerValues(_ field: Field, authority: Bool, reader: DocumentReader) -> HeaderValues? {
         guard let entries = reader.entries(field) else { return nil }
-        var result: [String: String] = [:]
+        var result = HeaderValues()
         var complete = true
+        var hostName: String?
         for (name, child) in entries {
-            guard let value = reader.string(child), let lowered = headerName(name, at: child, reader: reader) else {
+            guard let value = reader.string(child) else {
                 complete = false
                 continue
             }
-            result[lowered] = value
+            let lowered = name.lowercased()
+            if lowered == "host" || lowered == ":authority" {
+                guard authority else {
+                    reader.error("\(child.path): a response has no Host header to change (Istio refuses it too)", at: child.node)
+                    complete = false
+                    continue
+                }
+                if let hostName {
+                    reader.error(
+                        "\(child.path): the Host is already given as \(hostName) here; give it once, as host or :authority",
+                        at: child.node)
+                    complete = false
+                    continue
+                }
+                guard !value.isEmpty, !value.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+                    reader.error("\(child.path) is \"\(value)\", expected a host (and port), as host:port", at: child.node)
+                    complete = false
+                    continue
+                }
+                hostName = name
+                result.authority = value
+                continue
+            }
+            guard let lowered = headerName(name, at: child, reader: reader) else {
+                complete = false
+                continue
+            }
+            result.values[lowered] = value
         }
         return complete ? result : nil
     }
