@@ -154,7 +154,7 @@ struct RouteCommandTests {
                 timeout: 3s
                 retries: {attempts: 4, perTryTimeout: 1s, retryOn: "5xx,reset"}
                 fault: {delay: {fixedDelay: 2s, percentage: {value: 10}}}
-                headers: {request: {set: {x-env: prod}, remove: [x-debug]}}
+                headers: {request: {set: {x-env: prod, host: api.internal}, remove: [x-debug]}}
                 mirror: {host: web-v2-service}
                 mirrorPercentage: {value: 25}
                 route: [{destination: {host: web-v1-service}, weight: 90}, {destination: {host: web-v2-service}, weight: 10}]
@@ -184,7 +184,7 @@ struct RouteCommandTests {
         for line in [
             "fault:   10% of requests held 2s first",
             "rewrite: the matched path prefix becomes /v2",
-            "headers: request: set x-env: prod, remove x-debug",
+            "headers: request: set x-env: prod, remove x-debug, host becomes api.internal",
             "timeout: 3s for the whole request, retries included",
             "retries: up to 4 on 5xx, reset, 1s a try",
             "mirror:  25% copied to web-v2-service; its answers are discarded",
