@@ -38,6 +38,26 @@ extension ProxyHandler {
         case .route(let found):
             route = found
         }
+        if !corsFields.isEmpty { corsFields = [] }
+        if route.appliesCORS, let cors = route.policy.cors {
+            let answer = cors.answer(
+                method: head.method, origin: head.fields.first("origin"),
+                requestMethod: head.fields.first("access-control-request-method"),
+                requestHeaders: head.fields.first("access-control-request-headers")
+            )
+            switch answer {
+            case .pass:
+                break
+            case .allow(let fields):
+                corsFields = fields
+            case .preflight(let fields):
+                // As Envoy's CORS filter, ahead of faults, redirects and the route's destinations.
+                return self.answer(
+                    .direct(status: 200), body: [], contentType: nil, extraHeaders: fields.map { ($0.name, $0.value) }, head: head,
+                    started: started
+                )
+            }
+        }
         if let direct = route.policy.directResponse {
             var contentType: String?
             if case .string = direct.body { contentType = Self.plainText }

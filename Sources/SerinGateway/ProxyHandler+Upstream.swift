@@ -36,7 +36,7 @@ extension ProxyHandler: UpstreamDelegate {
             connection.decodesChunks = decode
             let keepAlive = keepAlive && !loop.draining
             // A copy only when a route edits the answer's fields (`edited ?? head` would copy every head).
-            if let edited = Self.editedResponse(head, exchange) {
+            if let edited = editedResponse(head, exchange) {
                 startResponse(edited, of: exchange, to: client, keepAlive: keepAlive, decode: decode, expectedBody: expectedBody)
             } else {
                 startResponse(head, of: exchange, to: client, keepAlive: keepAlive, decode: decode, expectedBody: expectedBody)
@@ -80,12 +80,15 @@ extension ProxyHandler: UpstreamDelegate {
         unflushedToClient = true
     }
 
-    /// `head` with the route's and the destination's `headers.response` edits applied, or nil when they make none.
-    private static func editedResponse(_ head: ResponseHead, _ exchange: ProxyExchange) -> ResponseHead? {
+    /// `head` with the route's and the destination's `headers.response` edits applied, then the route's CORS fields
+    /// (`corsFields`, replacing the service's own, as Envoy's filter does); nil when there are none of either.
+    private func editedResponse(_ head: ResponseHead, _ exchange: ProxyExchange) -> ResponseHead? {
         let routeEdits = exchange.route.policy.headers?.response, targetEdits = exchange.target.headers?.response
-        guard !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) else { return nil }
+        guard !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) || !corsFields.isEmpty else { return nil }
         var response = head
         for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) }
+        for field in corsFields { response.fields.replaceOrAdd(name: field.name, value: field.value) }
+        corsFields = []
         return response
     }
 

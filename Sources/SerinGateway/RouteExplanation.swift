@@ -216,7 +216,7 @@ public enum RouteExplanation {
         return nil
     }
 
-    /// Each thing the route does on the way: `fault:`, `rewrite:`, `headers:`, `timeout:`, `retries:`, `mirror:`.
+    /// Each thing the route does on the way: `fault:`, `rewrite:`, `cors:`, `headers:`, `timeout:`, `retries:`, `mirror:`.
     static func steps(_ policy: RoutePolicy, stickiness: Stickiness?) -> [(label: String, text: String)] {
         var lines: [(String, String)] = []
         if let abort = policy.fault?.abort, abort.percentage.value < 100 {
@@ -228,6 +228,11 @@ public enum RouteExplanation {
         if let rewrite = policy.rewrite {
             let parts = [rewrite.uri.map { "the matched path prefix becomes \($0)" }, rewrite.authority.map { "host becomes \($0)" }]
             lines.append(("rewrite", parts.compactMap { $0 }.joined(separator: ", ")))
+        }
+        if let cors = policy.cors {
+            let origins = cors.allowOrigins.isEmpty ? "no origin" : "origins " + cors.allowOrigins.map(\.description).joined(separator: ", ")
+            let unmatched = cors.unmatchedPreflights == .ignore ? ", other origins' answered without it" : ""
+            lines.append(("cors", "allows \(origins): the gateway answers their preflights\(unmatched) and marks their answers"))
         }
         if let headers = policy.headers {
             for (side, operations) in [("request", headers.request), ("response", headers.response)] where !operations.isEmpty {

@@ -155,6 +155,7 @@ struct RouteCommandTests {
                 retries: {attempts: 4, perTryTimeout: 1s, retryOn: "5xx,reset"}
                 fault: {delay: {fixedDelay: 2s, percentage: {value: 10}}}
                 headers: {request: {set: {x-env: prod, host: api.internal}, remove: [x-debug]}}
+                corsPolicy: {allowOrigins: [{exact: "https://shop.example"}, {prefix: "https://preview-"}]}
                 mirror: {host: web-v2-service}
                 mirrorPercentage: {value: 25}
                 route: [{destination: {host: web-v1-service}, weight: 90}, {destination: {host: web-v2-service}, weight: 10}]
@@ -176,7 +177,7 @@ struct RouteCommandTests {
         #expect(!result.stdout.contains("destinations:"), "\(result.stdout)")
     }
 
-    @Test("a forwarding route shows its fault, rewrite, headers, timeout, retries and mirror before its destinations")
+    @Test("a forwarding route shows its fault, rewrite, cors, headers, timeout, retries and mirror before its destinations")
     func policySteps() async throws {
         let directory = try Self.policyManifests()
         let result = try await SerinProcess.run(["route", "-f", directory.path, "--path", "/api/users"])
@@ -184,6 +185,7 @@ struct RouteCommandTests {
         for line in [
             "fault:   10% of requests held 2s first",
             "rewrite: the matched path prefix becomes /v2",
+            "cors:    allows origins exact https://shop.example, prefix https://preview-: the gateway answers their preflights and marks their answers",
             "headers: request: set x-env: prod, remove x-debug, host becomes api.internal",
             "timeout: 3s for the whole request, retries included",
             "retries: up to 4 on 5xx, reset, 1s a try",

@@ -305,6 +305,64 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test("corsPolicy: the gateway answers an allowed origin's preflight itself and marks every answer to that origin, its own included; other origins pass untouched")
+    func corsPolicy() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = """
+              - match: [{uri: {prefix: /echo}}]
+                corsPolicy:
+                  allowOrigins: [{exact: "https://shop.example"}]
+                  allowMethods: [GET, POST]
+                  allowHeaders: [x-token]
+                  exposeHeaders: [x-serin-demo-version]
+                  maxAge: 10m
+                  allowCredentials: true
+                route: [{destination: {host: web-v1-service}}]
+              - match: [{uri: {prefix: /down}}]
+                corsPolicy: {allowOrigins: [{prefix: "https://shop."}]}
+                fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+                route: [{destination: {host: web-v1-service}}]
+            """
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) { _, client in
+            let shop = ("origin", "https://shop.example")
+            let preflight = try await client.send(
+                .OPTIONS, "/echo", headers: [shop, ("access-control-request-method", "POST"), ("access-control-request-headers", "x-token")]
+            )
+            #expect(preflight.status == 200)
+            #expect(preflight.bodyText.isEmpty, "answered by the gateway, not the service: \(preflight.bodyText)")
+            #expect(preflight.header("access-control-allow-origin") == "https://shop.example")
+            #expect(preflight.header("access-control-allow-methods") == "GET,POST")
+            #expect(preflight.header("access-control-allow-headers") == "x-token")
+            #expect(preflight.header("access-control-max-age") == "600")
+            #expect(preflight.header("access-control-allow-credentials") == "true")
+
+            let allowed = try await client.send(.POST, "/echo", headers: [shop])
+            #expect(allowed.bodyText.hasPrefix("POST /echo"), "\(allowed.bodyText)")
+            #expect(allowed.header("access-control-allow-origin") == "https://shop.example")
+            #expect(allowed.header("access-control-expose-headers") == "x-serin-demo-version")
+            #expect(allowed.header("access-control-allow-credentials") == "true")
+
+            // Another origin: its request and its preflight go to the service, and nothing is added.
+            let other = try await client.send(.GET, "/echo", headers: [("origin", "https://evil.example")])
+            #expect(other.status == 200 && other.header("access-control-allow-origin") == nil)
+            let otherPreflight = try await client.send(
+                .OPTIONS, "/echo", headers: [("origin", "https://evil.example"), ("access-control-request-method", "GET")]
+            )
+            #expect(otherPreflight.bodyText.hasPrefix("OPTIONS /echo"), "\(otherPreflight.bodyText)")
+            #expect(otherPreflight.header("access-control-allow-origin") == nil)
+
+            // The gateway's own answer to an allowed origin carries the fields too, as Envoy's filter adds them to local replies.
+            let aborted = try await client.send(.GET, "/down", headers: [("origin", "https://shop.example")])
+            #expect(aborted.status == 503 && aborted.header("access-control-allow-origin") == "https://shop.example")
+            // Nothing is left over for the connection's next request.
+            let plain = try await client.send(.GET, "/echo")
+            #expect(plain.status == 200 && plain.header("access-control-allow-origin") == nil)
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
     @Test("redirect and directResponse are answered by the gateway itself")
     func redirectAndDirectResponse() async throws {
         let backends = TestBackends()

@@ -442,6 +442,61 @@ struct HTTPRoutePolicyDecodingTests {
         #expect(messages == [message])
     }
 
+    @Test("decodes a corsPolicy with Istio's field names, and the deprecated allowOrigin as exact origins with a warning")
+    func corsPolicy() throws {
+        let (route, messages) = Self.decoded(Self.routeToA("""
+                corsPolicy:
+                  allowOrigins: [{exact: "https://shop.example"}, {prefix: "https://preview-"}, {regex: "https://.*\\\\.example\\\\.org"}]
+                  allowMethods: [GET, POST]
+                  allowHeaders: [content-type, X-Token]
+                  exposeHeaders: ["*"]
+                  maxAge: 24h
+                  allowCredentials: true
+                  unmatchedPreflights: IGNORE
+            """))
+        #expect(messages.isEmpty, "\(messages)")
+        let policy = try #require(route?.corsPolicy)
+        #expect(policy.allowOrigins.map(\.description) == ["exact https://shop.example", "prefix https://preview-", "regex https://.*\\.example\\.org"])
+        #expect(policy.allowMethods == ["GET", "POST"] && policy.allowHeaders == ["content-type", "X-Token"] && policy.exposeHeaders == ["*"])
+        #expect(policy.maxAge == .seconds(86400) && policy.allowCredentials == true && policy.unmatchedPreflights == .ignore)
+
+        let (old, warnings) = Self.decoded(Self.routeToA("    corsPolicy: {allowOrigin: [\"https://shop.example\"]}"))
+        #expect(old?.corsPolicy == CorsPolicy(allowOrigins: [.exact("https://shop.example")]))
+        #expect(warnings == ["test.yaml:10:31: warning: spec.http[0].corsPolicy.allowOrigin is deprecated: use allowOrigins: [{exact: ORIGIN}]"])
+    }
+
+    @Test(
+        "refuses what Istio refuses in a corsPolicy, at the field",
+        arguments: [
+            (
+                "    corsPolicy: {allowMethods: [GET, get]}",
+                "test.yaml:10:38: error: spec.http[0].corsPolicy.allowMethods[1] is \"get\", expected one of *, CONNECT, DELETE, GET, HEAD, "
+                    + "OPTIONS, PATCH, POST, PUT, TRACE (Istio's list, in capitals)"
+            ),
+            (
+                "    corsPolicy: {allowHeaders: [\"x token\"]}",
+                "test.yaml:10:33: error: spec.http[0].corsPolicy.allowHeaders[0]: expected a header name of letters, digits, - and _, got \"x token\""
+            ),
+            (
+                "    corsPolicy: {maxAge: 1.5s}",
+                "test.yaml:10:26: error: spec.http[0].corsPolicy.maxAge: expected whole seconds (a browser keeps a preflight's answer for seconds), got \"1.5s\""
+            ),
+            (
+                "    corsPolicy: {allowOrigins: [{exact: \"\"}]}",
+                "test.yaml:10:33: error: spec.http[0].corsPolicy.allowOrigins[0]: expected an origin to match, got \"\" (Istio refuses it)"
+            ),
+            (
+                "    corsPolicy: {unmatchedPreflights: DROP}",
+                "test.yaml:10:39: error: spec.http[0].corsPolicy.unmatchedPreflights is \"DROP\", expected FORWARD (Istio's default) or IGNORE"
+            ),
+        ]
+    )
+    func corsPolicyRefused(policy: String, message: String) {
+        let (route, messages) = Self.decoded(Self.routeToA(policy))
+        #expect(route == nil)
+        #expect(messages == [message])
+    }
+
     @Test("rejects a direct response body over 1MB and warns about one over 100KB, as Istio does")
     func bodySize() {
         let large = String(repeating: "x", count: 100 * 1024 + 1)

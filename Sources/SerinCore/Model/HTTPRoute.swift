@@ -16,6 +16,7 @@ public struct HTTPRoute: Hashable, Sendable {
     public var redirect: HTTPRedirect?
     public var directResponse: HTTPDirectResponse?
     public var mirror: HTTPMirrorPolicy?
+    public var corsPolicy: CorsPolicy?
     /// Set by a Canary's rollout (`analysis.stickiness`), never written in a VirtualService: the request key
     /// whose point picks the destination, the last destination taking the lowest points.
     public var stickiness: Stickiness?
@@ -27,8 +28,9 @@ public struct HTTPRoute: Hashable, Sendable {
         name: String? = nil, matches: [RequestMatch] = [], destinations: [WeightedDestination],
         timeout: Duration? = nil, retries: HTTPRetry? = nil, fault: HTTPFaultInjection? = nil,
         headers: RouteHeaders? = nil, rewrite: HTTPRewrite? = nil, redirect: HTTPRedirect? = nil,
-        directResponse: HTTPDirectResponse? = nil, mirror: HTTPMirrorPolicy? = nil
+        directResponse: HTTPDirectResponse? = nil, mirror: HTTPMirrorPolicy? = nil, corsPolicy: CorsPolicy? = nil
     ) {
+        self.corsPolicy = corsPolicy
         self.name = name
         self.matches = matches
         self.destinations = destinations

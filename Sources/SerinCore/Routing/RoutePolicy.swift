@@ -15,12 +15,14 @@ public struct RoutePolicy: Hashable, Sendable, Codable {
     /// When set, the gateway answers with this response and the route has no targets.
     public var directResponse: HTTPDirectResponse?
     public var mirror: Mirror?
+    public var cors: CorsPolicy?
 
     public init(
         timeout: Duration? = nil, retries: HTTPRetry? = nil, fault: HTTPFaultInjection? = nil,
         headers: RouteHeaders? = nil, rewrite: HTTPRewrite? = nil, redirect: HTTPRedirect? = nil,
-        directResponse: HTTPDirectResponse? = nil, mirror: Mirror? = nil
+        directResponse: HTTPDirectResponse? = nil, mirror: Mirror? = nil, cors: CorsPolicy? = nil
     ) {
+        self.cors = cors
         self.timeout = timeout
         self.retries = retries
         self.fault = fault
@@ -59,7 +61,8 @@ extension RoutePolicy {
                     destination: mirror.destination, cluster: RouteTable.cluster(for: mirror.destination, in: config),
                     percentage: mirror.percentage
                 )
-            }
+            },
+            cors: route.corsPolicy
         )
     }
 }

@@ -220,6 +220,8 @@ public struct RouteTable: Sendable {
         /// The policy changes the request on its way upstream (a rewrite, header edits) or copies it (a mirror): a
         /// flag read per request, where testing those optionals would copy them.
         public let changesRequest: Bool
+        /// The policy has a `corsPolicy`: a flag read per request, where testing the optional would copy it.
+        public let appliesCORS: Bool
         /// The root route a delegate's route stands in for (`default/bookinfo http[0]`); nil for a route written where
         /// it serves.
         public let delegatedBy: String?
@@ -242,6 +244,7 @@ public struct RouteTable: Sendable {
             self.policy = policy
             self.lowestRetriedStatus = policy.retries.map(\.lowestRetriedStatus) ?? .max
             self.changesRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || policy.mirror != nil
+            self.appliesCORS = policy.cors != nil
             var total = 0
             // A lone destination takes all traffic whatever its weight says (Istio's rule).
             let weights = targets.count == 1 ? [100] : targets.map { max(0, $0.weight) }

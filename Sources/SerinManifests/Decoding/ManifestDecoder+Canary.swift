@@ -190,11 +190,7 @@ extension ManifestDecoder {
         }
         if let policy = fields["trafficPolicy"] { serviceTrafficPolicy(policy, reader: reader) }
         if let rewrite = fields["rewrite"] { _ = reader.mapping(rewrite, Schema(known: ["uri", "authority"], ignored: ["type"])) }
-        if let cors = fields["corsPolicy"] {
-            _ = reader.mapping(cors, Schema(known: [
-                "allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials", "unmatchedPreflights",
-            ]))
-        }
+        if let cors = fields["corsPolicy"] { _ = corsPolicy(cors, reader: reader) }
         let tcp = fields["appProtocol"].flatMap { appProtocol in
             reader.string(appProtocol)?.lowercased() == "tcp" ? tcpCanaryTraffic(appProtocol) : nil
         }

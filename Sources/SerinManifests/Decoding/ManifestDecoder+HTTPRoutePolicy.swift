@@ -14,6 +14,78 @@ extension ManifestDecoder {
         route.redirect = fields["redirect"].flatMap { redirect($0, reader: reader) }
         route.directResponse = fields["directResponse"].flatMap { directResponse($0, reader: reader) }
         route.mirror = mirror(in: fields, reader: reader)
+        route.corsPolicy = fields["corsPolicy"].flatMap { corsPolicy($0, reader: reader) }
+    }
+
+    // MARK: CORS
+
+    /// The methods Istio lets `corsPolicy.allowMethods` name.
+    static let corsMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*"]
+
+    /// `corsPolicy`, checked as Istio checks it: origins as string matches (`allowOrigins`, or the deprecated
+    /// `allowOrigin` as exact ones), methods from HTTP's own, header names (or `*`), `maxAge` in whole seconds.
+    static func corsPolicy(_ field: Field, reader: DocumentReader) -> CorsPolicy? {
+        let schema = Schema(known: [
+            "allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials",
+            "unmatchedPreflights",
+        ])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        var policy = CorsPolicy()
+        if let origins = fields["allowOrigins"] {
+            policy.allowOrigins = reader.list(origins) { entry in
+                let match = stringMatch(entry, place: .attribute, reader: reader)
+                switch match {
+                case .exact("")?, .prefix("")?:
+                    reader.error("\(entry.path): expected an origin to match, got \"\" (Istio refuses it)", at: entry.node)
+                    return nil
+                default:
+                    return match
+                }
+            } ?? []
+            if let deprecated = fields["allowOrigin"] {
+                reader.warning("\(deprecated.path) is deprecated and ignored beside allowOrigins, as in Istio", at: deprecated.node)
+            }
+        } else if let deprecated = fields["allowOrigin"] {
+            reader.warning("\(deprecated.path) is deprecated: use allowOrigins: [{exact: ORIGIN}]", at: deprecated.node)
+            policy.allowOrigins = (reader.stringList(deprecated) ?? []).map(StringMatch.exact)
+        }
+        if let methods = fields["allowMethods"] {
+            policy.allowMethods = reader.list(methods) { entry in
+                guard let method = reader.string(entry) else { return nil }
+                guard corsMethods.contains(method) else {
+                    reader.error(
+                        "\(entry.path) is \"\(method)\", expected one of \(corsMethods.sorted().joined(separator: ", ")) (Istio's list, in capitals)",
+                        at: entry.node)
+                    return nil
+                }
+                return method
+            } ?? []
+        }
+        for key in ["allowHeaders", "exposeHeaders"] {
+            guard let names = fields[key] else { continue }
+            let read = reader.list(names) { entry in
+                reader.string(entry).flatMap { name in name == "*" ? name : headerName(name, at: entry, reader: reader).map { _ in name } }
+            } ?? []
+            if key == "allowHeaders" { policy.allowHeaders = read } else { policy.exposeHeaders = read }
+        }
+        if let maxAgeField = fields["maxAge"], let maxAge = reader.positiveDuration(maxAgeField) {
+            if maxAge.components.attoseconds != 0 {
+                reader.error(
+                    "\(maxAgeField.path): expected whole seconds (a browser keeps a preflight's answer for seconds), got \"\(maxAgeField.node.string ?? "")\"",
+                    at: maxAgeField.node)
+            }
+            policy.maxAge = maxAge
+        }
+        policy.allowCredentials = fields["allowCredentials"].flatMap(reader.bool)
+        if let unmatched = fields["unmatchedPreflights"], let value = reader.string(unmatched) {
+            switch value {
+            case "FORWARD", "UNSPECIFIED": policy.unmatchedPreflights = .forward
+            case "IGNORE": policy.unmatchedPreflights = .ignore
+            default:
+                reader.error("\(unmatched.path) is \"\(value)\", expected FORWARD (Istio's default) or IGNORE", at: unmatched.node)
+            }
+        }
+        return policy
     }
 
     // Each part reports its own problems; the route holding a malformed part is dropped as a whole
