@@ -389,18 +389,24 @@ struct HeaderFields {
     /// The point (`StickyPoint`) of a sticky route's key in these fields, hashed from the bytes in place: no
     /// String is built per request. Nil when the request lacks the header, or the cookie in every `cookie` field.
     func stickyPoint(_ stickiness: Stickiness) -> Int? {
-        switch stickiness {
+        keyHash(stickiness).map(StickyPoint.of(hash:))
+    }
+
+    /// The stable hash (`ConsistentHash.hash`) of a header's first value or a cookie's value, read in place; nil when
+    /// the request lacks the header, or the cookie in every `cookie` field.
+    func keyHash(_ key: Stickiness) -> UInt64? {
+        switch key {
         case .header(let name):
             guard let index = fields.indices.first(where: { nameEquals(at: $0, name) }) else { return nil }
-            return withValueBytes(at: index) { StickyPoint.of($0) }
+            return withValueBytes(at: index) { ConsistentHash.hash($0) }
         case .cookie(let name):
             var name = name
             return name.withUTF8 { wanted in
                 for index in fields.indices where nameEquals(at: index, "cookie") {
-                    let point: Int? = withValueBytes(at: index) { value in
-                        StickyPoint.cookieValue(named: wanted, in: value).map { StickyPoint.of(value[$0]) }
+                    let hash: UInt64? = withValueBytes(at: index) { value in
+                        StickyPoint.cookieValue(named: wanted, in: value).map { ConsistentHash.hash(value[$0]) }
                     }
-                    if let point { return point }
+                    if let hash { return hash }
                 }
                 return nil
             }

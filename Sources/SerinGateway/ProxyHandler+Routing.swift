@@ -16,6 +16,7 @@ extension ProxyHandler {
 
     private func route(_ head: inout RequestHead, hasBody: Bool) {
         let started = NIODeadline.now()
+        if !answerFields.isEmpty { answerFields = [] }
         deadlines.headReceived()
         let upgrade = head.passedUpgrade
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
@@ -38,7 +39,6 @@ extension ProxyHandler {
         case .route(let found):
             route = found
         }
-        if !corsFields.isEmpty { corsFields = [] }
         if route.appliesCORS, let cors = route.policy.cors {
             let answer = cors.answer(
                 method: head.method, origin: head.fields.first("origin"),
@@ -49,7 +49,7 @@ extension ProxyHandler {
             case .pass:
                 break
             case .allow(let fields):
-                corsFields = fields
+                answerFields = fields.map { AnswerField(name: $0.name, value: $0.value, replaces: true) }
             case .preflight(let fields):
                 // As Envoy's CORS filter, ahead of faults, redirects and the route's destinations.
                 return self.answer(
@@ -86,7 +86,9 @@ extension ProxyHandler {
         // endpoints too (a counter of its own started every connection on the same endpoint).
         endpointTurn = loop.nextEndpointTurn()
         let shared = clusters.shared(for: target)
-        guard let endpointIndex = pickEndpoint(of: target, shared: shared) else {
+        let balanced = shared.flatMap { shared in shared.balancing.map { (shared, $0) } }
+        let chosen = balanced.map { balancedEndpoint($0.1, of: $0.0, head: head, query: attributes) } ?? pickEndpoint(of: target, shared: shared)
+        guard let endpointIndex = chosen else {
             let why =
                 target.cluster.service == nil
                 ? "\(target.cluster.host) does not resolve to a Service or ServiceEntry"

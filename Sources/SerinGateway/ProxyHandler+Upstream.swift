@@ -80,15 +80,21 @@ extension ProxyHandler: UpstreamDelegate {
         unflushedToClient = true
     }
 
-    /// `head` with the route's and the destination's `headers.response` edits applied, then the route's CORS fields
-    /// (`corsFields`, replacing the service's own, as Envoy's filter does); nil when there are none of either.
+    /// `head` with the route's and the destination's `headers.response` edits applied, then `answerFields`; nil when
+    /// there are none of either.
     private func editedResponse(_ head: ResponseHead, _ exchange: ProxyExchange) -> ResponseHead? {
         let routeEdits = exchange.route.policy.headers?.response, targetEdits = exchange.target.headers?.response
-        guard !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) || !corsFields.isEmpty else { return nil }
+        guard !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) || !answerFields.isEmpty else { return nil }
         var response = head
         for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) }
-        for field in corsFields { response.fields.replaceOrAdd(name: field.name, value: field.value) }
-        corsFields = []
+        for field in answerFields {
+            if field.replaces {
+                response.fields.replaceOrAdd(name: field.name, value: field.value)
+            } else {
+                response.fields.add(name: field.name, value: field.value)
+            }
+        }
+        answerFields = []
         return response
     }
 

@@ -71,9 +71,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     let headerLookup = HeaderLookup()
     /// The last request's `host`, kept for the next request on the connection, which mostly names the same.
     var lastAuthority = ""
-    /// The `access-control-*` fields the answer to the request under way carries, its route's `corsPolicy` having
-    /// allowed its origin: set by routing, taken by the answer's head (the service's or the gateway's own).
-    var corsFields: [CorsPolicy.Field] = []
+    /// Fields the answer to the request under way carries besides its own: the `access-control-*` fields of its
+    /// route's `corsPolicy`, a consistent-hash cookie the gateway made. Set by routing, taken by the answer's head
+    /// (the service's or the gateway's own).
+    var answerFields: [AnswerField] = []
     /// The last request head's field list, which the next head's fields fill.
     private var recycledFields = HeaderFields.Recycled()
     /// Whether a request head was read on this connection: only its first bytes may be an HTTP/2 preface.
@@ -660,9 +661,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         fields.add(name: "content-length", value: String(body.count))
         fields.add(name: "server", value: "serin")
         for (name, value) in extraHeaders { fields.add(name: name, value: value) }
-        if !corsFields.isEmpty {
-            for field in corsFields { fields.add(name: field.name, value: field.value) }
-            corsFields = []
+        if !answerFields.isEmpty {
+            for field in answerFields { fields.add(name: field.name, value: field.value) }
+            answerFields = []
         }
         let head = ResponseHead(version: version, status: Int(status.code), reason: status.reasonPhrase, fields: fields, isKeepAlive: keepAlive)
         if case .stream(let stream) = client {

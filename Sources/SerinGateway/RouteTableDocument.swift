@@ -72,7 +72,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         }
     }
 
-    /// What `DestinationDocument.upstream` says of `cluster`: its TLS and its HTTP version, when not plain HTTP/1.1.
+    /// What `DestinationDocument.upstream` says of `cluster`: its TLS and its HTTP version, when not plain HTTP/1.1, and
+    /// its load balancing, when not in turn.
     static func upstream(of cluster: Cluster) -> String? {
         var parts: [String] = []
         if let tls = cluster.trafficPolicy.tls, tls.mode != .disable {
@@ -94,7 +95,19 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         } else if cluster.speaksHTTP2 {
             parts.append("HTTP/2")
         }
+        if let balancing = balancing(of: cluster.trafficPolicy.loadBalancer) { parts.append(balancing) }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
+    /// How `loadBalancer` picks an endpoint, when not in turn: `endpoint by hash of header x-user`, `endpoint at random`.
+    static func balancing(of settings: LoadBalancerSettings?) -> String? {
+        switch settings?.consistentHash {
+        case .header(let name)?: return "endpoint by hash of header \(name)"
+        case .cookie(let name, _, let ttl)?: return "endpoint by hash of cookie \(name)" + (ttl == nil ? "" : " (made by the gateway when absent)")
+        case .sourceIP?: return "endpoint by hash of the client's address"
+        case .queryParameter(let name)?: return "endpoint by hash of query parameter \(name)"
+        case nil: return settings?.simple == .random ? "endpoint at random" : nil
+        }
     }
 
     private static func documents(_ listeners: [Int: RouteTable.Listener], tcp: Bool = false, boundPort: (Int) -> Int?) -> [ListenerDocument] {

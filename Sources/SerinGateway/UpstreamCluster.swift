@@ -23,6 +23,8 @@ final class UpstreamCluster: Sendable {
     /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once; nil is the server's limit.
     var maxConcurrentStreams: Int? { policy.connectionPool?.http.maxConcurrentStreams }
     let endpoints: [Cluster.Endpoint]
+    /// `loadBalancer`: `RANDOM`, or the key whose hash picks the endpoint; nil takes the endpoints in turn.
+    let balancing: Balancing?
     /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
     /// fails with it); nil for plain TCP. Read at each connect: a reload serves new connections only.
     var tls: Result<NIOSSLContext, GatewayError>? { clientTLS.withLock { $0.context } }
@@ -59,6 +61,7 @@ final class UpstreamCluster: Sendable {
         policy = cluster.trafficPolicy
         endpoints = cluster.endpoints
         endpointCount = cluster.endpoints.count
+        balancing = Balancing(cluster.trafficPolicy.loadBalancer)
         hasOutlierDetection = cluster.trafficPolicy.outlierDetection != nil
         hasRetryLimit = ConnectionBudget(cluster.trafficPolicy.connectionPool).maxRetries != nil
         self.loops = loops
@@ -89,6 +92,14 @@ final class UpstreamCluster: Sendable {
                 return endpointCount > 0 ? Int(turn.magnitude % UInt(endpointCount)) : nil
             }
             return detector.pick(forTurn: turn, now: now)
+        }
+    }
+
+    /// The endpoint for a consistent-hash key, passing over ejected endpoints; nil when every endpoint is out.
+    func pick(forHash key: UInt64, now: Duration) -> Int? {
+        state.withLock { state in
+            guard let detector = state.detector else { return ConsistentHash.endpoint(for: key, count: endpointCount) { _ in false } }
+            return detector.pick(forHash: key, now: now)
         }
     }
 
@@ -301,6 +312,24 @@ private struct ClientTLSState {
             stamps = now
             lastFailure = nil
             return .reloaded(now.keys.sorted())
+        }
+    }
+}
+
+extension UpstreamCluster {
+    /// How `loadBalancer` picks an endpoint, where it does not take them in turn.
+    enum Balancing: Sendable {
+        case random
+        case hash(LoadBalancerSettings.HashKey)
+
+        init?(_ settings: LoadBalancerSettings?) {
+            if let key = settings?.consistentHash {
+                self = .hash(key)
+            } else if settings?.simple == .random {
+                self = .random
+            } else {
+                return nil
+            }
         }
     }
 }

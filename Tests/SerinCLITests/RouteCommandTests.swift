@@ -30,7 +30,7 @@ struct RouteCommandTests {
         #expect(result.stdout.contains(" 10%  web-v2-service:80 → 127.0.0.1:18082"))
     }
 
-    @Test("says how the gateway speaks to each destination when not plain HTTP/1.1: a DestinationRule's TLS with the names it checks, a gRPC port's HTTP/2")
+    @Test("says how the gateway speaks to each destination when not plain HTTP/1.1: a DestinationRule's TLS with the names it checks, a gRPC port's HTTP/2, a load balancer that does not take the endpoints in turn")
     func explainsUpstreamProtocol() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
@@ -60,6 +60,19 @@ struct RouteCommandTests {
         #expect(grpc.stdout.contains("100%  echo-v1:9000 → 127.0.0.1:19091 (HTTP/2)"), "\(grpc.stdout)")
         let plain = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com"])
         #expect(plain.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081\n"), "\(plain.stdout)")
+        let hashed = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-lb.yaml", text: """
+            apiVersion: networking.istio.io/v1beta1
+            kind: DestinationRule
+            metadata: {name: web-v1-lb}
+            spec:
+              host: web-v1-service
+              trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {name: affinity, ttl: 1h}}}}
+            """)])
+        let balanced = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", hashed.path, "--host", "example.com"])
+        #expect(
+            balanced.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081 (endpoint by hash of cookie affinity (made by the gateway when absent))"),
+            "\(balanced.stdout)"
+        )
     }
 
     @Test("says why nothing matches and exits 1")

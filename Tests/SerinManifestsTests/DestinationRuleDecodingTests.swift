@@ -36,12 +36,12 @@ struct DestinationRuleDecodingTests {
             spec:
               host: web
               trafficPolicy:
-                loadBalancer: {simple: ROUND_ROBIN}
+                tunnel: {protocol: CONNECT, targetHost: proxy.example, targetPort: 8443}
             """
         let (resources, diagnostics) = Fixture.decode(yaml)
         #expect(
             Fixture.messages(diagnostics)
-                == ["test.yaml:7:5: warning: spec.trafficPolicy.loadBalancer is not supported by Serin's gateway, ignored"]
+                == ["test.yaml:7:5: warning: spec.trafficPolicy.tunnel is not supported by Serin's gateway, ignored"]
         )
         #expect(resources.map(\.resource) == [.destinationRule(DestinationRule(name: ResourceName(name: "web"), host: "web", subsets: []))])
     }

@@ -200,8 +200,16 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures"
             ),
             (
-                "  subsets:\n  - name: v1\n    trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}",
-                "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.loadBalancer"
+                "  subsets:\n  - name: v1\n    trafficPolicy: {proxyProtocol: {version: V1}}",
+                "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.proxyProtocol"
+            ),
+            (
+                "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, localityLbSetting: {enabled: true}}",
+                "test.yaml:7:36: warning: spec.trafficPolicy.loadBalancer.localityLbSetting"
+            ),
+            (
+                "  trafficPolicy:\n    loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: 1024}}}",
+                "test.yaml:7:56: warning: spec.trafficPolicy.loadBalancer.consistentHash.ringHash"
             ),
         ]
     )
@@ -209,6 +217,77 @@ struct TrafficPolicyDecodingTests {
         let (rule, messages) = Self.decoded(rest)
         #expect(rule != nil)
         #expect(messages == [message + " is not supported by Serin's gateway, ignored"])
+    }
+
+    @Test(
+        "decodes loadBalancer: simple, or consistentHash on a header, a cookie, the client's address or a query parameter; a subset's replaces its rule's",
+        arguments: [
+            ("{simple: RANDOM}", LoadBalancerSettings(simple: .random)),
+            ("{simple: LEAST_REQUEST}", LoadBalancerSettings(simple: .leastRequest)),
+            ("{consistentHash: {httpHeaderName: X-User}}", LoadBalancerSettings(consistentHash: .header("x-user"))),
+            (
+                "{consistentHash: {httpCookie: {name: affinity, path: /shop, ttl: 0s}}}",
+                LoadBalancerSettings(consistentHash: .cookie(name: "affinity", path: "/shop", ttl: .zero))
+            ),
+            ("{consistentHash: {httpCookie: {name: affinity}}}", LoadBalancerSettings(consistentHash: .cookie(name: "affinity", path: nil, ttl: nil))),
+            ("{consistentHash: {useSourceIp: true}}", LoadBalancerSettings(consistentHash: .sourceIP)),
+            ("{consistentHash: {httpQueryParameterName: user}}", LoadBalancerSettings(consistentHash: .queryParameter("user"))),
+        ]
+    )
+    func loadBalancer(policy: String, expected: LoadBalancerSettings) throws {
+        let (rule, messages) = Self.decoded(
+            "  trafficPolicy:\n    loadBalancer: \(policy)\n  subsets:\n  - name: v1\n    labels: {version: v1}\n"
+                + "    trafficPolicy: {outlierDetection: {consecutive5xxErrors: 2}}\n  - name: v2\n    labels: {version: v2}\n"
+                + "    trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}"
+        )
+        #expect(messages.isEmpty, "\(messages)")
+        let decoded = try #require(rule)
+        #expect(decoded.trafficPolicy.loadBalancer == expected)
+        let subsets = decoded.subsets.map { $0.trafficPolicy.merged(over: decoded.trafficPolicy).loadBalancer }
+        #expect(subsets == [expected, LoadBalancerSettings(simple: .roundRobin)], "a subset without its own keeps the rule's")
+    }
+
+    @Test(
+        "rejects a loadBalancer Istio rejects, or one the gateway cannot serve, at the field",
+        arguments: [
+            (
+                "{simple: FASTEST}",
+                "test.yaml:7:28: error: spec.trafficPolicy.loadBalancer.simple is \"FASTEST\", expected one of ROUND_ROBIN, "
+                    + "LEAST_REQUEST, RANDOM, UNSPECIFIED, PASSTHROUGH"
+            ),
+            (
+                "{simple: RANDOM, consistentHash: {useSourceIp: true}}",
+                "test.yaml:7:52: error: spec.trafficPolicy.loadBalancer: set one of simple or consistentHash, not both"
+            ),
+            (
+                "{consistentHash: {}}",
+                "test.yaml:7:36: error: spec.trafficPolicy.loadBalancer.consistentHash: expected one of httpHeaderName, httpCookie, "
+                    + "useSourceIp, httpQueryParameterName, got none"
+            ),
+            (
+                "{consistentHash: {httpHeaderName: x-user, useSourceIp: true}}",
+                "test.yaml:7:36: error: spec.trafficPolicy.loadBalancer.consistentHash: expected one of httpHeaderName, httpCookie, "
+                    + "useSourceIp, httpQueryParameterName, got httpHeaderName and useSourceIp"
+            ),
+            (
+                "{consistentHash: {httpCookie: {path: /}}}",
+                "test.yaml:7:49: error: spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name is required"
+            ),
+            (
+                "{consistentHash: {useSourceIp: false}}",
+                "test.yaml:7:50: error: spec.trafficPolicy.loadBalancer.consistentHash.useSourceIp is false, which names no key: "
+                    + "set it true, or hash on another key"
+            ),
+            (
+                "{simple: PASSTHROUGH}",
+                "test.yaml:7:28: error: spec.trafficPolicy.loadBalancer.simple: PASSTHROUGH sends each request to the address its "
+                    + "client connected to, which the embedded gateway, routing by endpoints, cannot know"
+            ),
+        ]
+    )
+    func loadBalancerRefused(policy: String, message: String) {
+        let (_, messages) = Self.decoded("  trafficPolicy:\n    loadBalancer: \(policy)")
+        #expect(messages == [message])
     }
 
     @Test(

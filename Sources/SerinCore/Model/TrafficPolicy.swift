@@ -5,15 +5,21 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     public var outlierDetection: OutlierDetection?
     /// How the gateway's connections to the cluster use TLS; nil: plain TCP.
     public var tls: ClientTLS?
+    /// How requests are spread over the endpoints; nil: in turn.
+    public var loadBalancer: LoadBalancerSettings?
 
-    public init(connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil, tls: ClientTLS? = nil) {
+    public init(
+        connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil, tls: ClientTLS? = nil,
+        loadBalancer: LoadBalancerSettings? = nil
+    ) {
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
         self.tls = tls
+        self.loadBalancer = loadBalancer
     }
 
     /// Whether no section is set.
-    public var isEmpty: Bool { connectionPool == nil && outlierDetection == nil && tls == nil }
+    public var isEmpty: Bool { connectionPool == nil && outlierDetection == nil && tls == nil && loadBalancer == nil }
 
     /// This policy (a subset's) over `base` (its DestinationRule's), as Istio merges them: each section this
     /// policy sets replaces base's whole section; the others are base's.
@@ -21,7 +27,8 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
         TrafficPolicy(
             connectionPool: connectionPool ?? base.connectionPool,
             outlierDetection: outlierDetection ?? base.outlierDetection,
-            tls: tls ?? base.tls
+            tls: tls ?? base.tls,
+            loadBalancer: loadBalancer ?? base.loadBalancer
         )
     }
 }

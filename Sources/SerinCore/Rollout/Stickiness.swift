@@ -39,7 +39,13 @@ public enum StickyPoint {
     /// The point of `bytes`.
     @inlinable
     public static func of<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Int {
-        Int(SplitMix64.mix(FNV1a.hash(bytes)) % UInt64(scale))
+        of(hash: SplitMix64.mix(FNV1a.hash(bytes)))
+    }
+
+    /// The point of a key already hashed (`ConsistentHash.hash`, the same hash).
+    @inlinable
+    public static func of(hash: UInt64) -> Int {
+        Int(hash % UInt64(scale))
     }
 
     /// Where the value of cookie `name` lies in a `cookie` header's bytes (`a=1; name=value; b=2`), or nil when

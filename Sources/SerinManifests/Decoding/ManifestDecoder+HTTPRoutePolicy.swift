@@ -307,7 +307,7 @@ extension ManifestDecoder {
     }
 
     /// A header name as Istio accepts it in header operations (letters, digits, `-` and `_`), lower-cased.
-    private static func headerName(_ name: String, at field: Field, reader: DocumentReader) -> String? {
+    static func headerName(_ name: String, at field: Field, reader: DocumentReader) -> String? {
         let valid = !name.isEmpty && name.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
                 || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_")

@@ -5,11 +5,11 @@ import Yams
 /// Istio policies Serin's gateway has no counterpart for are warned about and ignored, never refused.
 extension ManifestDecoder {
     static let trafficPolicyNotSupported: Set<String> = [
-        "loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget",
+        "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget",
     ]
 
     static func trafficPolicy(_ field: Field, reader: DocumentReader) -> TrafficPolicy? {
-        let schema = Schema(known: ["connectionPool", "outlierDetection", "tls"], notSupported: trafficPolicyNotSupported)
+        let schema = Schema(known: ["connectionPool", "outlierDetection", "tls", "loadBalancer"], notSupported: trafficPolicyNotSupported)
         guard let fields = reader.mapping(field, schema) else { return nil }
         // Istio: "traffic policy must have at least one field".
         guard field.node.mapping?.isEmpty == false else {
@@ -19,7 +19,8 @@ extension ManifestDecoder {
         let policy = TrafficPolicy(
             connectionPool: fields["connectionPool"].flatMap { connectionPool($0, reader: reader) },
             outlierDetection: fields["outlierDetection"].flatMap { outlierDetection($0, reader: reader) },
-            tls: fields["tls"].flatMap { clientTLS($0, reader: reader) }
+            tls: fields["tls"].flatMap { clientTLS($0, reader: reader) },
+            loadBalancer: fields["loadBalancer"].flatMap { loadBalancer($0, reader: reader) }
         )
         if policy.connectionPool?.http.usesClientProtocol == true, policy.tls != nil, let tls = fields["tls"] {
             // One TLS context per cluster offers one ALPN list: the port's protocol.
@@ -30,6 +31,91 @@ extension ManifestDecoder {
             )
         }
         return policy
+    }
+
+    /// `loadBalancer`: `simple` or `consistentHash` (one of them, as Istio's oneof). What only shapes a hash ring or a
+    /// locality preference is taken with a warning: the gateway hashes without a ring and knows no localities.
+    private static func loadBalancer(_ field: Field, reader: DocumentReader) -> LoadBalancerSettings? {
+        let schema = Schema(
+            known: ["simple", "consistentHash"], notSupported: ["localityLbSetting", "warmupDurationSecs", "warmup", "zoneAwareLbSetting"]
+        )
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        if fields["simple"] != nil, let hash = fields["consistentHash"] {
+            reader.error("\(field.path): set one of simple or consistentHash, not both", at: hash.node)
+            return nil
+        }
+        if let simpleField = fields["simple"], let name = reader.string(simpleField) {
+            switch name {
+            case "UNSPECIFIED":
+                return nil
+            case "LEAST_CONN":
+                reader.warning("\(simpleField.path): LEAST_CONN is deprecated: use LEAST_REQUEST", at: simpleField.node)
+                return LoadBalancerSettings(simple: .leastRequest)
+            case "PASSTHROUGH":
+                reader.unsupported(
+                    "\(simpleField.path): PASSTHROUGH sends each request to the address its client connected to, which the "
+                        + "embedded gateway, routing by endpoints, cannot know",
+                    at: simpleField.node)
+                return nil
+            default:
+                guard let simple = LoadBalancerSettings.Simple(rawValue: name) else {
+                    let names = LoadBalancerSettings.Simple.allCases.map(\.rawValue) + ["UNSPECIFIED", "PASSTHROUGH"]
+                    reader.error("\(simpleField.path) is \"\(name)\", expected one of \(names.joined(separator: ", "))", at: simpleField.node)
+                    return nil
+                }
+                return LoadBalancerSettings(simple: simple)
+            }
+        }
+        guard let hashField = fields["consistentHash"] else { return nil }
+        return consistentHash(hashField, reader: reader).map { LoadBalancerSettings(consistentHash: $0) }
+    }
+
+    /// `consistentHash`: one key, `httpHeaderName`, `httpCookie`, `useSourceIp` or `httpQueryParameterName`.
+    private static func consistentHash(_ field: Field, reader: DocumentReader) -> LoadBalancerSettings.HashKey? {
+        let keys = ["httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName"]
+        let schema = Schema(known: Set(keys), notSupported: ["ringHash", "maglev", "minimumRingSize"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        let written = keys.filter { fields[$0] != nil }
+        guard let key = written.first, written.count == 1 else {
+            let got = written.isEmpty ? "none" : written.joined(separator: " and ")
+            reader.error("\(field.path): expected one of \(keys.joined(separator: ", ")), got \(got)", at: field.node)
+            return nil
+        }
+        let value = fields[key]!
+        switch key {
+        case "httpHeaderName":
+            return reader.string(value).flatMap { name in headerName(name, at: value, reader: reader) }.map { .header($0) }
+        case "httpQueryParameterName":
+            guard let name = reader.string(value) else { return nil }
+            guard !name.isEmpty else {
+                reader.error("\(value.path): expected a query parameter's name, got \"\"", at: value.node)
+                return nil
+            }
+            return .queryParameter(name)
+        case "useSourceIp":
+            guard let use = reader.bool(value) else { return nil }
+            guard use else {
+                reader.error("\(value.path) is false, which names no key: set it true, or hash on another key", at: value.node)
+                return nil
+            }
+            return .sourceIP
+        default:
+            guard let cookie = reader.mapping(value, Schema(known: ["name", "path", "ttl"], notSupported: ["attributes"])),
+                let nameField = reader.required("name", in: cookie), let name = reader.string(nameField)
+            else { return nil }
+            guard !name.isEmpty else {
+                reader.error("\(nameField.path): expected a cookie name, got \"\" (Istio requires one)", at: nameField.node)
+                return nil
+            }
+            let path = cookie["path"].flatMap(reader.string)
+            var ttl: Duration?
+            if let ttlField = cookie["ttl"] {
+                // 0s is allowed here: the cookie the gateway makes is then a session cookie.
+                guard let read = reader.duration(ttlField) else { return nil }
+                ttl = read
+            }
+            return .cookie(name: name, path: path, ttl: ttl)
+        }
     }
 
     /// `connectionPool: {tcp, http}`. Istio reads a count of 0 as unset, so 0 becomes nil: the default.

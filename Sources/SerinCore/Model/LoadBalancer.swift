@@ -1,0 +1,71 @@
+/// Istio's `trafficPolicy.loadBalancer`: how the gateway spreads a cluster's requests over its endpoints. Without it,
+/// and with `ROUND_ROBIN` or `LEAST_REQUEST` (Istio's default, which on equal endpoints spreads as evenly), requests
+/// take the endpoints in turn; `RANDOM` draws one; `consistentHash` keeps the requests that share a key (a header, a
+/// cookie, the client's address, a query parameter) on one endpoint while the endpoints stay the same.
+public struct LoadBalancerSettings: Hashable, Sendable, Codable {
+    /// Istio's `simple`.
+    public enum Simple: String, Hashable, Sendable, Codable, CaseIterable {
+        case roundRobin = "ROUND_ROBIN"
+        case leastRequest = "LEAST_REQUEST"
+        case random = "RANDOM"
+    }
+
+    /// What `consistentHash` hashes.
+    public enum HashKey: Hashable, Sendable, Codable {
+        /// `httpHeaderName`: the header's value, lower-cased name.
+        case header(String)
+        /// `httpCookie`: the cookie's value; without the cookie and with `ttl`, the gateway makes one (from the
+        /// client's address) and sets it on the answer, as Envoy does, so the client's next requests carry it.
+        case cookie(name: String, path: String?, ttl: Duration?)
+        /// `useSourceIp`: the client's address.
+        case sourceIP
+        /// `httpQueryParameterName`: the query parameter's value.
+        case queryParameter(String)
+    }
+
+    public var simple: Simple?
+    public var consistentHash: HashKey?
+
+    public init(simple: Simple? = nil, consistentHash: HashKey? = nil) {
+        self.simple = simple
+        self.consistentHash = consistentHash
+    }
+}
+
+/// The endpoint a hashed key goes to: the same key to the same endpoint for as long as the endpoints stay, and, when
+/// one is added or removed, only about a share of the keys moving (Lamping and Veach's jump consistent hash).
+public enum ConsistentHash {
+    /// A stable 64-bit hash of `key`'s bytes: the same on every run and every machine, unlike Swift's seeded
+    /// `Hasher`, so a key keeps its endpoint across restarts.
+    public static func hash<Bytes: Sequence<UInt8>>(_ key: Bytes) -> UInt64 {
+        SplitMix64.mix(FNV1a.hash(key))
+    }
+
+    /// The bucket in `0..<buckets` for `key`.
+    public static func bucket(_ key: UInt64, buckets: Int) -> Int {
+        guard buckets > 1 else { return 0 }
+        var key = key
+        var bucket: Int64 = -1
+        var next: Int64 = 0
+        while next < Int64(buckets) {
+            bucket = next
+            key = key &* 2_862_933_555_777_941_757 &+ 1
+            next = Int64(Double(bucket + 1) * (Double(Int64(1) << 31) / Double((key >> 33) + 1)))
+        }
+        return Int(bucket)
+    }
+
+    /// The endpoint for `key` among `count`, passing over those `isOut` says are out: the key's own bucket when it is
+    /// in, else the first in of the key's next choices (so a key whose endpoint is ejected goes to one other endpoint,
+    /// always the same one, and comes back when it returns). Nil when every endpoint is out or there are none.
+    public static func endpoint(for key: UInt64, count: Int, isOut: (Int) -> Bool) -> Int? {
+        guard count > 0 else { return nil }
+        var probe = key
+        for _ in 0..<(count * 4) {
+            let candidate = bucket(probe, buckets: count)
+            if !isOut(candidate) { return candidate }
+            probe = SplitMix64.mix(probe &+ 0x9E37_79B9_7F4A_7C15)
+        }
+        return (0..<count).first { !isOut($0) }
+    }
+}
