@@ -15,7 +15,7 @@ extension ProxyHandler {
     /// made for it (from the client's address) and set on the answer, as Envoy does, so the client's next requests
     /// carry it. Nil when every endpoint is ejected.
     func balancedEndpoint(
-        _ balancing: UpstreamCluster.Balancing, of cluster: UpstreamCluster, head: RequestHead, query: RequestAttributes
+        _ balancing: UpstreamCluster.Balancing, of cluster: UpstreamCluster, head: RequestHead, attributes: RequestAttributes
     ) -> Int? {
         let key: UInt64?
         switch balancing {
@@ -36,7 +36,7 @@ extension ProxyHandler {
         case .hash(.sourceIP):
             key = clientAddress.map { ConsistentHash.hash($0.utf8) }
         case .hash(.queryParameter(let name)):
-            key = query.queryValue(name).map { ConsistentHash.hash($0.utf8) }
+            key = attributes.queryValue(name).map { ConsistentHash.hash($0.utf8) }
         }
         guard let key else { return cluster.pick(forTurn: endpointTurn, now: UpstreamCluster.now) }
         return cluster.pick(forHash: key, now: UpstreamCluster.now)

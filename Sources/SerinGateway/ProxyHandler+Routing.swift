@@ -86,8 +86,12 @@ extension ProxyHandler {
         // endpoints too (a counter of its own started every connection on the same endpoint).
         endpointTurn = loop.nextEndpointTurn()
         let shared = clusters.shared(for: target)
-        let balanced = shared.flatMap { shared in shared.balancing.map { (shared, $0) } }
-        let chosen = balanced.map { balancedEndpoint($0.1, of: $0.0, head: head, query: attributes) } ?? pickEndpoint(of: target, shared: shared)
+        let chosen: Int?
+        if let shared, let balancing = shared.balancing {
+            chosen = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes)
+        } else {
+            chosen = pickEndpoint(of: target, shared: shared)
+        }
         guard let endpointIndex = chosen else {
             let why =
                 target.cluster.service == nil
