@@ -37,7 +37,8 @@ final class ProxyExchange {
     var tryDeadline: Scheduled<Void>?
     /// The wait under way before an attempt: a fault's injected delay, or the backoff before a retry.
     var pause: Scheduled<Void>?
-    var mirror: MirrorExchange?
+    /// The copies of the request under way to the route's mirrors.
+    var mirrors: [MirrorExchange] = []
     /// The answer's `grpc-status`, read off an HTTP/2 upstream stream as the exchange finishes.
     var grpcStatus: String?
     /// The protocol the client asked to switch to (`websocket`), passed upstream with the request.

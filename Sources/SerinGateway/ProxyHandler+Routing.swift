@@ -106,7 +106,7 @@ extension ProxyHandler {
                 .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster
             )
         }
-        let (encodedHead, mirror) = upstreamRequest(
+        let (encodedHead, mirrors) = upstreamRequest(
             for: head, route: route, target: target, path: attributes.path, upgrade: upgrade, started: started
         )
         let exchange = ProxyExchange(
@@ -124,19 +124,19 @@ extension ProxyHandler {
         if let timeout = route.policy.timeout {
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
         }
-        exchange.mirror = mirror
+        exchange.mirrors = mirrors
         let delayed = route.policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
         run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
 
-    /// The request head as it goes upstream, and the mirror's copy of the request, started. The common request is
+    /// The request head as it goes upstream, and the mirrors' copies of the request, started. The common request is
     /// forwarded as it came, less hop-by-hop fields, plus the forwarding fields, written straight from the
     /// bytes read; rewrites and header edits work on a copy first.
     @inline(__always)
     private func upstreamRequest(
         for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?,
         started: NIODeadline
-    ) -> (ByteBuffer, mirror: MirrorExchange?) {
+    ) -> (ByteBuffer, mirrors: [MirrorExchange]) {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         if !route.changesRequest && !target.editsRequest {
             ProxyHeaders.writeUpstreamRequest(
@@ -144,26 +144,26 @@ extension ProxyHandler {
                 random: &random, to: &encodedHead
             )
             upstreamHeadBuffer = encodedHead
-            return (encodedHead, nil)
+            return (encodedHead, [])
         }
-        var mirror: MirrorExchange?
+        var mirrors: [MirrorExchange] = []
         var upstreamHead = head
         RouteActions.edit(&upstreamHead, route: route, target: target, path: path)
-        if let mirrorPolicy = route.policy.mirror, mirrorPolicy.percentage.includes(draw: percentDraw()),
-            let mirrorEndpoint = mirrorPolicy.cluster.endpoint(forTurn: endpointTurn)
-        {
-            // The shadow carries the same request id as the real request.
+        // Each mirror draws its own share, as Envoy's request_mirror_policies do.
+        for mirrorPolicy in route.policy.mirrors where mirrorPolicy.percentage.includes(draw: percentDraw()) {
+            guard let mirrorEndpoint = mirrorPolicy.cluster.endpoint(forTurn: endpointTurn) else { continue }
+            // The shadows carry the same request id as the real request.
             if !upstreamHead.fields.contains(.xRequestID) {
                 upstreamHead.fields.add(name: "x-request-id", value: random.requestID())
             }
-            mirror = startMirror(of: upstreamHead, to: mirrorPolicy.cluster, endpoint: mirrorEndpoint, started: started)
+            mirrors.append(startMirror(of: upstreamHead, to: mirrorPolicy.cluster, endpoint: mirrorEndpoint, started: started))
         }
         ProxyHeaders.writeUpstreamRequest(
             upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
             random: &random, to: &encodedHead
         )
         upstreamHeadBuffer = encodedHead
-        return (encodedHead, mirror)
+        return (encodedHead, mirrors)
     }
 
     private func answer(

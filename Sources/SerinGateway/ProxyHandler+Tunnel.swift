@@ -39,7 +39,7 @@ extension ProxyHandler {
     func startTunnel(_ exchange: ProxyExchange, on connection: UpstreamConnection, head: ResponseHead, flag: ResponseFlag, client: ClientSide) {
         exchange.cancelTimers()
         exchange.observe(.response(status: 101))
-        exchange.mirror = nil
+        exchange.mirrors = []
         record(exchange, code: servesHTTP2Stream ? 200 : 101, flag: flag)
         deadlines.tunnelStarted()
         body = nil

@@ -267,7 +267,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         case .drop: exchange.replay.removeAll()
         case .none: break
         }
-        exchange.mirror?.send(body: bytes)
+        for mirror in exchange.mirrors { mirror.send(body: bytes) }
         if toUpstream, let upstream = exchange.upstream {
             upstream.write(bytes)
         } else {
@@ -303,7 +303,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             becomeIdle()
         case .endRequest:
             guard let exchange else { return }
-            exchange.mirror?.endRequest()
+            for mirror in exchange.mirrors { mirror.endRequest() }
             exchange.upstream?.flush()
         case .waitInjectedDelay:
             guard let exchange, let delay = exchange.route.policy.fault?.delay else { return }
@@ -633,7 +633,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     private func abandonSilently(_ exchange: ProxyExchange) {
-        exchange.mirror = nil
+        exchange.mirrors = []
         endExchange(exchange)
     }
 

@@ -247,7 +247,7 @@ public enum RouteExplanation {
         } else {
             lines.append(("retries", "off"))
         }
-        if let mirror = policy.mirror {
+        for mirror in policy.mirrors {
             let port = mirror.destination.port.map { ":\($0)" } ?? ""
             lines.append(("mirror", "\(percent(mirror.percentage)) copied to \(mirror.destination.host)\(port); its answers are discarded"))
         }

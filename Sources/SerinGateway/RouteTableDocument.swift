@@ -39,7 +39,8 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         public var name: String?
         public var matches: [String]
         public var destinations: [DestinationDocument]
-        /// The copy the route sends (`mirror`): `50% to web-v2-service:80`, its answers discarded; absent without one.
+        /// The copies the route sends (`mirror`, `mirrors`): `50% to web-v2-service:80, 100% to audit`, their answers discarded;
+        /// absent without one.
         public var mirror: String?
         /// The root route a delegate's route stands in for (`default/bookinfo http[0]`); absent for a route written
         /// where it serves.
@@ -141,9 +142,9 @@ extension RouteTableDocument.RouteDocument {
                     upstream: RouteTableDocument.upstream(of: target.cluster)
                 )
             },
-            mirror: route.policy.mirror.map { mirror in
+            mirror: route.policy.mirrors.isEmpty ? nil : route.policy.mirrors.map { mirror in
                 "\(RouteExplanation.percent(mirror.percentage)) to \(mirror.destination.host)" + (mirror.destination.port.map { ":\($0)" } ?? "")
-            },
+            }.joined(separator: ", "),
             delegatedBy: route.delegatedBy
         )
     }

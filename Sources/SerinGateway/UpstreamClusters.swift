@@ -34,7 +34,7 @@ final class UpstreamClusters: Sendable {
             for host in listener.virtualHosts {
                 for route in host.routes {
                     // Mirrors' clusters too: their copies honour the same TLS and connection budget.
-                    for cluster in route.targets.map(\.cluster) + [route.policy.mirror?.cluster].compactMap({ $0 })
+                    for cluster in route.targets.map(\.cluster) + route.policy.mirrors.map(\.cluster)
                     where cluster.hasTrafficPolicy {
                         wanted[cluster.name] = cluster
                     }

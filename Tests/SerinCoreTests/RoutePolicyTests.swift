@@ -93,7 +93,7 @@ struct RoutePolicyTests {
         let rules = [DestinationRule(name: ResourceName(name: "b"), host: "b", subsets: [.init(name: "v2", labels: ["version": "v2"])])]
         let mirror = HTTPMirrorPolicy(destination: Destination(host: "b", subset: "v2"), percentage: Percent(5))
         let route = Self.compiled(HTTPRoute(destinations: Self.toA(), mirror: mirror), rules: rules)
-        let compiled = try #require(route.policy.mirror)
+        let compiled = try #require(route.policy.mirrors.first)
         #expect(compiled.percentage == Percent(5))
         #expect(compiled.cluster.name == "outbound|80|v2|b")
         #expect(compiled.cluster.endpoints == [Cluster.Endpoint(address: "127.0.0.1", port: 1002, labels: ["version": "v2"])])

@@ -423,6 +423,42 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test("mirrors: each destination gets its own copies, each at its own share, and /config lists them")
+    func mirrors() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let seen = NIOLockedValueBox<[String: Int]>([:])
+        var shadows: [HTTPListener] = []
+        for name in ["audit", "replay"] {
+            shadows.append(try await TestHTTPServer.start(group: backends.group) { _ in
+                seen.withLockedValue { $0[name, default: 0] += 1 }
+                return .text("shadow answer that nobody sees", status: 200)
+            })
+        }
+        let route = """
+              - route: [{destination: {host: web-v1-service}}]
+                mirrors:
+                - destination: {host: audit-service}
+                - destination: {host: replay-service}
+                  percentage: {value: 0}
+            """
+        let table = try Self.table(
+            routes: route, services: ["web-v1-service": [v1.port], "audit-service": [shadows[0].port], "replay-service": [shadows[1].port]]
+        )
+        #expect(RouteTableDocument(table, generation: 1).listeners.first?.virtualHosts.first?.routes.first?.mirror == "100% to audit-service, 0% to replay-service")
+        try await Self.withGateway(table, group: backends) { _, client in
+            for _ in 0..<6 {
+                let response = try await client.send(.GET, "/")
+                #expect(response.status == 200 && response.header("x-serin-demo-version") == "v1")
+            }
+            #expect(await eventually(.seconds(5)) { seen.withLockedValue { $0["audit"] ?? 0 } == 6 }, "\(seen.withLockedValue { $0 })")
+            #expect(seen.withLockedValue { $0["replay"] } == nil, "a mirror at 0% gets no copy")
+        }
+        for shadow in shadows { await shadow.close() }
+        await v1.close()
+        await backends.shutdown()
+    }
+
     @Test("/config shows a route's mirror: the share copied and where")
     func mirrorInConfig() throws {
         let table = try Self.table(routes: """

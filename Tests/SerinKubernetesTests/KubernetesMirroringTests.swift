@@ -95,4 +95,22 @@ struct VirtualServiceMirrorPatchTests {
         let paths = kept.map(\.path)
         #expect(!paths.isEmpty && paths.allSatisfy { $0 == ["spec", "http", "0", "route"] }, "\(kept)")
     }
+
+    @Test("a route that lists mirrors gets the canary's copy as one more entry, never a mirror beside them (Istio refuses both), and loses only that entry after")
+    func mirrorsList() throws {
+        let audit: JSONValue = ["destination": ["host": "audit-service"], "percentage": ["value": 10]]
+        func virtualService(mirrors: JSONValue) -> JSONValue {
+            let route: JSONValue = ["route": [["destination": ["host": "web-v1-service"], "weight": 100]], "mirrors": mirrors]
+            return ["metadata": ["name": "web"], "spec": ["http": [route]]]
+        }
+        let listed = virtualService(mirrors: [audit])
+        guard case .replace(_, let mirroring)? = try VirtualServiceWeightPatch.operations(for: listed, split: Self.split(mirror: Percent(30))).last
+        else { Issue.record("expected the route replaced"); return }
+        #expect(mirroring["mirror"] == nil && mirroring["mirrorPercentage"] == nil)
+        #expect(mirroring["mirrors"] == [audit, ["destination": ["host": "web-v2-service"], "percentage": ["value": 30]]])
+
+        let ended = try VirtualServiceWeightPatch.operations(for: virtualService(mirrors: mirroring["mirrors"]!), split: Self.split(mirror: nil))
+        guard case .replace(_, let after)? = ended.last else { Issue.record("expected the route replaced: \(ended)"); return }
+        #expect(after["mirrors"] == [audit])
+    }
 }

@@ -497,6 +497,25 @@ struct HTTPRoutePolicyDecodingTests {
         #expect(messages == [message])
     }
 
+    @Test("decodes mirrors, each with its own percentage (every request when none is written), and refuses mirror beside them, as Istio does")
+    func mirrors() {
+        let (route, messages) = Self.decoded(Self.routeToA("""
+                mirrors:
+                - destination: {host: b, port: {number: 8080}}
+                - destination: {host: c}
+                  percentage: {value: 12.5}
+            """))
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(route?.mirrors == [
+            HTTPMirrorPolicy(destination: Destination(host: "b", port: 8080)), HTTPMirrorPolicy(destination: Destination(host: "c"), percentage: Percent(12.5)),
+        ])
+        let (both, refused) = Self.decoded(Self.routeToA("    mirror: {host: b}\n    mirrors: [{destination: {host: c}}]"))
+        #expect(both == nil)
+        #expect(refused == ["test.yaml:10:13: error: spec.http[0].mirror: a route cannot have both mirror and mirrors (Istio refuses it): list this one in mirrors"])
+        let (_, missing) = Self.decoded(Self.routeToA("    mirrors: [{percentage: {value: 5}}]"))
+        #expect(missing == ["test.yaml:10:15: error: spec.http[0].mirrors[0].destination is required"])
+    }
+
     @Test("rejects a direct response body over 1MB and warns about one over 100KB, as Istio does")
     func bodySize() {
         let large = String(repeating: "x", count: 100 * 1024 + 1)

@@ -95,6 +95,12 @@ struct ManifestValidatorCanaryTests {
         // The same route and mirror with a Canary that does not mirror, and a mirroring Canary over a route whose
         // mirror is the canary's own (a rollout's, left by a restart): nothing to refuse.
         #expect(validate(virtualService: audit + mirrored, Self.canary()) == [])
+        // Written in mirrors, the same copy stays beside the release's: nothing to refuse.
+        let listed = Self.virtualService.replacingOccurrences(
+            of: "    - destination: {host: web-v1-service, port: {number: 80}}\n",
+            with: "    - destination: {host: web-v1-service, port: {number: 80}}\n    mirrors: [{destination: {host: audit-service, port: {number: 80}}}]\n")
+        #expect(listed != Self.virtualService)
+        #expect(validate(virtualService: audit + listed, mirroring(Self.canary())) == [])
         let toCanary = Self.virtualService.replacingOccurrences(
             of: "    - destination: {host: web-v1-service, port: {number: 80}}\n",
             with: "    - destination: {host: web-v1-service, port: {number: 80}}\n    mirror: {host: web-v2-service, port: {number: 80}}\n")

@@ -90,6 +90,17 @@ struct ManifestValidatorTests {
         #expect(validate("  - route:\n    - destination: {host: web-v1-service}\n    mirror: {host: web-v2-service}") == [])
     }
 
+    @Test("each of mirrors must reach a service that exists, named at its entry")
+    func mirrorsDestinations() {
+        let http = "  - route:\n    - destination: {host: web-v1-service}\n    mirrors:\n    - destination: {host: web-v2-service}\n"
+            + "    - destination: {host: web-v3-service}"
+        #expect(
+            validate(http) == [
+                "\(at(12, 27)): error: spec.http[0].mirrors[1].destination.host: web-v3-service does not resolve to a Service or ServiceEntry"
+            ]
+        )
+    }
+
     @Test("a subset defined by a DestinationRule for the host is accepted")
     func definedSubset() {
         let rule = "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web-v1}\nspec:\n  host: web-v1-service\n  subsets:\n  - name: v1\n    labels: {version: v1}\n"

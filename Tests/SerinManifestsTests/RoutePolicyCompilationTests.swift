@@ -62,7 +62,7 @@ struct RoutePolicyCompilationTests {
         #expect(api.policy.timeout == .seconds(3))
         #expect(api.policy.retries == HTTPRetry(attempts: 4, retryOn: [.serverError], retriableStatusCodes: []))
         #expect(api.policy.headers == RouteHeaders(response: HeaderOperations(set: ["x-served-by": "serin"])))
-        let mirror = try #require(api.policy.mirror)
+        let mirror = try #require(api.policy.mirrors.first)
         #expect(mirror.destination == Destination(host: "web-v2-service"))
         #expect(mirror.percentage == Percent(10))
         #expect(mirror.cluster.name == "outbound|80||web-v2-service")
@@ -91,6 +91,6 @@ struct RoutePolicyCompilationTests {
             outlierDetection: OutlierDetection(consecutive5xxErrors: 3)
         ))
         // web-v2-service has no DestinationRule.
-        #expect(api.policy.mirror?.cluster.trafficPolicy == TrafficPolicy())
+        #expect(api.policy.mirrors.first?.cluster.trafficPolicy == TrafficPolicy())
     }
 }

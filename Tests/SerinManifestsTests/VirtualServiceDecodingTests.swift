@@ -182,7 +182,7 @@ struct VirtualServiceDecodingTests {
 
     @Test(
         "warns about HTTP route features the embedded gateway does not apply yet",
-        arguments: ["mirrors", "mirror_percent"]
+        arguments: ["mirror_percent"]
     )
     func notApplied(feature: String) {
         let (decoded, messages) = decodedRoute("  - route:\n    - destination: {host: a}\n    \(feature): {}")

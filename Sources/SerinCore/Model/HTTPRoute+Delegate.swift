@@ -16,6 +16,7 @@ extension HTTPRoute {
         merged.headers = headers ?? root.headers
         merged.rewrite = rewrite ?? root.rewrite
         merged.mirror = mirror ?? root.mirror
+        merged.mirrors = mirrors.isEmpty ? root.mirrors : mirrors
         merged.corsPolicy = corsPolicy ?? root.corsPolicy
         merged.directResponse = directResponse ?? root.directResponse
         merged.delegate = nil

@@ -16,6 +16,9 @@ public struct HTTPRoute: Hashable, Sendable {
     public var redirect: HTTPRedirect?
     public var directResponse: HTTPDirectResponse?
     public var mirror: HTTPMirrorPolicy?
+    /// Istio's `mirrors`: more destinations, each with its own share, that copies of the requests go to (Istio refuses
+    /// a route with both `mirror` and `mirrors`; a Canary's mirroring may add its `mirror` beside them).
+    public var mirrors: [HTTPMirrorPolicy]
     public var corsPolicy: CorsPolicy?
     /// Set by a Canary's rollout (`analysis.stickiness`), never written in a VirtualService: the request key
     /// whose point picks the destination, the last destination taking the lowest points.
@@ -28,8 +31,10 @@ public struct HTTPRoute: Hashable, Sendable {
         name: String? = nil, matches: [RequestMatch] = [], destinations: [WeightedDestination],
         timeout: Duration? = nil, retries: HTTPRetry? = nil, fault: HTTPFaultInjection? = nil,
         headers: RouteHeaders? = nil, rewrite: HTTPRewrite? = nil, redirect: HTTPRedirect? = nil,
-        directResponse: HTTPDirectResponse? = nil, mirror: HTTPMirrorPolicy? = nil, corsPolicy: CorsPolicy? = nil
+        directResponse: HTTPDirectResponse? = nil, mirror: HTTPMirrorPolicy? = nil, mirrors: [HTTPMirrorPolicy] = [],
+        corsPolicy: CorsPolicy? = nil
     ) {
+        self.mirrors = mirrors
         self.corsPolicy = corsPolicy
         self.name = name
         self.matches = matches

@@ -14,13 +14,14 @@ public struct RoutePolicy: Hashable, Sendable, Codable {
     public var redirect: HTTPRedirect?
     /// When set, the gateway answers with this response and the route has no targets.
     public var directResponse: HTTPDirectResponse?
-    public var mirror: Mirror?
+    /// Where copies of the requests go (`mirror`, then each of `mirrors`), each with its share.
+    public var mirrors: [Mirror]
     public var cors: CorsPolicy?
 
     public init(
         timeout: Duration? = nil, retries: HTTPRetry? = nil, fault: HTTPFaultInjection? = nil,
         headers: RouteHeaders? = nil, rewrite: HTTPRewrite? = nil, redirect: HTTPRedirect? = nil,
-        directResponse: HTTPDirectResponse? = nil, mirror: Mirror? = nil, cors: CorsPolicy? = nil
+        directResponse: HTTPDirectResponse? = nil, mirror: Mirror? = nil, mirrors: [Mirror] = [], cors: CorsPolicy? = nil
     ) {
         self.cors = cors
         self.timeout = timeout
@@ -30,7 +31,7 @@ public struct RoutePolicy: Hashable, Sendable, Codable {
         self.rewrite = rewrite
         self.redirect = redirect
         self.directResponse = directResponse
-        self.mirror = mirror
+        self.mirrors = (mirror.map { [$0] } ?? []) + mirrors
     }
 
     /// The mirror destination, the cluster it resolved to, and the share of requests copied there.
@@ -56,7 +57,7 @@ extension RoutePolicy {
             retries: retries.attempts > 0 ? retries : nil,
             fault: route.fault, headers: route.headers, rewrite: route.rewrite, redirect: route.redirect,
             directResponse: route.directResponse,
-            mirror: route.mirror.map { mirror in
+            mirrors: ([route.mirror].compactMap { $0 } + route.mirrors).map { mirror in
                 Mirror(
                     destination: mirror.destination, cluster: RouteTable.cluster(for: mirror.destination, in: config),
                     percentage: mirror.percentage

@@ -243,7 +243,7 @@ public struct RouteTable: Sendable {
             self.targets = targets
             self.policy = policy
             self.lowestRetriedStatus = policy.retries.map(\.lowestRetriedStatus) ?? .max
-            self.changesRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || policy.mirror != nil
+            self.changesRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || !policy.mirrors.isEmpty
             self.appliesCORS = policy.cors != nil
             var total = 0
             // A lone destination takes all traffic whatever its weight says (Istio's rule).

@@ -14,6 +14,12 @@ extension ManifestDecoder {
         route.redirect = fields["redirect"].flatMap { redirect($0, reader: reader) }
         route.directResponse = fields["directResponse"].flatMap { directResponse($0, reader: reader) }
         route.mirror = mirror(in: fields, reader: reader)
+        if let mirrorsField = fields["mirrors"] {
+            if let single = fields["mirror"] {
+                reader.error("\(single.path): a route cannot have both mirror and mirrors (Istio refuses it): list this one in mirrors", at: single.node)
+            }
+            route.mirrors = reader.list(mirrorsField) { mirrorPolicy($0, reader: reader) } ?? []
+        }
         route.corsPolicy = fields["corsPolicy"].flatMap { corsPolicy($0, reader: reader) }
     }
 
@@ -419,6 +425,15 @@ extension ManifestDecoder {
     // MARK: Mirror
 
     /// `mirror` with `mirrorPercentage` (every request when omitted), or the deprecated whole `mirrorPercent`.
+    /// One entry of `mirrors`: a `destination` and its own `percentage`, every request when none is written.
+    private static func mirrorPolicy(_ field: Field, reader: DocumentReader) -> HTTPMirrorPolicy? {
+        guard let fields = reader.mapping(field, Schema(known: ["destination", "percentage"])),
+            let destinationField = reader.required("destination", in: fields), let destination = destination(destinationField, reader: reader)
+        else { return nil }
+        guard let percentageField = fields["percentage"] else { return HTTPMirrorPolicy(destination: destination) }
+        return reader.percentage(percentageField).map { HTTPMirrorPolicy(destination: destination, percentage: $0) }
+    }
+
     private static func mirror(in fields: Fields, reader: DocumentReader) -> HTTPMirrorPolicy? {
         var percentage: Percent? = .all
         switch (fields["mirrorPercentage"], fields["mirrorPercent"]) {

@@ -6,12 +6,12 @@ extension ManifestDecoder {
     static let meshGateway = "mesh"
 
     /// HTTP route features Istio has and the embedded gateway does not apply yet.
-    static let httpRouteNotApplied: Set<String> = ["mirrors", "mirror_percent"]
+    static let httpRouteNotApplied: Set<String> = ["mirror_percent"]
 
     /// HTTP route fields Serin decodes: what to match, where to send, and how (`ManifestDecoder+HTTPRoutePolicy`).
     static let httpRouteFields: Set<String> = [
         "name", "match", "route", "timeout", "retries", "fault", "headers", "rewrite", "redirect", "directResponse",
-        "mirror", "mirrorPercentage", "mirrorPercent", "delegate", "corsPolicy",
+        "mirror", "mirrorPercentage", "mirrorPercent", "mirrors", "delegate", "corsPolicy",
     ]
 
     /// What a route does instead of forwarding to `route`: the gateway answers the request itself.

@@ -89,8 +89,8 @@ extension ManifestValidator {
     }
 
     /// Why blue/green with mirroring cannot run on `virtualService`: a route the Canary would own already mirrors
-    /// to another host. A route carries one mirror (Istio's `mirror`), the release's copy to the canary would take
-    /// its place, and the user's would not come back. The routes the Canary owns are those sending to its stable:
+    /// to another host. A route carries one `mirror`, the release's copy to the canary would take its place, and the
+    /// user's would not come back (a route's `mirrors` stay beside the release's copy, so they are no conflict). The routes the Canary owns are those sending to its stable:
     /// the written one, else what its first release starts from (`ServingRoutes.stable(for:)`).
     static func mirrorInUse(_ virtualService: VirtualService, by canary: CanarySpec, config: MeshConfig) -> String? {
         let serving = ServingRoutes(
@@ -103,7 +103,8 @@ extension ManifestValidator {
             let target = mirror.destination.host + (mirror.destination.port.map { ":\($0)" } ?? "")
             return "spec.analysis.mirror cannot run on VirtualService \(virtualService.name.name): its http[\(index)] already "
                 + "mirrors to \(target), a route carries one mirror, and the release's copy to the canary would replace it "
-                + "for good; move that mirror to a route of its own, or release without analysis.mirror"
+                + "for good; write it in mirrors instead (mirrors: [{destination: {host: \(mirror.destination.host)}}]), which keep it "
+                + "beside the release's copy, move it to a route of its own, or release without analysis.mirror"
         }
         return nil
     }

@@ -1,7 +1,7 @@
 import SerinCore
 
 extension ManifestValidator {
-    /// Weights, and that every destination, the mirror's included, reaches a service port (and subset) that exists.
+    /// Weights, and that every destination, the mirrors' included, reaches a service port (and subset) that exists.
     static func routes(
         of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext,
         warnedWithoutEndpoints: inout Set<ResourceName>
@@ -12,8 +12,9 @@ extension ManifestValidator {
                 route.destinations, routePath: "spec.http[\(routeIndex)].route", at: located, context: context,
                 warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
-            if let mirror = route.mirror {
-                let path = "spec.http[\(routeIndex)].mirror"
+            let mirrors = route.mirror.map { [("spec.http[\(routeIndex)].mirror", $0)] } ?? []
+            let listed = route.mirrors.enumerated().map { ("spec.http[\(routeIndex)].mirrors[\($0)].destination", $1) }
+            for (path, mirror) in mirrors + listed {
                 diagnostics += destination(
                     mirror.destination, path: path, portPath: "\(path).port.number", at: located, context: context,
                     warnedWithoutEndpoints: &warnedWithoutEndpoints

@@ -190,4 +190,16 @@ struct TrafficSplitMirrorTests {
         #expect(Self.split(mirror: nil).routes(replacing: Self.routes)[0].mirror == Self.audit)
         #expect(Self.split(mirror: .all).routes(replacing: mirrored) == mirrored)
     }
+
+    @Test("a route's mirrors stay beside the canary's copy while the split mirrors, and after; the gateway copies to all of them")
+    func mirrorsKept() throws {
+        var listing = HTTPRoute(name: "api", destinations: [WeightedDestination(destination: Self.stable, weight: 100)])
+        listing.mirrors = [Self.audit]
+        let mirrored = Self.split(mirror: Percent(30)).routes(replacing: [listing])[0]
+        #expect(mirrored.mirrors == [Self.audit] && mirrored.mirror?.destination.host == "web-v2-service")
+        let policy = RoutePolicy(compiling: mirrored, in: MeshConfig())
+        #expect(policy.mirrors.map(\.destination.host) == ["web-v2-service", "audit-service"])
+        let after = Self.split(mirror: nil).routes(replacing: [mirrored])[0]
+        #expect(after.mirror == nil && after.mirrors == [Self.audit])
+    }
 }
