@@ -582,17 +582,24 @@ struct ProxyStateMachine {
         exchange.upstreamAttached = false
         exchange.bodyForwarded = false
         state = .proxying(exchange)
-        return .retry(trigger, code: code, flag: exchange.recorded(flag), backoff: backoff(afterRetry: exchange.retriesTaken))
+        let backoff = backoff(afterRetry: exchange.retriesTaken, base: retries.backoff)
+        return .retry(trigger, code: code, flag: exchange.recorded(flag), backoff: backoff)
     }
 
-    /// Envoy's backoff: 25ms doubling per retry, jittered, at most 250ms.
-    private mutating func backoff(afterRetry retry: Int) -> Duration {
-        .milliseconds(Int(random.next() % UInt64(Self.backoffCeiling(afterRetry: retry))) + 1)
+    /// Envoy's backoff: the base interval (the route's `retries.backoff`, else 25ms) doubling per retry, jittered, at
+    /// most ten times the base.
+    private mutating func backoff(afterRetry retry: Int, base: Duration?) -> Duration {
+        let ceiling = Self.backoffCeiling(afterRetry: retry, base: base ?? Self.defaultBackoff)
+        return .microseconds(Int64(random.next() % UInt64(ceiling)) + 1)
     }
 
-    /// The longest backoff, in milliseconds, before retry number `retry` (from 1).
-    static func backoffCeiling(afterRetry retry: Int) -> Int {
-        min(25 << min(retry - 1, 8), 250)
+    /// Envoy's base interval between tries when the route names none.
+    static let defaultBackoff = Duration.milliseconds(25)
+
+    /// The longest backoff, in microseconds, before retry number `retry` (from 1).
+    static func backoffCeiling(afterRetry retry: Int, base: Duration = defaultBackoff) -> Int {
+        let base = max(Int(base.components.seconds) * 1_000_000 + Int(base.components.attoseconds / 1_000_000_000_000), 1)
+        return min(base << min(retry - 1, 8), 10 * base)
     }
 
     /// No answer started and none will come: the gateway answers. The connection stays open only when the

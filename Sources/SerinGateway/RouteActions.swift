@@ -25,6 +25,9 @@ enum RouteActions {
     static func edit(_ head: inout RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring) {
         if let uri = route.policy.rewrite?.uri {
             rewrite(uri: uri, head: &head, matchedPrefix: matchedPrefix(of: route, path: path))
+        } else if let regex = route.policy.rewrite?.uriRegex {
+            let (path, query) = split(head.target)
+            head.target = regex.match.replacingMatches(in: String(path), with: regex.rewrite) + query
         }
         if let operations = route.policy.headers?.request { apply(operations, to: &head.fields) }
         if let operations = target.headers?.request { apply(operations, to: &head.fields) }

@@ -226,7 +226,10 @@ public enum RouteExplanation {
             lines.append(("fault", "\(percent(delay.percentage)) of requests held \(Readable.duration(delay.fixedDelay)) first"))
         }
         if let rewrite = policy.rewrite {
-            let parts = [rewrite.uri.map { "the matched path prefix becomes \($0)" }, rewrite.authority.map { "host becomes \($0)" }]
+            let parts = [
+                rewrite.uri.map { "the matched path prefix becomes \($0)" },
+                rewrite.uriRegex.map { "in the path, \($0.match.source) becomes \($0.rewrite)" }, rewrite.authority.map { "host becomes \($0)" },
+            ]
             lines.append(("rewrite", parts.compactMap { $0 }.joined(separator: ", ")))
         }
         if let cors = policy.cors {
@@ -243,7 +246,8 @@ public enum RouteExplanation {
         if let retries = policy.retries {
             let on = retries.retryOn.map(\.rawValue) + retries.retriableStatusCodes.map(String.init)
             let perTry = retries.perTryTimeout.map { ", \(Readable.duration($0)) a try" } ?? ""
-            lines.append(("retries", "up to \(retries.attempts) on \(on.joined(separator: ", "))\(perTry)"))
+            let backoff = retries.backoff.map { ", backoff from \(Readable.duration($0))" } ?? ""
+            lines.append(("retries", "up to \(retries.attempts) on \(on.joined(separator: ", "))\(perTry)\(backoff)"))
         } else {
             lines.append(("retries", "off"))
         }

@@ -105,7 +105,7 @@ struct ProxyStateMachineTests {
                 return
             }
             let ceiling = Machine.backoffCeiling(afterRetry: retry)
-            #expect(backoff >= .milliseconds(1) && backoff <= .milliseconds(ceiling), "retry \(retry): \(backoff)")
+            #expect(backoff >= .microseconds(1) && backoff <= .microseconds(ceiling), "retry \(retry): \(backoff)")
             #expect(machine.backoffElapsed() == .connect)
         }
         #expect(machine.upstreamFailed(overflow: false, retries: Self.connectRetries) == .fail(.connectFailure, keepAlive: true))
@@ -114,9 +114,28 @@ struct ProxyStateMachineTests {
         #expect(machine.mayStartRequest, "the request was read whole: the connection serves the next one")
     }
 
-    @Test("Envoy's backoff ceiling doubles from 25ms per retry up to 250ms")
+    @Test("a route's retries.backoff is the base each retry's backoff grows from")
+    func routeBackoff() {
+        var machine = Self.machine()
+        _ = machine.requestHead(keepAlive: true, version: .http1_1, hasBody: false)
+        _ = machine.routedUpstream(retries: 10, delayed: false)
+        _ = machine.requestEnded()
+        let policy = HTTPRetry(attempts: 10, backoff: .milliseconds(1))
+        for retry in 1...10 {
+            guard case .retry(_, _, _, let backoff) = machine.upstreamFailed(overflow: false, retries: policy) else {
+                Issue.record("retry \(retry) not taken")
+                return
+            }
+            #expect(backoff <= .microseconds(Machine.backoffCeiling(afterRetry: retry, base: .milliseconds(1))), "retry \(retry): \(backoff)")
+            _ = machine.backoffElapsed()
+        }
+    }
+
+    @Test("Envoy's backoff ceiling doubles from the base (25ms, or the route's retries.backoff) per retry, up to ten times the base")
     func backoffCeiling() {
-        #expect((1...6).map(Machine.backoffCeiling(afterRetry:)) == [25, 50, 100, 200, 250, 250])
+        #expect((1...6).map { Machine.backoffCeiling(afterRetry: $0) } == [25, 50, 100, 200, 250, 250].map { $0 * 1000 })
+        #expect((1...6).map { Machine.backoffCeiling(afterRetry: $0, base: .milliseconds(100)) } == [100, 200, 400, 800, 1000, 1000].map { $0 * 1000 })
+        #expect(Machine.backoffCeiling(afterRetry: 3, base: .milliseconds(1)) == 4000)
     }
 
     @Test("the circuit breaker's overflow is answered 503 UO at once, never retried")

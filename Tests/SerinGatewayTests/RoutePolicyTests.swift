@@ -363,6 +363,23 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test("rewrite.uriRegexRewrite replaces each match in the path with its groups, keeping the query")
+    func uriRegexRewrite() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = #"""
+              - match: [{uri: {prefix: /v2/}}]
+                rewrite: {uriRegexRewrite: {match: "^/v2/([a-z]+)/(echo)$", rewrite: '/\2'}}
+                route: [{destination: {host: web-v1-service}}]
+            """#
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) { _, client in
+            let response = try await client.send(.GET, "/v2/users/echo?q=a/b")
+            #expect(response.bodyText.hasPrefix("GET /echo?q=a/b\n"), "\(response.bodyText)")
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
     @Test("redirect and directResponse are answered by the gateway itself")
     func redirectAndDirectResponse() async throws {
         let backends = TestBackends()

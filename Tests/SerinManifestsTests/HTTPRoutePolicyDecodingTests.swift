@@ -160,6 +160,7 @@ struct HTTPRoutePolicyDecodingTests {
             ),
             // attempts 0 is Istio's way to turn retries off, even the default ones.
             ("    retries: {attempts: 0}", HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 0))),
+            ("    retries: {attempts: 3, backoff: 100ms}", HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 3, backoff: .milliseconds(100)))),
             ("    retries: {}", HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 0))),
             (
                 "    mirror: {host: b}",
@@ -231,11 +232,6 @@ struct HTTPRoutePolicyDecodingTests {
                         + "(it retries on 5xx, gateway-error, connect-failure, refused-stream, reset, cancelled, deadline-exceeded, "
                         + "resource-exhausted, internal, unavailable and HTTP statuses)",
                 ]
-            ),
-            (
-                "    rewrite: {uri: /v2, uriRegexRewrite: {match: a, rewrite: b}}",
-                HTTPRoute(destinations: toA, rewrite: HTTPRewrite(uri: "/v2")),
-                ["test.yaml:10:25: warning: spec.http[0].rewrite.uriRegexRewrite is not supported by Serin's gateway, ignored"]
             ),
             (
                 "    mirror: {host: b}\n    mirrorPercent: 30",
@@ -330,7 +326,7 @@ struct HTTPRoutePolicyDecodingTests {
                 "    headers: {request: {add: {x-count: 2}}}",
                 "test.yaml:10:40: error: spec.http[0].headers.request.add.x-count: expected a string, got integer 2"
             ),
-            ("    rewrite: {}", "test.yaml:10:14: error: spec.http[0].rewrite: expected uri, authority or both"),
+            ("    rewrite: {}", "test.yaml:10:14: error: spec.http[0].rewrite: expected uri or uriRegexRewrite, authority, or both"),
             (
                 "    mirror: {host: b}\n    mirrorPercentage: {value: 120}",
                 "test.yaml:11:31: error: spec.http[0].mirrorPercentage.value: expected a percentage from 0 to 100, got 120"
@@ -514,6 +510,30 @@ struct HTTPRoutePolicyDecodingTests {
         #expect(refused == ["test.yaml:10:13: error: spec.http[0].mirror: a route cannot have both mirror and mirrors (Istio refuses it): list this one in mirrors"])
         let (_, missing) = Self.decoded(Self.routeToA("    mirrors: [{percentage: {value: 5}}]"))
         #expect(missing == ["test.yaml:10:15: error: spec.http[0].mirrors[0].destination is required"])
+    }
+
+    @Test("decodes uriRegexRewrite, and refuses it beside uri, without match or rewrite, or with a malformed pattern, as Istio does")
+    func uriRegexRewrite() throws {
+        let (route, messages) = Self.decoded(Self.routeToA(#"    rewrite: {uriRegexRewrite: {match: "^/service/([^/]+)(/.*)$", rewrite: "\\2/instance/\\1"}}"#))
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(route?.rewrite == HTTPRewrite(uriRegex: RegexRewrite(match: try RegexPattern("^/service/([^/]+)(/.*)$"), rewrite: #"\2/instance/\1"#)))
+        for (policy, message) in [
+            (
+                "    rewrite: {uri: /a, uriRegexRewrite: {match: a, rewrite: b}}",
+                "test.yaml:10:41: error: spec.http[0].rewrite.uriRegexRewrite: set one of uri or uriRegexRewrite, not both (Istio refuses it)"
+            ),
+            ("    rewrite: {uriRegexRewrite: {match: a}}", "test.yaml:10:32: error: spec.http[0].rewrite.uriRegexRewrite.rewrite is required"),
+            (
+                "    rewrite: {uriRegexRewrite: {match: \"\", rewrite: b}}",
+                "test.yaml:10:40: error: spec.http[0].rewrite.uriRegexRewrite.match: expected a non-empty value (Istio requires both match and rewrite)"
+            ),
+        ] {
+            let (refused, said) = Self.decoded(Self.routeToA(policy))
+            #expect(refused == nil)
+            #expect(said == [message])
+        }
+        let (_, malformed) = Self.decoded(Self.routeToA("    rewrite: {uriRegexRewrite: {match: \"(\", rewrite: b}}"))
+        #expect(malformed.count == 1 && malformed[0].contains("spec.http[0].rewrite.uriRegexRewrite.match: invalid regex \"(\""), "\(malformed)")
     }
 
     @Test("rejects a direct response body over 1MB and warns about one over 100KB, as Istio does")

@@ -10,11 +10,15 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
     public var retryOn: [RetryCondition]
     /// Response statuses retried besides those `retryOn` covers: the numbers written in Istio's `retryOn`.
     public var retriableStatusCodes: [Int]
+    /// Istio's `backoff`, Envoy's base interval between tries (25ms when nil): retry N waits a jittered time up to
+    /// the base doubled N-1 times, never over ten times the base.
+    public var backoff: Duration?
 
     public init(
         attempts: Int, perTryTimeout: Duration? = nil, retryOn: [RetryCondition] = HTTPRetry.defaultRetryOn,
-        retriableStatusCodes: [Int] = HTTPRetry.defaultRetriableStatusCodes
+        retriableStatusCodes: [Int] = HTTPRetry.defaultRetriableStatusCodes, backoff: Duration? = nil
     ) {
+        self.backoff = backoff
         self.attempts = attempts
         self.perTryTimeout = perTryTimeout
         self.retryOn = retryOn

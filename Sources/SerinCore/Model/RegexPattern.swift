@@ -24,6 +24,31 @@ public struct RegexPattern: Hashable, @unchecked Sendable {
         (try? compiled.regex.wholeMatch(in: value)) != nil
     }
 
+    /// `value` with every match replaced by `substitution`, in which `\1`…`\9` stand for the match's groups (`\0` the
+    /// whole match) and `\\` for a backslash, as RE2's substitutions (Envoy's `regex_rewrite`) read them.
+    public func replacingMatches(in value: String, with substitution: String) -> String {
+        value.replacing(compiled.regex) { match in
+            var result = ""
+            var characters = substitution.makeIterator()
+            while let character = characters.next() {
+                guard character == "\\" else {
+                    result.append(character)
+                    continue
+                }
+                guard let next = characters.next() else {
+                    result.append(character)
+                    break
+                }
+                if let group = next.wholeNumberValue, group < match.output.count {
+                    result += match.output[group].substring.map(String.init) ?? ""
+                } else {
+                    result.append(next)
+                }
+            }
+            return result
+        }
+    }
+
     public static func == (lhs: RegexPattern, rhs: RegexPattern) -> Bool { lhs.source == rhs.source }
     public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 }

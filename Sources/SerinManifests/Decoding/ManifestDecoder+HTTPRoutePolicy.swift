@@ -103,8 +103,8 @@ extension ManifestDecoder {
     /// `retryOn` or `perTryTimeout`, which could never apply.
     private static func retries(_ field: Field, reader: DocumentReader) -> HTTPRetry? {
         let schema = Schema(
-            known: ["attempts", "perTryTimeout", "retryOn"],
-            notSupported: ["retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"]
+            known: ["attempts", "perTryTimeout", "retryOn", "backoff"],
+            notSupported: ["retryRemoteLocalities", "retryIgnorePreviousHosts"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         let attemptsField = fields["attempts"]
@@ -123,7 +123,7 @@ extension ManifestDecoder {
                 )
             }
         }
-        var retry = HTTPRetry(attempts: attempts, perTryTimeout: perTryTimeout)
+        var retry = HTTPRetry(attempts: attempts, perTryTimeout: perTryTimeout, backoff: fields["backoff"].flatMap(reader.positiveDuration))
         if let retryOn {
             retry.retryOn = retryOn.conditions
             retry.retriableStatusCodes = retryOn.statusCodes
@@ -331,16 +331,43 @@ extension ManifestDecoder {
 
     /// `rewrite`: Istio requires at least one part. A rewrite with only parts Serin ignores rewrites nothing.
     private static func rewrite(_ field: Field, reader: DocumentReader) -> HTTPRewrite? {
-        let schema = Schema(known: ["uri", "authority"], notSupported: ["uriRegexRewrite"])
+        let schema = Schema(known: ["uri", "authority", "uriRegexRewrite"])
         guard let fields = reader.mapping(field, schema) else { return nil }
         guard field.node.mapping?.isEmpty == false else {
-            reader.error("\(field.path): expected uri, authority or both", at: field.node)
+            reader.error("\(field.path): expected uri or uriRegexRewrite, authority, or both", at: field.node)
             return nil
         }
         let uri = fields["uri"].flatMap(reader.string)
         let authority = fields["authority"].flatMap(reader.string)
-        guard uri != nil || authority != nil else { return nil }
-        return HTTPRewrite(uri: uri, authority: authority)
+        var uriRegex: RegexRewrite?
+        if let regexField = fields["uriRegexRewrite"] {
+            if fields["uri"] != nil {
+                reader.error("\(regexField.path): set one of uri or uriRegexRewrite, not both (Istio refuses it)", at: regexField.node)
+                return nil
+            }
+            uriRegex = regexRewrite(regexField, reader: reader)
+        }
+        guard uri != nil || authority != nil || uriRegex != nil else { return nil }
+        return HTTPRewrite(uri: uri, authority: authority, uriRegex: uriRegex)
+    }
+
+    /// `uriRegexRewrite: {match, rewrite}`: both required, the pattern a valid regular expression.
+    private static func regexRewrite(_ field: Field, reader: DocumentReader) -> RegexRewrite? {
+        guard let fields = reader.mapping(field, Schema(known: ["match", "rewrite"])),
+            let matchField = reader.required("match", in: fields), let rewriteField = reader.required("rewrite", in: fields),
+            let source = reader.string(matchField), let rewrite = reader.string(rewriteField)
+        else { return nil }
+        guard !source.isEmpty, !rewrite.isEmpty else {
+            let empty = source.isEmpty ? matchField : rewriteField
+            reader.error("\(empty.path): expected a non-empty value (Istio requires both match and rewrite)", at: empty.node)
+            return nil
+        }
+        do {
+            return RegexRewrite(match: try RegexPattern(source), rewrite: rewrite)
+        } catch {
+            reader.error("\(matchField.path): invalid regex \"\(source)\": \(error)", at: matchField.node)
+            return nil
+        }
     }
 
     /// `redirect`: at least one part changes, and the code is one Envoy can answer with (Istio accepts any 3xx).
