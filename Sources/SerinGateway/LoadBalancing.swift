@@ -7,6 +7,17 @@ struct AnswerField {
     let name: String
     let value: String
     let replaces: Bool
+
+    /// A field of a route's `corsPolicy`, which replaces the service's own.
+    init(replacing field: CorsPolicy.Field) {
+        self.init(name: field.name, value: field.value, replaces: true)
+    }
+
+    init(name: String, value: String, replaces: Bool) {
+        self.name = name
+        self.value = value
+        self.replaces = replaces
+    }
 }
 
 extension ProxyHandler {

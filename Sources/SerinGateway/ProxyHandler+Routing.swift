@@ -49,13 +49,11 @@ extension ProxyHandler {
             case .pass:
                 break
             case .allow(let fields):
-                answerFields = fields.map { AnswerField(name: $0.name, value: $0.value, replaces: true) }
+                answerFields = fields.map(AnswerField.init(replacing:))
             case .preflight(let fields):
                 // As Envoy's CORS filter, ahead of faults, redirects and the route's destinations.
-                return self.answer(
-                    .direct(status: 200), body: [], contentType: nil, extraHeaders: fields.map { ($0.name, $0.value) }, head: head,
-                    started: started
-                )
+                answerFields = fields.map(AnswerField.init(replacing:))
+                return self.answer(.direct(status: 200), body: [], contentType: nil, head: head, started: started)
             }
         }
         if let direct = route.policy.directResponse {

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 import SerinCore
 
@@ -598,7 +599,7 @@ struct ProxyStateMachine {
 
     /// The longest backoff, in microseconds, before retry number `retry` (from 1).
     static func backoffCeiling(afterRetry retry: Int, base: Duration = defaultBackoff) -> Int {
-        let base = max(Int(base.components.seconds) * 1_000_000 + Int(base.components.attoseconds / 1_000_000_000_000), 1)
+        let base = max(Int(TimeAmount(base).nanoseconds / 1_000), 1)
         return min(base << min(retry - 1, 8), 10 * base)
     }
 

@@ -37,6 +37,7 @@ public struct LoadBalancerSettings: Hashable, Sendable, Codable {
 public enum ConsistentHash {
     /// A stable 64-bit hash of `key`'s bytes: the same on every run and every machine, unlike Swift's seeded
     /// `Hasher`, so a key keeps its endpoint across restarts.
+    @inlinable
     public static func hash<Bytes: Sequence<UInt8>>(_ key: Bytes) -> UInt64 {
         SplitMix64.mix(FNV1a.hash(key))
     }

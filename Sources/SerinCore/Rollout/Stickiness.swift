@@ -39,7 +39,7 @@ public enum StickyPoint {
     /// The point of `bytes`.
     @inlinable
     public static func of<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Int {
-        of(hash: SplitMix64.mix(FNV1a.hash(bytes)))
+        of(hash: ConsistentHash.hash(bytes))
     }
 
     /// The point of a key already hashed (`ConsistentHash.hash`, the same hash).
