@@ -520,6 +520,61 @@ struct GatewayTLSTests {
         }
     }
 
+    @Test("portLevelSettings originates TLS on one port of a host, as Istio's egress TLS origination does: requests to that port reach the HTTPS endpoint, the host's other port stays plain")
+    func portLevelTLSOrigination() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("backend", hosts: ["backend.internal"])
+        // The endpoint: a second gateway serving the v1 demo app over HTTPS on one port and plain HTTP on another.
+        let front = Self.gateway(
+            Self.httpsServer(hosts: ["\"*\""], tls: "{serverCertificate: backend.crt, privateKey: backend.key}"),
+            "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]"
+        )
+        try await Self.withGateway(front, certificates: certificates) { backend in
+            let tlsPort = try #require(backend.boundPort(forDeclared: 443))
+            let plainPort = try #require(backend.boundPort(forDeclared: 80))
+            // Istio's example: port 80 of the ServiceEntry is HTTP to the application, HTTPS on the wire.
+            let more = """
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: api}
+                spec:
+                  hosts: [api.internal]
+                  location: MESH_EXTERNAL
+                  resolution: STATIC
+                  ports:
+                  - {number: 80, name: http-port, protocol: HTTP}
+                  - {number: 8080, name: plain, protocol: HTTP}
+                  endpoints:
+                  - {address: 127.0.0.1, ports: {http-port: \(tlsPort), plain: \(plainPort)}}
+                ---
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata: {name: api}
+                spec:
+                  host: api.internal
+                  trafficPolicy:
+                    connectionPool: {http: {maxRequestsPerConnection: 1}}
+                    portLevelSettings:
+                    - port: {number: 80}
+                      tls: {mode: SIMPLE, caCertificates: ca.crt, sni: backend.internal}
+                """
+            let routes = """
+                  - match: [{uri: {prefix: /plain}}]
+                    route: [{destination: {host: api.internal, port: {number: 8080}}}]
+                  - route: [{destination: {host: api.internal, port: {number: 80}}}]
+                """
+            try await Self.withEdge(routes: routes, more, certificates: certificates) { gateway, port in
+                let secure = try await Curl.get("http://127.0.0.1:\(port)/")
+                #expect(secure.status == 200, "\(secure.body)")
+                #expect(secure.body.contains("This is v1"))
+                let plain = try await Curl.get("http://127.0.0.1:\(port)/plain")
+                #expect(plain.status == 200, "\(plain.body)")
+                #expect(plain.body.contains("This is v1"))
+            }
+        }
+    }
+
     @Test("an HTTPS endpoint that requires a client certificate the DestinationRule does not give is 503 UF saying so, without the TLS library's internals, as Envoy counts a refused TLS 1.3 client")
     func upstreamRequiresClientCertificate() async throws {
         let certificates = try await TestCertificates.make()

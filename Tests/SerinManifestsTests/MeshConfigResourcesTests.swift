@@ -135,8 +135,8 @@ struct MeshConfigResourcesTests {
         #expect(config.destinationRules(forHost: "reviews.default").map(\.name.name) == ["reviews-full", "reviews-short"])
         #expect(config.subset(named: "v1", ofHost: "reviews")?.labels == ["version": "v1"])
         #expect(config.subset(named: "v2", ofHost: "reviews")?.labels == ["version": "v2"])
-        #expect(config.trafficPolicy(forHost: "reviews", subset: nil).connectionPool?.tcp.maxConnections == 7)
-        #expect(config.trafficPolicy(forHost: "reviews", subset: "v2").connectionPool?.tcp.maxConnections == 9)
+        #expect(config.trafficPolicy(forHost: "reviews", subset: nil, port: nil).connectionPool?.tcp.maxConnections == 7)
+        #expect(config.trafficPolicy(forHost: "reviews", subset: "v2", port: nil).connectionPool?.tcp.maxConnections == 9)
         #expect(config.subset(named: "v2", ofHost: "ratings")?.labels == ["version": "ratings-v2"])
         #expect(config.subset(named: "v1", ofHost: "ratings") == nil)
         #expect(config.destinationRules(forHost: "details").isEmpty)
@@ -168,7 +168,7 @@ struct MeshConfigResourcesTests {
         let config = MeshConfig(resources: Fixture.decode(yaml).resources)
         #expect(config.destinationRules(forHost: "good").map(\.name.name) == ["good"])
         #expect(config.destinationRules(forHost: "bad").map(\.name.name) == ["bad"])
-        #expect(config.trafficPolicy(forHost: "bad", subset: nil).connectionPool?.tcp.maxConnections == 5)
+        #expect(config.trafficPolicy(forHost: "bad", subset: nil, port: nil).connectionPool?.tcp.maxConnections == 5)
         #expect(config.destinationRules(forHost: "missing").isEmpty)
     }
 

@@ -93,4 +93,78 @@ struct RoutePolicyCompilationTests {
         // web-v2-service has no DestinationRule.
         #expect(api.policy.mirrors.first?.cluster.trafficPolicy == TrafficPolicy())
     }
+
+    @Test(
+        "portLevelSettings replaces the rule's whole policy for its port, as Istio's MergeSubsetTrafficPolicy: a subset's sections go over the port's policy, a subset's own port entry replaces it",
+        arguments: [
+            // (subset, port, maxConnections, loadBalancer, consecutive5xxErrors)
+            (nil, 80, 7, LoadBalancerSettings.Simple.random, nil),
+            (nil, 9080, nil, nil, 2),
+            ("v1", 9080, nil, nil, 2),
+            ("v2", 80, 7, .roundRobin, nil),
+            ("v2", 9080, nil, .roundRobin, 2),
+            ("v3", 80, 7, .random, nil),
+            ("v3", 9080, 3, nil, nil),
+        ] as [(String?, Int, Int?, LoadBalancerSettings.Simple?, Int?)]
+    )
+    func portLevelPolicy(subset: String?, port: Int, maxConnections: Int?, balancer: LoadBalancerSettings.Simple?, errors: Int?) throws {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: edge}
+            spec:
+              servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: api}
+            spec:
+              hosts: ["*"]
+              gateways: [edge]
+              http:
+              - route: [{destination: {host: api\(subset.map { ", subset: \($0)" } ?? ""), port: {number: \(port)}}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: api}
+            spec:
+              hosts: [api]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}, {number: 9080, name: http-alt, protocol: HTTP}]
+              endpoints: [{address: 127.0.0.1, labels: {version: v1}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: api}
+            spec:
+              host: api
+              trafficPolicy:
+                connectionPool: {tcp: {maxConnections: 7}}
+                loadBalancer: {simple: RANDOM}
+                portLevelSettings:
+                - port: {number: 9080}
+                  outlierDetection: {consecutive5xxErrors: 2}
+              subsets:
+              - {name: v1, labels: {version: v1}}
+              - name: v2
+                labels: {version: v1}
+                trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+              - name: v3
+                labels: {version: v1}
+                trafficPolicy:
+                  portLevelSettings:
+                  - port: {number: 9080}
+                    connectionPool: {tcp: {maxConnections: 3}}
+            """
+        let set = Fixture.set(yaml)
+        #expect(set.diagnostics.isEmpty, "\(Fixture.messages(set.diagnostics))")
+        let route = try #require(Self.resolve("/", in: RouteTable(compiling: set.config)))
+        let cluster = try #require(route.targets.first?.cluster)
+        #expect(cluster.port == port)
+        #expect(cluster.trafficPolicy.connectionPool?.tcp.maxConnections == maxConnections)
+        #expect(cluster.trafficPolicy.loadBalancer?.simple == balancer)
+        #expect(cluster.trafficPolicy.outlierDetection?.consecutive5xxErrors == errors)
+        #expect(cluster.trafficPolicy.portLevelSettings.isEmpty)
+    }
 }

@@ -188,10 +188,6 @@ struct TrafficPolicyDecodingTests {
         "warns about each traffic policy Serin's gateway does not support, and ignores it",
         arguments: [
             (
-                "  trafficPolicy:\n    portLevelSettings:\n    - port: {number: 80}\n      loadBalancer: {simple: RANDOM}",
-                "test.yaml:7:5: warning: spec.trafficPolicy.portLevelSettings"
-            ),
-            (
                 "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 10s}}",
                 "test.yaml:8:13: warning: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive"
             ),
@@ -381,5 +377,81 @@ struct TrafficPolicyDecodingTests {
         #expect(merged.outlierDetection == OutlierDetection(consecutive5xxErrors: 3))
         #expect(TrafficPolicy().merged(over: top) == top)
         #expect(top.merged(over: TrafficPolicy()) == top)
+    }
+
+    @Test("decodes portLevelSettings: each port's sections, with the same names and checks as the rule's own, on the rule and on a subset")
+    func portLevelSettings() throws {
+        let rest = """
+              trafficPolicy:
+                connectionPool: {tcp: {maxConnections: 7}}
+                portLevelSettings:
+                - port: {number: 443}
+                  tls: {mode: SIMPLE, sni: api.example.com}
+                  loadBalancer: {simple: RANDOM}
+                - port: {number: 9080}
+                  outlierDetection: {consecutive5xxErrors: 2}
+              subsets:
+              - name: v2
+                labels: {version: v2}
+                trafficPolicy:
+                  portLevelSettings:
+                  - port: {number: 9080}
+                    connectionPool: {http: {maxRequestsPerConnection: 1}}
+            """
+        let (rule, messages) = Self.decoded(rest)
+        #expect(messages.isEmpty, "\(messages)")
+        let decoded = try #require(rule)
+        #expect(decoded.trafficPolicy.connectionPool == ConnectionPoolSettings(tcp: .init(maxConnections: 7)))
+        #expect(decoded.trafficPolicy.portLevelSettings == [
+            .init(port: 443, policy: TrafficPolicy(tls: ClientTLS(mode: .simple, sni: "api.example.com"), loadBalancer: LoadBalancerSettings(simple: .random))),
+            .init(port: 9080, policy: TrafficPolicy(outlierDetection: OutlierDetection(consecutive5xxErrors: 2))),
+        ])
+        #expect(decoded.subsets.first?.trafficPolicy == TrafficPolicy(portLevelSettings: [
+            .init(port: 9080, policy: TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(maxRequestsPerConnection: 1)))),
+        ]))
+        // For its port an entry is the whole policy; for another port the rule's own sections are.
+        #expect(decoded.trafficPolicy.forPort(9080) == (TrafficPolicy(outlierDetection: OutlierDetection(consecutive5xxErrors: 2)), true))
+        #expect(decoded.trafficPolicy.forPort(80) == (TrafficPolicy(connectionPool: ConnectionPoolSettings(tcp: .init(maxConnections: 7))), false))
+        #expect(decoded.trafficPolicy.forPort(nil).portLevel == false)
+    }
+
+    @Test(
+        "rejects a portLevelSettings entry Istio rejects, at the field; a second entry for a port is warned about, as only the first applies",
+        arguments: [
+            (
+                "- {tls: {mode: SIMPLE}}",
+                "test.yaml:8:7: error: spec.trafficPolicy.portLevelSettings[0].port is required"
+            ),
+            (
+                "- {port: {number: 70000}, tls: {mode: SIMPLE}}",
+                "test.yaml:8:23: error: spec.trafficPolicy.portLevelSettings[0].port.number: expected a port from 1 to 65535, got 70000"
+            ),
+            (
+                "- {port: {}, tls: {mode: SIMPLE}}",
+                "test.yaml:8:14: error: spec.trafficPolicy.portLevelSettings[0].port.number is required"
+            ),
+            (
+                "- port: {number: 443}",
+                "test.yaml:8:7: error: spec.trafficPolicy.portLevelSettings[0]: expected at least one of connectionPool, loadBalancer, "
+                    + "outlierDetection, tls for port 443"
+            ),
+            (
+                "- {port: {number: 443}, tls: {mode: ISTIO_MUTUAL}}",
+                "test.yaml:8:41: error: spec.trafficPolicy.portLevelSettings[0].tls.mode: mode ISTIO_MUTUAL is not supported"
+            ),
+            (
+                "- {port: {number: 443}, tls: {mode: SIMPLE}}\n    - {port: {number: 443}, loadBalancer: {simple: RANDOM}}",
+                "test.yaml:9:7: warning: spec.trafficPolicy.portLevelSettings[1]: port 443 has an earlier entry in portLevelSettings; "
+                    + "as in Istio, only the first applies"
+            ),
+        ]
+    )
+    func portLevelSettingsRefused(entries: String, message: String) {
+        let (rule, messages) = Self.decoded("  trafficPolicy:\n    portLevelSettings:\n    \(entries)")
+        #expect(messages.count == 1, "\(messages)")
+        #expect(messages.first?.hasPrefix(message) == true, "\(messages)")
+        if message.contains("warning:") {
+            #expect(rule?.trafficPolicy.forPort(443).policy == TrafficPolicy(tls: ClientTLS(mode: .simple)), "the first entry applies")
+        }
     }
 }

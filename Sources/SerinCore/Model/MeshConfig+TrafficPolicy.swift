@@ -1,16 +1,19 @@
 extension MeshConfig {
-    /// The traffic policy of the cluster for `host` (and `subset`): the subset's policy merged over the
-    /// top-level policy of the DestinationRule that defines the subset, or, without a subset, the top-level
-    /// policy of the first DestinationRule for the host. Empty when no rule sets one.
-    public func trafficPolicy(forHost host: String, subset: String?) -> TrafficPolicy {
+    /// The traffic policy of the cluster for `host` (and `subset`) on service port `port`, as Istio's
+    /// `MergeSubsetTrafficPolicy` makes it: the policy of the DestinationRule that defines the subset (without a
+    /// subset, of the first DestinationRule for the host) for that port, with the subset's policy for the port over
+    /// it: section by section, or, when the subset has `portLevelSettings` for the port, in place of it whole. Empty
+    /// when no rule sets one.
+    public func trafficPolicy(forHost host: String, subset: String?, port: Int?) -> TrafficPolicy {
         let rules = destinationRules(forHost: host)
         if let subset {
             for rule in rules {
                 if let defined = rule.subsets.first(where: { $0.name == subset }) {
-                    return defined.trafficPolicy.merged(over: rule.trafficPolicy)
+                    let (subsetPolicy, portLevel) = defined.trafficPolicy.forPort(port)
+                    return portLevel ? subsetPolicy : subsetPolicy.merged(over: rule.trafficPolicy.forPort(port).policy)
                 }
             }
         }
-        return rules.first?.trafficPolicy ?? TrafficPolicy()
+        return rules.first?.trafficPolicy.forPort(port).policy ?? TrafficPolicy()
     }
 }

@@ -7,22 +7,53 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     public var tls: ClientTLS?
     /// How requests are spread over the endpoints; nil: in turn.
     public var loadBalancer: LoadBalancerSettings?
+    /// `portLevelSettings`: policies for one port of the host each, in place of the four sections above for
+    /// connections to that port (`forPort(_:)`).
+    public var portLevelSettings: [PortTrafficPolicy]
+
+    /// One entry of `portLevelSettings`: the policy for connections to the service port `port`. Its own
+    /// `portLevelSettings` is always empty.
+    public struct PortTrafficPolicy: Hashable, Sendable, Codable {
+        public var port: Int
+        public var policy: TrafficPolicy
+
+        public init(port: Int, policy: TrafficPolicy) {
+            self.port = port
+            self.policy = policy
+        }
+    }
 
     public init(
         connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil, tls: ClientTLS? = nil,
-        loadBalancer: LoadBalancerSettings? = nil
+        loadBalancer: LoadBalancerSettings? = nil, portLevelSettings: [PortTrafficPolicy] = []
     ) {
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
         self.tls = tls
         self.loadBalancer = loadBalancer
+        self.portLevelSettings = portLevelSettings
     }
 
-    /// Whether no section is set.
-    public var isEmpty: Bool { connectionPool == nil && outlierDetection == nil && tls == nil && loadBalancer == nil }
+    /// Whether no section is set, for any port.
+    public var isEmpty: Bool {
+        connectionPool == nil && outlierDetection == nil && tls == nil && loadBalancer == nil && portLevelSettings.isEmpty
+    }
+
+    /// The policy for connections to service port `port`, as Istio reads it: the first `portLevelSettings` entry for
+    /// the port replaces all four sections, so a section it leaves out is the gateway's default, not this policy's
+    /// (`portLevel` true); without one, this policy's sections. Either way without `portLevelSettings`.
+    public func forPort(_ port: Int?) -> (policy: TrafficPolicy, portLevel: Bool) {
+        if let port, let entry = portLevelSettings.first(where: { $0.port == port }) {
+            return (entry.policy, true)
+        }
+        var policy = self
+        policy.portLevelSettings = []
+        return (policy, false)
+    }
 
     /// This policy (a subset's) over `base` (its DestinationRule's), as Istio merges them: each section this
-    /// policy sets replaces base's whole section; the others are base's.
+    /// policy sets replaces base's whole section; the others are base's. Neither's `portLevelSettings` is kept: merge
+    /// the policies `forPort(_:)` gives.
     public func merged(over base: TrafficPolicy) -> TrafficPolicy {
         TrafficPolicy(
             connectionPool: connectionPool ?? base.connectionPool,

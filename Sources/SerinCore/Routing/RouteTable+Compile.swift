@@ -197,7 +197,7 @@ extension RouteTable {
                     }
             }
         }
-        var policy = config.trafficPolicy(forHost: destination.host, subset: destination.subset)
+        var policy = config.trafficPolicy(forHost: destination.host, subset: destination.subset, port: port)
         // As Istio: a ServiceEntry's names apply where the DestinationRule gives none. Without `sni` either, the
         // request's host is checked instead (Envoy's auto_san_validation overrides them), so they apply only with it.
         if var tls = policy.tls, tls.sni != nil, tls.subjectAltNames.isEmpty, let names = service?.subjectAltNames, !names.isEmpty {

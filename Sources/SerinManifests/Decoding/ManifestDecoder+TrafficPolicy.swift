@@ -4,18 +4,53 @@ import Yams
 /// A DestinationRule's (or subset's) `trafficPolicy`, with Istio's field names, defaults and validation.
 /// Istio policies Serin's gateway has no counterpart for are warned about and ignored, never refused.
 extension ManifestDecoder {
-    static let trafficPolicyNotSupported: Set<String> = [
-        "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget",
-    ]
+    static let trafficPolicyNotSupported: Set<String> = ["tunnel", "proxyProtocol", "retryBudget"]
+
+    /// The sections a policy applies to a cluster's connections: a DestinationRule's, a subset's, or one port's.
+    private static let policySections: Set<String> = ["connectionPool", "outlierDetection", "tls", "loadBalancer"]
 
     static func trafficPolicy(_ field: Field, reader: DocumentReader) -> TrafficPolicy? {
-        let schema = Schema(known: ["connectionPool", "outlierDetection", "tls", "loadBalancer"], notSupported: trafficPolicyNotSupported)
+        let schema = Schema(known: policySections.union(["portLevelSettings"]), notSupported: trafficPolicyNotSupported)
         guard let fields = reader.mapping(field, schema) else { return nil }
         // Istio: "traffic policy must have at least one field".
         guard field.node.mapping?.isEmpty == false else {
             reader.error("\(field.path): expected at least one policy", at: field.node)
             return nil
         }
+        var policy = sections(fields, reader: reader)
+        if let ports = fields["portLevelSettings"], let entries = reader.list(ports) {
+            for entry in entries {
+                guard let decoded = portTrafficPolicy(entry, reader: reader) else { continue }
+                if policy.portLevelSettings.contains(where: { $0.port == decoded.port }) {
+                    reader.warning(
+                        "\(entry.path): port \(decoded.port) has an earlier entry in portLevelSettings; as in Istio, only the first applies",
+                        at: entry.node
+                    )
+                }
+                policy.portLevelSettings.append(decoded)
+            }
+        }
+        return policy
+    }
+
+    /// One entry of `portLevelSettings`: `port: {number}` and at least one section, which replace the policy's own for
+    /// that port (Istio: "port level policies do not inherit").
+    private static func portTrafficPolicy(_ field: Field, reader: DocumentReader) -> TrafficPolicy.PortTrafficPolicy? {
+        let schema = Schema(known: policySections.union(["port"]))
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        guard let portField = reader.required("port", in: fields),
+            let port = reader.mapping(portField, Schema(known: ["number"])).flatMap({ reader.required("number", in: $0) }).flatMap(reader.port)
+        else { return nil }
+        guard fields.children.keys.contains(where: policySections.contains) else {
+            let names = policySections.sorted().joined(separator: ", ")
+            reader.error("\(field.path): expected at least one of \(names) for port \(port)", at: field.node)
+            return nil
+        }
+        return TrafficPolicy.PortTrafficPolicy(port: port, policy: sections(fields, reader: reader))
+    }
+
+    /// The four sections of a policy or of one port's.
+    private static func sections(_ fields: Fields, reader: DocumentReader) -> TrafficPolicy {
         let policy = TrafficPolicy(
             connectionPool: fields["connectionPool"].flatMap { connectionPool($0, reader: reader) },
             outlierDetection: fields["outlierDetection"].flatMap { outlierDetection($0, reader: reader) },
