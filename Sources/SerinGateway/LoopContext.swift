@@ -39,6 +39,10 @@ final class LoopContext: @unchecked Sendable {
         return endpointTurn
     }
 
+    /// Requests in flight per endpoint, by cluster name, for clusters balanced by load (`load(of:)`), since the
+    /// loop's route table last changed.
+    var loads: [String: EndpointLoad] = [:]
+
     /// The route table this loop's requests last read: which box it came from, and its generation there.
     private var routes: LoopRouteTable?
 
@@ -49,6 +53,9 @@ final class LoopContext: @unchecked Sendable {
         let current = box.versioned
         let installed = LoopRouteTable(table: current.table, generation: current.generation, box: ObjectIdentifier(box))
         routes = installed
+        // Counted afresh with the new table (requests under way finish on the counts they started on), so clusters
+        // it no longer has are not kept.
+        loads = [:]
         return installed
     }
 

@@ -43,6 +43,9 @@ final class ProxyExchange {
     var grpcStatus: String?
     /// The protocol the client asked to switch to (`websocket`), passed upstream with the request.
     var upgrade: String?
+    /// The loop's in-flight counts for a cluster balanced by load, which count this request against its endpoint
+    /// until `finishRequest()` (a retry's move counts it against the next).
+    private var load: EndpointLoad?
     /// The cluster counts this request as in flight (`http2MaxRequests`) until `finishRequest()`.
     private var admitted = false
     /// The cluster counts this request as retrying (`maxRetries`) until `finishRequest()`.
@@ -85,8 +88,18 @@ final class ProxyExchange {
         cluster.retryStarted()
     }
 
+    /// Counts the request in flight to its endpoint in `load` until it is over.
+    func count(in load: EndpointLoad) {
+        self.load = load
+        load.started(endpointIndex)
+    }
+
     /// The request is over (answered, failed, abandoned, or its tunnel closed): the cluster stops counting it.
     func finishRequest() {
+        if let load {
+            load.finished(endpointIndex)
+            self.load = nil
+        }
         guard let cluster else { return }
         if retrying {
             retrying = false
@@ -120,7 +133,9 @@ final class ProxyExchange {
     /// Moves the exchange to the endpoint at `index` of its cluster (a retry).
     func move(toEndpoint index: Int) {
         guard target.cluster.endpoints.indices.contains(index) else { return }
+        load?.finished(endpointIndex)
         endpointIndex = index
+        load?.started(index)
     }
 
     /// Counts how the current attempt went for outlier detection, when the cluster has it.

@@ -84,11 +84,17 @@ extension ProxyHandler {
         // endpoints too (a counter of its own started every connection on the same endpoint).
         endpointTurn = loop.nextEndpointTurn()
         let shared = clusters.shared(for: target)
-        let chosen: Int?
+        var chosen: Int?
+        var load: EndpointLoad?
         if let shared, let balancing = shared.balancing {
             chosen = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes)
         } else {
             chosen = pickEndpoint(of: target, shared: shared)
+            if target.cluster.balancesByLoad, let inTurn = chosen {
+                let counts = loop.load(of: target.cluster)
+                chosen = counts.lighter(inTurn, or: otherEndpoint(than: inTurn, of: target, shared: shared))
+                load = counts
+            }
         }
         guard let endpointIndex = chosen else {
             let why =
@@ -112,6 +118,7 @@ extension ProxyHandler {
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
         )
         exchange.upgrade = upgrade
+        if let load { exchange.count(in: load) }
         if let shared, shared.namesServerPerRequest {
             // As Envoy's auto_sni: the host the request goes upstream with, after the route's host rewrite.
             exchange.serverHost = UpstreamCluster.serverHost(
@@ -205,6 +212,15 @@ extension ProxyHandler {
         let count = target.cluster.endpoints.count
         guard count > 0 else { return nil }
         return Int(turn.magnitude % UInt(count))
+    }
+
+    /// A second endpoint for `LEAST_REQUEST` to weigh against `first`: drawn at random among the others; one outlier
+    /// detection ejected gives way to the next it has not (possibly `first` again).
+    private func otherEndpoint(than first: Int, of target: RouteTable.Target, shared: UpstreamCluster?) -> Int {
+        let count = target.cluster.endpoints.count
+        let other = (first + 1 + Int(random.next() % UInt64(count - 1))) % count
+        guard let shared, shared.hasOutlierDetection else { return other }
+        return shared.pick(forTurn: other, now: UpstreamCluster.now) ?? first
     }
 
     /// A uniform draw in 0..<100, for the percentages of faults and mirrors.

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 import SerinCore
 import SerinListener
@@ -81,5 +82,52 @@ struct LoadBalancerTests {
             for _ in 0..<90 { counts[try await send([]).0, default: 0] += 1 }
             #expect(Set(counts.keys) == ["v1", "v2", "v3"] && counts.values.allSatisfy { $0 >= 10 }, "\(counts)")
         }
+    }
+
+    @Test(
+        "LEAST_REQUEST, Istio's default: an endpoint holding a request is passed over while the other has none in flight, and idle endpoints are still taken in turn",
+        arguments: [nil, "{simple: LEAST_REQUEST}"] as [String?]
+    )
+    func leastRequestPassesOverABusyEndpoint(policy: String?) async throws {
+        let backends = TestBackends()
+        let slow = try await ObservedBackend.start(group: backends.group)
+        let fast = try await ObservedBackend.start(group: backends.group)
+        slow.hold()
+        let table = try RoutePolicyTests.table(
+            routes: TrafficPolicyTests.route, services: ["web-v1-service": [slow.port, fast.port]],
+            more: policy.map { TrafficPolicyTests.rule("    loadBalancer: \($0)") } ?? ""
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
+            // Requests on connections of their own until the slow endpoint holds one.
+            var openers: [SimpleHTTPClient] = []
+            var held: Task<SimpleHTTPClient.Response, any Error>?
+            for _ in 0..<8 where held == nil {
+                let opener = try await TrafficPolicyTests.client(gateway, backends)
+                openers.append(opener)
+                let answeredBefore = fast.requests
+                let sent = Task { try await opener.send(.GET, "/") }
+                #expect(await eventually(.seconds(5)) { slow.heldRequests == 1 || fast.requests > answeredBefore })
+                if slow.heldRequests == 1 { held = sent } else { _ = try await sent.value }
+            }
+            let waiting = try #require(held, "a request reached the slow endpoint")
+            // In turn, every other request would now wait behind it; weighed by load, each goes to the idle endpoint.
+            let fastBefore = fast.requests
+            for _ in 0..<12 {
+                let response = try await client.send(.GET, "/", timeout: .seconds(3))
+                #expect(response.status == 200)
+            }
+            #expect(fast.requests == fastBefore + 12)
+            #expect(slow.requests == 1)
+            slow.release()
+            #expect(try await waiting.value.status == 200)
+            // With nothing in flight anywhere, the endpoints take their turns.
+            let (slowAfter, fastAfter) = (slow.requests, fast.requests)
+            for _ in 0..<4 { #expect(try await client.send(.GET, "/", timeout: .seconds(3)).status == 200) }
+            #expect(slow.requests == slowAfter + 2 && fast.requests == fastAfter + 2, "\(slow.requests - slowAfter) and \(fast.requests - fastAfter)")
+            for opener in openers { await opener.close() }
+        }
+        await slow.close()
+        await fast.close()
+        await backends.shutdown()
     }
 }

@@ -1,7 +1,8 @@
 /// Istio's `trafficPolicy.loadBalancer`: how the gateway spreads a cluster's requests over its endpoints. Without it,
-/// and with `ROUND_ROBIN` or `LEAST_REQUEST` (Istio's default, which on equal endpoints spreads as evenly), requests
-/// take the endpoints in turn; `RANDOM` draws one; `consistentHash` keeps the requests that share a key (a header, a
-/// cookie, the client's address, a query parameter) on one endpoint while the endpoints stay the same.
+/// and with `LEAST_REQUEST` (Istio's default), requests take the endpoints in turn but pass over a busier one
+/// (`Cluster.balancesByLoad`); `ROUND_ROBIN` takes them strictly in turn; `RANDOM` draws one; `consistentHash` keeps
+/// the requests that share a key (a header, a cookie, the client's address, a query parameter) on one endpoint while
+/// the endpoints stay the same.
 public struct LoadBalancerSettings: Hashable, Sendable, Codable {
     /// Istio's `simple`.
     public enum Simple: String, Hashable, Sendable, Codable, CaseIterable {

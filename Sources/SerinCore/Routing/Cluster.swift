@@ -20,6 +20,9 @@ public struct Cluster: Hashable, Sendable, Codable {
     /// Whether `trafficPolicy` sets any section: kept apart because every request asks, and reading it from the
     /// policy copies the whole policy.
     public let hasTrafficPolicy: Bool
+    /// Whether requests weigh the endpoints' requests in flight (`LEAST_REQUEST`, Istio's default when `loadBalancer`
+    /// says nothing): set only with more than one endpoint, where there is a choice to make.
+    public let balancesByLoad: Bool
 
     /// Whether a request that came in over HTTP/2 (`downstreamHTTP2`), or over HTTP/1, goes to the endpoints over HTTP/2.
     public func upstreamHTTP2(downstreamHTTP2: Bool) -> Bool {
@@ -56,6 +59,8 @@ public struct Cluster: Hashable, Sendable, Codable {
         self.speaksHTTP2 = trafficPolicy.connectionPool?.http.upgradesToHTTP2 ?? portSpeaksHTTP2
         self.usesClientProtocol = trafficPolicy.connectionPool?.http.usesClientProtocol ?? false
         self.hasTrafficPolicy = !trafficPolicy.isEmpty
+        let balancer = trafficPolicy.loadBalancer
+        self.balancesByLoad = endpoints.count > 1 && balancer?.consistentHash == nil && (balancer?.simple ?? .leastRequest) == .leastRequest
     }
 
     /// Round-robin choice: the caller owns the counter, so this stays a pure function.
