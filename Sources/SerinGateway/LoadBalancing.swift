@@ -34,12 +34,13 @@ extension ProxyHandler {
             return cluster.pick(forTurn: Int(truncatingIfNeeded: random.next() >> 1), now: UpstreamCluster.now)
         case .hash(.header(let name)):
             key = head.fields.keyHash(.header(name))
-        case .hash(.cookie(let name, let path, let ttl)):
+        case .hash(.cookie(let name, let path, let ttl, let attributes)):
             if let hash = head.fields.keyHash(.cookie(name)) {
                 key = hash
             } else if let ttl {
                 let value = String(ConsistentHash.hash((clientAddress ?? "").utf8), radix: 16)
-                answerFields.append(AnswerField(name: "set-cookie", value: Self.setCookie(name, value, path: path, ttl: ttl), replaces: false))
+                let cookie = Self.setCookie(name, value, path: path, ttl: ttl, attributes: attributes)
+                answerFields.append(AnswerField(name: "set-cookie", value: cookie, replaces: false))
                 key = ConsistentHash.hash(value.utf8)
             } else {
                 key = nil
@@ -53,11 +54,15 @@ extension ProxyHandler {
         return cluster.pick(forHash: key, now: UpstreamCluster.now)
     }
 
-    /// The `set-cookie` value for a cookie the gateway made: a session cookie when `ttl` is 0, as Envoy writes it.
-    static func setCookie(_ name: String, _ value: String, path: String?, ttl: Duration) -> String {
+    /// The `set-cookie` value for a cookie the gateway made: a session cookie when `ttl` is 0, its attributes after
+    /// its path, as Envoy writes it.
+    static func setCookie(
+        _ name: String, _ value: String, path: String?, ttl: Duration, attributes: [LoadBalancerSettings.CookieAttribute]
+    ) -> String {
         var parts = ["\(name)=\(value)"]
         if ttl > .zero { parts.append("Max-Age=\(ttl.components.seconds)") }
         if let path { parts.append("Path=\(path)") }
+        parts += attributes.map { $0.value.isEmpty ? $0.name : "\($0.name)=\($0.value)" }
         parts.append("HttpOnly")
         return parts.joined(separator: "; ")
     }

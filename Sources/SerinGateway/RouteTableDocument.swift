@@ -104,7 +104,7 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
     static func balancing(of settings: LoadBalancerSettings?) -> String? {
         switch settings?.consistentHash {
         case .header(let name)?: return "endpoint by hash of header \(name)"
-        case .cookie(let name, _, let ttl)?: return "endpoint by hash of cookie \(name)" + (ttl == nil ? "" : " (made by the gateway when absent)")
+        case .cookie(let name, _, let ttl, _)?: return "endpoint by hash of cookie \(name)" + (ttl == nil ? "" : " (made by the gateway when absent)")
         case .sourceIP?: return "endpoint by hash of the client's address"
         case .queryParameter(let name)?: return "endpoint by hash of query parameter \(name)"
         case nil: return settings?.simple == .random ? "endpoint at random" : nil

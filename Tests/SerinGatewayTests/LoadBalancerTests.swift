@@ -51,12 +51,13 @@ struct LoadBalancerTests {
         }
     }
 
-    @Test("consistentHash on a cookie with a ttl: the gateway makes the cookie for a client without one, and the cookie keeps the client on its endpoint")
+    @Test("consistentHash on a cookie with a ttl: the gateway makes the cookie for a client without one, with the attributes written, and the cookie keeps the client on its endpoint")
     func hashOnCookie() async throws {
-        try await Self.withEndpoints("{consistentHash: {httpCookie: {name: affinity, path: /, ttl: 600s}}}") { send in
+        let cookie = "{name: affinity, path: /, ttl: 600s, attributes: [{name: SameSite, value: Lax}, {name: Secure}]}"
+        try await Self.withEndpoints("{consistentHash: {httpCookie: \(cookie)}}") { send in
             let (first, answer) = try await send([])
             let setCookie = try #require(answer.header("set-cookie"), "the answer sets the cookie")
-            #expect(setCookie.hasPrefix("affinity=") && setCookie.hasSuffix("; Max-Age=600; Path=/; HttpOnly"), "\(setCookie)")
+            #expect(setCookie.hasPrefix("affinity=") && setCookie.hasSuffix("; Max-Age=600; Path=/; SameSite=Lax; Secure; HttpOnly"), "\(setCookie)")
             let cookie = String(setCookie.prefix { $0 != ";" })
             for _ in 0..<6 {
                 let (endpoint, again) = try await send([("cookie", "theme=dark; \(cookie)")])

@@ -226,6 +226,13 @@ struct TrafficPolicyDecodingTests {
                 LoadBalancerSettings(consistentHash: .cookie(name: "affinity", path: "/shop", ttl: .zero))
             ),
             ("{consistentHash: {httpCookie: {name: affinity}}}", LoadBalancerSettings(consistentHash: .cookie(name: "affinity", path: nil, ttl: nil))),
+            (
+                "{consistentHash: {httpCookie: {name: affinity, ttl: 1h, attributes: [{name: SameSite, value: Strict}, {name: Secure}]}}}",
+                LoadBalancerSettings(consistentHash: .cookie(
+                    name: "affinity", path: nil, ttl: .seconds(3600),
+                    attributes: [.init(name: "SameSite", value: "Strict"), .init(name: "Secure")]
+                ))
+            ),
             ("{consistentHash: {useSourceIp: true}}", LoadBalancerSettings(consistentHash: .sourceIP)),
             ("{consistentHash: {httpQueryParameterName: user}}", LoadBalancerSettings(consistentHash: .queryParameter("user"))),
         ]
@@ -273,6 +280,20 @@ struct TrafficPolicyDecodingTests {
                 "{consistentHash: {useSourceIp: false}}",
                 "test.yaml:7:50: error: spec.trafficPolicy.loadBalancer.consistentHash.useSourceIp is false, which names no key: "
                     + "set it true, or hash on another key"
+            ),
+            (
+                "{consistentHash: {httpCookie: {name: a, attributes: [{name: Secure}, {name: Secure, value: x}]}}}",
+                "test.yaml:7:88: error: spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[1].name: \"Secure\" is "
+                    + "given twice (Istio refuses a duplicate)"
+            ),
+            (
+                "{consistentHash: {httpCookie: {name: a, attributes: [{value: Lax}]}}}",
+                "test.yaml:7:72: error: spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[0].name is required"
+            ),
+            (
+                "{consistentHash: {httpCookie: {name: a, attributes: [{name: SameSite, value: \"Lax; Domain=evil\"}]}}}",
+                "test.yaml:7:96: error: spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[0].value: \"Lax; "
+                    + "Domain=evil\" holds a ';' or a control character, which would end the cookie's attribute"
             ),
             (
                 "{simple: PASSTHROUGH}",

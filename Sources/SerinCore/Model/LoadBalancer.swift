@@ -16,12 +16,24 @@ public struct LoadBalancerSettings: Hashable, Sendable, Codable {
         /// `httpHeaderName`: the header's value, lower-cased name.
         case header(String)
         /// `httpCookie`: the cookie's value; without the cookie and with `ttl`, the gateway makes one (from the
-        /// client's address) and sets it on the answer, as Envoy does, so the client's next requests carry it.
-        case cookie(name: String, path: String?, ttl: Duration?)
+        /// client's address) and sets it on the answer, as Envoy does, so the client's next requests carry it, with
+        /// `attributes` (`SameSite=Lax`, `Secure`) written on that cookie.
+        case cookie(name: String, path: String?, ttl: Duration?, attributes: [CookieAttribute] = [])
         /// `useSourceIp`: the client's address.
         case sourceIP
         /// `httpQueryParameterName`: the query parameter's value.
         case queryParameter(String)
+    }
+
+    /// One of `httpCookie.attributes`: written `; name=value` on a cookie the gateway makes, or `; name` without a value.
+    public struct CookieAttribute: Hashable, Sendable, Codable {
+        public var name: String
+        public var value: String
+
+        public init(name: String, value: String = "") {
+            self.name = name
+            self.value = value
+        }
     }
 
     public var simple: Simple?

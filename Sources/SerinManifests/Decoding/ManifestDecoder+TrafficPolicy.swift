@@ -135,7 +135,7 @@ extension ManifestDecoder {
             }
             return .sourceIP
         default:
-            guard let cookie = reader.mapping(value, Schema(known: ["name", "path", "ttl"], notSupported: ["attributes"])),
+            guard let cookie = reader.mapping(value, Schema(known: ["name", "path", "ttl", "attributes"])),
                 let nameField = reader.required("name", in: cookie), let name = reader.string(nameField)
             else { return nil }
             guard !name.isEmpty else {
@@ -149,8 +149,40 @@ extension ManifestDecoder {
                 guard let read = reader.duration(ttlField) else { return nil }
                 ttl = read
             }
-            return .cookie(name: name, path: path, ttl: ttl)
+            var attributes: [LoadBalancerSettings.CookieAttribute] = []
+            if let list = cookie["attributes"] {
+                guard let entries = reader.list(list) else { return nil }
+                for entry in entries {
+                    guard let attribute = cookieAttribute(entry, reader: reader) else { return nil }
+                    guard !attributes.contains(where: { $0.name == attribute.name }) else {
+                        reader.error("\(entry.path).name: \"\(attribute.name)\" is given twice (Istio refuses a duplicate)", at: entry.node)
+                        return nil
+                    }
+                    attributes.append(attribute)
+                }
+            }
+            return .cookie(name: name, path: path, ttl: ttl, attributes: attributes)
         }
+    }
+
+    /// One of `httpCookie.attributes`: a name (required, as Istio), and a value, which may be left out (`Secure`). Both
+    /// go into the `set-cookie` field as written, so neither may hold a `;` or a control byte.
+    private static func cookieAttribute(_ field: Field, reader: DocumentReader) -> LoadBalancerSettings.CookieAttribute? {
+        guard let fields = reader.mapping(field, Schema(known: ["name", "value"])),
+            let nameField = reader.required("name", in: fields), let name = reader.string(nameField)
+        else { return nil }
+        guard !name.isEmpty else {
+            reader.error("\(nameField.path): expected a cookie attribute's name, got \"\" (Istio requires one)", at: nameField.node)
+            return nil
+        }
+        let valueField = fields["value"]
+        let value = valueField.flatMap(reader.string) ?? ""
+        for (text, at) in [(name, nameField), (value, valueField ?? nameField)]
+        where text.unicodeScalars.contains(where: { $0 == ";" || $0.value < 0x20 || $0.value == 0x7F }) {
+            reader.error("\(at.path): \"\(text)\" holds a ';' or a control character, which would end the cookie's attribute", at: at.node)
+            return nil
+        }
+        return LoadBalancerSettings.CookieAttribute(name: name, value: value)
     }
 
     /// `connectionPool: {tcp, http}`. Istio reads a count of 0 as unset, so 0 becomes nil: the default.
