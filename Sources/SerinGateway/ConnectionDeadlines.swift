@@ -1,4 +1,5 @@
 import NIOCore
+import SerinCore
 
 /// The clocks of a client connection: closes connections that sit idle too long between requests, and
 /// answers 408 to a request whose head trickles in slower than the header timeout (slow-loris). A TLS handshake
@@ -33,6 +34,10 @@ final class ConnectionDeadlines {
     /// Bytes passed through the tunnel since the last sweep: the sweep moves `since` rather than every read
     /// reading the clock.
     private var trafficSinceSweep = false
+    /// How long the tunnel may pass no bytes: the idle timeout, or a TCP route's own; nil for none.
+    private var tunnelIdleLimit: TimeAmount?
+    /// When a TCP route's `maxConnectionDuration` ends the tunnel, whatever passes through it.
+    private var tunnelEnds: NIODeadline?
 
     /// `handshaking` for a TLS connection, whose first bytes are a handshake the proxy never sees.
     init(limits: GatewayLimits, handshaking: Bool = false) {
@@ -67,11 +72,15 @@ final class ConnectionDeadlines {
         since = .now()
     }
 
-    /// The exchange under way became a tunnel: from now on only silence in both directions ends it.
-    func tunnelStarted() {
+    /// The exchange under way became a tunnel: from now on only silence in both directions ends it, for the idle
+    /// timeout. A TCP route's connection takes its cluster's `tcp` settings instead, as Envoy's TCP proxy does:
+    /// `idleTimeout` in place of the gateway's (`0s`: none) and `maxConnectionDuration`, which ends it however busy.
+    func tunnelStarted(_ tcp: ConnectionPoolSettings.TCPSettings? = nil) {
         guard case .exchanging = phase else { return }
         phase = .tunnelling
         since = .now()
+        tunnelIdleLimit = tcp?.idleTimeout.map { $0 > .zero ? TimeAmount($0) : nil } ?? limits.idleTimeout
+        tunnelEnds = tcp?.maxConnectionDuration.map { since + TimeAmount($0) }
     }
 
     /// Bytes passed through the tunnel.
@@ -122,10 +131,13 @@ final class ConnectionDeadlines {
     /// Called by the loop's sweep: closes the connection if its current phase has lasted too long.
     func expire(now: NIODeadline) {
         switch phase {
+        case .tunnelling where tunnelEnds.map { now >= $0 } ?? false:
+            phase = .closed
+            client?.close()
         case .tunnelling where trafficSinceSweep:
             trafficSinceSweep = false
             since = now
-        case .idle where now - since >= idleLimit, .tunnelling where now - since >= limits.idleTimeout:
+        case .idle where now - since >= idleLimit, .tunnelling where tunnelIdleLimit.map { now - since >= $0 } ?? false:
             phase = .closed
             client?.close()
         case .handshaking where now - since >= limits.requestHeaderTimeout:

@@ -31,7 +31,11 @@ final class HTTP2UpstreamSessions {
         var channel: (any Channel)?
         var waiting: [(Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void] = []
         /// Streams leased and not closed yet.
-        var activeStreams = 0
+        var activeStreams = 0 {
+            didSet { if retired && activeStreams == 0 { channel?.close(promise: nil) } }
+        }
+        /// Past its cluster's `maxConnectionDuration`: it takes no new stream, and closes when its last one ends.
+        var retired = false
         let overTLS: Bool
         /// The cluster whose connection budget counts this connection, told once when it closes or fails to open.
         private var budgeted: UpstreamCluster?
@@ -137,6 +141,7 @@ final class HTTP2UpstreamSessions {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .keepalive(cluster?.keepalive)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls, let cluster {
@@ -160,7 +165,7 @@ final class HTTP2UpstreamSessions {
                     // connection close under it.
                     TLSHandshakeWatch.completion(on: channel).assumeIsolated().whenComplete { outcome in
                         switch outcome {
-                        case .success: self.established(channel, session: session, at: key)
+                        case .success: self.established(channel, session: session, at: key, lifetime: cluster?.maxConnectionDuration)
                         case .failure(let error): self.failed(session, at: key, channel: channel, error)
                         }
                     }
@@ -169,7 +174,7 @@ final class HTTP2UpstreamSessions {
     }
 
     /// The connection is up (TLS included): the streams waiting for it open.
-    private func established(_ channel: any Channel, session: Session, at key: Key) {
+    private func established(_ channel: any Channel, session: Session, at key: Key, lifetime: TimeAmount?) {
         let multiplexer: NIOHTTP2Handler.StreamMultiplexer
         do {
             multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
@@ -181,7 +186,20 @@ final class HTTP2UpstreamSessions {
         session.channel = channel
         session.multiplexer = multiplexer
         channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(session, at: key) }
+        if let lifetime {
+            eventLoop.assumeIsolated().scheduleTask(in: lifetime) { self.retire(session, at: key) }
+        }
         for waiter in waiting { waiter(.success(multiplexer)) }
+    }
+
+    /// The connection reached its `maxConnectionDuration`: the next stream to its endpoint opens another, and it
+    /// closes once the streams it carries end (at once without any), as Envoy drains an HTTP/2 connection.
+    private func retire(_ session: Session, at key: Key) {
+        guard session.channel?.isActive == true else { return }
+        sessions[key]?.removeAll { $0 === session }
+        if sessions[key]?.isEmpty == true { sessions[key] = nil }
+        session.retired = true
+        if session.activeStreams == 0 { session.channel?.close(promise: nil) }
     }
 
     /// The connection never came up: it is forgotten and its waiting streams fail with `error`.

@@ -169,7 +169,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
             switch result {
             case .success(let connection):
                 shared?.record(endpoint: index, outcome: .response(status: 200), now: UpstreamCluster.now)
-                splice(to: connection, key: key, promise)
+                splice(to: connection, key: key, tcp: target.cluster.trafficPolicy.connectionPool?.tcp, promise)
             case .failure(let error):
                 if !(error is UpstreamOverflow) {
                     shared?.record(endpoint: index, outcome: .connectFailure, now: UpstreamCluster.now)
@@ -222,7 +222,9 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         context?.close(promise: nil)
     }
 
-    private func splice(to connection: UpstreamConnection, key: TrafficKey, _ promise: EventLoopPromise<Void>) {
+    private func splice(
+        to connection: UpstreamConnection, key: TrafficKey, tcp: ConnectionPoolSettings.TCPSettings?, _ promise: EventLoopPromise<Void>
+    ) {
         guard let context, context.channel.isActive else {
             connection.close()
             promise.fail(ChannelError.ioOnClosedChannel)
@@ -236,7 +238,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         connection.beginTunnel()
         connection.allowHalfClosure()
         deadlines.headReceived()
-        deadlines.tunnelStarted()
+        deadlines.tunnelStarted(tcp)
         if let early {
             self.early = nil
             handedOver = true

@@ -18,8 +18,13 @@ final class UpstreamCluster: Sendable {
     let hasRetryLimit: Bool
     /// The pool's connect timeout for this cluster (`connectionPool.tcp.connectTimeout`), when set.
     let connectTimeout: TimeAmount?
-    /// How long an upstream connection may sit idle in the pool (`connectionPool.http.idleTimeout`), when set.
+    /// How long an upstream connection may sit idle in the pool (`connectionPool.http.idleTimeout`, else
+    /// `tcp.idleTimeout`, as Istio falls back), when set and not 0.
     let idleTimeout: TimeAmount?
+    /// How old an upstream connection may grow (`connectionPool.tcp.maxConnectionDuration`), when set.
+    let maxConnectionDuration: TimeAmount?
+    /// `connectionPool.tcp.tcpKeepalive`, set on every connection to the cluster.
+    let keepalive: ConnectionPoolSettings.TCPKeepalive?
     /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once; nil is the server's limit.
     var maxConcurrentStreams: Int? { policy.connectionPool?.http.maxConcurrentStreams }
     let endpoints: [Cluster.Endpoint]
@@ -66,7 +71,10 @@ final class UpstreamCluster: Sendable {
         hasRetryLimit = ConnectionBudget(cluster.trafficPolicy.connectionPool).maxRetries != nil
         self.loops = loops
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
-        idleTimeout = policy.connectionPool?.http.idleTimeout.map(TimeAmount.init)
+        let pool = policy.connectionPool
+        idleTimeout = (pool?.http.idleTimeout ?? pool?.tcp.idleTimeout).flatMap { $0 > .zero ? TimeAmount($0) : nil }
+        maxConnectionDuration = pool?.tcp.maxConnectionDuration.map(TimeAmount.init)
+        keepalive = pool?.tcp.tcpKeepalive
         host = cluster.host
         namesServerPerRequest = policy.tls.map { $0.mode != .disable && $0.sni == nil } ?? false
         // Over HTTP/2 (the port's protocol or h2UpgradePolicy), the ClientHello offers h2 by ALPN.
@@ -229,8 +237,9 @@ final class UpstreamCluster: Sendable {
     }
 
     func reuse(_ connection: UpstreamConnection, on loop: LoopContext) -> Reuse {
-        state.withLock { state in
-            if state.retired || state.budget.shouldRetire(afterRequests: connection.requestsServed) { return .close }
+        let tooOld = maxConnectionDuration.map { NIODeadline.now() - connection.opened >= $0 } ?? false
+        return state.withLock { state in
+            if tooOld || state.retired || state.budget.shouldRetire(afterRequests: connection.requestsServed) { return .close }
             guard let first = state.waiters.first else { return .keep }
             guard first.loop === loop, first.endpoint == connection.endpoint else { return .close }
             state.waiters.removeFirst()

@@ -50,8 +50,11 @@ final class UpstreamConnection {
     /// The request host that named the server in this connection's TLS, when its cluster names it per request:
     /// only requests to the same host reuse it.
     let serverHost: String?
-    /// Closes the connection once it has been idle for the cluster's `idleTimeout`.
+    /// Closes the connection once it has been idle for the cluster's `idleTimeout`, or once it reaches its
+    /// `maxConnectionDuration` while idle.
     var idleTimer: Scheduled<Void>?
+    /// When the connection opened, for `maxConnectionDuration`; only read for clusters that set one.
+    let opened: NIODeadline
     /// Hand over only the data of a chunked body (for an HTTP/1.0 client), not its framing.
     var decodesChunks = false
     /// The HTTP/2 stream this connection is, when its endpoint speaks HTTP/2: where a gRPC status is read.
@@ -88,6 +91,7 @@ final class UpstreamConnection {
         self.endpoint = endpoint
         self.cluster = cluster
         self.serverHost = serverHost
+        self.opened = cluster?.maxConnectionDuration == nil ? .uptimeNanoseconds(0) : .now()
     }
 
     var isWritable: Bool { channel.isWritable }

@@ -192,7 +192,7 @@ final class UpstreamPool {
         connection.idleIn = self
         // Reads held back while the last client was slow: idle connections must keep reading to see a close.
         connection.resumeReading()
-        if let timeout = connection.cluster?.idleTimeout {
+        if let cluster = connection.cluster, let timeout = Self.idleLimit(of: connection, in: cluster) {
             connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { connection.close() }
         }
         bucket.connections.append(connection)
@@ -252,6 +252,14 @@ final class UpstreamPool {
 
     var idleCount: Int { allBuckets.reduce(0) { $0 + $1.bucket.connections.count } }
 
+    /// How long `connection` may stay idle: the cluster's idle timeout, or what is left of its `maxConnectionDuration`
+    /// when that is sooner; nil when neither is set.
+    static func idleLimit(of connection: UpstreamConnection, in cluster: UpstreamCluster) -> TimeAmount? {
+        guard let lifetime = cluster.maxConnectionDuration else { return cluster.idleTimeout }
+        let left = connection.opened + lifetime - .now()
+        return min(left, cluster.idleTimeout ?? left)
+    }
+
     /// An idle connection closed: it leaves its bucket.
     func forget(_ connection: UpstreamConnection) {
         connection.idleIn = nil
@@ -273,6 +281,7 @@ final class UpstreamPool {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .keepalive(cluster?.keepalive)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls, let cluster { try channel.pipeline.syncOperations.addHandler(cluster.clientHandler(tls, for: serverHost)) }

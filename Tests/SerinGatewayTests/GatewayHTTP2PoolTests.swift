@@ -112,4 +112,27 @@ struct GatewayHTTP2PoolTests {
         await backend.close()
         await backends.shutdown()
     }
+
+    @Test("tcp.maxConnectionDuration on an HTTP/2 upstream: a connection that old takes no new stream, so the next request opens another, while the stream it carries runs to its answer")
+    func maxConnectionDurationDrainsHTTP2() async throws {
+        let backends = TestBackends()
+        let backend = try await ProtocolReportingBackend.start(group: backends.group, delay: .milliseconds(1200))
+        let table = try TrafficPolicyTests.table(
+            "    connectionPool: {tcp: {maxConnectionDuration: 500ms}, http: {h2UpgradePolicy: UPGRADE}}", backend: backend.port
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, first in
+            async let early = first.send(.GET, "/", timeout: .seconds(20))
+            #expect(await eventually(.seconds(10)) { backend.acceptedConnections == 1 })
+            try await Task.sleep(for: .milliseconds(700))
+            let second = try await TrafficPolicyTests.client(gateway, backends)
+            let late = try await second.send(.GET, "/", timeout: .seconds(20))
+            #expect(late.status == 200 && late.bodyText == "HTTP/2")
+            #expect(backend.acceptedConnections == 2, "the request after maxConnectionDuration opened a connection of its own")
+            let earlyAnswer = try await early
+            #expect(earlyAnswer.status == 200 && earlyAnswer.bodyText == "HTTP/2", "the retired connection carried its stream to the end")
+            await second.close()
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
 }

@@ -165,6 +165,40 @@ struct GatewayTCPTests {
         try await sinkGroup.shutdownGracefully()
     }
 
+    @Test("a TCP route's connection takes its DestinationRule's tcp.idleTimeout in place of the gateway's, and is closed at tcp.maxConnectionDuration however busy, as Envoy's TCP proxy does")
+    func tcpIdleTimeoutAndMaxDuration() async throws {
+        func policy(_ tcp: String) -> (World) -> ManifestSet {
+            { ManifestSet(sources: [SeedManifests.tcpEcho(v1Port: $0.v1.port, v2Port: $0.v2.port, trafficPolicy: "{connectionPool: {tcp: \(tcp)}}")]) }
+        }
+        /// Sends a line every 100ms for `duration`, or until the connection closes; how long it stayed open.
+        func talk(_ connection: RawConnection, for duration: Duration) async throws -> Duration {
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < duration, !connection.isClosed {
+                try? await connection.send("ping\n")
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return ContinuousClock.now - start
+        }
+        // The gateway's own idle timeout is 60s: a silent connection closed within seconds took the route's 400ms.
+        try await Self.withGateway(policy("{idleTimeout: 400ms}")) { world, _, port in
+            let (version, busy) = try await world.connect(port: port)
+            #expect(version == "v1")
+            #expect(try await talk(busy, for: .milliseconds(1200)) >= .milliseconds(1200), "traffic every 100ms keeps it open")
+            let silentSince = ContinuousClock.now
+            #expect(await busy.waitForClose(timeout: .seconds(10)))
+            #expect(ContinuousClock.now - silentSince >= .milliseconds(400))
+        }
+        try await Self.withGateway(policy("{maxConnectionDuration: 700ms}")) { world, _, port in
+            let (version, busy) = try await world.connect(port: port)
+            #expect(version == "v1")
+            let lasted = try await talk(busy, for: .seconds(10))
+            #expect(busy.isClosed && lasted >= .milliseconds(600) && lasted < .seconds(5), "\(lasted)")
+        }
+        // 0s: no idle timeout at all, not even the gateway's.
+        let never = ManifestSet(sources: [SeedManifests.tcpEcho(v1Port: 1, v2Port: 2, trafficPolicy: "{connectionPool: {tcp: {idleTimeout: 0s}}}")])
+        #expect(never.errors.isEmpty, "\(never.errors)")
+    }
+
     @Test("new weights on a reconfiguration reach new connections, while one opened before keeps its destination")
     func reconfiguration() async throws {
         try await Self.withGateway { world, gateway, port in

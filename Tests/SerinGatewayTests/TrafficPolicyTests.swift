@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -183,13 +184,16 @@ struct TrafficPolicyTests {
         await backends.shutdown()
     }
 
-    @Test("idleTimeout closes an upstream connection left idle that long")
-    func idleTimeout() async throws {
+    @Test(
+        "idleTimeout closes an upstream connection left idle that long; tcp.idleTimeout stands in when http's is not set, as in Istio",
+        arguments: ["{http: {idleTimeout: 1s}}", "{tcp: {idleTimeout: 1s}}", "{tcp: {idleTimeout: 1h}, http: {idleTimeout: 1s}}"]
+    )
+    func idleTimeout(pool: String) async throws {
         let backends = TestBackends()
         let backend = try await ObservedBackend.start(group: backends.group)
         let table = try RoutePolicyTests.table(
             routes: Self.route, services: ["web-v1-service": [backend.port]],
-            more: Self.rule("    connectionPool: {http: {idleTimeout: 1s}}")
+            more: Self.rule("    connectionPool: \(pool)")
         )
         try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
             let first = try await client.send(.GET, "/")
@@ -308,5 +312,91 @@ struct TrafficPolicyTests {
         }
         await failing.close()
         await backends.shutdown()
+    }
+
+    @Test("tcp.maxConnectionDuration: an upstream connection serves requests until it is that old, then the next request opens another, and an idle one closes at that age")
+    func maxConnectionDuration() async throws {
+        let backends = TestBackends()
+        let backend = try await ObservedBackend.start(group: backends.group)
+        let table = try RoutePolicyTests.table(
+            routes: Self.route, services: ["web-v1-service": [backend.port]],
+            more: Self.rule("    connectionPool: {tcp: {maxConnectionDuration: 800ms}}")
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
+            let opened = ContinuousClock.now
+            for _ in 0..<3 {
+                let response = try await client.send(.GET, "/")
+                #expect(response.status == 200)
+            }
+            #expect(backend.acceptedConnections == 1, "young, the connection is reused")
+            #expect(await eventually(.seconds(10)) { backend.openConnections == 0 }, "the idle connection outlived its maxConnectionDuration")
+            #expect(ContinuousClock.now - opened >= .milliseconds(700))
+            let later = try await client.send(.GET, "/")
+            #expect(later.status == 200)
+            #expect(backend.acceptedConnections == 2)
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
+
+    @Test("tcp.tcpKeepalive turns TCP keepalive on for the cluster's upstream connections with its time, as the kernel's timers show; without it they have none")
+    func tcpKeepalive() async throws {
+        let backends = TestBackends()
+        let kept = try await ObservedBackend.start(group: backends.group)
+        let plain = try await ObservedBackend.start(group: backends.group)
+        let routes = """
+              - match: [{uri: {prefix: /plain}}]
+                route: [{destination: {host: plain-service}}]
+              - route: [{destination: {host: web-v1-service}}]
+            """
+        let table = try RoutePolicyTests.table(
+            routes: routes, services: ["web-v1-service": [kept.port], "plain-service": [plain.port]],
+            more: Self.rule("    connectionPool: {tcp: {tcpKeepalive: {time: 7s, interval: 3s, probes: 4}}}")
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { _, client in
+            let (first, second) = (try await client.send(.GET, "/"), try await client.send(.GET, "/plain"))
+            #expect(first.status == 200 && second.status == 200)
+            // Each idle upstream connection, as /proc/net/tcp lists it by its remote port: timer 2 is keepalive, due in
+            // clock ticks (100 a second): at most the 7s asked for. The kernel walks its tables page by page as they
+            // are read, so a socket that moves meanwhile can be missed: read again until both are there.
+            var timers: [Int: (kind: Int, ticks: Int)] = [:]
+            let listed = await eventually(.seconds(5)) {
+                for port in [kept.port, plain.port] where timers[port] == nil { timers[port] = Self.timer(ofConnectionTo: port) }
+                return timers.count == 2
+            }
+            #expect(listed, "\(timers)")
+            let keptTimer = try #require(timers[kept.port])
+            #expect(keptTimer.kind == 2 && keptTimer.ticks > 300 && keptTimer.ticks <= 700, "\(keptTimer)")
+            let plainTimer = try #require(timers[plain.port])
+            #expect(plainTimer.kind == 0, "\(plainTimer)")
+        }
+        await kept.close()
+        await plain.close()
+        await backends.shutdown()
+    }
+
+    /// The kernel's pending timer (kind and ticks left) on the established connection to `port` on 127.0.0.1.
+    /// Both tables are read, in case the socket is an IPv6 one with 127.0.0.1 mapped (`::ffff:127.0.0.1`).
+    static func timer(ofConnectionTo port: Int) -> (kind: Int, ticks: Int)? {
+        let remote = String(format: "0100007F:%04X", port)
+        let tables = ["/proc/net/tcp", "/proc/net/tcp6"].compactMap(Self.readProcFile)
+        for line in tables.flatMap({ $0.split(separator: "\n").dropFirst() }) {
+            let fields = line.split(separator: " ")
+            guard fields.count > 5, fields[2].hasSuffix(remote), fields[3] == "01" else { continue }
+            let timer = fields[5].split(separator: ":")
+            guard timer.count == 2, let kind = Int(timer[0], radix: 16), let ticks = Int(timer[1], radix: 16) else { return nil }
+            return (kind, ticks)
+        }
+        return nil
+    }
+
+    /// All of a /proc file: the kernel hands it over a page of whole lines per read, and it reports no size, so it is
+    /// read until a read returns nothing (one read would stop at the first page).
+    static func readProcFile(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var bytes = Data()
+        while let chunk = try? handle.read(upToCount: 65536), !chunk.isEmpty { bytes.append(chunk) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -188,8 +188,8 @@ struct TrafficPolicyDecodingTests {
         "warns about each traffic policy Serin's gateway does not support, and ignores it",
         arguments: [
             (
-                "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 10s}}",
-                "test.yaml:8:13: warning: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive"
+                "  trafficPolicy:\n    retryBudget: {percent: {value: 10}}",
+                "test.yaml:7:5: warning: spec.trafficPolicy.retryBudget"
             ),
             (
                 "  trafficPolicy:\n    outlierDetection: {consecutiveLocalOriginFailures: 5}",
@@ -320,6 +320,21 @@ struct TrafficPolicyDecodingTests {
                 "  trafficPolicy:\n    connectionPool:\n      tcp: {connectTimeout: 0s}",
                 "test.yaml:8:29: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: expected a duration of at least 1ms, "
                     + "got \"0s\""
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {time: 500ms}}",
+                "test.yaml:8:34: error: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: expected at least 1s (the kernel counts "
+                    + "keepalive in whole seconds), got \"500ms\""
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnectionDuration: 0s}",
+                "test.yaml:8:36: error: spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration: expected a duration of at least "
+                    + "1ms, got \"0s\""
+            ),
+            (
+                "  trafficPolicy:\n    connectionPool:\n      tcp: {idleTimeout: soon}",
+                "test.yaml:8:26: error: spec.trafficPolicy.connectionPool.tcp.idleTimeout: expected a duration like 500ms, 0.5s or 1m, "
+                    + "got \"soon\""
             ),
             (
                 "  trafficPolicy:\n    connectionPool:\n      http: {http1MaxPendingRequests: -5}",
@@ -474,5 +489,19 @@ struct TrafficPolicyDecodingTests {
         if message.contains("warning:") {
             #expect(rule?.trafficPolicy.forPort(443).policy == TrafficPolicy(tls: ClientTLS(mode: .simple)), "the first entry applies")
         }
+    }
+
+    @Test("decodes connectionPool.tcp's keepalive (in whole seconds), maxConnectionDuration and idleTimeout, 0s meaning none")
+    func tcpSettings() {
+        let rest = "  trafficPolicy:\n    connectionPool:\n      tcp:\n        tcpKeepalive: {time: 30s, interval: 2.5s, probes: 3}\n"
+            + "        maxConnectionDuration: 10m\n        idleTimeout: 0s"
+        let (rule, messages) = Self.decoded(rest)
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(rule?.trafficPolicy.connectionPool?.tcp == ConnectionPoolSettings.TCPSettings(
+            tcpKeepalive: .init(probes: 3, time: .seconds(30), interval: .seconds(2)), maxConnectionDuration: .seconds(600),
+            idleTimeout: .zero
+        ))
+        let (keepalive, _) = Self.decoded("  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {}}")
+        #expect(keepalive?.trafficPolicy.connectionPool?.tcp.tcpKeepalive == .init(), "an empty tcpKeepalive turns keepalive on with the system's values")
     }
 }

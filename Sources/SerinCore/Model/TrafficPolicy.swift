@@ -65,7 +65,7 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
 }
 
 /// Istio's `ConnectionPoolSettings`: limits on a cluster's connections and queued requests. A limit left nil is
-/// the gateway's default: no limit for counts (Istio reads a written 0 as unset too), 10s to connect, 1h idle.
+/// the gateway's default: no limit for counts (Istio reads a written 0 as unset too), 10s to connect, no idle timeout.
 public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
     public var tcp: TCPSettings
     public var http: HTTPSettings
@@ -81,10 +81,42 @@ public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
         public var maxConnections: Int?
         /// How long opening one connection may take.
         public var connectTimeout: Duration?
+        /// `tcpKeepalive`: the kernel probes an idle connection, so one a middlebox or a crashed host dropped is
+        /// found and closed rather than kept as if open.
+        public var tcpKeepalive: TCPKeepalive?
+        /// `maxConnectionDuration`: how old a connection may grow. An HTTP connection takes no request after it and
+        /// closes once its last is answered; a TCP route's connection is closed at it.
+        public var maxConnectionDuration: Duration?
+        /// `idleTimeout`: how long a connection may pass no bytes. For HTTP it stands in for `http.idleTimeout` when
+        /// that is not set; a TCP route's connection is closed after it. Zero turns it off, as Istio reads `0s`.
+        public var idleTimeout: Duration?
 
-        public init(maxConnections: Int? = nil, connectTimeout: Duration? = nil) {
+        public init(
+            maxConnections: Int? = nil, connectTimeout: Duration? = nil, tcpKeepalive: TCPKeepalive? = nil,
+            maxConnectionDuration: Duration? = nil, idleTimeout: Duration? = nil
+        ) {
             self.maxConnections = maxConnections
             self.connectTimeout = connectTimeout
+            self.tcpKeepalive = tcpKeepalive
+            self.maxConnectionDuration = maxConnectionDuration
+            self.idleTimeout = idleTimeout
+        }
+    }
+
+    /// Istio's `tcpKeepalive`: SO_KEEPALIVE on every connection to the cluster, with what is left out the
+    /// operating system's own (Linux: 2 hours, 75 seconds, 9 probes).
+    public struct TCPKeepalive: Hashable, Sendable, Codable {
+        /// `probes`: unanswered probes before the connection is dropped.
+        public var probes: Int?
+        /// `time`: how long a connection is idle before the first probe; whole seconds, as the kernel counts them.
+        public var time: Duration?
+        /// `interval`: between probes; whole seconds.
+        public var interval: Duration?
+
+        public init(probes: Int? = nil, time: Duration? = nil, interval: Duration? = nil) {
+            self.probes = probes
+            self.time = time
+            self.interval = interval
         }
     }
 

@@ -196,13 +196,28 @@ extension ManifestDecoder {
             field.flatMap(reader.count).flatMap { $0 == 0 ? nil : $0 }
         }
         var pool = ConnectionPoolSettings()
-        let tcpSchema = Schema(
-            known: ["maxConnections", "connectTimeout"],
-            notSupported: ["tcpKeepalive", "maxConnectionDuration", "idleTimeout"]
-        )
+        let tcpSchema = Schema(known: ["maxConnections", "connectTimeout", "tcpKeepalive", "maxConnectionDuration", "idleTimeout"])
         if let tcpField = fields["tcp"], let tcp = reader.mapping(tcpField, tcpSchema) {
             pool.tcp.maxConnections = limit(tcp["maxConnections"])
             pool.tcp.connectTimeout = tcp["connectTimeout"].flatMap(reader.positiveDuration)
+            pool.tcp.maxConnectionDuration = tcp["maxConnectionDuration"].flatMap(reader.positiveDuration)
+            if let idle = tcp["idleTimeout"] {
+                // Istio takes 0s here: no idle timeout at all.
+                if case .scalar(let scalar) = idle.node, DurationText.parse(scalar.string, allowingFractions: true) == .zero {
+                    pool.tcp.idleTimeout = .zero
+                } else {
+                    pool.tcp.idleTimeout = reader.positiveDuration(idle)
+                }
+            }
+            if let keepaliveField = tcp["tcpKeepalive"],
+                let keepalive = reader.mapping(keepaliveField, Schema(known: ["probes", "time", "interval"]))
+            {
+                pool.tcp.tcpKeepalive = ConnectionPoolSettings.TCPKeepalive(
+                    probes: limit(keepalive["probes"]),
+                    time: keepalive["time"].flatMap { keepaliveSeconds($0, reader: reader) },
+                    interval: keepalive["interval"].flatMap { keepaliveSeconds($0, reader: reader) }
+                )
+            }
         }
         let httpSchema = Schema(
             known: [
@@ -231,6 +246,18 @@ extension ManifestDecoder {
             }
         }
         return pool
+    }
+
+    /// A `tcpKeepalive` time or interval: the kernel counts them in whole seconds (Envoy passes Istio's seconds on and
+    /// drops the rest), so one under a second, which would turn into 0, is an error rather than a silent change.
+    private static func keepaliveSeconds(_ field: Field, reader: DocumentReader) -> Duration? {
+        guard let value = reader.positiveDuration(field) else { return nil }
+        guard value >= .seconds(1) else {
+            let written = field.node.scalar?.string ?? "\(value)"
+            reader.error("\(field.path): expected at least 1s (the kernel counts keepalive in whole seconds), got \"\(written)\"", at: field.node)
+            return nil
+        }
+        return .seconds(value.components.seconds)
     }
 
     /// `outlierDetection`: what is omitted takes Istio's defaults (`OutlierDetection()`).
