@@ -107,7 +107,8 @@ extension ProxyHandler {
         }
         if let abort = route.policy.fault?.abort, abort.percentage.includes(draw: percentDraw()) {
             return answer(
-                .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster
+                .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster,
+                grpcStatus: abort.grpcStatus
             )
         }
         let (encodedHead, mirrors) = upstreamRequest(
@@ -172,21 +173,24 @@ extension ProxyHandler {
     }
 
     private func answer(
-        _ answer: ProxyStateMachine.LocalAnswer, _ text: String, head: RequestHead, started: NIODeadline, destination: Cluster? = nil
+        _ answer: ProxyStateMachine.LocalAnswer, _ text: String, head: RequestHead, started: NIODeadline, destination: Cluster? = nil,
+        grpcStatus: Int? = nil
     ) {
         self.answer(
-            answer, body: Array((text + "\n").utf8), contentType: Self.plainText, head: head, started: started, destination: destination
+            answer, body: Array((text + "\n").utf8), contentType: Self.plainText, head: head, started: started, destination: destination,
+            grpcStatus: grpcStatus
         )
     }
 
     /// The gateway's own answer to a request it routed, counted under `destination` (`unknown` when the
-    /// request got no further than its route).
+    /// request got no further than its route). `grpcStatus`: the status a gRPC request is answered with (a fault's
+    /// `grpcStatus`), where otherwise it follows from the HTTP status.
     private func answer(
         _ answer: ProxyStateMachine.LocalAnswer, body: [UInt8], contentType: String?, extraHeaders: [(String, String)] = [],
-        head: RequestHead, started: NIODeadline, destination: Cluster? = nil
+        head: RequestHead, started: NIODeadline, destination: Cluster? = nil, grpcStatus: Int? = nil
     ) {
         guard case .answerLocally(let status, let flag, let keepAlive) = machine.routed(answer) else { return }
-        let counted = localAnswerCounted(status)
+        let counted = localAnswerCounted(status, grpcStatus: grpcStatus)
         telemetry.record(
             TrafficKey(
                 destinationService: destination?.host ?? "unknown", subset: destination?.subset, responseCode: counted.code,
@@ -196,7 +200,7 @@ extension ProxyHandler {
         )
         writeLocalResponse(
             HTTPResponseStatus(statusCode: status), body: body, contentType: contentType, extraHeaders: extraHeaders,
-            version: head.version, keepAlive: keepAlive
+            version: head.version, keepAlive: keepAlive, grpcStatus: grpcStatus
         )
     }
 

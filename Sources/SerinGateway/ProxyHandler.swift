@@ -641,17 +641,17 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     func writeLocalResponse(
         _ status: HTTPResponseStatus, body: [UInt8], contentType: String?, extraHeaders: [(String, String)] = [],
-        version: HTTPVersion, keepAlive: Bool
+        version: HTTPVersion, keepAlive: Bool, grpcStatus: Int? = nil
     ) {
         guard let client else { return }
         let keepAlive = keepAlive && !loop.draining
         var fields = HeaderFields()
         var status = status
         var body = body
-        if answersInGRPC && status.code >= 400 {
+        if answersInGRPC && (status.code >= 400 || grpcStatus != nil) {
             // Trailers-only: headers that end the stream carry the status, and nothing else follows.
             fields.add(name: "content-type", value: "application/grpc")
-            fields.add(name: "grpc-status", value: String(GRPCLocalAnswer.status(forHTTP: Int(status.code))))
+            fields.add(name: "grpc-status", value: String(grpcStatus ?? GRPCLocalAnswer.status(forHTTP: Int(status.code))))
             fields.add(name: "grpc-message", value: GRPCLocalAnswer.message(String(decoding: body, as: UTF8.self)))
             status = .ok
             body = []
@@ -688,8 +688,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     /// How the gateway's own answer with `status` is counted: as sent, so a gRPC call's error is HTTP 200 with its
     /// gRPC status, as Istio labels it (`response_code="200"`, `grpc_response_status="14"`).
-    func localAnswerCounted(_ status: Int) -> (code: Int, grpcStatus: String?) {
-        guard answersInGRPC, status >= 400 else { return (status, nil) }
+    func localAnswerCounted(_ status: Int, grpcStatus: Int? = nil) -> (code: Int, grpcStatus: String?) {
+        guard answersInGRPC else { return (status, nil) }
+        if let grpcStatus { return (200, String(grpcStatus)) }
+        guard status >= 400 else { return (status, nil) }
         return (200, String(GRPCLocalAnswer.status(forHTTP: status)))
     }
 

@@ -211,16 +211,23 @@ public enum RouteExplanation {
             return "redirects with \(redirect.redirectCode) to \(changes); nothing is forwarded"
         }
         if let abort = policy.fault?.abort, abort.percentage.value >= 100 {
-            return "every request is answered \(abort.httpStatus) by the route's fault; nothing is forwarded"
+            return "every request is answered \(answer(of: abort)) by the route's fault; nothing is forwarded"
         }
         return nil
+    }
+
+    /// What a fault abort answers: its HTTP status, or its gRPC status by name and code.
+    static func answer(of abort: HTTPFaultInjection.Abort) -> String {
+        guard let code = abort.grpcStatus else { return "\(abort.httpStatus)" }
+        let name = GRPCStatusCodes.named.first { $0.value == code }?.key ?? "\(code)"
+        return "gRPC status \(name) (\(code))"
     }
 
     /// Each thing the route does on the way: `fault:`, `rewrite:`, `cors:`, `headers:`, `timeout:`, `retries:`, `mirror:`.
     static func steps(_ policy: RoutePolicy, stickiness: Stickiness?) -> [(label: String, text: String)] {
         var lines: [(String, String)] = []
         if let abort = policy.fault?.abort, abort.percentage.value < 100 {
-            lines.append(("fault", "\(percent(abort.percentage)) of requests answered \(abort.httpStatus) without being forwarded"))
+            lines.append(("fault", "\(percent(abort.percentage)) of requests answered \(answer(of: abort)) without being forwarded"))
         }
         if let delay = policy.fault?.delay {
             lines.append(("fault", "\(percent(delay.percentage)) of requests held \(Readable.duration(delay.fixedDelay)) first"))

@@ -196,6 +196,29 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
+        "fault.abort.grpcStatus answers a gRPC call with that status, trailers-only over HTTP 200, as Envoy's fault filter: the grpcio client gets UNAVAILABLE, counted with grpc_response_status 14 and FI, and nothing reaches the server",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcFaultAbort() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await backend.stop() } }
+        let fault = "fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}},"
+        try await ServedGateway.serve({ demo in
+            Self.plaintext(backend: demo) + [ManifestSource(path: "grpc.yaml", text: Self.grpcEntry(ports: [backend.port], retries: fault))]
+        }) { server in
+            let port = try #require(server.boundPort(forDeclared: 80))
+            let outcome = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo")
+            #expect(outcome.code == "UNAVAILABLE", "\(outcome)")
+            #expect(outcome.details == "fault filter abort", "\(outcome)")
+            #expect(outcome.trailing["serin-version"] == nil, "the server never saw the call: \(outcome.trailing)")
+            let metrics = PrometheusExposition.render(server.telemetry.snapshot())
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("istio_requests_total{") && $0.contains("grpc-echo") }
+            let series = try #require(line, "\(metrics)")
+            #expect(series.contains("response_code=\"200\"") && series.contains("grpc_response_status=\"14\"") && series.contains("response_flags=\"FI\""), "\(series)")
+        }
+    }
+
+    @Test(
         "a gRPC failure passes through with its status, message and trailing metadata, and each try is counted by its status",
         .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
     )

@@ -174,6 +174,10 @@ struct HTTPRoutePolicyDecodingTests {
                 "    fault: {abort: {httpStatus: 500, percentage: {}}}",
                 HTTPRoute(destinations: toA, fault: HTTPFaultInjection(abort: .init(httpStatus: 500, percentage: .none)))
             ),
+            (
+                "    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 5}}}",
+                HTTPRoute(destinations: toA, fault: HTTPFaultInjection(abort: .init(grpcStatus: 14, percentage: Percent(5))))
+            ),
             ("    headers: {}", HTTPRoute(destinations: toA, headers: RouteHeaders())),
             ("    rewrite: {authority: b}", HTTPRoute(destinations: toA, rewrite: HTTPRewrite(authority: "b"))),
             ("    timeout: 1m30s", HTTPRoute(destinations: toA, timeout: .seconds(90))),
@@ -216,10 +220,10 @@ struct HTTPRoutePolicyDecodingTests {
                 ["test.yaml:10:46: warning: spec.http[0].fault.delay.percent is ignored: percentage is set"]
             ),
             (
-                "    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 5}}}",
+                "    fault: {abort: {http2Error: REFUSED_STREAM, percentage: {value: 5}}}",
                 HTTPRoute(destinations: toA, fault: HTTPFaultInjection()),
                 [
-                    "test.yaml:10:21: warning: spec.http[0].fault.abort.grpcStatus is not supported by Serin's gateway, ignored",
+                    "test.yaml:10:21: warning: spec.http[0].fault.abort.http2Error is not supported by Serin's gateway, ignored",
                     "test.yaml:10:20: warning: spec.http[0].fault.abort.httpStatus is not set, so no request is aborted",
                 ]
             ),
@@ -311,6 +315,16 @@ struct HTTPRoutePolicyDecodingTests {
             (
                 "    fault: {abort: {httpStatus: 600, percentage: {value: 1}}}",
                 "test.yaml:10:33: error: spec.http[0].fault.abort.httpStatus: expected an HTTP status from 200 to 599, got 600"
+            ),
+            (
+                "    fault: {abort: {grpcStatus: \"14\", percentage: {value: 1}}}",
+                "test.yaml:10:33: error: spec.http[0].fault.abort.grpcStatus is \"14\", expected a gRPC status by name: OK, CANCELLED, "
+                    + "UNKNOWN, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED, "
+                    + "FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, UNAUTHENTICATED"
+            ),
+            (
+                "    fault: {abort: {httpStatus: 503, grpcStatus: UNAVAILABLE, percentage: {value: 1}}}",
+                "test.yaml:10:50: error: spec.http[0].fault.abort: set one of httpStatus or grpcStatus, not both"
             ),
             (
                 "    headers: {request: {set: {\"x canary\": \"1\"}}}",

@@ -8,4 +8,11 @@ public enum GRPCStatusCodes {
 
     /// `serverFaults` as a PromQL regular expression (`2|4|12|13|14|15`), which Prometheus anchors at both ends.
     public static let serverFaultPattern = serverFaults.sorted { Int($0)! < Int($1)! }.joined(separator: "|")
+
+    /// The codes by the names Istio's `fault.abort.grpcStatus` takes (gRPC's own, in capitals).
+    public static let named: [String: Int] = [
+        "OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5, "ALREADY_EXISTS": 6,
+        "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9, "ABORTED": 10, "OUT_OF_RANGE": 11,
+        "UNIMPLEMENTED": 12, "INTERNAL": 13, "UNAVAILABLE": 14, "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
+    ]
 }

@@ -21,14 +21,24 @@ public struct HTTPFaultInjection: Hashable, Sendable, Codable {
         }
     }
 
-    /// Answer `httpStatus` without forwarding, for `percentage` of requests.
+    /// Answer `httpStatus` without forwarding, for `percentage` of requests; or, with `grpcStatus`, that gRPC status
+    /// (HTTP 200, as gRPC errors always are).
     public struct Abort: Hashable, Sendable, Codable {
         public var httpStatus: Int
+        /// `grpcStatus` as its code (`UNAVAILABLE` is 14): a gRPC request is answered with it, trailers-only.
+        public var grpcStatus: Int?
         /// Istio's default, when `percentage` is not written, is no request.
         public var percentage: Percent
 
         public init(httpStatus: Int, percentage: Percent) {
             self.httpStatus = httpStatus
+            self.grpcStatus = nil
+            self.percentage = percentage
+        }
+
+        public init(grpcStatus: Int, percentage: Percent) {
+            self.httpStatus = 200
+            self.grpcStatus = grpcStatus
             self.percentage = percentage
         }
     }

@@ -191,11 +191,25 @@ extension ManifestDecoder {
         return HTTPFaultInjection.Delay(fixedDelay: fixedDelay, percentage: percentage)
     }
 
-    /// An abort answers `httpStatus`; Serin's gateway has no gRPC or HTTP/2 error to answer with, so an abort
-    /// naming only those aborts nothing (like Istio's abort without an error type, a warning).
+    /// An abort answers `httpStatus`, or `grpcStatus` by its name (one of them, as Istio's oneof); the gateway has no
+    /// HTTP/2 error to answer with, so an abort naming only that aborts nothing (like Istio's abort without an error
+    /// type, a warning).
     private static func faultAbort(_ field: Field, reader: DocumentReader) -> HTTPFaultInjection.Abort? {
-        let schema = Schema(known: ["httpStatus", "percentage"], notSupported: ["grpcStatus", "http2Error"])
+        let schema = Schema(known: ["httpStatus", "grpcStatus", "percentage"], notSupported: ["http2Error"])
         guard let fields = reader.mapping(field, schema) else { return nil }
+        if let grpcField = fields["grpcStatus"] {
+            if fields["httpStatus"] != nil {
+                reader.error("\(field.path): set one of httpStatus or grpcStatus, not both", at: grpcField.node)
+                return nil
+            }
+            guard let name = reader.string(grpcField) else { return nil }
+            guard let code = GRPCStatusCodes.named[name] else {
+                let names = GRPCStatusCodes.named.sorted { $0.value < $1.value }.map(\.key).joined(separator: ", ")
+                reader.error("\(grpcField.path) is \"\(name)\", expected a gRPC status by name: \(names)", at: grpcField.node)
+                return nil
+            }
+            return faultPercentage(in: fields, outcome: "aborted", reader: reader).map { HTTPFaultInjection.Abort(grpcStatus: code, percentage: $0) }
+        }
         guard let statusField = fields["httpStatus"] else {
             // Still validated, as Istio does, though nothing is aborted.
             _ = fields["percentage"].flatMap(reader.percentage)
