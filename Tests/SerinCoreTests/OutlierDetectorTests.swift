@@ -274,4 +274,30 @@ struct OutlierDetectorTests {
         #expect(Self.fail(&detector, endpoint: 5, times: 5) == nil)
         #expect(detector.ejectedCount(now: .zero) == 1)
     }
+
+    @Test("splitExternalLocalOriginErrors: the gateway's own failures eject on their own streak, which an answer ends; the 5xx streak counts only answers")
+    func splitLocalOriginErrors() {
+        var detector = OutlierDetector(
+            policy: OutlierDetection(
+                consecutive5xxErrors: 3, maxEjectionPercent: 100, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2
+            ),
+            endpointCount: 4, panicThreshold: 0
+        )
+        // Connect failures, resets and timeouts are one streak, ejecting at 2, where unsplit they were 5xx.
+        #expect(detector.record(endpoint: 0, outcome: .connectFailure, now: .zero) == nil)
+        #expect(detector.record(endpoint: 0, outcome: .timeout, now: .zero)?.reason == .consecutiveLocalOriginFailures(2))
+        // An answer, even a 500, means the endpoint was reached: the local streak starts over.
+        #expect(detector.record(endpoint: 1, outcome: .reset, now: .zero) == nil)
+        #expect(detector.record(endpoint: 1, outcome: .response(status: 500), now: .zero) == nil)
+        #expect(detector.record(endpoint: 1, outcome: .reset, now: .zero) == nil)
+        #expect(!detector.isEjected(1, now: .zero))
+        // Local failures do not feed the 5xx streak: two 500s, a connect failure, a 500 make three answers in a row.
+        #expect(detector.record(endpoint: 2, outcome: .response(status: 500), now: .zero) == nil)
+        #expect(detector.record(endpoint: 2, outcome: .response(status: 500), now: .zero) == nil)
+        #expect(detector.record(endpoint: 2, outcome: .connectFailure, now: .zero) == nil)
+        #expect(detector.record(endpoint: 2, outcome: .response(status: 502), now: .zero)?.reason == .consecutive5xx(3))
+        // Unsplit, the same three local failures are 5xx and eject at the 5xx threshold.
+        var unsplit = Self.detector(consecutive5xx: 3)
+        #expect(Self.fail(&unsplit, endpoint: 0, times: 3, .connectFailure)?.reason == .consecutive5xx(3))
+    }
 }

@@ -287,6 +287,32 @@ struct TrafficPolicyTests {
         await backends.shutdown()
     }
 
+    @Test("splitExternalLocalOriginErrors: an endpoint refusing connections is ejected after consecutiveLocalOriginFailures, while one answering 500 is not, with the 5xx streak off")
+    func localOriginEjection() async throws {
+        let backends = TestBackends()
+        let healthy = try await backends.start("v1")
+        let failing = try await backends.start("v1", errorRate: 1)
+        let dead = try await backends.freePort()
+        let policy = "    outlierDetection: {consecutive5xxErrors: 0, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2, "
+            + "interval: 1s, baseEjectionTime: 5m, maxEjectionPercent: 100}"
+        let table = try RoutePolicyTests.table(
+            routes: "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 0}",
+            services: ["web-v1-service": [healthy.port, failing.port, dead]], more: Self.rule(policy)
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
+            var statuses: [Int] = []
+            for _ in 0..<30 { statuses.append(try await client.send(.GET, "/").status) }
+            #expect(statuses.filter { $0 == 503 }.count == 2, "two connects refused, then the endpoint is out: \(statuses)")
+            #expect(statuses.suffix(20).allSatisfy { $0 != 503 }, "\(statuses)")
+            #expect(statuses.filter { $0 == 500 }.count >= 10, "the endpoint answering 500 stays in: \(statuses)")
+            let metrics = GatewayAdmin.metricsText(gateway)
+            #expect(metrics.contains("serin_gateway_outlier_ejections_total{cluster_name=\"outbound|80||web-v1-service\"} 1"), "\(metrics)")
+        }
+        await healthy.close()
+        await failing.close()
+        await backends.shutdown()
+    }
+
     @Test("with every endpoint ejected the gateway answers 503 UH and says why; minHealthPercent turns that into panic routing")
     func everyEndpointEjected() async throws {
         let backends = TestBackends()

@@ -192,8 +192,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:5: warning: spec.trafficPolicy.retryBudget"
             ),
             (
-                "  trafficPolicy:\n    outlierDetection: {consecutiveLocalOriginFailures: 5}",
-                "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures"
+                "  trafficPolicy:\n    outlierDetection: {consecutiveErrors: 5}",
+                "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.consecutiveErrors"
             ),
             (
                 "  subsets:\n  - name: v1\n    trafficPolicy: {proxyProtocol: {version: V1}}",
@@ -503,5 +503,20 @@ struct TrafficPolicyDecodingTests {
         ))
         let (keepalive, _) = Self.decoded("  trafficPolicy:\n    connectionPool:\n      tcp: {tcpKeepalive: {}}")
         #expect(keepalive?.trafficPolicy.connectionPool?.tcp.tcpKeepalive == .init(), "an empty tcpKeepalive turns keepalive on with the system's values")
+    }
+
+    @Test("decodes splitExternalLocalOriginErrors and consecutiveLocalOriginFailures (default 5, 0 keeps it); the count alone is warned, as it does nothing")
+    func localOriginSplit() {
+        let (rule, messages) = Self.decoded("  trafficPolicy:\n    outlierDetection: {splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 3}")
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(rule?.trafficPolicy.outlierDetection == OutlierDetection(splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 3))
+        let (zero, _) = Self.decoded("  trafficPolicy:\n    outlierDetection: {splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 0}")
+        #expect(zero?.trafficPolicy.outlierDetection?.consecutiveLocalOriginFailures == 5)
+        let (alone, warned) = Self.decoded("  trafficPolicy:\n    outlierDetection: {consecutiveLocalOriginFailures: 3}")
+        #expect(alone?.trafficPolicy.outlierDetection?.splitExternalLocalOriginErrors == false)
+        #expect(warned == [
+            "test.yaml:7:56: warning: spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures takes effect only with "
+                + "splitExternalLocalOriginErrors: true"
+        ])
     }
 }

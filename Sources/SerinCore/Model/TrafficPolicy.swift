@@ -178,11 +178,20 @@ public struct OutlierDetection: Hashable, Sendable, Codable {
     /// Below this share of endpoints in, in percent, ejections are ignored and every endpoint takes requests
     /// (Envoy's panic mode). Istio's default, 0, never ignores them: with every endpoint out, requests get 503.
     public var minHealthPercent: Int
+    /// `splitExternalLocalOriginErrors`: the gateway's own failures to reach an endpoint (a connect that fails, a
+    /// reset, a timeout) count on their own streak, `consecutiveLocalOriginFailures`, rather than as the 5xx it
+    /// answers them with; the 5xx streaks then count only the endpoint's own answers.
+    public var splitExternalLocalOriginErrors: Bool
+    /// `consecutiveLocalOriginFailures`: local-origin failures in a row that eject an endpoint, when split.
+    public var consecutiveLocalOriginFailures: Int
 
     public init(
         consecutive5xxErrors: Int = 5, consecutiveGatewayErrors: Int = 0, interval: Duration = .seconds(10),
-        baseEjectionTime: Duration = .seconds(30), maxEjectionPercent: Int = 10, minHealthPercent: Int = 0
+        baseEjectionTime: Duration = .seconds(30), maxEjectionPercent: Int = 10, minHealthPercent: Int = 0,
+        splitExternalLocalOriginErrors: Bool = false, consecutiveLocalOriginFailures: Int = 5
     ) {
+        self.splitExternalLocalOriginErrors = splitExternalLocalOriginErrors
+        self.consecutiveLocalOriginFailures = consecutiveLocalOriginFailures
         self.consecutive5xxErrors = consecutive5xxErrors
         self.consecutiveGatewayErrors = consecutiveGatewayErrors
         self.interval = interval

@@ -34,6 +34,13 @@ public struct OutlierDetector: Hashable, Sendable {
         case reset
         case timeout
 
+        /// Whether the gateway itself failed to get an answer (Envoy's local-origin errors), rather than the endpoint
+        /// answering with a status.
+        var isLocalOrigin: Bool {
+            if case .response = self { return false }
+            return true
+        }
+
         var status: Int {
             switch self {
             case .response(let status): status
@@ -47,11 +54,13 @@ public struct OutlierDetector: Hashable, Sendable {
     public enum Reason: Hashable, Sendable, CustomStringConvertible {
         case consecutive5xx(Int)
         case consecutiveGatewayErrors(Int)
+        case consecutiveLocalOriginFailures(Int)
 
         public var description: String {
             switch self {
             case .consecutive5xx(let count): "\(count) consecutive 5xx"
             case .consecutiveGatewayErrors(let count): "\(count) consecutive gateway errors"
+            case .consecutiveLocalOriginFailures(let count): "\(count) consecutive local-origin failures"
             }
         }
     }
@@ -84,7 +93,24 @@ public struct OutlierDetector: Hashable, Sendable {
     /// are ignored: Envoy clears an endpoint's streaks when it comes back.
     public mutating func record(endpoint: Int, outcome: Outcome, now: Duration) -> Ejection? {
         guard states.indices.contains(endpoint), !states[endpoint].isEjected(at: now) else { return nil }
-        let status = outcome.status
+        if policy.splitExternalLocalOriginErrors {
+            // Split, as Envoy's split_external_local_origin_errors: the gateway's own failures have their streak, which
+            // an answer (the connection worked) ends; the 5xx streaks see only answers.
+            guard outcome.isLocalOrigin else {
+                states[endpoint].consecutiveLocalOrigin = 0
+                return recordAnswer(endpoint: endpoint, status: outcome.status, now: now)
+            }
+            states[endpoint].consecutiveLocalOrigin += 1
+            let threshold = policy.consecutiveLocalOriginFailures
+            guard threshold > 0, states[endpoint].consecutiveLocalOrigin >= threshold else { return nil }
+            states[endpoint].consecutiveLocalOrigin = 0
+            return eject(endpoint, for: .consecutiveLocalOriginFailures(threshold), now: now)
+        }
+        return recordAnswer(endpoint: endpoint, status: outcome.status, now: now)
+    }
+
+    /// Counts a status (an answer's, or the one a local failure is answered with when not split) on the 5xx streaks.
+    private mutating func recordAnswer(endpoint: Int, status: Int, now: Duration) -> Ejection? {
         guard (500..<600).contains(status) else {
             states[endpoint].consecutive5xx = 0
             states[endpoint].consecutiveGatewayErrors = 0
@@ -179,6 +205,7 @@ public struct OutlierDetector: Hashable, Sendable {
         state.ejections += 1
         state.consecutive5xx = 0
         state.consecutiveGatewayErrors = 0
+        state.consecutiveLocalOrigin = 0
         states[endpoint] = state
         return Ejection(endpoint: endpoint, reason: reason, since: now, until: until, ejectionCount: state.ejections)
     }
@@ -186,6 +213,7 @@ public struct OutlierDetector: Hashable, Sendable {
     private struct EndpointState: Hashable, Sendable {
         var consecutive5xx = 0
         var consecutiveGatewayErrors = 0
+        var consecutiveLocalOrigin = 0
         /// Envoy's `eject_time_backoff`, as it was when the last ejection began.
         var backoff = 0
         /// When the last ejection ends or ended.

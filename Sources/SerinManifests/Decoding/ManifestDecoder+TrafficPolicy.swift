@@ -265,9 +265,9 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "consecutive5xxErrors", "consecutiveGatewayErrors", "interval", "baseEjectionTime", "maxEjectionPercent",
-                "minHealthPercent",
+                "minHealthPercent", "splitExternalLocalOriginErrors", "consecutiveLocalOriginFailures",
             ],
-            notSupported: ["consecutiveErrors", "splitExternalLocalOriginErrors", "consecutiveLocalOriginFailures"]
+            notSupported: ["consecutiveErrors"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         var detection = OutlierDetection()
@@ -279,6 +279,14 @@ extension ManifestDecoder {
         }
         if let value = fields["maxEjectionPercent"].flatMap(reader.percent) { detection.maxEjectionPercent = value }
         if let value = fields["minHealthPercent"].flatMap(reader.percent) { detection.minHealthPercent = value }
+        if let value = fields["splitExternalLocalOriginErrors"].flatMap(reader.bool) { detection.splitExternalLocalOriginErrors = value }
+        // Istio passes only a count above 0 on, so 0 leaves Envoy's default of 5.
+        if let value = fields["consecutiveLocalOriginFailures"].flatMap(reader.count), value > 0 {
+            detection.consecutiveLocalOriginFailures = value
+        }
+        if let field = fields["consecutiveLocalOriginFailures"], !detection.splitExternalLocalOriginErrors {
+            reader.warning("\(field.path) takes effect only with splitExternalLocalOriginErrors: true", at: field.node)
+        }
         return detection
     }
 }
