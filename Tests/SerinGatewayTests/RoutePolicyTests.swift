@@ -132,6 +132,28 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test("retryOn retriable-4xx retries a 409 Conflict on the next endpoint, as Envoy's; 5xx leaves it to the client")
+    func retriesOnConflict() async throws {
+        let backends = TestBackends()
+        let healthy = try await backends.start("v1")
+        let conflicting = try await ScriptedBackend.start(group: backends.group) { received in
+            received.contains("\r\n\r\n") ? ScriptedBackend.Answer("HTTP/1.1 409 Conflict\r\ncontent-length: 0\r\n\r\n") : nil
+        }
+        let services = ["web-v1-service": [conflicting.port, healthy.port]]
+        for (retryOn, retried) in [("retriable-4xx", true), ("5xx", false)] {
+            let route = "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 3, retryOn: \"\(retryOn)\"}"
+            try await Self.withGateway(try Self.table(routes: route, services: services), group: backends) { _, client in
+                var statuses: [Int] = []
+                for _ in 0..<10 { statuses.append(try await client.send(.GET, "/").status) }
+                #expect(statuses.contains(409) != retried, "retryOn \(retryOn): \(statuses)")
+                #expect(statuses.allSatisfy { $0 == 200 || $0 == 409 }, "\(statuses)")
+            }
+        }
+        await healthy.close()
+        await conflicting.close()
+        await backends.shutdown()
+    }
+
     @Test("a route timeout answers 504 with the reason and flag UT, long before the slow upstream")
     func timeout() async throws {
         let backends = TestBackends()

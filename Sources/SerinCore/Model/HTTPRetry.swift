@@ -59,6 +59,9 @@ public enum RetryCondition: String, Hashable, Sendable, Codable, CaseIterable {
     case serverError = "5xx"
     /// A 502, 503 or 504 response, or no response at all.
     case gatewayError = "gateway-error"
+    /// A 409 Conflict response, as Envoy's `retriable-4xx` (the one 4xx it retries: an optimistic update that lost a
+    /// race may succeed when tried again).
+    case retriable4xx = "retriable-4xx"
     /// The connection to the upstream could not be opened (refused, or the connect timeout passed).
     case connectFailure = "connect-failure"
     /// The upstream refused the request before processing it (HTTP/2 REFUSED_STREAM).
@@ -81,7 +84,7 @@ public enum RetryCondition: String, Hashable, Sendable, Codable, CaseIterable {
         case .resourceExhausted: 8
         case .internal: 13
         case .unavailable: 14
-        case .serverError, .gatewayError, .connectFailure, .refusedStream, .reset: nil
+        case .serverError, .gatewayError, .retriable4xx, .connectFailure, .refusedStream, .reset: nil
         }
     }
 
@@ -90,6 +93,7 @@ public enum RetryCondition: String, Hashable, Sendable, Codable, CaseIterable {
         switch self {
         case .serverError: 500...599
         case .gatewayError: 502...504
+        case .retriable4xx: 409...409
         case .connectFailure, .refusedStream, .reset, .cancelled, .deadlineExceeded, .resourceExhausted, .internal, .unavailable: nil
         }
     }
