@@ -11,9 +11,6 @@ final class EndpointLoad {
 
     var endpointCount: Int { active.count }
 
-    /// Requests in flight to the endpoint at `index`.
-    func inFlight(_ index: Int) -> Int { active[index] }
-
     func started(_ index: Int) { active[index] += 1 }
 
     func finished(_ index: Int) { active[index] = max(active[index] - 1, 0) }
