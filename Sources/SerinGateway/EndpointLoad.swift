@@ -16,10 +16,13 @@ final class EndpointLoad {
     func finished(_ index: Int) { active[index] = max(active[index] - 1, 0) }
 
     /// Istio's default balancing (Envoy's least request with two choices): `inTurn`, the endpoint next in turn,
-    /// unless `other`, a second one drawn at random, has fewer requests in flight. So equal endpoints are still
-    /// taken in turn, and one that answers slowly, holding its requests longer, is passed over while others wait less.
-    func lighter(_ inTurn: Int, or other: Int) -> Int {
-        other != inTurn && active[other] < active[inTurn] ? other : inTurn
+    /// unless `other`, a second one drawn at random, has fewer requests in flight for its weight. So idle endpoints
+    /// still take their turns (as their weights order them), and one that answers slowly, holding its requests
+    /// longer, is passed over while others wait less.
+    func lighter(_ inTurn: Int, or other: Int, endpoints: [Cluster.Endpoint]) -> Int {
+        guard other != inTurn else { return inTurn }
+        // active[other] / weight[other] < active[inTurn] / weight[inTurn], without division.
+        return active[other] * endpoints[inTurn].weight < active[inTurn] * endpoints[other].weight ? other : inTurn
     }
 }
 

@@ -92,7 +92,7 @@ extension ProxyHandler {
             chosen = pickEndpoint(of: target, shared: shared)
             if target.cluster.balancesByLoad, let inTurn = chosen {
                 let counts = loop.load(of: target.cluster)
-                chosen = counts.lighter(inTurn, or: otherEndpoint(than: inTurn, of: target, shared: shared))
+                chosen = counts.lighter(inTurn, or: otherEndpoint(than: inTurn, of: target, shared: shared), endpoints: target.cluster.endpoints)
                 load = counts
             }
         }
@@ -215,7 +215,20 @@ extension ProxyHandler {
         if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now) }
         let count = target.cluster.endpoints.count
         guard count > 0 else { return nil }
-        return Int(turn.magnitude % UInt(count))
+        return target.cluster.schedule.endpoint(forTurn: turn, count: count)
+    }
+
+    /// The endpoint a retry moves to: the next turn's, and under weights, which can give one endpoint turns in a row,
+    /// the first turn after it that is another's (while another can take it).
+    func retryEndpoint(after tried: Int, of exchange: ProxyExchange) -> Int? {
+        let schedule = exchange.target.cluster.schedule
+        var next: Int?
+        for _ in 0..<max(schedule.order.count, 1) {
+            endpointTurn &+= 1
+            next = pickEndpoint(of: exchange.target, shared: exchange.cluster)
+            if next != tried { break }
+        }
+        return next
     }
 
     /// A second endpoint for `LEAST_REQUEST` to weigh against `first`: drawn at random among the others; one outlier

@@ -463,8 +463,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         exchange.tryDeadline?.cancel()
         exchange.tryDeadline = nil
         exchange.buffered = exchange.replay
-        endpointTurn &+= 1
-        if let next = pickEndpoint(of: exchange.target, shared: exchange.cluster) { exchange.move(toEndpoint: next) }
+        if let next = retryEndpoint(after: exchange.endpointIndex, of: exchange) { exchange.move(toEndpoint: next) }
         pause(exchange, for: backoff) { $0.machine.backoffElapsed() }
     }
 

@@ -100,6 +100,12 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
+    /// The endpoints as `address:port`, each with its weight when the weights differ (`127.0.0.1:8080 weight 3`).
+    static func endpoints(of cluster: Cluster) -> [String] {
+        let weighted = !cluster.schedule.order.isEmpty
+        return cluster.endpoints.map { "\($0.address):\($0.port)" + (weighted ? " weight \($0.weight)" : "") }
+    }
+
     /// How `loadBalancer` picks an endpoint, when not in turn: `endpoint by hash of header x-user`, `endpoint at random`.
     static func balancing(of settings: LoadBalancerSettings?) -> String? {
         switch settings?.consistentHash {
@@ -138,7 +144,7 @@ extension RouteTableDocument.RouteDocument {
                 RouteTableDocument.DestinationDocument(
                     host: target.destination.host, subset: target.destination.subset, port: target.cluster.port,
                     weight: route.targets.count == 1 ? 100 : target.weight, cluster: target.cluster.name,
-                    endpoints: target.cluster.endpoints.map { "\($0.address):\($0.port)" },
+                    endpoints: RouteTableDocument.endpoints(of: target.cluster),
                     upstream: RouteTableDocument.upstream(of: target.cluster)
                 )
             },

@@ -28,6 +28,8 @@ final class UpstreamCluster: Sendable {
     /// `maxConcurrentStreams`: streams one upstream HTTP/2 connection carries at once; nil is the server's limit.
     var maxConcurrentStreams: Int? { policy.connectionPool?.http.maxConcurrentStreams }
     let endpoints: [Cluster.Endpoint]
+    /// The order the endpoints take their turns in, by weight.
+    let schedule: EndpointSchedule
     /// `loadBalancer`: `RANDOM`, or the key whose hash picks the endpoint; nil takes the endpoints in turn.
     let balancing: Balancing?
     /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
@@ -65,6 +67,7 @@ final class UpstreamCluster: Sendable {
         name = cluster.name
         policy = cluster.trafficPolicy
         endpoints = cluster.endpoints
+        schedule = cluster.schedule
         endpointCount = cluster.endpoints.count
         balancing = Balancing(cluster.trafficPolicy.loadBalancer)
         hasOutlierDetection = cluster.trafficPolicy.outlierDetection != nil
@@ -97,9 +100,9 @@ final class UpstreamCluster: Sendable {
     func pick(forTurn turn: Int, now: Duration) -> Int? {
         state.withLock { state in
             guard let detector = state.detector else {
-                return endpointCount > 0 ? Int(turn.magnitude % UInt(endpointCount)) : nil
+                return endpointCount > 0 ? schedule.endpoint(forTurn: turn, count: endpointCount) : nil
             }
-            return detector.pick(forTurn: turn, now: now)
+            return detector.pick(forTurn: turn, now: now, schedule: schedule)
         }
     }
 

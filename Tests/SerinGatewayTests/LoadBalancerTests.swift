@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import SerinCore
 import SerinListener
+import SerinManifests
 import SerinGateway
 import SerinTesting
 import Testing
@@ -129,6 +130,62 @@ struct LoadBalancerTests {
         }
         await slow.close()
         await fast.close()
+        await backends.shutdown()
+    }
+
+    @Test("ServiceEntry endpoint weights share the requests: weights 3 and 1 take 30 and 10 of 40 in turn, interleaved, and a retry moves past the heavy endpoint to the other")
+    func endpointWeights() async throws {
+        let backends = TestBackends()
+        let heavy = try await backends.start("v1")
+        let light = try await backends.start("v2")
+        let failingHeavy = try await backends.start("v1", errorRate: 1)
+        func table(heavy: Int, route: String) throws -> RouteTable {
+            let yaml = """
+                apiVersion: networking.istio.io/v1
+                kind: Gateway
+                metadata: {name: edge}
+                spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+                ---
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata: {name: web}
+                spec: {hosts: ["*"], gateways: [edge], http: [{\(route)route: [{destination: {host: web}}]}]}
+                ---
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: web}
+                spec:
+                  hosts: [web]
+                  location: MESH_INTERNAL
+                  resolution: STATIC
+                  ports: [{number: 80, name: http, protocol: HTTP}]
+                  endpoints:
+                  - {address: 127.0.0.1, ports: {http: \(heavy)}, weight: 3}
+                  - {address: 127.0.0.1, ports: {http: \(light.port)}, weight: 1}
+                """
+            let set = ManifestSet(sources: [ManifestSource(path: "weights.yaml", text: yaml)])
+            #expect(set.errors.isEmpty, "\(set.errors)")
+            return RouteTable(compiling: set.config)
+        }
+        try await RoutePolicyTests.withGateway(try table(heavy: heavy.port, route: ""), group: backends) { _, client in
+            var order: [String] = []
+            for _ in 0..<40 {
+                let response = try await client.send(.GET, "/")
+                order.append(response.header("x-serin-demo-version") ?? "none")
+            }
+            #expect(order.filter { $0 == "v1" }.count == 30 && order.filter { $0 == "v2" }.count == 10, "\(order)")
+            #expect(!zip(order, order.dropFirst()).contains { $0 == "v2" && $1 == "v2" }, "interleaved: \(order)")
+        }
+        // The heavy endpoint has turns in a row: its failed attempt is retried on the light one, not on itself again.
+        let retrying = "retries: {attempts: 1, retryOn: 5xx}, "
+        try await RoutePolicyTests.withGateway(try table(heavy: failingHeavy.port, route: retrying), group: backends) { _, client in
+            var statuses: [Int] = []
+            for _ in 0..<20 { statuses.append(try await client.send(.GET, "/").status) }
+            #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        }
+        await heavy.close()
+        await light.close()
+        await failingHeavy.close()
         await backends.shutdown()
     }
 }

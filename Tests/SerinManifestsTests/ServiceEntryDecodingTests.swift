@@ -31,6 +31,21 @@ struct ServiceEntryDecodingTests {
         #expect(resources.map(\.resource) == [.serviceEntry(expected)])
     }
 
+    @Test("reads an endpoint's weight (0, as in Istio, is the default 1); a negative one is an error at the field")
+    func endpointWeight() throws {
+        func decoded(_ weight: String) -> (ServiceEntryResource?, [String]) {
+            let yaml = entry(resolution: "STATIC", endpoints: true) + "\n    weight: \(weight)"
+            let (resources, diagnostics) = Fixture.decode(yaml)
+            guard case .serviceEntry(let decoded) = resources.first?.resource else { return (nil, Fixture.messages(diagnostics)) }
+            return (decoded, Fixture.messages(diagnostics))
+        }
+        let (weighted, messages) = decoded("3")
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(weighted?.endpoints.first?.weight == 3)
+        #expect(decoded("0").0?.endpoints.first?.weight == 1)
+        #expect(decoded("-2").1 == ["test.yaml:14:13: error: spec.endpoints[0].weight: expected 0 or more, got -2"])
+    }
+
     @Test("reads subjectAltNames, the names the entry's endpoints' certificates may carry, with no warning")
     func subjectAltNames() {
         let yaml = entry(resolution: "STATIC", endpoints: true).replacingOccurrences(

@@ -6,12 +6,15 @@ public struct ServiceEndpoint: Hashable, Sendable, Codable {
     public var labels: [String: String]
     /// The workload (Deployment) serving here, for telemetry's `destination_workload`; nil when unknown.
     public var workload: String?
+    /// A ServiceEntry endpoint's `weight`: its share of requests against the other endpoints'; 1 unless set.
+    public var weight: Int
 
-    public init(address: String, ports: [String: Int] = [:], labels: [String: String] = [:], workload: String? = nil) {
+    public init(address: String, ports: [String: Int] = [:], labels: [String: String] = [:], workload: String? = nil, weight: Int = 1) {
         self.address = address
         self.ports = ports
         self.labels = labels
         self.workload = workload
+        self.weight = weight
     }
 }
 

@@ -23,6 +23,8 @@ public struct Cluster: Hashable, Sendable, Codable {
     /// Whether requests weigh the endpoints' requests in flight (`LEAST_REQUEST`, Istio's default when `loadBalancer`
     /// says nothing): set only with more than one endpoint, where there is a choice to make.
     public let balancesByLoad: Bool
+    /// The order the endpoints take their turns in, by their weights (empty when they are equal).
+    public let schedule: EndpointSchedule
 
     /// Whether a request that came in over HTTP/2 (`downstreamHTTP2`), or over HTTP/1, goes to the endpoints over HTTP/2.
     public func upstreamHTTP2(downstreamHTTP2: Bool) -> Bool {
@@ -36,12 +38,15 @@ public struct Cluster: Hashable, Sendable, Codable {
         public let labels: [String: String]
         /// The Deployment behind this endpoint, when the manifests say.
         public let workload: String?
+        /// Its share of the cluster's requests against the others' (a ServiceEntry endpoint's `weight`); 1 unless set.
+        public let weight: Int
 
-        public init(address: String, port: Int, labels: [String: String] = [:], workload: String? = nil) {
+        public init(address: String, port: Int, labels: [String: String] = [:], workload: String? = nil, weight: Int = 1) {
             self.address = address
             self.port = port
             self.labels = labels
             self.workload = workload
+            self.weight = max(weight, 1)
         }
     }
 
@@ -59,14 +64,15 @@ public struct Cluster: Hashable, Sendable, Codable {
         self.speaksHTTP2 = trafficPolicy.connectionPool?.http.upgradesToHTTP2 ?? portSpeaksHTTP2
         self.usesClientProtocol = trafficPolicy.connectionPool?.http.usesClientProtocol ?? false
         self.hasTrafficPolicy = !trafficPolicy.isEmpty
+        self.schedule = EndpointSchedule(weights: endpoints.map(\.weight))
         let balancer = trafficPolicy.loadBalancer
         self.balancesByLoad = endpoints.count > 1 && balancer?.consistentHash == nil && (balancer?.simple ?? .leastRequest) == .leastRequest
     }
 
-    /// Round-robin choice: the caller owns the counter, so this stays a pure function.
+    /// Round-robin choice, by the endpoints' weights: the caller owns the counter, so this stays a pure function.
     public func endpoint(forTurn turn: Int) -> Endpoint? {
         guard !endpoints.isEmpty else { return nil }
-        return endpoints[Int(turn.magnitude % UInt(endpoints.count))]
+        return endpoints[schedule.endpoint(forTurn: turn, count: endpoints.count)]
     }
 }
 

@@ -161,11 +161,16 @@ public struct OutlierDetector: Hashable, Sendable {
     }
 
     /// The endpoint for one round-robin turn: round robin over the endpoints that are in, or over all of them in
-    /// panic. Nil when the cluster has no endpoints, or every endpoint is ejected and the panic threshold is 0.
+    /// panic; with a weighted `schedule`, its endpoint for the turn, or the next in it that is in. Nil when the cluster has no endpoints, or every endpoint is ejected and the panic threshold is 0.
     /// The caller owns the turn counter, as for `Cluster.endpoint(forTurn:)`.
-    public func pick(forTurn turn: Int, now: Duration) -> Int? {
+    public func pick(forTurn turn: Int, now: Duration, schedule: EndpointSchedule = EndpointSchedule(weights: [])) -> Int? {
         let count = states.count
         guard count > 0 else { return nil }
+        if !schedule.order.isEmpty {
+            // Weighted: the turn's endpoint in the schedule, or the next in it that is in (any, in panic).
+            let inPanic = isInPanic(now: now)
+            return schedule.endpoint(forTurn: turn, count: count) { !inPanic && states[$0].isEjected(at: now) }
+        }
         let healthy = count - ejectedCount(now: now)
         if healthy == count || 100 * healthy < panicThreshold * count {
             return Int(turn.magnitude % UInt(count))

@@ -193,7 +193,10 @@ extension RouteTable {
                     .map { endpoint in
                         let endpointPort = servicePort.name.flatMap { endpoint.ports[$0] }
                             ?? servicePort.targetPort ?? servicePort.number
-                        return Cluster.Endpoint(address: endpoint.address, port: endpointPort, labels: endpoint.labels, workload: endpoint.workload)
+                        return Cluster.Endpoint(
+                            address: endpoint.address, port: endpointPort, labels: endpoint.labels, workload: endpoint.workload,
+                            weight: endpoint.weight
+                        )
                     }
             }
         }

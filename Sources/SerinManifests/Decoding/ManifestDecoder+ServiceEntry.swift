@@ -91,8 +91,7 @@ extension ManifestDecoder {
     /// `portNames`: the entry's port names, which the endpoint's `ports` map to its own port numbers.
     private static func endpoint(_ field: Field, portNames: [String], reader: DocumentReader) -> ServiceEndpoint? {
         let schema = Schema(
-            known: ["address", "ports", "labels"], ignored: ["network", "locality", "serviceAccount"],
-            notApplied: ["weight"]
+            known: ["address", "ports", "labels", "weight"], ignored: ["network", "locality", "serviceAccount"]
         )
         guard let fields = reader.mapping(field, schema),
             let addressField = reader.required("address", in: fields),
@@ -114,6 +113,8 @@ extension ManifestDecoder {
             }
         }
         let labels = fields["labels"].flatMap(reader.stringMap) ?? [:]
-        return ServiceEndpoint(address: address, ports: ports, labels: labels)
+        // Istio's weight is a uint32 where 0 means unset: Envoy's default of 1.
+        let weight = fields["weight"].flatMap(reader.count).map { max($0, 1) } ?? 1
+        return ServiceEndpoint(address: address, ports: ports, labels: labels, weight: weight)
     }
 }
