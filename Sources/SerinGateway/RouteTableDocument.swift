@@ -97,7 +97,45 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
             parts.append("HTTP/2")
         }
         if let balancing = balancing(of: cluster.trafficPolicy.loadBalancer) { parts.append(balancing) }
+        if let pool = connectionPool(cluster.trafficPolicy.connectionPool) { parts.append(pool) }
+        if let outliers = outlierDetection(cluster.trafficPolicy.outlierDetection) { parts.append(outliers) }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
+    /// The connection pool's limits and timers as they apply to the cluster (a port's own when `portLevelSettings` has
+    /// one): `at most 100 connections, 10 pending, keepalive after 30s`; nil when it sets none.
+    static func connectionPool(_ pool: ConnectionPoolSettings?) -> String? {
+        guard let pool else { return nil }
+        var words: [String] = []
+        if let count = pool.tcp.maxConnections { words.append("at most \(count) connections") }
+        if let count = pool.http.http1MaxPendingRequests { words.append("\(count) pending") }
+        if let count = pool.http.http2MaxRequests { words.append("\(count) requests in flight") }
+        if let count = pool.http.maxRetries { words.append("\(count) retrying") }
+        if let count = pool.http.maxRequestsPerConnection { words.append("\(count) requests a connection") }
+        if let time = pool.tcp.connectTimeout { words.append("connect timeout \(Readable.duration(time))") }
+        if let idle = pool.http.idleTimeout ?? pool.tcp.idleTimeout {
+            words.append(idle > .zero ? "idle timeout \(Readable.duration(idle))" : "no idle timeout")
+        }
+        if let lifetime = pool.tcp.maxConnectionDuration { words.append("connections live at most \(Readable.duration(lifetime))") }
+        if let keepalive = pool.tcp.tcpKeepalive {
+            words.append("TCP keepalive" + (keepalive.time.map { " after \(Readable.duration($0))" } ?? ""))
+        }
+        return words.isEmpty ? nil : words.joined(separator: ", ")
+    }
+
+    /// When outlier detection ejects an endpoint: `ejected after 5 consecutive 5xx`.
+    static func outlierDetection(_ detection: OutlierDetection?) -> String? {
+        guard let detection else { return nil }
+        var streaks: [String] = []
+        if detection.consecutive5xxErrors > 0 {
+            streaks.append("\(detection.consecutive5xxErrors) consecutive \(detection.splitExternalLocalOriginErrors ? "5xx answers" : "5xx")")
+        }
+        if detection.consecutiveGatewayErrors > 0 { streaks.append("\(detection.consecutiveGatewayErrors) consecutive gateway errors") }
+        if detection.splitExternalLocalOriginErrors, detection.consecutiveLocalOriginFailures > 0 {
+            streaks.append("\(detection.consecutiveLocalOriginFailures) consecutive local-origin failures")
+        }
+        guard !streaks.isEmpty else { return "outlier detection never ejects (every threshold 0)" }
+        return "ejected after \(streaks.joined(separator: " or ")) for \(Readable.duration(detection.baseEjectionTime))"
     }
 
     /// The endpoints as `address:port`, each with its weight when the weights differ (`127.0.0.1:8080 weight 3`).

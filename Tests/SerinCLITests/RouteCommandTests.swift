@@ -75,6 +75,36 @@ struct RouteCommandTests {
         )
     }
 
+    @Test("says which DestinationRule policy a destination's connections get: the rule's, or its port's own from portLevelSettings, in place of it")
+    func explainsTrafficPolicy() async throws {
+        func rule(portLevel port: Int) throws -> URL {
+            try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-policy.yaml", text: """
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata: {name: web-v1-policy}
+                spec:
+                  host: web-v1-service
+                  trafficPolicy:
+                    connectionPool: {tcp: {maxConnections: 100}, http: {http1MaxPendingRequests: 10}}
+                    outlierDetection: {consecutive5xxErrors: 3}
+                    portLevelSettings:
+                    - port: {number: \(port)}
+                      connectionPool: {tcp: {maxConnections: 5, maxConnectionDuration: 10m, tcpKeepalive: {time: 30s}}}
+                """)])
+        }
+        let ruleOwn = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", try rule(portLevel: 8080).path, "--host", "example.com"])
+        #expect(ruleOwn.status == 0, "\(ruleOwn.stderr)")
+        #expect(
+            ruleOwn.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081 (at most 100 connections, 10 pending; ejected after 3 consecutive 5xx for 30s)"),
+            "\(ruleOwn.stdout)"
+        )
+        let portOwn = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", try rule(portLevel: 80).path, "--host", "example.com"])
+        #expect(
+            portOwn.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081 (at most 5 connections, connections live at most 10m, TCP keepalive after 30s)"),
+            "\(portOwn.stdout)"
+        )
+    }
+
     @Test("says why nothing matches and exits 1")
     func noRoute() async throws {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--path", "/other"])
