@@ -113,7 +113,7 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         if let count = pool.http.maxRetries { words.append("\(count) retrying") }
         if let count = pool.http.maxRequestsPerConnection { words.append("\(count) requests a connection") }
         if let time = pool.tcp.connectTimeout { words.append("connect timeout \(Readable.duration(time))") }
-        if let idle = pool.http.idleTimeout ?? pool.tcp.idleTimeout {
+        if let idle = pool.httpIdleTimeout {
             words.append(idle > .zero ? "idle timeout \(Readable.duration(idle))" : "no idle timeout")
         }
         if let lifetime = pool.tcp.maxConnectionDuration { words.append("connections live at most \(Readable.duration(lifetime))") }

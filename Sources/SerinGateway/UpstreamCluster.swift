@@ -75,7 +75,7 @@ final class UpstreamCluster: Sendable {
         self.loops = loops
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         let pool = policy.connectionPool
-        idleTimeout = (pool?.http.idleTimeout ?? pool?.tcp.idleTimeout).flatMap { $0 > .zero ? TimeAmount($0) : nil }
+        idleTimeout = pool?.httpIdleTimeout.flatMap { $0 > .zero ? TimeAmount($0) : nil }
         maxConnectionDuration = pool?.tcp.maxConnectionDuration.map(TimeAmount.init)
         keepalive = pool?.tcp.tcpKeepalive
         host = cluster.host

@@ -2,7 +2,6 @@ import NIOCore
 import NIOHTTP1
 import SerinCore
 import SerinListener
-import SerinManifests
 import SerinGateway
 import SerinTesting
 import Testing
@@ -139,18 +138,9 @@ struct LoadBalancerTests {
         let heavy = try await backends.start("v1")
         let light = try await backends.start("v2")
         let failingHeavy = try await backends.start("v1", errorRate: 1)
+        /// The one service, its two endpoints weighted 3 and 1, behind the route `route` (YAML under `http:`).
         func table(heavy: Int, route: String) throws -> RouteTable {
-            let yaml = """
-                apiVersion: networking.istio.io/v1
-                kind: Gateway
-                metadata: {name: edge}
-                spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
-                ---
-                apiVersion: networking.istio.io/v1
-                kind: VirtualService
-                metadata: {name: web}
-                spec: {hosts: ["*"], gateways: [edge], http: [{\(route)route: [{destination: {host: web}}]}]}
-                ---
+            try RoutePolicyTests.table(routes: route, services: [:], more: """
                 apiVersion: networking.istio.io/v1
                 kind: ServiceEntry
                 metadata: {name: web}
@@ -162,12 +152,10 @@ struct LoadBalancerTests {
                   endpoints:
                   - {address: 127.0.0.1, ports: {http: \(heavy)}, weight: 3}
                   - {address: 127.0.0.1, ports: {http: \(light.port)}, weight: 1}
-                """
-            let set = ManifestSet(sources: [ManifestSource(path: "weights.yaml", text: yaml)])
-            #expect(set.errors.isEmpty, "\(set.errors)")
-            return RouteTable(compiling: set.config)
+                """)
         }
-        try await RoutePolicyTests.withGateway(try table(heavy: heavy.port, route: ""), group: backends) { _, client in
+        let route = "  - route: [{destination: {host: web}}]"
+        try await RoutePolicyTests.withGateway(try table(heavy: heavy.port, route: route), group: backends) { _, client in
             var order: [String] = []
             for _ in 0..<40 {
                 let response = try await client.send(.GET, "/")
@@ -177,7 +165,7 @@ struct LoadBalancerTests {
             #expect(!zip(order, order.dropFirst()).contains { $0 == "v2" && $1 == "v2" }, "interleaved: \(order)")
         }
         // The heavy endpoint has turns in a row: its failed attempt is retried on the light one, not on itself again.
-        let retrying = "retries: {attempts: 1, retryOn: 5xx}, "
+        let retrying = route + "\n    retries: {attempts: 1, retryOn: 5xx}"
         try await RoutePolicyTests.withGateway(try table(heavy: failingHeavy.port, route: retrying), group: backends) { _, client in
             var statuses: [Int] = []
             for _ in 0..<20 { statuses.append(try await client.send(.GET, "/").status) }

@@ -70,6 +70,10 @@ public struct ConnectionPoolSettings: Hashable, Sendable, Codable {
     public var tcp: TCPSettings
     public var http: HTTPSettings
 
+    /// The idle timeout of an HTTP connection to the cluster, as Istio falls back: `http.idleTimeout`, else
+    /// `tcp.idleTimeout`; `.zero` when that turns it off, nil when neither is written.
+    public var httpIdleTimeout: Duration? { http.idleTimeout ?? tcp.idleTimeout }
+
     public init(tcp: TCPSettings = TCPSettings(), http: HTTPSettings = HTTPSettings()) {
         self.tcp = tcp
         self.http = http

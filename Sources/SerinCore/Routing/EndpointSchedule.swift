@@ -10,15 +10,17 @@ public struct EndpointSchedule: Hashable, Sendable, Codable {
     /// are scaled down to it, each endpoint keeping at least one turn.
     public static let maxLength = 1024
 
+    /// No schedule: the endpoints take their turns in order.
+    public static let inOrder = EndpointSchedule(weights: [])
+
     public init(weights: [Int]) {
         let weights = weights.map { max($0, 1) }
         guard let first = weights.first, weights.contains(where: { $0 != first }) else {
             order = []
             return
         }
-        var scaled = weights
         let divisor = weights.reduce(0, Self.gcd)
-        scaled = scaled.map { $0 / divisor }
+        var scaled = weights.map { $0 / divisor }
         let total = scaled.reduce(0, +)
         if total > Self.maxLength {
             scaled = scaled.map { max(1, $0 * Self.maxLength / total) }

@@ -161,9 +161,10 @@ public struct OutlierDetector: Hashable, Sendable {
     }
 
     /// The endpoint for one round-robin turn: round robin over the endpoints that are in, or over all of them in
-    /// panic; with a weighted `schedule`, its endpoint for the turn, or the next in it that is in. Nil when the cluster has no endpoints, or every endpoint is ejected and the panic threshold is 0.
-    /// The caller owns the turn counter, as for `Cluster.endpoint(forTurn:)`.
-    public func pick(forTurn turn: Int, now: Duration, schedule: EndpointSchedule = EndpointSchedule(weights: [])) -> Int? {
+    /// panic; with a weighted `schedule`, its endpoint for the turn, or the next in it that is in. Nil when the cluster
+    /// has no endpoints, or every endpoint is ejected and the panic threshold is 0. The caller owns the turn counter,
+    /// as for `Cluster.endpoint(forTurn:)`.
+    public func pick(forTurn turn: Int, now: Duration, schedule: EndpointSchedule = .inOrder) -> Int? {
         let count = states.count
         guard count > 0 else { return nil }
         if !schedule.order.isEmpty {
