@@ -48,7 +48,7 @@ final class ProxyExchange {
     private var load: EndpointLoad?
     /// The cluster counts this request as in flight (`http2MaxRequests`) until `finishRequest()`.
     private var admitted = false
-    /// The cluster counts this request as retrying (`maxRetries`) until `finishRequest()`.
+    /// The cluster counts this request as retrying (`maxRetries`, `retryBudget`) until `finishRequest()`.
     private var retrying = false
 
     init(
@@ -73,15 +73,15 @@ final class ProxyExchange {
         return nil
     }
 
-    /// The route's retry policy for the attempt under way, or nil when the cluster's `maxRetries` are all taken by
-    /// other requests: the attempt's outcome is then final, as Envoy answers on a retry overflow.
+    /// The route's retry policy for the attempt under way, or nil when the cluster's `maxRetries` or `retryBudget` are
+    /// all taken by other requests: the attempt's outcome is then final, as Envoy answers on a retry overflow.
     var retryPolicy: HTTPRetry? {
         guard let retries = route.policy.retries else { return nil }
         guard !retrying, let cluster, cluster.hasRetryLimit else { return retries }
         return cluster.mayRetry ? retries : nil
     }
 
-    /// The request retries: from now until it is over, the cluster counts it against `maxRetries`.
+    /// The request retries: from now until it is over, the cluster counts it against `maxRetries` or `retryBudget`.
     func retryStarted() {
         guard !retrying, let cluster else { return }
         retrying = true

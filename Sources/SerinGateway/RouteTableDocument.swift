@@ -97,27 +97,32 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
             parts.append("HTTP/2")
         }
         if let balancing = balancing(of: cluster.trafficPolicy.loadBalancer) { parts.append(balancing) }
-        if let pool = connectionPool(cluster.trafficPolicy.connectionPool) { parts.append(pool) }
+        if let pool = connectionPool(cluster.trafficPolicy.connectionPool, retryBudget: cluster.trafficPolicy.retryBudget) { parts.append(pool) }
         if let outliers = outlierDetection(cluster.trafficPolicy.outlierDetection) { parts.append(outliers) }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
     /// The connection pool's limits and timers as they apply to the cluster (a port's own when `portLevelSettings` has
-    /// one): `at most 100 connections, 10 pending, keepalive after 30s`; nil when it sets none.
-    static func connectionPool(_ pool: ConnectionPoolSettings?) -> String? {
-        guard let pool else { return nil }
+    /// one), with the retry budget in place of `maxRetries` when there is one: `at most 100 connections, 10 pending,
+    /// keepalive after 30s`; nil when it sets none.
+    static func connectionPool(_ pool: ConnectionPoolSettings?, retryBudget: RetryBudget? = nil) -> String? {
         var words: [String] = []
-        if let count = pool.tcp.maxConnections { words.append("at most \(count) connections") }
-        if let count = pool.http.http1MaxPendingRequests { words.append("\(count) pending") }
-        if let count = pool.http.http2MaxRequests { words.append("\(count) requests in flight") }
-        if let count = pool.http.maxRetries { words.append("\(count) retrying") }
-        if let count = pool.http.maxRequestsPerConnection { words.append("\(count) requests a connection") }
-        if let time = pool.tcp.connectTimeout { words.append("connect timeout \(Readable.duration(time))") }
-        if let idle = pool.httpIdleTimeout {
+        if let count = pool?.tcp.maxConnections { words.append("at most \(count) connections") }
+        if let count = pool?.http.http1MaxPendingRequests { words.append("\(count) pending") }
+        if let count = pool?.http.http2MaxRequests { words.append("\(count) requests in flight") }
+        if let retryBudget {
+            let percent = Readable.trimmed(retryBudget.percent)
+            words.append("\(retryBudget.minRetryConcurrency) retrying, or \(percent)% of requests in flight if more")
+        } else if let count = pool?.http.maxRetries {
+            words.append("\(count) retrying")
+        }
+        if let count = pool?.http.maxRequestsPerConnection { words.append("\(count) requests a connection") }
+        if let time = pool?.tcp.connectTimeout { words.append("connect timeout \(Readable.duration(time))") }
+        if let idle = pool?.httpIdleTimeout {
             words.append(idle > .zero ? "idle timeout \(Readable.duration(idle))" : "no idle timeout")
         }
-        if let lifetime = pool.tcp.maxConnectionDuration { words.append("connections live at most \(Readable.duration(lifetime))") }
-        if let keepalive = pool.tcp.tcpKeepalive {
+        if let lifetime = pool?.tcp.maxConnectionDuration { words.append("connections live at most \(Readable.duration(lifetime))") }
+        if let keepalive = pool?.tcp.tcpKeepalive {
             words.append("TCP keepalive" + (keepalive.time.map { " after \(Readable.duration($0))" } ?? ""))
         }
         return words.isEmpty ? nil : words.joined(separator: ", ")

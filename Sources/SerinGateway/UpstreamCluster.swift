@@ -14,7 +14,7 @@ final class UpstreamCluster: Sendable {
     let policy: TrafficPolicy
     let endpointCount: Int
     let hasOutlierDetection: Bool
-    /// Whether `connectionPool.http.maxRetries` limits the requests retrying at once.
+    /// Whether `connectionPool.http.maxRetries` or `retryBudget` limits the requests retrying at once.
     let hasRetryLimit: Bool
     /// The pool's connect timeout for this cluster (`connectionPool.tcp.connectTimeout`), when set.
     let connectTimeout: TimeAmount?
@@ -71,7 +71,7 @@ final class UpstreamCluster: Sendable {
         endpointCount = cluster.endpoints.count
         balancing = Balancing(cluster.trafficPolicy.loadBalancer)
         hasOutlierDetection = cluster.trafficPolicy.outlierDetection != nil
-        hasRetryLimit = ConnectionBudget(cluster.trafficPolicy.connectionPool).maxRetries != nil
+        hasRetryLimit = ConnectionBudget(cluster.trafficPolicy).limitsRetries
         self.loops = loops
         connectTimeout = policy.connectionPool?.tcp.connectTimeout.map(TimeAmount.init)
         let pool = policy.connectionPool
@@ -85,7 +85,7 @@ final class UpstreamCluster: Sendable {
         let detector = policy.outlierDetection.map {
             OutlierDetector(policy: $0, endpointCount: cluster.endpoints.count, panicThreshold: $0.minHealthPercent)
         }
-        state = Mutex(State(detector: detector, budget: ConnectionBudget(policy.connectionPool)))
+        state = Mutex(State(detector: detector, budget: ConnectionBudget(policy)))
     }
 
     /// Builds the client context again when one of its files (caCertificates, clientCertificate, privateKey)
@@ -208,7 +208,7 @@ final class UpstreamCluster: Sendable {
         state.withLock { $0.budget.requestFinished() }
     }
 
-    /// Whether a request may retry now (`maxRetries`); a request already retrying always may.
+    /// Whether a request may retry now (`maxRetries`, `retryBudget`); a request already retrying always may.
     var mayRetry: Bool { state.withLock { $0.budget.mayRetry } }
 
     func retryStarted() {

@@ -97,17 +97,21 @@ struct ConnectionBudgetTests {
         #expect(ConnectionBudget(maxRequestsPerConnection: maxRequests).shouldRetire(afterRequests: served) == retire)
     }
 
-    @Test("reads its limits from a DestinationRule's connectionPool")
+    @Test("reads its limits from a DestinationRule's connectionPool and retryBudget")
     func fromSettings() {
         let settings = ConnectionPoolSettings(
             tcp: .init(maxConnections: 10),
             http: .init(http1MaxPendingRequests: 0, maxRequestsPerConnection: 1)
         )
-        let budget = ConnectionBudget(settings)
+        let budget = ConnectionBudget(TrafficPolicy(connectionPool: settings))
         #expect(budget.maxConnections == 10)
         #expect(budget.maxPendingRequests == nil)
         #expect(budget.maxRequestsPerConnection == 1)
-        #expect(ConnectionBudget(nil) == ConnectionBudget())
+        #expect(!budget.limitsRetries)
+        #expect(ConnectionBudget(TrafficPolicy()) == ConnectionBudget())
+        let budgeted = ConnectionBudget(TrafficPolicy(retryBudget: RetryBudget(percent: 30, minRetryConcurrency: 5)))
+        #expect(budgeted.retryBudget == RetryBudget(percent: 30, minRetryConcurrency: 5))
+        #expect(budgeted.limitsRetries, "a retry budget alone limits retries")
     }
 
     @Test("http2MaxRequests admits that many requests in flight; the next overflows until one finishes")
@@ -128,7 +132,7 @@ struct ConnectionBudgetTests {
 
     @Test("without http2MaxRequests any number of requests are in flight")
     func noMaxRequests() {
-        var budget = ConnectionBudget(ConnectionPoolSettings(http: .init(http1MaxPendingRequests: 1)))
+        var budget = ConnectionBudget(TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(http1MaxPendingRequests: 1))))
         for _ in 0..<1000 { #expect(budget.requestStarted() == nil) }
         #expect(budget.maxRequests == nil)
     }
@@ -146,6 +150,47 @@ struct ConnectionBudgetTests {
         var unlimited = ConnectionBudget(maxRetries: 0)
         for _ in 0..<1000 { unlimited.retryStarted() }
         #expect(unlimited.mayRetry, "0, as Istio writes unset, is no limit")
+    }
+
+    @Test("retryBudget: requests may retry while fewer are retrying than percent of those in flight, never fewer than the minimum")
+    func retryBudget() {
+        var budget = ConnectionBudget(retryBudget: RetryBudget(percent: 25, minRetryConcurrency: 2))
+        for _ in 0..<10 { #expect(budget.requestStarted() == nil) }
+        // 25% of 10 in flight is 2.5, rounded down to 2, which is the minimum too.
+        budget.retryStarted()
+        #expect(budget.mayRetry)
+        budget.retryStarted()
+        #expect(!budget.mayRetry, "2 retrying of 10 in flight fill a 25% budget")
+        for _ in 0..<2 { _ = budget.requestStarted() }
+        #expect(budget.mayRetry, "12 in flight allow 3 retrying")
+        budget.retryStarted()
+        #expect(!budget.mayRetry)
+        for _ in 0..<12 { budget.requestFinished() }
+        #expect(!budget.mayRetry, "with nothing in flight, the minimum holds: 3 retrying are over 2")
+        budget.retryFinished()
+        #expect(!budget.mayRetry, "2 retrying is the minimum")
+        budget.retryFinished()
+        #expect(budget.mayRetry, "1 retrying is under it")
+    }
+
+    @Test("a retry budget takes the place of maxRetries, as Envoy's retry_budget overrides max_retries")
+    func retryBudgetOverridesMaxRetries() {
+        var budget = ConnectionBudget(maxRetries: 1, retryBudget: RetryBudget())
+        budget.retryStarted()
+        #expect(budget.mayRetry, "maxRetries 1 would refuse a second; the budget's minimum of 3 allows it")
+        budget.retryStarted()
+        budget.retryStarted()
+        #expect(!budget.mayRetry, "3 retrying with nothing else in flight fill Istio's default budget (20%, at least 3)")
+    }
+
+    @Test("the limit a retry budget sets: the percentage of requests in flight rounded down, at least the minimum")
+    func retryBudgetLimit() {
+        #expect(RetryBudget().limit(inFlight: 0) == 3)
+        #expect(RetryBudget().limit(inFlight: 19) == 3)
+        #expect(RetryBudget().limit(inFlight: 24) == 4)
+        #expect(RetryBudget(percent: 100, minRetryConcurrency: 1).limit(inFlight: 7) == 7)
+        #expect(RetryBudget(percent: 0, minRetryConcurrency: 1).limit(inFlight: 1000) == 1)
+        #expect(RetryBudget(percent: 12.5, minRetryConcurrency: 1).limit(inFlight: 16) == 2)
     }
 
     @Test("an HTTP/2 connection counts once; past maxConnections only a pool's first to its endpoint opens, as Envoy allows")

@@ -78,10 +78,19 @@ struct TrafficPolicyTests {
     }
 
     @Test(
-        "maxRetries 1: while one request is retrying, another's failed attempt is its answer (not retried); without the limit it is retried",
-        arguments: [(limit: 1, retried: false), (limit: 0, retried: true)]
+        "maxRetries 1, or a retry budget whose share of 2 requests in flight is under 2: while one request is retrying, another's failed attempt is its answer (not retried); without a limit, or with a budget that allows 2, it is retried",
+        arguments: [
+            (policy: "    connectionPool: {http: {maxRetries: 1}}", retried: false),
+            (policy: "    connectionPool: {http: {maxRetries: 0}}", retried: true),
+            (policy: "    retryBudget: {percent: 0, minRetryConcurrency: 1}", retried: false),
+            (policy: "    retryBudget: {percent: 49, minRetryConcurrency: 1}", retried: false),
+            (policy: "    retryBudget: {percent: 100, minRetryConcurrency: 1}", retried: true),
+            (policy: "    retryBudget: {percent: 0, minRetryConcurrency: 2}", retried: true),
+            // The budget takes the place of maxRetries, as Envoy's retry_budget overrides max_retries.
+            (policy: "    connectionPool: {http: {maxRetries: 1}}\n    retryBudget: {}", retried: true),
+        ]
     )
-    func retryLimit(limit: Int, retried: Bool) async throws {
+    func retryLimit(policy: String, retried: Bool) async throws {
         let backends = TestBackends()
         // `/held` fails its first attempt and never answers its retry, which so stays outstanding; `/failing` always fails.
         let heldAttempts = NIOLockedValueBox(0)
@@ -97,7 +106,6 @@ struct TrafficPolicyTests {
             return ScriptedBackend.Answer("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
         }
         let route = "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 2, retryOn: 5xx}\n    timeout: 2s"
-        let policy = "    connectionPool: {http: {maxRetries: \(limit)}}"
         let table = try RoutePolicyTests.table(routes: route, services: ["web-v1-service": [backend.port]], more: Self.rule(policy))
         let failingAttempts = { backend.received.split(separator: "GET /failing ", omittingEmptySubsequences: false).count - 1 }
         try await RoutePolicyTests.withGateway(table, group: backends) { gateway, first in
@@ -106,7 +114,7 @@ struct TrafficPolicyTests {
             let second = try await Self.client(gateway, backends)
             let failed = try await second.send(.GET, "/failing", timeout: .seconds(20))
             #expect(failed.status == 503)
-            #expect(failingAttempts() == (retried ? 3 : 1), "\(failingAttempts()) attempts of /failing with maxRetries \(limit)")
+            #expect(failingAttempts() == (retried ? 3 : 1), "\(failingAttempts()) attempts of /failing with \(policy)")
             // The held request ends at its route timeout; from then on nothing is retrying, and a failure is retried again.
             #expect(try await held.status == 504)
             let third = try await Self.client(gateway, backends)

@@ -95,19 +95,22 @@ struct RoutePolicyCompilationTests {
     }
 
     @Test(
-        "portLevelSettings replaces the rule's whole policy for its port, as Istio's MergeSubsetTrafficPolicy: a subset's sections go over the port's policy, a subset's own port entry replaces it",
+        "portLevelSettings replaces the rule's whole policy for its port, as Istio's MergeSubsetTrafficPolicy: a subset's sections go over the port's policy, a subset's own port entry replaces it; the retry budget is the subset's, else the rule's unless the rule has an entry for the port",
         arguments: [
-            // (subset, port, maxConnections, loadBalancer, consecutive5xxErrors)
-            (nil, 80, 7, LoadBalancerSettings.Simple.random, nil),
-            (nil, 9080, nil, nil, 2),
-            ("v1", 9080, nil, nil, 2),
-            ("v2", 80, 7, .roundRobin, nil),
-            ("v2", 9080, nil, .roundRobin, 2),
-            ("v3", 80, 7, .random, nil),
-            ("v3", 9080, 3, nil, nil),
-        ] as [(String?, Int, Int?, LoadBalancerSettings.Simple?, Int?)]
+            // (subset, port, maxConnections, loadBalancer, consecutive5xxErrors, retryBudget.percent)
+            (nil, 80, 7, LoadBalancerSettings.Simple.random, nil, 30),
+            (nil, 9080, nil, nil, 2, nil),
+            ("v1", 9080, nil, nil, 2, nil),
+            ("v2", 80, 7, .roundRobin, nil, 50),
+            ("v2", 9080, nil, .roundRobin, 2, 50),
+            ("v3", 80, 7, .random, nil, 30),
+            ("v3", 9080, 3, nil, nil, nil),
+            ("v4", 80, nil, .leastRequest, nil, 30),
+        ] as [(String?, Int, Int?, LoadBalancerSettings.Simple?, Int?, Double?)]
     )
-    func portLevelPolicy(subset: String?, port: Int, maxConnections: Int?, balancer: LoadBalancerSettings.Simple?, errors: Int?) throws {
+    func portLevelPolicy(
+        subset: String?, port: Int, maxConnections: Int?, balancer: LoadBalancerSettings.Simple?, errors: Int?, budget: Double?
+    ) throws {
         let yaml = """
             apiVersion: networking.istio.io/v1
             kind: Gateway
@@ -142,6 +145,7 @@ struct RoutePolicyCompilationTests {
               trafficPolicy:
                 connectionPool: {tcp: {maxConnections: 7}}
                 loadBalancer: {simple: RANDOM}
+                retryBudget: {percent: 30}
                 portLevelSettings:
                 - port: {number: 9080}
                   outlierDetection: {consecutive5xxErrors: 2}
@@ -149,13 +153,19 @@ struct RoutePolicyCompilationTests {
               - {name: v1, labels: {version: v1}}
               - name: v2
                 labels: {version: v1}
-                trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+                trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}, retryBudget: {percent: 50}}
               - name: v3
                 labels: {version: v1}
                 trafficPolicy:
                   portLevelSettings:
                   - port: {number: 9080}
                     connectionPool: {tcp: {maxConnections: 3}}
+              - name: v4
+                labels: {version: v1}
+                trafficPolicy:
+                  portLevelSettings:
+                  - port: {number: 80}
+                    loadBalancer: {simple: LEAST_REQUEST}
             """
         let set = Fixture.set(yaml)
         #expect(set.diagnostics.isEmpty, "\(Fixture.messages(set.diagnostics))")
@@ -165,6 +175,7 @@ struct RoutePolicyCompilationTests {
         #expect(cluster.trafficPolicy.connectionPool?.tcp.maxConnections == maxConnections)
         #expect(cluster.trafficPolicy.loadBalancer?.simple == balancer)
         #expect(cluster.trafficPolicy.outlierDetection?.consecutive5xxErrors == errors)
+        #expect(cluster.trafficPolicy.retryBudget?.percent == budget)
         #expect(cluster.trafficPolicy.portLevelSettings.isEmpty)
     }
 }

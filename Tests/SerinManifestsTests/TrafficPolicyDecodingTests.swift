@@ -109,6 +109,16 @@ struct TrafficPolicyDecodingTests {
                 TrafficPolicy(connectionPool: ConnectionPoolSettings(http: .init(maxRetries: 2)))
             ),
             ("  trafficPolicy:\n    connectionPool: {http: {maxRetries: 0}}", TrafficPolicy(connectionPool: ConnectionPoolSettings())),
+            // retryBudget alone is a policy; Istio's defaults are 20% and at least 3, and a minimum of 0 is unset.
+            ("  trafficPolicy:\n    retryBudget: {}", TrafficPolicy(retryBudget: RetryBudget(percent: 20, minRetryConcurrency: 3))),
+            (
+                "  trafficPolicy:\n    retryBudget: {percent: 12.5, minRetryConcurrency: 5}",
+                TrafficPolicy(retryBudget: RetryBudget(percent: 12.5, minRetryConcurrency: 5))
+            ),
+            (
+                "  trafficPolicy:\n    retryBudget: {percent: 30, minRetryConcurrency: 0}",
+                TrafficPolicy(retryBudget: RetryBudget(percent: 30, minRetryConcurrency: 3))
+            ),
         ]
     )
     func defaults(rest: String, expected: TrafficPolicy) {
@@ -188,8 +198,8 @@ struct TrafficPolicyDecodingTests {
         "warns about each traffic policy Serin's gateway does not support, and ignores it",
         arguments: [
             (
-                "  trafficPolicy:\n    retryBudget: {percent: {value: 10}}",
-                "test.yaml:7:5: warning: spec.trafficPolicy.retryBudget"
+                "  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 8443}",
+                "test.yaml:7:5: warning: spec.trafficPolicy.tunnel"
             ),
             (
                 "  trafficPolicy:\n    outlierDetection: {consecutiveErrors: 5}",
@@ -380,6 +390,22 @@ struct TrafficPolicyDecodingTests {
                     + "got \"soon\""
             ),
             (
+                "  trafficPolicy:\n    retryBudget: {percent: 101}",
+                "test.yaml:7:28: error: spec.trafficPolicy.retryBudget.percent: expected a percentage from 0 to 100, got 101"
+            ),
+            (
+                "  trafficPolicy:\n    retryBudget: {percent: {value: 10}}",
+                "test.yaml:7:28: error: spec.trafficPolicy.retryBudget.percent: expected a number, got a mapping"
+            ),
+            (
+                "  trafficPolicy:\n    retryBudget: {percent: twenty}",
+                "test.yaml:7:28: error: spec.trafficPolicy.retryBudget.percent: expected a number, got string \"twenty\""
+            ),
+            (
+                "  trafficPolicy:\n    retryBudget: {minRetryConcurrency: -1}",
+                "test.yaml:7:40: error: spec.trafficPolicy.retryBudget.minRetryConcurrency: expected 0 or more, got -1"
+            ),
+            (
                 "  subsets:\n  - name: v1\n    trafficPolicy:\n      outlierDetection: {consecutiveGatewayErrors: -2}",
                 "test.yaml:9:52: error: spec.subsets[0].trafficPolicy.outlierDetection.consecutiveGatewayErrors: expected 0 or more, "
                     + "got -2"
@@ -390,6 +416,13 @@ struct TrafficPolicyDecodingTests {
         let (rule, messages) = Self.decoded(rest)
         #expect(rule == nil)
         #expect(messages == [message])
+    }
+
+    @Test("retryBudget's budgetInterval is warned about and ignored: the budget counts the requests in flight now")
+    func retryBudgetInterval() {
+        let (rule, messages) = Self.decoded("  trafficPolicy:\n    retryBudget: {percent: 30, budgetInterval: 10s}")
+        #expect(rule?.trafficPolicy == TrafficPolicy(retryBudget: RetryBudget(percent: 30)))
+        #expect(messages == ["test.yaml:7:32: warning: spec.trafficPolicy.retryBudget.budgetInterval is not supported by Serin's gateway, ignored"])
     }
 
     @Test("useClientProtocol beside tls is decoded, with a warning that ALPN still follows the port's protocol")

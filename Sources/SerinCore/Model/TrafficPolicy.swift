@@ -7,6 +7,9 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     public var tls: ClientTLS?
     /// How requests are spread over the endpoints; nil: in turn.
     public var loadBalancer: LoadBalancerSettings?
+    /// `retryBudget`: how many requests may be retrying at once, in proportion to the requests in flight; nil: only
+    /// `connectionPool.http.maxRetries` limits them. Not one of the sections a port's entry replaces.
+    public var retryBudget: RetryBudget?
     /// `portLevelSettings`: policies for one port of the host each, in place of the four sections above for
     /// connections to that port (`forPort(_:)`).
     public var portLevelSettings: [PortTrafficPolicy]
@@ -25,23 +28,26 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
 
     public init(
         connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil, tls: ClientTLS? = nil,
-        loadBalancer: LoadBalancerSettings? = nil, portLevelSettings: [PortTrafficPolicy] = []
+        loadBalancer: LoadBalancerSettings? = nil, retryBudget: RetryBudget? = nil, portLevelSettings: [PortTrafficPolicy] = []
     ) {
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
         self.tls = tls
         self.loadBalancer = loadBalancer
+        self.retryBudget = retryBudget
         self.portLevelSettings = portLevelSettings
     }
 
     /// Whether no section is set, for any port.
     public var isEmpty: Bool {
-        connectionPool == nil && outlierDetection == nil && tls == nil && loadBalancer == nil && portLevelSettings.isEmpty
+        connectionPool == nil && outlierDetection == nil && tls == nil && loadBalancer == nil && retryBudget == nil
+            && portLevelSettings.isEmpty
     }
 
     /// The policy for connections to service port `port`, as Istio reads it: the first `portLevelSettings` entry for
-    /// the port replaces all four sections, so a section it leaves out is the gateway's default, not this policy's
-    /// (`portLevel` true); without one, this policy's sections. Either way without `portLevelSettings`.
+    /// the port replaces the policy whole, so a section it leaves out is the gateway's default, not this policy's,
+    /// and the policy's `retryBudget` does not apply there either (`portLevel` true; Istio copies only the four
+    /// sections from a port's entry); without one, this policy. Either way without `portLevelSettings`.
     public func forPort(_ port: Int?) -> (policy: TrafficPolicy, portLevel: Bool) {
         if let port, let entry = portLevelSettings.first(where: { $0.port == port }) {
             return (entry.policy, true)
@@ -51,16 +57,40 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
         return (policy, false)
     }
 
-    /// This policy (a subset's) over `base` (its DestinationRule's), as Istio merges them: each section this
-    /// policy sets replaces base's whole section; the others are base's. Neither's `portLevelSettings` is kept: merge
-    /// the policies `forPort(_:)` gives.
-    public func merged(over base: TrafficPolicy) -> TrafficPolicy {
+    /// This policy (a subset's) over `base` (its DestinationRule's), as Istio's `MergeTrafficPolicy` merges them: each
+    /// section this policy sets replaces base's whole section, and the others are base's; with `portLevel` (this
+    /// policy is the subset's entry for the port) the four sections are this policy's alone, set or not. The retry
+    /// budget is this policy's when it sets one, else base's, either way. Neither's `portLevelSettings` is kept:
+    /// merge the policies `forPort(_:)` gives.
+    public func merged(over base: TrafficPolicy, portLevel: Bool = false) -> TrafficPolicy {
         TrafficPolicy(
-            connectionPool: connectionPool ?? base.connectionPool,
-            outlierDetection: outlierDetection ?? base.outlierDetection,
-            tls: tls ?? base.tls,
-            loadBalancer: loadBalancer ?? base.loadBalancer
+            connectionPool: portLevel ? connectionPool : connectionPool ?? base.connectionPool,
+            outlierDetection: portLevel ? outlierDetection : outlierDetection ?? base.outlierDetection,
+            tls: portLevel ? tls : tls ?? base.tls,
+            loadBalancer: portLevel ? loadBalancer : loadBalancer ?? base.loadBalancer,
+            retryBudget: retryBudget ?? base.retryBudget
         )
+    }
+}
+
+/// Istio's `retryBudget` (Envoy's `retry_budget` circuit breaker): a cluster lets at most `percent` of the requests
+/// in flight to it be retrying at once, and never fewer than `minRetryConcurrency`, so that when an upstream fails
+/// retries cannot multiply its load. Where it is set, it takes the place of `connectionPool.http.maxRetries`.
+public struct RetryBudget: Hashable, Sendable, Codable {
+    /// `percent`: retrying requests allowed, as a percentage of the requests in flight; Istio's default 20.
+    public var percent: Double
+    /// `minRetryConcurrency`: retrying requests always allowed, however few are in flight; Istio's default 3.
+    public var minRetryConcurrency: Int
+
+    public init(percent: Double = 20, minRetryConcurrency: Int = 3) {
+        self.percent = percent
+        self.minRetryConcurrency = minRetryConcurrency
+    }
+
+    /// The requests that may be retrying at once while `inFlight` are in flight (those retrying among them), as
+    /// Envoy counts it: the percentage rounded down, and at least `minRetryConcurrency`.
+    public func limit(inFlight: Int) -> Int {
+        max(minRetryConcurrency, Int((percent / 100 * Double(inFlight)).rounded(.down)))
     }
 }
 

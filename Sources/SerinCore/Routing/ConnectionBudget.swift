@@ -13,6 +13,9 @@ public struct ConnectionBudget: Hashable, Sendable {
     public let maxRequests: Int?
     /// `maxRetries`: retries outstanding at once (Envoy's `max_retries`).
     public let maxRetries: Int?
+    /// `retryBudget`: retries outstanding at once in proportion to the requests in flight; in place of `maxRetries`
+    /// when set, as Envoy's `retry_budget` overrides `max_retries`.
+    public let retryBudget: RetryBudget?
     /// Requests that have retried and not finished.
     public private(set) var activeRetries = 0
     /// Requests admitted and not finished.
@@ -24,24 +27,29 @@ public struct ConnectionBudget: Hashable, Sendable {
 
     public init(
         maxConnections: Int? = nil, maxPendingRequests: Int? = nil, maxRequestsPerConnection: Int? = nil, maxRequests: Int? = nil,
-        maxRetries: Int? = nil
+        maxRetries: Int? = nil, retryBudget: RetryBudget? = nil
     ) {
         self.maxRetries = Self.limit(maxRetries)
+        self.retryBudget = retryBudget
         self.maxConnections = Self.limit(maxConnections)
         self.maxPendingRequests = Self.limit(maxPendingRequests)
         self.maxRequestsPerConnection = Self.limit(maxRequestsPerConnection)
         self.maxRequests = Self.limit(maxRequests)
     }
 
-    /// The budget a DestinationRule's `connectionPool` sets; none when it sets none.
-    public init(_ settings: ConnectionPoolSettings?) {
+    /// The budget a cluster's traffic policy sets (its `connectionPool` and `retryBudget`); none when it sets none.
+    public init(_ policy: TrafficPolicy) {
+        let settings = policy.connectionPool
         self.init(
             maxConnections: settings?.tcp.maxConnections,
             maxPendingRequests: settings?.http.http1MaxPendingRequests,
             maxRequestsPerConnection: settings?.http.maxRequestsPerConnection, maxRequests: settings?.http.http2MaxRequests,
-            maxRetries: settings?.http.maxRetries
+            maxRetries: settings?.http.maxRetries, retryBudget: policy.retryBudget
         )
     }
+
+    /// Whether anything limits the requests retrying at once (`maxRetries` or `retryBudget`).
+    public var limitsRetries: Bool { retryBudget != nil || maxRetries != nil }
 
     /// What to do with a request that found no idle connection.
     public enum Decision: Hashable, Sendable {
@@ -89,9 +97,14 @@ public struct ConnectionBudget: Hashable, Sendable {
         return nil
     }
 
-    /// Whether a request may retry now: fewer than `maxRetries` requests are retrying. The gateway asks before an
-    /// attempt's outcome is decided, so a request that does not retry after all is never counted.
-    public var mayRetry: Bool { activeRetries < maxRetries ?? .max }
+    /// Whether a request may retry now: fewer requests are retrying than the retry budget allows for the requests in
+    /// flight (those waiting for a connection among them, as Envoy counts pending requests in), or without a budget
+    /// fewer than `maxRetries`. The gateway asks before an attempt's outcome is decided, so a request that does not
+    /// retry after all is never counted.
+    public var mayRetry: Bool {
+        if let retryBudget { return activeRetries < retryBudget.limit(inFlight: activeRequests) }
+        return activeRetries < maxRetries ?? .max
+    }
 
     /// A request retries: it counts as retrying until `retryFinished()` (once per request, however many retries).
     public mutating func retryStarted() {

@@ -373,7 +373,7 @@ extension ManifestDecoder {
         "tls": ["mode", "clientCertificate", "privateKey", "caCertificates", "credentialName", "subjectAltNames", "sni", "insecureSkipVerify", "caCrl"],
         "tunnel": ["protocol", "targetHost", "targetPort"],
         "proxyProtocol": ["version"],
-        "retryBudget": ["percent", "minRetryConcurrency"],
+        "retryBudget": ["percent", "minRetryConcurrency", "budgetInterval"],
     ]
 
     /// Flagger's `service.trafficPolicy`: Istio's TrafficPolicy, which Serin writes as given into the DestinationRules

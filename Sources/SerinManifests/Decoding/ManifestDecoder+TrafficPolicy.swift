@@ -4,13 +4,13 @@ import Yams
 /// A DestinationRule's (or subset's) `trafficPolicy`, with Istio's field names, defaults and validation.
 /// Istio policies Serin's gateway has no counterpart for are warned about and ignored, never refused.
 extension ManifestDecoder {
-    static let trafficPolicyNotSupported: Set<String> = ["tunnel", "proxyProtocol", "retryBudget"]
+    static let trafficPolicyNotSupported: Set<String> = ["tunnel", "proxyProtocol"]
 
     /// The sections a policy applies to a cluster's connections: a DestinationRule's, a subset's, or one port's.
     private static let policySections: Set<String> = ["connectionPool", "outlierDetection", "tls", "loadBalancer"]
 
     static func trafficPolicy(_ field: Field, reader: DocumentReader) -> TrafficPolicy? {
-        let schema = Schema(known: policySections.union(["portLevelSettings"]), notSupported: trafficPolicyNotSupported)
+        let schema = Schema(known: policySections.union(["portLevelSettings", "retryBudget"]), notSupported: trafficPolicyNotSupported)
         guard let fields = reader.mapping(field, schema) else { return nil }
         // Istio: "traffic policy must have at least one field".
         guard field.node.mapping?.isEmpty == false else {
@@ -18,6 +18,7 @@ extension ManifestDecoder {
             return nil
         }
         var policy = sections(fields, reader: reader)
+        policy.retryBudget = fields["retryBudget"].flatMap { retryBudget($0, reader: reader) }
         if let ports = fields["portLevelSettings"], let entries = reader.list(ports) {
             for entry in entries {
                 guard let decoded = portTrafficPolicy(entry, reader: reader) else { continue }
@@ -66,6 +67,29 @@ extension ManifestDecoder {
             )
         }
         return policy
+    }
+
+    /// `retryBudget`: `percent` (a number from 0 to 100, Envoy's bounds; 20 when left out) and `minRetryConcurrency`
+    /// (3 when left out or 0, as Istio writes it). `budgetInterval` is taken with a warning: the budget counts the
+    /// requests in flight now, as Envoy does without one.
+    private static func retryBudget(_ field: Field, reader: DocumentReader) -> RetryBudget? {
+        let schema = Schema(known: ["percent", "minRetryConcurrency"], notSupported: ["budgetInterval"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        var budget = RetryBudget()
+        if let percentField = fields["percent"] {
+            guard let percent = reader.number(percentField) else { return nil }
+            guard (0...100).contains(percent) else {
+                let written = percentField.node.string ?? "\(percent)"
+                reader.error("\(percentField.path): expected a percentage from 0 to 100, got \(written)", at: percentField.node)
+                return nil
+            }
+            budget.percent = percent
+        }
+        if let minimumField = fields["minRetryConcurrency"] {
+            guard let minimum = reader.count(minimumField) else { return nil }
+            if minimum > 0 { budget.minRetryConcurrency = minimum }
+        }
+        return budget
     }
 
     /// `loadBalancer`: `simple` or `consistentHash` (one of them, as Istio's oneof). What only shapes a hash ring or a
