@@ -73,12 +73,13 @@ final class ProxyExchange {
         return nil
     }
 
-    /// The route's retry policy for the attempt under way, or nil when the cluster's `maxRetries` or `retryBudget` are
-    /// all taken by other requests: the attempt's outcome is then final, as Envoy answers on a retry overflow.
-    var retryPolicy: HTTPRetry? {
-        guard let retries = route.policy.retries else { return nil }
-        guard !retrying, let cluster, cluster.hasRetryLimit else { return retries }
-        return cluster.mayRetry ? retries : nil
+    /// The route's retry policy for the attempt under way (`granted`), or none when the cluster's `maxRetries` or
+    /// `retryBudget` are all taken by other requests: the attempt's outcome is then final, as Envoy answers on a retry
+    /// overflow, and the policy held back is `withheld`, to tell whether it would have retried.
+    var retryPolicy: (granted: HTTPRetry?, withheld: HTTPRetry?) {
+        guard let retries = route.policy.retries else { return (nil, nil) }
+        guard !retrying, let cluster, cluster.hasRetryLimit else { return (retries, nil) }
+        return cluster.mayRetry ? (retries, nil) : (nil, retries)
     }
 
     /// The request retries: from now until it is over, the cluster counts it against `maxRetries` or `retryBudget`.

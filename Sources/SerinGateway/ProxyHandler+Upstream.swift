@@ -12,11 +12,13 @@ extension ProxyHandler: UpstreamDelegate {
         let trailersOnlyGRPCStatus = connection.http2Stream?.trailersOnlyStatus
         // Below the route's lowest retried status an answer is final: the policy is not copied out to say so.
         let mayRetry = trailersOnlyGRPCStatus != nil || head.status >= exchange.route.lowestRetriedStatus
-        let action = machine.responseHead(
-            status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
-            endsWithClose: connection.responseEndsWithClose, retries: mayRetry ? exchange.retryPolicy : nil,
-            trailersOnlyGRPCStatus: trailersOnlyGRPCStatus
-        )
+        let decision = { (machine: inout ProxyStateMachine, retries: HTTPRetry?) in
+            machine.responseHead(
+                status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
+                endsWithClose: connection.responseEndsWithClose, retries: retries, trailersOnlyGRPCStatus: trailersOnlyGRPCStatus
+            )
+        }
+        let action = mayRetry ? decide(exchange, decision) : decision(&machine, nil)
         var expectedBody = 0
         if case .value(let length) = head.fields.contentLength, length <= Self.coalescedBodyBytes { expectedBody = length }
         switch action {
@@ -121,13 +123,14 @@ extension ProxyHandler: UpstreamDelegate {
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
         guard let exchange, exchange.upstream === connection else { return }
         exchange.upstream = nil
-        run(
+        let handshakeFailed = UpstreamErrorText.isHandshakeFailure(error, fresh: connection.requestsServed <= 1)
+        let action = decide(exchange) { machine, retries in
             machine.upstreamClosed(
-                malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: exchange.retryPolicy,
-                handshakeFailed: UpstreamErrorText.isHandshakeFailure(error, fresh: connection.requestsServed <= 1)
-            ),
-            for: exchange, error: error
-        )
+                malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: retries,
+                handshakeFailed: handshakeFailed
+            )
+        }
+        run(action, for: exchange, error: error)
     }
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {

@@ -290,6 +290,18 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// Runs what the machine decided for `exchange`, the one under way (or for the connection, when none is).
     /// Actions that need an event's own data (a response head, a parse error) run where that event arrives.
     /// The caller hands over the exchange it holds: reading `self.exchange` again would cost a retain per action.
+    /// The machine's decision on an attempt's outcome, given the retry policy the cluster's retry limit leaves the
+    /// request. When the limit held the route's policy back, the same decision is taken first on a copy of the machine
+    /// with the policy: had that retried, the cluster counts a retry overflow (Envoy's `upstream_rq_retry_overflow`).
+    func decide(_ exchange: ProxyExchange, _ decision: (inout ProxyStateMachine, HTTPRetry?) -> Action) -> Action {
+        let retries = exchange.retryPolicy
+        if let withheld = retries.withheld, let cluster = exchange.cluster {
+            var whatIf = machine
+            if case .retry = decision(&whatIf, withheld) { cluster.retryOverflowed() }
+        }
+        return decision(&machine, retries.granted)
+    }
+
     func run(_ action: Action, for exchange: ProxyExchange?, error: (any Error)? = nil) {
         switch action {
         case .none, .route, .answerLocally, .forwardBody, .discardBody, .passInformational, .startResponse, .reject, .close,
@@ -408,7 +420,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         }
         switch result {
         case .failure(let error):
-            run(machine.upstreamFailed(overflow: error is UpstreamOverflow, retries: exchange.retryPolicy), for: exchange, error: error)
+            let action = decide(exchange) { $0.upstreamFailed(overflow: error is UpstreamOverflow, retries: $1) }
+            run(action, for: exchange, error: error)
         case .success(let connection):
             connection.delegate = self
             connection.requestsServed += 1
@@ -424,7 +437,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         if let perTry = exchange.route.policy.retries?.perTryTimeout {
             exchange.tryDeadline = schedule(after: perTry, for: exchange) { handler in
                 exchange.tryDeadline = nil
-                handler.run(handler.machine.tryTimedOut(retries: exchange.retryPolicy), for: exchange)
+                handler.run(handler.decide(exchange) { $0.tryTimedOut(retries: $1) }, for: exchange)
             }
         }
         connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD, upgrade: exchange.upgrade != nil)

@@ -52,6 +52,8 @@ final class UpstreamCluster: Sendable {
         var waiters: [Waiter] = []
         var nextWaiter: UInt64 = 0
         var ejections = 0
+        /// Retries refused because `maxRetries` or `retryBudget` were all taken.
+        var retryOverflows = 0
         /// Set once a reconfiguration replaced this cluster: its connections close instead of going idle.
         var retired = false
     }
@@ -218,6 +220,14 @@ final class UpstreamCluster: Sendable {
     func retryFinished() {
         state.withLock { $0.budget.retryFinished() }
     }
+
+    /// A request would have retried but found the retry limit taken: its attempt's outcome was its answer.
+    func retryOverflowed() {
+        state.withLock { $0.retryOverflows += 1 }
+    }
+
+    /// Retries refused by the retry limit so far, for `/metrics`.
+    var retryOverflows: Int { state.withLock { $0.retryOverflows } }
 
     /// A waiting request gave up (its client left, or its route timed out). False when it was already woken.
     func cancelWaiting(_ id: UInt64) -> Bool {

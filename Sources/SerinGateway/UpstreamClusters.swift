@@ -89,8 +89,8 @@ final class UpstreamClusters: Sendable {
         clusters.withLock { Array($0.values) }.map { $0.reloadTLSIfChanged() }.filter { $0 != .unchanged }
     }
 
-    /// Per cluster with a traffic policy: its connections and waiting requests, and with outlier detection its
-    /// ejections, as Prometheus text.
+    /// Per cluster with a traffic policy: its connections and waiting requests, with outlier detection its ejections,
+    /// and with a retry limit the retries it refused, as Prometheus text.
     func exposition() -> String {
         let now = UpstreamCluster.now
         let all = clusters.withLock { Array($0.values) }.sorted { $0.name < $1.name }
@@ -99,12 +99,17 @@ final class UpstreamClusters: Sendable {
             ("serin_gateway_upstream_pending_requests", "gauge", "Requests waiting for a connection the cluster's connectionPool allows.", ""),
             ("serin_gateway_outlier_ejections_total", "counter", "Endpoints ejected by outlier detection.", ""),
             ("serin_gateway_outlier_ejections_active", "gauge", "Endpoints ejected right now.", ""),
+            (
+                "serin_gateway_upstream_retry_overflow_total", "counter",
+                "Retries not made because the cluster's maxRetries or retryBudget were all taken (Envoy's upstream_rq_retry_overflow).", ""
+            ),
         ]
         for cluster in all {
             let label = "{cluster_name=\"\(PrometheusText.escape(cluster.name))\"}"
             let budget = cluster.budgetCounts
             families[0].lines += "\(families[0].name)\(label) \(budget.open)\n"
             families[1].lines += "\(families[1].name)\(label) \(budget.pending)\n"
+            if cluster.hasRetryLimit { families[4].lines += "\(families[4].name)\(label) \(cluster.retryOverflows)\n" }
             guard cluster.hasOutlierDetection else { continue }
             let ejections = cluster.ejectionCounts(now: now)
             families[2].lines += "\(families[2].name)\(label) \(ejections.total)\n"

@@ -78,19 +78,20 @@ struct TrafficPolicyTests {
     }
 
     @Test(
-        "maxRetries 1, or a retry budget whose share of 2 requests in flight is under 2: while one request is retrying, another's failed attempt is its answer (not retried); without a limit, or with a budget that allows 2, it is retried",
+        "maxRetries 1, or a retry budget whose share of 2 requests in flight is under 2: while one request is retrying, another's failed attempt is its answer (not retried) and counts as a retry overflow; without a limit, or with a budget that allows 2, it is retried",
         arguments: [
-            (policy: "    connectionPool: {http: {maxRetries: 1}}", retried: false),
-            (policy: "    connectionPool: {http: {maxRetries: 0}}", retried: true),
-            (policy: "    retryBudget: {percent: 0, minRetryConcurrency: 1}", retried: false),
-            (policy: "    retryBudget: {percent: 49, minRetryConcurrency: 1}", retried: false),
-            (policy: "    retryBudget: {percent: 100, minRetryConcurrency: 1}", retried: true),
-            (policy: "    retryBudget: {percent: 0, minRetryConcurrency: 2}", retried: true),
+            (policy: "    connectionPool: {http: {maxRetries: 1}}", retried: false, overflows: 1),
+            // No limit: nothing to overflow, and no overflow line for the cluster.
+            (policy: "    connectionPool: {http: {maxRetries: 0}}", retried: true, overflows: nil),
+            (policy: "    retryBudget: {percent: 0, minRetryConcurrency: 1}", retried: false, overflows: 1),
+            (policy: "    retryBudget: {percent: 49, minRetryConcurrency: 1}", retried: false, overflows: 1),
+            (policy: "    retryBudget: {percent: 100, minRetryConcurrency: 1}", retried: true, overflows: 0),
+            (policy: "    retryBudget: {percent: 0, minRetryConcurrency: 2}", retried: true, overflows: 0),
             // The budget takes the place of maxRetries, as Envoy's retry_budget overrides max_retries.
-            (policy: "    connectionPool: {http: {maxRetries: 1}}\n    retryBudget: {}", retried: true),
-        ]
+            (policy: "    connectionPool: {http: {maxRetries: 1}}\n    retryBudget: {}", retried: true, overflows: 0),
+        ] as [(String, Bool, Int?)]
     )
-    func retryLimit(policy: String, retried: Bool) async throws {
+    func retryLimit(policy: String, retried: Bool, overflows: Int?) async throws {
         let backends = TestBackends()
         // `/held` fails its first attempt and never answers its retry, which so stays outstanding; `/failing` always fails.
         let heldAttempts = NIOLockedValueBox(0)
@@ -120,6 +121,13 @@ struct TrafficPolicyTests {
             let third = try await Self.client(gateway, backends)
             #expect(try await third.send(.GET, "/failing", timeout: .seconds(20)).status == 503)
             #expect(failingAttempts() == (retried ? 6 : 4), "\(failingAttempts()) attempts of /failing once the held request ended")
+            let overflowLine = "serin_gateway_upstream_retry_overflow_total{cluster_name=\"outbound|80||web-v1-service\"} "
+            let metrics = GatewayAdmin.metricsText(gateway)
+            if let overflows {
+                #expect(metrics.contains(overflowLine + "\(overflows)\n"), "\(metrics)")
+            } else {
+                #expect(!metrics.contains(overflowLine), "\(metrics)")
+            }
             await second.close()
             await third.close()
         }
