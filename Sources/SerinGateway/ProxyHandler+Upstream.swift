@@ -12,7 +12,9 @@ extension ProxyHandler: UpstreamDelegate {
         let trailersOnlyGRPCStatus = connection.http2Stream?.trailersOnlyStatus
         // Below the route's lowest retried status an answer is final: the policy is not copied out to say so.
         let mayRetry = trailersOnlyGRPCStatus != nil || head.status >= exchange.route.lowestRetriedStatus
-        let decision = { (machine: inout ProxyStateMachine, retries: HTTPRetry?) in
+        // A local function rather than a closure value: passed on only as a non-escaping argument, it captures nothing on
+        // the heap, and the common answer, which cannot be retried, calls it directly.
+        func decision(_ machine: inout ProxyStateMachine, _ retries: HTTPRetry?) -> Action {
             machine.responseHead(
                 status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
                 endsWithClose: connection.responseEndsWithClose, retries: retries, trailersOnlyGRPCStatus: trailersOnlyGRPCStatus
