@@ -18,6 +18,9 @@ final class HTTP2UpstreamSessions {
     let eventLoop: any EventLoop
     let connectTimeout: TimeAmount
     private var sessions: [Key: [Session]] = [:]
+    /// Connections past `maxConnectionDuration` still carrying streams: out of `sessions`, so no new stream finds
+    /// them, but closed with the rest at shutdown.
+    private var retired: [ObjectIdentifier: Session] = [:]
 
     private struct Key: Hashable {
         let endpoint: EndpointAddress
@@ -56,8 +59,8 @@ final class HTTP2UpstreamSessions {
         self.connectTimeout = connectTimeout
     }
 
-    /// Open connections, for tests and metrics.
-    var connectionCount: Int { sessions.values.joined().filter { $0.channel != nil }.count }
+    /// Open connections, retired ones still carrying streams included, for tests and metrics.
+    var connectionCount: Int { sessions.values.joined().filter { $0.channel != nil }.count + retired.count }
 
     /// Which of the connections to an endpoint, carrying `activeStreams` each, takes the next stream: the first below
     /// `maxConcurrentStreams` (any, without a cap); nil when every one is full, or there is none: open another.
@@ -193,13 +196,21 @@ final class HTTP2UpstreamSessions {
     }
 
     /// The connection reached its `maxConnectionDuration`: the next stream to its endpoint opens another, and it
-    /// closes once the streams it carries end (at once without any), as Envoy drains an HTTP/2 connection.
+    /// closes once the streams it carries end (at once without any), as Envoy drains an HTTP/2 connection. A GOAWAY
+    /// tells the server first that no stream will open on it again (RFC 9113 §6.8; naming stream 0, as the server
+    /// opened none), so it sees a graceful end rather than a connection gone without a word.
     private func retire(_ session: Session, at key: Key) {
-        guard session.channel?.isActive == true else { return }
+        guard let channel = session.channel, channel.isActive else { return }
         sessions[key]?.removeAll { $0 === session }
         if sessions[key]?.isEmpty == true { sessions[key] = nil }
+        let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .rootStream, errorCode: .noError, opaqueData: nil))
+        guard session.activeStreams > 0 else {
+            channel.writeAndFlush(goAway).assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        channel.writeAndFlush(goAway, promise: nil)
         session.retired = true
-        if session.activeStreams == 0 { session.channel?.close(promise: nil) }
+        retired[ObjectIdentifier(session)] = session
     }
 
     /// The connection never came up: it is forgotten and its waiting streams fail with `error`.
@@ -215,15 +226,17 @@ final class HTTP2UpstreamSessions {
         session.releaseBudget()
         sessions[key]?.removeAll { $0 === session }
         if sessions[key]?.isEmpty == true { sessions[key] = nil }
+        retired[ObjectIdentifier(session)] = nil
     }
 
-    /// Closes every connection (shutdown).
+    /// Closes every connection, those retired and still carrying streams too (shutdown).
     func closeAll() {
-        for session in sessions.values.joined() {
+        for session in Array(sessions.values.joined()) + Array(retired.values) {
             session.releaseBudget()
             session.channel?.close(promise: nil)
         }
         sessions.removeAll()
+        retired.removeAll()
     }
 }
 

@@ -12,20 +12,26 @@ public final class ProtocolReportingBackend: Sendable {
     public let port: Int
     private let channel: any Channel
     private let accepted: NIOLockedValueBox<Int>
+    private let goAways: NIOLockedValueBox<Int>
 
-    private init(port: Int, channel: any Channel, accepted: NIOLockedValueBox<Int>) {
+    private init(port: Int, channel: any Channel, accepted: NIOLockedValueBox<Int>, goAways: NIOLockedValueBox<Int>) {
         self.port = port
         self.channel = channel
         self.accepted = accepted
+        self.goAways = goAways
     }
 
     /// Connections accepted so far.
     public var acceptedConnections: Int { accepted.withLockedValue { $0 } }
 
+    /// GOAWAY frames received from clients over HTTP/2 so far: how many connections a client said it was done with.
+    public var goAwaysReceived: Int { goAways.withLockedValue { $0 } }
+
     public static func start(group: any EventLoopGroup, delay: TimeAmount = .zero) async throws -> ProtocolReportingBackend {
         let accepted = NIOLockedValueBox(0)
-        let channel = try await CountingServer.bind(group: group, accepted: accepted) { PrefaceSniffer(delay: delay) }
-        return ProtocolReportingBackend(port: channel.localAddress?.port ?? 0, channel: channel, accepted: accepted)
+        let goAways = NIOLockedValueBox(0)
+        let channel = try await CountingServer.bind(group: group, accepted: accepted) { PrefaceSniffer(delay: delay, goAways: goAways) }
+        return ProtocolReportingBackend(port: channel.localAddress?.port ?? 0, channel: channel, accepted: accepted, goAways: goAways)
     }
 
     public func close() async {
@@ -36,10 +42,12 @@ public final class ProtocolReportingBackend: Sendable {
     private final class PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = ByteBuffer
         private let delay: TimeAmount
+        private let goAways: NIOLockedValueBox<Int>
         private var received: ByteBuffer?
 
-        init(delay: TimeAmount) {
+        init(delay: TimeAmount, goAways: NIOLockedValueBox<Int>) {
             self.delay = delay
+            self.goAways = goAways
         }
         private static let preface = Array("PRI * HTTP/2.0".utf8)
 
@@ -65,6 +73,8 @@ public final class ProtocolReportingBackend: Sendable {
                             ])
                         }
                     }
+                    // NIOHTTP2 passes the connection's own frames (stream 0) on down the connection's pipeline.
+                    try pipeline.addHandler(GoAwayCounter(count: goAways), position: .last)
                 } else {
                     try pipeline.configureHTTPServerPipeline(position: .last)
                     try pipeline.addHandler(Answer(protocolName: "HTTP/1.1", delay: delay), position: .last)
@@ -76,6 +86,21 @@ public final class ProtocolReportingBackend: Sendable {
             received = nil
             context.fireChannelRead(NIOAny(bytes))
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    /// Counts the GOAWAY frames a client sends.
+    private final class GoAwayCounter: ChannelInboundHandler {
+        typealias InboundIn = HTTP2Frame
+        let count: NIOLockedValueBox<Int>
+
+        init(count: NIOLockedValueBox<Int>) {
+            self.count = count
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .goAway = unwrapInboundIn(data).payload { count.withLockedValue { $0 += 1 } }
+            context.fireChannelRead(data)
         }
     }
 

@@ -113,7 +113,7 @@ struct GatewayHTTP2PoolTests {
         await backends.shutdown()
     }
 
-    @Test("tcp.maxConnectionDuration on an HTTP/2 upstream: a connection that old takes no new stream, so the next request opens another, while the stream it carries runs to its answer")
+    @Test("tcp.maxConnectionDuration on an HTTP/2 upstream: a connection that old says GOAWAY and takes no new stream, so the next request opens another, while the stream it carries runs to its answer and the connection closes after it")
     func maxConnectionDurationDrainsHTTP2() async throws {
         let backends = TestBackends()
         let backend = try await ProtocolReportingBackend.start(group: backends.group, delay: .milliseconds(1200))
@@ -128,9 +128,33 @@ struct GatewayHTTP2PoolTests {
             let late = try await second.send(.GET, "/", timeout: .seconds(20))
             #expect(late.status == 200 && late.bodyText == "HTTP/2")
             #expect(backend.acceptedConnections == 2, "the request after maxConnectionDuration opened a connection of its own")
+            // Each connection, retired while its stream ran (the backend answers after 1.2s), told the server it takes no
+            // new stream.
+            #expect(await eventually(.seconds(10)) { backend.goAwaysReceived == 2 }, "\(backend.goAwaysReceived) GOAWAYs")
             let earlyAnswer = try await early
             #expect(earlyAnswer.status == 200 && earlyAnswer.bodyText == "HTTP/2", "the retired connection carried its stream to the end")
+            // Both close once their streams end.
+            #expect(await eventually(.seconds(10)) { await gateway.http2UpstreamConnectionCount() == 0 })
             await second.close()
+        }
+        await backend.close()
+        await backends.shutdown()
+    }
+
+    @Test("tcp.maxConnectionDuration on an idle HTTP/2 upstream connection: at that age it says GOAWAY and closes")
+    func maxConnectionDurationClosesIdleHTTP2() async throws {
+        let backends = TestBackends()
+        let backend = try await ProtocolReportingBackend.start(group: backends.group)
+        let table = try TrafficPolicyTests.table(
+            "    connectionPool: {tcp: {maxConnectionDuration: 300ms}, http: {h2UpgradePolicy: UPGRADE}}", backend: backend.port
+        )
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
+            let answer = try await client.send(.GET, "/", timeout: .seconds(20))
+            #expect(answer.status == 200 && answer.bodyText == "HTTP/2")
+            #expect(await eventually(.seconds(10)) { backend.goAwaysReceived == 1 }, "\(backend.goAwaysReceived) GOAWAYs")
+            #expect(await eventually(.seconds(10)) { await gateway.http2UpstreamConnectionCount() == 0 })
+            #expect(try await client.send(.GET, "/", timeout: .seconds(20)).status == 200, "the next request opens a new connection")
+            #expect(backend.acceptedConnections == 2)
         }
         await backend.close()
         await backends.shutdown()
