@@ -30,6 +30,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
     private let makeProxy: () -> ProxyHandler
     private var context: ChannelHandlerContext?
     private var clientAddress: String?
+    /// The connection's two ends, for a PROXY protocol header upstream.
+    private var ends: ConnectionEnds?
     private var streams: [HTTP2StreamID: HTTP2ServerStream] = [:]
     /// Streams the current read passed bytes to, told when the read is complete.
     private var readStreams: [HTTP2ServerStream] = []
@@ -59,6 +61,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientAddress = context.channel.remoteAddress?.ipAddress
+        ends = ConnectionEnds(context.channel)
         loop.register(self)
         // A connection accepted while the gateway drains (its listeners still open for the load balancer) is served
         // the streams of its first flight, then told with GOAWAY: told at once, a client sends its request nowhere
@@ -98,7 +101,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
             let proxy = makeProxy()
             let stream = HTTP2ServerStream(id: frame.streamID, connection: self, proxy: proxy)
             streams[frame.streamID] = stream
-            proxy.serve(stream, clientAddress: clientAddress)
+            proxy.serve(stream, clientAddress: clientAddress, ends: ends)
             run(lifecycle.streamOpened(id: Int(Int32(frame.streamID))))
             stream.received(frame.payload)
             if acceptedDraining {

@@ -69,14 +69,16 @@ final class HTTP2UpstreamSessions {
     }
 
     /// A new stream to `endpoint`, on the loop's connection to it (opened first when there is none). `serverHost`:
-    /// the request's host, when the cluster names the server by it.
+    /// the request's host, when the cluster names the server by it. `proxyHeader`: the PROXY protocol header the
+    /// cluster's `proxyProtocol` starts a connection with, which names one client: the stream gets a connection of its
+    /// own, which no other stream shares and which closes when the stream ends.
     func lease(
-        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String? = nil,
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String? = nil, proxyHeader: ByteBuffer? = nil,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.assertInEventLoop()
         let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init), serverHost: serverHost)
-        let open = sessions[key] ?? []
+        let open = proxyHeader == nil ? sessions[key] ?? [] : []
         let session: Session
         if let index = Self.pick(activeStreams: open.map(\.activeStreams), maxConcurrentStreams: cluster?.maxConcurrentStreams) {
             session = open[index]
@@ -95,8 +97,14 @@ final class HTTP2UpstreamSessions {
             case nil: tls = nil
             }
             session = Session(overTLS: tls != nil, cluster: cluster)
-            sessions[key, default: []].append(session)
-            connect(key, session: session, cluster: cluster, tls: tls)
+            if proxyHeader != nil {
+                // Out of `sessions`, as a retired connection: no other stream finds it, and its one stream's end closes it.
+                session.retired = true
+                retired[ObjectIdentifier(session)] = session
+            } else {
+                sessions[key, default: []].append(session)
+            }
+            connect(key, session: session, cluster: cluster, tls: tls, proxyHeader: proxyHeader)
         }
         session.activeStreams += 1
         let overTLS = session.overTLS
@@ -139,7 +147,7 @@ final class HTTP2UpstreamSessions {
         }
     }
 
-    private func connect(_ key: Key, session: Session, cluster: UpstreamCluster?, tls: NIOSSLContext?) {
+    private func connect(_ key: Key, session: Session, cluster: UpstreamCluster?, tls: NIOSSLContext?, proxyHeader: ByteBuffer?) {
         let configuration = HTTP2Connection.configuration
         ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster?.connectTimeout ?? connectTimeout)
@@ -147,6 +155,8 @@ final class HTTP2UpstreamSessions {
             .keepalive(cluster?.keepalive)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // The PROXY header goes out first, before a TLS ClientHello and the HTTP/2 preface.
+                    if let proxyHeader { try channel.pipeline.syncOperations.addHandler(ProxyProtocolWriter(header: proxyHeader)) }
                     if let tls, let cluster {
                         try channel.pipeline.syncOperations.addHandler(cluster.clientHandler(tls, for: key.serverHost))
                         try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatch())

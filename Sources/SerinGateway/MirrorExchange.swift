@@ -30,7 +30,7 @@ final class MirrorExchange {
     init(
         original: RequestHead, clientAddress: String?, overTLS: Bool, clientCertificate: String? = nil, endpoint: Cluster.Endpoint,
         loop: LoopContext,
-        http2: Bool, cluster: UpstreamCluster? = nil, marksShadow: Bool = true,
+        http2: Bool, cluster: UpstreamCluster? = nil, proxyHeader: ByteBuffer? = nil, marksShadow: Bool = true,
         onEnd: @escaping (_ status: Int, _ flags: ResponseFlag) -> Void
     ) {
         var head = original
@@ -48,9 +48,9 @@ final class MirrorExchange {
         inFlight = self
         // With the cluster's shared state, its connection budget and upstream TLS apply.
         if http2 {
-            loop.http2.lease(self.endpoint, cluster: cluster) { result in self.connected(result) }
+            loop.http2.lease(self.endpoint, cluster: cluster, proxyHeader: proxyHeader) { result in self.connected(result) }
         } else {
-            pool.lease(self.endpoint, cluster: cluster) { result in self.connected(result) }
+            pool.lease(self.endpoint, cluster: cluster, proxyHeader: proxyHeader) { result in self.connected(result) }
         }
     }
 

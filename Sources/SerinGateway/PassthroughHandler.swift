@@ -164,7 +164,9 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         let endpoint = target.cluster.endpoints[index]
         let key = TrafficKey(cluster: target.cluster, endpoint: endpoint, responseCode: 0, responseFlags: .noFlag)
         let address = EndpointAddress(host: endpoint.address, port: endpoint.port)
-        let id = loop.pool.lease(address, cluster: shared, fresh: true) { [self] result in
+        // With the cluster's `proxyProtocol`, the connection starts by naming the client, as Envoy's TCP proxy does.
+        let proxyHeader = context.flatMap { ConnectionEnds($0.channel).proxyHeader(for: shared) }
+        let id = loop.pool.lease(address, cluster: shared, fresh: true, proxyHeader: proxyHeader) { [self] result in
             waiting = nil
             switch result {
             case .success(let connection):

@@ -250,10 +250,12 @@ extension ProxyHandler {
     ) -> MirrorExchange {
         let telemetry = self.telemetry
         let shard = loop.shard
-        // With the mirror cluster's shared state, its connection budget and upstream TLS apply to the copy.
+        // With the mirror cluster's shared state, its connection budget, upstream TLS and PROXY protocol apply to the copy.
+        let shared = clusters.shared(for: cluster)
         return MirrorExchange(
             original: head, clientAddress: clientAddress, overTLS: overTLS, clientCertificate: clientCertificate, endpoint: endpoint,
-            loop: loop, http2: cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream), cluster: clusters.shared(for: cluster)
+            loop: loop, http2: cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream), cluster: shared,
+            proxyHeader: ends?.proxyHeader(for: shared)
         ) { status, flag in
             telemetry.record(
                 TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),

@@ -54,6 +54,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     var client: ClientSide?
     var pendingRead = false
     var clientAddress: String?
+    /// The client connection's two ends, which a cluster's `proxyProtocol` header names.
+    var ends: ConnectionEnds?
     /// Bytes received and not yet handled: part of a head, or requests pipelined behind the one being
     /// answered (HTTP/1.1 pipelining), which wait their turn so responses go out in request order.
     var inbound: ByteBuffer?
@@ -105,13 +107,15 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     func handlerAdded(context: ChannelHandlerContext) {
         clientAddress = context.channel.remoteAddress?.ipAddress
+        ends = ConnectionEnds(context.channel)
         join(loop, client: .connection(context))
     }
 
     /// An HTTP/2 stream's proxy starts serving it. Its connection, not the loop, keeps it: the connection sweeps
     /// its clocks, and a drain or close reaches it through the connection.
-    func serve(_ stream: HTTP2ServerStream, clientAddress: String?) {
+    func serve(_ stream: HTTP2ServerStream, clientAddress: String?, ends: ConnectionEnds?) {
         self.clientAddress = clientAddress
+        self.ends = ends
         client = .stream(stream)
         deadlines.attach(client)
     }
@@ -396,17 +400,18 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         let endpoint = exchange.endpointAddress
         // Under `useClientProtocol` a WebSocket from an HTTP/2 client still goes upstream as an HTTP/1 upgrade: an
         // upstream HTTP/2 stream cannot carry its `Upgrade`.
+        let proxyHeader = ends?.proxyHeader(for: exchange.cluster)
         if exchange.target.cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream && exchange.upgrade == nil) {
-            return loop.http2.lease(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost) { result in
+            return loop.http2.lease(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost, proxyHeader: proxyHeader) { result in
                 self.connected(exchange, result)
             }
         }
         let serverHost = exchange.serverHost
-        if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster, serverHost: serverHost) {
+        if proxyHeader == nil, let idle = pool.takeIdle(endpoint, cluster: exchange.cluster, serverHost: serverHost) {
             connected(exchange, .success(idle))
             return
         }
-        let waiting = pool.lease(endpoint, cluster: exchange.cluster, serverHost: serverHost) { result in
+        let waiting = pool.lease(endpoint, cluster: exchange.cluster, serverHost: serverHost, proxyHeader: proxyHeader) { result in
             self.connected(exchange, result)
         }
         if let waiting { exchange.waiting = (waiting, pool) }

@@ -96,6 +96,7 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         } else if cluster.speaksHTTP2 {
             parts.append("HTTP/2")
         }
+        if let version = cluster.trafficPolicy.proxyProtocol { parts.append("PROXY protocol \(version.rawValue.lowercased())") }
         if let balancing = balancing(of: cluster.trafficPolicy.loadBalancer) { parts.append(balancing) }
         if let pool = connectionPool(cluster.trafficPolicy.connectionPool, retryBudget: cluster.trafficPolicy.retryBudget) { parts.append(pool) }
         if let outliers = outlierDetection(cluster.trafficPolicy.outlierDetection) { parts.append(outliers) }

@@ -75,22 +75,25 @@ final class UpstreamPool {
     /// whose budget is spent, the request waits: the returned id lets it leave the queue (`cancelWaiting`); a
     /// full queue fails it with `UpstreamOverflow`. `fresh`: never an idle connection (a passed-through connection
     /// carries no HTTP, so it needs its own). `serverHost`: the request's host, when the cluster names the server by it.
+    /// `proxyHeader`: the PROXY protocol header the cluster's `proxyProtocol` starts a connection with, which names one
+    /// client: the connection is a new one, and serves this request alone.
     @discardableResult
     func lease(
         _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil, serverHost: String? = nil, fresh: Bool = false,
-        _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
+        proxyHeader: ByteBuffer? = nil, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) -> UInt64? {
+        let fresh = fresh || proxyHeader != nil
         if !fresh, let connection = takeIdle(endpoint, cluster: cluster, serverHost: serverHost) {
             completion(.success(connection))
             return nil
         }
         guard let cluster, let loop else {
-            connect(endpoint, cluster: nil, serverHost: nil, completion)
+            connect(endpoint, cluster: nil, serverHost: nil, proxyHeader: nil, completion)
             return nil
         }
         switch cluster.requestConnection(on: loop, to: endpoint) {
         case .open:
-            connect(endpoint, cluster: cluster, serverHost: serverHost, completion)
+            connect(endpoint, cluster: cluster, serverHost: serverHost, proxyHeader: proxyHeader, completion)
             return nil
         case .reject(let overflow):
             completion(.failure(UpstreamOverflow(cluster: cluster.name, overflow: overflow)))
@@ -99,7 +102,7 @@ final class UpstreamPool {
             waiting[Waiting(cluster: ObjectIdentifier(cluster), id: id)] = { [unowned self] grant in
                 switch grant {
                 case .open:
-                    self.connect(endpoint, cluster: cluster, serverHost: serverHost, completion)
+                    self.connect(endpoint, cluster: cluster, serverHost: serverHost, proxyHeader: proxyHeader, completion)
                 case .connection(let connection)
                 where connection.channel.isActive && !connection.isClosed && !fresh && connection.serverHost == serverHost:
                     completion(.success(connection))
@@ -107,10 +110,10 @@ final class UpstreamPool {
                     // A pooled HTTP connection is no use to a tunnel, nor one whose TLS named another server: its
                     // slot opens a new one.
                     connection.close()
-                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: true, completion)
+                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: true, proxyHeader: proxyHeader, completion)
                 case .connection:
                     // It closed on its way over; its slot went back to the budget, so ask again.
-                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: fresh, completion)
+                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: fresh, proxyHeader: proxyHeader, completion)
                 }
             }
             return id
@@ -267,7 +270,7 @@ final class UpstreamPool {
     }
 
     private func connect(
-        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String?,
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String?, proxyHeader: ByteBuffer?,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         let tls: NIOSSLContext?
@@ -284,6 +287,8 @@ final class UpstreamPool {
             .keepalive(cluster?.keepalive)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // The PROXY header goes out first, before a TLS ClientHello.
+                    if let proxyHeader { try channel.pipeline.syncOperations.addHandler(ProxyProtocolWriter(header: proxyHeader)) }
                     if let tls, let cluster { try channel.pipeline.syncOperations.addHandler(cluster.clientHandler(tls, for: serverHost)) }
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
@@ -295,6 +300,8 @@ final class UpstreamPool {
                     result.flatMap { channel in
                         Result {
                             let connection = UpstreamConnection(channel: channel, endpoint: endpoint, cluster: cluster, serverHost: serverHost)
+                            // Its header named one client: no other request may reuse it.
+                            if proxyHeader != nil { connection.closeAfterResponse = true }
                             try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self).connection = connection
                             // The budget counted this connection when it allowed it; it gets the slot back once.
                             if let cluster { channel.closeFuture.whenComplete { _ in cluster.connectionClosed() } }

@@ -57,6 +57,20 @@ enum ChildServer {
         return (configURL, try FileHandle(forWritingTo: logURL))
     }
 
+    /// Runs `start` on a free port, and again on another (three tries in all) when it fails with an error saying the
+    /// server exited while starting: a port found free can be taken by another test before the server binds it.
+    static func onFreePort<Server>(group: any EventLoopGroup, _ start: (Int) async throws -> Server) async throws -> Server {
+        var attempt = 1
+        while true {
+            let port = try await TestBackends.freePort(group: group)
+            do {
+                return try await start(port)
+            } catch let failure as any ExitedWhileStarting where failure.exited && attempt < 3 {
+                attempt += 1
+            }
+        }
+    }
+
     /// Stops `process` (SIGTERM, then waits) and removes its `directory`.
     static func stop(_ process: ChildProcess, removing directory: URL) {
         if process.isRunning {
@@ -66,3 +80,12 @@ enum ChildServer {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+/// A server's failure to start that may be a lost race for its port: `exited` when it quit while starting.
+protocol ExitedWhileStarting: Error {
+    var exited: Bool { get }
+}
+
+extension EnvoyServer.StartFailed: ExitedWhileStarting {}
+extension NginxServer.StartFailed: ExitedWhileStarting {}
+extension PrometheusServer.StartFailed: ExitedWhileStarting {}

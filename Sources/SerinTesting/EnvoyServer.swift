@@ -45,15 +45,9 @@ public final class EnvoyServer: @unchecked Sendable {
     public static func start(
         group: any EventLoopGroup, resources: (_ listenerPort: Int) -> String
     ) async throws -> EnvoyServer {
-        var attempt = 1
-        while true {
-            let port = try await TestBackends.freePort(group: group)
+        try await ChildServer.onFreePort(group: group) { port in
             let adminPort = try await TestBackends.freePort(group: group)
-            do {
-                return try await start(port: port, adminPort: adminPort, resources: resources(port), group: group)
-            } catch let failure as StartFailed where failure.exited && attempt < 3 {
-                attempt += 1
-            }
+            return try await start(port: port, adminPort: adminPort, resources: resources(port), group: group)
         }
     }
 

@@ -38,15 +38,7 @@ public final class PrometheusServer: @unchecked Sendable {
     /// A port found free can be taken by another test before Prometheus binds it; Prometheus then exits, and
     /// another port is tried.
     public static func start(scraping targets: [String] = [], group: any EventLoopGroup) async throws -> PrometheusServer {
-        var attempt = 1
-        while true {
-            let port = try await TestBackends.freePort(group: group)
-            do {
-                return try await start(port: port, scraping: targets, group: group)
-            } catch let failure as StartFailed where failure.exited && attempt < 3 {
-                attempt += 1
-            }
-        }
+        try await ChildServer.onFreePort(group: group) { port in try await start(port: port, scraping: targets, group: group) }
     }
 
     /// Starts Prometheus on `port`, scraping `targets` (`127.0.0.1:PORT`) every second, and waits until it is ready.

@@ -45,6 +45,9 @@ public final class RawConnection: Sendable {
         try await channel.writeAndFlush(channel.allocator.buffer(bytes: bytes)).get()
     }
 
+    /// The port the connection has on this side: what a server sees as the client's port.
+    public var localPort: Int? { channel.localAddress?.port }
+
     /// Everything received so far.
     public var received: String { collector.text }
 

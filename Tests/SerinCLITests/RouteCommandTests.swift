@@ -75,7 +75,7 @@ struct RouteCommandTests {
         )
     }
 
-    @Test("says which DestinationRule policy a destination's connections get: the rule's (its retry budget in place of maxRetries), or its port's own from portLevelSettings, in place of it (retry budget and all)")
+    @Test("says which DestinationRule policy a destination's connections get: the rule's (its retry budget in place of maxRetries, its PROXY protocol), or its port's own from portLevelSettings, in place of it (retry budget and PROXY protocol too)")
     func explainsTrafficPolicy() async throws {
         func rule(portLevel port: Int) throws -> URL {
             try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-policy.yaml", text: """
@@ -88,6 +88,7 @@ struct RouteCommandTests {
                     connectionPool: {tcp: {maxConnections: 100}, http: {http1MaxPendingRequests: 10, maxRetries: 2}}
                     outlierDetection: {consecutive5xxErrors: 3}
                     retryBudget: {percent: 25}
+                    proxyProtocol: {version: V2}
                     portLevelSettings:
                     - port: {number: \(port)}
                       connectionPool: {tcp: {maxConnections: 5, maxConnectionDuration: 10m, tcpKeepalive: {time: 30s}}}
@@ -97,7 +98,7 @@ struct RouteCommandTests {
         #expect(ruleOwn.status == 0, "\(ruleOwn.stderr)")
         #expect(
             ruleOwn.stdout.contains(
-                "100%  web-v1-service:80 → 127.0.0.1:18081 (at most 100 connections, 10 pending, 3 retrying, or 25% of requests in flight if more; "
+                "100%  web-v1-service:80 → 127.0.0.1:18081 (PROXY protocol v2; at most 100 connections, 10 pending, 3 retrying, or 25% of requests in flight if more; "
                     + "ejected after 3 consecutive 5xx for 30s)"
             ),
             "\(ruleOwn.stdout)"

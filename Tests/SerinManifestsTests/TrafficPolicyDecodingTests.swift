@@ -119,6 +119,9 @@ struct TrafficPolicyDecodingTests {
                 "  trafficPolicy:\n    retryBudget: {percent: 30, minRetryConcurrency: 0}",
                 TrafficPolicy(retryBudget: RetryBudget(percent: 30, minRetryConcurrency: 3))
             ),
+            // proxyProtocol's version is V1 when left out, as Istio's enum starts there.
+            ("  trafficPolicy:\n    proxyProtocol: {}", TrafficPolicy(proxyProtocol: .v1)),
+            ("  trafficPolicy:\n    proxyProtocol: {version: V2}", TrafficPolicy(proxyProtocol: .v2)),
         ]
     )
     func defaults(rest: String, expected: TrafficPolicy) {
@@ -206,8 +209,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.consecutiveErrors"
             ),
             (
-                "  subsets:\n  - name: v1\n    trafficPolicy: {proxyProtocol: {version: V1}}",
-                "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.proxyProtocol"
+                "  subsets:\n  - name: v1\n    trafficPolicy: {tunnel: {targetHost: egress.example.com, targetPort: 8443}}",
+                "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.tunnel"
             ),
             (
                 "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, localityLbSetting: {enabled: true}}",
@@ -394,6 +397,10 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:28: error: spec.trafficPolicy.retryBudget.percent: expected a percentage from 0 to 100, got 101"
             ),
             (
+                "  trafficPolicy:\n    proxyProtocol: {version: V3}",
+                "test.yaml:7:30: error: spec.trafficPolicy.proxyProtocol.version: expected one of V1, V2, got \"V3\""
+            ),
+            (
                 "  trafficPolicy:\n    retryBudget: {percent: {value: 10}}",
                 "test.yaml:7:28: error: spec.trafficPolicy.retryBudget.percent: expected a number, got a mapping"
             ),
@@ -432,6 +439,30 @@ struct TrafficPolicyDecodingTests {
         #expect(rule?.trafficPolicy.connectionPool?.http.usesClientProtocol == true)
         #expect(messages.count == 1)
         #expect(messages.first?.hasPrefix("test.yaml:8:10: warning: spec.trafficPolicy.tls: with connectionPool.http.useClientProtocol") == true, "\(messages)")
+    }
+
+    @Test("tunnel beside proxyProtocol is an error, as Istio's validation says; tunnel alone is only warned about")
+    func tunnelWithProxyProtocol() {
+        let (rule, messages) = Self.decoded("  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 8443}\n    proxyProtocol: {}")
+        #expect(rule == nil)
+        #expect(messages == [
+            "test.yaml:7:5: warning: spec.trafficPolicy.tunnel is not supported by Serin's gateway, ignored",
+            "test.yaml:8:20: error: spec.trafficPolicy.proxyProtocol: tunnel and proxyProtocol must not be set together",
+        ])
+    }
+
+    @Test("a subset's retryBudget and proxyProtocol go over the rule's, and the rule's stay where the subset sets none, its port entry included")
+    func mergeBudgetAndProxyProtocol() {
+        let rule = TrafficPolicy(retryBudget: RetryBudget(percent: 30), proxyProtocol: .v1)
+        let subset = TrafficPolicy(proxyProtocol: .v2)
+        #expect(subset.merged(over: rule) == TrafficPolicy(retryBudget: RetryBudget(percent: 30), proxyProtocol: .v2))
+        let portEntry = TrafficPolicy(loadBalancer: LoadBalancerSettings(simple: .random))
+        #expect(portEntry.merged(over: rule, portLevel: true) == TrafficPolicy(
+            loadBalancer: LoadBalancerSettings(simple: .random), retryBudget: RetryBudget(percent: 30), proxyProtocol: .v1
+        ))
+        let rulePort = TrafficPolicy(proxyProtocol: .v2, portLevelSettings: [.init(port: 80, policy: TrafficPolicy(tls: ClientTLS(mode: .simple)))])
+        #expect(rulePort.forPort(80).policy.proxyProtocol == nil, "a port's entry does not take the rule's proxyProtocol, as Istio copies only its four sections")
+        #expect(rulePort.forPort(81).policy.proxyProtocol == .v2)
     }
 
     @Test("a subset's section replaces the rule's whole section; the sections it leaves out are the rule's")

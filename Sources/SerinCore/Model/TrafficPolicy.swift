@@ -10,6 +10,9 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     /// `retryBudget`: how many requests may be retrying at once, in proportion to the requests in flight; nil: only
     /// `connectionPool.http.maxRetries` limits them. Not one of the sections a port's entry replaces.
     public var retryBudget: RetryBudget?
+    /// `proxyProtocol`: each connection to the endpoints starts with a PROXY protocol header naming the client's
+    /// address, in this version; nil: none. Like the retry budget, not one of the sections a port's entry replaces.
+    public var proxyProtocol: ProxyProtocolVersion?
     /// `portLevelSettings`: policies for one port of the host each, in place of the four sections above for
     /// connections to that port (`forPort(_:)`).
     public var portLevelSettings: [PortTrafficPolicy]
@@ -28,8 +31,10 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
 
     public init(
         connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil, tls: ClientTLS? = nil,
-        loadBalancer: LoadBalancerSettings? = nil, retryBudget: RetryBudget? = nil, portLevelSettings: [PortTrafficPolicy] = []
+        loadBalancer: LoadBalancerSettings? = nil, retryBudget: RetryBudget? = nil, proxyProtocol: ProxyProtocolVersion? = nil,
+        portLevelSettings: [PortTrafficPolicy] = []
     ) {
+        self.proxyProtocol = proxyProtocol
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
         self.tls = tls
@@ -41,13 +46,13 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     /// Whether no section is set, for any port.
     public var isEmpty: Bool {
         connectionPool == nil && outlierDetection == nil && tls == nil && loadBalancer == nil && retryBudget == nil
-            && portLevelSettings.isEmpty
+            && proxyProtocol == nil && portLevelSettings.isEmpty
     }
 
     /// The policy for connections to service port `port`, as Istio reads it: the first `portLevelSettings` entry for
     /// the port replaces the policy whole, so a section it leaves out is the gateway's default, not this policy's,
-    /// and the policy's `retryBudget` does not apply there either (`portLevel` true; Istio copies only the four
-    /// sections from a port's entry); without one, this policy. Either way without `portLevelSettings`.
+    /// and the policy's `retryBudget` and `proxyProtocol` do not apply there either (`portLevel` true; Istio copies
+    /// only the four sections from a port's entry); without one, this policy. Either way without `portLevelSettings`.
     public func forPort(_ port: Int?) -> (policy: TrafficPolicy, portLevel: Bool) {
         if let port, let entry = portLevelSettings.first(where: { $0.port == port }) {
             return (entry.policy, true)
@@ -60,17 +65,28 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     /// This policy (a subset's) over `base` (its DestinationRule's), as Istio's `MergeTrafficPolicy` merges them: each
     /// section this policy sets replaces base's whole section, and the others are base's; with `portLevel` (this
     /// policy is the subset's entry for the port) the four sections are this policy's alone, set or not. The retry
-    /// budget is this policy's when it sets one, else base's, either way. Neither's `portLevelSettings` is kept:
-    /// merge the policies `forPort(_:)` gives.
+    /// budget and the PROXY protocol version are this policy's when it sets them, else base's, either way. Neither's
+    /// `portLevelSettings` is kept: merge the policies `forPort(_:)` gives.
     public func merged(over base: TrafficPolicy, portLevel: Bool = false) -> TrafficPolicy {
         TrafficPolicy(
             connectionPool: portLevel ? connectionPool : connectionPool ?? base.connectionPool,
             outlierDetection: portLevel ? outlierDetection : outlierDetection ?? base.outlierDetection,
             tls: portLevel ? tls : tls ?? base.tls,
             loadBalancer: portLevel ? loadBalancer : loadBalancer ?? base.loadBalancer,
-            retryBudget: retryBudget ?? base.retryBudget
+            retryBudget: retryBudget ?? base.retryBudget,
+            proxyProtocol: proxyProtocol ?? base.proxyProtocol
         )
     }
+}
+
+/// Istio's `proxyProtocol.version`: the PROXY protocol (HAProxy's) header a connection to the endpoints begins with,
+/// so a backend behind the gateway learns the client's address even where no HTTP header can carry it (a TCP route,
+/// a TLS passthrough).
+public enum ProxyProtocolVersion: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Version 1: one line of text, `PROXY TCP4 <client> <gateway> <client port> <gateway port>`.
+    case v1 = "V1"
+    /// Version 2: the same in binary.
+    case v2 = "V2"
 }
 
 /// Istio's `retryBudget` (Envoy's `retry_budget` circuit breaker): a cluster lets at most `percent` of the requests

@@ -4,13 +4,15 @@ import Yams
 /// A DestinationRule's (or subset's) `trafficPolicy`, with Istio's field names, defaults and validation.
 /// Istio policies Serin's gateway has no counterpart for are warned about and ignored, never refused.
 extension ManifestDecoder {
-    static let trafficPolicyNotSupported: Set<String> = ["tunnel", "proxyProtocol"]
+    static let trafficPolicyNotSupported: Set<String> = ["tunnel"]
 
     /// The sections a policy applies to a cluster's connections: a DestinationRule's, a subset's, or one port's.
     private static let policySections: Set<String> = ["connectionPool", "outlierDetection", "tls", "loadBalancer"]
 
     static func trafficPolicy(_ field: Field, reader: DocumentReader) -> TrafficPolicy? {
-        let schema = Schema(known: policySections.union(["portLevelSettings", "retryBudget"]), notSupported: trafficPolicyNotSupported)
+        let schema = Schema(
+            known: policySections.union(["portLevelSettings", "retryBudget", "proxyProtocol"]), notSupported: trafficPolicyNotSupported
+        )
         guard let fields = reader.mapping(field, schema) else { return nil }
         // Istio: "traffic policy must have at least one field".
         guard field.node.mapping?.isEmpty == false else {
@@ -19,6 +21,14 @@ extension ManifestDecoder {
         }
         var policy = sections(fields, reader: reader)
         policy.retryBudget = fields["retryBudget"].flatMap { retryBudget($0, reader: reader) }
+        if let proxyField = fields["proxyProtocol"] {
+            // Istio: "tunnel and proxyProtocol must not be set together".
+            if field.node.mapping?.keys.contains(where: { $0.string == "tunnel" }) == true {
+                reader.error("\(proxyField.path): tunnel and proxyProtocol must not be set together", at: proxyField.node)
+            } else {
+                policy.proxyProtocol = proxyProtocol(proxyField, reader: reader)
+            }
+        }
         if let ports = fields["portLevelSettings"], let entries = reader.list(ports) {
             for entry in entries {
                 guard let decoded = portTrafficPolicy(entry, reader: reader) else { continue }
@@ -90,6 +100,13 @@ extension ManifestDecoder {
             if minimum > 0 { budget.minRetryConcurrency = minimum }
         }
         return budget
+    }
+
+    /// `proxyProtocol`: `version`, `V1` (Istio's default, also when left out) or `V2`.
+    private static func proxyProtocol(_ field: Field, reader: DocumentReader) -> ProxyProtocolVersion? {
+        guard let fields = reader.mapping(field, Schema(known: ["version"])) else { return nil }
+        guard let versionField = fields["version"] else { return .v1 }
+        return reader.choice(versionField, as: ProxyProtocolVersion.self)
     }
 
     /// `loadBalancer`: `simple` or `consistentHash` (one of them, as Istio's oneof). What only shapes a hash ring or a

@@ -1,0 +1,117 @@
+import NIOCore
+import SerinCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The PROXY protocol header (HAProxy's, versions 1 and 2) a connection to an endpoint begins with when its
+/// DestinationRule sets `proxyProtocol`: the client's address and the address it connected to, as Envoy's upstream
+/// proxy protocol writes them, so a backend that reads it (nginx's `proxy_protocol`, HAProxy's `accept-proxy`) logs
+/// and answers the real client rather than the gateway.
+enum ProxyProtocolHeader {
+    /// Version 2's twelve-byte signature.
+    static let signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+
+    /// The header for a connection from `client` to `gateway` (the downstream connection's two ends). Addresses of
+    /// two families, or not IP at all, say so as the protocol allows: `PROXY UNKNOWN` (v1), the LOCAL command (v2).
+    static func bytes(_ version: ProxyProtocolVersion, client: SocketAddress?, gateway: SocketAddress?) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        switch version {
+        case .v1: writeVersion1(client: client, gateway: gateway, to: &buffer)
+        case .v2: writeVersion2(client: client, gateway: gateway, to: &buffer)
+        }
+        return buffer
+    }
+
+    private static func writeVersion1(client: SocketAddress?, gateway: SocketAddress?, to buffer: inout ByteBuffer) {
+        let family: String
+        switch (client, gateway) {
+        case (.v4?, .v4?): family = "TCP4"
+        case (.v6?, .v6?): family = "TCP6"
+        default:
+            buffer.writeString("PROXY UNKNOWN\r\n")
+            return
+        }
+        guard let client, let gateway, let source = client.ipAddress, let destination = gateway.ipAddress,
+            let sourcePort = client.port, let destinationPort = gateway.port
+        else {
+            buffer.writeString("PROXY UNKNOWN\r\n")
+            return
+        }
+        buffer.writeString("PROXY \(family) \(source) \(destination) \(sourcePort) \(destinationPort)\r\n")
+    }
+
+    private static func writeVersion2(client: SocketAddress?, gateway: SocketAddress?, to buffer: inout ByteBuffer) {
+        buffer.writeBytes(signature)
+        let family: (code: UInt8, bytes: Int)?
+        switch (client, gateway) {
+        case (.v4?, .v4?): family = (0x11, 4)  // TCP over IPv4
+        case (.v6?, .v6?): family = (0x21, 16)  // TCP over IPv6
+        default: family = nil
+        }
+        guard let family, let client, let gateway, let source = binary(client, family.bytes), let destination = binary(gateway, family.bytes)
+        else {
+            buffer.writeBytes([0x20, 0x00])  // version 2, LOCAL: no addresses to tell
+            buffer.writeInteger(UInt16(0))
+            return
+        }
+        buffer.writeBytes([0x21, family.code])  // version 2, PROXY
+        buffer.writeInteger(UInt16(family.bytes * 2 + 4))
+        buffer.writeBytes(source)
+        buffer.writeBytes(destination)
+        buffer.writeInteger(UInt16(truncatingIfNeeded: client.port ?? 0))
+        buffer.writeInteger(UInt16(truncatingIfNeeded: gateway.port ?? 0))
+    }
+
+    /// An IP address's `count` bytes in network order, from its text.
+    private static func binary(_ address: SocketAddress, _ count: Int) -> [UInt8]? {
+        guard let text = address.ipAddress else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let parsed = bytes.withUnsafeMutableBytes { inet_pton(count == 4 ? AF_INET : AF_INET6, text, $0.baseAddress) }
+        return parsed == 1 ? Array(bytes.prefix(count)) : nil
+    }
+}
+
+/// Writes a connection's PROXY protocol header before anything else goes out on it: as the connection opens, or
+/// before the first write if that comes sooner (a connect's promise completes before the pipeline hears the channel
+/// is active, so a request may be written first). It sits nearest the socket, so a TLS ClientHello follows it too.
+final class ProxyProtocolWriter: ChannelDuplexHandler {
+    typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
+    private var header: ByteBuffer?
+
+    init(header: ByteBuffer) {
+        self.header = header
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let header = header.take() { context.writeAndFlush(NIOAny(header), promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if let header = header.take() { context.write(NIOAny(header), promise: nil) }
+        context.write(data, promise: promise)
+    }
+}
+
+/// A client connection's two ends, kept by its proxy: the client's address and the gateway's, which a cluster's
+/// `proxyProtocol` header names.
+struct ConnectionEnds {
+    let client: SocketAddress?
+    let gateway: SocketAddress?
+
+    init(_ channel: any Channel) {
+        client = channel.remoteAddress
+        gateway = channel.localAddress
+    }
+
+    /// The header a connection to `cluster` starts with: nil unless its DestinationRule sets `proxyProtocol`.
+    func proxyHeader(for cluster: UpstreamCluster?) -> ByteBuffer? {
+        guard let version = cluster?.policy.proxyProtocol else { return nil }
+        return ProxyProtocolHeader.bytes(version, client: client, gateway: gateway)
+    }
+}
