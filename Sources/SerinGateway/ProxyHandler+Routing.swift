@@ -255,7 +255,7 @@ extension ProxyHandler {
         return MirrorExchange(
             original: head, clientAddress: clientAddress, overTLS: overTLS, clientCertificate: clientCertificate, endpoint: endpoint,
             loop: loop, http2: cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream), cluster: shared,
-            proxyHeader: ends?.proxyHeader(for: shared)
+            proxyHeader: shared?.policy.proxyProtocol.flatMap { ends?.proxyHeader($0) }
         ) { status, flag in
             telemetry.record(
                 TrafficKey(cluster: cluster, endpoint: endpoint, responseCode: status, responseFlags: flag, kind: .mirror),

@@ -400,7 +400,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         let endpoint = exchange.endpointAddress
         // Under `useClientProtocol` a WebSocket from an HTTP/2 client still goes upstream as an HTTP/1 upgrade: an
         // upstream HTTP/2 stream cannot carry its `Upgrade`.
-        let proxyHeader = ends?.proxyHeader(for: exchange.cluster)
+        // Only a cluster with `proxyProtocol` reads the client's ends: the common request copies no address.
+        let proxyHeader = exchange.cluster?.policy.proxyProtocol.flatMap { ends?.proxyHeader($0) }
         if exchange.target.cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream && exchange.upgrade == nil) {
             return loop.http2.lease(endpoint, cluster: exchange.cluster, serverHost: exchange.serverHost, proxyHeader: proxyHeader) { result in
                 self.connected(exchange, result)

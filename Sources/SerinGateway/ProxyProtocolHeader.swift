@@ -109,9 +109,9 @@ struct ConnectionEnds {
         gateway = channel.localAddress
     }
 
-    /// The header a connection to `cluster` starts with: nil unless its DestinationRule sets `proxyProtocol`.
-    func proxyHeader(for cluster: UpstreamCluster?) -> ByteBuffer? {
-        guard let version = cluster?.policy.proxyProtocol else { return nil }
-        return ProxyProtocolHeader.bytes(version, client: client, gateway: gateway)
+    /// The header a connection to `cluster` starts with: nil unless its DestinationRule sets `proxyProtocol`. Asked
+    /// of the proxy's stored ends only then (`ends?.proxyHeader`), so the common request copies no address out.
+    func proxyHeader(_ version: ProxyProtocolVersion) -> ByteBuffer {
+        ProxyProtocolHeader.bytes(version, client: client, gateway: gateway)
     }
 }
