@@ -30,6 +30,8 @@ final class UpstreamCluster: Sendable {
     let endpoints: [Cluster.Endpoint]
     /// The order the endpoints take their turns in, by weight.
     let schedule: EndpointSchedule
+    /// The endpoints' weights for `consistentHash`, when they differ; nil when alike (the hash then needs none).
+    let hashWeights: [Int]?
     /// `loadBalancer`: `RANDOM`, or the key whose hash picks the endpoint; nil takes the endpoints in turn.
     let balancing: Balancing?
     /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
@@ -70,6 +72,7 @@ final class UpstreamCluster: Sendable {
         policy = cluster.trafficPolicy
         endpoints = cluster.endpoints
         schedule = cluster.schedule
+        hashWeights = Set(cluster.endpoints.map(\.weight)).count > 1 ? cluster.endpoints.map(\.weight) : nil
         endpointCount = cluster.endpoints.count
         balancing = Balancing(cluster.trafficPolicy.loadBalancer)
         hasOutlierDetection = cluster.trafficPolicy.outlierDetection != nil
@@ -111,8 +114,10 @@ final class UpstreamCluster: Sendable {
     /// The endpoint for a consistent-hash key, passing over ejected endpoints; nil when every endpoint is out.
     func pick(forHash key: UInt64, now: Duration) -> Int? {
         state.withLock { state in
-            guard let detector = state.detector else { return ConsistentHash.endpoint(for: key, count: endpointCount) { _ in false } }
-            return detector.pick(forHash: key, now: now)
+            guard let detector = state.detector else {
+                return ConsistentHash.endpoint(for: key, count: endpointCount, weights: hashWeights) { _ in false }
+            }
+            return detector.pick(forHash: key, now: now, weights: hashWeights)
         }
     }
 

@@ -63,4 +63,39 @@ struct ConsistentHashTests {
         _ = panicking.record(endpoint: 0, outcome: .response(status: 500), now: now)
         #expect(panicking.pick(forHash: key, now: now) == 0)
     }
+
+    @Test("with endpoint weights each endpoint takes its weight's share of the keys, a key keeps its endpoint, and one out passes its keys to one other")
+    func weighted() {
+        let weights = [3, 1, 2]
+        var counts = [Int](repeating: 0, count: 3)
+        for key in Self.keys {
+            let endpoint = ConsistentHash.endpoint(for: key, count: 3, weights: weights) { _ in false }
+            #expect(endpoint == ConsistentHash.endpoint(for: key, count: 3, weights: weights) { _ in false })
+            if let endpoint { counts[endpoint] += 1 }
+        }
+        // 3000 keys at 3:1:2 are 1500, 500 and 1000.
+        #expect((1380...1620).contains(counts[0]) && (420...580).contains(counts[1]) && (900...1100).contains(counts[2]), "\(counts)")
+        for key in Self.keys.prefix(200) {
+            let own = ConsistentHash.endpoint(for: key, count: 3, weights: weights) { _ in false }
+            let other = ConsistentHash.endpoint(for: key, count: 3, weights: weights) { $0 == own }
+            #expect(other != nil && other != own)
+            #expect(ConsistentHash.endpoint(for: key, count: 3, weights: weights) { $0 == own } == other)
+        }
+        #expect(ConsistentHash.endpoint(for: Self.keys[0], count: 3, weights: weights) { _ in true } == nil)
+    }
+
+    @Test("a weight raised moves only keys to that endpoint, about its gain in share")
+    func raisingAWeightMovesFewKeys() {
+        var moved = 0
+        for key in Self.keys {
+            let before = ConsistentHash.endpoint(for: key, count: 3, weights: [1, 1, 2]) { _ in false }
+            let after = ConsistentHash.endpoint(for: key, count: 3, weights: [1, 2, 2]) { _ in false }
+            if before != after {
+                moved += 1
+                #expect(after == 1, "a key moved between endpoints whose weights stayed")
+            }
+        }
+        // Endpoint 1's share goes from 1/4 to 2/5: 0.15 of the keys, 450 of 3000.
+        #expect((330...570).contains(moved), "\(moved) of \(Self.keys.count) moved")
+    }
 }

@@ -132,15 +132,17 @@ struct LoadBalancerTests {
         await backends.shutdown()
     }
 
-    @Test("ServiceEntry endpoint weights share the requests: weights 3 and 1 take 30 and 10 of 40 in turn, interleaved, and a retry moves past the heavy endpoint to the other")
+    @Test("ServiceEntry endpoint weights share the requests: weights 3 and 1 take 30 and 10 of 40 in turn, interleaved, and about 3 in 4 users by consistentHash; a retry moves past the heavy endpoint to the other")
     func endpointWeights() async throws {
         let backends = TestBackends()
         let heavy = try await backends.start("v1")
         let light = try await backends.start("v2")
         let failingHeavy = try await backends.start("v1", errorRate: 1)
-        /// The one service, its two endpoints weighted 3 and 1, behind the route `route` (YAML under `http:`).
-        func table(heavy: Int, route: String) throws -> RouteTable {
-            try RoutePolicyTests.table(routes: route, services: [:], more: """
+        /// The one service, its two endpoints weighted 3 and 1, behind the route `route` (YAML under `http:`), with a
+        /// DestinationRule whose `loadBalancer` is `balancer`, when given.
+        func table(heavy: Int, route: String, balancer: String? = nil) throws -> RouteTable {
+            let rule = balancer.map { "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy: {loadBalancer: \($0)}" } ?? ""
+            return try RoutePolicyTests.table(routes: route, services: [:], more: """
                 apiVersion: networking.istio.io/v1
                 kind: ServiceEntry
                 metadata: {name: web}
@@ -152,7 +154,7 @@ struct LoadBalancerTests {
                   endpoints:
                   - {address: 127.0.0.1, ports: {http: \(heavy)}, weight: 3}
                   - {address: 127.0.0.1, ports: {http: \(light.port)}, weight: 1}
-                """)
+                """ + rule)
         }
         let route = "  - route: [{destination: {host: web}}]"
         try await RoutePolicyTests.withGateway(try table(heavy: heavy.port, route: route), group: backends) { _, client in
@@ -163,6 +165,20 @@ struct LoadBalancerTests {
             }
             #expect(order.filter { $0 == "v1" }.count == 30 && order.filter { $0 == "v2" }.count == 10, "\(order)")
             #expect(!zip(order, order.dropFirst()).contains { $0 == "v2" && $1 == "v2" }, "interleaved: \(order)")
+        }
+        // consistentHash follows the weights too, as Envoy's ring hash does: 3 of 4 users on the heavy endpoint, each kept.
+        let hashed = try table(heavy: heavy.port, route: route, balancer: "{consistentHash: {httpHeaderName: x-user}}")
+        try await RoutePolicyTests.withGateway(hashed, group: backends) { _, client in
+            var endpointOf: [String: String] = [:]
+            for round in 0..<2 {
+                for user in (0..<120).map({ "user-\($0)" }) {
+                    let endpoint = try await client.send(.GET, "/", headers: [("X-User", user)]).header("x-serin-demo-version") ?? "none"
+                    if round == 0 { endpointOf[user] = endpoint }
+                    #expect(endpointOf[user] == endpoint, "\(user) moved")
+                }
+            }
+            let heavyUsers = endpointOf.values.filter { $0 == "v1" }.count
+            #expect((75...105).contains(heavyUsers), "\(heavyUsers) of 120 users on the endpoint of weight 3")
         }
         // The heavy endpoint has turns in a row: its failed attempt is retried on the light one, not on itself again.
         let retrying = route + "\n    retries: {attempts: 1, retryOn: 5xx}"

@@ -1,3 +1,5 @@
+import RealModule
+
 /// Istio's `trafficPolicy.loadBalancer`: how the gateway spreads a cluster's requests over its endpoints. Without it,
 /// and with `LEAST_REQUEST` (Istio's default), requests take the endpoints in turn but pass over a busier one
 /// (`Cluster.balancesByLoad`); `ROUND_ROBIN` takes them strictly in turn; `RANDOM` draws one; `consistentHash` keeps
@@ -72,8 +74,14 @@ public enum ConsistentHash {
     /// The endpoint for `key` among `count`, passing over those `isOut` says are out: the key's own bucket when it is
     /// in, else the first in of the key's next choices (so a key whose endpoint is ejected goes to one other endpoint,
     /// always the same one, and comes back when it returns). Nil when every endpoint is out or there are none.
-    public static func endpoint(for key: UInt64, count: Int, isOut: (Int) -> Bool) -> Int? {
+    ///
+    /// With `weights` (ServiceEntry endpoint weights that differ; nil when they are all alike), each endpoint takes its
+    /// weight's share of the keys, as Envoy's ring hash gives a heavier host more of the ring: weighted rendezvous
+    /// hashing, each endpoint scoring the key by its weight and a hash of the pair, the highest score in taking it.
+    /// A weight changed, or an endpoint added or removed, moves only keys to or from that endpoint.
+    public static func endpoint(for key: UInt64, count: Int, weights: [Int]? = nil, isOut: (Int) -> Bool) -> Int? {
         guard count > 0 else { return nil }
+        if let weights, weights.count == count { return rendezvous(key, weights: weights, isOut: isOut) }
         var probe = key
         for _ in 0..<(count * 4) {
             let candidate = bucket(probe, buckets: count)
@@ -81,5 +89,18 @@ public enum ConsistentHash {
             probe = SplitMix64.mix(probe &+ 0x9E37_79B9_7F4A_7C15)
         }
         return (0..<count).first { !isOut($0) }
+    }
+
+    /// Weighted rendezvous hashing: the endpoint in whose score `weight / -ln(u)` is highest, `u` in (0, 1) a stable
+    /// hash of the key and the endpoint's index; an endpoint out is passed over, so the key goes to its next highest.
+    static func rendezvous(_ key: UInt64, weights: [Int], isOut: (Int) -> Bool) -> Int? {
+        var best: (index: Int, score: Double)?
+        for (index, weight) in weights.enumerated() where weight > 0 && !isOut(index) {
+            let hash = SplitMix64.mix(key ^ SplitMix64.mix(UInt64(index) &+ 0x9E37_79B9_7F4A_7C15))
+            let unit = (Double(hash >> 11) + 0.5) / Double(UInt64(1) << 53)
+            let score = Double(weight) / -Double.log(unit)
+            if score > best?.score ?? 0 { best = (index, score) }
+        }
+        return best?.index
     }
 }
