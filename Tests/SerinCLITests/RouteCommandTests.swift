@@ -10,6 +10,19 @@ import Testing
 
 @Suite("serin route", .timeLimit(.minutes(2)))
 struct RouteCommandTests {
+    /// A directory holding `NAME.yaml`: a DestinationRule `NAME` for web-v1-service whose `trafficPolicy` is `policy`, a
+    /// flow mapping or block lines indented four spaces.
+    static func destinationRule(_ name: String, trafficPolicy policy: String) throws -> URL {
+        try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "\(name).yaml", text: """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: \(name)}
+            spec:
+              host: web-v1-service
+              trafficPolicy: \(policy)
+            """)])
+    }
+
     @Test("explains that the seed sends GET / to web-v1-service at its ServiceEntry address")
     func explainsSeedRoute() async throws {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com", "--path", "/"])
@@ -43,15 +56,9 @@ struct RouteCommandTests {
             ),
         ]
         for (fields, words) in cases {
-            let rule = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-tls.yaml", text: """
-                apiVersion: networking.istio.io/v1beta1
-                kind: DestinationRule
-                metadata: {name: web-v1-tls}
-                spec:
-                  host: web-v1-service
-                  trafficPolicy:
-                    tls: {mode: SIMPLE, \(fields)caCertificates: \(certificates.ca.certificate)}
-                """)])
+            let rule = try Self.destinationRule(
+                "web-v1-tls", trafficPolicy: "{tls: {mode: SIMPLE, \(fields)caCertificates: \(certificates.ca.certificate)}}"
+            )
             let tls = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", rule.path, "--host", "example.com"])
             #expect(tls.status == 0, "\(tls.stderr)")
             #expect(tls.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081 (TLS SIMPLE, \(words))"), "\(tls.stdout)")
@@ -60,14 +67,9 @@ struct RouteCommandTests {
         #expect(grpc.stdout.contains("100%  echo-v1:9000 → 127.0.0.1:19091 (HTTP/2)"), "\(grpc.stdout)")
         let plain = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com"])
         #expect(plain.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081\n"), "\(plain.stdout)")
-        let hashed = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-lb.yaml", text: """
-            apiVersion: networking.istio.io/v1beta1
-            kind: DestinationRule
-            metadata: {name: web-v1-lb}
-            spec:
-              host: web-v1-service
-              trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {name: affinity, ttl: 1h}}}}
-            """)])
+        let hashed = try Self.destinationRule(
+            "web-v1-lb", trafficPolicy: "{loadBalancer: {consistentHash: {httpCookie: {name: affinity, ttl: 1h}}}}"
+        )
         let balanced = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", hashed.path, "--host", "example.com"])
         #expect(
             balanced.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081 (endpoint by hash of cookie affinity (made by the gateway when absent))"),
@@ -78,13 +80,8 @@ struct RouteCommandTests {
     @Test("says which DestinationRule policy a destination's connections get: the rule's (its retry budget in place of maxRetries, its PROXY protocol), or its port's own from portLevelSettings, in place of it (retry budget and PROXY protocol too)")
     func explainsTrafficPolicy() async throws {
         func rule(portLevel port: Int) throws -> URL {
-            try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "web-v1-policy.yaml", text: """
-                apiVersion: networking.istio.io/v1
-                kind: DestinationRule
-                metadata: {name: web-v1-policy}
-                spec:
-                  host: web-v1-service
-                  trafficPolicy:
+            try Self.destinationRule("web-v1-policy", trafficPolicy: """
+
                     connectionPool: {tcp: {maxConnections: 100}, http: {http1MaxPendingRequests: 10, maxRetries: 2}}
                     outlierDetection: {consecutive5xxErrors: 3}
                     retryBudget: {percent: 25}
@@ -92,7 +89,7 @@ struct RouteCommandTests {
                     portLevelSettings:
                     - port: {number: \(port)}
                       connectionPool: {tcp: {maxConnections: 5, maxConnectionDuration: 10m, tcpKeepalive: {time: 30s}}}
-                """)])
+                """)
         }
         let ruleOwn = try await SerinProcess.run(["route", "-f", "examples/seed", "-f", try rule(portLevel: 8080).path, "--host", "example.com"])
         #expect(ruleOwn.status == 0, "\(ruleOwn.stderr)")
