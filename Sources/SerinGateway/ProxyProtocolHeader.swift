@@ -26,40 +26,45 @@ enum ProxyProtocolHeader {
         return buffer
     }
 
-    private static func writeVersion1(client: SocketAddress?, gateway: SocketAddress?, to buffer: inout ByteBuffer) {
-        let family: String
-        switch (client, gateway) {
-        case (.v4?, .v4?): family = "TCP4"
-        case (.v6?, .v6?): family = "TCP6"
-        default:
-            buffer.writeString("PROXY UNKNOWN\r\n")
-            return
+    /// The address family both ends share, as each version names it; nil when they differ or are not IP.
+    private enum Family {
+        case tcp4, tcp6
+
+        init?(_ client: SocketAddress?, _ gateway: SocketAddress?) {
+            switch (client, gateway) {
+            case (.v4?, .v4?): self = .tcp4
+            case (.v6?, .v6?): self = .tcp6
+            default: return nil
+            }
         }
-        guard let client, let gateway, let source = client.ipAddress, let destination = gateway.ipAddress,
-            let sourcePort = client.port, let destinationPort = gateway.port
+
+        var text: String { self == .tcp4 ? "TCP4" : "TCP6" }
+        /// Version 2's address family and protocol byte: TCP over IPv4 or IPv6.
+        var code: UInt8 { self == .tcp4 ? 0x11 : 0x21 }
+        var addressBytes: Int { self == .tcp4 ? 4 : 16 }
+    }
+
+    private static func writeVersion1(client: SocketAddress?, gateway: SocketAddress?, to buffer: inout ByteBuffer) {
+        guard let family = Family(client, gateway), let client, let gateway, let source = client.ipAddress,
+            let destination = gateway.ipAddress, let sourcePort = client.port, let destinationPort = gateway.port
         else {
             buffer.writeString("PROXY UNKNOWN\r\n")
             return
         }
-        buffer.writeString("PROXY \(family) \(source) \(destination) \(sourcePort) \(destinationPort)\r\n")
+        buffer.writeString("PROXY \(family.text) \(source) \(destination) \(sourcePort) \(destinationPort)\r\n")
     }
 
     private static func writeVersion2(client: SocketAddress?, gateway: SocketAddress?, to buffer: inout ByteBuffer) {
         buffer.writeBytes(signature)
-        let family: (code: UInt8, bytes: Int)?
-        switch (client, gateway) {
-        case (.v4?, .v4?): family = (0x11, 4)  // TCP over IPv4
-        case (.v6?, .v6?): family = (0x21, 16)  // TCP over IPv6
-        default: family = nil
-        }
-        guard let family, let client, let gateway, let source = binary(client, family.bytes), let destination = binary(gateway, family.bytes)
+        guard let family = Family(client, gateway), let client, let gateway,
+            let source = binary(client, family.addressBytes), let destination = binary(gateway, family.addressBytes)
         else {
             buffer.writeBytes([0x20, 0x00])  // version 2, LOCAL: no addresses to tell
             buffer.writeInteger(UInt16(0))
             return
         }
         buffer.writeBytes([0x21, family.code])  // version 2, PROXY
-        buffer.writeInteger(UInt16(family.bytes * 2 + 4))
+        buffer.writeInteger(UInt16(family.addressBytes * 2 + 4))
         buffer.writeBytes(source)
         buffer.writeBytes(destination)
         buffer.writeInteger(UInt16(truncatingIfNeeded: client.port ?? 0))
@@ -109,8 +114,8 @@ struct ConnectionEnds {
         gateway = channel.localAddress
     }
 
-    /// The header a connection to `cluster` starts with: nil unless its DestinationRule sets `proxyProtocol`. Asked
-    /// of the proxy's stored ends only then (`ends?.proxyHeader`), so the common request copies no address out.
+    /// The header, in `version`, a connection to a cluster whose DestinationRule sets `proxyProtocol` starts with.
+    /// Asked of the proxy's stored ends only for such a cluster, so the common request copies no address out.
     func proxyHeader(_ version: ProxyProtocolVersion) -> ByteBuffer {
         ProxyProtocolHeader.bytes(version, client: client, gateway: gateway)
     }
