@@ -24,14 +24,14 @@ extension ProxyHandler {
     /// The endpoint a DestinationRule's `loadBalancer` picks for this request: a random one, or the one its
     /// consistent-hash key goes to. A request without the key is served in turn, except that a cookie with a `ttl` is
     /// made for it (from the client's address) and set on the answer, as Envoy does, so the client's next requests
-    /// carry it. Nil when every endpoint is ejected.
+    /// carry it. The endpoint is nil when every endpoint is ejected; the key is the request's, if it has one.
     func balancedEndpoint(
         _ balancing: UpstreamCluster.Balancing, of cluster: UpstreamCluster, head: RequestHead, attributes: RequestAttributes
-    ) -> Int? {
+    ) -> (endpoint: Int?, key: UInt64?) {
         let key: UInt64?
         switch balancing {
         case .random:
-            return cluster.pick(forTurn: Int(truncatingIfNeeded: random.next() >> 1), now: UpstreamCluster.now)
+            return (randomEndpoint(of: cluster), nil)
         case .hash(.header(let name)):
             key = head.fields.keyHash(.header(name))
         case .hash(.cookie(let name, let path, let ttl, let attributes)):
@@ -50,8 +50,13 @@ extension ProxyHandler {
         case .hash(.queryParameter(let name)):
             key = attributes.queryValue(name).map { ConsistentHash.hash($0.utf8) }
         }
-        guard let key else { return cluster.pick(forTurn: endpointTurn, now: UpstreamCluster.now) }
-        return cluster.pick(forHash: key, now: UpstreamCluster.now)
+        guard let key else { return (cluster.pick(forTurn: endpointTurn, now: UpstreamCluster.now), nil) }
+        return (cluster.pick(forHash: key, now: UpstreamCluster.now), key)
+    }
+
+    /// A random endpoint of those outlier detection has not ejected, for `RANDOM`.
+    func randomEndpoint(of cluster: UpstreamCluster) -> Int? {
+        cluster.pick(forTurn: Int(truncatingIfNeeded: random.next() >> 1), now: UpstreamCluster.now)
     }
 
     /// The `set-cookie` value for a cookie the gateway made: a session cookie when `ttl` is 0, its attributes after

@@ -13,6 +13,11 @@ final class ProxyExchange {
     let target: RouteTable.Target
     /// The index in the cluster of the current attempt's endpoint; a retry moves on to the next one.
     private(set) var endpointIndex: Int
+    /// The endpoints of the attempts before the current one, in order (a retry's move adds to it).
+    private(set) var triedEndpoints: [Int] = []
+    /// The request's consistent-hash key, when its cluster balances by one and the request carries it: a retry picks
+    /// by it again.
+    var hashKey: UInt64?
     /// The current attempt's endpoint, read where it is needed (its address, a new series' labels): a copy kept
     /// here would retain its strings and labels for every request.
     var endpoint: Cluster.Endpoint { target.cluster.endpoints[endpointIndex] }
@@ -131,9 +136,15 @@ final class ProxyExchange {
         return EndpointAddress(host: endpoints[endpointIndex].address, port: endpoints[endpointIndex].port)
     }
 
+    /// Whether an attempt of this request went, or is going, to the endpoint at `index`.
+    func hasTried(_ index: Int) -> Bool {
+        index == endpointIndex || triedEndpoints.contains(index)
+    }
+
     /// Moves the exchange to the endpoint at `index` of its cluster (a retry).
     func move(toEndpoint index: Int) {
         guard target.cluster.endpoints.indices.contains(index) else { return }
+        triedEndpoints.append(endpointIndex)
         load?.finished(endpointIndex)
         endpointIndex = index
         load?.started(index)

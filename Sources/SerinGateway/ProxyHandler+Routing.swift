@@ -86,8 +86,9 @@ extension ProxyHandler {
         let shared = clusters.shared(for: target)
         var chosen: Int?
         var load: EndpointLoad?
+        var hashKey: UInt64?
         if let shared, let balancing = shared.balancing {
-            chosen = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes)
+            (chosen, hashKey) = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes)
         } else {
             chosen = pickEndpoint(of: target, shared: shared)
             if target.cluster.balancesByLoad, let inTurn = chosen {
@@ -119,6 +120,7 @@ extension ProxyHandler {
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
         )
         exchange.upgrade = upgrade
+        exchange.hashKey = hashKey
         if let load { exchange.count(in: load) }
         if let shared, shared.namesServerPerRequest {
             // As Envoy's auto_sni: the host the request goes upstream with, after the route's host rewrite.
@@ -218,16 +220,35 @@ extension ProxyHandler {
         return target.cluster.schedule.endpoint(forTurn: turn, count: count)
     }
 
-    /// The endpoint a retry moves to: the next turn's, and under weights, which can give one endpoint turns in a row,
-    /// the first turn after it that is another's (while another can take it).
-    func retryEndpoint(after tried: Int, of exchange: ProxyExchange) -> Int? {
-        let schedule = exchange.target.cluster.schedule
-        var next: Int?
-        for _ in 0..<max(schedule.order.count, 1) {
-            endpointTurn &+= 1
-            next = pickEndpoint(of: exchange.target, shared: exchange.cluster)
-            if next != tried { break }
+    /// The endpoint a retry moves to, chosen as the first attempt's was, and as Envoy does under Istio's
+    /// `retryIgnorePreviousHosts` (on unless the cluster balances by consistent hash): passing over the endpoints
+    /// already tried for the request while another can take it, else the balancer's own choice. By turns, the next
+    /// turn's endpoint (and under weights, which can give one endpoint turns in a row, the first turn after it that
+    /// is not yet tried); at random, likewise from a random turn; by hash, the key's own endpoint, or the next in the
+    /// key's order. (Envoy draws up to five more times, and may end on a tried endpoint while one is left.)
+    func retryEndpoint(of exchange: ProxyExchange) -> Int? {
+        let shared = exchange.cluster
+        let balancing = shared?.balancing
+        var hashed = false
+        if case .hash = balancing { hashed = true }
+        let avoidTried = exchange.route.policy.retries?.avoidsTriedEndpoints(hashed: hashed) ?? true
+        if let shared, let key = exchange.hashKey {
+            let now = UpstreamCluster.now
+            guard avoidTried else { return shared.pick(forHash: key, now: now) }
+            return shared.pick(forHash: key, now: now, passingOver: exchange.hasTried) ?? shared.pick(forHash: key, now: now)
         }
+        // In turn: from the next turn on. At random: from a random turn, so every endpoint not yet tried is as likely.
+        var random = false
+        if case .random = balancing { random = true }
+        var turn = random ? Int(truncatingIfNeeded: self.random.next() >> 1) : endpointTurn &+ 1
+        let cluster = exchange.target.cluster
+        var next: Int?
+        for _ in 0..<(avoidTried ? max(cluster.schedule.order.count, cluster.endpoints.count, 1) : 1) {
+            next = Self.pickEndpoint(of: exchange.target, shared: shared, turn: turn)
+            if let candidate = next, !exchange.hasTried(candidate) { break }
+            turn &+= 1
+        }
+        if !random { endpointTurn = turn }
         return next
     }
 

@@ -482,7 +482,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         exchange.tryDeadline?.cancel()
         exchange.tryDeadline = nil
         exchange.buffered = exchange.replay
-        if let next = retryEndpoint(after: exchange.endpointIndex, of: exchange) { exchange.move(toEndpoint: next) }
+        if let next = retryEndpoint(of: exchange) { exchange.move(toEndpoint: next) }
         pause(exchange, for: backoff) { $0.machine.backoffElapsed() }
     }
 

@@ -254,7 +254,10 @@ public enum RouteExplanation {
             let on = retries.retryOn.map(\.rawValue) + retries.retriableStatusCodes.map(String.init)
             let perTry = retries.perTryTimeout.map { ", \(Readable.duration($0)) a try" } ?? ""
             let backoff = retries.backoff.map { ", backoff from \(Readable.duration($0))" } ?? ""
-            lines.append(("retries", "up to \(retries.attempts) on \(on.joined(separator: ", "))\(perTry)\(backoff)"))
+            let hosts = retries.ignorePreviousHosts.map {
+                $0 ? ", each to an endpoint not tried yet while one is left" : ", to the endpoint the balancer picks, tried or not"
+            } ?? ""
+            lines.append(("retries", "up to \(retries.attempts) on \(on.joined(separator: ", "))\(perTry)\(backoff)\(hosts)"))
         } else {
             lines.append(("retries", "off"))
         }

@@ -111,13 +111,14 @@ final class UpstreamCluster: Sendable {
         }
     }
 
-    /// The endpoint for a consistent-hash key, passing over ejected endpoints; nil when every endpoint is out.
-    func pick(forHash key: UInt64, now: Duration) -> Int? {
+    /// The endpoint for a consistent-hash key, passing over ejected endpoints and those `isPassedOver` is true of (a
+    /// retry's endpoints already tried); nil when none is left.
+    func pick(forHash key: UInt64, now: Duration, passingOver isPassedOver: (Int) -> Bool = { _ in false }) -> Int? {
         state.withLock { state in
             guard let detector = state.detector else {
-                return ConsistentHash.endpoint(for: key, count: endpointCount, weights: hashWeights) { _ in false }
+                return ConsistentHash.endpoint(for: key, count: endpointCount, weights: hashWeights, isOut: isPassedOver)
             }
-            return detector.pick(forHash: key, now: now, weights: hashWeights)
+            return detector.pick(forHash: key, now: now, weights: hashWeights, passingOver: isPassedOver)
         }
     }
 

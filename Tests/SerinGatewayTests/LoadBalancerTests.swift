@@ -12,14 +12,16 @@ import Testing
 struct LoadBalancerTests {
     /// Serves one service of three endpoints (v1, v2, v3) with `loadBalancer` as `policy`, and hands `body` a client
     /// that returns the endpoint each request reached, with the answer.
+    /// The endpoints named in `failing` answer every request with 500; `route` is the VirtualService's `http:` list.
     static func withEndpoints(
-        _ policy: String, _ body: (_ send: ([(name: String, value: String)]) async throws -> (String, SimpleHTTPClient.Response)) async throws -> Void
+        _ policy: String, failing: Set<String> = [], route: String = TrafficPolicyTests.route,
+        _ body: (_ send: ([(name: String, value: String)]) async throws -> (String, SimpleHTTPClient.Response)) async throws -> Void
     ) async throws {
         let backends = TestBackends()
         var endpoints: [HTTPListener] = []
-        for name in ["v1", "v2", "v3"] { endpoints.append(try await backends.start(name)) }
+        for name in ["v1", "v2", "v3"] { endpoints.append(try await backends.start(name, errorRate: failing.contains(name) ? 1 : 0)) }
         let table = try RoutePolicyTests.table(
-            routes: TrafficPolicyTests.route, services: ["web-v1-service": endpoints.map(\.port)],
+            routes: route, services: ["web-v1-service": endpoints.map(\.port)],
             more: TrafficPolicyTests.rule("    loadBalancer: \(policy)")
         )
         try await RoutePolicyTests.withGateway(table, group: backends) { _, client in
@@ -30,6 +32,26 @@ struct LoadBalancerTests {
         }
         for endpoint in endpoints { await endpoint.close() }
         await backends.shutdown()
+    }
+
+    /// The route table of one service `web` whose ServiceEntry endpoints on 127.0.0.1 listen on `ports` with the
+    /// `weight` given (none when nil), behind the route `route` (YAML under `http:`), with a DestinationRule whose
+    /// `loadBalancer` is `balancer`, when given.
+    static func weightedTable(_ ports: [(port: Int, weight: Int?)], route: String, balancer: String? = nil) throws -> RouteTable {
+        let endpoints = ports.map { "  - {address: 127.0.0.1, ports: {http: \($0.port)}\($0.weight.map { ", weight: \($0)" } ?? "")}" }
+        let rule = balancer.map { "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy: {loadBalancer: \($0)}" } ?? ""
+        return try RoutePolicyTests.table(routes: route, services: [:], more: """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: web}
+            spec:
+              hosts: [web]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              endpoints:
+
+            """ + endpoints.joined(separator: "\n") + rule)
     }
 
     @Test("consistentHash on a header keeps each user on one endpoint, and spreads the users over the endpoints")
@@ -132,29 +154,64 @@ struct LoadBalancerTests {
         await backends.shutdown()
     }
 
+    @Test("A retry goes to an endpoint not yet tried for the request, as Istio's default retryIgnorePreviousHosts; by consistentHash it stays on the key's endpoint unless retryIgnorePreviousHosts is true, then moves to the key's next")
+    func retriesPassOverTriedEndpoints() async throws {
+        // Two of three endpoints fail, the first weighted 3, so that turns go v1 v2 v1 v3 v1: with two retries, every
+        // request ends on the third, whichever turn it started on (a retry that passed over only the endpoint just
+        // tried would go v1 v2 v1).
+        let backends = TestBackends()
+        let weighted = [try await backends.start("v1", errorRate: 1), try await backends.start("v2", errorRate: 1), try await backends.start("v3")]
+        let twoRetries = "  - route: [{destination: {host: web}}]\n    retries: {attempts: 2, retryOn: 5xx}"
+        for balancer in [nil, "{simple: RANDOM}"] {
+            let table = try Self.weightedTable([(weighted[0].port, 3), (weighted[1].port, nil), (weighted[2].port, nil)], route: twoRetries, balancer: balancer)
+            try await RoutePolicyTests.withGateway(table, group: backends) { _, client in
+                for _ in 0..<15 {
+                    let answer = try await client.send(.GET, "/")
+                    let endpoint = answer.header("x-serin-demo-version") ?? "none"
+                    #expect(answer.status == 200 && endpoint == "v3", "\(balancer ?? "in turn"): \(answer.status) from \(endpoint)")
+                }
+            }
+        }
+        for endpoint in weighted { await endpoint.close() }
+        await backends.shutdown()
+        let users = (0..<30).map { "user-\($0)" }
+        let oneRetry = "\n    retries: {attempts: 1, retryOn: 5xx"
+        let hash = "{consistentHash: {httpHeaderName: x-user}}"
+        // By hash, a user's retry goes to the user's own endpoint again: those whose endpoint fails get its 500.
+        var failingUsers: Set<String> = []
+        try await Self.withEndpoints(hash, failing: ["v1"], route: TrafficPolicyTests.route + oneRetry + "}") { send in
+            for user in users {
+                let (endpoint, answer) = try await send([("X-User", user)])
+                if endpoint == "v1" { failingUsers.insert(user) }
+                #expect(answer.status == (endpoint == "v1" ? 500 : 200), "\(user): \(answer.status) from \(endpoint)")
+            }
+        }
+        #expect((3...20).contains(failingUsers.count), "\(failingUsers.count) of 30 users on the failing endpoint")
+        // With retryIgnorePreviousHosts: true, their retry moves on, each user always to the same other endpoint.
+        let movingOn = TrafficPolicyTests.route + oneRetry + ", retryIgnorePreviousHosts: true}"
+        try await Self.withEndpoints(hash, failing: ["v1"], route: movingOn) { send in
+            var secondOf: [String: String] = [:]
+            for _ in 0..<2 {
+                for user in users {
+                    let (endpoint, answer) = try await send([("X-User", user)])
+                    #expect(answer.status == 200 && endpoint != "v1", "\(user): \(answer.status) from \(endpoint)")
+                    #expect(secondOf[user, default: endpoint] == endpoint, "\(user) moved between \(secondOf[user] ?? "-") and \(endpoint)")
+                    secondOf[user] = endpoint
+                }
+            }
+            let moved = Set(failingUsers.compactMap { secondOf[$0] })
+            #expect(moved.isSubset(of: ["v2", "v3"]) && !moved.isEmpty, "\(moved)")
+        }
+    }
+
     @Test("ServiceEntry endpoint weights share the requests: weights 3 and 1 take 30 and 10 of 40 in turn, interleaved, and about 3 in 4 users by consistentHash; a retry moves past the heavy endpoint to the other")
     func endpointWeights() async throws {
         let backends = TestBackends()
         let heavy = try await backends.start("v1")
         let light = try await backends.start("v2")
         let failingHeavy = try await backends.start("v1", errorRate: 1)
-        /// The one service, its two endpoints weighted 3 and 1, behind the route `route` (YAML under `http:`), with a
-        /// DestinationRule whose `loadBalancer` is `balancer`, when given.
         func table(heavy: Int, route: String, balancer: String? = nil) throws -> RouteTable {
-            let rule = balancer.map { "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy: {loadBalancer: \($0)}" } ?? ""
-            return try RoutePolicyTests.table(routes: route, services: [:], more: """
-                apiVersion: networking.istio.io/v1
-                kind: ServiceEntry
-                metadata: {name: web}
-                spec:
-                  hosts: [web]
-                  location: MESH_INTERNAL
-                  resolution: STATIC
-                  ports: [{number: 80, name: http, protocol: HTTP}]
-                  endpoints:
-                  - {address: 127.0.0.1, ports: {http: \(heavy)}, weight: 3}
-                  - {address: 127.0.0.1, ports: {http: \(light.port)}, weight: 1}
-                """ + rule)
+            try Self.weightedTable([(heavy, 3), (light.port, 1)], route: route, balancer: balancer)
         }
         let route = "  - route: [{destination: {host: web}}]"
         try await RoutePolicyTests.withGateway(try table(heavy: heavy.port, route: route), group: backends) { _, client in

@@ -161,6 +161,14 @@ struct HTTPRoutePolicyDecodingTests {
             // attempts 0 is Istio's way to turn retries off, even the default ones.
             ("    retries: {attempts: 0}", HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 0))),
             ("    retries: {attempts: 3, backoff: 100ms}", HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 3, backoff: .milliseconds(100)))),
+            (
+                "    retries: {attempts: 2, retryIgnorePreviousHosts: false}",
+                HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 2, ignorePreviousHosts: false))
+            ),
+            (
+                "    retries: {attempts: 2, retryIgnorePreviousHosts: true}",
+                HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 2, ignorePreviousHosts: true))
+            ),
             ("    retries: {}", HTTPRoute(destinations: toA, retries: HTTPRetry(attempts: 0))),
             (
                 "    mirror: {host: b}",
@@ -271,6 +279,10 @@ struct HTTPRoutePolicyDecodingTests {
                 "test.yaml:10:14: error: spec.http[0].timeout: expected a duration of at least 1ms, got \"0.000s\""
             ),
             ("    retries: {attempts: -1}", "test.yaml:10:25: error: spec.http[0].retries.attempts: expected 0 or more, got -1"),
+            (
+                "    retries: {attempts: 2, retryIgnorePreviousHosts: yes please}",
+                "test.yaml:10:54: error: spec.http[0].retries.retryIgnorePreviousHosts: expected a boolean, got string \"yes please\""
+            ),
             (
                 "    retries: {attempts: 2, perTryTimeout: 0ms}",
                 "test.yaml:10:43: error: spec.http[0].retries.perTryTimeout: expected a duration of at least 1ms, got \"0ms\""

@@ -13,12 +13,18 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
     /// Istio's `backoff`, Envoy's base interval between tries (25ms when nil): retry N waits a jittered time up to
     /// the base doubled N-1 times, never over ten times the base.
     public var backoff: Duration?
+    /// Istio's `retryIgnorePreviousHosts`: whether a retry goes to an endpoint not tried yet for the request. Nil
+    /// (not written) is Istio's default: yes, unless the destination balances by consistent hash, whose retries stay
+    /// with the key's endpoint (`avoidsTriedEndpoints`).
+    public var ignorePreviousHosts: Bool?
 
     public init(
         attempts: Int, perTryTimeout: Duration? = nil, retryOn: [RetryCondition] = HTTPRetry.defaultRetryOn,
-        retriableStatusCodes: [Int] = HTTPRetry.defaultRetriableStatusCodes, backoff: Duration? = nil
+        retriableStatusCodes: [Int] = HTTPRetry.defaultRetriableStatusCodes, backoff: Duration? = nil,
+        ignorePreviousHosts: Bool? = nil
     ) {
         self.backoff = backoff
+        self.ignorePreviousHosts = ignorePreviousHosts
         self.attempts = attempts
         self.perTryTimeout = perTryTimeout
         self.retryOn = retryOn
@@ -33,6 +39,12 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
 
     /// Istio's policy for a route that sets no `retries`: 2 retries on the default conditions.
     public static let istioDefault = HTTPRetry(attempts: 2)
+
+    /// Whether a retry to a destination balanced by consistent hash (`hashed`) or not passes over the endpoints
+    /// already tried, as Istio sets Envoy's `previous_hosts` retry predicate.
+    public func avoidsTriedEndpoints(hashed: Bool) -> Bool {
+        ignorePreviousHosts ?? !hashed
+    }
 
     /// Whether a response with `status` from the upstream is retried under this policy (attempts aside).
     public func retries(status: Int) -> Bool {

@@ -154,10 +154,15 @@ public struct OutlierDetector: Hashable, Sendable {
 
     /// The endpoint for a consistent-hash key (`ConsistentHash.endpoint`, by the endpoints' `weights` when they
     /// differ): its own when that is in, else another that is; in panic, its own whatever its state. Nil when the
-    /// cluster has no endpoints, or every endpoint is ejected and the panic threshold is 0.
-    public func pick(forHash key: UInt64, now: Duration, weights: [Int]? = nil) -> Int? {
+    /// cluster has no endpoints, or every endpoint is ejected and the panic threshold is 0. Endpoints `isPassedOver`
+    /// is true of (a retry's endpoints already tried) are passed over as if ejected, panic or not.
+    public func pick(
+        forHash key: UInt64, now: Duration, weights: [Int]? = nil, passingOver isPassedOver: (Int) -> Bool = { _ in false }
+    ) -> Int? {
         let inPanic = isInPanic(now: now)
-        return ConsistentHash.endpoint(for: key, count: states.count, weights: weights) { !inPanic && states[$0].isEjected(at: now) }
+        return ConsistentHash.endpoint(for: key, count: states.count, weights: weights) {
+            isPassedOver($0) || (!inPanic && states[$0].isEjected(at: now))
+        }
     }
 
     /// The endpoint for one round-robin turn: round robin over the endpoints that are in, or over all of them in

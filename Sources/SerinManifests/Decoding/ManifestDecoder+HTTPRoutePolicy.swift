@@ -103,8 +103,8 @@ extension ManifestDecoder {
     /// `retryOn` or `perTryTimeout`, which could never apply.
     private static func retries(_ field: Field, reader: DocumentReader) -> HTTPRetry? {
         let schema = Schema(
-            known: ["attempts", "perTryTimeout", "retryOn", "backoff"],
-            notSupported: ["retryRemoteLocalities", "retryIgnorePreviousHosts"]
+            known: ["attempts", "perTryTimeout", "retryOn", "backoff", "retryIgnorePreviousHosts"],
+            notSupported: ["retryRemoteLocalities"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         let attemptsField = fields["attempts"]
@@ -123,7 +123,10 @@ extension ManifestDecoder {
                 )
             }
         }
-        var retry = HTTPRetry(attempts: attempts, perTryTimeout: perTryTimeout, backoff: fields["backoff"].flatMap(reader.positiveDuration))
+        var retry = HTTPRetry(
+            attempts: attempts, perTryTimeout: perTryTimeout, backoff: fields["backoff"].flatMap(reader.positiveDuration),
+            ignorePreviousHosts: fields["retryIgnorePreviousHosts"].flatMap(reader.bool)
+        )
         if let retryOn {
             retry.retryOn = retryOn.conditions
             retry.retriableStatusCodes = retryOn.statusCodes
