@@ -18,9 +18,20 @@ public actor LiveConfiguration {
     private var changing = false
     private var waitingToChange: [CheckedContinuation<Void, Never>] = []
 
-    public init(gateway: GatewayServer, resources: [LocatedResource]) {
+    /// The workload whose sidecar the mesh listener is, for the `sourceLabels` of mesh routes.
+    private let meshWorkload: SourceWorkload
+
+    public init(gateway: GatewayServer, resources: [LocatedResource], meshWorkload: SourceWorkload = SourceWorkload()) {
         self.gateway = gateway
         self.resources = resources
+        self.meshWorkload = meshWorkload
+    }
+
+    /// The configuration `resources` make, served by a mesh listener of `meshWorkload`.
+    private func meshConfig(_ resources: [LocatedResource]) -> MeshConfig {
+        var config = MeshConfig(resources: resources)
+        config.meshWorkload = meshWorkload
+        return config
     }
 
     /// Called after each successful apply with every Canary now configured (the controller reconciles).
@@ -39,7 +50,7 @@ public actor LiveConfiguration {
     public func installCurrent() async throws {
         await beginChange()
         defer { endChange() }
-        try await gateway.install(RouteTable(compiling: MeshConfig(resources: resources)))
+        try await gateway.install(RouteTable(compiling: meshConfig(resources)))
     }
 
     /// Waits for this change's turn.
@@ -60,7 +71,7 @@ public actor LiveConfiguration {
         }
     }
 
-    public var config: MeshConfig { MeshConfig(resources: resources) }
+    public var config: MeshConfig { meshConfig(resources) }
 
     /// The Canary resources among the current ones.
     public var canaries: [CanarySpec] { resources.canaries }
@@ -150,7 +161,7 @@ public actor LiveConfiguration {
                 results.append("canary/\(name.displayName) starts a release of \(canary)")
             }
         }
-        let table = RouteTable(compiling: MeshConfig(resources: merged))
+        let table = RouteTable(compiling: meshConfig(merged))
         let stranded = Self.stranded(
             by: decoded.resources, replacing: resources, in: table, before: gateway.routes.table, mesh: gateway.meshAddress != nil,
             canaries: merged.canaries)
@@ -251,7 +262,7 @@ public actor LiveConfiguration {
         }
         var updated = resources
         updated[index].resource = .virtualService(virtualService)
-        let table = RouteTable(compiling: MeshConfig(resources: updated))
+        let table = RouteTable(compiling: meshConfig(updated))
         // Traffic for a version nothing serves would be answered 503: the routes stay as they are.
         if split.canary.weight > 0, let why = table.unservable(split.canary.destination, in: target) {
             throw TrafficRouterError.canaryUnservable(target, host: split.canary.destination.host, why: why)

@@ -8,6 +8,14 @@ extension SeedManifests {
         example("mesh", ports: ["19081": v1, "19082": v2], canaryFile: "reviews-canary.yaml", canary: canary)
     }
 
+    /// A VirtualService `reviews` bound to the mesh alone (no `gateways`), whose `http:` list is `http` (YAML, its
+    /// entries at column 0: `- route: ...`).
+    public static func meshReviews(http: String) -> String {
+        let routes = http.split(separator: "\n", omittingEmptySubsequences: false).map { "  \($0)" }.joined(separator: "\n")
+        return "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: reviews}\n"
+            + "spec:\n  hosts: [reviews]\n  http:\n" + routes
+    }
+
     /// `examples/grpc` pointed at gRPC servers (echo-v1 on `v1`, echo-v2 on `v2`), its Canary as for `mesh`.
     public static func grpc(v1: Int, v2: Int, canary: [(of: String, with: String)]? = nil) -> [ManifestSource] {
         example("grpc", ports: ["19091": v1, "19092": v2], canaryFile: "echo-canary.yaml", canary: canary)

@@ -33,6 +33,14 @@ struct CommandArgumentTests {
             (["gateway", "-f", "examples/seed", "--mesh", "15001"], "expected HOST:PORT, got a port alone: 15001; say 127.0.0.1:15001"),
             (["up", "-f", "examples/seed", "--admin", "127.0.0.1:99999"], "expected a port from 0 to 65535 after the colon in HOST:PORT, got 99999"),
             (["controller", "--admin", "localhost"], #"expected HOST:PORT (e.g. 127.0.0.1:15001), got "localhost""#),
+            // The mesh listener's workload: labels as kubectl writes them, and only with the mesh.
+            (["gateway", "-f", "examples/mesh", "--mesh", ":0", "--mesh-labels", "app=reviews,version"],
+             #"label 2 of "app=reviews,version" is "version", with no '='"#),
+            (["gateway", "-f", "examples/mesh", "--mesh", ":0", "--mesh-labels", "app=-reviews"], #"value "-reviews" is not a label value"#),
+            (["up", "-f", "examples/mesh", "--mesh", ":0", "--mesh-labels", "a=1,a=2"], #"key "a" is given twice"#),
+            (["gateway", "-f", "examples/mesh", "--mesh", ":0", "--mesh-namespace", "Shop"], #"--mesh-namespace must be a Kubernetes namespace"#),
+            (["gateway", "-f", "examples/mesh", "--mesh-labels", "app=productpage"], "--mesh-labels and --mesh-namespace say whose sidecar the mesh listener is: they need --mesh HOST:PORT"),
+            (["route", "-f", "examples/mesh", "--mesh-labels", "app=productpage"], "they need --mesh"),
         ]
     )
     func refused(arguments: [String], message: String) async throws {

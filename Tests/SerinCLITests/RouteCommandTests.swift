@@ -156,6 +156,28 @@ struct RouteCommandTests {
         #expect(gateway.stderr.contains("VirtualService default/reviews is bound to no gateway (only the mesh)"), "\(gateway.stderr)")
     }
 
+    @Test("with --mesh-labels, explains the routing of that workload's sidecar: a route for its sourceLabels applies, left out for others")
+    func explainsSourceLabels() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let example = SerinProcess.repositoryRoot.appendingPathComponent("examples/mesh")
+        try FileManager.default.copyItem(at: example.appendingPathComponent("reviews-services.yaml"), to: directory.appendingPathComponent("services.yaml"))
+        try SeedManifests.meshReviews(http: """
+            - match: [{sourceLabels: {app: productpage, version: v2}, sourceNamespace: shop}]
+              route: [{destination: {host: reviews-v2}}]
+            - route: [{destination: {host: reviews-v1}}]
+            """).write(to: directory.appendingPathComponent("reviews.yaml"), atomically: true, encoding: .utf8)
+        let arguments = ["route", "-f", directory.path, "--mesh", "--host", "reviews:9080"]
+        let productpage = try await SerinProcess.run(arguments + ["--mesh-labels", "app=productpage,version=v2", "--mesh-namespace", "shop"])
+        #expect(productpage.status == 0, "\(productpage.stderr)")
+        #expect(productpage.stdout.contains("route:   default/reviews http[0]") && productpage.stdout.contains("100%  reviews-v2:9080"), "\(productpage.stdout)")
+        #expect(productpage.stderr.isEmpty, "sourceLabels are read, not warned about: \(productpage.stderr)")
+        for other in [["--mesh-labels", "app=productpage,version=v2"], []] {
+            let result = try await SerinProcess.run(arguments + other)
+            #expect(result.stdout.contains("route:   default/reviews http[1]") && result.stdout.contains("100%  reviews-v1:9080"), "\(other): \(result.stdout)")
+        }
+    }
+
     @Test("a port no Gateway server names (the browser's 8080 for the seed's 80 at --port-offset 8000) gets the ports there are")
     func portOffsetHint() async throws {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com", "--port", "8080"])

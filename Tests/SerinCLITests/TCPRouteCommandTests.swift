@@ -108,13 +108,13 @@ struct TCPRouteCommandTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/tcp/tcp-echo.yaml"), encoding: .utf8)
         let broken = directory.appendingPathComponent("tcp.yaml")
-        try example.replacingOccurrences(of: "    - port: 31400", with: "    - port: 31400\n      sourceNamespace: web")
+        try example.replacingOccurrences(of: "    - port: 31400", with: "    - port: 31400\n      destinationSubnets: [10.0.0.0/8]")
             .write(to: broken, atomically: true, encoding: .utf8)
         let refused = try await SerinProcess.run(["validate", broken.path])
         #expect(refused.status != 0)
         #expect(
             (refused.stdout + refused.stderr).contains(
-                "tcp.yaml:27:24: error: spec.tcp[0].match[0].sourceNamespace is not supported by the embedded gateway"
+                "tcp.yaml:27:27: error: spec.tcp[0].match[0].destinationSubnets is not supported by the embedded gateway"
             ),
             "\(refused.stdout)\(refused.stderr)"
         )

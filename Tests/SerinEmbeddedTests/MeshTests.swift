@@ -17,7 +17,7 @@ import Testing
 struct MeshTests {
     /// Runs `body` with the example's mesh served on a free port; `canary` as for `SeedManifests.mesh`.
     static func withMesh(
-        canary: [(of: String, with: String)]? = nil, canaryErrorRate: Double = 0,
+        canary: [(of: String, with: String)]? = nil, canaryErrorRate: Double = 0, workload: SourceWorkload = SourceWorkload(),
         _ body: (_ runtime: GatewayRuntime, _ meshPort: Int, _ backends: TestBackends) async throws -> Void
     ) async throws {
         let backends = TestBackends(threads: 2)
@@ -27,7 +27,7 @@ struct MeshTests {
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
         let runtime = try await GatewayRuntime.start(
-            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, mesh: ("127.0.0.1", 0),
+            resources: decoded.resources, threads: 2, bindHost: "127.0.0.1", portMapping: .ephemeral, mesh: ("127.0.0.1", 0), meshWorkload: workload,
             adminHost: "127.0.0.1", adminPort: 0,
             controller: canary == nil ? nil : .init(statePath: state, tickInterval: .milliseconds(50), logger: .discarding)
         )
@@ -70,17 +70,32 @@ struct MeshTests {
         }
     }
 
+    @Test("sourceLabels: a route for productpage v2's requests serves only a mesh listener started as productpage v2's sidecar (--mesh-labels), the rest go on to the next route, after an apply too")
+    func sourceLabels() async throws {
+        let text = SeedManifests.meshReviews(http: """
+            - match: [{sourceLabels: {app: productpage, version: v2}}]
+              route: [{destination: {host: reviews-v2}}]
+            - route: [{destination: {host: reviews-v1}}]
+            """)
+        for (workload, expected) in [
+            (SourceWorkload(labels: ["app": "productpage", "version": "v2"]), "v2"), (SourceWorkload(labels: ["app": "productpage", "version": "v1"]), "v1"),
+            (SourceWorkload(), "v1"),
+        ] {
+            try await Self.withMesh(workload: workload) { runtime, port, backends in
+                let report = await runtime.live.apply([ManifestSource(path: "/tmp/reviews-virtualservice.yaml", text: text)])
+                #expect(report.applied && report.diagnostics.isEmpty, "\(report)")
+                for _ in 0..<3 {
+                    let answer = try await Self.get("/", host: "reviews:9080", port: port, group: backends.group)
+                    #expect(answer.status == 200 && answer.header(DemoApp.versionHeader) == expected, "\(workload.labels): \(answer.status) from \(answer.header(DemoApp.versionHeader) ?? "-")")
+                }
+            }
+        }
+    }
+
     @Test("an apply of a VirtualService for the mesh alone, to a gateway whose mesh listener is open, is not told to open one")
     func applyToTheMesh() async throws {
         try await Self.withMesh { runtime, _, _ in
-            let text = """
-                apiVersion: networking.istio.io/v1beta1
-                kind: VirtualService
-                metadata: {name: reviews}
-                spec:
-                  hosts: [reviews]
-                  http: [{route: [{destination: {host: reviews-v2}}]}]
-                """
+            let text = SeedManifests.meshReviews(http: "- route: [{destination: {host: reviews-v2}}]")
             let report = await runtime.live.apply([ManifestSource(path: "/tmp/reviews-virtualservice.yaml", text: text)])
             #expect(report.applied, "\(report)")
             #expect(report.results == ["virtualservice/reviews configured"], "\(report.results)")

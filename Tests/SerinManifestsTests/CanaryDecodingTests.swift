@@ -968,31 +968,26 @@ struct CanaryDecodingTests {
         + "all the routes' requests would reach the canary from the first iteration, blue/green's switch rather than A/B testing; "
         + "narrow it with a header, a cookie (the cookie header) or a query parameter"
 
-    @Test("an A/B match entry that would not narrow the match is an error, never a cutover: a mistyped or unknown field, no condition, only sourceLabels", arguments: [
+    @Test("an A/B match entry that would not narrow the match is an error, never a cutover: a mistyped or unknown field, no condition", arguments: [
         ("[{header: {x-canary: {exact: insider}}}]", [
             "test.yaml:11:14: error: unknown field spec.analysis.match[0].header (did you mean headers?)",
             "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
-                + "queryParams...): every request would match it and reach the canary",
+                + "queryParams, sourceLabels...): every request would match it and reach the canary",
         ]),
         ("[{headers: {x-canary: {exacct: insider}}}]", ["test.yaml:11:35: error: unknown field spec.analysis.match[0].headers.x-canary.exacct (did you mean exact?)"]),
         ("[{}]", [
             "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
-                + "queryParams...): every request would match it and reach the canary",
+                + "queryParams, sourceLabels...): every request would match it and reach the canary",
         ]),
         ("[{headers: {}}]", [
             "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
-                + "queryParams...): every request would match it and reach the canary",
+                + "queryParams, sourceLabels...): every request would match it and reach the canary",
         ]),
         // Conditions that any request meets narrow nothing either.
         ("[{uri: {prefix: /}}]", [Self.matchesEveryRequest]),
         ("[{uri: {regex: \".*\"}, method: {regex: \".+\"}}]", [Self.matchesEveryRequest]),
         ("[{headers: {x-canary: {exact: insider}}}, {authority: {prefix: \"\"}}]",
          [Self.matchesEveryRequest.replacingOccurrences(of: "match[0] ", with: "match[1] ").replacingOccurrences(of: "11:13", with: "11:54")]),
-        ("[{sourceLabels: {app: frontend}}]", [
-            "test.yaml:11:14: warning: spec.analysis.match[0].sourceLabels is not applied by the embedded gateway yet",
-            "test.yaml:11:13: error: spec.analysis.match[0] has no condition Serin applies (uri, method, authority, headers, withoutHeaders, "
-                + "queryParams...); sourceLabels and sourceNamespace are not applied: every request would match it and reach the canary",
-        ]),
     ])
     func abMatchMustNarrow(match: String, expected: [String]) {
         let yaml = Self.minimal.replacingOccurrences(of: "    stepWeight: 10\n    maxWeight: 50", with: "    iterations: 10\n    match: \(match)")

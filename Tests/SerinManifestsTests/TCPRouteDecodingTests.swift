@@ -44,10 +44,6 @@ struct TCPRouteDecodingTests {
     @Test(
         "refuses match attributes the gateway cannot see, each at its line with why",
         arguments: [
-            ("sourceLabels: {app: web}", "test.yaml:18:21: error: spec.tcp[0].match[0].sourceLabels is not supported by the embedded "
-                + "gateway: the gateway does not know the labels of a connection's source workload"),
-            ("sourceNamespace: web", "test.yaml:18:24: error: spec.tcp[0].match[0].sourceNamespace is not supported by the embedded "
-                + "gateway: the gateway does not know the namespace of a connection's source workload"),
             ("destinationSubnets: [10.0.0.0/8]", "test.yaml:18:27: error: spec.tcp[0].match[0].destinationSubnets is not supported by "
                 + "the embedded gateway: the gateway routes by port only; it does not know where a connection was headed"),
         ]

@@ -68,9 +68,8 @@ struct TLSRouteDecodingTests {
                     + "VirtualService's hosts (db.example.com); Istio requires every sniHost to be one of them or to match one"
             ),
             (
-                "  tls:\n  - match:\n    - sniHosts: [db.example.com]\n      sourceLabels: {app: web}\n    route: [{destination: {host: db-v1}}]",
-                "test.yaml:10:21: error: spec.tls[0].match[0].sourceLabels is not supported by the embedded gateway: the "
-                    + "gateway does not know the labels of a connection's source workload"
+                "  tls:\n  - match:\n    - sniHosts: [db.example.com]\n      sourceLabels: [app, web]\n    route: [{destination: {host: db-v1}}]",
+                "test.yaml:10:21: error: spec.tls[0].match[0].sourceLabels: expected a mapping, got a list"
             ),
             (
                 "  tls:\n  - match:\n    - sniHosts: [db.example.com]\n      destinationSubnets: [10.0.0.0/8]\n    route: [{destination: {host: db-v1}}]",

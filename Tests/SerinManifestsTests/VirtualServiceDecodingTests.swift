@@ -128,6 +128,8 @@ struct VirtualServiceDecodingTests {
                   ignoreUriCase: true
                   gateways: [web-gateway, mesh]
                   port: 8080
+                  sourceLabels: {app: productpage, version: v2}
+                  sourceNamespace: shop
                 route:
                 - destination: {host: web, subset: v2, port: {number: 80}}
             """
@@ -139,7 +141,7 @@ struct VirtualServiceDecodingTests {
             headers: ["x-canary": .exact("true"), "cookie": .present], withoutHeaders: ["x-debug": .present],
             queryParams: ["version": .regex(try RegexPattern("v[0-9]+"))], ignoreUriCase: true,
             gateways: [ResourceName(namespace: "shop", name: "web-gateway"), ResourceName(namespace: "shop", name: "mesh")],
-            port: 8080
+            port: 8080, source: SourceCondition(labels: ["app": "productpage", "version": "v2"], namespace: "shop")
         )
         #expect(decoded?.name == "canary-testers")
         #expect(decoded?.matches == [expected])
@@ -160,6 +162,10 @@ struct VirtualServiceDecodingTests {
             (
                 "  - match:\n    - uri: {}\n    route:\n    - destination: {host: a}",
                 "test.yaml:11:12: error: spec.http[0].match[0].uri: expected one of exact, prefix or regex"
+            ),
+            (
+                "  - match:\n    - sourceLabels: {app: [productpage]}\n    route:\n    - destination: {host: a}",
+                "test.yaml:11:27: error: spec.http[0].match[0].sourceLabels.app: expected a string, got a list"
             ),
         ]
     )

@@ -81,6 +81,8 @@ struct ServingOptions: ParsableArguments {
     ), transform: HostPort.parse)
     var mesh: HostPort?
 
+    @OptionGroup var meshWorkload: MeshWorkloadOptions
+
     @Option(parsing: .unconditional, help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish (seconds, or 30s, 1m).", valueName: "seconds"))
     var drainTimeout = SecondsArgument(15)
 
@@ -132,6 +134,9 @@ struct ServingOptions: ParsableArguments {
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         if !(0.001...86400).contains(idleTimeout.seconds) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
+        if meshWorkload.isWritten, mesh == nil {
+            throw ValidationError("--mesh-labels and --mesh-namespace say whose sidecar the mesh listener is: they need --mesh HOST:PORT")
+        }
     }
 
     /// Who may use the admin listener, asked before anything is started or said to be served: a token that cannot be
@@ -155,7 +160,7 @@ struct ServingOptions: ParsableArguments {
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: address, portMapping: .offset(portOffset),
-                mesh: mesh.map { (host: $0.host, port: $0.port) }, adminHost: admin.host, adminPort: admin.port,
+                mesh: mesh.map { (host: $0.host, port: $0.port) }, meshWorkload: meshWorkload.workload, adminHost: admin.host, adminPort: admin.port,
                 adminAccess: access, limits: limits, maxConnectionsWritten: maxConnections != nil, drainTimeout: drain, minDrainDuration: minDrain, logger: logger,
                 controller: controller
             )

@@ -55,6 +55,8 @@ struct RouteCommand: AsyncParsableCommand {
     @Flag(help: "Route as the mesh's sidecars do (serin up|gateway --mesh): by host and service port, with the VirtualServices bound to the mesh.")
     var mesh = false
 
+    @OptionGroup var meshWorkload: MeshWorkloadOptions
+
     func validate() throws {
         for header in headers where !header.contains("=") {
             throw ValidationError("--header takes name=value, got \"\(header)\"")
@@ -66,6 +68,13 @@ struct RouteCommand: AsyncParsableCommand {
         }
         if !manifests.files.isEmpty, server.server != nil {
             throw ValidationError("give -f (explain the files' routes) or --server (ask a running Serin), not both")
+        }
+        if meshWorkload.isWritten, !mesh {
+            throw ValidationError("--mesh-labels and --mesh-namespace say whose sidecar routes the request: they need --mesh")
+        }
+        if meshWorkload.isWritten, manifests.files.isEmpty {
+            throw ValidationError(
+                "--mesh-labels and --mesh-namespace go with -f: a running Serin's mesh listener routes as the workload it was started for (serin gateway --mesh-labels)")
         }
     }
 
@@ -84,7 +93,9 @@ struct RouteCommand: AsyncParsableCommand {
         } else {
             let (set, _, loadErrors) = manifests.load(servingMesh: mesh)
             if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
-            answer = RouteExplanation.answer(question, in: RouteTable(compiling: set.config))
+            var config = set.config
+            config.meshWorkload = meshWorkload.workload
+            answer = RouteExplanation.answer(question, in: RouteTable(compiling: config))
         }
         for line in answer.lines { Terminal.out(line) }
         if !answer.routed { throw ExitCode(1) }

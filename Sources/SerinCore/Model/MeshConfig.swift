@@ -10,6 +10,9 @@ public struct MeshConfig: Hashable, Sendable {
     public var services: [MeshService] {
         didSet { serviceIndex = Self.index(services) }
     }
+    /// The workload the mesh listener is the sidecar of (`serin gateway --mesh-labels`), whose labels and namespace
+    /// decide which `sourceLabels` matches apply to the mesh's routes. No labels unless given.
+    public var meshWorkload = SourceWorkload()
     /// Each host name, lowercased, and the services listing it in declaration order: found by hash, so resolving
     /// thousands of destinations, or the services of thousands of VirtualServices, is not thousands of scans.
     private var serviceIndex: [String: [Int]]
@@ -36,6 +39,15 @@ public struct MeshConfig: Hashable, Sendable {
     public static func == (left: MeshConfig, right: MeshConfig) -> Bool {
         left.gateways == right.gateways && left.virtualServices == right.virtualServices
             && left.destinationRules == right.destinationRules && left.services == right.services
+            && left.meshWorkload == right.meshWorkload
+    }
+
+    /// The workload of the proxy serving `gateway`: for the mesh, `meshWorkload`; for a Gateway, its `selector`'s
+    /// labels in its namespace, the least its pods carry (Istio binds a Gateway to the pods its selector picks, and
+    /// Serin's gateway is that pod). Nil for a Gateway that does not exist.
+    public func workload(of gateway: ResourceName) -> SourceWorkload? {
+        if gateway == .mesh { return meshWorkload }
+        return gateways.first { $0.name == gateway }.map { SourceWorkload(labels: $0.selector, namespace: $0.name.namespace) }
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -43,6 +55,7 @@ public struct MeshConfig: Hashable, Sendable {
         hasher.combine(virtualServices)
         hasher.combine(destinationRules)
         hasher.combine(services)
+        hasher.combine(meshWorkload)
     }
 
     private static func index(_ virtualServices: [VirtualService]) -> [ResourceName: Int] {

@@ -12,14 +12,17 @@ public struct TCPRoute: Hashable, Sendable {
 }
 
 /// Istio's L4MatchAttributes, as far as a gateway knows them: the port and the gateway a connection arrived on.
-public struct L4Match: Hashable, Sendable {
+public struct L4Match: Hashable, Sendable, SourceMatched {
     /// The gateway port the connection arrived on; nil: any.
     public var port: Int?
     /// Gateways this match applies to; empty: the VirtualService's.
     public var gateways: [ResourceName]
+    /// The workloads whose connections the match applies to (`sourceLabels`, `sourceNamespace`); nil: any.
+    public var source: SourceCondition?
 
-    public init(port: Int? = nil, gateways: [ResourceName] = []) {
+    public init(port: Int? = nil, gateways: [ResourceName] = [], source: SourceCondition? = nil) {
         self.port = port
         self.gateways = gateways
+        self.source = source
     }
 }

@@ -103,9 +103,12 @@ extension RouteTable {
     /// A VirtualService's HTTP routes, bound to `gateways`. A route with a `delegate` stands for the delegate's
     /// routes, each merged with it (`HTTPRoute.merged(into:)`) and named for the delegate VirtualService, whose weights
     /// a Canary moves; a delegate that does not exist, or that delegates again (Istio allows one level), routes nothing.
+    /// A route whose matches all name source workloads none of `gateways` is (`SourceMatched.fitted`) is left out.
     static func routes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
         virtualService.http.enumerated().flatMap { index, route -> [Route] in
-            guard let name = route.delegate else { return [Self.route(route, of: virtualService.name, index: index, boundTo: gateways, in: config)] }
+            guard let name = route.delegate else {
+                return [Self.route(route, of: virtualService.name, index: index, boundTo: gateways, in: config)].compactMap { $0 }
+            }
             guard let delegate = config.virtualService(named: name), delegate.hosts.isEmpty else { return [] }
             return delegate.http.enumerated().compactMap { delegateIndex, delegated in
                 guard delegated.delegate == nil, let merged = delegated.merged(into: route) else { return nil }
@@ -120,9 +123,10 @@ extension RouteTable {
     private static func route(
         _ route: HTTPRoute, of virtualService: ResourceName, index: Int, boundTo gateways: Set<ResourceName>, in config: MeshConfig,
         delegatedBy: String? = nil
-    ) -> Route {
-        Route(
-            virtualService: virtualService, index: index, name: route.name, gateways: gateways, matches: route.matches,
+    ) -> Route? {
+        guard let matches = RequestMatch.fitted(route.matches, toSourcesOf: gateways, in: config) else { return nil }
+        return Route(
+            virtualService: virtualService, index: index, name: route.name, gateways: gateways, matches: matches,
             targets: route.destinations.map { Self.target(for: $0, in: config) }, policy: RoutePolicy(compiling: route, in: config),
             stickiness: route.stickiness, delegatedBy: delegatedBy
         )
@@ -136,7 +140,8 @@ extension RouteTable {
     ) -> [(host: HostPattern, route: Route)] {
         virtualService.tls.enumerated().flatMap { index, tlsRoute in
             let targets = tlsRoute.destinations.map { Self.target(for: $0, in: config) }
-            return tlsRoute.matches.flatMap { match in
+            return tlsRoute.matches.flatMap { written -> [(host: HostPattern, route: Route)] in
+                guard let match = written.fitted(toSourcesOf: gateways, in: config) else { return [] }
                 var condition = RequestMatch()
                 condition.port = match.port
                 condition.gateways = match.gateways
@@ -150,10 +155,12 @@ extension RouteTable {
     }
 
     /// A VirtualService's TCP routes bound to `gateways`: each match's port and gateways become one `RequestMatch` of
-    /// the route (none: every connection), so a connection resolves the way a request with no host would.
+    /// the route (none: every connection), so a connection resolves the way a request with no host would. Matches
+    /// naming source workloads are fitted to the gateways' as HTTP routes' are.
     static func tcpRoutes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
-        virtualService.tcp.enumerated().map { index, tcpRoute in
-            let matches = tcpRoute.matches.map { match in
+        virtualService.tcp.enumerated().compactMap { index, tcpRoute in
+            guard let fitted = L4Match.fitted(tcpRoute.matches, toSourcesOf: gateways, in: config) else { return nil }
+            let matches = fitted.map { match in
                 var condition = RequestMatch()
                 condition.port = match.port
                 condition.gateways = match.gateways

@@ -8,6 +8,8 @@ extension RouteTable {
         var hosts = VirtualHostCollector()
         for virtualService in config.virtualServices where virtualService.appliesToMesh && !virtualService.http.isEmpty {
             let routes = Self.routes(of: virtualService, boundTo: [.mesh], in: config)
+            // Every route left out (each names other source workloads): as a sidecar, the hosts go to their services.
+            guard !routes.isEmpty else { continue }
             var seen = Set<String>()
             for host in virtualService.hosts.map(HostPattern.init) {
                 let services = config.services(namedBy: host)

@@ -10,6 +10,7 @@ extension RouteTable {
         var routed = Set<ServiceOnPort>()
         for virtualService in config.virtualServices where virtualService.appliesToMesh && !virtualService.tcp.isEmpty {
             let routes = Self.tcpRoutes(of: virtualService, boundTo: [.mesh], in: config)
+            guard !routes.isEmpty else { continue }
             let services = virtualService.hosts.map(HostPattern.init).flatMap(config.services(namedBy:))
             for port in meshTCPPorts(of: virtualService, in: config) {
                 connections.add(routes, host: Self.anyConnection, port: port)

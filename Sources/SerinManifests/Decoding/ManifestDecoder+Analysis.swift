@@ -158,9 +158,8 @@ extension ManifestDecoder {
         }
         for (match, entry) in zip(matches, entries) where !match.narrows {
             reader.error(
-                "\(entry.path) has no condition Serin applies (uri, method, authority, headers, withoutHeaders, queryParams...)"
-                    + (hasKey(entry, ["sourceLabels", "sourceNamespace"]) ? "; sourceLabels and sourceNamespace are not applied" : "")
-                    + ": every request would match it and reach the canary",
+                "\(entry.path) has no condition Serin applies (uri, method, authority, headers, withoutHeaders, queryParams, "
+                    + "sourceLabels...): every request would match it and reach the canary",
                 at: entry.node)
             return nil
         }
@@ -174,12 +173,6 @@ extension ManifestDecoder {
             return nil
         }
         return matches
-    }
-
-    /// Whether `field` is a mapping holding one of `keys`.
-    private static func hasKey(_ field: Field, _ keys: Set<String>) -> Bool {
-        guard case .mapping(let mapping) = field.node else { return false }
-        return mapping.contains { key, _ in key.string.map(keys.contains) ?? false }
     }
 
     /// `stickiness: {header: NAME}` or `{cookie: NAME}`: exactly one, named by an HTTP token. A header name is

@@ -6,8 +6,6 @@ extension ManifestDecoder {
     /// the user meant to keep out.
     static let refusedL4MatchFields: [String: String] = [
         "destinationSubnets": "the gateway routes by port only; it does not know where a connection was headed",
-        "sourceLabels": "the gateway does not know the labels of a connection's source workload",
-        "sourceNamespace": "the gateway does not know the namespace of a connection's source workload",
     ]
 
     static func tcpRoutes(_ field: Field, namespace: String, reader: DocumentReader) -> [TCPRoute]? {
@@ -27,11 +25,11 @@ extension ManifestDecoder {
     }
 
     private static func l4Match(_ field: Field, namespace: String, reader: DocumentReader) -> L4Match? {
-        let schema = Schema(known: Set(["port", "gateways"] + refusedL4MatchFields.keys))
+        let schema = Schema(known: Set(["port", "gateways", "sourceLabels", "sourceNamespace"] + refusedL4MatchFields.keys))
         guard let fields = reader.mapping(field, schema) else { return nil }
         refuseUnseenAttributes(of: fields, refusedL4MatchFields, reader: reader)
         let gateways = fields["gateways"].flatMap(reader.stringList)?.map { ResourceName(reference: $0, relativeTo: namespace) } ?? []
-        return L4Match(port: fields["port"].flatMap(reader.port), gateways: gateways)
+        return L4Match(port: fields["port"].flatMap(reader.port), gateways: gateways, source: sourceCondition(fields, reader: reader))
     }
 
     /// Reports each match attribute in `refused` that `fields` sets, with why the gateway cannot apply it.

@@ -6,8 +6,6 @@ extension ManifestDecoder {
     /// connections the user meant to keep out.
     static let refusedTLSMatchFields: [String: String] = [
         "destinationSubnets": "the gateway routes by server name only; it does not know where a connection was headed",
-        "sourceLabels": "the gateway does not know the labels of a connection's source workload",
-        "sourceNamespace": "the gateway does not know the namespace of a connection's source workload",
     ]
 
     static func tlsRoutes(_ field: Field, hosts: [String], namespace: String, reader: DocumentReader) -> [TLSRoute]? {
@@ -31,7 +29,7 @@ extension ManifestDecoder {
     }
 
     private static func tlsMatch(_ field: Field, hosts: [String], namespace: String, reader: DocumentReader) -> TLSMatch? {
-        let schema = Schema(known: Set(["sniHosts", "port", "gateways"] + refusedTLSMatchFields.keys))
+        let schema = Schema(known: Set(["sniHosts", "port", "gateways", "sourceLabels", "sourceNamespace"] + refusedTLSMatchFields.keys))
         guard let fields = reader.mapping(field, schema) else { return nil }
         refuseUnseenAttributes(of: fields, refusedTLSMatchFields, reader: reader)
         guard let sniField = reader.required("sniHosts", in: fields),
@@ -47,6 +45,9 @@ extension ManifestDecoder {
             )
         }
         let gateways = fields["gateways"].flatMap(reader.stringList)?.map { ResourceName(reference: $0, relativeTo: namespace) } ?? []
-        return TLSMatch(sniHosts: sniHosts.map(\.name), port: fields["port"].flatMap(reader.port), gateways: gateways)
+        return TLSMatch(
+            sniHosts: sniHosts.map(\.name), port: fields["port"].flatMap(reader.port), gateways: gateways,
+            source: sourceCondition(fields, reader: reader)
+        )
     }
 }

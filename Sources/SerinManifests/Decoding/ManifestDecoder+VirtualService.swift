@@ -184,9 +184,9 @@ extension ManifestDecoder {
         let schema = Schema(
             known: [
                 "name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams",
-                "ignoreUriCase", "gateways", "port",
+                "ignoreUriCase", "gateways", "port", "sourceLabels", "sourceNamespace",
             ],
-            notApplied: ["sourceLabels", "sourceNamespace", "statPrefix"]
+            notApplied: ["statPrefix"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         let before = reader.isMalformed
@@ -206,6 +206,16 @@ extension ManifestDecoder {
             ResourceName(reference: $0, relativeTo: namespace)
         } ?? []
         match.port = fields["port"].flatMap(reader.port)
+        match.source = sourceCondition(fields, reader: reader)
         return reader.isMalformed && !before ? nil : match
+    }
+
+    /// A match's `sourceLabels` and `sourceNamespace`; nil when neither is written (or the labels are empty and no
+    /// namespace is named), which names every workload.
+    static func sourceCondition(_ fields: Fields, reader: DocumentReader) -> SourceCondition? {
+        let labels = fields["sourceLabels"].flatMap(reader.stringMap) ?? [:]
+        let namespace = fields["sourceNamespace"].flatMap(reader.string)
+        guard !labels.isEmpty || namespace != nil else { return nil }
+        return SourceCondition(labels: labels, namespace: namespace)
     }
 }
