@@ -1,3 +1,4 @@
+import Foundation
 import SerinCore
 import SerinManifests
 import Testing
@@ -283,5 +284,21 @@ struct ManifestValidatorTests {
             "test.yaml:17:34: warning: spec.http[0].match[1].port: no service of this VirtualService's hosts has port 1234 (ports: 9080), "
                 + "so in the mesh this match never applies",
         ], "\(warnings)")
+    }
+    @Test("a match naming a source workload that no bound Gateway is, in a VirtualService for Gateways alone, is warned of: it never applies")
+    func gatewaySourceLabels() {
+        let http = """
+              - match: [{sourceLabels: {app: productpage}}]
+                route: [{destination: {host: web-v2-service}}]
+              - route: [{destination: {host: web-v1-service}}]
+            """
+        #expect(validate(http) == [
+            "\(at(8, 28)): warning: spec.http[0].match[0].sourceLabels: at a gateway the source workload is the gateway itself, and none this "
+                + "VirtualService is bound to is the one named — web-gateway (no selector in default) — so this match never applies; for "
+                + "requests between services, bind the VirtualService to the mesh (no gateways, or mesh listed)",
+        ])
+        // Bound to the mesh too, it applies at the sidecars of that workload; the gateway's own namespace fits.
+        #expect(validate(gateways: "[web-gateway, mesh]", http).filter { !$0.contains("--mesh") } == [])
+        #expect(validate(http.replacingOccurrences(of: "sourceLabels: {app: productpage}", with: "sourceNamespace: default")) == [])
     }
 }

@@ -22,6 +22,7 @@ extension ManifestValidator {
             }
         }
         diagnostics += meshMatchPorts(of: virtualService, at: located, context: context)
+        diagnostics += gatewaySourceMatches(of: virtualService, at: located, context: context)
         diagnostics += opaqueMeshPorts(of: virtualService, at: located, context: context)
         let layer4 = virtualService.tls.enumerated().map { ("tls", $0, $1.destinations) }
             + virtualService.tcp.enumerated().map { ("tcp", $0, $1.destinations) }
@@ -53,6 +54,48 @@ extension ManifestValidator {
                         at: located.location(of: path)
                     )
                 )
+            }
+        }
+        return diagnostics
+    }
+
+    /// A match naming source workloads (`sourceLabels`, `sourceNamespace`) applies at a Gateway only when the gateway
+    /// itself is that workload (`MeshConfig.workload(of:)`): in a VirtualService bound to Gateways alone, one that names
+    /// no workload of theirs never applies. (In the mesh it depends on `--mesh-labels`, which validation does not see.)
+    private static func gatewaySourceMatches(
+        of virtualService: VirtualService, at located: LocatedResource, context: ValidationContext
+    ) -> [Diagnostic] {
+        guard !virtualService.appliesToMesh else { return [] }
+        let config = context.config
+        let bound = virtualService.gateways.filter { config.workload(of: $0) != nil }
+        guard !bound.isEmpty else { return [] }
+        let sections: [(String, [[(source: SourceCondition?, gateways: [ResourceName])]])] = [
+            ("http", virtualService.http.map { $0.matches.map { ($0.source, $0.gateways) } }),
+            ("tls", virtualService.tls.map { $0.matches.map { ($0.source, $0.gateways) } }),
+            ("tcp", virtualService.tcp.map { $0.matches.map { ($0.source, $0.gateways) } }),
+        ]
+        let workloads = bound.map { name -> String in
+            let workload = config.workload(of: name) ?? SourceWorkload()
+            let labels = workload.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            return "\(name.displayName) (\(labels.isEmpty ? "no selector" : labels) in \(workload.namespace))"
+        }
+        var diagnostics: [Diagnostic] = []
+        for (section, routes) in sections {
+            for (routeIndex, matches) in routes.enumerated() {
+                for (matchIndex, match) in matches.enumerated() {
+                    guard let source = match.source, match.gateways.isEmpty,
+                        !bound.contains(where: { config.workload(of: $0)?.isNamed(by: source) ?? false })
+                    else { continue }
+                    let path = "spec.\(section)[\(routeIndex)].match[\(matchIndex)].\(source.labels.isEmpty ? "sourceNamespace" : "sourceLabels")"
+                    diagnostics.append(
+                        .warning(
+                            "\(path): at a gateway the source workload is the gateway itself, and none this VirtualService is bound to "
+                                + "is the one named — \(workloads.joined(separator: ", ")) — so this match never applies; for requests "
+                                + "between services, bind the VirtualService to the mesh (no gateways, or mesh listed)",
+                            at: located.location(of: path)
+                        )
+                    )
+                }
             }
         }
         return diagnostics
