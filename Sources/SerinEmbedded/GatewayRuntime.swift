@@ -138,7 +138,7 @@ public final class GatewayRuntime: Service, Sendable {
     /// `--max-connections`, so an open-file limit that holds fewer is warned of (`ConnectionCap`).
     public static func start(
         resources: [LocatedResource], threads: Int, bindHost: String, portMapping: GatewayServer.PortMapping,
-        mesh: (host: String, port: Int)? = nil, meshWorkload: SourceWorkload = SourceWorkload(),
+        mesh: (host: String, port: Int)? = nil, meshWorkload: SourceWorkload = SourceWorkload(), locality: Locality? = nil,
         adminHost: String, adminPort: Int, adminAccess: AdminAccess = .open, limits: GatewayLimits = .default,
         maxConnectionsWritten: Bool = false, drainTimeout: TimeAmount = .zero, minDrainDuration: TimeAmount = .zero, logger: Logger = Logger(label: "serin.gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
         controller controllerOptions: ControllerOptions? = nil
@@ -151,7 +151,7 @@ public final class GatewayRuntime: Service, Sendable {
         let capSetBy = limits.maxConnections < requested.maxConnections
             ? "as the open-file limit allows (--max-connections \(requested.maxConnections) needs a higher one)" : "(--max-connections)"
         let gateway = GatewayServer(threads: threads, bindHost: bindHost, portMapping: portMapping, limits: limits)
-        let live = LiveConfiguration(gateway: gateway, resources: served, meshWorkload: meshWorkload)
+        let live = LiveConfiguration(gateway: gateway, resources: served, meshWorkload: meshWorkload, gatewayLocality: locality)
         let history = TelemetryHistory(telemetry: gateway.telemetry)
         do { try await live.installCurrent() } catch let error as GatewayError { throw await unbound(gateway, .gateway(error)) }
         for warning in GatewayTLS.certificateDateWarnings(in: gateway.routes.versioned.table) { logger.warning("\(warning)") }

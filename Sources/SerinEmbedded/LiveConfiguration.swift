@@ -20,17 +20,23 @@ public actor LiveConfiguration {
 
     /// The workload whose sidecar the mesh listener is, for the `sourceLabels` of mesh routes.
     private let meshWorkload: SourceWorkload
+    /// Where the gateway runs, for locality load balancing.
+    private let gatewayLocality: Locality?
 
-    public init(gateway: GatewayServer, resources: [LocatedResource], meshWorkload: SourceWorkload = SourceWorkload()) {
+    public init(
+        gateway: GatewayServer, resources: [LocatedResource], meshWorkload: SourceWorkload = SourceWorkload(), gatewayLocality: Locality? = nil
+    ) {
         self.gateway = gateway
         self.resources = resources
         self.meshWorkload = meshWorkload
+        self.gatewayLocality = gatewayLocality
     }
 
-    /// The configuration `resources` make, served by a mesh listener of `meshWorkload`.
+    /// The configuration `resources` make, served by a mesh listener of `meshWorkload`, at `gatewayLocality`.
     private func meshConfig(_ resources: [LocatedResource]) -> MeshConfig {
         var config = MeshConfig(resources: resources)
         config.meshWorkload = meshWorkload
+        config.gatewayLocality = gatewayLocality
         return config
     }
 

@@ -253,12 +253,13 @@ extension ProxyHandler {
     }
 
     /// A second endpoint for `LEAST_REQUEST` to weigh against `first`: drawn at random among the others; one outlier
-    /// detection ejected gives way to the next it has not (possibly `first` again).
+    /// detection ejected, or on another locality level than `first`, gives way to the next that is not (possibly
+    /// `first` again).
     private func otherEndpoint(than first: Int, of target: RouteTable.Target, shared: UpstreamCluster?) -> Int {
         let count = target.cluster.endpoints.count
         let other = (first + 1 + Int(random.next() % UInt64(count - 1))) % count
         guard let shared, shared.hasOutlierDetection else { return other }
-        return shared.pick(forTurn: other, now: UpstreamCluster.now) ?? first
+        return shared.pick(forTurn: other, now: UpstreamCluster.now, sameLevelAs: first) ?? first
     }
 
     /// A uniform draw in 0..<100, for the percentages of faults and mirrors.

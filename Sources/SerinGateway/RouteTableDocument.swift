@@ -144,10 +144,15 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
         return "ejected after \(streaks.joined(separator: " or ")) for \(Readable.duration(detection.baseEjectionTime))"
     }
 
-    /// The endpoints as `address:port`, each with its weight when the weights differ (`127.0.0.1:8080 weight 3`).
+    /// The endpoints as `address:port`, each with its weight when the weights differ (`127.0.0.1:8080 weight 3`), and
+    /// its locality and priority level when locality load balancing ranks them (`us-east1/b priority 1`).
     static func endpoints(of cluster: Cluster) -> [String] {
         let weighted = !cluster.schedule.order.isEmpty
-        return cluster.endpoints.map { "\($0.address):\($0.port)" + (weighted ? " weight \($0.weight)" : "") }
+        return cluster.endpoints.enumerated().map { index, endpoint in
+            let level = cluster.priorities.indices.contains(index)
+                ? " \(endpoint.locality.map(String.init(describing:)) ?? "no locality") priority \(cluster.priorities[index])" : ""
+            return "\(endpoint.address):\(endpoint.port)" + (weighted ? " weight \(endpoint.weight)" : "") + level
+        }
     }
 
     /// How `loadBalancer` picks an endpoint, when not in turn: `endpoint by hash of header x-user`, `endpoint at random`.

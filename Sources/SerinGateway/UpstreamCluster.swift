@@ -88,7 +88,9 @@ final class UpstreamCluster: Sendable {
         // Over HTTP/2 (the port's protocol or h2UpgradePolicy), the ClientHello offers h2 by ALPN.
         clientTLS = Mutex(ClientTLSState(policy.tls, cluster: cluster.name, http2: cluster.speaksHTTP2))
         let detector = policy.outlierDetection.map {
-            OutlierDetector(policy: $0, endpointCount: cluster.endpoints.count, panicThreshold: $0.minHealthPercent)
+            var detector = OutlierDetector(policy: $0, endpointCount: cluster.endpoints.count, panicThreshold: $0.minHealthPercent)
+            detector.priorities = cluster.priorities
+            return detector
         }
         state = Mutex(State(detector: detector, budget: ConnectionBudget(policy)))
     }
@@ -101,13 +103,14 @@ final class UpstreamCluster: Sendable {
 
     // MARK: Outlier detection
 
-    /// The endpoint index for one round-robin turn, skipping ejected endpoints; nil when every endpoint is out.
-    func pick(forTurn turn: Int, now: Duration) -> Int? {
+    /// The endpoint index for one round-robin turn, skipping ejected endpoints; nil when every endpoint is out. By
+    /// locality, on the level the turn draws, or on the level of the endpoint `sameLevelAs` when given.
+    func pick(forTurn turn: Int, now: Duration, sameLevelAs first: Int? = nil) -> Int? {
         state.withLock { state in
             guard let detector = state.detector else {
                 return endpointCount > 0 ? schedule.endpoint(forTurn: turn, count: endpointCount) : nil
             }
-            return detector.pick(forTurn: turn, now: now, schedule: schedule)
+            return detector.pick(forTurn: turn, now: now, schedule: schedule, level: first.flatMap(detector.level(of:)))
         }
     }
 

@@ -41,6 +41,7 @@ struct CommandArgumentTests {
             (["gateway", "-f", "examples/mesh", "--mesh", ":0", "--mesh-namespace", "Shop"], #"--mesh-namespace must be a Kubernetes namespace"#),
             (["gateway", "-f", "examples/mesh", "--mesh-labels", "app=productpage"], "--mesh-labels and --mesh-namespace say whose sidecar the mesh listener is: they need --mesh HOST:PORT"),
             (["route", "-f", "examples/mesh", "--mesh-labels", "app=productpage"], "they need --mesh"),
+            (["gateway", "-f", "examples/mesh", "--locality", "us-east1//rack4"], #"expected region, region/zone or region/zone/subzone (us-east1/us-east1-b), got "us-east1//rack4""#),
         ]
     )
     func refused(arguments: [String], message: String) async throws {

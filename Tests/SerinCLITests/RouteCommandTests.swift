@@ -178,6 +178,40 @@ struct RouteCommandTests {
         }
     }
 
+    @Test("with --locality, a destination balanced by locality lists each endpoint's locality and priority level; without, the endpoints alone")
+    func explainsLocality() async throws {
+        let directory = try SerinProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try SeedManifests.meshReviews(http: "- route: [{destination: {host: reviews}}]").write(
+            to: directory.appendingPathComponent("reviews.yaml"), atomically: true, encoding: .utf8)
+        try """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: reviews}
+            spec:
+              hosts: [reviews]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 9080, name: http, protocol: HTTP}]
+              endpoints:
+              - {address: 127.0.0.1, ports: {http: 19081}, locality: us-east1/a}
+              - {address: 127.0.0.1, ports: {http: 19082}, locality: eu-west1/a}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews}
+            spec:
+              host: reviews
+              trafficPolicy: {outlierDetection: {consecutive5xxErrors: 3}}
+            """.write(to: directory.appendingPathComponent("services.yaml"), atomically: true, encoding: .utf8)
+        let arguments = ["route", "-f", directory.path, "--mesh", "--host", "reviews:9080"]
+        let ranked = try await SerinProcess.run(arguments + ["--locality", "us-east1/a"])
+        #expect(ranked.status == 0, "\(ranked.stderr)")
+        #expect(ranked.stdout.contains("→ 127.0.0.1:19081 us-east1/a priority 0, 127.0.0.1:19082 eu-west1/a priority 1"), "\(ranked.stdout)")
+        let flat = try await SerinProcess.run(arguments)
+        #expect(flat.stdout.contains("→ 127.0.0.1:19081, 127.0.0.1:19082"), "\(flat.stdout)")
+    }
+
     @Test("a port no Gateway server names (the browser's 8080 for the seed's 80 at --port-offset 8000) gets the ports there are")
     func portOffsetHint() async throws {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com", "--port", "8080"])

@@ -38,8 +38,17 @@ struct LoadBalancerTests {
     /// `weight` given (none when nil), behind the route `route` (YAML under `http:`), with a DestinationRule whose
     /// `loadBalancer` is `balancer`, when given.
     static func weightedTable(_ ports: [(port: Int, weight: Int?)], route: String, balancer: String? = nil) throws -> RouteTable {
-        let endpoints = ports.map { "  - {address: 127.0.0.1, ports: {http: \($0.port)}\($0.weight.map { ", weight: \($0)" } ?? "")}" }
-        let rule = balancer.map { "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy: {loadBalancer: \($0)}" } ?? ""
+        try entryTable(ports.map { ($0.port, $0.weight.map { "weight: \($0)" }) }, route: route, trafficPolicy: balancer.map { "{loadBalancer: \($0)}" })
+    }
+
+    /// The route table of one service `web` whose ServiceEntry endpoints on 127.0.0.1 listen on `endpoints`' ports,
+    /// each with its other `fields` (`weight: 3`, `locality: us-east1/b`), behind the route `route`, with a
+    /// DestinationRule whose `trafficPolicy` is given, compiled for a gateway at `locality`.
+    static func entryTable(
+        _ endpoints: [(port: Int, fields: String?)], route: String, trafficPolicy: String?, locality: Locality? = nil
+    ) throws -> RouteTable {
+        let listed = endpoints.map { "  - {address: 127.0.0.1, ports: {http: \($0.port)}\($0.fields.map { ", \($0)" } ?? "")}" }
+        let rule = trafficPolicy.map { "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy: \($0)" } ?? ""
         return try RoutePolicyTests.table(routes: route, services: [:], more: """
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -51,7 +60,7 @@ struct LoadBalancerTests {
               ports: [{number: 80, name: http, protocol: HTTP}]
               endpoints:
 
-            """ + endpoints.joined(separator: "\n") + rule)
+            """ + listed.joined(separator: "\n") + rule, locality: locality)
     }
 
     @Test("consistentHash on a header keeps each user on one endpoint, and spreads the users over the endpoints")
@@ -202,6 +211,62 @@ struct LoadBalancerTests {
             let moved = Set(failingUsers.compactMap { secondOf[$0] })
             #expect(moved.isSubset(of: ["v2", "v3"]) && !moved.isEmpty, "\(moved)")
         }
+    }
+
+    @Test("localities: a gateway at us-east1/a sends requests to the endpoint in its zone while it is in, then to the one in its region, never across regions while that one is in; without outlier detection, --locality or with enabled: false, to all in turn")
+    func localityFailover() async throws {
+        let backends = TestBackends()
+        let local = try await backends.start("v1", errorRate: 1)
+        let sameRegion = try await backends.start("v2")
+        let otherRegion = try await backends.start("v3")
+        let endpoints: [(port: Int, fields: String?)] = [
+            (local.port, "locality: us-east1/a"), (sameRegion.port, "locality: us-east1/b"), (otherRegion.port, "locality: eu-west1/a"),
+        ]
+        let route = "  - route: [{destination: {host: web}}]\n    retries: {attempts: 0}"
+        let detection = "outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100}"
+        let gateway = Locality("us-east1/a")
+        /// The endpoints (by version) that `count` requests reach, in order.
+        func reached(_ table: RouteTable, _ count: Int) async throws -> [String] {
+            var order: [String] = []
+            try await RoutePolicyTests.withGateway(table, group: backends) { _, client in
+                for _ in 0..<count { order.append(try await client.send(.GET, "/").header("x-serin-demo-version") ?? "none") }
+            }
+            return order
+        }
+        let failover = try await reached(try Self.entryTable(endpoints, route: route, trafficPolicy: "{\(detection)}", locality: gateway), 12)
+        #expect(failover == ["v1"] + Array(repeating: "v2", count: 11), "\(failover)")
+        // Each of these balances the three as one level: every endpoint takes requests.
+        for (policy, locality) in [
+            ("{loadBalancer: {simple: ROUND_ROBIN}}", gateway), ("{\(detection)}", nil), ("{\(detection), loadBalancer: {localityLbSetting: {enabled: false}}}", gateway),
+        ] as [(String, Locality?)] {
+            let spread = try await reached(try Self.entryTable(endpoints, route: route, trafficPolicy: policy, locality: locality), 12)
+            #expect(Set(spread) == ["v1", "v2", "v3"], "\(policy), gateway at \(locality?.description ?? "none"): \(spread)")
+        }
+        for server in [local, sameRegion, otherRegion] { await server.close() }
+        await backends.shutdown()
+    }
+
+    @Test("locality failover's region list: from us-east1, another region than the one named is the last resort")
+    func localityFailoverRegions() async throws {
+        let backends = TestBackends()
+        let local = try await backends.start("v1", errorRate: 1)
+        let named = try await backends.start("v2")
+        let other = try await backends.start("v3")
+        let endpoints: [(port: Int, fields: String?)] = [
+            (local.port, "locality: us-east1/a"), (other.port, "locality: ap-south1/a"), (named.port, "locality: eu-west1/a"),
+        ]
+        let route = "  - route: [{destination: {host: web}}]\n    retries: {attempts: 0}"
+        let policy = "{outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 60s, maxEjectionPercent: 100}, "
+            + "loadBalancer: {localityLbSetting: {failover: [{from: us-east1, to: eu-west1}]}}}"
+        try await RoutePolicyTests.withGateway(
+            try Self.entryTable(endpoints, route: route, trafficPolicy: policy, locality: Locality("us-east1/a")), group: backends
+        ) { _, client in
+            var order: [String] = []
+            for _ in 0..<10 { order.append(try await client.send(.GET, "/").header("x-serin-demo-version") ?? "none") }
+            #expect(order == ["v1"] + Array(repeating: "v2", count: 9), "\(order)")
+        }
+        for server in [local, named, other] { await server.close() }
+        await backends.shutdown()
     }
 
     @Test("ServiceEntry endpoint weights share the requests: weights 3 and 1 take 30 and 10 of 40 in turn, interleaved, and about 3 in 4 users by consistentHash; a retry moves past the heavy endpoint to the other")

@@ -15,7 +15,7 @@ import Testing
 struct RoutePolicyTests {
     /// A Gateway for every host on port 80, a VirtualService with `routes` (YAML list items under
     /// `http:`), a STATIC ServiceEntry per service listing its endpoint ports, and `more` documents.
-    static func table(routes: String, services: [String: [Int]], more: String = "") throws -> RouteTable {
+    static func table(routes: String, services: [String: [Int]], more: String = "", locality: Locality? = nil) throws -> RouteTable {
         var text = """
             apiVersion: networking.istio.io/v1beta1
             kind: Gateway
@@ -54,7 +54,9 @@ struct RoutePolicyTests {
         if !more.isEmpty { text += "\n---\n" + more }
         let set = ManifestSet(sources: [ManifestSource(path: "policy.yaml", text: text)])
         #expect(set.errors.isEmpty, "\(set.errors)\n\(text)")
-        return RouteTable(compiling: set.config)
+        var config = set.config
+        config.gatewayLocality = locality
+        return RouteTable(compiling: config)
     }
 
     /// Serves `table` and hands a client connection to `body`.

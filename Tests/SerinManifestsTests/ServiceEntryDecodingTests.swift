@@ -31,19 +31,32 @@ struct ServiceEntryDecodingTests {
         #expect(resources.map(\.resource) == [.serviceEntry(expected)])
     }
 
+    /// The STATIC entry with `field` (`weight: 3`) added to its endpoint, decoded, and what decoding said.
+    private func withEndpointField(_ field: String) -> (ServiceEntryResource?, [String]) {
+        let (resources, diagnostics) = Fixture.decode(entry(resolution: "STATIC", endpoints: true) + "\n    \(field)")
+        guard case .serviceEntry(let decoded) = resources.first?.resource else { return (nil, Fixture.messages(diagnostics)) }
+        return (decoded, Fixture.messages(diagnostics))
+    }
+
     @Test("reads an endpoint's weight (0, as in Istio, is the default 1); a negative one is an error at the field")
     func endpointWeight() throws {
-        func decoded(_ weight: String) -> (ServiceEntryResource?, [String]) {
-            let yaml = entry(resolution: "STATIC", endpoints: true) + "\n    weight: \(weight)"
-            let (resources, diagnostics) = Fixture.decode(yaml)
-            guard case .serviceEntry(let decoded) = resources.first?.resource else { return (nil, Fixture.messages(diagnostics)) }
-            return (decoded, Fixture.messages(diagnostics))
-        }
+        func decoded(_ weight: String) -> (ServiceEntryResource?, [String]) { withEndpointField("weight: \(weight)") }
         let (weighted, messages) = decoded("3")
         #expect(messages.isEmpty, "\(messages)")
         #expect(weighted?.endpoints.first?.weight == 3)
         #expect(decoded("0").0?.endpoints.first?.weight == 1)
         #expect(decoded("-2").1 == ["test.yaml:14:13: error: spec.endpoints[0].weight: expected 0 or more, got -2"])
+    }
+
+    @Test("reads an endpoint's locality, region[/zone[/subzone]]; one that is not is an error at the field")
+    func locality() {
+        func decoded(_ locality: String) -> (ServiceEntryResource?, [String]) { withEndpointField("locality: \(locality)") }
+        let (decodedEntry, messages) = decoded("us-east1/us-east1-b")
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(decodedEntry?.endpoints.first?.locality == Locality(region: "us-east1", zone: "us-east1-b"))
+        #expect(decoded("us-east1//rack4").1 == [
+            "test.yaml:14:15: error: spec.endpoints[0].locality is \"us-east1//rack4\", expected region, region/zone or region/zone/subzone"
+        ])
     }
 
     @Test("reads subjectAltNames, the names the entry's endpoints' certificates may carry, with no warning")

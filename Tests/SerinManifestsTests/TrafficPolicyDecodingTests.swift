@@ -213,8 +213,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.tunnel"
             ),
             (
-                "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, localityLbSetting: {enabled: true}}",
-                "test.yaml:7:36: warning: spec.trafficPolicy.loadBalancer.localityLbSetting"
+                "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, localityLbSetting: {distribute: [{from: us-east1/*, to: {us-east1/*: 100}}]}}",
+                "test.yaml:7:56: warning: spec.trafficPolicy.loadBalancer.localityLbSetting.distribute"
             ),
             (
                 "  trafficPolicy:\n    loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: 1024}}}",
@@ -248,6 +248,11 @@ struct TrafficPolicyDecodingTests {
             ),
             ("{consistentHash: {useSourceIp: true}}", LoadBalancerSettings(consistentHash: .sourceIP)),
             ("{consistentHash: {httpQueryParameterName: user}}", LoadBalancerSettings(consistentHash: .queryParameter("user"))),
+            ("{localityLbSetting: {enabled: false}}", LoadBalancerSettings(locality: LocalityLoadBalancing(enabled: false))),
+            (
+                "{simple: RANDOM, localityLbSetting: {failover: [{from: us-east1, to: eu-west1}]}}",
+                LoadBalancerSettings(simple: .random, locality: LocalityLoadBalancing(failover: [.init(from: "us-east1", to: "eu-west1")]))
+            ),
         ]
     )
     func loadBalancer(policy: String, expected: LoadBalancerSettings) throws {
@@ -274,6 +279,16 @@ struct TrafficPolicyDecodingTests {
             (
                 "{simple: RANDOM, consistentHash: {useSourceIp: true}}",
                 "test.yaml:7:52: error: spec.trafficPolicy.loadBalancer: set one of simple or consistentHash, not both"
+            ),
+            (
+                "{localityLbSetting: {failover: [{from: us-east1/a, to: eu-west1}]}}",
+                "test.yaml:7:58: error: spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0].from is \"us-east1/a\", expected a "
+                    + "region (no zone), the from side of the failover"
+            ),
+            (
+                "{localityLbSetting: {failover: [{from: us-east1, to: us-east1}]}}",
+                "test.yaml:7:51: error: spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]: from and to are both us-east1; "
+                    + "a region fails over to another"
             ),
             (
                 "{consistentHash: {}}",

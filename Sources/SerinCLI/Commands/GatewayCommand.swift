@@ -83,6 +83,8 @@ struct ServingOptions: ParsableArguments {
 
     @OptionGroup var meshWorkload: MeshWorkloadOptions
 
+    @OptionGroup var locality: LocalityOption
+
     @Option(parsing: .unconditional, help: ArgumentHelp("On SIGTERM or Ctrl-C, how long requests in flight get to finish (seconds, or 30s, 1m).", valueName: "seconds"))
     var drainTimeout = SecondsArgument(15)
 
@@ -160,7 +162,7 @@ struct ServingOptions: ParsableArguments {
         do {
             runtime = try await GatewayRuntime.start(
                 resources: resources, threads: threads ?? System.coreCount, bindHost: address, portMapping: .offset(portOffset),
-                mesh: mesh.map { (host: $0.host, port: $0.port) }, meshWorkload: meshWorkload.workload, adminHost: admin.host, adminPort: admin.port,
+                mesh: mesh.map { (host: $0.host, port: $0.port) }, meshWorkload: meshWorkload.workload, locality: locality.locality, adminHost: admin.host, adminPort: admin.port,
                 adminAccess: access, limits: limits, maxConnectionsWritten: maxConnections != nil, drainTimeout: drain, minDrainDuration: minDrain, logger: logger,
                 controller: controller
             )

@@ -57,6 +57,8 @@ struct RouteCommand: AsyncParsableCommand {
 
     @OptionGroup var meshWorkload: MeshWorkloadOptions
 
+    @OptionGroup var locality: LocalityOption
+
     func validate() throws {
         for header in headers where !header.contains("=") {
             throw ValidationError("--header takes name=value, got \"\(header)\"")
@@ -71,6 +73,9 @@ struct RouteCommand: AsyncParsableCommand {
         }
         if meshWorkload.isWritten, !mesh {
             throw ValidationError("--mesh-labels and --mesh-namespace say whose sidecar routes the request: they need --mesh")
+        }
+        if locality.locality != nil, manifests.files.isEmpty {
+            throw ValidationError("--locality goes with -f: a running Serin balances by the locality it was started with (serin gateway --locality)")
         }
         if meshWorkload.isWritten, manifests.files.isEmpty {
             throw ValidationError(
@@ -95,6 +100,7 @@ struct RouteCommand: AsyncParsableCommand {
             if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
             var config = set.config
             config.meshWorkload = meshWorkload.workload
+            config.gatewayLocality = locality.locality
             answer = RouteExplanation.answer(question, in: RouteTable(compiling: config))
         }
         for line in answer.lines { Terminal.out(line) }

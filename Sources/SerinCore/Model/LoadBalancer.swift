@@ -40,10 +40,13 @@ public struct LoadBalancerSettings: Hashable, Sendable, Codable {
 
     public var simple: Simple?
     public var consistentHash: HashKey?
+    /// `localityLbSetting`; nil is Istio's mesh default, locality failover on.
+    public var locality: LocalityLoadBalancing?
 
-    public init(simple: Simple? = nil, consistentHash: HashKey? = nil) {
+    public init(simple: Simple? = nil, consistentHash: HashKey? = nil, locality: LocalityLoadBalancing? = nil) {
         self.simple = simple
         self.consistentHash = consistentHash
+        self.locality = locality
     }
 }
 

@@ -13,6 +13,8 @@ public struct MeshConfig: Hashable, Sendable {
     /// The workload the mesh listener is the sidecar of (`serin gateway --mesh-labels`), whose labels and namespace
     /// decide which `sourceLabels` matches apply to the mesh's routes. No labels unless given.
     public var meshWorkload = SourceWorkload()
+    /// Where the gateway runs (`serin gateway --locality`), for locality load balancing; nil turns it off.
+    public var gatewayLocality: Locality?
     /// Each host name, lowercased, and the services listing it in declaration order: found by hash, so resolving
     /// thousands of destinations, or the services of thousands of VirtualServices, is not thousands of scans.
     private var serviceIndex: [String: [Int]]
@@ -39,7 +41,7 @@ public struct MeshConfig: Hashable, Sendable {
     public static func == (left: MeshConfig, right: MeshConfig) -> Bool {
         left.gateways == right.gateways && left.virtualServices == right.virtualServices
             && left.destinationRules == right.destinationRules && left.services == right.services
-            && left.meshWorkload == right.meshWorkload
+            && left.meshWorkload == right.meshWorkload && left.gatewayLocality == right.gatewayLocality
     }
 
     /// The workload of the proxy serving `gateway`: for the mesh, `meshWorkload`; for a Gateway, its `selector`'s
@@ -56,6 +58,7 @@ public struct MeshConfig: Hashable, Sendable {
         hasher.combine(destinationRules)
         hasher.combine(services)
         hasher.combine(meshWorkload)
+        hasher.combine(gatewayLocality)
     }
 
     private static func index(_ virtualServices: [VirtualService]) -> [ResourceName: Int] {

@@ -8,13 +8,19 @@ public struct ServiceEndpoint: Hashable, Sendable, Codable {
     public var workload: String?
     /// A ServiceEntry endpoint's `weight`: its share of requests against the other endpoints'; 1 unless set.
     public var weight: Int
+    /// A ServiceEntry endpoint's `locality`, for locality load balancing; nil when not given.
+    public var locality: Locality?
 
-    public init(address: String, ports: [String: Int] = [:], labels: [String: String] = [:], workload: String? = nil, weight: Int = 1) {
+    public init(
+        address: String, ports: [String: Int] = [:], labels: [String: String] = [:], workload: String? = nil, weight: Int = 1,
+        locality: Locality? = nil
+    ) {
         self.address = address
         self.ports = ports
         self.labels = labels
         self.workload = workload
         self.weight = weight
+        self.locality = locality
     }
 }
 

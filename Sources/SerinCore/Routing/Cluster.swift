@@ -25,6 +25,10 @@ public struct Cluster: Hashable, Sendable, Codable {
     public let balancesByLoad: Bool
     /// The order the endpoints take their turns in, by their weights (empty when they are equal).
     public let schedule: EndpointSchedule
+    /// Each endpoint's priority level by locality (`PriorityLevels`), when locality load balancing applies: the
+    /// gateway has a locality, the endpoints are at several distances from it, and outlier detection is on (as in
+    /// Istio, failover needs it to ever move). Empty: the endpoints are balanced as one level.
+    public let priorities: [Int]
 
     /// Whether a request that came in over HTTP/2 (`downstreamHTTP2`), or over HTTP/1, goes to the endpoints over HTTP/2.
     public func upstreamHTTP2(downstreamHTTP2: Bool) -> Bool {
@@ -40,19 +44,24 @@ public struct Cluster: Hashable, Sendable, Codable {
         public let workload: String?
         /// Its share of the cluster's requests against the others' (a ServiceEntry endpoint's `weight`); 1 unless set.
         public let weight: Int
+        /// Where it runs (a ServiceEntry endpoint's `locality`), for locality load balancing.
+        public let locality: Locality?
 
-        public init(address: String, port: Int, labels: [String: String] = [:], workload: String? = nil, weight: Int = 1) {
+        public init(
+            address: String, port: Int, labels: [String: String] = [:], workload: String? = nil, weight: Int = 1, locality: Locality? = nil
+        ) {
             self.address = address
             self.port = port
             self.labels = labels
             self.workload = workload
             self.weight = max(weight, 1)
+            self.locality = locality
         }
     }
 
     public init(
         host: String, subset: String?, port: Int, service: ResourceName?, endpoints: [Endpoint],
-        trafficPolicy: TrafficPolicy = TrafficPolicy(), portSpeaksHTTP2: Bool = false
+        trafficPolicy: TrafficPolicy = TrafficPolicy(), portSpeaksHTTP2: Bool = false, gatewayLocality: Locality? = nil
     ) {
         self.name = "outbound|\(port)|\(subset ?? "")|\(host)"
         self.host = host
@@ -66,6 +75,12 @@ public struct Cluster: Hashable, Sendable, Codable {
         self.hasTrafficPolicy = !trafficPolicy.isEmpty
         self.schedule = EndpointSchedule(weights: endpoints.map(\.weight))
         let balancer = trafficPolicy.loadBalancer
+        let locality = balancer?.locality ?? LocalityLoadBalancing()
+        if let gatewayLocality, locality.enabled, trafficPolicy.outlierDetection != nil {
+            self.priorities = PriorityLevels.levels(of: endpoints.map(\.locality), from: gatewayLocality, failover: locality.failover)
+        } else {
+            self.priorities = []
+        }
         self.balancesByLoad = endpoints.count > 1 && balancer?.consistentHash == nil && (balancer?.simple ?? .leastRequest) == .leastRequest
     }
 

@@ -10,6 +10,9 @@ public struct OutlierDetector: Hashable, Sendable {
     /// Envoy's `healthy_panic_threshold`, in percent: when fewer of the endpoints than this are in, requests go to
     /// every endpoint as if none were ejected. 0 never panics: with every endpoint ejected `pick` returns nil.
     public let panicThreshold: Int
+    /// Each endpoint's priority level by locality (`Cluster.priorities`); empty: one level. Requests go to the levels
+    /// by `PriorityLevels.loads`, so the nearest endpoints take them while enough of them are in.
+    public var priorities: [Int] = []
     private var states: [EndpointState]
 
     /// Envoy's `max_ejection_time`, which Istio leaves at its default: no ejection lasts longer than this, or than
@@ -160,18 +163,51 @@ public struct OutlierDetector: Hashable, Sendable {
         forHash key: UInt64, now: Duration, weights: [Int]? = nil, passingOver isPassedOver: (Int) -> Bool = { _ in false }
     ) -> Int? {
         let inPanic = isInPanic(now: now)
-        return ConsistentHash.endpoint(for: key, count: states.count, weights: weights) {
-            isPassedOver($0) || (!inPanic && states[$0].isEjected(at: now))
+        // By locality: the key's level by its own draw, so a key keeps its level, and its endpoint, while the loads stay.
+        let level = inPanic ? nil : self.level(forDraw: Int(SplitMix64.mix(key) % 100), now: now)
+        let picked = ConsistentHash.endpoint(for: key, count: states.count, weights: weights) { index in
+            isPassedOver(index) || (!inPanic && states[index].isEjected(at: now)) || (level.map { priorities[index] != $0 } ?? false)
         }
+        guard picked == nil, level != nil else { return picked }
+        return ConsistentHash.endpoint(for: key, count: states.count, weights: weights) { isPassedOver($0) || states[$0].isEjected(at: now) }
+    }
+
+    /// The priority level a request with `draw` (0..<100) goes to, by how many of each level's endpoints are in; nil
+    /// with one level, or none in.
+    public func level(forDraw draw: Int, now: Duration) -> Int? {
+        guard !priorities.isEmpty, let top = priorities.max() else { return nil }
+        var healthy = Array(repeating: 0, count: top + 1)
+        var total = healthy
+        for (index, state) in states.enumerated() where index < priorities.count {
+            total[priorities[index]] += 1
+            if !state.isEjected(at: now) { healthy[priorities[index]] += 1 }
+        }
+        return PriorityLevels.loads(healthy: healthy, total: total).map { PriorityLevels.level(forDraw: draw, loads: $0) }
+    }
+
+    /// The level of the endpoint at `index`; nil with one level.
+    public func level(of index: Int) -> Int? {
+        priorities.indices.contains(index) ? priorities[index] : nil
     }
 
     /// The endpoint for one round-robin turn: round robin over the endpoints that are in, or over all of them in
     /// panic; with a weighted `schedule`, its endpoint for the turn, or the next in it that is in. Nil when the cluster
     /// has no endpoints, or every endpoint is ejected and the panic threshold is 0. The caller owns the turn counter,
     /// as for `Cluster.endpoint(forTurn:)`.
-    public func pick(forTurn turn: Int, now: Duration, schedule: EndpointSchedule = .inOrder) -> Int? {
+    ///
+    /// With priority levels (`priorities`) and not in panic, the turn's level is drawn from the levels' loads (by a
+    /// hash of the turn, so turns spread over the levels as the loads say), or is `level` when given (a second choice
+    /// to weigh against a first, which stays on the first's level); then round robin over that level's endpoints
+    /// that are in.
+    public func pick(forTurn turn: Int, now: Duration, schedule: EndpointSchedule = .inOrder, level fixed: Int? = nil) -> Int? {
         let count = states.count
         guard count > 0 else { return nil }
+        if !priorities.isEmpty, !isInPanic(now: now),
+            let level = fixed ?? level(forDraw: Int(SplitMix64.mix(UInt64(truncatingIfNeeded: turn)) % 100), now: now),
+            let picked = pick(forTurn: turn, onLevel: level, now: now, schedule: schedule)
+        {
+            return picked
+        }
         if !schedule.order.isEmpty {
             // Weighted: the turn's endpoint in the schedule, or the next in it that is in (any, in panic).
             let inPanic = isInPanic(now: now)
@@ -184,6 +220,20 @@ public struct OutlierDetector: Hashable, Sendable {
         guard healthy > 0 else { return nil }
         var remaining = turn.magnitude % UInt(healthy)
         for (index, state) in states.enumerated() where !state.isEjected(at: now) {
+            if remaining == 0 { return index }
+            remaining -= 1
+        }
+        return nil
+    }
+
+    /// Round robin over the endpoints of `level` that are in (by `schedule` when weighted); nil when none is.
+    private func pick(forTurn turn: Int, onLevel level: Int, now: Duration, schedule: EndpointSchedule) -> Int? {
+        let isOut = { (index: Int) in index >= priorities.count || priorities[index] != level || states[index].isEjected(at: now) }
+        if !schedule.order.isEmpty { return schedule.endpoint(forTurn: turn, count: states.count, skipping: isOut) }
+        let candidates = states.indices.reduce(0) { $0 + (isOut($1) ? 0 : 1) }
+        guard candidates > 0 else { return nil }
+        var remaining = turn.magnitude % UInt(candidates)
+        for index in states.indices where !isOut(index) {
             if remaining == 0 { return index }
             remaining -= 1
         }

@@ -202,7 +202,7 @@ extension RouteTable {
                             ?? servicePort.targetPort ?? servicePort.number
                         return Cluster.Endpoint(
                             address: endpoint.address, port: endpointPort, labels: endpoint.labels, workload: endpoint.workload,
-                            weight: endpoint.weight
+                            weight: endpoint.weight, locality: endpoint.locality
                         )
                     }
             }
@@ -217,7 +217,7 @@ extension RouteTable {
         return Cluster(
             host: destination.host, subset: destination.subset, port: port,
             service: service?.name, endpoints: endpoints, trafficPolicy: policy,
-            portSpeaksHTTP2: servicePort?.speaksHTTP2 ?? false
+            portSpeaksHTTP2: servicePort?.speaksHTTP2 ?? false, gatewayLocality: config.gatewayLocality
         )
     }
 

@@ -91,7 +91,7 @@ extension ManifestDecoder {
     /// `portNames`: the entry's port names, which the endpoint's `ports` map to its own port numbers.
     private static func endpoint(_ field: Field, portNames: [String], reader: DocumentReader) -> ServiceEndpoint? {
         let schema = Schema(
-            known: ["address", "ports", "labels", "weight"], ignored: ["network", "locality", "serviceAccount"]
+            known: ["address", "ports", "labels", "weight", "locality"], ignored: ["network", "serviceAccount"]
         )
         guard let fields = reader.mapping(field, schema),
             let addressField = reader.required("address", in: fields),
@@ -115,6 +115,18 @@ extension ManifestDecoder {
         let labels = fields["labels"].flatMap(reader.stringMap) ?? [:]
         // Istio's weight is a uint32 where 0 means unset: Envoy's default of 1.
         let weight = fields["weight"].flatMap(reader.count).map { max($0, 1) } ?? 1
-        return ServiceEndpoint(address: address, ports: ports, labels: labels, weight: weight)
+        return ServiceEndpoint(
+            address: address, ports: ports, labels: labels, weight: weight, locality: fields["locality"].flatMap { locality($0, reader: reader) }
+        )
+    }
+
+    /// A locality as Istio writes one, `region`, `region/zone` or `region/zone/subzone`.
+    static func locality(_ field: Field, reader: DocumentReader) -> Locality? {
+        guard let text = reader.string(field) else { return nil }
+        guard let locality = Locality(text) else {
+            reader.error("\(field.path) is \"\(text)\", expected region, region/zone or region/zone/subzone", at: field.node)
+            return nil
+        }
+        return locality
     }
 }

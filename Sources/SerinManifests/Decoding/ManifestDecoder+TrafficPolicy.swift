@@ -109,13 +109,48 @@ extension ManifestDecoder {
         return reader.choice(versionField, as: ProxyProtocolVersion.self)
     }
 
-    /// `loadBalancer`: `simple` or `consistentHash` (one of them, as Istio's oneof). What only shapes a hash ring or a
-    /// locality preference is taken with a warning: the gateway hashes without a ring and knows no localities.
+    /// `loadBalancer`: `simple` or `consistentHash` (one of them, as Istio's oneof), and `localityLbSetting`. What only
+    /// shapes a hash ring or warms endpoints up is taken with a warning.
     private static func loadBalancer(_ field: Field, reader: DocumentReader) -> LoadBalancerSettings? {
         let schema = Schema(
-            known: ["simple", "consistentHash"], notSupported: ["localityLbSetting", "warmupDurationSecs", "warmup", "zoneAwareLbSetting"]
+            known: ["simple", "consistentHash", "localityLbSetting"], notSupported: ["warmupDurationSecs", "warmup", "zoneAwareLbSetting"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
+        let locality = fields["localityLbSetting"].flatMap { localityLoadBalancing($0, reader: reader) }
+        guard var settings = balancing(field, fields, reader: reader) ?? locality.map({ _ in LoadBalancerSettings() }) else { return nil }
+        settings.locality = locality
+        return settings
+    }
+
+    /// `localityLbSetting`: `enabled` and `failover` (region to region); `distribute` and `failoverPriority` are
+    /// warned about and not applied.
+    private static func localityLoadBalancing(_ field: Field, reader: DocumentReader) -> LocalityLoadBalancing? {
+        let schema = Schema(known: ["enabled", "failover"], notSupported: ["distribute", "failoverPriority"])
+        guard let fields = reader.mapping(field, schema) else { return nil }
+        var setting = LocalityLoadBalancing(enabled: fields["enabled"].flatMap(reader.bool) ?? true)
+        if let failoverField = fields["failover"] {
+            setting.failover = reader.list(failoverField) { entry -> LocalityLoadBalancing.Failover? in
+                guard let entryFields = reader.mapping(entry, Schema(known: ["from", "to"])),
+                    let fromField = reader.required("from", in: entryFields), let from = reader.string(fromField),
+                    let toField = reader.required("to", in: entryFields), let to = reader.string(toField)
+                else { return nil }
+                // As Istio validates it: regions only, and a region does not fail over to itself.
+                for (name, value, at) in [("from", from, fromField), ("to", to, toField)] where value.isEmpty || value.contains("/") {
+                    reader.error("\(at.path) is \"\(value)\", expected a region (no zone), the \(name) side of the failover", at: at.node)
+                    return nil
+                }
+                guard from != to else {
+                    reader.error("\(entry.path): from and to are both \(from); a region fails over to another", at: entry.node)
+                    return nil
+                }
+                return LocalityLoadBalancing.Failover(from: from, to: to)
+            } ?? []
+        }
+        return setting
+    }
+
+    /// `simple` or `consistentHash`, as `loadBalancer` holds them; nil when neither is written.
+    private static func balancing(_ field: Field, _ fields: Fields, reader: DocumentReader) -> LoadBalancerSettings? {
         if fields["simple"] != nil, let hash = fields["consistentHash"] {
             reader.error("\(field.path): set one of simple or consistentHash, not both", at: hash.node)
             return nil

@@ -1,0 +1,109 @@
+/// Where an endpoint, or the gateway itself, runs: Istio's `region/zone/subzone`. Locality load balancing sends
+/// requests to the endpoints nearest the gateway while enough of them are healthy, and fails over outward.
+public struct Locality: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var region: String
+    public var zone: String
+    public var subzone: String
+
+    public init(region: String, zone: String = "", subzone: String = "") {
+        self.region = region
+        self.zone = zone
+        self.subzone = subzone
+    }
+
+    /// `us-east1`, `us-east1/us-east1-b` or `us-east1/us-east1-b/rack4`, as Istio writes a locality; nil for text
+    /// with more than three parts or an empty one before the last given.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard (1...3).contains(parts.count), !parts[0].isEmpty, !parts.dropLast().contains(where: \.isEmpty) else { return nil }
+        self.init(region: parts[0], zone: parts.count > 1 ? parts[1] : "", subzone: parts.count > 2 ? parts[2] : "")
+    }
+
+    public var description: String {
+        [region, zone, subzone].reversed().drop { $0.isEmpty }.reversed().joined(separator: "/")
+    }
+
+    /// How far `endpoint` is from this locality, as Istio ranks it for failover: 0 the same subzone, 1 the same zone,
+    /// 2 the same region, 3 another region (an endpoint with no locality is in none of them), and 4 another region
+    /// than the one a `failover` entry from this region names.
+    public func distance(to endpoint: Locality?, failover: [LocalityLoadBalancing.Failover]) -> Int {
+        let other = endpoint ?? Locality(region: "")
+        guard region == other.region else {
+            guard let rule = failover.first(where: { $0.from == region }) else { return 3 }
+            return other.region == rule.to ? 3 : 4
+        }
+        guard zone == other.zone else { return 2 }
+        return subzone == other.subzone ? 0 : 1
+    }
+}
+
+/// A DestinationRule's `loadBalancer.localityLbSetting`, the parts the gateway applies: whether locality failover is
+/// on (Istio's mesh default), and which region each region fails over to first.
+public struct LocalityLoadBalancing: Hashable, Sendable, Codable {
+    /// `enabled: false` turns locality load balancing off for the destination.
+    public var enabled: Bool
+    public var failover: [Failover]
+
+    /// `failover` entry: traffic from the gateway in region `from` leaving its region goes to region `to` first.
+    public struct Failover: Hashable, Sendable, Codable {
+        public var from: String
+        public var to: String
+
+        public init(from: String, to: String) {
+            self.from = from
+            self.to = to
+        }
+    }
+
+    public init(enabled: Bool = true, failover: [Failover] = []) {
+        self.enabled = enabled
+        self.failover = failover
+    }
+}
+
+/// Envoy's priority levels, as Istio assigns them to a cluster's endpoints by locality, and the share of requests
+/// each level takes from how many of its endpoints are healthy.
+public enum PriorityLevels {
+    /// Each endpoint's level, 0 the nearest, numbered without gaps as Istio renumbers them: from the endpoints'
+    /// localities against `gateway`'s. Empty when they are all on one level (the endpoints are balanced as one).
+    public static func levels(of endpoints: [Locality?], from gateway: Locality, failover: [LocalityLoadBalancing.Failover]) -> [Int] {
+        let distances = endpoints.map { gateway.distance(to: $0, failover: failover) }
+        let used = Set(distances).sorted()
+        guard used.count > 1 else { return [] }
+        let level = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
+        return distances.map { level[$0]! }
+    }
+
+    /// Envoy's overprovisioning factor, 1.4: a level keeps all its load while 5 in 7 of its endpoints are healthy.
+    public static let overprovisioningPercent = 140
+
+    /// The percent of requests each level takes, by Envoy's priority load: each level's health is its healthy share
+    /// times 1.4, at most 100%; the nearest level takes its health, the next what is left up to its own, and so on,
+    /// scaled up when all the levels' health adds to less than 100%. Nil when no endpoint is healthy.
+    public static func loads(healthy: [Int], total: [Int]) -> [Int]? {
+        let health = zip(healthy, total).map { healthy, total in
+            total > 0 ? min(100, overprovisioningPercent * healthy / total) : 0
+        }
+        let totalHealth = min(100, health.reduce(0, +))
+        guard totalHealth > 0 else { return nil }
+        var remaining = 100
+        var loads = health.map { health -> Int in
+            let load = min(remaining, health * 100 / totalHealth)
+            remaining -= load
+            return load
+        }
+        // What integer division left over goes to the nearest level that is healthy, as Envoy assigns it.
+        if remaining > 0, let first = health.firstIndex(where: { $0 > 0 }) { loads[first] += remaining }
+        return loads
+    }
+
+    /// The level a request takes for `draw` in 0..<100, by `loads`.
+    public static func level(forDraw draw: Int, loads: [Int]) -> Int {
+        var cumulative = 0
+        for (level, load) in loads.enumerated() {
+            cumulative += load
+            if draw < cumulative { return level }
+        }
+        return loads.lastIndex { $0 > 0 } ?? 0
+    }
+}

@@ -1,0 +1,76 @@
+import SerinCore
+import Testing
+
+/// Locality load balancing as Istio sets Envoy's priorities: endpoints ranked by how far they run from the gateway,
+/// and requests spread over the ranks by how many of each rank's endpoints are healthy.
+@Suite("Locality load balancing")
+struct LocalityLoadBalancingTests {
+    @Test("a locality reads as Istio writes it, region/zone/subzone, and refuses what is not one", arguments: [
+        ("us-east1", "us-east1"), ("us-east1/b", "us-east1/b"), ("us-east1/b/rack4", "us-east1/b/rack4"),
+        ("", nil), ("/b", nil), ("us-east1//rack4", nil), ("a/b/c/d", nil),
+    ] as [(String, String?)])
+    func parsing(text: String, expected: String?) {
+        #expect(Locality(text)?.description == expected)
+    }
+
+    @Test("distance: 0 the same subzone, 1 the same zone, 2 the same region, 3 another region, 4 one a failover entry does not name")
+    func distance() {
+        let gateway = Locality(region: "us-east1", zone: "a", subzone: "r1")
+        #expect(gateway.distance(to: Locality("us-east1/a/r1"), failover: []) == 0)
+        #expect(gateway.distance(to: Locality("us-east1/a/r2"), failover: []) == 1)
+        #expect(gateway.distance(to: Locality("us-east1/b"), failover: []) == 2)
+        #expect(gateway.distance(to: Locality("eu-west1/a"), failover: []) == 3)
+        #expect(gateway.distance(to: nil, failover: []) == 3, "an endpoint with no locality is in no region of the gateway's")
+        let toEurope = [LocalityLoadBalancing.Failover(from: "us-east1", to: "eu-west1")]
+        #expect(gateway.distance(to: Locality("eu-west1/a"), failover: toEurope) == 3)
+        #expect(gateway.distance(to: Locality("ap-south1/a"), failover: toEurope) == 4)
+        #expect(gateway.distance(to: Locality("ap-south1/a"), failover: [.init(from: "eu-west1", to: "us-east1")]) == 3, "another region's entry")
+    }
+
+    @Test("levels are numbered without gaps; endpoints all at one distance make one level (none)")
+    func levels() {
+        let gateway = Locality(region: "us-east1", zone: "a")
+        #expect(PriorityLevels.levels(of: [Locality("us-east1/a"), Locality("eu-west1"), Locality("us-east1/a")], from: gateway, failover: []) == [0, 1, 0])
+        #expect(PriorityLevels.levels(of: [Locality("eu-west1"), Locality("us-east1/b")], from: gateway, failover: []) == [1, 0])
+        #expect(PriorityLevels.levels(of: [Locality("eu-west1"), Locality("ap-south1")], from: gateway, failover: []) == [])
+    }
+
+    @Test("loads follow Envoy: a level keeps all while 5 in 7 of its endpoints are healthy, gives the rest of its share to the next, scaled up when all are short", arguments: [
+        ([3, 2], [3, 2], [100, 0]),
+        ([2, 2], [3, 2], [93, 7]),     // 2 of 3 healthy: 140 × 2/3 = 93
+        ([1, 2], [2, 2], [70, 30]),
+        ([0, 2], [2, 2], [0, 100]),
+        ([1, 1], [4, 4], [50, 50]),    // each 35: scaled up from 70 in all
+        ([0, 0, 1], [1, 1, 1], [0, 0, 100]),
+    ])
+    func loads(healthy: [Int], total: [Int], expected: [Int]) {
+        #expect(PriorityLevels.loads(healthy: healthy, total: total) == expected)
+    }
+
+    @Test("with no endpoint healthy there is no load to spread")
+    func noneHealthy() {
+        #expect(PriorityLevels.loads(healthy: [0, 0], total: [2, 1]) == nil)
+    }
+
+    @Test("the outlier detector spreads turns over the levels by their loads, round robin within each, and keeps a second choice on the first's level")
+    func detectorSpreadsByLevel() {
+        var detector = OutlierDetector(
+            policy: OutlierDetection(consecutive5xxErrors: 1, maxEjectionPercent: 100), endpointCount: 5, panicThreshold: 0
+        )
+        detector.priorities = [0, 0, 0, 1, 1]
+        var counts = Array(repeating: 0, count: 5)
+        for turn in 0..<1000 { counts[detector.pick(forTurn: turn, now: .zero) ?? 0] += 1 }
+        #expect(counts == [334, 333, 333, 0, 0], "every turn on the nearest level while all its endpoints are in")
+        detector.record(endpoint: 0, outcome: .response(status: 500), now: .zero)
+        counts = Array(repeating: 0, count: 5)
+        for turn in 0..<3000 { counts[detector.pick(forTurn: turn, now: .seconds(1)) ?? 0] += 1 }
+        // 2 of 3 in: 93% on the nearest level, 7% on the next.
+        #expect(counts[0] == 0)
+        #expect((2650...2930).contains(counts[1] + counts[2]) && abs(counts[1] - counts[2]) <= 100, "\(counts)")
+        #expect((100...320).contains(counts[3] + counts[4]), "\(counts)")
+        #expect(detector.pick(forTurn: 7, now: .seconds(1), level: 1).map { [3, 4].contains($0) } == true)
+        for endpoint in [1, 2] { detector.record(endpoint: endpoint, outcome: .response(status: 500), now: .seconds(1)) }
+        let failedOver = (0..<20).compactMap { detector.pick(forTurn: $0, now: .seconds(2)) }
+        #expect(Set(failedOver) == [3, 4] && failedOver.count == 20, "\(failedOver)")
+    }
+}
