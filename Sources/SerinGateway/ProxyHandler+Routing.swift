@@ -213,8 +213,8 @@ extension ProxyHandler {
 
     /// The endpoint index for round-robin turn `turn`, skipping what outlier detection ejected: live requests and
     /// synthetic ones pick alike.
-    static func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?, turn: Int) -> Int? {
-        if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now) }
+    static func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?, turn: Int, leavingLevelsOf left: ArraySlice<Int> = []) -> Int? {
+        if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now, leavingLevelsOf: left) }
         let count = target.cluster.endpoints.count
         guard count > 0 else { return nil }
         return target.cluster.schedule.endpoint(forTurn: turn, count: count)
@@ -225,7 +225,8 @@ extension ProxyHandler {
     /// already tried for the request while another can take it, else the balancer's own choice. By turns, the next
     /// turn's endpoint (and under weights, which can give one endpoint turns in a row, the first turn after it that
     /// is not yet tried); at random, likewise from a random turn; by hash, the key's own endpoint, or the next in the
-    /// key's order. (Envoy draws up to five more times, and may end on a tried endpoint while one is left.)
+    /// key's order. (Envoy draws up to five more times, and may end on a tried endpoint while one is left.) Under
+    /// `retryRemoteLocalities`, turns also leave the locality levels of the attempts `HTTPRetry.levelsLeftBehind` counts.
     func retryEndpoint(of exchange: ProxyExchange) -> Int? {
         let shared = exchange.cluster
         let balancing = shared?.balancing
@@ -242,9 +243,12 @@ extension ProxyHandler {
         if case .random = balancing { random = true }
         var turn = random ? Int(truncatingIfNeeded: self.random.next() >> 1) : endpointTurn &+ 1
         let cluster = exchange.target.cluster
+        // Under retryRemoteLocalities, the locality levels the first attempts reached are left (Envoy's previous_priorities).
+        let attempts = exchange.triedEndpoints + [exchange.endpointIndex]
+        let left = attempts.prefix(exchange.route.policy.retries?.levelsLeftBehind(attempts: attempts.count) ?? 0)
         var next: Int?
         for _ in 0..<(avoidTried ? max(cluster.schedule.order.count, cluster.endpoints.count, 1) : 1) {
-            next = Self.pickEndpoint(of: exchange.target, shared: shared, turn: turn)
+            next = Self.pickEndpoint(of: exchange.target, shared: shared, turn: turn, leavingLevelsOf: left)
             if let candidate = next, !exchange.hasTried(candidate) { break }
             turn &+= 1
         }

@@ -257,7 +257,8 @@ public enum RouteExplanation {
             let hosts = retries.ignorePreviousHosts.map {
                 $0 ? ", each to an endpoint not tried yet while one is left" : ", to the endpoint the balancer picks, tried or not"
             } ?? ""
-            lines.append(("retries", "up to \(retries.attempts) on \(on.joined(separator: ", "))\(perTry)\(backoff)\(hosts)"))
+            let localities = retries.retryRemoteLocalities ? ", leaving the localities tried (every second attempt)" : ""
+            lines.append(("retries", "up to \(retries.attempts) on \(on.joined(separator: ", "))\(perTry)\(backoff)\(hosts)\(localities)"))
         } else {
             lines.append(("retries", "off"))
         }

@@ -253,7 +253,7 @@ struct RouteCommandTests {
               - match: [{uri: {prefix: /api}}]
                 rewrite: {uri: /v2}
                 timeout: 3s
-                retries: {attempts: 4, perTryTimeout: 1s, retryOn: "5xx,reset", backoff: 50ms, retryIgnorePreviousHosts: false}
+                retries: {attempts: 4, perTryTimeout: 1s, retryOn: "5xx,reset", backoff: 50ms, retryIgnorePreviousHosts: false, retryRemoteLocalities: true}
                 fault: {delay: {fixedDelay: 2s, percentage: {value: 10}}}
                 headers: {request: {set: {x-env: prod, host: api.internal}, remove: [x-debug]}}
                 corsPolicy: {allowOrigins: [{exact: "https://shop.example"}, {prefix: "https://preview-"}]}
@@ -289,7 +289,7 @@ struct RouteCommandTests {
             "cors:    allows origins exact https://shop.example, prefix https://preview-: the gateway answers their preflights and marks their answers",
             "headers: request: set x-env: prod, remove x-debug, host becomes api.internal",
             "timeout: 3s for the whole request, retries included",
-            "retries: up to 4 on 5xx, reset, 1s a try, backoff from 50ms, to the endpoint the balancer picks, tried or not",
+            "retries: up to 4 on 5xx, reset, 1s a try, backoff from 50ms, to the endpoint the balancer picks, tried or not, leaving the localities tried (every second attempt)",
             "mirror:  25% copied to web-v2-service; its answers are discarded",
             " 90%  web-v1-service:80",
         ] {

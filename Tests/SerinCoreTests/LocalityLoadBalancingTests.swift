@@ -73,4 +73,16 @@ struct LocalityLoadBalancingTests {
         let failedOver = (0..<20).compactMap { detector.pick(forTurn: $0, now: .seconds(2)) }
         #expect(Set(failedOver) == [3, 4] && failedOver.count == 20, "\(failedOver)")
     }
+    @Test("retryRemoteLocalities leaves the levels of the attempts made, counted every second attempt as Istio sets Envoy's previous_priorities; with nothing left elsewhere, they count again")
+    func leavingLevels() {
+        let remote = HTTPRetry(attempts: 4, retryRemoteLocalities: true)
+        #expect((1...5).map { remote.levelsLeftBehind(attempts: $0) } == [0, 2, 2, 4, 4])
+        #expect(HTTPRetry(attempts: 4).levelsLeftBehind(attempts: 4) == 0)
+        var detector = OutlierDetector(policy: OutlierDetection(consecutive5xxErrors: 1, maxEjectionPercent: 100), endpointCount: 3, panicThreshold: 0)
+        detector.priorities = [0, 0, 1]
+        #expect((0..<100).allSatisfy { detector.level(forDraw: $0, now: .zero) == 0 })
+        #expect((0..<100).allSatisfy { detector.level(forDraw: $0, now: .zero, leaving: [0]) == 1 })
+        detector.record(endpoint: 2, outcome: .response(status: 500), now: .zero)
+        #expect(detector.level(forDraw: 50, now: .seconds(1), leaving: [0]) == 0, "level 1 has none in: level 0 counts again")
+    }
 }

@@ -246,6 +246,29 @@ struct LoadBalancerTests {
         await backends.shutdown()
     }
 
+    @Test("retryRemoteLocalities: after two attempts in the gateway's zone, the third leaves for the next locality; without it, all three stay")
+    func retryRemoteLocalities() async throws {
+        let backends = TestBackends()
+        let servers = [try await backends.start("v1", errorRate: 1), try await backends.start("v2", errorRate: 1), try await backends.start("v3")]
+        let endpoints: [(port: Int, fields: String?)] = [
+            (servers[0].port, "locality: us-east1/a"), (servers[1].port, "locality: us-east1/a"), (servers[2].port, "locality: eu-west1/a"),
+        ]
+        // Outlier detection ranks the endpoints by locality; its threshold is out of reach, so nothing is ejected.
+        let policy = "{outlierDetection: {consecutive5xxErrors: 1000}}"
+        for (remote, expected) in [(false, 500), (true, 200)] {
+            let route = "  - route: [{destination: {host: web}}]\n    retries: {attempts: 2, retryOn: 5xx, retryRemoteLocalities: \(remote)}"
+            let table = try Self.entryTable(endpoints, route: route, trafficPolicy: policy, locality: Locality("us-east1/a"))
+            try await RoutePolicyTests.withGateway(table, group: backends) { _, client in
+                for _ in 0..<6 {
+                    let answer = try await client.send(.GET, "/")
+                    #expect(answer.status == expected, "retryRemoteLocalities \(remote): \(answer.status) from \(answer.header("x-serin-demo-version") ?? "-")")
+                }
+            }
+        }
+        for server in servers { await server.close() }
+        await backends.shutdown()
+    }
+
     @Test("locality failover's region list: from us-east1, another region than the one named is the last resort")
     func localityFailoverRegions() async throws {
         let backends = TestBackends()

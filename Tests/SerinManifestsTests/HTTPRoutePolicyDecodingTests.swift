@@ -238,10 +238,12 @@ struct HTTPRoutePolicyDecodingTests {
             (
                 "    retries: {attempts: 2, retryOn: \"5xx,unavailable,retriable-4xx,envoy-ratelimited\", retryRemoteLocalities: true}",
                 HTTPRoute(
-                    destinations: toA, retries: HTTPRetry(attempts: 2, retryOn: [.serverError, .unavailable, .retriable4xx], retriableStatusCodes: [])
+                    destinations: toA,
+                    retries: HTTPRetry(
+                        attempts: 2, retryOn: [.serverError, .unavailable, .retriable4xx], retriableStatusCodes: [], retryRemoteLocalities: true
+                    )
                 ),
                 [
-                    "test.yaml:10:88: warning: spec.http[0].retries.retryRemoteLocalities is not supported by Serin's gateway, ignored",
                     "test.yaml:10:37: warning: spec.http[0].retries.retryOn: envoy-ratelimited is not supported by Serin's gateway, ignored "
                         + "(it retries on 5xx, gateway-error, retriable-4xx, connect-failure, refused-stream, reset, cancelled, "
                         + "deadline-exceeded, resource-exhausted, internal, unavailable and HTTP statuses)",

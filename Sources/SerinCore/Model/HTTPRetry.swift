@@ -17,12 +17,16 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
     /// (not written) is Istio's default: yes, unless the destination balances by consistent hash, whose retries stay
     /// with the key's endpoint (`avoidsTriedEndpoints`).
     public var ignorePreviousHosts: Bool?
+    /// Istio's `retryRemoteLocalities`: retries leave the locality priority levels already tried (Envoy's
+    /// `previous_priorities`, as Istio sets it, every second attempt: `levelsLeftBehind`).
+    public var retryRemoteLocalities: Bool
 
     public init(
         attempts: Int, perTryTimeout: Duration? = nil, retryOn: [RetryCondition] = HTTPRetry.defaultRetryOn,
         retriableStatusCodes: [Int] = HTTPRetry.defaultRetriableStatusCodes, backoff: Duration? = nil,
-        ignorePreviousHosts: Bool? = nil
+        ignorePreviousHosts: Bool? = nil, retryRemoteLocalities: Bool = false
     ) {
+        self.retryRemoteLocalities = retryRemoteLocalities
         self.backoff = backoff
         self.ignorePreviousHosts = ignorePreviousHosts
         self.attempts = attempts
@@ -44,6 +48,13 @@ public struct HTTPRetry: Hashable, Sendable, Codable {
     /// already tried, as Istio sets Envoy's `previous_hosts` retry predicate.
     public func avoidsTriedEndpoints(hashed: Bool) -> Bool {
         ignorePreviousHosts ?? !hashed
+    }
+
+    /// How many of a request's attempts so far (`attempts`, the one just failed included) a retry's locality levels
+    /// leave behind, under `retryRemoteLocalities`: Envoy's `previous_priorities` with Istio's update frequency of 2
+    /// recomputes the levels' loads when the attempts made are a multiple of 2, leaving out the levels those reached.
+    public func levelsLeftBehind(attempts: Int) -> Int {
+        retryRemoteLocalities ? attempts / 2 * 2 : 0
     }
 
     /// Whether a response with `status` from the upstream is retried under this policy (attempts aside).

@@ -173,8 +173,9 @@ public struct OutlierDetector: Hashable, Sendable {
     }
 
     /// The priority level a request with `draw` (0..<100) goes to, by how many of each level's endpoints are in; nil
-    /// with one level, or none in.
-    public func level(forDraw draw: Int, now: Duration) -> Int? {
+    /// with one level, or none in. The levels in `leaving` (a retry's, under `retryRemoteLocalities`) count as having
+    /// none in, unless that leaves none at all, when they count again (as Envoy's `previous_priorities` resets).
+    public func level(forDraw draw: Int, now: Duration, leaving: Set<Int> = []) -> Int? {
         guard !priorities.isEmpty, let top = priorities.max() else { return nil }
         var healthy = Array(repeating: 0, count: top + 1)
         var total = healthy
@@ -182,7 +183,9 @@ public struct OutlierDetector: Hashable, Sendable {
             total[priorities[index]] += 1
             if !state.isEjected(at: now) { healthy[priorities[index]] += 1 }
         }
-        return PriorityLevels.loads(healthy: healthy, total: total).map { PriorityLevels.level(forDraw: draw, loads: $0) }
+        let elsewhere = healthy.enumerated().map { leaving.contains($0) ? 0 : $1 }
+        let loads = PriorityLevels.loads(healthy: elsewhere, total: total) ?? PriorityLevels.loads(healthy: healthy, total: total)
+        return loads.map { PriorityLevels.level(forDraw: draw, loads: $0) }
     }
 
     /// The level of the endpoint at `index`; nil with one level.
@@ -197,13 +200,15 @@ public struct OutlierDetector: Hashable, Sendable {
     ///
     /// With priority levels (`priorities`) and not in panic, the turn's level is drawn from the levels' loads (by a
     /// hash of the turn, so turns spread over the levels as the loads say), or is `level` when given (a second choice
-    /// to weigh against a first, which stays on the first's level); then round robin over that level's endpoints
-    /// that are in.
-    public func pick(forTurn turn: Int, now: Duration, schedule: EndpointSchedule = .inOrder, level fixed: Int? = nil) -> Int? {
+    /// to weigh against a first, which stays on the first's level), leaving the levels in `leaving` while another
+    /// has endpoints in; then round robin over that level's endpoints that are in.
+    public func pick(
+        forTurn turn: Int, now: Duration, schedule: EndpointSchedule = .inOrder, level fixed: Int? = nil, leavingLevels leaving: Set<Int> = []
+    ) -> Int? {
         let count = states.count
         guard count > 0 else { return nil }
         if !priorities.isEmpty, !isInPanic(now: now),
-            let level = fixed ?? level(forDraw: Int(SplitMix64.mix(UInt64(truncatingIfNeeded: turn)) % 100), now: now),
+            let level = fixed ?? level(forDraw: Int(SplitMix64.mix(UInt64(truncatingIfNeeded: turn)) % 100), now: now, leaving: leaving),
             let picked = pick(forTurn: turn, onLevel: level, now: now, schedule: schedule)
         {
             return picked

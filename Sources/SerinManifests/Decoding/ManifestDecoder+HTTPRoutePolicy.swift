@@ -103,8 +103,7 @@ extension ManifestDecoder {
     /// `retryOn` or `perTryTimeout`, which could never apply.
     private static func retries(_ field: Field, reader: DocumentReader) -> HTTPRetry? {
         let schema = Schema(
-            known: ["attempts", "perTryTimeout", "retryOn", "backoff", "retryIgnorePreviousHosts"],
-            notSupported: ["retryRemoteLocalities"]
+            known: ["attempts", "perTryTimeout", "retryOn", "backoff", "retryIgnorePreviousHosts", "retryRemoteLocalities"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         let attemptsField = fields["attempts"]
@@ -125,7 +124,8 @@ extension ManifestDecoder {
         }
         var retry = HTTPRetry(
             attempts: attempts, perTryTimeout: perTryTimeout, backoff: fields["backoff"].flatMap(reader.positiveDuration),
-            ignorePreviousHosts: fields["retryIgnorePreviousHosts"].flatMap(reader.bool)
+            ignorePreviousHosts: fields["retryIgnorePreviousHosts"].flatMap(reader.bool),
+            retryRemoteLocalities: fields["retryRemoteLocalities"].flatMap(reader.bool) ?? false
         )
         if let retryOn {
             retry.retryOn = retryOn.conditions
