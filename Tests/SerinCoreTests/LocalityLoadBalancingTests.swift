@@ -27,12 +27,37 @@ struct LocalityLoadBalancingTests {
         #expect(gateway.distance(to: Locality("ap-south1/a"), failover: [.init(from: "eu-west1", to: "us-east1")]) == 3, "another region's entry")
     }
 
+    /// Endpoints at `localities`, without labels of their own.
+    static func at(_ localities: [String?]) -> [(locality: Locality?, labels: [String: String])] {
+        localities.map { ($0.flatMap(Locality.init), [:]) }
+    }
+
     @Test("levels are numbered without gaps; endpoints all at one distance make one level (none)")
     func levels() {
         let gateway = Locality(region: "us-east1", zone: "a")
-        #expect(PriorityLevels.levels(of: [Locality("us-east1/a"), Locality("eu-west1"), Locality("us-east1/a")], from: gateway, failover: []) == [0, 1, 0])
-        #expect(PriorityLevels.levels(of: [Locality("eu-west1"), Locality("us-east1/b")], from: gateway, failover: []) == [1, 0])
-        #expect(PriorityLevels.levels(of: [Locality("eu-west1"), Locality("ap-south1")], from: gateway, failover: []) == [])
+        let setting = LocalityLoadBalancing()
+        #expect(PriorityLevels.levels(of: Self.at(["us-east1/a", "eu-west1", "us-east1/a"]), from: gateway, setting: setting) == [0, 1, 0])
+        #expect(PriorityLevels.levels(of: Self.at(["eu-west1", "us-east1/b"]), from: gateway, setting: setting) == [1, 0])
+        #expect(PriorityLevels.levels(of: Self.at(["eu-west1", "ap-south1"]), from: gateway, setting: setting) == [])
+    }
+
+    @Test("failoverPriority ranks by the labels shared with the gateway, in order, its locality's topology labels included; with failover entries, by distance within each rank")
+    func failoverPriority() {
+        let gateway = Locality(region: "us-east1", zone: "a")
+        let endpoints: [(locality: Locality?, labels: [String: String])] = [
+            (Locality("us-east1/b"), ["track": "stable"]),   // region shared, zone not
+            (Locality("us-east1/a"), ["track": "canary"]),   // both shared
+            (Locality("eu-west1/a"), ["track": "stable"]),   // neither
+            (Locality("ap-south1/a"), ["track": "stable"]),  // neither
+        ]
+        let byTopology = LocalityLoadBalancing(failoverPriority: ["topology.kubernetes.io/region", "topology.kubernetes.io/zone"])
+        #expect(PriorityLevels.levels(of: endpoints, from: gateway, setting: byTopology) == [1, 0, 2, 2])
+        // key=value names the value: here the track label, not the gateway's.
+        let stableFirst = LocalityLoadBalancing(failoverPriority: ["track=stable"])
+        #expect(PriorityLevels.levels(of: endpoints, from: gateway, setting: stableFirst) == [0, 1, 0, 0])
+        let withFailover = LocalityLoadBalancing(failover: [.init(from: "us-east1", to: "eu-west1")], failoverPriority: ["track=stable"])
+        // Within track=stable: us-east1/b (same region), then eu-west1 (failover's to), then ap-south1; canary after all of them.
+        #expect(PriorityLevels.levels(of: endpoints, from: gateway, setting: withFailover) == [0, 3, 1, 2])
     }
 
     @Test("loads follow Envoy: a level keeps all while 5 in 7 of its endpoints are healthy, gives the rest of its share to the next, scaled up when all are short", arguments: [

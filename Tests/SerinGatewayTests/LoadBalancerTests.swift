@@ -235,6 +235,12 @@ struct LoadBalancerTests {
         }
         let failover = try await reached(try Self.entryTable(endpoints, route: route, trafficPolicy: "{\(detection)}", locality: gateway), 12)
         #expect(failover == ["v1"] + Array(repeating: "v2", count: 11), "\(failover)")
+        // failoverPriority ranks by labels first: the endpoint labelled track=stable, across regions, takes every request.
+        var labelled = endpoints
+        labelled[2].fields = "locality: eu-west1/a, labels: {track: stable}"
+        let byLabel = "{\(detection), loadBalancer: {localityLbSetting: {failoverPriority: [track=stable]}}}"
+        let stable = try await reached(try Self.entryTable(labelled, route: route, trafficPolicy: byLabel, locality: gateway), 12)
+        #expect(stable == Array(repeating: "v3", count: 12), "\(stable)")
         // Each of these balances the three as one level: every endpoint takes requests.
         for (policy, locality) in [
             ("{loadBalancer: {simple: ROUND_ROBIN}}", gateway), ("{\(detection)}", nil), ("{\(detection), loadBalancer: {localityLbSetting: {enabled: false}}}", gateway),

@@ -250,6 +250,10 @@ struct TrafficPolicyDecodingTests {
             ("{consistentHash: {httpQueryParameterName: user}}", LoadBalancerSettings(consistentHash: .queryParameter("user"))),
             ("{localityLbSetting: {enabled: false}}", LoadBalancerSettings(locality: LocalityLoadBalancing(enabled: false))),
             (
+                "{localityLbSetting: {failoverPriority: [topology.kubernetes.io/region, track=stable]}}",
+                LoadBalancerSettings(locality: LocalityLoadBalancing(failoverPriority: ["topology.kubernetes.io/region", "track=stable"]))
+            ),
+            (
                 "{simple: RANDOM, localityLbSetting: {failover: [{from: us-east1, to: eu-west1}]}}",
                 LoadBalancerSettings(simple: .random, locality: LocalityLoadBalancing(failover: [.init(from: "us-east1", to: "eu-west1")]))
             ),

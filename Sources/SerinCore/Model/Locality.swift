@@ -23,6 +23,13 @@ public struct Locality: Hashable, Sendable, Codable, CustomStringConvertible {
         [region, zone, subzone].reversed().drop { $0.isEmpty }.reversed().joined(separator: "/")
     }
 
+    /// The labels Istio gives a workload at this locality, which `failoverPriority` can name:
+    /// `topology.kubernetes.io/region`, `topology.kubernetes.io/zone` and `topology.istio.io/subzone`, each when set.
+    public var topologyLabels: [String: String] {
+        let pairs = [("topology.kubernetes.io/region", region), ("topology.kubernetes.io/zone", zone), ("topology.istio.io/subzone", subzone)]
+        return Dictionary(uniqueKeysWithValues: pairs.filter { !$0.1.isEmpty })
+    }
+
     /// How far `endpoint` is from this locality, as Istio ranks it for failover: 0 the same subzone, 1 the same zone,
     /// 2 the same region, 3 another region (an endpoint with no locality is in none of them), and 4 another region
     /// than the one a `failover` entry from this region names.
@@ -43,6 +50,9 @@ public struct LocalityLoadBalancing: Hashable, Sendable, Codable {
     /// `enabled: false` turns locality load balancing off for the destination.
     public var enabled: Bool
     public var failover: [Failover]
+    /// `failoverPriority`: labels, in order, an endpoint ranks higher for sharing with the gateway (`key`, the
+    /// gateway's own value, from its locality's `topologyLabels`; or `key=value`, that value).
+    public var failoverPriority: [String]
 
     /// `failover` entry: traffic from the gateway in region `from` leaving its region goes to region `to` first.
     public struct Failover: Hashable, Sendable, Codable {
@@ -55,9 +65,10 @@ public struct LocalityLoadBalancing: Hashable, Sendable, Codable {
         }
     }
 
-    public init(enabled: Bool = true, failover: [Failover] = []) {
+    public init(enabled: Bool = true, failover: [Failover] = [], failoverPriority: [String] = []) {
         self.enabled = enabled
         self.failover = failover
+        self.failoverPriority = failoverPriority
     }
 }
 
@@ -65,13 +76,37 @@ public struct LocalityLoadBalancing: Hashable, Sendable, Codable {
 /// each level takes from how many of its endpoints are healthy.
 public enum PriorityLevels {
     /// Each endpoint's level, 0 the nearest, numbered without gaps as Istio renumbers them: from the endpoints'
-    /// localities against `gateway`'s. Empty when they are all on one level (the endpoints are balanced as one).
-    public static func levels(of endpoints: [Locality?], from gateway: Locality, failover: [LocalityLoadBalancing.Failover]) -> [Int] {
-        let distances = endpoints.map { gateway.distance(to: $0, failover: failover) }
-        let used = Set(distances).sorted()
+    /// localities against `gateway`'s; with `failoverPriority`, by how many of its labels, in order, an endpoint
+    /// shares with the gateway (all: 0; the first differing at position j of n: n - j), and then, with `failover`
+    /// entries too, by distance within each of those ranks. Empty when they are all on one level (balanced as one).
+    public static func levels(
+        of endpoints: [(locality: Locality?, labels: [String: String])], from gateway: Locality, setting: LocalityLoadBalancing
+    ) -> [Int] {
+        let distances = endpoints.map { gateway.distance(to: $0.locality, failover: setting.failover) }
+        var ranks = distances
+        if !setting.failoverPriority.isEmpty {
+            let byLabels = endpoints.map { endpoint in
+                labelRank(endpoint.labels.merging(endpoint.locality?.topologyLabels ?? [:]) { own, _ in own }, gateway: gateway, priority: setting.failoverPriority)
+            }
+            // As Istio: five distance ranks under each label rank when failover entries are given too.
+            ranks = setting.failover.isEmpty ? byLabels : zip(byLabels, distances).map { $0 * 5 + $1 }
+        }
+        let used = Set(ranks).sorted()
         guard used.count > 1 else { return [] }
         let level = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
-        return distances.map { level[$0]! }
+        return ranks.map { level[$0]! }
+    }
+
+    /// An endpoint's rank by `failoverPriority`: 0 when it has every label's value the gateway has (a `key=value`
+    /// entry names the value itself), else the number of labels less the position of the first it differs on.
+    static func labelRank(_ labels: [String: String], gateway: Locality, priority: [String]) -> Int {
+        let own = gateway.topologyLabels
+        for (position, entry) in priority.enumerated() {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let wanted = parts.count == 2 ? parts[1] : own[parts[0]]
+            if labels[parts[0]] != wanted { return priority.count - position }
+        }
+        return 0
     }
 
     /// Envoy's overprovisioning factor, 1.4: a level keeps all its load while 5 in 7 of its endpoints are healthy.

@@ -77,7 +77,7 @@ public struct Cluster: Hashable, Sendable, Codable {
         let balancer = trafficPolicy.loadBalancer
         let locality = balancer?.locality ?? LocalityLoadBalancing()
         if let gatewayLocality, locality.enabled, trafficPolicy.outlierDetection != nil {
-            self.priorities = PriorityLevels.levels(of: endpoints.map(\.locality), from: gatewayLocality, failover: locality.failover)
+            self.priorities = PriorityLevels.levels(of: endpoints.map { ($0.locality, $0.labels) }, from: gatewayLocality, setting: locality)
         } else {
             self.priorities = []
         }

@@ -122,12 +122,18 @@ extension ManifestDecoder {
         return settings
     }
 
-    /// `localityLbSetting`: `enabled` and `failover` (region to region); `distribute` and `failoverPriority` are
+    /// `localityLbSetting`: `enabled`, `failover` (region to region) and `failoverPriority` (labels); `distribute` is
     /// warned about and not applied.
     private static func localityLoadBalancing(_ field: Field, reader: DocumentReader) -> LocalityLoadBalancing? {
-        let schema = Schema(known: ["enabled", "failover"], notSupported: ["distribute", "failoverPriority"])
+        let schema = Schema(known: ["enabled", "failover", "failoverPriority"], notSupported: ["distribute"])
         guard let fields = reader.mapping(field, schema) else { return nil }
         var setting = LocalityLoadBalancing(enabled: fields["enabled"].flatMap(reader.bool) ?? true)
+        if let priorityField = fields["failoverPriority"], let labels = reader.stringList(priorityField) {
+            for (index, label) in labels.enumerated() where label.isEmpty || label.hasPrefix("=") {
+                reader.error("\(priorityField.path)[\(index)] is \"\(label)\", expected a label key, or key=value", at: priorityField.node)
+            }
+            setting.failoverPriority = labels
+        }
         if let failoverField = fields["failover"] {
             setting.failover = reader.list(failoverField) { entry -> LocalityLoadBalancing.Failover? in
                 guard let entryFields = reader.mapping(entry, Schema(known: ["from", "to"])),
