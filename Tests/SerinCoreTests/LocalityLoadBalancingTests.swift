@@ -110,4 +110,21 @@ struct LocalityLoadBalancingTests {
         detector.record(endpoint: 2, outcome: .response(status: 500), now: .zero)
         #expect(detector.level(forDraw: 50, now: .seconds(1), leaving: [0]) == 0, "level 1 has none in: level 0 counts again")
     }
+    @Test("distribute weighs the localities as Istio does: the first entry from the gateway's locality, each pattern claiming the localities no earlier one did, its weight shared by theirs; an endpoint no pattern claims takes nothing")
+    func distribute() {
+        let endpoints: [(locality: Locality?, weight: Int)] = [
+            (Locality("us-east1/a"), 1), (Locality("us-east1/a"), 3), (Locality("us-east1/b"), 1), (Locality("eu-west1/a"), 1), (nil, 1),
+        ]
+        let setting = LocalityLoadBalancing(distribute: [
+            .init(from: "eu-west1/*", to: [.init(locality: "eu-west1/*", weight: 100)]),
+            .init(from: "us-east1/*", to: [.init(locality: "us-east1/a", weight: 80), .init(locality: "*", weight: 20)]),
+        ])
+        let weights = setting.distributedWeights(of: endpoints, from: Locality(region: "us-east1", zone: "a"))
+        // us-east1/a: 80, shared 1:3 by its endpoints; us-east1/b and eu-west1/a (and no locality) split the 20 by their weights.
+        #expect(weights == [2000, 6000, 700, 700, 700], "\(String(describing: weights))")
+        #expect(setting.distributedWeights(of: endpoints, from: Locality(region: "ap-south1")) == nil, "no entry from there")
+        let only = LocalityLoadBalancing(distribute: [.init(from: "*", to: [.init(locality: "us-east1/b", weight: 100)])])
+        #expect(only.distributedWeights(of: endpoints, from: Locality(region: "")) == [nil, nil, 10000, nil, nil])
+        #expect(LocalityLoadBalancing.matches("us-east1", Locality("us-east1/b/r1")!) && !LocalityLoadBalancing.matches("us-east1/a", Locality("us-east1/b")!))
+    }
 }

@@ -213,7 +213,7 @@ struct LoadBalancerTests {
         }
     }
 
-    @Test("localities: a gateway at us-east1/a sends requests to the endpoint in its zone while it is in, then to the one in its region, never across regions while that one is in; without outlier detection, --locality or with enabled: false, to all in turn")
+    @Test("localities: a gateway at us-east1/a sends requests to the endpoint in its zone while it is in, then to the one in its region, never across regions while that one is in; failoverPriority ranks by labels first; distribute weighs localities; without outlier detection, --locality or with enabled: false, all in turn")
     func localityFailover() async throws {
         let backends = TestBackends()
         let local = try await backends.start("v1", errorRate: 1)
@@ -241,6 +241,12 @@ struct LoadBalancerTests {
         let byLabel = "{\(detection), loadBalancer: {localityLbSetting: {failoverPriority: [track=stable]}}}"
         let stable = try await reached(try Self.entryTable(labelled, route: route, trafficPolicy: byLabel, locality: gateway), 12)
         #expect(stable == Array(repeating: "v3", count: 12), "\(stable)")
+        // distribute weighs localities instead, outlier detection or not: 3 in 4 to the gateway's zone, 1 in 4 across regions, none to us-east1/b.
+        let weighed = "{loadBalancer: {simple: ROUND_ROBIN, localityLbSetting: {distribute: [{from: \"us-east1/*\", to: {us-east1/a: 75, eu-west1/a: 25}}]}}}"
+        var healthy = endpoints
+        healthy[0] = (sameRegion.port, "locality: us-east1/a")
+        let shared = try await reached(try Self.entryTable(healthy, route: route, trafficPolicy: weighed, locality: gateway), 40)
+        #expect(shared.filter { $0 == "v2" }.count == 30 && shared.filter { $0 == "v3" }.count == 10, "\(shared)")
         // Each of these balances the three as one level: every endpoint takes requests.
         for (policy, locality) in [
             ("{loadBalancer: {simple: ROUND_ROBIN}}", gateway), ("{\(detection)}", nil), ("{\(detection), loadBalancer: {localityLbSetting: {enabled: false}}}", gateway),

@@ -213,8 +213,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.tunnel"
             ),
             (
-                "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, localityLbSetting: {distribute: [{from: us-east1/*, to: {us-east1/*: 100}}]}}",
-                "test.yaml:7:56: warning: spec.trafficPolicy.loadBalancer.localityLbSetting.distribute"
+                "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, warmupDurationSecs: 60s}",
+                "test.yaml:7:36: warning: spec.trafficPolicy.loadBalancer.warmupDurationSecs"
             ),
             (
                 "  trafficPolicy:\n    loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: 1024}}}",
@@ -249,6 +249,12 @@ struct TrafficPolicyDecodingTests {
             ("{consistentHash: {useSourceIp: true}}", LoadBalancerSettings(consistentHash: .sourceIP)),
             ("{consistentHash: {httpQueryParameterName: user}}", LoadBalancerSettings(consistentHash: .queryParameter("user"))),
             ("{localityLbSetting: {enabled: false}}", LoadBalancerSettings(locality: LocalityLoadBalancing(enabled: false))),
+            (
+                "{localityLbSetting: {distribute: [{from: us-east1/*, to: {us-east1/a: 80, \"*\": 20}}]}}",
+                LoadBalancerSettings(locality: LocalityLoadBalancing(distribute: [
+                    .init(from: "us-east1/*", to: [.init(locality: "us-east1/a", weight: 80), .init(locality: "*", weight: 20)])
+                ]))
+            ),
             (
                 "{localityLbSetting: {failoverPriority: [topology.kubernetes.io/region, track=stable]}}",
                 LoadBalancerSettings(locality: LocalityLoadBalancing(failoverPriority: ["topology.kubernetes.io/region", "track=stable"]))
@@ -288,6 +294,14 @@ struct TrafficPolicyDecodingTests {
                 "{localityLbSetting: {failover: [{from: us-east1/a, to: eu-west1}]}}",
                 "test.yaml:7:58: error: spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0].from is \"us-east1/a\", expected a "
                     + "region (no zone), the from side of the failover"
+            ),
+            (
+                "{localityLbSetting: {distribute: [{from: us-east1/*, to: {us-east1/a: 80, eu-west1/a: 30}}]}}",
+                "test.yaml:7:76: error: spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to: the weights add to 110, expected 100"
+            ),
+            (
+                "{localityLbSetting: {distribute: [{from: \"*\", to: {\"*\": 100}}], failover: [{from: us-east1, to: eu-west1}]}}",
+                "test.yaml:7:93: error: spec.trafficPolicy.loadBalancer.localityLbSetting: set one of distribute or failover, not both (Istio applies one)"
             ),
             (
                 "{localityLbSetting: {failover: [{from: us-east1, to: us-east1}]}}",

@@ -65,10 +65,71 @@ public struct LocalityLoadBalancing: Hashable, Sendable, Codable {
         }
     }
 
-    public init(enabled: Bool = true, failover: [Failover] = [], failoverPriority: [String] = []) {
+    /// `distribute`: for a gateway in `from`, the share of requests each locality pattern in `to` takes.
+    public var distribute: [Distribute]
+
+    /// `distribute` entry: patterns `region/zone/subzone`, each part a name or `*` (a zone or subzone left out
+    /// matches any), as Istio matches them.
+    public struct Distribute: Hashable, Sendable, Codable {
+        public var from: String
+        /// Locality patterns and their weights, in the order written; the weights add to 100.
+        public var to: [Share]
+
+        public struct Share: Hashable, Sendable, Codable {
+            public var locality: String
+            public var weight: Int
+
+            public init(locality: String, weight: Int) {
+                self.locality = locality
+                self.weight = weight
+            }
+        }
+
+        public init(from: String, to: [Share]) {
+            self.from = from
+            self.to = to
+        }
+    }
+
+    public init(enabled: Bool = true, failover: [Failover] = [], failoverPriority: [String] = [], distribute: [Distribute] = []) {
         self.enabled = enabled
         self.failover = failover
         self.failoverPriority = failoverPriority
+        self.distribute = distribute
+    }
+
+    /// Whether `pattern` (`us-east1/*`, `us-east1`, `*`) matches `locality`, as Istio's LocalityMatch: the region
+    /// equal or `*`, a zone or subzone equal, `*` or left out.
+    public static func matches(_ pattern: String, _ locality: Locality) -> Bool {
+        let parts = pattern.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        func part(_ index: Int) -> String { index < parts.count ? parts[index] : "" }
+        return (part(0) == "*" || part(0) == locality.region)
+            && (["*", ""].contains(part(1)) || part(1) == locality.zone)
+            && (["*", ""].contains(part(2)) || part(2) == locality.subzone)
+    }
+
+    /// Each endpoint's weight under `distribute`, as Istio writes locality weights: the first entry whose `from`
+    /// matches `gateway`; each `to` pattern, in order, claims the localities it matches that no earlier one did, and
+    /// shares its weight among them by their own weights (the sums of their endpoints'), rounded up; an endpoint's
+    /// weight is its share of its locality's, in hundredths. Nil for an endpoint no pattern claims, which takes no
+    /// requests; nil as a whole when no entry applies.
+    public func distributedWeights(of endpoints: [(locality: Locality?, weight: Int)], from gateway: Locality) -> [Int?]? {
+        guard enabled, let entry = distribute.first(where: { Self.matches($0.from, gateway) }) else { return nil }
+        let groups = endpoints.map { $0.locality ?? Locality(region: "") }
+        var groupWeight: [Locality: Int] = [:]
+        for (group, endpoint) in zip(groups, endpoints) { groupWeight[group, default: 0] += max(endpoint.weight, 1) }
+        var localityWeight: [Locality: Double] = [:]
+        for share in entry.to {
+            let claimed = groupWeight.keys.filter { localityWeight[$0] == nil && Self.matches(share.locality, $0) }
+            let total = claimed.reduce(0) { $0 + groupWeight[$1]! }
+            for group in claimed {
+                localityWeight[group] = (Double(groupWeight[group]! * share.weight) / Double(max(total, 1))).rounded(.up)
+            }
+        }
+        return zip(groups, endpoints).map { group, endpoint in
+            guard let weight = localityWeight[group], weight > 0 else { return nil }
+            return max(1, Int((weight * Double(max(endpoint.weight, 1)) / Double(groupWeight[group]!) * 100).rounded()))
+        }
     }
 }
 

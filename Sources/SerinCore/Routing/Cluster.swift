@@ -76,7 +76,8 @@ public struct Cluster: Hashable, Sendable, Codable {
         self.schedule = EndpointSchedule(weights: endpoints.map(\.weight))
         let balancer = trafficPolicy.loadBalancer
         let locality = balancer?.locality ?? LocalityLoadBalancing()
-        if let gatewayLocality, locality.enabled, trafficPolicy.outlierDetection != nil {
+        // As Istio: `distribute` weighs the localities instead of ranking them.
+        if let gatewayLocality, locality.enabled, locality.distribute.isEmpty, trafficPolicy.outlierDetection != nil {
             self.priorities = PriorityLevels.levels(of: endpoints.map { ($0.locality, $0.labels) }, from: gatewayLocality, setting: locality)
         } else {
             self.priorities = []

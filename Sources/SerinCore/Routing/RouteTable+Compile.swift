@@ -208,6 +208,19 @@ extension RouteTable {
             }
         }
         var policy = config.trafficPolicy(forHost: destination.host, subset: destination.subset, port: port)
+        // localityLbSetting.distribute: each endpoint's weight as its locality's share says; one no share names takes none.
+        if let weights = policy.loadBalancer?.locality?.distributedWeights(
+            of: endpoints.map { ($0.locality, $0.weight) }, from: config.gatewayLocality ?? Locality(region: "")
+        ) {
+            endpoints = zip(endpoints, weights).compactMap { endpoint, weight in
+                weight.map {
+                    Cluster.Endpoint(
+                        address: endpoint.address, port: endpoint.port, labels: endpoint.labels, workload: endpoint.workload, weight: $0,
+                        locality: endpoint.locality
+                    )
+                }
+            }
+        }
         // As Istio: a ServiceEntry's names apply where the DestinationRule gives none. Without `sni` either, the
         // request's host is checked instead (Envoy's auto_san_validation overrides them), so they apply only with it.
         if var tls = policy.tls, tls.sni != nil, tls.subjectAltNames.isEmpty, let names = service?.subjectAltNames, !names.isEmpty {

@@ -125,7 +125,7 @@ extension ManifestDecoder {
     /// `localityLbSetting`: `enabled`, `failover` (region to region) and `failoverPriority` (labels); `distribute` is
     /// warned about and not applied.
     private static func localityLoadBalancing(_ field: Field, reader: DocumentReader) -> LocalityLoadBalancing? {
-        let schema = Schema(known: ["enabled", "failover", "failoverPriority"], notSupported: ["distribute"])
+        let schema = Schema(known: ["enabled", "failover", "failoverPriority", "distribute"])
         guard let fields = reader.mapping(field, schema) else { return nil }
         var setting = LocalityLoadBalancing(enabled: fields["enabled"].flatMap(reader.bool) ?? true)
         if let priorityField = fields["failoverPriority"], let labels = reader.stringList(priorityField) {
@@ -152,7 +152,32 @@ extension ManifestDecoder {
                 return LocalityLoadBalancing.Failover(from: from, to: to)
             } ?? []
         }
+        if let distributeField = fields["distribute"] {
+            if let failoverField = fields["failover"] {
+                reader.error("\(field.path): set one of distribute or failover, not both (Istio applies one)", at: failoverField.node)
+            }
+            setting.distribute = reader.list(distributeField) { distribution($0, reader: reader) } ?? []
+        }
         return setting
+    }
+
+    /// One `distribute` entry: `from` a locality pattern, `to` patterns and weights adding to 100, as Istio validates.
+    private static func distribution(_ field: Field, reader: DocumentReader) -> LocalityLoadBalancing.Distribute? {
+        guard let fields = reader.mapping(field, Schema(known: ["from", "to"])),
+            let fromField = reader.required("from", in: fields), let from = reader.string(fromField),
+            let toField = reader.required("to", in: fields), let entries = reader.entries(toField)
+        else { return nil }
+        var shares: [LocalityLoadBalancing.Distribute.Share] = []
+        for (locality, weightField) in entries {
+            guard let weight = reader.count(weightField) else { continue }
+            shares.append(.init(locality: locality, weight: weight))
+        }
+        let total = shares.reduce(0) { $0 + $1.weight }
+        if shares.count == entries.count, total != 100 {
+            reader.error("\(toField.path): the weights add to \(total), expected 100", at: toField.node)
+            return nil
+        }
+        return LocalityLoadBalancing.Distribute(from: from, to: shares)
     }
 
     /// `simple` or `consistentHash`, as `loadBalancer` holds them; nil when neither is written.
