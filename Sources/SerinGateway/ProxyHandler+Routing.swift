@@ -89,6 +89,9 @@ extension ProxyHandler {
         var hashKey: UInt64?
         if let shared, let balancing = shared.balancing {
             (chosen, hashKey) = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes)
+        } else if let shared, shared.warmup != nil, let warming = shared.warmingPick(draw: random.next(), now: UpstreamCluster.now) {
+            // An endpoint warming up takes its growing share, by weight: load is not weighed until the warmups end.
+            chosen = warming
         } else {
             chosen = pickEndpoint(of: target, shared: shared)
             if target.cluster.balancesByLoad, let inTurn = chosen {

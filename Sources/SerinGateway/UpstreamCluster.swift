@@ -34,6 +34,12 @@ final class UpstreamCluster: Sendable {
     let hashWeights: [Int]?
     /// `loadBalancer`: `RANDOM`, or the key whose hash picks the endpoint; nil takes the endpoints in turn.
     let balancing: Balancing?
+    /// `loadBalancer.warmup`, for a cluster taking its endpoints in turn or by load (as Envoy's slow start).
+    let warmup: LoadBalancerSettings.Warmup?
+    /// When each endpoint joined the cluster (`UpstreamCluster.now`): kept across reconfigurations that keep it.
+    let joined: [Duration]
+    /// When the last endpoint's warmup ends; from then on `warmingPick` has nothing to do.
+    private let warmupEnds: Duration
     /// TLS to the endpoints (`tls` SIMPLE or MUTUAL): the context, or why it could not be built (each connect then
     /// fails with it); nil for plain TCP. Read at each connect: a reload serves new connections only.
     var tls: Result<NIOSSLContext, GatewayError>? { clientTLS.withLock { $0.context } }
@@ -67,7 +73,9 @@ final class UpstreamCluster: Sendable {
         let endpoint: EndpointAddress
     }
 
-    init(_ cluster: Cluster, loops: [LoopContext]) {
+    /// `joined`: when each endpoint joined the cluster, for `warmup`. Not given (a cluster new to the gateway, or at
+    /// start), its endpoints were there all along: they take their full share at once, and only one added later warms up.
+    init(_ cluster: Cluster, loops: [LoopContext], joined: [Duration]? = nil) {
         name = cluster.name
         policy = cluster.trafficPolicy
         endpoints = cluster.endpoints
@@ -75,6 +83,10 @@ final class UpstreamCluster: Sendable {
         hashWeights = Set(cluster.endpoints.map(\.weight)).count > 1 ? cluster.endpoints.map(\.weight) : nil
         endpointCount = cluster.endpoints.count
         balancing = Balancing(cluster.trafficPolicy.loadBalancer)
+        warmup = balancing == nil && cluster.endpoints.count > 1 ? cluster.trafficPolicy.loadBalancer?.warmup : nil
+        let joinedAt = joined.flatMap { $0.count == cluster.endpoints.count ? $0 : nil } ?? Array(repeating: Self.allAlong, count: cluster.endpoints.count)
+        self.joined = joinedAt
+        warmupEnds = warmup.map { (joinedAt.max() ?? Self.allAlong) + $0.duration } ?? .zero
         hasOutlierDetection = cluster.trafficPolicy.outlierDetection != nil
         hasRetryLimit = ConnectionBudget(cluster.trafficPolicy).limitsRetries
         self.loops = loops
@@ -115,6 +127,25 @@ final class UpstreamCluster: Sendable {
                 forTurn: turn, now: now, schedule: schedule, level: first.flatMap(detector.level(of:)),
                 leavingLevels: Set(left.compactMap(detector.level(of:)))
             )
+        }
+    }
+
+    /// When an endpoint that was there before the cluster was joined it: long enough ago for any warmup to be over.
+    static let allAlong: Duration = .seconds(-(Int64(1) << 40))
+
+    /// While an endpoint warms up (`warmup`), the endpoint for one request: drawn by `draw` in proportion to each
+    /// endpoint's weight scaled by its warmup factor, among those outlier detection has not ejected. Nil outside any
+    /// warmup window (the usual choice applies), or when every endpoint is out.
+    func warmingPick(draw: UInt64, now: Duration) -> Int? {
+        guard let warmup, now < warmupEnds else { return nil }
+        return state.withLock { state in
+            var weights: [Double] = []
+            weights.reserveCapacity(endpointCount)
+            for (index, endpoint) in endpoints.enumerated() {
+                let out = state.detector?.isEjected(index, now: now) ?? false
+                weights.append(out ? 0 : Double(endpoint.weight) * warmup.factor(age: now - joined[index]))
+            }
+            return WeightedDraw.index(in: weights, draw: draw)
         }
     }
 

@@ -50,6 +50,17 @@ final class UpstreamClusters: Sendable {
         return kept.policy == cluster.trafficPolicy && kept.endpoints == cluster.endpoints
     }
 
+    /// When each of `cluster`'s endpoints joined it, going on from `previous`, the cluster of that name it replaces: an
+    /// endpoint `previous` had (by address and port) keeps its time, a new one joins now (and warms up, with `warmup`).
+    private static func joined(_ cluster: Cluster, after previous: UpstreamCluster) -> [Duration] {
+        let now = UpstreamCluster.now
+        var known: [EndpointAddress: Duration] = [:]
+        for (endpoint, time) in zip(previous.endpoints, previous.joined) {
+            known[EndpointAddress(host: endpoint.address, port: endpoint.port)] = time
+        }
+        return cluster.endpoints.map { known[EndpointAddress(host: $0.address, port: $0.port)] ?? now }
+    }
+
     /// Throws what would stop a cluster `table` adds or changes from setting up its `tls` (a file that cannot be read,
     /// a key that is not its certificate's), so the install is refused and changes nothing, as a server certificate's
     /// would be. Clusters kept as they are were checked when they came.
@@ -69,7 +80,7 @@ final class UpstreamClusters: Sendable {
                 if let kept = current[name], Self.keeps(kept, cluster) {
                     next[name] = kept
                 } else {
-                    next[name] = UpstreamCluster(cluster, loops: loops)
+                    next[name] = UpstreamCluster(cluster, loops: loops, joined: current[name].map { Self.joined(cluster, after: $0) })
                 }
             }
             let gone = current.values.filter { next[$0.name] !== $0 }

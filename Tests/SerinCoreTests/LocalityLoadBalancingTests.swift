@@ -127,4 +127,23 @@ struct LocalityLoadBalancingTests {
         #expect(only.distributedWeights(of: endpoints, from: Locality(region: "")) == [nil, nil, 10000, nil, nil])
         #expect(LocalityLoadBalancing.matches("us-east1", Locality("us-east1/b/r1")!) && !LocalityLoadBalancing.matches("us-east1/a", Locality("us-east1/b")!))
     }
+    @Test("warmup scales a new endpoint's weight as Envoy's slow start: its age over the window to the power 1/aggression, at least minimumPercent, whole after the window")
+    func warmupFactor() {
+        let linear = LoadBalancerSettings.Warmup(duration: .seconds(100))
+        #expect(linear.factor(age: .zero) == 0.1, "the 10% floor")
+        #expect(linear.factor(age: .seconds(50)) == 0.5)
+        #expect(linear.factor(age: .seconds(100)) == 1 && linear.factor(age: .seconds(1000)) == 1)
+        let steep = LoadBalancerSettings.Warmup(duration: .seconds(100), minimumPercent: 0, aggression: 2)
+        #expect(steep.factor(age: .seconds(25)) == 0.5)
+        #expect(steep.factor(age: .zero) == 0.1, "Envoy counts at least a second: (1/100)^(1/2)")
+    }
+
+    @Test("a weighted draw picks in proportion to the weights, never one of weight 0, and nothing when all are 0")
+    func weightedDraw() {
+        var counts = [0, 0, 0]
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<4000 { counts[WeightedDraw.index(in: [1, 0, 3], draw: random.next()) ?? 1] += 1 }
+        #expect(counts[1] == 0 && (850...1150).contains(counts[0]) && (2850...3150).contains(counts[2]), "\(counts)")
+        #expect(WeightedDraw.index(in: [0, 0], draw: 42) == nil)
+    }
 }

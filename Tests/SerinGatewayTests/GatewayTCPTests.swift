@@ -170,28 +170,32 @@ struct GatewayTCPTests {
         func policy(_ tcp: String) -> (World) -> ManifestSet {
             { ManifestSet(sources: [SeedManifests.tcpEcho(v1Port: $0.v1.port, v2Port: $0.v2.port, trafficPolicy: "{connectionPool: {tcp: \(tcp)}}")]) }
         }
-        /// Sends a line every 100ms for `duration`, or until the connection closes; how long it stayed open.
-        func talk(_ connection: RawConnection, for duration: Duration) async throws -> Duration {
+        /// Sends a line every 100ms for `duration`, or until the connection closes; how long it stayed open, and when
+        /// the last line went.
+        func talk(_ connection: RawConnection, for duration: Duration) async throws -> (lasted: Duration, lastSent: ContinuousClock.Instant) {
             let start = ContinuousClock.now
+            var lastSent = start
             while ContinuousClock.now - start < duration, !connection.isClosed {
+                lastSent = ContinuousClock.now
                 try? await connection.send("ping\n")
                 try await Task.sleep(for: .milliseconds(100))
             }
-            return ContinuousClock.now - start
+            return (ContinuousClock.now - start, lastSent)
         }
         // The gateway's own idle timeout is 60s: a silent connection closed within seconds took the route's 400ms.
         try await Self.withGateway(policy("{idleTimeout: 400ms}")) { world, _, port in
             let (version, busy) = try await world.connect(port: port)
             #expect(version == "v1")
-            #expect(try await talk(busy, for: .milliseconds(1200)) >= .milliseconds(1200), "traffic every 100ms keeps it open")
-            let silentSince = ContinuousClock.now
+            let talked = try await talk(busy, for: .milliseconds(1200))
+            #expect(talked.lasted >= .milliseconds(1200), "traffic every 100ms keeps it open")
             #expect(await busy.waitForClose(timeout: .seconds(10)))
-            #expect(ContinuousClock.now - silentSince >= .milliseconds(400))
+            // Silent from the last line on (the sleep after it already counts), closed no sooner than 400ms after.
+            #expect(ContinuousClock.now - talked.lastSent >= .milliseconds(400))
         }
         try await Self.withGateway(policy("{maxConnectionDuration: 700ms}")) { world, _, port in
             let (version, busy) = try await world.connect(port: port)
             #expect(version == "v1")
-            let lasted = try await talk(busy, for: .seconds(10))
+            let lasted = try await talk(busy, for: .seconds(10)).lasted
             #expect(busy.isClosed && lasted >= .milliseconds(600) && lasted < .seconds(5), "\(lasted)")
         }
         // 0s: no idle timeout at all, not even the gateway's.

@@ -304,6 +304,31 @@ struct LoadBalancerTests {
         await backends.shutdown()
     }
 
+    @Test("warmup: an endpoint added to a cluster takes a trickle that grows (10% of its weight at first), where without warmup it takes its full share at once; the endpoint there all along keeps its own")
+    func warmup() async throws {
+        let backends = TestBackends()
+        let first = try await backends.start("v1")
+        let added = try await backends.start("v2")
+        let route = "  - route: [{destination: {host: web}}]"
+        for (policy, range) in [
+            ("{loadBalancer: {simple: ROUND_ROBIN, warmup: {duration: 600s}}}", 5...45), ("{loadBalancer: {simple: ROUND_ROBIN}}", 110...110),
+        ] {
+            let before = try Self.entryTable([(first.port, nil)], route: route, trafficPolicy: policy)
+            let after = try Self.entryTable([(first.port, nil), (added.port, nil)], route: route, trafficPolicy: policy)
+            try await RoutePolicyTests.withGateway(before, group: backends) { gateway, client in
+                #expect(try await client.send(.GET, "/").header("x-serin-demo-version") == "v1")
+                try await gateway.install(after)
+                var reached: [String] = []
+                for _ in 0..<220 { reached.append(try await client.send(.GET, "/").header("x-serin-demo-version") ?? "none") }
+                let toAdded = reached.filter { $0 == "v2" }.count
+                #expect(range.contains(toAdded), "\(policy): \(toAdded) of 220 to the endpoint just added")
+            }
+        }
+        await first.close()
+        await added.close()
+        await backends.shutdown()
+    }
+
     @Test("ServiceEntry endpoint weights share the requests: weights 3 and 1 take 30 and 10 of 40 in turn, interleaved, and about 3 in 4 users by consistentHash; a retry moves past the heavy endpoint to the other")
     func endpointWeights() async throws {
         let backends = TestBackends()

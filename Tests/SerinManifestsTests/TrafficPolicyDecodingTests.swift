@@ -213,8 +213,8 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.tunnel"
             ),
             (
-                "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, warmupDurationSecs: 60s}",
-                "test.yaml:7:36: warning: spec.trafficPolicy.loadBalancer.warmupDurationSecs"
+                "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, zoneAwareLbSetting: {}}",
+                "test.yaml:7:36: warning: spec.trafficPolicy.loadBalancer.zoneAwareLbSetting"
             ),
             (
                 "  trafficPolicy:\n    loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: 1024}}}",
@@ -249,6 +249,11 @@ struct TrafficPolicyDecodingTests {
             ("{consistentHash: {useSourceIp: true}}", LoadBalancerSettings(consistentHash: .sourceIP)),
             ("{consistentHash: {httpQueryParameterName: user}}", LoadBalancerSettings(consistentHash: .queryParameter("user"))),
             ("{localityLbSetting: {enabled: false}}", LoadBalancerSettings(locality: LocalityLoadBalancing(enabled: false))),
+            ("{warmupDurationSecs: 60s}", LoadBalancerSettings(warmup: .init(duration: .seconds(60)))),
+            (
+                "{simple: ROUND_ROBIN, warmup: {duration: 2m, minimumPercent: 5, aggression: 1.5}}",
+                LoadBalancerSettings(simple: .roundRobin, warmup: .init(duration: .seconds(120), minimumPercent: 5, aggression: 1.5))
+            ),
             (
                 "{localityLbSetting: {distribute: [{from: us-east1/*, to: {us-east1/a: 80, \"*\": 20}}]}}",
                 LoadBalancerSettings(locality: LocalityLoadBalancing(distribute: [
@@ -278,6 +283,18 @@ struct TrafficPolicyDecodingTests {
         #expect(subsets == [expected, LoadBalancerSettings(simple: .roundRobin)], "a subset without its own keeps the rule's")
     }
 
+    @Test("warmup beside RANDOM or consistentHash is warned about and dropped, as Envoy's slow start serves neither; warmupDurationSecs beside warmup is ignored")
+    func warmupWarnings() {
+        let (random, randomMessages) = Self.decoded("  trafficPolicy:\n    loadBalancer: {simple: RANDOM, warmup: {duration: 60s}}")
+        #expect(randomMessages == [
+            "test.yaml:7:44: warning: spec.trafficPolicy.loadBalancer.warmup applies to ROUND_ROBIN and LEAST_REQUEST only, as in Envoy: ignored beside RANDOM"
+        ])
+        #expect(random?.trafficPolicy.loadBalancer == LoadBalancerSettings(simple: .random))
+        let (both, bothMessages) = Self.decoded("  trafficPolicy:\n    loadBalancer: {warmup: {duration: 60s}, warmupDurationSecs: 10s}")
+        #expect(bothMessages == ["test.yaml:7:65: warning: spec.trafficPolicy.loadBalancer.warmupDurationSecs is ignored: warmup is set, and Istio takes it first"])
+        #expect(both?.trafficPolicy.loadBalancer?.warmup == .init(duration: .seconds(60)))
+    }
+
     @Test(
         "rejects a loadBalancer Istio rejects, or one the gateway cannot serve, at the field",
         arguments: [
@@ -302,6 +319,14 @@ struct TrafficPolicyDecodingTests {
             (
                 "{localityLbSetting: {distribute: [{from: \"*\", to: {\"*\": 100}}], failover: [{from: us-east1, to: eu-west1}]}}",
                 "test.yaml:7:93: error: spec.trafficPolicy.loadBalancer.localityLbSetting: set one of distribute or failover, not both (Istio applies one)"
+            ),
+            (
+                "{warmup: {duration: 60s, minimumPercent: 120}}",
+                "test.yaml:7:60: error: spec.trafficPolicy.loadBalancer.warmup.minimumPercent is 120.0, expected 0 to 100"
+            ),
+            (
+                "{warmup: {duration: 60s, aggression: 0.5}}",
+                "test.yaml:7:56: error: spec.trafficPolicy.loadBalancer.warmup.aggression is 0.5, expected 1 or more (1: a linear ramp)"
             ),
             (
                 "{localityLbSetting: {failover: [{from: us-east1, to: us-east1}]}}",

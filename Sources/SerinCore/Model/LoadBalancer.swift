@@ -42,11 +42,38 @@ public struct LoadBalancerSettings: Hashable, Sendable, Codable {
     public var consistentHash: HashKey?
     /// `localityLbSetting`; nil is Istio's mesh default, locality failover on.
     public var locality: LocalityLoadBalancing?
+    /// `warmup` (or the older `warmupDurationSecs`): endpoints new to the cluster take a growing share.
+    public var warmup: Warmup?
 
-    public init(simple: Simple? = nil, consistentHash: HashKey? = nil, locality: LocalityLoadBalancing? = nil) {
+    public init(simple: Simple? = nil, consistentHash: HashKey? = nil, locality: LocalityLoadBalancing? = nil, warmup: Warmup? = nil) {
         self.simple = simple
         self.consistentHash = consistentHash
         self.locality = locality
+        self.warmup = warmup
+    }
+
+    /// Istio's `warmup`, Envoy's slow start: for `duration` after an endpoint joins the cluster, its weight is scaled
+    /// by `(time since it joined / duration)^(1 / aggression)`, never under `minimumPercent` of it, so a new
+    /// endpoint's share grows from a trickle to its full one. For `ROUND_ROBIN` and `LEAST_REQUEST`, as in Istio.
+    public struct Warmup: Hashable, Sendable, Codable {
+        public var duration: Duration
+        public var minimumPercent: Double
+        public var aggression: Double
+
+        /// Istio's defaults: 10% at least, and a linear ramp.
+        public init(duration: Duration, minimumPercent: Double = 10, aggression: Double = 1) {
+            self.duration = duration
+            self.minimumPercent = minimumPercent
+            self.aggression = aggression
+        }
+
+        /// The share of its weight an endpoint takes `age` after it joined (Envoy counts at least a second): 1 once the
+        /// window has passed.
+        public func factor(age: Duration) -> Double {
+            guard duration > .zero, age < duration else { return 1 }
+            let time = max(age, .seconds(1)) / duration
+            return min(1, max(minimumPercent / 100, Double.pow(time, 1 / max(aggression, 0.000_001))))
+        }
     }
 }
 
@@ -105,5 +132,20 @@ public enum ConsistentHash {
             if score > best?.score ?? 0 { best = (index, score) }
         }
         return best?.index
+    }
+}
+
+/// A choice in proportion to weights, by a uniform 64-bit draw: the same draw and weights pick the same index.
+public enum WeightedDraw {
+    /// The index whose share of the total `draw` falls in; nil when every weight is 0.
+    public static func index(in weights: [Double], draw: UInt64) -> Int? {
+        let total = weights.reduce(0, +)
+        guard total > 0 else { return nil }
+        var point = Double(draw >> 11) / Double(UInt64(1) << 53) * total
+        for (index, weight) in weights.enumerated() where weight > 0 {
+            if point < weight { return index }
+            point -= weight
+        }
+        return weights.lastIndex { $0 > 0 }
     }
 }

@@ -113,13 +113,52 @@ extension ManifestDecoder {
     /// shapes a hash ring or warms endpoints up is taken with a warning.
     private static func loadBalancer(_ field: Field, reader: DocumentReader) -> LoadBalancerSettings? {
         let schema = Schema(
-            known: ["simple", "consistentHash", "localityLbSetting"], notSupported: ["warmupDurationSecs", "warmup", "zoneAwareLbSetting"]
+            known: ["simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"], notSupported: ["zoneAwareLbSetting"]
         )
         guard let fields = reader.mapping(field, schema) else { return nil }
         let locality = fields["localityLbSetting"].flatMap { localityLoadBalancing($0, reader: reader) }
-        guard var settings = balancing(field, fields, reader: reader) ?? locality.map({ _ in LoadBalancerSettings() }) else { return nil }
+        var warmup = fields["warmup"].flatMap { warmupSetting($0, reader: reader) }
+        if let older = fields["warmupDurationSecs"] {
+            if fields["warmup"] != nil {
+                reader.warning("\(older.path) is ignored: warmup is set, and Istio takes it first", at: older.node)
+            } else {
+                warmup = reader.positiveDuration(older).map { LoadBalancerSettings.Warmup(duration: $0) }
+            }
+        }
+        let settings = balancing(field, fields, reader: reader)
+        if let written = fields["warmup"] ?? fields["warmupDurationSecs"], settings?.consistentHash != nil || settings?.simple == .random {
+            reader.warning(
+                "\(written.path) applies to ROUND_ROBIN and LEAST_REQUEST only, as in Envoy: ignored beside \(settings?.simple == .random ? "RANDOM" : "consistentHash")",
+                at: written.node)
+            warmup = nil
+        }
+        guard var settings = settings ?? (locality != nil || warmup != nil ? LoadBalancerSettings() : nil) else { return nil }
         settings.locality = locality
+        settings.warmup = warmup
         return settings
+    }
+
+    /// `warmup`: `duration` (required), `minimumPercent` (0-100, default 10) and `aggression` (at least 1, default 1).
+    private static func warmupSetting(_ field: Field, reader: DocumentReader) -> LoadBalancerSettings.Warmup? {
+        guard let fields = reader.mapping(field, Schema(known: ["duration", "minimumPercent", "aggression"])),
+            let durationField = reader.required("duration", in: fields), let duration = reader.positiveDuration(durationField)
+        else { return nil }
+        var warmup = LoadBalancerSettings.Warmup(duration: duration)
+        if let percentField = fields["minimumPercent"], let percent = reader.number(percentField) {
+            guard (0...100).contains(percent) else {
+                reader.error("\(percentField.path) is \(percent), expected 0 to 100", at: percentField.node)
+                return nil
+            }
+            warmup.minimumPercent = percent
+        }
+        if let aggressionField = fields["aggression"], let aggression = reader.number(aggressionField) {
+            guard aggression >= 1 else {
+                reader.error("\(aggressionField.path) is \(aggression), expected 1 or more (1: a linear ramp)", at: aggressionField.node)
+                return nil
+            }
+            warmup.aggression = aggression
+        }
+        return warmup
     }
 
     /// `localityLbSetting`: `enabled`, `failover` (region to region) and `failoverPriority` (labels); `distribute` is
