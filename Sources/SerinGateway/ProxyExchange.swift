@@ -13,8 +13,9 @@ final class ProxyExchange {
     let target: RouteTable.Target
     /// The index in the cluster of the current attempt's endpoint; a retry moves on to the next one.
     private(set) var endpointIndex: Int
-    /// The endpoints of the attempts before the current one, in order (a retry's move adds to it).
-    private(set) var triedEndpoints: [Int] = []
+    /// The endpoints of the attempts before the current one, in order (a retry's move adds to it); nil before any
+    /// retry, so a request that is not retried stores no array.
+    private(set) var triedEndpoints: [Int]?
     /// The request's consistent-hash key, when its cluster balances by one and the request carries it: a retry picks
     /// by it again.
     var hashKey: UInt64?
@@ -138,13 +139,13 @@ final class ProxyExchange {
 
     /// Whether an attempt of this request went, or is going, to the endpoint at `index`.
     func hasTried(_ index: Int) -> Bool {
-        index == endpointIndex || triedEndpoints.contains(index)
+        index == endpointIndex || (triedEndpoints?.contains(index) ?? false)
     }
 
     /// Moves the exchange to the endpoint at `index` of its cluster (a retry).
     func move(toEndpoint index: Int) {
         guard target.cluster.endpoints.indices.contains(index) else { return }
-        triedEndpoints.append(endpointIndex)
+        triedEndpoints = (triedEndpoints ?? []) + [endpointIndex]
         load?.finished(endpointIndex)
         endpointIndex = index
         load?.started(index)

@@ -216,8 +216,8 @@ extension ProxyHandler {
 
     /// The endpoint index for round-robin turn `turn`, skipping what outlier detection ejected: live requests and
     /// synthetic ones pick alike.
-    static func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?, turn: Int, leavingLevelsOf left: ArraySlice<Int> = []) -> Int? {
-        if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now, leavingLevelsOf: left) }
+    static func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?, turn: Int) -> Int? {
+        if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now) }
         let count = target.cluster.endpoints.count
         guard count > 0 else { return nil }
         return target.cluster.schedule.endpoint(forTurn: turn, count: count)
@@ -247,11 +247,13 @@ extension ProxyHandler {
         var turn = random ? Int(truncatingIfNeeded: self.random.next() >> 1) : endpointTurn &+ 1
         let cluster = exchange.target.cluster
         // Under retryRemoteLocalities, the locality levels the first attempts reached are left (Envoy's previous_priorities).
-        let attempts = exchange.triedEndpoints + [exchange.endpointIndex]
+        let attempts = (exchange.triedEndpoints ?? []) + [exchange.endpointIndex]
         let left = attempts.prefix(exchange.route.policy.retries?.levelsLeftBehind(attempts: attempts.count) ?? 0)
         var next: Int?
         for _ in 0..<(avoidTried ? max(cluster.schedule.order.count, cluster.endpoints.count, 1) : 1) {
-            next = Self.pickEndpoint(of: exchange.target, shared: shared, turn: turn, leavingLevelsOf: left)
+            next = left.isEmpty || shared == nil
+                ? Self.pickEndpoint(of: exchange.target, shared: shared, turn: turn)
+                : shared?.pick(forTurn: turn, now: UpstreamCluster.now, leavingLevelsOf: left)
             if let candidate = next, !exchange.hasTried(candidate) { break }
             turn &+= 1
         }

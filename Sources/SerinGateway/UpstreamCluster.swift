@@ -118,14 +118,14 @@ final class UpstreamCluster: Sendable {
     /// The endpoint index for one round-robin turn, skipping ejected endpoints; nil when every endpoint is out. By
     /// locality, on the level the turn draws (away from the levels of the endpoints in `leavingLevelsOf`, a retry's
     /// under `retryRemoteLocalities`), or on the level of the endpoint `sameLevelAs` when given.
-    func pick(forTurn turn: Int, now: Duration, sameLevelAs first: Int? = nil, leavingLevelsOf left: ArraySlice<Int> = []) -> Int? {
+    func pick(forTurn turn: Int, now: Duration, sameLevelAs first: Int? = nil, leavingLevelsOf left: ArraySlice<Int>? = nil) -> Int? {
         state.withLock { state in
             guard let detector = state.detector else {
                 return endpointCount > 0 ? schedule.endpoint(forTurn: turn, count: endpointCount) : nil
             }
             return detector.pick(
                 forTurn: turn, now: now, schedule: schedule, level: first.flatMap(detector.level(of:)),
-                leavingLevels: Set(left.compactMap(detector.level(of:)))
+                leavingLevels: left.map { Set($0.compactMap(detector.level(of:))) } ?? []
             )
         }
     }
