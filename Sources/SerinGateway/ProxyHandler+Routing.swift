@@ -214,10 +214,13 @@ extension ProxyHandler {
         Self.pickEndpoint(of: target, shared: shared, turn: endpointTurn)
     }
 
-    /// The endpoint index for round-robin turn `turn`, skipping what outlier detection ejected: live requests and
-    /// synthetic ones pick alike.
-    static func pickEndpoint(of target: RouteTable.Target, shared: UpstreamCluster?, turn: Int) -> Int? {
-        if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now) }
+    /// The endpoint index for round-robin turn `turn`, skipping what outlier detection ejected (and the locality levels
+    /// of the endpoints in `leavingLevelsOf`, a retry's under `retryRemoteLocalities`): live requests and synthetic
+    /// ones pick alike.
+    static func pickEndpoint(
+        of target: RouteTable.Target, shared: UpstreamCluster?, turn: Int, leavingLevelsOf left: ArraySlice<Int>? = nil
+    ) -> Int? {
+        if let shared { return shared.pick(forTurn: turn, now: UpstreamCluster.now, leavingLevelsOf: left) }
         let count = target.cluster.endpoints.count
         guard count > 0 else { return nil }
         return target.cluster.schedule.endpoint(forTurn: turn, count: count)
@@ -232,18 +235,14 @@ extension ProxyHandler {
     /// `retryRemoteLocalities`, turns also leave the locality levels of the attempts `HTTPRetry.levelsLeftBehind` counts.
     func retryEndpoint(of exchange: ProxyExchange) -> Int? {
         let shared = exchange.cluster
-        let balancing = shared?.balancing
-        var hashed = false
-        if case .hash = balancing { hashed = true }
-        let avoidTried = exchange.route.policy.retries?.avoidsTriedEndpoints(hashed: hashed) ?? true
+        let avoidTried = exchange.route.policy.retries?.avoidsTriedEndpoints(hashed: shared?.balancing?.isHashed ?? false) ?? true
         if let shared, let key = exchange.hashKey {
             let now = UpstreamCluster.now
             guard avoidTried else { return shared.pick(forHash: key, now: now) }
             return shared.pick(forHash: key, now: now, passingOver: exchange.hasTried) ?? shared.pick(forHash: key, now: now)
         }
         // In turn: from the next turn on. At random: from a random turn, so every endpoint not yet tried is as likely.
-        var random = false
-        if case .random = balancing { random = true }
+        let random = shared?.balancing?.isRandom ?? false
         var turn = random ? Int(truncatingIfNeeded: self.random.next() >> 1) : endpointTurn &+ 1
         let cluster = exchange.target.cluster
         // Under retryRemoteLocalities, the locality levels the first attempts reached are left (Envoy's previous_priorities).
@@ -251,9 +250,7 @@ extension ProxyHandler {
         let left = attempts.prefix(exchange.route.policy.retries?.levelsLeftBehind(attempts: attempts.count) ?? 0)
         var next: Int?
         for _ in 0..<(avoidTried ? max(cluster.schedule.order.count, cluster.endpoints.count, 1) : 1) {
-            next = left.isEmpty || shared == nil
-                ? Self.pickEndpoint(of: exchange.target, shared: shared, turn: turn)
-                : shared?.pick(forTurn: turn, now: UpstreamCluster.now, leavingLevelsOf: left)
+            next = Self.pickEndpoint(of: exchange.target, shared: shared, turn: turn, leavingLevelsOf: left.isEmpty ? nil : left)
             if let candidate = next, !exchange.hasTried(candidate) { break }
             turn &+= 1
         }

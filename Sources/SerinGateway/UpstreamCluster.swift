@@ -397,5 +397,17 @@ extension UpstreamCluster {
                 return nil
             }
         }
+
+        /// Balanced by a consistent-hash key: a retry stays on the key's endpoint unless told otherwise.
+        var isHashed: Bool {
+            if case .hash = self { return true }
+            return false
+        }
+
+        /// Balanced by a uniform draw: a retry starts from a random turn.
+        var isRandom: Bool {
+            if case .random = self { return true }
+            return false
+        }
     }
 }
