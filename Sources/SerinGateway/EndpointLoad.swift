@@ -15,6 +15,9 @@ final class EndpointLoad {
 
     func finished(_ index: Int) { active[index] = max(active[index] - 1, 0) }
 
+    /// The requests in flight to endpoint `index` on this loop.
+    func inFlight(_ index: Int) -> Int { active.indices.contains(index) ? active[index] : 0 }
+
     /// Istio's default balancing (Envoy's least request with two choices): `inTurn`, the endpoint next in turn,
     /// unless `other`, a second one drawn at random, has fewer requests in flight for its weight. So idle endpoints
     /// still take their turns (as their weights order them), and one that answers slowly, holding its requests

@@ -89,9 +89,8 @@ extension ProxyHandler {
         var hashKey: UInt64?
         if let shared, let balancing = shared.balancing {
             (chosen, hashKey) = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes)
-        } else if let shared, shared.warmup != nil, let warming = shared.warmingPick(draw: random.next(), now: UpstreamCluster.now) {
-            // An endpoint warming up takes its growing share, by weight: load is not weighed until the warmups end.
-            chosen = warming
+        } else if let shared, shared.warmup != nil, let warming = warmingEndpoint(of: target, shared: shared) {
+            (chosen, load) = warming
         } else {
             chosen = pickEndpoint(of: target, shared: shared)
             if target.cluster.balancesByLoad, let inTurn = chosen {
@@ -207,6 +206,16 @@ extension ProxyHandler {
             HTTPResponseStatus(statusCode: status), body: body, contentType: contentType, extraHeaders: extraHeaders,
             version: head.version, keepAlive: keepAlive, grpcStatus: grpcStatus
         )
+    }
+
+    /// While an endpoint of `shared` warms up, the endpoint for this request: a draw by the weights the warmup scales,
+    /// under `LEAST_REQUEST` each also divided by the requests in flight to it on this loop (whose counts come back,
+    /// to count this request in). Nil once the warmups are over.
+    private func warmingEndpoint(of target: RouteTable.Target, shared: UpstreamCluster) -> (Int, EndpointLoad?)? {
+        let now = UpstreamCluster.now
+        guard shared.isWarming(now: now) else { return nil }
+        let counts = target.cluster.balancesByLoad ? loop.load(of: target.cluster) : nil
+        return shared.warmingPick(draw: random.next(), now: now, load: counts).map { ($0, counts) }
     }
 
     /// The endpoint index for the next round-robin turn; outlier detection skips ejected endpoints.

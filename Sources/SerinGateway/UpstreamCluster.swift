@@ -133,17 +133,21 @@ final class UpstreamCluster: Sendable {
     /// When an endpoint that was there before the cluster was joined it: long enough ago for any warmup to be over.
     static let allAlong: Duration = .seconds(-(Int64(1) << 40))
 
+    /// Whether an endpoint is still warming up (`warmup`) at `now`: `warmingPick` has a choice to make.
+    func isWarming(now: Duration) -> Bool { warmup != nil && now < warmupEnds }
+
     /// While an endpoint warms up (`warmup`), the endpoint for one request: drawn by `draw` in proportion to each
-    /// endpoint's weight scaled by its warmup factor, among those outlier detection has not ejected. Nil outside any
-    /// warmup window (the usual choice applies), or when every endpoint is out.
-    func warmingPick(draw: UInt64, now: Duration) -> Int? {
+    /// endpoint's weight scaled by its warmup factor (`Warmup.weight`; with `load`, the requests in flight to each
+    /// on this loop, also by those), among those outlier detection has not ejected. Nil outside any warmup window
+    /// (the usual choice applies), or when every endpoint is out.
+    func warmingPick(draw: UInt64, now: Duration, load: EndpointLoad? = nil) -> Int? {
         guard let warmup, now < warmupEnds else { return nil }
         return state.withLock { state in
             var weights: [Double] = []
             weights.reserveCapacity(endpointCount)
             for (index, endpoint) in endpoints.enumerated() {
                 let out = state.detector?.isEjected(index, now: now) ?? false
-                weights.append(out ? 0 : Double(endpoint.weight) * warmup.factor(age: now - joined[index]))
+                weights.append(out ? 0 : warmup.weight(endpoint.weight, age: now - joined[index], inFlight: load?.inFlight(index)))
             }
             return WeightedDraw.index(in: weights, draw: draw)
         }

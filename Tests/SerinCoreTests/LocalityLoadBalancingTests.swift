@@ -138,6 +138,16 @@ struct LocalityLoadBalancingTests {
         #expect(steep.factor(age: .zero) == 0.1, "Envoy counts at least a second: (1/100)^(1/2)")
     }
 
+    @Test("while warming under LEAST_REQUEST an endpoint weighs its warmup-scaled weight over its requests in flight plus one, as Envoy's least request with slow start; without a load, the scaled weight alone")
+    func warmupWeightByLoad() {
+        let warmup = LoadBalancerSettings.Warmup(duration: .seconds(100))
+        #expect(warmup.weight(2, age: .seconds(50)) == 1, "half of weight 2, halfway through the window")
+        #expect(warmup.weight(2, age: .seconds(50), inFlight: 0) == 1, "nothing in flight divides by one")
+        #expect(warmup.weight(1, age: .seconds(500), inFlight: 9) == 0.1, "warm, with 9 in flight: a tenth")
+        // A new endpoint at its 10% floor draws level with a warm one that holds nine requests.
+        #expect(warmup.weight(1, age: .zero, inFlight: 0) == warmup.weight(1, age: .seconds(500), inFlight: 9))
+    }
+
     @Test("a weighted draw picks in proportion to the weights, never one of weight 0, and nothing when all are 0")
     func weightedDraw() {
         var counts = [0, 0, 0]

@@ -74,6 +74,14 @@ public struct LoadBalancerSettings: Hashable, Sendable, Codable {
             let time = max(age, .seconds(1)) / duration
             return min(1, max(minimumPercent / 100, Double.pow(time, 1 / max(aggression, 0.000_001))))
         }
+
+        /// What an endpoint of weight `weight` weighs in a draw `age` after it joined: its weight scaled by
+        /// `factor(age:)`; by load (`LEAST_REQUEST`, `inFlight` given), that divided by its requests in flight plus
+        /// one, as Envoy weighs hosts whose weights differ (active request bias 1) under slow start. So an endpoint
+        /// warming up still takes a small share, and takes more while the others are busy.
+        public func weight(_ weight: Int, age: Duration, inFlight: Int? = nil) -> Double {
+            Double(weight) * factor(age: age) / Double((inFlight ?? 0) + 1)
+        }
     }
 }
 
