@@ -56,6 +56,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     var clientAddress: String?
     /// The client connection's two ends, which a cluster's `proxyProtocol` header names.
     var ends: ConnectionEnds?
+    /// This client's number in the loop's upstream pool, once a request of it went upstream with a PROXY header: the
+    /// connections that began with its header are kept for it under this number.
+    private var proxiedClient: UInt64?
     /// Bytes received and not yet handled: part of a head, or requests pipelined behind the one being
     /// answered (HTTP/1.1 pipelining), which wait their turn so responses go out in request order.
     var inbound: ByteBuffer?
@@ -408,11 +411,14 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             }
         }
         let serverHost = exchange.serverHost
-        if proxyHeader == nil, let idle = pool.takeIdle(endpoint, cluster: exchange.cluster, serverHost: serverHost) {
+        // A connection that began with this client's PROXY header serves its later requests, as Envoy pools them per
+        // downstream connection; never another client's.
+        let client = proxyHeader == nil ? nil : proxiedClientNumber()
+        if let idle = pool.takeIdle(endpoint, cluster: exchange.cluster, serverHost: serverHost, client: client) {
             connected(exchange, .success(idle))
             return
         }
-        let waiting = pool.lease(endpoint, cluster: exchange.cluster, serverHost: serverHost, proxyHeader: proxyHeader) { result in
+        let waiting = pool.lease(endpoint, cluster: exchange.cluster, serverHost: serverHost, proxyHeader: proxyHeader, client: client) { result in
             self.connected(exchange, result)
         }
         if let waiting { exchange.waiting = (waiting, pool) }
@@ -615,6 +621,15 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         run(machine.clientClosed(), for: exchange)
         inbound = nil
         deadlines.connectionClosed()
+        if let proxiedClient { loop.pool.closeIdle(boundTo: proxiedClient) }
+    }
+
+    /// This client's number in the loop's pool, given at its first request that goes upstream with a PROXY header.
+    private func proxiedClientNumber() -> UInt64 {
+        if let proxiedClient { return proxiedClient }
+        let number = loop.pool.clientNumber()
+        proxiedClient = number
+        return number
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

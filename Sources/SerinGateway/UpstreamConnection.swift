@@ -41,6 +41,9 @@ final class UpstreamConnection {
     fileprivate(set) var isClosed = false
     /// Whether the server said it will close after this response, or the response ends only by closing.
     var closeAfterResponse = false
+    /// The client connection whose PROXY protocol header began this connection (`proxyProtocol`), by the pool's
+    /// number for it: only that client's later requests reuse it, and it closes when that client goes.
+    var client: UInt64?
     /// The pool this connection waits in while idle, told when it closes there.
     var idleIn: UpstreamPool?
     /// The pool's bucket for this connection's endpoint, kept after the first return to it.

@@ -13,6 +13,9 @@ final class UpstreamPool {
     let eventLoop: any EventLoop
     private var idle: [Key: IdleConnections] = [:]
     private var idleByServer: [ServerKey: IdleConnections] = [:]
+    private var idleByClient: [ClientKey: IdleConnections] = [:]
+    /// The last number `clientNumber()` gave.
+    private var lastClient: UInt64 = 0
     /// The last two buckets requests took connections from, and their keys: most requests find theirs here by comparing
     /// keys, with no hash of the endpoint's address. Forgotten whenever a bucket leaves `idle`.
     private var newerKey: Key?
@@ -36,6 +39,13 @@ final class UpstreamPool {
     private struct ServerKey: Hashable {
         let key: Key
         let serverHost: String
+    }
+
+    /// A bucket of connections that began with one client's PROXY protocol header (`UpstreamConnection.client`).
+    private struct ClientKey: Hashable {
+        let key: Key
+        let serverHost: String?
+        let client: UInt64
     }
 
     /// One endpoint's idle connections, a class so taking and returning one changes it in place (a
@@ -78,9 +88,13 @@ final class UpstreamPool {
     /// `proxyHeader`: the PROXY protocol header the cluster's `proxyProtocol` starts a connection with, which names one
     /// client: the connection is a new one, and serves this request alone.
     @discardableResult
+    ///
+    /// `proxyHeader` with `client` (a number from `clientNumber()`): the connection is that client's, for its later
+    /// requests (`takeIdle(_:cluster:serverHost:client:)`) until it goes (`closeIdle(boundTo:)`); without `client`,
+    /// it serves one request.
     func lease(
         _ endpoint: EndpointAddress, cluster: UpstreamCluster? = nil, serverHost: String? = nil, fresh: Bool = false,
-        proxyHeader: ByteBuffer? = nil, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
+        proxyHeader: ByteBuffer? = nil, client: UInt64? = nil, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) -> UInt64? {
         let fresh = fresh || proxyHeader != nil
         if !fresh, let connection = takeIdle(endpoint, cluster: cluster, serverHost: serverHost) {
@@ -88,12 +102,12 @@ final class UpstreamPool {
             return nil
         }
         guard let cluster, let loop else {
-            connect(endpoint, cluster: nil, serverHost: nil, proxyHeader: nil, completion)
+            connect(endpoint, cluster: nil, serverHost: nil, proxyHeader: nil, client: nil, completion)
             return nil
         }
         switch cluster.requestConnection(on: loop, to: endpoint) {
         case .open:
-            connect(endpoint, cluster: cluster, serverHost: serverHost, proxyHeader: proxyHeader, completion)
+            connect(endpoint, cluster: cluster, serverHost: serverHost, proxyHeader: proxyHeader, client: client, completion)
             return nil
         case .reject(let overflow):
             completion(.failure(UpstreamOverflow(cluster: cluster.name, overflow: overflow)))
@@ -102,18 +116,19 @@ final class UpstreamPool {
             waiting[Waiting(cluster: ObjectIdentifier(cluster), id: id)] = { [unowned self] grant in
                 switch grant {
                 case .open:
-                    self.connect(endpoint, cluster: cluster, serverHost: serverHost, proxyHeader: proxyHeader, completion)
+                    self.connect(endpoint, cluster: cluster, serverHost: serverHost, proxyHeader: proxyHeader, client: client, completion)
                 case .connection(let connection)
                 where connection.channel.isActive && !connection.isClosed && !fresh && connection.serverHost == serverHost:
                     completion(.success(connection))
                 case .connection(let connection) where fresh || connection.serverHost != serverHost:
-                    // A pooled HTTP connection is no use to a tunnel, nor one whose TLS named another server: its
-                    // slot opens a new one.
+                    // A pooled HTTP connection is no use to a tunnel, nor one whose TLS named another server, nor (to a
+                    // request with a PROXY header, which is fresh) one that may have named another client: its slot
+                    // opens a new one.
                     connection.close()
-                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: true, proxyHeader: proxyHeader, completion)
+                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: true, proxyHeader: proxyHeader, client: client, completion)
                 case .connection:
                     // It closed on its way over; its slot went back to the budget, so ask again.
-                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: fresh, proxyHeader: proxyHeader, completion)
+                    self.lease(endpoint, cluster: cluster, serverHost: serverHost, fresh: fresh, proxyHeader: proxyHeader, client: client, completion)
                 }
             }
             return id
@@ -121,12 +136,15 @@ final class UpstreamPool {
     }
 
     /// An idle connection to `endpoint` (pooled apart for `cluster`), if there is one: what most requests get,
-    /// with no waiting and no callback.
-    func takeIdle(_ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String? = nil) -> UpstreamConnection? {
+    /// with no waiting and no callback. With `client`, only one that began with that client's PROXY header.
+    func takeIdle(_ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String? = nil, client: UInt64? = nil) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
         let key = Key(endpoint: endpoint, cluster: cluster.map(ObjectIdentifier.init))
         let bucket: IdleConnections
-        if let serverHost {
+        if let client {
+            guard let found = idleByClient[ClientKey(key: key, serverHost: serverHost, client: client)] else { return nil }
+            bucket = found
+        } else if let serverHost {
             guard let found = idleByServer[ServerKey(key: key, serverHost: serverHost)] else { return nil }
             bucket = found
         } else if newerKey == key, let newerBucket {
@@ -205,7 +223,11 @@ final class UpstreamPool {
     private func bucket(for connection: UpstreamConnection) -> IdleConnections {
         let key = Key(endpoint: connection.endpoint, cluster: connection.cluster.map(ObjectIdentifier.init))
         let bucket: IdleConnections
-        if let serverHost = connection.serverHost {
+        if let client = connection.client {
+            let clientKey = ClientKey(key: key, serverHost: connection.serverHost, client: client)
+            bucket = idleByClient[clientKey] ?? IdleConnections()
+            idleByClient[clientKey] = bucket
+        } else if let serverHost = connection.serverHost {
             let serverKey = ServerKey(key: key, serverHost: serverHost)
             bucket = idleByServer[serverKey] ?? IdleConnections()
             idleByServer[serverKey] = bucket
@@ -237,16 +259,31 @@ final class UpstreamPool {
         (newerKey, newerBucket, olderKey, olderBucket) = (nil, nil, nil, nil)
         for key in idle.keys where key.cluster == id { idle.removeValue(forKey: key)?.closeAll() }
         for key in idleByServer.keys where key.key.cluster == id { idleByServer.removeValue(forKey: key)?.closeAll() }
+        for key in idleByClient.keys where key.key.cluster == id { idleByClient.removeValue(forKey: key)?.closeAll() }
+    }
+
+    /// A number for a client connection whose requests go upstream with its PROXY protocol header: unique on this
+    /// loop for the pool's life, so a connection bound to one client can never be taken for another.
+    func clientNumber() -> UInt64 {
+        lastClient += 1
+        return lastClient
+    }
+
+    /// The client connection numbered `client` went: the idle connections that began with its header close.
+    func closeIdle(boundTo client: UInt64) {
+        guard !idleByClient.isEmpty else { return }
+        for key in idleByClient.keys where key.client == client { idleByClient.removeValue(forKey: key)?.closeAll() }
     }
 
     /// Every bucket, with the cluster it pools for.
     private var allBuckets: [(cluster: ObjectIdentifier?, bucket: IdleConnections)] {
         idle.map { ($0.key.cluster, $0.value) } + idleByServer.map { ($0.key.key.cluster, $0.value) }
+            + idleByClient.map { ($0.key.key.cluster, $0.value) }
     }
 
     /// Endpoints (per cluster with a traffic policy, and per request host where its TLS names the server by it) the
     /// pool keeps idle connections for.
-    var bucketCount: Int { idle.count + idleByServer.count }
+    var bucketCount: Int { idle.count + idleByServer.count + idleByClient.count }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
@@ -270,7 +307,7 @@ final class UpstreamPool {
     }
 
     private func connect(
-        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String?, proxyHeader: ByteBuffer?,
+        _ endpoint: EndpointAddress, cluster: UpstreamCluster?, serverHost: String?, proxyHeader: ByteBuffer?, client: UInt64?,
         _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         let tls: NIOSSLContext?
@@ -300,8 +337,11 @@ final class UpstreamPool {
                     result.flatMap { channel in
                         Result {
                             let connection = UpstreamConnection(channel: channel, endpoint: endpoint, cluster: cluster, serverHost: serverHost)
-                            // Its header named one client: no other request may reuse it.
-                            if proxyHeader != nil { connection.closeAfterResponse = true }
+                            // Its header named one client: only that client's requests reuse it, and only when it says
+                            // which client it is; otherwise it serves this request alone.
+                            if proxyHeader != nil {
+                                if let client { connection.client = client } else { connection.closeAfterResponse = true }
+                            }
                             try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self).connection = connection
                             // The budget counted this connection when it allowed it; it gets the slot back once.
                             if let cluster { channel.closeFuture.whenComplete { _ in cluster.connectionClosed() } }

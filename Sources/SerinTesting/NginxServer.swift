@@ -39,7 +39,8 @@ public final class NginxServer: @unchecked Sendable {
 
     /// Starts nginx on a free port, in the foreground and one process (no master, so nothing runs as another
     /// user), its files in a directory of its own, and waits until it accepts connections. `http2`: the listener
-    /// speaks HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+    /// speaks HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1. `/slow` answers 32 KiB at 16 KiB/s; every
+    /// other path, the PROXY header's addresses and ports, with nginx's number for the connection in `x-connection`.
     public static func start(group: any EventLoopGroup, http2: Bool = false) async throws -> NginxServer {
         try await ChildServer.onFreePort(group: group) { port in try await start(port: port, http2: http2, group: group) }
     }
@@ -65,12 +66,19 @@ public final class NginxServer: @unchecked Sendable {
               server {
                 listen 127.0.0.1:\(port)\(http2 ? " http2" : "") proxy_protocol;
                 default_type text/plain;
+                location = /slow {
+                  limit_rate 16k;
+                  alias \(files)/slow.txt;
+                }
                 location / {
+                  add_header x-connection $connection;
                   return 200 "$proxy_protocol_addr $proxy_protocol_port $proxy_protocol_server_addr $proxy_protocol_server_port\\n";
                 }
               }
             }
             """
+        // 32 KiB served at 16 KiB/s: a request that holds its connection for a second or two.
+        try String(repeating: "slow\n", count: 32 * 1024 / 5).write(toFile: "\(files)/slow.txt", atomically: true, encoding: .utf8)
         let (configURL, log) = try ChildServer.prepare(in: directory, config: config, configName: "nginx.conf", logName: "nginx.log")
         defer { try? log.close() }
         let process = try ChildProcess.spawn(

@@ -84,7 +84,7 @@ struct ProxyProtocolTests {
     }
 
     @Test(
-        "an HTTP route's requests reach nginx with the client's address and port and the gateway's, each on a connection of its own, over HTTP/1.1 or HTTP/2",
+        "an HTTP route's requests reach nginx with the client's address and port and the gateway's: over HTTP/1.1 a client's later requests reuse the connection its header began, never another client's, and it closes with the client; over HTTP/2 a connection per stream",
         .enabled(if: NginxServer.shouldRun, "nginx is not installed (apt-get install nginx); CI runs this"),
         arguments: [(version: "V1", http2: false), (version: "V2", http2: false), (version: "V2", http2: true)]
     )
@@ -96,18 +96,62 @@ struct ProxyProtocolTests {
         try await RoutePolicyTests.withGateway(table, group: backends) { gateway, first in
             let gatewayPort = try #require(gateway.boundPort(forDeclared: 80))
             let second = try await TrafficPolicyTests.client(gateway, backends)
-            for client in [first, second, first] {
+            var connections: [String] = []
+            for client in [first, second, first, second] {
                 let answer = try await client.send(.GET, "/", timeout: .seconds(20))
                 #expect(answer.status == 200, "\(answer.bodyText)")
                 let clientPort = try #require(client.localPort)
                 #expect(answer.bodyText == "127.0.0.1 \(clientPort) 127.0.0.1 \(gatewayPort)\n", "what nginx read from the header")
+                connections.append(answer.header("x-connection") ?? "none")
             }
-            // Each connection served one request and closed after it.
+            if http2 {
+                #expect(Set(connections).count == 4, "a connection per stream: \(connections)")
+            } else {
+                #expect(
+                    connections[0] == connections[2] && connections[1] == connections[3] && connections[0] != connections[1],
+                    "nginx's connection numbers: each client keeps its own, \(connections)"
+                )
+            }
+            // Once the clients are gone, no connection that named one of them stays open.
+            await first.close()
+            await second.close()
             let closed = await eventually(.seconds(10)) {
                 let open = await gateway.http2UpstreamConnectionCount() + gateway.idleUpstreamConnectionCount()
                 return open == 0
             }
-            #expect(closed, "an upstream connection that named one client stayed open for others")
+            #expect(closed, "an upstream connection that named one client stayed open after it left")
+        }
+        nginx.stop()
+        await backends.shutdown()
+    }
+
+    @Test(
+        "under maxConnections 1, a connection that began with one client's header is not handed to another client's waiting request: it closes, and the waiting request opens its own, with its own header",
+        .enabled(if: NginxServer.shouldRun, "nginx is not installed (apt-get install nginx); CI runs this")
+    )
+    func waitingClientGetsItsOwnConnection() async throws {
+        let backends = TestBackends()
+        let nginx = try await NginxServer.start(group: backends.group)
+        let policy = "    proxyProtocol: {version: V1}\n    connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}"
+        let table = try Self.table(policy, backend: nginx.port)
+        try await RoutePolicyTests.withGateway(table, group: backends) { gateway, first in
+            let gatewayPort = try #require(gateway.boundPort(forDeclared: 80))
+            let second = try await TrafficPolicyTests.client(gateway, backends)
+            let cluster = "{cluster_name=\"outbound|80||web-v1-service\"}"
+            // The first client's request holds the cluster's one connection while nginx answers it slowly.
+            let slow = Task { try await first.send(.GET, "/slow", timeout: .seconds(20)) }
+            #expect(await eventually(.seconds(10)) {
+                GatewayAdmin.metricsText(gateway).contains("serin_gateway_upstream_connections_active\(cluster) 1")
+            })
+            let waiting = Task { try await second.send(.GET, "/", timeout: .seconds(20)) }
+            #expect(await eventually(.seconds(10)) {
+                GatewayAdmin.metricsText(gateway).contains("serin_gateway_upstream_pending_requests\(cluster) 1")
+            })
+            #expect(try await slow.value.status == 200)
+            let answer = try await waiting.value
+            let secondPort = try #require(second.localPort)
+            #expect(answer.status == 200)
+            #expect(answer.bodyText == "127.0.0.1 \(secondPort) 127.0.0.1 \(gatewayPort)\n", "the waiting client's own header, not the first's")
             await second.close()
         }
         nginx.stop()
