@@ -42,6 +42,8 @@ final class LoopContext: @unchecked Sendable {
     /// Requests in flight per endpoint, by cluster name, for clusters balanced by load (`load(of:)`), since the
     /// loop's route table last changed.
     var loads: [String: EndpointLoad] = [:]
+    /// The counts under the table before, which a cluster's first request under the new one takes over.
+    var loadsBefore: [String: EndpointLoad] = [:]
 
     /// The route table this loop's requests last read: which box it came from, and its generation there.
     private var routes: LoopRouteTable?
@@ -53,8 +55,10 @@ final class LoopContext: @unchecked Sendable {
         let current = box.versioned
         let installed = LoopRouteTable(table: current.table, generation: current.generation, box: ObjectIdentifier(box))
         routes = installed
-        // Counted afresh with the new table (requests under way finish on the counts they started on), so clusters
-        // it no longer has are not kept.
+        // The new table's counts start from these, cluster by cluster, as its requests come (`load(of:)`): those with
+        // requests in flight, and still those of a table before that no request of the last one took over.
+        loadsBefore.merge(loads) { _, newer in newer }
+        loadsBefore = loadsBefore.filter { $0.value.hasRequestsInFlight }
         loads = [:]
         return installed
     }

@@ -116,6 +116,24 @@ struct LoadBalancerTests {
         }
     }
 
+    /// Sends requests on connections of their own until the slow endpoint (holding what it gets) holds one, the others
+    /// answered by `fast`: the held request, and the connections opened (for the caller to close).
+    static func holdOne(
+        at slow: ObservedBackend, beside fast: ObservedBackend, gateway: GatewayServer, backends: TestBackends
+    ) async throws -> (Task<SimpleHTTPClient.Response, any Error>, [SimpleHTTPClient]) {
+        var openers: [SimpleHTTPClient] = []
+        var held: Task<SimpleHTTPClient.Response, any Error>?
+        for _ in 0..<8 where held == nil {
+            let opener = try await TrafficPolicyTests.client(gateway, backends)
+            openers.append(opener)
+            let answeredBefore = fast.requests
+            let sent = Task { try await opener.send(.GET, "/") }
+            #expect(await eventually(.seconds(5)) { slow.heldRequests == 1 || fast.requests > answeredBefore })
+            if slow.heldRequests == 1 { held = sent } else { _ = try await sent.value }
+        }
+        return (try #require(held, "a request reached the slow endpoint"), openers)
+    }
+
     @Test(
         "LEAST_REQUEST, Istio's default: an endpoint holding a request is passed over while the other has none in flight, and idle endpoints are still taken in turn",
         arguments: [nil, "{simple: LEAST_REQUEST}"] as [String?]
@@ -130,18 +148,7 @@ struct LoadBalancerTests {
             more: policy.map { TrafficPolicyTests.rule("    loadBalancer: \($0)") } ?? ""
         )
         try await RoutePolicyTests.withGateway(table, group: backends) { gateway, client in
-            // Requests on connections of their own until the slow endpoint holds one.
-            var openers: [SimpleHTTPClient] = []
-            var held: Task<SimpleHTTPClient.Response, any Error>?
-            for _ in 0..<8 where held == nil {
-                let opener = try await TrafficPolicyTests.client(gateway, backends)
-                openers.append(opener)
-                let answeredBefore = fast.requests
-                let sent = Task { try await opener.send(.GET, "/") }
-                #expect(await eventually(.seconds(5)) { slow.heldRequests == 1 || fast.requests > answeredBefore })
-                if slow.heldRequests == 1 { held = sent } else { _ = try await sent.value }
-            }
-            let waiting = try #require(held, "a request reached the slow endpoint")
+            let (waiting, openers) = try await Self.holdOne(at: slow, beside: fast, gateway: gateway, backends: backends)
             // In turn, every other request would now wait behind it; weighed by load, each goes to the idle endpoint.
             let fastBefore = fast.requests
             for _ in 0..<12 {
@@ -160,6 +167,33 @@ struct LoadBalancerTests {
         }
         await slow.close()
         await fast.close()
+        await backends.shutdown()
+    }
+
+    @Test("LEAST_REQUEST keeps counting a request in flight across applies: after the same table again (a new generation, as every canary step makes) and after an endpoint is added, the endpoint holding it is still passed over")
+    func leastRequestCountsSurviveAnApply() async throws {
+        let backends = TestBackends()
+        let slow = try await ObservedBackend.start(group: backends.group)
+        let fast = try await ObservedBackend.start(group: backends.group)
+        let added = try await ObservedBackend.start(group: backends.group)
+        slow.hold()
+        func table(_ ports: [Int]) throws -> RouteTable {
+            try RoutePolicyTests.table(routes: TrafficPolicyTests.route, services: ["web-v1-service": ports])
+        }
+        try await RoutePolicyTests.withGateway(try table([slow.port, fast.port]), group: backends) { gateway, client in
+            let (waiting, openers) = try await Self.holdOne(at: slow, beside: fast, gateway: gateway, backends: backends)
+            for ports in [[slow.port, fast.port], [slow.port, fast.port, added.port]] {
+                try await gateway.install(try table(ports))
+                // Counted afresh, the slow endpoint would look idle again and get its turn: a request that waits.
+                for _ in 0..<6 { #expect(try await client.send(.GET, "/", timeout: .seconds(3)).status == 200) }
+                #expect(slow.requests == 1, "after installing \(ports.count) endpoints: \(slow.requests) requests reached the busy one")
+            }
+            #expect(added.requests > 0, "the endpoint added takes its share")
+            slow.release()
+            #expect(try await waiting.value.status == 200)
+            for opener in openers { await opener.close() }
+        }
+        for backend in [slow, fast, added] { await backend.close() }
         await backends.shutdown()
     }
 
