@@ -46,6 +46,18 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     private var handedOver = false
     private var clientFinished = false
     private var upstreamFinished = false
+    /// A cluster's `tunnel` asked its forward proxy to connect (`openTunnel`), and the answer has not come yet.
+    private var tunnelOpening: OpeningTunnel?
+
+    /// What splicing the client to a tunnel takes once the forward proxy agrees.
+    private struct OpeningTunnel {
+        let connection: UpstreamConnection
+        let key: TrafficKey
+        let tcp: ConnectionPoolSettings.TCPSettings?
+        let promise: EventLoopPromise<Void>
+        let endpoint: Int
+        let cluster: UpstreamCluster?
+    }
 
     private init(port: PassthroughPort, loop: LoopContext) {
         self.port = port
@@ -170,8 +182,13 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
             waiting = nil
             switch result {
             case .success(let connection):
+                let tcp = target.cluster.trafficPolicy.connectionPool?.tcp
+                if let tunnel = shared?.policy.tunnel {
+                    let opening = OpeningTunnel(connection: connection, key: key, tcp: tcp, promise: promise, endpoint: index, cluster: shared)
+                    return openTunnel(to: tunnel, opening)
+                }
                 shared?.record(endpoint: index, outcome: .response(status: 200), now: UpstreamCluster.now)
-                splice(to: connection, key: key, tcp: target.cluster.trafficPolicy.connectionPool?.tcp, promise)
+                splice(to: connection, key: key, tcp: tcp, promise)
             case .failure(let error):
                 if !(error is UpstreamOverflow) {
                     shared?.record(endpoint: index, outcome: .connectFailure, now: UpstreamCluster.now)
@@ -256,6 +273,37 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         }
     }
 
+    /// Asks the forward proxy at the endpoint to connect to the tunnel's target, as Envoy's TCP proxy does under
+    /// `tunneling_config`: its 2xx answer splices the client to the connection (`upstream(_:receivedHead:)`, any bytes
+    /// behind the answer already the target's); any other answer, or a close, refuses the client as a failed connect.
+    private func openTunnel(to tunnel: TunnelSettings, _ opening: OpeningTunnel) {
+        let connection = opening.connection
+        guard let context, context.channel.isActive else {
+            connection.close()
+            opening.promise.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        tunnelOpening = opening
+        connection.delegate = self
+        let authority = tunnel.authority
+        var head = context.channel.allocator.buffer(capacity: 40 + 2 * authority.utf8.count)
+        head.writeString("CONNECT \(authority) HTTP/1.1\r\nhost: \(authority)\r\n\r\n")
+        connection.send(head: head, isHEAD: false, upgrade: true, connect: true)
+        connection.flush()
+    }
+
+    /// The forward proxy would not connect (or closed first): the client is refused, counted as a failed connect.
+    private func tunnelRefused(_ opening: OpeningTunnel, status: Int?) {
+        tunnelOpening = nil
+        let outcome: OutlierDetector.Outcome = status.map { .response(status: $0) } ?? .connectFailure
+        opening.cluster?.record(endpoint: opening.endpoint, outcome: outcome, now: UpstreamCluster.now)
+        opening.connection.delegate = nil
+        opening.connection.close()
+        var refused = opening.key
+        refused.responseFlags = .upstreamConnectionFailure
+        refuse(refused, opening.promise)
+    }
+
     // MARK: Client → destination
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -317,6 +365,13 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if let opening = tunnelOpening {
+            // The client left before the forward proxy answered: the tunnel's connection goes too.
+            tunnelOpening = nil
+            opening.connection.delegate = nil
+            opening.connection.close()
+            opening.promise.fail(ChannelError.ioOnClosedChannel)
+        }
         if let upstream {
             self.upstream = nil
             upstream.delegate = nil
@@ -366,12 +421,19 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
     }
 
     func upstreamClosed(_ connection: UpstreamConnection, error: (any Error)?) {
+        if let opening = tunnelOpening { return tunnelRefused(opening, status: nil) }
         upstream = nil
         closeBoth()
     }
 
-    /// The tunnel carries no HTTP: a head or an end never arrives on it.
-    func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {}
+    /// The forward proxy's answer to a tunnel's CONNECT; a tunnel itself carries no HTTP, so no other head arrives.
+    func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
+        guard let opening = tunnelOpening, head.status >= 200 else { return }
+        guard (200..<300).contains(head.status) else { return tunnelRefused(opening, status: head.status) }
+        tunnelOpening = nil
+        opening.cluster?.record(endpoint: opening.endpoint, outcome: .response(status: head.status), now: UpstreamCluster.now)
+        splice(to: connection, key: opening.key, tcp: opening.tcp, opening.promise)
+    }
 
     func upstreamEnded(_ connection: UpstreamConnection) {
         upstreamClosed(connection, error: nil)

@@ -97,6 +97,7 @@ public struct RouteTableDocument: Codable, Sendable, Equatable {
             parts.append("HTTP/2")
         }
         if let version = cluster.trafficPolicy.proxyProtocol { parts.append("PROXY protocol \(version.rawValue.lowercased())") }
+        if let tunnel = cluster.trafficPolicy.tunnel { parts.append("tunnel: CONNECT \(tunnel.authority)") }
         if let balancing = balancing(of: cluster.trafficPolicy.loadBalancer) { parts.append(balancing) }
         if let pool = connectionPool(cluster.trafficPolicy.connectionPool, retryBudget: cluster.trafficPolicy.retryBudget) { parts.append(pool) }
         if let outliers = outlierDetection(cluster.trafficPolicy.outlierDetection) { parts.append(outliers) }

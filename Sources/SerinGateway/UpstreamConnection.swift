@@ -76,6 +76,8 @@ final class UpstreamConnection {
     }
 
     private var phase = Phase.idle
+    /// The request awaiting its answer is a CONNECT: a 2xx starts the tunnel.
+    private var answersConnect = false
     /// The upstream handler's context, while the channel is open: writes start there, not at the tail of the pipeline.
     fileprivate var context: ChannelHandlerContext?
     /// Whether bytes were written since the last flush.
@@ -105,9 +107,11 @@ final class UpstreamConnection {
         return false
     }
 
-    /// Writes a request head; the next bytes read are its response (a `101` starts a tunnel when `upgrade`).
-    func send(head: ByteBuffer, isHEAD: Bool, upgrade: Bool = false) {
+    /// Writes a request head; the next bytes read are its response (a `101` starts a tunnel when `upgrade`; so does any
+    /// 2xx when `connect`, the answer to a CONNECT).
+    func send(head: ByteBuffer, isHEAD: Bool, upgrade: Bool = false, connect: Bool = false) {
         phase = .head(toHEAD: isHEAD, upgrade: upgrade)
+        answersConnect = connect
         decodesChunks = false
         write(head)
     }
@@ -213,7 +217,7 @@ final class UpstreamConnection {
                 } catch {
                     return fail(error)
                 }
-                if upgrade && head.status == 101 {
+                if upgrade && (head.status == 101 || (answersConnect && (200..<300).contains(head.status))) {
                     phase = .tunnel
                     hand(&head, to: delegate)
                     continue

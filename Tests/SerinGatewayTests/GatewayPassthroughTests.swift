@@ -79,16 +79,9 @@ struct GatewayPassthroughTests {
             limits: GatewayLimits = .default, v1 weight1: Int = 100, v2 weight2: Int = 0, adding extra: [ManifestSource] = [],
             _ body: (GatewayServer, Int) async throws -> Void
         ) async throws {
-            let set = manifests(v1: weight1, v2: weight2, adding: extra)
-            #expect(set.errors.isEmpty, "\(set.errors)")
-            let gateway = GatewayServer(threads: 2, portMapping: .ephemeral, limits: limits)
-            do {
-                try await gateway.install(RouteTable(compiling: set.config))
-                try await body(gateway, try #require(gateway.boundPort(forDeclared: 443)))
-            } catch {
-                Issue.record(error)
-            }
-            await gateway.shutdown()
+            await GatewayPassthroughTests.withGateway(
+                serving: manifests(v1: weight1, v2: weight2, adding: extra), port: 443, threads: 2, limits: limits, body
+            )
         }
 
         /// curl to `https://host:port/path` on 127.0.0.1, trusting the test CA (not the gateway: it has no certificate).
@@ -127,6 +120,23 @@ struct GatewayPassthroughTests {
           gateways: [edge]
           tls: [{match: [{sniHosts: [\(name).example.com]}], route: [{destination: {host: \(name)}}]}]
         """
+    }
+
+    /// A gateway serving `set` (which must decode without errors), for `body` with the bound port of its declared
+    /// `port` (31400: `SeedManifests.tcpEcho`'s TCP port); shut down after, whatever `body` throws.
+    static func withGateway(
+        serving set: ManifestSet, port: Int = 31400, threads: Int = 1, limits: GatewayLimits = .default,
+        _ body: (GatewayServer, Int) async throws -> Void
+    ) async {
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: threads, portMapping: .ephemeral, limits: limits)
+        do {
+            try await gateway.install(RouteTable(compiling: set.config))
+            try await body(gateway, try #require(gateway.boundPort(forDeclared: port)))
+        } catch {
+            Issue.record(error)
+        }
+        await gateway.shutdown()
     }
 
     static func tcp(_ gateway: GatewayServer, service: String, flag: ResponseFlag = .noFlag) -> TCPCounters? {

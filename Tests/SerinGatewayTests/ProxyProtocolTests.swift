@@ -168,11 +168,7 @@ struct ProxyProtocolTests {
         let set = ManifestSet(sources: [
             SeedManifests.tcpEcho(v1Port: nginx.port, v2Port: nginx.port, trafficPolicy: "{proxyProtocol: {version: V2}}")
         ])
-        #expect(set.errors.isEmpty, "\(set.errors)")
-        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
-        do {
-            try await gateway.install(RouteTable(compiling: set.config))
-            let port = try #require(gateway.boundPort(forDeclared: 31400))
+        await GatewayPassthroughTests.withGateway(serving: set) { _, port in
             let connection = try await RawConnection.connect(port: port, group: backends.group)
             let clientPort = try #require(connection.localPort)
             try await connection.send("GET / HTTP/1.1\r\nHost: tcp-echo\r\nConnection: close\r\n\r\n")
@@ -180,10 +176,7 @@ struct ProxyProtocolTests {
             let body = connection.received.components(separatedBy: "\r\n\r\n").last ?? ""
             #expect(body == "127.0.0.1 \(clientPort) 127.0.0.1 \(port)\n", "\(connection.received)")
             await connection.close()
-        } catch {
-            Issue.record(error)
         }
-        await gateway.shutdown()
         nginx.stop()
         await backends.shutdown()
     }

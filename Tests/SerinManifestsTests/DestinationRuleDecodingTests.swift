@@ -27,8 +27,8 @@ struct DestinationRuleDecodingTests {
         #expect(resources.map(\.resource) == [.destinationRule(expected)])
     }
 
-    @Test("accepts Istio traffic policies the gateway does not support, with a warning naming each")
-    func unsupportedTrafficPolicy() {
+    @Test("decodes tunnel: the forward proxy the endpoints are, and the target each connection asks it for")
+    func tunnelTrafficPolicy() {
         let yaml = """
             apiVersion: networking.istio.io/v1beta1
             kind: DestinationRule
@@ -39,10 +39,11 @@ struct DestinationRuleDecodingTests {
                 tunnel: {protocol: CONNECT, targetHost: proxy.example, targetPort: 8443}
             """
         let (resources, diagnostics) = Fixture.decode(yaml)
-        #expect(
-            Fixture.messages(diagnostics)
-                == ["test.yaml:7:5: warning: spec.trafficPolicy.tunnel is not supported by Serin's gateway, ignored"]
+        #expect(Fixture.messages(diagnostics).isEmpty)
+        let expected = DestinationRule(
+            name: ResourceName(name: "web"), host: "web", subsets: [],
+            trafficPolicy: TrafficPolicy(tunnel: TunnelSettings(targetHost: "proxy.example", targetPort: 8443))
         )
-        #expect(resources.map(\.resource) == [.destinationRule(DestinationRule(name: ResourceName(name: "web"), host: "web", subsets: []))])
+        #expect(resources.map(\.resource) == [.destinationRule(expected)])
     }
 }

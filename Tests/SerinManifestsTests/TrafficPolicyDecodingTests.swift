@@ -122,6 +122,15 @@ struct TrafficPolicyDecodingTests {
             // proxyProtocol's version is V1 when left out, as Istio's enum starts there.
             ("  trafficPolicy:\n    proxyProtocol: {}", TrafficPolicy(proxyProtocol: .v1)),
             ("  trafficPolicy:\n    proxyProtocol: {version: V2}", TrafficPolicy(proxyProtocol: .v2)),
+            // tunnel: CONNECT when protocol is left out, as Istio's default; an IP address is a host too.
+            (
+                "  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 8443}",
+                TrafficPolicy(tunnel: TunnelSettings(targetHost: "egress.example.com", targetPort: 8443))
+            ),
+            (
+                "  trafficPolicy:\n    tunnel: {protocol: CONNECT, targetHost: 10.0.0.7, targetPort: 3128}",
+                TrafficPolicy(tunnel: TunnelSettings(targetHost: "10.0.0.7", targetPort: 3128))
+            ),
         ]
     )
     func defaults(rest: String, expected: TrafficPolicy) {
@@ -201,16 +210,8 @@ struct TrafficPolicyDecodingTests {
         "warns about each traffic policy Serin's gateway does not support, and ignores it",
         arguments: [
             (
-                "  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 8443}",
-                "test.yaml:7:5: warning: spec.trafficPolicy.tunnel"
-            ),
-            (
                 "  trafficPolicy:\n    outlierDetection: {consecutiveErrors: 5}",
                 "test.yaml:7:24: warning: spec.trafficPolicy.outlierDetection.consecutiveErrors"
-            ),
-            (
-                "  subsets:\n  - name: v1\n    trafficPolicy: {tunnel: {targetHost: egress.example.com, targetPort: 8443}}",
-                "test.yaml:8:21: warning: spec.subsets[0].trafficPolicy.tunnel"
             ),
             (
                 "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, zoneAwareLbSetting: {}}",
@@ -459,6 +460,27 @@ struct TrafficPolicyDecodingTests {
                 "test.yaml:7:30: error: spec.trafficPolicy.proxyProtocol.version: expected one of V1, V2, got \"V3\""
             ),
             (
+                "  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 8443, protocol: POST}",
+                "test.yaml:7:74: error: spec.trafficPolicy.tunnel.protocol: POST tunnels are not supported: the embedded gateway "
+                    + "tunnels with CONNECT (leave protocol out, or write CONNECT)"
+            ),
+            (
+                "  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 8443, protocol: connect}",
+                "test.yaml:7:74: error: spec.trafficPolicy.tunnel.protocol: expected CONNECT or POST, got \"connect\""
+            ),
+            (
+                "  trafficPolicy:\n    tunnel: {targetHost: \"bad host\", targetPort: 8443}",
+                "test.yaml:7:26: error: spec.trafficPolicy.tunnel.targetHost: expected a host name or an IP address, got \"bad host\""
+            ),
+            (
+                "  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 70000}",
+                "test.yaml:7:58: error: spec.trafficPolicy.tunnel.targetPort: expected a port from 1 to 65535, got 70000"
+            ),
+            (
+                "  trafficPolicy:\n    tunnel: {targetHost: egress.example.com}",
+                "test.yaml:7:13: error: spec.trafficPolicy.tunnel.targetPort is required"
+            ),
+            (
                 "  trafficPolicy:\n    retryBudget: {percent: {value: 10}}",
                 "test.yaml:7:28: error: spec.trafficPolicy.retryBudget.percent: expected a number, got a mapping"
             ),
@@ -499,14 +521,15 @@ struct TrafficPolicyDecodingTests {
         #expect(messages.first?.hasPrefix("test.yaml:8:10: warning: spec.trafficPolicy.tls: with connectionPool.http.useClientProtocol") == true, "\(messages)")
     }
 
-    @Test("tunnel beside proxyProtocol is an error, as Istio's validation says; tunnel alone is only warned about")
+    @Test("tunnel beside proxyProtocol is an error, as Istio's validation says; a subset's tunnel goes over its rule's, and a target in IPv6 is bracketed")
     func tunnelWithProxyProtocol() {
         let (rule, messages) = Self.decoded("  trafficPolicy:\n    tunnel: {targetHost: egress.example.com, targetPort: 8443}\n    proxyProtocol: {}")
         #expect(rule == nil)
-        #expect(messages == [
-            "test.yaml:7:5: warning: spec.trafficPolicy.tunnel is not supported by Serin's gateway, ignored",
-            "test.yaml:8:20: error: spec.trafficPolicy.proxyProtocol: tunnel and proxyProtocol must not be set together",
-        ])
+        #expect(messages == ["test.yaml:8:20: error: spec.trafficPolicy.proxyProtocol: tunnel and proxyProtocol must not be set together"])
+        let ruleTunnel = TrafficPolicy(tunnel: TunnelSettings(targetHost: "egress.example.com", targetPort: 8443))
+        let subsetTunnel = TrafficPolicy(tunnel: TunnelSettings(targetHost: "fd00::7", targetPort: 443))
+        #expect(subsetTunnel.merged(over: ruleTunnel).tunnel?.authority == "[fd00::7]:443")
+        #expect(TrafficPolicy().merged(over: ruleTunnel).tunnel?.authority == "egress.example.com:8443")
     }
 
     @Test("a subset's retryBudget and proxyProtocol go over the rule's, and the rule's stay where the subset sets none, its port entry included")

@@ -13,6 +13,9 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     /// `proxyProtocol`: each connection to the endpoints starts with a PROXY protocol header naming the client's
     /// address, in this version; nil: none. Like the retry budget, not one of the sections a port's entry replaces.
     public var proxyProtocol: ProxyProtocolVersion?
+    /// `tunnel`: TCP and TLS connections to the endpoints (a forward proxy) are carried inside an HTTP `CONNECT` to
+    /// `targetHost:targetPort`; nil: straight. Like `proxyProtocol`, not one of the sections a port's entry replaces.
+    public var tunnel: TunnelSettings?
     /// `portLevelSettings`: policies for one port of the host each, in place of the four sections above for
     /// connections to that port (`forPort(_:)`).
     public var portLevelSettings: [PortTrafficPolicy]
@@ -32,9 +35,10 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     public init(
         connectionPool: ConnectionPoolSettings? = nil, outlierDetection: OutlierDetection? = nil, tls: ClientTLS? = nil,
         loadBalancer: LoadBalancerSettings? = nil, retryBudget: RetryBudget? = nil, proxyProtocol: ProxyProtocolVersion? = nil,
-        portLevelSettings: [PortTrafficPolicy] = []
+        tunnel: TunnelSettings? = nil, portLevelSettings: [PortTrafficPolicy] = []
     ) {
         self.proxyProtocol = proxyProtocol
+        self.tunnel = tunnel
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
         self.tls = tls
@@ -46,7 +50,7 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
     /// Whether no section is set, for any port.
     public var isEmpty: Bool {
         connectionPool == nil && outlierDetection == nil && tls == nil && loadBalancer == nil && retryBudget == nil
-            && proxyProtocol == nil && portLevelSettings.isEmpty
+            && proxyProtocol == nil && tunnel == nil && portLevelSettings.isEmpty
     }
 
     /// The policy for connections to service port `port`, as Istio reads it: the first `portLevelSettings` entry for
@@ -74,8 +78,44 @@ public struct TrafficPolicy: Hashable, Sendable, Codable {
             tls: portLevel ? tls : tls ?? base.tls,
             loadBalancer: portLevel ? loadBalancer : loadBalancer ?? base.loadBalancer,
             retryBudget: retryBudget ?? base.retryBudget,
-            proxyProtocol: proxyProtocol ?? base.proxyProtocol
+            proxyProtocol: proxyProtocol ?? base.proxyProtocol,
+            tunnel: tunnel ?? base.tunnel
         )
+    }
+}
+
+/// Istio's `tunnel`: the endpoints are a forward proxy, and each TCP or TLS connection through them is opened with
+/// `CONNECT targetHost:targetPort HTTP/1.1`, its bytes passed once the proxy answers 2xx, as Envoy's TCP proxy
+/// `tunneling_config` does.
+public struct TunnelSettings: Hashable, Sendable, Codable {
+    /// `targetHost`: the host the proxy connects to (a name or an IP address).
+    public var targetHost: String
+    /// `targetPort`: its port.
+    public var targetPort: Int
+
+    public init(targetHost: String, targetPort: Int) {
+        self.targetHost = targetHost
+        self.targetPort = targetPort
+    }
+
+    /// Whether `text` can be a `targetHost`, as Istio checks it: an IP address, or a name of dot-separated labels of
+    /// letters, digits and inner hyphens, at most 63 bytes a label and 255 in all.
+    public static func isHost(_ text: String) -> Bool {
+        if text.contains(":") { return text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && text.count >= 2 }
+        guard !text.isEmpty, text.utf8.count <= 255 else { return false }
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        return labels.allSatisfy { label in
+            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-" else { return false }
+            return label.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "-")
+            }
+        }
+    }
+
+    /// `host:port` as a CONNECT request names it (an IPv6 address in brackets).
+    public var authority: String {
+        targetHost.contains(":") ? "[\(targetHost)]:\(targetPort)" : "\(targetHost):\(targetPort)"
     }
 }
 

@@ -4,15 +4,11 @@ import Yams
 /// A DestinationRule's (or subset's) `trafficPolicy`, with Istio's field names, defaults and validation.
 /// Istio policies Serin's gateway has no counterpart for are warned about and ignored, never refused.
 extension ManifestDecoder {
-    static let trafficPolicyNotSupported: Set<String> = ["tunnel"]
-
     /// The sections a policy applies to a cluster's connections: a DestinationRule's, a subset's, or one port's.
     private static let policySections: Set<String> = ["connectionPool", "outlierDetection", "tls", "loadBalancer"]
 
     static func trafficPolicy(_ field: Field, reader: DocumentReader) -> TrafficPolicy? {
-        let schema = Schema(
-            known: policySections.union(["portLevelSettings", "retryBudget", "proxyProtocol"]), notSupported: trafficPolicyNotSupported
-        )
+        let schema = Schema(known: policySections.union(["portLevelSettings", "retryBudget", "proxyProtocol", "tunnel"]))
         guard let fields = reader.mapping(field, schema) else { return nil }
         // Istio: "traffic policy must have at least one field".
         guard field.node.mapping?.isEmpty == false else {
@@ -29,6 +25,7 @@ extension ManifestDecoder {
                 policy.proxyProtocol = proxyProtocol(proxyField, reader: reader)
             }
         }
+        policy.tunnel = fields["tunnel"].flatMap { tunnel($0, reader: reader) }
         if let ports = fields["portLevelSettings"], let entries = reader.list(ports) {
             for entry in entries {
                 guard let decoded = portTrafficPolicy(entry, reader: reader) else { continue }
@@ -107,6 +104,35 @@ extension ManifestDecoder {
         guard let fields = reader.mapping(field, Schema(known: ["version"])) else { return nil }
         guard let versionField = fields["version"] else { return .v1 }
         return reader.choice(versionField, as: ProxyProtocolVersion.self)
+    }
+
+    /// `tunnel`: `targetHost` (a name or an IP address) and `targetPort`, both required, and `protocol`, `CONNECT` (the
+    /// default) or `POST` as Istio validates it; the gateway tunnels with CONNECT over HTTP/1.1, so `POST` is refused
+    /// rather than sent on as plain bytes.
+    private static func tunnel(_ field: Field, reader: DocumentReader) -> TunnelSettings? {
+        guard let fields = reader.mapping(field, Schema(known: ["protocol", "targetHost", "targetPort"])) else { return nil }
+        if let protocolField = fields["protocol"], let name = reader.string(protocolField) {
+            switch name {
+            case "", "CONNECT": break
+            case "POST":
+                reader.error(
+                    "\(protocolField.path): POST tunnels are not supported: the embedded gateway tunnels with CONNECT (leave protocol out, or write CONNECT)",
+                    at: protocolField.node
+                )
+                return nil
+            default:
+                reader.error("\(protocolField.path): expected CONNECT or POST, got \"\(name)\"", at: protocolField.node)
+                return nil
+            }
+        }
+        let hostField = reader.required("targetHost", in: fields)
+        let portField = reader.required("targetPort", in: fields)
+        guard let hostField, let host = reader.string(hostField), let portField, let port = reader.port(portField) else { return nil }
+        guard TunnelSettings.isHost(host) else {
+            reader.error("\(hostField.path): expected a host name or an IP address, got \"\(host)\"", at: hostField.node)
+            return nil
+        }
+        return TunnelSettings(targetHost: host, targetPort: port)
     }
 
     /// `loadBalancer`: `simple` or `consistentHash` (one of them, as Istio's oneof), and `localityLbSetting`. What only
