@@ -44,11 +44,8 @@ final class EndpointLoad {
     /// of the endpoint at the same address and port there, if it is still there.
     func handOver(to next: EndpointLoad) {
         guard successor == nil, next !== self else { return }
-        var indexOf: [EndpointAddress: Int] = [:]
-        for (index, endpoint) in next.endpoints.enumerated() {
-            indexOf[EndpointAddress(host: endpoint.address, port: endpoint.port), default: index] = index
-        }
-        let indices = endpoints.map { indexOf[EndpointAddress(host: $0.address, port: $0.port)] }
+        let indexOf = EndpointAddress.indices(in: next.endpoints)
+        let indices = endpoints.map { indexOf[EndpointAddress($0)] }
         for (index, moved) in indices.enumerated() {
             if let moved { next.active[moved] += active[index] }
         }

@@ -43,7 +43,7 @@ final class MirrorExchange {
         self.head = encoded
         self.isHEAD = head.isHEAD
         self.pool = loop.pool
-        self.endpoint = EndpointAddress(host: endpoint.address, port: endpoint.port)
+        self.endpoint = EndpointAddress(endpoint)
         self.onEnd = onEnd
         inFlight = self
         // With the cluster's shared state, its connection budget and upstream TLS apply.

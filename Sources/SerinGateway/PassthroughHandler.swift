@@ -175,7 +175,7 @@ final class PassthroughHandler: ChannelDuplexHandler, RemovableChannelHandler, L
         }
         let endpoint = target.cluster.endpoints[index]
         let key = TrafficKey(cluster: target.cluster, endpoint: endpoint, responseCode: 0, responseFlags: .noFlag)
-        let address = EndpointAddress(host: endpoint.address, port: endpoint.port)
+        let address = EndpointAddress(endpoint)
         // With the cluster's `proxyProtocol`, the connection starts by naming the client, as Envoy's TCP proxy does.
         let proxyHeader = shared?.policy.proxyProtocol.flatMap { version in context.map { ConnectionEnds($0.channel).proxyHeader(version) } }
         let id = loop.pool.lease(address, cluster: shared, fresh: true, proxyHeader: proxyHeader) { [self] result in

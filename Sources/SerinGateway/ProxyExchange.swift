@@ -133,8 +133,7 @@ final class ProxyExchange {
     }
 
     var endpointAddress: EndpointAddress {
-        let endpoints = target.cluster.endpoints
-        return EndpointAddress(host: endpoints[endpointIndex].address, port: endpoints[endpointIndex].port)
+        EndpointAddress(target.cluster.endpoints[endpointIndex])
     }
 
     /// Whether an attempt of this request went, or is going, to the endpoint at `index`.

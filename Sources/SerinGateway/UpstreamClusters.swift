@@ -54,11 +54,8 @@ final class UpstreamClusters: Sendable {
     /// endpoint `previous` had (by address and port) keeps its time, a new one joins now (and warms up, with `warmup`).
     private static func joined(_ cluster: Cluster, after previous: UpstreamCluster) -> [Duration] {
         let now = UpstreamCluster.now
-        var known: [EndpointAddress: Duration] = [:]
-        for (endpoint, time) in zip(previous.endpoints, previous.joined) {
-            known[EndpointAddress(host: endpoint.address, port: endpoint.port)] = time
-        }
-        return cluster.endpoints.map { known[EndpointAddress(host: $0.address, port: $0.port)] ?? now }
+        let known = EndpointAddress.indices(in: previous.endpoints)
+        return cluster.endpoints.map { known[EndpointAddress($0)].map { previous.joined[$0] } ?? now }
     }
 
     /// Throws what would stop a cluster `table` adds or changes from setting up its `tls` (a file that cannot be read,

@@ -1,4 +1,5 @@
 import NIOCore
+import SerinCore
 
 /// Receives what happens on an upstream connection while it carries one exchange.
 protocol UpstreamDelegate: AnyObject {
@@ -304,6 +305,23 @@ struct EndpointAddress: Hashable, Sendable, CustomStringConvertible {
     let host: String
     let port: Int
     var description: String { "\(host):\(port)" }
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    init(_ endpoint: Cluster.Endpoint) {
+        self.init(host: endpoint.address, port: endpoint.port)
+    }
+
+    /// Each endpoint's index in `endpoints` by its address (the last, where two share one): how state kept per
+    /// endpoint follows it into a cluster's new endpoint list.
+    static func indices(in endpoints: [Cluster.Endpoint]) -> [EndpointAddress: Int] {
+        var indices: [EndpointAddress: Int] = [:]
+        for (index, endpoint) in endpoints.enumerated() { indices[EndpointAddress(endpoint)] = index }
+        return indices
+    }
 }
 
 /// The only handler on an upstream channel: hands the bytes read to the connection and holds reads while
