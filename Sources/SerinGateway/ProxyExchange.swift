@@ -45,6 +45,8 @@ final class ProxyExchange {
     var pause: Scheduled<Void>?
     /// The copies of the request under way to the route's mirrors.
     var mirrors: [MirrorExchange] = []
+    /// What a fault delay holds back until it is over: the abort drawn for the request, the copies for its mirrors.
+    var heldByFault: HeldByFault?
     /// The answer's `grpc-status`, read off an HTTP/2 upstream stream as the exchange finishes.
     var grpcStatus: String?
     /// The protocol the client asked to switch to (`websocket`), passed upstream with the request.
@@ -56,6 +58,18 @@ final class ProxyExchange {
     private var admitted = false
     /// The cluster counts this request as retrying (`maxRetries`, `retryBudget`) until `finishRequest()`.
     private var retrying = false
+
+    /// What waits for the end of a request's fault delay, as Envoy's router, behind the fault filter, only sees the
+    /// request then. A class, so the common exchange stores one empty reference for it.
+    final class HeldByFault {
+        let abort: HTTPFaultInjection.Abort?
+        let mirrors: ProxyHandler.MirrorCopies?
+
+        init(abort: HTTPFaultInjection.Abort?, mirrors: ProxyHandler.MirrorCopies?) {
+            self.abort = abort
+            self.mirrors = mirrors
+        }
+    }
 
     init(
         upstreamHead: ByteBuffer, isHEAD: Bool, downstreamVersion: HTTPVersion, route: RouteTable.Route,

@@ -69,6 +69,11 @@ extension ProxyHandler {
                 extraHeaders: [("location", RouteActions.location(for: redirect, request: head, scheme: overTLS ? "https" : "http"))], head: head, started: started
             )
         }
+        // As Envoy's fault filter, ahead of the router: the delay and the abort are drawn apart (a request may get
+        // either, both or neither), and neither depends on the destination. An abort without a delay answers now,
+        // before any endpoint is chosen; a delayed one answers once the delay is over.
+        let delayed = route.policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
+        let abort = route.policy.fault?.abort.flatMap { $0.percentage.includes(draw: percentDraw()) ? $0 : nil }
         let picked: RouteTable.Target?
         if let stickiness = route.stickiness, let point = head.fields.stickyPoint(stickiness) {
             picked = route.target(forPoint: point)
@@ -76,10 +81,12 @@ extension ProxyHandler {
             picked = route.target(forRoll: Int(random.next() % UInt64(max(route.totalWeight, 1))))
         }
         guard let target = picked else {
+            if let abort { return answer(abort, head: head, started: started, destination: nil) }
             return answer(
                 .noHealthyUpstream, "no healthy upstream: route \(route.label) has no weighted destination", head: head, started: started
             )
         }
+        if let abort, !delayed { return answer(abort, head: head, started: started, destination: target.cluster) }
         // The loop's turn, not the connection's: a client opening a connection per request is spread over the
         // endpoints too (a counter of its own started every connection on the same endpoint).
         endpointTurn = loop.nextEndpointTurn()
@@ -100,6 +107,8 @@ extension ProxyHandler {
             }
         }
         guard let endpointIndex = chosen else {
+            // Nowhere to send it: answered at once, its delay skipped (Envoy would wait it out first).
+            if let abort { return answer(abort, head: head, started: started, destination: target.cluster) }
             let why =
                 target.cluster.service == nil
                 ? "\(target.cluster.host) does not resolve to a Service or ServiceEntry"
@@ -108,15 +117,7 @@ extension ProxyHandler {
                     : "every endpoint of \(target.cluster.name) is ejected by outlier detection"
             return answer(.noHealthyUpstream, "no healthy upstream: \(why)", head: head, started: started, destination: target.cluster)
         }
-        if let abort = route.policy.fault?.abort, abort.percentage.includes(draw: percentDraw()) {
-            return answer(
-                .faultAbort(status: abort.httpStatus), "fault filter abort", head: head, started: started, destination: target.cluster,
-                grpcStatus: abort.grpcStatus
-            )
-        }
-        let (encodedHead, mirrors) = upstreamRequest(
-            for: head, route: route, target: target, path: attributes.path, upgrade: upgrade, started: started
-        )
+        let (encodedHead, mirrors) = upstreamRequest(for: head, route: route, target: target, path: attributes.path, upgrade: upgrade)
         let exchange = ProxyExchange(
             upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version,
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
@@ -131,22 +132,51 @@ extension ProxyHandler {
             )
         }
         self.exchange = exchange
-        if let timeout = route.policy.timeout {
-            exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
+        if delayed {
+            // Held as Envoy's fault filter holds it: the router's timeout and mirrors start once the delay is over.
+            if abort != nil || mirrors != nil { exchange.heldByFault = ProxyExchange.HeldByFault(abort: abort, mirrors: mirrors) }
+        } else {
+            goesUpstream(exchange, mirrors: mirrors, started: started)
         }
-        exchange.mirrors = mirrors
-        let delayed = route.policy.fault?.delay.map { $0.percentage.includes(draw: percentDraw()) } ?? false
         run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
 
-    /// The request head as it goes upstream, and the mirrors' copies of the request, started. The common request is
-    /// forwarded as it came, less hop-by-hop fields, plus the forwarding fields, written straight from the
-    /// bytes read; rewrites and header edits work on a copy first.
+    /// The request leaves the fault filter for the router, as it is routed or once its delay is over: the route's
+    /// timeout runs from now, and the copies of it go to the mirrors, with what arrived of its body so far.
+    private func goesUpstream(_ exchange: ProxyExchange, mirrors: MirrorCopies?, started: NIODeadline) {
+        if let timeout = exchange.route.policy.timeout {
+            exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
+        }
+        guard let mirrors else { return }
+        exchange.mirrors = mirrors.destinations.map { startMirror(of: mirrors.head, to: $0.cluster, endpoint: $0.endpoint, started: started) }
+        for mirror in exchange.mirrors {
+            for bytes in exchange.buffered { mirror.send(body: bytes) }
+            if machine.exchange?.requestEnded == true { mirror.endRequest() }
+        }
+    }
+
+    /// A fault delay passed: the abort drawn for the request answers it, or it goes upstream.
+    func delayElapsed(_ exchange: ProxyExchange) -> Action {
+        let held = exchange.heldByFault
+        exchange.heldByFault = nil
+        if let abort = held?.abort { return machine.abortedAfterDelay(.faultAbort(abort)) }
+        goesUpstream(exchange, mirrors: held?.mirrors, started: exchange.started)
+        return machine.delayElapsed()
+    }
+
+    /// The copies of a request for the route's mirrors that drew it: the head as it goes to them, and where each goes.
+    struct MirrorCopies {
+        var head: RequestHead
+        var destinations: [(cluster: Cluster, endpoint: Cluster.Endpoint)]
+    }
+
+    /// The request head as it goes upstream, and the mirrors' copies of the request, if any mirror draws it. The
+    /// common request is forwarded as it came, less hop-by-hop fields, plus the forwarding fields, written straight
+    /// from the bytes read; rewrites and header edits work on a copy first.
     @inline(__always)
     private func upstreamRequest(
-        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?,
-        started: NIODeadline
-    ) -> (ByteBuffer, mirrors: [MirrorExchange]) {
+        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?
+    ) -> (ByteBuffer, mirrors: MirrorCopies?) {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         if !route.changesRequest && !target.editsRequest {
             ProxyHeaders.writeUpstreamRequest(
@@ -154,9 +184,9 @@ extension ProxyHandler {
                 random: &random, to: &encodedHead
             )
             upstreamHeadBuffer = encodedHead
-            return (encodedHead, [])
+            return (encodedHead, nil)
         }
-        var mirrors: [MirrorExchange] = []
+        var mirrors: [(cluster: Cluster, endpoint: Cluster.Endpoint)] = []
         var upstreamHead = head
         RouteActions.edit(&upstreamHead, route: route, target: target, path: path)
         // Each mirror draws its own share, as Envoy's request_mirror_policies do.
@@ -166,15 +196,26 @@ extension ProxyHandler {
             if !upstreamHead.fields.contains(.xRequestID) {
                 upstreamHead.fields.add(name: "x-request-id", value: random.requestID())
             }
-            mirrors.append(startMirror(of: upstreamHead, to: mirrorPolicy.cluster, endpoint: mirrorEndpoint, started: started))
+            mirrors.append((mirrorPolicy.cluster, mirrorEndpoint))
         }
         ProxyHeaders.writeUpstreamRequest(
             upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
             random: &random, to: &encodedHead
         )
         upstreamHeadBuffer = encodedHead
-        return (encodedHead, mirrors)
+        return (encodedHead, mirrors.isEmpty ? nil : MirrorCopies(head: upstreamHead, destinations: mirrors))
     }
+
+    /// A fault's abort, answered as the request is routed.
+    private func answer(_ abort: HTTPFaultInjection.Abort, head: RequestHead, started: NIODeadline, destination: Cluster?) {
+        answer(
+            .faultAbort(status: abort.httpStatus), Self.faultAbortText, head: head, started: started, destination: destination,
+            grpcStatus: abort.grpcStatus
+        )
+    }
+
+    /// What a fault's abort answers, as Envoy's fault filter words it.
+    static let faultAbortText = "fault filter abort"
 
     private func answer(
         _ answer: ProxyStateMachine.LocalAnswer, _ text: String, head: RequestHead, started: NIODeadline, destination: Cluster? = nil,

@@ -326,7 +326,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             exchange.upstream?.flush()
         case .waitInjectedDelay:
             guard let exchange, let delay = exchange.route.policy.fault?.delay else { return }
-            pause(exchange, for: delay.fixedDelay) { $0.machine.delayElapsed() }
+            pause(exchange, for: delay.fixedDelay) { $0.delayElapsed(exchange) }
         case .connect:
             if let exchange { connect(exchange) }
         case .reconnect:
@@ -498,12 +498,14 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         let text = reason(for: failure, of: exchange, error: error) + "\n"
         endExchange(exchange)
         // Counted before the answer goes out, so whoever reads the answer also sees it counted.
-        let counted = localAnswerCounted(failure.status)
+        var grpcStatus: Int?
+        if case .faultAbort(let abort) = failure { grpcStatus = abort.grpcStatus }
+        let counted = localAnswerCounted(failure.status, grpcStatus: grpcStatus)
         if let grpcStatus = counted.grpcStatus { exchange.grpcStatus = grpcStatus }
         record(exchange, code: counted.code, flag: failure.flag)
         writeLocalResponse(
             HTTPResponseStatus(statusCode: failure.status), body: Array(text.utf8), contentType: Self.plainText,
-            version: exchange.downstreamVersion, keepAlive: keepAlive
+            version: exchange.downstreamVersion, keepAlive: keepAlive, grpcStatus: grpcStatus
         )
         if machine.isIdle { becomeIdle() }
     }
@@ -528,6 +530,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         case .perTryTimeout:
             let limit = exchange.route.policy.retries?.perTryTimeout.map(Self.describe) ?? "the per-try timeout"
             return "upstream request timeout: \(upstream) did not answer within \(limit)"
+        case .faultAbort:
+            return Self.faultAbortText
         }
     }
 

@@ -122,19 +122,22 @@ struct ProxyStateMachine {
         case timeout(whileConnected: Bool)
         /// `retries.perTryTimeout`, with no retry left.
         case perTryTimeout
+        /// A fault's abort, drawn for a request its delay held: answered once the delay is over.
+        case faultAbort(HTTPFaultInjection.Abort)
 
         var status: Int {
             switch self {
             case .overflow, .connectFailure, .reset: 503
             case .protocolError: 502
             case .timeout, .perTryTimeout: 504
+            case .faultAbort(let abort): abort.httpStatus
             }
         }
 
         /// What outlier detection counts against the endpoint; nothing when the endpoint was never reached.
         var outlierOutcome: OutlierDetector.Outcome? {
             switch self {
-            case .overflow, .timeout(whileConnected: false): nil
+            case .overflow, .timeout(whileConnected: false), .faultAbort: nil
             case .connectFailure: .connectFailure
             case .reset: .reset
             case .protocolError: .response(status: 502)
@@ -149,6 +152,7 @@ struct ProxyStateMachine {
             case .reset: .upstreamConnectionTermination
             case .protocolError: .upstreamProtocolError
             case .timeout, .perTryTimeout: .upstreamRequestTimeout
+            case .faultAbort: .faultInjected
             }
         }
     }
@@ -422,6 +426,12 @@ struct ProxyStateMachine {
 
     /// The fault delay passed.
     mutating func delayElapsed() -> Action { connectAgain() }
+
+    /// The fault delay passed, and the abort drawn with it answers the request instead of the upstream.
+    mutating func abortedAfterDelay(_ abort: UpstreamFailure) -> Action {
+        guard case .proxying(let exchange) = state, !exchange.upstreamAttached else { return .none }
+        return fail(exchange, abort)
+    }
 
     /// A retry's backoff passed.
     mutating func backoffElapsed() -> Action { connectAgain() }

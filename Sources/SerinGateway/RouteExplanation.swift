@@ -211,7 +211,8 @@ public enum RouteExplanation {
             return "redirects with \(redirect.redirectCode) to \(changes); nothing is forwarded"
         }
         if let abort = policy.fault?.abort, abort.percentage.value >= 100 {
-            return "every request is answered \(answer(of: abort)) by the route's fault; nothing is forwarded"
+            let held = policy.fault?.delay.map { " after its delay of \(Readable.duration($0.fixedDelay)) for \(percent($0.percentage)) of them" } ?? ""
+            return "every request is answered \(answer(of: abort)) by the route's fault\(held); nothing is forwarded"
         }
         return nil
     }
@@ -230,7 +231,9 @@ public enum RouteExplanation {
             lines.append(("fault", "\(percent(abort.percentage)) of requests answered \(answer(of: abort)) without being forwarded"))
         }
         if let delay = policy.fault?.delay {
-            lines.append(("fault", "\(percent(delay.percentage)) of requests held \(Readable.duration(delay.fixedDelay)) first"))
+            let timeout = policy.timeout == nil ? "" : " (the timeout runs from its end)"
+            let abort = policy.fault?.abort == nil ? "" : ", drawn apart from the abort"
+            lines.append(("fault", "\(percent(delay.percentage)) of requests held \(Readable.duration(delay.fixedDelay)) first\(abort)\(timeout)"))
         }
         if let rewrite = policy.rewrite {
             let parts = [

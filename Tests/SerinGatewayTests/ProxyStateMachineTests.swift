@@ -293,6 +293,22 @@ struct ProxyStateMachineTests {
         #expect(machine.upstreamEnded() == .finishResponse(code: 200, flag: .delayInjected, keepAlive: true, reuseUpstream: true))
     }
 
+    @Test("a fault abort drawn with a delay answers once the delay is over; a bodiless request keeps its connection, one with a body not yet read closes it")
+    func abortAfterDelay() {
+        let abort = Machine.UpstreamFailure.faultAbort(HTTPFaultInjection.Abort(httpStatus: 418, percentage: Percent(100)))
+        var machine = Self.machine()
+        _ = machine.requestHead(keepAlive: true, version: .http1_1, hasBody: false)
+        #expect(machine.routedUpstream(retries: 2, delayed: true) == .waitInjectedDelay)
+        _ = machine.requestEnded()
+        #expect(machine.abortedAfterDelay(abort) == .fail(abort, keepAlive: true))
+        #expect(machine.mayStartRequest)
+        #expect(abort.status == 418 && abort.flag == .faultInjected && abort.outlierOutcome == nil)
+
+        var withBody = Self.routed(hasBody: true, delayed: true)
+        #expect(withBody.abortedAfterDelay(abort) == .fail(abort, keepAlive: false))
+        #expect(withBody.closing)
+    }
+
     @Test("request body bytes are kept for a retry until they outgrow the limit, then the request is no longer retried")
     func replayBudget() {
         var machine = Self.routed(hasBody: true, retries: 2)

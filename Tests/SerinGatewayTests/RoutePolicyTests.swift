@@ -246,6 +246,134 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test("a fault delay does not count against the route's timeout: the timeout runs from the delay's end, as Envoy's router starts it behind the fault filter")
+    func faultDelayBeforeTimeout() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = """
+              - route: [{destination: {host: web-v1-service}}]
+                timeout: 400ms
+                fault: {delay: {fixedDelay: 600ms, percentage: {value: 100}}}
+            """
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) {
+            gateway, client in
+            let started = ContinuousClock.now
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == 200, "\(response.bodyText)")
+            #expect(response.header("x-serin-demo-version") == "v1")
+            #expect(ContinuousClock.now - started >= .milliseconds(600))
+            #expect(Self.flags(gateway) == ["200 DI"])
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("a fault's delay and abort are drawn apart, as Istio documents: a request drawn for both is held first, then answered by the abort, and its connection serves the next")
+    func faultDelayThenAbort() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = """
+              - match: [{uri: {prefix: /both}}]
+                route: [{destination: {host: web-v1-service}}]
+                fault: {delay: {fixedDelay: 300ms, percentage: {value: 100}}, abort: {httpStatus: 418, percentage: {value: 100}}}
+              - match: [{uri: {prefix: /half}}]
+                route: [{destination: {host: web-v1-service}}]
+                fault: {delay: {fixedDelay: 100ms, percentage: {value: 50}}, abort: {httpStatus: 418, percentage: {value: 50}}}
+            """
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends) {
+            gateway, client in
+            let started = ContinuousClock.now
+            let response = try await client.send(.GET, "/both")
+            #expect(response.status == 418)
+            #expect(response.bodyText == "fault filter abort\n")
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
+            #expect(Self.flags(gateway) == ["418 FI"])
+            let posted = try await client.send(.POST, "/both", body: Array("a body".utf8))
+            #expect(posted.status == 418)
+            // At 50% and 50%, each of the four outcomes comes about a quarter of the time: a delayed request is
+            // aborted as often as one that is not.
+            var outcomes: [String: Int] = [:]
+            for _ in 0..<80 {
+                let started = ContinuousClock.now
+                let status = try await client.send(.GET, "/half").status
+                let delayed = ContinuousClock.now - started >= .milliseconds(100)
+                outcomes["\(delayed ? "delayed" : "at once") \(status)", default: 0] += 1
+            }
+            for outcome in ["delayed 418", "delayed 200", "at once 418", "at once 200"] {
+                #expect(outcomes[outcome, default: 0] >= 5, "\(outcomes)")
+            }
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("a fault abort answers even when its destination has no endpoint to send to, as Envoy's fault filter runs before the router")
+    func faultAbortWithoutEndpoints() async throws {
+        let backends = TestBackends()
+        let route = """
+              - route: [{destination: {host: web-v1-service, subset: gone}}]
+                fault: {abort: {httpStatus: 500, percentage: {value: 100}}}
+            """
+        let rule = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: DestinationRule
+            metadata: {name: web-v1}
+            spec:
+              host: web-v1-service
+              subsets: [{name: gone, labels: {version: gone}}]
+            """
+        let v1 = try await backends.start("v1")
+        try await Self.withGateway(
+            try Self.table(routes: route, services: ["web-v1-service": [v1.port]], more: rule), group: backends
+        ) { gateway, client in
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == 500)
+            #expect(response.bodyText == "fault filter abort\n")
+            #expect(Self.flags(gateway) == ["500 FI"])
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("a delayed request is copied to its mirror once its delay is over, body included, and not at all when its client leaves during the delay")
+    func mirrorAfterFaultDelay() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let seen = NIOLockedValueBox<[(path: String, body: String, at: ContinuousClock.Instant)]>([])
+        let shadow = try await TestHTTPServer.start(group: backends.group) { request in
+            seen.withLockedValue { $0.append((String(request.path), request.bodyText, ContinuousClock.now)) }
+            return .text("shadow")
+        }
+        let route = """
+              - route: [{destination: {host: web-v1-service}}]
+                fault: {delay: {fixedDelay: 500ms, percentage: {value: 100}}}
+                mirror: {host: web-v2-service}
+                mirrorPercentage: {value: 100}
+            """
+        try await Self.withGateway(
+            try Self.table(routes: route, services: ["web-v1-service": [v1.port], "web-v2-service": [shadow.port]]), group: backends
+        ) { gateway, client in
+            let port = try #require(gateway.boundPort(forDeclared: 80))
+            let leaving = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            await #expect(throws: (any Error).self) { try await leaving.send(.GET, "/left", timeout: .milliseconds(100)) }
+            await leaving.close()
+            let started = ContinuousClock.now
+            let response = try await client.send(.POST, "/stayed", body: Array("hello".utf8))
+            #expect(response.status == 200)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while seen.withLockedValue({ $0.isEmpty }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            // Long enough for a copy of the request that left to have arrived, had one gone out.
+            try await Task.sleep(for: .milliseconds(600))
+            let copies = seen.withLockedValue { $0 }
+            #expect(copies.map(\.path) == ["/stayed"])
+            #expect(copies.first?.body == "hello")
+            if let arrived = copies.first?.at { #expect(arrived - started >= .milliseconds(500)) }
+        }
+        await shadow.close()
+        await v1.close()
+        await backends.shutdown()
+    }
+
     @Test("headers: request set/add/remove reach the upstream; response set/remove reach the client")
     func headerOperations() async throws {
         let backends = TestBackends()
