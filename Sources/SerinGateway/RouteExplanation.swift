@@ -186,10 +186,18 @@ public enum RouteExplanation {
         for destination in RouteTableDocument.RouteDocument(route).destinations {
             let endpoints = destination.endpoints.isEmpty ? "no endpoints: \(withoutEndpoints)" : destination.endpoints.joined(separator: ", ")
             let subset = destination.subset.map { " subset \($0)" } ?? ""
-            let weight = String(destination.weight)
+            let weight = share(destination.weight, of: route.targets.count == 1 ? 100 : route.totalWeight)
             let upstream = destination.upstream.map { " (\($0))" } ?? ""
             say("  \(String(repeating: " ", count: max(0, 3 - weight.count)))\(weight)%  \(destination.host)\(subset):\(destination.port) → \(endpoints)\(upstream)")
         }
+    }
+
+    /// A weight's share of the route's traffic in percent, as Istio reads weights (relative: `weight: 1` beside
+    /// `weight: 3` is 25%): whole where it is, else to a tenth.
+    static func share(_ weight: Int, of total: Int) -> String {
+        guard total > 0 else { return "0" }
+        let tenths = (weight * 1000 + total / 2) / total
+        return tenths % 10 == 0 ? String(tenths / 10) : "\(tenths / 10).\(tenths % 10)"
     }
 
     /// The route's answer when it never forwards (a direct response or a redirect), else nil.

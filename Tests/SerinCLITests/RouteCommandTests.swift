@@ -43,6 +43,23 @@ struct RouteCommandTests {
         #expect(result.stdout.contains(" 10%  web-v2-service:80 → 127.0.0.1:18082"))
     }
 
+    @Test("weights are relative, as Istio's: 1 and 3 validate, and serin route gives each destination its share of the traffic")
+    func explainsRelativeWeights() async throws {
+        let step = try String(contentsOfFile: "examples/seed/steps/web-gateway-virtualservice-90-10.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "weight: 90", with: "weight: 1").replacingOccurrences(of: "weight: 10", with: "weight: 2")
+        let directory = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "thirds.yaml", text: step)])
+        let files = [
+            "-f", "examples/seed/web-serviceentry.yaml", "-f", "examples/seed/web-v1-service.yaml", "-f", "examples/seed/web-v2-service.yaml",
+            "-f", directory.appendingPathComponent("thirds.yaml").path,
+        ]
+        let validated = try await SerinProcess.run(["validate"] + files.filter { $0 != "-f" })
+        #expect(validated.status == 0, "\(validated.stderr)")
+        let result = try await SerinProcess.run(["route"] + files)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains(" 33.3%  web-v1-service:80"), "\(result.stdout)")
+        #expect(result.stdout.contains(" 66.7%  web-v2-service:80 → 127.0.0.1:18082"), "\(result.stdout)")
+    }
+
     @Test("says how the gateway speaks to each destination when not plain HTTP/1.1: a DestinationRule's TLS with the names it checks, a gRPC port's HTTP/2, a load balancer that does not take the endpoints in turn")
     func explainsUpstreamProtocol() async throws {
         let certificates = try await TestCertificates.make()

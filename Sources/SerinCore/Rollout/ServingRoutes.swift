@@ -56,15 +56,18 @@ public struct ServingRoutes: Hashable, Sendable {
     }
 
     /// What a release from `stable` to `canary` takes out of these routes: the versions other than those two that
-    /// take traffic in a route the split owns (one that sends to the stable), each with its weight there. A
-    /// split v1 90 / v2 10 released as v1 → v3 loses v2's 10%: said when the release starts, not done unsaid.
+    /// take traffic in a route the split owns (one that sends to the stable), each with its share there in percent
+    /// (weights are relative, as Istio's). A split v1 90 / v2 10 released as v1 → v3 loses v2's 10%: said when the
+    /// release starts, not done unsaid.
     public func displaced(stable: Destination, canary: Destination) -> [WeightedDestination] {
         var displaced: [WeightedDestination] = []
         for route in routes where route.contains(where: { $0.destination.isSameVersion(as: stable) }) {
-            for weighted in route where weighted.weight > 0
+            let total = route.reduce(0) { $0 + max($1.weight, 0) }
+            for var weighted in route where weighted.weight > 0
                 && !weighted.destination.isSameVersion(as: stable) && !weighted.destination.isSameVersion(as: canary)
                 && !displaced.contains(where: { $0.destination.isSameVersion(as: weighted.destination) })
             {
+                weighted.weight = (weighted.weight * 100 + total / 2) / total
                 displaced.append(weighted)
             }
         }

@@ -120,7 +120,8 @@ extension ManifestValidator {
         ]
     }
 
-    /// One route's `route` list, at `routePath`: each weight from 0 to 100, summing to 100 among several, and each
+    /// One route's `route` list, at `routePath`: weights of 0 or more, relative as Istio's (each destination takes its
+    /// weight over their sum; since Istio 1.15 they need not add to 100), some above 0 among several, and each
     /// destination reaching a service port that exists. HTTP, TLS and TCP routes weigh alike.
     private static func weightedDestinations(
         _ destinations: [WeightedDestination], routePath: String, at located: LocatedResource, context: ValidationContext,
@@ -129,10 +130,10 @@ extension ManifestValidator {
         var diagnostics: [Diagnostic] = []
         for (index, weighted) in destinations.enumerated() {
             let path = "\(routePath)[\(index)]"
-            if !(0...100).contains(weighted.weight) {
+            if weighted.weight < 0 {
                 diagnostics.append(
                     .error(
-                        "\(path).weight: expected a weight from 0 to 100, got \(weighted.weight)",
+                        "\(path).weight: expected a weight of 0 or more, got \(weighted.weight)",
                         at: located.location(of: "\(path).weight")
                     )
                 )
@@ -142,11 +143,13 @@ extension ManifestValidator {
                 at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
         }
-        if destinations.count > 1 {
-            let sum = destinations.reduce(0) { $0 + $1.weight }
-            if sum != 100 {
-                diagnostics.append(.error("weights sum to \(sum), expected 100", at: located.location(of: routePath)))
-            }
+        if destinations.count > 1, destinations.allSatisfy({ $0.weight <= 0 }) {
+            diagnostics.append(
+                .error(
+                    "weights sum to 0: among several destinations, some need a weight above 0 (each takes its weight over the sum)",
+                    at: located.location(of: routePath)
+                )
+            )
         }
         return diagnostics
     }

@@ -244,6 +244,9 @@ struct ServingRoutesTests {
         let v1 = Destination(host: "web-v1-service", port: 80)
         #expect(routes.displaced(stable: v1, canary: Destination(host: "web-v3-service")) == Self.route(("web-v2-service", 10)))
         #expect(routes.displaced(stable: v1, canary: Destination(host: "web-v2-service")).isEmpty)
+        // Weights are relative, as Istio's: v1 3 / v2 1 gives v2 a quarter of the traffic, said as 25%.
+        let relative = ServingRoutes(virtualService: Self.target, routes: [Self.route(("web-v1-service", 3), ("web-v2-service", 1))])
+        #expect(relative.displaced(stable: v1, canary: Destination(host: "web-v3-service")) == Self.route(("web-v2-service", 25)))
     }
 
     @Test("a VirtualService with no route to the stable (written before a release made another version stable) gives the rollout its routes to the canary; beside one to the stable, a canary-only route stays the user's")
