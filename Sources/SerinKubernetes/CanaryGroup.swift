@@ -87,19 +87,6 @@ public enum CanaryGroup: String, CaseIterable, Sendable {
         }
     }
 
-    /// Flagger's phase for a rollout: its enum has no rolling back (that is still Progressing, the condition
-    /// says RollingBack) and no pause (Waiting, as at a gate), and tells the confirm gates apart.
-    static func flaggerPhase(of status: RolloutStatus) -> String {
-        switch status.phase {
-        // Initialized once the primary serves; before that (its rollout, or a start `spec.suspend` holds) Initializing.
-        case .initialized: return status.stage == .finished ? "Initialized" : "Initializing"
-        case .progressing where status.stage == .confirmRollout: return "Waiting"
-        case .progressing where status.stage == .confirmPromotion: return "WaitingPromotion"
-        case .progressing, .rollingBack: return "Progressing"
-        case .promoting: return "Promoting"
-        case .succeeded: return "Succeeded"
-        case .failed: return "Failed"
-        case .paused: return "Waiting"
-        }
-    }
+    /// Flagger's phase for a rollout (`RolloutStatus.flaggerPhase`), as its CRD's status takes it.
+    static func flaggerPhase(of status: RolloutStatus) -> String { status.flaggerPhase }
 }

@@ -487,6 +487,14 @@ extension UpCommandTests {
         let load = SerinDemoLoad(port: first.gateway, backends: backends)
         let handover = try await Self.waitForStatus(adminPort: first.admin, group: backends) { $0.phase == .promoting }
         #expect(handover.stable == "web-v2-service:80")
+        // The status is the controller's decision; the handover is done once the gateway carries it (the state is
+        // stored before the weights go out), which a loaded machine may take a moment longer to reach.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await DemoTraffic.run(port: first.gateway, connections: 1, requestsPerConnection: 10, group: backends.group).counts != ["v2": 10],
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         await first.up.kill(SIGKILL)
         await load.stop()
 

@@ -397,7 +397,7 @@ struct HTTPWebhookRunnerTests {
     static func call(_ url: String, timeout: Duration = .seconds(10)) -> WebhookCall {
         WebhookCall(
             webhook: WebhookSpec(name: "gate", type: .confirmPromotion, url: url, timeout: timeout, metadata: ["team": "web"]),
-            payload: WebhookPayload(name: "web", namespace: "default", phase: .progressing, canaryWeight: 50, stableWeight: 50, type: .confirmPromotion, metadata: ["team": "web"])
+            payload: WebhookPayload(name: "web", namespace: "default", phase: "Progressing", canaryWeight: 50, stableWeight: 50, type: .confirmPromotion, metadata: ["team": "web"])
         )
     }
 

@@ -16,7 +16,7 @@ struct HTTPWebhookRetryTests {
     static func call(_ url: String, retries: Int = 0, disableTLS: Bool = false) -> WebhookCall {
         WebhookCall(
             webhook: WebhookSpec(name: "gate", type: .confirmPromotion, url: url, timeout: .seconds(5), retries: retries, disableTLS: disableTLS),
-            payload: WebhookPayload(name: "web", namespace: "default", phase: .progressing, canaryWeight: 50, stableWeight: 50, type: .confirmPromotion, metadata: [:])
+            payload: WebhookPayload(name: "web", namespace: "default", phase: "Progressing", canaryWeight: 50, stableWeight: 50, type: .confirmPromotion, metadata: [:])
         )
     }
 

@@ -89,7 +89,7 @@ extension Rollout {
             if spec.skipAnalysis {
                 promote(now: now, announcement: "analysis skipped, promoting canary \(status.canary) to 100%", into: &actions)
             } else if !requestWebhooks(.preRollout, into: &actions) {
-                setStep(0, now: now, into: &actions)
+                startSteps(now: now, into: &actions)
             }
         case .analysis:
             status.nextCheckAt = now + spec.analysis.interval
@@ -123,6 +123,17 @@ extension Rollout {
             enter(status.stage, now: now, into: &actions)
         case .notStarted, .finished:
             break
+        }
+    }
+
+    /// The pre-rollout hooks passed: on to the first step, through the confirm-traffic-increase gate when that step
+    /// gives the canary live traffic, as Flagger asks the gate before every increase, the first from 0 included. A
+    /// blue/green iteration, or a first step that only mirrors to the canary, raises no weight and passes no gate.
+    mutating func startSteps(now: RolloutInstant, into actions: inout [RolloutAction]) {
+        if (spec.analysis.schedule.weight(atStep: 0) ?? 0) > 0 && !spec.analysis.schedule.mirrorsFirst {
+            enter(.confirmTrafficIncrease, now: now, into: &actions)
+        } else {
+            setStep(0, now: now, into: &actions)
         }
     }
 
@@ -368,12 +379,12 @@ extension Rollout {
 
     /// Stay at this step until the next interval, saying why (`alerting` false: recorded, but no alert sent).
     mutating func hold(
-        reason: String, message: String, severity: RolloutEvent.Severity = .normal, checkAgainIn: Duration? = nil,
+        reason: String, message: String?, severity: RolloutEvent.Severity = .normal, checkAgainIn: Duration? = nil,
         alerting: Bool = true, now: RolloutInstant, into actions: inout [RolloutAction]
     ) {
         status.holdReason = reason
         status.nextCheckAt = now + (checkAgainIn ?? spec.analysis.interval)
-        record(severity, message, sendingAlerts: alerting, now: now, into: &actions)
+        if let message { record(severity, message, sendingAlerts: alerting, now: now, into: &actions) }
     }
 
     /// Scaling the workload target, in Flagger's shape.
@@ -396,7 +407,7 @@ extension Rollout {
         let hooks = spec.analysis.webhooks(ofType: type)
         guard !hooks.isEmpty else { return false }
         let ticket = issueTicket(for: .webhooks(type))
-        actions.append(.runWebhooks(WebhookRun(ticket: ticket, type: type, calls: hooks.map { call($0, message: nil) })))
+        actions.append(.runWebhooks(WebhookRun(ticket: ticket, type: type, calls: hooks.map { call($0) })))
         return true
     }
 
@@ -473,10 +484,11 @@ extension Rollout {
     ) {
         let message = "\(spec.name.name): \(text)"
         status.message = message
-        actions.append(.record(RolloutEvent(instant: now, severity: severity, message: message, describesWeights: describesWeights)))
+        let event = RolloutEvent(instant: now, severity: severity, message: message, describesWeights: describesWeights)
+        actions.append(.record(event))
         let hooks = spec.analysis.webhooks(ofType: .event)
         if !hooks.isEmpty {
-            actions.append(.notifyWebhooks(hooks.map { call($0, message: message) }))
+            actions.append(.notifyWebhooks(hooks.map { call($0, event: event) }))
         }
         let level = alerting ?? (severity == .warning ? .warn : .info)
         let alerts = sendingAlerts ? spec.analysis.alerts.filter { $0.severity.admits(level) } : []
@@ -492,10 +504,36 @@ extension Rollout {
             stableDestination: status.stable, failedChecks: status.failedChecks, threshold: spec.analysis.threshold)
     }
 
-    func call(_ webhook: WebhookSpec, message: String?) -> WebhookCall {
-        WebhookCall(webhook: webhook, payload: WebhookPayload(
-            name: spec.name.name, namespace: spec.name.namespace, phase: status.phase,
+    /// The call of `webhook`, with `event` when it tells one: as Flagger fills its payload, an event's message, type
+    /// and time (Unix milliseconds) go into the metadata over the hook's own.
+    func call(_ webhook: WebhookSpec, event: RolloutEvent? = nil) -> WebhookCall {
+        var metadata = webhook.metadata
+        if let event {
+            metadata["eventMessage"] = event.message
+            metadata["eventType"] = event.severity.rawValue
+            metadata["timestamp"] = String(event.instant.sinceEpoch.components.seconds * 1000
+                + event.instant.sinceEpoch.components.attoseconds / 1_000_000_000_000_000)
+        }
+        // Post-rollout hooks run while the promotion or rollback finishes; Flagger calls them with its outcome.
+        let phase = switch (webhook.type, status.phase) {
+        case (.postRollout, .promoting): RolloutPhase.succeeded.rawValue
+        case (.postRollout, .rollingBack): RolloutPhase.failed.rawValue
+        default: status.flaggerPhase
+        }
+        return WebhookCall(webhook: webhook, payload: WebhookPayload(
+            name: spec.name.name, namespace: spec.name.namespace, phase: phase, checksum: releaseChecksum,
             canaryWeight: status.canaryWeight, stableWeight: status.stableWeight,
-            type: webhook.type, metadata: webhook.metadata, message: message))
+            type: webhook.type, metadata: metadata, message: event?.message))
+    }
+
+    /// The canary version under release as 16 hex digits (FNV-1a of its destination and revision): the same for
+    /// every call of one release, another for the next.
+    public var releaseChecksum: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(status.canary)\u{0}\(spec.workload?.revision ?? "")".utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

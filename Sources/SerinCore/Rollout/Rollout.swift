@@ -6,7 +6,8 @@
 /// caller must run (`setWeights`, `runWebhooks`, `analyze`, `record`...). It reads no clock (the caller
 /// passes `now`), does no IO and draws no random numbers, so tests drive it with plain values.
 ///
-/// The flow follows Flagger: confirm-rollout gate → pre-rollout hooks → first weight → every interval:
+/// The flow follows Flagger: confirm-rollout gate → pre-rollout hooks → confirm-traffic-increase gate → first
+/// weight → every interval:
 /// rollback hooks, rollout hooks, analysis; a pass goes through the confirm-traffic-increase gate to the
 /// next weight, a fail counts towards `threshold`; after the last step the confirm-promotion gate leads to
 /// promotion; post-rollout hooks run after promotion or rollback. Blue/green (`iterations`) keeps the canary at
@@ -448,7 +449,7 @@ public struct Rollout: Hashable, Sendable {
             markProgress(now: now)
             enter(.preRollout, now: now, into: &actions)
         case (.preRollout, .passed):
-            setStep(0, now: now, into: &actions)
+            startSteps(now: now, into: &actions)
         case (.preRollout, .failed(let reason)):
             failCheck("pre-rollout hook failed: \(reason)", now: now, into: &actions)
         case (.rollout, .passed):
@@ -461,9 +462,12 @@ public struct Rollout: Hashable, Sendable {
             promote(now: now, announcement: "promotion confirmed, promoting canary \(status.canary) to 100%", into: &actions)
         case (.confirmRollout, .failed(let reason)), (.confirmTrafficIncrease, .failed(let reason)),
              (.confirmPromotion, .failed(let reason)):
+            // As Flagger: one Warning when the wait begins (or the gate's answer changes), not one per interval.
+            let closed = "\(type) gate closed: \(reason)"
+            let waitBegins = status.holdReason != closed
             hold(
-                reason: "\(type) gate closed: \(reason)", message: "waiting for \(type) approval: \(reason)", alerting: !alertMuted,
-                now: now, into: &actions)
+                reason: closed, message: waitBegins ? "waiting for \(type) approval: \(reason)" : nil, severity: .warning,
+                alerting: !alertMuted, now: now, into: &actions)
         case (.postRollout, .passed):
             finish(now: now, into: &actions)
         case (.postRollout, .failed(let reason)):

@@ -78,6 +78,23 @@ public struct RolloutStatus: Hashable, Sendable, Codable {
     public internal(set) var stableRevision: String?
     /// A workload Canary seen for the first time: the primary serves the target's revision, nothing to release
     /// (while `stage` is `.primaryRollout`, the target is scaled to zero once the primary is ready).
+    /// Flagger's phase for this status, where a Flagger user reads it (its CRD's status, a webhook's payload): its
+    /// enum has no rolling back (that is still Progressing; the condition says RollingBack) and no pause (Waiting, as
+    /// at a gate), and tells the confirm gates apart.
+    public var flaggerPhase: String {
+        switch phase {
+        // Initialized once the primary serves; before that (its rollout, or a start `spec.suspend` holds) Initializing.
+        case .initialized: return stage == .finished ? "Initialized" : "Initializing"
+        case .progressing where stage == .confirmRollout: return "Waiting"
+        case .progressing where stage == .confirmPromotion: return "WaitingPromotion"
+        case .progressing, .rollingBack: return "Progressing"
+        case .promoting: return "Promoting"
+        case .succeeded: return "Succeeded"
+        case .failed: return "Failed"
+        case .paused: return "Waiting"
+        }
+    }
+
     public var isBaseline: Bool { phase == .initialized && (stage == .finished || stage == .primaryRollout) }
 
     public var stableWeight: Int { 100 - canaryWeight }

@@ -174,10 +174,12 @@ struct RolloutAnalysisTests {
         case "traffic-gate":
             driver.start(0)
             try driver.answer(.confirmRollout, .passed, 0)
+            try driver.answer(.confirmTrafficIncrease, .passed, 0)
             try driver.completeInterval(with: .pass)
         default:
             driver.start(0)
             try driver.answer(.confirmRollout, .passed, 0)
+            try driver.answer(.confirmTrafficIncrease, .passed, 0)
             driver.send { $0.pause(now: t(1)) }
         }
         let before = driver.rollout
@@ -189,6 +191,7 @@ struct RolloutAnalysisTests {
     func failureDuringGate() throws {
         var driver = Driver(try Fixture.rollout(threshold: 2, webhooks: [Fixture.hook(.confirmTrafficIncrease)]))
         driver.start(0)
+        try driver.answer(.confirmTrafficIncrease, .passed, 0)
         try driver.completeInterval(with: .pass)
         #expect(driver.rollout.status.stage == .confirmTrafficIncrease)
         driver.verdict(.fail(reason: "errors spiking"), 35)

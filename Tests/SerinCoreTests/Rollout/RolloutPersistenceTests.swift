@@ -13,6 +13,7 @@ struct RolloutPersistenceTests {
         let hooks = [Fixture.hook(.confirmTrafficIncrease), Fixture.hook(.event)]
         var driver = Driver(try Fixture.rollout(weights: [10, 50, 80], threshold: 3, webhooks: hooks))
         driver.start(0)
+        try driver.answer(.confirmTrafficIncrease, .passed, 0)
         try driver.completeInterval(with: .fail(reason: "slow"))
         try driver.completeInterval(with: .pass)
         try driver.answer(.confirmTrafficIncrease, .failed(reason: "not yet"), 61)

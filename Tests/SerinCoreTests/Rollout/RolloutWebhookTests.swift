@@ -11,8 +11,11 @@ struct RolloutWebhookTests {
         var driver = Driver(try Fixture.rollout(weights: [10, 50], webhooks: [Fixture.hook(gate)]))
         driver.start(0)
         var now = 0
-        if gate != .confirmRollout { now = try driver.completeInterval(with: .pass) }
-        if gate == .confirmPromotion { now = try driver.completeInterval(with: .pass) }
+        // confirm-traffic-increase is asked before the first weight, from 0, as Flagger asks it.
+        if gate == .confirmPromotion {
+            now = try driver.completeInterval(with: .pass)
+            now = try driver.completeInterval(with: .pass)
+        }
         let weightBefore = driver.rollout.status.canaryWeight
         #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 1)
         #expect(driver.rollout.status.stage.rawValue == gate.rawValue)
@@ -26,6 +29,19 @@ struct RolloutWebhookTests {
         #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 1, "not asked again before the interval")
         driver.tick(now + 31)
         #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 2)
+        // As Flagger: one Warning when the wait begins, not one per interval; a new answer is said again.
+        let severities: [RolloutEvent.Severity] = held.actions.compactMap { action in
+            guard case .record(let event) = action else { return nil }
+            return event.severity
+        }
+        #expect(severities == [.warning])
+        let again = try driver.answer(gate, .failed(reason: "not approved yet"), now + 31)
+        #expect(again.actions.messages.isEmpty)
+        driver.tick(now + 62)
+        let changed = try driver.answer(gate, .failed(reason: "change freeze"), now + 62)
+        #expect(changed.actions.messages == ["web: waiting for \(gate) approval: change freeze"])
+        driver.tick(now + 93)
+        now += 61
 
         try driver.answer(gate, .passed, now + 32)
         switch gate {
@@ -33,7 +49,7 @@ struct RolloutWebhookTests {
             #expect(driver.rollout.status.canaryWeight == 10)
             #expect(driver.rollout.status.phase == .progressing)
         case .confirmTrafficIncrease:
-            #expect(driver.rollout.status.canaryWeight == 50)
+            #expect(driver.rollout.status.canaryWeight == 10)
             #expect(driver.rollout.status.phase == .progressing)
         default:
             #expect(driver.rollout.status.phase == .succeeded)
@@ -41,10 +57,14 @@ struct RolloutWebhookTests {
         }
     }
 
-    @Test("confirm-traffic-increase gates every weight increase")
+    @Test("confirm-traffic-increase gates every weight increase, the first from 0 included, as Flagger asks it before any live traffic reaches the canary")
     func trafficIncreaseGate() throws {
         var driver = Driver(try Fixture.rollout(weights: [10, 20, 30], webhooks: [Fixture.hook(.confirmTrafficIncrease)]))
         driver.start(0)
+        #expect(driver.rollout.status.stage == .confirmTrafficIncrease)
+        #expect(driver.log.canaryWeights == [0], "no live traffic before the gate says yes")
+        try driver.answer(.confirmTrafficIncrease, .passed, 1)
+        #expect(driver.rollout.status.canaryWeight == 10)
         try driver.completeInterval(with: .pass)
         #expect(driver.rollout.status.canaryWeight == 10)
         try driver.answer(.confirmTrafficIncrease, .passed, 31)
@@ -53,7 +73,7 @@ struct RolloutWebhookTests {
         try driver.answer(.confirmTrafficIncrease, .passed, 62)
         #expect(driver.rollout.status.canaryWeight == 30)
         try driver.completeInterval(with: .pass)
-        #expect(driver.log.webhookRuns.count == 2, "promotion after the last step does not ask confirm-traffic-increase")
+        #expect(driver.log.webhookRuns.count == 3, "promotion after the last step does not ask confirm-traffic-increase")
         #expect(driver.rollout.status.phase == .succeeded)
     }
 
@@ -141,8 +161,10 @@ struct RolloutWebhookTests {
         driver.send { promote ? $0.promote(now: t(5)) : $0.abort(now: t(5)) }
         let run = try #require(driver.log.webhookRuns.last)
         #expect(run.type == .postRollout)
+        // The outcome the hook runs after, in Flagger's words: Succeeded or Failed, though the phase is still
+        // Promoting or RollingBack until it answers.
         #expect(run.calls.map(\.payload) == [WebhookPayload(
-            name: "web", namespace: "shop", phase: promote ? .promoting : .rollingBack,
+            name: "web", namespace: "shop", phase: promote ? "Succeeded" : "Failed", checksum: driver.rollout.releaseChecksum,
             canaryWeight: promote ? 100 : 0, stableWeight: promote ? 0 : 100, type: .postRollout,
             metadata: ["channel": "#releases"])])
         #expect(driver.rollout.status.phase == (promote ? .promoting : .rollingBack))
@@ -176,11 +198,35 @@ struct RolloutWebhookTests {
         try driver.completeInterval(with: .pass)
         #expect(driver.log.messages.count == 4)
         #expect(driver.log.notifications.count == driver.log.messages.count)
-        for (calls, message) in zip(driver.log.notifications, driver.log.messages) {
+        for (calls, event) in zip(driver.log.notifications, driver.log.events) {
             #expect(calls.map(\.webhook.name) == names)
-            #expect(calls.allSatisfy { $0.payload.message == message && $0.payload.type == .event })
+            #expect(calls.allSatisfy { $0.payload.message == event.message && $0.payload.type == .event })
+            // Flagger's event payload: the event in the metadata, with its type and its time in Unix milliseconds.
+            let milliseconds = String(event.instant.sinceEpoch.components.seconds * 1000)
+            #expect(calls.allSatisfy {
+                $0.payload.metadata == ["eventMessage": event.message, "eventType": event.severity.rawValue, "timestamp": milliseconds]
+            })
         }
+        #expect(Set(driver.log.events.map(\.severity)) == [.normal, .warning], "the failed check is a Warning, the others Normal")
         #expect(!driver.log.webhookRuns.contains { $0.type == .event }, "event webhooks are never awaited")
+    }
+
+    @Test("every call of one release carries the same checksum, 16 hex digits, and the next release another, as Flagger's checksum names the canary's spec")
+    func checksumNamesTheRelease() throws {
+        let hooks = [Fixture.hook(.event, name: "audit")]
+        var driver = Driver(try Fixture.rollout(webhooks: hooks))
+        driver.start(0)
+        try driver.completeInterval(with: .pass)
+        let first = Set(driver.log.notifications.flatMap { $0.map(\.payload.checksum) })
+        #expect(first.count == 1)
+        let checksum = try #require(first.first)
+        #expect(checksum.count == 16 && checksum.allSatisfy(\.isHexDigit), "\(checksum)")
+        var next = driver.rollout.spec
+        next.canary = Destination(host: "web-v3-service", port: 80)
+        var other = Driver(try Rollout(spec: next, stable: Destination(host: "web-v1-service", port: 80)))
+        other.start(0)
+        let second = Set(other.log.notifications.flatMap { $0.map(\.payload.checksum) })
+        #expect(second.count == 1 && second != first)
     }
 
     @Test("webhook answers with a ticket the rollout is not waiting for are refused as stale")
@@ -215,12 +261,12 @@ struct RolloutWebhookTests {
 
     @Test("the payload encodes to Flagger-shaped JSON")
     func payloadJSON() throws {
-        let payload = WebhookPayload(name: "web", namespace: "shop", phase: .progressing, canaryWeight: 20, stableWeight: 80,
+        let payload = WebhookPayload(name: "web", namespace: "shop", phase: "Progressing", checksum: "00ab", canaryWeight: 20, stableWeight: 80,
                                      type: .confirmTrafficIncrease, metadata: ["cmd": "hey -z 1m http://web"], message: nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
-        #expect(json == #"{"canaryWeight":20,"metadata":{"cmd":"hey -z 1m http://web"},"name":"web","namespace":"shop","phase":"Progressing","stableWeight":80,"type":"confirm-traffic-increase"}"#)
+        #expect(json == #"{"canaryWeight":20,"checksum":"00ab","metadata":{"cmd":"hey -z 1m http://web"},"name":"web","namespace":"shop","phase":"Progressing","stableWeight":80,"type":"confirm-traffic-increase"}"#)
         #expect(try JSONDecoder().decode(WebhookPayload.self, from: Data(json.utf8)) == payload)
     }
 }
