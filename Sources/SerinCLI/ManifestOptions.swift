@@ -33,7 +33,7 @@ struct ManifestOptions: ParsableArguments {
     /// (with `servingMesh`, not the warnings that a VirtualService needs `--mesh`: the command has it).
     func load(
         servingMesh: Bool = false, reporter: StartupReporter = .terminal
-    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {
+    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int, loadWarnings: Int) {
         paths.load(servingMesh: servingMesh, reporter: reporter)
     }
 }
@@ -52,7 +52,7 @@ struct ManifestPaths: ParsableArguments {
     /// As `ManifestOptions.load`.
     func load(
         servingMesh: Bool = false, reporter: StartupReporter = .terminal
-    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {
+    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int, loadWarnings: Int) {
         ManifestReading.read(paths: files, recursive: recursive, servingMesh: servingMesh, reporter: reporter)
     }
 }
@@ -62,13 +62,16 @@ enum ManifestReading {
     /// - Parameter strict: a document of a kind Serin does not read, and a field it does not know, is an error, not a warning.
     static func read(
         paths: [String], recursive: Bool, strict: Bool = false, servingMesh: Bool = false, reporter: StartupReporter = .terminal
-    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int) {
+    ) -> (set: ManifestSet, sources: [ManifestSource], loadErrors: Int, loadWarnings: Int) {
         let loaded = ManifestLoader.load(paths: paths, recursive: recursive)
         var set = ManifestSet(sources: loaded.sources)
         if strict { set.diagnostics = set.diagnostics.strict }
         if servingMesh { set.diagnostics = set.diagnostics.servingTheMesh }
         for diagnostic in inReadingOrder(loaded.diagnostics + set.diagnostics, sources: loaded.sources) { reporter.report(diagnostic) }
-        return (set, loaded.sources, loaded.diagnostics.filter { $0.severity == .error }.count)
+        return (
+            set, loaded.sources, loaded.diagnostics.filter { $0.severity == .error }.count,
+            loaded.diagnostics.filter { $0.severity == .warning }.count
+        )
     }
 
     /// Diagnostics as a compiler lists them: by file in the order the files were read, then by line and column, so

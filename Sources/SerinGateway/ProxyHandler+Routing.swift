@@ -113,7 +113,8 @@ extension ProxyHandler {
                 target.cluster.service == nil
                 ? "\(target.cluster.host) does not resolve to a Service or ServiceEntry"
                 : target.cluster.endpoints.isEmpty
-                    ? "\(target.cluster.host) has no endpoints (in embedded mode a ServiceEntry with STATIC endpoints says where it lives)"
+                    ? target.cluster.subset.map { "no endpoint of \(target.cluster.host) carries the labels of its subset \($0)" }
+                        ?? "\(target.cluster.host) has no endpoints (in embedded mode a ServiceEntry with STATIC endpoints says where it lives)"
                     : "every endpoint of \(target.cluster.name) is ejected by outlier detection"
             return answer(.noHealthyUpstream, "no healthy upstream: \(why)", head: head, started: started, destination: target.cluster)
         }
@@ -180,7 +181,7 @@ extension ProxyHandler {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         if !route.changesRequest && !target.editsRequest {
             ProxyHeaders.writeUpstreamRequest(
-                head, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
+                head, clientAddress: forwardedFor, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
                 random: &random, to: &encodedHead
             )
             upstreamHeadBuffer = encodedHead
@@ -199,7 +200,7 @@ extension ProxyHandler {
             mirrors.append((mirrorPolicy.cluster, mirrorEndpoint))
         }
         ProxyHeaders.writeUpstreamRequest(
-            upstreamHead, clientAddress: clientAddress, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
+            upstreamHead, clientAddress: forwardedFor, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
             random: &random, to: &encodedHead
         )
         upstreamHeadBuffer = encodedHead
@@ -331,7 +332,7 @@ extension ProxyHandler {
         // With the mirror cluster's shared state, its connection budget, upstream TLS and PROXY protocol apply to the copy.
         let shared = clusters.shared(for: cluster)
         return MirrorExchange(
-            original: head, clientAddress: clientAddress, overTLS: overTLS, clientCertificate: clientCertificate, endpoint: endpoint,
+            original: head, clientAddress: forwardedFor, overTLS: overTLS, clientCertificate: clientCertificate, endpoint: endpoint,
             loop: loop, http2: cluster.upstreamHTTP2(downstreamHTTP2: servesHTTP2Stream), cluster: shared,
             proxyHeader: shared?.policy.proxyProtocol.flatMap { ends?.proxyHeader($0) }
         ) { status, flag in

@@ -54,6 +54,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     var client: ClientSide?
     var pendingRead = false
     var clientAddress: String?
+    /// The address the upstream request's `x-forwarded-for` is extended with: the client's at a gateway, none at the
+    /// mesh listener, as Istio's sidecars leave the field as the client sent it (outbound `use_remote_address: false`).
+    var forwardedFor: String? { inMesh ? nil : clientAddress }
     /// The client connection's two ends, which a cluster's `proxyProtocol` header names.
     var ends: ConnectionEnds?
     /// This client's number in the loop's upstream pool, once a request of it went upstream with a PROXY header: the

@@ -57,6 +57,19 @@ public enum RouteExplanation {
                 let ports = table.listeners.keys.sorted().map(String.init).joined(separator: ", ")
                 say("hint:    Gateway servers listen on port\(table.listeners.count == 1 ? "" : "s") \(ports); --port is the port the Gateway names, before any --port-offset")
             }
+            // A service's host asked of the gateway, where only the mesh routes it: how to ask the mesh, at the
+            // service's port.
+            if !question.mesh {
+                let host = question.host.split(separator: ":").first.map(String.init) ?? question.host
+                let meshPort = table.mesh.keys.sorted().first { port in
+                    let asked = RequestAttributes(method: request.method, target: question.path, authority: "\(host):\(port)", headers: HeaderList(fields))
+                    if case .route = table.resolveMesh(asked) { return true }
+                    return false
+                }
+                if let meshPort {
+                    say("hint:    the mesh routes \(host):\(meshPort) (VirtualServices without gateways, or with mesh): ask with --mesh --host \(host):\(meshPort), as a client of the mesh listener (serin up|gateway --mesh HOST:PORT) sends it")
+                }
+            }
             return false
         case .route(let route):
             say("route:   \(route.label)" + (route.delegatedBy.map { ", the delegate of \($0)" } ?? ""))
@@ -274,8 +287,7 @@ public enum RouteExplanation {
             lines.append(("retries", "off"))
         }
         for mirror in policy.mirrors {
-            let port = mirror.destination.port.map { ":\($0)" } ?? ""
-            lines.append(("mirror", "\(percent(mirror.percentage)) copied to \(mirror.destination.host)\(port); its answers are discarded"))
+            lines.append(("mirror", "\(percent(mirror.percentage)) copied to \(mirror.destination); its answers are discarded"))
         }
         if let stickiness {
             lines.append(("sticky", "a request carrying \(stickiness) keeps its destination as the weights change"))

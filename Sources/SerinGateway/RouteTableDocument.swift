@@ -199,7 +199,7 @@ extension RouteTableDocument.RouteDocument {
                 )
             },
             mirror: route.policy.mirrors.isEmpty ? nil : route.policy.mirrors.map { mirror in
-                "\(RouteExplanation.percent(mirror.percentage)) to \(mirror.destination.host)" + (mirror.destination.port.map { ":\($0)" } ?? "")
+                "\(RouteExplanation.percent(mirror.percentage)) to \(mirror.destination)"
             }.joined(separator: ", "),
             delegatedBy: route.delegatedBy
         )

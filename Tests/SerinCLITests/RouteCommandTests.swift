@@ -170,6 +170,7 @@ struct RouteCommandTests {
         let gateway = try await SerinProcess.run(["route", "-f", "examples/mesh", "--host", "reviews"])
         #expect(gateway.status == 1)
         #expect(gateway.stdout.contains("404, no gateway server listens on port 80"))
+        #expect(gateway.stdout.contains("hint:    the mesh routes reviews:9080 (VirtualServices without gateways, or with mesh): ask with --mesh --host reviews:9080"), "\(gateway.stdout)")
         #expect(gateway.stderr.contains("VirtualService default/reviews is bound to no gateway (only the mesh)"), "\(gateway.stderr)")
     }
 

@@ -108,6 +108,12 @@ struct ValidateCommandTests {
         }
         let seed = try await SerinProcess.run(["validate", "examples/seed", "-f", empty.path])
         #expect(!seed.stderr.contains("holds no resource"), "\(seed.stderr)")
+        // A directory with no manifest file: the summary counts every warning said, the loader's too.
+        let bare = try SerinProcess.temporaryDirectory()
+        let nothing = try await SerinProcess.run(["validate", bare.path])
+        #expect(nothing.status == 0, "\(nothing.stderr)")
+        #expect(nothing.stderr.components(separatedBy: "warning: ").count - 1 == 2, "\(nothing.stderr)")
+        #expect(nothing.stdout.contains("0 resources, 0 errors, 2 warnings"), "\(nothing.stdout)")
     }
 
     @Test("reports a bad weight sum at its line and column and exits 1")

@@ -58,6 +58,13 @@ struct MeshTests {
             let reviews = try await Self.get("/", host: "reviews:9080", port: port, group: backends.group)
             #expect(reviews.status == 200)
             #expect(reviews.header(DemoApp.versionHeader) == "v1", "the VirtualService's route: reviews-v1")
+            // As Istio's sidecar (use_remote_address false outbound), the mesh adds no x-forwarded-for: a client's own passes as sent.
+            let echoed = try await Self.get("/echo", host: "reviews:9080", port: port, group: backends.group)
+            #expect(echoed.status == 200 && !echoed.bodyText.contains("x-forwarded-for"), "\(echoed.bodyText)")
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let forwarded = try await client.send(.GET, "/echo", headers: [("host", "reviews:9080"), ("x-forwarded-for", "10.1.2.3")], timeout: .seconds(10))
+            await client.close()
+            #expect(forwarded.bodyText.contains("x-forwarded-for: 10.1.2.3\n"), "\(forwarded.bodyText)")
             // A service no VirtualService names is reached straight at its endpoints.
             let v2 = try await Self.get("/", host: "reviews-v2:9080", port: port, group: backends.group)
             #expect(v2.header(DemoApp.versionHeader) == "v2")
@@ -66,7 +73,7 @@ struct MeshTests {
             #expect(portless.status == 404)
             #expect(portless.bodyText.contains("no service in the mesh has port 80"), "\(portless.bodyText)")
             // Traffic through the mesh is counted by destination like traffic through a gateway.
-            #expect(await eventually(.seconds(10)) { runtime.gateway.telemetry.snapshot().totals(destinationService: "reviews-v1").requests == 1 })
+            #expect(await eventually(.seconds(10)) { runtime.gateway.telemetry.snapshot().totals(destinationService: "reviews-v1").requests == 3 })
         }
     }
 

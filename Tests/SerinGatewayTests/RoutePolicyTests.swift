@@ -637,6 +637,20 @@ struct RoutePolicyTests {
             """, services: ["web-v1-service": [9], "web-v2-service": [9]])
         let route = try #require(RouteTableDocument(table, generation: 1).listeners.first?.virtualHosts.first?.routes.first)
         #expect(route.mirror == "25% to web-v2-service:80")
+        let rule = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: DestinationRule
+            metadata: {name: web-v2}
+            spec:
+              host: web-v2-service
+              subsets: [{name: web-v2-service, labels: {version: web-v2-service}}]
+            """
+        let toSubset = try Self.table(routes: """
+              - route: [{destination: {host: web-v1-service}}]
+                mirror: {host: web-v2-service, subset: web-v2-service}
+            """, services: ["web-v1-service": [9], "web-v2-service": [9]], more: rule)
+        // The subset the copies go to is said, as the destinations' are.
+        #expect(RouteTableDocument(toSubset, generation: 1).listeners.first?.virtualHosts.first?.routes.first?.mirror == "100% to web-v2-service subset web-v2-service")
         let plain = try Self.table(routes: "  - route: [{destination: {host: web-v1-service}}]", services: ["web-v1-service": [9]])
         #expect(RouteTableDocument(plain, generation: 1).listeners.first?.virtualHosts.first?.routes.first?.mirror == nil)
     }

@@ -91,14 +91,47 @@ struct CanaryDecodingTests {
         #expect(spec == expected)
     }
 
-    @Test("stepWeights beside stepWeight and maxWeight wins, as in Flagger, each ignored field said in a warning")
-    func stepWeightsWinAsInFlagger() {
-        let (spec, messages) = decodeCanary(Self.minimal.replacingOccurrences(of: "maxWeight: 50", with: "maxWeight: 50\n    stepWeights: [5, 10]"))
+    @Test("stepWeights beside maxWeight wins, as in Flagger, the ignored field said in a warning; beside stepWeight it is an error, as Flagger would step by stepWeight instead")
+    func stepWeightsBesideTheLinearFields() {
+        let listed = Self.minimal.replacingOccurrences(of: "stepWeight: 10\n    maxWeight: 50", with: "maxWeight: 50\n    stepWeights: [5, 10]")
+        let (spec, messages) = decodeCanary(listed)
         #expect(spec?.analysis.schedule.weights == [5, 10])
         #expect(messages == [
-            "test.yaml:10:17: warning: spec.analysis.stepWeight is ignored beside spec.analysis.stepWeights, as Flagger ignores it: the steps are the list's, its last the highest",
-            "test.yaml:11:16: warning: spec.analysis.maxWeight is ignored beside spec.analysis.stepWeights, as Flagger ignores it: the steps are the list's, its last the highest",
+            "test.yaml:10:16: warning: spec.analysis.maxWeight is ignored beside spec.analysis.stepWeights, as Flagger ignores it: the list's last step is the highest",
         ], "\(messages)")
+        let (_, both) = decodeCanary(Self.minimal.replacingOccurrences(of: "maxWeight: 50", with: "maxWeight: 50\n    stepWeights: [5, 10]"))
+        #expect(both.contains(
+            "test.yaml:10:17: error: spec.analysis.stepWeight beside spec.analysis.stepWeights: write one of them (Flagger would step by stepWeight up to the list's last weight and pass over the rest of the list)"
+        ), "\(both)")
+    }
+
+    @Test("Flagger's deprecated metric threshold is read as thresholdRange, a floor for the success rate and a ceiling otherwise, with a warning; thresholdRange wins beside it")
+    func deprecatedMetricThreshold() throws {
+        let metrics = """
+                metrics:
+                - {name: request-success-rate, threshold: 95}
+                - {name: request-duration, threshold: 300}
+            """
+        let (spec, messages) = decodeCanary(Self.minimal + "\n" + metrics)
+        let checks = try #require(spec?.analysis.metrics, "\(messages)")
+        #expect(checks.map(\.thresholdRange) == [ThresholdRange(min: 95), ThresholdRange(max: 300)])
+        let (both, bothMessages) = decodeCanary(Self.minimal + "\n" + metrics.replacingOccurrences(of: "threshold: 300}", with: "threshold: 300, thresholdRange: {max: 200}}"))
+        #expect(both?.analysis.metrics.map(\.thresholdRange) == [ThresholdRange(min: 95), ThresholdRange(max: 200)])
+        #expect(messages.contains(
+            "test.yaml:13:47: warning: metric request-success-rate: spec.analysis.metrics[0].threshold is Flagger's deprecated field, read as thresholdRange: {min: 95}"
+        ), "\(messages)")
+        #expect(bothMessages.contains { $0.contains("metrics[1].threshold is Flagger's deprecated field, read as thresholdRange: {max: 300}, which thresholdRange replaces here") }, "\(bothMessages)")
+    }
+
+    @Test("Flagger's deprecated inline query is an error that says where it goes now; a thresholdRange bound that is not a number is one error at its line")
+    func deprecatedQueryAndUnreadBound() {
+        let query = Self.minimal + "\n    metrics:\n    - {name: not-found, query: \"sum(rate(x[1m]))\", threshold: 5}"
+        let (_, queried) = decodeCanary(query)
+        #expect(queried.contains { $0.contains("error: metric not-found: spec.analysis.metrics[0].query is Flagger's deprecated inline query: write it in a MetricTemplate") }, "\(queried)")
+        let unread = Self.minimal + "\n    metrics:\n    - {name: request-duration, thresholdRange: {max: 500ms}}"
+        let (_, bound) = decodeCanary(unread)
+        #expect(bound.filter { $0.contains("error") }.count == 1, "\(bound)")
+        #expect(bound.contains { $0.contains("spec.analysis.metrics[0].thresholdRange.max: expected a number") }, "\(bound)")
     }
 
     @Test("stepWeight without maxWeight, or with Flagger's default written out (maxWeight: 100), climbs by its steps below 100%, then promotes")

@@ -115,6 +115,16 @@ struct ManifestValidatorTests {
         #expect(validate("  - route:\n    - destination: {host: web-v1-service, subset: v1}", more: rule) == [])
     }
 
+    @Test("a subset whose labels select none of its service's endpoints is a warning, as a host without endpoints is: its requests would be answered 503")
+    func subsetWithoutEndpoints() {
+        let rule = "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web-v1}\nspec:\n  host: web-v1-service\n  subsets:\n  - name: v9\n    labels: {version: v9, tier: web}\n"
+        #expect(
+            validate("  - route:\n    - destination: {host: web-v1-service, subset: v9}", more: rule) == [
+                "\(at(9, 51)): warning: subset v9 of web-v1-service selects none of its endpoints (labels tier=web,version=v9): requests sent to it are answered 503"
+            ]
+        )
+    }
+
     @Test("a gateway the VirtualService names must exist; the mesh gateway is never missing")
     func missingGateway() {
         let http = "  - route:\n    - destination: {host: web-v1-service}"

@@ -132,7 +132,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         var reporter = StartupReporter.terminal
         reporter.quietWarningsUnder = builtIn?.path
-        let (set, _, loadErrors) = ManifestReading.read(paths: [manifests, canary], recursive: false, reporter: reporter)
+        let (set, _, loadErrors, _) = ManifestReading.read(paths: [manifests, canary], recursive: false, reporter: reporter)
         if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         guard let spec = set.resources.canaries.first else {
             Terminal.err("error: no Canary resource in \(canary)")

@@ -34,7 +34,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let hangups = await ManifestReload.trapHangups()
         let logger = logging.logger("gateway")
         let reporter = logging.reporter(logger)
-        let (set, _, loadErrors) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
+        let (set, _, loadErrors, _) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
         if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         if !set.resources.canaries.isEmpty {
             reporter.warning("Canary resources are run by `serin up`; `serin gateway` only serves the routes")

@@ -96,7 +96,7 @@ struct RouteCommand: AsyncParsableCommand {
         if manifests.files.isEmpty {
             answer = try await live()
         } else {
-            let (set, _, loadErrors) = manifests.load(servingMesh: mesh)
+            let (set, _, loadErrors, _) = manifests.load(servingMesh: mesh)
             if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
             var config = set.config
             config.meshWorkload = meshWorkload.workload

@@ -77,7 +77,7 @@ struct UpCommand: AsyncParsableCommand {
         let logger = view.map { LogSettings(format: .text, level: logging.logLevel.level, output: $0).logger(label: "serin.up") }
             ?? logging.logger("up")
         let reporter = logging.reporter(logger)
-        let (set, _, loadErrors) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
+        let (set, _, loadErrors, _) = manifests.load(servingMesh: serving.mesh != nil, reporter: reporter)
         if set.hasErrors || loadErrors > 0 { throw ExitCode(1) }
         let skipped = set.skipped.isEmpty ? "" : "; skipped \(Self.skippedSummary(set.skipped))"
         guard serving.mesh != nil || set.resources.contains(where: { $0.kind == .gateway }) else {

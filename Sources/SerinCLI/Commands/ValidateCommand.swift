@@ -48,7 +48,7 @@ struct ValidateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (set, _, loadErrors) = ManifestReading.read(paths: files + paths, recursive: recursive, strict: strict)
+        let (set, _, loadErrors, loadWarnings) = ManifestReading.read(paths: files + paths, recursive: recursive, strict: strict)
         // What only loading the certificates tells (a key that is not the certificate's), as the gateway would refuse
         // it at start; asked only of manifests that are otherwise valid, whose files were all found.
         let tlsProblems = set.hasErrors || loadErrors > 0 ? [] : Self.tlsProblems(in: set)
@@ -67,7 +67,7 @@ struct ValidateCommand: ParsableCommand {
             Terminal.err("warning: \(named) \(files.count + paths.count == 1 ? "holds" : "hold") no resource: serin apply would refuse it (no objects passed to apply)")
         }
         let errors = loadErrors + set.errors.count + tlsProblems.count + releaseProblems.count
-        let warnings = set.warnings.count + dateWarnings.count + (nothingRead ? 1 : 0)
+        let warnings = loadWarnings + set.warnings.count + dateWarnings.count + (nothingRead ? 1 : 0)
         let summary = "\(set.resources.count) resource\(set.resources.count == 1 ? "" : "s"), "
             + "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
         Terminal.out(summary)

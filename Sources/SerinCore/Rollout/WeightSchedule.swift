@@ -35,8 +35,9 @@ public struct WeightSchedule: Hashable, Sendable {
     /// The pause of each step, as many as `weights`; nil where a step ends at its first passing analysis.
     public let pauses: [StepPause?]
 
-    /// Flagger's `stepWeight`/`maxWeight`: add `stepWeight` until `maxWeight`; a last step that would
-    /// overshoot is capped at `maxWeight`, as Flagger does (10/45 → 10, 20, 30, 40, 45).
+    /// Flagger's `stepWeight`/`maxWeight`: add `stepWeight` until `maxWeight`; a last step that would overshoot is
+    /// capped at `maxWeight` (10/45 → 10, 20, 30, 40, 45), where Flagger takes the whole step past it (…, 40, 50):
+    /// the canary never gets more than the user wrote.
     public init(stepWeight: Int, maxWeight: Int) throws(WeightScheduleError) {
         guard (1...99).contains(stepWeight) else { throw .stepWeightOutOfRange(stepWeight) }
         guard (1...99).contains(maxWeight) else { throw .maxWeightOutOfRange(maxWeight) }

@@ -360,12 +360,17 @@ extension ManifestDecoder {
             }
         }
         if let listField = fields["stepWeights"] {
-            // Flagger takes stepWeights over both (its maxWeight is then the last step): the same here, said.
-            for other in [stepWeightField, maxWeightField] {
-                guard let other else { continue }
+            // Flagger's maxWeight beside stepWeights is the list's last: ignored, said. Its stepWeight beside them wins
+            // (steps of stepWeight up to the list's last), where the list is plainly meant: one or the other.
+            if let maxWeightField {
                 reader.warning(
-                    "\(other.path) is ignored beside \(listField.path), as Flagger ignores it: the steps are the list's, its last the highest",
-                    at: other.node)
+                    "\(maxWeightField.path) is ignored beside \(listField.path), as Flagger ignores it: the list's last step is the highest",
+                    at: maxWeightField.node)
+            }
+            if let stepWeightField {
+                reader.error(
+                    "\(stepWeightField.path) beside \(listField.path): write one of them (Flagger would step by stepWeight up to the list's last weight and pass over the rest of the list)",
+                    at: stepWeightField.node)
             }
             guard let steps = reader.list(listField, each: { pacedStep($0, reader: reader) }) else { return nil }
             return schedule(in: analysis, reader: reader) { () throws(WeightScheduleError) in
@@ -455,13 +460,37 @@ extension ManifestDecoder {
     /// or a custom metric when it names a MetricTemplate.
     private static func metric(_ field: Field, namespace: String, reader: DocumentReader) -> MetricCheck? {
         let schema = Schema(
-            known: ["name", "templateRef", "templateVariables", "provider", "thresholdRange", "interval", "minRequests"]
+            known: ["name", "templateRef", "templateVariables", "provider", "thresholdRange", "interval", "minRequests", "threshold", "query"]
         )
         guard let fields = reader.mapping(field, schema),
             let nameField = reader.required("name", in: fields),
             let name = reader.string(nameField)
         else { return nil }
-        let range = fields["thresholdRange"].flatMap { thresholdRange($0, reader: reader) }
+        if let queryField = fields["query"] {
+            // Flagger's deprecated inline query ran on its controller's one Prometheus; Serin's queries name theirs.
+            reader.error(
+                "metric \(name): \(queryField.path) is Flagger's deprecated inline query: write it in a MetricTemplate (spec.query, "
+                    + "with its provider) and name that here with templateRef",
+                at: queryField.node)
+            return nil
+        }
+        var range: ThresholdRange?
+        if let rangeField = fields["thresholdRange"] {
+            // A bound that does not read is said at its line; the metric goes no further, so no other message
+            // repeats it as a missing bound.
+            guard let read = thresholdRange(rangeField, reader: reader) else { return nil }
+            range = read
+        }
+        if let thresholdField = fields["threshold"], let threshold = reader.number(thresholdField) {
+            // Flagger's deprecated threshold, still honoured by its v1beta1: a floor for the success rate, a ceiling
+            // for anything else, and thresholdRange wins over it.
+            let bound = name == MetricCheck.requestSuccessRate(min: 0).name ? "min" : "max"
+            reader.warning(
+                "metric \(name): \(thresholdField.path) is Flagger's deprecated field, read as thresholdRange: {\(bound): "
+                    + "\(Readable.trimmed(threshold))}\(range == nil ? "" : ", which thresholdRange replaces here")",
+                at: thresholdField.node)
+            if range == nil { range = bound == "min" ? ThresholdRange(min: threshold) : ThresholdRange(max: threshold) }
+        }
         let interval = fields["interval"].flatMap(reader.duration)
         let minRequests = fields["minRequests"].flatMap(reader.int)
         let provider = fields["provider"].flatMap { metricSource($0, for: .metric, reader: reader) }
@@ -500,9 +529,13 @@ extension ManifestDecoder {
         return check
     }
 
+    /// Nil when a bound written does not read as a number (said at its line).
     private static func thresholdRange(_ field: Field, reader: DocumentReader) -> ThresholdRange? {
         guard let fields = reader.mapping(field, Schema(known: ["min", "max"])) else { return nil }
-        return ThresholdRange(min: fields["min"].flatMap(reader.number), max: fields["max"].flatMap(reader.number))
+        let min = fields["min"].flatMap(reader.number)
+        let max = fields["max"].flatMap(reader.number)
+        guard (fields["min"] == nil) == (min == nil), (fields["max"] == nil) == (max == nil) else { return nil }
+        return ThresholdRange(min: min, max: max)
     }
 
     /// Flagger's `templateRef: {name, namespace}`; the namespace defaults to the Canary's.

@@ -206,6 +206,17 @@ extension ManifestValidator {
                     at: hostLocation
                 )
             )
+        } else if let subset = destination.subset, let labels = context.config.subset(named: subset, ofHost: destination.host)?.labels,
+            !service.endpoints.contains(where: { endpoint in labels.allSatisfy { endpoint.labels[$0.key] == $0.value } }),
+            warnedWithoutEndpoints.insert(ResourceName(namespace: service.name.namespace, name: "\(service.name.name) subset \(subset)")).inserted
+        {
+            let selector = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            diagnostics.append(
+                .warning(
+                    "subset \(subset) of \(destination.host) selects none of its endpoints (labels \(selector)): requests sent to it are answered 503",
+                    at: located.location(of: "\(path).subset")
+                )
+            )
         }
         return diagnostics
     }
