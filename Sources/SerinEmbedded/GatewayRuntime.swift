@@ -108,6 +108,9 @@ public final class GatewayRuntime: Service, Sendable {
         case mesh(any Error)
         case admin(address: String, underlying: any Error)
         case state(any Error)
+        /// The stored rollouts send requests to stables these files do not say how to reach
+        /// (`LiveConfiguration.strandedStables`).
+        case strandedStables([String])
         /// Bound beyond loopback without a token.
         case adminAccess(String)
 
@@ -124,6 +127,8 @@ public final class GatewayRuntime: Service, Sendable {
                 return "cannot serve the admin endpoint on \(address): \(TransportErrorText.describe(underlying)); pick another with --admin HOST:PORT"
             case .state(let error):
                 return "\(error)"
+            case .strandedStables(let problems):
+                return problems.joined(separator: "\n") + "\n(nothing was started: its requests would have been answered 503)"
             case .adminAccess(let problem):
                 return problem
             }
@@ -242,8 +247,16 @@ public final class GatewayRuntime: Service, Sendable {
         guard let options else { return (nil, resources, []) }
         do {
             let opened = try SQLiteRolloutStore(path: options.statePath, retention: options.retention)
-            let (routed, withheld) = LiveConfiguration.routingWithheld(resources, as: Array(try opened.loadRollouts().values))
+            let stored = Array(try opened.loadRollouts().values)
+            let stranded = LiveConfiguration.strandedStables(resources, as: stored)
+            if !stranded.isEmpty {
+                opened.close()
+                throw StartError.strandedStables(stranded)
+            }
+            let (routed, withheld) = LiveConfiguration.routingWithheld(resources, as: stored)
             return (opened, routed, withheld)
+        } catch let error as StartError {
+            throw error
         } catch {
             throw StartError.state(error)
         }

@@ -329,6 +329,28 @@ public actor LiveConfiguration {
         return (routing(resources, keeping: splits, in: Set(splits.keys)), withheld)
     }
 
+    /// Why a stored rollout cannot be served from these files: its split sends its stable a share of requests, yet the
+    /// stable resolves to nothing that serves (a ServiceEntry added with `serin apply` lives only as long as the
+    /// process, so a restart from the files no longer has it). There is no version to hand that share to instead (the
+    /// canary is not judged, the files' own route may name a version a release retired), so `serin up` refuses to
+    /// start with these, one per rollout, rather than answer the share with 503.
+    public static func strandedStables(_ resources: [LocatedResource], as rollouts: [Rollout]) -> [String] {
+        let owned = rollouts.filter { rollout in
+            rollout.ownsRoutes && rollout.split.stable.weight > 0
+                && resources.canaries.contains { $0.name == rollout.spec.name && $0.targetRef == rollout.spec.targetRef }
+        }
+        guard !owned.isEmpty else { return [] }
+        let table = RouteTable(compiling: MeshConfig(resources: routing(resources, as: owned)))
+        return owned.sorted { $0.spec.name.description < $1.spec.name.description }.compactMap { rollout in
+            let split = rollout.split
+            guard let why = table.unservable(split.stable.destination, in: rollout.spec.targetRef) else { return nil }
+            return "Canary \(rollout.spec.name.displayName): its stored rollout sends \(split.stable.weight)% of VirtualService "
+                + "\(rollout.spec.targetRef.displayName)'s requests to its stable \(split.stable.destination), which \(why) in these "
+                + "files: a resource added with serin apply lasts only as long as the process; write it in the files serin up "
+                + "starts from, then start again"
+        }
+    }
+
     /// `resources` with `splits` applied to the VirtualServices named in `names`.
     static func routing(
         _ resources: [LocatedResource], keeping splits: [ResourceName: TrafficSplit], in names: Set<ResourceName>

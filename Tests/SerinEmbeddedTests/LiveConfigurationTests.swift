@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import SerinCore
 import SerinServer
+import SerinStore
 import SerinEmbedded
 import SerinGateway
 import SerinListener
@@ -294,5 +295,53 @@ extension LiveConfigurationTests {
         #expect(withheld.map(\.split) == [rollout.split])
         #expect(withheld.first?.canary == spec.name)
         #expect(withheld.first?.reason == "VirtualService default/web-virtualservice keeps its weights: canary web-v2-service has no endpoints, so its requests would be answered 503")
+    }
+
+    @Test("at start-up a stored split whose stable nothing serves in the files is a reason to refuse the start, naming the Canary, the share and the host; a stable that serves is none")
+    func startUpRefusesUnservableStable() throws {
+        let decodedAll = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9) + [SeedManifests.canary(stableHost: nil)])
+        let spec = try #require(decodedAll.resources.canaries.first)
+        var rollout = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
+        _ = rollout.start(now: RolloutInstant(sinceEpoch: .zero))
+        #expect(rollout.split.stable.weight > 0)
+        #expect(LiveConfiguration.strandedStables(decodedAll.resources, as: [rollout]).isEmpty)
+        // The files lost the stable's ServiceEntry (it was added with `serin apply`): its Service has no endpoints.
+        let sources = SeedManifests.dropping(serviceEntry: "web-v1-service", from: SeedManifests.sources(v1: 9, v2: 9))
+        let decoded = SeedManifests.resources(sources + [SeedManifests.canary(stableHost: nil)])
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+        #expect(LiveConfiguration.strandedStables(decoded.resources, as: [rollout]) == [
+            "Canary web: its stored rollout sends \(rollout.split.stable.weight)% of VirtualService web-virtualservice's requests to its stable "
+                + "web-v1-service:80, which has no endpoints in these files: a resource added with serin apply lasts only as long as the "
+                + "process; write it in the files serin up starts from, then start again",
+        ])
+    }
+
+    @Test("serin up's runtime refuses to start from files that cannot serve a stored rollout's stable, listening on nothing, and starts once they can")
+    func runtimeRefusesStrandedStable() async throws {
+        let decodedAll = SeedManifests.resources(SeedManifests.sources(v1: 9, v2: 9) + [SeedManifests.canary(stableHost: nil)])
+        let spec = try #require(decodedAll.resources.canaries.first)
+        var rollout = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
+        _ = rollout.start(now: RolloutInstant(sinceEpoch: .zero))
+        let state = try SerinProcess.temporaryDirectory().appendingPathComponent("state.sqlite").path
+        let store = try SQLiteRolloutStore(path: state)
+        try store.save(rollout, events: [], measurements: [])
+        store.close()
+        let sources = SeedManifests.dropping(serviceEntry: "web-v1-service", from: SeedManifests.sources(v1: 9, v2: 9))
+        let decoded = SeedManifests.resources(sources + [SeedManifests.canary(stableHost: nil)])
+        do {
+            let runtime = try await GatewayRuntime.start(
+                resources: decoded.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
+                controller: .init(statePath: state, tickInterval: .milliseconds(50), logger: .discarding))
+            await runtime.shutdown()
+            Issue.record("started with a stored stable the files cannot serve")
+        } catch let error as GatewayRuntime.StartError {
+            #expect("\(error)".contains("its stored rollout sends"), "\(error)")
+            #expect("\(error)".hasSuffix("(nothing was started: its requests would have been answered 503)"), "\(error)")
+        }
+        // The files that say where the stable lives start it, the stored rollout and all.
+        let runtime = try await GatewayRuntime.start(
+            resources: decodedAll.resources, threads: 1, bindHost: "127.0.0.1", portMapping: .ephemeral, adminHost: "127.0.0.1", adminPort: 0,
+            controller: .init(statePath: state, tickInterval: .milliseconds(50), logger: .discarding))
+        await runtime.shutdown()
     }
 }
