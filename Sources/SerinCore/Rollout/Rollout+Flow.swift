@@ -43,7 +43,7 @@ extension Rollout {
         // router makes of them.
         var weights: [RolloutAction] = []
         applyWeight(canary: 0, into: &weights)
-        record(.normal, announcement, now: now, into: &actions)
+        record(.normal, announcement, alert: .info, now: now, into: &actions)
         actions += weights
         if let workload = spec.workload { actions.append(.scaleWorkload(scaling(workload, to: .likePrimary))) }
         if !keepPaused {
@@ -284,7 +284,7 @@ extension Rollout {
         markProgress(now: now)
         var weights: [RolloutAction] = []
         applyWeight(canary: canaryWeight, into: &weights)
-        record(.warning, message, alerting: .error, now: now, into: &actions)
+        record(.warning, message, alert: .error, now: now, into: &actions)
         actions += weights + following
         enter(.postRollout, now: now, into: &actions)
     }
@@ -337,10 +337,10 @@ extension Rollout {
         let promoted = spec.workload?.primary ?? "canary \(status.canary)"
         if refused {
             status.lastWordAwaitsWeights = true
-            record(.warning, "promotion not completed: \(allTraffic(on: promoted, refused: true))", now: now, into: &actions)
+            record(.warning, "promotion not completed: \(allTraffic(on: promoted, refused: true))", alert: .warn, now: now, into: &actions)
         } else {
             let revision = spec.workload.map(Self.servesRevision) ?? ""
-            record(.normal, "promotion completed: \(allTraffic(on: promoted, refused: false))\(revision)", now: now, into: &actions)
+            record(.normal, "promotion completed: \(allTraffic(on: promoted, refused: false))\(revision)", alert: .info, now: now, into: &actions)
         }
     }
 
@@ -377,14 +377,15 @@ extension Rollout {
         if first { record(.normal, "waiting for evidence: \(reason)", now: now, into: &actions) }
     }
 
-    /// Stay at this step until the next interval, saying why (`alerting` false: recorded, but no alert sent).
+    /// Stay at this step until the next interval, saying why (with `alert`, also to the alerts, unless `alerting` is
+    /// false: a muted hook's gate).
     mutating func hold(
         reason: String, message: String?, severity: RolloutEvent.Severity = .normal, checkAgainIn: Duration? = nil,
-        alerting: Bool = true, now: RolloutInstant, into actions: inout [RolloutAction]
+        alert: AlertSeverity? = nil, alerting: Bool = true, now: RolloutInstant, into actions: inout [RolloutAction]
     ) {
         status.holdReason = reason
         status.nextCheckAt = now + (checkAgainIn ?? spec.analysis.interval)
-        if let message { record(severity, message, sendingAlerts: alerting, now: now, into: &actions) }
+        if let message { record(severity, message, alert: alert, sendingAlerts: alerting, now: now, into: &actions) }
     }
 
     /// Scaling the workload target, in Flagger's shape.
@@ -475,11 +476,13 @@ extension Rollout {
         return now >= last + spec.analysis.progressDeadline
     }
 
-    /// Record an event as `<canary name>: <text>` and hand it to every `event` webhook and to every alert whose
-    /// severity admits it: a Warning event is a `warn` alert, a Normal one `info`, unless `alerting` says otherwise
-    /// (a rollback is an `error`); `sendingAlerts` false sends none (a muted hook's closed gate).
+    /// Record an event as `<canary name>: <text>` and hand it to every `event` webhook; with `alert`, also to every
+    /// alert whose severity admits that level. As Flagger alerts, only the points of a release's life do: it started
+    /// (`info`), a gate waits for approval (`warn`), it rolled back (`error`), its promotion completed (`info`) or
+    /// did not (`warn`), a primary initialized (`info`); a step, a halt or a pause is for event webhooks and the
+    /// history. `sendingAlerts` false sends none (a muted hook's closed gate).
     mutating func record(
-        _ severity: RolloutEvent.Severity, _ text: String, alerting: AlertSeverity? = nil, describesWeights: Bool = false,
+        _ severity: RolloutEvent.Severity, _ text: String, alert level: AlertSeverity? = nil, describesWeights: Bool = false,
         sendingAlerts: Bool = true, now: RolloutInstant, into actions: inout [RolloutAction]
     ) {
         let message = "\(spec.name.name): \(text)"
@@ -490,8 +493,8 @@ extension Rollout {
         if !hooks.isEmpty {
             actions.append(.notifyWebhooks(hooks.map { call($0, event: event) }))
         }
-        let level = alerting ?? (severity == .warning ? .warn : .info)
-        let alerts = sendingAlerts ? spec.analysis.alerts.filter { $0.severity.admits(level) } : []
+        guard let level, sendingAlerts else { return }
+        let alerts = spec.analysis.alerts.filter { $0.severity.admits(level) }
         if !alerts.isEmpty {
             actions.append(.sendAlerts(alerts.map { alert($0, severity: level, message: message, now: now) }))
         }

@@ -407,7 +407,7 @@ public struct Rollout: Hashable, Sendable {
             status.nextCheckAt = nil
             actions.append(.scaleWorkload(scaling(workload, to: .zero)))
             record(.normal, "initialized: \(workload.primary) serves \(workload.deployment) revision \(workload.revision ?? "unknown")",
-                   now: now, into: &actions)
+                   alert: .info, now: now, into: &actions)
             return .accepted(actions)
         }
         if !ready, stalled {
@@ -467,7 +467,7 @@ public struct Rollout: Hashable, Sendable {
             let waitBegins = status.holdReason != closed
             hold(
                 reason: closed, message: waitBegins ? "waiting for \(type) approval: \(reason)" : nil, severity: .warning,
-                alerting: !alertMuted, now: now, into: &actions)
+                alert: .warn, alerting: !alertMuted, now: now, into: &actions)
         case (.postRollout, .passed):
             finish(now: now, into: &actions)
         case (.postRollout, .failed(let reason)):

@@ -28,7 +28,7 @@ struct RolloutAlertTests {
         }
     }
 
-    @Test("a rollback is an error, a halt a warning, the rest info; each alert gets only what its severity admits")
+    @Test("as Flagger alerts: a release's start (info) and its rollback (error), not its halts or its last word; each alert gets only what its severity admits")
     func severities() throws {
         let alerts = [
             AlertSpec(name: "team", severity: .info, provider: Self.provider),
@@ -39,16 +39,30 @@ struct RolloutAlertTests {
         driver.start(0)
         try driver.completeInterval(with: .fail(reason: "request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests)"))
         try driver.completeInterval(with: .fail(reason: "request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests)"))
-        // The rollback's weights applied: the failed rollout's last word, a warning.
+        // The rollback's weights applied: the failed rollout's last word, recorded but no alert.
         driver.send { $0.weightsApplied($0.split, now: t(61)) }
         let sent = Self.sent(driver)
         let messages = driver.log.messages
-        #expect(sent.filter { $0.0 == "team" }.map(\.2) == messages, "info hears every event")
+        #expect(messages.contains { $0.hasPrefix("web: halt: request-success-rate 67.90% < 99%") } && messages.last?.hasPrefix("web: rollout failed") == true)
         let rollback = "web: rolled back: request-success-rate 67.90% < 99% (canary web-v2-service, 1m, 112 requests) (2/2 failed checks)"
+        #expect(sent.filter { $0.0 == "team" }.map(\.2) == [messages[0], rollback], "info hears the start and the rollback")
+        #expect(sent.filter { $0.0 == "team" }.map(\.1) == [.info, .error])
         #expect(sent.filter { $0.0 == "pager" }.map(\.2) == [rollback])
-        #expect(sent.filter { $0.0 == "pager" }.map(\.1) == [.error])
-        #expect(sent.filter { $0.0 == "qa" }.map(\.1) == [.warn, .error, .warn])
-        #expect(sent.filter { $0.0 == "qa" }.map(\.2).first?.hasPrefix("web: halt: request-success-rate 67.90% < 99%") == true)
+        #expect(sent.filter { $0.0 == "qa" }.map(\.1) == [.error])
+    }
+
+    @Test("a promotion alerts when it completes; the steps between do not")
+    func promotionAlerts() throws {
+        var driver = Driver(try Self.rollout([AlertSpec(name: "team", severity: .info, provider: Self.provider)]))
+        driver.start(0)
+        while driver.rollout.status.phase == .progressing { try driver.completeInterval(with: .pass) }
+        driver.send { $0.weightsApplied($0.split, now: t(1000)) }
+        #expect(driver.rollout.status.phase == .succeeded)
+        let sent = Self.sent(driver).map(\.2)
+        #expect(sent.count == 2, "\(sent)")
+        #expect(sent.first?.hasPrefix("web: rollout started") == true)
+        #expect(sent.last?.hasPrefix("web: promotion completed") == true, "\(sent)")
+        #expect(driver.log.messages.count > sent.count, "the steps are recorded, not alerted")
     }
 
     @Test("an alert carries the release, the weights and the failed checks beside the message")
