@@ -418,6 +418,12 @@ public actor CanaryController {
             }
         }
         for spec in specs {
+            // A Canary this controller's adapters cannot run at all (a Deployment target, with no Kubernetes): refused,
+            // so `serin status` lists it with why, as any other refusal.
+            if let workload = spec.workload, let why = adapters.deployments.refusal(ofCanaryOn: workload.deployment) {
+                refuse(spec, why)
+                continue
+            }
             if let existing = rollouts[spec.name] {
                 if existing.spec == spec {
                     if existing.awaitsStart {

@@ -298,7 +298,7 @@ public final class GatewayRuntime: Service, Sendable {
     /// Hands the files' Canaries to the controller, and every applied set after them.
     private static func admitCanaries(to canary: CanaryController, live: LiveConfiguration, resources: [LocatedResource], logger: Logger) async {
         let reconcile: @Sendable ([CanarySpec], [LocatedResource]) async -> Void = { specs, located in
-            for problem in await canary.reconcile(Self.embeddable(specs, in: located, logger: logger)) {
+            for problem in await canary.reconcile(specs) {
                 // Where the Canary was written, when it came from a file: the message then names the field to fix.
                 let at = Self.written(problem.canary, in: located).flatMap {
                     LiveConfiguration.refusalLocation(problem.message, of: $0.spec, at: $0.located)
@@ -309,7 +309,7 @@ public final class GatewayRuntime: Service, Sendable {
         await reconcile(resources.canaries, resources)
         await live.admit { specs, routes in
             var admission = await canary.admission(of: specs, routes: routes)
-            for spec in specs where spec.workload != nil { admission.refused[spec.name] = Self.workloadRefusal(spec) }
+            for spec in specs { if let workload = spec.workload { admission.refused[spec.name] = NoWorkloads().refusal(ofCanaryOn: workload.deployment) } }
             return admission
         }
         await live.onApply { specs in
@@ -328,27 +328,12 @@ public final class GatewayRuntime: Service, Sendable {
 
     public var adminURL: String { "http://\(admin.host):\(admin.port)" }
 
-    /// The Canaries embedded mode can run; the others (a Deployment target) are logged as refused, at their
-    /// targetRef's line when `located` holds the file they came from.
-    static func embeddable(_ specs: [CanarySpec], in located: [LocatedResource], logger: Logger) -> [CanarySpec] {
-        for spec in specs where spec.workload != nil {
-            let at = written(spec.name, in: located).map { $0.located.location(of: "spec.targetRef.kind") }
-            logger.error("\(at.map { "\($0): " } ?? "")Canary \(spec.name.displayName): \(workloadRefusal(spec))", metadata: ["canary": "\(spec.name)"])
-        }
-        return specs.filter { $0.workload == nil }
-    }
-
     /// The Canary `name` as its file has it, when `located` holds that file.
     private static func written(_ name: ResourceName, in located: [LocatedResource]) -> (located: LocatedResource, spec: CanarySpec)? {
         for resource in located {
             if case .canary(let spec) = resource.resource, spec.name == name { return (resource, spec) }
         }
         return nil
-    }
-
-    static func workloadRefusal(_ spec: CanarySpec) -> String {
-        "targetRef is Deployment \(spec.workload?.deployment ?? ""): Serin creates and scales Deployments only on Kubernetes "
-            + "(serin controller); on this gateway, point targetRef at a VirtualService with stable and canary destinations"
     }
 
     /// Stops the admin endpoint and the controller, then the gateway: requests in flight get up to the

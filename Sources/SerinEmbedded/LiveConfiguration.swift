@@ -386,6 +386,7 @@ public actor LiveConfiguration {
     /// the controller words it, `refused: spec.stable …`), else `spec.canary`.
     public static func refusalLocation(_ why: String, of spec: CanarySpec, at located: LocatedResource) -> SourceLocation? {
         let aboutStable = why.hasPrefix("spec.stable") || why.hasPrefix(CanaryStatus.refusalMessage("spec.stable"))
+        if spec.workload != nil, why.contains("targetRef is Deployment") { return located.location(of: "spec.targetRef.kind") }
         return located.location(of: spec.stable != nil && aboutStable ? "spec.stable.host" : "spec.canary.host")
     }
 

@@ -257,7 +257,7 @@ extension UpCommandTests {
         await backends.shutdown()
     }
 
-    @Test("a Canary with a Deployment target, which only serin controller runs, is refused at start with its file and line")
+    @Test("a Canary with a Deployment target, which only serin controller runs, is refused at start with its file and line, and serin status lists it refused, with why")
     func deploymentTargetRefusedAtItsLine() async throws {
         let backends = TestBackends(threads: 2)
         let podinfo = ManifestSource(path: "podinfo.yaml", text: """
@@ -270,10 +270,14 @@ extension UpCommandTests {
               analysis: {interval: 1m, threshold: 5, stepWeight: 10, maxWeight: 50}
             """)
         let directory = try Self.manifestDirectory(v1: 9, v2: 9, canary: podinfo)
-        let (up, _, _) = try await Self.launchOnFreePorts(directory, state: directory.appendingPathComponent("state.sqlite").path)
+        let (up, adminPort, _) = try await Self.launchOnFreePorts(directory, state: directory.appendingPathComponent("state.sqlite").path)
         let refusal = "\(directory.appendingPathComponent("podinfo.yaml").path):5:"
         #expect(await eventually(.seconds(20)) { up.printed.contains(refusal) }, "\(up.printed)")
-        #expect(up.printed.contains("Canary podinfo: targetRef is Deployment podinfo: Serin creates and scales Deployments only on Kubernetes"), "\(up.printed)")
+        #expect(up.printed.contains("podinfo: targetRef is Deployment podinfo: Serin creates and scales Deployments only on Kubernetes"), "\(up.printed)")
+        // Listed, not gone: the Canary was given, and the status says why nothing runs it.
+        let status = try await SerinProcess.run(["status", "podinfo", "-o", "json", "--server", "http://127.0.0.1:\(adminPort)"])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("refused: targetRef is Deployment podinfo"), "\(status.stdout)")
         await up.kill(SIGTERM)
         await backends.shutdown()
     }

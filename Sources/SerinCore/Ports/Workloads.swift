@@ -32,6 +32,12 @@ public protocol WorkloadManager: Sendable {
     func scale(_ scaling: WorkloadScaling) async throws
     /// Copies the target's pod template to the primary; says whether the primary has rolled it out yet.
     func promote(_ promotion: WorkloadPromotion) async -> WorkloadState
+    /// Why a Canary on `deployment` cannot run here at all, or nil when it can.
+    func refusal(ofCanaryOn deployment: String) -> String?
+}
+
+extension WorkloadManager {
+    public func refusal(ofCanaryOn deployment: String) -> String? { nil }
 }
 
 /// Embedded mode: no Deployment runs, so every one is as ready as it will get, and none can be managed.
@@ -47,6 +53,12 @@ public struct NoWorkloads: WorkloadReadiness, WorkloadManager {
 
     public func promote(_ promotion: WorkloadPromotion) async -> WorkloadState {
         WorkloadState(ready: false, reason: "embedded mode runs no Deployments; a Canary on a Deployment needs serin controller")
+    }
+
+    /// A Canary whose target is a Deployment is refused whole: nothing here would create, scale or promote it.
+    public func refusal(ofCanaryOn deployment: String) -> String? {
+        "targetRef is Deployment \(deployment): Serin creates and scales Deployments only on Kubernetes "
+            + "(serin controller); on this gateway, point targetRef at a VirtualService with stable and canary destinations"
     }
 
     struct NoDeployments: Error, CustomStringConvertible {
