@@ -174,8 +174,8 @@ struct ServerOption: ParsableArguments {
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
         "How long to wait for the admin API's answer, in seconds or as 10s, 500ms, 1m (default \(Readable.duration(AdminClient.defaultTimeout))). "
-            + "In cluster mode (--kubeconfig, --context), how long a command written on a Canary (promote, abort, pause, resume, "
-            + "rollout) waits for the controller's answer (default \(Readable.duration(ServerOption.clusterCommandTimeout))).",
+            + "For promote, abort, pause, resume and rollout in cluster mode (--kubeconfig, --context), how long the command written "
+            + "on the Canary waits for the controller's answer (default \(Readable.duration(ServerOption.clusterCommandTimeout))).",
         valueName: "duration"))
     var timeout: SecondsArgument?
 

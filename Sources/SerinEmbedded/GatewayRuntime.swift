@@ -121,6 +121,11 @@ public final class GatewayRuntime: Service, Sendable {
                 return problem
             case .gateway(let error):
                 return "\(error); pick other ports with --port-offset N"
+            case .mesh(GatewayError.meshTCPUnavailable(let address, let port, let declared, let reason)):
+                // The service port's own listener: another --mesh port would not move it, another host or offset does.
+                return "cannot listen on \(address):\(port) for the mesh's TCP service port \(declared): \(reason); a sidecar "
+                    + "takes each TCP service port on the mesh's address, so nothing else there may listen on it: give --mesh "
+                    + "another host (127.0.0.2:15001), or move the ports with --port-offset"
             case .mesh(let error):
                 return "\(error); pick another with --mesh HOST:PORT"
             case .admin(let address, let underlying):

@@ -8,6 +8,12 @@ public enum RequestHeadCheck {
     /// The status and reason the gateway answers `method target` on HTTP/1.1 with `authority` and `fields`; nil when
     /// it reads the head and goes on to route it.
     public static func refusal(method: String, target: String, authority: String, fields: [(String, String)]) -> (status: Int, reason: String)? {
+        // A space or a control byte in the target would end it early, and the parser would blame what follows
+        // (the version): said of the target itself, as a client must percent-encode it (RFC 9112 §3.2).
+        if let byte = target.utf8.first(where: { $0 <= 0x20 || $0 == 0x7F }) {
+            let named = byte == 0x20 ? "a space" : "the control byte 0x\(String(byte, radix: 16, uppercase: true))"
+            return (400, "malformed request: the target \(target.debugDescription) holds \(named); a request target has none (RFC 9112 §3.2: percent-encode it, %20 for a space)")
+        }
         var head = "\(method) \(target) HTTP/1.1\r\nhost: \(authority)\r\n"
         for (name, value) in fields { head += "\(name): \(value)\r\n" }
         head += "\r\n"

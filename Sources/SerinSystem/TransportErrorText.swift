@@ -23,6 +23,9 @@ public enum TransportErrorText {
             guard let text = strerror(error.errnoCode).map({ String(cString: $0) }) else { return "\(error)" }
             // strerror's sentence, as the middle of ours: "Connection refused" → "connection refused".
             return text.prefix(1).lowercased() + text.dropFirst()
+        case let error as SocketAddressError.UnknownHost:
+            // getaddrinfo's sentence, as the middle of ours: "Name or service not known" → "name or service not known".
+            return error.errorDescription.prefix(1).lowercased() + error.errorDescription.dropFirst()
         case ChannelError.connectTimeout(let limit):
             return "no connection within \(limit.nanoseconds / 1_000_000)ms"
         default:

@@ -135,6 +135,8 @@ struct RouteCommandTests {
         (["--path", "abc"], "400, malformed request: target abc is not origin-form, http(s) absolute-form or * for OPTIONS"),
         (["--header", "x-note=a\u{7}b"], "400, malformed request: control byte 7 in header x-note"),
         (["--header", "bad name=1"], "400,"),
+        // The space is named, not the version after it.
+        (["--path", "/a b"], "400, malformed request: the target \"/a b\" holds a space; a request target has none (RFC 9112 §3.2: percent-encode it, %20 for a space)"),
     ])
     func refusedBeforeRouting(arguments: [String], expected: String) async throws {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com"] + arguments)

@@ -168,6 +168,16 @@ struct MeshTests {
         }
     }
 
+    @Test("a mesh TCP service port that is taken says what moves it (another mesh host, --port-offset), not another --mesh port, which would not; the mesh listener's own port says --mesh")
+    func meshPortAdvice() {
+        let servicePort = GatewayRuntime.StartError.mesh(
+            GatewayError.meshTCPUnavailable(address: "127.0.0.1", port: 9000, declared: 9000, reason: "address already in use"))
+        #expect("\(servicePort)".contains("give --mesh another host (127.0.0.2:15001), or move the ports with --port-offset"), "\(servicePort)")
+        #expect(!"\(servicePort)".contains("pick another with --mesh"))
+        let listener = GatewayRuntime.StartError.mesh(GatewayError.meshUnavailable(address: "127.0.0.1", port: 15001, reason: "address already in use"))
+        #expect("\(listener)".hasSuffix("pick another with --mesh HOST:PORT"), "\(listener)")
+    }
+
     @Test("an HTTP/2 client (h2c with prior knowledge) reaches reviews through the mesh listener by its authority")
     func http2ClientByAuthority() async throws {
         try await Self.withMesh { _, port, _ in

@@ -26,6 +26,18 @@ struct ManifestLoaderTests {
         #expect(loaded.sources.first?.text == "# a.yml\n")
     }
 
+    @Test("a file given twice, by another path or inside a directory also given, is read once, with a warning naming both paths")
+    func fileGivenTwice() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let loaded = ManifestLoader.load(paths: [root, "\(root)/./b.yaml", "\(root)/sub/../a.yml"], recursive: false)
+        #expect(loaded.sources.map(\.path) == ["\(root)/a.yml", "\(root)/b.yaml", "\(root)/c.json"])
+        #expect(loaded.diagnostics.map(\.description) == [
+            "warning: \(root)/./b.yaml is the file \(root)/b.yaml already given: read once",
+            "warning: \(root)/sub/../a.yml is the file \(root)/a.yml already given: read once",
+        ])
+    }
+
     @Test("reads subdirectories too when recursive")
     func recursive() throws {
         let root = try makeTree()

@@ -54,7 +54,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The Prometheus holding Istio's metrics: http:// or https://, with a path prefix if it has one.", valueName: "url"))
     var prometheus: String = "http://prometheus.istio-system:9090"
 
-    @Option(help: ArgumentHelp("Where the API, the dashboard and /metrics listen.", valueName: "host:port"), transform: HostPort.parse)
+    @Option(help: ArgumentHelp("Where the API, the dashboard and /metrics listen (default: 127.0.0.1:9900).", valueName: "host:port"), transform: HostPort.parse)
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)
 
     @OptionGroup var adminToken: AdminTokenOption

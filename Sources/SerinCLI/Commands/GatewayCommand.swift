@@ -59,7 +59,7 @@ struct ServingOptions: ParsableArguments {
     var portOffset: Int = 0
 
     @Option(help: ArgumentHelp(
-        "The admin endpoint's address (API, dashboard, metrics). Anything but loopback needs --admin-token-file or SERIN_ADMIN_TOKEN.",
+        "The admin endpoint's address (API, dashboard, metrics; default: 127.0.0.1:9900). Anything but loopback needs --admin-token-file or SERIN_ADMIN_TOKEN.",
         valueName: "host:port"
     ), transform: HostPort.parse)
     var admin: HostPort = HostPort(host: "127.0.0.1", port: 9900)

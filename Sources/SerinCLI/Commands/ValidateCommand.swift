@@ -11,8 +11,9 @@ struct ValidateCommand: ParsableCommand {
         abstract: "Check manifests and report every problem as path:line:column: error|warning: message.",
         discussion: """
             Exit status 0 when there is no error (warnings allowed), 1 otherwise. A document of a kind Serin does not \
-            read is skipped with a warning, as is a field Serin does not know; --strict makes both errors, so a typo in a \
-            kind or a field name cannot pass unnoticed.
+            read is skipped with a warning, as is a field Serin does not know in Istio's and Kubernetes' kinds (in a \
+            Canary, MetricTemplate or AlertProvider it is an error); --strict makes both errors, so a typo in a kind or \
+            a field name cannot pass unnoticed.
             """
     )
 

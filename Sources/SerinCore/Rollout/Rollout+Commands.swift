@@ -5,7 +5,7 @@ extension Rollout {
     /// gate to the next step, or, at the last step, through the confirm-promotion gate to promotion).
     /// During a gradual promotion (`stepWeightPromotion`) it takes the remaining steps at once.
     public mutating func promote(now: RolloutInstant) -> RolloutOutcome {
-        if isSuspendedMidRollout { return .rejected(.suspended(.promote)) }
+        if isSuspendedMidRollout || holdsReleaseSuspended { return .rejected(.suspended(.promote)) }
         var actions: [RolloutAction] = []
         // Paused by a person, promote un-pauses as it would resume, then does what it does from there.
         let pausedFrom = status.phase == .paused ? status.pausedFrom : nil
@@ -58,6 +58,7 @@ extension Rollout {
     /// progress deadline. A rollback cannot be paused: it restores stable traffic and must finish.
     /// A rollout `spec.suspend` holds is paused by the person too: it stays paused once the spec is unsuspended.
     public mutating func pause(now: RolloutInstant) -> RolloutOutcome {
+        if holdsReleaseSuspended { return .rejected(.suspended(.pause)) }
         var actions: [RolloutAction] = []
         if status.phase == .paused, status.suspended == true {
             status.suspended = nil
@@ -94,7 +95,7 @@ extension Rollout {
     /// `resume`: return to the phase the rollout paused from. The progress deadline starts afresh, an
     /// analysis gets a full new interval of data, and a gate or hook that was waiting is asked again now.
     public mutating func resume(now: RolloutInstant) -> RolloutOutcome {
-        if isSuspendedMidRollout { return .rejected(.suspended(.resume)) }
+        if isSuspendedMidRollout || holdsReleaseSuspended { return .rejected(.suspended(.resume)) }
         guard status.phase == .paused, status.pausedFrom != nil else {
             return .rejected(.commandNotAllowed(.resume, phase: status.phase))
         }

@@ -11,6 +11,12 @@ extension Rollout {
         spec.suspend && [.progressing, .promoting, .paused].contains(status.phase)
     }
 
+    /// Whether `spec.suspend` holds back a new release of a finished rollout: a command on it is about that release,
+    /// and is refused for the suspension, not for the phase of the release before it.
+    var holdsReleaseSuspended: Bool {
+        spec.suspend && status.releaseHeld == true
+    }
+
     /// Whether the controller should `start` this rollout: created and not started, nor held by `spec.suspend`
     /// (a suspended Canary's start is said once, then waits for the spec).
     public var awaitsStart: Bool {

@@ -12,6 +12,7 @@ public enum ManifestLoader {
     public static func load(paths: [String], recursive: Bool) -> (sources: [ManifestSource], diagnostics: [Diagnostic]) {
         var sources: [ManifestSource] = []
         var diagnostics: [Diagnostic] = []
+        var read = ReadFiles()
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -20,10 +21,10 @@ public enum ManifestLoader {
             }
             if isDirectory.boolValue {
                 let before = (sources.count, diagnostics.count)
-                let subdirectories = walk(directory: path, recursive: recursive, sources: &sources, diagnostics: &diagnostics)
+                let subdirectories = walk(directory: path, recursive: recursive, sources: &sources, diagnostics: &diagnostics, read: &read)
                 if (sources.count, diagnostics.count) == before { diagnostics.append(nothingIn(path, recursive: recursive, subdirectories: subdirectories)) }
             } else {
-                read(file: path, sources: &sources, diagnostics: &diagnostics)
+                Self.read(file: path, sources: &sources, diagnostics: &diagnostics, read: &read)
             }
         }
         return (sources, diagnostics)
@@ -41,7 +42,7 @@ public enum ManifestLoader {
     /// subdirectories.
     @discardableResult
     private static func walk(
-        directory: String, recursive: Bool, sources: inout [ManifestSource], diagnostics: inout [Diagnostic]
+        directory: String, recursive: Bool, sources: inout [ManifestSource], diagnostics: inout [Diagnostic], read: inout ReadFiles
     ) -> [String] {
         let names: [String]
         do {
@@ -68,15 +69,21 @@ public enum ManifestLoader {
             }
             if isDirectory.boolValue {
                 subdirectories.append(name)
-                if recursive { walk(directory: path, recursive: true, sources: &sources, diagnostics: &diagnostics) }
+                if recursive { walk(directory: path, recursive: true, sources: &sources, diagnostics: &diagnostics, read: &read) }
             } else if isManifest {
-                read(file: path, sources: &sources, diagnostics: &diagnostics)
+                Self.read(file: path, sources: &sources, diagnostics: &diagnostics, read: &read)
             }
         }
         return subdirectories
     }
 
-    private static func read(file path: String, sources: inout [ManifestSource], diagnostics: inout [Diagnostic]) {
+    private static func read(file path: String, sources: inout [ManifestSource], diagnostics: inout [Diagnostic], read: inout ReadFiles) {
+        // The same file named twice (`examples/seed` and `./examples/seed`, a directory and a file in it) is read
+        // once: read twice, each of its resources would be a duplicate of itself.
+        if let first = read.first(path) {
+            diagnostics.append(.warning("\(path) is the file \(first) already given: read once", at: nil))
+            return
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             diagnostics.append(.error("cannot read \(path): permission denied or not a regular file", at: nil))
             return
@@ -86,5 +93,18 @@ public enum ManifestLoader {
             return
         }
         sources.append(ManifestSource(path: path, text: text))
+    }
+
+    /// The files read so far, by their path with `.`, `..` and symbolic links resolved.
+    struct ReadFiles {
+        private var given: [String: String] = [:]
+
+        /// The path `path` was first given as, when the same file was read already; else nil, and `path` is noted.
+        mutating func first(_ path: String) -> String? {
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+            if let earlier = given[resolved] { return earlier }
+            given[resolved] = path
+            return nil
+        }
     }
 }

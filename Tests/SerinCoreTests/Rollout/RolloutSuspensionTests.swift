@@ -149,7 +149,7 @@ struct RolloutSuspensionTests {
         #expect(driver.rejections.isEmpty)
     }
 
-    @Test("after a promotion, a new canary applied while suspended is not a release to start; unsuspended it is")
+    @Test("after a promotion, a new canary applied while suspended is not a release to start, and promote, pause and resume are refused for the suspension; unsuspended it is")
     func newReleaseWaitsAfterPromotion() throws {
         var driver = try Self.atFifty()
         driver.send { $0.promote(now: t(35)) }
@@ -164,6 +164,10 @@ struct RolloutSuspensionTests {
             "web: suspended: spec.suspend is true; the new release of canary web-v3-service waits until it is false",
         ])
         #expect(driver.send { $0.restart(now: t(41)) }.rejection == .suspended(.restart))
+        // The commands are about the release held back, refused for the suspension (not "already promoted").
+        #expect(driver.send { $0.promote(now: t(42)) }.rejection == .suspended(.promote))
+        #expect(driver.send { $0.pause(now: t(42)) }.rejection == .suspended(.pause))
+        #expect(driver.send { $0.resume(now: t(42)) }.rejection == .suspended(.resume))
 
         var unsuspended = next
         unsuspended.suspend = false
