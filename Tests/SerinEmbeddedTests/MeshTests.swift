@@ -168,6 +168,45 @@ struct MeshTests {
         }
     }
 
+    @Test("a mesh route to a service with several ports, its destination written without a port, goes to the port the request came to, as Istio's sidecar resolves it")
+    func portlessDestinationTakesTheRequestPort() async throws {
+        let backends = TestBackends(threads: 1)
+        let web = try await backends.start("web-port")
+        let admin = try await backends.start("admin-port")
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: details}
+            spec:
+              hosts: [details]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 9080, name: http, protocol: HTTP}, {number: 9090, name: admin, protocol: HTTP}]
+              endpoints: [{address: 127.0.0.1, ports: {http: \(web.port), admin: \(admin.port)}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: details}
+            spec:
+              hosts: [details]
+              http:
+              - route: [{destination: {host: details}}]
+            """
+        let set = ManifestSet(sources: [ManifestSource(path: "details.yaml", text: yaml)])
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        let gateway = GatewayServer(threads: 1, portMapping: .ephemeral)
+        try await gateway.install(RouteTable(compiling: set.config))
+        try await gateway.openMesh(host: "127.0.0.1", port: 0)
+        let meshPort = try #require(gateway.meshAddress?.port)
+        let toWeb = try await Self.get("/", host: "details:9080", port: meshPort, group: backends.group)
+        #expect(toWeb.status == 200 && toWeb.header(DemoApp.versionHeader) == "web-port", "\(toWeb.status) \(toWeb.bodyText)")
+        let toAdmin = try await Self.get("/", host: "details:9090", port: meshPort, group: backends.group)
+        #expect(toAdmin.status == 200 && toAdmin.header(DemoApp.versionHeader) == "admin-port", "\(toAdmin.status) \(toAdmin.bodyText)")
+        await gateway.shutdown()
+        for server in [web, admin] { await server.close() }
+        await backends.shutdown()
+    }
+
     @Test("a mesh TCP service port that is taken says what moves it (another mesh host, --port-offset), not another --mesh port, which would not; the mesh listener's own port says --mesh")
     func meshPortAdvice() {
         let servicePort = GatewayRuntime.StartError.mesh(

@@ -217,9 +217,10 @@ struct ManifestValidatorTests {
         )
     }
 
-    @Test("a destination of a service with several ports must name one")
-    func portRequired() {
-        let entry = """
+    @Test("an HTTP destination of a service with several ports may leave the port out, as in Istio: a request takes the port it arrived on, and a Gateway port the service lacks is a warning")
+    func portFromTheRequest() {
+        func entry(_ ports: String) -> String {
+            """
 
             ---
             apiVersion: networking.istio.io/v1
@@ -228,15 +229,24 @@ struct ManifestValidatorTests {
             spec:
               hosts: [api]
               resolution: STATIC
-              ports: [{number: 80, name: http}, {number: 8080, name: admin}]
+              ports: [\(ports)]
               endpoints: [{address: 127.0.0.1}]
 
             """
+        }
         let http = "  - route:\n    - destination: {host: api}"
+        // The gateway's port 80 is one of the service's: its requests go to api:80.
+        #expect(validate(http, more: entry("{number: 80, name: http}, {number: 8080, name: admin}")) == [])
+        let elsewhere = entry("{number: 9080, name: http}, {number: 9090, name: admin}")
         #expect(
-            validate(http, more: entry)
-                == ["\(at(9, 20)): error: spec.http[0].route[0].destination.port is required: api exposes several ports (80, 8080)"]
+            validate(http, more: elsewhere) == [
+                "\(at(9, 20)): warning: spec.http[0].route[0].destination.port is not written and api exposes several ports (9080, 9090): "
+                    + "a request takes the port it arrived on, as Istio routes it, and Gateway web-gateway's port 80 is none of them, so its "
+                    + "requests would be answered 503; write the port",
+            ]
         )
+        // In the mesh a request arrives on one of the service's own ports.
+        #expect(validate(gateways: "[mesh]", "  - route:\n    - destination: {host: api}", more: elsewhere).filter { $0.contains("api") } == [])
     }
 
     @Test("two resources of one kind with one name are an error at the second")

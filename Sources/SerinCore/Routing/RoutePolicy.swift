@@ -49,8 +49,9 @@ public struct RoutePolicy: Hashable, Sendable, Codable {
 }
 
 extension RoutePolicy {
-    /// The policy of `route`, its mirror resolved in `config`.
-    public init(compiling route: HTTPRoute, in config: MeshConfig) {
+    /// The policy of `route`, its mirror resolved in `config` (a port-less mirror of a service with several ports at
+    /// `listenerPort`, as its destinations).
+    public init(compiling route: HTTPRoute, in config: MeshConfig, listenerPort: Int? = nil) {
         let retries = route.retries ?? .istioDefault
         self.init(
             timeout: route.timeout,
@@ -59,7 +60,7 @@ extension RoutePolicy {
             directResponse: route.directResponse,
             mirrors: ([route.mirror].compactMap { $0 } + route.mirrors).map { mirror in
                 Mirror(
-                    destination: mirror.destination, cluster: RouteTable.cluster(for: mirror.destination, in: config),
+                    destination: mirror.destination, cluster: RouteTable.cluster(for: mirror.destination, in: config, listenerPort: listenerPort),
                     percentage: mirror.percentage
                 )
             },

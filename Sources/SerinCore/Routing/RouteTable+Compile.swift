@@ -40,6 +40,16 @@ extension RouteTable {
             let bound = virtualService.gateways.filter { gatewaysByName[$0] != nil }
             guard !bound.isEmpty else { continue }
             let routes = Self.routes(of: virtualService, boundTo: Set(bound), in: config)
+            // A port-less destination of a service with several ports resolves per gateway port, compiled once each.
+            let perPort = Self.dependsOnListenerPort(virtualService, in: config)
+            var routesByPort: [Int: [Route]] = [:]
+            func routesAt(_ port: Int) -> [Route] {
+                guard perPort else { return routes }
+                if let compiled = routesByPort[port] { return compiled }
+                let compiled = Self.routes(of: virtualService, boundTo: Set(bound), in: config, listenerPort: port)
+                routesByPort[port] = compiled
+                return compiled
+            }
             let sniRoutes = Self.sniRoutes(of: virtualService, boundTo: Set(bound), in: config)
             let tcpRoutes = Self.tcpRoutes(of: virtualService, boundTo: Set(bound), in: config)
             var seen = Set<String>()
@@ -73,7 +83,7 @@ extension RouteTable {
                     }
                     for host in virtualService.hosts.map(HostPattern.init) {
                         guard admits(host), seen.insert("\(server.port) \(host.text)").inserted else { continue }
-                        hostsByPort.add(routes, host: host, port: server.port)
+                        hostsByPort.add(routesAt(server.port), host: host, port: server.port)
                     }
                 }
             }
@@ -104,16 +114,21 @@ extension RouteTable {
     /// routes, each merged with it (`HTTPRoute.merged(into:)`) and named for the delegate VirtualService, whose weights
     /// a Canary moves; a delegate that does not exist, or that delegates again (Istio allows one level), routes nothing.
     /// A route whose matches all name source workloads none of `gateways` is (`SourceMatched.fitted`) is left out.
-    static func routes(of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) -> [Route] {
+    /// `listenerPort`: the port requests arrive on, which a destination without a port takes when its service has
+    /// several (`dependsOnListenerPort`), as Istio builds its cluster from the listener's port.
+    static func routes(
+        of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig, listenerPort: Int? = nil
+    ) -> [Route] {
         virtualService.http.enumerated().flatMap { index, route -> [Route] in
             guard let name = route.delegate else {
-                return [Self.route(route, of: virtualService.name, index: index, boundTo: gateways, in: config)].compactMap { $0 }
+                return [Self.route(route, of: virtualService.name, index: index, boundTo: gateways, in: config, listenerPort: listenerPort)]
+                    .compactMap { $0 }
             }
             guard let delegate = config.virtualService(named: name), delegate.hosts.isEmpty else { return [] }
             return delegate.http.enumerated().compactMap { delegateIndex, delegated in
                 guard delegated.delegate == nil, let merged = delegated.merged(into: route) else { return nil }
                 return Self.route(
-                    merged, of: delegate.name, index: delegateIndex, boundTo: gateways, in: config,
+                    merged, of: delegate.name, index: delegateIndex, boundTo: gateways, in: config, listenerPort: listenerPort,
                     delegatedBy: "\(virtualService.name) http[\(index)]"
                 )
             }
@@ -122,14 +137,31 @@ extension RouteTable {
 
     private static func route(
         _ route: HTTPRoute, of virtualService: ResourceName, index: Int, boundTo gateways: Set<ResourceName>, in config: MeshConfig,
-        delegatedBy: String? = nil
+        listenerPort: Int?, delegatedBy: String? = nil
     ) -> Route? {
         guard let matches = RequestMatch.fitted(route.matches, toSourcesOf: gateways, in: config) else { return nil }
         return Route(
             virtualService: virtualService, index: index, name: route.name, gateways: gateways, matches: matches,
-            targets: route.destinations.map { Self.target(for: $0, in: config) }, policy: RoutePolicy(compiling: route, in: config),
+            targets: route.destinations.map { Self.target(for: $0, in: config, listenerPort: listenerPort) },
+            policy: RoutePolicy(compiling: route, in: config, listenerPort: listenerPort),
             stickiness: route.stickiness, delegatedBy: delegatedBy
         )
+    }
+
+    /// Whether a VirtualService's HTTP routes (a delegate's too) send to a destination, or mirror to one, without a
+    /// port while its service has several: such a route resolves per port requests arrive on.
+    static func dependsOnListenerPort(_ virtualService: VirtualService, in config: MeshConfig) -> Bool {
+        func portless(_ destination: Destination) -> Bool {
+            destination.port == nil && (config.service(forHost: destination.host)?.ports.count ?? 0) > 1
+        }
+        func depends(_ routes: [HTTPRoute]) -> Bool {
+            routes.contains { route in
+                route.destinations.contains { portless($0.destination) }
+                    || ([route.mirror].compactMap { $0 } + route.mirrors).contains { portless($0.destination) }
+            }
+        }
+        if depends(virtualService.http) { return true }
+        return virtualService.http.compactMap(\.delegate).contains { name in config.virtualService(named: name).map { depends($0.http) } ?? false }
     }
 
     /// A VirtualService's TLS routes bound to `gateways`, one `Route` per match, under each server name the match
@@ -173,19 +205,24 @@ extension RouteTable {
         }
     }
 
-    /// Resolves a weighted destination to the endpoints it reaches.
-    static func target(for weighted: WeightedDestination, in config: MeshConfig) -> Target {
+    /// Resolves a weighted destination to the endpoints it reaches (one without a port, of a service with several, at
+    /// `listenerPort`).
+    static func target(for weighted: WeightedDestination, in config: MeshConfig, listenerPort: Int? = nil) -> Target {
         let destination = weighted.destination
         return Target(
-            destination: destination, weight: weighted.weight, cluster: cluster(for: destination, in: config), headers: weighted.headers
+            destination: destination, weight: weighted.weight, cluster: cluster(for: destination, in: config, listenerPort: listenerPort),
+            headers: weighted.headers
         )
     }
 
-    /// The endpoints a destination reaches, with the traffic policy its DestinationRule sets for them.
-    static func cluster(for destination: Destination, in config: MeshConfig) -> Cluster {
+    /// The endpoints a destination reaches, with the traffic policy its DestinationRule sets for them. A destination
+    /// without a port, of a service with several, takes `listenerPort` (Istio's `GetDestinationCluster`: the port the
+    /// request arrived on), and reaches nothing when the service does not expose it.
+    static func cluster(for destination: Destination, in config: MeshConfig, listenerPort: Int? = nil) -> Cluster {
         let service = config.service(forHost: destination.host)
-        let servicePort = service.flatMap { Self.port(destination.port, of: $0) }
-        let port = servicePort?.number ?? destination.port ?? 80
+        let fromListener = destination.port == nil && (service?.ports.count ?? 0) > 1 ? listenerPort : nil
+        let servicePort = service.flatMap { Self.port(destination.port ?? fromListener, of: $0) }
+        let port = servicePort?.number ?? destination.port ?? fromListener ?? 80
         var endpoints: [Cluster.Endpoint] = []
         if let service, let servicePort {
             let subsetLabels: [String: String]?

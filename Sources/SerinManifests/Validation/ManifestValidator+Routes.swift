@@ -7,17 +7,21 @@ extension ManifestValidator {
         warnedWithoutEndpoints: inout Set<ResourceName>
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
+        // An HTTP request arrives on one of these ports: a destination without a port takes it, as Istio resolves it.
+        let gatewayPorts = virtualService.gateways.flatMap { name in
+            (context.gateways[name]?.servers ?? []).filter { !$0.passesThrough && !$0.forwardsTCP }.map { (gateway: name, port: $0.port) }
+        }
         for (routeIndex, route) in virtualService.http.enumerated() {
             diagnostics += weightedDestinations(
                 route.destinations, routePath: "spec.http[\(routeIndex)].route", at: located, context: context,
-                warnedWithoutEndpoints: &warnedWithoutEndpoints
+                requestPorts: gatewayPorts, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
             let mirrors = route.mirror.map { [("spec.http[\(routeIndex)].mirror", $0)] } ?? []
             let listed = route.mirrors.enumerated().map { ("spec.http[\(routeIndex)].mirrors[\($0)].destination", $1) }
             for (path, mirror) in mirrors + listed {
                 diagnostics += destination(
                     mirror.destination, path: path, portPath: "\(path).port.number", at: located, context: context,
-                    warnedWithoutEndpoints: &warnedWithoutEndpoints
+                    requestPorts: gatewayPorts, warnedWithoutEndpoints: &warnedWithoutEndpoints
                 )
             }
         }
@@ -125,7 +129,7 @@ extension ManifestValidator {
     /// destination reaching a service port that exists. HTTP, TLS and TCP routes weigh alike.
     private static func weightedDestinations(
         _ destinations: [WeightedDestination], routePath: String, at located: LocatedResource, context: ValidationContext,
-        warnedWithoutEndpoints: inout Set<ResourceName>
+        requestPorts: [(gateway: ResourceName, port: Int)]? = nil, warnedWithoutEndpoints: inout Set<ResourceName>
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         for (index, weighted) in destinations.enumerated() {
@@ -140,7 +144,7 @@ extension ManifestValidator {
             }
             diagnostics += destination(
                 weighted.destination, path: "\(path).destination", portPath: "\(path).destination.port.number",
-                at: located, context: context, warnedWithoutEndpoints: &warnedWithoutEndpoints
+                at: located, context: context, requestPorts: requestPorts, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
         }
         if destinations.count > 1, destinations.allSatisfy({ $0.weight <= 0 }) {
@@ -156,9 +160,13 @@ extension ManifestValidator {
 
     /// That `destination`, written at `path` (its port number at `portPath`), reaches a service, subset and
     /// port that exist. Shared by routes and Canaries, so both resolve hosts the way the gateway does.
+    /// `requestPorts`: for an HTTP route, the Gateway ports its requests arrive on (none but the mesh's own: an empty
+    /// list): a destination without a port, of a service with several, takes the request's port, as Istio resolves it,
+    /// and a Gateway port the service does not expose is warned of. Nil: the port must be written (a TCP or TLS
+    /// route's, a Canary's).
     static func destination(
         _ destination: Destination, path: String, portPath: String, at located: some FieldLocated,
-        context: ValidationContext, warnedWithoutEndpoints: inout Set<ResourceName>
+        context: ValidationContext, requestPorts: [(gateway: ResourceName, port: Int)]? = nil, warnedWithoutEndpoints: inout Set<ResourceName>
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         let hostLocation = located.location(of: "\(path).host")
@@ -188,6 +196,17 @@ extension ManifestValidator {
                     .error(
                         "\(portPath): port \(port) is not exposed by \(destination.host) (it exposes \(exposed.isEmpty ? "no ports" : exposed))",
                         at: located.location(of: portPath)
+                    )
+                )
+            }
+        } else if service.ports.count > 1, let requestPorts {
+            for (gateway, port) in requestPorts where RouteTable.port(port, of: service) == nil {
+                diagnostics.append(
+                    .warning(
+                        "\(path).port is not written and \(destination.host) exposes several ports (\(exposed)): a request takes the port "
+                            + "it arrived on, as Istio routes it, and Gateway \(gateway.displayName)'s port \(port) is none of them, so "
+                            + "its requests would be answered 503; write the port",
+                        at: located.location(of: path)
                     )
                 )
             }
