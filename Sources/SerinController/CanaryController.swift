@@ -450,6 +450,12 @@ public actor CanaryController {
                 } else if firstSight, existing.status.phase != .initialized, !existing.spec.isNewRevision(comparedTo: spec) {
                     // Settings changed while Serin was down: adopt them, then put the weights back.
                     resume(spec.name, now: now)
+                } else if firstSight, existing.status.phase.isFinished {
+                    // A stored rollout that already released this canary (another example's Canary of the same name,
+                    // on the same state file): nothing moves, and that is said rather than left to look like a stall.
+                    resume(spec.name, now: now)
+                    logger(for: spec.name).notice(
+                        "\(spec.name.displayName): canary \(spec.canary) was released already (\(existing.status.phase.rawValue)), as the state file says: nothing to release; `serin rollout \(spec.name.name)` releases it again, a new spec.canary the next version, or another --state starts afresh")
                 }
             } else {
                 let stable: Destination?

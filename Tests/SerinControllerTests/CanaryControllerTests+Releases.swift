@@ -36,6 +36,27 @@ extension CanaryControllerTests {
         }
     }
 
+    @Test("a restart with another schedule for a canary the stored rollout released already says there is nothing to release, and the step shown is none of the new schedule's")
+    func finishedReleaseSaidAtRestart() async throws {
+        let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))
+        let store = MemoryRolloutStore()
+        try await ControllerHarness.run(store: store, clock: clock) { first in
+            await first.reconcile([try Self.spec(weights: [50])])
+            await first.advance(by: .seconds(30))
+            await first.advance(by: .seconds(30))
+            #expect(try await first.status().phase == .succeeded)
+        }
+        // Another example's Canary of the same name, on the same state file: three steps, the same canary.
+        try await ControllerHarness.run(store: store, clock: clock) { second in
+            await second.reconcile([try Self.spec(weights: [10, 50, 80])])
+            #expect(second.lines.messages.contains {
+                $0.hasPrefix("shop/web: canary \(Self.v2) was released already (Succeeded), as the state file says: nothing to release")
+            }, "\(second.lines.messages)")
+            let status = try await second.status()
+            #expect(status.phase == .succeeded && status.stepProgress == "-/3", "\(status.stepProgress)")
+        }
+    }
+
     @Test("a restart whose first routing table withheld the stored weights says it resumed from stored state, then the halt: in the order it happened")
     func withheldAtRestartSaidAfterResuming() async throws {
         let clock = ManualClock(now: RolloutInstant(sinceEpoch: .seconds(1_000)))

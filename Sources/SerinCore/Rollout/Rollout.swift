@@ -507,6 +507,8 @@ public struct Rollout: Hashable, Sendable {
             status.canary = newSpec.canary
             if lifting { liftSuspension(now: now, into: &actions) }
         case .succeeded, .failed:
+            // The step it ended at is one of the old schedule's: with another schedule, none of the new one's ran.
+            if oldSpec.analysis.schedule != newSpec.analysis.schedule { status.stepIndex = nil }
             if lifting { liftSuspension(now: now, into: &actions) }
         case .progressing, .promoting, .rollingBack, .paused:
             let held = lifting && status.releaseHeld == true
