@@ -134,6 +134,20 @@ struct CanaryDecodingTests {
         #expect(bound.contains { $0.contains("spec.analysis.metrics[0].thresholdRange.max: expected a number") }, "\(bound)")
     }
 
+    @Test("Flagger's readiness thresholds on a Canary of a VirtualService are warned of as not applied, canaryReadyThreshold only without a canaryDeployment")
+    func readyThresholdsOnAVirtualService() {
+        let thresholds = Self.minimal + "\n    primaryReadyThreshold: 100\n    canaryReadyThreshold: 90"
+        let (spec, messages) = decodeCanary(thresholds)
+        #expect(spec != nil)
+        #expect(messages == [
+            "test.yaml:12:28: warning: spec.analysis.primaryReadyThreshold is not applied: it is the primary Deployment's, which only a targetRef of kind Deployment has",
+            "test.yaml:13:27: warning: spec.analysis.canaryReadyThreshold is not applied: this Canary names no canaryDeployment whose readiness it waits for",
+        ], "\(messages)")
+        let withDeployment = thresholds.replacingOccurrences(of: "  analysis:", with: "  canaryDeployment: web-v2\n  analysis:")
+        let (_, named) = decodeCanary(withDeployment)
+        #expect(named.count == 1 && named.first?.contains("primaryReadyThreshold is not applied") == true, "\(named)")
+    }
+
     @Test("stepWeight without maxWeight, or with Flagger's default written out (maxWeight: 100), climbs by its steps below 100%, then promotes")
     func stepWeightAlone() throws {
         for (step, weights) in [(10, [10, 20, 30, 40, 50, 60, 70, 80, 90]), (30, [30, 60, 90]), (50, [50])] {

@@ -108,6 +108,11 @@ final class DocumentReader {
         diagnostics.append(.warning(message, at: location(of: node)))
     }
 
+    /// A warning at the field `path` as written; nothing when it was not.
+    func warning(_ message: String, atWritten path: String) {
+        if let location = fieldLocations[path] { diagnostics.append(.warning(message, at: location)) }
+    }
+
     /// A document of a kind Serin does not read: a warning that says so, marked so commands can list or refuse it.
     func skipped(kind: String, _ message: String, at node: Node) {
         diagnostics.append(Diagnostic(severity: .warning, location: location(of: node), message: message, skippedKind: kind))

@@ -39,6 +39,15 @@ extension ManifestDecoder {
                     reader.error("\(field.path) is only for a targetRef of kind Deployment, where Serin creates the Services", at: field.node)
                 }
             }
+            // Flagger's readiness thresholds are of Deployments: on a VirtualService only canaryDeployment names one.
+            reader.warning(
+                "\(spec.path(of: "analysis.primaryReadyThreshold")) is not applied: it is the primary Deployment's, which only a targetRef "
+                    + "of kind Deployment has", atWritten: spec.path(of: "analysis.primaryReadyThreshold"))
+            if fields["canaryDeployment"] == nil {
+                reader.warning(
+                    "\(spec.path(of: "analysis.canaryReadyThreshold")) is not applied: this Canary names no canaryDeployment whose "
+                        + "readiness it waits for", atWritten: spec.path(of: "analysis.canaryReadyThreshold"))
+            }
         case .deployment(let deployment)?:
             // Flagger's shape: Serin creates the Services SERVICE-primary, SERVICE-canary and the VirtualService SERVICE
             // (`service.name`, the Deployment's name unless written), and routes between them.
