@@ -137,15 +137,16 @@ extension ProxyHandler {
             // Held as Envoy's fault filter holds it: the router's timeout and mirrors start once the delay is over.
             if abort != nil || mirrors != nil { exchange.heldByFault = ProxyExchange.HeldByFault(abort: abort, mirrors: mirrors) }
         } else {
-            goesUpstream(exchange, mirrors: mirrors, started: started)
+            goesUpstream(exchange, timeout: route.policy.timeout, mirrors: mirrors, started: started)
         }
         run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
 
     /// The request leaves the fault filter for the router, as it is routed or once its delay is over: the route's
     /// timeout runs from now, and the copies of it go to the mirrors, with what arrived of its body so far.
-    private func goesUpstream(_ exchange: ProxyExchange, mirrors: MirrorCopies?, started: NIODeadline) {
-        if let timeout = exchange.route.policy.timeout {
+    @inline(__always)
+    private func goesUpstream(_ exchange: ProxyExchange, timeout: Duration?, mirrors: MirrorCopies?, started: NIODeadline) {
+        if let timeout {
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
         }
         guard let mirrors else { return }
@@ -161,7 +162,7 @@ extension ProxyHandler {
         let held = exchange.heldByFault
         exchange.heldByFault = nil
         if let abort = held?.abort { return machine.abortedAfterDelay(.faultAbort(abort)) }
-        goesUpstream(exchange, mirrors: held?.mirrors, started: exchange.started)
+        goesUpstream(exchange, timeout: exchange.route.policy.timeout, mirrors: held?.mirrors, started: exchange.started)
         return machine.delayElapsed()
     }
 

@@ -302,7 +302,7 @@ extension UpCommandTests {
         #expect(decoded.canaryWeight == 25)
 
         let pause = try await SerinProcess.run(["pause", "web", "--server", server])
-        #expect(pause.stdout.contains("canary/web paused: Paused"), "\(pause.stdout)\(pause.stderr)")
+        #expect(pause.stdout.contains("canary/web paused: Paused, 75/25 (stable web-v1-service:80, canary web-v2-service:80)"), "\(pause.stdout)\(pause.stderr)")
         let pausedAgain = try await SerinProcess.run(["pause", "web", "--server", server])
         #expect(pausedAgain.status == 1)
         #expect(pausedAgain.stderr.contains("already paused"))

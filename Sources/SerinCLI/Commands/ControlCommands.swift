@@ -99,7 +99,9 @@ struct CanaryActionCommand: ParsableArguments {
         guard let cluster = try endpoint.clusterCanaries() else {
             let status = try await endpoint.server.client.decode(CanaryStatus.self, .POST, CanaryReference.path(name) + "/\(command.rawValue)")
             let said = command.said(phase: status.phase.rawValue, weightsRefused: status.weightsRefused == true, weightsPending: status.weightsPending == true)
-            Terminal.out("canary/\(status.name) \(said): \(status.phase), \(status.weightsLabel)")
+            // Which version each weight is: after the handover, 100/0 is the promoted canary's, as the stable.
+            let versions = status.refusedBeforeStart == true ? "" : " (stable \(status.stable), canary \(status.canaryLabel))"
+            Terminal.out("canary/\(status.name) \(said): \(status.phase), \(status.weightsLabel)\(versions)")
             if let message = status.message { Terminal.out("  \(message)") }
             return
         }
