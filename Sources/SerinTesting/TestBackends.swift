@@ -25,7 +25,8 @@ public final class TestBackends: Sendable {
     }
 
     /// Taken in turn, from a random start, below the kernel's ephemeral range (32768 and up on Linux) and below
-    /// the fixed ports some tests use (25080 and up): a port from the ephemeral range, free a moment ago, can
+    /// the fixed ports some tests use (25000 and up; a fixed port in 20000-24999 would be handed out here too, and a
+    /// test binding it between this check and its user's bind takes that port, and, taken in turn, its neighbours): a port from the ephemeral range, free a moment ago, can
     /// become the local port of any outgoing connection before the test binds it; and taking them in turn, never
     /// at random, keeps two tests from being handed the same port before either has bound it.
     static func freePort(group: any EventLoopGroup) async throws -> Int {

@@ -19,7 +19,7 @@ struct DemoCommandTests {
     func healthyDemoSucceeds() async throws {
         // An empty directory: the seed and the Canary are the ones built into serin.
         let result = try await SerinProcess.run(
-            ["demo", "--port-offset", "21000", "--app-port-offset", "1000", "--admin", "127.0.0.1:0"],
+            ["demo", "--port-offset", "27000", "--app-port-offset", "9000", "--admin", "127.0.0.1:0"],
             in: try SerinProcess.temporaryDirectory(), timeout: .seconds(240)
         )
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
@@ -79,7 +79,7 @@ struct DemoCommandTests {
     func faultyDemoRollsBack() async throws {
         let temporary = try SerinProcess.temporaryDirectory()
         let result = try await SerinProcess.run(
-            ["demo", "--faulty-canary", "--port-offset", "23000", "--app-port-offset", "2000", "--admin", "127.0.0.1:0"],
+            ["demo", "--faulty-canary", "--port-offset", "27100", "--app-port-offset", "9100", "--admin", "127.0.0.1:0"],
             environment: ["TMPDIR": temporary.path], timeout: .seconds(240)
         )
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path) == [])
@@ -98,7 +98,7 @@ struct DemoCommandTests {
     @Test("--judge statistical rolls a faulty v2 back at its first look, the rates and interval in the reason, without a halt first")
     func statisticalDemoRollsBackAtOnce() async throws {
         let result = try await SerinProcess.run(
-            ["demo", "--judge", "statistical", "--faulty-canary", "--port-offset", "23100", "--app-port-offset", "2100", "--admin", "127.0.0.1:0"],
+            ["demo", "--judge", "statistical", "--faulty-canary", "--port-offset", "27200", "--app-port-offset", "9200", "--admin", "127.0.0.1:0"],
             timeout: .seconds(120)
         )
         #expect(result.status == 1, "\(result.stderr)")
@@ -115,14 +115,14 @@ struct DemoCommandTests {
 
     @Test(
         "reports a port already in use, the gateway's or a demo app's, in words with the flag that picks another, and leaves no state or manifests behind",
-        .serialized, arguments: [(22080, "--port-offset"), (21081, "--app-port-offset")])
+        .serialized, arguments: [(27380, "--port-offset"), (27381, "--app-port-offset")])
     func portInUse(port: Int, flag: String) async throws {
         // One case at a time: each demo uses the ports the other blocks.
         let backends = TestBackends()
         let blocker = try await TestHTTPServer.start(group: backends.group, port: port) { _ in .text("busy") }
         let temporary = try SerinProcess.temporaryDirectory()
         let result = try await SerinProcess.run(
-            ["demo", "--port-offset", "22000", "--app-port-offset", "3000", "--admin", "127.0.0.1:0"],
+            ["demo", "--port-offset", "27300", "--app-port-offset", "9300", "--admin", "127.0.0.1:0"],
             environment: ["TMPDIR": temporary.path]
         )
         await blocker.close()

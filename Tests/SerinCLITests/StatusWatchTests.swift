@@ -11,7 +11,7 @@ struct StatusWatchTests {
     @Test("follows the demo's rollout step by step to Succeeded: a new line per change on a pipe, one line redrawn on a terminal")
     func followsTheRollout() async throws {
         let demo = try SerinProcess.launch([
-            "demo", "--keep-running", "--admin", "127.0.0.1:0", "--port-offset", "24100", "--app-port-offset", "2500",
+            "demo", "--keep-running", "--admin", "127.0.0.1:0", "--port-offset", "27400", "--app-port-offset", "9400",
         ])
         let marker = "serin demo: dashboard on "
         let started = await eventually(.seconds(60)) { demo.printed.contains(marker) || !demo.isRunning }
