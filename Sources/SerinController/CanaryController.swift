@@ -224,6 +224,11 @@ public actor CanaryController {
     public func admission(of specs: [CanarySpec], routes: [ResourceName: ServingRoutes]) -> CanaryAdmission {
         var admission = CanaryAdmission()
         for spec in specs {
+            // What `reconcile` would refuse whatever serves: a Canary these adapters cannot run.
+            if let workload = spec.workload, let why = adapters.deployments.refusal(ofCanaryOn: workload.deployment) {
+                admission.refused[spec.name] = why
+                continue
+            }
             if let rollout = rollouts[spec.name] {
                 if let conflict = rollout.conflict(with: spec) {
                     admission.refused[spec.name] = conflict.description

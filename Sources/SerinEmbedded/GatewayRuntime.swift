@@ -109,7 +109,7 @@ public final class GatewayRuntime: Service, Sendable {
         case admin(address: String, underlying: any Error)
         case state(any Error)
         /// The stored rollouts send requests to stables these files do not say how to reach
-        /// (`LiveConfiguration.strandedStables`).
+        /// (`LiveConfiguration.routingWithheld`).
         case strandedStables([String])
         /// Bound beyond loopback without a token.
         case adminAccess(String)
@@ -252,13 +252,11 @@ public final class GatewayRuntime: Service, Sendable {
         guard let options else { return (nil, resources, []) }
         do {
             let opened = try SQLiteRolloutStore(path: options.statePath, retention: options.retention)
-            let stored = Array(try opened.loadRollouts().values)
-            let stranded = LiveConfiguration.strandedStables(resources, as: stored)
+            let (routed, withheld, stranded) = LiveConfiguration.routingWithheld(resources, as: Array(try opened.loadRollouts().values))
             if !stranded.isEmpty {
                 opened.close()
                 throw StartError.strandedStables(stranded)
             }
-            let (routed, withheld) = LiveConfiguration.routingWithheld(resources, as: stored)
             return (opened, routed, withheld)
         } catch let error as StartError {
             throw error
@@ -312,11 +310,7 @@ public final class GatewayRuntime: Service, Sendable {
             }
         }
         await reconcile(resources.canaries, resources)
-        await live.admit { specs, routes in
-            var admission = await canary.admission(of: specs, routes: routes)
-            for spec in specs { if let workload = spec.workload { admission.refused[spec.name] = NoWorkloads().refusal(ofCanaryOn: workload.deployment) } }
-            return admission
-        }
+        await live.admit { specs, routes in await canary.admission(of: specs, routes: routes) }
         await live.onApply { specs in
             await reconcile(specs, [])
             // Once the apply has ended: setting weights waits for the configuration's turn, which the apply holds.

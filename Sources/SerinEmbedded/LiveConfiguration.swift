@@ -300,8 +300,15 @@ public actor LiveConfiguration {
         public let reason: String
     }
 
-    /// `routing(_:as:)`, and the splits it withheld because their canary could serve no request.
-    public static func routingWithheld(_ resources: [LocatedResource], as rollouts: [Rollout]) -> (resources: [LocatedResource], withheld: [Withheld]) {
+    /// `routing(_:as:)`, and the splits it withheld because their canary could serve no request; and `strandedStables`:
+    /// why a stored rollout cannot be served from these files at all. Its split sends its stable a share of requests, yet
+    /// the stable resolves to nothing that serves (a ServiceEntry added with `serin apply` lives only as long as the
+    /// process, so a restart from the files no longer has it). There is no version to hand that share to instead (the
+    /// canary is not judged, the files' own route may name a version a release retired), so `serin up` refuses to start
+    /// with these, one per rollout, rather than answer the share with 503. One routing table answers both.
+    public static func routingWithheld(
+        _ resources: [LocatedResource], as rollouts: [Rollout]
+    ) -> (resources: [LocatedResource], withheld: [Withheld], strandedStables: [String]) {
         var splits: [ResourceName: TrafficSplit] = [:]
         var owners: [ResourceName: ResourceName] = [:]
         for rollout in rollouts where rollout.ownsRoutes {
@@ -311,12 +318,20 @@ public actor LiveConfiguration {
             owners[rollout.spec.targetRef] = rollout.spec.name
         }
         let routed = routing(resources, keeping: splits, in: Set(splits.keys))
-        // Only a split that sends the canary traffic can be unservable: most starts compile no table here.
-        guard splits.values.contains(where: { $0.canary.weight > 0 }) else { return (routed, []) }
+        guard !splits.isEmpty else { return (routed, [], []) }
         let table = RouteTable(compiling: MeshConfig(resources: routed))
         var withheld: [Withheld] = []
-        for (name, split) in splits.sorted(by: { $0.key.description < $1.key.description }) where split.canary.weight > 0 {
-            guard let why = table.unservable(split.canary.destination, in: name), let owner = owners[name] else { continue }
+        var stranded: [String] = []
+        for (name, split) in splits.sorted(by: { $0.key.description < $1.key.description }) {
+            guard let owner = owners[name] else { continue }
+            if split.stable.weight > 0, let why = table.unservable(split.stable.destination, in: name) {
+                stranded.append(
+                    "Canary \(owner.displayName): its stored rollout sends \(split.stable.weight)% of VirtualService "
+                        + "\(name.displayName)'s requests to its stable \(split.stable.destination), which \(why) in these "
+                        + "files: a resource added with serin apply lasts only as long as the process; write it in the files serin up "
+                        + "starts from, then start again")
+            }
+            guard split.canary.weight > 0, let why = table.unservable(split.canary.destination, in: name) else { continue }
             var served = split
             served.stable.weight += served.canary.weight
             served.canary.weight = 0
@@ -325,30 +340,8 @@ public actor LiveConfiguration {
             splits[name] = served
             withheld.append(Withheld(canary: owner, split: split, reason: TrafficRouterError.canaryUnservable(name, host: split.canary.destination.host, why: why).description))
         }
-        guard !withheld.isEmpty else { return (routed, []) }
-        return (routing(resources, keeping: splits, in: Set(splits.keys)), withheld)
-    }
-
-    /// Why a stored rollout cannot be served from these files: its split sends its stable a share of requests, yet the
-    /// stable resolves to nothing that serves (a ServiceEntry added with `serin apply` lives only as long as the
-    /// process, so a restart from the files no longer has it). There is no version to hand that share to instead (the
-    /// canary is not judged, the files' own route may name a version a release retired), so `serin up` refuses to
-    /// start with these, one per rollout, rather than answer the share with 503.
-    public static func strandedStables(_ resources: [LocatedResource], as rollouts: [Rollout]) -> [String] {
-        let owned = rollouts.filter { rollout in
-            rollout.ownsRoutes && rollout.split.stable.weight > 0
-                && resources.canaries.contains { $0.name == rollout.spec.name && $0.targetRef == rollout.spec.targetRef }
-        }
-        guard !owned.isEmpty else { return [] }
-        let table = RouteTable(compiling: MeshConfig(resources: routing(resources, as: owned)))
-        return owned.sorted { $0.spec.name.description < $1.spec.name.description }.compactMap { rollout in
-            let split = rollout.split
-            guard let why = table.unservable(split.stable.destination, in: rollout.spec.targetRef) else { return nil }
-            return "Canary \(rollout.spec.name.displayName): its stored rollout sends \(split.stable.weight)% of VirtualService "
-                + "\(rollout.spec.targetRef.displayName)'s requests to its stable \(split.stable.destination), which \(why) in these "
-                + "files: a resource added with serin apply lasts only as long as the process; write it in the files serin up "
-                + "starts from, then start again"
-        }
+        guard !withheld.isEmpty else { return (routed, [], stranded) }
+        return (routing(resources, keeping: splits, in: Set(splits.keys)), withheld, stranded)
     }
 
     /// `resources` with `splits` applied to the VirtualServices named in `names`.

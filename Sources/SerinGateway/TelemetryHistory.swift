@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import SerinCore
 
 /// The gateway's counters over time, so analysis can ask "what happened in the last 30s": the current counters
 /// minus those of 30s ago, the way Prometheus's `increase()` works.
@@ -156,8 +157,7 @@ struct SeriesSamples {
     }
 
     private static func span(of instant: ContinuousClock.Instant, _ spacing: Duration, _ origin: ContinuousClock.Instant) -> Int64 {
-        let offset = (instant - origin).components
-        let milliseconds = offset.seconds * 1000 + offset.attoseconds / 1_000_000_000_000_000
+        let milliseconds = (instant - origin).wholeMilliseconds
         let width = spacing.components.seconds * 1000
         return milliseconds >= 0 ? milliseconds / width : (milliseconds - width + 1) / width
     }

@@ -86,7 +86,4 @@ public enum CanaryGroup: String, CaseIterable, Sendable {
             return try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
         }
     }
-
-    /// Flagger's phase for a rollout (`RolloutStatus.flaggerPhase`), as its CRD's status takes it.
-    static func flaggerPhase(of status: RolloutStatus) -> String { status.flaggerPhase }
 }

@@ -312,7 +312,7 @@ public actor KubernetesRolloutStore: RolloutStore {
             ["canaryWeight", "failedChecks", "iterations", "lastTransitionTime", "conditions", "sessionAffinityCookie",
              "previousSessionAffinityCookie"].contains($0.key)
         }
-        fields["phase"] = .string(CanaryGroup.flaggerPhase(of: rollout.status))
+        fields["phase"] = .string(rollout.status.flaggerPhase)
         return .object(fields)
     }
 

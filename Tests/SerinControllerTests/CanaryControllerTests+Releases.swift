@@ -147,6 +147,17 @@ extension CanaryControllerTests {
         }
     }
 
+    @Test("a Canary on a Deployment, which adapters without Kubernetes cannot run, is refused alike by reconcile (listed in status) and by an apply's admission")
+    func deploymentRefusedWithoutWorkloads() async throws {
+        try await ControllerHarness.run { harness in
+            let spec = try RolloutFixture.workloadSpec(revision: "1")
+            let why = try #require(NoWorkloads().refusal(ofCanaryOn: "podinfo"))
+            #expect(await harness.controller.admission(of: [spec], routes: [:]).refused == [spec.name: why])
+            #expect(await harness.reconcile([spec]).map(\.message) == ["\(spec.name.name): \(why)"])
+            #expect(await harness.controller.status(of: spec.name)?.message == CanaryStatus.refusalMessage(why))
+        }
+    }
+
     @Test("a new spec whose stable no longer serves is refused with what to write, and nothing moves")
     func staleStableRefused() async throws {
         try await ControllerHarness.run { harness in

@@ -288,7 +288,7 @@ extension LiveConfigurationTests {
         var rollout = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
         _ = rollout.start(now: RolloutInstant(sinceEpoch: .zero))
         #expect(rollout.split.canary.weight > 0)
-        let (resources, withheld) = LiveConfiguration.routingWithheld(decoded.resources, as: [rollout])
+        let (resources, withheld, _) = LiveConfiguration.routingWithheld(decoded.resources, as: [rollout])
         let virtualService = MeshConfig(resources: resources).virtualServices.first { $0.name.name == "web-virtualservice" }
         let weights = Dictionary(uniqueKeysWithValues: (virtualService?.http.first?.destinations ?? []).map { ($0.destination.host, $0.weight) })
         #expect(weights == ["web-v1-service": 100, "web-v2-service": 0])
@@ -304,12 +304,12 @@ extension LiveConfigurationTests {
         var rollout = try Rollout(spec: spec, stable: Destination(host: "web-v1-service", port: 80))
         _ = rollout.start(now: RolloutInstant(sinceEpoch: .zero))
         #expect(rollout.split.stable.weight > 0)
-        #expect(LiveConfiguration.strandedStables(decodedAll.resources, as: [rollout]).isEmpty)
+        #expect(LiveConfiguration.routingWithheld(decodedAll.resources, as: [rollout]).strandedStables.isEmpty)
         // The files lost the stable's ServiceEntry (it was added with `serin apply`): its Service has no endpoints.
         let sources = SeedManifests.dropping(serviceEntry: "web-v1-service", from: SeedManifests.sources(v1: 9, v2: 9))
         let decoded = SeedManifests.resources(sources + [SeedManifests.canary(stableHost: nil)])
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
-        #expect(LiveConfiguration.strandedStables(decoded.resources, as: [rollout]) == [
+        #expect(LiveConfiguration.routingWithheld(decoded.resources, as: [rollout]).strandedStables == [
             "Canary web: its stored rollout sends \(rollout.split.stable.weight)% of VirtualService web-virtualservice's requests to its stable "
                 + "web-v1-service:80, which has no endpoints in these files: a resource added with serin apply lasts only as long as the "
                 + "process; write it in the files serin up starts from, then start again",

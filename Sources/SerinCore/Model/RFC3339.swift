@@ -191,4 +191,7 @@ extension KeyedEncodingContainer {
 extension Duration {
     /// The duration in seconds, with its fraction: what JSON and arithmetic on rates want.
     public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
+    /// The duration in whole milliseconds, the fraction dropped: what a message, a timestamp or a bucket counts.
+    @inlinable public var wholeMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

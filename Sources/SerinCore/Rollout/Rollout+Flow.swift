@@ -514,8 +514,7 @@ extension Rollout {
         if let event {
             metadata["eventMessage"] = event.message
             metadata["eventType"] = event.severity.rawValue
-            metadata["timestamp"] = String(event.instant.sinceEpoch.components.seconds * 1000
-                + event.instant.sinceEpoch.components.attoseconds / 1_000_000_000_000_000)
+            metadata["timestamp"] = String(event.instant.sinceEpoch.wholeMilliseconds)
         }
         // Post-rollout hooks run while the promotion or rollback finishes; Flagger calls them with its outcome.
         let phase = switch (webhook.type, status.phase) {

@@ -87,7 +87,7 @@ public struct OutlierDetector: Hashable, Sendable {
         private static func format(_ duration: Duration) -> String {
             let (seconds, attoseconds) = duration.components
             if attoseconds == 0 { return "\(seconds)s" }
-            return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
+            return "\(duration.wholeMilliseconds)ms"
         }
     }
 

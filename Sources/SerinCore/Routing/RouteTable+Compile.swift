@@ -39,17 +39,7 @@ extension RouteTable {
         for virtualService in config.virtualServices {
             let bound = virtualService.gateways.filter { gatewaysByName[$0] != nil }
             guard !bound.isEmpty else { continue }
-            let routes = Self.routes(of: virtualService, boundTo: Set(bound), in: config)
-            // A port-less destination of a service with several ports resolves per gateway port, compiled once each.
-            let perPort = Self.dependsOnListenerPort(virtualService, in: config)
-            var routesByPort: [Int: [Route]] = [:]
-            func routesAt(_ port: Int) -> [Route] {
-                guard perPort else { return routes }
-                if let compiled = routesByPort[port] { return compiled }
-                let compiled = Self.routes(of: virtualService, boundTo: Set(bound), in: config, listenerPort: port)
-                routesByPort[port] = compiled
-                return compiled
-            }
+            var routes = ListenerRoutes(virtualService, boundTo: Set(bound), in: config)
             let sniRoutes = Self.sniRoutes(of: virtualService, boundTo: Set(bound), in: config)
             let tcpRoutes = Self.tcpRoutes(of: virtualService, boundTo: Set(bound), in: config)
             var seen = Set<String>()
@@ -83,7 +73,7 @@ extension RouteTable {
                     }
                     for host in virtualService.hosts.map(HostPattern.init) {
                         guard admits(host), seen.insert("\(server.port) \(host.text)").inserted else { continue }
-                        hostsByPort.add(routesAt(server.port), host: host, port: server.port)
+                        hostsByPort.add(routes.at(server.port), host: host, port: server.port)
                     }
                 }
             }
@@ -148,11 +138,16 @@ extension RouteTable {
         )
     }
 
-    /// Whether a VirtualService's HTTP routes (a delegate's too) send to a destination, or mirror to one, without a
-    /// port while its service has several: such a route resolves per port requests arrive on.
+    /// Whether `destination` takes the port a request arrives on: it names none, and its service has several.
+    static func takesListenerPort(_ destination: Destination, of service: MeshService?) -> Bool {
+        destination.port == nil && (service?.ports.count ?? 0) > 1
+    }
+
+    /// Whether a VirtualService's HTTP routes (a delegate's too) send to a destination, or mirror to one, that takes
+    /// the listener's port (`takesListenerPort`): such a route resolves per port requests arrive on.
     static func dependsOnListenerPort(_ virtualService: VirtualService, in config: MeshConfig) -> Bool {
         func portless(_ destination: Destination) -> Bool {
-            destination.port == nil && (config.service(forHost: destination.host)?.ports.count ?? 0) > 1
+            takesListenerPort(destination, of: config.service(forHost: destination.host))
         }
         func depends(_ routes: [HTTPRoute]) -> Bool {
             routes.contains { route in
@@ -220,7 +215,7 @@ extension RouteTable {
     /// request arrived on), and reaches nothing when the service does not expose it.
     static func cluster(for destination: Destination, in config: MeshConfig, listenerPort: Int? = nil) -> Cluster {
         let service = config.service(forHost: destination.host)
-        let fromListener = destination.port == nil && (service?.ports.count ?? 0) > 1 ? listenerPort : nil
+        let fromListener = takesListenerPort(destination, of: service) ? listenerPort : nil
         let servicePort = service.flatMap { Self.port(destination.port ?? fromListener, of: $0) }
         let port = servicePort?.number ?? destination.port ?? fromListener ?? 80
         var endpoints: [Cluster.Endpoint] = []
@@ -275,5 +270,35 @@ extension RouteTable {
     public static func port(_ number: Int?, of service: MeshService) -> ServicePort? {
         if let number { return service.ports.first { $0.number == number } }
         return service.ports.count == 1 ? service.ports[0] : nil
+    }
+}
+
+/// A VirtualService's HTTP routes for each listener port they serve: compiled once when no destination depends on the
+/// port (`RouteTable.dependsOnListenerPort`), else once per port asked, so a port-less destination of a service with
+/// several ports resolves at the port its requests arrive on.
+struct ListenerRoutes {
+    private let virtualService: VirtualService
+    private let gateways: Set<ResourceName>
+    private let config: MeshConfig
+    /// The routes at no port: all of them when none depends on the port.
+    let portless: [RouteTable.Route]
+    private let perPort: Bool
+    private var byPort: [Int: [RouteTable.Route]] = [:]
+
+    init(_ virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig) {
+        self.virtualService = virtualService
+        self.gateways = gateways
+        self.config = config
+        portless = RouteTable.routes(of: virtualService, boundTo: gateways, in: config)
+        perPort = RouteTable.dependsOnListenerPort(virtualService, in: config)
+    }
+
+    /// The routes as requests arriving on `port` take them.
+    mutating func at(_ port: Int) -> [RouteTable.Route] {
+        guard perPort else { return portless }
+        if let compiled = byPort[port] { return compiled }
+        let compiled = RouteTable.routes(of: virtualService, boundTo: gateways, in: config, listenerPort: port)
+        byPort[port] = compiled
+        return compiled
     }
 }

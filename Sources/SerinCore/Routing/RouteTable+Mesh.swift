@@ -7,12 +7,9 @@ extension RouteTable {
     static func meshListeners(compiling config: MeshConfig) -> [Int: Listener] {
         var hosts = VirtualHostCollector()
         for virtualService in config.virtualServices where virtualService.appliesToMesh && !virtualService.http.isEmpty {
-            let routes = Self.routes(of: virtualService, boundTo: [.mesh], in: config)
+            var routes = ListenerRoutes(virtualService, boundTo: [.mesh], in: config)
             // Every route left out (each names other source workloads): as a sidecar, the hosts go to their services.
-            guard !routes.isEmpty else { continue }
-            // A port-less destination of a service with several ports goes to the port the request came to.
-            let perPort = Self.dependsOnListenerPort(virtualService, in: config)
-            var routesByPort: [Int: [Route]] = [:]
+            guard !routes.portless.isEmpty else { continue }
             var seen = Set<String>()
             for host in virtualService.hosts.map(HostPattern.init) {
                 let services = config.services(namedBy: host)
@@ -20,11 +17,8 @@ extension RouteTable {
                 // An exact host names a service, which answers to all its names; a wildcard is its own name.
                 let names = host.isWildcard ? [host] : [host] + services.flatMap { $0.hosts.map(HostPattern.init) }
                 for port in ports {
-                    if perPort, routesByPort[port] == nil {
-                        routesByPort[port] = Self.routes(of: virtualService, boundTo: [.mesh], in: config, listenerPort: port)
-                    }
                     for name in names where seen.insert("\(port) \(name.text)").inserted {
-                        hosts.add(routesByPort[port] ?? routes, host: name, port: port)
+                        hosts.add(routes.at(port), host: name, port: port)
                     }
                 }
             }
