@@ -170,27 +170,37 @@ struct GatewayTCPTests {
         func policy(_ tcp: String) -> (World) -> ManifestSet {
             { ManifestSet(sources: [SeedManifests.tcpEcho(v1Port: $0.v1.port, v2Port: $0.v2.port, trafficPolicy: "{connectionPool: {tcp: \(tcp)}}")]) }
         }
-        /// Sends a line every 100ms for `duration`, or until the connection closes; how long it stayed open, and when
-        /// the last line went.
-        func talk(_ connection: RawConnection, for duration: Duration) async throws -> (lasted: Duration, lastSent: ContinuousClock.Instant) {
+        /// Sends a line every 100ms for `duration`, or until the connection closes; how long it stayed open, when the
+        /// last line went, and the longest silence between two lines (a loaded machine may stretch a 100ms sleep).
+        func talk(
+            _ connection: RawConnection, for duration: Duration
+        ) async throws -> (lasted: Duration, lastSent: ContinuousClock.Instant, longestSilence: Duration) {
             let start = ContinuousClock.now
             var lastSent = start
+            var longestSilence = Duration.zero
             while ContinuousClock.now - start < duration, !connection.isClosed {
-                lastSent = ContinuousClock.now
+                let now = ContinuousClock.now
+                longestSilence = max(longestSilence, now - lastSent)
+                lastSent = now
                 try? await connection.send("ping\n")
                 try await Task.sleep(for: .milliseconds(100))
             }
-            return (ContinuousClock.now - start, lastSent)
+            let end = ContinuousClock.now
+            return (end - start, lastSent, max(longestSilence, end - lastSent))
         }
-        // The gateway's own idle timeout is 60s: a silent connection closed within seconds took the route's 400ms.
-        try await Self.withGateway(policy("{idleTimeout: 400ms}")) { world, _, port in
+        // The gateway's own idle timeout is 60s: a silent connection closed within seconds took the route's 800ms.
+        try await Self.withGateway(policy("{idleTimeout: 800ms}")) { world, _, port in
             let (version, busy) = try await world.connect(port: port)
             #expect(version == "v1")
-            let talked = try await talk(busy, for: .milliseconds(1200))
-            #expect(talked.lasted >= .milliseconds(1200), "traffic every 100ms keeps it open")
+            let talked = try await talk(busy, for: .milliseconds(2000))
+            // Traffic every 100ms keeps it open; closed early only if the test itself fell silent for the timeout.
+            #expect(
+                talked.lasted >= .milliseconds(2000) || talked.longestSilence >= .milliseconds(800),
+                "closed after \(talked.lasted), the longest silence \(talked.longestSilence)"
+            )
             #expect(await busy.waitForClose(timeout: .seconds(10)))
-            // Silent from the last line on (the sleep after it already counts), closed no sooner than 400ms after.
-            #expect(ContinuousClock.now - talked.lastSent >= .milliseconds(400))
+            // Silent from the last line on (the sleep after it already counts), closed no sooner than 800ms after.
+            #expect(ContinuousClock.now - talked.lastSent >= .milliseconds(800))
         }
         try await Self.withGateway(policy("{maxConnectionDuration: 700ms}")) { world, _, port in
             let (version, busy) = try await world.connect(port: port)
