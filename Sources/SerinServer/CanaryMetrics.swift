@@ -47,7 +47,7 @@ public struct CanaryMetrics: Codable, Sendable, Equatable {
         }
         // The release's own canary, as its measurements have it: 100 once promoted (the status reads 0 beside it as the stable).
         let canaryWeight = status.releaseWeights.canary
-        if let changed = status.lastTransition, weights.last?.canaryWeight != canaryWeight {
+        if let changed = status.lastTransitionTime, weights.last?.canaryWeight != canaryWeight {
             // The transition time is whole seconds; never draw it before the check it followed.
             weights.append(WeightPoint(time: max(changed, weights.last?.time ?? changed), canaryWeight: canaryWeight))
         }

@@ -370,12 +370,14 @@ struct TrafficPolicyTests {
                 let response = try await client.send(.GET, "/")
                 #expect(response.status == 200)
             }
-            #expect(backend.acceptedConnections == 1, "young, the connection is reused")
+            // Young, the connection is reused (unless a starved machine took the 800ms over the three requests).
+            let young = ContinuousClock.now - opened < .milliseconds(700)
+            if young { #expect(backend.acceptedConnections == 1, "young, the connection is reused") }
             #expect(await eventually(.seconds(10)) { backend.openConnections == 0 }, "the idle connection outlived its maxConnectionDuration")
             #expect(ContinuousClock.now - opened >= .milliseconds(700))
             let later = try await client.send(.GET, "/")
             #expect(later.status == 200)
-            #expect(backend.acceptedConnections == 2)
+            if young { #expect(backend.acceptedConnections == 2) }
         }
         await backend.close()
         await backends.shutdown()

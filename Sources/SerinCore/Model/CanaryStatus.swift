@@ -37,12 +37,14 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var strategy: String?
     public var failedChecks: Int
     public var threshold: Int
-    /// Checks run in this release so far, whatever they found (Flagger's `status.iterations`). Not the position:
-    /// that is `step` of `steps`, which blue/green and A/B testing show as `iteration N/M`.
-    public var iteration: Int
+    /// Checks run in this release so far, whatever they found, named as Flagger's `status.iterations`. Not the
+    /// position: that is `step` of `steps`, which blue/green and A/B testing show as `iteration N/M`. Read as 0 from
+    /// a server that predates the name (it said `iteration`).
+    @ZeroWhenAbsent public var iterations: Int
     public var message: String?
-    /// Seconds since the Unix epoch of the last phase change (RFC 3339 in JSON).
-    @OptionalRFC3339Time public var lastTransition: Double?
+    /// Seconds since the Unix epoch of the last phase change (RFC 3339 in JSON), named as Flagger's
+    /// `status.lastTransitionTime`.
+    @OptionalRFC3339Time public var lastTransitionTime: Double?
     /// The request key that pins each client to one side (`analysis.stickiness`), e.g. `header x-user-id`.
     public var stickiness: String?
     /// A/B testing's match as people read it (`header x-canary = insider`, several joined by `or`); nil otherwise.
@@ -97,9 +99,9 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         abMatch = analysis.isABTesting ? rollout.abSummary : nil
         failedChecks = status.failedChecks
         threshold = rollout.spec.analysis.threshold
-        iteration = status.iteration
+        iterations = status.iteration
         message = status.message
-        lastTransition = status.lastTransitionAt.map { Double($0.sinceEpoch.components.seconds) }
+        lastTransitionTime = status.lastTransitionAt.map { Double($0.sinceEpoch.components.seconds) }
         stickiness = rollout.spec.analysis.stickiness?.description
         // A release's first check comes an interval after it starts; one at its very start belongs to the last.
         let releaseStart = status.releases.last?.startedAt
