@@ -110,8 +110,10 @@ extension KubernetesAPIServer {
         deployment["spec"]?["template"]?["spec"]?["containers"]?.arrayValue ?? []
     }
 
-    /// A CRD's additional printer column: its JSONPath read from the object; a date shown as an age, as the
-    /// API server's CRD table convertor does; a missing value an empty cell.
+    /// A CRD's additional printer column: its JSONPath read from the object, typed as the API server's CRD table
+    /// convertor types it: a `string` column prints any value (a number as `10`, a list as `[5,10]`), a `date` is
+    /// shown as an age, and a value not of an `integer`, `number` or `boolean` column's type, or missing, is an
+    /// empty cell.
     private static func printerColumn(_ definition: JSONValue) -> Column {
         let type = definition["type"]?.stringValue ?? "string"
         let path = definition["jsonPath"]?.stringValue ?? ""
@@ -120,7 +122,14 @@ extension KubernetesAPIServer {
             priority: definition["priority"]?.intValue ?? 0, description: definition["description"]?.stringValue ?? ""
         ) { object, now in
             guard let value = simpleJSONPath(path, in: object), value != .null else { return .null }
-            return type == "date" ? .string(age(of: value, now: now)) : value
+            switch type {
+            case "string": return .string(value.stringValue ?? value.description)
+            case "date": return .string(age(of: value, now: now))
+            case "integer": return value.intValue.map { .number(Double($0)) } ?? .null
+            case "number": return value.numberValue.map(JSONValue.number) ?? .null
+            case "boolean": return if case .bool = value { value } else { .null }
+            default: return value
+            }
         }
     }
 

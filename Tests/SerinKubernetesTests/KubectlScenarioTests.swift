@@ -74,8 +74,17 @@ struct KubectlScenarioTests {
 
             let canaries = try await Self.succeeds(kubectl, ["get", "canaries"])
             let header = canaries.split(separator: "\n").first.map(String.init) ?? ""
-            #expect(header.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "PHASE", "STABLE", "WEIGHT", "STEP", "LASTTRANSITION"], "\(canaries)")
+            #expect(header.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "LASTTRANSITIONTIME"], "\(canaries)")
             #expect(canaries.contains("web"))
+            // -o wide adds Flagger's wide columns, under its names, read from the spec as the API server types them.
+            let wide = try await Self.succeeds(kubectl, ["get", "canaries", "-o", "wide"])
+            let wideLines = wide.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            #expect(wideLines.first == [
+                "NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "SUSPENDED", "FAILEDCHECKS", "INTERVAL", "MIRROR", "STEPWEIGHT",
+                "STEPWEIGHTS", "MAXWEIGHT", "LASTTRANSITIONTIME",
+            ], "\(wide)")
+            let row = wideLines.dropFirst().first ?? []
+            #expect(row.first == "web" && row.contains("1m") && row.contains("10") && row.contains("50"), "\(wide)")
             let controller = try await Self.succeeds(kubectl, ["get", "deploy", "-n", "serin-system"])
             #expect(controller.contains("serin-controller"), "\(controller)")
             #expect(try await Self.succeeds(kubectl, ["get", "canary", "web", "-o", "jsonpath={.metadata.managedFields[*].manager}"]) == "kubectl")
@@ -258,7 +267,11 @@ struct KubectlScenarioTests {
 
                     // The watch printed each step's phase and weight, in the CRD's columns.
                     let watched = watch.printed
-                    for row in [#"web\s+Progressing\s+web-v1-service:80\s+20"#, #"web\s+Paused\s+web-v1-service:80\s+(20|40|60)\s"#, #"web\s+Succeeded\s+web-v2-service:80\s+0\s"#] {
+                    for row in [
+                        #"web\s+Progressing\s+web-v1-service:80\s+web-v2-service:80\s+20"#,
+                        #"web\s+Paused\s+web-v1-service:80\s+web-v2-service:80\s+(20|40|60)\s"#,
+                        #"web\s+Succeeded\s+web-v2-service:80\s+web-v2-service:80\s+0\s"#,
+                    ] {
                         #expect(watched.contains(try Regex(row)), "\(row) in \(watched)")
                     }
 

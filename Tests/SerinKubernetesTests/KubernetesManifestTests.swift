@@ -286,7 +286,10 @@ struct KubernetesManifestTests {
         #expect(phases == .array((RolloutPhase.allCases.map(\.rawValue) + ["Terminating"]).map(JSONValue.string)))
         #expect(version["subresources"]?["status"] == [:])
         let columns = version["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-        #expect(columns == ["Phase", "Stable", "Weight", "Step", "LastTransition"])
+        #expect(columns == [
+            "Phase", "Stable", "Canary", "Weight", "Step", "Suspended", "FailedChecks", "Interval", "Mirror", "StepWeight", "StepWeights",
+            "MaxWeight", "LastTransitionTime",
+        ])
         #expect(crd["metadata"]?["name"] == "canaries.serin.dev")
     }
 }
