@@ -14,6 +14,7 @@ enum KnownField: UInt8, CaseIterable {
     case other = 0
     case host, connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade
     case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID, xForwardedClientCert
+    case xEnvoyAttemptCount
 
     var name: String {
         switch self {
@@ -33,6 +34,7 @@ enum KnownField: UInt8, CaseIterable {
         case .xForwardedProto: return "x-forwarded-proto"
         case .xRequestID: return "x-request-id"
         case .xForwardedClientCert: return "x-forwarded-client-cert"
+        case .xEnvoyAttemptCount: return "x-envoy-attempt-count"
         }
     }
 
@@ -61,6 +63,7 @@ enum KnownField: UInt8, CaseIterable {
         case 17: return equals(name, "transfer-encoding") ? .transferEncoding : equals(name, "x-forwarded-proto") ? .xForwardedProto : .other
         case 18: return equals(name, "proxy-authenticate") ? .proxyAuthenticate : .other
         case 19: return equals(name, "proxy-authorization") ? .proxyAuthorization : .other
+        case 21: return equals(name, "x-envoy-attempt-count") ? .xEnvoyAttemptCount : .other
         case 23: return equals(name, "x-forwarded-client-cert") ? .xForwardedClientCert : .other
         default: return .other
         }

@@ -5,8 +5,10 @@ import SerinCore
 /// The IO side of one request on its way through the proxy: where it goes, the connection and timers it
 /// holds, the bytes kept for it. How far it got is `ProxyStateMachine.Exchange`'s to know.
 final class ProxyExchange {
-    /// The request head as it is sent upstream, encoded once for every attempt.
-    let upstreamHead: ByteBuffer
+    /// The request head as it is sent upstream, encoded once; each retry only renumbers its `x-envoy-attempt-count`.
+    private(set) var upstreamHead: ByteBuffer
+    /// Which attempt at the request is under way: 1, then 2 for the first retry.
+    private(set) var attempt = 1
     let isHEAD: Bool
     let downstreamVersion: HTTPVersion
     let route: RouteTable.Route
@@ -153,6 +155,12 @@ final class ProxyExchange {
     /// Whether an attempt of this request went, or is going, to the endpoint at `index`.
     func hasTried(_ index: Int) -> Bool {
         index == endpointIndex || (triedEndpoints?.contains(index) ?? false)
+    }
+
+    /// A retry is the next attempt: its head says so.
+    func nextAttempt() {
+        attempt += 1
+        ProxyHeaders.numberAttempt(attempt, of: &upstreamHead)
     }
 
     /// Moves the exchange to the endpoint at `index` of its cluster (a retry).

@@ -491,6 +491,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         exchange.tryDeadline?.cancel()
         exchange.tryDeadline = nil
         exchange.buffered = exchange.replay
+        exchange.nextAttempt()
         if let next = retryEndpoint(of: exchange) { exchange.move(toEndpoint: next) }
         pause(exchange, for: backoff) { $0.machine.backoffElapsed() }
     }

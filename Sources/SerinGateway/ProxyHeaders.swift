@@ -16,9 +16,9 @@ enum ProxyHeaders {
         random: inout FastRandom, to buffer: inout ByteBuffer
     ) {
         let fields = head.fields
-        // The fixed text below is under 200 bytes (the request id's 32 digits included); the fields are written once,
+        // The fixed text below is under 240 bytes (the request id's 32 digits included); the fields are written once,
         // and the `x-forwarded-for` values a second time in the extended field.
-        let most = 200 + head.method.utf8.count + head.target.utf8.count + 2 * fields.writtenBytesBound
+        let most = 240 + head.method.utf8.count + head.target.utf8.count + 2 * fields.writtenBytesBound
             + (clientAddress?.utf8.count ?? 0) + (upgrade?.utf8.count ?? 0) + (clientCertificate?.utf8.count ?? 0)
         buffer.writeHead(maximumBytes: most) { out in
             out.append(string: head.method)
@@ -29,7 +29,7 @@ enum ProxyHeaders {
             // client on plain HTTP must not tell the backend it came over HTTPS. Its `x-forwarded-client-cert` is
             // dropped (Envoy's SANITIZE): no client may name the certificate a backend behind a MUTUAL server trusts.
             let skipping = KnownField.hopByHop | KnownField.xForwardedProto.bit | KnownField.xForwardedClientCert.bit
-                | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
+                | KnownField.xEnvoyAttemptCount.bit | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
             fields.write(to: &out, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
             // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
             if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {
@@ -58,7 +58,24 @@ enum ProxyHeaders {
                 out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
             if let upgrade { writeUpgrade(upgrade, to: &out) }
-            out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            // Last, so that a retry finds its digits at the head's end (`numberAttempt`).
+            out.append("x-envoy-attempt-count: 1\r\n\r\n")
+        }
+    }
+
+    /// The request head `writeUpstreamRequest` wrote, numbered as its `attempt` (2 for the first retry) in
+    /// `x-envoy-attempt-count`, which Istio has Envoy's router set on every request it sends upstream.
+    static func numberAttempt(_ attempt: Int, of head: inout ByteBuffer) {
+        // The head ends `x-envoy-attempt-count: N\r\n\r\n`, N the attempt before this one.
+        let previous = String(attempt - 1).utf8.count
+        let end = head.writerIndex - 4
+        let digits = Array(String(attempt).utf8)
+        if digits.count == previous {
+            head.setBytes(digits, at: end - previous)
+        } else {
+            head.moveWriterIndex(to: end - previous)
+            head.writeBytes(digits)
+            head.writeStaticString("\r\n\r\n")
         }
     }
 

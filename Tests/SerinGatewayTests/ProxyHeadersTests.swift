@@ -33,27 +33,41 @@ struct ProxyHeadersTests {
         #expect(
             Self.upstream(head)
                 == "GET /a?b=1 HTTP/1.1\r\nHost: shop\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\n"
-                + "x-request-id: <id>\r\n\r\n"
+                + "x-request-id: <id>\r\nx-envoy-attempt-count: 1\r\n\r\n"
         )
     }
 
-    @Test("x-forwarded-for and x-request-id the client sent are kept (the address extended); its x-forwarded-proto is replaced by the connection's scheme, as Envoy with no trusted hops, and its x-forwarded-client-cert dropped (Envoy's SANITIZE); `te: trailers` and an upgrade pass on")
+    @Test("x-forwarded-for and x-request-id the client sent are kept (the address extended); its x-forwarded-proto is replaced by the connection's scheme, as Envoy with no trusted hops, its x-forwarded-client-cert dropped (Envoy's SANITIZE) and its x-envoy-attempt-count replaced by the gateway's; `te: trailers` and an upgrade pass on")
     func forwardedRequest() throws {
         let head = try Self.request(
             "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-for: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8, 9.9.9.9\r\n"
                 + "x-forwarded-proto: https\r\nX-Forwarded-Client-Cert: By=spiffe://evil;Subject=\"CN=admin\"\r\n"
-                + "x-request-id: abc\r\nTE: Trailers\r\ncontent-length: 0\r\n\r\n"
+                + "x-request-id: abc\r\nTE: Trailers\r\nx-envoy-attempt-count: 5\r\ncontent-length: 0\r\n\r\n"
         )
         #expect(
             Self.upstream(head, overTLS: false, upgrade: "websocket")
                 == "POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-request-id: abc\r\ncontent-length: 0\r\n"
                 + "te: trailers\r\nx-forwarded-for: 1.2.3.4, 5.6.7.8, 9.9.9.9, 10.0.0.9\r\nx-forwarded-proto: http\r\n"
-                + "connection: upgrade\r\nupgrade: websocket\r\n\r\n"
+                + "connection: upgrade\r\nupgrade: websocket\r\nx-envoy-attempt-count: 1\r\n\r\n"
         )
         #expect(
             Self.upstream(head, clientAddress: nil).hasPrefix("POST /grpc.Echo/Say HTTP/1.1\r\nhost: echo\r\nx-forwarded-for: 1.2.3.4\r\n"),
             "without a client address the client's own x-forwarded-for fields go on as they came"
         )
+    }
+
+    @Test("each retry renumbers the head's x-envoy-attempt-count, as Istio has Envoy's router number every attempt; the head stays whole past 9 and 99")
+    func attemptCount() throws {
+        let head = try Self.request("GET /a HTTP/1.1\r\nhost: shop\r\n\r\n")
+        var random = FastRandom(seed: 7)
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeUpstreamRequest(head, clientAddress: nil, overTLS: false, random: &random, to: &buffer)
+        for attempt in 2...101 {
+            ProxyHeaders.numberAttempt(attempt, of: &buffer)
+            let parsed = try HTTP1HeadParser.parseRequest(buffer, limits: .default)
+            #expect(parsed.fields.values(.xEnvoyAttemptCount) == ["\(attempt)"])
+            #expect(String(buffer: buffer).hasSuffix("\r\nx-envoy-attempt-count: \(attempt)\r\n\r\n") && parsed.target == "/a")
+        }
     }
 
     @Test("a long target and many fields are written whole")
@@ -64,7 +78,7 @@ struct ProxyHeadersTests {
         #expect(
             Self.upstream(head)
                 == "GET \(target) HTTP/1.1\r\nhost: shop\r\n\(fields)x-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\n"
-                + "x-request-id: <id>\r\n\r\n"
+                + "x-request-id: <id>\r\nx-envoy-attempt-count: 1\r\n\r\n"
         )
     }
 
@@ -76,7 +90,7 @@ struct ProxyHeadersTests {
         #expect(
             Self.upstream(head)
                 == "GET / HTTP/1.1\r\nHost: shop\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\nf: 6\t7\r\ng: 8\r\n"
-                + "x-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\nx-request-id: <id>\r\n\r\n"
+                + "x-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\nx-request-id: <id>\r\nx-envoy-attempt-count: 1\r\n\r\n"
         )
         var edited = try Self.request("GET / HTTP/1.1\r\nHost: shop\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n")
         edited.fields.remove("b")

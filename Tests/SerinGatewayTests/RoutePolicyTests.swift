@@ -109,7 +109,7 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
-    @Test("retryOn 5xx moves past an endpoint that answers 500; without it the client sees the 500s")
+    @Test("retryOn 5xx moves past an endpoint that answers 500, each attempt numbered in x-envoy-attempt-count as Istio's Envoy numbers it; without it the client sees the 500s")
     func retriesOnServerErrors() async throws {
         let backends = TestBackends()
         let healthy = try await backends.start("v1")
@@ -117,10 +117,17 @@ struct RoutePolicyTests {
         let services = ["web-v1-service": [failing.port, healthy.port]]
         let route = "  - route: [{destination: {host: web-v1-service}}]\n    retries: {attempts: 3, retryOn: 5xx}"
         try await Self.withGateway(try Self.table(routes: route, services: services), group: backends) { gateway, client in
+            var attemptCounts: Set<String> = []
             for _ in 0..<20 {
-                let status = try await client.send(.GET, "/").status
-                #expect(status == 200)
+                // The client's own count is replaced; the healthy endpoint echoes the count its attempt carried.
+                let response = try await client.send(.GET, "/echo", headers: [("x-envoy-attempt-count", "7")])
+                #expect(response.status == 200)
+                let counts = response.bodyText.split(separator: "\n").filter { $0.hasPrefix("x-envoy-attempt-count: ") }
+                #expect(counts.count == 1, "\(response.bodyText)")
+                attemptCounts.formUnion(counts.map { String($0.dropFirst("x-envoy-attempt-count: ".count)) })
             }
+            // Taking turns, half the requests reach the healthy endpoint first, the others after the failing one.
+            #expect(attemptCounts == ["1", "2"])
             #expect(Self.flags(gateway).contains("500 -"))
         }
         let defaults = "  - route: [{destination: {host: web-v1-service}}]"
