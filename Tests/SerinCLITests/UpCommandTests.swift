@@ -115,7 +115,8 @@ struct UpCommandTests {
     /// meanwhile accepts too, before this one has even started: then it is launched again on other ports (three times
     /// at most), so the signal the test sends always reaches a `serin up` that listens.
     static func launchAccepting(_ directory: URL, backends: TestBackends, state: String) async throws -> SerinProcess.Running {
-        for _ in 1...3 {
+        var attempts: [String] = []
+        for attempt in 1...3 {
             let gatewayPort = try await backends.freePort()
             let adminPort = try await backends.freePort()
             let up = try SerinProcess.launch(
@@ -123,10 +124,17 @@ struct UpCommandTests {
             )
             #expect(await accepts(port: gatewayPort, within: .seconds(30)), "\(up.printed)")
             if listens(pid: up.pid, port: gatewayPort) { return up }
+            // Said in full if every attempt fails: whether serin up had ended (and what it printed), or ran while
+            // another process held the port.
+            let running = up.isRunning
             await up.kill(SIGKILL)
+            attempts.append(
+                "attempt \(attempt), gateway port \(gatewayPort), admin port \(adminPort): serin up "
+                    + (running ? "was running, the port another listener's" : "had ended") + "; it printed:\n\(await up.outputText())"
+            )
         }
         struct PortsTaken: Error, CustomStringConvertible { let description: String }
-        throw PortsTaken(description: "three free ports in a row were taken by other listeners before serin up opened them")
+        throw PortsTaken(description: "serin up never held the port that accepted, in three attempts:\n" + attempts.joined(separator: "\n"))
     }
 
     /// Whether process `pid` holds the socket listening on 127.0.0.1's TCP `port` (/proc/net/tcp's LISTEN entry, by
