@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Thousands of hosts: is host lookup flat? Serin's gateway and mesh listener serving N VirtualServices of distinct
-# hosts, wrk against the first host and the last, for each N. On 127.0.0.1 only; prints one line per run. For each N
+# hosts, wrk against the first host and the last, for each N: exact hosts (h0.example.com …) and wildcard ones
+# (*.w0.example.com …, requests for a.wI.example.com), each KIND in turn. On 127.0.0.1 only; prints one line per run. For each N
 # it also measures what N costs: the gateway's resident memory (and per VirtualService, against the seed alone), how
 # long it takes to start serving, and an apply of one new VirtualService beside the N (serin apply to the admin
 # listener, until the new host answers) and of all N again unchanged.
 #
-#   scripts/bench-hosts.sh                 # N = 2000 and 10000, 5 s per run, 8 connections
-#   COUNTS="2000" DURATION=10 CONNECTIONS=64 SERIN_BIN=.build/release/serin scripts/bench-hosts.sh
+#   scripts/bench-hosts.sh                 # N = 2000 and 10000, exact and wildcard, 5 s per run, 8 connections
+#   COUNTS="2000" KINDS=wildcard DURATION=10 CONNECTIONS=64 SERIN_BIN=.build/release/serin scripts/bench-hosts.sh
 #
 # Each VirtualService routes its host to the seed's web-v1-service (examples/seed, whose Gateway it binds to as
 # well as to the mesh), served by `serin demo-app` on the seed's port 18081. Needs wrk and a release build
@@ -15,6 +16,7 @@ set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COUNTS=${COUNTS:-"2000 10000"}
+KINDS=${KINDS:-"exact wildcard"}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-8}
 BACKEND_PORT=18081   # examples/seed/web-serviceentry.yaml
@@ -37,16 +39,22 @@ wait_for() { # URL HOST
     exit 1
 }
 
-manifests() { # COUNT DIR
-    local count=$1 dir=$2
+manifests() { # KIND COUNT DIR
+    local kind=$1 count=$2 dir=$3
     mkdir -p "$dir"
-    awk -v n="$count" 'BEGIN {
+    awk -v n="$count" -v kind="$kind" 'BEGIN {
         for (i = 0; i < n; i++) {
             printf "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: host-%d}\n", i
-            printf "spec:\n  hosts: [h%d.example.com]\n  gateways: [web-gateway, mesh]\n", i
+            if (kind == "wildcard") printf "spec:\n  hosts: [\"*.w%d.example.com\"]\n", i
+            else printf "spec:\n  hosts: [h%d.example.com]\n", i
+            printf "  gateways: [web-gateway, mesh]\n"
             printf "  http:\n  - route:\n    - destination: {host: web-v1-service, port: {number: 80}}\n"
         }
     }' >"$dir/virtualservices.yaml"
+}
+
+host_of() { # KIND INDEX: the host a request for the INDEXth VirtualService names
+    if [[ $1 == wildcard ]]; then echo "a.w$2.example.com"; else echo "h$2.example.com"; fi
 }
 
 run_wrk() { # LABEL URL HOST
@@ -78,34 +86,38 @@ printf '%-32s rss %8s KiB\n' "seed only" "$BASE_RSS"
 kill "$gateway"
 wait "$gateway" 2>/dev/null || true
 
+for kind in $KINDS; do
 for count in $COUNTS; do
-    dir="$WORK/$count"
-    manifests "$count" "$dir"
+    dir="$WORK/$kind-$count"
+    manifests "$kind" "$count" "$dir"
+    first=$(host_of "$kind" 0)
     started=$(now_ms)
     "$SERIN_BIN" gateway -f "$REPO_ROOT/examples/seed" -f "$dir" --port-offset "$GATEWAY_OFFSET" --mesh "127.0.0.1:$MESH_PORT" \
         --admin "127.0.0.1:$ADMIN_PORT" --threads 1 --log-level warning >"$WORK/gateway-$count.log" 2>&1 &
     gateway=$!
     PIDS+=("$gateway")
-    last=$((count - 1))
-    wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" "h$last.example.com"
-    printf '%-32s starts serving in %6s ms\n' "$count hosts" "$(( $(now_ms) - started ))"
-    wait_for "http://127.0.0.1:$MESH_PORT/" h0.example.com
-    for host in h0.example.com "h$last.example.com"; do
-        run_wrk "$count hosts, gateway" "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" "$host"
-        run_wrk "$count hosts, mesh" "http://127.0.0.1:$MESH_PORT/" "$host"
+    last=$(host_of "$kind" $((count - 1)))
+    label="$count $kind hosts"
+    wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" "$last"
+    printf '%-32s starts serving in %6s ms\n' "$label" "$(( $(now_ms) - started ))"
+    wait_for "http://127.0.0.1:$MESH_PORT/" "$first"
+    for host in "$first" "$last"; do
+        run_wrk "$label, gateway" "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" "$host"
+        run_wrk "$label, mesh" "http://127.0.0.1:$MESH_PORT/" "$host"
     done
     rss=$(rss_kib "$gateway")
-    printf '%-32s rss %8s KiB   per VirtualService %6s bytes\n' "$count hosts" "$rss" "$(( (rss - BASE_RSS) * 1024 / count ))"
+    printf '%-32s rss %8s KiB   per VirtualService %6s bytes\n' "$label" "$rss" "$(( (rss - BASE_RSS) * 1024 / count ))"
 
     # One more VirtualService, applied live beside the N: until the gateway answers for its host.
     printf -- "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: host-new}\nspec:\n  hosts: [new.example.com]\n  gateways: [web-gateway]\n  http:\n  - route:\n    - destination: {host: web-v1-service, port: {number: 80}}\n" >"$WORK/new-$count.yaml"
     started=$(now_ms)
     "$SERIN_BIN" apply -f "$WORK/new-$count.yaml" --server "http://127.0.0.1:$ADMIN_PORT" >/dev/null
     wait_for "http://127.0.0.1:$((80 + GATEWAY_OFFSET))/" new.example.com
-    printf '%-32s apply of 1 new VirtualService, serving in %6s ms\n' "$count hosts" "$(( $(now_ms) - started ))"
+    printf '%-32s apply of 1 new VirtualService, serving in %6s ms\n' "$label" "$(( $(now_ms) - started ))"
     started=$(now_ms)
     "$SERIN_BIN" apply -f "$dir" --server "http://127.0.0.1:$ADMIN_PORT" >/dev/null
-    printf '%-32s apply of all %s again (unchanged) in %6s ms\n' "$count hosts" "$count" "$(( $(now_ms) - started ))"
+    printf '%-32s apply of all %s again (unchanged) in %6s ms\n' "$label" "$count" "$(( $(now_ms) - started ))"
     kill "$gateway"
     wait "$gateway" 2>/dev/null || true
+done
 done

@@ -96,6 +96,39 @@ struct RouteTableTests {
         #expect(Self.destination(table.resolve(Self.get("/", host: "tenant0.example.com.evil"), port: 80)) == nil)
     }
 
+    @Test(
+        "among thousands of wildcard hosts a host takes the longest suffix it ends with (only if longer than it), in any letter case, then shorter ones, then the catch-all; an exact host beats them all",
+        arguments: [5, 3_000]
+    )
+    func manyWildcardHosts(count: Int) {
+        var virtualServices = (0..<count).map { index in
+            VirtualService(
+                name: ResourceName(name: "tenant\(index)"), hosts: ["*.t\(index).example.com"], gateways: [Self.gateway],
+                http: [Self.route(["a", "b"][index % 2])])
+        }
+        virtualServices += [
+            VirtualService(name: ResourceName(name: "rest"), hosts: ["*.example.com"], gateways: [Self.gateway], http: [Self.route("c")]),
+            VirtualService(name: ResourceName(name: "any"), hosts: ["*"], gateways: [Self.gateway], http: [Self.route("a")]),
+            VirtualService(name: ResourceName(name: "www"), hosts: ["www.t1.example.com"], gateways: [Self.gateway], http: [Self.route("a")]),
+            // The longest suffix of x.deep.t0.example.com, but bound to another gateway: the next one serves it.
+            VirtualService(
+                name: ResourceName(name: "deep"), hosts: ["*.deep.t0.example.com"], gateways: [ResourceName(name: "other")],
+                http: [Self.route("c")]),
+        ]
+        let table = Self.table(virtualServices: virtualServices)
+        func resolved(_ host: String) -> String? { Self.destination(table.resolve(Self.get("/", host: host), port: 80)) }
+        for index in [0, 1, count - 2, count - 1] {
+            let expected = ["a", "b"][index % 2]
+            #expect(resolved("x.t\(index).example.com") == expected)
+            #expect(resolved("Y.Z.T\(index).Example.COM:80") == expected)
+            #expect(resolved("t\(index).example.com") == "c", "a wildcard matches only hosts longer than its suffix")
+        }
+        #expect(resolved("x.t\(count).example.com") == "c")
+        #expect(resolved("www.t1.example.com") == "a" && resolved("www2.t1.example.com") == "b")
+        #expect(resolved("x.deep.t0.example.com") == "a")
+        #expect(resolved("other.org") == "a" && resolved("example.com") == "a")
+    }
+
     @Test("a host the gateway server does not admit gets no route, with the reason")
     func serverHostsAdmit() {
         let table = Self.table(serverHosts: ["*.example.com"], virtualServices: [

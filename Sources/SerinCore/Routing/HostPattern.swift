@@ -16,6 +16,9 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
 
     public var isWildcard: Bool { suffix != nil }
 
+    /// A wildcard's suffix (`.example.com` of `*.example.com`, empty for `*`); nil for an exact name.
+    var wildcardSuffix: Substring? { suffix }
+
     /// Envoy's rule: `*.example.com` matches `a.example.com` and `a.b.example.com`, not `example.com`.
     public func matches<S: StringProtocol>(_ host: S) -> Bool {
         guard let suffix else { return ASCII.equal(host.utf8, text.utf8, ignoringCase: true) }

@@ -125,6 +125,12 @@ extension RouteTable.Listener {
     func hasVirtualHost<S: StringProtocol>(matching host: S) -> Bool {
         guard let exactHosts else { return virtualHosts.contains { $0.pattern.matches(host) } }
         if exactHosts[HostKey(host)]?.contains(where: { virtualHosts[$0].pattern.matches(host) }) == true { return true }
-        return wildcardHosts.contains { virtualHosts[$0].pattern.matches(host) }
+        guard let wildcardIndex else { return wildcardHosts.contains { virtualHosts[$0].pattern.matches(host) } }
+        var found = false
+        wildcardIndex.forEachCandidate(for: host) { index in
+            found = virtualHosts[index].pattern.matches(host)
+            return !found
+        }
+        return found
     }
 }

@@ -57,8 +57,11 @@ public struct RouteTable: Sendable {
         /// where comparing them is cheaper than hashing the request's host: the resolver scans all in order. (An
         /// exact name sorts before every wildcard, so either way the exact one is tried first.)
         let exactHosts: [HostKey: [Int]]?
-        /// The wildcard patterns' virtual hosts, most specific first; few on any real gateway, so scanned.
+        /// The wildcard patterns' virtual hosts, most specific first.
         let wildcardHosts: [Int]
+        /// The same by the length of their suffix, so thousands of wildcards cost a lookup per length, not a scan;
+        /// nil for a handful, which the resolver scans.
+        let wildcardIndex: WildcardHostIndex?
 
         /// Whether the listener terminates TLS: its servers are HTTPS servers (validation refuses a port mixing
         /// HTTPS with plaintext).
@@ -79,6 +82,7 @@ public struct RouteTable: Sendable {
             let exact = virtualHosts.indices.filter { !virtualHosts[$0].pattern.isWildcard }
             wildcardHosts = virtualHosts.indices.filter { virtualHosts[$0].pattern.isWildcard }
             exactHosts = exact.count > 8 ? Dictionary(grouping: exact) { HostKey(virtualHosts[$0].pattern.text) } : nil
+            wildcardIndex = wildcardHosts.count > 8 ? WildcardHostIndex(wildcardHosts, of: virtualHosts) : nil
         }
 
         /// Server `index`'s bit in an admission mask; servers past the 63rd share the top bit, which the
@@ -402,12 +406,28 @@ extension RouteTable.Listener {
                     + "matches \(request.method) \(request.path) on host \"\(host)\""
             )
         }
-        if let exactHosts {
-            for index in exactHosts[HostKey(host)] ?? [] where virtualHosts[index].pattern.matches(host) {
-                if let found = attempt(virtualHosts[index]) { return found }
+        if exactHosts != nil || wildcardIndex != nil {
+            if let exactHosts {
+                for index in exactHosts[HostKey(host)] ?? [] where virtualHosts[index].pattern.matches(host) {
+                    if let found = attempt(virtualHosts[index]) { return found }
+                }
+            } else {
+                for index in virtualHosts.indices where !virtualHosts[index].pattern.isWildcard && virtualHosts[index].pattern.matches(host) {
+                    if let found = attempt(virtualHosts[index]) { return found }
+                }
             }
-            for index in wildcardHosts where virtualHosts[index].pattern.matches(host) {
-                if let found = attempt(virtualHosts[index]) { return found }
+            if let wildcardIndex {
+                var found: RouteTable.Resolution?
+                wildcardIndex.forEachCandidate(for: host) { index in
+                    guard virtualHosts[index].pattern.matches(host) else { return true }
+                    found = attempt(virtualHosts[index])
+                    return found == nil
+                }
+                if let found { return found }
+            } else {
+                for index in wildcardHosts where virtualHosts[index].pattern.matches(host) {
+                    if let found = attempt(virtualHosts[index]) { return found }
+                }
             }
         } else {
             for virtualHost in virtualHosts where virtualHost.pattern.matches(host) {
@@ -424,7 +444,44 @@ struct HostKey: Hashable, Sendable {
     let hash: UInt64
 
     init<S: StringProtocol>(_ host: S) {
-        hash = FNV1a.hash(host.utf8.lazy.map(ASCII.lower))
+        self.init(utf8: host.utf8)
+    }
+
+    init<Bytes: Sequence<UInt8>>(utf8 bytes: Bytes) {
+        hash = FNV1a.hash(bytes.lazy.map(ASCII.lower))
+    }
+}
+
+/// Wildcard virtual hosts found as Envoy finds wildcard domains: grouped by the length of their suffix, longest
+/// (most specific) first, each group by `HostKey` of the suffix. A host is looked up once per length it is longer
+/// than, with its own last bytes of that length, so the cost follows the number of distinct lengths (a few dozen at
+/// most), not the number of wildcards.
+struct WildcardHostIndex: Sendable {
+    struct Level: Sendable {
+        /// The suffix's length in bytes: `.example.com` is 12; `*` is 0, and matches every host.
+        let length: Int
+        let hosts: [HostKey: [Int]]
+    }
+
+    let levels: [Level]
+
+    /// `wildcards` are indices of `virtualHosts` whose patterns are wildcards.
+    init(_ wildcards: [Int], of virtualHosts: [RouteTable.VirtualHost]) {
+        let byLength = Dictionary(grouping: wildcards) { virtualHosts[$0].pattern.wildcardSuffix?.utf8.count ?? 0 }
+        levels = byLength.keys.sorted(by: >).map { length in
+            let indices = byLength[length] ?? []
+            return Level(length: length, hosts: Dictionary(grouping: indices) { HostKey(virtualHosts[$0].pattern.wildcardSuffix ?? "") })
+        }
+    }
+
+    /// Calls `body` with each virtual host whose suffix `host` ends with, by hash (so `body` compares the pattern), most
+    /// specific first, until `body` returns false. A wildcard matches only a host longer than its suffix, as Envoy's.
+    func forEachCandidate<S: StringProtocol>(for host: S, _ body: (Int) -> Bool) {
+        let bytes = host.utf8
+        let count = bytes.count
+        for level in levels where count > level.length || level.length == 0 {
+            for index in level.hosts[HostKey(utf8: bytes.suffix(level.length))] ?? [] where !body(index) { return }
+        }
     }
 }
 
