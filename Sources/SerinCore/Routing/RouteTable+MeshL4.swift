@@ -123,9 +123,8 @@ extension RouteTable {
 extension RouteTable.Listener {
     /// Whether a virtual host's pattern matches `host`: by hash for exact names, as the resolver finds them.
     func hasVirtualHost<S: StringProtocol>(matching host: S) -> Bool {
-        guard let exactHosts else { return virtualHosts.contains { $0.pattern.matches(host) } }
+        guard let exactHosts, let wildcardIndex else { return virtualHosts.contains { $0.pattern.matches(host) } }
         if exactHosts[HostKey(host)]?.contains(where: { virtualHosts[$0].pattern.matches(host) }) == true { return true }
-        guard let wildcardIndex else { return wildcardHosts.contains { virtualHosts[$0].pattern.matches(host) } }
         var found = false
         wildcardIndex.forEachCandidate(for: host) { index in
             found = virtualHosts[index].pattern.matches(host)

@@ -53,14 +53,14 @@ public struct RouteTable: Sendable {
         /// Most specific host pattern first.
         public let virtualHosts: [VirtualHost]
         /// The exact host names' virtual hosts by `HostKey` of the name, so thousands of hosts cost one lookup, not
-        /// a scan; a key shared by two names holds both, and the name is compared after. Nil for a handful of names,
-        /// where comparing them is cheaper than hashing the request's host: the resolver scans all in order. (An
-        /// exact name sorts before every wildcard, so either way the exact one is tried first.)
+        /// a scan; a key shared by two names holds both, and the name is compared after. Nil for a handful of names
+        /// and wildcards, where comparing them is cheaper than hashing the request's host: the resolver scans all in
+        /// order. (An exact name sorts before every wildcard, so either way the exact one is tried first.)
         let exactHosts: [HostKey: [Int]]?
         /// The wildcard patterns' virtual hosts, most specific first.
         let wildcardHosts: [Int]
         /// The same by the length of their suffix, so thousands of wildcards cost a lookup per length, not a scan;
-        /// nil for a handful, which the resolver scans.
+        /// nil where `exactHosts` is.
         let wildcardIndex: WildcardHostIndex?
 
         /// Whether the listener terminates TLS: its servers are HTTPS servers (validation refuses a port mixing
@@ -81,8 +81,10 @@ public struct RouteTable: Sendable {
             self.virtualHosts = virtualHosts.map { $0.bound(to: servers) }
             let exact = virtualHosts.indices.filter { !virtualHosts[$0].pattern.isWildcard }
             wildcardHosts = virtualHosts.indices.filter { virtualHosts[$0].pattern.isWildcard }
-            exactHosts = exact.count > 8 ? Dictionary(grouping: exact) { HostKey(virtualHosts[$0].pattern.text) } : nil
-            wildcardIndex = wildcardHosts.count > 8 ? WildcardHostIndex(wildcardHosts, of: virtualHosts) : nil
+            // Either index takes the other: a scan for the exact names would pass over every wildcard too.
+            let indexed = exact.count > 8 || wildcardHosts.count > 8
+            exactHosts = indexed ? Dictionary(grouping: exact) { HostKey(virtualHosts[$0].pattern.text) } : nil
+            wildcardIndex = indexed ? WildcardHostIndex(wildcardHosts, of: virtualHosts) : nil
         }
 
         /// Server `index`'s bit in an admission mask; servers past the 63rd share the top bit, which the
@@ -406,29 +408,17 @@ extension RouteTable.Listener {
                     + "matches \(request.method) \(request.path) on host \"\(host)\""
             )
         }
-        if exactHosts != nil || wildcardIndex != nil {
-            if let exactHosts {
-                for index in exactHosts[HostKey(host)] ?? [] where virtualHosts[index].pattern.matches(host) {
-                    if let found = attempt(virtualHosts[index]) { return found }
-                }
-            } else {
-                for index in virtualHosts.indices where !virtualHosts[index].pattern.isWildcard && virtualHosts[index].pattern.matches(host) {
-                    if let found = attempt(virtualHosts[index]) { return found }
-                }
+        if let exactHosts, let wildcardIndex {
+            for index in exactHosts[HostKey(host)] ?? [] where virtualHosts[index].pattern.matches(host) {
+                if let found = attempt(virtualHosts[index]) { return found }
             }
-            if let wildcardIndex {
-                var found: RouteTable.Resolution?
-                wildcardIndex.forEachCandidate(for: host) { index in
-                    guard virtualHosts[index].pattern.matches(host) else { return true }
-                    found = attempt(virtualHosts[index])
-                    return found == nil
-                }
-                if let found { return found }
-            } else {
-                for index in wildcardHosts where virtualHosts[index].pattern.matches(host) {
-                    if let found = attempt(virtualHosts[index]) { return found }
-                }
+            var found: RouteTable.Resolution?
+            wildcardIndex.forEachCandidate(for: host) { index in
+                guard virtualHosts[index].pattern.matches(host) else { return true }
+                found = attempt(virtualHosts[index])
+                return found == nil
             }
+            if let found { return found }
         } else {
             for virtualHost in virtualHosts where virtualHost.pattern.matches(host) {
                 if let found = attempt(virtualHost) { return found }
