@@ -42,12 +42,17 @@ public final class GatewayRuntime: Service, Sendable {
         public var eventKeepAlive: Duration
         /// How much of each Canary's history the state file keeps.
         public var retention: HistoryRetention
+        /// Stored rollouts whose Canary the files no longer give, to be deleted with their history (`--forget`);
+        /// any other such rollout refuses the start.
+        public var forget: Set<ResourceName>
 
         public init(
             statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricSource = .gateway,
-            eventKeepAlive: Duration = .seconds(15), retention: HistoryRetention = .unlimited, logger: Logger
+            eventKeepAlive: Duration = .seconds(15), retention: HistoryRetention = .unlimited, forget: Set<ResourceName> = [],
+            logger: Logger
         ) {
             self.retention = retention
+            self.forget = forget
             self.statePath = statePath
             self.tickInterval = tickInterval
             self.metrics = metrics
@@ -111,6 +116,8 @@ public final class GatewayRuntime: Service, Sendable {
         /// The stored rollouts send requests to stables these files do not say how to reach
         /// (`LiveConfiguration.routingWithheld`).
         case strandedStables([String])
+        /// The state file holds rollouts whose Canaries the files do not give, and `--forget` does not name them.
+        case canariesNotGiven([String])
         /// Bound beyond loopback without a token.
         case adminAccess(String)
 
@@ -134,6 +141,8 @@ public final class GatewayRuntime: Service, Sendable {
                 return "\(error)"
             case .strandedStables(let problems):
                 return problems.joined(separator: "\n") + "\n(nothing was started: its requests would have been answered 503)"
+            case .canariesNotGiven(let problems):
+                return problems.joined(separator: "\n") + "\n(nothing was started, nothing was deleted)"
             case .adminAccess(let problem):
                 return problem
             }
@@ -252,7 +261,13 @@ public final class GatewayRuntime: Service, Sendable {
         guard let options else { return (nil, resources, []) }
         do {
             let opened = try SQLiteRolloutStore(path: options.statePath, retention: options.retention)
-            let (routed, withheld, stranded) = LiveConfiguration.routingWithheld(resources, as: Array(try opened.loadRollouts().values))
+            let stored = try opened.loadRollouts()
+            let notGiven = Self.canariesNotGiven(stored, resources: resources, forget: options.forget, statePath: options.statePath)
+            if !notGiven.isEmpty {
+                opened.close()
+                throw StartError.canariesNotGiven(notGiven)
+            }
+            let (routed, withheld, stranded) = LiveConfiguration.routingWithheld(resources, as: Array(stored.values))
             if !stranded.isEmpty {
                 opened.close()
                 throw StartError.strandedStables(stranded)
@@ -262,6 +277,25 @@ public final class GatewayRuntime: Service, Sendable {
             throw error
         } catch {
             throw StartError.state(error)
+        }
+    }
+
+    /// Why the start is refused for each stored rollout whose Canary the files do not give and `forget` does not
+    /// name. Started anyway, the controller would delete its rollout and history, and the files' routes, which may
+    /// name the version a promotion retired, would take its traffic: one `-f` left out of a restart must not do that.
+    static func canariesNotGiven(
+        _ stored: [ResourceName: Rollout], resources: [LocatedResource], forget: Set<ResourceName>, statePath: String
+    ) -> [String] {
+        let given = Set(resources.canaries.map(\.name))
+        return stored.keys.sorted().filter { !given.contains($0) && !forget.contains($0) }.compactMap { name in
+            guard let rollout = stored[name] else { return nil }
+            let status = rollout.status
+            let traffic = status.isHandedOver
+                ? "all traffic on \(status.stable)" : "\(status.stableWeight)/\(status.canaryWeight) between \(status.stable) and \(status.canary)"
+            return "\(statePath) holds the rollout of Canary \(name.displayName) (\(status.phase.rawValue), \(traffic)), "
+                + "which none of these files gives: started without it, Serin would delete that rollout and its history, and "
+                + "VirtualService \(rollout.spec.targetRef.displayName) would route as its file says. Give the Canary's file "
+                + "with -f, or, to delete them, start with --forget \(name.displayName)"
         }
     }
 

@@ -290,6 +290,49 @@ extension UpCommandTests {
         await backends.shutdown()
     }
 
+    @Test("a restart whose files leave out a stored rollout's Canary is refused, deleting nothing, until the Canary's file is given again or --forget names it")
+    func restartWithoutTheCanary() async throws {
+        let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "30s", stepWeights: [25, 50], progressDeadline: "2m"))
+        let state = directory.appendingPathComponent("state.sqlite").path
+        let (up, adminPort, _) = try await Self.launchOnFreePorts(directory, state: state)
+        _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 25 }
+        up.signal(SIGTERM)
+        #expect(await up.waitForExit() == 0)
+
+        // The Canary's file left out, as a restart with one -f forgotten would.
+        let canaryFile = directory.appendingPathComponent("test-canary.yaml")
+        let aside = directory.deletingLastPathComponent().appendingPathComponent("aside-\(UUID().uuidString).yaml")
+        try FileManager.default.moveItem(at: canaryFile, to: aside)
+        let refused = try await SerinProcess.run(["up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0", "--state", state])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(
+            "\(state) holds the rollout of Canary web (Progressing, 75/25 between web-v1-service:80 and web-v2-service:80), which none of these files gives"
+        ), "\(refused.stderr)")
+        #expect(refused.stderr.contains("start with --forget web") && refused.stderr.contains("nothing was deleted"), "\(refused.stderr)")
+
+        // Given again, it resumes where it was.
+        try FileManager.default.moveItem(at: aside, to: canaryFile)
+        let (again, againAdmin, _) = try await Self.launchOnFreePorts(directory, state: state)
+        #expect(again.printed.contains("resumed from stored state"), "\(again.printed)")
+        #expect(try await Self.waitForStatus(adminPort: againAdmin, group: backends) { _ in true }.canaryWeight == 25)
+        again.signal(SIGTERM)
+        #expect(await again.waitForExit() == 0)
+
+        // --forget deletes it: the next start without the file has nothing stored to refuse.
+        try FileManager.default.moveItem(at: canaryFile, to: aside)
+        let (forgot, _, _) = try await Self.launchOnFreePorts(directory, state: state, extra: ["--forget", "web"])
+        #expect(await forgot.waitForOutput("its Canary is no longer given", timeout: .seconds(30)), "\(forgot.printed)")
+        forgot.signal(SIGTERM)
+        #expect(await forgot.waitForExit() == 0)
+        let (bare, _, _) = try await Self.launchOnFreePorts(directory, state: state)
+        bare.signal(SIGTERM)
+        #expect(await bare.waitForExit() == 0, "\(bare.printed)")
+        #expect(try await SerinProcess.run(["up", "--forget", "a/b/c", "-f", directory.path]).stderr.contains("--forget: a Canary is named NAME or NAMESPACE/NAME"))
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("status, pause, resume, promote and history steer a running rollout from the command line")
     func steersFromTheCommandLine() async throws {
         // The first step stays for the status checks below, however slowly each command starts on a busy machine.

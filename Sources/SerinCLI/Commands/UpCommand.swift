@@ -49,6 +49,12 @@ struct UpCommand: AsyncParsableCommand {
     ))
     var historyRetention: String?
 
+    @Option(help: ArgumentHelp(
+        "Delete the stored rollout and history of a Canary the -f files no longer give (NAME or NAMESPACE/NAME; repeat for more). Without it, such a rollout refuses the start, so a file left out of a restart loses nothing.",
+        valueName: "canary"
+    ))
+    var forget: [String] = []
+
     /// `2 documents (kind Foo at a.yaml:3:1, kind Bar at b.yaml:1:1)`.
     static func skippedSummary(_ skipped: [Diagnostic]) -> String {
         let each = skipped.map { diagnostic in
@@ -67,6 +73,17 @@ struct UpCommand: AsyncParsableCommand {
             }
         }
         if let prometheus, let problem = PrometheusAddress.problem(with: prometheus) { throw ValidationError("--prometheus: \(problem)") }
+        for name in forget {
+            do { try CanaryReference.check(name) } catch let error as ValidationError { throw ValidationError("--forget: \(error.message)") }
+        }
+    }
+
+    /// The Canaries `--forget` names, in the default namespace unless a NAMESPACE/ is given.
+    var forgotten: Set<ResourceName> {
+        Set(forget.map { reference in
+            let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+            return parts.count == 2 ? ResourceName(namespace: parts[0], name: parts[1]) : ResourceName(name: reference)
+        })
     }
 
     func run() async throws {
@@ -93,7 +110,8 @@ struct UpCommand: AsyncParsableCommand {
         let runtime = try await serving.startOrExit(
             resources: set.resources, access: access, controller: .init(
                 statePath: state, metrics: prometheus.map { .prometheus(address: $0) } ?? .gateway,
-                retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, logger: logger),
+                retention: historyRetention.flatMap { try? HistoryRetention(parsing: $0) } ?? .unlimited, forget: forgotten,
+                logger: logger),
             label: "serin up", logger: logger, reporter: reporter
         )
         var pieces: [any Service] = [
