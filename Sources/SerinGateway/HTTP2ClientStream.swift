@@ -24,8 +24,23 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
     /// The `grpc-status` of an answer that is its headers alone (trailers-only): what gRPC retry conditions read.
     private(set) var trailersOnlyStatus: Int?
 
-    init(overTLS: Bool) {
+    /// Whether the connection carrying the stream was sent a GOAWAY, and the last stream it named.
+    private let goAway: UpstreamGoAway?
+
+    init(overTLS: Bool, goAway: UpstreamGoAway? = nil) {
         self.scheme = overTLS ? "https" : "http"
+        self.goAway = goAway
+    }
+
+    /// A stream closed under the request is said in the gateway's words, and one the server never processed (refused
+    /// by RST_STREAM, or above the last stream of its GOAWAY, which NIOHTTP2 closes with CANCEL) as refused, which
+    /// Istio's default retries cover (`refused-stream`): not a reset of a request the server may have seen.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let closed = error as? NIOHTTP2Errors.StreamClosed else { return context.fireErrorCaught(error) }
+        if closed.errorCode == .refusedStream || (closed.errorCode == .cancel && goAway?.refused(closed.streamID) == true) {
+            return context.fireErrorCaught(UpstreamStreamRefused())
+        }
+        context.fireErrorCaught(UpstreamStreamReset(code: "\(closed.errorCode)"))
     }
 
     // MARK: Request: HTTP/1.1 bytes to frames
@@ -100,7 +115,7 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
             guard responseStarted else { return }
             HTTP2Bridging.appendBody(frame, chunked: responseChunked, to: &bytes)
         case .rstStream(let code):
-            return context.fireErrorCaught(UpstreamStreamReset(code: "\(code)"))
+            return context.fireErrorCaught(code == .refusedStream ? UpstreamStreamRefused() : UpstreamStreamReset(code: "\(code)"))
         default:
             return
         }

@@ -31,6 +31,8 @@ final class HTTP2UpstreamSessions {
 
     private final class Session {
         var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
+        /// The server's GOAWAY, once it sends one: its streams above the last it names were never processed.
+        let goAway = UpstreamGoAway()
         var channel: (any Channel)?
         var waiting: [(Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void] = []
         /// Streams leased and not closed yet.
@@ -108,6 +110,7 @@ final class HTTP2UpstreamSessions {
         }
         session.activeStreams += 1
         let overTLS = session.overTLS
+        let goAway = session.goAway
         let openStream: (Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void = { result in
             switch result {
             case .failure(let error):
@@ -117,7 +120,7 @@ final class HTTP2UpstreamSessions {
                 let promise = self.eventLoop.makePromise(of: (any Channel).self)
                 multiplexer.createStreamChannel(promise: promise) { stream in
                     stream.eventLoop.makeCompletedFuture {
-                        try stream.pipeline.syncOperations.addHandlers([HTTP2ClientStream(overTLS: overTLS), UpstreamHandler()])
+                        try stream.pipeline.syncOperations.addHandlers([HTTP2ClientStream(overTLS: overTLS, goAway: goAway), UpstreamHandler()])
                     }
                 }
                 promise.futureResult.assumeIsolated().whenComplete { result in
@@ -164,6 +167,7 @@ final class HTTP2UpstreamSessions {
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .client, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream
                     ) { stream in stream.eventLoop.makeSucceededVoidFuture() }
+
                 }
             }
             .connect(host: key.endpoint.host, port: key.endpoint.port)
@@ -194,6 +198,16 @@ final class HTTP2UpstreamSessions {
         } catch {
             return failed(session, at: key, channel: channel, error)
         }
+        // Behind the HTTP/2 handler, which passes on the connection's own frames.
+        let watch = GoAwayWatch(session.goAway) { [weak self, weak session] in
+            guard let self, let session else { return }
+            self.serverWentAway(session, at: key)
+        }
+        do {
+            try channel.pipeline.syncOperations.addHandler(watch)
+        } catch {
+            return failed(session, at: key, channel: channel, error)
+        }
         let waiting = session.waiting
         session.waiting = []
         session.channel = channel
@@ -221,6 +235,17 @@ final class HTTP2UpstreamSessions {
         channel.writeAndFlush(goAway, promise: nil)
         session.retired = true
         retired[ObjectIdentifier(session)] = session
+    }
+
+    /// The server sent GOAWAY: no new stream goes on the connection (the next opens another, as Envoy's pool does),
+    /// and it closes once the streams it still carries end.
+    private func serverWentAway(_ session: Session, at key: Key) {
+        guard !session.retired else { return }
+        sessions[key]?.removeAll { $0 === session }
+        if sessions[key]?.isEmpty == true { sessions[key] = nil }
+        session.retired = true
+        retired[ObjectIdentifier(session)] = session
+        if session.activeStreams == 0 { session.channel?.close(promise: nil) }
     }
 
     /// The connection never came up: it is forgotten and its waiting streams fail with `error`.
@@ -283,5 +308,42 @@ private final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHa
 
     func handlerRemoved(context: ChannelHandlerContext) {
         completed.fail(ChannelError.ioOnClosedChannel)
+    }
+}
+
+/// What a server's GOAWAY said of an upstream HTTP/2 connection: the last stream it processed, or may. Only the
+/// connection's event loop reads and writes it (its streams' handlers share it).
+final class UpstreamGoAway: @unchecked Sendable {
+    private(set) var lastStreamID: HTTP2StreamID?
+
+    /// Whether the server never processed `stream`: it is above the last stream a GOAWAY named.
+    func refused(_ stream: HTTP2StreamID) -> Bool {
+        guard let lastStreamID else { return false }
+        return stream > lastStreamID
+    }
+
+    func received(lastStreamID: HTTP2StreamID) {
+        self.lastStreamID = min(self.lastStreamID ?? lastStreamID, lastStreamID)
+    }
+}
+
+/// Notes the server's GOAWAY frames on an upstream HTTP/2 connection, ahead of NIOHTTP2 closing the streams above
+/// its last stream, and tells the sessions so the connection takes no new stream.
+private final class GoAwayWatch: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    private let goAway: UpstreamGoAway
+    private let wentAway: () -> Void
+
+    init(_ goAway: UpstreamGoAway, wentAway: @escaping () -> Void) {
+        self.goAway = goAway
+        self.wentAway = wentAway
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway(let lastStreamID, _, _) = unwrapInboundIn(data).payload {
+            goAway.received(lastStreamID: lastStreamID)
+            wentAway()
+        }
+        context.fireChannelRead(data)
     }
 }

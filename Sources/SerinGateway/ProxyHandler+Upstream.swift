@@ -129,7 +129,7 @@ extension ProxyHandler: UpstreamDelegate {
         let action = decide(exchange) { machine, retries in
             machine.upstreamClosed(
                 malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: retries,
-                handshakeFailed: handshakeFailed
+                handshakeFailed: handshakeFailed, refused: error is UpstreamStreamRefused
             )
         }
         run(action, for: exchange, error: error)

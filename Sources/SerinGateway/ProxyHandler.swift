@@ -469,22 +469,26 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         run(machine.timedOut(), for: exchange)
     }
 
-    /// Another attempt: the failed one is counted as the destination saw it, its connection dropped, and the
-    /// request sent again to the next endpoint after `backoff`, with the body kept for it.
+    /// Another attempt: the failed one is counted as the destination saw it (a stream the server refused as it went
+    /// away, its normal way of ending a connection, is not), its connection dropped, and the request sent again to the
+    /// next endpoint after `backoff`, with the body kept for it.
     private func retry(_ exchange: ProxyExchange, after trigger: ProxyStateMachine.RetryTrigger, code: Int, flag: ResponseFlag, backoff: Duration) {
-        exchange.observe(trigger.outlierOutcome)
+        if let outcome = trigger.outlierOutcome { exchange.observe(outcome) }
         exchange.retryStarted()
         var code = code
+        var reachedDestination = true
         switch trigger {
         case .grpcStatus(let status):
             exchange.grpcStatus = String(status)
         case .status:
             break
+        case .refusedStream:
+            reachedDestination = false
         case .connectFailure, .reset, .perTryTimeout:
             // No answer came: the try is counted as the gateway would have answered it.
             (code, exchange.grpcStatus) = localAnswerCounted(code)
         }
-        record(exchange, code: code, flag: flag)
+        if reachedDestination { record(exchange, code: code, flag: flag) }
         exchange.grpcStatus = nil
         if let upstream = exchange.upstream { close(upstream) }
         exchange.upstream = nil

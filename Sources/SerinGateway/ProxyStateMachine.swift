@@ -161,16 +161,20 @@ struct ProxyStateMachine {
     enum RetryTrigger: Equatable {
         case connectFailure
         case reset
+        /// The upstream never processed the HTTP/2 stream (refused, or above its GOAWAY's last stream).
+        case refusedStream
         case status(Int)
         /// A gRPC answer without a body (trailers-only) and a status other than OK.
         case grpcStatus(Int)
         case perTryTimeout
 
-        /// What outlier detection counts against the endpoint of the failed attempt.
-        var outlierOutcome: OutlierDetector.Outcome {
+        /// What outlier detection counts against the endpoint of the failed attempt; nothing for a stream a server
+        /// going away in good order did not take.
+        var outlierOutcome: OutlierDetector.Outcome? {
             switch self {
             case .connectFailure: .connectFailure
             case .reset: .reset
+            case .refusedStream: nil
             case .status(let status): .response(status: status)
             case .grpcStatus: .response(status: 200)
             case .perTryTimeout: .timeout
@@ -184,6 +188,9 @@ struct ProxyStateMachine {
                     || retries.retryOn.contains(.serverError)
             case .reset:
                 return retries.retryOn.contains(.reset) || retries.retryOn.contains(.serverError)
+            case .refusedStream:
+                return retries.retryOn.contains(.refusedStream) || retries.retryOn.contains(.reset)
+                    || retries.retryOn.contains(.serverError)
             case .status(let status):
                 return retries.retries(status: status)
             case .grpcStatus(let status):
@@ -504,7 +511,9 @@ struct ProxyStateMachine {
 
     /// The upstream connection closed before the answer ended (or a tunnel's upstream closed); `malformed` when
     /// what it sent was not HTTP, `reused` when it had served a request before this one.
-    mutating func upstreamClosed(malformed: Bool, reused: Bool, retries: HTTPRetry?, handshakeFailed: Bool = false) -> Action {
+    mutating func upstreamClosed(
+        malformed: Bool, reused: Bool, retries: HTTPRetry?, handshakeFailed: Bool = false, refused: Bool = false
+    ) -> Action {
         if isTunnelling {
             state = .idle
             return .endTunnel
@@ -531,6 +540,19 @@ struct ProxyStateMachine {
                 return retry
             }
             return fail(exchange, .connectFailure)
+        }
+        if refused {
+            // The server never processed it: sent again on another connection, as Envoy's pool sends the streams a
+            // GOAWAY left, when none of its body went out (not an attempt); else under the retries (`refused-stream`).
+            if !exchange.bodyForwarded, exchange.connects < 3 {
+                exchange.connects += 1
+                state = .proxying(exchange)
+                return .reconnect
+            }
+            if let retry = retry(&exchange, after: .refusedStream, code: 503, flag: .upstreamConnectionTermination, retries: retries) {
+                return retry
+            }
+            return fail(exchange, .reset)
         }
         // A pooled connection the server closed while idle fails before any answer byte; resending is safe as
         // long as no body bytes went out.

@@ -67,3 +67,9 @@ struct UpstreamStreamReset: Error, CustomStringConvertible {
     let code: String
     var description: String { "the upstream reset the HTTP/2 stream (\(code))" }
 }
+
+/// The upstream never processed the HTTP/2 stream: it refused it (RST_STREAM REFUSED_STREAM), or its connection's
+/// GOAWAY named an earlier last stream. Safe to send again, and retried on `refused-stream`, as Envoy does.
+struct UpstreamStreamRefused: Error, CustomStringConvertible {
+    var description: String { "the upstream refused the HTTP/2 stream (it was going away, or at its limit of streams)" }
+}

@@ -41,11 +41,19 @@ public final class NginxServer: @unchecked Sendable {
     /// user), its files in a directory of its own, and waits until it accepts connections. `http2`: the listener
     /// speaks HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1. `/slow` answers 32 KiB at 16 KiB/s; every
     /// other path, the PROXY header's addresses and ports, with nginx's number for the connection in `x-connection`.
-    public static func start(group: any EventLoopGroup, http2: Bool = false) async throws -> NginxServer {
-        try await ChildServer.onFreePort(group: group) { port in try await start(port: port, http2: http2, group: group) }
+    /// `proxyProtocol: false`: a plain listener, whose answers name no addresses. `requestsPerConnection`: nginx's
+    /// `keepalive_requests`, after which it ends a connection (over HTTP/2 with a GOAWAY).
+    public static func start(
+        group: any EventLoopGroup, http2: Bool = false, proxyProtocol: Bool = true, requestsPerConnection: Int = 1000
+    ) async throws -> NginxServer {
+        try await ChildServer.onFreePort(group: group) { port in
+            try await start(port: port, http2: http2, proxyProtocol: proxyProtocol, requestsPerConnection: requestsPerConnection, group: group)
+        }
     }
 
-    private static func start(port: Int, http2: Bool, group: any EventLoopGroup) async throws -> NginxServer {
+    private static func start(
+        port: Int, http2: Bool, proxyProtocol: Bool, requestsPerConnection: Int, group: any EventLoopGroup
+    ) async throws -> NginxServer {
         guard let binary else { throw NotInstalled() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serin-nginx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -63,8 +71,9 @@ public final class NginxServer: @unchecked Sendable {
               fastcgi_temp_path \(files)/fastcgi;
               uwsgi_temp_path \(files)/uwsgi;
               scgi_temp_path \(files)/scgi;
+              keepalive_requests \(requestsPerConnection);
               server {
-                listen 127.0.0.1:\(port)\(http2 ? " http2" : "") proxy_protocol;
+                listen 127.0.0.1:\(port)\(http2 ? " http2" : "")\(proxyProtocol ? " proxy_protocol" : "");
                 default_type text/plain;
                 location = /slow {
                   limit_rate 16k;
