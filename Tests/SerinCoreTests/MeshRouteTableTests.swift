@@ -57,6 +57,28 @@ struct MeshRouteTableTests {
         #expect(Self.through(Self.table([]), host: "reviews:9080") == "reviews [1000]")
     }
 
+    @Test(
+        "two Services of one name in two namespaces: each one's namespaced names reach its own endpoints, whichever is declared first",
+        arguments: [false, true]
+    )
+    func sameNameInTwoNamespaces(shopFirst: Bool) {
+        func reviews(in namespace: String, endpoint: Int) -> MeshService {
+            MeshService(
+                name: ResourceName(namespace: namespace, name: "reviews"), hosts: MeshService.kubernetesHosts(name: "reviews", namespace: namespace),
+                ports: [ServicePort(number: 9080, name: "http")],
+                endpoints: [ServiceEndpoint(address: "127.0.0.1", ports: ["http": endpoint], labels: [:])]
+            )
+        }
+        let both = [reviews(in: "default", endpoint: 1000), reviews(in: "shop", endpoint: 2000)]
+        let table = RouteTable(compiling: MeshConfig(virtualServices: [], services: shopFirst ? both.reversed() : both))
+        for name in ["reviews.shop", "reviews.shop.svc", "reviews.shop.svc.cluster.local"] {
+            #expect(Self.through(table, host: "\(name):9080") == "reviews.shop [2000]")
+        }
+        for name in ["reviews.default", "reviews.default.svc.cluster.local"] {
+            #expect(Self.through(table, host: "\(name):9080") == "reviews.default [1000]")
+        }
+    }
+
     @Test("the mesh takes VirtualServices listing mesh, with or without a gateway, and never one bound to a gateway only")
     func meshBindingFollowsGatewaysField() {
         let edge = ResourceName(name: "edge")

@@ -83,7 +83,11 @@ extension RouteTable {
     /// The route no VirtualService wrote for a known service's port in the mesh: all of it to the service's
     /// endpoints (nil for a service with no name to address it by).
     static func directRoute(to service: MeshService, port: ServicePort, section: String, policy: RoutePolicy = RoutePolicy(), in config: MeshConfig) -> Route? {
-        guard let primary = service.hosts.first else { return nil }
+        // By its first name that is its alone: a Kubernetes Service's short name may be another namespace's service
+        // of the same name too (then `reviews.shop`), and would reach whichever was declared first.
+        guard let primary = service.hosts.first(where: { config.services(namedBy: HostPattern($0)).count == 1 })
+            ?? service.hosts.max(by: { $0.utf8.count < $1.utf8.count })
+        else { return nil }
         return Route(
             virtualService: service.name, index: 0, name: Self.directRouteName, gateways: [.mesh], matches: [],
             targets: [Self.target(for: WeightedDestination(destination: Destination(host: primary, port: port.number), weight: 100), in: config)],
