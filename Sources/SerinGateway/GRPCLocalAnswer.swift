@@ -42,3 +42,27 @@ enum GRPCLocalAnswer {
         return encoded
     }
 }
+
+/// gRPC's `grpc-timeout` request header: the client's deadline, as 1 to 8 digits and a unit (`H`, `M`, `S`, `m`
+/// for milliseconds, `u`, `n`), as the gRPC over HTTP/2 protocol writes it.
+enum GRPCTimeout {
+    /// The deadline `value` names; nil for anything else, which is ignored, as Envoy ignores a malformed one.
+    static func parse(_ value: String) -> Duration? {
+        let bytes = Array(value.utf8)
+        guard (2...9).contains(bytes.count), let unit = bytes.last else { return nil }
+        var amount: Int64 = 0
+        for byte in bytes.dropLast() {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            amount = amount * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        switch unit {
+        case UInt8(ascii: "H"): return .seconds(amount * 3600)
+        case UInt8(ascii: "M"): return .seconds(amount * 60)
+        case UInt8(ascii: "S"): return .seconds(amount)
+        case UInt8(ascii: "m"): return .milliseconds(amount)
+        case UInt8(ascii: "u"): return .microseconds(amount)
+        case UInt8(ascii: "n"): return .nanoseconds(amount)
+        default: return nil
+        }
+    }
+}

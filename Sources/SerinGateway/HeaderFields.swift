@@ -14,7 +14,7 @@ enum KnownField: UInt8, CaseIterable {
     case other = 0
     case host, connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade
     case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID, xForwardedClientCert
-    case xEnvoyAttemptCount
+    case xEnvoyAttemptCount, grpcTimeout
 
     var name: String {
         switch self {
@@ -35,6 +35,7 @@ enum KnownField: UInt8, CaseIterable {
         case .xRequestID: return "x-request-id"
         case .xForwardedClientCert: return "x-forwarded-client-cert"
         case .xEnvoyAttemptCount: return "x-envoy-attempt-count"
+        case .grpcTimeout: return "grpc-timeout"
         }
     }
 
@@ -56,7 +57,7 @@ enum KnownField: UInt8, CaseIterable {
         case 4: return equals(name, "host") ? .host : .other
         case 7: return equals(name, "upgrade") ? .upgrade : equals(name, "trailer") ? .trailer : .other
         case 10: return equals(name, "connection") ? .connection : equals(name, "keep-alive") ? .keepAlive : .other
-        case 12: return equals(name, "x-request-id") ? .xRequestID : .other
+        case 12: return equals(name, "x-request-id") ? .xRequestID : equals(name, "grpc-timeout") ? .grpcTimeout : .other
         case 14: return equals(name, "content-length") ? .contentLength : .other
         case 15: return equals(name, "x-forwarded-for") ? .xForwardedFor : .other
         case 16: return equals(name, "proxy-connection") ? .proxyConnection : .other

@@ -133,11 +133,17 @@ extension ProxyHandler {
             )
         }
         self.exchange = exchange
+        // A gRPC client's own deadline (`grpc-timeout`) bounds the request, within the route's timeout: Istio caps
+        // Envoy's gRPC timeout at the route's (`grpc_timeout_header_max`), unbounded without one.
+        var timeout = route.policy.timeout
+        if head.fields.contains(.grpcTimeout), let value = head.fields.first(.grpcTimeout), let asked = GRPCTimeout.parse(value) {
+            timeout = min(timeout ?? asked, asked)
+        }
         if delayed {
             // Held as Envoy's fault filter holds it: the router's timeout and mirrors start once the delay is over.
-            if abort != nil || mirrors != nil { exchange.heldByFault = ProxyExchange.HeldByFault(abort: abort, mirrors: mirrors) }
+            exchange.heldByFault = ProxyExchange.HeldByFault(abort: abort, mirrors: mirrors, timeout: timeout)
         } else {
-            goesUpstream(exchange, timeout: route.policy.timeout, mirrors: mirrors, started: started)
+            goesUpstream(exchange, timeout: timeout, mirrors: mirrors, started: started)
         }
         run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
@@ -147,6 +153,7 @@ extension ProxyHandler {
     @inline(__always)
     private func goesUpstream(_ exchange: ProxyExchange, timeout: Duration?, mirrors: MirrorCopies?, started: NIODeadline) {
         if let timeout {
+            exchange.timeout = timeout
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
         }
         guard let mirrors else { return }
@@ -162,7 +169,7 @@ extension ProxyHandler {
         let held = exchange.heldByFault
         exchange.heldByFault = nil
         if let abort = held?.abort { return machine.abortedAfterDelay(.faultAbort(abort)) }
-        goesUpstream(exchange, timeout: exchange.route.policy.timeout, mirrors: held?.mirrors, started: exchange.started)
+        goesUpstream(exchange, timeout: held?.timeout, mirrors: held?.mirrors, started: exchange.started)
         return machine.delayElapsed()
     }
 

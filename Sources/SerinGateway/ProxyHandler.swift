@@ -533,8 +533,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             let why = (error as? MalformedMessage)?.reason ?? "101 Switching Protocols to a request that did not ask to switch"
             return "upstream protocol error: \(upstream) sent a malformed response: \(why)"
         case .timeout:
-            let limit = exchange.route.policy.timeout.map(Self.describe) ?? "the route's timeout"
-            return "upstream request timeout: \(host) did not answer within \(limit)"
+            let limit = exchange.timeout.map(Self.describe) ?? "the route's timeout"
+            let whose = exchange.timeout != nil && exchange.timeout != exchange.route.policy.timeout ? " (the request's grpc-timeout)" : ""
+            return "upstream request timeout: \(host) did not answer within \(limit)\(whose)"
         case .perTryTimeout:
             let limit = exchange.route.policy.retries?.perTryTimeout.map(Self.describe) ?? "the per-try timeout"
             return "upstream request timeout: \(upstream) did not answer within \(limit)"

@@ -182,6 +182,28 @@ struct RoutePolicyTests {
         await backends.shutdown()
     }
 
+    @Test(
+        "a request's grpc-timeout is its timeout, within the route's, as Istio caps Envoy's gRPC timeout at the route's: 300m alone or under a 5s route timeout answers 504 UT after 300 ms; under a 200ms route timeout, after 200 ms; malformed, it is ignored",
+        arguments: [("", "300m", "300ms (the request's grpc-timeout)"), ("\n    timeout: 5s", "300m", "300ms (the request's grpc-timeout)"),
+                    ("\n    timeout: 200ms", "1S", "200ms"), ("\n    timeout: 400ms", "300x", "400ms")]
+    )
+    func grpcTimeout(routeTimeout: String, header: String, said: String) async throws {
+        let backends = TestBackends()
+        let slow = try await backends.start("v1", latency: .seconds(30))
+        let route = "  - route: [{destination: {host: web-v1-service}}]" + routeTimeout
+        try await Self.withGateway(try Self.table(routes: route, services: ["web-v1-service": [slow.port]]), group: backends) {
+            gateway, client in
+            let started = ContinuousClock.now
+            let response = try await client.send(.GET, "/", headers: [("grpc-timeout", header)])
+            #expect(response.status == 504)
+            #expect(response.bodyText.contains("did not answer within \(said)"), "\(response.bodyText)")
+            #expect(ContinuousClock.now - started >= .milliseconds(200) && ContinuousClock.now - started < .seconds(15))
+            #expect(Self.flags(gateway).contains("504 UT"))
+        }
+        await slow.close()
+        await backends.shutdown()
+    }
+
     @Test("perTryTimeout gives up on a slow endpoint and retries on the next")
     func perTryTimeout() async throws {
         let backends = TestBackends()
