@@ -72,14 +72,14 @@ final class ConnectionDeadlines {
         since = .now()
     }
 
-    /// The exchange under way became a tunnel: from now on only silence in both directions ends it, for the idle
-    /// timeout. A TCP route's connection takes its cluster's `tcp` settings instead, as Envoy's TCP proxy does:
+    /// The exchange under way became a tunnel: from now on only silence in both directions ends it, for the tunnel
+    /// idle timeout. A TCP route's connection takes its cluster's `tcp` settings instead, as Envoy's TCP proxy does:
     /// `idleTimeout` in place of the gateway's (`0s`: none) and `maxConnectionDuration`, which ends it however busy.
     func tunnelStarted(_ tcp: ConnectionPoolSettings.TCPSettings? = nil) {
         guard case .exchanging = phase else { return }
         phase = .tunnelling
         since = .now()
-        tunnelIdleLimit = tcp?.idleTimeout.map { $0 > .zero ? TimeAmount($0) : nil } ?? limits.idleTimeout
+        tunnelIdleLimit = tcp?.idleTimeout.map { $0 > .zero ? TimeAmount($0) : nil } ?? limits.tunnelIdleTimeout
         tunnelEnds = tcp?.maxConnectionDuration.map { since + TimeAmount($0) }
     }
 

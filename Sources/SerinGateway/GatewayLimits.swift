@@ -14,6 +14,10 @@ public struct GatewayLimits: Sendable, Hashable {
     public var requestHeaderTimeout: TimeAmount
     /// A keep-alive client connection with no request in flight is closed after this long.
     public var idleTimeout: TimeAmount
+    /// A tunnel (a WebSocket, a TCP route's connection, a TLS passthrough) with no bytes either way for this long is
+    /// closed, unless its DestinationRule's `tcp.idleTimeout` says otherwise: Istio's default for TCP (1 hour), and no
+    /// shorter for a WebSocket, whose Envoy stream Istio never times out for silence.
+    public var tunnelIdleTimeout: TimeAmount
     /// Open client connections across every listener; connections beyond it are closed as they are accepted.
     public var maxConnections: Int
     /// Time allowed to open a connection to an upstream endpoint.
@@ -22,8 +26,9 @@ public struct GatewayLimits: Sendable, Hashable {
     public init(
         maxURIBytes: Int = 8 * 1024, maxHeaderBytes: Int = 60 * 1024, maxHeaderCount: Int = 100,
         requestHeaderTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(60),
-        maxConnections: Int = 16_384, upstreamConnectTimeout: TimeAmount = .seconds(3)
+        tunnelIdleTimeout: TimeAmount = .hours(1), maxConnections: Int = 16_384, upstreamConnectTimeout: TimeAmount = .seconds(3)
     ) {
+        self.tunnelIdleTimeout = tunnelIdleTimeout
         self.maxURIBytes = maxURIBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount

@@ -155,6 +155,7 @@ struct GatewayHTTP2WebSocketTests {
     func timeouts() async throws {
         var limits = GatewayLimits.default
         limits.idleTimeout = .seconds(2)
+        limits.tunnelIdleTimeout = .seconds(2)
         let routes: ([String: Int]) -> String = { _ in "  - route: [{destination: {host: ws-v1}}]\n    timeout: 300ms" }
         try await Sockets.withWebSockets(["ws-v1"], routes: routes, limits: limits) { gateway, port, servers, group in
             let client = try await Self.connect(port, group)

@@ -291,7 +291,7 @@ struct GatewayPassthroughTests {
 
     @Test("a splice with no bytes either way for the idle timeout is closed")
     func idleTimeout() async throws {
-        try await Self.withWorld(limits: GatewayLimits(idleTimeout: .milliseconds(300))) { world, gateway, port in
+        try await Self.withWorld(limits: GatewayLimits(tunnelIdleTimeout: .milliseconds(300))) { world, gateway, port in
             let connection = try await RawConnection.connect(port: port, group: world.group)
             try await connection.send(bytes: ClientHello.bytes(serverName: "raw.example.com"))
             #expect(await eventually(.seconds(5)) { Self.tcp(gateway, service: "raw")?.connectionsOpened == 1 })

@@ -188,7 +188,7 @@ struct GatewayTCPTests {
             let end = ContinuousClock.now
             return (end - start, lastSent, max(longestSilence, end - lastSent))
         }
-        // The gateway's own idle timeout is 60s: a silent connection closed within seconds took the route's 800ms.
+        // The gateway's own tunnel idle timeout is an hour: a silent connection closed within seconds took the route's 800ms.
         try await Self.withGateway(policy("{idleTimeout: 800ms}")) { world, _, port in
             let (version, busy) = try await world.connect(port: port)
             #expect(version == "v1")

@@ -170,6 +170,20 @@ struct GatewayWebSocketTests {
         await backends.shutdown()
     }
 
+    @Test("a WebSocket silent for longer than the keep-alive idle timeout stays open, as Istio never times out a WebSocket's stream for silence: only the tunnel idle timeout ends it")
+    func keepAliveIdleTimeoutSparesTunnel() async throws {
+        var limits = GatewayLimits.default
+        limits.idleTimeout = .milliseconds(500)
+        try await Self.withWebSockets(["ws-v1"], limits: limits) { _, port, _, group in
+            let client = try await Self.chat(port, group)
+            try await Task.sleep(for: .seconds(2))
+            #expect(!client.isClosed, "closed by the 500ms keep-alive idle timeout")
+            try await client.send(text: "still there?")
+            #expect(await client.next() == .text("ws-v1: still there?"))
+            await client.close()
+        }
+    }
+
     @Test("a route timeout bounds the wait for the upgrade, not a tunnel that lives longer")
     func routeTimeoutSparesTunnel() async throws {
         let routes: ([String: Int]) -> String = { _ in "  - route: [{destination: {host: ws-v1}}]\n    timeout: 300ms" }
@@ -187,7 +201,7 @@ struct GatewayWebSocketTests {
     @Test("a tunnel with no bytes either way for the idle timeout is closed; one with traffic is not")
     func idleTunnelCloses() async throws {
         var limits = GatewayLimits.default
-        limits.idleTimeout = .seconds(3)
+        limits.tunnelIdleTimeout = .seconds(3)
         try await Self.withWebSockets(["ws-v1"], limits: limits) { gateway, port, servers, group in
             for attempt in 1...3 {
                 // Ticks ten times a second from the client's event loop as soon as the handshake ends, far inside the

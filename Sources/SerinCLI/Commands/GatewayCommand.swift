@@ -103,10 +103,17 @@ struct ServingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("A keep-alive client connection with no request in flight is closed after this.", valueName: "seconds"))
     var idleTimeout = SecondsArgument(60)
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "A tunnel (a WebSocket, a TCP route's connection, a TLS passthrough) with no bytes either way is closed after this, unless its DestinationRule's tcp.idleTimeout says otherwise (Istio's default for TCP).",
+        valueName: "seconds"
+    ))
+    var tunnelIdleTimeout = SecondsArgument(3600)
+
     var limits: GatewayLimits {
         var limits = GatewayLimits.default
         limits.maxConnections = maxConnections ?? limits.maxConnections
         limits.idleTimeout = idleTimeout.timeAmount
+        limits.tunnelIdleTimeout = tunnelIdleTimeout.timeAmount
         return limits
     }
 
@@ -135,6 +142,9 @@ struct ServingOptions: ParsableArguments {
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         if !(0.001...86400).contains(idleTimeout.seconds) { throw ValidationError("--idle-timeout must be 0.001-86400 seconds, got \(idleTimeout)") }
+        if !(0.001...604_800).contains(tunnelIdleTimeout.seconds) {
+            throw ValidationError("--tunnel-idle-timeout must be 0.001-604800 seconds (a week), got \(tunnelIdleTimeout)")
+        }
         if !(-65535...65535).contains(portOffset) { throw ValidationError("--port-offset must be within ±65535, got \(portOffset)") }
         if meshWorkload.isWritten, mesh == nil {
             throw ValidationError("--mesh-labels and --mesh-namespace say whose sidecar the mesh listener is: they need --mesh HOST:PORT")
