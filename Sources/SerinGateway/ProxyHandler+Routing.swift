@@ -21,6 +21,12 @@ extension ProxyHandler {
         let upgrade = head.passedUpgrade
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
         else { return }
+        if upgrade == nil, head.fields.contains(.upgrade), let refused = head.refusedUpgrade {
+            return answer(
+                .direct(status: 403), "upgrade_failed: the gateway switches to websocket only, as Istio configures Envoy; this request asked for \"\(refused)\"",
+                head: head, started: started
+            )
+        }
         if servesHTTP2Stream { answersInGRPC = head.fields.first("content-type").map(GRPCLocalAnswer.isGRPC) ?? false }
         let authority = head.fields.first(.host, sameAs: lastAuthority) ?? ""
         lastAuthority = authority

@@ -15,12 +15,27 @@ extension RequestHead {
     /// upgrade` with an `Upgrade` field. `h2c` is never tunnelled (as Envoy refuses it): that request goes on as
     /// plain HTTP/1.1 without the fields.
     var passedUpgrade: String? {
-        guard fields.contains(.upgrade), version == .http1_1, fields.connectionOptions.upgrade,
-            let value = fields.first(.upgrade)
-        else { return nil }
-        let protocols = value.split(separator: ",").map { $0.trimmingCharacters(in: " \t").lowercased() }
-        guard !protocols.contains(where: { $0 == "h2c" || $0.hasPrefix("h2c/") }) else { return nil }
+        guard let value = askedUpgrade, Self.isWebSocket(value) else { return nil }
         return value
+    }
+
+    /// The protocol switch a request asks for that the gateway refuses (`403`), as Envoy refuses an upgrade its
+    /// `upgrade_configs` do not list and Istio lists `websocket` alone; nil when it asks for none, for a WebSocket,
+    /// or for `h2c` (which goes on as plain HTTP/1.1).
+    var refusedUpgrade: String? {
+        guard let value = askedUpgrade, !Self.isWebSocket(value) else { return nil }
+        let protocols = value.split(separator: ",").map { $0.trimmingCharacters(in: " \t").lowercased() }
+        return protocols.contains(where: { $0 == "h2c" || $0.hasPrefix("h2c/") }) ? nil : value
+    }
+
+    /// `Upgrade`'s value, when the request asks to switch protocols: `Connection: upgrade` beside it, over HTTP/1.1.
+    private var askedUpgrade: String? {
+        guard fields.contains(.upgrade), version == .http1_1, fields.connectionOptions.upgrade else { return nil }
+        return fields.first(.upgrade)
+    }
+
+    private static func isWebSocket(_ value: String) -> Bool {
+        ASCII.equal(value.utf8.lazy.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }, "websocket".utf8, ignoringCase: true)
     }
 }
 

@@ -153,6 +153,26 @@ struct GatewayWebSocketTests {
         }
     }
 
+    @Test("an upgrade to another protocol than websocket is refused with 403 before any routing, as Envoy refuses an upgrade Istio's upgrade_configs do not list; WebSocket in any letter case passes")
+    func otherUpgradesRefused() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let route = "  - route: [{destination: {host: web-v1-service}}]"
+        try await RoutePolicyTests.withGateway(
+            try RoutePolicyTests.table(routes: route, services: ["web-v1-service": [v1.port]]), group: backends
+        ) { gateway, client in
+            let refused = try await client.send(.GET, "/echo", headers: [("connection", "upgrade"), ("upgrade", "TLS/1.2")])
+            #expect(refused.status == 403)
+            #expect(refused.bodyText.contains("upgrade_failed: the gateway switches to websocket only"), "\(refused.bodyText)")
+            #expect(!gateway.telemetry.snapshot().series.contains { $0.key.responseCode == 200 }, "nothing reached the upstream")
+            // Without `Connection: upgrade` it is no switch at all: the request goes on.
+            let plain = try await client.send(.GET, "/echo", headers: [("upgrade", "TLS/1.2")])
+            #expect(plain.status == 200)
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
     @Test("Upgrade: h2c is not passed on: the request goes upstream as plain HTTP/1.1 without it")
     func h2cIsStripped() async throws {
         let backends = TestBackends()
@@ -324,7 +344,7 @@ struct GatewayWebSocketTests {
         try await group.shutdownGracefully()
     }
 
-    static let rawUpgrade = "GET / HTTP/1.1\r\nhost: raw.example.com\r\nconnection: upgrade\r\nupgrade: shout\r\n\r\n"
+    static let rawUpgrade = "GET / HTTP/1.1\r\nhost: raw.example.com\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
 
     @Test("a half-close passes through the tunnel: the upstream reads the end and still answers")
     func halfClose() async throws {
@@ -333,7 +353,7 @@ struct GatewayWebSocketTests {
             try await raw.send(Self.rawUpgrade + "hello ")
             #expect(await raw.waitFor("\r\n\r\n"))
             #expect(raw.received.hasPrefix("HTTP/1.1 101 "))
-            #expect(raw.received.lowercased().contains("upgrade: shout"))
+            #expect(raw.received.lowercased().contains("upgrade: websocket"))
             try await raw.send("world")
             try await raw.finishSending()
             // The server answers the whole of what it read only after reading its end.
@@ -418,7 +438,7 @@ final class HalfClosingUpgradeServer: Sendable {
             switched = true
             received = String(received[end.upperBound...])
             count = received.utf8.count
-            let answer = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: shout\r\n\r\n"
+            let answer = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer)), promise: nil)
         }
 
