@@ -49,12 +49,12 @@ public struct PrometheusClient: PrometheusQuerying {
             return .failed(error.message)
         case .success(let response) where (200..<300).contains(response.status):
             switch PrometheusResponse.parse(response.body) {
-            case .failed(let reason): return .failed("Prometheus at \(endpoint.display) failed query \(promql): \(reason)")
+            case .failed(let reason): return .failed("Prometheus at \(endpoint.display) failed query \(PrometheusResponse.oneLine(promql)): \(reason)")
             case let result: return result
             }
         case .success(let response):
             return .failed(
-                "Prometheus at \(endpoint.display) rejected query \(promql): "
+                "Prometheus at \(endpoint.display) rejected query \(PrometheusResponse.oneLine(promql)): "
                     + "\(PrometheusResponse.errorDescription(response.body)) (HTTP \(response.status))"
             )
         }

@@ -70,9 +70,15 @@ public enum PrometheusResponse {
         }
     }
 
+    /// At most 200 characters of `text` on one line: a log line stays one line, whatever an HTML error page holds.
     private static func excerpt(_ text: String) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = oneLine(text)
         return trimmed.count > 200 ? String(trimmed.prefix(200)) + "..." : trimmed
+    }
+
+    /// `text` with each run of blanks and line breaks as one space: a query or a body said on one log line.
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
     /// What every answer has: its status, an error's type and message, and the result's type.

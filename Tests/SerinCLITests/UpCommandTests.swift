@@ -333,6 +333,23 @@ extension UpCommandTests {
         await backends.shutdown()
     }
 
+    @Test("a --prometheus that answers no query is said at start, as Flagger checks its metrics server, and the start goes on")
+    func prometheusCheckedAtStart() async throws {
+        let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "30s", progressDeadline: "2m"))
+        let refusing = try RefusingPort()
+        let (up, _, _) = try await Self.launchOnFreePorts(
+            directory, state: directory.appendingPathComponent("state.sqlite").path, extra: ["--prometheus", "http://127.0.0.1:\(refusing.port)"]
+        )
+        let said = "serin up: Prometheus at http://127.0.0.1:\(refusing.port) does not answer queries: "
+        #expect(await up.waitForOutput(said, timeout: .seconds(30)), "\(up.printed)")
+        #expect(up.isRunning)
+        up.signal(SIGTERM)
+        #expect(await up.waitForExit() == 0)
+        await v1.close()
+        await v2.close()
+        await backends.shutdown()
+    }
+
     @Test("status, pause, resume, promote and history steer a running rollout from the command line")
     func steersFromTheCommandLine() async throws {
         // The first step stays for the status checks below, however slowly each command starts on a busy machine.

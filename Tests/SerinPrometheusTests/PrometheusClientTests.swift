@@ -133,14 +133,15 @@ struct PrometheusClientTests {
         #expect(await client.query("vector(1)") == .failed("Prometheus address \"\(address)\" is not http[s]://host[:port][/path]"))
     }
 
-    @Test("fails on a 200 whose body is not Prometheus JSON, naming the query")
+    @Test("fails on a 200 whose body is not Prometheus JSON, naming the query; the query and the body are said on one line, a log line's")
     func malformedBody() async throws {
-        let server = try await server { _ in .text("<html>login</html>") }
+        let server = try await server { _ in .text("<html>\n  <body>login</body>\n</html>\n") }
         let client = PrometheusClient(address: "http://127.0.0.1:\(server.port)")
-        let result = await client.query("up")
+        let result = await client.query("sum(\n  rate(up[1m])\n)")
         await server.close()
         #expect(result == .failed(
-            "Prometheus at http://127.0.0.1:\(server.port) failed query up: malformed response, expected Prometheus API JSON: <html>login</html>"))
+            "Prometheus at http://127.0.0.1:\(server.port) failed query sum( rate(up[1m]) ): malformed response, expected Prometheus API JSON: "
+                + "<html> <body>login</body> </html>"))
     }
 }
 

@@ -4,6 +4,7 @@ import SerinCore
 import SerinServer
 import SerinEmbedded
 import SerinManifests
+import SerinPrometheus
 import SerinStore
 import SerinController
 import SerinGateway
@@ -63,6 +64,19 @@ struct UpCommand: AsyncParsableCommand {
         return "\(skipped.count) document\(skipped.count == 1 ? "" : "s") Serin does not read (\(each.joined(separator: ", ")))"
     }
 
+    /// Says at start whether `--prometheus` answers queries, as Flagger checks its metrics server: a wrong address is
+    /// said now, not first found when a check fails after traffic has moved. The start goes on either way (Prometheus
+    /// may come up later); each check asks again.
+    static func checkPrometheus(_ address: String, logger: Logger) {
+        Task {
+            switch await PrometheusClient(address: address).isReachable() {
+            case .success: logger.info("serin up: Prometheus at \(address) answers queries")
+            case .failure(let error):
+                logger.error("serin up: Prometheus at \(address) does not answer queries: \(error.message); until it does, every check of a rollout that reads it fails")
+            }
+        }
+    }
+
     func validate() throws {
         if state.isEmpty { throw ValidationError("--state takes the path of the SQLite state file, got an empty one") }
         if let historyRetention {
@@ -114,6 +128,7 @@ struct UpCommand: AsyncParsableCommand {
                 logger: logger),
             label: "serin up", logger: logger, reporter: reporter
         )
+        if let prometheus { Self.checkPrometheus(prometheus, logger: logger) }
         var pieces: [any Service] = [
             runtime, ManifestReload.piece(hangups: hangups, manifests: manifests, live: runtime.live, label: "serin up", logger: logger),
         ]
