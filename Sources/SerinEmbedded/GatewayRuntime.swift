@@ -45,14 +45,17 @@ public final class GatewayRuntime: Service, Sendable {
         /// Stored rollouts whose Canary the files no longer give, to be deleted with their history (`--forget`);
         /// any other such rollout refuses the start.
         public var forget: Set<ResourceName>
+        /// Whether a state file with nothing stored is said at start (not for a demo's own temporary one).
+        public var announcesNewState: Bool
 
         public init(
             statePath: String, tickInterval: Duration = .milliseconds(100), metrics: MetricSource = .gateway,
             eventKeepAlive: Duration = .seconds(15), retention: HistoryRetention = .unlimited, forget: Set<ResourceName> = [],
-            logger: Logger
+            announcesNewState: Bool = true, logger: Logger
         ) {
             self.retention = retention
             self.forget = forget
+            self.announcesNewState = announcesNewState
             self.statePath = statePath
             self.tickInterval = tickInterval
             self.metrics = metrics
@@ -260,7 +263,13 @@ public final class GatewayRuntime: Service, Sendable {
     ) throws -> (SQLiteRolloutStore?, [LocatedResource], [LiveConfiguration.Withheld]) {
         guard let options else { return (nil, resources, []) }
         do {
+            // Said, since a start with nothing stored begins every release again: the first start, or a state file
+            // deleted or emptied since the last (a wrong --state path reads the same).
+            let size = (try? FileManager.default.attributesOfItem(atPath: options.statePath)[.size] as? Int) ?? nil
             let opened = try SQLiteRolloutStore(path: options.statePath, retention: options.retention)
+            if options.announcesNewState, size == nil || size == 0 {
+                options.logger.info("state file \(options.statePath) is new: nothing stored, each Canary starts from its files")
+            }
             let stored = try opened.loadRollouts()
             let notGiven = Self.canariesNotGiven(stored, resources: resources, forget: options.forget, statePath: options.statePath)
             if !notGiven.isEmpty {

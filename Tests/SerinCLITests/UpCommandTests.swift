@@ -296,6 +296,7 @@ extension UpCommandTests {
         let state = directory.appendingPathComponent("state.sqlite").path
         let (up, adminPort, _) = try await Self.launchOnFreePorts(directory, state: state)
         _ = try await Self.waitForStatus(adminPort: adminPort, group: backends) { $0.canaryWeight == 25 }
+        #expect(up.printed.contains("state file \(state) is new: nothing stored, each Canary starts from its files"), "\(up.printed)")
         up.signal(SIGTERM)
         #expect(await up.waitForExit() == 0)
 
@@ -313,7 +314,7 @@ extension UpCommandTests {
         // Given again, it resumes where it was.
         try FileManager.default.moveItem(at: aside, to: canaryFile)
         let (again, againAdmin, _) = try await Self.launchOnFreePorts(directory, state: state)
-        #expect(again.printed.contains("resumed from stored state"), "\(again.printed)")
+        #expect(again.printed.contains("resumed from stored state") && !again.printed.contains("is new"), "\(again.printed)")
         #expect(try await Self.waitForStatus(adminPort: againAdmin, group: backends) { _ in true }.canaryWeight == 25)
         again.signal(SIGTERM)
         #expect(await again.waitForExit() == 0)

@@ -165,7 +165,7 @@ struct DemoCommand: AsyncParsableCommand {
                 // The demo's own load and a few browsers: far below the open-file limit of any machine, so the
                 // gateway has no cap to report.
                 limits: GatewayLimits(maxConnections: 1024),
-                logger: logger, controller: .init(statePath: statePath, logger: logger)
+                logger: logger, controller: .init(statePath: statePath, announcesNewState: state != nil, logger: logger)
             )
         } catch {
             Terminal.err("error: \(error)")
