@@ -27,6 +27,19 @@ struct VirtualServiceDecodingTests {
         return (value.http.first, Fixture.messages(diagnostics))
     }
 
+    @Test("exportTo other than [\"*\"] is warned of as not applied, naming what Istio would limit it to; [\"*\"], Istio's default, is not")
+    func exportToWarned() {
+        let route = "  - route: [{destination: {host: web-v1-service}}]"
+        let (_, limited) = Fixture.decode(virtualService(route, extraSpec: "\n  exportTo: [\".\", shop]"))
+        #expect(Fixture.messages(limited) == [
+            "test.yaml:9:13: warning: spec.exportTo: not applied: Serin shows every VirtualService to every namespace's sidecars and gateways, "
+                + "as exportTo [\"*\"] (Istio's default) does; Istio would limit this one to \".\", \"shop\"",
+        ])
+        #expect(Fixture.decode(virtualService(route, extraSpec: "\n  exportTo: [\"*\"]")).diagnostics.isEmpty)
+        let (_, wrongType) = Fixture.decode(virtualService(route, extraSpec: "\n  exportTo: shop"))
+        #expect(wrongType.contains { $0.severity == .error && $0.message.contains("spec.exportTo") }, "\(Fixture.messages(wrongType))")
+    }
+
     @Test("decodes the seed's VirtualService: host, gateway, exact / and one destination on port 80")
     func seedShape() {
         let yaml = """

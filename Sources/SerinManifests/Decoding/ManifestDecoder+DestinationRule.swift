@@ -3,12 +3,13 @@ import SerinCore
 extension ManifestDecoder {
     static func destinationRule(_ spec: Field, name: ResourceName, reader: DocumentReader) -> DestinationRule? {
         let schema = Schema(
-            known: ["host", "subsets", "trafficPolicy"], ignored: ["exportTo"], notApplied: ["workloadSelector"]
+            known: ["host", "subsets", "trafficPolicy", "exportTo"], notApplied: ["workloadSelector"]
         )
         guard let fields = reader.mapping(spec, schema),
             let hostField = reader.required("host", in: fields),
             let host = reader.string(hostField)
         else { return nil }
+        exportTo(fields["exportTo"], of: "DestinationRule", reader: reader)
         let trafficPolicy = fields["trafficPolicy"].flatMap { self.trafficPolicy($0, reader: reader) }
         var subsets: [DestinationRule.Subset] = []
         if let subsetsField = fields["subsets"] {

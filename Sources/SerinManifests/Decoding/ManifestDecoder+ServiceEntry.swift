@@ -3,13 +3,14 @@ import SerinCore
 extension ManifestDecoder {
     static func serviceEntry(_ spec: Field, name: ResourceName, reader: DocumentReader) -> ServiceEntryResource? {
         let schema = Schema(
-            known: ["hosts", "addresses", "ports", "location", "resolution", "endpoints", "subjectAltNames"],
-            ignored: ["exportTo"], notApplied: ["workloadSelector"]
+            known: ["hosts", "addresses", "ports", "location", "resolution", "endpoints", "subjectAltNames", "exportTo"],
+            notApplied: ["workloadSelector"]
         )
         guard let fields = reader.mapping(spec, schema),
             let hostsField = reader.required("hosts", in: fields),
             let hosts = reader.stringList(hostsField)
         else { return nil }
+        exportTo(fields["exportTo"], of: "ServiceEntry", reader: reader)
         let addresses = fields["addresses"].flatMap(reader.stringList) ?? []
         var ports: [ServiceEntryResource.Port] = []
         if let portsField = fields["ports"] {

@@ -23,10 +23,24 @@ extension ManifestDecoder {
         return parts.count == 2 && !parts[1].isEmpty && parts[1].allSatisfy(\.isNumber)
     }
 
+    /// Istio's `exportTo`, which limits the namespaces whose sidecars and gateways see a resource. Serin shows every
+    /// resource everywhere, as `["*"]` (Istio's default) does: any other list is said not to apply, never dropped
+    /// without a word.
+    static func exportTo(_ field: Field?, of kind: String, reader: DocumentReader) {
+        guard let field, let entries = reader.stringList(field) else { return }
+        guard entries.contains(where: { $0 != "*" }) else { return }
+        reader.warning(
+            "\(field.path): not applied: Serin shows every \(kind) to every namespace's sidecars and gateways, as exportTo "
+                + "[\"*\"] (Istio's default) does; Istio would limit this one to \(entries.map { "\"\($0)\"" }.joined(separator: ", "))",
+            at: field.node
+        )
+    }
+
     static func virtualService(_ spec: Field, name: ResourceName, reader: DocumentReader) -> VirtualService? {
-        let schema = Schema(known: ["hosts", "gateways", "http", "tcp", "tls"], ignored: ["exportTo"])
+        let schema = Schema(known: ["hosts", "gateways", "http", "tcp", "tls", "exportTo"])
         // No hosts: a delegate, whose http routes stand in for another VirtualService's route (validation checks one does).
         guard let fields = reader.mapping(spec, schema), let hostFields = fields["hosts"].map(reader.list) ?? [] else { return nil }
+        exportTo(fields["exportTo"], of: "VirtualService", reader: reader)
         let hosts = hostFields.compactMap { reader.string($0) }
         guard hosts.count == hostFields.count else { return nil }
         for (field, host) in zip(hostFields, hosts) where hostNamesAPort(host) {
