@@ -79,6 +79,33 @@ struct MeshRouteTableTests {
         }
     }
 
+    @Test("two mesh VirtualServices of one service: the first one's routes alone apply, as Istio's sidecars keep the first (IST0109), and the conflict is reported")
+    func firstMeshVirtualServiceWins() {
+        let jason = VirtualService(
+            name: ResourceName(name: "reviews-a"), hosts: ["reviews"], gateways: [],
+            http: [HTTPRoute(
+                matches: [RequestMatch(headers: ["end-user": .exact("jason")])],
+                destinations: [WeightedDestination(destination: Destination(host: "reviews-v2", port: 9080), weight: 100)]
+            )]
+        )
+        let everyone = VirtualService(
+            name: ResourceName(name: "reviews-b"), hosts: ["reviews.default.svc.cluster.local"], gateways: [],
+            http: [HTTPRoute(destinations: [WeightedDestination(destination: Destination(host: "reviews-v1", port: 9080), weight: 100)])]
+        )
+        let table = Self.table([jason, everyone])
+        func through(_ user: String) -> String {
+            let attributes = RequestAttributes(method: "GET", target: "/", authority: "reviews:9080", headers: HeaderList([(name: "end-user", value: user)]))
+            switch table.resolveMesh(attributes) {
+            case .route(let route): return route.targets.map { $0.destination.host }.joined()
+            case .noRoute, .misdirected: return "404"
+            }
+        }
+        #expect(through("jason") == "reviews-v2")
+        #expect(through("bob") == "404", "reviews-b's route does not apply to a host reviews-a took")
+        let conflicts = RouteTable.meshHostConflicts(in: MeshConfig(virtualServices: [jason, everyone], services: Self.services))
+        #expect(conflicts.map { "\($0.later.name) after \($0.earlier.name): \($0.host):\($0.port)" } == ["reviews-b after reviews-a: reviews.default.svc.cluster.local:9080"])
+    }
+
     @Test("the mesh takes VirtualServices listing mesh, with or without a gateway, and never one bound to a gateway only")
     func meshBindingFollowsGatewaysField() {
         let edge = ResourceName(name: "edge")

@@ -206,6 +206,28 @@ struct ManifestValidatorTests {
         )
     }
 
+    @Test("a second mesh VirtualService of a host the first routes is warned of: Istio's sidecars keep the first one's routes alone (IST0109)")
+    func meshHostConflict() {
+        let http = "  - route:\n    - destination: {host: web-v1-service}"
+        let second = """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: vs-b}
+            spec:
+              hosts: ["*"]
+              http:
+              - route:
+                - destination: {host: web-v2-service}
+            """
+        let messages = validate(gateways: "[mesh]", http, more: second)
+        #expect(
+            messages.contains { $0.contains("warning: VirtualService default/vs-b routes host * on port 80 in the mesh, as VirtualService vs before it does: as Istio's sidecars, only the first one's routes apply there") },
+            "\(messages)"
+        )
+    }
+
     @Test("a Service without a ServiceEntry has no endpoints in embedded mode")
     func noEndpoints() {
         let service = "\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web-v3-service}\nspec:\n  ports: [{port: 80}]\n"

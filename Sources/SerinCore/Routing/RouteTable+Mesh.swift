@@ -6,21 +6,16 @@ extension RouteTable {
     /// has no HTTP routes: its own listener carries it (`meshTCP`, `meshTLS`).
     static func meshListeners(compiling config: MeshConfig) -> [Int: Listener] {
         var hosts = VirtualHostCollector()
+        // As Istio's sidecars: a name and port the first VirtualService took is its alone (no merge, unlike a gateway's).
+        var owners: [String: ResourceName] = [:]
         for virtualService in config.virtualServices where virtualService.appliesToMesh && !virtualService.http.isEmpty {
             var routes = ListenerRoutes(virtualService, boundTo: [.mesh], in: config)
             // Every route left out (each names other source workloads): as a sidecar, the hosts go to their services.
             guard !routes.portless.isEmpty else { continue }
-            var seen = Set<String>()
-            for host in virtualService.hosts.map(HostPattern.init) {
-                let services = config.services(namedBy: host)
-                let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.filter { $0.opaque == nil }.map(\.number) }).sorted()
-                // An exact host names a service, which answers to all its names; a wildcard is its own name.
-                let names = host.isWildcard ? [host] : [host] + services.flatMap { $0.hosts.map(HostPattern.init) }
-                for port in ports {
-                    for name in names where seen.insert("\(port) \(name.text)").inserted {
-                        hosts.add(routes.at(port), host: name, port: port)
-                    }
-                }
+            for (port, name) in meshNames(of: virtualService, in: config) {
+                let key = "\(port) \(name.text)"
+                guard owners[key] == nil || owners[key] == virtualService.name else { continue }
+                if owners.updateValue(virtualService.name, forKey: key) == nil { hosts.add(routes.at(port), host: name, port: port) }
             }
         }
         for service in config.services {
@@ -34,6 +29,42 @@ extension RouteTable {
             }
         }
         return hosts.listeners(servedBy: [ServerBinding(gateway: .mesh, hosts: [HostPattern("*")])])
+    }
+
+    /// The names and ports a mesh-bound VirtualService's hosts claim, in order: each host on each HTTP port of the
+    /// services it names (80 for a host no service has), and an exact host's service under all the service's names.
+    static func meshNames(of virtualService: VirtualService, in config: MeshConfig) -> [(port: Int, name: HostPattern)] {
+        var claimed: [(port: Int, name: HostPattern)] = []
+        var seen = Set<String>()
+        for host in virtualService.hosts.map(HostPattern.init) {
+            let services = config.services(namedBy: host)
+            let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.filter { $0.opaque == nil }.map(\.number) }).sorted()
+            // An exact host names a service, which answers to all its names; a wildcard is its own name.
+            let names = host.isWildcard ? [host] : [host] + services.flatMap { $0.hosts.map(HostPattern.init) }
+            for port in ports {
+                for name in names where seen.insert("\(port) \(name.text)").inserted { claimed.append((port, name)) }
+            }
+        }
+        return claimed
+    }
+
+    /// Mesh-bound VirtualServices that claim a name and port an earlier one took: as Istio's sidecars keep the first
+    /// and drop the later one's (its analyzer's IST0109), the later one's routes do not apply there.
+    public static func meshHostConflicts(in config: MeshConfig) -> [(later: ResourceName, earlier: ResourceName, host: String, port: Int)] {
+        var owners: [String: ResourceName] = [:]
+        var conflicts: [(later: ResourceName, earlier: ResourceName, host: String, port: Int)] = []
+        for virtualService in config.virtualServices where virtualService.appliesToMesh && !virtualService.http.isEmpty {
+            var reported = Set<ResourceName>()
+            for (port, name) in meshNames(of: virtualService, in: config) {
+                let key = "\(port) \(name.text)"
+                if let earlier = owners[key], earlier != virtualService.name {
+                    if reported.insert(earlier).inserted { conflicts.append((virtualService.name, earlier, name.text, port)) }
+                } else {
+                    owners[key] = virtualService.name
+                }
+            }
+        }
+        return conflicts
     }
 
     /// The name of a mesh route no VirtualService wrote: a known service's port, straight to its endpoints.

@@ -32,9 +32,23 @@ public enum ManifestValidator {
         diagnostics += unroutedPassthroughHosts(in: resources, context: context)
         diagnostics += unroutedTCPServers(in: resources, context: context)
         diagnostics += shadowedHTTPSHosts(in: resources)
+        diagnostics += meshHostConflicts(in: resources, context: context)
         diagnostics += alertReferences(in: resources)
         diagnostics += alertProviderSecrets(in: resources)
         return diagnostics
+    }
+
+    /// Mesh-bound VirtualServices of one host: Istio's sidecars keep the first one's routes and drop the later's.
+    static func meshHostConflicts(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
+        RouteTable.meshHostConflicts(in: context.config).compactMap { conflict in
+            guard let located = resources.first(where: { $0.kind == .virtualService && $0.name == conflict.later }) else { return nil }
+            return .warning(
+                "\(located.label) routes host \(conflict.host) on port \(conflict.port) in the mesh, as VirtualService "
+                    + "\(conflict.earlier.displayName) before it does: as Istio's sidecars, only the first one's routes apply "
+                    + "there (Istio's analyzer calls this IST0109); merge them into one, or bind them to a Gateway, where they merge",
+                at: located.location(of: "spec.hosts")
+            )
+        }
     }
 
     /// Two resources of one kind with one namespace/name: the second would silently replace the first.
