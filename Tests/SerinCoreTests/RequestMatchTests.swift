@@ -72,3 +72,34 @@ struct RequestMatchTests {
         #expect(testCase.match.matches(request, gateways: [Self.gateway], port: 80) == testCase.expected)
     }
 }
+
+@Suite("RegexPattern as Istio's RE2")
+struct RegexPatternRE2Tests {
+    @Test(
+        "what RE2 has not, and istiod refuses, is refused with why: lookaround, atomic groups, possessive quantifiers, backreferences, and more than 1024 characters",
+        arguments: [
+            ("/(?=api)api.*", "the lookahead (?= is not RE2"), ("/(?!x).*", "the lookahead (?! is not RE2"),
+            ("/(?<=a)b", "the lookbehind (?<= is not RE2"), ("/(?<!a)b", "the lookbehind (?<! is not RE2"),
+            ("/(?>ab)c", "the atomic group (?> is not RE2"), ("/a++", "a possessive quantifier (++) is not RE2"),
+            ("/a{2}+", "a possessive quantifier (}+) is not RE2"), (#"/(a)\1"#, #"the backreference \1 is not RE2"#),
+            (#"/(?<n>a)\k<n>"#, #"a named backreference \k<…> is not RE2"#),
+            ("/" + String(repeating: "a", count: 1024), "it is 1025 characters long, more than the 1024 Istio allows"),
+        ]
+    )
+    func refused(pattern: String, why: String) {
+        #expect(throws: RegexPattern.RE2Problem.self) { try RegexPattern(pattern) }
+        do {
+            _ = try RegexPattern(pattern)
+        } catch {
+            #expect("\(error)".hasPrefix(why), "\(error)")
+        }
+    }
+
+    @Test(
+        "RE2's own syntax is taken: named groups, flags, lazy quantifiers, escaped pluses, classes holding what is special outside them",
+        arguments: [#"/(?P<version>v[0-9]+)/.*"#, "(?i)/API/.*", "/a+?b*?", #"/\++"#, "/[(?=]+", #"/\p{Greek}+"#, "/a{2,3}b"]
+    )
+    func taken(pattern: String) throws {
+        _ = try RegexPattern(pattern)
+    }
+}

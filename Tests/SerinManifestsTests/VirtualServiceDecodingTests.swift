@@ -27,6 +27,13 @@ struct VirtualServiceDecodingTests {
         return (value.http.first, Fixture.messages(diagnostics))
     }
 
+    @Test("a host's wildcard is a whole first label or the host alone, as istiod requires", arguments: ["re*views", "*.reviews.*", "reviews.*.svc", "*reviews"])
+    func wildcardHosts(host: String) {
+        let yaml = virtualService("  - route: [{destination: {host: web-v1-service}}]").replacingOccurrences(of: #"hosts: ["*"]"#, with: #"hosts: [""# + host + #""]"#)
+        let messages = Fixture.messages(Fixture.decode(yaml).diagnostics)
+        #expect(messages.contains { $0.contains("error: spec.hosts[0]: a wildcard is the whole first label (*.example.com) or the host alone (*), as Istio requires, got \"\(host)\"") }, "\(messages)")
+    }
+
     @Test("exportTo other than [\"*\"] is warned of as not applied, naming what Istio would limit it to; [\"*\"], Istio's default, is not")
     func exportToWarned() {
         let route = "  - route: [{destination: {host: web-v1-service}}]"

@@ -43,6 +43,13 @@ extension ManifestDecoder {
         exportTo(fields["exportTo"], of: "VirtualService", reader: reader)
         let hosts = hostFields.compactMap { reader.string($0) }
         guard hosts.count == hostFields.count else { return nil }
+        for (field, host) in zip(hostFields, hosts) where host.contains("*") && !(host == "*" || (host.hasPrefix("*.") && !host.dropFirst().contains("*"))) {
+            // As istiod's ValidateWildcardDomain: a wildcard stands for whole labels, first.
+            reader.error(
+                "\(field.path): a wildcard is the whole first label (*.example.com) or the host alone (*), as Istio requires, got \"\(host)\"",
+                at: field.node
+            )
+        }
         for (field, host) in zip(hostFields, hosts) where hostNamesAPort(host) {
             // Istio refuses it too: a VirtualService host is a name; the port comes from the service or a match.
             reader.error(
