@@ -42,6 +42,9 @@ struct MeshRouteTableTests {
         #expect(Self.through(table, host: "reviews:9080") == "reviews-v2 [1002]")
         #expect(Self.through(table, host: "reviews.default.svc.cluster.local:9080") == "reviews-v2 [1002]")
         #expect(Self.through(table, host: "REVIEWS:9080") == "reviews-v2 [1002]")
+        // An absolute name, with the root's dot, as Istio (1.27 on) serves it too.
+        #expect(Self.through(table, host: "reviews.default.svc.cluster.local.:9080") == "reviews-v2 [1002]")
+        #expect(Self.through(Self.table([]), host: "reviews-v1.default.svc.cluster.local.:9080") == "reviews-v1 [1001]")
         // A Host without a port means port 80, where reviews does not listen.
         #expect(Self.through(table, host: "reviews") == "404: no service in the mesh has port 80 (host \"reviews\")")
         #expect(Self.through(table, host: "ratings:9080")

@@ -375,6 +375,14 @@ public struct RouteTable: Sendable {
             return .noRoute(reason: "no service in the mesh has port \(port) (host \"\(request.authority)\")")
         }
         if let found = listener.resolve(request, admission: Listener.bit(0)) { return found }
+        // An absolute name (`reviews.default.svc.cluster.local.`) is the name without its root dot, as Istio (1.27 on)
+        // gives every service's virtual host both.
+        if request.host.count > 1, request.host.hasSuffix(".") {
+            let host = request.host.dropLast()
+            let authority = request.port.map { "\(host):\($0)" } ?? String(host)
+            let absolute = RequestAttributes(method: request.method, target: request.target, authority: authority, scheme: request.scheme, headers: request.headers)
+            if let found = listener.resolve(absolute, admission: Listener.bit(0)) { return found }
+        }
         return .noRoute(reason: "no VirtualService bound to the mesh and no service serves host \"\(request.host)\" on port \(port)")
     }
 }
