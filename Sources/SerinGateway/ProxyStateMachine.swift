@@ -541,27 +541,17 @@ struct ProxyStateMachine {
             }
             return fail(exchange, .connectFailure)
         }
-        if refused {
-            // The server never processed it: sent again on another connection, as Envoy's pool sends the streams a
-            // GOAWAY left, when none of its body went out (not an attempt); else under the retries (`refused-stream`).
-            if !exchange.bodyForwarded, exchange.connects < 3 {
-                exchange.connects += 1
-                state = .proxying(exchange)
-                return .reconnect
-            }
-            if let retry = retry(&exchange, after: .refusedStream, code: 503, flag: .upstreamConnectionTermination, retries: retries) {
-                return retry
-            }
-            return fail(exchange, .reset)
-        }
-        // A pooled connection the server closed while idle fails before any answer byte; resending is safe as
-        // long as no body bytes went out.
-        if reused, !exchange.bodyForwarded, exchange.connects < 3 {
+        // A stream the server never processed (refused, or above its GOAWAY's last stream), or a pooled connection the
+        // server closed while idle, fails before any answer byte: sent again on a new connection, not as an attempt,
+        // as long as no body bytes went out (as Envoy's pool sends the streams a GOAWAY left); else under the retries.
+        if refused || reused, !exchange.bodyForwarded, exchange.connects < 3 {
             exchange.connects += 1
             state = .proxying(exchange)
             return .reconnect
         }
-        if let retry = retry(&exchange, after: .reset, code: 503, flag: .upstreamConnectionTermination, retries: retries) {
+        if let retry = retry(
+            &exchange, after: refused ? .refusedStream : .reset, code: 503, flag: .upstreamConnectionTermination, retries: retries
+        ) {
             return retry
         }
         return fail(exchange, .reset)
