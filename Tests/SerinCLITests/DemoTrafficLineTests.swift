@@ -14,7 +14,8 @@ struct DemoTrafficLineTests {
         let port = try await backends.freePort()
         let load = SteadyLoad()
         load.start(port: port, rate: 100, connections: 2, group: backends.group)
-        try await Task.sleep(for: .milliseconds(400))
+        // Until some requests have failed (a loaded machine may take longer than a fixed wait to send the first).
+        #expect(await eventually(.seconds(20)) { load.failuresCausedByProxy.count > 0 })
         await load.stop()
         let failed = load.failuresCausedByProxy.count
         #expect(failed > 0)
