@@ -225,14 +225,21 @@ final class HTTP2UpstreamSessions {
     /// opened none), so it sees a graceful end rather than a connection gone without a word.
     private func retire(_ session: Session, at key: Key) {
         guard let channel = session.channel, channel.isActive else { return }
-        sessions[key]?.removeAll { $0 === session }
-        if sessions[key]?.isEmpty == true { sessions[key] = nil }
         let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .rootStream, errorCode: .noError, opaqueData: nil))
         guard session.activeStreams > 0 else {
+            sessions[key]?.removeAll { $0 === session }
+            if sessions[key]?.isEmpty == true { sessions[key] = nil }
             channel.writeAndFlush(goAway).assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
             return
         }
         channel.writeAndFlush(goAway, promise: nil)
+        takesNoNewStream(session, at: key)
+    }
+
+    /// Out of `sessions`, so no new stream finds it, and kept with the retired ones until its last stream ends.
+    private func takesNoNewStream(_ session: Session, at key: Key) {
+        sessions[key]?.removeAll { $0 === session }
+        if sessions[key]?.isEmpty == true { sessions[key] = nil }
         session.retired = true
         retired[ObjectIdentifier(session)] = session
     }
@@ -241,10 +248,7 @@ final class HTTP2UpstreamSessions {
     /// and it closes once the streams it still carries end.
     private func serverWentAway(_ session: Session, at key: Key) {
         guard !session.retired else { return }
-        sessions[key]?.removeAll { $0 === session }
-        if sessions[key]?.isEmpty == true { sessions[key] = nil }
-        session.retired = true
-        retired[ObjectIdentifier(session)] = session
+        takesNoNewStream(session, at: key)
         if session.activeStreams == 0 { session.channel?.close(promise: nil) }
     }
 

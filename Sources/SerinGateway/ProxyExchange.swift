@@ -42,7 +42,8 @@ final class ProxyExchange {
     var replay: [ByteBuffer] = []
     /// The route's `timeout` and `retries.perTryTimeout` timers.
     var deadline: Scheduled<Void>?
-    /// What `deadline` was set for: the route's timeout, or the client's shorter `grpc-timeout`.
+    /// The request's timeout: the route's, or the client's shorter `grpc-timeout`; `deadline` runs it from when the
+    /// request goes upstream (a fault delay's end).
     var timeout: Duration?
     var tryDeadline: Scheduled<Void>?
     /// The wait under way before an attempt: a fault's injected delay, or the backoff before a retry.
@@ -68,13 +69,10 @@ final class ProxyExchange {
     final class HeldByFault {
         let abort: HTTPFaultInjection.Abort?
         let mirrors: ProxyHandler.MirrorCopies?
-        /// The request's timeout, which runs from the delay's end.
-        let timeout: Duration?
 
-        init(abort: HTTPFaultInjection.Abort?, mirrors: ProxyHandler.MirrorCopies?, timeout: Duration?) {
+        init(abort: HTTPFaultInjection.Abort?, mirrors: ProxyHandler.MirrorCopies?) {
             self.abort = abort
             self.mirrors = mirrors
-            self.timeout = timeout
         }
     }
 

@@ -145,11 +145,12 @@ extension ProxyHandler {
         if head.fields.contains(.grpcTimeout), let value = head.fields.first(.grpcTimeout), let asked = GRPCTimeout.parse(value) {
             timeout = min(timeout ?? asked, asked)
         }
+        exchange.timeout = timeout
         if delayed {
             // Held as Envoy's fault filter holds it: the router's timeout and mirrors start once the delay is over.
-            exchange.heldByFault = ProxyExchange.HeldByFault(abort: abort, mirrors: mirrors, timeout: timeout)
+            if abort != nil || mirrors != nil { exchange.heldByFault = ProxyExchange.HeldByFault(abort: abort, mirrors: mirrors) }
         } else {
-            goesUpstream(exchange, timeout: timeout, mirrors: mirrors, started: started)
+            goesUpstream(exchange, mirrors: mirrors, started: started)
         }
         run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
     }
@@ -157,9 +158,8 @@ extension ProxyHandler {
     /// The request leaves the fault filter for the router, as it is routed or once its delay is over: the route's
     /// timeout runs from now, and the copies of it go to the mirrors, with what arrived of its body so far.
     @inline(__always)
-    private func goesUpstream(_ exchange: ProxyExchange, timeout: Duration?, mirrors: MirrorCopies?, started: NIODeadline) {
-        if let timeout {
-            exchange.timeout = timeout
+    private func goesUpstream(_ exchange: ProxyExchange, mirrors: MirrorCopies?, started: NIODeadline) {
+        if let timeout = exchange.timeout {
             exchange.deadline = schedule(after: timeout, for: exchange) { handler in handler.timedOut(exchange) }
         }
         guard let mirrors else { return }
@@ -175,7 +175,7 @@ extension ProxyHandler {
         let held = exchange.heldByFault
         exchange.heldByFault = nil
         if let abort = held?.abort { return machine.abortedAfterDelay(.faultAbort(abort)) }
-        goesUpstream(exchange, timeout: held?.timeout, mirrors: held?.mirrors, started: exchange.started)
+        goesUpstream(exchange, mirrors: held?.mirrors, started: exchange.started)
         return machine.delayElapsed()
     }
 
