@@ -130,7 +130,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
         let kind = type(of: event)
         if kind == StreamClosedEvent.self, let closed = event as? StreamClosedEvent {
             if let stream = streams.removeValue(forKey: closed.streamID) {
-                stream.streamClosed()
+                stream.streamClosed(reset: closed.reason != nil)
                 run(lifecycle.streamClosed())
             }
         } else if kind == NIOHTTP2WindowUpdatedEvent.self, let update = event as? NIOHTTP2WindowUpdatedEvent, update.streamID == .rootStream,

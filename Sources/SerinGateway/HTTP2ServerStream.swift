@@ -32,6 +32,8 @@ final class HTTP2ServerStream {
     private var requestEnded = false
     /// The client sent END_STREAM: it sends nothing more on this stream.
     private var clientEnded = false
+    /// The stream closed with an error code (the client's RST_STREAM): a request cut off by it is flagged `DR`.
+    private var resetByClient = false
     private var requestIsHEAD = false
     /// The request is an extended CONNECT: its DATA frames are a tunnel's bytes, sent on unframed.
     private var requestsTunnel = false
@@ -322,9 +324,10 @@ final class HTTP2ServerStream {
     /// answer's last frame — the stream closes as that frame goes through its state machine — so the proxy is told
     /// only at the end of the event-loop turn (`proxyNoticesClose`), after it has finished its exchange: a stream
     /// both sides ended is then no client that went away.
-    func streamClosed() {
+    func streamClosed(reset: Bool = false) {
         guard !closed else { return }
         closed = true
+        resetByClient = reset
         requestEnded = true
         responseEnded = true
         connection.closedStreamLater(self)
@@ -334,7 +337,7 @@ final class HTTP2ServerStream {
     func proxyNoticesClose() {
         guard let proxy else { return }
         self.proxy = nil
-        proxy.clientClosed()
+        proxy.clientClosed(reset: resetByClient)
         proxy.streamEnded()
     }
 

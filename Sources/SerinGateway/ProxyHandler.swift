@@ -630,8 +630,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     /// The client's connection (or stream) closed.
-    func clientClosed() {
-        run(machine.clientClosed(), for: exchange)
+    func clientClosed(reset: Bool = false) {
+        run(machine.clientClosed(reset: reset), for: exchange)
         inbound = nil
         deadlines.connectionClosed()
         if let proxiedClient { loop.pool.closeIdle(boundTo: proxiedClient) }

@@ -412,8 +412,8 @@ struct ProxyStateMachine {
         }
     }
 
-    /// The client connection closed.
-    mutating func clientClosed() -> Action {
+    /// The client connection closed, or (`reset`) the client reset the HTTP/2 stream the request came on.
+    mutating func clientClosed(reset: Bool = false) -> Action {
         defer {
             state = .idle
             closing = true
@@ -421,7 +421,7 @@ struct ProxyStateMachine {
         }
         if isTunnelling { return .endTunnel }
         guard case .proxying(let exchange) = state else { return .none }
-        return .abandon(code: exchange.responseStarted ? exchange.responseCode : 0, flag: .downstreamConnectionTermination)
+        return .abandon(code: exchange.responseStarted ? exchange.responseCode : 0, flag: reset ? .downstreamRemoteReset : .downstreamConnectionTermination)
     }
 
     /// The connection is closing for a reason of the caller's own (a drain, an error): nothing more is read.

@@ -20,6 +20,8 @@ public enum ResponseFlag: String, Hashable, Sendable, Codable, CaseIterable, Cus
     case upstreamProtocolError = "UPE"
     /// `DC`: the client closed its connection before the answer ended.
     case downstreamConnectionTermination = "DC"
+    /// `DR`: the client reset its HTTP/2 stream (RST_STREAM, as a cancelled gRPC call does) before the answer ended.
+    case downstreamRemoteReset = "DR"
     /// `DPE`: the client's request was malformed or over the gateway's limits.
     case downstreamProtocolError = "DPE"
     /// `FI`: a fault abort answered instead of the upstream.
@@ -29,4 +31,8 @@ public enum ResponseFlag: String, Hashable, Sendable, Codable, CaseIterable, Cus
 
     /// Envoy's short string.
     public var description: String { rawValue }
+
+    /// The client gave up on the request (`DC`, `DR`): no verdict on the upstream, so not counted in its success rate
+    /// or latency.
+    public var clientGaveUp: Bool { self == .downstreamConnectionTermination || self == .downstreamRemoteReset }
 }

@@ -242,7 +242,7 @@ extension Dictionary where Key == TrafficKey, Value: CountsRequests {
         var errors = 0
         var duration = Histogram(bounds: Histogram.durationBounds)
         for (key, counts) in self
-        where key.destinationService == host && kinds.contains(key.kind) && key.responseFlags != .downstreamConnectionTermination {
+        where key.destinationService == host && kinds.contains(key.kind) && !key.responseFlags.clientGaveUp {
             if let subset, key.subset != subset { continue }
             requests += counts.requests
             if key.isServerError { errors += counts.requests }

@@ -36,8 +36,11 @@ public enum GRPCPeers {
     }
 
     /// `diesMidAnswer`: the server sends a call's initial metadata, then exits, as a server that crashes mid-answer.
-    public static func startServer(version: String, failing: String? = nil, diesMidAnswer: Bool = false) async throws -> Server {
+    public static func startServer(
+        version: String, failing: String? = nil, diesMidAnswer: Bool = false, delay: Duration = .zero
+    ) async throws -> Server {
         var arguments = [script("echo_server.py").path, "--version", version]
+        if delay > .zero { arguments += ["--delay", seconds(delay)] }
         if let failing { arguments += ["--fail", failing] }
         if diesMidAnswer { arguments.append("--die-mid-answer") }
         let process = try SerinProcess.launch(arguments, program: URL(fileURLWithPath: python))
@@ -51,6 +54,11 @@ public enum GRPCPeers {
         return Server(port: port, process: process)
     }
 
+    /// A duration as the scripts' options take it: seconds, with a fraction.
+    private static func seconds(_ duration: Duration) -> String {
+        "\(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)"
+    }
+
     /// What one call got, as client.py prints it.
     public struct Outcome: Decodable, Sendable {
         public let code: String
@@ -62,10 +70,13 @@ public enum GRPCPeers {
 
     /// One call to `target` (`127.0.0.1:port`) with `:authority` `authority` (empty: the target's); through `proxy`
     /// (`http://127.0.0.1:port`) when one is given, which grpc opens a CONNECT tunnel to `target` on.
-    public static func call(target: String, authority: String, message: String = "hello", proxy: String? = nil) async throws -> Outcome {
+    public static func call(
+        target: String, authority: String, message: String = "hello", proxy: String? = nil, cancelAfter: Duration? = nil
+    ) async throws -> Outcome {
         let result = try await SerinProcess.run(
             [script("client.py").path, "call", "--target", target, "--authority", authority, "--message", message]
-                + (proxy.map { ["--proxy", $0] } ?? []),
+                + (proxy.map { ["--proxy", $0] } ?? [])
+                + (cancelAfter.map { ["--cancel-after", seconds($0)] } ?? []),
             program: URL(fileURLWithPath: python), timeout: .seconds(60)
         )
         guard let line = result.stdout.split(separator: "\n").last, let data = line.data(using: .utf8),

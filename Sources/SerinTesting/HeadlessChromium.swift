@@ -102,7 +102,12 @@ public final class HeadlessChromium: Sendable {
         await page.close()
         process.terminate()
         _ = await eventually(.seconds(20)) { !self.process.isRunning }
-        try? FileManager.default.removeItem(at: profile)
+        // Chromium's helper processes outlive the browser by a moment and may still write into the profile, so
+        // one removal can leave a directory behind (a test run left one in /tmp each time): removed until gone.
+        _ = await eventually(.seconds(10)) {
+            try? FileManager.default.removeItem(at: self.profile)
+            return !FileManager.default.fileExists(atPath: self.profile.path)
+        }
     }
 }
 

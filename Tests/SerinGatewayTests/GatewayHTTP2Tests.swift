@@ -242,6 +242,23 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
+        "a gRPC call its client cancels (RST_STREAM CANCEL) before the answer is counted with response_flags DR, as Envoy counts it, not DC: the client's connection stayed open",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcCancelledByClient() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1", delay: .seconds(3))
+        defer { Task { await backend.stop() } }
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let outcome = try await GRPCPeers.call(target: "127.0.0.1:\(port)", authority: "grpc-echo", cancelAfter: .milliseconds(500))
+            #expect(outcome.code == "CANCELLED", "\(outcome)")
+            let flags = { Set(server.telemetry.snapshot().series.keys.filter { $0.destinationService == "grpc-echo" }.map(\.responseFlags)) }
+            #expect(await eventually(.seconds(10)) { !flags().isEmpty }, "the cancelled call was never counted")
+            #expect(flags() == [.downstreamRemoteReset], "\(flags())")
+            #expect(PrometheusExposition.render(server.telemetry.snapshot()).contains("response_flags=\"DR\""))
+        }
+    }
+
+    @Test(
         "the gateway's own answers to a gRPC call are gRPC statuses, as Envoy gives them: no route is UNIMPLEMENTED, an upstream that refuses is UNAVAILABLE, each with its reason and counted as 200 with its grpc_response_status",
         .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
     )

@@ -387,7 +387,7 @@ struct ProxyStateMachineTests {
 
     @Test("every response flag prints as Envoy spells it")
     func flagStrings() {
-        #expect(ResponseFlag.allCases.map(\.description) == ["-", "NR", "UH", "UF", "UC", "UT", "UO", "UPE", "DC", "DPE", "FI", "DI"])
+        #expect(ResponseFlag.allCases.map(\.description) == ["-", "NR", "UH", "UF", "UC", "UT", "UO", "UPE", "DC", "DR", "DPE", "FI", "DI"])
     }
 }
 

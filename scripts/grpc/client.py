@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A gRPC client for Serin's tests (Python grpcio, no generated stubs), calling /serin.test.Echo/Say.
 
-call: one call; prints JSON {code, details, body, initial, trailing}.
+call: one call; prints JSON {code, details, body, initial, trailing}. With --cancel-after S the client cancels it
+      after S seconds (RST_STREAM CANCEL, no deadline sent), as a user who gives up does.
 load: --rate calls a second until SIGTERM or --seconds pass; prints JSON {"codes": {name: count}} at the end."""
 import argparse
 import json
@@ -36,6 +37,13 @@ def call(stub, message, timeout):
         }
 
 
+def cancelled_call(stub, message, after):
+    future = stub.future(message.encode())
+    time.sleep(after)
+    cancelled = future.cancel()
+    return {"code": "CANCELLED" if cancelled else future.code().name, "details": "", "body": "", "initial": {}, "trailing": {}}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["call", "load"])
@@ -46,9 +54,13 @@ def main():
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument("--cancel-after", type=float, default=0, help="call: cancel the call after this many seconds")
     args = parser.parse_args()
     stub = channel(args.target, args.authority, args.proxy).unary_unary(METHOD)
     if args.mode == "call":
+        if args.cancel_after > 0:
+            print(json.dumps(cancelled_call(stub, args.message, args.cancel_after)), flush=True)
+            return
         print(json.dumps(call(stub, args.message, args.timeout)), flush=True)
         return
     stop = threading.Event()

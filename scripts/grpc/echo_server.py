@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A gRPC server for Serin's tests (Python grpcio, no generated stubs): /serin.test.Echo/Say answers
-"<version>: <request>" with status OK, or, with --fail CODE, that status, a message and trailing metadata.
+"<version>: <request>" with status OK, or, with --fail CODE, that status, a message and trailing metadata; with
+--delay S, after S seconds.
 Binds 127.0.0.1 on --port (a free one when 0, the default), prints "PORT <n>" and serves until killed."""
 import argparse
 import os
@@ -16,11 +17,14 @@ def main():
     parser.add_argument("--version", default="v1")
     parser.add_argument("--port", type=int, default=0, help="the port to listen on, on 127.0.0.1 (default: a free one)")
     parser.add_argument("--fail", default="", help="a grpc.StatusCode name (UNAVAILABLE...) to answer every call with")
+    parser.add_argument("--delay", type=float, default=0, help="seconds to wait before answering a call")
     parser.add_argument("--die-mid-answer", action="store_true",
                         help="send a call's initial metadata, then exit at once: a server that crashes mid-answer")
     args = parser.parse_args()
 
     def say(request, context):
+        if args.delay > 0:
+            time.sleep(args.delay)
         if args.die_mid_answer:
             context.send_initial_metadata((("serin-version", args.version),))
             time.sleep(0.5)
