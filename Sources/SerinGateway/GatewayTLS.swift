@@ -155,7 +155,7 @@ public enum GatewayTLS {
         // TLS_AUTO (or no field) is 1.2–1.3, Envoy's server default: the library alone would also take 1.0 and 1.1.
         configuration.minimumTLSVersion = (tls.minProtocolVersion ?? Self.defaultMinimum(below: tls.maxProtocolVersion)).nioVersion
         if let maximum = tls.maxProtocolVersion { configuration.maximumTLSVersion = maximum.nioVersion }
-        if !tls.cipherSuites.isEmpty { configuration.cipherSuites = tls.cipherSuites.joined(separator: ":") }
+        configuration.cipherSuites = (tls.cipherSuites.isEmpty ? ServerTLS.defaultCipherSuites : tls.cipherSuites).joined(separator: ":")
         if tls.mode.verifiesClients {
             guard let ca, !ca.isEmpty else {
                 throw .tls("\(server): mode \(tls.mode.rawValue) needs caCertificates to verify clients, none given")

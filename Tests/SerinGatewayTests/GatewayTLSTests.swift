@@ -220,11 +220,12 @@ struct GatewayTLSTests {
         }
     }
 
-    /// The protocol openssl's client negotiated with `port` offering only `version` (`-tls1_1`, `-tls1_2`), with every
-    /// cipher allowed (OpenSSL 3 takes TLS 1.1 only at security level 0); nil when the handshake failed.
-    static func negotiated(_ version: String, port: Int) async throws -> String? {
+    /// The protocol openssl's client negotiated with `port` offering only `version` (`-tls1_1`, `-tls1_2`) and the
+    /// suites `cipher` names (default: every one; OpenSSL 3 takes TLS 1.1 only at security level 0); nil when the
+    /// handshake failed.
+    static func negotiated(_ version: String, port: Int, cipher: String = "DEFAULT@SECLEVEL=0") async throws -> String? {
         let result = try await SerinProcess.run(
-            ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "web.example.com", version, "-cipher", "DEFAULT@SECLEVEL=0"],
+            ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "web.example.com", version, "-cipher", cipher],
             program: URL(fileURLWithPath: "/usr/bin/openssl"), timeout: .seconds(20)
         )
         let line = result.stdout.split(separator: "\n").first { $0.contains("Protocol") && $0.contains("TLSv") }
@@ -232,8 +233,25 @@ struct GatewayTLSTests {
         return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
-    @Test("without minProtocolVersion, or with TLS_AUTO, the minimum is TLS 1.2 as Envoy's: a TLS 1.1 client is refused; TLSV1_1 written still takes it", arguments: [
-        ("", "TLSv1.2"), (", minProtocolVersion: TLS_AUTO", "TLSv1.2"), (", minProtocolVersion: TLSV1_1", "TLSv1.1"),
+    @Test(
+        "without cipherSuites a server offers Envoy's default suites, forward-secret AEAD only: a TLS 1.2 client offering only CBC with SHA-1 is refused, one offering GCM served; minProtocolVersion TLSV1_0 alone still serves no TLS 1.0 client, as in Envoy"
+    )
+    func defaultCipherSuites() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let yaml = Self.gateway(Self.httpsServer(tls: "{serverCertificate: web.crt, privateKey: web.key, minProtocolVersion: TLSV1_0}"))
+        try await Self.withGateway(yaml, certificates: certificates) { gateway in
+            let port = try #require(gateway.boundPort(forDeclared: 443))
+            #expect(try await Self.negotiated("-tls1_2", port: port, cipher: "ECDHE-ECDSA-AES128-SHA") == nil)
+            #expect(try await Self.negotiated("-tls1_2", port: port, cipher: "ECDHE-ECDSA-AES256-SHA") == nil)
+            #expect(try await Self.negotiated("-tls1_2", port: port, cipher: "ECDHE-ECDSA-AES128-GCM-SHA256") == "TLSv1.2")
+            #expect(try await Self.negotiated("-tls1", port: port) == nil)
+        }
+    }
+
+    @Test("without minProtocolVersion, or with TLS_AUTO, the minimum is TLS 1.2 as Envoy's: a TLS 1.1 client is refused; TLSV1_1 written with suites it can use takes it", arguments: [
+        ("", "TLSv1.2"), (", minProtocolVersion: TLS_AUTO", "TLSv1.2"), (", minProtocolVersion: TLSV1_1, cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-ECDSA-AES128-SHA]", "TLSv1.1"),
     ])
     func defaultMinimumVersion(field: String, lowest: String) async throws {
         let certificates = try await TestCertificates.make()

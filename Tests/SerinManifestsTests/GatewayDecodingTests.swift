@@ -168,6 +168,18 @@ struct GatewayDecodingTests {
         )
     }
 
+    @Test("minProtocolVersion below TLSV1_2 without cipherSuites is warned at the field, with Istio's words: the default suites are TLS 1.2's; with suites written, no warning")
+    func oldVersionWithoutCiphers() {
+        let server = "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {credentialName: web, minProtocolVersion: TLSV1_1"
+        let warned = Fixture.messages(Fixture.set(gatewayYAML(server: server + "}")).warnings).filter { $0.contains("minProtocolVersion") }
+        #expect(warned == [
+            "test.yaml:10:52: warning: spec.servers[0].tls.minProtocolVersion: TLS version below TLSV1_2 require setting compatible ciphers as by "
+                + "default they no longer include compatible ciphers: a TLSV1_1 client finds no suite it can use; add cipherSuites such as ECDHE-RSA-AES128-SHA",
+        ])
+        let written = Fixture.set(gatewayYAML(server: server + ", cipherSuites: [ECDHE-RSA-AES128-SHA]}"))
+        #expect(!Fixture.messages(written.warnings).contains { $0.contains("minProtocolVersion") })
+    }
+
     @Test("a certificate file that does not exist is an error naming the path as given and as resolved")
     func missingFile() {
         let yaml = gatewayYAML(

@@ -6,8 +6,8 @@ public struct ServerTLS: Hashable, Sendable {
     /// Lowest and highest TLS version a client may negotiate; nil: the TLS library's (1.2 and 1.3).
     public var minProtocolVersion: TLSProtocolVersion?
     public var maxProtocolVersion: TLSProtocolVersion?
-    /// OpenSSL cipher names for TLS 1.2 and below (TLS 1.3's suites are not configurable, as in Envoy); empty: the
-    /// library's defaults.
+    /// OpenSSL cipher names for TLS 1.2 and below (TLS 1.3's suites are not configurable, as in Envoy); empty:
+    /// `defaultCipherSuites`.
     public var cipherSuites: [String]
 
     public init(
@@ -109,6 +109,14 @@ public enum TLSProtocolVersion: String, Hashable, Sendable, CaseIterable, Compar
 }
 
 extension ServerTLS {
+    /// The TLS 1.2 suites a server offers when `cipherSuites` names none: Envoy's server default, forward-secret AEAD
+    /// suites only (the TLS library alone would also take CBC with SHA-1, which scanners flag). None of them exists
+    /// below TLS 1.2, so a `minProtocolVersion` under it needs `cipherSuites` too, as Istio warns and Envoy behaves.
+    public static let defaultCipherSuites = [
+        "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]", "[ECDHE-RSA-AES128-GCM-SHA256|ECDHE-RSA-CHACHA20-POLY1305]",
+        "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    ]
+
     /// The TLS 1.2 and older suites BoringSSL can be told to offer: the OpenSSL names Istio and Envoy document, and the
     /// IANA names BoringSSL also accepts.
     public static let knownCipherSuites: Set<String> = [

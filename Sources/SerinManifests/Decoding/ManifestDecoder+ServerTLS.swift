@@ -95,6 +95,14 @@ extension ManifestDecoder {
             )
         }
         let ciphers = fields["cipherSuites"].flatMap { cipherSuites($0, reader: reader) } ?? []
+        if let minimum, minimum < .tls1_2, fields["cipherSuites"] == nil, let minField = fields["minProtocolVersion"] {
+            // Istio's own warning: the default suites are TLS 1.2's alone, so no older client could connect.
+            reader.warning(
+                "\(minField.path): TLS version below TLSV1_2 require setting compatible ciphers as by default they no longer include "
+                    + "compatible ciphers: a \(minimum.rawValue) client finds no suite it can use; add cipherSuites such as ECDHE-RSA-AES128-SHA",
+                at: minField.node
+            )
+        }
         let tls = ServerTLS(
             mode: mode, credential: credential, minProtocolVersion: minimum, maxProtocolVersion: maximum, cipherSuites: ciphers
         )
