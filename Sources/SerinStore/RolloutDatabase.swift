@@ -41,6 +41,16 @@ final class RolloutDatabase {
         } catch {
             throw .cannotOpen(path: path, reason: error.message)
         }
+        if connection.isReadOnly {
+            // Refused here rather than found by the first save: rollouts would go on and be lost at the next restart.
+            connection.close()
+            lock.release()
+            throw .cannotOpen(
+                path: path,
+                reason: "it is read-only to this process (user id \(getuid())): no rollout could be saved, and a restart would start "
+                    + "each again; make it writable"
+            )
+        }
         try prepareFile()
     }
 

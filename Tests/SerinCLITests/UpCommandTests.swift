@@ -290,6 +290,30 @@ extension UpCommandTests {
         await backends.shutdown()
     }
 
+    @Test("a state file this process may not write is refused at start, naming the file and why, before any rollout moves: SQLite would open it for reading and no save would land")
+    func readOnlyStateFile() async throws {
+        let directory = try Self.manifestDirectory(v1: 9, v2: 9, canary: SeedManifests.canary(interval: "30s", stepWeights: [25, 50], progressDeadline: "2m"))
+        let stateDirectory = directory.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        let state = stateDirectory.appendingPathComponent("state.sqlite").path
+        #expect(FileManager.default.createFile(atPath: state, contents: nil, attributes: [.posixPermissions: 0o444]))
+        let arguments = ["up", "-f", directory.path, "--port-offset=-80", "--admin", "127.0.0.1:0", "--state", state]
+        let refused: SerinProcess.Result
+        if getuid() == 0 {
+            // Root writes any file: run as nobody, who may write the directory (its lock file) but not the state file.
+            try FileManager.default.setAttributes([.ownerAccountID: 65534], ofItemAtPath: stateDirectory.path)
+            refused = try await SerinProcess.run(
+                ["--reuid=65534", "--regid=65534", "--clear-groups", SerinProcess.executable.path] + arguments,
+                program: URL(fileURLWithPath: "/usr/bin/setpriv")
+            )
+        } else {
+            refused = try await SerinProcess.run(arguments)
+        }
+        #expect(refused.status == 1, "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stderr.contains("cannot open state file \(state): it is read-only to this process"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("advance canary weight") && !refused.stderr.contains("advance canary weight"))
+    }
+
     @Test("a restart whose files leave out a stored rollout's Canary is refused, deleting nothing, until the Canary's file is given again or --forget names it")
     func restartWithoutTheCanary() async throws {
         let (backends, v1, v2, directory) = try await Self.seedWithBackends(canary: SeedManifests.canary(interval: "30s", stepWeights: [25, 50], progressDeadline: "2m"))

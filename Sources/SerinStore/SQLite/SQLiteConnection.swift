@@ -27,6 +27,13 @@ final class SQLiteConnection {
         close()
     }
 
+    /// Whether SQLite opened the file for reading only: it does so, without failing, when the file is write-protected
+    /// for this process, and only the first write then fails.
+    var isReadOnly: Bool {
+        guard let handle else { return false }
+        return sqlite3_db_readonly(handle, "main") == 1
+    }
+
     /// Whether no transaction is open (SQLite's autocommit mode).
     var isAutocommit: Bool {
         guard let handle else { return true }
