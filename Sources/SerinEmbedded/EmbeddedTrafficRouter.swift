@@ -42,12 +42,23 @@ extension RouteTable {
     /// Why a route of `virtualService` to `destination` could serve no request, or nil when it can: the host resolves
     /// to no Service or ServiceEntry, or to one with no endpoints. Only the routes a listener serves are looked at.
     func unservable(_ destination: Destination, in virtualService: ResourceName) -> String? {
-        for route in servedRoutes where route.virtualService == virtualService {
-            for target in route.targets where target.destination == destination && target.weight > 0 {
-                if let why = target.unservable { return why }
+        unservable([(destination, virtualService)])[0]
+    }
+
+    /// `unservable(_:in:)` for each pair, the routes gathered once.
+    func unservable(_ pairs: [(destination: Destination, virtualService: ResourceName)]) -> [String?] {
+        guard !pairs.isEmpty else { return [] }
+        let wanted = Set(pairs.map(\.virtualService))
+        var routes: [ResourceName: [Route]] = [:]
+        for route in servedRoutes where wanted.contains(route.virtualService) { routes[route.virtualService, default: []].append(route) }
+        return pairs.map { destination, virtualService in
+            for route in routes[virtualService] ?? [] {
+                for target in route.targets where target.destination == destination && target.weight > 0 {
+                    if let why = target.unservable { return why }
+                }
             }
+            return nil
         }
-        return nil
     }
 
     /// A destination as one VirtualService's routes send requests to it.

@@ -3,7 +3,7 @@ import NIOHTTP1
 import SerinCore
 import SerinServer
 import SerinStore
-import SerinEmbedded
+@testable import SerinEmbedded
 import SerinGateway
 import SerinListener
 import SerinManifests
@@ -160,6 +160,57 @@ struct LiveConfigurationTests {
 }
 
 extension LiveConfigurationTests {
+    @Test("weights set for many rollouts at once go in with a few routing tables, not one each, and each split succeeds or fails alone: one whose canary serves nothing is refused with its routes kept, the others are set")
+    func concurrentSplitsShareTables() async throws {
+        let runtime = try await GatewayRuntime.seed(v1: 9, v2: 9, threads: 1, halfToCanary: false)
+        let live = runtime.live
+        let names = (0..<40).map { "vs-\($0)" }
+        let yaml = names.map { name in
+            "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: \(name)}\nspec: {hosts: [\(name).example.com], "
+                + "gateways: [web-gateway], http: [{route: [{destination: {host: web-v1-service, port: {number: 80}}}]}]}"
+        }.joined(separator: "\n---\n")
+        let applied = await live.apply([ManifestSource(path: "many.yaml", text: yaml)])
+        #expect(applied.applied, "\(applied.diagnostics)")
+        func split(_ canaryHost: String) -> TrafficSplit {
+            TrafficSplit(
+                stable: WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 70),
+                canary: WeightedDestination(destination: Destination(host: canaryHost, port: 80), weight: 30))
+        }
+        let generation = runtime.gateway.routes.generation
+        let failures = await withTaskGroup(of: (String, String?).self) { group in
+            for name in names {
+                group.addTask {
+                    do {
+                        try await live.setWeights(in: ResourceName(name: name), split(name == "vs-7" ? "web-v3-service" : "web-v2-service"))
+                        return (name, nil)
+                    } catch {
+                        return (name, "\(error)")
+                    }
+                }
+            }
+            var failures: [String: String] = [:]
+            for await (name, failure) in group { failures[name] = failure }
+            return failures
+        }
+        #expect(failures == [
+            "vs-7": "VirtualService default/vs-7 keeps its weights: canary web-v3-service resolves to no Service or ServiceEntry, so its requests would be answered 503",
+        ])
+        let tables = runtime.gateway.routes.generation - generation
+        #expect(tables >= 1 && tables <= names.count / 4, "\(tables) routing tables installed for \(names.count) splits")
+        for name in names {
+            let routes = try await live.servingRoutes(of: ResourceName(name: name)).routes
+            let expected = name == "vs-7"
+                ? [[WeightedDestination(destination: Destination(host: "web-v1-service", port: 80), weight: 100)]]
+                : [[split("web-v2-service").stable, split("web-v2-service").canary]]
+            #expect(routes == expected, "\(name)")
+        }
+        // What the gateway serves is what the resources say.
+        let served = runtime.gateway.routes.table.routedDestinations(mesh: false)
+        #expect(served[RouteTable.RoutedDestination(virtualService: ResourceName(name: "vs-3"), destination: Destination(host: "web-v2-service", port: 80))]?.share == 30)
+        #expect(served[RouteTable.RoutedDestination(virtualService: ResourceName(name: "vs-7"), destination: Destination(host: "web-v3-service", port: 80))] == nil)
+        await runtime.shutdown()
+    }
+
     @Test("an apply that leaves a destination served now with no endpoints is refused at the resource that took them, and requests go on being answered; routed elsewhere in the same apply, it is applied")
     func applyKeepsServedDestinationsServed() async throws {
         let backends = TestBackends(threads: 1)

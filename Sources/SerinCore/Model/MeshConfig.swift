@@ -84,10 +84,14 @@ public struct MeshConfig: Hashable, Sendable {
     /// Kubernetes Service (`reviews`, `reviews.default.svc.cluster.local`). A ServiceEntry's other hosts are services
     /// of their own, as in Istio: each takes its own rules, never another host's TLS or connection pool.
     public func destinationRules(forHost host: String) -> [DestinationRule] {
+        // Asked for every route target as a table compiles: names with no rule are passed over before the costlier test.
+        guard !destinationRules.isEmpty else { return [] }
         var positions = ruleIndex[host] ?? []
-        for name in service(forHost: host)?.hosts ?? [] where name != host && Self.namesOneKubernetesService(name, host) {
-            positions += ruleIndex[name] ?? []
+        for name in service(forHost: host)?.hosts ?? [] where name != host {
+            guard let named = ruleIndex[name], Self.namesOneKubernetesService(name, host) else { continue }
+            positions += named
         }
+        if positions.count < 2 { return positions.map { destinationRules[$0] } }
         return Set(positions).sorted().map { destinationRules[$0] }
     }
 
