@@ -112,6 +112,7 @@ public actor CanaryController {
         self.tickInterval = tickInterval
         self.noticeGrace = noticeGrace
         metrics = ControllerMetrics(factory: metricsFactory)
+        saveFailures = Counter(label: ControllerMetricFamily.stateSaveFailures.rawValue, factory: metricsFactory)
         self.logger = logger
         (inbox, mailbox) = AsyncStream.makeStream(of: Message.self)
     }
@@ -569,6 +570,8 @@ public actor CanaryController {
     /// Splits the first routing table withheld (`weightsWithheld`) of rollouts not resumed yet.
     private var withheldAtStart: [ResourceName: (split: TrafficSplit, reason: String)] = [:]
     private var metrics: ControllerMetrics
+    /// Saves that failed, counted where they fail (off the actor, in a rollout's lane).
+    private nonisolated let saveFailures: Counter
     private var analysisStarted: [ResourceName: RolloutInstant] = [:]
 
     // What `settled()` waits for: effects queued on lanes so far, and answers to actions not handled yet.
@@ -668,6 +671,7 @@ public actor CanaryController {
             do {
                 try await adapters.store.save(rollout, events: events, measurements: measurements)
             } catch {
+                saveFailures.increment()
                 logger.error("\(name.displayName): cannot save rollout state: \(error)", error: error)
             }
         }

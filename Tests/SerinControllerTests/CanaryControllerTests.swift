@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import SerinController
 import SerinCore
 import SerinTesting
@@ -214,11 +215,14 @@ struct CanaryControllerTests {
         }
     }
 
-    @Test("a save the store refuses is logged as an error of that Canary and the weights still move; the next save stores the state")
+    @Test("a save the store refuses is logged as an error of that Canary, counted in serin_state_save_failures_total, and the weights still move; the next save stores the state")
     func refusedSave() async throws {
         try await ControllerHarness.run { harness in
+            let failures = { try harness.ownMetrics.expectCounter(ControllerMetricFamily.stateSaveFailures.rawValue, []).totalValue }
+            #expect(try failures() == 0)
             harness.store.failNextSave(with: PortFailure("disk full"))
             await harness.reconcile([try Self.spec()])
+            #expect(try failures() == 1)
             let failed = harness.lines.entries.first { $0.message == "shop/web: cannot save rollout state: disk full" }
             #expect(failed?.level == .error, "\(harness.lines.entries)")
             #expect(failed?.metadata["canary"] == "shop/web")
@@ -226,6 +230,7 @@ struct CanaryControllerTests {
             #expect(harness.weights() == [0, 10])
             await harness.advance(by: .seconds(30))
             #expect(harness.store.rollout(Self.web)?.status.canaryWeight == 50)
+            #expect(try failures() == 1)
         }
     }
 

@@ -43,6 +43,8 @@ struct ControllerMetricsRegistryTests {
             Counter(label: ControllerMetricFamily.flaggerSuccesses.rawValue, dimensions: release, factory: registry.factory).increment()
             Counter(label: ControllerMetricFamily.flaggerFailures.rawValue, dimensions: release, factory: registry.factory).increment()
         }
+        // The process's own: one series, whatever the Canaries.
+        Counter(label: ControllerMetricFamily.stateSaveFailures.rawValue, factory: registry.factory).increment()
         return registry.exposition()
     }
 
@@ -59,6 +61,7 @@ struct ControllerMetricsRegistryTests {
         #expect(text.contains("# TYPE flagger_canary_duration_seconds histogram"))
         #expect(text.contains(#"flagger_canary_weight{workload="cart-primary",namespace="shop"} 80"#), "\(text)")
         #expect(text.contains(#"flagger_canary_successes_total{name="web",namespace="default",deployment_strategy="canary",analysis_status="completed"} 1"#), "\(text)")
+        #expect(text.contains("# TYPE serin_state_save_failures_total counter\nserin_state_save_failures_total 1\n"), "\(text)")
     }
 
     @Test("each metric family's lines come together, after its HELP and TYPE")
