@@ -88,23 +88,35 @@ public enum GatewayTLS {
         var warnings: [String] = []
         for (port, listener) in table.listeners.sorted(by: { $0.key < $1.key }) where listener.terminatesTLS {
             for (_, tls, label) in servers(of: listener, port: port) {
-                let leaf: NIOSSLCertificate?
-                switch tls.credential {
-                case .files(let chain, _, _): leaf = (try? NIOSSLCertificate.fromPEMFile(chain))?.first
-                case .secret(_, let material): leaf = material.flatMap { try? NIOSSLCertificate.fromPEMBytes($0.certificateChain).first }
-                }
-                guard let leaf else { continue }
-                let source = certificateSource(tls.credential)
-                let after = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
-                let before = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
-                if after < now {
-                    warnings.append("\(label): the certificate \(source) expired on \(Self.utc(after)): clients refuse it")
-                } else if before > now {
-                    warnings.append("\(label): the certificate \(source) is not valid until \(Self.utc(before)): clients refuse it until then")
-                }
+                if let warning = dateWarning(tls, label: label, now: now) { warnings.append(warning) }
             }
         }
         return warnings
+    }
+
+    /// `certificateDateWarnings` of `gateway`'s HTTPS servers (their `credentialName` resolved), by server index, for
+    /// `serin validate` to say at each server's `tls`.
+    public static func certificateDateWarnings(of gateway: Gateway, now: Date = Date()) -> [(server: Int, message: String)] {
+        gateway.servers.enumerated().compactMap { index, server in
+            guard server.terminatesTLS, let tls = server.tls else { return nil }
+            let label = serverLabel(gateway: gateway.name, port: server.port, hosts: server.hosts)
+            return dateWarning(tls, label: label, now: now).map { (index, $0) }
+        }
+    }
+
+    private static func dateWarning(_ tls: ServerTLS, label: String, now: Date) -> String? {
+        let leaf: NIOSSLCertificate?
+        switch tls.credential {
+        case .files(let chain, _, _): leaf = (try? NIOSSLCertificate.fromPEMFile(chain))?.first
+        case .secret(_, let material): leaf = material.flatMap { try? NIOSSLCertificate.fromPEMBytes($0.certificateChain).first }
+        }
+        guard let leaf else { return nil }
+        let source = certificateSource(tls.credential)
+        let after = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
+        let before = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
+        if after < now { return "\(label): the certificate \(source) expired on \(Self.utc(after)): clients refuse it" }
+        if before > now { return "\(label): the certificate \(source) is not valid until \(Self.utc(before)): clients refuse it until then" }
+        return nil
     }
 
     private static func utc(_ date: Date) -> String {

@@ -1,10 +1,39 @@
 import Foundation
+@testable import SerinCLI
 import SerinManifests
 import SerinTesting
 import Testing
 
 @Suite("serin validate", .timeLimit(.minutes(2)))
 struct ValidateCommandTests {
+    @Test("a server certificate clients would refuse by its dates is warned of at its server's tls, file:line:column, as every other message")
+    func certificateDatesLocated() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { certificates.remove() }
+        _ = try await certificates.server("web", hosts: ["web.example.com"])
+        let file = certificates.directory.appendingPathComponent("gateway.yaml").path
+        let gateway = """
+            apiVersion: networking.istio.io/v1beta1
+            kind: Gateway
+            metadata: {name: web-gateway}
+            spec:
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [web.example.com]
+                tls: {serverCertificate: web.crt, privateKey: web.key}
+            """
+        try gateway.write(toFile: file, atomically: true, encoding: .utf8)
+        let set = ManifestSet(sources: ManifestLoader.load(paths: [file], recursive: false).sources)
+        #expect(set.errors.isEmpty, "\(set.errors)")
+        #expect(ValidateCommand.certificateDateWarnings(in: set).isEmpty)
+        let later = ValidateCommand.certificateDateWarnings(in: set, now: Date().addingTimeInterval(100 * 365 * 86_400))
+        let prefix = "\(file):10:10: warning: Gateway default/web-gateway port 443 (hosts web.example.com): the certificate "
+            + "\(certificates.directory.path)/web.crt expired on "
+        #expect(later.count == 1 && later[0].hasPrefix(prefix) && later[0].hasSuffix(" UTC: clients refuse it"), "\(later)")
+    }
+
     @Test("accepts the seed's manifests, warning about the legacy Deployment API")
     func seedIsValid() async throws {
         let result = try await SerinProcess.run(["validate", "examples/seed"])

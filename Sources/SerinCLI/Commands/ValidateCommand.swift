@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SerinCore
 import SerinEmbedded
 import SerinGateway
@@ -36,16 +37,25 @@ struct ValidateCommand: ParsableCommand {
 
     /// Each HTTPS server's certificate problems at its `tls` (file:line), then each cluster's TLS problems.
     static func tlsProblems(in set: ManifestSet) -> [String] {
-        var lines: [String] = []
-        for located in set.resources {
+        located(in: set) { GatewayTLS.serverProblems(of: $0) }.map { Diagnostic.error($0.message, at: $0.at).description }
+            + GatewayTLS.clientProblems(in: RouteTable(compiling: set.config)).map { "error: \($0)" }
+    }
+
+    /// Server certificates clients would refuse by their dates at `now`, each at its server's `tls` (file:line).
+    static func certificateDateWarnings(in set: ManifestSet, now: Date = Date()) -> [String] {
+        located(in: set) { GatewayTLS.certificateDateWarnings(of: $0, now: now) }.map { Diagnostic.warning($0.message, at: $0.at).description }
+    }
+
+    /// What `problems` says of each Gateway's servers (their `credentialName` resolved), located at the server's `tls`.
+    private static func located(
+        in set: ManifestSet, _ problems: (Gateway) -> [(server: Int, message: String)]
+    ) -> [(message: String, at: SourceLocation?)] {
+        set.resources.flatMap { located -> [(message: String, at: SourceLocation?)] in
             guard case .gateway(let written) = located.resource,
                 let gateway = set.config.gateways.first(where: { $0.name == written.name })
-            else { continue }
-            for problem in GatewayTLS.serverProblems(of: gateway) {
-                lines.append(Diagnostic.error(problem.message, at: located.location(of: "spec.servers[\(problem.server)].tls")).description)
-            }
+            else { return [] }
+            return problems(gateway).map { ($0.message, located.location(of: "spec.servers[\($0.server)].tls")) }
         }
-        return lines + GatewayTLS.clientProblems(in: RouteTable(compiling: set.config)).map { "error: \($0)" }
     }
 
     func run() throws {
@@ -54,8 +64,8 @@ struct ValidateCommand: ParsableCommand {
         // it at start; asked only of manifests that are otherwise valid, whose files were all found.
         let tlsProblems = set.hasErrors || loadErrors > 0 ? [] : Self.tlsProblems(in: set)
         for problem in tlsProblems { Terminal.err(problem) }
-        let dateWarnings = set.hasErrors || loadErrors > 0 ? [] : GatewayTLS.certificateDateWarnings(in: RouteTable(compiling: set.config))
-        for warning in dateWarnings { Terminal.err("warning: \(warning)") }
+        let dateWarnings = set.hasErrors || loadErrors > 0 ? [] : Self.certificateDateWarnings(in: set)
+        for warning in dateWarnings { Terminal.err(warning) }
         // What `serin up` would refuse from these files at a fresh start: a Canary whose release cannot begin from
         // the routes they hold (no stable where two versions take traffic, a canary that serves already).
         let releaseProblems = set.hasErrors || loadErrors > 0 ? [] : LiveConfiguration.releaseProblems(in: set.resources)
