@@ -82,6 +82,42 @@ struct MeshRouteTableTests {
         }
     }
 
+    @Test("a bare Service name reaches the Service of the mesh workload's own namespace (--mesh-namespace), as Istio gives a sidecar elsewhere only NAME.NAMESPACE and longer; a bare VirtualService host names its own namespace's Service")
+    func bareNamesScopedByNamespace() {
+        func reviews(in namespace: String, endpoint: Int) -> MeshService {
+            MeshService(
+                name: ResourceName(namespace: namespace, name: "reviews"), hosts: MeshService.kubernetesHosts(name: "reviews", namespace: namespace),
+                ports: [ServicePort(number: 9080, name: "http")],
+                endpoints: [ServiceEndpoint(address: "127.0.0.1", ports: ["http": endpoint], labels: [:])]
+            )
+        }
+        let services = [reviews(in: "default", endpoint: 1000), reviews(in: "shop", endpoint: 2000)]
+        func table(meshNamespace: String, _ virtualServices: [VirtualService] = []) -> RouteTable {
+            var config = MeshConfig(virtualServices: virtualServices, services: services)
+            config.meshWorkload = SourceWorkload(labels: [:], namespace: meshNamespace)
+            return RouteTable(compiling: config)
+        }
+        #expect(Self.through(table(meshNamespace: "default"), host: "reviews:9080") == "reviews.default [1000]")
+        #expect(Self.through(table(meshNamespace: "shop"), host: "reviews:9080") == "reviews.shop [2000]")
+        #expect(Self.through(table(meshNamespace: "shop"), host: "reviews.default:9080") == "reviews.default [1000]")
+        let elsewhere = table(meshNamespace: "other")
+        #expect(Self.through(elsewhere, host: "reviews:9080").hasPrefix("404: "), "\(Self.through(elsewhere, host: "reviews:9080"))")
+        #expect(Self.through(elsewhere, host: "reviews.shop.svc:9080") == "reviews.shop [2000]")
+
+        // shop's VirtualService for `reviews`: its own namespace's service, under the names each workload reaches it by.
+        let shopRoutes = VirtualService(
+            name: ResourceName(namespace: "shop", name: "reviews"), hosts: ["reviews"], gateways: [],
+            http: [HTTPRoute(destinations: [WeightedDestination(destination: Destination(host: "reviews-v2", port: 9080), weight: 100)])]
+        )
+        let inShop = table(meshNamespace: "shop", [shopRoutes])
+        #expect(Self.through(inShop, host: "reviews:9080").hasPrefix("reviews-v2 "), "\(Self.through(inShop, host: "reviews:9080"))")
+        #expect(Self.through(inShop, host: "reviews.default:9080") == "reviews.default [1000]")
+        let inDefault = table(meshNamespace: "default", [shopRoutes])
+        #expect(Self.through(inDefault, host: "reviews:9080") == "reviews.default [1000]")
+        #expect(Self.through(inDefault, host: "reviews.shop:9080").hasPrefix("reviews-v2 "), "\(Self.through(inDefault, host: "reviews.shop:9080"))")
+        #expect(RouteTable.meshHostConflicts(in: MeshConfig(virtualServices: [shopRoutes], services: services)).isEmpty)
+    }
+
     @Test("two mesh VirtualServices of one service: the first one's routes alone apply, as Istio's sidecars keep the first (IST0109), and the conflict is reported")
     func firstMeshVirtualServiceWins() {
         let jason = VirtualService(

@@ -17,6 +17,24 @@ struct MeshConfigResourcesTests {
         #expect(config.services.filter { $0.hosts.contains("web-v1-service") }.count == 1)
     }
 
+    @Test("a Service's bare name is its own namespace's alone, unless a ServiceEntry declares that name too, which makes it everyone's")
+    func bareNameVisibility() throws {
+        let service = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec: {ports: [{name: http, port: 80}]}"
+        let alone = try #require(MeshConfig(resources: Fixture.decode(service).resources).services.first)
+        #expect(alone.namespaceLocalHosts == ["api"])
+        #expect(alone.hosts(visibleFrom: "shop") == MeshService.kubernetesHosts(name: "api", namespace: "shop"))
+        #expect(alone.hosts(visibleFrom: "default") == ["api.shop", "api.shop.svc", "api.shop.svc.cluster.local"])
+        let entry = """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: api, namespace: shop}
+            spec: {hosts: [api], resolution: STATIC, ports: [{number: 80, name: http}], endpoints: [{address: 10.0.0.7}]}
+            """
+        let declared = try #require(MeshConfig(resources: Fixture.decode(service + "\n---\n" + entry).resources).services.first)
+        #expect(declared.namespaceLocalHosts.isEmpty)
+        #expect(declared.hosts(visibleFrom: "default").contains("api"))
+    }
+
     @Test("a ServiceEntry naming the Service's full name merges too, adding its hosts")
     func mergesByFullName() {
         let yaml = """

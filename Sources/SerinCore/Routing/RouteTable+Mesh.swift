@@ -19,8 +19,9 @@ extension RouteTable {
             }
         }
         for service in config.services {
+            let visible = service.hosts(visibleFrom: config.meshWorkload.namespace).map(HostPattern.init)
             for port in service.ports where port.opaque == nil {
-                let names = service.hosts.map(HostPattern.init).filter { !hosts.contains($0, port: port.number) }
+                let names = visible.filter { !hosts.contains($0, port: port.number) }
                 // Istio's default outbound route carries the mesh's default retry policy, as a VirtualService's does.
                 guard !names.isEmpty,
                     let direct = Self.directRoute(to: service, port: port, section: "http", policy: RoutePolicy(retries: .istioDefault), in: config)
@@ -32,15 +33,26 @@ extension RouteTable {
     }
 
     /// The names and ports a mesh-bound VirtualService's hosts claim, in order: each host on each HTTP port of the
-    /// services it names (80 for a host no service has), and an exact host's service under all the service's names.
+    /// services it names (80 for a host no service has), and an exact host's service under all the service's names
+    /// that the mesh's workload reaches it by (a bare name only from the service's own namespace).
     static func meshNames(of virtualService: VirtualService, in config: MeshConfig) -> [(port: Int, name: HostPattern)] {
         var claimed: [(port: Int, name: HostPattern)] = []
         var seen = Set<String>()
+        let meshNamespace = config.meshWorkload.namespace
         for host in virtualService.hosts.map(HostPattern.init) {
-            let services = config.services(namedBy: host)
+            var services = config.services(namedBy: host)
+            // A bare host names the service of the VirtualService's own namespace, as Istio expands it
+            // (`reviews` in shop: reviews.shop.svc.cluster.local), where two namespaces have one of that name.
+            if !host.isWildcard, !host.text.contains("."), services.count > 1,
+                let own = services.first(where: { $0.name.namespace == virtualService.name.namespace })
+            {
+                services = [own]
+            }
             let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.filter { $0.opaque == nil }.map(\.number) }).sorted()
             // An exact host names a service, which answers to all its names; a wildcard is its own name.
-            let names = host.isWildcard ? [host] : [host] + services.flatMap { $0.hosts.map(HostPattern.init) }
+            let visible = services.flatMap { $0.hosts(visibleFrom: meshNamespace) }
+            let hidden = !host.isWildcard && !services.isEmpty && !visible.contains { $0.lowercased() == host.text.lowercased() }
+            let names = host.isWildcard ? [host] : (hidden ? [] : [host]) + visible.map(HostPattern.init)
             for port in ports {
                 for name in names where seen.insert("\(port) \(name.text)").inserted { claimed.append((port, name)) }
             }

@@ -45,6 +45,9 @@ struct ServiceMerger {
             unite(&merged, with: services[other])
         }
         merged.hosts = united(merged.hosts, entry.hosts)
+        // A name the entry declares is everyone's, whichever namespace asks.
+        let declared = Set(entry.hosts.map { $0.lowercased() })
+        merged.namespaceLocalHosts.removeAll { declared.contains($0.lowercased()) }
         merged.subjectAltNames = united(merged.subjectAltNames, entry.subjectAltNames)
         if fedByServiceEntry.contains(target) {
             for port in entry.ports.map(\.servicePort) where !merged.ports.contains(where: { $0.number == port.number }) {
@@ -72,6 +75,7 @@ struct ServiceMerger {
 
     private func unite(_ service: inout MeshService, with other: MeshService) {
         service.hosts = united(service.hosts, other.hosts)
+        service.namespaceLocalHosts = united(service.namespaceLocalHosts, other.namespaceLocalHosts)
         service.endpoints += other.endpoints
     }
 
