@@ -22,13 +22,15 @@ struct SourceMatchRouteTableTests {
         WeightedDestination(destination: Destination(host: host, port: port), weight: 100)
     }
 
-    /// Where the mesh listener of `workload` sends a request for reviews:9080 (path `path`).
+    /// Where the mesh listener of `workload` sends a request for reviews:9080 (path `path`): by its bare name from the
+    /// default namespace, reviews's own, and as `reviews.default` from any other, as a workload there must name it.
     static func mesh(_ virtualService: VirtualService, workload: SourceWorkload, path: String = "/") -> String? {
         var config = MeshConfig(virtualServices: [virtualService], services: MeshRouteTableTests.services)
         config.meshWorkload = workload
         let table = RouteTable(compiling: config)
+        let authority = workload.namespace == ResourceName.defaultNamespace ? "reviews:9080" : "reviews.default:9080"
         return RouteTableTests.destination(
-            table.resolveMesh(RequestAttributes(method: "GET", target: path, authority: "reviews:9080", headers: HeaderList()))
+            table.resolveMesh(RequestAttributes(method: "GET", target: path, authority: authority, headers: HeaderList()))
         )
     }
 
