@@ -17,6 +17,15 @@ struct MeshRouteTableTests {
         service("reviews-v2", port: 9080, endpoint: 1002),
     ]
 
+    /// A Kubernetes Service `reviews` in `namespace`, its one endpoint on port `endpoint`.
+    static func reviews(in namespace: String, endpoint: Int) -> MeshService {
+        MeshService(
+            name: ResourceName(namespace: namespace, name: "reviews"), hosts: MeshService.kubernetesHosts(name: "reviews", namespace: namespace),
+            ports: [ServicePort(number: 9080, name: "http")],
+            endpoints: [ServiceEndpoint(address: "127.0.0.1", ports: ["http": endpoint], labels: [:])]
+        )
+    }
+
     static func reviews(gateways: [ResourceName] = [], appliesToMesh: Bool? = nil, matches: [RequestMatch] = []) -> VirtualService {
         VirtualService(
             name: ResourceName(name: "reviews"), hosts: ["reviews"], gateways: gateways, appliesToMesh: appliesToMesh,
@@ -65,14 +74,7 @@ struct MeshRouteTableTests {
         arguments: [false, true]
     )
     func sameNameInTwoNamespaces(shopFirst: Bool) {
-        func reviews(in namespace: String, endpoint: Int) -> MeshService {
-            MeshService(
-                name: ResourceName(namespace: namespace, name: "reviews"), hosts: MeshService.kubernetesHosts(name: "reviews", namespace: namespace),
-                ports: [ServicePort(number: 9080, name: "http")],
-                endpoints: [ServiceEndpoint(address: "127.0.0.1", ports: ["http": endpoint], labels: [:])]
-            )
-        }
-        let both = [reviews(in: "default", endpoint: 1000), reviews(in: "shop", endpoint: 2000)]
+        let both = [Self.reviews(in: "default", endpoint: 1000), Self.reviews(in: "shop", endpoint: 2000)]
         let table = RouteTable(compiling: MeshConfig(virtualServices: [], services: shopFirst ? both.reversed() : both))
         for name in ["reviews.shop", "reviews.shop.svc", "reviews.shop.svc.cluster.local"] {
             #expect(Self.through(table, host: "\(name):9080") == "reviews.shop [2000]")
@@ -84,14 +86,7 @@ struct MeshRouteTableTests {
 
     @Test("a bare Service name reaches the Service of the mesh workload's own namespace (--mesh-namespace), as Istio gives a sidecar elsewhere only NAME.NAMESPACE and longer; a bare VirtualService host names its own namespace's Service")
     func bareNamesScopedByNamespace() {
-        func reviews(in namespace: String, endpoint: Int) -> MeshService {
-            MeshService(
-                name: ResourceName(namespace: namespace, name: "reviews"), hosts: MeshService.kubernetesHosts(name: "reviews", namespace: namespace),
-                ports: [ServicePort(number: 9080, name: "http")],
-                endpoints: [ServiceEndpoint(address: "127.0.0.1", ports: ["http": endpoint], labels: [:])]
-            )
-        }
-        let services = [reviews(in: "default", endpoint: 1000), reviews(in: "shop", endpoint: 2000)]
+        let services = [Self.reviews(in: "default", endpoint: 1000), Self.reviews(in: "shop", endpoint: 2000)]
         func table(meshNamespace: String, _ virtualServices: [VirtualService] = []) -> RouteTable {
             var config = MeshConfig(virtualServices: virtualServices, services: services)
             config.meshWorkload = SourceWorkload(labels: [:], namespace: meshNamespace)
