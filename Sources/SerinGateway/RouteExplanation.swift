@@ -31,10 +31,14 @@ public enum RouteExplanation {
         if question.mesh, let port = request.port, table.meshTCP[port] != nil {
             return explainTCP(table, port: port, inMesh: true, say: say)
         }
+        // What a client's ClientHello names on an HTTPS port: `--sni` (`''`: none), else the host as curl sends it.
+        var handshakeName = question.sni.map { $0.isEmpty ? nil : $0 } ?? String(request.host)
         if !question.mesh, question.sni != nil || (table.passthrough[question.port] != nil && table.listeners[question.port] == nil) {
-            // `--sni ''` asks about a ClientHello that names no server.
             let serverName = question.sni.map { $0.isEmpty ? nil : $0 } ?? question.host
-            return explainPassthrough(table, serverName: serverName, port: question.port, say: say)
+            // A name no PASSTHROUGH server lists is terminated by the port's HTTPS server: its request routes by Host.
+            let terminated = !table.passesThrough(serverName: serverName, port: question.port) && table.listeners[question.port]?.terminatesTLS == true
+            if !terminated { return explainPassthrough(table, serverName: serverName, port: question.port, say: say) }
+            handshakeName = serverName
         }
         if question.mesh {
             say("request: \(request.method) \(question.path) host \"\(authority)\" through the mesh")
@@ -46,7 +50,16 @@ public enum RouteExplanation {
             return false
         }
         let port = question.mesh ? (request.port ?? 80) : question.port
-        switch question.mesh ? table.resolveMesh(request) : table.resolve(request, port: port) {
+        var handshake: RouteTable.ServerBinding?
+        if !question.mesh, let listener = table.listeners[port], listener.terminatesTLS {
+            let tlsServers = listener.servers.filter { $0.tls != nil }
+            let chosen = handshakeName.flatMap { RouteTable.ServerBinding.handshakeServer(forName: $0, among: tlsServers) }
+            handshake = tlsServers[chosen ?? 0]
+            if let handshake, let tls = handshake.tls {
+                say("tls:     \(Self.describe(tls, of: handshake, chosenBy: chosen == nil ? nil : handshakeName))")
+            }
+        }
+        switch question.mesh ? table.resolveMesh(request) : table.resolve(request, port: port, handshake: handshake) {
         case .misdirected(let reason):
             say("result:  421, \(reason)")
             return false
@@ -91,6 +104,30 @@ public enum RouteExplanation {
         }
     }
 
+    /// The handshake an HTTPS port gives a ClientHello naming `name` (nil: naming none the servers list, which gets the
+    /// first server's): the server, the certificate it presents, and what it asks of the client.
+    static func describe(_ tls: ServerTLS, of server: RouteTable.ServerBinding, chosenBy name: String?) -> String {
+        let certificate: String
+        let ca: String?
+        switch tls.credential {
+        case .files(let chain, _, let authority):
+            certificate = chain
+            ca = authority
+        case .secret(let secret, _):
+            certificate = "Secret \(secret)"
+            ca = "Secret \(secret)"
+        }
+        let whose = "Gateway \(server.gateway) server (hosts \(server.hosts.map(\.text).joined(separator: ", ")))"
+        let why = name.map { "for server name \"\($0)\"" } ?? "(no server lists the name: the port's first)"
+        let client: String
+        switch tls.mode {
+        case .simple: client = "no client certificate asked"
+        case .mutual: client = "a client certificate is required, verified against \(ca ?? "its CA certificates")"
+        case .optionalMutual: client = "a client certificate is verified against \(ca ?? "its CA certificates") if one is presented"
+        }
+        return "terminated by \(whose) \(why), \(tls.mode.rawValue): presents \(certificate); \(client)"
+    }
+
     /// A CONNECT to `host:port` through the mesh listener: refused, a tunnel of requests the mesh routes one by one, or
     /// a connection to the port's TCP or TLS listener, explained as one (its server name `sni`, else the host).
     private static func explainTunnel(_ table: RouteTable, host: String, port: Int, sni: String?, say: (String) -> Void) -> Bool {
@@ -119,11 +156,6 @@ public enum RouteExplanation {
         let listener = inMesh ? table.meshTLS[port] : table.passthrough[port]
         let named = serverName.map { "server name \"\($0)\"" } ?? "no server name (SNI)"
         let to = inMesh ? "service port \(port) through the mesh" : "port \(port)"
-        if !inMesh, !table.passesThrough(serverName: serverName, port: port), table.listeners[port]?.terminatesTLS == true {
-            say("connection: TLS to port \(port), \(named)")
-            say("result:  no PASSTHROUGH server lists it: the HTTPS server on port \(port) terminates TLS, and its requests route by Host (--host)")
-            return true
-        }
         let route: RouteTable.Route
         switch table.resolvePassthrough(serverName: serverName, port: port, inMesh: inMesh) {
         case .noRoute(let reason), .misdirected(let reason):

@@ -56,17 +56,22 @@ struct PassthroughRouteCommandTests {
         )
     }
 
-    @Test("on a port shared with an HTTPS server, a name no PASSTHROUGH server lists is said to be terminated there")
+    @Test("on a port shared with an HTTPS server, a name no PASSTHROUGH server lists is terminated there: the handshake's server, certificate and client check are said, and the request routes by Host")
     func sharedPort() async throws {
         let directory = try SerinProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let example = try String(contentsOf: SerinProcess.repositoryRoot.appendingPathComponent("examples/passthrough/db-passthrough.yaml"), encoding: .utf8)
         let https = "---\n" + SeedManifests.httpsGateway(host: "web.example.com", certificate: "/etc/hosts", key: "/etc/hosts")
+            + "\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\n"
+            + "spec: {hosts: [web.example.com], gateways: [web-edge], http: [{route: [{destination: {host: db-v1, port: {number: 5443}}}]}]}\n"
         let file = directory.appendingPathComponent("shared.yaml")
         try (example + https).write(to: file, atomically: true, encoding: .utf8)
-        let web = try await SerinProcess.run(["route", "-f", file.path, "--port", "443", "--sni", "web.example.com"])
+        let web = try await SerinProcess.run(["route", "-f", file.path, "--port", "443", "--sni", "web.example.com", "--host", "web.example.com"])
         #expect(web.status == 0, "\(web.stderr)")
-        #expect(web.stdout.contains("result:  no PASSTHROUGH server lists it: the HTTPS server on port 443 terminates TLS"), "\(web.stdout)")
+        #expect(web.stdout.contains(
+            "tls:     terminated by Gateway default/web-edge server (hosts web.example.com) for server name \"web.example.com\", SIMPLE: presents /etc/hosts; no client certificate asked"
+        ), "\(web.stdout)")
+        #expect(web.stdout.contains("route:   default/web http[0]"), "\(web.stdout)")
         #expect(!web.stdout.contains("passed through"), "\(web.stdout)")
         let db = try await SerinProcess.run(["route", "-f", file.path, "--port", "443", "--sni", "db.example.com"])
         #expect(db.stdout.contains("route:   default/db tls[0]"), "\(db.stdout)")

@@ -23,6 +23,42 @@ struct RouteCommandTests {
             """)])
     }
 
+    @Test("on an HTTPS port, says which server's handshake a connection gets, its certificate and what it asks of clients, and a Host served with other TLS settings than that handshake's is the live gateway's 421")
+    func explainsHandshake() async throws {
+        let gateway = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: edge}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [web.example.com]
+                tls: {mode: SIMPLE, serverCertificate: /etc/hosts, privateKey: /etc/hosts}
+              - port: {number: 443, name: https-admin, protocol: HTTPS}
+                hosts: [admin.example.com]
+                tls: {mode: MUTUAL, serverCertificate: /etc/passwd, privateKey: /etc/hosts, caCertificates: /etc/hosts}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: web}
+            spec: {hosts: [web.example.com, admin.example.com], gateways: [edge], http: [{route: [{destination: {host: web-v1-service}}]}]}
+            """
+        let directory = try SerinProcess.temporaryDirectory(holding: [ManifestSource(path: "edge.yaml", text: gateway)])
+        let seed = SerinProcess.repositoryRoot.appendingPathComponent("examples/seed/web-serviceentry.yaml").path
+        let admin = try await SerinProcess.run(["route", "-f", directory.path, "-f", seed, "--port", "443", "--host", "admin.example.com"])
+        #expect(admin.status == 0, "\(admin.stdout) \(admin.stderr)")
+        #expect(admin.stdout.contains(
+            "tls:     terminated by Gateway default/edge server (hosts admin.example.com) for server name \"admin.example.com\", MUTUAL: presents "
+                + "/etc/passwd; a client certificate is required, verified against /etc/hosts"
+        ), "\(admin.stdout)")
+        let crossed = try await SerinProcess.run(
+            ["route", "-f", directory.path, "-f", seed, "--port", "443", "--host", "admin.example.com", "--sni", "web.example.com"]
+        )
+        #expect(crossed.status == 1)
+        #expect(crossed.stdout.contains("SIMPLE: presents /etc/hosts; no client certificate asked"), "\(crossed.stdout)")
+        #expect(crossed.stdout.contains("result:  421, host \"admin.example.com\" is served on port 443 with other TLS settings"), "\(crossed.stdout)")
+    }
+
     @Test("explains that the seed sends GET / to web-v1-service at its ServiceEntry address")
     func explainsSeedRoute() async throws {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com", "--path", "/"])
