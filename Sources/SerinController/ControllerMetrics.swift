@@ -191,8 +191,12 @@ struct ControllerMetrics {
             canary.analysisDuration.recordNanoseconds(nanoseconds)
             canary.flagger.duration.recordNanoseconds(nanoseconds)
         }
+        // Flagger's gauge holds the built-in request-duration in seconds (its checks and Serin's read milliseconds);
+        // a template's value as its query returned it.
+        let durations = Set(rollout.spec.analysis.metrics.filter { $0.kind == .requestDuration }.map(\.name))
         for measurement in measurements {
-            if let value = measurement.canaryValue { canary.flagger.measured(measurement.metric, value) }
+            guard let value = measurement.canaryValue else { continue }
+            canary.flagger.measured(measurement.metric, durations.contains(measurement.metric) ? value / 1000 : value)
         }
     }
 

@@ -24,6 +24,25 @@ struct CanaryDecodingTests {
         Fixture.decodeCanary(yaml)
     }
 
+    @Test("a flagger.app Canary takes Flagger's defaults where they differ from Serin's: threshold 1, and no metrics list checks no metric; an interval below Flagger's 10s floor is warned of; a serin.dev one keeps Serin's")
+    func flaggerDefaults() throws {
+        let flagger = Self.minimal.replacingOccurrences(of: "serin.dev/v1alpha1", with: "flagger.app/v1beta1")
+        let (flaggerSpec, flaggerMessages) = decodeCanary(flagger)
+        #expect(flaggerMessages.isEmpty, "\(flaggerMessages)")
+        let flaggerAnalysis = try #require(flaggerSpec).analysis
+        #expect(flaggerAnalysis.threshold == 1 && flaggerAnalysis.metrics.isEmpty)
+        let serin = try #require(decodeCanary(Self.minimal).spec).analysis
+        #expect(serin.threshold == 5 && serin.metrics == MetricCheck.builtInDefaults)
+
+        let (fast, warned) = decodeCanary(flagger.replacingOccurrences(of: "interval: 30s", with: "interval: 5s"))
+        #expect(try #require(fast).analysis.interval == .seconds(5))
+        #expect(warned == [
+            "test.yaml:9:15: warning: spec.analysis.interval is 5s: Serin checks that often, where Flagger would raise it to 10s, "
+                + "so each step here takes less traffic than under Flagger",
+        ])
+        #expect(decodeCanary(Self.minimal.replacingOccurrences(of: "interval: 30s", with: "interval: 5s")).messages.isEmpty)
+    }
+
     @Test("decodes every field of a full Canary")
     func fullCanary() throws {
         let yaml = """

@@ -96,10 +96,14 @@ struct FlaggerTCPCanaryDecodingTests {
         #expect(spec == nil)
     }
 
-    @Test("a tcp Canary that lists no metrics is told the built-in defaults are HTTP's, each, and how to check none")
-    func refusesBuiltinMetricsDefaulted() {
-        let yaml = Self.canary.replacingOccurrences(
+    @Test("a serin.dev tcp Canary that lists no metrics is told the built-in defaults are HTTP's, each, and how to check none; a flagger.app one, as in Flagger, checks none")
+    func refusesBuiltinMetricsDefaulted() throws {
+        let flagger = Self.canary.replacingOccurrences(
             of: "    metrics:\n    - name: connections-opened\n      templateRef: {name: tcp-connections-opened}\n      thresholdRange: {min: 1}\n      interval: 1m", with: "")
+        let (flaggerSpec, flaggerMessages) = Fixture.decodeCanary(flagger)
+        #expect(flaggerMessages.isEmpty, "\(flaggerMessages)")
+        #expect(try #require(flaggerSpec).analysis.metrics.isEmpty)
+        let yaml = flagger.replacingOccurrences(of: "apiVersion: flagger.app/v1beta1", with: "apiVersion: serin.dev/v1alpha1")
         let (spec, messages) = Fixture.decodeCanary(yaml)
         #expect(messages == ["request-success-rate", "request-duration"].map { metric in
             "test.yaml:12:5: error: spec.analysis: metrics is not written, so the analysis checks the built-in HTTP metric \(metric), but "

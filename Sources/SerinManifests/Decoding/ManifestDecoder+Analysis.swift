@@ -4,8 +4,10 @@ import Yams
 
 extension ManifestDecoder {
     /// A Canary's `analysis`: what is omitted takes `AnalysisSpec`'s defaults, and no `metrics` list
-    /// means the built-in checks (`MetricCheck.builtInDefaults`).
-    static func analysis(_ field: Field, namespace: String, reader: DocumentReader) -> AnalysisSpec? {
+    /// means the built-in checks (`MetricCheck.builtInDefaults`). A `flagger.app` Canary's (`flagger`) takes
+    /// Flagger's instead, so a file written for Flagger releases as it did there: `threshold` 1, and no `metrics` list
+    /// no metric checks (its webhooks alone gate it); an `interval` below 10s, which Flagger raises to 10s, is warned of.
+    static func analysis(_ field: Field, namespace: String, flagger: Bool = false, reader: DocumentReader) -> AnalysisSpec? {
         let schema = Schema(
             known: [
                 "interval", "threshold", "stepWeight", "maxWeight", "stepWeights", "iterations", "match", "metrics", "webhooks",
@@ -18,6 +20,12 @@ extension ManifestDecoder {
         let matchField = fields["match"]
         let match = matchField.flatMap { abMatch($0, in: fields, namespace: namespace, reader: reader) }
         let interval = fields["interval"].flatMap(reader.duration)
+        if flagger, let written = interval, written < Self.flaggerMinimumInterval, let intervalField = fields["interval"] {
+            reader.warning(
+                "\(intervalField.path) is \(Readable.duration(written)): Serin checks that often, where Flagger would raise it to 10s, "
+                    + "so each step here takes less traffic than under Flagger",
+                at: intervalField.node)
+        }
         let threshold = fields["threshold"].flatMap(reader.int)
         let stepWeightPromotion = fields["stepWeightPromotion"].flatMap(reader.int)
         let primaryReady = fields["primaryReadyThreshold"].map { readyThreshold($0, of: "primary", reader: reader) }
@@ -73,8 +81,8 @@ extension ManifestDecoder {
         if case .some(.some) = mirror, !steps.isBlueGreen, let mirrored = try? WeightSchedule(mirroringFirst: steps) { steps = mirrored }
         var analysis = AnalysisSpec(schedule: steps, judge: judge ?? .threshold)
         analysis.interval = everyInterval
-        if let threshold { analysis.threshold = threshold }
-        if let metrics { analysis.metrics = metrics }
+        if let threshold { analysis.threshold = threshold } else if flagger { analysis.threshold = Self.flaggerDefaultThreshold }
+        if let metrics { analysis.metrics = metrics } else if flagger { analysis.metrics = [] }
         if let webhooks { analysis.webhooks = webhooks }
         analysis.stickiness = stickiness
         analysis.match = match ?? []
@@ -87,6 +95,11 @@ extension ManifestDecoder {
         if case .some(.some(let percent)) = canaryReady { analysis.canaryReadyThreshold = percent }
         return analysis
     }
+
+    /// Flagger's floor under `analysis.interval` (`GetAnalysisInterval`), and its `threshold` when none is written
+    /// (`GetAnalysisThreshold`).
+    static let flaggerMinimumInterval: Duration = .seconds(10)
+    static let flaggerDefaultThreshold = 1
 
     /// Flagger's `primaryReadyThreshold` or `canaryReadyThreshold`: the percentage (0-100) of the Deployment's
     /// updated replicas that must be available for it to count as ready.

@@ -5,7 +5,8 @@ extension ManifestDecoder {
     /// Serin's Canary (`serin.dev/v1alpha1`), and Flagger's (`flagger.app/v1beta1`) read unchanged: field names
     /// follow Flagger's where the idea is the same. `targetRef` is a VirtualService (two destinations Serin moves
     /// weight between) or a Deployment (Flagger's shape: Serin creates the primary, Services and VirtualService).
-    static func canary(_ spec: Field, name: ResourceName, reader: DocumentReader) -> CanarySpec? {
+    /// `flagger`: a `flagger.app` Canary, whose analysis takes Flagger's defaults where they differ from Serin's.
+    static func canary(_ spec: Field, name: ResourceName, flagger: Bool = false, reader: DocumentReader) -> CanarySpec? {
         guard let fields = reader.mapping(spec, canarySchema) else { return nil }
         // Every part is read before any is given up on, so one pass reports every problem.
         let target = reader.required("targetRef", in: fields).flatMap {
@@ -25,7 +26,7 @@ extension ManifestDecoder {
             reader.error("\(provider.path): expected istio (Serin routes through Istio's VirtualService), got \"\(value)\"", at: provider.node)
         }
         let analysis = reader.required("analysis", in: fields).flatMap {
-            self.analysis($0, namespace: name.namespace, reader: reader)
+            self.analysis($0, namespace: name.namespace, flagger: flagger, reader: reader)
         }
         var targetRef: ResourceName?
         var workload: CanaryWorkload?

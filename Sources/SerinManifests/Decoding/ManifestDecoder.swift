@@ -167,7 +167,8 @@ public enum ManifestDecoder {
         // `treshold` left at its default rolls back later than written). Unlike Istio's resources, whose fields
         // Serin does not all read, these have no field Serin could pass over.
         case .canary:
-            return reader.readingStrictly { canary(specField, name: name, reader: reader).map(Resource.canary) }
+            let flagger = header.apiVersion.hasPrefix("flagger.app/")
+            return reader.readingStrictly { canary(specField, name: name, flagger: flagger, reader: reader).map(Resource.canary) }
         case .metricTemplate:
             return reader.readingStrictly { metricTemplate(specField, name: name, reader: reader).map(Resource.metricTemplate) }
         case .alertProvider:
