@@ -15,6 +15,9 @@ enum KnownField: UInt8, CaseIterable {
     case host, connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade
     case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID, xForwardedClientCert
     case xEnvoyAttemptCount, grpcTimeout
+    /// Any other `x-envoy-*` field: Envoy's controls (`x-envoy-retry-on`, `x-envoy-upstream-rq-timeout-ms`...), which a
+    /// gateway removes from a client's request, as Envoy does at the edge, so no sidecar behind it obeys a client's.
+    case xEnvoy
 
     var name: String {
         switch self {
@@ -36,6 +39,7 @@ enum KnownField: UInt8, CaseIterable {
         case .xForwardedClientCert: return "x-forwarded-client-cert"
         case .xEnvoyAttemptCount: return "x-envoy-attempt-count"
         case .grpcTimeout: return "grpc-timeout"
+        case .xEnvoy: return "x-envoy-"
         }
     }
 
@@ -52,6 +56,14 @@ enum KnownField: UInt8, CaseIterable {
     /// Every field of every head goes through this: a switch on the length, then a byte comparison with the
     /// one or two names of that length, and no table in a global (whose every read is a `swift_once`).
     static func classify(_ name: UnsafeRawBufferPointer) -> KnownField {
+        let known = classifyByLength(name)
+        guard known == .other, name.count > 8, let bytes = name.baseAddress else { return known }
+        // `x-envoy-` as one little-endian word, the name's first lower-cased as `equals` does.
+        let prefix = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) | 0x2020_2020_2020_2020
+        return prefix == 0x2D79_6F76_6E65_2D78 ? .xEnvoy : .other
+    }
+
+    private static func classifyByLength(_ name: UnsafeRawBufferPointer) -> KnownField {
         switch name.count {
         case 2: return equals(name, "te") ? .te : .other
         case 4: return equals(name, "host") ? .host : .other

@@ -28,8 +28,10 @@ enum ProxyHeaders {
             // The client's `x-forwarded-proto` is replaced, as Envoy does with no trusted hops (Istio's default): a
             // client on plain HTTP must not tell the backend it came over HTTPS. Its `x-forwarded-client-cert` is
             // dropped (Envoy's SANITIZE): no client may name the certificate a backend behind a MUTUAL server trusts.
+            // At a gateway (a client address to forward), a client's `x-envoy-*` controls go too, as Envoy removes them
+            // from an external request: a sidecar behind must not retry or time out as a client asks.
             let skipping = KnownField.hopByHop | KnownField.xForwardedProto.bit | KnownField.xForwardedClientCert.bit
-                | KnownField.xEnvoyAttemptCount.bit | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit)
+                | KnownField.xEnvoyAttemptCount.bit | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit | KnownField.xEnvoy.bit)
             fields.write(to: &out, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
             // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
             if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {

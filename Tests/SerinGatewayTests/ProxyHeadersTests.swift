@@ -56,6 +56,21 @@ struct ProxyHeadersTests {
         )
     }
 
+    @Test("at a gateway a client's x-envoy-* controls are removed, in any case, as Envoy removes them from an external request, so no sidecar behind obeys a client's retries or timeouts; the mesh (no client address) passes them on, as a sidecar's internal requests")
+    func clientEnvoyControlsRemoved() throws {
+        let head = try Self.request(
+            "GET /a HTTP/1.1\r\nhost: shop\r\nx-envoy-retry-on: 5xx\r\nX-Envoy-Max-Retries: 10\r\nx-envoy-upstream-rq-timeout-ms: 1\r\n"
+                + "x-envoy-internal: true\r\nx-envoy-original-path: /admin\r\nx-envoyish: kept\r\nx-envoy: kept\r\naccept: */*\r\n\r\n"
+        )
+        #expect(
+            Self.upstream(head)
+                == "GET /a HTTP/1.1\r\nhost: shop\r\nx-envoyish: kept\r\nx-envoy: kept\r\naccept: */*\r\nx-forwarded-for: 10.0.0.9\r\n"
+                + "x-forwarded-proto: http\r\nx-request-id: <id>\r\nx-envoy-attempt-count: 1\r\n\r\n"
+        )
+        let mesh = Self.upstream(head, clientAddress: nil)
+        #expect(mesh.contains("x-envoy-retry-on: 5xx\r\nX-Envoy-Max-Retries: 10\r\n"), "\(mesh)")
+    }
+
     @Test("each retry renumbers the head's x-envoy-attempt-count, as Istio has Envoy's router number every attempt; the head stays whole past 9 and 99")
     func attemptCount() throws {
         let head = try Self.request("GET /a HTTP/1.1\r\nhost: shop\r\n\r\n")
