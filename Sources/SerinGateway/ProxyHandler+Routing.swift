@@ -11,6 +11,8 @@ extension ProxyHandler {
     /// (`inout`) so routing can lend its fields to `headerLookup` and take them back without a copy.
     func begin(_ received: inout RequestHead, hasBody: Bool) {
         if RequestHead.httpSchemeLength(of: received.target) != nil { received = received.inOriginForm() }
+        // Routed, and sent upstream, as Istio's Envoy normalizes it: dot segments resolved, unreserved escapes decoded.
+        if let normalized = RequestPath.normalized(received.target) { received.target = normalized }
         route(&received, hasBody: hasBody)
     }
 

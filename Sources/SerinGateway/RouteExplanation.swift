@@ -14,7 +14,10 @@ public enum RouteExplanation {
     private static func explain(_ question: RouteQuestion, in table: RouteTable, say: (String) -> Void) -> Bool {
         let fields = question.headers.map { ($0.name.lowercased(), $0.value) }
         let authority = question.mesh && !question.host.contains(":") ? "\(question.host):\(question.port)" : question.host
-        let request = RequestAttributes(method: question.method.uppercased(), target: question.path, authority: authority, headers: HeaderList(fields))
+        // Routed as the gateway routes it: normalized (`RequestPath`), once the head has passed its checks.
+        let normalized = RequestPath.normalized(question.path)
+        let request = RequestAttributes(
+            method: question.method.uppercased(), target: normalized ?? question.path, authority: authority, headers: HeaderList(fields))
         if !question.mesh, question.sni == nil, table.tcp[question.port] != nil {
             return explainTCP(table, port: question.port, inMesh: false, say: say)
         }
@@ -48,6 +51,9 @@ public enum RouteExplanation {
         if let refusal = RequestHeadCheck.refusal(method: request.method, target: question.path, authority: authority, fields: fields) {
             say("result:  \(refusal.status), \(refusal.reason) (the gateway answers before any route)")
             return false
+        }
+        if let normalized {
+            say("path:    \(normalized) (normalized as Istio's gateway normalizes it: dot segments resolved, unreserved escapes decoded)")
         }
         let port = question.mesh ? (request.port ?? 80) : question.port
         var handshake: RouteTable.ServerBinding?

@@ -59,6 +59,14 @@ struct RouteCommandTests {
         #expect(crossed.stdout.contains("result:  421, host \"admin.example.com\" is served on port 443 with other TLS settings"), "\(crossed.stdout)")
     }
 
+    @Test("a path with dot segments or escapes is explained as the gateway routes it, normalized: /web/../ meets the seed's exact / match")
+    func explainsNormalizedPath() async throws {
+        let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--path", "/web/%2e%2e/"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("path:    / (normalized as Istio's gateway normalizes it"), "\(result.stdout)")
+        #expect(result.stdout.contains("web-v1-service:80"), "\(result.stdout)")
+    }
+
     @Test("explains that the seed sends GET / to web-v1-service at its ServiceEntry address")
     func explainsSeedRoute() async throws {
         let result = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com", "--path", "/"])

@@ -3,6 +3,7 @@ import SerinCore
 import SerinDemoApp
 import SerinGateway
 import SerinListener
+import SerinManifests
 import SerinTesting
 import Testing
 
@@ -35,6 +36,38 @@ struct GatewayProxyTests {
         let v1 = try await backends.start("v1")
         try await withGateway(SeedMesh.config(endpoints: ["web-v1-service": endpoint ?? v1.port], uriMatch: nil), limits: limits) { gateway, port in
             try await body(gateway, port, backends)
+        }
+        await v1.close()
+        await backends.shutdown()
+    }
+
+    @Test("a request's path is routed and sent upstream normalized, as Istio's gateway normalizes it: /public/../admin, /%61dmin and their kind meet the route that answers /admin 403, and the backend reads the path that was matched")
+    func normalizedPathsRoute() async throws {
+        let backends = TestBackends()
+        let v1 = try await backends.start("v1")
+        let blocked = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: paths}
+            spec:
+              hosts: [paths.example.com]
+              gateways: [web-gateway]
+              http:
+              - match: [{uri: {prefix: /admin}}, {uri: {exact: /internal/metrics}}, {uri: {regex: "/api/v1/users/[0-9]+/delete"}}]
+                directResponse: {status: 403, body: {string: blocked}}
+              - route: [{destination: {host: web-v1-service}}]
+            """
+        let config = ManifestSet(sources: SeedManifests.sources(v1: v1.port, v2: 9) + [ManifestSource(path: "paths.yaml", text: blocked)]).config
+        try await Self.withGateway(config) { _, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            for path in ["/admin", "/public/../admin", "/./admin", "/%61dmin", "/public/%2e%2e/admin", "/x/../internal/metrics",
+                         "/internal/%6detrics", "/api/v1/users/1/../1/delete", "/api/v1/users/%31/delete"] {
+                let answer = try await client.send(.GET, path, headers: [("host", "paths.example.com")])
+                #expect(answer.status == 403 && answer.bodyText == "blocked", "\(path): \(answer.status)")
+            }
+            let echo = try await client.send(.GET, "/public/%2e%2e/echo?next=/../x", headers: [("host", "paths.example.com")])
+            #expect(echo.status == 200)
+            #expect(echo.bodyText.hasPrefix("GET /echo?next=/../x\n"), "\(echo.bodyText)")
         }
         await v1.close()
         await backends.shutdown()

@@ -9,9 +9,14 @@ import Testing
 struct HeaderClassificationTests {
     static func classify(_ name: String) -> KnownField { KnownField.classify(name) }
 
+    /// Whether `name` is some `x-envoy-*` field (a letter's case aside), which the gateway removes from a client's request.
+    static func isEnvoyControl(_ name: [UInt8]) -> Bool {
+        name.count > 8 && name.prefix(8).map(ASCII.lower).elementsEqual("x-envoy-".utf8)
+    }
+
     @Test("every field the proxy treats specially is known by its name in any case, and names of the same length are not")
     func knownFields() {
-        for field in KnownField.allCases where field != .other {
+        for field in KnownField.allCases where field != .other && field != .xEnvoy {
             #expect(Self.classify(field.name) == field, "\(field.name)")
             #expect(Self.classify(field.name.uppercased()) == field, "\(field.name.uppercased())")
             let capitalised = field.name.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
@@ -19,7 +24,14 @@ struct HeaderClassificationTests {
             // The same length, one letter off: an ordinary field.
             var near = Array(field.name.utf8)
             near[near.count - 1] = near[near.count - 1] == UInt8(ascii: "x") ? UInt8(ascii: "y") : UInt8(ascii: "x")
-            #expect(Self.classify(String(decoding: near, as: UTF8.self)) == .other, "\(String(decoding: near, as: UTF8.self))")
+            #expect(Self.classify(String(decoding: near, as: UTF8.self)) == (Self.isEnvoyControl(near) ? .xEnvoy : .other), "\(String(decoding: near, as: UTF8.self))")
+        }
+        // Envoy's controls by their prefix, in any case; the attempt count by its name.
+        for control in ["x-envoy-retry-on", "X-Envoy-Max-Retries", "X-ENVOY-UPSTREAM-RQ-TIMEOUT-MS", "x-envoy-a"] {
+            #expect(Self.classify(control) == .xEnvoy, "\(control)")
+        }
+        for other in ["x-envoy-", "x-envoy", "x-envoyish", "x_envoy-retry", "y-envoy-retry-on", "xx-envoy-retry"] {
+            #expect(Self.classify(other) == .other, "\(other)")
         }
         for other in ["", "x", "content-type", "accept", "hosts", "connections", "x-forwarded-host", "transfer-encodings"] {
             #expect(Self.classify(other) == .other, "\(other)")
@@ -28,7 +40,7 @@ struct HeaderClassificationTests {
 
     @Test("a known name with any one byte changed, other than a letter's case, is an ordinary field (control bytes, refused by the parser, aside)")
     func knownFieldsExactly() {
-        for field in KnownField.allCases where field != .other {
+        for field in KnownField.allCases where field != .other && field != .xEnvoy {
             let name = Array(field.name.utf8)
             for position in name.indices {
                 for value in 0...255 {
@@ -37,7 +49,7 @@ struct HeaderClassificationTests {
                     var changed = name
                     changed[position] = byte
                     let kind = changed.withUnsafeBytes { KnownField.classify($0) }
-                    #expect(kind == .other, "\(field.name) with byte \(value) at \(position)")
+                    #expect(kind == (Self.isEnvoyControl(changed) ? .xEnvoy : .other), "\(field.name) with byte \(value) at \(position)")
                 }
             }
         }

@@ -185,6 +185,11 @@ enum ConformanceHarness {
                   stat_prefix: conformance
                   codec_type: HTTP1
                   http_protocol_options: { accept_http_10: true }
+                  # Istio's path normalization (meshConfig.pathNormalization DEFAULT): dot segments and unreserved
+                  # escapes resolved, slashes not merged, an escaped slash kept.
+                  normalize_path: true
+                  merge_slashes: false
+                  path_with_escaped_slashes_action: KEEP_UNCHANGED
                   route_config:
                     name: conformance
                     virtual_hosts:
