@@ -277,6 +277,17 @@ public actor LiveConfiguration {
         if let failure = splitOutcomes.removeValue(forKey: ticket) ?? nil { throw failure }
     }
 
+    /// Applies each split of `splits` to the routes of its VirtualService with one routing table, in order; returns
+    /// each one's outcome, nil when it went in. (What `setWeights` does with the splits asked for together.)
+    func setWeights(_ splits: [(target: ResourceName, split: TrafficSplit)]) async -> [(any Error)?] {
+        await beginChange()
+        defer { endChange() }
+        // Tickets of their own, below every caller's.
+        let batch = splits.enumerated().map { WaitingSplit(ticket: -1 - $0.offset, target: $0.element.target, split: $0.element.split) }
+        let outcomes = await install(batch)
+        return batch.map { outcomes[$0.ticket] ?? nil }
+    }
+
     /// A split waiting for its table.
     private struct WaitingSplit {
         let ticket: Int

@@ -112,10 +112,17 @@ extension Rollout {
         }
     }
 
-    /// The interval's work for the current stage: rollout hooks then analysis, or ask the waiting gate again.
+    /// The interval's work for the current stage: rollout hooks then analysis, or ask the waiting gate again. A
+    /// closed confirm-traffic-increase or confirm-promotion gate with the canary taking traffic is judged first, as
+    /// Flagger goes on running a waiting release's rollout hooks and metrics: a canary that starts failing while a
+    /// person has not yet approved is rolled back at the threshold, not promoted on the approval.
     mutating func runInterval(now: RolloutInstant, into actions: inout [RolloutAction]) {
         switch status.stage {
         case .analysis:
+            if !requestWebhooks(.rollout, into: &actions) {
+                requestAnalysis(now: now, into: &actions)
+            }
+        case .confirmTrafficIncrease where status.canaryWeight > 0, .confirmPromotion where status.canaryWeight > 0:
             if !requestWebhooks(.rollout, into: &actions) {
                 requestAnalysis(now: now, into: &actions)
             }

@@ -159,7 +159,8 @@ public struct Rollout: Hashable, Sendable {
         var actions: [RolloutAction] = []
         switch status.phase {
         case .progressing:
-            if isPastDeadline(now) {
+            // A closed gate waits for its approval without a deadline, as Flagger's does: a person may take hours.
+            if isPastDeadline(now), !isAtGate {
                 let weight = "at canary weight \(status.canaryWeight)%"
                 let last = status.holdReason.map { ": \($0)" } ?? ""
                 rollBack(now: now, reason: "no progress within the \(Readable.duration(spec.analysis.progressDeadline)) progress deadline \(weight)\(last)",
@@ -257,7 +258,22 @@ public struct Rollout: Hashable, Sendable {
                 status.iteration += 1
                 hold(reason: reason, message: "hold: \(reason)", now: now, into: &actions)
             }
+        case .confirmTrafficIncrease where status.pending?.kind == .analysis, .confirmPromotion where status.pending?.kind == .analysis:
+            // The interval's checks while the gate stays closed: a pass asks the gate again, a fail counts towards the
+            // threshold, and neither moves the weights.
+            status.pending = nil
+            switch judgement.verdict {
+            case .pass:
+                status.iteration += 1
+                enter(status.stage, now: now, into: &actions)
+            case .fail(let reason):
+                failCheck(reason, conclusive: judgement.isConclusive, now: now, into: &actions)
+            case .inconclusive(let reason):
+                status.iteration += 1
+                hold(reason: reason, message: "hold: \(reason)", now: now, into: &actions)
+            }
         case .confirmTrafficIncrease, .confirmPromotion:
+            // A judge deciding early while the gate is asked: only a fail still counts.
             guard case .fail(let reason) = judgement.verdict else {
                 return .rejected(.verdictNotExpected(phase: status.phase, stage: status.stage))
             }
@@ -340,6 +356,9 @@ public struct Rollout: Hashable, Sendable {
 
     /// Whether the interval's checks run: progressing, at the analysis stage (not a gate, hooks or promotion).
     var isAnalysing: Bool { status.phase == .progressing && status.stage == .analysis }
+
+    /// Whether the rollout waits at a confirm gate (asking it, or judging the canary until it asks again).
+    var isAtGate: Bool { [.confirmRollout, .confirmTrafficIncrease, .confirmPromotion].contains(status.stage) }
 
     /// A verdict with no per-check detail, never conclusive: what tests and simple judges report.
     public mutating func analysisCompleted(verdict: Verdict, now: RolloutInstant) -> RolloutOutcome {

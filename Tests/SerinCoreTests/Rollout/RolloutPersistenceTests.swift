@@ -17,7 +17,9 @@ struct RolloutPersistenceTests {
         try driver.completeInterval(with: .fail(reason: "slow"))
         try driver.completeInterval(with: .pass)
         try driver.answer(.confirmTrafficIncrease, .failed(reason: "not yet"), 61)
+        // The closed gate's next interval is judged first; its pass asks the gate again.
         driver.tick(91)
+        driver.verdict(.pass, 91)
         try driver.answer(.confirmTrafficIncrease, .passed, 92)
         driver.tick(122)
         return driver

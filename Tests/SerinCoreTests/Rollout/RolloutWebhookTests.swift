@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Rollout webhooks")
 struct RolloutWebhookTests {
-    @Test("each gate holds while it says no, is asked again next interval, and releases on yes", arguments: [
+    @Test("each gate holds while it says no, is asked again next interval (at a weight, once that interval's check passed, as Flagger goes on judging), and releases on yes", arguments: [
         WebhookType.confirmRollout, .confirmTrafficIncrease, .confirmPromotion,
     ])
     func gates(gate: WebhookType) throws {
@@ -17,6 +17,12 @@ struct RolloutWebhookTests {
             now = try driver.completeInterval(with: .pass)
         }
         let weightBefore = driver.rollout.status.canaryWeight
+        // A gate waiting at a weight judges the canary each interval before it is asked again.
+        let judged = weightBefore > 0
+        func interval(_ at: Int) {
+            driver.tick(at)
+            if judged { driver.verdict(.pass, at) }
+        }
         #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 1)
         #expect(driver.rollout.status.stage.rawValue == gate.rawValue)
 
@@ -27,7 +33,9 @@ struct RolloutWebhookTests {
         #expect(driver.rollout.status.failedChecks == 0, "a closed gate is not a failure")
         driver.tick(now + 30)
         #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 1, "not asked again before the interval")
-        driver.tick(now + 31)
+        let checks = driver.log.analysisRequests.count
+        interval(now + 31)
+        #expect(driver.log.analysisRequests.count == checks + (judged ? 1 : 0))
         #expect(driver.log.webhookRuns.filter { $0.type == gate }.count == 2)
         // As Flagger: one Warning when the wait begins, not one per interval; a new answer is said again.
         let severities: [RolloutEvent.Severity] = held.actions.compactMap { action in
@@ -37,10 +45,10 @@ struct RolloutWebhookTests {
         #expect(severities == [.warning])
         let again = try driver.answer(gate, .failed(reason: "not approved yet"), now + 31)
         #expect(again.actions.messages.isEmpty)
-        driver.tick(now + 62)
+        interval(now + 62)
         let changed = try driver.answer(gate, .failed(reason: "change freeze"), now + 62)
         #expect(changed.actions.messages == ["web: waiting for \(gate) approval: change freeze"])
-        driver.tick(now + 93)
+        interval(now + 93)
         now += 61
 
         try driver.answer(gate, .passed, now + 32)
@@ -77,18 +85,26 @@ struct RolloutWebhookTests {
         #expect(driver.rollout.status.phase == .succeeded)
     }
 
-    @Test("a closed gate is failed by the progress deadline")
-    func closedGateDeadline() throws {
-        var driver = Driver(try Fixture.rollout(weights: [10], deadline: .seconds(90), webhooks: [Fixture.hook(.confirmPromotion)]))
+    @Test("a closed gate waits past the progress deadline, as Flagger's waits for a person; at a weight the canary is judged each interval meanwhile, and failing checks roll it back at the threshold, not promote it on the approval")
+    func closedGateWaitsAndJudges() throws {
+        var driver = Driver(try Fixture.rollout(weights: [10], threshold: 2, deadline: .seconds(90), webhooks: [Fixture.hook(.confirmPromotion)]))
         driver.start(0)
         try driver.completeInterval(with: .pass)
         try driver.answer(.confirmPromotion, .failed(reason: "change freeze"), 30)
-        driver.tick(60)
-        try driver.answer(.confirmPromotion, .failed(reason: "change freeze"), 60)
-        driver.tick(90)
+        for at in stride(from: 60, through: 210, by: 30) {
+            driver.tick(at)
+            driver.verdict(.pass, at)
+            try driver.answer(.confirmPromotion, .failed(reason: "change freeze"), at)
+        }
+        #expect(driver.rollout.status.phase == .progressing && driver.rollout.status.stage == .confirmPromotion, "past the 90s deadline, still waiting")
+        #expect(driver.rollout.status.canaryWeight == 10 && driver.rollout.status.failedChecks == 0)
+        driver.tick(240)
+        driver.verdict(.fail(reason: "success rate 50% < 99%"), 240)
+        #expect(driver.rollout.status.failedChecks == 1 && driver.rollout.status.stage == .confirmPromotion)
+        driver.tick(270)
+        driver.verdict(.fail(reason: "success rate 50% < 99%"), 270)
         #expect(driver.rollout.status.phase == .failed)
-        #expect(driver.log.messages.contains(
-            "web: rolled back: no progress within the 1m30s progress deadline at canary weight 10%: confirm-promotion gate closed: change freeze"))
+        #expect(driver.log.messages.contains("web: rolled back: success rate 50% < 99% (2/2 failed checks)"), "\(driver.log.messages)")
     }
 
     @Test("a failing pre-rollout hook counts as a failed check and is retried next interval", arguments: [1, 2, 3])
