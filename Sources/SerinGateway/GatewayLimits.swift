@@ -3,7 +3,9 @@ import NIOCore
 /// What one client may ask of the gateway and how long it may take: the protections a proxy in front of
 /// real traffic needs, with defaults in the spirit of Envoy's and nginx's.
 public struct GatewayLimits: Sendable, Hashable {
-    /// Longest request target (path and query), in bytes; a longer one is answered 414.
+    /// Longest request target (path and query), in bytes; a longer one is answered 414. Envoy counts the request line
+    /// in its 60 KiB header budget, so a target Istio's gateway takes (a long query, a SAML or OIDC redirect's state)
+    /// is taken here up to the same size.
     public var maxURIBytes: Int
     /// Largest request header section (every name and value), in bytes; a larger one is answered 431.
     public var maxHeaderBytes: Int
@@ -24,7 +26,7 @@ public struct GatewayLimits: Sendable, Hashable {
     public var upstreamConnectTimeout: TimeAmount
 
     public init(
-        maxURIBytes: Int = 8 * 1024, maxHeaderBytes: Int = 60 * 1024, maxHeaderCount: Int = 100,
+        maxURIBytes: Int = 60 * 1024, maxHeaderBytes: Int = 60 * 1024, maxHeaderCount: Int = 100,
         requestHeaderTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(60),
         tunnelIdleTimeout: TimeAmount = .hours(1), maxConnections: Int = 16_384, upstreamConnectTimeout: TimeAmount = .seconds(3)
     ) {

@@ -40,12 +40,14 @@ enum HTTP1HeadParser {
     /// A 414 or 431 when an incomplete head is already past what the limits allow.
     static func incompleteHeadTooLarge(_ bytes: UnsafeRawBufferPointer, limits: GatewayLimits) -> MalformedMessage? {
         let lineLimit = limits.maxURIBytes + 64
-        if bytes.count > lineLimit, !bytes.prefix(lineLimit).contains(UInt8(ascii: "\n")) {
+        // The fields start after the request line: their budget counts from there.
+        guard let lineEnd = bytes.prefix(lineLimit).firstIndex(of: UInt8(ascii: "\n")) else {
+            guard bytes.count > lineLimit else { return nil }
             return MalformedMessage(
                 status: .uriTooLong, reason: "request target of more than \(limits.maxURIBytes) bytes exceeds the limit of \(limits.maxURIBytes)"
             )
         }
-        if bytes.count > lineLimit + limits.maxHeaderBytes + 4 * (limits.maxHeaderCount + 1) {
+        if bytes.count - lineEnd > limits.maxHeaderBytes + 4 * (limits.maxHeaderCount + 1) {
             return MalformedMessage(
                 status: .requestHeaderFieldsTooLarge,
                 reason: "request headers of more than \(limits.maxHeaderBytes) bytes exceed the limit of \(limits.maxHeaderBytes)"
