@@ -520,7 +520,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
 
     private func reason(for failure: ProxyStateMachine.UpstreamFailure, of exchange: ProxyExchange, error: (any Error)?) -> String {
         let host = exchange.target.cluster.host
-        let upstream = "\(exchange.endpointAddress) (\(host))"
+        // A Gateway's clients are outside: they read the service, not the address of the pod behind it (the mesh's
+        // callers, inside, get both).
+        let upstream = inMesh ? "\(exchange.endpointAddress) (\(host))" : host
         switch failure {
         case .overflow:
             return error.map { "\($0)" } ?? "upstream overflow: \(upstream)"
