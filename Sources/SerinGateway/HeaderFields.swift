@@ -63,6 +63,7 @@ enum KnownField: UInt8, CaseIterable {
         return prefix == 0x2D79_6F76_6E65_2D78 ? .xEnvoy : .other
     }
 
+    @inline(__always)
     private static func classifyByLength(_ name: UnsafeRawBufferPointer) -> KnownField {
         switch name.count {
         case 2: return equals(name, "te") ? .te : .other

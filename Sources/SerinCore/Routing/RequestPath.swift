@@ -10,22 +10,29 @@ public enum RequestPath {
     /// nothing, which is found by one scan of the path for `%`, `\`, `/.` and bytes to encode (the common request
     /// allocates nothing).
     public static func normalized(_ target: String) -> String? {
-        var target = target
-        return target.withUTF8 { normalized(UnsafeRawBufferPointer($0)) }
+        // Read in place (a native string's bytes are contiguous): no copy of the target on every request.
+        if let read = target.utf8.withContiguousStorageIfAvailable({ normalized(UnsafeRawBufferPointer($0)) }) { return read }
+        var copy = target
+        return copy.withUTF8 { normalized(UnsafeRawBufferPointer($0)) }
     }
 
     static func normalized(_ bytes: UnsafeRawBufferPointer) -> String? {
         guard bytes.first == UInt8(ascii: "/") else { return nil }
-        let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
-        var index = 0
+        // `/` alone, most requests' path: nothing to look at.
+        if bytes.count == 1 { return nil }
+        var end = bytes.count
+        var index = 1
         var mayChange = false
-        while index < end {
+        while index < bytes.count {
             let byte = bytes[index]
+            if byte == UInt8(ascii: "?") {
+                end = index
+                break
+            }
             if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") || isEncoded(byte)
-                || (byte == UInt8(ascii: ".") && bytes[index - 1] == UInt8(ascii: "/"))
+                || (byte == UInt8(ascii: ".") && bytes[index &- 1] == UInt8(ascii: "/"))
             {
                 mayChange = true
-                break
             }
             index += 1
         }
