@@ -21,28 +21,28 @@ public enum RouteExplanation {
         if !question.mesh, question.sni == nil, table.tcp[question.port] != nil {
             return explainTCP(table, port: question.port, inMesh: false, say: say)
         }
+        // The server name `--sni` gives (`''`: a ClientHello that names none).
+        let sniName = question.sni.map { $0.isEmpty ? nil : $0 }
         // A CONNECT through the mesh listener opens a tunnel, carried as a connection to that host and port.
         if question.mesh, request.method == "CONNECT", let port = request.port {
             return explainTunnel(table, host: String(request.host), port: port, sni: question.sni, say: say)
         }
         // The mesh's TLS listener for a service port routes by the server name: `--sni`, or the host.
         if question.mesh, let port = request.port, table.meshTLS[port] != nil {
-            let serverName = question.sni.map { $0.isEmpty ? nil : $0 } ?? String(request.host)
-            return explainPassthrough(table, serverName: serverName, port: port, inMesh: true, say: say)
+            return explainPassthrough(table, serverName: sniName ?? String(request.host), port: port, inMesh: true, say: say)
         }
         // The mesh's TCP listener for a service port takes every connection to that port, whatever the host.
         if question.mesh, let port = request.port, table.meshTCP[port] != nil {
             return explainTCP(table, port: port, inMesh: true, say: say)
         }
-        // What a client's ClientHello names on an HTTPS port: `--sni` (`''`: none), else the host as curl sends it.
-        var handshakeName = question.sni.map { $0.isEmpty ? nil : $0 } ?? String(request.host)
         if !question.mesh, question.sni != nil || (table.passthrough[question.port] != nil && table.listeners[question.port] == nil) {
-            let serverName = question.sni.map { $0.isEmpty ? nil : $0 } ?? question.host
+            let serverName = sniName ?? question.host
             // A name no PASSTHROUGH server lists is terminated by the port's HTTPS server: its request routes by Host.
             let terminated = !table.passesThrough(serverName: serverName, port: question.port) && table.listeners[question.port]?.terminatesTLS == true
             if !terminated { return explainPassthrough(table, serverName: serverName, port: question.port, say: say) }
-            handshakeName = serverName
         }
+        // What a client's ClientHello names on an HTTPS port: `--sni`, else the host as curl sends it.
+        let handshakeName = sniName ?? String(request.host)
         if question.mesh {
             say("request: \(request.method) \(question.path) host \"\(authority)\" through the mesh")
         } else {

@@ -118,11 +118,7 @@ extension Rollout {
     /// person has not yet approved is rolled back at the threshold, not promoted on the approval.
     mutating func runInterval(now: RolloutInstant, into actions: inout [RolloutAction]) {
         switch status.stage {
-        case .analysis:
-            if !requestWebhooks(.rollout, into: &actions) {
-                requestAnalysis(now: now, into: &actions)
-            }
-        case .confirmTrafficIncrease where status.canaryWeight > 0, .confirmPromotion where status.canaryWeight > 0:
+        case .analysis, .confirmTrafficIncrease where status.canaryWeight > 0, .confirmPromotion where status.canaryWeight > 0:
             if !requestWebhooks(.rollout, into: &actions) {
                 requestAnalysis(now: now, into: &actions)
             }

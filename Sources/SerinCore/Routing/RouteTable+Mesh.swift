@@ -51,7 +51,8 @@ extension RouteTable {
             let ports = services.isEmpty ? [80] : Set(services.flatMap { $0.ports.filter { $0.opaque == nil }.map(\.number) }).sorted()
             // An exact host names a service, which answers to all its names; a wildcard is its own name.
             let visible = services.flatMap { $0.hosts(visibleFrom: meshNamespace) }
-            let hidden = !host.isWildcard && !services.isEmpty && !visible.contains { $0.lowercased() == host.text.lowercased() }
+            let written = host.text.lowercased()
+            let hidden = !host.isWildcard && !services.isEmpty && !visible.contains { $0.lowercased() == written }
             let names = host.isWildcard ? [host] : (hidden ? [] : [host]) + visible.map(HostPattern.init)
             for port in ports {
                 for name in names where seen.insert("\(port) \(name.text)").inserted { claimed.append((port, name)) }
