@@ -21,6 +21,16 @@ enum ClientSide {
         }
     }
 
+    /// `100 Continue`, now: the client may send the request's body.
+    func continueRequest() {
+        switch self {
+        case .connection(let context):
+            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+        case .stream(let stream):
+            stream.continueRequest()
+        }
+    }
+
     /// Closes at once: what is not written yet may be lost (a stream is reset unless its answer is complete).
     func close() {
         switch self {

@@ -58,6 +58,16 @@ enum HTTP1HeadParser {
 
     // MARK: Requests
 
+    /// The version to answer a request head the parser refused in: HTTP/1.0 when its request line ends so (as Envoy
+    /// answers an HTTP/1.0 client's error), else HTTP/1.1.
+    static func answerVersion(forRefused head: ByteBuffer) -> HTTPVersion {
+        head.withUnsafeReadableBytes { bytes in
+            let line = lineEnd(bytes, from: 0)
+            guard line.content >= 9, bytes[line.content - 9] == UInt8(ascii: " ") else { return .http1_1 }
+            return version(bytes, from: line.content - 8, to: line.content) == .http1_0 ? .http1_0 : .http1_1
+        }
+    }
+
     /// Parses the request head that is all of `head` (up to and including its empty line).
     static func parseRequest(_ head: ByteBuffer, limits: GatewayLimits) throws(MalformedMessage) -> RequestHead {
         var recycled = HeaderFields.Recycled()

@@ -151,12 +151,24 @@ struct ChunkedScanner {
         return false
     }
 
+    /// Where, in the bytes the last `scan` read, the trailer section began (the line after the last chunk's): 0 when
+    /// it had begun before them, nil when they hold none of it.
+    private(set) var trailerSectionStart: Int?
+
+    private var inTrailerSection: Bool {
+        switch state {
+        case .trailerLineStart, .trailerName, .trailerValue, .trailerLineFeed, .trailerEndLineFeed: return true
+        default: return false
+        }
+    }
+
     /// Reads as much of `bytes` as belongs to the body. Returns how many bytes that was (less than all only
     /// when the body ended inside them); `data` gets the ranges of chunk data among them.
     mutating func scan(
         _ bytes: UnsafeRawBufferPointer, data: (Range<Int>) -> Void = { _ in }
     ) throws(MalformedMessage) -> Int {
         var index = 0
+        trailerSectionStart = inTrailerSection ? 0 : nil
         while index < bytes.count {
             let byte = bytes[index]
             switch state {
@@ -182,6 +194,7 @@ struct ChunkedScanner {
             case .sizeLineFeed:
                 guard byte == UInt8(ascii: "\n") else { throw MalformedMessage(reason: "malformed chunked body: CR without LF") }
                 endSizeLine()
+                if inTrailerSection { trailerSectionStart = index + 1 }
             case .data(let remaining):
                 let take = min(remaining, bytes.count - index)
                 data(index..<index + take)
@@ -265,9 +278,10 @@ enum BodyReader {
 
     /// The body's next bytes, taken off `buffer`: as they came (chunk framing included), or, `decoding`, only
     /// a chunked body's data; `dataBytes` of them are the body itself; `ended` once the body is complete, when
-    /// what is left in `buffer` belongs to the next message.
+    /// what is left in `buffer` belongs to the next message. `droppingTrailers`: a chunked body's trailer fields are
+    /// left out, its last chunk followed by the empty line alone.
     mutating func read(
-        from buffer: inout ByteBuffer, decoding: Bool = false
+        from buffer: inout ByteBuffer, decoding: Bool = false, droppingTrailers: Bool = false
     ) throws(MalformedMessage) -> (bytes: ByteBuffer, dataBytes: Int, ended: Bool) {
         switch self {
         case .length(let remaining):
@@ -284,6 +298,9 @@ enum BodyReader {
                 }
             }
             self = .chunked(scanner)
+            if droppingTrailers, !decoding, let start = scanner.trailerSectionStart {
+                return (Self.withoutTrailers(&buffer, consumed: consumed, sectionStart: start, ended: scanner.ended), dataBytes, scanner.ended)
+            }
             guard decoding else { return (buffer.readSlice(length: consumed)!, dataBytes, scanner.ended) }
             var decoded = ByteBufferAllocator().buffer(capacity: dataBytes)
             for range in data {
@@ -292,5 +309,16 @@ enum BodyReader {
             buffer.moveReaderIndex(forwardBy: consumed)
             return (decoded, dataBytes, scanner.ended)
         }
+    }
+
+    /// The `consumed` bytes of `buffer` taken off it, but those of the trailer section from `sectionStart`: the empty
+    /// line that ends the body is written anew once it came (the section may have begun in an earlier read).
+    private static func withoutTrailers(_ buffer: inout ByteBuffer, consumed: Int, sectionStart: Int, ended: Bool) -> ByteBuffer {
+        // Most bodies: no fields, the empty line whole in this read, the bytes as they are.
+        if ended, consumed - sectionStart == 2 { return buffer.readSlice(length: consumed)! }
+        var kept = buffer.getSlice(at: buffer.readerIndex, length: sectionStart)!
+        if ended { kept.writeStaticString("\r\n") }
+        buffer.moveReaderIndex(forwardBy: consumed)
+        return kept
     }
 }

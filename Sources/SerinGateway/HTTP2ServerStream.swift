@@ -226,6 +226,13 @@ final class HTTP2ServerStream {
         endDeclinedTunnel()
     }
 
+    /// An interim `:status 100` (RFC 9113 §8.1): the client may send the request's body.
+    func continueRequest() {
+        guard !responseEnded, !closed else { return }
+        send(.headers(.init(headers: [":status": "100"])))
+        connection.flushSoon()
+    }
+
     /// An extended CONNECT the upstream did not switch: its answer is the stream's, and the stream ends with it rather
     /// than waiting for a client that expects a tunnel to end its side.
     private func endDeclinedTunnel() {

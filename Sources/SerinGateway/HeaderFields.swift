@@ -15,6 +15,8 @@ enum KnownField: UInt8, CaseIterable {
     case host, connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade
     case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID, xForwardedClientCert
     case xEnvoyAttemptCount, grpcTimeout
+    /// `expect: 100-continue`: answered by the gateway itself, as Envoy does unless told to proxy it.
+    case expect
     /// Any other `x-envoy-*` field: Envoy's controls (`x-envoy-retry-on`, `x-envoy-upstream-rq-timeout-ms`...), which a
     /// gateway removes from a client's request, as Envoy does at the edge, so no sidecar behind it obeys a client's.
     case xEnvoy
@@ -39,6 +41,7 @@ enum KnownField: UInt8, CaseIterable {
         case .xForwardedClientCert: return "x-forwarded-client-cert"
         case .xEnvoyAttemptCount: return "x-envoy-attempt-count"
         case .grpcTimeout: return "grpc-timeout"
+        case .expect: return "expect"
         case .xEnvoy: return "x-envoy-"
         }
     }
@@ -68,6 +71,7 @@ enum KnownField: UInt8, CaseIterable {
         switch name.count {
         case 2: return equals(name, "te") ? .te : .other
         case 4: return equals(name, "host") ? .host : .other
+        case 6: return equals(name, "expect") ? .expect : .other
         case 7: return equals(name, "upgrade") ? .upgrade : equals(name, "trailer") ? .trailer : .other
         case 10: return equals(name, "connection") ? .connection : equals(name, "keep-alive") ? .keepAlive : .other
         case 12: return equals(name, "x-request-id") ? .xRequestID : equals(name, "grpc-timeout") ? .grpcTimeout : .other
@@ -332,8 +336,7 @@ struct HeaderFields {
 
     private static let close: [UInt8] = Array("close".utf8)
 
-    /// The value of the `content-length` fields: nil without one, `.invalid` unless every one is the same
-    /// decimal number.
+    /// The value of the `content-length` field: nil without one, `.invalid` unless there is one and it is a decimal number.
     enum Length: Equatable {
         case absent
         case value(Int)
@@ -382,7 +385,9 @@ struct HeaderFields {
                     }
                     value = value * 10 + Int(digit)
                 }
-                if case .value(let earlier) = result, earlier != value {
+                // A second field, even of the same number, is refused, as Envoy refuses it: forwarded, it would reach the
+                // next hop twice, and one field's list (`5, 5`) is refused too.
+                if case .value = result {
                     result = .invalid
                     return
                 }

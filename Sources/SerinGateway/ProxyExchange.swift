@@ -56,6 +56,8 @@ final class ProxyExchange {
     var grpcStatus: String?
     /// The protocol the client asked to switch to (`websocket`), passed upstream with the request.
     var upgrade: String?
+    /// The gateway answered the client's `expect: 100-continue` itself: an upstream's own `100` is not passed on again.
+    var continued = false
     /// The loop's in-flight counts for a cluster balanced by load, which count this request against its endpoint
     /// until `finishRequest()` (a retry's move counts it against the next).
     private var load: EndpointLoad?

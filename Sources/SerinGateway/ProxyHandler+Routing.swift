@@ -126,6 +126,10 @@ extension ProxyHandler {
                     : "every endpoint of \(target.cluster.name) is ejected by outlier detection"
             return answer(.noHealthyUpstream, "no healthy upstream: \(why)", head: head, started: started, destination: target.cluster)
         }
+        // `expect: 100-continue` is the gateway's to answer, as Envoy answers it (`proxy_100_continue` off, Istio's
+        // default): the field goes no further, so a backend that never sends `100` does not hold the body back.
+        // An HTTP/1.0 client's is ignored, as RFC 9110 §10.1.1 says, and a request without a body has nothing to continue.
+        let continues = head.fields.contains(.expect) && Self.removeContinueExpectation(&head) && hasBody && head.version != .http1_0
         let (encodedHead, mirrors) = upstreamRequest(for: head, route: route, target: target, path: attributes.path, upgrade: upgrade)
         let exchange = ProxyExchange(
             upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version,
@@ -133,6 +137,10 @@ extension ProxyHandler {
         )
         exchange.upgrade = upgrade
         exchange.hashKey = hashKey
+        if continues {
+            exchange.continued = true
+            client?.continueRequest()
+        }
         if let load { exchange.count(in: load) }
         if let shared, shared.namesServerPerRequest {
             // As Envoy's auto_sni: the host the request goes upstream with, after the route's host rewrite.
@@ -155,6 +163,15 @@ extension ProxyHandler {
             goesUpstream(exchange, mirrors: mirrors, started: started)
         }
         run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
+    }
+
+    /// Removes the request's `expect: 100-continue`, saying whether it had one (any other expectation goes on).
+    private static func removeContinueExpectation(_ head: inout RequestHead) -> Bool {
+        guard let value = head.fields.first(.expect), ASCII.equal(value.utf8, "100-continue".utf8, ignoringCase: true) else {
+            return false
+        }
+        head.fields.remove("expect")
+        return true
     }
 
     /// The request leaves the fault filter for the router, as it is routed or once its delay is over: the route's
@@ -196,15 +213,19 @@ extension ProxyHandler {
     ) -> (ByteBuffer, mirrors: MirrorCopies?) {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         if !route.changesRequest && !target.editsRequest {
+            // At a gateway (a client address to forward) the client's `x-request-id` is replaced, as Envoy replaces an
+            // external request's (`preserve_external_request_id` off, Istio's default); the mesh keeps a caller's.
             ProxyHeaders.writeUpstreamRequest(
                 head, clientAddress: forwardedFor, overTLS: overTLS, upgrade: upgrade, clientCertificate: clientCertificate,
-                random: &random, to: &encodedHead
+                freshRequestID: forwardedFor != nil, random: &random, to: &encodedHead
             )
             upstreamHeadBuffer = encodedHead
             return (encodedHead, nil)
         }
         var mirrors: [(cluster: Cluster, endpoint: Cluster.Endpoint)] = []
         var upstreamHead = head
+        // Replaced before the route's own header edits, which Envoy's router applies after the id is made.
+        if forwardedFor != nil { upstreamHead.fields.replaceOrAdd(name: "x-request-id", value: random.requestID()) }
         RouteActions.edit(&upstreamHead, route: route, target: target, path: path)
         // Each mirror draws its own share, as Envoy's request_mirror_policies do.
         for mirrorPolicy in route.policy.mirrors where mirrorPolicy.percentage.includes(draw: percentDraw()) {

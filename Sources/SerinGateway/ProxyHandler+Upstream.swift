@@ -27,6 +27,8 @@ extension ProxyHandler: UpstreamDelegate {
         case .passInformational:
             // An HTTP/2 stream's answer has no interim heads to pass (its tunnel's switch is `startTunnel`).
             if case .stream = client { return }
+            // A backend's own `100` after the gateway's (sent though the gateway removed the `expect`) says nothing new.
+            if head.status == 100, exchange.continued { return }
             var bytes = reuse(&responseHeadBuffer, capacity: 384)
             ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: true, decodedBody: false, to: &bytes)
             client.write(bytes)

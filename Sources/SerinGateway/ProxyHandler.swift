@@ -176,7 +176,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             if var reader = body {
                 let part: (bytes: ByteBuffer, dataBytes: Int, ended: Bool)
                 do {
-                    part = try reader.read(from: &buffer)
+                    // A client's trailer fields are dropped, as Envoy drops them on HTTP/1 (`enable_trailers` off, as Istio
+                    // leaves it): none of them (a forged `x-forwarded-client-cert`, a second `content-length`) reaches a backend.
+                    part = try reader.read(from: &buffer, droppingTrailers: !servesHTTP2Stream)
                 } catch {
                     return reject(error, machine.malformedBody())
                 }
@@ -208,7 +210,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
                 framing = try BodyFraming.ofRequest(head)
             } catch {
                 if !sawRequestHead, HTTP2Connection.beginsWithPreface(headBytes) { return switchToHTTP2(receivedFirst: headBytes) }
-                return reject(error, machine.malformedHead())
+                return reject(error, machine.malformedHead(), version: HTTP1HeadParser.answerVersion(forRefused: headBytes))
             }
             // Only the mesh's listener parses a CONNECT: a tunnel that carries requests starts over, its first bytes
             // maybe HTTP/2's preface; any other leaves this handler.
@@ -656,7 +658,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// A request the gateway will not forward (malformed, or over the limits): answered, then closed; a
     /// request whose answer already started is cut instead. An exchange under way is dropped uncounted: the
     /// upstream has part of a request it must never complete.
-    private func reject(_ error: MalformedMessage, _ action: Action) {
+    private func reject(_ error: MalformedMessage, _ action: Action, version: HTTPVersion = .http1_1) {
         inbound = nil
         switch action {
         case .reject(let abandonExchange):
@@ -670,7 +672,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
                 milliseconds: 0, requestBytes: 0, responseBytes: 0, shard: loop.shard
             )
             writeLocalResponse(
-                error.status, body: Array((error.reason + "\n").utf8), contentType: Self.plainText, version: .http1_1, keepAlive: false
+                error.status, body: Array((error.reason + "\n").utf8), contentType: Self.plainText, version: version, keepAlive: false
             )
         case .close(let abandonExchange):
             if abandonExchange, let exchange { abandonSilently(exchange) }

@@ -8,12 +8,13 @@ enum ProxyHeaders {
     /// The request as it goes upstream, always HTTP/1.1 (upstream connections are pooled and kept alive):
     /// hop-by-hop fields removed (and any `Connection` names), `x-forwarded-for` extended with the client's
     /// address, `x-forwarded-proto` set, over the client's (`https` when the client's connection is TLS), the client's
-    /// `x-forwarded-client-cert` removed, and an `x-request-id` generated when the client sent none.
+    /// `x-forwarded-client-cert` removed, and an `x-request-id` generated when the head has none (or `freshRequestID`:
+    /// in place of the client's, as Envoy replaces an external request's at the edge).
     /// `clientCertificate`: the `x-forwarded-client-cert` of the connection's verified client certificate, set in place
     /// of whatever the client sent (Istio gateways' `SANITIZE_SET`).
     static func writeUpstreamRequest(
         _ head: RequestHead, clientAddress: String?, overTLS: Bool, upgrade: String? = nil, clientCertificate: String? = nil,
-        random: inout FastRandom, to buffer: inout ByteBuffer
+        freshRequestID: Bool = false, random: inout FastRandom, to buffer: inout ByteBuffer
     ) {
         let fields = head.fields
         // The fixed text below is under 240 bytes (the request id's 32 digits included); the fields are written once,
@@ -32,7 +33,9 @@ enum ProxyHeaders {
             // from an external request: a sidecar behind must not retry or time out as a client asks.
             let skipping = KnownField.hopByHop | KnownField.xForwardedProto.bit | KnownField.xForwardedClientCert.bit
                 | KnownField.xEnvoyAttemptCount.bit | (clientAddress == nil ? 0 : KnownField.xForwardedFor.bit | KnownField.xEnvoy.bit)
-            fields.write(to: &out, skipping: skipping, skippingNames: fields.connectionOptions.namedFields)
+                | (freshRequestID ? KnownField.xRequestID.bit : 0)
+            let named = fields.connectionOptions.namedFields
+            fields.write(to: &out, skipping: skipping, skippingNames: named)
             // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
             if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {
                 out.append("te: trailers\r\n")
@@ -54,7 +57,8 @@ enum ProxyHeaders {
                 out.append(string: clientCertificate)
                 out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
-            if !fields.contains(.xRequestID) {
+            // A request always leaves with an id: also when its `connection` named the client's.
+            if freshRequestID || !fields.contains(.xRequestID) || !named.isEmpty && named.contains("x-request-id") {
                 out.append("x-request-id: ")
                 random.writeRequestID(to: &out)
                 out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))

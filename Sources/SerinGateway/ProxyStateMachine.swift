@@ -491,7 +491,9 @@ struct ProxyStateMachine {
         exchange.responseCode = status
         // An HTTP/1.0 client cannot read chunks: it gets the data, and the end of the body is the close.
         let decode = exchange.request.version == .http1_0 && chunked
-        if decode || endsWithClose { exchange.closesClient = true }
+        // An answer that begins before the request's body has all arrived ends the connection (what is left of the
+        // body is not read through to find the next request), and its head says so, as RFC 9112 §9.6 asks.
+        if decode || endsWithClose || exchange.request.hasBody && !exchange.requestEnded { exchange.closesClient = true }
         state = .proxying(exchange)
         return .startResponse(keepAlive: exchange.keepsClientAlive, decodeChunks: decode)
     }

@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import SerinGateway
@@ -38,6 +39,39 @@ struct ChunkedScannerTests {
             #expect(result.ended, "split at \(split)")
             #expect(result.consumed == wire.count, "split at \(split): the next request's bytes are not the body's")
             #expect(result.data == Array(payload.utf8), "split at \(split)")
+        }
+    }
+
+    @Test(
+        "dropping trailers, the body goes on with its chunks as they came and the empty line alone after the last, wherever the bytes are split between reads (every way into three reads)",
+        arguments: [
+            ("5\r\nhello\r\n0\r\nx-forwarded-client-cert: Hash=evil\r\ncontent-length: 99\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n"),
+            ("5;ext=1\r\nhello\r\n0;last\r\na: 1\r\n\r\n", "5;ext=1\r\nhello\r\n0;last\r\n\r\n"),
+            ("3\r\nabc\r\n0\r\n\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+            ("0\r\nx: y\r\n\r\n", "0\r\n\r\n"),
+        ]
+    )
+    func trailersDropped(body: String, forwarded: String) throws {
+        let wire = Array(body.utf8)
+        let next = Array("GET /next HTTP/1.1\r\n\r\n".utf8)
+        for first in 0...wire.count {
+            for second in first...wire.count {
+                var reader = BodyReader(.chunked)!
+                var sent: [UInt8] = []
+                var ended = false
+                var rest: [UInt8] = []
+                for part in [wire[..<first], wire[first..<second], wire[second...] + next] {
+                    var buffer = ByteBuffer(bytes: Array(part))
+                    if !ended {
+                        let piece = try reader.read(from: &buffer, droppingTrailers: true)
+                        sent += Array(buffer: piece.bytes)
+                        ended = piece.ended
+                    }
+                    rest += Array(buffer: buffer)
+                }
+                #expect(ended && String(decoding: sent, as: UTF8.self) == forwarded, "reads split at \(first), \(second): \(String(decoding: sent, as: UTF8.self))")
+                #expect(rest == next, "reads split at \(first), \(second): the next request's bytes stay")
+            }
         }
     }
 

@@ -73,6 +73,20 @@ struct GatewayHTTP2Tests {
         }
     }
 
+    @Test("curl's expect: 100-continue gets the gateway's 100 over h2c and over HTTP/1.1, so it sends its body at once (told to wait 30 s for one, within its 20 s limit) and the backend reads no expectation")
+    func continueOverBothProtocols() async throws {
+        try await Self.withGateway { _, port in
+            for version in ["--http2-prior-knowledge", "--http1.1"] {
+                let posted = try await Curl.get(
+                    "http://127.0.0.1:\(port)/echo", [version, "-H", "expect: 100-continue", "--expect100-timeout", "30", "--data-binary", "ping"]
+                )
+                #expect(posted.status == 200, "\(version): \(posted.stderr)")
+                #expect(posted.headers.first.map { $0.hasPrefix("HTTP/2 100") || $0.hasPrefix("HTTP/1.1 100") } == true, "\(version): \(posted.headers)")
+                #expect(posted.body.contains("body-bytes: 4") && !posted.body.lowercased().contains("expect"), "\(version): \(posted.body)")
+            }
+        }
+    }
+
     @Test("over h2c a 3 MB upload, three times a stream's window, reaches the upstream whole; an 8 MB answer comes back whole")
     func largeBodiesBothWays() async throws {
         try await Self.withGateway { _, port in

@@ -70,6 +70,20 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test("a client's request trailers are dropped, as Envoy drops them on HTTP/1: a forged x-forwarded-client-cert or content-length in them never reaches the backend")
+    func requestTrailersDropped() async throws {
+        try await Self.withScriptedBackend(answer: { $0.hasSuffix("\r\n0\r\n\r\n") ? .init(Self.ok) : nil }) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("POST /upload HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx-forwarded-client-cert: Hash=evil\r\n")
+            try await raw.send("content-length: 99\r\nx-forwarded-for: 6.6.6.6\r\n\r\n")
+            #expect(await raw.waitFor("ok\n"), "\(raw.received)")
+            let upstream = setup.backend.received
+            #expect(upstream.hasSuffix("\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), "\(upstream)")
+            #expect(!upstream.contains("evil") && !upstream.contains("6.6.6.6") && !upstream.contains("content-length: 99"), "\(upstream)")
+            await raw.close()
+        }
+    }
+
     @Test("a chunked answer reaches an HTTP/1.1 client chunked on a kept connection, an HTTP/1.0 client as plain data and a close")
     func chunkedAnswer() async throws {
         let chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"
@@ -127,19 +141,54 @@ struct HTTP1FramingTests {
         }
     }
 
-    @Test("an upstream's 100 Continue reaches the client before the final answer")
-    func continueBeforeAnswer() async throws {
-        let answer: @Sendable (String) -> ScriptedBackend.Answer? = { received in
+    @Test("the gateway answers expect: 100-continue itself, as Envoy does: the body goes on at once to a backend that never sends 100, the expectation goes no further, and a backend's own 100 is not passed on a second time")
+    func continueAnsweredByGateway() async throws {
+        // This backend never sends 100: it answers once the body is in, whether or not it saw an expectation.
+        try await Self.withScriptedBackend(answer: { $0.hasSuffix("hello") || $0.hasPrefix("GET") ? .init(Self.ok) : nil }) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("POST / HTTP/1.1\r\nhost: web\r\nExpect: 100-Continue\r\ncontent-length: 5\r\n\r\n")
+            #expect(await raw.waitFor("HTTP/1.1 100 Continue\r\n\r\n"), "\(raw.received)")
+            try await raw.send("hello")
+            #expect(await raw.waitFor("ok\n"), "\(raw.received)")
+            #expect(raw.received.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(raw.received)")
+            #expect(!setup.backend.received.lowercased().contains("expect"), "\(setup.backend.received)")
+            // Nothing to continue without a body: no interim answer, and the connection serves the next request.
+            try await raw.send("GET /b HTTP/1.1\r\nhost: web\r\nexpect: 100-continue\r\n\r\n")
+            #expect(await raw.waitFor("ok\nHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n"), "\(raw.received)")
+            #expect(raw.received.components(separatedBy: "100 Continue").count == 2, "\(raw.received)")
+            await raw.close()
+        }
+        // This one sends 100 after any head, as some servers do.
+        let eager: @Sendable (String) -> ScriptedBackend.Answer? = { received in
             if received.hasSuffix("\r\n\r\n") { return .init("HTTP/1.1 100 Continue\r\n\r\n", keepReceived: true) }
             return received.hasSuffix("hello") ? .init(Self.ok) : nil
         }
-        try await Self.withScriptedBackend(answer: answer) { setup in
+        try await Self.withScriptedBackend(answer: eager) { setup in
             let raw = try await setup.connect()
             try await raw.send("POST / HTTP/1.1\r\nhost: web\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n")
             #expect(await raw.waitFor("HTTP/1.1 100 Continue\r\n\r\n"), "\(raw.received)")
             try await raw.send("hello")
             #expect(await raw.waitFor("ok\n"), "\(raw.received)")
             #expect(raw.received.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(raw.received)")
+            // An HTTP/1.0 client's expectation is ignored (RFC 9110 §10.1.1), and the backend's 100 is not for it.
+            let old = try await setup.connect()
+            try await old.send("POST / HTTP/1.0\r\nhost: web\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\nhello")
+            #expect(await old.waitFor("ok\n"), "\(old.received)")
+            #expect(old.received.hasPrefix("HTTP/1.0 200 OK\r\n"), "\(old.received)")
+            await old.close()
+            await raw.close()
+        }
+    }
+
+    @Test("an upstream answering before the request's body has all arrived: the client is told connection: close, and the connection ends after the answer")
+    func earlyAnswerSaysClose() async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 4\r\n\r\nbig\n")) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("POST /upload HTTP/1.1\r\nhost: web\r\ncontent-length: 100000\r\n\r\n" + String(repeating: "x", count: 1000))
+            #expect(await raw.waitFor("big\n"), "\(raw.received)")
+            #expect(raw.received.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"), "\(raw.received)")
+            #expect(raw.received.contains("\r\nconnection: close\r\n"), "\(raw.received)")
+            #expect(await raw.waitForClose(), "the connection ends after the answer")
             await raw.close()
         }
     }
@@ -149,6 +198,7 @@ struct HTTP1FramingTests {
         arguments: [
             "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
             "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!",
+            "POST / HTTP/1.1\r\nhost: web\r\ncontent-length: 5\r\ncontent-length: 5\r\n\r\nhello",
             "POST / HTTP/1.1\r\nhost: web\r\ncontent-length : 5\r\n\r\nhello",
             "POST / HTTP/1.1\r\nhost: web\r\n x-folded: yes\r\ncontent-length: 5\r\n\r\nhello",
         ]
@@ -220,7 +270,7 @@ struct HTTP1FramingTests {
     }
 
     @Test(
-        "a request without exactly one host, or with one that is not a host and port, is answered 400 and closed, and never reaches the upstream (RFC 9112 §3.2; HTTP/1.0 too: it goes upstream as HTTP/1.1)",
+        "a request without exactly one host, or with one that is not a host and port, is answered 400 and closed, and never reaches the upstream (RFC 9112 §3.2; HTTP/1.0 too: it goes upstream as HTTP/1.1, and its 400 is an HTTP/1.0 answer, as Envoy's)",
         arguments: [
             "GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n", "GET / HTTP/1.1\r\nhost: web\r\nHost: web\r\n\r\n",
             "GET / HTTP/1.0\r\nhost: a\r\nhost: b\r\n\r\n", "GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nhost: a b\r\n\r\n",
@@ -240,7 +290,8 @@ struct HTTP1FramingTests {
             let raw = try await setup.connect()
             try await raw.send(request)
             #expect(await raw.waitForClose())
-            #expect(raw.received.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(raw.received)")
+            let version = request.hasPrefix("GET / HTTP/1.0") ? "HTTP/1.0" : "HTTP/1.1"
+            #expect(raw.received.hasPrefix("\(version) 400 Bad Request\r\n"), "\(raw.received)")
             #expect(raw.received.contains("(RFC 9112 §3.2)") || raw.received.contains("(RFC 9110 §4.2.4)"), "\(raw.received)")
             #expect(setup.backend.received.isEmpty, "\(setup.backend.received)")
         }

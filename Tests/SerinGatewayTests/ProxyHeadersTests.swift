@@ -71,6 +71,20 @@ struct ProxyHeadersTests {
         #expect(mesh.contains("x-envoy-retry-on: 5xx\r\nX-Envoy-Max-Retries: 10\r\n"), "\(mesh)")
     }
 
+    @Test("a fresh request id takes the place of the client's; a request whose connection field named its x-request-id still leaves with one")
+    func requestIDAlwaysSent() throws {
+        let head = try Self.request("GET /a HTTP/1.1\r\nhost: shop\r\nx-request-id: chosen-by-client\r\n\r\n")
+        var random = FastRandom(seed: 7)
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeUpstreamRequest(head, clientAddress: "10.0.0.9", overTLS: false, freshRequestID: true, random: &random, to: &buffer)
+        let fresh = try HTTP1HeadParser.parseRequest(buffer, limits: .default)
+        #expect(fresh.fields.values(.xRequestID).count == 1 && fresh.fields.first(.xRequestID)?.count == 32, "\(String(buffer: buffer))")
+
+        let named = try Self.request("GET /a HTTP/1.1\r\nhost: shop\r\nconnection: x-request-id\r\nx-request-id: a\r\n\r\n")
+        let upstream = Self.upstream(named, clientAddress: nil)
+        #expect(upstream.contains("x-request-id: <id>\r\n") && !upstream.contains("x-request-id: a\r\n"), "\(upstream)")
+    }
+
     @Test("each retry renumbers the head's x-envoy-attempt-count, as Istio has Envoy's router number every attempt; the head stays whole past 9 and 99")
     func attemptCount() throws {
         let head = try Self.request("GET /a HTTP/1.1\r\nhost: shop\r\n\r\n")

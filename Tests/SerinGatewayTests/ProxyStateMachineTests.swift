@@ -171,6 +171,26 @@ struct ProxyStateMachineTests {
         #expect(machine.closing)
     }
 
+    @Test("an answer that begins before the request's body has all arrived says it closes the connection, and closes it; one after the body's end keeps it")
+    func earlyAnswerCloses() {
+        var early = Self.routed(hasBody: true)
+        _ = early.upstreamConnected()
+        _ = early.requestBody(bytes: 10)
+        #expect(early.answer(413) == .startResponse(keepAlive: false, decodeChunks: false))
+        #expect(early.requestBody(bytes: 10) == .forwardBody(toUpstream: true, replay: .none))
+        _ = early.requestEnded()
+        #expect(early.upstreamEnded() == .finishResponse(code: 413, flag: .noFlag, keepAlive: false, reuseUpstream: true))
+        #expect(early.closing)
+
+        var late = Self.routed(hasBody: true)
+        _ = late.upstreamConnected()
+        _ = late.requestBody(bytes: 10)
+        _ = late.requestEnded()
+        #expect(late.answer(413) == .startResponse(keepAlive: true, decodeChunks: false))
+        #expect(late.upstreamEnded() == .finishResponse(code: 413, flag: .noFlag, keepAlive: true, reuseUpstream: true))
+        #expect(!late.closing)
+    }
+
     @Test("a per-try timeout is retried, and answered 504 UT when no retry is left")
     func perTryTimeout() {
         let policy = HTTPRetry(attempts: 1, perTryTimeout: .milliseconds(100), retryOn: [.gatewayError])
