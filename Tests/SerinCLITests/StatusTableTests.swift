@@ -18,6 +18,19 @@ struct StatusTableTests {
         #expect(StatusTable.render([status]).split(separator: "\n").last == "web: waiting for the primary")
     }
 
+    @Test("a rollout held at a closed gate shows Flagger's phase, Waiting or WaitingPromotion, which Flagger's runbooks wait on; a pause stays Paused")
+    func gatePhasesInFlaggerWords() throws {
+        var status = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(name: "web")), measurements: [])
+        status.phase = .progressing
+        for (flagger, shown) in [("Waiting", "Waiting"), ("WaitingPromotion", "WaitingPromotion"), ("Progressing", "Progressing"), (nil, "Progressing")] {
+            status.flaggerPhase = flagger
+            #expect(StatusTable.render([status]).split(separator: "\n")[1].hasPrefix("web   \(shown) "), "\(StatusTable.render([status]))")
+        }
+        status.phase = .paused
+        status.flaggerPhase = "Waiting"
+        #expect(status.phaseLabel == "Paused")
+    }
+
     @Test("a suspended Canary is said suspended under the table, even when its last event speaks of something else, and only once when it says so")
     func suspendedIsSaid() throws {
         var status = CanaryStatus(rollout: try RolloutFixture.rollout(ResourceName(name: "web")), measurements: [])

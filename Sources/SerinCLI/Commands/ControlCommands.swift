@@ -289,7 +289,7 @@ enum StatusTable {
             let step = status.isBlueGreen ? status.stepLabel : status.stepProgress
             let verdicts = status.lastMeasurements.map(\.verdictLabel).joined(separator: ", ")
             rows.append((namespaces ? [status.namespace] : []) + [
-                status.name, status.phase.rawValue, status.stable, status.canaryLabel, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
+                status.name, status.phaseLabel, status.stable, status.canaryLabel, status.weightsLabel + (status.stickiness.map { " by \($0)" } ?? ""), step,
                 "\(status.failedChecks)/\(status.threshold)", verdicts.isEmpty ? "-" : verdicts,
             ])
         }

@@ -3,6 +3,10 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
     public var name: String
     public var namespace: String
     public var phase: RolloutPhase
+    /// Flagger's phase for the same state (`Waiting` at a closed confirm-rollout gate, `WaitingPromotion` at a closed
+    /// confirm-promotion gate, where `phase` says Progressing), which CI jobs and runbooks written for Flagger wait
+    /// on. Nil from a server that predates it.
+    public var flaggerPhase: String?
     public var stage: String
     public var canaryWeight: Int
     public var stableWeight: Int
@@ -75,6 +79,7 @@ public struct CanaryStatus: Codable, Sendable, Equatable {
         name = rollout.spec.name.name
         namespace = rollout.spec.name.namespace
         phase = status.phase
+        flaggerPhase = status.flaggerPhase
         stage = "\(status.stage)"
         canaryWeight = status.canaryWeightShown
         stableWeight = 100 - status.canaryWeightShown
@@ -126,6 +131,13 @@ extension CanaryStatus {
     /// The split between the release's own stable and canary (`releases.last`), which the routes carry: after
     /// promotion 0/100, where `stableWeight`/`canaryWeight` read 100/0 beside the promoted `stable`.
     public var releaseWeights: (stable: Int, canary: Int) { promoted == true ? (0, 100) : (stableWeight, canaryWeight) }
+
+    /// The phase as `serin status` prints it: Flagger's `Waiting` or `WaitingPromotion` while a gate holds a progressing
+    /// rollout, else `phase`.
+    public var phaseLabel: String {
+        guard phase == .progressing, let flaggerPhase, flaggerPhase.hasPrefix("Waiting") else { return phase.rawValue }
+        return flaggerPhase
+    }
 
     /// The step out of all of them: `2/5`, `-/5` before the first.
     public var stepProgress: String { "\(step.map(String.init) ?? "-")/\(steps)" }

@@ -519,10 +519,12 @@ extension Rollout {
             metadata["eventType"] = event.severity.rawValue
             metadata["timestamp"] = String(event.instant.sinceEpoch.wholeMilliseconds)
         }
-        // Post-rollout hooks run while the promotion or rollback finishes; Flagger calls them with its outcome.
+        // Post-rollout hooks run while the promotion or rollback finishes; Flagger calls them with its outcome. A
+        // confirm-promotion hook hears Progressing, as Flagger calls it (its status says WaitingPromotion meanwhile).
         let phase = switch (webhook.type, status.phase) {
         case (.postRollout, .promoting): RolloutPhase.succeeded.rawValue
         case (.postRollout, .rollingBack): RolloutPhase.failed.rawValue
+        case (.confirmPromotion, _): RolloutPhase.progressing.rawValue
         default: status.flaggerPhase
         }
         return WebhookCall(webhook: webhook, payload: WebhookPayload(

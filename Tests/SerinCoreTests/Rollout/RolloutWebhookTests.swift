@@ -98,6 +98,13 @@ struct RolloutWebhookTests {
         }
         #expect(driver.rollout.status.phase == .progressing && driver.rollout.status.stage == .confirmPromotion, "past the 90s deadline, still waiting")
         #expect(driver.rollout.status.canaryWeight == 10 && driver.rollout.status.failedChecks == 0)
+        // Flagger's words: the status waits for promotion, and the gate is asked as Flagger asks it, with Progressing.
+        #expect(driver.rollout.status.flaggerPhase == "WaitingPromotion")
+        let shown = CanaryStatus(rollout: driver.rollout, measurements: [])
+        #expect(shown.phaseLabel == "WaitingPromotion" && shown.phase == .progressing)
+        #expect(String(decoding: try JSONEncoder().encode(shown), as: UTF8.self).contains(#""flaggerPhase":"WaitingPromotion""#))
+        let asked = driver.log.webhookRuns.filter { $0.type == .confirmPromotion }.flatMap(\.calls)
+        #expect(asked.count == 7 && asked.allSatisfy { $0.payload.phase == "Progressing" }, "\(asked.map(\.payload.phase))")
         driver.tick(240)
         driver.verdict(.fail(reason: "success rate 50% < 99%"), 240)
         #expect(driver.rollout.status.failedChecks == 1 && driver.rollout.status.stage == .confirmPromotion)
