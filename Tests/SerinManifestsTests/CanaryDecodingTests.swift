@@ -24,15 +24,15 @@ struct CanaryDecodingTests {
         Fixture.decodeCanary(yaml)
     }
 
-    @Test("a flagger.app Canary takes Flagger's defaults where they differ from Serin's: threshold 1, and no metrics list checks no metric; an interval below Flagger's 10s floor is warned of; a serin.dev one keeps Serin's")
+    @Test("a flagger.app Canary takes Flagger's defaults where they differ from Serin's: threshold 1, no metrics list checks no metric, a check with no values fails; an interval below Flagger's 10s floor is warned of; a serin.dev one keeps Serin's")
     func flaggerDefaults() throws {
         let flagger = Self.minimal.replacingOccurrences(of: "serin.dev/v1alpha1", with: "flagger.app/v1beta1")
         let (flaggerSpec, flaggerMessages) = decodeCanary(flagger)
         #expect(flaggerMessages.isEmpty, "\(flaggerMessages)")
         let flaggerAnalysis = try #require(flaggerSpec).analysis
-        #expect(flaggerAnalysis.threshold == 1 && flaggerAnalysis.metrics.isEmpty)
+        #expect(flaggerAnalysis.threshold == 1 && flaggerAnalysis.metrics.isEmpty && flaggerAnalysis.noValuesFail)
         let serin = try #require(decodeCanary(Self.minimal).spec).analysis
-        #expect(serin.threshold == 5 && serin.metrics == MetricCheck.builtInDefaults)
+        #expect(serin.threshold == 5 && serin.metrics == MetricCheck.builtInDefaults && !serin.noValuesFail)
 
         let (fast, warned) = decodeCanary(flagger.replacingOccurrences(of: "interval: 30s", with: "interval: 5s"))
         #expect(try #require(fast).analysis.interval == .seconds(5))

@@ -35,6 +35,9 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
     public var primaryReadyThreshold: Int
     /// Flagger's `canaryReadyThreshold`: the same for the canary Deployment.
     public var canaryReadyThreshold: Int
+    /// A check that found nothing to judge (no requests, no values from a query) counts as failed, as Flagger counts
+    /// it ("no values found"), where Serin holds; set for a Canary written for Flagger (`flagger.app`).
+    public var noValuesFail: Bool = false
 
     /// Flagger's default ready thresholds: every updated replica available.
     public static let defaultReadyThreshold = 100
@@ -76,6 +79,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
         case load
         case alerts
         case primaryReadyThreshold, canaryReadyThreshold
+        case noValuesFail
     }
 
     /// Reads state files written before `judge` existed as the threshold judge's, before `stickiness` as none,
@@ -101,6 +105,7 @@ public struct AnalysisSpec: Hashable, Sendable, Codable {
             primaryReadyThreshold: try container.decodeIfPresent(Int.self, forKey: .primaryReadyThreshold) ?? Self.defaultReadyThreshold,
             canaryReadyThreshold: try container.decodeIfPresent(Int.self, forKey: .canaryReadyThreshold) ?? Self.defaultReadyThreshold
         )
+        noValuesFail = try container.decodeIfPresent(Bool.self, forKey: .noValuesFail) ?? false
     }
 
     /// Whether this is A/B testing: iterations with matching requests on the canary.

@@ -201,7 +201,8 @@ public struct Rollout: Hashable, Sendable {
 
     /// A judge decided. Accepted at any moment while the canary takes traffic, not only after an `analyze`
     /// request: a judge may decide early. A pass advances (through the confirm gates), a fail counts
-    /// towards the threshold — or, when conclusive, rolls back at once — and inconclusive holds. While a gate
+    /// towards the threshold — or, when conclusive, rolls back at once — and inconclusive holds (or, for a Canary
+    /// written for Flagger, counts as a fail too, as Flagger counts "no values found"). While a gate
     /// decides, only a fail still counts. With the statistical judge a step lasts at least `minStepDuration`,
     /// and one still undecided after `maxStepDuration` rolls back. A paced step's pass holds it until its pause is
     /// over (both that and `minStepDuration` must be satisfied): see `StepPause`.
@@ -254,6 +255,8 @@ public struct Rollout: Hashable, Sendable {
                 } else {
                     holdQuietly(reason: reason, checkAgainIn: spec.analysis.interval, now: now, into: &actions)
                 }
+            case .inconclusive(let reason) where spec.analysis.noValuesFail:
+                failCheck(reason, now: now, into: &actions)
             case .inconclusive(let reason):
                 status.iteration += 1
                 hold(reason: reason, message: "hold: \(reason)", now: now, into: &actions)
@@ -268,6 +271,8 @@ public struct Rollout: Hashable, Sendable {
                 enter(status.stage, now: now, into: &actions)
             case .fail(let reason):
                 failCheck(reason, conclusive: judgement.isConclusive, now: now, into: &actions)
+            case .inconclusive(let reason) where spec.analysis.noValuesFail:
+                failCheck(reason, now: now, into: &actions)
             case .inconclusive(let reason):
                 status.iteration += 1
                 hold(reason: reason, message: "hold: \(reason)", now: now, into: &actions)

@@ -5,8 +5,9 @@ import Yams
 extension ManifestDecoder {
     /// A Canary's `analysis`: what is omitted takes `AnalysisSpec`'s defaults, and no `metrics` list
     /// means the built-in checks (`MetricCheck.builtInDefaults`). A `flagger.app` Canary's (`flagger`) takes
-    /// Flagger's instead, so a file written for Flagger releases as it did there: `threshold` 1, and no `metrics` list
-    /// no metric checks (its webhooks alone gate it); an `interval` below 10s, which Flagger raises to 10s, is warned of.
+    /// Flagger's instead, so a file written for Flagger releases as it did there: `threshold` 1, no `metrics` list
+    /// no metric checks (its webhooks alone gate it), and a check with nothing to judge a failed one (`noValuesFail`);
+    /// an `interval` below 10s, which Flagger raises to 10s, is warned of.
     static func analysis(_ field: Field, namespace: String, flagger: Bool = false, reader: DocumentReader) -> AnalysisSpec? {
         let schema = Schema(
             known: [
@@ -83,6 +84,7 @@ extension ManifestDecoder {
         analysis.interval = everyInterval
         if let threshold { analysis.threshold = threshold } else if flagger { analysis.threshold = Self.flaggerDefaultThreshold }
         if let metrics { analysis.metrics = metrics } else if flagger { analysis.metrics = [] }
+        analysis.noValuesFail = flagger
         if let webhooks { analysis.webhooks = webhooks }
         analysis.stickiness = stickiness
         analysis.match = match ?? []

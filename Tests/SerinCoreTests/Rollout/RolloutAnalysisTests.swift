@@ -76,6 +76,30 @@ struct RolloutAnalysisTests {
         #expect(driver.log.messages.last == "web: hold: request-success-rate: 3 requests < 100 minimum")
     }
 
+    @Test("a Canary written for Flagger counts a check with nothing to judge as failed, as Flagger counts no values found: the threshold rolls it back, at a step or at a closed gate")
+    func noValuesFailForFlagger() throws {
+        var spec = try Fixture.spec(threshold: 2)
+        spec.analysis.noValuesFail = true
+        var driver = Driver(try Rollout(spec: spec))
+        driver.start(0)
+        try driver.completeInterval(with: .inconclusive(reason: "request-success-rate: no requests to judge"))
+        #expect(driver.rollout.status.canaryWeight == 10 && driver.rollout.status.failedChecks == 1)
+        #expect(driver.log.messages.last == "web: halt: request-success-rate: no requests to judge (1/2 failed checks)")
+        try driver.completeInterval(with: .inconclusive(reason: "request-success-rate: no requests to judge"))
+        #expect(driver.rollout.status.phase == .failed)
+        #expect(driver.log.messages.contains("web: rolled back: request-success-rate: no requests to judge (2/2 failed checks)"), "\(driver.log.messages)")
+
+        spec.analysis.webhooks = [Fixture.hook(.confirmPromotion)]
+        spec.analysis.schedule = try WeightSchedule(stepWeights: [10])
+        var gated = Driver(try Rollout(spec: spec))
+        gated.start(0)
+        try gated.completeInterval(with: .pass)
+        try gated.answer(.confirmPromotion, .failed(reason: "change freeze"), 30)
+        gated.tick(60)
+        gated.verdict(.inconclusive(reason: "request-duration: no p99 reported"), 60)
+        #expect(gated.rollout.status.failedChecks == 1 && gated.rollout.status.stage == .confirmPromotion)
+    }
+
     @Test("the progress deadline fails a rollout held by inconclusive data", arguments: [
         (120, 119, false), (120, 120, true), (600, 599, false), (600, 600, true),
     ])
