@@ -36,8 +36,9 @@ enum ProxyHeaders {
                 | (freshRequestID ? KnownField.xRequestID.bit : 0)
             let named = fields.connectionOptions.namedFields
             fields.write(to: &out, skipping: skipping, skippingNames: named)
-            // `te` is hop-by-hop, but `te: trailers` says the client reads trailers: gRPC servers require it.
-            if fields.contains(.te), fields.first(.te).map({ ASCII.equal($0.utf8, "trailers".utf8, ignoringCase: true) }) == true {
+            // `te` is hop-by-hop, but `trailers` among its codings says the client reads trailers: gRPC servers require
+            // it, and it goes on alone, as Envoy sends it.
+            if fields.contains(.te), namesTrailers(fields.values(.te)) {
                 out.append("te: trailers\r\n")
             }
             if let clientAddress {
@@ -66,6 +67,13 @@ enum ProxyHeaders {
             if let upgrade { writeUpgrade(upgrade, to: &out) }
             // Last, so that a retry finds its digits at the head's end (`numberAttempt`).
             out.append("x-envoy-attempt-count: 1\r\n\r\n")
+        }
+    }
+
+    /// Whether `te` values list `trailers` (RFC 9110 §10.1.4: `trailers, deflate;q=0.5`).
+    private static func namesTrailers(_ values: [String]) -> Bool {
+        values.contains { value in
+            value.split(separator: ",").contains { ASCII.equal(String($0).trimmingBlanks.utf8, "trailers".utf8, ignoringCase: true) }
         }
     }
 
@@ -126,7 +134,10 @@ enum ProxyHeaders {
             out.append(string: head.reason)
             out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             // A decoded body (a chunked answer to an HTTP/1.0 client) loses its trailers, and so the field announcing them.
+            // A 204 has no body whatever its fields say (RFC 9112 §6.3), and may not say a length (RFC 9110 §8.6): a length
+            // an upstream sent anyway is not passed on, lest a lax client read that many bytes of the next answer.
             let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit | KnownField.trailer.bit : 0)
+                | (head.status == 204 ? KnownField.contentLength.bit | KnownField.transferEncoding.bit : 0)
             head.fields.write(to: &out, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
             if !keepAlive {
                 out.append("connection: close\r\n")

@@ -156,6 +156,29 @@ struct ProxyHeadersTests {
         #expect(String(buffer: buffer) == "HTTP/1.0 200 OK\r\nconnection: close\r\n\r\n")
     }
 
+    @Test("a 204's content-length or transfer-encoding is not passed on: it has no body whatever they say, and a lax client would read the next answer's bytes as this one's; a 304 keeps its length, which RFC 9110 allows")
+    func noContentSaysNoLength() throws {
+        var buffer = ByteBuffer()
+        ProxyHeaders.writeDownstreamResponse(
+            try Self.response("HTTP/1.1 204 No Content\r\ncontent-length: 5\r\nx-a: 1\r\ntransfer-encoding: chunked\r\n\r\n"),
+            version: .http1_1, keepAlive: true, decodedBody: false, to: &buffer
+        )
+        #expect(String(buffer: buffer) == "HTTP/1.1 204 No Content\r\nx-a: 1\r\n\r\n")
+        buffer.clear()
+        ProxyHeaders.writeDownstreamResponse(
+            try Self.response("HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n"), version: .http1_1, keepAlive: true, decodedBody: false, to: &buffer
+        )
+        #expect(String(buffer: buffer) == "HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n")
+    }
+
+    @Test("`trailers` among a client's te codings goes on as te: trailers alone, as Envoy sends it; te without it goes nowhere", arguments: [
+        ("TE: trailers, deflate;q=0.5", true), ("te: deflate\r\nte: Trailers", true), ("te: deflate", false), ("te: trailersx", false),
+    ])
+    func teTrailers(field: String, kept: Bool) throws {
+        let upstream = Self.upstream(try Self.request("GET / HTTP/1.1\r\nhost: shop\r\n\(field)\r\n\r\n"))
+        #expect(upstream.contains("\r\nte: trailers\r\n") == kept && !upstream.contains("deflate"), "\(upstream)")
+    }
+
     @Test("a status code outside three digits and an empty reason are written as they came")
     func unusualStatus() throws {
         var head = try Self.response("HTTP/1.1 599\r\ncontent-length: 0\r\n\r\n")
