@@ -16,6 +16,7 @@ public enum ControllerMetricFamily: String, CaseIterable, Sendable {
     case flaggerDuration = "flagger_canary_duration_seconds"
     case flaggerSuccesses = "flagger_canary_successes_total"
     case flaggerFailures = "flagger_canary_failures_total"
+    case flaggerInfo = "flagger_info"
     case stateSaveFailures = "serin_state_save_failures_total"
 
     public var help: String {
@@ -32,6 +33,7 @@ public enum ControllerMetricFamily: String, CaseIterable, Sendable {
         case .flaggerDuration: "Time spent collecting metrics for analyses (Flagger's family)."
         case .flaggerSuccesses: "Releases promoted since Serin started (Flagger's family)."
         case .flaggerFailures: "Releases rolled back since Serin started (Flagger's family)."
+        case .flaggerInfo: "1, labelled with the controller's version and the mesh it drives, istio (Flagger's family)."
         case .stateSaveFailures: "Steps whose rollout state could not be saved (the state file unwritable, its disk full): a restart resumes from the last saved."
         }
     }

@@ -11,7 +11,13 @@ import SerinController
 public struct ControllerMetricsRegistry: Sendable {
     public let registry = PrometheusCollectorRegistry()
 
-    public init() {}
+    /// With Flagger's `flagger_info` set, as Flagger sets it at start: Serin's version, and the mesh it routes for.
+    public init() {
+        Gauge(
+            label: ControllerMetricFamily.flaggerInfo.rawValue, dimensions: [("version", SerinVersion.number), ("mesh_provider", "istio")],
+            factory: factory
+        ).record(1)
+    }
 
     /// The factory to hand to `CanaryController`.
     public var factory: any MetricsFactory { DescribedFactory(registry: registry) }

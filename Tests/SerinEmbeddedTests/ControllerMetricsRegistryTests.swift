@@ -56,6 +56,8 @@ struct ControllerMetricsRegistryTests {
         }
         #expect(text.contains("# TYPE serin_canary_analysis_duration_seconds histogram"))
         #expect(text.contains(#"serin_canary_weight{name="cart",namespace="shop"} 20"#), "\(text)")
+        // Set once at start, as Flagger sets it: a Flagger dashboard's version panel reads it.
+        #expect(text.contains(#"flagger_info{version="\#(SerinVersion.number)",mesh_provider="istio"} 1"#), "\(text)")
         #expect(text.contains(#"serin_canary_phase{name="web",namespace="default",phase="Progressing"} 1"#), "\(text)")
         #expect(text.contains(#"serin_canary_analysis_duration_seconds_bucket{name="web",namespace="default",le="0.05"} 1"#), "\(text)")
         #expect(text.contains("# TYPE flagger_canary_duration_seconds histogram"))
