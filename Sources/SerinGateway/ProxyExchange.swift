@@ -58,6 +58,9 @@ final class ProxyExchange {
     var upgrade: String?
     /// The gateway answered the client's `expect: 100-continue` itself: an upstream's own `100` is not passed on again.
     var continued = false
+    /// The answer ends with the upstream's connection but goes to an HTTP/1.1 client chunked, as Envoy frames it, so the
+    /// client's connection outlives it.
+    var chunksAnswer = false
     /// The loop's in-flight counts for a cluster balanced by load, which count this request against its endpoint
     /// until `finishRequest()` (a retry's move counts it against the next).
     private var load: EndpointLoad?

@@ -10,6 +10,9 @@ extension ProxyHandler: UpstreamDelegate {
     func upstream(_ connection: UpstreamConnection, receivedHead head: ResponseHead) {
         guard let client, let exchange, exchange.upstream === connection else { return }
         let trailersOnlyGRPCStatus = connection.http2Stream?.trailersOnlyStatus
+        // An answer that ends when the upstream closes reaches an HTTP/1.1 client chunked, its end the last chunk, so the
+        // client's connection is kept, as Envoy frames it; an HTTP/1.0 client, or a stream, reads to the close.
+        let chunks = connection.responseEndsWithClose && exchange.downstreamVersion == .http1_1 && !servesHTTP2Stream
         // Below the route's lowest retried status an answer is final: the policy is not copied out to say so.
         let mayRetry = trailersOnlyGRPCStatus != nil || head.status >= exchange.route.lowestRetriedStatus
         // A local function rather than a closure value: passed on only as a non-escaping argument, it captures nothing on
@@ -17,7 +20,7 @@ extension ProxyHandler: UpstreamDelegate {
         func decision(_ machine: inout ProxyStateMachine, _ retries: HTTPRetry?) -> Action {
             machine.responseHead(
                 status: head.status, informational: head.isInformational, chunked: head.fields.contains(.transferEncoding),
-                endsWithClose: connection.responseEndsWithClose, retries: retries, trailersOnlyGRPCStatus: trailersOnlyGRPCStatus
+                endsWithClose: connection.responseEndsWithClose && !chunks, retries: retries, trailersOnlyGRPCStatus: trailersOnlyGRPCStatus
             )
         }
         let action = mayRetry ? decide(exchange, decision) : decision(&machine, nil)
@@ -40,6 +43,7 @@ extension ProxyHandler: UpstreamDelegate {
             exchange.tryDeadline = nil
             exchange.observe(.response(status: head.status))
             connection.decodesChunks = decode
+            exchange.chunksAnswer = chunks
             let keepAlive = keepAlive && !loop.draining
             // A copy only when a route edits the answer's fields (`edited ?? head` would copy every head).
             if let edited = editedResponse(head, exchange) {
@@ -62,17 +66,20 @@ extension ProxyHandler: UpstreamDelegate {
             return stream.respond(head)
         }
         var bytes = reuse(&responseHeadBuffer, capacity: 384 + expectedBody)
-        ProxyHeaders.writeDownstreamResponse(head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, to: &bytes)
+        ProxyHeaders.writeDownstreamResponse(
+            head, version: exchange.downstreamVersion, keepAlive: keepAlive, decodedBody: decode, chunked: exchange.chunksAnswer, to: &bytes
+        )
         // Held until the first body bytes, which usually came in the same read: one buffer, one write.
         heldHead = bytes
     }
 
-    func upstream(_ connection: UpstreamConnection, receivedBody bytes: ByteBuffer, dataBytes: Int) {
+    func upstream(_ connection: UpstreamConnection, receivedBody received: ByteBuffer, dataBytes: Int) {
         guard let client, let exchange, exchange.upstream === connection, machine.responseStarted else {
             return
         }
         deadlines.trafficPassed()
         exchange.responseBytes += dataBytes
+        let bytes = exchange.chunksAnswer ? Self.chunk(received) : received
         // Flushed when the upstream read completes: one write system call per read, not per part.
         if var head = heldHead, bytes.readableBytes <= Self.coalescedBodyBytes {
             heldHead = nil
@@ -114,9 +121,25 @@ extension ProxyHandler: UpstreamDelegate {
         responseHeadBuffer = head
     }
 
+    /// `data` as one chunk of a chunked body.
+    private static func chunk(_ data: ByteBuffer) -> ByteBuffer {
+        var framed = ByteBuffer()
+        framed.reserveCapacity(data.readableBytes + 20)
+        framed.writeString(String(data.readableBytes, radix: 16))
+        framed.writeStaticString("\r\n")
+        framed.writeImmutableBuffer(data)
+        framed.writeStaticString("\r\n")
+        return framed
+    }
+
     func upstreamEnded(_ connection: UpstreamConnection) {
         guard let exchange, exchange.upstream === connection else { return }
         let action = machine.upstreamEnded()
+        if exchange.chunksAnswer, case .finishResponse = action, let client {
+            // The upstream's close ended the body: the last chunk says so to the client.
+            writeHeldHead(client)
+            client.write(ByteBuffer(staticString: "0\r\n\r\n"))
+        }
         if case .finishResponse(let code, let flag, let keepAlive, let reuseUpstream) = action {
             finish(exchange, from: connection, code: code, flag: flag, keepAlive: keepAlive, reuseUpstream: reuseUpstream)
         } else {

@@ -115,9 +115,10 @@ enum ProxyHeaders {
     }
 
     /// The response as it goes back to the client: hop-by-hop fields removed, keep-alive as the client
-    /// wants, and without `transfer-encoding` when the body is handed over decoded (an HTTP/1.0 client).
+    /// wants, without `transfer-encoding` when the body is handed over decoded (an HTTP/1.0 client), and with
+    /// `transfer-encoding: chunked` when the gateway frames one that ends with the upstream's connection (`chunked`).
     static func writeDownstreamResponse(
-        _ head: ResponseHead, version: HTTPVersion, keepAlive: Bool, decodedBody: Bool, to buffer: inout ByteBuffer
+        _ head: ResponseHead, version: HTTPVersion, keepAlive: Bool, decodedBody: Bool, chunked: Bool = false, to buffer: inout ByteBuffer
     ) {
         // The fixed text is under 64 bytes, a status of any width included.
         buffer.writeHead(maximumBytes: 64 + head.reason.utf8.count + head.fields.writtenBytesBound) { out in
@@ -139,6 +140,7 @@ enum ProxyHeaders {
             let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit | KnownField.trailer.bit : 0)
                 | (head.status == 204 ? KnownField.contentLength.bit | KnownField.transferEncoding.bit : 0)
             head.fields.write(to: &out, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
+            if chunked { out.append("transfer-encoding: chunked\r\n") }
             if !keepAlive {
                 out.append("connection: close\r\n")
             } else if version == .http1_0 {

@@ -15,10 +15,13 @@ public final class ScriptedBackend: Sendable {
         public var keepReceived: Bool
         /// Sends the answer in this many writes, 30 ms apart, so the reader sees it split anywhere.
         public var pieces: Int
+        /// With `close`: the connection ends with a reset (RST, as a crashed server's), not a FIN.
+        public var reset: Bool
 
-        public init(_ bytes: String, close: Bool = false, keepReceived: Bool = false, pieces: Int = 1) {
+        public init(_ bytes: String, close: Bool = false, reset: Bool = false, keepReceived: Bool = false, pieces: Int = 1) {
             self.bytes = bytes
-            self.close = close
+            self.close = close || reset
+            self.reset = reset
             self.keepReceived = keepReceived
             self.pieces = max(pieces, 1)
         }
@@ -70,25 +73,31 @@ public final class ScriptedBackend: Sendable {
             let bytes = Array(reply.bytes.utf8)
             let size = (bytes.count + reply.pieces - 1) / reply.pieces
             let pieces = stride(from: 0, to: bytes.count, by: max(size, 1)).map { Array(bytes[$0..<min($0 + size, bytes.count)]) }
-            write(pieces[...], close: reply.close, context: context)
+            write(pieces[...], close: reply.close, reset: reply.reset, context: context)
         }
 
-        private func write(_ pieces: ArraySlice<[UInt8]>, close: Bool, context: ChannelHandlerContext) {
+        private func write(_ pieces: ArraySlice<[UInt8]>, close: Bool, reset: Bool, context: ChannelHandlerContext) {
             guard let first = pieces.first else {
-                if close { context.close(promise: nil) }
+                if close { end(reset: reset, context: context) }
                 return
             }
             let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: first)))
             let rest = pieces.dropFirst()
             written.assumeIsolated().whenComplete { _ in
                 guard !rest.isEmpty else {
-                    if close { context.close(promise: nil) }
+                    if close { self.end(reset: reset, context: context) }
                     return
                 }
                 context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(30)) {
-                    self.write(rest, close: close, context: context)
+                    self.write(rest, close: close, reset: reset, context: context)
                 }
             }
+        }
+
+        /// Closes the connection; `reset`: with SO_LINGER 0, so the peer reads a reset.
+        private func end(reset: Bool, context: ChannelHandlerContext) {
+            guard reset, let options = context.channel as? any SocketOptionProvider else { return context.close(promise: nil) }
+            options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
 }
