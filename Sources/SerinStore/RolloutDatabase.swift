@@ -19,6 +19,8 @@ final class RolloutDatabase {
     let connection: SQLiteConnection
     /// Held from open to close: no second process drives these rollouts.
     private let lock: StateFileLock
+    /// The opened file's device and inode: a save first checks that `path` still names it.
+    private var identity: (device: UInt64, inode: UInt64)?
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         // Stable bytes for the same state make the file diffable and easy to inspect with `sqlite3`.
@@ -52,6 +54,28 @@ final class RolloutDatabase {
             )
         }
         try prepareFile()
+        identity = Self.identity(of: path)
+    }
+
+    /// The device and inode `path` names now; nil when it names nothing.
+    private static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
+    /// Throws when `path` no longer names the file this connection writes (deleted, or another put in its place): a
+    /// save would go on into a file no restart reads, and every rollout would start again after one.
+    private func checkStillOpenAtPath(operation: String) throws(StoreError) {
+        guard let opened = identity else { return }
+        let now = Self.identity(of: path)
+        guard now?.device != opened.device || now?.inode != opened.inode else { return }
+        let what = now == nil ? "was deleted" : "was replaced by another file"
+        throw .failed(
+            path: path, operation: operation,
+            reason: "the file \(what) while Serin runs: what is saved now would not be read at the next start, which would start "
+                + "every rollout in it again; restart Serin when no rollout is in flight, and it starts a new state file"
+        )
     }
 
     func close() {
@@ -67,6 +91,7 @@ final class RolloutDatabase {
 
     func save(_ rollout: Rollout, events: [RolloutEvent], measurements: [RecordedMeasurement]) throws(StoreError) {
         let canary = rollout.spec.name
+        try checkStillOpenAtPath(operation: "save rollout \(canary)")
         if let stray = measurements.first(where: { $0.canary != canary }) {
             throw .measurementOfOtherCanary(measurement: stray.canary, rollout: canary)
         }

@@ -32,6 +32,26 @@ struct SQLiteRolloutStoreTests {
         #expect(try second.measurements(for: Fixture.web) == [Fixture.measurement(at: 31)])
     }
 
+    @Test("a state file deleted or replaced while the store is open fails the next save with why, rather than saving where no restart reads")
+    func deletedOrReplacedFileFailsSaves() throws {
+        let (rollout, events) = try Fixture.midRollout()
+        for replaced in [false, true] {
+            let store = try SQLiteRolloutStore(path: path)
+            try store.save(rollout, events: events, measurements: [])
+            try FileManager.default.removeItem(atPath: path)
+            if replaced { try Data("other".utf8).write(to: URL(fileURLWithPath: path)) }
+            #expect {
+                try store.save(rollout, events: [], measurements: [])
+            } throws: { error in
+                let text = "\(error)"
+                return text.hasPrefix("cannot save rollout shop/web in state file \(path): the file \(replaced ? "was replaced by another file" : "was deleted") while Serin runs")
+                    && text.contains("restart Serin when no rollout is in flight")
+            }
+            store.close()
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
     @Test("a MetricTemplate's measurement, with no request count, reads back with none, not 0 requests")
     func uncountedMeasurementRoundTrip() throws {
         var custom = Fixture.measurement(at: 31, metric: "error-budget", canaryValue: 0.25)
