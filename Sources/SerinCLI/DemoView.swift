@@ -78,7 +78,7 @@ final class DemoView: LogOutput, @unchecked Sendable {
         if status.weightsRefused == true { weight += " (refused)" }
         if status.mirrorsNow, let share = status.mirrorWeight { weight += " · mirror \(String(format: "%g", share))% copied" }
         // Once promoted the canary is the stable, all of the bar: it holds every request, as the weight beside it says.
-        return "\(bar(canaryWeight: status.promoted == true ? 100 : status.canaryWeight)) \(weight) · \(status.phase.rawValue) \(status.stepLabel) · "
+        return "\(bar(canaryWeight: status.promoted == true ? 100 : status.canaryWeight)) \(weight) · \(status.phaseLabel) \(status.stepLabel) · "
             + "failed \(status.failedChecks)/\(status.threshold) · \(sides.joined(separator: " | "))"
     }
 
