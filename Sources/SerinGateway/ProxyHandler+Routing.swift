@@ -32,20 +32,32 @@ extension ProxyHandler {
         if servesHTTP2Stream { answersInGRPC = head.fields.first("content-type").map(GRPCLocalAnswer.isGRPC) ?? false }
         let authority = head.fields.first(.host, sameAs: lastAuthority) ?? ""
         lastAuthority = authority
-        let attributes = RequestAttributes(method: head.method, target: head.target, authority: authority, headers: headerLookup)
-        // Lent, not copied: the lookup holds the fields only while the route is resolved.
-        swap(&headerLookup.fields, &head.fields)
         let installed = loop.routeTable(routes)
-        let resolution = inMesh ? installed.resolveMesh(attributes) : installed.resolve(attributes, port: declaredPort, handshake: handshake)
-        swap(&headerLookup.fields, &head.fields)
         let route: RouteTable.Route
-        switch resolution {
-        case .noRoute(let reason):
-            return answer(.noRoute, "no route: \(reason)", head: head, started: started)
-        case .misdirected(let reason):
-            return answer(.misdirected, "misdirected request: \(reason)", head: head, started: started)
-        case .route(let found):
-            route = found
+        // What routing reads of the request: made only when a route is resolved, or when something after asks for it.
+        var resolvedWith: RequestAttributes?
+        if let memo = routeMemo, let remembered = memo.route(for: head, authority: authority, table: installed) {
+            route = remembered
+        } else {
+            let attributes = RequestAttributes(method: head.method, target: head.target, authority: authority, headers: headerLookup)
+            resolvedWith = attributes
+            // Lent, not copied: the lookup holds the fields only while the route is resolved.
+            swap(&headerLookup.fields, &head.fields)
+            let resolution = inMesh ? installed.resolveMesh(attributes) : installed.resolve(attributes, port: declaredPort, handshake: handshake)
+            swap(&headerLookup.fields, &head.fields)
+            switch resolution {
+            case .noRoute(let reason):
+                return answer(.noRoute, "no route: \(reason)", head: head, started: started)
+            case .misdirected(let reason):
+                return answer(.misdirected, "misdirected request: \(reason)", head: head, started: started)
+            case .route(let found):
+                route = found
+            }
+            let readsHeaders = inMesh ? installed.table.meshReadsRequestHeaders : installed.table.listeners[declaredPort]?.readsRequestHeaders ?? true
+            routeMemo = readsHeaders ? nil : RouteMemo(head: head, authority: authority, table: installed, route: route)
+        }
+        func attributes() -> RequestAttributes {
+            resolvedWith ?? RequestAttributes(method: head.method, target: head.target, authority: authority, headers: headerLookup)
         }
         if route.appliesCORS, let cors = route.policy.cors {
             let answer = cors.answer(
@@ -103,7 +115,7 @@ extension ProxyHandler {
         var load: EndpointLoad?
         var hashKey: UInt64?
         if let shared, let balancing = shared.balancing {
-            (chosen, hashKey) = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes)
+            (chosen, hashKey) = balancedEndpoint(balancing, of: shared, head: head, attributes: attributes())
         } else if let shared, shared.warmup != nil, let warming = warmingEndpoint(of: target, shared: shared) {
             (chosen, load) = warming
         } else {
@@ -130,7 +142,7 @@ extension ProxyHandler {
         // default): the field goes no further, so a backend that never sends `100` does not hold the body back.
         // An HTTP/1.0 client's is ignored, as RFC 9110 §10.1.1 says, and a request without a body has nothing to continue.
         let continues = head.fields.contains(.expect) && Self.removeContinueExpectation(&head) && hasBody && head.version != .http1_0
-        let (encodedHead, mirrors) = upstreamRequest(for: head, route: route, target: target, path: attributes.path, upgrade: upgrade)
+        let (encodedHead, mirrors) = upstreamRequest(for: head, route: route, target: target, path: attributes().path, upgrade: upgrade)
         let exchange = ProxyExchange(
             upstreamHead: encodedHead, isHEAD: head.isHEAD, downstreamVersion: head.version,
             route: route, target: target, endpointIndex: endpointIndex, cluster: shared, started: started
@@ -145,7 +157,7 @@ extension ProxyHandler {
         if let shared, shared.namesServerPerRequest {
             // As Envoy's auto_sni: the host the request goes upstream with, after the route's host rewrite.
             exchange.serverHost = UpstreamCluster.serverHost(
-                route.authority(toward: target).map(RequestAttributes.host(ofAuthority:)) ?? attributes.host
+                route.authority(toward: target).map(RequestAttributes.host(ofAuthority:)) ?? attributes().host
             )
         }
         self.exchange = exchange
@@ -172,6 +184,34 @@ extension ProxyHandler {
         }
         head.fields.remove("expect")
         return true
+    }
+
+    /// The route a connection's last request resolved, and what it was resolved for.
+    struct RouteMemo {
+        let method: String
+        let target: String
+        let authority: String
+        let generation: Int
+        let box: ObjectIdentifier
+        let route: RouteTable.Route
+
+        init(head: RequestHead, authority: String, table: LoopRouteTable, route: RouteTable.Route) {
+            method = head.method
+            target = head.target
+            self.authority = authority
+            generation = table.generation
+            box = table.box
+            self.route = route
+        }
+
+        /// The route again, for a request with the same method, target and host on the same table; else nil.
+        @inline(__always)
+        func route(for head: RequestHead, authority: String, table: LoopRouteTable) -> RouteTable.Route? {
+            guard generation == table.generation, box == table.box, target == head.target, authority == self.authority,
+                method == head.method
+            else { return nil }
+            return route
+        }
     }
 
     /// The request leaves the fault filter for the router, as it is routed or once its delay is over: the route's
@@ -209,7 +249,7 @@ extension ProxyHandler {
     /// from the bytes read; rewrites and header edits work on a copy first.
     @inline(__always)
     private func upstreamRequest(
-        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: Substring, upgrade: String?
+        for head: RequestHead, route: RouteTable.Route, target: RouteTable.Target, path: @autoclosure () -> Substring, upgrade: String?
     ) -> (ByteBuffer, mirrors: MirrorCopies?) {
         var encodedHead = reuse(&upstreamHeadBuffer, capacity: 256 + head.target.utf8.count)
         if !route.changesRequest && !target.editsRequest {
@@ -226,7 +266,7 @@ extension ProxyHandler {
         var upstreamHead = head
         // Replaced before the route's own header edits, which Envoy's router applies after the id is made.
         if forwardedFor != nil { upstreamHead.fields.replaceOrAdd(name: "x-request-id", value: random.requestID()) }
-        RouteActions.edit(&upstreamHead, route: route, target: target, path: path)
+        RouteActions.edit(&upstreamHead, route: route, target: target, path: path())
         // Each mirror draws its own share, as Envoy's request_mirror_policies do.
         for mirrorPolicy in route.policy.mirrors where mirrorPolicy.percentage.includes(draw: percentDraw()) {
             guard let mirrorEndpoint = mirrorPolicy.cluster.endpoint(forTurn: endpointTurn) else { continue }

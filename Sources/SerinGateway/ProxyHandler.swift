@@ -32,7 +32,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     let overTLS: Bool
     /// The server the connection's handshake chose, set before its first request: only servers that verify clients as
     /// it does admit its requests (`RouteTable.resolve(_:port:handshake:)`).
-    var handshake: RouteTable.ServerBinding?
+    var handshake: RouteTable.ServerBinding? {
+        didSet { routeMemo = nil }
+    }
     /// The `x-forwarded-client-cert` the connection's verified client certificate gives its requests
     /// (`ClientCertificateDetails`); nil without one.
     var clientCertificate: String?
@@ -79,6 +81,10 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     let headerLookup = HeaderLookup()
     /// The last request's `host`, kept for the next request on the connection, which mostly names the same.
     var lastAuthority = ""
+    /// The last route resolved on this connection, for the next request with the same method, target and host on the
+    /// same table (most of a keep-alive connection's): kept only where no route of its listener reads a header, so
+    /// nothing else of the request could route it elsewhere.
+    var routeMemo: RouteMemo?
     /// Fields the answer to the request under way carries besides its own: the `access-control-*` fields of its
     /// route's `corsPolicy`, a consistent-hash cookie the gateway made. Set by routing, taken by the answer's head
     /// (the service's or the gateway's own).

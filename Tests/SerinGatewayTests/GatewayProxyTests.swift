@@ -73,6 +73,64 @@ struct GatewayProxyTests {
         await backends.shutdown()
     }
 
+    /// The seed's Gateway with one VirtualService of direct answers, `routes` its http routes as YAML.
+    static func directAnswers(_ routes: String) -> MeshConfig {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: answers}
+            spec:
+              hosts: [a.example.com, b.example.com]
+              gateways: [web-gateway]
+              http:
+            \(routes)
+            """
+        return ManifestSet(sources: SeedManifests.sources(v1: 9, v2: 9) + [ManifestSource(path: "answers.yaml", text: yaml)]).config
+    }
+
+    @Test("on one keep-alive connection every request is routed on its own: by its method, path and host, by a header where a route reads one, and by the table installed since the last request")
+    func eachRequestRoutedOnItsOwn() async throws {
+        let plain = Self.directAnswers("""
+              - match: [{method: {exact: POST}}]
+                directResponse: {status: 200, body: {string: post}}
+              - match: [{authority: {exact: b.example.com}}]
+                directResponse: {status: 200, body: {string: b}}
+              - match: [{uri: {prefix: /two}}]
+                directResponse: {status: 200, body: {string: two}}
+              - directResponse: {status: 200, body: {string: one}}
+            """)
+        let backends = TestBackends()
+        try await Self.withGateway(plain, threads: 1) { gateway, port in
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: port, group: backends.group)
+            let a = [("host", "a.example.com")]
+            var bodies: [String] = []
+            for (method, path, headers) in [(HTTPMethod.GET, "/", a), (.GET, "/", a), (.POST, "/", a), (.GET, "/", a), (.GET, "/two", a),
+                                            (.GET, "/", [("host", "b.example.com")]), (.GET, "/", a)] {
+                // A POST says its empty body's length: a local answer to one with a body would end the connection.
+                bodies.append(try await client.send(method, path, headers: headers, body: method == .POST ? [] : nil).bodyText)
+            }
+            #expect(bodies == ["one", "one", "post", "one", "two", "b", "one"])
+            // The same request again, after a new table: routed by the new one.
+            try await gateway.install(RouteTable(compiling: Self.directAnswers("""
+                  - directResponse: {status: 200, body: {string: replaced}}
+                """)))
+            #expect(try await client.send(.GET, "/", headers: a).bodyText == "replaced")
+            // A route that reads a header: the same request line routes by the header, request by request.
+            try await gateway.install(RouteTable(compiling: Self.directAnswers("""
+                  - match: [{headers: {x-canary: {exact: "yes"}}}]
+                    directResponse: {status: 200, body: {string: canary}}
+                  - directResponse: {status: 200, body: {string: stable}}
+                """)))
+            var answers: [String] = []
+            for canary in [true, false, false, true, true, false] {
+                answers.append(try await client.send(.GET, "/", headers: a + (canary ? [("x-canary", "yes")] : [])).bodyText)
+            }
+            #expect(answers == ["canary", "stable", "stable", "canary", "canary", "stable"])
+            await client.close()
+        }
+        await backends.shutdown()
+    }
+
     @Test("routes the seed's GET / to v1 and forwards proxy headers; a client's x-request-id is replaced by the gateway's, as Envoy replaces an external request's")
     func routesToV1() async throws {
         let backends = TestBackends()

@@ -22,6 +22,9 @@ public struct RouteTable: Sendable {
     /// VirtualServices' `tls` routes, and the services' own `tls` ports by their names. Served on the `--mesh` address
     /// as `meshTCP` is; a port in both routes by server name first, then by its tcp routes.
     public let meshTLS: [Int: Listener]
+    /// Whether a mesh route matches on a header (`headers` or `withoutHeaders`): where none does, the mesh routes a
+    /// request by its method, target and authority alone.
+    public let meshReadsRequestHeaders: Bool
 
     public init(
         listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:], tcp: [Int: Listener] = [:],
@@ -33,6 +36,7 @@ public struct RouteTable: Sendable {
         self.mesh = mesh
         self.meshTCP = meshTCP
         self.meshTLS = meshTLS
+        meshReadsRequestHeaders = mesh.values.contains(where: \.readsRequestHeaders)
     }
 
     /// The service ports the mesh carries as byte streams, each on a listener of its own: `meshTCP`'s and `meshTLS`'s.
@@ -71,6 +75,10 @@ public struct RouteTable: Sendable {
         public let passesThrough: Bool
         /// The bits of the servers that redirect to https; a request admitted by one of them is redirected.
         let httpsRedirectMask: UInt64
+        /// Whether a route here matches on a header (`headers` or `withoutHeaders`): where none does, a request on a
+        /// connection routes by its method, target and authority alone, so the gateway may route it as the last
+        /// request with the same three, on the same table.
+        public let readsRequestHeaders: Bool
 
         public init(port: Int, servers: [ServerBinding], virtualHosts: [VirtualHost]) {
             self.port = port
@@ -85,6 +93,9 @@ public struct RouteTable: Sendable {
             let indexed = exact.count > 8 || wildcardHosts.count > 8
             exactHosts = indexed ? Dictionary(grouping: exact) { HostKey(virtualHosts[$0].pattern.text) } : nil
             wildcardIndex = indexed ? WildcardHostIndex(wildcardHosts, of: virtualHosts) : nil
+            readsRequestHeaders = virtualHosts.contains { host in
+                host.routes.contains { route in route.rules.contains { !$0.headers.isEmpty || !$0.withoutHeaders.isEmpty } }
+            }
         }
 
         /// Server `index`'s bit in an admission mask; servers past the 63rd share the top bit, which the
