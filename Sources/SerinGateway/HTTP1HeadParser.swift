@@ -76,8 +76,11 @@ enum HTTP1HeadParser {
 
     /// Parses a request head, its fields listed in the memory of an earlier head's (`HeaderFields.Recycled`).
     /// `tunnels`: the listener opens CONNECT tunnels (the mesh's), so a CONNECT to a host and port is a request.
+    /// `checkedHost`: a host an earlier head on the connection passed the host check with; a head with the same bytes
+    /// passes it without being read again (most of a keep-alive connection's requests name the same host).
     static func parseRequest(
-        _ head: ByteBuffer, limits: GatewayLimits, reusing recycled: inout HeaderFields.Recycled, tunnels: Bool = false
+        _ head: ByteBuffer, limits: GatewayLimits, reusing recycled: inout HeaderFields.Recycled, tunnels: Bool = false,
+        checkedHost: String = ""
     ) throws(MalformedMessage) -> RequestHead {
         try head.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
             let lineEnd = lineEnd(bytes, from: 0)
@@ -157,7 +160,8 @@ enum HTTP1HeadParser {
                 )
             }
             // Checked in place: the host's String is made only for the error.
-            switch fields.withFirstValueBytes(of: .host, authorityProblem) ?? nil {
+            let known = !checkedHost.isEmpty && fields.firstEquals(.host, checkedHost)
+            switch known ? nil : fields.withFirstValueBytes(of: .host, authorityProblem) ?? nil {
             case .byte(let bad)?:
                 throw MalformedMessage(
                     reason: "malformed request: byte \(bad) in host \((fields.first(.host) ?? "").debugDescription) is not part of a host and port (RFC 9112 §3.2)"

@@ -220,15 +220,25 @@ struct HeaderFields {
     func first(_ field: KnownField, sameAs previous: String) -> String? {
         guard contains(field) else { return nil }
         for index in fields.indices where fields[index].kind == field {
-            let same: Bool = withValueBytes(at: index) { bytes in
-                let equal: Bool? = previous.utf8.withContiguousStorageIfAvailable { known in
-                    known.count == bytes.count && (bytes.isEmpty || memcmp(known.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
-                }
-                return equal ?? false
-            }
-            return same ? previous : value(at: index)
+            return valueEquals(at: index, previous) ? previous : value(at: index)
         }
         return nil
+    }
+
+    /// Whether the first `field`'s value is `known`, byte for byte (no String made).
+    func firstEquals(_ field: KnownField, _ known: String) -> Bool {
+        guard contains(field) else { return false }
+        for index in fields.indices where fields[index].kind == field { return valueEquals(at: index, known) }
+        return false
+    }
+
+    private func valueEquals(at index: Int, _ known: String) -> Bool {
+        withValueBytes(at: index) { bytes in
+            let equal: Bool? = known.utf8.withContiguousStorageIfAvailable { known in
+                known.count == bytes.count && (bytes.isEmpty || memcmp(known.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+            }
+            return equal ?? false
+        }
     }
 
     /// `body` over the bytes of the first `field`'s value; nil when there is none.

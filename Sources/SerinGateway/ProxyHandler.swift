@@ -212,7 +212,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             var head: RequestHead
             let framing: BodyFraming
             do {
-                head = try HTTP1HeadParser.parseRequest(headBytes, limits: limits, reusing: &recycledFields, tunnels: inMesh && !servesHTTP2Stream)
+                head = try HTTP1HeadParser.parseRequest(
+                    headBytes, limits: limits, reusing: &recycledFields, tunnels: inMesh && !servesHTTP2Stream, checkedHost: lastAuthority
+                )
                 framing = try BodyFraming.ofRequest(head)
             } catch {
                 if !sawRequestHead, HTTP2Connection.beginsWithPreface(headBytes) { return switchToHTTP2(receivedFirst: headBytes) }

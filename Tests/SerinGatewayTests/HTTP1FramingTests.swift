@@ -321,6 +321,20 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test("on a kept connection a host is checked anew whenever it differs from the last request's: a bad one after a good one is still answered 400", arguments: [
+        "web:99999", "web:abc", "a b", "web:80:80",
+    ])
+    func hostCheckedWhenItChanges(bad: String) async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("GET / HTTP/1.1\r\nhost: web\r\n\r\nGET / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await raw.waitFor("ok\nHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n"), "\(raw.received)")
+            try await raw.send("GET / HTTP/1.1\r\nhost: \(bad)\r\n\r\n")
+            #expect(await raw.waitForClose())
+            #expect(raw.received.contains("ok\nHTTP/1.1 400 Bad Request\r\n"), "\(raw.received)")
+        }
+    }
+
     @Test(
         "a request transfer coding other than one chunked is answered 501 (RFC 9112 §6.1), chunked twice 400, and either is closed and never reaches the upstream",
         arguments: [
