@@ -174,7 +174,10 @@ extension ProxyHandler {
         } else {
             goesUpstream(exchange, mirrors: mirrors, started: started)
         }
-        run(machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed), for: exchange)
+        // The common outcome taken here, not through `run`, which would copy the whole action to ask which it is.
+        let action = machine.routedUpstream(retries: route.policy.retries?.attempts ?? 0, delayed: delayed)
+        if case .connect = action { return connect(exchange) }
+        run(action, for: exchange)
     }
 
     /// Removes the request's `expect: 100-continue`, saying whether it had one (any other expectation goes on).
@@ -239,9 +242,15 @@ extension ProxyHandler {
     }
 
     /// The copies of a request for the route's mirrors that drew it: the head as it goes to them, and where each goes.
-    struct MirrorCopies {
-        var head: RequestHead
-        var destinations: [(cluster: Cluster, endpoint: Cluster.Endpoint)]
+    /// A class, not a struct: most requests have none, and a nil reference is dropped without asking its type how.
+    final class MirrorCopies {
+        let head: RequestHead
+        let destinations: [(cluster: Cluster, endpoint: Cluster.Endpoint)]
+
+        init(head: RequestHead, destinations: [(cluster: Cluster, endpoint: Cluster.Endpoint)]) {
+            self.head = head
+            self.destinations = destinations
+        }
     }
 
     /// The request head as it goes upstream, and the mirrors' copies of the request, if any mirror draws it. The

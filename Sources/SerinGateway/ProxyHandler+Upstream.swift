@@ -96,8 +96,8 @@ extension ProxyHandler: UpstreamDelegate {
     /// `head` with the route's and the destination's `headers.response` edits applied, then `answerFields`; nil when
     /// there are none of either.
     private func editedResponse(_ head: ResponseHead, _ exchange: ProxyExchange) -> ResponseHead? {
+        guard exchange.route.editsResponse || exchange.target.editsResponse || !answerFields.isEmpty else { return nil }
         let routeEdits = exchange.route.policy.headers?.response, targetEdits = exchange.target.headers?.response
-        guard !(routeEdits?.isEmpty ?? true) || !(targetEdits?.isEmpty ?? true) || !answerFields.isEmpty else { return nil }
         var response = head
         for operations in [routeEdits, targetEdits].compactMap({ $0 }) { RouteActions.apply(operations, to: &response.fields) }
         for field in answerFields {

@@ -191,7 +191,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
                 body = part.ended ? nil : reader
                 keep(buffer)
                 requestBody(part.bytes, dataBytes: part.dataBytes)
-                if part.ended { run(machine.requestEnded(), for: exchange) }
+                if part.ended { endRequest(machine.requestEnded(), for: exchange) }
                 continue
             }
             guard machine.mayStartRequest else {
@@ -232,8 +232,17 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             body = BodyReader(framing)
             begin(&head, hasBody: framing.hasBody)
             head.fields.recycle(into: &recycledFields)
-            if body == nil { run(machine.requestEnded(), for: exchange) }
+            if body == nil { endRequest(machine.requestEnded(), for: exchange) }
         }
+    }
+
+    /// Runs the machine's answer to the request's end: the common one, `endRequest`, taken here, not through `run`,
+    /// which would copy the whole action to ask which it is.
+    private func endRequest(_ action: Action, for exchange: ProxyExchange?) {
+        guard case .endRequest = action else { return run(action, for: exchange) }
+        guard let exchange else { return }
+        for mirror in exchange.mirrors { mirror.endRequest() }
+        exchange.upstream?.flush()
     }
 
     /// The connection's first bytes are HTTP/2's preface (h2c with prior knowledge): NIOHTTP2 takes the
@@ -334,9 +343,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         case .becomeIdle:
             becomeIdle()
         case .endRequest:
-            guard let exchange else { return }
-            for mirror in exchange.mirrors { mirror.endRequest() }
-            exchange.upstream?.flush()
+            endRequest(action, for: exchange)
         case .waitInjectedDelay:
             guard let exchange, let delay = exchange.route.policy.fault?.delay else { return }
             pause(exchange, for: delay.fixedDelay) { $0.delayElapsed(exchange) }
@@ -410,7 +417,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         connection.close()
     }
 
-    private func connect(_ exchange: ProxyExchange) {
+    func connect(_ exchange: ProxyExchange) {
         if let overflow = exchange.admit() { return connected(exchange, .failure(overflow)) }
         let pool = loop.pool
         let endpoint = exchange.endpointAddress

@@ -239,6 +239,9 @@ public struct RouteTable: Sendable {
         public let changesRequest: Bool
         /// The policy has a `corsPolicy`: a flag read per request, where testing the optional would copy it.
         public let appliesCORS: Bool
+        /// The policy edits the answer's fields (`headers.response`): a flag read per answer, where testing the
+        /// optional would copy it.
+        public let editsResponse: Bool
         /// The root route a delegate's route stands in for (`default/bookinfo http[0]`); nil for a route written where
         /// it serves.
         public let delegatedBy: String?
@@ -261,6 +264,7 @@ public struct RouteTable: Sendable {
             self.policy = policy
             self.lowestRetriedStatus = policy.retries.map(\.lowestRetriedStatus) ?? .max
             self.changesRequest = policy.rewrite != nil || !(policy.headers?.request.isEmpty ?? true) || !policy.mirrors.isEmpty
+            self.editsResponse = !(policy.headers?.response.isEmpty ?? true)
             self.appliesCORS = policy.cors != nil
             var total = 0
             // A lone destination takes all traffic whatever its weight says (Istio's rule).
@@ -318,6 +322,8 @@ public struct RouteTable: Sendable {
         public let headers: RouteHeaders?
         /// `headers` edits the request: a flag read per request, where testing the optional would copy it.
         public let editsRequest: Bool
+        /// `headers` edits the answer, read per answer as `editsRequest` is.
+        public let editsResponse: Bool
 
         public init(destination: Destination, weight: Int, cluster: Cluster, headers: RouteHeaders? = nil) {
             self.destination = destination
@@ -325,6 +331,7 @@ public struct RouteTable: Sendable {
             self.cluster = cluster
             self.headers = headers
             self.editsRequest = !(headers?.request.isEmpty ?? true)
+            self.editsResponse = !(headers?.response.isEmpty ?? true)
         }
     }
 
