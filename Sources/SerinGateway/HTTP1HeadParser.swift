@@ -319,13 +319,16 @@ enum HTTP1HeadParser {
                 throw MalformedMessage(reason: "control byte \(bytes[stop]) in header \(string(bytes, lineStart..<colon))")
             }
             while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == 9 { valueEnd -= 1 }
+            let kind = KnownField.classify(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<colon]))
             fields.appendParsed(
                 nameStart: base + lineStart, nameLength: colon - lineStart, valueStart: base + valueStart,
-                valueLength: valueEnd - valueStart,
-                kind: KnownField.classify(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<colon])),
+                valueLength: valueEnd - valueStart, kind: kind,
                 // As the writer would write it: one space after the colon, none after the value, CR LF.
                 verbatim: crlf && valueEnd == stop && valueStart == colon + 2 && bytes[colon + 1] == UInt8(ascii: " ")
             )
+            if kind == .contentLength || kind == .connection {
+                fields.readAhead(kind, UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]))
+            }
             lineStart = next
         }
         return consume fields

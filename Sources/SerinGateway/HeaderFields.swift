@@ -149,6 +149,8 @@ struct HeaderFields {
     private var rememberedConnection: UInt8 = 0
     /// What `content-length` says, once `rememberContentLength()` read it: the length, `invalidLength`, or `unreadLength`.
     private var rememberedLength = HeaderFields.unreadLength
+    /// Which of `content-length` (1) and `connection` (2) the parser has met (`readAhead`).
+    private var readAheadSeen: UInt8 = 0
 
     /// The memory of a finished head's field list, kept by a connection for its next head: one allocation less
     /// per message. A list some copy still shares is not reused in place (copy on write keeps that copy whole).
@@ -172,6 +174,7 @@ struct HeaderFields {
         present = 0
         rememberedConnection = 0
         rememberedLength = Self.unreadLength
+        readAheadSeen = 0
         byteCount = 0
     }
 
@@ -281,6 +284,7 @@ struct HeaderFields {
 
     /// `connectionOptions`, kept for the next ask when it names no other field to drop.
     mutating func rememberConnectionOptions() -> ConnectionOptions {
+        if rememberedConnection & 1 != 0 { return connectionOptions }
         let options = readConnectionOptions()
         if options.namedFields.isEmpty {
             rememberedConnection = 1 | (options.close ? 2 : 0) | (options.keepAlive ? 4 : 0) | (options.upgrade ? 8 : 0)
@@ -364,7 +368,7 @@ struct HeaderFields {
 
     /// `contentLength`, kept for the next ask (the parser asks once for every head; framing and forwarding ask again).
     mutating func rememberContentLength() {
-        guard contains(.contentLength) else { return }
+        guard contains(.contentLength), rememberedLength == Self.unreadLength else { return }
         switch readContentLength() {
         case .value(let length): rememberedLength = length
         case .invalid: rememberedLength = Self.invalidLength
@@ -375,25 +379,49 @@ struct HeaderFields {
     private static let unreadLength = -1
     private static let invalidLength = -2
 
+    /// Reads a `content-length` or `connection` field's value as the parser appends the field (the last one), so
+    /// neither `rememberContentLength` nor `rememberConnectionOptions` walks the fields again for what most heads say:
+    /// one length, or one `keep-alive` or `close`. A second length is invalid at once; a second `connection` field, or
+    /// one holding anything else, is left for them to read.
+    mutating func readAhead(_ kind: KnownField, _ value: UnsafeRawBufferPointer) {
+        switch kind {
+        case .contentLength:
+            rememberedLength = readAheadSeen & 1 != 0 ? Self.invalidLength : Self.decimal(value) ?? Self.invalidLength
+            readAheadSeen |= 1
+        case .connection:
+            defer { readAheadSeen |= 2 }
+            guard readAheadSeen & 2 == 0 else { return }
+            if value.count == 10, KnownField.equals(value, "keep-alive") {
+                rememberedConnection = 1 | 4
+            } else if value.count == 5, KnownField.equals(value, "close") {
+                rememberedConnection = 1 | 2
+            }
+        default:
+            break
+        }
+    }
+
+    /// A `content-length` value: 1 to 18 decimal digits, nothing else.
+    private static func decimal(_ value: UnsafeRawBufferPointer) -> Int? {
+        guard value.count > 0, value.count <= 18 else { return nil }
+        var number = 0
+        for byte in value {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            number = number * 10 + Int(digit)
+        }
+        return number
+    }
+
     private func readContentLength() -> Length {
         var result = Length.absent
         storage.withUnsafeReadableBytes { bytes in
             let base = storage.readerIndex
             for field in fields where field.kind == .contentLength {
                 let start = Int(field.valueStart) - base
-                let count = Int(field.valueLength)
-                guard count > 0, count <= 18 else {
+                guard let value = Self.decimal(UnsafeRawBufferPointer(rebasing: bytes[start..<start + Int(field.valueLength)])) else {
                     result = .invalid
                     return
-                }
-                var value = 0
-                for index in start..<start + count {
-                    let digit = bytes[index] &- UInt8(ascii: "0")
-                    guard digit < 10 else {
-                        result = .invalid
-                        return
-                    }
-                    value = value * 10 + Int(digit)
                 }
                 // A second field, even of the same number, is refused, as Envoy refuses it: forwarded, it would reach the
                 // next hop twice, and one field's list (`5, 5`) is refused too.

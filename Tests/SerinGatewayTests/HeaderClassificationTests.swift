@@ -14,6 +14,27 @@ struct HeaderClassificationTests {
         name.count > 8 && name.prefix(8).map(ASCII.lower).elementsEqual("x-envoy-".utf8)
     }
 
+    @Test(
+        "what a head's length and connection fields say is the same read as the parser meets them as read after: one length, a second one invalid, one keep-alive or close, and lists or several fields read whole",
+        arguments: [
+            ("content-length: 12\r\n", HeaderFields.Length.value(12), false, false, [String]()),
+            ("Content-Length: 0012\r\nConnection: Keep-Alive\r\n", .value(12), true, false, []),
+            ("content-length: 5\r\ncontent-length: 5\r\n", .invalid, false, false, []),
+            ("content-length: 5x\r\nconnection: close\r\n", .invalid, false, true, []),
+            ("content-length: 1234567890123456789\r\n", .invalid, false, false, []),
+            ("connection: close\r\nconnection: x-a\r\n", .absent, false, true, ["x-a", "close"]),
+            ("connection: keep-alive, x-b\r\n", .absent, true, false, ["x-b"]),
+            ("connection: x-c\r\nconnection: keep-alive\r\n", .absent, true, false, ["x-c"]),
+        ]
+    )
+    func lengthAndConnectionReadAhead(fields: String, length: HeaderFields.Length, keepAlive: Bool, close: Bool, named: [String]) throws {
+        let head = try HTTP1HeadParser.parseResponse(ByteBuffer(string: "HTTP/1.1 200 OK\r\n\(fields)\r\n"))
+        #expect(head.fields.contentLength == length)
+        let options = head.fields.connectionOptions
+        #expect(options.keepAlive == keepAlive && options.close == close && options.namedFields == named, "\(options)")
+        #expect(head.isKeepAlive == !close)
+    }
+
     @Test("every field the proxy treats specially is known by its name in any case, and names of the same length are not")
     func knownFields() {
         for field in KnownField.allCases where field != .other && field != .xEnvoy {
