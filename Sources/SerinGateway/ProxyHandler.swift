@@ -583,9 +583,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// Captured strongly, since a weak capture would put every request of the connection on the slow path of
     /// reference counting (see `UpstreamConnection.delegate`).
     func schedule(after delay: Duration, for exchange: ProxyExchange, _ body: @escaping (ProxyHandler) -> Void) -> Scheduled<Void> {
-        let (seconds, attoseconds) = delay.components
-        let amount = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        return loop.eventLoop.assumeIsolated().scheduleTask(in: amount) {
+        return loop.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) {
             guard self.exchange === exchange else { return }
             body(self)
         }

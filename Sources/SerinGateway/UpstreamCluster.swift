@@ -334,10 +334,19 @@ final class UpstreamCluster: Sendable {
 }
 
 extension TimeAmount {
+    /// `duration` in nanoseconds, at most `longest`: a deadline a client names (`grpc-timeout: 99999999H`, legal gRPC)
+    /// can be longer than 64-bit nanoseconds count, and would trap the process converted as it is.
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        guard seconds < Self.longestSeconds else {
+            self = .seconds(Self.longestSeconds)
+            return
+        }
+        self = .nanoseconds(max(seconds, 0) * 1_000_000_000 + max(attoseconds, 0) / 1_000_000_000)
     }
+
+    /// A century: longer than any deadline means, and far inside what a deadline from now can count to.
+    static let longestSeconds: Int64 = 100 * 365 * 86_400
 }
 
 /// A cluster's client TLS context and the stamps of the files it was built from.

@@ -321,6 +321,18 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test("a client's deadline longer than 64-bit nanoseconds count (grpc-timeout: 99999999H, legal gRPC) is served like any other, and the gateway goes on", arguments: [
+        "2562048H", "99999999H", "99999999S", "99999999m",
+    ])
+    func hugeClientDeadline(timeout: String) async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let raw = try await setup.connect()
+            try await raw.send("GET / HTTP/1.1\r\nhost: web\r\ngrpc-timeout: \(timeout)\r\n\r\nGET / HTTP/1.1\r\nhost: web\r\n\r\n")
+            #expect(await raw.waitFor("ok\nHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n"), "\(raw.received)")
+            await raw.close()
+        }
+    }
+
     @Test("on a kept connection a host is checked anew whenever it differs from the last request's: a bad one after a good one is still answered 400", arguments: [
         "web:99999", "web:abc", "a b", "web:80:80",
     ])
