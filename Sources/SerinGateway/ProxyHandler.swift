@@ -183,8 +183,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
                 let part: (bytes: ByteBuffer, dataBytes: Int, ended: Bool)
                 do {
                     // A client's trailer fields are dropped, as Envoy drops them on HTTP/1 (`enable_trailers` off, as Istio
-                    // leaves it): none of them (a forged `x-forwarded-client-cert`, a second `content-length`) reaches a backend.
-                    part = try reader.read(from: &buffer, droppingTrailers: !servesHTTP2Stream)
+                    // leaves it), and those of an HTTP/2 stream's request too (gRPC clients send none): none of them (a
+                    // forged `x-forwarded-client-cert`, a second `content-length`) reaches a backend.
+                    part = try reader.read(from: &buffer, droppingTrailers: true)
                 } catch {
                     return reject(error, machine.malformedBody())
                 }

@@ -84,6 +84,25 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test("an HTTP/2 client's request trailers are dropped too (nghttp --trailer): a forged x-forwarded-client-cert or host in them never reaches the backend")
+    func http2RequestTrailersDropped() async throws {
+        try await Self.withScriptedBackend(answer: { $0.hasSuffix("\r\n0\r\n\r\n") ? .init(Self.ok) : nil }) { setup in
+            let body = FileManager.default.temporaryDirectory.appendingPathComponent("serin-trailer-body-\(UUID().uuidString)")
+            try Data("abc".utf8).write(to: body)
+            defer { try? FileManager.default.removeItem(at: body) }
+            let run = try await SerinProcess.run(
+                // Without content-length, so the stream goes upstream chunked, where trailers could follow.
+                ["-d", body.path, "--no-content-length", "--trailer", "x-forwarded-client-cert: Hash=evil", "--trailer", "host: evil.example",
+                 "http://127.0.0.1:\(setup.port)/upload"],
+                program: URL(fileURLWithPath: "/usr/bin/nghttp"), timeout: .seconds(30)
+            )
+            #expect(run.status == 0 && run.stdout == "ok\n", "\(run.stdout) \(run.stderr)")
+            let upstream = setup.backend.received
+            #expect(upstream.hasSuffix("\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), "\(upstream)")
+            #expect(!upstream.contains("evil"), "\(upstream)")
+        }
+    }
+
     @Test("a chunked answer reaches an HTTP/1.1 client chunked on a kept connection, an HTTP/1.0 client as plain data and a close")
     func chunkedAnswer() async throws {
         let chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"
