@@ -3,6 +3,9 @@
 /// (trailers-only). A gRPC client reads no text body, so a plain 404 or 503 reaches its caller as a status
 /// mapped from HTTP's with the reason lost.
 enum GRPCLocalAnswer {
+    /// DEADLINE_EXCEEDED: the client's own deadline passed at the gateway.
+    static let deadlineExceeded = 4
+
     /// Whether a request's `content-type` makes it a gRPC call: `application/grpc`, alone or with a `+codec` or
     /// parameters, and not gRPC-Web, which expects an HTTP/1 answer.
     static func isGRPC(contentType: String) -> Bool {

@@ -144,6 +144,12 @@ final class HTTP2ServerStream {
             return try HTTP2ExtendedConnect.writeUpgradeHead(headers, protocolName: protocolName, random: &random, to: &bytes)
         }
         guard let path, !path.isEmpty else { throw MalformedMessage(reason: "malformed request: no :path") }
+        // RFC 9113 §8.3.1: a path and query, or `*` for OPTIONS. An absolute URL there would be routed by its own host,
+        // past the :authority that everything in front of the gateway reads, as Envoy refuses it.
+        guard path.utf8.first == UInt8(ascii: "/") || (path == "*" && method == "OPTIONS") else {
+            throw MalformedMessage(reason: "malformed request: :path \(path.prefix(60).debugDescription) is not a path (RFC 9113 §8.3.1)")
+        }
+        if authority?.isEmpty == true { throw MalformedMessage(reason: "malformed request: an empty :authority") }
         requestIsHEAD = method == "HEAD"
         bytes.writeString(method)
         bytes.writeStaticString(" ")
@@ -206,7 +212,14 @@ final class HTTP2ServerStream {
             reset(.internalError)
             return
         }
-        for (index, frame) in frames.enumerated() { send(frame, last: responseEnded && index == frames.count - 1) }
+        for (index, frame) in frames.enumerated() {
+            if case .headers(let block) = frame, !Self.fitsOneFrame(block.headers, allocator: allocator) {
+                // Trailers (or a head the gateway wrote) too large to send: this stream fails, not the connection.
+                responseEnded = true
+                return reset(.internalError)
+            }
+            send(frame, last: responseEnded && index == frames.count - 1)
+        }
         endDeclinedTunnel()
     }
 
@@ -221,9 +234,33 @@ final class HTTP2ServerStream {
             responseEnded = true
             return reset(.internalError)
         }
+        let headers = Self.responseHeaders(head)
+        guard Self.fitsOneFrame(headers, allocator: allocator) else {
+            return refuse(MalformedMessage(
+                status: .badGateway,
+                reason: "upstream protocol error: its answer's head does not fit one HTTP/2 frame of \(Self.largestHeaderBlock) bytes, "
+                    + "the most this gateway sends a client"
+            ))
+        }
         if framing.hasBody { response.expectBody(framing) } else { responseEnded = true }
-        send(.headers(.init(headers: Self.responseHeaders(head), endStream: !framing.hasBody)), last: !framing.hasBody)
+        send(.headers(.init(headers: headers, endStream: !framing.hasBody)), last: !framing.hasBody)
         endDeclinedTunnel()
+    }
+
+    /// The largest header block the gateway sends in one HEADERS frame: NIOHTTP2 sends no CONTINUATION frames, and a
+    /// block past the client's frame size (16 KiB unless it says more) would end the whole connection, every stream on it.
+    static let largestHeaderBlock = 16_384
+
+    /// Whether `headers` encode within `largestHeaderBlock`: encoded to find out only when their raw size says they
+    /// might not (most heads are a fraction of it).
+    static func fitsOneFrame(_ headers: HPACKHeaders, allocator: ByteBufferAllocator) -> Bool {
+        var raw = 0
+        for (name, value, _) in headers { raw &+= name.utf8.count &+ value.utf8.count &+ 8 }
+        guard raw > largestHeaderBlock else { return true }
+        var encoder = HPACKEncoder(allocator: allocator)
+        var buffer = allocator.buffer(capacity: raw)
+        guard (try? encoder.encode(headers: headers, to: &buffer)) != nil else { return false }
+        return buffer.readableBytes <= largestHeaderBlock
     }
 
     /// An interim `:status 100` (RFC 9113 §8.1): the client may send the request's body.
@@ -366,8 +403,11 @@ final class HTTP2ServerStream {
         var headers: HPACKHeaders = [":status": String(head.status)]
         let options = head.fields.connectionOptions.namedFields
         var emptyBody = false, hasStatus = false
+        // A 204 has no body, and says no length (RFC 9110 §8.6): one an upstream sent anyway would have NIOHTTP2 refuse
+        // the HEADERS that end the stream, and the stream would never be answered.
+        let dropped = KnownField.hopByHop | KnownField.transferEncoding.bit | (head.status == 204 ? KnownField.contentLength.bit : 0)
         head.fields.forEachLowercased { name, value, kind in
-            guard kind.bit & (KnownField.hopByHop | KnownField.transferEncoding.bit) == 0, !options.contains(name) else { return }
+            guard kind.bit & dropped == 0, !options.contains(name) else { return }
             if kind == .contentLength { emptyBody = value == "0" } else if kind == .other, name == "grpc-status" { hasStatus = true }
             headers.add(name: name, value: value)
         }

@@ -61,6 +61,9 @@ final class ProxyExchange {
     /// The answer ends with the upstream's connection but goes to an HTTP/1.1 client chunked, as Envoy frames it, so the
     /// client's connection outlives it.
     var chunksAnswer = false
+    /// The request's timeout is its gRPC client's own deadline (`grpc-timeout`, within the route's): its passing is
+    /// DEADLINE_EXCEEDED to the client, as Envoy says, not the gateway's UNAVAILABLE.
+    var clientDeadline = false
     /// The loop's in-flight counts for a cluster balanced by load, which count this request against its endpoint
     /// until `finishRequest()` (a retry's move counts it against the next).
     private var load: EndpointLoad?

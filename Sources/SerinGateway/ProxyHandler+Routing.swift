@@ -165,6 +165,7 @@ extension ProxyHandler {
         // Envoy's gRPC timeout at the route's (`grpc_timeout_header_max`), unbounded without one.
         var timeout = route.policy.timeout
         if head.fields.contains(.grpcTimeout), let value = head.fields.first(.grpcTimeout), let asked = GRPCTimeout.parse(value) {
+            exchange.clientDeadline = timeout.map { asked <= $0 } ?? true
             timeout = min(timeout ?? asked, asked)
         }
         exchange.timeout = timeout

@@ -526,6 +526,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         // Counted before the answer goes out, so whoever reads the answer also sees it counted.
         var grpcStatus: Int?
         if case .faultAbort(let abort) = failure { grpcStatus = abort.grpcStatus }
+        if case .timeout = failure, exchange.clientDeadline, answersInGRPC { grpcStatus = GRPCLocalAnswer.deadlineExceeded }
         let counted = localAnswerCounted(failure.status, grpcStatus: grpcStatus)
         if let grpcStatus = counted.grpcStatus { exchange.grpcStatus = grpcStatus }
         record(exchange, code: counted.code, flag: failure.flag)

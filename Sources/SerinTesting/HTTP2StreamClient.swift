@@ -150,9 +150,11 @@ public final class HTTP2StreamClient: Sendable {
         return WebSocketClient(channel: stream, inbox: inbox, ticker: ticker)
     }
 
-    /// A plain request on a new stream (`GET` unless told, no body): its whole answer, or the stream's reset code.
-    public func request(authority: String, path: String, method: String = "GET") async throws -> Response {
-        let headers: HPACKHeaders = [":method": method, ":scheme": scheme, ":path": path, ":authority": authority]
+    /// A plain request on a new stream (`GET` unless told, no body, `fields` after the pseudo-fields): its whole
+    /// answer, or the stream's reset code.
+    public func request(authority: String, path: String, method: String = "GET", fields: [(String, String)] = []) async throws -> Response {
+        var headers: HPACKHeaders = [":method": method, ":scheme": scheme, ":path": path, ":authority": authority]
+        for (name, value) in fields { headers.add(name: name, value: value) }
         return try await start(headers, tunnel: false, inbox: WebSocketClient.Inbox()).answer
     }
 

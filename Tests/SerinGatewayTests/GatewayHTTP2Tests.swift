@@ -273,6 +273,29 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
+        "a gRPC client's deadline (grpc-timeout) passing at the gateway is DEADLINE_EXCEEDED, as Envoy answers it, not UNAVAILABLE, counted so",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func grpcClientDeadline() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1", delay: .seconds(3))
+        defer { Task { await backend.stop() } }
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            // curl keeps no deadline of its own: what it reads is the gateway's answer.
+            let message = try SerinProcess.temporaryDirectory().appendingPathComponent("call.bin")
+            try Data([0, 0, 0, 0, 2] + Array("hi".utf8)).write(to: message)
+            let answer = try await Curl.get(
+                "http://127.0.0.1:\(port)/serin.test.Echo/Say",
+                [
+                    "--http2-prior-knowledge", "--data-binary", "@\(message.path)", "-H", "host: grpc-echo", "-H", "content-type: application/grpc",
+                    "-H", "te: trailers", "-H", "grpc-timeout: 300m",
+                ]
+            )
+            #expect(answer.status == 200 && answer.header("grpc-status") == "4", "\(answer.headers)")
+            #expect(server.telemetry.snapshot().series.keys.contains { $0.grpcStatus == "4" && $0.responseFlags == .upstreamRequestTimeout })
+        }
+    }
+
+    @Test(
         "the gateway's own answers to a gRPC call are gRPC statuses, as Envoy gives them: no route is UNIMPLEMENTED, an upstream that refuses is UNAVAILABLE, each with its reason and counted as 200 with its grpc_response_status",
         .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
     )

@@ -103,6 +103,61 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test("an HTTP/2 request whose :path is not a path (an absolute URL naming another host) or whose :authority is empty is answered 400 and goes nowhere, as Envoy refuses it; the connection's next stream is served")
+    func http2PathMustBeAPath() async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let client = try await HTTP2StreamClient.connect(port: setup.port, group: setup.group)
+            for (authority, path) in [("web", "http://internal.example:81/x"), ("web", "x"), ("web", "*"), ("", "/")] {
+                let refused = try await client.request(authority: authority, path: path)
+                #expect(refused.status == 400, "\(authority) \(path): \(refused)")
+            }
+            #expect(setup.backend.received.isEmpty, "\(setup.backend.received)")
+            let served = try await client.request(authority: "web", path: "/")
+            #expect(served.status == 200 && served.body == "ok\n", "\(served)")
+            await client.close()
+        }
+    }
+
+    @Test("on an HTTP/2 connection a request over the header limits (here 100 fields) is answered 431 on its stream, as over HTTP/1, and the connection's other streams go on")
+    func http2HeadOverLimits() async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead(Self.ok)) { setup in
+            let client = try await HTTP2StreamClient.connect(port: setup.port, group: setup.group)
+            #expect(try await client.request(authority: "web", path: "/").status == 200)
+            let many = try await client.request(authority: "web", path: "/", fields: (0..<120).map { ("x-field-\($0)", "v") })
+            #expect(many.status == 431, "\(many)")
+            let after = try await client.request(authority: "web", path: "/", fields: [("cookie", String(repeating: "c", count: 8_000))])
+            #expect(after.status == 200 && after.body == "ok\n", "\(after)")
+            await client.close()
+        }
+    }
+
+    @Test("an answer head too large for one HTTP/2 frame is a 502 on its stream, not the end of the client's connection; one that fits goes through")
+    func http2OversizedAnswerHead() async throws {
+        let answer: @Sendable (String) -> ScriptedBackend.Answer? = { received in
+            guard received.contains("\r\n\r\n") else { return nil }
+            let size = received.hasPrefix("GET /big") ? 30_000 : 12_000
+            return .init("HTTP/1.1 200 OK\r\nx-large: \(String(repeating: "x", count: size))\r\ncontent-length: 3\r\n\r\nok\n")
+        }
+        try await Self.withScriptedBackend(answer: answer) { setup in
+            let client = try await HTTP2StreamClient.connect(port: setup.port, group: setup.group)
+            let big = try await client.request(authority: "web", path: "/big")
+            #expect(big.status == 502 && big.body.contains("does not fit one HTTP/2 frame"), "\(big)")
+            let fits = try await client.request(authority: "web", path: "/fits")
+            #expect(fits.status == 200 && fits.body == "ok\n", "\(fits)")
+            await client.close()
+        }
+    }
+
+    @Test("a 204 that says a length reaches an HTTP/2 client at once, without it (its stream used to wait for good)")
+    func http2NoContentWithLength() async throws {
+        try await Self.withScriptedBackend(answer: Self.afterHead("HTTP/1.1 204 No Content\r\ncontent-length: 5\r\nx-a: 1\r\n\r\n")) { setup in
+            let client = try await HTTP2StreamClient.connect(port: setup.port, group: setup.group)
+            let answer = try await client.request(authority: "web", path: "/")
+            #expect(answer.status == 204 && answer.body.isEmpty && answer.resetCode == nil, "\(answer)")
+            await client.close()
+        }
+    }
+
     @Test("a chunked answer reaches an HTTP/1.1 client chunked on a kept connection, an HTTP/1.0 client as plain data and a close")
     func chunkedAnswer() async throws {
         let chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"
