@@ -172,12 +172,19 @@ enum HTTP2Bridging {
                 }
                 return (frames, true)
             case .end(let trailers):
-                frames.append(.headers(.init(headers: HPACKHeaders(trailers), endStream: true)))
+                // Fields a trailer section may not carry (RFC 9110 §6.5.1, RFC 9113 §8.2.2) are left out: an HTTP/2 client
+                // refuses the whole answer over one of them.
+                frames.append(.headers(.init(headers: HPACKHeaders(trailers.filter { !forbiddenInTrailers.contains($0.0) }), endStream: true)))
                 return (frames, true)
             }
         }
         return (frames, false)
     }
+
+    /// Framing, routing and connection fields, which no HTTP/2 trailer section holds (names lower-cased).
+    static let forbiddenInTrailers: Set<String> = [
+        "content-length", "transfer-encoding", "host", "connection", "keep-alive", "proxy-connection", "te", "upgrade", "trailer",
+    ]
 
     /// An empty DATA frame that ends the stream.
     static func endOfStream(_ allocator: ByteBufferAllocator) -> HTTP2Frame.FramePayload {

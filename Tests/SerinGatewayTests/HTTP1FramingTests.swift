@@ -148,6 +148,26 @@ struct HTTP1FramingTests {
         }
     }
 
+    @Test("to an HTTP/2 client an answer's trailers leave out the fields no trailer section may hold (a client refuses the whole answer over one), and a transfer coding besides chunked is a 502, as Envoy answers it")
+    func http2AnswerFraming() async throws {
+        let answer: @Sendable (String) -> ScriptedBackend.Answer? = { received in
+            guard received.contains("\r\n\r\n") else { return nil }
+            if received.hasPrefix("GET /gzip") {
+                return .init("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+            }
+            return .init("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\ncontent-length: 99\r\nx-t: 1\r\n\r\n")
+        }
+        try await Self.withScriptedBackend(answer: answer) { setup in
+            let client = try await HTTP2StreamClient.connect(port: setup.port, group: setup.group)
+            // curl, as browsers, refuses an answer whose trailers carry a content-length (PROTOCOL_ERROR, exit 92).
+            let trailed = try await Curl.get("http://127.0.0.1:\(setup.port)/trailers", ["--http2-prior-knowledge", "-H", "host: web"])
+            #expect(trailed.exitCode == 0 && trailed.status == 200 && trailed.body == "ok", "\(trailed.exitCode) \(trailed.stderr)")
+            let coded = try await client.request(authority: "web", path: "/gzip")
+            #expect(coded.status == 502 && coded.body.contains("transfer coding gzip"), "\(coded)")
+            await client.close()
+        }
+    }
+
     @Test("a 204 that says a length reaches an HTTP/2 client at once, without it (its stream used to wait for good)")
     func http2NoContentWithLength() async throws {
         try await Self.withScriptedBackend(answer: Self.afterHead("HTTP/1.1 204 No Content\r\ncontent-length: 5\r\nx-a: 1\r\n\r\n")) { setup in
