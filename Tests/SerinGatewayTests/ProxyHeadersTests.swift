@@ -71,6 +71,24 @@ struct ProxyHeadersTests {
         #expect(mesh.contains("x-envoy-retry-on: 5xx\r\nX-Envoy-Max-Retries: 10\r\n"), "\(mesh)")
     }
 
+    @Test("a request id's digits, made eight at a time, are the generator's two numbers in lower-case hex, first digit first")
+    func requestIDDigits() {
+        var random = FastRandom(seed: 11)
+        for _ in 0..<1_000 {
+            var copy = random
+            let (high, low) = (copy.next(), copy.next())
+            var buffer = ByteBuffer()
+            buffer.writeHead(maximumBytes: 32) { out in random.writeRequestID(to: &out) }
+            let expected = [high, low].map { String($0, radix: 16) }.map { String(repeating: "0", count: 16 - $0.count) + $0 }.joined()
+            #expect(String(buffer: buffer) == expected)
+        }
+        for value: UInt32 in [0, 0xFFFF_FFFF, 0x0123_4567, 0x89AB_CDEF, 0xA0B0_C0D0] {
+            let digits = withUnsafeBytes(of: FastRandom.hexDigits(value)) { String(decoding: $0, as: UTF8.self) }
+            let written = String(value, radix: 16)
+            #expect(digits == String(repeating: "0", count: 8 - written.count) + written)
+        }
+    }
+
     @Test("a fresh request id takes the place of the client's; a request whose connection field named its x-request-id still leaves with one")
     func requestIDAlwaysSent() throws {
         let head = try Self.request("GET /a HTTP/1.1\r\nhost: shop\r\nx-request-id: chosen-by-client\r\n\r\n")
