@@ -25,6 +25,12 @@ struct ResponseHead {
 
     /// A 1xx answer (`100 Continue`): the final one follows it.
     var isInformational: Bool { (100..<200).contains(status) }
+
+    /// The framing fields (`KnownField` bits) not passed on with this answer, to an HTTP/1 client or an HTTP/2 one: a
+    /// 204 has no body whatever its fields say (RFC 9112 §6.3) and may not say a length (RFC 9110 §8.6), so a length an
+    /// upstream sent anyway goes no further (a lax HTTP/1 client would read that many bytes of the next answer, and
+    /// NIOHTTP2 refuses the HEADERS that end an HTTP/2 stream with one).
+    var withheldFraming: UInt32 { status == 204 ? KnownField.contentLength.bit | KnownField.transferEncoding.bit : 0 }
 }
 
 /// Why a message could not be read: the status a client is answered with, and what was wrong, and where.

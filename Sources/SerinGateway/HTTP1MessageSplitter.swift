@@ -203,10 +203,7 @@ enum HTTP2Bridging {
     static func appendBody(_ frame: HTTP2Frame.FramePayload.Data, chunked: Bool, to bytes: inout ByteBuffer) {
         if case .byteBuffer(let data) = frame.data, data.readableBytes > 0 {
             if chunked {
-                bytes.writeString(String(data.readableBytes, radix: 16))
-                bytes.writeStaticString("\r\n")
-                bytes.writeImmutableBuffer(data)
-                bytes.writeStaticString("\r\n")
+                bytes.writeChunk(data)
             } else {
                 bytes.writeImmutableBuffer(data)
             }
@@ -224,6 +221,14 @@ enum HTTP2Bridging {
 }
 
 extension ByteBuffer {
+    /// `data`, not empty, as one chunk of a chunked body: its size in hex, CR LF, the bytes, CR LF.
+    mutating func writeChunk(_ data: ByteBuffer) {
+        writeString(String(data.readableBytes, radix: 16))
+        writeStaticString("\r\n")
+        writeImmutableBuffer(data)
+        writeStaticString("\r\n")
+    }
+
     /// `name: value` and CR LF, written without building a string first.
     mutating func writeField(_ name: String, _ value: String) {
         writeString(name)

@@ -414,9 +414,7 @@ final class HTTP2ServerStream {
         var headers: HPACKHeaders = [":status": String(head.status)]
         let options = head.fields.connectionOptions.namedFields
         var emptyBody = false, hasStatus = false
-        // A 204 has no body, and says no length (RFC 9110 §8.6): one an upstream sent anyway would have NIOHTTP2 refuse
-        // the HEADERS that end the stream, and the stream would never be answered.
-        let dropped = KnownField.hopByHop | KnownField.transferEncoding.bit | (head.status == 204 ? KnownField.contentLength.bit : 0)
+        let dropped = KnownField.hopByHop | KnownField.transferEncoding.bit | head.withheldFraming
         head.fields.forEachLowercased { name, value, kind in
             guard kind.bit & dropped == 0, !options.contains(name) else { return }
             if kind == .contentLength { emptyBody = value == "0" } else if kind == .other, name == "grpc-status" { hasStatus = true }

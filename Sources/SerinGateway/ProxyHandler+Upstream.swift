@@ -79,7 +79,11 @@ extension ProxyHandler: UpstreamDelegate {
         }
         deadlines.trafficPassed()
         exchange.responseBytes += dataBytes
-        let bytes = exchange.chunksAnswer ? Self.chunk(received) : received
+        var bytes = received
+        if exchange.chunksAnswer, received.readableBytes > 0 {
+            bytes = ByteBufferAllocator().buffer(capacity: received.readableBytes + 20)
+            bytes.writeChunk(received)
+        }
         // Flushed when the upstream read completes: one write system call per read, not per part.
         if var head = heldHead, bytes.readableBytes <= Self.coalescedBodyBytes {
             heldHead = nil
@@ -119,17 +123,6 @@ extension ProxyHandler: UpstreamDelegate {
         heldHead = nil
         client.write(head)
         responseHeadBuffer = head
-    }
-
-    /// `data` as one chunk of a chunked body.
-    private static func chunk(_ data: ByteBuffer) -> ByteBuffer {
-        var framed = ByteBuffer()
-        framed.reserveCapacity(data.readableBytes + 20)
-        framed.writeString(String(data.readableBytes, radix: 16))
-        framed.writeStaticString("\r\n")
-        framed.writeImmutableBuffer(data)
-        framed.writeStaticString("\r\n")
-        return framed
     }
 
     func upstreamEnded(_ connection: UpstreamConnection) {

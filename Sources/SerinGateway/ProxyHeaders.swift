@@ -135,10 +135,8 @@ enum ProxyHeaders {
             out.append(string: head.reason)
             out.append(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             // A decoded body (a chunked answer to an HTTP/1.0 client) loses its trailers, and so the field announcing them.
-            // A 204 has no body whatever its fields say (RFC 9112 §6.3), and may not say a length (RFC 9110 §8.6): a length
-            // an upstream sent anyway is not passed on, lest a lax client read that many bytes of the next answer.
             let skipping = KnownField.hopByHop | (decodedBody ? KnownField.transferEncoding.bit | KnownField.trailer.bit : 0)
-                | (head.status == 204 ? KnownField.contentLength.bit | KnownField.transferEncoding.bit : 0)
+                | head.withheldFraming
             head.fields.write(to: &out, skipping: skipping, skippingNames: head.fields.connectionOptions.namedFields)
             if chunked { out.append("transfer-encoding: chunked\r\n") }
             if !keepAlive {

@@ -334,7 +334,7 @@ final class UpstreamCluster: Sendable {
 }
 
 extension TimeAmount {
-    /// `duration` in nanoseconds, at most `longest`: a deadline a client names (`grpc-timeout: 99999999H`, legal gRPC)
+    /// `duration` in nanoseconds, at most `longestSeconds`: a deadline a client names (`grpc-timeout: 99999999H`, legal gRPC)
     /// can be longer than 64-bit nanoseconds count, and would trap the process converted as it is.
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
