@@ -37,8 +37,11 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
     /// Istio's default retries cover (`refused-stream`): not a reset of a request the server may have seen.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let closed = error as? NIOHTTP2Errors.StreamClosed else { return context.fireErrorCaught(error) }
-        if closed.errorCode == .refusedStream || (closed.errorCode == .cancel && goAway?.refused(closed.streamID) == true) {
-            return context.fireErrorCaught(UpstreamStreamRefused())
+        if closed.errorCode == .refusedStream {
+            return context.fireErrorCaught(UpstreamStreamRefused(refusal: .refused))
+        }
+        if closed.errorCode == .cancel, let goAway, goAway.refused(closed.streamID) {
+            return context.fireErrorCaught(UpstreamStreamRefused(refusal: goAway.refusal))
         }
         context.fireErrorCaught(UpstreamStreamReset(code: "\(closed.errorCode)"))
     }
@@ -115,7 +118,9 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
             guard responseStarted else { return }
             HTTP2Bridging.appendBody(frame, chunked: responseChunked, to: &bytes)
         case .rstStream(let code):
-            return context.fireErrorCaught(code == .refusedStream ? UpstreamStreamRefused() : UpstreamStreamReset(code: "\(code)"))
+            return context.fireErrorCaught(
+                code == .refusedStream ? UpstreamStreamRefused(refusal: .refused) : UpstreamStreamReset(code: "\(code)")
+            )
         default:
             return
         }

@@ -129,7 +129,10 @@ final class HTTP2UpstreamSessions {
                     case .failure: session.activeStreams -= 1
                     }
                     completion(
-                        result.flatMap { stream in
+                        result.mapError { error in
+                            // The server went away before the stream was opened: it never left the gateway.
+                            goAway.lastStreamID == nil ? error : UpstreamStreamRefused(refusal: goAway.refusal)
+                        }.flatMap { stream in
                             Result {
                                 let connection = UpstreamConnection(channel: stream, endpoint: endpoint)
                                 // One request per stream: the pool closes it when the exchange is over.
@@ -325,6 +328,10 @@ final class UpstreamGoAway: @unchecked Sendable {
         guard let lastStreamID else { return false }
         return stream > lastStreamID
     }
+
+    /// Why the server did not process a stream above the GOAWAY's last: it ended a connection that served
+    /// earlier streams, or took none at all.
+    var refusal: ProxyStateMachine.StreamRefusal { (lastStreamID ?? .rootStream) > .rootStream ? .connectionEnded : .refused }
 
     func received(lastStreamID: HTTP2StreamID) {
         self.lastStreamID = min(self.lastStreamID ?? lastStreamID, lastStreamID)

@@ -147,7 +147,7 @@ extension ProxyHandler: UpstreamDelegate {
         let action = decide(exchange) { machine, retries in
             machine.upstreamClosed(
                 malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: retries,
-                handshakeFailed: handshakeFailed, refused: error is UpstreamStreamRefused
+                handshakeFailed: handshakeFailed, refused: (error as? UpstreamStreamRefused)?.refusal
             )
         }
         run(action, for: exchange, error: error)

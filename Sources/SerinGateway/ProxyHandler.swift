@@ -350,10 +350,12 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             pause(exchange, for: delay.fixedDelay) { $0.delayElapsed(exchange) }
         case .connect:
             if let exchange { connect(exchange) }
-        case .reconnect:
+        case .reconnect(let replayingBody):
             guard let exchange else { return }
             loop.health.resentOnNewConnection()
-            exchange.buffered = []
+            // Body bytes still held (the stream was never opened) go out on the new connection, behind the head; those
+            // that went out already go again from the copy kept for retries, which holds every byte received.
+            if replayingBody { exchange.buffered = exchange.replay }
             connect(exchange)
         case .sendRequest:
             if let exchange, let connection = exchange.upstream { sendRequest(exchange, on: connection) }
@@ -453,7 +455,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         }
         switch result {
         case .failure(let error):
-            let action = decide(exchange) { $0.upstreamFailed(overflow: error is UpstreamOverflow, retries: $1) }
+            let action = decide(exchange) {
+                $0.upstreamFailed(overflow: error is UpstreamOverflow, retries: $1, refused: (error as? UpstreamStreamRefused)?.refusal)
+            }
             run(action, for: exchange, error: error)
         case .success(let connection):
             connection.delegate = self

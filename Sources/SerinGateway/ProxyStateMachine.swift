@@ -50,6 +50,8 @@ struct ProxyStateMachine {
         var retriesTaken = 0
         /// Connections asked for, retries and resends on a fresh connection included.
         var connects = 0
+        /// Resends of a stream refused by a server ending its connection (`StreamRefusal.connectionEnded`).
+        var resendsAfterConnectionEnded = 0
         /// A connection carries the current attempt.
         var upstreamAttached = false
         var requestEnded = false
@@ -157,6 +159,21 @@ struct ProxyStateMachine {
         }
     }
 
+    /// Why an upstream never processed an HTTP/2 stream.
+    enum StreamRefusal: Equatable, Sendable {
+        /// RST_STREAM REFUSED_STREAM, or a GOAWAY naming no stream the connection carried: the server takes no more.
+        case refused
+        /// A GOAWAY after the server processed earlier streams on the connection (nginx's `keepalive_requests`, a gRPC
+        /// server's `max_connection_age`): it goes on taking streams, on a new connection.
+        case connectionEnded
+    }
+
+    /// How often a stream refused by a server ending its connection is sent again on a new one before the route's
+    /// retries take over. Each such end means the server served earlier streams, so resending makes progress; a
+    /// stream still behind others (more streams at once than the server serves per connection) needs one resend
+    /// for each connection served before it.
+    static let resendsAfterConnectionEnded = 8
+
     /// What ended an attempt, for Istio's `retryOn`.
     enum RetryTrigger: Equatable {
         case connectFailure
@@ -233,8 +250,9 @@ struct ProxyStateMachine {
         /// Count the failed attempt as `code` and `flag`, drop its connection, move to the next endpoint, and
         /// report `backoffElapsed()` after `backoff`.
         case retry(RetryTrigger, code: Int, flag: ResponseFlag, backoff: Duration)
-        /// Send again at once on a new connection: the pooled one had been closed by the server while idle.
-        case reconnect
+        /// Send again at once on a new connection: the pooled one had been closed by the server while idle, or the
+        /// server never processed the stream. `replayingBody`: the body bytes that went out go again, from the copy kept.
+        case reconnect(replayingBody: Bool)
         /// No answer started: drop the upstream, count and write the gateway's error answer.
         case fail(UpstreamFailure, keepAlive: Bool)
         /// Pass an informational answer (`100 Continue`) to the client; the final one follows.
@@ -461,9 +479,10 @@ struct ProxyStateMachine {
     }
 
     /// No connection could be had: the cluster's budget is spent (`overflow`), or the connect failed.
-    mutating func upstreamFailed(overflow: Bool, retries: HTTPRetry?) -> Action {
+    mutating func upstreamFailed(overflow: Bool, retries: HTTPRetry?, refused: StreamRefusal? = nil) -> Action {
         guard case .proxying(var exchange) = state else { return .none }
         if overflow { return fail(exchange, .overflow) }
+        if let refused { return resendOrRetry(&exchange, refused: refused, reused: false, retries: retries) }
         if let retry = retry(&exchange, after: .connectFailure, code: 503, flag: .upstreamConnectionFailure, retries: retries) {
             return retry
         }
@@ -512,9 +531,10 @@ struct ProxyStateMachine {
     }
 
     /// The upstream connection closed before the answer ended (or a tunnel's upstream closed); `malformed` when
-    /// what it sent was not HTTP, `reused` when it had served a request before this one.
+    /// what it sent was not HTTP, `reused` when it had served a request before this one, `refused` when it was an
+    /// HTTP/2 stream the server never processed.
     mutating func upstreamClosed(
-        malformed: Bool, reused: Bool, retries: HTTPRetry?, handshakeFailed: Bool = false, refused: Bool = false
+        malformed: Bool, reused: Bool, retries: HTTPRetry?, handshakeFailed: Bool = false, refused: StreamRefusal? = nil
     ) -> Action {
         if isTunnelling {
             state = .idle
@@ -543,16 +563,32 @@ struct ProxyStateMachine {
             }
             return fail(exchange, .connectFailure)
         }
-        // A stream the server never processed (refused, or above its GOAWAY's last stream), or a pooled connection the
-        // server closed while idle, fails before any answer byte: sent again on a new connection, not as an attempt,
-        // as long as no body bytes went out (as Envoy's pool sends the streams a GOAWAY left); else under the retries.
-        if refused || reused, !exchange.bodyForwarded, exchange.connects < 3 {
+        return resendOrRetry(&exchange, refused: refused, reused: reused, retries: retries)
+    }
+
+    /// A stream the server never processed (refused, above its GOAWAY's last stream, or never opened because the server
+    /// went away first), or a pooled connection the server closed while idle, fails before any answer byte: sent again
+    /// on a new connection, not as an attempt, as long as no body bytes went out (as Envoy's pool sends the streams a
+    /// GOAWAY left); else under the retries. A server ending connections that served others is given more resends
+    /// than one refusing streams outright.
+    private mutating func resendOrRetry(_ exchange: inout Exchange, refused: StreamRefusal?, reused: Bool, retries: HTTPRetry?) -> Action {
+        // A server that never processed the stream saw none of its body: what went out goes again, if a copy was kept.
+        let replayingBody = exchange.bodyForwarded && refused != nil && exchange.replayable
+        let sendable = !exchange.bodyForwarded || replayingBody
+        if refused == .connectionEnded, sendable, exchange.resendsAfterConnectionEnded < Self.resendsAfterConnectionEnded {
+            exchange.resendsAfterConnectionEnded += 1
             exchange.connects += 1
             state = .proxying(exchange)
-            return .reconnect
+            return .reconnect(replayingBody: replayingBody)
+        }
+        if refused != nil || reused, sendable, exchange.connects < 3 {
+            exchange.connects += 1
+            state = .proxying(exchange)
+            return .reconnect(replayingBody: replayingBody)
         }
         if let retry = retry(
-            &exchange, after: refused ? .refusedStream : .reset, code: 503, flag: .upstreamConnectionTermination, retries: retries
+            &exchange, after: refused != nil ? .refusedStream : .reset, code: 503, flag: .upstreamConnectionTermination,
+            retries: retries
         ) {
             return retry
         }

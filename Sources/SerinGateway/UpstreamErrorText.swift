@@ -71,5 +71,7 @@ struct UpstreamStreamReset: Error, CustomStringConvertible {
 /// The upstream never processed the HTTP/2 stream: it refused it (RST_STREAM REFUSED_STREAM), or its connection's
 /// GOAWAY named an earlier last stream. Safe to send again, and retried on `refused-stream`, as Envoy does.
 struct UpstreamStreamRefused: Error, CustomStringConvertible {
+    /// Why: a server ending a connection that carried earlier streams still takes streams on a new one.
+    let refusal: ProxyStateMachine.StreamRefusal
     var description: String { "the upstream refused the HTTP/2 stream (it was going away, or at its limit of streams)" }
 }

@@ -110,6 +110,11 @@ public final class NginxServer: @unchecked Sendable {
         }
     }
 
+    /// What nginx logged so far (its `error_log`): what a failed test says alongside its expectation.
+    public var errorLog: String {
+        (try? String(contentsOf: directory.appendingPathComponent("error.log"), encoding: .utf8)) ?? ""
+    }
+
     /// Stops nginx (SIGTERM, then waits) and removes its files.
     public func stop() {
         ChildServer.stop(process, removing: directory)

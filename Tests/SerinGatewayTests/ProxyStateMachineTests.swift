@@ -257,7 +257,7 @@ struct ProxyStateMachineTests {
     func upstreamClosesBeforeHead() {
         var reused = Self.sent()
         for resend in 1...2 {
-            #expect(reused.upstreamClosed(malformed: false, reused: true, retries: nil) == .reconnect, "resend \(resend)")
+            #expect(reused.upstreamClosed(malformed: false, reused: true, retries: nil) == .reconnect(replayingBody: false), "resend \(resend)")
             #expect(reused.upstreamConnected() == .sendRequest)
         }
         #expect(reused.upstreamClosed(malformed: false, reused: true, retries: nil) == .fail(.reset, keepAlive: true), "resent at most twice")
@@ -265,6 +265,56 @@ struct ProxyStateMachineTests {
         var fresh = Self.sent()
         #expect(fresh.upstreamClosed(malformed: false, reused: false, retries: nil) == .fail(.reset, keepAlive: true))
         #expect(Machine.UpstreamFailure.reset.flag.rawValue == "UC")
+    }
+
+    @Test(
+        "a stream refused by a server ending a connection that served others is resent eight times before the retries; one refused outright twice"
+    )
+    func refusedStreamResends() {
+        var ended = Self.sent(retries: 2)
+        for resend in 1...Machine.resendsAfterConnectionEnded {
+            #expect(ended.upstreamClosed(malformed: false, reused: false, retries: nil, refused: .connectionEnded) == .reconnect(replayingBody: false), "resend \(resend)")
+            #expect(ended.upstreamConnected() == .sendRequest)
+        }
+        let then = ended.upstreamClosed(malformed: false, reused: false, retries: Self.connectRetries, refused: .connectionEnded)
+        guard case .retry(.refusedStream, code: 503, flag: .upstreamConnectionTermination, _) = then else {
+            Issue.record("then an attempt under the route's retries, not \(then)")
+            return
+        }
+
+        var refused = Self.sent()
+        for _ in 1...2 {
+            #expect(refused.upstreamClosed(malformed: false, reused: false, retries: nil, refused: .refused) == .reconnect(replayingBody: false))
+            #expect(refused.upstreamConnected() == .sendRequest)
+        }
+        #expect(refused.upstreamClosed(malformed: false, reused: false, retries: nil, refused: .refused) == .fail(.reset, keepAlive: true))
+    }
+
+    @Test(
+        "a stream never opened because its connection went away first is asked for again, body bytes held for it, not counted as a connect failure"
+    )
+    func streamNeverOpened() {
+        var machine = Self.routed(hasBody: true)
+        #expect(machine.requestBody(bytes: 5) == .forwardBody(toUpstream: false, replay: .none))
+        #expect(machine.upstreamFailed(overflow: false, retries: nil, refused: .connectionEnded) == .reconnect(replayingBody: false))
+        #expect(machine.requestBody(bytes: 5) == .forwardBody(toUpstream: false, replay: .none), "still held: no connection yet")
+        #expect(machine.upstreamConnected() == .sendRequest)
+
+        var connectFailed = Self.routed(hasBody: false)
+        #expect(connectFailed.upstreamFailed(overflow: false, retries: nil) == .fail(.connectFailure, keepAlive: true))
+    }
+
+    @Test("a refused stream whose body went out is resent with the copy kept for retries; without a copy, it is not resent")
+    func refusedStreamReplaysBody() {
+        var kept = Self.routed(hasBody: true, retries: 2)
+        _ = kept.upstreamConnected()
+        #expect(kept.requestBody(bytes: 5) == .forwardBody(toUpstream: true, replay: .keep))
+        #expect(kept.upstreamClosed(malformed: false, reused: false, retries: Self.connectRetries, refused: .connectionEnded) == .reconnect(replayingBody: true))
+
+        var notKept = Self.routed(hasBody: true)
+        _ = notKept.upstreamConnected()
+        #expect(notKept.requestBody(bytes: 5) == .forwardBody(toUpstream: true, replay: .none))
+        #expect(notKept.upstreamClosed(malformed: false, reused: false, retries: nil, refused: .connectionEnded) == .fail(.reset, keepAlive: false))
     }
 
     @Test("a reused connection is not resent once body bytes went out on it")
