@@ -4,8 +4,8 @@ extension MeshConfig {
     /// subset, of the first DestinationRule for the host) for that port, with the subset's policy for the port over
     /// it: section by section, or, when the subset has `portLevelSettings` for the port, in place of its four sections
     /// whole (a port's entry sets no retry budget, so the rule's stays). Empty when no rule sets one.
-    public func trafficPolicy(forHost host: String, subset: String?, port: Int?) -> TrafficPolicy {
-        let rules = destinationRules(forHost: host)
+    public func trafficPolicy(forHost host: String, subset: String?, port: Int?, from namespace: String? = nil) -> TrafficPolicy {
+        let rules = destinationRules(forHost: host, from: namespace)
         if let subset {
             for rule in rules {
                 if let defined = rule.subsets.first(where: { $0.name == subset }) {

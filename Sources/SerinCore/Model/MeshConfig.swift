@@ -83,11 +83,12 @@ public struct MeshConfig: Hashable, Sendable {
     /// The DestinationRules for `host`, in declaration order: those whose `host` is it or another name of the same
     /// Kubernetes Service (`reviews`, `reviews.default.svc.cluster.local`). A ServiceEntry's other hosts are services
     /// of their own, as in Istio: each takes its own rules, never another host's TLS or connection pool.
-    public func destinationRules(forHost host: String) -> [DestinationRule] {
+    /// `namespace`: the namespace of the resource naming `host`, which a bare name is looked up in first.
+    public func destinationRules(forHost host: String, from namespace: String? = nil) -> [DestinationRule] {
         // Asked for every route target as a table compiles: names with no rule are passed over before the costlier test.
         guard !destinationRules.isEmpty else { return [] }
         var positions = ruleIndex[host] ?? []
-        for name in service(forHost: host)?.hosts ?? [] where name != host {
+        for name in service(forHost: host, from: namespace)?.hosts ?? [] where name != host {
             guard let named = ruleIndex[name], Self.namesOneKubernetesService(name, host) else { continue }
             positions += named
         }
@@ -127,6 +128,19 @@ public struct MeshConfig: Hashable, Sendable {
         serviceIndex[host.lowercased()]?.first.map { services[$0] }
     }
 
+    /// The service a destination host names in a resource of `namespace`: a bare name (`reviews`) is first the
+    /// Kubernetes Service of that namespace, as Istio expands a VirtualService's `reviews` in `shop` to
+    /// `reviews.shop.svc.cluster.local` (where another namespace's `reviews` may have been declared first); else,
+    /// and for any longer name, the service `service(forHost:)` finds.
+    public func service(forHost host: String, from namespace: String?) -> MeshService? {
+        if let namespace, !host.contains("."),
+            let local = serviceIndex["\(host.lowercased()).\(namespace.lowercased()).svc.cluster.local"]?.first
+        {
+            return services[local]
+        }
+        return service(forHost: host)
+    }
+
     /// The workload serving `destination` (the Deployment its endpoints' labels name, as telemetry's
     /// `destination_workload` reports it): Flagger's `{{ target }}`. Nil when no endpoint names one.
     public func workload(serving destination: Destination) -> String? {
@@ -134,8 +148,8 @@ public struct MeshConfig: Hashable, Sendable {
     }
 
     /// The subset `name` of `host`, from the first DestinationRule for that host that defines it.
-    public func subset(named name: String, ofHost host: String) -> DestinationRule.Subset? {
-        for rule in destinationRules(forHost: host) {
+    public func subset(named name: String, ofHost host: String, from namespace: String? = nil) -> DestinationRule.Subset? {
+        for rule in destinationRules(forHost: host, from: namespace) {
             if let subset = rule.subsets.first(where: { $0.name == name }) { return subset }
         }
         return nil

@@ -50,8 +50,8 @@ public struct RoutePolicy: Hashable, Sendable, Codable {
 
 extension RoutePolicy {
     /// The policy of `route`, its mirror resolved in `config` (a port-less mirror of a service with several ports at
-    /// `listenerPort`, as its destinations).
-    public init(compiling route: HTTPRoute, in config: MeshConfig, listenerPort: Int? = nil) {
+    /// `listenerPort`, as its destinations; a bare host in the VirtualService's `namespace` first).
+    public init(compiling route: HTTPRoute, in config: MeshConfig, listenerPort: Int? = nil, from namespace: String? = nil) {
         let retries = route.retries ?? .istioDefault
         self.init(
             timeout: route.timeout,
@@ -60,7 +60,8 @@ extension RoutePolicy {
             directResponse: route.directResponse,
             mirrors: ([route.mirror].compactMap { $0 } + route.mirrors).map { mirror in
                 Mirror(
-                    destination: mirror.destination, cluster: RouteTable.cluster(for: mirror.destination, in: config, listenerPort: listenerPort),
+                    destination: mirror.destination,
+                    cluster: RouteTable.cluster(for: mirror.destination, in: config, listenerPort: listenerPort, from: namespace),
                     percentage: mirror.percentage
                 )
             },

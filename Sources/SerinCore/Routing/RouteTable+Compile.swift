@@ -132,8 +132,8 @@ extension RouteTable {
         guard let matches = RequestMatch.fitted(route.matches, toSourcesOf: gateways, in: config) else { return nil }
         return Route(
             virtualService: virtualService, index: index, name: route.name, gateways: gateways, matches: matches,
-            targets: route.destinations.map { Self.target(for: $0, in: config, listenerPort: listenerPort) },
-            policy: RoutePolicy(compiling: route, in: config, listenerPort: listenerPort),
+            targets: route.destinations.map { Self.target(for: $0, in: config, listenerPort: listenerPort, from: virtualService.namespace) },
+            policy: RoutePolicy(compiling: route, in: config, listenerPort: listenerPort, from: virtualService.namespace),
             stickiness: route.stickiness, delegatedBy: delegatedBy
         )
     }
@@ -146,17 +146,19 @@ extension RouteTable {
     /// Whether a VirtualService's HTTP routes (a delegate's too) send to a destination, or mirror to one, that takes
     /// the listener's port (`takesListenerPort`): such a route resolves per port requests arrive on.
     static func dependsOnListenerPort(_ virtualService: VirtualService, in config: MeshConfig) -> Bool {
-        func portless(_ destination: Destination) -> Bool {
-            takesListenerPort(destination, of: config.service(forHost: destination.host))
-        }
-        func depends(_ routes: [HTTPRoute]) -> Bool {
-            routes.contains { route in
+        func depends(_ routes: [HTTPRoute], from namespace: String) -> Bool {
+            func portless(_ destination: Destination) -> Bool {
+                takesListenerPort(destination, of: config.service(forHost: destination.host, from: namespace))
+            }
+            return routes.contains { route in
                 route.destinations.contains { portless($0.destination) }
                     || ([route.mirror].compactMap { $0 } + route.mirrors).contains { portless($0.destination) }
             }
         }
-        if depends(virtualService.http) { return true }
-        return virtualService.http.compactMap(\.delegate).contains { name in config.virtualService(named: name).map { depends($0.http) } ?? false }
+        if depends(virtualService.http, from: virtualService.name.namespace) { return true }
+        return virtualService.http.compactMap(\.delegate).contains { name in
+            config.virtualService(named: name).map { depends($0.http, from: $0.name.namespace) } ?? false
+        }
     }
 
     /// A VirtualService's TLS routes bound to `gateways`, one `Route` per match, under each server name the match
@@ -166,7 +168,7 @@ extension RouteTable {
         of virtualService: VirtualService, boundTo gateways: Set<ResourceName>, in config: MeshConfig
     ) -> [(host: HostPattern, route: Route)] {
         virtualService.tls.enumerated().flatMap { index, tlsRoute in
-            let targets = tlsRoute.destinations.map { Self.target(for: $0, in: config) }
+            let targets = tlsRoute.destinations.map { Self.target(for: $0, in: config, from: virtualService.name.namespace) }
             return tlsRoute.matches.flatMap { written -> [(host: HostPattern, route: Route)] in
                 guard let match = written.fitted(toSourcesOf: gateways, in: config) else { return [] }
                 var condition = RequestMatch()
@@ -195,26 +197,29 @@ extension RouteTable {
             }
             return Route(
                 virtualService: virtualService.name, index: index, name: nil, gateways: gateways, matches: matches,
-                targets: tcpRoute.destinations.map { Self.target(for: $0, in: config) }, section: "tcp"
+                targets: tcpRoute.destinations.map { Self.target(for: $0, in: config, from: virtualService.name.namespace) }, section: "tcp"
             )
         }
     }
 
     /// Resolves a weighted destination to the endpoints it reaches (one without a port, of a service with several, at
     /// `listenerPort`).
-    static func target(for weighted: WeightedDestination, in config: MeshConfig, listenerPort: Int? = nil) -> Target {
+    /// `namespace`: that of the VirtualService naming the destination, which a bare host is looked up in first.
+    static func target(for weighted: WeightedDestination, in config: MeshConfig, listenerPort: Int? = nil, from namespace: String? = nil) -> Target {
         let destination = weighted.destination
         return Target(
-            destination: destination, weight: weighted.weight, cluster: cluster(for: destination, in: config, listenerPort: listenerPort),
+            destination: destination, weight: weighted.weight,
+            cluster: cluster(for: destination, in: config, listenerPort: listenerPort, from: namespace),
             headers: weighted.headers
         )
     }
 
     /// The endpoints a destination reaches, with the traffic policy its DestinationRule sets for them. A destination
     /// without a port, of a service with several, takes `listenerPort` (Istio's `GetDestinationCluster`: the port the
-    /// request arrived on), and reaches nothing when the service does not expose it.
-    static func cluster(for destination: Destination, in config: MeshConfig, listenerPort: Int? = nil) -> Cluster {
-        let service = config.service(forHost: destination.host)
+    /// request arrived on), and reaches nothing when the service does not expose it. A bare host (`reviews`) names
+    /// the Kubernetes Service of `namespace` (the naming VirtualService's) first, as Istio expands it.
+    static func cluster(for destination: Destination, in config: MeshConfig, listenerPort: Int? = nil, from namespace: String? = nil) -> Cluster {
+        let service = config.service(forHost: destination.host, from: namespace)
         let fromListener = takesListenerPort(destination, of: service) ? listenerPort : nil
         let servicePort = service.flatMap { Self.port(destination.port ?? fromListener, of: $0) }
         let port = servicePort?.number ?? destination.port ?? fromListener ?? 80
@@ -222,7 +227,7 @@ extension RouteTable {
         if let service, let servicePort {
             let subsetLabels: [String: String]?
             if let subset = destination.subset {
-                subsetLabels = config.subset(named: subset, ofHost: destination.host)?.labels
+                subsetLabels = config.subset(named: subset, ofHost: destination.host, from: namespace)?.labels
             } else {
                 subsetLabels = [:]
             }
@@ -239,7 +244,7 @@ extension RouteTable {
                     }
             }
         }
-        var policy = config.trafficPolicy(forHost: destination.host, subset: destination.subset, port: port)
+        var policy = config.trafficPolicy(forHost: destination.host, subset: destination.subset, port: port, from: namespace)
         // localityLbSetting.distribute: each endpoint's weight as its locality's share says; one no share names takes none.
         if let weights = policy.loadBalancer?.locality?.distributedWeights(
             of: endpoints.map { ($0.locality, $0.weight) }, from: config.gatewayLocality ?? Locality(region: "")

@@ -33,7 +33,7 @@ extension ManifestValidator {
                 guard let destination else { continue }
                 diagnostics += self.destination(
                     destination, path: "spec.\(key)", portPath: "spec.\(key).port", at: references, context: context,
-                    warnedWithoutEndpoints: &warnedWithoutEndpoints
+                    namespace: references.name.namespace, warnedWithoutEndpoints: &warnedWithoutEndpoints
                 )
             }
             let targetRef = references.targetRef

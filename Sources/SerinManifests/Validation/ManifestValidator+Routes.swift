@@ -11,9 +11,10 @@ extension ManifestValidator {
         let gatewayPorts = virtualService.gateways.flatMap { name in
             (context.gateways[name]?.servers ?? []).filter { !$0.passesThrough && !$0.forwardsTCP }.map { (gateway: name, port: $0.port) }
         }
+        let namespace = virtualService.name.namespace
         for (routeIndex, route) in virtualService.http.enumerated() {
             diagnostics += weightedDestinations(
-                route.destinations, routePath: "spec.http[\(routeIndex)].route", at: located, context: context,
+                route.destinations, routePath: "spec.http[\(routeIndex)].route", at: located, context: context, namespace: namespace,
                 requestPorts: gatewayPorts, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
             let mirrors = route.mirror.map { [("spec.http[\(routeIndex)].mirror", $0)] } ?? []
@@ -21,7 +22,7 @@ extension ManifestValidator {
             for (path, mirror) in mirrors + listed {
                 diagnostics += destination(
                     mirror.destination, path: path, portPath: "\(path).port.number", at: located, context: context,
-                    requestPorts: gatewayPorts, warnedWithoutEndpoints: &warnedWithoutEndpoints
+                    namespace: namespace, requestPorts: gatewayPorts, warnedWithoutEndpoints: &warnedWithoutEndpoints
                 )
             }
         }
@@ -33,7 +34,7 @@ extension ManifestValidator {
         for (section, routeIndex, destinations) in layer4 {
             diagnostics += weightedDestinations(
                 destinations, routePath: "spec.\(section)[\(routeIndex)].route", at: located, context: context,
-                warnedWithoutEndpoints: &warnedWithoutEndpoints
+                namespace: namespace, warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
         }
         return diagnostics
@@ -129,7 +130,7 @@ extension ManifestValidator {
     /// destination reaching a service port that exists. HTTP, TLS and TCP routes weigh alike.
     private static func weightedDestinations(
         _ destinations: [WeightedDestination], routePath: String, at located: LocatedResource, context: ValidationContext,
-        requestPorts: [(gateway: ResourceName, port: Int)]? = nil, warnedWithoutEndpoints: inout Set<ResourceName>
+        namespace: String, requestPorts: [(gateway: ResourceName, port: Int)]? = nil, warnedWithoutEndpoints: inout Set<ResourceName>
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         for (index, weighted) in destinations.enumerated() {
@@ -144,7 +145,8 @@ extension ManifestValidator {
             }
             diagnostics += destination(
                 weighted.destination, path: "\(path).destination", portPath: "\(path).destination.port.number",
-                at: located, context: context, requestPorts: requestPorts, warnedWithoutEndpoints: &warnedWithoutEndpoints
+                at: located, context: context, namespace: namespace, requestPorts: requestPorts,
+                warnedWithoutEndpoints: &warnedWithoutEndpoints
             )
         }
         if destinations.count > 1, destinations.allSatisfy({ $0.weight <= 0 }) {
@@ -163,14 +165,15 @@ extension ManifestValidator {
     /// `requestPorts`: for an HTTP route, the Gateway ports its requests arrive on (none but the mesh's own: an empty
     /// list): a destination without a port, of a service with several, takes the request's port, as Istio resolves it,
     /// and a Gateway port the service does not expose is warned of. Nil: the port must be written (a TCP or TLS
-    /// route's, a Canary's).
+    /// route's, a Canary's). `namespace`: the writing resource's, where a bare host is looked up first, as the gateway does.
     static func destination(
         _ destination: Destination, path: String, portPath: String, at located: some FieldLocated,
-        context: ValidationContext, requestPorts: [(gateway: ResourceName, port: Int)]? = nil, warnedWithoutEndpoints: inout Set<ResourceName>
+        context: ValidationContext, namespace: String, requestPorts: [(gateway: ResourceName, port: Int)]? = nil,
+        warnedWithoutEndpoints: inout Set<ResourceName>
     ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         let hostLocation = located.location(of: "\(path).host")
-        if let subset = destination.subset, context.config.subset(named: subset, ofHost: destination.host) == nil {
+        if let subset = destination.subset, context.config.subset(named: subset, ofHost: destination.host, from: namespace) == nil {
             diagnostics.append(
                 .error(
                     "\(path).subset: subset \(subset) of \(destination.host) is not defined by any DestinationRule for that host",
@@ -178,7 +181,7 @@ extension ManifestValidator {
                 )
             )
         }
-        guard let service = context.config.service(forHost: destination.host) else {
+        guard let service = context.config.service(forHost: destination.host, from: namespace) else {
             // A slip of a known host's name says which it is closest to.
             let guess = Spelling.suggestion(for: destination.host, among: context.config.services.flatMap(\.hosts))
                 .map { " (did you mean \($0)?)" } ?? ""
@@ -225,7 +228,8 @@ extension ManifestValidator {
                     at: hostLocation
                 )
             )
-        } else if let subset = destination.subset, let labels = context.config.subset(named: subset, ofHost: destination.host)?.labels,
+        } else if let subset = destination.subset,
+            let labels = context.config.subset(named: subset, ofHost: destination.host, from: namespace)?.labels,
             !service.endpoints.contains(where: { endpoint in labels.allSatisfy { endpoint.labels[$0.key] == $0.value } }),
             warnedWithoutEndpoints.insert(ResourceName(namespace: service.name.namespace, name: "\(service.name.name) subset \(subset)")).inserted
         {
