@@ -587,6 +587,19 @@ public struct Rollout: Hashable, Sendable {
     public mutating func restored(now: RolloutInstant) -> RolloutOutcome {
         guard ownsRoutes else { return .accepted([]) }
         var actions: [RolloutAction] = []
+        if !status.phase.isFinished {
+            // In the history, so a gap in its steps reads as the restart it was; not a point of the release's life
+            // that webhooks or alerts hear of, nor the status's message.
+            let shown = CanaryStatus(rollout: self, measurements: [])
+            actions.append(
+                .record(
+                    RolloutEvent(
+                        instant: now, severity: .normal,
+                        message: "\(spec.name.name): resumed after a restart: \(shown.phaseLabel) at \(shown.stepLabel), weights \(shown.weightsLabel)"
+                    )
+                )
+            )
+        }
         let refused = status.weightsRefused
         applyWeight(canary: status.canaryWeight, into: &actions)
         // Put back with the settings as they are: none is held from the routes any longer.
