@@ -93,6 +93,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     private var recycledFields = HeaderFields.Recycled()
     /// Whether a request head was read on this connection: only its first bytes may be an HTTP/2 preface.
     private var sawRequestHead = false
+    /// TLS's ALPN chose HTTP/1.1: the connection speaks it, and an HTTP/2 preface is a malformed request, as
+    /// Envoy's codec, chosen by ALPN, takes it (RFC 9113 §3.2: prior knowledge is for cleartext).
+    private var negotiatedHTTP1 = false
     /// The series this connection's requests were last counted in.
     private var seriesMemo = SeriesMemo()
 
@@ -218,7 +221,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
                 )
                 framing = try BodyFraming.ofRequest(head)
             } catch {
-                if !sawRequestHead, HTTP2Connection.beginsWithPreface(headBytes) { return switchToHTTP2(receivedFirst: headBytes) }
+                if !sawRequestHead, !negotiatedHTTP1, HTTP2Connection.beginsWithPreface(headBytes) {
+                    return switchToHTTP2(receivedFirst: headBytes)
+                }
                 return reject(error, machine.malformedHead(), version: HTTP1HeadParser.answerVersion(forRefused: headBytes))
             }
             // Only the mesh's listener parses a CONNECT: a tunnel that carries requests starts over, its first bytes
@@ -270,6 +275,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             }
             context.fireUserInboundEventTriggered(event)
             if negotiated == "h2", !sawRequestHead { HTTP2Connection.serve(on: context, replacing: self, replaying: nil) }
+            negotiatedHTTP1 = negotiated == "http/1.1"
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -111,7 +111,7 @@ struct GatewayHTTP2Tests {
     }
 
     @Test(
-        "curl over TLS negotiates h2 by ALPN; a client offering only http/1.1 gets HTTP/1.1",
+        "curl over TLS negotiates h2 by ALPN; a client offering only http/1.1 gets HTTP/1.1, and an HTTP/2 preface sent after that ALPN is answered 505 in HTTP/1.1",
         .enabled(if: TestCertificates.shouldRun, "openssl is not installed; CI runs this")
     )
     func alpn() async throws {
@@ -130,6 +130,15 @@ struct GatewayHTTP2Tests {
             #expect(echo.body.contains("x-forwarded-proto: https"), "\(echo.body)")
             let http1 = try await GatewayTLSTests.https("web.example.com", port: port, ca: ca, ["--http1.1"])
             #expect(http1.headers.first?.hasPrefix("HTTP/1.1 200") == true, "\(http1.headers)")
+            // ALPN chose HTTP/1.1: an HTTP/2 preface after it is an HTTP/1 request of a version not served, not h2.
+            let preface = try await SerinProcess.run(
+                [
+                    "-c", "printf 'PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n' | openssl s_client -quiet -ign_eof -alpn http/1.1 "
+                        + "-connect 127.0.0.1:\(port) -servername web.example.com 2>/dev/null",
+                ],
+                program: URL(fileURLWithPath: "/bin/sh"), timeout: .seconds(20)
+            )
+            #expect(preface.stdout.hasPrefix("HTTP/1.1 505"), "\(preface.stdout.utf8.prefix(64).map { String($0, radix: 16) })")
         }
     }
 
