@@ -73,6 +73,20 @@ struct DestinationNamespaceTests {
         #expect(reached.addresses == ["10.0.0.9"])
     }
 
+    @Test("a DestinationRule naming the bare reviews applies to its own namespace's reviews only, though another namespace's rule for that name was declared first")
+    func bareRuleHostTakesTheRulesNamespace() throws {
+        let rules = ["default", "shop"].map { namespace in
+            "kind: DestinationRule\nmetadata: {name: reviews, namespace: \(namespace)}\n"
+                + "spec: {host: reviews, subsets: [{name: mine, labels: {version: \(namespace)}}]}"
+        }
+        for (namespace, address) in [("shop", "10.0.0.2"), ("default", "10.0.0.1")] {
+            let reached = try Self.reached(
+                Self.world(rules + [Self.virtualService(namespace: namespace, destination: "reviews", extra: ", subset: mine")])
+            )
+            #expect(reached.addresses == [address], "from \(namespace)")
+        }
+    }
+
     @Test("a subset of the bare host takes its labels from the DestinationRule of the VirtualService's namespace's service")
     func subsetOfTheNamespacesService() throws {
         let rule = "kind: DestinationRule\nmetadata: {name: reviews, namespace: shop}\n"

@@ -88,9 +88,18 @@ public struct MeshConfig: Hashable, Sendable {
         // Asked for every route target as a table compiles: names with no rule are passed over before the costlier test.
         guard !destinationRules.isEmpty else { return [] }
         var positions = ruleIndex[host] ?? []
-        for name in service(forHost: host, from: namespace)?.hosts ?? [] where name != host {
+        let service = service(forHost: host, from: namespace)
+        for name in service?.hosts ?? [] where name != host {
             guard let named = ruleIndex[name], Self.namesOneKubernetesService(name, host) else { continue }
             positions += named
+        }
+        // A rule naming a Kubernetes Service's bare name (`host: reviews`) names its own namespace's, as Istio expands
+        // the rule's host in the rule's namespace: it leaves another namespace's service of that name alone.
+        if let service, !service.namespaceLocalHosts.isEmpty {
+            positions.removeAll { position in
+                let rule = destinationRules[position]
+                return rule.name.namespace != service.name.namespace && service.namespaceLocalHosts.contains(rule.host.lowercased())
+            }
         }
         if positions.count < 2 { return positions.map { destinationRules[$0] } }
         return Set(positions).sorted().map { destinationRules[$0] }
