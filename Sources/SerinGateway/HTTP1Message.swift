@@ -68,9 +68,7 @@ enum BodyFraming {
             }
             // RFC 9112 §6.1: a transfer coding the gateway does not understand is answered 501; chunked is
             // the one it reads, and it must come once and last (§6.3), or where the body ends is not known.
-            let list: [String] = codings.flatMap { value -> [String] in
-                value.split(separator: ",", omittingEmptySubsequences: false).map { String(String($0).trimmingBlanks) }
-            }
+            let list = transferCodings(codings, keepingEmpty: true)
             if let unknown = list.first(where: { !isChunked($0) }) {
                 throw MalformedMessage(
                     status: .notImplemented,
@@ -117,9 +115,17 @@ enum BodyFraming {
         return isChunked(String(last).trimmingBlanks)
     }
 
+    /// The codings `transfer-encoding`'s `values` list, in order, each without the blanks around it; with
+    /// `keepingEmpty`, an empty list element (`chunked,,`) is one too, an empty string.
+    static func transferCodings(_ values: [String], keepingEmpty: Bool) -> [String] {
+        values.flatMap { value -> [String] in
+            value.split(separator: ",", omittingEmptySubsequences: !keepingEmpty).map { String(String($0).trimmingBlanks) }
+        }
+    }
+
     /// Compared byte for byte, ASCII letters without regard to case: Unicode lower-casing would read
     /// `chunKed` with a Kelvin sign as chunked, which the next hop does not.
-    private static func isChunked<S: StringProtocol>(_ coding: S) -> Bool {
+    static func isChunked<S: StringProtocol>(_ coding: S) -> Bool {
         ASCII.equal(coding.utf8, "chunked".utf8, ignoringCase: true)
     }
 }

@@ -2,7 +2,6 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP1
 import NIOHTTP2
-import SerinCore
 
 /// One client HTTP/2 stream in front of a `ProxyHandler`: the stream's request frames become HTTP/1.1 request
 /// bytes (`:authority` as Host, a body without content-length chunked, trailers as chunked trailers), and the
@@ -238,8 +237,8 @@ final class HTTP2ServerStream {
         // A transfer coding besides chunked (`gzip, chunked`) has no place in HTTP/2: the body would reach the client still
         // coded and nothing would say so. Refused, as Envoy refuses it.
         if head.fields.contains(.transferEncoding),
-            let coding = head.fields.values(.transferEncoding).flatMap({ $0.split(separator: ",") }).map({ String($0).trimmingBlanks })
-                .first(where: { !ASCII.equal($0.utf8, "chunked".utf8, ignoringCase: true) })
+            let coding = BodyFraming.transferCodings(head.fields.values(.transferEncoding), keepingEmpty: false)
+                .first(where: { !BodyFraming.isChunked($0) })
         {
             return refuse(MalformedMessage(
                 status: .badGateway, reason: "upstream protocol error: its answer's transfer coding \(coding) cannot be passed to an HTTP/2 client"
