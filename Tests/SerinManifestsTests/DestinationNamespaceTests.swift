@@ -73,6 +73,25 @@ struct DestinationNamespaceTests {
         #expect(reached.addresses == ["10.0.0.9"])
     }
 
+    @Test("a bare reviews in a namespace with no reviews of its own reaches no other namespace's: the VirtualService is refused, naming where reviews lives and how to write it")
+    func bareHostWithoutALocalServiceIsRefused() throws {
+        let set = Fixture.set(Self.world([Self.virtualService(namespace: "books", destination: "reviews")]))
+        let message = try #require(set.errors.first { $0.message.contains("route[0].destination.host") }).message
+        #expect(message.contains("reviews in namespace books names reviews.books.svc.cluster.local"), "\(message)")
+        #expect(message.contains("reviews.default or reviews.shop"), "\(message)")
+        let qualified = try Self.reached(Self.world([Self.virtualService(namespace: "books", destination: "reviews.shop")]))
+        #expect(qualified.addresses == ["10.0.0.2"])
+    }
+
+    @Test("a ServiceEntry declaring a bare name is everyone's: a VirtualService of another namespace reaches it by that name")
+    func serviceEntryBareNameIsEveryones() throws {
+        let entry = "kind: ServiceEntry\nmetadata: {name: ratings, namespace: default}\n"
+            + "spec: {hosts: [ratings], location: MESH_INTERNAL, resolution: STATIC, "
+            + "ports: [{number: 9080, name: http}], endpoints: [{address: 10.0.0.9}]}"
+        let reached = try Self.reached(Self.world([entry, Self.virtualService(namespace: "shop", destination: "ratings")]))
+        #expect(reached.addresses == ["10.0.0.9"])
+    }
+
     @Test("a DestinationRule naming the bare reviews applies to its own namespace's reviews only, though another namespace's rule for that name was declared first")
     func bareRuleHostTakesTheRulesNamespace() throws {
         let rules = ["default", "shop"].map { namespace in

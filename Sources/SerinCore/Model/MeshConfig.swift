@@ -137,17 +137,25 @@ public struct MeshConfig: Hashable, Sendable {
         serviceIndex[host.lowercased()]?.first.map { services[$0] }
     }
 
-    /// The service a destination host names in a resource of `namespace`: a bare name (`reviews`) is first the
-    /// Kubernetes Service of that namespace, as Istio expands a VirtualService's `reviews` in `shop` to
-    /// `reviews.shop.svc.cluster.local` (where another namespace's `reviews` may have been declared first); else,
-    /// and for any longer name, the service `service(forHost:)` finds.
+    /// The service a destination host names in a resource of `namespace`. A bare name (`reviews`) is the Kubernetes
+    /// Service of that namespace, as Istio expands a VirtualService's `reviews` in `shop` to
+    /// `reviews.shop.svc.cluster.local`: never another namespace's Service of that name, which is reached as
+    /// `reviews.prod`; a ServiceEntry declaring the bare name is everyone's. Any longer name, or no namespace: the
+    /// service `service(forHost:)` finds.
     public func service(forHost host: String, from namespace: String?) -> MeshService? {
-        if let namespace, !host.contains("."),
-            let local = serviceIndex["\(host.lowercased()).\(namespace.lowercased()).svc.cluster.local"]?.first
-        {
-            return services[local]
-        }
-        return service(forHost: host)
+        guard let namespace, !host.contains(".") else { return service(forHost: host) }
+        let bare = host.lowercased()
+        if let local = serviceIndex["\(bare).\(namespace.lowercased()).svc.cluster.local"]?.first { return services[local] }
+        return serviceIndex[bare]?.lazy.map { services[$0] }.first { $0.hosts(visibleFrom: namespace).contains { $0.lowercased() == bare } }
+    }
+
+    /// The Kubernetes Services of other namespaces than `namespace` that a bare `host` would name in their own: what
+    /// a resource of `namespace` naming `host` most likely meant, for its error.
+    public func services(bareHost host: String, outside namespace: String) -> [MeshService] {
+        guard !host.contains(".") else { return [] }
+        let bare = host.lowercased()
+        return (serviceIndex[bare] ?? []).map { services[$0] }
+            .filter { $0.name.namespace != namespace && $0.namespaceLocalHosts.contains { $0.lowercased() == bare } }
     }
 
     /// The workload serving `destination` (the Deployment its endpoints' labels name, as telemetry's

@@ -182,6 +182,19 @@ extension ManifestValidator {
             )
         }
         guard let service = context.config.service(forHost: destination.host, from: namespace) else {
+            let elsewhere = context.config.services(bareHost: destination.host, outside: namespace)
+            if !elsewhere.isEmpty {
+                let names = elsewhere.map { "\($0.name.name).\($0.name.namespace)" }.joined(separator: " or ")
+                diagnostics.append(
+                    .error(
+                        "\(path).host: \(destination.host) in namespace \(namespace) names "
+                            + "\(destination.host).\(namespace).svc.cluster.local, which no Service or ServiceEntry declares; "
+                            + "a Service of another namespace is named with its namespace: \(names)",
+                        at: hostLocation
+                    )
+                )
+                return diagnostics
+            }
             // A slip of a known host's name says which it is closest to.
             let guess = Spelling.suggestion(for: destination.host, among: context.config.services.flatMap(\.hosts))
                 .map { " (did you mean \($0)?)" } ?? ""
