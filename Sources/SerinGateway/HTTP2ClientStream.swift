@@ -26,6 +26,10 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
 
     /// Whether the connection carrying the stream was sent a GOAWAY, and the last stream it named.
     private let goAway: UpstreamGoAway?
+    /// Set by the proxy for a request on a `GRPC-WEB` server: a gRPC-Web request goes as gRPC, its answer comes back
+    /// as gRPC-Web (`GRPCWebTranslation`).
+    var translatesGRPCWeb = false
+    private var grpcWeb: GRPCWebTranslation?
 
     init(overTLS: Bool, goAway: UpstreamGoAway? = nil) {
         self.scheme = overTLS ? "https" : "http"
@@ -54,11 +58,22 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
             return
         }
         request.append(unwrapOutboundIn(data))
-        let frames: [HTTP2Frame.FramePayload]
+        var frames: [HTTP2Frame.FramePayload]
         do {
             (frames, requestEnded) = try HTTP2Bridging.frames(from: &request, allocator: context.channel.allocator) { bytes throws(MalformedMessage) in
                 let head = try HTTP1HeadParser.parseRequest(bytes, limits: .default)
-                return (requestHeaders(head), try BodyFraming.ofRequest(head))
+                let headers = requestHeaders(head)
+                if translatesGRPCWeb {
+                    grpcWeb = GRPCWebTranslation(contentType: head.fields.first("content-type"), accept: head.fields.first("accept"))
+                }
+                return (grpcWeb?.requestHeaders(headers) ?? headers, try BodyFraming.ofRequest(head))
+            }
+            if grpcWeb?.textRequest == true {
+                frames = try frames.map { frame throws(MalformedGRPCWebBody) in
+                    guard case .data(var data) = frame, case .byteBuffer(let piece) = data.data else { return frame }
+                    data.data = .byteBuffer(try grpcWeb!.requestBody(piece, end: data.endStream, allocator: context.channel.allocator))
+                    return .data(data)
+                }
             }
         } catch {
             promise?.fail(error)
@@ -96,26 +111,35 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
             }
             if (100..<200).contains(status) { return }
             responseStarted = true
-            bytes.writeString("HTTP/1.1 \(status) \(HTTPResponseStatus(statusCode: status).reasonPhrase)\r\n")
-            var hasLength = false
-            for (name, value, _) in frame.headers where !name.hasPrefix(":") {
-                if name == "content-length" { hasLength = true }
-                if name == "grpc-status" { grpcStatus = value }
-                bytes.writeField(name, value)
+            if grpcWeb != nil {
+                // Held while it is not a gRPC answer: its body becomes its `grpc-message`.
+                guard let headers = grpcWeb!.responseHeaders(status: status, frame.headers, ended: frame.endStream) else { return }
+                writeHead(status: status, headers, ended: frame.endStream, to: &bytes)
+            } else {
+                writeHead(status: status, frame.headers, ended: frame.endStream, to: &bytes)
             }
-            if frame.endStream {
-                trailersOnlyStatus = grpcStatus.flatMap { Int($0) }
-                if !hasLength && status != 204 && status != 304 { bytes.writeStaticString("content-length: 0\r\n") }
-            } else if !hasLength {
-                responseChunked = true
-                bytes.writeStaticString("transfer-encoding: chunked\r\n")
-            }
-            bytes.writeStaticString("\r\n")
         case .headers(let trailers):
+            if grpcWeb != nil {
+                if let held = grpcWeb!.heldAnswer() { writeHead(status: held.status, held.headers, ended: true, to: &bytes) }
+                guard responseChunked else { break }
+                for (name, value, _) in trailers.headers where name == "grpc-status" { grpcStatus = value }
+                bytes.writeChunk(grpcWeb!.trailerFrame(trailers.headers, allocator: context.channel.allocator))
+                bytes.writeStaticString("0\r\n\r\n")
+                break
+            }
             for (name, value, _) in trailers.headers where name == "grpc-status" { grpcStatus = value }
             HTTP2Bridging.appendTrailers(trailers.headers, chunked: responseChunked, to: &bytes)
-        case .data(let frame):
+        case .data(var frame):
             guard responseStarted else { return }
+            if grpcWeb != nil, case .byteBuffer(let piece) = frame.data {
+                if grpcWeb!.holdsHead {
+                    grpcWeb!.hold(piece)
+                    guard frame.endStream, let held = grpcWeb!.heldAnswer() else { return }
+                    writeHead(status: held.status, held.headers, ended: true, to: &bytes)
+                    break
+                }
+                frame.data = .byteBuffer(grpcWeb!.responseBody(piece, allocator: context.channel.allocator))
+            }
             HTTP2Bridging.appendBody(frame, chunked: responseChunked, to: &bytes)
         case .rstStream(let code):
             return context.fireErrorCaught(
@@ -125,5 +149,25 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
             return
         }
         if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+    }
+
+    /// The answer's status line and fields as HTTP/1.1: its length as the server gave it, else chunked, or 0 when
+    /// the headers end the stream.
+    private func writeHead(status: Int, _ headers: HPACKHeaders, ended: Bool, to bytes: inout ByteBuffer) {
+        bytes.writeString("HTTP/1.1 \(status) \(HTTPResponseStatus(statusCode: status).reasonPhrase)\r\n")
+        var hasLength = false
+        for (name, value, _) in headers where !name.hasPrefix(":") {
+            if name == "content-length" { hasLength = true }
+            if name == "grpc-status" { grpcStatus = value }
+            bytes.writeField(name, value)
+        }
+        if ended {
+            trailersOnlyStatus = grpcStatus.flatMap { Int($0) }
+            if !hasLength && status != 204 && status != 304 { bytes.writeStaticString("content-length: 0\r\n") }
+        } else if !hasLength {
+            responseChunked = true
+            bytes.writeStaticString("transfer-encoding: chunked\r\n")
+        }
+        bytes.writeStaticString("\r\n")
     }
 }

@@ -33,6 +33,7 @@ extension ProxyHandler {
         let authority = head.fields.first(.host, sameAs: lastAuthority) ?? ""
         lastAuthority = authority
         let installed = loop.routeTable(routes)
+        if installed.table.translatesGRPCWeb || grpcWebAnswer != nil { noteGRPCWeb(head, table: installed.table) }
         let route: RouteTable.Route
         // What routing reads of the request: made only when a route is resolved, or when something after asks for it.
         var resolvedWith: RequestAttributes?
@@ -439,4 +440,20 @@ extension ProxyHandler {
         buffer.clear(minimumCapacity: capacity)
         return buffer
     }
+
+    /// Whether the request is gRPC-Web on a `GRPC-WEB` server, whose answers are gRPC-Web (`grpcWebAnswer`).
+    private func noteGRPCWeb(_ head: RequestHead, table: RouteTable) {
+        let contentType = head.fields.first("content-type")
+        guard !inMesh, table.listeners[declaredPort]?.translatesGRPCWeb == true,
+            let contentType, let translation = GRPCWebTranslation(contentType: contentType, accept: head.fields.first("accept"))
+        else {
+            // The connection's request before was gRPC-Web; this one is what its own content type says.
+            grpcWebAnswer = nil
+            answersInGRPC = servesHTTP2Stream && contentType.map(GRPCLocalAnswer.isGRPC) ?? false
+            return
+        }
+        grpcWebAnswer = translation.textResponse ? "application/grpc-web-text+proto" : "application/grpc-web+proto"
+        answersInGRPC = true
+    }
+
 }

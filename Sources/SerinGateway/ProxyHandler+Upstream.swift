@@ -147,7 +147,7 @@ extension ProxyHandler: UpstreamDelegate {
         let action = decide(exchange) { machine, retries in
             machine.upstreamClosed(
                 malformed: error is MalformedMessage, reused: connection.requestsServed > 1, retries: retries,
-                handshakeFailed: handshakeFailed, refused: (error as? UpstreamStreamRefused)?.refusal
+                handshakeFailed: handshakeFailed, refused: (error as? UpstreamStreamRefused)?.refusal, badRequest: error is MalformedGRPCWebBody
             )
         }
         run(action, for: exchange, error: error)

@@ -44,6 +44,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     /// The stream's request is a gRPC call: the gateway's own error answers to it are gRPC statuses
     /// (`GRPCLocalAnswer`), not HTTP ones.
     var answersInGRPC = false
+    /// The request is gRPC-Web on a `GRPC-WEB` server (`GRPCWebTranslation`): the content type of the gateway's own
+    /// answers to it, which are gRPC statuses too (`answersInGRPC`). Nil for any other request.
+    var grpcWebAnswer: String?
     var random: FastRandom
     /// The round-robin turn of the request under way (the loop's, `LoopContext.nextEndpointTurn`); a retry takes
     /// the next one, so it goes to the next endpoint.
@@ -483,6 +486,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
                 handler.run(handler.decide(exchange) { $0.tryTimedOut(retries: $1) }, for: exchange)
             }
         }
+        if grpcWebAnswer != nil { connection.http2Stream?.translatesGRPCWeb = true }
         connection.send(head: exchange.upstreamHead, isHEAD: exchange.isHEAD, upgrade: exchange.upgrade != nil)
         let buffered = exchange.buffered
         exchange.buffered = []
@@ -572,6 +576,8 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             return "upstream request timeout: \(upstream) did not answer within \(limit)"
         case .faultAbort:
             return Self.faultAbortText
+        case .badRequest:
+            return "bad request: " + ((error as? MalformedGRPCWebBody)?.reason ?? "its body could not be sent")
         }
     }
 
@@ -725,7 +731,7 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
         var body = body
         if answersInGRPC && (status.code >= 400 || grpcStatus != nil) {
             // Trailers-only: headers that end the stream carry the status, and nothing else follows.
-            fields.add(name: "content-type", value: "application/grpc")
+            fields.add(name: "content-type", value: grpcWebAnswer ?? "application/grpc")
             fields.add(name: "grpc-status", value: String(grpcStatus ?? GRPCLocalAnswer.status(forHTTP: Int(status.code))))
             fields.add(name: "grpc-message", value: GRPCLocalAnswer.message(String(decoding: body, as: UTF8.self)))
             status = .ok

@@ -126,9 +126,13 @@ struct ProxyStateMachine {
         case perTryTimeout
         /// A fault's abort, drawn for a request its delay held: answered once the delay is over.
         case faultAbort(HTTPFaultInjection.Abort)
+        /// The client's body could not be sent as it was written (a gRPC-Web text body that is not base64): the
+        /// client's fault, never retried, nothing counted against the endpoint.
+        case badRequest
 
         var status: Int {
             switch self {
+            case .badRequest: 400
             case .overflow, .connectFailure, .reset: 503
             case .protocolError: 502
             case .timeout, .perTryTimeout: 504
@@ -139,7 +143,7 @@ struct ProxyStateMachine {
         /// What outlier detection counts against the endpoint; nothing when the endpoint was never reached.
         var outlierOutcome: OutlierDetector.Outcome? {
             switch self {
-            case .overflow, .timeout(whileConnected: false), .faultAbort: nil
+            case .overflow, .timeout(whileConnected: false), .faultAbort, .badRequest: nil
             case .connectFailure: .connectFailure
             case .reset: .reset
             case .protocolError: .response(status: 502)
@@ -155,6 +159,7 @@ struct ProxyStateMachine {
             case .protocolError: .upstreamProtocolError
             case .timeout, .perTryTimeout: .upstreamRequestTimeout
             case .faultAbort: .faultInjected
+            case .badRequest: .downstreamProtocolError
             }
         }
     }
@@ -534,7 +539,8 @@ struct ProxyStateMachine {
     /// what it sent was not HTTP, `reused` when it had served a request before this one, `refused` when it was an
     /// HTTP/2 stream the server never processed.
     mutating func upstreamClosed(
-        malformed: Bool, reused: Bool, retries: HTTPRetry?, handshakeFailed: Bool = false, refused: StreamRefusal? = nil
+        malformed: Bool, reused: Bool, retries: HTTPRetry?, handshakeFailed: Bool = false, refused: StreamRefusal? = nil,
+        badRequest: Bool = false
     ) -> Action {
         if isTunnelling {
             state = .idle
@@ -548,6 +554,7 @@ struct ProxyStateMachine {
             closing = true
             return .cutResponse(code: exchange.responseCode, flag: .upstreamConnectionTermination)
         }
+        if badRequest { return fail(exchange, .badRequest) }
         if malformed {
             // A bad gateway, not an unavailable one.
             if let retry = retry(&exchange, after: .status(502), code: 502, flag: .upstreamProtocolError, retries: retries) {

@@ -1,6 +1,6 @@
 extension RouteTable {
     /// Protocols Serin's gateway serves on a Gateway server; others are reported by validation and skipped.
-    public static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "HTTP2", "GRPC", "TLS", "TCP"]
+    public static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "HTTP2", "GRPC", "GRPC-WEB", "TLS", "TCP"]
 
     /// Compiles a mesh configuration into listeners and routes.
     ///
@@ -27,7 +27,7 @@ extension RouteTable {
                 servers[server.port, default: []].append(
                     ServerBinding(
                         gateway: gateway.name, hosts: hosts, tls: server.terminatesTLS ? server.tls : nil, httpsRedirect: server.httpsRedirect,
-                        passesThrough: server.passesThrough
+                        passesThrough: server.passesThrough, grpcWeb: server.protocol.uppercased() == "GRPC-WEB"
                     )
                 )
             }

@@ -25,6 +25,9 @@ public struct RouteTable: Sendable {
     /// Whether a mesh route matches on a header (`headers` or `withoutHeaders`): where none does, the mesh routes a
     /// request by its method, target and authority alone.
     public let meshReadsRequestHeaders: Bool
+    /// Whether a listener translates gRPC-Web (a `GRPC-WEB` server): where none does, a request's content type is not
+    /// looked at for it.
+    public let translatesGRPCWeb: Bool
 
     public init(
         listeners: [Int: Listener], mesh: [Int: Listener] = [:], passthrough: [Int: Listener] = [:], tcp: [Int: Listener] = [:],
@@ -37,6 +40,7 @@ public struct RouteTable: Sendable {
         self.meshTCP = meshTCP
         self.meshTLS = meshTLS
         meshReadsRequestHeaders = mesh.values.contains(where: \.readsRequestHeaders)
+        translatesGRPCWeb = listeners.values.contains(where: \.translatesGRPCWeb)
     }
 
     /// The service ports the mesh carries as byte streams, each on a listener of its own: `meshTCP`'s and `meshTLS`'s.
@@ -75,6 +79,9 @@ public struct RouteTable: Sendable {
         public let passesThrough: Bool
         /// The bits of the servers that redirect to https; a request admitted by one of them is redirected.
         let httpsRedirectMask: UInt64
+        /// Whether the listener has a `GRPC-WEB` server: a gRPC-Web request (`application/grpc-web…`) on it goes to an
+        /// HTTP/2 upstream as gRPC, its answer back as gRPC-Web, as Istio's gateway adds Envoy's grpc_web filter there.
+        public let translatesGRPCWeb: Bool
         /// Whether a route here matches on a header (`headers` or `withoutHeaders`): where none does, a request on a
         /// connection routes by its method, target and authority alone, so the gateway may route it as the last
         /// request with the same three, on the same table.
@@ -85,6 +92,7 @@ public struct RouteTable: Sendable {
             self.servers = servers
             terminatesTLS = servers.contains { $0.tls != nil }
             passesThrough = servers.contains { $0.passesThrough }
+            translatesGRPCWeb = servers.contains { $0.grpcWeb }
             httpsRedirectMask = servers.indices.reduce(0) { mask, index in servers[index].httpsRedirect == nil ? mask : mask | Self.bit(index) }
             self.virtualHosts = virtualHosts.map { $0.bound(to: servers) }
             let exact = virtualHosts.indices.filter { !virtualHosts[$0].pattern.isWildcard }
@@ -145,14 +153,18 @@ public struct RouteTable: Sendable {
         public let httpsRedirect: Route?
         /// A PASSTHROUGH server: its connections go on still encrypted, by server name.
         public let passesThrough: Bool
+        /// A `GRPC-WEB` server: it translates gRPC-Web to gRPC (`Listener.translatesGRPCWeb`).
+        public let grpcWeb: Bool
 
         public init(
-            gateway: ResourceName, hosts: [HostPattern], tls: ServerTLS? = nil, httpsRedirect: Bool = false, passesThrough: Bool = false
+            gateway: ResourceName, hosts: [HostPattern], tls: ServerTLS? = nil, httpsRedirect: Bool = false, passesThrough: Bool = false,
+            grpcWeb: Bool = false
         ) {
             self.gateway = gateway
             self.hosts = hosts
             self.tls = tls
             self.passesThrough = passesThrough
+            self.grpcWeb = grpcWeb
             self.httpsRedirect =
                 httpsRedirect
                 ? Route(
