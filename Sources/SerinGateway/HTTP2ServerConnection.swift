@@ -157,6 +157,11 @@ final class HTTP2ServerConnection: ChannelInboundHandler, RemovableChannelHandle
         context.write(wrapOutboundOut(frame), promise: promise)
     }
 
+    /// Flushes now: what streams wrote goes to NIOHTTP2's framing before a frame written after it can drop it.
+    func flushNow() {
+        context?.flush()
+    }
+
     /// Flushes at the end of this event-loop turn: every stream answered in it has written by then.
     func flushSoon() {
         guard !flushScheduled else { return }

@@ -354,12 +354,16 @@ final class HTTP2ServerStream {
 
     /// The proxy closes its client end. A complete answer stays complete: a client still sending is told to stop
     /// (RST_STREAM NO_ERROR, RFC 9113 §8.1) once the answer is out; an answer cut short is reset with INTERNAL_ERROR,
-    /// which a gRPC client reports as INTERNAL (CANCEL would read as the client's own cancellation).
+    /// which a gRPC client reports as INTERNAL (CANCEL would read as the client's own cancellation), after what came
+    /// of it: NIOHTTP2 drops a reset stream's DATA still waiting for a flush, so that is flushed first.
     func close() {
         endResponseIfUntilClose()
+        guard !closed else { return connection.flushSoon() }
+        guard responseEnded else {
+            connection.flushNow()
+            return reset(.internalError)
+        }
         connection.flushSoon()
-        guard !closed else { return }
-        guard responseEnded else { return reset(.internalError) }
         guard !clientEnded else { return }
         if let responseWritten {
             responseWritten.assumeIsolated().whenComplete { [self] _ in reset(.noError) }

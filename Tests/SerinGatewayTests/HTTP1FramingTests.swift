@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP2
 import SerinGateway
 import SerinTesting
 import Testing
@@ -127,6 +128,25 @@ struct HTTP1FramingTests {
             #expect(many.status == 431, "\(many)")
             let after = try await client.request(authority: "web", path: "/", fields: [("cookie", String(repeating: "c", count: 8_000))])
             #expect(after.status == 200 && after.body == "ok\n", "\(after)")
+            await client.close()
+        }
+    }
+
+    @Test("an answer its upstream ends short of its length reaches an HTTP/2 client as far as it came, then RST_STREAM INTERNAL_ERROR, so the client knows it is incomplete; the connection's next stream is served")
+    func http2AnswerCutShort() async throws {
+        let answer: @Sendable (String) -> ScriptedBackend.Answer? = { received in
+            guard received.contains("\r\n\r\n") else { return nil }
+            if received.hasPrefix("GET /short") {
+                return .init("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nthe first part", close: true)
+            }
+            return .init(Self.ok)
+        }
+        try await Self.withScriptedBackend(answer: answer) { setup in
+            let client = try await HTTP2StreamClient.connect(port: setup.port, group: setup.group)
+            let cut = try await client.request(authority: "web", path: "/short")
+            #expect(cut.status == 200 && cut.body == "the first part" && cut.resetCode == .internalError, "\(cut)")
+            let next = try await client.request(authority: "web", path: "/")
+            #expect(next.status == 200 && next.body == "ok\n", "\(next)")
             await client.close()
         }
     }
