@@ -164,4 +164,38 @@ struct ServerTLSValidationTests {
         #expect(messages.contains { $0.contains("spec.servers[0].tls.credentialName: Secret edge/web-credential is not read: it has errors (the first at test.yaml:") }, "\(messages)")
         #expect(!messages.contains { $0.contains("does not exist") }, "\(messages)")
     }
+
+    @Test("a port's servers share the first one's protocol, as Istio merges them: a GRPC-WEB server after an HTTP one is warned translating nothing, and the route table translates gRPC-Web on a port only when its first server is GRPC-WEB")
+    func grpcWebFollowsThePortsFirstServer() throws {
+        func gateway(_ first: String, _ second: String) -> String {
+            """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: gw}
+            spec:
+              servers:
+              - port: {number: 80, name: one, protocol: \(first)}
+                hosts: [a.example]
+              - port: {number: 80, name: two, protocol: \(second)}
+                hosts: [b.example]
+              - port: {number: 81, name: three, protocol: GRPC-WEB}
+                hosts: [c.example]
+            """
+        }
+        let late = Fixture.set(gateway("HTTP", "GRPC-WEB"))
+        #expect(late.errors.isEmpty, "\(late.errors)")
+        let warning = try #require(late.warnings.first { $0.message.contains("share the first one's protocol") }, "\(late.warnings)")
+        #expect(warning.message.contains("spec.servers[1].port.protocol: port 80 is served by Gateway default/gw spec.servers[0] (HTTP) first"))
+        #expect(warning.message.hasSuffix("the port translates no gRPC-Web, this server's neither"), "\(warning.message)")
+        let lateTable = RouteTable(compiling: late.config)
+        #expect(lateTable.listeners[80]?.translatesGRPCWeb == false)
+        #expect(lateTable.listeners[81]?.translatesGRPCWeb == true)
+        #expect(lateTable.translatesGRPCWeb)
+
+        let early = Fixture.set(gateway("GRPC-WEB", "HTTP"))
+        #expect(early.warnings.contains { $0.message.hasSuffix("the port translates gRPC-Web for this server's hosts too") }, "\(early.warnings)")
+        #expect(RouteTable(compiling: early.config).listeners[80]?.translatesGRPCWeb == true)
+        #expect(!Fixture.set(gateway("HTTP", "HTTP2")).warnings.contains { $0.message.contains("share the first one's protocol") })
+    }
+
 }

@@ -79,8 +79,9 @@ public struct RouteTable: Sendable {
         public let passesThrough: Bool
         /// The bits of the servers that redirect to https; a request admitted by one of them is redirected.
         let httpsRedirectMask: UInt64
-        /// Whether the listener has a `GRPC-WEB` server: a gRPC-Web request (`application/grpc-web…`) on it goes to an
-        /// HTTP/2 upstream as gRPC, its answer back as gRPC-Web, as Istio's gateway adds Envoy's grpc_web filter there.
+        /// Whether the listener's first server is a `GRPC-WEB` one: a gRPC-Web request (`application/grpc-web…`) on it
+        /// goes to an HTTP/2 upstream as gRPC, its answer back as gRPC-Web, as Istio's gateway adds Envoy's grpc_web
+        /// filter there. Istio merges a port's servers under the first one's protocol, so a later one's does not count.
         public let translatesGRPCWeb: Bool
         /// Whether a route here matches on a header (`headers` or `withoutHeaders`): where none does, a request on a
         /// connection routes by its method, target and authority alone, so the gateway may route it as the last
@@ -92,7 +93,7 @@ public struct RouteTable: Sendable {
             self.servers = servers
             terminatesTLS = servers.contains { $0.tls != nil }
             passesThrough = servers.contains { $0.passesThrough }
-            translatesGRPCWeb = servers.contains { $0.grpcWeb }
+            translatesGRPCWeb = servers.first?.grpcWeb ?? false
             httpsRedirectMask = servers.indices.reduce(0) { mask, index in servers[index].httpsRedirect == nil ? mask : mask | Self.bit(index) }
             self.virtualHosts = virtualHosts.map { $0.bound(to: servers) }
             let exact = virtualHosts.indices.filter { !virtualHosts[$0].pattern.isWildcard }
