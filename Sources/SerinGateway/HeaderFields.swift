@@ -12,7 +12,7 @@ import SerinCore
 /// every later question ("is there a `connection` field?") is a bit test, not a search.
 enum KnownField: UInt8, CaseIterable {
     case other = 0
-    case host, connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, trailer, upgrade
+    case host, connection, keepAlive, proxyConnection, te, trailer, upgrade
     case transferEncoding, contentLength, xForwardedFor, xForwardedProto, xRequestID, xForwardedClientCert
     case xEnvoyAttemptCount, grpcTimeout
     /// `expect: 100-continue`: answered by the gateway itself, as Envoy does unless told to proxy it.
@@ -28,8 +28,6 @@ enum KnownField: UInt8, CaseIterable {
         case .connection: return "connection"
         case .keepAlive: return "keep-alive"
         case .proxyConnection: return "proxy-connection"
-        case .proxyAuthenticate: return "proxy-authenticate"
-        case .proxyAuthorization: return "proxy-authorization"
         case .te: return "te"
         case .trailer: return "trailer"
         case .upgrade: return "upgrade"
@@ -50,9 +48,10 @@ enum KnownField: UInt8, CaseIterable {
 
     /// RFC 9110 §7.6.1: fields for one connection only, never forwarded. (`proxy-connection` is not
     /// standard but old clients send it.) `transfer-encoding` is not among them here: bodies are forwarded
-    /// with the framing they came with.
+    /// with the framing they came with. `proxy-authorization` and `proxy-authenticate` are not either: Envoy relays
+    /// them, as RFC 9110 §11.7 lets a proxy.
     /// `trailer` is not one (RFC 9110 §7.6.1 keeps it end to end): it goes on, unless the body it announces is decoded.
-    static let hopByHop: UInt32 = [connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, te, upgrade]
+    static let hopByHop: UInt32 = [connection, keepAlive, proxyConnection, te, upgrade]
         .reduce(0) { $0 | $1.bit }
 
     /// Which field `name` is, compared without regard to case.
@@ -79,8 +78,6 @@ enum KnownField: UInt8, CaseIterable {
         case 15: return equals(name, "x-forwarded-for") ? .xForwardedFor : .other
         case 16: return equals(name, "proxy-connection") ? .proxyConnection : .other
         case 17: return equals(name, "transfer-encoding") ? .transferEncoding : equals(name, "x-forwarded-proto") ? .xForwardedProto : .other
-        case 18: return equals(name, "proxy-authenticate") ? .proxyAuthenticate : .other
-        case 19: return equals(name, "proxy-authorization") ? .proxyAuthorization : .other
         case 21: return equals(name, "x-envoy-attempt-count") ? .xEnvoyAttemptCount : .other
         case 23: return equals(name, "x-forwarded-client-cert") ? .xForwardedClientCert : .other
         default: return .other
