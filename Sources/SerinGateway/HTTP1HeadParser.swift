@@ -193,6 +193,10 @@ enum HTTP1HeadParser {
         return try parseResponse(head, reusing: &recycled)
     }
 
+    /// The most fields an answer's head may have, as Envoy's upstream `max_headers_count` (100 by default): one with
+    /// more is a 502, as a request with more than `GatewayLimits.maxHeaderCount` is a 431.
+    static let maxResponseFields = 100
+
     /// Parses a response head, its fields listed in the memory of an earlier head's (`HeaderFields.Recycled`).
     static func parseResponse(_ head: ByteBuffer, reusing recycled: inout HeaderFields.Recycled) throws(MalformedMessage) -> ResponseHead {
         try head.withUnsafeReadableBytes { bytes throws(MalformedMessage) in
@@ -214,6 +218,9 @@ enum HTTP1HeadParser {
                 reason = lineEnd.content == 15 && bytes[13] == UInt8(ascii: "O") && bytes[14] == UInt8(ascii: "K") ? "OK" : string(bytes, 13..<lineEnd.content)
             }
             var fields = try parseFields(bytes, from: lineEnd.next, storage: head, reusing: &recycled)
+            guard fields.count <= maxResponseFields else {
+                throw MalformedMessage(reason: "a response head of \(fields.count) fields, over the \(maxResponseFields) the gateway takes")
+            }
             let isKeepAlive = keepAlive(&fields, version: version)
             return ResponseHead(version: version, status: status, reason: reason, fields: consume fields, isKeepAlive: isKeepAlive)
         }
