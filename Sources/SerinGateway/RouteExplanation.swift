@@ -98,6 +98,14 @@ public enum RouteExplanation {
             } else {
                 say("match:   any request (the route has no match conditions)")
             }
+            if !question.mesh, table.listeners[port]?.translatesGRPCWeb == true {
+                let contentType = fields.last { $0.0 == "content-type" }?.1
+                if let contentType, GRPCWebTranslation.isGRPCWeb(contentType: contentType) {
+                    say("grpc-web: translated to gRPC for an HTTP/2 destination, its answer back as gRPC-Web (a GRPC-WEB server's port)")
+                } else {
+                    say("grpc-web: a request whose content-type is application/grpc-web… is translated to gRPC for an HTTP/2 destination (a GRPC-WEB server's port)")
+                }
+            }
             if let answer = localAnswer(route.policy) {
                 say("result:  \(answer)")
                 return true

@@ -126,6 +126,11 @@ struct RouteCommandTests {
         }
         let grpc = try await SerinProcess.run(["route", "-f", "examples/grpc", "--host", "echo"])
         #expect(grpc.stdout.contains("100%  echo-v1:9000 → 127.0.0.1:19091 (HTTP/2)"), "\(grpc.stdout)")
+        #expect(!grpc.stdout.contains("grpc-web:"), "port 80's server is HTTP: \(grpc.stdout)")
+        let web = try await SerinProcess.run(
+            ["route", "-f", "examples/grpc", "--host", "echo", "--port", "8080", "--header", "content-type=application/grpc-web-text"]
+        )
+        #expect(web.stdout.contains("grpc-web: translated to gRPC for an HTTP/2 destination, its answer back as gRPC-Web"), "\(web.stdout)")
         let plain = try await SerinProcess.run(["route", "-f", "examples/seed", "--host", "example.com"])
         #expect(plain.stdout.contains("100%  web-v1-service:80 → 127.0.0.1:18081\n"), "\(plain.stdout)")
         let hashed = try Self.destinationRule(
