@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import SerinController
 import SerinCore
 import SerinEmbedded
@@ -13,11 +14,12 @@ import Testing
 @Suite("Canary of a gRPC service", .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason)), .timeLimit(.minutes(3)))
 struct GRPCCanaryTests {
     /// Runs `body` with the example's Canary under way. `metrics` is where its analysis reads (the gateway's own
-    /// counters, or a real Prometheus scraping the gateway's admin port, which `adminPort` must then be).
+    /// counters, or a real Prometheus scraping the gateway's admin port, which `adminPort` must then be). `load`: a
+    /// grpcio client calling 100 times a second on port 80; without it, the test sends the calls.
     static func withRollout(
         v2Failing: String? = nil, canary: [(of: String, with: String)] = SeedManifests.fastMeshCanary,
-        metrics: MetricSource = .gateway, adminPort: Int = 0,
-        _ body: (_ runtime: GatewayRuntime, _ port: Int, _ load: GRPCPeers.Load) async throws -> Void
+        metrics: MetricSource = .gateway, adminPort: Int = 0, load: Bool = true,
+        _ body: (_ runtime: GatewayRuntime, _ port: Int, _ load: GRPCPeers.Load?) async throws -> Void
     ) async throws {
         let v1 = try await GRPCPeers.startServer(version: "v1")
         let v2 = try await GRPCPeers.startServer(version: "v2", failing: v2Failing)
@@ -32,8 +34,8 @@ struct GRPCCanaryTests {
                 controller: .init(statePath: state, tickInterval: .milliseconds(50), metrics: metrics, logger: .discarding)
             )
             let port = try #require(runtime.gateway.boundPort(forDeclared: 80))
-            let load = try GRPCPeers.startLoad(target: "127.0.0.1:\(port)", authority: "echo", rate: 100)
-            do { outcome = .success(try await body(runtime, port, load)) } catch { outcome = .failure(error) }
+            let calls = load ? try GRPCPeers.startLoad(target: "127.0.0.1:\(port)", authority: "echo", rate: 100) : nil
+            do { outcome = .success(try await body(runtime, port, calls)) } catch { outcome = .failure(error) }
             await runtime.shutdown()
         } catch {
             outcome = .failure(error)
@@ -48,7 +50,7 @@ struct GRPCCanaryTests {
         try await Self.withRollout { runtime, port, load in
             let controller = try #require(runtime.controller)
             let final = try await MeshTests.waitForFinish(controller, canary: "echo")
-            let codes = try await load.stop()
+            let codes = try await #require(load).stop()
             #expect(final.phase == .succeeded, "\(final.message ?? "")")
             #expect(Set(codes.keys) == ["OK"], "\(codes)")
             #expect(await runtime.liveWeights(of: "echo", settlingOn: ["echo-v1": 0, "echo-v2": 100]) == ["echo-v1": 0, "echo-v2": 100])
@@ -62,7 +64,7 @@ struct GRPCCanaryTests {
         try await Self.withRollout(v2Failing: "UNAVAILABLE") { runtime, port, load in
             let controller = try #require(runtime.controller)
             let final = try await MeshTests.waitForFinish(controller, canary: "echo")
-            let codes = try await load.stop()
+            let codes = try await #require(load).stop()
             #expect(final.phase == .failed)
             #expect(final.canaryWeight == 0)
             #expect((codes["UNAVAILABLE"] ?? 0) > 0, "\(codes)")
@@ -97,7 +99,7 @@ struct GRPCCanaryTests {
         ) { runtime, _, load in
             let controller = try #require(runtime.controller)
             let final = try await MeshTests.waitForFinish(controller, canary: "echo")
-            let codes = try await load.stop()
+            let codes = try await #require(load).stop()
             #expect(final.phase == .failed, "\(final.message ?? "")")
             #expect((codes["UNAVAILABLE"] ?? 0) > 0, "\(codes)")
             let measured = try await controller.measurements(of: ResourceName(name: "echo"))
@@ -107,4 +109,47 @@ struct GRPCCanaryTests {
         }
         await ports.shutdown()
     }
+
+    @Test(
+        "a canary of the same service called by browsers (gRPC-Web, through the example's GRPC-WEB server) answering UNAVAILABLE is rolled back: its calls, HTTP 200 with grpc-status 14, count against the success rate"
+    )
+    func grpcWebRolledBack() async throws {
+        try await Self.withRollout(v2Failing: "UNAVAILABLE", load: false) { runtime, _, _ in
+            let controller = try #require(runtime.controller)
+            let webPort = try #require(runtime.gateway.boundPort(forDeclared: 8080))
+            let backends = TestBackends()
+            let client = try await SimpleHTTPClient.connect(host: "127.0.0.1", port: webPort, group: backends.group)
+            // The message "hello" in a gRPC frame, as a gRPC-Web client sends it.
+            let call = [0, 0, 0, 0, 5] + Array("hello".utf8)
+            var statuses: [String: Int] = [:]
+            var final: CanaryStatus?
+            let deadline = ContinuousClock.now + .seconds(60)
+            while final == nil, ContinuousClock.now < deadline {
+                let answer = try await client.send(
+                    .POST, "/serin.test.Echo/Say",
+                    headers: [("host", "echo"), ("content-type", "application/grpc-web+proto"), ("x-grpc-web", "1")], body: call
+                )
+                #expect(answer.status == 200 && answer.header("content-type") == "application/grpc-web+proto", "\(answer.status) \(answer.headers)")
+                // A failure is trailers-only (its status in the headers); a success ends with the trailers' frame.
+                let status = answer.header("grpc-status") ?? (answer.bodyText.contains("grpc-status:0\r\n") ? "0" : "none")
+                statuses[status, default: 0] += 1
+                if let status = await controller.status(of: ResourceName(name: "echo")), status.phase == .succeeded || status.phase == .failed {
+                    final = status
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            await client.close()
+            await backends.shutdown()
+            let ended = try #require(final, "the rollout did not end: \(statuses)")
+            #expect(ended.phase == .failed, "\(ended.message ?? "")")
+            #expect(ended.canaryWeight == 0)
+            #expect((statuses["14"] ?? 0) > 0 && (statuses["0"] ?? 0) > 0 && statuses["none"] == nil, "\(statuses)")
+            let events = try await controller.events(of: ResourceName(name: "echo")).map(\.message)
+            #expect(events.contains { $0.contains("request-success-rate") }, "\(events)")
+            let metrics = PrometheusExposition.render(runtime.gateway.telemetry.snapshot())
+            let failing = metrics.split(separator: "\n").first { $0.hasPrefix("istio_requests_total{") && $0.contains("echo-v2") && $0.contains("grpc_response_status=\"14\"") }
+            #expect(failing?.contains("request_protocol=\"grpc\"") == true, "\(metrics)")
+        }
+    }
+
 }
