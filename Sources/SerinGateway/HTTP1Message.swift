@@ -94,12 +94,24 @@ enum BodyFraming {
 
     /// The framing of a response to a request whose method was HEAD or not (RFC 9112 §6.3).
     static func ofResponse(_ head: ResponseHead, toHEAD: Bool) throws(MalformedMessage) -> BodyFraming {
+        // RFC 9112 §6.1: no 204 carries transfer-encoding. Its body ends at its head whatever it says, but the chunks a
+        // server that sent one may write after it would be read as the connection's next answer: a 502, as Envoy's.
+        if head.status == 204, head.fields.contains(.transferEncoding) {
+            throw MalformedMessage(reason: "a 204 answer with transfer-encoding, which no 204 may carry")
+        }
         if toHEAD || head.isInformational || head.status == 204 || head.status == 304 { return .none }
         let fields = head.fields
         if fields.contains(.transferEncoding) {
             // RFC 9112 §6.3: both framings at once may be an attempt at response splitting; answered 502, as Envoy does.
             guard !fields.contains(.contentLength) else { throw MalformedMessage(reason: "both transfer-encoding and content-length are set") }
-            return endsWithChunked(fields.values(.transferEncoding)) ? .chunked : .untilClose
+            let values = fields.values(.transferEncoding)
+            // RFC 9112 §6.1: chunked is applied once; twice, the body's end reads two ways (502, as Envoy's).
+            if values.count > 1 || values.first?.contains(",") == true,
+                transferCodings(values, keepingEmpty: false).count(where: { isChunked($0) }) > 1
+            {
+                throw MalformedMessage(reason: "transfer-encoding \(values.joined(separator: ", ")) applies chunked more than once")
+            }
+            return endsWithChunked(values) ? .chunked : .untilClose
         }
         switch fields.contentLength {
         case .absent: return .untilClose
