@@ -48,10 +48,17 @@ public final class HTTP2StreamClient: Sendable {
 
     /// Connects to `127.0.0.1:port` (over TLS trusting `trusting`, a CA file, with `serverName` as SNI, offering
     /// only h2) and waits for the server's SETTINGS. With `requesting`, its requests start as the connection comes
-    /// up (`requestTicker`).
+    /// up (`requestTicker`). `validating: false` sends header blocks and lengths as given, valid or not: a client
+    /// that breaks the rules, as conformance cases need.
     public static func connect(
-        port: Int, trusting: String? = nil, serverName: String? = nil, requesting: Requests? = nil, group: any EventLoopGroup
+        port: Int, trusting: String? = nil, serverName: String? = nil, requesting: Requests? = nil, validating: Bool = true,
+        group: any EventLoopGroup
     ) async throws -> HTTP2StreamClient {
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        if !validating {
+            configuration.headerBlockValidation = .disabled
+            configuration.contentLengthValidation = .disabled
+        }
         let tls = try trusting.map { trusting in
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.trustRoots = .file(trusting)
@@ -64,7 +71,7 @@ public final class HTTP2StreamClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName)) }
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+                        mode: .client, connectionConfiguration: configuration, streamConfiguration: .init()
                     ) { stream in stream.eventLoop.makeSucceededVoidFuture() }
                     try channel.pipeline.syncOperations.addHandler(frames)
                 }
@@ -158,6 +165,15 @@ public final class HTTP2StreamClient: Sendable {
         return try await start(headers, tunnel: false, inbox: WebSocketClient.Inbox()).answer
     }
 
+    /// A request of exactly `headers` (pseudo-fields included, in their order) on a new stream, then `body` in one DATA
+    /// frame that ends it: its whole answer, or the stream's reset code (status 0).
+    public func request(headers: HPACKHeaders, body: [UInt8]? = nil) async throws -> Response {
+        try await start(headers, tunnel: false, inbox: WebSocketClient.Inbox(), body: body).answer
+    }
+
+    /// Whether the connection has closed (after a GOAWAY, say).
+    public var isOpen: Bool { channel.isActive }
+
     /// Sends a POST on a new stream and its body, 16 KiB at a time as fast as the stream may send (its window and the
     /// connection's), for `duration`; returns how many body bytes went out to the server in that time, then resets
     /// the stream. A server that gives no window back holds the count where its windows end.
@@ -192,10 +208,12 @@ public final class HTTP2StreamClient: Sendable {
     }
 
     private func start(
-        _ headers: HPACKHeaders, tunnel: Bool, inbox: WebSocketClient.Inbox, ticking tick: WebSocketClient.Tick? = nil
+        _ headers: HPACKHeaders, tunnel: Bool, inbox: WebSocketClient.Inbox, ticking tick: WebSocketClient.Tick? = nil, body: [UInt8]? = nil
     ) async throws -> (stream: any Channel, answer: Response, ticker: WebSocketClient.Ticker?) {
         let answer = channel.eventLoop.makePromise(of: Response.self)
-        let created = channel.eventLoop.flatSubmit { self.createStream(headers, tunnel: tunnel, answer: answer, inbox: inbox, codec: true) }
+        let created = channel.eventLoop.flatSubmit {
+            self.createStream(headers, tunnel: tunnel, answer: answer, inbox: inbox, codec: true, body: body)
+        }
         // On the loop as the answer comes: a tunnel's ticks start with it, not when the test's task next runs.
         return try await created.and(answer.futureResult).map { stream, response in
             let ticker = response.status == 200 ? tick.map { WebSocketClient.startTicker(on: stream, $0) } : nil
@@ -206,7 +224,8 @@ public final class HTTP2StreamClient: Sendable {
     /// On the connection's loop: a new stream whose first handler sends `headers` and settles `answer` (failed with
     /// the reason when no stream can be made, the connection closed say); `codec` adds the WebSocket frame codec.
     private func createStream(
-        _ headers: HPACKHeaders, tunnel: Bool, answer: EventLoopPromise<Response>, inbox: WebSocketClient.Inbox, codec: Bool
+        _ headers: HPACKHeaders, tunnel: Bool, answer: EventLoopPromise<Response>, inbox: WebSocketClient.Inbox, codec: Bool,
+        body: [UInt8]? = nil
     ) -> EventLoopFuture<any Channel> {
         let frames = self.frames
         let created: EventLoopFuture<any Channel>
@@ -214,7 +233,7 @@ public final class HTTP2StreamClient: Sendable {
             let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
             created = multiplexer.createStreamChannel { stream in
                 stream.eventLoop.makeCompletedFuture {
-                    let first = TunnelStream(request: headers, tunnel: tunnel, answer: answer, inbox: inbox, frames: frames)
+                    let first = TunnelStream(request: headers, body: body, tunnel: tunnel, answer: answer, inbox: inbox, frames: frames)
                     guard codec else { return try stream.pipeline.syncOperations.addHandler(first) }
                     try stream.pipeline.syncOperations.addHandlers([
                         first,
@@ -323,6 +342,8 @@ final class TunnelStream: ChannelDuplexHandler {
     typealias OutboundOut = HTTP2Frame.FramePayload
 
     private let request: HPACKHeaders
+    /// A body sent in one DATA frame after the request's HEADERS, which then do not end the stream.
+    private let requestBody: [UInt8]?
     private let tunnel: Bool
     private let answer: EventLoopPromise<HTTP2StreamClient.Response>
     private let inbox: WebSocketClient.Inbox
@@ -335,11 +356,12 @@ final class TunnelStream: ChannelDuplexHandler {
     private let frames: HTTP2StreamClient.ConnectionFrames
 
     init(
-        request: HPACKHeaders, tunnel: Bool, answer: EventLoopPromise<HTTP2StreamClient.Response>, inbox: WebSocketClient.Inbox,
-        frames: HTTP2StreamClient.ConnectionFrames
+        request: HPACKHeaders, body: [UInt8]? = nil, tunnel: Bool, answer: EventLoopPromise<HTTP2StreamClient.Response>,
+        inbox: WebSocketClient.Inbox, frames: HTTP2StreamClient.ConnectionFrames
     ) {
         self.frames = frames
         self.request = request
+        self.requestBody = body
         self.tunnel = tunnel
         self.answer = answer
         self.inbox = inbox
@@ -361,7 +383,13 @@ final class TunnelStream: ChannelDuplexHandler {
         guard !sent else { return }
         sent = true
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: request, endStream: !tunnel))), promise: written)
+        if let requestBody {
+            context.write(wrapOutboundOut(.headers(.init(headers: request, endStream: false))), promise: nil)
+            let data = context.channel.allocator.buffer(bytes: requestBody)
+            context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(data), endStream: true))), promise: written)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: request, endStream: !tunnel))), promise: written)
+        }
         let frames = self.frames
         written.futureResult.whenSuccess { frames.state.withLockedValue { $0.requestsWritten += 1 } }
         // A stream the connection may not open (after a GOAWAY, say) fails here, before any frame goes out.

@@ -169,8 +169,9 @@ enum ConformanceHarness {
         return config
     }
 
-    /// Envoy's equivalent `static_resources`.
-    static func envoyResources(listenerPort: Int, backendPort: Int) -> String {
+    /// Envoy's equivalent `static_resources`; `codec`: what its listener speaks (`HTTP1`, or `HTTP2` with prior
+    /// knowledge, as the gateway's port also takes).
+    static func envoyResources(listenerPort: Int, backendPort: Int, codec: String = "HTTP1") -> String {
         """
         static_resources:
           listeners:
@@ -183,7 +184,7 @@ enum ConformanceHarness {
                 typed_config:
                   "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
                   stat_prefix: conformance
-                  codec_type: HTTP1
+                  codec_type: \(codec)
                   http_protocol_options: { accept_http_10: true }
                   # Istio's path normalization (meshConfig.pathNormalization DEFAULT): dot segments and unreserved
                   # escapes resolved, slashes not merged, an escaped slash kept.
