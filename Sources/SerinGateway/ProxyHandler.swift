@@ -734,7 +734,9 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
             fields.add(name: "content-type", value: grpcWebAnswer ?? "application/grpc")
             fields.add(name: "grpc-status", value: String(grpcStatus ?? GRPCLocalAnswer.status(forHTTP: Int(status.code))))
             fields.add(name: "grpc-message", value: GRPCLocalAnswer.message(String(decoding: body, as: UTF8.self)))
-            status = .ok
+            // A gRPC-Web client reads the HTTP status too: it stays, as Envoy's grpc_web filter leaves it (a fault's
+            // gRPC status is answered over 200 either way).
+            if grpcWebAnswer == nil || grpcStatus != nil { status = .ok }
             body = []
         } else if let contentType {
             fields.add(name: "content-type", value: contentType)
@@ -768,12 +770,13 @@ final class ProxyHandler: ChannelDuplexHandler, LoopConnection {
     }
 
     /// How the gateway's own answer with `status` is counted: as sent, so a gRPC call's error is HTTP 200 with its
-    /// gRPC status, as Istio labels it (`response_code="200"`, `grpc_response_status="14"`).
+    /// gRPC status, as Istio labels it (`response_code="200"`, `grpc_response_status="14"`); a gRPC-Web call's keeps
+    /// its HTTP status beside the gRPC one (`503`, `14`).
     func localAnswerCounted(_ status: Int, grpcStatus: Int? = nil) -> (code: Int, grpcStatus: String?) {
         guard answersInGRPC else { return (status, nil) }
         if let grpcStatus { return (200, String(grpcStatus)) }
         guard status >= 400 else { return (status, nil) }
-        return (200, String(GRPCLocalAnswer.status(forHTTP: status)))
+        return (grpcWebAnswer == nil ? 200 : status, String(GRPCLocalAnswer.status(forHTTP: status)))
     }
 
     /// The response's last bytes are written: flushed, and the connection closed unless it is kept alive.

