@@ -293,6 +293,10 @@ struct GatewayGRPCWebTests {
             ("failing server, text", text, ["content-type: application/grpc-web-text+proto", "accept: application/grpc-web-text+proto"], true, "grpc-echo"),
             ("unreachable server", message, ["content-type: application/grpc-web+proto"], false, "grpc-gone"),
             ("not base64", Array("AAAA*AAA".utf8), ["content-type: application/grpc-web-text"], false, "grpc-echo"),
+            // gRPC itself on the same port: passed as it is, and the gateway's own error a trailers-only 200.
+            ("gRPC over h2c", message, ["content-type: application/grpc", "te: trailers"], false, "grpc-echo"),
+            ("gRPC, unreachable server, over h2c", message, ["content-type: application/grpc", "te: trailers"], false, "grpc-gone"),
+            ("gRPC, failing server, over h2c", message, ["content-type: application/grpc", "te: trailers"], true, "grpc-echo"),
         ]
         for backend in [healthy, failing] {
             let envoy = try await EnvoyServer.start(group: backends.group) {
