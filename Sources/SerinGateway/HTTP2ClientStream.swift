@@ -119,15 +119,14 @@ final class HTTP2ClientStream: ChannelDuplexHandler {
                 writeHead(status: status, frame.headers, ended: frame.endStream, to: &bytes)
             }
         case .headers(let trailers):
+            for (name, value, _) in trailers.headers where name == "grpc-status" { grpcStatus = value }
             if grpcWeb != nil {
                 if let held = grpcWeb!.heldAnswer() { writeHead(status: held.status, held.headers, ended: true, to: &bytes) }
                 guard responseChunked else { break }
-                for (name, value, _) in trailers.headers where name == "grpc-status" { grpcStatus = value }
                 bytes.writeChunk(grpcWeb!.trailerFrame(trailers.headers, allocator: context.channel.allocator))
                 bytes.writeStaticString("0\r\n\r\n")
                 break
             }
-            for (name, value, _) in trailers.headers where name == "grpc-status" { grpcStatus = value }
             HTTP2Bridging.appendTrailers(trailers.headers, chunked: responseChunked, to: &bytes)
         case .data(var frame):
             guard responseStarted else { return }

@@ -29,11 +29,15 @@ extension ProxyHandler {
                 head: head, started: started
             )
         }
-        if servesHTTP2Stream { answersInGRPC = head.fields.first("content-type").map(GRPCLocalAnswer.isGRPC) ?? false }
         let authority = head.fields.first(.host, sameAs: lastAuthority) ?? ""
         lastAuthority = authority
         let installed = loop.routeTable(routes)
-        if installed.table.translatesGRPCWeb || grpcWebAnswer != nil { noteGRPCWeb(head, table: installed.table) }
+        // What the gateway's own answers to this request are: looked at only where one may be gRPC or gRPC-Web, or where
+        // the connection's last request's was.
+        if servesHTTP2Stream || answersInGRPC || installed.table.translatesGRPCWeb {
+            grpcWebAnswer = installed.table.translatesGRPCWeb ? grpcWebAnswer(to: head, on: installed.table) : nil
+            answersInGRPC = grpcWebAnswer != nil || servesHTTP2Stream && head.fields.first("content-type").map(GRPCLocalAnswer.isGRPC) ?? false
+        }
         let route: RouteTable.Route
         // What routing reads of the request: made only when a route is resolved, or when something after asks for it.
         var resolvedWith: RequestAttributes?
@@ -441,19 +445,12 @@ extension ProxyHandler {
         return buffer
     }
 
-    /// Whether the request is gRPC-Web on a `GRPC-WEB` server, whose answers are gRPC-Web (`grpcWebAnswer`).
-    private func noteGRPCWeb(_ head: RequestHead, table: RouteTable) {
-        let contentType = head.fields.first("content-type")
+    /// The content type of the gateway's own answers to a gRPC-Web request on a `GRPC-WEB` server; nil for any other.
+    private func grpcWebAnswer(to head: RequestHead, on table: RouteTable) -> String? {
         guard !inMesh, table.listeners[declaredPort]?.translatesGRPCWeb == true,
-            let contentType, let translation = GRPCWebTranslation(contentType: contentType, accept: head.fields.first("accept"))
-        else {
-            // The connection's request before was gRPC-Web; this one is what its own content type says.
-            grpcWebAnswer = nil
-            answersInGRPC = servesHTTP2Stream && contentType.map(GRPCLocalAnswer.isGRPC) ?? false
-            return
-        }
-        grpcWebAnswer = translation.textResponse ? "application/grpc-web-text+proto" : "application/grpc-web+proto"
-        answersInGRPC = true
+            let translation = GRPCWebTranslation(contentType: head.fields.first("content-type"), accept: head.fields.first("accept"))
+        else { return nil }
+        return translation.textResponse ? "application/grpc-web-text+proto" : "application/grpc-web+proto"
     }
 
 }

@@ -20,13 +20,21 @@ struct DestinationNamespaceTests {
                     + "spec: {ports: [{name: http, port: 9080}], selector: {app: reviews}}"
             )
             all.append(
-                "kind: ServiceEntry\nmetadata: {name: reviews-endpoints, namespace: \(namespace)}\n"
-                    + "spec: {hosts: [reviews.\(namespace).svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, "
-                    + "ports: [{number: 9080, name: http}], endpoints: [{address: \(address), labels: {version: \(namespace)}}]}"
+                serviceEntry(
+                    "reviews-endpoints", namespace: namespace, host: "reviews.\(namespace).svc.cluster.local", address: address,
+                    labels: "{version: \(namespace)}"
+                )
             )
         }
         return (all + documents).map { $0.hasPrefix("apiVersion") ? $0 : "apiVersion: networking.istio.io/v1\n" + $0 }
             .joined(separator: "\n---\n")
+    }
+
+    /// A ServiceEntry `name` of `namespace` declaring `host` on port 9080, its one endpoint at `address`.
+    static func serviceEntry(_ name: String, namespace: String, host: String, address: String, labels: String = "{}") -> String {
+        "kind: ServiceEntry\nmetadata: {name: \(name), namespace: \(namespace)}\n"
+            + "spec: {hosts: [\(host)], location: MESH_INTERNAL, resolution: STATIC, "
+            + "ports: [{number: 9080, name: http}], endpoints: [{address: \(address), labels: \(labels)}]}"
     }
 
     /// The endpoints and service the gateway's request for `host` reaches.
@@ -66,9 +74,7 @@ struct DestinationNamespaceTests {
 
     @Test("a ServiceEntry declaring only the full name is reached by the bare name from a VirtualService of that namespace")
     func serviceEntryByFullName() throws {
-        let entry = "kind: ServiceEntry\nmetadata: {name: ratings, namespace: shop}\n"
-            + "spec: {hosts: [ratings.shop.svc.cluster.local], location: MESH_INTERNAL, resolution: STATIC, "
-            + "ports: [{number: 9080, name: http}], endpoints: [{address: 10.0.0.9}]}"
+        let entry = Self.serviceEntry("ratings", namespace: "shop", host: "ratings.shop.svc.cluster.local", address: "10.0.0.9")
         let reached = try Self.reached(Self.world([entry, Self.virtualService(namespace: "shop", destination: "ratings")]))
         #expect(reached.addresses == ["10.0.0.9"])
     }
@@ -85,9 +91,7 @@ struct DestinationNamespaceTests {
 
     @Test("a ServiceEntry declaring a bare name is everyone's: a VirtualService of another namespace reaches it by that name")
     func serviceEntryBareNameIsEveryones() throws {
-        let entry = "kind: ServiceEntry\nmetadata: {name: ratings, namespace: default}\n"
-            + "spec: {hosts: [ratings], location: MESH_INTERNAL, resolution: STATIC, "
-            + "ports: [{number: 9080, name: http}], endpoints: [{address: 10.0.0.9}]}"
+        let entry = Self.serviceEntry("ratings", namespace: "default", host: "ratings", address: "10.0.0.9")
         let reached = try Self.reached(Self.world([entry, Self.virtualService(namespace: "shop", destination: "ratings")]))
         #expect(reached.addresses == ["10.0.0.9"])
     }

@@ -7,8 +7,8 @@ extension ManifestValidator {
     static func serverTLS(in resources: [LocatedResource], context: ValidationContext) -> [Diagnostic] {
         let lookup = TLSSecretLookup(secrets: resources.secrets)
         var diagnostics: [Diagnostic] = []
-        var portKinds: [Int: (kind: String, label: String)] = [:]
-        var firstProtocols: [Int: String] = [:]
+        /// Each port's first server: its kind, label and protocol.
+        var portKinds: [Int: (kind: String, label: String, protocol: String)] = [:]
         /// The HTTPS servers' hosts by port, each with the first server that lists it.
         var certificateHosts: [Int: [String: String]] = [:]
         for located in resources {
@@ -56,15 +56,14 @@ extension ManifestValidator {
                         )
                     )
                 } else if portKinds[server.port] == nil {
-                    portKinds[server.port] = (kind, label)
-                    firstProtocols[server.port] = server.protocol.uppercased()
-                } else if let first = firstProtocols[server.port], kind == "serves plaintext",
-                    (first == "GRPC-WEB") != (server.protocol.uppercased() == "GRPC-WEB")
+                    portKinds[server.port] = (kind, label, server.protocol.uppercased())
+                } else if let first = portKinds[server.port], kind == "serves plaintext",
+                    (first.protocol == "GRPC-WEB") != (server.protocol.uppercased() == "GRPC-WEB")
                 {
-                    let effect = first == "GRPC-WEB" ? "translates gRPC-Web for this server's hosts too" : "translates no gRPC-Web, this server's neither"
+                    let effect = first.protocol == "GRPC-WEB" ? "translates gRPC-Web for this server's hosts too" : "translates no gRPC-Web, this server's neither"
                     diagnostics.append(
                         .warning(
-                            "\(path).port.protocol: port \(server.port) is served by \(portKinds[server.port]!.label) first, and a port's "
+                            "\(path).port.protocol: port \(server.port) is served by \(first.label) first, and a port's "
                                 + "servers share the first one's protocol, as Istio merges them: the port \(effect)",
                             at: located.location(of: "\(path).port.protocol")
                         )
