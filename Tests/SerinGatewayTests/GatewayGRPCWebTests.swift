@@ -306,14 +306,22 @@ struct GatewayGRPCWebTests {
             try await Self.withGateway(grpcPort: backend.port) { _, port in
                 for call in calls where call.failingServer == (backend === failing) {
                     var answers: [WebAnswer] = []
+                    var errors: [String] = []
                     for target in [port, envoy.port] {
-                        let (outcome, body) = try await Self.call(
-                            port: target, body: call.body, headers: call.headers,
-                            protocolFlag: call.name.hasSuffix("h2c") ? "--http2-prior-knowledge" : "--http1.1", host: call.host
-                        )
+                        func send() async throws -> (Curl.Outcome, [UInt8]) {
+                            try await Self.call(
+                                port: target, body: call.body, headers: call.headers,
+                                protocolFlag: call.name.hasSuffix("h2c") ? "--http2-prior-knowledge" : "--http1.1", host: call.host
+                            )
+                        }
+                        var (outcome, body) = try await send()
+                        // curl 92 (a stream error): on a loaded machine Envoy may reset a stream it answered early while
+                        // curl still sends the body; the call is made again, at most three times in all.
+                        for _ in 0..<2 where outcome.exitCode == 92 { (outcome, body) = try await send() }
                         answers.append(WebAnswer(outcome, body: body))
+                        errors.append(outcome.exitCode == 0 ? "" : " (curl \(outcome.exitCode): \(outcome.stderr.suffix(200)))")
                     }
-                    #expect(answers[0] == answers[1], "\(call.name):\n  serin: \(answers[0])\n  envoy: \(answers[1])")
+                    #expect(answers[0] == answers[1], "\(call.name):\n  serin: \(answers[0])\(errors[0])\n  envoy: \(answers[1])\(errors[1])")
                     // Alike because both were read, not because neither was.
                     if call.host == "grpc-echo", !call.failingServer, call.name != "not base64" {
                         #expect(answers[0].messages == ["v1: hi"] && answers[0].grpcStatus == "0", "\(call.name): \(answers[0])")
