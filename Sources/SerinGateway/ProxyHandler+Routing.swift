@@ -23,6 +23,13 @@ extension ProxyHandler {
         let upgrade = head.passedUpgrade
         guard case .route = machine.requestHead(keepAlive: head.isKeepAlive, version: head.version, hasBody: hasBody, upgrade: upgrade != nil)
         else { return }
+        let installed = loop.routeTable(routes)
+        // What the gateway's own answers to this request are (the refusal of an upgrade too): looked at only where one
+        // may be gRPC or gRPC-Web, or where the connection's last request's was.
+        if servesHTTP2Stream || answersInGRPC || installed.table.translatesGRPCWeb {
+            grpcWebAnswer = installed.table.translatesGRPCWeb ? grpcWebAnswer(to: head, on: installed.table) : nil
+            answersInGRPC = grpcWebAnswer != nil || servesHTTP2Stream && head.fields.first("content-type").map(GRPCLocalAnswer.isGRPC) ?? false
+        }
         if upgrade == nil, head.fields.contains(.upgrade), let refused = head.refusedUpgrade {
             return answer(
                 .direct(status: 403), "upgrade_failed: the gateway switches to websocket only, as Istio configures Envoy; this request asked for \"\(refused)\"",
@@ -31,13 +38,6 @@ extension ProxyHandler {
         }
         let authority = head.fields.first(.host, sameAs: lastAuthority) ?? ""
         lastAuthority = authority
-        let installed = loop.routeTable(routes)
-        // What the gateway's own answers to this request are: looked at only where one may be gRPC or gRPC-Web, or where
-        // the connection's last request's was.
-        if servesHTTP2Stream || answersInGRPC || installed.table.translatesGRPCWeb {
-            grpcWebAnswer = installed.table.translatesGRPCWeb ? grpcWebAnswer(to: head, on: installed.table) : nil
-            answersInGRPC = grpcWebAnswer != nil || servesHTTP2Stream && head.fields.first("content-type").map(GRPCLocalAnswer.isGRPC) ?? false
-        }
         let route: RouteTable.Route
         // What routing reads of the request: made only when a route is resolved, or when something after asks for it.
         var resolvedWith: RequestAttributes?

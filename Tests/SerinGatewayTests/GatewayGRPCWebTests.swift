@@ -189,6 +189,32 @@ struct GatewayGRPCWebTests {
         }
     }
 
+    @Test(
+        "on one HTTP/1.1 connection, the gateway's own answer to the request after a gRPC-Web call is what that request is: an upgrade it refuses is a plain 403, not a gRPC-Web status",
+        .enabled(if: GRPCPeers.shouldRun, Comment(rawValue: GRPCPeers.skipReason))
+    )
+    func answerKindFollowsEachRequest() async throws {
+        let backend = try await GRPCPeers.startServer(version: "v1")
+        defer { Task { await backend.stop() } }
+        try await Self.withGateway(grpcPort: backend.port) { server, port in
+            let raw = try await RawConnection.connect(port: port, group: server.group)
+            let call = Self.message("hi")
+            try await raw.send(
+                "POST /serin.test.Echo/Say HTTP/1.1\r\nhost: grpc-echo\r\ncontent-type: application/grpc-web+proto\r\n"
+                    + "content-length: \(call.count)\r\n\r\n"
+            )
+            try await raw.send(bytes: call)
+            #expect(await raw.waitFor("grpc-status:0"), "\(raw.received)")
+            let before = raw.received.count
+            try await raw.send("GET / HTTP/1.1\r\nhost: grpc-echo\r\nconnection: upgrade\r\nupgrade: foo\r\n\r\n")
+            #expect(await raw.waitFor("upgrade_failed"), "\(raw.received)")
+            let refused = String(raw.received.dropFirst(before))
+            #expect(refused.hasPrefix("HTTP/1.1 403 "), "\(refused)")
+            #expect(refused.lowercased().contains("content-type: text/plain") && !refused.contains("grpc-status"), "\(refused)")
+            await raw.close()
+        }
+    }
+
     /// Envoy in front of the same grpcio server with its grpc_web filter, as Istio configures a GRPC-WEB server:
     /// `grpc-echo` to it over HTTP/2, `grpc-gone` to a port that refuses connections.
     static func envoyResources(listenerPort: Int, grpcPort: Int, gonePort: Int) -> String {
